@@ -1,0 +1,5 @@
+//! Generic lookup engines. Nothing here knows about Azure: the snapshot
+//! compiles Azure policy into these structures.
+
+pub mod classifier;
+pub mod lpm;

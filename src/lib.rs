@@ -1,0 +1,20 @@
+//! vnetd: Azure virtual networking on one Linux host.
+//!
+//! The crate is layered so that each layer knows only the one below it:
+//!
+//! - [`topology`]: the topology file (YAML), its decoding and validation into
+//!   a resolved model. Knows Azure's vocabulary and refusals, nothing else.
+//! - [`policy`]: Azure's decisions on a topology: effective routes of a
+//!   subnet, NSG rules with the default rules and service tags expanded.
+//! - [`engine`]: generic lookup structures with no Azure knowledge: a
+//!   longest-prefix-match table and a first-match 5-tuple classifier.
+//! - [`snapshot`]: the policy compiled into engines, one immutable value
+//!   that both the packet path and the diagnostics read.
+//! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify` and
+//!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
+
+pub mod diagnostics;
+pub mod engine;
+pub mod policy;
+pub mod snapshot;
+pub mod topology;

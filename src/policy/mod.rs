@@ -1,0 +1,5 @@
+//! Azure's decisions on a topology, independent of any packet I/O.
+
+pub mod nsg;
+pub mod routes;
+pub mod tags;

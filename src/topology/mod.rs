@@ -1,0 +1,5 @@
+//! The topology file: model, decoding and validation.
+
+pub mod model;
+
+pub use model::*;

@@ -1,0 +1,353 @@
+//! The resolved topology: what a topology file describes, after decoding and
+//! validation. Names are resolved to indices, CIDRs and addresses are parsed,
+//! enum values are typed. Every object remembers the line it was declared on
+//! so that later stages (and `vnetd apply`) can point back into the file.
+//!
+//! The vocabulary mirrors the Terraform `azurerm` provider and ARM: a
+//! [`Vnet`] holds [`Subnet`]s, a [`Nic`] sits in one subnet, [`Peering`]
+//! links are one-directional exactly as in Azure, a [`RouteTable`] and an
+//! [`Nsg`] are standalone resources associated with subnets (and NSGs with
+//! NICs).
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// Index of a VNet in [`Topology::vnets`].
+pub type VnetIdx = usize;
+/// Index of a NIC in [`Topology::nics`].
+pub type NicIdx = usize;
+/// Index of a route table in [`Topology::route_tables`].
+pub type RouteTableIdx = usize;
+/// Index of an NSG in [`Topology::nsgs`].
+pub type NsgIdx = usize;
+/// Index of an application security group in [`Topology::asgs`].
+pub type AsgIdx = usize;
+
+/// A subnet, addressed by its VNet and its position in that VNet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubnetRef {
+    pub vnet: VnetIdx,
+    pub subnet: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    /// The file the topology came from (for messages).
+    pub source: String,
+    pub vnets: Vec<Vnet>,
+    pub peerings: Vec<Peering>,
+    pub nics: Vec<Nic>,
+    pub route_tables: Vec<RouteTable>,
+    pub nsgs: Vec<Nsg>,
+    pub asgs: Vec<Asg>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Vnet {
+    pub name: String,
+    /// One or more address ranges, IPv4 and/or IPv6, in file order.
+    pub address_space: Vec<IpNet>,
+    /// Normalised region name (lower case, no spaces); peering between two
+    /// different locations is global peering.
+    pub location: String,
+    /// Idle timeout of tracked flows, 4..=30 minutes.
+    pub flow_timeout_minutes: u32,
+    pub subnets: Vec<Subnet>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subnet {
+    pub name: String,
+    pub address_prefixes: Vec<IpNet>,
+    pub network_security_group: Option<NsgIdx>,
+    pub route_table: Option<RouteTableIdx>,
+    pub line: usize,
+}
+
+/// One peering link, held in `vnet` and pointing at `remote`. Traffic flows
+/// only when the reverse link exists too (state Connected).
+#[derive(Debug, Clone)]
+pub struct Peering {
+    pub name: String,
+    pub vnet: VnetIdx,
+    pub remote: VnetIdx,
+    pub allow_virtual_network_access: bool,
+    pub allow_forwarded_traffic: bool,
+    pub allow_gateway_transit: bool,
+    pub use_remote_gateways: bool,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct IpConfiguration {
+    pub name: String,
+    pub address: IpAddr,
+}
+
+/// A network interface: one emulated VM.
+#[derive(Debug, Clone)]
+pub struct Nic {
+    pub name: String,
+    pub subnet: SubnetRef,
+    /// The first configuration is the primary one.
+    pub ip_configurations: Vec<IpConfiguration>,
+    /// Azure's `enableIPForwarding`; false means the source/destination check.
+    pub ip_forwarding: bool,
+    pub network_security_group: Option<NsgIdx>,
+    pub application_security_groups: Vec<AsgIdx>,
+    /// Name of the network namespace that stands for this VM.
+    pub netns: String,
+    pub line: usize,
+}
+
+impl Nic {
+    /// True when `ip` is one of this NIC's own addresses.
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.ip_configurations.iter().any(|c| c.address == ip)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    pub name: String,
+    pub bgp_route_propagation_enabled: bool,
+    pub routes: Vec<Route>,
+    pub line: usize,
+}
+
+/// A user-defined route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub address_prefix: IpNet,
+    pub next_hop_type: NextHopType,
+    /// Only with [`NextHopType::VirtualAppliance`].
+    pub next_hop_ip: Option<IpAddr>,
+    pub line: usize,
+}
+
+/// Next-hop types, spelled as `az network nic show-effective-route-table`
+/// prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NextHopType {
+    VnetLocal,
+    VNetPeering,
+    VNetGlobalPeering,
+    VirtualAppliance,
+    VirtualNetworkGateway,
+    Internet,
+    None,
+}
+
+impl NextHopType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NextHopType::VnetLocal => "VnetLocal",
+            NextHopType::VNetPeering => "VNetPeering",
+            NextHopType::VNetGlobalPeering => "VNetGlobalPeering",
+            NextHopType::VirtualAppliance => "VirtualAppliance",
+            NextHopType::VirtualNetworkGateway => "VirtualNetworkGateway",
+            NextHopType::Internet => "Internet",
+            NextHopType::None => "None",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Nsg {
+    pub name: String,
+    /// Azure's `flushConnection`: a rule change re-evaluates established flows.
+    pub flush_connection: bool,
+    pub security_rules: Vec<SecurityRule>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "Inbound",
+            Direction::Outbound => "Outbound",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    Allow,
+    Deny,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Allow => "Allow",
+            Access::Deny => "Deny",
+        }
+    }
+}
+
+/// NSG protocol. `Any` (`*`) matches every IP protocol; `Icmp` matches
+/// ICMP and ICMPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Any,
+    Tcp,
+    Udp,
+    Icmp,
+    Esp,
+    Ah,
+}
+
+impl Protocol {
+    /// The spelling Azure uses in rule listings (`All` for `*`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Any => "All",
+            Protocol::Tcp => "Tcp",
+            Protocol::Udp => "Udp",
+            Protocol::Icmp => "Icmp",
+            Protocol::Esp => "Esp",
+            Protocol::Ah => "Ah",
+        }
+    }
+
+    /// Whether a packet with IP protocol number `proto` matches.
+    pub fn matches(self, proto: u8) -> bool {
+        match self {
+            Protocol::Any => true,
+            Protocol::Tcp => proto == IPPROTO_TCP,
+            Protocol::Udp => proto == IPPROTO_UDP,
+            Protocol::Icmp => proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6,
+            Protocol::Esp => proto == IPPROTO_ESP,
+            Protocol::Ah => proto == IPPROTO_AH,
+        }
+    }
+}
+
+pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_ESP: u8 = 50;
+pub const IPPROTO_AH: u8 = 51;
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// Inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+/// The ports a rule matches. `Any` (`*`) also matches packets that carry no
+/// ports (ICMP, ESP, AH); a list of ranges matches only TCP and UDP packets
+/// whose port falls in one of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortSpec {
+    Any,
+    Ranges(Vec<PortRange>),
+}
+
+impl PortSpec {
+    /// `port` is `None` for packets without ports.
+    pub fn matches(&self, port: Option<u16>) -> bool {
+        match (self, port) {
+            (PortSpec::Any, _) => true,
+            (PortSpec::Ranges(_), None) => false,
+            (PortSpec::Ranges(r), Some(p)) => r.iter().any(|r| r.lo <= p && p <= r.hi),
+        }
+    }
+}
+
+/// Service tags that vnetd computes from the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceTag {
+    VirtualNetwork,
+    Internet,
+    AzureLoadBalancer,
+}
+
+impl ServiceTag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTag::VirtualNetwork => "VirtualNetwork",
+            ServiceTag::Internet => "Internet",
+            ServiceTag::AzureLoadBalancer => "AzureLoadBalancer",
+        }
+    }
+}
+
+/// The source or destination of a security rule, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AddressSpec {
+    /// `*`
+    Any,
+    /// One or more IPs or CIDRs (an IP is a /32 or /128).
+    Prefixes(Vec<IpNet>),
+    Tag(ServiceTag),
+    /// Application security groups: the IPs of their member NICs.
+    Asgs(Vec<AsgIdx>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityRule {
+    pub name: String,
+    pub priority: u16,
+    pub direction: Direction,
+    pub access: Access,
+    pub protocol: Protocol,
+    pub source_ports: PortSpec,
+    pub destination_ports: PortSpec,
+    pub source: AddressSpec,
+    pub destination: AddressSpec,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Asg {
+    pub name: String,
+    pub line: usize,
+}
+
+impl Topology {
+    pub fn subnet(&self, r: SubnetRef) -> &Subnet {
+        &self.vnets[r.vnet].subnets[r.subnet]
+    }
+
+    /// `vnet/subnet`, the way NICs refer to subnets.
+    pub fn subnet_path(&self, r: SubnetRef) -> String {
+        format!("{}/{}", self.vnets[r.vnet].name, self.subnet(r).name)
+    }
+
+    pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
+        self.nics.iter().position(|n| n.name == name)
+    }
+
+    /// Every subnet of every VNet, in file order.
+    pub fn subnet_refs(&self) -> impl Iterator<Item = SubnetRef> + '_ {
+        self.vnets.iter().enumerate().flat_map(|(v, vnet)| {
+            (0..vnet.subnets.len()).map(move |s| SubnetRef { vnet: v, subnet: s })
+        })
+    }
+
+    /// The link held in `from` towards `to`, if any.
+    pub fn peering_link(&self, from: VnetIdx, to: VnetIdx) -> Option<&Peering> {
+        self.peerings.iter().find(|p| p.vnet == from && p.remote == to)
+    }
+
+    /// True when both links of the peering exist (Azure state Connected).
+    pub fn peering_connected(&self, a: VnetIdx, b: VnetIdx) -> bool {
+        self.peering_link(a, b).is_some() && self.peering_link(b, a).is_some()
+    }
+
+    /// True when the peering between `a` and `b` crosses regions.
+    pub fn peering_is_global(&self, a: VnetIdx, b: VnetIdx) -> bool {
+        self.vnets[a].location != self.vnets[b].location
+    }
+}
