@@ -44,21 +44,31 @@ impl Rng {
         Ipv6Addr::from(0x2001_0db8_u128 << 96 | (u128::from(self.below(256)) << 64) | low)
     }
 
-    fn prefix(&mut self) -> IpNet {
+    /// Without `anywhere`, IPv4 prefixes stay inside 10.0.0.0/8.
+    fn prefix(&mut self, anywhere: bool) -> IpNet {
         if self.below(5) == 0 {
             let len = 48 + self.below(81) as u8;
             IpNet::V6(Ipv6Net::new(self.v6(), len).unwrap()).trunc()
         } else {
             let len = 8 + self.below(25) as u8;
-            IpNet::V4(Ipv4Net::new(self.v4(), len).unwrap()).trunc()
+            let addr = if anywhere {
+                self.v4()
+            } else {
+                Ipv4Addr::from(0x0a00_0000 | (self.next() as u32 & 0x00ff_ffff))
+            };
+            IpNet::V4(Ipv4Net::new(addr, len).unwrap()).trunc()
         }
     }
 
-    fn address(&mut self) -> AddressSpec {
-        match self.below(6) {
+    fn address(&mut self, wildcards: bool) -> AddressSpec {
+        match if wildcards { self.below(6) } else { 2 } {
             0 => AddressSpec::Any,
             1 => AddressSpec::Tag(ServiceTag::VirtualNetwork),
-            _ => AddressSpec::Prefixes((0..1 + self.below(4)).map(|_| self.prefix()).collect()),
+            _ => AddressSpec::Prefixes(
+                (0..1 + self.below(4))
+                    .map(|_| self.prefix(wildcards))
+                    .collect(),
+            ),
         }
     }
 
@@ -120,7 +130,9 @@ impl Rng {
     }
 }
 
-fn topology(rng: &mut Rng) -> Topology {
+/// One NSG with 1,000 random inbound rules. With `wildcards` false, no rule
+/// uses `*` or a tag and IPv4 prefixes stay inside 10.0.0.0/8.
+fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
     let rules = (0..USER_RULES)
         .map(|i| SecurityRule {
             name: format!("rule{i}"),
@@ -138,8 +150,8 @@ fn topology(rng: &mut Rng) -> Topology {
                 PortSpec::Any
             },
             destination_ports: rng.ports(),
-            source: rng.address(),
-            destination: rng.address(),
+            source: rng.address(wildcards),
+            destination: rng.address(wildcards),
             line: 0,
         })
         .collect();
@@ -182,16 +194,12 @@ fn topology(rng: &mut Rng) -> Topology {
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let mut rng = Rng(0x5eed);
-    let topo = topology(&mut rng);
-    let rules: Vec<EffectiveRule> = effective_rules(&topo, 0, 0, Direction::Inbound);
+/// Resolves the NSG and compiles it; checks the classifier against the
+/// reference on `keys` and reports how many a user rule decides.
+fn prepare(topo: &Topology, keys: &[PacketKey]) -> (Vec<EffectiveRule>, Classifier) {
+    let rules = effective_rules(topo, 0, 0, Direction::Inbound);
     let matches: Vec<RuleMatch> = rules.iter().map(EffectiveRule::rule_match).collect();
     let classifier = Classifier::new(&matches);
-    let keys: Vec<PacketKey> = (0..PACKETS).map(|_| rng.packet()).collect();
-
-    // Both must agree on the benchmark data, and the data must not be
-    // trivially decided by the default rules.
     let decided_by_user_rules = keys
         .iter()
         .filter(|k| {
@@ -201,28 +209,58 @@ fn bench(c: &mut Criterion) {
         })
         .count();
     eprintln!(
-        "{} rules, {} distinct bitsets; {decided_by_user_rules}/{PACKETS} packets decided by a user rule",
+        "{} rules, {} distinct bitsets; {decided_by_user_rules}/{} packets decided by a user rule",
         classifier.len(),
-        classifier.distinct_bitsets()
+        classifier.distinct_bitsets(),
+        keys.len()
     );
+    (rules, classifier)
+}
+
+fn bench(c: &mut Criterion) {
+    let mut rng = Rng(0x5eed);
+    let mixed = topology(&mut rng, true);
+    let keys: Vec<PacketKey> = (0..PACKETS).map(|_| rng.packet()).collect();
+    let (rules, classifier) = prepare(&mixed, &keys);
+
+    // Worst case for the early exit: no user rule matches, so every word of
+    // the bitsets is scanned before DenyAllInBound is found.
+    let prefixes_only = topology(&mut rng, false);
+    let miss_keys: Vec<PacketKey> = keys
+        .iter()
+        .map(|k| PacketKey {
+            src: IpAddr::V4(Ipv4Addr::from(
+                0xc633_6400 | (k.src_port.unwrap_or(0) as u32 & 0xff),
+            )),
+            dst: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
+            ..*k
+        })
+        .collect();
+    let (miss_rules, miss_classifier) = prepare(&prefixes_only, &miss_keys);
+    let matches: Vec<RuleMatch> = rules.iter().map(EffectiveRule::rule_match).collect();
 
     let mut group = c.benchmark_group("nsg_classify");
     group.throughput(Throughput::Elements(1));
     let n = rules.len();
-    group.bench_function(BenchmarkId::new("bitvector", n), |b| {
-        let mut i = 0;
-        b.iter(|| {
-            i = (i + 1) % PACKETS;
-            black_box(classifier.classify(black_box(&keys[i])))
-        })
-    });
-    group.bench_function(BenchmarkId::new("first_match", n), |b| {
-        let mut i = 0;
-        b.iter(|| {
-            i = (i + 1) % PACKETS;
-            black_box(first_match(black_box(&rules), black_box(&keys[i])))
-        })
-    });
+    for (name, rules, classifier, keys) in [
+        ("mixed", &rules, &classifier, &keys),
+        ("defaults_only", &miss_rules, &miss_classifier, &miss_keys),
+    ] {
+        group.bench_function(BenchmarkId::new(format!("bitvector/{name}"), n), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % PACKETS;
+                black_box(classifier.classify(black_box(&keys[i])))
+            })
+        });
+        group.bench_function(BenchmarkId::new(format!("first_match/{name}"), n), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % PACKETS;
+                black_box(first_match(black_box(rules), black_box(&keys[i])))
+            })
+        });
+    }
     group.finish();
 
     c.bench_function("nsg_compile/1003", |b| {
