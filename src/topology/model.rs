@@ -338,7 +338,9 @@ impl Topology {
 
     /// The link held in `from` towards `to`, if any.
     pub fn peering_link(&self, from: VnetIdx, to: VnetIdx) -> Option<&Peering> {
-        self.peerings.iter().find(|p| p.vnet == from && p.remote == to)
+        self.peerings
+            .iter()
+            .find(|p| p.vnet == from && p.remote == to)
     }
 
     /// True when both links of the peering exist (Azure state Connected).

@@ -1,0 +1,848 @@
+//! From raw records to the resolved [`Topology`]: names become indices and
+//! Azure's own refusals are applied, each reported with its line:
+//!
+//! - resource names: Azure's character rules, unique per kind (subnets per
+//!   VNet, routes per table, rules per NSG);
+//! - VNets: ranges that overlap each other or Azure's unusable ranges
+//!   (224.0.0.0/4, 255.255.255.255/32, 127.0.0.0/8, 169.254.0.0/16,
+//!   168.63.129.16/32); IPv6 only beside IPv4 (Azure has no IPv6-only VNet);
+//! - subnets: inside their VNet, not overlapping each other, IPv4 /29 or
+//!   larger, IPv6 exactly /64;
+//! - peerings: both VNets exist and differ, one link per direction, address
+//!   spaces that overlap, gateway transit settings; a one-sided peering is
+//!   valid (state Initiated) and gets a warning;
+//! - NICs: the subnet exists, each address inside it and not one of its
+//!   reserved addresses (IPv4: network, .1, .2, .3, broadcast; IPv6: the
+//!   first four), unique within the VNet; dynamic addresses are allocated
+//!   from the first free one, as Azure does; namespace names unique;
+//!   application security groups of one VNet only;
+//! - route tables: at most 400 routes, unique prefixes, a VirtualAppliance
+//!   address of the prefix's family;
+//! - NSGs: at most 1000 rules, priorities unique per direction.
+
+use super::decode::{NameRef, RawAddress, RawTopology};
+use super::diagnostic::Diagnostics;
+use super::model::*;
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const UNUSABLE_V4: &[&str] = &[
+    "224.0.0.0/4",
+    "255.255.255.255/32",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "168.63.129.16/32",
+];
+const MAX_ROUTES_PER_TABLE: usize = 400;
+const MAX_RULES_PER_NSG: usize = 1000;
+const MAX_PEERINGS_PER_VNET: usize = 500;
+const MAX_IP_CONFIGS_PER_NIC: usize = 256;
+
+pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
+    let mut r = Resolver {
+        diags,
+        topo: Topology {
+            source: String::new(),
+            ..Topology::default()
+        },
+    };
+    r.topo.source = r.diags.file.clone();
+    r.route_tables(raw.route_tables);
+    r.asgs(raw.asgs);
+    r.nsgs(raw.nsgs);
+    r.vnets(raw.vnets);
+    r.peerings(raw.peerings);
+    r.nics(raw.nics);
+    r.topo
+}
+
+struct Resolver<'d> {
+    diags: &'d mut Diagnostics,
+    topo: Topology,
+}
+
+/// Azure's rule for resource names: 1 to 80 characters; letters, digits,
+/// `_`, `.` and `-`; starting with a letter or digit; ending with a letter,
+/// digit or `_`.
+fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 80
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && bytes
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+fn index_of<T>(items: &[T], name: &str, get: impl Fn(&T) -> &str) -> Option<usize> {
+    items.iter().position(|i| get(i) == name)
+}
+
+impl Resolver<'_> {
+    /// Checks a resource name and its uniqueness among `seen`.
+    fn check_name(
+        &mut self,
+        name: &str,
+        kind: &str,
+        line: usize,
+        key: &str,
+        seen: &mut HashSet<String>,
+    ) {
+        if !valid_name(name) {
+            self.diags.error(
+                line,
+                key,
+                format!(
+                    "`{name}` is not a valid {kind} name: 1 to 80 letters, digits, `_`, `.` or `-`, \
+                     starting with a letter or digit and ending with a letter, digit or `_`"
+                ),
+            );
+        }
+        // Azure resource names are case-insensitive.
+        if !seen.insert(name.to_ascii_lowercase()) {
+            self.diags
+                .error(line, key, format!("duplicate {kind} name `{name}`"));
+        }
+    }
+
+    fn lookup(&mut self, r: &NameRef, kind: &str, found: Option<usize>) -> Option<usize> {
+        if found.is_none() {
+            self.diags.error(
+                r.line,
+                &r.key,
+                format!("no {kind} named `{}` in this file", r.name),
+            );
+        }
+        found
+    }
+
+    fn route_tables(&mut self, tables: Vec<RouteTable>) {
+        let mut seen = HashSet::new();
+        for table in tables {
+            let key = format!("route_tables[{}]", table.name);
+            self.check_name(&table.name, "route table", table.line, &key, &mut seen);
+            if table.routes.len() > MAX_ROUTES_PER_TABLE {
+                self.diags.error(
+                    table.line,
+                    &format!("{key}.routes"),
+                    format!(
+                        "{} routes: Azure allows at most {MAX_ROUTES_PER_TABLE} per route table",
+                        table.routes.len()
+                    ),
+                );
+            }
+            let mut names = HashSet::new();
+            let mut prefixes: HashMap<IpNet, &str> = HashMap::new();
+            for route in &table.routes {
+                let rkey = format!("{key}.routes[{}]", route.name);
+                self.check_name(&route.name, "route", route.line, &rkey, &mut names);
+                if let Some(first) = prefixes.insert(route.address_prefix, &route.name) {
+                    self.diags.error(
+                        route.line,
+                        &format!("{rkey}.address_prefix"),
+                        format!(
+                            "{} is already the prefix of route `{first}`: a route table holds one route per prefix",
+                            route.address_prefix
+                        ),
+                    );
+                }
+                if let Some(ip) = route.next_hop_ip {
+                    if ip.is_ipv4() != matches!(route.address_prefix, IpNet::V4(_)) {
+                        self.diags.error(
+                            route.line,
+                            &format!("{rkey}.next_hop_in_ip_address"),
+                            format!(
+                                "next hop {ip} is not of the same IP version as {}",
+                                route.address_prefix
+                            ),
+                        );
+                    }
+                }
+            }
+            self.topo.route_tables.push(table);
+        }
+    }
+
+    fn asgs(&mut self, asgs: Vec<(String, usize)>) {
+        let mut seen = HashSet::new();
+        for (name, line) in asgs {
+            let key = format!("application_security_groups[{name}]");
+            self.check_name(&name, "application security group", line, &key, &mut seen);
+            self.topo.asgs.push(Asg { name, line });
+        }
+    }
+
+    fn nsgs(&mut self, nsgs: Vec<super::decode::RawNsg>) {
+        let mut seen = HashSet::new();
+        for nsg in nsgs {
+            self.check_name(
+                &nsg.name,
+                "network security group",
+                nsg.line,
+                &nsg.key,
+                &mut seen,
+            );
+            if nsg.rules.len() > MAX_RULES_PER_NSG {
+                self.diags.error(
+                    nsg.line,
+                    &format!("{}.security_rules", nsg.key),
+                    format!(
+                        "{} rules: Azure allows at most {MAX_RULES_PER_NSG} per NSG",
+                        nsg.rules.len()
+                    ),
+                );
+            }
+            let mut names = HashSet::new();
+            let mut priorities: HashMap<(Direction, u16), String> = HashMap::new();
+            let mut rules = Vec::new();
+            for rule in nsg.rules {
+                self.check_name(
+                    &rule.name,
+                    "security rule",
+                    rule.line,
+                    &rule.key,
+                    &mut names,
+                );
+                if let Some(first) =
+                    priorities.insert((rule.direction, rule.priority), rule.name.clone())
+                {
+                    self.diags.error(
+                        rule.line,
+                        &format!("{}.priority", rule.key),
+                        format!(
+                            "priority {} is already used by {} rule `{first}`: priorities are unique per direction",
+                            rule.priority,
+                            rule.direction.as_str().to_lowercase()
+                        ),
+                    );
+                }
+                let source = self.rule_address(rule.source);
+                let destination = self.rule_address(rule.destination);
+                let (Some(source), Some(destination)) = (source, destination) else {
+                    continue;
+                };
+                rules.push(SecurityRule {
+                    name: rule.name,
+                    priority: rule.priority,
+                    direction: rule.direction,
+                    access: rule.access,
+                    protocol: rule.protocol,
+                    source_ports: rule.source_ports,
+                    destination_ports: rule.destination_ports,
+                    source,
+                    destination,
+                    line: rule.line,
+                });
+            }
+            self.topo.nsgs.push(Nsg {
+                name: nsg.name,
+                flush_connection: nsg.flush_connection,
+                security_rules: rules,
+                line: nsg.line,
+            });
+        }
+    }
+
+    fn rule_address(&mut self, raw: RawAddress) -> Option<AddressSpec> {
+        Some(match raw {
+            RawAddress::Any => AddressSpec::Any,
+            RawAddress::Prefixes(p) => AddressSpec::Prefixes(p),
+            RawAddress::Tag(t) => AddressSpec::Tag(t),
+            RawAddress::Asgs(refs) => {
+                let mut out = Vec::new();
+                for r in &refs {
+                    let found = index_of(&self.topo.asgs, &r.name, |a| &a.name);
+                    out.push(self.lookup(r, "application security group", found)?);
+                }
+                AddressSpec::Asgs(out)
+            }
+        })
+    }
+
+    fn vnets(&mut self, vnets: Vec<super::decode::RawVnet>) {
+        let unusable: Vec<IpNet> = UNUSABLE_V4.iter().filter_map(|s| s.parse().ok()).collect();
+        let mut seen = HashSet::new();
+        for vnet in vnets {
+            self.check_name(
+                &vnet.name,
+                "virtual network",
+                vnet.line,
+                &vnet.key,
+                &mut seen,
+            );
+            let space_key = format!("{}.address_space", vnet.key);
+            for (i, (net, line)) in vnet.address_space.iter().enumerate() {
+                let key = format!("{space_key}[{i}]");
+                if let Some(bad) = unusable.iter().find(|u| overlaps(u, net)) {
+                    self.diags.error(
+                        *line,
+                        &key,
+                        format!("{net} overlaps {bad}, which Azure reserves and never routes"),
+                    );
+                }
+                for (other, _) in &vnet.address_space[..i] {
+                    if overlaps(net, other) {
+                        self.diags.error(
+                            *line,
+                            &key,
+                            format!("{net} overlaps {other}, another range of the same VNet"),
+                        );
+                    }
+                }
+            }
+            let has_v4 = vnet
+                .address_space
+                .iter()
+                .any(|(n, _)| matches!(n, IpNet::V4(_)));
+            if !has_v4 && !vnet.address_space.is_empty() {
+                self.diags.error(
+                    vnet.line,
+                    &space_key,
+                    "an IPv6 range needs an IPv4 range beside it: Azure has no IPv6-only virtual networks",
+                );
+            }
+            let mut subnet_names = HashSet::new();
+            let mut subnets: Vec<Subnet> = Vec::new();
+            for subnet in vnet.subnets {
+                self.check_name(
+                    &subnet.name,
+                    "subnet",
+                    subnet.line,
+                    &subnet.key,
+                    &mut subnet_names,
+                );
+                let pkey = format!("{}.address_prefixes", subnet.key);
+                for (i, (net, line)) in subnet.address_prefixes.iter().enumerate() {
+                    let key = format!("{pkey}[{i}]");
+                    if !vnet
+                        .address_space
+                        .iter()
+                        .any(|(space, _)| space.contains(net))
+                    {
+                        self.diags.error(
+                            *line,
+                            &key,
+                            format!("{net} is outside the address space of VNet `{}`", vnet.name),
+                        );
+                    }
+                    match net {
+                        IpNet::V4(n) if n.prefix_len() > 29 => self.diags.error(
+                            *line,
+                            &key,
+                            format!(
+                                "{net} is too small: the smallest IPv4 subnet Azure allows is /29"
+                            ),
+                        ),
+                        IpNet::V6(n) if n.prefix_len() != 64 => self.diags.error(
+                            *line,
+                            &key,
+                            format!("{net}: IPv6 subnets in Azure must be exactly /64"),
+                        ),
+                        _ => {}
+                    }
+                    let earlier = subnets
+                        .iter()
+                        .flat_map(|s| s.address_prefixes.iter().map(move |p| (&s.name, p)))
+                        .chain(
+                            subnet.address_prefixes[..i]
+                                .iter()
+                                .map(|(p, _)| (&subnet.name, p)),
+                        )
+                        .find(|(_, p)| overlaps(p, net));
+                    if let Some((other, p)) = earlier {
+                        self.diags.error(
+                            *line,
+                            &key,
+                            format!("{net} overlaps {p} of subnet `{other}`"),
+                        );
+                    }
+                }
+                let network_security_group = subnet.network_security_group.as_ref().and_then(|r| {
+                    let found = index_of(&self.topo.nsgs, &r.name, |n| &n.name);
+                    self.lookup(r, "network security group", found)
+                });
+                let route_table = subnet.route_table.as_ref().and_then(|r| {
+                    let found = index_of(&self.topo.route_tables, &r.name, |t| &t.name);
+                    self.lookup(r, "route table", found)
+                });
+                subnets.push(Subnet {
+                    name: subnet.name,
+                    address_prefixes: subnet.address_prefixes.iter().map(|(n, _)| *n).collect(),
+                    network_security_group,
+                    route_table,
+                    line: subnet.line,
+                });
+            }
+            self.topo.vnets.push(Vnet {
+                name: vnet.name,
+                address_space: vnet.address_space.iter().map(|(n, _)| *n).collect(),
+                location: vnet.location,
+                flow_timeout_minutes: vnet.flow_timeout_minutes,
+                subnets,
+                line: vnet.line,
+            });
+        }
+    }
+
+    fn vnet_ref(&mut self, r: &NameRef) -> Option<VnetIdx> {
+        let found = index_of(&self.topo.vnets, &r.name, |v| &v.name);
+        self.lookup(r, "virtual network", found)
+    }
+
+    fn peerings(&mut self, peerings: Vec<super::decode::RawPeering>) {
+        let mut names: HashSet<(VnetIdx, String)> = HashSet::new();
+        for p in peerings {
+            let vnet = self.vnet_ref(&p.vnet);
+            let remote = self.vnet_ref(&p.remote);
+            let (Some(vnet), Some(remote)) = (vnet, remote) else {
+                continue;
+            };
+            if !valid_name(&p.name) {
+                self.diags.error(
+                    p.line,
+                    &p.key,
+                    format!("`{}` is not a valid peering name", p.name),
+                );
+            }
+            if !names.insert((vnet, p.name.to_ascii_lowercase())) {
+                self.diags.error(
+                    p.line,
+                    &p.key,
+                    format!(
+                        "duplicate peering name `{}` in VNet `{}`",
+                        p.name, p.vnet.name
+                    ),
+                );
+            }
+            if vnet == remote {
+                self.diags.error(
+                    p.remote.line,
+                    &p.remote.key,
+                    "a VNet cannot be peered with itself",
+                );
+                continue;
+            }
+            if let Some(first) = self.topo.peering_link(vnet, remote) {
+                let first = first.name.clone();
+                self.diags.error(
+                    p.line,
+                    &p.key,
+                    format!(
+                        "VNet `{}` already has a peering to `{}` (`{first}`)",
+                        p.vnet.name, p.remote.name
+                    ),
+                );
+                continue;
+            }
+            let a = &self.topo.vnets[vnet];
+            let b = &self.topo.vnets[remote];
+            let clash = a
+                .address_space
+                .iter()
+                .flat_map(|x| b.address_space.iter().map(move |y| (x, y)))
+                .find(|(x, y)| overlaps(x, y))
+                .map(|(x, y)| (*x, *y));
+            if let Some((x, y)) = clash {
+                self.diags.error(
+                    p.line,
+                    &p.key,
+                    format!(
+                        "cannot peer `{}` with `{}`: their address spaces overlap ({x} and {y})",
+                        p.vnet.name, p.remote.name
+                    ),
+                );
+                continue;
+            }
+            if p.allow_gateway_transit && p.use_remote_gateways {
+                self.diags.error(
+                    p.line,
+                    &format!("{}.use_remote_gateways", p.key),
+                    "a link cannot both offer gateway transit and use remote gateways",
+                );
+            }
+            if p.use_remote_gateways
+                && self
+                    .topo
+                    .peerings
+                    .iter()
+                    .any(|q| q.vnet == vnet && q.use_remote_gateways)
+            {
+                self.diags.error(
+                    p.line,
+                    &format!("{}.use_remote_gateways", p.key),
+                    format!(
+                        "VNet `{}` already uses remote gateways through another peering",
+                        p.vnet.name
+                    ),
+                );
+            }
+            self.topo.peerings.push(Peering {
+                name: p.name,
+                vnet,
+                remote,
+                allow_virtual_network_access: p.allow_virtual_network_access,
+                allow_forwarded_traffic: p.allow_forwarded_traffic,
+                allow_gateway_transit: p.allow_gateway_transit,
+                use_remote_gateways: p.use_remote_gateways,
+                line: p.line,
+            });
+        }
+        // Checks that need both links.
+        for (i, p) in self.topo.peerings.iter().enumerate() {
+            let key = format!("peerings[{}]", p.name);
+            let (local, remote) = (
+                &self.topo.vnets[p.vnet].name,
+                &self.topo.vnets[p.remote].name,
+            );
+            match self.topo.peering_link(p.remote, p.vnet) {
+                None => self.diags.warning(
+                    p.line,
+                    &key,
+                    format!(
+                        "peering is Initiated: no link from `{remote}` back to `{local}`, so no traffic flows until it exists"
+                    ),
+                ),
+                Some(back) => {
+                    if p.use_remote_gateways && !back.allow_gateway_transit {
+                        self.diags.error(
+                            p.line,
+                            &format!("{key}.use_remote_gateways"),
+                            format!(
+                                "use_remote_gateways needs allow_gateway_transit on the link `{}` held in `{remote}`",
+                                back.name
+                            ),
+                        );
+                    }
+                }
+            }
+            let count = self.topo.peerings[..=i]
+                .iter()
+                .filter(|q| q.vnet == p.vnet)
+                .count();
+            if count == MAX_PEERINGS_PER_VNET + 1 {
+                self.diags.error(
+                    p.line,
+                    &key,
+                    format!("VNet `{local}` has more than {MAX_PEERINGS_PER_VNET} peerings"),
+                );
+            }
+        }
+    }
+
+    fn subnet_ref(&mut self, r: &NameRef) -> Option<SubnetRef> {
+        let Some((vnet_name, subnet_name)) = r.name.split_once('/') else {
+            self.diags.error(
+                r.line,
+                &r.key,
+                format!("`{}` is not of the form vnet/subnet", r.name),
+            );
+            return None;
+        };
+        let Some(vnet) = index_of(&self.topo.vnets, vnet_name, |v| &v.name) else {
+            self.diags.error(
+                r.line,
+                &r.key,
+                format!("no virtual network named `{vnet_name}` in this file"),
+            );
+            return None;
+        };
+        let Some(subnet) = index_of(&self.topo.vnets[vnet].subnets, subnet_name, |s| &s.name)
+        else {
+            self.diags.error(
+                r.line,
+                &r.key,
+                format!("VNet `{vnet_name}` has no subnet named `{subnet_name}`"),
+            );
+            return None;
+        };
+        Some(SubnetRef { vnet, subnet })
+    }
+
+    fn nics(&mut self, nics: Vec<super::decode::RawNic>) {
+        let mut seen = HashSet::new();
+        let mut namespaces: HashMap<String, String> = HashMap::new();
+        // (VNet, address) -> NIC name, for Azure's uniqueness within a VNet.
+        let mut taken: HashMap<(VnetIdx, IpAddr), String> = HashMap::new();
+        let mut resolved: Vec<(super::decode::RawNic, SubnetRef)> = Vec::new();
+        for nic in nics {
+            self.check_name(
+                &nic.name,
+                "network interface",
+                nic.line,
+                &nic.key,
+                &mut seen,
+            );
+            let Some(subnet) = self.subnet_ref(&nic.subnet) else {
+                continue;
+            };
+            let (netns, ns_line) = nic
+                .netns
+                .clone()
+                .unwrap_or_else(|| (nic.name.clone(), nic.line));
+            if !valid_netns(&netns) {
+                self.diags.error(
+                    ns_line,
+                    &format!("{}.netns", nic.key),
+                    format!("`{netns}` is not a usable namespace name: 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
+                );
+            } else if let Some(other) = namespaces.insert(netns.clone(), nic.name.clone()) {
+                self.diags.error(
+                    ns_line,
+                    &format!("{}.netns", nic.key),
+                    format!("namespace `{netns}` is already used by NIC `{other}`"),
+                );
+            }
+            for c in &nic.ip_configurations {
+                if let Some(ip) = c.address {
+                    self.check_static_address(&nic.name, subnet, ip, c.line, &c.key, &mut taken);
+                }
+            }
+            resolved.push((nic, subnet));
+        }
+        for (nic, subnet) in resolved {
+            let mut configs = Vec::new();
+            let mut names = HashSet::new();
+            if nic.ip_configurations.len() > MAX_IP_CONFIGS_PER_NIC {
+                self.diags.error(
+                    nic.line,
+                    &format!("{}.ip_configurations", nic.key),
+                    format!(
+                        "Azure allows at most {MAX_IP_CONFIGS_PER_NIC} IP configurations per NIC"
+                    ),
+                );
+            }
+            for c in &nic.ip_configurations {
+                if !names.insert(c.name.to_ascii_lowercase()) {
+                    self.diags.error(
+                        c.line,
+                        &c.key,
+                        format!("duplicate IP configuration name `{}`", c.name),
+                    );
+                }
+                let address = match c.address {
+                    Some(ip) => ip,
+                    None => match self.allocate(subnet, &taken) {
+                        Some(ip) => {
+                            taken.insert((subnet.vnet, ip), nic.name.clone());
+                            ip
+                        }
+                        None => {
+                            self.diags.error(
+                                c.line,
+                                &c.key,
+                                "no free IPv4 address left in the subnet for a dynamic allocation",
+                            );
+                            continue;
+                        }
+                    },
+                };
+                configs.push(IpConfiguration {
+                    name: c.name.clone(),
+                    address,
+                });
+            }
+            if configs.first().is_some_and(|c| c.address.is_ipv6()) {
+                self.diags.error(
+                    nic.line,
+                    &format!("{}.ip_configurations", nic.key),
+                    "the primary (first) IP configuration must be IPv4, as Azure requires",
+                );
+            }
+            let network_security_group = nic.network_security_group.as_ref().and_then(|r| {
+                let found = index_of(&self.topo.nsgs, &r.name, |n| &n.name);
+                self.lookup(r, "network security group", found)
+            });
+            let mut asgs = Vec::new();
+            for r in &nic.application_security_groups {
+                let found = index_of(&self.topo.asgs, &r.name, |a| &a.name);
+                if let Some(i) = self.lookup(r, "application security group", found) {
+                    asgs.push(i);
+                }
+            }
+            if asgs.len() > 20 {
+                self.diags.error(
+                    nic.line,
+                    &format!("{}.application_security_groups", nic.key),
+                    "Azure allows at most 20 application security groups per IP configuration",
+                );
+            }
+            let netns = nic.netns.map_or_else(|| nic.name.clone(), |(n, _)| n);
+            self.topo.nics.push(Nic {
+                name: nic.name,
+                subnet,
+                ip_configurations: configs,
+                ip_forwarding: nic.ip_forwarding,
+                network_security_group,
+                application_security_groups: asgs,
+                netns,
+                line: nic.line,
+            });
+        }
+        self.check_asg_vnets();
+    }
+
+    fn check_static_address(
+        &mut self,
+        nic: &str,
+        subnet: SubnetRef,
+        ip: IpAddr,
+        line: usize,
+        key: &str,
+        taken: &mut HashMap<(VnetIdx, IpAddr), String>,
+    ) {
+        let sub = self.topo.subnet(subnet);
+        let Some(prefix) = sub
+            .address_prefixes
+            .iter()
+            .find(|p| p.contains(&ip))
+            .copied()
+        else {
+            let shown: Vec<String> = sub.address_prefixes.iter().map(|p| p.to_string()).collect();
+            self.diags.error(
+                line,
+                key,
+                format!(
+                    "{ip} is outside subnet {} ({})",
+                    self.topo.subnet_path(subnet),
+                    shown.join(", ")
+                ),
+            );
+            return;
+        };
+        if is_reserved(&prefix, ip) {
+            let which = match prefix {
+                IpNet::V4(_) => "the 5 addresses Azure reserves in every subnet (network, .1 gateway, .2 and .3 DNS, broadcast)",
+                IpNet::V6(_) => "the first 4 addresses Azure reserves in every IPv6 subnet",
+            };
+            self.diags
+                .error(line, key, format!("{ip} is one of {which} of {prefix}"));
+            return;
+        }
+        if let Some(other) = taken.insert((subnet.vnet, ip), nic.to_string()) {
+            self.diags.error(
+                line,
+                key,
+                format!("{ip} is already used by NIC `{other}` in the same VNet"),
+            );
+        }
+    }
+
+    /// Azure's dynamic allocation: the first free host address of the
+    /// subnet's first IPv4 prefix.
+    fn allocate(
+        &self,
+        subnet: SubnetRef,
+        taken: &HashMap<(VnetIdx, IpAddr), String>,
+    ) -> Option<IpAddr> {
+        let sub = self.topo.subnet(subnet);
+        let IpNet::V4(prefix) = sub
+            .address_prefixes
+            .iter()
+            .find(|p| matches!(p, IpNet::V4(_)))?
+        else {
+            return None;
+        };
+        let net = IpNet::V4(*prefix);
+        let start = u32::from(prefix.network());
+        let end = u32::from(prefix.broadcast());
+        (start..=end)
+            .map(|a| IpAddr::V4(Ipv4Addr::from(a)))
+            .find(|ip| !is_reserved(&net, *ip) && !taken.contains_key(&(subnet.vnet, *ip)))
+    }
+
+    /// All members of an application security group must sit in the VNet of
+    /// its first member.
+    fn check_asg_vnets(&mut self) {
+        for (asg, group) in self.topo.asgs.iter().enumerate() {
+            let mut first: Option<&Nic> = None;
+            for nic in self
+                .topo
+                .nics
+                .iter()
+                .filter(|n| n.application_security_groups.contains(&asg))
+            {
+                match first {
+                    None => first = Some(nic),
+                    Some(f) if f.subnet.vnet != nic.subnet.vnet => {
+                        self.diags.error(
+                            nic.line,
+                            &format!("network_interfaces[{}].application_security_groups", nic.name),
+                            format!(
+                                "application security group `{}` already has members in VNet `{}` (NIC `{}`); all its members must be in one VNet",
+                                group.name, self.topo.vnets[f.subnet.vnet].name, f.name
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// True for the addresses Azure keeps for itself in a subnet.
+pub fn is_reserved(prefix: &IpNet, ip: IpAddr) -> bool {
+    match (prefix, ip) {
+        (IpNet::V4(p), IpAddr::V4(a)) => {
+            let offset = u32::from(a).wrapping_sub(u32::from(p.network()));
+            offset <= 3 || a == p.broadcast()
+        }
+        (IpNet::V6(p), IpAddr::V6(a)) => u128::from(a).wrapping_sub(u128::from(p.network())) <= 3,
+        _ => false,
+    }
+}
+
+/// The subnet's gateway address (the first host, x.x.x.1), which the
+/// namespaces use as their default gateway.
+pub fn gateway_address(prefix: &IpNet) -> IpAddr {
+    match prefix {
+        IpNet::V4(p) => IpAddr::V4(Ipv4Addr::from(u32::from(p.network()).wrapping_add(1))),
+        IpNet::V6(p) => IpAddr::V6(Ipv6Addr::from(u128::from(p.network()).wrapping_add(1))),
+    }
+}
+
+fn valid_netns(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azure_name_rules() {
+        assert!(valid_name("hub-rt"));
+        assert!(valid_name("a_"));
+        assert!(!valid_name("-a"));
+        assert!(!valid_name("a-"));
+        assert!(!valid_name(""));
+        assert!(!valid_name(&"a".repeat(81)));
+        assert!(!valid_name("a b"));
+    }
+
+    #[test]
+    fn reserved_addresses() {
+        let p: IpNet = "10.0.1.0/24".parse().unwrap();
+        for last in [0u8, 1, 2, 3, 255] {
+            assert!(is_reserved(&p, IpAddr::V4(Ipv4Addr::new(10, 0, 1, last))));
+        }
+        assert!(!is_reserved(&p, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 4))));
+        assert!(!is_reserved(&p, IpAddr::V4(Ipv4Addr::new(10, 0, 1, 254))));
+        let p6: IpNet = "fd00:1::/64".parse().unwrap();
+        assert!(is_reserved(&p6, "fd00:1::3".parse().unwrap()));
+        assert!(!is_reserved(&p6, "fd00:1::4".parse().unwrap()));
+    }
+}
