@@ -1,1 +1,742 @@
-//! (to be written)
+//! Effective routes of a subnet, as Azure computes them
+//! (`az network nic show-effective-route-table`), and their compilation
+//! into a longest-prefix-match table for the packet path.
+//!
+//! Implements `/work/shared/azure-semantics.md` §1 (routing) and §2 (VNet
+//! peering):
+//!
+//! - Default system routes (§1.1): one `VnetLocal` row per address range of
+//!   the VNet; `0.0.0.0/0 → Internet`; `::/0 → Internet` when the VNet has
+//!   an IPv6 range; `None` (drop) rows for 10.0.0.0/8, 100.64.0.0/10,
+//!   172.16.0.0/12 and 192.168.0.0/16.
+//! - Reserved `None` prefixes against address ranges (§1.1): a range equal
+//!   to a reserved prefix gives a single row for that prefix with the
+//!   range's next hop (no `None` row); a range strictly containing it
+//!   removes the `None` row; a range inside it leaves both rows and LPM
+//!   decides. The same rule is applied to the ranges of connected peers:
+//!   Azure documents it for "the VNet's address space", and a peered range
+//!   is reachable in the same way, so a `None` row must not shadow it.
+//! - Peering routes (§1.2, §2): one row per address range of the peer, only
+//!   while the peering is Connected (both links exist), `VNetPeering` within
+//!   one location, `VNetGlobalPeering` across locations. A one-sided
+//!   (Initiated) peering adds nothing; peering is not transitive. The rows
+//!   do not depend on `allowVirtualNetworkAccess`: that setting gates
+//!   traffic, which the dataplane enforces, not routes.
+//! - User routes (§1.3, §1.7): the rows of the subnet's route table, in
+//!   table order.
+//! - Selection (§1.4): at an equal prefix, User beats VirtualNetworkGateway
+//!   beats Default; the losers stay listed as `Invalid`. Rows of the same
+//!   source and prefix (which validation should refuse) resolve to the
+//!   first one listed.
+//! - A user route for `0.0.0.0/0`, whatever its next hop, removes the four
+//!   reserved `None` rows (§1.5). This follows the documented example in
+//!   Azure's UDR overview, where adding a 0/0 route to an appliance made the
+//!   private-range `None` routes disappear so that unused private space
+//!   follows the 0/0 route; we read it as applying to every next-hop type
+//!   and to all four reserved prefixes. The default `0.0.0.0/0 → Internet`
+//!   row stays, `Invalid`.
+//! - A user route equal to a VNet range makes the system row `Invalid`
+//!   (§1.6); this is the equal-prefix rule above.
+//!
+//! Not modelled: routes learned from a virtual network gateway (BGP or
+//! local network gateway) and service-endpoint routes, since the topology
+//! format has no gateways or service endpoints; [`RouteSource::
+//! VirtualNetworkGateway`] exists for the ranking and the output
+//! vocabulary. Nor is the reachability check on a `VirtualAppliance` next
+//! hop (an unreachable appliance address makes Azure mark the route
+//! invalid); the route is kept Active and the dataplane drops what it
+//! cannot deliver.
+
+use crate::engine::lpm::Lpm;
+use crate::topology::model::{NextHopType, RouteTableIdx, SubnetRef, Topology, VnetIdx};
+use ipnet::{IpNet, Ipv4Net};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Where a route comes from, as the effective-routes listing names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteSource {
+    /// A system route.
+    Default,
+    /// A user-defined route of the subnet's route table.
+    User,
+    /// A route learned from a virtual network gateway (not produced: no
+    /// gateways are modelled).
+    VirtualNetworkGateway,
+}
+
+impl RouteSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteSource::Default => "Default",
+            RouteSource::User => "User",
+            RouteSource::VirtualNetworkGateway => "VirtualNetworkGateway",
+        }
+    }
+
+    /// Rank at an equal prefix: lower wins (User > gateway > system).
+    fn rank(self) -> u8 {
+        match self {
+            RouteSource::User => 0,
+            RouteSource::VirtualNetworkGateway => 1,
+            RouteSource::Default => 2,
+        }
+    }
+}
+
+/// Whether a route takes part in forwarding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteState {
+    Active,
+    /// Listed, but beaten by a route of higher priority for the same prefix.
+    Invalid,
+}
+
+impl RouteState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteState::Active => "Active",
+            RouteState::Invalid => "Invalid",
+        }
+    }
+}
+
+/// One row of a subnet's effective routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectiveRoute {
+    pub source: RouteSource,
+    pub state: RouteState,
+    pub address_prefix: IpNet,
+    pub next_hop_type: NextHopType,
+    /// The appliance address of a `VirtualAppliance` route.
+    pub next_hop_ip: Option<IpAddr>,
+    /// The user route's name.
+    pub name: Option<String>,
+    /// The route table a user route belongs to.
+    pub route_table: Option<RouteTableIdx>,
+    /// The peer VNet of a peering route.
+    pub peer_vnet: Option<VnetIdx>,
+}
+
+impl EffectiveRoute {
+    fn system(prefix: IpNet, next_hop_type: NextHopType, peer_vnet: Option<VnetIdx>) -> Self {
+        EffectiveRoute {
+            source: RouteSource::Default,
+            state: RouteState::Active,
+            address_prefix: prefix,
+            next_hop_type,
+            next_hop_ip: None,
+            name: None,
+            route_table: None,
+            peer_vnet,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state == RouteState::Active
+    }
+}
+
+/// The private and shared address ranges that Azure routes to `None`
+/// unless an address range or a 0/0 user route claims them, in listing
+/// order.
+pub const RESERVED_NONE_PREFIXES: [(Ipv4Addr, u8); 4] = [
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(100, 64, 0, 0), 10),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+];
+
+fn reserved_none_prefixes() -> impl Iterator<Item = IpNet> {
+    RESERVED_NONE_PREFIXES
+        .into_iter()
+        .filter_map(|(addr, len)| Ipv4Net::new(addr, len).ok().map(IpNet::V4))
+}
+
+fn ipv4_default() -> IpNet {
+    IpNet::V4(Ipv4Net::default())
+}
+
+/// Every effective route of `subnet`, Active and Invalid.
+///
+/// Order: the VNet's ranges, the peers' ranges (peer by peer, in the order
+/// of the subnet's VNet's peering links), `0.0.0.0/0`, `::/0` (dual-stack
+/// VNets only), the remaining reserved `None` prefixes, then the user
+/// routes in table order. An out-of-range `subnet` has no routes.
+pub fn effective_routes(topo: &Topology, subnet: SubnetRef) -> Vec<EffectiveRoute> {
+    let Some(vnet) = topo.vnets.get(subnet.vnet) else {
+        return Vec::new();
+    };
+    let Some(sub) = vnet.subnets.get(subnet.subnet) else {
+        return Vec::new();
+    };
+    let table = sub
+        .route_table
+        .and_then(|idx| topo.route_tables.get(idx).map(|t| (idx, t)));
+
+    let mut rows: Vec<EffectiveRoute> = Vec::new();
+
+    // Address ranges this subnet reaches directly: its own VNet's, then
+    // those of connected peers.
+    for range in &vnet.address_space {
+        rows.push(EffectiveRoute::system(
+            range.trunc(),
+            NextHopType::VnetLocal,
+            None,
+        ));
+    }
+    let mut peers: Vec<VnetIdx> = Vec::new();
+    for link in topo.peerings.iter().filter(|p| p.vnet == subnet.vnet) {
+        let peer = link.remote;
+        if peer == subnet.vnet
+            || peers.contains(&peer)
+            || !topo.peering_connected(subnet.vnet, peer)
+        {
+            continue;
+        }
+        let Some(peer_vnet) = topo.vnets.get(peer) else {
+            continue;
+        };
+        peers.push(peer);
+        let hop = if peer_vnet.location == vnet.location {
+            NextHopType::VNetPeering
+        } else {
+            NextHopType::VNetGlobalPeering
+        };
+        for range in &peer_vnet.address_space {
+            rows.push(EffectiveRoute::system(range.trunc(), hop, Some(peer)));
+        }
+    }
+    let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();
+
+    rows.push(EffectiveRoute::system(
+        ipv4_default(),
+        NextHopType::Internet,
+        None,
+    ));
+    if vnet.address_space.iter().any(|r| matches!(r, IpNet::V6(_))) {
+        rows.push(EffectiveRoute::system(
+            IpNet::V6(Default::default()),
+            NextHopType::Internet,
+            None,
+        ));
+    }
+
+    let user_default_route = table.is_some_and(|(_, t)| {
+        t.routes
+            .iter()
+            .any(|r| r.address_prefix.trunc() == ipv4_default())
+    });
+    if !user_default_route {
+        for reserved in reserved_none_prefixes() {
+            // Equal: the range's own row already stands for the prefix.
+            // Strictly containing: the reserved row is removed. Inside:
+            // both stay.
+            let claimed = reachable_ranges
+                .iter()
+                .any(|range| range.contains(&reserved));
+            if !claimed {
+                rows.push(EffectiveRoute::system(reserved, NextHopType::None, None));
+            }
+        }
+    }
+
+    if let Some((table_idx, t)) = table {
+        for route in &t.routes {
+            rows.push(EffectiveRoute {
+                source: RouteSource::User,
+                state: RouteState::Active,
+                address_prefix: route.address_prefix.trunc(),
+                next_hop_type: route.next_hop_type,
+                next_hop_ip: route.next_hop_ip,
+                name: Some(route.name.clone()),
+                route_table: Some(table_idx),
+                peer_vnet: None,
+            });
+        }
+    }
+
+    mark_invalid(&mut rows);
+    rows
+}
+
+/// At each prefix, keeps the best-ranked row Active (the first listed on a
+/// tie) and marks the others Invalid.
+fn mark_invalid(rows: &mut [EffectiveRoute]) {
+    let mut winner: HashMap<IpNet, usize> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        match winner.get(&row.address_prefix) {
+            Some(&w) if rows[w].source.rank() <= row.source.rank() => {}
+            _ => {
+                winner.insert(row.address_prefix, i);
+            }
+        }
+    }
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.state = if winner.get(&row.address_prefix) == Some(&i) {
+            RouteState::Active
+        } else {
+            RouteState::Invalid
+        };
+    }
+}
+
+/// The rows that take part in forwarding.
+pub fn active_routes(rows: &[EffectiveRoute]) -> impl Iterator<Item = &EffectiveRoute> + '_ {
+    rows.iter().filter(|r| r.is_active())
+}
+
+/// A lookup table from destination to the index (in `rows`) of the Active
+/// row that decides it. No match means drop, as does a `None` next hop.
+pub fn compile_lpm(rows: &[EffectiveRoute]) -> Lpm<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_active())
+        .map(|(i, r)| (r.address_prefix, i))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::model::{Peering, Route, RouteTable, Subnet, Vnet};
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn vnet(name: &str, location: &str, ranges: &[&str], route_table: Option<usize>) -> Vnet {
+        Vnet {
+            name: name.into(),
+            address_space: ranges.iter().map(|r| net(r)).collect(),
+            location: location.into(),
+            flow_timeout_minutes: 4,
+            subnets: vec![Subnet {
+                name: "default".into(),
+                address_prefixes: vec![net(ranges[0])],
+                network_security_group: None,
+                route_table,
+                line: 0,
+            }],
+            line: 0,
+        }
+    }
+
+    fn link(from: usize, to: usize) -> Peering {
+        Peering {
+            name: format!("{from}-to-{to}"),
+            vnet: from,
+            remote: to,
+            allow_virtual_network_access: true,
+            allow_forwarded_traffic: false,
+            allow_gateway_transit: false,
+            use_remote_gateways: false,
+            line: 0,
+        }
+    }
+
+    fn route(name: &str, prefix: &str, hop: NextHopType, ip: Option<&str>) -> Route {
+        Route {
+            name: name.into(),
+            address_prefix: net(prefix),
+            next_hop_type: hop,
+            next_hop_ip: ip.map(|i| i.parse().unwrap()),
+            line: 0,
+        }
+    }
+
+    fn table(routes: Vec<Route>) -> RouteTable {
+        RouteTable {
+            name: "rt".into(),
+            bgp_route_propagation_enabled: true,
+            routes,
+            line: 0,
+        }
+    }
+
+    fn first_subnet(vnet: usize) -> SubnetRef {
+        SubnetRef { vnet, subnet: 0 }
+    }
+
+    /// (source, state, prefix, next hop) of each row, as strings.
+    fn summary(rows: &[EffectiveRoute]) -> Vec<(&'static str, &'static str, String, &'static str)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r.source.as_str(),
+                    r.state.as_str(),
+                    r.address_prefix.to_string(),
+                    r.next_hop_type.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    fn row(
+        source: &'static str,
+        state: &'static str,
+        prefix: &str,
+        hop: &'static str,
+    ) -> (&'static str, &'static str, String, &'static str) {
+        (source, state, prefix.to_string(), hop)
+    }
+
+    fn decide<'a>(rows: &'a [EffectiveRoute], dst: &str) -> Option<&'a EffectiveRoute> {
+        let lpm = compile_lpm(rows);
+        lpm.lookup(dst.parse().unwrap())
+            .and_then(|(_, &i)| rows.get(i))
+    }
+
+    #[test]
+    fn default_routes_of_a_plain_vnet() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], None)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert_eq!(
+            summary(&rows),
+            [
+                row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+                row("Default", "Active", "0.0.0.0/0", "Internet"),
+                row("Default", "Active", "10.0.0.0/8", "None"),
+                row("Default", "Active", "100.64.0.0/10", "None"),
+                row("Default", "Active", "172.16.0.0/12", "None"),
+                row("Default", "Active", "192.168.0.0/16", "None"),
+            ]
+        );
+        assert_eq!(
+            decide(&rows, "10.0.5.5").unwrap().next_hop_type,
+            NextHopType::VnetLocal
+        );
+        assert_eq!(
+            decide(&rows, "10.1.5.5").unwrap().next_hop_type,
+            NextHopType::None
+        );
+        assert_eq!(
+            decide(&rows, "8.8.8.8").unwrap().next_hop_type,
+            NextHopType::Internet
+        );
+        assert!(decide(&rows, "2001:db8::1").is_none());
+    }
+
+    #[test]
+    fn vnet_range_equal_to_a_reserved_prefix_replaces_its_none_row() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["172.16.0.0/12"], None)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        let for_prefix: Vec<_> = summary(&rows)
+            .into_iter()
+            .filter(|r| r.2 == "172.16.0.0/12")
+            .collect();
+        assert_eq!(
+            for_prefix,
+            [row("Default", "Active", "172.16.0.0/12", "VnetLocal")]
+        );
+        assert_eq!(rows.len(), 5);
+    }
+
+    #[test]
+    fn vnet_range_containing_a_reserved_prefix_removes_its_none_row() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["192.0.0.0/8"], None)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert!(rows
+            .iter()
+            .all(|r| r.address_prefix != net("192.168.0.0/16")));
+        assert_eq!(
+            decide(&rows, "192.168.1.1").unwrap().next_hop_type,
+            NextHopType::VnetLocal
+        );
+        // The other reserved rows stay.
+        assert!(rows.iter().any(|r| r.address_prefix == net("10.0.0.0/8")));
+    }
+
+    #[test]
+    fn vnet_range_inside_a_reserved_prefix_keeps_both_rows() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["192.168.10.0/24"], None)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert!(rows
+            .iter()
+            .any(|r| r.address_prefix == net("192.168.0.0/16") && r.is_active()));
+        assert_eq!(
+            decide(&rows, "192.168.10.9").unwrap().next_hop_type,
+            NextHopType::VnetLocal
+        );
+        assert_eq!(
+            decide(&rows, "192.168.11.9").unwrap().next_hop_type,
+            NextHopType::None
+        );
+    }
+
+    #[test]
+    fn connected_peer_ranges_follow_the_same_reserved_prefix_rule() {
+        let topo = Topology {
+            vnets: vec![
+                vnet("a", "westus", &["10.0.0.0/8"], None),
+                vnet("b", "westus", &["172.16.0.0/12"], None),
+            ],
+            peerings: vec![link(0, 1), link(1, 0)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert_eq!(
+            summary(&rows),
+            [
+                row("Default", "Active", "10.0.0.0/8", "VnetLocal"),
+                row("Default", "Active", "172.16.0.0/12", "VNetPeering"),
+                row("Default", "Active", "0.0.0.0/0", "Internet"),
+                row("Default", "Active", "100.64.0.0/10", "None"),
+                row("Default", "Active", "192.168.0.0/16", "None"),
+            ]
+        );
+        assert_eq!(rows[1].peer_vnet, Some(1));
+    }
+
+    #[test]
+    fn peering_routes_need_both_links_and_name_local_or_global() {
+        let mut topo = Topology {
+            vnets: vec![
+                vnet("a", "westus", &["10.0.0.0/16"], None),
+                vnet("b", "westus", &["10.1.0.0/16", "10.11.0.0/16"], None),
+                vnet("c", "eastus", &["10.2.0.0/16"], None),
+            ],
+            peerings: vec![link(0, 1), link(1, 0), link(0, 2)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        let peering: Vec<_> = rows.iter().filter(|r| r.peer_vnet.is_some()).collect();
+        assert_eq!(peering.len(), 2);
+        assert_eq!(peering[0].address_prefix, net("10.1.0.0/16"));
+        assert_eq!(peering[1].address_prefix, net("10.11.0.0/16"));
+        assert!(peering
+            .iter()
+            .all(|r| r.next_hop_type == NextHopType::VNetPeering));
+        // One-sided towards c: no route, c's range falls into 10/8 → None.
+        assert_eq!(
+            decide(&rows, "10.2.0.4").unwrap().next_hop_type,
+            NextHopType::None
+        );
+
+        topo.peerings.push(link(2, 0));
+        let rows = effective_routes(&topo, first_subnet(0));
+        let to_c = decide(&rows, "10.2.0.4").unwrap();
+        assert_eq!(to_c.next_hop_type, NextHopType::VNetGlobalPeering);
+        assert_eq!(to_c.peer_vnet, Some(2));
+    }
+
+    #[test]
+    fn peering_is_not_transitive() {
+        let topo = Topology {
+            vnets: vec![
+                vnet("a", "westus", &["10.0.0.0/16"], None),
+                vnet("b", "westus", &["10.1.0.0/16"], None),
+                vnet("c", "westus", &["10.2.0.0/16"], None),
+            ],
+            peerings: vec![link(0, 1), link(1, 0), link(1, 2), link(2, 1)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert!(rows.iter().all(|r| r.address_prefix != net("10.2.0.0/16")));
+        assert_eq!(
+            decide(&rows, "10.2.0.4").unwrap().next_hop_type,
+            NextHopType::None
+        );
+        let hub = effective_routes(&topo, first_subnet(1));
+        assert_eq!(hub.iter().filter(|r| r.peer_vnet.is_some()).count(), 2);
+    }
+
+    #[test]
+    fn user_route_beats_system_route_at_equal_prefix() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            route_tables: vec![table(vec![route(
+                "whole-vnet",
+                "10.0.0.0/16",
+                NextHopType::VirtualAppliance,
+                Some("10.0.9.4"),
+            )])],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert_eq!(rows[0].state, RouteState::Invalid);
+        let user = rows.last().unwrap();
+        assert_eq!(user.state, RouteState::Active);
+        assert_eq!(user.name.as_deref(), Some("whole-vnet"));
+        assert_eq!(user.route_table, Some(0));
+        let decided = decide(&rows, "10.0.0.5").unwrap();
+        assert_eq!(decided.source, RouteSource::User);
+        assert_eq!(decided.next_hop_ip, Some("10.0.9.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn ranking_is_user_then_gateway_then_default() {
+        let mut rows = vec![
+            EffectiveRoute::system(net("10.5.0.0/16"), NextHopType::VnetLocal, None),
+            EffectiveRoute {
+                source: RouteSource::VirtualNetworkGateway,
+                ..EffectiveRoute::system(
+                    net("10.5.0.0/16"),
+                    NextHopType::VirtualNetworkGateway,
+                    None,
+                )
+            },
+            EffectiveRoute {
+                source: RouteSource::User,
+                ..EffectiveRoute::system(net("10.5.0.0/16"), NextHopType::None, None)
+            },
+            EffectiveRoute::system(net("10.6.0.0/16"), NextHopType::VnetLocal, None),
+            EffectiveRoute {
+                source: RouteSource::VirtualNetworkGateway,
+                ..EffectiveRoute::system(
+                    net("10.6.0.0/16"),
+                    NextHopType::VirtualNetworkGateway,
+                    None,
+                )
+            },
+        ];
+        mark_invalid(&mut rows);
+        let states: Vec<_> = rows.iter().map(|r| r.state).collect();
+        use RouteState::*;
+        assert_eq!(states, [Invalid, Invalid, Active, Invalid, Active]);
+    }
+
+    #[test]
+    fn user_default_route_removes_the_none_rows() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            route_tables: vec![table(vec![route(
+                "all-via-nva",
+                "0.0.0.0/0",
+                NextHopType::VirtualAppliance,
+                Some("10.0.9.4"),
+            )])],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert_eq!(
+            summary(&rows),
+            [
+                row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+                row("Default", "Invalid", "0.0.0.0/0", "Internet"),
+                row("User", "Active", "0.0.0.0/0", "VirtualAppliance"),
+            ]
+        );
+        assert_eq!(
+            decide(&rows, "192.168.1.1").unwrap().next_hop_type,
+            NextHopType::VirtualAppliance
+        );
+    }
+
+    #[test]
+    fn user_default_route_with_any_next_hop_removes_the_none_rows() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            route_tables: vec![table(vec![route(
+                "all-to-internet",
+                "0.0.0.0/0",
+                NextHopType::Internet,
+                None,
+            )])],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert!(rows.iter().all(|r| r.next_hop_type != NextHopType::None));
+    }
+
+    #[test]
+    fn user_route_equal_to_the_vnet_range_with_a_local_subnet_exception() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            route_tables: vec![table(vec![
+                route(
+                    "within-vnet",
+                    "10.0.0.0/16",
+                    NextHopType::VirtualAppliance,
+                    Some("10.0.100.4"),
+                ),
+                route("within-subnet", "10.0.0.0/24", NextHopType::VnetLocal, None),
+            ])],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert_eq!(rows[0].state, RouteState::Invalid);
+        assert_eq!(
+            decide(&rows, "10.0.0.9").unwrap().name.as_deref(),
+            Some("within-subnet")
+        );
+        assert_eq!(
+            decide(&rows, "10.0.1.9").unwrap().name.as_deref(),
+            Some("within-vnet")
+        );
+    }
+
+    #[test]
+    fn ipv6_default_route_only_for_dual_stack_vnets() {
+        let topo = Topology {
+            vnets: vec![
+                vnet("a", "westus", &["10.0.0.0/16", "fd00:a::/48"], None),
+                vnet("b", "eastus", &["fd00:b::/48"], None),
+            ],
+            peerings: vec![link(0, 1), link(1, 0)],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        assert_eq!(
+            summary(&rows)[..4],
+            [
+                row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+                row("Default", "Active", "fd00:a::/48", "VnetLocal"),
+                row("Default", "Active", "fd00:b::/48", "VNetGlobalPeering"),
+                row("Default", "Active", "0.0.0.0/0", "Internet"),
+            ]
+        );
+        assert_eq!(
+            decide(&rows, "2001:db8::1").unwrap().next_hop_type,
+            NextHopType::Internet
+        );
+        assert_eq!(decide(&rows, "fd00:b::9").unwrap().peer_vnet, Some(1));
+
+        let v6_only = effective_routes(&topo, first_subnet(1));
+        assert!(v6_only.iter().any(|r| r.address_prefix == net("::/0")));
+    }
+
+    #[test]
+    fn missing_subnet_or_table_gives_no_panic() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(7))],
+            ..Default::default()
+        };
+        assert!(effective_routes(&topo, SubnetRef { vnet: 3, subnet: 0 }).is_empty());
+        assert!(effective_routes(&topo, SubnetRef { vnet: 0, subnet: 3 }).is_empty());
+        // A dangling table index is ignored.
+        assert_eq!(effective_routes(&topo, first_subnet(0)).len(), 6);
+    }
+
+    #[test]
+    fn compiled_table_points_at_active_rows_only() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            route_tables: vec![table(vec![route(
+                "drop",
+                "10.0.0.0/16",
+                NextHopType::None,
+                None,
+            )])],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        let lpm = compile_lpm(&rows);
+        assert_eq!(lpm.len(), active_routes(&rows).count());
+        for (_, &i) in lpm.iter() {
+            assert!(rows[i].is_active());
+        }
+    }
+}
