@@ -1,1 +1,594 @@
-//! Diagnostics.
+//! The answers of the diagnostic commands, computed from a compiled
+//! [`Snapshot`] (the same tables the packet path forwards with):
+//!
+//! - `routes`: effective routes of a NIC's subnet, like
+//!   `az network nic show-effective-route-table`;
+//! - `next-hop`: the deciding route for a destination, like
+//!   `az network watcher show-next-hop`;
+//! - `flow-verify`: the NSG verdict and deciding rule for a TCP/UDP flow,
+//!   like `az network watcher test-ip-flow`;
+//! - `rules`: effective security rules, like
+//!   `az network nic list-effective-nsg`.
+//!
+//! Each comes as a value with the JSON shape `az` prints (the contract's
+//! keys, in its order) and as a readable table.
+
+use crate::cli::Failure;
+use crate::engine::classifier::PacketKey;
+use crate::policy::nsg::{EffectiveRule, NsgLevel};
+use crate::policy::routes::EffectiveRoute;
+use crate::snapshot::Snapshot;
+use crate::topology::{Direction, Loaded, NextHopType, NicIdx, PortSpec, IPPROTO_TCP, IPPROTO_UDP};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+/// One row of `routes --json`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteRow {
+    pub source: &'static str,
+    pub state: &'static str,
+    pub address_prefix: Vec<String>,
+    pub next_hop_type: &'static str,
+    pub next_hop_ip_address: Vec<String>,
+    pub name: Option<String>,
+    pub disable_bgp_route_propagation: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteList {
+    pub value: Vec<RouteRow>,
+}
+
+/// The answer of `next-hop --json`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NextHop {
+    pub next_hop_type: &'static str,
+    pub next_hop_ip_address: String,
+    pub route_table_id: String,
+}
+
+/// The answer of `flow-verify --json`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowVerdict {
+    pub access: &'static str,
+    /// `securityRules/<name>` or `defaultSecurityRules/<name>`; null when
+    /// the NIC has no NSG at all (Azure then allows everything).
+    pub rule_name: Option<String>,
+}
+
+/// The subnet's route table setting, repeated on every row as Azure does.
+fn propagation_disabled(snap: &Snapshot, nic: NicIdx) -> bool {
+    let t = &snap.topology;
+    t.subnet(t.nics[nic].subnet)
+        .route_table
+        .is_some_and(|rt| !t.route_tables[rt].bgp_route_propagation_enabled)
+}
+
+fn route_row(route: &EffectiveRoute, disable_bgp: bool) -> RouteRow {
+    RouteRow {
+        source: route.source.as_str(),
+        state: route.state.as_str(),
+        address_prefix: vec![route.address_prefix.to_string()],
+        next_hop_type: route.next_hop_type.as_str(),
+        next_hop_ip_address: route.next_hop_ip.iter().map(|ip| ip.to_string()).collect(),
+        name: route.name.clone(),
+        disable_bgp_route_propagation: disable_bgp,
+    }
+}
+
+pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
+    let disable_bgp = propagation_disabled(snap, nic);
+    RouteList {
+        value: snap
+            .nic_routes(nic)
+            .routes
+            .iter()
+            .map(|r| route_row(r, disable_bgp))
+            .collect(),
+    }
+}
+
+pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
+    match snap.route(nic, dst) {
+        Some(route) => NextHop {
+            next_hop_type: route.next_hop_type.as_str(),
+            next_hop_ip_address: route
+                .next_hop_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+            route_table_id: match route.route_table {
+                Some(rt) => snap.topology.route_tables[rt].name.clone(),
+                None => "System Route".to_string(),
+            },
+        },
+        // No route at all: the packet is dropped, which Azure reports as
+        // next hop None.
+        None => NextHop {
+            next_hop_type: NextHopType::None.as_str(),
+            next_hop_ip_address: String::new(),
+            route_table_id: "System Route".to_string(),
+        },
+    }
+}
+
+/// A `flow-verify` question: direction, protocol and the two ends.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowQuery {
+    pub direction: Direction,
+    pub protocol: u8,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+impl FlowQuery {
+    pub fn parse(
+        direction: &str,
+        protocol: &str,
+        local: &str,
+        remote: &str,
+    ) -> Result<Self, Failure> {
+        let direction = match direction.to_ascii_lowercase().as_str() {
+            "inbound" => Direction::Inbound,
+            "outbound" => Direction::Outbound,
+            _ => {
+                return Err(Failure::usage(format!(
+                    "--direction `{direction}`: expected Inbound or Outbound"
+                )))
+            }
+        };
+        let protocol = match protocol.to_ascii_lowercase().as_str() {
+            "tcp" => IPPROTO_TCP,
+            "udp" => IPPROTO_UDP,
+            _ => {
+                return Err(Failure::usage(format!(
+                    "--protocol `{protocol}`: expected TCP or UDP (IP flow verify tests TCP and UDP only, as in Azure)"
+                )))
+            }
+        };
+        let endpoint = |flag: &str, text: &str| {
+            text.parse::<SocketAddr>().map_err(|_| {
+                Failure::usage(format!(
+                    "{flag} `{text}`: expected IP:PORT (IPv6 as [ADDR]:PORT)"
+                ))
+            })
+        };
+        let local = endpoint("--local", local)?;
+        let remote = endpoint("--remote", remote)?;
+        if local.is_ipv4() != remote.is_ipv4() {
+            return Err(Failure::usage(
+                "--local and --remote must be of the same IP version",
+            ));
+        }
+        Ok(FlowQuery {
+            direction,
+            protocol,
+            local,
+            remote,
+        })
+    }
+
+    /// The first packet of the flow, as the NIC's NSGs see it.
+    pub fn packet(&self) -> PacketKey {
+        let (src, dst) = match self.direction {
+            Direction::Inbound => (self.remote, self.local),
+            Direction::Outbound => (self.local, self.remote),
+        };
+        PacketKey {
+            proto: self.protocol,
+            src: src.ip(),
+            dst: dst.ip(),
+            src_port: Some(src.port()),
+            dst_port: Some(dst.port()),
+        }
+    }
+}
+
+/// The verdict with the deciding rule and where it sits (for the table).
+pub struct FlowAnswer<'s> {
+    pub verdict: FlowVerdict,
+    pub decided_by: Option<(NsgLevel, &'s str, &'s EffectiveRule)>,
+}
+
+pub fn flow_verify<'s>(snap: &'s Snapshot, nic: NicIdx, query: &FlowQuery) -> FlowAnswer<'s> {
+    let verdict = snap.evaluate(nic, query.direction, &query.packet());
+    let decided_by = snap
+        .deciding_rule(nic, query.direction, &verdict)
+        .map(|(stage, rule)| {
+            (
+                stage.level,
+                snap.topology.nsgs[stage.nsg].name.as_str(),
+                rule,
+            )
+        });
+    FlowAnswer {
+        verdict: FlowVerdict {
+            access: verdict.access.as_str(),
+            rule_name: decided_by.map(|(_, _, r)| r.name.clone()),
+        },
+        decided_by,
+    }
+}
+
+/// One rule of `rules --json`, in the shape of Azure's effective security
+/// rules.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityRuleRow {
+    pub name: String,
+    pub protocol: &'static str,
+    pub source_port_range: Option<String>,
+    pub destination_port_range: Option<String>,
+    pub source_port_ranges: Vec<String>,
+    pub destination_port_ranges: Vec<String>,
+    pub source_address_prefix: String,
+    pub destination_address_prefix: String,
+    pub expanded_source_address_prefix: Vec<String>,
+    pub expanded_destination_address_prefix: Vec<String>,
+    pub access: &'static str,
+    pub priority: u16,
+    pub direction: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceId {
+    pub id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Association {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<ResourceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_interface: Option<ResourceId>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveNsg {
+    pub network_security_group: ResourceId,
+    pub association: Association,
+    pub effective_security_rules: Vec<SecurityRuleRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EffectiveNsgList {
+    pub value: Vec<EffectiveNsg>,
+}
+
+/// Azure prints port ranges as `lo-hi` (`0-65535` for `*`).
+fn port_ranges(spec: &PortSpec) -> Vec<String> {
+    match spec {
+        PortSpec::Any => vec!["0-65535".to_string()],
+        PortSpec::Ranges(r) => r.iter().map(|r| format!("{}-{}", r.lo, r.hi)).collect(),
+    }
+}
+
+fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
+    let src = port_ranges(&rule.source_ports);
+    let dst = port_ranges(&rule.destination_ports);
+    SecurityRuleRow {
+        name: rule.name.clone(),
+        protocol: rule.protocol.as_str(),
+        source_port_range: (src.len() == 1).then(|| src[0].clone()),
+        destination_port_range: (dst.len() == 1).then(|| dst[0].clone()),
+        source_port_ranges: src,
+        destination_port_ranges: dst,
+        source_address_prefix: rule.source_text.clone(),
+        destination_address_prefix: rule.destination_text.clone(),
+        expanded_source_address_prefix: rule
+            .expanded_source
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        expanded_destination_address_prefix: rule
+            .expanded_destination
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        access: rule.access.as_str(),
+        priority: rule.priority,
+        direction: rule.direction.as_str(),
+    }
+}
+
+/// Effective security rules: one entry per associated NSG (subnet first),
+/// inbound rules then outbound, each in evaluation order.
+pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
+    let tables = &snap.nics[nic];
+    let topo = &snap.topology;
+    let mut value: Vec<EffectiveNsg> = Vec::new();
+    for level in [NsgLevel::Subnet, NsgLevel::Nic] {
+        let stages: Vec<_> = tables
+            .inbound
+            .iter()
+            .chain(tables.outbound.iter())
+            .filter(|s| s.level == level)
+            .collect();
+        let Some(first) = stages.first() else {
+            continue;
+        };
+        let association = match level {
+            NsgLevel::Subnet => Association {
+                subnet: Some(ResourceId {
+                    id: topo.subnet_path(topo.nics[nic].subnet),
+                }),
+                network_interface: None,
+            },
+            NsgLevel::Nic => Association {
+                subnet: None,
+                network_interface: Some(ResourceId {
+                    id: topo.nics[nic].name.clone(),
+                }),
+            },
+        };
+        value.push(EffectiveNsg {
+            network_security_group: ResourceId {
+                id: topo.nsgs[first.nsg].name.clone(),
+            },
+            association,
+            effective_security_rules: stages
+                .iter()
+                .flat_map(|s| s.rules.iter().map(security_row))
+                .collect(),
+        });
+    }
+    EffectiveNsgList { value }
+}
+
+// ---- the command-line side ------------------------------------------------
+
+fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, Failure> {
+    snap.nic_by_name(name).ok_or_else(|| {
+        let known: Vec<&str> = snap.topology.nics.iter().map(|n| n.name.as_str()).collect();
+        Failure::refused(format!(
+            "no NIC named `{name}` in {} (NICs: {})",
+            snap.topology.source,
+            known.join(", ")
+        ))
+    })
+}
+
+fn compile(loaded: &Loaded) -> Snapshot {
+    Snapshot::compile(loaded.topology.clone(), 0)
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("cannot print JSON: {e}"),
+    }
+}
+
+/// Lays out rows as aligned columns under a header.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+    );
+    for row in rows {
+        line(row.iter().map(|s| s.as_str()).collect());
+    }
+    out
+}
+
+pub fn print_routes(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure> {
+    let snap = compile(loaded);
+    let idx = find_nic(&snap, nic)?;
+    let list = routes(&snap, idx);
+    if json {
+        print_json(&list);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .value
+        .iter()
+        .map(|r| {
+            vec![
+                r.source.to_string(),
+                r.state.to_string(),
+                r.address_prefix.join(", "),
+                r.next_hop_type.to_string(),
+                r.next_hop_ip_address.join(", "),
+                r.name.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let topo = &snap.topology;
+    println!(
+        "Effective routes of NIC {} (subnet {}):\n",
+        nic,
+        topo.subnet_path(topo.nics[idx].subnet)
+    );
+    print!(
+        "{}",
+        table(
+            &[
+                "Source",
+                "State",
+                "Address Prefix",
+                "Next Hop Type",
+                "Next Hop IP",
+                "User Route"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+pub fn print_next_hop(loaded: &Loaded, nic: &str, dst: &str, json: bool) -> Result<(), Failure> {
+    let dst: IpAddr = dst
+        .parse()
+        .map_err(|_| Failure::usage(format!("--dst `{dst}`: expected an IPv4 or IPv6 address")))?;
+    let snap = compile(loaded);
+    let idx = find_nic(&snap, nic)?;
+    let hop = next_hop(&snap, idx, dst);
+    if json {
+        print_json(&hop);
+        return Ok(());
+    }
+    let prefix = snap
+        .nic_routes(idx)
+        .lpm
+        .lookup(dst)
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_else(|| "no route".to_string());
+    println!("Next hop from {nic} to {dst}:");
+    println!("  next hop type:   {}", hop.next_hop_type);
+    if !hop.next_hop_ip_address.is_empty() {
+        println!("  next hop IP:     {}", hop.next_hop_ip_address);
+    }
+    println!("  route table:     {}", hop.route_table_id);
+    println!("  matched prefix:  {prefix}");
+    Ok(())
+}
+
+pub fn print_flow_verify(
+    loaded: &Loaded,
+    nic: &str,
+    query: &FlowQuery,
+    json: bool,
+) -> Result<(), Failure> {
+    let snap = compile(loaded);
+    let idx = find_nic(&snap, nic)?;
+    let local = query.local.ip();
+    if !snap.topology.nics[idx].owns(local) {
+        let own: Vec<String> = snap.topology.nics[idx]
+            .ip_configurations
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        return Err(Failure::refused(format!(
+            "--local {local} is not an address of NIC `{nic}` ({})",
+            own.join(", ")
+        )));
+    }
+    let answer = flow_verify(&snap, idx, query);
+    if json {
+        print_json(&answer.verdict);
+        return Ok(());
+    }
+    println!("Access: {}", answer.verdict.access);
+    match answer.decided_by {
+        Some((level, nsg, rule)) => println!(
+            "Rule:   {} (priority {}) of NSG {} on the {}",
+            rule.name,
+            rule.priority,
+            nsg,
+            match level {
+                NsgLevel::Subnet => "subnet",
+                NsgLevel::Nic => "NIC",
+            }
+        ),
+        None => println!("Rule:   none (no NSG on the NIC or its subnet)"),
+    }
+    Ok(())
+}
+
+fn shorten(prefixes: &[String], text: &str) -> String {
+    if prefixes.len() == 1 && prefixes[0] == text {
+        return text.to_string();
+    }
+    let shown: Vec<&str> = prefixes.iter().take(3).map(|s| s.as_str()).collect();
+    let more = prefixes.len().saturating_sub(3);
+    let mut s = format!("{text} [{}", shown.join(", "));
+    if more > 0 {
+        let _ = write!(s, ", +{more} more");
+    }
+    s.push(']');
+    s
+}
+
+pub fn print_rules(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure> {
+    let snap = compile(loaded);
+    let idx = find_nic(&snap, nic)?;
+    let list = rules(&snap, idx);
+    if json {
+        print_json(&list);
+        return Ok(());
+    }
+    if list.value.is_empty() {
+        println!("NIC {nic} has no NSG on itself or its subnet: all traffic is allowed.");
+        return Ok(());
+    }
+    for entry in &list.value {
+        let at = match (
+            &entry.association.subnet,
+            &entry.association.network_interface,
+        ) {
+            (Some(s), _) => format!("subnet {}", s.id),
+            (_, Some(n)) => format!("NIC {}", n.id),
+            _ => String::new(),
+        };
+        println!("NSG {} on {at}:\n", entry.network_security_group.id);
+        let rows: Vec<Vec<String>> = entry
+            .effective_security_rules
+            .iter()
+            .map(|r| {
+                vec![
+                    r.direction.to_string(),
+                    r.priority.to_string(),
+                    r.name.clone(),
+                    r.access.to_string(),
+                    r.protocol.to_string(),
+                    shorten(&r.expanded_source_address_prefix, &r.source_address_prefix),
+                    r.source_port_ranges.join(","),
+                    shorten(
+                        &r.expanded_destination_address_prefix,
+                        &r.destination_address_prefix,
+                    ),
+                    r.destination_port_ranges.join(","),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "Direction",
+                    "Priority",
+                    "Name",
+                    "Access",
+                    "Protocol",
+                    "Source",
+                    "Source Ports",
+                    "Destination",
+                    "Destination Ports"
+                ],
+                &rows
+            )
+        );
+        println!();
+    }
+    Ok(())
+}

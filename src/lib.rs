@@ -13,6 +13,7 @@
 //! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify` and
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
 
+pub mod cli;
 pub mod diagnostics;
 pub mod engine;
 pub mod policy;

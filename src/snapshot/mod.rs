@@ -1,1 +1,221 @@
-//! The compiled, immutable snapshot.
+//! The compiled, immutable snapshot of a whole topology: the one value that
+//! the packet path and the diagnostics both read, so that what vnetd explains
+//! and what it forwards can never disagree.
+//!
+//! For every subnet: its effective routes (Active and Invalid rows, as
+//! Azure lists them) and a longest-prefix-match table over the Active rows.
+//! For every NIC: the NSG stages a packet meets in each direction (inbound:
+//! subnet NSG then NIC NSG; outbound: NIC NSG then subnet NSG), each stage
+//! the NSG's effective rules for that NIC (defaults added, tags and ASGs
+//! expanded) and a first-match classifier over them. Stages are shared
+//! between NICs whose rules are necessarily the same (same NSG, subnet and
+//! ASG memberships).
+//!
+//! A snapshot never changes once built; a new topology makes a new snapshot.
+
+use crate::engine::classifier::{Classifier, PacketKey};
+use crate::engine::lpm::Lpm;
+use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
+use crate::policy::routes::{compile_lpm, effective_routes, EffectiveRoute};
+use crate::topology::{Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, Topology};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Routes of one subnet.
+#[derive(Debug)]
+pub struct SubnetTables {
+    pub subnet: SubnetRef,
+    /// Every row, Active and Invalid, in listing order.
+    pub routes: Vec<EffectiveRoute>,
+    /// Active rows by prefix; the value is the row's index in `routes`.
+    pub lpm: Lpm<usize>,
+}
+
+/// One NSG a packet meets at a NIC.
+#[derive(Debug)]
+pub struct NsgStage {
+    pub level: NsgLevel,
+    pub nsg: NsgIdx,
+    /// The rules in evaluation order (user rules by priority, then defaults).
+    pub rules: Arc<[EffectiveRule]>,
+    /// First-match classifier over `rules`: index into `rules`.
+    pub classifier: Arc<Classifier>,
+}
+
+/// Per-NIC compiled facts.
+#[derive(Debug)]
+pub struct NicTables {
+    /// Index into [`Snapshot::subnets`].
+    pub subnet_slot: usize,
+    pub inbound: Vec<NsgStage>,
+    pub outbound: Vec<NsgStage>,
+}
+
+impl NicTables {
+    pub fn stages(&self, direction: Direction) -> &[NsgStage] {
+        match direction {
+            Direction::Inbound => &self.inbound,
+            Direction::Outbound => &self.outbound,
+        }
+    }
+}
+
+/// The outcome of the NSG stages of one NIC and direction for one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsgVerdict {
+    pub access: Access,
+    /// The deciding rule as (stage index, rule index): the denying rule, or
+    /// for an allow, the allowing rule of the last stage. `None` when the NIC
+    /// has no NSG at all (everything is allowed).
+    pub decided_by: Option<(usize, usize)>,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub topology: Topology,
+    /// Counts the snapshots a daemon has published; 0 for a one-off.
+    pub generation: u64,
+    pub subnets: Vec<SubnetTables>,
+    subnet_slots: HashMap<SubnetRef, usize>,
+    /// Indexed like `topology.nics`.
+    pub nics: Vec<NicTables>,
+}
+
+/// What makes two NICs' view of one NSG identical.
+#[derive(Hash, PartialEq, Eq)]
+struct StageKey {
+    nsg: NsgIdx,
+    direction: Direction,
+    subnet: SubnetRef,
+    asgs: Vec<AsgIdx>,
+}
+
+impl Snapshot {
+    pub fn compile(topology: Topology, generation: u64) -> Snapshot {
+        let mut subnets = Vec::new();
+        let mut subnet_slots = HashMap::new();
+        for subnet in topology.subnet_refs() {
+            let routes = effective_routes(&topology, subnet);
+            let lpm = compile_lpm(&routes);
+            subnet_slots.insert(subnet, subnets.len());
+            subnets.push(SubnetTables {
+                subnet,
+                routes,
+                lpm,
+            });
+        }
+        let mut shared: HashMap<StageKey, (Arc<[EffectiveRule]>, Arc<Classifier>)> = HashMap::new();
+        let mut nics = Vec::with_capacity(topology.nics.len());
+        for (idx, nic) in topology.nics.iter().enumerate() {
+            let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
+                nsg_chain(&topology, idx, direction)
+                    .into_iter()
+                    .map(|(level, nsg)| {
+                        let mut asgs = nic.application_security_groups.clone();
+                        asgs.sort_unstable();
+                        let key = StageKey {
+                            nsg,
+                            direction,
+                            subnet: nic.subnet,
+                            asgs,
+                        };
+                        let (rules, classifier) = shared
+                            .entry(key)
+                            .or_insert_with(|| {
+                                let rules = effective_rules(&topology, nsg, idx, direction);
+                                let matches: Vec<_> =
+                                    rules.iter().map(|r| r.rule_match()).collect();
+                                (rules.into(), Arc::new(Classifier::new(&matches)))
+                            })
+                            .clone();
+                        NsgStage {
+                            level,
+                            nsg,
+                            rules,
+                            classifier,
+                        }
+                    })
+                    .collect()
+            };
+            let inbound = stages_for(Direction::Inbound);
+            let outbound = stages_for(Direction::Outbound);
+            nics.push(NicTables {
+                subnet_slot: subnet_slots[&nic.subnet],
+                inbound,
+                outbound,
+            });
+        }
+        Snapshot {
+            topology,
+            generation,
+            subnets,
+            subnet_slots,
+            nics,
+        }
+    }
+
+    pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
+        self.topology.nic_by_name(name)
+    }
+
+    pub fn subnet_tables(&self, subnet: SubnetRef) -> Option<&SubnetTables> {
+        self.subnet_slots.get(&subnet).map(|&s| &self.subnets[s])
+    }
+
+    /// The routes that apply to traffic leaving `nic`: its subnet's.
+    pub fn nic_routes(&self, nic: NicIdx) -> &SubnetTables {
+        &self.subnets[self.nics[nic].subnet_slot]
+    }
+
+    /// The deciding effective route for a packet from `nic` to `dst`;
+    /// `None` means no route matches (the packet is dropped).
+    #[inline]
+    pub fn route(&self, nic: NicIdx, dst: IpAddr) -> Option<&EffectiveRoute> {
+        let tables = self.nic_routes(nic);
+        tables.lpm.lookup(dst).map(|(_, &row)| &tables.routes[row])
+    }
+
+    /// Runs the NSG stages of `nic` in `direction` on a packet: every stage
+    /// must allow; the first deny stops evaluation. No NSG means allow.
+    #[inline]
+    pub fn evaluate(&self, nic: NicIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
+        let mut decided_by = None;
+        for (s, stage) in self.nics[nic].stages(direction).iter().enumerate() {
+            match stage.classifier.classify(key) {
+                Some(r) if stage.rules[r].access == Access::Allow => decided_by = Some((s, r)),
+                Some(r) => {
+                    return NsgVerdict {
+                        access: Access::Deny,
+                        decided_by: Some((s, r)),
+                    }
+                }
+                // The default rules match every packet, so a stage always
+                // decides; an empty classifier would be a compile fault, and
+                // failing closed is the safe reading.
+                None => {
+                    return NsgVerdict {
+                        access: Access::Deny,
+                        decided_by: None,
+                    }
+                }
+            }
+        }
+        NsgVerdict {
+            access: Access::Allow,
+            decided_by,
+        }
+    }
+
+    /// The rule behind a verdict, with its stage.
+    pub fn deciding_rule(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        verdict: &NsgVerdict,
+    ) -> Option<(&NsgStage, &EffectiveRule)> {
+        let (s, r) = verdict.decided_by?;
+        let stage = self.nics[nic].stages(direction).get(s)?;
+        Some((stage, stage.rules.get(r)?))
+    }
+}

@@ -1,0 +1,203 @@
+//! The command line of `vnetd`. Exit codes: 0 success, 1 refused input (an
+//! invalid topology, an unknown NIC, an address outside the topology), 2
+//! usage errors.
+
+use crate::topology::{self, Diagnostic, Loaded};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vnetd",
+    version,
+    about = "Azure virtual networking on one Linux host: real packets through Azure's routes, peering and NSGs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate a topology file: exit 0, or 1 with every error listed.
+    Check {
+        /// The topology file (YAML).
+        config: PathBuf,
+    },
+    /// Effective routes of a NIC's subnet (like `az network nic show-effective-route-table`).
+    Routes {
+        #[arg(long)]
+        nic: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// The route a packet from the NIC to DST takes (like `az network watcher show-next-hop`).
+    NextHop {
+        #[arg(long)]
+        nic: String,
+        #[arg(long)]
+        dst: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// The NSG verdict on a flow and the deciding rule (like `az network watcher test-ip-flow`).
+    FlowVerify {
+        #[arg(long)]
+        nic: String,
+        /// Inbound or Outbound (case-insensitive).
+        #[arg(long)]
+        direction: String,
+        /// TCP or UDP (case-insensitive).
+        #[arg(long)]
+        protocol: String,
+        /// The NIC's side of the flow, IP:PORT.
+        #[arg(long)]
+        local: String,
+        /// The other side of the flow, IP:PORT.
+        #[arg(long)]
+        remote: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Effective security rules of a NIC: subnet and NIC NSGs, tags expanded.
+    Rules {
+        #[arg(long)]
+        nic: String,
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+/// Where a diagnostic command takes its topology from, and how it prints.
+#[derive(clap::Args, Debug)]
+pub struct Source {
+    /// Answer from this topology file instead of the running daemon.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the JSON that `az` prints instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An outcome with its exit code: 1 for refused input, 2 for usage.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("{}", f.message.trim_end());
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Routes { nic, source } => {
+            let loaded = offline(&source)?;
+            crate::diagnostics::print_routes(&loaded, &nic, source.json)
+        }
+        Command::NextHop { nic, dst, source } => {
+            let loaded = offline(&source)?;
+            crate::diagnostics::print_next_hop(&loaded, &nic, &dst, source.json)
+        }
+        Command::FlowVerify {
+            nic,
+            direction,
+            protocol,
+            local,
+            remote,
+            source,
+        } => {
+            let loaded = offline(&source)?;
+            let query =
+                crate::diagnostics::FlowQuery::parse(&direction, &protocol, &local, &remote)?;
+            crate::diagnostics::print_flow_verify(&loaded, &nic, &query, source.json)
+        }
+        Command::Rules { nic, source } => {
+            let loaded = offline(&source)?;
+            crate::diagnostics::print_rules(&loaded, &nic, source.json)
+        }
+    }
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(|d| format!("{d}\n")).collect()
+}
+
+fn load(path: &Path) -> Result<Loaded, Failure> {
+    match topology::load_file(path) {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                eprint!("{}", render(&loaded.warnings));
+            }
+            Ok(loaded)
+        }
+        Err(errors) => {
+            let count = errors
+                .iter()
+                .filter(|d| d.severity == topology::Severity::Error)
+                .count();
+            let noun = if count == 1 { "error" } else { "errors" };
+            Err(Failure::refused(format!(
+                "{}{}: refused, {count} {noun}",
+                render(&errors),
+                path.display()
+            )))
+        }
+    }
+}
+
+fn check(path: &Path) -> Result<(), Failure> {
+    let loaded = load(path)?;
+    let t = &loaded.topology;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs)",
+        path.display(),
+        t.vnets.len(),
+        t.peerings.len(),
+        t.nics.len(),
+        t.route_tables.len(),
+        t.nsgs.len()
+    );
+    Ok(())
+}
+
+/// The topology a diagnostic command answers from. Without `--config` the
+/// running daemon would answer; until one is reachable, that is a refusal.
+fn offline(source: &Source) -> Result<Loaded, Failure> {
+    match &source.config {
+        Some(path) => load(path),
+        None => Err(Failure::refused(
+            "no running vnetd to ask: give --config FILE to answer from a topology file",
+        )),
+    }
+}

@@ -1,0 +1,217 @@
+//! Broken topology files are refused by `vnetd check` with exit code 1 and
+//! a message that names the file, the line and the problem; none panics.
+//! Each case is a real file on disk, checked through the real binary.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Case {
+    name: &'static str,
+    yaml: &'static str,
+    /// (line, words the message must contain) for each expected error.
+    expect: &'static [(usize, &'static str)],
+}
+
+const BASE_VNET: &str = "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24]\n";
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "yaml-syntax",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16\n",
+            expect: &[(4, "YAML syntax")],
+        },
+        Case {
+            name: "unknown-key",
+            yaml: "vnets:\n  - name: hub\n    adress_space: [10.0.0.0/16]\n",
+            expect: &[(3, "unknown key `adress_space`"), (2, "missing required key `address_space`")],
+        },
+        Case {
+            name: "bad-cidr",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/33]\n",
+            expect: &[(3, "`10.0.0.0/33` is not a valid CIDR")],
+        },
+        Case {
+            name: "host-bits",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.1/16]\n",
+            expect: &[(3, "host bits set")],
+        },
+        Case {
+            name: "subnet-outside-vnet",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets:\n      - name: a\n        address_prefixes: [10.1.0.0/24]\n",
+            expect: &[(6, "outside the address space of VNet `hub`")],
+        },
+        Case {
+            name: "overlapping-subnets",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24]\n      - name: b\n        address_prefixes: [10.0.1.128/25]\n",
+            expect: &[(8, "overlaps 10.0.1.0/24 of subnet `a`")],
+        },
+        Case {
+            name: "nic-outside-subnet",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24]\nnetwork_interfaces:\n  - name: vm\n    subnet: hub/a\n    private_ip_address: 10.0.2.4\n",
+            expect: &[(10, "10.0.2.4 is outside subnet hub/a")],
+        },
+        Case {
+            name: "nic-reserved-address",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24]\nnetwork_interfaces:\n  - name: vm\n    subnet: hub/a\n    private_ip_address: 10.0.1.255\n",
+            expect: &[(10, "10.0.1.255 is one of the 5 addresses Azure reserves")],
+        },
+        Case {
+            name: "peered-overlap",
+            yaml: "vnets:\n  - name: a\n    address_space: [10.0.0.0/16]\n  - name: b\n    address_space: [10.0.128.0/17]\npeerings:\n  - name: a-to-b\n    virtual_network: a\n    remote_virtual_network: b\n",
+            expect: &[(7, "address spaces overlap (10.0.0.0/16 and 10.0.128.0/17)")],
+        },
+        Case {
+            name: "duplicate-priority",
+            yaml: "network_security_groups:\n  - name: n\n    security_rules:\n      - {name: r1, priority: 100, direction: Inbound, access: Allow, protocol: Tcp, source_port_range: '*', destination_port_range: '80', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: r2, priority: 100, direction: inbound, access: Deny, protocol: Udp, source_port_range: '*', destination_port_range: '53', source_address_prefix: '*', destination_address_prefix: '*'}\n",
+            expect: &[(5, "priority 100 is already used by inbound rule `r1`")],
+        },
+        Case {
+            name: "peering-next-hop",
+            yaml: "route_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 10.2.0.0/16\n        next_hop_type: VNetPeering\n",
+            expect: &[(6, "`VNetPeering` is not allowed in a user-defined route")],
+        },
+        Case {
+            name: "next-hop-ip-without-appliance",
+            yaml: "route_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 10.2.0.0/16\n        next_hop_type: Internet\n        next_hop_in_ip_address: 10.0.1.4\n",
+            expect: &[(7, "next_hop_in_ip_address is allowed only with VirtualAppliance")],
+        },
+        Case {
+            name: "dangling-references",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16]\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24]\n        route_table: missing-rt\n        network_security_group: missing-nsg\nnetwork_interfaces:\n  - name: vm\n    subnet: hub/b\npeerings:\n  - name: p\n    virtual_network: hub\n    remote_virtual_network: nowhere\n",
+            expect: &[
+                (7, "no route table named `missing-rt`"),
+                (8, "no network security group named `missing-nsg`"),
+                (11, "VNet `hub` has no subnet named `b`"),
+                (15, "no virtual network named `nowhere`"),
+            ],
+        },
+        Case {
+            name: "bad-enum-and-ports",
+            yaml: "network_security_groups:\n  - name: n\n    security_rules:\n      - name: r\n        priority: 5000\n        direction: Sideways\n        access: Allow\n        protocol: Gre\n        source_port_range: '*'\n        destination_port_range: '70000'\n        source_address_prefix: Storage\n        destination_address_prefix: '*'\n",
+            expect: &[
+                (5, "5000 is out of range"),
+                (6, "`Sideways` is not one of Inbound, Outbound"),
+                (8, "`Gre` is not one of"),
+                (10, "`70000` is not a port or port range"),
+                (11, "`Storage` is not a valid address prefix"),
+            ],
+        },
+        Case {
+            name: "wrong-shapes",
+            yaml: "vnets:\n  name: hub\npeerings: 3\n",
+            expect: &[(2, "expected a list, found a mapping"), (3, "expected a list, found a scalar")],
+        },
+        Case {
+            name: "ipv6-subnet-size-and-family",
+            yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16, 'fd00::/48']\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24, 'fd00:0:0:1::/80']\nroute_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 'fd00:9::/48'\n        next_hop_type: VirtualAppliance\n        next_hop_in_ip_address: 10.0.1.4\n",
+            expect: &[(6, "IPv6 subnets in Azure must be exactly /64"), (10, "not of the same IP version")],
+        },
+    ]
+}
+
+fn write_case(case: &Case) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vnetd-broken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.yaml", case.name));
+    std::fs::write(&path, case.yaml).unwrap();
+    path
+}
+
+#[test]
+fn broken_files_are_refused_with_line_and_reason() {
+    let all = cases();
+    assert!(all.len() >= 10);
+    for case in &all {
+        let path = write_case(case);
+        let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: exit code; stderr:\n{stderr}",
+            case.name
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "{}: panicked:\n{stderr}",
+            case.name
+        );
+        for (line, words) in case.expect {
+            let prefix = format!("{}:{}: error: ", path.display(), line);
+            assert!(
+                stderr
+                    .lines()
+                    .any(|l| l.starts_with(&prefix) && l.contains(words)),
+                "{}: expected an error at line {line} containing {words:?}; got:\n{stderr}",
+                case.name
+            );
+        }
+        let count = case.expect.len();
+        assert!(
+            stderr.contains(&format!("refused, {count} error")),
+            "{}: expected exactly {count} errors; got:\n{stderr}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn one_sided_peering_is_valid_with_a_warning() {
+    let yaml = format!(
+        "{BASE_VNET}  - name: spoke\n    address_space: [10.1.0.0/16]\npeerings:\n  - name: hub-to-spoke\n    virtual_network: hub\n    remote_virtual_network: spoke\n"
+    );
+    let case = Case {
+        name: "one-sided",
+        yaml: Box::leak(yaml.into_boxed_str()),
+        expect: &[],
+    };
+    let path = write_case(&case);
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}");
+    let prefix = format!(
+        "{}:10: warning: peerings[hub-to-spoke]: peering is Initiated",
+        path.display()
+    );
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&prefix)),
+        "got:\n{stderr}"
+    );
+}
+
+#[test]
+fn arbitrary_text_never_panics() {
+    // Truncations of a valid file exercise every partial shape the decoder
+    // can meet.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/hub-spoke.yaml"
+    ))
+    .unwrap();
+    for cut in (0..text.len()).step_by(7) {
+        if !text.is_char_boundary(cut) {
+            continue;
+        }
+        let _ = vnetd::topology::parse_str("cut.yaml", &text[..cut]);
+    }
+    for junk in [
+        "- - -",
+        "{",
+        "vnets: [[[]]]",
+        "vnets:\n - name: [1]\n",
+        "\u{0}",
+        "peerings:\n  - {}\n",
+        "vnets: &a [*a]",
+    ] {
+        let _ = vnetd::topology::parse_str("junk.yaml", junk);
+    }
+}
