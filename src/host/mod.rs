@@ -7,5 +7,13 @@
 //! - [`netns`]: named network namespaces compatible with iproute2
 //!   (`ip netns list/exec` see them), and running code inside one on a
 //!   short-lived thread.
+//! - [`tun`]: multi-queue TUN devices with `IFF_VNET_HDR` and offloads.
+//! - [`netlink`]: moving links between namespaces, addresses, MTU and
+//!   default routes, through rtnetlink.
 
+pub mod netlink;
 pub mod netns;
+pub mod tun;
+
+pub use netlink::InterfaceConfig;
+pub use tun::{Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};
