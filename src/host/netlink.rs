@@ -11,12 +11,14 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
 use super::netns;
@@ -86,6 +88,64 @@ async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
     match link {
         Some(link) => Ok(link.header.index),
         None => bail!("link {name} not found"),
+    }
+}
+
+/// How long an IPv6 address may take to get its local route.
+const IPV6_ADDRESS_READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The IPv6 addresses that have a local route, i.e. that accept packets.
+async fn ipv6_local_addresses(handle: &Handle) -> Result<Vec<Ipv6Addr>> {
+    let mut routes = handle
+        .route()
+        .get(RouteMessageBuilder::<Ipv6Addr>::new().build())
+        .execute();
+    let mut local = Vec::new();
+    while let Some(route) = routes.try_next().await.context("listing IPv6 routes")? {
+        if route.header.kind != RouteType::Local {
+            continue;
+        }
+        for attribute in route.attributes {
+            if let RouteAttribute::Destination(RouteAddress::Inet6(address)) = attribute {
+                local.push(address);
+            }
+        }
+    }
+    Ok(local)
+}
+
+/// Waits until every IPv6 address in `addresses` accepts packets.
+///
+/// A `nodad` address can be bound at once, but the kernel installs its
+/// local route from a work queue a moment later; a packet arriving in
+/// between is dropped as not addressed to this host.
+async fn wait_for_ipv6_addresses(
+    handle: &Handle,
+    interface: &str,
+    addresses: &[IpNet],
+) -> Result<()> {
+    let wanted: Vec<Ipv6Addr> = addresses
+        .iter()
+        .filter_map(|a| match a.addr() {
+            IpAddr::V6(address) => Some(address),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let deadline = Instant::now() + IPV6_ADDRESS_READY_TIMEOUT;
+    loop {
+        let local = ipv6_local_addresses(handle).await?;
+        let missing: Vec<&Ipv6Addr> = wanted.iter().filter(|a| !local.contains(a)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "IPv6 addresses {missing:?} of {interface} got no local route within {:?}",
+                IPV6_ADDRESS_READY_TIMEOUT
+            );
+        }
+        // Nothing else runs on this runtime between requests.
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -188,7 +248,7 @@ fn quiet_ipv6_autoconf(interface: &str) -> Result<()> {
 
 /// Sets up the link `interface` inside the named namespace `namespace`:
 /// `lo` up; IPv6 autoconfiguration quieted; MTU; addresses; link up; one
-/// default route per gateway.
+/// default route per gateway. Returns once every address accepts packets.
 pub fn configure_interface(
     namespace: &str,
     interface: &str,
@@ -254,7 +314,7 @@ pub fn configure_interface(
                     format!("adding default route via {gateway} dev {interface}")
                 })?;
             }
-            Ok(())
+            wait_for_ipv6_addresses(&handle, interface, &config.addresses).await
         })
     })
     .with_context(|| format!("configuring {interface} in network namespace {namespace}"))
