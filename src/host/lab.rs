@@ -244,3 +244,38 @@ pub fn cleanup_leftovers<S: AsRef<str>>(names: &[S]) -> Result<Vec<String>> {
         bail!("removing leftover namespaces: {}", failures.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().expect("literal prefix")
+    }
+
+    #[test]
+    fn first_host_gateways_take_the_first_host_of_each_family() {
+        let mut spec = NamespaceSpec::new("n");
+        spec.addresses = vec![net("10.1.2.4/24"), net("10.9.9.9/16"), net("fd00:1::4/64")];
+        let expected: Vec<IpAddr> = vec![
+            "10.1.2.1".parse().expect("literal"),
+            "fd00:1::1".parse().expect("literal"),
+        ];
+        assert_eq!(spec.first_host_gateways(), expected);
+    }
+
+    #[test]
+    fn single_address_prefixes_have_no_gateway() {
+        let mut spec = NamespaceSpec::new("n");
+        spec.addresses = vec![net("10.1.2.4/32"), net("fd00::4/128")];
+        assert!(spec.first_host_gateways().is_empty());
+        assert!(NamespaceSpec::new("n").first_host_gateways().is_empty());
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_before_touching_the_host() {
+        let spec = NamespaceSpec::new("vnetd-unit-never-created");
+        let err = HostLab::build(&[spec.clone(), spec]).expect_err("duplicate names");
+        assert!(format!("{err:#}").contains("listed twice"));
+    }
+}

@@ -319,3 +319,56 @@ pub fn configure_interface(
     })
     .with_context(|| format!("configuring {interface} in network namespace {namespace}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(addresses: &[&str], gateways: &[&str], mtu: u32) -> InterfaceConfig {
+        InterfaceConfig {
+            mtu,
+            addresses: addresses
+                .iter()
+                .map(|a| a.parse().expect("literal"))
+                .collect(),
+            gateways: gateways
+                .iter()
+                .map(|g| g.parse().expect("literal"))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_dual_stack_config_is_accepted() {
+        let good = config(
+            &["10.0.0.4/24", "fd00::4/64"],
+            &["10.0.0.1", "fd00::1"],
+            1500,
+        );
+        assert!(check_config("eth0", &good).is_ok());
+    }
+
+    #[test]
+    fn gateways_need_an_address_of_their_family() {
+        let err = check_config("eth0", &config(&["10.0.0.4/24"], &["fd00::1"], 1500))
+            .expect_err("IPv6 gateway without IPv6 address");
+        assert!(err.to_string().contains("no address of its family"));
+    }
+
+    #[test]
+    fn one_gateway_per_family() {
+        let err = check_config(
+            "eth0",
+            &config(&["10.0.0.4/24"], &["10.0.0.1", "10.0.0.2"], 1500),
+        )
+        .expect_err("two IPv4 gateways");
+        assert!(err.to_string().contains("more than one"));
+    }
+
+    #[test]
+    fn mtu_limits_follow_the_address_families() {
+        assert!(check_config("eth0", &config(&["10.0.0.4/24"], &[], 576)).is_ok());
+        assert!(check_config("eth0", &config(&["10.0.0.4/24"], &[], 67)).is_err());
+        assert!(check_config("eth0", &config(&["fd00::4/64"], &[], 1279)).is_err());
+    }
+}

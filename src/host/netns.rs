@@ -218,3 +218,23 @@ where
             .unwrap_or_else(|_| Err(anyhow!("work inside network namespace {name} panicked")))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_escape_the_directory_are_refused() {
+        for bad in ["", ".", "..", "a/b", "../etc", "nul\0byte"] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+            assert!(!exists(bad));
+        }
+        assert!(validate_name(&"x".repeat(256)).is_err());
+        assert!(validate_name("vnetd-hub_1.a").is_ok());
+    }
+
+    #[test]
+    fn paths_follow_iproute2() {
+        assert_eq!(path_of("nva1"), Path::new("/run/netns/nva1"));
+    }
+}
