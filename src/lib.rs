@@ -12,10 +12,13 @@
 //!   that both the packet path and the diagnostics read.
 //! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify` and
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
+//! - [`host`]: host plumbing in plain Linux terms: named network namespaces,
+//!   multi-queue TUN devices with offload, links, addresses and routes.
 
 pub mod cli;
 pub mod diagnostics;
 pub mod engine;
+pub mod host;
 pub mod policy;
 pub mod snapshot;
 pub mod topology;

@@ -1,0 +1,281 @@
+//! An owner for a set of namespaces, each with a TUN `eth0`, that removes
+//! everything it created when it is torn down or dropped.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+
+use super::netlink::{self, InterfaceConfig};
+use super::netns;
+use super::tun::{Offloads, TunDevice, TunOptions, TunQueue};
+
+/// Name of the TUN interface inside every namespace.
+pub const INTERFACE_NAME: &str = "eth0";
+
+/// MTU used when a spec does not say otherwise.
+pub const DEFAULT_MTU: u32 = 1500;
+
+/// One namespace to build: its name and how its `eth0` is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceSpec {
+    /// Name of the network namespace (as in `ip netns`).
+    pub name: String,
+    /// MTU of `eth0`.
+    pub mtu: u32,
+    /// Addresses of `eth0` with their prefix lengths.
+    pub addresses: Vec<IpNet>,
+    /// Default gateways, at most one per address family.
+    pub gateways: Vec<IpAddr>,
+    /// Number of TUN queues (one per worker thread).
+    pub queues: usize,
+    /// Open the queues in non-blocking mode.
+    pub nonblocking: bool,
+}
+
+impl NamespaceSpec {
+    /// A namespace with an `eth0` of [`DEFAULT_MTU`], no address, no
+    /// gateway, one blocking queue.
+    pub fn new(name: impl Into<String>) -> Self {
+        NamespaceSpec {
+            name: name.into(),
+            mtu: DEFAULT_MTU,
+            addresses: Vec::new(),
+            gateways: Vec::new(),
+            queues: 1,
+            nonblocking: false,
+        }
+    }
+
+    /// The first host address of the prefix of the first address of each
+    /// family (`10.1.2.4/24` gives `10.1.2.1`, `fd00::4/64` gives `fd00::1`),
+    /// the usual choice of gateway.
+    pub fn first_host_gateways(&self) -> Vec<IpAddr> {
+        let mut gateways = Vec::new();
+        let first_v4 = self.addresses.iter().find(|a| a.addr().is_ipv4());
+        let first_v6 = self.addresses.iter().find(|a| a.addr().is_ipv6());
+        for address in [first_v4, first_v6].into_iter().flatten() {
+            if let Some(gateway) = address.hosts().find(|h| *h != address.network()) {
+                gateways.push(gateway);
+            }
+        }
+        gateways
+    }
+}
+
+/// A namespace the lab built, with the TUN device behind its `eth0`.
+#[derive(Debug)]
+pub struct PlumbedNamespace {
+    spec: NamespaceSpec,
+    tun: TunDevice,
+}
+
+impl PlumbedNamespace {
+    /// Name of the network namespace.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The spec it was built from.
+    pub fn spec(&self) -> &NamespaceSpec {
+        &self.spec
+    }
+
+    /// The TUN device behind `eth0`.
+    pub fn tun(&self) -> &TunDevice {
+        &self.tun
+    }
+
+    /// The queues of the TUN device still held by the lab.
+    pub fn queues(&self) -> &[TunQueue] {
+        self.tun.queues()
+    }
+
+    /// The offloads the kernel accepted for this TUN device.
+    pub fn offloads(&self) -> Offloads {
+        self.tun.offloads()
+    }
+}
+
+/// Owns a set of namespaces, each with a TUN `eth0`, and removes them all on
+/// [`teardown`](HostLab::teardown) or drop.
+///
+/// Removing a namespace removes its links with it; queues handed out with
+/// [`take_queues`](HostLab::take_queues) then stop carrying packets.
+#[derive(Debug)]
+pub struct HostLab {
+    namespaces: Vec<PlumbedNamespace>,
+}
+
+impl HostLab {
+    /// Builds every namespace in `specs`. On error, whatever was already
+    /// built is removed again, and no namespace that existed before is
+    /// touched (an existing name is an error).
+    pub fn build(specs: &[NamespaceSpec]) -> Result<HostLab> {
+        let mut seen = HashSet::new();
+        for spec in specs {
+            if !seen.insert(spec.name.as_str()) {
+                bail!("network namespace {} is listed twice", spec.name);
+            }
+        }
+        let mut lab = HostLab {
+            namespaces: Vec::with_capacity(specs.len()),
+        };
+        for spec in specs {
+            // On error `lab` drops here and removes what it built so far.
+            let plumbed = build_one(spec)?;
+            lab.namespaces.push(plumbed);
+        }
+        Ok(lab)
+    }
+
+    /// The namespaces built, in spec order.
+    pub fn namespaces(&self) -> &[PlumbedNamespace] {
+        &self.namespaces
+    }
+
+    /// The namespace called `name`, if the lab built it.
+    pub fn namespace(&self, name: &str) -> Option<&PlumbedNamespace> {
+        self.namespaces.iter().find(|n| n.name() == name)
+    }
+
+    /// Hands over the TUN queues of namespace `name` (empty once taken).
+    pub fn take_queues(&mut self, name: &str) -> Option<Vec<TunQueue>> {
+        self.namespaces
+            .iter_mut()
+            .find(|n| n.name() == name)
+            .map(|n| n.tun.take_queues())
+    }
+
+    /// Removes every namespace the lab created; reports every failure.
+    pub fn teardown(mut self) -> Result<()> {
+        self.remove_all()
+    }
+
+    fn remove_all(&mut self) -> Result<()> {
+        let mut failures = Vec::new();
+        // Close the lab's queue fds first, then drop the namespaces; links
+        // go with their namespace.
+        for plumbed in self.namespaces.drain(..).rev() {
+            let name = plumbed.spec.name.clone();
+            drop(plumbed);
+            if let Err(err) = netns::delete(&name) {
+                failures.push(format!("{err:#}"));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            bail!("tearing down the host lab: {}", failures.join("; "))
+        }
+    }
+}
+
+impl Drop for HostLab {
+    fn drop(&mut self) {
+        if let Err(err) = self.remove_all() {
+            eprintln!("{err:#}");
+        }
+    }
+}
+
+/// Creates one namespace with its TUN `eth0`; on error removes the namespace
+/// again (the TUN device goes with its fds).
+fn build_one(spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
+    netns::create(&spec.name)?;
+    match plumb(spec) {
+        Ok(tun) => Ok(PlumbedNamespace {
+            spec: spec.clone(),
+            tun,
+        }),
+        Err(err) => {
+            if let Err(cleanup) = netns::delete(&spec.name) {
+                return Err(err.context(format!("(and removing it failed: {cleanup:#})")));
+            }
+            Err(err)
+        }
+    }
+}
+
+fn plumb(spec: &NamespaceSpec) -> Result<TunDevice> {
+    let tun = TunDevice::create(TunOptions {
+        queues: spec.queues,
+        nonblocking: spec.nonblocking,
+    })
+    .with_context(|| {
+        format!(
+            "creating the TUN device for network namespace {}",
+            spec.name
+        )
+    })?;
+    netlink::move_link_into_namespace(tun.created_index(), &spec.name, INTERFACE_NAME)?;
+    netlink::configure_interface(
+        &spec.name,
+        INTERFACE_NAME,
+        &InterfaceConfig {
+            mtu: spec.mtu,
+            addresses: spec.addresses.clone(),
+            gateways: spec.gateways.clone(),
+        },
+    )?;
+    Ok(tun)
+}
+
+/// Removes the named namespaces among `names` that exist, e.g. what a
+/// crashed run left behind; returns the ones removed. Their TUN devices died
+/// with the crashed process's fds or go with the namespace.
+pub fn cleanup_leftovers<S: AsRef<str>>(names: &[S]) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let mut failures = Vec::new();
+    for name in names {
+        let name = name.as_ref();
+        if !netns::exists(name) {
+            continue;
+        }
+        match netns::delete(name) {
+            Ok(()) => removed.push(name.to_owned()),
+            Err(err) => failures.push(format!("{err:#}")),
+        }
+    }
+    if failures.is_empty() {
+        Ok(removed)
+    } else {
+        bail!("removing leftover namespaces: {}", failures.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().expect("literal prefix")
+    }
+
+    #[test]
+    fn first_host_gateways_take_the_first_host_of_each_family() {
+        let mut spec = NamespaceSpec::new("n");
+        spec.addresses = vec![net("10.1.2.4/24"), net("10.9.9.9/16"), net("fd00:1::4/64")];
+        let expected: Vec<IpAddr> = vec![
+            "10.1.2.1".parse().expect("literal"),
+            "fd00:1::1".parse().expect("literal"),
+        ];
+        assert_eq!(spec.first_host_gateways(), expected);
+    }
+
+    #[test]
+    fn single_address_prefixes_have_no_gateway() {
+        let mut spec = NamespaceSpec::new("n");
+        spec.addresses = vec![net("10.1.2.4/32"), net("fd00::4/128")];
+        assert!(spec.first_host_gateways().is_empty());
+        assert!(NamespaceSpec::new("n").first_host_gateways().is_empty());
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_before_touching_the_host() {
+        let spec = NamespaceSpec::new("vnetd-unit-never-created");
+        let err = HostLab::build(&[spec.clone(), spec]).expect_err("duplicate names");
+        assert!(format!("{err:#}").contains("listed twice"));
+    }
+}

@@ -1,0 +1,27 @@
+//! Host plumbing: network namespaces, TUN devices and their addressing.
+//!
+//! This layer speaks plain Linux only. It knows namespaces, links, queues,
+//! addresses, prefixes and default gateways, and nothing about Azure: no
+//! virtual networks, subnets, NICs or policies. The daemon translates its
+//! topology into [`NamespaceSpec`]s and gets back namespaces whose `eth0` is
+//! a TUN device whose queues it holds.
+//!
+//! - [`netns`]: named network namespaces compatible with iproute2
+//!   (`ip netns list/exec` see them), and running code inside one on a
+//!   short-lived thread.
+//! - [`tun`]: multi-queue TUN devices with `IFF_VNET_HDR` and offloads.
+//! - [`netlink`]: moving links between namespaces, addresses, MTU and
+//!   default routes, through rtnetlink.
+//! - [`HostLab`]: builds a set of namespaces and removes everything it
+//!   created; [`cleanup_leftovers`] removes what a crashed run left.
+
+mod lab;
+pub mod netlink;
+pub mod netns;
+pub mod tun;
+
+pub use lab::{
+    cleanup_leftovers, HostLab, NamespaceSpec, PlumbedNamespace, DEFAULT_MTU, INTERFACE_NAME,
+};
+pub use netlink::InterfaceConfig;
+pub use tun::{Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};

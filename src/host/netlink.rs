@@ -1,0 +1,374 @@
+//! Links, addresses and routes through rtnetlink (the slow path only).
+//!
+//! A netlink socket talks to the network namespace its creating thread was
+//! in. Each operation here therefore opens its own connection on a
+//! short-lived thread (the caller's namespace, or one entered through
+//! [`netns::run_in`]) and drives it with a single-threaded tokio runtime
+//! that ends with the operation. Nothing here runs per packet.
+
+use std::fs::File;
+use std::future::Future;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
+use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+
+use super::netns;
+
+/// How to set up an interface inside a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    /// Link MTU in bytes.
+    pub mtu: u32,
+    /// Addresses with their prefix lengths. IPv6 ones are added with
+    /// `nodad`, so they are usable at once.
+    pub addresses: Vec<IpNet>,
+    /// Default gateways, at most one per address family, each of a family
+    /// the interface has an address of. The default routes are `onlink`: a
+    /// TUN device has no link layer, so the gateway is never resolved.
+    pub gateways: Vec<IpAddr>,
+}
+
+/// Runs `operation` with a fresh rtnetlink connection, on the current thread,
+/// so in the current thread's network namespace.
+fn with_connection<T, F, Fut>(operation: F) -> Result<T>
+where
+    F: FnOnce(Handle) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("starting the netlink runtime")?;
+    runtime.block_on(async move {
+        let (connection, handle, _) =
+            rtnetlink::new_connection().context("opening a netlink socket")?;
+        let driver = tokio::spawn(connection);
+        let result = operation(handle).await;
+        driver.abort();
+        result
+    })
+}
+
+/// Runs `operation` with a fresh rtnetlink connection in the caller's
+/// namespace, on a thread of its own (so it works from inside an async
+/// runtime too).
+fn in_current_namespace<T, F, Fut>(operation: F) -> Result<T>
+where
+    F: FnOnce(Handle) -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+    T: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| with_connection(operation))
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("netlink thread panicked")))
+    })
+}
+
+/// The index of link `name` in the current thread's namespace.
+async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
+    let link = handle
+        .link()
+        .get()
+        .match_name(name.to_owned())
+        .execute()
+        .try_next()
+        .await
+        .with_context(|| format!("looking up link {name}"))?;
+    match link {
+        Some(link) => Ok(link.header.index),
+        None => bail!("link {name} not found"),
+    }
+}
+
+/// How long an IPv6 address may take to get its local route.
+const IPV6_ADDRESS_READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The IPv6 addresses that have a local route, i.e. that accept packets.
+async fn ipv6_local_addresses(handle: &Handle) -> Result<Vec<Ipv6Addr>> {
+    let mut routes = handle
+        .route()
+        .get(RouteMessageBuilder::<Ipv6Addr>::new().build())
+        .execute();
+    let mut local = Vec::new();
+    while let Some(route) = routes.try_next().await.context("listing IPv6 routes")? {
+        if route.header.kind != RouteType::Local {
+            continue;
+        }
+        for attribute in route.attributes {
+            if let RouteAttribute::Destination(RouteAddress::Inet6(address)) = attribute {
+                local.push(address);
+            }
+        }
+    }
+    Ok(local)
+}
+
+/// Waits until every IPv6 address in `addresses` accepts packets.
+///
+/// A `nodad` address can be bound at once, but the kernel installs its
+/// local route from a work queue a moment later; a packet arriving in
+/// between is dropped as not addressed to this host.
+async fn wait_for_ipv6_addresses(
+    handle: &Handle,
+    interface: &str,
+    addresses: &[IpNet],
+) -> Result<()> {
+    let wanted: Vec<Ipv6Addr> = addresses
+        .iter()
+        .filter_map(|a| match a.addr() {
+            IpAddr::V6(address) => Some(address),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let deadline = Instant::now() + IPV6_ADDRESS_READY_TIMEOUT;
+    loop {
+        let local = ipv6_local_addresses(handle).await?;
+        let missing: Vec<&Ipv6Addr> = wanted.iter().filter(|a| !local.contains(a)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "IPv6 addresses {missing:?} of {interface} got no local route within {:?}",
+                IPV6_ADDRESS_READY_TIMEOUT
+            );
+        }
+        // Nothing else runs on this runtime between requests.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Moves the link with index `index` (in the caller's namespace) into the
+/// named namespace `namespace` and renames it `new_name` there, in one
+/// request, so the new name never has to be free in the caller's namespace.
+pub fn move_link_into_namespace(index: u32, namespace: &str, new_name: &str) -> Result<()> {
+    let path = netns::path_of(namespace);
+    let target = File::open(&path)
+        .with_context(|| format!("opening network namespace {namespace} ({})", path.display()))?;
+    let target_fd = target.as_raw_fd();
+    in_current_namespace(|handle| async move {
+        let request = LinkUnspec::new_with_index(index)
+            .setns_by_fd(target_fd)
+            .name(new_name.to_owned())
+            .build();
+        handle.link().set(request).execute().await?;
+        Ok(())
+    })
+    .with_context(|| {
+        format!("moving link #{index} into network namespace {namespace} as {new_name}")
+    })
+}
+
+/// The names of all links in the named namespace `namespace`.
+pub fn link_names(namespace: &str) -> Result<Vec<String>> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let mut links = handle.link().get().execute();
+            let mut names = Vec::new();
+            while let Some(link) = links.try_next().await? {
+                for attribute in link.attributes {
+                    if let LinkAttribute::IfName(name) = attribute {
+                        names.push(name);
+                    }
+                }
+            }
+            Ok(names)
+        })
+    })
+    .with_context(|| format!("listing links of network namespace {namespace}"))
+}
+
+fn check_config(interface: &str, config: &InterfaceConfig) -> Result<()> {
+    if config.mtu < 68 {
+        bail!(
+            "MTU {} of {interface} is below the IPv4 minimum of 68",
+            config.mtu
+        );
+    }
+    if config.mtu < 1280 && config.addresses.iter().any(|a| a.addr().is_ipv6()) {
+        bail!(
+            "MTU {} of {interface} is below the IPv6 minimum of 1280",
+            config.mtu
+        );
+    }
+    let v4_gateways = config.gateways.iter().filter(|g| g.is_ipv4()).count();
+    let v6_gateways = config.gateways.len() - v4_gateways;
+    if v4_gateways > 1 || v6_gateways > 1 {
+        bail!("{interface} has more than one default gateway of one address family");
+    }
+    for gateway in &config.gateways {
+        let same_family = config
+            .addresses
+            .iter()
+            .any(|a| a.addr().is_ipv4() == gateway.is_ipv4());
+        if !same_family {
+            bail!("gateway {gateway} of {interface} has no address of its family on the link");
+        }
+    }
+    Ok(())
+}
+
+/// Quiets IPv6 autoconfiguration on `interface` in the current thread's
+/// namespace: no router solicitations, no router advertisements accepted,
+/// no duplicate address detection (nothing on the far side of a TUN would
+/// answer, and the addresses must be usable at once).
+fn quiet_ipv6_autoconf(interface: &str) -> Result<()> {
+    let directory = format!("/proc/sys/net/ipv6/conf/{interface}");
+    if !std::path::Path::new(&directory).exists() {
+        // IPv6 is disabled in this kernel: nothing to quiet.
+        return Ok(());
+    }
+    for (setting, value) in [
+        ("accept_ra", "0"),
+        ("router_solicitations", "0"),
+        ("accept_dad", "0"),
+        ("dad_transmits", "0"),
+    ] {
+        let file = format!("{directory}/{setting}");
+        match std::fs::write(&file, value) {
+            Ok(()) => {}
+            // Some of these settings do not exist on older kernels.
+            Err(err) if err.kind() == ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("writing {value} to {file}")),
+        }
+    }
+    Ok(())
+}
+
+/// Sets up the link `interface` inside the named namespace `namespace`:
+/// `lo` up; IPv6 autoconfiguration quieted; MTU; addresses; link up; one
+/// default route per gateway. Returns once every address accepts packets.
+pub fn configure_interface(
+    namespace: &str,
+    interface: &str,
+    config: &InterfaceConfig,
+) -> Result<()> {
+    check_config(interface, config)?;
+    netns::run_in(namespace, || {
+        quiet_ipv6_autoconf(interface)?;
+        with_connection(|handle| async move {
+            let loopback = link_index(&handle, "lo").await?;
+            handle
+                .link()
+                .set(LinkUnspec::new_with_index(loopback).up().build())
+                .execute()
+                .await
+                .context("setting lo up")?;
+
+            let index = link_index(&handle, interface).await?;
+            handle
+                .link()
+                .set(LinkUnspec::new_with_index(index).mtu(config.mtu).build())
+                .execute()
+                .await
+                .with_context(|| format!("setting MTU {} on {interface}", config.mtu))?;
+
+            for address in &config.addresses {
+                let mut request = handle
+                    .address()
+                    .add(index, address.addr(), address.prefix_len());
+                if address.addr().is_ipv6() {
+                    request
+                        .message_mut()
+                        .attributes
+                        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+                }
+                request
+                    .execute()
+                    .await
+                    .with_context(|| format!("adding address {address} to {interface}"))?;
+            }
+
+            handle
+                .link()
+                .set(LinkUnspec::new_with_index(index).up().build())
+                .execute()
+                .await
+                .with_context(|| format!("setting {interface} up"))?;
+
+            for gateway in &config.gateways {
+                let route = match *gateway {
+                    IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
+                        .output_interface(index)
+                        .gateway(gateway)
+                        .onlink()
+                        .build(),
+                    IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
+                        .output_interface(index)
+                        .gateway(gateway)
+                        .onlink()
+                        .build(),
+                };
+                handle.route().add(route).execute().await.with_context(|| {
+                    format!("adding default route via {gateway} dev {interface}")
+                })?;
+            }
+            wait_for_ipv6_addresses(&handle, interface, &config.addresses).await
+        })
+    })
+    .with_context(|| format!("configuring {interface} in network namespace {namespace}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(addresses: &[&str], gateways: &[&str], mtu: u32) -> InterfaceConfig {
+        InterfaceConfig {
+            mtu,
+            addresses: addresses
+                .iter()
+                .map(|a| a.parse().expect("literal"))
+                .collect(),
+            gateways: gateways
+                .iter()
+                .map(|g| g.parse().expect("literal"))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_dual_stack_config_is_accepted() {
+        let good = config(
+            &["10.0.0.4/24", "fd00::4/64"],
+            &["10.0.0.1", "fd00::1"],
+            1500,
+        );
+        assert!(check_config("eth0", &good).is_ok());
+    }
+
+    #[test]
+    fn gateways_need_an_address_of_their_family() {
+        let err = check_config("eth0", &config(&["10.0.0.4/24"], &["fd00::1"], 1500))
+            .expect_err("IPv6 gateway without IPv6 address");
+        assert!(err.to_string().contains("no address of its family"));
+    }
+
+    #[test]
+    fn one_gateway_per_family() {
+        let err = check_config(
+            "eth0",
+            &config(&["10.0.0.4/24"], &["10.0.0.1", "10.0.0.2"], 1500),
+        )
+        .expect_err("two IPv4 gateways");
+        assert!(err.to_string().contains("more than one"));
+    }
+
+    #[test]
+    fn mtu_limits_follow_the_address_families() {
+        assert!(check_config("eth0", &config(&["10.0.0.4/24"], &[], 576)).is_ok());
+        assert!(check_config("eth0", &config(&["10.0.0.4/24"], &[], 67)).is_err());
+        assert!(check_config("eth0", &config(&["fd00::4/64"], &[], 1279)).is_err());
+    }
+}

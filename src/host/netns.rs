@@ -1,0 +1,240 @@
+//! Named network namespaces, laid out exactly as iproute2 lays them out.
+//!
+//! A named namespace is a file under [`NETNS_RUN_DIR`] on which a network
+//! namespace (`/proc/<tid>/ns/net`) is bind-mounted; the mount keeps the
+//! namespace alive with no process in it. `ip netns list` reads that
+//! directory and `ip netns exec NAME` opens the file, so both see the
+//! namespaces created here, and this module sees theirs.
+//!
+//! Code never moves the caller's thread into a namespace: [`run_in`] runs a
+//! closure on a short-lived thread that has `setns`'d into it, and that
+//! thread ends with the closure. Everything a thread creates while inside
+//! (sockets, netlink connections, `/proc/sys/net` files it opens) belongs to
+//! that namespace.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+/// Where iproute2 keeps named network namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// The path of the named namespace `name` (whether or not it exists).
+pub fn path_of(name: &str) -> PathBuf {
+    Path::new(NETNS_RUN_DIR).join(name)
+}
+
+/// Refuses names that iproute2 would refuse or that would escape the
+/// namespace directory.
+fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        bail!("invalid network namespace name {name:?}");
+    }
+    if name.len() > 255 {
+        bail!("network namespace name {name:?} is longer than 255 bytes");
+    }
+    Ok(())
+}
+
+/// Makes sure [`NETNS_RUN_DIR`] exists and is a shared mount point, as
+/// `ip netns add` does, so namespace mounts propagate into mount namespaces
+/// created later (for example by `ip netns exec`).
+fn prepare_run_dir() -> Result<()> {
+    static PREPARED: Mutex<bool> = Mutex::new(false);
+    let mut prepared = PREPARED
+        .lock()
+        .map_err(|_| anyhow!("namespace directory setup lock poisoned"))?;
+    if *prepared {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(NETNS_RUN_DIR)
+        .with_context(|| format!("creating {NETNS_RUN_DIR}"))?;
+    let make_shared = || {
+        mount(
+            None::<&str>,
+            NETNS_RUN_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match make_shared() {
+        Ok(()) => {}
+        // Not a mount point yet: bind it onto itself first, as iproute2 does.
+        Err(Errno::EINVAL) => {
+            mount(
+                Some(NETNS_RUN_DIR),
+                NETNS_RUN_DIR,
+                Some("none"),
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind-mounting {NETNS_RUN_DIR} onto itself"))?;
+            make_shared().with_context(|| format!("making {NETNS_RUN_DIR} a shared mount"))?;
+        }
+        Err(errno) => {
+            return Err(errno).with_context(|| format!("making {NETNS_RUN_DIR} a shared mount"))
+        }
+    }
+    *prepared = true;
+    Ok(())
+}
+
+/// Creates the named network namespace `name`, like `ip netns add NAME`.
+///
+/// Fails if a namespace of that name already exists: an existing namespace
+/// is never taken over.
+pub fn create(name: &str) -> Result<()> {
+    validate_name(name)?;
+    prepare_run_dir()?;
+    let path = path_of(name);
+    // create_new is O_EXCL: of two creators of one name, exactly one wins.
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o444)
+        .open(&path)
+    {
+        Ok(file) => drop(file),
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => {
+            bail!(
+                "network namespace {name} already exists ({})",
+                path.display()
+            )
+        }
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "creating mount point {} for network namespace {name}",
+                    path.display()
+                )
+            })
+        }
+    }
+
+    // unshare(CLONE_NEWNET) moves only the calling thread, so do it on a
+    // thread of its own that ends right after the bind mount has pinned the
+    // new namespace.
+    let bound = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<()> {
+                unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+                mount(
+                    Some("/proc/thread-self/ns/net"),
+                    &path,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .with_context(|| format!("bind-mounting the new namespace on {}", path.display()))
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("namespace creation thread panicked")))
+    });
+    if let Err(err) = bound {
+        let _ = fs::remove_file(&path);
+        return Err(err.context(format!("creating network namespace {name}")));
+    }
+    Ok(())
+}
+
+/// Deletes the named network namespace `name`, like `ip netns delete NAME`:
+/// unmounts and removes its file. The namespace itself (with its links) goes
+/// away once nothing else holds it: no process inside, no open socket of it.
+pub fn delete(name: &str) -> Result<()> {
+    validate_name(name)?;
+    let path = path_of(name);
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        // EINVAL: the file is there but nothing is mounted on it (a creation
+        // that failed half-way); removing the file is all that is left.
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(Errno::ENOENT) => bail!("network namespace {name} does not exist"),
+        Err(errno) => {
+            return Err(errno).with_context(|| {
+                format!("unmounting network namespace {name} ({})", path.display())
+            })
+        }
+    }
+    fs::remove_file(&path)
+        .with_context(|| format!("removing network namespace file {}", path.display()))
+}
+
+/// Whether a named network namespace `name` exists.
+pub fn exists(name: &str) -> bool {
+    validate_name(name).is_ok() && path_of(name).exists()
+}
+
+/// The names of all named network namespaces, sorted (like `ip netns list`).
+pub fn list() -> Result<Vec<String>> {
+    let entries = match fs::read_dir(NETNS_RUN_DIR) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {NETNS_RUN_DIR}")),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {NETNS_RUN_DIR}"))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Runs `work` inside the named network namespace `name` and returns what it
+/// returns.
+///
+/// `work` runs on a new thread that joins the namespace with `setns` and ends
+/// when `work` returns; the caller's thread never changes namespace. A panic
+/// in `work` is reported as an error.
+pub fn run_in<R, F>(name: &str, work: F) -> Result<R>
+where
+    F: FnOnce() -> Result<R> + Send,
+    R: Send,
+{
+    validate_name(name)?;
+    let path = path_of(name);
+    let namespace = File::open(&path)
+        .with_context(|| format!("opening network namespace {name} ({})", path.display()))?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<R> {
+                setns(&namespace, CloneFlags::CLONE_NEWNET)
+                    .with_context(|| format!("entering network namespace {name}"))?;
+                work()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("work inside network namespace {name} panicked")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_escape_the_directory_are_refused() {
+        for bad in ["", ".", "..", "a/b", "../etc", "nul\0byte"] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+            assert!(!exists(bad));
+        }
+        assert!(validate_name(&"x".repeat(256)).is_err());
+        assert!(validate_name("vnetd-hub_1.a").is_ok());
+    }
+
+    #[test]
+    fn paths_follow_iproute2() {
+        assert_eq!(path_of("nva1"), Path::new("/run/netns/nva1"));
+    }
+}
