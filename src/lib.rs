@@ -10,12 +10,15 @@
 //!   longest-prefix-match table and a first-match 5-tuple classifier.
 //! - [`snapshot`]: the policy compiled into engines, one immutable value
 //!   that both the packet path and the diagnostics read.
+//! - [`dataplane`]: the per-packet decision, reading a snapshot: Azure's
+//!   checks in Azure's order, with stateful NSGs.
 //! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify` and
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
 //! - [`host`]: host plumbing in plain Linux terms: named network namespaces,
 //!   multi-queue TUN devices with offload, links, addresses and routes.
 
 pub mod cli;
+pub mod dataplane;
 pub mod diagnostics;
 pub mod engine;
 pub mod host;

@@ -22,6 +22,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub mod forwarding;
+
+pub use forwarding::{Crossing, Forwarding, RouteTarget};
+
 /// Routes of one subnet.
 #[derive(Debug)]
 pub struct SubnetTables {
@@ -30,6 +34,8 @@ pub struct SubnetTables {
     pub routes: Vec<EffectiveRoute>,
     /// Active rows by prefix; the value is the row's index in `routes`.
     pub lpm: Lpm<usize>,
+    /// Where each row delivers, parallel to `routes`.
+    pub targets: Vec<RouteTarget>,
 }
 
 /// One NSG a packet meets at a NIC.
@@ -80,6 +86,7 @@ pub struct Snapshot {
     subnet_slots: HashMap<SubnetRef, usize>,
     /// Indexed like `topology.nics`.
     pub nics: Vec<NicTables>,
+    pub forwarding: Forwarding,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -93,16 +100,21 @@ struct StageKey {
 
 impl Snapshot {
     pub fn compile(topology: Topology, generation: u64) -> Snapshot {
+        let forwarding = Forwarding::build(&topology);
         let mut subnets = Vec::new();
         let mut subnet_slots = HashMap::new();
         for subnet in topology.subnet_refs() {
             let routes = effective_routes(&topology, subnet);
             let lpm = compile_lpm(&routes);
+            let targets = forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
+                lpm.lookup(ip).map(|(_, &row)| row)
+            });
             subnet_slots.insert(subnet, subnets.len());
             subnets.push(SubnetTables {
                 subnet,
                 routes,
                 lpm,
+                targets,
             });
         }
         let mut shared: HashMap<StageKey, (Arc<[EffectiveRule]>, Arc<Classifier>)> = HashMap::new();
@@ -152,6 +164,7 @@ impl Snapshot {
             subnets,
             subnet_slots,
             nics,
+            forwarding,
         }
     }
 
@@ -174,6 +187,17 @@ impl Snapshot {
     pub fn route(&self, nic: NicIdx, dst: IpAddr) -> Option<&EffectiveRoute> {
         let tables = self.nic_routes(nic);
         tables.lpm.lookup(dst).map(|(_, &row)| &tables.routes[row])
+    }
+
+    /// The deciding row for a packet from `nic` to `dst`, as an index into
+    /// the NIC's subnet routes, with where it delivers.
+    #[inline]
+    pub fn route_target(&self, nic: NicIdx, dst: IpAddr) -> Option<(usize, RouteTarget)> {
+        let tables = self.nic_routes(nic);
+        tables
+            .lpm
+            .lookup(dst)
+            .map(|(_, &row)| (row, tables.targets[row]))
     }
 
     /// Runs the NSG stages of `nic` in `direction` on a packet: every stage

@@ -1,0 +1,147 @@
+//! A parsed view of one IP packet as the fabric sees it: addresses,
+//! protocol, ports (TCP/UDP) or echo identifier (ICMP), with no copy and no
+//! allocation. Headers are sliced with `etherparse`; anything it refuses is
+//! malformed and dropped by the caller.
+//!
+//! Packets may be GSO super-packets (up to 64 KiB of TCP or UDP with one
+//! header): they are described once, exactly like a single segment.
+
+use crate::engine::classifier::PacketKey;
+use crate::topology::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use etherparse::IpSlice;
+
+/// Protocols the Azure fabric does not carry (GRE, IP-in-IP, IPv6-in-IP).
+const BLOCKED_PROTOCOLS: [u8; 3] = [47, 4, 41];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketView {
+    /// What NSG rules look at (ports only for TCP/UDP first fragments).
+    pub key: PacketKey,
+    /// Ports as connection tracking sees them: TCP/UDP ports, or the echo
+    /// identifier on both sides for ICMP echo, so a reply maps to its request.
+    pub flow_ports: (u16, u16),
+    /// True for protocols Azure blocks (GRE, IP-in-IP).
+    pub blocked_protocol: bool,
+    /// True for broadcast, multicast and other destinations Azure never
+    /// delivers (layer 3 only).
+    pub unroutable_destination: bool,
+    /// Total IP length in bytes.
+    pub len: usize,
+}
+
+/// Why a packet could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+impl PacketView {
+    pub fn parse(packet: &[u8]) -> Result<PacketView, Malformed> {
+        let ip = IpSlice::from_slice(packet).map_err(|_| Malformed)?;
+        let payload = ip.payload();
+        let proto = payload.ip_number.0;
+        let src = ip.source_addr();
+        let dst = ip.destination_addr();
+        // Only the first fragment carries the transport header.
+        let first_fragment = !payload.fragmented
+            || match &ip {
+                IpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
+                IpSlice::Ipv6(_) => false,
+            };
+        let data = payload.payload;
+        let (ports, flow_ports) = match proto {
+            IPPROTO_TCP | IPPROTO_UDP if first_fragment => {
+                let s = be16(data, 0).ok_or(Malformed)?;
+                let d = be16(data, 2).ok_or(Malformed)?;
+                ((Some(s), Some(d)), (s, d))
+            }
+            IPPROTO_ICMP | IPPROTO_ICMPV6 if first_fragment => {
+                let kind = *data.first().ok_or(Malformed)?;
+                let echo = matches!((proto, kind), (IPPROTO_ICMP, 0 | 8) | (IPPROTO_ICMPV6, 128 | 129));
+                let id = if echo { be16(data, 4).ok_or(Malformed)? } else { 0 };
+                ((None, None), (id, id))
+            }
+            _ => ((None, None), (0, 0)),
+        };
+        let unroutable_destination = match dst {
+            std::net::IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_unspecified(),
+            std::net::IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
+        };
+        Ok(PacketView {
+            key: PacketKey {
+                proto,
+                src,
+                dst,
+                src_port: ports.0,
+                dst_port: ports.1,
+            },
+            flow_ports,
+            blocked_protocol: BLOCKED_PROTOCOLS.contains(&proto),
+            unroutable_destination,
+            len: packet.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp4() -> Vec<u8> {
+        let b = PacketBuilder::ipv4([10, 1, 1, 4], [10, 2, 1, 4], 64).udp(5000, 53);
+        let mut out = Vec::new();
+        b.write(&mut out, b"hello").unwrap();
+        out
+    }
+
+    #[test]
+    fn udp_ports_and_addresses() {
+        let v = PacketView::parse(&udp4()).unwrap();
+        assert_eq!(v.key.proto, IPPROTO_UDP);
+        assert_eq!(v.key.src, "10.1.1.4".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(v.key.dst, "10.2.1.4".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!((v.key.src_port, v.key.dst_port), (Some(5000), Some(53)));
+        assert_eq!(v.flow_ports, (5000, 53));
+        assert!(!v.blocked_protocol && !v.unroutable_destination);
+    }
+
+    #[test]
+    fn icmp_echo_uses_its_identifier_and_no_ports() {
+        let b = PacketBuilder::ipv6(
+            "fd00::4".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            "fd00::5".parse::<std::net::Ipv6Addr>().unwrap().octets(),
+            64,
+        )
+        .icmpv6_echo_request(0x1234, 1);
+        let mut out = Vec::new();
+        b.write(&mut out, b"ping").unwrap();
+        let v = PacketView::parse(&out).unwrap();
+        assert_eq!(v.key.proto, IPPROTO_ICMPV6);
+        assert_eq!((v.key.src_port, v.key.dst_port), (None, None));
+        assert_eq!(v.flow_ports, (0x1234, 0x1234));
+    }
+
+    #[test]
+    fn truncated_and_garbage_are_malformed() {
+        let p = udp4();
+        for cut in 0..28 {
+            assert_eq!(PacketView::parse(&p[..cut]), Err(Malformed), "cut at {cut}");
+        }
+        assert_eq!(PacketView::parse(&[0x60; 3]), Err(Malformed));
+        assert_eq!(PacketView::parse(&[0x10; 40]), Err(Malformed));
+    }
+
+    #[test]
+    fn multicast_and_gre_are_flagged() {
+        let mut p = udp4();
+        p[16..20].copy_from_slice(&[224, 0, 0, 1]);
+        // The checksum is not checked here; the fabric reads headers only.
+        assert!(PacketView::parse(&p).unwrap().unroutable_destination);
+        let mut gre = udp4();
+        gre[9] = 47;
+        assert!(PacketView::parse(&gre).unwrap().blocked_protocol);
+    }
+}

@@ -1,0 +1,139 @@
+//! Facts the packet path needs beyond routes and NSGs, resolved once per
+//! snapshot so that forwarding a packet is a few indexed reads:
+//!
+//! - which NIC owns an address within a VNet (VnetLocal and peering next
+//!   hops deliver to the owner of the destination address in that VNet);
+//! - for every VirtualAppliance route, the NIC that holds the appliance
+//!   address, found as Azure finds it: through the source subnet's own
+//!   VnetLocal or peering routes (an appliance that is not directly
+//!   reachable makes the route lead nowhere);
+//! - for every ordered pair of VNets, the peering facts a crossing packet is
+//!   checked against: Connected, `allow_virtual_network_access` on both
+//!   links, and `allow_forwarded_traffic` on the link held in the receiving
+//!   VNet.
+
+use crate::policy::routes::EffectiveRoute;
+use crate::topology::{NextHopType, NicIdx, Topology, VnetIdx};
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Peering facts for traffic from one VNet into another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Crossing {
+    /// Both links exist (state Connected).
+    pub connected: bool,
+    /// `allow_virtual_network_access` is on at both ends.
+    pub access: bool,
+    /// The receiving VNet's link accepts traffic that did not start in the
+    /// sending VNet.
+    pub forwarded: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Forwarding {
+    owners: HashMap<(VnetIdx, IpAddr), NicIdx>,
+    crossings: Vec<Crossing>,
+    vnet_count: usize,
+    /// Per VNet, its address space (to tell whether a packet started there).
+    spaces: Vec<Vec<IpNet>>,
+}
+
+impl Forwarding {
+    pub fn build(topo: &Topology) -> Forwarding {
+        let mut owners = HashMap::new();
+        for (idx, nic) in topo.nics.iter().enumerate() {
+            for c in &nic.ip_configurations {
+                owners.insert((nic.subnet.vnet, c.address), idx);
+            }
+        }
+        let n = topo.vnets.len();
+        let mut crossings = vec![Crossing::default(); n * n];
+        for from in 0..n {
+            for to in 0..n {
+                if let (Some(out), Some(back)) = (topo.peering_link(from, to), topo.peering_link(to, from)) {
+                    crossings[from * n + to] = Crossing {
+                        connected: true,
+                        access: out.allow_virtual_network_access && back.allow_virtual_network_access,
+                        forwarded: back.allow_forwarded_traffic,
+                    };
+                }
+            }
+        }
+        Forwarding {
+            owners,
+            crossings,
+            vnet_count: n,
+            spaces: topo.vnets.iter().map(|v| v.address_space.clone()).collect(),
+        }
+    }
+
+    /// The NIC that owns `addr` in `vnet`.
+    #[inline]
+    pub fn owner(&self, vnet: VnetIdx, addr: IpAddr) -> Option<NicIdx> {
+        self.owners.get(&(vnet, addr)).copied()
+    }
+
+    #[inline]
+    pub fn crossing(&self, from: VnetIdx, to: VnetIdx) -> Crossing {
+        self.crossings
+            .get(from * self.vnet_count + to)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// True when `addr` lies in `vnet`'s address space.
+    #[inline]
+    pub fn in_vnet(&self, vnet: VnetIdx, addr: IpAddr) -> bool {
+        self.spaces
+            .get(vnet)
+            .is_some_and(|s| s.iter().any(|p| p.contains(&addr)))
+    }
+}
+
+/// Where a route delivers, resolved at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Deliver to the owner of the destination address in this VNet.
+    Vnet(VnetIdx),
+    /// Deliver to this appliance NIC, which sits in the given VNet.
+    Appliance { nic: NicIdx, vnet: VnetIdx },
+    /// The appliance address is not a NIC reachable from the subnet.
+    ApplianceUnreachable,
+    /// None, Internet or VirtualNetworkGateway: nowhere to deliver.
+    Nowhere,
+}
+
+/// Resolves every row of a subnet's routes. `lookup` is the subnet's own
+/// longest-prefix match (row index for an address).
+pub fn resolve_targets(
+    rows: &[EffectiveRoute],
+    own_vnet: VnetIdx,
+    forwarding: &Forwarding,
+    lookup: impl Fn(IpAddr) -> Option<usize>,
+) -> Vec<RouteTarget> {
+    let direct = |row: &EffectiveRoute| match row.next_hop_type {
+        NextHopType::VnetLocal => Some(own_vnet),
+        NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => row.peer_vnet,
+        _ => None,
+    };
+    rows.iter()
+        .map(|row| match row.next_hop_type {
+            NextHopType::VnetLocal | NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => {
+                direct(row).map_or(RouteTarget::Nowhere, RouteTarget::Vnet)
+            }
+            NextHopType::VirtualAppliance => {
+                let Some(ip) = row.next_hop_ip else {
+                    return RouteTarget::ApplianceUnreachable;
+                };
+                // The appliance must be reachable directly, not through
+                // another appliance.
+                lookup(ip)
+                    .and_then(|r| direct(&rows[r]))
+                    .and_then(|vnet| forwarding.owner(vnet, ip).map(|nic| RouteTarget::Appliance { nic, vnet }))
+                    .unwrap_or(RouteTarget::ApplianceUnreachable)
+            }
+            NextHopType::None | NextHopType::Internet | NextHopType::VirtualNetworkGateway => RouteTarget::Nowhere,
+        })
+        .collect()
+}
