@@ -1,0 +1,638 @@
+//! Golden effective routes and next hops for hand-written topologies.
+//!
+//! Each case is a topology file under `tests/golden/`, a NIC, the exact
+//! effective-route rows of the NIC's subnet (source, state, prefix, next hop
+//! type, next hop IP) and the next hop for a few destinations (nextHopType,
+//! nextHopIpAddress, routeTableId), as `az network nic
+//! show-effective-route-table` and `az network watcher show-next-hop` would
+//! print them. The expectations were worked out by hand from the rules in
+//! `azure-semantics.md` §1–2, not produced by the code under test.
+
+use std::net::IpAddr;
+use vnetd::policy::routes::{compile_lpm, effective_routes, RouteSource};
+use vnetd::topology::parse_str;
+
+/// (source, state, addressPrefix, nextHopType, nextHopIpAddress)
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+/// (destination, nextHopType, nextHopIpAddress, routeTableId)
+type Hop = (&'static str, &'static str, &'static str, &'static str);
+
+/// Next-hop type standing for "no route matched" (the packet is dropped).
+const NO_ROUTE: &str = "(no route)";
+const SYSTEM: &str = "System Route";
+
+fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
+    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let loaded = parse_str(file, &text).unwrap_or_else(|d| panic!("{file}: {d:#?}"));
+    let topo = &loaded.topology;
+    let nic_idx = topo
+        .nic_by_name(nic)
+        .unwrap_or_else(|| panic!("{file}: no NIC {nic}"));
+    let subnet = topo.nics[nic_idx].subnet;
+
+    let routes = effective_routes(topo, subnet);
+    let got: Vec<(String, String, String, String, String)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.source.as_str().to_string(),
+                r.state.as_str().to_string(),
+                r.address_prefix.to_string(),
+                r.next_hop_type.as_str().to_string(),
+                r.next_hop_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.0.to_string(),
+                r.1.to_string(),
+                r.2.to_string(),
+                r.3.to_string(),
+                r.4.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "{file}, NIC {nic}: effective routes");
+
+    let lpm = compile_lpm(&routes);
+    for &(dst, hop_type, hop_ip, table_id) in hops {
+        let addr: IpAddr = dst.parse().unwrap();
+        let got = match lpm.lookup(addr).and_then(|(_, &i)| routes.get(i)) {
+            None => (NO_ROUTE.to_string(), String::new(), String::new()),
+            Some(r) => (
+                r.next_hop_type.as_str().to_string(),
+                r.next_hop_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                match (r.source, r.route_table) {
+                    (RouteSource::User, Some(t)) => topo.route_tables[t].name.clone(),
+                    _ => SYSTEM.to_string(),
+                },
+            ),
+        };
+        let want = (
+            hop_type.to_string(),
+            hop_ip.to_string(),
+            if hop_type == NO_ROUTE {
+                String::new()
+            } else {
+                table_id.to_string()
+            },
+        );
+        assert_eq!(got, want, "{file}, NIC {nic}: next hop for {dst}");
+    }
+}
+
+#[test]
+fn golden_01_vnet_default_routes() {
+    check(
+        "01-vnet-defaults.yaml",
+        "vm1",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.1.2.5", "VnetLocal", "", SYSTEM),
+            ("10.1.1.4", "VnetLocal", "", SYSTEM),
+            ("10.2.0.4", "None", "", SYSTEM),
+            ("8.8.8.8", "Internet", "", SYSTEM),
+            ("100.64.1.1", "None", "", SYSTEM),
+            ("100.128.0.1", "Internet", "", SYSTEM),
+            ("172.20.0.1", "None", "", SYSTEM),
+            ("192.168.0.1", "None", "", SYSTEM),
+            ("2001:db8::1", NO_ROUTE, "", ""),
+        ],
+    );
+}
+
+#[test]
+fn golden_02_vnet_range_equal_to_none_prefix() {
+    check(
+        "02-range-equal-to-none-prefix.yaml",
+        "vm1",
+        &[
+            ("Default", "Active", "192.168.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/8", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+        ],
+        &[
+            ("192.168.200.1", "VnetLocal", "", SYSTEM),
+            ("10.9.9.9", "VnetLocal", "", SYSTEM),
+            ("172.16.0.1", "None", "", SYSTEM),
+            ("11.0.0.1", "Internet", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_03_vnet_range_containing_none_prefix() {
+    check(
+        "03-range-contains-none-prefix.yaml",
+        "vm1",
+        &[
+            ("Default", "Active", "172.0.0.0/11", "VnetLocal", ""),
+            ("Default", "Active", "100.0.0.0/9", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("172.20.1.1", "VnetLocal", "", SYSTEM),
+            ("172.1.1.1", "VnetLocal", "", SYSTEM),
+            ("100.100.1.1", "VnetLocal", "", SYSTEM),
+            ("172.40.0.1", "Internet", "", SYSTEM),
+            ("10.1.1.1", "None", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_04_vnet_range_inside_none_prefix() {
+    check(
+        "04-range-inside-none-prefix.yaml",
+        "vm1",
+        &[
+            ("Default", "Active", "10.10.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "192.168.5.0/24", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.10.3.3", "VnetLocal", "", SYSTEM),
+            ("10.11.0.1", "None", "", SYSTEM),
+            ("192.168.5.77", "VnetLocal", "", SYSTEM),
+            ("192.168.6.1", "None", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_05_local_peering() {
+    check(
+        "05-local-peering.yaml",
+        "hub-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.1.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "10.101.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.1.1.4", "VNetPeering", "", SYSTEM),
+            ("10.101.0.9", "VNetPeering", "", SYSTEM),
+            ("10.2.0.1", "None", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_05_local_peering_other_side() {
+    check(
+        "05-local-peering.yaml",
+        "spoke-vm",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.101.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.0.1.4", "VNetPeering", "", SYSTEM),
+            ("10.101.0.9", "VnetLocal", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_06_global_and_local_peering() {
+    check(
+        "06-global-peering.yaml",
+        "us-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.5.0.0/16", "VNetGlobalPeering", ""),
+            ("Default", "Active", "10.6.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.5.1.4", "VNetGlobalPeering", "", SYSTEM),
+            ("10.6.1.4", "VNetPeering", "", SYSTEM),
+            ("10.7.1.4", "None", "", SYSTEM),
+        ],
+    );
+}
+
+const PLAIN_10_0: &[Row] = &[
+    ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+    ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+    ("Default", "Active", "10.0.0.0/8", "None", ""),
+    ("Default", "Active", "100.64.0.0/10", "None", ""),
+    ("Default", "Active", "172.16.0.0/12", "None", ""),
+    ("Default", "Active", "192.168.0.0/16", "None", ""),
+];
+
+#[test]
+fn golden_07_one_sided_peering_gives_no_route() {
+    check(
+        "07-one-sided-peering.yaml",
+        "a-vm",
+        PLAIN_10_0,
+        &[("10.1.1.4", "None", "", SYSTEM)],
+    );
+}
+
+#[test]
+fn golden_07_one_sided_peering_gives_no_route_on_the_other_side() {
+    check(
+        "07-one-sided-peering.yaml",
+        "b-vm",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[("10.0.1.4", "None", "", SYSTEM)],
+    );
+}
+
+#[test]
+fn golden_08_peering_is_not_transitive() {
+    check(
+        "08-non-transitive.yaml",
+        "a-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.1.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.1.1.4", "VNetPeering", "", SYSTEM),
+            ("10.2.1.4", "None", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_08_the_middle_vnet_reaches_both() {
+    check(
+        "08-non-transitive.yaml",
+        "b-vm",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "10.2.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("10.0.1.4", "VNetPeering", "", SYSTEM),
+            ("10.2.1.4", "VNetPeering", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_09_user_route_beats_system_route_at_equal_prefix() {
+    check(
+        "09-udr-equal-prefix.yaml",
+        "app-vm",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Invalid", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Invalid", "192.168.0.0/16", "None", ""),
+            (
+                "User",
+                "Active",
+                "10.0.0.0/16",
+                "VirtualAppliance",
+                "10.0.1.4",
+            ),
+            (
+                "User",
+                "Active",
+                "192.168.0.0/16",
+                "VirtualAppliance",
+                "10.0.1.4",
+            ),
+        ],
+        &[
+            ("10.0.2.4", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("10.0.1.4", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("192.168.77.1", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("10.1.0.9", "VnetLocal", "", SYSTEM),
+            ("172.16.0.1", "None", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_09_hub_without_route_table_keeps_system_routes() {
+    check(
+        "09-udr-equal-prefix.yaml",
+        "nva1",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.1.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[("10.1.1.4", "VNetPeering", "", SYSTEM)],
+    );
+}
+
+#[test]
+fn golden_10_default_user_route_to_nva_removes_none_rows() {
+    check(
+        "10-forced-tunnel.yaml",
+        "app-vm",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Invalid", "0.0.0.0/0", "Internet", ""),
+            (
+                "User",
+                "Active",
+                "0.0.0.0/0",
+                "VirtualAppliance",
+                "10.0.1.4",
+            ),
+        ],
+        &[
+            ("8.8.8.8", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("192.168.1.1", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("10.9.0.1", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("100.64.0.1", "VirtualAppliance", "10.0.1.4", "spoke-rt"),
+            ("10.0.1.4", "VNetPeering", "", SYSTEM),
+            ("10.1.1.5", "VnetLocal", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_11_user_route_equal_to_vnet_range_with_local_subnet_route() {
+    check(
+        "11-udr-vnet-range-local-subnet.yaml",
+        "vm1",
+        &[
+            ("Default", "Invalid", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+            (
+                "User",
+                "Active",
+                "10.0.0.0/16",
+                "VirtualAppliance",
+                "10.0.100.4",
+            ),
+            ("User", "Active", "10.0.0.0/24", "VnetLocal", ""),
+        ],
+        &[
+            ("10.0.0.5", "VnetLocal", "", "subnet1-rt"),
+            ("10.0.1.5", "VirtualAppliance", "10.0.100.4", "subnet1-rt"),
+            ("10.0.100.4", "VirtualAppliance", "10.0.100.4", "subnet1-rt"),
+            ("10.1.0.1", "None", "", SYSTEM),
+            ("1.1.1.1", "Internet", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_11_nva_subnet_is_unaffected() {
+    check(
+        "11-udr-vnet-range-local-subnet.yaml",
+        "nva1",
+        PLAIN_10_0,
+        &[("10.0.0.4", "VnetLocal", "", SYSTEM)],
+    );
+}
+
+#[test]
+fn golden_12_none_user_routes_drop() {
+    check(
+        "12-none-udr.yaml",
+        "a-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Invalid", "10.1.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "10.2.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+            ("User", "Active", "10.1.0.0/16", "None", ""),
+            ("User", "Active", "203.0.113.0/24", "None", ""),
+        ],
+        &[
+            ("10.1.1.4", "None", "", "a-rt"),
+            ("10.2.1.4", "VNetPeering", "", SYSTEM),
+            ("203.0.113.9", "None", "", "a-rt"),
+            ("203.0.114.1", "Internet", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_13_more_specific_user_route_to_another_subnet_via_nva() {
+    check(
+        "13-inter-subnet-nva.yaml",
+        "web-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+            (
+                "User",
+                "Active",
+                "10.0.2.0/24",
+                "VirtualAppliance",
+                "10.0.3.4",
+            ),
+        ],
+        &[
+            ("10.0.2.4", "VirtualAppliance", "10.0.3.4", "web-rt"),
+            ("10.0.1.5", "VnetLocal", "", SYSTEM),
+            ("10.0.3.4", "VnetLocal", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_13_return_path_is_symmetric() {
+    check(
+        "13-inter-subnet-nva.yaml",
+        "db-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+            (
+                "User",
+                "Active",
+                "10.0.1.0/24",
+                "VirtualAppliance",
+                "10.0.3.4",
+            ),
+        ],
+        &[
+            ("10.0.1.4", "VirtualAppliance", "10.0.3.4", "db-rt"),
+            ("10.0.2.5", "VnetLocal", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_14_dual_stack_global_peering_with_ipv6_default_user_route() {
+    check(
+        "14-dual-stack-global.yaml",
+        "left-vm",
+        &[
+            ("Default", "Active", "10.60.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "fd00:10::/48", "VnetLocal", ""),
+            ("Default", "Active", "10.70.0.0/16", "VNetGlobalPeering", ""),
+            ("Default", "Active", "fd00:20::/48", "VNetGlobalPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Invalid", "::/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+            (
+                "User",
+                "Active",
+                "::/0",
+                "VirtualAppliance",
+                "fd00:10:0:2::4",
+            ),
+        ],
+        &[
+            ("fd00:20:0:1::4", "VNetGlobalPeering", "", SYSTEM),
+            ("fd00:10:0:1::5", "VnetLocal", "", SYSTEM),
+            ("fd00:10:0:ffff::1", "VnetLocal", "", SYSTEM),
+            (
+                "fd00:10:1::1",
+                "VirtualAppliance",
+                "fd00:10:0:2::4",
+                "left-rt",
+            ),
+            (
+                "2001:db8::1",
+                "VirtualAppliance",
+                "fd00:10:0:2::4",
+                "left-rt",
+            ),
+            (
+                "fd00:30::1",
+                "VirtualAppliance",
+                "fd00:10:0:2::4",
+                "left-rt",
+            ),
+            ("8.8.8.8", "Internet", "", SYSTEM),
+            ("10.70.1.4", "VNetGlobalPeering", "", SYSTEM),
+            ("10.80.1.4", "None", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_14_dual_stack_peer_side() {
+    check(
+        "14-dual-stack-global.yaml",
+        "right-vm",
+        &[
+            ("Default", "Active", "10.70.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "fd00:20::/48", "VnetLocal", ""),
+            ("Default", "Active", "10.60.0.0/16", "VNetGlobalPeering", ""),
+            ("Default", "Active", "fd00:10::/48", "VNetGlobalPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "::/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("fd00:10:0:1::4", "VNetGlobalPeering", "", SYSTEM),
+            ("2001:db8::1", "Internet", "", SYSTEM),
+        ],
+    );
+}
+
+#[test]
+fn golden_15_ipv4_vnet_with_dual_stack_peer_has_no_ipv6_default() {
+    check(
+        "15-ipv4-vnet-dual-stack-peer.yaml",
+        "v4-vm",
+        &[
+            ("Default", "Active", "10.0.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.1.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "fd00:b::/48", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+        &[
+            ("fd00:b:0:1::4", "VNetPeering", "", SYSTEM),
+            ("2001:db8::1", NO_ROUTE, "", ""),
+            ("10.1.1.4", "VNetPeering", "", SYSTEM),
+        ],
+    );
+}
