@@ -11,7 +11,11 @@ use vnetd::snapshot::Snapshot;
 use vnetd::topology::{self, Direction, NicIdx};
 
 fn hub_spoke_text() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hub-spoke.yaml")).unwrap()
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/hub-spoke.yaml"
+    ))
+    .unwrap()
 }
 
 fn snapshot_of(text: &str) -> Snapshot {
@@ -34,7 +38,10 @@ fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 
 fn udp(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64).udp(4000, 5000).write(&mut out, b"x").unwrap();
+    PacketBuilder::ipv4(src, dst, 64)
+        .udp(4000, 5000)
+        .write(&mut out, b"x")
+        .unwrap();
     out
 }
 
@@ -43,7 +50,10 @@ fn deliver(snap: &Snapshot, to: &str) -> Verdict {
 }
 
 fn dropped(snap: &Snapshot, reason: DropReason, at: &str) -> Verdict {
-    Verdict::Drop { reason, at: nic(snap, at) }
+    Verdict::Drop {
+        reason,
+        at: nic(snap, at),
+    }
 }
 
 const VM1: [u8; 4] = [10, 1, 1, 4];
@@ -56,18 +66,33 @@ fn hub_and_spoke_paths() {
     let s = snapshot_of(&hub_spoke_text());
     let from = |n| nic(&s, n);
     // Spoke to spoke: the user route sends it to the NVA...
-    assert_eq!(decide(&s, &Stateless, from("vm1"), &udp(VM1, VM2), 0), deliver(&s, "nva1"));
+    assert_eq!(
+        decide(&s, &Stateless, from("vm1"), &udp(VM1, VM2), 0),
+        deliver(&s, "nva1")
+    );
     // ...and the NVA's forwarded copy reaches vm2 (spoke2 accepts forwarded traffic).
-    assert_eq!(decide(&s, &Stateless, from("nva1"), &udp(VM1, VM2), 0), deliver(&s, "vm2"));
+    assert_eq!(
+        decide(&s, &Stateless, from("nva1"), &udp(VM1, VM2), 0),
+        deliver(&s, "vm2")
+    );
     // Spoke to hub over the peering, both ways.
-    assert_eq!(decide(&s, &Stateless, from("vm1"), &udp(VM1, SHARED), 0), deliver(&s, "shared1"));
-    assert_eq!(decide(&s, &Stateless, from("shared1"), &udp(SHARED, VM1), 0), deliver(&s, "vm1"));
+    assert_eq!(
+        decide(&s, &Stateless, from("vm1"), &udp(VM1, SHARED), 0),
+        deliver(&s, "shared1")
+    );
+    assert_eq!(
+        decide(&s, &Stateless, from("shared1"), &udp(SHARED, VM1), 0),
+        deliver(&s, "vm1")
+    );
     // vm2's subnet NSG denies telnet, even when the NVA carries it.
     assert_eq!(
         decide(&s, &Stateless, from("nva1"), &tcp(VM1, VM2, 40000, 23), 0),
         dropped(&s, DropReason::NsgInbound, "vm2")
     );
-    assert_eq!(decide(&s, &Stateless, from("nva1"), &tcp(VM1, VM2, 40000, 22), 0), deliver(&s, "vm2"));
+    assert_eq!(
+        decide(&s, &Stateless, from("nva1"), &tcp(VM1, VM2, 40000, 22), 0),
+        deliver(&s, "vm2")
+    );
 }
 
 #[test]
@@ -80,7 +105,16 @@ fn drops_and_their_reasons() {
         dropped(&s, DropReason::SourceCheck, "vm1")
     );
     // The NVA forwards, so it may send from other addresses.
-    assert_eq!(decide(&s, &Stateless, from("nva1"), &udp([10, 1, 1, 99], SHARED), 0), deliver(&s, "shared1"));
+    assert_eq!(
+        decide(
+            &s,
+            &Stateless,
+            from("nva1"),
+            &udp([10, 1, 1, 99], SHARED),
+            0
+        ),
+        deliver(&s, "shared1")
+    );
     assert_eq!(
         decide(&s, &Stateless, from("vm1"), &udp(VM1, [8, 8, 8, 8]), 0),
         dropped(&s, DropReason::NextHopInternet, "vm1")
@@ -97,17 +131,27 @@ fn drops_and_their_reasons() {
         decide(&s, &Stateless, from("vm1"), &udp(VM1, [224, 0, 0, 5]), 0),
         dropped(&s, DropReason::Unroutable, "vm1")
     );
-    assert_eq!(decide(&s, &Stateless, from("vm1"), &[0x45, 0, 0], 0), dropped(&s, DropReason::Malformed, "vm1"));
+    assert_eq!(
+        decide(&s, &Stateless, from("vm1"), &[0x45, 0, 0], 0),
+        dropped(&s, DropReason::Malformed, "vm1")
+    );
     // Non-transitive: shared1 (hub) has no route to a spoke-to-spoke
     // address other than over its own peerings, and the NVA does not
     // receive packets it would have to forward from a NIC... the hub's
     // routes to spoke2 are direct peering routes.
-    assert_eq!(decide(&s, &Stateless, from("shared1"), &udp(SHARED, VM2), 0), deliver(&s, "vm2"));
+    assert_eq!(
+        decide(&s, &Stateless, from("shared1"), &udp(SHARED, VM2), 0),
+        deliver(&s, "vm2")
+    );
 }
 
 #[test]
 fn appliance_without_ip_forwarding_fails_the_destination_check() {
-    let text = hub_spoke_text().replacen("    ip_forwarding_enabled: true\n", "    ip_forwarding_enabled: false\n", 1);
+    let text = hub_spoke_text().replacen(
+        "    ip_forwarding_enabled: true\n",
+        "    ip_forwarding_enabled: false\n",
+        1,
+    );
     let s = snapshot_of(&text);
     assert_eq!(
         decide(&s, &Stateless, nic(&s, "vm1"), &udp(VM1, VM2), 0),
@@ -132,7 +176,10 @@ fn spoke_refusing_forwarded_traffic() {
         dropped(&s, DropReason::ForwardedTrafficRefused, "vm2")
     );
     // Traffic that starts in the hub is not forwarded traffic.
-    assert_eq!(decide(&s, &Stateless, nic(&s, "nva1"), &udp(NVA, VM2), 0), deliver(&s, "vm2"));
+    assert_eq!(
+        decide(&s, &Stateless, nic(&s, "nva1"), &udp(NVA, VM2), 0),
+        deliver(&s, "vm2")
+    );
 }
 
 #[test]
@@ -169,7 +216,19 @@ fn peering_access_off_and_one_sided_peering() {
 /// A plain reference connection tracker: a set of (NIC, direction,
 /// 5-tuple) admitted so far.
 #[derive(Default)]
-struct SetConntrack(RefCell<HashSet<(NicIdx, Direction, u8, std::net::IpAddr, std::net::IpAddr, u16, u16)>>);
+struct SetConntrack(
+    RefCell<
+        HashSet<(
+            NicIdx,
+            Direction,
+            u8,
+            std::net::IpAddr,
+            std::net::IpAddr,
+            u16,
+            u16,
+        )>,
+    >,
+);
 
 impl Conntrack for SetConntrack {
     fn admitted(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u64) -> bool {
@@ -184,7 +243,9 @@ impl Conntrack for SetConntrack {
     }
     fn admit(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u32, _: u64, _: u64) {
         let (s, d) = p.flow_ports;
-        self.0.borrow_mut().insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
+        self.0
+            .borrow_mut()
+            .insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
     }
 }
 
@@ -202,22 +263,43 @@ fn replies_pass_by_state_while_new_inbound_flows_are_denied() {
     // A connection started by vm2 is denied at vm1.
     assert_eq!(
         decide(&s, &flows, nva, &tcp(VM2, VM1, 50000, 22), 0),
-        Verdict::Drop { reason: DropReason::NsgInbound, at: vm1 }
+        Verdict::Drop {
+            reason: DropReason::NsgInbound,
+            at: vm1
+        }
     );
     // Stateless evaluation would deny vm2's reply to vm1's connection too...
     assert_eq!(
         decide(&s, &Stateless, nva, &tcp(VM2, VM1, 22, 40000), 0),
-        Verdict::Drop { reason: DropReason::NsgInbound, at: vm1 }
+        Verdict::Drop {
+            reason: DropReason::NsgInbound,
+            at: vm1
+        }
     );
     // ...but once vm1 opened it, the reply is admitted by state.
-    assert_eq!(decide(&s, &flows, vm1, &tcp(VM1, VM2, 40000, 22), 0), Verdict::Deliver(nva));
-    assert_eq!(decide(&s, &flows, nva, &tcp(VM1, VM2, 40000, 22), 0), Verdict::Deliver(vm2));
-    assert_eq!(decide(&s, &flows, vm2, &tcp(VM2, VM1, 22, 40000), 0), Verdict::Deliver(nva));
-    assert_eq!(decide(&s, &flows, nva, &tcp(VM2, VM1, 22, 40000), 0), Verdict::Deliver(vm1));
+    assert_eq!(
+        decide(&s, &flows, vm1, &tcp(VM1, VM2, 40000, 22), 0),
+        Verdict::Deliver(nva)
+    );
+    assert_eq!(
+        decide(&s, &flows, nva, &tcp(VM1, VM2, 40000, 22), 0),
+        Verdict::Deliver(vm2)
+    );
+    assert_eq!(
+        decide(&s, &flows, vm2, &tcp(VM2, VM1, 22, 40000), 0),
+        Verdict::Deliver(nva)
+    );
+    assert_eq!(
+        decide(&s, &flows, nva, &tcp(VM2, VM1, 22, 40000), 0),
+        Verdict::Deliver(vm1)
+    );
     // A different port is a different flow, and is denied.
     assert_eq!(
         decide(&s, &flows, nva, &tcp(VM2, VM1, 22, 40001), 0),
-        Verdict::Drop { reason: DropReason::NsgInbound, at: vm1 }
+        Verdict::Drop {
+            reason: DropReason::NsgInbound,
+            at: vm1
+        }
     );
     let _ = Ipv4Addr::LOCALHOST;
 }

@@ -9,7 +9,8 @@
 //! `azure-semantics.md` §1–2, not produced by the code under test.
 
 use std::net::IpAddr;
-use vnetd::policy::routes::{compile_lpm, effective_routes, RouteSource};
+use vnetd::diagnostics;
+use vnetd::snapshot::Snapshot;
 use vnetd::topology::parse_str;
 
 /// (source, state, addressPrefix, nextHopType, nextHopIpAddress)
@@ -31,22 +32,23 @@ fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
     let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let loaded = parse_str(file, &text).unwrap_or_else(|d| panic!("{file}: {d:#?}"));
-    let topo = &loaded.topology;
-    let nic_idx = topo
+    // The answers come from the compiled snapshot, as the commands and the
+    // packet path read it.
+    let snap = Snapshot::compile(loaded.topology, 0);
+    let nic_idx = snap
         .nic_by_name(nic)
         .unwrap_or_else(|| panic!("{file}: no NIC {nic}"));
-    let subnet = topo.nics[nic_idx].subnet;
 
-    let routes = effective_routes(topo, subnet);
-    let got: Vec<(String, String, String, String, String)> = routes
-        .iter()
+    let got: Vec<(String, String, String, String, String)> = diagnostics::routes(&snap, nic_idx)
+        .value
+        .into_iter()
         .map(|r| {
             (
-                r.source.as_str().to_string(),
-                r.state.as_str().to_string(),
-                r.address_prefix.to_string(),
-                r.next_hop_type.as_str().to_string(),
-                r.next_hop_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                r.source.to_string(),
+                r.state.to_string(),
+                r.address_prefix.join(","),
+                r.next_hop_type.to_string(),
+                r.next_hop_ip_address.join(","),
             )
         })
         .collect();
@@ -64,19 +66,17 @@ fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
         .collect();
     assert_eq!(got, want, "{file}, NIC {nic}: effective routes");
 
-    let lpm = compile_lpm(&routes);
     for &(dst, hop_type, hop_ip, table_id) in hops {
         let addr: IpAddr = dst.parse().unwrap();
-        let got = match lpm.lookup(addr).and_then(|(_, &i)| routes.get(i)) {
-            None => (NO_ROUTE.to_string(), String::new(), String::new()),
-            Some(r) => (
-                r.next_hop_type.as_str().to_string(),
-                r.next_hop_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                match (r.source, r.route_table) {
-                    (RouteSource::User, Some(t)) => topo.route_tables[t].name.clone(),
-                    _ => SYSTEM.to_string(),
-                },
-            ),
+        let got = if snap.route(nic_idx, addr).is_none() {
+            (NO_ROUTE.to_string(), String::new(), String::new())
+        } else {
+            let hop = diagnostics::next_hop(&snap, nic_idx, addr);
+            (
+                hop.next_hop_type.to_string(),
+                hop.next_hop_ip_address,
+                hop.route_table_id,
+            )
         };
         let want = (
             hop_type.to_string(),

@@ -134,7 +134,8 @@ pub enum Verdict {
 /// there in the other direction.
 pub trait Conntrack {
     /// True when the packet belongs to an admitted flow at `nic`; counts it.
-    fn admitted(&self, nic: NicIdx, direction: Direction, packet: &PacketView, now_ms: u64) -> bool;
+    fn admitted(&self, nic: NicIdx, direction: Direction, packet: &PacketView, now_ms: u64)
+        -> bool;
     /// Records a flow just allowed by the NSGs of `nic`. `rule_tag` says
     /// which rules allowed it; `idle_timeout_ms` is the VNet's flow timeout.
     fn admit(
@@ -192,13 +193,26 @@ fn nsg_admits<C: Conntrack>(
     }
     let vnet = snap.topology.nics[nic].subnet.vnet;
     let timeout_ms = u64::from(snap.topology.vnets[vnet].flow_timeout_minutes) * 60_000;
-    flows.admit(nic, direction, view, rule_tag(verdict.decided_by), timeout_ms, now_ms);
+    flows.admit(
+        nic,
+        direction,
+        view,
+        rule_tag(verdict.decided_by),
+        timeout_ms,
+        now_ms,
+    );
     true
 }
 
 /// Decides the fate of one IP packet (without the virtio-net header) sent by
 /// `ingress`.
-pub fn decide<C: Conntrack>(snap: &Snapshot, flows: &C, ingress: NicIdx, packet: &[u8], now_ms: u64) -> Verdict {
+pub fn decide<C: Conntrack>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    packet: &[u8],
+    now_ms: u64,
+) -> Verdict {
     let drop = |reason, at| Verdict::Drop { reason, at };
     let Ok(view) = PacketView::parse(packet) else {
         return drop(DropReason::Malformed, ingress);
@@ -240,7 +254,9 @@ pub fn decide_parsed<C: Conntrack>(
             None => return drop(DropReason::NoDestination, ingress),
         },
         RouteTarget::Appliance { nic, vnet } => (nic, vnet),
-        RouteTarget::ApplianceUnreachable => return drop(DropReason::ApplianceUnreachable, ingress),
+        RouteTarget::ApplianceUnreachable => {
+            return drop(DropReason::ApplianceUnreachable, ingress)
+        }
         RouteTarget::Nowhere => {
             let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
                 crate::topology::NextHopType::Internet => DropReason::NextHopInternet,

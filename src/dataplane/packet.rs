@@ -59,8 +59,15 @@ impl PacketView {
             }
             IPPROTO_ICMP | IPPROTO_ICMPV6 if first_fragment => {
                 let kind = *data.first().ok_or(Malformed)?;
-                let echo = matches!((proto, kind), (IPPROTO_ICMP, 0 | 8) | (IPPROTO_ICMPV6, 128 | 129));
-                let id = if echo { be16(data, 4).ok_or(Malformed)? } else { 0 };
+                let echo = matches!(
+                    (proto, kind),
+                    (IPPROTO_ICMP, 0 | 8) | (IPPROTO_ICMPV6, 128 | 129)
+                );
+                let id = if echo {
+                    be16(data, 4).ok_or(Malformed)?
+                } else {
+                    0
+                };
                 ((None, None), (id, id))
             }
             _ => ((None, None), (0, 0)),

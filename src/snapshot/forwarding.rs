@@ -51,10 +51,13 @@ impl Forwarding {
         let mut crossings = vec![Crossing::default(); n * n];
         for from in 0..n {
             for to in 0..n {
-                if let (Some(out), Some(back)) = (topo.peering_link(from, to), topo.peering_link(to, from)) {
+                if let (Some(out), Some(back)) =
+                    (topo.peering_link(from, to), topo.peering_link(to, from))
+                {
                     crossings[from * n + to] = Crossing {
                         connected: true,
-                        access: out.allow_virtual_network_access && back.allow_virtual_network_access,
+                        access: out.allow_virtual_network_access
+                            && back.allow_virtual_network_access,
                         forwarded: back.allow_forwarded_traffic,
                     };
                 }
@@ -130,10 +133,16 @@ pub fn resolve_targets(
                 // another appliance.
                 lookup(ip)
                     .and_then(|r| direct(&rows[r]))
-                    .and_then(|vnet| forwarding.owner(vnet, ip).map(|nic| RouteTarget::Appliance { nic, vnet }))
+                    .and_then(|vnet| {
+                        forwarding
+                            .owner(vnet, ip)
+                            .map(|nic| RouteTarget::Appliance { nic, vnet })
+                    })
                     .unwrap_or(RouteTarget::ApplianceUnreachable)
             }
-            NextHopType::None | NextHopType::Internet | NextHopType::VirtualNetworkGateway => RouteTarget::Nowhere,
+            NextHopType::None | NextHopType::Internet | NextHopType::VirtualNetworkGateway => {
+                RouteTarget::Nowhere
+            }
         })
         .collect()
 }
