@@ -21,6 +21,21 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Build the lab (a namespace and TUN per NIC) and forward packets until
+    /// SIGINT or SIGTERM; then remove everything. Without CONFIG, runs the
+    /// built-in hub-and-spoke example (config/hub-spoke.yaml). Needs root.
+    Run {
+        /// The topology file (YAML).
+        config: Option<PathBuf>,
+        /// Forwarding threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Remove the namespaces a crashed `run` left behind. Needs root.
+    Down {
+        /// The topology file that was running (default: the built-in example).
+        config: Option<PathBuf>,
+    },
     /// Validate a topology file: exit 0, or 1 with every error listed.
     Check {
         /// The topology file (YAML).
@@ -118,6 +133,8 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Run { config, workers } => run_lab(config.as_deref(), workers),
+        Command::Down { config } => down(config.as_deref()),
         Command::Check { config } => check(&config),
         Command::Routes { nic, source } => {
             let loaded = offline(&source)?;
@@ -172,6 +189,93 @@ fn load(path: &Path) -> Result<Loaded, Failure> {
             )))
         }
     }
+}
+
+/// The built-in example lab, the same file as `config/hub-spoke.yaml`.
+pub const BUILTIN_LAB: &str = include_str!("../config/hub-spoke.yaml");
+const BUILTIN_NAME: &str = "built-in hub-spoke.yaml";
+
+fn load_or_builtin(path: Option<&Path>) -> Result<Loaded, Failure> {
+    match path {
+        Some(p) => load(p),
+        None => {
+            topology::parse_str(BUILTIN_NAME, BUILTIN_LAB).map_err(|e| Failure::refused(render(&e)))
+        }
+    }
+}
+
+fn require_root(what: &str) -> Result<(), Failure> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Failure::refused(format!(
+            "vnetd {what} creates network namespaces and TUN devices: it needs root (CAP_NET_ADMIN)"
+        )));
+    }
+    Ok(())
+}
+
+fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
+    let loaded = load_or_builtin(path)?;
+    require_root("run")?;
+    let mut options = crate::daemon::RunOptions::default();
+    if let Some(w) = workers {
+        if w == 0 {
+            return Err(Failure::usage("--workers must be at least 1"));
+        }
+        options.workers = w;
+    }
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| Failure::refused(format!("cannot watch signals: {e}")))?;
+    let topo = loaded.topology;
+    let summary: Vec<String> = topo
+        .nics
+        .iter()
+        .map(|n| {
+            let ips: Vec<String> = n
+                .ip_configurations
+                .iter()
+                .map(|c| c.address.to_string())
+                .collect();
+            format!("  {:<12} netns {:<12} {}", n.name, n.netns, ips.join(", "))
+        })
+        .collect();
+    let first = topo.nics.first().map(|n| n.netns.clone());
+    let daemon = crate::daemon::Daemon::start(topo, &options)
+        .map_err(|e| Failure::refused(format!("cannot start the lab: {e:#}")))?;
+    println!(
+        "vnetd: lab up, {} workers, {} NICs:",
+        options.workers,
+        summary.len()
+    );
+    for line in &summary {
+        println!("{line}");
+    }
+    if let Some(ns) = first {
+        println!("try: ip netns exec {ns} ping <address>; stop with Ctrl-C");
+    }
+    // Wait for SIGINT or SIGTERM.
+    let _ = signals.forever().next();
+    daemon
+        .shutdown()
+        .map_err(|e| Failure::refused(format!("removing the lab: {e:#}")))?;
+    println!("vnetd: lab removed");
+    Ok(())
+}
+
+fn down(path: Option<&Path>) -> Result<(), Failure> {
+    let loaded = load_or_builtin(path)?;
+    require_root("down")?;
+    let removed =
+        crate::daemon::down(&loaded.topology).map_err(|e| Failure::refused(format!("{e:#}")))?;
+    if removed.is_empty() {
+        println!("vnetd: nothing to remove");
+    } else {
+        println!("vnetd: removed namespaces {}", removed.join(", "));
+    }
+    Ok(())
 }
 
 fn check(path: &Path) -> Result<(), Failure> {

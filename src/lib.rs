@@ -14,10 +14,14 @@
 //!   checks in Azure's order, with stateful NSGs.
 //! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify` and
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
+//! - [`daemon`]: the running lab, where the two sides meet: namespaces and
+//!   TUNs built from the topology, forwarding workers reading one published
+//!   snapshot.
 //! - [`host`]: host plumbing in plain Linux terms: named network namespaces,
 //!   multi-queue TUN devices with offload, links, addresses and routes.
 
 pub mod cli;
+pub mod daemon;
 pub mod dataplane;
 pub mod diagnostics;
 pub mod engine;

@@ -215,20 +215,11 @@ fn peering_access_off_and_one_sided_peering() {
 
 /// A plain reference connection tracker: a set of (NIC, direction,
 /// 5-tuple) admitted so far.
+/// (NIC, direction, protocol, source, destination, source port, destination port)
+type TrackedFlow = (NicIdx, Direction, u8, std::net::IpAddr, std::net::IpAddr, u16, u16);
+
 #[derive(Default)]
-struct SetConntrack(
-    RefCell<
-        HashSet<(
-            NicIdx,
-            Direction,
-            u8,
-            std::net::IpAddr,
-            std::net::IpAddr,
-            u16,
-            u16,
-        )>,
-    >,
-);
+struct SetConntrack(RefCell<HashSet<TrackedFlow>>);
 
 impl Conntrack for SetConntrack {
     fn admitted(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u64) -> bool {

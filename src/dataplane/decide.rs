@@ -69,10 +69,12 @@ pub enum DropReason {
     NsgInbound,
     /// Larger than the egress MTU with Don't Fragment set.
     Mtu,
+    /// The egress device could not take the packet (its queue was full).
+    EgressFull,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Malformed,
@@ -92,6 +94,7 @@ impl DropReason {
         DropReason::DestinationCheck,
         DropReason::NsgInbound,
         DropReason::Mtu,
+        DropReason::EgressFull,
     ];
 
     /// The name used in `stats`, `flows` and metrics.
@@ -114,6 +117,7 @@ impl DropReason {
             DropReason::DestinationCheck => "destination_check",
             DropReason::NsgInbound => "nsg_inbound",
             DropReason::Mtu => "mtu",
+            DropReason::EgressFull => "egress_full",
         }
     }
 }
@@ -173,7 +177,7 @@ fn rule_tag(decided_by: Option<(usize, usize)>) -> u32 {
 /// Runs the NSGs of `nic` in `direction` unless the packet belongs to an
 /// admitted flow; records the flow when the rules allow it.
 #[inline]
-fn nsg_admits<C: Conntrack>(
+fn nsg_admits<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
     nic: NicIdx,
@@ -206,7 +210,7 @@ fn nsg_admits<C: Conntrack>(
 
 /// Decides the fate of one IP packet (without the virtio-net header) sent by
 /// `ingress`.
-pub fn decide<C: Conntrack>(
+pub fn decide<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
     ingress: NicIdx,
@@ -221,7 +225,7 @@ pub fn decide<C: Conntrack>(
 }
 
 /// [`decide`] on an already parsed packet.
-pub fn decide_parsed<C: Conntrack>(
+pub fn decide_parsed<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
     ingress: NicIdx,

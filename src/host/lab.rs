@@ -32,6 +32,8 @@ pub struct NamespaceSpec {
     pub queues: usize,
     /// Open the queues in non-blocking mode.
     pub nonblocking: bool,
+    /// The namespace forwards packets (a router): IPv4 and IPv6 forwarding.
+    pub forwarding: bool,
 }
 
 impl NamespaceSpec {
@@ -45,6 +47,7 @@ impl NamespaceSpec {
             gateways: Vec::new(),
             queues: 1,
             nonblocking: false,
+            forwarding: false,
         }
     }
 
@@ -217,6 +220,7 @@ fn plumb(spec: &NamespaceSpec) -> Result<TunDevice> {
             mtu: spec.mtu,
             addresses: spec.addresses.clone(),
             gateways: spec.gateways.clone(),
+            forwarding: spec.forwarding,
         },
     )?;
     Ok(tun)

@@ -35,6 +35,9 @@ pub struct InterfaceConfig {
     /// the interface has an address of. The default routes are `onlink`: a
     /// TUN device has no link layer, so the gateway is never resolved.
     pub gateways: Vec<IpAddr>,
+    /// The namespace routes packets between its interfaces' neighbours
+    /// (IPv4 and IPv6 forwarding on, ICMP redirects off).
+    pub forwarding: bool,
 }
 
 /// Runs `operation` with a fresh rtnetlink connection, on the current thread,
@@ -246,6 +249,43 @@ fn quiet_ipv6_autoconf(interface: &str) -> Result<()> {
     Ok(())
 }
 
+/// Writes the namespace's forwarding settings. Redirects are never sent or
+/// accepted: every neighbour is reached through one point-to-point link, so
+/// a redirect could only point back at the same link.
+fn set_forwarding(interface: &str, forwarding: bool) -> Result<()> {
+    let on = if forwarding { "1" } else { "0" };
+    let mut settings = vec![
+        ("/proc/sys/net/ipv4/ip_forward".to_string(), on),
+        (
+            "/proc/sys/net/ipv4/conf/all/send_redirects".to_string(),
+            "0",
+        ),
+        (
+            format!("/proc/sys/net/ipv4/conf/{interface}/send_redirects"),
+            "0",
+        ),
+        (
+            "/proc/sys/net/ipv4/conf/all/accept_redirects".to_string(),
+            "0",
+        ),
+        (
+            format!("/proc/sys/net/ipv4/conf/{interface}/accept_redirects"),
+            "0",
+        ),
+    ];
+    if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        settings.push(("/proc/sys/net/ipv6/conf/all/forwarding".to_string(), on));
+        settings.push((
+            format!("/proc/sys/net/ipv6/conf/{interface}/accept_redirects"),
+            "0",
+        ));
+    }
+    for (file, value) in settings {
+        std::fs::write(&file, value).with_context(|| format!("writing {value} to {file}"))?;
+    }
+    Ok(())
+}
+
 /// Sets up the link `interface` inside the named namespace `namespace`:
 /// `lo` up; IPv6 autoconfiguration quieted; MTU; addresses; link up; one
 /// default route per gateway. Returns once every address accepts packets.
@@ -257,6 +297,7 @@ pub fn configure_interface(
     check_config(interface, config)?;
     netns::run_in(namespace, || {
         quiet_ipv6_autoconf(interface)?;
+        set_forwarding(interface, config.forwarding)?;
         with_connection(|handle| async move {
             let loopback = link_index(&handle, "lo").await?;
             handle
@@ -327,6 +368,7 @@ mod tests {
     fn config(addresses: &[&str], gateways: &[&str], mtu: u32) -> InterfaceConfig {
         InterfaceConfig {
             mtu,
+            forwarding: false,
             addresses: addresses
                 .iter()
                 .map(|a| a.parse().expect("literal"))
