@@ -216,7 +216,15 @@ fn peering_access_off_and_one_sided_peering() {
 /// A plain reference connection tracker: a set of (NIC, direction,
 /// 5-tuple) admitted so far.
 /// (NIC, direction, protocol, source, destination, source port, destination port)
-type TrackedFlow = (NicIdx, Direction, u8, std::net::IpAddr, std::net::IpAddr, u16, u16);
+type TrackedFlow = (
+    NicIdx,
+    Direction,
+    u8,
+    std::net::IpAddr,
+    std::net::IpAddr,
+    u16,
+    u16,
+);
 
 #[derive(Default)]
 struct SetConntrack(RefCell<HashSet<TrackedFlow>>);

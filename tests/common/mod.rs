@@ -1,0 +1,211 @@
+//! Shared helpers of the end-to-end tests: a lab that builds and removes
+//! itself, and real traffic from inside namespaces.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vnetd::daemon::stats::NicStats;
+use vnetd::daemon::{Daemon, RunOptions};
+use vnetd::host::netns;
+
+/// True when the tests may build namespaces. Without root: a failure under
+/// `CI=true`, a skip with a note elsewhere.
+pub fn can_run_labs() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("end-to-end tests need root, and CI=true forbids skipping them");
+    }
+    eprintln!("note: not root, end-to-end test skipped");
+    false
+}
+
+/// Gives every NIC of a block-style topology its own namespace name
+/// `<prefix>-<nic>`, so that tests running side by side never clash.
+pub fn with_netns_prefix(text: &str, prefix: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut renamed = 0;
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        let next_is_subnet = lines
+            .get(i + 1)
+            .is_some_and(|l| l.starts_with("    subnet: "));
+        if let (Some(name), true) = (line.strip_prefix("  - name: "), next_is_subnet) {
+            out.push_str(&format!("    netns: {prefix}-{}\n", name.trim()));
+            renamed += 1;
+        }
+    }
+    assert!(renamed > 0, "no NIC found to rename");
+    out
+}
+
+/// A running lab; removed when dropped.
+pub struct Lab {
+    prefix: String,
+    daemon: Option<Daemon>,
+}
+
+impl Lab {
+    /// Starts `text` with namespaces prefixed by `prefix`, or returns None
+    /// when labs cannot run here (see [`can_run_labs`]).
+    pub fn start(prefix: &str, text: &str) -> Option<Lab> {
+        if !can_run_labs() {
+            return None;
+        }
+        let text = with_netns_prefix(text, prefix);
+        let loaded = vnetd::topology::parse_str(prefix, &text).unwrap_or_else(|e| panic!("{e:?}"));
+        let daemon = Daemon::start(loaded.topology, &RunOptions { workers: 2 })
+            .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
+        Some(Lab {
+            prefix: prefix.to_string(),
+            daemon: Some(daemon),
+        })
+    }
+
+    /// The namespace of a NIC.
+    pub fn ns(&self, nic: &str) -> String {
+        format!("{}-{nic}", self.prefix)
+    }
+
+    pub fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().unwrap()
+    }
+
+    pub fn stats(&self, nic: &str) -> NicStats {
+        self.daemon().nic_stats(nic).unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            if let Err(e) = d.shutdown() {
+                eprintln!("removing lab {}: {e:#}", self.prefix);
+            }
+        }
+    }
+}
+
+/// Runs a command inside a namespace and returns its stdout; panics if it
+/// fails.
+pub fn in_netns(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} in {ns}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Three pings with the real `ping`; true when all three are answered.
+pub fn ping(ns: &str, dst: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "netns", "exec", ns, "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", dst,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// Like [`ping`], from a given source address.
+pub fn ping_from(ns: &str, src: &str, dst: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "netns", "exec", ns, "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-I", src,
+            dst,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// A TCP connection from `client_ns` to a listener at `server` in
+/// `server_ns`, with one echo; true when the bytes come back.
+pub fn tcp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
+    let listener = netns::run_in(server_ns, move || Ok(TcpListener::bind(server)?)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let echo = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(2)))
+                        .unwrap();
+                    let mut buf = [0u8; 5];
+                    if stream.read_exact(&mut buf).is_ok() {
+                        let _ = stream.write_all(&buf);
+                    }
+                    return;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let connected = netns::run_in(client_ns, move || {
+        Ok(TcpStream::connect_timeout(
+            &server,
+            Duration::from_millis(1500),
+        )?)
+    });
+    let ok = match connected {
+        Ok(mut stream) => {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut buf = [0u8; 5];
+            stream.write_all(b"hello").is_ok()
+                && stream.read_exact(&mut buf).is_ok()
+                && &buf == b"hello"
+        }
+        Err(_) => false,
+    };
+    let _ = echo.join();
+    ok
+}
+
+/// One UDP datagram from `client_ns` to `server` in `server_ns` and its
+/// echo; true when the echo arrives.
+pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
+    let server_socket = netns::run_in(server_ns, move || Ok(UdpSocket::bind(server)?)).unwrap();
+    server_socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let any: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .unwrap();
+    let client = netns::run_in(client_ns, move || Ok(UdpSocket::bind(any)?)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    if client.send_to(b"datagram", server).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let Ok((n, from)) = server_socket.recv_from(&mut buf) else {
+        return false;
+    };
+    if &buf[..n] != b"datagram" || server_socket.send_to(&buf[..n], from).is_err() {
+        return false;
+    }
+    matches!(client.recv_from(&mut buf), Ok((8, _))) && &buf[..8] == b"datagram"
+}
