@@ -15,7 +15,7 @@
 use crate::policy::routes::EffectiveRoute;
 use crate::topology::{NextHopType, NicIdx, Topology, VnetIdx};
 use ipnet::IpNet;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 /// Peering facts for traffic from one VNet into another.
@@ -32,7 +32,9 @@ pub struct Crossing {
 
 #[derive(Debug, Default)]
 pub struct Forwarding {
-    owners: HashMap<(VnetIdx, IpAddr), NicIdx>,
+    /// Keyed with a fast non-cryptographic hash: the keys come from the
+    /// topology file, not from packets an attacker could choose freely.
+    owners: FxHashMap<(VnetIdx, IpAddr), NicIdx>,
     crossings: Vec<Crossing>,
     vnet_count: usize,
     /// Per VNet, its address space (to tell whether a packet started there).
@@ -41,7 +43,7 @@ pub struct Forwarding {
 
 impl Forwarding {
     pub fn build(topo: &Topology) -> Forwarding {
-        let mut owners = HashMap::new();
+        let mut owners = FxHashMap::default();
         for (idx, nic) in topo.nics.iter().enumerate() {
             for c in &nic.ip_configurations {
                 owners.insert((nic.subnet.vnet, c.address), idx);

@@ -1,0 +1,71 @@
+//! The per-packet decision end to end (parse, source check, NSGs, route,
+//! peering and destination checks) on the built-in hub-and-spoke lab, for
+//! a few representative packets. This is the work a worker does per packet
+//! between its read and its write.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use etherparse::PacketBuilder;
+use vnetd::dataplane::{decide, Stateless, Verdict};
+use vnetd::snapshot::Snapshot;
+
+fn tcp(src: [u8; 4], dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64)
+        .tcp(40000, dport, 1, 64000)
+        .write(&mut out, &[0u8; 1400])
+        .unwrap();
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let loaded = vnetd::topology::parse_str("hub-spoke.yaml", vnetd::cli::BUILTIN_LAB).unwrap();
+    let snap = Snapshot::compile(loaded.topology, 1);
+    let nic = |n: &str| snap.nic_by_name(n).unwrap();
+    let cases = [
+        (
+            "peering, no NSG",
+            nic("vm1"),
+            tcp([10, 1, 1, 4], [10, 0, 2, 4], 80),
+        ),
+        (
+            "to the NVA by user route",
+            nic("vm1"),
+            tcp([10, 1, 1, 4], [10, 2, 1, 4], 80),
+        ),
+        (
+            "NVA to spoke, inbound NSG",
+            nic("nva1"),
+            tcp([10, 1, 1, 4], [10, 2, 1, 4], 80),
+        ),
+        (
+            "NSG deny",
+            nic("nva1"),
+            tcp([10, 1, 1, 4], [10, 2, 1, 4], 23),
+        ),
+    ];
+    let mut group = c.benchmark_group("decide");
+    for (name, ingress, packet) in &cases {
+        // Each case must reach the verdict it is named for.
+        let verdict = decide(&snap, &Stateless, *ingress, packet, 0);
+        assert_eq!(
+            matches!(verdict, Verdict::Deliver(_)),
+            *name != "NSG deny",
+            "{name}: {verdict:?}"
+        );
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                decide(
+                    black_box(&snap),
+                    &Stateless,
+                    black_box(*ingress),
+                    black_box(packet),
+                    0,
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
