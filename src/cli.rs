@@ -36,6 +36,14 @@ pub enum Command {
         /// The topology file that was running (default: the built-in example).
         config: Option<PathBuf>,
     },
+    /// Print the network namespace that stands for a NIC (for scripts).
+    Netns {
+        #[arg(long)]
+        nic: String,
+        /// The topology file (default: the built-in lab).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Validate a topology file: exit 0, or 1 with every error listed.
     Check {
         /// The topology file (YAML).
@@ -136,6 +144,20 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run { config, workers } => run_lab(config.as_deref(), workers),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config } => check(&config),
+        Command::Netns { nic, config } => {
+            let loaded = load_or_builtin(config.as_deref())?;
+            let t = &loaded.topology;
+            match t.nic_by_name(&nic) {
+                Some(i) => {
+                    println!("{}", t.nics[i].netns);
+                    Ok(())
+                }
+                None => Err(Failure::refused(format!(
+                    "no NIC named `{nic}` in {}",
+                    t.source
+                ))),
+            }
+        }
         Command::Routes { nic, source } => {
             let loaded = offline(&source)?;
             crate::diagnostics::print_routes(&loaded, &nic, source.json)
