@@ -2,6 +2,7 @@
 //! invalid topology, an unknown NIC, an address outside the topology), 2
 //! usage errors.
 
+use crate::graph::GraphFormat;
 use crate::topology::{self, Diagnostic, Loaded};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -48,6 +49,15 @@ pub enum Command {
     Check {
         /// The topology file (YAML).
         config: PathBuf,
+    },
+    /// Draw the topology: VNets, subnets, NICs, peerings and the user
+    /// routes through virtual appliances, as Mermaid or Graphviz DOT.
+    Graph {
+        /// The topology file (YAML).
+        config: PathBuf,
+        /// The picture language.
+        #[arg(long, default_value = "mermaid")]
+        format: GraphFormat,
     },
     /// Effective routes of a NIC's subnet (like `az network nic show-effective-route-table`).
     Routes {
@@ -158,6 +168,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 ))),
             }
         }
+        Command::Graph { config, format } => graph(&config, format),
         Command::Routes { nic, source } => {
             let loaded = offline(&source)?;
             crate::diagnostics::print_routes(&loaded, &nic, source.json)
@@ -315,6 +326,16 @@ fn check(path: &Path) -> Result<(), Failure> {
         t.nsgs.len()
     );
     Ok(())
+}
+
+fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
+    let loaded = load(path)?;
+    let snapshot = crate::snapshot::Snapshot::compile(loaded.topology, 0);
+    let picture = crate::graph::render(&snapshot, format);
+    let mut out = std::io::stdout().lock();
+    out.write_all(picture.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::refused(format!("cannot write the picture: {e}")))
 }
 
 /// The topology a diagnostic command answers from. Without `--config` the

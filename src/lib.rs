@@ -14,6 +14,8 @@
 //!   checks in Azure's order, with stateful NSGs.
 //! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify` and
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
+//! - [`graph`]: the topology as a picture (Mermaid or Graphviz DOT) for
+//!   `vnetd graph`.
 //! - [`daemon`]: the running lab, where the two sides meet: namespaces and
 //!   TUNs built from the topology, forwarding workers reading one published
 //!   snapshot.
@@ -25,6 +27,7 @@ pub mod daemon;
 pub mod dataplane;
 pub mod diagnostics;
 pub mod engine;
+pub mod graph;
 pub mod host;
 pub mod policy;
 pub mod snapshot;
