@@ -2,4 +2,5 @@
 //! compiles Azure policy into these structures.
 
 pub mod classifier;
+pub mod flow_table;
 pub mod lpm;
