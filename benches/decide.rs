@@ -6,6 +6,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
 use vnetd::dataplane::{decide, Stateless, Verdict};
+use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
 
 fn tcp(src: [u8; 4], dst: [u8; 4], dport: u16) -> Vec<u8> {
@@ -57,6 +58,21 @@ fn bench(c: &mut Criterion) {
                 decide(
                     black_box(&snap),
                     &Stateless,
+                    black_box(*ingress),
+                    black_box(packet),
+                    0,
+                )
+            })
+        });
+        // Stateful: the flow is known after the first packet, so the NSG
+        // rules are skipped and the flow table is read instead.
+        let flows = FlowTable::new(1 << 16, 64, 0);
+        decide(&snap, &flows, *ingress, packet, 0);
+        group.bench_function(format!("{name}, known flow"), |b| {
+            b.iter(|| {
+                decide(
+                    black_box(&snap),
+                    &flows,
                     black_box(*ingress),
                     black_box(packet),
                     0,

@@ -185,3 +185,26 @@ fn spoofed_source_is_dropped() {
     assert!(lab.stats("vm1").drops_for(DropReason::SourceCheck) >= 1);
     assert!(ping(&vm1, "10.0.2.4"), "the NIC's own address still works");
 }
+
+#[test]
+fn nsgs_are_stateful_replies_pass_new_inbound_flows_do_not() {
+    // vm1's subnet denies every inbound TCP connection from spoke2. vm1's own
+    // connections to vm2 still work: their replies are admitted by state.
+    let text = HUB_SPOKE.replace(
+        "        route_table: spoke1-rt\n",
+        "        route_table: spoke1-rt\n        network_security_group: spoke1-nsg\n",
+    ) + "  - name: spoke1-nsg\n    security_rules:\n      - {name: deny-spoke2-tcp-in, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '*', source_address_prefix: 10.2.0.0/16, destination_address_prefix: '*'}\n";
+    let Some(lab) = Lab::start("e2state", &text) else {
+        return;
+    };
+    let (vm1, vm2) = (lab.ns("vm1"), lab.ns("vm2"));
+    assert!(
+        tcp_echo(&vm1, &vm2, "10.2.1.4:7100".parse().unwrap()),
+        "vm1's own connection"
+    );
+    assert!(
+        !tcp_echo(&vm2, &vm1, "10.1.1.4:7100".parse().unwrap()),
+        "started from the far side"
+    );
+    assert!(lab.stats("vm1").drops_for(DropReason::NsgInbound) >= 1);
+}

@@ -181,3 +181,29 @@ fn the_builtin_lab_runs_and_forwards() {
         assert!(!vnetd::host::netns::exists(ns), "{ns} left behind");
     }
 }
+
+#[test]
+fn the_demo_script_proves_every_path_it_shows() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let _serial = serial();
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
+        .env("VNETD", env!("CARGO_BIN_EXE_vnetd"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok: ping and HTTP through nva1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: TCP 23 to vm2 is dropped"), "{stdout}");
+    for ns in ["vm1", "vm2", "nva1", "shared1"] {
+        assert!(!vnetd::host::netns::exists(ns), "{ns} left behind");
+    }
+}

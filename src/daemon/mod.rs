@@ -6,7 +6,8 @@
 pub mod stats;
 pub mod worker;
 
-use crate::dataplane::{Conntrack, Stateless};
+use crate::dataplane::Conntrack;
+use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
 use crate::host::{cleanup_leftovers, HostLab, NamespaceSpec};
 use crate::snapshot::Snapshot;
 use crate::topology::{Nic, Topology};
@@ -24,12 +25,18 @@ use std::time::Instant;
 pub struct RunOptions {
     /// Forwarding threads (and TUN queues per NIC).
     pub workers: usize,
+    /// Slots of the flow table (tracked flows of all NICs together).
+    pub flow_capacity: usize,
 }
+
+/// NICs a lab may have over its life (flow-table quotas are kept per NIC).
+pub const MAX_NICS: u32 = 4096;
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            flow_capacity: 1 << 20,
         }
     }
 }
@@ -103,7 +110,11 @@ impl Daemon {
         }
         let nic_count = topology.nics.len();
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(topology, 1)));
-        let flows: Arc<dyn Conntrack + Send + Sync> = Arc::new(Stateless);
+        let flows: Arc<dyn Conntrack + Send + Sync> = Arc::new(FlowTable::new(
+            options.flow_capacity,
+            MAX_NICS,
+            FlowTable::default_quota(options.flow_capacity, nic_count as u32, DEFAULT_QUOTA_FLOOR),
+        ));
         let stop = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
         let mut counters = Vec::new();

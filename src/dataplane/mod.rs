@@ -5,6 +5,7 @@
 //! workers read packets from TUN queues and write them where the verdict
 //! says.
 
+pub mod conntrack;
 pub mod decide;
 pub mod packet;
 

@@ -55,13 +55,24 @@ impl Lab {
     /// Starts `text` with namespaces prefixed by `prefix`, or returns None
     /// when labs cannot run here (see [`can_run_labs`]).
     pub fn start(prefix: &str, text: &str) -> Option<Lab> {
+        Lab::start_exact(prefix, &with_netns_prefix(text, prefix))
+    }
+
+    /// Starts `text` as it is; its namespaces must be named
+    /// `<prefix>-<nic>` already.
+    pub fn start_exact(prefix: &str, text: &str) -> Option<Lab> {
         if !can_run_labs() {
             return None;
         }
-        let text = with_netns_prefix(text, prefix);
-        let loaded = vnetd::topology::parse_str(prefix, &text).unwrap_or_else(|e| panic!("{e:?}"));
-        let daemon = Daemon::start(loaded.topology, &RunOptions { workers: 2 })
-            .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
+        let loaded = vnetd::topology::parse_str(prefix, text).unwrap_or_else(|e| panic!("{e:?}"));
+        let daemon = Daemon::start(
+            loaded.topology,
+            &RunOptions {
+                workers: 2,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
         Some(Lab {
             prefix: prefix.to_string(),
             daemon: Some(daemon),
