@@ -7,7 +7,8 @@
 //! - [`policy`]: Azure's decisions on a topology: effective routes of a
 //!   subnet, NSG rules with the default rules and service tags expanded.
 //! - [`engine`]: generic lookup structures with no Azure knowledge: a
-//!   longest-prefix-match table and a first-match 5-tuple classifier.
+//!   longest-prefix-match table, a first-match 5-tuple classifier and a
+//!   bounded lock-free flow table.
 //! - [`snapshot`]: the policy compiled into engines, one immutable value
 //!   that both the packet path and the diagnostics read.
 //! - [`dataplane`]: the per-packet decision, reading a snapshot: Azure's

@@ -75,6 +75,8 @@ pub fn namespace_names(topology: &Topology) -> Vec<String> {
 
 pub struct Daemon {
     lab: Option<HostLab>,
+    flows: Arc<FlowTable>,
+    housekeeping: Option<JoinHandle<()>>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     counters: Vec<Arc<WorkerCounters>>,
     stop: Arc<AtomicBool>,
@@ -110,11 +112,12 @@ impl Daemon {
         }
         let nic_count = topology.nics.len();
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(topology, 1)));
-        let flows: Arc<dyn Conntrack + Send + Sync> = Arc::new(FlowTable::new(
+        let flow_table = Arc::new(FlowTable::new(
             options.flow_capacity,
             MAX_NICS,
             FlowTable::default_quota(options.flow_capacity, nic_count as u32, DEFAULT_QUOTA_FLOOR),
         ));
+        let flows: Arc<dyn Conntrack + Send + Sync> = flow_table.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
         let mut counters = Vec::new();
@@ -136,7 +139,16 @@ impl Daemon {
                 .context("starting a worker thread")?;
             handles.push(handle);
         }
+        let housekeeping = {
+            let (flows, stop) = (flow_table.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("vnetd-housekeeping".into())
+                .spawn(move || housekeep(&flows, &stop, epoch))
+                .context("starting the housekeeping thread")?
+        };
         Ok(Daemon {
+            housekeeping: Some(housekeeping),
+            flows: flow_table,
             lab: Some(lab),
             snapshot,
             counters,
@@ -170,6 +182,14 @@ impl Daemon {
         for handle in self.workers.drain(..) {
             let _ = handle.join();
         }
+        if let Some(handle) = self.housekeeping.take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// The flow table the workers track connections in.
+    pub fn flows(&self) -> &FlowTable {
+        &self.flows
     }
 }
 
@@ -178,6 +198,18 @@ impl Drop for Daemon {
         self.stop_workers();
         // The lab removes its namespaces when dropped.
         self.lab.take();
+    }
+}
+
+/// Frees the slots of idle flows a little at a time, so inserts find free
+/// slots without sweeping on the packet path.
+fn housekeep(flows: &FlowTable, stop: &AtomicBool, epoch: Instant) {
+    const PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
+    // A whole table every ten seconds at most.
+    let budget = (flows.capacity() / 100).max(1024);
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(PERIOD);
+        flows.sweep(epoch.elapsed().as_millis() as u64, budget);
     }
 }
 
