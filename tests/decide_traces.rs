@@ -6,7 +6,7 @@ use etherparse::PacketBuilder;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
-use vnetd::dataplane::{decide, Conntrack, DropReason, PacketView, Stateless, Verdict};
+use vnetd::dataplane::{decide, Admission, Conntrack, DropReason, PacketView, Stateless, Verdict};
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{self, Direction, NicIdx};
 
@@ -230,22 +230,48 @@ type TrackedFlow = (
 struct SetConntrack(RefCell<HashSet<TrackedFlow>>);
 
 impl Conntrack for SetConntrack {
-    fn admitted(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u64) -> bool {
+    fn admitted(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        _: u64,
+    ) -> Option<Admission> {
         let (s, d) = p.flow_ports;
         let other = match direction {
             Direction::Inbound => Direction::Outbound,
             Direction::Outbound => Direction::Inbound,
         };
         let set = self.0.borrow();
-        set.contains(&(nic, direction, p.key.proto, p.key.src, p.key.dst, s, d))
-            || set.contains(&(nic, other, p.key.proto, p.key.dst, p.key.src, d, s))
+        if set.contains(&(nic, direction, p.key.proto, p.key.src, p.key.dst, s, d)) {
+            return Some(Admission {
+                generation: 1,
+                reply: false,
+            });
+        }
+        set.contains(&(nic, other, p.key.proto, p.key.dst, p.key.src, d, s))
+            .then_some(Admission {
+                generation: 1,
+                reply: true,
+            })
     }
-    fn admit(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u32, _: u64, _: u64) {
+    fn admit(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        _: u32,
+        _: u64,
+        _: u64,
+        _: u64,
+    ) {
         let (s, d) = p.flow_ports;
         self.0
             .borrow_mut()
             .insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
     }
+    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64, _: u64) {}
+    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
 #[test]

@@ -1,22 +1,33 @@
 //! The running lab: it turns a topology into namespaces and TUN devices
-//! (through [`crate::host`]), publishes the compiled [`Snapshot`] behind
-//! `arc-swap`, and runs one forwarding [`worker::Worker`] per core. This is
-//! the one place where the Azure side and the host side meet.
+//! (through [`crate::host`]), publishes what the workers forward with as one
+//! immutable [`Plane`] behind `arc-swap`, and runs one forwarding
+//! [`worker::Worker`] per core. This is the one place where the Azure side
+//! and the host side meet.
+//!
+//! [`Daemon::apply`] replaces the topology without a restart, as Azure
+//! changes peerings, routes and NSGs without downtime: the new file is
+//! validated and compiled first (a refused file changes nothing), NICs that
+//! appeared get their namespace, NICs that went away lose theirs, NICs whose
+//! addresses or namespace changed are re-plumbed, and every other NIC keeps
+//! its TUN queues, its counters and its tracked flows. The new plane is
+//! published in one atomic swap; workers pick it up at their next wake-up.
 
+pub mod control;
 pub mod stats;
 pub mod worker;
 
-use crate::dataplane::Conntrack;
-use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
-use crate::host::{cleanup_leftovers, HostLab, NamespaceSpec};
+use crate::dataplane::{Admission, Conntrack, PacketView};
+use crate::engine::flow_table::{FlowKey, FlowTable, DEFAULT_QUOTA_FLOOR};
+use crate::host::{cleanup_leftovers, netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
 use crate::snapshot::Snapshot;
-use crate::topology::{Nic, Topology};
+use crate::topology::{Diagnostic, Direction, Nic, NicIdx, Topology};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use stats::{NicStats, WorkerCounters};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -29,7 +40,8 @@ pub struct RunOptions {
     pub flow_capacity: usize,
 }
 
-/// NICs a lab may have over its life (flow-table quotas are kept per NIC).
+/// NICs a lab may have at once (counters and flow quotas are kept per NIC
+/// port, allocated once).
 pub const MAX_NICS: u32 = 4096;
 
 impl Default for RunOptions {
@@ -73,14 +85,122 @@ pub fn namespace_names(topology: &Topology) -> Vec<String> {
     topology.nics.iter().map(|n| n.netns.clone()).collect()
 }
 
+/// One NIC's TUN device as the workers see it: queue `w` belongs to worker
+/// `w`. `id` is the NIC's stable port number, which keys its counters and
+/// flows and survives `apply`.
+#[derive(Debug)]
+pub struct Port {
+    pub id: u32,
+    pub spec: NamespaceSpec,
+    pub queues: Vec<TunQueue>,
+}
+
+/// What the workers forward with: the compiled snapshot and, for each of
+/// its NICs (same index), the port.
+#[derive(Debug)]
+pub struct Plane {
+    pub snapshot: Arc<Snapshot>,
+    pub ports: Vec<Arc<Port>>,
+}
+
+impl Plane {
+    #[inline]
+    pub fn port_id(&self, nic: NicIdx) -> u32 {
+        self.ports.get(nic).map_or(u32::MAX, |p| p.id)
+    }
+}
+
+/// Connection tracking keyed by stable port numbers, so that flows survive
+/// an `apply` that renumbers NICs.
+pub struct PortConntrack<'a> {
+    pub flows: &'a FlowTable,
+    pub plane: &'a Plane,
+}
+
+impl Conntrack for PortConntrack<'_> {
+    #[inline]
+    fn admitted(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        now_ms: u64,
+    ) -> Option<Admission> {
+        self.flows.admitted(self.port(nic), direction, p, now_ms)
+    }
+
+    #[inline]
+    fn admit(
+        &self,
+        nic: NicIdx,
+        d: Direction,
+        p: &PacketView,
+        tag: u32,
+        generation: u64,
+        timeout: u64,
+        now: u64,
+    ) {
+        self.flows
+            .admit(self.port(nic), d, p, tag, generation, timeout, now)
+    }
+
+    fn refresh(
+        &self,
+        nic: NicIdx,
+        d: Direction,
+        p: &PacketView,
+        a: Admission,
+        generation: u64,
+        now: u64,
+    ) {
+        self.flows.refresh(self.port(nic), d, p, a, generation, now)
+    }
+
+    fn revoke(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
+        self.flows.revoke(self.port(nic), d, p, a, now)
+    }
+}
+
+impl PortConntrack<'_> {
+    #[inline]
+    fn port(&self, nic: NicIdx) -> usize {
+        self.plane.port_id(nic) as usize
+    }
+}
+
+/// The outcome of a refused `apply`.
+#[derive(Debug)]
+pub enum ApplyError {
+    /// The file is invalid: the running topology is untouched.
+    Invalid(Vec<Diagnostic>),
+    /// The host refused a change (e.g. a namespace name already taken): the
+    /// running topology is untouched.
+    Host(anyhow::Error),
+}
+
+/// What an `apply` changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplySummary {
+    pub generation: u64,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub replumbed: Vec<String>,
+}
+
+struct Mutable {
+    lab: HostLab,
+    free_ids: Vec<u32>,
+}
+
 pub struct Daemon {
-    lab: Option<HostLab>,
+    plane: Arc<ArcSwap<Plane>>,
+    mutable: Mutex<Option<Mutable>>,
+    workers: usize,
     flows: Arc<FlowTable>,
-    housekeeping: Option<JoinHandle<()>>,
-    snapshot: Arc<ArcSwap<Snapshot>>,
     counters: Vec<Arc<WorkerCounters>>,
     stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<std::io::Result<()>>>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    epoch: Instant,
 }
 
 impl Daemon {
@@ -88,108 +208,282 @@ impl Daemon {
     /// is removed again.
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
+        anyhow::ensure!(
+            topology.nics.len() <= MAX_NICS as usize,
+            "a lab holds at most {MAX_NICS} NICs"
+        );
         let specs: Vec<NamespaceSpec> = topology
             .nics
             .iter()
             .map(|nic| namespace_spec(&topology, nic, workers))
             .collect();
         let mut lab = HostLab::build(&specs).context("building the lab's namespaces")?;
-        // queues[w][nic]: worker w's queue of each NIC.
-        let mut queues: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
-        for nic in &topology.nics {
-            let mut per_nic = lab
-                .take_queues(&nic.netns)
-                .with_context(|| format!("no queues for namespace {}", nic.netns))?;
-            anyhow::ensure!(
-                per_nic.len() == workers,
-                "namespace {} has {} queues",
-                nic.netns,
-                per_nic.len()
-            );
-            for (w, q) in per_nic.drain(..).enumerate() {
-                queues[w].push(q);
-            }
+        let mut ports = Vec::new();
+        for (id, spec) in specs.into_iter().enumerate() {
+            let queues = lab
+                .take_queues(&spec.name)
+                .with_context(|| format!("no queues for namespace {}", spec.name))?;
+            ports.push(Arc::new(Port {
+                id: id as u32,
+                spec,
+                queues,
+            }));
         }
+        let free_ids = (ports.len() as u32..MAX_NICS).rev().collect();
         let nic_count = topology.nics.len();
-        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::compile(topology, 1)));
-        let flow_table = Arc::new(FlowTable::new(
+        let plane = Arc::new(ArcSwap::from_pointee(Plane {
+            snapshot: Arc::new(Snapshot::compile(topology, 1)),
+            ports,
+        }));
+        let flows = Arc::new(FlowTable::new(
             options.flow_capacity,
             MAX_NICS,
-            FlowTable::default_quota(options.flow_capacity, nic_count as u32, DEFAULT_QUOTA_FLOOR),
+            FlowTable::default_quota(
+                options.flow_capacity,
+                nic_count.max(1) as u32,
+                DEFAULT_QUOTA_FLOOR,
+            ),
         ));
-        let flows: Arc<dyn Conntrack + Send + Sync> = flow_table.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
-        let mut counters = Vec::new();
-        let mut handles = Vec::new();
-        for (w, queues) in queues.into_iter().enumerate() {
-            let c = Arc::new(WorkerCounters::new(nic_count));
-            counters.push(c.clone());
+        let counters: Vec<_> = (0..workers)
+            .map(|_| Arc::new(WorkerCounters::new(MAX_NICS as usize)))
+            .collect();
+        let daemon = Daemon {
+            plane,
+            mutable: Mutex::new(Some(Mutable { lab, free_ids })),
+            workers,
+            flows,
+            counters,
+            stop,
+            handles: Mutex::new(Vec::new()),
+            epoch,
+        };
+        for w in 0..workers {
             let worker = worker::Worker {
-                queues,
-                snapshot: snapshot.clone(),
-                flows: flows.clone(),
-                counters: c,
-                stop: stop.clone(),
+                index: w,
+                plane: daemon.plane.clone(),
+                flows: daemon.flows.clone(),
+                counters: daemon.counters[w].clone(),
+                stop: daemon.stop.clone(),
                 epoch,
             };
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
-                .spawn(move || worker.run())
+                .spawn(move || {
+                    if let Err(e) = worker.run() {
+                        eprintln!("vnetd: worker {w} stopped: {e}");
+                    }
+                })
                 .context("starting a worker thread")?;
-            handles.push(handle);
+            daemon
+                .handles
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(handle);
         }
-        let housekeeping = {
-            let (flows, stop) = (flow_table.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("vnetd-housekeeping".into())
-                .spawn(move || housekeep(&flows, &stop, epoch))
-                .context("starting the housekeeping thread")?
-        };
-        Ok(Daemon {
-            housekeeping: Some(housekeeping),
-            flows: flow_table,
-            lab: Some(lab),
-            snapshot,
-            counters,
-            stop,
-            workers: handles,
-        })
+        let (flows, stop) = (daemon.flows.clone(), daemon.stop.clone());
+        let housekeeping = std::thread::Builder::new()
+            .name("vnetd-housekeeping".into())
+            .spawn(move || housekeep(&flows, &stop, epoch))
+            .context("starting the housekeeping thread")?;
+        daemon
+            .handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(housekeeping);
+        Ok(daemon)
     }
 
     /// The snapshot the workers forward with now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.load_full()
+        self.plane.load().snapshot.clone()
+    }
+
+    /// The plane the workers forward with now.
+    pub fn plane(&self) -> Arc<Plane> {
+        self.plane.load_full()
     }
 
     /// Traffic and drop counters of a NIC, summed over workers.
     pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
-        let idx = self.snapshot.load().nic_by_name(nic)?;
-        Some(stats::total(&self.counters, idx))
-    }
-
-    /// Stops the workers and removes every namespace the lab created.
-    pub fn shutdown(mut self) -> Result<()> {
-        self.stop_workers();
-        match self.lab.take() {
-            Some(lab) => lab.teardown(),
-            None => Ok(()),
-        }
-    }
-
-    fn stop_workers(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for handle in self.workers.drain(..) {
-            let _ = handle.join();
-        }
-        if let Some(handle) = self.housekeeping.take() {
-            let _ = handle.join();
-        }
+        let plane = self.plane.load();
+        let idx = plane.snapshot.nic_by_name(nic)?;
+        Some(stats::total(&self.counters, plane.port_id(idx) as usize))
     }
 
     /// The flow table the workers track connections in.
     pub fn flows(&self) -> &FlowTable {
         &self.flows
+    }
+
+    /// Milliseconds since the daemon started (the flow table's clock).
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Replaces the running topology with the one in `text` (see the module
+    /// doc). On refusal nothing changes.
+    pub fn apply(&self, source: &str, text: &str) -> Result<ApplySummary, ApplyError> {
+        let loaded = crate::topology::parse_str(source, text).map_err(ApplyError::Invalid)?;
+        let topology = loaded.topology;
+        if topology.nics.len() > MAX_NICS as usize {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "a lab holds at most {MAX_NICS} NICs"
+            )));
+        }
+        let mut guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_mut() else {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "the lab is shutting down"
+            )));
+        };
+        let old = self.plane.load_full();
+        let old_ports: HashMap<&str, &Arc<Port>> = old
+            .snapshot
+            .topology
+            .nics
+            .iter()
+            .zip(&old.ports)
+            .map(|(n, p)| (n.name.as_str(), p))
+            .collect();
+        let mut summary = ApplySummary {
+            generation: old.snapshot.generation + 1,
+            ..ApplySummary::default()
+        };
+        // Decide each NIC's fate before touching the host.
+        let mut keep: Vec<Option<Arc<Port>>> = Vec::new();
+        let mut specs = Vec::new();
+        for nic in &topology.nics {
+            let spec = namespace_spec(&topology, nic, self.workers);
+            let reuse = old_ports
+                .get(nic.name.as_str())
+                .filter(|p| same_plumbing(&p.spec, &spec));
+            keep.push(reuse.map(|p| (*p).clone()));
+            specs.push(spec);
+        }
+        let kept: Vec<&str> = topology
+            .nics
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| k.is_some())
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        let leaving: Vec<(&str, &Arc<Port>)> = old
+            .snapshot
+            .topology
+            .nics
+            .iter()
+            .zip(&old.ports)
+            .filter(|(n, _)| !kept.contains(&n.name.as_str()))
+            .map(|(n, p)| (n.name.as_str(), p))
+            .collect();
+        // A new namespace may reuse the name of one that is leaving (a
+        // re-plumbed NIC): remove the leaving ones first, but only once the
+        // new ones are known not to clash with anything else.
+        let leaving_names: Vec<&str> = leaving.iter().map(|(_, p)| p.spec.name.as_str()).collect();
+        for (spec, k) in specs.iter().zip(&keep) {
+            if k.is_none()
+                && crate::host::netns::exists(&spec.name)
+                && !leaving_names.contains(&spec.name.as_str())
+            {
+                return Err(ApplyError::Host(anyhow::anyhow!(
+                    "network namespace {} already exists; vnetd does not take over namespaces it did not create",
+                    spec.name
+                )));
+            }
+        }
+        for (name, port) in &leaving {
+            if topology.nic_by_name(name).is_some() {
+                summary.replumbed.push(name.to_string());
+            } else {
+                summary.removed.push(name.to_string());
+            }
+            if let Err(e) = state.lab.remove(&port.spec.name) {
+                eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+            }
+            state.free_ids.push(port.id);
+            // Flows of a NIC that went away must not admit its successor's.
+            self.forget_flows_of(port.id);
+        }
+        let mut ports = Vec::with_capacity(specs.len());
+        for ((nic, spec), k) in topology.nics.iter().zip(specs).zip(keep) {
+            if let Some(port) = k {
+                ports.push(port);
+                continue;
+            }
+            let id = state.free_ids.pop().unwrap_or(u32::MAX);
+            let queues = match state.lab.add(&spec) {
+                Ok(plumbed) => plumbed.take_queues(),
+                Err(e) => {
+                    // Unexpected after the name checks above: the old plane
+                    // stays published (NICs removed above stop carrying).
+                    return Err(ApplyError::Host(
+                        e.context(format!("plumbing NIC {}", nic.name)),
+                    ));
+                }
+            };
+            if !summary.replumbed.contains(&nic.name) {
+                summary.added.push(nic.name.clone());
+            }
+            ports.push(Arc::new(Port { id, spec, queues }));
+        }
+        // The NIC setting of IP forwarding switched on: the guest forwards too.
+        for (nic, port) in topology.nics.iter().zip(&ports) {
+            if nic.ip_forwarding && !port.spec.forwarding {
+                if let Err(e) =
+                    netlink::set_namespace_forwarding(&port.spec.name, INTERFACE_NAME, true)
+                {
+                    eprintln!("vnetd: enabling forwarding in {}: {e:#}", port.spec.name);
+                }
+            }
+        }
+        let snapshot = Snapshot::compile(topology, summary.generation);
+        self.plane.store(Arc::new(Plane {
+            snapshot: Arc::new(snapshot),
+            ports,
+        }));
+        Ok(summary)
+    }
+
+    fn forget_flows_of(&self, port: u32) {
+        let now = self.now_ms();
+        let mut keys: Vec<FlowKey> = Vec::new();
+        self.flows.for_each(now, |k, _| {
+            if k.nic == port {
+                keys.push(*k);
+            }
+        });
+        for k in keys {
+            self.flows.remove(&k, now);
+        }
+    }
+
+    /// Stops the workers and removes every namespace the lab created.
+    pub fn shutdown(self) -> Result<()> {
+        self.stop_workers();
+        let state = self
+            .mutable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match state {
+            Some(s) => s.lab.teardown(),
+            None => Ok(()),
+        }
+    }
+
+    fn stop_workers(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let handles: Vec<_> = self
+            .handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        for handle in handles {
+            let _ = handle.join();
+        }
     }
 }
 
@@ -197,8 +491,22 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop_workers();
         // The lab removes its namespaces when dropped.
-        self.lab.take();
+        self.mutable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
+}
+
+/// True when a NIC can keep its namespace and TUN device: same namespace,
+/// addresses, gateways and MTU (a change of IP forwarding needs no
+/// re-plumbing).
+fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
+    old.name == new.name
+        && old.addresses == new.addresses
+        && old.gateways == new.gateways
+        && old.mtu == new.mtu
+        && old.queues == new.queues
 }
 
 /// Frees the slots of idle flows a little at a time, so inserts find free

@@ -5,14 +5,18 @@
 //! writes it to the same-numbered queue of the egress TUN, virtio-net
 //! header and all, so that GSO super-packets cross the fabric whole.
 //!
-//! Per packet: one read, one write, no allocation, no lock (the snapshot is
-//! loaded once per wake-up through `arc-swap`), no channel hop.
+//! Per packet: one read, one write, no allocation, no lock, no channel hop.
+//! The plane (snapshot and ports) is loaded once per wake-up through
+//! `arc-swap`; when `apply` published a new one, the worker re-registers
+//! its queues before forwarding with it.
 
 use super::stats::WorkerCounters;
-use crate::dataplane::{decide, Conntrack, DropReason, Verdict};
-use crate::host::{TunQueue, VNET_HDR_LEN};
-use crate::snapshot::Snapshot;
+use super::{Plane, PortConntrack};
+use crate::dataplane::{decide, DropReason, Verdict};
+use crate::engine::flow_table::FlowTable;
+use crate::host::VNET_HDR_LEN;
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,10 +31,10 @@ const BATCH_PER_QUEUE: usize = 64;
 const WAIT_MS: i32 = 100;
 
 pub struct Worker {
-    /// This worker's queue of every NIC, indexed by NIC.
-    pub queues: Vec<TunQueue>,
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
-    pub flows: Arc<dyn Conntrack + Send + Sync>,
+    /// Which queue of every TUN device is this worker's.
+    pub index: usize,
+    pub plane: Arc<ArcSwap<Plane>>,
+    pub flows: Arc<FlowTable>,
     pub counters: Arc<WorkerCounters>,
     pub stop: Arc<AtomicBool>,
     /// The daemon's start: flow timestamps are milliseconds since then.
@@ -50,13 +54,13 @@ impl Epoll {
         Ok(Epoll(fd))
     }
 
-    fn watch(&self, fd: i32, token: u64) -> io::Result<()> {
+    fn control(&self, op: i32, fd: i32) -> io::Result<()> {
         let mut event = libc::epoll_event {
             events: libc::EPOLLIN as u32,
-            u64: token,
+            u64: fd as u64,
         };
         // SAFETY: `event` is a valid epoll_event for the call's duration.
-        let rc = unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut event) };
+        let rc = unsafe { libc::epoll_ctl(self.0, op, fd, &mut event) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -82,12 +86,22 @@ impl Drop for Epoll {
     }
 }
 
+/// The worker's view of one plane: which NIC each watched fd belongs to.
+/// The plane is held so that its queue fds stay open (and their numbers
+/// are not reused) for as long as they are registered.
+struct Registered {
+    plane: Arc<Plane>,
+    nic_of_fd: HashMap<i32, usize>,
+}
+
 impl Worker {
     pub fn run(self) -> io::Result<()> {
         let epoll = Epoll::new()?;
-        for (nic, queue) in self.queues.iter().enumerate() {
-            epoll.watch(queue.as_raw_fd(), nic as u64)?;
-        }
+        let mut current = Registered {
+            plane: self.plane.load_full(),
+            nic_of_fd: HashMap::new(),
+        };
+        self.register(&epoll, &mut current, None)?;
         let mut buf = vec![0u8; BUFFER_LEN];
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         while !self.stop.load(Ordering::Relaxed) {
@@ -96,24 +110,66 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if ready == 0 {
+            let latest = self.plane.load();
+            if !Arc::ptr_eq(&latest, &current.plane) {
+                let next = Registered {
+                    plane: latest.clone(),
+                    nic_of_fd: HashMap::new(),
+                };
+                let previous = std::mem::replace(&mut current, next);
+                self.register(&epoll, &mut current, Some(&previous))?;
+                // Events fetched before the swap may name fds of the old
+                // plane; they are read again on the next wait.
                 continue;
             }
-            let snapshot = self.snapshot.load();
             let now_ms = self.epoch.elapsed().as_millis() as u64;
             for event in &events[..ready] {
-                let nic = event.u64 as usize;
-                self.drain(&snapshot, nic, &mut buf, now_ms);
+                if let Some(&nic) = current.nic_of_fd.get(&(event.u64 as i32)) {
+                    self.drain(&current.plane, nic, &mut buf, now_ms);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Watches this worker's queue of every port of `next.plane`, and stops
+    /// watching the fds of `previous` that are gone.
+    fn register(
+        &self,
+        epoll: &Epoll,
+        next: &mut Registered,
+        previous: Option<&Registered>,
+    ) -> io::Result<()> {
+        for (nic, port) in next.plane.ports.iter().enumerate() {
+            if let Some(queue) = port.queues.get(self.index) {
+                next.nic_of_fd.insert(queue.as_raw_fd(), nic);
+            }
+        }
+        let before: HashMap<i32, usize> = previous.map(|p| p.nic_of_fd.clone()).unwrap_or_default();
+        for fd in before.keys() {
+            if !next.nic_of_fd.contains_key(fd) {
+                // The fd may already be closed with its port; nothing to undo.
+                let _ = epoll.control(libc::EPOLL_CTL_DEL, *fd);
+            }
+        }
+        for fd in next.nic_of_fd.keys() {
+            if !before.contains_key(fd) {
+                epoll.control(libc::EPOLL_CTL_ADD, *fd)?;
             }
         }
         Ok(())
     }
 
     /// Forwards up to a batch of packets waiting on `nic`'s queue.
-    fn drain(&self, snapshot: &Snapshot, nic: usize, buf: &mut [u8], now_ms: u64) {
-        let Some(queue) = self.queues.get(nic) else {
+    fn drain(&self, plane: &Plane, nic: usize, buf: &mut [u8], now_ms: u64) {
+        let Some(queue) = plane.ports.get(nic).and_then(|p| p.queues.get(self.index)) else {
             return;
         };
+        let flows = PortConntrack {
+            flows: &self.flows,
+            plane,
+        };
+        let port = plane.port_id(nic) as usize;
         for _ in 0..BATCH_PER_QUEUE {
             let len = match queue.recv(buf) {
                 Ok(len) => len,
@@ -121,21 +177,33 @@ impl Worker {
                 Err(_) => return,
             };
             if len < VNET_HDR_LEN {
-                self.counters.dropped(nic, DropReason::Malformed);
+                self.counters.dropped(port, DropReason::Malformed);
                 continue;
             }
-            self.counters.received(nic, len - VNET_HDR_LEN);
-            match decide(snapshot, &*self.flows, nic, &buf[VNET_HDR_LEN..len], now_ms) {
+            self.counters.received(port, len - VNET_HDR_LEN);
+            match decide(
+                &plane.snapshot,
+                &flows,
+                nic,
+                &buf[VNET_HDR_LEN..len],
+                now_ms,
+            ) {
                 Verdict::Deliver(egress) => {
-                    let sent = self.queues.get(egress).map(|q| q.send(&buf[..len]));
+                    let out = plane.ports.get(egress);
+                    let sent = out
+                        .and_then(|p| p.queues.get(self.index))
+                        .map(|q| q.send(&buf[..len]));
+                    let egress_port = plane.port_id(egress) as usize;
                     match sent {
-                        Some(Ok(_)) => self.counters.delivered(egress, len - VNET_HDR_LEN),
+                        Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),
                         // A full egress queue loses the packet, as a full
                         // link would.
-                        _ => self.counters.dropped(egress, DropReason::EgressFull),
+                        _ => self.counters.dropped(egress_port, DropReason::EgressFull),
                     }
                 }
-                Verdict::Drop { reason, at } => self.counters.dropped(at, reason),
+                Verdict::Drop { reason, at } => {
+                    self.counters.dropped(plane.port_id(at) as usize, reason)
+                }
             }
         }
     }

@@ -4,12 +4,13 @@
 //! direction), are admitted by state without running the rules again, as
 //! Azure does. Idle flows expire after the VNet's `flow_timeout_in_minutes`.
 
-use super::decide::Conntrack;
+use super::decide::{Admission, Conntrack};
 use super::packet::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::topology::{Direction, NicIdx};
 
-fn direction_code(d: Direction) -> u8 {
+/// How directions are written in flow keys.
+pub fn direction_code(d: Direction) -> u8 {
     match d {
         Direction::Inbound => 0,
         Direction::Outbound => 1,
@@ -37,27 +38,49 @@ pub fn flow_key(nic: NicIdx, direction: Direction, p: &PacketView) -> Option<Flo
     )
 }
 
+/// The key of the flow an admission was found under.
+fn admitted_key(
+    nic: NicIdx,
+    direction: Direction,
+    p: &PacketView,
+    a: Admission,
+) -> Option<FlowKey> {
+    let key = flow_key(nic, direction, p)?;
+    if !a.reply {
+        return Some(key);
+    }
+    let mut reply = key.reversed();
+    reply.direction = direction_code(opposite(direction));
+    Some(reply)
+}
+
 impl Conntrack for FlowTable {
     #[inline]
-    fn admitted(&self, nic: NicIdx, direction: Direction, p: &PacketView, now_ms: u64) -> bool {
-        let Some(key) = flow_key(nic, direction, p) else {
-            return false;
-        };
+    fn admitted(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        now_ms: u64,
+    ) -> Option<Admission> {
+        let key = flow_key(nic, direction, p)?;
         let bytes = p.len as u64;
         if let Some(flow) = self.lookup(&key, now_ms) {
             flow.touch(now_ms, bytes, true);
-            return true;
+            return Some(Admission {
+                generation: flow.generation(),
+                reply: false,
+            });
         }
         // A reply: the reversed tuple, recorded in the other direction.
         let mut reply = key.reversed();
         reply.direction = direction_code(opposite(direction));
-        match self.lookup(&reply, now_ms) {
-            Some(flow) => {
-                flow.touch(now_ms, bytes, false);
-                true
-            }
-            None => false,
-        }
+        let flow = self.lookup(&reply, now_ms)?;
+        flow.touch(now_ms, bytes, false);
+        Some(Admission {
+            generation: flow.generation(),
+            reply: true,
+        })
     }
 
     #[inline]
@@ -67,13 +90,43 @@ impl Conntrack for FlowTable {
         direction: Direction,
         p: &PacketView,
         rule_tag: u32,
+        generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
         if let Some(key) = flow_key(nic, direction, p) {
             // A full table (for this NIC) leaves the flow untracked: its
             // packets are still judged by the rules, one by one.
-            let _ = self.insert(&key, rule_tag, 0, idle_timeout_ms, now_ms, p.len as u64);
+            let _ = self.insert(
+                &key,
+                rule_tag,
+                generation,
+                idle_timeout_ms,
+                now_ms,
+                p.len as u64,
+            );
+        }
+    }
+
+    fn refresh(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        a: Admission,
+        generation: u64,
+        now_ms: u64,
+    ) {
+        if let Some(key) = admitted_key(nic, direction, p, a) {
+            if let Some(flow) = self.lookup(&key, now_ms) {
+                flow.update_verdict(flow.verdict_tag(), generation);
+            }
+        }
+    }
+
+    fn revoke(&self, nic: NicIdx, direction: Direction, p: &PacketView, a: Admission, now_ms: u64) {
+        if let Some(key) = admitted_key(nic, direction, p, a) {
+            self.remove(&key, now_ms);
         }
     }
 }

@@ -132,23 +132,59 @@ pub enum Verdict {
     Drop { reason: DropReason, at: NicIdx },
 }
 
+/// A packet found to belong to an admitted flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The snapshot generation the flow's NSG verdict was taken under.
+    pub generation: u64,
+    /// The packet is a reply (the flow was admitted in the other direction).
+    pub reply: bool,
+}
+
 /// Connection tracking as the decision needs it. A flow is tracked per NIC
 /// and direction; a packet is admitted at a NIC when it belongs to a flow
 /// admitted there in the same direction, or is the reply of a flow admitted
 /// there in the other direction.
 pub trait Conntrack {
-    /// True when the packet belongs to an admitted flow at `nic`; counts it.
-    fn admitted(&self, nic: NicIdx, direction: Direction, packet: &PacketView, now_ms: u64)
-        -> bool;
+    /// The admitted flow the packet belongs to at `nic`, if any; counts it.
+    fn admitted(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        now_ms: u64,
+    ) -> Option<Admission>;
     /// Records a flow just allowed by the NSGs of `nic`. `rule_tag` says
     /// which rules allowed it; `idle_timeout_ms` is the VNet's flow timeout.
+    #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
         nic: NicIdx,
         direction: Direction,
         packet: &PacketView,
         rule_tag: u32,
+        generation: u64,
         idle_timeout_ms: u64,
+        now_ms: u64,
+    );
+    /// The flow `admission` came from was judged again and is still
+    /// allowed, under `generation`.
+    fn refresh(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        admission: Admission,
+        generation: u64,
+        now_ms: u64,
+    );
+    /// The flow `admission` came from was judged again and is now denied.
+    fn revoke(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        admission: Admission,
         now_ms: u64,
     );
 }
@@ -159,10 +195,19 @@ pub trait Conntrack {
 pub struct Stateless;
 
 impl Conntrack for Stateless {
-    fn admitted(&self, _: NicIdx, _: Direction, _: &PacketView, _: u64) -> bool {
-        false
+    fn admitted(&self, _: NicIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
+        None
     }
-    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: u32, _: u64, _: u64) {}
+    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: u32, _: u64, _: u64, _: u64) {}
+    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64, _: u64) {}
+    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+}
+
+fn opposite(d: Direction) -> Direction {
+    match d {
+        Direction::Inbound => Direction::Outbound,
+        Direction::Outbound => Direction::Inbound,
+    }
 }
 
 /// Packs the deciding stage and rule of an allow into the tag kept with a
@@ -175,7 +220,11 @@ fn rule_tag(decided_by: Option<(usize, usize)>) -> u32 {
 }
 
 /// Runs the NSGs of `nic` in `direction` unless the packet belongs to an
-/// admitted flow; records the flow when the rules allow it.
+/// admitted flow; records the flow when the rules allow it. Flows are
+/// tracked even where no NSG is associated, so that an NSG added later
+/// leaves established connections alone, as in Azure. An admitted flow is
+/// judged again only when the snapshot changed since its verdict and one
+/// of the NSGs on its path has `flush_connection` set.
 #[inline]
 fn nsg_admits<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -185,10 +234,27 @@ fn nsg_admits<C: Conntrack + ?Sized>(
     view: &PacketView,
     now_ms: u64,
 ) -> bool {
-    if snap.nics[nic].stages(direction).is_empty() {
-        return true;
-    }
-    if flows.admitted(nic, direction, view, now_ms) {
+    if let Some(admission) = flows.admitted(nic, direction, view, now_ms) {
+        let flow_direction = if admission.reply {
+            opposite(direction)
+        } else {
+            direction
+        };
+        if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
+            return true;
+        }
+        // Judge the flow as its first packet was judged: same direction,
+        // same orientation.
+        let key = if admission.reply {
+            view.key.reversed()
+        } else {
+            view.key
+        };
+        if snap.evaluate(nic, flow_direction, &key).access == Access::Deny {
+            flows.revoke(nic, direction, view, admission, now_ms);
+            return false;
+        }
+        flows.refresh(nic, direction, view, admission, snap.generation, now_ms);
         return true;
     }
     let verdict = snap.evaluate(nic, direction, &view.key);
@@ -202,6 +268,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
         direction,
         view,
         rule_tag(verdict.decided_by),
+        snap.generation,
         timeout_ms,
         now_ms,
     );

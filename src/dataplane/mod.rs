@@ -9,5 +9,5 @@ pub mod conntrack;
 pub mod decide;
 pub mod packet;
 
-pub use decide::{decide, decide_parsed, Conntrack, DropReason, Stateless, Verdict};
+pub use decide::{decide, decide_parsed, Admission, Conntrack, DropReason, Stateless, Verdict};
 pub use packet::PacketView;

@@ -42,6 +42,19 @@ pub struct PacketKey {
     pub dst_port: Option<u16>,
 }
 
+impl PacketKey {
+    /// The same packet seen from the other end: addresses and ports swapped.
+    pub fn reversed(&self) -> PacketKey {
+        PacketKey {
+            proto: self.proto,
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+        }
+    }
+}
+
 /// A set of IP protocol numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProtocolSet([u64; 4]);

@@ -96,6 +96,11 @@ impl PlumbedNamespace {
     }
 
     /// The offloads the kernel accepted for this TUN device.
+    /// Hands over the TUN queues (empty once taken).
+    pub fn take_queues(&mut self) -> Vec<TunQueue> {
+        self.tun.take_queues()
+    }
+
     pub fn offloads(&self) -> Offloads {
         self.tun.offloads()
     }
@@ -149,6 +154,25 @@ impl HostLab {
             .iter_mut()
             .find(|n| n.name() == name)
             .map(|n| n.tun.take_queues())
+    }
+
+    /// Builds one more namespace (an existing name is an error).
+    pub fn add(&mut self, spec: &NamespaceSpec) -> Result<&mut PlumbedNamespace> {
+        if self.namespace(&spec.name).is_some() {
+            bail!("network namespace {} is already part of the lab", spec.name);
+        }
+        let plumbed = build_one(spec)?;
+        self.namespaces.push(plumbed);
+        Ok(self.namespaces.last_mut().expect("just pushed"))
+    }
+
+    /// Removes one namespace of the lab (and with it its TUN device).
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        let Some(at) = self.namespaces.iter().position(|n| n.name() == name) else {
+            bail!("network namespace {name} is not part of the lab");
+        };
+        drop(self.namespaces.remove(at));
+        netns::delete(name)
     }
 
     /// Removes every namespace the lab created; reports every failure.

@@ -286,6 +286,11 @@ fn set_forwarding(interface: &str, forwarding: bool) -> Result<()> {
     Ok(())
 }
 
+/// Turns forwarding on or off in a namespace (see [`InterfaceConfig::forwarding`]).
+pub fn set_namespace_forwarding(namespace: &str, interface: &str, forwarding: bool) -> Result<()> {
+    netns::run_in(namespace, || set_forwarding(interface, forwarding))
+}
+
 /// Sets up the link `interface` inside the named namespace `namespace`:
 /// `lo` up; IPv6 autoconfiguration quieted; MTU; addresses; link up; one
 /// default route per gateway. Returns once every address accepts packets.

@@ -56,6 +56,8 @@ pub struct NicTables {
     pub subnet_slot: usize,
     pub inbound: Vec<NsgStage>,
     pub outbound: Vec<NsgStage>,
+    pub flush_inbound: bool,
+    pub flush_outbound: bool,
 }
 
 impl NicTables {
@@ -63,6 +65,17 @@ impl NicTables {
         match direction {
             Direction::Inbound => &self.inbound,
             Direction::Outbound => &self.outbound,
+        }
+    }
+
+    /// True when an NSG on this NIC's path in `direction` has
+    /// `flush_connection` set: its established flows are judged again when
+    /// the rules change.
+    #[inline]
+    pub fn flushes(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Inbound => self.flush_inbound,
+            Direction::Outbound => self.flush_outbound,
         }
     }
 }
@@ -152,8 +165,12 @@ impl Snapshot {
             };
             let inbound = stages_for(Direction::Inbound);
             let outbound = stages_for(Direction::Outbound);
+            let flushes =
+                |stages: &[NsgStage]| stages.iter().any(|s| topology.nsgs[s.nsg].flush_connection);
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
+                flush_inbound: flushes(&inbound),
+                flush_outbound: flushes(&outbound),
                 inbound,
                 outbound,
             });

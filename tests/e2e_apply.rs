@@ -1,0 +1,257 @@
+//! Changing a running lab without downtime (`Daemon::apply`), on real
+//! namespaces: unrelated traffic loses nothing while routes, peerings and
+//! NSGs change; IP forwarding and NSG flushes take effect on established
+//! traffic as Azure's do; a broken file changes nothing; NICs come and go
+//! with their namespaces. Needs root (see `common::can_run_labs`).
+
+mod common;
+
+use common::{ping, Lab};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+use vnetd::daemon::ApplyError;
+use vnetd::dataplane::DropReason;
+use vnetd::host::netns;
+
+const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
+
+fn apply(lab: &Lab, prefix: &str, text: &str) {
+    let text = common::with_netns_prefix(text, prefix);
+    if let Err(e) = lab.daemon().apply("test.yaml", &text) {
+        panic!("apply refused: {e:?}");
+    }
+}
+
+#[test]
+fn pings_lose_nothing_while_the_topology_changes() {
+    let Some(lab) = Lab::start("apz", HUB_SPOKE) else {
+        return;
+    };
+    let with_route = HUB_SPOKE.replace(
+        "        next_hop_in_ip_address: 10.0.1.4\n  - name: spoke2-rt\n",
+        "        next_hop_in_ip_address: 10.0.1.4\n      - name: drop-test-range\n        address_prefix: 10.99.0.0/16\n        next_hop_type: None\n  - name: spoke2-rt\n",
+    );
+    let with_peering = HUB_SPOKE.replace(
+        "\npeerings:\n",
+        "  - name: extra\n    address_space: [10.9.0.0/16]\n    location: westeurope\n\npeerings:\n  - {name: hub-to-extra, virtual_network: hub, remote_virtual_network: extra}\n  - {name: extra-to-hub, virtual_network: extra, remote_virtual_network: hub}\n",
+    );
+    let with_rule = HUB_SPOKE.replace(
+        "destination_port_range: \"23\"",
+        "destination_port_range: \"2323\"",
+    );
+    for changed in [&with_route, &with_peering, &with_rule] {
+        assert_ne!(changed.as_str(), HUB_SPOKE);
+    }
+    // 100 pings a second for 6 seconds across a peering and through the NVA.
+    let pinger = |ns: String, dst: &'static str| {
+        std::thread::spawn(move || {
+            Command::new("ip")
+                .args([
+                    "netns", "exec", &ns, "ping", "-n", "-q", "-i", "0.01", "-c", "600", "-W", "1",
+                    dst,
+                ])
+                .output()
+                .unwrap()
+        })
+    };
+    let peering = pinger(lab.ns("vm1"), "10.0.2.4");
+    let chained = pinger(lab.ns("vm1"), "10.2.1.4");
+    std::thread::sleep(Duration::from_millis(500));
+    for text in [
+        &with_route,
+        HUB_SPOKE,
+        &with_peering,
+        HUB_SPOKE,
+        &with_rule,
+        HUB_SPOKE,
+    ] {
+        apply(&lab, "apz", text);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    assert_eq!(lab.daemon().snapshot().generation, 7);
+    for (name, handle) in [("peering", peering), ("through the NVA", chained)] {
+        let out = handle.join().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("600 packets transmitted, 600 received, 0% packet loss"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn ip_forwarding_off_stops_transit_at_once_and_on_brings_it_back() {
+    let Some(lab) = Lab::start("apfw", HUB_SPOKE) else {
+        return;
+    };
+    assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
+    let off = HUB_SPOKE.replacen(
+        "    ip_forwarding_enabled: true\n",
+        "    ip_forwarding_enabled: false\n",
+        1,
+    );
+    apply(&lab, "apfw", &off);
+    // Within a second: a single ping with a one-second deadline fails.
+    let one = |ns: &str| {
+        Command::new("ip")
+            .args([
+                "netns", "exec", ns, "ping", "-n", "-q", "-c", "1", "-W", "1", "10.2.1.4",
+            ])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!one(&lab.ns("vm1")), "transit must stop");
+    assert!(lab.stats("nva1").drops_for(DropReason::DestinationCheck) >= 1);
+    apply(&lab, "apfw", HUB_SPOKE);
+    assert!(one(&lab.ns("vm1")), "transit must come back");
+}
+
+/// An echo server in `ns` answering on one connection, giving up after a
+/// few idle seconds (its namespace may vanish under it).
+fn echo_server(ns: &str, at: SocketAddr) -> std::thread::JoinHandle<()> {
+    let listener = netns::run_in(ns, move || Ok(TcpListener::bind(at)?)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(_) => return,
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(4)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn exchange(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4];
+    stream.write_all(b"ping").is_ok() && stream.read_exact(&mut buf).is_ok() && &buf == b"ping"
+}
+
+fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> {
+    let Some(lab) = Lab::start(prefix, HUB_SPOKE) else {
+        return None;
+    };
+    let at: SocketAddr = "10.2.1.4:7300".parse().unwrap();
+    let server = echo_server(&lab.ns("vm2"), at);
+    let mut stream = netns::run_in(&lab.ns("vm1"), move || {
+        Ok(TcpStream::connect_timeout(&at, Duration::from_secs(2))?)
+    })
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    assert!(exchange(&mut stream), "before the change");
+    let deny = HUB_SPOKE.replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: deny-7300, priority: 101, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '7300', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    let deny = if flush {
+        deny.replace(
+            "  - name: spoke2-app-nsg\n",
+            "  - name: spoke2-app-nsg\n    flush_connection: true\n",
+        )
+    } else {
+        deny
+    };
+    apply(&lab, prefix, &deny);
+    let after = exchange(&mut stream);
+    // A new connection is denied either way.
+    let fresh = netns::run_in(&lab.ns("vm1"), move || {
+        Ok(TcpStream::connect_timeout(
+            &at,
+            Duration::from_millis(1500),
+        )?)
+    });
+    assert!(fresh.is_err(), "a new connection must be denied");
+    drop(stream);
+    drop(lab);
+    let _ = server.join();
+    Some(after)
+}
+
+#[test]
+fn an_nsg_deny_leaves_established_flows_alone_by_default() {
+    if let Some(after) = established_flow_after_a_new_deny("apnf", false) {
+        assert!(after, "the established flow continues");
+    }
+}
+
+#[test]
+fn flush_connection_stops_established_flows_a_new_deny_covers() {
+    if let Some(after) = established_flow_after_a_new_deny("apfl", true) {
+        assert!(!after, "the established flow is judged again and stops");
+    }
+}
+
+#[test]
+fn a_broken_file_changes_nothing() {
+    let Some(lab) = Lab::start("apbad", HUB_SPOKE) else {
+        return;
+    };
+    let broken = common::with_netns_prefix(HUB_SPOKE, "apbad").replace("10.2.1.4\n", "10.2.1.3\n");
+    match lab.daemon().apply("broken.yaml", &broken) {
+        Err(ApplyError::Invalid(errors)) => {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.message.contains("10.2.1.3 is one of the 5 addresses")),
+                "{errors:?}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(lab.daemon().snapshot().generation, 1);
+    assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
+}
+
+#[test]
+fn nics_come_and_go_with_their_namespaces() {
+    let Some(lab) = Lab::start("apnic", HUB_SPOKE) else {
+        return;
+    };
+    let added = HUB_SPOKE.replace(
+        "  - name: vm2\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.4\n",
+        "  - name: vm2\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.4\n  - name: vm3\n    subnet: spoke1/app\n    private_ip_address: 10.1.1.5\n",
+    );
+    apply(&lab, "apnic", &added);
+    assert!(netns::exists("apnic-vm3"));
+    assert!(
+        ping(&lab.ns("vm3"), "10.1.1.4"),
+        "the new NIC reaches its neighbour"
+    );
+    assert!(
+        ping(&lab.ns("shared1"), "10.1.1.5"),
+        "and is reached over the peering"
+    );
+    // vm1 is unaffected and vm2 moves to another address (re-plumbed).
+    let removed = HUB_SPOKE.replace(
+        "private_ip_address: 10.2.1.4\n",
+        "private_ip_address: 10.2.1.5\n",
+    );
+    apply(&lab, "apnic", &removed);
+    assert!(
+        !netns::exists("apnic-vm3"),
+        "the removed NIC's namespace is gone"
+    );
+    assert!(
+        ping(&lab.ns("shared1"), "10.2.1.5"),
+        "vm2 answers at its new address"
+    );
+    assert!(ping(&lab.ns("vm1"), "10.0.2.4"));
+}
