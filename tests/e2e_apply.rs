@@ -144,9 +144,7 @@ fn exchange(stream: &mut TcpStream) -> bool {
 }
 
 fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> {
-    let Some(lab) = Lab::start(prefix, HUB_SPOKE) else {
-        return None;
-    };
+    let lab = Lab::start(prefix, HUB_SPOKE)?;
     let at: SocketAddr = "10.2.1.4:7300".parse().unwrap();
     let server = echo_server(&lab.ns("vm2"), at);
     let mut stream = netns::run_in(&lab.ns("vm1"), move || {
