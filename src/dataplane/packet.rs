@@ -8,7 +8,7 @@
 
 use crate::engine::classifier::PacketKey;
 use crate::topology::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
-use etherparse::IpSlice;
+use etherparse::{IpSlice, Ipv6ExtensionSlice};
 
 /// Protocols the Azure fabric does not carry (GRE, IP-in-IP, IPv6-in-IP).
 const BLOCKED_PROTOCOLS: [u8; 3] = [47, 4, 41];
@@ -48,7 +48,10 @@ impl PacketView {
         let first_fragment = !payload.fragmented
             || match &ip {
                 IpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
-                IpSlice::Ipv6(_) => false,
+                IpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().all(|ext| match ext {
+                    Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
+                    _ => true,
+                }),
             };
         let data = payload.payload;
         let (ports, flow_ports) = match proto {
@@ -139,6 +142,41 @@ mod tests {
         }
         assert_eq!(PacketView::parse(&[0x60; 3]), Err(Malformed));
         assert_eq!(PacketView::parse(&[0x10; 40]), Err(Malformed));
+    }
+
+    /// An IPv6 packet with a fragment header in front of a UDP header.
+    fn udp6_fragment(offset_units: u16, more: bool) -> Vec<u8> {
+        let mut udp = Vec::new();
+        PacketBuilder::ipv6(
+            [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4],
+            [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5],
+            64,
+        )
+        .udp(5000, 53)
+        .write(&mut udp, b"fragmented")
+        .unwrap();
+        let (header, payload) = udp.split_at(40);
+        let mut out = header.to_vec();
+        out[6] = 44; // next header: fragment
+        let len = (payload.len() + 8) as u16;
+        out[4..6].copy_from_slice(&len.to_be_bytes());
+        let frag = (offset_units << 3) | u16::from(more);
+        out.extend_from_slice(&[17, 0]);
+        out.extend_from_slice(&frag.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn ipv6_first_fragment_carries_ports_later_ones_do_not() {
+        let first = PacketView::parse(&udp6_fragment(0, true)).unwrap();
+        assert_eq!(
+            (first.key.src_port, first.key.dst_port),
+            (Some(5000), Some(53))
+        );
+        let later = PacketView::parse(&udp6_fragment(4, false)).unwrap();
+        assert_eq!((later.key.src_port, later.key.dst_port), (None, None));
     }
 
     #[test]
