@@ -79,6 +79,10 @@ done
 # so before anything is created rather than failing half-way.
 [[ $(id -u) -eq 0 ]] || die "must run as root (it creates network namespaces)"
 
+# Printed with the results: on a shared machine the load says how much to
+# trust them.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
 for tool in iperf3 ip ping ss python3 timeout; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y iperf3 iproute2 iputils-ping python3)"
 done
@@ -354,6 +358,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
 echo
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  nproc $(nproc), kernel $(uname -r), ${cpu:-cpu unknown}"
+echo "load:     $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min averages)"
 echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}, binary $BINARY"
 echo "iperf3:   $(iperf3 --version | head -n 1 | cut -d' ' -f1-2), ${DURATION} s per row after a ${WARMUP} s warm-up run (discarded), MTU 1500 on every link"
 echo
