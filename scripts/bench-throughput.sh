@@ -87,6 +87,11 @@ for tool in iperf3 ip ping ss python3 timeout; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y iperf3 iproute2 iputils-ping python3)"
 done
 
+# A relative --binary means relative to where the script was started, not
+# to the repository it changes into.
+if [[ -n $BINARY && $BINARY != /* ]]; then
+    BINARY=$PWD/$BINARY
+fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 LAB_TEMPLATE=$REPO/config/hub-spoke.yaml
