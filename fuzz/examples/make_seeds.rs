@@ -1,0 +1,148 @@
+//! Writes the seed inputs of the `decide_packet` target into
+//! `fuzz/seeds/decide_packet/` (checked in; rerun after changing them):
+//!
+//! ```sh
+//! cd fuzz && cargo run --example make_seeds
+//! ```
+//!
+//! Each seed is the selector byte of the target (bit 0 stateful, bit 1
+//! dual-stack topology, bits 2.. ingress NIC) followed by a real packet
+//! between the NICs of that topology.
+
+use etherparse::PacketBuilder;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+/// NIC indices in file order.
+const NVA1: u8 = 0;
+const VM1: u8 = 2;
+const VM2: u8 = 3;
+const LEFT_VM: u8 = 0;
+const RIGHT_VM: u8 = 1;
+
+fn select(nic: u8, dual_stack: bool, stateful: bool) -> u8 {
+    (nic << 2) | (u8::from(dual_stack) << 1) | u8::from(stateful)
+}
+
+fn v4(s: &str) -> [u8; 4] {
+    s.parse::<Ipv4Addr>().unwrap().octets()
+}
+
+fn v6(s: &str) -> [u8; 16] {
+    s.parse::<Ipv6Addr>().unwrap().octets()
+}
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/decide_packet");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seeds: Vec<(&str, u8, Vec<u8>)> = Vec::new();
+    let mut out = |name, sel, packet: Vec<u8>| seeds.push((name, sel, packet));
+
+    let (vm1, vm2, nva1, shared1) = (
+        v4("10.1.1.4"),
+        v4("10.2.1.4"),
+        v4("10.0.1.4"),
+        v4("10.0.2.4"),
+    );
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm1, vm2, 64)
+        .udp(5000, 53)
+        .write(&mut p, b"query")
+        .unwrap();
+    out("v4-udp-vm1-vm2", select(VM1, false, false), p.clone());
+    out("v4-udp-nva1-forwards", select(NVA1, false, true), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm1, vm2, 64)
+        .tcp(40000, 22, 1, 64240)
+        .syn()
+        .write(&mut p, &[])
+        .unwrap();
+    out("v4-tcp-syn-vm1-vm2", select(VM1, false, true), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm1, vm2, 64)
+        .tcp(40001, 23, 1, 64240)
+        .syn()
+        .write(&mut p, &[])
+        .unwrap();
+    out("v4-tcp-telnet-denied", select(NVA1, false, false), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm1, shared1, 64)
+        .icmpv4_echo_request(0x4242, 1)
+        .write(&mut p, b"ping")
+        .unwrap();
+    out("v4-icmp-echo-vm1-shared1", select(VM1, false, true), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm2, nva1, 64)
+        .icmpv4_raw(3, 3, [0; 4])
+        .write(&mut p, &[0x45, 0, 0, 28])
+        .unwrap();
+    out("v4-icmp-unreachable", select(VM2, false, false), p);
+
+    // A second fragment (offset 8 units): no transport header to read.
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm1, vm2, 64)
+        .udp(5000, 53)
+        .write(&mut p, b"fragment")
+        .unwrap();
+    p[6] = 0x00;
+    p[7] = 0x08;
+    out("v4-udp-later-fragment", select(VM1, false, false), p);
+
+    let (left4, right4) = (v4("10.60.1.4"), v4("10.70.1.4"));
+    let (left6, right6) = (v6("fd00:10:0:1::4"), v6("fd00:20:0:1::4"));
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(left4, right4, 64)
+        .udp(6000, 6001)
+        .write(&mut p, b"x")
+        .unwrap();
+    out("v4-udp-left-right", select(LEFT_VM, true, false), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv6(left6, right6, 64)
+        .tcp(40000, 443, 1, 64240)
+        .syn()
+        .write(&mut p, &[])
+        .unwrap();
+    out("v6-tcp-syn-left-right", select(LEFT_VM, true, true), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv6(right6, left6, 64)
+        .udp(53, 5353)
+        .write(&mut p, b"answer")
+        .unwrap();
+    out("v6-udp-right-left", select(RIGHT_VM, true, false), p);
+
+    let mut p = Vec::new();
+    PacketBuilder::ipv6(left6, right6, 64)
+        .icmpv6_echo_request(7, 1)
+        .write(&mut p, b"ping")
+        .unwrap();
+    out("v6-icmp-echo-left-right", select(LEFT_VM, true, true), p);
+
+    // IPv6 with a hop-by-hop options header (PadN) in front of UDP.
+    let mut p = Vec::new();
+    PacketBuilder::ipv6(left6, right6, 64)
+        .udp(7000, 7001)
+        .write(&mut p, b"hbh")
+        .unwrap();
+    let (header, rest) = p.split_at(40);
+    let mut with_hbh = header.to_vec();
+    with_hbh[6] = 0; // next header: hop-by-hop
+    let payload_len = u16::from_be_bytes([with_hbh[4], with_hbh[5]]) + 8;
+    with_hbh[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    with_hbh.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+    with_hbh.extend_from_slice(rest);
+    out("v6-hop-by-hop-udp", select(LEFT_VM, true, false), with_hbh);
+
+    for (name, sel, packet) in seeds {
+        let mut bytes = vec![sel];
+        bytes.extend_from_slice(&packet);
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}

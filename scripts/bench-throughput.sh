@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# Throughput of vnetd against kernel forwarding, measured in one run so the
+# ratio between them means something even on a busy machine:
+#
+#   a) kernel:  ns A -veth- router ns (ip_forward=1) -veth- ns B
+#   b) vnetd:   vm1 -> shared1 across a peering (one pass through the daemon)
+#   c) vnetd:   vm1 -> vm2 through the NVA nva1 (two passes through the
+#               daemon plus the NVA namespace's own kernel forwarding)
+#
+# b) and c) use the built-in lab (config/hub-spoke.yaml) with every
+# namespace renamed under a per-run prefix, so a lab that is already running
+# (with namespaces vm1, vm2, ...) is never touched.
+#
+# Every figure is iperf3's own sum_received from its JSON output; any failed
+# measurement stops the run with a non-zero exit and no table.
+#
+# Usage: sudo scripts/bench-throughput.sh [--seconds N] [--workers N[,N...]]
+#            [--binary PATH] [--warmup N] [--parallel N] [--udp] [--udp-rate R]
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/bench-throughput.sh [options]   (as root)
+
+  --seconds N        length of each measured iperf3 run (default 10)
+  --warmup N         length of the discarded warm-up run before each
+                     measurement (default 2; 0 skips it)
+  --workers N[,N..]  vnetd forwarding threads; a list measures each count
+                     (default: nproc, which is also vnetd's own default)
+  --binary PATH      vnetd binary (default ./target/release/vnetd, built
+                     with cargo if missing)
+  --parallel N       also measure every path with N TCP streams (iperf3 -P)
+  --udp              also measure every path with one UDP stream
+  --udp-rate R       iperf3 -b for the UDP rows (default 0 = unlimited)
+  -h, --help         this text
+EOF
+}
+
+die() {
+    echo "bench-throughput: $*" >&2
+    exit 1
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+DURATION=10
+WARMUP=2
+WORKERS_LIST=""
+BINARY=""
+PARALLEL=0
+UDP=0
+UDP_RATE=0
+while (($#)); do
+    case $1 in
+    --seconds) DURATION=${2:?--seconds needs a value}; shift 2 ;;
+    --warmup) WARMUP=${2:?--warmup needs a value}; shift 2 ;;
+    --workers) WORKERS_LIST=${2:?--workers needs a value}; shift 2 ;;
+    --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
+    --parallel) PARALLEL=${2:?--parallel needs a value}; shift 2 ;;
+    --udp) UDP=1; shift ;;
+    --udp-rate) UDP_RATE=${2:?--udp-rate needs a value}; UDP=1; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+    esac
+done
+is_uint "$DURATION" && ((DURATION >= 1)) || die "--seconds must be a whole number >= 1"
+is_uint "$WARMUP" || die "--warmup must be a whole number"
+is_uint "$PARALLEL" || die "--parallel must be a whole number"
+[[ $UDP_RATE =~ ^[0-9]+[KMG]?$ ]] || die "--udp-rate must look like 0, 500M or 2G"
+if [[ -z $WORKERS_LIST ]]; then
+    WORKERS_LIST=$(nproc)
+fi
+IFS=, read -r -a WORKERS <<<"$WORKERS_LIST"
+for w in "${WORKERS[@]}"; do
+    is_uint "$w" && ((w >= 1)) || die "--workers takes numbers >= 1, comma-separated"
+done
+
+# Namespaces, TUN devices and sysctls inside namespaces all need root; say
+# so before anything is created rather than failing half-way.
+[[ $(id -u) -eq 0 ]] || die "must run as root (it creates network namespaces)"
+
+# Printed with the results: on a shared machine the load says how much to
+# trust them.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+for tool in iperf3 ip ping ss python3 timeout; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y iperf3 iproute2 iputils-ping python3)"
+done
+
+# A relative --binary means relative to where the script was started, not
+# to the repository it changes into.
+if [[ -n $BINARY && $BINARY != /* ]]; then
+    BINARY=$PWD/$BINARY
+fi
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+LAB_TEMPLATE=$REPO/config/hub-spoke.yaml
+[[ -f $LAB_TEMPLATE ]] || die "$LAB_TEMPLATE not found"
+
+if [[ -z $BINARY ]]; then
+    BINARY=$REPO/target/release/vnetd
+    if [[ ! -x $BINARY ]]; then
+        echo "bench-throughput: $BINARY missing, building it" >&2
+        cargo build --release -j 2 >&2 || die "cargo build failed"
+    fi
+    # A stale binary would measure code that is not the commit printed below.
+    if [[ -n $(find src Cargo.toml Cargo.lock -newer "$BINARY" -print -quit 2>/dev/null) ]]; then
+        echo "bench-throughput: warning: $BINARY is older than the sources; run cargo build --release" >&2
+    fi
+fi
+[[ -x $BINARY ]] || die "$BINARY is not an executable"
+BINARY=$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")
+
+# The PID makes names unique among concurrent runs; a namespace left by an
+# older run with the same PID is refused below, never deleted, since it
+# might be someone's.
+PFX=vnb$$
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vnetd-bench.XXXXXX")
+CREATED_NS=()
+SERVER_PIDS=()
+VNETD_PID=""
+LAB_CONFIG=$WORK/lab.yaml
+
+stop_servers() {
+    local pid
+    for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PIDS=()
+}
+
+stop_vnetd() {
+    [[ -n $VNETD_PID ]] || return 0
+    local pid=$VNETD_PID rc=0 i
+    VNETD_PID=""
+    kill -TERM "$pid" 2>/dev/null || true
+    # vnetd removes its namespaces on SIGTERM; give it time before SIGKILL.
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "bench-throughput: vnetd did not stop on SIGTERM; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    if ((rc != 0)); then
+        echo "bench-throughput: vnetd exited with status $rc" >&2
+    fi
+    # Removes only the prefixed namespaces named in our generated config, in
+    # case the daemon died without removing them itself.
+    "$BINARY" down "$LAB_CONFIG" >/dev/null 2>&1 || true
+    return 0
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    stop_servers
+    stop_vnetd
+    local ns
+    for ns in ${CREATED_NS[@]+"${CREATED_NS[@]}"}; do
+        ip netns del "$ns" 2>/dev/null
+    done
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+ns_add() {
+    if [[ -e /run/netns/$1 ]]; then
+        die "network namespace $1 already exists; not touching it"
+    fi
+    ip netns add "$1"
+    CREATED_NS+=("$1")
+    ip -n "$1" link set lo up
+}
+
+# Starts an iperf3 server in namespace $1 and waits until it listens.
+PORT=5201
+start_server() {
+    local ns=$1 i
+    ip netns exec "$ns" iperf3 -s -p "$PORT" >"$WORK/server-$ns.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    for ((i = 0; i < 50; i++)); do
+        if [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$PORT") ]]; then
+            return 0
+        fi
+        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/server-$ns.log" >&2
+    die "iperf3 server in $ns did not start"
+}
+
+# Fails unless $2 answers a ping from namespace $1 with TTL $3. The TTL
+# proves the path: the vnetd fabric does not decrement it, a forwarding
+# namespace (kernel router, NVA) does.
+check_path() {
+    local ns=$1 dst=$2 want_ttl=$3 out ttl
+    out=$(ip netns exec "$ns" ping -n -c 3 -i 0.2 -W 2 "$dst" 2>&1) ||
+        die "no ping reply from $dst in namespace $ns:"$'\n'"$out"
+    ttl=$(sed -n 's/.* ttl=\([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
+    [[ $ttl == "$want_ttl" ]] ||
+        die "reply from $dst in $ns has TTL $ttl, expected $want_ttl: the packets took another path"
+}
+
+# Runs iperf3 from namespace $1 to $2; $3 = tcp|udp, $4 = streams, $5 =
+# seconds, $6 = JSON output file. Returns iperf3's status.
+run_iperf() {
+    local ns=$1 dst=$2 proto=$3 streams=$4 secs=$5 out=$6
+    local args=(-c "$dst" -p "$PORT" -t "$secs" -J --connect-timeout 3000)
+    if ((streams > 1)); then args+=(-P "$streams"); fi
+    # 1400-byte datagrams stay below the 1500-byte MTU, so UDP measures
+    # packets, not IP fragments.
+    if [[ $proto == udp ]]; then args+=(-u -b "$UDP_RATE" -l 1400); fi
+    # iperf3 can hang when its peer vanishes mid-test; bound it.
+    timeout --kill-after=5 $((secs + 30)) ip netns exec "$ns" iperf3 "${args[@]}" >"$out" 2>"$out.err"
+}
+
+# Prints "<bits per second> <retransmits or loss %>" from an iperf3 JSON
+# file, or fails with iperf3's error.
+parse_iperf() {
+    python3 - "$1" <<'PY'
+import json, sys
+
+with open(sys.argv[1]) as f:
+    text = f.read()
+try:
+    doc = json.loads(text)
+except ValueError:
+    sys.exit("iperf3 printed no JSON: " + text[:300])
+if doc.get("error"):
+    sys.exit("iperf3: " + doc["error"])
+end = doc.get("end", {})
+received = end.get("sum_received", {})
+bps = received.get("bits_per_second")
+if not isinstance(bps, (int, float)) or bps <= 0:
+    sys.exit("iperf3 JSON has no positive end.sum_received.bits_per_second")
+if doc["start"]["test_start"]["protocol"] == "UDP":
+    extra = "%.1f%% lost" % received.get("lost_percent", float("nan"))
+else:
+    extra = str(end.get("sum_sent", {}).get("retransmits", "?"))
+print("%.0f %s" % (bps, extra))
+PY
+}
+
+ROWS=()
+# measure <path label> <workers> <client ns> <server address>: one row per
+# variant (TCP x1, TCP xP, UDP). The server must already listen.
+measure() {
+    local label=$1 workers=$2 ns=$3 dst=$4 proto streams tag out result
+    local variants=("tcp 1")
+    if ((PARALLEL > 1)); then variants+=("tcp $PARALLEL"); fi
+    if ((UDP)); then variants+=("udp 1"); fi
+    local v
+    for v in "${variants[@]}"; do
+        read -r proto streams <<<"$v"
+        tag="$ns-$proto-$streams-w$workers"
+        if ((WARMUP > 0)); then
+            # Discarded: lets TCP leave slow start and fills neighbour and
+            # flow tables. (iperf3 -O is not used: iperf3 3.10-3.12 still
+            # counts omitted seconds in the end sums, esnet/iperf#1261.)
+            run_iperf "$ns" "$dst" "$proto" "$streams" "$WARMUP" "$WORK/warmup-$tag.json" ||
+                die "warm-up $label ($proto x$streams) failed: $(parse_iperf "$WORK/warmup-$tag.json" 2>&1 | tail -n 1) $(cat "$WORK/warmup-$tag.json.err")"
+        fi
+        out=$WORK/$tag.json
+        echo "bench-throughput: measuring $label, $proto x$streams, ${DURATION}s" >&2
+        run_iperf "$ns" "$dst" "$proto" "$streams" "$DURATION" "$out" ||
+            die "$label ($proto x$streams) failed: $(parse_iperf "$out" 2>&1 | tail -n 1) $(cat "$out.err")"
+        result=$(parse_iperf "$out") || die "$label ($proto x$streams): cannot read a result"
+        ROWS+=("$label|$workers|$proto|$streams|$result")
+    done
+}
+
+# --- a) kernel forwarding -------------------------------------------------
+# Documentation prefixes (RFC 5737), in different /24s so the router routes.
+KA=$PFX-ka KR=$PFX-kr KB=$PFX-kb
+ns_add "$KA"
+ns_add "$KR"
+ns_add "$KB"
+ip -n "$KA" link add eth0 type veth peer name eth-a netns "$KR"
+ip -n "$KB" link add eth0 type veth peer name eth-b netns "$KR"
+ip -n "$KA" addr add 192.0.2.2/24 dev eth0
+ip -n "$KR" addr add 192.0.2.1/24 dev eth-a
+ip -n "$KR" addr add 198.51.100.1/24 dev eth-b
+ip -n "$KB" addr add 198.51.100.2/24 dev eth0
+ip -n "$KA" link set eth0 up
+ip -n "$KB" link set eth0 up
+ip -n "$KR" link set eth-a up
+ip -n "$KR" link set eth-b up
+ip -n "$KA" route add default via 192.0.2.1
+ip -n "$KB" route add default via 198.51.100.1
+ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
+
+check_path "$KA" 198.51.100.2 63
+start_server "$KB"
+measure "a) kernel: veth, router ns, veth" - "$KA" 198.51.100.2
+stop_servers
+for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
+CREATED_NS=()
+
+# --- b), c) vnetd -----------------------------------------------------------
+# The built-in lab with each NIC's namespace renamed under our prefix.
+awk -v pfx="$PFX" '
+    /^[^ #]/ { in_nics = ($0 ~ /^network_interfaces:/) }
+    { print }
+    in_nics && /^  - name: / {
+        name = $0; sub(/^  - name: */, "", name); sub(/[ \t]*(#.*)?$/, "", name)
+        print "    netns: " pfx "-" name
+    }
+' "$LAB_TEMPLATE" >"$LAB_CONFIG"
+[[ $(grep -c "^    netns: $PFX-" "$LAB_CONFIG") -eq 4 ]] ||
+    die "could not derive the lab config from $LAB_TEMPLATE (expected 4 NICs)"
+"$BINARY" check "$LAB_CONFIG" >/dev/null || die "the derived lab config is invalid"
+VM1=$PFX-vm1 VM2=$PFX-vm2 SHARED1=$PFX-shared1 NVA1=$PFX-nva1
+for ns in "$VM1" "$VM2" "$SHARED1" "$NVA1"; do
+    if [[ -e /run/netns/$ns ]]; then
+        die "network namespace $ns already exists; not touching it"
+    fi
+done
+
+start_vnetd() {
+    local workers=$1 log=$WORK/vnetd-w$1.log i
+    "$BINARY" run "$LAB_CONFIG" --workers "$workers" >"$log" 2>&1 &
+    VNETD_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        grep -q '^vnetd: lab up' "$log" && return 0
+        if ! kill -0 "$VNETD_PID" 2>/dev/null; then
+            VNETD_PID=""
+            cat "$log" >&2
+            die "vnetd exited before the lab was up"
+        fi
+        sleep 0.1
+    done
+    cat "$log" >&2
+    die "vnetd did not report 'lab up' within 30 s"
+}
+
+for w in "${WORKERS[@]}"; do
+    start_vnetd "$w"
+    check_path "$VM1" 10.0.2.4 64
+    check_path "$VM1" 10.2.1.4 63
+    start_server "$SHARED1"
+    measure "b) vnetd peering: vm1 -> shared1" "$w" "$VM1" 10.0.2.4
+    stop_servers
+    start_server "$VM2"
+    measure "c) vnetd via NVA: vm1 -> nva1 -> vm2" "$w" "$VM1" 10.2.1.4
+    stop_servers
+    stop_vnetd
+done
+
+# --- report -------------------------------------------------------------------
+commit=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [[ $commit != unknown && -n $(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    commit="$commit (uncommitted changes)"
+fi
+cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
+echo
+echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine:  nproc $(nproc), kernel $(uname -r), ${cpu:-cpu unknown}"
+echo "load:     $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min averages)"
+echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}, binary $BINARY"
+echo "iperf3:   $(iperf3 --version | head -n 1 | cut -d' ' -f1-2), ${DURATION} s per row after a ${WARMUP} s warm-up run (discarded), MTU 1500 on every link"
+echo
+# The ratio compares each row with the kernel row of the same protocol and
+# stream count.
+printf '%s\n' "${ROWS[@]}" | python3 -c '
+import sys
+rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
+kernel = {(r[2], r[3]): float(r[4].split(" ", 1)[0]) for r in rows if r[1] == "-"}
+print("| path | workers | proto | streams | Gbit/s | retransmits / loss | vnetd/kernel |")
+print("|---|---|---|---|---|---|---|")
+for label, workers, proto, streams, result in rows:
+    bps, extra = result.split(" ", 1)
+    bps = float(bps)
+    ref = kernel.get((proto, streams))
+    ratio = "%.2f" % (bps / ref) if ref else "-"
+    print("| %s | %s | %s | %s | %.2f | %s | %s |" % (label, workers, proto.upper(), streams, bps / 1e9, extra, ratio))
+'
