@@ -4,7 +4,7 @@
 //! Input layout: byte 0 selects, byte 1.. is the IP packet (no virtio-net
 //! header).
 //!
-//! - bit 0 of byte 0: stateless (0) or a small stateful conntrack (1);
+//! - bit 0 of byte 0: stateless (0) or stateful with the daemon's flow table (1);
 //! - bit 1: the built-in hub-and-spoke lab (0) or `config/dual-stack.yaml` (1);
 //! - bits 2..8: the ingress NIC, modulo the NIC count.
 //!
@@ -21,13 +21,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::cell::RefCell;
-use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::OnceLock;
-use vnetd::dataplane::{decide, Conntrack, DropReason, PacketView, Stateless, Verdict};
+use vnetd::dataplane::{decide, DropReason, PacketView, Stateless, Verdict};
+use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{Direction, NicIdx};
 
 const DUAL_STACK: &str = include_str!("../../config/dual-stack.yaml");
 
@@ -44,35 +41,6 @@ fn snapshots() -> &'static [Snapshot; 2] {
             compile("config/dual-stack.yaml", DUAL_STACK),
         ]
     })
-}
-
-/// (NIC, direction, protocol, source, destination, source port, destination port)
-type Flow = (NicIdx, Direction, u8, IpAddr, IpAddr, u16, u16);
-
-/// A plain connection tracker: the set of flows admitted so far, with
-/// replies matched by the reversed tuple. Fresh for each input, so runs are
-/// reproducible.
-#[derive(Default)]
-struct SetConntrack(RefCell<HashSet<Flow>>);
-
-impl Conntrack for SetConntrack {
-    fn admitted(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u64) -> bool {
-        let (s, d) = p.flow_ports;
-        let other = match direction {
-            Direction::Inbound => Direction::Outbound,
-            Direction::Outbound => Direction::Inbound,
-        };
-        let set = self.0.borrow();
-        set.contains(&(nic, direction, p.key.proto, p.key.src, p.key.dst, s, d))
-            || set.contains(&(nic, other, p.key.proto, p.key.dst, p.key.src, d, s))
-    }
-
-    fn admit(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: u32, _: u64, _: u64) {
-        let (s, d) = p.flow_ports;
-        self.0
-            .borrow_mut()
-            .insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
-    }
 }
 
 fn check_indices(verdict: Verdict, nic_count: usize) {
@@ -93,7 +61,8 @@ fuzz_target!(|data: &[u8]| {
     let now_ms = 1_000;
 
     let verdict = if stateful {
-        let flows = SetConntrack::default();
+        // Fresh for each input, so runs are reproducible.
+        let flows = FlowTable::new(64, 64, 0);
         let first = decide(snap, &flows, ingress, packet, now_ms);
         check_indices(first, nic_count);
         // A fresh table admits nothing, so the NSGs decide as without one.
