@@ -2,6 +2,8 @@
 //! invalid topology, an unknown NIC, an address outside the topology), 2
 //! usage errors.
 
+use crate::daemon::control::{self, Request};
+use crate::diagnostics::Query;
 use crate::graph::GraphFormat;
 use crate::topology::{self, Diagnostic, Loaded};
 use clap::{Parser, Subcommand};
@@ -31,6 +33,25 @@ pub enum Command {
         /// Forwarding threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+    },
+    /// Replace the running lab's topology without a restart; an invalid file
+    /// is refused and the running topology stays.
+    Apply {
+        /// The topology file (YAML).
+        config: PathBuf,
+    },
+    /// The running lab's tracked flows: 5-tuple, NIC and direction, the NSG
+    /// rule that allowed it, the next hop, packets and bytes each way.
+    Flows {
+        #[arg(long)]
+        nic: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The running lab's counters: per NIC packets, bytes and drops by reason.
+    Stats {
+        #[arg(long)]
+        json: bool,
     },
     /// Remove the namespaces a crashed `run` left behind. Needs root.
     Down {
@@ -169,14 +190,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Graph { config, format } => graph(&config, format),
-        Command::Routes { nic, source } => {
-            let loaded = offline(&source)?;
-            crate::diagnostics::print_routes(&loaded, &nic, source.json)
-        }
-        Command::NextHop { nic, dst, source } => {
-            let loaded = offline(&source)?;
-            crate::diagnostics::print_next_hop(&loaded, &nic, &dst, source.json)
-        }
+        Command::Apply { config } => apply(&config),
+        Command::Flows { nic, json } => online(&Request::Flows { nic, json }),
+        Command::Stats { json } => online(&Request::Stats { json }),
+        Command::Routes { nic, source } => diagnose(Query::Routes { nic }, &source),
+        Command::NextHop { nic, dst, source } => diagnose(Query::NextHop { nic, dst }, &source),
         Command::FlowVerify {
             nic,
             direction,
@@ -184,17 +202,63 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             local,
             remote,
             source,
-        } => {
-            let loaded = offline(&source)?;
-            let query =
-                crate::diagnostics::FlowQuery::parse(&direction, &protocol, &local, &remote)?;
-            crate::diagnostics::print_flow_verify(&loaded, &nic, &query, source.json)
-        }
-        Command::Rules { nic, source } => {
-            let loaded = offline(&source)?;
-            crate::diagnostics::print_rules(&loaded, &nic, source.json)
-        }
+        } => diagnose(
+            Query::FlowVerify {
+                nic,
+                direction,
+                protocol,
+                local,
+                remote,
+            },
+            &source,
+        ),
+        Command::Rules { nic, source } => diagnose(Query::Rules { nic }, &source),
     }
+}
+
+/// Answers a diagnostic question from `--config`, or else from the running
+/// daemon.
+fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
+    match &source.config {
+        Some(path) => {
+            let loaded = load(path)?;
+            print!(
+                "{}",
+                crate::diagnostics::answer_offline(&loaded, &query, source.json)?
+            );
+            Ok(())
+        }
+        None => online(&Request::Diagnose {
+            query,
+            json: source.json,
+        }),
+    }
+}
+
+/// Sends a request to the running daemon and prints its answer.
+fn online(req: &Request) -> Result<(), Failure> {
+    let reply = control::request(&control::socket_path(), req)?;
+    print!("{}", reply.stdout);
+    if reply.code == 0 {
+        eprint!("{}", reply.stderr);
+        Ok(())
+    } else {
+        Err(Failure {
+            code: reply.code,
+            message: reply.stderr,
+        })
+    }
+}
+
+fn apply(path: &Path) -> Result<(), Failure> {
+    // The same refusals as `vnetd check`, before bothering the daemon.
+    load(path)?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::refused(format!("{}: cannot read the file: {e}", path.display())))?;
+    online(&Request::Apply {
+        source: path.display().to_string(),
+        text,
+    })
 }
 
 fn render(diags: &[Diagnostic]) -> String {
@@ -260,6 +324,7 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ])
     .map_err(|e| Failure::refused(format!("cannot watch signals: {e}")))?;
     let topo = loaded.topology;
@@ -276,8 +341,26 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
         })
         .collect();
     let first = topo.nics.first().map(|n| n.netns.clone());
-    let daemon = crate::daemon::Daemon::start(topo, &options)
-        .map_err(|e| Failure::refused(format!("cannot start the lab: {e:#}")))?;
+    let socket = control::socket_path();
+    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        return Err(Failure::refused(format!(
+            "another vnetd is already running (control socket {})",
+            socket.display()
+        )));
+    }
+    let daemon = std::sync::Arc::new(
+        crate::daemon::Daemon::start(topo, &options)
+            .map_err(|e| Failure::refused(format!("cannot start the lab: {e:#}")))?,
+    );
+    let server = control::ControlServer::start(&socket, daemon.clone())
+        .map_err(|e| Failure::refused(format!("control socket {}: {e:#}", socket.display())));
+    let server = match server {
+        Ok(s) => s,
+        Err(f) => {
+            drop(std::sync::Arc::try_unwrap(daemon).map(|d| d.shutdown()));
+            return Err(f);
+        }
+    };
     println!(
         "vnetd: lab up, {} workers, {} NICs:",
         options.workers,
@@ -286,11 +369,31 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
     for line in &summary {
         println!("{line}");
     }
+    println!("control socket: {}", socket.display());
     if let Some(ns) = first {
         println!("try: ip netns exec {ns} ping <address>; stop with Ctrl-C");
     }
-    // Wait for SIGINT or SIGTERM.
-    let _ = signals.forever().next();
+    for signal in signals.forever() {
+        if signal != signal_hook::consts::SIGHUP {
+            break;
+        }
+        // SIGHUP: read the file again and apply it, as `vnetd apply` would.
+        let reloaded = match path {
+            Some(p) => std::fs::read_to_string(p).map(|t| (p.display().to_string(), t)),
+            None => Ok((BUILTIN_NAME.to_string(), BUILTIN_LAB.to_string())),
+        };
+        match reloaded {
+            Ok((source, text)) => {
+                let reply = control::answer(&daemon, Request::Apply { source, text });
+                print!("{}", reply.stdout);
+                eprint!("{}", reply.stderr);
+            }
+            Err(e) => eprintln!("vnetd: reloading on SIGHUP: {e}"),
+        }
+    }
+    drop(server);
+    let daemon = std::sync::Arc::try_unwrap(daemon)
+        .map_err(|_| Failure::refused("the lab is still in use; removing it anyway on exit"))?;
     daemon
         .shutdown()
         .map_err(|e| Failure::refused(format!("removing the lab: {e:#}")))?;
@@ -336,15 +439,4 @@ fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
     out.write_all(picture.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| Failure::refused(format!("cannot write the picture: {e}")))
-}
-
-/// The topology a diagnostic command answers from. Without `--config` the
-/// running daemon would answer; until one is reachable, that is a refusal.
-fn offline(source: &Source) -> Result<Loaded, Failure> {
-    match &source.config {
-        Some(path) => load(path),
-        None => Err(Failure::refused(
-            "no running vnetd to ask: give --config FILE to answer from a topology file",
-        )),
-    }
 }

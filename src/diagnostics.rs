@@ -353,15 +353,58 @@ fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, Failure> {
     })
 }
 
-fn compile(loaded: &Loaded) -> Snapshot {
-    Snapshot::compile(loaded.topology.clone(), 0)
+/// A question the diagnostic commands answer, from a file or from the
+/// running daemon's snapshot alike.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(tag = "query", rename_all = "kebab-case")]
+pub enum Query {
+    Routes {
+        nic: String,
+    },
+    NextHop {
+        nic: String,
+        dst: String,
+    },
+    FlowVerify {
+        nic: String,
+        direction: String,
+        protocol: String,
+        local: String,
+        remote: String,
+    },
+    Rules {
+        nic: String,
+    },
 }
 
-fn print_json<T: Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("cannot print JSON: {e}"),
+/// The printed answer to `query`: a table, or `az`-shaped JSON.
+pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Failure> {
+    match query {
+        Query::Routes { nic } => render_routes(snap, nic, json),
+        Query::NextHop { nic, dst } => render_next_hop(snap, nic, dst, json),
+        Query::FlowVerify {
+            nic,
+            direction,
+            protocol,
+            local,
+            remote,
+        } => {
+            let q = FlowQuery::parse(direction, protocol, local, remote)?;
+            render_flow_verify(snap, nic, &q, json)
+        }
+        Query::Rules { nic } => render_rules(snap, nic, json),
     }
+}
+
+/// Answers from a topology file (compiled here, as the daemon would).
+pub fn answer_offline(loaded: &Loaded, query: &Query, json: bool) -> Result<String, Failure> {
+    answer(&Snapshot::compile(loaded.topology.clone(), 0), query, json)
+}
+
+fn json_text<T: Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value)
+        .map(|t| t + "\n")
+        .map_err(|e| Failure::refused(format!("cannot write JSON: {e}")))
 }
 
 /// Lays out rows as aligned columns under a header.
@@ -401,13 +444,12 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn print_routes(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure> {
-    let snap = compile(loaded);
-    let idx = find_nic(&snap, nic)?;
-    let list = routes(&snap, idx);
+fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failure> {
+    let mut out = String::new();
+    let idx = find_nic(snap, nic)?;
+    let list = routes(snap, idx);
     if json {
-        print_json(&list);
-        return Ok(());
+        return json_text(&list);
     }
     let rows: Vec<Vec<String>> = list
         .value
@@ -424,12 +466,14 @@ pub fn print_routes(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failur
         })
         .collect();
     let topo = &snap.topology;
-    println!(
+    let _ = writeln!(
+        out,
         "Effective routes of NIC {} (subnet {}):\n",
         nic,
         topo.subnet_path(topo.nics[idx].subnet)
     );
-    print!(
+    let _ = write!(
+        out,
         "{}",
         table(
             &[
@@ -443,19 +487,18 @@ pub fn print_routes(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failur
             &rows
         )
     );
-    Ok(())
+    Ok(out)
 }
 
-pub fn print_next_hop(loaded: &Loaded, nic: &str, dst: &str, json: bool) -> Result<(), Failure> {
+fn render_next_hop(snap: &Snapshot, nic: &str, dst: &str, json: bool) -> Result<String, Failure> {
+    let mut out = String::new();
     let dst: IpAddr = dst
         .parse()
         .map_err(|_| Failure::usage(format!("--dst `{dst}`: expected an IPv4 or IPv6 address")))?;
-    let snap = compile(loaded);
-    let idx = find_nic(&snap, nic)?;
-    let hop = next_hop(&snap, idx, dst);
+    let idx = find_nic(snap, nic)?;
+    let hop = next_hop(snap, idx, dst);
     if json {
-        print_json(&hop);
-        return Ok(());
+        return json_text(&hop);
     }
     let prefix = snap
         .nic_routes(idx)
@@ -463,24 +506,24 @@ pub fn print_next_hop(loaded: &Loaded, nic: &str, dst: &str, json: bool) -> Resu
         .lookup(dst)
         .map(|(p, _)| p.to_string())
         .unwrap_or_else(|| "no route".to_string());
-    println!("Next hop from {nic} to {dst}:");
-    println!("  next hop type:   {}", hop.next_hop_type);
+    let _ = writeln!(out, "Next hop from {nic} to {dst}:");
+    let _ = writeln!(out, "  next hop type:   {}", hop.next_hop_type);
     if !hop.next_hop_ip_address.is_empty() {
-        println!("  next hop IP:     {}", hop.next_hop_ip_address);
+        let _ = writeln!(out, "  next hop IP:     {}", hop.next_hop_ip_address);
     }
-    println!("  route table:     {}", hop.route_table_id);
-    println!("  matched prefix:  {prefix}");
-    Ok(())
+    let _ = writeln!(out, "  route table:     {}", hop.route_table_id);
+    let _ = writeln!(out, "  matched prefix:  {prefix}");
+    Ok(out)
 }
 
-pub fn print_flow_verify(
-    loaded: &Loaded,
+fn render_flow_verify(
+    snap: &Snapshot,
     nic: &str,
     query: &FlowQuery,
     json: bool,
-) -> Result<(), Failure> {
-    let snap = compile(loaded);
-    let idx = find_nic(&snap, nic)?;
+) -> Result<String, Failure> {
+    let mut out = String::new();
+    let idx = find_nic(snap, nic)?;
     let local = query.local.ip();
     if !snap.topology.nics[idx].owns(local) {
         let own: Vec<String> = snap.topology.nics[idx]
@@ -493,14 +536,14 @@ pub fn print_flow_verify(
             own.join(", ")
         )));
     }
-    let answer = flow_verify(&snap, idx, query);
+    let answer = flow_verify(snap, idx, query);
     if json {
-        print_json(&answer.verdict);
-        return Ok(());
+        return json_text(&answer.verdict);
     }
-    println!("Access: {}", answer.verdict.access);
-    match answer.decided_by {
-        Some((level, nsg, rule)) => println!(
+    let _ = writeln!(out, "Access: {}", answer.verdict.access);
+    let _ = match answer.decided_by {
+        Some((level, nsg, rule)) => writeln!(
+            out,
             "Rule:   {} (priority {}) of NSG {} on the {}",
             rule.name,
             rule.priority,
@@ -510,9 +553,9 @@ pub fn print_flow_verify(
                 NsgLevel::Nic => "NIC",
             }
         ),
-        None => println!("Rule:   none (no NSG on the NIC or its subnet)"),
-    }
-    Ok(())
+        None => writeln!(out, "Rule:   none (no NSG on the NIC or its subnet)"),
+    };
+    Ok(out)
 }
 
 fn shorten(prefixes: &[String], text: &str) -> String {
@@ -529,17 +572,19 @@ fn shorten(prefixes: &[String], text: &str) -> String {
     s
 }
 
-pub fn print_rules(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure> {
-    let snap = compile(loaded);
-    let idx = find_nic(&snap, nic)?;
-    let list = rules(&snap, idx);
+fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failure> {
+    let mut out = String::new();
+    let idx = find_nic(snap, nic)?;
+    let list = rules(snap, idx);
     if json {
-        print_json(&list);
-        return Ok(());
+        return json_text(&list);
     }
     if list.value.is_empty() {
-        println!("NIC {nic} has no NSG on itself or its subnet: all traffic is allowed.");
-        return Ok(());
+        let _ = writeln!(
+            out,
+            "NIC {nic} has no NSG on itself or its subnet: all traffic is allowed."
+        );
+        return Ok(out);
     }
     for entry in &list.value {
         let at = match (
@@ -550,7 +595,7 @@ pub fn print_rules(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure
             (_, Some(n)) => format!("NIC {}", n.id),
             _ => String::new(),
         };
-        println!("NSG {} on {at}:\n", entry.network_security_group.id);
+        let _ = writeln!(out, "NSG {} on {at}:\n", entry.network_security_group.id);
         let rows: Vec<Vec<String>> = entry
             .effective_security_rules
             .iter()
@@ -571,7 +616,8 @@ pub fn print_rules(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure
                 ]
             })
             .collect();
-        print!(
+        let _ = write!(
+            out,
             "{}",
             table(
                 &[
@@ -588,7 +634,7 @@ pub fn print_rules(loaded: &Loaded, nic: &str, json: bool) -> Result<(), Failure
                 &rows
             )
         );
-        println!();
+        let _ = writeln!(out);
     }
-    Ok(())
+    Ok(out)
 }

@@ -19,8 +19,16 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Each test's daemon listens on its own control socket, so the tests
+/// never talk to a lab someone else is running on the machine.
+fn socket() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("vnetd-test-{}.sock", std::process::id()))
+}
+
 fn vnetd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vnetd"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vnetd"));
+    c.env("VNETD_SOCKET", socket());
+    c
 }
 
 fn write_config(prefix: &str) -> std::path::PathBuf {
@@ -190,6 +198,7 @@ fn the_demo_script_proves_every_path_it_shows() {
     let _serial = serial();
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
         .env("VNETD", env!("CARGO_BIN_EXE_vnetd"))
+        .env("VNETD_SOCKET", socket())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -206,4 +215,199 @@ fn the_demo_script_proves_every_path_it_shows() {
     for ns in ["vm1", "vm2", "nva1", "shared1"] {
         assert!(!vnetd::host::netns::exists(ns), "{ns} left behind");
     }
+}
+
+/// Runs `vnetd ARGS --json` against the running daemon and parses it.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = vnetd().args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn stats_and_flows_report_a_scripted_scenario_exactly() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let _serial = serial();
+    // vm2's subnet also denies UDP 9999.
+    let text = common::with_netns_prefix(HUB_SPOKE, "e2cnt").replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: deny-udp-9999, priority: 110, direction: Inbound, access: Deny, protocol: Udp, source_port_range: '*', destination_port_range: '9999', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    let path = std::env::temp_dir().join(format!("vnetd-e2cnt-{}.yaml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let mut child = start(&[path.to_str().unwrap()]);
+    // 1. Three pings over the peering.
+    assert!(common::ping("e2cnt-vm1", "10.0.2.4"));
+    // 2. Two datagrams to vm2:9999, through the NVA, denied at vm2.
+    let sender = vnetd::host::netns::run_in("e2cnt-vm1", || {
+        Ok(std::net::UdpSocket::bind("10.1.1.4:40999")?)
+    })
+    .unwrap();
+    for _ in 0..2 {
+        sender.send_to(b"counted", "10.2.1.4:9999").unwrap();
+    }
+    // 3. Two pings from an address the NIC does not own.
+    common::in_netns(
+        "e2cnt-vm1",
+        &["ip", "addr", "add", "10.1.1.99/32", "dev", "eth0"],
+    );
+    let _ = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            "e2cnt-vm1",
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "-I",
+            "10.1.1.99",
+            "10.0.2.4",
+        ])
+        .output();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let stats = json_of(&["stats"]);
+    // Counts of packets other than the kernel's IPv6 multicast chatter,
+    // which Azure (and vnetd) never carry.
+    let nic = |name: &str| {
+        let n = &stats["nics"][name];
+        let chatter = n["drops"]["unroutable"].as_u64().unwrap_or(0);
+        let mut drops = n["drops"].as_object().unwrap().clone();
+        drops.remove("unroutable");
+        (
+            n["rx_packets"].as_u64().unwrap() - chatter,
+            n["tx_packets"].as_u64().unwrap(),
+            serde_json::Value::Object(drops),
+        )
+    };
+    use serde_json::json;
+    assert_eq!(nic("vm1"), (3 + 2 + 2, 3, json!({"source_check": 2})));
+    assert_eq!(nic("shared1"), (3, 3, json!({})));
+    assert_eq!(nic("nva1"), (2, 2, json!({})));
+    assert_eq!(nic("vm2"), (0, 0, json!({"nsg_inbound": 2})));
+    assert_eq!(stats["generation"], 1);
+
+    let flows = json_of(&["flows"]);
+    let summary: Vec<(String, String, String, String, String, u64, u64)> = flows["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["nic"].as_str().unwrap().to_string(),
+                f["direction"].as_str().unwrap().to_string(),
+                f["protocol"].as_str().unwrap().to_string(),
+                f["destination"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap_or("-").to_string(),
+                f["packets_forward"].as_u64().unwrap(),
+                f["packets_reverse"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let row = |nic: &str, dir: &str, proto: &str, dst: &str, rule: &str, fwd: u64, rev: u64| {
+        (
+            nic.to_string(),
+            dir.to_string(),
+            proto.to_string(),
+            dst.to_string(),
+            rule.to_string(),
+            fwd,
+            rev,
+        )
+    };
+    assert_eq!(
+        summary,
+        vec![
+            row("nva1", "Inbound", "Udp", "10.2.1.4:9999", "-", 2, 0),
+            row("nva1", "Outbound", "Udp", "10.2.1.4:9999", "-", 2, 0),
+            row("shared1", "Inbound", "Icmp", "10.0.2.4", "-", 3, 3),
+            row("vm1", "Outbound", "Icmp", "10.0.2.4", "-", 3, 3),
+            row("vm1", "Outbound", "Udp", "10.2.1.4:9999", "-", 2, 0),
+        ]
+    );
+    // The per-NIC filter.
+    let only = json_of(&["flows", "--nic", "shared1"]);
+    assert_eq!(only["flows"].as_array().unwrap().len(), 1);
+
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn apply_through_the_control_socket_and_its_refusals() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let _serial = serial();
+    let config = write_config("e2ctl");
+    let mut child = start(&[config.to_str().unwrap()]);
+    // A broken file: exit 1 with the file's errors; nothing changes.
+    let broken =
+        std::env::temp_dir().join(format!("vnetd-e2ctl-broken-{}.yaml", std::process::id()));
+    std::fs::write(
+        &broken,
+        common::with_netns_prefix(HUB_SPOKE, "e2ctl").replace("10.2.1.4\n", "10.2.1.255\n"),
+    )
+    .unwrap();
+    let out = vnetd().arg("apply").arg(&broken).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10.2.1.255 is one of the 5 addresses"));
+    assert!(
+        common::ping("e2ctl-vm1", "10.2.1.4"),
+        "traffic goes on unchanged"
+    );
+    // A good file through the socket; the diagnostics then answer from it.
+    let moved = std::env::temp_dir().join(format!("vnetd-e2ctl-moved-{}.yaml", std::process::id()));
+    std::fs::write(
+        &moved,
+        common::with_netns_prefix(HUB_SPOKE, "e2ctl").replace("10.2.1.4\n", "10.2.1.8\n"),
+    )
+    .unwrap();
+    let out = vnetd().arg("apply").arg(&moved).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("generation 2; re-plumbed vm2"));
+    assert!(common::ping("e2ctl-vm1", "10.2.1.8"));
+    let hop = json_of(&["next-hop", "--nic", "vm1", "--dst", "10.2.1.8"]);
+    assert_eq!(hop["nextHopType"], "VirtualAppliance");
+    let verdict = json_of(&[
+        "flow-verify",
+        "--nic",
+        "vm2",
+        "--direction",
+        "Inbound",
+        "--protocol",
+        "TCP",
+        "--local",
+        "10.2.1.8:23",
+        "--remote",
+        "10.1.1.4:5000",
+    ]);
+    assert_eq!(verdict["ruleName"], "securityRules/deny-telnet");
+    // SIGHUP reloads the file the lab was started with.
+    signal(&child, libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while json_of(&["stats"])["generation"] != 3 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(common::ping("e2ctl-vm1", "10.2.1.4"));
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    assert_eq!(namespaces_with("e2ctl"), Vec::<String>::new());
 }

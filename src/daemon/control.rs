@@ -1,1 +1,396 @@
-//! The control socket (to be written).
+//! The control socket of a running lab: a Unix socket (by default
+//! `/run/vnetd/vnetd.sock`, mode 0600, so only root can drive the lab; no TCP
+//! listener). Each connection carries one JSON request line and gets one
+//! JSON reply line: the exit code, and what to print on stdout and stderr.
+//! `vnetd apply`, `flows`, `stats` and the diagnostic commands without
+//! `--config` are its clients; the daemon answers from the plane it is
+//! forwarding with.
+
+use super::stats::NicStats;
+use super::{ApplyError, Daemon};
+use crate::cli::Failure;
+use crate::dataplane::conntrack::direction_code;
+use crate::diagnostics::{self, Query};
+use crate::topology::{Direction, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Where `vnetd run` listens unless told otherwise (`VNETD_SOCKET`).
+pub const DEFAULT_SOCKET: &str = "/run/vnetd/vnetd.sock";
+
+/// The socket path clients and `vnetd run` use.
+pub fn socket_path() -> PathBuf {
+    std::env::var_os("VNETD_SOCKET").map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Request {
+    Apply { source: String, text: String },
+    Diagnose { query: Query, json: bool },
+    Stats { json: bool },
+    Flows { nic: Option<String>, json: bool },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reply {
+    pub code: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Reply {
+    fn ok(stdout: String) -> Reply {
+        Reply {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        }
+    }
+
+    fn failed(f: Failure) -> Reply {
+        Reply {
+            code: f.code,
+            stdout: String::new(),
+            stderr: f.message,
+        }
+    }
+}
+
+/// Sends one request to the daemon listening at `path`.
+pub fn request(path: &Path, req: &Request) -> Result<Reply, Failure> {
+    let mut stream = UnixStream::connect(path).map_err(|e| {
+        Failure::refused(format!(
+            "no running vnetd at {} ({e}); start one with `vnetd run`, or give --config FILE",
+            path.display()
+        ))
+    })?;
+    let mut line = serde_json::to_string(req).map_err(|e| Failure::refused(e.to_string()))?;
+    line.push('\n');
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|e| Failure::refused(format!("talking to vnetd: {e}")))?;
+    let mut reply = String::new();
+    BufReader::new(stream)
+        .read_line(&mut reply)
+        .map_err(|e| Failure::refused(format!("talking to vnetd: {e}")))?;
+    serde_json::from_str(&reply)
+        .map_err(|e| Failure::refused(format!("vnetd answered something unreadable: {e}")))
+}
+
+/// The listening side; stops when dropped.
+pub struct ControlServer {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ControlServer {
+    /// Listens at `path`. A live daemon already there is an error; a stale
+    /// socket file left by a crash is replaced.
+    pub fn start(path: &Path, daemon: Arc<Daemon>) -> anyhow::Result<ControlServer> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        if UnixStream::connect(path).is_ok() {
+            anyhow::bail!("another vnetd is already listening at {}", path.display());
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("vnetd-control".into())
+                .spawn(move || serve(listener, &daemon, &stop))?
+        };
+        Ok(ControlServer {
+            path: path.to_path_buf(),
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve(listener: UnixListener, daemon: &Daemon, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                handle(stream, daemon);
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn handle(stream: UnixStream, daemon: &Daemon) {
+    let mut line = String::new();
+    let mut reader = BufReader::new(&stream);
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let reply = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => answer(daemon, req),
+        Err(e) => Reply::failed(Failure::usage(format!("unreadable request: {e}"))),
+    };
+    if let Ok(mut text) = serde_json::to_string(&reply) {
+        text.push('\n');
+        let _ = (&stream).write_all(text.as_bytes());
+    }
+}
+
+/// Answers one request from the daemon's current plane.
+pub fn answer(daemon: &Daemon, req: Request) -> Reply {
+    match req {
+        Request::Apply { source, text } => match daemon.apply(&source, &text) {
+            Ok(s) => {
+                let mut out = format!("{source}: applied, generation {}", s.generation);
+                for (what, names) in [
+                    ("added", &s.added),
+                    ("removed", &s.removed),
+                    ("re-plumbed", &s.replumbed),
+                ] {
+                    if !names.is_empty() {
+                        out.push_str(&format!("; {what} {}", names.join(", ")));
+                    }
+                }
+                out.push('\n');
+                Reply::ok(out)
+            }
+            Err(ApplyError::Invalid(errors)) => {
+                let n = errors
+                    .iter()
+                    .filter(|d| d.severity == crate::topology::Severity::Error)
+                    .count();
+                let mut msg: String = errors.iter().map(|d| format!("{d}\n")).collect();
+                msg.push_str(&format!(
+                    "{source}: refused, {n} errors; the running topology is unchanged\n"
+                ));
+                Reply::failed(Failure::refused(msg))
+            }
+            Err(ApplyError::Host(e)) => Reply::failed(Failure::refused(format!(
+                "{source}: refused: {e:#}; the running topology is unchanged"
+            ))),
+        },
+        Request::Diagnose { query, json } => {
+            match diagnostics::answer(&daemon.snapshot(), &query, json) {
+                Ok(out) => Reply::ok(out),
+                Err(f) => Reply::failed(f),
+            }
+        }
+        Request::Stats { json } => Reply::ok(render_stats(&stats_of(daemon), json)),
+        Request::Flows { nic, json } => {
+            Reply::ok(render_flows(&flows_of(daemon, nic.as_deref()), json))
+        }
+    }
+}
+
+/// `vnetd stats --json`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsReport {
+    pub generation: u64,
+    pub nics: BTreeMap<String, NicStats>,
+    pub flow_table: FlowTableReport,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlowTableReport {
+    pub capacity: usize,
+    pub flows: usize,
+    pub inserted: u64,
+    pub evicted: u64,
+    pub failed_inserts: u64,
+}
+
+pub fn stats_of(daemon: &Daemon) -> StatsReport {
+    let plane = daemon.plane();
+    let nics = plane
+        .snapshot
+        .topology
+        .nics
+        .iter()
+        .filter_map(|n| Some((n.name.clone(), daemon.nic_stats(&n.name)?)))
+        .collect();
+    let t = daemon.flows().stats();
+    StatsReport {
+        generation: plane.snapshot.generation,
+        nics,
+        flow_table: FlowTableReport {
+            capacity: t.capacity,
+            flows: t.occupied,
+            inserted: t.inserted,
+            evicted: t.evicted,
+            failed_inserts: t.failed_inserts,
+        },
+    }
+}
+
+fn render_stats(report: &StatsReport, json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
+    }
+    let mut out = format!("generation {}\n", report.generation);
+    out.push_str(&format!(
+        "{:<14} {:>10} {:>12} {:>10} {:>12}  drops\n",
+        "NIC", "rx pkts", "rx bytes", "tx pkts", "tx bytes"
+    ));
+    for (name, s) in &report.nics {
+        let drops: Vec<String> = s.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
+        out.push_str(&format!(
+            "{:<14} {:>10} {:>12} {:>10} {:>12}  {}\n",
+            name,
+            s.rx_packets,
+            s.rx_bytes,
+            s.tx_packets,
+            s.tx_bytes,
+            drops.join(" ")
+        ));
+    }
+    let t = &report.flow_table;
+    out.push_str(&format!(
+        "flow table: {} flows of {} slots, {} inserted, {} evicted, {} refused\n",
+        t.flows, t.capacity, t.inserted, t.evicted, t.failed_inserts
+    ));
+    out
+}
+
+/// One tracked flow, as `vnetd flows --json` prints it.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct FlowReport {
+    pub nic: String,
+    pub direction: String,
+    pub protocol: String,
+    pub source: String,
+    pub destination: String,
+    /// The NSG rule that allowed the flow's first packet at this NIC
+    /// (`securityRules/...`, `defaultSecurityRules/...`), or null when no
+    /// NSG applies.
+    pub rule: Option<String>,
+    /// The route the flow's packets take now from this NIC (outbound only).
+    pub next_hop_type: Option<String>,
+    pub next_hop_ip_address: Option<String>,
+    pub packets_forward: u64,
+    pub bytes_forward: u64,
+    pub packets_reverse: u64,
+    pub bytes_reverse: u64,
+    pub age_ms: u64,
+    pub idle_ms: u64,
+}
+
+pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
+    let plane = daemon.plane();
+    let snap = &plane.snapshot;
+    let now = daemon.now_ms();
+    let mut out = Vec::new();
+    daemon.flows().for_each(now, |key, value| {
+        let Some(nic) = plane.ports.iter().position(|p| p.id == key.nic) else {
+            return;
+        };
+        let name = &snap.topology.nics[nic].name;
+        if only.is_some_and(|o| o != name) {
+            return;
+        }
+        let direction = if key.direction == direction_code(Direction::Inbound) {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        };
+        let (src, dst) = (key.src_ip(), key.dst_ip());
+        let endpoint = |ip: std::net::IpAddr, port: u16| match key.proto {
+            IPPROTO_TCP | IPPROTO_UDP => std::net::SocketAddr::new(ip, port).to_string(),
+            _ => ip.to_string(),
+        };
+        let protocol = match key.proto {
+            IPPROTO_TCP => "Tcp".to_string(),
+            IPPROTO_UDP => "Udp".to_string(),
+            IPPROTO_ICMP | IPPROTO_ICMPV6 => "Icmp".to_string(),
+            other => other.to_string(),
+        };
+        let tag = value.verdict_tag;
+        let rule = (tag != u32::MAX)
+            .then(|| {
+                let stage = snap.nics[nic].stages(direction).get((tag >> 24) as usize)?;
+                stage
+                    .rules
+                    .get((tag & 0x00ff_ffff) as usize)
+                    .map(|r| r.name.clone())
+            })
+            .flatten();
+        let hop = (direction == Direction::Outbound).then(|| diagnostics::next_hop(snap, nic, dst));
+        out.push(FlowReport {
+            nic: name.clone(),
+            direction: direction.as_str().to_string(),
+            protocol,
+            source: endpoint(src, key.src_port),
+            destination: endpoint(dst, key.dst_port),
+            rule,
+            next_hop_type: hop.as_ref().map(|h| h.next_hop_type.to_string()),
+            next_hop_ip_address: hop.map(|h| h.next_hop_ip_address).filter(|s| !s.is_empty()),
+            packets_forward: value.forward_packets,
+            bytes_forward: value.forward_bytes,
+            packets_reverse: value.reverse_packets,
+            bytes_reverse: value.reverse_bytes,
+            age_ms: now.saturating_sub(value.created_ms),
+            idle_ms: now.saturating_sub(value.last_seen_ms),
+        });
+    });
+    out.sort_by(|a, b| {
+        (&a.nic, &a.direction, &a.source, &a.destination).cmp(&(
+            &b.nic,
+            &b.direction,
+            &b.source,
+            &b.destination,
+        ))
+    });
+    out
+}
+
+fn render_flows(flows: &[FlowReport], json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(&serde_json::json!({ "flows": flows }))
+            .unwrap_or_default()
+            + "\n";
+    }
+    let mut out = format!(
+        "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7}  rule / next hop\n",
+        "NIC", "dir", "proto", "source", "destination", "pkts >", "pkts <", "idle s"
+    );
+    for f in flows {
+        out.push_str(&format!(
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7}  {} {}\n",
+            f.nic,
+            f.direction,
+            f.protocol,
+            f.source,
+            f.destination,
+            f.packets_forward,
+            f.packets_reverse,
+            f.idle_ms / 1000,
+            f.rule.as_deref().unwrap_or("(no NSG)"),
+            f.next_hop_type.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}

@@ -59,14 +59,14 @@ impl WorkerCounters {
 }
 
 /// Totals of one NIC across workers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NicStats {
     pub rx_packets: u64,
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
     /// Drops by reason (only reasons with a count above zero).
-    pub drops: std::collections::BTreeMap<&'static str, u64>,
+    pub drops: std::collections::BTreeMap<String, u64>,
 }
 
 impl NicStats {
@@ -87,7 +87,7 @@ pub fn total(workers: &[std::sync::Arc<WorkerCounters>], nic: NicIdx) -> NicStat
         for reason in DropReason::ALL {
             let n = c.drops[reason as usize].load(Relaxed);
             if n > 0 {
-                *out.drops.entry(reason.as_str()).or_default() += n;
+                *out.drops.entry(reason.as_str().to_string()).or_default() += n;
             }
         }
     }
