@@ -120,6 +120,8 @@ CREATED_NS=()
 SERVER_PIDS=()
 VNETD_PID=""
 LAB_CONFIG=$WORK/lab.yaml
+# The lab's own control socket, so the run never meets a lab already running.
+export VNETD_SOCKET=$WORK/vnetd.sock
 
 stop_servers() {
     local pid
