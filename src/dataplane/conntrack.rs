@@ -17,13 +17,6 @@ pub fn direction_code(d: Direction) -> u8 {
     }
 }
 
-fn opposite(d: Direction) -> Direction {
-    match d {
-        Direction::Inbound => Direction::Outbound,
-        Direction::Outbound => Direction::Inbound,
-    }
-}
-
 /// The flow key of a packet at a NIC, in a direction.
 pub fn flow_key(nic: NicIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
     let (sport, dport) = p.flow_ports;
@@ -50,7 +43,7 @@ fn admitted_key(
         return Some(key);
     }
     let mut reply = key.reversed();
-    reply.direction = direction_code(opposite(direction));
+    reply.direction = direction_code(direction.opposite());
     Some(reply)
 }
 
@@ -74,7 +67,7 @@ impl Conntrack for FlowTable {
         }
         // A reply: the reversed tuple, recorded in the other direction.
         let mut reply = key.reversed();
-        reply.direction = direction_code(opposite(direction));
+        reply.direction = direction_code(direction.opposite());
         let flow = self.lookup(&reply, now_ms)?;
         flow.touch(now_ms, bytes, false);
         Some(Admission {

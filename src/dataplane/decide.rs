@@ -203,13 +203,6 @@ impl Conntrack for Stateless {
     fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
-fn opposite(d: Direction) -> Direction {
-    match d {
-        Direction::Inbound => Direction::Outbound,
-        Direction::Outbound => Direction::Inbound,
-    }
-}
-
 /// Packs the deciding stage and rule of an allow into the tag kept with a
 /// flow (for `vnetd flows`): stage in the top byte, rule index below.
 fn rule_tag(decided_by: Option<(usize, usize)>) -> u32 {
@@ -236,7 +229,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
 ) -> bool {
     if let Some(admission) = flows.admitted(nic, direction, view, now_ms) {
         let flow_direction = if admission.reply {
-            opposite(direction)
+            direction.opposite()
         } else {
             direction
         };

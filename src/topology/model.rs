@@ -170,6 +170,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The other direction (the one replies travel in).
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::Inbound => Direction::Outbound,
+            Direction::Outbound => Direction::Inbound,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Inbound => "Inbound",

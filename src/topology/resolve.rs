@@ -25,7 +25,7 @@ use super::diagnostic::Diagnostics;
 use super::model::*;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 const UNUSABLE_V4: &[&str] = &[
     "224.0.0.0/4",
@@ -797,15 +797,6 @@ pub fn is_reserved(prefix: &IpNet, ip: IpAddr) -> bool {
         }
         (IpNet::V6(p), IpAddr::V6(a)) => u128::from(a).wrapping_sub(u128::from(p.network())) <= 3,
         _ => false,
-    }
-}
-
-/// The subnet's gateway address (the first host, x.x.x.1), which the
-/// namespaces use as their default gateway.
-pub fn gateway_address(prefix: &IpNet) -> IpAddr {
-    match prefix {
-        IpNet::V4(p) => IpAddr::V4(Ipv4Addr::from(u32::from(p.network()).wrapping_add(1))),
-        IpNet::V6(p) => IpAddr::V6(Ipv6Addr::from(u128::from(p.network()).wrapping_add(1))),
     }
 }
 
