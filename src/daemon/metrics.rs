@@ -162,7 +162,7 @@ pub fn render(report: &StatsReport) -> String {
         (
             "vnetd_snapshot_generation",
             MetricType::Gauge,
-            "Generation of the topology being forwarded with: 1 at start, one more per apply.",
+            "Generation of the topology being forwarded with: 1 at start, one more per accepted apply.",
             report.generation,
         ),
     ];
@@ -410,7 +410,7 @@ vnetd_flow_table_evictions_total 1
 # HELP vnetd_flow_table_failed_inserts_total Flows the flow table refused for want of room.
 # TYPE vnetd_flow_table_failed_inserts_total counter
 vnetd_flow_table_failed_inserts_total 0
-# HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per apply.
+# HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
 ",
