@@ -16,7 +16,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The media type of the text exposition format, version 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -243,14 +243,18 @@ fn serve(listener: TcpListener, exposition: &dyn Fn() -> String, stop: &AtomicBo
 }
 
 /// Reads the request head (up to the blank line), or None when the client
-/// goes silent, closes early or sends too much.
+/// goes silent, closes early or sends too much. The whole head must arrive
+/// within [`CLIENT_TIMEOUT`], so a client trickling bytes is cut off too.
 fn read_request_head(stream: &mut TcpStream) -> Option<String> {
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        if head.len() > MAX_REQUEST_HEAD {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if head.len() > MAX_REQUEST_HEAD || left.is_zero() {
             return None;
         }
+        stream.set_read_timeout(Some(left)).ok()?;
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
@@ -522,7 +526,7 @@ vnetd_snapshot_generation 3
         assert_ne!(addr.port(), 0);
         // A client that connects and says nothing is given up on.
         let _silent = TcpStream::connect(addr).unwrap();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let answer = get(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
         assert!(started.elapsed() < CLIENT_TIMEOUT + Duration::from_secs(3));
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
@@ -537,5 +541,34 @@ vnetd_snapshot_generation 3
         // Dropping stops the thread and frees the port.
         drop(server);
         assert!(TcpListener::bind(addr).is_ok());
+    }
+
+    #[test]
+    fn a_client_trickling_its_request_is_cut_off() {
+        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new).unwrap();
+        let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            while started.elapsed() < Duration::from_secs(6) && writer.write_all(b"G").is_ok() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        // The answer arrives before the connection is reset by the bytes
+        // still being written, so read what comes until the stream ends.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = stream.read(&mut buf) {
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(started.elapsed() < CLIENT_TIMEOUT + Duration::from_millis(1500));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
     }
 }
