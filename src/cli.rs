@@ -3,11 +3,13 @@
 //! usage errors.
 
 use crate::daemon::control::{self, Request};
+use crate::daemon::metrics::MetricsServer;
 use crate::diagnostics::Query;
 use crate::graph::GraphFormat;
 use crate::topology::{self, Diagnostic, Loaded};
 use clap::{Parser, Subcommand};
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -33,6 +35,10 @@ pub enum Command {
         /// Forwarding threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (e.g.
+        /// 127.0.0.1:9469); off by default.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<SocketAddr>,
     },
     /// Replace the running lab's topology without a restart; an invalid file
     /// is refused and the running topology stays.
@@ -172,7 +178,11 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Run { config, workers } => run_lab(config.as_deref(), workers),
+        Command::Run {
+            config,
+            workers,
+            metrics,
+        } => run_lab(config.as_deref(), workers, metrics),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config } => check(&config),
         Command::Netns { nic, config } => {
@@ -311,7 +321,11 @@ fn require_root(what: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
+fn run_lab(
+    path: Option<&Path>,
+    workers: Option<usize>,
+    metrics: Option<SocketAddr>,
+) -> Result<(), Failure> {
     let loaded = load_or_builtin(path)?;
     require_root("run")?;
     let mut options = crate::daemon::RunOptions::default();
@@ -361,6 +375,20 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
             return Err(f);
         }
     };
+    let metrics_server = metrics
+        .map(|addr| {
+            MetricsServer::start(addr, daemon.clone())
+                .map_err(|e| Failure::refused(format!("--metrics: {e:#}")))
+        })
+        .transpose();
+    let metrics_server = match metrics_server {
+        Ok(m) => m,
+        Err(f) => {
+            drop(server);
+            drop(std::sync::Arc::try_unwrap(daemon).map(|d| d.shutdown()));
+            return Err(f);
+        }
+    };
     println!(
         "vnetd: lab up, {} workers, {} NICs:",
         options.workers,
@@ -370,6 +398,9 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
         println!("{line}");
     }
     println!("control socket: {}", socket.display());
+    if let Some(m) = &metrics_server {
+        println!("metrics: http://{}/metrics", m.local_addr());
+    }
     if let Some(ns) = first {
         println!("try: ip netns exec {ns} ping <address>; stop with Ctrl-C");
     }
@@ -391,6 +422,7 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
             Err(e) => eprintln!("vnetd: reloading on SIGHUP: {e}"),
         }
     }
+    drop(metrics_server);
     drop(server);
     let daemon = std::sync::Arc::try_unwrap(daemon)
         .map_err(|_| Failure::refused("the lab is still in use; removing it anyway on exit"))?;

@@ -13,6 +13,7 @@
 //! published in one atomic swap; workers pick it up at their next wake-up.
 
 pub mod control;
+pub mod metrics;
 pub mod stats;
 pub mod worker;
 

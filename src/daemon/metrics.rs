@@ -1,0 +1,574 @@
+//! Prometheus metrics of a running lab (`vnetd run --metrics ADDR`): the
+//! counters `vnetd stats` prints, in the Prometheus text exposition format
+//! (version 0.0.4), served over plain HTTP/1.1 as `GET /metrics` on a TCP
+//! listener. One slow-path thread answers one request at a time from
+//! [`stats_of`], which reads the workers' counters without ever stopping
+//! them; the packet path knows nothing of it.
+
+use super::control::{stats_of, StatsReport};
+use super::stats::NicStats;
+use super::Daemon;
+use crate::dataplane::DropReason;
+use anyhow::Context;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The media type of the text exposition format, version 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// How often the listener looks at its stop flag while no client comes.
+const ACCEPT_POLL: Duration = Duration::from_millis(50);
+
+/// How long a client may take to send its request or read the answer; a
+/// silent client holds the single serving thread no longer than this.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest request head read; longer requests are refused.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+#[derive(Clone, Copy)]
+enum MetricType {
+    Counter,
+    Gauge,
+}
+
+impl MetricType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+        }
+    }
+}
+
+fn family_header(out: &mut String, name: &str, kind: MetricType, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
+}
+
+/// A label value as the text format wants it inside double quotes:
+/// backslash, double quote and newline escaped.
+fn escape_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Reads one counter out of a NIC's totals.
+type NicCounterOf = fn(&NicStats) -> u64;
+
+/// The exposition of one stats report. Every NIC gets a drop series for
+/// every [`DropReason`], zero when nothing was dropped for it, so series do
+/// not appear and vanish with traffic.
+pub fn render(report: &StatsReport) -> String {
+    let mut out = String::new();
+    let per_nic: [(&str, &str, NicCounterOf); 4] = [
+        (
+            "vnetd_nic_received_packets_total",
+            "Packets the NIC sent into the fabric.",
+            |s| s.rx_packets,
+        ),
+        (
+            "vnetd_nic_received_bytes_total",
+            "Bytes the NIC sent into the fabric.",
+            |s| s.rx_bytes,
+        ),
+        (
+            "vnetd_nic_delivered_packets_total",
+            "Packets the fabric delivered to the NIC.",
+            |s| s.tx_packets,
+        ),
+        (
+            "vnetd_nic_delivered_bytes_total",
+            "Bytes the fabric delivered to the NIC.",
+            |s| s.tx_bytes,
+        ),
+    ];
+    for (name, help, value) in per_nic {
+        family_header(&mut out, name, MetricType::Counter, help);
+        for (nic, stats) in &report.nics {
+            let _ = writeln!(
+                out,
+                "{name}{{nic=\"{}\"}} {}",
+                escape_label_value(nic),
+                value(stats)
+            );
+        }
+    }
+
+    let name = "vnetd_nic_drops_total";
+    family_header(
+        &mut out,
+        name,
+        MetricType::Counter,
+        "Packets dropped, by the NIC where the refusing check ran and the reason.",
+    );
+    for (nic, stats) in &report.nics {
+        let nic = escape_label_value(nic);
+        for reason in DropReason::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{nic=\"{nic}\",reason=\"{}\"}} {}",
+                escape_label_value(reason.as_str()),
+                stats.drops_for(reason)
+            );
+        }
+    }
+
+    let t = &report.flow_table;
+    let scalars: [(&str, MetricType, &str, u64); 6] = [
+        (
+            "vnetd_flow_table_flows",
+            MetricType::Gauge,
+            "Flows tracked now.",
+            t.flows as u64,
+        ),
+        (
+            "vnetd_flow_table_capacity",
+            MetricType::Gauge,
+            "Slots of the flow table, for the flows of all NICs together.",
+            t.capacity as u64,
+        ),
+        (
+            "vnetd_flow_table_inserted_total",
+            MetricType::Counter,
+            "Flows inserted into the flow table.",
+            t.inserted,
+        ),
+        (
+            "vnetd_flow_table_evictions_total",
+            MetricType::Counter,
+            "Flows evicted from the flow table to make room.",
+            t.evicted,
+        ),
+        (
+            "vnetd_flow_table_failed_inserts_total",
+            MetricType::Counter,
+            "Flows the flow table refused for want of room.",
+            t.failed_inserts,
+        ),
+        (
+            "vnetd_snapshot_generation",
+            MetricType::Gauge,
+            "Generation of the topology being forwarded with: 1 at start, one more per accepted apply.",
+            report.generation,
+        ),
+    ];
+    for (name, kind, help, value) in scalars {
+        family_header(&mut out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
+/// The HTTP listener; stops and joins its thread when dropped.
+pub struct MetricsServer {
+    local_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Listens at `addr` (port 0 picks a free port; see
+    /// [`MetricsServer::local_addr`]).
+    pub fn start(addr: SocketAddr, daemon: Arc<Daemon>) -> anyhow::Result<MetricsServer> {
+        MetricsServer::serving(addr, move || render(&stats_of(&daemon)))
+    }
+
+    /// Listens at `addr` and answers `GET /metrics` with what `exposition`
+    /// returns at the time of each request.
+    fn serving(
+        addr: SocketAddr,
+        exposition: impl Fn() -> String + Send + 'static,
+    ) -> anyhow::Result<MetricsServer> {
+        let listener =
+            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let local_addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("vnetd-metrics".into())
+                .spawn(move || serve(listener, &exposition, &stop))?
+        };
+        Ok(MetricsServer {
+            local_addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address actually listened on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(listener: TcpListener, exposition: &dyn Fn() -> String, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let configured = stream.set_nonblocking(false).is_ok()
+                    && stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
+                    && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
+                if configured {
+                    handle(stream, exposition);
+                }
+            }
+            Err(_) => std::thread::sleep(ACCEPT_POLL),
+        }
+    }
+}
+
+/// Reads the request head (up to the blank line), or None when the client
+/// goes silent, closes early or sends too much. The whole head must arrive
+/// within [`CLIENT_TIMEOUT`], so a client trickling bytes is cut off too.
+fn read_request_head(stream: &mut TcpStream) -> Option<String> {
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if head.len() > MAX_REQUEST_HEAD || left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8(head).ok()
+}
+
+/// What to answer: status line, and the body with its content type.
+struct Response {
+    status: &'static str,
+    content_type: &'static str,
+    body: String,
+    allow_get_only: bool,
+}
+
+impl Response {
+    fn plain(status: &'static str, body: &str) -> Response {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("{body}\n"),
+            allow_get_only: false,
+        }
+    }
+}
+
+/// The answer to one request head; the metrics are read only for a GET of
+/// `/metrics`.
+fn respond(head: Option<&str>, metrics: impl FnOnce() -> String) -> Response {
+    let request_line = head.and_then(|h| h.lines().next()).unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Response::plain("400 Bad Request", "bad request");
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Response::plain("400 Bad Request", "bad request");
+    }
+    let path = target.split('?').next().unwrap_or_default();
+    if path != "/metrics" {
+        return Response::plain("404 Not Found", "not found; the metrics are at /metrics");
+    }
+    if method != "GET" {
+        return Response {
+            allow_get_only: true,
+            ..Response::plain("405 Method Not Allowed", "only GET is allowed")
+        };
+    }
+    Response {
+        status: "200 OK",
+        content_type: CONTENT_TYPE,
+        body: metrics(),
+        allow_get_only: false,
+    }
+}
+
+fn handle(mut stream: TcpStream, exposition: &dyn Fn() -> String) {
+    let head = read_request_head(&mut stream);
+    let response = respond(head.as_deref(), exposition);
+    let mut text = format!(
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        response.status,
+        response.content_type,
+        response.body.len()
+    );
+    if response.allow_get_only {
+        text.push_str("Allow: GET\r\n");
+    }
+    text.push_str("\r\n");
+    text.push_str(&response.body);
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::control::FlowTableReport;
+    use std::collections::BTreeMap;
+
+    fn report(nics: &[(&str, NicStats)]) -> StatsReport {
+        StatsReport {
+            generation: 3,
+            nics: nics
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.clone()))
+                .collect(),
+            flow_table: FlowTableReport {
+                capacity: 1024,
+                flows: 2,
+                inserted: 5,
+                evicted: 1,
+                failed_inserts: 0,
+            },
+        }
+    }
+
+    fn vm1_stats() -> NicStats {
+        NicStats {
+            rx_packets: 10,
+            rx_bytes: 840,
+            tx_packets: 9,
+            tx_bytes: 756,
+            drops: BTreeMap::from([("nsg_inbound".to_string(), 4)]),
+        }
+    }
+
+    #[test]
+    fn renders_exactly_these_lines_for_one_nic() {
+        let text = render(&report(&[("vm1", vm1_stats())]));
+        let mut expected = String::from(
+            "\
+# HELP vnetd_nic_received_packets_total Packets the NIC sent into the fabric.
+# TYPE vnetd_nic_received_packets_total counter
+vnetd_nic_received_packets_total{nic=\"vm1\"} 10
+# HELP vnetd_nic_received_bytes_total Bytes the NIC sent into the fabric.
+# TYPE vnetd_nic_received_bytes_total counter
+vnetd_nic_received_bytes_total{nic=\"vm1\"} 840
+# HELP vnetd_nic_delivered_packets_total Packets the fabric delivered to the NIC.
+# TYPE vnetd_nic_delivered_packets_total counter
+vnetd_nic_delivered_packets_total{nic=\"vm1\"} 9
+# HELP vnetd_nic_delivered_bytes_total Bytes the fabric delivered to the NIC.
+# TYPE vnetd_nic_delivered_bytes_total counter
+vnetd_nic_delivered_bytes_total{nic=\"vm1\"} 756
+# HELP vnetd_nic_drops_total Packets dropped, by the NIC where the refusing check ran and the reason.
+# TYPE vnetd_nic_drops_total counter
+",
+        );
+        for reason in DropReason::ALL {
+            let n = if reason == DropReason::NsgInbound {
+                4
+            } else {
+                0
+            };
+            expected.push_str(&format!(
+                "vnetd_nic_drops_total{{nic=\"vm1\",reason=\"{}\"}} {n}\n",
+                reason.as_str()
+            ));
+        }
+        expected.push_str(
+            "\
+# HELP vnetd_flow_table_flows Flows tracked now.
+# TYPE vnetd_flow_table_flows gauge
+vnetd_flow_table_flows 2
+# HELP vnetd_flow_table_capacity Slots of the flow table, for the flows of all NICs together.
+# TYPE vnetd_flow_table_capacity gauge
+vnetd_flow_table_capacity 1024
+# HELP vnetd_flow_table_inserted_total Flows inserted into the flow table.
+# TYPE vnetd_flow_table_inserted_total counter
+vnetd_flow_table_inserted_total 5
+# HELP vnetd_flow_table_evictions_total Flows evicted from the flow table to make room.
+# TYPE vnetd_flow_table_evictions_total counter
+vnetd_flow_table_evictions_total 1
+# HELP vnetd_flow_table_failed_inserts_total Flows the flow table refused for want of room.
+# TYPE vnetd_flow_table_failed_inserts_total counter
+vnetd_flow_table_failed_inserts_total 0
+# HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
+# TYPE vnetd_snapshot_generation gauge
+vnetd_snapshot_generation 3
+",
+        );
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn every_drop_reason_has_a_series_for_every_nic() {
+        let text = render(&report(&[
+            ("vm1", vm1_stats()),
+            ("vm2", NicStats::default()),
+        ]));
+        for nic in ["vm1", "vm2"] {
+            for reason in DropReason::ALL {
+                let series = format!(
+                    "vnetd_nic_drops_total{{nic=\"{nic}\",reason=\"{}\"}} ",
+                    reason.as_str()
+                );
+                assert_eq!(
+                    text.lines().filter(|l| l.starts_with(&series)).count(),
+                    1,
+                    "{series}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label_value(r"a\b"), r"a\\b");
+        assert_eq!(escape_label_value("say \"hi\""), r#"say \"hi\""#);
+        assert_eq!(escape_label_value("two\nlines"), r"two\nlines");
+        assert_eq!(escape_label_value("plain-name_1"), "plain-name_1");
+        let text = render(&report(&[("odd\"nic\\\n", NicStats::default())]));
+        assert!(text.contains("vnetd_nic_received_packets_total{nic=\"odd\\\"nic\\\\\\n\"} 0\n"));
+        // Every sample stays on its own line.
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with("# ") || l.starts_with("vnetd_")));
+    }
+
+    #[test]
+    fn every_family_has_help_and_type_before_its_samples() {
+        let text = render(&report(&[("vm1", vm1_stats())]));
+        let mut described = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                described.push(rest.split(' ').next().unwrap().to_string());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                assert_eq!(
+                    Some(rest.split(' ').next().unwrap()),
+                    described.last().map(|s| s.as_str())
+                );
+            } else {
+                let name = line.split(['{', ' ']).next().unwrap();
+                assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
+            }
+        }
+        assert_eq!(described.len(), 11);
+    }
+
+    #[test]
+    fn http_answers_by_path_and_method() {
+        let metrics = || "m 1\n".to_string();
+        let ok = respond(Some("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), metrics);
+        assert_eq!(
+            (ok.status, ok.content_type, ok.body.as_str()),
+            ("200 OK", CONTENT_TYPE, "m 1\n")
+        );
+        let query = respond(Some("GET /metrics?x=1 HTTP/1.0\r\n\r\n"), metrics);
+        assert_eq!(query.status, "200 OK");
+        assert_eq!(
+            respond(Some("GET /nope HTTP/1.1\r\n\r\n"), metrics).status,
+            "404 Not Found"
+        );
+        let post = respond(Some("POST /metrics HTTP/1.1\r\n\r\n"), metrics);
+        assert_eq!(post.status, "405 Method Not Allowed");
+        assert!(post.allow_get_only);
+        assert_eq!(respond(None, metrics).status, "400 Bad Request");
+        assert_eq!(
+            respond(Some("GET\r\n\r\n"), metrics).status,
+            "400 Bad Request"
+        );
+        assert_eq!(
+            respond(Some("GET /metrics SPDY/3\r\n\r\n"), metrics).status,
+            "400 Bad Request"
+        );
+    }
+
+    fn get(addr: SocketAddr, request: &str) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn serves_over_tcp_and_outlasts_a_silent_client() {
+        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), || {
+            "vnetd_snapshot_generation 1\n".to_string()
+        })
+        .unwrap();
+        let addr = server.local_addr();
+        assert_ne!(addr.port(), 0);
+        // A client that connects and says nothing is given up on.
+        let _silent = TcpStream::connect(addr).unwrap();
+        let started = Instant::now();
+        let answer = get(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert!(started.elapsed() < CLIENT_TIMEOUT + Duration::from_secs(3));
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("\r\nContent-Type: text/plain; version=0.0.4\r\n"));
+        assert!(answer.contains("\r\nConnection: close\r\n"));
+        assert!(answer.ends_with("\r\n\r\nvnetd_snapshot_generation 1\n"));
+        let not_found = get(addr, "GET /nope HTTP/1.1\r\n\r\n");
+        assert!(not_found.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        let post = get(addr, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+        assert!(post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(post.contains("\r\nAllow: GET\r\n"));
+        // Dropping stops the thread and frees the port.
+        drop(server);
+        assert!(TcpListener::bind(addr).is_ok());
+    }
+
+    #[test]
+    fn a_client_trickling_its_request_is_cut_off() {
+        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new).unwrap();
+        let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            while started.elapsed() < Duration::from_secs(6) && writer.write_all(b"G").is_ok() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        // The answer arrives before the connection is reset by the bytes
+        // still being written, so read what comes until the stream ends.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = stream.read(&mut buf) {
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(started.elapsed() < CLIENT_TIMEOUT + Duration::from_millis(1500));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! `vnetd run --metrics ADDR` as users run it: the endpoint serves the
+//! lab's counters in the Prometheus text format, as read by a real client
+//! (`curl`) and a grammar-based parser of that format; a port already taken
+//! refuses the run and leaves no lab behind. Needs root (see
+//! `common::can_run_labs`).
+
+mod common;
+
+use openmetrics_parser::prometheus::parse_prometheus;
+use openmetrics_parser::{PrometheusType, PrometheusValue};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
+
+/// Every family the endpoint serves, with its type.
+const FAMILIES: [(&str, PrometheusType); 11] = [
+    ("vnetd_nic_received_packets_total", PrometheusType::Counter),
+    ("vnetd_nic_received_bytes_total", PrometheusType::Counter),
+    ("vnetd_nic_delivered_packets_total", PrometheusType::Counter),
+    ("vnetd_nic_delivered_bytes_total", PrometheusType::Counter),
+    ("vnetd_nic_drops_total", PrometheusType::Counter),
+    ("vnetd_flow_table_flows", PrometheusType::Gauge),
+    ("vnetd_flow_table_capacity", PrometheusType::Gauge),
+    ("vnetd_flow_table_inserted_total", PrometheusType::Counter),
+    ("vnetd_flow_table_evictions_total", PrometheusType::Counter),
+    (
+        "vnetd_flow_table_failed_inserts_total",
+        PrometheusType::Counter,
+    ),
+    ("vnetd_snapshot_generation", PrometheusType::Gauge),
+];
+
+/// `vnetd run` with its own control socket and a topology whose
+/// namespaces are prefixed by `prefix`, so the test never meets another lab.
+fn vnetd_run(prefix: &str, metrics: &str) -> Command {
+    let config = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.yaml", std::process::id()));
+    std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, prefix)).unwrap();
+    let socket = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vnetd"));
+    c.env("VNETD_SOCKET", socket)
+        .arg("run")
+        .arg(config)
+        .args(["--metrics", metrics]);
+    c
+}
+
+/// Starts the lab and returns it with the metrics URL it printed.
+fn start(prefix: &str, metrics: &str) -> (Child, String) {
+    let mut child = vnetd_run(prefix, metrics)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut up = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            up |= line.contains("lab up");
+            if let (true, Some(url)) = (up, line.strip_prefix("metrics: ")) {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "vnetd run --metrics did not come up: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+fn stop(mut child: Child) {
+    // SAFETY: sends a signal to a child process this test owns.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "vnetd run exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "vnetd did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One request with the real curl: status code, headers and body.
+fn curl(args: &[&str], url: &str) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--include", "--max-time", "5"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl is installed");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn namespaces_with(prefix: &str) -> usize {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&format!("{prefix}-")))
+        .count()
+}
+
+#[test]
+fn metrics_endpoint_serves_the_labs_counters() {
+    if !common::can_run_labs() {
+        return;
+    }
+    // Port 0: the kernel picks a free port, and vnetd prints which.
+    let (child, url) = start("e2met", "127.0.0.1:0");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"),
+        "{url}"
+    );
+    assert!(common::ping("e2met-vm1", "10.0.2.4"));
+
+    let (status, head, body) = curl(&[], &url);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\ncontent-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    let exposition = parse_prometheus(&body).unwrap_or_else(|e| panic!("{e:?}\n{body}"));
+    for (name, kind) in FAMILIES {
+        let family = exposition
+            .families
+            .get(name)
+            .unwrap_or_else(|| panic!("no family {name} in\n{body}"));
+        assert_eq!(family.family_type, kind, "{name}");
+        assert!(!family.help.is_empty(), "{name} has no HELP");
+        assert!(
+            body.contains(&format!("\n# HELP {name} "))
+                || body.starts_with(&format!("# HELP {name} "))
+        );
+        assert!(body.contains(&format!("\n# TYPE {name} ")));
+    }
+    assert_eq!(exposition.families.len(), FAMILIES.len());
+
+    let value = |name: &str, labels: &[&str]| -> f64 {
+        let family = &exposition.families[name];
+        let sample = family
+            .get_sample_by_label_values(&labels.iter().map(|l| l.to_string()).collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("no {name}{labels:?}"));
+        match &sample.value {
+            PrometheusValue::Counter(c) => c.value.as_f64(),
+            PrometheusValue::Gauge(g) => g.as_f64(),
+            other => panic!("{name}: unexpected {other:?}"),
+        }
+    };
+    assert!(value("vnetd_nic_received_packets_total", &["vm1"]) >= 3.0);
+    assert!(value("vnetd_nic_delivered_packets_total", &["vm1"]) >= 3.0);
+    assert!(value("vnetd_nic_received_bytes_total", &["shared1"]) > 0.0);
+    assert_eq!(value("vnetd_snapshot_generation", &[]), 1.0);
+    assert!(value("vnetd_flow_table_capacity", &[]) > 0.0);
+    assert!(value("vnetd_flow_table_inserted_total", &[]) >= 1.0);
+    // Every NIC has every drop reason, zero or not.
+    let drops = &exposition.families["vnetd_nic_drops_total"];
+    assert_eq!(drops.get_label_names(), ["nic", "reason"]);
+    for nic in ["nva1", "shared1", "vm1", "vm2"] {
+        for reason in vnetd::dataplane::DropReason::ALL {
+            assert!(
+                drops
+                    .get_sample_by_label_values(&[nic.to_string(), reason.as_str().to_string()])
+                    .is_some(),
+                "no drop series for {nic} {}",
+                reason.as_str()
+            );
+        }
+    }
+
+    let base = url.trim_end_matches("/metrics");
+    assert_eq!(curl(&[], &format!("{base}/nope")).0, 404);
+    assert_eq!(curl(&["--request", "POST"], &url).0, 405);
+    stop(child);
+    assert_eq!(namespaces_with("e2met"), 0);
+}
+
+#[test]
+fn a_taken_metrics_port_refuses_the_run_and_removes_the_lab() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = vnetd_run("e2mettaken", &addr).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--metrics") && stderr.contains(&addr),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("lab up"));
+    assert_eq!(namespaces_with("e2mettaken"), 0);
+}
