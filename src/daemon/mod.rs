@@ -159,6 +159,10 @@ impl Conntrack for PortConntrack<'_> {
     fn revoke(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
         self.flows.revoke(self.port(nic), d, p, a, now)
     }
+
+    fn closing(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
+        self.flows.closing(self.port(nic), d, p, a, now)
+    }
 }
 
 impl PortConntrack<'_> {
