@@ -33,6 +33,13 @@ pub enum Command {
         /// Forwarding threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
+        /// Azure's blob paths) under this directory.
+        #[arg(long, value_name = "DIR")]
+        flow_log_dir: Option<PathBuf>,
+        /// Seconds between flow-log records (Azure: 60).
+        #[arg(long, value_name = "N", requires = "flow_log_dir")]
+        flow_log_interval_secs: Option<u64>,
     },
     /// Replace the running lab's topology without a restart; an invalid file
     /// is refused and the running topology stays.
@@ -172,7 +179,17 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Run { config, workers } => run_lab(config.as_deref(), workers),
+        Command::Run {
+            config,
+            workers,
+            flow_log_dir,
+            flow_log_interval_secs,
+        } => run_lab(
+            config.as_deref(),
+            workers,
+            flow_log_dir,
+            flow_log_interval_secs,
+        ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config } => check(&config),
         Command::Netns { nic, config } => {
@@ -311,7 +328,12 @@ fn require_root(what: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
+fn run_lab(
+    path: Option<&Path>,
+    workers: Option<usize>,
+    flow_log_dir: Option<PathBuf>,
+    flow_log_interval_secs: Option<u64>,
+) -> Result<(), Failure> {
     let loaded = load_or_builtin(path)?;
     require_root("run")?;
     let mut options = crate::daemon::RunOptions::default();
@@ -320,6 +342,18 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
             return Err(Failure::usage("--workers must be at least 1"));
         }
         options.workers = w;
+    }
+    if let Some(dir) = flow_log_dir {
+        let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
+        if let Some(secs) = flow_log_interval_secs {
+            if secs == 0 {
+                return Err(Failure::usage(
+                    "--flow-log-interval-secs must be at least 1",
+                ));
+            }
+            log.interval = std::time::Duration::from_secs(secs);
+        }
+        options.flow_log = Some(log);
     }
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -370,6 +404,13 @@ fn run_lab(path: Option<&Path>, workers: Option<usize>) -> Result<(), Failure> {
         println!("{line}");
     }
     println!("control socket: {}", socket.display());
+    if let Some(log) = &options.flow_log {
+        println!(
+            "NSG flow logs: {}, a record every {} s",
+            log.dir.display(),
+            log.interval.as_secs()
+        );
+    }
     if let Some(ns) = first {
         println!("try: ip netns exec {ns} ping <address>; stop with Ctrl-C");
     }
