@@ -39,6 +39,13 @@ pub enum Command {
         /// 127.0.0.1:9469); off by default.
         #[arg(long, value_name = "ADDR")]
         metrics: Option<SocketAddr>,
+        /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
+        /// Azure's blob paths) under this directory.
+        #[arg(long, value_name = "DIR")]
+        flow_log_dir: Option<PathBuf>,
+        /// Seconds between flow-log records (Azure: 60).
+        #[arg(long, value_name = "N", requires = "flow_log_dir")]
+        flow_log_interval_secs: Option<u64>,
     },
     /// Replace the running lab's topology without a restart; an invalid file
     /// is refused and the running topology stays.
@@ -182,7 +189,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             config,
             workers,
             metrics,
-        } => run_lab(config.as_deref(), workers, metrics),
+            flow_log_dir,
+            flow_log_interval_secs,
+        } => run_lab(
+            config.as_deref(),
+            workers,
+            metrics,
+            flow_log_dir,
+            flow_log_interval_secs,
+        ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config } => check(&config),
         Command::Netns { nic, config } => {
@@ -325,6 +340,8 @@ fn run_lab(
     path: Option<&Path>,
     workers: Option<usize>,
     metrics: Option<SocketAddr>,
+    flow_log_dir: Option<PathBuf>,
+    flow_log_interval_secs: Option<u64>,
 ) -> Result<(), Failure> {
     let loaded = load_or_builtin(path)?;
     require_root("run")?;
@@ -334,6 +351,18 @@ fn run_lab(
             return Err(Failure::usage("--workers must be at least 1"));
         }
         options.workers = w;
+    }
+    if let Some(dir) = flow_log_dir {
+        let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
+        if let Some(secs) = flow_log_interval_secs {
+            if secs == 0 {
+                return Err(Failure::usage(
+                    "--flow-log-interval-secs must be at least 1",
+                ));
+            }
+            log.interval = std::time::Duration::from_secs(secs);
+        }
+        options.flow_log = Some(log);
     }
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -400,6 +429,13 @@ fn run_lab(
     println!("control socket: {}", socket.display());
     if let Some(m) = &metrics_server {
         println!("metrics: http://{}/metrics", m.local_addr());
+    }
+    if let Some(log) = &options.flow_log {
+        println!(
+            "NSG flow logs: {}, a record every {} s",
+            log.dir.display(),
+            log.interval.as_secs()
+        );
     }
     if let Some(ns) = first {
         println!("try: ip netns exec {ns} ping <address>; stop with Ctrl-C");

@@ -13,6 +13,7 @@
 //! published in one atomic swap; workers pick it up at their next wake-up.
 
 pub mod control;
+pub mod flow_log;
 pub mod metrics;
 pub mod stats;
 pub mod worker;
@@ -24,6 +25,7 @@ use crate::snapshot::Snapshot;
 use crate::topology::{Diagnostic, Direction, Nic, NicIdx, Topology};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
+use flow_log::{DenySink, FlowLogOptions, FlowLogger};
 use ipnet::IpNet;
 use stats::{NicStats, WorkerCounters};
 use std::collections::HashMap;
@@ -39,6 +41,8 @@ pub struct RunOptions {
     pub workers: usize,
     /// Slots of the flow table (tracked flows of all NICs together).
     pub flow_capacity: usize,
+    /// NSG flow logs: where and how often; off when `None`.
+    pub flow_log: Option<FlowLogOptions>,
 }
 
 /// NICs a lab may have at once (counters and flow quotas are kept per NIC
@@ -50,6 +54,7 @@ impl Default for RunOptions {
         RunOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             flow_capacity: 1 << 20,
+            flow_log: None,
         }
     }
 }
@@ -160,6 +165,10 @@ impl Conntrack for PortConntrack<'_> {
     fn revoke(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
         self.flows.revoke(self.port(nic), d, p, a, now)
     }
+
+    fn closing(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
+        self.flows.closing(self.port(nic), d, p, a, now)
+    }
 }
 
 impl PortConntrack<'_> {
@@ -201,6 +210,9 @@ pub struct Daemon {
     counters: Vec<Arc<WorkerCounters>>,
     stop: Arc<AtomicBool>,
     handles: Mutex<Vec<JoinHandle<()>>>,
+    /// The flow-log thread and its own stop flag: it stops after the
+    /// workers, so that its last scan sees everything they did.
+    flow_logger: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
     epoch: Instant,
 }
 
@@ -258,8 +270,28 @@ impl Daemon {
             counters,
             stop,
             handles: Mutex::new(Vec::new()),
+            flow_logger: Mutex::new(None),
             epoch,
         };
+        let mut deny_sink: Option<DenySink> = None;
+        if let Some(log_options) = &options.flow_log {
+            let (sink, source) = flow_log::deny_channel();
+            deny_sink = Some(sink);
+            let stop = Arc::new(AtomicBool::new(false));
+            let logger = FlowLogger::new(
+                log_options.clone(),
+                daemon.plane.clone(),
+                daemon.flows.clone(),
+                source,
+                stop.clone(),
+                epoch,
+            );
+            let handle = std::thread::Builder::new()
+                .name("vnetd-flow-log".into())
+                .spawn(move || logger.run())
+                .context("starting the flow-log thread")?;
+            *daemon.flow_logger.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+        }
         for w in 0..workers {
             let worker = worker::Worker {
                 index: w,
@@ -268,6 +300,7 @@ impl Daemon {
                 counters: daemon.counters[w].clone(),
                 stop: daemon.stop.clone(),
                 epoch,
+                denies: deny_sink.clone(),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
@@ -483,6 +516,15 @@ impl Daemon {
             .drain(..)
             .collect();
         for handle in handles {
+            let _ = handle.join();
+        }
+        let logger = self
+            .flow_logger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, handle)) = logger {
+            stop.store(true, Ordering::Relaxed);
             let _ = handle.join();
         }
     }

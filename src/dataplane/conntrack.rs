@@ -2,9 +2,11 @@
 //! and direction when that NIC's NSGs allow its first packet; later packets
 //! of the flow, and its replies (the reversed 5-tuple in the other
 //! direction), are admitted by state without running the rules again, as
-//! Azure does. Idle flows expire after the VNet's `flow_timeout_in_minutes`.
+//! Azure does. Idle flows expire after the VNet's `flow_timeout_in_minutes`;
+//! a TCP flow that has seen a FIN or RST expires a few seconds after its
+//! last packet instead, so that its end is known (and flow-logged) promptly.
 
-use super::decide::{Admission, Conntrack};
+use super::decide::{Admission, Conntrack, CLOSING_IDLE_TIMEOUT_MS};
 use super::packet::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::topology::{Direction, NicIdx};
@@ -121,5 +123,62 @@ impl Conntrack for FlowTable {
         if let Some(key) = admitted_key(nic, direction, p, a) {
             self.remove(&key, now_ms);
         }
+    }
+
+    fn closing(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        a: Admission,
+        now_ms: u64,
+    ) {
+        if let Some(flow) =
+            admitted_key(nic, direction, p, a).and_then(|key| self.lookup(&key, now_ms))
+        {
+            flow.shorten_idle_timeout(CLOSING_IDLE_TIMEOUT_MS);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::decide;
+    use crate::snapshot::Snapshot;
+    use etherparse::PacketBuilder;
+
+    fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, fin: bool) -> Vec<u8> {
+        let b = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, 1, 1024);
+        let b = if fin { b.fin() } else { b.syn() };
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_fin_in_a_reply_shortens_the_idle_timeout_of_its_flow() {
+        let text = include_str!("../../config/hub-spoke.yaml");
+        let loaded = crate::topology::parse_str("hub-spoke.yaml", text).unwrap();
+        let snap = Snapshot::compile(loaded.topology, 1);
+        let shared = snap.topology.nic_by_name("shared1").unwrap();
+        let nva = snap.topology.nic_by_name("nva1").unwrap();
+        let table = FlowTable::new(1024, 8, 1024);
+        let (a, b) = ([10, 0, 2, 4], [10, 0, 1, 4]);
+        decide(&snap, &table, shared, &tcp(a, b, 40000, 80, false), 0);
+        let outbound = flow_key(
+            shared,
+            Direction::Outbound,
+            &PacketView::parse(&tcp(a, b, 40000, 80, false)).unwrap(),
+        )
+        .unwrap();
+        let timeout = |t: &FlowTable| t.lookup(&outbound, 10).unwrap().value().unwrap();
+        assert!(timeout(&table).idle_timeout_ms > CLOSING_IDLE_TIMEOUT_MS);
+        // The reply's FIN finds the flow as a reply and shortens it.
+        decide(&snap, &table, nva, &tcp(b, a, 80, 40000, true), 10);
+        assert_eq!(timeout(&table).idle_timeout_ms, CLOSING_IDLE_TIMEOUT_MS);
+        assert!(table
+            .lookup(&outbound, 10 + CLOSING_IDLE_TIMEOUT_MS + 1)
+            .is_none());
     }
 }

@@ -27,7 +27,7 @@
 //! read from the current snapshot for every packet; only NSG verdicts are
 //! remembered per flow.
 
-use super::packet::PacketView;
+use super::packet::{PacketView, TCP_FIN, TCP_RST};
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{Access, Direction, NicIdx};
 
@@ -187,7 +187,25 @@ pub trait Conntrack {
         admission: Admission,
         now_ms: u64,
     );
+    /// An admitted TCP packet carried FIN or RST: its connection is ending,
+    /// so the flow `admission` came from may idle out within
+    /// [`CLOSING_IDLE_TIMEOUT_MS`] instead of the VNet's minutes (flow logs
+    /// then report its end promptly). Trackers without timeouts ignore it.
+    fn closing(
+        &self,
+        _nic: NicIdx,
+        _direction: Direction,
+        _packet: &PacketView,
+        _admission: Admission,
+        _now_ms: u64,
+    ) {
+    }
 }
+
+/// Idle timeout of a TCP flow once a FIN or RST has been seen: long enough
+/// for the last ACKs and a retransmitted FIN, short enough that the flow's
+/// end is noticed within seconds.
+pub const CLOSING_IDLE_TIMEOUT_MS: u64 = 5_000;
 
 /// No connection tracking: every packet is judged by the NSG rules alone.
 /// This is how Azure behaves for the rules it evaluates statelessly, and a
@@ -233,6 +251,9 @@ fn nsg_admits<C: Conntrack + ?Sized>(
         } else {
             direction
         };
+        if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+            flows.closing(nic, direction, view, admission, now_ms);
+        }
         if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
             return true;
         }

@@ -10,6 +10,12 @@ use crate::engine::classifier::PacketKey;
 use crate::topology::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use etherparse::{IpSlice, Ipv6ExtensionSlice};
 
+/// TCP flag bits as they appear in [`PacketView::tcp_flags`].
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
+
 /// Protocols the Azure fabric does not carry (GRE, IP-in-IP, IPv6-in-IP).
 const BLOCKED_PROTOCOLS: [u8; 3] = [47, 4, 41];
 
@@ -20,6 +26,10 @@ pub struct PacketView {
     /// Ports as connection tracking sees them: TCP/UDP ports, or the echo
     /// identifier on both sides for ICMP echo, so a reply maps to its request.
     pub flow_ports: (u16, u16),
+    /// The TCP flags byte (FIN, SYN, RST, ...); 0 when the packet is not
+    /// TCP or not the first fragment. Lets connection tracking end a flow
+    /// when its connection closes.
+    pub tcp_flags: u8,
     /// True for protocols Azure blocks (GRE, IP-in-IP).
     pub blocked_protocol: bool,
     /// True for broadcast, multicast and other destinations Azure never
@@ -75,6 +85,12 @@ impl PacketView {
             }
             _ => ((None, None), (0, 0)),
         };
+        // Byte 13 of the TCP header; a header too short to hold it is left
+        // to the endpoints (the ports were readable, so the NSGs can judge).
+        let tcp_flags = match proto {
+            IPPROTO_TCP if first_fragment => data.get(13).copied().unwrap_or(0),
+            _ => 0,
+        };
         let unroutable_destination = match dst {
             std::net::IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_unspecified(),
             std::net::IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
@@ -88,6 +104,7 @@ impl PacketView {
                 dst_port: ports.1,
             },
             flow_ports,
+            tcp_flags,
             blocked_protocol: BLOCKED_PROTOCOLS.contains(&proto),
             unroutable_destination,
             len: packet.len(),
@@ -116,6 +133,27 @@ mod tests {
         assert_eq!((v.key.src_port, v.key.dst_port), (Some(5000), Some(53)));
         assert_eq!(v.flow_ports, (5000, 53));
         assert!(!v.blocked_protocol && !v.unroutable_destination);
+    }
+
+    #[test]
+    fn tcp_flags_are_read_and_zero_for_other_protocols() {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 2, 1, 4], 64)
+            .tcp(40000, 7400, 1, 1024)
+            .fin()
+            .ack(7)
+            .write(&mut out, b"bye")
+            .unwrap();
+        let v = PacketView::parse(&out).unwrap();
+        assert_eq!(v.tcp_flags, TCP_FIN | TCP_ACK);
+        let mut syn = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 2, 1, 4], 64)
+            .tcp(40000, 7400, 1, 1024)
+            .syn()
+            .write(&mut syn, &[])
+            .unwrap();
+        assert_eq!(PacketView::parse(&syn).unwrap().tcp_flags, TCP_SYN);
+        assert_eq!(PacketView::parse(&udp4()).unwrap().tcp_flags, 0);
     }
 
     #[test]

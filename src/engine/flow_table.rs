@@ -83,8 +83,9 @@
 //! - Two threads inserting the same new key at the same instant may both
 //!   succeed; lookups then find the first copy in probe order and the other
 //!   idles out. (A flow's packets reach one worker queue, so this is rare.)
-//! - A [`FlowRef::touch`] that races with the removal or reuse of its slot
-//!   may credit its packet to the slot's next flow.
+//! - A [`FlowRef::touch`] (or [`FlowRef::shorten_idle_timeout`]) that races
+//!   with the removal or reuse of its slot may credit its packet to (or
+//!   shorten the timeout of) the slot's next flow.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -480,6 +481,22 @@ impl FlowRef<'_> {
             return false;
         }
         self.table.slots[self.index].count(now_ms, bytes, forward);
+        true
+    }
+
+    /// Lowers the flow's idle timeout to at most `max_idle_ms` (never raises
+    /// it), so that a connection known to be over leaves the table soon
+    /// after its last packet. One relaxed atomic, outside the sequence lock
+    /// like the counters. Returns false if the flow has left its slot since
+    /// the lookup.
+    pub fn shorten_idle_timeout(&self, max_idle_ms: u64) -> bool {
+        let state = self.table.states[self.index].load(Ordering::Relaxed);
+        if !same_flow(state, self.state) {
+            return false;
+        }
+        self.table.slots[self.index]
+            .idle_timeout_ms
+            .fetch_min(max_idle_ms, Ordering::Relaxed);
         true
     }
 
@@ -1036,6 +1053,32 @@ mod tests {
         assert_eq!(FlowKey::from_words(&k.to_words()), k);
         let v4 = k.reversed();
         assert_eq!(FlowKey::from_words(&v4.to_words()), v4);
+    }
+
+    #[test]
+    fn shortened_idle_timeout_expires_the_flow_early_and_never_grows() {
+        let table = FlowTable::new(64, 4, 64);
+        let key = FlowKey::v4(
+            1,
+            0,
+            6,
+            "10.1.1.4".parse().unwrap(),
+            "10.2.1.4".parse().unwrap(),
+            40000,
+            7400,
+        );
+        table.insert(&key, 7, 1, 240_000, 1_000, 60);
+        let flow = table.lookup(&key, 1_000).unwrap();
+        assert!(flow.shorten_idle_timeout(5_000));
+        assert_eq!(flow.value().unwrap().idle_timeout_ms, 5_000);
+        // A later, longer request leaves the shorter timeout.
+        assert!(flow.shorten_idle_timeout(60_000));
+        assert_eq!(flow.value().unwrap().idle_timeout_ms, 5_000);
+        assert!(table.lookup(&key, 5_900).is_some());
+        assert!(table.lookup(&key, 6_001).is_none());
+        assert_eq!(table.sweep(6_001, 64), 1);
+        // A handle to a flow that left its slot does nothing.
+        assert!(!flow.shorten_idle_timeout(1));
     }
 
     #[test]
