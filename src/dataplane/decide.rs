@@ -67,14 +67,12 @@ pub enum DropReason {
     DestinationCheck,
     /// Denied by an inbound NSG rule of the receiving NIC.
     NsgInbound,
-    /// Larger than the egress MTU with Don't Fragment set.
-    Mtu,
     /// The egress device could not take the packet (its queue was full).
     EgressFull,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 17;
 
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Malformed,
@@ -93,7 +91,6 @@ impl DropReason {
         DropReason::ForwardedTrafficRefused,
         DropReason::DestinationCheck,
         DropReason::NsgInbound,
-        DropReason::Mtu,
         DropReason::EgressFull,
     ];
 
@@ -116,7 +113,6 @@ impl DropReason {
             DropReason::ForwardedTrafficRefused => "forwarded_traffic_refused",
             DropReason::DestinationCheck => "destination_check",
             DropReason::NsgInbound => "nsg_inbound",
-            DropReason::Mtu => "mtu",
             DropReason::EgressFull => "egress_full",
         }
     }
