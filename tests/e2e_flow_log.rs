@@ -7,10 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use vnetd::host::netns;
 
@@ -24,39 +24,13 @@ fn temp_path(what: &str) -> PathBuf {
 /// Starts `vnetd run ARGS` on its own control socket and waits until the
 /// lab is up.
 fn start(args: &[&str]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .env("VNETD_SOCKET", temp_path("sock"))
-        .arg("run")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("lab up") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("vnetd run did not come up");
-    }
-    child
+    let mut run = common::vnetd_command(&temp_path("sock"));
+    run.arg("run").args(args);
+    common::spawn_lab(run, "").0
 }
 
 fn stop(child: &mut Child) {
-    // SAFETY: sends a signal to a child process this test owns.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "vnetd did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::stop_lab(child)
 }
 
 /// One TCP connection from vm1 to vm2:7400 that sends `payload`, gets it

@@ -8,9 +8,7 @@ mod common;
 
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{PrometheusType, PrometheusValue};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
@@ -38,57 +36,18 @@ fn vnetd_run(prefix: &str, metrics: &str) -> Command {
     let config = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.yaml", std::process::id()));
     std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, prefix)).unwrap();
     let socket = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()));
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vnetd"));
-    c.env("VNETD_SOCKET", socket)
-        .arg("run")
-        .arg(config)
-        .args(["--metrics", metrics]);
+    let mut c = common::vnetd_command(&socket);
+    c.arg("run").arg(config).args(["--metrics", metrics]);
     c
 }
 
 /// Starts the lab and returns it with the metrics URL it printed.
 fn start(prefix: &str, metrics: &str) -> (Child, String) {
-    let mut child = vnetd_run(prefix, metrics)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut up = false;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            up |= line.contains("lab up");
-            if let (true, Some(url)) = (up, line.strip_prefix("metrics: ")) {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(url) => (child, url),
-        Err(_) => {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "vnetd run --metrics did not come up: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
+    common::spawn_lab(vnetd_run(prefix, metrics), "metrics: ")
 }
 
 fn stop(mut child: Child) {
-    // SAFETY: sends a signal to a child process this test owns.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "vnetd run exited with {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "vnetd did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::stop_lab(&mut child)
 }
 
 /// One request with the real curl: status code, headers and body.
@@ -111,11 +70,7 @@ fn curl(args: &[&str], url: &str) -> (u16, String, String) {
 }
 
 fn namespaces_with(prefix: &str) -> usize {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(&format!("{prefix}-")))
-        .count()
+    common::namespaces_with(prefix).len()
 }
 
 #[test]

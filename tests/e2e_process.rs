@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
@@ -26,9 +25,7 @@ fn socket() -> std::path::PathBuf {
 }
 
 fn vnetd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vnetd"));
-    c.env("VNETD_SOCKET", socket());
-    c
+    common::vnetd_command(&socket())
 }
 
 fn write_config(prefix: &str) -> std::path::PathBuf {
@@ -39,57 +36,21 @@ fn write_config(prefix: &str) -> std::path::PathBuf {
 
 /// Starts `vnetd run ARGS` and waits until it says the lab is up.
 fn start(args: &[&str]) -> Child {
-    let mut child = vnetd()
-        .arg("run")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("lab up") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "vnetd run did not come up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    child
+    let mut run = vnetd();
+    run.arg("run").args(args);
+    common::spawn_lab(run, "").0
 }
 
 fn signal(child: &Child, sig: i32) {
-    // SAFETY: sends a signal to a child process this test owns.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+    common::signal(child, sig)
 }
 
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "vnetd did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_exit(child)
 }
 
 fn namespaces_with(prefix: &str) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(&format!("{prefix}-")))
-        .map(String::from)
-        .collect()
+    common::namespaces_with(prefix)
 }
 
 /// TUN devices are created under temporary names before they move into

@@ -220,3 +220,85 @@ pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
     }
     matches!(client.recv_from(&mut buf), Ok((8, _))) && &buf[..8] == b"datagram"
 }
+
+/// A `vnetd` command whose daemon side listens on `socket`, its own
+/// control socket, so a test never talks to a lab someone else runs.
+pub fn vnetd_command(socket: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vnetd"));
+    c.env("VNETD_SOCKET", socket);
+    c
+}
+
+/// Spawns `vnetd run ...` (built with [`vnetd_command`]) and waits until it
+/// prints "lab up" and then a line starting with `then` (empty: nothing
+/// more). Returns the process and the rest of that line.
+pub fn spawn_lab(mut run: Command, then: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = run
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let then = then.to_string();
+    std::thread::spawn(move || {
+        let mut up = false;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            up |= line.contains("lab up");
+            if let (true, Some(rest)) = (up, line.strip_prefix(then.as_str())) {
+                let _ = tx.send(rest.to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(rest) => (child, rest),
+        Err(_) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "vnetd run did not come up: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Sends a signal to a child process the test owns.
+pub fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill(2) on the pid of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+/// Waits (20 s at most) for a child to exit.
+pub fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "vnetd did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops a `vnetd run` the way a user does, and asserts a clean exit.
+pub fn stop_lab(child: &mut std::process::Child) {
+    signal(child, libc::SIGTERM);
+    let status = wait_exit(child);
+    assert!(status.success(), "vnetd run exited with {status}");
+}
+
+/// The namespaces whose name starts with `<prefix>-`.
+pub fn namespaces_with(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{prefix}-")))
+        .map(String::from)
+        .collect()
+}
