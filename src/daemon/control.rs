@@ -213,6 +213,9 @@ pub struct StatsReport {
     pub generation: u64,
     pub nics: BTreeMap<String, NicStats>,
     pub flow_table: FlowTableReport,
+    /// Deny events that could not reach the flow logs (0 without them).
+    #[serde(default)]
+    pub flow_log_events_lost: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -244,6 +247,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             evicted: t.evicted,
             failed_inserts: t.failed_inserts,
         },
+        flow_log_events_lost: daemon.flow_log_events_lost(),
     }
 }
 
@@ -273,6 +277,12 @@ fn render_stats(report: &StatsReport, json: bool) -> String {
         "flow table: {} flows of {} slots, {} inserted, {} evicted, {} refused\n",
         t.flows, t.capacity, t.inserted, t.evicted, t.failed_inserts
     ));
+    if report.flow_log_events_lost > 0 {
+        out.push_str(&format!(
+            "flow logs: {} deny events lost (the flow-log thread fell behind)\n",
+            report.flow_log_events_lost
+        ));
+    }
     out
 }
 

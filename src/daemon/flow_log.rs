@@ -124,10 +124,9 @@ pub struct DenySource {
     lost: Arc<AtomicU64>,
 }
 
-/// A bounded deny channel.
-pub fn deny_channel() -> (DenySink, DenySource) {
+/// A bounded deny channel; events it cannot take are counted in `lost`.
+pub fn deny_channel(lost: Arc<AtomicU64>) -> (DenySink, DenySource) {
     let (sender, receiver) = crossbeam_channel::bounded(DENY_CHANNEL_CAPACITY);
-    let lost = Arc::new(AtomicU64::new(0));
     (
         DenySink {
             sender,

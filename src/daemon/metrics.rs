@@ -128,7 +128,7 @@ pub fn render(report: &StatsReport) -> String {
     }
 
     let t = &report.flow_table;
-    let scalars: [(&str, MetricType, &str, u64); 6] = [
+    let scalars: [(&str, MetricType, &str, u64); 7] = [
         (
             "vnetd_flow_table_flows",
             MetricType::Gauge,
@@ -158,6 +158,12 @@ pub fn render(report: &StatsReport) -> String {
             MetricType::Counter,
             "Flows the flow table refused for want of room.",
             t.failed_inserts,
+        ),
+        (
+            "vnetd_flow_log_events_lost_total",
+            MetricType::Counter,
+            "Deny events that could not reach the flow logs (the flow-log thread fell behind).",
+            report.flow_log_events_lost,
         ),
         (
             "vnetd_snapshot_generation",
@@ -352,6 +358,7 @@ mod tests {
                 evicted: 1,
                 failed_inserts: 0,
             },
+            flow_log_events_lost: 0,
         }
     }
 
@@ -414,6 +421,9 @@ vnetd_flow_table_evictions_total 1
 # HELP vnetd_flow_table_failed_inserts_total Flows the flow table refused for want of room.
 # TYPE vnetd_flow_table_failed_inserts_total counter
 vnetd_flow_table_failed_inserts_total 0
+# HELP vnetd_flow_log_events_lost_total Deny events that could not reach the flow logs (the flow-log thread fell behind).
+# TYPE vnetd_flow_log_events_lost_total counter
+vnetd_flow_log_events_lost_total 0
 # HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
@@ -474,7 +484,7 @@ vnetd_snapshot_generation 3
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 11);
+        assert_eq!(described.len(), 12);
     }
 
     #[test]

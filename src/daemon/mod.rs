@@ -29,7 +29,7 @@ use flow_log::{DenySink, FlowLogOptions, FlowLogger};
 use ipnet::IpNet;
 use stats::{NicStats, WorkerCounters};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -214,6 +214,8 @@ pub struct Daemon {
     /// workers, so that its last scan sees everything they did.
     flow_logger: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
     epoch: Instant,
+    /// Deny events the workers could not hand to the flow-log thread.
+    deny_events_lost: Arc<AtomicU64>,
 }
 
 impl Daemon {
@@ -271,11 +273,12 @@ impl Daemon {
             stop,
             handles: Mutex::new(Vec::new()),
             flow_logger: Mutex::new(None),
+            deny_events_lost: Arc::new(AtomicU64::new(0)),
             epoch,
         };
         let mut deny_sink: Option<DenySink> = None;
         if let Some(log_options) = &options.flow_log {
-            let (sink, source) = flow_log::deny_channel();
+            let (sink, source) = flow_log::deny_channel(daemon.deny_events_lost.clone());
             deny_sink = Some(sink);
             let stop = Arc::new(AtomicBool::new(false));
             let logger = FlowLogger::new(
@@ -344,6 +347,12 @@ impl Daemon {
         let plane = self.plane.load();
         let idx = plane.snapshot.nic_by_name(nic)?;
         Some(stats::total(&self.counters, plane.port_id(idx) as usize))
+    }
+
+    /// Deny events lost on the way to the flow logs (the flow-log thread
+    /// fell behind; the packets themselves were dropped as decided).
+    pub fn flow_log_events_lost(&self) -> u64 {
+        self.deny_events_lost.load(Ordering::Relaxed)
     }
 
     /// The flow table the workers track connections in.
