@@ -3,9 +3,7 @@
 //! inside the namespaces, and the daemon's drop counters read back for the
 //! reason of every failure.
 //!
-//! They need root. Without it they fail under `CI=true` (CI runs as root,
-//! so a skip there would hide a broken lab) and are skipped with a note
-//! elsewhere.
+//! They need root, and fail without it: a skip would hide a broken lab.
 
 mod common;
 
@@ -207,4 +205,36 @@ fn nsgs_are_stateful_replies_pass_new_inbound_flows_do_not() {
         "started from the far side"
     );
     assert!(lab.stats("vm1").drops_for(DropReason::NsgInbound) >= 1);
+}
+
+/// Without root a lab test fails, with the reason, instead of passing
+/// without having run: this test binary is run again as `nobody`, with and
+/// without `CI=true`, for one lab test.
+#[test]
+fn lab_tests_fail_loudly_without_root() {
+    assert!(common::can_run_labs());
+    let me = std::env::current_exe().unwrap();
+    for ci in [None, Some("true")] {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&me)
+            .args(["--exact", "ipv6_ping_across_a_peering", "--test-threads=1"])
+            .env_remove("CI");
+        if let Some(value) = ci {
+            cmd.env("CI", value);
+        }
+        let out = cmd.output().expect("setpriv runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(101), "CI={ci:?}: {text}");
+        assert!(
+            text.contains("end-to-end tests need root (euid is 65534)")
+                && text.contains("1 failed"),
+            "CI={ci:?}: {text}"
+        );
+    }
+    assert_eq!(common::lab_privileges(0), Ok(()));
 }

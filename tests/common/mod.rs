@@ -10,18 +10,27 @@ use vnetd::daemon::stats::NicStats;
 use vnetd::daemon::{Daemon, RunOptions};
 use vnetd::host::netns;
 
-/// True when the tests may build namespaces. Without root: a failure under
-/// `CI=true`, a skip with a note elsewhere.
+/// True when the tests may build namespaces, which is only as root; without
+/// root it panics with the reason, so an end-to-end test never passes
+/// without having run (CI runs as root; `.ci/run` checks it first).
 pub fn can_run_labs() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
+    if let Err(reason) = lab_privileges(nix::unistd::geteuid().as_raw()) {
+        panic!("{reason}");
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("end-to-end tests need root, and CI=true forbids skipping them");
+    true
+}
+
+/// Whether a process with effective uid `euid` may build labs, and if not,
+/// the message an end-to-end test fails with.
+pub fn lab_privileges(euid: u32) -> Result<(), String> {
+    if euid == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "end-to-end tests need root (euid is {euid}): they build network namespaces and \
+             TUN devices; run `cargo test` as root"
+        ))
     }
-    eprintln!("note: not root, end-to-end test skipped");
-    false
 }
 
 /// Gives every NIC of a block-style topology its own namespace name
