@@ -65,8 +65,9 @@ forwarded() { on nva1 awk '/^Ip:/ { if (n++) print $7 }' /proc/net/snmp; }
 before=$(forwarded)
 on vm1 ping -n -q -c 3 -i 0.2 -W 1 10.2.1.4 >/dev/null || fail "ping vm1 -> vm2"
 # socketserver rather than `python3 -m http.server`, which looks up its own
-# name in DNS first (and there is no DNS in the lab).
-on vm2 python3 -c '
+# name in DNS first (and there is no DNS in the lab). `ip netns exec`
+# execs python3, so $! is the server itself and cleanup can stop it.
+ip netns exec vm2 python3 -c '
 import http.server, socketserver
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
