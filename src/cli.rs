@@ -6,7 +6,7 @@ use crate::daemon::control::{self, Request};
 use crate::daemon::metrics::MetricsServer;
 use crate::diagnostics::Query;
 use crate::graph::GraphFormat;
-use crate::topology::{self, Diagnostic, Loaded};
+use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -46,12 +46,16 @@ pub enum Command {
         /// Seconds between flow-log records (Azure: 60).
         #[arg(long, value_name = "N", requires = "flow_log_dir")]
         flow_log_interval_secs: Option<u64>,
+        #[command(flatten)]
+        empty: AllowEmpty,
     },
     /// Replace the running lab's topology without a restart; an invalid file
     /// is refused and the running topology stays.
     Apply {
         /// The topology file (YAML).
         config: PathBuf,
+        #[command(flatten)]
+        empty: AllowEmpty,
     },
     /// The running lab's tracked flows: 5-tuple, NIC and direction, the NSG
     /// rule that allowed it, the next hop, packets and bytes each way.
@@ -83,6 +87,8 @@ pub enum Command {
     Check {
         /// The topology file (YAML).
         config: PathBuf,
+        #[command(flatten)]
+        empty: AllowEmpty,
     },
     /// Draw the topology: VNets, subnets, NICs, peerings and the user
     /// routes through virtual appliances, as Mermaid or Graphviz DOT.
@@ -135,6 +141,24 @@ pub enum Command {
         #[command(flatten)]
         source: Source,
     },
+}
+
+/// `--allow-empty`: a topology that declares nothing (an empty or
+/// comment-only file) is refused unless this says it is meant (applied to
+/// a running lab, it removes every NIC).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct AllowEmpty {
+    /// Accept a topology that declares nothing (an empty lab).
+    #[arg(long = "allow-empty")]
+    pub allow_empty: bool,
+}
+
+impl AllowEmpty {
+    fn options(self) -> ParseOptions {
+        ParseOptions {
+            allow_empty: self.allow_empty,
+        }
+    }
 }
 
 /// Where a diagnostic command takes its topology from, and how it prints.
@@ -191,17 +215,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             metrics,
             flow_log_dir,
             flow_log_interval_secs,
+            empty,
         } => run_lab(
             config.as_deref(),
+            empty.options(),
             workers,
             metrics,
             flow_log_dir,
             flow_log_interval_secs,
         ),
         Command::Down { config } => down(config.as_deref()),
-        Command::Check { config } => check(&config),
+        Command::Check { config, empty } => check(&config, empty.options()),
         Command::Netns { nic, config } => {
-            let loaded = load_or_builtin(config.as_deref())?;
+            let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
             let t = &loaded.topology;
             match t.nic_by_name(&nic) {
                 Some(i) => {
@@ -215,7 +241,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Graph { config, format } => graph(&config, format),
-        Command::Apply { config } => apply(&config),
+        Command::Apply { config, empty } => apply(&config, empty.options()),
         Command::Flows { nic, json } => online(&Request::Flows { nic, json }),
         Command::Stats { json } => online(&Request::Stats { json }),
         Command::Routes { nic, source } => diagnose(Query::Routes { nic }, &source),
@@ -246,7 +272,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
     match &source.config {
         Some(path) => {
-            let loaded = load(path)?;
+            let loaded = load(path, ParseOptions::default())?;
             print!(
                 "{}",
                 crate::diagnostics::answer_offline(&loaded, &query, source.json)?
@@ -275,14 +301,17 @@ fn online(req: &Request) -> Result<(), Failure> {
     }
 }
 
-fn apply(path: &Path) -> Result<(), Failure> {
+fn apply(path: &Path, options: ParseOptions) -> Result<(), Failure> {
     // The same refusals as `vnetd check`, before bothering the daemon.
-    load(path)?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::refused(format!("{}: cannot read the file: {e}", path.display())))?;
+    let text = topology::read_file(path).map_err(|d| Failure::refused(render(&[d])))?;
+    refuse_invalid(
+        path,
+        topology::parse_str_with(&path.display().to_string(), &text, options),
+    )?;
     online(&Request::Apply {
         source: path.display().to_string(),
         text,
+        allow_empty: options.allow_empty,
     })
 }
 
@@ -290,8 +319,13 @@ fn render(diags: &[Diagnostic]) -> String {
     diags.iter().map(|d| format!("{d}\n")).collect()
 }
 
-fn load(path: &Path) -> Result<Loaded, Failure> {
-    match topology::load_file(path) {
+fn load(path: &Path, options: ParseOptions) -> Result<Loaded, Failure> {
+    refuse_invalid(path, topology::load_file_with(path, options))
+}
+
+/// Prints a valid topology's warnings; turns a refusal into its message.
+fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Result<Loaded, Failure> {
+    match parsed {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
                 eprint!("{}", render(&loaded.warnings));
@@ -317,9 +351,9 @@ fn load(path: &Path) -> Result<Loaded, Failure> {
 pub const BUILTIN_LAB: &str = include_str!("../config/hub-spoke.yaml");
 const BUILTIN_NAME: &str = "built-in hub-spoke.yaml";
 
-fn load_or_builtin(path: Option<&Path>) -> Result<Loaded, Failure> {
+fn load_or_builtin(path: Option<&Path>, options: ParseOptions) -> Result<Loaded, Failure> {
     match path {
-        Some(p) => load(p),
+        Some(p) => load(p, options),
         None => {
             topology::parse_str(BUILTIN_NAME, BUILTIN_LAB).map_err(|e| Failure::refused(render(&e)))
         }
@@ -338,12 +372,13 @@ fn require_root(what: &str) -> Result<(), Failure> {
 
 fn run_lab(
     path: Option<&Path>,
+    parse_options: ParseOptions,
     workers: Option<usize>,
     metrics: Option<SocketAddr>,
     flow_log_dir: Option<PathBuf>,
     flow_log_interval_secs: Option<u64>,
 ) -> Result<(), Failure> {
-    let loaded = load_or_builtin(path)?;
+    let loaded = load_or_builtin(path, parse_options)?;
     require_root("run")?;
     let mut options = crate::daemon::RunOptions::default();
     if let Some(w) = workers {
@@ -446,16 +481,21 @@ fn run_lab(
         }
         // SIGHUP: read the file again and apply it, as `vnetd apply` would.
         let reloaded = match path {
-            Some(p) => std::fs::read_to_string(p).map(|t| (p.display().to_string(), t)),
+            Some(p) => topology::read_file(p).map(|t| (p.display().to_string(), t)),
             None => Ok((BUILTIN_NAME.to_string(), BUILTIN_LAB.to_string())),
         };
         match reloaded {
             Ok((source, text)) => {
-                let reply = control::answer(&daemon, Request::Apply { source, text });
+                let request = Request::Apply {
+                    source,
+                    text,
+                    allow_empty: parse_options.allow_empty,
+                };
+                let reply = control::answer(&daemon, request);
                 print!("{}", reply.stdout);
                 eprint!("{}", reply.stderr);
             }
-            Err(e) => eprintln!("vnetd: reloading on SIGHUP: {e}"),
+            Err(d) => eprintln!("vnetd: reloading on SIGHUP: {d}"),
         }
     }
     drop(metrics_server);
@@ -470,7 +510,7 @@ fn run_lab(
 }
 
 fn down(path: Option<&Path>) -> Result<(), Failure> {
-    let loaded = load_or_builtin(path)?;
+    let loaded = load_or_builtin(path, ParseOptions::default())?;
     require_root("down")?;
     let removed =
         crate::daemon::down(&loaded.topology).map_err(|e| Failure::refused(format!("{e:#}")))?;
@@ -482,8 +522,8 @@ fn down(path: Option<&Path>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn check(path: &Path) -> Result<(), Failure> {
-    let loaded = load(path)?;
+fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
+    let loaded = load(path, options)?;
     let t = &loaded.topology;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -500,7 +540,7 @@ fn check(path: &Path) -> Result<(), Failure> {
 }
 
 fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
-    let loaded = load(path)?;
+    let loaded = load(path, ParseOptions::default())?;
     let snapshot = crate::snapshot::Snapshot::compile(loaded.topology, 0);
     let picture = crate::graph::render(&snapshot, format);
     let mut out = std::io::stdout().lock();

@@ -107,6 +107,43 @@ fn cases() -> Vec<Case> {
             yaml: "vnets:\n  - name: hub\n    address_space: [10.0.0.0/16, 'fd00::/48']\n    subnets:\n      - name: a\n        address_prefixes: [10.0.1.0/24, 'fd00:0:0:1::/80']\nroute_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 'fd00:9::/48'\n        next_hop_type: VirtualAppliance\n        next_hop_in_ip_address: 10.0.1.4\n",
             expect: &[(6, "IPv6 subnets in Azure must be exactly /64"), (10, "not of the same IP version")],
         },
+        Case {
+            // A "billion laughs": 9 levels of 9 aliases, 10^9 nodes once
+            // expanded, in a few hundred bytes. The first anchor is refused.
+            name: "alias-bomb",
+            yaml: "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\nvnets: *i\n",
+            expect: &[(1, "anchors (&name) are not accepted")],
+        },
+        Case {
+            name: "alias",
+            yaml: "vnets:\n  - name: hub\n    address_space: *space\n",
+            expect: &[(3, "found unknown anchor")],
+        },
+        Case {
+            name: "deep-nesting",
+            yaml: Box::leak(format!("vnets:\n  {}x\n", "- ".repeat(200_000)).into_boxed_str()),
+            expect: &[(2, "nest deeper than 64 levels")],
+        },
+        Case {
+            name: "deep-flow-nesting",
+            yaml: Box::leak(format!("vnets: {}\n", "[".repeat(200_000)).into_boxed_str()),
+            expect: &[(1, "recursion limit exceeded")],
+        },
+        Case {
+            name: "empty",
+            yaml: "",
+            expect: &[(1, "the topology is empty")],
+        },
+        Case {
+            name: "comment-only",
+            yaml: "# nothing here yet\n\n",
+            expect: &[(1, "the topology is empty")],
+        },
+        Case {
+            name: "empty-lists",
+            yaml: "vnets: []\nnetwork_interfaces: []\n",
+            expect: &[(1, "the topology is empty")],
+        },
     ]
 }
 
@@ -211,7 +248,88 @@ fn arbitrary_text_never_panics() {
         "\u{0}",
         "peerings:\n  - {}\n",
         "vnets: &a [*a]",
+        "vnets: &a [*b]\nx: *a",
     ] {
         let _ = vnetd::topology::parse_str("junk.yaml", junk);
     }
+}
+
+/// `vnetd check` with a deadline: a reader that hangs (a FIFO with no
+/// writer) is killed by `timeout`, which exits 124.
+fn check_within_deadline(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new("timeout")
+        .arg("20")
+        .arg(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn only_regular_files_of_bounded_size_are_read() {
+    let dir = std::env::temp_dir().join(format!("vnetd-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo.yaml");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let random = dir.join("random.yaml");
+    let _ = std::fs::remove_file(&random);
+    std::os::unix::fs::symlink("/dev/urandom", &random).unwrap();
+    let big = dir.join("big.yaml");
+    let mut text = String::from("vnets: []\n");
+    while text.len() <= 4 << 20 {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&big, &text).unwrap();
+    let cases: [(&std::path::Path, &str); 5] = [
+        (
+            std::path::Path::new("/dev/zero"),
+            "it is a character device, not a regular file",
+        ),
+        (&random, "it is a character device, not a regular file"),
+        (&fifo, "it is a FIFO, not a regular file"),
+        (&dir, "it is a directory, not a regular file"),
+        (
+            &big,
+            "bytes is larger than the 4194304 bytes a topology may have",
+        ),
+    ];
+    for (path, reason) in cases {
+        let out = check_within_deadline(&[path.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", path.display());
+        let expected = format!("{}:0: error: cannot read the file: ", path.display());
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&expected) && l.contains(reason)),
+            "{}: expected {reason:?}; got:\n{stderr}",
+            path.display()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_empty_topology_needs_allow_empty() {
+    let case = Case {
+        name: "empty-allowed",
+        yaml: "# an empty lab, on purpose\n",
+        expect: &[],
+    };
+    let path = write_case(&case);
+    let out = check_within_deadline(&[path.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = check_within_deadline(&[path.as_os_str(), "--allow-empty".as_ref()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout.contains(": ok (0 VNets, 0 peering links, 0 NICs"),
+        "{stdout}"
+    );
 }

@@ -216,6 +216,26 @@ fn a_broken_file_changes_nothing() {
     }
     assert_eq!(lab.daemon().snapshot().generation, 1);
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
+    // An alias bomb, an empty file and a comment-only file are refused at
+    // once, naming line 1; the lab keeps every NIC.
+    let bomb = "a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n";
+    for (text, words) in [
+        (bomb, "anchors (&name) are not accepted"),
+        ("", "the topology is empty"),
+        ("# nothing\n", "the topology is empty"),
+    ] {
+        match lab.daemon().apply("refused.yaml", text) {
+            Err(ApplyError::Invalid(errors)) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                assert_eq!(errors[0].line, 1, "{errors:?}");
+                assert!(errors[0].message.contains(words), "{errors:?}");
+            }
+            other => panic!("{text:?}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(lab.daemon().snapshot().generation, 1);
+    assert_eq!(lab.daemon().snapshot().topology.nics.len(), 4);
+    assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
 }
 
 #[test]

@@ -11,7 +11,9 @@ use super::{ApplyError, Daemon};
 use crate::cli::Failure;
 use crate::dataplane::conntrack::direction_code;
 use crate::diagnostics::{self, Query};
-use crate::topology::{Direction, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use crate::topology::{
+    Direction, ParseOptions, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -34,10 +36,24 @@ pub fn socket_path() -> PathBuf {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Request {
-    Apply { source: String, text: String },
-    Diagnose { query: Query, json: bool },
-    Stats { json: bool },
-    Flows { nic: Option<String>, json: bool },
+    Apply {
+        source: String,
+        text: String,
+        /// Accept a topology that declares nothing (`--allow-empty`).
+        #[serde(default)]
+        allow_empty: bool,
+    },
+    Diagnose {
+        query: Query,
+        json: bool,
+    },
+    Stats {
+        json: bool,
+    },
+    Flows {
+        nic: Option<String>,
+        json: bool,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -164,7 +180,11 @@ fn handle(stream: UnixStream, daemon: &Daemon) {
 /// Answers one request from the daemon's current plane.
 pub fn answer(daemon: &Daemon, req: Request) -> Reply {
     match req {
-        Request::Apply { source, text } => match daemon.apply(&source, &text) {
+        Request::Apply {
+            source,
+            text,
+            allow_empty,
+        } => match daemon.apply_with(&source, &text, ParseOptions { allow_empty }) {
             Ok(s) => {
                 let mut out = format!("{source}: applied, generation {}", s.generation);
                 for (what, names) in [

@@ -368,7 +368,19 @@ impl Daemon {
     /// Replaces the running topology with the one in `text` (see the module
     /// doc). On refusal nothing changes.
     pub fn apply(&self, source: &str, text: &str) -> Result<ApplySummary, ApplyError> {
-        let loaded = crate::topology::parse_str(source, text).map_err(ApplyError::Invalid)?;
+        self.apply_with(source, text, crate::topology::ParseOptions::default())
+    }
+
+    /// [`Daemon::apply`] with parse options (an empty topology is refused
+    /// unless `options.allow_empty`).
+    pub fn apply_with(
+        &self,
+        source: &str,
+        text: &str,
+        options: crate::topology::ParseOptions,
+    ) -> Result<ApplySummary, ApplyError> {
+        let loaded =
+            crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let topology = loaded.topology;
         if topology.nics.len() > MAX_NICS as usize {
             return Err(ApplyError::Host(anyhow::anyhow!(

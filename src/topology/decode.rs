@@ -35,6 +35,18 @@ pub struct RawTopology {
     pub asgs: Vec<(String, usize)>,
 }
 
+impl RawTopology {
+    /// True when the file declared no resource at all.
+    pub fn is_empty(&self) -> bool {
+        self.vnets.is_empty()
+            && self.peerings.is_empty()
+            && self.nics.is_empty()
+            && self.route_tables.is_empty()
+            && self.nsgs.is_empty()
+            && self.asgs.is_empty()
+    }
+}
+
 #[derive(Debug)]
 pub struct RawVnet {
     pub name: String,

@@ -22,10 +22,33 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// The largest topology file vnetd reads. A lab of thousands of NICs fits
+/// in a fraction of it; anything larger is refused before it is read whole.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// How much a file may say, beyond what Azure allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept a topology that declares nothing (no VNets, NICs, peerings,
+    /// route tables, NSGs or ASGs: an empty or comment-only file). Off by
+    /// default: applied to a running lab, an empty file removes every NIC,
+    /// which is rarely what was meant.
+    pub allow_empty: bool,
+}
+
 /// Decodes and validates a topology. `source` names the file in messages.
 /// On refusal, every error of the file is returned (warnings included,
-/// in file order).
+/// in file order). An empty topology is refused (see [`ParseOptions`]).
 pub fn parse_str(source: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+    parse_str_with(source, text, ParseOptions::default())
+}
+
+/// [`parse_str`] with options.
+pub fn parse_str_with(
+    source: &str,
+    text: &str,
+    options: ParseOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Diagnostics::new(source);
     let root = match yaml::parse(text) {
         Ok(root) => root,
@@ -35,6 +58,15 @@ pub fn parse_str(source: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
         }
     };
     let raw = decode::Decoder { diags: &mut diags }.topology(&root);
+    if !options.allow_empty && raw.is_empty() && !diags.has_errors() {
+        diags.error(
+            1,
+            "",
+            "the topology is empty: it declares nothing (pass --allow-empty if an empty lab \
+             is meant)",
+        );
+        return Err(diags.list);
+    }
     let topology = resolve::resolve(raw, &mut diags);
     if diags.has_errors() {
         let mut list = diags.list;
@@ -47,17 +79,83 @@ pub fn parse_str(source: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
     })
 }
 
-/// Reads and parses a topology file.
-pub fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
-    let source = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse_str(&source, &text),
-        Err(e) => Err(vec![Diagnostic {
-            file: source,
-            line: 0,
-            severity: Severity::Error,
-            key: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }]),
+/// Reads a topology file's text: a regular file (a symlink to one is
+/// followed) of at most [`MAX_FILE_BYTES`]. Devices, FIFOs, sockets and
+/// directories are refused without being read, so `/dev/zero` cannot grow
+/// memory and a FIFO cannot hang the reader. The error is one diagnostic on
+/// line 0 naming the file and the reason.
+pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let refuse = |message: String| Diagnostic {
+        file: path.display().to_string(),
+        line: 0,
+        severity: Severity::Error,
+        key: String::new(),
+        message,
+    };
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+    // writer. Regular files ignore the flag.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
+    let kind = meta.file_type();
+    let not_regular = if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    };
+    if let Some(what) = not_regular {
+        return Err(refuse(format!(
+            "cannot read the file: it is {what}, not a regular file"
+        )));
     }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(refuse(format!(
+            "cannot read the file: {} bytes is larger than the {} bytes a topology may have",
+            meta.len(),
+            MAX_FILE_BYTES
+        )));
+    }
+    // Read at most one byte past the limit: a file that grows while it is
+    // read is refused too, never buffered whole.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(refuse(format!(
+            "cannot read the file: it grew past the {MAX_FILE_BYTES} bytes a topology may have"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        refuse(format!(
+            "cannot read the file: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Reads ([`read_file`]) and parses a topology file.
+pub fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+    load_file_with(path, ParseOptions::default())
+}
+
+/// [`load_file`] with options.
+pub fn load_file_with(path: &Path, options: ParseOptions) -> Result<Loaded, Vec<Diagnostic>> {
+    let text = read_file(path).map_err(|d| vec![d])?;
+    parse_str_with(&path.display().to_string(), &text, options)
 }

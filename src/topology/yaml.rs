@@ -1,8 +1,11 @@
 //! A YAML document as a tree whose every node knows its line, so that each
 //! refusal of the topology decoder can name the line it is about.
 //!
-//! Built on `yaml-rust2`'s marked event stream; anchors and aliases are
-//! resolved, duplicate mapping keys are refused, tags are ignored.
+//! Built on `yaml-rust2`'s marked event stream. Anchors and aliases are
+//! refused (a topology has no use for them, and expanding them lets a few
+//! hundred bytes stand for billions of nodes), nesting deeper than
+//! [`MAX_DEPTH`] is refused, duplicate mapping keys are refused, tags are
+//! ignored. The first refusal stops the tree from growing.
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -46,16 +49,30 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// How deep lists and mappings may nest. A topology needs five or six
+/// levels; the bound keeps every walk of the tree, and its drop, shallow.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses one YAML document. An empty document is `Null` on line 1.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
-        line: e.marker().line().max(1),
-        message: e.info().to_string(),
-    })?;
-    if let Some(err) = builder.error {
-        return Err(err);
+    // The events are pulled one by one (`Parser::load` recurses once per
+    // nesting level and can overflow the stack); the first refusal stops
+    // the reading.
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| SyntaxError {
+            line: e.marker().line().max(1),
+            message: e.info().to_string(),
+        })?;
+        let done = matches!(event, Event::StreamEnd | Event::DocumentEnd);
+        builder.on_event(event, mark);
+        if let Some(err) = builder.error {
+            return Err(err);
+        }
+        if done {
+            break;
+        }
     }
     Ok(builder.root.unwrap_or(Node {
         value: Value::Null,
@@ -71,8 +88,7 @@ enum Open {
 
 #[derive(Default)]
 struct TreeBuilder {
-    stack: Vec<(Open, usize)>,
-    anchors: Vec<(usize, Node)>,
+    stack: Vec<Open>,
     root: Option<Node>,
     error: Option<SyntaxError>,
 }
@@ -84,22 +100,16 @@ impl TreeBuilder {
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
-        if anchor > 0 {
-            self.anchors.push((anchor, node.clone()));
-        }
-    }
-
     /// Places a finished node into its parent (or makes it the root).
     fn push_node(&mut self, node: Node) {
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some((Open::Seq(seq), _)) => {
+            Some(Open::Seq(seq)) => {
                 if let Value::Seq(items) = &mut seq.value {
                     items.push(node);
                 }
             }
-            Some((Open::Map(map, pending), _)) => match pending.take() {
+            Some(Open::Map(map, pending)) => match pending.take() {
                 None => match &node.value {
                     Value::Scalar { text, .. } => *pending = Some((text.clone(), node.line)),
                     Value::Null => *pending = Some(("null".to_string(), node.line)),
@@ -126,9 +136,24 @@ impl TreeBuilder {
 
 impl MarkedEventReceiver for TreeBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
         let line = mark.line().max(1);
+        let anchored = match &ev {
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(anchor, _)
+            | Event::MappingStart(anchor, _) => *anchor > 0,
+            _ => false,
+        };
+        if anchored {
+            return self.fail(
+                line,
+                "anchors (&name) are not accepted in a topology file: write the value out".into(),
+            );
+        }
         match ev {
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, _, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
                 let value =
                     if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
@@ -136,44 +161,37 @@ impl MarkedEventReceiver for TreeBuilder {
                     } else {
                         Value::Scalar { text, quoted }
                     };
-                let node = Node { value, line };
-                self.remember(anchor, &node);
-                self.push_node(node);
+                self.push_node(Node { value, line });
             }
-            Event::SequenceStart(anchor, _) => self.stack.push((
-                Open::Seq(Node {
-                    value: Value::Seq(Vec::new()),
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.fail(
                     line,
-                }),
-                anchor,
-            )),
-            Event::MappingStart(anchor, _) => self.stack.push((
-                Open::Map(
-                    Node {
-                        value: Value::Map(Vec::new()),
-                        line,
-                    },
-                    None,
-                ),
-                anchor,
+                    format!("lists and mappings nest deeper than {MAX_DEPTH} levels"),
+                );
+            }
+            Event::SequenceStart(..) => self.stack.push(Open::Seq(Node {
+                value: Value::Seq(Vec::new()),
+                line,
+            })),
+            Event::MappingStart(..) => self.stack.push(Open::Map(
+                Node {
+                    value: Value::Map(Vec::new()),
+                    line,
+                },
+                None,
             )),
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((open, anchor)) = self.stack.pop() {
+                if let Some(open) = self.stack.pop() {
                     let node = match open {
                         Open::Seq(node) | Open::Map(node, _) => node,
                     };
-                    self.remember(anchor, &node);
                     self.push_node(node);
                 }
             }
-            Event::Alias(anchor) => match self.anchors.iter().rev().find(|(a, _)| *a == anchor) {
-                Some((_, node)) => {
-                    let mut node = node.clone();
-                    node.line = line;
-                    self.push_node(node);
-                }
-                None => self.fail(line, "alias to an unknown anchor".to_string()),
-            },
+            Event::Alias(_) => self.fail(
+                line,
+                "aliases (*name) are not accepted in a topology file: write the value out".into(),
+            ),
             Event::Nothing
             | Event::StreamStart
             | Event::StreamEnd
@@ -218,12 +236,31 @@ mod tests {
     }
 
     #[test]
-    fn aliases_resolve() {
-        let doc = parse("a: &x [1]\nb: *x\n").unwrap();
-        let Value::Map(entries) = doc.value else {
-            panic!()
-        };
-        assert!(matches!(&entries[1].1.value, Value::Seq(v) if v.len() == 1));
+    fn anchors_and_aliases_are_refused_at_their_line() {
+        let err = parse("a: &x [1]\nb: *x\n").unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(
+            err.message.contains("anchors (&name) are not accepted"),
+            "{err:?}"
+        );
+        // An alias always follows its anchor, which is refused first; one
+        // without an anchor is a syntax error of its own.
+        let err = parse("a: [1]\nb: *x\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("unknown anchor"), "{err:?}");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+        // Block style: the scanner has no limit of its own.
+        let deep = format!("{}x\n", "- ".repeat(100_000));
+        let err = parse(&deep).unwrap_err();
+        assert!(err.message.contains("nest deeper than 64"), "{err:?}");
+        // Flow style: the scanner stops at 255 levels, before the tree.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep).is_err());
     }
 
     #[test]
