@@ -58,7 +58,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "peered-overlap",
-            yaml: "vnets:\n  - name: a\n    address_space: [10.0.0.0/16]\n  - name: b\n    address_space: [10.0.128.0/17]\npeerings:\n  - name: a-to-b\n    virtual_network: a\n    remote_virtual_network: b\n",
+            yaml: "vnets:\n  - name: va\n    address_space: [10.0.0.0/16]\n  - name: vb\n    address_space: [10.0.128.0/17]\npeerings:\n  - name: a-to-b\n    virtual_network: va\n    remote_virtual_network: vb\n",
             expect: &[(7, "address spaces overlap (10.0.0.0/16 and 10.0.128.0/17)")],
         },
         Case {
@@ -332,4 +332,232 @@ fn an_empty_topology_needs_allow_empty() {
         stdout.contains(": ok (0 VNets, 0 peering links, 0 NICs"),
         "{stdout}"
     );
+}
+
+/// A valid file naming one resource of every kind vnetd models; `{kind}`
+/// placeholders are replaced by names under test.
+const NAMED_TEMPLATE: &str = "\
+vnets:
+  - name: {vnet}
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - name: {subnet}
+        address_prefixes: [10.0.1.0/24]
+        network_security_group: {nsg}
+        route_table: {rt}
+  - name: other
+    address_space: [10.1.0.0/16]
+    location: West Europe
+peerings:
+  - name: {peering}
+    virtual_network: {vnet}
+    remote_virtual_network: other
+  - name: back
+    virtual_network: other
+    remote_virtual_network: {vnet}
+network_interfaces:
+  - name: {nic}
+    subnet: {vnet}/{subnet}
+    private_ip_address: 10.0.1.4
+    application_security_groups: [{asg}]
+    netns: named-ns
+route_tables:
+  - name: {rt}
+    routes:
+      - name: {route}
+        address_prefix: 10.9.0.0/16
+        next_hop_type: None
+network_security_groups:
+  - name: {nsg}
+    security_rules:
+      - name: {rule}
+        priority: 100
+        direction: Inbound
+        access: Allow
+        protocol: Tcp
+        source_port_range: '*'
+        destination_port_range: '80'
+        source_address_prefix: '*'
+        destination_application_security_groups: [{asg}]
+application_security_groups:
+  - name: {asg}
+";
+
+/// (placeholder, kind in messages, shortest, longest) per resource, from
+/// "Naming rules and restrictions for Azure resources" (Microsoft.Network),
+/// learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules:
+/// virtualNetworks 2-64, every other kind here 1-80; alphanumerics,
+/// underscores, periods and hyphens; start with an alphanumeric, end with
+/// an alphanumeric or an underscore.
+const NAME_RULES: &[(&str, &str, usize, usize)] = &[
+    ("vnet", "virtual network", 2, 64),
+    ("subnet", "subnet", 1, 80),
+    ("peering", "peering", 1, 80),
+    ("nic", "network interface", 1, 80),
+    ("rt", "route table", 1, 80),
+    ("route", "route", 1, 80),
+    ("nsg", "network security group", 1, 80),
+    ("rule", "security rule", 1, 80),
+    ("asg", "application security group", 1, 80),
+];
+
+fn named_file(bad_kind: &str, bad_name: &str) -> String {
+    let mut text = NAMED_TEMPLATE.to_string();
+    for (kind, ..) in NAME_RULES {
+        let name = if *kind == bad_kind {
+            bad_name.to_string()
+        } else {
+            format!("ok-{kind}")
+        };
+        text = text.replace(&format!("{{{kind}}}"), &name);
+    }
+    text
+}
+
+fn check_text(name: &str, text: &str) -> (Option<i32>, String, PathBuf) {
+    let case = Case {
+        name: Box::leak(name.to_string().into_boxed_str()),
+        yaml: Box::leak(text.to_string().into_boxed_str()),
+        expect: &[],
+    };
+    let path = write_case(&case);
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        path,
+    )
+}
+
+#[test]
+fn names_follow_azure_rules_per_resource_kind() {
+    let (code, stderr, _) = check_text("names-ok", &named_file("", ""));
+    assert_eq!(code, Some(0), "the template itself is valid: {stderr}");
+    for (kind, words, min, max) in NAME_RULES {
+        let longest = "a".repeat(*max);
+        let (code, stderr, _) =
+            check_text(&format!("name-{kind}-max"), &named_file(kind, &longest));
+        assert_eq!(code, Some(0), "{kind}: {max} characters are fine: {stderr}");
+        let cases = [
+            (
+                "a".repeat(max + 1),
+                format!("{} characters, where Azure allows {min} to {max}", max + 1),
+            ),
+            ("web!".to_string(), "`!` is not allowed".to_string()),
+            (
+                "web-".to_string(),
+                "it must end with a letter, digit or `_`".to_string(),
+            ),
+            (
+                "_web".to_string(),
+                "it must start with a letter or digit".to_string(),
+            ),
+        ];
+        for (bad, reason) in cases {
+            let text = named_file(kind, &bad);
+            let line = text
+                .lines()
+                .position(|l| l.trim_start() == format!("- name: {bad}"))
+                .unwrap()
+                + 1;
+            let (code, stderr, path) = check_text(&format!("name-{kind}"), &text);
+            assert_eq!(code, Some(1), "{kind} `{bad}`: {stderr}");
+            let expected = format!("{}:{line}: error: {}", path.display(), "");
+            let message = format!("`{bad}` is not a valid {words} name: {reason}");
+            assert!(
+                stderr
+                    .lines()
+                    .any(|l| l.starts_with(&expected) && l.contains(&message)),
+                "{kind} `{bad}`: expected line {line} and {message:?}; got:\n{stderr}"
+            );
+        }
+    }
+    // A one-letter VNet name is too short (2 to 64).
+    let (code, stderr, _) = check_text("name-vnet-short", &named_file("vnet", "v"));
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "`v` is not a valid virtual network name: 1 characters, where Azure allows 2 to 64"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn locations_are_azure_regions_in_either_form() {
+    // `az account list-locations` gives each region a name (westeurope)
+    // and a display name (West Europe); both are accepted, and they are
+    // one region: the peering between them is local, not global.
+    let text = named_file("", "");
+    let (code, stderr, path) = check_text("regions-ok", &text);
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["routes", "--nic", "ok-nic", "--json", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&out.stdout);
+    assert!(routes.contains("\"VNetPeering\""), "{routes}");
+    assert!(!routes.contains("VNetGlobalPeering"), "{routes}");
+
+    let bad = text.replace("location: West Europe", "location: westeuroop");
+    let (code, stderr, path) = check_text("regions-bad", &bad);
+    assert_eq!(code, Some(1));
+    let expected = format!(
+        "{}:12: error: vnets[other].location: `westeuroop` is not an Azure region; did you mean `westeurope`?",
+        path.display()
+    );
+    assert!(stderr.lines().any(|l| l == expected), "{stderr}");
+    let far = text.replace("location: West Europe", "location: Atlantis");
+    let (code, stderr, _) = check_text("regions-far", &far);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("`Atlantis` is not an Azure region (see `az account list-locations`)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rule_with_asgs_of_two_vnets_is_refused() {
+    // "Application security groups" (learn.microsoft.com/azure/
+    // virtual-network/application-security-groups): all ASGs of a rule,
+    // source and destination, must be in the same virtual network.
+    let text = named_file("", "").replace(
+        "network_interfaces:\n",
+        "network_interfaces:\n  - name: far\n    subnet: other/far\n    private_ip_address: 10.1.1.4\n    application_security_groups: [far-asg]\n",
+    );
+    let text = text
+        .replace(
+            "    location: West Europe\n",
+            "    location: West Europe\n    subnets:\n      - name: far\n        address_prefixes: [10.1.1.0/24]\n",
+        )
+        .replace(
+            "        source_address_prefix: '*'\n",
+            "        source_application_security_groups: [far-asg]\n",
+        )
+        .replace(
+            "application_security_groups:\n  - name: ok-asg\n",
+            "application_security_groups:\n  - name: ok-asg\n  - name: far-asg\n",
+        );
+    let line = text
+        .lines()
+        .position(|l| l.contains("- name: ok-rule"))
+        .unwrap()
+        + 1;
+    let (code, stderr, path) = check_text("asg-two-vnets", &text);
+    assert_eq!(code, Some(1), "{stderr}");
+    let expected = format!(
+        "{}:{line}: error: network_security_groups[ok-nsg].security_rules[ok-rule]: application security groups `far-asg` (VNet `other`) and `ok-asg` (VNet `ok-vnet`) are in different VNets",
+        path.display()
+    );
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&expected)),
+        "expected {expected:?}; got:\n{stderr}"
+    );
+    assert!(stderr.contains("refused, 1 error"), "{stderr}");
 }

@@ -304,11 +304,33 @@ impl Decoder<'_> {
             ..f
         };
         let address_space = self.cidr_list(&f, "address_space", true);
+        // Stored as the programmatic name, so `West Europe` and
+        // `westeurope` are one location.
         let location = match f.get("location") {
-            Some(n) => self.string(n, &f.key("location")).unwrap_or_default(),
+            Some(n) => {
+                let k = f.key("location");
+                let given = self.string(n, &k).unwrap_or_default();
+                match super::regions::canonical(&given) {
+                    Some(name) => name.to_string(),
+                    None => {
+                        let names: Vec<&str> =
+                            super::regions::REGIONS.iter().map(|(n, _)| *n).collect();
+                        let folded = given.to_lowercase().replace(' ', "");
+                        let hint = match closest(&folded, &names) {
+                            Some(k) => format!("; did you mean `{k}`?"),
+                            None => " (see `az account list-locations`)".to_string(),
+                        };
+                        self.diags.error(
+                            n.line,
+                            &k,
+                            format!("`{given}` is not an Azure region{hint}"),
+                        );
+                        String::new()
+                    }
+                }
+            }
             None => String::new(),
         };
-        let location = location.to_lowercase().replace(' ', "");
         let flow_timeout_minutes = match f.get("flow_timeout_in_minutes") {
             None => 4,
             Some(n) => {

@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod diagnostic;
 pub mod model;
+pub mod regions;
 pub mod resolve;
 pub mod yaml;
 

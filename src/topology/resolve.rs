@@ -62,20 +62,90 @@ struct Resolver<'d> {
     topo: Topology,
 }
 
-/// Azure's rule for resource names: 1 to 80 characters; letters, digits,
-/// `_`, `.` and `-`; starting with a letter or digit; ending with a letter,
-/// digit or `_`.
-fn valid_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 80
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        && bytes
+/// A kind of Azure resource and the length its name may have. The
+/// characters are the same for every kind vnetd models: letters, digits,
+/// `_`, `.` and `-`, starting with a letter or digit and ending with a
+/// letter, digit or `_` ("Naming rules and restrictions for Azure
+/// resources", Microsoft.Network, learn.microsoft.com/azure/
+/// azure-resource-manager/management/resource-name-rules).
+#[derive(Debug, Clone, Copy)]
+pub struct NameRule {
+    pub kind: &'static str,
+    pub min: usize,
+    pub max: usize,
+}
+
+pub const VNET_NAME: NameRule = NameRule {
+    kind: "virtual network",
+    min: 2,
+    max: 64,
+};
+pub const SUBNET_NAME: NameRule = NameRule {
+    kind: "subnet",
+    min: 1,
+    max: 80,
+};
+pub const PEERING_NAME: NameRule = NameRule {
+    kind: "peering",
+    min: 1,
+    max: 80,
+};
+pub const NIC_NAME: NameRule = NameRule {
+    kind: "network interface",
+    min: 1,
+    max: 80,
+};
+pub const NSG_NAME: NameRule = NameRule {
+    kind: "network security group",
+    min: 1,
+    max: 80,
+};
+pub const SECURITY_RULE_NAME: NameRule = NameRule {
+    kind: "security rule",
+    min: 1,
+    max: 80,
+};
+pub const ROUTE_TABLE_NAME: NameRule = NameRule {
+    kind: "route table",
+    min: 1,
+    max: 80,
+};
+pub const ROUTE_NAME: NameRule = NameRule {
+    kind: "route",
+    min: 1,
+    max: 80,
+};
+pub const ASG_NAME: NameRule = NameRule {
+    kind: "application security group",
+    min: 1,
+    max: 80,
+};
+
+impl NameRule {
+    /// Why `name` breaks the rule, or `None` when Azure accepts it.
+    pub fn refusal(&self, name: &str) -> Option<String> {
+        let bytes = name.as_bytes();
+        let (kind, min, max) = (self.kind, self.min, self.max);
+        let length = name.chars().count();
+        let problem = if length < min || length > max {
+            format!("{length} characters, where Azure allows {min} to {max}")
+        } else if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            format!("`{bad}` is not allowed (only letters, digits, `_`, `.` and `-`)")
+        } else if !bytes[0].is_ascii_alphanumeric() {
+            "it must start with a letter or digit".to_string()
+        } else if !bytes
             .last()
             .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        {
+            "it must end with a letter, digit or `_`".to_string()
+        } else {
+            return None;
+        };
+        Some(format!("`{name}` is not a valid {kind} name: {problem}"))
+    }
 }
 
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
@@ -87,27 +157,22 @@ fn index_of<T>(items: &[T], name: &str, get: impl Fn(&T) -> &str) -> Option<usiz
 }
 
 impl Resolver<'_> {
-    /// Checks a resource name and its uniqueness among `seen`.
+    /// Checks a resource name against Azure's rule for its kind, and its
+    /// uniqueness among `seen`.
     fn check_name(
         &mut self,
         name: &str,
-        kind: &str,
+        rule: NameRule,
         line: usize,
         key: &str,
         seen: &mut HashSet<String>,
     ) {
-        if !valid_name(name) {
-            self.diags.error(
-                line,
-                key,
-                format!(
-                    "`{name}` is not a valid {kind} name: 1 to 80 letters, digits, `_`, `.` or `-`, \
-                     starting with a letter or digit and ending with a letter, digit or `_`"
-                ),
-            );
+        if let Some(refusal) = rule.refusal(name) {
+            self.diags.error(line, key, refusal);
         }
         // Azure resource names are case-insensitive.
         if !seen.insert(name.to_ascii_lowercase()) {
+            let kind = rule.kind;
             self.diags
                 .error(line, key, format!("duplicate {kind} name `{name}`"));
         }
@@ -128,7 +193,7 @@ impl Resolver<'_> {
         let mut seen = HashSet::new();
         for table in tables {
             let key = format!("route_tables[{}]", table.name);
-            self.check_name(&table.name, "route table", table.line, &key, &mut seen);
+            self.check_name(&table.name, ROUTE_TABLE_NAME, table.line, &key, &mut seen);
             if table.routes.len() > MAX_ROUTES_PER_TABLE {
                 self.diags.error(
                     table.line,
@@ -143,7 +208,7 @@ impl Resolver<'_> {
             let mut prefixes: HashMap<IpNet, &str> = HashMap::new();
             for route in &table.routes {
                 let rkey = format!("{key}.routes[{}]", route.name);
-                self.check_name(&route.name, "route", route.line, &rkey, &mut names);
+                self.check_name(&route.name, ROUTE_NAME, route.line, &rkey, &mut names);
                 if let Some(first) = prefixes.insert(route.address_prefix, &route.name) {
                     self.diags.error(
                         route.line,
@@ -175,7 +240,7 @@ impl Resolver<'_> {
         let mut seen = HashSet::new();
         for (name, line) in asgs {
             let key = format!("application_security_groups[{name}]");
-            self.check_name(&name, "application security group", line, &key, &mut seen);
+            self.check_name(&name, ASG_NAME, line, &key, &mut seen);
             self.topo.asgs.push(Asg { name, line });
         }
     }
@@ -183,13 +248,7 @@ impl Resolver<'_> {
     fn nsgs(&mut self, nsgs: Vec<super::decode::RawNsg>) {
         let mut seen = HashSet::new();
         for nsg in nsgs {
-            self.check_name(
-                &nsg.name,
-                "network security group",
-                nsg.line,
-                &nsg.key,
-                &mut seen,
-            );
+            self.check_name(&nsg.name, NSG_NAME, nsg.line, &nsg.key, &mut seen);
             if nsg.rules.len() > MAX_RULES_PER_NSG {
                 self.diags.error(
                     nsg.line,
@@ -206,7 +265,7 @@ impl Resolver<'_> {
             for rule in nsg.rules {
                 self.check_name(
                     &rule.name,
-                    "security rule",
+                    SECURITY_RULE_NAME,
                     rule.line,
                     &rule.key,
                     &mut names,
@@ -271,13 +330,7 @@ impl Resolver<'_> {
         let unusable: Vec<IpNet> = UNUSABLE_V4.iter().filter_map(|s| s.parse().ok()).collect();
         let mut seen = HashSet::new();
         for vnet in vnets {
-            self.check_name(
-                &vnet.name,
-                "virtual network",
-                vnet.line,
-                &vnet.key,
-                &mut seen,
-            );
+            self.check_name(&vnet.name, VNET_NAME, vnet.line, &vnet.key, &mut seen);
             let space_key = format!("{}.address_space", vnet.key);
             for (i, (net, line)) in vnet.address_space.iter().enumerate() {
                 let key = format!("{space_key}[{i}]");
@@ -314,7 +367,7 @@ impl Resolver<'_> {
             for subnet in vnet.subnets {
                 self.check_name(
                     &subnet.name,
-                    "subnet",
+                    SUBNET_NAME,
                     subnet.line,
                     &subnet.key,
                     &mut subnet_names,
@@ -405,12 +458,8 @@ impl Resolver<'_> {
             let (Some(vnet), Some(remote)) = (vnet, remote) else {
                 continue;
             };
-            if !valid_name(&p.name) {
-                self.diags.error(
-                    p.line,
-                    &p.key,
-                    format!("`{}` is not a valid peering name", p.name),
-                );
+            if let Some(refusal) = PEERING_NAME.refusal(&p.name) {
+                self.diags.error(p.line, &p.key, refusal);
             }
             if !names.insert((vnet, p.name.to_ascii_lowercase())) {
                 self.diags.error(
@@ -573,13 +622,7 @@ impl Resolver<'_> {
         let mut taken: HashMap<(VnetIdx, IpAddr), String> = HashMap::new();
         let mut resolved: Vec<(super::decode::RawNic, SubnetRef)> = Vec::new();
         for nic in nics {
-            self.check_name(
-                &nic.name,
-                "network interface",
-                nic.line,
-                &nic.key,
-                &mut seen,
-            );
+            self.check_name(&nic.name, NIC_NAME, nic.line, &nic.key, &mut seen);
             let Some(subnet) = self.subnet_ref(&nic.subnet) else {
                 continue;
             };
@@ -687,6 +730,7 @@ impl Resolver<'_> {
             });
         }
         self.check_asg_vnets();
+        self.check_rule_asg_vnets();
     }
 
     fn check_static_address(
@@ -758,6 +802,62 @@ impl Resolver<'_> {
             .find(|ip| !is_reserved(&net, *ip) && !taken.contains_key(&(subnet.vnet, *ip)))
     }
 
+    /// The ASGs one security rule names, on both sides, must all be in one
+    /// VNet ("Application security groups", learn.microsoft.com/azure/
+    /// virtual-network/application-security-groups: "all application
+    /// security groups in a rule must be in the same virtual network"). An
+    /// ASG is in the VNet of its members; one without members is in none.
+    fn check_rule_asg_vnets(&mut self) {
+        let asg_vnet: Vec<Option<(VnetIdx, usize)>> = (0..self.topo.asgs.len())
+            .map(|asg| {
+                self.topo
+                    .nics
+                    .iter()
+                    .position(|n| n.application_security_groups.contains(&asg))
+                    .map(|nic| (self.topo.nics[nic].subnet.vnet, nic))
+            })
+            .collect();
+        let mut refusals = Vec::new();
+        for nsg in &self.topo.nsgs {
+            for rule in &nsg.security_rules {
+                let mut first: Option<(AsgIdx, VnetIdx)> = None;
+                for side in [&rule.source, &rule.destination] {
+                    let AddressSpec::Asgs(asgs) = side else {
+                        continue;
+                    };
+                    for &asg in asgs {
+                        let Some((vnet, _)) = asg_vnet[asg] else {
+                            continue;
+                        };
+                        match first {
+                            None => first = Some((asg, vnet)),
+                            Some((other, other_vnet)) if other_vnet != vnet => {
+                                refusals.push((
+                                    rule.line,
+                                    format!(
+                                        "network_security_groups[{}].security_rules[{}]",
+                                        nsg.name, rule.name
+                                    ),
+                                    format!(
+                                        "application security groups `{}` (VNet `{}`) and `{}` (VNet `{}`) are in different VNets; Azure requires every ASG of a rule to be in one VNet",
+                                        self.topo.asgs[other].name,
+                                        self.topo.vnets[other_vnet].name,
+                                        self.topo.asgs[asg].name,
+                                        self.topo.vnets[vnet].name
+                                    ),
+                                ));
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        for (line, key, message) in refusals {
+            self.diags.error(line, &key, message);
+        }
+    }
+
     /// All members of an application security group must sit in the VNet of
     /// its first member.
     fn check_asg_vnets(&mut self) {
@@ -815,13 +915,19 @@ mod tests {
 
     #[test]
     fn azure_name_rules() {
-        assert!(valid_name("hub-rt"));
-        assert!(valid_name("a_"));
-        assert!(!valid_name("-a"));
-        assert!(!valid_name("a-"));
-        assert!(!valid_name(""));
-        assert!(!valid_name(&"a".repeat(81)));
-        assert!(!valid_name("a b"));
+        let ok = |rule: NameRule, name: &str| rule.refusal(name).is_none();
+        assert!(ok(ROUTE_TABLE_NAME, "hub-rt"));
+        assert!(ok(ROUTE_TABLE_NAME, "a_"));
+        assert!(ok(ROUTE_TABLE_NAME, "a"));
+        assert!(!ok(ROUTE_TABLE_NAME, "-a"));
+        assert!(!ok(ROUTE_TABLE_NAME, "a-"));
+        assert!(!ok(ROUTE_TABLE_NAME, ""));
+        assert!(!ok(ROUTE_TABLE_NAME, &"a".repeat(81)));
+        assert!(!ok(ROUTE_TABLE_NAME, "a b"));
+        assert!(!ok(VNET_NAME, "a"));
+        assert!(ok(VNET_NAME, &"a".repeat(64)));
+        assert!(!ok(VNET_NAME, &"a".repeat(65)));
+        assert!(!ok(NIC_NAME, "vm\u{e9}"));
     }
 
     #[test]
