@@ -32,9 +32,9 @@ pub enum Command {
     Run {
         /// The topology file (YAML).
         config: Option<PathBuf>,
-        /// Forwarding threads (default: one per core).
-        #[arg(long)]
-        workers: Option<usize>,
+        /// Forwarding threads (default: one per core), 1 to 256.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: Option<u16>,
         /// Serve Prometheus metrics at http://ADDR/metrics (e.g.
         /// 127.0.0.1:9469); off by default.
         #[arg(long, value_name = "ADDR")]
@@ -43,8 +43,9 @@ pub enum Command {
         /// Azure's blob paths) under this directory.
         #[arg(long, value_name = "DIR")]
         flow_log_dir: Option<PathBuf>,
-        /// Seconds between flow-log records (Azure: 60).
-        #[arg(long, value_name = "N", requires = "flow_log_dir")]
+        /// Seconds between flow-log records (Azure: 60), 1 to 3600.
+        #[arg(long, value_name = "N", requires = "flow_log_dir",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
         flow_log_interval_secs: Option<u64>,
         #[command(flatten)]
         empty: AllowEmpty,
@@ -200,11 +201,34 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
-                eprintln!("{}", f.message.trim_end());
+                say_err(&format!("{}\n", f.message.trim_end()));
             }
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Writes command output to stdout. When the reader has gone (`vnetd flows
+/// | head -1`), the command ends quietly with exit 0, as `head` asked for
+/// no more; any other write error (`> /dev/full`) is reported, exit 1.
+fn say(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: 0,
+            message: String::new(),
+        }),
+        Err(e) => Err(Failure::refused(format!(
+            "vnetd: error writing output: {e}"
+        ))),
+    }
+}
+
+/// Writes to stderr; a closed or full stderr loses the text, never panics.
+fn say_err(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
@@ -230,10 +254,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
             let t = &loaded.topology;
             match t.nic_by_name(&nic) {
-                Some(i) => {
-                    println!("{}", t.nics[i].netns);
-                    Ok(())
-                }
+                Some(i) => say(&format!("{}\n", t.nics[i].netns)),
                 None => Err(Failure::refused(format!(
                     "no NIC named `{nic}` in {}",
                     t.source
@@ -273,11 +294,11 @@ fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
     match &source.config {
         Some(path) => {
             let loaded = load(path, ParseOptions::default())?;
-            print!(
-                "{}",
-                crate::diagnostics::answer_offline(&loaded, &query, source.json)?
-            );
-            Ok(())
+            say(&crate::diagnostics::answer_offline(
+                &loaded,
+                &query,
+                source.json,
+            )?)
         }
         None => online(&Request::Diagnose {
             query,
@@ -289,9 +310,9 @@ fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
 /// Sends a request to the running daemon and prints its answer.
 fn online(req: &Request) -> Result<(), Failure> {
     let reply = control::request(&control::socket_path(), req)?;
-    print!("{}", reply.stdout);
+    say(&reply.stdout)?;
     if reply.code == 0 {
-        eprint!("{}", reply.stderr);
+        say_err(&reply.stderr);
         Ok(())
     } else {
         Err(Failure {
@@ -328,7 +349,7 @@ fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Resul
     match parsed {
         Ok(loaded) => {
             if !loaded.warnings.is_empty() {
-                eprint!("{}", render(&loaded.warnings));
+                say_err(&render(&loaded.warnings));
             }
             Ok(loaded)
         }
@@ -360,11 +381,12 @@ fn load_or_builtin(path: Option<&Path>, options: ParseOptions) -> Result<Loaded,
     }
 }
 
-fn require_root(what: &str) -> Result<(), Failure> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+/// Refuses a command that needs root; `doing` says what it does that needs
+/// it ("creates network namespaces and TUN devices").
+fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
+    if !nix::unistd::geteuid().is_root() {
         return Err(Failure::refused(format!(
-            "vnetd {what} creates network namespaces and TUN devices: it needs root (CAP_NET_ADMIN)"
+            "vnetd {what} {doing}: it needs root (CAP_NET_ADMIN)"
         )));
     }
     Ok(())
@@ -373,28 +395,20 @@ fn require_root(what: &str) -> Result<(), Failure> {
 fn run_lab(
     path: Option<&Path>,
     parse_options: ParseOptions,
-    workers: Option<usize>,
+    workers: Option<u16>,
     metrics: Option<SocketAddr>,
     flow_log_dir: Option<PathBuf>,
     flow_log_interval_secs: Option<u64>,
 ) -> Result<(), Failure> {
     let loaded = load_or_builtin(path, parse_options)?;
-    require_root("run")?;
+    require_root("run", "creates network namespaces and TUN devices")?;
     let mut options = crate::daemon::RunOptions::default();
     if let Some(w) = workers {
-        if w == 0 {
-            return Err(Failure::usage("--workers must be at least 1"));
-        }
-        options.workers = w;
+        options.workers = usize::from(w);
     }
     if let Some(dir) = flow_log_dir {
         let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
         if let Some(secs) = flow_log_interval_secs {
-            if secs == 0 {
-                return Err(Failure::usage(
-                    "--flow-log-interval-secs must be at least 1",
-                ));
-            }
             log.interval = std::time::Duration::from_secs(secs);
         }
         options.flow_log = Some(log);
@@ -453,28 +467,32 @@ fn run_lab(
             return Err(f);
         }
     };
-    println!(
-        "vnetd: lab up, {} workers, {} NICs:",
+    // The lab runs on whatever becomes of its stdout: the banner is best effort.
+    let mut banner = format!(
+        "vnetd: lab up, {} workers, {} NICs:\n",
         options.workers,
         summary.len()
     );
     for line in &summary {
-        println!("{line}");
+        banner.push_str(&format!("{line}\n"));
     }
-    println!("control socket: {}", socket.display());
+    banner.push_str(&format!("control socket: {}\n", socket.display()));
     if let Some(m) = &metrics_server {
-        println!("metrics: http://{}/metrics", m.local_addr());
+        banner.push_str(&format!("metrics: http://{}/metrics\n", m.local_addr()));
     }
     if let Some(log) = &options.flow_log {
-        println!(
-            "NSG flow logs: {}, a record every {} s",
+        banner.push_str(&format!(
+            "NSG flow logs: {}, a record every {} s\n",
             log.dir.display(),
             log.interval.as_secs()
-        );
+        ));
     }
     if let Some(ns) = first {
-        println!("try: ip netns exec {ns} ping <address>; stop with Ctrl-C");
+        banner.push_str(&format!(
+            "try: ip netns exec {ns} ping <address>; stop with Ctrl-C\n"
+        ));
     }
+    let _ = say(&banner);
     for signal in signals.forever() {
         if signal != signal_hook::consts::SIGHUP {
             break;
@@ -492,10 +510,10 @@ fn run_lab(
                     allow_empty: parse_options.allow_empty,
                 };
                 let reply = control::answer(&daemon, request);
-                print!("{}", reply.stdout);
-                eprint!("{}", reply.stderr);
+                let _ = say(&reply.stdout);
+                say_err(&reply.stderr);
             }
-            Err(d) => eprintln!("vnetd: reloading on SIGHUP: {d}"),
+            Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
         }
     }
     drop(metrics_server);
@@ -505,46 +523,42 @@ fn run_lab(
     daemon
         .shutdown()
         .map_err(|e| Failure::refused(format!("removing the lab: {e:#}")))?;
-    println!("vnetd: lab removed");
+    let _ = say("vnetd: lab removed\n");
     Ok(())
 }
 
 fn down(path: Option<&Path>) -> Result<(), Failure> {
     let loaded = load_or_builtin(path, ParseOptions::default())?;
-    require_root("down")?;
+    require_root("down", "removes network namespaces")?;
     let removed =
         crate::daemon::down(&loaded.topology).map_err(|e| Failure::refused(format!("{e:#}")))?;
     if removed.is_empty() {
-        println!("vnetd: nothing to remove");
+        say("vnetd: nothing to remove\n")
     } else {
-        println!("vnetd: removed namespaces {}", removed.join(", "));
+        say(&format!(
+            "vnetd: removed namespaces {}\n",
+            removed.join(", ")
+        ))
     }
-    Ok(())
 }
 
 fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs)",
+    say(&format!(
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs)\n",
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
         t.nics.len(),
         t.route_tables.len(),
         t.nsgs.len()
-    );
-    Ok(())
+    ))
 }
 
 fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
     let loaded = load(path, ParseOptions::default())?;
     let snapshot = crate::snapshot::Snapshot::compile(loaded.topology, 0);
     let picture = crate::graph::render(&snapshot, format);
-    let mut out = std::io::stdout().lock();
-    out.write_all(picture.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::refused(format!("cannot write the picture: {e}")))
+    say(&picture)
 }

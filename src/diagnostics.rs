@@ -342,7 +342,8 @@ pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
 
 // ---- the command-line side ------------------------------------------------
 
-fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, Failure> {
+/// The NIC named `name`, or a refusal that lists the NICs there are.
+pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, Failure> {
     snap.nic_by_name(name).ok_or_else(|| {
         let known: Vec<&str> = snap.topology.nics.iter().map(|n| n.name.as_str()).collect();
         Failure::refused(format!(

@@ -449,3 +449,74 @@ fn rules_json_lists_each_associated_nsg_with_expanded_tags() {
         json!(["10.50.0.0/16", "168.63.129.16/32"])
     );
 }
+
+/// Runs `vnetd ARGS` with stdout connected to `stdout`.
+fn vnetd_to(args: &[&str], stdout: std::process::Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(stdout)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_or_full_stdout_never_panics() {
+    let routes = [
+        "routes",
+        "--config",
+        "config/hub-spoke.yaml",
+        "--nic",
+        "vm1",
+    ];
+    // A reader that has gone, as after `| head -1`: exit 0, nothing said.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = vnetd_to(&routes, writer.into());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // A full disk: the error, exit 1.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = vnetd_to(&routes, full.into());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "vnetd: error writing output: No space left on device (os error 28)\n"
+    );
+    // The same for the picture and for check.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = vnetd_to(&["graph", "config/hub-spoke.yaml"], full.into());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = vnetd_to(&["check", "config/hub-spoke.yaml"], writer.into());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn numbers_out_of_range_are_usage_errors() {
+    for (args, words) in [
+        (
+            &["--flow-log-dir", "/nonexistent-vnetd", "--flow-log-interval-secs", "18446744073709551615"][..],
+            "invalid value '18446744073709551615' for '--flow-log-interval-secs <N>': 18446744073709551615 is not in 1..=3600",
+        ),
+        (
+            &["--flow-log-dir", "/nonexistent-vnetd", "--flow-log-interval-secs", "0"][..],
+            "0 is not in 1..=3600",
+        ),
+        (&["--workers", "0"][..], "0 is not in 1..=256"),
+        (&["--workers", "100000"][..], "100000 is not in 1..=256"),
+    ] {
+        let out = vnetd(&[&["run", "config/hub-spoke.yaml"][..], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+    }
+}

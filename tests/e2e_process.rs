@@ -372,3 +372,58 @@ fn apply_through_the_control_socket_and_its_refusals() {
     assert!(wait_exit(&mut child).success());
     assert_eq!(namespaces_with("e2ctl"), Vec::<String>::new());
 }
+
+#[test]
+fn the_cli_names_what_went_wrong_against_a_running_lab() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let _serial = serial();
+    let config = write_config("e2msg");
+    let mut child = start(&[config.to_str().unwrap()]);
+    let as_nobody = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_vnetd"))
+            .args(args)
+            .env("VNETD_SOCKET", socket())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The socket is root's: an unprivileged user is told so, not that no
+    // lab runs.
+    let (code, stderr) = as_nobody(&["stats"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "permission denied on the control socket {}",
+            socket().display()
+        )),
+        "{stderr}"
+    );
+    // `down` says what it would do.
+    let (code, stderr) = as_nobody(&["down", config.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "vnetd down removes network namespaces: it needs root (CAP_NET_ADMIN)\n"
+    );
+    // An unknown NIC is refused, as the other commands refuse it.
+    let out = vnetd().args(["flows", "--nic", "nosuch"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("no NIC named `nosuch` in "), "{stderr}");
+    // A reader that goes away (`vnetd stats | head -1`) ends it quietly.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = vnetd().arg("stats").stdout(writer).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(namespaces_with("e2msg").len(), 4);
+    common::stop_lab(&mut child);
+    std::fs::remove_file(&config).unwrap();
+}

@@ -84,10 +84,18 @@ impl Reply {
 /// Sends one request to the daemon listening at `path`.
 pub fn request(path: &Path, req: &Request) -> Result<Reply, Failure> {
     let mut stream = UnixStream::connect(path).map_err(|e| {
-        Failure::refused(format!(
-            "no running vnetd at {} ({e}); start one with `vnetd run`, or give --config FILE",
-            path.display()
-        ))
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            Failure::refused(format!(
+                "permission denied on the control socket {} ({e}): the running lab answers \
+                 root only; run as root, or give --config FILE",
+                path.display()
+            ))
+        } else {
+            Failure::refused(format!(
+                "no running vnetd at {} ({e}); start one with `vnetd run`, or give --config FILE",
+                path.display()
+            ))
+        }
     })?;
     let mut line = serde_json::to_string(req).map_err(|e| Failure::refused(e.to_string()))?;
     line.push('\n');
@@ -222,6 +230,11 @@ pub fn answer(daemon: &Daemon, req: Request) -> Reply {
         }
         Request::Stats { json } => Reply::ok(render_stats(&stats_of(daemon), json)),
         Request::Flows { nic, json } => {
+            if let Some(name) = &nic {
+                if let Err(f) = diagnostics::find_nic(&daemon.snapshot(), name) {
+                    return Reply::failed(f);
+                }
+            }
             Reply::ok(render_flows(&flows_of(daemon, nic.as_deref()), json))
         }
     }
