@@ -434,11 +434,24 @@ fn run_lab(
         .collect();
     let first = topo.nics.first().map(|n| n.netns.clone());
     let socket = control::socket_path();
-    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-        return Err(Failure::refused(format!(
-            "another vnetd is already running (control socket {})",
-            socket.display()
-        )));
+    // Before building anything: the socket's path must be free, or a
+    // socket a killed run left (replaced at start).
+    match control::socket_state(&socket) {
+        control::SocketState::Absent | control::SocketState::Stale => {}
+        control::SocketState::Live => {
+            return Err(Failure::refused(format!(
+                "another vnetd is already running (control socket {})",
+                socket.display()
+            )))
+        }
+        control::SocketState::NotASocket(kind) => {
+            return Err(Failure::refused(format!(
+                "control socket {}: {} exists and is {kind}, not a socket; it is left alone \
+                 (choose another path with VNETD_SOCKET)",
+                socket.display(),
+                socket.display()
+            )))
+        }
     }
     let daemon = std::sync::Arc::new(
         crate::daemon::Daemon::start(topo, &options)
@@ -527,18 +540,64 @@ fn run_lab(
     Ok(())
 }
 
+/// Removes what a crashed `run` left: the namespaces it created and its
+/// stale control socket. Refuses while a lab answers on the socket: taking
+/// namespaces from under a running daemon leaves it forwarding into nothing.
 fn down(path: Option<&Path>) -> Result<(), Failure> {
     let loaded = load_or_builtin(path, ParseOptions::default())?;
     require_root("down", "removes network namespaces")?;
-    let removed =
+    let socket = control::socket_path();
+    let socket_state = control::socket_state(&socket);
+    if socket_state == control::SocketState::Live {
+        return Err(Failure::refused(format!(
+            "a vnetd is running (control socket {}): stop it with SIGTERM or Ctrl-C, which \
+             removes its lab; down is for what a crash left",
+            socket.display()
+        )));
+    }
+    let done =
         crate::daemon::down(&loaded.topology).map_err(|e| Failure::refused(format!("{e:#}")))?;
-    if removed.is_empty() {
-        say("vnetd: nothing to remove\n")
-    } else {
-        say(&format!(
+    let mut report = String::new();
+    if !done.removed.is_empty() {
+        report.push_str(&format!(
             "vnetd: removed namespaces {}\n",
-            removed.join(", ")
-        ))
+            done.removed.join(", ")
+        ));
+    }
+    if socket_state == control::SocketState::Stale {
+        std::fs::remove_file(&socket).map_err(|e| {
+            Failure::refused(format!(
+                "removing the stale socket {}: {e}",
+                socket.display()
+            ))
+        })?;
+        report.push_str(&format!(
+            "vnetd: removed the stale control socket {}\n",
+            socket.display()
+        ));
+    }
+    if report.is_empty() {
+        report.push_str("vnetd: nothing to remove\n");
+    }
+    say(&report)?;
+    // A namespace someone else made is not a leftover: a note, exit 0. One
+    // a running process uses is: down could not finish, exit 1.
+    for name in &done.foreign {
+        say_err(&format!(
+            "vnetd: namespace {name} was not created by vnetd: left alone\n"
+        ));
+    }
+    let in_use: Vec<String> = done
+        .in_use
+        .iter()
+        .map(|(name, pid)| {
+            format!("vnetd: namespace {name} belongs to process {pid}, which is still running: left alone")
+        })
+        .collect();
+    if in_use.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::refused(in_use.join("\n")))
     }
 }
 

@@ -89,15 +89,26 @@ fn sigkill_leftovers_are_removed_by_down() {
     let mut child = start(&[config.to_str().unwrap()]);
     signal(&child, libc::SIGKILL);
     wait_exit(&mut child);
-    // A crash leaves the namespaces (the TUNs die with the process).
+    // A crash leaves the namespaces (the TUNs die with the process) and
+    // the control socket, which nobody answers on any more.
     assert_eq!(namespaces_with("e2kill").len(), 4);
+    assert!(socket().exists());
     let out = vnetd().arg("down").arg(&config).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("removed namespaces"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("removed namespaces"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "removed the stale control socket {}",
+            socket().display()
+        )),
+        "{stdout}"
+    );
+    assert!(!socket().exists());
     assert_eq!(namespaces_with("e2kill"), Vec::<String>::new());
     assert_eq!(host_tun_links(), 0);
     // A second `down` has nothing left to do.
@@ -120,6 +131,9 @@ fn an_existing_namespace_is_not_taken_over() {
         .success());
     let out = vnetd().arg("run").arg(&config).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // `down` does not take it either: vnetd did not create it.
+    let down = vnetd().arg("down").arg(&config).output().unwrap();
+    let down_stderr = String::from_utf8_lossy(&down.stderr).into_owned();
     // The namespace is still there, and it is the only one.
     let left = namespaces_with("e2clash");
     let _ = Command::new("ip")
@@ -131,6 +145,82 @@ fn an_existing_namespace_is_not_taken_over() {
         "{stderr}"
     );
     assert_eq!(left, vec!["e2clash-vm2".to_string()]);
+    assert_eq!(down.status.code(), Some(0), "{down_stderr}");
+    assert_eq!(
+        down_stderr,
+        "vnetd: namespace e2clash-vm2 was not created by vnetd: left alone\n"
+    );
+}
+
+#[test]
+fn down_refuses_while_the_lab_runs() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let _serial = serial();
+    let config = write_config("e2busy");
+    let mut child = start(&[config.to_str().unwrap()]);
+    let out = vnetd().arg("down").arg(&config).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "a vnetd is running (control socket {})",
+            socket().display()
+        )),
+        "{stderr}"
+    );
+    // Even asked through another socket path, the running lab's
+    // namespaces are its own: left alone, exit 1.
+    let other = std::env::temp_dir().join(format!("vnetd-other-{}.sock", std::process::id()));
+    let out = common::vnetd_command(&other)
+        .arg("down")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "namespace e2busy-vm1 belongs to process {}, which is still running",
+            child.id()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(namespaces_with("e2busy").len(), 4);
+    assert!(common::ping("e2busy-vm1", "10.2.1.4"));
+    common::stop_lab(&mut child);
+    assert_eq!(namespaces_with("e2busy"), Vec::<String>::new());
+    std::fs::remove_file(&config).unwrap();
+}
+
+#[test]
+fn run_never_deletes_a_file_that_is_not_its_socket() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let _serial = serial();
+    let config = write_config("e2sock");
+    let precious = std::env::temp_dir().join(format!("vnetd-precious-{}", std::process::id()));
+    std::fs::write(&precious, "keep me\n").unwrap();
+    let out = common::vnetd_command(&precious)
+        .arg("run")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} exists and is a regular file, not a socket",
+            precious.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
+    assert_eq!(namespaces_with("e2sock"), Vec::<String>::new());
+    std::fs::remove_file(&precious).unwrap();
+    std::fs::remove_file(&config).unwrap();
 }
 
 #[test]

@@ -372,18 +372,43 @@ fn cleanup_leftovers_removes_what_a_crashed_run_left() {
     std::mem::forget(lab);
     assert!(names.iter().all(|n| netns::exists(n)));
 
-    let mut removed = host::cleanup_leftovers(&names).expect("cleanup");
-    removed.sort();
-    assert_eq!(removed, names);
+    // A namespace of a listed name that was not created here survives.
+    let foreign = unique_name("crash-f");
+    let _foreign_guard = ForeignGuard(foreign.clone());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &foreign])
+        .status()
+        .unwrap()
+        .success());
+    let mut all = names.to_vec();
+    all.push(foreign.clone());
+    let mut done = host::cleanup_leftovers(&all).expect("cleanup");
+    done.removed.sort();
+    assert_eq!(done.removed, names);
+    assert_eq!(done.foreign, std::slice::from_ref(&foreign));
+    assert!(netns::exists(&foreign));
+    assert_eq!(netns::owner(&foreign), netns::Owner::Foreign);
     assert!(names.iter().all(|n| !netns::exists(n)));
     let listed = ip(&["netns", "list"]);
     assert!(
         names.iter().all(|n| !listed.contains(n.as_str())),
         "{listed}"
     );
-    assert!(host::cleanup_leftovers(&names)
-        .expect("second cleanup")
-        .is_empty());
+    assert_eq!(
+        host::cleanup_leftovers(&names).expect("second cleanup"),
+        host::Leftovers::default()
+    );
+}
+
+/// Removes, with `ip`, a namespace a test made with `ip`.
+struct ForeignGuard(String);
+
+impl Drop for ForeignGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
 }
 
 #[test]

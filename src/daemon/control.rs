@@ -110,6 +110,44 @@ pub fn request(path: &Path, req: &Request) -> Result<Reply, Failure> {
         .map_err(|e| Failure::refused(format!("vnetd answered something unreadable: {e}")))
 }
 
+/// What is at a control socket's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketState {
+    Absent,
+    /// A socket a daemon answers on.
+    Live,
+    /// A socket nobody answers on: left by a daemon that was killed.
+    Stale,
+    /// Something else, named ("a regular file"): never ours to remove.
+    NotASocket(&'static str),
+}
+
+/// Looks at `path` without following a symlink there.
+pub fn socket_state(path: &Path) -> SocketState {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return SocketState::Absent;
+    };
+    let kind = meta.file_type();
+    if !kind.is_socket() {
+        return SocketState::NotASocket(if kind.is_symlink() {
+            "a symbolic link"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_file() {
+            "a regular file"
+        } else {
+            "a special file"
+        });
+    }
+    match UnixStream::connect(path) {
+        Ok(_) => SocketState::Live,
+        // Somebody's socket we may not use is not stale.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => SocketState::Live,
+        Err(_) => SocketState::Stale,
+    }
+}
+
 /// The listening side; stops when dropped.
 pub struct ControlServer {
     path: PathBuf,
@@ -124,10 +162,18 @@ impl ControlServer {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        if UnixStream::connect(path).is_ok() {
-            anyhow::bail!("another vnetd is already listening at {}", path.display());
+        match socket_state(path) {
+            SocketState::Absent => {}
+            SocketState::Stale => std::fs::remove_file(path)?,
+            SocketState::Live => {
+                anyhow::bail!("another vnetd is already listening at {}", path.display())
+            }
+            SocketState::NotASocket(kind) => anyhow::bail!(
+                "{} exists and is {kind}, not a socket; it is left alone (choose another path \
+                 with VNETD_SOCKET)",
+                path.display()
+            ),
         }
-        let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;

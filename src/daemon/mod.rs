@@ -585,8 +585,9 @@ fn housekeep(flows: &FlowTable, stop: &AtomicBool, epoch: Instant) {
     }
 }
 
-/// Removes the namespaces a topology's lab would have created (after a
-/// crash). Returns the names removed.
-pub fn down(topology: &Topology) -> Result<Vec<String>> {
+/// Removes the namespaces a topology's lab created and a crash left behind;
+/// namespaces of those names that vnetd did not create, or that a running
+/// vnetd still uses, are left alone and listed.
+pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
     cleanup_leftovers(&namespace_names(topology))
 }

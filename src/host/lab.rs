@@ -250,24 +250,38 @@ fn plumb(spec: &NamespaceSpec) -> Result<TunDevice> {
     Ok(tun)
 }
 
-/// Removes the named namespaces among `names` that exist, e.g. what a
-/// crashed run left behind; returns the ones removed. Their TUN devices died
-/// with the crashed process's fds or go with the namespace.
-pub fn cleanup_leftovers<S: AsRef<str>>(names: &[S]) -> Result<Vec<String>> {
-    let mut removed = Vec::new();
+/// What [`cleanup_leftovers`] did with each name.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Namespaces created here by a process that has ended: removed.
+    pub removed: Vec<String>,
+    /// Namespaces of those names that were not created here: left alone.
+    pub foreign: Vec<String>,
+    /// Namespaces a running process created (and uses): left alone.
+    pub in_use: Vec<(String, u32)>,
+}
+
+/// Removes the named namespaces among `names` that a process of this
+/// program created and that it no longer uses, e.g. what a crashed run left
+/// behind (see [`netns::owner`]). Their TUN devices died with the crashed
+/// process's fds or go with the namespace.
+pub fn cleanup_leftovers<S: AsRef<str>>(names: &[S]) -> Result<Leftovers> {
+    let mut done = Leftovers::default();
     let mut failures = Vec::new();
     for name in names {
         let name = name.as_ref();
-        if !netns::exists(name) {
-            continue;
-        }
-        match netns::delete(name) {
-            Ok(()) => removed.push(name.to_owned()),
-            Err(err) => failures.push(format!("{err:#}")),
+        match netns::owner(name) {
+            netns::Owner::Absent => {}
+            netns::Owner::Foreign => done.foreign.push(name.to_owned()),
+            netns::Owner::InUse { pid } => done.in_use.push((name.to_owned(), pid)),
+            netns::Owner::Ours => match netns::delete(name) {
+                Ok(()) => done.removed.push(name.to_owned()),
+                Err(err) => failures.push(format!("{err:#}")),
+            },
         }
     }
     if failures.is_empty() {
-        Ok(removed)
+        Ok(done)
     } else {
         bail!("removing leftover namespaces: {}", failures.join("; "))
     }

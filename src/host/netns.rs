@@ -6,6 +6,12 @@
 //! directory and `ip netns exec NAME` opens the file, so both see the
 //! namespaces created here, and this module sees theirs.
 //!
+//! Every namespace created here is marked as ours: a file under
+//! [`MARK_DIR`] holds the creating process's pid and the namespace's inode,
+//! so that cleaning up after a crash ([`owner`]) removes only namespaces
+//! this program made, never one of the same name that someone else made,
+//! and never one a live process still uses.
+//!
 //! Code never moves the caller's thread into a namespace: [`run_in`] runs a
 //! closure on a short-lived thread that has `setns`'d into it, and that
 //! thread ends with the closure. Everything a thread creates while inside
@@ -25,6 +31,10 @@ use nix::sched::{setns, unshare, CloneFlags};
 
 /// Where iproute2 keeps named network namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// Where the marks of the namespaces created here live, one file per
+/// namespace name.
+pub const MARK_DIR: &str = "/run/vnetd/netns";
 
 /// The path of the named namespace `name` (whether or not it exists).
 pub fn path_of(name: &str) -> PathBuf {
@@ -145,7 +155,73 @@ pub fn create(name: &str) -> Result<()> {
         let _ = fs::remove_file(&path);
         return Err(err.context(format!("creating network namespace {name}")));
     }
+    if let Err(err) = write_mark(name) {
+        let _ = delete(name);
+        return Err(err.context(format!("marking network namespace {name} as created here")));
+    }
     Ok(())
+}
+
+fn mark_path(name: &str) -> PathBuf {
+    Path::new(MARK_DIR).join(name)
+}
+
+/// The inode of the namespace mounted at the name: it tells a namespace
+/// apart from a later one of the same name.
+fn inode_of(name: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path_of(name)).ok().map(|m| m.ino())
+}
+
+fn write_mark(name: &str) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(MARK_DIR)
+        .with_context(|| format!("creating {MARK_DIR}"))?;
+    let inode = inode_of(name).ok_or_else(|| anyhow!("network namespace {name} vanished"))?;
+    let mark = mark_path(name);
+    fs::write(&mark, format!("{} {inode}\n", std::process::id()))
+        .with_context(|| format!("writing {}", mark.display()))
+}
+
+/// Who a named namespace belongs to, as far as cleaning up is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// No namespace of that name.
+    Absent,
+    /// It exists, but was not created here (no mark, or the mark is of an
+    /// older namespace of the same name).
+    Foreign,
+    /// Created here by process `pid`, which is still running (and is not
+    /// the caller).
+    InUse { pid: u32 },
+    /// Created here by a process that has ended, or by the caller.
+    Ours,
+}
+
+/// Who the named namespace `name` belongs to (see [`Owner`]).
+pub fn owner(name: &str) -> Owner {
+    if !exists(name) {
+        return Owner::Absent;
+    }
+    let Ok(mark) = fs::read_to_string(mark_path(name)) else {
+        return Owner::Foreign;
+    };
+    let mut fields = mark.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(pid)), Some(Ok(inode))) = (fields.next(), fields.next()) else {
+        return Owner::Foreign;
+    };
+    if inode_of(name) != Some(inode) {
+        return Owner::Foreign;
+    }
+    let pid = pid as u32;
+    let alive = Path::new(&format!("/proc/{pid}")).exists();
+    if alive && pid != std::process::id() {
+        Owner::InUse { pid }
+    } else {
+        Owner::Ours
+    }
 }
 
 /// Deletes the named network namespace `name`, like `ip netns delete NAME`:
@@ -166,7 +242,12 @@ pub fn delete(name: &str) -> Result<()> {
         }
     }
     fs::remove_file(&path)
-        .with_context(|| format!("removing network namespace file {}", path.display()))
+        .with_context(|| format!("removing network namespace file {}", path.display()))?;
+    match fs::remove_file(mark_path(name)) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("removing the mark of {name}")),
+    }
 }
 
 /// Whether a named network namespace `name` exists.
