@@ -273,3 +273,152 @@ fn nics_come_and_go_with_their_namespaces() {
     );
     assert!(ping(&lab.ns("vm1"), "10.0.2.4"));
 }
+
+/// Waits (10 s at most) until every worker forwards with `generation`.
+fn workers_reach(lab: &Lab, generation: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lab.daemon().oldest_worker_generation() < generation {
+        assert!(std::time::Instant::now() < deadline, "workers stuck");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A NIC that has just been born: nothing was delivered to it, and all it
+/// may have sent is its kernel's own multicast chatter (refused as
+/// unroutable). A NIC that inherited a departed one's counters fails this.
+fn assert_newborn(lab: &Lab, nic: &str) {
+    let stats = lab.stats(nic);
+    assert_eq!((stats.tx_packets, stats.tx_bytes), (0, 0), "{nic}: {stats:?}");
+    assert!(
+        stats
+            .drops
+            .keys()
+            .all(|r| r == DropReason::Unroutable.as_str()),
+        "{nic}: {stats:?}"
+    );
+}
+
+fn port_of(lab: &Lab, nic: &str) -> (u32, u32) {
+    let plane = lab.daemon().plane();
+    let i = plane.snapshot.nic_by_name(nic).unwrap();
+    (plane.ports[i].id, plane.ports[i].serial)
+}
+
+#[test]
+fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
+    let Some(lab) = Lab::start("apid", HUB_SPOKE) else {
+        return;
+    };
+    assert!(ping(&lab.ns("vm1"), "10.0.2.4"));
+    let old = lab.stats("shared1");
+    assert!(old.rx_packets >= 3 && old.tx_packets >= 3, "{old:?}");
+    let (old_slot, old_serial) = port_of(&lab, "shared1");
+    // One apply removes shared1 and adds shared2.
+    let swapped = HUB_SPOKE.replace("  - name: shared1\n", "  - name: shared2\n");
+    apply(&lab, "apid", &swapped);
+    assert_newborn(&lab, "shared2");
+    let (_, serial2) = port_of(&lab, "shared2");
+    assert_ne!(serial2, old_serial);
+    assert_ne!(
+        vnetd::daemon::flow_log::mac_of_port(serial2),
+        vnetd::daemon::flow_log::mac_of_port(old_serial)
+    );
+    // Once every worker has moved on, shared1's slot is cleared and given
+    // to the next new NIC, which starts from zero too.
+    workers_reach(&lab, 2);
+    let third = swapped.replace(
+        "  - name: vm2\n",
+        "  - name: shared3\n    subnet: hub/shared\n    private_ip_address: 10.0.2.6\n  - name: vm2\n",
+    );
+    apply(&lab, "apid", &third);
+    let (slot3, serial3) = port_of(&lab, "shared3");
+    assert_eq!(slot3, old_slot, "the cleared slot is used again");
+    assert!(serial3 != old_serial && serial3 != serial2);
+    assert_newborn(&lab, "shared3");
+    let flows_in_slot = {
+        let mut n = 0;
+        lab.daemon()
+            .flows()
+            .for_each(lab.daemon().now_ms(), |k, _| {
+                n += usize::from(k.nic == old_slot)
+            });
+        n
+    };
+    assert_eq!(flows_in_slot, 0);
+    assert!(ping(&lab.ns("shared3"), "10.0.2.4"));
+}
+
+#[test]
+fn a_host_failure_during_apply_changes_nothing() {
+    let Some(lab) = Lab::start("aptx", HUB_SPOKE) else {
+        return;
+    };
+    assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
+    // A new NIC whose namespace the host refuses, in the same apply that
+    // removes vm2: vm2 must stay, and nothing new may be left behind.
+    let text = HUB_SPOKE
+        .replace("  - name: vm2\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.4\n", "")
+        .replace(
+            "  - name: vm1\n",
+            "  - name: new1\n    subnet: spoke1/app\n    private_ip_address: 10.1.1.9\n  - name: vm1\n",
+        );
+    vnetd::host::fail_next_build_of("aptx-new1");
+    match lab
+        .daemon()
+        .apply("t.yaml", &common::with_netns_prefix(&text, "aptx"))
+    {
+        Err(ApplyError::Host(e)) => {
+            let e = format!("{e:#}");
+            assert!(
+                e.contains("plumbing NIC new1; the running topology is unchanged")
+                    && e.contains("injected failure"),
+                "{e}"
+            );
+        }
+        other => panic!("expected a host refusal, got {other:?}"),
+    }
+    assert_eq!(lab.daemon().snapshot().generation, 1);
+    assert!(!netns::exists("aptx-new1"));
+    assert!(ping(&lab.ns("vm1"), "10.2.1.4"), "vm2 still forwards");
+    // A re-plumb in place (vm2 changes address, same namespace) that the
+    // host refuses: the old vm2 is rebuilt and forwards again.
+    let moved = HUB_SPOKE.replace(
+        "private_ip_address: 10.2.1.4\n",
+        "private_ip_address: 10.2.1.5\n",
+    );
+    vnetd::host::fail_next_build_of("aptx-vm2");
+    assert!(matches!(
+        lab.daemon()
+            .apply("t.yaml", &common::with_netns_prefix(&moved, "aptx")),
+        Err(ApplyError::Host(_))
+    ));
+    assert_eq!(lab.daemon().snapshot().generation, 1);
+    assert!(
+        ping(&lab.ns("vm1"), "10.2.1.4"),
+        "vm2 rebuilt at its address"
+    );
+    // And without a failure, the same apply goes through.
+    apply(&lab, "aptx", &moved);
+    assert!(ping(&lab.ns("vm1"), "10.2.1.5"));
+}
+
+#[test]
+fn turning_ip_forwarding_off_turns_the_nva_guest_off_too() {
+    let Some(lab) = Lab::start("apfwd", HUB_SPOKE) else {
+        return;
+    };
+    let ip_forward = |lab: &Lab| {
+        common::in_netns(&lab.ns("nva1"), &["cat", "/proc/sys/net/ipv4/ip_forward"])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(ip_forward(&lab), "1");
+    let off = HUB_SPOKE.replace(
+        "ip_forwarding_enabled: true",
+        "ip_forwarding_enabled: false",
+    );
+    apply(&lab, "apfwd", &off);
+    assert_eq!(ip_forward(&lab), "0");
+    apply(&lab, "apfwd", HUB_SPOKE);
+    assert_eq!(ip_forward(&lab), "1");
+}

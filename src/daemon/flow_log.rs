@@ -224,10 +224,11 @@ fn loggable(proto: u8) -> bool {
     proto == IPPROTO_TCP || proto == IPPROTO_UDP
 }
 
-/// The MAC address a NIC's records carry: Azure's OUI and the port number,
-/// as 12 hex digits without separators (Azure's flow-log spelling).
-pub fn mac_of_port(port: u32) -> String {
-    format!("{AZURE_OUI:06X}{:06X}", port & 0x00ff_ffff)
+/// The MAC address a NIC's records carry: Azure's OUI and the port's
+/// serial (unique for the lab's life, so no two NICs share one), as 12 hex
+/// digits without separators (Azure's flow-log spelling).
+pub fn mac_of_port(serial: u32) -> String {
+    format!("{AZURE_OUI:06X}{:06X}", serial & 0x00ff_ffff)
 }
 
 /// The ARM ID of an NSG, uppercase as flow logs write it.
@@ -448,13 +449,13 @@ fn allowed_target(plane: &Plane, key: &FlowKey, tag: u32) -> Option<LogTarget> {
     let rule = stage.rules.get((tag & 0x00ff_ffff) as usize)?;
     Some(LogTarget {
         nsg: snap.topology.nsgs[stage.nsg].name.clone(),
-        mac: mac_of_port(key.nic),
+        mac: mac_of_port(plane.ports[nic].serial),
         rule: flow_log_rule_name(&rule.name),
     })
 }
 
 /// The NSG and rule that deny a packet under `snap`, if it is still denied.
-fn denying_target(snap: &Snapshot, nic: NicIdx, port: u32, e: &DenyEvent) -> Option<LogTarget> {
+fn denying_target(snap: &Snapshot, nic: NicIdx, serial: u32, e: &DenyEvent) -> Option<LogTarget> {
     let verdict = snap.evaluate(nic, e.direction, &e.key);
     if verdict.access != Access::Deny {
         return None;
@@ -462,7 +463,7 @@ fn denying_target(snap: &Snapshot, nic: NicIdx, port: u32, e: &DenyEvent) -> Opt
     let (stage, rule) = snap.deciding_rule(nic, e.direction, &verdict)?;
     Some(LogTarget {
         nsg: snap.topology.nsgs[stage.nsg].name.clone(),
-        mac: mac_of_port(port),
+        mac: mac_of_port(serial),
         rule: flow_log_rule_name(&rule.name),
     })
 }
@@ -674,7 +675,8 @@ impl FlowLogger {
             let Some(nic) = nic_of_port(plane, e.port) else {
                 continue;
             };
-            let Some(target) = denying_target(&plane.snapshot, nic, e.port, &e) else {
+            let serial = plane.ports[nic].serial;
+            let Some(target) = denying_target(&plane.snapshot, nic, serial, &e) else {
                 continue;
             };
             self.denied.insert(id);

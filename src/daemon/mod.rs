@@ -9,8 +9,17 @@
 //! validated and compiled first (a refused file changes nothing), NICs that
 //! appeared get their namespace, NICs that went away lose theirs, NICs whose
 //! addresses or namespace changed are re-plumbed, and every other NIC keeps
-//! its TUN queues, its counters and its tracked flows. The new plane is
-//! published in one atomic swap; workers pick it up at their next wake-up.
+//! its TUN queues, its counters and its tracked flows. New namespaces are
+//! built first; a host failure there removes what was built and changes
+//! nothing. The new plane is then published in one atomic swap (workers
+//! pick it up at their next wake-up, within 100 ms), and only then are the
+//! departing namespaces removed and their flows forgotten.
+//!
+//! Each NIC's port has a serial, unique for the lab's life (it names the
+//! NIC's MAC address in flow logs), and a slot, which indexes its counters
+//! and flows. A slot is given to a new NIC only once every worker has moved
+//! past the plane that last used it, and its counters and flows are cleared
+//! then: a new NIC never inherits a departed one's counters or flows.
 
 pub mod control;
 pub mod flow_log;
@@ -92,11 +101,13 @@ pub fn namespace_names(topology: &Topology) -> Vec<String> {
 }
 
 /// One NIC's TUN device as the workers see it: queue `w` belongs to worker
-/// `w`. `id` is the NIC's stable port number, which keys its counters and
-/// flows and survives `apply`.
+/// `w`. `id` is the NIC's slot, which keys its counters and flows and
+/// survives `apply`; `serial` is unique for the lab's life (never given to
+/// another NIC) and names the NIC's MAC address.
 #[derive(Debug)]
 pub struct Port {
     pub id: u32,
+    pub serial: u32,
     pub spec: NamespaceSpec,
     pub queues: Vec<TunQueue>,
 }
@@ -199,11 +210,45 @@ pub struct ApplySummary {
 
 struct Mutable {
     lab: HostLab,
-    free_ids: Vec<u32>,
+    slots: Slots,
+    next_serial: u32,
+}
+
+/// Port slots: never used, free again, or waiting for the workers to move
+/// past the plane generation that last used them.
+struct Slots {
+    next_fresh: u32,
+    free: Vec<u32>,
+    retiring: Vec<(u32, u64)>,
+}
+
+impl Slots {
+    fn new(used: u32) -> Slots {
+        Slots {
+            next_fresh: used,
+            free: Vec::new(),
+            retiring: Vec::new(),
+        }
+    }
+
+    /// A slot for a new NIC: a cleared one first, so the clearing is
+    /// exercised all the time rather than once in 4096 NICs.
+    fn take(&mut self) -> Option<u32> {
+        if let Some(slot) = self.free.pop() {
+            return Some(slot);
+        }
+        if self.next_fresh < MAX_NICS {
+            self.next_fresh += 1;
+            return Some(self.next_fresh - 1);
+        }
+        None
+    }
 }
 
 pub struct Daemon {
     plane: Arc<ArcSwap<Plane>>,
+    /// The plane generation each worker forwards with (see [`Slots`]).
+    worker_generations: Arc<Vec<AtomicU64>>,
     mutable: Mutex<Option<Mutable>>,
     workers: usize,
     flows: Arc<FlowTable>,
@@ -240,11 +285,12 @@ impl Daemon {
                 .with_context(|| format!("no queues for namespace {}", spec.name))?;
             ports.push(Arc::new(Port {
                 id: id as u32,
+                serial: id as u32,
                 spec,
                 queues,
             }));
         }
-        let free_ids = (ports.len() as u32..MAX_NICS).rev().collect();
+        let used = ports.len() as u32;
         let nic_count = topology.nics.len();
         let plane = Arc::new(ArcSwap::from_pointee(Plane {
             snapshot: Arc::new(Snapshot::compile(topology, 1)),
@@ -266,7 +312,12 @@ impl Daemon {
             .collect();
         let daemon = Daemon {
             plane,
-            mutable: Mutex::new(Some(Mutable { lab, free_ids })),
+            worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
+            mutable: Mutex::new(Some(Mutable {
+                lab,
+                slots: Slots::new(used),
+                next_serial: used,
+            })),
             workers,
             flows,
             counters,
@@ -299,6 +350,7 @@ impl Daemon {
             let worker = worker::Worker {
                 index: w,
                 plane: daemon.plane.clone(),
+                generations: daemon.worker_generations.clone(),
                 flows: daemon.flows.clone(),
                 counters: daemon.counters[w].clone(),
                 stop: daemon.stop.clone(),
@@ -360,6 +412,15 @@ impl Daemon {
         &self.flows
     }
 
+    /// The oldest plane generation a worker still forwards with.
+    pub fn oldest_worker_generation(&self) -> u64 {
+        self.worker_generations
+            .iter()
+            .map(|g| g.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Milliseconds since the daemon started (the flow table's clock).
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
@@ -394,16 +455,18 @@ impl Daemon {
             )));
         };
         let old = self.plane.load_full();
-        let old_ports: HashMap<&str, &Arc<Port>> = old
+        let old_ports: HashMap<&str, (usize, &Arc<Port>)> = old
             .snapshot
             .topology
             .nics
             .iter()
             .zip(&old.ports)
-            .map(|(n, p)| (n.name.as_str(), p))
+            .enumerate()
+            .map(|(i, (n, p))| (n.name.as_str(), (i, p)))
             .collect();
+        let generation = old.snapshot.generation + 1;
         let mut summary = ApplySummary {
-            generation: old.snapshot.generation + 1,
+            generation,
             ..ApplySummary::default()
         };
         // Decide each NIC's fate before touching the host.
@@ -413,8 +476,8 @@ impl Daemon {
             let spec = namespace_spec(&topology, nic, self.workers);
             let reuse = old_ports
                 .get(nic.name.as_str())
-                .filter(|p| same_plumbing(&p.spec, &spec));
-            keep.push(reuse.map(|p| (*p).clone()));
+                .filter(|(_, p)| same_plumbing(&p.spec, &spec));
+            keep.push(reuse.map(|(_, p)| (*p).clone()));
             specs.push(spec);
         }
         let kept: Vec<&str> = topology
@@ -433,9 +496,6 @@ impl Daemon {
             .filter(|(n, _)| !kept.contains(&n.name.as_str()))
             .map(|(n, p)| (n.name.as_str(), p))
             .collect();
-        // A new namespace may reuse the name of one that is leaving (a
-        // re-plumbed NIC): remove the leaving ones first, but only once the
-        // new ones are known not to clash with anything else.
         let leaving_names: Vec<&str> = leaving.iter().map(|(_, p)| p.spec.name.as_str()).collect();
         for (spec, k) in specs.iter().zip(&keep) {
             if k.is_none()
@@ -448,57 +508,190 @@ impl Daemon {
                 )));
             }
         }
-        for (name, port) in &leaving {
-            if topology.nic_by_name(name).is_some() {
-                summary.replumbed.push(name.to_string());
-            } else {
-                summary.removed.push(name.to_string());
+        let needed = keep.iter().filter(|k| k.is_none()).count();
+        self.recycle_slots(state);
+        let available = (MAX_NICS - state.slots.next_fresh) as usize + state.slots.free.len();
+        if needed > available {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "{needed} new NICs, but only {available} port slots are free now (at most \
+                 {MAX_NICS} NICs; slots of removed NICs free up once every worker has moved on)"
+            )));
+        }
+        // Build: first the namespaces whose name is free, then those that
+        // take the name of a departing one (which must go first). A host
+        // failure undoes the builds and, for the second kind, rebuilds the
+        // departed namespace, so that the old plane keeps working.
+        let mut built: Vec<Option<Vec<TunQueue>>> = (0..specs.len()).map(|_| None).collect();
+        let mut replaced: Vec<(usize, NamespaceSpec)> = Vec::new();
+        for same_name in [false, true] {
+            for (i, (spec, k)) in specs.iter().zip(&keep).enumerate() {
+                if k.is_some() || leaving_names.contains(&spec.name.as_str()) != same_name {
+                    continue;
+                }
+                if same_name {
+                    let (name, port) = leaving
+                        .iter()
+                        .find(|(_, p)| p.spec.name == spec.name)
+                        .expect("a departing namespace of that name");
+                    if let Err(e) = state.lab.remove(&port.spec.name) {
+                        eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+                    }
+                    replaced.push((old_ports[name].0, port.spec.clone()));
+                }
+                match state.lab.add(spec) {
+                    Ok(plumbed) => built[i] = Some(plumbed.take_queues()),
+                    Err(e) => {
+                        let nic = &topology.nics[i].name;
+                        let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
+                        return Err(ApplyError::Host(e.context(format!(
+                            "plumbing NIC {nic}; the running topology is unchanged{undo}"
+                        ))));
+                    }
+                }
             }
-            if let Err(e) = state.lab.remove(&port.spec.name) {
-                eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
-            }
-            state.free_ids.push(port.id);
-            // Flows of a NIC that went away must not admit its successor's.
-            self.forget_flows_of(port.id);
         }
         let mut ports = Vec::with_capacity(specs.len());
-        for ((nic, spec), k) in topology.nics.iter().zip(specs).zip(keep) {
+        for ((nic, spec), (k, queues)) in topology
+            .nics
+            .iter()
+            .zip(specs)
+            .zip(keep.into_iter().zip(built))
+        {
             if let Some(port) = k {
                 ports.push(port);
                 continue;
             }
-            let id = state.free_ids.pop().unwrap_or(u32::MAX);
-            let queues = match state.lab.add(&spec) {
-                Ok(plumbed) => plumbed.take_queues(),
-                Err(e) => {
-                    // Unexpected after the name checks above: the old plane
-                    // stays published (NICs removed above stop carrying).
-                    return Err(ApplyError::Host(
-                        e.context(format!("plumbing NIC {}", nic.name)),
-                    ));
-                }
-            };
-            if !summary.replumbed.contains(&nic.name) {
+            let id = state.slots.take().expect("slots counted above");
+            let serial = state.next_serial;
+            state.next_serial = state.next_serial.wrapping_add(1);
+            if old_ports.contains_key(nic.name.as_str()) {
+                summary.replumbed.push(nic.name.clone());
+            } else {
                 summary.added.push(nic.name.clone());
             }
-            ports.push(Arc::new(Port { id, spec, queues }));
+            ports.push(Arc::new(Port {
+                id,
+                serial,
+                spec,
+                queues: queues.expect("built above"),
+            }));
         }
-        // The NIC setting of IP forwarding switched on: the guest forwards too.
+        // IP forwarding of a kept NIC changed: the guest follows it (a new
+        // namespace got it at build).
         for (nic, port) in topology.nics.iter().zip(&ports) {
-            if nic.ip_forwarding && !port.spec.forwarding {
-                if let Err(e) =
-                    netlink::set_namespace_forwarding(&port.spec.name, INTERFACE_NAME, true)
-                {
-                    eprintln!("vnetd: enabling forwarding in {}: {e:#}", port.spec.name);
+            let before = old_ports
+                .get(nic.name.as_str())
+                .filter(|(_, p)| Arc::ptr_eq(p, port))
+                .map(|(i, _)| old.snapshot.topology.nics[*i].ip_forwarding);
+            if before.is_some_and(|b| b != nic.ip_forwarding) {
+                if let Err(e) = netlink::set_namespace_forwarding(
+                    &port.spec.name,
+                    INTERFACE_NAME,
+                    nic.ip_forwarding,
+                ) {
+                    eprintln!(
+                        "vnetd: setting forwarding {} in {}: {e:#}",
+                        if nic.ip_forwarding { "on" } else { "off" },
+                        port.spec.name
+                    );
                 }
             }
         }
-        let snapshot = Snapshot::compile(topology, summary.generation);
+        let snapshot = Snapshot::compile(topology, generation);
         self.plane.store(Arc::new(Plane {
             snapshot: Arc::new(snapshot),
             ports,
         }));
+        // Only now that no new packet can reach them: the departing NICs
+        // lose their namespace, their flows, and in time their slot.
+        for (name, port) in &leaving {
+            if !summary.replumbed.iter().any(|n| n == name) {
+                summary.removed.push(name.to_string());
+            }
+            if state.lab.namespace(&port.spec.name).is_some()
+                && !replaced.iter().any(|(_, s)| s.name == port.spec.name)
+            {
+                if let Err(e) = state.lab.remove(&port.spec.name) {
+                    eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+                }
+            }
+            self.forget_flows_of(port.id);
+            state.slots.retiring.push((port.id, generation));
+        }
         Ok(summary)
+    }
+
+    /// Frees the slots of departed NICs once every worker forwards with a
+    /// plane that no longer has them, clearing their counters and flows
+    /// (a worker on an older plane may have touched both after the apply).
+    fn recycle_slots(&self, state: &mut Mutable) {
+        let oldest = self.oldest_worker_generation();
+        let mut still = Vec::new();
+        for (slot, generation) in std::mem::take(&mut state.slots.retiring) {
+            if generation <= oldest {
+                for counters in &self.counters {
+                    if let Some(c) = counters.nics.get(slot as usize) {
+                        c.reset();
+                    }
+                }
+                self.forget_flows_of(slot);
+                state.slots.free.push(slot);
+            } else {
+                still.push((slot, generation));
+            }
+        }
+        state.slots.retiring = still;
+    }
+
+    /// Removes the namespaces an apply built before a host failure, and
+    /// rebuilds the departed ones it had replaced, giving their queues to a
+    /// republished old plane. Returns a note on what could not be restored.
+    fn undo_builds(
+        &self,
+        state: &mut Mutable,
+        specs: &[NamespaceSpec],
+        built: &[Option<Vec<TunQueue>>],
+        old: &Arc<Plane>,
+        replaced: &[(usize, NamespaceSpec)],
+    ) -> String {
+        for (spec, b) in specs.iter().zip(built) {
+            if b.is_some() {
+                if let Err(e) = state.lab.remove(&spec.name) {
+                    eprintln!("vnetd: removing namespace {}: {e:#}", spec.name);
+                }
+            }
+        }
+        if replaced.is_empty() {
+            return String::new();
+        }
+        let mut ports = old.ports.clone();
+        let mut lost = Vec::new();
+        for (index, spec) in replaced {
+            if state.lab.namespace(&spec.name).is_some() {
+                let _ = state.lab.remove(&spec.name);
+            }
+            match state.lab.add(spec) {
+                Ok(plumbed) => {
+                    let old_port = &old.ports[*index];
+                    ports[*index] = Arc::new(Port {
+                        id: old_port.id,
+                        serial: old_port.serial,
+                        spec: spec.clone(),
+                        queues: plumbed.take_queues(),
+                    });
+                }
+                Err(e) => lost.push(format!("{}: {e:#}", spec.name)),
+            }
+        }
+        self.plane.store(Arc::new(Plane {
+            snapshot: old.snapshot.clone(),
+            ports,
+        }));
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!(" (but could not rebuild {})", lost.join("; "))
+        }
     }
 
     fn forget_flows_of(&self, port: u32) {

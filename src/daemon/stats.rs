@@ -19,6 +19,23 @@ pub struct NicCounters {
     pub drops: [AtomicU64; DropReason::COUNT],
 }
 
+impl NicCounters {
+    /// Zeroes every counter, for a port slot given to a new NIC.
+    pub fn reset(&self) {
+        for c in [
+            &self.rx_packets,
+            &self.rx_bytes,
+            &self.tx_packets,
+            &self.tx_bytes,
+        ]
+        .into_iter()
+        .chain(&self.drops)
+        {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
 /// One worker's counters for every NIC, aligned so that two workers never
 /// share a cache line.
 #[derive(Debug)]

@@ -23,7 +23,7 @@ use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,6 +38,10 @@ pub struct Worker {
     /// Which queue of every TUN device is this worker's.
     pub index: usize,
     pub plane: Arc<ArcSwap<Plane>>,
+    /// Where this worker says which plane generation it forwards with
+    /// (entry `index`), so that `apply` knows when a departed NIC's slot is
+    /// no longer in use.
+    pub generations: Arc<Vec<AtomicU64>>,
     pub flows: Arc<FlowTable>,
     pub counters: Arc<WorkerCounters>,
     pub stop: Arc<AtomicBool>,
@@ -124,6 +128,9 @@ impl Worker {
                 };
                 let previous = std::mem::replace(&mut current, next);
                 self.register(&epoll, &mut current, Some(&previous))?;
+                drop(previous);
+                self.generations[self.index]
+                    .store(current.plane.snapshot.generation, Ordering::Release);
                 // Events fetched before the swap may name fds of the old
                 // plane; they are read again on the next wait.
                 continue;

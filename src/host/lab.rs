@@ -207,10 +207,40 @@ impl Drop for HostLab {
     }
 }
 
+/// Namespace names whose next build fails: a fault-injection point for the
+/// tests of what callers do when the host refuses a build half-way (a
+/// refusal that is otherwise hard to bring about on purpose). Empty unless
+/// a test calls [`fail_next_build_of`].
+static FAIL_NEXT_BUILD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes the next build of namespace `name` fail after the namespace was
+/// created (see [`FAIL_NEXT_BUILD`]).
+pub fn fail_next_build_of(name: &str) {
+    FAIL_NEXT_BUILD
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(name.to_owned());
+}
+
+fn injected_failure(name: &str) -> bool {
+    let mut names = FAIL_NEXT_BUILD.lock().unwrap_or_else(|p| p.into_inner());
+    match names.iter().position(|n| n == name) {
+        Some(at) => {
+            names.remove(at);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Creates one namespace with its TUN `eth0`; on error removes the namespace
 /// again (the TUN device goes with its fds).
 fn build_one(spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
     netns::create(&spec.name)?;
+    if injected_failure(&spec.name) {
+        netns::delete(&spec.name)?;
+        bail!("building network namespace {}: injected failure", spec.name);
+    }
     match plumb(spec) {
         Ok(tun) => Ok(PlumbedNamespace {
             spec: spec.clone(),

@@ -21,8 +21,8 @@ pub mod netns;
 pub mod tun;
 
 pub use lab::{
-    cleanup_leftovers, HostLab, Leftovers, NamespaceSpec, PlumbedNamespace, DEFAULT_MTU,
-    INTERFACE_NAME,
+    cleanup_leftovers, fail_next_build_of, HostLab, Leftovers, NamespaceSpec, PlumbedNamespace,
+    DEFAULT_MTU, INTERFACE_NAME,
 };
 pub use netlink::InterfaceConfig;
 pub use tun::{Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};
