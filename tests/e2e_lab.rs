@@ -238,3 +238,57 @@ fn lab_tests_fail_loudly_without_root() {
     }
     assert_eq!(common::lab_privileges(0), Ok(()));
 }
+
+#[test]
+fn an_egress_device_that_vanished_is_counted_as_gone() {
+    let Some(lab) = Lab::start("e2gone", HUB_SPOKE) else {
+        return;
+    };
+    // vm2's namespace is deleted behind the daemon's back: its TUN device
+    // goes with it, and packets for it have nowhere to go.
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "delete", &lab.ns("vm2")])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lab.stats("vm2").drops_for(DropReason::EgressGone) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            lab.stats("vm2")
+        );
+        let _ = ping(&lab.ns("vm1"), "10.2.1.4");
+    }
+    assert_eq!(lab.stats("vm2").drops_for(DropReason::EgressFull), 0);
+    // Everything else forwards as before.
+    assert!(ping(&lab.ns("vm1"), "10.0.2.4"));
+    assert!(ping(&lab.ns("shared1"), "10.1.1.4"));
+}
+
+#[test]
+fn a_failed_worker_is_counted_and_restarted() {
+    let Some(lab) = Lab::start("e2wf", HUB_SPOKE) else {
+        return;
+    };
+    assert_eq!(lab.daemon().worker_restarts(), 0);
+    // The next worker to pick up a new plane fails doing so.
+    vnetd::daemon::worker::fail_next_register();
+    let text =
+        common::with_netns_prefix(HUB_SPOKE, "e2wf").replace("priority: 100", "priority: 110");
+    lab.daemon().apply("t.yaml", &text).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lab.daemon().worker_restarts() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no restart counted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(lab.daemon().worker_restarts(), 1);
+    // Both workers forward again: many flows, spread over both queues.
+    for port in 7100..7108 {
+        let server: SocketAddr = format!("10.0.2.4:{port}").parse().unwrap();
+        assert!(
+            tcp_echo(&lab.ns("vm1"), &lab.ns("shared1"), server),
+            "port {port}"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use std::process::{Child, Command};
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 12] = [
+const FAMILIES: [(&str, PrometheusType); 13] = [
     ("vnetd_nic_received_packets_total", PrometheusType::Counter),
     ("vnetd_nic_received_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_delivered_packets_total", PrometheusType::Counter),
@@ -28,6 +28,7 @@ const FAMILIES: [(&str, PrometheusType); 12] = [
         PrometheusType::Counter,
     ),
     ("vnetd_flow_log_events_lost_total", PrometheusType::Counter),
+    ("vnetd_worker_restarts_total", PrometheusType::Counter),
     ("vnetd_snapshot_generation", PrometheusType::Gauge),
 ];
 

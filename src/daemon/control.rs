@@ -295,6 +295,9 @@ pub struct StatsReport {
     /// Deny events that could not reach the flow logs (0 without them).
     #[serde(default)]
     pub flow_log_events_lost: u64,
+    /// Times a forwarding worker failed and was started again.
+    #[serde(default)]
+    pub worker_restarts: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -327,6 +330,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             failed_inserts: t.failed_inserts,
         },
         flow_log_events_lost: daemon.flow_log_events_lost(),
+        worker_restarts: daemon.worker_restarts(),
     }
 }
 
@@ -360,6 +364,12 @@ fn render_stats(report: &StatsReport, json: bool) -> String {
         out.push_str(&format!(
             "flow logs: {} deny events lost (the flow-log thread fell behind)\n",
             report.flow_log_events_lost
+        ));
+    }
+    if report.worker_restarts > 0 {
+        out.push_str(&format!(
+            "workers: failed and restarted {} times (see the daemon's stderr)\n",
+            report.worker_restarts
         ));
     }
     out

@@ -128,7 +128,7 @@ pub fn render(report: &StatsReport) -> String {
     }
 
     let t = &report.flow_table;
-    let scalars: [(&str, MetricType, &str, u64); 7] = [
+    let scalars: [(&str, MetricType, &str, u64); 8] = [
         (
             "vnetd_flow_table_flows",
             MetricType::Gauge,
@@ -164,6 +164,12 @@ pub fn render(report: &StatsReport) -> String {
             MetricType::Counter,
             "Deny events that could not reach the flow logs (the flow-log thread fell behind).",
             report.flow_log_events_lost,
+        ),
+        (
+            "vnetd_worker_restarts_total",
+            MetricType::Counter,
+            "Times a forwarding worker failed and was started again.",
+            report.worker_restarts,
         ),
         (
             "vnetd_snapshot_generation",
@@ -359,6 +365,7 @@ mod tests {
                 failed_inserts: 0,
             },
             flow_log_events_lost: 0,
+            worker_restarts: 0,
         }
     }
 
@@ -424,6 +431,9 @@ vnetd_flow_table_failed_inserts_total 0
 # HELP vnetd_flow_log_events_lost_total Deny events that could not reach the flow logs (the flow-log thread fell behind).
 # TYPE vnetd_flow_log_events_lost_total counter
 vnetd_flow_log_events_lost_total 0
+# HELP vnetd_worker_restarts_total Times a forwarding worker failed and was started again.
+# TYPE vnetd_worker_restarts_total counter
+vnetd_worker_restarts_total 0
 # HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
@@ -484,7 +494,7 @@ vnetd_snapshot_generation 3
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 12);
+        assert_eq!(described.len(), 13);
     }
 
     #[test]

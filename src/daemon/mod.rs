@@ -261,6 +261,8 @@ pub struct Daemon {
     epoch: Instant,
     /// Deny events the workers could not hand to the flow-log thread.
     deny_events_lost: Arc<AtomicU64>,
+    /// Times a worker failed and was started again.
+    worker_restarts: Arc<AtomicU64>,
 }
 
 impl Daemon {
@@ -325,6 +327,7 @@ impl Daemon {
             handles: Mutex::new(Vec::new()),
             flow_logger: Mutex::new(None),
             deny_events_lost: Arc::new(AtomicU64::new(0)),
+            worker_restarts: Arc::new(AtomicU64::new(0)),
             epoch,
         };
         let mut deny_sink: Option<DenySink> = None;
@@ -357,11 +360,20 @@ impl Daemon {
                 epoch,
                 denies: deny_sink.clone(),
             };
+            let restarts = daemon.worker_restarts.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
                 .spawn(move || {
-                    if let Err(e) = worker.run() {
-                        eprintln!("vnetd: worker {w} stopped: {e}");
+                    // A worker that fails is counted, said on stderr and run
+                    // again with fresh state: its share of every NIC's
+                    // flows must not go dark.
+                    while let Err(e) = worker.run() {
+                        restarts.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("vnetd: worker {w} failed ({e}); restarting it");
+                        if worker.stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
                     }
                 })
                 .context("starting a worker thread")?;
@@ -405,6 +417,11 @@ impl Daemon {
     /// fell behind; the packets themselves were dropped as decided).
     pub fn flow_log_events_lost(&self) -> u64 {
         self.deny_events_lost.load(Ordering::Relaxed)
+    }
+
+    /// Times a worker failed and was started again.
+    pub fn worker_restarts(&self) -> u64 {
+        self.worker_restarts.load(Ordering::Relaxed)
     }
 
     /// The flow table the workers track connections in.
@@ -543,9 +560,9 @@ impl Daemon {
                     Err(e) => {
                         let nic = &topology.nics[i].name;
                         let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
-                        return Err(ApplyError::Host(e.context(format!(
-                            "plumbing NIC {nic}; the running topology is unchanged{undo}"
-                        ))));
+                        return Err(ApplyError::Host(
+                            e.context(format!("plumbing NIC {nic}{undo}")),
+                        ));
                     }
                 }
             }

@@ -34,6 +34,30 @@ const BATCH_PER_QUEUE: usize = 64;
 /// How long a wait may last before the stop flag is looked at again.
 const WAIT_MS: i32 = 100;
 
+/// Makes the next re-registration of any worker fail: a fault-injection
+/// point for the tests of what the daemon does when a worker fails (a
+/// failure that is otherwise hard to bring about on purpose).
+static FAIL_NEXT_REGISTER: AtomicBool = AtomicBool::new(false);
+
+/// Makes the next worker that re-registers its queues fail (see
+/// [`FAIL_NEXT_REGISTER`]).
+pub fn fail_next_register() {
+    FAIL_NEXT_REGISTER.store(true, Ordering::SeqCst);
+}
+
+/// Why a write to an egress device failed, as a drop reason: a full queue
+/// (the kernel's backpressure), a device that is gone, or anything else.
+pub fn send_error_reason(err: &io::Error) -> DropReason {
+    match err.raw_os_error() {
+        Some(libc::EAGAIN | libc::ENOBUFS) => DropReason::EgressFull,
+        Some(libc::EIO | libc::EBADF | libc::EBADFD | libc::ENODEV | libc::ENXIO | libc::EPIPE) => {
+            DropReason::EgressGone
+        }
+        _ if err.kind() == io::ErrorKind::WouldBlock => DropReason::EgressFull,
+        _ => DropReason::EgressError,
+    }
+}
+
 pub struct Worker {
     /// Which queue of every TUN device is this worker's.
     pub index: usize,
@@ -105,13 +129,16 @@ struct Registered {
 }
 
 impl Worker {
-    pub fn run(self) -> io::Result<()> {
+    /// Forwards until the stop flag is set. An error (epoll failing) ends
+    /// the run; the daemon counts it and runs the worker again.
+    pub fn run(&self) -> io::Result<()> {
         let epoll = Epoll::new()?;
         let mut current = Registered {
             plane: self.plane.load_full(),
             nic_of_fd: HashMap::new(),
         };
         self.register(&epoll, &mut current, None)?;
+        self.generations[self.index].store(current.plane.snapshot.generation, Ordering::Release);
         let mut buf = vec![0u8; BUFFER_LEN];
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         while !self.stop.load(Ordering::Relaxed) {
@@ -137,8 +164,15 @@ impl Worker {
             }
             let now_ms = self.epoch.elapsed().as_millis() as u64;
             for event in &events[..ready] {
-                if let Some(&nic) = current.nic_of_fd.get(&(event.u64 as i32)) {
-                    self.drain(&current.plane, nic, &mut buf, now_ms);
+                let fd = event.u64 as i32;
+                if let Some(&nic) = current.nic_of_fd.get(&fd) {
+                    if self.drain(&current.plane, nic, &mut buf, now_ms).is_err() {
+                        // A queue that fails to read (its device is gone)
+                        // would wake every wait: stop watching it until the
+                        // next plane.
+                        current.nic_of_fd.remove(&fd);
+                        let _ = epoll.control(libc::EPOLL_CTL_DEL, fd);
+                    }
                 }
             }
         }
@@ -153,6 +187,9 @@ impl Worker {
         next: &mut Registered,
         previous: Option<&Registered>,
     ) -> io::Result<()> {
+        if previous.is_some() && FAIL_NEXT_REGISTER.swap(false, Ordering::SeqCst) {
+            return Err(io::Error::other("injected failure re-registering queues"));
+        }
         for (nic, port) in next.plane.ports.iter().enumerate() {
             if let Some(queue) = port.queues.get(self.index) {
                 next.nic_of_fd.insert(queue.as_raw_fd(), nic);
@@ -173,10 +210,11 @@ impl Worker {
         Ok(())
     }
 
-    /// Forwards up to a batch of packets waiting on `nic`'s queue.
-    fn drain(&self, plane: &Plane, nic: usize, buf: &mut [u8], now_ms: u64) {
+    /// Forwards up to a batch of packets waiting on `nic`'s queue. An error
+    /// means the queue cannot be read any more (counted as `receive_error`).
+    fn drain(&self, plane: &Plane, nic: usize, buf: &mut [u8], now_ms: u64) -> Result<(), ()> {
         let Some(queue) = plane.ports.get(nic).and_then(|p| p.queues.get(self.index)) else {
-            return;
+            return Ok(());
         };
         let flows = PortConntrack {
             flows: &self.flows,
@@ -186,8 +224,12 @@ impl Worker {
         for _ in 0..BATCH_PER_QUEUE {
             let len = match queue.recv(buf) {
                 Ok(len) => len,
-                // Nothing more, or the namespace is gone: either way, move on.
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.counters.dropped(port, DropReason::ReceiveError);
+                    return Err(());
+                }
             };
             if len < VNET_HDR_LEN {
                 self.counters.dropped(port, DropReason::Malformed);
@@ -225,7 +267,8 @@ impl Worker {
                         Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),
                         // A full egress queue loses the packet, as a full
                         // link would.
-                        _ => self.counters.dropped(egress_port, DropReason::EgressFull),
+                        Some(Err(e)) => self.counters.dropped(egress_port, send_error_reason(&e)),
+                        None => self.counters.dropped(egress_port, DropReason::EgressGone),
                     }
                 }
                 Verdict::Drop { reason, at } => {
@@ -233,5 +276,27 @@ impl Worker {
                 }
             }
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_errors_have_reasons_of_their_own() {
+        let reason = |errno| send_error_reason(&io::Error::from_raw_os_error(errno));
+        assert_eq!(reason(libc::EAGAIN), DropReason::EgressFull);
+        assert_eq!(reason(libc::ENOBUFS), DropReason::EgressFull);
+        assert_eq!(reason(libc::EBADFD), DropReason::EgressGone);
+        assert_eq!(reason(libc::EIO), DropReason::EgressGone);
+        assert_eq!(reason(libc::ENODEV), DropReason::EgressGone);
+        assert_eq!(reason(libc::EINVAL), DropReason::EgressError);
+        assert_eq!(reason(libc::EMSGSIZE), DropReason::EgressError);
+        assert_eq!(
+            send_error_reason(&io::Error::from(io::ErrorKind::WouldBlock)),
+            DropReason::EgressFull
+        );
     }
 }

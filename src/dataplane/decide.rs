@@ -69,10 +69,18 @@ pub enum DropReason {
     NsgInbound,
     /// The egress device could not take the packet (its queue was full).
     EgressFull,
+    /// The egress device is gone or broken (its namespace was deleted
+    /// behind the lab's back, or the device reports an I/O error).
+    EgressGone,
+    /// Writing to the egress device failed for another reason.
+    EgressError,
+    /// Reading from the NIC's device failed (not merely "nothing to read");
+    /// counted at the NIC, whose queue is no longer watched.
+    ReceiveError,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 20;
 
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Malformed,
@@ -92,6 +100,9 @@ impl DropReason {
         DropReason::DestinationCheck,
         DropReason::NsgInbound,
         DropReason::EgressFull,
+        DropReason::EgressGone,
+        DropReason::EgressError,
+        DropReason::ReceiveError,
     ];
 
     /// The name used in `stats`, `flows` and metrics.
@@ -114,6 +125,9 @@ impl DropReason {
             DropReason::DestinationCheck => "destination_check",
             DropReason::NsgInbound => "nsg_inbound",
             DropReason::EgressFull => "egress_full",
+            DropReason::EgressGone => "egress_gone",
+            DropReason::EgressError => "egress_error",
+            DropReason::ReceiveError => "receive_error",
         }
     }
 }
