@@ -328,3 +328,88 @@ fn replies_pass_by_state_while_new_inbound_flows_are_denied() {
     );
     let _ = Ipv4Addr::LOCALHOST;
 }
+
+/// Splits an IPv4 packet into two fragments at `at` bytes of its payload
+/// (a multiple of 8), with identification `ident`, as a kernel would.
+fn ipv4_fragments(packet: &[u8], ident: u16, at: usize) -> (Vec<u8>, Vec<u8>) {
+    let (header, payload) = packet.split_at(20);
+    let piece = |data: &[u8], offset: usize, more: bool| {
+        let mut out = header.to_vec();
+        out[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+        out[4..6].copy_from_slice(&ident.to_be_bytes());
+        let flags = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+        out[6..8].copy_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(data);
+        out
+    };
+    (
+        piece(&payload[..at], 0, true),
+        piece(&payload[at..], at, false),
+    )
+}
+
+/// A 3000-byte UDP datagram from shared1 to vm2, cut into two fragments.
+fn big_udp(dport: u16, ident: u16) -> (Vec<u8>, Vec<u8>) {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4([10, 0, 2, 4], VM2, 64)
+        .udp(40000, dport)
+        .write(&mut out, &[7u8; 3000])
+        .unwrap();
+    ipv4_fragments(&out, ident, 1480)
+}
+
+#[test]
+fn later_fragments_follow_their_first_fragments_verdict() {
+    // vm2's subnet admits UDP 5201 only.
+    let text = hub_spoke_text().replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: allow-iperf, priority: 200, direction: Inbound, access: Allow, protocol: Udp, source_port_range: '*', destination_port_range: '5201', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-rest, priority: 4000, direction: Inbound, access: Deny, protocol: '*', source_port_range: '*', destination_port_range: '*', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    let snap = snapshot_of(&text);
+    let flows = vnetd::engine::flow_table::FlowTable::new(1024, 64, 0);
+    let shared1 = nic(&snap, "shared1");
+    // Allowed port: both fragments reach vm2.
+    let (first, second) = big_udp(5201, 1);
+    assert_eq!(
+        decide(&snap, &flows, shared1, &first, 10),
+        deliver(&snap, "vm2")
+    );
+    assert_eq!(
+        decide(&snap, &flows, shared1, &second, 11),
+        deliver(&snap, "vm2")
+    );
+    // Without its first fragment, a later one has no ports to be judged by.
+    let (_, orphan) = big_udp(5201, 2);
+    assert_eq!(
+        decide(&snap, &flows, shared1, &orphan, 12),
+        dropped(&snap, DropReason::FragmentUnmatched, "shared1")
+    );
+    // A denied first fragment takes its datagram's later ones with it.
+    let (first, second) = big_udp(5202, 3);
+    assert_eq!(
+        decide(&snap, &flows, shared1, &first, 13),
+        dropped(&snap, DropReason::NsgInbound, "vm2")
+    );
+    assert_eq!(
+        decide(&snap, &flows, shared1, &second, 14),
+        dropped(&snap, DropReason::FragmentUnmatched, "shared1")
+    );
+    // With no memory (the stateless reference), later fragments are never
+    // matched.
+    let (first, second) = big_udp(5201, 4);
+    assert_eq!(
+        decide(&snap, &Stateless, shared1, &first, 15),
+        deliver(&snap, "vm2")
+    );
+    assert_eq!(
+        decide(&snap, &Stateless, shared1, &second, 16),
+        dropped(&snap, DropReason::FragmentUnmatched, "shared1")
+    );
+    // The same datagram identity from another NIC is another datagram.
+    let (_, second) = big_udp(5201, 1);
+    let vm1 = nic(&snap, "vm1");
+    assert_eq!(
+        decide(&snap, &flows, vm1, &second, 17),
+        dropped(&snap, DropReason::FragmentUnmatched, "vm1")
+    );
+}

@@ -292,3 +292,42 @@ fn a_failed_worker_is_counted_and_restarted() {
         );
     }
 }
+
+#[test]
+fn a_fragmented_datagram_to_an_allowed_port_arrives_whole() {
+    // vm2's subnet admits UDP 7300 and nothing else from outside.
+    let text = HUB_SPOKE.replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: allow-7300, priority: 200, direction: Inbound, access: Allow, protocol: Udp, source_port_range: '*', destination_port_range: '7300', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-rest, priority: 4000, direction: Inbound, access: Deny, protocol: '*', source_port_range: '*', destination_port_range: '*', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    let Some(lab) = Lab::start("e2frag", &text) else {
+        return;
+    };
+    let server: SocketAddr = "10.2.1.4:7300".parse().unwrap();
+    let socket = vnetd::host::netns::run_in(&lab.ns("vm2"), move || {
+        Ok(std::net::UdpSocket::bind(server)?)
+    })
+    .unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    let client = vnetd::host::netns::run_in(&lab.ns("shared1"), || {
+        Ok(std::net::UdpSocket::bind("10.0.2.4:0")?)
+    })
+    .unwrap();
+    // 3000 bytes do not fit a 1500-byte MTU: the sending kernel fragments
+    // the datagram, and only the first fragment carries port 7300.
+    let datagram: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let mut buf = vec![0u8; 4000];
+    let mut received = None;
+    for _ in 0..3 {
+        client.send_to(&datagram, server).unwrap();
+        if let Ok((n, _)) = socket.recv_from(&mut buf) {
+            received = Some(n);
+            break;
+        }
+    }
+    assert_eq!(received, Some(3000), "{:?}", lab.stats("vm2"));
+    assert_eq!(&buf[..3000], &datagram[..]);
+    assert_eq!(lab.stats("vm2").drops_for(DropReason::NsgInbound), 0);
+}

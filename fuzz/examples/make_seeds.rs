@@ -17,6 +17,7 @@ use std::path::Path;
 const NVA1: u8 = 0;
 const VM1: u8 = 2;
 const VM2: u8 = 3;
+const SHARED1: u8 = 1;
 const LEFT_VM: u8 = 0;
 const RIGHT_VM: u8 = 1;
 
@@ -93,6 +94,17 @@ fn main() {
     p[7] = 0x08;
     out("v4-udp-later-fragment", select(VM1, false, false), p);
 
+    // A first fragment (offset 0, more fragments), stateful: the target
+    // then sends its later fragment after it.
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(shared1, vm2, 64)
+        .udp(40000, 5201)
+        .write(&mut p, &[7u8; 64])
+        .unwrap();
+    p[4..6].copy_from_slice(&[0x12, 0x34]);
+    p[6] = 0x20;
+    out("v4-udp-first-fragment", select(SHARED1, false, true), p);
+
     let (left4, right4) = (v4("10.60.1.4"), v4("10.70.1.4"));
     let (left6, right6) = (v6("fd00:10:0:1::4"), v6("fd00:20:0:1::4"));
 
@@ -116,7 +128,24 @@ fn main() {
         .udp(53, 5353)
         .write(&mut p, b"answer")
         .unwrap();
-    out("v6-udp-right-left", select(RIGHT_VM, true, false), p);
+    out("v6-udp-right-left", select(RIGHT_VM, true, false), p.clone());
+
+    // The same datagram behind a fragment header: the first fragment, and
+    // a later one (offset 8 units).
+    for (name, offset_and_more) in [
+        ("v6-udp-first-fragment", 0x0001u16),
+        ("v6-udp-later-fragment", 0x0040),
+    ] {
+        let (header, payload) = p.split_at(40);
+        let mut f = header.to_vec();
+        f[6] = 44;
+        f[4..6].copy_from_slice(&((payload.len() + 8) as u16).to_be_bytes());
+        f.extend_from_slice(&[17, 0]);
+        f.extend_from_slice(&offset_and_more.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0x56, 0x78]);
+        f.extend_from_slice(payload);
+        out(name, select(RIGHT_VM, true, true), f);
+    }
 
     let mut p = Vec::new();
     PacketBuilder::ipv6(left6, right6, 64)

@@ -180,6 +180,14 @@ impl Conntrack for PortConntrack<'_> {
     fn closing(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
         self.flows.closing(self.port(nic), d, p, a, now)
     }
+
+    fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now: u64) -> Option<(u16, u16)> {
+        self.flows.fragment_ports(self.port(nic), p, now)
+    }
+
+    fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now: u64) {
+        self.flows.first_fragment_passed(self.port(nic), p, now)
+    }
 }
 
 impl PortConntrack<'_> {

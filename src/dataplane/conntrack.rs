@@ -9,6 +9,7 @@
 use super::decide::{Admission, Conntrack, CLOSING_IDLE_TIMEOUT_MS};
 use super::packet::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable};
+use crate::engine::fragments::DatagramId;
 use crate::topology::{Direction, NicIdx};
 
 /// How directions are written in flow keys.
@@ -31,6 +32,18 @@ pub fn flow_key(nic: NicIdx, direction: Direction, p: &PacketView) -> Option<Flo
         sport,
         dport,
     )
+}
+
+/// The identity of the datagram a fragment belongs to, at a NIC.
+pub fn datagram_id(nic: u32, p: &PacketView) -> Option<DatagramId> {
+    let fragment = p.fragment?;
+    Some(DatagramId {
+        ingress: nic,
+        src: p.key.src,
+        dst: p.key.dst,
+        proto: p.key.proto,
+        ident: fragment.ident,
+    })
 }
 
 /// The key of the flow an admission was found under.
@@ -137,6 +150,16 @@ impl Conntrack for FlowTable {
             admitted_key(nic, direction, p, a).and_then(|key| self.lookup(&key, now_ms))
         {
             flow.shorten_idle_timeout(CLOSING_IDLE_TIMEOUT_MS);
+        }
+    }
+
+    fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
+        self.fragments().ports(&datagram_id(nic as u32, p)?, now_ms)
+    }
+
+    fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
+        if let Some(id) = datagram_id(nic as u32, p) {
+            self.fragments().remember(&id, p.flow_ports, now_ms);
         }
     }
 }

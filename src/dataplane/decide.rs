@@ -77,10 +77,13 @@ pub enum DropReason {
     /// Reading from the NIC's device failed (not merely "nothing to read");
     /// counted at the NIC, whose queue is no longer watched.
     ReceiveError,
+    /// A later fragment of a datagram whose first fragment was not let
+    /// through (or not seen, or too long ago): its ports are unknown.
+    FragmentUnmatched,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
 
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::Malformed,
@@ -103,6 +106,7 @@ impl DropReason {
         DropReason::EgressGone,
         DropReason::EgressError,
         DropReason::ReceiveError,
+        DropReason::FragmentUnmatched,
     ];
 
     /// The name used in `stats`, `flows` and metrics.
@@ -128,6 +132,7 @@ impl DropReason {
             DropReason::EgressGone => "egress_gone",
             DropReason::EgressError => "egress_error",
             DropReason::ReceiveError => "receive_error",
+            DropReason::FragmentUnmatched => "fragment_unmatched",
         }
     }
 }
@@ -210,6 +215,20 @@ pub trait Conntrack {
         _now_ms: u64,
     ) {
     }
+    /// The ports of the datagram whose later fragment `packet` is, as its
+    /// first fragment, sent by `nic` and let through, carried them.
+    /// Trackers without memory know none.
+    fn fragment_ports(
+        &self,
+        _nic: NicIdx,
+        _packet: &PacketView,
+        _now_ms: u64,
+    ) -> Option<(u16, u16)> {
+        None
+    }
+    /// The first fragment `packet` of a datagram sent by `nic` was let
+    /// through: its later fragments follow it.
+    fn first_fragment_passed(&self, _nic: NicIdx, _packet: &PacketView, _now_ms: u64) {}
 }
 
 /// Idle timeout of a TCP flow once a FIN or RST has been seen: long enough
@@ -316,7 +335,55 @@ pub fn decide<C: Conntrack + ?Sized>(
 }
 
 /// [`decide`] on an already parsed packet.
+///
+/// Fragments: only the first fragment of a datagram carries its ports. It
+/// is judged like any packet, and when it is let through its ports are
+/// remembered; the datagram's later fragments are judged with those ports
+/// (so they follow the first fragment's flow and verdict), and dropped as
+/// [`DropReason::FragmentUnmatched`] when there are none.
+#[inline]
 pub fn decide_parsed<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
+    match view.fragment {
+        Some(fragment)
+            if view.fragment_needs_ports()
+                && !view.blocked_protocol
+                && !view.unroutable_destination =>
+        {
+            if fragment.first {
+                let verdict = decide_packet(snap, flows, ingress, view, now_ms);
+                if let Verdict::Deliver(_) = verdict {
+                    flows.first_fragment_passed(ingress, view, now_ms);
+                }
+                verdict
+            } else {
+                match flows.fragment_ports(ingress, view, now_ms) {
+                    Some(ports) => decide_packet(
+                        snap,
+                        flows,
+                        ingress,
+                        &view.with_datagram_ports(ports),
+                        now_ms,
+                    ),
+                    None => Verdict::Drop {
+                        reason: DropReason::FragmentUnmatched,
+                        at: ingress,
+                    },
+                }
+            }
+        }
+        _ => decide_packet(snap, flows, ingress, view, now_ms),
+    }
+}
+
+/// Azure's checks in Azure's order, on a packet whose ports are known.
+#[inline]
+fn decide_packet<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
     ingress: NicIdx,

@@ -37,6 +37,40 @@ pub struct PacketView {
     pub unroutable_destination: bool,
     /// Total IP length in bytes.
     pub len: usize,
+    /// Set when the packet is a fragment of a larger datagram.
+    pub fragment: Option<Fragment>,
+}
+
+/// A fragment's place in its datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// The datagram's identification (16 bits in IPv4, 32 in IPv6).
+    pub ident: u32,
+    /// Offset 0: this fragment holds the transport header.
+    pub first: bool,
+}
+
+impl PacketView {
+    /// The view of a later fragment with its datagram's ports (those its
+    /// first fragment carried), so that it is judged as the first was.
+    pub fn with_datagram_ports(&self, ports: (u16, u16)) -> PacketView {
+        let mut view = *self;
+        view.flow_ports = ports;
+        if matches!(view.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
+            view.key.src_port = Some(ports.0);
+            view.key.dst_port = Some(ports.1);
+        }
+        view
+    }
+
+    /// True for fragments whose ports matter to connection tracking (TCP,
+    /// UDP, and ICMP echo through its identifier).
+    pub fn fragment_needs_ports(&self) -> bool {
+        matches!(
+            self.key.proto,
+            IPPROTO_TCP | IPPROTO_UDP | IPPROTO_ICMP | IPPROTO_ICMPV6
+        )
+    }
 }
 
 /// Why a packet could not be read.
@@ -55,14 +89,29 @@ impl PacketView {
         let src = ip.source_addr();
         let dst = ip.destination_addr();
         // Only the first fragment carries the transport header.
-        let first_fragment = !payload.fragmented
-            || match &ip {
-                IpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
-                IpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().all(|ext| match ext {
-                    Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
-                    _ => true,
+        let fragment = if payload.fragmented {
+            match &ip {
+                IpSlice::Ipv4(v4) => Some(Fragment {
+                    ident: u32::from(v4.header().identification()),
+                    first: v4.header().fragments_offset().value() == 0,
                 }),
-            };
+                IpSlice::Ipv6(v6) => {
+                    v6.extensions()
+                        .clone()
+                        .into_iter()
+                        .find_map(|ext| match ext {
+                            Ipv6ExtensionSlice::Fragment(f) => Some(Fragment {
+                                ident: f.identification(),
+                                first: f.fragment_offset().value() == 0,
+                            }),
+                            _ => None,
+                        })
+                }
+            }
+        } else {
+            None
+        };
+        let first_fragment = fragment.is_none_or(|f| f.first);
         let data = payload.payload;
         let (ports, flow_ports) = match proto {
             IPPROTO_TCP | IPPROTO_UDP if first_fragment => {
@@ -108,6 +157,7 @@ impl PacketView {
             blocked_protocol: BLOCKED_PROTOCOLS.contains(&proto),
             unroutable_destination,
             len: packet.len(),
+            fragment,
         })
     }
 }

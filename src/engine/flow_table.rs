@@ -87,6 +87,7 @@
 //!   with the removal or reuse of its slot may credit its packet to (or
 //!   shorten the timeout of) the slot's next flow.
 
+use crate::engine::fragments::FragmentMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -547,6 +548,8 @@ pub struct FlowTable {
     inserted: AtomicU64,
     evicted: AtomicU64,
     failed_inserts: AtomicU64,
+    /// Later fragments of datagrams are matched to their first here.
+    fragments: FragmentMap,
 }
 
 impl std::fmt::Debug for FlowTable {
@@ -614,7 +617,14 @@ impl FlowTable {
             inserted: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             failed_inserts: AtomicU64::new(0),
+            fragments: FragmentMap::default(),
         }
+    }
+
+    /// The ports of fragmented datagrams, by datagram (see
+    /// [`crate::engine::fragments`]).
+    pub fn fragments(&self) -> &FragmentMap {
+        &self.fragments
     }
 
     /// The quota that shares `capacity` evenly among `nics_hint` NICs, but

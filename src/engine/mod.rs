@@ -3,4 +3,5 @@
 
 pub mod classifier;
 pub mod flow_table;
+pub mod fragments;
 pub mod lpm;

@@ -1,0 +1,215 @@
+//! What the fuzz targets check on one input, shared with `cargo test`
+//! (`tests/fuzz_seeds.rs` replays the seeds through the same functions), so
+//! that a seed that breaks an invariant fails the ordinary test run too.
+//! It uses only vnetd's public API.
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+use vnetd::dataplane::{decide, DropReason, PacketView, Stateless, Verdict};
+use vnetd::engine::flow_table::FlowTable;
+use vnetd::snapshot::Snapshot;
+use vnetd::topology::{parse_str, Diagnostic};
+
+const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
+
+fn compile(name: &str, text: &str) -> Snapshot {
+    let loaded = parse_str(name, text).expect("shipped topology is valid");
+    Snapshot::compile(loaded.topology, 1)
+}
+
+fn snapshots() -> &'static [Snapshot; 2] {
+    static SNAPSHOTS: OnceLock<[Snapshot; 2]> = OnceLock::new();
+    SNAPSHOTS.get_or_init(|| {
+        [
+            compile("builtin", vnetd::cli::BUILTIN_LAB),
+            compile("config/dual-stack.yaml", DUAL_STACK),
+        ]
+    })
+}
+
+fn check_indices(verdict: Verdict, nic_count: usize) {
+    match verdict {
+        Verdict::Deliver(nic) => assert!(nic < nic_count, "{verdict:?}: no such NIC"),
+        Verdict::Drop { at, .. } => assert!(at < nic_count, "{verdict:?}: no such NIC"),
+    }
+}
+
+/// The later fragment of a first fragment: the same IP header with offset 8
+/// units and no "more fragments", carrying 8 bytes. `None` for packets that
+/// are not IPv4 first fragments, or an IPv6 first fragment whose fragment
+/// header directly follows the fixed header.
+fn later_fragment_of(packet: &[u8]) -> Option<Vec<u8>> {
+    match packet.first()? >> 4 {
+        4 => {
+            let ihl = usize::from(packet[0] & 0x0f) * 4;
+            let flags = u16::from_be_bytes([*packet.get(6)?, *packet.get(7)?]);
+            if flags & 0x3fff != 0x2000 || packet.len() < ihl {
+                return None;
+            }
+            let mut later = packet[..ihl].to_vec();
+            later[2..4].copy_from_slice(&((ihl + 8) as u16).to_be_bytes());
+            later[6..8].copy_from_slice(&1u16.to_be_bytes());
+            later.extend_from_slice(&[0; 8]);
+            Some(later)
+        }
+        6 => {
+            if *packet.get(6)? != 44 || packet.len() < 48 {
+                return None;
+            }
+            let frag = u16::from_be_bytes([packet[42], packet[43]]);
+            if frag != 1 {
+                return None;
+            }
+            let mut later = packet[..48].to_vec();
+            later[4..6].copy_from_slice(&16u16.to_be_bytes());
+            later[42..44].copy_from_slice(&(1u16 << 3).to_be_bytes());
+            later.extend_from_slice(&[0; 8]);
+            Some(later)
+        }
+        _ => None,
+    }
+}
+
+/// The `decide_packet` target. Byte 0 selects (bit 0: stateless or the
+/// daemon's flow table; bit 1: the built-in lab or `config/dual-stack.yaml`;
+/// bits 2..: the ingress NIC modulo the NIC count); the rest is the packet.
+///
+/// Invariants besides "no panic": a packet `PacketView::parse` refuses is
+/// dropped as `Malformed` at the ingress, and one it accepts never is;
+/// every verdict names a valid NIC; with an empty flow table the stateful
+/// verdict equals the stateless one (except a NIC delivering to itself);
+/// deciding the packet again with the recorded flows delivers it where it
+/// went before; a first fragment let through takes its later fragment to
+/// the same NIC, which without state is dropped as `FragmentUnmatched`.
+pub fn decide_packet(data: &[u8]) {
+    let Some((&select, packet)) = data.split_first() else {
+        return;
+    };
+    let stateful = select & 1 == 1;
+    let snap = &snapshots()[usize::from(select >> 1 & 1)];
+    let nic_count = snap.topology.nics.len();
+    let ingress = usize::from(select >> 2) % nic_count;
+    let now_ms = 1_000;
+
+    let verdict = if stateful {
+        // Fresh for each input, so runs are reproducible.
+        let flows = FlowTable::new(64, 64, 0);
+        let first = decide(snap, &flows, ingress, packet, now_ms);
+        check_indices(first, nic_count);
+        // A fresh table admits nothing, so the NSGs decide as without one.
+        // (A packet a NIC sends to itself is the exception: its outbound
+        // admission is then also the reverse flow seen inbound.)
+        if first != Verdict::Deliver(ingress) {
+            assert_eq!(first, decide(snap, &Stateless, ingress, packet, now_ms));
+        }
+        let again = decide(snap, &flows, ingress, packet, now_ms + 1);
+        check_indices(again, nic_count);
+        if let Verdict::Deliver(_) = first {
+            assert_eq!(again, first, "state blocked or rerouted an admitted flow");
+            if let Some(later) = later_fragment_of(packet) {
+                let followed = decide(snap, &flows, ingress, &later, now_ms + 2);
+                if PacketView::parse(&later).is_ok() {
+                    assert_eq!(followed, first, "a later fragment left its datagram");
+                    assert_eq!(
+                        decide(snap, &Stateless, ingress, &later, now_ms + 2),
+                        Verdict::Drop {
+                            reason: DropReason::FragmentUnmatched,
+                            at: ingress
+                        }
+                    );
+                }
+            }
+        }
+        first
+    } else {
+        decide(snap, &Stateless, ingress, packet, now_ms)
+    };
+    check_indices(verdict, nic_count);
+
+    let malformed = Verdict::Drop {
+        reason: DropReason::Malformed,
+        at: ingress,
+    };
+    match PacketView::parse(packet) {
+        Err(_) => assert_eq!(verdict, malformed, "an unreadable packet was not dropped"),
+        Ok(view) => {
+            assert_ne!(
+                verdict, malformed,
+                "a readable packet was dropped as malformed"
+            );
+            assert_eq!(view.len, packet.len());
+        }
+    }
+}
+
+/// At most this many NICs, and addresses of each, are tried as senders
+/// and as destinations.
+const SAMPLE: usize = 6;
+
+/// A UDP packet with 4 bytes of payload; checksums are left at zero (the
+/// fabric reads headers only).
+fn udp(src: IpAddr, dst: IpAddr) -> Option<Vec<u8>> {
+    let transport = [0x9c, 0x40, 0x00, 0x35, 0x00, 0x0c, 0, 0, 1, 2, 3, 4];
+    let mut p = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut h = vec![0x45, 0, 0, 32, 0, 0, 0x40, 0, 64, 17, 0, 0];
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            h
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut h = vec![0x60, 0, 0, 0, 0, 12, 17, 64];
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            h
+        }
+        _ => return None,
+    };
+    p.extend_from_slice(&transport);
+    Some(p)
+}
+
+fn check_lines(diags: &[Diagnostic]) {
+    for d in diags {
+        assert!(d.line >= 1, "diagnostic without a line: {d}");
+    }
+}
+
+/// The `parse_topology` target: any bytes, as lossy UTF-8, through
+/// `parse_str`, which must never panic. An accepted topology compiles into
+/// a `Snapshot`, and a UDP packet between each pair of its NIC addresses
+/// (up to 6 NICs) is decided to valid NICs; every diagnostic names a line
+/// >= 1 (line 0 is for unreadable files).
+pub fn parse_topology(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match parse_str("fuzz.yaml", &text) {
+        Ok(loaded) => {
+            check_lines(&loaded.warnings);
+            let snap = Snapshot::compile(loaded.topology, 1);
+            let nics = &snap.topology.nics;
+            assert_eq!(snap.nics.len(), nics.len());
+            let addresses: Vec<IpAddr> = nics
+                .iter()
+                .take(SAMPLE)
+                .flat_map(|n| n.ip_configurations.iter().take(SAMPLE).map(|c| c.address))
+                .collect();
+            for (ingress, nic) in nics.iter().enumerate().take(SAMPLE) {
+                for src in nic.ip_configurations.iter().take(SAMPLE).map(|c| c.address) {
+                    for &dst in &addresses {
+                        let Some(packet) = udp(src, dst) else {
+                            continue;
+                        };
+                        match decide(&snap, &Stateless, ingress, &packet, 0) {
+                            Verdict::Deliver(to) => assert!(to < nics.len()),
+                            Verdict::Drop { at, .. } => assert!(at < nics.len()),
+                        }
+                    }
+                }
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.is_empty(), "refused without a reason");
+            check_lines(&errors);
+        }
+    }
+}
