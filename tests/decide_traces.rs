@@ -270,7 +270,17 @@ impl Conntrack for SetConntrack {
             .borrow_mut()
             .insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
     }
-    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64, _: u64) {}
+    fn refresh(
+        &self,
+        _: NicIdx,
+        _: Direction,
+        _: &PacketView,
+        _: Admission,
+        _: u32,
+        _: u64,
+        _: u64,
+    ) {
+    }
     fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 

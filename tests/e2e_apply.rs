@@ -427,3 +427,59 @@ fn turning_ip_forwarding_off_turns_the_nva_guest_off_too() {
     apply(&lab, "apfwd", HUB_SPOKE);
     assert_eq!(ip_forward(&lab), "1");
 }
+
+#[test]
+fn a_flow_names_its_rule_after_unrelated_applies() {
+    let Some(lab) = Lab::start("aprule", HUB_SPOKE) else {
+        return;
+    };
+    let at: SocketAddr = "10.2.1.4:7310".parse().unwrap();
+    let server = echo_server(&lab.ns("vm2"), at);
+    let mut stream = netns::run_in(&lab.ns("vm1"), move || {
+        Ok(TcpStream::connect_timeout(&at, Duration::from_secs(2))?)
+    })
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    assert!(exchange(&mut stream));
+    let rule_at_vm2 = |lab: &Lab| {
+        let flows = vnetd::daemon::control::flows_of(lab.daemon(), Some("vm2"));
+        let ours: Vec<_> = flows
+            .iter()
+            .filter(|f| f.direction == "Inbound" && f.destination == "10.2.1.4:7310")
+            .collect();
+        assert_eq!(ours.len(), 1, "{flows:?}");
+        ours[0].rule.clone()
+    };
+    let expected = Some("defaultSecurityRules/AllowVnetInBound".to_string());
+    assert_eq!(rule_at_vm2(&lab), expected);
+    // Unrelated rules before it shift every position in vm2's rule list.
+    let shifted = HUB_SPOKE.replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: allow-udp-9, priority: 200, direction: Inbound, access: Allow, protocol: Udp, source_port_range: '*', destination_port_range: '9', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-udp-19, priority: 210, direction: Inbound, access: Deny, protocol: Udp, source_port_range: '*', destination_port_range: '19', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    apply(&lab, "aprule", &shifted);
+    assert!(exchange(&mut stream), "the flow goes on");
+    assert_eq!(rule_at_vm2(&lab), expected);
+    // With flush_connection the flow is judged again, and its rule is the
+    // one that allows it now.
+    let judged = shifted
+        .replace(
+            "  - name: spoke2-app-nsg\n",
+            "  - name: spoke2-app-nsg\n    flush_connection: true\n",
+        )
+        .replace(
+            "      - name: deny-telnet\n",
+            "      - {name: allow-7310, priority: 150, direction: Inbound, access: Allow, protocol: Tcp, source_port_range: '*', destination_port_range: '7310', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+        );
+    apply(&lab, "aprule", &judged);
+    assert!(exchange(&mut stream), "still allowed");
+    assert_eq!(
+        rule_at_vm2(&lab),
+        Some("securityRules/allow-7310".to_string())
+    );
+    drop(stream);
+    drop(lab);
+    let _ = server.join();
+}

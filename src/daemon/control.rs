@@ -427,16 +427,9 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             IPPROTO_ICMP | IPPROTO_ICMPV6 => "Icmp".to_string(),
             other => other.to_string(),
         };
-        let tag = value.verdict_tag;
-        let rule = (tag != u32::MAX)
-            .then(|| {
-                let stage = snap.nics[nic].stages(direction).get((tag >> 24) as usize)?;
-                stage
-                    .rules
-                    .get((tag & 0x00ff_ffff) as usize)
-                    .map(|r| r.name.clone())
-            })
-            .flatten();
+        // The tag names the rule for the lab's life, whatever was applied
+        // since the flow was admitted.
+        let rule = snap.rule_names.get(value.verdict_tag).map(|r| r.rule);
         let hop = (direction == Direction::Outbound).then(|| diagnostics::next_hop(snap, nic, dst));
         out.push(FlowReport {
             nic: name.clone(),

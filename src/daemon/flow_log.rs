@@ -436,21 +436,15 @@ struct Tracked {
     target: LogTarget,
 }
 
-/// The NSG and rule behind an allowed flow's verdict tag (stage in the top
-/// byte, rule index below; see `flows_of` in the control module).
+/// The NSG and rule behind an allowed flow's verdict tag: the rule's stable
+/// number (see [`crate::snapshot::RuleNames`]), whatever was applied since.
 fn allowed_target(plane: &Plane, key: &FlowKey, tag: u32) -> Option<LogTarget> {
-    if tag == u32::MAX {
-        return None;
-    }
     let nic = nic_of_port(plane, key.nic)?;
-    let direction = direction_of(key.direction);
-    let snap = &plane.snapshot;
-    let stage = snap.nics[nic].stages(direction).get((tag >> 24) as usize)?;
-    let rule = stage.rules.get((tag & 0x00ff_ffff) as usize)?;
+    let rule = plane.snapshot.rule_names.get(tag)?;
     Some(LogTarget {
-        nsg: snap.topology.nsgs[stage.nsg].name.clone(),
+        nsg: rule.nsg,
         mac: mac_of_port(plane.ports[nic].serial),
-        rule: flow_log_rule_name(&rule.name),
+        rule: flow_log_rule_name(&rule.rule),
     })
 }
 

@@ -161,16 +161,19 @@ impl Conntrack for PortConntrack<'_> {
             .admit(self.port(nic), d, p, tag, generation, timeout, now)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn refresh(
         &self,
         nic: NicIdx,
         d: Direction,
         p: &PacketView,
         a: Admission,
+        tag: u32,
         generation: u64,
         now: u64,
     ) {
-        self.flows.refresh(self.port(nic), d, p, a, generation, now)
+        self.flows
+            .refresh(self.port(nic), d, p, a, tag, generation, now)
     }
 
     fn revoke(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
@@ -622,7 +625,7 @@ impl Daemon {
                 }
             }
         }
-        let snapshot = Snapshot::compile(topology, generation);
+        let snapshot = Snapshot::compile_after(topology, generation, &old.snapshot);
         self.plane.store(Arc::new(Plane {
             snapshot: Arc::new(snapshot),
             ports,

@@ -122,12 +122,13 @@ impl Conntrack for FlowTable {
         direction: Direction,
         p: &PacketView,
         a: Admission,
+        rule_tag: u32,
         generation: u64,
         now_ms: u64,
     ) {
         if let Some(key) = admitted_key(nic, direction, p, a) {
             if let Some(flow) = self.lookup(&key, now_ms) {
-                flow.update_verdict(flow.verdict_tag(), generation);
+                flow.update_verdict(rule_tag, generation);
             }
         }
     }

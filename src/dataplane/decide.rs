@@ -169,8 +169,10 @@ pub trait Conntrack {
         packet: &PacketView,
         now_ms: u64,
     ) -> Option<Admission>;
-    /// Records a flow just allowed by the NSGs of `nic`. `rule_tag` says
-    /// which rules allowed it; `idle_timeout_ms` is the VNet's flow timeout.
+    /// Records a flow just allowed by the NSGs of `nic`. `rule_tag` is the
+    /// stable number of the rule that allowed it (see
+    /// [`crate::snapshot::RuleNames`]); `idle_timeout_ms` is the VNet's flow
+    /// timeout.
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
@@ -183,13 +185,15 @@ pub trait Conntrack {
         now_ms: u64,
     );
     /// The flow `admission` came from was judged again and is still
-    /// allowed, under `generation`.
+    /// allowed, under `generation`, by the rule `rule_tag` names.
+    #[allow(clippy::too_many_arguments)]
     fn refresh(
         &self,
         nic: NicIdx,
         direction: Direction,
         packet: &PacketView,
         admission: Admission,
+        rule_tag: u32,
         generation: u64,
         now_ms: u64,
     );
@@ -246,17 +250,18 @@ impl Conntrack for Stateless {
         None
     }
     fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: u32, _: u64, _: u64, _: u64) {}
-    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64, _: u64) {}
-    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
-}
-
-/// Packs the deciding stage and rule of an allow into the tag kept with a
-/// flow (for `vnetd flows`): stage in the top byte, rule index below.
-fn rule_tag(decided_by: Option<(usize, usize)>) -> u32 {
-    match decided_by {
-        Some((stage, rule)) => ((stage as u32) << 24) | (rule as u32 & 0x00ff_ffff),
-        None => u32::MAX,
+    fn refresh(
+        &self,
+        _: NicIdx,
+        _: Direction,
+        _: &PacketView,
+        _: Admission,
+        _: u32,
+        _: u64,
+        _: u64,
+    ) {
     }
+    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
 /// Runs the NSGs of `nic` in `direction` unless the packet belongs to an
@@ -293,11 +298,21 @@ fn nsg_admits<C: Conntrack + ?Sized>(
         } else {
             view.key
         };
-        if snap.evaluate(nic, flow_direction, &key).access == Access::Deny {
+        let verdict = snap.evaluate(nic, flow_direction, &key);
+        if verdict.access == Access::Deny {
             flows.revoke(nic, direction, view, admission, now_ms);
             return false;
         }
-        flows.refresh(nic, direction, view, admission, snap.generation, now_ms);
+        let tag = snap.rule_id(nic, flow_direction, &verdict);
+        flows.refresh(
+            nic,
+            direction,
+            view,
+            admission,
+            tag,
+            snap.generation,
+            now_ms,
+        );
         return true;
     }
     let verdict = snap.evaluate(nic, direction, &view.key);
@@ -310,7 +325,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
         nic,
         direction,
         view,
-        rule_tag(verdict.decided_by),
+        snap.rule_id(nic, direction, &verdict),
         snap.generation,
         timeout_ms,
         now_ms,

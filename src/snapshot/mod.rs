@@ -23,8 +23,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub mod forwarding;
+pub mod rule_names;
 
 pub use forwarding::{Crossing, Forwarding, RouteTarget};
+pub use rule_names::{RuleIdentity, RuleNames, NO_RULE};
 
 /// Routes of one subnet.
 #[derive(Debug)]
@@ -47,6 +49,9 @@ pub struct NsgStage {
     pub rules: Arc<[EffectiveRule]>,
     /// First-match classifier over `rules`: index into `rules`.
     pub classifier: Arc<Classifier>,
+    /// Each rule's stable number in [`Snapshot::rule_names`], parallel to
+    /// `rules`: what a flow admitted by the rule remembers.
+    pub rule_ids: Arc<[u32]>,
 }
 
 /// Per-NIC compiled facts.
@@ -100,6 +105,9 @@ pub struct Snapshot {
     /// Indexed like `topology.nics`.
     pub nics: Vec<NicTables>,
     pub forwarding: Forwarding,
+    /// The names behind [`NsgStage::rule_ids`], shared with the snapshots
+    /// compiled before and after this one.
+    pub rule_names: Arc<RuleNames>,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -112,7 +120,18 @@ struct StageKey {
 }
 
 impl Snapshot {
+    /// Compiles a topology on its own (rule numbers start afresh).
     pub fn compile(topology: Topology, generation: u64) -> Snapshot {
+        Snapshot::compile_with(topology, generation, Arc::new(RuleNames::default()))
+    }
+
+    /// Compiles the successor of `previous`: a rule keeps the number it had
+    /// there, so flows admitted under `previous` still name their rule.
+    pub fn compile_after(topology: Topology, generation: u64, previous: &Snapshot) -> Snapshot {
+        Snapshot::compile_with(topology, generation, previous.rule_names.clone())
+    }
+
+    fn compile_with(topology: Topology, generation: u64, rule_names: Arc<RuleNames>) -> Snapshot {
         let forwarding = Forwarding::build(&topology);
         let mut subnets = Vec::new();
         let mut subnet_slots = HashMap::new();
@@ -130,7 +149,11 @@ impl Snapshot {
                 targets,
             });
         }
-        let mut shared: HashMap<StageKey, (Arc<[EffectiveRule]>, Arc<Classifier>)> = HashMap::new();
+        #[allow(clippy::type_complexity)]
+        let mut shared: HashMap<
+            StageKey,
+            (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[u32]>),
+        > = HashMap::new();
         let mut nics = Vec::with_capacity(topology.nics.len());
         for (idx, nic) in topology.nics.iter().enumerate() {
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
@@ -145,13 +168,26 @@ impl Snapshot {
                             subnet: nic.subnet,
                             asgs,
                         };
-                        let (rules, classifier) = shared
+                        let (rules, classifier, rule_ids) = shared
                             .entry(key)
                             .or_insert_with(|| {
                                 let rules = effective_rules(&topology, nsg, idx, direction);
                                 let matches: Vec<_> =
                                     rules.iter().map(|r| r.rule_match()).collect();
-                                (rules.into(), Arc::new(Classifier::new(&matches)))
+                                let ids: Vec<u32> = rules
+                                    .iter()
+                                    .map(|r| {
+                                        rule_names.intern(RuleIdentity {
+                                            nsg: topology.nsgs[nsg].name.clone(),
+                                            rule: r.name.clone(),
+                                        })
+                                    })
+                                    .collect();
+                                (
+                                    rules.into(),
+                                    Arc::new(Classifier::new(&matches)),
+                                    ids.into(),
+                                )
                             })
                             .clone();
                         NsgStage {
@@ -159,6 +195,7 @@ impl Snapshot {
                             nsg,
                             rules,
                             classifier,
+                            rule_ids,
                         }
                     })
                     .collect()
@@ -182,6 +219,7 @@ impl Snapshot {
             subnet_slots,
             nics,
             forwarding,
+            rule_names,
         }
     }
 
@@ -215,6 +253,19 @@ impl Snapshot {
             .lpm
             .lookup(dst)
             .map(|(_, &row)| (row, tables.targets[row]))
+    }
+
+    /// The stable number of the rule that decided `verdict` (see
+    /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
+    #[inline]
+    pub fn rule_id(&self, nic: NicIdx, direction: Direction, verdict: &NsgVerdict) -> u32 {
+        verdict
+            .decided_by
+            .and_then(|(s, r)| {
+                let stage = self.nics[nic].stages(direction).get(s)?;
+                stage.rule_ids.get(r).copied()
+            })
+            .unwrap_or(NO_RULE)
     }
 
     /// Runs the NSG stages of `nic` in `direction` on a packet: every stage
