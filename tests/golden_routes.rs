@@ -5,7 +5,13 @@
 //! type, next hop IP) and the next hop for a few destinations (nextHopType,
 //! nextHopIpAddress, routeTableId), as `az network nic
 //! show-effective-route-table` and `az network watcher show-next-hop` would
-//! print them. The expectations were worked out by hand from the rules in
+//! print them. A user route's `routeTableId` is the route table's resource
+//! ID ("routeTableId: The resource identifier for the route table
+//! associated with the route being returned", NextHopResult,
+//! learn.microsoft.com/javascript/api/@azure/arm-network/nexthopresult),
+//! with the lab's
+//! placeholder subscription and resource group; the cases below name the
+//! table and [`RT_ID`] completes it. System routes say `System Route`. The expectations were worked out by hand from the rules in
 //! `azure-semantics.md` §1–2, not produced by the code under test.
 
 use std::net::IpAddr;
@@ -27,6 +33,8 @@ type Hop = (&'static str, &'static str, &'static str, &'static str);
 /// Next-hop type standing for "no route matched" (the packet is dropped).
 const NO_ROUTE: &str = "(no route)";
 const SYSTEM: &str = "System Route";
+/// Resource ID of a route table, up to its name.
+const RT_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/VNETD/providers/Microsoft.Network/routeTables/";
 
 fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
     let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -83,8 +91,10 @@ fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
             hop_ip.to_string(),
             if hop_type == NO_ROUTE {
                 String::new()
+            } else if table_id == SYSTEM {
+                SYSTEM.to_string()
             } else {
-                table_id.to_string()
+                format!("{RT_ID}{table_id}")
             },
         );
         assert_eq!(got, want, "{file}, NIC {nic}: next hop for {dst}");
