@@ -609,3 +609,39 @@ fn default_user_route_makes_the_vnet_tag_the_default_route() {
         json!(["10.0.0.0/16", "168.63.129.16/32"])
     );
 }
+
+/// `next-hop` for 168.63.129.16 under forced tunnelling: not the user
+/// route, since the address "isn't subject to user defined routes"
+/// (learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16).
+#[test]
+fn next_hop_for_the_host_vip_is_not_the_forced_tunnel() {
+    let v = json_of(&[
+        "next-hop",
+        "--config",
+        "config/forced-tunnel.yaml",
+        "--nic",
+        "spoke-vm",
+        "--dst",
+        "168.63.129.16",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({"nextHopType": "Internet", "nextHopIpAddress": "", "routeTableId": "System Route"})
+    );
+    let v = json_of(&[
+        "next-hop",
+        "--config",
+        "config/forced-tunnel.yaml",
+        "--nic",
+        "spoke-vm",
+        "--dst",
+        "168.63.129.15",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({"nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4",
+               "routeTableId": format!("{ARM}/routeTables/spoke-default-via-nva")})
+    );
+}
