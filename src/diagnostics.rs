@@ -532,7 +532,11 @@ fn render_next_hop(snap: &Snapshot, nic: &str, dst: &str, json: bool) -> Result<
     if !hop.next_hop_ip_address.is_empty() {
         let _ = writeln!(out, "  next hop IP:     {}", hop.next_hop_ip_address);
     }
-    let _ = writeln!(out, "  route table:     {}", hop.route_table_id);
+    let table = match hop.route_table_id.as_str() {
+        SYSTEM_ROUTE => SYSTEM_ROUTE.to_string(),
+        id => id_name(id),
+    };
+    let _ = writeln!(out, "  route table:     {table}");
     let _ = writeln!(out, "  matched prefix:  {prefix}");
     Ok(out)
 }

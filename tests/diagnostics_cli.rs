@@ -402,6 +402,11 @@ fn exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     let out = vnetd(&["routes", "--nic"]);
     assert_eq!(out.status.code(), Some(2));
+    // The next-hop table names the route table, not its ID.
+    let out = vnetd(&[
+        "next-hop", "--config", HUB, "--nic", "vm1", "--dst", "10.2.1.4",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("route table:     spoke1-rt\n"));
     // Tables are printed without --json.
     let out = vnetd(&["routes", "--config", HUB, "--nic", "vm1"]);
     assert!(out.status.success());
