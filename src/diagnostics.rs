@@ -15,6 +15,7 @@
 
 use crate::cli::Failure;
 use crate::engine::classifier::PacketKey;
+use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
 use crate::policy::routes::EffectiveRoute;
 use crate::snapshot::Snapshot;
@@ -47,8 +48,13 @@ pub struct RouteList {
 pub struct NextHop {
     pub next_hop_type: &'static str,
     pub next_hop_ip_address: String,
+    /// The user route's route table as an Azure resource ID, or
+    /// `System Route`.
     pub route_table_id: String,
 }
+
+/// What `routeTableId` says for a route that is no user route.
+pub const SYSTEM_ROUTE: &str = "System Route";
 
 /// The answer of `flow-verify --json`.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -101,8 +107,8 @@ pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
                 .map(|ip| ip.to_string())
                 .unwrap_or_default(),
             route_table_id: match route.route_table {
-                Some(rt) => snap.topology.route_tables[rt].name.clone(),
-                None => "System Route".to_string(),
+                Some(rt) => ids::route_table_id(&snap.topology.route_tables[rt].name),
+                None => SYSTEM_ROUTE.to_string(),
             },
         },
         // No route at all: the packet is dropped, which Azure reports as
@@ -110,7 +116,7 @@ pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
         None => NextHop {
             next_hop_type: NextHopType::None.as_str(),
             next_hop_ip_address: String::new(),
-            route_table_id: "System Route".to_string(),
+            route_table_id: SYSTEM_ROUTE.to_string(),
         },
     }
 }
@@ -213,8 +219,12 @@ pub fn flow_verify<'s>(snap: &'s Snapshot, nic: NicIdx, query: &FlowQuery) -> Fl
     }
 }
 
-/// One rule of `rules --json`, in the shape of Azure's effective security
-/// rules.
+/// One rule of `rules --json`, key for key (and in the order) of Azure's
+/// effective security rules: `name`, `protocol` (`All` for `*`), port
+/// ranges as `lo-hi` both single (null when there are several) and as a
+/// list, address prefixes the same way (`0.0.0.0/0` for `*`), the
+/// expansion of tags and ASGs (null for plain prefixes and `*`), `access`,
+/// `priority`, `direction`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityRuleRow {
@@ -224,10 +234,12 @@ pub struct SecurityRuleRow {
     pub destination_port_range: Option<String>,
     pub source_port_ranges: Vec<String>,
     pub destination_port_ranges: Vec<String>,
-    pub source_address_prefix: String,
-    pub destination_address_prefix: String,
-    pub expanded_source_address_prefix: Vec<String>,
-    pub expanded_destination_address_prefix: Vec<String>,
+    pub source_address_prefix: Option<String>,
+    pub destination_address_prefix: Option<String>,
+    pub source_address_prefixes: Vec<String>,
+    pub destination_address_prefixes: Vec<String>,
+    pub expanded_source_address_prefix: Option<Vec<String>>,
+    pub expanded_destination_address_prefix: Option<Vec<String>>,
     pub access: &'static str,
     pub priority: u16,
     pub direction: &'static str,
@@ -268,28 +280,36 @@ fn port_ranges(spec: &PortSpec) -> Vec<String> {
     }
 }
 
+fn single(list: &[String]) -> Option<String> {
+    match list {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn expanded(named: bool, prefixes: &[ipnet::IpNet]) -> Option<Vec<String>> {
+    named.then(|| prefixes.iter().map(|p| p.to_string()).collect())
+}
+
 fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
     let src = port_ranges(&rule.source_ports);
     let dst = port_ranges(&rule.destination_ports);
     SecurityRuleRow {
         name: rule.name.clone(),
         protocol: rule.protocol.as_str(),
-        source_port_range: (src.len() == 1).then(|| src[0].clone()),
-        destination_port_range: (dst.len() == 1).then(|| dst[0].clone()),
+        source_port_range: single(&src),
+        destination_port_range: single(&dst),
         source_port_ranges: src,
         destination_port_ranges: dst,
-        source_address_prefix: rule.source_text.clone(),
-        destination_address_prefix: rule.destination_text.clone(),
-        expanded_source_address_prefix: rule
-            .expanded_source
-            .iter()
-            .map(|p| p.to_string())
-            .collect(),
-        expanded_destination_address_prefix: rule
-            .expanded_destination
-            .iter()
-            .map(|p| p.to_string())
-            .collect(),
+        source_address_prefix: single(&rule.source_prefixes),
+        destination_address_prefix: single(&rule.destination_prefixes),
+        source_address_prefixes: rule.source_prefixes.clone(),
+        destination_address_prefixes: rule.destination_prefixes.clone(),
+        expanded_source_address_prefix: expanded(rule.source_is_named, &rule.expanded_source),
+        expanded_destination_address_prefix: expanded(
+            rule.destination_is_named,
+            &rule.expanded_destination,
+        ),
         access: rule.access.as_str(),
         priority: rule.priority,
         direction: rule.direction.as_str(),
@@ -315,20 +335,23 @@ pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
         let association = match level {
             NsgLevel::Subnet => Association {
                 subnet: Some(ResourceId {
-                    id: topo.subnet_path(topo.nics[nic].subnet),
+                    id: {
+                        let at = topo.nics[nic].subnet;
+                        ids::subnet_id(&topo.vnets[at.vnet].name, &topo.subnet(at).name)
+                    },
                 }),
                 network_interface: None,
             },
             NsgLevel::Nic => Association {
                 subnet: None,
                 network_interface: Some(ResourceId {
-                    id: topo.nics[nic].name.clone(),
+                    id: ids::nic_id(&topo.nics[nic].name),
                 }),
             },
         };
         value.push(EffectiveNsg {
             network_security_group: ResourceId {
-                id: topo.nsgs[first.nsg].name.clone(),
+                id: ids::nsg_id(&topo.nsgs[first.nsg].name),
             },
             association,
             effective_security_rules: stages
@@ -502,17 +525,19 @@ fn render_next_hop(snap: &Snapshot, nic: &str, dst: &str, json: bool) -> Result<
         return json_text(&hop);
     }
     let prefix = snap
-        .nic_routes(idx)
-        .lpm
-        .lookup(dst)
-        .map(|(p, _)| p.to_string())
+        .route(idx, dst)
+        .map(|r| r.address_prefix.to_string())
         .unwrap_or_else(|| "no route".to_string());
     let _ = writeln!(out, "Next hop from {nic} to {dst}:");
     let _ = writeln!(out, "  next hop type:   {}", hop.next_hop_type);
     if !hop.next_hop_ip_address.is_empty() {
         let _ = writeln!(out, "  next hop IP:     {}", hop.next_hop_ip_address);
     }
-    let _ = writeln!(out, "  route table:     {}", hop.route_table_id);
+    let table = match hop.route_table_id.as_str() {
+        SYSTEM_ROUTE => SYSTEM_ROUTE.to_string(),
+        id => id_name(id),
+    };
+    let _ = writeln!(out, "  route table:     {table}");
     let _ = writeln!(out, "  matched prefix:  {prefix}");
     Ok(out)
 }
@@ -559,9 +584,13 @@ fn render_flow_verify(
     Ok(out)
 }
 
-fn shorten(prefixes: &[String], text: &str) -> String {
+fn shorten(expanded: &Option<Vec<String>>, listed: &[String]) -> String {
+    let text = listed.join(",");
+    let Some(prefixes) = expanded else {
+        return text;
+    };
     if prefixes.len() == 1 && prefixes[0] == text {
-        return text.to_string();
+        return text;
     }
     let shown: Vec<&str> = prefixes.iter().take(3).map(|s| s.as_str()).collect();
     let more = prefixes.len().saturating_sub(3);
@@ -571,6 +600,19 @@ fn shorten(prefixes: &[String], text: &str) -> String {
     }
     s.push(']');
     s
+}
+
+/// The names in a resource ID, for tables: `hub/nva` for a subnet's ID,
+/// `spoke2-app-nsg` for an NSG's.
+fn id_name(id: &str) -> String {
+    let path = id
+        .split_once("/providers/Microsoft.Network/")
+        .map_or(id, |(_, p)| p);
+    path.split('/')
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failure> {
@@ -592,11 +634,15 @@ fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failur
             &entry.association.subnet,
             &entry.association.network_interface,
         ) {
-            (Some(s), _) => format!("subnet {}", s.id),
-            (_, Some(n)) => format!("NIC {}", n.id),
+            (Some(s), _) => format!("subnet {}", id_name(&s.id)),
+            (_, Some(n)) => format!("NIC {}", id_name(&n.id)),
             _ => String::new(),
         };
-        let _ = writeln!(out, "NSG {} on {at}:\n", entry.network_security_group.id);
+        let _ = writeln!(
+            out,
+            "NSG {} on {at}:\n",
+            id_name(&entry.network_security_group.id)
+        );
         let rows: Vec<Vec<String>> = entry
             .effective_security_rules
             .iter()
@@ -607,11 +653,14 @@ fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failur
                     r.name.clone(),
                     r.access.to_string(),
                     r.protocol.to_string(),
-                    shorten(&r.expanded_source_address_prefix, &r.source_address_prefix),
+                    shorten(
+                        &r.expanded_source_address_prefix,
+                        &r.source_address_prefixes,
+                    ),
                     r.source_port_ranges.join(","),
                     shorten(
                         &r.expanded_destination_address_prefix,
-                        &r.destination_address_prefix,
+                        &r.destination_address_prefixes,
                     ),
                     r.destination_port_ranges.join(","),
                 ]

@@ -4,6 +4,11 @@
 //! application security groups in both directions, and exit codes.
 
 use serde_json::{json, Value};
+
+/// The resource IDs of the lab: placeholder subscription and resource group
+/// (the same as the flow logs'), Azure's ARM spelling.
+const ARM: &str =
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/VNETD/providers/Microsoft.Network";
 use std::process::{Command, Output};
 
 fn vnetd(args: &[&str]) -> Output {
@@ -100,7 +105,8 @@ fn next_hop_json_is_the_contract_shape() {
     ]);
     assert_eq!(
         v,
-        json!({"nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4", "routeTableId": "spoke1-rt"})
+        json!({"nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4",
+               "routeTableId": format!("{ARM}/routeTables/spoke1-rt")})
     );
     let v = json_of(&[
         "next-hop", "--config", HUB, "--nic", "vm1", "--dst", "10.0.2.4", "--json",
@@ -396,6 +402,11 @@ fn exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     let out = vnetd(&["routes", "--nic"]);
     assert_eq!(out.status.code(), Some(2));
+    // The next-hop table names the route table, not its ID.
+    let out = vnetd(&[
+        "next-hop", "--config", HUB, "--nic", "vm1", "--dst", "10.2.1.4",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("route table:     spoke1-rt\n"));
     // Tables are printed without --json.
     let out = vnetd(&["routes", "--config", HUB, "--nic", "vm1"]);
     assert!(out.status.success());
@@ -407,10 +418,22 @@ fn rules_json_lists_each_associated_nsg_with_expanded_tags() {
     let v = json_of(&["rules", "--config", TIERS, "--nic", "db1", "--json"]);
     let list = v["value"].as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["networkSecurityGroup"]["id"], "tiers-nsg");
-    assert_eq!(list[0]["association"]["subnet"]["id"], "app-vnet/db");
-    assert_eq!(list[1]["networkSecurityGroup"]["id"], "db-nic-nsg");
-    assert_eq!(list[1]["association"]["networkInterface"]["id"], "db1");
+    assert_eq!(
+        list[0]["networkSecurityGroup"]["id"],
+        format!("{ARM}/networkSecurityGroups/tiers-nsg")
+    );
+    assert_eq!(
+        list[0]["association"]["subnet"]["id"],
+        format!("{ARM}/virtualNetworks/app-vnet/subnets/db")
+    );
+    assert_eq!(
+        list[1]["networkSecurityGroup"]["id"],
+        format!("{ARM}/networkSecurityGroups/db-nic-nsg")
+    );
+    assert_eq!(
+        list[1]["association"]["networkInterface"]["id"],
+        format!("{ARM}/networkInterfaces/db1")
+    );
     let names: Vec<&str> = list[0]["effectiveSecurityRules"]
         .as_array()
         .unwrap()
@@ -519,4 +542,182 @@ fn numbers_out_of_range_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(words), "{args:?}: {stderr}");
     }
+}
+
+/// `rules --json` key for key as Azure's effective security rules. Sources:
+/// the example response of "Network Interfaces - List Effective Network
+/// Security Groups" (learn.microsoft.com/rest/api/virtualnetwork/
+/// network-interfaces/list-effective-network-security-groups): IDs of the
+/// NSG and of the subnet or NIC it is associated with, `securityRules/` and
+/// `defaultSecurityRules/` names, protocol `All` for `*`, ports as `lo-hi`,
+/// `0.0.0.0/0` for `*`, a single address as `1.1.1.1/32`, an expansion only
+/// for tags; and the same API's output quoted in
+/// github.com/Azure/azure-powershell/issues/4972: the key order, the
+/// `sourcePortRanges`/`destinationPortRanges`/`sourceAddressPrefixes`/
+/// `destinationAddressPrefixes` arrays next to the single values, and
+/// `expanded*AddressPrefix` absent (as `az` prints it: null) for
+/// `0.0.0.0/0`. The VirtualNetwork tag is listed as Azure lists it ("the
+/// virtual network address space, ..., peered virtual networks, ..., the
+/// virtual IP address of the host, and address prefixes used on
+/// user-defined routes", learn.microsoft.com/azure/virtual-network/
+/// service-tags-overview), unmerged. The golden file was checked by hand
+/// against those sources, rule by rule.
+#[test]
+fn rules_json_golden_is_azures_shape() {
+    let config = "tests/golden/16-effective-nsg.yaml";
+    let out = vnetd(&["rules", "--config", config, "--nic", "web1", "--json"]);
+    assert!(out.status.success());
+    let want = std::fs::read_to_string(format!(
+        "{}/tests/golden/16-effective-nsg.rules.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    // Text equality: key order and nulls are part of the shape.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+
+    let v: Value = serde_json::from_str(&want).unwrap();
+    let subnet_nsg = &v["value"][0];
+    assert_eq!(
+        subnet_nsg["networkSecurityGroup"]["id"],
+        format!("{ARM}/networkSecurityGroups/web-nsg")
+    );
+    assert_eq!(
+        subnet_nsg["association"],
+        json!({"subnet": {"id": format!("{ARM}/virtualNetworks/app/subnets/web")}})
+    );
+    let rules = &subnet_nsg["effectiveSecurityRules"];
+    // An augmented rule: several prefixes and ports, so no single value.
+    assert_eq!(
+        rules[0],
+        json!({
+            "name": "securityRules/allow-admin", "protocol": "Tcp",
+            "sourcePortRange": "0-65535", "destinationPortRange": null,
+            "sourcePortRanges": ["0-65535"], "destinationPortRanges": ["22-22", "3389-3389"],
+            "sourceAddressPrefix": null, "destinationAddressPrefix": "0.0.0.0/0",
+            "sourceAddressPrefixes": ["203.0.113.0/24", "198.51.100.7/32"],
+            "destinationAddressPrefixes": ["0.0.0.0/0"],
+            "expandedSourceAddressPrefix": null, "expandedDestinationAddressPrefix": null,
+            "access": "Allow", "priority": 100, "direction": "Inbound"
+        })
+    );
+    // An ASG expands to its members.
+    assert_eq!(rules[1]["destinationAddressPrefix"], "web-asg");
+    assert_eq!(
+        rules[1]["expandedDestinationAddressPrefix"],
+        json!(["10.60.1.4/32"])
+    );
+    // The VirtualNetwork tag, unmerged, in Azure's order.
+    assert_eq!(
+        rules[2]["expandedSourceAddressPrefix"],
+        json!([
+            "10.60.0.0/16",
+            "10.61.0.0/16",
+            "168.63.129.16/32",
+            "10.70.0.0/16"
+        ])
+    );
+    assert_eq!(
+        rules[3]["expandedSourceAddressPrefix"],
+        json!(["168.63.129.16/32"])
+    );
+    assert_eq!(rules[3]["expandedDestinationAddressPrefix"], Value::Null);
+    assert_eq!(
+        rules[5]["destinationAddressPrefixes"],
+        json!(["10.61.0.53/32"])
+    );
+    let nic_nsg = &v["value"][1];
+    assert_eq!(
+        nic_nsg["association"],
+        json!({"networkInterface": {"id": format!("{ARM}/networkInterfaces/web1")}})
+    );
+}
+
+/// A 0/0 user route and the VirtualNetwork tag: Azure puts the route's
+/// prefix in the tag ("This tag might also contain default routes",
+/// learn.microsoft.com/azure/virtual-network/service-tags-overview), and
+/// then reports the tag as 0.0.0.0/0 alone ("In that case the VirtualNetwork
+/// Tag contains only one prefix: 0.0.0.0/0",
+/// github.com/MicrosoftDocs/azure-docs/issues/22178; the same expansion of
+/// AllowVnetInBound in github.com/Azure/azure-powershell/issues/4972).
+#[test]
+fn default_user_route_makes_the_vnet_tag_the_default_route() {
+    let config = "tests/golden/18-vnet-tag-default-udr.yaml";
+    let v = json_of(&["rules", "--config", config, "--nic", "tunnel-vm", "--json"]);
+    let vnet_rule = &v["value"][0]["effectiveSecurityRules"][0];
+    assert_eq!(vnet_rule["name"], "defaultSecurityRules/AllowVnetInBound");
+    assert_eq!(
+        vnet_rule["expandedSourceAddressPrefix"],
+        json!(["0.0.0.0/0"])
+    );
+    assert_eq!(
+        vnet_rule["expandedDestinationAddressPrefix"],
+        json!(["0.0.0.0/0"])
+    );
+    // So an Internet source is admitted by AllowVnetInBound, as in Azure...
+    let v = flow_verify(
+        config,
+        "tunnel-vm",
+        "Inbound",
+        "TCP",
+        "10.0.2.4:22",
+        "203.0.113.9:40000",
+    );
+    assert_eq!(
+        v,
+        json!({"access": "Allow", "ruleName": "defaultSecurityRules/AllowVnetInBound"})
+    );
+    // ...while in the subnet without the route it is denied.
+    let v = flow_verify(
+        config,
+        "fw",
+        "Inbound",
+        "TCP",
+        "10.0.1.4:22",
+        "203.0.113.9:40000",
+    );
+    assert_eq!(
+        v,
+        json!({"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"})
+    );
+    let v = json_of(&["rules", "--config", config, "--nic", "fw", "--json"]);
+    assert_eq!(
+        v["value"][0]["effectiveSecurityRules"][0]["expandedSourceAddressPrefix"],
+        json!(["10.0.0.0/16", "168.63.129.16/32"])
+    );
+}
+
+/// `next-hop` for 168.63.129.16 under forced tunnelling: not the user
+/// route, since the address "isn't subject to user defined routes"
+/// (learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16).
+#[test]
+fn next_hop_for_the_host_vip_is_not_the_forced_tunnel() {
+    let v = json_of(&[
+        "next-hop",
+        "--config",
+        "config/forced-tunnel.yaml",
+        "--nic",
+        "spoke-vm",
+        "--dst",
+        "168.63.129.16",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({"nextHopType": "Internet", "nextHopIpAddress": "", "routeTableId": "System Route"})
+    );
+    let v = json_of(&[
+        "next-hop",
+        "--config",
+        "config/forced-tunnel.yaml",
+        "--nic",
+        "spoke-vm",
+        "--dst",
+        "168.63.129.15",
+        "--json",
+    ]);
+    assert_eq!(
+        v,
+        json!({"nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4",
+               "routeTableId": format!("{ARM}/routeTables/spoke-default-via-nva")})
+    );
 }

@@ -5,7 +5,13 @@
 //! type, next hop IP) and the next hop for a few destinations (nextHopType,
 //! nextHopIpAddress, routeTableId), as `az network nic
 //! show-effective-route-table` and `az network watcher show-next-hop` would
-//! print them. The expectations were worked out by hand from the rules in
+//! print them. A user route's `routeTableId` is the route table's resource
+//! ID ("routeTableId: The resource identifier for the route table
+//! associated with the route being returned", NextHopResult,
+//! learn.microsoft.com/javascript/api/@azure/arm-network/nexthopresult),
+//! with the lab's
+//! placeholder subscription and resource group; the cases below name the
+//! table and [`RT_ID`] completes it. System routes say `System Route`. The expectations were worked out by hand from the rules in
 //! `azure-semantics.md` §1–2, not produced by the code under test.
 
 use std::net::IpAddr;
@@ -27,6 +33,8 @@ type Hop = (&'static str, &'static str, &'static str, &'static str);
 /// Next-hop type standing for "no route matched" (the packet is dropped).
 const NO_ROUTE: &str = "(no route)";
 const SYSTEM: &str = "System Route";
+/// Resource ID of a route table, up to its name.
+const RT_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/VNETD/providers/Microsoft.Network/routeTables/";
 
 fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
     let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -83,8 +91,10 @@ fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
             hop_ip.to_string(),
             if hop_type == NO_ROUTE {
                 String::new()
+            } else if table_id == SYSTEM {
+                SYSTEM.to_string()
             } else {
-                table_id.to_string()
+                format!("{RT_ID}{table_id}")
             },
         );
         assert_eq!(got, want, "{file}, NIC {nic}: next hop for {dst}");
@@ -635,4 +645,103 @@ fn golden_15_ipv4_vnet_with_dual_stack_peer_has_no_ipv6_default() {
             ("10.1.1.4", "VNetPeering", "", SYSTEM),
         ],
     );
+}
+
+/// 168.63.129.16 "isn't subject to user defined routes"
+/// (learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16):
+/// a 0/0 user route to an NVA or to None does not capture it. Its next hop
+/// is the system 0.0.0.0/0 row (Internet, `System Route`), listed Invalid
+/// because the user route wins for every other address; other destinations
+/// still follow the user route.
+#[test]
+fn golden_17_host_vip_ignores_forced_tunnel_user_routes() {
+    let rows_with = |user: (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    )| {
+        vec![
+            ("Default", "Active", "10.3.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Invalid", "0.0.0.0/0", "Internet", ""),
+            user,
+        ]
+    };
+    check(
+        "17-host-vip-forced-tunnel.yaml",
+        "tunnel-vm",
+        &rows_with((
+            "User",
+            "Active",
+            "0.0.0.0/0",
+            "VirtualAppliance",
+            "10.0.1.4",
+        )),
+        &[
+            ("168.63.129.16", "Internet", "", SYSTEM),
+            (
+                "168.63.129.17",
+                "VirtualAppliance",
+                "10.0.1.4",
+                "default-via-nva",
+            ),
+            ("8.8.8.8", "VirtualAppliance", "10.0.1.4", "default-via-nva"),
+        ],
+    );
+    check(
+        "17-host-vip-forced-tunnel.yaml",
+        "sealed-vm",
+        &rows_with(("User", "Active", "0.0.0.0/0", "None", "")),
+        &[
+            ("168.63.129.16", "Internet", "", SYSTEM),
+            ("8.8.8.8", "None", "", "default-none"),
+        ],
+    );
+}
+
+/// The fabric decides 168.63.129.16 from the same row `next-hop` names: the
+/// packet is not carried to the NVA (nor dropped by the None route), but
+/// meets the Internet next hop, which the lab does not have.
+#[test]
+fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
+    use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
+    let file = "17-host-vip-forced-tunnel.yaml";
+    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    let loaded = parse_str(file, &std::fs::read_to_string(&path).unwrap()).unwrap();
+    let snap = Snapshot::compile(loaded.topology, 0);
+    let nic = |n: &str| snap.nic_by_name(n).unwrap();
+    let udp = |src: [u8; 4], dst: [u8; 4]| {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ipv4(src, dst, 64)
+            .udp(40000, 53)
+            .write(&mut out, b"q")
+            .unwrap();
+        out
+    };
+    const VIP: [u8; 4] = [168, 63, 129, 16];
+    let cases = [
+        ("tunnel-vm", [10, 3, 1, 4], VIP, "Internet"),
+        ("tunnel-vm", [10, 3, 1, 4], [8, 8, 8, 8], "VirtualAppliance"),
+        ("sealed-vm", [10, 3, 2, 4], VIP, "Internet"),
+        ("sealed-vm", [10, 3, 2, 4], [8, 8, 8, 8], "None"),
+    ];
+    for (from, src, dst, hop_type) in cases {
+        let hop = diagnostics::next_hop(&snap, nic(from), IpAddr::from(dst));
+        assert_eq!(hop.next_hop_type, hop_type, "{from} -> {dst:?}");
+        let verdict = decide(&snap, &Stateless, nic(from), &udp(src, dst), 0);
+        let expected = match hop_type {
+            "Internet" => Verdict::Drop {
+                reason: DropReason::NextHopInternet,
+                at: nic(from),
+            },
+            "None" => Verdict::Drop {
+                reason: DropReason::RouteNone,
+                at: nic(from),
+            },
+            _ => Verdict::Deliver(nic("fw")),
+        };
+        assert_eq!(verdict, expected, "{from} -> {dst:?}");
+    }
 }

@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "diagnostics",
             "engine",
             "host",
+            "policy",
             "snapshot",
             "topology",
         ],

@@ -109,8 +109,10 @@ fn rule() -> impl Strategy<Value = EffectiveRule> {
                 protocol,
                 source_ports: sports,
                 destination_ports: dports,
-                source_text: String::new(),
-                destination_text: String::new(),
+                source_prefixes: Vec::new(),
+                destination_prefixes: Vec::new(),
+                source_is_named: false,
+                destination_is_named: false,
                 expanded_source: src,
                 expanded_destination: dst,
             },
@@ -595,15 +597,27 @@ fn topology_rules_decide_as_azure_would() {
             "defaultSecurityRules/AllowVnetInBound"
         ]
     );
-    // The UDR prefix 198.51.100.0/24 is in VirtualNetwork, 0/0 is not.
+    // The UDR prefix 198.51.100.0/24 is in VirtualNetwork, and so is the
+    // 0/0 UDR: as in Azure, the tag of a forced-tunnel subnet is 0.0.0.0/0
+    // (learn.microsoft.com/azure/virtual-network/service-tags-overview:
+    // "This tag might also contain default routes";
+    // github.com/MicrosoftDocs/azure-docs/issues/22178).
     assert_eq!(
         verdict(0, Direction::Inbound, tcp("198.51.100.9", "10.0.1.4", 443))[0],
         "securityRules/web-from-vnet"
     );
     assert_eq!(
         verdict(0, Direction::Inbound, tcp("203.0.113.9", "10.0.1.4", 443))[0],
-        "defaultSecurityRules/DenyAllInBound"
+        "securityRules/web-from-vnet"
     );
+    // The spoke's subnet has no 0/0 route: there an Internet source is no
+    // VirtualNetwork address.
+    assert!(!vnetd::policy::tags::virtual_network_tag(
+        &topo,
+        vnetd::topology::SubnetRef { vnet: 1, subnet: 0 }
+    )
+    .iter()
+    .any(|n| n.contains(&"203.0.113.9".parse::<std::net::IpAddr>().unwrap())));
     // Postgres from web2 to db1 passes; from spoke1 it is denied.
     assert_eq!(
         verdict(2, Direction::Inbound, tcp("10.0.1.5", "10.0.1.6", 5432))[0],

@@ -55,10 +55,8 @@ const MAX_SCAN_PERIOD: Duration = Duration::from_secs(1);
 /// Deny events waiting for the flow-log thread; more are counted as lost.
 const DENY_CHANNEL_CAPACITY: usize = 4096;
 
-/// The fixed parts of the resource IDs: the lab has no subscription or
-/// resource group, so it uses a zero subscription and group `VNETD`.
-const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
-const RESOURCE_GROUP: &str = "VNETD";
+/// The fixed parts of the resource IDs, shared with the diagnostics.
+use crate::policy::ids::{RESOURCE_GROUP, SUBSCRIPTION};
 /// `systemId` of every record: the emulated fabric is one system.
 const SYSTEM_ID: &str = "00000000-0000-0000-0000-000000000001";
 /// Azure's OUI: Azure NICs have MAC addresses 00-0D-3A-xx-xx-xx.

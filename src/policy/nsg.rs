@@ -39,10 +39,14 @@ pub struct EffectiveRule {
     pub protocol: Protocol,
     pub source_ports: PortSpec,
     pub destination_ports: PortSpec,
-    /// As written: `*`, a tag name, a comma-separated list of CIDRs or of
-    /// ASG names.
-    pub source_text: String,
-    pub destination_text: String,
+    /// As Azure's effective security rules list them: `0.0.0.0/0` for `*`,
+    /// a tag name, CIDRs (a single address as a /32 or /128), or ASG names.
+    pub source_prefixes: Vec<String>,
+    pub destination_prefixes: Vec<String>,
+    /// True when the side is a tag or ASGs, whose expansion Azure prints
+    /// (`expanded...AddressPrefix`); false for `*` and plain prefixes.
+    pub source_is_named: bool,
+    pub destination_is_named: bool,
     pub expanded_source: Vec<IpNet>,
     pub expanded_destination: Vec<IpNet>,
 }
@@ -150,8 +154,10 @@ pub fn effective_rules(
             protocol: r.protocol,
             source_ports: r.source_ports.clone(),
             destination_ports: r.destination_ports.clone(),
-            source_text: expander.text(&r.source),
-            destination_text: expander.text(&r.destination),
+            source_prefixes: expander.listed(&r.source),
+            destination_prefixes: expander.listed(&r.destination),
+            source_is_named: is_named(&r.source),
+            destination_is_named: is_named(&r.destination),
             expanded_source: expander.expand(&r.source),
             expanded_destination: expander.expand(&r.destination),
         })
@@ -165,8 +171,10 @@ pub fn effective_rules(
         protocol: Protocol::Any,
         source_ports: PortSpec::Any,
         destination_ports: PortSpec::Any,
-        source_text: expander.text(&d.source),
-        destination_text: expander.text(&d.destination),
+        source_prefixes: expander.listed(&d.source),
+        destination_prefixes: expander.listed(&d.destination),
+        source_is_named: is_named(&d.source),
+        destination_is_named: is_named(&d.destination),
         expanded_source: expander.expand(&d.source),
         expanded_destination: expander.expand(&d.destination),
     }));
@@ -295,32 +303,28 @@ impl Expander<'_> {
         }
     }
 
-    fn text(&self, spec: &AddressSpec) -> String {
+    /// The side as Azure's effective rules list it: `*` is `0.0.0.0/0`
+    /// ("0.0.0.0/0 in the Source and Destination columns represents all
+    /// addresses"), a single address keeps its /32 or /128.
+    fn listed(&self, spec: &AddressSpec) -> Vec<String> {
         match spec {
-            AddressSpec::Any => "*".to_string(),
+            AddressSpec::Any => vec!["0.0.0.0/0".to_string()],
             AddressSpec::Prefixes(prefixes) => {
-                let written: Vec<String> = prefixes
-                    .iter()
-                    .map(|p| match p {
-                        // A single address is written without its length.
-                        IpNet::V4(n) if n.prefix_len() == 32 => n.addr().to_string(),
-                        IpNet::V6(n) if n.prefix_len() == 128 => n.addr().to_string(),
-                        _ => p.to_string(),
-                    })
-                    .collect();
-                written.join(",")
+                prefixes.iter().map(|p| p.trunc().to_string()).collect()
             }
-            AddressSpec::Tag(tag) => tag.as_str().to_string(),
-            AddressSpec::Asgs(asgs) => {
-                let names: Vec<&str> = asgs
-                    .iter()
-                    .filter_map(|&a| self.topo.asgs.get(a))
-                    .map(|a| a.name.as_str())
-                    .collect();
-                names.join(",")
-            }
+            AddressSpec::Tag(tag) => vec![tag.as_str().to_string()],
+            AddressSpec::Asgs(asgs) => asgs
+                .iter()
+                .filter_map(|&a| self.topo.asgs.get(a))
+                .map(|a| a.name.clone())
+                .collect(),
         }
     }
+}
+
+/// Tags and ASGs stand for addresses that Azure lists expanded.
+fn is_named(spec: &AddressSpec) -> bool {
+    matches!(spec, AddressSpec::Tag(_) | AddressSpec::Asgs(_))
 }
 
 #[cfg(test)]
@@ -485,8 +489,10 @@ mod tests {
             ]
         );
         let internet = &outbound[2];
-        assert_eq!(internet.source_text, "*");
-        assert_eq!(internet.destination_text, "Internet");
+        assert_eq!(internet.source_prefixes, ["0.0.0.0/0"]);
+        assert!(!internet.source_is_named);
+        assert_eq!(internet.destination_prefixes, ["Internet"]);
+        assert!(internet.destination_is_named);
         assert_eq!(internet.access, Access::Allow);
         assert!(internet.expanded_destination.contains(&net("8.0.0.0/7")));
         assert_eq!(outbound[3].access, Access::Deny);
@@ -495,7 +501,7 @@ mod tests {
             vec![net("0.0.0.0/0"), net("::/0")]
         );
         let lb = &inbound[3];
-        assert_eq!(lb.source_text, "AzureLoadBalancer");
+        assert_eq!(lb.source_prefixes, ["AzureLoadBalancer"]);
         assert_eq!(lb.expanded_source, vec![net("168.63.129.16/32")]);
         let vnet = &inbound[2];
         assert_eq!(
@@ -577,7 +583,8 @@ mod tests {
         assert_eq!(names(&db1)[0], "securityRules/from-db");
         assert_eq!(db1.len(), 4);
 
-        assert_eq!(web1[0].destination_text, "web");
+        assert_eq!(web1[0].destination_prefixes, ["web"]);
+        assert!(web1[0].destination_is_named);
         assert_eq!(
             web1[0].expanded_destination,
             vec![net("10.0.1.4/32"), net("10.0.1.5/32")]
@@ -586,7 +593,7 @@ mod tests {
 
         let out_web2 = effective_rules(&t, 0, 1, Direction::Outbound);
         assert_eq!(names(&out_web2)[0], "securityRules/from-web-or-db");
-        assert_eq!(out_web2[0].source_text, "web,db");
+        assert_eq!(out_web2[0].source_prefixes, ["web", "db"]);
         assert_eq!(
             out_web2[0].expanded_source,
             vec![net("10.0.1.4/32"), net("10.0.1.5/32"), net("10.0.1.6/32")]
@@ -607,8 +614,12 @@ mod tests {
             AddressSpec::Tag(ServiceTag::VirtualNetwork),
         )]);
         let r = &effective_rules(&t, 0, 0, Direction::Inbound)[0];
-        assert_eq!(r.source_text, "10.9.0.7,10.8.0.0/16,2001:db8::1");
-        assert_eq!(r.destination_text, "VirtualNetwork");
+        assert_eq!(
+            r.source_prefixes,
+            ["10.9.0.7/32", "10.8.0.0/16", "2001:db8::1/128"]
+        );
+        assert!(!r.source_is_named);
+        assert_eq!(r.destination_prefixes, ["VirtualNetwork"]);
         assert_eq!(r.expanded_source.len(), 3);
     }
 

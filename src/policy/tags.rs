@@ -2,19 +2,32 @@
 //! for one subnet (Azure resolves them per NIC; every NIC of a subnet gets
 //! the same answer here).
 //!
-//! - `VirtualNetwork` ("Azure service tags overview", "Network security
-//!   groups overview"): the VNet's own address space, the address space of
-//!   every peered VNet whose peering is Connected and whose link held in this
-//!   VNet allows virtual network access, the prefixes of the user-defined
-//!   routes of the subnet's route table, and the host virtual IP
-//!   168.63.129.16. Azure also adds on-premises and gateway-connected
-//!   ranges; vnetd has no gateways, so there are none. Azure warns that a
-//!   0/0 UDR would put the whole Internet in the tag; the default routes
-//!   0.0.0.0/0 and ::/0 are left out.
-//! - `Internet`: public address space outside the `VirtualNetwork` tag.
-//!   IPv4 public space is everything except the special-purpose blocks
-//!   listed in [`PUBLIC_V4_EXCLUDED`]; IPv6 public space is the global
-//!   unicast block 2000::/3.
+//! - `VirtualNetwork` ("Azure service tags overview": "the virtual network
+//!   address space, all connected on-premises address spaces, peered
+//!   virtual networks, virtual networks connected to a virtual network
+//!   gateway, the virtual IP address of the host, and address prefixes used
+//!   on user-defined routes. This tag might also contain default routes."),
+//!   listed unmerged in that order, as Azure's effective security rules
+//!   list it: the VNet's own ranges, the ranges of every peered VNet whose
+//!   peering is Connected and whose link held in this VNet allows virtual
+//!   network access, the host virtual IP 168.63.129.16, then the prefixes
+//!   of the user-defined routes of the subnet's route table (exact
+//!   duplicates listed once). vnetd has no gateways, so there are no
+//!   on-premises or gateway-connected ranges.
+//!
+//!   A default route among the user routes (0.0.0.0/0 or ::/0) makes the
+//!   tag of that family that default route alone, as Azure reports it: with
+//!   forced tunnelling "the VirtualNetwork Tag contains only one prefix:
+//!   0.0.0.0/0" (github.com/MicrosoftDocs/azure-docs/issues/22178), and
+//!   `Get-AzEffectiveNetworkSecurityGroup` shows AllowVnetInBound expanded
+//!   to `0.0.0.0/0` (github.com/Azure/azure-powershell/issues/4972). The
+//!   classifier merges nothing: overlapping prefixes match alike.
+//! - `Internet`: public address space outside the `VirtualNetwork` tag's
+//!   ranges, default routes aside (the same report still lists the public
+//!   blocks under `Internet` while `VirtualNetwork` is 0.0.0.0/0). IPv4
+//!   public space is everything except the special-purpose blocks listed in
+//!   [`PUBLIC_V4_EXCLUDED`]; IPv6 public space is the global unicast block
+//!   2000::/3.
 //! - `AzureLoadBalancer`: 168.63.129.16, the source of health probes.
 
 use crate::topology::{SubnetRef, Topology};
@@ -46,24 +59,50 @@ pub const PUBLIC_V4_EXCLUDED: [Ipv4Net; 10] = [
 /// IPv6 global unicast space, 2000::/3.
 pub const PUBLIC_V6: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
 
-/// The `VirtualNetwork` tag of `subnet`: sorted, deduplicated and
-/// aggregated (adjacent or nested prefixes merged where the union is exactly
-/// a prefix). A subnet reference outside the topology yields only the host
-/// virtual IP.
+/// The `VirtualNetwork` tag of `subnet`, in Azure's listing order (see the
+/// module docs), unmerged. A subnet reference outside the topology yields
+/// only the host virtual IP.
 pub fn virtual_network_tag(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
-    let mut nets = vec![IpNet::V4(AZURE_HOST_VIP_NET)];
+    let nets = tag_ranges(topo, subnet);
+    let v4_default = nets
+        .iter()
+        .any(|n| matches!(n, IpNet::V4(_)) && n.prefix_len() == 0);
+    let v6_default = nets
+        .iter()
+        .any(|n| matches!(n, IpNet::V6(_)) && n.prefix_len() == 0);
+    nets.into_iter()
+        .filter(|n| match n {
+            IpNet::V4(_) => !v4_default || n.prefix_len() == 0,
+            IpNet::V6(_) => !v6_default || n.prefix_len() == 0,
+        })
+        .collect()
+}
+
+/// Every range the tag is made of, default routes included, in listing
+/// order, each once.
+fn tag_ranges(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
+    let mut nets: Vec<IpNet> = Vec::new();
+    let mut push = |n: IpNet| {
+        let n = n.trunc();
+        if !nets.contains(&n) {
+            nets.push(n);
+        }
+    };
     let Some(vnet) = topo.vnets.get(subnet.vnet) else {
+        push(IpNet::V4(AZURE_HOST_VIP_NET));
         return nets;
     };
-    nets.extend(vnet.address_space.iter().map(IpNet::trunc));
+    vnet.address_space.iter().copied().for_each(&mut push);
 
     for link in topo.peerings.iter().filter(|p| p.vnet == subnet.vnet) {
         if link.allow_virtual_network_access && topo.peering_connected(link.vnet, link.remote) {
             if let Some(peer) = topo.vnets.get(link.remote) {
-                nets.extend(peer.address_space.iter().map(IpNet::trunc));
+                peer.address_space.iter().copied().for_each(&mut push);
             }
         }
     }
+
+    push(IpNet::V4(AZURE_HOST_VIP_NET));
 
     let route_table = vnet
         .subnets
@@ -71,24 +110,24 @@ pub fn virtual_network_tag(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
         .and_then(|s| s.route_table)
         .and_then(|rt| topo.route_tables.get(rt));
     if let Some(table) = route_table {
-        nets.extend(
-            table
-                .routes
-                .iter()
-                .map(|r| r.address_prefix.trunc())
-                .filter(|p| p.prefix_len() != 0),
-        );
+        table
+            .routes
+            .iter()
+            .map(|r| r.address_prefix)
+            .for_each(&mut push);
     }
-
-    let mut nets = IpNet::aggregate(&nets);
-    nets.sort();
     nets
 }
 
-/// The `Internet` tag of `subnet`: public space minus the subnet's
-/// `VirtualNetwork` tag, as a minimal sorted list of CIDRs.
+/// The `Internet` tag of `subnet`: public space minus the ranges of the
+/// subnet's `VirtualNetwork` tag other than default routes, as a minimal
+/// sorted list of CIDRs.
 pub fn internet_tag(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
-    subtract_prefixes(&public_space(), &virtual_network_tag(topo, subnet))
+    let ranges: Vec<IpNet> = tag_ranges(topo, subnet)
+        .into_iter()
+        .filter(|n| n.prefix_len() != 0)
+        .collect();
+    subtract_prefixes(&public_space(), &ranges)
 }
 
 /// The `AzureLoadBalancer` tag.
@@ -259,7 +298,7 @@ mod tests {
         let t = topo(vec![], vec![]);
         assert_eq!(
             virtual_network_tag(&t, HUB),
-            nets(&["10.0.0.0/16", "168.63.129.16/32", "fd00::/48"])
+            nets(&["10.0.0.0/16", "fd00::/48", "168.63.129.16/32"])
         );
     }
 
@@ -278,20 +317,25 @@ mod tests {
             ],
             vec![],
         );
-        // Only spoke1 joins; 10.0/16 and 10.1/16 aggregate to 10.0/15.
+        // Only spoke1 joins, listed after the hub's own ranges, unmerged.
         assert_eq!(
             virtual_network_tag(&t, HUB),
-            nets(&["10.0.0.0/15", "168.63.129.16/32", "fd00::/48"])
+            nets(&[
+                "10.0.0.0/16",
+                "fd00::/48",
+                "10.1.0.0/16",
+                "168.63.129.16/32"
+            ])
         );
         // From spoke3 the hub is in the tag: spoke3's own link allows access.
         let spoke3 = SubnetRef { vnet: 3, subnet: 0 };
         assert_eq!(
             virtual_network_tag(&t, spoke3),
             nets(&[
-                "10.0.0.0/16",
                 "10.3.0.0/16",
-                "168.63.129.16/32",
-                "fd00::/48"
+                "10.0.0.0/16",
+                "fd00::/48",
+                "168.63.129.16/32"
             ])
         );
         // spoke2 holds no link at all.
@@ -303,34 +347,55 @@ mod tests {
     }
 
     #[test]
-    fn vnet_tag_includes_udr_prefixes_but_not_default_routes() {
-        let t = topo(
-            vec![],
-            vec![
-                route("0.0.0.0/0"),
-                route("::/0"),
-                route("192.168.7.0/24"),
-                route("10.0.5.0/24"),
-            ],
-        );
+    fn vnet_tag_lists_udr_prefixes_last_as_written() {
+        let t = topo(vec![], vec![route("192.168.7.0/24"), route("10.0.5.0/24")]);
         assert_eq!(
             virtual_network_tag(&t, HUB),
             nets(&[
                 "10.0.0.0/16",
+                "fd00::/48",
                 "168.63.129.16/32",
                 "192.168.7.0/24",
-                "fd00::/48"
+                "10.0.5.0/24"
             ])
         );
     }
 
+    /// MicrosoftDocs/azure-docs#22178, Azure/azure-powershell#4972: with a
+    /// 0/0 user route the tag is 0.0.0.0/0 alone; the other family keeps
+    /// its ranges until it has a default route of its own.
     #[test]
-    fn vnet_tag_aggregates_adjacent_ranges() {
+    fn vnet_tag_with_a_default_udr_is_that_default_route() {
+        let t = topo(vec![], vec![route("192.168.7.0/24"), route("0.0.0.0/0")]);
+        assert_eq!(
+            virtual_network_tag(&t, HUB),
+            nets(&["fd00::/48", "0.0.0.0/0"])
+        );
+        let t = topo(vec![], vec![route("0.0.0.0/0"), route("::/0")]);
+        assert_eq!(virtual_network_tag(&t, HUB), nets(&["0.0.0.0/0", "::/0"]));
+        // The Internet tag still leaves out only the real ranges.
+        let tag = internet_tag(&t, HUB);
+        let inside = |a: &str| {
+            let a: IpAddr = a.parse().unwrap();
+            tag.iter().any(|n| n.contains(&a))
+        };
+        assert!(inside("1.1.1.1") && inside("2600::1"));
+        assert!(!inside("10.0.0.4") && !inside("168.63.129.16"));
+    }
+
+    #[test]
+    fn vnet_tag_is_not_merged() {
         let mut t = topo(vec![], vec![route("10.0.128.0/17"), route("10.1.0.0/16")]);
         t.vnets[0].address_space = nets(&["10.0.0.0/17", "10.0.64.0/18"]);
         assert_eq!(
             virtual_network_tag(&t, HUB),
-            nets(&["10.0.0.0/15", "168.63.129.16/32"])
+            nets(&[
+                "10.0.0.0/17",
+                "10.0.64.0/18",
+                "168.63.129.16/32",
+                "10.0.128.0/17",
+                "10.1.0.0/16"
+            ])
         );
     }
 

@@ -11,12 +11,23 @@
 //! between NICs whose rules are necessarily the same (same NSG, subnet and
 //! ASG memberships).
 //!
+//! Packets for the host virtual IP 168.63.129.16 are not subject to
+//! user-defined routes in Azure ("What is IP address 168.63.129.16?": it
+//! "isn't subject to user defined routes"). Each subnet therefore also
+//! records the row that decides that one address: the longest system
+//! (`Default`) row containing it, whatever user route would otherwise win
+//! (with no VNet range allowed to overlap it, that is the system
+//! 0.0.0.0/0 → Internet row, even where a 0/0 user route made it Invalid).
+//! [`Snapshot::route`] and [`Snapshot::route_target`] answer from that row,
+//! so `next-hop` and the packet path agree.
+//!
 //! A snapshot never changes once built; a new topology makes a new snapshot.
 
 use crate::engine::classifier::{Classifier, PacketKey};
 use crate::engine::lpm::Lpm;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
-use crate::policy::routes::{compile_lpm, effective_routes, EffectiveRoute};
+use crate::policy::routes::{compile_lpm, effective_routes, EffectiveRoute, RouteSource};
+use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, Topology};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -38,6 +49,31 @@ pub struct SubnetTables {
     pub lpm: Lpm<usize>,
     /// Where each row delivers, parallel to `routes`.
     pub targets: Vec<RouteTarget>,
+    /// The row that decides packets for 168.63.129.16: system routes only,
+    /// since user routes do not apply to it.
+    pub host_vip_row: Option<usize>,
+}
+
+impl SubnetTables {
+    /// The deciding row for `dst`, as an index into `routes`.
+    #[inline]
+    pub fn decide(&self, dst: IpAddr) -> Option<usize> {
+        if dst == IpAddr::V4(AZURE_HOST_VIP) {
+            return self.host_vip_row;
+        }
+        self.lpm.lookup(dst).map(|(_, &row)| row)
+    }
+}
+
+/// The longest system row containing the host virtual IP.
+fn host_vip_row(routes: &[EffectiveRoute]) -> Option<usize> {
+    let vip = IpAddr::V4(AZURE_HOST_VIP);
+    routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.source == RouteSource::Default && r.address_prefix.contains(&vip))
+        .max_by_key(|(i, r)| (r.address_prefix.prefix_len(), std::cmp::Reverse(*i)))
+        .map(|(i, _)| i)
 }
 
 /// One NSG a packet meets at a NIC.
@@ -144,6 +180,7 @@ impl Snapshot {
             subnet_slots.insert(subnet, subnets.len());
             subnets.push(SubnetTables {
                 subnet,
+                host_vip_row: host_vip_row(&routes),
                 routes,
                 lpm,
                 targets,
@@ -241,7 +278,7 @@ impl Snapshot {
     #[inline]
     pub fn route(&self, nic: NicIdx, dst: IpAddr) -> Option<&EffectiveRoute> {
         let tables = self.nic_routes(nic);
-        tables.lpm.lookup(dst).map(|(_, &row)| &tables.routes[row])
+        tables.decide(dst).map(|row| &tables.routes[row])
     }
 
     /// The deciding row for a packet from `nic` to `dst`, as an index into
@@ -249,10 +286,7 @@ impl Snapshot {
     #[inline]
     pub fn route_target(&self, nic: NicIdx, dst: IpAddr) -> Option<(usize, RouteTarget)> {
         let tables = self.nic_routes(nic);
-        tables
-            .lpm
-            .lookup(dst)
-            .map(|(_, &row)| (row, tables.targets[row]))
+        tables.decide(dst).map(|row| (row, tables.targets[row]))
     }
 
     /// The stable number of the rule that decided `verdict` (see
