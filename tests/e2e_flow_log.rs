@@ -302,3 +302,61 @@ fn flow_logs_record_begin_end_and_denies_in_azure_format() {
         assert!(record["time"].as_str().unwrap().ends_with('Z'));
     }
 }
+
+/// A symlink planted in the blob path, pointing out of `--flow-log-dir`:
+/// the running lab refuses to write through it, says so on stderr, and
+/// nothing appears outside the directory.
+#[test]
+fn flow_logs_never_follow_a_planted_symlink() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let prefix = "e2flsym";
+    let config = temp_path("sym-config.yaml");
+    std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, prefix)).unwrap();
+    let (dir, outside) = (temp_path("sym-logs"), temp_path("sym-outside"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("resourceId=")).unwrap();
+    let mut run = common::vnetd_command(&temp_path("sym-sock"));
+    run.arg("run").args([
+        config.to_str().unwrap(),
+        "--flow-log-dir",
+        dir.to_str().unwrap(),
+        "--flow-log-interval-secs",
+        "1",
+    ]);
+    let (mut child, _) = common::spawn_lab(run, "");
+    // A denied connection attempt gives spoke2-app-nsg something to log.
+    netns::run_in(&format!("{prefix}-vm1"), || {
+        Ok(half_open_connect("10.2.1.4:23".parse().unwrap()))
+    })
+    .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    // Three intervals: the deny is due in the first.
+    std::thread::sleep(Duration::from_secs(3));
+    stop(&mut child);
+    let stderr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let outside_entries: Vec<_> = std::fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+    let _ = std::fs::remove_file(&config);
+    assert_eq!(outside_entries, Vec::<PathBuf>::new());
+    assert!(
+        stderr.contains("vnetd: flow logs: opening ")
+            && stderr.contains("resourceId=: ")
+            && stderr.contains("(a symbolic link or not a directory: refused)"),
+        "{stderr}"
+    );
+}
