@@ -80,7 +80,8 @@ fn later_fragment_of(packet: &[u8]) -> Option<Vec<u8>> {
 /// verdict equals the stateless one (except a NIC delivering to itself);
 /// deciding the packet again with the recorded flows delivers it where it
 /// went before; a first fragment let through takes its later fragment to
-/// the same NIC, which without state is dropped as `FragmentUnmatched`.
+/// the same NIC, which without state is dropped as `FragmentUnmatched`
+/// when its protocol has ports (TCP, UDP, ICMP echo).
 pub fn decide_packet(data: &[u8]) {
     let Some((&select, packet)) = data.split_first() else {
         return;
@@ -108,8 +109,13 @@ pub fn decide_packet(data: &[u8]) {
             assert_eq!(again, first, "state blocked or rerouted an admitted flow");
             if let Some(later) = later_fragment_of(packet) {
                 let followed = decide(snap, &flows, ingress, &later, now_ms + 2);
+                let needs_ports = PacketView::parse(&later).is_ok_and(|v| {
+                    v.fragment_needs_ports() && !v.blocked_protocol && !v.unroutable_destination
+                });
                 if PacketView::parse(&later).is_ok() {
                     assert_eq!(followed, first, "a later fragment left its datagram");
+                }
+                if needs_ports {
                     assert_eq!(
                         decide(snap, &Stateless, ingress, &later, now_ms + 2),
                         Verdict::Drop {
