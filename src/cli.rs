@@ -462,7 +462,7 @@ fn run_lab(
     let server = match server {
         Ok(s) => s,
         Err(f) => {
-            drop(std::sync::Arc::try_unwrap(daemon).map(|d| d.shutdown()));
+            let _ = daemon.shutdown();
             return Err(f);
         }
     };
@@ -476,7 +476,7 @@ fn run_lab(
         Ok(m) => m,
         Err(f) => {
             drop(server);
-            drop(std::sync::Arc::try_unwrap(daemon).map(|d| d.shutdown()));
+            let _ = daemon.shutdown();
             return Err(f);
         }
     };
@@ -531,8 +531,6 @@ fn run_lab(
     }
     drop(metrics_server);
     drop(server);
-    let daemon = std::sync::Arc::try_unwrap(daemon)
-        .map_err(|_| Failure::refused("the lab is still in use; removing it anyway on exit"))?;
     daemon
         .shutdown()
         .map_err(|e| Failure::refused(format!("removing the lab: {e:#}")))?;

@@ -167,3 +167,100 @@ fn a_taken_metrics_port_refuses_the_run_and_removes_the_lab() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("lab up"));
     assert_eq!(namespaces_with("e2mettaken"), 0);
 }
+
+/// The control socket and the metrics endpoint of a real `vnetd run` under
+/// clients that connect and say nothing, send 100 MB without a newline, or
+/// never read their answer: every other client is served at once, and
+/// SIGTERM is not held up by any of them.
+#[test]
+fn slow_path_servers_outlast_abusive_clients() {
+    if !common::can_run_labs() {
+        return;
+    }
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let prefix = "e2abuse";
+    let socket = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()));
+    let (mut child, url) = start(prefix, "127.0.0.1:0");
+    let url = url.trim().to_string();
+
+    // Control: two idle clients do not delay `stats` (before, each held
+    // the only serving thread for 10 s, so this took 20).
+    let _idle: Vec<UnixStream> = (0..2)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    let stats = Command::new("timeout")
+        .arg("5")
+        .arg(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["stats", "--json"])
+        .env("VNETD_SOCKET", &socket)
+        .output()
+        .unwrap();
+    assert_eq!(stats.status.code(), Some(0), "{stats:?}");
+
+    // A 100 MB line is refused once it passes the limit, never buffered.
+    let mut flood = UnixStream::connect(&socket).unwrap();
+    let mut reader = flood.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        let mut sent = 0usize;
+        while sent < 100 << 20 && flood.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let mut answer = String::new();
+    reader
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let _ = reader.read_to_string(&mut answer);
+    let sent = writer.join().unwrap();
+    assert!(
+        answer.contains(&format!(
+            "request longer than {} bytes: refused",
+            vnetd::daemon::control::MAX_REQUEST_BYTES
+        )),
+        "{answer}"
+    );
+    assert!(sent < 100 << 20, "the daemon read all {sent} bytes");
+
+    // Metrics: 20 half-open connections do not delay a scrape (before,
+    // 2 s each, one at a time), and 200 scrapes in a row all succeed.
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .parse()
+        .unwrap();
+    let _half_open: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let (status, _, _) = curl(&[], &url);
+    assert_eq!(status, 200);
+    let mut ok = 0;
+    for _ in 0..200 {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        ok += usize::from(text.starts_with("HTTP/1.1 200 OK\r\n"));
+    }
+    assert_eq!(ok, 200);
+
+    // A client that asked for flows and never reads, and an idle one: the
+    // lab still stops at once on SIGTERM.
+    let mut lazy = UnixStream::connect(&socket).unwrap();
+    lazy.write_all(b"{\"command\":\"flows\",\"nic\":null,\"json\":true}\n")
+        .unwrap();
+    let _idle_too = UnixStream::connect(&socket).unwrap();
+    common::signal(&child, libc::SIGTERM);
+    let stopped = std::time::Instant::now();
+    let status = common::wait_exit(&mut child);
+    assert!(status.success(), "{status}");
+    assert!(
+        stopped.elapsed() < std::time::Duration::from_secs(5),
+        "SIGTERM waited {:?} on clients",
+        stopped.elapsed()
+    );
+    assert_eq!(namespaces_with(prefix), 0);
+}

@@ -20,9 +20,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Where `vnetd run` listens unless told otherwise (`VNETD_SOCKET`).
@@ -148,16 +146,28 @@ pub fn socket_state(path: &Path) -> SocketState {
     }
 }
 
-/// The listening side; stops when dropped.
+/// The longest request line the daemon reads: an `apply` carries a whole
+/// topology file (at most [`crate::topology::MAX_FILE_BYTES`]), which JSON
+/// escaping may double. Anything longer is refused unread.
+pub const MAX_REQUEST_BYTES: usize = 2 * crate::topology::MAX_FILE_BYTES as usize + 65_536;
+
+/// How long a client has to send its whole request line.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long writing an answer may block on a client that does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The listening side: connections are served concurrently (see
+/// [`super::serve`]); stops when dropped, without waiting for clients.
 pub struct ControlServer {
     path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: super::serve::Server,
 }
 
 impl ControlServer {
     /// Listens at `path`. A live daemon already there is an error; a stale
-    /// socket file left by a crash is replaced.
+    /// socket file left by a crash is replaced; any other file is left
+    /// alone and is an error.
     pub fn start(path: &Path, daemon: Arc<Daemon>) -> anyhow::Result<ControlServer> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -177,58 +187,89 @@ impl ControlServer {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("vnetd-control".into())
-                .spawn(move || serve(listener, &daemon, &stop))?
-        };
+        // Connections hold the daemon weakly: a client never keeps a lab
+        // that is shutting down alive.
+        let daemon = Arc::downgrade(&daemon);
+        let server = super::serve::Server::start(
+            "vnetd-control",
+            listener,
+            move |stream| handle(stream, &daemon),
+            |stream: UnixStream| {
+                let busy = Reply::failed(Failure::refused(format!(
+                    "vnetd is answering {} requests already; try again",
+                    super::serve::MAX_CONNECTIONS
+                )));
+                write_reply(&stream, &busy);
+            },
+        )?;
         Ok(ControlServer {
             path: path.to_path_buf(),
-            stop,
-            thread: Some(thread),
+            _server: server,
         })
     }
 }
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-fn serve(listener: UnixListener, daemon: &Daemon, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                handle(stream, daemon);
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+/// Reads one request line, all of it within [`REQUEST_TIMEOUT`] and at most
+/// [`MAX_REQUEST_BYTES`] long.
+fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+    let mut line = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(Failure::usage("the request did not arrive in time"));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| Failure::refused(e.to_string()))?;
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Err(Failure::usage("the request ended before its newline")),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(Failure::usage("the request did not arrive in time")),
+        };
+        if let Some(end) = buf[..n].iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&buf[..end]);
+            return Ok(line);
+        }
+        line.extend_from_slice(&buf[..n]);
+        if line.len() > MAX_REQUEST_BYTES {
+            return Err(Failure::usage(format!(
+                "request longer than {MAX_REQUEST_BYTES} bytes: refused"
+            )));
         }
     }
 }
 
-fn handle(stream: UnixStream, daemon: &Daemon) {
-    let mut line = String::new();
-    let mut reader = BufReader::new(&stream);
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let reply = match serde_json::from_str::<Request>(&line) {
-        Ok(req) => answer(daemon, req),
-        Err(e) => Reply::failed(Failure::usage(format!("unreadable request: {e}"))),
-    };
-    if let Ok(mut text) = serde_json::to_string(&reply) {
+fn write_reply(mut stream: &UnixStream, reply: &Reply) {
+    if let Ok(mut text) = serde_json::to_string(reply) {
         text.push('\n');
-        let _ = (&stream).write_all(text.as_bytes());
+        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        let _ = stream.write_all(text.as_bytes());
     }
+}
+
+fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
+    let reply = match read_request(&stream) {
+        Err(f) => Reply::failed(f),
+        Ok(line) => match serde_json::from_slice::<Request>(&line) {
+            Err(e) => Reply::failed(Failure::usage(format!("unreadable request: {e}"))),
+            // The daemon is held only while the answer is computed.
+            Ok(req) => match daemon.upgrade() {
+                Some(daemon) => answer(&daemon, req),
+                None => Reply::failed(Failure::refused("the lab is shutting down")),
+            },
+        },
+    };
+    write_reply(&stream, &reply);
 }
 
 /// Answers one request from the daemon's current plane.

@@ -13,19 +13,14 @@ use anyhow::Context;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The media type of the text exposition format, version 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
-/// How often the listener looks at its stop flag while no client comes.
-const ACCEPT_POLL: Duration = Duration::from_millis(50);
-
 /// How long a client may take to send its request or read the answer; a
-/// silent client holds the single serving thread no longer than this.
+/// silent client holds its connection thread no longer than this.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The longest request head read; longer requests are refused.
@@ -185,11 +180,11 @@ pub fn render(report: &StatsReport) -> String {
     out
 }
 
-/// The HTTP listener; stops and joins its thread when dropped.
+/// The HTTP listener: connections are served concurrently (see
+/// [`super::serve`]); stops when dropped, without waiting for clients.
 pub struct MetricsServer {
     local_addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: super::serve::Server,
 }
 
 impl MetricsServer {
@@ -203,54 +198,39 @@ impl MetricsServer {
     /// returns at the time of each request.
     fn serving(
         addr: SocketAddr,
-        exposition: impl Fn() -> String + Send + 'static,
+        exposition: impl Fn() -> String + Send + Sync + 'static,
     ) -> anyhow::Result<MetricsServer> {
         let listener =
             TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let local_addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("vnetd-metrics".into())
-                .spawn(move || serve(listener, &exposition, &stop))?
-        };
+        let server = super::serve::Server::start(
+            "vnetd-metrics",
+            listener,
+            move |stream: TcpStream| {
+                let configured = stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
+                    && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
+                if configured {
+                    handle(stream, &exposition);
+                }
+            },
+            |stream: TcpStream| {
+                let _ = stream.set_write_timeout(Some(CLIENT_TIMEOUT));
+                write_response(
+                    stream,
+                    &Response::plain("503 Service Unavailable", "too many scrapes at once"),
+                );
+            },
+        )?;
         Ok(MetricsServer {
             local_addr,
-            stop,
-            thread: Some(thread),
+            _server: server,
         })
     }
 
     /// The address actually listened on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(listener: TcpListener, exposition: &dyn Fn() -> String, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let configured = stream.set_nonblocking(false).is_ok()
-                    && stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
-                    && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
-                if configured {
-                    handle(stream, exposition);
-                }
-            }
-            Err(_) => std::thread::sleep(ACCEPT_POLL),
-        }
     }
 }
 
@@ -327,7 +307,10 @@ fn respond(head: Option<&str>, metrics: impl FnOnce() -> String) -> Response {
 
 fn handle(mut stream: TcpStream, exposition: &dyn Fn() -> String) {
     let head = read_request_head(&mut stream);
-    let response = respond(head.as_deref(), exposition);
+    write_response(stream, &respond(head.as_deref(), exposition));
+}
+
+fn write_response(mut stream: TcpStream, response: &Response) {
     let mut text = format!(
         "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         response.status,

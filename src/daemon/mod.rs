@@ -24,6 +24,7 @@
 pub mod control;
 pub mod flow_log;
 pub mod metrics;
+pub mod serve;
 pub mod stats;
 pub mod worker;
 
@@ -735,8 +736,11 @@ impl Daemon {
         }
     }
 
-    /// Stops the workers and removes every namespace the lab created.
-    pub fn shutdown(self) -> Result<()> {
+    /// Stops the workers and removes every namespace the lab created. It
+    /// takes `&self` so that a client still holding the daemon (a control
+    /// connection) never delays or prevents the removal; later requests
+    /// are told the lab is shutting down.
+    pub fn shutdown(&self) -> Result<()> {
         self.stop_workers();
         let state = self
             .mutable

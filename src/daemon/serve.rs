@@ -1,0 +1,134 @@
+//! The accept loop both slow-path servers share (the control socket and the
+//! metrics endpoint): connections are served concurrently, each on a thread
+//! of its own, at most [`MAX_CONNECTIONS`] at once; one more gets the
+//! `busy` answer and is closed. The listener is watched with `poll`, so a
+//! connection is accepted the moment it arrives and the stop flag is seen
+//! within [`STOP_POLL`]. Stopping never waits for a client: the accept loop
+//! ends, and connection threads end on their own timeouts.
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Connections served at once by one server.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// How often the accept loop looks at the stop flag while idle.
+pub const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// A listening socket whose connections a [`Server`] hands out.
+pub trait Listener: AsFd + Send + 'static {
+    type Stream: Send + 'static;
+    fn accept_one(&self) -> io::Result<Self::Stream>;
+}
+
+impl Listener for UnixListener {
+    type Stream = UnixStream;
+    fn accept_one(&self) -> io::Result<UnixStream> {
+        let (stream, _) = self.accept()?;
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    }
+}
+
+impl Listener for TcpListener {
+    type Stream = TcpStream;
+    fn accept_one(&self) -> io::Result<TcpStream> {
+        let (stream, _) = self.accept()?;
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    }
+}
+
+/// A running accept loop; stops (without waiting for clients) when dropped.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves `listener` (which must be non-blocking) on a thread called
+    /// `name`: `handle` answers one connection, `busy` refuses one when
+    /// [`MAX_CONNECTIONS`] are being served.
+    pub fn start<L, H, B>(name: &str, listener: L, handle: H, busy: B) -> io::Result<Server>
+    where
+        L: Listener,
+        H: Fn(L::Stream) + Send + Sync + 'static,
+        B: Fn(L::Stream) + Send + 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            let handle = Arc::new(handle);
+            let active = Arc::new(AtomicUsize::new(0));
+            let name = name.to_string();
+            std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || accept_loop(&name, &listener, &stop, &active, &handle, &busy))?
+        };
+        Ok(Server {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept_loop<L, H, B>(
+    name: &str,
+    listener: &L,
+    stop: &AtomicBool,
+    active: &Arc<AtomicUsize>,
+    handle: &Arc<H>,
+    busy: &B,
+) where
+    L: Listener,
+    H: Fn(L::Stream) + Send + Sync + 'static,
+    B: Fn(L::Stream),
+{
+    let wait = PollTimeout::try_from(STOP_POLL.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, wait) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => {
+                std::thread::sleep(STOP_POLL);
+                continue;
+            }
+        }
+        // Accept everything waiting.
+        while let Ok(stream) = listener.accept_one() {
+            if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                active.fetch_sub(1, Ordering::AcqRel);
+                busy(stream);
+                continue;
+            }
+            let (mine, handle) = (active.clone(), handle.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-conn"))
+                .spawn(move || {
+                    handle(stream);
+                    mine.fetch_sub(1, Ordering::AcqRel);
+                });
+            if spawned.is_err() {
+                active.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+}
