@@ -173,3 +173,41 @@ fn a_reversed_import_is_reported() {
     assert_eq!((bad[0].0.as_str(), bad[0].1.as_str()), ("engine", "daemon"));
     assert!(bad[0].2.ends_with("engine/lpm.rs:2"), "{bad:?}");
 }
+
+/// The repository stands alone: no file points at reference material
+/// outside it.
+#[test]
+fn nothing_points_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("tests"), &mut files);
+    files.push(root.join("README.md"));
+    files.push(root.join("BENCHMARKS.md"));
+    for doc in std::fs::read_dir(root.join("docs")).unwrap() {
+        files.push(doc.unwrap().path());
+    }
+    let outside = [
+        "../shared",
+        "azure-semantics.md",
+        "contract.md",
+        "design-notes.md",
+    ];
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            // This test names the strings it looks for.
+            if file.ends_with("layering.rs") && line.contains("let outside") {
+                continue;
+            }
+            for word in outside {
+                assert!(
+                    !line.contains(word),
+                    "{}:{}: points outside the repository ({word})",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! network security rules stateful.
 //!
 //! Nothing here knows about Azure. The packet path uses it the way Azure's
-//! NSGs need (azure-semantics.md §4, "Statefulness"):
+//! NSGs need (docs/azure-behaviour.md §4, "Statefulness"):
 //!
 //! - **Return traffic allowed by state.** Rules run on a flow's first packet
 //!   only; the caller records the outcome with [`FlowTable::insert`] (an
