@@ -364,6 +364,23 @@ pub fn decide_parsed<C: Conntrack + ?Sized>(
     view: &PacketView,
     now_ms: u64,
 ) -> Verdict {
+    if view.fragment.is_some() {
+        return decide_fragment(snap, flows, ingress, view, now_ms);
+    }
+    decide_packet(snap, flows, ingress, view, now_ms)
+}
+
+/// [`decide_parsed`] for a fragment: kept out of line, so the common path
+/// of whole packets stays one inlined [`decide_packet`].
+#[cold]
+#[inline(never)]
+fn decide_fragment<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
     match view.fragment {
         Some(fragment)
             if view.fragment_needs_ports()
