@@ -187,19 +187,16 @@ fn nothing_points_outside_the_repository() {
     for doc in std::fs::read_dir(root.join("docs")).unwrap() {
         files.push(doc.unwrap().path());
     }
+    // Spelled in pieces, so that this file does not match itself.
     let outside = [
-        "../shared",
-        "azure-semantics.md",
-        "contract.md",
-        "design-notes.md",
+        concat!("..", "/shared"),
+        concat!("azure-", "semantics.md"),
+        concat!("contr", "act.md"),
+        concat!("design-", "notes.md"),
     ];
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for (n, line) in text.lines().enumerate() {
-            // This test names the strings it looks for.
-            if file.ends_with("layering.rs") && line.contains("let outside") {
-                continue;
-            }
             for word in outside {
                 assert!(
                     !line.contains(word),
