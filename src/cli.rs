@@ -434,25 +434,10 @@ fn run_lab(
         .collect();
     let first = topo.nics.first().map(|n| n.netns.clone());
     let socket = control::socket_path();
-    // Before building anything: the socket's path must be free, or a
-    // socket a killed run left (replaced at start).
-    match control::socket_state(&socket) {
-        control::SocketState::Absent | control::SocketState::Stale => {}
-        control::SocketState::Live => {
-            return Err(Failure::refused(format!(
-                "another vnetd is already running (control socket {})",
-                socket.display()
-            )))
-        }
-        control::SocketState::NotASocket(kind) => {
-            return Err(Failure::refused(format!(
-                "control socket {}: {} exists and is {kind}, not a socket; it is left alone \
-                 (choose another path with VNETD_SOCKET)",
-                socket.display(),
-                socket.display()
-            )))
-        }
-    }
+    // Before building anything: the socket's path must be free, or hold a
+    // socket a killed run left (removed here).
+    control::claim_socket_path(&socket)
+        .map_err(|e| Failure::refused(format!("control socket {}: {e:#}", socket.display())))?;
     let daemon = std::sync::Arc::new(
         crate::daemon::Daemon::start(topo, &options)
             .map_err(|e| Failure::refused(format!("cannot start the lab: {e:#}")))?,

@@ -146,6 +146,27 @@ pub fn socket_state(path: &Path) -> SocketState {
     }
 }
 
+/// Makes `path` free for a new control socket: nothing there, or a stale
+/// socket (removed). A live daemon there, or any file that is not a
+/// socket, is an error, and the file is left alone.
+pub fn claim_socket_path(path: &Path) -> anyhow::Result<()> {
+    match socket_state(path) {
+        SocketState::Absent => Ok(()),
+        SocketState::Stale => Ok(std::fs::remove_file(path)?),
+        SocketState::Live => {
+            anyhow::bail!(
+                "another vnetd is already running (control socket {})",
+                path.display()
+            )
+        }
+        SocketState::NotASocket(kind) => anyhow::bail!(
+            "{} exists and is {kind}, not a socket; it is left alone (choose another path \
+             with VNETD_SOCKET)",
+            path.display()
+        ),
+    }
+}
+
 /// The longest request line the daemon reads: an `apply` carries a whole
 /// topology file (at most [`crate::topology::MAX_FILE_BYTES`]), which JSON
 /// escaping may double. Anything longer is refused unread.
@@ -172,18 +193,7 @@ impl ControlServer {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        match socket_state(path) {
-            SocketState::Absent => {}
-            SocketState::Stale => std::fs::remove_file(path)?,
-            SocketState::Live => {
-                anyhow::bail!("another vnetd is already listening at {}", path.display())
-            }
-            SocketState::NotASocket(kind) => anyhow::bail!(
-                "{} exists and is {kind}, not a socket; it is left alone (choose another path \
-                 with VNETD_SOCKET)",
-                path.display()
-            ),
-        }
+        claim_socket_path(path)?;
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
