@@ -234,7 +234,11 @@ pub fn delete(name: &str) -> Result<()> {
         // EINVAL: the file is there but nothing is mounted on it (a creation
         // that failed half-way); removing the file is all that is left.
         Ok(()) | Err(Errno::EINVAL) => {}
-        Err(Errno::ENOENT) => bail!("network namespace {name} does not exist"),
+        Err(Errno::ENOENT) => {
+            // Gone behind our back: its mark goes too.
+            let _ = fs::remove_file(mark_path(name));
+            bail!("network namespace {name} does not exist")
+        }
         Err(errno) => {
             return Err(errno).with_context(|| {
                 format!("unmounting network namespace {name} ({})", path.display())
