@@ -155,9 +155,13 @@ fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> 
         .set_read_timeout(Some(Duration::from_millis(1500)))
         .unwrap();
     assert!(exchange(&mut stream), "before the change");
+    // The deny covers the connection both ways: were only the inbound side
+    // denied, a segment vm2 retransmits after the flush (its echo, when
+    // vm1's delayed ACK was refused) would open a new outbound flow, whose
+    // replies are admitted by state.
     let deny = HUB_SPOKE.replace(
         "    security_rules:\n      - name: deny-telnet\n",
-        "    security_rules:\n      - {name: deny-7300, priority: 101, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '7300', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: deny-7300, priority: 101, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '7300', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-from-7300, priority: 102, direction: Outbound, access: Deny, protocol: Tcp, source_port_range: '7300', destination_port_range: '*', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
     );
     let deny = if flush {
         deny.replace(

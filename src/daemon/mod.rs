@@ -631,6 +631,11 @@ impl Daemon {
             snapshot: Arc::new(snapshot),
             ports,
         }));
+        // A worker in the middle of a batch finishes it with the old plane;
+        // wait (briefly: workers look at least every 100 ms) until every
+        // worker forwards with the new one, so that when apply returns, the
+        // next packet meets the new rules.
+        self.wait_for_workers(generation);
         // Only now that no new packet can reach them: the departing NICs
         // lose their namespace, their flows, and in time their slot.
         for (name, port) in &leaving {
@@ -648,6 +653,15 @@ impl Daemon {
             state.slots.retiring.push((port.id, generation));
         }
         Ok(summary)
+    }
+
+    /// Waits, at most a second, until every worker forwards with plane
+    /// `generation` or a newer one.
+    fn wait_for_workers(&self, generation: u64) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        while self.oldest_worker_generation() < generation && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 
     /// Frees the slots of departed NICs once every worker forwards with a
