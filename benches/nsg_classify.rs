@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vnetd::engine::classifier::{Classifier, PacketKey, RuleMatch};
 use vnetd::policy::nsg::{effective_rules, first_match, EffectiveRule};
+use vnetd::snapshot::rule_match;
 use vnetd::topology::*;
 
 const USER_RULES: usize = 1000;
@@ -198,7 +199,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
 /// reference on `keys` and reports how many a user rule decides.
 fn prepare(topo: &Topology, keys: &[PacketKey]) -> (Vec<EffectiveRule>, Classifier) {
     let rules = effective_rules(topo, 0, 0, Direction::Inbound);
-    let matches: Vec<RuleMatch> = rules.iter().map(EffectiveRule::rule_match).collect();
+    let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
     let classifier = Classifier::new(&matches);
     let decided_by_user_rules = keys
         .iter()
@@ -237,7 +238,7 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let (miss_rules, miss_classifier) = prepare(&prefixes_only, &miss_keys);
-    let matches: Vec<RuleMatch> = rules.iter().map(EffectiveRule::rule_match).collect();
+    let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
 
     let mut group = c.benchmark_group("nsg_classify");
     group.throughput(Throughput::Elements(1));

@@ -2,9 +2,9 @@
 //! invalid topology, an unknown NIC, an address outside the topology), 2
 //! usage errors.
 
-use crate::daemon::control::{self, Request};
+use crate::daemon::control::{self, ControlError, Request};
 use crate::daemon::metrics::MetricsServer;
-use crate::diagnostics::Query;
+use crate::diagnostics::{Query, QueryError};
 use crate::graph::GraphFormat;
 use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::{Parser, Subcommand};
@@ -192,6 +192,21 @@ impl Failure {
             code: 2,
             message: message.into(),
         }
+    }
+}
+
+impl From<QueryError> for Failure {
+    fn from(e: QueryError) -> Failure {
+        match e {
+            QueryError::Usage(m) => Failure::usage(m),
+            QueryError::Refused(m) => Failure::refused(m),
+        }
+    }
+}
+
+impl From<ControlError> for Failure {
+    fn from(e: ControlError) -> Failure {
+        Failure::refused(e.0)
     }
 }
 

@@ -13,7 +13,6 @@
 //! Each comes as a value with the JSON shape `az` prints (the contract's
 //! keys, in its order) and as a readable table.
 
-use crate::cli::Failure;
 use crate::engine::classifier::PacketKey;
 use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
@@ -122,6 +121,39 @@ pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
 }
 
 /// A `flow-verify` question: direction, protocol and the two ends.
+/// Why a question got no answer. The CLI renders it: `Usage` (the
+/// question itself is malformed) exits 2, `Refused` (it names what is not
+/// there) exits 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryError {
+    Usage(String),
+    Refused(String),
+}
+
+impl QueryError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        QueryError::Usage(message.into())
+    }
+
+    pub fn refused(message: impl Into<String>) -> Self {
+        QueryError::Refused(message.into())
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            QueryError::Usage(m) | QueryError::Refused(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for QueryError {}
+
 #[derive(Debug, Clone, Copy)]
 pub struct FlowQuery {
     pub direction: Direction,
@@ -136,12 +168,12 @@ impl FlowQuery {
         protocol: &str,
         local: &str,
         remote: &str,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, QueryError> {
         let direction = match direction.to_ascii_lowercase().as_str() {
             "inbound" => Direction::Inbound,
             "outbound" => Direction::Outbound,
             _ => {
-                return Err(Failure::usage(format!(
+                return Err(QueryError::usage(format!(
                     "--direction `{direction}`: expected Inbound or Outbound"
                 )))
             }
@@ -150,14 +182,14 @@ impl FlowQuery {
             "tcp" => IPPROTO_TCP,
             "udp" => IPPROTO_UDP,
             _ => {
-                return Err(Failure::usage(format!(
+                return Err(QueryError::usage(format!(
                     "--protocol `{protocol}`: expected TCP or UDP (IP flow verify tests TCP and UDP only, as in Azure)"
                 )))
             }
         };
         let endpoint = |flag: &str, text: &str| {
             text.parse::<SocketAddr>().map_err(|_| {
-                Failure::usage(format!(
+                QueryError::usage(format!(
                     "{flag} `{text}`: expected IP:PORT (IPv6 as [ADDR]:PORT)"
                 ))
             })
@@ -165,7 +197,7 @@ impl FlowQuery {
         let local = endpoint("--local", local)?;
         let remote = endpoint("--remote", remote)?;
         if local.is_ipv4() != remote.is_ipv4() {
-            return Err(Failure::usage(
+            return Err(QueryError::usage(
                 "--local and --remote must be of the same IP version",
             ));
         }
@@ -366,10 +398,10 @@ pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
 // ---- the command-line side ------------------------------------------------
 
 /// The NIC named `name`, or a refusal that lists the NICs there are.
-pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, Failure> {
+pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, QueryError> {
     snap.nic_by_name(name).ok_or_else(|| {
         let known: Vec<&str> = snap.topology.nics.iter().map(|n| n.name.as_str()).collect();
-        Failure::refused(format!(
+        QueryError::refused(format!(
             "no NIC named `{name}` in {} (NICs: {})",
             snap.topology.source,
             known.join(", ")
@@ -402,7 +434,7 @@ pub enum Query {
 }
 
 /// The printed answer to `query`: a table, or `az`-shaped JSON.
-pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Failure> {
+pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, QueryError> {
     match query {
         Query::Routes { nic } => render_routes(snap, nic, json),
         Query::NextHop { nic, dst } => render_next_hop(snap, nic, dst, json),
@@ -421,14 +453,14 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Fail
 }
 
 /// Answers from a topology file (compiled here, as the daemon would).
-pub fn answer_offline(loaded: &Loaded, query: &Query, json: bool) -> Result<String, Failure> {
+pub fn answer_offline(loaded: &Loaded, query: &Query, json: bool) -> Result<String, QueryError> {
     answer(&Snapshot::compile(loaded.topology.clone(), 0), query, json)
 }
 
-fn json_text<T: Serialize>(value: &T) -> Result<String, Failure> {
+fn json_text<T: Serialize>(value: &T) -> Result<String, QueryError> {
     serde_json::to_string_pretty(value)
         .map(|t| t + "\n")
-        .map_err(|e| Failure::refused(format!("cannot write JSON: {e}")))
+        .map_err(|e| QueryError::refused(format!("cannot write JSON: {e}")))
 }
 
 /// Lays out rows as aligned columns under a header.
@@ -468,7 +500,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failure> {
+fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<String, QueryError> {
     let mut out = String::new();
     let idx = find_nic(snap, nic)?;
     let list = routes(snap, idx);
@@ -514,11 +546,16 @@ fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failu
     Ok(out)
 }
 
-fn render_next_hop(snap: &Snapshot, nic: &str, dst: &str, json: bool) -> Result<String, Failure> {
+fn render_next_hop(
+    snap: &Snapshot,
+    nic: &str,
+    dst: &str,
+    json: bool,
+) -> Result<String, QueryError> {
     let mut out = String::new();
-    let dst: IpAddr = dst
-        .parse()
-        .map_err(|_| Failure::usage(format!("--dst `{dst}`: expected an IPv4 or IPv6 address")))?;
+    let dst: IpAddr = dst.parse().map_err(|_| {
+        QueryError::usage(format!("--dst `{dst}`: expected an IPv4 or IPv6 address"))
+    })?;
     let idx = find_nic(snap, nic)?;
     let hop = next_hop(snap, idx, dst);
     if json {
@@ -547,7 +584,7 @@ fn render_flow_verify(
     nic: &str,
     query: &FlowQuery,
     json: bool,
-) -> Result<String, Failure> {
+) -> Result<String, QueryError> {
     let mut out = String::new();
     let idx = find_nic(snap, nic)?;
     let local = query.local.ip();
@@ -557,7 +594,7 @@ fn render_flow_verify(
             .iter()
             .map(|c| c.address.to_string())
             .collect();
-        return Err(Failure::refused(format!(
+        return Err(QueryError::refused(format!(
             "--local {local} is not an address of NIC `{nic}` ({})",
             own.join(", ")
         )));
@@ -615,7 +652,7 @@ fn id_name(id: &str) -> String {
         .join("/")
 }
 
-fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, Failure> {
+fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, QueryError> {
     let mut out = String::new();
     let idx = find_nic(snap, nic)?;
     let list = rules(snap, idx);

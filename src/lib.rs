@@ -30,6 +30,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod graph;
 pub mod host;
+pub mod net;
 pub mod policy;
 pub mod snapshot;
 pub mod topology;

@@ -6,7 +6,8 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vnetd::engine::lpm::Lpm;
-use vnetd::policy::routes::{compile_lpm, effective_routes, EffectiveRoute};
+use vnetd::policy::routes::{effective_routes, EffectiveRoute};
+use vnetd::snapshot::compile_lpm;
 use vnetd::topology::model::{
     NextHopType, Peering, Route, RouteTable, Subnet, SubnetRef, Topology, Vnet,
 };

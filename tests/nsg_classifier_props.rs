@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vnetd::engine::classifier::{Classifier, PacketKey, RuleMatch};
 use vnetd::policy::nsg::{effective_rules, first_match, nsg_chain, EffectiveRule};
+use vnetd::snapshot::rule_match;
 use vnetd::topology::*;
 
 /// Addresses rules and packets are built around, so that matches happen.
@@ -259,7 +260,7 @@ impl Draw {
 }
 
 fn compile(rules: &[EffectiveRule]) -> Classifier {
-    let matches: Vec<RuleMatch> = rules.iter().map(EffectiveRule::rule_match).collect();
+    let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
     Classifier::new(&matches)
 }
 

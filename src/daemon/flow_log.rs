@@ -28,11 +28,11 @@
 //! Only TCP and UDP flows are logged, as the format has no other protocol.
 
 use super::Plane;
-use crate::dataplane::conntrack::direction_code;
+use crate::dataplane::conntrack::TrackedFlow;
 use crate::dataplane::PacketView;
 use crate::engine::classifier::PacketKey;
 use crate::engine::flow_table::{FlowKey, FlowTable};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, NO_RULE};
 use crate::topology::{Access, Direction, NicIdx, IPPROTO_TCP, IPPROTO_UDP};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
@@ -535,14 +535,6 @@ fn nic_of_port(plane: &Plane, port: u32) -> Option<NicIdx> {
     plane.ports.iter().position(|p| p.id == port)
 }
 
-fn direction_of(code: u8) -> Direction {
-    if code == direction_code(Direction::Inbound) {
-        Direction::Inbound
-    } else {
-        Direction::Outbound
-    }
-}
-
 /// The flow-log thread's state.
 pub struct FlowLogger {
     pub options: FlowLogOptions,
@@ -555,7 +547,7 @@ pub struct FlowLogger {
     pub epoch_unix_ms: u64,
     tracked: HashMap<FlowKey, Tracked>,
     /// 5-tuples (with NIC and direction) denied this interval.
-    denied: HashSet<(u32, u8, PacketKey)>,
+    denied: HashSet<(u32, Direction, PacketKey)>,
     pending: Vec<(LogTarget, String)>,
     lost_reported: u64,
 }
@@ -637,7 +629,7 @@ impl FlowLogger {
         let mut seen: HashSet<FlowKey> = HashSet::new();
         let mut live: Vec<(FlowKey, crate::engine::flow_table::FlowValue)> = Vec::new();
         self.flows.for_each(now, |key, value| {
-            if loggable(key.proto) && value.verdict_tag != u32::MAX {
+            if loggable(key.proto) && value.verdict_tag != NO_RULE {
                 live.push((*key, *value));
             }
         });
@@ -717,7 +709,7 @@ impl FlowLogger {
             src_port: key.src_port,
             dst_port: key.dst_port,
             proto: key.proto,
-            direction: direction_of(key.direction),
+            direction: TrackedFlow::of(key).direction,
             allowed: true,
             state,
             counts,
@@ -731,7 +723,7 @@ impl FlowLogger {
             if !loggable(e.key.proto) {
                 continue;
             }
-            let id = (e.port, direction_code(e.direction), e.key);
+            let id = (e.port, e.direction, e.key);
             if self.denied.contains(&id) {
                 continue;
             }

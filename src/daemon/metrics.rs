@@ -5,7 +5,7 @@
 //! [`stats_of`], which reads the workers' counters without ever stopping
 //! them; the packet path knows nothing of it.
 
-use super::control::{stats_of, StatsReport};
+use super::report::{stats_of, StatsReport};
 use super::stats::NicStats;
 use super::Daemon;
 use crate::dataplane::DropReason;
@@ -330,7 +330,7 @@ fn write_response(mut stream: TcpStream, response: &Response) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::control::FlowTableReport;
+    use crate::daemon::report::FlowTableReport;
     use std::collections::BTreeMap;
 
     fn report(nics: &[(&str, NicStats)]) -> StatsReport {

@@ -24,6 +24,7 @@
 pub mod control;
 pub mod flow_log;
 pub mod metrics;
+pub mod report;
 pub mod serve;
 pub mod stats;
 pub mod worker;

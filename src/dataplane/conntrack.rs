@@ -10,6 +10,7 @@ use super::decide::{Admission, Conntrack, CLOSING_IDLE_TIMEOUT_MS};
 use super::packet::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::engine::fragments::DatagramId;
+use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::topology::{Direction, NicIdx};
 
 /// How directions are written in flow keys.
@@ -32,6 +33,39 @@ pub fn flow_key(nic: NicIdx, direction: Direction, p: &PacketView) -> Option<Flo
         sport,
         dport,
     )
+}
+
+/// A tracked flow's key in the terms of the layers above: which port
+/// (`FlowKey::nic`, a port id) and direction it was admitted at, and its
+/// 5-tuple as that NIC saw its first packet. The only reader of the flow
+/// key's direction encoding is this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackedFlow {
+    pub port: u32,
+    pub direction: Direction,
+    pub key: PacketKey,
+}
+
+impl TrackedFlow {
+    pub fn of(key: &FlowKey) -> TrackedFlow {
+        let direction = if key.direction == direction_code(Direction::Inbound) {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        };
+        let ports = matches!(key.proto, IPPROTO_TCP | IPPROTO_UDP);
+        TrackedFlow {
+            port: key.nic,
+            direction,
+            key: PacketKey {
+                proto: key.proto,
+                src: key.src_ip(),
+                dst: key.dst_ip(),
+                src_port: ports.then_some(key.src_port),
+                dst_port: ports.then_some(key.dst_port),
+            },
+        }
+    }
 }
 
 /// The identity of the datagram a fragment belongs to, at a NIC.

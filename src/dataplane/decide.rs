@@ -22,6 +22,10 @@
 //! 8. inbound NSGs of the receiving NIC (subnet, then NIC), again skipped
 //!    for admitted flows.
 //!
+//! Everything read per packet comes from the snapshot's compiled tables
+//! (per-NIC facts, routes, forwarding owners, classifiers), never from the
+//! topology model behind them.
+//!
 //! The fabric is transparent: TTL is not touched, and denied packets vanish
 //! without an ICMP error, as in Azure. Routes, peering and IP forwarding are
 //! read from the current snapshot for every packet; only NSG verdicts are
@@ -29,7 +33,7 @@
 
 use super::packet::{PacketView, TCP_FIN, TCP_RST};
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{Access, Direction, NicIdx};
+use crate::topology::{Access, Direction, NextHopType, NicIdx};
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -319,8 +323,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
     if verdict.access == Access::Deny {
         return false;
     }
-    let vnet = snap.topology.nics[nic].subnet.vnet;
-    let timeout_ms = u64::from(snap.topology.vnets[vnet].flow_timeout_minutes) * 60_000;
+    let timeout_ms = snap.nics[nic].flow_timeout_ms;
     flows.admit(
         nic,
         direction,
@@ -423,7 +426,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
     now_ms: u64,
 ) -> Verdict {
     let drop = |reason, at| Verdict::Drop { reason, at };
-    let Some(sender) = snap.topology.nics.get(ingress) else {
+    let Some(sender) = snap.nics.get(ingress) else {
         return drop(DropReason::Malformed, ingress);
     };
     if view.blocked_protocol {
@@ -453,14 +456,14 @@ fn decide_packet<C: Conntrack + ?Sized>(
         }
         RouteTarget::Nowhere => {
             let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
-                crate::topology::NextHopType::Internet => DropReason::NextHopInternet,
-                crate::topology::NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
+                NextHopType::Internet => DropReason::NextHopInternet,
+                NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
                 _ => DropReason::RouteNone,
             };
             return drop(reason, ingress);
         }
     };
-    let sender_vnet = sender.subnet.vnet;
+    let sender_vnet = sender.vnet;
     if receiver_vnet != sender_vnet {
         let crossing = snap.forwarding.crossing(sender_vnet, receiver_vnet);
         if !crossing.connected {
@@ -473,7 +476,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
             return drop(DropReason::ForwardedTrafficRefused, receiver);
         }
     }
-    let recipient = &snap.topology.nics[receiver];
+    let recipient = &snap.nics[receiver];
     if !recipient.ip_forwarding && !recipient.owns(dst) {
         return drop(DropReason::DestinationCheck, receiver);
     }

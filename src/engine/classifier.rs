@@ -25,35 +25,10 @@
 //! distinct match sets rather than by the number of intervals.
 //! [`Classifier::classify`] does not allocate, lock or make system calls.
 
-use crate::topology::{PortRange, PortSpec};
+pub use crate::net::{PacketKey, PortRange, PortSpec};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-/// The fields of a packet that rules look at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PacketKey {
-    /// IP protocol number (IPv4 protocol / IPv6 next header).
-    pub proto: u8,
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// `None` for protocols without ports.
-    pub src_port: Option<u16>,
-    pub dst_port: Option<u16>,
-}
-
-impl PacketKey {
-    /// The same packet seen from the other end: addresses and ports swapped.
-    pub fn reversed(&self) -> PacketKey {
-        PacketKey {
-            proto: self.proto,
-            src: self.dst,
-            dst: self.src,
-            src_port: self.dst_port,
-            dst_port: self.src_port,
-        }
-    }
-}
 
 /// A set of IP protocol numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

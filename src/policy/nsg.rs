@@ -20,7 +20,7 @@
 //! snapshot compiles into [`crate::engine::classifier::Classifier`]s.
 
 use super::tags;
-use crate::engine::classifier::{PacketKey, ProtocolSet, RuleMatch};
+use crate::net::PacketKey;
 use crate::topology::{
     Access, AddressSpec, Direction, NicIdx, NsgIdx, PortSpec, Protocol, SecurityRule, ServiceTag,
     Topology,
@@ -55,18 +55,6 @@ impl EffectiveRule {
     /// True for the rules Azure adds to every NSG.
     pub fn is_default(&self) -> bool {
         self.name.starts_with(DEFAULT_RULE_PREFIX)
-    }
-
-    /// The rule as a generic match for the classifier.
-    pub fn rule_match(&self) -> RuleMatch {
-        let protocol = self.protocol;
-        RuleMatch {
-            protocols: ProtocolSet::from_fn(|p| protocol.matches(p)),
-            src: self.expanded_source.clone(),
-            dst: self.expanded_destination.clone(),
-            src_ports: self.source_ports.clone(),
-            dst_ports: self.destination_ports.clone(),
-        }
     }
 }
 
@@ -328,12 +316,11 @@ fn is_named(spec: &AddressSpec) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::engine::classifier::Classifier;
     use crate::topology::{
         Asg, IpConfiguration, Nic, Nsg, PortRange, SecurityRule, Subnet, SubnetRef, Vnet,
-        IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP,
+        IPPROTO_ICMP, IPPROTO_TCP,
     };
     use std::net::IpAddr;
 
@@ -341,7 +328,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn ip(s: &str) -> IpAddr {
+    pub(crate) fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
@@ -361,7 +348,7 @@ mod tests {
         }
     }
 
-    fn sec_rule(
+    pub(crate) fn sec_rule(
         name: &str,
         priority: u16,
         direction: Direction,
@@ -384,7 +371,7 @@ mod tests {
 
     /// One VNet 10.0.0.0/16, subnet 10.0.1.0/24 with NSG 0; NICs web1
     /// (ASG web, NIC NSG 1), web2 (ASG web), db1 (ASG db).
-    fn topo(rules: Vec<SecurityRule>) -> Topology {
+    pub(crate) fn topo(rules: Vec<SecurityRule>) -> Topology {
         Topology {
             vnets: vec![Vnet {
                 name: "vnet".into(),
@@ -649,54 +636,5 @@ mod tests {
         let t = topo(vec![]);
         assert!(effective_rules(&t, 9, 0, Direction::Inbound).is_empty());
         assert!(effective_rules(&t, 0, 9, Direction::Inbound).is_empty());
-    }
-
-    #[test]
-    fn classifier_agrees_with_reference_on_effective_rules() {
-        let mut udp = sec_rule(
-            "udp-dns",
-            120,
-            Direction::Inbound,
-            AddressSpec::Tag(ServiceTag::Internet),
-            AddressSpec::Any,
-        );
-        udp.protocol = Protocol::Udp;
-        udp.access = Access::Deny;
-        udp.destination_ports = PortSpec::Ranges(vec![PortRange { lo: 53, hi: 53 }]);
-        let t = topo(vec![
-            sec_rule(
-                "web",
-                100,
-                Direction::Inbound,
-                AddressSpec::Any,
-                AddressSpec::Asgs(vec![0]),
-            ),
-            udp,
-        ]);
-        let rules = effective_rules(&t, 0, 0, Direction::Inbound);
-        let matches: Vec<RuleMatch> = rules.iter().map(EffectiveRule::rule_match).collect();
-        let classifier = Classifier::new(&matches);
-        for proto in [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 58, 50] {
-            for src in [
-                "10.0.1.5",
-                "8.8.8.8",
-                "168.63.129.16",
-                "192.168.0.1",
-                "2001:db8::1",
-            ] {
-                for dst in ["10.0.1.4", "10.0.1.6", "::1"] {
-                    for port in [None, Some(53), Some(80), Some(81)] {
-                        let k = PacketKey {
-                            proto,
-                            src: ip(src),
-                            dst: ip(dst),
-                            src_port: port,
-                            dst_port: port,
-                        };
-                        assert_eq!(classifier.classify(&k), first_match(&rules, &k), "{k:?}");
-                    }
-                }
-            }
-        }
     }
 }

@@ -23,12 +23,12 @@
 //!
 //! A snapshot never changes once built; a new topology makes a new snapshot.
 
-use crate::engine::classifier::{Classifier, PacketKey};
+use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
-use crate::policy::routes::{compile_lpm, effective_routes, EffectiveRoute, RouteSource};
+use crate::policy::routes::{effective_routes, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
-use crate::topology::{Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, Topology};
+use crate::topology::{Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, Topology, VnetIdx};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -90,11 +90,22 @@ pub struct NsgStage {
     pub rule_ids: Arc<[u32]>,
 }
 
-/// Per-NIC compiled facts.
+/// Per-NIC compiled facts: everything the packet path reads about a NIC,
+/// so that it never walks the topology.
 #[derive(Debug)]
 pub struct NicTables {
     /// Index into [`Snapshot::subnets`].
     pub subnet_slot: usize,
+    /// The NIC's VNet.
+    pub vnet: VnetIdx,
+    /// IP forwarding is on: the NIC may send from, and receive for,
+    /// addresses it does not own (an appliance).
+    pub ip_forwarding: bool,
+    /// The NIC's own addresses.
+    pub addresses: Box<[IpAddr]>,
+    /// The idle timeout of flows admitted at this NIC: its VNet's
+    /// `flow_timeout_in_minutes`.
+    pub flow_timeout_ms: u64,
     pub inbound: Vec<NsgStage>,
     pub outbound: Vec<NsgStage>,
     pub flush_inbound: bool,
@@ -102,6 +113,12 @@ pub struct NicTables {
 }
 
 impl NicTables {
+    /// Whether `ip` is one of the NIC's own addresses.
+    #[inline]
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.addresses.contains(&ip)
+    }
+
     pub fn stages(&self, direction: Direction) -> &[NsgStage] {
         match direction {
             Direction::Inbound => &self.inbound,
@@ -209,8 +226,7 @@ impl Snapshot {
                             .entry(key)
                             .or_insert_with(|| {
                                 let rules = effective_rules(&topology, nsg, idx, direction);
-                                let matches: Vec<_> =
-                                    rules.iter().map(|r| r.rule_match()).collect();
+                                let matches: Vec<_> = rules.iter().map(rule_match).collect();
                                 let ids: Vec<u32> = rules
                                     .iter()
                                     .map(|r| {
@@ -243,6 +259,13 @@ impl Snapshot {
                 |stages: &[NsgStage]| stages.iter().any(|s| topology.nsgs[s.nsg].flush_connection);
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
+                vnet: nic.subnet.vnet,
+                ip_forwarding: nic.ip_forwarding,
+                addresses: nic.ip_configurations.iter().map(|c| c.address).collect(),
+                flow_timeout_ms: topology
+                    .vnets
+                    .get(nic.subnet.vnet)
+                    .map_or(0, |v| u64::from(v.flow_timeout_minutes) * 60_000),
                 flush_inbound: flushes(&inbound),
                 flush_outbound: flushes(&outbound),
                 inbound,
@@ -343,5 +366,109 @@ impl Snapshot {
         let (s, r) = verdict.decided_by?;
         let stage = self.nics[nic].stages(direction).get(s)?;
         Some((stage, stage.rules.get(r)?))
+    }
+}
+
+/// A lookup table from destination to the index (in `rows`) of the Active
+/// row that decides it ([`crate::policy::routes::deciding_row`] is its
+/// plain definition). No match means drop, as does a `None` next hop.
+pub fn compile_lpm(rows: &[EffectiveRoute]) -> Lpm<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_active())
+        .map(|(i, r)| (r.address_prefix, i))
+        .collect()
+}
+
+/// An effective security rule as a generic match for the classifier
+/// ([`crate::policy::nsg::first_match`] is its plain definition).
+pub fn rule_match(rule: &EffectiveRule) -> RuleMatch {
+    let protocol = rule.protocol;
+    RuleMatch {
+        protocols: ProtocolSet::from_fn(|p| protocol.matches(p)),
+        src: rule.expanded_source.clone(),
+        dst: rule.expanded_destination.clone(),
+        src_ports: rule.source_ports.clone(),
+        dst_ports: rule.destination_ports.clone(),
+    }
+}
+
+#[cfg(test)]
+mod compile_tests {
+    use super::*;
+    use crate::net::{PortRange, PortSpec, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+    use crate::policy::nsg::first_match;
+    use crate::policy::nsg::tests::{ip, sec_rule, topo};
+    use crate::policy::routes::active_routes;
+    use crate::policy::routes::tests::{first_subnet, route, table, vnet};
+    use crate::topology::{AddressSpec, NextHopType, Protocol, ServiceTag};
+
+    #[test]
+    fn compiled_table_points_at_active_rows_only() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            route_tables: vec![table(vec![route(
+                "drop",
+                "10.0.0.0/16",
+                NextHopType::None,
+                None,
+            )])],
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        let lpm = compile_lpm(&rows);
+        assert_eq!(lpm.len(), active_routes(&rows).count());
+        for (_, &i) in lpm.iter() {
+            assert!(rows[i].is_active());
+        }
+    }
+
+    #[test]
+    fn classifier_agrees_with_reference_on_effective_rules() {
+        let mut udp = sec_rule(
+            "udp-dns",
+            120,
+            Direction::Inbound,
+            AddressSpec::Tag(ServiceTag::Internet),
+            AddressSpec::Any,
+        );
+        udp.protocol = Protocol::Udp;
+        udp.access = Access::Deny;
+        udp.destination_ports = PortSpec::Ranges(vec![PortRange { lo: 53, hi: 53 }]);
+        let t = topo(vec![
+            sec_rule(
+                "web",
+                100,
+                Direction::Inbound,
+                AddressSpec::Any,
+                AddressSpec::Asgs(vec![0]),
+            ),
+            udp,
+        ]);
+        let rules = effective_rules(&t, 0, 0, Direction::Inbound);
+        let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
+        let classifier = Classifier::new(&matches);
+        for proto in [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 58, 50] {
+            for src in [
+                "10.0.1.5",
+                "8.8.8.8",
+                "168.63.129.16",
+                "192.168.0.1",
+                "2001:db8::1",
+            ] {
+                for dst in ["10.0.1.4", "10.0.1.6", "::1"] {
+                    for port in [None, Some(53), Some(80), Some(81)] {
+                        let k = PacketKey {
+                            proto,
+                            src: ip(src),
+                            dst: ip(dst),
+                            src_port: port,
+                            dst_port: port,
+                        };
+                        assert_eq!(classifier.classify(&k), first_match(&rules, &k), "{k:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -239,39 +239,10 @@ impl Protocol {
     }
 }
 
-pub const IPPROTO_ICMP: u8 = 1;
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_ESP: u8 = 50;
-pub const IPPROTO_AH: u8 = 51;
-pub const IPPROTO_ICMPV6: u8 = 58;
-
-/// Inclusive port range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PortRange {
-    pub lo: u16,
-    pub hi: u16,
-}
-
-/// The ports a rule matches. `Any` (`*`) also matches packets that carry no
-/// ports (ICMP, ESP, AH); a list of ranges matches only TCP and UDP packets
-/// whose port falls in one of them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PortSpec {
-    Any,
-    Ranges(Vec<PortRange>),
-}
-
-impl PortSpec {
-    /// `port` is `None` for packets without ports.
-    pub fn matches(&self, port: Option<u16>) -> bool {
-        match (self, port) {
-            (PortSpec::Any, _) => true,
-            (PortSpec::Ranges(_), None) => false,
-            (PortSpec::Ranges(r), Some(p)) => r.iter().any(|r| r.lo <= p && p <= r.hi),
-        }
-    }
-}
+pub use crate::net::{
+    PortRange, PortSpec, IPPROTO_AH, IPPROTO_ESP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP,
+    IPPROTO_UDP,
+};
 
 /// Service tags that vnetd computes from the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,73 @@
+//! The text and JSON that `vnetd stats` and `vnetd flows` print, from the
+//! daemon's reports.
+
+use crate::daemon::report::{FlowReport, StatsReport};
+
+pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
+    }
+    let mut out = format!("generation {}\n", report.generation);
+    out.push_str(&format!(
+        "{:<14} {:>10} {:>12} {:>10} {:>12}  drops\n",
+        "NIC", "rx pkts", "rx bytes", "tx pkts", "tx bytes"
+    ));
+    for (name, s) in &report.nics {
+        let drops: Vec<String> = s.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
+        out.push_str(&format!(
+            "{:<14} {:>10} {:>12} {:>10} {:>12}  {}\n",
+            name,
+            s.rx_packets,
+            s.rx_bytes,
+            s.tx_packets,
+            s.tx_bytes,
+            drops.join(" ")
+        ));
+    }
+    let t = &report.flow_table;
+    out.push_str(&format!(
+        "flow table: {} flows of {} slots, {} inserted, {} evicted, {} refused\n",
+        t.flows, t.capacity, t.inserted, t.evicted, t.failed_inserts
+    ));
+    if report.flow_log_events_lost > 0 {
+        out.push_str(&format!(
+            "flow logs: {} deny events lost (the flow-log thread fell behind)\n",
+            report.flow_log_events_lost
+        ));
+    }
+    if report.worker_restarts > 0 {
+        out.push_str(&format!(
+            "workers: failed and restarted {} times (see the daemon's stderr)\n",
+            report.worker_restarts
+        ));
+    }
+    out
+}
+
+pub(super) fn render_flows(flows: &[FlowReport], json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(&serde_json::json!({ "flows": flows }))
+            .unwrap_or_default()
+            + "\n";
+    }
+    let mut out = format!(
+        "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7}  rule / next hop\n",
+        "NIC", "dir", "proto", "source", "destination", "pkts >", "pkts <", "idle s"
+    );
+    for f in flows {
+        out.push_str(&format!(
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7}  {} {}\n",
+            f.nic,
+            f.direction,
+            f.protocol,
+            f.source,
+            f.destination,
+            f.packets_forward,
+            f.packets_reverse,
+            f.idle_ms / 1000,
+            f.rule.as_deref().unwrap_or("(no NSG)"),
+            f.next_hop_type.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}

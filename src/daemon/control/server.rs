@@ -1,0 +1,245 @@
+//! The daemon's end of the control socket: claiming the path, accepting
+//! connections on the shared bounded server, reading one request line under
+//! a deadline, and answering it from the daemon's current plane.
+
+use super::render::{render_flows, render_stats};
+use super::{Reply, Request};
+use crate::daemon::report::{flows_of, stats_of};
+use crate::daemon::{serve, ApplyError, Daemon};
+use crate::diagnostics;
+use crate::topology::ParseOptions;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What is at a control socket's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketState {
+    Absent,
+    /// A socket a daemon answers on.
+    Live,
+    /// A socket nobody answers on: left by a daemon that was killed.
+    Stale,
+    /// Something else, named ("a regular file"): never ours to remove.
+    NotASocket(&'static str),
+}
+
+/// Looks at `path` without following a symlink there.
+pub fn socket_state(path: &Path) -> SocketState {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return SocketState::Absent;
+    };
+    let kind = meta.file_type();
+    if !kind.is_socket() {
+        return SocketState::NotASocket(if kind.is_symlink() {
+            "a symbolic link"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_file() {
+            "a regular file"
+        } else {
+            "a special file"
+        });
+    }
+    match UnixStream::connect(path) {
+        Ok(_) => SocketState::Live,
+        // Somebody's socket we may not use is not stale.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => SocketState::Live,
+        Err(_) => SocketState::Stale,
+    }
+}
+
+/// Makes `path` free for a new control socket: nothing there, or a stale
+/// socket (removed). A live daemon there, or any file that is not a
+/// socket, is an error, and the file is left alone.
+pub fn claim_socket_path(path: &Path) -> anyhow::Result<()> {
+    match socket_state(path) {
+        SocketState::Absent => Ok(()),
+        SocketState::Stale => Ok(std::fs::remove_file(path)?),
+        SocketState::Live => {
+            anyhow::bail!(
+                "another vnetd is already running (control socket {})",
+                path.display()
+            )
+        }
+        SocketState::NotASocket(kind) => anyhow::bail!(
+            "{} exists and is {kind}, not a socket; it is left alone (choose another path \
+             with VNETD_SOCKET)",
+            path.display()
+        ),
+    }
+}
+
+/// The longest request line the daemon reads: an `apply` carries a whole
+/// topology file (at most [`crate::topology::MAX_FILE_BYTES`]), which JSON
+/// escaping may double. Anything longer is refused unread.
+pub const MAX_REQUEST_BYTES: usize = 2 * crate::topology::MAX_FILE_BYTES as usize + 65_536;
+
+/// How long a client has to send its whole request line.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long writing an answer may block on a client that does not read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The listening side: connections are served concurrently (see
+/// [`crate::daemon::serve`]); stops when dropped, without waiting for clients.
+pub struct ControlServer {
+    path: PathBuf,
+    _server: serve::Server,
+}
+
+impl ControlServer {
+    /// Listens at `path`. A live daemon already there is an error; a stale
+    /// socket file left by a crash is replaced; any other file is left
+    /// alone and is an error.
+    pub fn start(path: &Path, daemon: Arc<Daemon>) -> anyhow::Result<ControlServer> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        claim_socket_path(path)?;
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        // Connections hold the daemon weakly: a client never keeps a lab
+        // that is shutting down alive.
+        let daemon = Arc::downgrade(&daemon);
+        let server = serve::Server::start(
+            "vnetd-control",
+            listener,
+            move |stream| handle(stream, &daemon),
+            |stream: UnixStream| {
+                let busy = Reply::refused(format!(
+                    "vnetd is answering {} requests already; try again",
+                    serve::MAX_CONNECTIONS
+                ));
+                write_reply(&stream, &busy);
+            },
+        )?;
+        Ok(ControlServer {
+            path: path.to_path_buf(),
+            _server: server,
+        })
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads one request line, all of it within [`REQUEST_TIMEOUT`] and at most
+/// [`MAX_REQUEST_BYTES`] long.
+fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, Reply> {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+    let mut line = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(Reply::usage("the request did not arrive in time"));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| Reply::refused(e.to_string()))?;
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Err(Reply::usage("the request ended before its newline")),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(Reply::usage("the request did not arrive in time")),
+        };
+        if let Some(end) = buf[..n].iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&buf[..end]);
+            return Ok(line);
+        }
+        line.extend_from_slice(&buf[..n]);
+        if line.len() > MAX_REQUEST_BYTES {
+            return Err(Reply::usage(format!(
+                "request longer than {MAX_REQUEST_BYTES} bytes: refused"
+            )));
+        }
+    }
+}
+
+fn write_reply(mut stream: &UnixStream, reply: &Reply) {
+    if let Ok(mut text) = serde_json::to_string(reply) {
+        text.push('\n');
+        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        let _ = stream.write_all(text.as_bytes());
+    }
+}
+
+fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
+    let reply = match read_request(&stream) {
+        Err(reply) => reply,
+        Ok(line) => match serde_json::from_slice::<Request>(&line) {
+            Err(e) => Reply::usage(format!("unreadable request: {e}")),
+            // The daemon is held only while the answer is computed.
+            Ok(req) => match daemon.upgrade() {
+                Some(daemon) => answer(&daemon, req),
+                None => Reply::refused("the lab is shutting down"),
+            },
+        },
+    };
+    write_reply(&stream, &reply);
+}
+
+/// Answers one request from the daemon's current plane.
+pub fn answer(daemon: &Daemon, req: Request) -> Reply {
+    match req {
+        Request::Apply {
+            source,
+            text,
+            allow_empty,
+        } => match daemon.apply_with(&source, &text, ParseOptions { allow_empty }) {
+            Ok(s) => {
+                let mut out = format!("{source}: applied, generation {}", s.generation);
+                for (what, names) in [
+                    ("added", &s.added),
+                    ("removed", &s.removed),
+                    ("re-plumbed", &s.replumbed),
+                ] {
+                    if !names.is_empty() {
+                        out.push_str(&format!("; {what} {}", names.join(", ")));
+                    }
+                }
+                out.push('\n');
+                Reply::ok(out)
+            }
+            Err(ApplyError::Invalid(errors)) => {
+                let n = errors
+                    .iter()
+                    .filter(|d| d.severity == crate::topology::Severity::Error)
+                    .count();
+                let mut msg: String = errors.iter().map(|d| format!("{d}\n")).collect();
+                msg.push_str(&format!(
+                    "{source}: refused, {n} errors; the running topology is unchanged\n"
+                ));
+                Reply::refused(msg)
+            }
+            Err(ApplyError::Host(e)) => Reply::refused(format!(
+                "{source}: refused: {e:#}; the running topology is unchanged"
+            )),
+        },
+        Request::Diagnose { query, json } => {
+            match diagnostics::answer(&daemon.snapshot(), &query, json) {
+                Ok(out) => Reply::ok(out),
+                Err(f) => Reply::from(f),
+            }
+        }
+        Request::Stats { json } => Reply::ok(render_stats(&stats_of(daemon), json)),
+        Request::Flows { nic, json } => {
+            if let Some(name) = &nic {
+                if let Err(f) = diagnostics::find_nic(&daemon.snapshot(), name) {
+                    return Reply::from(f);
+                }
+            }
+            Reply::ok(render_flows(&flows_of(daemon, nic.as_deref()), json))
+        }
+    }
+}

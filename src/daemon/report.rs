@@ -1,0 +1,142 @@
+//! What the running lab reports about itself: per-NIC counters, the flow
+//! table's occupancy, and the tracked flows with the rule that admitted
+//! each. The control socket renders these reports and the metrics endpoint
+//! exposes them; both read them from here.
+
+use super::stats::NicStats;
+use super::Daemon;
+use crate::dataplane::conntrack::TrackedFlow;
+use crate::diagnostics;
+use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use crate::topology::Direction;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `vnetd stats --json`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsReport {
+    pub generation: u64,
+    pub nics: BTreeMap<String, NicStats>,
+    pub flow_table: FlowTableReport,
+    /// Deny events that could not reach the flow logs (0 without them).
+    #[serde(default)]
+    pub flow_log_events_lost: u64,
+    /// Times a forwarding worker failed and was started again.
+    #[serde(default)]
+    pub worker_restarts: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlowTableReport {
+    pub capacity: usize,
+    pub flows: usize,
+    pub inserted: u64,
+    pub evicted: u64,
+    pub failed_inserts: u64,
+}
+
+pub fn stats_of(daemon: &Daemon) -> StatsReport {
+    let plane = daemon.plane();
+    let nics = plane
+        .snapshot
+        .topology
+        .nics
+        .iter()
+        .filter_map(|n| Some((n.name.clone(), daemon.nic_stats(&n.name)?)))
+        .collect();
+    let t = daemon.flows().stats();
+    StatsReport {
+        generation: plane.snapshot.generation,
+        nics,
+        flow_table: FlowTableReport {
+            capacity: t.capacity,
+            flows: t.occupied,
+            inserted: t.inserted,
+            evicted: t.evicted,
+            failed_inserts: t.failed_inserts,
+        },
+        flow_log_events_lost: daemon.flow_log_events_lost(),
+        worker_restarts: daemon.worker_restarts(),
+    }
+}
+
+/// One tracked flow, as `vnetd flows --json` prints it.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct FlowReport {
+    pub nic: String,
+    pub direction: String,
+    pub protocol: String,
+    pub source: String,
+    pub destination: String,
+    /// The NSG rule that allowed the flow's first packet at this NIC
+    /// (`securityRules/...`, `defaultSecurityRules/...`), or null when no
+    /// NSG applies.
+    pub rule: Option<String>,
+    /// The route the flow's packets take now from this NIC (outbound only).
+    pub next_hop_type: Option<String>,
+    pub next_hop_ip_address: Option<String>,
+    pub packets_forward: u64,
+    pub bytes_forward: u64,
+    pub packets_reverse: u64,
+    pub bytes_reverse: u64,
+    pub age_ms: u64,
+    pub idle_ms: u64,
+}
+
+pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
+    let plane = daemon.plane();
+    let snap = &plane.snapshot;
+    let now = daemon.now_ms();
+    let mut out = Vec::new();
+    daemon.flows().for_each(now, |key, value| {
+        let flow = TrackedFlow::of(key);
+        let Some(nic) = plane.ports.iter().position(|p| p.id == flow.port) else {
+            return;
+        };
+        let name = &snap.topology.nics[nic].name;
+        if only.is_some_and(|o| o != name) {
+            return;
+        }
+        let direction = flow.direction;
+        let (src, dst) = (flow.key.src, flow.key.dst);
+        let endpoint = |ip: std::net::IpAddr, port: Option<u16>| match port {
+            Some(port) => std::net::SocketAddr::new(ip, port).to_string(),
+            None => ip.to_string(),
+        };
+        let protocol = match flow.key.proto {
+            IPPROTO_TCP => "Tcp".to_string(),
+            IPPROTO_UDP => "Udp".to_string(),
+            IPPROTO_ICMP | IPPROTO_ICMPV6 => "Icmp".to_string(),
+            other => other.to_string(),
+        };
+        // The tag names the rule for the lab's life, whatever was applied
+        // since the flow was admitted.
+        let rule = snap.rule_names.get(value.verdict_tag).map(|r| r.rule);
+        let hop = (direction == Direction::Outbound).then(|| diagnostics::next_hop(snap, nic, dst));
+        out.push(FlowReport {
+            nic: name.clone(),
+            direction: direction.as_str().to_string(),
+            protocol,
+            source: endpoint(src, flow.key.src_port),
+            destination: endpoint(dst, flow.key.dst_port),
+            rule,
+            next_hop_type: hop.as_ref().map(|h| h.next_hop_type.to_string()),
+            next_hop_ip_address: hop.map(|h| h.next_hop_ip_address).filter(|s| !s.is_empty()),
+            packets_forward: value.forward_packets,
+            bytes_forward: value.forward_bytes,
+            packets_reverse: value.reverse_packets,
+            bytes_reverse: value.reverse_bytes,
+            age_ms: now.saturating_sub(value.created_ms),
+            idle_ms: now.saturating_sub(value.last_seen_ms),
+        });
+    });
+    out.sort_by(|a, b| {
+        (&a.nic, &a.direction, &a.source, &a.destination).cmp(&(
+            &b.nic,
+            &b.direction,
+            &b.source,
+            &b.destination,
+        ))
+    });
+    out
+}
