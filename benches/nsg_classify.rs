@@ -166,15 +166,20 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
             subnets: vec![Subnet {
                 name: "app".into(),
                 address_prefixes: vec!["10.0.1.0/24".parse().unwrap()],
-                network_security_group: Some(0),
+                network_security_group: Some(NsgIdx::new(0)),
                 route_table: None,
                 line: 0,
-            }],
+            }]
+            .into(),
             line: 0,
-        }],
+        }]
+        .into(),
         nics: vec![Nic {
             name: "vm1".into(),
-            subnet: SubnetRef { vnet: 0, subnet: 0 },
+            subnet: SubnetRef {
+                vnet: VnetIdx::new(0),
+                subnet: SubnetIdx::new(0),
+            },
             ip_configurations: vec![IpConfiguration {
                 name: "ipconfig1".into(),
                 address: "10.0.1.4".parse().unwrap(),
@@ -184,13 +189,15 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
             application_security_groups: vec![],
             netns: "vm1".into(),
             line: 0,
-        }],
+        }]
+        .into(),
         nsgs: vec![Nsg {
             name: "big".into(),
             flush_connection: false,
             security_rules: rules,
             line: 0,
-        }],
+        }]
+        .into(),
         ..Topology::default()
     }
 }
@@ -198,7 +205,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
 /// Resolves the NSG and compiles it; checks the classifier against the
 /// reference on `keys` and reports how many a user rule decides.
 fn prepare(topo: &Topology, keys: &[PacketKey]) -> (Vec<EffectiveRule>, Classifier) {
-    let rules = effective_rules(topo, 0, 0, Direction::Inbound);
+    let rules = effective_rules(topo, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
     let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
     let classifier = Classifier::new(&matches);
     let decided_by_user_rules = keys

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use vnetd::dataplane::{decide, DropReason, PacketView, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{parse_str, Diagnostic};
+use vnetd::topology::{parse_str, Diagnostic, NicIdx};
 
 const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
 
@@ -29,8 +29,27 @@ fn snapshots() -> &'static [Snapshot; 2] {
 
 fn check_indices(verdict: Verdict, nic_count: usize) {
     match verdict {
-        Verdict::Deliver(nic) => assert!(nic < nic_count, "{verdict:?}: no such NIC"),
-        Verdict::Drop { at, .. } => assert!(at < nic_count, "{verdict:?}: no such NIC"),
+        Verdict::Deliver(nic) => assert!(nic.index() < nic_count, "{verdict:?}: no such NIC"),
+        Verdict::Drop { at, .. } => assert!(at.index() < nic_count, "{verdict:?}: no such NIC"),
+    }
+}
+
+/// An NSG drop names the rule that denied it; no other drop names a rule.
+fn check_deciding_rule(snap: &Snapshot, verdict: Verdict) {
+    if let Verdict::Drop { reason, rule, .. } = verdict {
+        let by_nsg = matches!(reason, DropReason::NsgInbound | DropReason::NsgOutbound);
+        if by_nsg {
+            let named = snap.rule_names.get(rule);
+            assert!(
+                named.is_some_and(|r| r.rule.contains("Rules/")),
+                "{verdict:?}: an NSG drop without its rule"
+            );
+        } else {
+            assert!(
+                rule.is_none(),
+                "{verdict:?}: a rule named for a non-NSG drop"
+            );
+        }
     }
 }
 
@@ -89,7 +108,7 @@ pub fn decide_packet(data: &[u8]) {
     let stateful = select & 1 == 1;
     let snap = &snapshots()[usize::from(select >> 1 & 1)];
     let nic_count = snap.topology.nics.len();
-    let ingress = usize::from(select >> 2) % nic_count;
+    let ingress = NicIdx::new(usize::from(select >> 2) % nic_count);
     let now_ms = 1_000;
 
     let verdict = if stateful {
@@ -118,10 +137,7 @@ pub fn decide_packet(data: &[u8]) {
                 if needs_ports {
                     assert_eq!(
                         decide(snap, &Stateless, ingress, &later, now_ms + 2),
-                        Verdict::Drop {
-                            reason: DropReason::FragmentUnmatched,
-                            at: ingress
-                        }
+                        Verdict::dropped(DropReason::FragmentUnmatched, ingress)
                     );
                 }
             }
@@ -131,11 +147,9 @@ pub fn decide_packet(data: &[u8]) {
         decide(snap, &Stateless, ingress, packet, now_ms)
     };
     check_indices(verdict, nic_count);
+    check_deciding_rule(snap, verdict);
 
-    let malformed = Verdict::Drop {
-        reason: DropReason::Malformed,
-        at: ingress,
-    };
+    let malformed = Verdict::dropped(DropReason::Malformed, ingress);
     match PacketView::parse(packet) {
         Err(_) => assert_eq!(verdict, malformed, "an unreadable packet was not dropped"),
         Ok(view) => {
@@ -199,15 +213,15 @@ pub fn parse_topology(data: &[u8]) {
                 .take(SAMPLE)
                 .flat_map(|n| n.ip_configurations.iter().take(SAMPLE).map(|c| c.address))
                 .collect();
-            for (ingress, nic) in nics.iter().enumerate().take(SAMPLE) {
+            for (ingress, nic) in nics.iter_enumerated().take(SAMPLE) {
                 for src in nic.ip_configurations.iter().take(SAMPLE).map(|c| c.address) {
                     for &dst in &addresses {
                         let Some(packet) = udp(src, dst) else {
                             continue;
                         };
                         match decide(&snap, &Stateless, ingress, &packet, 0) {
-                            Verdict::Deliver(to) => assert!(to < nics.len()),
-                            Verdict::Drop { at, .. } => assert!(at < nics.len()),
+                            Verdict::Deliver(to) => assert!(to.index() < nics.len()),
+                            Verdict::Drop { at, .. } => assert!(at.index() < nics.len()),
                         }
                     }
                 }

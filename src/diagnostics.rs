@@ -13,6 +13,7 @@
 //! Each comes as a value with the JSON shape `az` prints (the contract's
 //! keys, in its order) and as a readable table.
 
+use crate::dataplane::judge_nsgs;
 use crate::engine::classifier::PacketKey;
 use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
@@ -98,7 +99,11 @@ pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
 }
 
 pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
-    match snap.route(nic, dst) {
+    // The deciding row as forwarding finds it (`route_step`'s lookup).
+    let route = snap
+        .route_target(nic, dst)
+        .map(|(row, _)| &snap.nic_routes(nic).routes[row]);
+    match route {
         Some(route) => NextHop {
             next_hop_type: route.next_hop_type.as_str(),
             next_hop_ip_address: route
@@ -232,7 +237,9 @@ pub struct FlowAnswer<'s> {
 }
 
 pub fn flow_verify<'s>(snap: &'s Snapshot, nic: NicIdx, query: &FlowQuery) -> FlowAnswer<'s> {
-    let verdict = snap.evaluate(nic, query.direction, &query.packet());
+    // The same step forwarding runs for a packet no flow admits.
+    let judged = judge_nsgs(snap, nic, query.direction, &query.packet());
+    let verdict = judged.verdict;
     let decided_by = snap
         .deciding_rule(nic, query.direction, &verdict)
         .map(|(stage, rule)| {

@@ -190,8 +190,7 @@ fn join<T: ToString>(items: &[T]) -> String {
 
 fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
     topo.vnets
-        .iter()
-        .enumerate()
+        .iter_enumerated()
         .map(|(v, vnet)| VnetBox {
             id: vnet_id(topo, v),
             label: vec![
@@ -201,8 +200,7 @@ fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
             ],
             subnets: vnet
                 .subnets
-                .iter()
-                .enumerate()
+                .iter_enumerated()
                 .map(|(s, subnet)| {
                     let r = SubnetRef { vnet: v, subnet: s };
                     let mut label = vec![
@@ -229,8 +227,7 @@ fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
 
 fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
     topo.nics
-        .iter()
-        .enumerate()
+        .iter_enumerated()
         .filter(|(_, nic)| nic.subnet == subnet)
         .map(|(i, nic)| {
             let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
@@ -621,7 +618,7 @@ vnets:
         let edge = &p.peerings[0];
         assert_eq!(edge.state, PeeringState::Connected);
         assert!(!edge.global);
-        assert_eq!((edge.from, edge.to), (0, 1));
+        assert_eq!((edge.from, edge.to), (VnetIdx::new(0), VnetIdx::new(1)));
         assert_eq!(edge.from_id, "vnet_0_hub");
         assert_eq!(edge.to_id, "vnet_1_spoke_a");
         assert_eq!(
@@ -642,7 +639,7 @@ vnets:
         assert_eq!(p.peerings.len(), 1);
         let edge = &p.peerings[0];
         assert_eq!(edge.state, PeeringState::Initiated);
-        assert_eq!((edge.from, edge.to), (1, 0));
+        assert_eq!((edge.from, edge.to), (VnetIdx::new(1), VnetIdx::new(0)));
         assert_eq!(edge.label, vec!["peering Initiated", "only link a-to-hub"]);
         assert!(mermaid(&p).contains("  vnet_1_spoke_a -.->|"));
         let dot = dot(&p);
@@ -711,7 +708,7 @@ route_tables:
         let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
         assert_eq!(p.appliance_routes.len(), 2);
         let to_fw = &p.appliance_routes[0];
-        assert_eq!(to_fw.hop, ApplianceHop::Nic(0));
+        assert_eq!(to_fw.hop, ApplianceHop::Nic(NicIdx::new(0)));
         assert_eq!(to_fw.from_id, "subnet_0_1_app");
         assert_eq!(to_fw.to_id, "nic_0_fw");
         assert_eq!(to_fw.prefixes, vec!["10.8.0.0/16", "10.7.0.0/16"]);

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use vnetd::dataplane::{decide, Admission, Conntrack, DropReason, PacketView, Stateless, Verdict};
-use vnetd::snapshot::Snapshot;
+use vnetd::snapshot::{RuleId, RuleIdentity, Snapshot};
 use vnetd::topology::{self, Direction, NicIdx};
 
 fn hub_spoke_text() -> String {
@@ -50,9 +50,19 @@ fn deliver(snap: &Snapshot, to: &str) -> Verdict {
 }
 
 fn dropped(snap: &Snapshot, reason: DropReason, at: &str) -> Verdict {
+    Verdict::dropped(reason, nic(snap, at))
+}
+
+/// A drop by an NSG rule, named as the flow logs name it.
+fn denied(snap: &Snapshot, reason: DropReason, at: &str, nsg: &str, rule: &str) -> Verdict {
+    let identity = RuleIdentity {
+        nsg: nsg.into(),
+        rule: format!("securityRules/{rule}"),
+    };
     Verdict::Drop {
         reason,
         at: nic(snap, at),
+        rule: snap.rule_names.id_of(&identity).expect("a compiled rule"),
     }
 }
 
@@ -87,7 +97,13 @@ fn hub_and_spoke_paths() {
     // vm2's subnet NSG denies telnet, even when the NVA carries it.
     assert_eq!(
         decide(&s, &Stateless, from("nva1"), &tcp(VM1, VM2, 40000, 23), 0),
-        dropped(&s, DropReason::NsgInbound, "vm2")
+        denied(
+            &s,
+            DropReason::NsgInbound,
+            "vm2",
+            "spoke2-app-nsg",
+            "deny-telnet"
+        )
     );
     assert_eq!(
         decide(&s, &Stateless, from("nva1"), &tcp(VM1, VM2, 40000, 22), 0),
@@ -260,7 +276,7 @@ impl Conntrack for SetConntrack {
         nic: NicIdx,
         direction: Direction,
         p: &PacketView,
-        _: u32,
+        _: RuleId,
         _: u64,
         _: u64,
         _: u64,
@@ -276,7 +292,7 @@ impl Conntrack for SetConntrack {
         _: Direction,
         _: &PacketView,
         _: Admission,
-        _: u32,
+        _: RuleId,
         _: u64,
         _: u64,
     ) {
@@ -298,18 +314,24 @@ fn replies_pass_by_state_while_new_inbound_flows_are_denied() {
     // A connection started by vm2 is denied at vm1.
     assert_eq!(
         decide(&s, &flows, nva, &tcp(VM2, VM1, 50000, 22), 0),
-        Verdict::Drop {
-            reason: DropReason::NsgInbound,
-            at: vm1
-        }
+        denied(
+            &s,
+            DropReason::NsgInbound,
+            "vm1",
+            "spoke1-nsg",
+            "deny-spoke2-in"
+        )
     );
     // Stateless evaluation would deny vm2's reply to vm1's connection too...
     assert_eq!(
         decide(&s, &Stateless, nva, &tcp(VM2, VM1, 22, 40000), 0),
-        Verdict::Drop {
-            reason: DropReason::NsgInbound,
-            at: vm1
-        }
+        denied(
+            &s,
+            DropReason::NsgInbound,
+            "vm1",
+            "spoke1-nsg",
+            "deny-spoke2-in"
+        )
     );
     // ...but once vm1 opened it, the reply is admitted by state.
     assert_eq!(
@@ -331,10 +353,13 @@ fn replies_pass_by_state_while_new_inbound_flows_are_denied() {
     // A different port is a different flow, and is denied.
     assert_eq!(
         decide(&s, &flows, nva, &tcp(VM2, VM1, 22, 40001), 0),
-        Verdict::Drop {
-            reason: DropReason::NsgInbound,
-            at: vm1
-        }
+        denied(
+            &s,
+            DropReason::NsgInbound,
+            "vm1",
+            "spoke1-nsg",
+            "deny-spoke2-in"
+        )
     );
     let _ = Ipv4Addr::LOCALHOST;
 }
@@ -398,7 +423,13 @@ fn later_fragments_follow_their_first_fragments_verdict() {
     let (first, second) = big_udp(5202, 3);
     assert_eq!(
         decide(&snap, &flows, shared1, &first, 13),
-        dropped(&snap, DropReason::NsgInbound, "vm2")
+        denied(
+            &snap,
+            DropReason::NsgInbound,
+            "vm2",
+            "spoke2-app-nsg",
+            "deny-rest"
+        )
     );
     assert_eq!(
         decide(&snap, &flows, shared1, &second, 14),

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
-use vnetd::daemon::ApplyError;
+use vnetd::daemon::{ApplyError, PortId};
 use vnetd::dataplane::DropReason;
 use vnetd::host::netns;
 
@@ -306,7 +306,7 @@ fn assert_newborn(lab: &Lab, nic: &str) {
     );
 }
 
-fn port_of(lab: &Lab, nic: &str) -> (u32, u32) {
+fn port_of(lab: &Lab, nic: &str) -> (PortId, u32) {
     let plane = lab.daemon().plane();
     let i = plane.snapshot.nic_by_name(nic).unwrap();
     (plane.ports[i].id, plane.ports[i].serial)
@@ -348,7 +348,7 @@ fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
         lab.daemon()
             .flows()
             .for_each(lab.daemon().now_ms(), |k, _| {
-                n += usize::from(k.nic == old_slot)
+                n += usize::from(k.nic == old_slot.get())
             });
         n
     };

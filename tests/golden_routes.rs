@@ -732,14 +732,8 @@ fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
         assert_eq!(hop.next_hop_type, hop_type, "{from} -> {dst:?}");
         let verdict = decide(&snap, &Stateless, nic(from), &udp(src, dst), 0);
         let expected = match hop_type {
-            "Internet" => Verdict::Drop {
-                reason: DropReason::NextHopInternet,
-                at: nic(from),
-            },
-            "None" => Verdict::Drop {
-                reason: DropReason::RouteNone,
-                at: nic(from),
-            },
+            "Internet" => Verdict::dropped(DropReason::NextHopInternet, nic(from)),
+            "None" => Verdict::dropped(DropReason::RouteNone, nic(from)),
             _ => Verdict::Deliver(nic("fw")),
         };
         assert_eq!(verdict, expected, "{from} -> {dst:?}");

@@ -18,7 +18,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("dataplane", &["engine", "net", "snapshot", "topology"]),
     (
         "diagnostics",
-        &["engine", "net", "policy", "snapshot", "topology"],
+        &[
+            "dataplane",
+            "engine",
+            "net",
+            "policy",
+            "snapshot",
+            "topology",
+        ],
     ),
     ("graph", &["net", "policy", "snapshot", "topology"]),
     (

@@ -9,7 +9,8 @@ use vnetd::engine::lpm::Lpm;
 use vnetd::policy::routes::{effective_routes, EffectiveRoute};
 use vnetd::snapshot::compile_lpm;
 use vnetd::topology::model::{
-    NextHopType, Peering, Route, RouteTable, Subnet, SubnetRef, Topology, Vnet,
+    NextHopType, Peering, Route, RouteTable, RouteTableIdx, Subnet, SubnetIdx, SubnetRef, Topology,
+    Vnet, VnetIdx,
 };
 
 /// A few base addresses per family, so that random prefixes nest and
@@ -238,9 +239,10 @@ fn topology() -> impl Strategy<Value = Topology> {
                             name: "s".into(),
                             address_prefixes: vec![space[0]],
                             network_security_group: None,
-                            route_table: table,
+                            route_table: table.map(RouteTableIdx::new),
                             line: 0,
-                        }],
+                        }]
+                        .into(),
                         line: 0,
                     })
                     .collect(),
@@ -249,8 +251,8 @@ fn topology() -> impl Strategy<Value = Topology> {
                     .filter(|&(a, b)| a < count && b < count && a != b)
                     .map(|(a, b)| Peering {
                         name: format!("{a}-{b}"),
-                        vnet: a,
-                        remote: b,
+                        vnet: VnetIdx::new(a),
+                        remote: VnetIdx::new(b),
                         allow_virtual_network_access: true,
                         allow_forwarded_traffic: false,
                         allow_gateway_transit: false,
@@ -258,7 +260,7 @@ fn topology() -> impl Strategy<Value = Topology> {
                         line: 0,
                     })
                     .collect(),
-                route_tables,
+                route_tables: route_tables.into(),
                 ..Default::default()
             }
         })
@@ -287,8 +289,8 @@ proptest! {
         topo in topology(),
         addrs in prop::collection::vec(address(), 0..32),
     ) {
-        for vnet in 0..topo.vnets.len() {
-            let rows = effective_routes(&topo, SubnetRef { vnet, subnet: 0 });
+        for vnet in topo.vnets.keys() {
+            let rows = effective_routes(&topo, SubnetRef { vnet, subnet: SubnetIdx::new(0) });
             // Exactly one Active row per prefix.
             for row in &rows {
                 let active = rows

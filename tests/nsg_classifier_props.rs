@@ -289,13 +289,21 @@ fn hand_built_topology() -> Topology {
     let subnet = |name: &str, prefix: &str, nsg: Option<usize>, rt: Option<usize>| Subnet {
         name: name.into(),
         address_prefixes: vec![net(prefix)],
-        network_security_group: nsg,
-        route_table: rt,
+        network_security_group: nsg.map(NsgIdx::new),
+        route_table: rt.map(RouteTableIdx::new),
         line: 0,
     };
-    let nic = |name: &str, vnet: usize, sub: usize, addrs: &[&str], nsg, asgs: Vec<usize>| Nic {
+    let nic = |name: &str,
+               vnet: usize,
+               sub: usize,
+               addrs: &[&str],
+               nsg: Option<usize>,
+               asgs: Vec<usize>| Nic {
         name: name.into(),
-        subnet: SubnetRef { vnet, subnet: sub },
+        subnet: SubnetRef {
+            vnet: VnetIdx::new(vnet),
+            subnet: SubnetIdx::new(sub),
+        },
         ip_configurations: addrs
             .iter()
             .enumerate()
@@ -305,15 +313,15 @@ fn hand_built_topology() -> Topology {
             })
             .collect(),
         ip_forwarding: false,
-        network_security_group: nsg,
-        application_security_groups: asgs,
+        network_security_group: nsg.map(NsgIdx::new),
+        application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
         netns: name.into(),
         line: 0,
     };
-    let peering = |vnet, remote| Peering {
+    let peering = |vnet: usize, remote: usize| Peering {
         name: format!("{vnet}-{remote}"),
-        vnet,
-        remote,
+        vnet: VnetIdx::new(vnet),
+        remote: VnetIdx::new(remote),
         allow_virtual_network_access: true,
         allow_forwarded_traffic: false,
         allow_gateway_transit: false,
@@ -362,7 +370,7 @@ fn hand_built_topology() -> Topology {
             Access::Allow,
             Protocol::Tcp,
             A::Tag(ServiceTag::VirtualNetwork),
-            A::Asgs(vec![0]),
+            A::Asgs(vec![AsgIdx::new(0)]),
             ranges(&[(80, 80), (443, 443)]),
         ),
         rule(
@@ -371,8 +379,8 @@ fn hand_built_topology() -> Topology {
             Inbound,
             Access::Allow,
             Protocol::Tcp,
-            A::Asgs(vec![0]),
-            A::Asgs(vec![1]),
+            A::Asgs(vec![AsgIdx::new(0)]),
+            A::Asgs(vec![AsgIdx::new(1)]),
             ranges(&[(5432, 5432)]),
         ),
         rule(
@@ -382,7 +390,7 @@ fn hand_built_topology() -> Topology {
             Access::Deny,
             Protocol::Any,
             A::Any,
-            A::Asgs(vec![1]),
+            A::Asgs(vec![AsgIdx::new(1)]),
             PortSpec::Any,
         ),
         rule(
@@ -425,7 +433,7 @@ fn hand_built_topology() -> Topology {
             Outbound,
             Access::Allow,
             Protocol::Any,
-            A::Asgs(vec![0]),
+            A::Asgs(vec![AsgIdx::new(0)]),
             A::Prefixes(vec![net("0.0.0.0/1")]),
             PortSpec::Any,
         ),
@@ -470,7 +478,7 @@ fn hand_built_topology() -> Topology {
                 address_space: vec![net("10.0.0.0/16"), net("fd00:0:0::/48")],
                 location: "westus".into(),
                 flow_timeout_minutes: 4,
-                subnets: vec![subnet("app", "10.0.1.0/24", Some(0), Some(0))],
+                subnets: vec![subnet("app", "10.0.1.0/24", Some(0), Some(0))].into(),
                 line: 0,
             },
             Vnet {
@@ -478,17 +486,19 @@ fn hand_built_topology() -> Topology {
                 address_space: vec![net("10.1.0.0/16")],
                 location: "eastus".into(),
                 flow_timeout_minutes: 4,
-                subnets: vec![subnet("default", "10.1.0.0/24", Some(0), None)],
+                subnets: vec![subnet("default", "10.1.0.0/24", Some(0), None)].into(),
                 line: 0,
             },
-        ],
+        ]
+        .into(),
         peerings: vec![peering(0, 1), peering(1, 0)],
         nics: vec![
             nic("web1", 0, 0, &["10.0.1.4", "fd00::4"], Some(1), vec![0]),
             nic("web2", 0, 0, &["10.0.1.5"], None, vec![0]),
             nic("db1", 0, 0, &["10.0.1.6"], Some(1), vec![1]),
             nic("spoke1", 1, 0, &["10.1.0.4"], None, vec![]),
-        ],
+        ]
+        .into(),
         route_tables: vec![RouteTable {
             name: "hub-rt".into(),
             bgp_route_propagation_enabled: true,
@@ -509,7 +519,8 @@ fn hand_built_topology() -> Topology {
                 },
             ],
             line: 0,
-        }],
+        }]
+        .into(),
         nsgs: vec![
             Nsg {
                 name: "subnet-nsg".into(),
@@ -523,7 +534,8 @@ fn hand_built_topology() -> Topology {
                 security_rules: nic_rules,
                 line: 0,
             },
-        ],
+        ]
+        .into(),
         asgs: vec![
             Asg {
                 name: "web".into(),
@@ -533,7 +545,8 @@ fn hand_built_topology() -> Topology {
                 name: "db".into(),
                 line: 0,
             },
-        ],
+        ]
+        .into(),
     }
 }
 
@@ -544,7 +557,7 @@ proptest! {
     fn classifier_equals_first_match_on_topology_rules(seed in any::<u64>()) {
         let topo = hand_built_topology();
         let mut draw = Draw(seed);
-        for nic in 0..topo.nics.len() {
+        for nic in topo.nics.keys() {
             for direction in [Direction::Inbound, Direction::Outbound] {
                 for (_, nsg) in nsg_chain(&topo, nic, direction) {
                     let rules = effective_rules(&topo, nsg, nic, direction);
@@ -566,7 +579,7 @@ proptest! {
 #[test]
 fn topology_rules_decide_as_azure_would() {
     let topo = hand_built_topology();
-    let verdict = |nic: usize, direction, key: PacketKey| -> Vec<String> {
+    let verdict = |nic: NicIdx, direction, key: PacketKey| -> Vec<String> {
         nsg_chain(&topo, nic, direction)
             .into_iter()
             .map(|(_, nsg)| {
@@ -587,12 +600,20 @@ fn topology_rules_decide_as_azure_would() {
     };
     // SSH from the Internet to web1: denied by the subnet NSG.
     assert_eq!(
-        verdict(0, Direction::Inbound, tcp("8.8.8.8", "10.0.1.4", 22))[0],
+        verdict(
+            NicIdx::new(0),
+            Direction::Inbound,
+            tcp("8.8.8.8", "10.0.1.4", 22)
+        )[0],
         "securityRules/deny-internet-ssh"
     );
     // HTTP from the peered spoke to web1: the spoke is in VirtualNetwork.
     assert_eq!(
-        verdict(0, Direction::Inbound, tcp("10.1.0.4", "10.0.1.4", 80)),
+        verdict(
+            NicIdx::new(0),
+            Direction::Inbound,
+            tcp("10.1.0.4", "10.0.1.4", 80)
+        ),
         [
             "securityRules/web-from-vnet",
             "defaultSecurityRules/AllowVnetInBound"
@@ -604,32 +625,53 @@ fn topology_rules_decide_as_azure_would() {
     // "This tag might also contain default routes";
     // github.com/MicrosoftDocs/azure-docs/issues/22178).
     assert_eq!(
-        verdict(0, Direction::Inbound, tcp("198.51.100.9", "10.0.1.4", 443))[0],
+        verdict(
+            NicIdx::new(0),
+            Direction::Inbound,
+            tcp("198.51.100.9", "10.0.1.4", 443)
+        )[0],
         "securityRules/web-from-vnet"
     );
     assert_eq!(
-        verdict(0, Direction::Inbound, tcp("203.0.113.9", "10.0.1.4", 443))[0],
+        verdict(
+            NicIdx::new(0),
+            Direction::Inbound,
+            tcp("203.0.113.9", "10.0.1.4", 443)
+        )[0],
         "securityRules/web-from-vnet"
     );
     // The spoke's subnet has no 0/0 route: there an Internet source is no
     // VirtualNetwork address.
     assert!(!vnetd::policy::tags::virtual_network_tag(
         &topo,
-        vnetd::topology::SubnetRef { vnet: 1, subnet: 0 }
+        vnetd::topology::SubnetRef {
+            vnet: VnetIdx::new(1),
+            subnet: SubnetIdx::new(0)
+        }
     )
     .iter()
     .any(|n| n.contains(&"203.0.113.9".parse::<std::net::IpAddr>().unwrap())));
     // Postgres from web2 to db1 passes; from spoke1 it is denied.
     assert_eq!(
-        verdict(2, Direction::Inbound, tcp("10.0.1.5", "10.0.1.6", 5432))[0],
+        verdict(
+            NicIdx::new(2),
+            Direction::Inbound,
+            tcp("10.0.1.5", "10.0.1.6", 5432)
+        )[0],
         "securityRules/db-from-web"
     );
     assert_eq!(
-        verdict(2, Direction::Inbound, tcp("10.1.0.4", "10.0.1.6", 5432))[0],
+        verdict(
+            NicIdx::new(2),
+            Direction::Inbound,
+            tcp("10.1.0.4", "10.0.1.6", 5432)
+        )[0],
         "securityRules/deny-db"
     );
     // web-from-vnet is scoped to web members: db1 never sees it.
-    assert!(effective_rules(&topo, 0, 2, Direction::Inbound)
-        .iter()
-        .all(|r| r.name != "securityRules/web-from-vnet"));
+    assert!(
+        effective_rules(&topo, NsgIdx::new(0), NicIdx::new(2), Direction::Inbound)
+            .iter()
+            .all(|r| r.name != "securityRules/web-from-vnet")
+    );
 }

@@ -27,13 +27,13 @@
 //! one under the NSG that denied it, and NICs without any NSG log nothing.
 //! Only TCP and UDP flows are logged, as the format has no other protocol.
 
-use super::Plane;
+use super::{Plane, PortId};
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::dataplane::PacketView;
 use crate::engine::classifier::PacketKey;
 use crate::engine::flow_table::{FlowKey, FlowTable};
-use crate::snapshot::{Snapshot, NO_RULE};
-use crate::topology::{Access, Direction, NicIdx, IPPROTO_TCP, IPPROTO_UDP};
+use crate::snapshot::{RuleId, Snapshot};
+use crate::topology::{Direction, IPPROTO_TCP, IPPROTO_UDP};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
@@ -83,8 +83,10 @@ impl FlowLogOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DenyEvent {
     /// The stable port number of the NIC whose NSG denied it.
-    pub port: u32,
+    pub port: PortId,
     pub direction: Direction,
+    /// The rule that denied it, as the decision named it.
+    pub rule: RuleId,
     pub key: PacketKey,
     pub flow_ports: (u16, u16),
     /// The daemon's clock (milliseconds since it started).
@@ -102,10 +104,18 @@ impl DenySink {
     /// Reports a denied packet; never blocks. When the flow-log thread is
     /// behind, the event is lost and counted.
     #[inline]
-    pub fn denied(&self, port: u32, direction: Direction, view: &PacketView, now_ms: u64) {
+    pub fn denied(
+        &self,
+        port: PortId,
+        direction: Direction,
+        rule: RuleId,
+        view: &PacketView,
+        now_ms: u64,
+    ) {
         let event = DenyEvent {
             port,
             direction,
+            rule,
             key: view.key,
             flow_ports: view.flow_ports,
             time_ms: now_ms,
@@ -507,9 +517,9 @@ struct Tracked {
 
 /// The NSG and rule behind an allowed flow's verdict tag: the rule's stable
 /// number (see [`crate::snapshot::RuleNames`]), whatever was applied since.
-fn allowed_target(plane: &Plane, key: &FlowKey, tag: u32) -> Option<LogTarget> {
-    let nic = nic_of_port(plane, key.nic)?;
-    let rule = plane.snapshot.rule_names.get(tag)?;
+fn allowed_target(plane: &Plane, key: &FlowKey, rule: RuleId) -> Option<LogTarget> {
+    let nic = plane.nic_of_port(PortId::new(key.nic))?;
+    let rule = plane.snapshot.rule_names.get(rule)?;
     Some(LogTarget {
         nsg: rule.nsg,
         mac: mac_of_port(plane.ports[nic].serial),
@@ -517,22 +527,14 @@ fn allowed_target(plane: &Plane, key: &FlowKey, tag: u32) -> Option<LogTarget> {
     })
 }
 
-/// The NSG and rule that deny a packet under `snap`, if it is still denied.
-fn denying_target(snap: &Snapshot, nic: NicIdx, serial: u32, e: &DenyEvent) -> Option<LogTarget> {
-    let verdict = snap.evaluate(nic, e.direction, &e.key);
-    if verdict.access != Access::Deny {
-        return None;
-    }
-    let (stage, rule) = snap.deciding_rule(nic, e.direction, &verdict)?;
+/// The NSG and rule that denied a packet, as its decision named them.
+fn denying_target(snap: &Snapshot, serial: u32, e: &DenyEvent) -> Option<LogTarget> {
+    let rule = snap.rule_names.get(e.rule)?;
     Some(LogTarget {
-        nsg: snap.topology.nsgs[stage.nsg].name.clone(),
+        nsg: rule.nsg,
         mac: mac_of_port(serial),
-        rule: flow_log_rule_name(&rule.name),
+        rule: flow_log_rule_name(&rule.rule),
     })
-}
-
-fn nic_of_port(plane: &Plane, port: u32) -> Option<NicIdx> {
-    plane.ports.iter().position(|p| p.id == port)
 }
 
 /// The flow-log thread's state.
@@ -547,7 +549,7 @@ pub struct FlowLogger {
     pub epoch_unix_ms: u64,
     tracked: HashMap<FlowKey, Tracked>,
     /// 5-tuples (with NIC and direction) denied this interval.
-    denied: HashSet<(u32, Direction, PacketKey)>,
+    denied: HashSet<(PortId, Direction, PacketKey)>,
     pending: Vec<(LogTarget, String)>,
     lost_reported: u64,
 }
@@ -629,7 +631,7 @@ impl FlowLogger {
         let mut seen: HashSet<FlowKey> = HashSet::new();
         let mut live: Vec<(FlowKey, crate::engine::flow_table::FlowValue)> = Vec::new();
         self.flows.for_each(now, |key, value| {
-            if loggable(key.proto) && value.verdict_tag != NO_RULE {
+            if loggable(key.proto) && !RuleId::from_tag(value.verdict_tag).is_none() {
                 live.push((*key, *value));
             }
         });
@@ -649,7 +651,9 @@ impl FlowLogger {
                 if let Some(old) = self.tracked.remove(&key) {
                     self.end(&key, old);
                 }
-                let Some(target) = allowed_target(&plane, &key, value.verdict_tag) else {
+                let Some(target) =
+                    allowed_target(&plane, &key, RuleId::from_tag(value.verdict_tag))
+                else {
                     continue;
                 };
                 let tuple = self.tuple(&key, value.created_ms, FlowState::Begin, None);
@@ -727,11 +731,11 @@ impl FlowLogger {
             if self.denied.contains(&id) {
                 continue;
             }
-            let Some(nic) = nic_of_port(plane, e.port) else {
+            let Some(nic) = plane.nic_of_port(e.port) else {
                 continue;
             };
             let serial = plane.ports[nic].serial;
-            let Some(target) = denying_target(&plane.snapshot, nic, serial, &e) else {
+            let Some(target) = denying_target(&plane.snapshot, serial, &e) else {
                 continue;
             };
             self.denied.insert(id);

@@ -32,12 +32,13 @@ pub mod worker;
 use crate::dataplane::{Admission, Conntrack, PacketView};
 use crate::engine::flow_table::{FlowKey, FlowTable, DEFAULT_QUOTA_FLOOR};
 use crate::host::{cleanup_leftovers, netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
-use crate::snapshot::Snapshot;
-use crate::topology::{Diagnostic, Direction, Nic, NicIdx, Topology};
+use crate::snapshot::{RuleId, Snapshot};
+use crate::topology::{Diagnostic, Direction, Nic, NicIdx, TiSlice, TiVec, Topology};
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use flow_log::{DenySink, FlowLogOptions, FlowLogger};
 use ipnet::IpNet;
+pub use stats::PortId;
 use stats::{NicStats, WorkerCounters};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -108,7 +109,7 @@ pub fn namespace_names(topology: &Topology) -> Vec<String> {
 /// another NIC) and names the NIC's MAC address.
 #[derive(Debug)]
 pub struct Port {
-    pub id: u32,
+    pub id: PortId,
     pub serial: u32,
     pub spec: NamespaceSpec,
     pub queues: Vec<TunQueue>,
@@ -119,13 +120,18 @@ pub struct Port {
 #[derive(Debug)]
 pub struct Plane {
     pub snapshot: Arc<Snapshot>,
-    pub ports: Vec<Arc<Port>>,
+    pub ports: TiVec<NicIdx, Arc<Port>>,
 }
 
 impl Plane {
     #[inline]
-    pub fn port_id(&self, nic: NicIdx) -> u32 {
-        self.ports.get(nic).map_or(u32::MAX, |p| p.id)
+    pub fn port_id(&self, nic: NicIdx) -> PortId {
+        self.ports.get(nic).map_or(PortId::NONE, |p| p.id)
+    }
+
+    /// The NIC whose port is `port` in this plane (none once it has left).
+    pub fn nic_of_port(&self, port: PortId) -> Option<NicIdx> {
+        self.ports.position(|p| p.id == port)
     }
 }
 
@@ -154,13 +160,13 @@ impl Conntrack for PortConntrack<'_> {
         nic: NicIdx,
         d: Direction,
         p: &PacketView,
-        tag: u32,
+        rule: RuleId,
         generation: u64,
         timeout: u64,
         now: u64,
     ) {
         self.flows
-            .admit(self.port(nic), d, p, tag, generation, timeout, now)
+            .admit(self.port(nic), d, p, rule, generation, timeout, now)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -170,12 +176,12 @@ impl Conntrack for PortConntrack<'_> {
         d: Direction,
         p: &PacketView,
         a: Admission,
-        tag: u32,
+        rule: RuleId,
         generation: u64,
         now: u64,
     ) {
         self.flows
-            .refresh(self.port(nic), d, p, a, tag, generation, now)
+            .refresh(self.port(nic), d, p, a, rule, generation, now)
     }
 
     fn revoke(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
@@ -197,8 +203,8 @@ impl Conntrack for PortConntrack<'_> {
 
 impl PortConntrack<'_> {
     #[inline]
-    fn port(&self, nic: NicIdx) -> usize {
-        self.plane.port_id(nic) as usize
+    fn port(&self, nic: NicIdx) -> NicIdx {
+        NicIdx::new(usize::from(self.plane.port_id(nic)))
     }
 }
 
@@ -231,8 +237,8 @@ struct Mutable {
 /// past the plane generation that last used them.
 struct Slots {
     next_fresh: u32,
-    free: Vec<u32>,
-    retiring: Vec<(u32, u64)>,
+    free: Vec<PortId>,
+    retiring: Vec<(PortId, u64)>,
 }
 
 impl Slots {
@@ -246,13 +252,13 @@ impl Slots {
 
     /// A slot for a new NIC: a cleared one first, so the clearing is
     /// exercised all the time rather than once in 4096 NICs.
-    fn take(&mut self) -> Option<u32> {
+    fn take(&mut self) -> Option<PortId> {
         if let Some(slot) = self.free.pop() {
             return Some(slot);
         }
         if self.next_fresh < MAX_NICS {
             self.next_fresh += 1;
-            return Some(self.next_fresh - 1);
+            return Some(PortId::new(self.next_fresh - 1));
         }
         None
     }
@@ -293,14 +299,14 @@ impl Daemon {
             .map(|nic| namespace_spec(&topology, nic, workers))
             .collect();
         let mut lab = HostLab::build(&specs).context("building the lab's namespaces")?;
-        let mut ports = Vec::new();
-        for (id, spec) in specs.into_iter().enumerate() {
+        let mut ports = TiVec::new();
+        for (id, spec) in (0..).zip(specs) {
             let queues = lab
                 .take_queues(&spec.name)
                 .with_context(|| format!("no queues for namespace {}", spec.name))?;
             ports.push(Arc::new(Port {
-                id: id as u32,
-                serial: id as u32,
+                id: PortId::new(id),
+                serial: id,
                 spec,
                 queues,
             }));
@@ -423,7 +429,7 @@ impl Daemon {
     pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
         let plane = self.plane.load();
         let idx = plane.snapshot.nic_by_name(nic)?;
-        Some(stats::total(&self.counters, plane.port_id(idx) as usize))
+        Some(stats::total(&self.counters, plane.port_id(idx)))
     }
 
     /// Deny events lost on the way to the flow logs (the flow-log thread
@@ -485,14 +491,13 @@ impl Daemon {
             )));
         };
         let old = self.plane.load_full();
-        let old_ports: HashMap<&str, (usize, &Arc<Port>)> = old
+        let old_ports: HashMap<&str, (NicIdx, &Arc<Port>)> = old
             .snapshot
             .topology
             .nics
-            .iter()
+            .iter_enumerated()
             .zip(&old.ports)
-            .enumerate()
-            .map(|(i, (n, p))| (n.name.as_str(), (i, p)))
+            .map(|((i, n), p)| (n.name.as_str(), (i, p)))
             .collect();
         let generation = old.snapshot.generation + 1;
         let mut summary = ApplySummary {
@@ -500,8 +505,8 @@ impl Daemon {
             ..ApplySummary::default()
         };
         // Decide each NIC's fate before touching the host.
-        let mut keep: Vec<Option<Arc<Port>>> = Vec::new();
-        let mut specs = Vec::new();
+        let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
+        let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
         for nic in &topology.nics {
             let spec = namespace_spec(&topology, nic, self.workers);
             let reuse = old_ports
@@ -551,10 +556,10 @@ impl Daemon {
         // take the name of a departing one (which must go first). A host
         // failure undoes the builds and, for the second kind, rebuilds the
         // departed namespace, so that the old plane keeps working.
-        let mut built: Vec<Option<Vec<TunQueue>>> = (0..specs.len()).map(|_| None).collect();
-        let mut replaced: Vec<(usize, NamespaceSpec)> = Vec::new();
+        let mut built: TiVec<NicIdx, Option<Vec<TunQueue>>> = specs.iter().map(|_| None).collect();
+        let mut replaced: Vec<(NicIdx, NamespaceSpec)> = Vec::new();
         for same_name in [false, true] {
-            for (i, (spec, k)) in specs.iter().zip(&keep).enumerate() {
+            for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
                 if k.is_some() || leaving_names.contains(&spec.name.as_str()) != same_name {
                     continue;
                 }
@@ -580,7 +585,7 @@ impl Daemon {
                 }
             }
         }
-        let mut ports = Vec::with_capacity(specs.len());
+        let mut ports = TiVec::with_capacity(specs.len());
         for ((nic, spec), (k, queues)) in topology
             .nics
             .iter()
@@ -674,7 +679,7 @@ impl Daemon {
         for (slot, generation) in std::mem::take(&mut state.slots.retiring) {
             if generation <= oldest {
                 for counters in &self.counters {
-                    if let Some(c) = counters.nics.get(slot as usize) {
+                    if let Some(c) = counters.ports.get(slot) {
                         c.reset();
                     }
                 }
@@ -693,10 +698,10 @@ impl Daemon {
     fn undo_builds(
         &self,
         state: &mut Mutable,
-        specs: &[NamespaceSpec],
-        built: &[Option<Vec<TunQueue>>],
+        specs: &TiSlice<NicIdx, NamespaceSpec>,
+        built: &TiSlice<NicIdx, Option<Vec<TunQueue>>>,
         old: &Arc<Plane>,
-        replaced: &[(usize, NamespaceSpec)],
+        replaced: &[(NicIdx, NamespaceSpec)],
     ) -> String {
         for (spec, b) in specs.iter().zip(built) {
             if b.is_some() {
@@ -738,11 +743,11 @@ impl Daemon {
         }
     }
 
-    fn forget_flows_of(&self, port: u32) {
+    fn forget_flows_of(&self, port: PortId) {
         let now = self.now_ms();
         let mut keys: Vec<FlowKey> = Vec::new();
         self.flows.for_each(now, |k, _| {
-            if k.nic == port {
+            if k.nic == port.get() {
                 keys.push(*k);
             }
         });

@@ -4,10 +4,11 @@
 //! exposes them; both read them from here.
 
 use super::stats::NicStats;
-use super::Daemon;
+use super::{Daemon, PortId};
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
 use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use crate::snapshot::RuleId;
 use crate::topology::Direction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,7 +91,7 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
     let mut out = Vec::new();
     daemon.flows().for_each(now, |key, value| {
         let flow = TrackedFlow::of(key);
-        let Some(nic) = plane.ports.iter().position(|p| p.id == flow.port) else {
+        let Some(nic) = plane.nic_of_port(PortId::new(flow.port)) else {
             return;
         };
         let name = &snap.topology.nics[nic].name;
@@ -111,7 +112,10 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
         };
         // The tag names the rule for the lab's life, whatever was applied
         // since the flow was admitted.
-        let rule = snap.rule_names.get(value.verdict_tag).map(|r| r.rule);
+        let rule = snap
+            .rule_names
+            .get(RuleId::from_tag(value.verdict_tag))
+            .map(|r| r.rule);
         let hop = (direction == Direction::Outbound).then(|| diagnostics::next_hop(snap, nic, dst));
         out.push(FlowReport {
             nic: name.clone(),

@@ -4,8 +4,43 @@
 //! blocks.
 
 use crate::dataplane::DropReason;
-use crate::topology::NicIdx;
+use crate::topology::TiVec;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The slot of a NIC's port: it keys the NIC's counters and flows, and
+/// stays the NIC's across an `apply` that renumbers NICs (unlike its
+/// `NicIdx`, a position in one topology).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(u32);
+
+impl PortId {
+    /// No port: counts nothing, owns no flow.
+    pub const NONE: PortId = PortId(u32::MAX);
+
+    pub const fn new(slot: u32) -> PortId {
+        PortId(slot)
+    }
+
+    /// The slot number, as the flow table keys its owners.
+    #[inline]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<usize> for PortId {
+    #[inline]
+    fn from(slot: usize) -> PortId {
+        PortId(u32::try_from(slot).unwrap_or(u32::MAX))
+    }
+}
+
+impl From<PortId> for usize {
+    #[inline]
+    fn from(id: PortId) -> usize {
+        id.0 as usize
+    }
+}
 
 /// Counters of one NIC as seen by one worker.
 #[derive(Debug, Default)]
@@ -41,35 +76,35 @@ impl NicCounters {
 #[derive(Debug)]
 #[repr(align(128))]
 pub struct WorkerCounters {
-    pub nics: Vec<NicCounters>,
+    pub ports: TiVec<PortId, NicCounters>,
 }
 
 impl WorkerCounters {
-    pub fn new(nic_count: usize) -> Self {
+    pub fn new(port_slots: usize) -> Self {
         WorkerCounters {
-            nics: (0..nic_count).map(|_| NicCounters::default()).collect(),
+            ports: (0..port_slots).map(|_| NicCounters::default()).collect(),
         }
     }
 
     #[inline]
-    pub fn received(&self, nic: NicIdx, bytes: usize) {
-        if let Some(c) = self.nics.get(nic) {
+    pub fn received(&self, port: PortId, bytes: usize) {
+        if let Some(c) = self.ports.get(port) {
             c.rx_packets.fetch_add(1, Relaxed);
             c.rx_bytes.fetch_add(bytes as u64, Relaxed);
         }
     }
 
     #[inline]
-    pub fn delivered(&self, nic: NicIdx, bytes: usize) {
-        if let Some(c) = self.nics.get(nic) {
+    pub fn delivered(&self, port: PortId, bytes: usize) {
+        if let Some(c) = self.ports.get(port) {
             c.tx_packets.fetch_add(1, Relaxed);
             c.tx_bytes.fetch_add(bytes as u64, Relaxed);
         }
     }
 
     #[inline]
-    pub fn dropped(&self, nic: NicIdx, reason: DropReason) {
-        if let Some(c) = self.nics.get(nic) {
+    pub fn dropped(&self, port: PortId, reason: DropReason) {
+        if let Some(c) = self.ports.get(port) {
             c.drops[reason as usize].fetch_add(1, Relaxed);
         }
     }
@@ -92,11 +127,11 @@ impl NicStats {
     }
 }
 
-/// Sums the workers' counters for one NIC.
-pub fn total(workers: &[std::sync::Arc<WorkerCounters>], nic: NicIdx) -> NicStats {
+/// Sums the workers' counters for one port.
+pub fn total(workers: &[std::sync::Arc<WorkerCounters>], port: PortId) -> NicStats {
     let mut out = NicStats::default();
     for w in workers {
-        let Some(c) = w.nics.get(nic) else { continue };
+        let Some(c) = w.ports.get(port) else { continue };
         out.rx_packets += c.rx_packets.load(Relaxed);
         out.rx_bytes += c.rx_bytes.load(Relaxed);
         out.tx_packets += c.tx_packets.load(Relaxed);

@@ -18,7 +18,7 @@ use super::{Plane, PortConntrack};
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::host::VNET_HDR_LEN;
-use crate::topology::Direction;
+use crate::topology::{Direction, NicIdx};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
@@ -125,7 +125,7 @@ impl Drop for Epoll {
 /// are not reused) for as long as they are registered.
 struct Registered {
     plane: Arc<Plane>,
-    nic_of_fd: HashMap<i32, usize>,
+    nic_of_fd: HashMap<i32, NicIdx>,
 }
 
 impl Worker {
@@ -190,12 +190,13 @@ impl Worker {
         if previous.is_some() && FAIL_NEXT_REGISTER.swap(false, Ordering::SeqCst) {
             return Err(io::Error::other("injected failure re-registering queues"));
         }
-        for (nic, port) in next.plane.ports.iter().enumerate() {
+        for (nic, port) in next.plane.ports.iter_enumerated() {
             if let Some(queue) = port.queues.get(self.index) {
                 next.nic_of_fd.insert(queue.as_raw_fd(), nic);
             }
         }
-        let before: HashMap<i32, usize> = previous.map(|p| p.nic_of_fd.clone()).unwrap_or_default();
+        let before: HashMap<i32, NicIdx> =
+            previous.map(|p| p.nic_of_fd.clone()).unwrap_or_default();
         for fd in before.keys() {
             if !next.nic_of_fd.contains_key(fd) {
                 // The fd may already be closed with its port; nothing to undo.
@@ -212,7 +213,7 @@ impl Worker {
 
     /// Forwards up to a batch of packets waiting on `nic`'s queue. An error
     /// means the queue cannot be read any more (counted as `receive_error`).
-    fn drain(&self, plane: &Plane, nic: usize, buf: &mut [u8], now_ms: u64) -> Result<(), ()> {
+    fn drain(&self, plane: &Plane, nic: NicIdx, buf: &mut [u8], now_ms: u64) -> Result<(), ()> {
         let Some(queue) = plane.ports.get(nic).and_then(|p| p.queues.get(self.index)) else {
             return Ok(());
         };
@@ -220,7 +221,7 @@ impl Worker {
             flows: &self.flows,
             plane,
         };
-        let port = plane.port_id(nic) as usize;
+        let port = plane.port_id(nic);
         for _ in 0..BATCH_PER_QUEUE {
             let len = match queue.recv(buf) {
                 Ok(len) => len,
@@ -239,22 +240,21 @@ impl Worker {
             let verdict = match PacketView::parse(&buf[VNET_HDR_LEN..len]) {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
-                    if let (Some(denies), Verdict::Drop { reason, at }) = (&self.denies, verdict) {
+                    if let (Some(denies), Verdict::Drop { reason, at, rule }) =
+                        (&self.denies, verdict)
+                    {
                         let direction = match reason {
                             DropReason::NsgInbound => Some(Direction::Inbound),
                             DropReason::NsgOutbound => Some(Direction::Outbound),
                             _ => None,
                         };
                         if let Some(direction) = direction {
-                            denies.denied(plane.port_id(at), direction, &view, now_ms);
+                            denies.denied(plane.port_id(at), direction, rule, &view, now_ms);
                         }
                     }
                     verdict
                 }
-                Err(_) => Verdict::Drop {
-                    reason: DropReason::Malformed,
-                    at: nic,
-                },
+                Err(_) => Verdict::dropped(DropReason::Malformed, nic),
             };
             match verdict {
                 Verdict::Deliver(egress) => {
@@ -262,7 +262,7 @@ impl Worker {
                     let sent = out
                         .and_then(|p| p.queues.get(self.index))
                         .map(|q| q.send(&buf[..len]));
-                    let egress_port = plane.port_id(egress) as usize;
+                    let egress_port = plane.port_id(egress);
                     match sent {
                         Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),
                         // A full egress queue loses the packet, as a full
@@ -271,8 +271,8 @@ impl Worker {
                         None => self.counters.dropped(egress_port, DropReason::EgressGone),
                     }
                 }
-                Verdict::Drop { reason, at } => {
-                    self.counters.dropped(plane.port_id(at) as usize, reason)
+                Verdict::Drop { reason, at, .. } => {
+                    self.counters.dropped(plane.port_id(at), reason)
                 }
             }
         }

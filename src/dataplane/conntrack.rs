@@ -11,6 +11,7 @@ use super::packet::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
+use crate::snapshot::RuleId;
 use crate::topology::{Direction, NicIdx};
 
 /// How directions are written in flow keys.
@@ -25,7 +26,7 @@ pub fn direction_code(d: Direction) -> u8 {
 pub fn flow_key(nic: NicIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
     let (sport, dport) = p.flow_ports;
     FlowKey::from_ips(
-        nic as u32,
+        nic.index() as u32,
         direction_code(direction),
         p.key.proto,
         p.key.src,
@@ -131,7 +132,7 @@ impl Conntrack for FlowTable {
         nic: NicIdx,
         direction: Direction,
         p: &PacketView,
-        rule_tag: u32,
+        rule: RuleId,
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
@@ -141,7 +142,7 @@ impl Conntrack for FlowTable {
             // packets are still judged by the rules, one by one.
             let _ = self.insert(
                 &key,
-                rule_tag,
+                rule.tag(),
                 generation,
                 idle_timeout_ms,
                 now_ms,
@@ -156,13 +157,13 @@ impl Conntrack for FlowTable {
         direction: Direction,
         p: &PacketView,
         a: Admission,
-        rule_tag: u32,
+        rule: RuleId,
         generation: u64,
         now_ms: u64,
     ) {
         if let Some(key) = admitted_key(nic, direction, p, a) {
             if let Some(flow) = self.lookup(&key, now_ms) {
-                flow.update_verdict(rule_tag, generation);
+                flow.update_verdict(rule.tag(), generation);
             }
         }
     }
@@ -189,11 +190,12 @@ impl Conntrack for FlowTable {
     }
 
     fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
-        self.fragments().ports(&datagram_id(nic as u32, p)?, now_ms)
+        self.fragments()
+            .ports(&datagram_id(nic.index() as u32, p)?, now_ms)
     }
 
     fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
-        if let Some(id) = datagram_id(nic as u32, p) {
+        if let Some(id) = datagram_id(nic.index() as u32, p) {
             self.fragments().remember(&id, p.flow_ports, now_ms);
         }
     }

@@ -32,8 +32,10 @@
 //! remembered per flow.
 
 use super::packet::{PacketView, TCP_FIN, TCP_RST};
-use crate::snapshot::{RouteTarget, Snapshot};
+use crate::net::PacketKey;
+use crate::snapshot::{NsgVerdict, RouteTarget, RuleId, Snapshot};
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
+use std::net::IpAddr;
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -146,9 +148,28 @@ impl DropReason {
 pub enum Verdict {
     /// Write it, unchanged, to this NIC.
     Deliver(NicIdx),
-    /// Drop it. `at` is the NIC whose check refused it: the sender for
-    /// source-side checks, the receiver for destination-side ones.
-    Drop { reason: DropReason, at: NicIdx },
+    /// Drop it. `at` is the hop whose check refused it: the sender for
+    /// source-side checks, the receiver for destination-side ones. `rule`
+    /// is the NSG rule that denied it ([`RuleId::NONE`] for every other
+    /// reason), so that flow logs and traces name the rule as decided,
+    /// whatever is applied afterwards.
+    Drop {
+        reason: DropReason,
+        at: NicIdx,
+        rule: RuleId,
+    },
+}
+
+impl Verdict {
+    /// A drop that no NSG rule decided.
+    #[inline]
+    pub const fn dropped(reason: DropReason, at: NicIdx) -> Verdict {
+        Verdict::Drop {
+            reason,
+            at,
+            rule: RuleId::NONE,
+        }
+    }
 }
 
 /// A packet found to belong to an admitted flow.
@@ -173,7 +194,7 @@ pub trait Conntrack {
         packet: &PacketView,
         now_ms: u64,
     ) -> Option<Admission>;
-    /// Records a flow just allowed by the NSGs of `nic`. `rule_tag` is the
+    /// Records a flow just allowed by the NSGs of `nic`. `rule` is the
     /// stable number of the rule that allowed it (see
     /// [`crate::snapshot::RuleNames`]); `idle_timeout_ms` is the VNet's flow
     /// timeout.
@@ -183,13 +204,13 @@ pub trait Conntrack {
         nic: NicIdx,
         direction: Direction,
         packet: &PacketView,
-        rule_tag: u32,
+        rule: RuleId,
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
     );
     /// The flow `admission` came from was judged again and is still
-    /// allowed, under `generation`, by the rule `rule_tag` names.
+    /// allowed, under `generation`, by `rule`.
     #[allow(clippy::too_many_arguments)]
     fn refresh(
         &self,
@@ -197,7 +218,7 @@ pub trait Conntrack {
         direction: Direction,
         packet: &PacketView,
         admission: Admission,
-        rule_tag: u32,
+        rule: RuleId,
         generation: u64,
         now_ms: u64,
     );
@@ -253,14 +274,14 @@ impl Conntrack for Stateless {
     fn admitted(&self, _: NicIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
         None
     }
-    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: u32, _: u64, _: u64, _: u64) {}
+    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: RuleId, _: u64, _: u64, _: u64) {}
     fn refresh(
         &self,
         _: NicIdx,
         _: Direction,
         _: &PacketView,
         _: Admission,
-        _: u32,
+        _: RuleId,
         _: u64,
         _: u64,
     ) {
@@ -268,12 +289,38 @@ impl Conntrack for Stateless {
     fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
+/// What the NSGs of one NIC say of a packet in one direction, without
+/// flow state: the verdict, where it was decided, and the rule's stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsgJudgement {
+    pub verdict: NsgVerdict,
+    pub rule: RuleId,
+}
+
+/// Step 3 and 8 without state: the NSG stages of `nic` in `direction` on
+/// `key`. Forwarding runs it for every packet no flow admits;
+/// `flow-verify` runs it for its question.
+#[inline]
+pub fn judge_nsgs(
+    snap: &Snapshot,
+    nic: NicIdx,
+    direction: Direction,
+    key: &PacketKey,
+) -> NsgJudgement {
+    let verdict = snap.evaluate(nic, direction, key);
+    NsgJudgement {
+        verdict,
+        rule: snap.rule_id(nic, direction, &verdict),
+    }
+}
+
 /// Runs the NSGs of `nic` in `direction` unless the packet belongs to an
 /// admitted flow; records the flow when the rules allow it. Flows are
 /// tracked even where no NSG is associated, so that an NSG added later
 /// leaves established connections alone, as in Azure. An admitted flow is
 /// judged again only when the snapshot changed since its verdict and one
-/// of the NSGs on its path has `flush_connection` set.
+/// of the NSGs on its path has `flush_connection` set. A denial names the
+/// rule that denied.
 #[inline]
 fn nsg_admits<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -282,7 +329,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
     direction: Direction,
     view: &PacketView,
     now_ms: u64,
-) -> bool {
+) -> Result<(), RuleId> {
     if let Some(admission) = flows.admitted(nic, direction, view, now_ms) {
         let flow_direction = if admission.reply {
             direction.opposite()
@@ -293,7 +340,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
             flows.closing(nic, direction, view, admission, now_ms);
         }
         if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
-            return true;
+            return Ok(());
         }
         // Judge the flow as its first packet was judged: same direction,
         // same orientation.
@@ -302,38 +349,37 @@ fn nsg_admits<C: Conntrack + ?Sized>(
         } else {
             view.key
         };
-        let verdict = snap.evaluate(nic, flow_direction, &key);
-        if verdict.access == Access::Deny {
+        let judged = judge_nsgs(snap, nic, flow_direction, &key);
+        if judged.verdict.access == Access::Deny {
             flows.revoke(nic, direction, view, admission, now_ms);
-            return false;
+            return Err(judged.rule);
         }
-        let tag = snap.rule_id(nic, flow_direction, &verdict);
         flows.refresh(
             nic,
             direction,
             view,
             admission,
-            tag,
+            judged.rule,
             snap.generation,
             now_ms,
         );
-        return true;
+        return Ok(());
     }
-    let verdict = snap.evaluate(nic, direction, &view.key);
-    if verdict.access == Access::Deny {
-        return false;
+    let judged = judge_nsgs(snap, nic, direction, &view.key);
+    if judged.verdict.access == Access::Deny {
+        return Err(judged.rule);
     }
     let timeout_ms = snap.nics[nic].flow_timeout_ms;
     flows.admit(
         nic,
         direction,
         view,
-        snap.rule_id(nic, direction, &verdict),
+        judged.rule,
         snap.generation,
         timeout_ms,
         now_ms,
     );
-    true
+    Ok(())
 }
 
 /// Decides the fate of one IP packet (without the virtio-net header) sent by
@@ -345,9 +391,8 @@ pub fn decide<C: Conntrack + ?Sized>(
     packet: &[u8],
     now_ms: u64,
 ) -> Verdict {
-    let drop = |reason, at| Verdict::Drop { reason, at };
     let Ok(view) = PacketView::parse(packet) else {
-        return drop(DropReason::Malformed, ingress);
+        return Verdict::dropped(DropReason::Malformed, ingress);
     };
     decide_parsed(snap, flows, ingress, &view, now_ms)
 }
@@ -405,10 +450,7 @@ fn decide_fragment<C: Conntrack + ?Sized>(
                         &view.with_datagram_ports(ports),
                         now_ms,
                     ),
-                    None => Verdict::Drop {
-                        reason: DropReason::FragmentUnmatched,
-                        at: ingress,
-                    },
+                    None => Verdict::dropped(DropReason::FragmentUnmatched, ingress),
                 }
             }
         }
@@ -416,32 +458,52 @@ fn decide_fragment<C: Conntrack + ?Sized>(
     }
 }
 
-/// Azure's checks in Azure's order, on a packet whose ports are known.
+/// Steps 1-2 at the sender: the protocol and destination must be
+/// forwardable, and a NIC without IP forwarding may only send from its own
+/// addresses.
 #[inline]
-fn decide_packet<C: Conntrack + ?Sized>(
+pub fn sender_checks(
     snap: &Snapshot,
-    flows: &C,
     ingress: NicIdx,
     view: &PacketView,
-    now_ms: u64,
-) -> Verdict {
-    let drop = |reason, at| Verdict::Drop { reason, at };
+) -> Result<(), DropReason> {
+    let Some(sender) = snap.nics.get(ingress) else {
+        return Err(DropReason::Malformed);
+    };
+    if view.blocked_protocol {
+        return Err(DropReason::BlockedProtocol);
+    }
+    if view.unroutable_destination {
+        return Err(DropReason::Unroutable);
+    }
+    if !sender.ip_forwarding && !sender.owns(view.key.src) {
+        return Err(DropReason::SourceCheck);
+    }
+    Ok(())
+}
+
+/// Where the fabric takes a packet: the sending subnet's deciding route
+/// (a row of [`Snapshot::nic_routes`]) and the NIC that receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    pub row: usize,
+    pub receiver: NicIdx,
+}
+
+/// Steps 4-7 for a packet from `ingress`, `src` to `dst`: the deciding
+/// route, the receiving NIC, the peering crossed and the receiver's
+/// destination check. A refusal is the drop, with the hop that refused.
+#[inline]
+pub fn route_step(
+    snap: &Snapshot,
+    ingress: NicIdx,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<Hop, Verdict> {
+    let drop = |reason, at| Err(Verdict::dropped(reason, at));
     let Some(sender) = snap.nics.get(ingress) else {
         return drop(DropReason::Malformed, ingress);
     };
-    if view.blocked_protocol {
-        return drop(DropReason::BlockedProtocol, ingress);
-    }
-    if view.unroutable_destination {
-        return drop(DropReason::Unroutable, ingress);
-    }
-    let (src, dst) = (view.key.src, view.key.dst);
-    if !sender.ip_forwarding && !sender.owns(src) {
-        return drop(DropReason::SourceCheck, ingress);
-    }
-    if !nsg_admits(snap, flows, ingress, Direction::Outbound, view, now_ms) {
-        return drop(DropReason::NsgOutbound, ingress);
-    }
     let Some((row, target)) = snap.route_target(ingress, dst) else {
         return drop(DropReason::NoRoute, ingress);
     };
@@ -480,8 +542,39 @@ fn decide_packet<C: Conntrack + ?Sized>(
     if !recipient.ip_forwarding && !recipient.owns(dst) {
         return drop(DropReason::DestinationCheck, receiver);
     }
-    if !nsg_admits(snap, flows, receiver, Direction::Inbound, view, now_ms) {
-        return drop(DropReason::NsgInbound, receiver);
+    Ok(Hop { row, receiver })
+}
+
+/// Azure's checks in Azure's order, on a packet whose ports are known: the
+/// steps above, with the NSGs (and their flow state) between them.
+#[inline]
+fn decide_packet<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
+    if let Err(reason) = sender_checks(snap, ingress, view) {
+        return Verdict::dropped(reason, ingress);
+    }
+    if let Err(rule) = nsg_admits(snap, flows, ingress, Direction::Outbound, view, now_ms) {
+        return Verdict::Drop {
+            reason: DropReason::NsgOutbound,
+            at: ingress,
+            rule,
+        };
+    }
+    let receiver = match route_step(snap, ingress, view.key.src, view.key.dst) {
+        Ok(hop) => hop.receiver,
+        Err(drop) => return drop,
+    };
+    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, view, now_ms) {
+        return Verdict::Drop {
+            reason: DropReason::NsgInbound,
+            at: receiver,
+            rule,
+        };
     }
     Verdict::Deliver(receiver)
 }

@@ -9,5 +9,8 @@ pub mod conntrack;
 pub mod decide;
 pub mod packet;
 
-pub use decide::{decide, decide_parsed, Admission, Conntrack, DropReason, Stateless, Verdict};
+pub use decide::{
+    decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, Conntrack, DropReason,
+    Hop, NsgJudgement, Stateless, Verdict,
+};
 pub use packet::PacketView;

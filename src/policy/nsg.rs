@@ -319,8 +319,8 @@ fn is_named(spec: &AddressSpec) -> bool {
 pub(crate) mod tests {
     use super::*;
     use crate::topology::{
-        Asg, IpConfiguration, Nic, Nsg, PortRange, SecurityRule, Subnet, SubnetRef, Vnet,
-        IPPROTO_ICMP, IPPROTO_TCP,
+        Asg, AsgIdx, IpConfiguration, Nic, Nsg, PortRange, SecurityRule, Subnet, SubnetIdx,
+        SubnetRef, Vnet, VnetIdx, IPPROTO_ICMP, IPPROTO_TCP,
     };
     use std::net::IpAddr;
 
@@ -332,17 +332,20 @@ pub(crate) mod tests {
         s.parse().unwrap()
     }
 
-    fn nic(name: &str, addr: &str, asgs: Vec<usize>, nsg: Option<NsgIdx>) -> Nic {
+    fn nic(name: &str, addr: &str, asgs: Vec<usize>, nsg: Option<usize>) -> Nic {
         Nic {
             name: name.into(),
-            subnet: SubnetRef { vnet: 0, subnet: 0 },
+            subnet: SubnetRef {
+                vnet: VnetIdx::new(0),
+                subnet: SubnetIdx::new(0),
+            },
             ip_configurations: vec![IpConfiguration {
                 name: "ipconfig1".into(),
                 address: ip(addr),
             }],
             ip_forwarding: false,
-            network_security_group: nsg,
-            application_security_groups: asgs,
+            network_security_group: nsg.map(NsgIdx::new),
+            application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
             netns: name.into(),
             line: 0,
         }
@@ -381,17 +384,20 @@ pub(crate) mod tests {
                 subnets: vec![Subnet {
                     name: "app".into(),
                     address_prefixes: vec![net("10.0.1.0/24")],
-                    network_security_group: Some(0),
+                    network_security_group: Some(NsgIdx::new(0)),
                     route_table: None,
                     line: 0,
-                }],
+                }]
+                .into(),
                 line: 0,
-            }],
+            }]
+            .into(),
             nics: vec![
                 nic("web1", "10.0.1.4", vec![0], Some(1)),
                 nic("web2", "10.0.1.5", vec![0], None),
                 nic("db1", "10.0.1.6", vec![1], None),
-            ],
+            ]
+            .into(),
             nsgs: vec![
                 Nsg {
                     name: "subnet-nsg".into(),
@@ -405,7 +411,8 @@ pub(crate) mod tests {
                     security_rules: vec![],
                     line: 0,
                 },
-            ],
+            ]
+            .into(),
             asgs: vec![
                 Asg {
                     name: "web".into(),
@@ -415,7 +422,8 @@ pub(crate) mod tests {
                     name: "db".into(),
                     line: 0,
                 },
-            ],
+            ]
+            .into(),
             ..Topology::default()
         }
     }
@@ -449,7 +457,7 @@ pub(crate) mod tests {
                 AddressSpec::Any,
             ),
         ]);
-        let inbound = effective_rules(&t, 0, 0, Direction::Inbound);
+        let inbound = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
         assert_eq!(
             names(&inbound),
             [
@@ -465,7 +473,7 @@ pub(crate) mod tests {
         assert!(inbound[2..].iter().all(|r| r.is_default()));
         assert!(!inbound[0].is_default());
 
-        let outbound = effective_rules(&t, 0, 0, Direction::Outbound);
+        let outbound = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Outbound);
         assert_eq!(
             names(&outbound),
             [
@@ -505,7 +513,7 @@ pub(crate) mod tests {
     #[test]
     fn default_rules_decide_traffic() {
         let t = topo(vec![]);
-        let inbound = effective_rules(&t, 0, 0, Direction::Inbound);
+        let inbound = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
         let key = |proto, src: &str, dst: &str| PacketKey {
             proto,
             src: ip(src),
@@ -542,14 +550,14 @@ pub(crate) mod tests {
                 100,
                 Direction::Inbound,
                 AddressSpec::Any,
-                AddressSpec::Asgs(vec![0]),
+                AddressSpec::Asgs(vec![AsgIdx::new(0)]),
             ),
             // Inbound from db: the ASG is the remote side; applies to all.
             sec_rule(
                 "from-db",
                 110,
                 Direction::Inbound,
-                AddressSpec::Asgs(vec![1]),
+                AddressSpec::Asgs(vec![AsgIdx::new(1)]),
                 AddressSpec::Any,
             ),
             // Outbound from web or db: own side is the source.
@@ -557,12 +565,12 @@ pub(crate) mod tests {
                 "from-web-or-db",
                 100,
                 Direction::Outbound,
-                AddressSpec::Asgs(vec![0, 1]),
+                AddressSpec::Asgs(vec![AsgIdx::new(0), AsgIdx::new(1)]),
                 AddressSpec::Any,
             ),
         ]);
-        let web1 = effective_rules(&t, 0, 0, Direction::Inbound);
-        let db1 = effective_rules(&t, 0, 2, Direction::Inbound);
+        let web1 = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
+        let db1 = effective_rules(&t, NsgIdx::new(0), NicIdx::new(2), Direction::Inbound);
         assert_eq!(
             names(&web1)[..2],
             ["securityRules/to-web", "securityRules/from-db"]
@@ -578,7 +586,7 @@ pub(crate) mod tests {
         );
         assert_eq!(web1[1].expanded_source, vec![net("10.0.1.6/32")]);
 
-        let out_web2 = effective_rules(&t, 0, 1, Direction::Outbound);
+        let out_web2 = effective_rules(&t, NsgIdx::new(0), NicIdx::new(1), Direction::Outbound);
         assert_eq!(names(&out_web2)[0], "securityRules/from-web-or-db");
         assert_eq!(out_web2[0].source_prefixes, ["web", "db"]);
         assert_eq!(
@@ -600,7 +608,7 @@ pub(crate) mod tests {
             ]),
             AddressSpec::Tag(ServiceTag::VirtualNetwork),
         )]);
-        let r = &effective_rules(&t, 0, 0, Direction::Inbound)[0];
+        let r = &effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound)[0];
         assert_eq!(
             r.source_prefixes,
             ["10.9.0.7/32", "10.8.0.0/16", "2001:db8::1/128"]
@@ -614,27 +622,33 @@ pub(crate) mod tests {
     fn chain_order_per_direction() {
         let t = topo(vec![]);
         assert_eq!(
-            nsg_chain(&t, 0, Direction::Inbound),
-            [(NsgLevel::Subnet, 0), (NsgLevel::Nic, 1)]
+            nsg_chain(&t, NicIdx::new(0), Direction::Inbound),
+            [
+                (NsgLevel::Subnet, NsgIdx::new(0)),
+                (NsgLevel::Nic, NsgIdx::new(1))
+            ]
         );
         assert_eq!(
-            nsg_chain(&t, 0, Direction::Outbound),
-            [(NsgLevel::Nic, 1), (NsgLevel::Subnet, 0)]
+            nsg_chain(&t, NicIdx::new(0), Direction::Outbound),
+            [
+                (NsgLevel::Nic, NsgIdx::new(1)),
+                (NsgLevel::Subnet, NsgIdx::new(0))
+            ]
         );
         assert_eq!(
-            nsg_chain(&t, 1, Direction::Inbound),
-            [(NsgLevel::Subnet, 0)]
+            nsg_chain(&t, NicIdx::new(1), Direction::Inbound),
+            [(NsgLevel::Subnet, NsgIdx::new(0))]
         );
         let mut bare = t.clone();
-        bare.vnets[0].subnets[0].network_security_group = None;
-        assert!(nsg_chain(&bare, 1, Direction::Outbound).is_empty());
-        assert!(nsg_chain(&bare, 99, Direction::Outbound).is_empty());
+        bare.vnets[VnetIdx::new(0)].subnets[SubnetIdx::new(0)].network_security_group = None;
+        assert!(nsg_chain(&bare, NicIdx::new(1), Direction::Outbound).is_empty());
+        assert!(nsg_chain(&bare, NicIdx::new(99), Direction::Outbound).is_empty());
     }
 
     #[test]
     fn out_of_range_indices_give_no_rules() {
         let t = topo(vec![]);
-        assert!(effective_rules(&t, 9, 0, Direction::Inbound).is_empty());
-        assert!(effective_rules(&t, 0, 9, Direction::Inbound).is_empty());
+        assert!(effective_rules(&t, NsgIdx::new(9), NicIdx::new(0), Direction::Inbound).is_empty());
+        assert!(effective_rules(&t, NsgIdx::new(0), NicIdx::new(9), Direction::Inbound).is_empty());
     }
 }

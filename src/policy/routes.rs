@@ -300,7 +300,7 @@ pub fn deciding_row(rows: &[EffectiveRoute], dst: IpAddr) -> Option<usize> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::topology::model::{Peering, Route, RouteTable, Subnet, Vnet};
+    use crate::topology::model::{Peering, Route, RouteTable, Subnet, SubnetIdx, Vnet};
 
     fn net(s: &str) -> IpNet {
         s.parse().unwrap()
@@ -321,9 +321,10 @@ pub(crate) mod tests {
                 name: "default".into(),
                 address_prefixes: vec![net(ranges[0])],
                 network_security_group: None,
-                route_table,
+                route_table: route_table.map(RouteTableIdx::new),
                 line: 0,
-            }],
+            }]
+            .into(),
             line: 0,
         }
     }
@@ -331,8 +332,8 @@ pub(crate) mod tests {
     fn link(from: usize, to: usize) -> Peering {
         Peering {
             name: format!("{from}-to-{to}"),
-            vnet: from,
-            remote: to,
+            vnet: VnetIdx::new(from),
+            remote: VnetIdx::new(to),
             allow_virtual_network_access: true,
             allow_forwarded_traffic: false,
             allow_gateway_transit: false,
@@ -361,7 +362,10 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn first_subnet(vnet: usize) -> SubnetRef {
-        SubnetRef { vnet, subnet: 0 }
+        SubnetRef {
+            vnet: VnetIdx::new(vnet),
+            subnet: SubnetIdx::new(0),
+        }
     }
 
     /// (source, state, prefix, next hop) of each row, as strings.
@@ -394,7 +398,7 @@ pub(crate) mod tests {
     #[test]
     fn default_routes_of_a_plain_vnet() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], None)],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], None)].into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -427,7 +431,7 @@ pub(crate) mod tests {
     #[test]
     fn vnet_range_equal_to_a_reserved_prefix_replaces_its_none_row() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["172.16.0.0/12"], None)],
+            vnets: vec![vnet("a", "westus", &["172.16.0.0/12"], None)].into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -445,7 +449,7 @@ pub(crate) mod tests {
     #[test]
     fn vnet_range_containing_a_reserved_prefix_removes_its_none_row() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["192.0.0.0/8"], None)],
+            vnets: vec![vnet("a", "westus", &["192.0.0.0/8"], None)].into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -463,7 +467,7 @@ pub(crate) mod tests {
     #[test]
     fn vnet_range_inside_a_reserved_prefix_keeps_both_rows() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["192.168.10.0/24"], None)],
+            vnets: vec![vnet("a", "westus", &["192.168.10.0/24"], None)].into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -486,7 +490,8 @@ pub(crate) mod tests {
             vnets: vec![
                 vnet("a", "westus", &["10.0.0.0/8"], None),
                 vnet("b", "westus", &["172.16.0.0/12"], None),
-            ],
+            ]
+            .into(),
             peerings: vec![link(0, 1), link(1, 0)],
             ..Default::default()
         };
@@ -501,7 +506,7 @@ pub(crate) mod tests {
                 row("Default", "Active", "192.168.0.0/16", "None"),
             ]
         );
-        assert_eq!(rows[1].peer_vnet, Some(1));
+        assert_eq!(rows[1].peer_vnet, Some(VnetIdx::new(1)));
     }
 
     #[test]
@@ -511,7 +516,8 @@ pub(crate) mod tests {
                 vnet("a", "westus", &["10.0.0.0/16"], None),
                 vnet("b", "westus", &["10.1.0.0/16", "10.11.0.0/16"], None),
                 vnet("c", "eastus", &["10.2.0.0/16"], None),
-            ],
+            ]
+            .into(),
             peerings: vec![link(0, 1), link(1, 0), link(0, 2)],
             ..Default::default()
         };
@@ -533,7 +539,7 @@ pub(crate) mod tests {
         let rows = effective_routes(&topo, first_subnet(0));
         let to_c = decide(&rows, "10.2.0.4").unwrap();
         assert_eq!(to_c.next_hop_type, NextHopType::VNetGlobalPeering);
-        assert_eq!(to_c.peer_vnet, Some(2));
+        assert_eq!(to_c.peer_vnet, Some(VnetIdx::new(2)));
     }
 
     #[test]
@@ -543,7 +549,8 @@ pub(crate) mod tests {
                 vnet("a", "westus", &["10.0.0.0/16"], None),
                 vnet("b", "westus", &["10.1.0.0/16"], None),
                 vnet("c", "westus", &["10.2.0.0/16"], None),
-            ],
+            ]
+            .into(),
             peerings: vec![link(0, 1), link(1, 0), link(1, 2), link(2, 1)],
             ..Default::default()
         };
@@ -560,13 +567,14 @@ pub(crate) mod tests {
     #[test]
     fn user_route_beats_system_route_at_equal_prefix() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
             route_tables: vec![table(vec![route(
                 "whole-vnet",
                 "10.0.0.0/16",
                 NextHopType::VirtualAppliance,
                 Some("10.0.9.4"),
-            )])],
+            )])]
+            .into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -574,7 +582,7 @@ pub(crate) mod tests {
         let user = rows.last().unwrap();
         assert_eq!(user.state, RouteState::Active);
         assert_eq!(user.name.as_deref(), Some("whole-vnet"));
-        assert_eq!(user.route_table, Some(0));
+        assert_eq!(user.route_table, Some(RouteTableIdx::new(0)));
         let decided = decide(&rows, "10.0.0.5").unwrap();
         assert_eq!(decided.source, RouteSource::User);
         assert_eq!(decided.next_hop_ip, Some("10.0.9.4".parse().unwrap()));
@@ -615,13 +623,14 @@ pub(crate) mod tests {
     #[test]
     fn user_default_route_removes_the_none_rows() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
             route_tables: vec![table(vec![route(
                 "all-via-nva",
                 "0.0.0.0/0",
                 NextHopType::VirtualAppliance,
                 Some("10.0.9.4"),
-            )])],
+            )])]
+            .into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -642,13 +651,14 @@ pub(crate) mod tests {
     #[test]
     fn user_default_route_with_any_next_hop_removes_the_none_rows() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
             route_tables: vec![table(vec![route(
                 "all-to-internet",
                 "0.0.0.0/0",
                 NextHopType::Internet,
                 None,
-            )])],
+            )])]
+            .into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -658,7 +668,7 @@ pub(crate) mod tests {
     #[test]
     fn user_route_equal_to_the_vnet_range_with_a_local_subnet_exception() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
             route_tables: vec![table(vec![
                 route(
                     "within-vnet",
@@ -667,7 +677,8 @@ pub(crate) mod tests {
                     Some("10.0.100.4"),
                 ),
                 route("within-subnet", "10.0.0.0/24", NextHopType::VnetLocal, None),
-            ])],
+            ])]
+            .into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -688,7 +699,8 @@ pub(crate) mod tests {
             vnets: vec![
                 vnet("a", "westus", &["10.0.0.0/16", "fd00:a::/48"], None),
                 vnet("b", "eastus", &["fd00:b::/48"], None),
-            ],
+            ]
+            .into(),
             peerings: vec![link(0, 1), link(1, 0)],
             ..Default::default()
         };
@@ -706,7 +718,10 @@ pub(crate) mod tests {
             decide(&rows, "2001:db8::1").unwrap().next_hop_type,
             NextHopType::Internet
         );
-        assert_eq!(decide(&rows, "fd00:b::9").unwrap().peer_vnet, Some(1));
+        assert_eq!(
+            decide(&rows, "fd00:b::9").unwrap().peer_vnet,
+            Some(VnetIdx::new(1))
+        );
 
         let v6_only = effective_routes(&topo, first_subnet(1));
         assert!(v6_only.iter().any(|r| r.address_prefix == net("::/0")));
@@ -715,11 +730,25 @@ pub(crate) mod tests {
     #[test]
     fn missing_subnet_or_table_gives_no_panic() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(7))],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(7))].into(),
             ..Default::default()
         };
-        assert!(effective_routes(&topo, SubnetRef { vnet: 3, subnet: 0 }).is_empty());
-        assert!(effective_routes(&topo, SubnetRef { vnet: 0, subnet: 3 }).is_empty());
+        assert!(effective_routes(
+            &topo,
+            SubnetRef {
+                vnet: VnetIdx::new(3),
+                subnet: SubnetIdx::new(0)
+            }
+        )
+        .is_empty());
+        assert!(effective_routes(
+            &topo,
+            SubnetRef {
+                vnet: VnetIdx::new(0),
+                subnet: SubnetIdx::new(3)
+            }
+        )
+        .is_empty());
         // A dangling table index is ignored.
         assert_eq!(effective_routes(&topo, first_subnet(0)).len(), 6);
     }

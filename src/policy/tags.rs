@@ -218,7 +218,9 @@ fn push_range_as_cidrs(out: &mut Vec<IpNet>, lo: u128, hi: u128, v6: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::{NextHopType, Peering, Route, RouteTable, Subnet, Vnet};
+    use crate::topology::{
+        NextHopType, Peering, Route, RouteTable, RouteTableIdx, Subnet, SubnetIdx, Vnet, VnetIdx,
+    };
     use proptest::prelude::*;
     use std::net::IpAddr;
 
@@ -240,9 +242,10 @@ mod tests {
                 name: "default".into(),
                 address_prefixes: vec![],
                 network_security_group: None,
-                route_table,
+                route_table: route_table.map(RouteTableIdx::new),
                 line: 0,
-            }],
+            }]
+            .into(),
             line: 0,
         }
     }
@@ -250,8 +253,8 @@ mod tests {
     fn link(from: usize, to: usize, access: bool) -> Peering {
         Peering {
             name: format!("{from}-to-{to}"),
-            vnet: from,
-            remote: to,
+            vnet: VnetIdx::new(from),
+            remote: VnetIdx::new(to),
             allow_virtual_network_access: access,
             allow_forwarded_traffic: false,
             allow_gateway_transit: false,
@@ -279,19 +282,24 @@ mod tests {
                 vnet("spoke1", &["10.1.0.0/16"], None),
                 vnet("spoke2", &["10.2.0.0/16"], None),
                 vnet("spoke3", &["10.3.0.0/16"], None),
-            ],
+            ]
+            .into(),
             peerings,
             route_tables: vec![RouteTable {
                 name: "hub-rt".into(),
                 bgp_route_propagation_enabled: true,
                 routes,
                 line: 0,
-            }],
+            }]
+            .into(),
             ..Topology::default()
         }
     }
 
-    const HUB: SubnetRef = SubnetRef { vnet: 0, subnet: 0 };
+    const HUB: SubnetRef = SubnetRef {
+        vnet: VnetIdx::new(0),
+        subnet: SubnetIdx::new(0),
+    };
 
     #[test]
     fn vnet_tag_has_own_space_and_host_vip() {
@@ -328,7 +336,10 @@ mod tests {
             ])
         );
         // From spoke3 the hub is in the tag: spoke3's own link allows access.
-        let spoke3 = SubnetRef { vnet: 3, subnet: 0 };
+        let spoke3 = SubnetRef {
+            vnet: VnetIdx::new(3),
+            subnet: SubnetIdx::new(0),
+        };
         assert_eq!(
             virtual_network_tag(&t, spoke3),
             nets(&[
@@ -339,7 +350,10 @@ mod tests {
             ])
         );
         // spoke2 holds no link at all.
-        let spoke2 = SubnetRef { vnet: 2, subnet: 0 };
+        let spoke2 = SubnetRef {
+            vnet: VnetIdx::new(2),
+            subnet: SubnetIdx::new(0),
+        };
         assert_eq!(
             virtual_network_tag(&t, spoke2),
             nets(&["10.2.0.0/16", "168.63.129.16/32"])
@@ -386,7 +400,7 @@ mod tests {
     #[test]
     fn vnet_tag_is_not_merged() {
         let mut t = topo(vec![], vec![route("10.0.128.0/17"), route("10.1.0.0/16")]);
-        t.vnets[0].address_space = nets(&["10.0.0.0/17", "10.0.64.0/18"]);
+        t.vnets[VnetIdx::new(0)].address_space = nets(&["10.0.0.0/17", "10.0.64.0/18"]);
         assert_eq!(
             virtual_network_tag(&t, HUB),
             nets(&[
@@ -402,7 +416,7 @@ mod tests {
     #[test]
     fn internet_tag_excludes_private_space_and_the_vnet() {
         let mut t = topo(vec![], vec![route("8.8.8.0/24")]);
-        t.vnets[0].address_space = nets(&["10.0.0.0/16", "2001:db8::/32"]);
+        t.vnets[VnetIdx::new(0)].address_space = nets(&["10.0.0.0/16", "2001:db8::/32"]);
         let tag = internet_tag(&t, HUB);
         let inside = |a: &str| {
             let a: IpAddr = a.parse().unwrap();

@@ -13,7 +13,7 @@
 //!   VNet.
 
 use crate::policy::routes::EffectiveRoute;
-use crate::topology::{NextHopType, NicIdx, Topology, VnetIdx};
+use crate::topology::{NextHopType, NicIdx, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -38,25 +38,25 @@ pub struct Forwarding {
     crossings: Vec<Crossing>,
     vnet_count: usize,
     /// Per VNet, its address space (to tell whether a packet started there).
-    spaces: Vec<Vec<IpNet>>,
+    spaces: TiVec<VnetIdx, Vec<IpNet>>,
 }
 
 impl Forwarding {
     pub fn build(topo: &Topology) -> Forwarding {
         let mut owners = FxHashMap::default();
-        for (idx, nic) in topo.nics.iter().enumerate() {
+        for (idx, nic) in topo.nics.iter_enumerated() {
             for c in &nic.ip_configurations {
                 owners.insert((nic.subnet.vnet, c.address), idx);
             }
         }
         let n = topo.vnets.len();
         let mut crossings = vec![Crossing::default(); n * n];
-        for from in 0..n {
-            for to in 0..n {
+        for from in topo.vnets.keys() {
+            for to in topo.vnets.keys() {
                 if let (Some(out), Some(back)) =
                     (topo.peering_link(from, to), topo.peering_link(to, from))
                 {
-                    crossings[from * n + to] = Crossing {
+                    crossings[from.index() * n + to.index()] = Crossing {
                         connected: true,
                         access: out.allow_virtual_network_access
                             && back.allow_virtual_network_access,
@@ -82,7 +82,7 @@ impl Forwarding {
     #[inline]
     pub fn crossing(&self, from: VnetIdx, to: VnetIdx) -> Crossing {
         self.crossings
-            .get(from * self.vnet_count + to)
+            .get(from.index() * self.vnet_count + to.index())
             .copied()
             .unwrap_or_default()
     }

@@ -28,7 +28,9 @@ use crate::engine::lpm::Lpm;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
-use crate::topology::{Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, Topology, VnetIdx};
+use crate::topology::{
+    Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
+};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,7 +39,7 @@ pub mod forwarding;
 pub mod rule_names;
 
 pub use forwarding::{Crossing, Forwarding, RouteTarget};
-pub use rule_names::{RuleIdentity, RuleNames, NO_RULE};
+pub use rule_names::{RuleId, RuleIdentity, RuleNames, NO_RULE};
 
 /// Routes of one subnet.
 #[derive(Debug)]
@@ -87,7 +89,7 @@ pub struct NsgStage {
     pub classifier: Arc<Classifier>,
     /// Each rule's stable number in [`Snapshot::rule_names`], parallel to
     /// `rules`: what a flow admitted by the rule remembers.
-    pub rule_ids: Arc<[u32]>,
+    pub rule_ids: Arc<[RuleId]>,
 }
 
 /// Per-NIC compiled facts: everything the packet path reads about a NIC,
@@ -156,7 +158,7 @@ pub struct Snapshot {
     pub subnets: Vec<SubnetTables>,
     subnet_slots: HashMap<SubnetRef, usize>,
     /// Indexed like `topology.nics`.
-    pub nics: Vec<NicTables>,
+    pub nics: TiVec<NicIdx, NicTables>,
     pub forwarding: Forwarding,
     /// The names behind [`NsgStage::rule_ids`], shared with the snapshots
     /// compiled before and after this one.
@@ -206,10 +208,10 @@ impl Snapshot {
         #[allow(clippy::type_complexity)]
         let mut shared: HashMap<
             StageKey,
-            (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[u32]>),
+            (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[RuleId]>),
         > = HashMap::new();
-        let mut nics = Vec::with_capacity(topology.nics.len());
-        for (idx, nic) in topology.nics.iter().enumerate() {
+        let mut nics = TiVec::with_capacity(topology.nics.len());
+        for (idx, nic) in topology.nics.iter_enumerated() {
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
                 nsg_chain(&topology, idx, direction)
                     .into_iter()
@@ -227,7 +229,7 @@ impl Snapshot {
                             .or_insert_with(|| {
                                 let rules = effective_rules(&topology, nsg, idx, direction);
                                 let matches: Vec<_> = rules.iter().map(rule_match).collect();
-                                let ids: Vec<u32> = rules
+                                let ids: Vec<RuleId> = rules
                                     .iter()
                                     .map(|r| {
                                         rule_names.intern(RuleIdentity {
@@ -315,7 +317,7 @@ impl Snapshot {
     /// The stable number of the rule that decided `verdict` (see
     /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
     #[inline]
-    pub fn rule_id(&self, nic: NicIdx, direction: Direction, verdict: &NsgVerdict) -> u32 {
+    pub fn rule_id(&self, nic: NicIdx, direction: Direction, verdict: &NsgVerdict) -> RuleId {
         verdict
             .decided_by
             .and_then(|(s, r)| {
@@ -406,13 +408,14 @@ mod compile_tests {
     #[test]
     fn compiled_table_points_at_active_rows_only() {
         let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))],
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
             route_tables: vec![table(vec![route(
                 "drop",
                 "10.0.0.0/16",
                 NextHopType::None,
                 None,
-            )])],
+            )])]
+            .into(),
             ..Default::default()
         };
         let rows = effective_routes(&topo, first_subnet(0));
@@ -441,11 +444,11 @@ mod compile_tests {
                 100,
                 Direction::Inbound,
                 AddressSpec::Any,
-                AddressSpec::Asgs(vec![0]),
+                AddressSpec::Asgs(vec![AsgIdx::new(0)]),
             ),
             udp,
         ]);
-        let rules = effective_rules(&t, 0, 0, Direction::Inbound);
+        let rules = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
         let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
         let classifier = Classifier::new(&matches);
         for proto in [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 58, 50] {

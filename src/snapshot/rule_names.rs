@@ -17,8 +17,35 @@ pub struct RuleIdentity {
     pub rule: String,
 }
 
-/// The tag of a flow no NSG rule admitted (no NSG on its path).
-pub const NO_RULE: u32 = u32::MAX;
+/// The stable number of a rule in [`RuleNames`]: what a tracked flow
+/// remembers as the rule that admitted it, and what a drop names as the
+/// rule that denied it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(u32);
+
+impl RuleId {
+    /// No rule: no NSG was on the packet's path, or no NSG decided.
+    pub const NONE: RuleId = RuleId(u32::MAX);
+
+    /// The number as the flow table stores it (its verdict tag).
+    #[inline]
+    pub const fn tag(self) -> u32 {
+        self.0
+    }
+
+    /// The rule a flow table's verdict tag stands for.
+    #[inline]
+    pub const fn from_tag(tag: u32) -> RuleId {
+        RuleId(tag)
+    }
+
+    pub const fn is_none(self) -> bool {
+        self.0 == u32::MAX
+    }
+}
+
+/// The rule id of a flow no NSG rule admitted (no NSG on its path).
+pub const NO_RULE: RuleId = RuleId::NONE;
 
 #[derive(Debug, Default)]
 pub struct RuleNames {
@@ -28,27 +55,33 @@ pub struct RuleNames {
 #[derive(Debug, Default)]
 struct Table {
     names: Vec<RuleIdentity>,
-    ids: HashMap<RuleIdentity, u32>,
+    ids: HashMap<RuleIdentity, RuleId>,
 }
 
 impl RuleNames {
     /// The number of `identity`, given it if it has none yet. Used while
     /// compiling a snapshot, never on the packet path.
-    pub fn intern(&self, identity: RuleIdentity) -> u32 {
+    pub fn intern(&self, identity: RuleIdentity) -> RuleId {
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = table.ids.get(&identity) {
             return id;
         }
-        let id = table.names.len() as u32;
+        let id = RuleId(table.names.len() as u32);
         table.names.push(identity.clone());
         table.ids.insert(identity, id);
         id
     }
 
-    /// The rule a number stands for.
-    pub fn get(&self, id: u32) -> Option<RuleIdentity> {
+    /// The number of `identity`, if a snapshot has used the rule.
+    pub fn id_of(&self, identity: &RuleIdentity) -> Option<RuleId> {
         let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        table.names.get(id as usize).cloned()
+        table.ids.get(identity).copied()
+    }
+
+    /// The rule a number stands for.
+    pub fn get(&self, id: RuleId) -> Option<RuleIdentity> {
+        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        table.names.get(id.0 as usize).cloned()
     }
 }
 
@@ -73,5 +106,7 @@ mod tests {
         assert!(a != b && b != c && a != c);
         assert_eq!(names.get(b), Some(rule("web", "securityRules/deny-23")));
         assert_eq!(names.get(NO_RULE), None);
+        assert_eq!(names.id_of(&rule("db", "securityRules/allow-80")), Some(c));
+        assert_eq!(names.id_of(&rule("db", "securityRules/deny-23")), None);
     }
 }

@@ -12,34 +12,94 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-/// Index of a VNet in [`Topology::vnets`].
-pub type VnetIdx = usize;
-/// Index of a NIC in [`Topology::nics`].
-pub type NicIdx = usize;
-/// Index of a route table in [`Topology::route_tables`].
-pub type RouteTableIdx = usize;
-/// Index of an NSG in [`Topology::nsgs`].
-pub type NsgIdx = usize;
-/// Index of an application security group in [`Topology::asgs`].
-pub type AsgIdx = usize;
+pub use typed_index_collections::{TiSlice, TiVec};
+
+/// Declares an index newtype: a position in one kind of vector, which
+/// cannot be passed where another kind's index is expected.
+macro_rules! index_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name(usize);
+
+        impl $name {
+            /// The position as a plain number (for messages and arrays
+            /// that are not typed by the index).
+            #[inline]
+            pub const fn index(self) -> usize {
+                self.0
+            }
+
+            #[inline]
+            pub const fn new(index: usize) -> Self {
+                $name(index)
+            }
+        }
+
+        impl From<usize> for $name {
+            #[inline]
+            fn from(index: usize) -> Self {
+                $name(index)
+            }
+        }
+
+        impl From<$name> for usize {
+            #[inline]
+            fn from(id: $name) -> usize {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+index_type!(
+    /// Index of a VNet in [`Topology::vnets`].
+    VnetIdx
+);
+index_type!(
+    /// Index of a subnet in its VNet's [`Vnet::subnets`].
+    SubnetIdx
+);
+index_type!(
+    /// Index of a NIC in [`Topology::nics`].
+    NicIdx
+);
+index_type!(
+    /// Index of a route table in [`Topology::route_tables`].
+    RouteTableIdx
+);
+index_type!(
+    /// Index of an NSG in [`Topology::nsgs`].
+    NsgIdx
+);
+index_type!(
+    /// Index of an application security group in [`Topology::asgs`].
+    AsgIdx
+);
 
 /// A subnet, addressed by its VNet and its position in that VNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SubnetRef {
     pub vnet: VnetIdx,
-    pub subnet: usize,
+    pub subnet: SubnetIdx,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
     /// The file the topology came from (for messages).
     pub source: String,
-    pub vnets: Vec<Vnet>,
+    pub vnets: TiVec<VnetIdx, Vnet>,
     pub peerings: Vec<Peering>,
-    pub nics: Vec<Nic>,
-    pub route_tables: Vec<RouteTable>,
-    pub nsgs: Vec<Nsg>,
-    pub asgs: Vec<Asg>,
+    pub nics: TiVec<NicIdx, Nic>,
+    pub route_tables: TiVec<RouteTableIdx, RouteTable>,
+    pub nsgs: TiVec<NsgIdx, Nsg>,
+    pub asgs: TiVec<AsgIdx, Asg>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +112,7 @@ pub struct Vnet {
     pub location: String,
     /// Idle timeout of tracked flows, 4..=30 minutes.
     pub flow_timeout_minutes: u32,
-    pub subnets: Vec<Subnet>,
+    pub subnets: TiVec<SubnetIdx, Subnet>,
     pub line: usize,
 }
 
@@ -305,13 +365,15 @@ impl Topology {
     }
 
     pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
-        self.nics.iter().position(|n| n.name == name)
+        self.nics.position(|n| n.name == name)
     }
 
     /// Every subnet of every VNet, in file order.
     pub fn subnet_refs(&self) -> impl Iterator<Item = SubnetRef> + '_ {
-        self.vnets.iter().enumerate().flat_map(|(v, vnet)| {
-            (0..vnet.subnets.len()).map(move |s| SubnetRef { vnet: v, subnet: s })
+        self.vnets.iter_enumerated().flat_map(|(v, vnet)| {
+            vnet.subnets
+                .keys()
+                .map(move |s| SubnetRef { vnet: v, subnet: s })
         })
     }
 

@@ -152,8 +152,12 @@ fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-fn index_of<T>(items: &[T], name: &str, get: impl Fn(&T) -> &str) -> Option<usize> {
-    items.iter().position(|i| get(i) == name)
+fn index_of<K: From<usize>, T>(
+    items: &TiSlice<K, T>,
+    name: &str,
+    get: impl Fn(&T) -> &str,
+) -> Option<K> {
+    items.position(|i| get(i) == name)
 }
 
 impl Resolver<'_> {
@@ -178,7 +182,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn lookup(&mut self, r: &NameRef, kind: &str, found: Option<usize>) -> Option<usize> {
+    fn lookup<K>(&mut self, r: &NameRef, kind: &str, found: Option<K>) -> Option<K> {
         if found.is_none() {
             self.diags.error(
                 r.line,
@@ -363,7 +367,7 @@ impl Resolver<'_> {
                 );
             }
             let mut subnet_names = HashSet::new();
-            let mut subnets: Vec<Subnet> = Vec::new();
+            let mut subnets: TiVec<SubnetIdx, Subnet> = TiVec::new();
             for subnet in vnet.subnets {
                 self.check_name(
                     &subnet.name,
@@ -808,13 +812,16 @@ impl Resolver<'_> {
     /// security groups in a rule must be in the same virtual network"). An
     /// ASG is in the VNet of its members; one without members is in none.
     fn check_rule_asg_vnets(&mut self) {
-        let asg_vnet: Vec<Option<(VnetIdx, usize)>> = (0..self.topo.asgs.len())
+        let asg_vnet: TiVec<AsgIdx, Option<VnetIdx>> = self
+            .topo
+            .asgs
+            .keys()
             .map(|asg| {
                 self.topo
                     .nics
                     .iter()
-                    .position(|n| n.application_security_groups.contains(&asg))
-                    .map(|nic| (self.topo.nics[nic].subnet.vnet, nic))
+                    .find(|n| n.application_security_groups.contains(&asg))
+                    .map(|nic| nic.subnet.vnet)
             })
             .collect();
         let mut refusals = Vec::new();
@@ -826,7 +833,7 @@ impl Resolver<'_> {
                         continue;
                     };
                     for &asg in asgs {
-                        let Some((vnet, _)) = asg_vnet[asg] else {
+                        let Some(vnet) = asg_vnet[asg] else {
                             continue;
                         };
                         match first {
@@ -861,7 +868,7 @@ impl Resolver<'_> {
     /// All members of an application security group must sit in the VNet of
     /// its first member.
     fn check_asg_vnets(&mut self) {
-        for (asg, group) in self.topo.asgs.iter().enumerate() {
+        for (asg, group) in self.topo.asgs.iter_enumerated() {
             let mut first: Option<&Nic> = None;
             for nic in self
                 .topo
