@@ -222,7 +222,11 @@ fn reversed_daemon_edges(daemon: &Path) -> Vec<(String, String, String)> {
                 )
             })
             .1;
-        let direct_child = file.parent() == Some(daemon);
+        // `super::` names a room of the daemon from a file directly in
+        // `daemon/`, or from a room's own `mod.rs` one level down.
+        let room_mod = file.file_name().is_some_and(|n| n == "mod.rs")
+            && file.parent().and_then(Path::parent) == Some(daemon);
+        let direct_child = file.parent() == Some(daemon) || room_mod;
         let text = std::fs::read_to_string(&file).unwrap();
         for (line, to) in daemon_paths(&text, direct_child) {
             if to == from

@@ -1,0 +1,286 @@
+//! The diagnostic answers, computed from a compiled [`Snapshot`] with the
+//! decision's own steps and in the JSON shape `az` prints: effective routes,
+//! next hop, IP flow verify and effective security rules.
+
+use super::query::FlowQuery;
+use crate::dataplane::judge_nsgs;
+use crate::policy::ids;
+use crate::policy::nsg::{EffectiveRule, NsgLevel};
+use crate::policy::routes::EffectiveRoute;
+use crate::snapshot::Snapshot;
+use crate::topology::{NextHopType, NicIdx, PortSpec};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// One row of `routes --json`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteRow {
+    pub source: &'static str,
+    pub state: &'static str,
+    pub address_prefix: Vec<String>,
+    pub next_hop_type: &'static str,
+    pub next_hop_ip_address: Vec<String>,
+    pub name: Option<String>,
+    pub disable_bgp_route_propagation: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteList {
+    pub value: Vec<RouteRow>,
+}
+
+/// The answer of `next-hop --json`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NextHop {
+    pub next_hop_type: &'static str,
+    pub next_hop_ip_address: String,
+    /// The user route's route table as an Azure resource ID, or
+    /// `System Route`.
+    pub route_table_id: String,
+}
+
+/// What `routeTableId` says for a route that is no user route.
+pub const SYSTEM_ROUTE: &str = "System Route";
+
+/// The answer of `flow-verify --json`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowVerdict {
+    pub access: &'static str,
+    /// `securityRules/<name>` or `defaultSecurityRules/<name>`; null when
+    /// the NIC has no NSG at all (Azure then allows everything).
+    pub rule_name: Option<String>,
+}
+
+/// The subnet's route table setting, repeated on every row as Azure does.
+fn propagation_disabled(snap: &Snapshot, nic: NicIdx) -> bool {
+    let t = &snap.topology;
+    t.subnet(t.nics[nic].subnet)
+        .route_table
+        .is_some_and(|rt| !t.route_tables[rt].bgp_route_propagation_enabled)
+}
+
+fn route_row(route: &EffectiveRoute, disable_bgp: bool) -> RouteRow {
+    RouteRow {
+        source: route.source.as_str(),
+        state: route.state.as_str(),
+        address_prefix: vec![route.address_prefix.to_string()],
+        next_hop_type: route.next_hop_type.as_str(),
+        next_hop_ip_address: route.next_hop_ip.iter().map(|ip| ip.to_string()).collect(),
+        name: route.name.clone(),
+        disable_bgp_route_propagation: disable_bgp,
+    }
+}
+
+pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
+    let disable_bgp = propagation_disabled(snap, nic);
+    RouteList {
+        value: snap
+            .nic_routes(nic)
+            .routes
+            .iter()
+            .map(|r| route_row(r, disable_bgp))
+            .collect(),
+    }
+}
+
+pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
+    // The deciding row as forwarding finds it (`route_step`'s lookup).
+    let route = snap
+        .route_target(nic, dst)
+        .map(|(row, _)| &snap.nic_routes(nic).routes[row]);
+    match route {
+        Some(route) => NextHop {
+            next_hop_type: route.next_hop_type.as_str(),
+            next_hop_ip_address: route
+                .next_hop_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+            route_table_id: match route.route_table {
+                Some(rt) => ids::route_table_id(&snap.topology.route_tables[rt].name),
+                None => SYSTEM_ROUTE.to_string(),
+            },
+        },
+        // No route at all: the packet is dropped, which Azure reports as
+        // next hop None.
+        None => NextHop {
+            next_hop_type: NextHopType::None.as_str(),
+            next_hop_ip_address: String::new(),
+            route_table_id: SYSTEM_ROUTE.to_string(),
+        },
+    }
+}
+
+/// The verdict with the deciding rule and where it sits (for the table).
+pub struct FlowAnswer<'s> {
+    pub verdict: FlowVerdict,
+    pub decided_by: Option<(NsgLevel, &'s str, &'s EffectiveRule)>,
+}
+
+pub fn flow_verify<'s>(snap: &'s Snapshot, nic: NicIdx, query: &FlowQuery) -> FlowAnswer<'s> {
+    // The same step forwarding runs for a packet no flow admits.
+    let judged = judge_nsgs(snap, nic, query.direction, &query.packet());
+    let verdict = judged.verdict;
+    let decided_by = snap
+        .deciding_rule(nic, query.direction, &verdict)
+        .map(|(stage, rule)| {
+            (
+                stage.level,
+                snap.topology.nsgs[stage.nsg].name.as_str(),
+                rule,
+            )
+        });
+    FlowAnswer {
+        verdict: FlowVerdict {
+            access: verdict.access.as_str(),
+            rule_name: decided_by.map(|(_, _, r)| r.name.clone()),
+        },
+        decided_by,
+    }
+}
+
+/// One rule of `rules --json`, key for key (and in the order) of Azure's
+/// effective security rules: `name`, `protocol` (`All` for `*`), port
+/// ranges as `lo-hi` both single (null when there are several) and as a
+/// list, address prefixes the same way (`0.0.0.0/0` for `*`), the
+/// expansion of tags and ASGs (null for plain prefixes and `*`), `access`,
+/// `priority`, `direction`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityRuleRow {
+    pub name: String,
+    pub protocol: &'static str,
+    pub source_port_range: Option<String>,
+    pub destination_port_range: Option<String>,
+    pub source_port_ranges: Vec<String>,
+    pub destination_port_ranges: Vec<String>,
+    pub source_address_prefix: Option<String>,
+    pub destination_address_prefix: Option<String>,
+    pub source_address_prefixes: Vec<String>,
+    pub destination_address_prefixes: Vec<String>,
+    pub expanded_source_address_prefix: Option<Vec<String>>,
+    pub expanded_destination_address_prefix: Option<Vec<String>>,
+    pub access: &'static str,
+    pub priority: u16,
+    pub direction: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResourceId {
+    pub id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Association {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<ResourceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_interface: Option<ResourceId>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveNsg {
+    pub network_security_group: ResourceId,
+    pub association: Association,
+    pub effective_security_rules: Vec<SecurityRuleRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EffectiveNsgList {
+    pub value: Vec<EffectiveNsg>,
+}
+
+/// Azure prints port ranges as `lo-hi` (`0-65535` for `*`).
+fn port_ranges(spec: &PortSpec) -> Vec<String> {
+    match spec {
+        PortSpec::Any => vec!["0-65535".to_string()],
+        PortSpec::Ranges(r) => r.iter().map(|r| format!("{}-{}", r.lo, r.hi)).collect(),
+    }
+}
+
+fn single(list: &[String]) -> Option<String> {
+    match list {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn expanded(named: bool, prefixes: &[ipnet::IpNet]) -> Option<Vec<String>> {
+    named.then(|| prefixes.iter().map(|p| p.to_string()).collect())
+}
+
+fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
+    let src = port_ranges(&rule.source_ports);
+    let dst = port_ranges(&rule.destination_ports);
+    SecurityRuleRow {
+        name: rule.name.clone(),
+        protocol: rule.protocol.as_str(),
+        source_port_range: single(&src),
+        destination_port_range: single(&dst),
+        source_port_ranges: src,
+        destination_port_ranges: dst,
+        source_address_prefix: single(&rule.source_prefixes),
+        destination_address_prefix: single(&rule.destination_prefixes),
+        source_address_prefixes: rule.source_prefixes.clone(),
+        destination_address_prefixes: rule.destination_prefixes.clone(),
+        expanded_source_address_prefix: expanded(rule.source_is_named, &rule.expanded_source),
+        expanded_destination_address_prefix: expanded(
+            rule.destination_is_named,
+            &rule.expanded_destination,
+        ),
+        access: rule.access.as_str(),
+        priority: rule.priority,
+        direction: rule.direction.as_str(),
+    }
+}
+
+/// Effective security rules: one entry per associated NSG (subnet first),
+/// inbound rules then outbound, each in evaluation order.
+pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
+    let tables = &snap.nics[nic];
+    let topo = &snap.topology;
+    let mut value: Vec<EffectiveNsg> = Vec::new();
+    for level in [NsgLevel::Subnet, NsgLevel::Nic] {
+        let stages: Vec<_> = tables
+            .inbound
+            .iter()
+            .chain(tables.outbound.iter())
+            .filter(|s| s.level == level)
+            .collect();
+        let Some(first) = stages.first() else {
+            continue;
+        };
+        let association = match level {
+            NsgLevel::Subnet => Association {
+                subnet: Some(ResourceId {
+                    id: {
+                        let at = topo.nics[nic].subnet;
+                        ids::subnet_id(&topo.vnets[at.vnet].name, &topo.subnet(at).name)
+                    },
+                }),
+                network_interface: None,
+            },
+            NsgLevel::Nic => Association {
+                subnet: None,
+                network_interface: Some(ResourceId {
+                    id: ids::nic_id(&topo.nics[nic].name),
+                }),
+            },
+        };
+        value.push(EffectiveNsg {
+            network_security_group: ResourceId {
+                id: ids::nsg_id(&topo.nsgs[first.nsg].name),
+            },
+            association,
+            effective_security_rules: stages
+                .iter()
+                .flat_map(|s| s.rules.iter().map(security_row))
+                .collect(),
+        });
+    }
+    EffectiveNsgList { value }
+}

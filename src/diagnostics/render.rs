@@ -1,0 +1,280 @@
+//! The diagnostic answers laid out for people (aligned tables) or for
+//! programs (`az`-shaped JSON).
+
+use super::az::*;
+use super::query::FlowQuery;
+use super::{find_nic, QueryError};
+use crate::policy::nsg::NsgLevel;
+use crate::snapshot::Snapshot;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+fn json_text<T: Serialize>(value: &T) -> Result<String, QueryError> {
+    serde_json::to_string_pretty(value)
+        .map(|t| t + "\n")
+        .map_err(|e| QueryError::refused(format!("cannot write JSON: {e}")))
+}
+
+/// Lays out rows as aligned columns under a header.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+    );
+    for row in rows {
+        line(row.iter().map(|s| s.as_str()).collect());
+    }
+    out
+}
+
+pub(super) fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let idx = find_nic(snap, nic)?;
+    let list = routes(snap, idx);
+    if json {
+        return json_text(&list);
+    }
+    let rows: Vec<Vec<String>> = list
+        .value
+        .iter()
+        .map(|r| {
+            vec![
+                r.source.to_string(),
+                r.state.to_string(),
+                r.address_prefix.join(", "),
+                r.next_hop_type.to_string(),
+                r.next_hop_ip_address.join(", "),
+                r.name.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let topo = &snap.topology;
+    let _ = writeln!(
+        out,
+        "Effective routes of NIC {} (subnet {}):\n",
+        nic,
+        topo.subnet_path(topo.nics[idx].subnet)
+    );
+    let _ = write!(
+        out,
+        "{}",
+        table(
+            &[
+                "Source",
+                "State",
+                "Address Prefix",
+                "Next Hop Type",
+                "Next Hop IP",
+                "User Route"
+            ],
+            &rows
+        )
+    );
+    Ok(out)
+}
+
+pub(super) fn render_next_hop(
+    snap: &Snapshot,
+    nic: &str,
+    dst: &str,
+    json: bool,
+) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let dst: IpAddr = dst.parse().map_err(|_| {
+        QueryError::usage(format!("--dst `{dst}`: expected an IPv4 or IPv6 address"))
+    })?;
+    let idx = find_nic(snap, nic)?;
+    let hop = next_hop(snap, idx, dst);
+    if json {
+        return json_text(&hop);
+    }
+    let prefix = snap
+        .route(idx, dst)
+        .map(|r| r.address_prefix.to_string())
+        .unwrap_or_else(|| "no route".to_string());
+    let _ = writeln!(out, "Next hop from {nic} to {dst}:");
+    let _ = writeln!(out, "  next hop type:   {}", hop.next_hop_type);
+    if !hop.next_hop_ip_address.is_empty() {
+        let _ = writeln!(out, "  next hop IP:     {}", hop.next_hop_ip_address);
+    }
+    let table = match hop.route_table_id.as_str() {
+        SYSTEM_ROUTE => SYSTEM_ROUTE.to_string(),
+        id => id_name(id),
+    };
+    let _ = writeln!(out, "  route table:     {table}");
+    let _ = writeln!(out, "  matched prefix:  {prefix}");
+    Ok(out)
+}
+
+pub(super) fn render_flow_verify(
+    snap: &Snapshot,
+    nic: &str,
+    query: &FlowQuery,
+    json: bool,
+) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let idx = find_nic(snap, nic)?;
+    let local = query.local.ip();
+    if !snap.topology.nics[idx].owns(local) {
+        let own: Vec<String> = snap.topology.nics[idx]
+            .ip_configurations
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        return Err(QueryError::refused(format!(
+            "--local {local} is not an address of NIC `{nic}` ({})",
+            own.join(", ")
+        )));
+    }
+    let answer = flow_verify(snap, idx, query);
+    if json {
+        return json_text(&answer.verdict);
+    }
+    let _ = writeln!(out, "Access: {}", answer.verdict.access);
+    let _ = match answer.decided_by {
+        Some((level, nsg, rule)) => writeln!(
+            out,
+            "Rule:   {} (priority {}) of NSG {} on the {}",
+            rule.name,
+            rule.priority,
+            nsg,
+            match level {
+                NsgLevel::Subnet => "subnet",
+                NsgLevel::Nic => "NIC",
+            }
+        ),
+        None => writeln!(out, "Rule:   none (no NSG on the NIC or its subnet)"),
+    };
+    Ok(out)
+}
+
+fn shorten(expanded: &Option<Vec<String>>, listed: &[String]) -> String {
+    let text = listed.join(",");
+    let Some(prefixes) = expanded else {
+        return text;
+    };
+    if prefixes.len() == 1 && prefixes[0] == text {
+        return text;
+    }
+    let shown: Vec<&str> = prefixes.iter().take(3).map(|s| s.as_str()).collect();
+    let more = prefixes.len().saturating_sub(3);
+    let mut s = format!("{text} [{}", shown.join(", "));
+    if more > 0 {
+        let _ = write!(s, ", +{more} more");
+    }
+    s.push(']');
+    s
+}
+
+/// The names in a resource ID, for tables: `hub/nva` for a subnet's ID,
+/// `spoke2-app-nsg` for an NSG's.
+fn id_name(id: &str) -> String {
+    let path = id
+        .split_once("/providers/Microsoft.Network/")
+        .map_or(id, |(_, p)| p);
+    path.split('/')
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+pub(super) fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let idx = find_nic(snap, nic)?;
+    let list = rules(snap, idx);
+    if json {
+        return json_text(&list);
+    }
+    if list.value.is_empty() {
+        let _ = writeln!(
+            out,
+            "NIC {nic} has no NSG on itself or its subnet: all traffic is allowed."
+        );
+        return Ok(out);
+    }
+    for entry in &list.value {
+        let at = match (
+            &entry.association.subnet,
+            &entry.association.network_interface,
+        ) {
+            (Some(s), _) => format!("subnet {}", id_name(&s.id)),
+            (_, Some(n)) => format!("NIC {}", id_name(&n.id)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "NSG {} on {at}:\n",
+            id_name(&entry.network_security_group.id)
+        );
+        let rows: Vec<Vec<String>> = entry
+            .effective_security_rules
+            .iter()
+            .map(|r| {
+                vec![
+                    r.direction.to_string(),
+                    r.priority.to_string(),
+                    r.name.clone(),
+                    r.access.to_string(),
+                    r.protocol.to_string(),
+                    shorten(
+                        &r.expanded_source_address_prefix,
+                        &r.source_address_prefixes,
+                    ),
+                    r.source_port_ranges.join(","),
+                    shorten(
+                        &r.expanded_destination_address_prefix,
+                        &r.destination_address_prefixes,
+                    ),
+                    r.destination_port_ranges.join(","),
+                ]
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "{}",
+            table(
+                &[
+                    "Direction",
+                    "Priority",
+                    "Name",
+                    "Access",
+                    "Protocol",
+                    "Source",
+                    "Source Ports",
+                    "Destination",
+                    "Destination Ports"
+                ],
+                &rows
+            )
+        );
+        let _ = writeln!(out);
+    }
+    Ok(out)
+}
