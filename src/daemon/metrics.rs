@@ -26,7 +26,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest request head read; longer requests are refused.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 enum MetricType {
     Counter,
     Gauge,
@@ -34,10 +35,7 @@ enum MetricType {
 
 impl MetricType {
     fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-        }
+        self.into()
     }
 }
 

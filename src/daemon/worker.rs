@@ -17,9 +17,11 @@ use super::stats::WorkerCounters;
 use super::{Plane, PortConntrack};
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
-use crate::host::VNET_HDR_LEN;
+use crate::host::{TunQueue, VNET_HDR_LEN};
 use crate::topology::{Direction, NicIdx};
 use arc_swap::ArcSwap;
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -32,7 +34,7 @@ pub const BUFFER_LEN: usize = VNET_HDR_LEN + 65_535;
 /// Packets read from one queue before looking at the others (fairness).
 const BATCH_PER_QUEUE: usize = 64;
 /// How long a wait may last before the stop flag is looked at again.
-const WAIT_MS: i32 = 100;
+const WAIT_MS: u16 = 100;
 
 /// Makes the next re-registration of any worker fail: a fault-injection
 /// point for the tests of what the daemon does when a worker fails (a
@@ -75,51 +77,6 @@ pub struct Worker {
     pub denies: Option<DenySink>,
 }
 
-/// An epoll instance that closes itself.
-struct Epoll(i32);
-
-impl Epoll {
-    fn new() -> io::Result<Epoll> {
-        // SAFETY: plain syscall; the result is checked.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Epoll(fd))
-    }
-
-    fn control(&self, op: i32, fd: i32) -> io::Result<()> {
-        let mut event = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: fd as u64,
-        };
-        // SAFETY: `event` is a valid epoll_event for the call's duration.
-        let rc = unsafe { libc::epoll_ctl(self.0, op, fd, &mut event) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> io::Result<usize> {
-        // SAFETY: `events` is writable for `events.len()` entries.
-        let n = unsafe {
-            libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, timeout_ms)
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: the fd is owned by this value and closed once.
-        unsafe { libc::close(self.0) };
-    }
-}
-
 /// The worker's view of one plane: which NIC each watched fd belongs to.
 /// The plane is held so that its queue fds stay open (and their numbers
 /// are not reused) for as long as they are registered.
@@ -128,11 +85,23 @@ struct Registered {
     nic_of_fd: HashMap<i32, NicIdx>,
 }
 
+impl Registered {
+    /// This worker's queue of the port of `nic`, if the plane has it.
+    fn queue(&self, nic: NicIdx, worker: usize) -> Option<&TunQueue> {
+        self.plane.ports.get(nic)?.queues.get(worker)
+    }
+}
+
+/// Epoll data of a watched queue: its fd number.
+fn watch(fd: i32) -> EpollEvent {
+    EpollEvent::new(EpollFlags::EPOLLIN, fd as u64)
+}
+
 impl Worker {
     /// Forwards until the stop flag is set. An error (epoll failing) ends
     /// the run; the daemon counts it and runs the worker again.
     pub fn run(&self) -> io::Result<()> {
-        let epoll = Epoll::new()?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         let mut current = Registered {
             plane: self.plane.load_full(),
             nic_of_fd: HashMap::new(),
@@ -140,12 +109,12 @@ impl Worker {
         self.register(&epoll, &mut current, None)?;
         self.generations[self.index].store(current.plane.snapshot.generation, Ordering::Release);
         let mut buf = vec![0u8; BUFFER_LEN];
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        let mut events = [EpollEvent::empty(); 64];
         while !self.stop.load(Ordering::Relaxed) {
             let ready = match epoll.wait(&mut events, WAIT_MS) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             };
             let latest = self.plane.load();
             if !Arc::ptr_eq(&latest, &current.plane) {
@@ -164,14 +133,16 @@ impl Worker {
             }
             let now_ms = self.epoch.elapsed().as_millis() as u64;
             for event in &events[..ready] {
-                let fd = event.u64 as i32;
+                let fd = event.data() as i32;
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
                     if self.drain(&current.plane, nic, &mut buf, now_ms).is_err() {
                         // A queue that fails to read (its device is gone)
                         // would wake every wait: stop watching it until the
                         // next plane.
                         current.nic_of_fd.remove(&fd);
-                        let _ = epoll.control(libc::EPOLL_CTL_DEL, fd);
+                        if let Some(queue) = current.queue(nic, self.index) {
+                            let _ = epoll.delete(queue);
+                        }
                     }
                 }
             }
@@ -195,17 +166,21 @@ impl Worker {
                 next.nic_of_fd.insert(queue.as_raw_fd(), nic);
             }
         }
-        let before: HashMap<i32, NicIdx> =
-            previous.map(|p| p.nic_of_fd.clone()).unwrap_or_default();
-        for fd in before.keys() {
-            if !next.nic_of_fd.contains_key(fd) {
-                // The fd may already be closed with its port; nothing to undo.
-                let _ = epoll.control(libc::EPOLL_CTL_DEL, *fd);
+        // The previous plane is still held, so its queues (and their fd
+        // numbers) are still open here.
+        if let Some(previous) = previous {
+            for (fd, &nic) in &previous.nic_of_fd {
+                if !next.nic_of_fd.contains_key(fd) {
+                    if let Some(queue) = previous.queue(nic, self.index) {
+                        let _ = epoll.delete(queue);
+                    }
+                }
             }
         }
-        for fd in next.nic_of_fd.keys() {
-            if !before.contains_key(fd) {
-                epoll.control(libc::EPOLL_CTL_ADD, *fd)?;
+        for (fd, &nic) in &next.nic_of_fd {
+            let known = previous.is_some_and(|p| p.nic_of_fd.contains_key(fd));
+            if let (false, Some(queue)) = (known, next.queue(nic, self.index)) {
+                epoll.add(queue, watch(*fd))?;
             }
         }
         Ok(())

@@ -38,7 +38,18 @@ use crate::topology::{Access, Direction, NextHopType, NicIdx};
 use std::net::IpAddr;
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumCount,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 #[repr(u8)]
 pub enum DropReason {
     /// Not a readable IPv4/IPv6 packet.
@@ -89,57 +100,24 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = <Self as strum::EnumCount>::COUNT;
 
-    pub const ALL: [DropReason; Self::COUNT] = [
-        DropReason::Malformed,
-        DropReason::BlockedProtocol,
-        DropReason::Unroutable,
-        DropReason::SourceCheck,
-        DropReason::NsgOutbound,
-        DropReason::NoRoute,
-        DropReason::RouteNone,
-        DropReason::NextHopInternet,
-        DropReason::NextHopGateway,
-        DropReason::ApplianceUnreachable,
-        DropReason::NoDestination,
-        DropReason::PeeringNotConnected,
-        DropReason::PeeringAccessOff,
-        DropReason::ForwardedTrafficRefused,
-        DropReason::DestinationCheck,
-        DropReason::NsgInbound,
-        DropReason::EgressFull,
-        DropReason::EgressGone,
-        DropReason::EgressError,
-        DropReason::ReceiveError,
-        DropReason::FragmentUnmatched,
-    ];
-
-    /// The name used in `stats`, `flows` and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::Malformed => "malformed",
-            DropReason::BlockedProtocol => "blocked_protocol",
-            DropReason::Unroutable => "unroutable",
-            DropReason::SourceCheck => "source_check",
-            DropReason::NsgOutbound => "nsg_outbound",
-            DropReason::NoRoute => "no_route",
-            DropReason::RouteNone => "route_none",
-            DropReason::NextHopInternet => "next_hop_internet",
-            DropReason::NextHopGateway => "next_hop_gateway",
-            DropReason::ApplianceUnreachable => "appliance_unreachable",
-            DropReason::NoDestination => "no_destination",
-            DropReason::PeeringNotConnected => "peering_not_connected",
-            DropReason::PeeringAccessOff => "peering_access_off",
-            DropReason::ForwardedTrafficRefused => "forwarded_traffic_refused",
-            DropReason::DestinationCheck => "destination_check",
-            DropReason::NsgInbound => "nsg_inbound",
-            DropReason::EgressFull => "egress_full",
-            DropReason::EgressGone => "egress_gone",
-            DropReason::EgressError => "egress_error",
-            DropReason::ReceiveError => "receive_error",
-            DropReason::FragmentUnmatched => "fragment_unmatched",
+    /// Every reason, in discriminant order.
+    pub const ALL: [DropReason; Self::COUNT] = {
+        let variants = <Self as strum::VariantArray>::VARIANTS;
+        let mut all = [DropReason::Malformed; Self::COUNT];
+        let mut i = 0;
+        while i < Self::COUNT {
+            all[i] = variants[i];
+            i += 1;
         }
+        all
+    };
+
+    /// The name used in `stats`, `flows` and metrics: the variant in
+    /// snake case.
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -577,4 +555,23 @@ fn decide_packet<C: Conntrack + ?Sized>(
         };
     }
     Verdict::Deliver(receiver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reasons_index_their_counters_and_keep_their_names() {
+        for (i, reason) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i);
+        }
+        assert_eq!(DropReason::Malformed.as_str(), "malformed");
+        assert_eq!(DropReason::NextHopInternet.as_str(), "next_hop_internet");
+        assert_eq!(
+            DropReason::ForwardedTrafficRefused.as_str(),
+            "forwarded_traffic_refused"
+        );
+        assert_eq!(DropReason::FragmentUnmatched.as_str(), "fragment_unmatched");
+    }
 }

@@ -62,18 +62,16 @@ const USER_RULE_PREFIX: &str = "securityRules/";
 const DEFAULT_RULE_PREFIX: &str = "defaultSecurityRules/";
 
 /// Where an NSG is associated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum NsgLevel {
     Subnet,
+    #[strum(serialize = "NetworkInterface")]
     Nic,
 }
 
 impl NsgLevel {
     pub fn as_str(self) -> &'static str {
-        match self {
-            NsgLevel::Subnet => "Subnet",
-            NsgLevel::Nic => "NetworkInterface",
-        }
+        self.into()
     }
 }
 

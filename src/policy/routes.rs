@@ -53,7 +53,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Where a route comes from, as the effective-routes listing names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum RouteSource {
     /// A system route.
     Default,
@@ -66,11 +66,7 @@ pub enum RouteSource {
 
 impl RouteSource {
     pub fn as_str(self) -> &'static str {
-        match self {
-            RouteSource::Default => "Default",
-            RouteSource::User => "User",
-            RouteSource::VirtualNetworkGateway => "VirtualNetworkGateway",
-        }
+        self.into()
     }
 
     /// Rank at an equal prefix: lower wins (User > gateway > system).
@@ -84,7 +80,7 @@ impl RouteSource {
 }
 
 /// Whether a route takes part in forwarding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum RouteState {
     Active,
     /// Listed, but beaten by a route of higher priority for the same prefix.
@@ -93,10 +89,7 @@ pub enum RouteState {
 
 impl RouteState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            RouteState::Active => "Active",
-            RouteState::Invalid => "Invalid",
-        }
+        self.into()
     }
 }
 

@@ -189,7 +189,7 @@ pub struct Route {
 
 /// Next-hop types, spelled as `az network nic show-effective-route-table`
 /// prints them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum NextHopType {
     VnetLocal,
     VNetPeering,
@@ -202,15 +202,7 @@ pub enum NextHopType {
 
 impl NextHopType {
     pub fn as_str(self) -> &'static str {
-        match self {
-            NextHopType::VnetLocal => "VnetLocal",
-            NextHopType::VNetPeering => "VNetPeering",
-            NextHopType::VNetGlobalPeering => "VNetGlobalPeering",
-            NextHopType::VirtualAppliance => "VirtualAppliance",
-            NextHopType::VirtualNetworkGateway => "VirtualNetworkGateway",
-            NextHopType::Internet => "Internet",
-            NextHopType::None => "None",
-        }
+        self.into()
     }
 }
 
@@ -223,7 +215,7 @@ pub struct Nsg {
     pub line: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::IntoStaticStr)]
 pub enum Direction {
     Inbound,
     Outbound,
@@ -239,14 +231,11 @@ impl Direction {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Inbound => "Inbound",
-            Direction::Outbound => "Outbound",
-        }
+        self.into()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum Access {
     Allow,
     Deny,
@@ -254,17 +243,15 @@ pub enum Access {
 
 impl Access {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Allow => "Allow",
-            Access::Deny => "Deny",
-        }
+        self.into()
     }
 }
 
 /// NSG protocol. `Any` (`*`) matches every IP protocol; `Icmp` matches
 /// ICMP and ICMPv6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum Protocol {
+    #[strum(serialize = "All")]
     Any,
     Tcp,
     Udp,
@@ -276,14 +263,7 @@ pub enum Protocol {
 impl Protocol {
     /// The spelling Azure uses in rule listings (`All` for `*`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Any => "All",
-            Protocol::Tcp => "Tcp",
-            Protocol::Udp => "Udp",
-            Protocol::Icmp => "Icmp",
-            Protocol::Esp => "Esp",
-            Protocol::Ah => "Ah",
-        }
+        self.into()
     }
 
     /// Whether a packet with IP protocol number `proto` matches.
@@ -305,7 +285,7 @@ pub use crate::net::{
 };
 
 /// Service tags that vnetd computes from the topology.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum ServiceTag {
     VirtualNetwork,
     Internet,
@@ -314,11 +294,7 @@ pub enum ServiceTag {
 
 impl ServiceTag {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceTag::VirtualNetwork => "VirtualNetwork",
-            ServiceTag::Internet => "Internet",
-            ServiceTag::AzureLoadBalancer => "AzureLoadBalancer",
-        }
+        self.into()
     }
 }
 

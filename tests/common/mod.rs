@@ -278,8 +278,10 @@ pub fn spawn_lab(mut run: Command, then: &str) -> (std::process::Child, String) 
 
 /// Sends a signal to a child process the test owns.
 pub fn signal(child: &std::process::Child, sig: i32) {
-    // SAFETY: kill(2) on the pid of our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let signal = Signal::try_from(sig).expect("a signal number");
+    kill(Pid::from_raw(child.id() as i32), signal).expect("signalling the child");
 }
 
 /// Waits (20 s at most) for a child to exit.
