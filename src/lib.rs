@@ -23,8 +23,6 @@
 //! - [`host`]: host plumbing in plain Linux terms: named network namespaces,
 //!   multi-queue TUN devices with offload, links, addresses and routes.
 
-#![forbid(unsafe_code)]
-
 pub mod cli;
 pub mod daemon;
 pub mod dataplane;

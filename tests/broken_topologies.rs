@@ -268,7 +268,8 @@ fn check_within_deadline(args: &[&std::ffi::OsStr]) -> std::process::Output {
 
 #[test]
 fn only_regular_files_of_bounded_size_are_read() {
-    let dir = std::env::temp_dir().join(format!("vnetd-files-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("fifo.yaml");
     let _ = std::fs::remove_file(&fifo);

@@ -147,6 +147,20 @@ fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> 
     let lab = Lab::start(prefix, HUB_SPOKE)?;
     let at: SocketAddr = "10.2.1.4:7300".parse().unwrap();
     let server = echo_server(&lab.ns("vm2"), at);
+    // A second listener the deny also covers, for new connections before
+    // and after the deny is lifted (the kernel completes them unaccepted).
+    let other: SocketAddr = "10.2.1.4:7301".parse().unwrap();
+    let _other_listener =
+        netns::run_in(&lab.ns("vm2"), move || Ok(TcpListener::bind(other)?)).unwrap();
+    let connect = |to: SocketAddr| {
+        netns::run_in(&lab.ns("vm1"), move || {
+            Ok(TcpStream::connect_timeout(
+                &to,
+                Duration::from_millis(1500),
+            )?)
+        })
+    };
+    assert!(connect(other).is_ok(), "no deny yet");
     let mut stream = netns::run_in(&lab.ns("vm1"), move || {
         Ok(TcpStream::connect_timeout(&at, Duration::from_secs(2))?)
     })
@@ -161,7 +175,7 @@ fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> 
     // replies are admitted by state.
     let deny = HUB_SPOKE.replace(
         "    security_rules:\n      - name: deny-telnet\n",
-        "    security_rules:\n      - {name: deny-7300, priority: 101, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '7300', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-from-7300, priority: 102, direction: Outbound, access: Deny, protocol: Tcp, source_port_range: '7300', destination_port_range: '*', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: deny-7300, priority: 101, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '7300-7301', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-from-7300, priority: 102, direction: Outbound, access: Deny, protocol: Tcp, source_port_range: '7300-7301', destination_port_range: '*', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
     );
     let deny = if flush {
         deny.replace(
@@ -181,6 +195,11 @@ fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> 
         )?)
     });
     assert!(fresh.is_err(), "a new connection must be denied");
+    assert!(connect(other).is_err(), "the deny covers the other port");
+    // Lifting the deny lets new connections through again: the refusals
+    // above were the rule's.
+    apply(&lab, prefix, HUB_SPOKE);
+    assert!(connect(other).is_ok(), "the deny is lifted");
     drop(stream);
     drop(lab);
     let _ = server.join();
@@ -240,6 +259,11 @@ fn a_broken_file_changes_nothing() {
     assert_eq!(lab.daemon().snapshot().generation, 1);
     assert_eq!(lab.daemon().snapshot().topology.nics.len(), 4);
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
+    // The broken file, corrected, is applied: the refusals were the file's.
+    let corrected = HUB_SPOKE.replace("10.2.1.4\n", "10.2.1.5\n");
+    apply(&lab, "apbad", &corrected);
+    assert_eq!(lab.daemon().snapshot().generation, 2);
+    assert!(ping(&lab.ns("vm1"), "10.2.1.5"));
 }
 
 #[test]

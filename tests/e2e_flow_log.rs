@@ -7,6 +7,7 @@
 
 mod common;
 
+use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -84,53 +85,17 @@ fn half_open_connect(server: SocketAddr) -> u16 {
     let listener = TcpListener::bind("10.1.1.4:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    // SAFETY: plain socket syscalls on a descriptor this function owns.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        assert!(fd >= 0);
-        let one: libc::c_int = 1;
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            &one as *const _ as *const libc::c_void,
-            std::mem::size_of_val(&one) as u32,
-        );
-        let bind = sockaddr([10, 1, 1, 4], port);
-        assert_eq!(
-            libc::bind(
-                fd,
-                &bind as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_in>() as u32
-            ),
-            0
-        );
-        let SocketAddr::V4(v4) = server else {
-            unreachable!()
-        };
-        let to = sockaddr(v4.ip().octets(), v4.port());
-        libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK);
-        libc::connect(
-            fd,
-            &to as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_in>() as u32,
-        );
-        // The SYN (and a retransmission) go out; the NSG drops them.
-        std::thread::sleep(Duration::from_millis(1500));
-        libc::close(fd);
-    }
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(&SocketAddr::from(([10, 1, 1, 4], port)).into())
+        .unwrap();
+    socket.set_nonblocking(true).unwrap();
+    // In progress: the SYN (and a retransmission) go out; the NSG drops them.
+    let _ = socket.connect(&server.into());
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(socket);
     port
-}
-
-fn sockaddr(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(ip),
-        },
-        sin_zero: [0; 8],
-    }
 }
 
 /// Every PT1H.json under `dir`.

@@ -327,9 +327,19 @@ fn stats_and_flows_report_a_scripted_scenario_exactly() {
             "10.0.2.4",
         ])
         .output();
-    std::thread::sleep(Duration::from_millis(200));
-
-    let stats = json_of(&["stats"]);
+    // The last packets counted are the drops at vm2 and vm1; wait for
+    // them (ping has returned, the fabric may still be counting), then
+    // check every count exactly.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stats = loop {
+        let stats = json_of(&["stats"]);
+        let drops = |nic: &str, reason: &str| stats["nics"][nic]["drops"][reason].as_u64();
+        if drops("vm2", "nsg_inbound") == Some(2) && drops("vm1", "source_check") == Some(2) {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "drops never counted: {stats}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     // Counts of packets other than the kernel's IPv6 multicast chatter,
     // which Azure (and vnetd) never carry.
     let nic = |name: &str| {

@@ -3,13 +3,15 @@
 //! accepted by the real Graphviz `dot`, and the Mermaid passes a structural
 //! check (there is no Mermaid renderer on the test machines).
 //!
-//! After an intended change of the pictures, rewrite the references with
+//! The references are insta snapshots. After an intended change of the
+//! pictures, review and accept the new ones with
 //!
 //! ```sh
-//! UPDATE_GRAPH_SNAPSHOTS=1 cargo test --test graph_snapshots
+//! cargo insta test --review --test graph_snapshots
 //! ```
 //!
-//! and read the diff before committing it: the references are the spec.
+//! (or `INSTA_UPDATE=always cargo test --test graph_snapshots`, then read
+//! the diff before committing it): the references are the spec.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -49,33 +51,18 @@ fn lab_name(lab: &Path) -> String {
 
 #[test]
 fn pictures_match_the_references() {
-    let update = std::env::var("UPDATE_GRAPH_SNAPSHOTS").is_ok_and(|v| v == "1");
-    let dir = manifest_dir().join("tests/graph");
-    let mut mismatches = Vec::new();
-    for lab in example_labs() {
-        for (format, ext) in [(GraphFormat::Mermaid, "mmd"), (GraphFormat::Dot, "dot")] {
-            let got = picture(&lab, format);
-            let reference = dir.join(format!("{}.{ext}", lab_name(&lab)));
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&reference, &got).unwrap();
-                continue;
-            }
-            match std::fs::read_to_string(&reference) {
-                Ok(want) if want == got => {}
-                Ok(want) => mismatches.push(format!(
-                    "{}: differs from the output:\n--- reference\n{want}--- output\n{got}",
-                    reference.display()
-                )),
-                Err(e) => mismatches.push(format!("{}: {e}", reference.display())),
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(manifest_dir().join("tests/graph"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        for lab in example_labs() {
+            for (format, ext) in [(GraphFormat::Mermaid, "mmd"), (GraphFormat::Dot, "dot")] {
+                let name = format!("{}.{ext}", lab_name(&lab));
+                insta::assert_snapshot!(name, picture(&lab, format));
             }
         }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{}\n(after an intended change: UPDATE_GRAPH_SNAPSHOTS=1 cargo test --test graph_snapshots)",
-        mismatches.join("\n")
-    );
+    });
 }
 
 #[test]
@@ -99,7 +86,8 @@ fn the_cli_prints_the_same_picture() {
 
 #[test]
 fn the_cli_refuses_a_broken_file_and_a_bad_format() {
-    let dir = std::env::temp_dir().join(format!("vnetd-graph-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let broken = dir.join("broken.yaml");
     std::fs::write(
@@ -334,6 +322,6 @@ fn the_readme_shows_the_current_picture_of_the_built_in_lab() {
     assert_eq!(
         block,
         picture(&lab, GraphFormat::Mermaid),
-        "README.md's Mermaid sample is not the built-in lab's picture: paste tests/graph/hub-spoke.mmd"
+        "README.md's Mermaid sample is not the built-in lab's picture: paste the picture of tests/graph/hub-spoke.mmd.snap"
     );
 }

@@ -4,9 +4,10 @@
 //! collide, and is removed by a guard even when an assertion fails.
 //! Without root they fail: a skipped test would hide a broken host layer.
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -80,17 +81,13 @@ fn receive<T>(queues: &[TunQueue], mut select: impl FnMut(&[u8]) -> Option<T>) -
     let deadline = Instant::now() + WAIT;
     let mut buf = vec![0u8; VNET_HDR_LEN + 65535];
     while Instant::now() < deadline {
-        let mut fds: Vec<libc::pollfd> = queues
+        let mut fds: Vec<PollFd> = queues
             .iter()
-            .map(|q| libc::pollfd {
-                fd: q.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
+            .map(|q| PollFd::new(q.as_fd(), PollFlags::POLLIN))
             .collect();
-        // SAFETY: fds is a valid array of pollfd of the given length.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
-        assert!(ready >= 0, "poll: {}", std::io::Error::last_os_error());
+        if let Err(e) = poll(&mut fds, PollTimeout::from(100u16)) {
+            assert_eq!(e, nix::errno::Errno::EINTR, "poll: {e}");
+        }
         for queue in queues {
             loop {
                 match queue.recv(&mut buf) {

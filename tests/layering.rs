@@ -255,7 +255,8 @@ fn daemon_rooms_follow_their_order() {
 /// edge that tied the two together) is reported, in both spellings.
 #[test]
 fn metrics_using_control_is_reported() {
-    let dir = std::env::temp_dir().join(format!("vnetd-rooms-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     std::fs::create_dir_all(dir.join("control")).unwrap();
     std::fs::write(
         dir.join("metrics.rs"),
@@ -287,7 +288,8 @@ fn metrics_using_control_is_reported() {
 /// reported with its line.
 #[test]
 fn a_reversed_import_is_reported() {
-    let dir = std::env::temp_dir().join(format!("vnetd-layering-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     std::fs::create_dir_all(dir.join("engine")).unwrap();
     std::fs::write(
         dir.join("engine/lpm.rs"),

@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn records_are_appended_to_the_document() {
-        let dir = std::env::temp_dir().join(format!("vnetd-flowlog-unit-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let path = dir.join("a/PT1H.json");
         let tuples = vec![("UserRule_a".to_string(), "t1".to_string())];
         append_record(&dir, &path, &record(0, "n", "000D3A000001", &tuples)).unwrap();
@@ -163,7 +164,8 @@ mod tests {
     #[test]
     fn planted_symlinks_are_never_followed() {
         use std::os::unix::fs::symlink;
-        let base = std::env::temp_dir().join(format!("vnetd-flowlog-links-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&base);
         let (root, outside) = (base.join("logs"), base.join("outside"));
         std::fs::create_dir_all(root.join("a")).unwrap();
