@@ -42,7 +42,7 @@ const WAIT_MS: u16 = 100;
 static FAIL_NEXT_REGISTER: AtomicBool = AtomicBool::new(false);
 
 /// Makes the next worker that re-registers its queues fail (see
-/// [`FAIL_NEXT_REGISTER`]).
+/// `FAIL_NEXT_REGISTER`).
 pub fn fail_next_register() {
     FAIL_NEXT_REGISTER.store(true, Ordering::SeqCst);
 }

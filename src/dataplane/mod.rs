@@ -1,6 +1,6 @@
 //! The packet pipeline: where the Azure policy (compiled into a
 //! [`crate::snapshot::Snapshot`]) meets packets. [`packet`] reads a packet's
-//! headers, [`decide`] applies Azure's checks in Azure's order and says
+//! headers, [`decide`](mod@decide) applies Azure's checks in Azure's order and says
 //! where the packet goes. Nothing here touches a device: the daemon's
 //! workers read packets from TUN queues and write them where the verdict
 //! says.

@@ -214,7 +214,7 @@ impl Drop for HostLab {
 static FAIL_NEXT_BUILD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Makes the next build of namespace `name` fail after the namespace was
-/// created (see [`FAIL_NEXT_BUILD`]).
+/// created (see `FAIL_NEXT_BUILD`).
 pub fn fail_next_build_of(name: &str) {
     FAIL_NEXT_BUILD
         .lock()

@@ -28,10 +28,11 @@
 //! one under the NSG that denied it, and NICs without any NSG log nothing.
 //! Only TCP and UDP flows are logged, as the format has no other protocol.
 //!
-//! The rooms: [`format`] is Azure's version 2 format (tuples, records, rule
-//! names, MACs), [`calendar`] the UTC dates it is written with, [`file`]
-//! the blob layout and the append that never follows a link; this module
-//! holds the deny channel and the thread that scans and writes. It may use
+//! The rooms: [`format`](mod@format) is Azure's version 2 format (tuples,
+//! records, rule names, MACs), [`calendar`] the UTC dates it is written
+//! with, [`file`](mod@file) the blob layout and the append that never
+//! follows a link; this module holds the deny channel and the thread that
+//! scans and writes. It may use
 //! the daemon's plane and ports, the flow table, the dataplane's
 //! [`TrackedFlow`] and the snapshot's rule names.
 
