@@ -1,6 +1,9 @@
 //! The command line of `vnetd`. Exit codes: 0 success, 1 refused input (an
 //! invalid topology, an unknown NIC, an address outside the topology), 2
 //! usage errors.
+//!
+//! It owns argument parsing, the lab's life as a process and the mapping
+//! of errors to exit codes; it may use every layer, and no layer uses it.
 
 use crate::daemon::control::{self, ControlError, Request};
 use crate::daemon::metrics::MetricsServer;

@@ -14,6 +14,9 @@
 //! renderers only decide how to spell them. Identifiers are built from the
 //! object's kind, its position and its sanitised name, so they are unique and
 //! safe in both languages; output follows file order.
+//!
+//! It owns the pictures; it may use [`crate::snapshot`], [`crate::policy`],
+//! [`crate::topology`] and [`crate::net`].
 
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};

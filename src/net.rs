@@ -1,6 +1,8 @@
 //! Plain network vocabulary that every layer shares: IP protocol numbers,
 //! port ranges, and the 5-tuple that rules and flows look at. Nothing here
 //! knows Azure, TUN devices or lookup structures; it sits below them all.
+//!
+//! It owns these types and may use nothing of the crate.
 
 use std::net::IpAddr;
 

@@ -4,6 +4,9 @@
 //! listener. One slow-path thread answers one request at a time from
 //! [`stats_of`], which reads the workers' counters without ever stopping
 //! them; the packet path knows nothing of it.
+//!
+//! It may use the daemon, its reports, its counters and the shared accept
+//! loop, never the control socket.
 
 use super::report::{stats_of, StatsReport};
 use super::stats::NicStats;

@@ -2,6 +2,9 @@
 //! table's occupancy, and the tracked flows with the rule that admitted
 //! each. The control socket renders these reports and the metrics endpoint
 //! exposes them; both read them from here.
+//!
+//! It may use the daemon (`daemon/mod.rs`) and the counters, never the
+//! servers that show its reports.
 
 use super::stats::NicStats;
 use super::{Daemon, PortId};

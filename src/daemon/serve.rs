@@ -5,6 +5,9 @@
 //! connection is accepted the moment it arrives and the stop flag is seen
 //! within [`STOP_POLL`]. Stopping never waits for a client: the accept loop
 //! ends, and connection threads end on their own timeouts.
+//!
+//! It knows nothing of what it serves and uses no other room of the
+//! daemon.
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io;

@@ -2,6 +2,9 @@
 //! counters (written with relaxed atomic adds, never shared between
 //! workers, so no cache line bounces on the packet path); readers sum the
 //! blocks.
+//!
+//! It owns the counters and the port ids that key them; it uses no other
+//! room of the daemon.
 
 use crate::dataplane::DropReason;
 use crate::topology::TiVec;

@@ -11,6 +11,9 @@
 //! The plane (snapshot and ports) is loaded once per wake-up through
 //! `arc-swap`; when `apply` published a new one, the worker re-registers
 //! its queues before forwarding with it.
+//!
+//! It may use the daemon's plane (`daemon/mod.rs`), the flow-log sink and
+//! the counters.
 
 use super::flow_log::DenySink;
 use super::stats::WorkerCounters;

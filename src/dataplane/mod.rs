@@ -4,6 +4,10 @@
 //! where the packet goes. Nothing here touches a device: the daemon's
 //! workers read packets from TUN queues and write them where the verdict
 //! says.
+//!
+//! It owns the per-packet decision, its steps (which the diagnostics call
+//! too) and NSG state on the flow table; it may use [`crate::snapshot`],
+//! [`crate::engine`], [`crate::topology`] and [`crate::net`].
 
 pub mod conntrack;
 pub mod decide;

@@ -1,5 +1,8 @@
 //! Generic lookup engines. Nothing here knows about Azure: the snapshot
 //! compiles Azure policy into these structures.
+//!
+//! It owns the data structures and their invariants; it may use only
+//! [`crate::net`].
 
 pub mod classifier;
 pub mod flow_table;

@@ -14,6 +14,9 @@
 //!   default routes, through rtnetlink.
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
 //!   created; [`cleanup_leftovers`] removes what a crashed run left.
+//!
+//! It owns the Linux side and knows nothing of Azure: it may use nothing
+//! else of the crate.
 
 mod lab;
 pub mod netlink;

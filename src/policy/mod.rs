@@ -1,4 +1,9 @@
 //! Azure's decisions on a topology, independent of any packet I/O.
+//!
+//! It owns Azure's rules as plain functions over a topology (effective
+//! routes, effective security rules, service tags, resource IDs); it may use
+//! [`crate::topology`] and [`crate::net`], never an engine, a packet or a
+//! device.
 
 pub mod ids;
 pub mod nsg;

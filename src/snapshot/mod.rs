@@ -22,6 +22,10 @@
 //! so `next-hop` and the packet path agree.
 //!
 //! A snapshot never changes once built; a new topology makes a new snapshot.
+//!
+//! It owns the compiled, immutable tables and the stable rule ids; it may
+//! use [`crate::policy`], [`crate::engine`], [`crate::topology`] and
+//! [`crate::net`].
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;

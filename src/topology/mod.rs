@@ -3,6 +3,9 @@
 //! [`parse_str`] is the one entry point: YAML text in, a resolved
 //! [`Topology`] out, or every error of the file at once. Warnings (a
 //! one-sided peering) come back beside a valid topology.
+//!
+//! It owns the file format and the resolved model (with the typed indices
+//! every layer above uses); it may use only [`crate::net`].
 
 pub mod decode;
 pub mod diagnostic;
