@@ -124,11 +124,12 @@ pub enum Command {
         #[arg(long)]
         nic: String,
         /// Inbound or Outbound (case-insensitive).
-        #[arg(long)]
-        direction: String,
-        /// TCP or UDP (case-insensitive).
-        #[arg(long)]
-        protocol: String,
+        #[arg(long, value_enum, ignore_case = true)]
+        direction: DirectionArg,
+        /// TCP or UDP (case-insensitive): IP flow verify tests TCP and UDP
+        /// only, as in Azure.
+        #[arg(long, value_enum, ignore_case = true)]
+        protocol: ProtocolArg,
         /// The NIC's side of the flow, IP:PORT.
         #[arg(long)]
         local: String,
@@ -295,14 +296,41 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => diagnose(
             Query::FlowVerify {
                 nic,
-                direction,
-                protocol,
+                direction: direction.as_str().to_string(),
+                protocol: protocol.as_str().to_string(),
                 local,
                 remote,
             },
             &source,
         ),
         Command::Rules { nic, source } => diagnose(Query::Rules { nic }, &source),
+    }
+}
+
+/// `--direction` of `flow-verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::IntoStaticStr)]
+pub enum DirectionArg {
+    Inbound,
+    Outbound,
+}
+
+/// `--protocol` of `flow-verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::IntoStaticStr)]
+pub enum ProtocolArg {
+    Tcp,
+    Udp,
+}
+
+impl DirectionArg {
+    /// As the diagnostic question spells it.
+    fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl ProtocolArg {
+    fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
