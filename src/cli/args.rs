@@ -1,0 +1,196 @@
+//! The command line as clap reads it: commands, their arguments and the
+//! value enums. Nothing here runs anything.
+
+use crate::graph::GraphFormat;
+use crate::topology::ParseOptions;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vnetd",
+    version,
+    about = "Azure virtual networking on one Linux host: real packets through Azure's routes, peering and NSGs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the lab (a namespace and TUN per NIC) and forward packets until
+    /// SIGINT or SIGTERM; then remove everything. Without CONFIG, runs the
+    /// built-in hub-and-spoke example (config/hub-spoke.yaml). Needs root.
+    Run {
+        /// The topology file (YAML).
+        config: Option<PathBuf>,
+        /// Forwarding threads (default: one per core), 1 to 256.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: Option<u16>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (e.g.
+        /// 127.0.0.1:9469); off by default.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<SocketAddr>,
+        /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
+        /// Azure's blob paths) under this directory.
+        #[arg(long, value_name = "DIR")]
+        flow_log_dir: Option<PathBuf>,
+        /// Seconds between flow-log records (Azure: 60), 1 to 3600.
+        #[arg(long, value_name = "N", requires = "flow_log_dir",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        flow_log_interval_secs: Option<u64>,
+        #[command(flatten)]
+        empty: AllowEmpty,
+    },
+    /// Replace the running lab's topology without a restart; an invalid file
+    /// is refused and the running topology stays.
+    Apply {
+        /// The topology file (YAML).
+        config: PathBuf,
+        #[command(flatten)]
+        empty: AllowEmpty,
+    },
+    /// The running lab's tracked flows: 5-tuple, NIC and direction, the NSG
+    /// rule that allowed it, the next hop, packets and bytes each way.
+    Flows {
+        #[arg(long)]
+        nic: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The running lab's counters: per NIC packets, bytes and drops by reason.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the namespaces a crashed `run` left behind. Needs root.
+    Down {
+        /// The topology file that was running (default: the built-in example).
+        config: Option<PathBuf>,
+    },
+    /// Print the network namespace that stands for a NIC (for scripts).
+    Netns {
+        #[arg(long)]
+        nic: String,
+        /// The topology file (default: the built-in lab).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a topology file: exit 0, or 1 with every error listed.
+    Check {
+        /// The topology file (YAML).
+        config: PathBuf,
+        #[command(flatten)]
+        empty: AllowEmpty,
+    },
+    /// Draw the topology: VNets, subnets, NICs, peerings and the user
+    /// routes through virtual appliances, as Mermaid or Graphviz DOT.
+    Graph {
+        /// The topology file (YAML).
+        config: PathBuf,
+        /// The picture language.
+        #[arg(long, default_value = "mermaid")]
+        format: GraphFormat,
+    },
+    /// Effective routes of a NIC's subnet (like `az network nic show-effective-route-table`).
+    Routes {
+        #[arg(long)]
+        nic: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// The route a packet from the NIC to DST takes (like `az network watcher show-next-hop`).
+    NextHop {
+        #[arg(long)]
+        nic: String,
+        #[arg(long)]
+        dst: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// The NSG verdict on a flow and the deciding rule (like `az network watcher test-ip-flow`).
+    FlowVerify {
+        #[arg(long)]
+        nic: String,
+        /// Inbound or Outbound (case-insensitive).
+        #[arg(long, value_enum, ignore_case = true)]
+        direction: DirectionArg,
+        /// TCP or UDP (case-insensitive): IP flow verify tests TCP and UDP
+        /// only, as in Azure.
+        #[arg(long, value_enum, ignore_case = true)]
+        protocol: ProtocolArg,
+        /// The NIC's side of the flow, IP:PORT.
+        #[arg(long)]
+        local: String,
+        /// The other side of the flow, IP:PORT.
+        #[arg(long)]
+        remote: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Effective security rules of a NIC: subnet and NIC NSGs, tags expanded.
+    Rules {
+        #[arg(long)]
+        nic: String,
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+/// `--allow-empty`: a topology that declares nothing (an empty or
+/// comment-only file) is refused unless this says it is meant (applied to
+/// a running lab, it removes every NIC).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct AllowEmpty {
+    /// Accept a topology that declares nothing (an empty lab).
+    #[arg(long = "allow-empty")]
+    pub allow_empty: bool,
+}
+
+impl AllowEmpty {
+    pub fn options(self) -> ParseOptions {
+        ParseOptions {
+            allow_empty: self.allow_empty,
+        }
+    }
+}
+
+/// Where a diagnostic command takes its topology from, and how it prints.
+#[derive(clap::Args, Debug)]
+pub struct Source {
+    /// Answer from this topology file instead of the running daemon.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the JSON that `az` prints instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--direction` of `flow-verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::IntoStaticStr)]
+pub enum DirectionArg {
+    Inbound,
+    Outbound,
+}
+
+/// `--protocol` of `flow-verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::IntoStaticStr)]
+pub enum ProtocolArg {
+    Tcp,
+    Udp,
+}
+
+impl DirectionArg {
+    /// As the diagnostic question spells it.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl ProtocolArg {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}

@@ -1,0 +1,43 @@
+//! How a command fails: a message for stderr and the exit code (1 for
+//! refused input, 2 for usage), built from the errors of the layers below,
+//! which know nothing of exit codes.
+
+use crate::daemon::control::ControlError;
+use crate::diagnostics::QueryError;
+
+/// An outcome with its exit code: 1 for refused input, 2 for usage.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn refused(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<QueryError> for Failure {
+    fn from(e: QueryError) -> Failure {
+        match e {
+            QueryError::Usage(m) => Failure::usage(m),
+            QueryError::Refused(m) => Failure::refused(m),
+        }
+    }
+}
+
+impl From<ControlError> for Failure {
+    fn from(e: ControlError) -> Failure {
+        Failure::refused(e.0)
+    }
+}

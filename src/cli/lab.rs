@@ -1,0 +1,230 @@
+//! The lab's life as a process: `vnetd run` builds it (the built-in lab
+//! when no file is given), serves the control socket and metrics, reloads
+//! on SIGHUP and removes everything on SIGINT/SIGTERM; `vnetd down` removes
+//! what a crashed run left.
+
+use super::{load, render, say, say_err, Failure};
+use crate::daemon::control::{self, Request};
+use crate::daemon::metrics::MetricsServer;
+use crate::topology::{self, Loaded, ParseOptions};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The built-in example lab, the same file as `config/hub-spoke.yaml`.
+pub const BUILTIN_LAB: &str = include_str!("../../config/hub-spoke.yaml");
+const BUILTIN_NAME: &str = "built-in hub-spoke.yaml";
+
+pub(super) fn load_or_builtin(
+    path: Option<&Path>,
+    options: ParseOptions,
+) -> Result<Loaded, Failure> {
+    match path {
+        Some(p) => load(p, options),
+        None => {
+            topology::parse_str(BUILTIN_NAME, BUILTIN_LAB).map_err(|e| Failure::refused(render(&e)))
+        }
+    }
+}
+
+/// Refuses a command that needs root; `doing` says what it does that needs
+/// it ("creates network namespaces and TUN devices").
+fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Failure::refused(format!(
+            "vnetd {what} {doing}: it needs root (CAP_NET_ADMIN)"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn run_lab(
+    path: Option<&Path>,
+    parse_options: ParseOptions,
+    workers: Option<u16>,
+    metrics: Option<SocketAddr>,
+    flow_log_dir: Option<PathBuf>,
+    flow_log_interval_secs: Option<u64>,
+) -> Result<(), Failure> {
+    let loaded = load_or_builtin(path, parse_options)?;
+    require_root("run", "creates network namespaces and TUN devices")?;
+    let mut options = crate::daemon::RunOptions::default();
+    if let Some(w) = workers {
+        options.workers = usize::from(w);
+    }
+    if let Some(dir) = flow_log_dir {
+        let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
+        if let Some(secs) = flow_log_interval_secs {
+            log.interval = std::time::Duration::from_secs(secs);
+        }
+        options.flow_log = Some(log);
+    }
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ])
+    .map_err(|e| Failure::refused(format!("cannot watch signals: {e}")))?;
+    let topo = loaded.topology;
+    let summary: Vec<String> = topo
+        .nics
+        .iter()
+        .map(|n| {
+            let ips: Vec<String> = n
+                .ip_configurations
+                .iter()
+                .map(|c| c.address.to_string())
+                .collect();
+            format!("  {:<12} netns {:<12} {}", n.name, n.netns, ips.join(", "))
+        })
+        .collect();
+    let first = topo.nics.first().map(|n| n.netns.clone());
+    let socket = control::socket_path();
+    // Before building anything: the socket's path must be free, or hold a
+    // socket a killed run left (removed here).
+    control::claim_socket_path(&socket)
+        .map_err(|e| Failure::refused(format!("control socket {}: {e:#}", socket.display())))?;
+    let daemon = std::sync::Arc::new(
+        crate::daemon::Daemon::start(topo, &options)
+            .map_err(|e| Failure::refused(format!("cannot start the lab: {e:#}")))?,
+    );
+    let server = control::ControlServer::start(&socket, daemon.clone())
+        .map_err(|e| Failure::refused(format!("control socket {}: {e:#}", socket.display())));
+    let server = match server {
+        Ok(s) => s,
+        Err(f) => {
+            let _ = daemon.shutdown();
+            return Err(f);
+        }
+    };
+    let metrics_server = metrics
+        .map(|addr| {
+            MetricsServer::start(addr, daemon.clone())
+                .map_err(|e| Failure::refused(format!("--metrics: {e:#}")))
+        })
+        .transpose();
+    let metrics_server = match metrics_server {
+        Ok(m) => m,
+        Err(f) => {
+            drop(server);
+            let _ = daemon.shutdown();
+            return Err(f);
+        }
+    };
+    // The lab runs on whatever becomes of its stdout: the banner is best effort.
+    let mut banner = format!(
+        "vnetd: lab up, {} workers, {} NICs:\n",
+        options.workers,
+        summary.len()
+    );
+    for line in &summary {
+        banner.push_str(&format!("{line}\n"));
+    }
+    banner.push_str(&format!("control socket: {}\n", socket.display()));
+    if let Some(m) = &metrics_server {
+        banner.push_str(&format!("metrics: http://{}/metrics\n", m.local_addr()));
+    }
+    if let Some(log) = &options.flow_log {
+        banner.push_str(&format!(
+            "NSG flow logs: {}, a record every {} s\n",
+            log.dir.display(),
+            log.interval.as_secs()
+        ));
+    }
+    if let Some(ns) = first {
+        banner.push_str(&format!(
+            "try: ip netns exec {ns} ping <address>; stop with Ctrl-C\n"
+        ));
+    }
+    let _ = say(&banner);
+    for signal in signals.forever() {
+        if signal != signal_hook::consts::SIGHUP {
+            break;
+        }
+        // SIGHUP: read the file again and apply it, as `vnetd apply` would.
+        let reloaded = match path {
+            Some(p) => topology::read_file(p).map(|t| (p.display().to_string(), t)),
+            None => Ok((BUILTIN_NAME.to_string(), BUILTIN_LAB.to_string())),
+        };
+        match reloaded {
+            Ok((source, text)) => {
+                let request = Request::Apply {
+                    source,
+                    text,
+                    allow_empty: parse_options.allow_empty,
+                };
+                let reply = control::answer(&daemon, request);
+                let _ = say(&reply.stdout);
+                say_err(&reply.stderr);
+            }
+            Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
+        }
+    }
+    drop(metrics_server);
+    drop(server);
+    daemon
+        .shutdown()
+        .map_err(|e| Failure::refused(format!("removing the lab: {e:#}")))?;
+    let _ = say("vnetd: lab removed\n");
+    Ok(())
+}
+
+/// Removes what a crashed `run` left: the namespaces it created and its
+/// stale control socket. Refuses while a lab answers on the socket: taking
+/// namespaces from under a running daemon leaves it forwarding into nothing.
+pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
+    let loaded = load_or_builtin(path, ParseOptions::default())?;
+    require_root("down", "removes network namespaces")?;
+    let socket = control::socket_path();
+    let socket_state = control::socket_state(&socket);
+    if socket_state == control::SocketState::Live {
+        return Err(Failure::refused(format!(
+            "a vnetd is running (control socket {}): stop it with SIGTERM or Ctrl-C, which \
+             removes its lab; down is for what a crash left",
+            socket.display()
+        )));
+    }
+    let done =
+        crate::daemon::down(&loaded.topology).map_err(|e| Failure::refused(format!("{e:#}")))?;
+    let mut report = String::new();
+    if !done.removed.is_empty() {
+        report.push_str(&format!(
+            "vnetd: removed namespaces {}\n",
+            done.removed.join(", ")
+        ));
+    }
+    if socket_state == control::SocketState::Stale {
+        std::fs::remove_file(&socket).map_err(|e| {
+            Failure::refused(format!(
+                "removing the stale socket {}: {e}",
+                socket.display()
+            ))
+        })?;
+        report.push_str(&format!(
+            "vnetd: removed the stale control socket {}\n",
+            socket.display()
+        ));
+    }
+    if report.is_empty() {
+        report.push_str("vnetd: nothing to remove\n");
+    }
+    say(&report)?;
+    // A namespace someone else made is not a leftover: a note, exit 0. One
+    // a running process uses is: down could not finish, exit 1.
+    for name in &done.foreign {
+        say_err(&format!(
+            "vnetd: namespace {name} was not created by vnetd: left alone\n"
+        ));
+    }
+    let in_use: Vec<String> = done
+        .in_use
+        .iter()
+        .map(|(name, pid)| {
+            format!("vnetd: namespace {name} belongs to process {pid}, which is still running: left alone")
+        })
+        .collect();
+    if in_use.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::refused(in_use.join("\n")))
+    }
+}

@@ -1,0 +1,222 @@
+//! The command line of `vnetd`. Exit codes: 0 success, 1 refused input (an
+//! invalid topology, an unknown NIC, an address outside the topology), 2
+//! usage errors.
+//!
+//! It owns argument parsing, the lab's life as a process and the mapping
+//! of errors to exit codes; it may use every layer, and no layer uses it.
+//!
+//! The rooms: [`args`] is what clap reads, [`lab`] runs and removes labs,
+//! [`failure`] turns the errors below into exit codes; this module
+//! dispatches the commands and answers the short ones.
+
+pub mod args;
+pub mod failure;
+pub mod lab;
+
+pub use args::{AllowEmpty, Cli, Command, DirectionArg, ProtocolArg, Source};
+pub use failure::Failure;
+pub use lab::BUILTIN_LAB;
+
+use crate::daemon::control::{self, Request};
+use crate::diagnostics::Query;
+use crate::graph::GraphFormat;
+use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
+use clap::Parser;
+use lab::{down, load_or_builtin, run_lab};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                say_err(&format!("{}\n", f.message.trim_end()));
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Writes command output to stdout. When the reader has gone (`vnetd flows
+/// | head -1`), the command ends quietly with exit 0, as `head` asked for
+/// no more; any other write error (`> /dev/full`) is reported, exit 1.
+pub(super) fn say(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: 0,
+            message: String::new(),
+        }),
+        Err(e) => Err(Failure::refused(format!(
+            "vnetd: error writing output: {e}"
+        ))),
+    }
+}
+
+/// Writes to stderr; a closed or full stderr loses the text, never panics.
+pub(super) fn say_err(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run {
+            config,
+            workers,
+            metrics,
+            flow_log_dir,
+            flow_log_interval_secs,
+            empty,
+        } => run_lab(
+            config.as_deref(),
+            empty.options(),
+            workers,
+            metrics,
+            flow_log_dir,
+            flow_log_interval_secs,
+        ),
+        Command::Down { config } => down(config.as_deref()),
+        Command::Check { config, empty } => check(&config, empty.options()),
+        Command::Netns { nic, config } => {
+            let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
+            let t = &loaded.topology;
+            match t.nic_by_name(&nic) {
+                Some(i) => say(&format!("{}\n", t.nics[i].netns)),
+                None => Err(Failure::refused(format!(
+                    "no NIC named `{nic}` in {}",
+                    t.source
+                ))),
+            }
+        }
+        Command::Graph { config, format } => graph(&config, format),
+        Command::Apply { config, empty } => apply(&config, empty.options()),
+        Command::Flows { nic, json } => online(&Request::Flows { nic, json }),
+        Command::Stats { json } => online(&Request::Stats { json }),
+        Command::Routes { nic, source } => diagnose(Query::Routes { nic }, &source),
+        Command::NextHop { nic, dst, source } => diagnose(Query::NextHop { nic, dst }, &source),
+        Command::FlowVerify {
+            nic,
+            direction,
+            protocol,
+            local,
+            remote,
+            source,
+        } => diagnose(
+            Query::FlowVerify {
+                nic,
+                direction: direction.as_str().to_string(),
+                protocol: protocol.as_str().to_string(),
+                local,
+                remote,
+            },
+            &source,
+        ),
+        Command::Rules { nic, source } => diagnose(Query::Rules { nic }, &source),
+    }
+}
+
+/// Answers a diagnostic question from `--config`, or else from the running
+/// daemon.
+fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
+    match &source.config {
+        Some(path) => {
+            let loaded = load(path, ParseOptions::default())?;
+            say(&crate::diagnostics::answer_offline(
+                &loaded,
+                &query,
+                source.json,
+            )?)
+        }
+        None => online(&Request::Diagnose {
+            query,
+            json: source.json,
+        }),
+    }
+}
+
+/// Sends a request to the running daemon and prints its answer.
+fn online(req: &Request) -> Result<(), Failure> {
+    let reply = control::request(&control::socket_path(), req)?;
+    say(&reply.stdout)?;
+    if reply.code == 0 {
+        say_err(&reply.stderr);
+        Ok(())
+    } else {
+        Err(Failure {
+            code: reply.code,
+            message: reply.stderr,
+        })
+    }
+}
+
+fn apply(path: &Path, options: ParseOptions) -> Result<(), Failure> {
+    // The same refusals as `vnetd check`, before bothering the daemon.
+    let text = topology::read_file(path).map_err(|d| Failure::refused(render(&[d])))?;
+    refuse_invalid(
+        path,
+        topology::parse_str_with(&path.display().to_string(), &text, options),
+    )?;
+    online(&Request::Apply {
+        source: path.display().to_string(),
+        text,
+        allow_empty: options.allow_empty,
+    })
+}
+
+pub(super) fn render(diags: &[Diagnostic]) -> String {
+    diags.iter().map(|d| format!("{d}\n")).collect()
+}
+
+pub(super) fn load(path: &Path, options: ParseOptions) -> Result<Loaded, Failure> {
+    refuse_invalid(path, topology::load_file_with(path, options))
+}
+
+/// Prints a valid topology's warnings; turns a refusal into its message.
+fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Result<Loaded, Failure> {
+    match parsed {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                say_err(&render(&loaded.warnings));
+            }
+            Ok(loaded)
+        }
+        Err(errors) => {
+            let count = errors
+                .iter()
+                .filter(|d| d.severity == topology::Severity::Error)
+                .count();
+            let noun = if count == 1 { "error" } else { "errors" };
+            Err(Failure::refused(format!(
+                "{}{}: refused, {count} {noun}",
+                render(&errors),
+                path.display()
+            )))
+        }
+    }
+}
+
+fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
+    let loaded = load(path, options)?;
+    let t = &loaded.topology;
+    say(&format!(
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs)\n",
+        path.display(),
+        t.vnets.len(),
+        t.peerings.len(),
+        t.nics.len(),
+        t.route_tables.len(),
+        t.nsgs.len()
+    ))
+}
+
+fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
+    let loaded = load(path, ParseOptions::default())?;
+    let snapshot = crate::snapshot::Snapshot::compile(loaded.topology, 0);
+    let picture = crate::graph::render(&snapshot, format);
+    say(&picture)
+}
