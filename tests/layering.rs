@@ -149,12 +149,17 @@ fn imports_follow_the_layers() {
 }
 
 /// The daemon's rooms, and which of them each may use. `root` is
-/// `daemon/mod.rs` (the `Daemon` and its plane). The control socket and the
-/// metrics endpoint both read the daemon's reports and never each other.
+/// `daemon/mod.rs` (the `Daemon` and the items it re-exports). The control
+/// socket and the metrics endpoint both read the daemon's reports and
+/// never each other.
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("serve", &[]),
     ("stats", &[]),
+    ("housekeeping", &[]),
+    ("options", &["flow_log"]),
+    ("plane", &["stats"]),
     ("flow_log", &["root"]),
+    ("apply", &["root", "plane", "stats", "options"]),
     ("worker", &["root", "flow_log", "stats"]),
     ("report", &["root", "stats"]),
     ("metrics", &["root", "report", "serve", "stats"]),

@@ -1,0 +1,377 @@
+//! `apply`: a new topology for the running lab without a restart (see the
+//! daemon's module doc for the order of its steps), and the port slots it
+//! hands out and takes back. It may use the daemon, its plane, options and
+//! counters.
+
+use super::plane::namespace_spec;
+use super::{Daemon, Plane, Port, PortId, MAX_NICS};
+use crate::engine::flow_table::FlowKey;
+use crate::host::{netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
+use crate::snapshot::Snapshot;
+use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The outcome of a refused `apply`.
+#[derive(Debug)]
+pub enum ApplyError {
+    /// The file is invalid: the running topology is untouched.
+    Invalid(Vec<Diagnostic>),
+    /// The host refused a change (e.g. a namespace name already taken): the
+    /// running topology is untouched.
+    Host(anyhow::Error),
+}
+
+/// What an `apply` changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplySummary {
+    pub generation: u64,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub replumbed: Vec<String>,
+}
+
+pub(super) struct Mutable {
+    pub(super) lab: HostLab,
+    pub(super) slots: Slots,
+    pub(super) next_serial: u32,
+}
+
+/// Port slots: never used, free again, or waiting for the workers to move
+/// past the plane generation that last used them.
+pub(super) struct Slots {
+    next_fresh: u32,
+    free: Vec<PortId>,
+    retiring: Vec<(PortId, u64)>,
+}
+
+impl Slots {
+    pub(super) fn new(used: u32) -> Slots {
+        Slots {
+            next_fresh: used,
+            free: Vec::new(),
+            retiring: Vec::new(),
+        }
+    }
+
+    /// A slot for a new NIC: a cleared one first, so the clearing is
+    /// exercised all the time rather than once in 4096 NICs.
+    fn take(&mut self) -> Option<PortId> {
+        if let Some(slot) = self.free.pop() {
+            return Some(slot);
+        }
+        if self.next_fresh < MAX_NICS {
+            self.next_fresh += 1;
+            return Some(PortId::new(self.next_fresh - 1));
+        }
+        None
+    }
+}
+
+/// True when a NIC can keep its namespace and TUN device: same namespace,
+/// addresses, gateways and MTU (a change of IP forwarding needs no
+/// re-plumbing).
+fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
+    old.name == new.name
+        && old.addresses == new.addresses
+        && old.gateways == new.gateways
+        && old.mtu == new.mtu
+        && old.queues == new.queues
+}
+
+impl Daemon {
+    /// Replaces the running topology with the one in `text` (see the module
+    /// doc). On refusal nothing changes.
+    pub fn apply(&self, source: &str, text: &str) -> Result<ApplySummary, ApplyError> {
+        self.apply_with(source, text, crate::topology::ParseOptions::default())
+    }
+
+    /// [`Daemon::apply`] with parse options (an empty topology is refused
+    /// unless `options.allow_empty`).
+    pub fn apply_with(
+        &self,
+        source: &str,
+        text: &str,
+        options: crate::topology::ParseOptions,
+    ) -> Result<ApplySummary, ApplyError> {
+        let loaded =
+            crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
+        let topology = loaded.topology;
+        if topology.nics.len() > MAX_NICS as usize {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "a lab holds at most {MAX_NICS} NICs"
+            )));
+        }
+        let mut guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_mut() else {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "the lab is shutting down"
+            )));
+        };
+        let old = self.plane.load_full();
+        let old_ports: HashMap<&str, (NicIdx, &Arc<Port>)> = old
+            .snapshot
+            .topology
+            .nics
+            .iter_enumerated()
+            .zip(&old.ports)
+            .map(|((i, n), p)| (n.name.as_str(), (i, p)))
+            .collect();
+        let generation = old.snapshot.generation + 1;
+        let mut summary = ApplySummary {
+            generation,
+            ..ApplySummary::default()
+        };
+        // Decide each NIC's fate before touching the host.
+        let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
+        let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
+        for nic in &topology.nics {
+            let spec = namespace_spec(&topology, nic, self.workers);
+            let reuse = old_ports
+                .get(nic.name.as_str())
+                .filter(|(_, p)| same_plumbing(&p.spec, &spec));
+            keep.push(reuse.map(|(_, p)| (*p).clone()));
+            specs.push(spec);
+        }
+        let kept: Vec<&str> = topology
+            .nics
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| k.is_some())
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        let leaving: Vec<(&str, &Arc<Port>)> = old
+            .snapshot
+            .topology
+            .nics
+            .iter()
+            .zip(&old.ports)
+            .filter(|(n, _)| !kept.contains(&n.name.as_str()))
+            .map(|(n, p)| (n.name.as_str(), p))
+            .collect();
+        let leaving_names: Vec<&str> = leaving.iter().map(|(_, p)| p.spec.name.as_str()).collect();
+        for (spec, k) in specs.iter().zip(&keep) {
+            if k.is_none()
+                && crate::host::netns::exists(&spec.name)
+                && !leaving_names.contains(&spec.name.as_str())
+            {
+                return Err(ApplyError::Host(anyhow::anyhow!(
+                    "network namespace {} already exists; vnetd does not take over namespaces it did not create",
+                    spec.name
+                )));
+            }
+        }
+        let needed = keep.iter().filter(|k| k.is_none()).count();
+        self.recycle_slots(state);
+        let available = (MAX_NICS - state.slots.next_fresh) as usize + state.slots.free.len();
+        if needed > available {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "{needed} new NICs, but only {available} port slots are free now (at most \
+                 {MAX_NICS} NICs; slots of removed NICs free up once every worker has moved on)"
+            )));
+        }
+        // Build: first the namespaces whose name is free, then those that
+        // take the name of a departing one (which must go first). A host
+        // failure undoes the builds and, for the second kind, rebuilds the
+        // departed namespace, so that the old plane keeps working.
+        let mut built: TiVec<NicIdx, Option<Vec<TunQueue>>> = specs.iter().map(|_| None).collect();
+        let mut replaced: Vec<(NicIdx, NamespaceSpec)> = Vec::new();
+        for same_name in [false, true] {
+            for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
+                if k.is_some() || leaving_names.contains(&spec.name.as_str()) != same_name {
+                    continue;
+                }
+                if same_name {
+                    let (name, port) = leaving
+                        .iter()
+                        .find(|(_, p)| p.spec.name == spec.name)
+                        .expect("a departing namespace of that name");
+                    if let Err(e) = state.lab.remove(&port.spec.name) {
+                        eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+                    }
+                    replaced.push((old_ports[name].0, port.spec.clone()));
+                }
+                match state.lab.add(spec) {
+                    Ok(plumbed) => built[i] = Some(plumbed.take_queues()),
+                    Err(e) => {
+                        let nic = &topology.nics[i].name;
+                        let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
+                        return Err(ApplyError::Host(
+                            e.context(format!("plumbing NIC {nic}{undo}")),
+                        ));
+                    }
+                }
+            }
+        }
+        let mut ports = TiVec::with_capacity(specs.len());
+        for ((nic, spec), (k, queues)) in topology
+            .nics
+            .iter()
+            .zip(specs)
+            .zip(keep.into_iter().zip(built))
+        {
+            if let Some(port) = k {
+                ports.push(port);
+                continue;
+            }
+            let id = state.slots.take().expect("slots counted above");
+            let serial = state.next_serial;
+            state.next_serial = state.next_serial.wrapping_add(1);
+            if old_ports.contains_key(nic.name.as_str()) {
+                summary.replumbed.push(nic.name.clone());
+            } else {
+                summary.added.push(nic.name.clone());
+            }
+            ports.push(Arc::new(Port {
+                id,
+                serial,
+                spec,
+                queues: queues.expect("built above"),
+            }));
+        }
+        // IP forwarding of a kept NIC changed: the guest follows it (a new
+        // namespace got it at build).
+        for (nic, port) in topology.nics.iter().zip(&ports) {
+            let before = old_ports
+                .get(nic.name.as_str())
+                .filter(|(_, p)| Arc::ptr_eq(p, port))
+                .map(|(i, _)| old.snapshot.topology.nics[*i].ip_forwarding);
+            if before.is_some_and(|b| b != nic.ip_forwarding) {
+                if let Err(e) = netlink::set_namespace_forwarding(
+                    &port.spec.name,
+                    INTERFACE_NAME,
+                    nic.ip_forwarding,
+                ) {
+                    eprintln!(
+                        "vnetd: setting forwarding {} in {}: {e:#}",
+                        if nic.ip_forwarding { "on" } else { "off" },
+                        port.spec.name
+                    );
+                }
+            }
+        }
+        let snapshot = Snapshot::compile_after(topology, generation, &old.snapshot);
+        self.plane.store(Arc::new(Plane {
+            snapshot: Arc::new(snapshot),
+            ports,
+        }));
+        // A worker in the middle of a batch finishes it with the old plane;
+        // wait (briefly: workers look at least every 100 ms) until every
+        // worker forwards with the new one, so that when apply returns, the
+        // next packet meets the new rules.
+        self.wait_for_workers(generation);
+        // Only now that no new packet can reach them: the departing NICs
+        // lose their namespace, their flows, and in time their slot.
+        for (name, port) in &leaving {
+            if !summary.replumbed.iter().any(|n| n == name) {
+                summary.removed.push(name.to_string());
+            }
+            if state.lab.namespace(&port.spec.name).is_some()
+                && !replaced.iter().any(|(_, s)| s.name == port.spec.name)
+            {
+                if let Err(e) = state.lab.remove(&port.spec.name) {
+                    eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+                }
+            }
+            self.forget_flows_of(port.id);
+            state.slots.retiring.push((port.id, generation));
+        }
+        Ok(summary)
+    }
+
+    /// Waits, at most a second, until every worker forwards with plane
+    /// `generation` or a newer one.
+    fn wait_for_workers(&self, generation: u64) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        while self.oldest_worker_generation() < generation && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// Frees the slots of departed NICs once every worker forwards with a
+    /// plane that no longer has them, clearing their counters and flows
+    /// (a worker on an older plane may have touched both after the apply).
+    fn recycle_slots(&self, state: &mut Mutable) {
+        let oldest = self.oldest_worker_generation();
+        let mut still = Vec::new();
+        for (slot, generation) in std::mem::take(&mut state.slots.retiring) {
+            if generation <= oldest {
+                for counters in &self.counters {
+                    if let Some(c) = counters.ports.get(slot) {
+                        c.reset();
+                    }
+                }
+                self.forget_flows_of(slot);
+                state.slots.free.push(slot);
+            } else {
+                still.push((slot, generation));
+            }
+        }
+        state.slots.retiring = still;
+    }
+
+    /// Removes the namespaces an apply built before a host failure, and
+    /// rebuilds the departed ones it had replaced, giving their queues to a
+    /// republished old plane. Returns a note on what could not be restored.
+    fn undo_builds(
+        &self,
+        state: &mut Mutable,
+        specs: &TiSlice<NicIdx, NamespaceSpec>,
+        built: &TiSlice<NicIdx, Option<Vec<TunQueue>>>,
+        old: &Arc<Plane>,
+        replaced: &[(NicIdx, NamespaceSpec)],
+    ) -> String {
+        for (spec, b) in specs.iter().zip(built) {
+            if b.is_some() {
+                if let Err(e) = state.lab.remove(&spec.name) {
+                    eprintln!("vnetd: removing namespace {}: {e:#}", spec.name);
+                }
+            }
+        }
+        if replaced.is_empty() {
+            return String::new();
+        }
+        let mut ports = old.ports.clone();
+        let mut lost = Vec::new();
+        for (index, spec) in replaced {
+            if state.lab.namespace(&spec.name).is_some() {
+                let _ = state.lab.remove(&spec.name);
+            }
+            match state.lab.add(spec) {
+                Ok(plumbed) => {
+                    let old_port = &old.ports[*index];
+                    ports[*index] = Arc::new(Port {
+                        id: old_port.id,
+                        serial: old_port.serial,
+                        spec: spec.clone(),
+                        queues: plumbed.take_queues(),
+                    });
+                }
+                Err(e) => lost.push(format!("{}: {e:#}", spec.name)),
+            }
+        }
+        self.plane.store(Arc::new(Plane {
+            snapshot: old.snapshot.clone(),
+            ports,
+        }));
+        if lost.is_empty() {
+            String::new()
+        } else {
+            format!(" (but could not rebuild {})", lost.join("; "))
+        }
+    }
+
+    fn forget_flows_of(&self, port: PortId) {
+        let now = self.now_ms();
+        let mut keys: Vec<FlowKey> = Vec::new();
+        self.flows.for_each(now, |k, _| {
+            if k.nic == port.get() {
+                keys.push(*k);
+            }
+        });
+        for k in keys {
+            self.flows.remove(&k, now);
+        }
+    }
+}
