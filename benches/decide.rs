@@ -10,9 +10,13 @@ use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
 
 fn tcp(src: [u8; 4], dst: [u8; 4], dport: u16) -> Vec<u8> {
+    tcp_ports(src, dst, 40000, dport)
+}
+
+fn tcp_ports(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let mut out = Vec::new();
     PacketBuilder::ipv4(src, dst, 64)
-        .tcp(40000, dport, 1, 64000)
+        .tcp(sport, dport, 1, 64000)
         .write(&mut out, &[0u8; 1400])
         .unwrap();
     out
@@ -75,6 +79,48 @@ fn bench(c: &mut Criterion) {
                     &flows,
                     black_box(*ingress),
                     black_box(packet),
+                    0,
+                )
+            })
+        });
+    }
+    // Replies of a known flow, from the NIC the flow was delivered to, back
+    // through the same path: admitted by state at both ends.
+    let replies = [
+        (
+            "peering, no NSG",
+            nic("shared1"),
+            tcp([10, 1, 1, 4], [10, 0, 2, 4], 80),
+            tcp_ports([10, 0, 2, 4], [10, 1, 1, 4], 80, 40000),
+        ),
+        (
+            "NVA to spoke, inbound NSG",
+            nic("vm2"),
+            tcp([10, 1, 1, 4], [10, 2, 1, 4], 80),
+            tcp_ports([10, 2, 1, 4], [10, 1, 1, 4], 80, 40000),
+        ),
+    ];
+    for (name, from, forward, reply) in &replies {
+        let flows = FlowTable::new(1 << 16, 64, 0);
+        let sender = match *name {
+            "peering, no NSG" => nic("vm1"),
+            _ => nic("nva1"),
+        };
+        assert!(matches!(
+            decide(&snap, &flows, sender, forward, 0),
+            Verdict::Deliver(_)
+        ));
+        assert!(
+            matches!(decide(&snap, &flows, *from, reply, 0), Verdict::Deliver(_)),
+            "{name}: the reply is delivered"
+        );
+        group.bench_function(format!("{name}, reply of a known flow"), |b| {
+            b.iter(|| {
+                decide(
+                    black_box(&snap),
+                    &flows,
+                    black_box(*from),
+                    black_box(reply),
                     0,
                 )
             })

@@ -1,6 +1,10 @@
 //! Flow table costs on the packet path: a hit (an established flow's
 //! packet), a miss (a new flow's first packet, before the NSG runs) and the
-//! insert of a new flow, at 1M slots with 100k live flows.
+//! insert of a new flow, at 1M slots with 100k live flows. Then a reply's
+//! lookup two ways, in the same run: one lookup of its own key when flows
+//! are entered as pairs, against a miss on its own key and a hit on the
+//! reversed one when they are entered alone (what a reply cost before
+//! pairs).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::net::Ipv4Addr;
@@ -25,6 +29,13 @@ fn key(n: u32) -> FlowKey {
         (n % 60_000) as u16 + 1024,
         443,
     )
+}
+
+/// The key a flow's replies carry: reversed, in the other direction.
+fn reply_of(key: &FlowKey) -> FlowKey {
+    let mut reply = key.reversed();
+    reply.direction ^= 1;
+    reply
 }
 
 fn flow_table(c: &mut Criterion) {
@@ -92,6 +103,63 @@ fn flow_table(c: &mut Criterion) {
         LIVE as usize,
         "the bench left the table as it found it"
     );
+
+    let replies: Vec<FlowKey> = hits.iter().map(reply_of).collect();
+    let mut i = 0usize;
+    c.bench_function("flow_table/reply_hit_two_lookups", |b| {
+        b.iter(|| {
+            i = (i + 1) % replies.len();
+            let asked = black_box(&replies[i]);
+            let found = table.lookup(asked, 1).or_else(|| {
+                let mut forward = asked.reversed();
+                forward.direction ^= 1;
+                table.lookup(&forward, 1)
+            });
+            black_box(found.map(|f| f.verdict_tag()))
+        })
+    });
+    drop(table);
+    let paired = FlowTable::new(CAPACITY, NICS, 0);
+    for (n, k) in (0..LIVE).zip(&hits) {
+        assert_eq!(
+            paired.insert_pair(k, &reply_of(k), n, 1, IDLE_TIMEOUT_MS, 0, 64),
+            InsertOutcome::Inserted
+        );
+    }
+    let mut i = 0usize;
+    c.bench_function("flow_table/reply_hit_paired", |b| {
+        b.iter(|| {
+            i = (i + 1) % replies.len();
+            black_box(
+                paired
+                    .lookup(black_box(&replies[i]), 1)
+                    .map(|f| f.verdict_tag()),
+            )
+        })
+    });
+    let mut next = 2 * LIVE;
+    c.bench_function("flow_table/insert_pair_new", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let chunk = left.min(INSERT_CHUNK);
+                let keys: Vec<FlowKey> = (0..chunk as u32).map(|j| key(next + j)).collect();
+                let reply_keys: Vec<FlowKey> = keys.iter().map(reply_of).collect();
+                next = next.wrapping_add(chunk as u32);
+                let start = Instant::now();
+                for (k, r) in keys.iter().zip(&reply_keys) {
+                    black_box(paired.insert_pair(k, r, 7, 1, IDLE_TIMEOUT_MS, 1, 64));
+                }
+                total += start.elapsed();
+                for k in &keys {
+                    paired.remove(k, 1);
+                }
+                left -= chunk;
+            }
+            total
+        })
+    });
 }
 
 criterion_group!(benches, flow_table);

@@ -263,12 +263,14 @@ impl Conntrack for SetConntrack {
             return Some(Admission {
                 generation: 1,
                 reply: false,
+                ..Default::default()
             });
         }
         set.contains(&(nic, other, p.key.proto, p.key.dst, p.key.src, d, s))
             .then_some(Admission {
                 generation: 1,
                 reply: true,
+                ..Default::default()
             })
     }
     fn admit(

@@ -41,6 +41,12 @@ pub enum Command {
         #[arg(long, value_name = "N", requires = "flow_log_dir",
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         flow_log_interval_secs: Option<u64>,
+        /// Slots of the flow table, 1024 to 16777216, rounded up to a power
+        /// of two; a tracked flow takes two, each slot 136 bytes (default:
+        /// 16384 per NIC, at least 65536, at most 1048576).
+        #[arg(long, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
+        flow_table_slots: Option<u64>,
         #[command(flatten)]
         empty: AllowEmpty,
     },

@@ -6,6 +6,8 @@
 use super::{load, render, say, say_err, Failure};
 use crate::daemon::control::{self, Request};
 use crate::daemon::metrics::MetricsServer;
+use crate::daemon::MAX_NICS;
+use crate::engine::flow_table::FlowTable;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,20 +39,34 @@ fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What `vnetd run` was asked for besides the topology.
+pub(super) struct LabOptions {
+    pub workers: Option<u16>,
+    pub metrics: Option<SocketAddr>,
+    pub flow_log_dir: Option<PathBuf>,
+    pub flow_log_interval_secs: Option<u64>,
+    pub flow_table_slots: Option<u64>,
+}
+
 pub(super) fn run_lab(
     path: Option<&Path>,
     parse_options: ParseOptions,
-    workers: Option<u16>,
-    metrics: Option<SocketAddr>,
-    flow_log_dir: Option<PathBuf>,
-    flow_log_interval_secs: Option<u64>,
+    asked: LabOptions,
 ) -> Result<(), Failure> {
+    let LabOptions {
+        workers,
+        metrics,
+        flow_log_dir,
+        flow_log_interval_secs,
+        flow_table_slots,
+    } = asked;
     let loaded = load_or_builtin(path, parse_options)?;
     require_root("run", "creates network namespaces and TUN devices")?;
     let mut options = crate::daemon::RunOptions::default();
     if let Some(w) = workers {
         options.workers = usize::from(w);
     }
+    options.flow_table_slots = flow_table_slots.and_then(|n| usize::try_from(n).ok());
     if let Some(dir) = flow_log_dir {
         let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
         if let Some(secs) = flow_log_interval_secs {
@@ -120,6 +136,12 @@ pub(super) fn run_lab(
         banner.push_str(&format!("{line}\n"));
     }
     banner.push_str(&format!("control socket: {}\n", socket.display()));
+    let slots = daemon.flows().capacity();
+    banner.push_str(&format!(
+        "flow table: {slots} slots ({} tracked flows, {:.1} MiB)\n",
+        slots / 2,
+        FlowTable::memory_bytes(slots, MAX_NICS) as f64 / (1024.0 * 1024.0)
+    ));
     if let Some(m) = &metrics_server {
         banner.push_str(&format!("metrics: http://{}/metrics\n", m.local_addr()));
     }

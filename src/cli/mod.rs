@@ -22,7 +22,7 @@ use crate::diagnostics::Query;
 use crate::graph::GraphFormat;
 use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::Parser;
-use lab::{down, load_or_builtin, run_lab};
+use lab::{down, load_or_builtin, run_lab, LabOptions};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,14 +71,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             metrics,
             flow_log_dir,
             flow_log_interval_secs,
+            flow_table_slots,
             empty,
         } => run_lab(
             config.as_deref(),
             empty.options(),
-            workers,
-            metrics,
-            flow_log_dir,
-            flow_log_interval_secs,
+            LabOptions {
+                workers,
+                metrics,
+                flow_log_dir,
+                flow_log_interval_secs,
+                flow_table_slots,
+            },
         ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config, empty } => check(&config, empty.options()),

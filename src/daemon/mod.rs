@@ -41,7 +41,7 @@ pub mod stats;
 pub mod worker;
 
 pub use apply::{ApplyError, ApplySummary};
-pub use options::{RunOptions, MAX_NICS};
+pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
 pub use plane::{namespace_names, namespace_spec, Plane, Port, PortConntrack};
 pub use stats::PortId;
 
@@ -113,14 +113,12 @@ impl Daemon {
             snapshot: Arc::new(Snapshot::compile(topology, 1)),
             ports,
         }));
+        let slots = options.flow_table_slots_for(nic_count);
+        // A tracked flow takes two slots: the quota shares the flows.
         let flows = Arc::new(FlowTable::new(
-            options.flow_capacity,
+            slots,
             MAX_NICS,
-            FlowTable::default_quota(
-                options.flow_capacity,
-                nic_count.max(1) as u32,
-                DEFAULT_QUOTA_FLOOR,
-            ),
+            FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
         ));
         let stop = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();

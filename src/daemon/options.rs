@@ -1,5 +1,6 @@
 //! How a lab is run: forwarding threads, the flow table's size, flow logs.
-//! Plain settings, filled by the command line; it uses no other room.
+//! Plain settings, filled by the command line; it uses no other room but
+//! the flow logs' own options.
 
 use super::flow_log::FlowLogOptions;
 
@@ -8,8 +9,10 @@ use super::flow_log::FlowLogOptions;
 pub struct RunOptions {
     /// Forwarding threads (and TUN queues per NIC).
     pub workers: usize,
-    /// Slots of the flow table (tracked flows of all NICs together).
-    pub flow_capacity: usize,
+    /// Slots of the flow table (all NICs together; a tracked flow takes
+    /// two, one per direction). `None`: sized for the lab at start,
+    /// [`default_flow_table_slots`].
+    pub flow_table_slots: Option<usize>,
     /// NSG flow logs: where and how often; off when `None`.
     pub flow_log: Option<FlowLogOptions>,
 }
@@ -18,12 +21,61 @@ pub struct RunOptions {
 /// port, allocated once).
 pub const MAX_NICS: u32 = 4096;
 
+/// Flow-table slots per NIC of the default size: 8,192 tracked flows each.
+pub const SLOTS_PER_NIC: usize = 16 * 1024;
+/// The default table is never smaller than this (32,768 flows, about 9 MiB)
+/// nor larger than [`MAX_DEFAULT_SLOTS`].
+pub const MIN_DEFAULT_SLOTS: usize = 64 * 1024;
+/// 1M slots (524,288 flows, about 136 MiB): the largest default; more only
+/// when asked for.
+pub const MAX_DEFAULT_SLOTS: usize = 1 << 20;
+
+/// The flow table a lab of `nics` NICs gets unless told otherwise:
+/// [`SLOTS_PER_NIC`] per NIC, a power of two between [`MIN_DEFAULT_SLOTS`]
+/// and [`MAX_DEFAULT_SLOTS`]. The table is sized once, at start; a lab
+/// that `apply` will grow can ask for more with `--flow-table-slots`.
+pub fn default_flow_table_slots(nics: usize) -> usize {
+    nics.saturating_mul(SLOTS_PER_NIC)
+        .checked_next_power_of_two()
+        .unwrap_or(MAX_DEFAULT_SLOTS)
+        .clamp(MIN_DEFAULT_SLOTS, MAX_DEFAULT_SLOTS)
+}
+
+impl RunOptions {
+    /// The flow table's slots for a lab of `nics` NICs.
+    pub fn flow_table_slots_for(&self, nics: usize) -> usize {
+        self.flow_table_slots
+            .unwrap_or_else(|| default_flow_table_slots(nics))
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            flow_capacity: 1 << 20,
+            flow_table_slots: None,
             flow_log: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_table_grows_with_the_lab_within_its_bounds() {
+        assert_eq!(default_flow_table_slots(0), MIN_DEFAULT_SLOTS);
+        assert_eq!(default_flow_table_slots(4), MIN_DEFAULT_SLOTS);
+        assert_eq!(default_flow_table_slots(5), 128 * 1024);
+        assert_eq!(default_flow_table_slots(40), 1 << 20);
+        assert_eq!(default_flow_table_slots(4096), MAX_DEFAULT_SLOTS);
+        assert_eq!(default_flow_table_slots(usize::MAX), MAX_DEFAULT_SLOTS);
+        let asked = RunOptions {
+            flow_table_slots: Some(1 << 22),
+            ..RunOptions::default()
+        };
+        assert_eq!(asked.flow_table_slots_for(4), 1 << 22);
+        assert_eq!(RunOptions::default().flow_table_slots_for(8), 128 * 1024);
     }
 }

@@ -5,11 +5,10 @@
 //! counters' port ids.
 
 use super::stats::PortId;
-use crate::dataplane::{Admission, Conntrack, PacketView};
-use crate::engine::flow_table::FlowTable;
+use crate::dataplane::conntrack::{FlowOwners, TrackedFlows};
 use crate::host::{NamespaceSpec, TunQueue};
-use crate::snapshot::{RuleId, Snapshot};
-use crate::topology::{Direction, Nic, NicIdx, TiVec, Topology};
+use crate::snapshot::Snapshot;
+use crate::topology::{Nic, NicIdx, TiVec, Topology};
 use ipnet::IpNet;
 use std::sync::Arc;
 
@@ -77,75 +76,14 @@ impl Plane {
     }
 }
 
-/// Connection tracking keyed by stable port numbers, so that flows survive
-/// an `apply` that renumbers NICs.
-pub struct PortConntrack<'a> {
-    pub flows: &'a FlowTable,
-    pub plane: &'a Plane,
-}
-
-impl Conntrack for PortConntrack<'_> {
+/// A NIC's flows belong to its port slot, so that they survive an `apply`
+/// that renumbers NICs.
+impl FlowOwners for &Plane {
     #[inline]
-    fn admitted(
-        &self,
-        nic: NicIdx,
-        direction: Direction,
-        p: &PacketView,
-        now_ms: u64,
-    ) -> Option<Admission> {
-        self.flows.admitted(self.port(nic), direction, p, now_ms)
-    }
-
-    #[inline]
-    fn admit(
-        &self,
-        nic: NicIdx,
-        d: Direction,
-        p: &PacketView,
-        rule: RuleId,
-        generation: u64,
-        timeout: u64,
-        now: u64,
-    ) {
-        self.flows
-            .admit(self.port(nic), d, p, rule, generation, timeout, now)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn refresh(
-        &self,
-        nic: NicIdx,
-        d: Direction,
-        p: &PacketView,
-        a: Admission,
-        rule: RuleId,
-        generation: u64,
-        now: u64,
-    ) {
-        self.flows
-            .refresh(self.port(nic), d, p, a, rule, generation, now)
-    }
-
-    fn revoke(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
-        self.flows.revoke(self.port(nic), d, p, a, now)
-    }
-
-    fn closing(&self, nic: NicIdx, d: Direction, p: &PacketView, a: Admission, now: u64) {
-        self.flows.closing(self.port(nic), d, p, a, now)
-    }
-
-    fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now: u64) -> Option<(u16, u16)> {
-        self.flows.fragment_ports(self.port(nic), p, now)
-    }
-
-    fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now: u64) {
-        self.flows.first_fragment_passed(self.port(nic), p, now)
+    fn owner(&self, nic: NicIdx) -> u32 {
+        self.port_id(nic).get()
     }
 }
 
-impl PortConntrack<'_> {
-    #[inline]
-    fn port(&self, nic: NicIdx) -> NicIdx {
-        NicIdx::new(usize::from(self.plane.port_id(nic)))
-    }
-}
+/// Connection tracking keyed by stable port numbers.
+pub type PortConntrack<'a> = TrackedFlows<'a, &'a Plane>;

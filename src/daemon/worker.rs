@@ -196,8 +196,8 @@ impl Worker {
             return Ok(());
         };
         let flows = PortConntrack {
-            flows: &self.flows,
-            plane,
+            table: &self.flows,
+            owners: plane,
         };
         let port = plane.port_id(nic);
         for _ in 0..BATCH_PER_QUEUE {

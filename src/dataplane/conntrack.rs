@@ -1,8 +1,11 @@
 //! NSG statefulness on the generic flow table: a flow is recorded per NIC
-//! and direction when that NIC's NSGs allow its first packet; later packets
-//! of the flow, and its replies (the reversed 5-tuple in the other
-//! direction), are admitted by state without running the rules again, as
-//! Azure does. Idle flows expire after the VNet's `flow_timeout_in_minutes`;
+//! and direction when that NIC's NSGs allow its first packet, as a pair of
+//! entries: its own key and the key of its replies (the reversed 5-tuple in
+//! the other direction). Later packets of the flow, and its replies, are
+//! then found by one lookup and admitted by state without running the
+//! rules again, as Azure does; the lookup's handle lets a re-judged or
+//! closing flow be updated or removed without a second lookup. Idle flows
+//! expire after the VNet's `flow_timeout_in_minutes`;
 //! a TCP flow that has seen a FIN or RST expires a few seconds after its
 //! last packet instead, so that its end is known (and flow-logged) promptly.
 
@@ -22,11 +25,12 @@ pub fn direction_code(d: Direction) -> u8 {
     }
 }
 
-/// The flow key of a packet at a NIC, in a direction.
-pub fn flow_key(nic: NicIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
+/// The flow key of a packet at the NIC whose flows `owner` stands for, in
+/// a direction.
+pub fn flow_key(owner: u32, direction: Direction, p: &PacketView) -> Option<FlowKey> {
     let (sport, dport) = p.flow_ports;
     FlowKey::from_ips(
-        nic.index() as u32,
+        owner,
         direction_code(direction),
         p.key.proto,
         p.key.src,
@@ -81,23 +85,48 @@ pub fn datagram_id(nic: u32, p: &PacketView) -> Option<DatagramId> {
     })
 }
 
-/// The key of the flow an admission was found under.
-fn admitted_key(
-    nic: NicIdx,
-    direction: Direction,
-    p: &PacketView,
-    a: Admission,
-) -> Option<FlowKey> {
-    let key = flow_key(nic, direction, p)?;
-    if !a.reply {
-        return Some(key);
-    }
+/// The key a flow's replies carry at the same NIC: the reversed 5-tuple,
+/// in the other direction.
+pub fn reply_key(key: &FlowKey, direction: Direction) -> FlowKey {
     let mut reply = key.reversed();
     reply.direction = direction_code(direction.opposite());
-    Some(reply)
+    reply
 }
 
-impl Conntrack for FlowTable {
+/// Who owns a NIC's flows in a flow table: the table's per-owner quota
+/// and the flow keys count by this number.
+pub trait FlowOwners {
+    fn owner(&self, nic: NicIdx) -> u32;
+}
+
+/// Flows owned by the NIC's own index: for one snapshot's life (tests,
+/// benchmarks, the fuzz checks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NicOwners;
+
+impl FlowOwners for NicOwners {
+    #[inline]
+    fn owner(&self, nic: NicIdx) -> u32 {
+        nic.index() as u32
+    }
+}
+
+/// Connection tracking on a flow table, flows keyed by `owners`.
+pub struct TrackedFlows<'t, O> {
+    pub table: &'t FlowTable,
+    pub owners: O,
+}
+
+impl<O: FlowOwners> TrackedFlows<'_, O> {
+    #[inline]
+    fn key(&self, nic: NicIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
+        flow_key(self.owners.owner(nic), direction, p)
+    }
+}
+
+impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
+    /// One lookup: the key is either a flow's own entry or the reply entry
+    /// recorded with it.
     #[inline]
     fn admitted(
         &self,
@@ -106,23 +135,14 @@ impl Conntrack for FlowTable {
         p: &PacketView,
         now_ms: u64,
     ) -> Option<Admission> {
-        let key = flow_key(nic, direction, p)?;
-        let bytes = p.len as u64;
-        if let Some(flow) = self.lookup(&key, now_ms) {
-            flow.touch(now_ms, bytes, true);
-            return Some(Admission {
-                generation: flow.generation(),
-                reply: false,
-            });
-        }
-        // A reply: the reversed tuple, recorded in the other direction.
-        let mut reply = key.reversed();
-        reply.direction = direction_code(direction.opposite());
-        let flow = self.lookup(&reply, now_ms)?;
-        flow.touch(now_ms, bytes, false);
+        let key = self.key(nic, direction, p)?;
+        let flow = self.table.lookup(&key, now_ms)?;
+        let reply = flow.is_reply();
+        flow.touch(now_ms, p.len as u64, !reply);
         Some(Admission {
             generation: flow.generation(),
-            reply: true,
+            reply,
+            handle: flow.handle(),
         })
     }
 
@@ -137,11 +157,12 @@ impl Conntrack for FlowTable {
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
-        if let Some(key) = flow_key(nic, direction, p) {
+        if let Some(key) = self.key(nic, direction, p) {
             // A full table (for this NIC) leaves the flow untracked: its
             // packets are still judged by the rules, one by one.
-            let _ = self.insert(
+            let _ = self.table.insert_pair(
                 &key,
+                &reply_key(&key, direction),
                 rule.tag(),
                 generation,
                 idle_timeout_ms,
@@ -149,6 +170,69 @@ impl Conntrack for FlowTable {
                 p.len as u64,
             );
         }
+    }
+
+    fn refresh(
+        &self,
+        _: NicIdx,
+        _: Direction,
+        _: &PacketView,
+        a: Admission,
+        rule: RuleId,
+        generation: u64,
+        _: u64,
+    ) {
+        self.table
+            .update_verdict_of(a.handle, rule.tag(), generation);
+    }
+
+    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, a: Admission, now_ms: u64) {
+        self.table.remove_flow(a.handle, now_ms);
+    }
+
+    fn closing(&self, _: NicIdx, _: Direction, _: &PacketView, a: Admission, _: u64) {
+        self.table
+            .shorten_idle_timeout(a.handle, CLOSING_IDLE_TIMEOUT_MS);
+    }
+
+    fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
+        self.table
+            .fragments()
+            .ports(&datagram_id(self.owners.owner(nic), p)?, now_ms)
+    }
+
+    fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
+        if let Some(id) = datagram_id(self.owners.owner(nic), p) {
+            self.table.fragments().remember(&id, p.flow_ports, now_ms);
+        }
+    }
+}
+
+/// The table on its own tracks flows by NIC index.
+impl Conntrack for FlowTable {
+    #[inline]
+    fn admitted(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        now_ms: u64,
+    ) -> Option<Admission> {
+        by_nic(self).admitted(nic, direction, p, now_ms)
+    }
+
+    #[inline]
+    fn admit(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        p: &PacketView,
+        rule: RuleId,
+        generation: u64,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+    ) {
+        by_nic(self).admit(nic, direction, p, rule, generation, idle_timeout_ms, now_ms)
     }
 
     fn refresh(
@@ -161,17 +245,11 @@ impl Conntrack for FlowTable {
         generation: u64,
         now_ms: u64,
     ) {
-        if let Some(key) = admitted_key(nic, direction, p, a) {
-            if let Some(flow) = self.lookup(&key, now_ms) {
-                flow.update_verdict(rule.tag(), generation);
-            }
-        }
+        by_nic(self).refresh(nic, direction, p, a, rule, generation, now_ms)
     }
 
     fn revoke(&self, nic: NicIdx, direction: Direction, p: &PacketView, a: Admission, now_ms: u64) {
-        if let Some(key) = admitted_key(nic, direction, p, a) {
-            self.remove(&key, now_ms);
-        }
+        by_nic(self).revoke(nic, direction, p, a, now_ms)
     }
 
     fn closing(
@@ -182,22 +260,24 @@ impl Conntrack for FlowTable {
         a: Admission,
         now_ms: u64,
     ) {
-        if let Some(flow) =
-            admitted_key(nic, direction, p, a).and_then(|key| self.lookup(&key, now_ms))
-        {
-            flow.shorten_idle_timeout(CLOSING_IDLE_TIMEOUT_MS);
-        }
+        by_nic(self).closing(nic, direction, p, a, now_ms)
     }
 
     fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
-        self.fragments()
-            .ports(&datagram_id(nic.index() as u32, p)?, now_ms)
+        by_nic(self).fragment_ports(nic, p, now_ms)
     }
 
     fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
-        if let Some(id) = datagram_id(nic.index() as u32, p) {
-            self.fragments().remember(&id, p.flow_ports, now_ms);
-        }
+        by_nic(self).first_fragment_passed(nic, p, now_ms)
+    }
+}
+
+/// The flow table keyed by NIC index.
+#[inline]
+fn by_nic(table: &FlowTable) -> TrackedFlows<'_, NicOwners> {
+    TrackedFlows {
+        table,
+        owners: NicOwners,
     }
 }
 
@@ -227,7 +307,7 @@ mod tests {
         let (a, b) = ([10, 0, 2, 4], [10, 0, 1, 4]);
         decide(&snap, &table, shared, &tcp(a, b, 40000, 80, false), 0);
         let outbound = flow_key(
-            shared,
+            shared.index() as u32,
             Direction::Outbound,
             &PacketView::parse(&tcp(a, b, 40000, 80, false)).unwrap(),
         )

@@ -32,6 +32,7 @@
 //! remembered per flow.
 
 use super::packet::{PacketView, TCP_FIN, TCP_RST};
+use crate::engine::flow_table::FlowHandle;
 use crate::net::PacketKey;
 use crate::snapshot::{NsgVerdict, RouteTarget, RuleId, Snapshot};
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
@@ -151,12 +152,16 @@ impl Verdict {
 }
 
 /// A packet found to belong to an admitted flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Admission {
     /// The snapshot generation the flow's NSG verdict was taken under.
     pub generation: u64,
     /// The packet is a reply (the flow was admitted in the other direction).
     pub reply: bool,
+    /// Where the tracker found the flow, so that `refresh`, `revoke` and
+    /// `closing` act on it without looking it up again
+    /// ([`FlowHandle::NONE`] for trackers without handles).
+    pub handle: FlowHandle,
 }
 
 /// Connection tracking as the decision needs it. A flow is tracked per NIC

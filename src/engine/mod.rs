@@ -8,3 +8,4 @@ pub mod classifier;
 pub mod flow_table;
 pub mod fragments;
 pub mod lpm;
+pub(crate) mod sync;
