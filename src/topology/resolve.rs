@@ -240,9 +240,9 @@ impl Resolver<'_> {
         }
     }
 
-    fn asgs(&mut self, asgs: Vec<super::decode::RawAsg>) {
+    fn asgs(&mut self, asgs: Vec<(String, usize)>) {
         let mut seen = HashSet::new();
-        for super::decode::RawAsg { name, line } in asgs {
+        for (name, line) in asgs {
             let key = format!("application_security_groups[{name}]");
             self.check_name(&name, ASG_NAME, line, &key, &mut seen);
             self.topo.asgs.push(Asg { name, line });
