@@ -1252,28 +1252,15 @@ fn capitalise(s: &str) -> String {
 }
 
 /// The known key closest to a mistyped one, when it is close enough to be a
-/// likely typo.
+/// likely typo: at most 2 edits away, or a quarter of the key's length for
+/// long keys. On a tie the first known key wins.
 fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
-        .map(|k| (edit_distance(key, k), *k))
+        .map(|k| (strsim::levenshtein(key, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -1284,5 +1271,7 @@ mod tests {
     fn typos_find_their_key() {
         assert_eq!(closest("adress_space", VNET_KEYS), Some("address_space"));
         assert_eq!(closest("zzz", VNET_KEYS), None);
+        // Edits are counted in characters, not bytes.
+        assert_eq!(closest("adréss_space", VNET_KEYS), Some("address_space"));
     }
 }
