@@ -238,6 +238,7 @@ impl FlowKey {
     }
 
     /// The key as the six words a slot stores.
+    #[inline]
     fn to_words(self) -> [u64; 6] {
         let half = |bytes: &[u8; 16], at: usize| {
             let mut word = [0u8; 8];
@@ -257,6 +258,7 @@ impl FlowKey {
         ]
     }
 
+    #[inline]
     fn from_words(words: &[u64; 6]) -> FlowKey {
         let bytes = |lo: u64, hi: u64| {
             let mut out = [0u8; 16];
@@ -288,6 +290,7 @@ fn address(v6: bool, bytes: &[u8; 16]) -> IpAddr {
 /// A word-at-a-time multiplicative hash (the FxHash step) with a final
 /// avalanche (MurmurHash3's fmix64), so that both the low bits (slot index)
 /// and the high bits (fingerprint) depend on every key bit.
+#[inline]
 fn hash_words(words: &[u64; 6]) -> u64 {
     const SEED: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = 0u64;
@@ -449,6 +452,7 @@ struct Slot {
 }
 
 impl Slot {
+    #[inline]
     fn load_key(&self) -> [u64; 6] {
         std::array::from_fn(|i| self.key[i].load(Ordering::Relaxed))
     }
@@ -457,6 +461,7 @@ impl Slot {
         self.key[0].load(Ordering::Relaxed) as u32
     }
 
+    #[inline]
     fn partner(&self) -> u64 {
         self.partner.load(Ordering::Relaxed)
     }
@@ -465,6 +470,7 @@ impl Slot {
         self.last_seen_ms.load(Ordering::Relaxed)
     }
 
+    #[inline]
     fn expired(&self, now_ms: u64) -> bool {
         is_expired(
             now_ms,
@@ -797,6 +803,7 @@ impl FlowTable {
         }
     }
 
+    #[inline]
     fn probe(&self, key: &FlowKey) -> Probe {
         let words = key.to_words();
         let hash = hash_words(&words);
@@ -807,6 +814,7 @@ impl FlowTable {
         }
     }
 
+    #[inline]
     fn window(&self, probe: &Probe) -> impl Iterator<Item = usize> + '_ {
         let home = probe.home;
         (0..PROBE_WINDOW).map(move |i| (home + i) & self.mask)
@@ -877,6 +885,7 @@ impl FlowTable {
 
     /// Whether a flow whose entry's own side is `expired` is dead, both
     /// sides considered.
+    #[inline]
     fn pair_dead(&self, expired: bool, partner: u64, now_ms: u64) -> bool {
         expired && !self.side_live(partner, now_ms)
     }
@@ -1047,6 +1056,7 @@ impl FlowTable {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn insert_entries(
         &self,
         key: &FlowKey,
@@ -1081,7 +1091,13 @@ impl FlowTable {
 
     /// One pass over a probe window for an insert of `nic`. With
     /// `existing`, a live entry of the probe's key is counted on and
-    /// reported as `Err(())`. `exclude` is a slot already chosen.
+    /// reported as `Err(())`. `exclude` is a slot already chosen. A quick
+    /// pass (`thorough` false) reads the body of a slot only when its
+    /// fingerprint is the key's, so it finds the key's own entries and the
+    /// free slots from the state words alone, and nothing else; a thorough
+    /// one also weighs every other flow of the window (whose is it, is it
+    /// dead, when was it seen), for when no free slot will do.
+    #[inline]
     fn scan(
         &self,
         probe: &Probe,
@@ -1089,6 +1105,7 @@ impl FlowTable {
         now_ms: u64,
         existing: Option<u64>,
         exclude: usize,
+        thorough: bool,
     ) -> Result<Scan, ()> {
         let mut scan = Scan::default();
         for index in self.window(probe) {
@@ -1102,6 +1119,7 @@ impl FlowTable {
                     continue;
                 }
                 KIND_CLAIMED => continue,
+                _ if !thorough && fingerprint(state) != probe.fingerprint => continue,
                 _ => {}
             }
             // Fingerprint aside, this is `read_slot`: the slot may hold
@@ -1147,6 +1165,7 @@ impl FlowTable {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn try_insert(
         &self,
         key: &FlowKey,
@@ -1166,10 +1185,29 @@ impl FlowTable {
         let probe = self.probe(key);
         let reply_probe = reply.map(|r| self.probe(r));
         for _ in 0..INSERT_ATTEMPTS {
-            let Ok(scan) = self.scan(&probe, key.nic, now_ms, Some(bytes), usize::MAX) else {
+            // Most inserts find a free slot: take it without weighing the
+            // other flows of the window.
+            let Ok(quick) = self.scan(&probe, key.nic, now_ms, Some(bytes), usize::MAX, false)
+            else {
                 return InsertOutcome::Existing;
             };
-            let choice = if let Some((index, observed)) = scan.same_key_dead.or(scan.own_dead) {
+            let quick_choice = match (quick.same_key_dead, quick.free) {
+                (Some((index, observed)), _) => Some((index, observed, Candidate::OwnDead)),
+                (None, Some((index, observed))) if self.reserve_quota(nic_flows) => {
+                    Some((index, observed, Candidate::Free))
+                }
+                _ => None,
+            };
+            let scan = match quick_choice {
+                Some(_) => Scan::default(),
+                None => match self.scan(&probe, key.nic, now_ms, Some(bytes), usize::MAX, true) {
+                    Ok(scan) => scan,
+                    Err(()) => return InsertOutcome::Existing,
+                },
+            };
+            let choice = if let Some(choice) = quick_choice {
+                Some(choice)
+            } else if let Some((index, observed)) = scan.same_key_dead.or(scan.own_dead) {
                 Some((index, observed, Candidate::OwnDead))
             } else if scan.free.is_some() || scan.other_dead.is_some() {
                 if self.reserve_quota(nic_flows) {
@@ -1206,8 +1244,18 @@ impl FlowTable {
             let second = match &reply_probe {
                 None => None,
                 Some(rp) => {
-                    let Ok(scan) = self.scan(rp, key.nic, now_ms, None, forward.index) else {
+                    let Ok(quick) = self.scan(rp, key.nic, now_ms, None, forward.index, false)
+                    else {
                         unreachable!("scan without `existing` reports no existing entry");
+                    };
+                    let scan = if quick.free.is_some() {
+                        quick
+                    } else {
+                        let Ok(scan) = self.scan(rp, key.nic, now_ms, None, forward.index, true)
+                        else {
+                            unreachable!("scan without `existing` reports no existing entry");
+                        };
+                        scan
                     };
                     let choice = scan
                         .free
@@ -1314,6 +1362,7 @@ impl FlowTable {
     }
 
     /// Whether a claimed slot is still the candidate its scan saw.
+    #[inline]
     fn still_fits(&self, choice: &Choice, nic: u32, now_ms: u64) -> bool {
         let slot = &self.slots[choice.index];
         let dead = || self.pair_dead(slot.expired(now_ms), slot.partner(), now_ms);
@@ -1341,6 +1390,7 @@ impl FlowTable {
     /// entry is freed and its quota unit released, unless the new flow
     /// takes the unit over (the forward entry replacing a flow of the
     /// inserting NIC).
+    #[inline]
     fn take_over(&self, choice: &Choice, second: bool) {
         if choice.candidate == Candidate::Free {
             return;
@@ -1391,6 +1441,7 @@ impl FlowTable {
     }
 
     /// Takes one unit of the NIC's quota, if it has one left.
+    #[inline]
     fn reserve_quota(&self, nic_flows: &AtomicU32) -> bool {
         let quota = self.per_nic_quota;
         nic_flows
@@ -1404,6 +1455,7 @@ impl FlowTable {
     /// `observed`. The acquire half pairs with the previous writer's
     /// publication; the release fence orders the claim before our field
     /// stores (see the module documentation).
+    #[inline]
     fn claim(&self, index: usize, observed: u64) -> Option<u64> {
         let claimed = next_owner(observed, KIND_CLAIMED);
         self.states[index]
