@@ -493,6 +493,7 @@ impl Slot {
         }
     }
 
+    #[inline]
     fn count(&self, now_ms: u64, bytes: u64, forward: bool) {
         let (packets, total) = if forward {
             (&self.forward_packets, &self.forward_bytes)
@@ -556,6 +557,7 @@ impl FlowHandle {
     };
 
     /// Whether the handle names the reply entry of a pair.
+    #[inline]
     pub fn is_reply(&self) -> bool {
         is_reply(self.state)
     }
@@ -584,21 +586,25 @@ impl FlowRef<'_> {
         self.key
     }
 
+    #[inline]
     pub fn verdict_tag(&self) -> u32 {
         self.verdict_tag
     }
 
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
     /// Whether the key looked up is the reply key of a pair (see
     /// [`FlowTable::insert_pair`]): the packet goes against the flow.
+    #[inline]
     pub fn is_reply(&self) -> bool {
         self.handle.is_reply()
     }
 
     /// The entry, for later operations without a lookup.
+    #[inline]
     pub fn handle(&self) -> FlowHandle {
         self.handle
     }
@@ -607,6 +613,7 @@ impl FlowRef<'_> {
     /// if `forward`, else as a reply, and refreshes its last-seen time.
     /// Returns false, counting nothing, if the entry has left its slot since
     /// the lookup.
+    #[inline]
     pub fn touch(&self, now_ms: u64, bytes: u64, forward: bool) -> bool {
         self.table.touch(self.handle, now_ms, bytes, forward)
     }
@@ -915,6 +922,7 @@ impl FlowTable {
 
     /// Counts one packet on the entry `handle` names (see
     /// [`FlowRef::touch`]). Returns false if the entry left its slot.
+    #[inline]
     pub fn touch(&self, handle: FlowHandle, now_ms: u64, bytes: u64, forward: bool) -> bool {
         let Some(state_word) = self.states.get(handle.index) else {
             return false;
@@ -931,6 +939,7 @@ impl FlowTable {
     /// connection known to be over leaves the table soon after its last
     /// packet. Relaxed atomics outside the sequence lock, like the
     /// counters. Returns false if the entry left its slot.
+    #[inline]
     pub fn shorten_idle_timeout(&self, handle: FlowHandle, max_idle_ms: u64) -> bool {
         let Some(partner) = self.partner_of(handle) else {
             return false;
@@ -1590,6 +1599,7 @@ impl FlowTable {
     /// thread is updating the verdict at this instant (its result then
     /// stands). The forward entry is locked first, always: a reply entry
     /// is only ever locked by the holder of its forward entry.
+    #[inline]
     pub fn update_verdict_of(&self, handle: FlowHandle, verdict_tag: u32, generation: u64) -> bool {
         let Some((index, forward)) = self.forward_of(handle) else {
             return false;
