@@ -253,6 +253,21 @@ fn odd_parameters_are_normalised_not_fatal() {
     assert_eq!(FlowTable::default_quota(512, 0, 1024), 512);
 }
 
+/// README.md states the table's size per slot (136 bytes: a two-cache-line
+/// body and an 8-byte state word) and `vnetd stats` reports the total.
+#[test]
+fn memory_is_136_bytes_a_slot_and_stats_report_it() {
+    let per_slot = FlowTable::memory_bytes(2048, 4) - FlowTable::memory_bytes(1024, 4);
+    assert_eq!(per_slot, 1024 * 136);
+    // Sizes round up as the table's capacity does.
+    assert_eq!(
+        FlowTable::memory_bytes(1000, 4),
+        FlowTable::memory_bytes(1024, 4)
+    );
+    let table = FlowTable::new(1000, 4, 0);
+    assert_eq!(table.stats().memory_bytes, FlowTable::memory_bytes(1024, 4));
+}
+
 // ---------------------------------------------------------------- fairness
 
 /// With capacity == PROBE_WINDOW every key's window is the whole table.
@@ -828,14 +843,16 @@ fn a_pair_counts_once_against_the_quota() {
 
 #[test]
 fn a_handle_does_nothing_once_its_flow_has_left_the_slot() {
-    // Sixteen slots: the new flows reuse the freed ones.
+    // Sixteen slots, all taken again by eight new pairs: the freed ones are
+    // certainly reused.
     let table = FlowTable::new(PROBE_WINDOW, 2, 0);
     let k = key(0, 1);
     table.insert_pair(&k, &reply_of(&k), 5, 1, LONG, 0, 0);
     let stale = table.lookup(&reply_of(&k), 0).unwrap().handle();
+    let stale_forward = table.lookup(&k, 0).unwrap().handle();
     assert!(table.remove_flow(stale, 1));
     let mut fresh = Vec::new();
-    for n in 2..9 {
+    for n in 2..10 {
         let k = key(0, n);
         assert_eq!(
             table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 2, 0),
@@ -843,17 +860,29 @@ fn a_handle_does_nothing_once_its_flow_has_left_the_slot() {
         );
         fresh.push(k);
     }
-    assert!(!table.touch(stale, 3, 1_000, false));
-    assert!(!table.shorten_idle_timeout(stale, 1));
-    assert!(!table.update_verdict_of(stale, 99, 99));
-    assert!(!table.remove_flow(stale, 3));
-    assert!(table.value(stale).is_none());
+    assert_eq!(table.len(), 8);
+    for stale in [stale, stale_forward] {
+        assert!(!table.touch(stale, 3, 1_000, false));
+        assert!(!table.touch(stale, 3, 1_000, true));
+        assert!(!table.shorten_idle_timeout(stale, 1));
+        assert!(!table.update_verdict_of(stale, 99, 99));
+        assert!(!table.remove_flow(stale, 3));
+        assert!(table.value(stale).is_none());
+    }
     for (n, k) in (2..).zip(&fresh) {
         let v = table.lookup(k, 4).unwrap().value().unwrap();
         assert_eq!((v.verdict_tag, v.idle_timeout_ms), (n, LONG));
-        assert_eq!([v.reverse_packets, v.reverse_bytes], [0, 0]);
+        assert_eq!(
+            [
+                v.forward_packets,
+                v.forward_bytes,
+                v.reverse_packets,
+                v.reverse_bytes
+            ],
+            [1, 0, 0, 0]
+        );
     }
-    assert_eq!(table.len(), 7);
+    assert_eq!(table.len(), 8);
 }
 
 /// Forward keys only (direction 0): their reply keys (direction 1) are

@@ -6,8 +6,6 @@
 use super::{load, render, say, say_err, Failure};
 use crate::daemon::control::{self, Request};
 use crate::daemon::metrics::MetricsServer;
-use crate::daemon::MAX_NICS;
-use crate::engine::flow_table::FlowTable;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -136,11 +134,12 @@ pub(super) fn run_lab(
         banner.push_str(&format!("{line}\n"));
     }
     banner.push_str(&format!("control socket: {}\n", socket.display()));
-    let slots = daemon.flows().capacity();
+    let table = daemon.flows().stats();
     banner.push_str(&format!(
-        "flow table: {slots} slots ({} tracked flows, {:.1} MiB)\n",
-        slots / 2,
-        FlowTable::memory_bytes(slots, MAX_NICS) as f64 / (1024.0 * 1024.0)
+        "flow table: {} slots ({} tracked flows, {:.1} MiB)\n",
+        table.capacity,
+        table.capacity / 2,
+        table.memory_bytes as f64 / (1024.0 * 1024.0)
     ));
     if let Some(m) = &metrics_server {
         banner.push_str(&format!("metrics: http://{}/metrics\n", m.local_addr()));

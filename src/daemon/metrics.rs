@@ -343,6 +343,7 @@ mod tests {
                 .collect(),
             flow_table: FlowTableReport {
                 capacity: 1024,
+                memory_bytes: 139_264,
                 flows: 2,
                 inserted: 5,
                 evicted: 1,

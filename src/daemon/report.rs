@@ -33,6 +33,10 @@ pub struct StatsReport {
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FlowTableReport {
     pub capacity: usize,
+    /// Bytes the table was allocated with (0 from a daemon that did not
+    /// report it).
+    #[serde(default)]
+    pub memory_bytes: usize,
     pub flows: usize,
     pub inserted: u64,
     pub evicted: u64,
@@ -54,6 +58,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         nics,
         flow_table: FlowTableReport {
             capacity: t.capacity,
+            memory_bytes: t.memory_bytes,
             flows: t.occupied,
             inserted: t.inserted,
             evicted: t.evicted,

@@ -341,6 +341,8 @@ pub enum InsertOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowTableStats {
     pub capacity: usize,
+    /// What the table took when it was allocated ([`FlowTable::memory_bytes`]).
+    pub memory_bytes: usize,
     /// Approximate; see [`FlowTable::len`].
     pub occupied: usize,
     pub inserted: u64,
@@ -803,6 +805,7 @@ impl FlowTable {
     pub fn stats(&self) -> FlowTableStats {
         FlowTableStats {
             capacity: self.capacity(),
+            memory_bytes: FlowTable::memory_bytes(self.capacity(), self.nic_flows.len() as u32),
             occupied: self.len(),
             inserted: self.inserted.load(Ordering::Relaxed),
             evicted: self.evicted.load(Ordering::Relaxed),

@@ -26,8 +26,13 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
     }
     let t = &report.flow_table;
     out.push_str(&format!(
-        "flow table: {} flows of {} slots, {} inserted, {} evicted, {} refused\n",
-        t.flows, t.capacity, t.inserted, t.evicted, t.failed_inserts
+        "flow table: {} flows of {} slots ({:.1} MiB), {} inserted, {} evicted, {} refused\n",
+        t.flows,
+        t.capacity,
+        mebibytes(t.memory_bytes),
+        t.inserted,
+        t.evicted,
+        t.failed_inserts
     ));
     if report.flow_log_events_lost > 0 {
         out.push_str(&format!(
@@ -42,6 +47,10 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
         ));
     }
     out
+}
+
+fn mebibytes(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 pub(super) fn render_flows(flows: &[FlowReport], json: bool) -> String {
