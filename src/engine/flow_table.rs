@@ -675,13 +675,11 @@ struct Probe {
 struct SlotRead {
     state: u64,
     key_matches: bool,
-    key: [u64; 6],
     verdict_tag: u32,
     generation: u64,
     /// This entry's side has been idle too long (the other side of a pair
     /// may still be live).
     expired: bool,
-    partner: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -850,17 +848,14 @@ impl FlowTable {
             let verdict_tag = slot.verdict_tag.load(Ordering::Relaxed);
             let generation = slot.generation.load(Ordering::Relaxed);
             let expired = slot.expired(now_ms);
-            let partner = slot.partner();
             fence(Ordering::Acquire);
             if state_word.load(Ordering::Relaxed) == s0 {
                 return Some(SlotRead {
                     state: s0,
                     key_matches: key == probe.words,
-                    key,
                     verdict_tag,
                     generation,
                     expired,
-                    partner,
                 });
             }
         }
@@ -908,17 +903,22 @@ impl FlowTable {
         let probe = self.probe(key);
         self.window(&probe).find_map(|index| {
             let read = self.read_slot(index, &probe, now_ms)?;
-            (read.key_matches && !self.pair_dead(read.expired, read.partner, now_ms)).then(|| {
-                FlowRef {
-                    table: self,
-                    handle: FlowHandle {
-                        index,
-                        state: read.state,
-                    },
-                    key: FlowKey::from_words(&read.key),
-                    verdict_tag: read.verdict_tag,
-                    generation: read.generation,
-                }
+            let handle = FlowHandle {
+                index,
+                state: read.state,
+            };
+            // The partner is read only for an entry whose own side idled
+            // out: the common case reads one word less.
+            let live = !read.expired
+                || self
+                    .partner_of(handle)
+                    .is_some_and(|partner| self.side_live(partner, now_ms));
+            (read.key_matches && live).then_some(FlowRef {
+                table: self,
+                handle,
+                key: *key,
+                verdict_tag: read.verdict_tag,
+                generation: read.generation,
             })
         })
     }
