@@ -21,12 +21,14 @@
 
 use super::diagnostic::Diagnostics;
 use super::model::{
-    Access, Direction, NextHopType, PortSpec, Protocol, Route, RouteTable, ServiceTag,
+    Access, BgpSpeaker, Direction, GatewayType, NextHopType, PortSpec, Protocol, Route, RouteTable,
+    ServiceTag, VpnType,
 };
 use super::yaml::{Node, Value};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+mod hybrid;
 mod values;
 
 /// A name that refers to another resource, and where it was written.
@@ -45,6 +47,10 @@ pub struct RawTopology {
     pub route_tables: Vec<RouteTable>,
     pub nsgs: Vec<RawNsg>,
     pub asgs: Vec<(String, usize)>,
+    pub sites: Vec<RawSite>,
+    pub gateways: Vec<RawGateway>,
+    pub local_gateways: Vec<RawLocalGateway>,
+    pub connections: Vec<RawConnection>,
 }
 
 impl RawTopology {
@@ -56,7 +62,92 @@ impl RawTopology {
             && self.route_tables.is_empty()
             && self.nsgs.is_empty()
             && self.asgs.is_empty()
+            && self.sites.is_empty()
+            && self.gateways.is_empty()
+            && self.local_gateways.is_empty()
+            && self.connections.is_empty()
     }
+}
+
+/// An on-premises site's router, as written.
+#[derive(Debug)]
+pub struct RawRouter {
+    pub netns: Option<(String, usize)>,
+    pub asn: Option<(u32, usize)>,
+    pub bgp_speaker: BgpSpeaker,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawSiteHost {
+    pub name: String,
+    pub key: String,
+    pub address: Option<IpAddr>,
+    pub netns: Option<(String, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawSite {
+    pub name: String,
+    pub key: String,
+    pub address_space: Vec<(IpNet, usize)>,
+    pub router: Option<RawRouter>,
+    pub hosts: Vec<RawSiteHost>,
+    pub line: usize,
+}
+
+/// `bgp_settings` of a virtual or local network gateway.
+#[derive(Debug, Default)]
+pub struct RawBgpSettings {
+    pub asn: Option<(u32, usize)>,
+    pub peering_address: Option<(IpAddr, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawGateway {
+    pub name: String,
+    pub key: String,
+    pub vnet: NameRef,
+    pub gateway_type: GatewayType,
+    pub vpn_type: VpnType,
+    pub sku: Option<(String, usize)>,
+    pub active_active: bool,
+    pub bgp_enabled: bool,
+    pub bgp_settings: Option<RawBgpSettings>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawLocalGateway {
+    pub name: String,
+    pub key: String,
+    pub site: NameRef,
+    pub gateway_address: Option<IpAddr>,
+    pub address_space: Vec<(IpNet, usize)>,
+    pub bgp_settings: Option<RawBgpSettings>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionType {
+    IPsec,
+    Vnet2Vnet,
+    ExpressRoute,
+}
+
+#[derive(Debug)]
+pub struct RawConnection {
+    pub name: String,
+    pub key: String,
+    pub connection_type: ConnectionType,
+    pub gateway: NameRef,
+    pub local_gateway: Option<NameRef>,
+    pub peer_gateway: Option<NameRef>,
+    pub bgp_enabled: bool,
+    pub routing_weight: u32,
+    pub line: usize,
 }
 
 #[derive(Debug)]
@@ -291,6 +382,10 @@ const TOP_KEYS: &[&str] = &[
     "route_tables",
     "network_security_groups",
     "application_security_groups",
+    "on_premises_sites",
+    "virtual_network_gateways",
+    "local_network_gateways",
+    "virtual_network_gateway_connections",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -343,7 +438,8 @@ impl Record for RawIpConfiguration {
 }
 
 record!(ROUTE_TABLE_KEYS: RouteTable { name, line } "a route table" {
-    bgp_route_propagation_enabled: "bgp_route_propagation_enabled" => flag(true),
+    bgp_route_propagation_enabled: "bgp_route_propagation_enabled"
+        | "disable_bgp_route_propagation" => propagation,
     routes: "routes" => list,
 });
 
@@ -373,6 +469,44 @@ record!(RULE_KEYS: RawRule { name, key, line } "a security rule" {
         | "destination_application_security_groups" => address,
 });
 
+record!(SITE_KEYS: RawSite { name, key, line } "an on-premises site" {
+    address_space: "address_space" => cidr_list,
+    router: "router" => router,
+    hosts: "hosts" => list,
+});
+
+record!(SITE_HOST_KEYS: RawSiteHost { name, key, line } "an on-premises host" {
+    address: "private_ip_address" => optional_ip,
+    netns: "netns" => optional_text,
+});
+
+record!(GATEWAY_KEYS: RawGateway { name, key, line } "a virtual network gateway" {
+    vnet: "virtual_network" => required_ref,
+    gateway_type: "type" => one_of_or(GATEWAY_TYPES, GatewayType::Vpn),
+    vpn_type: "vpn_type" => one_of_or(VPN_TYPES, VpnType::RouteBased),
+    sku: "sku" => optional_text,
+    active_active: "active_active" => flag(false),
+    bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
+    bgp_settings: "bgp_settings" => bgp_settings(false),
+});
+
+record!(LOCAL_GATEWAY_KEYS: RawLocalGateway { name, key, line } "a local network gateway" {
+    site: "site" => required_ref,
+    gateway_address: "gateway_address" => optional_ip,
+    address_space: "address_space" => optional_cidr_list,
+    bgp_settings: "bgp_settings" => bgp_settings(true),
+});
+
+record!(CONNECTION_KEYS: RawConnection { name, key, line } "a gateway connection" {
+    connection_type: "type" => one_of(CONNECTION_TYPES),
+    gateway: "virtual_network_gateway" => required_ref,
+    local_gateway: "local_network_gateway" => optional_ref,
+    peer_gateway: "peer_virtual_network_gateway" => optional_ref,
+    bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
+    _: "shared_key" => text,
+    routing_weight: "routing_weight" => routing_weight,
+});
+
 const ASG_KEYS: &[&str] = &["name"];
 
 /// An application security group is only a name, kept with its line.
@@ -397,6 +531,25 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("icmp", Protocol::Icmp),
     ("esp", Protocol::Esp),
     ("ah", Protocol::Ah),
+];
+
+const GATEWAY_TYPES: &[(&str, GatewayType)] = &[
+    ("vpn", GatewayType::Vpn),
+    ("expressroute", GatewayType::ExpressRoute),
+];
+const VPN_TYPES: &[(&str, VpnType)] = &[
+    ("routebased", VpnType::RouteBased),
+    ("policybased", VpnType::PolicyBased),
+];
+const CONNECTION_TYPES: &[(&str, ConnectionType)] = &[
+    ("ipsec", ConnectionType::IPsec),
+    ("vnet2vnet", ConnectionType::Vnet2Vnet),
+    ("expressroute", ConnectionType::ExpressRoute),
+];
+const BGP_SPEAKERS: &[(&str, BgpSpeaker)] = &[
+    ("bird", BgpSpeaker::Bird),
+    ("frr", BgpSpeaker::Frr),
+    ("none", BgpSpeaker::None),
 ];
 
 const NEXT_HOP_TYPES: &[(&str, NextHopType)] = &[
@@ -429,6 +582,10 @@ impl Decoder<'_> {
             route_tables: self.records(&top, "route_tables"),
             nsgs: self.records(&top, "network_security_groups"),
             asgs: self.records(&top, "application_security_groups"),
+            sites: self.records(&top, "on_premises_sites"),
+            gateways: self.records(&top, "virtual_network_gateways"),
+            local_gateways: self.records(&top, "local_network_gateways"),
+            connections: self.records(&top, "virtual_network_gateway_connections"),
         }
     }
 

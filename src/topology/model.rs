@@ -82,6 +82,18 @@ index_type!(
     /// Index of an application security group in [`Topology::asgs`].
     AsgIdx
 );
+index_type!(
+    /// Index of an on-premises site in [`Topology::sites`].
+    SiteIdx
+);
+index_type!(
+    /// Index of a virtual network gateway in [`Topology::gateways`].
+    GatewayIdx
+);
+index_type!(
+    /// Index of a local network gateway in [`Topology::local_gateways`].
+    LocalGatewayIdx
+);
 
 /// A subnet, addressed by its VNet and its position in that VNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,6 +112,14 @@ pub struct Topology {
     pub route_tables: TiVec<RouteTableIdx, RouteTable>,
     pub nsgs: TiVec<NsgIdx, Nsg>,
     pub asgs: TiVec<AsgIdx, Asg>,
+    /// Networks outside Azure, each a router namespace with hosts behind it.
+    pub sites: TiVec<SiteIdx, Site>,
+    /// Virtual network gateways, each in its VNet's `GatewaySubnet`.
+    pub gateways: TiVec<GatewayIdx, Gateway>,
+    /// Azure's view of on-premises VPN devices.
+    pub local_gateways: TiVec<LocalGatewayIdx, LocalGateway>,
+    /// Gateway connections, one per direction as in Azure.
+    pub connections: Vec<Connection>,
 }
 
 #[derive(Debug, Clone)]
@@ -368,5 +388,165 @@ impl Topology {
     /// True when the peering between `a` and `b` crosses regions.
     pub fn peering_is_global(&self, a: VnetIdx, b: VnetIdx) -> bool {
         self.vnets[a].location != self.vnets[b].location
+    }
+}
+
+/// The exact subnet name Azure requires for a virtual network gateway.
+pub const GATEWAY_SUBNET: &str = "GatewaySubnet";
+
+/// The ASN Azure gives a VPN gateway unless told otherwise.
+pub const AZURE_GATEWAY_ASN: u32 = 65515;
+
+/// Which BGP daemon runs in an on-premises site's router namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+pub enum BgpSpeaker {
+    Bird,
+    Frr,
+    /// The router is left to the user (static routes, or their own daemon).
+    None,
+}
+
+/// A host behind an on-premises router: a namespace joined to the router.
+#[derive(Debug, Clone)]
+pub struct SiteHost {
+    pub name: String,
+    pub address: IpAddr,
+    pub netns: String,
+    pub line: usize,
+}
+
+/// A network outside Azure: a router namespace, and hosts behind it. The
+/// router reaches the fabric through one tunnel per gateway instance it is
+/// connected to.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub name: String,
+    /// What the site really holds (the router announces it over BGP).
+    pub address_space: Vec<IpNet>,
+    pub router_netns: String,
+    /// The router's ASN; required when it speaks BGP.
+    pub asn: Option<u32>,
+    pub bgp_speaker: BgpSpeaker,
+    pub hosts: Vec<SiteHost>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+pub enum GatewayType {
+    Vpn,
+    ExpressRoute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+pub enum VpnType {
+    RouteBased,
+    PolicyBased,
+}
+
+/// A virtual network gateway. Its instances own addresses in the VNet's
+/// `GatewaySubnet`: the BGP peer addresses Azure shows.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub name: String,
+    pub vnet: VnetIdx,
+    /// The VNet's `GatewaySubnet`.
+    pub subnet: SubnetRef,
+    pub gateway_type: GatewayType,
+    pub vpn_type: VpnType,
+    pub sku: String,
+    pub active_active: bool,
+    /// The gateway-level BGP flag (connections carry their own).
+    pub bgp_enabled: bool,
+    pub asn: u32,
+    /// One address per instance: the last usable address of GatewaySubnet
+    /// for active-standby, `.4` and `.5` for active-active.
+    pub instances: Vec<IpAddr>,
+    pub line: usize,
+}
+
+/// BGP facts of a local network gateway: the on-premises speaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalBgp {
+    pub asn: u32,
+    pub peering_address: IpAddr,
+}
+
+/// Azure's view of an on-premises VPN device, which vnetd plays with the
+/// router of `site`.
+#[derive(Debug, Clone)]
+pub struct LocalGateway {
+    pub name: String,
+    pub site: SiteIdx,
+    pub gateway_address: IpAddr,
+    /// Static prefixes Azure routes to the device (may be empty with BGP).
+    pub address_space: Vec<IpNet>,
+    pub bgp: Option<LocalBgp>,
+    pub line: usize,
+}
+
+/// What a gateway connection leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionPeer {
+    /// `IPsec`: an on-premises device.
+    Local(LocalGatewayIdx),
+    /// `Vnet2Vnet`: another virtual network gateway.
+    Gateway(GatewayIdx),
+}
+
+/// A gateway connection, held by `gateway`.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub name: String,
+    pub gateway: GatewayIdx,
+    pub peer: ConnectionPeer,
+    pub bgp_enabled: bool,
+    pub routing_weight: u32,
+    pub line: usize,
+}
+
+impl Topology {
+    /// The gateway of `vnet`, if it has one.
+    pub fn gateway_of(&self, vnet: VnetIdx) -> Option<GatewayIdx> {
+        self.gateways.position(|g| g.vnet == vnet)
+    }
+
+    /// The gateway whose routes `vnet`'s subnets receive: its own, or the
+    /// one of a peer it reaches through gateway transit (its link uses
+    /// remote gateways, the peer's link allows transit, both exist).
+    pub fn serving_gateway(&self, vnet: VnetIdx) -> Option<GatewayIdx> {
+        if let Some(own) = self.gateway_of(vnet) {
+            return Some(own);
+        }
+        self.peerings
+            .iter()
+            .filter(|p| p.vnet == vnet && p.use_remote_gateways)
+            .find_map(|p| {
+                let back = self.peering_link(p.remote, vnet)?;
+                if back.allow_gateway_transit {
+                    self.gateway_of(p.remote)
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// VNets whose subnets receive `gateway`'s routes: its own, then the
+    /// spokes using it through gateway transit, in peering order.
+    pub fn served_vnets(&self, gateway: GatewayIdx) -> Vec<VnetIdx> {
+        let mut vnets = Vec::new();
+        for v in self.vnets.keys() {
+            if self.serving_gateway(v) == Some(gateway) {
+                vnets.push(v);
+            }
+        }
+        vnets
+    }
+
+    /// The connections held by `gateway`, in file order.
+    pub fn connections_of(&self, gateway: GatewayIdx) -> impl Iterator<Item = &Connection> + '_ {
+        self.connections
+            .iter()
+            .filter(move |c| c.gateway == gateway)
     }
 }

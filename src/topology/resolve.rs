@@ -18,7 +18,9 @@
 //!   application security groups of one VNet only;
 //! - route tables: at most 400 routes, unique prefixes, a VirtualAppliance
 //!   address of the prefix's family;
-//! - NSGs: at most 1000 rules, priorities unique per direction.
+//! - NSGs: at most 1000 rules, priorities unique per direction;
+//! - gateways, local network gateways, connections and on-premises sites:
+//!   see [`hybrid`].
 
 use super::decode::{NameRef, RawAddress, RawTopology};
 use super::diagnostic::Diagnostics;
@@ -26,6 +28,9 @@ use super::model::*;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
+
+mod hybrid;
+pub use hybrid::{instance_addresses, instance_netns, reserved_asn};
 
 const UNUSABLE_V4: &[&str] = &[
     "224.0.0.0/4",
@@ -54,6 +59,12 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.vnets(raw.vnets);
     r.peerings(raw.peerings);
     r.nics(raw.nics);
+    r.check_gateway_subnets();
+    r.sites(raw.sites);
+    r.gateways(raw.gateways);
+    r.local_gateways(raw.local_gateways);
+    r.connections(raw.connections);
+    r.check_remote_gateways();
     r.topo
 }
 

@@ -97,6 +97,21 @@ impl Decoder<'_> {
         Some(nets.into_iter().flatten().collect())
     }
 
+    /// A list of CIDRs that may be empty or left out (a local network
+    /// gateway's static prefixes, which BGP makes optional).
+    pub(super) fn optional_cidr_list(
+        &mut self,
+        f: &Fields,
+        key: &str,
+    ) -> Option<Vec<(IpNet, usize)>> {
+        let k = f.key(key);
+        let items = self.items(f.given(key), &k);
+        let nets = self.texts(items, &k, |d, text, line, k| {
+            d.cidr_text(&text, line, k).map(|net| (net, line))
+        });
+        Some(nets.into_iter().flatten().collect())
+    }
+
     pub(super) fn required_cidr(&mut self, f: &Fields, key: &str) -> Option<IpNet> {
         let n = self.required(f, key)?;
         let k = f.key(key);
@@ -538,7 +553,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn required<'n>(&mut self, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
+    pub(super) fn required<'n>(&mut self, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
         match f.get(key) {
             Some(Node {
                 value: Value::Null,
@@ -562,7 +577,7 @@ impl Decoder<'_> {
         self.string(n, &f.key(key))
     }
 
-    fn string(&mut self, node: &Node, key: &str) -> Option<String> {
+    pub(super) fn string(&mut self, node: &Node, key: &str) -> Option<String> {
         match &node.value {
             Value::Scalar { text, .. } => Some(text.clone()),
             other => {
@@ -576,7 +591,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn integer(&mut self, node: &Node, key: &str) -> Option<i64> {
+    pub(super) fn integer(&mut self, node: &Node, key: &str) -> Option<i64> {
         let Some(text) = plain(node) else {
             let kind = node.value.kind();
             let why = format!("expected a whole number, found {kind}");
@@ -594,7 +609,7 @@ impl Decoder<'_> {
     }
 
     /// A whole number inside `range`; `allowed` says who allows which.
-    fn number_in(
+    pub(super) fn number_in(
         &mut self,
         node: &Node,
         key: &str,
@@ -610,7 +625,7 @@ impl Decoder<'_> {
         Some(v)
     }
 
-    fn ip(&mut self, node: &Node, key: &str) -> Option<IpAddr> {
+    pub(super) fn ip(&mut self, node: &Node, key: &str) -> Option<IpAddr> {
         let text = self.string(node, key)?;
         match IpAddr::from_str(&text) {
             Ok(ip) => Some(ip),
@@ -682,7 +697,7 @@ impl Decoder<'_> {
 }
 
 /// The text of an unquoted scalar: a quoted one is never a bool or number.
-fn plain(node: &Node) -> Option<&str> {
+pub(super) fn plain(node: &Node) -> Option<&str> {
     match &node.value {
         Value::Scalar {
             text,
@@ -692,7 +707,7 @@ fn plain(node: &Node) -> Option<&str> {
     }
 }
 
-fn capitalise(s: &str) -> String {
+pub(super) fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),

@@ -1,0 +1,533 @@
+//! Resolution of hybrid networking: on-premises sites, virtual and local
+//! network gateways and their connections, with Azure's refusals:
+//!
+//! - a gateway lives in its VNet's subnet named exactly `GatewaySubnet`
+//!   (a subnet spelled otherwise is refused, as is a NIC in it); one gateway
+//!   of each type per VNet;
+//! - BGP only on RouteBased gateways of a SKU other than Basic;
+//! - ASNs: Azure's and IANA's reserved numbers are refused on sites and
+//!   local network gateways (the gateway itself may keep Azure's 65515), and
+//!   the two ends of a BGP connection need different ASNs;
+//! - connections: IPsec needs a local network gateway, Vnet2Vnet a peer
+//!   gateway, both on a Vpn gateway; ExpressRoute is not emulated yet;
+//! - `use_remote_gateways` needs a gateway in the remote VNet
+//!   (RemoteVnetHasNoGateways) and none in its own;
+//! - site hosts sit inside the site's address space; every namespace name
+//!   is used once.
+//!
+//! Gateway instances get the addresses real gateways show (an observed
+//! pattern, not documented): the last usable address of GatewaySubnet for
+//! active-standby, the first two usable ones (`.4` and `.5`) for
+//! active-active.
+
+use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway, RawSite};
+use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
+use crate::topology::model::*;
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+pub const SITE_NAME: NameRule = NameRule {
+    kind: "on-premises site",
+    min: 1,
+    max: 80,
+};
+pub const GATEWAY_NAME: NameRule = NameRule {
+    kind: "virtual network gateway",
+    min: 1,
+    max: 80,
+};
+pub const LOCAL_GATEWAY_NAME: NameRule = NameRule {
+    kind: "local network gateway",
+    min: 1,
+    max: 80,
+};
+pub const CONNECTION_NAME: NameRule = NameRule {
+    kind: "connection",
+    min: 1,
+    max: 80,
+};
+
+/// ASNs no on-premises device may use: Azure's own (8074, 8075, 12076,
+/// 65515, 65517-65520) and IANA's reserved ones (23456, 64496-64511,
+/// 65535-65551, 4294967295).
+pub fn reserved_asn(asn: u32) -> Option<&'static str> {
+    match asn {
+        8074 | 8075 | 12076 | 65515 | 65517..=65520 => Some("reserved by Azure"),
+        23456 | 64496..=64511 | 65535..=65551 | 4_294_967_295 => Some("reserved by IANA"),
+        _ => None,
+    }
+}
+
+/// The addresses of a gateway's instances in GatewaySubnet.
+pub fn instance_addresses(prefix: &IpNet, active_active: bool) -> Vec<IpAddr> {
+    let IpNet::V4(p) = prefix else {
+        return Vec::new();
+    };
+    let network = u32::from(p.network());
+    let broadcast = u32::from(p.broadcast());
+    if active_active {
+        vec![
+            IpAddr::V4(Ipv4Addr::from(network + 4)),
+            IpAddr::V4(Ipv4Addr::from(network + 5)),
+        ]
+    } else {
+        vec![IpAddr::V4(Ipv4Addr::from(broadcast - 1))]
+    }
+}
+
+/// The namespace standing for instance `i` of a gateway.
+pub fn instance_netns(gateway: &str, i: usize) -> String {
+    format!("{gateway}-{i}")
+}
+
+impl Resolver<'_> {
+    pub(super) fn sites(&mut self, sites: Vec<RawSite>) {
+        let mut seen = HashSet::new();
+        let mut namespaces: HashMap<String, String> = self
+            .topo
+            .nics
+            .iter()
+            .map(|n| (n.netns.clone(), format!("NIC `{}`", n.name)))
+            .collect();
+        for site in sites {
+            self.check_name(&site.name, SITE_NAME, site.line, &site.key, &mut seen);
+            let Some(router) = site.router else {
+                let why = "missing required key `router` (its namespace, ASN and BGP speaker)";
+                self.diags
+                    .error(site.line, &format!("{}.router", site.key), why);
+                continue;
+            };
+            let (router_netns, ns_line) = router
+                .netns
+                .clone()
+                .unwrap_or_else(|| (site.name.clone(), router.line));
+            let mut claim = |r: &mut Self, netns: &str, line: usize, key: String, who: String| {
+                if !valid_netns(netns) {
+                    r.diags.error(
+                        line,
+                        &key,
+                        format!("`{netns}` is not a usable namespace name: 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
+                    );
+                } else if let Some(other) = namespaces.insert(netns.to_string(), who) {
+                    r.diags.error(
+                        line,
+                        &key,
+                        format!("namespace `{netns}` is already used by {other}"),
+                    );
+                }
+            };
+            claim(
+                self,
+                &router_netns,
+                ns_line,
+                format!("{}.router.netns", site.key),
+                format!("the router of site `{}`", site.name),
+            );
+            if let Some((asn, line)) = router.asn {
+                if let Some(why) = reserved_asn(asn) {
+                    let key = format!("{}.router.asn", site.key);
+                    self.diags.error(line, &key, format!("ASN {asn} is {why}"));
+                }
+            }
+            if router.asn.is_none() && router.bgp_speaker != BgpSpeaker::None {
+                let key = format!("{}.router.asn", site.key);
+                let why = "a router that speaks BGP needs an `asn`";
+                self.diags.error(router.line, &key, why);
+            }
+            let address_space: Vec<IpNet> = site.address_space.iter().map(|(n, _)| *n).collect();
+            if address_space.is_empty() {
+                let key = format!("{}.address_space", site.key);
+                let why = "a site needs at least one address range";
+                self.diags.error(site.line, &key, why);
+            }
+            let mut hosts = Vec::new();
+            let mut host_names = HashSet::new();
+            for host in site.hosts {
+                self.check_name(&host.name, NIC_NAME, host.line, &host.key, &mut host_names);
+                let Some(address) = host.address else {
+                    let key = format!("{}.private_ip_address", host.key);
+                    self.diags
+                        .error(host.line, &key, "missing required key `private_ip_address`");
+                    continue;
+                };
+                if !address_space.iter().any(|n| n.contains(&address)) {
+                    let key = format!("{}.private_ip_address", host.key);
+                    let why = format!("{address} is outside the site's address space");
+                    self.diags.error(host.line, &key, why);
+                }
+                let (netns, line) = host
+                    .netns
+                    .clone()
+                    .unwrap_or_else(|| (host.name.clone(), host.line));
+                claim(
+                    self,
+                    &netns,
+                    line,
+                    format!("{}.netns", host.key),
+                    format!("host `{}`", host.name),
+                );
+                hosts.push(SiteHost {
+                    name: host.name,
+                    address,
+                    netns,
+                    line: host.line,
+                });
+            }
+            self.topo.sites.push(Site {
+                name: site.name,
+                address_space,
+                router_netns,
+                asn: router.asn.map(|(a, _)| a),
+                bgp_speaker: router.bgp_speaker,
+                hosts,
+                line: site.line,
+            });
+        }
+    }
+
+    /// The `GatewaySubnet` of a VNet; a subnet of that name spelled in
+    /// another case is refused.
+    fn gateway_subnet(&mut self, vnet: VnetIdx) -> Option<SubnetRef> {
+        let subnets = &self.topo.vnets[vnet].subnets;
+        let exact = subnets.position(|s| s.name == GATEWAY_SUBNET);
+        exact.map(|subnet| SubnetRef { vnet, subnet })
+    }
+
+    /// Refuses subnets named like GatewaySubnet in another case, and NICs
+    /// placed in a GatewaySubnet.
+    pub(super) fn check_gateway_subnets(&mut self) {
+        let mut errors = Vec::new();
+        for vnet in self.topo.vnets.iter() {
+            for subnet in vnet.subnets.iter() {
+                if subnet.name != GATEWAY_SUBNET && subnet.name.eq_ignore_ascii_case(GATEWAY_SUBNET)
+                {
+                    errors.push((
+                        subnet.line,
+                        format!("vnets[{}].subnets[{}]", vnet.name, subnet.name),
+                        format!(
+                            "`{}` must be spelled exactly `{GATEWAY_SUBNET}` for a gateway to use it",
+                            subnet.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for nic in self.topo.nics.iter() {
+            if self.topo.subnet(nic.subnet).name == GATEWAY_SUBNET {
+                errors.push((
+                    nic.line,
+                    format!("network_interfaces[{}].subnet", nic.name),
+                    format!(
+                        "{} is reserved for virtual network gateways: no NIC may be placed in it",
+                        self.topo.subnet_path(nic.subnet)
+                    ),
+                ));
+            }
+        }
+        for (line, key, why) in errors {
+            self.diags.error(line, &key, why);
+        }
+    }
+
+    pub(super) fn gateways(&mut self, gateways: Vec<RawGateway>) {
+        let mut seen = HashSet::new();
+        let mut namespaces: HashSet<String> = self
+            .topo
+            .nics
+            .iter()
+            .map(|n| n.netns.clone())
+            .chain(self.topo.sites.iter().flat_map(|s| {
+                std::iter::once(s.router_netns.clone())
+                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
+            }))
+            .collect();
+        for gw in gateways {
+            self.check_name(&gw.name, GATEWAY_NAME, gw.line, &gw.key, &mut seen);
+            let Some(vnet) = self.vnet_ref(&gw.vnet) else {
+                continue;
+            };
+            let Some(subnet) = self.gateway_subnet(vnet) else {
+                self.diags.error(
+                    gw.vnet.line,
+                    &gw.vnet.key,
+                    format!(
+                        "VNet `{}` has no subnet named `{GATEWAY_SUBNET}`, where a gateway lives",
+                        gw.vnet.name
+                    ),
+                );
+                continue;
+            };
+            if let Some(other) = self
+                .topo
+                .gateways
+                .iter()
+                .find(|g| g.vnet == vnet && g.gateway_type == gw.gateway_type)
+            {
+                let why = format!(
+                    "VNet `{}` already has a {} gateway (`{}`): Azure allows one of each type",
+                    gw.vnet.name,
+                    <&str>::from(gw.gateway_type),
+                    other.name
+                );
+                self.diags.error(gw.line, &gw.key, why);
+                continue;
+            }
+            let sku = gw
+                .sku
+                .as_ref()
+                .map_or("VpnGw1".to_string(), |(s, _)| s.clone());
+            let asn = gw
+                .bgp_settings
+                .as_ref()
+                .and_then(|b| b.asn)
+                .map_or(AZURE_GATEWAY_ASN, |(a, _)| a);
+            if let Some((asn, line)) = gw.bgp_settings.as_ref().and_then(|b| b.asn) {
+                if asn != AZURE_GATEWAY_ASN {
+                    if let Some(why) = reserved_asn(asn) {
+                        let key = format!("{}.bgp_settings.asn", gw.key);
+                        self.diags.error(line, &key, format!("ASN {asn} is {why}"));
+                    }
+                }
+            }
+            if gw.gateway_type == GatewayType::ExpressRoute {
+                let why = "ExpressRoute gateways are not emulated yet; use type Vpn";
+                self.diags.error(gw.line, &format!("{}.type", gw.key), why);
+                continue;
+            }
+            if gw.bgp_enabled && gw.vpn_type == VpnType::PolicyBased {
+                let why = "BGP needs a RouteBased gateway: PolicyBased gateways do not support it";
+                self.diags
+                    .error(gw.line, &format!("{}.bgp_enabled", gw.key), why);
+            }
+            if gw.bgp_enabled && sku.eq_ignore_ascii_case("basic") {
+                let why = "the Basic SKU does not support BGP";
+                self.diags
+                    .error(gw.line, &format!("{}.bgp_enabled", gw.key), why);
+            }
+            let prefix = self.topo.subnet(subnet).address_prefixes.first().copied();
+            let instances =
+                prefix.map_or_else(Vec::new, |p| instance_addresses(&p, gw.active_active));
+            for i in 0..instances.len() {
+                let netns = instance_netns(&gw.name, i);
+                if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+                    let why = format!(
+                        "the gateway's instance {i} needs the namespace `{netns}`, which is taken or not a usable name"
+                    );
+                    self.diags.error(gw.line, &gw.key, why);
+                }
+            }
+            self.topo.gateways.push(Gateway {
+                name: gw.name,
+                vnet,
+                subnet,
+                gateway_type: gw.gateway_type,
+                vpn_type: gw.vpn_type,
+                sku,
+                active_active: gw.active_active,
+                bgp_enabled: gw.bgp_enabled,
+                asn,
+                instances,
+                line: gw.line,
+            });
+        }
+    }
+
+    pub(super) fn local_gateways(&mut self, locals: Vec<RawLocalGateway>) {
+        let mut seen = HashSet::new();
+        for lng in locals {
+            self.check_name(&lng.name, LOCAL_GATEWAY_NAME, lng.line, &lng.key, &mut seen);
+            let found = index_of(&self.topo.sites, &lng.site.name, |s| &s.name);
+            let Some(site) = self.lookup(&lng.site, "on-premises site", found) else {
+                continue;
+            };
+            let gateway_address = lng
+                .gateway_address
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let bgp = match &lng.bgp_settings {
+                None => None,
+                Some(b) => {
+                    let key = format!("{}.bgp_settings", lng.key);
+                    match (b.asn, b.peering_address) {
+                        (Some((asn, line)), Some((peering_address, _))) => {
+                            if let Some(why) = reserved_asn(asn) {
+                                let k = format!("{key}.asn");
+                                self.diags.error(line, &k, format!("ASN {asn} is {why}"));
+                            }
+                            if let Some(site_asn) = self.topo.sites[site].asn {
+                                if site_asn != asn {
+                                    let k = format!("{key}.asn");
+                                    let why = format!(
+                                        "ASN {asn} differs from {site_asn}, the ASN of site `{}`'s router, which this gateway stands for",
+                                        lng.site.name
+                                    );
+                                    self.diags.error(line, &k, why);
+                                }
+                            }
+                            Some(LocalBgp {
+                                asn,
+                                peering_address,
+                            })
+                        }
+                        _ => {
+                            let why = "BGP settings need both `asn` and `bgp_peering_address`";
+                            self.diags.error(b.line, &key, why);
+                            None
+                        }
+                    }
+                }
+            };
+            self.topo.local_gateways.push(LocalGateway {
+                name: lng.name,
+                site,
+                gateway_address,
+                address_space: lng.address_space.iter().map(|(n, _)| *n).collect(),
+                bgp,
+                line: lng.line,
+            });
+        }
+    }
+
+    pub(super) fn connections(&mut self, connections: Vec<RawConnection>) {
+        let mut seen = HashSet::new();
+        for c in connections {
+            self.check_name(&c.name, CONNECTION_NAME, c.line, &c.key, &mut seen);
+            let found = index_of(&self.topo.gateways, &c.gateway.name, |g| &g.name);
+            let gateway = self.lookup(&c.gateway, "virtual network gateway", found);
+            let peer = match c.connection_type {
+                ConnectionType::IPsec => match &c.local_gateway {
+                    Some(r) => {
+                        let found = index_of(&self.topo.local_gateways, &r.name, |l| &l.name);
+                        self.lookup(r, "local network gateway", found)
+                            .map(ConnectionPeer::Local)
+                    }
+                    None => {
+                        let why = "an IPsec connection needs `local_network_gateway`";
+                        self.diags.error(c.line, &c.key, why);
+                        None
+                    }
+                },
+                ConnectionType::Vnet2Vnet => match &c.peer_gateway {
+                    Some(r) => {
+                        let found = index_of(&self.topo.gateways, &r.name, |g| &g.name);
+                        self.lookup(r, "virtual network gateway", found)
+                            .map(ConnectionPeer::Gateway)
+                    }
+                    None => {
+                        let why = "a Vnet2Vnet connection needs `peer_virtual_network_gateway`";
+                        self.diags.error(c.line, &c.key, why);
+                        None
+                    }
+                },
+                ConnectionType::ExpressRoute => {
+                    let why = "ExpressRoute connections are not emulated yet";
+                    self.diags.error(c.line, &format!("{}.type", c.key), why);
+                    None
+                }
+            };
+            let (Some(gateway), Some(peer)) = (gateway, peer) else {
+                continue;
+            };
+            let gw = &self.topo.gateways[gateway];
+            if gw.gateway_type != GatewayType::Vpn {
+                let why = format!("gateway `{}` is not of type Vpn", gw.name);
+                self.diags.error(c.gateway.line, &c.gateway.key, why);
+            }
+            if c.bgp_enabled && gw.vpn_type == VpnType::PolicyBased {
+                let why = format!(
+                    "gateway `{}` is PolicyBased: BGP needs a RouteBased gateway",
+                    gw.name
+                );
+                self.diags
+                    .error(c.line, &format!("{}.bgp_enabled", c.key), why);
+            }
+            let own_asn = gw.asn;
+            if let ConnectionPeer::Gateway(other) = peer {
+                if other == gateway {
+                    let why = "a gateway cannot connect to itself";
+                    self.diags.error(c.line, &c.key, why);
+                    continue;
+                }
+            }
+            if c.bgp_enabled {
+                let peer_asn = match peer {
+                    ConnectionPeer::Local(l) => match self.topo.local_gateways[l].bgp {
+                        Some(b) => Some(b.asn),
+                        None => {
+                            let why = format!(
+                                "BGP is enabled but local network gateway `{}` has no bgp_settings",
+                                self.topo.local_gateways[l].name
+                            );
+                            self.diags
+                                .error(c.line, &format!("{}.bgp_enabled", c.key), why);
+                            None
+                        }
+                    },
+                    ConnectionPeer::Gateway(g) => Some(self.topo.gateways[g].asn),
+                };
+                if peer_asn == Some(own_asn) {
+                    let why = format!(
+                        "both ends of this BGP connection use ASN {own_asn}: they must differ"
+                    );
+                    self.diags
+                        .error(c.line, &format!("{}.bgp_enabled", c.key), why);
+                }
+            }
+            if let ConnectionPeer::Local(l) = peer {
+                let lng = &self.topo.local_gateways[l];
+                if !c.bgp_enabled && lng.address_space.is_empty() {
+                    let why = format!(
+                        "without BGP, local network gateway `{}` needs an address_space to route to",
+                        lng.name
+                    );
+                    self.diags.warning(c.line, &c.key, why);
+                }
+            }
+            self.topo.connections.push(Connection {
+                name: c.name,
+                gateway,
+                peer,
+                bgp_enabled: c.bgp_enabled,
+                routing_weight: c.routing_weight,
+                line: c.line,
+            });
+        }
+    }
+
+    /// `use_remote_gateways` needs a gateway at the remote end and none at
+    /// home (Azure: RemoteVnetHasNoGateways, and a VNet with its own gateway
+    /// cannot use a remote one).
+    pub(super) fn check_remote_gateways(&mut self) {
+        let mut errors = Vec::new();
+        for p in &self.topo.peerings {
+            if !p.use_remote_gateways {
+                continue;
+            }
+            let key = format!("peerings[{}].use_remote_gateways", p.name);
+            let remote = &self.topo.vnets[p.remote].name;
+            let local = &self.topo.vnets[p.vnet].name;
+            if self.topo.gateway_of(p.remote).is_none() {
+                errors.push((
+                    p.line,
+                    key.clone(),
+                    format!(
+                        "VNet `{remote}` has no gateway to use (Azure: RemoteVnetHasNoGateways)"
+                    ),
+                ));
+            }
+            if let Some(own) = self.topo.gateway_of(p.vnet) {
+                errors.push((
+                    p.line,
+                    key,
+                    format!(
+                        "VNet `{local}` has its own gateway `{}`: it cannot use a remote one",
+                        self.topo.gateways[own].name
+                    ),
+                ));
+            }
+        }
+        for (line, key, why) in errors {
+            self.diags.error(line, &key, why);
+        }
+    }
+}
