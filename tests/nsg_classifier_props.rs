@@ -547,6 +547,7 @@ fn hand_built_topology() -> Topology {
             },
         ]
         .into(),
+        ..Default::default()
     }
 }
 

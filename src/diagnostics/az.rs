@@ -62,13 +62,17 @@ fn propagation_disabled(snap: &Snapshot, nic: NicIdx) -> bool {
         .is_some_and(|rt| !t.route_tables[rt].bgp_route_propagation_enabled)
 }
 
-fn route_row(route: &EffectiveRoute, disable_bgp: bool) -> RouteRow {
+fn route_row(snap: &Snapshot, route: &EffectiveRoute, disable_bgp: bool) -> RouteRow {
     RouteRow {
         source: route.source.as_str(),
         state: route.state.as_str(),
         address_prefix: vec![route.address_prefix.to_string()],
         next_hop_type: route.next_hop_type.as_str(),
-        next_hop_ip_address: route.next_hop_ip.iter().map(|ip| ip.to_string()).collect(),
+        next_hop_ip_address: route
+            .next_hop_addresses(&snap.topology)
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect(),
         name: route.name.clone(),
         disable_bgp_route_propagation: disable_bgp,
     }
@@ -81,7 +85,7 @@ pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
             .nic_routes(nic)
             .routes
             .iter()
-            .map(|r| route_row(r, disable_bgp))
+            .map(|r| route_row(snap, r, disable_bgp))
             .collect(),
     }
 }
@@ -95,7 +99,8 @@ pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
         Some(route) => NextHop {
             next_hop_type: route.next_hop_type.as_str(),
             next_hop_ip_address: route
-                .next_hop_ip
+                .next_hop_addresses(&snap.topology)
+                .first()
                 .map(|ip| ip.to_string())
                 .unwrap_or_default(),
             route_table_id: match route.route_table {

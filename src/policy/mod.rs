@@ -5,6 +5,7 @@
 //! [`crate::topology`] and [`crate::net`], never an engine, a packet or a
 //! device.
 
+pub mod gateways;
 pub mod ids;
 pub mod nsg;
 pub mod routes;

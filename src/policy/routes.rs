@@ -38,16 +38,23 @@
 //! - A user route equal to a VNet range makes the system row `Invalid`
 //!   (§1.6); this is the equal-prefix rule above.
 //!
-//! Not modelled: routes learned from a virtual network gateway (BGP or
-//! local network gateway) and service-endpoint routes, since the topology
-//! format has no gateways or service endpoints; [`RouteSource::
-//! VirtualNetworkGateway`] exists for the ranking and the output
-//! vocabulary. Nor is the reachability check on a `VirtualAppliance` next
+//! - Gateway routes (§1.2, see [`super::gateways`]): one
+//!   `VirtualNetworkGateway` row per prefix the serving gateway knows
+//!   (static, or learned over BGP), listed after the peering rows, unless
+//!   the subnet's route table turns propagation off. A gateway row inside a
+//!   VNet or peering range is `Invalid` whatever its length: those system
+//!   routes beat even more specific gateway routes (§1.4).
+//!
+//! Not modelled: service-endpoint routes, since the topology format has no
+//! service endpoints. Nor is the reachability check on a `VirtualAppliance` next
 //! hop (an unreachable appliance address makes Azure mark the route
 //! invalid); the route is kept Active and the dataplane drops what it
 //! cannot deliver.
 
-use crate::topology::model::{NextHopType, RouteTableIdx, SubnetRef, Topology, VnetIdx};
+use super::gateways::{gateway_effective_routes, LearnedRoutes};
+use crate::topology::model::{
+    GatewayIdx, NextHopType, RouteTableIdx, SubnetRef, Topology, VnetIdx,
+};
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -59,8 +66,8 @@ pub enum RouteSource {
     Default,
     /// A user-defined route of the subnet's route table.
     User,
-    /// A route learned from a virtual network gateway (not produced: no
-    /// gateways are modelled).
+    /// A route of a virtual network gateway: a local network gateway's
+    /// prefix, or learned over BGP.
     VirtualNetworkGateway,
 }
 
@@ -108,6 +115,11 @@ pub struct EffectiveRoute {
     pub route_table: Option<RouteTableIdx>,
     /// The peer VNet of a peering route.
     pub peer_vnet: Option<VnetIdx>,
+    /// The gateway a `VirtualNetworkGateway` next hop leads to.
+    pub gateway: Option<GatewayIdx>,
+    /// Which of its instances carry a gateway route (their addresses are
+    /// the next hops Azure lists).
+    pub gateway_instances: Vec<usize>,
 }
 
 impl EffectiveRoute {
@@ -121,11 +133,30 @@ impl EffectiveRoute {
             name: None,
             route_table: None,
             peer_vnet,
+            gateway: None,
+            gateway_instances: Vec::new(),
         }
     }
 
     pub fn is_active(&self) -> bool {
         self.state == RouteState::Active
+    }
+
+    /// The next-hop addresses Azure lists: the appliance of a
+    /// VirtualAppliance route, or the gateway instances that carry a
+    /// gateway route (two for an active-active gateway).
+    pub fn next_hop_addresses(&self, topo: &Topology) -> Vec<IpAddr> {
+        let mut out: Vec<IpAddr> = self.next_hop_ip.into_iter().collect();
+        if let Some(gw) = self.gateway.and_then(|g| topo.gateways.get(g)) {
+            if self.source == RouteSource::VirtualNetworkGateway {
+                out.extend(
+                    self.gateway_instances
+                        .iter()
+                        .filter_map(|&i| gw.instances.get(i).copied()),
+                );
+            }
+        }
+        out
     }
 }
 
@@ -156,6 +187,16 @@ fn ipv4_default() -> IpNet {
 /// VNets only), the remaining reserved `None` prefixes, then the user
 /// routes in table order. An out-of-range `subnet` has no routes.
 pub fn effective_routes(topo: &Topology, subnet: SubnetRef) -> Vec<EffectiveRoute> {
+    effective_routes_with(topo, &LearnedRoutes::default(), subnet)
+}
+
+/// [`effective_routes`] with the routes the gateways learned over BGP.
+/// Gateway rows come after the peering rows.
+pub fn effective_routes_with(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    subnet: SubnetRef,
+) -> Vec<EffectiveRoute> {
     let Some(vnet) = topo.vnets.get(subnet.vnet) else {
         return Vec::new();
     };
@@ -201,6 +242,15 @@ pub fn effective_routes(topo: &Topology, subnet: SubnetRef) -> Vec<EffectiveRout
     }
     let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();
 
+    for row in gateway_effective_routes(topo, learned, subnet) {
+        rows.push(EffectiveRoute {
+            source: RouteSource::VirtualNetworkGateway,
+            gateway: Some(row.gateway),
+            gateway_instances: row.instances,
+            ..EffectiveRoute::system(row.prefix, NextHopType::VirtualNetworkGateway, None)
+        });
+    }
+
     rows.push(EffectiveRoute::system(
         ipv4_default(),
         NextHopType::Internet,
@@ -244,6 +294,10 @@ pub fn effective_routes(topo: &Topology, subnet: SubnetRef) -> Vec<EffectiveRout
                 name: Some(route.name.clone()),
                 route_table: Some(table_idx),
                 peer_vnet: None,
+                gateway: (route.next_hop_type == NextHopType::VirtualNetworkGateway)
+                    .then(|| topo.serving_gateway(subnet.vnet))
+                    .flatten(),
+                gateway_instances: Vec::new(),
             });
         }
     }
@@ -253,10 +307,31 @@ pub fn effective_routes(topo: &Topology, subnet: SubnetRef) -> Vec<EffectiveRout
 }
 
 /// At each prefix, keeps the best-ranked row Active (the first listed on a
-/// tie) and marks the others Invalid.
+/// tie) and marks the others Invalid; a gateway row inside a VNet or
+/// peering range is Invalid too.
 fn mark_invalid(rows: &mut [EffectiveRoute]) {
+    let direct: Vec<IpNet> = rows
+        .iter()
+        .filter(|r| {
+            r.source == RouteSource::Default
+                && matches!(
+                    r.next_hop_type,
+                    NextHopType::VnetLocal
+                        | NextHopType::VNetPeering
+                        | NextHopType::VNetGlobalPeering
+                )
+        })
+        .map(|r| r.address_prefix)
+        .collect();
+    let shadowed = |r: &EffectiveRoute| {
+        r.source == RouteSource::VirtualNetworkGateway
+            && direct.iter().any(|d| d.contains(&r.address_prefix))
+    };
     let mut winner: HashMap<IpNet, usize> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
+        if shadowed(row) {
+            continue;
+        }
         match winner.get(&row.address_prefix) {
             Some(&w) if rows[w].source.rank() <= row.source.rank() => {}
             _ => {

@@ -8,12 +8,14 @@
 //!   gateway, the virtual IP address of the host, and address prefixes used
 //!   on user-defined routes. This tag might also contain default routes."),
 //!   listed unmerged in that order, as Azure's effective security rules
-//!   list it: the VNet's own ranges, the ranges of every peered VNet whose
-//!   peering is Connected and whose link held in this VNet allows virtual
-//!   network access, the host virtual IP 168.63.129.16, then the prefixes
-//!   of the user-defined routes of the subnet's route table (exact
-//!   duplicates listed once). vnetd has no gateways, so there are no
-//!   on-premises or gateway-connected ranges.
+//!   list it: the VNet's own ranges, the on-premises ranges connected
+//!   through the gateway serving the VNet (its own or, with gateway
+//!   transit, the hub's: local network gateway prefixes and, over BGP, the
+//!   site's address space), the ranges of every peered VNet whose peering
+//!   is Connected and whose link held in this VNet allows virtual network
+//!   access, the VNets behind the gateway's Vnet2Vnet connections, the host
+//!   virtual IP 168.63.129.16, then the prefixes of the user-defined routes
+//!   of the subnet's route table (exact duplicates listed once).
 //!
 //!   A default route among the user routes (0.0.0.0/0 or ::/0) makes the
 //!   tag of that family that default route alone, as Azure reports it: with
@@ -30,6 +32,7 @@
 //!   2000::/3.
 //! - `AzureLoadBalancer`: 168.63.129.16, the source of health probes.
 
+use super::gateways::connected_ranges;
 use crate::topology::{SubnetRef, Topology};
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -93,6 +96,8 @@ fn tag_ranges(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
         return nets;
     };
     vnet.address_space.iter().copied().for_each(&mut push);
+    let (on_premises, gateway_vnets) = connected_ranges(topo, subnet.vnet);
+    on_premises.into_iter().for_each(&mut push);
 
     for link in topo.peerings.iter().filter(|p| p.vnet == subnet.vnet) {
         if link.allow_virtual_network_access && topo.peering_connected(link.vnet, link.remote) {
@@ -102,6 +107,7 @@ fn tag_ranges(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
         }
     }
 
+    gateway_vnets.into_iter().for_each(&mut push);
     push(IpNet::V4(AZURE_HOST_VIP_NET));
 
     let route_table = vnet

@@ -29,8 +29,9 @@
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
+use crate::policy::gateways::LearnedRoutes;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
-use crate::policy::routes::{effective_routes, EffectiveRoute, RouteSource};
+use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
     Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
@@ -167,6 +168,9 @@ pub struct Snapshot {
     /// The names behind [`NsgStage::rule_ids`], shared with the snapshots
     /// compiled before and after this one.
     pub rule_names: Arc<RuleNames>,
+    /// What the gateways had learned over BGP when this snapshot was
+    /// compiled: the one input beside the topology.
+    pub learned: LearnedRoutes,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -181,21 +185,61 @@ struct StageKey {
 impl Snapshot {
     /// Compiles a topology on its own (rule numbers start afresh).
     pub fn compile(topology: Topology, generation: u64) -> Snapshot {
-        Snapshot::compile_with(topology, generation, Arc::new(RuleNames::default()))
+        Snapshot::compile_with(
+            topology,
+            LearnedRoutes::default(),
+            generation,
+            Arc::new(RuleNames::default()),
+        )
+    }
+
+    /// Compiles a topology with the routes its gateways learned.
+    pub fn compile_learned(
+        topology: Topology,
+        learned: LearnedRoutes,
+        generation: u64,
+    ) -> Snapshot {
+        Snapshot::compile_with(
+            topology,
+            learned,
+            generation,
+            Arc::new(RuleNames::default()),
+        )
     }
 
     /// Compiles the successor of `previous`: a rule keeps the number it had
     /// there, so flows admitted under `previous` still name their rule.
     pub fn compile_after(topology: Topology, generation: u64, previous: &Snapshot) -> Snapshot {
-        Snapshot::compile_with(topology, generation, previous.rule_names.clone())
+        Snapshot::compile_with(
+            topology,
+            previous.learned.clone(),
+            generation,
+            previous.rule_names.clone(),
+        )
     }
 
-    fn compile_with(topology: Topology, generation: u64, rule_names: Arc<RuleNames>) -> Snapshot {
+    /// The successor of `previous` for the same topology, with what the
+    /// gateways learned now.
+    pub fn relearned(previous: &Snapshot, learned: LearnedRoutes, generation: u64) -> Snapshot {
+        Snapshot::compile_with(
+            previous.topology.clone(),
+            learned,
+            generation,
+            previous.rule_names.clone(),
+        )
+    }
+
+    fn compile_with(
+        topology: Topology,
+        learned: LearnedRoutes,
+        generation: u64,
+        rule_names: Arc<RuleNames>,
+    ) -> Snapshot {
         let forwarding = Forwarding::build(&topology);
         let mut subnets = Vec::new();
         let mut subnet_slots = HashMap::new();
         for subnet in topology.subnet_refs() {
-            let routes = effective_routes(&topology, subnet);
+            let routes = effective_routes_with(&topology, &learned, subnet);
             let lpm = compile_lpm(&routes);
             let targets = forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
                 lpm.lookup(ip).map(|(_, &row)| row)
@@ -286,6 +330,7 @@ impl Snapshot {
             nics,
             forwarding,
             rule_names,
+            learned,
         }
     }
 
@@ -405,8 +450,8 @@ mod compile_tests {
     use crate::net::{PortRange, PortSpec, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
     use crate::policy::nsg::first_match;
     use crate::policy::nsg::tests::{ip, sec_rule, topo};
-    use crate::policy::routes::active_routes;
     use crate::policy::routes::tests::{first_subnet, route, table, vnet};
+    use crate::policy::routes::{active_routes, effective_routes};
     use crate::topology::{AddressSpec, NextHopType, Protocol, ServiceTag};
 
     #[test]

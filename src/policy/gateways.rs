@@ -1,0 +1,381 @@
+//! Virtual network gateways, as Azure's routing sees them
+//! (`docs/azure-behaviour.md`, "VPN gateways and BGP"):
+//!
+//! - A gateway's own table ([`gateway_table`]): for each of its
+//!   connections, the static prefixes of the local network gateway (an
+//!   IPsec connection), a /32 to the remote BGP speaker when the connection
+//!   runs BGP, the routes its instances learned from that speaker, and for
+//!   a Vnet2Vnet connection the address spaces of the VNets the peer
+//!   gateway serves (its own and its gateway-transit spokes) plus /32s to
+//!   the peer's instances when that connection runs BGP.
+//! - What each session accepts ([`accepted`]): at most
+//!   [`MAX_LEARNED_PREFIXES`] prefixes (above that Azure drops the session,
+//!   so nothing of it is kept), and never a prefix identical to the address
+//!   range of a VNet the gateway serves (a superset is fine).
+//! - What the subnets of the VNets it serves receive
+//!   ([`gateway_effective_routes`]): one `VirtualNetworkGateway` row per
+//!   prefix of its table, whose next hops are the instances that carry it
+//!   (both instances of an active-active gateway for a static prefix; for a
+//!   learned one, those whose session learned it), unless the subnet's route
+//!   table turns gateway route propagation off.
+//! - What it advertises to a BGP peer ([`advertised`]): the address spaces
+//!   of the VNets it serves, the static prefixes of its connections, and
+//!   what it learned from its other sessions, never a default route and
+//!   never a prefix overlapping a VNet it serves.
+//!
+//! The learned routes are the one input that does not come from the
+//! topology file: the daemon's BGP speakers gather them, and a new set
+//! compiles a new snapshot.
+
+use crate::topology::{ConnectionPeer, GatewayIdx, SiteIdx, SubnetRef, Topology, VnetIdx};
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Prefixes one BGP session may announce; one more and Azure drops it.
+pub const MAX_LEARNED_PREFIXES: usize = 4000;
+
+/// The ORIGIN attribute of a BGP route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+pub enum BgpOrigin {
+    Igp,
+    Egp,
+    Incomplete,
+}
+
+/// A route one gateway instance learned over BGP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedRoute {
+    pub prefix: IpNet,
+    /// The BGP neighbor that announced it.
+    pub peer: IpAddr,
+    pub next_hop: IpAddr,
+    pub as_path: Vec<u32>,
+    pub origin: BgpOrigin,
+}
+
+/// Everything the gateways' BGP speakers learned: by gateway name (names
+/// survive an `apply` that renumbers gateways), then by instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LearnedRoutes {
+    pub gateways: BTreeMap<String, Vec<Vec<LearnedRoute>>>,
+}
+
+impl LearnedRoutes {
+    /// What instance `instance` of gateway `gateway` learned.
+    pub fn of(&self, gateway: &str, instance: usize) -> &[LearnedRoute] {
+        self.gateways
+            .get(gateway)
+            .and_then(|instances| instances.get(instance))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Where a gateway sends traffic for a prefix of its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEgress {
+    /// Into an on-premises site, through the tunnels of these instances.
+    Site {
+        site: SiteIdx,
+        instances: Vec<usize>,
+    },
+    /// To another gateway (a Vnet2Vnet connection), which forwards by its
+    /// GatewaySubnet's routes.
+    Gateway(GatewayIdx),
+}
+
+/// Why a gateway knows a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayRouteSource {
+    /// From the topology: a local network gateway's prefix, a BGP peer's
+    /// /32, or a Vnet2Vnet peer's VNets.
+    Static { connection: String },
+    /// Learned over BGP.
+    Bgp {
+        peer: IpAddr,
+        as_path: Vec<u32>,
+        origin: BgpOrigin,
+    },
+}
+
+/// One row of a gateway's own table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRoute {
+    pub prefix: IpNet,
+    pub egress: GatewayEgress,
+    pub source: GatewayRouteSource,
+}
+
+fn host_prefix(ip: IpAddr) -> IpNet {
+    IpNet::from(ip)
+}
+
+/// The address ranges of the VNets `gateway` serves.
+pub fn served_ranges(topo: &Topology, gateway: GatewayIdx) -> Vec<IpNet> {
+    topo.served_vnets(gateway)
+        .into_iter()
+        .flat_map(|v| topo.vnets[v].address_space.iter().map(|r| r.trunc()))
+        .collect()
+}
+
+/// The routes of one BGP session that Azure keeps: none when the peer
+/// announced more than [`MAX_LEARNED_PREFIXES`] (the session is dropped),
+/// else all but those identical to a served VNet range.
+pub fn accepted<'r>(
+    routes: &'r [LearnedRoute],
+    peer: IpAddr,
+    served: &[IpNet],
+) -> Vec<&'r LearnedRoute> {
+    let from_peer: Vec<&LearnedRoute> = routes.iter().filter(|r| r.peer == peer).collect();
+    if from_peer.len() > MAX_LEARNED_PREFIXES {
+        return Vec::new();
+    }
+    from_peer
+        .into_iter()
+        .filter(|r| !served.contains(&r.prefix.trunc()))
+        .collect()
+}
+
+/// The BGP peers of `gateway`: (address, ASN) of every remote speaker of
+/// its BGP connections, in connection order.
+pub fn bgp_peers(topo: &Topology, gateway: GatewayIdx) -> Vec<(IpAddr, u32)> {
+    let mut peers = Vec::new();
+    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
+        match c.peer {
+            ConnectionPeer::Local(l) => {
+                if let Some(bgp) = topo.local_gateways[l].bgp {
+                    peers.push((bgp.peering_address, bgp.asn));
+                }
+            }
+            ConnectionPeer::Gateway(g) => {
+                let other = &topo.gateways[g];
+                peers.extend(other.instances.iter().map(|a| (*a, other.asn)));
+            }
+        }
+    }
+    peers.dedup();
+    peers
+}
+
+/// The table `gateway` forwards by (see the module docs), one row per
+/// (prefix, egress) with the instances of a site egress merged. On a
+/// prefix known two ways, the first row listed decides.
+pub fn gateway_table(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    gateway: GatewayIdx,
+) -> Vec<GatewayRoute> {
+    let gw = &topo.gateways[gateway];
+    let all: Vec<usize> = (0..gw.instances.len()).collect();
+    let served = served_ranges(topo, gateway);
+    let mut rows: Vec<GatewayRoute> = Vec::new();
+    let mut push = |prefix: IpNet, egress: GatewayEgress, source: GatewayRouteSource| {
+        let prefix = prefix.trunc();
+        if let Some(row) = rows.iter_mut().find(|r| r.prefix == prefix) {
+            // The same site through more instances: widen the row.
+            if let (
+                GatewayEgress::Site { site, instances },
+                GatewayEgress::Site {
+                    site: new_site,
+                    instances: more,
+                },
+            ) = (&mut row.egress, &egress)
+            {
+                if site == new_site {
+                    for i in more {
+                        if !instances.contains(i) {
+                            instances.push(*i);
+                        }
+                    }
+                    instances.sort_unstable();
+                }
+            }
+            return;
+        }
+        rows.push(GatewayRoute {
+            prefix,
+            egress,
+            source,
+        });
+    };
+    for c in topo.connections_of(gateway) {
+        let stat = || GatewayRouteSource::Static {
+            connection: c.name.clone(),
+        };
+        match c.peer {
+            ConnectionPeer::Local(l) => {
+                let lng = &topo.local_gateways[l];
+                let to_site = |instances: Vec<usize>| GatewayEgress::Site {
+                    site: lng.site,
+                    instances,
+                };
+                for prefix in &lng.address_space {
+                    push(*prefix, to_site(all.clone()), stat());
+                }
+                let Some(bgp) = lng.bgp.filter(|_| c.bgp_enabled) else {
+                    continue;
+                };
+                push(
+                    host_prefix(bgp.peering_address),
+                    to_site(all.clone()),
+                    stat(),
+                );
+                for &i in &all {
+                    for r in accepted(learned.of(&gw.name, i), bgp.peering_address, &served) {
+                        let source = GatewayRouteSource::Bgp {
+                            peer: r.peer,
+                            as_path: r.as_path.clone(),
+                            origin: r.origin,
+                        };
+                        push(r.prefix, to_site(vec![i]), source);
+                    }
+                }
+            }
+            ConnectionPeer::Gateway(g) => {
+                for prefix in served_ranges(topo, g) {
+                    push(prefix, GatewayEgress::Gateway(g), stat());
+                }
+                if c.bgp_enabled {
+                    for addr in &topo.gateways[g].instances {
+                        push(host_prefix(*addr), GatewayEgress::Gateway(g), stat());
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// One `VirtualNetworkGateway` row for a subnet: a prefix and the gateway
+/// instances it leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRouteRow {
+    pub prefix: IpNet,
+    pub gateway: GatewayIdx,
+    pub instances: Vec<usize>,
+}
+
+/// The gateway routes `subnet` receives: those of the gateway serving its
+/// VNet, unless its route table turns propagation off.
+pub fn gateway_effective_routes(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    subnet: SubnetRef,
+) -> Vec<GatewayRouteRow> {
+    let Some(gateway) = topo.serving_gateway(subnet.vnet) else {
+        return Vec::new();
+    };
+    let propagates = topo
+        .vnets
+        .get(subnet.vnet)
+        .and_then(|v| v.subnets.get(subnet.subnet))
+        .and_then(|s| s.route_table)
+        .and_then(|t| topo.route_tables.get(t))
+        .is_none_or(|t| t.bgp_route_propagation_enabled);
+    if !propagates {
+        return Vec::new();
+    }
+    let all: Vec<usize> = (0..topo.gateways[gateway].instances.len()).collect();
+    gateway_table(topo, learned, gateway)
+        .into_iter()
+        .map(|row| GatewayRouteRow {
+            prefix: row.prefix,
+            gateway,
+            instances: match row.egress {
+                GatewayEgress::Site { instances, .. } => instances,
+                GatewayEgress::Gateway(_) => all.clone(),
+            },
+        })
+        .collect()
+}
+
+/// A route as a gateway advertises it to one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvertisedRoute {
+    pub prefix: IpNet,
+    pub as_path: Vec<u32>,
+    pub origin: BgpOrigin,
+}
+
+/// What `gateway` advertises to the BGP peer at `peer` (see the module
+/// docs): originated prefixes carry the gateway's ASN; transit ones the
+/// gateway's ASN before the path it learned.
+pub fn advertised(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    gateway: GatewayIdx,
+    peer: IpAddr,
+) -> Vec<AdvertisedRoute> {
+    let gw = &topo.gateways[gateway];
+    let served = served_ranges(topo, gateway);
+    let overlaps_served = |p: &IpNet| {
+        served
+            .iter()
+            .any(|s| s.contains(&p.network()) || p.contains(&s.network()))
+    };
+    let mut out: Vec<AdvertisedRoute> = Vec::new();
+    let push = |out: &mut Vec<AdvertisedRoute>, prefix: IpNet, as_path: Vec<u32>| {
+        if !out.iter().any(|r| r.prefix == prefix) {
+            out.push(AdvertisedRoute {
+                prefix,
+                as_path,
+                origin: BgpOrigin::Igp,
+            });
+        }
+    };
+    for range in &served {
+        push(&mut out, *range, vec![gw.asn]);
+    }
+    for row in gateway_table(topo, learned, gateway) {
+        if row.prefix.prefix_len() == 0 || overlaps_served(&row.prefix) {
+            continue;
+        }
+        // Never back to where it came from.
+        let own_peer = match (&row.source, &row.egress) {
+            (GatewayRouteSource::Bgp { peer: from, .. }, _) => *from == peer,
+            (GatewayRouteSource::Static { .. }, GatewayEgress::Site { site, .. }) => topo
+                .local_gateways
+                .iter()
+                .any(|l| l.site == *site && l.bgp.is_some_and(|b| b.peering_address == peer)),
+            (GatewayRouteSource::Static { .. }, GatewayEgress::Gateway(g)) => {
+                topo.gateways[*g].instances.contains(&peer)
+            }
+        };
+        if own_peer || row.prefix.prefix_len() == row.prefix.max_prefix_len() {
+            continue;
+        }
+        let as_path = match &row.source {
+            GatewayRouteSource::Bgp { as_path, .. } => std::iter::once(gw.asn)
+                .chain(as_path.iter().copied())
+                .collect(),
+            GatewayRouteSource::Static { .. } => vec![gw.asn],
+        };
+        push(&mut out, row.prefix, as_path);
+    }
+    out
+}
+
+/// The on-premises and gateway-connected ranges that join the
+/// `VirtualNetwork` tag of subnets in `vnet`: for every connection of the
+/// gateway serving it, the local network gateway's prefixes and, with BGP,
+/// the site's address space; for a Vnet2Vnet connection, the VNets the peer
+/// gateway serves.
+pub fn connected_ranges(topo: &Topology, vnet: VnetIdx) -> (Vec<IpNet>, Vec<IpNet>) {
+    let (mut on_premises, mut vnets) = (Vec::new(), Vec::new());
+    let Some(gateway) = topo.serving_gateway(vnet) else {
+        return (on_premises, vnets);
+    };
+    for c in topo.connections_of(gateway) {
+        match c.peer {
+            ConnectionPeer::Local(l) => {
+                let lng = &topo.local_gateways[l];
+                on_premises.extend(lng.address_space.iter().copied());
+                if c.bgp_enabled && lng.bgp.is_some() {
+                    on_premises.extend(topo.sites[lng.site].address_space.iter().copied());
+                }
+            }
+            ConnectionPeer::Gateway(g) => vnets.extend(served_ranges(topo, g)),
+        }
+    }
+    (on_premises, vnets)
+}

@@ -1,0 +1,394 @@
+//! Golden gateway routes: what a VPN gateway adds to the effective routes
+//! of the subnets it serves, with routes learned over BGP given as input
+//! (as the daemon's speakers would report them), and what it advertises.
+//! The expected rows were worked out by hand from `docs/azure-behaviour.md`
+//! ("VPN gateways and BGP", §1.4 route selection), not produced by the code
+//! under test.
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+use vnetd::diagnostics;
+use vnetd::policy::gateways::{
+    advertised, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
+};
+use vnetd::policy::tags::virtual_network_tag;
+use vnetd::snapshot::Snapshot;
+use vnetd::topology::{parse_str, SubnetRef, Topology, GATEWAY_SUBNET};
+
+/// (source, state, addressPrefix, nextHopType, nextHopIpAddress)
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+
+const GW: &str = "VirtualNetworkGateway";
+const BRANCH_PEER: &str = "192.168.255.1";
+
+fn load(file: &str) -> Topology {
+    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse_str(file, &text)
+        .unwrap_or_else(|d| panic!("{file}: {d:#?}"))
+        .topology
+}
+
+fn learned_route(prefix: &str, peer: &str) -> LearnedRoute {
+    LearnedRoute {
+        prefix: prefix.parse().unwrap(),
+        peer: peer.parse().unwrap(),
+        next_hop: peer.parse().unwrap(),
+        as_path: vec![65050],
+        origin: BgpOrigin::Igp,
+    }
+}
+
+/// What each instance of `gateway` learned from the branch.
+fn learned(gateway: &str, per_instance: &[&[&str]]) -> LearnedRoutes {
+    let mut routes = LearnedRoutes::default();
+    routes.gateways.insert(
+        gateway.to_string(),
+        per_instance
+            .iter()
+            .map(|prefixes| {
+                prefixes
+                    .iter()
+                    .map(|p| learned_route(p, BRANCH_PEER))
+                    .collect()
+            })
+            .collect(),
+    );
+    routes
+}
+
+fn rows_of(snap: &Snapshot, nic: &str) -> Vec<(String, String, String, String, String)> {
+    let idx = snap.nic_by_name(nic).expect("NIC");
+    diagnostics::routes(snap, idx)
+        .value
+        .into_iter()
+        .map(|r| {
+            (
+                r.source.to_string(),
+                r.state.to_string(),
+                r.address_prefix.join(","),
+                r.next_hop_type.to_string(),
+                r.next_hop_ip_address.join(","),
+            )
+        })
+        .collect()
+}
+
+fn assert_rows(snap: &Snapshot, nic: &str, want: &[Row]) {
+    let got = rows_of(snap, nic);
+    let want: Vec<(String, String, String, String, String)> = want
+        .iter()
+        .map(|(a, b, c, d, e)| {
+            (
+                a.to_string(),
+                b.to_string(),
+                c.to_string(),
+                d.to_string(),
+                e.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "effective routes of {nic}");
+}
+
+fn next_hop(snap: &Snapshot, nic: &str, dst: &str) -> (String, String) {
+    let idx = snap.nic_by_name(nic).expect("NIC");
+    let hop = diagnostics::next_hop(snap, idx, dst.parse().unwrap());
+    (hop.next_hop_type.to_string(), hop.next_hop_ip_address)
+}
+
+#[test]
+fn transit_spoke_learns_the_branch_and_a_user_route_beats_bgp() {
+    let snap = Snapshot::compile_learned(
+        load("30-gateway-transit.yaml"),
+        learned(
+            "hub-vpngw",
+            &[&[
+                "192.168.0.0/16",
+                "172.20.0.0/16",
+                "10.1.1.0/24",
+                "10.0.0.0/16",
+            ]],
+        ),
+        0,
+    );
+    let ip = "10.0.255.254";
+    assert_rows(
+        &snap,
+        "vm1",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            (GW, "Active", "198.51.100.0/24", GW, ip),
+            (GW, "Active", "192.168.255.1/32", GW, ip),
+            (GW, "Active", "192.168.0.0/16", GW, ip),
+            // A user route of the same prefix wins.
+            (GW, "Invalid", "172.20.0.0/16", GW, ip),
+            // Inside the VNet's own range: the VNet route wins although
+            // the BGP route is longer. 10.0.0.0/16, identical to the hub's
+            // range, was refused and is not listed at all.
+            (GW, "Invalid", "10.1.1.0/24", GW, ip),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            // Equal prefix: the gateway route beats the system route.
+            ("Default", "Invalid", "192.168.0.0/16", "None", ""),
+            ("User", "Active", "172.20.0.0/16", "None", ""),
+        ],
+    );
+    assert_eq!(
+        next_hop(&snap, "vm1", "192.168.1.10"),
+        (GW.to_string(), ip.to_string())
+    );
+    assert_eq!(
+        next_hop(&snap, "vm1", "10.1.1.9"),
+        ("VnetLocal".to_string(), String::new())
+    );
+    assert_eq!(
+        next_hop(&snap, "vm1", "172.20.1.1"),
+        ("None".to_string(), String::new())
+    );
+    // The hub's own subnets: the spoke range is a peering route there.
+    let hub = rows_of(&snap, "hub-vm");
+    assert!(hub.contains(&(
+        GW.into(),
+        "Invalid".into(),
+        "10.1.1.0/24".into(),
+        GW.into(),
+        ip.into()
+    )));
+    assert!(hub.contains(&(
+        GW.into(),
+        "Active".into(),
+        "172.20.0.0/16".into(),
+        GW.into(),
+        ip.into()
+    )));
+}
+
+#[test]
+fn propagation_off_keeps_every_gateway_route_out() {
+    let snap = Snapshot::compile_learned(
+        load("30-gateway-transit.yaml"),
+        learned("hub-vpngw", &[&["192.168.0.0/16"]]),
+        0,
+    );
+    assert_rows(
+        &snap,
+        "vm2",
+        &[
+            ("Default", "Active", "10.2.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+        ],
+    );
+    assert_eq!(
+        next_hop(&snap, "vm2", "192.168.1.10"),
+        ("None".to_string(), String::new())
+    );
+}
+
+#[test]
+fn active_active_lists_the_instances_that_carry_each_route() {
+    let snap = Snapshot::compile_learned(
+        load("31-gateway-active-active.yaml"),
+        learned(
+            "hub-vpngw",
+            &[&["192.168.0.0/16"], &["192.168.0.0/16", "172.30.0.0/16"]],
+        ),
+        0,
+    );
+    let both = "10.0.255.228,10.0.255.229";
+    let rows = rows_of(&snap, "vm1");
+    let gateway_rows: Vec<_> = rows.iter().filter(|r| r.0 == GW).collect();
+    assert_eq!(
+        gateway_rows,
+        [
+            &(
+                GW.into(),
+                "Active".into(),
+                "198.51.100.0/24".into(),
+                GW.into(),
+                both.into()
+            ),
+            &(
+                GW.into(),
+                "Active".into(),
+                "192.168.255.1/32".into(),
+                GW.into(),
+                both.into()
+            ),
+            &(
+                GW.into(),
+                "Active".into(),
+                "192.168.0.0/16".into(),
+                GW.into(),
+                both.into()
+            ),
+            // Only the second instance's session learned it.
+            &(
+                GW.into(),
+                "Active".into(),
+                "172.30.0.0/16".into(),
+                GW.into(),
+                "10.0.255.229".into()
+            ),
+        ]
+    );
+    let gw = &snap.topology.gateways[vnetd::topology::GatewayIdx::new(0)];
+    let addresses: Vec<String> = gw.instances.iter().map(|a| a.to_string()).collect();
+    assert_eq!(addresses, ["10.0.255.228", "10.0.255.229"]);
+}
+
+#[test]
+fn a_session_over_four_thousand_prefixes_is_dropped_whole() {
+    let many = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| format!("172.{}.{}.0/24", 16 + i / 256, i % 256))
+            .collect()
+    };
+    let count_learned = |n: usize| {
+        let prefixes = many(n);
+        let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        let snap = Snapshot::compile_learned(
+            load("30-gateway-transit.yaml"),
+            learned("hub-vpngw", &[&refs]),
+            0,
+        );
+        rows_of(&snap, "hub-vm")
+            .iter()
+            .filter(|r| r.0 == GW && r.2.starts_with("172."))
+            .count()
+    };
+    assert_eq!(count_learned(MAX_LEARNED_PREFIXES), MAX_LEARNED_PREFIXES);
+    assert_eq!(count_learned(MAX_LEARNED_PREFIXES + 1), 0);
+}
+
+#[test]
+fn a_prefix_identical_to_a_vnet_is_refused_but_a_superset_is_kept() {
+    let snap = Snapshot::compile_learned(
+        load("30-gateway-transit.yaml"),
+        learned("hub-vpngw", &[&["10.2.0.0/16", "10.0.0.0/8"]]),
+        0,
+    );
+    let rows = rows_of(&snap, "hub-vm");
+    assert!(!rows.iter().any(|r| r.0 == GW && r.2 == "10.2.0.0/16"));
+    // The superset beats the system None route of the same prefix, and
+    // the VNet and peering ranges inside it still win by their length.
+    assert!(rows.contains(&(
+        GW.into(),
+        "Active".into(),
+        "10.0.0.0/8".into(),
+        GW.into(),
+        "10.0.255.254".into()
+    )));
+    assert_eq!(
+        next_hop(&snap, "hub-vm", "10.9.0.1"),
+        (GW.to_string(), "10.0.255.254".to_string())
+    );
+    assert_eq!(
+        next_hop(&snap, "hub-vm", "10.2.1.4"),
+        ("VNetPeering".to_string(), String::new())
+    );
+}
+
+#[test]
+fn the_gateway_advertises_hub_and_spokes_never_a_default_route() {
+    let topo = load("30-gateway-transit.yaml");
+    let learned = learned("hub-vpngw", &[&["192.168.0.0/16", "0.0.0.0/0"]]);
+    let gw = vnetd::topology::GatewayIdx::new(0);
+    let peer: IpAddr = BRANCH_PEER.parse().unwrap();
+    let got: Vec<(String, Vec<u32>)> = advertised(&topo, &learned, gw, peer)
+        .into_iter()
+        .map(|r| (r.prefix.to_string(), r.as_path))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("10.0.0.0/16".to_string(), vec![65515]),
+            ("10.1.0.0/16".to_string(), vec![65515]),
+            ("10.2.0.0/16".to_string(), vec![65515]),
+        ]
+    );
+}
+
+#[test]
+fn the_virtual_network_tag_gains_the_connected_on_premises_ranges() {
+    let topo = load("30-gateway-transit.yaml");
+    let vm1 = topo.nics[topo.nic_by_name("vm1").unwrap()].subnet;
+    let tag: Vec<String> = virtual_network_tag(&topo, vm1)
+        .iter()
+        .map(IpNet::to_string)
+        .collect();
+    assert_eq!(
+        tag,
+        [
+            "10.1.0.0/16",
+            "198.51.100.0/24",
+            "192.168.0.0/16",
+            "172.20.0.0/16",
+            "10.0.0.0/16",
+            "168.63.129.16/32",
+        ]
+    );
+}
+
+#[test]
+fn vnet2vnet_routes_the_peer_gateways_vnets_and_gateway_subnet_udrs_apply() {
+    let snap = Snapshot::compile(load("32-vnet2vnet.yaml"), 0);
+    // The on-premises VNet's gateway serves only its VNet; the hub's serves
+    // the hub and the spoke, which both appear on the other side.
+    let onprem: Vec<_> = rows_of(&snap, "onprem-vm")
+        .into_iter()
+        .filter(|r| r.0 == GW)
+        .collect();
+    let ip = "192.168.255.30";
+    assert_eq!(
+        onprem,
+        [
+            (
+                GW.into(),
+                "Active".into(),
+                "10.5.0.0/16".into(),
+                GW.into(),
+                ip.into()
+            ),
+            (
+                GW.into(),
+                "Active".into(),
+                "10.6.0.0/16".into(),
+                GW.into(),
+                ip.into()
+            ),
+        ]
+    );
+    assert_eq!(
+        next_hop(&snap, "fw1", "192.168.1.4"),
+        (GW.to_string(), "10.5.255.30".to_string())
+    );
+    // The spoke turned propagation off and sends everything to the firewall.
+    assert_eq!(
+        next_hop(&snap, "spoke-vm", "192.168.1.4"),
+        ("VirtualAppliance".to_string(), "10.5.1.4".to_string())
+    );
+    // Traffic arriving at the hub's gateway follows GatewaySubnet's routes:
+    // the spoke's range goes through the firewall.
+    let topo = &snap.topology;
+    let hub = topo.vnets.position(|v| v.name == "hub").unwrap();
+    let gateway_subnet = SubnetRef {
+        vnet: hub,
+        subnet: topo.vnets[hub]
+            .subnets
+            .position(|s| s.name == GATEWAY_SUBNET)
+            .unwrap(),
+    };
+    let tables = snap.subnet_tables(gateway_subnet).unwrap();
+    let row = &tables.routes[tables.decide("10.6.1.4".parse().unwrap()).unwrap()];
+    assert_eq!(row.next_hop_type.as_str(), "VirtualAppliance");
+    assert_eq!(row.next_hop_ip, Some("10.5.1.4".parse().unwrap()));
+}
