@@ -51,6 +51,8 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
             source: String::new(),
             ..Topology::default()
         },
+        refused_gateways: Vec::new(),
+        refused_local_gateways: Vec::new(),
     };
     r.topo.source = r.diags.file.clone();
     r.route_tables(raw.route_tables);
@@ -71,6 +73,11 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
 struct Resolver<'d> {
     diags: &'d mut Diagnostics,
     topo: Topology,
+    /// Gateways and local network gateways refused for a reason already
+    /// reported (and the VNet of a refused gateway, when known): what
+    /// refers to them is not refused again for their absence.
+    refused_gateways: Vec<(String, Option<VnetIdx>)>,
+    refused_local_gateways: Vec<String>,
 }
 
 /// A kind of Azure resource and the length its name may have. The

@@ -245,9 +245,11 @@ impl Resolver<'_> {
         for gw in gateways {
             self.check_name(&gw.name, GATEWAY_NAME, gw.line, &gw.key, &mut seen);
             let Some(vnet) = self.vnet_ref(&gw.vnet) else {
+                self.refused_gateways.push((gw.name.clone(), None));
                 continue;
             };
             let Some(subnet) = self.gateway_subnet(vnet) else {
+                self.refused_gateways.push((gw.name.clone(), Some(vnet)));
                 self.diags.error(
                     gw.vnet.line,
                     &gw.vnet.key,
@@ -339,6 +341,7 @@ impl Resolver<'_> {
             self.check_name(&lng.name, LOCAL_GATEWAY_NAME, lng.line, &lng.key, &mut seen);
             let found = index_of(&self.topo.sites, &lng.site.name, |s| &s.name);
             let Some(site) = self.lookup(&lng.site, "on-premises site", found) else {
+                self.refused_local_gateways.push(lng.name.clone());
                 continue;
             };
             let gateway_address = lng
@@ -392,6 +395,19 @@ impl Resolver<'_> {
         let mut seen = HashSet::new();
         for c in connections {
             self.check_name(&c.name, CONNECTION_NAME, c.line, &c.key, &mut seen);
+            if self
+                .refused_gateways
+                .iter()
+                .any(|(n, _)| *n == c.gateway.name)
+                || c.local_gateway
+                    .as_ref()
+                    .is_some_and(|l| self.refused_local_gateways.contains(&l.name))
+                || c.peer_gateway
+                    .as_ref()
+                    .is_some_and(|g| self.refused_gateways.iter().any(|(n, _)| *n == g.name))
+            {
+                continue;
+            }
             let found = index_of(&self.topo.gateways, &c.gateway.name, |g| &g.name);
             let gateway = self.lookup(&c.gateway, "virtual network gateway", found);
             let peer = match c.connection_type {
@@ -506,7 +522,11 @@ impl Resolver<'_> {
             let key = format!("peerings[{}].use_remote_gateways", p.name);
             let remote = &self.topo.vnets[p.remote].name;
             let local = &self.topo.vnets[p.vnet].name;
-            if self.topo.gateway_of(p.remote).is_none() {
+            let refused_there = self
+                .refused_gateways
+                .iter()
+                .any(|(_, v)| *v == Some(p.remote) || v.is_none());
+            if self.topo.gateway_of(p.remote).is_none() && !refused_there {
                 errors.push((
                     p.line,
                     key.clone(),
