@@ -1,7 +1,7 @@
 //! Broken hybrid topologies (gateways, local network gateways, connections,
 //! on-premises sites) are refused by `vnetd check` with exit code 1 and a
 //! message naming the file, the line and the problem; none panics. Each
-//! case is `config/hybrid.yaml` with one change, checked through the real
+//! case is `tests/golden/33-hybrid-lab.yaml` with one change, checked through the real
 //! binary, so every other line of the file stays valid.
 
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ struct Case {
     expect: &'static [(&'static str, &'static str)],
 }
 
-const BASE: &str = include_str!("../config/hybrid.yaml");
+const BASE: &str = include_str!("golden/33-hybrid-lab.yaml");
 
 fn cases() -> Vec<Case> {
     vec![
@@ -171,6 +171,33 @@ fn broken_hybrid_files_are_refused_with_line_and_reason() {
             stderr.contains(&format!("refused, {count} {suffix}")),
             "{}: expected exactly {count} errors; got:\n{stderr}",
             case.name
+        );
+    }
+}
+
+/// A running lab does not forward through gateways yet: `run` refuses a
+/// hybrid topology before building anything, rather than start a lab whose
+/// gateway routes lead nowhere.
+#[test]
+fn run_refuses_a_hybrid_lab_before_building_anything() {
+    let (_, _, path) = check("run-refused", BASE);
+    let socket = path.with_extension("sock");
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("run")
+        .arg(&path)
+        .env("VNETD_SOCKET", &socket)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not forward through gateways yet"),
+        "{stderr}"
+    );
+    for netns in ["hub-vm", "vm1", "vm2", "branch1", "onprem-vm"] {
+        assert!(
+            !std::path::Path::new(&format!("/run/netns/{netns}")).exists(),
+            "namespace {netns} was built"
         );
     }
 }

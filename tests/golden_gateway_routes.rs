@@ -392,3 +392,59 @@ fn vnet2vnet_routes_the_peer_gateways_vnets_and_gateway_subnet_udrs_apply() {
     assert_eq!(row.next_hop_type.as_str(), "VirtualAppliance");
     assert_eq!(row.next_hop_ip, Some("10.5.1.4".parse().unwrap()));
 }
+
+#[test]
+fn routes_of_any_subnet_through_the_binary_gateway_subnet_included() {
+    let file = format!(
+        "{}/tests/golden/32-vnet2vnet.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args([
+            "routes",
+            "--subnet",
+            "hub/GatewaySubnet",
+            "--json",
+            "--config",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<(String, String, String, String)> = json["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["source"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+                r["addressPrefix"][0].as_str().unwrap().to_string(),
+                r["nextHopType"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |a: &str, b: &str, c: &str, d: &str| (a.into(), b.into(), c.into(), d.into());
+    assert_eq!(
+        rows,
+        [
+            row("Default", "Active", "10.5.0.0/16", "VnetLocal"),
+            row("Default", "Invalid", "10.6.0.0/16", "VNetPeering"),
+            row(GW, "Active", "192.168.0.0/16", GW),
+            row("Default", "Active", "0.0.0.0/0", "Internet"),
+            row("Default", "Active", "10.0.0.0/8", "None"),
+            row("Default", "Active", "100.64.0.0/10", "None"),
+            row("Default", "Active", "172.16.0.0/12", "None"),
+            row("Default", "Invalid", "192.168.0.0/16", "None"),
+            row("User", "Active", "10.6.0.0/16", "VirtualAppliance"),
+        ]
+    );
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["routes", "--subnet", "hub/nope", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no subnet `hub/nope`"));
+}

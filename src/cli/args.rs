@@ -100,10 +100,13 @@ pub enum Command {
         #[arg(long, default_value = "mermaid")]
         format: GraphFormat,
     },
-    /// Effective routes of a NIC's subnet (like `az network nic show-effective-route-table`).
+    /// Effective routes of a NIC's subnet (like `az network nic show-effective-route-table`),
+    /// or of any subnet given as VNET/SUBNET (GatewaySubnet included).
     Routes {
-        #[arg(long)]
-        nic: String,
+        #[arg(long, required_unless_present = "subnet", conflicts_with = "subnet")]
+        nic: Option<String>,
+        #[arg(long, value_name = "VNET/SUBNET")]
+        subnet: Option<String>,
         #[command(flatten)]
         source: Source,
     },

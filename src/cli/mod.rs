@@ -101,7 +101,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Apply { config, empty } => apply(&config, empty.options()),
         Command::Flows { nic, json } => online(&Request::Flows { nic, json }),
         Command::Stats { json } => online(&Request::Stats { json }),
-        Command::Routes { nic, source } => diagnose(Query::Routes { nic }, &source),
+        Command::Routes {
+            nic,
+            subnet,
+            source,
+        } => diagnose(Query::Routes { nic, subnet }, &source),
         Command::NextHop { nic, dst, source } => diagnose(Query::NextHop { nic, dst }, &source),
         Command::FlowVerify {
             nic,

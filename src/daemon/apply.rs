@@ -98,6 +98,11 @@ impl Daemon {
         let loaded =
             crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let topology = loaded.topology;
+        if topology.is_hybrid() {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                super::HYBRID_NOT_FORWARDED
+            )));
+        }
         if topology.nics.len() > MAX_NICS as usize {
             return Err(ApplyError::Host(anyhow::anyhow!(
                 "a lab holds at most {MAX_NICS} NICs"

@@ -80,11 +80,18 @@ pub struct Daemon {
     worker_restarts: Arc<AtomicU64>,
 }
 
+/// Why a lab with gateways or on-premises sites is not started: the
+/// diagnostics answer for them, the packet path does not carry them yet.
+pub const HYBRID_NOT_FORWARDED: &str = "this topology has virtual network gateways, \
+connections or on-premises sites: `check`, `routes`, `next-hop`, `rules` and `flow-verify` \
+answer for them, but a running lab does not forward through gateways yet";
+
 impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
+        anyhow::ensure!(!topology.is_hybrid(), HYBRID_NOT_FORWARDED);
         anyhow::ensure!(
             topology.nics.len() <= MAX_NICS as usize,
             "a lab holds at most {MAX_NICS} NICs"

@@ -8,7 +8,7 @@ use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
 use crate::policy::routes::EffectiveRoute;
 use crate::snapshot::Snapshot;
-use crate::topology::{NextHopType, NicIdx, PortSpec};
+use crate::topology::{NextHopType, NicIdx, PortSpec, SubnetRef};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -55,9 +55,9 @@ pub struct FlowVerdict {
 }
 
 /// The subnet's route table setting, repeated on every row as Azure does.
-fn propagation_disabled(snap: &Snapshot, nic: NicIdx) -> bool {
+fn propagation_disabled(snap: &Snapshot, subnet: SubnetRef) -> bool {
     let t = &snap.topology;
-    t.subnet(t.nics[nic].subnet)
+    t.subnet(subnet)
         .route_table
         .is_some_and(|rt| !t.route_tables[rt].bgp_route_propagation_enabled)
 }
@@ -79,11 +79,18 @@ fn route_row(snap: &Snapshot, route: &EffectiveRoute, disable_bgp: bool) -> Rout
 }
 
 pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
-    let disable_bgp = propagation_disabled(snap, nic);
+    subnet_routes(snap, snap.topology.nics[nic].subnet)
+}
+
+/// The effective routes of any subnet, GatewaySubnet included (Azure
+/// shows them only through a running VM's NIC).
+pub fn subnet_routes(snap: &Snapshot, subnet: SubnetRef) -> RouteList {
+    let disable_bgp = propagation_disabled(snap, subnet);
     RouteList {
         value: snap
-            .nic_routes(nic)
-            .routes
+            .subnet_tables(subnet)
+            .map(|t| t.routes.as_slice())
+            .unwrap_or_default()
             .iter()
             .map(|r| route_row(snap, r, disable_bgp))
             .collect(),

@@ -30,7 +30,7 @@ pub use az::{
 pub use query::{FlowQuery, Query};
 
 use crate::snapshot::Snapshot;
-use crate::topology::{Loaded, NicIdx};
+use crate::topology::{Loaded, NicIdx, SubnetRef};
 use render::{render_flow_verify, render_next_hop, render_routes, render_rules};
 
 /// Why a question got no answer. The CLI renders it: `Usage` (the
@@ -78,10 +78,44 @@ pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, QueryError> {
     })
 }
 
+/// Whose effective routes `routes` lists.
+#[derive(Debug, Clone, Copy)]
+pub enum RoutesOf {
+    Nic(NicIdx),
+    Subnet(SubnetRef),
+}
+
+/// The subnet written `vnet/subnet`, or a refusal that lists the subnets
+/// there are.
+pub fn find_subnet(snap: &Snapshot, path: &str) -> Result<SubnetRef, QueryError> {
+    let topo = &snap.topology;
+    topo.subnet_refs()
+        .find(|s| topo.subnet_path(*s) == path)
+        .ok_or_else(|| {
+            let known: Vec<String> = topo.subnet_refs().map(|s| topo.subnet_path(s)).collect();
+            QueryError::refused(format!(
+                "no subnet `{path}` in {} (subnets: {})",
+                topo.source,
+                known.join(", ")
+            ))
+        })
+}
+
 /// The printed answer to `query`: a table, or `az`-shaped JSON.
 pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, QueryError> {
     match query {
-        Query::Routes { nic } => render_routes(snap, nic, json),
+        Query::Routes { nic, subnet } => {
+            let subnet = match (nic, subnet) {
+                (Some(nic), None) => RoutesOf::Nic(find_nic(snap, nic)?),
+                (None, Some(path)) => RoutesOf::Subnet(find_subnet(snap, path)?),
+                _ => {
+                    return Err(QueryError::usage(
+                        "routes: give exactly one of --nic and --subnet",
+                    ))
+                }
+            };
+            render_routes(snap, subnet, json)
+        }
         Query::NextHop { nic, dst } => render_next_hop(snap, nic, dst, json),
         Query::FlowVerify {
             nic,

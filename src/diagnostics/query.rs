@@ -85,8 +85,12 @@ impl FlowQuery {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "query", rename_all = "kebab-case")]
 pub enum Query {
+    /// Of a NIC's subnet, or of a subnet named `vnet/subnet`.
     Routes {
-        nic: String,
+        #[serde(default)]
+        nic: Option<String>,
+        #[serde(default)]
+        subnet: Option<String>,
     },
     NextHop {
         nic: String,

@@ -3,7 +3,7 @@
 
 use super::az::*;
 use super::query::FlowQuery;
-use super::{find_nic, QueryError};
+use super::{find_nic, QueryError, RoutesOf};
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::Snapshot;
 use serde::Serialize;
@@ -53,10 +53,27 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub(super) fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<String, QueryError> {
+pub(super) fn render_routes(
+    snap: &Snapshot,
+    of: RoutesOf,
+    json: bool,
+) -> Result<String, QueryError> {
     let mut out = String::new();
-    let idx = find_nic(snap, nic)?;
-    let list = routes(snap, idx);
+    let topo = &snap.topology;
+    let (list, title) = match of {
+        RoutesOf::Nic(idx) => (
+            routes(snap, idx),
+            format!(
+                "NIC {} (subnet {})",
+                topo.nics[idx].name,
+                topo.subnet_path(topo.nics[idx].subnet)
+            ),
+        ),
+        RoutesOf::Subnet(subnet) => (
+            subnet_routes(snap, subnet),
+            format!("subnet {}", topo.subnet_path(subnet)),
+        ),
+    };
     if json {
         return json_text(&list);
     }
@@ -74,13 +91,7 @@ pub(super) fn render_routes(snap: &Snapshot, nic: &str, json: bool) -> Result<St
             ]
         })
         .collect();
-    let topo = &snap.topology;
-    let _ = writeln!(
-        out,
-        "Effective routes of NIC {} (subnet {}):\n",
-        nic,
-        topo.subnet_path(topo.nics[idx].subnet)
-    );
+    let _ = writeln!(out, "Effective routes of {title}:\n");
     let _ = write!(
         out,
         "{}",

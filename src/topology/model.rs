@@ -506,6 +506,15 @@ pub struct Connection {
 }
 
 impl Topology {
+    /// True when the topology declares gateways, local network gateways,
+    /// connections or on-premises sites.
+    pub fn is_hybrid(&self) -> bool {
+        !(self.gateways.is_empty()
+            && self.local_gateways.is_empty()
+            && self.connections.is_empty()
+            && self.sites.is_empty())
+    }
+
     /// The gateway of `vnet`, if it has one.
     pub fn gateway_of(&self, vnet: VnetIdx) -> Option<GatewayIdx> {
         self.gateways.position(|g| g.vnet == vnet)
