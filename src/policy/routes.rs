@@ -672,6 +672,17 @@ pub(crate) mod tests {
                 source: RouteSource::User,
                 ..EffectiveRoute::system(net("10.5.0.0/16"), NextHopType::None, None)
             },
+            EffectiveRoute::system(net("192.168.0.0/16"), NextHopType::None, None),
+            EffectiveRoute {
+                source: RouteSource::VirtualNetworkGateway,
+                ..EffectiveRoute::system(
+                    net("192.168.0.0/16"),
+                    NextHopType::VirtualNetworkGateway,
+                    None,
+                )
+            },
+            // A VNet range beats a gateway route of the same prefix, and a
+            // longer one inside it.
             EffectiveRoute::system(net("10.6.0.0/16"), NextHopType::VnetLocal, None),
             EffectiveRoute {
                 source: RouteSource::VirtualNetworkGateway,
@@ -681,11 +692,22 @@ pub(crate) mod tests {
                     None,
                 )
             },
+            EffectiveRoute {
+                source: RouteSource::VirtualNetworkGateway,
+                ..EffectiveRoute::system(
+                    net("10.6.1.0/24"),
+                    NextHopType::VirtualNetworkGateway,
+                    None,
+                )
+            },
         ];
         mark_invalid(&mut rows);
         let states: Vec<_> = rows.iter().map(|r| r.state).collect();
         use RouteState::*;
-        assert_eq!(states, [Invalid, Invalid, Active, Invalid, Active]);
+        assert_eq!(
+            states,
+            [Invalid, Invalid, Active, Invalid, Active, Active, Invalid, Invalid]
+        );
     }
 
     #[test]
