@@ -20,7 +20,7 @@
 //!   address of the prefix's family;
 //! - NSGs: at most 1000 rules, priorities unique per direction;
 //! - gateways, local network gateways, connections and on-premises sites:
-//!   see [`hybrid`].
+//!   see `resolve/hybrid.rs`.
 
 use super::decode::{NameRef, RawAddress, RawTopology};
 use super::diagnostic::Diagnostics;
