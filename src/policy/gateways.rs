@@ -136,27 +136,6 @@ pub fn accepted<'r>(
         .collect()
 }
 
-/// The BGP peers of `gateway`: (address, ASN) of every remote speaker of
-/// its BGP connections, in connection order.
-pub fn bgp_peers(topo: &Topology, gateway: GatewayIdx) -> Vec<(IpAddr, u32)> {
-    let mut peers = Vec::new();
-    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
-        match c.peer {
-            ConnectionPeer::Local(l) => {
-                if let Some(bgp) = topo.local_gateways[l].bgp {
-                    peers.push((bgp.peering_address, bgp.asn));
-                }
-            }
-            ConnectionPeer::Gateway(g) => {
-                let other = &topo.gateways[g];
-                peers.extend(other.instances.iter().map(|a| (*a, other.asn)));
-            }
-        }
-    }
-    peers.dedup();
-    peers
-}
-
 /// The table `gateway` forwards by (see the module docs), one row per
 /// (prefix, egress) with the instances of a site egress merged. On a
 /// prefix known two ways, the first row listed decides.
