@@ -137,6 +137,13 @@ impl Lab {
     fn kernel_routes(&self, index: usize) -> String {
         ip(&["-n", self.netns(index), "-4", "route", "show"])
     }
+
+    /// Whether spoke `index`'s kernel routes `prefix` through the hub.
+    fn routes_via_hub(&self, index: usize, prefix: &str) -> bool {
+        self.kernel_routes(index)
+            .lines()
+            .any(|line| line.starts_with(&format!("{prefix} ")) && line.contains("via 10.77.0.1 "))
+    }
 }
 
 impl Drop for Lab {
@@ -243,7 +250,7 @@ fn exchange_routes<R: BgpRouter>(
     wait_until(
         "the site router installs gobgpd's prefix",
         ROUTE_WAIT,
-        || lab.kernel_routes(1).contains("10.1.0.0/16 via 10.77.0.1"),
+        || lab.routes_via_hub(1, "10.1.0.0/16"),
     );
     let routes = lab.kernel_routes(1);
     assert!(
@@ -353,8 +360,7 @@ fn gobgpd_readvertises_between_neighbors_except_denied_prefixes() {
         advertised_prefixes(&gobgp, site_a) == vec![net("192.168.30.0/24")]
     });
     wait_until("B installs A's allowed prefix", ROUTE_WAIT, || {
-        lab.kernel_routes(2)
-            .contains("192.168.20.0/24 via 10.77.0.1")
+        lab.routes_via_hub(2, "192.168.20.0/24")
     });
     let routes = lab.kernel_routes(2);
     for denied in ["default", "10.50.0.0", "10.60.1.0"] {

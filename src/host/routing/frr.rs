@@ -71,14 +71,12 @@ pub fn bgpd_config(spec: &BgpRouterSpec) -> String {
         "! Written by vnetd.\n\
          frr defaults traditional\n\
          hostname bgpd\n\
-         log file {log}\n\
          !\n\
          router bgp {asn}\n\
          \x20bgp router-id {router_id}\n\
          \x20no bgp ebgp-requires-policy\n\
          \x20no bgp network import-check\n\
          \x20timers bgp 60 180\n",
-        log = spec.run_dir.join("bgpd.log").display(),
         asn = spec.asn,
         router_id = spec.router_id,
     );
