@@ -470,3 +470,68 @@ fn site_hosts_reach_each_other_through_the_router() {
     }
     drop(guard);
 }
+
+/// A site router (on the hub namespace) peering with two gobgpd speakers
+/// that announce one prefix: the two equal paths become one ECMP kernel
+/// route with both next hops.
+fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
+    test: &str,
+    start: fn(BgpRouterSpec) -> anyhow::Result<R>,
+) {
+    let lab = Lab::new(test, 2);
+    let site_asn = 65030;
+    let mut speakers = Vec::new();
+    for index in [1, 2] {
+        let address = spoke_address(index);
+        let mut spec = GobgpSpec::new(
+            lab.netns(index),
+            HUB_ASN,
+            address,
+            lab.dir(&format!("gobgp{index}")),
+        );
+        spec.neighbors = vec![GobgpNeighbor {
+            address: HUB,
+            asn: site_asn,
+            multihop: true,
+        }];
+        let speaker = GobgpSpeaker::start(spec).expect("starting gobgpd");
+        speaker
+            .set_announced(&[net("10.9.0.0/16")])
+            .expect("announcing");
+        speakers.push(speaker);
+    }
+    let neighbor = |index| BgpNeighbor {
+        address: spoke_address(index),
+        asn: HUB_ASN,
+        local_address: Some(HUB),
+        multihop: true,
+    };
+    let _router = start(BgpRouterSpec {
+        netns: lab.netns(0).to_owned(),
+        asn: site_asn,
+        router_id: HUB,
+        announce: vec![net("192.168.40.0/24")],
+        neighbors: vec![neighbor(1), neighbor(2)],
+        run_dir: lab.dir("router"),
+    })
+    .expect("starting the site router");
+    for speaker in &speakers {
+        wait_established(speaker, HUB);
+    }
+    wait_until("one kernel route with two next hops", SESSION_WAIT, || {
+        let routes = lab.kernel_routes(0);
+        routes.contains("10.9.0.0/16")
+            && routes.contains("nexthop via 10.77.0.2 ")
+            && routes.contains("nexthop via 10.77.0.3 ")
+    });
+}
+
+#[test]
+fn bird_merges_equal_paths_into_ecmp() {
+    equal_paths_become_one_ecmp_route("bird-ecmp", BirdRouter::start);
+}
+
+#[test]
+fn frr_merges_equal_paths_into_ecmp() {
+    equal_paths_become_one_ecmp_route("frr-ecmp", FrrRouter::start);
+}

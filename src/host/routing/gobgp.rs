@@ -42,8 +42,8 @@ const CONFIG: &str = "gobgpd.toml";
 const LOG: &str = "gobgpd.log";
 const API_HOST: &str = "127.0.0.1";
 const API_PORT: &str = "50051";
-const IMPORT_POLICY: &str = "import-policy";
-const EXPORT_POLICY: &str = "export-policy";
+const IMPORT_POLICY: &str = "refuse-rejected";
+const EXPORT_POLICY: &str = "deny-overlapping";
 
 /// How long gobgpd gets to answer on its API.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
