@@ -443,6 +443,9 @@ fn admin_state_name(code: u64) -> &'static str {
 /// `afi_safis[].state.{received,accepted}`. Absent numbers are 0 (gobgp
 /// omits zero values).
 pub fn parse_neighbors(peers: &Value, now_unix: u64) -> Result<Vec<NeighborStatus>> {
+    if peers.is_null() {
+        return Ok(Vec::new());
+    }
     let Some(peers) = peers.as_array() else {
         bail!("the neighbour list is not a list: {peers}");
     };
