@@ -14,6 +14,9 @@
 //!   default routes, through rtnetlink.
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
 //!   created; [`cleanup_leftovers`] removes what a crashed run left.
+//! - [`site`]: a routed site: a router namespace joined to host namespaces
+//!   by veth pairs, forwarding with an L4 ECMP hash.
+//! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
 //! else of the crate.
@@ -21,6 +24,8 @@
 mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod routing;
+pub mod site;
 pub mod tun;
 
 pub use lab::{

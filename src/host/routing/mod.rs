@@ -1,0 +1,225 @@
+//! BGP speakers running inside network namespaces.
+//!
+//! Each driver writes a routing daemon's configuration, starts the daemon
+//! inside a namespace (`ip netns exec`), keeps every file of the instance
+//! (configuration, control sockets, pid files, logs) under the instance's
+//! own run directory so that several instances coexist, drives it at run
+//! time through its own command-line client, and kills it when stopped or
+//! dropped.
+//!
+//! - [`bird`]: BIRD 2 ([`BirdRouter`]).
+//! - [`frr`]: FRR's zebra and bgpd ([`FrrRouter`]).
+//! - [`gobgp`]: gobgpd with import/export policies and prefix limits,
+//!   queried through the `gobgp` client's JSON ([`GobgpSpeaker`]).
+//!
+//! BIRD and FRR share one contract, [`BgpRouterSpec`] and the
+//! [`BgpRouter`] trait. They know namespaces, addresses, prefixes, ASNs and
+//! neighbours only.
+
+pub mod bird;
+pub mod frr;
+pub mod gobgp;
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use ipnet::Ipv4Net;
+
+pub use bird::BirdRouter;
+pub use frr::FrrRouter;
+pub use gobgp::{
+    AdvertisedPath, GobgpNeighbor, GobgpSpeaker, GobgpSpec, LearnedPath, NeighborStatus, Origin,
+};
+
+/// A BGP neighbour of a [`BgpRouterSpec`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpNeighbor {
+    /// The neighbour's address.
+    pub address: Ipv4Addr,
+    /// The neighbour's AS number.
+    pub asn: u32,
+    /// The local address of the session (the source of its TCP connection);
+    /// the kernel picks one when `None`.
+    pub local_address: Option<Ipv4Addr>,
+    /// eBGP multihop (TTL 255): the neighbour need not be on a shared link.
+    pub multihop: bool,
+}
+
+/// A BGP router in a namespace: what it announces and whom it peers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpRouterSpec {
+    /// The namespace the daemon runs in.
+    pub netns: String,
+    /// The local AS number.
+    pub asn: u32,
+    /// The BGP router id.
+    pub router_id: Ipv4Addr,
+    /// The prefixes originated (never installed in the local kernel).
+    pub announce: Vec<Ipv4Net>,
+    /// The neighbours.
+    pub neighbors: Vec<BgpNeighbor>,
+    /// Where the instance's configuration, sockets, pid files and logs go.
+    pub run_dir: PathBuf,
+}
+
+/// What BIRD and FRR drivers can do at run time.
+pub trait BgpRouter {
+    /// The BGP state of the session with `neighbor` as the daemon names it
+    /// (`Established` once up).
+    fn neighbor_state(&self, neighbor: Ipv4Addr) -> Result<String>;
+    /// Shuts the session with `neighbor` down administratively.
+    fn disable_neighbor(&mut self, neighbor: Ipv4Addr) -> Result<()>;
+    /// Lets the session with `neighbor` come back up.
+    fn enable_neighbor(&mut self, neighbor: Ipv4Addr) -> Result<()>;
+    /// Originates `prefix` too (nothing happens if it already is).
+    fn announce(&mut self, prefix: Ipv4Net) -> Result<()>;
+    /// Stops originating `prefix` (nothing happens if it is not).
+    fn withdraw(&mut self, prefix: Ipv4Net) -> Result<()>;
+    /// The prefixes originated now.
+    fn announced(&self) -> Vec<Ipv4Net>;
+    /// Kills the daemon(s) and removes the instance's files.
+    fn stop(self) -> Result<()>;
+}
+
+/// A command that runs `program` inside the named namespace.
+pub(crate) fn in_namespace(netns: &str, program: &str) -> Command {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", netns, program]);
+    command
+}
+
+/// Runs `command`, fails with its output unless it succeeds, and returns
+/// its standard output.
+pub(crate) fn run_checked(command: &mut Command) -> Result<String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed ({}): {}{}",
+            output.status,
+            stdout.trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(stdout)
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or fails after
+/// `timeout` with the last error it returned.
+pub(crate) fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<Option<T>>,
+) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match check() {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => None,
+            Err(err) => Some(err),
+        };
+        if Instant::now() >= deadline {
+            return match last {
+                Some(err) => Err(err.context(format!("waiting {timeout:?} for {what}"))),
+                None => bail!("{what} did not happen within {timeout:?}"),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A daemon process started in the foreground inside a namespace, killed
+/// when dropped.
+#[derive(Debug)]
+pub(crate) struct Daemon {
+    name: String,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts `program ARGS` inside `netns`, its standard output and error
+    /// going to `log`. `ip netns exec` execs the program, so the child is
+    /// the daemon itself.
+    pub(crate) fn spawn(netns: &str, program: &str, args: &[String], log: &Path) -> Result<Self> {
+        let output = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let errors = output
+            .try_clone()
+            .with_context(|| format!("opening {} twice", log.display()))?;
+        let child = in_namespace(netns, program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(output)
+            .stderr(errors)
+            .spawn()
+            .with_context(|| format!("starting {program} in network namespace {netns}"))?;
+        Ok(Self {
+            name: format!("{program} in {netns}"),
+            log: log.to_owned(),
+            child: Some(child),
+        })
+    }
+
+    /// Fails, with the end of its log, if the daemon has exited.
+    pub(crate) fn check_running(&mut self) -> Result<()> {
+        let Some(child) = self.child.as_mut() else {
+            bail!("{} was stopped", self.name);
+        };
+        if let Some(status) = child.try_wait().context("checking a daemon")? {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!("{} exited ({status}): {}", self.name, tail.join("\n"));
+        }
+        Ok(())
+    }
+
+    /// The daemon's process id, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the daemon and reaps it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Creates `dir` (and its parents).
+pub(crate) fn create_run_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Removes the listed files of an instance, ignoring missing ones, and the
+/// run directory itself if that leaves it empty.
+pub(crate) fn remove_files(dir: &Path, names: &[&str]) {
+    for name in names {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The prefixes of `list` with `prefix` added (no duplicates).
+pub(crate) fn with_prefix(list: &[Ipv4Net], prefix: Ipv4Net) -> Vec<Ipv4Net> {
+    let mut out = list.to_vec();
+    if !out.contains(&prefix) {
+        out.push(prefix);
+    }
+    out
+}

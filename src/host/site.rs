@@ -1,0 +1,226 @@
+//! A small routed site as real Linux networking: one router namespace and
+//! one namespace per host, each host joined to the router by a veth pair.
+//!
+//! The router forwards between its links and hashes ECMP flows on L4 ports
+//! (`fib_multipath_hash_policy=1`), so that flows spread over equal routes
+//! a routing daemon installs later. Every host reaches everything else
+//! through its default route via the router.
+//!
+//! Each router-side link carries the router's address as a `/32` and a
+//! `/32` route to its host, with proxy ARP on: hosts may then share a
+//! prefix (each on its own link) and still reach each other through the
+//! router.
+
+use std::net::IpAddr;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+
+use super::netns;
+
+/// A host of a site: a namespace with one interface, `eth0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteHostSpec {
+    /// The host's namespace name.
+    pub netns: String,
+    /// The host's address on `eth0`, with its prefix length (e.g.
+    /// `192.168.1.10/24`).
+    pub address: IpNet,
+}
+
+/// A site: a router namespace and its hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteSpec {
+    /// The router's namespace name.
+    pub router: String,
+    /// The hosts, joined to the router in order: the router side of the
+    /// n-th host's link is `h<n>`.
+    pub hosts: Vec<SiteHostSpec>,
+}
+
+/// The name of the router's side of the link to the `index`-th host.
+pub fn router_link_name(index: usize) -> String {
+    format!("h{index}")
+}
+
+/// The router's address on a host's link: the first host address of the
+/// host's prefix, or the next one when the host has the first.
+pub fn router_address_for(host: &IpNet) -> Result<IpAddr> {
+    host.hosts()
+        .find(|candidate| *candidate != host.addr())
+        .with_context(|| format!("prefix {host} has no address left for the router"))
+}
+
+/// Runs `ip ARGS` and fails with its output if it fails.
+fn ip(args: &[&str]) -> Result<()> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .with_context(|| format!("running ip {}", args.join(" ")))?;
+    if !output.status.success() {
+        bail!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `value` to the sysctl file `path` (under `/proc/sys`) inside the
+/// namespace `namespace`.
+fn set_sysctl(namespace: &str, path: &str, value: &str) -> Result<()> {
+    netns::run_in(namespace, || {
+        std::fs::write(path, value).with_context(|| format!("writing {value} to {path}"))
+    })
+    .with_context(|| format!("setting {path} in network namespace {namespace}"))
+}
+
+/// Builds the site: namespaces, veth pairs, addresses, routes and the
+/// router's forwarding settings. On failure, removes what it created.
+pub fn build_site(spec: &SiteSpec) -> Result<()> {
+    check_spec(spec)?;
+    let built = build_all(spec);
+    if built.is_err() {
+        let _ = remove_site(spec);
+    }
+    built.with_context(|| format!("building the site of router {}", spec.router))
+}
+
+fn check_spec(spec: &SiteSpec) -> Result<()> {
+    let mut names = vec![spec.router.as_str()];
+    for host in &spec.hosts {
+        if names.contains(&host.netns.as_str()) {
+            bail!("namespace {} is listed twice in the site", host.netns);
+        }
+        names.push(&host.netns);
+        router_address_for(&host.address)?;
+    }
+    Ok(())
+}
+
+fn build_all(spec: &SiteSpec) -> Result<()> {
+    let router = spec.router.as_str();
+    netns::create(router)?;
+    ip(&["-n", router, "link", "set", "lo", "up"])?;
+    let any_ipv6 = spec.hosts.iter().any(|h| h.address.addr().is_ipv6());
+    set_sysctl(router, "/proc/sys/net/ipv4/ip_forward", "1")?;
+    set_sysctl(router, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")?;
+    if any_ipv6 {
+        set_sysctl(router, "/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+    }
+    for (index, host) in spec.hosts.iter().enumerate() {
+        join_host(router, index, host)
+            .with_context(|| format!("joining host {} to the router", host.netns))?;
+    }
+    Ok(())
+}
+
+fn join_host(router: &str, index: usize, host: &SiteHostSpec) -> Result<()> {
+    let name = host.netns.as_str();
+    netns::create(name)?;
+    ip(&["-n", name, "link", "set", "lo", "up"])?;
+    let link = router_link_name(index);
+    ip(&[
+        "-n", router, "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", name,
+    ])?;
+
+    let router_address = router_address_for(&host.address)?;
+    let host_len = if host.address.addr().is_ipv4() {
+        32
+    } else {
+        128
+    };
+    let router_single = format!("{router_address}/{host_len}");
+    let host_single = format!("{}/{host_len}", host.address.addr());
+    let router_text = router_address.to_string();
+    if host.address.addr().is_ipv4() {
+        set_sysctl(
+            router,
+            &format!("/proc/sys/net/ipv4/conf/{link}/proxy_arp"),
+            "1",
+        )?;
+    }
+    ip(&["-n", router, "address", "add", &router_single, "dev", &link])?;
+    ip(&["-n", router, "link", "set", &link, "up"])?;
+    ip(&[
+        "-n",
+        router,
+        "route",
+        "add",
+        &host_single,
+        "dev",
+        &link,
+        "src",
+        &router_text,
+    ])?;
+
+    let host_address = host.address.to_string();
+    let mut add_address = vec!["-n", name, "address", "add", &host_address, "dev", "eth0"];
+    if host.address.addr().is_ipv6() {
+        add_address.push("nodad");
+    }
+    ip(&add_address)?;
+    ip(&["-n", name, "link", "set", "eth0", "up"])?;
+    ip(&[
+        "-n",
+        name,
+        "route",
+        "add",
+        "default",
+        "via",
+        &router_text,
+        "dev",
+        "eth0",
+        "onlink",
+    ])?;
+    Ok(())
+}
+
+/// Removes the site's namespaces (their veth pairs go with them). Missing
+/// namespaces are not an error.
+pub fn remove_site(spec: &SiteSpec) -> Result<()> {
+    let mut failures = Vec::new();
+    let names = spec
+        .hosts
+        .iter()
+        .map(|h| h.netns.as_str())
+        .chain([spec.router.as_str()]);
+    for name in names {
+        if netns::exists(name) {
+            if let Err(err) = netns::delete(name) {
+                failures.push(format!("{err:#}"));
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        bail!("removing the site: {}", failures.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> IpNet {
+        text.parse().expect("literal prefix")
+    }
+
+    #[test]
+    fn the_router_takes_the_first_host_address_the_host_does_not_have() {
+        let first: IpAddr = "192.168.1.1".parse().expect("literal");
+        let second: IpAddr = "192.168.1.2".parse().expect("literal");
+        assert_eq!(
+            router_address_for(&net("192.168.1.10/24")).ok(),
+            Some(first)
+        );
+        assert_eq!(
+            router_address_for(&net("192.168.1.1/24")).ok(),
+            Some(second)
+        );
+        assert!(router_address_for(&net("192.168.1.1/32")).is_err());
+    }
+}
