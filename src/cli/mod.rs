@@ -212,13 +212,23 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     say(&format!(
-        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs)\n",
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{})\n",
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
-        t.nics.len(),
+        t.nics.iter().filter(|n| n.is_vm()).count(),
         t.route_tables.len(),
-        t.nsgs.len()
+        t.nsgs.len(),
+        if t.is_hybrid() {
+            format!(
+                ", {} gateways, {} connections, {} on-premises sites",
+                t.gateways.len(),
+                t.connections.len(),
+                t.sites.len()
+            )
+        } else {
+            String::new()
+        }
     ))
 }
 

@@ -34,9 +34,8 @@
 use super::packet::{PacketView, TCP_FIN, TCP_RST};
 use crate::engine::flow_table::FlowHandle;
 use crate::net::PacketKey;
-use crate::snapshot::{NsgVerdict, RouteTarget, RuleId, Snapshot};
+use crate::snapshot::{GatewayHop, NsgVerdict, RouteTarget, RuleId, Snapshot};
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
-use std::net::IpAddr;
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
 #[derive(
@@ -69,7 +68,8 @@ pub enum DropReason {
     RouteNone,
     /// The deciding route goes to the Internet, which the lab does not have.
     NextHopInternet,
-    /// The deciding route goes to a virtual network gateway; none is emulated.
+    /// The deciding route goes to a virtual network gateway, and there is
+    /// none (a user route to VirtualNetworkGateway in a VNet without one).
     NextHopGateway,
     /// A VirtualAppliance route whose address is no directly reachable NIC.
     ApplianceUnreachable,
@@ -98,6 +98,11 @@ pub enum DropReason {
     /// A later fragment of a datagram whose first fragment was not let
     /// through (or not seen, or too long ago): its ports are unknown.
     FragmentUnmatched,
+    /// The gateway's own table has no route for the destination (or no
+    /// tunnel of an instance that knows it).
+    GatewayNoRoute,
+    /// Gateways handed the packet to each other more than twice.
+    GatewayLoop,
 }
 
 impl DropReason {
@@ -473,51 +478,100 @@ pub struct Hop {
     pub receiver: NicIdx,
 }
 
-/// Steps 4-7 for a packet from `ingress`, `src` to `dst`: the deciding
-/// route, the receiving NIC, the peering crossed and the receiver's
-/// destination check. A refusal is the drop, with the hop that refused.
+/// Steps 4-7 for a packet from `ingress`: the deciding route, the
+/// receiving NIC, the peering crossed and the receiver's destination check.
+/// A refusal is the drop, with the hop that refused.
+///
+/// A route to a gateway continues in the gateway's own table: into a
+/// site's tunnel (the instance chosen by flow hash among those carrying the
+/// prefix, or the sending instance itself for its own packets), or to a
+/// Vnet2Vnet peer, whose GatewaySubnet's routes then decide. Traffic that
+/// entered through a gateway is the gateway's, not forwarded traffic, so
+/// it is not refused by a peering that does not accept forwarded traffic
+/// (gateway transit).
 #[inline]
-pub fn route_step(
-    snap: &Snapshot,
-    ingress: NicIdx,
-    src: IpAddr,
-    dst: IpAddr,
-) -> Result<Hop, Verdict> {
+pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<Hop, Verdict> {
+    let (src, dst) = (key.src, key.dst);
     let drop = |reason, at| Err(Verdict::dropped(reason, at));
     let Some(sender) = snap.nics.get(ingress) else {
         return drop(DropReason::Malformed, ingress);
     };
-    let Some((row, target)) = snap.route_target(ingress, dst) else {
+    let Some((row, mut target)) = snap.route_target(ingress, dst) else {
         return drop(DropReason::NoRoute, ingress);
     };
-    let (receiver, receiver_vnet) = match target {
-        RouteTarget::Vnet(vnet) => match snap.forwarding.owner(vnet, dst) {
-            Some(nic) => (nic, vnet),
-            None => return drop(DropReason::NoDestination, ingress),
-        },
-        RouteTarget::Appliance { nic, vnet } => (nic, vnet),
-        RouteTarget::ApplianceUnreachable => {
-            return drop(DropReason::ApplianceUnreachable, ingress)
-        }
-        RouteTarget::Nowhere => {
-            let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
-                NextHopType::Internet => DropReason::NextHopInternet,
-                NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
-                _ => DropReason::RouteNone,
-            };
-            return drop(reason, ingress);
+    let mut from_vnet = sender.vnet;
+    let mut via_gateway = sender.gateway_port;
+    // A gateway hands on to a peer gateway at most once per packet's pass
+    // through the fabric; more is a loop between gateways.
+    let mut gateway_hops = 0;
+    let (receiver, receiver_vnet) = loop {
+        match target {
+            RouteTarget::Vnet(vnet) => match snap.forwarding.owner(vnet, dst) {
+                Some(nic) => break (nic, vnet),
+                None => return drop(DropReason::NoDestination, ingress),
+            },
+            RouteTarget::Appliance { nic, vnet } => break (nic, vnet),
+            RouteTarget::ApplianceUnreachable => {
+                return drop(DropReason::ApplianceUnreachable, ingress)
+            }
+            RouteTarget::Nowhere => {
+                let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
+                    NextHopType::Internet => DropReason::NextHopInternet,
+                    NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
+                    _ => DropReason::RouteNone,
+                };
+                return drop(reason, ingress);
+            }
+            RouteTarget::Gateway(gateway) => {
+                let tables = &snap.gateways[gateway];
+                if gateway_hops == 0 && tables.vnet != from_vnet {
+                    // A spoke reaching the hub's gateway crosses the peering.
+                    let crossing = snap.forwarding.crossing(from_vnet, tables.vnet);
+                    if !crossing.connected {
+                        return drop(DropReason::PeeringNotConnected, ingress);
+                    }
+                    if !crossing.access {
+                        return drop(DropReason::PeeringAccessOff, ingress);
+                    }
+                }
+                match tables.hop(dst) {
+                    Some(GatewayHop::Tunnels(ports)) => {
+                        let own = sender
+                            .gateway_instance
+                            .filter(|(g, _)| *g == gateway)
+                            .map(|(_, i)| i);
+                        break (choose_tunnel(ports, own, key), tables.vnet);
+                    }
+                    Some(GatewayHop::Gateway(peer)) if gateway_hops < MAX_GATEWAY_HOPS => {
+                        gateway_hops += 1;
+                        let peer = &snap.gateways[*peer];
+                        let Some(subnet) = snap.subnet_tables(peer.subnet) else {
+                            return drop(DropReason::GatewayNoRoute, ingress);
+                        };
+                        let Some(next) = subnet.decide(dst) else {
+                            return drop(DropReason::NoRoute, ingress);
+                        };
+                        target = subnet.targets[next];
+                        from_vnet = peer.vnet;
+                        via_gateway = true;
+                    }
+                    Some(GatewayHop::Gateway(_)) => return drop(DropReason::GatewayLoop, ingress),
+                    Some(GatewayHop::Unreachable) | None => {
+                        return drop(DropReason::GatewayNoRoute, ingress)
+                    }
+                }
+            }
         }
     };
-    let sender_vnet = sender.vnet;
-    if receiver_vnet != sender_vnet {
-        let crossing = snap.forwarding.crossing(sender_vnet, receiver_vnet);
+    if receiver_vnet != from_vnet {
+        let crossing = snap.forwarding.crossing(from_vnet, receiver_vnet);
         if !crossing.connected {
             return drop(DropReason::PeeringNotConnected, ingress);
         }
         if !crossing.access {
             return drop(DropReason::PeeringAccessOff, ingress);
         }
-        if !crossing.forwarded && !snap.forwarding.in_vnet(sender_vnet, src) {
+        if !crossing.forwarded && !via_gateway && !snap.forwarding.in_vnet(from_vnet, src) {
             return drop(DropReason::ForwardedTrafficRefused, receiver);
         }
     }
@@ -526,6 +580,29 @@ pub fn route_step(
         return drop(DropReason::DestinationCheck, receiver);
     }
     Ok(Hop { row, receiver })
+}
+
+/// How many times one packet may be handed from a gateway to a peer
+/// gateway (Vnet2Vnet) before the fabric calls it a loop.
+const MAX_GATEWAY_HOPS: usize = 2;
+
+/// The tunnel a packet leaves a gateway by: the sending instance's own for
+/// its own packets (its BGP session), else one chosen by the flow's hash.
+#[inline]
+fn choose_tunnel(ports: &[(usize, NicIdx)], own: Option<usize>, key: &PacketKey) -> NicIdx {
+    if let Some(&(_, port)) = own.and_then(|i| ports.iter().find(|(inst, _)| *inst == i)) {
+        return port;
+    }
+    ports[(flow_hash(key) % ports.len() as u64) as usize].1
+}
+
+/// A hash of a flow's 5-tuple, the same for every packet of the flow.
+#[inline]
+pub fn flow_hash(key: &PacketKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    h.finish()
 }
 
 /// Azure's checks in Azure's order, on a packet whose ports are known: the
@@ -548,7 +625,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
             rule,
         };
     }
-    let receiver = match route_step(snap, ingress, view.key.src, view.key.dst) {
+    let receiver = match route_step(snap, ingress, &view.key) {
         Ok(hop) => hop.receiver,
         Err(drop) => return drop,
     };

@@ -82,6 +82,11 @@ pub fn nsg_chain(topo: &Topology, nic: NicIdx, direction: Direction) -> Vec<(Nsg
     let Some(n) = topo.nics.get(nic) else {
         return Vec::new();
     };
+    // A gateway's ports are not VMs: no NSG applies to them (Azure does not
+    // support NSGs on GatewaySubnet).
+    if !n.is_vm() {
+        return Vec::new();
+    }
     let subnet_nsg = topo
         .vnets
         .get(n.subnet.vnet)
@@ -345,6 +350,7 @@ pub(crate) mod tests {
             network_security_group: nsg.map(NsgIdx::new),
             application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
             netns: name.into(),
+            role: Default::default(),
             line: 0,
         }
     }

@@ -105,7 +105,10 @@ pub enum RouteTarget {
     Appliance { nic: NicIdx, vnet: VnetIdx },
     /// The appliance address is not a NIC reachable from the subnet.
     ApplianceUnreachable,
-    /// None, Internet or VirtualNetworkGateway: nowhere to deliver.
+    /// To this gateway, which forwards by its own table.
+    Gateway(crate::topology::GatewayIdx),
+    /// None, Internet, or a VirtualNetworkGateway route without a gateway:
+    /// nowhere to deliver.
     Nowhere,
 }
 
@@ -142,9 +145,10 @@ pub fn resolve_targets(
                     })
                     .unwrap_or(RouteTarget::ApplianceUnreachable)
             }
-            NextHopType::None | NextHopType::Internet | NextHopType::VirtualNetworkGateway => {
-                RouteTarget::Nowhere
-            }
+            NextHopType::VirtualNetworkGateway => row
+                .gateway
+                .map_or(RouteTarget::Nowhere, RouteTarget::Gateway),
+            NextHopType::None | NextHopType::Internet => RouteTarget::Nowhere,
         })
         .collect()
 }

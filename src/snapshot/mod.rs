@@ -34,16 +34,18 @@ use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
-    Access, AsgIdx, Direction, NicIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    Access, AsgIdx, Direction, GatewayIdx, NicIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub mod forwarding;
+pub mod gateways;
 pub mod rule_names;
 
 pub use forwarding::{Crossing, Forwarding, RouteTarget};
+pub use gateways::{GatewayHop, GatewayTables};
 pub use rule_names::{RuleId, RuleIdentity, RuleNames, NO_RULE};
 
 /// Routes of one subnet.
@@ -105,6 +107,11 @@ pub struct NicTables {
     pub subnet_slot: usize,
     /// The NIC's VNet.
     pub vnet: VnetIdx,
+    /// The NIC is a gateway's port (an instance or a site's tunnel):
+    /// traffic it sends has entered through the gateway.
+    pub gateway_port: bool,
+    /// For a gateway instance's own port: which gateway and instance.
+    pub gateway_instance: Option<(GatewayIdx, usize)>,
     /// IP forwarding is on: the NIC may send from, and receive for,
     /// addresses it does not own (an appliance).
     pub ip_forwarding: bool,
@@ -171,6 +178,8 @@ pub struct Snapshot {
     /// What the gateways had learned over BGP when this snapshot was
     /// compiled: the one input beside the topology.
     pub learned: LearnedRoutes,
+    /// Indexed like `topology.gateways`.
+    pub gateways: TiVec<GatewayIdx, GatewayTables>,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -299,6 +308,13 @@ impl Snapshot {
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
                 vnet: nic.subnet.vnet,
+                gateway_port: !nic.is_vm(),
+                gateway_instance: match nic.role {
+                    crate::topology::NicRole::GatewayInstance { gateway, instance } => {
+                        Some((gateway, instance))
+                    }
+                    _ => None,
+                },
                 ip_forwarding: nic.ip_forwarding,
                 addresses: nic.ip_configurations.iter().map(|c| c.address).collect(),
                 flow_timeout_ms: topology
@@ -311,12 +327,14 @@ impl Snapshot {
                 outbound,
             });
         }
+        let gateways = gateways::compile(&topology, &learned);
         Snapshot {
             topology,
             generation,
             subnets,
             subnet_slots,
             nics,
+            gateways,
             forwarding,
             rule_names,
             learned,

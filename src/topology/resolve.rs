@@ -30,7 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 mod hybrid;
-pub use hybrid::{instance_addresses, instance_netns, reserved_asn};
+pub use hybrid::{instance_addresses, instance_netns, reserved_asn, tunnel_name};
 
 const UNUSABLE_V4: &[&str] = &[
     "224.0.0.0/4",
@@ -67,6 +67,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.local_gateways(raw.local_gateways);
     r.connections(raw.connections);
     r.check_remote_gateways();
+    r.gateway_ports();
     r.topo
 }
 
@@ -748,6 +749,7 @@ impl Resolver<'_> {
                 network_security_group,
                 application_security_groups: asgs,
                 netns,
+                role: NicRole::Vm,
                 line: nic.line,
             });
         }

@@ -551,3 +551,100 @@ impl Resolver<'_> {
         }
     }
 }
+
+/// The name of the port for the tunnel from `site` to instance `i` of
+/// `gateway`.
+pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
+    format!("{site}-to-{gateway}-{i}")
+}
+
+impl Resolver<'_> {
+    /// Adds the fabric's ports for gateways, after the file's NICs: one per
+    /// gateway instance (its namespace holds the instance's address and runs
+    /// its BGP speaker), and one per tunnel from a site's router to a
+    /// gateway instance (a TUN `vtiN` in the router's namespace).
+    pub(super) fn gateway_ports(&mut self) {
+        let mut names: HashSet<String> = self
+            .topo
+            .nics
+            .iter()
+            .map(|n| n.name.to_ascii_lowercase())
+            .collect();
+        let mut ports = Vec::new();
+        for (g, gw) in self.topo.gateways.iter_enumerated() {
+            for (i, address) in gw.instances.iter().enumerate() {
+                let name = instance_netns(&gw.name, i);
+                ports.push((
+                    gw.line,
+                    Nic {
+                        name: name.clone(),
+                        subnet: gw.subnet,
+                        ip_configurations: vec![IpConfiguration {
+                            name: "ipconfig1".into(),
+                            address: *address,
+                        }],
+                        ip_forwarding: true,
+                        network_security_group: None,
+                        application_security_groups: Vec::new(),
+                        netns: name,
+                        role: NicRole::GatewayInstance {
+                            gateway: g,
+                            instance: i,
+                        },
+                        line: gw.line,
+                    },
+                ));
+            }
+        }
+        let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
+        for c in &self.topo.connections {
+            let ConnectionPeer::Local(l) = c.peer else {
+                continue;
+            };
+            let site = self.topo.local_gateways[l].site;
+            if !tunnels.contains(&(site, c.gateway)) {
+                tunnels.push((site, c.gateway));
+            }
+        }
+        let mut per_site: HashMap<SiteIdx, usize> = HashMap::new();
+        for (site, g) in tunnels {
+            let gw = &self.topo.gateways[g];
+            let s = &self.topo.sites[site];
+            for i in 0..gw.instances.len() {
+                let n = per_site.entry(site).or_default();
+                let interface = format!("vti{n}");
+                *n += 1;
+                ports.push((
+                    s.line,
+                    Nic {
+                        name: tunnel_name(&s.name, &gw.name, i),
+                        subnet: gw.subnet,
+                        ip_configurations: Vec::new(),
+                        ip_forwarding: true,
+                        network_security_group: None,
+                        application_security_groups: Vec::new(),
+                        netns: s.router_netns.clone(),
+                        role: NicRole::SiteTunnel {
+                            site,
+                            gateway: g,
+                            instance: i,
+                            interface,
+                        },
+                        line: s.line,
+                    },
+                ));
+            }
+        }
+        for (line, nic) in ports {
+            if !names.insert(nic.name.to_ascii_lowercase()) {
+                let why = format!(
+                    "vnetd names a port of the fabric `{}`, which is already a NIC's name",
+                    nic.name
+                );
+                self.diags
+                    .error(line, &format!("network_interfaces[{}]", nic.name), why);
+            }
+            self.topo.nics.push(nic);
+        }
+    }
+}

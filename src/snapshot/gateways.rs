@@ -1,0 +1,116 @@
+//! Gateways compiled for the packet path: each gateway's own table
+//! ([`crate::policy::gateways::gateway_table`]) as a longest-prefix-match
+//! table whose rows say where the gateway hands a packet on: into a site,
+//! through the tunnel of one of its instances (several instances carrying a
+//! prefix share the flows by hash, as Azure's active-active gateways do), or
+//! to another gateway (Vnet2Vnet), which forwards by its GatewaySubnet's
+//! routes. Traffic arriving from a site enters at the gateway and follows
+//! GatewaySubnet's routes too: the tunnel's port sits in GatewaySubnet.
+
+use crate::engine::lpm::Lpm;
+use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
+use crate::topology::{GatewayIdx, NicIdx, NicRole, SubnetRef, TiVec, Topology, VnetIdx};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Where a gateway hands on a packet for one row of its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayHop {
+    /// Into a site, through the tunnel of one of these (instance, port)
+    /// pairs.
+    Tunnels(Box<[(usize, NicIdx)]>),
+    /// To another gateway, which forwards by its GatewaySubnet's routes.
+    Gateway(GatewayIdx),
+    /// The site has no tunnel for the instances that know the prefix.
+    Unreachable,
+}
+
+/// One gateway, compiled.
+#[derive(Debug)]
+pub struct GatewayTables {
+    pub vnet: VnetIdx,
+    /// Its GatewaySubnet, whose routes traffic handed on by the gateway
+    /// follows.
+    pub subnet: SubnetRef,
+    /// The gateway's own table, in listing order.
+    pub routes: Vec<GatewayRoute>,
+    /// Where each row of `routes` hands packets on.
+    pub hops: Vec<GatewayHop>,
+    /// Rows by prefix: the value indexes `routes` and `hops`.
+    pub lpm: Lpm<usize>,
+    /// The port of each instance.
+    pub instances: Vec<NicIdx>,
+}
+
+impl GatewayTables {
+    /// Where the gateway hands on a packet for `dst`.
+    #[inline]
+    pub fn hop(&self, dst: IpAddr) -> Option<&GatewayHop> {
+        self.lpm.lookup(dst).map(|(_, &row)| &self.hops[row])
+    }
+}
+
+/// Compiles every gateway of `topo`.
+pub fn compile(topo: &Topology, learned: &LearnedRoutes) -> TiVec<GatewayIdx, GatewayTables> {
+    let mut tunnels: HashMap<(usize, GatewayIdx, usize), NicIdx> = HashMap::new();
+    let mut instances: HashMap<(GatewayIdx, usize), NicIdx> = HashMap::new();
+    for (idx, nic) in topo.nics.iter_enumerated() {
+        match &nic.role {
+            NicRole::SiteTunnel {
+                site,
+                gateway,
+                instance,
+                ..
+            } => {
+                tunnels.insert((site.index(), *gateway, *instance), idx);
+            }
+            NicRole::GatewayInstance { gateway, instance } => {
+                instances.insert((*gateway, *instance), idx);
+            }
+            NicRole::Vm => {}
+        }
+    }
+    topo.gateways
+        .iter_enumerated()
+        .map(|(g, gw)| {
+            let routes = gateway_table(topo, learned, g);
+            let hops: Vec<GatewayHop> = routes
+                .iter()
+                .map(|row| match &row.egress {
+                    GatewayEgress::Gateway(other) => GatewayHop::Gateway(*other),
+                    GatewayEgress::Site {
+                        site,
+                        instances: carrying,
+                    } => {
+                        let ports: Box<[(usize, NicIdx)]> = carrying
+                            .iter()
+                            .filter_map(|&i| {
+                                tunnels.get(&(site.index(), g, i)).map(|&nic| (i, nic))
+                            })
+                            .collect();
+                        if ports.is_empty() {
+                            GatewayHop::Unreachable
+                        } else {
+                            GatewayHop::Tunnels(ports)
+                        }
+                    }
+                })
+                .collect();
+            let lpm = routes
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.prefix, i))
+                .collect();
+            GatewayTables {
+                vnet: gw.vnet,
+                subnet: gw.subnet,
+                routes,
+                hops,
+                lpm,
+                instances: (0..gw.instances.len())
+                    .filter_map(|i| instances.get(&(g, i)).copied())
+                    .collect(),
+            }
+        })
+        .collect()
+}
