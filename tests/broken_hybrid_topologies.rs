@@ -174,30 +174,3 @@ fn broken_hybrid_files_are_refused_with_line_and_reason() {
         );
     }
 }
-
-/// A running lab does not forward through gateways yet: `run` refuses a
-/// hybrid topology before building anything, rather than start a lab whose
-/// gateway routes lead nowhere.
-#[test]
-fn run_refuses_a_hybrid_lab_before_building_anything() {
-    let (_, _, path) = check("run-refused", BASE);
-    let socket = path.with_extension("sock");
-    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .arg("run")
-        .arg(&path)
-        .env("VNETD_SOCKET", &socket)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("does not forward through gateways yet"),
-        "{stderr}"
-    );
-    for netns in ["hub-vm", "vm1", "vm2", "branch1", "onprem-vm"] {
-        assert!(
-            !std::path::Path::new(&format!("/run/netns/{netns}")).exists(),
-            "namespace {netns} was built"
-        );
-    }
-}

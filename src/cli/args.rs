@@ -76,6 +76,12 @@ pub enum Command {
         /// The topology file that was running (default: the built-in example).
         config: Option<PathBuf>,
     },
+    /// A virtual network gateway's routes and BGP sessions (like
+    /// `az network vnet-gateway list-*`).
+    Gateway {
+        #[command(subcommand)]
+        what: GatewayCommand,
+    },
     /// Print the network namespace that stands for a NIC (for scripts).
     Netns {
         #[arg(long)]
@@ -202,4 +208,35 @@ impl ProtocolArg {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+}
+
+/// `vnetd gateway ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum GatewayCommand {
+    /// The VNet ranges the gateway serves and the routes its instances
+    /// learned over BGP (like `az network vnet-gateway list-learned-routes`).
+    LearnedRoutes {
+        #[arg(long)]
+        gateway: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// What the gateway advertises to one BGP peer (like
+    /// `az network vnet-gateway list-advertised-routes`).
+    AdvertisedRoutes {
+        #[arg(long)]
+        gateway: String,
+        #[arg(long)]
+        peer: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// The gateway's BGP sessions in the running lab (like
+    /// `az network vnet-gateway list-bgp-peer-status`).
+    BgpPeerStatus {
+        #[arg(long)]
+        gateway: String,
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -13,7 +13,7 @@ pub mod args;
 pub mod failure;
 pub mod lab;
 
-pub use args::{AllowEmpty, Cli, Command, DirectionArg, ProtocolArg, Source};
+pub use args::{AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, ProtocolArg, Source};
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
 
@@ -86,6 +86,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config, empty } => check(&config, empty.options()),
+        Command::Gateway { what } => match what {
+            GatewayCommand::LearnedRoutes { gateway, source } => {
+                diagnose(Query::GatewayLearnedRoutes { gateway }, &source)
+            }
+            GatewayCommand::AdvertisedRoutes {
+                gateway,
+                peer,
+                source,
+            } => diagnose(Query::GatewayAdvertisedRoutes { gateway, peer }, &source),
+            GatewayCommand::BgpPeerStatus { gateway, json } => {
+                online(&Request::BgpPeerStatus { gateway, json })
+            }
+        },
         Command::Netns { nic, config } => {
             let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
             let t = &loaded.topology;

@@ -34,6 +34,8 @@ pub struct ApplySummary {
 
 pub(super) struct Mutable {
     pub(super) lab: HostLab,
+    /// Sites and routing daemons; dropped before the lab's ports.
+    pub(super) hybrid: super::hybrid::Hybrid,
     pub(super) slots: Slots,
     pub(super) next_serial: u32,
 }
@@ -73,7 +75,7 @@ impl Slots {
 /// addresses, gateways and MTU (a change of IP forwarding needs no
 /// re-plumbing).
 fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
-    old.name == new.name
+    old.key() == new.key()
         && old.addresses == new.addresses
         && old.gateways == new.gateways
         && old.mtu == new.mtu
@@ -98,11 +100,6 @@ impl Daemon {
         let loaded =
             crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let topology = loaded.topology;
-        if topology.is_hybrid() {
-            return Err(ApplyError::Host(anyhow::anyhow!(
-                super::HYBRID_NOT_FORWARDED
-            )));
-        }
         if topology.nics.len() > MAX_NICS as usize {
             return Err(ApplyError::Host(anyhow::anyhow!(
                 "a lab holds at most {MAX_NICS} NICs"
@@ -115,6 +112,12 @@ impl Daemon {
             )));
         };
         let old = self.plane.load_full();
+        if !super::hybrid::same_hybrid_part(&old.snapshot.topology, &topology) {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "gateways, local network gateways, connections and on-premises sites cannot \
+                 change in a running lab yet: stop it and run the new file"
+            )));
+        }
         let old_ports: HashMap<&str, (NicIdx, &Arc<Port>)> = old
             .snapshot
             .topology
@@ -155,11 +158,12 @@ impl Daemon {
             .filter(|(n, _)| !kept.contains(&n.name.as_str()))
             .map(|(n, p)| (n.name.as_str(), p))
             .collect();
-        let leaving_names: Vec<&str> = leaving.iter().map(|(_, p)| p.spec.name.as_str()).collect();
+        let leaving_names: Vec<String> = leaving.iter().map(|(_, p)| p.spec.key()).collect();
         for (spec, k) in specs.iter().zip(&keep) {
             if k.is_none()
+                && !spec.existing_namespace
                 && crate::host::netns::exists(&spec.name)
-                && !leaving_names.contains(&spec.name.as_str())
+                && !leaving_names.contains(&spec.key())
             {
                 return Err(ApplyError::Host(anyhow::anyhow!(
                     "network namespace {} already exists; vnetd does not take over namespaces it did not create",
@@ -184,16 +188,16 @@ impl Daemon {
         let mut replaced: Vec<(NicIdx, NamespaceSpec)> = Vec::new();
         for same_name in [false, true] {
             for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
-                if k.is_some() || leaving_names.contains(&spec.name.as_str()) != same_name {
+                if k.is_some() || leaving_names.contains(&spec.key()) != same_name {
                     continue;
                 }
                 if same_name {
                     let (name, port) = leaving
                         .iter()
-                        .find(|(_, p)| p.spec.name == spec.name)
+                        .find(|(_, p)| p.spec.key() == spec.key())
                         .expect("a departing namespace of that name");
-                    if let Err(e) = state.lab.remove(&port.spec.name) {
-                        eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+                    if let Err(e) = state.lab.remove(&port.spec.key()) {
+                        eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.key());
                     }
                     replaced.push((old_ports[name].0, port.spec.clone()));
                 }
@@ -256,6 +260,7 @@ impl Daemon {
                 }
             }
         }
+        state.hybrid.refresh_announcements(&topology);
         let snapshot = Snapshot::compile_after(topology, generation, &old.snapshot);
         self.plane.store(Arc::new(Plane {
             snapshot: Arc::new(snapshot),
@@ -272,11 +277,11 @@ impl Daemon {
             if !summary.replumbed.iter().any(|n| n == name) {
                 summary.removed.push(name.to_string());
             }
-            if state.lab.namespace(&port.spec.name).is_some()
-                && !replaced.iter().any(|(_, s)| s.name == port.spec.name)
+            if state.lab.namespace(&port.spec.key()).is_some()
+                && !replaced.iter().any(|(_, s)| s.key() == port.spec.key())
             {
-                if let Err(e) = state.lab.remove(&port.spec.name) {
-                    eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.name);
+                if let Err(e) = state.lab.remove(&port.spec.key()) {
+                    eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.key());
                 }
             }
             self.forget_flows_of(port.id);
@@ -329,8 +334,8 @@ impl Daemon {
     ) -> String {
         for (spec, b) in specs.iter().zip(built) {
             if b.is_some() {
-                if let Err(e) = state.lab.remove(&spec.name) {
-                    eprintln!("vnetd: removing namespace {}: {e:#}", spec.name);
+                if let Err(e) = state.lab.remove(&spec.key()) {
+                    eprintln!("vnetd: removing namespace {}: {e:#}", spec.key());
                 }
             }
         }
@@ -340,8 +345,8 @@ impl Daemon {
         let mut ports = old.ports.clone();
         let mut lost = Vec::new();
         for (index, spec) in replaced {
-            if state.lab.namespace(&spec.name).is_some() {
-                let _ = state.lab.remove(&spec.name);
+            if state.lab.namespace(&spec.key()).is_some() {
+                let _ = state.lab.remove(&spec.key());
             }
             match state.lab.add(spec) {
                 Ok(plumbed) => {

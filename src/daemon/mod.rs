@@ -32,6 +32,7 @@ pub mod apply;
 pub mod control;
 pub mod flow_log;
 pub mod housekeeping;
+pub mod hybrid;
 pub mod metrics;
 pub mod options;
 pub mod plane;
@@ -54,6 +55,7 @@ use apply::{Mutable, Slots};
 use arc_swap::ArcSwap;
 use flow_log::{DenySink, FlowLogger};
 use housekeeping::housekeep;
+use hybrid::Hybrid;
 use stats::{NicStats, WorkerCounters};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,7 +66,9 @@ pub struct Daemon {
     plane: Arc<ArcSwap<Plane>>,
     /// The plane generation each worker forwards with (see [`Slots`]).
     worker_generations: Arc<Vec<AtomicU64>>,
-    mutable: Mutex<Option<Mutable>>,
+    /// Shared with the BGP watcher, which publishes under the same lock as
+    /// `apply`.
+    mutable: Arc<Mutex<Option<Mutable>>>,
     workers: usize,
     flows: Arc<FlowTable>,
     counters: Vec<Arc<WorkerCounters>>,
@@ -80,18 +84,11 @@ pub struct Daemon {
     worker_restarts: Arc<AtomicU64>,
 }
 
-/// Why a lab with gateways or on-premises sites is not started: the
-/// diagnostics answer for them, the packet path does not carry them yet.
-pub const HYBRID_NOT_FORWARDED: &str = "this topology has virtual network gateways, \
-connections or on-premises sites: `check`, `routes`, `next-hop`, `rules` and `flow-verify` \
-answer for them, but a running lab does not forward through gateways yet";
-
 impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
-        anyhow::ensure!(!topology.is_hybrid(), HYBRID_NOT_FORWARDED);
         anyhow::ensure!(
             topology.nics.len() <= MAX_NICS as usize,
             "a lab holds at most {MAX_NICS} NICs"
@@ -101,12 +98,15 @@ impl Daemon {
             .iter()
             .map(|nic| namespace_spec(&topology, nic, workers))
             .collect();
+        // Sites first: their routers hold the tunnels' TUN devices.
+        let mut hybrid = Hybrid::build_sites(&topology)?;
         let mut lab = HostLab::build(&specs).context("building the lab's namespaces")?;
+        hybrid.start_routing(&topology)?;
         let mut ports = TiVec::new();
         for (id, spec) in (0..).zip(specs) {
             let queues = lab
-                .take_queues(&spec.name)
-                .with_context(|| format!("no queues for namespace {}", spec.name))?;
+                .take_queues(&spec.key())
+                .with_context(|| format!("no queues for namespace {}", spec.key()))?;
             ports.push(Arc::new(Port {
                 id: PortId::new(id),
                 serial: id,
@@ -115,6 +115,7 @@ impl Daemon {
             }));
         }
         let used = ports.len() as u32;
+        let watch_bgp = hybrid.has_speakers();
         let nic_count = topology.nics.len();
         let plane = Arc::new(ArcSwap::from_pointee(Plane {
             snapshot: Arc::new(Snapshot::compile(topology, 1)),
@@ -135,11 +136,12 @@ impl Daemon {
         let daemon = Daemon {
             plane,
             worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
-            mutable: Mutex::new(Some(Mutable {
+            mutable: Arc::new(Mutex::new(Some(Mutable {
                 lab,
+                hybrid,
                 slots: Slots::new(used),
                 next_serial: used,
-            })),
+            }))),
             workers,
             flows,
             counters,
@@ -203,6 +205,22 @@ impl Daemon {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(handle);
         }
+        if watch_bgp {
+            let (plane, mutable, stop) = (
+                daemon.plane.clone(),
+                daemon.mutable.clone(),
+                daemon.stop.clone(),
+            );
+            let watcher = std::thread::Builder::new()
+                .name("vnetd-bgp".into())
+                .spawn(move || watch_learned_routes(&plane, &mutable, &stop))
+                .context("starting the BGP watcher")?;
+            daemon
+                .handles
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(watcher);
+        }
         let (flows, stop) = (daemon.flows.clone(), daemon.stop.clone());
         let housekeeping = std::thread::Builder::new()
             .name("vnetd-housekeeping".into())
@@ -214,6 +232,49 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner())
             .push(housekeeping);
         Ok(daemon)
+    }
+
+    /// The BGP sessions of every instance of `gateway`, as Azure lists
+    /// them; a refusal when the lab has no such gateway.
+    pub fn bgp_peer_status(
+        &self,
+        gateway: &str,
+    ) -> Result<crate::diagnostics::gateway::BgpPeerStatusList, crate::diagnostics::QueryError>
+    {
+        use crate::diagnostics::gateway::{azure_peer_state, duration_text, BgpPeerStatus};
+        let snap = self.snapshot();
+        let g = crate::diagnostics::gateway::find_gateway(&snap, gateway)?;
+        let instances = &snap.topology.gateways[g].instances;
+        let guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_ref() else {
+            return Err(crate::diagnostics::QueryError::refused(
+                "the lab is shutting down",
+            ));
+        };
+        let mut value = Vec::new();
+        for (instance, sessions) in state.hybrid.peer_status(gateway) {
+            let local = instances
+                .get(instance)
+                .map_or_else(String::new, |a| a.to_string());
+            let sessions = sessions.map_err(|e| {
+                crate::diagnostics::QueryError::refused(format!(
+                    "asking the BGP speaker of {gateway} instance {instance}: {e:#}"
+                ))
+            })?;
+            for s in sessions {
+                value.push(BgpPeerStatus {
+                    asn: s.asn,
+                    connected_duration: s.uptime_secs.map(duration_text).unwrap_or_default(),
+                    local_address: local.clone(),
+                    messages_received: s.messages_received,
+                    messages_sent: s.messages_sent,
+                    neighbor: s.address.to_string(),
+                    routes_received: s.routes_received,
+                    state: azure_peer_state(&s.state, &s.admin_state).to_string(),
+                });
+            }
+        }
+        Ok(crate::diagnostics::gateway::BgpPeerStatusList { value })
     }
 
     /// The snapshot the workers forward with now.
@@ -275,7 +336,11 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         match state {
-            Some(s) => s.lab.teardown(),
+            Some(s) => {
+                // The daemons and sites go first, then the ports.
+                drop(s.hybrid);
+                s.lab.teardown()
+            }
             None => Ok(()),
         }
     }
@@ -311,6 +376,36 @@ impl Drop for Daemon {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+    }
+}
+
+/// How often the BGP watcher asks the gateways' speakers what they learned.
+const BGP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Publishes a new plane whenever what the gateways learned changes: the
+/// same ports, a snapshot compiled with the new routes. It runs under the
+/// lock `apply` takes, so the two never publish over each other.
+fn watch_learned_routes(
+    plane: &ArcSwap<Plane>,
+    mutable: &Mutex<Option<Mutable>>,
+    stop: &AtomicBool,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(BGP_POLL);
+        let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_ref() else {
+            return;
+        };
+        let old = plane.load_full();
+        let learned = state.hybrid.learned(&old.snapshot.learned);
+        if learned == old.snapshot.learned {
+            continue;
+        }
+        let snapshot = Snapshot::relearned(&old.snapshot, learned, old.snapshot.generation + 1);
+        plane.store(Arc::new(Plane {
+            snapshot: Arc::new(snapshot),
+            ports: old.ports.clone(),
+        }));
     }
 }
 

@@ -8,14 +8,24 @@ use super::stats::PortId;
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::snapshot::Snapshot;
-use crate::topology::{Nic, NicIdx, TiVec, Topology};
+use crate::topology::{Nic, NicIdx, NicRole, TiVec, Topology};
 use ipnet::IpNet;
 use std::sync::Arc;
 
 /// The namespace that stands for a NIC: its addresses with the prefix
 /// length of the subnet they sit in, and the subnet's gateway (x.x.x.1, and
 /// the IPv6 equivalent) as default route.
+///
+/// A site's tunnel is a TUN of its own name in the router's namespace,
+/// which the site builds (see `hybrid`), without addresses here.
 pub fn namespace_spec(topology: &Topology, nic: &Nic, queues: usize) -> NamespaceSpec {
+    if let NicRole::SiteTunnel { interface, .. } = &nic.role {
+        let mut spec = NamespaceSpec::interface_in(nic.netns.clone(), interface.clone());
+        spec.queues = queues;
+        spec.nonblocking = true;
+        spec.forwarding = true;
+        return spec;
+    }
     let subnet = topology.subnet(nic.subnet);
     let addresses: Vec<IpNet> = nic
         .ip_configurations
@@ -39,9 +49,19 @@ pub fn namespace_spec(topology: &Topology, nic: &Nic, queues: usize) -> Namespac
     spec
 }
 
-/// Namespace names a topology uses.
+/// Namespace names a topology uses: its NICs', its gateway instances',
+/// and its sites' routers and hosts, each once.
 pub fn namespace_names(topology: &Topology) -> Vec<String> {
-    topology.nics.iter().map(|n| n.netns.clone()).collect()
+    let mut names: Vec<String> = Vec::new();
+    let sites = topology.sites.iter().flat_map(|s| {
+        std::iter::once(s.router_netns.clone()).chain(s.hosts.iter().map(|h| h.netns.clone()))
+    });
+    for name in topology.nics.iter().map(|n| n.netns.clone()).chain(sites) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// One NIC's TUN device as the workers see it: queue `w` belongs to worker

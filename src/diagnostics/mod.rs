@@ -8,7 +8,10 @@
 //! - `flow-verify`: the NSG verdict and deciding rule for a TCP/UDP flow,
 //!   like `az network watcher test-ip-flow`;
 //! - `rules`: effective security rules, like
-//!   `az network nic list-effective-nsg`.
+//!   `az network nic list-effective-nsg`;
+//! - `gateway learned-routes` and `advertised-routes`, like
+//!   `az network vnet-gateway list-learned-routes` and
+//!   `list-advertised-routes` ([`gateway`]).
 //!
 //! Each comes as a value with the JSON shape `az` prints (the contract's
 //! keys, in its order) and as a readable table.
@@ -20,6 +23,7 @@
 //! steps, never the daemon or the host.
 
 pub mod az;
+pub mod gateway;
 pub mod query;
 pub mod render;
 
@@ -128,6 +132,16 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             render_flow_verify(snap, nic, &q, json)
         }
         Query::Rules { nic } => render_rules(snap, nic, json),
+        Query::GatewayLearnedRoutes { gateway } => {
+            let g = gateway::find_gateway(snap, gateway)?;
+            let title = format!("Routes gateway {gateway} knows:");
+            gateway::render_route_list(&title, &gateway::learned_routes(snap, g), json)
+        }
+        Query::GatewayAdvertisedRoutes { gateway, peer } => {
+            let g = gateway::find_gateway(snap, gateway)?;
+            let title = format!("Routes gateway {gateway} advertises to {peer}:");
+            gateway::render_route_list(&title, &gateway::advertised_routes(snap, g, peer)?, json)
+        }
     }
 }
 

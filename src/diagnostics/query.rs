@@ -106,4 +106,11 @@ pub enum Query {
     Rules {
         nic: String,
     },
+    GatewayLearnedRoutes {
+        gateway: String,
+    },
+    GatewayAdvertisedRoutes {
+        gateway: String,
+        peer: String,
+    },
 }

@@ -10,14 +10,14 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-fn json_text<T: Serialize>(value: &T) -> Result<String, QueryError> {
+pub(super) fn json_text<T: Serialize>(value: &T) -> Result<String, QueryError> {
     serde_json::to_string_pretty(value)
         .map(|t| t + "\n")
         .map_err(|e| QueryError::refused(format!("cannot write JSON: {e}")))
 }
 
 /// Lays out rows as aligned columns under a header.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

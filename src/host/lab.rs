@@ -34,6 +34,12 @@ pub struct NamespaceSpec {
     pub nonblocking: bool,
     /// The namespace forwards packets (a router): IPv4 and IPv6 forwarding.
     pub forwarding: bool,
+    /// Name of the TUN interface inside the namespace.
+    pub interface: String,
+    /// The namespace is made and removed by someone else (a router holding
+    /// several TUN devices): only the interface belongs to this spec, and
+    /// removing it leaves the namespace.
+    pub existing_namespace: bool,
 }
 
 impl NamespaceSpec {
@@ -48,6 +54,28 @@ impl NamespaceSpec {
             queues: 1,
             nonblocking: false,
             forwarding: false,
+            interface: INTERFACE_NAME.to_string(),
+            existing_namespace: false,
+        }
+    }
+
+    /// A TUN `interface` to add to the namespace `name`, which someone else
+    /// made.
+    pub fn interface_in(name: impl Into<String>, interface: impl Into<String>) -> Self {
+        NamespaceSpec {
+            interface: interface.into(),
+            existing_namespace: true,
+            ..NamespaceSpec::new(name)
+        }
+    }
+
+    /// What names this spec in a [`HostLab`]: the namespace, or for an
+    /// interface in a namespace made elsewhere, `namespace/interface`.
+    pub fn key(&self) -> String {
+        if self.existing_namespace {
+            format!("{}/{}", self.name, self.interface)
+        } else {
+            self.name.clone()
         }
     }
 
@@ -123,8 +151,8 @@ impl HostLab {
     pub fn build(specs: &[NamespaceSpec]) -> Result<HostLab> {
         let mut seen = HashSet::new();
         for spec in specs {
-            if !seen.insert(spec.name.as_str()) {
-                bail!("network namespace {} is listed twice", spec.name);
+            if !seen.insert(spec.key()) {
+                bail!("network namespace {} is listed twice", spec.key());
             }
         }
         let mut lab = HostLab {
@@ -143,36 +171,48 @@ impl HostLab {
         &self.namespaces
     }
 
-    /// The namespace called `name`, if the lab built it.
-    pub fn namespace(&self, name: &str) -> Option<&PlumbedNamespace> {
-        self.namespaces.iter().find(|n| n.name() == name)
+    /// The namespace (or interface) whose spec's [`NamespaceSpec::key`]
+    /// is `key`, if the lab built it.
+    pub fn namespace(&self, key: &str) -> Option<&PlumbedNamespace> {
+        self.namespaces.iter().find(|n| n.spec.key() == key)
     }
 
-    /// Hands over the TUN queues of namespace `name` (empty once taken).
-    pub fn take_queues(&mut self, name: &str) -> Option<Vec<TunQueue>> {
+    /// Hands over the TUN queues of the namespace (or interface) `key`
+    /// (empty once taken).
+    pub fn take_queues(&mut self, key: &str) -> Option<Vec<TunQueue>> {
         self.namespaces
             .iter_mut()
-            .find(|n| n.name() == name)
+            .find(|n| n.spec.key() == key)
             .map(|n| n.tun.take_queues())
     }
 
     /// Builds one more namespace (an existing name is an error).
     pub fn add(&mut self, spec: &NamespaceSpec) -> Result<&mut PlumbedNamespace> {
-        if self.namespace(&spec.name).is_some() {
-            bail!("network namespace {} is already part of the lab", spec.name);
+        if self.namespace(&spec.key()).is_some() {
+            bail!(
+                "network namespace {} is already part of the lab",
+                spec.key()
+            );
         }
         let plumbed = build_one(spec)?;
         self.namespaces.push(plumbed);
         Ok(self.namespaces.last_mut().expect("just pushed"))
     }
 
-    /// Removes one namespace of the lab (and with it its TUN device).
-    pub fn remove(&mut self, name: &str) -> Result<()> {
-        let Some(at) = self.namespaces.iter().position(|n| n.name() == name) else {
-            bail!("network namespace {name} is not part of the lab");
+    /// Removes one namespace of the lab (and with it its TUN device); for
+    /// an interface in a namespace made elsewhere, only the interface.
+    pub fn remove(&mut self, key: &str) -> Result<()> {
+        let Some(at) = self.namespaces.iter().position(|n| n.spec.key() == key) else {
+            bail!("network namespace {key} is not part of the lab");
         };
-        drop(self.namespaces.remove(at));
-        netns::delete(name)
+        let plumbed = self.namespaces.remove(at);
+        let (name, shared) = (plumbed.spec.name.clone(), plumbed.spec.existing_namespace);
+        // The TUN device is not persistent: it goes with its last fd.
+        drop(plumbed);
+        if shared {
+            return Ok(());
+        }
+        netns::delete(&name)
     }
 
     /// Removes every namespace the lab created; reports every failure.
@@ -185,8 +225,11 @@ impl HostLab {
         // Close the lab's queue fds first, then drop the namespaces; links
         // go with their namespace.
         for plumbed in self.namespaces.drain(..).rev() {
-            let name = plumbed.spec.name.clone();
+            let (name, shared) = (plumbed.spec.name.clone(), plumbed.spec.existing_namespace);
             drop(plumbed);
+            if shared {
+                continue;
+            }
             if let Err(err) = netns::delete(&name) {
                 failures.push(format!("{err:#}"));
             }
@@ -236,6 +279,16 @@ fn injected_failure(name: &str) -> bool {
 /// Creates one namespace with its TUN `eth0`; on error removes the namespace
 /// again (the TUN device goes with its fds).
 fn build_one(spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
+    if spec.existing_namespace {
+        if !netns::exists(&spec.name) {
+            bail!("network namespace {} does not exist", spec.name);
+        }
+        let tun = plumb(spec)?;
+        return Ok(PlumbedNamespace {
+            spec: spec.clone(),
+            tun,
+        });
+    }
     netns::create(&spec.name)?;
     if injected_failure(&spec.name) {
         netns::delete(&spec.name)?;
@@ -266,10 +319,10 @@ fn plumb(spec: &NamespaceSpec) -> Result<TunDevice> {
             spec.name
         )
     })?;
-    netlink::move_link_into_namespace(tun.created_index(), &spec.name, INTERFACE_NAME)?;
+    netlink::move_link_into_namespace(tun.created_index(), &spec.name, &spec.interface)?;
     netlink::configure_interface(
         &spec.name,
-        INTERFACE_NAME,
+        &spec.interface,
         &InterfaceConfig {
             mtu: spec.mtu,
             addresses: spec.addresses.clone(),

@@ -136,6 +136,22 @@ pub fn accepted<'r>(
         .collect()
 }
 
+/// The addresses of the remote BGP speakers of `gateway`'s BGP
+/// connections, in connection order.
+pub fn bgp_peer_addresses(topo: &Topology, gateway: GatewayIdx) -> Vec<IpAddr> {
+    let mut peers = Vec::new();
+    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
+        match c.peer {
+            ConnectionPeer::Local(l) => {
+                peers.extend(topo.local_gateways[l].bgp.map(|b| b.peering_address))
+            }
+            ConnectionPeer::Gateway(g) => peers.extend(topo.gateways[g].instances.iter().copied()),
+        }
+    }
+    peers.dedup();
+    peers
+}
+
 /// The table `gateway` forwards by (see the module docs), one row per
 /// (prefix, egress) with the instances of a site egress merged. On a
 /// prefix known two ways, the first row listed decides.

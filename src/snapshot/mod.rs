@@ -227,6 +227,17 @@ impl Snapshot {
         )
     }
 
+    /// The successor of `previous` for the same topology, with what the
+    /// gateways have learned now.
+    pub fn relearned(previous: &Snapshot, learned: LearnedRoutes, generation: u64) -> Snapshot {
+        Snapshot::compile_with(
+            previous.topology.clone(),
+            learned,
+            generation,
+            previous.rule_names.clone(),
+        )
+    }
+
     fn compile_with(
         topology: Topology,
         learned: LearnedRoutes,

@@ -46,6 +46,11 @@ pub enum Request {
         nic: Option<String>,
         json: bool,
     },
+    /// The live BGP sessions of a gateway (only a running lab has them).
+    BgpPeerStatus {
+        gateway: String,
+        json: bool,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -233,6 +233,15 @@ pub fn answer(daemon: &Daemon, req: Request) -> Reply {
             }
         }
         Request::Stats { json } => Reply::ok(render_stats(&stats_of(daemon), json)),
+        Request::BgpPeerStatus { gateway, json } => {
+            let answer = daemon
+                .bgp_peer_status(&gateway)
+                .and_then(|list| diagnostics::gateway::render_peer_status(&gateway, &list, json));
+            match answer {
+                Ok(out) => Reply::ok(out),
+                Err(f) => Reply::from(f),
+            }
+        }
         Request::Flows { nic, json } => {
             if let Some(name) = &nic {
                 if let Err(f) = diagnostics::find_nic(&daemon.snapshot(), name) {

@@ -9,11 +9,14 @@
 //! Policies are global (gobgpd applies per-neighbour policies to
 //! route-server clients only), so they apply to every neighbour:
 //!
-//! - import: routes whose prefix is exactly one of `reject_exact` are
-//!   refused; everything else is accepted.
-//! - export: a route is never advertised if its prefix overlaps one of
-//!   `export_deny_overlapping` (is inside it, or contains it) or is
-//!   `0.0.0.0/0`. "Contains" is spelt out as the exact supernets of each
+//! - import: routes learned from a neighbor whose prefix is exactly one of
+//!   `reject_exact` are refused; everything else is accepted (gobgpd
+//!   applies the global import policy to the speaker's own routes too, so
+//!   the policy names learned routes only).
+//! - export: a route learned from a neighbor is never passed on if its
+//!   prefix overlaps one of `export_deny_overlapping` (is inside it, or
+//!   contains it) or is `0.0.0.0/0`; what the speaker originates is always
+//!   advertised. "Contains" is spelt out as the exact supernets of each
 //!   denied prefix, since gobgpd prefix sets only match more-specifics.
 //!   Everything else, including routes learned from another eBGP
 //!   neighbour (transit), is advertised.
@@ -82,8 +85,9 @@ pub struct GobgpSpec {
     pub max_prefixes: u32,
     /// Import: these exact prefixes are refused.
     pub reject_exact: Vec<Ipv4Net>,
-    /// Export: no prefix overlapping any of these is advertised, and
-    /// `0.0.0.0/0` never is.
+    /// Export: no prefix learned from a neighbor and overlapping any of
+    /// these is passed on, nor a learned `0.0.0.0/0`; what the speaker
+    /// originates itself is always advertised.
     pub export_deny_overlapping: Vec<Ipv4Net>,
     /// Where the configuration and log go.
     pub run_dir: PathBuf,
@@ -195,15 +199,26 @@ fn toml_prefix_set(out: &mut String, name: &str, entries: &[(Ipv4Net, String)]) 
     }
 }
 
-fn toml_reject_policy(out: &mut String, policy: &str, prefix_set: &str) {
+/// A policy rejecting the routes of `prefix_set`; with `learned_only`,
+/// only routes learned from a neighbor (`route-type = external`), never
+/// the ones this speaker originates.
+fn toml_reject_policy(out: &mut String, policy: &str, prefix_set: &str, learned_only: bool) {
     // Statement names are global in gobgpd: derive them from the policy.
     let _ = write!(
         out,
         "\n[[policy-definitions]]\n  name = \"{policy}\"\n  \
          [[policy-definitions.statements]]\n    name = \"{policy}-reject\"\n    \
          [policy-definitions.statements.conditions.match-prefix-set]\n      \
-         prefix-set = \"{prefix_set}\"\n      match-set-options = \"any\"\n    \
-         [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n"
+         prefix-set = \"{prefix_set}\"\n      match-set-options = \"any\"\n"
+    );
+    if learned_only {
+        out.push_str(
+            "    [policy-definitions.statements.conditions.bgp-conditions]\n      \
+             route-type = \"external\"\n",
+        );
+    }
+    out.push_str(
+        "    [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n",
     );
 }
 
@@ -266,7 +281,7 @@ pub fn config(spec: &GobgpSpec) -> String {
             })
             .collect();
         toml_prefix_set(&mut out, "reject-exact", &entries);
-        toml_reject_policy(&mut out, IMPORT_POLICY, "reject-exact");
+        toml_reject_policy(&mut out, IMPORT_POLICY, "reject-exact", true);
     }
 
     let default_route = Ipv4Net::default();
@@ -277,7 +292,7 @@ pub fn config(spec: &GobgpSpec) -> String {
     }
     let deny: Vec<_> = deny.into_iter().collect();
     toml_prefix_set(&mut out, "export-deny", &deny);
-    toml_reject_policy(&mut out, EXPORT_POLICY, "export-deny");
+    toml_reject_policy(&mut out, EXPORT_POLICY, "export-deny", true);
     out
 }
 

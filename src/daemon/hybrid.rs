@@ -1,0 +1,437 @@
+//! The hybrid half of a running lab: on-premises sites, their routers'
+//! BGP daemons, and the gateways' BGP speakers.
+//!
+//! - Each site is built before the lab's ports (its router's namespace must
+//!   exist for the tunnels' TUN devices): router and host namespaces joined
+//!   by veth pairs.
+//! - Once the ports exist, each tunnel gets the router's BGP address with the
+//!   gateway instance's address as its peer (a point-to-point link the
+//!   routing daemons see as connected), or a plain route to the instance
+//!   where the site has no BGP; a connection without BGP gets static routes
+//!   in the router to the VNets the gateway serves (what an administrator
+//!   configures on a policy-free VPN device), spread over the tunnels.
+//! - Each instance of a gateway with a BGP connection runs gobgpd in its
+//!   namespace: Azure's ASN, keepalive 60 s and hold 180 s, at most 4000
+//!   prefixes a session, prefixes identical to a served VNet refused, and
+//!   never a default route or a VNet-overlapping prefix passed on. It
+//!   originates the served VNets' ranges and the local network gateways'
+//!   static prefixes ([`crate::policy::gateways::advertised`]).
+//! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
+//!   announcing the site's address space to every gateway instance it has a
+//!   BGP connection to (eBGP multihop), learned routes into its kernel.
+//!
+//! [`Hybrid::learned`] gathers what the speakers learned; the daemon's
+//! watcher compiles a new snapshot when it changes. Dropping a `Hybrid`
+//! stops every daemon and removes the sites.
+
+use crate::host::routing::bird::BirdRouter;
+use crate::host::routing::frr::FrrRouter;
+use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, NeighborStatus, Origin};
+use crate::host::routing::{BgpNeighbor, BgpRouterSpec};
+use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
+use crate::policy::gateways::{advertised, served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
+use crate::topology::{BgpSpeaker, ConnectionPeer, GatewayIdx, NicRole, Site, SiteIdx, Topology};
+use anyhow::{Context, Result};
+use ipnet::{IpNet, Ipv4Net};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Where the routing daemons keep their configuration, sockets and logs.
+pub const RUN_DIR: &str = "/run/vnetd/bgp";
+
+/// A site router's daemon.
+/// (They stop when dropped.)
+#[allow(dead_code)]
+enum SiteRouter {
+    Bird(BirdRouter),
+    Frr(FrrRouter),
+}
+
+/// One gateway instance's speaker.
+struct InstanceSpeaker {
+    gateway: String,
+    instance: usize,
+    speaker: GobgpSpeaker,
+}
+
+/// The sites and routing daemons of a running lab.
+#[derive(Default)]
+pub struct Hybrid {
+    sites: Vec<SiteSpec>,
+    routers: Vec<SiteRouter>,
+    speakers: Vec<InstanceSpeaker>,
+}
+
+/// A site as the host layer builds it: each host on a link of its own,
+/// with the prefix of the site range that holds it (at most a /24).
+fn site_spec(site: &Site) -> SiteSpec {
+    SiteSpec {
+        router: site.router_netns.clone(),
+        hosts: site
+            .hosts
+            .iter()
+            .map(|h| {
+                let range = site.address_space.iter().find(|r| r.contains(&h.address));
+                let len = match h.address {
+                    IpAddr::V4(_) => range.map_or(24, |r| r.prefix_len().max(24)),
+                    IpAddr::V6(_) => range.map_or(64, |r| r.prefix_len().max(64)),
+                };
+                SiteHostSpec {
+                    netns: h.netns.clone(),
+                    address: IpNet::new(h.address, len).expect("a valid prefix length"),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn v4_nets(nets: impl IntoIterator<Item = IpNet>) -> Vec<Ipv4Net> {
+    nets.into_iter()
+        .filter_map(|n| match n {
+            IpNet::V4(n) => Some(n),
+            IpNet::V6(_) => None,
+        })
+        .collect()
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .with_context(|| format!("running ip {}", args.join(" ")))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// The BGP address a site's router uses towards `gateway`: the peering
+/// address of the local network gateway a BGP connection of the gateway
+/// names for the site.
+fn router_bgp_address(topo: &Topology, site: SiteIdx, gateway: GatewayIdx) -> Option<IpAddr> {
+    topo.connections_of(gateway)
+        .filter(|c| c.bgp_enabled)
+        .find_map(|c| match c.peer {
+            ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
+                topo.local_gateways[l].bgp.map(|b| b.peering_address)
+            }
+            _ => None,
+        })
+}
+
+impl Hybrid {
+    /// Builds the sites' namespaces (before the lab's ports). On failure
+    /// what was built is removed.
+    pub fn build_sites(topo: &Topology) -> Result<Hybrid> {
+        let mut hybrid = Hybrid::default();
+        for site in &topo.sites {
+            let spec = site_spec(site);
+            build_site(&spec).with_context(|| format!("building site {}", site.name))?;
+            hybrid.sites.push(spec);
+        }
+        Ok(hybrid)
+    }
+
+    /// Once the tunnels exist: their addresses and the routers' routes, then
+    /// the gateways' speakers and the sites' daemons.
+    pub fn start_routing(&mut self, topo: &Topology) -> Result<()> {
+        self.plumb_tunnels(topo)?;
+        self.start_speakers(topo)?;
+        self.start_site_routers(topo)
+    }
+
+    fn plumb_tunnels(&self, topo: &Topology) -> Result<()> {
+        let mut static_routes: Vec<(String, Ipv4Net, Vec<String>)> = Vec::new();
+        for nic in &topo.nics {
+            let NicRole::SiteTunnel {
+                site,
+                gateway,
+                instance,
+                interface,
+            } = &nic.role
+            else {
+                continue;
+            };
+            let gw = &topo.gateways[*gateway];
+            let router = &topo.sites[*site].router_netns;
+            let Some(peer) = gw.instances.get(*instance).copied() else {
+                continue;
+            };
+            match router_bgp_address(topo, *site, *gateway) {
+                Some(local) => ip(&[
+                    "-n",
+                    router,
+                    "addr",
+                    "add",
+                    &format!("{local}/32"),
+                    "peer",
+                    &format!("{peer}/32"),
+                    "dev",
+                    interface,
+                ])?,
+                None => ip(&[
+                    "-n",
+                    router,
+                    "route",
+                    "replace",
+                    &format!("{peer}/32"),
+                    "dev",
+                    interface,
+                ])?,
+            }
+            let without_bgp = topo.connections_of(*gateway).any(|c| {
+                !c.bgp_enabled
+                    && matches!(c.peer, ConnectionPeer::Local(l) if topo.local_gateways[l].site == *site)
+            });
+            if without_bgp {
+                for range in v4_nets(served_ranges(topo, *gateway)) {
+                    match static_routes
+                        .iter_mut()
+                        .find(|(r, p, _)| r == router && *p == range)
+                    {
+                        Some((_, _, devs)) => devs.push(interface.clone()),
+                        None => {
+                            static_routes.push((router.clone(), range, vec![interface.clone()]))
+                        }
+                    }
+                }
+            }
+        }
+        for (router, range, devices) in static_routes {
+            let mut args: Vec<String> = ["-n", &router, "route", "replace", &range.to_string()]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            for dev in devices {
+                args.extend(["nexthop".into(), "dev".into(), dev]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ip(&args)?;
+        }
+        Ok(())
+    }
+
+    fn start_speakers(&mut self, topo: &Topology) -> Result<()> {
+        let learned = LearnedRoutes::default();
+        for (g, gw) in topo.gateways.iter_enumerated() {
+            let mut neighbors: Vec<GobgpNeighbor> = Vec::new();
+            for c in topo.connections_of(g).filter(|c| c.bgp_enabled) {
+                let peers: Vec<(IpAddr, u32)> = match c.peer {
+                    ConnectionPeer::Local(l) => topo.local_gateways[l]
+                        .bgp
+                        .map(|b| (b.peering_address, b.asn))
+                        .into_iter()
+                        .collect(),
+                    ConnectionPeer::Gateway(other) => {
+                        let o = &topo.gateways[other];
+                        o.instances.iter().map(|a| (*a, o.asn)).collect()
+                    }
+                };
+                for (address, asn) in peers {
+                    if let Some(address) = v4(address) {
+                        if !neighbors.iter().any(|n| n.address == address) {
+                            neighbors.push(GobgpNeighbor {
+                                address,
+                                asn,
+                                multihop: true,
+                            });
+                        }
+                    }
+                }
+            }
+            if neighbors.is_empty() {
+                continue;
+            }
+            let served = v4_nets(served_ranges(topo, g));
+            let originated: Vec<Ipv4Net> = v4_nets(
+                neighbors
+                    .first()
+                    .map(|n| advertised(topo, &learned, g, IpAddr::V4(n.address)))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.prefix),
+            );
+            for (i, address) in gw.instances.iter().enumerate() {
+                let Some(address) = v4(*address) else {
+                    continue;
+                };
+                let netns = crate::topology::resolve::instance_netns(&gw.name, i);
+                let mut spec =
+                    GobgpSpec::new(&netns, gw.asn, address, PathBuf::from(RUN_DIR).join(&netns));
+                spec.neighbors = neighbors.clone();
+                spec.reject_exact = served.clone();
+                spec.export_deny_overlapping = served.clone();
+                let speaker = GobgpSpeaker::start(spec)
+                    .with_context(|| format!("starting the BGP speaker of {netns}"))?;
+                speaker
+                    .set_announced(&originated)
+                    .with_context(|| format!("announcing the VNets from {netns}"))?;
+                self.speakers.push(InstanceSpeaker {
+                    gateway: gw.name.clone(),
+                    instance: i,
+                    speaker,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn start_site_routers(&mut self, topo: &Topology) -> Result<()> {
+        for (s, site) in topo.sites.iter_enumerated() {
+            if site.bgp_speaker == BgpSpeaker::None {
+                continue;
+            }
+            let Some(asn) = site.asn else { continue };
+            let mut neighbors = Vec::new();
+            let mut router_id = None;
+            for (g, gw) in topo.gateways.iter_enumerated() {
+                let Some(local) = router_bgp_address(topo, s, g).and_then(v4) else {
+                    continue;
+                };
+                router_id.get_or_insert(local);
+                for peer in gw.instances.iter().filter_map(|a| v4(*a)) {
+                    neighbors.push(BgpNeighbor {
+                        address: peer,
+                        asn: gw.asn,
+                        local_address: Some(local),
+                        multihop: true,
+                    });
+                }
+            }
+            let Some(router_id) = router_id else { continue };
+            let spec = BgpRouterSpec {
+                netns: site.router_netns.clone(),
+                asn,
+                router_id,
+                announce: v4_nets(site.address_space.iter().copied()),
+                neighbors,
+                run_dir: PathBuf::from(RUN_DIR).join(&site.router_netns),
+            };
+            let router = match site.bgp_speaker {
+                BgpSpeaker::Bird => SiteRouter::Bird(
+                    BirdRouter::start(spec)
+                        .with_context(|| format!("starting BIRD for {}", site.name))?,
+                ),
+                BgpSpeaker::Frr => SiteRouter::Frr(
+                    FrrRouter::start(spec)
+                        .with_context(|| format!("starting FRR for {}", site.name))?,
+                ),
+                BgpSpeaker::None => continue,
+            };
+            self.routers.push(router);
+        }
+        Ok(())
+    }
+
+    /// Makes every speaker originate what `topo` says its gateway
+    /// advertises (after an `apply` changed the VNets it serves).
+    pub fn refresh_announcements(&self, topo: &Topology) {
+        for s in &self.speakers {
+            let Some(g) = topo.gateways.position(|g| g.name == s.gateway) else {
+                continue;
+            };
+            let Some(peer) = s.speaker.spec().neighbors.first() else {
+                continue;
+            };
+            let originated = v4_nets(
+                advertised(topo, &LearnedRoutes::default(), g, IpAddr::V4(peer.address))
+                    .into_iter()
+                    .map(|r| r.prefix),
+            );
+            if let Err(e) = s.speaker.set_announced(&originated) {
+                eprintln!("vnetd: announcing from {}: {e:#}", s.speaker.spec().netns);
+            }
+        }
+    }
+
+    /// True when the lab runs BGP speakers whose routes must be watched.
+    pub fn has_speakers(&self) -> bool {
+        !self.speakers.is_empty()
+    }
+
+    /// What every gateway instance has learned now. A speaker that does not
+    /// answer keeps what it had in `previous`.
+    pub fn learned(&self, previous: &LearnedRoutes) -> LearnedRoutes {
+        let mut out = LearnedRoutes::default();
+        for s in &self.speakers {
+            let routes = match s.speaker.learned() {
+                Ok(paths) => paths
+                    .into_iter()
+                    .map(|p| LearnedRoute {
+                        prefix: IpNet::V4(p.prefix),
+                        peer: IpAddr::V4(p.neighbor),
+                        next_hop: IpAddr::V4(p.next_hop),
+                        as_path: p.as_path,
+                        origin: match p.origin {
+                            Origin::Igp => BgpOrigin::Igp,
+                            Origin::Egp => BgpOrigin::Egp,
+                            Origin::Incomplete => BgpOrigin::Incomplete,
+                        },
+                    })
+                    .collect(),
+                Err(_) => previous.of(&s.gateway, s.instance).to_vec(),
+            };
+            let instances = out.gateways.entry(s.gateway.clone()).or_default();
+            if instances.len() <= s.instance {
+                instances.resize(s.instance + 1, Vec::new());
+            }
+            instances[s.instance] = routes;
+        }
+        out
+    }
+
+    /// The BGP sessions of every instance of `gateway`, with each
+    /// instance's own address.
+    pub fn peer_status(&self, gateway: &str) -> Vec<(usize, Result<Vec<NeighborStatus>>)> {
+        self.speakers
+            .iter()
+            .filter(|s| s.gateway == gateway)
+            .map(|s| (s.instance, s.speaker.neighbors()))
+            .collect()
+    }
+}
+
+impl Drop for Hybrid {
+    fn drop(&mut self) {
+        // The daemons first (each stops when dropped), then the namespaces
+        // they ran in.
+        self.routers.clear();
+        self.speakers.clear();
+        for site in self.sites.drain(..).rev() {
+            if let Err(e) = remove_site(&site) {
+                eprintln!("vnetd: removing site {}: {e:#}", site.router);
+            }
+        }
+    }
+}
+
+/// True when two topologies have the same sites, gateways, local network
+/// gateways and connections (lines aside): what a running lab can keep.
+pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
+    fn strip(t: &Topology) -> String {
+        let mut sites = t.sites.clone();
+        sites.iter_mut().for_each(|s| {
+            s.line = 0;
+            s.hosts.iter_mut().for_each(|h| h.line = 0);
+        });
+        let mut gateways = t.gateways.clone();
+        gateways.iter_mut().for_each(|g| g.line = 0);
+        let mut locals = t.local_gateways.clone();
+        locals.iter_mut().for_each(|l| l.line = 0);
+        let mut connections = t.connections.clone();
+        connections.iter_mut().for_each(|c| c.line = 0);
+        format!("{sites:?}{gateways:?}{locals:?}{connections:?}")
+    }
+    strip(a) == strip(b)
+}

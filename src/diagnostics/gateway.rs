@@ -1,0 +1,265 @@
+//! The gateway answers, in the JSON shapes of `az network vnet-gateway
+//! list-learned-routes`, `list-advertised-routes` and
+//! `list-bgp-peer-status`, and as tables.
+//!
+//! Learned routes list, per instance, the VNet ranges the gateway serves
+//! (origin `Network`) and what the instance learned over BGP (origin
+//! `EBgp`, the peer as source, its AS path), as real gateways list them;
+//! advertised routes are what [`crate::policy::gateways::advertised`] says
+//! the gateway sends to a peer, from each instance. Both read the snapshot,
+//! so a lab's answers follow what it forwards with.
+
+use super::render::{json_text, table};
+use super::QueryError;
+use crate::policy::gateways::{advertised, bgp_peer_addresses, served_ranges};
+use crate::snapshot::Snapshot;
+use crate::topology::GatewayIdx;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// `{"value": [...]}` of a gateway route listing.
+#[derive(Debug, Serialize)]
+pub struct GatewayRouteList {
+    pub value: Vec<GatewayRouteRow>,
+}
+
+/// One route as `az network vnet-gateway list-learned-routes` (and
+/// `list-advertised-routes`) print it.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRouteRow {
+    pub as_path: String,
+    pub local_address: String,
+    pub network: String,
+    pub next_hop: String,
+    pub origin: String,
+    pub source_peer: Option<String>,
+    pub weight: u32,
+}
+
+/// The gateway named `name`, or a refusal listing the gateways there are.
+pub fn find_gateway(snap: &Snapshot, name: &str) -> Result<GatewayIdx, QueryError> {
+    let topo = &snap.topology;
+    topo.gateways.position(|g| g.name == name).ok_or_else(|| {
+        let known: Vec<&str> = topo.gateways.iter().map(|g| g.name.as_str()).collect();
+        QueryError::refused(format!(
+            "no gateway named `{name}` in {} (gateways: {})",
+            topo.source,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })
+}
+
+fn as_path(path: &[u32]) -> String {
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Azure's own BGP weight for every route a gateway lists as learned.
+const LEARNED_WEIGHT: u32 = 32768;
+
+pub fn learned_routes(snap: &Snapshot, gateway: GatewayIdx) -> GatewayRouteList {
+    let topo = &snap.topology;
+    let gw = &topo.gateways[gateway];
+    let mut value = Vec::new();
+    for (i, local) in gw.instances.iter().enumerate() {
+        let local = local.to_string();
+        for range in served_ranges(topo, gateway) {
+            value.push(GatewayRouteRow {
+                as_path: String::new(),
+                local_address: local.clone(),
+                network: range.to_string(),
+                next_hop: String::new(),
+                origin: "Network".into(),
+                source_peer: Some(local.clone()),
+                weight: LEARNED_WEIGHT,
+            });
+        }
+        for route in snap.learned.of(&gw.name, i) {
+            value.push(GatewayRouteRow {
+                as_path: as_path(&route.as_path),
+                local_address: local.clone(),
+                network: route.prefix.to_string(),
+                next_hop: route.next_hop.to_string(),
+                origin: "EBgp".into(),
+                source_peer: Some(route.peer.to_string()),
+                weight: LEARNED_WEIGHT,
+            });
+        }
+    }
+    GatewayRouteList { value }
+}
+
+pub fn advertised_routes(
+    snap: &Snapshot,
+    gateway: GatewayIdx,
+    peer: &str,
+) -> Result<GatewayRouteList, QueryError> {
+    let topo = &snap.topology;
+    let peers = bgp_peer_addresses(topo, gateway);
+    let peer_ip: IpAddr = peer
+        .parse()
+        .map_err(|_| QueryError::usage(format!("--peer `{peer}`: expected an IP address")))?;
+    if !peers.contains(&peer_ip) {
+        let known: Vec<String> = peers.iter().map(IpAddr::to_string).collect();
+        return Err(QueryError::refused(format!(
+            "{peer} is not a BGP peer of gateway `{}` (peers: {})",
+            topo.gateways[gateway].name,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    let mut value = Vec::new();
+    for local in &topo.gateways[gateway].instances {
+        for route in advertised(topo, &snap.learned, gateway, peer_ip) {
+            value.push(GatewayRouteRow {
+                as_path: as_path(&route.as_path),
+                local_address: local.to_string(),
+                network: route.prefix.to_string(),
+                next_hop: local.to_string(),
+                origin: <&str>::from(route.origin).into(),
+                source_peer: None,
+                weight: 0,
+            });
+        }
+    }
+    Ok(GatewayRouteList { value })
+}
+
+/// A route listing as a table or `az`'s JSON.
+pub fn render_route_list(
+    title: &str,
+    list: &GatewayRouteList,
+    json: bool,
+) -> Result<String, QueryError> {
+    if json {
+        return json_text(list);
+    }
+    let rows: Vec<Vec<String>> = list
+        .value
+        .iter()
+        .map(|r| {
+            vec![
+                r.network.clone(),
+                r.next_hop.clone(),
+                r.source_peer.clone().unwrap_or_default(),
+                r.as_path.clone(),
+                r.origin.clone(),
+                r.weight.to_string(),
+                r.local_address.clone(),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "{title}\n\n{}",
+        table(
+            &[
+                "Network",
+                "Next Hop",
+                "Source Peer",
+                "AS Path",
+                "Origin",
+                "Weight",
+                "Local Address"
+            ],
+            &rows
+        )
+    ))
+}
+
+/// `{"value": [...]}` of `list-bgp-peer-status`.
+#[derive(Debug, Serialize)]
+pub struct BgpPeerStatusList {
+    pub value: Vec<BgpPeerStatus>,
+}
+
+/// One BGP session of a gateway instance, as `az network vnet-gateway
+/// list-bgp-peer-status` prints it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BgpPeerStatus {
+    pub asn: u32,
+    /// `hh:mm:ss` since the session came up; empty while it is down.
+    pub connected_duration: String,
+    pub local_address: String,
+    pub messages_received: u64,
+    pub messages_sent: u64,
+    pub neighbor: String,
+    pub routes_received: u64,
+    /// Azure's words: Connected, Connecting, Idle, Stopped or Unknown.
+    pub state: String,
+}
+
+/// A BGP session state as Azure names it: `Connected` once established,
+/// `Stopped` when shut down (or dropped for too many prefixes), `Idle`,
+/// and `Connecting` in between.
+pub fn azure_peer_state(fsm_state: &str, admin_state: &str) -> &'static str {
+    match (fsm_state, admin_state) {
+        (_, "Down" | "PrefixLimit") => "Stopped",
+        ("Established", _) => "Connected",
+        ("Idle", _) => "Idle",
+        ("Connect" | "Active" | "OpenSent" | "OpenConfirm", _) => "Connecting",
+        _ => "Unknown",
+    }
+}
+
+/// `hh:mm:ss` of a duration in seconds.
+pub fn duration_text(seconds: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+pub fn render_peer_status(
+    gateway: &str,
+    list: &BgpPeerStatusList,
+    json: bool,
+) -> Result<String, QueryError> {
+    if json {
+        return json_text(list);
+    }
+    let rows: Vec<Vec<String>> = list
+        .value
+        .iter()
+        .map(|p| {
+            vec![
+                p.neighbor.clone(),
+                p.asn.to_string(),
+                p.state.clone(),
+                p.connected_duration.clone(),
+                p.routes_received.to_string(),
+                p.messages_sent.to_string(),
+                p.messages_received.to_string(),
+                p.local_address.clone(),
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "BGP peers of gateway {gateway}:\n\n{}",
+        table(
+            &[
+                "Neighbor",
+                "ASN",
+                "State",
+                "Connected Duration",
+                "Routes Received",
+                "Messages Sent",
+                "Messages Received",
+                "Local Address"
+            ],
+            &rows
+        )
+    ))
+}
