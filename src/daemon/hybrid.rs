@@ -37,8 +37,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Where the routing daemons keep their configuration, sockets and logs.
-pub const RUN_DIR: &str = "/run/vnetd/bgp";
+/// Where the routing daemons keep their configuration, sockets and logs,
+/// one directory per namespace. Not under `/run/vnetd`, which only root may
+/// enter: FRR's daemons run as the `frr` user.
+pub const RUN_DIR: &str = "/run/vnetd-bgp";
 
 /// A site router's daemon.
 /// (They stop when dropped.)
@@ -61,6 +63,8 @@ pub struct Hybrid {
     sites: Vec<SiteSpec>,
     routers: Vec<SiteRouter>,
     speakers: Vec<InstanceSpeaker>,
+    /// The daemons' directories, removed with them.
+    run_dirs: Vec<PathBuf>,
 }
 
 /// A site as the host layer builds it: each host on a link of its own,
@@ -267,8 +271,9 @@ impl Hybrid {
                     continue;
                 };
                 let netns = crate::topology::resolve::instance_netns(&gw.name, i);
-                let mut spec =
-                    GobgpSpec::new(&netns, gw.asn, address, PathBuf::from(RUN_DIR).join(&netns));
+                let run_dir = PathBuf::from(RUN_DIR).join(&netns);
+                self.run_dirs.push(run_dir.clone());
+                let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir);
                 spec.neighbors = neighbors.clone();
                 spec.reject_exact = served.clone();
                 spec.export_deny_overlapping = served.clone();
@@ -310,13 +315,15 @@ impl Hybrid {
                 }
             }
             let Some(router_id) = router_id else { continue };
+            let run_dir = PathBuf::from(RUN_DIR).join(&site.router_netns);
+            self.run_dirs.push(run_dir.clone());
             let spec = BgpRouterSpec {
                 netns: site.router_netns.clone(),
                 asn,
                 router_id,
                 announce: v4_nets(site.address_space.iter().copied()),
                 neighbors,
-                run_dir: PathBuf::from(RUN_DIR).join(&site.router_netns),
+                run_dir,
             };
             let router = match site.bgp_speaker {
                 BgpSpeaker::Bird => SiteRouter::Bird(
@@ -408,6 +415,9 @@ impl Drop for Hybrid {
         // they ran in.
         self.routers.clear();
         self.speakers.clear();
+        for dir in self.run_dirs.drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         for site in self.sites.drain(..).rev() {
             if let Err(e) = remove_site(&site) {
                 eprintln!("vnetd: removing site {}: {e:#}", site.router);

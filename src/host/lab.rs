@@ -344,10 +344,30 @@ pub struct Leftovers {
     pub in_use: Vec<(String, u32)>,
 }
 
+/// Stops the processes still running in namespace `name` (routing daemons
+/// a crashed lab started there), as `ip netns pids` lists them.
+fn stop_processes_in(name: &str) -> Result<()> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", name])
+        .output()
+        .with_context(|| format!("listing the processes in {name}"))?;
+    for pid in String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    Ok(())
+}
+
 /// Removes the named namespaces among `names` that a process of this
 /// program created and that it no longer uses, e.g. what a crashed run left
-/// behind (see [`netns::owner`]). Their TUN devices died with the crashed
-/// process's fds or go with the namespace.
+/// behind (see [`netns::owner`]), after stopping the processes still
+/// running there. Their TUN devices died with the crashed process's fds or
+/// go with the namespace.
 pub fn cleanup_leftovers<S: AsRef<str>>(names: &[S]) -> Result<Leftovers> {
     let mut done = Leftovers::default();
     let mut failures = Vec::new();
@@ -357,10 +377,12 @@ pub fn cleanup_leftovers<S: AsRef<str>>(names: &[S]) -> Result<Leftovers> {
             netns::Owner::Absent => {}
             netns::Owner::Foreign => done.foreign.push(name.to_owned()),
             netns::Owner::InUse { pid } => done.in_use.push((name.to_owned(), pid)),
-            netns::Owner::Ours => match netns::delete(name) {
-                Ok(()) => done.removed.push(name.to_owned()),
-                Err(err) => failures.push(format!("{err:#}")),
-            },
+            netns::Owner::Ours => {
+                match stop_processes_in(name).and_then(|()| netns::delete(name)) {
+                    Ok(()) => done.removed.push(name.to_owned()),
+                    Err(err) => failures.push(format!("{err:#}")),
+                }
+            }
         }
     }
     if failures.is_empty() {

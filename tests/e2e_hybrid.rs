@@ -1,0 +1,392 @@
+//! Hybrid labs end to end, as root, with real daemons: a hub gateway whose
+//! instances run gobgpd, a branch router running BIRD or FRR, real pings
+//! and sockets between the branch's hosts and the VNets, and a Vnet2Vnet
+//! design whose traffic crosses a firewall namespace counted by nft.
+//!
+//! Each lab names its namespaces (and its gateway, whose instances name
+//! theirs) with its own prefix, so the labs run side by side.
+
+mod common;
+
+use common::{in_netns, ping, udp_echo, Lab};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use vnetd::diagnostics::{self, gateway};
+use vnetd::snapshot::Snapshot;
+
+const BRANCH_HOST: &str = "192.168.1.10";
+const LAB_HOST: &str = "172.20.1.10";
+const VM1: &str = "10.1.1.4";
+const HUB_VM: &str = "10.0.1.4";
+
+/// A hub with a BGP gateway, a transit spoke, a spoke whose route table
+/// turns propagation off, and a branch with two hosts whose router runs
+/// `speaker`.
+fn hybrid_lab(prefix: &str, speaker: &str, active_active: bool) -> String {
+    format!(
+        "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: default, address_prefixes: [10.0.1.0/24]}}
+      - {{name: GatewaySubnet, address_prefixes: [10.0.255.224/27]}}
+  - name: spoke1
+    address_space: [10.1.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: app, address_prefixes: [10.1.1.0/24]}}
+  - name: spoke2
+    address_space: [10.2.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: app, address_prefixes: [10.2.1.0/24], route_table: spoke2-rt}}
+peerings:
+  - {{name: hub-to-spoke1, virtual_network: hub, remote_virtual_network: spoke1, allow_gateway_transit: true}}
+  - {{name: spoke1-to-hub, virtual_network: spoke1, remote_virtual_network: hub, use_remote_gateways: true}}
+  - {{name: hub-to-spoke2, virtual_network: hub, remote_virtual_network: spoke2, allow_gateway_transit: true}}
+  - {{name: spoke2-to-hub, virtual_network: spoke2, remote_virtual_network: hub, use_remote_gateways: true}}
+network_interfaces:
+  - {{name: hub-vm, subnet: hub/default, private_ip_address: {HUB_VM}, netns: {prefix}-hub-vm}}
+  - {{name: vm1, subnet: spoke1/app, private_ip_address: {VM1}, netns: {prefix}-vm1}}
+  - {{name: vm2, subnet: spoke2/app, private_ip_address: 10.2.1.4, netns: {prefix}-vm2}}
+route_tables:
+  - {{name: spoke2-rt, bgp_route_propagation_enabled: false, routes: []}}
+on_premises_sites:
+  - name: branch1
+    address_space: [192.168.0.0/16, 172.20.0.0/16]
+    router: {{netns: {prefix}-branch1, asn: 65050, bgp_speaker: {speaker}}}
+    hosts:
+      - {{name: onprem-vm, private_ip_address: {BRANCH_HOST}, netns: {prefix}-onprem}}
+      - {{name: onprem-lab, private_ip_address: {LAB_HOST}, netns: {prefix}-onprem-lab}}
+virtual_network_gateways:
+  - {{name: {prefix}-gw, virtual_network: hub, type: Vpn, vpn_type: RouteBased, sku: VpnGw1, active_active: {active_active}, bgp_enabled: true}}
+local_network_gateways:
+  - name: branch1-lng
+    site: branch1
+    gateway_address: 203.0.113.10
+    bgp_settings: {{asn: 65050, bgp_peering_address: 192.168.255.1}}
+virtual_network_gateway_connections:
+  - {{name: hub-to-branch1, type: IPsec, virtual_network_gateway: {prefix}-gw, local_network_gateway: branch1-lng, bgp_enabled: true, shared_key: lab}}
+"
+    )
+}
+
+/// Polls `done` every 100 ms until it holds or `limit` passes; the time
+/// it took.
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// The Active gateway rows of `nic`'s effective routes, as prefixes.
+fn gateway_prefixes(snap: &Snapshot, nic: &str) -> Vec<String> {
+    let idx = snap.nic_by_name(nic).unwrap();
+    diagnostics::routes(snap, idx)
+        .value
+        .into_iter()
+        .filter(|r| r.source == "VirtualNetworkGateway" && r.state == "Active")
+        .map(|r| r.address_prefix.join(","))
+        .collect()
+}
+
+fn has_gateway_route(lab: &Lab, nic: &str, prefix: &str) -> bool {
+    gateway_prefixes(&lab.daemon().snapshot(), nic).contains(&prefix.to_string())
+}
+
+/// The branch, its routes and sessions, seen through the lab's gateway
+/// commands and real pings: acceptance of the BIRD and FRR labs alike.
+fn branch_reaches_the_transit_spoke(lab: &Lab, prefix: &str) {
+    let gw = format!("{prefix}-gw");
+    assert!(
+        wait_for(Duration::from_secs(60), || has_gateway_route(
+            lab,
+            "vm1",
+            "192.168.0.0/16"
+        ))
+        .is_some(),
+        "vm1 never learned the branch; its routes: {:?}",
+        gateway_prefixes(&lab.daemon().snapshot(), "vm1")
+    );
+    assert!(gateway_prefixes(&lab.daemon().snapshot(), "vm2").is_empty());
+    // The branch learns the hub and both spokes (the gateway advertises
+    // the VNets using it), so its hosts reach the transit spoke and the hub.
+    let router = format!("{prefix}-branch1");
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            let routes = in_netns(&router, &["ip", "route"]);
+            ["10.0.0.0/16", "10.1.0.0/16"]
+                .iter()
+                .all(|p| routes.contains(p))
+        })
+        .is_some(),
+        "the branch router never learned the VNets:\n{}",
+        in_netns(&router, &["ip", "route"])
+    );
+    let onprem = format!("{prefix}-onprem");
+    assert!(ping(&onprem, VM1), "branch host to the transit spoke");
+    assert!(ping(&onprem, HUB_VM), "branch host to the hub");
+    assert!(
+        ping(&lab.ns("vm1"), BRANCH_HOST),
+        "transit spoke to the branch"
+    );
+    // The spoke with propagation off has no route to the branch.
+    assert!(!ping(&lab.ns("vm2"), BRANCH_HOST));
+    // The gateway's own view: the branch's ASN in the AS path, the VNets
+    // advertised, the session up.
+    let snap = lab.daemon().snapshot();
+    let g = gateway::find_gateway(&snap, &gw).unwrap();
+    let learned = gateway::learned_routes(&snap, g);
+    assert!(
+        learned
+            .value
+            .iter()
+            .any(|r| r.network == "192.168.0.0/16" && r.as_path == "65050" && r.origin == "EBgp"),
+        "{learned:?}"
+    );
+    let advertised = gateway::advertised_routes(&snap, g, "192.168.255.1").unwrap();
+    let networks: Vec<&str> = advertised
+        .value
+        .iter()
+        .map(|r| r.network.as_str())
+        .collect();
+    assert_eq!(networks, ["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"]);
+    let peers = lab.daemon().bgp_peer_status(&gw).unwrap();
+    assert_eq!(peers.value.len(), 1);
+    assert_eq!(peers.value[0].state, "Connected");
+    assert_eq!(peers.value[0].neighbor, "192.168.255.1");
+    assert_eq!(peers.value[0].asn, 65050);
+}
+
+#[test]
+fn bird_branch_through_gateway_transit_and_a_withdrawal() {
+    let prefix = "hyb";
+    let Some(lab) = Lab::start_exact(prefix, &hybrid_lab(prefix, "bird", false)) else {
+        return;
+    };
+    branch_reaches_the_transit_spoke(&lab, prefix);
+
+    // A withdrawal: the branch stops announcing 172.20.0.0/16 while a ping
+    // to another destination runs.
+    assert!(wait_for(Duration::from_secs(20), || has_gateway_route(
+        &lab,
+        "vm1",
+        "172.20.0.0/16"
+    ))
+    .is_some());
+    assert!(ping(&lab.ns("vm1"), LAB_HOST));
+    let steady = Command::new("ip")
+        .args(["netns", "exec", &format!("{prefix}-onprem")])
+        .args([
+            "ping", "-n", "-q", "-c", "120", "-i", "0.05", "-W", "1", HUB_VM,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let run_dir = format!("/run/vnetd-bgp/{prefix}-branch1");
+    let config_path = format!("{run_dir}/bird.conf");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let withdrawn = config.replace("  route 172.20.0.0/16 unreachable;\n", "");
+    assert_ne!(
+        config, withdrawn,
+        "the BIRD configuration announces 172.20.0.0/16"
+    );
+    std::fs::write(&config_path, withdrawn).unwrap();
+    let reply = Command::new("birdc")
+        .args(["-s", &format!("{run_dir}/bird.ctl"), "configure"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&reply.stdout).contains("Reconfigured"));
+    let gone = wait_for(Duration::from_secs(10), || {
+        !has_gateway_route(&lab, "vm1", "172.20.0.0/16")
+    });
+    assert!(gone.is_some(), "the withdrawn prefix stayed over 10 s");
+    // Forwarding follows: 172.20.0.0/16 falls back to the system None
+    // route of 172.16.0.0/12.
+    assert!(!ping(&lab.ns("vm1"), LAB_HOST));
+    let out = steady.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains(" 0% packet loss"),
+        "the ping to the hub lost packets during the withdrawal:\n{summary}"
+    );
+}
+
+#[test]
+fn frr_branch_through_gateway_transit() {
+    let prefix = "hyf";
+    let Some(lab) = Lab::start_exact(prefix, &hybrid_lab(prefix, "frr", false)) else {
+        return;
+    };
+    branch_reaches_the_transit_spoke(&lab, prefix);
+}
+
+#[test]
+fn active_active_spreads_flows_and_survives_a_session_going_down() {
+    let prefix = "hya";
+    let Some(lab) = Lab::start_exact(prefix, &hybrid_lab(prefix, "bird", true)) else {
+        return;
+    };
+    let gw = format!("{prefix}-gw");
+    let both_up = wait_for(Duration::from_secs(60), || {
+        lab.daemon()
+            .bgp_peer_status(&gw)
+            .is_ok_and(|p| p.value.len() == 2 && p.value.iter().all(|s| s.state == "Connected"))
+    });
+    assert!(both_up.is_some(), "{:?}", lab.daemon().bgp_peer_status(&gw));
+    let router = format!("{prefix}-branch1");
+    // Both instances' routes merge into one ECMP route at the branch.
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            in_netns(&router, &["ip", "route", "show", "10.1.0.0/16"])
+                .matches("nexthop")
+                .count()
+                == 2
+        })
+        .is_some(),
+        "{}",
+        in_netns(&router, &["ip", "route"])
+    );
+    // The spoke learned the branch from both instances.
+    assert!(wait_for(Duration::from_secs(30), || {
+        let snap = lab.daemon().snapshot();
+        let idx = snap.nic_by_name("vm1").unwrap();
+        diagnostics::routes(&snap, idx)
+            .value
+            .iter()
+            .any(|r| r.address_prefix == ["192.168.0.0/16"] && r.next_hop_ip_address.len() == 2)
+    })
+    .is_some());
+    let onprem = format!("{prefix}-onprem");
+    let tunnel = |i: usize| format!("branch1-to-{gw}-{i}");
+    let before = [
+        lab.stats(&tunnel(0)).rx_packets,
+        lab.stats(&tunnel(1)).rx_packets,
+    ];
+    let server = format!("{VM1}:7000").parse().unwrap();
+    for _ in 0..24 {
+        assert!(udp_echo(&onprem, &lab.ns("vm1"), server));
+    }
+    let after = [
+        lab.stats(&tunnel(0)).rx_packets,
+        lab.stats(&tunnel(1)).rx_packets,
+    ];
+    assert!(
+        after[0] > before[0] + 2 && after[1] > before[1] + 2,
+        "24 flows from the branch did not use both tunnels: {before:?} -> {after:?}"
+    );
+
+    // The branch shuts its session with the first instance down.
+    let reply = Command::new("birdc")
+        .args([
+            "-s",
+            &format!("/run/vnetd-bgp/{router}/bird.ctl"),
+            "disable",
+            "peer_10_0_255_228",
+        ])
+        .output()
+        .unwrap();
+    assert!(reply.status.success());
+    assert!(wait_for(Duration::from_secs(15), || {
+        !in_netns(&router, &["ip", "route", "show", "10.1.0.0/16"]).contains("nexthop")
+    })
+    .is_some());
+    let stopped = wait_for(Duration::from_secs(15), || {
+        lab.daemon()
+            .bgp_peer_status(&gw)
+            .is_ok_and(|p| p.value.iter().filter(|s| s.state == "Connected").count() == 1)
+    });
+    assert!(stopped.is_some(), "{:?}", lab.daemon().bgp_peer_status(&gw));
+    for _ in 0..8 {
+        assert!(udp_echo(&onprem, &lab.ns("vm1"), server));
+    }
+    assert!(ping(&onprem, VM1));
+    assert!(ping(&lab.ns("vm1"), BRANCH_HOST));
+}
+
+#[test]
+fn vnet2vnet_without_bgp_crosses_the_hub_firewall() {
+    let p = "hyv";
+    let text = format!(
+        "
+vnets:
+  - name: hub
+    address_space: [10.5.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: fw, address_prefixes: [10.5.1.0/24]}}
+      - {{name: GatewaySubnet, address_prefixes: [10.5.255.0/27], route_table: gw-rt}}
+  - name: spoke
+    address_space: [10.6.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: app, address_prefixes: [10.6.1.0/24], route_table: spoke-rt}}
+  - name: onprem
+    address_space: [192.168.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: servers, address_prefixes: [192.168.1.0/24]}}
+      - {{name: GatewaySubnet, address_prefixes: [192.168.255.0/27]}}
+peerings:
+  - {{name: hub-to-spoke, virtual_network: hub, remote_virtual_network: spoke, allow_gateway_transit: true, allow_forwarded_traffic: true}}
+  - {{name: spoke-to-hub, virtual_network: spoke, remote_virtual_network: hub, use_remote_gateways: true, allow_forwarded_traffic: true}}
+network_interfaces:
+  - {{name: fw1, subnet: hub/fw, private_ip_address: 10.5.1.4, ip_forwarding_enabled: true, netns: {p}-fw1}}
+  - {{name: spoke-vm, subnet: spoke/app, private_ip_address: 10.6.1.4, netns: {p}-spoke-vm}}
+  - {{name: onprem-vm, subnet: onprem/servers, private_ip_address: 192.168.1.4, netns: {p}-onprem-vm}}
+route_tables:
+  - name: gw-rt
+    routes:
+      - {{name: spoke-via-fw, address_prefix: 10.6.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.5.1.4}}
+  - name: spoke-rt
+    bgp_route_propagation_enabled: false
+    routes:
+      - {{name: all-via-fw, address_prefix: 0.0.0.0/0, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.5.1.4}}
+virtual_network_gateways:
+  - {{name: {p}-hub-gw, virtual_network: hub, type: Vpn, vpn_type: RouteBased}}
+  - {{name: {p}-onprem-gw, virtual_network: onprem, type: Vpn, vpn_type: RouteBased}}
+virtual_network_gateway_connections:
+  - {{name: hub-to-onprem, type: Vnet2Vnet, virtual_network_gateway: {p}-hub-gw, peer_virtual_network_gateway: {p}-onprem-gw, shared_key: lab}}
+  - {{name: onprem-to-hub, type: Vnet2Vnet, virtual_network_gateway: {p}-onprem-gw, peer_virtual_network_gateway: {p}-hub-gw, shared_key: lab}}
+"
+    );
+    let Some(lab) = Lab::start_exact(p, &text) else {
+        return;
+    };
+    let fw = lab.ns("fw1");
+    for rule in [
+        "add table inet lab",
+        "add chain inet lab forward { type filter hook forward priority 0; }",
+        "add rule inet lab forward ip saddr 192.168.1.4 ip daddr 10.6.1.4 counter",
+    ] {
+        let args: Vec<&str> = std::iter::once("nft").chain(rule.split(' ')).collect();
+        in_netns(&fw, &args);
+    }
+    assert!(
+        ping(&lab.ns("onprem-vm"), "10.6.1.4"),
+        "on-premises to the spoke"
+    );
+    assert!(
+        ping(&lab.ns("spoke-vm"), "192.168.1.4"),
+        "the spoke to on-premises"
+    );
+    let counters = in_netns(&fw, &["nft", "list", "table", "inet", "lab"]);
+    let packets: u64 = counters
+        .split_whitespace()
+        .skip_while(|w| *w != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        packets >= 6,
+        "the firewall counted {packets} packets from on-premises to the spoke:\n{counters}"
+    );
+}
