@@ -8,7 +8,12 @@
 //! show peerings between VNets (Connected: one solid undirected edge;
 //! Initiated: a dashed arrow from the VNet that holds the only link) and the
 //! user routes that send a subnet's traffic to a virtual appliance, resolved
-//! to the appliance's NIC the way the packet path resolves them.
+//! to the appliance's NIC the way the packet path resolves them. A virtual
+//! network gateway is drawn in its GatewaySubnet (type, ASN, instance
+//! addresses), each on-premises site as a box holding its router and hosts,
+//! and each gateway connection as a bold edge from the gateway to the site
+//! (IPsec) or to the peer gateway (Vnet2Vnet), labelled with its name and
+//! whether it runs BGP.
 //!
 //! The facts are gathered once into a format-neutral [`Picture`]; the two
 //! renderers only decide how to spell them. Identifiers are built from the
@@ -20,7 +25,9 @@
 
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{NextHopType, NicIdx, SubnetRef, Topology, VnetIdx};
+use crate::topology::{
+    ConnectionPeer, GatewayIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology, VnetIdx,
+};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -48,6 +55,25 @@ pub struct Picture {
     pub vnets: Vec<VnetBox>,
     pub peerings: Vec<PeeringEdge>,
     pub appliance_routes: Vec<ApplianceRouteEdge>,
+    pub sites: Vec<SiteBox>,
+    pub connections: Vec<ConnectionEdge>,
+}
+
+/// An on-premises site: its router and hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteBox {
+    pub id: String,
+    pub label: Vec<String>,
+    pub nodes: Vec<NicNode>,
+}
+
+/// A gateway connection, from the gateway's node to the site's router or
+/// to the peer gateway's node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionEdge {
+    pub from_id: String,
+    pub to_id: String,
+    pub label: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +96,8 @@ pub struct NicNode {
     pub label: Vec<String>,
     /// IP forwarding is on: the NIC stands for a network virtual appliance.
     pub appliance: bool,
+    /// A virtual network gateway (drawn as a trapezium).
+    pub gateway: bool,
 }
 
 /// The Azure peering state seen from the pair of VNets.
@@ -134,6 +162,8 @@ impl Picture {
             vnets: vnet_boxes(topo),
             peerings: peering_edges(topo),
             appliance_routes: appliance_route_edges(snapshot),
+            sites: site_boxes(topo),
+            connections: connection_edges(topo),
         }
     }
 
@@ -217,10 +247,12 @@ fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
                     if let Some(rt) = subnet.route_table.and_then(|i| topo.route_tables.get(i)) {
                         label.push(format!("route table {}", rt.name));
                     }
+                    let mut nics = nic_nodes(topo, r);
+                    nics.extend(gateway_nodes(topo, r));
                     SubnetBox {
                         id: subnet_id(topo, r),
                         label,
-                        nics: nic_nodes(topo, r),
+                        nics,
                     }
                 })
                 .collect(),
@@ -254,9 +286,110 @@ fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 id: nic_id(topo, i),
                 label,
                 appliance: nic.ip_forwarding,
+                gateway: false,
             }
         })
         .collect()
+}
+
+fn gateway_id(topo: &Topology, g: GatewayIdx) -> String {
+    format!("gateway_{g}_{}", sanitise(&topo.gateways[g].name))
+}
+
+fn site_id(topo: &Topology, s: SiteIdx) -> String {
+    format!("site_{s}_{}", sanitise(&topo.sites[s].name))
+}
+
+fn router_id(topo: &Topology, s: SiteIdx) -> String {
+    format!("router_{s}_{}", sanitise(&topo.sites[s].name))
+}
+
+/// The gateways that live in `subnet` (a GatewaySubnet).
+fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
+    topo.gateways
+        .iter_enumerated()
+        .filter(|(_, g)| g.subnet == subnet)
+        .map(|(i, g)| {
+            let kind = <&str>::from(g.gateway_type);
+            let mode = if g.active_active {
+                "active-active"
+            } else {
+                "active-standby"
+            };
+            NicNode {
+                id: gateway_id(topo, i),
+                label: vec![
+                    format!("{kind} gateway {}", g.name),
+                    format!("AS {}, {mode}", g.asn),
+                    join(&g.instances),
+                ],
+                appliance: false,
+                gateway: true,
+            }
+        })
+        .collect()
+}
+
+fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
+    topo.sites
+        .iter_enumerated()
+        .map(|(s, site)| {
+            let speaker = <&str>::from(site.bgp_speaker);
+            let mut router = vec![format!("router {}", site.router_netns)];
+            match site.asn {
+                Some(asn) => router.push(format!("AS {asn}, BGP: {speaker}")),
+                None => router.push(format!("BGP: {speaker}")),
+            }
+            let mut nodes = vec![NicNode {
+                id: router_id(topo, s),
+                label: router,
+                appliance: true,
+                gateway: false,
+            }];
+            nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
+                id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
+                label: vec![format!("host {}", host.name), host.address.to_string()],
+                appliance: false,
+                gateway: false,
+            }));
+            SiteBox {
+                id: site_id(topo, s),
+                label: vec![
+                    format!("on-premises site {}", site.name),
+                    join(&site.address_space),
+                ],
+                nodes,
+            }
+        })
+        .collect()
+}
+
+fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
+    let mut edges: Vec<ConnectionEdge> = Vec::new();
+    for c in &topo.connections {
+        let bgp = if c.bgp_enabled { "BGP" } else { "static" };
+        let (to_id, kind) = match c.peer {
+            ConnectionPeer::Local(l) => (
+                router_id(topo, topo.local_gateways[l].site),
+                format!("IPsec via {}", topo.local_gateways[l].name),
+            ),
+            ConnectionPeer::Gateway(g) => (gateway_id(topo, g), "Vnet2Vnet".to_string()),
+        };
+        let from_id = gateway_id(topo, c.gateway);
+        // Vnet2Vnet is held on both sides: one edge for the pair.
+        if edges
+            .iter()
+            .any(|e| e.from_id == to_id && e.to_id == from_id)
+        {
+            continue;
+        }
+        edges.push(ConnectionEdge {
+            from_id,
+            to_id,
+            label: vec![c.name.clone(), format!("{kind}, {bgp}")],
+        });
+    }
+    edges
 }
 
 fn peering_edges(topo: &Topology) -> Vec<PeeringEdge> {
@@ -386,6 +519,18 @@ fn mermaid_label(lines: &[String]) -> String {
     format!("\"{}\"", escaped.join("<br/>"))
 }
 
+/// One node: NVAs (and site routers) as hexagons, gateways as trapezia,
+/// ordinary NICs as rectangles.
+fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label: &str) {
+    if node.appliance {
+        let _ = writeln!(out, "{indent}{}{{{{{label}}}}}", node.id);
+    } else if node.gateway {
+        let _ = writeln!(out, "{indent}{}[/{label}\\]", node.id);
+    } else {
+        let _ = writeln!(out, "{indent}{}[{label}]", node.id);
+    }
+}
+
 fn mermaid(picture: &Picture) -> String {
     let mut out = String::from("flowchart LR\n");
     for vnet in &picture.vnets {
@@ -404,14 +549,21 @@ fn mermaid(picture: &Picture) -> String {
             );
             for nic in &subnet.nics {
                 let label = mermaid_label(&nic.label);
-                // NVAs are hexagons, ordinary NICs rectangles.
-                if nic.appliance {
-                    let _ = writeln!(out, "      {}{{{{{label}}}}}", nic.id);
-                } else {
-                    let _ = writeln!(out, "      {}[{label}]", nic.id);
-                }
+                mermaid_node(&mut out, "      ", nic, &label);
             }
             out.push_str("    end\n");
+        }
+        out.push_str("  end\n");
+    }
+    for site in &picture.sites {
+        let _ = writeln!(
+            out,
+            "  subgraph {}[{}]",
+            site.id,
+            mermaid_label(&site.label)
+        );
+        for node in &site.nodes {
+            mermaid_node(&mut out, "    ", node, &mermaid_label(&node.label));
         }
         out.push_str("  end\n");
     }
@@ -436,11 +588,21 @@ fn mermaid(picture: &Picture) -> String {
             edge.to_id
         );
     }
+    for edge in &picture.connections {
+        let _ = writeln!(
+            out,
+            "  {} <==>|{}| {}",
+            edge.from_id,
+            mermaid_label(&edge.label),
+            edge.to_id
+        );
+    }
     let appliances: Vec<&str> = picture
         .vnets
         .iter()
         .flat_map(|v| v.subnets.iter())
         .flat_map(|s| s.nics.iter())
+        .chain(picture.sites.iter().flat_map(|s| s.nodes.iter()))
         .filter(|n| n.appliance)
         .map(|n| n.id.as_str())
         .collect();
@@ -499,18 +661,18 @@ fn dot(picture: &Picture) -> String {
             out.push_str("      style=\"rounded,dashed\";\n");
             let _ = writeln!(out, "      {} [shape=point, style=invis];", subnet.id);
             for nic in &subnet.nics {
-                let label = dot_label(&nic.label);
-                if nic.appliance {
-                    let _ = writeln!(
-                        out,
-                        "      {} [label={label}, shape=hexagon, style=filled, fillcolor=\"#fde7c8\"];",
-                        nic.id
-                    );
-                } else {
-                    let _ = writeln!(out, "      {} [label={label}];", nic.id);
-                }
+                dot_node(&mut out, "      ", nic);
             }
             out.push_str("    }\n");
+        }
+        out.push_str("  }\n");
+    }
+    for site in &picture.sites {
+        let _ = writeln!(out, "  subgraph cluster_{} {{", site.id);
+        let _ = writeln!(out, "    label={};", dot_label(&site.label));
+        out.push_str("    style=\"rounded,bold\";\n");
+        for node in &site.nodes {
+            dot_node(&mut out, "    ", node);
         }
         out.push_str("  }\n");
     }
@@ -543,8 +705,34 @@ fn dot(picture: &Picture) -> String {
             dot_label(&edge.label()),
         );
     }
+    for edge in &picture.connections {
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}, dir=both, style=bold, color=\"#1f5fa8\"];",
+            edge.from_id,
+            edge.to_id,
+            dot_label(&edge.label)
+        );
+    }
     out.push_str("}\n");
     out
+}
+
+/// One node: NVAs (and site routers) as filled hexagons, gateways as
+/// trapezia, ordinary NICs as boxes.
+fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
+    let label = dot_label(&node.label);
+    if node.appliance {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, shape=hexagon, style=filled, fillcolor=\"#fde7c8\"];",
+            node.id
+        );
+    } else if node.gateway {
+        let _ = writeln!(out, "{indent}{} [label={label}, shape=trapezium];", node.id);
+    } else {
+        let _ = writeln!(out, "{indent}{} [label={label}];", node.id);
+    }
 }
 
 #[cfg(test)]
