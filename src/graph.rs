@@ -591,7 +591,7 @@ fn mermaid(picture: &Picture) -> String {
     for edge in &picture.connections {
         let _ = writeln!(
             out,
-            "  {} <==>|{}| {}",
+            "  {} ===|{}| {}",
             edge.from_id,
             mermaid_label(&edge.label),
             edge.to_id

@@ -1,7 +1,7 @@
 //! Broken hybrid topologies (gateways, local network gateways, connections,
 //! on-premises sites) are refused by `vnetd check` with exit code 1 and a
 //! message naming the file, the line and the problem; none panics. Each
-//! case is `tests/golden/33-hybrid-lab.yaml` with one change, checked through the real
+//! case is `config/hybrid.yaml` with one change, checked through the real
 //! binary, so every other line of the file stays valid.
 
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ struct Case {
     expect: &'static [(&'static str, &'static str)],
 }
 
-const BASE: &str = include_str!("golden/33-hybrid-lab.yaml");
+const BASE: &str = include_str!("../config/hybrid.yaml");
 
 fn cases() -> Vec<Case> {
     vec![
@@ -37,8 +37,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "nic-in-gateway-subnet",
             edits: &[(
-                "{name: hub-vm, subnet: hub/default, private_ip_address: 10.0.1.4}",
-                "{name: hub-vm, subnet: hub/GatewaySubnet, private_ip_address: 10.0.255.230}",
+                "    subnet: hub/default\n    private_ip_address: 10.0.1.4",
+                "    subnet: hub/GatewaySubnet\n    private_ip_address: 10.0.255.230",
             )],
             expect: &[("name: hub-vm", "reserved for virtual network gateways")],
         },

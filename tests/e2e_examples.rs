@@ -25,6 +25,7 @@ fn every_example_is_covered_here() {
             "dual-stack.yaml",
             "forced-tunnel.yaml",
             "hub-spoke.yaml",
+            "hybrid.yaml",
             "three-region-mesh.yaml",
             "three-tier-nsg.yaml"
         ],
@@ -42,6 +43,25 @@ fn hub_spoke_chains_spoke_traffic_through_the_nva() {
         lab.stats("nva1").rx_packets >= 6,
         "the NVA carried the pings"
     );
+}
+
+#[test]
+fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
+    let Some(lab) = Lab::start("exhy", &example("hybrid.yaml")) else {
+        return;
+    };
+    // BGP comes up and the branch learns the VNets within seconds; the
+    // pings retry until it has.
+    let start = std::time::Instant::now();
+    while !ping("onprem-vm", "10.1.1.4") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the branch never reached vm1 over its BGP routes"
+        );
+    }
+    assert!(ping(&lab.ns("vm1"), "192.168.1.10"));
+    assert!(!ping(&lab.ns("vm2"), "192.168.1.10"));
+    assert!(lab.stats("branch1-to-hub-vpngw-0").tx_packets >= 6);
 }
 
 #[test]

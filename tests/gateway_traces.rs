@@ -14,8 +14,14 @@ use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, NicIdx};
 
+/// `file` under `tests/golden/`, or `config/` for the example labs.
 fn load(file: &str, learned: LearnedRoutes) -> Snapshot {
-    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    let dir = if file.contains('/') {
+        ""
+    } else {
+        "tests/golden/"
+    };
+    let path = format!("{}/{dir}{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     let topo = parse_str(file, &text).unwrap().topology;
     Snapshot::compile_learned(topo, learned, 1)
@@ -69,7 +75,7 @@ const GW_PEER: [u8; 4] = [10, 0, 255, 254];
 #[test]
 fn spokes_reach_the_branch_through_the_hub_gateway() {
     let s = load(
-        "33-hybrid-lab.yaml",
+        "config/hybrid.yaml",
         learned("hub-vpngw", &[&["192.168.0.0/16"]]),
     );
     let tunnel = nic(&s, "branch1-to-hub-vpngw-0");
@@ -117,7 +123,7 @@ fn spokes_reach_the_branch_through_the_hub_gateway() {
 
 #[test]
 fn a_withdrawn_prefix_leaves_forwarding_with_the_routes() {
-    let s = load("33-hybrid-lab.yaml", learned("hub-vpngw", &[&[]]));
+    let s = load("config/hybrid.yaml", learned("hub-vpngw", &[&[]]));
     assert_eq!(
         decide(
             &s,

@@ -247,7 +247,7 @@ fn check_mermaid(text: &str) -> Result<(), String> {
                 check_id(id).map_err(|e| format!("line {line_no}: {e}"))?;
                 declared.insert(id.to_string());
             }
-            [from, arrow, to] if ["---", "-->", "-.->", "-.-", "==>"].contains(arrow) => {
+            [from, arrow, to] if ["---", "-->", "-.->", "-.-", "==>", "==="].contains(arrow) => {
                 check_id(from).map_err(|e| format!("line {line_no}: {e}"))?;
                 check_id(to).map_err(|e| format!("line {line_no}: {e}"))?;
                 edges.push((line_no, from.to_string(), to.to_string()));
@@ -268,11 +268,17 @@ fn check_mermaid(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes the quoted labels of a line (`["..."]`, `{{"..."}}`, `|"..."|`),
+/// Removes the quoted labels of a line (`["..."]`, `{{"..."}}`, `[/"..."\]`,
+/// `|"..."|`),
 /// leaving identifiers and arrows. A quote that does not open or close a
 /// label where a label may be is a raw quote inside a label.
 fn strip_labels(line: &str) -> Result<String, String> {
-    const OPENERS: [(&str, &str); 3] = [("[\"", "\"]"), ("{{\"", "\"}}"), ("|\"", "\"|")];
+    const OPENERS: [(&str, &str); 4] = [
+        ("[\"", "\"]"),
+        ("{{\"", "\"}}"),
+        ("[/\"", "\"\\]"),
+        ("|\"", "\"|"),
+    ];
     let mut rest = line;
     let mut bare = String::new();
     while let Some(q) = rest.find('"') {
