@@ -448,3 +448,74 @@ fn routes_of_any_subnet_through_the_binary_gateway_subnet_included() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no subnet `hub/nope`"));
 }
+
+#[test]
+fn routes_learned_from_one_site_are_passed_to_another_with_the_gateway_prepended() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/golden/30-gateway-transit.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+        + "
+  - name: branch2-lng
+    site: branch2
+    gateway_address: 203.0.113.20
+    bgp_settings: {asn: 65060, bgp_peering_address: 192.168.254.1}
+";
+    let text = text
+        .replace(
+            "virtual_network_gateways:",
+            "  - name: branch2
+    address_space: [172.30.0.0/16]
+    router: {netns: branch2, asn: 65060, bgp_speaker: frr}
+virtual_network_gateways:",
+        )
+        .replace(
+            "virtual_network_gateway_connections:\n",
+            "virtual_network_gateway_connections:
+  - {name: hub-to-branch2, type: IPsec, virtual_network_gateway: hub-vpngw, local_network_gateway: branch2-lng, bgp_enabled: true}
+",
+        );
+    // The local network gateways are listed after the connections in the
+    // file: move the appended one up among them.
+    let (head, lng2) = text.split_at(text.find("  - name: branch2-lng").unwrap());
+    let text = head.replace(
+        "virtual_network_gateway_connections:",
+        &format!("{lng2}virtual_network_gateway_connections:"),
+    );
+    let topo = parse_str("two-sites.yaml", &text)
+        .unwrap_or_else(|e| panic!("{e:#?}\n{text}"))
+        .topology;
+    let mut learned = learned(
+        "hub-vpngw",
+        &[&["192.168.0.0/16", "10.1.5.0/24", "0.0.0.0/0"]],
+    );
+    let from_branch2 = LearnedRoute {
+        prefix: "172.30.0.0/16".parse().unwrap(),
+        peer: "192.168.254.1".parse().unwrap(),
+        next_hop: "192.168.254.1".parse().unwrap(),
+        as_path: vec![65060],
+        origin: BgpOrigin::Igp,
+    };
+    learned.gateways.get_mut("hub-vpngw").unwrap()[0].push(from_branch2);
+    let gw = vnetd::topology::GatewayIdx::new(0);
+    let to = |peer: &str| -> Vec<(String, Vec<u32>)> {
+        advertised(&topo, &learned, gw, peer.parse().unwrap())
+            .into_iter()
+            .map(|r| (r.prefix.to_string(), r.as_path))
+            .collect()
+    };
+    let vnets = [
+        ("10.0.0.0/16".to_string(), vec![65515]),
+        ("10.1.0.0/16".to_string(), vec![65515]),
+        ("10.2.0.0/16".to_string(), vec![65515]),
+    ];
+    // To branch2: branch1's 192.168.0.0/16, but never its default route
+    // nor its prefix inside spoke1; never a route back to where it came from.
+    let mut want = vnets.to_vec();
+    want.push(("192.168.0.0/16".to_string(), vec![65515, 65050]));
+    assert_eq!(to("192.168.254.1"), want);
+    let mut want = vnets.to_vec();
+    want.push(("172.30.0.0/16".to_string(), vec![65515, 65060]));
+    assert_eq!(to(BRANCH_PEER), want);
+}

@@ -14,8 +14,8 @@
 //!   namespace: Azure's ASN, keepalive 60 s and hold 180 s, at most 4000
 //!   prefixes a session, prefixes identical to a served VNet refused, and
 //!   never a default route or a VNet-overlapping prefix passed on. It
-//!   originates the served VNets' ranges and the local network gateways'
-//!   static prefixes ([`crate::policy::gateways::advertised`]).
+//!   originates the served VNets' ranges, as
+//!   [`crate::policy::gateways::advertised`] says.
 //! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
 //!   announcing the site's address space to every gateway instance it has a
 //!   BGP connection to (eBGP multihop), learned routes into its kernel.
@@ -29,7 +29,7 @@ use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, NeighborStatus, Origin};
 use crate::host::routing::{BgpNeighbor, BgpRouterSpec};
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
-use crate::policy::gateways::{advertised, served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
+use crate::policy::gateways::{served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
 use crate::topology::{BgpSpeaker, ConnectionPeer, GatewayIdx, NicRole, Site, SiteIdx, Topology};
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
@@ -227,7 +227,6 @@ impl Hybrid {
     }
 
     fn start_speakers(&mut self, topo: &Topology) -> Result<()> {
-        let learned = LearnedRoutes::default();
         for (g, gw) in topo.gateways.iter_enumerated() {
             let mut neighbors: Vec<GobgpNeighbor> = Vec::new();
             for c in topo.connections_of(g).filter(|c| c.bgp_enabled) {
@@ -258,14 +257,6 @@ impl Hybrid {
                 continue;
             }
             let served = v4_nets(served_ranges(topo, g));
-            let originated: Vec<Ipv4Net> = v4_nets(
-                neighbors
-                    .first()
-                    .map(|n| advertised(topo, &learned, g, IpAddr::V4(n.address)))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|r| r.prefix),
-            );
             for (i, address) in gw.instances.iter().enumerate() {
                 let Some(address) = v4(*address) else {
                     continue;
@@ -280,7 +271,7 @@ impl Hybrid {
                 let speaker = GobgpSpeaker::start(spec)
                     .with_context(|| format!("starting the BGP speaker of {netns}"))?;
                 speaker
-                    .set_announced(&originated)
+                    .set_announced(&served)
                     .with_context(|| format!("announcing the VNets from {netns}"))?;
                 self.speakers.push(InstanceSpeaker {
                     gateway: gw.name.clone(),
@@ -348,14 +339,7 @@ impl Hybrid {
             let Some(g) = topo.gateways.position(|g| g.name == s.gateway) else {
                 continue;
             };
-            let Some(peer) = s.speaker.spec().neighbors.first() else {
-                continue;
-            };
-            let originated = v4_nets(
-                advertised(topo, &LearnedRoutes::default(), g, IpAddr::V4(peer.address))
-                    .into_iter()
-                    .map(|r| r.prefix),
-            );
+            let originated = v4_nets(served_ranges(topo, g));
             if let Err(e) = s.speaker.set_announced(&originated) {
                 eprintln!("vnetd: announcing from {}: {e:#}", s.speaker.spec().netns);
             }

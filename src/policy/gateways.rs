@@ -19,9 +19,10 @@
 //!   learned one, those whose session learned it), unless the subnet's route
 //!   table turns gateway route propagation off.
 //! - What it advertises to a BGP peer ([`advertised`]): the address spaces
-//!   of the VNets it serves, the static prefixes of its connections, and
-//!   what it learned from its other sessions, never a default route and
-//!   never a prefix overlapping a VNet it serves.
+//!   of the VNets it serves, and what it learned from its other sessions,
+//!   never a default route and never a prefix overlapping a VNet it serves.
+//!   (Azure also advertises its local network gateways' static prefixes;
+//!   vnetd's gateways route them but do not originate them.)
 //!
 //! The learned routes are the one input that does not come from the
 //! topology file: the daemon's BGP speakers gather them, and a new set
@@ -293,8 +294,8 @@ pub struct AdvertisedRoute {
 }
 
 /// What `gateway` advertises to the BGP peer at `peer` (see the module
-/// docs): originated prefixes carry the gateway's ASN; transit ones the
-/// gateway's ASN before the path it learned.
+/// docs): the served VNets with the gateway's ASN as path; transit routes
+/// learned from other peers with the gateway's ASN before the path learned.
 pub fn advertised(
     topo: &Topology,
     learned: &LearnedRoutes,
@@ -322,29 +323,21 @@ pub fn advertised(
         push(&mut out, *range, vec![gw.asn]);
     }
     for row in gateway_table(topo, learned, gateway) {
-        if row.prefix.prefix_len() == 0 || overlaps_served(&row.prefix) {
+        // Static prefixes are the gateway's to route, not to originate.
+        let GatewayRouteSource::Bgp {
+            peer: from,
+            as_path,
+            ..
+        } = &row.source
+        else {
+            continue;
+        };
+        if row.prefix.prefix_len() == 0 || overlaps_served(&row.prefix) || *from == peer {
             continue;
         }
-        // Never back to where it came from.
-        let own_peer = match (&row.source, &row.egress) {
-            (GatewayRouteSource::Bgp { peer: from, .. }, _) => *from == peer,
-            (GatewayRouteSource::Static { .. }, GatewayEgress::Site { site, .. }) => topo
-                .local_gateways
-                .iter()
-                .any(|l| l.site == *site && l.bgp.is_some_and(|b| b.peering_address == peer)),
-            (GatewayRouteSource::Static { .. }, GatewayEgress::Gateway(g)) => {
-                topo.gateways[*g].instances.contains(&peer)
-            }
-        };
-        if own_peer || row.prefix.prefix_len() == row.prefix.max_prefix_len() {
-            continue;
-        }
-        let as_path = match &row.source {
-            GatewayRouteSource::Bgp { as_path, .. } => std::iter::once(gw.asn)
-                .chain(as_path.iter().copied())
-                .collect(),
-            GatewayRouteSource::Static { .. } => vec![gw.asn],
-        };
+        let as_path = std::iter::once(gw.asn)
+            .chain(as_path.iter().copied())
+            .collect();
         push(&mut out, row.prefix, as_path);
     }
     out
