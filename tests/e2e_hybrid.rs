@@ -390,3 +390,41 @@ virtual_network_gateway_connections:
         "the firewall counted {packets} packets from on-premises to the spoke:\n{counters}"
     );
 }
+
+#[test]
+fn apply_rebuilds_the_hybrid_part_and_removes_a_connection() {
+    let prefix = "hyp";
+    let Some(lab) = Lab::start_exact(prefix, &hybrid_lab(prefix, "bird", false)) else {
+        return;
+    };
+    let onprem = format!("{prefix}-onprem");
+    let reaches_vm1 = || wait_for(Duration::from_secs(60), || ping(&onprem, VM1)).is_some();
+    assert!(reaches_vm1(), "BIRD branch to vm1");
+    // The branch's router now runs FRR: sites and daemons are rebuilt,
+    // the VNets' NICs keep their namespaces.
+    let frr = hybrid_lab(prefix, "frr", false);
+    let summary = lab.daemon().apply("frr.yaml", &frr).unwrap();
+    assert!(!summary.replumbed.contains(&"vm1".to_string()));
+    assert!(reaches_vm1(), "FRR branch to vm1 after apply");
+    let frr_files: Vec<String> = std::fs::read_dir(format!("/run/vnetd-bgp/{prefix}-branch1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        frr_files.iter().any(|f| f.starts_with("bgpd")),
+        "{frr_files:?}"
+    );
+    // Without the connection the branch is cut off, and the gateway routes
+    // leave the spoke.
+    let text = frr.replace(
+        &format!(
+            "  - {{name: hub-to-branch1, type: IPsec, virtual_network_gateway: {prefix}-gw, local_network_gateway: branch1-lng, bgp_enabled: true, shared_key: lab}}\n"
+        ),
+        "",
+    );
+    assert_ne!(text, frr);
+    lab.daemon().apply("no-connection.yaml", &text).unwrap();
+    assert!(gateway_prefixes(&lab.daemon().snapshot(), "vm1").is_empty());
+    assert!(!ping(&onprem, VM1));
+    assert!(ping(&lab.ns("vm1"), HUB_VM), "the VNets still work");
+}

@@ -7,6 +7,7 @@ use super::plane::namespace_spec;
 use super::{Daemon, Plane, Port, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
 use crate::host::{netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
+use crate::policy::gateways::LearnedRoutes;
 use crate::snapshot::Snapshot;
 use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
 use std::collections::HashMap;
@@ -112,11 +113,16 @@ impl Daemon {
             )));
         };
         let old = self.plane.load_full();
-        if !super::hybrid::same_hybrid_part(&old.snapshot.topology, &topology) {
-            return Err(ApplyError::Host(anyhow::anyhow!(
-                "gateways, local network gateways, connections and on-premises sites cannot \
-                 change in a running lab yet: stop it and run the new file"
-            )));
+        // Gateways, local network gateways, connections or sites changed:
+        // the hybrid part is rebuilt whole. The old daemons and sites go
+        // first (the new sites reuse their namespace names), then the new
+        // sites are built, their tunnels with the other ports, and the new
+        // daemons started before the plane is published.
+        let hybrid_changed = !super::hybrid::same_hybrid_part(&old.snapshot.topology, &topology);
+        if hybrid_changed {
+            state.hybrid = super::hybrid::Hybrid::default();
+            state.hybrid = super::hybrid::Hybrid::build_sites(&topology)
+                .map_err(|e| ApplyError::Host(e.context("rebuilding the on-premises sites")))?;
         }
         let old_ports: HashMap<&str, (NicIdx, &Arc<Port>)> = old
             .snapshot
@@ -136,8 +142,11 @@ impl Daemon {
         let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
         for nic in &topology.nics {
             let spec = namespace_spec(&topology, nic, self.workers);
+            // A site's tunnels died with the router they were in.
+            let rebuilt = hybrid_changed && spec.existing_namespace;
             let reuse = old_ports
                 .get(nic.name.as_str())
+                .filter(|_| !rebuilt)
                 .filter(|(_, p)| same_plumbing(&p.spec, &spec));
             keep.push(reuse.map(|(_, p)| (*p).clone()));
             specs.push(spec);
@@ -213,6 +222,14 @@ impl Daemon {
                 }
             }
         }
+        if hybrid_changed {
+            if let Err(e) = state.hybrid.start_routing(&topology) {
+                let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
+                return Err(ApplyError::Host(
+                    e.context(format!("starting the routing daemons{undo}")),
+                ));
+            }
+        }
         let mut ports = TiVec::with_capacity(specs.len());
         for ((nic, spec), (k, queues)) in topology
             .nics
@@ -260,8 +277,18 @@ impl Daemon {
                 }
             }
         }
-        state.hybrid.refresh_announcements(&topology);
-        let snapshot = Snapshot::compile_after(topology, generation, &old.snapshot);
+        let snapshot = if hybrid_changed {
+            // What the old gateways learned is not the new ones' to keep.
+            Snapshot::compile_after_with(
+                topology,
+                LearnedRoutes::default(),
+                generation,
+                &old.snapshot,
+            )
+        } else {
+            state.hybrid.refresh_announcements(&topology);
+            Snapshot::compile_after(topology, generation, &old.snapshot)
+        };
         self.plane.store(Arc::new(Plane {
             snapshot: Arc::new(snapshot),
             ports,

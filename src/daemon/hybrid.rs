@@ -346,11 +346,6 @@ impl Hybrid {
         }
     }
 
-    /// True when the lab runs BGP speakers whose routes must be watched.
-    pub fn has_speakers(&self) -> bool {
-        !self.speakers.is_empty()
-    }
-
     /// What every gateway instance has learned now. A speaker that does not
     /// answer keeps what it had in `previous`.
     pub fn learned(&self, previous: &LearnedRoutes) -> LearnedRoutes {

@@ -115,7 +115,6 @@ impl Daemon {
             }));
         }
         let used = ports.len() as u32;
-        let watch_bgp = hybrid.has_speakers();
         let nic_count = topology.nics.len();
         let plane = Arc::new(ArcSwap::from_pointee(Plane {
             snapshot: Arc::new(Snapshot::compile(topology, 1)),
@@ -205,7 +204,7 @@ impl Daemon {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(handle);
         }
-        if watch_bgp {
+        {
             let (plane, mutable, stop) = (
                 daemon.plane.clone(),
                 daemon.mutable.clone(),

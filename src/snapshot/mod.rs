@@ -227,6 +227,17 @@ impl Snapshot {
         )
     }
 
+    /// [`Snapshot::compile_after`] with the given learned routes instead of
+    /// `previous`'s (the gateways changed).
+    pub fn compile_after_with(
+        topology: Topology,
+        learned: LearnedRoutes,
+        generation: u64,
+        previous: &Snapshot,
+    ) -> Snapshot {
+        Snapshot::compile_with(topology, learned, generation, previous.rule_names.clone())
+    }
+
     /// The successor of `previous` for the same topology, with what the
     /// gateways have learned now.
     pub fn relearned(previous: &Snapshot, learned: LearnedRoutes, generation: u64) -> Snapshot {
