@@ -8,8 +8,11 @@
 # It starts the lab, then from inside the namespaces: ping over a peering,
 # ping and HTTP spoke to spoke through the hub NVA (checking the NVA's
 # kernel forwarded them), iperf3 over the peering, and an NSG deny; prints
-# the effective routes and next hops that explain each path; and removes
-# the lab on the way out, whatever happens.
+# the effective routes and next hops that explain each path. Then the hybrid
+# lab (config/hybrid.yaml): the hub gateway's BGP session with the branch's
+# BIRD, the routes each spoke learned (or did not), and the branch's hosts
+# reaching the spoke through the gateway. It removes each lab on the way
+# out, whatever happens.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +34,7 @@ cleanup() {
   [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
   [ -n "${web:-}" ] && kill "$web" 2>/dev/null || true
   "$vnetd" down "$config" >/dev/null 2>&1 || true
+  "$vnetd" down config/hybrid.yaml >/dev/null 2>&1 || true
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -94,4 +98,46 @@ if on vm1 curl -sS --max-time 2 -o /dev/null http://10.2.1.4:23/ 2>/dev/null; th
 fi
 ok "TCP 23 to vm2 is dropped by the fabric, as flow-verify says"
 
-step "Done: every path behaved as the effective routes and NSGs say"
+step "Stopping the built-in lab"
+kill -TERM "$daemon" && wait "$daemon" 2>/dev/null || true
+daemon=
+
+config=config/hybrid.yaml
+step "Starting the hybrid lab ($config): a BGP gateway in the hub, a BIRD branch"
+: >"$log"
+"$vnetd" run "$config" >"$log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 100); do
+  grep -q "lab up" "$log" && break
+  kill -0 "$daemon" 2>/dev/null || { cat "$log"; fail "vnetd run exited"; }
+  sleep 0.1
+done
+grep -q "lab up" "$log" || fail "the hybrid lab did not come up"
+for _ in $(seq 1 300); do
+  "$vnetd" gateway bgp-peer-status --gateway hub-vpngw 2>/dev/null | grep -q Connected && break
+  sleep 0.2
+done
+"$vnetd" gateway bgp-peer-status --gateway hub-vpngw | grep -q Connected || fail "BGP never came up"
+"$vnetd" gateway bgp-peer-status --gateway hub-vpngw
+ok "the gateway's session with the branch is up"
+
+step "What the gateway learned, and what each spoke's routes say"
+for _ in $(seq 1 100); do
+  "$vnetd" routes --nic vm1 | grep -q "192.168.0.0/16 *VirtualNetworkGateway" && break
+  sleep 0.1
+done
+"$vnetd" gateway learned-routes --gateway hub-vpngw
+"$vnetd" routes --nic vm1
+"$vnetd" routes --nic vm2
+"$vnetd" next-hop --nic vm1 --dst 192.168.1.10
+
+step "The branch reaches the transit spoke and the hub; spoke2 does not reach the branch"
+on onprem-vm ping -n -q -c 3 -i 0.2 -W 1 10.1.1.4 >/dev/null || fail "ping branch -> vm1"
+on onprem-vm ping -n -q -c 3 -i 0.2 -W 1 10.0.1.4 >/dev/null || fail "ping branch -> hub-vm"
+if on vm2 ping -n -q -c 2 -i 0.2 -W 1 192.168.1.10 >/dev/null 2>&1; then
+  fail "vm2 turns gateway routes off: it should not reach the branch"
+fi
+ip netns exec branch1 ip route
+ok "gateway transit to vm1, and spoke2's route table keeps the branch out"
+
+step "Done: every path behaved as the effective routes, NSGs and BGP say"
