@@ -1,7 +1,8 @@
 //! The per-packet decision end to end (parse, source check, NSGs, route,
 //! peering and destination checks) on the built-in hub-and-spoke lab, for
-//! a few representative packets. This is the work a worker does per packet
-//! between its read and its write.
+//! a few representative packets, and on the hybrid lab through its VPN
+//! gateway (a learned route given as input). This is the work a worker does
+//! per packet between its read and its write.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
@@ -126,7 +127,65 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Through a gateway: a transit spoke to the branch (the gateway's own
+    // table picks the tunnel), and the branch's tunnel to the spoke (in at
+    // the gateway, on by GatewaySubnet's routes).
+    let hybrid = hybrid_snapshot();
+    let port = |n: &str| hybrid.nic_by_name(n).unwrap();
+    let through_gateway = [
+        (
+            "gateway, spoke to branch",
+            port("vm1"),
+            tcp([10, 1, 1, 4], [192, 168, 1, 10], 80),
+        ),
+        (
+            "gateway, branch to spoke",
+            port("branch1-to-hub-vpngw-0"),
+            tcp([192, 168, 1, 10], [10, 1, 1, 4], 80),
+        ),
+    ];
+    for (name, ingress, packet) in &through_gateway {
+        let verdict = decide(&hybrid, &Stateless, *ingress, packet, 0);
+        assert!(
+            matches!(verdict, Verdict::Deliver(_)),
+            "{name}: {verdict:?}"
+        );
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                decide(
+                    black_box(&hybrid),
+                    &Stateless,
+                    black_box(*ingress),
+                    black_box(packet),
+                    0,
+                )
+            })
+        });
+    }
     group.finish();
+}
+
+/// `config/hybrid.yaml` with the branch's 192.168.0.0/16 learned by the
+/// gateway, as its BGP speaker would report it.
+fn hybrid_snapshot() -> Snapshot {
+    use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
+    let text = include_str!("../config/hybrid.yaml");
+    let topology = vnetd::topology::parse_str("hybrid.yaml", text)
+        .unwrap()
+        .topology;
+    let peer = "192.168.255.1".parse().unwrap();
+    let mut learned = LearnedRoutes::default();
+    learned.gateways.insert(
+        "hub-vpngw".into(),
+        vec![vec![LearnedRoute {
+            prefix: "192.168.0.0/16".parse().unwrap(),
+            peer,
+            next_hop: peer,
+            as_path: vec![65050],
+            origin: BgpOrigin::Igp,
+        }]],
+    );
+    Snapshot::compile_learned(topology, learned, 1)
 }
 
 criterion_group!(benches, bench);
