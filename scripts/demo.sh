@@ -44,15 +44,22 @@ ok() { printf '   ok: %s\n' "$*"; }
 fail() { printf '   FAILED: %s\n' "$*" >&2; exit 1; }
 on() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
+# Runs `vnetd run $config` in the background and waits until it says the
+# lab is up.
+start_lab() {
+  : >"$log"
+  "$vnetd" run "$config" >"$log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 1 100); do
+    grep -q "lab up" "$log" && return 0
+    kill -0 "$daemon" 2>/dev/null || { cat "$log"; fail "vnetd run exited"; }
+    sleep 0.1
+  done
+  fail "the lab $config did not come up"
+}
+
 step "Starting the built-in lab ($config)"
-"$vnetd" run "$config" >"$log" 2>&1 &
-daemon=$!
-for _ in $(seq 1 100); do
-  grep -q "lab up" "$log" && break
-  kill -0 "$daemon" 2>/dev/null || { cat "$log"; fail "vnetd run exited"; }
-  sleep 0.1
-done
-grep -q "lab up" "$log" || fail "the lab did not come up"
+start_lab
 cat "$log"
 
 step "Why vm1 reaches the hub directly and vm2 through the NVA"
@@ -104,15 +111,7 @@ daemon=
 
 config=config/hybrid.yaml
 step "Starting the hybrid lab ($config): a BGP gateway in the hub, a BIRD branch"
-: >"$log"
-"$vnetd" run "$config" >"$log" 2>&1 &
-daemon=$!
-for _ in $(seq 1 100); do
-  grep -q "lab up" "$log" && break
-  kill -0 "$daemon" 2>/dev/null || { cat "$log"; fail "vnetd run exited"; }
-  sleep 0.1
-done
-grep -q "lab up" "$log" || fail "the hybrid lab did not come up"
+start_lab
 for _ in $(seq 1 300); do
   "$vnetd" gateway bgp-peer-status --gateway hub-vpngw 2>/dev/null | grep -q Connected && break
   sleep 0.2
