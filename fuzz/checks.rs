@@ -11,18 +11,42 @@ use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, Diagnostic, NicIdx};
 
 const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
+const HYBRID: &str = include_str!("../config/hybrid.yaml");
+const VNET2VNET: &str = include_str!("../tests/golden/32-vnet2vnet.yaml");
 
 fn compile(name: &str, text: &str) -> Snapshot {
     let loaded = parse_str(name, text).expect("shipped topology is valid");
     Snapshot::compile(loaded.topology, 1)
 }
 
-fn snapshots() -> &'static [Snapshot; 2] {
-    static SNAPSHOTS: OnceLock<[Snapshot; 2]> = OnceLock::new();
+/// The hybrid lab with the branch's range learned by the gateway, so that
+/// packets take the gateway's own table both ways.
+fn hybrid() -> Snapshot {
+    use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
+    let loaded = parse_str("config/hybrid.yaml", HYBRID).expect("shipped topology is valid");
+    let peer = "192.168.255.1".parse().expect("literal");
+    let mut learned = LearnedRoutes::default();
+    learned.gateways.insert(
+        "hub-vpngw".into(),
+        vec![vec![LearnedRoute {
+            prefix: "192.168.0.0/16".parse().expect("literal"),
+            peer,
+            next_hop: peer,
+            as_path: vec![65050],
+            origin: BgpOrigin::Igp,
+        }]],
+    );
+    Snapshot::compile_learned(loaded.topology, learned, 1)
+}
+
+fn snapshots() -> &'static [Snapshot; 4] {
+    static SNAPSHOTS: OnceLock<[Snapshot; 4]> = OnceLock::new();
     SNAPSHOTS.get_or_init(|| {
         [
             compile("builtin", vnetd::cli::BUILTIN_LAB),
             compile("config/dual-stack.yaml", DUAL_STACK),
+            hybrid(),
+            compile("tests/golden/32-vnet2vnet.yaml", VNET2VNET),
         ]
     })
 }
@@ -90,8 +114,11 @@ fn later_fragment_of(packet: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The `decide_packet` target. Byte 0 selects (bit 0: stateless or the
-/// daemon's flow table; bit 1: the built-in lab or `config/dual-stack.yaml`;
-/// bits 2..: the ingress NIC modulo the NIC count); the rest is the packet.
+/// daemon's flow table; bits 1-2: the built-in lab, `config/dual-stack.yaml`,
+/// `config/hybrid.yaml` with the branch's range learned, or the Vnet2Vnet
+/// design of `tests/golden/32-vnet2vnet.yaml`; bits 3..: the ingress port
+/// modulo the port count, gateway instances and site tunnels included); the
+/// rest is the packet.
 ///
 /// Invariants besides "no panic": a packet `PacketView::parse` refuses is
 /// dropped as `Malformed` at the ingress, and one it accepts never is;
@@ -106,9 +133,9 @@ pub fn decide_packet(data: &[u8]) {
         return;
     };
     let stateful = select & 1 == 1;
-    let snap = &snapshots()[usize::from(select >> 1 & 1)];
+    let snap = &snapshots()[usize::from(select >> 1 & 3)];
     let nic_count = snap.topology.nics.len();
-    let ingress = NicIdx::new(usize::from(select >> 2) % nic_count);
+    let ingress = NicIdx::new(usize::from(select >> 3) % nic_count);
     let now_ms = 1_000;
 
     let verdict = if stateful {

@@ -5,24 +5,35 @@
 //! cd fuzz && cargo run --example make_seeds
 //! ```
 //!
-//! Each seed is the selector byte of the target (bit 0 stateful, bit 1
-//! dual-stack topology, bits 2.. ingress NIC) followed by a real packet
-//! between the NICs of that topology.
+//! Each seed is the selector byte of the target (bit 0 stateful, bits 1-2
+//! the topology, bits 3.. ingress port) followed by a real packet between
+//! the ports of that topology.
 
 use etherparse::PacketBuilder;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-/// NIC indices in file order.
+/// The topologies of the target, by selector value.
+const HUB_SPOKE: u8 = 0;
+const DUAL_STACK: u8 = 1;
+const HYBRID: u8 = 2;
+const VNET2VNET: u8 = 3;
+
+/// NIC indices in file order (a gateway's ports come after the file's NICs).
 const NVA1: u8 = 0;
 const VM1: u8 = 2;
 const VM2: u8 = 3;
 const SHARED1: u8 = 1;
 const LEFT_VM: u8 = 0;
 const RIGHT_VM: u8 = 1;
+const HYBRID_VM1: u8 = 1;
+const HYBRID_TUNNEL: u8 = 4;
+const HYBRID_GATEWAY: u8 = 3;
+const V2V_ONPREM_VM: u8 = 2;
+const V2V_FW1: u8 = 0;
 
-fn select(nic: u8, dual_stack: bool, stateful: bool) -> u8 {
-    (nic << 2) | (u8::from(dual_stack) << 1) | u8::from(stateful)
+fn select(nic: u8, topology: u8, stateful: bool) -> u8 {
+    (nic << 3) | (topology << 1) | u8::from(stateful)
 }
 
 fn v4(s: &str) -> [u8; 4] {
@@ -51,8 +62,8 @@ fn main() {
         .udp(5000, 53)
         .write(&mut p, b"query")
         .unwrap();
-    out("v4-udp-vm1-vm2", select(VM1, false, false), p.clone());
-    out("v4-udp-nva1-forwards", select(NVA1, false, true), p);
+    out("v4-udp-vm1-vm2", select(VM1, HUB_SPOKE, false), p.clone());
+    out("v4-udp-nva1-forwards", select(NVA1, HUB_SPOKE, true), p);
 
     let mut p = Vec::new();
     PacketBuilder::ipv4(vm1, vm2, 64)
@@ -60,7 +71,7 @@ fn main() {
         .syn()
         .write(&mut p, &[])
         .unwrap();
-    out("v4-tcp-syn-vm1-vm2", select(VM1, false, true), p);
+    out("v4-tcp-syn-vm1-vm2", select(VM1, HUB_SPOKE, true), p);
 
     let mut p = Vec::new();
     PacketBuilder::ipv4(vm1, vm2, 64)
@@ -68,21 +79,21 @@ fn main() {
         .syn()
         .write(&mut p, &[])
         .unwrap();
-    out("v4-tcp-telnet-denied", select(NVA1, false, false), p);
+    out("v4-tcp-telnet-denied", select(NVA1, HUB_SPOKE, false), p);
 
     let mut p = Vec::new();
     PacketBuilder::ipv4(vm1, shared1, 64)
         .icmpv4_echo_request(0x4242, 1)
         .write(&mut p, b"ping")
         .unwrap();
-    out("v4-icmp-echo-vm1-shared1", select(VM1, false, true), p);
+    out("v4-icmp-echo-vm1-shared1", select(VM1, HUB_SPOKE, true), p);
 
     let mut p = Vec::new();
     PacketBuilder::ipv4(vm2, nva1, 64)
         .icmpv4_raw(3, 3, [0; 4])
         .write(&mut p, &[0x45, 0, 0, 28])
         .unwrap();
-    out("v4-icmp-unreachable", select(VM2, false, false), p);
+    out("v4-icmp-unreachable", select(VM2, HUB_SPOKE, false), p);
 
     // A second fragment (offset 8 units): no transport header to read.
     let mut p = Vec::new();
@@ -92,7 +103,7 @@ fn main() {
         .unwrap();
     p[6] = 0x00;
     p[7] = 0x08;
-    out("v4-udp-later-fragment", select(VM1, false, false), p);
+    out("v4-udp-later-fragment", select(VM1, HUB_SPOKE, false), p);
 
     // A first fragment (offset 0, more fragments), stateful: the target
     // then sends its later fragment after it.
@@ -103,7 +114,7 @@ fn main() {
         .unwrap();
     p[4..6].copy_from_slice(&[0x12, 0x34]);
     p[6] = 0x20;
-    out("v4-udp-first-fragment", select(SHARED1, false, true), p);
+    out("v4-udp-first-fragment", select(SHARED1, HUB_SPOKE, true), p);
 
     let (left4, right4) = (v4("10.60.1.4"), v4("10.70.1.4"));
     let (left6, right6) = (v6("fd00:10:0:1::4"), v6("fd00:20:0:1::4"));
@@ -113,7 +124,7 @@ fn main() {
         .udp(6000, 6001)
         .write(&mut p, b"x")
         .unwrap();
-    out("v4-udp-left-right", select(LEFT_VM, true, false), p);
+    out("v4-udp-left-right", select(LEFT_VM, DUAL_STACK, false), p);
 
     let mut p = Vec::new();
     PacketBuilder::ipv6(left6, right6, 64)
@@ -121,14 +132,22 @@ fn main() {
         .syn()
         .write(&mut p, &[])
         .unwrap();
-    out("v6-tcp-syn-left-right", select(LEFT_VM, true, true), p);
+    out(
+        "v6-tcp-syn-left-right",
+        select(LEFT_VM, DUAL_STACK, true),
+        p,
+    );
 
     let mut p = Vec::new();
     PacketBuilder::ipv6(right6, left6, 64)
         .udp(53, 5353)
         .write(&mut p, b"answer")
         .unwrap();
-    out("v6-udp-right-left", select(RIGHT_VM, true, false), p.clone());
+    out(
+        "v6-udp-right-left",
+        select(RIGHT_VM, DUAL_STACK, false),
+        p.clone(),
+    );
 
     // The same datagram behind a fragment header: the first fragment, and
     // a later one (offset 8 units).
@@ -144,7 +163,7 @@ fn main() {
         f.extend_from_slice(&offset_and_more.to_be_bytes());
         f.extend_from_slice(&[0, 0, 0x56, 0x78]);
         f.extend_from_slice(payload);
-        out(name, select(RIGHT_VM, true, true), f);
+        out(name, select(RIGHT_VM, DUAL_STACK, true), f);
     }
 
     let mut p = Vec::new();
@@ -152,7 +171,11 @@ fn main() {
         .icmpv6_echo_request(7, 1)
         .write(&mut p, b"ping")
         .unwrap();
-    out("v6-icmp-echo-left-right", select(LEFT_VM, true, true), p);
+    out(
+        "v6-icmp-echo-left-right",
+        select(LEFT_VM, DUAL_STACK, true),
+        p,
+    );
 
     // IPv6 with a hop-by-hop options header (PadN) in front of UDP.
     let mut p = Vec::new();
@@ -167,7 +190,62 @@ fn main() {
     with_hbh[4..6].copy_from_slice(&payload_len.to_be_bytes());
     with_hbh.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
     with_hbh.extend_from_slice(rest);
-    out("v6-hop-by-hop-udp", select(LEFT_VM, true, false), with_hbh);
+    out(
+        "v6-hop-by-hop-udp",
+        select(LEFT_VM, DUAL_STACK, false),
+        with_hbh,
+    );
+
+    // Through gateways: a transit spoke to the branch, the branch's tunnel
+    // to the spoke, the gateway instance's BGP session, and the Vnet2Vnet
+    // design's on-premises VNet to the spoke through the hub's firewall.
+    let (branch, peer, gw_peer) = (v4("192.168.1.10"), v4("192.168.255.1"), v4("10.0.255.254"));
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(vm1, branch, 64)
+        .tcp(40002, 443, 1, 64240)
+        .syn()
+        .write(&mut p, &[])
+        .unwrap();
+    out(
+        "v4-tcp-spoke-to-branch",
+        select(HYBRID_VM1, HYBRID, true),
+        p,
+    );
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(branch, vm1, 64)
+        .icmpv4_echo_request(0x4343, 1)
+        .write(&mut p, b"ping")
+        .unwrap();
+    out(
+        "v4-icmp-branch-to-spoke",
+        select(HYBRID_TUNNEL, HYBRID, false),
+        p,
+    );
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(gw_peer, peer, 1)
+        .tcp(179, 40003, 1, 64240)
+        .write(&mut p, b"bgp")
+        .unwrap();
+    out(
+        "v4-tcp-gateway-bgp-session",
+        select(HYBRID_GATEWAY, HYBRID, true),
+        p,
+    );
+    let mut p = Vec::new();
+    PacketBuilder::ipv4(v4("192.168.1.4"), v4("10.6.1.4"), 64)
+        .udp(5001, 53)
+        .write(&mut p, b"v2v")
+        .unwrap();
+    out(
+        "v4-udp-vnet2vnet-onprem-to-spoke",
+        select(V2V_ONPREM_VM, VNET2VNET, false),
+        p.clone(),
+    );
+    out(
+        "v4-udp-vnet2vnet-firewall-on",
+        select(V2V_FW1, VNET2VNET, true),
+        p,
+    );
 
     for (name, sel, packet) in seeds {
         let mut bytes = vec![sel];
