@@ -7,6 +7,7 @@
 
 pub mod gateways;
 pub mod ids;
+pub mod load_balancers;
 pub mod nsg;
 pub mod routes;
 pub mod tags;

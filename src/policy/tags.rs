@@ -38,7 +38,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The host virtual IP (DHCP, DNS, health probes, WireServer).
-pub const AZURE_HOST_VIP: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
+pub const AZURE_HOST_VIP: Ipv4Addr = crate::topology::PROBE_SOURCE;
 
 /// The host virtual IP as a prefix.
 pub const AZURE_HOST_VIP_NET: Ipv4Net = Ipv4Net::new_assert(AZURE_HOST_VIP, 32);

@@ -67,7 +67,7 @@ pub fn compile(topo: &Topology, learned: &LearnedRoutes) -> TiVec<GatewayIdx, Ga
             NicRole::GatewayInstance { gateway, instance } => {
                 instances.insert((*gateway, *instance), idx);
             }
-            NicRole::Vm => {}
+            NicRole::Vm | NicRole::Prober { .. } => {}
         }
     }
     topo.gateways

@@ -30,6 +30,7 @@
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
 use crate::policy::gateways::LearnedRoutes;
+use crate::policy::load_balancers::BackendHealth;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
@@ -180,6 +181,9 @@ pub struct Snapshot {
     pub learned: LearnedRoutes,
     /// Indexed like `topology.gateways`.
     pub gateways: TiVec<GatewayIdx, GatewayTables>,
+    /// What the load balancers' health probes found when this snapshot was
+    /// compiled: the other input beside the topology.
+    pub health: BackendHealth,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -197,6 +201,7 @@ impl Snapshot {
         Snapshot::compile_with(
             topology,
             LearnedRoutes::default(),
+            BackendHealth::default(),
             generation,
             Arc::new(RuleNames::default()),
         )
@@ -211,6 +216,7 @@ impl Snapshot {
         Snapshot::compile_with(
             topology,
             learned,
+            BackendHealth::default(),
             generation,
             Arc::new(RuleNames::default()),
         )
@@ -222,6 +228,7 @@ impl Snapshot {
         Snapshot::compile_with(
             topology,
             previous.learned.clone(),
+            previous.health.clone(),
             generation,
             previous.rule_names.clone(),
         )
@@ -235,7 +242,13 @@ impl Snapshot {
         generation: u64,
         previous: &Snapshot,
     ) -> Snapshot {
-        Snapshot::compile_with(topology, learned, generation, previous.rule_names.clone())
+        Snapshot::compile_with(
+            topology,
+            learned,
+            previous.health.clone(),
+            generation,
+            previous.rule_names.clone(),
+        )
     }
 
     /// The successor of `previous` for the same topology, with what the
@@ -244,6 +257,19 @@ impl Snapshot {
         Snapshot::compile_with(
             previous.topology.clone(),
             learned,
+            previous.health.clone(),
+            generation,
+            previous.rule_names.clone(),
+        )
+    }
+
+    /// The successor of `previous` for the same topology, with what the
+    /// load balancers' probes find now.
+    pub fn rehealthed(previous: &Snapshot, health: BackendHealth, generation: u64) -> Snapshot {
+        Snapshot::compile_with(
+            previous.topology.clone(),
+            previous.learned.clone(),
+            health,
             generation,
             previous.rule_names.clone(),
         )
@@ -252,6 +278,7 @@ impl Snapshot {
     fn compile_with(
         topology: Topology,
         learned: LearnedRoutes,
+        health: BackendHealth,
         generation: u64,
         rule_names: Arc<RuleNames>,
     ) -> Snapshot {
@@ -360,6 +387,7 @@ impl Snapshot {
             forwarding,
             rule_names,
             learned,
+            health,
         }
     }
 
