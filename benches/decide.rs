@@ -6,6 +6,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
+use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::{decide, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
@@ -71,7 +72,7 @@ fn bench(c: &mut Criterion) {
         });
         // Stateful: the flow is known after the first packet, so the NSG
         // rules are skipped and the flow table is read instead.
-        let flows = FlowTable::new(1 << 16, 64, 0);
+        let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 0);
         decide(&snap, &flows, *ingress, packet, 0);
         group.bench_function(format!("{name}, known flow"), |b| {
             b.iter(|| {
@@ -102,7 +103,7 @@ fn bench(c: &mut Criterion) {
         ),
     ];
     for (name, from, forward, reply) in &replies {
-        let flows = FlowTable::new(1 << 16, 64, 0);
+        let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 0);
         let sender = match *name {
             "peering, no NSG" => nic("vm1"),
             _ => nic("nva1"),

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
+use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::{decide, DropReason, PacketView, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
@@ -53,7 +54,9 @@ fn snapshots() -> &'static [Snapshot; 4] {
 
 fn check_indices(verdict: Verdict, nic_count: usize) {
     match verdict {
-        Verdict::Deliver(nic) => assert!(nic.index() < nic_count, "{verdict:?}: no such NIC"),
+        Verdict::Deliver(nic) | Verdict::Translate { nic, .. } => {
+            assert!(nic.index() < nic_count, "{verdict:?}: no such NIC")
+        }
         Verdict::Drop { at, .. } => assert!(at.index() < nic_count, "{verdict:?}: no such NIC"),
     }
 }
@@ -140,7 +143,7 @@ pub fn decide_packet(data: &[u8]) {
 
     let verdict = if stateful {
         // Fresh for each input, so runs are reproducible.
-        let flows = FlowTable::new(64, 64, 0);
+        let flows = FlowTable::new(64, NicOwners::MAX_OWNERS, 0);
         let first = decide(snap, &flows, ingress, packet, now_ms);
         check_indices(first, nic_count);
         // A fresh table admits nothing, so the NSGs decide as without one.
@@ -151,7 +154,7 @@ pub fn decide_packet(data: &[u8]) {
         }
         let again = decide(snap, &flows, ingress, packet, now_ms + 1);
         check_indices(again, nic_count);
-        if let Verdict::Deliver(_) = first {
+        if first.egress().is_some() {
             assert_eq!(again, first, "state blocked or rerouted an admitted flow");
             if let Some(later) = later_fragment_of(packet) {
                 let followed = decide(snap, &flows, ingress, &later, now_ms + 2);
@@ -247,7 +250,9 @@ pub fn parse_topology(data: &[u8]) {
                             continue;
                         };
                         match decide(&snap, &Stateless, ingress, &packet, 0) {
-                            Verdict::Deliver(to) => assert!(to.index() < nics.len()),
+                            Verdict::Deliver(to) | Verdict::Translate { nic: to, .. } => {
+                                assert!(to.index() < nics.len())
+                            }
                             Verdict::Drop { at, .. } => assert!(at.index() < nics.len()),
                         }
                     }

@@ -124,7 +124,7 @@ impl Daemon {
         // A tracked flow takes two slots: the quota shares the flows.
         let flows = Arc::new(FlowTable::new(
             slots,
-            MAX_NICS,
+            MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
             FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
         ));
         let stop = Arc::new(AtomicBool::new(false));

@@ -5,7 +5,7 @@
 //! counters' port ids.
 
 use super::stats::PortId;
-use crate::dataplane::conntrack::{FlowOwners, TrackedFlows};
+use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::snapshot::Snapshot;
 use crate::topology::{Nic, NicIdx, NicRole, TiVec, Topology};
@@ -102,6 +102,12 @@ impl FlowOwners for &Plane {
     #[inline]
     fn owner(&self, nic: NicIdx) -> u32 {
         self.port_id(nic).get()
+    }
+
+    /// Frontends own the numbers after the NICs' ports.
+    #[inline]
+    fn frontend_owner(&self, stable_id: u32) -> u32 {
+        super::MAX_NICS + stable_id % FRONTEND_OWNERS
     }
 }
 

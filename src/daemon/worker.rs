@@ -18,6 +18,7 @@
 use super::flow_log::DenySink;
 use super::stats::WorkerCounters;
 use super::{Plane, PortConntrack};
+use crate::dataplane::nat::translate;
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::host::{TunQueue, VNET_HDR_LEN};
@@ -34,6 +35,9 @@ use std::time::Instant;
 
 /// Largest packet a queue hands over: the header and a 64 KiB super-packet.
 pub const BUFFER_LEN: usize = VNET_HDR_LEN + 65_535;
+/// The virtio-net header's flag for a transport checksum left to the
+/// receiver (the field holds the pseudo-header sum).
+const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 /// Packets read from one queue before looking at the others (fairness).
 const BATCH_PER_QUEUE: usize = 64;
 /// How long a wait may last before the stop flag is looked at again.
@@ -234,24 +238,32 @@ impl Worker {
                 }
                 Err(_) => Verdict::dropped(DropReason::Malformed, nic),
             };
-            match verdict {
-                Verdict::Deliver(egress) => {
-                    let out = plane.ports.get(egress);
-                    let sent = out
-                        .and_then(|p| p.queues.get(self.index))
-                        .map(|q| q.send(&buf[..len]));
-                    let egress_port = plane.port_id(egress);
-                    match sent {
-                        Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),
-                        // A full egress queue loses the packet, as a full
-                        // link would.
-                        Some(Err(e)) => self.counters.dropped(egress_port, send_error_reason(&e)),
-                        None => self.counters.dropped(egress_port, DropReason::EgressGone),
+            let egress = match verdict {
+                Verdict::Deliver(egress) => egress,
+                Verdict::Translate { nic, rewrite } => {
+                    let partial = buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
+                    if translate(&mut buf[VNET_HDR_LEN..len], rewrite, partial).is_err() {
+                        self.counters.dropped(port, DropReason::Malformed);
+                        continue;
                     }
+                    nic
                 }
                 Verdict::Drop { reason, at, .. } => {
-                    self.counters.dropped(plane.port_id(at), reason)
+                    self.counters.dropped(plane.port_id(at), reason);
+                    continue;
                 }
+            };
+            let out = plane.ports.get(egress);
+            let sent = out
+                .and_then(|p| p.queues.get(self.index))
+                .map(|q| q.send(&buf[..len]));
+            let egress_port = plane.port_id(egress);
+            match sent {
+                Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),
+                // A full egress queue loses the packet, as a full
+                // link would.
+                Some(Err(e)) => self.counters.dropped(egress_port, send_error_reason(&e)),
+                None => self.counters.dropped(egress_port, DropReason::EgressGone),
             }
         }
         Ok(())

@@ -9,13 +9,35 @@
 //! a TCP flow that has seen a FIN or RST expires a few seconds after its
 //! last packet instead, so that its end is known (and flow-logged) promptly.
 
-use super::decide::{Admission, Conntrack, CLOSING_IDLE_TIMEOUT_MS};
+use super::decide::{Admission, Conntrack, Pin, CLOSING_IDLE_TIMEOUT_MS};
 use super::packet::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
-use crate::snapshot::RuleId;
+use crate::snapshot::{FrontendTables, RuleId};
 use crate::topology::{Direction, NicIdx};
+use std::net::IpAddr;
+
+/// The direction code of a load balancer's pins: flows through a
+/// frontend, keyed by the frontend's owner and the packet as sent, whose
+/// value names the backend (`verdict_tag`) and the original destination
+/// port and whether it was translated (`generation`).
+pub const PIN_DIRECTION: u8 = 2;
+
+/// `generation` bit of a pin whose destination was translated.
+const PIN_TRANSLATED: u64 = 1 << 16;
+
+/// True for a load balancer's pin (not an NSG flow).
+#[inline]
+pub fn is_pin(key: &FlowKey) -> bool {
+    key.direction == PIN_DIRECTION
+}
+
+/// How many flow owners are set aside for load-balancer frontends, after
+/// the NICs' own: a frontend's flows count against the quota of owner
+/// `base + stable_id % FRONTEND_OWNERS` (two frontends may share one; their
+/// keys never collide, their quota is shared).
+pub const FRONTEND_OWNERS: u32 = 64;
 
 /// How directions are written in flow keys.
 pub fn direction_code(d: Direction) -> u8 {
@@ -97,17 +119,33 @@ pub fn reply_key(key: &FlowKey, direction: Direction) -> FlowKey {
 /// and the flow keys count by this number.
 pub trait FlowOwners {
     fn owner(&self, nic: NicIdx) -> u32;
+    /// The owner of a load-balancer frontend's pins, from its stable id.
+    fn frontend_owner(&self, stable_id: u32) -> u32;
 }
 
 /// Flows owned by the NIC's own index: for one snapshot's life (tests,
-/// benchmarks, the fuzz checks).
+/// benchmarks, the fuzz checks). Frontends own the
+/// [`FRONTEND_OWNERS`] numbers from [`NicOwners::NICS`] on, so a table
+/// for them needs [`NicOwners::MAX_OWNERS`] owners.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NicOwners;
+
+impl NicOwners {
+    /// The NICs a table keyed by index serves.
+    pub const NICS: u32 = 64;
+    /// Owners a table keyed by index needs: NICs, then frontends.
+    pub const MAX_OWNERS: u32 = Self::NICS + FRONTEND_OWNERS;
+}
 
 impl FlowOwners for NicOwners {
     #[inline]
     fn owner(&self, nic: NicIdx) -> u32 {
         nic.index() as u32
+    }
+
+    #[inline]
+    fn frontend_owner(&self, stable_id: u32) -> u32 {
+        Self::NICS + stable_id % FRONTEND_OWNERS
     }
 }
 
@@ -206,6 +244,74 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             self.table.fragments().remember(&id, p.flow_ports, now_ms);
         }
     }
+
+    #[inline]
+    fn pinned(&self, frontend: &FrontendTables, p: &PacketView, now_ms: u64) -> Option<Pin> {
+        let owner = self.owners.frontend_owner(frontend.stable_id);
+        let key = pin_key(owner, p.key.proto, p.key.src, p.key.dst, p.flow_ports)?;
+        let flow = self.table.lookup(&key, now_ms)?;
+        let reply = flow.is_reply();
+        flow.touch(now_ms, p.len as u64, !reply);
+        let marks = flow.generation();
+        Some(Pin {
+            backend: flow.verdict_tag(),
+            original_port: marks as u16,
+            translated: marks & PIN_TRANSLATED != 0,
+            reply,
+            handle: flow.handle(),
+        })
+    }
+
+    fn pin(
+        &self,
+        frontend: &FrontendTables,
+        p: &PacketView,
+        backend: NicIdx,
+        reply_source: (IpAddr, u16),
+        translated: bool,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+    ) {
+        let owner = self.owners.frontend_owner(frontend.stable_id);
+        let (client, client_port) = (p.key.src, p.flow_ports.0);
+        let key = pin_key(owner, p.key.proto, client, p.key.dst, p.flow_ports);
+        let reply = pin_key(
+            owner,
+            p.key.proto,
+            reply_source.0,
+            client,
+            (reply_source.1, client_port),
+        );
+        if let (Some(key), Some(reply)) = (key, reply) {
+            let marks = u64::from(p.flow_ports.1) | if translated { PIN_TRANSLATED } else { 0 };
+            // A full table leaves the flow unpinned: its packets are then
+            // placed by the hash alone, which holds while the backends do.
+            let _ = self.table.insert_pair(
+                &key,
+                &reply,
+                self.owners.owner(backend),
+                marks,
+                idle_timeout_ms,
+                now_ms,
+                p.len as u64,
+            );
+        }
+    }
+
+    fn unpin(&self, pin: &Pin, now_ms: u64) {
+        self.table.remove_flow(pin.handle, now_ms);
+    }
+
+    #[inline]
+    fn backend_id(&self, nic: NicIdx) -> u32 {
+        self.owners.owner(nic)
+    }
+}
+
+/// A pin's key: the frontend's owner and the packet's 5-tuple as sent.
+#[inline]
+fn pin_key(owner: u32, proto: u8, src: IpAddr, dst: IpAddr, ports: (u16, u16)) -> Option<FlowKey> {
+    FlowKey::from_ips(owner, PIN_DIRECTION, proto, src, dst, ports.0, ports.1)
 }
 
 /// The table on its own tracks flows by NIC index.
@@ -269,6 +375,39 @@ impl Conntrack for FlowTable {
 
     fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
         by_nic(self).first_fragment_passed(nic, p, now_ms)
+    }
+
+    fn pinned(&self, frontend: &FrontendTables, p: &PacketView, now_ms: u64) -> Option<Pin> {
+        by_nic(self).pinned(frontend, p, now_ms)
+    }
+
+    fn pin(
+        &self,
+        frontend: &FrontendTables,
+        p: &PacketView,
+        backend: NicIdx,
+        reply_source: (IpAddr, u16),
+        translated: bool,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+    ) {
+        by_nic(self).pin(
+            frontend,
+            p,
+            backend,
+            reply_source,
+            translated,
+            idle_timeout_ms,
+            now_ms,
+        )
+    }
+
+    fn unpin(&self, pin: &Pin, now_ms: u64) {
+        by_nic(self).unpin(pin, now_ms)
+    }
+
+    fn backend_id(&self, nic: NicIdx) -> u32 {
+        by_nic(self).backend_id(nic)
     }
 }
 

@@ -31,11 +31,16 @@
 //! read from the current snapshot for every packet; only NSG verdicts are
 //! remembered per flow.
 
+use super::nat::Rewrite;
 use super::packet::{PacketView, TCP_FIN, TCP_RST};
 use crate::engine::flow_table::FlowHandle;
-use crate::net::PacketKey;
-use crate::snapshot::{GatewayHop, NsgVerdict, RouteTarget, RuleId, Snapshot};
+use crate::net::{PacketKey, IPPROTO_TCP};
+use crate::policy::tags::AZURE_HOST_VIP;
+use crate::snapshot::{
+    FrontendIdx, FrontendTables, GatewayHop, NsgVerdict, RouteTarget, RuleId, Snapshot,
+};
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
+use std::net::IpAddr;
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
 #[derive(
@@ -103,6 +108,15 @@ pub enum DropReason {
     GatewayNoRoute,
     /// Gateways handed the packet to each other more than twice.
     GatewayLoop,
+    /// Sent to a load balancer's frontend, but no rule of the frontend
+    /// carries its protocol and port (or, through a route to the frontend,
+    /// it has no HA-ports rule).
+    LbNoRule,
+    /// The load balancer's rule has no healthy backend for a new flow.
+    LbNoHealthyBackend,
+    /// A backend sent through its own load balancer's frontend, which
+    /// Azure does not hairpin.
+    LbHairpin,
 }
 
 impl DropReason {
@@ -132,6 +146,9 @@ impl DropReason {
 pub enum Verdict {
     /// Write it, unchanged, to this NIC.
     Deliver(NicIdx),
+    /// Rewrite it (a load balancer's translation, see [`super::nat`]) and
+    /// write it to this NIC.
+    Translate { nic: NicIdx, rewrite: Rewrite },
     /// Drop it. `at` is the hop whose check refused it: the sender for
     /// source-side checks, the receiver for destination-side ones. `rule`
     /// is the NSG rule that denied it ([`RuleId::NONE`] for every other
@@ -145,6 +162,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The NIC the packet is written to, if it is delivered.
+    #[inline]
+    pub fn egress(&self) -> Option<NicIdx> {
+        match *self {
+            Verdict::Deliver(nic) | Verdict::Translate { nic, .. } => Some(nic),
+            Verdict::Drop { .. } => None,
+        }
+    }
+
     /// A drop that no NSG rule decided.
     #[inline]
     pub const fn dropped(reason: DropReason, at: NicIdx) -> Verdict {
@@ -246,6 +272,55 @@ pub trait Conntrack {
     /// The first fragment `packet` of a datagram sent by `nic` was let
     /// through: its later fragments follow it.
     fn first_fragment_passed(&self, _nic: NicIdx, _packet: &PacketView, _now_ms: u64) {}
+    /// The backend a load-balanced flow through `frontend` was pinned to,
+    /// found by the packet as sent (a flow's packets, and with a
+    /// translated destination its backend's replies, or without one the
+    /// replies routed through the frontend); counts the packet. Trackers
+    /// without memory pin nothing: every packet is placed by the hash.
+    fn pinned(
+        &self,
+        _frontend: &FrontendTables,
+        _packet: &PacketView,
+        _now_ms: u64,
+    ) -> Option<Pin> {
+        None
+    }
+    /// Pins the new flow `packet` (as sent) through `frontend` to
+    /// `backend`. `reply_source` is where the backend's replies come from
+    /// (the translated destination, or the original one).
+    #[allow(clippy::too_many_arguments)]
+    fn pin(
+        &self,
+        _frontend: &FrontendTables,
+        _packet: &PacketView,
+        _backend: NicIdx,
+        _reply_source: (IpAddr, u16),
+        _translated: bool,
+        _idle_timeout_ms: u64,
+        _now_ms: u64,
+    ) {
+    }
+    /// Forgets a pin (its backend left the pool, or a UDP flow moves off a
+    /// backend that went down).
+    fn unpin(&self, _pin: &Pin, _now_ms: u64) {}
+    /// How pins name `nic` (see [`Pin::backend`]).
+    fn backend_id(&self, nic: NicIdx) -> u32 {
+        nic.index() as u32
+    }
+}
+
+/// A load-balanced flow's pin, as [`Conntrack::pinned`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    /// The backend, as [`Conntrack::backend_id`] names it.
+    pub backend: u32,
+    /// The destination port the flow's first packet was sent to.
+    pub original_port: u16,
+    /// The destination was translated to the backend.
+    pub translated: bool,
+    /// The packet is the reply direction of the pinned flow.
+    pub reply: bool,
+    pub handle: FlowHandle,
 }
 
 /// Idle timeout of a TCP flow once a FIN or RST has been seen: long enough
@@ -425,7 +500,7 @@ fn decide_fragment<C: Conntrack + ?Sized>(
         {
             if fragment.first {
                 let verdict = decide_packet(snap, flows, ingress, view, now_ms);
-                if let Verdict::Deliver(_) = verdict {
+                if verdict.egress().is_some() {
                     flows.first_fragment_passed(ingress, view, now_ms);
                 }
                 verdict
@@ -471,16 +546,32 @@ pub fn sender_checks(
 }
 
 /// Where the fabric takes a packet: the sending subnet's deciding route
-/// (a row of [`Snapshot::nic_routes`]) and the NIC that receives it.
+/// (a row of [`Snapshot::nic_routes`]; none for the health prober, whose
+/// packets no route decides) and where it leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hop {
-    pub row: usize,
-    pub receiver: NicIdx,
+    pub row: Option<usize>,
+    pub to: HopTo,
+}
+
+/// Where a hop leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopTo {
+    /// This NIC receives the packet.
+    Nic(NicIdx),
+    /// An internal load balancer's frontend: `addressed` when the packet is
+    /// sent to the frontend address, else the frontend is a route's next
+    /// hop. The backend is chosen by [`balance`].
+    Frontend {
+        frontend: FrontendIdx,
+        addressed: bool,
+    },
 }
 
 /// Steps 4-7 for a packet from `ingress`: the deciding route, the
-/// receiving NIC, the peering crossed and the receiver's destination check.
-/// A refusal is the drop, with the hop that refused.
+/// receiving NIC (or load-balancer frontend), the peering crossed and the
+/// receiver's destination check. A refusal is the drop, with the hop that
+/// refused.
 ///
 /// A route to a gateway continues in the gateway's own table: into a
 /// site's tunnel (the instance chosen by flow hash among those carrying the
@@ -489,6 +580,10 @@ pub struct Hop {
 /// entered through a gateway is the gateway's, not forwarded traffic, so
 /// it is not refused by a peering that does not accept forwarded traffic
 /// (gateway transit).
+///
+/// Health probes travel between the VNet's prober port (168.63.129.16)
+/// and the backends without routes: Azure's platform address is exempt
+/// from user routes.
 #[inline]
 pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<Hop, Verdict> {
     let (src, dst) = (key.src, key.dst);
@@ -496,25 +591,59 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
     let Some(sender) = snap.nics.get(ingress) else {
         return drop(DropReason::Malformed, ingress);
     };
-    let Some((row, mut target)) = snap.route_target(ingress, dst) else {
-        return drop(DropReason::NoRoute, ingress);
+    let (row, mut target) = if sender.prober {
+        (None, RouteTarget::Vnet(sender.vnet))
+    } else {
+        match snap.route_target(ingress, dst) {
+            Some((row, target)) => (Some(row), target),
+            None => return drop(DropReason::NoRoute, ingress),
+        }
     };
     let mut from_vnet = sender.vnet;
     let mut via_gateway = sender.gateway_port;
     // A gateway hands on to a peer gateway at most once per packet's pass
     // through the fabric; more is a loop between gateways.
     let mut gateway_hops = 0;
-    let (receiver, receiver_vnet) = loop {
+    let (to, receiver_vnet) = loop {
         match target {
             RouteTarget::Vnet(vnet) => match snap.forwarding.owner(vnet, dst) {
-                Some(nic) => break (nic, vnet),
-                None => return drop(DropReason::NoDestination, ingress),
+                Some(nic) => break (HopTo::Nic(nic), vnet),
+                None => match snap.forwarding.frontend(vnet, dst) {
+                    Some(frontend) => {
+                        let addressed = true;
+                        break (
+                            HopTo::Frontend {
+                                frontend,
+                                addressed,
+                            },
+                            vnet,
+                        );
+                    }
+                    None => return drop(DropReason::NoDestination, ingress),
+                },
             },
-            RouteTarget::Appliance { nic, vnet } => break (nic, vnet),
+            RouteTarget::Appliance { nic, vnet } => break (HopTo::Nic(nic), vnet),
+            RouteTarget::Balanced { frontend, vnet } => {
+                let addressed = false;
+                break (
+                    HopTo::Frontend {
+                        frontend,
+                        addressed,
+                    },
+                    vnet,
+                );
+            }
             RouteTarget::ApplianceUnreachable => {
                 return drop(DropReason::ApplianceUnreachable, ingress)
             }
             RouteTarget::Nowhere => {
+                // Replies to the health probes end at the VNet's prober.
+                if dst == IpAddr::V4(AZURE_HOST_VIP) {
+                    if let Some(prober) = snap.prober(from_vnet) {
+                        break (HopTo::Nic(prober), from_vnet);
+                    }
+                }
+                let row = row.unwrap_or_default();
                 let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
                     NextHopType::Internet => DropReason::NextHopInternet,
                     NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
@@ -540,7 +669,7 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
                             .gateway_instance
                             .filter(|(g, _)| *g == gateway)
                             .map(|(_, i)| i);
-                        break (choose_tunnel(ports, own, key), tables.vnet);
+                        break (HopTo::Nic(choose_tunnel(ports, own, key)), tables.vnet);
                     }
                     Some(GatewayHop::Gateway(peer)) if gateway_hops < MAX_GATEWAY_HOPS => {
                         gateway_hops += 1;
@@ -565,6 +694,10 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
     };
     if receiver_vnet != from_vnet {
         let crossing = snap.forwarding.crossing(from_vnet, receiver_vnet);
+        let refused_at = match to {
+            HopTo::Nic(nic) => nic,
+            HopTo::Frontend { .. } => ingress,
+        };
         if !crossing.connected {
             return drop(DropReason::PeeringNotConnected, ingress);
         }
@@ -572,14 +705,138 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
             return drop(DropReason::PeeringAccessOff, ingress);
         }
         if !crossing.forwarded && !via_gateway && !snap.forwarding.in_vnet(from_vnet, src) {
-            return drop(DropReason::ForwardedTrafficRefused, receiver);
+            return drop(DropReason::ForwardedTrafficRefused, refused_at);
         }
     }
-    let recipient = &snap.nics[receiver];
-    if !recipient.ip_forwarding && !recipient.owns(dst) {
-        return drop(DropReason::DestinationCheck, receiver);
+    if let HopTo::Nic(receiver) = to {
+        let recipient = &snap.nics[receiver];
+        if !recipient.ip_forwarding && !recipient.owns(dst) {
+            return drop(DropReason::DestinationCheck, receiver);
+        }
     }
-    Ok(Hop { row, receiver })
+    Ok(Hop { row, to })
+}
+
+/// A load balancer's part of a hop: the backend that receives the packet,
+/// the packet as it receives it, and the rewrite that makes it so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balanced {
+    pub backend: NicIdx,
+    pub view: PacketView,
+    pub rewrite: Option<Rewrite>,
+}
+
+/// The load balancer's step for a packet from `ingress` that reached
+/// `frontend`: the rule that carries it, the backend (the flow's pinned
+/// one, or for a new flow the hash's pick among the healthy backends,
+/// then pinned), and the translation of its destination unless the
+/// frontend is a route's next hop or the rule has floating IP.
+///
+/// As on Azure's Standard load balancer, a backend that goes down keeps
+/// its established TCP flows; other flows move to a healthy backend or
+/// end when there is none. A backend sending through its own frontend is
+/// refused (no hairpin).
+#[inline]
+pub fn balance<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    frontend: FrontendIdx,
+    addressed: bool,
+    now_ms: u64,
+) -> Result<Balanced, Verdict> {
+    let drop = |reason, at| Err(Verdict::dropped(reason, at));
+    let fe = snap.frontend(frontend);
+    let rule = if addressed {
+        fe.rule_for(view.key.proto, view.key.dst_port)
+    } else {
+        fe.next_hop_rule(view.key.proto)
+    };
+    let Some(rule) = rule.map(|r| &fe.rules[r]) else {
+        return drop(DropReason::LbNoRule, ingress);
+    };
+    if fe.serves(ingress) {
+        return drop(DropReason::LbHairpin, ingress);
+    }
+    let translate = addressed && !rule.floating_ip;
+    let pinned = flows.pinned(fe, view, now_ms).and_then(|pin| {
+        let backend = rule
+            .pool
+            .iter()
+            .find(|b| flows.backend_id(b.nic) == pin.backend);
+        match backend {
+            Some(b) if view.key.proto == IPPROTO_TCP || rule.is_healthy(b.nic) => Some((*b, pin)),
+            _ => {
+                flows.unpin(&pin, now_ms);
+                None
+            }
+        }
+    });
+    let (backend, original_port) = match pinned {
+        Some((backend, pin)) => (backend, pin.original_port),
+        None => {
+            let Some(&backend) = rule.pick(&view.key) else {
+                return drop(DropReason::LbNoHealthyBackend, ingress);
+            };
+            let original_port = view.flow_ports.1;
+            let reply_source = if translate {
+                (backend.address, rule.backend_port_for(original_port))
+            } else {
+                (view.key.dst, original_port)
+            };
+            flows.pin(
+                fe,
+                view,
+                backend.nic,
+                reply_source,
+                translate,
+                rule.idle_timeout_ms,
+                now_ms,
+            );
+            (backend, original_port)
+        }
+    };
+    let (view, rewrite) = if translate {
+        let rewrite = Rewrite::Destination {
+            address: backend.address,
+            port: rule.backend_port_for(original_port),
+        };
+        (view.translated(rewrite), Some(rewrite))
+    } else {
+        (*view, None)
+    };
+    let recipient = &snap.nics[backend.nic];
+    if !recipient.ip_forwarding && !recipient.owns(view.key.dst) {
+        return drop(DropReason::DestinationCheck, backend.nic);
+    }
+    Ok(Balanced {
+        backend: backend.nic,
+        view,
+        rewrite,
+    })
+}
+
+/// A backend's reply to a flow whose destination a load balancer
+/// translated: the rewrite of its source back to the frontend.
+#[inline]
+fn untranslate<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    sender: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Option<Rewrite> {
+    for &frontend in snap.nics[sender].translated_frontends.iter() {
+        let fe = snap.frontend(frontend);
+        if let Some(pin) = flows.pinned(fe, view, now_ms) {
+            return (pin.reply && pin.translated).then_some(Rewrite::Source {
+                address: fe.address,
+                port: pin.original_port,
+            });
+        }
+    }
+    None
 }
 
 /// How many times one packet may be handed from a gateway to a peer
@@ -606,7 +863,9 @@ pub fn flow_hash(key: &PacketKey) -> u64 {
 }
 
 /// Azure's checks in Azure's order, on a packet whose ports are known: the
-/// steps above, with the NSGs (and their flow state) between them.
+/// steps above, with the NSGs (and their flow state) between them, and the
+/// load balancer's translation between the sender's and the receiver's
+/// (each NSG sees the packet as its NIC sends or receives it).
 #[inline]
 fn decide_packet<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -625,18 +884,45 @@ fn decide_packet<C: Conntrack + ?Sized>(
             rule,
         };
     }
-    let receiver = match route_step(snap, ingress, &view.key) {
-        Ok(hop) => hop.receiver,
+    let mut sent = *view;
+    let mut rewrite = None;
+    if !snap.nics[ingress].translated_frontends.is_empty() {
+        if let Some(back) = untranslate(snap, flows, ingress, view, now_ms) {
+            sent = view.translated(back);
+            rewrite = Some(back);
+        }
+    }
+    let hop = match route_step(snap, ingress, &sent.key) {
+        Ok(hop) => hop,
         Err(drop) => return drop,
     };
-    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, view, now_ms) {
+    let (receiver, received) = match hop.to {
+        HopTo::Nic(nic) => (nic, sent),
+        HopTo::Frontend {
+            frontend,
+            addressed,
+        } => match balance(snap, flows, ingress, &sent, frontend, addressed, now_ms) {
+            Ok(balanced) => {
+                rewrite = balanced.rewrite.or(rewrite);
+                (balanced.backend, balanced.view)
+            }
+            Err(drop) => return drop,
+        },
+    };
+    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, &received, now_ms) {
         return Verdict::Drop {
             reason: DropReason::NsgInbound,
             at: receiver,
             rule,
         };
     }
-    Verdict::Deliver(receiver)
+    match rewrite {
+        None => Verdict::Deliver(receiver),
+        Some(rewrite) => Verdict::Translate {
+            nic: receiver,
+            rewrite,
+        },
+    }
 }
 
 #[cfg(test)]

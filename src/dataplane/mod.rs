@@ -11,10 +11,12 @@
 
 pub mod conntrack;
 pub mod decide;
+pub mod nat;
 pub mod packet;
 
 pub use decide::{
-    decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, Conntrack, DropReason,
-    Hop, NsgJudgement, Stateless, Verdict,
+    balance, decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, Balanced,
+    Conntrack, DropReason, Hop, HopTo, NsgJudgement, Pin, Stateless, Verdict,
 };
+pub use nat::Rewrite;
 pub use packet::PacketView;

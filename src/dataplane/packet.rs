@@ -6,6 +6,7 @@
 //! Packets may be GSO super-packets (up to 64 KiB of TCP or UDP with one
 //! header): they are described once, exactly like a single segment.
 
+use super::nat::Rewrite;
 use crate::engine::classifier::PacketKey;
 use crate::topology::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use etherparse::{IpSlice, Ipv6ExtensionSlice};
@@ -59,6 +60,31 @@ impl PacketView {
         if matches!(view.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
             view.key.src_port = Some(ports.0);
             view.key.dst_port = Some(ports.1);
+        }
+        view
+    }
+
+    /// The view of this packet after `rewrite` (a load balancer's
+    /// translation of one end: address, and port for TCP and UDP).
+    #[inline]
+    pub fn translated(&self, rewrite: Rewrite) -> PacketView {
+        let mut view = *self;
+        let ports = matches!(view.key.proto, IPPROTO_TCP | IPPROTO_UDP);
+        match rewrite {
+            Rewrite::Destination { address, port } => {
+                view.key.dst = address;
+                if ports {
+                    view.key.dst_port = Some(port);
+                    view.flow_ports.1 = port;
+                }
+            }
+            Rewrite::Source { address, port } => {
+                view.key.src = address;
+                if ports {
+                    view.key.src_port = Some(port);
+                    view.flow_ports.0 = port;
+                }
+            }
         }
         view
     }

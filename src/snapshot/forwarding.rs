@@ -6,12 +6,14 @@
 //! - for every VirtualAppliance route, the NIC that holds the appliance
 //!   address, found as Azure finds it: through the source subnet's own
 //!   VnetLocal or peering routes (an appliance that is not directly
-//!   reachable makes the route lead nowhere);
+//!   reachable makes the route lead nowhere); an internal load balancer's
+//!   frontend address is such an appliance too;
 //! - for every ordered pair of VNets, the peering facts a crossing packet is
 //!   checked against: Connected, `allow_virtual_network_access` on both
 //!   links, and `allow_forwarded_traffic` on the link held in the receiving
 //!   VNet.
 
+use super::load_balancers::FrontendIdx;
 use crate::policy::routes::EffectiveRoute;
 use crate::topology::{NextHopType, NicIdx, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
@@ -39,6 +41,9 @@ pub struct Forwarding {
     vnet_count: usize,
     /// Per VNet, its address space (to tell whether a packet started there).
     spaces: TiVec<VnetIdx, Vec<IpNet>>,
+    /// Load-balancer frontend addresses, numbered as
+    /// [`super::load_balancers::compile`] numbers them.
+    frontends: FxHashMap<(VnetIdx, IpAddr), FrontendIdx>,
 }
 
 impl Forwarding {
@@ -65,11 +70,19 @@ impl Forwarding {
                 }
             }
         }
+        let frontends = topo
+            .load_balancers
+            .iter()
+            .flat_map(|lb| lb.frontends.iter().map(move |fe| (lb.vnet, fe.address)))
+            .zip(0..)
+            .map(|(at, i)| (at, FrontendIdx(i)))
+            .collect();
         Forwarding {
             owners,
             crossings,
             vnet_count: n,
             spaces: topo.vnets.iter().map(|v| v.address_space.clone()).collect(),
+            frontends,
         }
     }
 
@@ -77,6 +90,12 @@ impl Forwarding {
     #[inline]
     pub fn owner(&self, vnet: VnetIdx, addr: IpAddr) -> Option<NicIdx> {
         self.owners.get(&(vnet, addr)).copied()
+    }
+
+    /// The load-balancer frontend at `addr` in `vnet`.
+    #[inline]
+    pub fn frontend(&self, vnet: VnetIdx, addr: IpAddr) -> Option<FrontendIdx> {
+        self.frontends.get(&(vnet, addr)).copied()
     }
 
     #[inline]
@@ -107,6 +126,12 @@ pub enum RouteTarget {
     ApplianceUnreachable,
     /// To this gateway, which forwards by its own table.
     Gateway(crate::topology::GatewayIdx),
+    /// To an internal load balancer's frontend (a VirtualAppliance route
+    /// whose address is the frontend): the backend its HA-ports rule picks.
+    Balanced {
+        frontend: FrontendIdx,
+        vnet: VnetIdx,
+    },
     /// None, Internet, or a VirtualNetworkGateway route without a gateway:
     /// nowhere to deliver.
     Nowhere,
@@ -142,6 +167,11 @@ pub fn resolve_targets(
                         forwarding
                             .owner(vnet, ip)
                             .map(|nic| RouteTarget::Appliance { nic, vnet })
+                            .or_else(|| {
+                                forwarding
+                                    .frontend(vnet, ip)
+                                    .map(|frontend| RouteTarget::Balanced { frontend, vnet })
+                            })
                     })
                     .unwrap_or(RouteTarget::ApplianceUnreachable)
             }

@@ -35,7 +35,8 @@ use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
-    Access, AsgIdx, Direction, GatewayIdx, NicIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    Access, AsgIdx, Direction, GatewayIdx, NicIdx, NicRole, NsgIdx, SubnetRef, TiVec, Topology,
+    VnetIdx,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -43,10 +44,12 @@ use std::sync::Arc;
 
 pub mod forwarding;
 pub mod gateways;
+pub mod load_balancers;
 pub mod rule_names;
 
 pub use forwarding::{Crossing, Forwarding, RouteTarget};
 pub use gateways::{GatewayHop, GatewayTables};
+pub use load_balancers::{FrontendIdx, FrontendTables, LbBackend, LbRuleTables};
 pub use rule_names::{RuleId, RuleIdentity, RuleNames, NO_RULE};
 
 /// Routes of one subnet.
@@ -113,10 +116,19 @@ pub struct NicTables {
     pub gateway_port: bool,
     /// For a gateway instance's own port: which gateway and instance.
     pub gateway_instance: Option<(GatewayIdx, usize)>,
+    /// The port of its VNet's health prober: its packets go straight to the
+    /// backend addressed, untouched by user routes.
+    pub prober: bool,
+    /// The frontends whose flows this NIC serves as a backend with the
+    /// destination translated: its replies get their source translated
+    /// back.
+    pub translated_frontends: Box<[FrontendIdx]>,
     /// IP forwarding is on: the NIC may send from, and receive for,
     /// addresses it does not own (an appliance).
     pub ip_forwarding: bool,
-    /// The NIC's own addresses.
+    /// The NIC's own addresses, and the frontend addresses of the
+    /// floating-IP rules it is a backend of (it receives and answers for
+    /// them, as a guest with the frontend on its loopback does).
     pub addresses: Box<[IpAddr]>,
     /// The idle timeout of flows admitted at this NIC: its VNet's
     /// `flow_timeout_in_minutes`.
@@ -184,6 +196,10 @@ pub struct Snapshot {
     /// What the load balancers' health probes found when this snapshot was
     /// compiled: the other input beside the topology.
     pub health: BackendHealth,
+    /// Every load balancer's frontends, in file order.
+    pub frontends: Vec<FrontendTables>,
+    /// Per VNet, the port of its health prober (which owns 168.63.129.16).
+    pub probers: TiVec<VnetIdx, Option<NicIdx>>,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -305,6 +321,7 @@ impl Snapshot {
             StageKey,
             (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[RuleId]>),
         > = HashMap::new();
+        let frontends = load_balancers::compile(&topology, &health);
         let mut nics = TiVec::with_capacity(topology.nics.len());
         for (idx, nic) in topology.nics.iter_enumerated() {
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
@@ -357,15 +374,40 @@ impl Snapshot {
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
                 vnet: nic.subnet.vnet,
-                gateway_port: !nic.is_vm(),
+                gateway_port: matches!(
+                    nic.role,
+                    NicRole::GatewayInstance { .. } | NicRole::SiteTunnel { .. }
+                ),
                 gateway_instance: match nic.role {
-                    crate::topology::NicRole::GatewayInstance { gateway, instance } => {
-                        Some((gateway, instance))
-                    }
+                    NicRole::GatewayInstance { gateway, instance } => Some((gateway, instance)),
                     _ => None,
                 },
+                prober: matches!(nic.role, NicRole::Prober { .. }),
+                translated_frontends: (0..)
+                    .zip(&frontends)
+                    .filter(|(_, fe)| {
+                        fe.rules
+                            .iter()
+                            .any(|r| !r.floating_ip && r.member(idx).is_some())
+                    })
+                    .map(|(i, _)| FrontendIdx(i))
+                    .collect(),
                 ip_forwarding: nic.ip_forwarding,
-                addresses: nic.ip_configurations.iter().map(|c| c.address).collect(),
+                addresses: nic
+                    .ip_configurations
+                    .iter()
+                    .map(|c| c.address)
+                    .chain(
+                        frontends
+                            .iter()
+                            .filter(|fe| {
+                                fe.rules
+                                    .iter()
+                                    .any(|r| r.floating_ip && r.member(idx).is_some())
+                            })
+                            .map(|fe| fe.address),
+                    )
+                    .collect(),
                 flow_timeout_ms: topology
                     .vnets
                     .get(nic.subnet.vnet)
@@ -377,6 +419,13 @@ impl Snapshot {
             });
         }
         let gateways = gateways::compile(&topology, &learned);
+        let mut probers: TiVec<VnetIdx, Option<NicIdx>> =
+            topology.vnets.keys().map(|_| None).collect();
+        for (idx, nic) in topology.nics.iter_enumerated() {
+            if let NicRole::Prober { vnet } = nic.role {
+                probers[vnet] = Some(idx);
+            }
+        }
         Snapshot {
             topology,
             generation,
@@ -388,11 +437,25 @@ impl Snapshot {
             rule_names,
             learned,
             health,
+            frontends,
+            probers,
         }
     }
 
     pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
         self.topology.nic_by_name(name)
+    }
+
+    /// The compiled frontend `frontend`.
+    #[inline]
+    pub fn frontend(&self, frontend: FrontendIdx) -> &FrontendTables {
+        &self.frontends[frontend.0 as usize]
+    }
+
+    /// The health prober port of `vnet`, if it has load balancers.
+    #[inline]
+    pub fn prober(&self, vnet: VnetIdx) -> Option<NicIdx> {
+        self.probers.get(vnet).copied().flatten()
     }
 
     pub fn subnet_tables(&self, subnet: SubnetRef) -> Option<&SubnetTables> {

@@ -46,7 +46,7 @@ pub use format::{
 };
 
 use super::{Plane, PortId};
-use crate::dataplane::conntrack::TrackedFlow;
+use crate::dataplane::conntrack::{is_pin, TrackedFlow};
 use crate::dataplane::PacketView;
 use crate::engine::classifier::PacketKey;
 use crate::engine::flow_table::{FlowKey, FlowTable};
@@ -288,7 +288,9 @@ impl FlowLogger {
         let mut seen: HashSet<FlowKey> = HashSet::new();
         let mut live: Vec<(FlowKey, crate::engine::flow_table::FlowValue)> = Vec::new();
         self.flows.for_each(now, |key, value| {
-            if loggable(key.proto) && !RuleId::from_tag(value.verdict_tag).is_none() {
+            // A load balancer's pins are not NSG flows.
+            if loggable(key.proto) && !is_pin(key) && !RuleId::from_tag(value.verdict_tag).is_none()
+            {
                 live.push((*key, *value));
             }
         });
