@@ -302,6 +302,11 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         self.table.remove_flow(pin.handle, now_ms);
     }
 
+    fn closing_pin(&self, pin: &Pin) {
+        self.table
+            .shorten_idle_timeout(pin.handle, CLOSING_IDLE_TIMEOUT_MS);
+    }
+
     #[inline]
     fn backend_id(&self, nic: NicIdx) -> u32 {
         self.owners.owner(nic)
@@ -404,6 +409,10 @@ impl Conntrack for FlowTable {
 
     fn unpin(&self, pin: &Pin, now_ms: u64) {
         by_nic(self).unpin(pin, now_ms)
+    }
+
+    fn closing_pin(&self, pin: &Pin) {
+        by_nic(self).closing_pin(pin)
     }
 
     fn backend_id(&self, nic: NicIdx) -> u32 {

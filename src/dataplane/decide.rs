@@ -32,7 +32,7 @@
 //! remembered per flow.
 
 use super::nat::Rewrite;
-use super::packet::{PacketView, TCP_FIN, TCP_RST};
+use super::packet::{PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::engine::flow_table::FlowHandle;
 use crate::net::{PacketKey, IPPROTO_TCP};
 use crate::policy::tags::AZURE_HOST_VIP;
@@ -303,6 +303,9 @@ pub trait Conntrack {
     /// Forgets a pin (its backend left the pool, or a UDP flow moves off a
     /// backend that went down).
     fn unpin(&self, _pin: &Pin, _now_ms: u64) {}
+    /// A pinned TCP flow saw a FIN or RST: its pin may idle out within
+    /// [`CLOSING_IDLE_TIMEOUT_MS`].
+    fn closing_pin(&self, _pin: &Pin) {}
     /// How pins name `nic` (see [`Pin::backend`]).
     fn backend_id(&self, nic: NicIdx) -> u32 {
         nic.index() as u32
@@ -760,13 +763,22 @@ pub fn balance<C: Conntrack + ?Sized>(
         return drop(DropReason::LbHairpin, ingress);
     }
     let translate = addressed && !rule.floating_ip;
+    let tcp = view.key.proto == IPPROTO_TCP;
+    // A SYN without ACK opens a connection: on a pinned 5-tuple it is the
+    // tuple reused after the connection ended.
+    let opening = tcp && view.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
     let pinned = flows.pinned(fe, view, now_ms).and_then(|pin| {
         let backend = rule
             .pool
             .iter()
             .find(|b| flows.backend_id(b.nic) == pin.backend);
         match backend {
-            Some(b) if view.key.proto == IPPROTO_TCP || rule.is_healthy(b.nic) => Some((*b, pin)),
+            Some(b) if (tcp && !opening) || rule.is_healthy(b.nic) => {
+                if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+                    flows.closing_pin(&pin);
+                }
+                Some((*b, pin))
+            }
             _ => {
                 flows.unpin(&pin, now_ms);
                 None
