@@ -1,8 +1,9 @@
 //! The per-packet decision end to end (parse, source check, NSGs, route,
 //! peering and destination checks) on the built-in hub-and-spoke lab, for
 //! a few representative packets, and on the hybrid lab through its VPN
-//! gateway (a learned route given as input). This is the work a worker does
-//! per packet between its read and its write.
+//! gateway (a learned route given as input), and through internal load
+//! balancers. This is the work a worker does per packet between its read
+//! and its write.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
@@ -163,7 +164,71 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    load_balancer_cases(&mut group);
     group.finish();
+}
+
+/// Through internal load balancers (`config/ha-nva.yaml`, every backend
+/// up): a known flow to the web frontend (translated to its backend) next
+/// to the same client's known flow straight to that backend, the backend's
+/// reply (translated back), and a known flow through the HA-ports
+/// frontend as a route's next hop. The load balancer's cost on a flow hit
+/// is the first minus the second.
+fn load_balancer_cases(group: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>) {
+    let text = include_str!("../config/ha-nva.yaml");
+    let topology = vnetd::topology::parse_str("ha-nva.yaml", text)
+        .unwrap()
+        .topology;
+    let snap = Snapshot::compile(topology, 1);
+    let nic = |n: &str| snap.nic_by_name(n).unwrap();
+    let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 0);
+    let to_frontend = tcp([10, 1, 1, 4], [10, 0, 2, 100], 80);
+    let Verdict::Translate { nic: backend, .. } =
+        decide(&snap, &flows, nic("vm1"), &to_frontend, 0)
+    else {
+        panic!("the frontend translates to a backend");
+    };
+    let backend_address = match snap.topology.nics[backend].ip_configurations[0].address {
+        std::net::IpAddr::V4(a) => a.octets(),
+        std::net::IpAddr::V6(_) => unreachable!(),
+    };
+    let to_backend = tcp_ports([10, 1, 1, 4], backend_address, 40001, 80);
+    assert_eq!(
+        decide(&snap, &flows, nic("vm1"), &to_backend, 0),
+        Verdict::Deliver(backend)
+    );
+    let reply = tcp_ports(backend_address, [10, 1, 1, 4], 80, 40000);
+    assert!(matches!(
+        decide(&snap, &flows, backend, &reply, 0),
+        Verdict::Translate { .. }
+    ));
+    let through_nvas = tcp([10, 1, 1, 4], [10, 2, 1, 4], 80);
+    assert!(matches!(
+        decide(&snap, &flows, nic("vm1"), &through_nvas, 0),
+        Verdict::Deliver(_)
+    ));
+    for (name, ingress, packet) in [
+        ("load balancer, known flow", nic("vm1"), &to_frontend),
+        (
+            "straight to its backend, known flow",
+            nic("vm1"),
+            &to_backend,
+        ),
+        ("load balancer, reply of a known flow", backend, &reply),
+        ("HA ports next hop, known flow", nic("vm1"), &through_nvas),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                decide(
+                    black_box(&snap),
+                    &flows,
+                    black_box(ingress),
+                    black_box(packet),
+                    0,
+                )
+            })
+        });
+    }
 }
 
 /// `config/hybrid.yaml` with the branch's 192.168.0.0/16 learned by the

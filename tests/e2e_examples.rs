@@ -4,8 +4,13 @@
 
 mod common;
 
-use common::{ping, tcp_echo, Lab};
+use common::{in_netns, ping, tcp_echo, udp_echo, Lab};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use vnetd::dataplane::DropReason;
+use vnetd::host::netns;
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -24,6 +29,7 @@ fn every_example_is_covered_here() {
         [
             "dual-stack.yaml",
             "forced-tunnel.yaml",
+            "ha-nva.yaml",
             "hub-spoke.yaml",
             "hybrid.yaml",
             "three-region-mesh.yaml",
@@ -146,4 +152,149 @@ fn forced_tunnel_sends_the_spokes_internet_traffic_to_the_nva() {
         lab.stats("spoke-vm").drops_for(DropReason::NextHopInternet),
         0
     );
+}
+
+/// A listener that completes TCP handshakes on `at` inside a namespace (what
+/// an NVA's sshd is to its health probe), until stopped.
+struct ProbeListener {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProbeListener {
+    fn start(ns: &str, at: SocketAddr) -> ProbeListener {
+        let listener = netns::run_in(ns, move || Ok(TcpListener::bind(at)?)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                // Accept and close: the handshake is the answer.
+                let _ = listener.accept();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        ProbeListener {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProbeListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Counts the packets a namespace's kernel forwards, with nftables.
+fn count_forwarded(ns: &str) {
+    in_netns(ns, &["nft", "add table inet lab"]);
+    in_netns(
+        ns,
+        &[
+            "nft",
+            "add chain inet lab fwd { type filter hook forward priority 0; }",
+        ],
+    );
+    in_netns(ns, &["nft", "add rule inet lab fwd counter"]);
+}
+
+fn forwarded(ns: &str) -> u64 {
+    let listing = in_netns(ns, &["nft", "list chain inet lab fwd"]);
+    let after = listing
+        .split("counter packets ")
+        .nth(1)
+        .expect("the counter is listed");
+    after.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// Names of the backends the probes find down now.
+fn down(lab: &Lab) -> Vec<String> {
+    let plane = lab.daemon().plane();
+    plane
+        .snapshot
+        .health
+        .down()
+        .map(|t| t.nic.clone())
+        .collect()
+}
+
+fn wait_for_down(lab: &Lab, expected: &[&str]) {
+    let start = Instant::now();
+    while down(lab) != expected {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the backends down are {:?}, not {expected:?}",
+            down(lab)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `flow` and says which NVAs' kernels forwarded its packets.
+fn crossed(lab: &Lab, flow: impl FnOnce() -> bool) -> Vec<&'static str> {
+    let before = [forwarded(&lab.ns("nva1")), forwarded(&lab.ns("nva2"))];
+    assert!(flow(), "the flow got through");
+    let after = [forwarded(&lab.ns("nva1")), forwarded(&lab.ns("nva2"))];
+    ["nva1", "nva2"]
+        .into_iter()
+        .zip(before.iter().zip(after))
+        .filter(|(_, (b, a))| a > *b)
+        .map(|(nva, _)| nva)
+        .collect()
+}
+
+#[test]
+fn ha_nvas_behind_ha_ports_carry_each_flow_through_one_and_fail_over() {
+    let Some(lab) = Lab::start("exha", &example("ha-nva.yaml")) else {
+        return;
+    };
+    let ssh: [(&str, SocketAddr); 2] = [
+        ("nva1", "10.0.1.4:22".parse().unwrap()),
+        ("nva2", "10.0.1.5:22".parse().unwrap()),
+    ];
+    let mut listeners: Vec<Option<ProbeListener>> = ssh
+        .iter()
+        .map(|(nva, at)| Some(ProbeListener::start(&lab.ns(nva), *at)))
+        .collect();
+    for (nva, _) in &ssh {
+        count_forwarded(&lab.ns(nva));
+    }
+    wait_for_down(&lab, &["web1", "web2"]);
+
+    // Ping, TCP and UDP from spoke1 to spoke2 each cross exactly one NVA,
+    // both ways (a flow and its reply hash alike).
+    let (vm1, vm2) = (lab.ns("vm1"), lab.ns("vm2"));
+    let server: SocketAddr = "10.2.1.4:7000".parse().unwrap();
+    let mut used = Vec::new();
+    for (what, path) in [
+        ("ping", crossed(&lab, || ping(&vm1, "10.2.1.4"))),
+        ("tcp", crossed(&lab, || tcp_echo(&vm1, &vm2, server))),
+        ("udp", crossed(&lab, || udp_echo(&vm1, &vm2, server))),
+    ] {
+        assert_eq!(path.len(), 1, "{what} crossed {path:?}");
+        used.push(path[0]);
+    }
+
+    // One NVA's probe listener stops: it is probed down, and new flows
+    // keep flowing, through the other.
+    let failed = used[0];
+    let (index, survivor) = if failed == "nva1" {
+        (0, "nva2")
+    } else {
+        (1, "nva1")
+    };
+    listeners[index] = None;
+    wait_for_down(&lab, &[failed, "web1", "web2"]);
+    for port in 7001..7004 {
+        let server: SocketAddr = format!("10.2.1.4:{port}").parse().unwrap();
+        assert_eq!(crossed(&lab, || ping(&vm1, "10.2.1.4")), [survivor]);
+        assert_eq!(crossed(&lab, || tcp_echo(&vm1, &vm2, server)), [survivor]);
+        assert_eq!(crossed(&lab, || udp_echo(&vm1, &vm2, server)), [survivor]);
+    }
+    drop(listeners);
 }

@@ -140,7 +140,75 @@ pub(super) fn render_next_hop(
     };
     let _ = writeln!(out, "  route table:     {table}");
     let _ = writeln!(out, "  matched prefix:  {prefix}");
+    if let Some(behind) = load_balancer_behind(snap, idx, dst) {
+        out.push_str(&behind);
+    }
     Ok(out)
+}
+
+/// When the hop leads to an internal load balancer's frontend (as the
+/// destination or as a route's next hop), its rules and their backends
+/// with their probe state, as the packet path sees them.
+fn load_balancer_behind(
+    snap: &Snapshot,
+    nic: crate::topology::NicIdx,
+    dst: IpAddr,
+) -> Option<String> {
+    use crate::dataplane::{route_step, HopTo};
+    let src = snap.topology.nics[nic]
+        .ip_configurations
+        .iter()
+        .map(|c| c.address)
+        .find(|a| a.is_ipv4() == dst.is_ipv4())?;
+    let key = crate::net::PacketKey {
+        proto: crate::net::IPPROTO_TCP,
+        src,
+        dst,
+        src_port: None,
+        dst_port: None,
+    };
+    let HopTo::Frontend {
+        frontend,
+        addressed,
+    } = route_step(snap, nic, &key).ok()?.to
+    else {
+        return None;
+    };
+    let fe = snap.frontend(frontend);
+    let lb = &snap.topology.load_balancers[fe.load_balancer];
+    let mut out = String::new();
+    let how = if addressed {
+        "the destination"
+    } else {
+        "the next hop (HA-ports rules only)"
+    };
+    let _ = writeln!(
+        out,
+        "  load balancer:   {} frontend {} ({}), {how}",
+        lb.name, lb.frontends[fe.frontend].name, fe.address
+    );
+    for rule in fe.rules.iter() {
+        let r = &lb.rules[rule.rule];
+        let backends: Vec<String> = rule
+            .pool
+            .iter()
+            .map(|b| {
+                let state = if rule.is_healthy(b.nic) { "up" } else { "down" };
+                format!("{} {} ({state})", snap.topology.nics[b.nic].name, b.address)
+            })
+            .collect();
+        let protocol: &str = r.protocol.into();
+        let _ = writeln!(
+            out,
+            "  rule {}:  {protocol} {} -> {}, {}: {}",
+            r.name,
+            r.frontend_port,
+            r.backend_port,
+            <&str>::from(r.distribution),
+            backends.join(", ")
+        );
+    }
+    Some(out)
 }
 
 pub(super) fn render_flow_verify(
