@@ -162,6 +162,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("flow_log", &["root"]),
     ("apply", &["root", "plane", "stats", "options", "hybrid"]),
     ("worker", &["root", "flow_log", "stats"]),
+    ("lb", &["root", "plane"]),
     ("report", &["root", "stats"]),
     ("metrics", &["root", "report", "serve", "stats"]),
     ("control", &["root", "report", "serve", "stats"]),
