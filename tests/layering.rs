@@ -163,7 +163,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("apply", &["root", "plane", "stats", "options", "hybrid"]),
     ("worker", &["root", "flow_log", "stats"]),
     ("lb", &["root", "plane"]),
-    ("report", &["root", "stats"]),
+    ("report", &["root", "stats", "lb"]),
     ("metrics", &["root", "report", "serve", "stats"]),
     ("control", &["root", "report", "serve", "stats"]),
 ];

@@ -40,6 +40,27 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
             report.flow_log_events_lost
         ));
     }
+    if !report.load_balancer_backends.is_empty() {
+        out.push_str(&format!(
+            "{:<14} {:<14} {:<14} {:<5} {:<20}  reason\n",
+            "load balancer", "probe", "NIC", "state", "since"
+        ));
+        for b in &report.load_balancer_backends {
+            out.push_str(
+                format!(
+                    "{:<14} {:<14} {:<14} {:<5} {:<20}  {}",
+                    b.load_balancer,
+                    b.probe,
+                    b.nic,
+                    if b.up { "Up" } else { "Down" },
+                    b.since,
+                    b.reason.as_deref().unwrap_or("")
+                )
+                .trim_end(),
+            );
+            out.push('\n');
+        }
+    }
     if report.worker_restarts > 0 {
         out.push_str(&format!(
             "workers: failed and restarted {} times (see the daemon's stderr)\n",
