@@ -36,7 +36,9 @@ use crate::host::probe::{HealthProbe, ProbeKind, ProbeOutcome};
 use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
 use crate::snapshot::Snapshot;
-use crate::topology::{LbProtocol, LoadBalancer, Nic, NicRole, ProbeProtocol, Topology};
+use crate::topology::{
+    LbProtocol, LoadBalancer, Nic, NicRole, ProbeProtocol, Topology, PROBE_SOURCE,
+};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, BTreeSet};
@@ -418,7 +420,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 /// Where a flow the load balancer placed on a backend arrives: the port
 /// of the backend's NIC, the address (the backend's, or the frontend's with
 /// floating IP), and the rule's protocol and backend port (any for HA
-/// ports).
+/// ports). The probes' own connections are not flows it placed.
 struct Placement {
     nic: String,
     port: u32,
@@ -430,6 +432,7 @@ struct Placement {
 impl Placement {
     fn holds(&self, flow: &TrackedFlow) -> bool {
         flow.port == self.port
+            && flow.key.src != IpAddr::V4(PROBE_SOURCE)
             && flow.direction == crate::topology::Direction::Inbound
             && flow.key.dst == self.destination
             && self.protocol.is_none_or(|p| p == flow.key.proto)
@@ -448,7 +451,8 @@ impl Daemon {
     /// Tracked flows the load balancer `lb` placed on each of its backend
     /// NICs, by NIC name (0 for a backend with none). Counted from the
     /// flow table: flows admitted inbound at a backend NIC, to the address
-    /// and port a rule of the load balancer delivers there.
+    /// and port a rule of the load balancer delivers there, from anywhere
+    /// but the prober.
     pub fn lb_flow_counts(&self, lb: &str) -> BTreeMap<String, u64> {
         let plane = self.plane();
         let topology = &plane.snapshot.topology;
