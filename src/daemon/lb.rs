@@ -287,11 +287,6 @@ impl ProbeBook {
             .collect()
     }
 
-    /// The down backends.
-    pub fn health(&self) -> BackendHealth {
-        self.lock().health()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
