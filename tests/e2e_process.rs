@@ -517,6 +517,18 @@ fn the_cli_names_what_went_wrong_against_a_running_lab() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("no NIC named `nosuch` in "), "{stderr}");
+    // So is an unknown load balancer, naming those there are.
+    let out = vnetd()
+        .args(["lb", "show", "--lb", "nosuch", "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("no load balancer named `nosuch` in ")
+            && stderr.trim_end().ends_with("(load balancers: none)"),
+        "{stderr}"
+    );
     // A reader that goes away (`vnetd stats | head -1`) ends it quietly.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);

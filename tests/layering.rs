@@ -162,7 +162,8 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("flow_log", &["root"]),
     ("apply", &["root", "plane", "stats", "options", "hybrid"]),
     ("worker", &["root", "flow_log", "stats"]),
-    ("report", &["root", "stats"]),
+    ("lb", &["root", "plane"]),
+    ("report", &["root", "stats", "lb"]),
     ("metrics", &["root", "report", "serve", "stats"]),
     ("control", &["root", "report", "serve", "stats"]),
 ];

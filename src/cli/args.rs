@@ -82,6 +82,12 @@ pub enum Command {
         #[command(subcommand)]
         what: GatewayCommand,
     },
+    /// An internal load balancer of the running lab: its backends and what
+    /// the health probes find.
+    Lb {
+        #[command(subcommand)]
+        what: LbCommand,
+    },
     /// Print the network namespace that stands for a NIC (for scripts).
     Netns {
         #[arg(long)]
@@ -236,6 +242,21 @@ pub enum GatewayCommand {
     BgpPeerStatus {
         #[arg(long)]
         gateway: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `vnetd lb ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum LbCommand {
+    /// Each backend of each rule's pool in the running lab: its probe,
+    /// Up or Down since when (and why it is down), and the flows the load
+    /// balancer placed on it.
+    Show {
+        /// The load balancer's name.
+        #[arg(long = "lb", value_name = "NAME")]
+        load_balancer: String,
         #[arg(long)]
         json: bool,
     },

@@ -13,7 +13,9 @@ pub mod args;
 pub mod failure;
 pub mod lab;
 
-pub use args::{AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, ProtocolArg, Source};
+pub use args::{
+    AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, LbCommand, ProtocolArg, Source,
+};
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
 
@@ -99,6 +101,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 online(&Request::BgpPeerStatus { gateway, json })
             }
         },
+        Command::Lb {
+            what:
+                LbCommand::Show {
+                    load_balancer,
+                    json,
+                },
+        } => online(&Request::LbShow {
+            load_balancer,
+            json,
+        }),
         Command::Netns { nic, config } => {
             let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
             let t = &loaded.topology;

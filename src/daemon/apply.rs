@@ -73,12 +73,13 @@ impl Slots {
 }
 
 /// True when a NIC can keep its namespace and TUN device: same namespace,
-/// addresses, gateways and MTU (a change of IP forwarding needs no
+/// addresses, routes and MTU (a change of IP forwarding needs no
 /// re-plumbing).
 fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
     old.key() == new.key()
         && old.addresses == new.addresses
         && old.gateways == new.gateways
+        && old.device_routes == new.device_routes
         && old.mtu == new.mtu
         && old.queues == new.queues
 }

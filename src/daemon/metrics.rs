@@ -1,5 +1,5 @@
 //! Prometheus metrics of a running lab (`vnetd run --metrics ADDR`): the
-//! counters `vnetd stats` prints, in the Prometheus text exposition format
+//! counters `vnetd stats` prints and its load balancers' backend health, in the Prometheus text exposition format
 //! (version 0.0.4), served over plain HTTP/1.1 as `GET /metrics` on a TCP
 //! listener. One slow-path thread answers one request at a time from
 //! [`stats_of`], which reads the workers' counters without ever stopping
@@ -121,6 +121,24 @@ pub fn render(report: &StatsReport) -> String {
                 stats.drops_for(reason)
             );
         }
+    }
+
+    let name = "vnetd_lb_backend_up";
+    family_header(
+        &mut out,
+        name,
+        MetricType::Gauge,
+        "1 while the load balancer's probe finds the backend NIC up, 0 while down.",
+    );
+    for b in &report.load_balancer_backends {
+        let _ = writeln!(
+            out,
+            "{name}{{load_balancer=\"{}\",probe=\"{}\",nic=\"{}\"}} {}",
+            escape_label_value(&b.load_balancer),
+            escape_label_value(&b.probe),
+            escape_label_value(&b.nic),
+            u8::from(b.up)
+        );
     }
 
     let t = &report.flow_table;
@@ -331,7 +349,7 @@ fn write_response(mut stream: TcpStream, response: &Response) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::report::FlowTableReport;
+    use crate::daemon::report::{BackendReport, FlowTableReport};
     use std::collections::BTreeMap;
 
     fn report(nics: &[(&str, NicStats)]) -> StatsReport {
@@ -351,6 +369,23 @@ mod tests {
             },
             flow_log_events_lost: 0,
             worker_restarts: 0,
+            load_balancer_backends: vec![
+                backend("web1", true, None),
+                backend("web2", false, Some("HTTP 404")),
+            ],
+        }
+    }
+
+    fn backend(nic: &str, up: bool, reason: Option<&str>) -> BackendReport {
+        BackendReport {
+            load_balancer: "ilb".into(),
+            probe: "health".into(),
+            nic: nic.into(),
+            up,
+            since: "2026-11-23T07:50:08Z".into(),
+            consecutive_successes: u32::from(up),
+            consecutive_failures: u32::from(!up) * 2,
+            reason: reason.map(str::to_string),
         }
     }
 
@@ -398,6 +433,10 @@ vnetd_nic_delivered_bytes_total{nic=\"vm1\"} 756
         }
         expected.push_str(
             "\
+# HELP vnetd_lb_backend_up 1 while the load balancer's probe finds the backend NIC up, 0 while down.
+# TYPE vnetd_lb_backend_up gauge
+vnetd_lb_backend_up{load_balancer=\"ilb\",probe=\"health\",nic=\"web1\"} 1
+vnetd_lb_backend_up{load_balancer=\"ilb\",probe=\"health\",nic=\"web2\"} 0
 # HELP vnetd_flow_table_flows Flows tracked now.
 # TYPE vnetd_flow_table_flows gauge
 vnetd_flow_table_flows 2
@@ -479,7 +518,7 @@ vnetd_snapshot_generation 3
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 13);
+        assert_eq!(described.len(), 14);
     }
 
     #[test]

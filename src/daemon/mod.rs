@@ -23,7 +23,8 @@
 //!
 //! The rooms: [`options`] (how a lab is run), [`plane`] (what the workers
 //! forward with), [`apply`](mod@apply) (live changes and port slots),
-//! [`worker`], [`housekeeping`], [`stats`], [`flow_log`], [`report`], and
+//! [`worker`], [`housekeeping`], [`lb`] (the load balancers' health
+//! prober), [`stats`], [`flow_log`], [`report`], and
 //! the two servers [`control`] and [`metrics`] with their shared accept loop
 //! [`serve`]. This module owns the [`Daemon`]'s life: start, accessors,
 //! shutdown. Which room may use which is checked by `tests/layering.rs`.
@@ -33,6 +34,7 @@ pub mod control;
 pub mod flow_log;
 pub mod housekeeping;
 pub mod hybrid;
+pub mod lb;
 pub mod metrics;
 pub mod options;
 pub mod plane;
@@ -48,6 +50,7 @@ pub use stats::PortId;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
 use crate::host::{cleanup_leftovers, HostLab, NamespaceSpec};
+use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
 use crate::topology::{TiVec, Topology};
 use anyhow::{Context, Result};
@@ -82,6 +85,8 @@ pub struct Daemon {
     deny_events_lost: Arc<AtomicU64>,
     /// Times a worker failed and was started again.
     worker_restarts: Arc<AtomicU64>,
+    /// What the load balancers' health probes found, per backend.
+    probes: Arc<lb::ProbeBook>,
 }
 
 impl Daemon {
@@ -149,6 +154,7 @@ impl Daemon {
             flow_logger: Mutex::new(None),
             deny_events_lost: Arc::new(AtomicU64::new(0)),
             worker_restarts: Arc::new(AtomicU64::new(0)),
+            probes: Arc::new(lb::ProbeBook::default()),
             epoch,
         };
         let mut deny_sink: Option<DenySink> = None;
@@ -219,6 +225,22 @@ impl Daemon {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(watcher);
+        }
+        {
+            let (plane, mutable) = (daemon.plane.clone(), daemon.mutable.clone());
+            let publish = move |health: &BackendHealth| publish_health(&plane, &mutable, health);
+            let prober = lb::start_prober(
+                daemon.plane.clone(),
+                daemon.probes.clone(),
+                publish,
+                daemon.stop.clone(),
+            )
+            .context("starting the health prober")?;
+            daemon
+                .handles
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(prober);
         }
         let (flows, stop) = (daemon.flows.clone(), daemon.stop.clone());
         let housekeeping = std::thread::Builder::new()
@@ -406,6 +428,32 @@ fn watch_learned_routes(
             ports: old.ports.clone(),
         }));
     }
+}
+
+/// Publishes a new plane with what the health probes found: the same
+/// ports, a snapshot compiled with `health` (less the backends the plane's
+/// topology no longer has). It runs under the lock `apply` takes, so the
+/// two never publish over each other, and publishes nothing when the
+/// plane already carries that health.
+fn publish_health(
+    plane: &ArcSwap<Plane>,
+    mutable: &Mutex<Option<Mutable>>,
+    health: &BackendHealth,
+) {
+    let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.is_none() {
+        return;
+    }
+    let old = plane.load_full();
+    let health = lb::health_for(&old.snapshot, health);
+    if health == old.snapshot.health {
+        return;
+    }
+    let snapshot = Snapshot::rehealthed(&old.snapshot, health, old.snapshot.generation + 1);
+    plane.store(Arc::new(Plane {
+        snapshot: Arc::new(snapshot),
+        ports: old.ports.clone(),
+    }));
 }
 
 /// Removes the namespaces a topology's lab created and a crash left behind;

@@ -9,7 +9,7 @@ use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::snapshot::Snapshot;
 use crate::topology::{Nic, NicIdx, NicRole, TiVec, Topology};
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use std::sync::Arc;
 
 /// The namespace that stands for a NIC: its addresses with the prefix
@@ -18,12 +18,29 @@ use std::sync::Arc;
 ///
 /// A site's tunnel is a TUN of its own name in the router's namespace,
 /// which the site builds (see `hybrid`), without addresses here.
+///
+/// A VNet's health prober owns its address (168.63.129.16) alone, as a
+/// /32 that is in no subnet, and sends everything out of its TUN with no
+/// gateway address: the fabric takes its probes to the backends of its
+/// VNet.
 pub fn namespace_spec(topology: &Topology, nic: &Nic, queues: usize) -> NamespaceSpec {
     if let NicRole::SiteTunnel { interface, .. } = &nic.role {
         let mut spec = NamespaceSpec::interface_in(nic.netns.clone(), interface.clone());
         spec.queues = queues;
         spec.nonblocking = true;
         spec.forwarding = true;
+        return spec;
+    }
+    if let NicRole::Prober { .. } = nic.role {
+        let mut spec = NamespaceSpec::new(nic.netns.clone());
+        spec.addresses = nic
+            .ip_configurations
+            .iter()
+            .map(|c| IpNet::from(c.address))
+            .collect();
+        spec.device_routes = vec![IpNet::V4(Ipv4Net::default())];
+        spec.queues = queues;
+        spec.nonblocking = true;
         return spec;
     }
     let subnet = topology.subnet(nic.subnet);
@@ -113,3 +130,46 @@ impl FlowOwners for &Plane {
 
 /// Connection tracking keyed by stable port numbers.
 pub type PortConntrack<'a> = TrackedFlows<'a, &'a Plane>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{IpConfiguration, SubnetIdx, SubnetRef, VnetIdx, PROBE_SOURCE};
+
+    #[test]
+    fn a_prober_owns_its_address_alone_and_routes_everything_out_of_its_tun() {
+        let prober = Nic {
+            name: "probe-hub".into(),
+            subnet: SubnetRef {
+                vnet: VnetIdx::new(0),
+                subnet: SubnetIdx::new(0),
+            },
+            ip_configurations: vec![IpConfiguration {
+                name: "probe".into(),
+                address: PROBE_SOURCE.into(),
+            }],
+            ip_forwarding: false,
+            network_security_group: None,
+            application_security_groups: Vec::new(),
+            netns: "probe-hub".into(),
+            role: NicRole::Prober {
+                vnet: VnetIdx::new(0),
+            },
+            line: 0,
+        };
+        let spec = namespace_spec(&Topology::default(), &prober, 2);
+        assert_eq!(spec.name, "probe-hub");
+        assert_eq!(spec.interface, "eth0");
+        assert_eq!(
+            spec.addresses,
+            vec!["168.63.129.16/32".parse::<IpNet>().unwrap()]
+        );
+        assert!(spec.gateways.is_empty());
+        assert_eq!(
+            spec.device_routes,
+            vec!["0.0.0.0/0".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!((spec.queues, spec.nonblocking), (2, true));
+        assert!(!spec.forwarding);
+    }
+}

@@ -1,11 +1,12 @@
 //! What the running lab reports about itself: per-NIC counters, the flow
-//! table's occupancy, and the tracked flows with the rule that admitted
-//! each. The control socket renders these reports and the metrics endpoint
+//! table's occupancy, the load balancers' backends as their probes see
+//! them, and the tracked flows with the rule that admitted each. The control socket renders these reports and the metrics endpoint
 //! exposes them; both read them from here.
 //!
-//! It may use the daemon (`daemon/mod.rs`) and the counters, never the
-//! servers that show its reports.
+//! It may use the daemon (`daemon/mod.rs`), the counters and the prober's
+//! calendar, never the servers that show its reports.
 
+use super::lb::rfc3339;
 use super::stats::NicStats;
 use super::{Daemon, PortId};
 use crate::dataplane::conntrack::TrackedFlow;
@@ -28,6 +29,25 @@ pub struct StatsReport {
     /// Times a forwarding worker failed and was started again.
     #[serde(default)]
     pub worker_restarts: u64,
+    /// What the load balancers' health probes found, per probed backend
+    /// (empty without load balancers, or from a daemon that had none).
+    #[serde(default)]
+    pub load_balancer_backends: Vec<BackendReport>,
+}
+
+/// One backend as one load balancer's probe sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackendReport {
+    pub load_balancer: String,
+    pub probe: String,
+    pub nic: String,
+    pub up: bool,
+    /// When it last changed state, or when probing began (RFC 3339, UTC).
+    pub since: String,
+    pub consecutive_successes: u32,
+    pub consecutive_failures: u32,
+    /// Why the last failed probe failed; null while up.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -66,6 +86,20 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         },
         flow_log_events_lost: daemon.flow_log_events_lost(),
         worker_restarts: daemon.worker_restarts(),
+        load_balancer_backends: daemon
+            .lb_backends()
+            .into_iter()
+            .map(|(target, state)| BackendReport {
+                load_balancer: target.load_balancer,
+                probe: target.probe,
+                nic: target.nic,
+                up: state.up,
+                since: rfc3339(state.since),
+                consecutive_successes: state.consecutive_successes,
+                consecutive_failures: state.consecutive_failures,
+                reason: state.last_reason.filter(|_| !state.up),
+            })
+            .collect(),
     }
 }
 

@@ -11,7 +11,9 @@
 //!   `az network nic list-effective-nsg`;
 //! - `gateway learned-routes` and `advertised-routes`, like
 //!   `az network vnet-gateway list-learned-routes` and
-//!   `list-advertised-routes` ([`gateway`]).
+//!   `list-advertised-routes` ([`gateway`]);
+//! - `lb show`: a load balancer's backends with their probes' verdicts, in
+//!   vnetd's own shape ([`load_balancer`]).
 //!
 //! Each comes as a value with the JSON shape `az` prints (the contract's
 //! keys, in its order) and as a readable table.
@@ -24,6 +26,7 @@
 
 pub mod az;
 pub mod gateway;
+pub mod load_balancer;
 pub mod query;
 pub mod render;
 

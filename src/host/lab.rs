@@ -28,6 +28,11 @@ pub struct NamespaceSpec {
     pub addresses: Vec<IpNet>,
     /// Default gateways, at most one per address family.
     pub gateways: Vec<IpAddr>,
+    /// Prefixes routed straight out of the interface, with no gateway
+    /// (`ip route add PREFIX dev eth0`): a TUN is point to point, so what
+    /// is handed to it reaches the far end without a next-hop address.
+    /// `0.0.0.0/0` here is a default route through the device.
+    pub device_routes: Vec<IpNet>,
     /// Number of TUN queues (one per worker thread).
     pub queues: usize,
     /// Open the queues in non-blocking mode.
@@ -51,6 +56,7 @@ impl NamespaceSpec {
             mtu: DEFAULT_MTU,
             addresses: Vec::new(),
             gateways: Vec::new(),
+            device_routes: Vec::new(),
             queues: 1,
             nonblocking: false,
             forwarding: false,
@@ -327,6 +333,7 @@ fn plumb(spec: &NamespaceSpec) -> Result<TunDevice> {
             mtu: spec.mtu,
             addresses: spec.addresses.clone(),
             gateways: spec.gateways.clone(),
+            device_routes: spec.device_routes.clone(),
             forwarding: spec.forwarding,
         },
     )?;

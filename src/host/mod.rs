@@ -10,12 +10,14 @@
 //!   (`ip netns list/exec` see them), and running code inside one on a
 //!   short-lived thread.
 //! - [`tun`]: multi-queue TUN devices with `IFF_VNET_HDR` and offloads.
-//! - [`netlink`]: moving links between namespaces, addresses, MTU and
-//!   default routes, through rtnetlink.
+//! - [`netlink`]: moving links between namespaces, addresses, MTU,
+//!   default routes and routes through a device, through rtnetlink.
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
 //!   created; [`cleanup_leftovers`] removes what a crashed run left.
 //! - [`site`]: a routed site: a router namespace joined to host namespaces
 //!   by veth pairs, forwarding with an L4 ECMP hash.
+//! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
+//!   opened from inside a namespace, so that they leave from its address.
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
@@ -24,6 +26,7 @@
 mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod probe;
 pub mod routing;
 pub mod site;
 pub mod tun;

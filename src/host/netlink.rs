@@ -18,7 +18,7 @@ use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteScope, RouteType};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
 use super::netns;
@@ -35,6 +35,10 @@ pub struct InterfaceConfig {
     /// the interface has an address of. The default routes are `onlink`: a
     /// TUN device has no link layer, so the gateway is never resolved.
     pub gateways: Vec<IpAddr>,
+    /// Prefixes routed out of the interface itself, with no gateway, each
+    /// of a family the interface has an address of (the packets' source).
+    /// On a TUN the device is the whole link, so no neighbour is resolved.
+    pub device_routes: Vec<IpNet>,
     /// The namespace routes packets between its interfaces' neighbours
     /// (IPv4 and IPv6 forwarding on, ICMP redirects off).
     pub forwarding: bool,
@@ -219,6 +223,24 @@ fn check_config(interface: &str, config: &InterfaceConfig) -> Result<()> {
             bail!("gateway {gateway} of {interface} has no address of its family on the link");
         }
     }
+    for route in &config.device_routes {
+        let same_family = config
+            .addresses
+            .iter()
+            .any(|a| a.addr().is_ipv4() == route.addr().is_ipv4());
+        if !same_family {
+            bail!("route {route} dev {interface} has no address of its family on the link");
+        }
+        let default = route.prefix_len() == 0;
+        if default
+            && config
+                .gateways
+                .iter()
+                .any(|g| g.is_ipv4() == route.addr().is_ipv4())
+        {
+            bail!("{interface} has both a default gateway and a default route {route} through the device");
+        }
+    }
     Ok(())
 }
 
@@ -293,7 +315,7 @@ pub fn set_namespace_forwarding(namespace: &str, interface: &str, forwarding: bo
 
 /// Sets up the link `interface` inside the named namespace `namespace`:
 /// `lo` up; IPv6 autoconfiguration quieted; MTU; addresses; link up; one
-/// default route per gateway. Returns once every address accepts packets.
+/// default route per gateway; the routes through the device. Returns once every address accepts packets.
 pub fn configure_interface(
     namespace: &str,
     interface: &str,
@@ -360,10 +382,35 @@ pub fn configure_interface(
                     format!("adding default route via {gateway} dev {interface}")
                 })?;
             }
+            for prefix in &config.device_routes {
+                handle
+                    .route()
+                    .add(device_route(index, *prefix))
+                    .execute()
+                    .await
+                    .with_context(|| format!("adding route {prefix} dev {interface}"))?;
+            }
             wait_for_ipv6_addresses(&handle, interface, &config.addresses).await
         })
     })
     .with_context(|| format!("configuring {interface} in network namespace {namespace}"))
+}
+
+/// A route to `prefix` out of interface `index` with no gateway. An IPv4
+/// one has link scope, as `ip route add PREFIX dev IFACE` makes it: the
+/// destination is taken as directly reachable on the link.
+fn device_route(index: u32, prefix: IpNet) -> rtnetlink::packet_route::route::RouteMessage {
+    match prefix {
+        IpNet::V4(p) => RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(p.network(), p.prefix_len())
+            .output_interface(index)
+            .scope(RouteScope::Link)
+            .build(),
+        IpNet::V6(p) => RouteMessageBuilder::<Ipv6Addr>::new()
+            .destination_prefix(p.network(), p.prefix_len())
+            .output_interface(index)
+            .build(),
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +429,7 @@ mod tests {
                 .iter()
                 .map(|g| g.parse().expect("literal"))
                 .collect(),
+            device_routes: Vec::new(),
         }
     }
 
@@ -410,6 +458,25 @@ mod tests {
         )
         .expect_err("two IPv4 gateways");
         assert!(err.to_string().contains("more than one"));
+    }
+
+    #[test]
+    fn device_routes_need_an_address_of_their_family_and_no_rival_default() {
+        let mut prober = config(&["168.63.129.16/32"], &[], 1500);
+        prober.device_routes = vec!["0.0.0.0/0".parse().expect("literal")];
+        assert!(check_config("eth0", &prober).is_ok());
+        prober.device_routes = vec!["::/0".parse().expect("literal")];
+        let err = check_config("eth0", &prober).expect_err("IPv6 route, IPv4 address only");
+        assert!(
+            err.to_string().contains("no address of its family"),
+            "{err}"
+        );
+        let mut both = config(&["10.0.0.4/24"], &["10.0.0.1"], 1500);
+        both.device_routes = vec!["0.0.0.0/0".parse().expect("literal")];
+        let err = check_config("eth0", &both).expect_err("two default routes");
+        assert!(err.to_string().contains("both a default gateway"), "{err}");
+        both.device_routes = vec!["192.0.2.0/24".parse().expect("literal")];
+        assert!(check_config("eth0", &both).is_ok());
     }
 
     #[test]

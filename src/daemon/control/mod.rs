@@ -51,6 +51,11 @@ pub enum Request {
         gateway: String,
         json: bool,
     },
+    /// A load balancer's backends as its health probes see them now.
+    LbShow {
+        load_balancer: String,
+        json: bool,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

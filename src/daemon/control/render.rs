@@ -40,6 +40,27 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
             report.flow_log_events_lost
         ));
     }
+    if !report.load_balancer_backends.is_empty() {
+        out.push_str(&format!(
+            "{:<14} {:<14} {:<14} {:<5} {:<20}  reason\n",
+            "load balancer", "probe", "NIC", "state", "since"
+        ));
+        for b in &report.load_balancer_backends {
+            out.push_str(
+                format!(
+                    "{:<14} {:<14} {:<14} {:<5} {:<20}  {}",
+                    b.load_balancer,
+                    b.probe,
+                    b.nic,
+                    if b.up { "Up" } else { "Down" },
+                    b.since,
+                    b.reason.as_deref().unwrap_or("")
+                )
+                .trim_end(),
+            );
+            out.push('\n');
+        }
+    }
     if report.worker_restarts > 0 {
         out.push_str(&format!(
             "workers: failed and restarted {} times (see the daemon's stderr)\n",
@@ -79,4 +100,73 @@ pub(super) fn render_flows(flows: &[FlowReport], json: bool) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::report::{BackendReport, FlowTableReport};
+
+    #[test]
+    fn stats_list_the_probed_backends_with_the_reason_of_a_down_one() {
+        let backend = |nic: &str, up: bool, reason: Option<&str>| BackendReport {
+            load_balancer: "ilb".into(),
+            probe: "health".into(),
+            nic: nic.into(),
+            up,
+            since: "2026-11-23T07:50:08Z".into(),
+            consecutive_successes: 0,
+            consecutive_failures: 0,
+            reason: reason.map(str::to_string),
+        };
+        let report = StatsReport {
+            generation: 4,
+            nics: Default::default(),
+            flow_table: FlowTableReport {
+                capacity: 1024,
+                memory_bytes: 0,
+                flows: 0,
+                inserted: 0,
+                evicted: 0,
+                failed_inserts: 0,
+            },
+            flow_log_events_lost: 0,
+            worker_restarts: 0,
+            load_balancer_backends: vec![
+                backend("web1", true, None),
+                backend("web2", false, Some("connection refused")),
+            ],
+        };
+        let text = render_stats(&report, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with("load balancer"))
+            .expect("a backend table");
+        assert_eq!(
+            lines[header + 1],
+            "ilb            health         web1           Up    2026-11-23T07:50:08Z"
+        );
+        assert_eq!(
+            lines[header + 2],
+            "ilb            health         web2           Down  2026-11-23T07:50:08Z  connection refused"
+        );
+        // Without load balancers, no table.
+        let quiet = StatsReport {
+            load_balancer_backends: Vec::new(),
+            ..report
+        };
+        assert!(!render_stats(&quiet, false).contains("load balancer"));
+        // JSON keeps every key, the new one included.
+        let json: serde_json::Value = serde_json::from_str(&render_stats(&quiet, true)).unwrap();
+        assert_eq!(json["load_balancer_backends"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn stats_from_a_daemon_without_backends_still_read() {
+        let old = r#"{"generation": 1, "nics": {}, "flow_table": {"capacity": 1024,
+            "flows": 0, "inserted": 0, "evicted": 0, "failed_inserts": 0}}"#;
+        let report: StatsReport = serde_json::from_str(old).unwrap();
+        assert!(report.load_balancer_backends.is_empty());
+    }
 }

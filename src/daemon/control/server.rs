@@ -242,6 +242,18 @@ pub fn answer(daemon: &Daemon, req: Request) -> Reply {
                 Err(f) => Reply::from(f),
             }
         }
+        Request::LbShow {
+            load_balancer,
+            json,
+        } => {
+            let answer = daemon
+                .lb_status(&load_balancer)
+                .and_then(|status| diagnostics::load_balancer::render_status(&status, json));
+            match answer {
+                Ok(out) => Reply::ok(out),
+                Err(f) => Reply::from(f),
+            }
+        }
         Request::Flows { nic, json } => {
             if let Some(name) = &nic {
                 if let Err(f) = diagnostics::find_nic(&daemon.snapshot(), name) {

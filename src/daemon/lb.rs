@@ -1,0 +1,908 @@
+//! The health prober of the running lab's internal load balancers, as
+//! Azure runs it:
+//!
+//! - Probes come from 168.63.129.16: each runs inside the prober namespace
+//!   of the load balancer's VNet (the NIC of role `Prober`), which owns
+//!   that address, so a backend's NSG sees them as Azure's
+//!   (`AzureLoadBalancer`).
+//! - Every backend NIC of every rule's pool is probed by the rule's probe,
+//!   every `interval_secs`, the first time as soon as it appears; a probe
+//!   gives up after the interval (at most 30 s), less a margin. Each probe
+//!   runs on a thread of its own, so a probe that times out delays no
+//!   other.
+//! - A backend starts up. `threshold` consecutive failures mark it down,
+//!   and as many consecutive successes bring it back.
+//! - A down backend gets no new flows: when the set of down backends
+//!   changes, a snapshot with the new [`BackendHealth`] is published (same
+//!   ports, under the lock `apply` takes, so the two never publish over
+//!   each other), and the packet path places new flows on the healthy
+//!   backends only. Flows already placed keep their backend.
+//!
+//! An `apply` carries the health forward; backends it removed are
+//! forgotten here, and new ones are probed at once.
+//!
+//! It also answers `vnetd lb show`: each backend's state, since when, why
+//! it is down, and how many tracked flows the load balancer placed on it.
+//! It may use the daemon and its plane.
+
+use super::plane::Plane;
+use super::Daemon;
+use crate::dataplane::conntrack::TrackedFlow;
+use crate::diagnostics::load_balancer::{
+    find_load_balancer, BackendStatus, LoadBalancerStatus, ProbeRef,
+};
+use crate::diagnostics::QueryError;
+use crate::host::probe::{HealthProbe, ProbeKind, ProbeOutcome};
+use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
+use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
+use crate::snapshot::Snapshot;
+use crate::topology::{
+    LbProtocol, LoadBalancer, Nic, NicRole, ProbeProtocol, Topology, PROBE_SOURCE,
+};
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How often the prober looks at the plane, takes in finished probes and
+/// starts the ones due.
+pub const TICK: Duration = Duration::from_millis(200);
+
+/// The longest a probe may take, as Azure's probes: the interval, but at
+/// most 30 s.
+pub const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a probe's timeout leaves of its interval, so that it has given up
+/// before the next one is due.
+const TIMEOUT_MARGIN: Duration = Duration::from_millis(250);
+
+/// How long a probe of `interval` waits for its answer.
+pub fn probe_timeout(interval: Duration) -> Duration {
+    let bound = interval.min(MAX_PROBE_TIMEOUT);
+    bound
+        .saturating_sub(TIMEOUT_MARGIN)
+        .max(bound / 2)
+        .max(Duration::from_millis(10))
+}
+
+/// One probe of one backend: what to check, from where, how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSpec {
+    pub target: ProbeTarget,
+    /// The namespace of the VNet's prober.
+    pub namespace: String,
+    /// The backend's primary IPv4 address and the probe's port.
+    pub address: SocketAddr,
+    pub kind: ProbeKind,
+    pub interval: Duration,
+    /// Consecutive failures that mark the backend down (and successes that
+    /// bring it back), at least 1.
+    pub threshold: u32,
+}
+
+impl TargetSpec {
+    /// The check this target's probe runs.
+    pub fn health_probe(&self) -> HealthProbe {
+        HealthProbe {
+            namespace: self.namespace.clone(),
+            target: self.address,
+            kind: self.kind.clone(),
+            timeout: probe_timeout(self.interval),
+        }
+    }
+}
+
+/// The namespace of the health prober of `lb`'s VNet, if the topology has
+/// one.
+fn prober_namespace<'t>(topology: &'t Topology, lb: &LoadBalancer) -> Option<&'t str> {
+    topology
+        .nics
+        .iter()
+        .find(|n| n.role == NicRole::Prober { vnet: lb.vnet })
+        .map(|n| n.netns.as_str())
+}
+
+/// The NIC's primary IPv4 address: what its probes connect to.
+fn primary_ipv4(nic: &Nic) -> Option<IpAddr> {
+    nic.ip_configurations
+        .iter()
+        .map(|c| c.address)
+        .find(IpAddr::is_ipv4)
+}
+
+/// The NIC's primary address of `ip`'s family.
+fn primary_address_like(nic: &Nic, ip: IpAddr) -> Option<IpAddr> {
+    nic.ip_configurations
+        .iter()
+        .map(|c| c.address)
+        .find(|a| a.is_ipv4() == ip.is_ipv4())
+}
+
+/// Every probe target of `snapshot`: for each load balancer, each rule with
+/// a probe, each NIC of the rule's pool with an IPv4 address, once, in
+/// order. A load balancer whose VNet has no prober is not probed (its
+/// backends stay up).
+pub fn probe_targets(snapshot: &Snapshot) -> Vec<TargetSpec> {
+    let topology = &snapshot.topology;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for lb in &topology.load_balancers {
+        let Some(namespace) = prober_namespace(topology, lb) else {
+            continue;
+        };
+        for rule in &lb.rules {
+            let Some(probe) = rule.probe.and_then(|p| lb.probes.get(p)) else {
+                continue;
+            };
+            let Some(pool) = lb.pools.get(rule.pool) else {
+                continue;
+            };
+            for &nic in &pool.nics {
+                let Some(nic) = topology.nics.get(nic) else {
+                    continue;
+                };
+                let Some(address) = primary_ipv4(nic) else {
+                    continue;
+                };
+                let target = ProbeTarget {
+                    load_balancer: lb.name.clone(),
+                    probe: probe.name.clone(),
+                    nic: nic.name.clone(),
+                };
+                if !seen.insert(target.clone()) {
+                    continue;
+                }
+                let path = || probe.request_path.clone().unwrap_or_else(|| "/".into());
+                out.push(TargetSpec {
+                    target,
+                    namespace: namespace.to_owned(),
+                    address: SocketAddr::new(address, probe.port),
+                    kind: match probe.protocol {
+                        ProbeProtocol::Tcp => ProbeKind::Tcp,
+                        ProbeProtocol::Http => ProbeKind::Http { path: path() },
+                        ProbeProtocol::Https => ProbeKind::Https { path: path() },
+                    },
+                    interval: Duration::from_secs(u64::from(probe.interval_secs.max(1))),
+                    threshold: probe.threshold.max(1),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The down backends of `health` that `snapshot` still probes: what a
+/// snapshot of that topology may carry.
+pub fn health_for(snapshot: &Snapshot, health: &BackendHealth) -> BackendHealth {
+    let targets: BTreeSet<ProbeTarget> = probe_targets(snapshot)
+        .into_iter()
+        .map(|t| t.target)
+        .collect();
+    let mut out = BackendHealth::default();
+    for down in health.down().filter(|t| targets.contains(*t)) {
+        out.set(down.clone(), false);
+    }
+    out
+}
+
+/// What the probes found about one backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendState {
+    pub up: bool,
+    /// When the backend last changed state, or when probing it began.
+    pub since: SystemTime,
+    pub consecutive_successes: u32,
+    pub consecutive_failures: u32,
+    /// Why the last failed probe failed (kept once the backend is back).
+    pub last_reason: Option<String>,
+    /// When the last probe's answer came in.
+    pub last_probe: Option<SystemTime>,
+}
+
+impl BackendState {
+    /// A backend first seen at `now`: up until probes say otherwise.
+    pub fn new(now: SystemTime) -> BackendState {
+        BackendState {
+            up: true,
+            since: now,
+            consecutive_successes: 0,
+            consecutive_failures: 0,
+            last_reason: None,
+            last_probe: None,
+        }
+    }
+
+    /// Takes in one probe's outcome; true when the backend changed state.
+    pub fn record(&mut self, outcome: &ProbeOutcome, threshold: u32, now: SystemTime) -> bool {
+        let threshold = threshold.max(1);
+        self.last_probe = Some(now);
+        let changed = match outcome {
+            ProbeOutcome::Up => {
+                self.consecutive_successes = self.consecutive_successes.saturating_add(1);
+                self.consecutive_failures = 0;
+                !self.up && self.consecutive_successes >= threshold
+            }
+            ProbeOutcome::Down(reason) => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                self.consecutive_successes = 0;
+                self.last_reason = Some(reason.clone());
+                self.up && self.consecutive_failures >= threshold
+            }
+        };
+        if changed {
+            self.up = !self.up;
+            self.since = now;
+        }
+        changed
+    }
+}
+
+/// A target as the prober schedules it.
+#[derive(Debug)]
+struct Tracked {
+    spec: TargetSpec,
+    state: BackendState,
+    next_due: Instant,
+    in_flight: bool,
+    /// Tells this target's probes from those of an earlier target of the
+    /// same name (gone and back between two answers).
+    serial: u64,
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    targets: BTreeMap<ProbeTarget, Tracked>,
+    next_serial: u64,
+}
+
+impl Book {
+    fn health(&self) -> BackendHealth {
+        let mut health = BackendHealth::default();
+        for (target, tracked) in &self.targets {
+            if !tracked.state.up {
+                health.set(target.clone(), false);
+            }
+        }
+        health
+    }
+}
+
+/// The probes' state of every backend, shared between the prober and the
+/// readers (`lb show`, `stats`, metrics).
+#[derive(Debug, Default)]
+pub struct ProbeBook {
+    book: Mutex<Book>,
+}
+
+impl ProbeBook {
+    /// Every backend probed now, with its state, by target.
+    pub fn states(&self) -> Vec<(ProbeTarget, BackendState)> {
+        self.lock()
+            .targets
+            .iter()
+            .map(|(t, k)| (t.clone(), k.state.clone()))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs one probe; the prober's is [`run_probe`], tests give their own.
+pub type ProbeRunner = Arc<dyn Fn(&TargetSpec) -> ProbeOutcome + Send + Sync>;
+
+/// Runs the target's probe for real, from the prober's namespace.
+pub fn run_probe(spec: &TargetSpec) -> ProbeOutcome {
+    spec.health_probe().run()
+}
+
+/// A finished probe: which target (and which life of it), and the outcome.
+type Answer = (ProbeTarget, u64, ProbeOutcome);
+
+/// Schedules the probes and keeps the [`ProbeBook`].
+pub struct Prober {
+    book: Arc<ProbeBook>,
+    runner: ProbeRunner,
+    answers: (Sender<Answer>, Receiver<Answer>),
+}
+
+impl Prober {
+    pub fn new(book: Arc<ProbeBook>, runner: ProbeRunner) -> Prober {
+        Prober {
+            book,
+            runner,
+            answers: crossbeam_channel::unbounded(),
+        }
+    }
+
+    /// One round: the targets of `snapshot` replace the book's (gone ones
+    /// forgotten, new ones up and due at once), finished probes are taken
+    /// in, and the probes due at `now` start. Returns the down backends.
+    pub fn tick(&self, snapshot: &Snapshot, now: Instant, wall: SystemTime) -> BackendHealth {
+        let specs = probe_targets(snapshot);
+        let mut book = self.book.lock();
+        let wanted: BTreeSet<&ProbeTarget> = specs.iter().map(|s| &s.target).collect();
+        book.targets.retain(|t, _| wanted.contains(t));
+        for spec in specs {
+            match book.targets.get_mut(&spec.target) {
+                Some(tracked) => {
+                    if tracked.spec.interval != spec.interval {
+                        tracked.next_due = tracked.next_due.min(now + spec.interval);
+                    }
+                    tracked.spec = spec;
+                }
+                None => {
+                    book.next_serial += 1;
+                    let serial = book.next_serial;
+                    book.targets.insert(
+                        spec.target.clone(),
+                        Tracked {
+                            spec,
+                            state: BackendState::new(wall),
+                            next_due: now,
+                            in_flight: false,
+                            serial,
+                        },
+                    );
+                }
+            }
+        }
+        while let Ok((target, serial, outcome)) = self.answers.1.try_recv() {
+            if let Some(tracked) = book.targets.get_mut(&target) {
+                if tracked.serial == serial {
+                    tracked.in_flight = false;
+                    let threshold = tracked.spec.threshold;
+                    tracked.state.record(&outcome, threshold, wall);
+                }
+            }
+        }
+        for tracked in book.targets.values_mut() {
+            if tracked.in_flight || now < tracked.next_due {
+                continue;
+            }
+            tracked.next_due = now + tracked.spec.interval;
+            let (spec, serial) = (tracked.spec.clone(), tracked.serial);
+            let (runner, answers) = (self.runner.clone(), self.answers.0.clone());
+            let started = std::thread::Builder::new()
+                .name("vnetd-probe".into())
+                .spawn(move || {
+                    let outcome = runner(&spec);
+                    let _ = answers.send((spec.target, serial, outcome));
+                });
+            match started {
+                Ok(_) => tracked.in_flight = true,
+                Err(e) => eprintln!(
+                    "vnetd: starting the probe of {} in {}: {e}",
+                    tracked.spec.target.nic, tracked.spec.target.load_balancer
+                ),
+            }
+        }
+        book.health()
+    }
+
+    /// Ticks every [`TICK`] until `stop`, calling `publish` whenever the
+    /// down backends differ from those of the plane's snapshot.
+    pub fn run(&self, plane: &ArcSwap<Plane>, publish: impl Fn(&BackendHealth), stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let current = plane.load_full();
+            let health = self.tick(&current.snapshot, Instant::now(), SystemTime::now());
+            if health != current.snapshot.health {
+                publish(&health);
+            }
+            std::thread::sleep(TICK);
+        }
+    }
+}
+
+/// `since` as RFC 3339 in UTC, to the second.
+pub fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Where a flow the load balancer placed on a backend arrives: the port
+/// of the backend's NIC, the address (the backend's, or the frontend's with
+/// floating IP), and the rule's protocol and backend port (any for HA
+/// ports). The probes' own connections are not flows it placed.
+struct Placement {
+    nic: String,
+    port: u32,
+    destination: IpAddr,
+    protocol: Option<u8>,
+    destination_port: Option<u16>,
+}
+
+impl Placement {
+    fn holds(&self, flow: &TrackedFlow) -> bool {
+        flow.port == self.port
+            && flow.key.src != IpAddr::V4(PROBE_SOURCE)
+            && flow.direction == crate::topology::Direction::Inbound
+            && flow.key.dst == self.destination
+            && self.protocol.is_none_or(|p| p == flow.key.proto)
+            && self
+                .destination_port
+                .is_none_or(|p| flow.key.dst_port == Some(p))
+    }
+}
+
+impl Daemon {
+    /// Every backend probed now, with what its probes found.
+    pub fn lb_backends(&self) -> Vec<(ProbeTarget, BackendState)> {
+        self.probes.states()
+    }
+
+    /// Tracked flows the load balancer `lb` placed on each of its backend
+    /// NICs, by NIC name (0 for a backend with none). Counted from the
+    /// flow table: flows admitted inbound at a backend NIC, to the address
+    /// and port a rule of the load balancer delivers there, from anywhere
+    /// but the prober.
+    pub fn lb_flow_counts(&self, lb: &str) -> BTreeMap<String, u64> {
+        let plane = self.plane();
+        let topology = &plane.snapshot.topology;
+        let mut counts = BTreeMap::new();
+        let Some(balancer) = topology.load_balancers.iter().find(|l| l.name == lb) else {
+            return counts;
+        };
+        let mut placements = Vec::new();
+        for rule in &balancer.rules {
+            let (Some(pool), Some(frontend)) = (
+                balancer.pools.get(rule.pool),
+                balancer.frontends.get(rule.frontend),
+            ) else {
+                continue;
+            };
+            for &idx in &pool.nics {
+                let Some(nic) = topology.nics.get(idx) else {
+                    continue;
+                };
+                counts.entry(nic.name.clone()).or_insert(0);
+                let destination = if rule.floating_ip {
+                    Some(frontend.address)
+                } else {
+                    primary_address_like(nic, frontend.address)
+                };
+                let Some(destination) = destination else {
+                    continue;
+                };
+                placements.push(Placement {
+                    nic: nic.name.clone(),
+                    port: plane.port_id(idx).get(),
+                    destination,
+                    protocol: match rule.protocol {
+                        LbProtocol::Tcp => Some(IPPROTO_TCP),
+                        LbProtocol::Udp => Some(IPPROTO_UDP),
+                        LbProtocol::All => None,
+                    },
+                    destination_port: (!rule.ha_ports()).then_some(rule.backend_port),
+                });
+            }
+        }
+        self.flows.for_each(self.now_ms(), |key, _| {
+            let flow = TrackedFlow::of(key);
+            if let Some(p) = placements.iter().find(|p| p.holds(&flow)) {
+                *counts.entry(p.nic.clone()).or_insert(0) += 1;
+            }
+        });
+        counts
+    }
+
+    /// `vnetd lb show`: each backend of each rule's pool with its probe's
+    /// verdict and its flows; a refusal naming the load balancers there
+    /// are when `lb` is not one of them.
+    pub fn lb_status(&self, lb: &str) -> Result<LoadBalancerStatus, QueryError> {
+        let snapshot = self.snapshot();
+        let topology = &snapshot.topology;
+        let balancer = &topology.load_balancers[find_load_balancer(&snapshot, lb)?];
+        let states: BTreeMap<ProbeTarget, BackendState> = self.lb_backends().into_iter().collect();
+        let flows = self.lb_flow_counts(lb);
+        let mut backends = Vec::new();
+        for rule in &balancer.rules {
+            let Some(pool) = balancer.pools.get(rule.pool) else {
+                continue;
+            };
+            let frontend = balancer.frontends.get(rule.frontend).map(|f| f.address);
+            let probe = rule.probe.and_then(|p| balancer.probes.get(p));
+            for &idx in &pool.nics {
+                let Some(nic) = topology.nics.get(idx) else {
+                    continue;
+                };
+                let state = probe.and_then(|p| {
+                    states.get(&ProbeTarget {
+                        load_balancer: balancer.name.clone(),
+                        probe: p.name.clone(),
+                        nic: nic.name.clone(),
+                    })
+                });
+                let up = state.is_none_or(|s| s.up);
+                backends.push(BackendStatus {
+                    rule: rule.name.clone(),
+                    pool: pool.name.clone(),
+                    nic: nic.name.clone(),
+                    ip_address: frontend
+                        .map_or_else(|| primary_ipv4(nic), |f| primary_address_like(nic, f))
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    probe: probe.map(|p| ProbeRef {
+                        name: p.name.clone(),
+                        protocol: <&str>::from(p.protocol).to_string(),
+                        port: p.port,
+                    }),
+                    state: if up { "Up" } else { "Down" }.to_string(),
+                    since: state.map(|s| rfc3339(s.since)),
+                    reason: state.filter(|s| !s.up).and_then(|s| s.last_reason.clone()),
+                    flows: flows.get(&nic.name).copied().unwrap_or(0),
+                });
+            }
+        }
+        Ok(LoadBalancerStatus {
+            load_balancer: balancer.name.clone(),
+            backends,
+        })
+    }
+}
+
+/// Starts the prober thread of a daemon: it reads `plane` and calls
+/// `publish` with the down backends whenever they change.
+pub(super) fn start_prober(
+    plane: Arc<ArcSwap<Plane>>,
+    book: Arc<ProbeBook>,
+    publish: impl Fn(&BackendHealth) + Send + 'static,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("vnetd-prober".into())
+        .spawn(move || {
+            Prober::new(book, Arc::new(run_probe)).run(&plane, publish, &stop);
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{
+        prober_netns, BackendPool, Frontend, IpConfiguration, LbRule, LoadDistribution, NicIdx,
+        Probe, SubnetIdx, SubnetRef, VnetIdx, PROBE_SOURCE,
+    };
+    use std::collections::HashMap;
+
+    /// VNet `app` (10.0.0.0/16, subnet web 10.0.1.0/24) with NICs web1..webN
+    /// at 10.0.1.4.., the prober, and load balancer `ilb` with one probe
+    /// `health` (TCP 80) used by rules `http` and `again` over pool `web`
+    /// and by no one else, and rule `bare` without a probe.
+    fn topology(backends: usize, interval_secs: u32, threshold: u32) -> Topology {
+        let mut yaml = String::from(
+            "vnets:\n  - name: app\n    address_space: [10.0.0.0/16]\n    location: westeurope\n    \
+             subnets:\n      - name: web\n        address_prefixes: [10.0.1.0/24]\nnetwork_interfaces:\n",
+        );
+        for i in 1..=backends {
+            yaml.push_str(&format!(
+                "  - name: web{i}\n    subnet: app/web\n    private_ip_address: 10.0.1.{}\n",
+                3 + i
+            ));
+        }
+        let mut topology = crate::topology::parse_str("lb.yaml", &yaml)
+            .expect("a valid topology")
+            .topology;
+        let vnet = VnetIdx::new(0);
+        let subnet = SubnetRef {
+            vnet,
+            subnet: SubnetIdx::new(0),
+        };
+        topology.nics.push(Nic {
+            name: prober_netns("app"),
+            subnet,
+            ip_configurations: vec![IpConfiguration {
+                name: "probe".into(),
+                address: PROBE_SOURCE.into(),
+            }],
+            ip_forwarding: false,
+            network_security_group: None,
+            application_security_groups: Vec::new(),
+            netns: prober_netns("app"),
+            role: NicRole::Prober { vnet },
+            line: 0,
+        });
+        let rule = |name: &str, probe: Option<usize>| LbRule {
+            name: name.into(),
+            frontend: 0,
+            pool: 0,
+            probe,
+            protocol: LbProtocol::Tcp,
+            frontend_port: 80,
+            backend_port: 80,
+            distribution: LoadDistribution::Default,
+            floating_ip: false,
+            idle_timeout_minutes: 4,
+            line: 0,
+        };
+        topology.load_balancers.push(LoadBalancer {
+            name: "ilb".into(),
+            vnet,
+            frontends: vec![Frontend {
+                name: "fe".into(),
+                subnet,
+                address: "10.0.1.100".parse().unwrap(),
+                line: 0,
+            }],
+            pools: vec![BackendPool {
+                name: "web".into(),
+                nics: (0..backends).map(NicIdx::new).collect(),
+                line: 0,
+            }],
+            probes: vec![Probe {
+                name: "health".into(),
+                protocol: ProbeProtocol::Tcp,
+                port: 80,
+                request_path: None,
+                interval_secs,
+                threshold,
+                line: 0,
+            }],
+            rules: vec![
+                rule("http", Some(0)),
+                rule("again", Some(0)),
+                rule("bare", None),
+            ],
+            line: 0,
+        });
+        topology
+    }
+
+    fn target(nic: &str) -> ProbeTarget {
+        ProbeTarget {
+            load_balancer: "ilb".into(),
+            probe: "health".into(),
+            nic: nic.into(),
+        }
+    }
+
+    #[test]
+    fn every_probed_backend_is_a_target_once() {
+        let snapshot = Snapshot::compile(topology(2, 5, 2), 1);
+        let targets = probe_targets(&snapshot);
+        assert_eq!(
+            targets,
+            vec![
+                TargetSpec {
+                    target: target("web1"),
+                    namespace: "probe-app".into(),
+                    address: "10.0.1.4:80".parse().unwrap(),
+                    kind: ProbeKind::Tcp,
+                    interval: Duration::from_secs(5),
+                    threshold: 2,
+                },
+                TargetSpec {
+                    target: target("web2"),
+                    namespace: "probe-app".into(),
+                    address: "10.0.1.5:80".parse().unwrap(),
+                    kind: ProbeKind::Tcp,
+                    interval: Duration::from_secs(5),
+                    threshold: 2,
+                },
+            ]
+        );
+        let mut http = topology(1, 5, 2);
+        http.load_balancers[crate::topology::LoadBalancerIdx::new(0)].probes[0].protocol =
+            ProbeProtocol::Http;
+        let targets = probe_targets(&Snapshot::compile(http, 1));
+        assert_eq!(targets[0].kind, ProbeKind::Http { path: "/".into() });
+    }
+
+    #[test]
+    fn a_vnet_without_a_prober_is_not_probed() {
+        let mut t = topology(2, 5, 2);
+        t.nics.pop();
+        assert!(probe_targets(&Snapshot::compile(t, 1)).is_empty());
+    }
+
+    #[test]
+    fn a_probe_gives_up_before_the_next_is_due_and_within_30_seconds() {
+        assert_eq!(
+            probe_timeout(Duration::from_secs(5)),
+            Duration::from_millis(4750)
+        );
+        assert_eq!(
+            probe_timeout(Duration::from_secs(60)),
+            Duration::from_millis(29_750)
+        );
+        assert_eq!(
+            probe_timeout(Duration::from_secs(1)),
+            Duration::from_millis(750)
+        );
+    }
+
+    #[test]
+    fn threshold_failures_mark_down_and_as_many_successes_bring_back() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let down = ProbeOutcome::Down("connection refused".into());
+        let mut state = BackendState::new(t0);
+        assert!(state.up);
+        assert!(!state.record(&down, 3, at(5)));
+        assert!(!state.record(&down, 3, at(10)));
+        // A success in between starts the count again.
+        assert!(!state.record(&ProbeOutcome::Up, 3, at(15)));
+        assert!(!state.record(&down, 3, at(20)));
+        assert!(!state.record(&down, 3, at(25)));
+        assert!(state.up && state.since == t0);
+        assert!(state.record(&down, 3, at(30)));
+        assert!(!state.up);
+        assert_eq!(state.since, at(30));
+        assert_eq!(state.consecutive_failures, 3);
+        assert_eq!(state.last_reason.as_deref(), Some("connection refused"));
+        assert!(!state.record(&down, 3, at(35)));
+        assert_eq!(state.since, at(30));
+        assert!(!state.record(&ProbeOutcome::Up, 3, at(40)));
+        assert!(!state.record(&ProbeOutcome::Up, 3, at(45)));
+        assert!(state.record(&ProbeOutcome::Up, 3, at(50)));
+        assert!(state.up);
+        assert_eq!((state.since, state.consecutive_successes), (at(50), 3));
+        // A threshold of 1: one failure is enough.
+        let mut state = BackendState::new(t0);
+        assert!(state.record(&down, 1, at(5)));
+    }
+
+    /// Answers per NIC, a count of probes run per NIC, and NICs whose
+    /// probe hangs for a while.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<HashMap<String, ProbeOutcome>>,
+        runs: Mutex<HashMap<String, u32>>,
+        slow: Mutex<Vec<String>>,
+    }
+
+    impl Scripted {
+        fn answer(&self, nic: &str, outcome: ProbeOutcome) {
+            self.answers.lock().unwrap().insert(nic.into(), outcome);
+        }
+
+        fn runs(&self, nic: &str) -> u32 {
+            self.runs.lock().unwrap().get(nic).copied().unwrap_or(0)
+        }
+
+        fn runner(self: &Arc<Self>) -> ProbeRunner {
+            let me = self.clone();
+            Arc::new(move |spec: &TargetSpec| {
+                let nic = spec.target.nic.clone();
+                *me.runs.lock().unwrap().entry(nic.clone()).or_default() += 1;
+                if me.slow.lock().unwrap().contains(&nic) {
+                    std::thread::sleep(Duration::from_secs(3));
+                }
+                me.answers
+                    .lock()
+                    .unwrap()
+                    .get(&nic)
+                    .cloned()
+                    .unwrap_or(ProbeOutcome::Up)
+            })
+        }
+    }
+
+    /// Ticks at `now` until `done` holds of the book, for at most 2 s.
+    fn settle(
+        prober: &Prober,
+        snapshot: &Snapshot,
+        now: Instant,
+        done: impl Fn(&BackendHealth, &ProbeBook) -> bool,
+    ) -> BackendHealth {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let health = prober.tick(snapshot, now, SystemTime::now());
+            if done(&health, &prober.book) || Instant::now() > deadline {
+                return health;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn runs_of(book: &ProbeBook, nic: &str) -> (u32, u32) {
+        let states = book.states();
+        let state = &states.iter().find(|(t, _)| t.nic == nic).unwrap().1;
+        (state.consecutive_successes, state.consecutive_failures)
+    }
+
+    #[test]
+    fn the_prober_probes_at_once_then_every_interval_and_applies_the_threshold() {
+        let script = Arc::new(Scripted::default());
+        script.answer("web2", ProbeOutcome::Down("HTTP 404".into()));
+        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
+        let snapshot = Snapshot::compile(topology(2, 5, 2), 1);
+        let t0 = Instant::now();
+        // First probes at once; one failure is not enough to go down.
+        let health = settle(&prober, &snapshot, t0, |_, book| {
+            runs_of(book, "web1") == (1, 0) && runs_of(book, "web2") == (0, 1)
+        });
+        assert_eq!(health, BackendHealth::default());
+        assert_eq!((script.runs("web1"), script.runs("web2")), (1, 1));
+        // Not due again before the interval.
+        prober.tick(&snapshot, t0 + Duration::from_secs(4), SystemTime::now());
+        assert_eq!((script.runs("web1"), script.runs("web2")), (1, 1));
+        // The second failure in a row marks web2 down.
+        let health = settle(&prober, &snapshot, t0 + Duration::from_secs(5), |h, _| {
+            !h.is_up(&target("web2"))
+        });
+        assert!(!health.is_up(&target("web2")));
+        assert!(health.is_up(&target("web1")));
+        assert_eq!((script.runs("web1"), script.runs("web2")), (2, 2));
+        let states: BTreeMap<_, _> = prober.book.states().into_iter().collect();
+        assert_eq!(
+            states[&target("web2")].last_reason.as_deref(),
+            Some("HTTP 404")
+        );
+        // It comes back after two successes in a row.
+        script.answer("web2", ProbeOutcome::Up);
+        let t10 = t0 + Duration::from_secs(10);
+        let health = settle(&prober, &snapshot, t10, |_, book| {
+            runs_of(book, "web2") == (1, 0)
+        });
+        assert!(!health.is_up(&target("web2")), "one success is not enough");
+        let health = settle(&prober, &snapshot, t0 + Duration::from_secs(15), |h, _| {
+            h.is_up(&target("web2"))
+        });
+        assert_eq!(health, BackendHealth::default());
+    }
+
+    #[test]
+    fn a_hanging_probe_delays_no_other() {
+        let script = Arc::new(Scripted::default());
+        script.slow.lock().unwrap().push("web1".into());
+        script.answer("web2", ProbeOutcome::Down("timed out".into()));
+        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
+        let snapshot = Snapshot::compile(topology(2, 1, 1), 1);
+        let t0 = Instant::now();
+        let started = Instant::now();
+        let health = settle(&prober, &snapshot, t0, |h, _| !h.is_up(&target("web2")));
+        assert!(!health.is_up(&target("web2")));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // web2 is probed again on time; web1's probe still runs, and is
+        // not started twice.
+        settle(&prober, &snapshot, t0 + Duration::from_secs(1), |_, _| {
+            script.runs("web2") == 2
+        });
+        assert_eq!(script.runs("web2"), 2);
+        assert_eq!(script.runs("web1"), 1);
+    }
+
+    #[test]
+    fn targets_that_vanish_are_forgotten_and_their_health_with_them() {
+        let script = Arc::new(Scripted::default());
+        script.answer("web2", ProbeOutcome::Down("connection refused".into()));
+        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
+        let two = Snapshot::compile(topology(2, 5, 1), 1);
+        let t0 = Instant::now();
+        let health = settle(&prober, &two, t0, |h, _| !h.is_up(&target("web2")));
+        assert_eq!(health.down().count(), 1);
+        // The health is a snapshot input that an apply carries over.
+        let rehealthed = Snapshot::rehealthed(&two, health.clone(), 2);
+        let one = Snapshot::compile_after(topology(1, 5, 1), 3, &rehealthed);
+        assert_eq!(one.health, health, "apply keeps the health");
+        // web2 left: the prober forgets it, and the health that a snapshot
+        // of the new topology may carry has no trace of it.
+        let health = prober.tick(&one, t0, SystemTime::now());
+        assert_eq!(health, BackendHealth::default());
+        assert_eq!(prober.book.states().len(), 1);
+        assert_eq!(health_for(&one, &one.health), BackendHealth::default());
+        // Back again: up, and probed at once.
+        let health = settle(&prober, &two, t0, |h, _| !h.is_up(&target("web2")));
+        assert!(!health.is_up(&target("web2")));
+        assert_eq!(script.runs("web2"), 2);
+    }
+
+    #[test]
+    fn since_reads_as_rfc3339_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_542_110_435_389);
+        assert_eq!(rfc3339(t), "2018-11-13T12:00:35Z");
+    }
+}

@@ -1,0 +1,358 @@
+//! The load balancers' health prober in a running lab (needs root, see
+//! `common::can_run_labs`): the prober's namespace as the daemon builds
+//! it, a backend with nothing listening marked down and published in the
+//! snapshot, `lb show` over the control protocol, the backends in
+//! `stats` and the metrics, the flows counted per backend, and an apply
+//! that removes the load balancer taking its health with it.
+//!
+//! The topology's load balancer is added in code to a parsed file.
+
+mod common;
+
+use serde_json::Value;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+use vnetd::daemon::control::{answer, Request};
+use vnetd::daemon::{Daemon, RunOptions};
+use vnetd::host::netns;
+use vnetd::policy::load_balancers::ProbeTarget;
+use vnetd::topology::{
+    BackendPool, Frontend, IpConfiguration, LbProtocol, LbRule, LoadBalancer, LoadDistribution,
+    Nic, NicIdx, NicRole, Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx,
+    PROBE_SOURCE,
+};
+
+const PREFIX: &str = "e2lb";
+
+const APP: &str = "\
+vnets:
+  - name: app
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - name: web
+        address_prefixes: [10.0.1.0/24]
+network_interfaces:
+  - name: web1
+    subnet: app/web
+    private_ip_address: 10.0.1.4
+  - name: web2
+    subnet: app/web
+    private_ip_address: 10.0.1.5
+";
+
+fn prober_ns() -> String {
+    format!("{PREFIX}-probe-app")
+}
+
+/// `APP` with load balancer `ilb`: frontend 10.0.1.100, pool `web` of
+/// both NICs, probe `health` (TCP 80, every second, one failure is down)
+/// on rule `http`, and rule `bare` without a probe; and the VNet's prober.
+fn topology() -> Topology {
+    let text = common::with_netns_prefix(APP, PREFIX);
+    let mut topology = vnetd::topology::parse_str("lb.yaml", &text)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .topology;
+    let vnet = VnetIdx::new(0);
+    let subnet = SubnetRef {
+        vnet,
+        subnet: SubnetIdx::new(0),
+    };
+    topology.nics.push(Nic {
+        name: prober_ns(),
+        subnet,
+        ip_configurations: vec![IpConfiguration {
+            name: "probe".into(),
+            address: PROBE_SOURCE.into(),
+        }],
+        ip_forwarding: false,
+        network_security_group: None,
+        application_security_groups: Vec::new(),
+        netns: prober_ns(),
+        role: NicRole::Prober { vnet },
+        line: 0,
+    });
+    let rule = |name: &str, probe: Option<usize>| LbRule {
+        name: name.into(),
+        frontend: 0,
+        pool: 0,
+        probe,
+        protocol: LbProtocol::Tcp,
+        frontend_port: 80,
+        backend_port: 80,
+        distribution: LoadDistribution::Default,
+        floating_ip: false,
+        idle_timeout_minutes: 4,
+        line: 0,
+    };
+    topology.load_balancers.push(LoadBalancer {
+        name: "ilb".into(),
+        vnet,
+        frontends: vec![Frontend {
+            name: "fe".into(),
+            subnet,
+            address: "10.0.1.100".parse().unwrap(),
+            line: 0,
+        }],
+        pools: vec![BackendPool {
+            name: "web".into(),
+            nics: vec![NicIdx::new(0), NicIdx::new(1)],
+            line: 0,
+        }],
+        probes: vec![Probe {
+            name: "health".into(),
+            protocol: ProbeProtocol::Tcp,
+            port: 80,
+            request_path: None,
+            interval_secs: 1,
+            threshold: 1,
+            line: 0,
+        }],
+        rules: vec![rule("http", Some(0)), rule("bare", None)],
+        line: 0,
+    });
+    topology
+}
+
+/// The daemon, shut down when dropped.
+struct Running(Option<Daemon>);
+
+impl Running {
+    fn daemon(&self) -> &Daemon {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(daemon) = self.0.take() {
+            if let Err(e) = daemon.shutdown() {
+                eprintln!("removing lab {PREFIX}: {e:#}");
+            }
+        }
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 15 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn json(reply_stdout: &str) -> Value {
+    serde_json::from_str(reply_stdout).unwrap_or_else(|e| panic!("{e}: {reply_stdout}"))
+}
+
+fn web2() -> ProbeTarget {
+    ProbeTarget {
+        load_balancer: "ilb".into(),
+        probe: "health".into(),
+        nic: "web2".into(),
+    }
+}
+
+#[test]
+fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
+    if !common::can_run_labs() {
+        return;
+    }
+    let running = Running(Some(
+        Daemon::start(
+            topology(),
+            &RunOptions {
+                workers: 1,
+                ..RunOptions::default()
+            },
+        )
+        .expect("starting the lab"),
+    ));
+    let daemon = running.daemon();
+
+    // The prober owns 168.63.129.16 alone and routes through its TUN.
+    let routes = common::in_netns(&prober_ns(), &["ip", "-4", "route", "show"]);
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.starts_with("default dev eth0 ") && l.contains("scope link")),
+        "{routes}"
+    );
+    let addresses = common::in_netns(&prober_ns(), &["ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(addresses.contains("inet 168.63.129.16/32"), "{addresses}");
+
+    // Nothing listens on web2:80: its probe fails, and with a threshold
+    // of one the next snapshot has it down.
+    wait_for("web2 down in the snapshot", || {
+        !daemon.snapshot().health.is_up(&web2())
+    });
+    assert!(daemon.snapshot().generation > 1);
+
+    // web1 listens on 80; a client in web2 holds a connection to it: one
+    // flow at web1 of the load balancer's kind.
+    let web1: SocketAddr = "10.0.1.4:80".parse().unwrap();
+    let listener = netns::run_in(&format!("{PREFIX}-web1"), move || {
+        Ok(TcpListener::bind(web1)?)
+    })
+    .unwrap();
+    let accepting = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+            }
+            if held.iter().any(|s: &TcpStream| {
+                s.peer_addr()
+                    .is_ok_and(|a| a.ip().to_string() == "10.0.1.5")
+            }) {
+                // Keep the connection open until the client closes it.
+                let client = held
+                    .into_iter()
+                    .find(|s| {
+                        s.peer_addr()
+                            .is_ok_and(|a| a.ip().to_string() == "10.0.1.5")
+                    })
+                    .unwrap();
+                client.set_nonblocking(false).unwrap();
+                let _ = (&client).read(&mut [0u8; 1]);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let client = netns::run_in(&format!("{PREFIX}-web2"), move || {
+        Ok(TcpStream::connect_timeout(&web1, Duration::from_secs(3))?)
+    })
+    .expect("web2 connects to web1:80");
+    wait_for("one flow placed on web1", || {
+        daemon.lb_flow_counts("ilb").get("web1") == Some(&1)
+    });
+    assert_eq!(daemon.lb_flow_counts("ilb").get("web2"), Some(&0));
+
+    // lb show --json, as the control socket answers it.
+    let reply = answer(
+        daemon,
+        Request::LbShow {
+            load_balancer: "ilb".into(),
+            json: true,
+        },
+    );
+    assert_eq!(reply.code, 0, "{}", reply.stderr);
+    let shown = json(&reply.stdout);
+    assert_eq!(shown["loadBalancer"], "ilb");
+    let rows = shown["backends"].as_array().unwrap();
+    let row = |rule: &str, nic: &str| {
+        rows.iter()
+            .find(|r| r["rule"] == rule && r["nic"] == nic)
+            .unwrap_or_else(|| panic!("no row {rule}/{nic} in {shown}"))
+    };
+    assert_eq!(rows.len(), 4, "{shown}");
+    let down = row("http", "web2");
+    assert_eq!(down["pool"], "web");
+    assert_eq!(down["ipAddress"], "10.0.1.5");
+    assert_eq!(
+        down["probe"],
+        serde_json::json!({"name": "health", "protocol": "Tcp", "port": 80})
+    );
+    assert_eq!(down["state"], "Down");
+    assert!(
+        down["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{down}"
+    );
+    let since = down["since"].as_str().unwrap();
+    assert!(
+        since.len() == 20 && since.ends_with('Z') && since.as_bytes()[10] == b'T',
+        "{since}"
+    );
+    assert_eq!(down["flows"], 0);
+    assert_eq!(row("http", "web1")["flows"], 1);
+    let bare = row("bare", "web2");
+    assert_eq!(
+        (&bare["probe"], &bare["state"], &bare["since"]),
+        (&Value::Null, &Value::from("Up"), &Value::Null)
+    );
+
+    // The table names the same backend.
+    let table = answer(
+        daemon,
+        Request::LbShow {
+            load_balancer: "ilb".into(),
+            json: false,
+        },
+    );
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("http") && l.contains("web2") && l.contains("Down")),
+        "{}",
+        table.stdout
+    );
+
+    // An unknown name is refused, naming the load balancers there are.
+    let unknown = answer(
+        daemon,
+        Request::LbShow {
+            load_balancer: "nope".into(),
+            json: false,
+        },
+    );
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("`nope`") && unknown.stderr.contains("(load balancers: ilb)"),
+        "{}",
+        unknown.stderr
+    );
+
+    // stats --json and the metrics carry the same verdict.
+    let stats = json(&answer(daemon, Request::Stats { json: true }).stdout);
+    let backend = stats["load_balancer_backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["nic"] == "web2")
+        .cloned()
+        .unwrap_or_else(|| panic!("web2 not in {stats}"));
+    assert_eq!(
+        (&backend["load_balancer"], &backend["probe"], &backend["up"]),
+        (
+            &Value::from("ilb"),
+            &Value::from("health"),
+            &Value::from(false)
+        )
+    );
+    let metrics = vnetd::daemon::metrics::render(&vnetd::daemon::control::stats_of(daemon));
+    assert!(
+        metrics.contains(
+            "vnetd_lb_backend_up{load_balancer=\"ilb\",probe=\"health\",nic=\"web2\"} 0\n"
+        ),
+        "{metrics}"
+    );
+    drop(client);
+    let _ = accepting.join();
+
+    // The file without the load balancer (or its prober): the backends
+    // are forgotten, and so is their health.
+    let text = common::with_netns_prefix(APP, PREFIX);
+    daemon.apply("app.yaml", &text).expect("applying the file");
+    wait_for("the health of the removed load balancer dropped", || {
+        daemon.snapshot().health.down().count() == 0 && daemon.lb_backends().is_empty()
+    });
+    assert!(!netns::exists(&prober_ns()));
+    let gone = answer(
+        daemon,
+        Request::LbShow {
+            load_balancer: "ilb".into(),
+            json: true,
+        },
+    );
+    assert_eq!(gone.code, 1);
+    assert!(
+        gone.stderr.contains("load balancers: none"),
+        "{}",
+        gone.stderr
+    );
+}
