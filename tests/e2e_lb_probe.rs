@@ -40,6 +40,9 @@ network_interfaces:
   - name: web2
     subnet: app/web
     private_ip_address: 10.0.1.5
+  - name: client
+    subnet: app/web
+    private_ip_address: 10.0.1.6
 ";
 
 fn prober_ns() -> String {
@@ -189,8 +192,9 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     });
     assert!(daemon.snapshot().generation > 1);
 
-    // web1 listens on 80; a client in web2 holds a connection to it: one
-    // flow at web1 of the load balancer's kind.
+    // web1 listens on 80; a client holds a connection through the
+    // frontend, which the load balancer can only place on web1 (web2 is
+    // down): one flow on web1. The backend sees the client's address.
     let web1: SocketAddr = "10.0.1.4:80".parse().unwrap();
     let listener = netns::run_in(&format!("{PREFIX}-web1"), move || {
         Ok(TcpListener::bind(web1)?)
@@ -206,14 +210,14 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
             }
             if held.iter().any(|s: &TcpStream| {
                 s.peer_addr()
-                    .is_ok_and(|a| a.ip().to_string() == "10.0.1.5")
+                    .is_ok_and(|a| a.ip().to_string() == "10.0.1.6")
             }) {
                 // Keep the connection open until the client closes it.
                 let client = held
                     .into_iter()
                     .find(|s| {
                         s.peer_addr()
-                            .is_ok_and(|a| a.ip().to_string() == "10.0.1.5")
+                            .is_ok_and(|a| a.ip().to_string() == "10.0.1.6")
                     })
                     .unwrap();
                 client.set_nonblocking(false).unwrap();
@@ -223,10 +227,11 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
             std::thread::sleep(Duration::from_millis(20));
         }
     });
-    let client = netns::run_in(&format!("{PREFIX}-web2"), move || {
-        Ok(TcpStream::connect_timeout(&web1, Duration::from_secs(3))?)
+    let frontend: SocketAddr = "10.0.1.100:80".parse().unwrap();
+    let client = netns::run_in(&format!("{PREFIX}-client"), move || {
+        Ok(TcpStream::connect_timeout(&frontend, Duration::from_secs(3))?)
     })
-    .expect("web2 connects to web1:80");
+    .expect("the client connects through the frontend");
     wait_for("one flow placed on web1", || {
         daemon.lb_flow_counts("ilb").get("web1") == Some(&1)
     });

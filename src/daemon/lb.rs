@@ -27,18 +27,16 @@
 
 use super::plane::Plane;
 use super::Daemon;
-use crate::dataplane::conntrack::TrackedFlow;
+use super::PortId;
+use crate::dataplane::conntrack::{is_pin, FlowOwners};
 use crate::diagnostics::load_balancer::{
     find_load_balancer, BackendStatus, LoadBalancerStatus, ProbeRef,
 };
 use crate::diagnostics::QueryError;
 use crate::host::probe::{HealthProbe, ProbeKind, ProbeOutcome};
-use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
 use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
 use crate::snapshot::Snapshot;
-use crate::topology::{
-    LbProtocol, LoadBalancer, Nic, NicRole, ProbeProtocol, Topology, PROBE_SOURCE,
-};
+use crate::topology::{LoadBalancer, Nic, NicIdx, NicRole, ProbeProtocol, Topology};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, BTreeSet};
@@ -412,87 +410,50 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// Where a flow the load balancer placed on a backend arrives: the port
-/// of the backend's NIC, the address (the backend's, or the frontend's with
-/// floating IP), and the rule's protocol and backend port (any for HA
-/// ports). The probes' own connections are not flows it placed.
-struct Placement {
-    nic: String,
-    port: u32,
-    destination: IpAddr,
-    protocol: Option<u8>,
-    destination_port: Option<u16>,
-}
-
-impl Placement {
-    fn holds(&self, flow: &TrackedFlow) -> bool {
-        flow.port == self.port
-            && flow.key.src != IpAddr::V4(PROBE_SOURCE)
-            && flow.direction == crate::topology::Direction::Inbound
-            && flow.key.dst == self.destination
-            && self.protocol.is_none_or(|p| p == flow.key.proto)
-            && self
-                .destination_port
-                .is_none_or(|p| flow.key.dst_port == Some(p))
-    }
-}
-
 impl Daemon {
     /// Every backend probed now, with what its probes found.
     pub fn lb_backends(&self) -> Vec<(ProbeTarget, BackendState)> {
         self.probes.states()
     }
 
-    /// Tracked flows the load balancer `lb` placed on each of its backend
-    /// NICs, by NIC name (0 for a backend with none). Counted from the
-    /// flow table: flows admitted inbound at a backend NIC, to the address
-    /// and port a rule of the load balancer delivers there, from anywhere
-    /// but the prober.
+    /// Flows the load balancer `lb` placed on each of its backend NICs, by
+    /// NIC name (0 for a backend with none): the live pins its frontends
+    /// hold in the flow table (one per flow, whichever way it was reached).
     pub fn lb_flow_counts(&self, lb: &str) -> BTreeMap<String, u64> {
         let plane = self.plane();
-        let topology = &plane.snapshot.topology;
+        let snapshot = &plane.snapshot;
+        let topology = &snapshot.topology;
         let mut counts = BTreeMap::new();
-        let Some(balancer) = topology.load_balancers.iter().find(|l| l.name == lb) else {
+        let Some(l) = topology.load_balancers.position(|l| l.name == lb) else {
             return counts;
         };
-        let mut placements = Vec::new();
-        for rule in &balancer.rules {
-            let (Some(pool), Some(frontend)) = (
-                balancer.pools.get(rule.pool),
-                balancer.frontends.get(rule.frontend),
-            ) else {
-                continue;
-            };
-            for &idx in &pool.nics {
-                let Some(nic) = topology.nics.get(idx) else {
-                    continue;
-                };
-                counts.entry(nic.name.clone()).or_insert(0);
-                let destination = if rule.floating_ip {
-                    Some(frontend.address)
-                } else {
-                    primary_address_like(nic, frontend.address)
-                };
-                let Some(destination) = destination else {
-                    continue;
-                };
-                placements.push(Placement {
-                    nic: nic.name.clone(),
-                    port: plane.port_id(idx).get(),
-                    destination,
-                    protocol: match rule.protocol {
-                        LbProtocol::Tcp => Some(IPPROTO_TCP),
-                        LbProtocol::Udp => Some(IPPROTO_UDP),
-                        LbProtocol::All => None,
-                    },
-                    destination_port: (!rule.ha_ports()).then_some(rule.backend_port),
-                });
-            }
+        let owners: Vec<u32> = snapshot
+            .frontends
+            .iter()
+            .filter(|fe| fe.load_balancer == l)
+            .map(|fe| (&*plane).frontend_owner(fe.stable_id))
+            .collect();
+        let members: Vec<NicIdx> = topology.load_balancers[l]
+            .pools
+            .iter()
+            .flat_map(|p| p.nics.iter().copied())
+            .collect();
+        for &nic in &members {
+            counts.insert(topology.nics[nic].name.clone(), 0);
         }
-        self.flows.for_each(self.now_ms(), |key, _| {
-            let flow = TrackedFlow::of(key);
-            if let Some(p) = placements.iter().find(|p| p.holds(&flow)) {
-                *counts.entry(p.nic.clone()).or_insert(0) += 1;
+        self.flows.for_each(self.now_ms(), |key, value| {
+            if !is_pin(key) || !owners.contains(&key.nic) {
+                return;
+            }
+            let Some(backend) = plane.nic_of_port(PortId::new(value.verdict_tag)) else {
+                return;
+            };
+            // Two frontends may share an owner number: count only this
+            // load balancer's backends.
+            if members.contains(&backend) {
+                *counts
+                    .entry(topology.nics[backend].name.clone())
+                    .or_insert(0) += 1;
             }
         });
         counts
@@ -572,7 +533,7 @@ pub(super) fn start_prober(
 mod tests {
     use super::*;
     use crate::topology::{
-        prober_netns, BackendPool, Frontend, IpConfiguration, LbRule, LoadDistribution, NicIdx,
+        prober_netns, BackendPool, Frontend, IpConfiguration, LbProtocol, LbRule, LoadDistribution,
         Probe, SubnetIdx, SubnetRef, VnetIdx, PROBE_SOURCE,
     };
     use std::collections::HashMap;
