@@ -197,14 +197,14 @@ fn count_forwarded(ns: &str) {
         ns,
         &[
             "nft",
-            "add chain inet lab fwd { type filter hook forward priority 0; }",
+            "add chain inet lab forwarded { type filter hook forward priority 0; }",
         ],
     );
-    in_netns(ns, &["nft", "add rule inet lab fwd counter"]);
+    in_netns(ns, &["nft", "add rule inet lab forwarded counter"]);
 }
 
 fn forwarded(ns: &str) -> u64 {
-    let listing = in_netns(ns, &["nft", "list chain inet lab fwd"]);
+    let listing = in_netns(ns, &["nft", "list chain inet lab forwarded"]);
     let after = listing
         .split("counter packets ")
         .nth(1)
@@ -263,6 +263,27 @@ fn ha_nvas_behind_ha_ports_carry_each_flow_through_one_and_fail_over() {
         .collect();
     for (nva, _) in &ssh {
         count_forwarded(&lab.ns(nva));
+    }
+    // The NVAs answer their probes (the first ones may have come before
+    // the listeners); nothing serves the web frontend in this test.
+    let start = Instant::now();
+    while !lab
+        .daemon()
+        .lb_backends()
+        .iter()
+        .any(|(t, s)| t.nic == "nva1" && s.consecutive_successes >= 1)
+        || !lab
+            .daemon()
+            .lb_backends()
+            .iter()
+            .any(|(t, s)| t.nic == "nva2" && s.consecutive_successes >= 1)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            lab.daemon().lb_backends()
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
     wait_for_down(&lab, &["web1", "web2"]);
 

@@ -229,7 +229,10 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     });
     let frontend: SocketAddr = "10.0.1.100:80".parse().unwrap();
     let client = netns::run_in(&format!("{PREFIX}-client"), move || {
-        Ok(TcpStream::connect_timeout(&frontend, Duration::from_secs(3))?)
+        Ok(TcpStream::connect_timeout(
+            &frontend,
+            Duration::from_secs(3),
+        )?)
     })
     .expect("the client connects through the frontend");
     wait_for("one flow placed on web1", || {
