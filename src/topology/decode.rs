@@ -21,14 +21,15 @@
 
 use super::diagnostic::Diagnostics;
 use super::model::{
-    Access, BgpSpeaker, Direction, GatewayType, NextHopType, PortSpec, Protocol, Route, RouteTable,
-    ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, GatewayType, LbProtocol, LoadDistribution, NextHopType,
+    PortSpec, Probe, ProbeProtocol, Protocol, Route, RouteTable, ServiceTag, VpnType,
 };
 use super::yaml::{Node, Value};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
 mod hybrid;
+mod load_balancers;
 mod values;
 
 /// A name that refers to another resource, and where it was written.
@@ -51,6 +52,7 @@ pub struct RawTopology {
     pub gateways: Vec<RawGateway>,
     pub local_gateways: Vec<RawLocalGateway>,
     pub connections: Vec<RawConnection>,
+    pub load_balancers: Vec<RawLoadBalancer>,
 }
 
 impl RawTopology {
@@ -66,6 +68,7 @@ impl RawTopology {
             && self.gateways.is_empty()
             && self.local_gateways.is_empty()
             && self.connections.is_empty()
+            && self.load_balancers.is_empty()
     }
 }
 
@@ -147,6 +150,58 @@ pub struct RawConnection {
     pub peer_gateway: Option<NameRef>,
     pub bgp_enabled: bool,
     pub routing_weight: u32,
+    pub line: usize,
+}
+
+/// A load balancer's frontend. A missing or broken subnet or address is
+/// reported and left `None`: the frontend stays, so the rules naming it
+/// are still checked without a second error.
+#[derive(Debug)]
+pub struct RawFrontend {
+    pub name: String,
+    pub key: String,
+    /// `vnet/subnet`
+    pub subnet: Option<NameRef>,
+    /// The address and the line it is written on.
+    pub address: Option<(IpAddr, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawBackendPool {
+    pub name: String,
+    pub key: String,
+    pub nics: Vec<NameRef>,
+    pub line: usize,
+}
+
+/// A load-balancing rule, its ports already checked against its protocol.
+#[derive(Debug)]
+pub struct RawLbRule {
+    pub name: String,
+    pub key: String,
+    pub frontend: NameRef,
+    pub pool: NameRef,
+    pub probe: Option<NameRef>,
+    pub protocol: LbProtocol,
+    pub frontend_port: u16,
+    pub backend_port: u16,
+    pub distribution: LoadDistribution,
+    pub floating_ip: bool,
+    pub idle_timeout_minutes: u32,
+    pub line: usize,
+}
+
+/// An internal load balancer as written. Probes need no names resolved,
+/// so they are decoded straight into the model.
+#[derive(Debug)]
+pub struct RawLoadBalancer {
+    pub name: String,
+    pub key: String,
+    pub frontends: Vec<RawFrontend>,
+    pub pools: Vec<RawBackendPool>,
+    pub probes: Vec<Probe>,
+    pub rules: Vec<RawLbRule>,
     pub line: usize,
 }
 
@@ -386,6 +441,7 @@ const TOP_KEYS: &[&str] = &[
     "virtual_network_gateways",
     "local_network_gateways",
     "virtual_network_gateway_connections",
+    "load_balancers",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -507,6 +563,42 @@ record!(CONNECTION_KEYS: RawConnection { name, key, line } "a gateway connection
     routing_weight: "routing_weight" => routing_weight,
 });
 
+record!(LOAD_BALANCER_KEYS: RawLoadBalancer { name, key, line } "a load balancer" {
+    _: "sku" => load_balancer_sku,
+    frontends: "frontend_ip_configurations" => list,
+    pools: "backend_address_pools" => list,
+    probes: "probes" => list,
+    rules: "rules" => list,
+});
+
+record!(FRONTEND_KEYS: RawFrontend { name, key, line } "a frontend IP configuration" {
+    subnet: "subnet" => required_ref_or_none,
+    address: "private_ip_address" => required_ip_or_none,
+});
+
+record!(BACKEND_POOL_KEYS: RawBackendPool { name, key, line } "a backend address pool" {
+    nics: "network_interfaces" => ref_list,
+});
+
+record!(PROBE_KEYS: Probe { name, line } "a health probe" {
+    (protocol, request_path): "protocol" | "request_path" => probe_request,
+    port: "port" => probe_port,
+    interval_secs: "interval_in_seconds" => probe_interval,
+    threshold: "probe_threshold" | "number_of_probes" => probe_threshold,
+});
+
+record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
+    frontend: "frontend_ip_configuration" => required_ref,
+    pool: "backend_address_pool" => required_ref,
+    probe: "probe" => optional_ref,
+    (protocol, frontend_port, backend_port): "protocol"
+        | "frontend_port"
+        | "backend_port" => rule_ports,
+    distribution: "load_distribution" => spelled_one_of_or(LOAD_DISTRIBUTIONS, LoadDistribution::Default),
+    floating_ip: "floating_ip_enabled" | "enable_floating_ip" => agreeing_flag(false),
+    idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
+});
+
 const ASG_KEYS: &[&str] = &["name"];
 
 /// An application security group is only a name, kept with its line.
@@ -552,6 +644,23 @@ const BGP_SPEAKERS: &[(&str, BgpSpeaker)] = &[
     ("none", BgpSpeaker::None),
 ];
 
+/// Load balancer enums, in Azure's spelling (matched case-insensitively).
+const PROBE_PROTOCOLS: &[(&str, ProbeProtocol)] = &[
+    ("Tcp", ProbeProtocol::Tcp),
+    ("Http", ProbeProtocol::Http),
+    ("Https", ProbeProtocol::Https),
+];
+const LB_PROTOCOLS: &[(&str, LbProtocol)] = &[
+    ("Tcp", LbProtocol::Tcp),
+    ("Udp", LbProtocol::Udp),
+    ("All", LbProtocol::All),
+];
+const LOAD_DISTRIBUTIONS: &[(&str, LoadDistribution)] = &[
+    ("Default", LoadDistribution::Default),
+    ("SourceIP", LoadDistribution::SourceIp),
+    ("SourceIPProtocol", LoadDistribution::SourceIpProtocol),
+];
+
 const NEXT_HOP_TYPES: &[(&str, NextHopType)] = &[
     ("virtualappliance", NextHopType::VirtualAppliance),
     ("vnetlocal", NextHopType::VnetLocal),
@@ -586,6 +695,7 @@ impl Decoder<'_> {
             gateways: self.records(&top, "virtual_network_gateways"),
             local_gateways: self.records(&top, "local_network_gateways"),
             connections: self.records(&top, "virtual_network_gateway_connections"),
+            load_balancers: self.records(&top, "load_balancers"),
         }
     }
 
@@ -635,7 +745,7 @@ impl Decoder<'_> {
 /// The known key closest to a mistyped one, when it is close enough to be a
 /// likely typo: at most 2 edits away, or a quarter of the key's length for
 /// long keys. On a tie the first known key wins.
-fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(super) fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (strsim::levenshtein(key, k), *k))

@@ -20,7 +20,9 @@
 //!   address of the prefix's family;
 //! - NSGs: at most 1000 rules, priorities unique per direction;
 //! - gateways, local network gateways, connections and on-premises sites:
-//!   see `resolve/hybrid.rs`.
+//!   see `resolve/hybrid.rs`;
+//! - internal load balancers and their health probers' ports: see
+//!   `resolve/load_balancers.rs`.
 
 use super::decode::{NameRef, RawAddress, RawTopology};
 use super::diagnostic::Diagnostics;
@@ -30,6 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 mod hybrid;
+mod load_balancers;
 pub use hybrid::{instance_addresses, instance_netns, reserved_asn, tunnel_name};
 
 const UNUSABLE_V4: &[&str] = &[
@@ -67,7 +70,9 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.local_gateways(raw.local_gateways);
     r.connections(raw.connections);
     r.check_remote_gateways();
+    r.load_balancers(raw.load_balancers);
     r.gateway_ports();
+    r.prober_ports();
     r.topo
 }
 
@@ -766,6 +771,27 @@ impl Resolver<'_> {
         key: &str,
         taken: &mut HashMap<(VnetIdx, IpAddr), String>,
     ) {
+        if !self.check_subnet_address(subnet, ip, line, key) {
+            return;
+        }
+        if let Some(other) = taken.insert((subnet.vnet, ip), nic.to_string()) {
+            self.diags.error(
+                line,
+                key,
+                format!("{ip} is already used by NIC `{other}` in the same VNet"),
+            );
+        }
+    }
+
+    /// Refuses a static address outside the subnet's prefixes or on one of
+    /// the addresses Azure reserves in it; true when it is usable.
+    fn check_subnet_address(
+        &mut self,
+        subnet: SubnetRef,
+        ip: IpAddr,
+        line: usize,
+        key: &str,
+    ) -> bool {
         let sub = self.topo.subnet(subnet);
         let Some(prefix) = sub
             .address_prefixes
@@ -783,7 +809,7 @@ impl Resolver<'_> {
                     shown.join(", ")
                 ),
             );
-            return;
+            return false;
         };
         if is_reserved(&prefix, ip) {
             let which = match prefix {
@@ -792,15 +818,9 @@ impl Resolver<'_> {
             };
             self.diags
                 .error(line, key, format!("{ip} is one of {which} of {prefix}"));
-            return;
+            return false;
         }
-        if let Some(other) = taken.insert((subnet.vnet, ip), nic.to_string()) {
-            self.diags.error(
-                line,
-                key,
-                format!("{ip} is already used by NIC `{other}` in the same VNet"),
-            );
-        }
+        true
     }
 
     /// Azure's dynamic allocation: the first free host address of the

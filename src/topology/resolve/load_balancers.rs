@@ -1,0 +1,467 @@
+//! Resolution of internal load balancers, with the refusals Azure applies
+//! to an internal Standard load balancer:
+//!
+//! - frontends: `subnet` written `vnet/subnet`, never GatewaySubnet; a
+//!   static `private_ip_address` inside one of the subnet's prefixes, not
+//!   one of the addresses Azure reserves in it, and held by nothing else in
+//!   the VNet (a NIC, a gateway instance, another frontend); every frontend
+//!   of a load balancer in one VNet, which is the load balancer's;
+//! - backend pools: NICs of the file in the load balancer's VNet, each once
+//!   per pool, with an address of the family of each frontend that sends
+//!   them flows;
+//! - rules: a frontend, a pool and optionally a probe of the same load
+//!   balancer; one rule per frontend, protocol and frontend port; an
+//!   HA-ports rule (protocol All) shares its frontend with another rule
+//!   only when both use floating IP, as Azure's HA ports allow;
+//! - names: Azure's character rules, unique per kind within a load
+//!   balancer, load balancer names unique in the file.
+//!
+//! The values of each key (SKU, ports, probe settings, timeouts) are
+//! checked while decoding.
+//!
+//! Azure probes backends from 168.63.129.16. Each VNet with a load balancer
+//! gets one port of the fabric that stands for that prober, added after the
+//! gateways' ports: a NIC named and namespaced [`prober_netns`] of the VNet,
+//! owning 168.63.129.16, in the subnet of the VNet's first frontend.
+
+use super::super::decode::{closest, NameRef, RawLoadBalancer};
+use super::{valid_netns, NameRule, Resolver};
+use crate::topology::model::*;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+pub const LOAD_BALANCER_NAME: NameRule = NameRule {
+    kind: "load balancer",
+    min: 1,
+    max: 80,
+};
+pub const FRONTEND_NAME: NameRule = NameRule {
+    kind: "frontend IP configuration",
+    min: 1,
+    max: 80,
+};
+pub const BACKEND_POOL_NAME: NameRule = NameRule {
+    kind: "backend address pool",
+    min: 1,
+    max: 80,
+};
+pub const PROBE_NAME: NameRule = NameRule {
+    kind: "health probe",
+    min: 1,
+    max: 80,
+};
+pub const LB_RULE_NAME: NameRule = NameRule {
+    kind: "load-balancing rule",
+    min: 1,
+    max: 80,
+};
+
+/// Who holds each address of a VNet, as messages name it (NIC `vm1`).
+type AddressHolders = HashMap<(VnetIdx, IpAddr), String>;
+
+/// The did-you-mean ending of a message about `name`, when one of `known`
+/// is close to it; else nothing.
+fn suggestion<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.into_iter().collect();
+    closest(name, &known).map_or_else(String::new, |k| format!("; did you mean `{k}`?"))
+}
+
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+impl Resolver<'_> {
+    pub(super) fn load_balancers(&mut self, load_balancers: Vec<RawLoadBalancer>) {
+        let mut seen = HashSet::new();
+        let mut holders = self.address_holders();
+        for lb in load_balancers {
+            self.check_name(&lb.name, LOAD_BALANCER_NAME, lb.line, &lb.key, &mut seen);
+            let frontends = self.frontends(&lb, &mut holders);
+            let vnet = frontends.iter().flatten().next().map(|f| f.subnet.vnet);
+            let pools = self.pools(&lb, vnet);
+            let probes = self.probes(&lb);
+            let rules = self.lb_rules(&lb, &frontends, &pools);
+            // A part left out was refused with its reason: the file is
+            // refused, and the load balancer need not be whole.
+            let frontends: Option<Vec<Frontend>> = frontends.into_iter().collect();
+            let (Some(vnet), Some(frontends), Some(rules)) = (vnet, frontends, rules) else {
+                continue;
+            };
+            self.topo.load_balancers.push(LoadBalancer {
+                name: lb.name,
+                vnet,
+                frontends,
+                pools,
+                probes,
+                rules,
+                line: lb.line,
+            });
+        }
+    }
+
+    /// The addresses frontends may not take: the file's NICs' and the
+    /// gateway instances'.
+    fn address_holders(&self) -> AddressHolders {
+        let mut holders = AddressHolders::new();
+        for nic in self.topo.nics.iter().filter(|n| n.is_vm()) {
+            for c in &nic.ip_configurations {
+                holders
+                    .entry((nic.subnet.vnet, c.address))
+                    .or_insert_with(|| format!("NIC `{}`", nic.name));
+            }
+        }
+        for gw in &self.topo.gateways {
+            for (i, address) in gw.instances.iter().enumerate() {
+                holders
+                    .entry((gw.vnet, *address))
+                    .or_insert_with(|| format!("instance {i} of gateway `{}`", gw.name));
+            }
+        }
+        holders
+    }
+
+    /// The load balancer's frontends, in file order; `None` for one refused.
+    fn frontends(
+        &mut self,
+        lb: &RawLoadBalancer,
+        holders: &mut AddressHolders,
+    ) -> Vec<Option<Frontend>> {
+        if lb.frontends.is_empty() {
+            let why = "a load balancer needs a frontend IP configuration: it sits in the VNet \
+                       of its frontends";
+            let key = format!("{}.frontend_ip_configurations", lb.key);
+            self.diags.error(lb.line, &key, why);
+        }
+        let mut names = HashSet::new();
+        let mut first: Option<(&str, VnetIdx)> = None;
+        let mut out = Vec::new();
+        for fe in &lb.frontends {
+            self.check_name(&fe.name, FRONTEND_NAME, fe.line, &fe.key, &mut names);
+            let Some((r, subnet)) = fe
+                .subnet
+                .as_ref()
+                .and_then(|r| Some((r, self.subnet_ref(r)?)))
+            else {
+                out.push(None);
+                continue;
+            };
+            if self.topo.subnet(subnet).name == GATEWAY_SUBNET {
+                let why = format!(
+                    "{} is reserved for virtual network gateways: no load balancer frontend may \
+                     be placed in it",
+                    self.topo.subnet_path(subnet)
+                );
+                self.diags.error(r.line, &r.key, why);
+                out.push(None);
+                continue;
+            }
+            match first {
+                None => first = Some((&fe.name, subnet.vnet)),
+                Some((other, vnet)) if vnet != subnet.vnet => {
+                    let why = format!(
+                        "frontend `{}` is in VNet `{}`, but frontend `{other}` of the same load \
+                         balancer is in VNet `{}`: a load balancer's frontends all sit in one VNet",
+                        fe.name, self.topo.vnets[subnet.vnet].name, self.topo.vnets[vnet].name
+                    );
+                    self.diags.error(r.line, &r.key, why);
+                    out.push(None);
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let Some((address, line)) = fe.address else {
+                out.push(None);
+                continue;
+            };
+            let key = format!("{}.private_ip_address", fe.key);
+            if !self.check_subnet_address(subnet, address, line, &key) {
+                out.push(None);
+                continue;
+            }
+            match holders.entry((subnet.vnet, address)) {
+                Entry::Occupied(other) => {
+                    let why = format!(
+                        "{address} is already used by {} in the same VNet",
+                        other.get()
+                    );
+                    self.diags.error(line, &key, why);
+                    out.push(None);
+                    continue;
+                }
+                Entry::Vacant(free) => {
+                    free.insert(format!(
+                        "frontend `{}` of load balancer `{}`",
+                        fe.name, lb.name
+                    ));
+                }
+            }
+            out.push(Some(Frontend {
+                name: fe.name.clone(),
+                subnet,
+                address,
+                line: fe.line,
+            }));
+        }
+        out
+    }
+
+    /// The backend pools, each with the NICs it could resolve. `vnet` is
+    /// the load balancer's, when a frontend told it.
+    fn pools(&mut self, lb: &RawLoadBalancer, vnet: Option<VnetIdx>) -> Vec<BackendPool> {
+        let mut names = HashSet::new();
+        let mut out = Vec::new();
+        for pool in &lb.pools {
+            self.check_name(
+                &pool.name,
+                BACKEND_POOL_NAME,
+                pool.line,
+                &pool.key,
+                &mut names,
+            );
+            let mut nics: Vec<NicIdx> = Vec::new();
+            for r in &pool.nics {
+                let Some(nic) = self.backend_nic(r) else {
+                    continue;
+                };
+                let why = if nics.contains(&nic) {
+                    format!(
+                        "NIC `{}` is already in backend address pool `{}`",
+                        r.name, pool.name
+                    )
+                } else {
+                    let nic_vnet = self.topo.nics[nic].subnet.vnet;
+                    match vnet {
+                        Some(vnet) if vnet != nic_vnet => format!(
+                            "NIC `{}` is in VNet `{}`, but load balancer `{}` is in VNet `{}`: a \
+                             backend must be in its load balancer's VNet",
+                            r.name,
+                            self.topo.vnets[nic_vnet].name,
+                            lb.name,
+                            self.topo.vnets[vnet].name
+                        ),
+                        _ => {
+                            nics.push(nic);
+                            continue;
+                        }
+                    }
+                };
+                self.diags.error(r.line, &r.key, why);
+            }
+            out.push(BackendPool {
+                name: pool.name.clone(),
+                nics,
+                line: pool.line,
+            });
+        }
+        out
+    }
+
+    /// The file's NIC named by `r`; gateway and prober ports are not
+    /// backends.
+    fn backend_nic(&mut self, r: &NameRef) -> Option<NicIdx> {
+        if let Some(nic) = self.topo.nics.position(|n| n.is_vm() && n.name == r.name) {
+            return Some(nic);
+        }
+        let vms = self.topo.nics.iter().filter(|n| n.is_vm());
+        let hint = suggestion(&r.name, vms.map(|n| n.name.as_str()));
+        let why = format!("no network interface named `{}` in this file{hint}", r.name);
+        self.diags.error(r.line, &r.key, why);
+        None
+    }
+
+    fn probes(&mut self, lb: &RawLoadBalancer) -> Vec<Probe> {
+        let mut names = HashSet::new();
+        for probe in &lb.probes {
+            let key = format!("{}.probes[{}]", lb.key, probe.name);
+            self.check_name(&probe.name, PROBE_NAME, probe.line, &key, &mut names);
+        }
+        lb.probes.clone()
+    }
+
+    /// The rules, or `None` when one names what its load balancer lacks.
+    fn lb_rules(
+        &mut self,
+        lb: &RawLoadBalancer,
+        frontends: &[Option<Frontend>],
+        pools: &[BackendPool],
+    ) -> Option<Vec<LbRule>> {
+        let frontend_names: Vec<&str> = lb.frontends.iter().map(|f| f.name.as_str()).collect();
+        let pool_names: Vec<&str> = lb.pools.iter().map(|p| p.name.as_str()).collect();
+        let probe_names: Vec<&str> = lb.probes.iter().map(|p| p.name.as_str()).collect();
+        let mut names = HashSet::new();
+        let mut rules: Vec<LbRule> = Vec::new();
+        let mut complete = true;
+        // (pool, NIC, IPv4) already checked for an address of the family.
+        let mut families_checked = HashSet::new();
+        for rule in &lb.rules {
+            self.check_name(&rule.name, LB_RULE_NAME, rule.line, &rule.key, &mut names);
+            let kind = "frontend IP configuration";
+            let frontend = self.member(&lb.name, &rule.frontend, kind, &frontend_names);
+            let kind = "backend address pool";
+            let pool = self.member(&lb.name, &rule.pool, kind, &pool_names);
+            let probe = match &rule.probe {
+                None => Some(None),
+                Some(r) => self.member(&lb.name, r, "probe", &probe_names).map(Some),
+            };
+            let (Some(frontend), Some(pool), Some(probe)) = (frontend, pool, probe) else {
+                complete = false;
+                continue;
+            };
+            let resolved = LbRule {
+                name: rule.name.clone(),
+                frontend,
+                pool,
+                probe,
+                protocol: rule.protocol,
+                frontend_port: rule.frontend_port,
+                backend_port: rule.backend_port,
+                distribution: rule.distribution,
+                floating_ip: rule.floating_ip,
+                idle_timeout_minutes: rule.idle_timeout_minutes,
+                line: rule.line,
+            };
+            if let Some(why) = conflict(&rules, &resolved, frontend_names[frontend]) {
+                self.diags.error(rule.line, &rule.key, why);
+            }
+            if let Some(fe) = &frontends[frontend] {
+                let v4 = fe.address.is_ipv4();
+                for &nic in &pools[pool].nics {
+                    let n = &self.topo.nics[nic];
+                    if families_checked.insert((pool, nic, v4))
+                        && !n
+                            .ip_configurations
+                            .iter()
+                            .any(|c| c.address.is_ipv4() == v4)
+                    {
+                        let why = format!(
+                            "NIC `{}` of backend address pool `{}` has no {} address to receive \
+                             the flows of frontend `{}`",
+                            n.name,
+                            pools[pool].name,
+                            family(fe.address),
+                            fe.name
+                        );
+                        let key = format!("{}.backend_address_pool", rule.key);
+                        self.diags.error(rule.pool.line, &key, why);
+                    }
+                }
+            }
+            rules.push(resolved);
+        }
+        complete.then_some(rules)
+    }
+
+    /// The position of the `kind` named by `r` among a load balancer's.
+    fn member(&mut self, lb: &str, r: &NameRef, kind: &str, names: &[&str]) -> Option<usize> {
+        let found = names.iter().position(|n| *n == r.name);
+        if found.is_none() {
+            let hint = suggestion(&r.name, names.iter().copied());
+            let why = format!(
+                "load balancer `{lb}` has no {kind} named `{}`{hint}",
+                r.name
+            );
+            self.diags.error(r.line, &r.key, why);
+        }
+        found
+    }
+
+    /// Adds a health prober's port for each VNet with a load balancer,
+    /// after every other port, in VNet order.
+    pub(super) fn prober_ports(&mut self) {
+        let topo = &self.topo;
+        let mut names: HashSet<String> = topo
+            .nics
+            .iter()
+            .map(|n| n.name.to_ascii_lowercase())
+            .collect();
+        let mut namespaces: HashSet<String> = topo
+            .nics
+            .iter()
+            .map(|n| n.netns.clone())
+            .chain(topo.sites.iter().flat_map(|s| {
+                std::iter::once(s.router_netns.clone())
+                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
+            }))
+            .collect();
+        let mut errors = Vec::new();
+        let mut ports = Vec::new();
+        for (v, vnet) in topo.vnets.iter_enumerated() {
+            let Some(lb) = topo.load_balancers.iter().find(|lb| lb.vnet == v) else {
+                continue;
+            };
+            let Some(first) = lb.frontends.first() else {
+                continue;
+            };
+            let name = prober_netns(&vnet.name);
+            if !names.insert(name.to_ascii_lowercase()) {
+                let why = format!(
+                    "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
+                );
+                errors.push((lb.line, format!("network_interfaces[{name}]"), why));
+            } else if !valid_netns(&name) || !namespaces.insert(name.clone()) {
+                let why = format!(
+                    "the health prober of VNet `{}` needs the namespace `{name}`, which is taken \
+                     or not a usable name",
+                    vnet.name
+                );
+                errors.push((lb.line, format!("load_balancers[{}]", lb.name), why));
+            }
+            ports.push(Nic {
+                name: name.clone(),
+                subnet: first.subnet,
+                ip_configurations: vec![IpConfiguration {
+                    name: "ipconfig1".into(),
+                    address: IpAddr::V4(PROBE_SOURCE),
+                }],
+                ip_forwarding: false,
+                network_security_group: None,
+                application_security_groups: Vec::new(),
+                netns: name,
+                role: NicRole::Prober { vnet: v },
+                line: lb.line,
+            });
+        }
+        for (line, key, why) in errors {
+            self.diags.error(line, &key, why);
+        }
+        self.topo.nics.extend(ports);
+    }
+}
+
+/// Why `rule` may not join `earlier` rules on its frontend, if it may not:
+/// the same protocol and frontend port as another rule, or HA ports beside
+/// another rule without floating IP on both.
+fn conflict(earlier: &[LbRule], rule: &LbRule, frontend: &str) -> Option<String> {
+    let other = earlier.iter().find(|o| {
+        o.frontend == rule.frontend
+            && if o.ha_ports() || rule.ha_ports() {
+                !(o.floating_ip && rule.floating_ip)
+            } else {
+                o.protocol == rule.protocol && o.frontend_port == rule.frontend_port
+            }
+    })?;
+    let (name, other_name) = (&rule.name, &other.name);
+    let both = "both need floating IP for that";
+    Some(match (other.ha_ports(), rule.ha_ports()) {
+        (false, false) => format!(
+            "rule `{name}` repeats frontend `{frontend}`, protocol {} and port {} of rule \
+             `{other_name}`: a frontend has one rule per protocol and port",
+            <&str>::from(rule.protocol),
+            rule.frontend_port
+        ),
+        (true, true) => format!(
+            "HA-ports rules `{other_name}` and `{name}` share frontend `{frontend}`: {both}"
+        ),
+        (true, false) => format!(
+            "rule `{name}` shares frontend `{frontend}` with HA-ports rule `{other_name}`: {both}"
+        ),
+        (false, true) => format!(
+            "HA-ports rule `{name}` shares frontend `{frontend}` with rule `{other_name}`: {both}"
+        ),
+    })
+}
