@@ -13,7 +13,11 @@
 //! addresses), each on-premises site as a box holding its router and hosts,
 //! and each gateway connection as a bold edge from the gateway to the site
 //! (IPsec) or to the peer gateway (Vnet2Vnet), labelled with its name and
-//! whether it runs BGP.
+//! whether it runs BGP. Each internal load balancer's frontend is drawn in
+//! its subnet, with an edge to every backend NIC of each of its rules,
+//! labelled with the rule's name, protocol and ports; a user route whose
+//! appliance address is a frontend leads to that frontend. The probers'
+//! ports vnetd adds are not drawn.
 //!
 //! The facts are gathered once into a format-neutral [`Picture`]; the two
 //! renderers only decide how to spell them. Identifiers are built from the
@@ -26,10 +30,16 @@
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{
-    ConnectionPeer, GatewayIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology, VnetIdx,
+    ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology,
+    VnetIdx,
 };
 use std::fmt::Write;
 use std::net::IpAddr;
+
+/// The colour of load-balancing edges and of frontends' outline.
+const LOAD_BALANCING: &str = "#2f855a";
+/// The fill of a load balancer frontend's node.
+const FRONTEND_FILL: &str = "#d9f2e3";
 
 /// The picture languages `vnetd graph` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,6 +67,17 @@ pub struct Picture {
     pub appliance_routes: Vec<ApplianceRouteEdge>,
     pub sites: Vec<SiteBox>,
     pub connections: Vec<ConnectionEdge>,
+    pub load_balancing: Vec<LoadBalancingEdge>,
+}
+
+/// One rule of a load balancer reaching one backend: from the frontend's
+/// node to the backend NIC's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancingEdge {
+    pub from_id: String,
+    pub to_id: String,
+    /// The rule's name, then its protocol and ports.
+    pub label: Vec<String>,
 }
 
 /// An on-premises site: its router and hosts.
@@ -98,6 +119,8 @@ pub struct NicNode {
     pub appliance: bool,
     /// A virtual network gateway (drawn as a trapezium).
     pub gateway: bool,
+    /// A load balancer's frontend (drawn as a stadium).
+    pub frontend: bool,
 }
 
 /// The Azure peering state seen from the pair of VNets.
@@ -128,6 +151,12 @@ pub struct PeeringEdge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplianceHop {
     Nic(NicIdx),
+    /// A load balancer's frontend (`frontend` indexes its frontends)
+    /// directly reachable from the subnet.
+    Frontend {
+        load_balancer: LoadBalancerIdx,
+        frontend: usize,
+    },
     /// No NIC directly reachable from the subnet holds this address: the
     /// route drops what it matches.
     Unreachable(IpAddr),
@@ -164,6 +193,7 @@ impl Picture {
             appliance_routes: appliance_route_edges(snapshot),
             sites: site_boxes(topo),
             connections: connection_edges(topo),
+            load_balancing: load_balancing_edges(topo),
         }
     }
 
@@ -208,6 +238,18 @@ fn unreachable_id(ip: IpAddr) -> String {
     format!("unreachable_{}", sanitise(&ip.to_string()))
 }
 
+fn frontend_id(topo: &Topology, lb: LoadBalancerIdx, frontend: usize) -> String {
+    let (lb_name, name) = topo.load_balancers.get(lb).map_or(("", ""), |l| {
+        let name = l.frontends.get(frontend).map_or("", |f| f.name.as_str());
+        (l.name.as_str(), name)
+    });
+    format!(
+        "frontend_{lb}_{frontend}_{}_{}",
+        sanitise(lb_name),
+        sanitise(name)
+    )
+}
+
 fn nic_id(topo: &Topology, nic: NicIdx) -> String {
     let name = topo.nics.get(nic).map_or("", |n| n.name.as_str());
     format!("nic_{nic}_{}", sanitise(name))
@@ -249,6 +291,7 @@ fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
                     }
                     let mut nics = nic_nodes(topo, r);
                     nics.extend(gateway_nodes(topo, r));
+                    nics.extend(frontend_nodes(topo, r));
                     SubnetBox {
                         id: subnet_id(topo, r),
                         label,
@@ -287,6 +330,7 @@ fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 label,
                 appliance: nic.ip_forwarding,
                 gateway: false,
+                frontend: false,
             }
         })
         .collect()
@@ -325,9 +369,86 @@ fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 ],
                 appliance: false,
                 gateway: true,
+                frontend: false,
             }
         })
         .collect()
+}
+
+/// The load balancer frontends that sit in `subnet`.
+fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
+    let mut nodes = Vec::new();
+    for (l, lb) in topo.load_balancers.iter_enumerated() {
+        for (f, frontend) in lb.frontends.iter().enumerate() {
+            if frontend.subnet != subnet {
+                continue;
+            }
+            nodes.push(NicNode {
+                id: frontend_id(topo, l, f),
+                label: vec![
+                    format!("load balancer {} / {}", lb.name, frontend.name),
+                    frontend.address.to_string(),
+                ],
+                appliance: false,
+                gateway: false,
+                frontend: true,
+            });
+        }
+    }
+    nodes
+}
+
+/// For each rule of each load balancer, an edge from its frontend to each
+/// NIC of its pool.
+fn load_balancing_edges(topo: &Topology) -> Vec<LoadBalancingEdge> {
+    let mut edges = Vec::new();
+    for (l, lb) in topo.load_balancers.iter_enumerated() {
+        for rule in &lb.rules {
+            let protocol = <&str>::from(rule.protocol);
+            let mut ports = format!("{protocol} {}→{}", rule.frontend_port, rule.backend_port);
+            if rule.ha_ports() {
+                ports.push_str(" (HA ports)");
+            }
+            if rule.floating_ip {
+                ports.push_str(" floating IP");
+            }
+            let Some(pool) = lb.pools.get(rule.pool) else {
+                continue;
+            };
+            for &nic in &pool.nics {
+                edges.push(LoadBalancingEdge {
+                    from_id: frontend_id(topo, l, rule.frontend),
+                    to_id: nic_id(topo, nic),
+                    label: vec![rule.name.clone(), ports.clone()],
+                });
+            }
+        }
+    }
+    edges
+}
+
+/// The frontend holding `ip` in the VNet that `subnet`'s routes reach
+/// `ip` in directly (its own, or a peer over the peering), if any.
+fn reachable_frontend(snapshot: &Snapshot, subnet: SubnetRef, ip: IpAddr) -> Option<ApplianceHop> {
+    let tables = snapshot.subnet_tables(subnet)?;
+    let row = tables.routes.get(tables.decide(ip)?)?;
+    let vnet = match row.next_hop_type {
+        NextHopType::VnetLocal => subnet.vnet,
+        NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => row.peer_vnet?,
+        _ => return None,
+    };
+    snapshot
+        .topology
+        .load_balancers
+        .iter_enumerated()
+        .filter(|(_, lb)| lb.vnet == vnet)
+        .find_map(|(load_balancer, lb)| {
+            let frontend = lb.frontends.iter().position(|f| f.address == ip)?;
+            Some(ApplianceHop::Frontend {
+                load_balancer,
+                frontend,
+            })
+        })
 }
 
 fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
@@ -345,12 +466,14 @@ fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 label: router,
                 appliance: true,
                 gateway: false,
+                frontend: false,
             }];
             nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
                 id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
                 label: vec![format!("host {}", host.name), host.address.to_string()],
                 appliance: false,
                 gateway: false,
+                frontend: false,
             }));
             SiteBox {
                 id: site_id(topo, s),
@@ -471,7 +594,8 @@ fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEdge> {
             let hop = match row.and_then(|r| tables.targets.get(r)) {
                 Some(RouteTarget::Appliance { nic, .. }) => ApplianceHop::Nic(*nic),
                 _ => match route.next_hop_ip {
-                    Some(ip) => ApplianceHop::Unreachable(ip),
+                    Some(ip) => reachable_frontend(snapshot, subnet, ip)
+                        .unwrap_or(ApplianceHop::Unreachable(ip)),
                     None => continue,
                 },
             };
@@ -484,6 +608,10 @@ fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEdge> {
                     from_id: subnet_id(topo, subnet),
                     to_id: match hop {
                         ApplianceHop::Nic(nic) => nic_id(topo, nic),
+                        ApplianceHop::Frontend {
+                            load_balancer,
+                            frontend,
+                        } => frontend_id(topo, load_balancer, frontend),
                         ApplianceHop::Unreachable(ip) => unreachable_id(ip),
                     },
                     route_table: table.name.clone(),
@@ -520,9 +648,11 @@ fn mermaid_label(lines: &[String]) -> String {
 }
 
 /// One node: NVAs (and site routers) as hexagons, gateways as trapezia,
-/// ordinary NICs as rectangles.
+/// load balancer frontends as stadiums, ordinary NICs as rectangles.
 fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label: &str) {
-    if node.appliance {
+    if node.frontend {
+        let _ = writeln!(out, "{indent}{}([{label}])", node.id);
+    } else if node.appliance {
         let _ = writeln!(out, "{indent}{}{{{{{label}}}}}", node.id);
     } else if node.gateway {
         let _ = writeln!(out, "{indent}{}[/{label}\\]", node.id);
@@ -597,18 +727,41 @@ fn mermaid(picture: &Picture) -> String {
             edge.to_id
         );
     }
-    let appliances: Vec<&str> = picture
-        .vnets
-        .iter()
-        .flat_map(|v| v.subnets.iter())
-        .flat_map(|s| s.nics.iter())
-        .chain(picture.sites.iter().flat_map(|s| s.nodes.iter()))
+    for edge in &picture.load_balancing {
+        let _ = writeln!(
+            out,
+            "  {} ==>|{}| {}",
+            edge.from_id,
+            mermaid_label(&edge.label),
+            edge.to_id
+        );
+    }
+    let nodes = || {
+        picture
+            .vnets
+            .iter()
+            .flat_map(|v| v.subnets.iter())
+            .flat_map(|s| s.nics.iter())
+            .chain(picture.sites.iter().flat_map(|s| s.nodes.iter()))
+    };
+    let appliances: Vec<&str> = nodes()
         .filter(|n| n.appliance)
         .map(|n| n.id.as_str())
         .collect();
     if !appliances.is_empty() {
         out.push_str("  classDef nva fill:#fde7c8,stroke:#c46b00\n");
         let _ = writeln!(out, "  class {} nva", appliances.join(","));
+    }
+    let frontends: Vec<&str> = nodes()
+        .filter(|n| n.frontend)
+        .map(|n| n.id.as_str())
+        .collect();
+    if !frontends.is_empty() {
+        let _ = writeln!(
+            out,
+            "  classDef frontend fill:{FRONTEND_FILL},stroke:{LOAD_BALANCING}"
+        );
+        let _ = writeln!(out, "  class {} frontend", frontends.join(","));
     }
     let unreachable: Vec<String> = picture
         .unreachable_hops()
@@ -714,15 +867,31 @@ fn dot(picture: &Picture) -> String {
             dot_label(&edge.label)
         );
     }
+    for edge in &picture.load_balancing {
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}, color=\"{LOAD_BALANCING}\"];",
+            edge.from_id,
+            edge.to_id,
+            dot_label(&edge.label)
+        );
+    }
     out.push_str("}\n");
     out
 }
 
 /// One node: NVAs (and site routers) as filled hexagons, gateways as
-/// trapezia, ordinary NICs as boxes.
+/// trapezia, load balancer frontends as filled ovals, ordinary NICs as
+/// boxes.
 fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
     let label = dot_label(&node.label);
-    if node.appliance {
+    if node.frontend {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, shape=oval, style=filled, fillcolor=\"{FRONTEND_FILL}\"];",
+            node.id
+        );
+    } else if node.appliance {
         let _ = writeln!(
             out,
             "{indent}{} [label={label}, shape=hexagon, style=filled, fillcolor=\"#fde7c8\"];",
@@ -926,6 +1095,111 @@ route_tables:
         assert!(dot(&p).contains(
             "unreachable_10_0_1_9 [label=\"10.0.1.9\\nno reachable NIC: dropped\", shape=octagon"
         ));
+    }
+
+    #[test]
+    fn load_balancers_draw_frontends_rule_edges_and_routes_to_their_frontends() {
+        let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: nva, address_prefixes: [10.0.1.0/24] }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: app, address_prefixes: [10.1.1.0/24], route_table: app-rt }
+peerings:
+  - { name: hub-to-spoke, virtual_network: hub, remote_virtual_network: spoke }
+  - { name: spoke-to-hub, virtual_network: spoke, remote_virtual_network: hub }
+network_interfaces:
+  - { name: fw1, subnet: hub/nva, private_ip_address: 10.0.1.4, ip_forwarding_enabled: true }
+  - { name: fw2, subnet: hub/nva, private_ip_address: 10.0.1.5, ip_forwarding_enabled: true }
+route_tables:
+  - name: app-rt
+    routes:
+      - { name: all, address_prefix: 0.0.0.0/0, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.100 }
+load_balancers:
+  - name: fw-ilb
+    frontend_ip_configurations:
+      - { name: fe, subnet: hub/nva, private_ip_address: 10.0.1.100 }
+    backend_address_pools:
+      - { name: fws, network_interfaces: [fw1, fw2] }
+    rules:
+      - { name: ha, frontend_ip_configuration: fe, backend_address_pool: fws, protocol: All, floating_ip_enabled: true }
+      - { name: dns, frontend_ip_configuration: fe, backend_address_pool: fws, protocol: Udp, frontend_port: 53, backend_port: 5353, floating_ip_enabled: true }
+";
+        let loaded = match parse_str("test.yaml", text) {
+            Ok(loaded) => loaded,
+            Err(e) => panic!("test topology refused: {e:?}"),
+        };
+        let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+        let nva = &p.vnets[0].subnets[0].nics;
+        let ids: Vec<&str> = nva.iter().map(|n| n.id.as_str()).collect();
+        // The prober's port (probe-hub) is not drawn.
+        assert_eq!(
+            ids,
+            vec!["nic_0_fw1", "nic_1_fw2", "frontend_0_0_fw_ilb_fe"]
+        );
+        assert!(nva[2].frontend && !nva[2].appliance && !nva[2].gateway);
+        assert_eq!(
+            nva[2].label,
+            vec!["load balancer fw-ilb / fe", "10.0.1.100"]
+        );
+
+        let edges: Vec<(&str, Vec<String>)> = p
+            .load_balancing
+            .iter()
+            .map(|e| (e.to_id.as_str(), e.label.clone()))
+            .collect();
+        let ha = vec![
+            "ha".to_string(),
+            "All 0→0 (HA ports) floating IP".to_string(),
+        ];
+        let dns = vec!["dns".to_string(), "Udp 53→5353 floating IP".to_string()];
+        assert_eq!(
+            edges,
+            vec![
+                ("nic_0_fw1", ha.clone()),
+                ("nic_1_fw2", ha),
+                ("nic_0_fw1", dns.clone()),
+                ("nic_1_fw2", dns),
+            ]
+        );
+
+        // Across the peering, the route leads to the frontend, not to a
+        // warning node.
+        assert_eq!(p.appliance_routes.len(), 1);
+        assert_eq!(
+            p.appliance_routes[0].hop,
+            ApplianceHop::Frontend {
+                load_balancer: LoadBalancerIdx::new(0),
+                frontend: 0
+            }
+        );
+        assert!(p.unreachable_hops().is_empty());
+
+        let mermaid = mermaid(&p);
+        assert!(mermaid.contains(
+            "      frontend_0_0_fw_ilb_fe([\"load balancer fw-ilb / fe<br/>10.0.1.100\"])\n"
+        ));
+        assert!(mermaid.contains(
+            "  frontend_0_0_fw_ilb_fe ==>|\"ha<br/>All 0→0 (HA ports) floating IP\"| nic_0_fw1\n"
+        ));
+        assert!(mermaid.contains(
+            "  subnet_1_0_app -->|\"0.0.0.0/0<br/>route table app-rt\"| frontend_0_0_fw_ilb_fe\n"
+        ));
+        assert!(!mermaid.contains("probe-hub"));
+        let dot = dot(&p);
+        assert!(dot.contains(
+            "frontend_0_0_fw_ilb_fe [label=\"load balancer fw-ilb / fe\\n10.0.1.100\", shape=oval"
+        ));
+        assert!(dot.contains(
+            "frontend_0_0_fw_ilb_fe -> nic_1_fw2 [label=\"dns\\nUdp 53→5353 floating IP\", color="
+        ));
+        assert!(!dot.contains("probe"));
     }
 
     #[test]

@@ -243,9 +243,19 @@ fn check(name: &str, text: &str) -> (Option<i32>, String, PathBuf) {
 
 #[test]
 fn the_base_lab_itself_is_valid() {
-    let (code, stderr, _) = check("unchanged", BASE);
+    let (code, stderr, path) = check("unchanged", BASE);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.is_empty(), "warnings: {stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.ends_with(", 6 NICs, 2 route tables, 0 NSGs, 2 load balancers)\n"),
+        "{stdout}"
+    );
 }
 
 #[test]

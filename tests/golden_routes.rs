@@ -739,3 +739,32 @@ fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
         assert_eq!(verdict, expected, "{from} -> {dst:?}");
     }
 }
+
+#[test]
+fn golden_40_a_load_balancer_frontend_is_a_virtual_appliance_next_hop_across_peering() {
+    check(
+        "40-ilb-ha-ports.yaml",
+        "vm1",
+        &[
+            ("Default", "Active", "10.1.0.0/16", "VnetLocal", ""),
+            ("Default", "Active", "10.0.0.0/16", "VNetPeering", ""),
+            ("Default", "Active", "0.0.0.0/0", "Internet", ""),
+            ("Default", "Active", "10.0.0.0/8", "None", ""),
+            ("Default", "Active", "100.64.0.0/10", "None", ""),
+            ("Default", "Active", "172.16.0.0/12", "None", ""),
+            ("Default", "Active", "192.168.0.0/16", "None", ""),
+            (
+                "User",
+                "Active",
+                "10.2.0.0/16",
+                "VirtualAppliance",
+                "10.0.1.100",
+            ),
+        ],
+        &[
+            ("10.2.1.4", "VirtualAppliance", "10.0.1.100", "spoke1-rt"),
+            ("10.0.1.100", "VNetPeering", "", SYSTEM),
+            ("10.0.2.100", "VNetPeering", "", SYSTEM),
+        ],
+    );
+}

@@ -1,5 +1,7 @@
-//! `vnetd graph` on every example lab in `config/`: the Mermaid and DOT
-//! pictures match the checked-in references in `tests/graph/`, the DOT is
+//! `vnetd graph` on every example lab in `config/`, and on the golden
+//! topologies that draw what no example lab has (load balancers): the
+//! Mermaid and DOT pictures match the checked-in references in
+//! `tests/graph/`, the DOT is
 //! accepted by the real Graphviz `dot`, and the Mermaid passes a structural
 //! check (there is no Mermaid renderer on the test machines).
 //!
@@ -24,7 +26,10 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `config/*.yaml`, sorted by name.
+/// Golden topologies pictured beside the example labs.
+const GOLDEN_LABS: &[&str] = &["tests/golden/40-ilb-ha-ports.yaml"];
+
+/// Every `config/*.yaml`, sorted by name, then [`GOLDEN_LABS`].
 fn example_labs() -> Vec<PathBuf> {
     let dir = manifest_dir().join("config");
     let mut labs: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -34,6 +39,7 @@ fn example_labs() -> Vec<PathBuf> {
         .collect();
     labs.sort();
     assert!(!labs.is_empty(), "no example labs in {}", dir.display());
+    labs.extend(GOLDEN_LABS.iter().map(|lab| manifest_dir().join(lab)));
     labs
 }
 
@@ -180,7 +186,7 @@ fn every_mermaid_picture_is_well_formed() {
 
 #[test]
 fn the_mermaid_checker_rejects_broken_pictures() {
-    let good = "flowchart LR\n  subgraph a[\"A\"]\n    n1[\"one\"]\n  end\n  a -->|\"x\"| n1\n";
+    let good = "flowchart LR\n  subgraph a[\"A\"]\n    n1[\"one\"]\n    f1([\"fe\"])\n  end\n  a -->|\"x\"| n1\n  f1 ==>|\"y\"| n1\n";
     assert_eq!(check_mermaid(good), Ok(()));
     let broken = [
         ("graph TD\n", "header"),
@@ -197,6 +203,8 @@ fn the_mermaid_checker_rejects_broken_pictures() {
         ),
         ("flowchart LR\n  spoke-1[\"one\"]\n", "identifier"),
         ("flowchart LR\n  n1[\"one\n", "quote"),
+        ("flowchart LR\n  n1([\"one\"]\n", "quote"),
+        ("flowchart LR\n  n1(one)\n", "unquoted"),
     ];
     for (text, why) in broken {
         match check_mermaid(text) {
@@ -268,12 +276,14 @@ fn check_mermaid(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes the quoted labels of a line (`["..."]`, `{{"..."}}`, `[/"..."\]`,
-/// `|"..."|`),
+/// Removes the quoted labels of a line (`["..."]`, `(["..."])`,
+/// `{{"..."}}`, `[/"..."\]`, `|"..."|`),
 /// leaving identifiers and arrows. A quote that does not open or close a
 /// label where a label may be is a raw quote inside a label.
 fn strip_labels(line: &str) -> Result<String, String> {
-    const OPENERS: [(&str, &str); 4] = [
+    // A stadium's opener ends like a rectangle's, so it is tried first.
+    const OPENERS: [(&str, &str); 5] = [
+        ("([\"", "\"])"),
         ("[\"", "\"]"),
         ("{{\"", "\"}}"),
         ("[/\"", "\"\\]"),
@@ -298,7 +308,7 @@ fn strip_labels(line: &str) -> Result<String, String> {
         rest = &after[end + close.len()..];
     }
     bare.push_str(rest);
-    if bare.contains(['[', ']', '{', '}', '|']) {
+    if bare.contains(['[', ']', '{', '}', '|', '(', ')']) {
         return Err(format!("unquoted label: {line}"));
     }
     Ok(bare)

@@ -237,7 +237,7 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     say(&format!(
-        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{})\n",
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{})\n",
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
@@ -253,6 +253,11 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
             )
         } else {
             String::new()
+        },
+        if t.load_balancers.is_empty() {
+            String::new()
+        } else {
+            format!(", {} load balancers", t.load_balancers.len())
         }
     ))
 }

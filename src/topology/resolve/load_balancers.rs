@@ -57,11 +57,11 @@ pub const LB_RULE_NAME: NameRule = NameRule {
     max: 80,
 };
 
-/// Who holds each address of a VNet, for messages: `NIC `vm1``.
+/// Who holds each address of a VNet, as messages name it (NIC `vm1`).
 type AddressHolders = HashMap<(VnetIdx, IpAddr), String>;
 
-/// `; did you mean `x`?` when one of `known` is close to `name`, else
-/// nothing.
+/// The did-you-mean ending of a message about `name`, when one of `known`
+/// is close to it; else nothing.
 fn suggestion<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     let known: Vec<&str> = known.into_iter().collect();
     closest(name, &known).map_or_else(String::new, |k| format!("; did you mean `{k}`?"))
@@ -325,7 +325,7 @@ impl Resolver<'_> {
                 idle_timeout_minutes: rule.idle_timeout_minutes,
                 line: rule.line,
             };
-            if let Some(why) = conflict(&rules, &resolved, &frontend_names[frontend]) {
+            if let Some(why) = conflict(&rules, &resolved, frontend_names[frontend]) {
                 self.diags.error(rule.line, &rule.key, why);
             }
             if let Some(fe) = &frontends[frontend] {
