@@ -427,30 +427,6 @@ fn load_balancing_edges(topo: &Topology) -> Vec<LoadBalancingEdge> {
     edges
 }
 
-/// The frontend holding `ip` in the VNet that `subnet`'s routes reach
-/// `ip` in directly (its own, or a peer over the peering), if any.
-fn reachable_frontend(snapshot: &Snapshot, subnet: SubnetRef, ip: IpAddr) -> Option<ApplianceHop> {
-    let tables = snapshot.subnet_tables(subnet)?;
-    let row = tables.routes.get(tables.decide(ip)?)?;
-    let vnet = match row.next_hop_type {
-        NextHopType::VnetLocal => subnet.vnet,
-        NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => row.peer_vnet?,
-        _ => return None,
-    };
-    snapshot
-        .topology
-        .load_balancers
-        .iter_enumerated()
-        .filter(|(_, lb)| lb.vnet == vnet)
-        .find_map(|(load_balancer, lb)| {
-            let frontend = lb.frontends.iter().position(|f| f.address == ip)?;
-            Some(ApplianceHop::Frontend {
-                load_balancer,
-                frontend,
-            })
-        })
-}
-
 fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
     topo.sites
         .iter_enumerated()
@@ -593,9 +569,15 @@ fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEdge> {
             });
             let hop = match row.and_then(|r| tables.targets.get(r)) {
                 Some(RouteTarget::Appliance { nic, .. }) => ApplianceHop::Nic(*nic),
+                Some(RouteTarget::Balanced { frontend, .. }) => {
+                    let fe = snapshot.frontend(*frontend);
+                    ApplianceHop::Frontend {
+                        load_balancer: fe.load_balancer,
+                        frontend: fe.frontend,
+                    }
+                }
                 _ => match route.next_hop_ip {
-                    Some(ip) => reachable_frontend(snapshot, subnet, ip)
-                        .unwrap_or(ApplianceHop::Unreachable(ip)),
+                    Some(ip) => ApplianceHop::Unreachable(ip),
                     None => continue,
                 },
             };
