@@ -432,3 +432,19 @@ fn with_floating_ip_the_backend_receives_the_frontend_address() {
         Verdict::Deliver(vm1)
     );
 }
+
+#[test]
+fn a_known_flow_through_the_frontend_records_its_pin_once() {
+    let s = snapshot(&example());
+    let flows = table();
+    let vm1 = nic(&s, "vm1");
+    let packet = tcp("10.1.1.4", "10.0.2.100", 40000, 80);
+    decide(&s, &flows, vm1, &packet, 0);
+    // The client's outbound flow, the pin, the backend's inbound flow.
+    assert_eq!(flows.stats().inserted, 3);
+    for now in 1..10 {
+        decide(&s, &flows, vm1, &packet, now);
+    }
+    assert_eq!(flows.stats().inserted, 3, "later packets find their pin");
+    assert_eq!(flows.len(), 3);
+}

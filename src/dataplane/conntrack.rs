@@ -251,7 +251,8 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         let key = pin_key(owner, p.key.proto, p.key.src, p.key.dst, p.flow_ports)?;
         let flow = self.table.lookup(&key, now_ms)?;
         let reply = flow.is_reply();
-        flow.touch(now_ms, p.len as u64, !reply);
+        // The flow's packets are counted by its NSG entries.
+        flow.keep_alive(now_ms);
         let marks = flow.generation();
         Some(Pin {
             backend: flow.verdict_tag(),

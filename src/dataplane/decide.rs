@@ -37,7 +37,7 @@ use crate::engine::flow_table::FlowHandle;
 use crate::net::{PacketKey, IPPROTO_TCP};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::snapshot::{
-    FrontendIdx, FrontendTables, GatewayHop, NsgVerdict, RouteTarget, RuleId, Snapshot,
+    FrontendIdx, FrontendTables, GatewayHop, Holder, NsgVerdict, RouteTarget, RuleId, Snapshot,
 };
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
 use std::net::IpAddr;
@@ -609,21 +609,19 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
     let mut gateway_hops = 0;
     let (to, receiver_vnet) = loop {
         match target {
-            RouteTarget::Vnet(vnet) => match snap.forwarding.owner(vnet, dst) {
-                Some(nic) => break (HopTo::Nic(nic), vnet),
-                None => match snap.forwarding.frontend(vnet, dst) {
-                    Some(frontend) => {
-                        let addressed = true;
-                        break (
-                            HopTo::Frontend {
-                                frontend,
-                                addressed,
-                            },
-                            vnet,
-                        );
-                    }
-                    None => return drop(DropReason::NoDestination, ingress),
-                },
+            RouteTarget::Vnet(vnet) => match snap.forwarding.holder(vnet, dst) {
+                Some(Holder::Nic(nic)) => break (HopTo::Nic(nic), vnet),
+                Some(Holder::Frontend(frontend)) => {
+                    let addressed = true;
+                    break (
+                        HopTo::Frontend {
+                            frontend,
+                            addressed,
+                        },
+                        vnet,
+                    );
+                }
+                None => return drop(DropReason::NoDestination, ingress),
             },
             RouteTarget::Appliance { nic, vnet } => break (HopTo::Nic(nic), vnet),
             RouteTarget::Balanced { frontend, vnet } => {
@@ -739,7 +737,9 @@ pub struct Balanced {
 /// its established TCP flows; other flows move to a healthy backend or
 /// end when there is none. A backend sending through its own frontend is
 /// refused (no hairpin).
-#[inline]
+// Out of line: the packets of most flows never reach a load balancer, and
+// their path stays small.
+#[inline(never)]
 pub fn balance<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
@@ -759,7 +759,7 @@ pub fn balance<C: Conntrack + ?Sized>(
     let Some(rule) = rule.map(|r| &fe.rules[r]) else {
         return drop(DropReason::LbNoRule, ingress);
     };
-    if fe.serves(ingress) {
+    if snap.nics[ingress].backend_of.contains(&frontend) {
         return drop(DropReason::LbHairpin, ingress);
     }
     let translate = addressed && !rule.floating_ip;
@@ -831,7 +831,7 @@ pub fn balance<C: Conntrack + ?Sized>(
 
 /// A backend's reply to a flow whose destination a load balancer
 /// translated: the rewrite of its source back to the frontend.
-#[inline]
+#[inline(never)]
 fn untranslate<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,

@@ -287,6 +287,14 @@ fn address(v6: bool, bytes: &[u8; 16]) -> IpAddr {
     }
 }
 
+/// Whether two keys' words are equal: every word compared, without a
+/// branch per word or a call to `memcmp` (which an array `==` of this size
+/// becomes), since a lookup compares a key for every fingerprint match.
+#[inline]
+fn same_words(a: &[u64; 6], b: &[u64; 6]) -> bool {
+    a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// A word-at-a-time multiplicative hash (the FxHash step) with a final
 /// avalanche (MurmurHash3's fmix64), so that both the low bits (slot index)
 /// and the high bits (fingerprint) depend on every key bit.
@@ -620,6 +628,12 @@ impl FlowRef<'_> {
         self.table.touch(self.handle, now_ms, bytes, forward)
     }
 
+    /// See [`FlowTable::keep_alive`].
+    #[inline]
+    pub fn keep_alive(&self, now_ms: u64) -> bool {
+        self.table.keep_alive(self.handle, now_ms)
+    }
+
     /// See [`FlowTable::shorten_idle_timeout`].
     pub fn shorten_idle_timeout(&self, max_idle_ms: u64) -> bool {
         self.table.shorten_idle_timeout(self.handle, max_idle_ms)
@@ -852,7 +866,7 @@ impl FlowTable {
             if state_word.load(Ordering::Relaxed) == s0 {
                 return Some(SlotRead {
                     state: s0,
-                    key_matches: key == probe.words,
+                    key_matches: same_words(&key, &probe.words),
                     verdict_tag,
                     generation,
                     expired,
@@ -934,6 +948,25 @@ impl FlowTable {
             return false;
         }
         self.slots[handle.index].count(now_ms, bytes, forward);
+        true
+    }
+
+    /// Marks the entry `handle` names as seen at `now_ms`, without counting
+    /// a packet: for entries whose traffic is counted elsewhere, this keeps
+    /// them from idling out at the cost of one read (and a store at most
+    /// once per millisecond). Returns false if the entry left its slot.
+    #[inline]
+    pub fn keep_alive(&self, handle: FlowHandle, now_ms: u64) -> bool {
+        let Some(state_word) = self.states.get(handle.index) else {
+            return false;
+        };
+        if !same_flow(state_word.load(Ordering::Relaxed), handle.state) {
+            return false;
+        }
+        let last_seen = &self.slots[handle.index].last_seen_ms;
+        if last_seen.load(Ordering::Relaxed) < now_ms {
+            last_seen.store(now_ms, Ordering::Relaxed);
+        }
         true
     }
 

@@ -32,27 +32,44 @@ pub struct Crossing {
     pub forwarded: bool,
 }
 
+/// What holds an address in a VNet: a NIC, or a load balancer's frontend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Nic(NicIdx),
+    Frontend(FrontendIdx),
+}
+
 #[derive(Debug, Default)]
 pub struct Forwarding {
     /// Keyed with a fast non-cryptographic hash: the keys come from the
     /// topology file, not from packets an attacker could choose freely.
-    owners: FxHashMap<(VnetIdx, IpAddr), NicIdx>,
+    /// NICs and frontends share one map, so that a packet to either costs
+    /// one lookup.
+    holders: FxHashMap<(VnetIdx, IpAddr), Holder>,
     crossings: Vec<Crossing>,
     vnet_count: usize,
     /// Per VNet, its address space (to tell whether a packet started there).
     spaces: TiVec<VnetIdx, Vec<IpNet>>,
-    /// Load-balancer frontend addresses, numbered as
-    /// [`super::load_balancers::compile`] numbers them.
-    frontends: FxHashMap<(VnetIdx, IpAddr), FrontendIdx>,
 }
 
 impl Forwarding {
     pub fn build(topo: &Topology) -> Forwarding {
-        let mut owners = FxHashMap::default();
+        let mut holders = FxHashMap::default();
         for (idx, nic) in topo.nics.iter_enumerated() {
             for c in &nic.ip_configurations {
-                owners.insert((nic.subnet.vnet, c.address), idx);
+                holders.insert((nic.subnet.vnet, c.address), Holder::Nic(idx));
             }
+        }
+        // Numbered as [`super::load_balancers::compile`] numbers them; the
+        // file refuses a frontend on a NIC's address.
+        let frontends = topo
+            .load_balancers
+            .iter()
+            .flat_map(|lb| lb.frontends.iter().map(move |fe| (lb.vnet, fe.address)));
+        for (at, i) in frontends.zip(0..) {
+            holders
+                .entry(at)
+                .or_insert(Holder::Frontend(FrontendIdx(i)));
         }
         let n = topo.vnets.len();
         let mut crossings = vec![Crossing::default(); n * n];
@@ -70,32 +87,36 @@ impl Forwarding {
                 }
             }
         }
-        let frontends = topo
-            .load_balancers
-            .iter()
-            .flat_map(|lb| lb.frontends.iter().map(move |fe| (lb.vnet, fe.address)))
-            .zip(0..)
-            .map(|(at, i)| (at, FrontendIdx(i)))
-            .collect();
         Forwarding {
-            owners,
+            holders,
             crossings,
             vnet_count: n,
             spaces: topo.vnets.iter().map(|v| v.address_space.clone()).collect(),
-            frontends,
         }
+    }
+
+    /// The NIC or frontend that holds `addr` in `vnet`.
+    #[inline]
+    pub fn holder(&self, vnet: VnetIdx, addr: IpAddr) -> Option<Holder> {
+        self.holders.get(&(vnet, addr)).copied()
     }
 
     /// The NIC that owns `addr` in `vnet`.
     #[inline]
     pub fn owner(&self, vnet: VnetIdx, addr: IpAddr) -> Option<NicIdx> {
-        self.owners.get(&(vnet, addr)).copied()
+        match self.holder(vnet, addr)? {
+            Holder::Nic(nic) => Some(nic),
+            Holder::Frontend(_) => None,
+        }
     }
 
     /// The load-balancer frontend at `addr` in `vnet`.
     #[inline]
     pub fn frontend(&self, vnet: VnetIdx, addr: IpAddr) -> Option<FrontendIdx> {
-        self.frontends.get(&(vnet, addr)).copied()
+        match self.holder(vnet, addr)? {
+            Holder::Frontend(frontend) => Some(frontend),
+            Holder::Nic(_) => None,
+        }
     }
 
     #[inline]

@@ -47,7 +47,7 @@ pub mod gateways;
 pub mod load_balancers;
 pub mod rule_names;
 
-pub use forwarding::{Crossing, Forwarding, RouteTarget};
+pub use forwarding::{Crossing, Forwarding, Holder, RouteTarget};
 pub use gateways::{GatewayHop, GatewayTables};
 pub use load_balancers::{FrontendIdx, FrontendTables, LbBackend, LbRuleTables};
 pub use rule_names::{RuleId, RuleIdentity, RuleNames, NO_RULE};
@@ -123,6 +123,9 @@ pub struct NicTables {
     /// destination translated: its replies get their source translated
     /// back.
     pub translated_frontends: Box<[FrontendIdx]>,
+    /// Every frontend this NIC is a backend of: what it sends through one
+    /// of them would come back to the pool (Azure does not hairpin).
+    pub backend_of: Box<[FrontendIdx]>,
     /// IP forwarding is on: the NIC may send from, and receive for,
     /// addresses it does not own (an appliance).
     pub ip_forwarding: bool,
@@ -390,6 +393,11 @@ impl Snapshot {
                             .iter()
                             .any(|r| !r.floating_ip && r.member(idx).is_some())
                     })
+                    .map(|(i, _)| FrontendIdx(i))
+                    .collect(),
+                backend_of: (0..)
+                    .zip(&frontends)
+                    .filter(|(_, fe)| fe.serves(idx))
                     .map(|(i, _)| FrontendIdx(i))
                     .collect(),
                 ip_forwarding: nic.ip_forwarding,
