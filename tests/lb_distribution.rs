@@ -25,6 +25,7 @@ fn rule(distribution: LoadDistribution, backends: usize) -> LbRuleTables {
         distribution,
         floating_ip: false,
         idle_timeout_ms: 240_000,
+        placement_since: 1,
         healthy: pool.clone(),
         pool,
     }

@@ -448,3 +448,52 @@ fn a_known_flow_through_the_frontend_records_its_pin_once() {
     assert_eq!(flows.stats().inserted, 3, "later packets find their pin");
     assert_eq!(flows.len(), 3);
 }
+
+#[test]
+fn a_flow_moved_by_a_health_change_stays_where_it_moved_when_the_backend_returns() {
+    let up = snapshot(&example());
+    let (vm1, nva1) = (nic(&up, "vm1"), nic(&up, "nva1"));
+    let flows = table();
+    let sport = (40000..41000)
+        .find(|&p| {
+            decide(&up, &flows, vm1, &udp("10.1.1.4", "10.2.1.4", p, 53), 0).egress() == Some(nva1)
+        })
+        .unwrap();
+    let packet = udp("10.1.1.4", "10.2.1.4", sport, 53);
+    // Later packets of the flow, within its first second and after.
+    for now in [1, 500, 1_500, 2_500] {
+        assert_eq!(
+            decide(&up, &flows, vm1, &packet, now),
+            Verdict::Deliver(nva1)
+        );
+    }
+    let nva1_down = down(&up, &[("nva-ilb", "ssh", "nva1")]);
+    let nva2 = nic(&nva1_down, "nva2");
+    assert_eq!(
+        decide(&nva1_down, &flows, vm1, &packet, 3_000),
+        Verdict::Deliver(nva2)
+    );
+    // nva1 is back: the hash would pick it again, but the flow stays on
+    // nva2, where its pin now is, packet after packet.
+    let back = Snapshot::rehealthed(&nva1_down, BackendHealth::default(), 3);
+    for now in [3_100, 3_200, 4_100, 9_000] {
+        assert_eq!(
+            decide(&back, &flows, vm1, &packet, now),
+            Verdict::Deliver(nva2),
+            "at {now} ms"
+        );
+    }
+    // A new flow goes where the hash says, nva1 included.
+    let fresh = (41000..42000).find(|&p| {
+        decide(
+            &back,
+            &flows,
+            vm1,
+            &udp("10.1.1.4", "10.2.1.4", p, 53),
+            9_000,
+        )
+        .egress()
+            == Some(nva1)
+    });
+    assert!(fresh.is_some());
+}

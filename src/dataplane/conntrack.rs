@@ -176,11 +176,15 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         let key = self.key(nic, direction, p)?;
         let flow = self.table.lookup(&key, now_ms)?;
         let reply = flow.is_reply();
-        flow.touch(now_ms, p.len as u64, !reply);
+        // (An entry that left its slot meanwhile still admits this packet.)
+        let last_seen_ms = flow
+            .touch_seen(now_ms, p.len as u64, !reply)
+            .unwrap_or(now_ms);
         Some(Admission {
             generation: flow.generation(),
             reply,
             handle: flow.handle(),
+            last_seen_ms,
         })
     }
 

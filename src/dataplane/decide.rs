@@ -37,7 +37,8 @@ use crate::engine::flow_table::FlowHandle;
 use crate::net::{PacketKey, IPPROTO_TCP};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::snapshot::{
-    FrontendIdx, FrontendTables, GatewayHop, Holder, NsgVerdict, RouteTarget, RuleId, Snapshot,
+    FrontendIdx, FrontendTables, GatewayHop, Holder, LbBackend, LbRuleTables, NsgVerdict,
+    RouteTarget, RuleId, Snapshot,
 };
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
 use std::net::IpAddr;
@@ -193,6 +194,27 @@ pub struct Admission {
     /// `closing` act on it without looking it up again
     /// ([`FlowHandle::NONE`] for trackers without handles).
     pub handle: FlowHandle,
+    /// When the flow's entry was last seen before this packet (its
+    /// timestamps are coarse milliseconds since the daemon started).
+    pub last_seen_ms: u64,
+}
+
+/// What the load balancer's step needs of an admission by state: when the
+/// flow's verdict was taken, and when the flow was last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmittedAt {
+    pub generation: u64,
+    pub last_seen_ms: u64,
+}
+
+impl AdmittedAt {
+    #[inline]
+    fn of(admission: &Admission) -> AdmittedAt {
+        AdmittedAt {
+            generation: admission.generation,
+            last_seen_ms: admission.last_seen_ms,
+        }
+    }
 }
 
 /// Connection tracking as the decision needs it. A flow is tracked per NIC
@@ -386,7 +408,7 @@ pub fn judge_nsgs(
 /// leaves established connections alone, as in Azure. An admitted flow is
 /// judged again only when the snapshot changed since its verdict and one
 /// of the NSGs on its path has `flush_connection` set. A denial names the
-/// rule that denied.
+/// rule that denied; an admission by state is returned.
 #[inline]
 fn nsg_admits<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -395,7 +417,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
     direction: Direction,
     view: &PacketView,
     now_ms: u64,
-) -> Result<(), RuleId> {
+) -> Result<Option<AdmittedAt>, RuleId> {
     if let Some(admission) = flows.admitted(nic, direction, view, now_ms) {
         let flow_direction = if admission.reply {
             direction.opposite()
@@ -406,7 +428,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
             flows.closing(nic, direction, view, admission, now_ms);
         }
         if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
-            return Ok(());
+            return Ok(Some(AdmittedAt::of(&admission)));
         }
         // Judge the flow as its first packet was judged: same direction,
         // same orientation.
@@ -429,7 +451,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
             snap.generation,
             now_ms,
         );
-        return Ok(());
+        return Ok(Some(AdmittedAt::of(&admission)));
     }
     let judged = judge_nsgs(snap, nic, direction, &view.key);
     if judged.verdict.access == Access::Deny {
@@ -445,7 +467,7 @@ fn nsg_admits<C: Conntrack + ?Sized>(
         timeout_ms,
         now_ms,
     );
-    Ok(())
+    Ok(None)
 }
 
 /// Decides the fate of one IP packet (without the virtio-net header) sent by
@@ -719,11 +741,10 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
 }
 
 /// A load balancer's part of a hop: the backend that receives the packet,
-/// the packet as it receives it, and the rewrite that makes it so.
+/// and the rewrite of its destination, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balanced {
     pub backend: NicIdx,
-    pub view: PacketView,
     pub rewrite: Option<Rewrite>,
 }
 
@@ -740,6 +761,7 @@ pub struct Balanced {
 // Out of line: the packets of most flows never reach a load balancer, and
 // their path stays small.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub fn balance<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
@@ -747,6 +769,7 @@ pub fn balance<C: Conntrack + ?Sized>(
     view: &PacketView,
     frontend: FrontendIdx,
     addressed: bool,
+    admission: Option<AdmittedAt>,
     now_ms: u64,
 ) -> Result<Balanced, Verdict> {
     let drop = |reason, at| Err(Verdict::dropped(reason, at));
@@ -767,6 +790,16 @@ pub fn balance<C: Conntrack + ?Sized>(
     // A SYN without ACK opens a connection: on a pinned 5-tuple it is the
     // tuple reused after the connection ended.
     let opening = tcp && view.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    if let Some(backend) = placed_as_before(snap, ingress, rule, view, admission, now_ms) {
+        return Ok(deliver_balanced(
+            snap,
+            rule,
+            backend,
+            view,
+            translate,
+            view.flow_ports.1,
+        )?);
+    }
     let pinned = flows.pinned(fe, view, now_ms).and_then(|pin| {
         let backend = rule
             .pool
@@ -809,22 +842,64 @@ pub fn balance<C: Conntrack + ?Sized>(
             (backend, original_port)
         }
     };
-    let (view, rewrite) = if translate {
+    deliver_balanced(snap, rule, backend, view, translate, original_port)
+}
+
+/// The backend a known flow's pin names, found without reading the pin:
+/// the hash's pick, when the rule places flows as it did when the flow
+/// was admitted (its pool and healthy backends unchanged since). The pin
+/// is read anyway for a packet that opens or closes a connection, on an
+/// NIC whose NSGs re-judge flows (their admissions move to later
+/// generations), and once a second per flow, which keeps it alive.
+#[inline]
+fn placed_as_before(
+    snap: &Snapshot,
+    ingress: NicIdx,
+    rule: &LbRuleTables,
+    view: &PacketView,
+    admission: Option<AdmittedAt>,
+    now_ms: u64,
+) -> Option<LbBackend> {
+    let admission = admission?;
+    let quiet = view.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0;
+    let same_second = admission.last_seen_ms / 1000 == now_ms / 1000;
+    let settled = admission.generation >= rule.placement_since
+        && !snap.nics[ingress].flushes(Direction::Outbound)
+        && !snap.nics[ingress].flushes(Direction::Inbound);
+    if quiet && same_second && settled {
+        rule.pick(&view.key).copied()
+    } else {
+        None
+    }
+}
+
+/// The balanced hop to `backend`: the translation of the destination
+/// unless the frontend is a next hop or the rule has floating IP, and the
+/// backend's destination check.
+#[inline]
+fn deliver_balanced(
+    snap: &Snapshot,
+    rule: &LbRuleTables,
+    backend: LbBackend,
+    view: &PacketView,
+    translate: bool,
+    original_port: u16,
+) -> Result<Balanced, Verdict> {
+    let (destination, rewrite) = if translate {
         let rewrite = Rewrite::Destination {
             address: backend.address,
             port: rule.backend_port_for(original_port),
         };
-        (view.translated(rewrite), Some(rewrite))
+        (backend.address, Some(rewrite))
     } else {
-        (*view, None)
+        (view.key.dst, None)
     };
     let recipient = &snap.nics[backend.nic];
-    if !recipient.ip_forwarding && !recipient.owns(view.key.dst) {
-        return drop(DropReason::DestinationCheck, backend.nic);
+    if !recipient.ip_forwarding && !recipient.owns(destination) {
+        return Err(Verdict::dropped(DropReason::DestinationCheck, backend.nic));
     }
     Ok(Balanced {
         backend: backend.nic,
-        view,
         rewrite,
     })
 }
@@ -889,13 +964,16 @@ fn decide_packet<C: Conntrack + ?Sized>(
     if let Err(reason) = sender_checks(snap, ingress, view) {
         return Verdict::dropped(reason, ingress);
     }
-    if let Err(rule) = nsg_admits(snap, flows, ingress, Direction::Outbound, view, now_ms) {
-        return Verdict::Drop {
-            reason: DropReason::NsgOutbound,
-            at: ingress,
-            rule,
-        };
-    }
+    let admission = match nsg_admits(snap, flows, ingress, Direction::Outbound, view, now_ms) {
+        Ok(admission) => admission,
+        Err(rule) => {
+            return Verdict::Drop {
+                reason: DropReason::NsgOutbound,
+                at: ingress,
+                rule,
+            }
+        }
+    };
     let mut sent = *view;
     let mut rewrite = None;
     if !snap.nics[ingress].translated_frontends.is_empty() {
@@ -913,11 +991,20 @@ fn decide_packet<C: Conntrack + ?Sized>(
         HopTo::Frontend {
             frontend,
             addressed,
-        } => match balance(snap, flows, ingress, &sent, frontend, addressed, now_ms) {
-            Ok(balanced) => {
-                rewrite = balanced.rewrite.or(rewrite);
-                (balanced.backend, balanced.view)
+        } => match balance(
+            snap, flows, ingress, &sent, frontend, addressed, admission, now_ms,
+        ) {
+            Ok(Balanced {
+                backend,
+                rewrite: Some(there),
+            }) => {
+                rewrite = Some(there);
+                (backend, sent.translated(there))
             }
+            Ok(Balanced {
+                backend,
+                rewrite: None,
+            }) => (backend, sent),
             Err(drop) => return drop,
         },
     };

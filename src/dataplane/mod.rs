@@ -15,8 +15,8 @@ pub mod nat;
 pub mod packet;
 
 pub use decide::{
-    balance, decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, Balanced,
-    Conntrack, DropReason, Hop, HopTo, NsgJudgement, Pin, Stateless, Verdict,
+    balance, decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, AdmittedAt,
+    Balanced, Conntrack, DropReason, Hop, HopTo, NsgJudgement, Pin, Stateless, Verdict,
 };
 pub use nat::Rewrite;
 pub use packet::PacketView;

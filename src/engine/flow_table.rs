@@ -503,8 +503,9 @@ impl Slot {
         }
     }
 
+    /// Counts a packet; returns when this entry was last seen before it.
     #[inline]
-    fn count(&self, now_ms: u64, bytes: u64, forward: bool) {
+    fn count(&self, now_ms: u64, bytes: u64, forward: bool) -> u64 {
         let (packets, total) = if forward {
             (&self.forward_packets, &self.forward_bytes)
         } else {
@@ -514,9 +515,11 @@ impl Slot {
         total.fetch_add(bytes, Ordering::Relaxed);
         // Most packets arrive within the same coarse millisecond: skip the
         // store then, so the cache line is not dirtied for nothing.
-        if self.last_seen_ms.load(Ordering::Relaxed) < now_ms {
+        let last_seen = self.last_seen_ms.load(Ordering::Relaxed);
+        if last_seen < now_ms {
             self.last_seen_ms.store(now_ms, Ordering::Relaxed);
         }
+        last_seen
     }
 
     /// Writes a new entry's body (the slot is claimed by the caller).
@@ -626,6 +629,12 @@ impl FlowRef<'_> {
     #[inline]
     pub fn touch(&self, now_ms: u64, bytes: u64, forward: bool) -> bool {
         self.table.touch(self.handle, now_ms, bytes, forward)
+    }
+
+    /// See [`FlowTable::touch_seen`].
+    #[inline]
+    pub fn touch_seen(&self, now_ms: u64, bytes: u64, forward: bool) -> Option<u64> {
+        self.table.touch_seen(self.handle, now_ms, bytes, forward)
     }
 
     /// See [`FlowTable::keep_alive`].
@@ -941,14 +950,24 @@ impl FlowTable {
     /// [`FlowRef::touch`]). Returns false if the entry left its slot.
     #[inline]
     pub fn touch(&self, handle: FlowHandle, now_ms: u64, bytes: u64, forward: bool) -> bool {
-        let Some(state_word) = self.states.get(handle.index) else {
-            return false;
-        };
+        self.touch_seen(handle, now_ms, bytes, forward).is_some()
+    }
+
+    /// [`FlowTable::touch`], returning when the entry was last seen before
+    /// this packet (`None` if the entry left its slot).
+    #[inline]
+    pub fn touch_seen(
+        &self,
+        handle: FlowHandle,
+        now_ms: u64,
+        bytes: u64,
+        forward: bool,
+    ) -> Option<u64> {
+        let state_word = self.states.get(handle.index)?;
         if !same_flow(state_word.load(Ordering::Relaxed), handle.state) {
-            return false;
+            return None;
         }
-        self.slots[handle.index].count(now_ms, bytes, forward);
-        true
+        Some(self.slots[handle.index].count(now_ms, bytes, forward))
     }
 
     /// Marks the entry `handle` names as seen at `now_ms`, without counting

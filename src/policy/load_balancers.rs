@@ -54,26 +54,22 @@ impl BackendHealth {
 }
 
 /// The hash that places a new flow on a backend: over the fields
-/// `distribution` names, and the same for a packet and its reply.
+/// `distribution` names, and the same for a packet and its reply (the two
+/// ends are hashed alone and added, which does not care about their order).
 #[inline]
 pub fn distribution_hash(distribution: LoadDistribution, key: &PacketKey) -> u64 {
-    let (a, b) = (key.src, key.dst);
-    let (pa, pb) = (key.src_port.unwrap_or(0), key.dst_port.unwrap_or(0));
-    // Order the two ends so that the reply hashes like the request.
-    let ((lo, lo_port), (hi, hi_port)) = if (a, pa) <= (b, pb) {
-        ((a, pa), (b, pb))
-    } else {
-        ((b, pb), (a, pa))
+    let with_ports = distribution == LoadDistribution::Default;
+    let end = |ip: IpAddr, port: Option<u16>| {
+        let port = if with_ports {
+            u64::from(port.unwrap_or(0))
+        } else {
+            0
+        };
+        finish(address_bits(ip) ^ port << 48 ^ 0x9e37_79b9_7f4a_7c15)
     };
-    let mut h = mix(0x9e37_79b9_7f4a_7c15, address_bits(lo));
-    h = mix(h, address_bits(hi));
-    match distribution {
-        LoadDistribution::Default => {
-            h = mix(h, u64::from(key.proto));
-            h = mix(h, u64::from(lo_port) << 16 | u64::from(hi_port));
-        }
-        LoadDistribution::SourceIpProtocol => h = mix(h, u64::from(key.proto)),
-        LoadDistribution::SourceIp => {}
+    let mut h = end(key.src, key.src_port).wrapping_add(end(key.dst, key.dst_port));
+    if distribution != LoadDistribution::SourceIp {
+        h ^= u64::from(key.proto).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     finish(h)
 }
@@ -87,11 +83,6 @@ fn address_bits(ip: IpAddr) -> u64 {
             (bits as u64) ^ ((bits >> 64) as u64).rotate_left(29)
         }
     }
-}
-
-#[inline]
-fn mix(h: u64, word: u64) -> u64 {
-    (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 /// MurmurHash3's finaliser: every input bit reaches the low bits that pick

@@ -43,6 +43,10 @@ pub struct LbRuleTables {
     /// The backends the rule's probe finds up (all of them without a
     /// probe), in pool order.
     pub healthy: Box<[LbBackend]>,
+    /// The generation of the snapshot since which the rule places new
+    /// flows as it does now (its pool and healthy backends unchanged): a
+    /// flow admitted under it or later sits where the hash puts it.
+    pub placement_since: u64,
 }
 
 impl LbRuleTables {
@@ -157,8 +161,15 @@ pub fn stable_id(load_balancer: &str, frontend: &str) -> u32 {
 }
 
 /// Compiles every frontend of every load balancer of `topo`, with the
-/// backends `health` finds up.
-pub fn compile(topo: &Topology, health: &BackendHealth) -> Vec<FrontendTables> {
+/// backends `health` finds up, as snapshot `generation`. `previous` (the
+/// topology and frontends of the snapshot before) keeps each rule's
+/// [`LbRuleTables::placement_since`] when it places flows as before.
+pub fn compile(
+    topo: &Topology,
+    health: &BackendHealth,
+    generation: u64,
+    previous: Option<(&Topology, &[FrontendTables])>,
+) -> Vec<FrontendTables> {
     let mut frontends = Vec::new();
     for (l, lb) in topo.load_balancers.iter_enumerated() {
         for (f, fe) in lb.frontends.iter().enumerate() {
@@ -205,6 +216,7 @@ pub fn compile(topo: &Topology, health: &BackendHealth) -> Vec<FrontendTables> {
                         distribution: r.distribution,
                         floating_ip: r.floating_ip,
                         idle_timeout_ms: u64::from(r.idle_timeout_minutes) * 60_000,
+                        placement_since: generation,
                         pool,
                         healthy,
                     }
@@ -219,6 +231,34 @@ pub fn compile(topo: &Topology, health: &BackendHealth) -> Vec<FrontendTables> {
                 stable_id: stable_id(&lb.name, &fe.name),
                 rules: rules.into(),
             });
+        }
+    }
+    if let Some((before, previous)) = previous {
+        for fe in &mut frontends {
+            let lb = &topo.load_balancers[fe.load_balancer];
+            for rule in fe.rules.iter_mut() {
+                let name = &lb.rules[rule.rule].name;
+                let earlier = previous.iter().find_map(|p| {
+                    let plb = &before.load_balancers[p.load_balancer];
+                    (plb.name == lb.name)
+                        .then(|| p.rules.iter().find(|r| plb.rules[r.rule].name == *name))
+                        .flatten()
+                });
+                let names = |t: &Topology, backends: &[LbBackend]| -> Vec<String> {
+                    backends
+                        .iter()
+                        .map(|b| t.nics[b.nic].name.clone())
+                        .collect()
+                };
+                if let Some(earlier) = earlier {
+                    let same = earlier.distribution == rule.distribution
+                        && names(before, &earlier.pool) == names(topo, &rule.pool)
+                        && names(before, &earlier.healthy) == names(topo, &rule.healthy);
+                    if same {
+                        rule.placement_since = earlier.placement_since;
+                    }
+                }
+            }
         }
     }
     frontends

@@ -222,7 +222,7 @@ impl Snapshot {
             LearnedRoutes::default(),
             BackendHealth::default(),
             generation,
-            Arc::new(RuleNames::default()),
+            None,
         )
     }
 
@@ -237,7 +237,7 @@ impl Snapshot {
             learned,
             BackendHealth::default(),
             generation,
-            Arc::new(RuleNames::default()),
+            None,
         )
     }
 
@@ -249,7 +249,7 @@ impl Snapshot {
             previous.learned.clone(),
             previous.health.clone(),
             generation,
-            previous.rule_names.clone(),
+            Some(previous),
         )
     }
 
@@ -266,7 +266,7 @@ impl Snapshot {
             learned,
             previous.health.clone(),
             generation,
-            previous.rule_names.clone(),
+            Some(previous),
         )
     }
 
@@ -278,7 +278,7 @@ impl Snapshot {
             learned,
             previous.health.clone(),
             generation,
-            previous.rule_names.clone(),
+            Some(previous),
         )
     }
 
@@ -290,17 +290,21 @@ impl Snapshot {
             previous.learned.clone(),
             health,
             generation,
-            previous.rule_names.clone(),
+            Some(previous),
         )
     }
 
+    /// Compiles `topology` with its inputs; `previous` lends its rule
+    /// numbers and tells which load-balancing rules placed flows the same
+    /// way before.
     fn compile_with(
         topology: Topology,
         learned: LearnedRoutes,
         health: BackendHealth,
         generation: u64,
-        rule_names: Arc<RuleNames>,
+        previous: Option<&Snapshot>,
     ) -> Snapshot {
+        let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
         let forwarding = Forwarding::build(&topology);
         let mut subnets = Vec::new();
         let mut subnet_slots = HashMap::new();
@@ -324,7 +328,12 @@ impl Snapshot {
             StageKey,
             (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[RuleId]>),
         > = HashMap::new();
-        let frontends = load_balancers::compile(&topology, &health);
+        let frontends = load_balancers::compile(
+            &topology,
+            &health,
+            generation,
+            previous.map(|p| (&p.topology, p.frontends.as_slice())),
+        );
         let mut nics = TiVec::with_capacity(topology.nics.len());
         for (idx, nic) in topology.nics.iter_enumerated() {
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
