@@ -11,8 +11,12 @@
 # the effective routes and next hops that explain each path. Then the hybrid
 # lab (config/hybrid.yaml): the hub gateway's BGP session with the branch's
 # BIRD, the routes each spoke learned (or did not), and the branch's hosts
-# reaching the spoke through the gateway. It removes each lab on the way
-# out, whatever happens.
+# reaching the spoke through the gateway. Last the HA NVA lab
+# (config/ha-nva.yaml): two NVAs behind an HA-ports internal load balancer
+# carry spoke-to-spoke traffic, two web servers share a frontend, and when
+# one NVA's probe listener stops, the load balancer marks it down and new
+# flows cross the other. It removes each lab on the way out, whatever
+# happens.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,11 +34,14 @@ fi
 
 log=$(mktemp)
 daemon=
+servers=()
 cleanup() {
   [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
   [ -n "${web:-}" ] && kill "$web" 2>/dev/null || true
+  for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
   "$vnetd" down "$config" >/dev/null 2>&1 || true
   "$vnetd" down config/hybrid.yaml >/dev/null 2>&1 || true
+  "$vnetd" down config/ha-nva.yaml >/dev/null 2>&1 || true
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -139,4 +146,77 @@ fi
 ip netns exec branch1 ip route
 ok "gateway transit to vm1, and spoke2's route table keeps the branch out"
 
-step "Done: every path behaved as the effective routes, NSGs and BGP say"
+step "Stopping the hybrid lab"
+kill -TERM "$daemon" && wait "$daemon" 2>/dev/null || true
+daemon=
+
+config=config/ha-nva.yaml
+step "Starting the HA NVA lab ($config): two NVAs behind HA ports, two web servers behind an ILB"
+start_lab
+# What the probes need: a TCP listener on 22 in each NVA (their sshd), and
+# a web server on 80 in each web server that answers with its name.
+for nva in nva1 nva2; do
+  ip netns exec "$nva" python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 22))
+s.listen()
+while True:
+    s.accept()[0].close()
+' >/dev/null 2>&1 &
+  servers+=($!)
+done
+for w in web1 web2; do
+  ip netns exec "$w" python3 -c '
+import http.server, socketserver, sys
+name = sys.argv[1].encode()
+class Named(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(name)
+    def log_message(self, *args): pass
+socketserver.TCPServer(("0.0.0.0", 80), Named).serve_forever()
+' "$w" >/dev/null 2>&1 &
+  servers+=($!)
+done
+nva_listener=( "${servers[0]}" "${servers[1]}" )
+# Backends count as up until probed: probes run every 5 s, so after 6 s
+# every backend has answered one (or been marked down).
+up_count() { "$vnetd" lb show --lb "$1" --json | grep -c '"state": "Up"' || true; }
+sleep 6
+"$vnetd" lb show --lb nva-ilb
+"$vnetd" lb show --lb web-ilb
+[ "$(up_count nva-ilb)" -eq 2 ] || fail "the NVAs never answered their probes"
+ok "the probes from 168.63.129.16 find every backend up"
+
+step "Why vm1 reaches vm2 through the load balancer"
+"$vnetd" next-hop --nic vm1 --dst 10.2.1.4
+
+step "vm1 -> vm2 (10.2.1.4): one flow crosses one NVA"
+forwarded_by() { on "$1" awk '/^Ip:/ { if (n++) print $7 }' /proc/net/snmp; }
+before1=$(forwarded_by nva1); before2=$(forwarded_by nva2)
+on vm1 ping -n -q -c 3 -i 0.2 -W 1 10.2.1.4 >/dev/null || fail "ping vm1 -> vm2"
+d1=$(( $(forwarded_by nva1) - before1 )); d2=$(( $(forwarded_by nva2) - before2 ))
+if [ "$d1" -ge 6 ] && [ "$d2" -eq 0 ]; then carrier=nva1; survivor=nva2; listener=${nva_listener[0]}
+elif [ "$d2" -ge 6 ] && [ "$d1" -eq 0 ]; then carrier=nva2; survivor=nva1; listener=${nva_listener[1]}
+else fail "the ping crossed nva1 $d1 times and nva2 $d2 times"; fi
+ok "the ping and its replies crossed $carrier only"
+
+step "vm1 -> the web frontend (10.0.2.100:80), six new connections"
+for _ in 1 2 3 4 5 6; do on vm1 curl -sS --max-time 3 http://10.0.2.100/; echo; done | sort | uniq -c
+"$vnetd" lb show --lb web-ilb
+
+step "$carrier's probe listener stops: the load balancer marks it down"
+kill "$listener"
+for _ in $(seq 1 120); do
+  "$vnetd" lb show --lb nva-ilb | grep "$carrier" | grep -q Down && break
+  sleep 0.1
+done
+"$vnetd" lb show --lb nva-ilb
+"$vnetd" lb show --lb nva-ilb | grep "$carrier" | grep -q Down || fail "$carrier was never marked down"
+before=$(forwarded_by "$survivor")
+on vm1 ping -n -q -c 3 -i 0.2 -W 1 10.2.1.4 >/dev/null || fail "ping vm1 -> vm2 after the failover"
+[ $(( $(forwarded_by "$survivor") - before )) -ge 6 ] || fail "the new flow did not cross $survivor"
+ok "new flows cross $survivor"
+
+step "Done: every path behaved as the effective routes, NSGs, BGP and the probes say"
