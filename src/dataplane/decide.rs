@@ -758,9 +758,9 @@ pub struct Balanced {
 /// its established TCP flows; other flows move to a healthy backend or
 /// end when there is none. A backend sending through its own frontend is
 /// refused (no hairpin).
-// Out of line: the packets of most flows never reach a load balancer, and
-// their path stays small.
-#[inline(never)]
+// Inlined into `decide_balanced`, which is itself out of line: the packets
+// of most flows never reach a load balancer, and their path stays small.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn balance<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -791,14 +791,7 @@ pub fn balance<C: Conntrack + ?Sized>(
     // tuple reused after the connection ended.
     let opening = tcp && view.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
     if let Some(backend) = placed_as_before(snap, ingress, rule, view, admission, now_ms) {
-        return Ok(deliver_balanced(
-            snap,
-            rule,
-            backend,
-            view,
-            translate,
-            view.flow_ports.1,
-        )?);
+        return deliver_balanced(snap, rule, backend, view, translate, view.flow_ports.1);
     }
     let pinned = flows.pinned(fe, view, now_ms).and_then(|pin| {
         let backend = rule
@@ -851,7 +844,7 @@ pub fn balance<C: Conntrack + ?Sized>(
 /// is read anyway for a packet that opens or closes a connection, on an
 /// NIC whose NSGs re-judge flows (their admissions move to later
 /// generations), and once a second per flow, which keeps it alive.
-#[inline]
+#[inline(always)]
 fn placed_as_before(
     snap: &Snapshot,
     ingress: NicIdx,
@@ -876,7 +869,7 @@ fn placed_as_before(
 /// The balanced hop to `backend`: the translation of the destination
 /// unless the frontend is a next hop or the rule has floating IP, and the
 /// backend's destination check.
-#[inline]
+#[inline(always)]
 fn deliver_balanced(
     snap: &Snapshot,
     rule: &LbRuleTables,
@@ -885,22 +878,24 @@ fn deliver_balanced(
     translate: bool,
     original_port: u16,
 ) -> Result<Balanced, Verdict> {
-    let (destination, rewrite) = if translate {
+    if translate {
+        // The backend's own address: its destination check passes.
         let rewrite = Rewrite::Destination {
             address: backend.address,
             port: rule.backend_port_for(original_port),
         };
-        (backend.address, Some(rewrite))
-    } else {
-        (view.key.dst, None)
-    };
+        return Ok(Balanced {
+            backend: backend.nic,
+            rewrite: Some(rewrite),
+        });
+    }
     let recipient = &snap.nics[backend.nic];
-    if !recipient.ip_forwarding && !recipient.owns(destination) {
+    if !recipient.ip_forwarding && !recipient.owns(view.key.dst) {
         return Err(Verdict::dropped(DropReason::DestinationCheck, backend.nic));
     }
     Ok(Balanced {
         backend: backend.nic,
-        rewrite,
+        rewrite: None,
     })
 }
 
@@ -974,41 +969,36 @@ fn decide_packet<C: Conntrack + ?Sized>(
             }
         }
     };
-    let mut sent = *view;
-    let mut rewrite = None;
     if !snap.nics[ingress].translated_frontends.is_empty() {
-        if let Some(back) = untranslate(snap, flows, ingress, view, now_ms) {
-            sent = view.translated(back);
-            rewrite = Some(back);
-        }
+        return decide_from_backend(snap, flows, ingress, view, admission, now_ms);
     }
-    let hop = match route_step(snap, ingress, &sent.key) {
+    let hop = match route_step(snap, ingress, &view.key) {
         Ok(hop) => hop,
         Err(drop) => return drop,
     };
-    let (receiver, received) = match hop.to {
-        HopTo::Nic(nic) => (nic, sent),
+    match hop.to {
+        HopTo::Nic(receiver) => receive(snap, flows, receiver, view, None, now_ms),
         HopTo::Frontend {
             frontend,
             addressed,
-        } => match balance(
-            snap, flows, ingress, &sent, frontend, addressed, admission, now_ms,
-        ) {
-            Ok(Balanced {
-                backend,
-                rewrite: Some(there),
-            }) => {
-                rewrite = Some(there);
-                (backend, sent.translated(there))
-            }
-            Ok(Balanced {
-                backend,
-                rewrite: None,
-            }) => (backend, sent),
-            Err(drop) => return drop,
-        },
-    };
-    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, &received, now_ms) {
+        } => decide_balanced(
+            snap, flows, ingress, view, frontend, addressed, admission, None, now_ms,
+        ),
+    }
+}
+
+/// The receiving end: the receiver's inbound NSGs on the packet as it
+/// arrives, then the verdict (with the load balancer's rewrite, if any).
+#[inline]
+fn receive<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    receiver: NicIdx,
+    received: &PacketView,
+    rewrite: Option<Rewrite>,
+    now_ms: u64,
+) -> Verdict {
+    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {
         return Verdict::Drop {
             reason: DropReason::NsgInbound,
             at: receiver,
@@ -1021,6 +1011,83 @@ fn decide_packet<C: Conntrack + ?Sized>(
             nic: receiver,
             rewrite,
         },
+    }
+}
+
+/// [`decide_packet`] after the sender's NSGs, for a NIC that is the backend
+/// of a frontend that translates: its replies to translated flows leave
+/// with the frontend as their source. Out of line, like every load
+/// balancer step, so that other NICs' packets keep a small path.
+#[inline(never)]
+fn decide_from_backend<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    admission: Option<AdmittedAt>,
+    now_ms: u64,
+) -> Verdict {
+    let back = untranslate(snap, flows, ingress, view, now_ms);
+    let translated;
+    let sent = match back {
+        Some(back) => {
+            translated = view.translated(back);
+            &translated
+        }
+        None => view,
+    };
+    let hop = match route_step(snap, ingress, &sent.key) {
+        Ok(hop) => hop,
+        Err(drop) => return drop,
+    };
+    match hop.to {
+        HopTo::Nic(receiver) => receive(snap, flows, receiver, sent, back, now_ms),
+        HopTo::Frontend {
+            frontend,
+            addressed,
+        } => decide_balanced(
+            snap, flows, ingress, sent, frontend, addressed, admission, back, now_ms,
+        ),
+    }
+}
+
+/// The rest of [`decide_packet`] for a packet that reached a frontend:
+/// the load balancer's step, then the backend's inbound NSGs on the packet
+/// as the backend receives it. `earlier` is a rewrite already made (a
+/// backend's reply translated back), kept when the load balancer makes
+/// none.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn decide_balanced<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    sent: &PacketView,
+    frontend: FrontendIdx,
+    addressed: bool,
+    admission: Option<AdmittedAt>,
+    earlier: Option<Rewrite>,
+    now_ms: u64,
+) -> Verdict {
+    match balance(
+        snap, flows, ingress, sent, frontend, addressed, admission, now_ms,
+    ) {
+        Ok(Balanced {
+            backend,
+            rewrite: Some(there),
+        }) => receive(
+            snap,
+            flows,
+            backend,
+            &sent.translated(there),
+            Some(there),
+            now_ms,
+        ),
+        Ok(Balanced {
+            backend,
+            rewrite: None,
+        }) => receive(snap, flows, backend, sent, earlier, now_ms),
+        Err(drop) => drop,
     }
 }
 

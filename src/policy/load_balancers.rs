@@ -56,7 +56,7 @@ impl BackendHealth {
 /// The hash that places a new flow on a backend: over the fields
 /// `distribution` names, and the same for a packet and its reply (the two
 /// ends are hashed alone and added, which does not care about their order).
-#[inline]
+#[inline(always)]
 pub fn distribution_hash(distribution: LoadDistribution, key: &PacketKey) -> u64 {
     let with_ports = distribution == LoadDistribution::Default;
     let end = |ip: IpAddr, port: Option<u16>| {
@@ -65,7 +65,10 @@ pub fn distribution_hash(distribution: LoadDistribution, key: &PacketKey) -> u64
         } else {
             0
         };
-        finish(address_bits(ip) ^ port << 48 ^ 0x9e37_79b9_7f4a_7c15)
+        // One xor-shift and one multiply: not linear in the sum below,
+        // so that flows whose ends add up alike still spread.
+        let x = address_bits(ip) ^ port << 48;
+        (x ^ x >> 29).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     };
     let mut h = end(key.src, key.src_port).wrapping_add(end(key.dst, key.dst_port));
     if distribution != LoadDistribution::SourceIp {

@@ -73,7 +73,7 @@ impl LbRuleTables {
 
     /// The healthy backend a new flow goes to; `None` when every backend
     /// is down.
-    #[inline]
+    #[inline(always)]
     pub fn pick(&self, key: &PacketKey) -> Option<&LbBackend> {
         if self.healthy.is_empty() {
             return None;
