@@ -5,7 +5,8 @@
 //! `stats` and the metrics, the flows counted per backend, and an apply
 //! that removes the load balancer taking its health with it.
 //!
-//! The topology's load balancer is added in code to a parsed file.
+//! The backends' namespaces are the test's own; the prober's is named
+//! after the VNet, which no other test uses.
 
 mod common;
 
@@ -17,17 +18,13 @@ use vnetd::daemon::control::{answer, Request};
 use vnetd::daemon::{Daemon, RunOptions};
 use vnetd::host::netns;
 use vnetd::policy::load_balancers::ProbeTarget;
-use vnetd::topology::{
-    BackendPool, Frontend, IpConfiguration, LbProtocol, LbRule, LoadBalancer, LoadDistribution,
-    Nic, NicIdx, NicRole, Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx,
-    PROBE_SOURCE,
-};
+use vnetd::topology::Topology;
 
 const PREFIX: &str = "e2lb";
 
 const APP: &str = "\
 vnets:
-  - name: app
+  - name: probeapp
     address_space: [10.0.0.0/16]
     location: westeurope
     subnets:
@@ -35,87 +32,46 @@ vnets:
         address_prefixes: [10.0.1.0/24]
 network_interfaces:
   - name: web1
-    subnet: app/web
+    subnet: probeapp/web
     private_ip_address: 10.0.1.4
   - name: web2
-    subnet: app/web
+    subnet: probeapp/web
     private_ip_address: 10.0.1.5
   - name: client
-    subnet: app/web
+    subnet: probeapp/web
     private_ip_address: 10.0.1.6
 ";
 
+/// Load balancer `ilb`: frontend 10.0.1.100, pool `web` of both web
+/// NICs, probe `health` (TCP 80, every 5 s, one failure is down) on rule
+/// `http`, and rule `bare` (port 8080 to 80) without a probe.
+const ILB: &str = "\
+load_balancers:
+  - name: ilb
+    frontend_ip_configurations:
+      - {name: fe, subnet: probeapp/web, private_ip_address: 10.0.1.100}
+    backend_address_pools:
+      - {name: web, network_interfaces: [web1, web2]}
+    probes:
+      - {name: health, protocol: Tcp, port: 80, interval_in_seconds: 5, probe_threshold: 1}
+    rules:
+      - {name: http, frontend_ip_configuration: fe, backend_address_pool: web, probe: health,
+         protocol: Tcp, frontend_port: 80, backend_port: 80}
+      - {name: bare, frontend_ip_configuration: fe, backend_address_pool: web,
+         protocol: Tcp, frontend_port: 8080, backend_port: 80}
+";
+
+/// The VNet's prober: vnetd names it after the VNet.
 fn prober_ns() -> String {
-    format!("{PREFIX}-probe-app")
+    vnetd::topology::prober_netns("probeapp")
 }
 
-/// `APP` with load balancer `ilb`: frontend 10.0.1.100, pool `web` of
-/// both NICs, probe `health` (TCP 80, every second, one failure is down)
-/// on rule `http`, and rule `bare` without a probe; and the VNet's prober.
+/// `APP` with `ILB`, each NIC in a namespace of its own for this test.
 fn topology() -> Topology {
-    let text = common::with_netns_prefix(APP, PREFIX);
-    let mut topology = vnetd::topology::parse_str("lb.yaml", &text)
+    let text = format!("{}{ILB}", common::with_netns_prefix(APP, PREFIX));
+    vnetd::topology::parse_str("lb.yaml", &text)
         .unwrap_or_else(|e| panic!("{e:?}"))
-        .topology;
-    let vnet = VnetIdx::new(0);
-    let subnet = SubnetRef {
-        vnet,
-        subnet: SubnetIdx::new(0),
-    };
-    topology.nics.push(Nic {
-        name: prober_ns(),
-        subnet,
-        ip_configurations: vec![IpConfiguration {
-            name: "probe".into(),
-            address: PROBE_SOURCE.into(),
-        }],
-        ip_forwarding: false,
-        network_security_group: None,
-        application_security_groups: Vec::new(),
-        netns: prober_ns(),
-        role: NicRole::Prober { vnet },
-        line: 0,
-    });
-    let rule = |name: &str, probe: Option<usize>| LbRule {
-        name: name.into(),
-        frontend: 0,
-        pool: 0,
-        probe,
-        protocol: LbProtocol::Tcp,
-        frontend_port: 80,
-        backend_port: 80,
-        distribution: LoadDistribution::Default,
-        floating_ip: false,
-        idle_timeout_minutes: 4,
-        line: 0,
-    };
-    topology.load_balancers.push(LoadBalancer {
-        name: "ilb".into(),
-        vnet,
-        frontends: vec![Frontend {
-            name: "fe".into(),
-            subnet,
-            address: "10.0.1.100".parse().unwrap(),
-            line: 0,
-        }],
-        pools: vec![BackendPool {
-            name: "web".into(),
-            nics: vec![NicIdx::new(0), NicIdx::new(1)],
-            line: 0,
-        }],
-        probes: vec![Probe {
-            name: "health".into(),
-            protocol: ProbeProtocol::Tcp,
-            port: 80,
-            request_path: None,
-            interval_secs: 1,
-            threshold: 1,
-            line: 0,
-        }],
-        rules: vec![rule("http", Some(0)), rule("bare", None)],
-        line: 0,
-    });
-    topology
+        .topology
 }
 
 /// The daemon, shut down when dropped.
@@ -138,9 +94,9 @@ impl Drop for Running {
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within 15 s");
+        assert!(Instant::now() < deadline, "{what}: not within 20 s");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -226,6 +182,14 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    });
+    // web1's first probe may have come before it listened: wait for one
+    // that found it.
+    wait_for("web1 answering its probe", || {
+        daemon
+            .lb_backends()
+            .iter()
+            .any(|(t, s)| t.nic == "web1" && s.up && s.consecutive_successes >= 1)
     });
     let frontend: SocketAddr = "10.0.1.100:80".parse().unwrap();
     let client = netns::run_in(&format!("{PREFIX}-client"), move || {

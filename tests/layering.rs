@@ -158,7 +158,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("housekeeping", &[]),
     ("hybrid", &[]),
     ("options", &["flow_log"]),
-    ("plane", &["stats"]),
+    ("plane", &["stats", "options"]),
     ("flow_log", &["root"]),
     ("apply", &["root", "plane", "stats", "options", "hybrid"]),
     ("worker", &["root", "flow_log", "stats"]),

@@ -2,7 +2,8 @@
 //! for each of its NICs, the port holding the NIC's TUN queues), the
 //! namespace a NIC stands for, and connection tracking keyed by port slots
 //! so that flows survive an `apply` that renumbers NICs. It may use the
-//! counters' port ids.
+//! counters' port ids and the options' NIC limit (load-balancer frontends
+//! own the flow-owner numbers after the NICs').
 
 use super::stats::PortId;
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
@@ -124,7 +125,7 @@ impl FlowOwners for &Plane {
     /// Frontends own the numbers after the NICs' ports.
     #[inline]
     fn frontend_owner(&self, stable_id: u32) -> u32 {
-        super::MAX_NICS + stable_id % FRONTEND_OWNERS
+        super::options::MAX_NICS + stable_id % FRONTEND_OWNERS
     }
 }
 

@@ -35,11 +35,11 @@ use super::nat::Rewrite;
 use super::packet::{PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::engine::flow_table::FlowHandle;
 use crate::net::{PacketKey, IPPROTO_TCP};
-use crate::policy::tags::AZURE_HOST_VIP;
 use crate::snapshot::{
     FrontendIdx, FrontendTables, GatewayHop, Holder, LbBackend, LbRuleTables, NsgVerdict,
     RouteTarget, RuleId, Snapshot,
 };
+use crate::topology::PROBE_SOURCE;
 use crate::topology::{Access, Direction, NextHopType, NicIdx};
 use std::net::IpAddr;
 
@@ -661,7 +661,7 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
             }
             RouteTarget::Nowhere => {
                 // Replies to the health probes end at the VNet's prober.
-                if dst == IpAddr::V4(AZURE_HOST_VIP) {
+                if dst == IpAddr::V4(PROBE_SOURCE) {
                     if let Some(prober) = snap.prober(from_vnet) {
                         break (HopTo::Nic(prober), from_vnet);
                     }
