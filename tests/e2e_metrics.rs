@@ -13,13 +13,14 @@ use std::process::{Child, Command};
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 14] = [
+const FAMILIES: [(&str, PrometheusType); 15] = [
     ("vnetd_nic_received_packets_total", PrometheusType::Counter),
     ("vnetd_nic_received_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_delivered_packets_total", PrometheusType::Counter),
     ("vnetd_nic_delivered_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_drops_total", PrometheusType::Counter),
     ("vnetd_lb_backend_up", PrometheusType::Gauge),
+    ("vnetd_lb_backend_flows", PrometheusType::Gauge),
     ("vnetd_flow_table_flows", PrometheusType::Gauge),
     ("vnetd_flow_table_capacity", PrometheusType::Gauge),
     ("vnetd_flow_table_inserted_total", PrometheusType::Counter),

@@ -141,6 +141,24 @@ pub fn render(report: &StatsReport) -> String {
         );
     }
 
+    let name = "vnetd_lb_backend_flows";
+    family_header(
+        &mut out,
+        name,
+        MetricType::Gauge,
+        "Flows the load balancer placed on the backend NIC that are tracked now.",
+    );
+    for b in &report.load_balancer_backends {
+        let _ = writeln!(
+            out,
+            "{name}{{load_balancer=\"{}\",probe=\"{}\",nic=\"{}\"}} {}",
+            escape_label_value(&b.load_balancer),
+            escape_label_value(&b.probe),
+            escape_label_value(&b.nic),
+            b.flows
+        );
+    }
+
     let t = &report.flow_table;
     let scalars: [(&str, MetricType, &str, u64); 8] = [
         (
@@ -386,6 +404,7 @@ mod tests {
             consecutive_successes: u32::from(up),
             consecutive_failures: u32::from(!up) * 2,
             reason: reason.map(str::to_string),
+            flows: u64::from(up) * 3,
         }
     }
 
@@ -437,6 +456,10 @@ vnetd_nic_delivered_bytes_total{nic=\"vm1\"} 756
 # TYPE vnetd_lb_backend_up gauge
 vnetd_lb_backend_up{load_balancer=\"ilb\",probe=\"health\",nic=\"web1\"} 1
 vnetd_lb_backend_up{load_balancer=\"ilb\",probe=\"health\",nic=\"web2\"} 0
+# HELP vnetd_lb_backend_flows Flows the load balancer placed on the backend NIC that are tracked now.
+# TYPE vnetd_lb_backend_flows gauge
+vnetd_lb_backend_flows{load_balancer=\"ilb\",probe=\"health\",nic=\"web1\"} 3
+vnetd_lb_backend_flows{load_balancer=\"ilb\",probe=\"health\",nic=\"web2\"} 0
 # HELP vnetd_flow_table_flows Flows tracked now.
 # TYPE vnetd_flow_table_flows gauge
 vnetd_flow_table_flows 2
@@ -518,7 +541,7 @@ vnetd_snapshot_generation 3
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 14);
+        assert_eq!(described.len(), 15);
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct BackendReport {
     pub consecutive_failures: u32,
     /// Why the last failed probe failed; null while up.
     pub reason: Option<String>,
+    /// Flows the load balancer placed on this backend that are tracked
+    /// now (0 from a daemon that did not report it).
+    #[serde(default)]
+    pub flows: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -86,21 +90,35 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         },
         flow_log_events_lost: daemon.flow_log_events_lost(),
         worker_restarts: daemon.worker_restarts(),
-        load_balancer_backends: daemon
-            .lb_backends()
-            .into_iter()
-            .map(|(target, state)| BackendReport {
-                load_balancer: target.load_balancer,
-                probe: target.probe,
-                nic: target.nic,
-                up: state.up,
-                since: rfc3339(state.since),
-                consecutive_successes: state.consecutive_successes,
-                consecutive_failures: state.consecutive_failures,
-                reason: state.last_reason.filter(|_| !state.up),
-            })
-            .collect(),
+        load_balancer_backends: backends_with_flows(daemon),
     }
+}
+
+/// The backends as their probes see them, with the flows placed on each:
+/// the flow table is read once per load balancer.
+fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
+    let mut flows: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
+        std::collections::BTreeMap::new();
+    daemon
+        .lb_backends()
+        .into_iter()
+        .map(|(target, state)| BackendReport {
+            flows: flows
+                .entry(target.load_balancer.clone())
+                .or_insert_with(|| daemon.lb_flow_counts(&target.load_balancer))
+                .get(&target.nic)
+                .copied()
+                .unwrap_or(0),
+            load_balancer: target.load_balancer,
+            probe: target.probe,
+            nic: target.nic,
+            up: state.up,
+            since: rfc3339(state.since),
+            consecutive_successes: state.consecutive_successes,
+            consecutive_failures: state.consecutive_failures,
+            reason: state.last_reason.filter(|_| !state.up),
+        })
+        .collect()
 }
 
 /// One tracked flow, as `vnetd flows --json` prints it.

@@ -42,18 +42,19 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
     }
     if !report.load_balancer_backends.is_empty() {
         out.push_str(&format!(
-            "{:<14} {:<14} {:<14} {:<5} {:<20}  reason\n",
-            "load balancer", "probe", "NIC", "state", "since"
+            "{:<14} {:<14} {:<14} {:<5} {:<20}  {:>5}  reason\n",
+            "load balancer", "probe", "NIC", "state", "since", "flows"
         ));
         for b in &report.load_balancer_backends {
             out.push_str(
                 format!(
-                    "{:<14} {:<14} {:<14} {:<5} {:<20}  {}",
+                    "{:<14} {:<14} {:<14} {:<5} {:<20}  {:>5}  {}",
                     b.load_balancer,
                     b.probe,
                     b.nic,
                     if b.up { "Up" } else { "Down" },
                     b.since,
+                    b.flows,
                     b.reason.as_deref().unwrap_or("")
                 )
                 .trim_end(),
@@ -118,6 +119,7 @@ mod tests {
             consecutive_successes: 0,
             consecutive_failures: 0,
             reason: reason.map(str::to_string),
+            flows: u64::from(up) * 3,
         };
         let report = StatsReport {
             generation: 4,
@@ -145,11 +147,11 @@ mod tests {
             .expect("a backend table");
         assert_eq!(
             lines[header + 1],
-            "ilb            health         web1           Up    2026-11-23T07:50:08Z"
+            "ilb            health         web1           Up    2026-11-23T07:50:08Z      3"
         );
         assert_eq!(
             lines[header + 2],
-            "ilb            health         web2           Down  2026-11-23T07:50:08Z  connection refused"
+            "ilb            health         web2           Down  2026-11-23T07:50:08Z      0  connection refused"
         );
         // Without load balancers, no table.
         let quiet = StatsReport {
