@@ -497,3 +497,79 @@ fn a_flow_moved_by_a_health_change_stays_where_it_moved_when_the_backend_returns
     });
     assert!(fresh.is_some());
 }
+
+/// `config/ha-nva.yaml` with a third web server, web3 (10.0.2.6), in the
+/// web pool. It is the last NIC of the file, so the others keep their
+/// indices, which key the flows of a table used without a daemon (the
+/// daemon keys them by port slots, which an apply keeps).
+fn with_web3() -> String {
+    example()
+        .replace(
+            "    private_ip_address: 10.2.1.4\n",
+            "    private_ip_address: 10.2.1.4\n  - name: web3\n    subnet: hub/web\n    private_ip_address: 10.0.2.6\n",
+        )
+        .replace(
+            "network_interfaces: [web1, web2]}",
+            "network_interfaces: [web1, web2, web3]}",
+        )
+}
+
+#[test]
+fn a_backend_added_or_removed_by_apply_respreads_only_new_flows() {
+    let two = snapshot(&example());
+    let flows = table();
+    let vm1 = nic(&two, "vm1");
+    // Twenty established connections, on web1 and web2.
+    let placed: Vec<(u16, NicIdx)> = (40000..40020)
+        .map(|sport| {
+            let packet = tcp_flags("10.1.1.4", "10.0.2.100", sport, 80, true);
+            (
+                sport,
+                decide(&two, &flows, vm1, &packet, 0).egress().unwrap(),
+            )
+        })
+        .collect();
+    let three_text = with_web3();
+    let three_topology = parse_str("ha-nva.yaml", &three_text).unwrap().topology;
+    let three = Snapshot::compile_after(three_topology, 2, &two);
+    let name = |s: &Snapshot, n: NicIdx| s.topology.nics[n].name.clone();
+    // An apply adds web3: every established connection stays where it was
+    // (by name: the apply may renumber NICs)...
+    for &(sport, backend) in &placed {
+        let packet = tcp("10.1.1.4", "10.0.2.100", sport, 80);
+        let now = decide(&three, &flows, vm1, &packet, 10).egress().unwrap();
+        assert_eq!(name(&three, now), name(&two, backend), "port {sport}");
+    }
+    // ...while new ones spread over all three, as the reference says.
+    let mut web3_got = 0;
+    for sport in 41000..41060 {
+        let packet = tcp_flags("10.1.1.4", "10.0.2.100", sport, 80, true);
+        let expected = reference(
+            &three,
+            &["web1", "web2", "web3"],
+            LoadDistribution::Default,
+            key(6, "10.1.1.4", "10.0.2.100", sport, 80),
+        );
+        let got = decide(&three, &flows, vm1, &packet, 20).egress().unwrap();
+        assert_eq!(got, expected, "port {sport}");
+        web3_got += usize::from(name(&three, got) == "web3");
+    }
+    assert!(web3_got > 0);
+    // An apply removes web3 again: its flows are placed afresh on the
+    // others; the others' flows stay.
+    let back = Snapshot::compile_after(
+        parse_str("ha-nva.yaml", &example()).unwrap().topology,
+        3,
+        &three,
+    );
+    for &(sport, backend) in &placed {
+        let packet = tcp("10.1.1.4", "10.0.2.100", sport, 80);
+        let now = decide(&back, &flows, vm1, &packet, 30).egress().unwrap();
+        assert_eq!(name(&back, now), name(&two, backend), "port {sport}");
+    }
+    for sport in 41000..41060 {
+        let packet = tcp("10.1.1.4", "10.0.2.100", sport, 80);
+        let now = decide(&back, &flows, vm1, &packet, 40).egress().unwrap();
+        assert_ne!(name(&back, now), "web3");
+    }
+}
