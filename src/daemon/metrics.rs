@@ -8,7 +8,7 @@
 //! It may use the daemon, its reports, its counters and the shared accept
 //! loop, never the control socket.
 
-use super::report::{stats_of, StatsReport};
+use super::report::{stats_of, BackendReport, StatsReport};
 use super::stats::NicStats;
 use super::Daemon;
 use crate::dataplane::DropReason;
@@ -64,6 +64,9 @@ fn escape_label_value(value: &str) -> String {
 
 /// Reads one counter out of a NIC's totals.
 type NicCounterOf = fn(&NicStats) -> u64;
+
+/// What a backend gauge reads from a backend's report.
+type BackendValue = fn(&BackendReport) -> u64;
 
 /// The exposition of one stats report. Every NIC gets a drop series for
 /// every [`DropReason`], zero when nothing was dropped for it, so series do
@@ -123,40 +126,30 @@ pub fn render(report: &StatsReport) -> String {
         }
     }
 
-    let name = "vnetd_lb_backend_up";
-    family_header(
-        &mut out,
-        name,
-        MetricType::Gauge,
-        "1 while the load balancer's probe finds the backend NIC up, 0 while down.",
-    );
-    for b in &report.load_balancer_backends {
-        let _ = writeln!(
-            out,
-            "{name}{{load_balancer=\"{}\",probe=\"{}\",nic=\"{}\"}} {}",
-            escape_label_value(&b.load_balancer),
-            escape_label_value(&b.probe),
-            escape_label_value(&b.nic),
-            u8::from(b.up)
-        );
-    }
-
-    let name = "vnetd_lb_backend_flows";
-    family_header(
-        &mut out,
-        name,
-        MetricType::Gauge,
-        "Flows the load balancer placed on the backend NIC that are tracked now.",
-    );
-    for b in &report.load_balancer_backends {
-        let _ = writeln!(
-            out,
-            "{name}{{load_balancer=\"{}\",probe=\"{}\",nic=\"{}\"}} {}",
-            escape_label_value(&b.load_balancer),
-            escape_label_value(&b.probe),
-            escape_label_value(&b.nic),
-            b.flows
-        );
+    let backend_gauges: [(&str, &str, BackendValue); 2] = [
+        (
+            "vnetd_lb_backend_up",
+            "1 while the load balancer's probe finds the backend NIC up, 0 while down.",
+            |b| u64::from(b.up),
+        ),
+        (
+            "vnetd_lb_backend_flows",
+            "Flows the load balancer placed on the backend NIC that are tracked now.",
+            |b| b.flows,
+        ),
+    ];
+    for (name, help, value) in backend_gauges {
+        family_header(&mut out, name, MetricType::Gauge, help);
+        for b in &report.load_balancer_backends {
+            let _ = writeln!(
+                out,
+                "{name}{{load_balancer=\"{}\",probe=\"{}\",nic=\"{}\"}} {}",
+                escape_label_value(&b.load_balancer),
+                escape_label_value(&b.probe),
+                escape_label_value(&b.nic),
+                value(b)
+            );
+        }
     }
 
     let t = &report.flow_table;
@@ -367,7 +360,7 @@ fn write_response(mut stream: TcpStream, response: &Response) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::report::{BackendReport, FlowTableReport};
+    use crate::daemon::report::FlowTableReport;
     use std::collections::BTreeMap;
 
     fn report(nics: &[(&str, NicStats)]) -> StatsReport {
