@@ -6,7 +6,8 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 use vnetd::dataplane::conntrack::NicOwners;
-use vnetd::dataplane::{decide, DropReason, PacketView, Stateless, Verdict};
+use vnetd::dataplane::nat::translate;
+use vnetd::dataplane::{decide, DropReason, PacketView, Rewrite, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, Diagnostic, NicIdx};
@@ -14,6 +15,7 @@ use vnetd::topology::{parse_str, Diagnostic, NicIdx};
 const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
 const HYBRID: &str = include_str!("../config/hybrid.yaml");
 const VNET2VNET: &str = include_str!("../tests/golden/32-vnet2vnet.yaml");
+const HA_NVA: &str = include_str!("../config/ha-nva.yaml");
 
 fn compile(name: &str, text: &str) -> Snapshot {
     let loaded = parse_str(name, text).expect("shipped topology is valid");
@@ -217,6 +219,132 @@ fn udp(src: IpAddr, dst: IpAddr) -> Option<Vec<u8>> {
     };
     p.extend_from_slice(&transport);
     Some(p)
+}
+
+/// The load-balancer lab, its backends up.
+fn ha_nva() -> &'static Snapshot {
+    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| compile("config/ha-nva.yaml", HA_NVA))
+}
+
+/// Load balancers on the packet path: byte 0 selects (bit 0: the packet's
+/// transport checksum is partial, as with the virtio-net `NEEDS_CSUM`;
+/// bits 1..: the ingress port of `config/ha-nva.yaml`, its prober
+/// included), the rest is the packet. It is decided twice with one flow
+/// table. Checks: every verdict names a valid NIC; a translation applies
+/// to the packet or is refused without a panic, and an applied one gives
+/// a readable packet whose rewritten end is what the verdict said; the
+/// second decision of a translated packet translates it the same way.
+pub fn balance_packet(data: &[u8]) {
+    let Some((&select, packet)) = data.split_first() else {
+        return;
+    };
+    let snap = ha_nva();
+    let nic_count = snap.topology.nics.len();
+    let ingress = NicIdx::new(usize::from(select >> 1) % nic_count);
+    let partial = select & 1 == 1;
+    let flows = FlowTable::new(256, NicOwners::MAX_OWNERS, 0);
+    let first = decide(snap, &flows, ingress, packet, 1_000);
+    check_indices(first, nic_count);
+    check_deciding_rule(snap, first);
+    let again = decide(snap, &flows, ingress, packet, 1_001);
+    check_indices(again, nic_count);
+    let Verdict::Translate { rewrite, .. } = first else {
+        return;
+    };
+    assert_eq!(again, first, "a translated flow is translated again alike");
+    let mut bytes = packet.to_vec();
+    if translate(&mut bytes, rewrite, partial).is_err() {
+        return;
+    }
+    let view = PacketView::parse(&bytes).expect("a translated packet stays readable");
+    let has_ports = matches!(view.key.proto, 6 | 17) && view.fragment.is_none_or(|f| f.first);
+    match rewrite {
+        Rewrite::Destination { address, port } => {
+            assert_eq!(view.key.dst, address, "{rewrite:?}");
+            if has_ports {
+                assert_eq!(view.key.dst_port, Some(port), "{rewrite:?}");
+            }
+            if view.fragment.is_none() {
+                check_reply_translated_back(snap, &flows, packet, &bytes, first);
+            }
+        }
+        Rewrite::Source { address, port } => {
+            assert_eq!(view.key.src, address, "{rewrite:?}");
+            if has_ports {
+                assert_eq!(view.key.src_port, Some(port), "{rewrite:?}");
+            }
+        }
+    }
+}
+
+/// The backend's answer to a packet translated to it (`translated`, the
+/// original `packet`): the same bytes with both ends swapped, sent by the
+/// backend, leave translated back to the frontend the client used
+/// whenever they are delivered.
+fn check_reply_translated_back(
+    snap: &Snapshot,
+    flows: &FlowTable,
+    packet: &[u8],
+    translated: &[u8],
+    verdict: Verdict,
+) {
+    let (Ok(original), Verdict::Translate { nic: backend, .. }) =
+        (PacketView::parse(packet), verdict)
+    else {
+        return;
+    };
+    let Ok(there) = PacketView::parse(translated) else {
+        return;
+    };
+    let mut reply = translated.to_vec();
+    let swapped = translate(
+        &mut reply,
+        Rewrite::Destination {
+            address: there.key.src,
+            port: there.flow_ports.0,
+        },
+        false,
+    )
+    .and_then(|()| {
+        translate(
+            &mut reply,
+            Rewrite::Source {
+                address: there.key.dst,
+                port: there.flow_ports.1,
+            },
+            false,
+        )
+    });
+    if swapped.is_err() {
+        return;
+    }
+    let back = decide(snap, flows, backend, &reply, 1_002);
+    check_indices(back, snap.topology.nics.len());
+    // It goes where its destination routes, which need not be the port the
+    // request came from (an appliance may send for another address), and
+    // may be dropped there (an address nobody owns); delivered, it is
+    // translated back.
+    let rewrite = match back {
+        Verdict::Translate { rewrite, .. } => rewrite,
+        Verdict::Deliver(_) => panic!("the backend's reply was not translated back: {back:?}"),
+        Verdict::Drop { .. } => return,
+    };
+    {
+        let ports = matches!(original.key.proto, 6 | 17);
+        assert_eq!(
+            rewrite,
+            Rewrite::Source {
+                address: original.key.dst,
+                port: if ports {
+                    original.flow_ports.1
+                } else {
+                    there.flow_ports.1
+                },
+            },
+            "the reply leaves from the frontend the client used"
+        );
+    }
 }
 
 fn check_lines(diags: &[Diagnostic]) {

@@ -1,6 +1,6 @@
 //! The fuzz targets' seeds, replayed through the targets' own checks
 //! (`fuzz/checks.rs`) on every `cargo test`: packets in
-//! `fuzz/seeds/decide_packet/`, topology files in `config/` and
+//! `fuzz/seeds/decide_packet/` and `fuzz/seeds/balance_packet/`, topology files in `config/` and
 //! `fuzz/seeds/parse_topology/` (alias bombs, deep nesting, odd scalars).
 
 #[allow(dead_code)]
@@ -28,6 +28,16 @@ fn packet_seeds_keep_the_invariants() {
     for (name, data) in seeds {
         eprintln!("{name}");
         checks::decide_packet(&data);
+    }
+}
+
+#[test]
+fn load_balancer_seeds_keep_the_invariants() {
+    let seeds = files("fuzz/seeds/balance_packet");
+    assert!(seeds.len() >= 9, "{} seeds", seeds.len());
+    for (name, data) in seeds {
+        eprintln!("{name}");
+        checks::balance_packet(&data);
     }
 }
 

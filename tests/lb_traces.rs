@@ -573,3 +573,24 @@ fn a_backend_added_or_removed_by_apply_respreads_only_new_flows() {
         assert_ne!(name(&back, now), "web3");
     }
 }
+
+#[test]
+fn a_flow_sent_from_a_frontend_address_gets_no_answer() {
+    // An appliance (IP forwarding on) may send from any address, the
+    // HA-ports frontend's included; the web frontend translates it to a
+    // backend, whose reply would have to be translated back and balanced
+    // again at once: it is dropped instead.
+    let s = snapshot(&example());
+    let flows = table();
+    let nva1 = nic(&s, "nva1");
+    let out = tcp_flags("10.0.1.100", "10.0.2.100", 40000, 80, true);
+    let Verdict::Translate { nic: backend, .. } = decide(&s, &flows, nva1, &out, 0) else {
+        panic!("the web frontend takes it");
+    };
+    let address = backend_address(&s, backend).to_string();
+    let reply = tcp(&address, "10.0.1.100", 80, 40000);
+    assert_eq!(
+        decide(&s, &flows, backend, &reply, 1),
+        Verdict::dropped(DropReason::LbHairpin, backend)
+    );
+}

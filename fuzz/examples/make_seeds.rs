@@ -1,5 +1,6 @@
 //! Writes the seed inputs of the `decide_packet` target into
-//! `fuzz/seeds/decide_packet/` (checked in; rerun after changing them):
+//! `fuzz/seeds/decide_packet/`, and those of `balance_packet` into
+//! `fuzz/seeds/balance_packet/` (checked in; rerun after changing them):
 //!
 //! ```sh
 //! cd fuzz && cargo run --example make_seeds
@@ -252,4 +253,102 @@ fn main() {
         bytes.extend_from_slice(&packet);
         std::fs::write(dir.join(name), bytes).unwrap();
     }
+    load_balancer_seeds();
+}
+
+/// Seeds of the `balance_packet` target, into `fuzz/seeds/balance_packet/`:
+/// the selector byte (bit 0 a partial checksum, bits 1.. the ingress port
+/// of `config/ha-nva.yaml`) followed by a packet that meets its load
+/// balancers.
+fn load_balancer_seeds() {
+    // Ports of config/ha-nva.yaml in file order; the prober comes last.
+    const NVA1: u8 = 0;
+    const WEB1: u8 = 2;
+    const VM1: u8 = 4;
+    const VM2: u8 = 5;
+    const PROBER: u8 = 6;
+    let select = |nic: u8, partial: bool| (nic << 1) | u8::from(partial);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/balance_packet");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (vm1, vm2, web1, web_fe, nva_fe, prober) = (
+        v4("10.1.1.4"),
+        v4("10.2.1.4"),
+        v4("10.0.2.4"),
+        v4("10.0.2.100"),
+        v4("10.0.1.100"),
+        v4("168.63.129.16"),
+    );
+    let tcp = |src, dst, sport, dport| {
+        let mut p = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .tcp(sport, dport, 1, 64240)
+            .syn()
+            .write(&mut p, b"GET / HTTP/1.1\r\n\r\n")
+            .unwrap();
+        p
+    };
+    let udp = |src, dst, sport, dport| {
+        let mut p = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut p, b"query")
+            .unwrap();
+        p
+    };
+    let mut ping = Vec::new();
+    PacketBuilder::ipv4(vm1, nva_fe, 64)
+        .icmpv4_echo_request(0x4c42, 1)
+        .write(&mut ping, b"ping")
+        .unwrap();
+    let mut six = Vec::new();
+    PacketBuilder::ipv6(v6("fd00::4"), v6("fd00::100"), 64)
+        .udp(5000, 53)
+        .write(&mut six, b"six")
+        .unwrap();
+    let seeds: [(&str, u8, Vec<u8>); 8] = [
+        (
+            "v4-tcp-to-web-frontend",
+            select(VM1, false),
+            tcp(vm1, web_fe, 40000, 80),
+        ),
+        (
+            "v4-tcp-to-web-frontend-partial",
+            select(VM1, true),
+            tcp(vm1, web_fe, 40001, 80),
+        ),
+        (
+            "v4-tcp-web1-reply",
+            select(WEB1, false),
+            tcp(web1, vm1, 80, 40000),
+        ),
+        (
+            "v4-tcp-web1-hairpin",
+            select(WEB1, false),
+            tcp(web1, web_fe, 40002, 80),
+        ),
+        (
+            "v4-udp-ha-ports-next-hop",
+            select(VM1, true),
+            udp(vm1, vm2, 5000, 53),
+        ),
+        (
+            "v4-udp-ha-ports-reply",
+            select(VM2, false),
+            udp(vm2, vm1, 53, 5000),
+        ),
+        ("v4-icmp-to-ha-ports-frontend", select(NVA1, false), ping),
+        (
+            "v4-tcp-probe-to-web1",
+            select(PROBER, false),
+            tcp(prober, web1, 50000, 80),
+        ),
+    ];
+    for (name, sel, packet) in seeds {
+        let mut bytes = vec![sel];
+        bytes.extend_from_slice(&packet);
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let mut bytes = vec![select(VM1, false)];
+    bytes.extend_from_slice(&six);
+    std::fs::write(dir.join("v6-udp-no-such-frontend"), bytes).unwrap();
 }

@@ -116,7 +116,8 @@ pub enum DropReason {
     /// The load balancer's rule has no healthy backend for a new flow.
     LbNoHealthyBackend,
     /// A backend sent through its own load balancer's frontend, which
-    /// Azure does not hairpin.
+    /// Azure does not hairpin (or answered a flow sent from a frontend's
+    /// own address, which no client owns).
     LbHairpin,
 }
 
@@ -982,7 +983,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
             frontend,
             addressed,
         } => decide_balanced(
-            snap, flows, ingress, view, frontend, addressed, admission, None, now_ms,
+            snap, flows, ingress, view, frontend, addressed, admission, now_ms,
         ),
     }
 }
@@ -1042,20 +1043,25 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
     };
     match hop.to {
         HopTo::Nic(receiver) => receive(snap, flows, receiver, sent, back, now_ms),
+        // A reply translated back that is bound for a frontend answers a
+        // flow sent from a frontend's own address (only an appliance can
+        // send one): it cannot be translated back and balanced again in
+        // one pass, and a frontend is nobody's client.
+        HopTo::Frontend { .. } if back.is_some() => {
+            Verdict::dropped(DropReason::LbHairpin, ingress)
+        }
         HopTo::Frontend {
             frontend,
             addressed,
         } => decide_balanced(
-            snap, flows, ingress, sent, frontend, addressed, admission, back, now_ms,
+            snap, flows, ingress, sent, frontend, addressed, admission, now_ms,
         ),
     }
 }
 
 /// The rest of [`decide_packet`] for a packet that reached a frontend:
 /// the load balancer's step, then the backend's inbound NSGs on the packet
-/// as the backend receives it. `earlier` is a rewrite already made (a
-/// backend's reply translated back), kept when the load balancer makes
-/// none.
+/// as the backend receives it.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn decide_balanced<C: Conntrack + ?Sized>(
@@ -1066,7 +1072,6 @@ fn decide_balanced<C: Conntrack + ?Sized>(
     frontend: FrontendIdx,
     addressed: bool,
     admission: Option<AdmittedAt>,
-    earlier: Option<Rewrite>,
     now_ms: u64,
 ) -> Verdict {
     match balance(
@@ -1086,7 +1091,7 @@ fn decide_balanced<C: Conntrack + ?Sized>(
         Ok(Balanced {
             backend,
             rewrite: None,
-        }) => receive(snap, flows, backend, sent, earlier, now_ms),
+        }) => receive(snap, flows, backend, sent, None, now_ms),
         Err(drop) => drop,
     }
 }
