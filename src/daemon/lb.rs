@@ -35,12 +35,13 @@ use crate::diagnostics::load_balancer::{
 use crate::diagnostics::QueryError;
 use crate::host::probe::{HealthProbe, ProbeKind, ProbeOutcome};
 use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
+use crate::snapshot::load_balancers::backend_address;
 use crate::snapshot::Snapshot;
-use crate::topology::{LoadBalancer, Nic, NicIdx, NicRole, ProbeProtocol, Topology};
+use crate::topology::{LoadBalancer, Nic, NicIdx, ProbeProtocol};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -93,30 +94,16 @@ impl TargetSpec {
     }
 }
 
-/// The namespace of the health prober of `lb`'s VNet, if the topology has
-/// one.
-fn prober_namespace<'t>(topology: &'t Topology, lb: &LoadBalancer) -> Option<&'t str> {
-    topology
-        .nics
-        .iter()
-        .find(|n| n.role == NicRole::Prober { vnet: lb.vnet })
-        .map(|n| n.netns.as_str())
+/// The namespace of the health prober of `lb`'s VNet, if the snapshot
+/// has one.
+fn prober_namespace<'s>(snapshot: &'s Snapshot, lb: &LoadBalancer) -> Option<&'s str> {
+    let prober = snapshot.prober(lb.vnet)?;
+    Some(snapshot.topology.nics[prober].netns.as_str())
 }
 
 /// The NIC's primary IPv4 address: what its probes connect to.
 fn primary_ipv4(nic: &Nic) -> Option<IpAddr> {
-    nic.ip_configurations
-        .iter()
-        .map(|c| c.address)
-        .find(IpAddr::is_ipv4)
-}
-
-/// The NIC's primary address of `ip`'s family.
-fn primary_address_like(nic: &Nic, ip: IpAddr) -> Option<IpAddr> {
-    nic.ip_configurations
-        .iter()
-        .map(|c| c.address)
-        .find(|a| a.is_ipv4() == ip.is_ipv4())
+    backend_address(nic, Ipv4Addr::UNSPECIFIED.into())
 }
 
 /// Every probe target of `snapshot`: for each load balancer, each rule with
@@ -128,7 +115,7 @@ pub fn probe_targets(snapshot: &Snapshot) -> Vec<TargetSpec> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for lb in &topology.load_balancers {
-        let Some(namespace) = prober_namespace(topology, lb) else {
+        let Some(namespace) = prober_namespace(snapshot, lb) else {
             continue;
         };
         for rule in &lb.rules {
@@ -492,7 +479,7 @@ impl Daemon {
                     pool: pool.name.clone(),
                     nic: nic.name.clone(),
                     ip_address: frontend
-                        .map_or_else(|| primary_ipv4(nic), |f| primary_address_like(nic, f))
+                        .map_or_else(|| primary_ipv4(nic), |f| backend_address(nic, f))
                         .map(|a| a.to_string())
                         .unwrap_or_default(),
                     probe: probe.map(|p| ProbeRef {
@@ -534,7 +521,7 @@ mod tests {
     use super::*;
     use crate::topology::{
         prober_netns, BackendPool, Frontend, IpConfiguration, LbProtocol, LbRule, LoadDistribution,
-        Probe, SubnetIdx, SubnetRef, VnetIdx, PROBE_SOURCE,
+        NicRole, Probe, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
     };
     use std::collections::HashMap;
 

@@ -733,12 +733,19 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
         }
     }
     if let HopTo::Nic(receiver) = to {
-        let recipient = &snap.nics[receiver];
-        if !recipient.ip_forwarding && !recipient.owns(dst) {
+        if !receives(snap, receiver, dst) {
             return drop(DropReason::DestinationCheck, receiver);
         }
     }
     Ok(Hop { row, to })
+}
+
+/// Step 7, the destination check: a NIC without IP forwarding receives
+/// only packets for its own addresses.
+#[inline(always)]
+fn receives(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> bool {
+    let recipient = &snap.nics[nic];
+    recipient.ip_forwarding || recipient.owns(dst)
 }
 
 /// A load balancer's part of a hop: the backend that receives the packet,
@@ -890,8 +897,7 @@ fn deliver_balanced(
             rewrite: Some(rewrite),
         });
     }
-    let recipient = &snap.nics[backend.nic];
-    if !recipient.ip_forwarding && !recipient.owns(view.key.dst) {
+    if !receives(snap, backend.nic, view.key.dst) {
         return Err(Verdict::dropped(DropReason::DestinationCheck, backend.nic));
     }
     Ok(Balanced {

@@ -12,7 +12,9 @@
 
 use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::policy::load_balancers::{distribution_hash, BackendHealth, ProbeTarget};
-use crate::topology::{LbProtocol, LoadBalancerIdx, LoadDistribution, NicIdx, Topology, VnetIdx};
+use crate::topology::{
+    LbProtocol, LoadBalancerIdx, LoadDistribution, Nic, NicIdx, Topology, VnetIdx,
+};
 use std::net::IpAddr;
 
 /// Index of a frontend in [`crate::snapshot::Snapshot::frontends`].
@@ -146,6 +148,15 @@ impl FrontendTables {
     }
 }
 
+/// Where a backend NIC receives a frontend's flows: its first address of
+/// the frontend's family.
+pub fn backend_address(nic: &Nic, frontend: IpAddr) -> Option<IpAddr> {
+    nic.ip_configurations
+        .iter()
+        .map(|c| c.address)
+        .find(|a| a.is_ipv6() == frontend.is_ipv6())
+}
+
 /// A stable number for a frontend (FNV-1a over the names).
 pub fn stable_id(load_balancer: &str, frontend: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -173,16 +184,9 @@ pub fn compile(
     let mut frontends = Vec::new();
     for (l, lb) in topo.load_balancers.iter_enumerated() {
         for (f, fe) in lb.frontends.iter().enumerate() {
-            let v6 = fe.address.is_ipv6();
             let backend = |nic: NicIdx| {
-                topo.nics[nic]
-                    .ip_configurations
-                    .iter()
-                    .find(|c| c.address.is_ipv6() == v6)
-                    .map(|c| LbBackend {
-                        nic,
-                        address: c.address,
-                    })
+                backend_address(&topo.nics[nic], fe.address)
+                    .map(|address| LbBackend { nic, address })
             };
             let mut rules: Vec<LbRuleTables> = lb
                 .rules
