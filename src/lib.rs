@@ -22,6 +22,8 @@
 //!   snapshot.
 //! - [`host`]: host plumbing in plain Linux terms: named network namespaces,
 //!   multi-queue TUN devices with offload, links, addresses and routes.
+//! - [`import`]: topology files written from Terraform configurations,
+//!   Terraform state and `az` JSON dumps.
 
 pub mod cli;
 pub mod daemon;
@@ -30,6 +32,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod graph;
 pub mod host;
+pub mod import;
 pub mod net;
 pub mod policy;
 pub mod snapshot;

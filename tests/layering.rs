@@ -28,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("graph", &["net", "policy", "snapshot", "topology"]),
+    ("import", &["net", "topology"]),
     (
         "daemon",
         &[
@@ -51,6 +52,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "engine",
             "graph",
             "host",
+            "import",
             "policy",
             "snapshot",
             "topology",
