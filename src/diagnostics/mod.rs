@@ -25,6 +25,7 @@
 //! steps, never the daemon or the host.
 
 pub mod az;
+pub mod expectations;
 pub mod gateway;
 pub mod load_balancer;
 pub mod query;

@@ -21,8 +21,8 @@
 
 use super::diagnostic::Diagnostics;
 use super::model::{
-    Access, BgpSpeaker, Direction, GatewayType, LbProtocol, LoadDistribution, NextHopType,
-    PortSpec, Probe, ProbeProtocol, Protocol, Route, RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, ExpectedProtocol, GatewayType, LbProtocol, LoadDistribution,
+    NextHopType, PortSpec, Probe, ProbeProtocol, Protocol, Route, RouteTable, ServiceTag, VpnType,
 };
 use super::yaml::{Node, Value};
 use ipnet::IpNet;
@@ -53,6 +53,7 @@ pub struct RawTopology {
     pub local_gateways: Vec<RawLocalGateway>,
     pub connections: Vec<RawConnection>,
     pub load_balancers: Vec<RawLoadBalancer>,
+    pub expectations: Vec<RawExpectation>,
 }
 
 impl RawTopology {
@@ -69,6 +70,7 @@ impl RawTopology {
             && self.local_gateways.is_empty()
             && self.connections.is_empty()
             && self.load_balancers.is_empty()
+            && self.expectations.is_empty()
     }
 }
 
@@ -442,6 +444,7 @@ const TOP_KEYS: &[&str] = &[
     "local_network_gateways",
     "virtual_network_gateway_connections",
     "load_balancers",
+    "expectations",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -599,6 +602,36 @@ record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
     idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
 });
 
+/// An expectation as written: names stay names until resolution.
+#[derive(Debug)]
+pub struct RawExpectation {
+    pub name: String,
+    pub line: usize,
+    pub from: NameRef,
+    pub to: NameRef,
+    pub protocol: ExpectedProtocol,
+    pub port: Option<(u16, usize)>,
+    pub result: Access,
+    pub via: Vec<NameRef>,
+    pub reason: Option<(String, usize)>,
+}
+
+record!(EXPECTATION_KEYS: RawExpectation { name, line } "an expectation" {
+    from: "from" => required_ref,
+    to: "to" => required_ref,
+    protocol: "protocol" => one_of(EXPECTED_PROTOCOLS),
+    port: "port" => optional_port,
+    result: "result" => one_of(ACCESSES),
+    via: "via" => ref_list,
+    reason: "reason" => optional_text,
+});
+
+const EXPECTED_PROTOCOLS: &[(&str, ExpectedProtocol)] = &[
+    ("tcp", ExpectedProtocol::Tcp),
+    ("udp", ExpectedProtocol::Udp),
+    ("icmp", ExpectedProtocol::Icmp),
+];
+
 const ASG_KEYS: &[&str] = &["name"];
 
 /// An application security group is only a name, kept with its line.
@@ -696,6 +729,7 @@ impl Decoder<'_> {
             local_gateways: self.records(&top, "local_network_gateways"),
             connections: self.records(&top, "virtual_network_gateway_connections"),
             load_balancers: self.records(&top, "load_balancers"),
+            expectations: self.records(&top, "expectations"),
         }
     }
 

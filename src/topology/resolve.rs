@@ -31,6 +31,7 @@ use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
+mod expectations;
 mod hybrid;
 mod load_balancers;
 pub use hybrid::{instance_addresses, instance_netns, reserved_asn, tunnel_name};
@@ -71,6 +72,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.connections(raw.connections);
     r.check_remote_gateways();
     r.load_balancers(raw.load_balancers);
+    r.expectations(raw.expectations);
     r.gateway_ports();
     r.prober_ports();
     r.topo

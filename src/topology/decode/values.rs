@@ -58,6 +58,15 @@ impl Decoder<'_> {
         Some(self.string(n, &f.key(key)).map(|s| (s, n.line)))
     }
 
+    /// A port from 1 to 65535 that may be left out, with its line.
+    pub(super) fn optional_port(&mut self, f: &Fields, key: &str) -> Option<Option<(u16, usize)>> {
+        let Some(node) = f.given(key) else {
+            return Some(None);
+        };
+        let port = self.number_in(node, &f.key(key), 1..=65_535, "a port is 1 to 65535")?;
+        Some(Some((port as u16, node.line)))
+    }
+
     pub(super) fn required_ref(&mut self, f: &Fields, key: &str) -> Option<NameRef> {
         let n = self.required(f, key)?;
         let name = self.string(n, &f.key(key))?;

@@ -62,7 +62,7 @@ type AddressHolders = HashMap<(VnetIdx, IpAddr), String>;
 
 /// The did-you-mean ending of a message about `name`, when one of `known`
 /// is close to it; else nothing.
-fn suggestion<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+pub(super) fn suggestion<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     let known: Vec<&str> = known.into_iter().collect();
     closest(name, &known).map_or_else(String::new, |k| format!("; did you mean `{k}`?"))
 }
