@@ -71,7 +71,8 @@ pub fn parse_str_with(
         );
         return Err(diags.list);
     }
-    let topology = resolve::resolve(raw, &mut diags);
+    let mut topology = resolve::resolve(raw, &mut diags);
+    topology.text = text.into();
     if diags.has_errors() {
         let mut list = diags.list;
         list.sort_by_key(|d| d.line);

@@ -110,6 +110,9 @@ pub struct SubnetRef {
 pub struct Topology {
     /// The file the topology came from (for messages).
     pub source: String,
+    /// The file's text as it was read: a running lab gives it back to
+    /// clients (`vnetd verify` reads the expectations of what runs).
+    pub text: std::sync::Arc<str>,
     pub vnets: TiVec<VnetIdx, Vnet>,
     pub peerings: Vec<Peering>,
     pub nics: TiVec<NicIdx, Nic>,

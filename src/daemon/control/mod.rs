@@ -56,6 +56,18 @@ pub enum Request {
         load_balancer: String,
         json: bool,
     },
+    /// The topology the lab runs now, as its file said it: answered with
+    /// a [`RunningTopology`] in JSON (what `vnetd verify` reads its
+    /// expectations and namespaces from).
+    RunningTopology,
+}
+
+/// The answer to [`Request::RunningTopology`]: the name the running
+/// topology came under (a path, or the built-in lab) and its file's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningTopology {
+    pub source: String,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,6 +160,21 @@ pub fn request(path: &Path, req: &Request) -> Result<Reply, ControlError> {
         .read_line(&mut reply)
         .map_err(|e| ControlError(format!("talking to vnetd: {e}")))?;
     serde_json::from_str(&reply)
+        .map_err(|e| ControlError(format!("vnetd answered something unreadable: {e}")))
+}
+
+/// Sends `req` and reads its answer's stdout as JSON (a request made with
+/// `json: true`, or one that only answers in JSON); a refusal is an error
+/// with the daemon's message.
+pub fn request_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    req: &Request,
+) -> Result<T, ControlError> {
+    let reply = request(path, req)?;
+    if reply.code != 0 {
+        return Err(ControlError(reply.stderr.trim_end().to_string()));
+    }
+    serde_json::from_str(&reply.stdout)
         .map_err(|e| ControlError(format!("vnetd answered something unreadable: {e}")))
 }
 

@@ -254,6 +254,17 @@ pub fn answer(daemon: &Daemon, req: Request) -> Reply {
                 Err(f) => Reply::from(f),
             }
         }
+        Request::RunningTopology => {
+            let snapshot = daemon.snapshot();
+            let running = super::RunningTopology {
+                source: snapshot.topology.source.clone(),
+                text: snapshot.topology.text.to_string(),
+            };
+            match serde_json::to_string(&running) {
+                Ok(text) => Reply::ok(text + "\n"),
+                Err(e) => Reply::refused(format!("cannot write the running topology: {e}")),
+            }
+        }
         Request::Flows { nic, json } => {
             if let Some(name) = &nic {
                 if let Err(f) = diagnostics::find_nic(&daemon.snapshot(), name) {
