@@ -24,6 +24,9 @@
 //!   multi-queue TUN devices with offload, links, addresses and routes.
 //! - [`import`]: topology files written from Terraform configurations,
 //!   Terraform state and `az` JSON dumps.
+//! - [`verify`]: the topology's expectations tested on the running lab with
+//!   real packets from inside its namespaces, confirmed by the fabric's own
+//!   flow records and counters (`vnetd verify`).
 
 pub mod cli;
 pub mod daemon;
@@ -37,3 +40,4 @@ pub mod net;
 pub mod policy;
 pub mod snapshot;
 pub mod topology;
+pub mod verify;

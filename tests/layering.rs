@@ -43,6 +43,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "verify",
+        &["net", "topology", "host", "daemon", "diagnostics"],
+    ),
+    (
         "cli",
         &[
             "net",
@@ -56,6 +60,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "policy",
             "snapshot",
             "topology",
+            "verify",
         ],
     ),
 ];

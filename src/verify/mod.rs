@@ -1,0 +1,306 @@
+//! `vnetd verify`: the topology's `expectations` tested on the running lab
+//! with real packets, where `vnetd check` reasons over the compiled tables.
+//! What the fabric really does (the NVA's kernel forwarding, a load
+//! balancer's probes, BGP routes an on-premises router learned) is only
+//! seen this way.
+//!
+//! For each expectation, in file order:
+//!
+//! 1. Servers: for TCP and UDP, a listener on the destination port in the
+//!    namespace that owns the destination address (a NIC of the file, an
+//!    on-premises host, or each backend of a load balancer's frontend at
+//!    the rule's backend port), unless that port is bound there already (a
+//!    server the user runs, which then answers instead; see [`listeners`]).
+//! 2. The probe, from inside the source's namespace: an ICMP echo, a TCP
+//!    handshake and one line, or UDP datagrams and their echo (see
+//!    [`probe`]). Answered is Allow; no answer in time is Deny.
+//! 3. The fabric's own records, asked from the running daemon over the
+//!    control socket before and after the probe: the flow table's records
+//!    of the probe's flow give the hops it crossed (`via`), and for a Deny
+//!    the drop counter that moved gives the reason and the NIC where it was
+//!    dropped (see [`path`]).
+//! 4. The verdict, by [`ExpectationResult::judge`], the rows `vnetd check`
+//!    prints too.
+//!
+//! Probes run one at a time, so the counters that move belong to one probe
+//! (traffic of its own in the lab may still move them: the reason is then
+//! a best guess, and a drop that no counter shows leaves it unknown).
+//! The servers are closed when the run ends, however it ends.
+
+pub mod junit;
+pub mod listeners;
+pub mod path;
+pub mod probe;
+
+use crate::daemon::control::{self, FlowReport, Request, RunningTopology, StatsReport};
+use crate::diagnostics::expectations::{ExpectationResult, Outcome};
+use crate::topology::{self, Endpoint, Expectation, ExpectedProtocol, Loaded, Topology};
+use listeners::{Listeners, Server, Transport};
+use probe::Source;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Why verify could not run: the daemon could not be asked, or the file
+/// does not describe the running lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyError(pub String);
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<control::ControlError> for VerifyError {
+    fn from(e: control::ControlError) -> Self {
+        VerifyError(e.0)
+    }
+}
+
+/// What verify asks the running daemon between probes.
+pub trait Fabric {
+    /// Every tracked flow (`vnetd flows --json`).
+    fn flows(&self) -> Result<Vec<FlowReport>, VerifyError>;
+    /// The counters (`vnetd stats --json`).
+    fn stats(&self) -> Result<StatsReport, VerifyError>;
+}
+
+/// The running daemon, through its control socket.
+pub struct ControlSocket(pub PathBuf);
+
+#[derive(serde::Deserialize)]
+struct FlowList {
+    flows: Vec<FlowReport>,
+}
+
+impl Fabric for ControlSocket {
+    fn flows(&self) -> Result<Vec<FlowReport>, VerifyError> {
+        let list: FlowList = control::request_json(
+            &self.0,
+            &Request::Flows {
+                nic: None,
+                json: true,
+            },
+        )?;
+        Ok(list.flows)
+    }
+
+    fn stats(&self) -> Result<StatsReport, VerifyError> {
+        Ok(control::request_json(
+            &self.0,
+            &Request::Stats { json: true },
+        )?)
+    }
+}
+
+impl ControlSocket {
+    /// The topology the daemon runs now, read from the file text it keeps.
+    pub fn running_topology(&self) -> Result<Loaded, VerifyError> {
+        let running: RunningTopology = control::request_json(&self.0, &Request::RunningTopology)?;
+        let options = topology::ParseOptions { allow_empty: true };
+        topology::parse_str_with(&running.source, &running.text, options).map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+            VerifyError(format!(
+                "the running topology ({}) does not read here:\n{}",
+                running.source,
+                list.join("\n")
+            ))
+        })
+    }
+}
+
+/// One expectation's verdict and how long testing it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub result: ExpectationResult,
+    pub time: Duration,
+}
+
+/// Refuses a file whose NICs or on-premises hosts are not the running
+/// lab's: each must be there under the same name, in the same namespace.
+pub fn same_namespaces(file: &Topology, running: &Topology) -> Result<(), VerifyError> {
+    let mut missing = Vec::new();
+    for nic in file.nics.iter().filter(|n| n.is_vm()) {
+        let found = running
+            .nics
+            .iter()
+            .any(|r| r.is_vm() && r.name == nic.name && r.netns == nic.netns);
+        if !found {
+            missing.push(format!("NIC {} (namespace {})", nic.name, nic.netns));
+        }
+    }
+    let running_hosts: Vec<_> = running.sites.iter().flat_map(|s| &s.hosts).collect();
+    for host in file.sites.iter().flat_map(|s| &s.hosts) {
+        if !running_hosts
+            .iter()
+            .any(|r| r.name == host.name && r.netns == host.netns)
+        {
+            missing.push(format!(
+                "on-premises host {} (namespace {})",
+                host.name, host.netns
+            ));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(VerifyError(format!(
+        "{}: the running lab ({}) has no {}; verify tests the lab that runs: apply the file first",
+        file.source,
+        running.source,
+        missing.join(", no ")
+    )))
+}
+
+/// Tests every expectation of `topology` on the lab `fabric` runs
+/// (`running`, whose namespaces `topology` shares), one at a time, and
+/// judges each. The listeners it opens are closed before it returns,
+/// also on an error or a panic.
+pub fn verify(
+    topology: &Topology,
+    running: &Topology,
+    fabric: &dyn Fabric,
+) -> Result<Vec<Verified>, VerifyError> {
+    let mut listeners = Listeners::default();
+    let mut out = Vec::new();
+    for expectation in &topology.expectations {
+        let started = Instant::now();
+        let observed = observe(topology, running, expectation, fabric, &mut listeners)?;
+        out.push(Verified {
+            result: ExpectationResult::judge(topology, expectation, observed),
+            time: started.elapsed(),
+        });
+    }
+    listeners.close();
+    Ok(out)
+}
+
+/// The outcome of a probe that could not be sent: neither Allow nor Deny.
+fn not_tested(why: String) -> Outcome {
+    Outcome {
+        result: "Error".to_string(),
+        reason: Some(why),
+        at: None,
+        via: Vec::new(),
+    }
+}
+
+/// Where an expectation's probe starts: the source's namespace and its
+/// address of the destination's family.
+fn source_of(topology: &Topology, expectation: &Expectation) -> Result<Source, String> {
+    let (name, netns, addresses): (&str, &str, Vec<IpAddr>) = match expectation.from {
+        Endpoint::Nic(nic) => {
+            let nic = &topology.nics[nic];
+            (
+                &nic.name,
+                &nic.netns,
+                nic.ip_configurations.iter().map(|c| c.address).collect(),
+            )
+        }
+        Endpoint::SiteHost { site, host } => {
+            let host = &topology.sites[site].hosts[host];
+            (&host.name, &host.netns, vec![host.address])
+        }
+    };
+    let to = expectation.to;
+    let address = addresses
+        .into_iter()
+        .find(|a| a.is_ipv4() == to.is_ipv4())
+        .ok_or_else(|| {
+            let family = if to.is_ipv4() { "IPv4" } else { "IPv6" };
+            format!("{name} has no {family} address to reach {to} from")
+        })?;
+    Ok(Source {
+        name: name.to_string(),
+        netns: netns.to_string(),
+        address,
+    })
+}
+
+/// Sends one expectation's probe and reads what the fabric recorded of it.
+fn observe(
+    topology: &Topology,
+    running: &Topology,
+    expectation: &Expectation,
+    fabric: &dyn Fabric,
+    listeners: &mut Listeners,
+) -> Result<Outcome, VerifyError> {
+    let source = match source_of(topology, expectation) {
+        Ok(source) => source,
+        Err(why) => return Ok(not_tested(why)),
+    };
+    let protocol = expectation.protocol;
+    let port = expectation.port.unwrap_or(0);
+    let servers = listeners::servers_of(topology, expectation.to, protocol, port);
+    let transport = match protocol {
+        ExpectedProtocol::Tcp => Some(Transport::Tcp),
+        ExpectedProtocol::Udp => Some(Transport::Udp),
+        ExpectedProtocol::Icmp => None,
+    };
+    let mut all_ours = !servers.is_empty();
+    if let Some(transport) = transport {
+        for at in &servers {
+            match listeners.ensure(at, transport) {
+                Ok(Server::Ours) => {}
+                Ok(Server::Theirs) => all_ours = false,
+                Err(why) => return Ok(not_tested(why)),
+            }
+        }
+    }
+    let stats_before = fabric.stats()?;
+    let flows_before = fabric.flows()?;
+    let to = SocketAddr::new(expectation.to, port);
+    let probed = match protocol {
+        ExpectedProtocol::Icmp => probe::ping(&source, expectation.to),
+        ExpectedProtocol::Tcp => probe::tcp(&source, to, all_ours),
+        ExpectedProtocol::Udp => probe::udp(&source, to, all_ours),
+    };
+    let probed = match probed {
+        Ok(probed) => probed,
+        Err(why) => return Ok(not_tested(why)),
+    };
+    let flows_after = fabric.flows()?;
+    let stats_after = fabric.stats()?;
+    let mut destinations = vec![expectation.to];
+    destinations.extend(
+        servers
+            .iter()
+            .map(|s| s.bind.ip())
+            .filter(|ip| !ip.is_unspecified() && *ip != expectation.to),
+    );
+    let flow = path::ProbeFlow {
+        protocol,
+        source: source.address,
+        source_port: probed.source_port,
+        destinations,
+    };
+    let records = path::probe_records(&flows_before, &flows_after, &flow);
+    let via = path::hops(running, &records, &source.name, expectation.to);
+    // A server of the user's that does not answer UDP: the datagram was
+    // let through if a NIC that serves the port received it.
+    let delivered = records
+        .iter()
+        .any(|r| r.direction == "Inbound" && servers.iter().any(|s| s.holder == r.nic));
+    let allowed = probed.answered || (protocol == ExpectedProtocol::Udp && !all_ours && delivered);
+    if allowed {
+        return Ok(Outcome {
+            result: "Allow".to_string(),
+            reason: None,
+            at: None,
+            via,
+        });
+    }
+    let mut near: Vec<String> = vec![source.name.clone()];
+    near.extend(records.iter().map(|r| r.nic.clone()));
+    near.extend(servers.iter().map(|s| s.holder.clone()));
+    let (reason, at) = path::drop_of(running, &stats_before, &stats_after, &near).unzip();
+    Ok(Outcome {
+        result: "Deny".to_string(),
+        reason,
+        at,
+        via,
+    })
+}

@@ -1,0 +1,394 @@
+//! What the fabric recorded of one probe: its flow's records in the flow
+//! table (which NICs it crossed) and the drop counters that moved while it
+//! ran (why and where it stopped).
+//!
+//! The fabric tracks a flow at every NIC it crosses, once per direction
+//! (`vnetd flows`): the source NIC's outbound record, an NVA's inbound and
+//! outbound ones, the destination's inbound one. A probe's records are
+//! those of its protocol and source (address and port; ICMP shows no
+//! port) towards its destination (or a load balancer's backend address,
+//! where the frontend's address was translated), whose packet counts grew
+//! while it ran. Their NICs are the hops crossed; they are put in path
+//! order by following each NIC's outbound record to its next hop, and
+//! NICs the walk does not reach follow in topology order.
+//!
+//! Gateway ports and site tunnels stand for their gateway; a load
+//! balancer's pinned flows are kept under a key of its own, not a NIC, and
+//! are not listed, so a load balancer counts as crossed when the probe
+//! went to one of its frontends, or a route sent it to one (an outbound
+//! record whose next hop is a frontend address), and a backend recorded
+//! it.
+
+use crate::daemon::control::{FlowReport, StatsReport};
+use crate::topology::{ExpectedProtocol, LoadBalancerIdx, NicIdx, NicRole, Topology};
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+
+/// The flow a probe sent, as the fabric sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFlow {
+    pub protocol: ExpectedProtocol,
+    pub source: IpAddr,
+    /// TCP and UDP; ICMP records show no port.
+    pub source_port: Option<u16>,
+    /// The destination, and the backends a load balancer may have
+    /// translated it to.
+    pub destinations: Vec<IpAddr>,
+}
+
+/// The address of a record's endpoint, written `ip`, `ip:port` or
+/// `[ip6]:port`.
+fn endpoint(text: &str) -> Option<(IpAddr, Option<u16>)> {
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Some((a.ip(), Some(a.port())));
+    }
+    text.parse::<IpAddr>().ok().map(|ip| (ip, None))
+}
+
+impl ProbeFlow {
+    fn matches(&self, record: &FlowReport) -> bool {
+        if record.protocol != self.protocol.as_str() {
+            return false;
+        }
+        let (Some(source), Some(destination)) =
+            (endpoint(&record.source), endpoint(&record.destination))
+        else {
+            return false;
+        };
+        let port_matches = match self.protocol {
+            ExpectedProtocol::Icmp => true,
+            _ => source.1 == self.source_port,
+        };
+        source.0 == self.source && port_matches && self.destinations.contains(&destination.0)
+    }
+}
+
+/// Packets counted per record, keyed by where and what it is.
+fn packet_counts(records: &[FlowReport]) -> BTreeMap<(&str, &str, &str, &str), u64> {
+    let mut counts = BTreeMap::new();
+    for r in records {
+        let key = (
+            r.nic.as_str(),
+            r.direction.as_str(),
+            r.source.as_str(),
+            r.destination.as_str(),
+        );
+        *counts.entry(key).or_insert(0) += r.packets_forward + r.packets_reverse;
+    }
+    counts
+}
+
+/// The records of `flow` in `after` whose packets grew since `before`.
+pub fn probe_records(
+    before: &[FlowReport],
+    after: &[FlowReport],
+    flow: &ProbeFlow,
+) -> Vec<FlowReport> {
+    let old = packet_counts(before);
+    let new = packet_counts(after);
+    let mut out: Vec<FlowReport> = Vec::new();
+    for r in after.iter().filter(|r| flow.matches(r)) {
+        let key = (
+            r.nic.as_str(),
+            r.direction.as_str(),
+            r.source.as_str(),
+            r.destination.as_str(),
+        );
+        let grew = new.get(&key).copied().unwrap_or(0) > old.get(&key).copied().unwrap_or(0);
+        let listed = out.iter().any(|o| {
+            (
+                o.nic.as_str(),
+                o.direction.as_str(),
+                o.source.as_str(),
+                o.destination.as_str(),
+            ) == key
+        });
+        if grew && !listed {
+            out.push(r.clone());
+        }
+    }
+    out
+}
+
+/// The name a NIC of the running topology has as a hop: its own, or its
+/// gateway's for a gateway port or a site tunnel; none for a prober.
+pub fn hop_name(topology: &Topology, nic: NicIdx) -> Option<String> {
+    let n = &topology.nics[nic];
+    match &n.role {
+        NicRole::Vm => Some(n.name.clone()),
+        NicRole::GatewayInstance { gateway, .. } | NicRole::SiteTunnel { gateway, .. } => {
+            Some(topology.gateways[*gateway].name.clone())
+        }
+        NicRole::Prober { .. } => None,
+    }
+}
+
+/// The load balancer one of whose frontends has `address`.
+fn balancer_at(topology: &Topology, address: IpAddr) -> Option<usize> {
+    topology
+        .load_balancers
+        .iter()
+        .position(|lb| lb.frontends.iter().any(|f| f.address == address))
+}
+
+/// The load balancers of which `nic` is a backend.
+fn balancers_of(topology: &Topology, nic: NicIdx) -> Vec<usize> {
+    topology
+        .load_balancers
+        .iter()
+        .enumerate()
+        .filter(|(_, lb)| lb.pools.iter().any(|p| p.nics.contains(&nic)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The hops a probe from `source` (a name: left out) to `to` crossed, in
+/// path order as far as the records tell it (see the module doc).
+pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAddr) -> Vec<String> {
+    let mut recorded: Vec<NicIdx> = records
+        .iter()
+        .filter_map(|r| topology.nic_by_name(&r.nic))
+        .collect();
+    recorded.sort();
+    recorded.dedup();
+    // Load balancers the probe was sent through: to a frontend, or by a
+    // route whose next hop is one.
+    let mut balanced: HashSet<usize> = HashSet::new();
+    if let Some(lb) = balancer_at(topology, to) {
+        balanced.insert(lb);
+    }
+    for r in records.iter().filter(|r| r.direction == "Outbound") {
+        for hop in r.next_hop_ip_address.iter().flat_map(|a| a.split(',')) {
+            if let Some(lb) = hop
+                .trim()
+                .parse()
+                .ok()
+                .and_then(|a| balancer_at(topology, a))
+            {
+                balanced.insert(lb);
+            }
+        }
+    }
+    // Walk from the source along each outbound record's next hop; from
+    // where the flow entered the fabric (a NIC that sent it and did not
+    // receive it: a site's tunnel) when the source is not a NIC.
+    let sent_only = |nic: &NicIdx| {
+        let name = &topology.nics[*nic].name;
+        let sent = records
+            .iter()
+            .any(|r| &r.nic == name && r.direction == "Outbound");
+        let received = records
+            .iter()
+            .any(|r| &r.nic == name && r.direction == "Inbound");
+        sent && !received
+    };
+    let mut order: Vec<NicIdx> = Vec::new();
+    let mut current = topology
+        .nic_by_name(source)
+        .filter(|n| recorded.contains(n))
+        .or_else(|| recorded.iter().copied().find(sent_only));
+    while let Some(nic) = current {
+        order.push(nic);
+        let name = &topology.nics[nic].name;
+        let Some(out) = records
+            .iter()
+            .find(|r| &r.nic == name && r.direction == "Outbound")
+        else {
+            break;
+        };
+        let next: Vec<IpAddr> = match &out.next_hop_ip_address {
+            Some(hops) => hops
+                .split(',')
+                .filter_map(|a| a.trim().parse().ok())
+                .collect(),
+            None => vec![to],
+        };
+        current = recorded.iter().copied().find(|candidate| {
+            !order.contains(candidate)
+                && next.iter().any(|a| {
+                    topology.nics[*candidate].owns(*a)
+                        || balancer_at(topology, *a)
+                            .is_some_and(|lb| balancers_of(topology, *candidate).contains(&lb))
+                })
+        });
+    }
+    for nic in &recorded {
+        if !order.contains(nic) {
+            order.push(*nic);
+        }
+    }
+    let mut names: Vec<String> = Vec::new();
+    for nic in order {
+        for lb in balancers_of(topology, nic) {
+            if balanced.contains(&lb) {
+                let lb_name = topology.load_balancers[LoadBalancerIdx::from(lb)]
+                    .name
+                    .clone();
+                if !names.contains(&lb_name) {
+                    names.push(lb_name);
+                }
+            }
+        }
+        if let Some(name) = hop_name(topology, nic) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names.retain(|n| n != source);
+    names
+}
+
+/// The drop counters that moved between `before` and `after`, as (reason,
+/// NIC, count).
+fn moved_drops<'a>(before: &StatsReport, after: &'a StatsReport) -> Vec<(&'a str, &'a str, u64)> {
+    let mut out = Vec::new();
+    for (nic, stats) in &after.nics {
+        for (reason, count) in &stats.drops {
+            let old = before
+                .nics
+                .get(nic)
+                .and_then(|s| s.drops.get(reason))
+                .copied()
+                .unwrap_or(0);
+            if *count > old {
+                out.push((reason.as_str(), nic.as_str(), count - old));
+            }
+        }
+    }
+    out
+}
+
+/// Why and where a probe was dropped, from the counters that moved while
+/// it ran: a counter at a NIC on the probe's way (`near`) before others,
+/// then any reason before `unroutable` (the kernels' IPv6 multicast
+/// chatter, which moves on its own), then the one that moved most. The
+/// place is named as a hop ([`hop_name`]).
+pub fn drop_of(
+    topology: &Topology,
+    before: &StatsReport,
+    after: &StatsReport,
+    near: &[String],
+) -> Option<(String, String)> {
+    let moved = moved_drops(before, after);
+    let best = moved.iter().max_by_key(|(reason, nic, count)| {
+        (
+            near.iter().any(|n| n == nic),
+            *reason != "unroutable",
+            *count,
+        )
+    })?;
+    let (reason, nic, _) = *best;
+    let at = topology
+        .nic_by_name(nic)
+        .and_then(|i| hop_name(topology, i))
+        .unwrap_or_else(|| nic.to_string());
+    Some((reason.to_string(), at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
+
+    fn record(nic: &str, direction: &str, source: &str, destination: &str) -> FlowReport {
+        FlowReport {
+            nic: nic.into(),
+            direction: direction.into(),
+            protocol: "Tcp".into(),
+            source: source.into(),
+            destination: destination.into(),
+            rule: None,
+            next_hop_type: None,
+            next_hop_ip_address: None,
+            packets_forward: 3,
+            bytes_forward: 180,
+            packets_reverse: 2,
+            bytes_reverse: 120,
+            age_ms: 5,
+            idle_ms: 1,
+        }
+    }
+
+    fn flow() -> ProbeFlow {
+        ProbeFlow {
+            protocol: ExpectedProtocol::Tcp,
+            source: "10.1.1.4".parse().unwrap(),
+            source_port: Some(40000),
+            destinations: vec!["10.2.1.4".parse().unwrap()],
+        }
+    }
+
+    #[test]
+    fn a_probes_records_are_its_flows_that_grew() {
+        let ours = record("vm2", "Inbound", "10.1.1.4:40000", "10.2.1.4:80");
+        let other_port = record("vm2", "Inbound", "10.1.1.4:40001", "10.2.1.4:80");
+        let mut stale = record("nva1", "Inbound", "10.1.1.4:40000", "10.2.1.4:80");
+        stale.packets_forward = 7;
+        let before = vec![stale.clone()];
+        let after = vec![ours.clone(), other_port, stale];
+        assert_eq!(probe_records(&before, &after, &flow()), vec![ours]);
+    }
+
+    #[test]
+    fn hops_follow_the_next_hops_from_the_source_and_leave_it_out() {
+        let t = crate::topology::parse_str("hub-spoke.yaml", HUB_SPOKE)
+            .unwrap()
+            .topology;
+        let mut out = record("vm1", "Outbound", "10.1.1.4:40000", "10.2.1.4:80");
+        out.next_hop_ip_address = Some("10.0.1.4".into());
+        let records = vec![
+            record("vm2", "Inbound", "10.1.1.4:40000", "10.2.1.4:80"),
+            record("nva1", "Outbound", "10.1.1.4:40000", "10.2.1.4:80"),
+            record("nva1", "Inbound", "10.1.1.4:40000", "10.2.1.4:80"),
+            out,
+        ];
+        let to = "10.2.1.4".parse().unwrap();
+        assert_eq!(hops(&t, &records, "vm1", to), ["nva1", "vm2"]);
+        // Without the source's record, topology order.
+        assert_eq!(hops(&t, &records[..3], "vm1", to), ["nva1", "vm2"]);
+    }
+
+    #[test]
+    fn the_drop_on_the_way_wins_over_chatter_and_drops_elsewhere() {
+        let stats = |drops: &[(&str, &str, u64)]| {
+            let mut nics = BTreeMap::new();
+            for (nic, reason, n) in drops {
+                let entry: &mut crate::daemon::stats::NicStats =
+                    nics.entry(nic.to_string()).or_default();
+                entry.drops.insert(reason.to_string(), *n);
+            }
+            StatsReport {
+                generation: 1,
+                nics,
+                flow_table: crate::daemon::control::FlowTableReport {
+                    capacity: 1024,
+                    memory_bytes: 0,
+                    flows: 0,
+                    inserted: 0,
+                    evicted: 0,
+                    failed_inserts: 0,
+                },
+                flow_log_events_lost: 0,
+                worker_restarts: 0,
+                load_balancer_backends: Vec::new(),
+            }
+        };
+        let t = crate::topology::parse_str("hub-spoke.yaml", HUB_SPOKE)
+            .unwrap()
+            .topology;
+        let before = stats(&[("vm2", "nsg_inbound", 4), ("shared1", "unroutable", 1)]);
+        let after = stats(&[
+            ("vm2", "nsg_inbound", 6),
+            ("vm1", "unroutable", 9),
+            ("shared1", "nsg_outbound", 50),
+        ]);
+        let near = ["vm1".to_string(), "nva1".to_string(), "vm2".to_string()];
+        assert_eq!(
+            drop_of(&t, &before, &after, &near),
+            Some(("nsg_inbound".to_string(), "vm2".to_string()))
+        );
+        assert_eq!(drop_of(&t, &before, &before, &near), None);
+    }
+}
