@@ -96,6 +96,22 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Test the topology's expectations on the running lab with real
+    /// packets (ping, a TCP connection, UDP datagrams) from inside its
+    /// namespaces; exit 0 when all hold, 1 otherwise. Needs root.
+    Verify {
+        /// The topology file whose expectations to test (default: the
+        /// running lab's own); its NICs' namespaces must be the running
+        /// lab's.
+        config: Option<PathBuf>,
+        /// Also write the results as JUnit XML to FILE (one test case per
+        /// expectation), for CI.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print the results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a topology file: exit 0, or 1 with every error listed.
     Check {
         /// The topology file (YAML).

@@ -88,6 +88,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config, empty } => check(&config, empty.options()),
+        Command::Verify {
+            config,
+            junit,
+            json,
+        } => verify(config.as_deref(), junit.as_deref(), json),
         Command::Gateway { what } => match what {
             GatewayCommand::LearnedRoutes { gateway, source } => {
                 diagnose(Query::GatewayLearnedRoutes { gateway }, &source)
@@ -260,6 +265,53 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
             format!(", {} load balancers", t.load_balancers.len())
         }
     ))
+}
+
+/// `vnetd verify`: the expectations of CONFIG, or of the running lab's
+/// own topology, tested on the running lab; exit 1 when one fails.
+fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(), Failure> {
+    use crate::verify::{self, ControlSocket};
+    let file = config
+        .map(|path| load(path, ParseOptions::default()))
+        .transpose()?;
+    let daemon = ControlSocket(control::socket_path());
+    let running = daemon
+        .running_topology()
+        .map_err(|e| Failure::refused(e.0))?
+        .topology;
+    let topology = match &file {
+        Some(file) => {
+            verify::same_namespaces(&file.topology, &running).map_err(|e| Failure::refused(e.0))?;
+            &file.topology
+        }
+        None => &running,
+    };
+    if topology.expectations.is_empty() {
+        say_err(&format!(
+            "vnetd verify: {} has no expectations\n",
+            topology.source
+        ));
+    }
+    let verified =
+        verify::verify(topology, &running, &daemon).map_err(|e| Failure::refused(e.0))?;
+    if let Some(path) = junit {
+        let xml =
+            verify::junit::junit_xml(&topology.source, &verified).map_err(Failure::refused)?;
+        std::fs::write(path, xml)
+            .map_err(|e| Failure::refused(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let results: Vec<_> = verified.into_iter().map(|v| v.result).collect();
+    say(&crate::diagnostics::expectations::render_results(
+        &results, json,
+    )?)?;
+    if results.iter().all(|r| r.passed) {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 1,
+            message: String::new(),
+        })
+    }
 }
 
 fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
