@@ -57,7 +57,10 @@ pub fn with_netns_prefix(text: &str, prefix: &str) -> String {
 /// A running lab; removed when dropped.
 pub struct Lab {
     prefix: String,
-    daemon: Option<Daemon>,
+    /// The control socket, when [`Lab::serve_control`] opened one; closed
+    /// before the lab is removed.
+    control: Option<(vnetd::daemon::control::ControlServer, std::path::PathBuf)>,
+    daemon: Option<std::sync::Arc<Daemon>>,
 }
 
 impl Lab {
@@ -84,8 +87,22 @@ impl Lab {
         .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
         Some(Lab {
             prefix: prefix.to_string(),
-            daemon: Some(daemon),
+            control: None,
+            daemon: Some(std::sync::Arc::new(daemon)),
         })
+    }
+
+    /// Serves the lab's control socket, as `vnetd run` does, at a path of
+    /// its own (returned), so the binary's online commands reach this lab
+    /// and no other.
+    pub fn serve_control(&mut self) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("vnetd-{}-{}.sock", self.prefix, std::process::id()));
+        let daemon = self.daemon.clone().unwrap();
+        let server = vnetd::daemon::control::ControlServer::start(&path, daemon)
+            .unwrap_or_else(|e| panic!("control socket {}: {e:#}", path.display()));
+        self.control = Some((server, path.clone()));
+        path
     }
 
     /// The namespace of a NIC.
@@ -94,7 +111,7 @@ impl Lab {
     }
 
     pub fn daemon(&self) -> &Daemon {
-        self.daemon.as_ref().unwrap()
+        self.daemon.as_deref().unwrap()
     }
 
     pub fn stats(&self, nic: &str) -> NicStats {
@@ -104,6 +121,7 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        self.control = None;
         if let Some(d) = self.daemon.take() {
             if let Err(e) = d.shutdown() {
                 eprintln!("removing lab {}: {e:#}", self.prefix);

@@ -1,0 +1,204 @@
+//! `vnetd verify` on a running lab, as users run it: the built-in lab's
+//! expectations hold, with real packets; after an apply that breaks one,
+//! verify exits 1 and names that one only, in the table, the JSON and the
+//! JUnit report; and no listener of its own is left in any namespace.
+//! Needs root (see `common::can_run_labs`).
+
+mod common;
+
+use common::Lab;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
+const PREFIX: &str = "e2vf";
+const WEB: &str = "spoke1-reaches-spoke2-web-through-the-nva";
+
+/// The built-in lab's expectations, by name, in file order.
+fn expectation_names() -> Vec<String> {
+    let loaded = vnetd::topology::parse_str("hub-spoke.yaml", HUB_SPOKE).unwrap();
+    loaded
+        .topology
+        .expectations
+        .iter()
+        .map(|e| e.name.clone())
+        .collect()
+}
+
+fn verify(socket: &Path, args: &[&str]) -> Output {
+    common::vnetd_command(socket)
+        .arg("verify")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// What listens in each of the lab's namespaces (`ss -H -ltnu`), with the
+/// lines on a port the expectations use picked out.
+fn listening(lab: &Lab) -> BTreeMap<String, (String, Vec<String>)> {
+    let ports: Vec<String> = vnetd::topology::parse_str("hub-spoke.yaml", HUB_SPOKE)
+        .unwrap()
+        .topology
+        .expectations
+        .iter()
+        .filter_map(|e| e.port)
+        .map(|p| format!(":{p} "))
+        .collect();
+    ["vm1", "vm2", "nva1", "shared1"]
+        .iter()
+        .map(|nic| {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &lab.ns(nic), "ss", "-H", "-ltnu"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "ss in {}", lab.ns(nic));
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let on_ports = text
+                .lines()
+                .filter(|l| ports.iter().any(|p| l.contains(p.as_str())))
+                .map(String::from)
+                .collect();
+            (nic.to_string(), (text, on_ports))
+        })
+        .collect()
+}
+
+fn assert_nothing_left(lab: &Lab, before: &BTreeMap<String, (String, Vec<String>)>) {
+    let after = listening(lab);
+    assert_eq!(&after, before, "verify left a listener behind");
+    for (nic, (_, on_ports)) in &after {
+        assert_eq!(on_ports, &Vec::<String>::new(), "listening in {nic}");
+    }
+}
+
+/// The test cases of a JUnit report, as (name, failure message), read with
+/// a real XML parser; the report must have exactly one test suite.
+fn junit_cases(path: &Path) -> Vec<(String, Option<String>)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 1, "{text}");
+    suites[0]
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|case| {
+            assert!(
+                case.attribute("time")
+                    .is_some_and(|t| t.parse::<f64>().is_ok()),
+                "{text}"
+            );
+            let failure = case
+                .children()
+                .find(|n| n.has_tag_name("failure"))
+                .map(|f| f.attribute("message").unwrap_or("").to_string());
+            (case.attribute("name").unwrap().to_string(), failure)
+        })
+        .collect()
+}
+
+#[test]
+fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() {
+    let Some(mut lab) = Lab::start(PREFIX, HUB_SPOKE) else {
+        return;
+    };
+    let socket = lab.serve_control();
+    let dir = tempfile::tempdir().unwrap();
+    let names = expectation_names();
+    assert_eq!(names.len(), 5);
+    let before = listening(&lab);
+
+    // 1. The built-in lab as it is: every expectation holds.
+    let junit = dir.path().join("pass.xml");
+    let out = verify(&socket, &["--junit", junit.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(table.ends_with("5 passed, 0 failed\n"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("ok ")
+            && l.contains("spoke1-pings-spoke2-through-the-nva")
+            && l.ends_with("Allow via nva1 > vm2")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("telnet-to-spoke2-is-blocked")
+                && l.ends_with("Deny (nsg_inbound) at vm2 via nva1")),
+        "{table}"
+    );
+    let cases = junit_cases(&junit);
+    let expected: Vec<(String, Option<String>)> = names.iter().map(|n| (n.clone(), None)).collect();
+    assert_eq!(cases, expected);
+    assert_nothing_left(&lab, &before);
+
+    // 2. An NSG rule now denies TCP 80 into spoke2: that expectation, and
+    // only it, fails.
+    let broken = common::with_netns_prefix(HUB_SPOKE, PREFIX).replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: deny-web, priority: 110, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '80', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, broken).unwrap();
+    let applied = common::vnetd_command(&socket)
+        .arg("apply")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+
+    let junit = dir.path().join("fail.xml");
+    let out = verify(&socket, &["--junit", junit.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    let failed: Vec<&str> = table.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{table}");
+    assert!(
+        failed[0].contains(WEB)
+            && failed[0].ends_with("expected Allow, found Deny (nsg_inbound at vm2)"),
+        "{table}"
+    );
+    assert!(table.ends_with("4 passed, 1 failed\n"), "{table}");
+    let cases = junit_cases(&junit);
+    let expected: Vec<(String, Option<String>)> = names
+        .iter()
+        .map(|n| {
+            let failure = (n == WEB).then_some("expected Allow, found Deny (nsg_inbound at vm2)");
+            (n.clone(), failure.map(String::from))
+        })
+        .collect();
+    assert_eq!(cases, expected);
+
+    let out = verify(&socket, &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["passed"].as_u64(), json["failed"].as_u64()),
+        (Some(4), Some(1))
+    );
+    let rows = json["expectations"].as_array().unwrap();
+    let failing: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, [WEB]);
+    let web = rows.iter().find(|r| r["name"] == WEB).unwrap();
+    assert_eq!(
+        web["observed"],
+        serde_json::json!({"result": "Deny", "reason": "nsg_inbound", "at": "vm2", "via": ["nva1"]})
+    );
+    assert_nothing_left(&lab, &before);
+}
