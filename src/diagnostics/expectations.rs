@@ -167,7 +167,7 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
         })
         .collect();
     let mut out = table(
-        &["", "EXPECTATION", "PATH", "FLOW", "EXPECTED", "FOUND"],
+        &["RESULT", "EXPECTATION", "PATH", "FLOW", "EXPECTED", "FOUND"],
         &rows,
     );
     out.push_str(&format!("{passed} passed, {failed} failed\n"));

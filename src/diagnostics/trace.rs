@@ -490,7 +490,9 @@ fn hop_details(
         hop.to = Some(nic_name(t, receiver));
         let received_key = translated.unwrap_or(key);
         hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
-        if let Some(name) = path_name(t, receiver) {
+        // A receiver that refused the packet was not crossed.
+        let delivered = verdict.egress().is_some();
+        if let Some(name) = path_name(t, receiver).filter(|_| delivered) {
             if path.last() != Some(&name) {
                 path.push(name);
             }
