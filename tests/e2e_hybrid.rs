@@ -11,7 +11,7 @@ mod common;
 use common::{in_netns, ping, udp_echo, Lab};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vnetd::diagnostics::{self, gateway};
+use vnetd::diagnostics::{self, gateway, trace};
 use vnetd::snapshot::Snapshot;
 
 const BRANCH_HOST: &str = "192.168.1.10";
@@ -163,6 +163,24 @@ fn branch_reaches_the_transit_spoke(lab: &Lab, prefix: &str) {
     assert_eq!(peers.value[0].state, "Connected");
     assert_eq!(peers.value[0].neighbor, "192.168.255.1");
     assert_eq!(peers.value[0].asn, 65050);
+    // The whole path, from the running lab's own tables: the route the
+    // session learned leads through the gateway into the branch; spoke2,
+    // with propagation off, has none.
+    let traced = |from: &str| {
+        let query = diagnostics::trace_query(&snap, from, BRANCH_HOST, Some("Tcp"), Some(22));
+        trace::trace(&snap, &query.unwrap()).unwrap()
+    };
+    let found = traced("vm1");
+    assert_eq!(found.verdict, "Allow", "{found:#?}");
+    assert_eq!(found.delivered_to.as_deref(), Some("site branch1"));
+    assert_eq!(found.path, std::slice::from_ref(&gw));
+    let route = found.hops[0].route.as_ref().unwrap();
+    assert_eq!(
+        (route.source, route.address_prefix.as_str()),
+        ("VirtualNetworkGateway", "192.168.0.0/16")
+    );
+    let found = traced("vm2");
+    assert_eq!(found.reason.as_deref(), Some("route_none"), "{found:#?}");
 }
 
 #[test]

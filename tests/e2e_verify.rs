@@ -108,7 +108,7 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
     let socket = lab.serve_control();
     let dir = tempfile::tempdir().unwrap();
     let names = expectation_names();
-    assert_eq!(names.len(), 5);
+    assert_eq!(names.len(), 8);
     let before = listening(&lab);
 
     // 1. The built-in lab as it is: every expectation holds.
@@ -121,7 +121,7 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
         "{table}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(table.ends_with("5 passed, 0 failed\n"), "{table}");
+    assert!(table.ends_with("8 passed, 0 failed\n"), "{table}");
     assert!(
         table.lines().any(|l| l.starts_with("ok ")
             && l.contains("spoke1-pings-spoke2-through-the-nva")
@@ -170,7 +170,7 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
             && failed[0].ends_with("expected Allow, found Deny (nsg_inbound at vm2)"),
         "{table}"
     );
-    assert!(table.ends_with("4 passed, 1 failed\n"), "{table}");
+    assert!(table.ends_with("7 passed, 1 failed\n"), "{table}");
     let cases = junit_cases(&junit);
     let expected: Vec<(String, Option<String>)> = names
         .iter()
@@ -186,7 +186,7 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (json["passed"].as_u64(), json["failed"].as_u64()),
-        (Some(4), Some(1))
+        (Some(7), Some(1))
     );
     let rows = json["expectations"].as_array().unwrap();
     let failing: Vec<&str> = rows

@@ -112,12 +112,35 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate a topology file: exit 0, or 1 with every error listed.
+    /// Validate a topology file and test its expectations on the compiled
+    /// tables: exit 0, or 1 with every error and failed expectation listed.
     Check {
         /// The topology file (YAML).
         config: PathBuf,
         #[command(flatten)]
         empty: AllowEmpty,
+        /// Print the expectations' results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The whole path of a packet from a NIC or on-premises host, hop by
+    /// hop: every NSG rule, route, gateway, peering and load balancer it
+    /// meets, through appliances, and the verdict.
+    Trace {
+        /// A NIC or on-premises host.
+        #[arg(long)]
+        from: String,
+        /// An address, or a NIC or host name (its primary address).
+        #[arg(long)]
+        to: String,
+        /// Tcp, Udp or Icmp (default: Tcp with --port, else Icmp).
+        #[arg(long)]
+        protocol: Option<String>,
+        /// The destination port (Tcp and Udp).
+        #[arg(long)]
+        port: Option<u16>,
+        #[command(flatten)]
+        source: Source,
     },
     /// Draw the topology: VNets, subnets, NICs, peerings and the user
     /// routes through virtual appliances, as Mermaid or Graphviz DOT.

@@ -20,8 +20,10 @@ pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
 
 use crate::daemon::control::{self, Request};
-use crate::diagnostics::Query;
+use crate::diagnostics::{expectations, Query};
 use crate::graph::GraphFormat;
+use crate::policy::gateways::expected_learned;
+use crate::snapshot::Snapshot;
 use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::Parser;
 use lab::{down, load_or_builtin, run_lab, LabOptions};
@@ -87,7 +89,26 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             },
         ),
         Command::Down { config } => down(config.as_deref()),
-        Command::Check { config, empty } => check(&config, empty.options()),
+        Command::Check {
+            config,
+            empty,
+            json,
+        } => check(&config, empty.options(), json),
+        Command::Trace {
+            from,
+            to,
+            protocol,
+            port,
+            source,
+        } => diagnose(
+            Query::Trace {
+                from,
+                to,
+                protocol,
+                port,
+            },
+            &source,
+        ),
         Command::Verify {
             config,
             junit,
@@ -238,11 +259,57 @@ fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Resul
     }
 }
 
-fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
+fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
-    say(&format!(
-        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{})\n",
+    let unknown = expectations::unknown_reasons(t);
+    if !unknown.is_empty() {
+        let noun = if unknown.len() == 1 {
+            "error"
+        } else {
+            "errors"
+        };
+        return Err(Failure::refused(format!(
+            "{}{}: refused, {} {noun}",
+            render(&unknown),
+            path.display(),
+            unknown.len()
+        )));
+    }
+    if !json {
+        say(&summary(path, t))?;
+    }
+    if t.expectations.is_empty() && !json {
+        return Ok(());
+    }
+    // The tables the daemon would forward with once its BGP sessions are up.
+    let learned = expected_learned(&loaded.topology);
+    let snap = Snapshot::compile_learned(loaded.topology, learned, 0);
+    let results = expectations::evaluate(&snap);
+    say(&expectations::render_results(&results, json)?)?;
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| {
+            format!(
+                "{}: expectation `{}` failed: {}",
+                path.display(),
+                r.name,
+                r.message
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::refused(failed.join("\n")))
+    }
+}
+
+/// The first line of `check`: what the file declares.
+fn summary(path: &Path, t: &topology::Topology) -> String {
+    format!(
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{}{})\n",
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
@@ -263,8 +330,13 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
             String::new()
         } else {
             format!(", {} load balancers", t.load_balancers.len())
+        },
+        if t.expectations.is_empty() {
+            String::new()
+        } else {
+            format!(", {} expectations", t.expectations.len())
         }
-    ))
+    )
 }
 
 /// `vnetd verify`: the expectations of CONFIG, or of the running lab's

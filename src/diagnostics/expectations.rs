@@ -5,8 +5,11 @@
 //! table and the same JSON.
 
 use super::render::{json_text, table};
+use super::trace::{trace, Trace, TraceQuery, TRACE_REASONS};
 use super::QueryError;
-use crate::topology::{Access, Endpoint, Expectation, Topology, Waypoint};
+use crate::dataplane::DropReason;
+use crate::snapshot::Snapshot;
+use crate::topology::{Access, Diagnostic, Endpoint, Expectation, Severity, Topology, Waypoint};
 use serde::Serialize;
 
 /// One expectation, what it asked for, what was found, and whether the two
@@ -164,9 +167,85 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
         })
         .collect();
     let mut out = table(
-        &["", "EXPECTATION", "PATH", "FLOW", "EXPECTED", "FOUND"],
+        &["RESULT", "EXPECTATION", "PATH", "FLOW", "EXPECTED", "FOUND"],
         &rows,
     );
     out.push_str(&format!("{passed} passed, {failed} failed\n"));
     Ok(out)
+}
+
+/// Each `reason` of the file that names no drop reason, as a refusal
+/// with its line. The topology cannot check them: the reasons are the
+/// packet path's ([`DropReason`]) and the trace's own ([`TRACE_REASONS`]).
+pub fn unknown_reasons(topology: &Topology) -> Vec<Diagnostic> {
+    let known: Vec<&str> = DropReason::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .chain(TRACE_REASONS)
+        .collect();
+    topology
+        .expectations
+        .iter()
+        .filter_map(|e| {
+            let (reason, line) = e.reason.as_ref()?;
+            if known.contains(&reason.as_str()) {
+                return None;
+            }
+            let hint = strsim_closest(reason, &known)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            Some(Diagnostic {
+                file: topology.source.clone(),
+                line: *line,
+                severity: Severity::Error,
+                key: format!("expectations[{}].reason", e.name),
+                message: format!("`{reason}` is not a drop reason{hint}"),
+            })
+        })
+        .collect()
+}
+
+fn strsim_closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(word, k), *k))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// What the compiled tables say of each expectation: its path traced hop
+/// by hop ([`trace`]) and judged.
+pub fn evaluate(snap: &Snapshot) -> Vec<ExpectationResult> {
+    let t = &snap.topology;
+    t.expectations
+        .iter()
+        .map(|e| {
+            let query = TraceQuery {
+                from: e.from,
+                to: e.to,
+                protocol: e.protocol,
+                port: e.port,
+            };
+            match trace(snap, &query) {
+                Ok(found) => ExpectationResult::judge(t, e, outcome_of(&found)),
+                Err(error) => {
+                    let mut result = ExpectationResult::judge(t, e, Outcome::default());
+                    result.passed = false;
+                    result.message = error.message().to_string();
+                    result
+                }
+            }
+        })
+        .collect()
+}
+
+/// A trace's verdict as an expectation's outcome.
+pub fn outcome_of(found: &Trace) -> Outcome {
+    Outcome {
+        result: found.verdict.clone(),
+        reason: found.reason.clone(),
+        at: found.at.clone(),
+        via: found.path.clone(),
+    }
 }

@@ -30,6 +30,7 @@ pub mod gateway;
 pub mod load_balancer;
 pub mod query;
 pub mod render;
+pub mod trace;
 
 pub use az::{
     flow_verify, next_hop, routes, rules, EffectiveNsgList, FlowAnswer, FlowVerdict, NextHop,
@@ -37,9 +38,11 @@ pub use az::{
 };
 pub use query::{FlowQuery, Query};
 
+use crate::policy::gateways::expected_learned;
 use crate::snapshot::Snapshot;
-use crate::topology::{Loaded, NicIdx, SubnetRef};
+use crate::topology::{Endpoint, ExpectedProtocol, Loaded, NicIdx, SubnetRef};
 use render::{render_flow_verify, render_next_hop, render_routes, render_rules};
+use std::net::IpAddr;
 
 /// Why a question got no answer. The CLI renders it: `Usage` (the
 /// question itself is malformed) exits 2, `Refused` (it names what is not
@@ -146,10 +149,120 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             let title = format!("Routes gateway {gateway} advertises to {peer}:");
             gateway::render_route_list(&title, &gateway::advertised_routes(snap, g, peer)?, json)
         }
+        Query::Trace {
+            from,
+            to,
+            protocol,
+            port,
+        } => {
+            let query = trace_query(snap, from, to, protocol.as_deref(), *port)?;
+            trace::render_trace(&trace::trace(snap, &query)?, json)
+        }
     }
 }
 
+/// The question of `trace` from its words: `from` a NIC or on-premises
+/// host, `to` an address or a NIC or host name; the protocol is TCP when
+/// a port is given and ICMP otherwise, unless written.
+pub fn trace_query(
+    snap: &Snapshot,
+    from: &str,
+    to: &str,
+    protocol: Option<&str>,
+    port: Option<u16>,
+) -> Result<trace::TraceQuery, QueryError> {
+    let t = &snap.topology;
+    let host = |name: &str| {
+        t.sites.iter_enumerated().find_map(|(site, s)| {
+            let host = s.hosts.iter().position(|h| h.name == name)?;
+            Some((site, host, s.hosts[host].address))
+        })
+    };
+    let vm = |name: &str| snap.nic_by_name(name).filter(|n| t.nics[*n].is_vm());
+    let endpoints = || {
+        t.nics
+            .iter()
+            .filter(|n| n.is_vm())
+            .map(|n| n.name.as_str())
+            .chain(
+                t.sites
+                    .iter()
+                    .flat_map(|s| s.hosts.iter().map(|h| h.name.as_str())),
+            )
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let source = match (vm(from), host(from)) {
+        (Some(nic), _) => Endpoint::Nic(nic),
+        (None, Some((site, host, _))) => Endpoint::SiteHost { site, host },
+        (None, None) => {
+            return Err(QueryError::refused(format!(
+                "--from: no NIC or on-premises host named `{from}` in {} (there are: {})",
+                t.source,
+                endpoints()
+            )))
+        }
+    };
+    let destination = match to.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => match (vm(to), host(to)) {
+            (Some(nic), _) => t.nics[nic].ip_configurations[0].address,
+            (None, Some((_, _, address))) => address,
+            (None, None) => {
+                return Err(QueryError::refused(format!(
+                    "--to: `{to}` is neither an address nor a NIC or on-premises host of {} \
+                     (there are: {})",
+                    t.source,
+                    endpoints()
+                )))
+            }
+        },
+    };
+    let protocol = match protocol.map(str::to_ascii_lowercase).as_deref() {
+        None if port.is_some() => ExpectedProtocol::Tcp,
+        None => ExpectedProtocol::Icmp,
+        Some("tcp") => ExpectedProtocol::Tcp,
+        Some("udp") => ExpectedProtocol::Udp,
+        Some("icmp") => ExpectedProtocol::Icmp,
+        Some(other) => {
+            return Err(QueryError::usage(format!(
+                "--protocol `{other}`: expected Tcp, Udp or Icmp"
+            )))
+        }
+    };
+    match (protocol, port) {
+        (ExpectedProtocol::Icmp, Some(_)) => {
+            return Err(QueryError::usage("--port: ICMP has no port"))
+        }
+        (ExpectedProtocol::Tcp | ExpectedProtocol::Udp, None) => {
+            return Err(QueryError::usage(format!(
+                "--port is needed with protocol {}",
+                protocol.as_str()
+            )))
+        }
+        _ => {}
+    }
+    Ok(trace::TraceQuery {
+        from: source,
+        to: destination,
+        protocol,
+        port,
+    })
+}
+
 /// Answers from a topology file (compiled here, as the daemon would).
+///
+/// A trace also assumes what the gateways' BGP sessions would learn
+/// ([`expected_learned`]): its path goes on where a running lab's would.
+/// The other questions show the tables as compiled from the file alone.
 pub fn answer_offline(loaded: &Loaded, query: &Query, json: bool) -> Result<String, QueryError> {
-    answer(&Snapshot::compile(loaded.topology.clone(), 0), query, json)
+    let topology = loaded.topology.clone();
+    let snap = match query {
+        Query::Trace { .. } => {
+            let learned = expected_learned(&topology);
+            Snapshot::compile_learned(topology, learned, 0)
+        }
+        _ => Snapshot::compile(topology, 0),
+    };
+    answer(&snap, query, json)
 }

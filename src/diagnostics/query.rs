@@ -113,4 +113,13 @@ pub enum Query {
         gateway: String,
         peer: String,
     },
+    /// The whole path of a packet from a NIC or on-premises host.
+    Trace {
+        from: String,
+        to: String,
+        #[serde(default)]
+        protocol: Option<String>,
+        #[serde(default)]
+        port: Option<u16>,
+    },
 }

@@ -28,7 +28,9 @@
 //! topology file: the daemon's BGP speakers gather them, and a new set
 //! compiles a new snapshot.
 
-use crate::topology::{ConnectionPeer, GatewayIdx, SiteIdx, SubnetRef, Topology, VnetIdx};
+use crate::topology::{
+    BgpSpeaker, ConnectionPeer, GatewayIdx, SiteIdx, SubnetRef, Topology, VnetIdx,
+};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -366,4 +368,43 @@ pub fn connected_ranges(topo: &Topology, vnet: VnetIdx) -> (Vec<IpNet>, Vec<IpNe
         }
     }
     (on_premises, vnets)
+}
+
+/// What the gateways' BGP sessions learn once every session is up and each
+/// site's router announces its address space, as vnetd's BIRD and FRR
+/// routers do: the learned routes a topology predicts, for the questions
+/// answered without a running lab (`trace --config`, `check`). Each
+/// instance of a gateway learns them from every BGP connection to a site
+/// whose router speaks BGP. Vnet2Vnet sessions are left out: what a peer
+/// gateway advertises depends on what it learned in turn.
+pub fn expected_learned(topo: &Topology) -> LearnedRoutes {
+    let mut learned = LearnedRoutes::default();
+    for (g, gateway) in topo.gateways.iter_enumerated() {
+        let mut routes = Vec::new();
+        for connection in topo.connections_of(g).filter(|c| c.bgp_enabled) {
+            let ConnectionPeer::Local(local) = connection.peer else {
+                continue;
+            };
+            let local = &topo.local_gateways[local];
+            let site = &topo.sites[local.site];
+            let (Some(bgp), Some(asn)) = (&local.bgp, site.asn) else {
+                continue;
+            };
+            if site.bgp_speaker == BgpSpeaker::None {
+                continue;
+            }
+            routes.extend(site.address_space.iter().map(|prefix| LearnedRoute {
+                prefix: *prefix,
+                peer: bgp.peering_address,
+                next_hop: bgp.peering_address,
+                as_path: vec![asn],
+                origin: BgpOrigin::Igp,
+            }));
+        }
+        if !routes.is_empty() {
+            let per_instance = vec![routes; gateway.instances.len()];
+            learned.gateways.insert(gateway.name.clone(), per_instance);
+        }
+    }
+    learned
 }

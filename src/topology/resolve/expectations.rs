@@ -171,6 +171,15 @@ impl Resolver<'_> {
         if let Some(lb) = self.topo.load_balancers.position(|l| l.name == r.name) {
             return Some(Waypoint::LoadBalancer(lb));
         }
+        // A gateway refused for a reason already reported is not refused
+        // again for its absence.
+        if self
+            .refused_gateways
+            .iter()
+            .any(|(name, _)| *name == r.name)
+        {
+            return None;
+        }
         let nics = self
             .topo
             .nics

@@ -1,0 +1,611 @@
+//! `vnetd trace`: the whole path of one packet through the fabric, hop by
+//! hop, with Azure's rules, from a compiled snapshot (like Batfish's
+//! traceroute, with Azure's routes, peering and NSGs).
+//!
+//! Each hop is one pass of the packet path's own decision ([`decide`]) on
+//! a real packet built byte by byte, so a trace can never disagree with
+//! forwarding; the decision's steps ([`route_step`], [`judge_nsgs`] per
+//! NSG, [`balance`]) are run beside it for the details: the sender's
+//! outbound NSG rules (NIC, then subnet), the deciding route, the gateway,
+//! peering and load balancer crossed, and the receiver's inbound NSG rules
+//! (subnet, then NIC).
+//!
+//! The walk goes on where Azure's fabric would: a network virtual
+//! appliance (a NIC with IP forwarding that receives a packet not
+//! addressed to it) forwards it by its own subnet's effective routes; a
+//! load balancer's translation is applied to the packet; a packet handed
+//! to an on-premises site's tunnel ends at the site when the site holds
+//! the address. A packet that comes back to a NIC it already left is a
+//! routing loop. A trace from an on-premises host enters the fabric
+//! through its site's first tunnel (what the site's router does is its own
+//! routing, outside the fabric).
+
+use super::az::SYSTEM_ROUTE;
+use super::render::{json_text, table};
+use super::QueryError;
+use crate::dataplane::nat::translate;
+use crate::dataplane::{
+    balance, decide, judge_nsgs, route_step, Balanced, HopTo, PacketView, Stateless, Verdict,
+};
+use crate::net::PacketKey;
+use crate::policy::nsg::NsgLevel;
+use crate::snapshot::{RouteTarget, Snapshot};
+use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx, NicRole, Topology};
+use etherparse::PacketBuilder;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// The source port of a traced TCP or UDP packet: the first port of
+/// Linux's ephemeral range, as a client's first connection would use.
+pub const TRACE_SOURCE_PORT: u16 = 32768;
+
+/// Hops a trace follows before it gives up (a path through the fabric has
+/// a few; a loop is caught when a NIC is left twice).
+const MAX_HOPS: usize = 32;
+
+/// Reasons of a Deny that only a multi-hop walk finds (the packet path
+/// decides one hop at a time): the packet came back to a NIC it already
+/// left, a site's router received a packet for an address the site does
+/// not hold, or a site has no tunnel into the fabric.
+pub const ROUTING_LOOP: &str = "routing_loop";
+pub const SITE_UNREACHABLE: &str = "site_unreachable";
+pub const NO_TUNNEL: &str = "no_tunnel";
+pub const TRACE_REASONS: [&str; 3] = [ROUTING_LOOP, SITE_UNREACHABLE, NO_TUNNEL];
+
+/// The question: a packet from a NIC or on-premises host to an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceQuery {
+    pub from: Endpoint,
+    pub to: IpAddr,
+    pub protocol: ExpectedProtocol,
+    /// The destination port (TCP and UDP).
+    pub port: Option<u16>,
+}
+
+/// The answer of `trace --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trace {
+    pub from: String,
+    pub source: String,
+    pub destination: String,
+    pub protocol: String,
+    pub port: Option<u16>,
+    /// `Allow` (the packet reached the NIC or site that holds the
+    /// destination) or `Deny`.
+    pub verdict: String,
+    /// Why a Deny: a drop reason as `stats` names it, or one of
+    /// [`TRACE_REASONS`].
+    pub reason: Option<String>,
+    /// The NIC where the Deny was decided.
+    pub at: Option<String>,
+    /// The NSG rule that denied, when one did.
+    pub rule: Option<String>,
+    /// What received the packet in the end (a NIC, or `site <name>`).
+    pub delivered_to: Option<String>,
+    /// The names crossed after the source, in order: gateways, load
+    /// balancers, NICs (what an expectation's `via` names).
+    pub path: Vec<String>,
+    pub hops: Vec<TraceHop>,
+}
+
+/// One pass through the fabric: from a sending NIC to a receiving one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceHop {
+    /// The sending NIC (an appliance from the second hop on).
+    pub nic: String,
+    pub subnet: String,
+    /// The packet as it leaves the sender.
+    pub source: String,
+    pub destination: String,
+    pub outbound: Vec<NsgCheck>,
+    pub route: Option<RouteUsed>,
+    /// The virtual network gateway the route leads through.
+    pub gateway: Option<String>,
+    /// The peering link crossed (held by the sending VNet).
+    pub peering: Option<String>,
+    pub load_balancer: Option<LoadBalancerStep>,
+    /// The receiving NIC (or site tunnel), when the packet got that far.
+    pub to: Option<String>,
+    /// The packet as the receiver gets it (after a load balancer's
+    /// translation).
+    pub received_destination: Option<String>,
+    pub inbound: Vec<NsgCheck>,
+}
+
+/// What one NSG said: its level, name, the matching rule and its access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NsgCheck {
+    pub level: &'static str,
+    pub nsg: String,
+    pub rule_name: String,
+    pub priority: u16,
+    pub access: &'static str,
+}
+
+/// The deciding route, in `az`'s words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteUsed {
+    pub source: &'static str,
+    pub address_prefix: String,
+    pub next_hop_type: &'static str,
+    pub next_hop_ip_address: Vec<String>,
+    /// The route table's name, or `System Route`.
+    pub route_table: String,
+}
+
+/// An internal load balancer's part of a hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadBalancerStep {
+    pub name: String,
+    pub frontend: String,
+    /// The rule that carries the packet, when one does.
+    pub rule: Option<String>,
+    /// The backend chosen (by the same hash as forwarding).
+    pub backend: Option<String>,
+}
+
+/// The names of a topology's endpoints as the trace prints them.
+fn nic_name(t: &Topology, nic: NicIdx) -> String {
+    t.nics[nic].name.clone()
+}
+
+/// What a receiving port stands for in a path: a NIC of the file by its
+/// name, a gateway's port by the gateway's name.
+fn path_name(t: &Topology, nic: NicIdx) -> Option<String> {
+    match &t.nics[nic].role {
+        NicRole::Vm => Some(t.nics[nic].name.clone()),
+        NicRole::GatewayInstance { gateway, .. } | NicRole::SiteTunnel { gateway, .. } => {
+            Some(t.gateways[*gateway].name.clone())
+        }
+        NicRole::Prober { .. } => None,
+    }
+}
+
+/// The NSG rules a packet meets at `nic` in `direction`, one per NSG, up
+/// to the first that denies (where evaluation stops).
+fn nsg_checks(
+    snap: &Snapshot,
+    nic: NicIdx,
+    direction: Direction,
+    key: &PacketKey,
+) -> Vec<NsgCheck> {
+    let mut checks = Vec::new();
+    for stage in snap.nics[nic].stages(direction) {
+        let Some(r) = stage.classifier.classify(key) else {
+            break;
+        };
+        let rule = &stage.rules[r];
+        checks.push(NsgCheck {
+            level: match stage.level {
+                NsgLevel::Subnet => NsgLevel::Subnet.as_str(),
+                NsgLevel::Nic => NsgLevel::Nic.as_str(),
+            },
+            nsg: snap.topology.nsgs[stage.nsg].name.clone(),
+            rule_name: rule.name.clone(),
+            priority: rule.priority,
+            access: rule.access.as_str(),
+        });
+        if rule.access == Access::Deny {
+            break;
+        }
+    }
+    checks
+}
+
+/// The packet of a trace, byte by byte: a TCP SYN, a UDP datagram or an
+/// ICMP echo request.
+fn build_packet(src: IpAddr, dst: IpAddr, protocol: ExpectedProtocol, port: u16) -> Vec<u8> {
+    let builder = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
+        (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
+        // The caller picks a source of the destination's family.
+        _ => unreachable!("mixed address families"),
+    };
+    let mut out = Vec::new();
+    let written = match (protocol, dst) {
+        (ExpectedProtocol::Tcp, _) => builder
+            .tcp(TRACE_SOURCE_PORT, port, 1, 64240)
+            .syn()
+            .write(&mut out, &[]),
+        (ExpectedProtocol::Udp, _) => builder
+            .udp(TRACE_SOURCE_PORT, port)
+            .write(&mut out, b"trace"),
+        (ExpectedProtocol::Icmp, IpAddr::V4(_)) => {
+            builder.icmpv4_echo_request(1, 1).write(&mut out, b"trace")
+        }
+        (ExpectedProtocol::Icmp, IpAddr::V6(_)) => {
+            builder.icmpv6_echo_request(1, 1).write(&mut out, b"trace")
+        }
+    };
+    written.expect("a packet built from valid parts");
+    out
+}
+
+/// Where a trace starts: the NIC whose packets enter the fabric, and the
+/// source address.
+fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr), QueryError> {
+    let t = &snap.topology;
+    let family = |a: &IpAddr| a.is_ipv4() == query.to.is_ipv4();
+    match query.from {
+        Endpoint::Nic(nic) => {
+            let n = &t.nics[nic];
+            let src = n
+                .ip_configurations
+                .iter()
+                .map(|c| c.address)
+                .find(family)
+                .ok_or_else(|| {
+                    QueryError::refused(format!(
+                        "NIC `{}` has no {} address to send to {} from",
+                        n.name,
+                        if query.to.is_ipv4() { "IPv4" } else { "IPv6" },
+                        query.to
+                    ))
+                })?;
+            Ok((Some(nic), src))
+        }
+        Endpoint::SiteHost { site, host } => {
+            let src = t.sites[site].hosts[host].address;
+            if !family(&src) {
+                return Err(QueryError::refused(format!(
+                    "host `{}` has no address of {}'s family",
+                    t.sites[site].hosts[host].name, query.to
+                )));
+            }
+            let tunnel = t.nics.iter_enumerated().find_map(|(i, n)| match n.role {
+                NicRole::SiteTunnel { site: s, .. } if s == site => Some(i),
+                _ => None,
+            });
+            Ok((tunnel, src))
+        }
+    }
+}
+
+/// Follows one packet from `query.from` to `query.to` through `snap`.
+pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
+    let t = &snap.topology;
+    if query.protocol != ExpectedProtocol::Icmp && query.port.is_none() {
+        return Err(QueryError::usage(format!(
+            "--port is needed with protocol {}",
+            query.protocol.as_str()
+        )));
+    }
+    let (entry, src) = start(snap, query)?;
+    let mut answer = Trace {
+        from: match query.from {
+            Endpoint::Nic(nic) => nic_name(t, nic),
+            Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
+        },
+        source: src.to_string(),
+        destination: query.to.to_string(),
+        protocol: query.protocol.as_str().to_string(),
+        port: query.port,
+        verdict: Access::Deny.as_str().to_string(),
+        reason: None,
+        at: None,
+        rule: None,
+        delivered_to: None,
+        path: Vec::new(),
+        hops: Vec::new(),
+    };
+    let Some(mut ingress) = entry else {
+        answer.reason = Some(NO_TUNNEL.to_string());
+        return Ok(answer);
+    };
+    if let Endpoint::SiteHost { .. } = query.from {
+        answer.path.extend(path_name(t, ingress));
+    }
+    let mut packet = build_packet(src, query.to, query.protocol, query.port.unwrap_or(0));
+    let mut left: Vec<NicIdx> = Vec::new();
+    for _ in 0..MAX_HOPS {
+        if left.contains(&ingress) {
+            answer.reason = Some(ROUTING_LOOP.to_string());
+            answer.at = Some(nic_name(t, ingress));
+            return Ok(answer);
+        }
+        left.push(ingress);
+        let view = PacketView::parse(&packet).expect("a packet the trace built");
+        let verdict = decide(snap, &Stateless, ingress, &packet, 0);
+        let mut hop = hop_details(snap, ingress, &view, &verdict, &mut answer.path);
+        let received = match verdict {
+            Verdict::Drop { reason, at, .. } => {
+                answer.reason = Some(reason.as_str().to_string());
+                answer.at = Some(nic_name(t, at));
+                answer.rule = hop
+                    .outbound
+                    .iter()
+                    .chain(&hop.inbound)
+                    .find(|c| c.access == Access::Deny.as_str())
+                    .map(|c| c.rule_name.clone());
+                answer.hops.push(hop);
+                return Ok(answer);
+            }
+            Verdict::Deliver(nic) => nic,
+            Verdict::Translate { nic, rewrite } => {
+                translate(&mut packet, rewrite, false).expect("a packet the trace built");
+                nic
+            }
+        };
+        let dst = PacketView::parse(&packet)
+            .expect("a packet the trace built")
+            .key
+            .dst;
+        hop.received_destination = Some(dst.to_string());
+        answer.hops.push(hop);
+        if snap.nics[received].owns(dst) {
+            answer.verdict = Access::Allow.as_str().to_string();
+            answer.delivered_to = Some(nic_name(t, received));
+            return Ok(answer);
+        }
+        if let NicRole::SiteTunnel { site, .. } = t.nics[received].role {
+            let s = &t.sites[site];
+            if s.hosts.iter().any(|h| h.address == dst)
+                || s.address_space.iter().any(|n| n.contains(&dst))
+            {
+                answer.verdict = Access::Allow.as_str().to_string();
+                answer.delivered_to = Some(format!("site {}", s.name));
+            } else {
+                answer.reason = Some(SITE_UNREACHABLE.to_string());
+                answer.at = Some(nic_name(t, received));
+            }
+            return Ok(answer);
+        }
+        // An appliance: it forwards by its own subnet's routes.
+        ingress = received;
+    }
+    answer.reason = Some(ROUTING_LOOP.to_string());
+    answer.at = Some(nic_name(t, ingress));
+    Ok(answer)
+}
+
+/// The details of one hop, from the decision's steps; adds what the hop
+/// crosses to `path`.
+fn hop_details(
+    snap: &Snapshot,
+    ingress: NicIdx,
+    view: &PacketView,
+    verdict: &Verdict,
+    path: &mut Vec<String>,
+) -> TraceHop {
+    let t = &snap.topology;
+    let sender = &t.nics[ingress];
+    let key = view.key;
+    let mut hop = TraceHop {
+        nic: sender.name.clone(),
+        subnet: t.subnet_path(sender.subnet),
+        source: key.src.to_string(),
+        destination: key.dst.to_string(),
+        outbound: nsg_checks(snap, ingress, Direction::Outbound, &key),
+        route: None,
+        gateway: None,
+        peering: None,
+        load_balancer: None,
+        to: None,
+        received_destination: None,
+        inbound: Vec::new(),
+    };
+    let outbound_denied = judge_nsgs(snap, ingress, Direction::Outbound, &key)
+        .verdict
+        .access
+        == Access::Deny;
+    if outbound_denied {
+        return hop;
+    }
+    let step = route_step(snap, ingress, &key);
+    let row = match &step {
+        Ok(h) => h.row,
+        // A refusal after the lookup still had a deciding row.
+        Err(_) => snap.route_target(ingress, key.dst).map(|(row, _)| row),
+    };
+    let mut route_gateway = None;
+    if let Some(row) = row.filter(|_| !snap.nics[ingress].prober) {
+        let route = &snap.nic_routes(ingress).routes[row];
+        hop.route = Some(RouteUsed {
+            source: route.source.as_str(),
+            address_prefix: route.address_prefix.to_string(),
+            next_hop_type: route.next_hop_type.as_str(),
+            next_hop_ip_address: route
+                .next_hop_addresses(t)
+                .iter()
+                .map(|ip| ip.to_string())
+                .collect(),
+            route_table: match route.route_table {
+                Some(rt) => t.route_tables[rt].name.clone(),
+                None => SYSTEM_ROUTE.to_string(),
+            },
+        });
+        if let RouteTarget::Gateway(gateway) = snap.nic_routes(ingress).targets[row] {
+            route_gateway = Some(gateway);
+        }
+    }
+    // A site's packets enter the fabric at the gateway their tunnel ends at.
+    let entry_gateway = match sender.role {
+        NicRole::SiteTunnel { gateway, .. } => Some(gateway),
+        _ => None,
+    };
+    hop.gateway = route_gateway
+        .or(entry_gateway)
+        .map(|g| t.gateways[g].name.clone());
+    let mut translated = None;
+    if let Ok(h) = step {
+        if let HopTo::Frontend {
+            frontend,
+            addressed,
+        } = h.to
+        {
+            let fe = snap.frontend(frontend);
+            let lb = &t.load_balancers[fe.load_balancer];
+            let rule = if addressed {
+                fe.rule_for(key.proto, key.dst_port)
+            } else {
+                fe.next_hop_rule(key.proto)
+            };
+            let chosen = balance(
+                snap, &Stateless, ingress, view, frontend, addressed, None, 0,
+            );
+            if let Ok(Balanced {
+                rewrite: Some(rewrite),
+                ..
+            }) = chosen
+            {
+                translated = Some(view.translated(rewrite).key);
+            }
+            hop.load_balancer = Some(LoadBalancerStep {
+                name: lb.name.clone(),
+                frontend: lb.frontends[fe.frontend].name.clone(),
+                rule: rule.map(|r| lb.rules[fe.rules[r].rule].name.clone()),
+                backend: chosen.ok().map(|b| nic_name(t, b.backend)),
+            });
+            path.push(lb.name.clone());
+        }
+    }
+    if let Some(gateway) = &hop.gateway {
+        if path.last() != Some(gateway) {
+            path.push(gateway.clone());
+        }
+    }
+    let receiver = match *verdict {
+        Verdict::Deliver(nic) | Verdict::Translate { nic, .. } => Some(nic),
+        Verdict::Drop { at, .. } if at != ingress => Some(at),
+        Verdict::Drop { .. } => None,
+    };
+    if let Some(receiver) = receiver {
+        // Through a gateway, the peering crossed is the one to the
+        // gateway's VNet (gateway transit); else the one to the receiver's.
+        let from_vnet = snap.nics[ingress].vnet;
+        let to_vnet = match route_gateway {
+            Some(gateway) => snap.gateways[gateway].vnet,
+            None => snap.nics[receiver].vnet,
+        };
+        if from_vnet != to_vnet {
+            hop.peering = t
+                .peerings
+                .iter()
+                .find(|p| p.vnet == from_vnet && p.remote == to_vnet)
+                .map(|p| p.name.clone());
+        }
+        hop.to = Some(nic_name(t, receiver));
+        let received_key = translated.unwrap_or(key);
+        hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
+        // A receiver that refused the packet was not crossed.
+        let delivered = verdict.egress().is_some();
+        if let Some(name) = path_name(t, receiver).filter(|_| delivered) {
+            if path.last() != Some(&name) {
+                path.push(name);
+            }
+        }
+    }
+    hop
+}
+
+fn describe_checks(checks: &[NsgCheck]) -> String {
+    if checks.is_empty() {
+        return "no NSG".to_string();
+    }
+    checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}: {} ({} {})",
+                c.level, c.nsg, c.rule_name, c.priority, c.access
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The trace as a table of hops and a verdict line, or as JSON.
+pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
+    if json {
+        return json_text(trace);
+    }
+    let mut out = String::new();
+    let flow = match trace.port {
+        Some(port) => format!("{} port {port}", trace.protocol),
+        None => trace.protocol.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "Trace from {} ({}) to {}, {flow}:",
+        trace.from, trace.source, trace.destination
+    );
+    let mut rows = Vec::new();
+    for (i, hop) in trace.hops.iter().enumerate() {
+        let number = (i + 1).to_string();
+        rows.push(vec![
+            number,
+            hop.nic.clone(),
+            "sends".to_string(),
+            format!("{} -> {} ({})", hop.source, hop.destination, hop.subnet),
+        ]);
+        let mut detail = |what: &str, text: String| {
+            rows.push(vec![String::new(), String::new(), what.to_string(), text]);
+        };
+        detail("outbound", describe_checks(&hop.outbound));
+        if let Some(route) = &hop.route {
+            let ip = if route.next_hop_ip_address.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", route.next_hop_ip_address.join(","))
+            };
+            detail(
+                "route",
+                format!(
+                    "{} {} -> {}{ip} ({})",
+                    route.source, route.address_prefix, route.next_hop_type, route.route_table
+                ),
+            );
+        }
+        if let Some(gateway) = &hop.gateway {
+            detail("gateway", gateway.clone());
+        }
+        if let Some(peering) = &hop.peering {
+            detail("peering", peering.clone());
+        }
+        if let Some(lb) = &hop.load_balancer {
+            detail(
+                "load balancer",
+                format!(
+                    "{} frontend {}, rule {}, backend {}",
+                    lb.name,
+                    lb.frontend,
+                    lb.rule.as_deref().unwrap_or("none"),
+                    lb.backend.as_deref().unwrap_or("none")
+                ),
+            );
+        }
+        if let Some(to) = &hop.to {
+            let dst = hop
+                .received_destination
+                .as_ref()
+                .filter(|d| **d != hop.destination)
+                .map(|d| format!(" (as {d})"))
+                .unwrap_or_default();
+            detail("to", format!("{to}{dst}"));
+            detail("inbound", describe_checks(&hop.inbound));
+        }
+    }
+    out.push_str(&table(&["HOP", "NIC", "STEP", "DETAIL"], &rows));
+    let verdict = match (&trace.reason, &trace.delivered_to) {
+        (None, Some(to)) => format!("Allow, delivered to {to}"),
+        (Some(reason), _) => {
+            let mut text = format!("Deny: {reason}");
+            if let Some(at) = &trace.at {
+                let _ = write!(text, " at {at}");
+            }
+            if let Some(rule) = &trace.rule {
+                let _ = write!(text, " ({rule})");
+            }
+            text
+        }
+        (None, None) => trace.verdict.clone(),
+    };
+    let _ = writeln!(out, "Verdict: {verdict}");
+    if !trace.path.is_empty() {
+        let _ = writeln!(out, "Path: {} > {}", trace.from, trace.path.join(" > "));
+    }
+    Ok(out)
+}
