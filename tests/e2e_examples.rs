@@ -1,5 +1,6 @@
 //! Every example lab in `config/` runs, and proves at least one path it is
-//! meant to show, with real traffic between its namespaces. Needs root
+//! meant to show, with real traffic between its namespaces; then `vnetd
+//! verify` finds every expectation of its file holding, live. Needs root
 //! (see `common::can_run_labs`).
 
 mod common;
@@ -14,6 +15,28 @@ use vnetd::host::netns;
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// `vnetd verify` on the running example, through the control socket the
+/// lab serves for it: every expectation of its file holds with real packets.
+fn verify_live(lab: &mut Lab) {
+    let socket = lab.serve_control();
+    let out = common::vnetd_command(&socket)
+        .arg("verify")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout.lines().last().unwrap_or("");
+    assert!(
+        summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 "),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -41,7 +64,7 @@ fn every_example_is_covered_here() {
 
 #[test]
 fn hub_spoke_chains_spoke_traffic_through_the_nva() {
-    let Some(lab) = Lab::start("exhs", &example("hub-spoke.yaml")) else {
+    let Some(mut lab) = Lab::start("exhs", &example("hub-spoke.yaml")) else {
         return;
     };
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
@@ -49,11 +72,12 @@ fn hub_spoke_chains_spoke_traffic_through_the_nva() {
         lab.stats("nva1").rx_packets >= 6,
         "the NVA carried the pings"
     );
+    verify_live(&mut lab);
 }
 
 #[test]
 fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
-    let Some(lab) = Lab::start("exhy", &example("hybrid.yaml")) else {
+    let Some(mut lab) = Lab::start("exhy", &example("hybrid.yaml")) else {
         return;
     };
     // BGP comes up and the branch learns the VNets within seconds; the
@@ -68,6 +92,7 @@ fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
     assert!(ping(&lab.ns("vm1"), "192.168.1.10"));
     assert!(!ping(&lab.ns("vm2"), "192.168.1.10"));
     assert!(lab.stats("branch1-to-hub-vpngw-0").tx_packets >= 6);
+    verify_live(&mut lab);
 }
 
 #[test]
@@ -78,7 +103,7 @@ fn three_region_mesh_reaches_every_region() {
         .replace("{ name: weu-vm,", "{ name: weu-vm, netns: exmesh-weu-vm,")
         .replace("{ name: eus-vm,", "{ name: eus-vm, netns: exmesh-eus-vm,")
         .replace("{ name: sea-vm,", "{ name: sea-vm, netns: exmesh-sea-vm,");
-    let Some(lab) = Lab::start_exact("exmesh", &text) else {
+    let Some(mut lab) = Lab::start_exact("exmesh", &text) else {
         return;
     };
     assert!(
@@ -93,11 +118,12 @@ fn three_region_mesh_reaches_every_region() {
         ping(&lab.ns("sea-vm"), "10.20.1.4"),
         "Southeast Asia -> East US"
     );
+    verify_live(&mut lab);
 }
 
 #[test]
 fn three_tier_nsgs_let_only_the_app_tier_reach_the_database() {
-    let Some(lab) = Lab::start("ex3t", &example("three-tier-nsg.yaml")) else {
+    let Some(mut lab) = Lab::start("ex3t", &example("three-tier-nsg.yaml")) else {
         return;
     };
     let db = "10.50.3.4:5432".parse().unwrap();
@@ -115,20 +141,22 @@ fn three_tier_nsgs_let_only_the_app_tier_reach_the_database() {
         tcp_echo(&lab.ns("web2"), &lab.ns("app1"), app),
         "web tier -> app"
     );
+    verify_live(&mut lab);
 }
 
 #[test]
 fn dual_stack_peering_carries_both_families() {
-    let Some(lab) = Lab::start("exds", &example("dual-stack.yaml")) else {
+    let Some(mut lab) = Lab::start("exds", &example("dual-stack.yaml")) else {
         return;
     };
     assert!(ping(&lab.ns("left-vm"), "fd00:20:0:1::4"));
     assert!(ping(&lab.ns("left-vm"), "10.70.1.4"));
+    verify_live(&mut lab);
 }
 
 #[test]
 fn forced_tunnel_sends_the_spokes_internet_traffic_to_the_nva() {
-    let Some(lab) = Lab::start("exft", &example("forced-tunnel.yaml")) else {
+    let Some(mut lab) = Lab::start("exft", &example("forced-tunnel.yaml")) else {
         return;
     };
     // The hub is reached directly over the peering...
@@ -152,6 +180,7 @@ fn forced_tunnel_sends_the_spokes_internet_traffic_to_the_nva() {
         lab.stats("spoke-vm").drops_for(DropReason::NextHopInternet),
         0
     );
+    verify_live(&mut lab);
 }
 
 /// A listener that completes TCP handshakes on `at` inside a namespace (what
@@ -250,7 +279,7 @@ fn crossed(lab: &Lab, flow: impl FnOnce() -> bool) -> Vec<&'static str> {
 
 #[test]
 fn ha_nvas_behind_ha_ports_carry_each_flow_through_one_and_fail_over() {
-    let Some(lab) = Lab::start("exha", &example("ha-nva.yaml")) else {
+    let Some(mut lab) = Lab::start("exha", &example("ha-nva.yaml")) else {
         return;
     };
     let ssh: [(&str, SocketAddr); 2] = [
@@ -317,5 +346,47 @@ fn ha_nvas_behind_ha_ports_carry_each_flow_through_one_and_fail_over() {
         assert_eq!(crossed(&lab, || tcp_echo(&vm1, &vm2, server)), [survivor]);
         assert_eq!(crossed(&lab, || udp_echo(&vm1, &vm2, server)), [survivor]);
     }
+
+    // With web servers behind the web frontend (their HTTP probes up),
+    // every expectation of the file holds live, through the surviving NVA.
+    let _web: Vec<WebServer> = ["web1", "web2"]
+        .iter()
+        .map(|web| WebServer::start(&lab.ns(web)))
+        .collect();
+    wait_for_down(&lab, &[failed]);
+    verify_live(&mut lab);
     drop(listeners);
+}
+
+/// python3's `http.server` handler on port 80 of a namespace, serving an
+/// empty directory (an HTTP probe of `/` gets 200); stopped when dropped.
+struct WebServer(std::process::Child);
+
+impl WebServer {
+    fn start(ns: &str) -> WebServer {
+        // socketserver rather than `python3 -m http.server`, which looks
+        // up its host name first (the lab has no DNS).
+        const SERVE: &str = "import functools, http.server, socketserver, sys
+socketserver.TCPServer.allow_reuse_address = True
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+socketserver.TCPServer(('0.0.0.0', 80), handler).serve_forever()
+";
+        let dir = std::env::temp_dir().join(format!("vnetd-{ns}-www"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", SERVE])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs the web servers");
+        WebServer(child)
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
