@@ -304,3 +304,56 @@ fn observe(
         via,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
+
+    fn topology(source: &str, text: &str) -> Topology {
+        topology::parse_str(source, text)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .topology
+    }
+
+    #[test]
+    fn a_file_is_verified_only_on_a_lab_with_its_nics_in_its_namespaces() {
+        let running = topology("running.yaml", HUB_SPOKE);
+        assert_eq!(
+            same_namespaces(&topology("same.yaml", HUB_SPOKE), &running),
+            Ok(())
+        );
+        let moved = HUB_SPOKE.replace(
+            "  - name: vm2\n    subnet: spoke2/app\n",
+            "  - name: vm2\n    subnet: spoke2/app\n    netns: elsewhere\n",
+        );
+        assert_eq!(
+            same_namespaces(&topology("moved.yaml", &moved), &running),
+            Err(VerifyError(
+                "moved.yaml: the running lab (running.yaml) has no NIC vm2 (namespace \
+                 elsewhere); verify tests the lab that runs: apply the file first"
+                    .to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_source_speaks_the_destinations_family() {
+        let t = topology("lab.yaml", HUB_SPOKE);
+        let mut e = t.expectations[0].clone();
+        assert_eq!(
+            source_of(&t, &e),
+            Ok(Source {
+                name: "vm1".into(),
+                netns: "vm1".into(),
+                address: "10.1.1.4".parse().unwrap(),
+            })
+        );
+        e.to = "fd00::4".parse().unwrap();
+        assert_eq!(
+            source_of(&t, &e),
+            Err("vm1 has no IPv6 address to reach fd00::4 from".to_string())
+        );
+    }
+}
