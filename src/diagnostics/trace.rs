@@ -2,7 +2,7 @@
 //! hop, with Azure's rules, from a compiled snapshot (like Batfish's
 //! traceroute, with Azure's routes, peering and NSGs).
 //!
-//! Each hop is one pass of the packet path's own decision ([`decide`]) on
+//! Each hop is one pass of the packet path's own decision ([`decide()`]) on
 //! a real packet built byte by byte, so a trace can never disagree with
 //! forwarding; the decision's steps ([`route_step`], [`judge_nsgs`] per
 //! NSG, [`balance`]) are run beside it for the details: the sender's
