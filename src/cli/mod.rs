@@ -358,6 +358,21 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
         }
         None => &running,
     };
+    // A reason no drop has is refused as `check` refuses it.
+    let unknown = expectations::unknown_reasons(topology);
+    if !unknown.is_empty() {
+        let noun = if unknown.len() == 1 {
+            "error"
+        } else {
+            "errors"
+        };
+        return Err(Failure::refused(format!(
+            "{}{}: refused, {} {noun}",
+            render(&unknown),
+            topology.source,
+            unknown.len()
+        )));
+    }
     if topology.expectations.is_empty() {
         say_err(&format!(
             "vnetd verify: {} has no expectations\n",
@@ -373,9 +388,7 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
             .map_err(|e| Failure::refused(format!("cannot write {}: {e}", path.display())))?;
     }
     let results: Vec<_> = verified.into_iter().map(|v| v.result).collect();
-    say(&crate::diagnostics::expectations::render_results(
-        &results, json,
-    )?)?;
+    say(&expectations::render_results(&results, json)?)?;
     if results.iter().all(|r| r.passed) {
         Ok(())
     } else {
