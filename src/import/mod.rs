@@ -12,6 +12,10 @@
 //! It may use [`crate::net`] and [`crate::topology`] (to check what it
 //! writes); nothing of the policy, the packet path or the daemon.
 
+pub mod write;
+
+pub use write::topology_yaml;
+
 use std::fmt;
 
 /// One azurerm resource, fully evaluated: what a Terraform plan or state
