@@ -12,11 +12,22 @@
 //! It may use [`crate::net`] and [`crate::topology`] (to check what it
 //! writes); nothing of the policy, the packet path or the daemon.
 
+pub mod terraform;
 pub mod write;
 
 pub use write::topology_yaml;
 
 use std::fmt;
+use std::path::Path;
+
+/// `vnetd import terraform DIR`: the topology file written from the
+/// configuration in `dir`, with `vars` (`--var NAME=VALUE`). Locations in
+/// errors and comments are relative to `dir`.
+pub fn terraform_topology(dir: &Path, vars: &[(String, String)]) -> Result<String, ImportError> {
+    let resources = terraform::read_dir(dir, vars)?;
+    let origin = format!("the Terraform configuration in {}", dir.display());
+    topology_yaml(&resources, &origin)
+}
 
 /// One azurerm resource, fully evaluated: what a Terraform plan or state
 /// holds for it.

@@ -48,13 +48,13 @@ const NOT_YET_IMPORTED: &[&str] = &[
 /// Azure created them is not known.
 pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, ImportError> {
     let mut model = Model::default();
-    for kind in KINDS_IN_ORDER {
+    for kind in KINDS {
         for r in resources.iter().filter(|r| r.kind == *kind) {
             model.add(r)?;
         }
     }
     for r in resources {
-        if !KINDS_IN_ORDER.contains(&r.kind.as_str()) {
+        if !KINDS.contains(&r.kind.as_str()) {
             model.ignored.push(r);
         }
     }
@@ -73,7 +73,7 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
 
 /// The kinds read, in the order they are read: what a resource refers to
 /// is read before it.
-const KINDS_IN_ORDER: &[&str] = &[
+pub const KINDS: &[&str] = &[
     "azurerm_virtual_network",
     "azurerm_subnet",
     "azurerm_network_security_group",
