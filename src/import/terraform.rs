@@ -453,7 +453,7 @@ impl Reader {
         let local = &self.locals[i];
         let file = &self.files[local.file];
         let ctx = self.context(&[]);
-        match self.expression(&local.expr, file, &ctx) {
+        match self.expression(&local.expr, file, &ctx, &[]) {
             Ok(v) => {
                 self.local_values.insert(local.name.clone(), v);
             }
@@ -484,14 +484,16 @@ impl Reader {
     }
 
     /// Checks what an expression refers to and calls, then evaluates it.
+    /// `extras` are the names `ctx` binds beyond the usual ones.
     fn expression(
         &self,
         expr: &Expr,
         file: &SourceFile,
         ctx: &Context,
+        extras: &[(String, Value)],
     ) -> Result<Value, ImportError> {
         for found in references_in_expr(expr) {
-            self.check_reference(&found, file)?;
+            self.check_reference(&found, file, extras)?;
         }
         let converted: hcl::Expression = expr.clone().into();
         converted.evaluate(ctx).map_err(|e| {
@@ -502,7 +504,12 @@ impl Reader {
         })
     }
 
-    fn check_reference(&self, found: &Found, file: &SourceFile) -> Result<(), ImportError> {
+    fn check_reference(
+        &self,
+        found: &Found,
+        file: &SourceFile,
+        extras: &[(String, Value)],
+    ) -> Result<(), ImportError> {
         let (span, why) = match found {
             Found::Func { name, span } => {
                 if functions::NAMES.contains(&name.as_str()) {
@@ -513,6 +520,9 @@ impl Reader {
                     functions::NAMES.join(", ")
                 );
                 (span, why)
+            }
+            Found::Ref { root, .. } if extras.iter().any(|(name, _)| name == root) => {
+                return Ok(());
             }
             Found::Ref { root, attr, span } => {
                 let attr_text = attr.clone().unwrap_or_default();
@@ -653,7 +663,7 @@ impl Reader {
                 "a resource takes count or for_each, not both",
             )),
             (Some(c), None) => {
-                let value = self.expression(&c.value, file, &ctx)?;
+                let value = self.expression(&c.value, file, &ctx, &[])?;
                 let n = match &value {
                     Value::Number(n) => n.as_u64(),
                     Value::String(s) => s.parse().ok(),
@@ -680,7 +690,7 @@ impl Reader {
                     .collect())
             }
             (None, Some(f)) => {
-                let value = self.expression(&f.value, file, &ctx)?;
+                let value = self.expression(&f.value, file, &ctx, &[])?;
                 let entries = for_each_entries(value).map_err(|why| {
                     ImportError::new(
                         file.location(&f.value.span()),
@@ -724,7 +734,7 @@ impl Reader {
                     if top && META_ATTRIBUTES.contains(&key) {
                         continue;
                     }
-                    match self.expression(&attr.value, file, ctx) {
+                    match self.expression(&attr.value, file, ctx, extras) {
                         Ok(v) => {
                             out.insert(key.to_string(), v);
                         }
@@ -783,7 +793,7 @@ impl Reader {
                 "a dynamic block needs a content block",
             ));
         };
-        let collection = self.expression(&for_each.value, file, ctx)?;
+        let collection = self.expression(&for_each.value, file, ctx, extras)?;
         let entries: Vec<(Value, Value)> = match collection {
             Value::Object(map) => {
                 let mut entries: Vec<(String, Value)> = map.into_iter().collect();
