@@ -33,6 +33,7 @@ mod functions;
 use super::{ImportError, Resource};
 use hcl::edit::expr::{Expression as Expr, ForExpr, FuncCall, Traversal, TraversalOperator};
 use hcl::edit::structure::{Block, BlockLabel, Body, Structure};
+use hcl::edit::template::ForTemplateExpr;
 use hcl::edit::visit::{self, Visit};
 use hcl::edit::Span;
 use hcl::eval::{Context, Evaluate};
@@ -497,9 +498,17 @@ impl Reader {
         }
         let converted: hcl::Expression = expr.clone().into();
         converted.evaluate(ctx).map_err(|e| {
+            let why = match e.kind() {
+                hcl::eval::ErrorKind::NoSuchKey(key) => format!(
+                    "no attribute or key `{key}`: vnetd knows what the configuration \
+                     writes, IDs and the addresses of Static IP configurations, not \
+                     what only Azure computes"
+                ),
+                other => other.to_string(),
+            };
             ImportError::new(
                 file.location(&expr.span()),
-                format!("`{}`: {}", file.snippet(&expr.span()), e.kind()),
+                format!("`{}`: {why}", file.snippet(&expr.span())),
             )
         })
     }
@@ -1183,6 +1192,17 @@ impl Visit for Walker {
         self.bound.truncate(before);
     }
 
+    fn visit_for_template_expr(&mut self, node: &ForTemplateExpr) {
+        self.visit_expr(&node.collection_expr);
+        let before = self.bound.len();
+        if let Some(k) = &node.key_var {
+            self.bound.push(k.as_str().to_string());
+        }
+        self.bound.push(node.value_var.as_str().to_string());
+        self.visit_template(&node.template);
+        self.bound.truncate(before);
+    }
+
     fn visit_block(&mut self, node: &Block) {
         if node.ident.as_str() != "dynamic" {
             visit::visit_block(self, node);
@@ -1213,4 +1233,194 @@ fn references_in_body(body: &Body) -> Vec<Found> {
     let mut w = Walker::default();
     w.visit_body(body);
     w.found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `files` (name, text) as one configuration.
+    fn read(files: &[(&str, &str)], vars: &[(&str, &str)]) -> Result<Vec<Resource>, ImportError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        read_dir(dir.path(), &vars)
+    }
+
+    fn attribute<'r>(resources: &'r [Resource], kind: &str, key: &str) -> &'r serde_json::Value {
+        let r = resources.iter().find(|r| r.kind == kind).unwrap();
+        &r.attributes[key]
+    }
+
+    const VNET: &str = r#"
+resource "azurerm_virtual_network" "hub" {
+  name                = var.name
+  resource_group_name = "rg"
+  address_space       = var.ranges
+  location            = "westeurope"
+}
+"#;
+
+    #[test]
+    fn var_values_come_from_the_command_line_then_tfvars_then_defaults() {
+        let variables = r#"
+variable "name" { default = "from-default" }
+variable "ranges" {
+  type    = list(string)
+  default = ["10.0.0.0/16"]
+}
+"#;
+        let files = [("main.tf", VNET), ("variables.tf", variables)];
+        let got = read(&files, &[]).unwrap();
+        assert_eq!(
+            attribute(&got, "azurerm_virtual_network", "name"),
+            "from-default"
+        );
+
+        let tfvars = ("terraform.tfvars", "name = \"from-tfvars\"\n");
+        let auto = ("b.auto.tfvars", "name = \"from-auto\"\n");
+        let got = read(&[files[0], files[1], tfvars, auto], &[]).unwrap();
+        assert_eq!(
+            attribute(&got, "azurerm_virtual_network", "name"),
+            "from-auto"
+        );
+
+        let got = read(
+            &[files[0], files[1], tfvars],
+            &[
+                ("name", "from-cli"),
+                ("ranges", r#"["10.9.0.0/16", "10.8.0.0/16"]"#),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            attribute(&got, "azurerm_virtual_network", "name"),
+            "from-cli"
+        );
+        assert_eq!(
+            attribute(&got, "azurerm_virtual_network", "address_space"),
+            &serde_json::json!(["10.9.0.0/16", "10.8.0.0/16"])
+        );
+        assert_eq!(
+            attribute(&got, "azurerm_virtual_network", "id"),
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/from-cli"
+        );
+    }
+
+    #[test]
+    fn a_dynamic_address_cannot_be_referred_to() {
+        let text = r#"
+resource "azurerm_network_interface" "vm1" {
+  name                = "vm1"
+  resource_group_name = "rg"
+  ip_configuration {
+    name                          = "c"
+    subnet_id                     = "/x/virtualNetworks/v/subnets/s"
+    private_ip_address_allocation = "Dynamic"
+  }
+}
+
+resource "azurerm_route_table" "rt" {
+  name                = "rt"
+  resource_group_name = "rg"
+  route {
+    name                   = "r"
+    address_prefix         = "10.0.0.0/8"
+    next_hop_type          = "VirtualAppliance"
+    next_hop_in_ip_address = azurerm_network_interface.vm1.private_ip_address
+  }
+}
+"#;
+        let err = read(&[("main.tf", text)], &[]).unwrap_err();
+        assert_eq!(err.location, "main.tf:19");
+        assert!(
+            err.message.starts_with(
+                "`azurerm_network_interface.vm1.private_ip_address`: no attribute or key `private_ip_address`"
+            ),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_broken_local_is_an_error_only_where_it_is_used() {
+        let text = r#"
+locals {
+  key   = file("id.pub")
+  range = "10.0.0.0/16"
+}
+
+resource "azurerm_linux_virtual_machine" "vm" {
+  name       = "vm"
+  public_key = local.key
+}
+
+resource "azurerm_virtual_network" "hub" {
+  name                = "hub"
+  resource_group_name = "rg"
+  address_space       = [local.range]
+}
+"#;
+        let got = read(&[("main.tf", text)], &[]).unwrap();
+        assert!(attribute(&got, "azurerm_linux_virtual_machine", "public_key").is_null());
+        let used = text.replace("[local.range]", "[local.key]");
+        let err = read(&[("main.tf", &used)], &[]).unwrap_err();
+        assert_eq!(err.location, "main.tf:3");
+        assert!(
+            err.message.starts_with("`file(\"id.pub\")`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn template_for_directives_bind_their_names() {
+        let text = r#"
+locals {
+  tiers = ["web", "app"]
+}
+
+resource "azurerm_virtual_network" "hub" {
+  name                = "%{ for t in local.tiers }${t}-%{ endfor }hub"
+  resource_group_name = "rg"
+  address_space       = ["10.0.0.0/16"]
+}
+"#;
+        let got = read(&[("main.tf", text)], &[]).unwrap();
+        assert_eq!(
+            attribute(&got, "azurerm_virtual_network", "name"),
+            "web-app-hub"
+        );
+    }
+
+    #[test]
+    fn every_kind_of_broken_input_is_an_error_not_a_panic() {
+        let cases = [
+            "resource \"azurerm_virtual_network\" \"a\" { count = -1 }",
+            "resource \"azurerm_virtual_network\" \"a\" { count = \"x\" }",
+            "resource \"azurerm_virtual_network\" \"a\" { for_each = 3 }",
+            "resource \"azurerm_virtual_network\" \"a\" { for_each = [1] }",
+            "resource \"azurerm_virtual_network\" \"a\" {\n count = 1\n for_each = {}\n}",
+            "resource \"azurerm_virtual_network\" \"a\" { name = module.m.name }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = var.nope }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = local.nope }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = 1 + \"x\" }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = cidrhost(\"x\", 1) }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = [][0] }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = self.name }",
+            "resource \"azurerm_virtual_network\" \"a\" { name = azurerm_virtual_network.a.id }",
+            "resource \"azurerm_virtual_network\" \"a\" {\n dynamic \"subnet\" {\n for_each = 1\n content {}\n }\n}",
+            "resource \"azurerm_virtual_network\" \"a\" {}\nresource \"azurerm_virtual_network\" \"a\" {}",
+            "variable \"v\" { default = var.w }",
+            "locals {\n a = local.b\n b = local.a\n}",
+        ];
+        for text in cases {
+            assert!(read(&[("main.tf", text)], &[]).is_err(), "{text}");
+        }
+    }
 }

@@ -69,6 +69,9 @@ pub fn declare(ctx: &mut Context) {
 
 type Outcome = Result<Value, String>;
 
+/// The widest `format` field evaluated: wider ones would only pad.
+const MAX_FORMAT_WIDTH: usize = 1000;
+
 fn text(v: &Value, what: &str) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
@@ -162,8 +165,8 @@ fn cidrsubnet(args: FuncArgs) -> Outcome {
     if netnum < 0 || (newbits < 127 && netnum >= 1i128 << newbits) {
         return Err(format!("netnum {netnum} does not fit in {newbits} bits"));
     }
-    let shift = i128::from(width) - length;
-    let network = base | ((netnum as u128) << shift);
+    let shift = u32::try_from(i128::from(width) - length).unwrap_or(0);
+    let network = base | (netnum as u128).checked_shl(shift).unwrap_or(0);
     Ok(Value::String(format!(
         "{}/{length}",
         address(network, width)?
@@ -447,7 +450,13 @@ fn format(args: FuncArgs) -> Outcome {
                 ))
             }
         };
-        let width: usize = width.parse().unwrap_or(0);
+        let width: usize = match width.as_str() {
+            "" => 0,
+            digits => digits.parse().unwrap_or(usize::MAX),
+        };
+        if width > MAX_FORMAT_WIDTH {
+            return Err(format!("a width over {MAX_FORMAT_WIDTH} is not evaluated"));
+        }
         let pad = width.saturating_sub(body.chars().count());
         if left {
             out.push_str(&body);
@@ -506,6 +515,9 @@ mod tests {
         );
         assert!(eval(r#"cidrsubnet("10.0.0.0/16", 8, 256)"#).is_err());
         assert!(eval(r#"cidrsubnet("10.0.0.0/30", 3, 0)"#).is_err());
+        assert_eq!(eval(r#"cidrsubnet("::/0", 0, 0)"#), Ok(s("::/0")));
+        assert_eq!(eval(r#"cidrsubnet("0.0.0.0/0", 0, 0)"#), Ok(s("0.0.0.0/0")));
+        assert_eq!(eval(r#"cidrhost("::/0", 5)"#), Ok(s("::5")));
         assert_eq!(eval(r#"cidrhost("10.0.1.0/24", 4)"#), Ok(s("10.0.1.4")));
         assert_eq!(eval(r#"cidrhost("10.0.1.0/24", -2)"#), Ok(s("10.0.1.254")));
         assert!(eval(r#"cidrhost("10.0.1.0/24", 256)"#).is_err());
@@ -521,6 +533,7 @@ mod tests {
         );
         assert!(eval(r#"format("%s %s", "a")"#).is_err());
         assert!(eval(r#"format("%s", "a", "b")"#).is_err());
+        assert!(eval(r#"format("%99999999999999999999999d", 1)"#).is_err());
     }
 
     #[test]
