@@ -152,6 +152,8 @@ struct Nic {
 struct Rule {
     name: String,
     source: String,
+    /// An NSG's `security_rule` block (see [`Subnet::inline`]).
+    inline: bool,
     /// `key: value` lines after `name`, values already in YAML.
     fields: Vec<(&'static str, String)>,
 }
@@ -167,6 +169,8 @@ struct Nsg {
 struct Route {
     name: String,
     source: String,
+    /// A route table's `route` block (see [`Subnet::inline`]).
+    inline: bool,
     address_prefix: String,
     next_hop_type: String,
     next_hop_ip: Option<String>,
@@ -208,16 +212,34 @@ impl Model<'_> {
             "azurerm_subnet" => self.add_subnet(&a),
             "azurerm_network_security_group" => self.add_nsg(&a),
             "azurerm_network_security_rule" => {
-                let nsg = a.required_str("network_security_group_name")?;
-                let rule = rule(&a, a.r.attributes.clone())?;
-                self.nsg_mut(&a, &nsg)?.rules.push(rule);
+                let nsg_name = a.required_str("network_security_group_name")?;
+                let rule = rule(&a, a.r.attributes.clone(), false)?;
+                let nsg = self.nsg_mut(&a, &nsg_name)?;
+                match nsg.rules.iter().position(|r| r.name == rule.name) {
+                    // State lists the separate rules in their NSG too.
+                    Some(i) if nsg.rules[i].inline => nsg.rules[i] = rule,
+                    Some(i) => {
+                        let what = format!("security rule of NSG `{nsg_name}`");
+                        return Err(a.duplicate(&what, &rule.name, &nsg.rules[i].source));
+                    }
+                    None => nsg.rules.push(rule),
+                }
                 Ok(())
             }
             "azurerm_route_table" => self.add_route_table(&a),
             "azurerm_route" => {
-                let table = a.required_str("route_table_name")?;
-                let route = route(&a, &a.r.attributes)?;
-                self.route_table_mut(&a, &table)?.routes.push(route);
+                let table_name = a.required_str("route_table_name")?;
+                let route = route(&a, &a.r.attributes, false)?;
+                let table = self.route_table_mut(&a, &table_name)?;
+                match table.routes.iter().position(|r| r.name == route.name) {
+                    // State lists the separate routes in their table too.
+                    Some(i) if table.routes[i].inline => table.routes[i] = route,
+                    Some(i) => {
+                        let what = format!("route of route table `{table_name}`");
+                        return Err(a.duplicate(&what, &route.name, &table.routes[i].source));
+                    }
+                    None => table.routes.push(route),
+                }
                 Ok(())
             }
             "azurerm_application_security_group" => {
@@ -373,7 +395,7 @@ impl Model<'_> {
         }
         let mut rules = Vec::new();
         for block in a.blocks("security_rule") {
-            rules.push(rule(a, block.clone())?);
+            rules.push(rule(a, block.clone(), true)?);
         }
         let nsg = Nsg {
             name: name.clone(),
@@ -389,17 +411,13 @@ impl Model<'_> {
         if let Some(first) = self.route_tables.get(&name) {
             return Err(a.duplicate("route table", &name, &first.source));
         }
-        let propagation_enabled = match (
-            a.bool("bgp_route_propagation_enabled"),
-            a.bool("disable_bgp_route_propagation"),
-        ) {
-            (Some(enabled), _) => enabled,
-            (None, Some(disabled)) => !disabled,
-            (None, None) => true,
-        };
+        // Off if either name says so (state of provider versions that
+        // have both names holds both).
+        let propagation_enabled = a.bool("bgp_route_propagation_enabled") != Some(false)
+            && a.bool("disable_bgp_route_propagation") != Some(true);
         let mut routes = Vec::new();
         for block in a.blocks("route") {
-            routes.push(route(a, block)?);
+            routes.push(route(a, block, true)?);
         }
         let table = RouteTable {
             name: name.clone(),
@@ -503,10 +521,9 @@ impl Model<'_> {
         }
         // The primary configuration first, as vnetd takes the first one.
         configs.sort_by_key(|c| !c.primary);
-        let ip_forwarding = a
-            .bool("ip_forwarding_enabled")
-            .or_else(|| a.bool("enable_ip_forwarding"))
-            .unwrap_or(false);
+        // On if either name says so (v3 `enable_`, v4 `_enabled`).
+        let ip_forwarding = a.bool("ip_forwarding_enabled") == Some(true)
+            || a.bool("enable_ip_forwarding") == Some(true);
         self.nics.push(Nic {
             name,
             source: a.r.source.clone(),
@@ -616,7 +633,7 @@ fn first_free(prefix: &IpNet, taken: &HashSet<IpAddr>) -> Option<IpAddr> {
 
 /// A security rule, inline (`security_rule` block) or separate
 /// (`azurerm_network_security_rule`), in the topology's keys.
-fn rule(owner: &Attrs, attributes: Value) -> Result<Rule, ImportError> {
+fn rule(owner: &Attrs, attributes: Value, inline: bool) -> Result<Rule, ImportError> {
     let b = Attrs::nested(owner.r, &attributes);
     let name = b.required_str("name")?;
     let required = |key: &str| {
@@ -677,12 +694,13 @@ fn rule(owner: &Attrs, attributes: Value) -> Result<Rule, ImportError> {
     Ok(Rule {
         name,
         source: owner.r.source.clone(),
+        inline,
         fields,
     })
 }
 
 /// A route, inline (`route` block) or separate (`azurerm_route`).
-fn route(owner: &Attrs, attributes: &Value) -> Result<Route, ImportError> {
+fn route(owner: &Attrs, attributes: &Value, inline: bool) -> Result<Route, ImportError> {
     let b = Attrs::nested(owner.r, attributes);
     let name = b.required_str("name")?;
     let required = |key: &str| {
@@ -694,6 +712,7 @@ fn route(owner: &Attrs, attributes: &Value) -> Result<Route, ImportError> {
         next_hop_type: required("next_hop_type")?,
         next_hop_ip: b.str("next_hop_in_ip_address"),
         source: owner.r.source.clone(),
+        inline,
         name,
     })
 }
@@ -1327,6 +1346,71 @@ mod tests {
         assert_eq!(address("nic-a"), "10.9.1.4");
         assert_eq!(address("nic-b"), "10.9.1.5");
         assert_eq!(address("nic-c"), "10.9.1.6");
+    }
+
+    /// Terraform state lists separate subnets, rules and routes inside
+    /// their VNet, NSG and table too: each is one object, from its own
+    /// resource.
+    #[test]
+    fn state_listing_separate_resources_inline_gives_each_once() {
+        let rule = json!({"name": "deny-telnet", "priority": 100, "direction": "Inbound",
+            "access": "Deny", "protocol": "Tcp", "source_port_range": "*",
+            "source_port_ranges": [], "destination_port_range": "23",
+            "destination_port_ranges": [], "source_address_prefix": "*",
+            "source_address_prefixes": [], "destination_address_prefix": "*",
+            "destination_address_prefixes": [], "network_security_group_name": "nsg1"});
+        let route = json!({"name": "to-all", "address_prefix": "10.0.0.0/8",
+            "next_hop_type": "VnetLocal", "next_hop_in_ip_address": "",
+            "route_table_name": "rt1"});
+        let resources = vec![
+            resource(
+                "azurerm_virtual_network",
+                "vnet1",
+                json!({"name": "vnet1", "address_space": ["10.9.0.0/16"], "subnet": [
+                    {"name": "sn", "address_prefixes": ["10.9.1.0/24"], "security_group": ""}]}),
+                1,
+            ),
+            resource(
+                "azurerm_subnet",
+                "sn",
+                json!({"name": "sn", "virtual_network_name": "vnet1",
+                       "address_prefixes": ["10.9.1.0/24"]}),
+                2,
+            ),
+            resource(
+                "azurerm_network_security_group",
+                "nsg1",
+                json!({"name": "nsg1", "security_rule": [rule.clone()]}),
+                3,
+            ),
+            resource("azurerm_network_security_rule", "deny-telnet", rule, 4),
+            resource(
+                "azurerm_route_table",
+                "rt1",
+                json!({"name": "rt1", "route": [route.clone()],
+                       "disable_bgp_route_propagation": false,
+                       "bgp_route_propagation_enabled": true}),
+                5,
+            ),
+            resource("azurerm_route", "to-all", route, 6),
+        ];
+        let text = topology_yaml(&resources, "a test").unwrap();
+        assert_eq!(text.matches("- name: sn").count(), 1, "{text}");
+        assert_eq!(text.matches("- name: deny-telnet").count(), 1, "{text}");
+        assert_eq!(text.matches("- name: to-all").count(), 1, "{text}");
+        assert!(
+            text.contains("      # main.tf:2\n      - name: sn"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      # main.tf:4\n      - name: deny-telnet"),
+            "{text}"
+        );
+        assert!(
+            text.contains("      # main.tf:6\n      - name: to-all"),
+            "{text}"
+        );
+        assert!(!text.contains("bgp_route_propagation_enabled"), "{text}");
     }
 
     #[test]
