@@ -116,6 +116,11 @@ fn count_foreach() {
     imports_as_expected("count-foreach");
 }
 
+#[test]
+fn ilb_ha_nva() {
+    imports_as_expected("ilb-ha-nva");
+}
+
 /// The input order of resources changes nothing but the Dynamic
 /// allocation, which follows it: here every file of hub-spoke-nva in one,
 /// its blocks reversed, gives the same file but for the source comments.

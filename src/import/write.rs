@@ -24,17 +24,14 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+mod load_balancers;
+
 /// The azurerm types vnetd has no counterpart for yet, though its topology
 /// file does: they are listed with the ignored resources, with this note.
 const NOT_YET_IMPORTED: &[&str] = &[
     "azurerm_virtual_network_gateway",
     "azurerm_local_network_gateway",
     "azurerm_virtual_network_gateway_connection",
-    "azurerm_lb",
-    "azurerm_lb_backend_address_pool",
-    "azurerm_lb_probe",
-    "azurerm_lb_rule",
-    "azurerm_network_interface_backend_address_pool_association",
 ];
 
 /// Writes the topology file for `resources`. `origin` names the input in
@@ -44,18 +41,27 @@ const NOT_YET_IMPORTED: &[&str] = &[
 /// address of the subnet from its fifth on (Azure reserves the network
 /// address, the next three and the broadcast address), skipping the
 /// subnet's Static addresses and the Dynamic ones the input already
-/// knows; NICs are taken in the order given, since the order in which
-/// Azure created them is not known.
+/// knows; NICs and load balancer frontends are taken in the order given,
+/// since the order in which Azure created them is not known.
 pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, ImportError> {
     let mut model = Model::default();
     for kind in KINDS {
-        for r in resources.iter().filter(|r| r.kind == *kind) {
-            model.add(r)?;
+        for (index, r) in resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.kind == *kind)
+        {
+            model.add(r, index)?;
         }
     }
     for r in resources {
         if !KINDS.contains(&r.kind.as_str()) {
-            model.ignored.push(r);
+            let note = if NOT_YET_IMPORTED.contains(&r.kind.as_str()) {
+                "not imported yet: see config/hybrid.yaml"
+            } else {
+                ""
+            };
+            model.ignored.push((r, note.to_string()));
         }
     }
     model.allocate_dynamic_addresses()?;
@@ -87,6 +93,11 @@ pub const KINDS: &[&str] = &[
     "azurerm_network_interface",
     "azurerm_network_interface_security_group_association",
     "azurerm_network_interface_application_security_group_association",
+    "azurerm_lb",
+    "azurerm_lb_backend_address_pool",
+    "azurerm_lb_probe",
+    "azurerm_lb_rule",
+    "azurerm_network_interface_backend_address_pool_association",
 ];
 
 // ---- the model -----------------------------------------------------------
@@ -142,6 +153,8 @@ struct IpConfig {
 struct Nic {
     name: String,
     source: String,
+    /// Its place in the input, the order of Dynamic allocation.
+    input_index: usize,
     configs: Vec<IpConfig>,
     ip_forwarding: bool,
     nsg: Option<Link>,
@@ -193,19 +206,24 @@ struct Model<'r> {
     nsgs: BTreeMap<String, Nsg>,
     route_tables: BTreeMap<String, RouteTable>,
     asgs: BTreeMap<String, String>,
-    ignored: Vec<&'r Resource>,
+    load_balancers: BTreeMap<String, load_balancers::LoadBalancer>,
+    /// Load balancers vnetd does not emulate (public, Basic), and why.
+    skipped_load_balancers: BTreeMap<String, String>,
+    /// Resources left out, each with a note (empty: none).
+    ignored: Vec<(&'r Resource, String)>,
 }
 
-impl Model<'_> {
+impl<'r> Model<'r> {
     fn is_empty(&self) -> bool {
         self.vnets.is_empty()
             && self.nics.is_empty()
             && self.nsgs.is_empty()
             && self.route_tables.is_empty()
             && self.asgs.is_empty()
+            && self.load_balancers.is_empty()
     }
 
-    fn add(&mut self, r: &Resource) -> Result<(), ImportError> {
+    fn add(&mut self, r: &'r Resource, index: usize) -> Result<(), ImportError> {
         let a = Attrs { r };
         match r.kind.as_str() {
             "azurerm_virtual_network" => self.add_vnet(&a),
@@ -272,7 +290,14 @@ impl Model<'_> {
                 Ok(())
             }
             "azurerm_virtual_network_peering" => self.add_peering(&a),
-            "azurerm_network_interface" => self.add_nic(&a),
+            "azurerm_network_interface" => self.add_nic(&a, index),
+            "azurerm_lb" => self.add_load_balancer(&a, index),
+            "azurerm_lb_backend_address_pool" => self.add_pool(&a),
+            "azurerm_lb_probe" => self.add_probe(&a),
+            "azurerm_lb_rule" => self.add_lb_rule(&a),
+            "azurerm_network_interface_backend_address_pool_association" => {
+                self.add_pool_member(&a)
+            }
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
@@ -462,7 +487,7 @@ impl Model<'_> {
         Ok(())
     }
 
-    fn add_nic(&mut self, a: &Attrs) -> Result<(), ImportError> {
+    fn add_nic(&mut self, a: &Attrs, index: usize) -> Result<(), ImportError> {
         let name = a.name()?;
         if let Some(first) = self.nics.iter().find(|n| n.name == name) {
             return Err(a.duplicate("network interface", &name, &first.source));
@@ -527,6 +552,7 @@ impl Model<'_> {
         self.nics.push(Nic {
             name,
             source: a.r.source.clone(),
+            input_index: index,
             configs,
             ip_forwarding,
             nsg: None,
@@ -565,46 +591,91 @@ impl Model<'_> {
             .ok_or_else(|| a.error(why))
     }
 
-    /// Gives each Dynamic configuration without an address the first free
-    /// one of its subnet, NIC after NIC in input order.
+    /// Gives each Dynamic IP configuration and load balancer frontend
+    /// without an address the first free one of its subnet, in input order.
     fn allocate_dynamic_addresses(&mut self) -> Result<(), ImportError> {
         let mut taken: HashSet<IpAddr> = self
             .nics
             .iter()
             .flat_map(|n| n.configs.iter().filter_map(|c| c.address))
+            .chain(
+                self.load_balancers
+                    .values()
+                    .flat_map(|lb| lb.frontends.iter().filter_map(|f| f.address)),
+            )
             .collect();
-        for nic in &mut self.nics {
-            for config in &mut nic.configs {
-                if config.address.is_some() {
-                    continue;
+        // (input index, NIC or load balancer, configuration or frontend)
+        let mut claims: Vec<(usize, Claim, usize)> = Vec::new();
+        for (n, nic) in self.nics.iter().enumerate() {
+            for (c, config) in nic.configs.iter().enumerate() {
+                if config.address.is_none() {
+                    claims.push((nic.input_index, Claim::Nic(n), c));
                 }
-                let (vnet, subnet) = &config.subnet;
-                let prefixes = self
-                    .vnets
-                    .get(vnet)
-                    .and_then(|v| v.subnets.get(subnet))
-                    .map(|s| s.prefixes.clone())
-                    .unwrap_or_default();
-                let found = prefixes
-                    .iter()
-                    .filter(|p| matches!(p, IpNet::V6(_)) == config.ipv6)
-                    .find_map(|p| first_free(p, &taken));
-                let Some(ip) = found else {
-                    return Err(ImportError::new(
-                        &nic.source,
-                        format!(
-                            "no free address left in subnet {vnet}/{subnet} for the Dynamic \
-                             IP configuration `{}` of `{}`",
-                            config.name, nic.name
-                        ),
-                    ));
-                };
-                taken.insert(ip);
-                config.address = Some(ip);
+            }
+        }
+        for (name, lb) in &self.load_balancers {
+            for (f, frontend) in lb.frontends.iter().enumerate() {
+                if frontend.address.is_none() {
+                    claims.push((lb.input_index, Claim::Frontend(name.clone()), f));
+                }
+            }
+        }
+        claims.sort_by_key(|(index, _, item)| (*index, *item));
+        for (_, claim, item) in claims {
+            let (subnet, ipv6, what, source) = match &claim {
+                Claim::Nic(n) => {
+                    let nic = &self.nics[*n];
+                    let c = &nic.configs[item];
+                    let what = format!(
+                        "the Dynamic IP configuration `{}` of `{}`",
+                        c.name, nic.name
+                    );
+                    (c.subnet.clone(), c.ipv6, what, nic.source.clone())
+                }
+                Claim::Frontend(lb) => {
+                    let lb = &self.load_balancers[lb];
+                    let f = &lb.frontends[item];
+                    let what = format!("the Dynamic frontend `{}` of `{}`", f.name, lb.name);
+                    (f.subnet.clone(), f.ipv6, what, lb.source.clone())
+                }
+            };
+            let (vnet, subnet) = subnet;
+            let prefixes = self
+                .vnets
+                .get(&vnet)
+                .and_then(|v| v.subnets.get(&subnet))
+                .map(|s| s.prefixes.clone())
+                .unwrap_or_default();
+            let found = prefixes
+                .iter()
+                .filter(|p| matches!(p, IpNet::V6(_)) == ipv6)
+                .find_map(|p| first_free(p, &taken));
+            let Some(ip) = found else {
+                return Err(ImportError::new(
+                    source,
+                    format!("no free address left in subnet {vnet}/{subnet} for {what}"),
+                ));
+            };
+            taken.insert(ip);
+            match claim {
+                Claim::Nic(n) => self.nics[n].configs[item].address = Some(ip),
+                Claim::Frontend(lb) => {
+                    if let Some(lb) = self.load_balancers.get_mut(&lb) {
+                        lb.frontends[item].address = Some(ip);
+                    }
+                }
             }
         }
         Ok(())
     }
+}
+
+/// What asks for a Dynamic address.
+enum Claim {
+    /// A NIC, by its index in [`Model::nics`].
+    Nic(usize),
+    /// A load balancer, by name.
+    Frontend(String),
 }
 
 /// The first address of `prefix` from its fifth on that is not taken,
@@ -967,18 +1038,23 @@ impl Model<'_> {
             let mut ignored: Vec<String> = self
                 .ignored
                 .iter()
-                .map(|r| {
+                .map(|(r, note)| {
                     let what = if r.name.is_empty() {
                         r.kind.clone()
                     } else {
                         format!("{}.{}", r.kind, r.name)
                     };
-                    let note = if NOT_YET_IMPORTED.contains(&r.kind.as_str()) {
-                        ", not imported yet: see config/hybrid.yaml and config/ha-nva.yaml"
+                    let note = if note.is_empty() {
+                        String::new()
                     } else {
-                        ""
+                        format!(": {note}")
                     };
-                    format!("#   {} ({}{note})", one_line(&what), one_line(&r.source))
+                    format!(
+                        "#   {} ({}){}",
+                        one_line(&what),
+                        one_line(&r.source),
+                        one_line(&note)
+                    )
                 })
                 .collect();
             ignored.sort();
@@ -999,6 +1075,7 @@ impl Model<'_> {
                 out.line(&format!("  - name: {}", scalar(name)));
             }
         }
+        self.render_load_balancers(&mut out);
         out
     }
 
