@@ -121,6 +121,11 @@ fn ilb_ha_nva() {
     imports_as_expected("ilb-ha-nva");
 }
 
+#[test]
+fn vpn_gateway() {
+    imports_as_expected("vpn-gateway");
+}
+
 /// The input order of resources changes nothing but the Dynamic
 /// allocation, which follows it: here every file of hub-spoke-nva in one,
 /// its blocks reversed, gives the same file but for the source comments.

@@ -24,15 +24,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+mod gateways;
 mod load_balancers;
-
-/// The azurerm types vnetd has no counterpart for yet, though its topology
-/// file does: they are listed with the ignored resources, with this note.
-const NOT_YET_IMPORTED: &[&str] = &[
-    "azurerm_virtual_network_gateway",
-    "azurerm_local_network_gateway",
-    "azurerm_virtual_network_gateway_connection",
-];
 
 /// Writes the topology file for `resources`. `origin` names the input in
 /// the header comment (e.g. `Terraform configuration in infra/`).
@@ -56,12 +49,7 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
     }
     for r in resources {
         if !KINDS.contains(&r.kind.as_str()) {
-            let note = if NOT_YET_IMPORTED.contains(&r.kind.as_str()) {
-                "not imported yet: see config/hybrid.yaml"
-            } else {
-                ""
-            };
-            model.ignored.push((r, note.to_string()));
+            model.ignored.push((r, String::new()));
         }
     }
     model.allocate_dynamic_addresses()?;
@@ -98,6 +86,9 @@ pub const KINDS: &[&str] = &[
     "azurerm_lb_probe",
     "azurerm_lb_rule",
     "azurerm_network_interface_backend_address_pool_association",
+    "azurerm_virtual_network_gateway",
+    "azurerm_local_network_gateway",
+    "azurerm_virtual_network_gateway_connection",
 ];
 
 // ---- the model -----------------------------------------------------------
@@ -207,6 +198,11 @@ struct Model<'r> {
     route_tables: BTreeMap<String, RouteTable>,
     asgs: BTreeMap<String, String>,
     load_balancers: BTreeMap<String, load_balancers::LoadBalancer>,
+    gateways: BTreeMap<String, gateways::Part>,
+    local_gateways: BTreeMap<String, gateways::Part>,
+    /// The on-premises site of each local network gateway, by its name.
+    sites: BTreeMap<String, gateways::Site>,
+    connections: BTreeMap<String, gateways::Part>,
     /// Load balancers vnetd does not emulate (public, Basic), and why.
     skipped_load_balancers: BTreeMap<String, String>,
     /// Resources left out, each with a note (empty: none).
@@ -221,6 +217,7 @@ impl<'r> Model<'r> {
             && self.route_tables.is_empty()
             && self.asgs.is_empty()
             && self.load_balancers.is_empty()
+            && self.gateways.is_empty()
     }
 
     fn add(&mut self, r: &'r Resource, index: usize) -> Result<(), ImportError> {
@@ -298,6 +295,9 @@ impl<'r> Model<'r> {
             "azurerm_network_interface_backend_address_pool_association" => {
                 self.add_pool_member(&a)
             }
+            "azurerm_virtual_network_gateway" => self.add_gateway(&a),
+            "azurerm_local_network_gateway" => self.add_local_gateway(&a),
+            "azurerm_virtual_network_gateway_connection" => self.add_connection(&a),
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
@@ -1075,6 +1075,7 @@ impl Model<'_> {
                 out.line(&format!("  - name: {}", scalar(name)));
             }
         }
+        self.render_gateways(&mut out);
         self.render_load_balancers(&mut out);
         out
     }
