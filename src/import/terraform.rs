@@ -28,7 +28,7 @@
 //! an unsupported function or reference, a missing variable or a dangling
 //! reference is an [`ImportError`] at `file:line`, naming the expression.
 
-mod functions;
+pub mod functions;
 
 use super::{ImportError, Resource};
 use hcl::edit::expr::{Expression as Expr, ForExpr, FuncCall, Traversal, TraversalOperator};

@@ -818,20 +818,25 @@ struct Attrs<'r> {
     r: &'r Resource,
 }
 
+/// One nested block's attributes (or the resource's own), read as
+/// [`Attrs`] reads them, with the resource that holds them for messages.
 struct Nested<'r, 'v> {
     values: &'v Value,
-    _r: &'r Resource,
+    resource: &'r Resource,
 }
 
 impl<'r> Attrs<'r> {
     fn nested<'v>(r: &'r Resource, values: &'v Value) -> Nested<'r, 'v> {
-        Nested { values, _r: r }
+        Nested {
+            values,
+            resource: r,
+        }
     }
 
     fn own(&self) -> Nested<'r, 'r> {
         Nested {
             values: &self.r.attributes,
-            _r: self.r,
+            resource: self.r,
         }
     }
 
@@ -967,8 +972,8 @@ impl Nested<'_, '_> {
     fn required_str(&self, key: &str) -> Result<String, ImportError> {
         self.str(key).ok_or_else(|| {
             ImportError::new(
-                &self._r.source,
-                format!("a block of {} has no {key}", self._r.kind),
+                &self.resource.source,
+                format!("a block of {} has no {key}", self.resource.kind),
             )
         })
     }
