@@ -21,10 +21,11 @@
 //! Not read: `data` sources, `provider`, `terraform`, `output` and
 //! `module` blocks (listed as ignored; what a module declares is not
 //! imported, and a reference to a module's or a data source's value is an
-//! error), `TF_VAR_` variables. Resource types the writer does not use are
-//! evaluated leniently: an attribute that cannot be evaluated (`file(...)`
-//! in a VM) is left out, and is an error only if a used resource refers to
-//! it. In the resources the writer uses, every expression must evaluate:
+//! error), `TF_VAR_` variables, `*.tf.json` and `*.tfvars.json` files;
+//! override files (`*_override.tf`) are refused. Resource types the writer
+//! does not use are evaluated leniently: an attribute that cannot be
+//! evaluated (`file(...)` in a VM) is left out, and is an error only if a
+//! used resource refers to it. In the resources the writer uses, every expression must evaluate:
 //! an unsupported function or reference, a missing variable or a dangling
 //! reference is an [`ImportError`] at `file:line`, naming the expression.
 
@@ -91,10 +92,17 @@ fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        let wanted = name.ends_with(suffix) && (suffix != ".tf" || !name.ends_with(".auto.tf"));
-        if wanted && entry.path().is_file() {
-            names.push(name);
+        if !name.ends_with(suffix) || !entry.path().is_file() {
+            continue;
         }
+        if suffix == ".tf" && (name == "override.tf" || name.ends_with("_override.tf")) {
+            return Err(ImportError::new(
+                name,
+                "Terraform override files are not read: merge the override into the \
+                 configuration, or import without it",
+            ));
+        }
+        names.push(name);
     }
     names.sort();
     Ok(names)
