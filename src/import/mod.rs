@@ -29,6 +29,12 @@ pub fn terraform_topology(dir: &Path, vars: &[(String, String)]) -> Result<Strin
     topology_yaml(&resources, &origin)
 }
 
+/// The attribute a nested block's object may carry with the block's own
+/// place (`main.tf:40`), for the comment before what it becomes (an inline
+/// subnet, rule or route); without it, the resource's `source` is used.
+/// No HCL or azurerm name starts with `_`, so it cannot clash.
+pub const BLOCK_SOURCE: &str = "__source";
+
 /// One azurerm resource, fully evaluated: what a Terraform plan or state
 /// holds for it.
 #[derive(Debug, Clone, PartialEq)]

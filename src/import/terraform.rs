@@ -772,7 +772,11 @@ impl Reader {
                         }
                         continue;
                     }
-                    let nested = self.body(&block.body, file, ctx, extras, strict, false)?;
+                    let mut nested = self.body(&block.body, file, ctx, extras, strict, false)?;
+                    nested.insert(
+                        super::BLOCK_SOURCE.to_string(),
+                        Value::from(file.location(&block.span())),
+                    );
                     push_blocks(&mut out, ident, vec![Value::Object(nested)]);
                 }
             }
@@ -845,14 +849,12 @@ impl Reader {
             let mut inner = extras.to_vec();
             inner.push((iterator.clone(), Value::Object(element)));
             let inner_ctx = self.context(&inner);
-            items.push(Value::Object(self.body(
-                &content.body,
-                file,
-                &inner_ctx,
-                &inner,
-                strict,
-                false,
-            )?));
+            let mut item = self.body(&content.body, file, &inner_ctx, &inner, strict, false)?;
+            item.insert(
+                super::BLOCK_SOURCE.to_string(),
+                Value::from(file.location(&block.span())),
+            );
+            items.push(Value::Object(item));
         }
         Ok((name, items))
     }

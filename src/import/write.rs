@@ -346,20 +346,20 @@ impl<'r> Model<'r> {
             let nsg = match b.str("security_group") {
                 Some(id) => Some(Link {
                     name: a.name_in_id(&id, "networkSecurityGroups", "subnet.security_group")?,
-                    source: a.r.source.clone(),
+                    source: b.source(),
                 }),
                 None => None,
             };
             let route_table = match b.str("route_table_id") {
                 Some(id) => Some(Link {
                     name: a.name_in_id(&id, "routeTables", "subnet.route_table_id")?,
-                    source: a.r.source.clone(),
+                    source: b.source(),
                 }),
                 None => None,
             };
             let subnet = Subnet {
                 name: subnet_name.clone(),
-                source: a.r.source.clone(),
+                source: b.source(),
                 prefixes: a.cidrs(&prefixes, "subnet.address_prefixes")?,
                 inline: true,
                 nsg,
@@ -709,7 +709,7 @@ fn rule(owner: &Attrs, attributes: Value, inline: bool) -> Result<Rule, ImportEr
     let name = b.required_str("name")?;
     let required = |key: &str| {
         b.str(key)
-            .ok_or_else(|| owner.error(format!("security rule `{name}` has no {key}")))
+            .ok_or_else(|| b.error(format!("security rule `{name}` has no {key}")))
     };
     let mut fields = vec![
         ("priority", plain_or_quoted(&required("priority")?)),
@@ -764,7 +764,7 @@ fn rule(owner: &Attrs, attributes: Value, inline: bool) -> Result<Rule, ImportEr
     }
     Ok(Rule {
         name,
-        source: owner.r.source.clone(),
+        source: b.source(),
         inline,
         fields,
     })
@@ -776,13 +776,13 @@ fn route(owner: &Attrs, attributes: &Value, inline: bool) -> Result<Route, Impor
     let name = b.required_str("name")?;
     let required = |key: &str| {
         b.str(key)
-            .ok_or_else(|| owner.error(format!("route `{name}` has no {key}")))
+            .ok_or_else(|| b.error(format!("route `{name}` has no {key}")))
     };
     Ok(Route {
         address_prefix: required("address_prefix")?,
         next_hop_type: required("next_hop_type")?,
         next_hop_ip: b.str("next_hop_in_ip_address"),
-        source: owner.r.source.clone(),
+        source: b.source(),
         inline,
         name,
     })
@@ -969,10 +969,23 @@ impl Nested<'_, '_> {
         }
     }
 
+    /// The block's own place when the reader gave it
+    /// ([`super::BLOCK_SOURCE`]), else its resource's.
+    fn source(&self) -> String {
+        match self.values.get(super::BLOCK_SOURCE) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => self.resource.source.clone(),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> ImportError {
+        ImportError::new(self.source(), message)
+    }
+
     fn required_str(&self, key: &str) -> Result<String, ImportError> {
         self.str(key).ok_or_else(|| {
             ImportError::new(
-                &self.resource.source,
+                self.source(),
                 format!("a block of {} has no {key}", self.resource.kind),
             )
         })
