@@ -197,6 +197,12 @@ pub enum Command {
         #[command(flatten)]
         source: Source,
     },
+    /// Write a topology file from an existing description of the network
+    /// (printed to stdout; check it with `vnetd check`).
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
 }
 
 /// `--allow-empty`: a topology that declares nothing (an empty or
@@ -299,4 +305,29 @@ pub enum LbCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `vnetd import ...`: one variant per kind of input.
+#[derive(clap::Subcommand, Debug)]
+pub enum ImportCommand {
+    /// The azurerm resources of a Terraform configuration (every *.tf file
+    /// of DIR), evaluated without Terraform and without Azure.
+    Terraform {
+        /// The directory of the configuration.
+        dir: PathBuf,
+        /// A variable's value (repeatable); wins over terraform.tfvars,
+        /// *.auto.tfvars and the default.
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = name_and_value)]
+        vars: Vec<(String, String)>,
+    },
+}
+
+/// `NAME=VALUE`, split at the first `=`.
+fn name_and_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }

@@ -14,7 +14,8 @@ pub mod failure;
 pub mod lab;
 
 pub use args::{
-    AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, LbCommand, ProtocolArg, Source,
+    AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, ImportCommand, LbCommand, ProtocolArg,
+    Source,
 };
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
@@ -176,6 +177,27 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             &source,
         ),
         Command::Rules { nic, source } => diagnose(Query::Rules { nic }, &source),
+        Command::Import { what } => import(what),
+    }
+}
+
+/// Prints the topology file written from the input; a problem with the
+/// input is refused (exit 1) as `file:line: message`, the file named from
+/// the working directory.
+fn import(what: ImportCommand) -> Result<(), Failure> {
+    match what {
+        ImportCommand::Terraform { dir, vars } => {
+            let text = crate::import::terraform_topology(&dir, &vars).map_err(|e| {
+                let file = e.location.split(':').next().unwrap_or_default();
+                let location = if !file.is_empty() && dir.join(file).is_file() {
+                    dir.join(&e.location).display().to_string()
+                } else {
+                    e.location
+                };
+                Failure::refused(format!("{location}: {}", e.message))
+            })?;
+            say(&text)
+        }
     }
 }
 

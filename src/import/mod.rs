@@ -12,7 +12,28 @@
 //! It may use [`crate::net`] and [`crate::topology`] (to check what it
 //! writes); nothing of the policy, the packet path or the daemon.
 
+pub mod terraform;
+pub mod write;
+
+pub use write::topology_yaml;
+
 use std::fmt;
+use std::path::Path;
+
+/// `vnetd import terraform DIR`: the topology file written from the
+/// configuration in `dir`, with `vars` (`--var NAME=VALUE`). Locations in
+/// errors and comments are relative to `dir`.
+pub fn terraform_topology(dir: &Path, vars: &[(String, String)]) -> Result<String, ImportError> {
+    let resources = terraform::read_dir(dir, vars)?;
+    let origin = format!("the Terraform configuration in {}", dir.display());
+    topology_yaml(&resources, &origin)
+}
+
+/// The attribute a nested block's object may carry with the block's own
+/// place (`main.tf:40`), for the comment before what it becomes (an inline
+/// subnet, rule or route); without it, the resource's `source` is used.
+/// No HCL or azurerm name starts with `_`, so it cannot clash.
+pub const BLOCK_SOURCE: &str = "__source";
 
 /// One azurerm resource, fully evaluated: what a Terraform plan or state
 /// holds for it.

@@ -1,0 +1,238 @@
+//! VPN gateways: `azurerm_virtual_network_gateway`,
+//! `azurerm_local_network_gateway` and
+//! `azurerm_virtual_network_gateway_connection`, written as the topology's
+//! `virtual_network_gateways`, `local_network_gateways` and
+//! `virtual_network_gateway_connections`.
+//!
+//! vnetd runs the on-premises side too, as an `on_premises_sites` entry
+//! that each local network gateway stands for. Azure has no such resource,
+//! so one site is written per local network gateway, named after it: its
+//! address space is the gateway's (or, when BGP alone announces the
+//! ranges, the BGP speaker's address), its router speaks BGP with BIRD
+//! when the gateway has BGP settings. A connection's shared key is not
+//! written: vnetd does not need it, and the file should not spread it.
+
+use super::{flow_list, plain_or_quoted, scalar, Attrs, Model, Output};
+use crate::import::ImportError;
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// A gateway, local gateway or connection: its source and its
+/// `key: value` lines after `name`.
+#[derive(Debug)]
+pub(super) struct Part {
+    source: String,
+    fields: Vec<(&'static str, String)>,
+}
+
+/// The on-premises site a local network gateway stands for.
+#[derive(Debug)]
+pub(super) struct Site {
+    source: String,
+    address_space: Vec<String>,
+    asn: Option<String>,
+}
+
+impl<'r> Model<'r> {
+    pub(super) fn add_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.gateways.get(&name) {
+            return Err(a.duplicate("virtual network gateway", &name, &first.source));
+        }
+        let Some(config) = a.blocks("ip_configuration").into_iter().next() else {
+            return Err(a.error(format!(
+                "virtual network gateway `{name}` has no ip_configuration (its GatewaySubnet)"
+            )));
+        };
+        let subnet_id = Attrs::nested(a.r, config).required_str("subnet_id")?;
+        let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
+        self.subnet_mut(a, &vnet, &subnet)?;
+        let mut fields = vec![
+            ("virtual_network", scalar(&vnet)),
+            (
+                "type",
+                scalar(&a.str("type").unwrap_or_else(|| "Vpn".into())),
+            ),
+        ];
+        if let Some(vpn_type) = a.str("vpn_type") {
+            fields.push(("vpn_type", scalar(&vpn_type)));
+        }
+        if let Some(sku) = a.str("sku") {
+            fields.push(("sku", scalar(&sku)));
+        }
+        if a.bool("active_active") == Some(true) {
+            fields.push(("active_active", "true".into()));
+        }
+        if bgp_enabled(a) {
+            fields.push(("bgp_enabled", "true".into()));
+            let asn = a
+                .blocks("bgp_settings")
+                .into_iter()
+                .next()
+                .and_then(|b| Attrs::nested(a.r, b).str("asn"));
+            if let Some(asn) = asn {
+                fields.push((
+                    "bgp_settings",
+                    format!("{{asn: {}}}", plain_or_quoted(&asn)),
+                ));
+            }
+        }
+        let part = Part {
+            source: a.r.source.clone(),
+            fields,
+        };
+        self.gateways.insert(name, part);
+        Ok(())
+    }
+
+    pub(super) fn add_local_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.local_gateways.get(&name) {
+            return Err(a.duplicate("local network gateway", &name, &first.source));
+        }
+        let mut address_space = super::sorted_prefixes(a.list("address_space"));
+        let mut fields = vec![("site", scalar(&name))];
+        if let Some(address) = a.str("gateway_address") {
+            fields.push(("gateway_address", scalar(&address)));
+        }
+        fields.push(("address_space", flow_list(&address_space)));
+        let bgp = a
+            .blocks("bgp_settings")
+            .into_iter()
+            .next()
+            .map(|b| Attrs::nested(a.r, b));
+        let mut asn = None;
+        if let Some(b) = bgp {
+            let number = b.required_str("asn")?;
+            let peer = b.required_str("bgp_peering_address")?;
+            fields.push((
+                "bgp_settings",
+                format!(
+                    "{{asn: {}, bgp_peering_address: {}}}",
+                    plain_or_quoted(&number),
+                    scalar(&peer)
+                ),
+            ));
+            if address_space.is_empty() {
+                // BGP announces the ranges; the site holds its speaker.
+                let ip = IpAddr::from_str(&peer).map_err(|_| {
+                    a.error(format!("bgp_peering_address `{peer}` is not an IP address"))
+                })?;
+                address_space.push(IpNet::from(ip).to_string());
+            }
+            asn = Some(number);
+        }
+        if address_space.is_empty() {
+            return Err(a.error(format!(
+                "local network gateway `{name}` has neither address_space nor bgp_settings: \
+                 nothing says what is behind it"
+            )));
+        }
+        self.sites.insert(
+            name.clone(),
+            Site {
+                source: a.r.source.clone(),
+                address_space,
+                asn,
+            },
+        );
+        let part = Part {
+            source: a.r.source.clone(),
+            fields,
+        };
+        self.local_gateways.insert(name, part);
+        Ok(())
+    }
+
+    pub(super) fn add_connection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.connections.get(&name) {
+            return Err(a.duplicate("gateway connection", &name, &first.source));
+        }
+        let gateway = a.id_name("virtual_network_gateway_id", "virtualNetworkGateways")?;
+        if !self.gateways.contains_key(&gateway) {
+            return Err(a.dangling("virtual_network_gateway_id"));
+        }
+        let mut fields = vec![
+            ("type", scalar(&a.required_str("type")?)),
+            ("virtual_network_gateway", scalar(&gateway)),
+        ];
+        if a.str("local_network_gateway_id").is_some() {
+            let local = a.id_name("local_network_gateway_id", "localNetworkGateways")?;
+            if !self.local_gateways.contains_key(&local) {
+                return Err(a.dangling("local_network_gateway_id"));
+            }
+            fields.push(("local_network_gateway", scalar(&local)));
+        }
+        if a.str("peer_virtual_network_gateway_id").is_some() {
+            let peer = a.id_name("peer_virtual_network_gateway_id", "virtualNetworkGateways")?;
+            if !self.gateways.contains_key(&peer) {
+                return Err(a.dangling("peer_virtual_network_gateway_id"));
+            }
+            fields.push(("peer_virtual_network_gateway", scalar(&peer)));
+        }
+        if bgp_enabled(a) {
+            fields.push(("bgp_enabled", "true".into()));
+        }
+        if let Some(weight) = a.str("routing_weight").filter(|w| w != "0") {
+            fields.push(("routing_weight", plain_or_quoted(&weight)));
+        }
+        let part = Part {
+            source: a.r.source.clone(),
+            fields,
+        };
+        self.connections.insert(name, part);
+        Ok(())
+    }
+
+    pub(super) fn render_gateways(&self, out: &mut Output) {
+        if !self.sites.is_empty() {
+            out.line("");
+            out.line("# One site per local network gateway, for vnetd to run (Azure has no");
+            out.line("# such resource): its router speaks BGP with BIRD when the gateway has");
+            out.line("# BGP settings; its address space is the gateway's, or only the BGP");
+            out.line("# speaker's address when BGP announces the ranges: widen it to the");
+            out.line("# branch's ranges, and add hosts, as the lab needs.");
+            out.line("on_premises_sites:");
+            for (name, site) in &self.sites {
+                out.source(2, &site.source);
+                out.line(&format!("  - name: {}", scalar(name)));
+                out.line(&format!(
+                    "    address_space: {}",
+                    flow_list(&site.address_space)
+                ));
+                match &site.asn {
+                    Some(asn) => out.line(&format!(
+                        "    router: {{asn: {}, bgp_speaker: bird}}",
+                        plain_or_quoted(asn)
+                    )),
+                    None => out.line("    router: {bgp_speaker: none}"),
+                }
+            }
+        }
+        for (key, parts) in [
+            ("virtual_network_gateways", &self.gateways),
+            ("local_network_gateways", &self.local_gateways),
+            ("virtual_network_gateway_connections", &self.connections),
+        ] {
+            if parts.is_empty() {
+                continue;
+            }
+            out.line("");
+            out.line(&format!("{key}:"));
+            for (name, part) in parts {
+                out.source(2, &part.source);
+                out.line(&format!("  - name: {}", scalar(name)));
+                for (field, value) in &part.fields {
+                    out.line(&format!("    {field}: {value}"));
+                }
+            }
+        }
+    }
+}
+
+/// BGP on, under the v3 (`enable_bgp`) or the v4 (`bgp_enabled`) name.
+fn bgp_enabled(a: &Attrs) -> bool {
+    a.bool("bgp_enabled") == Some(true) || a.bool("enable_bgp") == Some(true)
+}

@@ -1,0 +1,310 @@
+//! `vnetd import terraform`: each configuration under
+//! `tests/import/terraform/<case>/` must import to exactly its
+//! `expected.yaml`, which `vnetd check` must accept; each broken one under
+//! `tests/import/terraform/errors/<case>/` must be refused at the exact
+//! `file:line`, naming the expression, by the library and by the binary
+//! (exit 1, the message on stderr, nothing on stdout).
+//!
+//! `VNETD_BLESS=1 cargo test --test import_terraform` rewrites the
+//! expected files from what the import gives now; read the diff before
+//! committing it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CASES_DIR: &str = "tests/import/terraform";
+
+/// A case's directory, as given to the importer: relative to the crate,
+/// where cargo runs the tests, so the header names it the same way.
+fn case_dir(case: &str) -> PathBuf {
+    Path::new(CASES_DIR).join(case)
+}
+
+/// `--var`s of a case: its `vars` file, one NAME=VALUE a line.
+fn case_vars(case: &str) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(case_dir(case).join("vars")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (name, value) = l.split_once('=').expect("vars lines are NAME=VALUE");
+            (name.to_string(), value.to_string())
+        })
+        .collect()
+}
+
+fn vnetd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(args)
+        .output()
+        .expect("vnetd runs")
+}
+
+/// The first line where two texts differ, for a readable failure.
+fn first_difference(expected: &str, got: &str) -> String {
+    for (n, (e, g)) in expected.lines().zip(got.lines()).enumerate() {
+        if e != g {
+            return format!("line {}:\n  expected: {e}\n  got:      {g}", n + 1);
+        }
+    }
+    format!(
+        "lengths differ: expected {} lines, got {}",
+        expected.lines().count(),
+        got.lines().count()
+    )
+}
+
+fn imports_as_expected(case: &str) {
+    let dir = case_dir(case);
+    let vars = case_vars(case);
+    let got = vnetd::import::terraform_topology(&dir, &vars)
+        .unwrap_or_else(|e| panic!("{case}: the import failed: {e}"));
+    if let Err(errors) = vnetd::topology::parse_str(case, &got) {
+        let listed: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+        panic!(
+            "{case}: vnetd refuses the import:\n{}\n{got}",
+            listed.join("\n")
+        );
+    }
+    let expected_path = dir.join("expected.yaml");
+    if std::env::var_os("VNETD_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&expected_path, &got).expect("expected.yaml is writable");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+    assert!(
+        expected == got,
+        "{case}: the import differs from expected.yaml, at {}\n--- got:\n{got}",
+        first_difference(&expected, &got)
+    );
+
+    // The binary prints the same text, and nothing else.
+    let mut args = vec!["import", "terraform", dir.to_str().unwrap()];
+    let pairs: Vec<String> = vars.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    for pair in &pairs {
+        args.extend(["--var", pair.as_str()]);
+    }
+    let out = vnetd(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{case}: stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        expected,
+        "{case}: stdout"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{case}: stderr");
+}
+
+#[test]
+fn hub_spoke_nva() {
+    imports_as_expected("hub-spoke-nva");
+}
+
+#[test]
+fn nsg_asg() {
+    imports_as_expected("nsg-asg");
+}
+
+#[test]
+fn count_foreach() {
+    imports_as_expected("count-foreach");
+}
+
+#[test]
+fn ilb_ha_nva() {
+    imports_as_expected("ilb-ha-nva");
+}
+
+#[test]
+fn vpn_gateway() {
+    imports_as_expected("vpn-gateway");
+}
+
+/// The input order of resources changes nothing but the Dynamic
+/// allocation, which follows it: here every file of hub-spoke-nva in one,
+/// its blocks reversed, gives the same file but for the source comments.
+#[test]
+fn output_does_not_depend_on_block_order() {
+    let source = case_dir("hub-spoke-nva");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut blocks: Vec<String> = Vec::new();
+    for name in ["compute.tf", "main.tf"] {
+        let text = std::fs::read_to_string(source.join(name)).unwrap();
+        // Top-level blocks start at column 0 and end with a `}` line.
+        let mut current = String::new();
+        for line in text.lines() {
+            if line.starts_with('#') || (current.is_empty() && line.trim().is_empty()) {
+                continue;
+            }
+            current.push_str(line);
+            current.push('\n');
+            if line == "}" {
+                blocks.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    blocks.reverse();
+    std::fs::write(tmp.path().join("all.tf"), blocks.join("\n")).unwrap();
+    let strip = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .map(|l| l.split("  # ").next().unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let reordered = vnetd::import::terraform_topology(tmp.path(), &[]).unwrap();
+    let original = vnetd::import::terraform_topology(&source, &[]).unwrap();
+    assert_eq!(strip(&reordered), strip(&original));
+}
+
+/// A broken configuration: where the import must stop, and why.
+struct Broken {
+    case: &'static str,
+    vars: &'static [(&'static str, &'static str)],
+    location: &'static str,
+    message: &'static str,
+}
+
+const BROKEN: &[Broken] = &[
+    Broken {
+        case: "unsupported-function",
+        vars: &[],
+        location: "main.tf:5",
+        message: "`file(\"hub-range.txt\")`: vnetd does not evaluate the function `file` (it \
+                  evaluates cidrhost, cidrsubnet, concat, contains, element, flatten, format, \
+                  join, keys, length, lookup, lower, merge, tolist, tonumber, toset, tostring, \
+                  upper, values)",
+    },
+    Broken {
+        case: "data-reference",
+        vars: &[],
+        location: "main.tf:7",
+        message: "`data.azurerm_resource_group.existing.name`: data sources are not read: \
+                  vnetd imports from the configuration alone, without Azure",
+    },
+    Broken {
+        case: "missing-variable",
+        vars: &[("location", "northeurope")],
+        location: "main.tf:5",
+        message: "variable \"hub_range\" has no default and no value: give it with --var \
+                  hub_range=VALUE",
+    },
+    Broken {
+        case: "dangling-reference",
+        vars: &[],
+        location: "main.tf:22",
+        message: "`azurerm_subnet.nope.id`: no resource \"azurerm_subnet\" \"nope\" is declared",
+    },
+    Broken {
+        case: "cycle",
+        vars: &[],
+        location: "main.tf:1",
+        message: "these refer to each other, so none can be evaluated first: \
+                  azurerm_virtual_network.hub -> azurerm_subnet.nva -> \
+                  azurerm_virtual_network.hub",
+    },
+    Broken {
+        case: "unknown-vnet",
+        vars: &[],
+        location: "main.tf:9",
+        message: "subnet `nva` is in VNet `hub-made-elsewhere`, which the input does not declare",
+    },
+    Broken {
+        case: "syntax",
+        vars: &[],
+        location: "main.tf:4",
+        message: "HCL syntax: expected `]`",
+    },
+];
+
+#[test]
+fn broken_configurations_are_refused_where_they_break() {
+    for b in BROKEN {
+        let dir = case_dir(&format!("errors/{}", b.case));
+        let vars: Vec<(String, String)> = b
+            .vars
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let err = vnetd::import::terraform_topology(&dir, &vars)
+            .expect_err(&format!("{}: the import must fail", b.case));
+        assert_eq!(
+            (err.location.as_str(), err.message.as_str()),
+            (b.location, b.message),
+            "{}",
+            b.case
+        );
+
+        let mut args = vec!["import", "terraform", dir.to_str().unwrap()];
+        let pairs: Vec<String> = b.vars.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        for pair in &pairs {
+            args.extend(["--var", pair.as_str()]);
+        }
+        let out = vnetd(&args);
+        assert_eq!(out.status.code(), Some(1), "{}: exit code", b.case);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "",
+            "{}: stdout",
+            b.case
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{}/{}: {}\n", dir.display(), b.location, b.message),
+            "{}: stderr",
+            b.case
+        );
+    }
+}
+
+#[test]
+fn a_var_the_configuration_does_not_declare_is_refused() {
+    let dir = case_dir("hub-spoke-nva");
+    let vars = [("nope".to_string(), "1".to_string())];
+    let err = vnetd::import::terraform_topology(&dir, &vars).unwrap_err();
+    assert_eq!(err.location, "--var nope=1");
+    assert_eq!(
+        err.message,
+        "no variable \"nope\" is declared in the configuration"
+    );
+    let out = vnetd(&[
+        "import",
+        "terraform",
+        dir.to_str().unwrap(),
+        "--var",
+        "nope=1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "--var nope=1: no variable \"nope\" is declared in the configuration\n"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_a_missing_directory_is_refused() {
+    let out = vnetd(&["import", "terraform", CASES_DIR, "--var", "no-equals-sign"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = vnetd(&[
+        "import",
+        "terraform",
+        "tests/import/terraform/does-not-exist",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "tests/import/terraform/does-not-exist: cannot read the directory: No such file"
+        ),
+        "{stderr}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let err = vnetd::import::terraform_topology(empty.path(), &[]).unwrap_err();
+    assert_eq!(err.message, "no .tf file in the directory");
+}
