@@ -12,6 +12,9 @@
 //! It may use [`crate::net`] and [`crate::topology`] (to check what it
 //! writes); nothing of the policy, the packet path or the daemon.
 
+pub mod json_file;
+pub mod tfstate;
+
 use std::fmt;
 
 /// One azurerm resource, fully evaluated: what a Terraform plan or state
