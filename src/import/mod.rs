@@ -12,6 +12,7 @@
 //! It may use [`crate::net`] and [`crate::topology`] (to check what it
 //! writes); nothing of the policy, the packet path or the daemon.
 
+pub mod az;
 pub mod json_file;
 pub mod tfstate;
 
