@@ -15,6 +15,9 @@
 pub mod az;
 pub mod json_file;
 pub mod tfstate;
+pub mod write;
+
+pub use write::topology_yaml;
 
 use std::fmt;
 
