@@ -96,6 +96,12 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Write a topology file from a network described elsewhere, and print
+    /// it: each object after a comment naming where it came from.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
     /// Validate a topology file: exit 0, or 1 with every error listed.
     Check {
         /// The topology file (YAML).
@@ -259,5 +265,23 @@ pub enum LbCommand {
         load_balancer: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `vnetd import ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum ImportCommand {
+    /// A Terraform state (format version 4, as `terraform state pull`
+    /// prints it) or `terraform show -json` output.
+    Tfstate {
+        /// The state or show output (JSON).
+        file: PathBuf,
+    },
+    /// The output of `az network vnet|nic|nsg|route-table|asg list -o json`,
+    /// saved as vnets.json, nics.json, nsgs.json, route-tables.json and
+    /// asgs.json in DIR (a missing file is an empty list).
+    Az {
+        /// The directory of the five files.
+        dir: PathBuf,
     },
 }

@@ -14,7 +14,8 @@ pub mod failure;
 pub mod lab;
 
 pub use args::{
-    AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, LbCommand, ProtocolArg, Source,
+    AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, ImportCommand, LbCommand, ProtocolArg,
+    Source,
 };
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config, empty } => check(&config, empty.options()),
+        Command::Import { what } => import(&what),
         Command::Gateway { what } => match what {
             GatewayCommand::LearnedRoutes { gateway, source } => {
                 diagnose(Query::GatewayLearnedRoutes { gateway }, &source)
@@ -260,6 +262,26 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
             format!(", {} load balancers", t.load_balancers.len())
         }
     ))
+}
+
+/// Reads the input, writes the topology and prints it; an unreadable or
+/// refused input is one line, `LOCATION: reason`, exit 1.
+fn import(what: &ImportCommand) -> Result<(), Failure> {
+    use crate::import::{az, tfstate, topology_yaml};
+    let (resources, origin) = match what {
+        ImportCommand::Tfstate { file } => (
+            tfstate::read(file),
+            format!("the Terraform state {}", file.display()),
+        ),
+        ImportCommand::Az { dir } => (
+            az::read_dir(dir),
+            format!("the az output in {}", dir.display()),
+        ),
+    };
+    let text = resources
+        .and_then(|resources| topology_yaml(&resources, &origin))
+        .map_err(|e| Failure::refused(format!("vnetd import: {e}")))?;
+    say(&text)
 }
 
 fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
