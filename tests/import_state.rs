@@ -419,7 +419,7 @@ fn a_state_of_another_version_is_refused() {
     assert_eq!(
         stderr,
         format!(
-            "vnetd import: {}: (the document): Terraform state version 3 is not supported: \
+            "{}: (the document): Terraform state version 3 is not supported: \
              vnetd reads version 4, which Terraform 0.12 and later write (`terraform state \
              pull` prints the state in the version of the Terraform that runs it)\n",
             path.display()
@@ -427,18 +427,13 @@ fn a_state_of_another_version_is_refused() {
     );
     let stderr = refused(&["import", "tfstate", "tests/import/tfstate/missing.tfstate"]);
     assert!(
-        stderr.starts_with(
-            "vnetd import: tests/import/tfstate/missing.tfstate: cannot read the file: "
-        ),
+        stderr.starts_with("tests/import/tfstate/missing.tfstate: cannot read the file: "),
         "{stderr}"
     );
     std::fs::write(&path, "{\"version\": 4,\n \"resources\": [}\n").unwrap();
     let stderr = refused(&["import", "tfstate", path.to_str().unwrap()]);
     assert!(
-        stderr.starts_with(&format!(
-            "vnetd import: {}:2: not valid JSON: ",
-            path.display()
-        )),
+        stderr.starts_with(&format!("{}:2: not valid JSON: ", path.display())),
         "{stderr}"
     );
 }
@@ -466,7 +461,7 @@ fn an_az_file_of_the_wrong_shape_is_refused_at_its_path() {
     assert_eq!(
         stderr,
         format!(
-            "vnetd import: {}/nics.json: [1].ipConfigurations: expected a list, found an object\n",
+            "{}/nics.json: [1].ipConfigurations: expected a list, found an object\n",
             dir.path().display()
         )
     );
@@ -476,7 +471,7 @@ fn an_az_file_of_the_wrong_shape_is_refused_at_its_path() {
     assert_eq!(
         stderr,
         format!(
-            "vnetd import: {}/vnets.json: (the document): expected a list, found an object\n",
+            "{}/vnets.json: (the document): expected a list, found an object\n",
             dir.path().display()
         )
     );
@@ -492,7 +487,7 @@ fn a_nic_in_a_subnet_that_is_not_there_is_refused() {
     assert_eq!(
         stderr,
         format!(
-            "vnetd import: {}/nics.json: [1].ipConfigurations[0].subnet.id: `{missing}` \
+            "{}/nics.json: [1].ipConfigurations[0].subnet.id: `{missing}` \
              names no subnet of vnets.json\n",
             dir.path().display()
         )
@@ -513,9 +508,7 @@ fn a_nic_in_a_subnet_that_is_not_there_is_refused() {
     let stderr = refused(&["import", "tfstate", path.to_str().unwrap()]);
     assert_eq!(
         stderr,
-        format!(
-            "vnetd import: {NET}/networkInterfaces/vm1: subnet `spoke1/db` is not in the input\n"
-        )
+        format!("{NET}/networkInterfaces/vm1: subnet `spoke1/db` is not in the input\n")
     );
 }
 
@@ -525,7 +518,7 @@ fn an_az_directory_that_is_not_one_is_refused() {
     assert_eq!(
         stderr,
         format!(
-            "vnetd import: {STATE}: not a directory: `vnetd import az` reads a directory of \
+            "{STATE}: not a directory: `vnetd import az` reads a directory of \
              `az ... list -o json` files\n"
         )
     );

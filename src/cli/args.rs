@@ -96,12 +96,6 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Write a topology file from a network described elsewhere, and print
-    /// it: each object after a comment naming where it came from.
-    Import {
-        #[command(subcommand)]
-        what: ImportCommand,
-    },
     /// Validate a topology file: exit 0, or 1 with every error listed.
     Check {
         /// The topology file (YAML).
@@ -163,6 +157,12 @@ pub enum Command {
         nic: String,
         #[command(flatten)]
         source: Source,
+    },
+    /// Write a topology file from an existing description of the network
+    /// (printed to stdout; check it with `vnetd check`).
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
     },
 }
 
@@ -268,7 +268,7 @@ pub enum LbCommand {
     },
 }
 
-/// `vnetd import ...`
+/// `vnetd import ...`: one variant per kind of input.
 #[derive(clap::Subcommand, Debug)]
 pub enum ImportCommand {
     /// A Terraform state (format version 4, as `terraform state pull`

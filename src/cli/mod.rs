@@ -89,7 +89,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Down { config } => down(config.as_deref()),
         Command::Check { config, empty } => check(&config, empty.options()),
-        Command::Import { what } => import(&what),
         Command::Gateway { what } => match what {
             GatewayCommand::LearnedRoutes { gateway, source } => {
                 diagnose(Query::GatewayLearnedRoutes { gateway }, &source)
@@ -152,6 +151,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             &source,
         ),
         Command::Rules { nic, source } => diagnose(Query::Rules { nic }, &source),
+        Command::Import { what } => import(what),
     }
 }
 
@@ -264,23 +264,24 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
     ))
 }
 
-/// Reads the input, writes the topology and prints it; an unreadable or
-/// refused input is one line, `LOCATION: reason`, exit 1.
-fn import(what: &ImportCommand) -> Result<(), Failure> {
+/// Prints the topology file written from the input; a problem with the
+/// input is refused (exit 1) as `location: message`, the location a file
+/// (with the path of the value inside it) or a resource ID.
+fn import(what: ImportCommand) -> Result<(), Failure> {
     use crate::import::{az, tfstate, topology_yaml};
     let (resources, origin) = match what {
         ImportCommand::Tfstate { file } => (
-            tfstate::read(file),
+            tfstate::read(&file),
             format!("the Terraform state {}", file.display()),
         ),
         ImportCommand::Az { dir } => (
-            az::read_dir(dir),
+            az::read_dir(&dir),
             format!("the az output in {}", dir.display()),
         ),
     };
     let text = resources
         .and_then(|resources| topology_yaml(&resources, &origin))
-        .map_err(|e| Failure::refused(format!("vnetd import: {e}")))?;
+        .map_err(|e| Failure::refused(e.to_string()))?;
     say(&text)
 }
 
