@@ -523,3 +523,56 @@ fn an_az_directory_that_is_not_one_is_refused() {
         )
     );
 }
+
+/// ASGs are not in the fixture network: one added to the dump, with vm1
+/// as a member and an NSG rule towards it, reaches the topology as the
+/// NIC's and the rule's ASG names.
+#[test]
+fn an_application_security_group_of_the_az_dump_reaches_the_topology() {
+    let asg_id = format!("{NET}/applicationSecurityGroups/web");
+    let dir = az_copy_with("asgs.json", |asgs| {
+        *asgs = json!([{"etag": "W/\"1\"", "id": asg_id, "location": "westeurope",
+                        "name": "web", "provisioningState": "Succeeded",
+                        "resourceGroup": "rg-lab", "resourceGuid": "x",
+                        "type": "Microsoft.Network/applicationSecurityGroups"}]);
+    });
+    let add_member = |nics: &mut Value| {
+        nics[1]["ipConfigurations"][0]["applicationSecurityGroups"] =
+            json!([{"id": asg_id.replace("rg-lab", "RG-LAB"), "resourceGroup": "RG-LAB"}]);
+    };
+    let mut nics = read_json(&format!("{AZ_DIR}/nics.json"));
+    add_member(&mut nics);
+    std::fs::write(dir.path().join("nics.json"), nics.to_string()).unwrap();
+    let mut nsgs = read_json(&format!("{AZ_DIR}/nsgs.json"));
+    let mut rule = nsgs[0]["securityRules"][0].clone();
+    rule["name"] = json!("allow-web");
+    rule["priority"] = json!(200);
+    rule["access"] = json!("Allow");
+    rule["destinationPortRange"] = json!("443");
+    rule["destinationAddressPrefix"] = Value::Null;
+    rule["destinationApplicationSecurityGroups"] = json!([{"id": asg_id}]);
+    nsgs[0]["securityRules"].as_array_mut().unwrap().push(rule);
+    std::fs::write(dir.path().join("nsgs.json"), nsgs.to_string()).unwrap();
+
+    let text = without_comments(&imported(&["import", "az", dir.path().to_str().unwrap()]));
+    assert!(
+        text.contains(
+            "  - name: vm1\n    subnet: spoke1/app\n    private_ip_address: 10.1.1.4\n    \
+             application_security_groups: [web]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "      - name: allow-web\n        priority: 200\n        direction: Inbound\n        \
+             access: Allow\n        protocol: Tcp\n        source_port_range: \"*\"\n        \
+             destination_port_range: \"443\"\n        source_address_prefix: \"*\"\n        \
+             destination_application_security_groups: [web]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("application_security_groups:\n  - name: web\n"),
+        "{text}"
+    );
+}

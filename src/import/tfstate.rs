@@ -364,6 +364,32 @@ mod tests {
             resources[0].attributes["subnet"],
             json!([{"name": "inline", "id": format!("{VNET_ID}/subnets/inline")}])
         );
+
+        let nsg_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n";
+        let table_id =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/t";
+        let state = json!({
+            "version": 4,
+            "resources": [
+                {"mode": "managed", "type": "azurerm_network_security_group", "name": "n",
+                 "instances": [{"attributes": {"id": nsg_id, "name": "n", "security_rule": [
+                     {"name": "separate", "priority": 100}, {"name": "inline", "priority": 200}]}}]},
+                {"mode": "managed", "type": "azurerm_network_security_rule", "name": "separate",
+                 "instances": [{"attributes": {"id": format!("{nsg_id}/securityRules/separate"),
+                                               "name": "separate"}}]},
+                {"mode": "managed", "type": "azurerm_route_table", "name": "t",
+                 "instances": [{"attributes": {"id": table_id, "name": "t", "route": [
+                     {"name": "a"}, {"name": "b"}]}}]},
+                {"mode": "managed", "type": "azurerm_route", "name": "b",
+                 "instances": [{"attributes": {"id": format!("{table_id}/routes/b"), "name": "b"}}]}
+            ]
+        });
+        let resources = read_value(state).unwrap();
+        assert_eq!(
+            resources[0].attributes["security_rule"],
+            json!([{"name": "inline", "priority": 200}])
+        );
+        assert_eq!(resources[2].attributes["route"], json!([{"name": "a"}]));
     }
 
     #[test]
