@@ -1,9 +1,11 @@
-//! `vnetd import tfstate` and `vnetd import az` on one network, the
-//! hub and spoke with an NVA of tests/import/: a Terraform state, the same
-//! state as `terraform show -json` prints it, and the `az ... list -o json`
-//! output of the same resources. All three give one topology, each object
-//! after a comment holding its resource ID; broken inputs are refused with
-//! the place and the reason, exit 1, through the real binary.
+//! `vnetd import tfstate` and `vnetd import az` on one network, the hub
+//! and spoke with an NVA of tests/import/terraform/hub-spoke-nva/: the
+//! Terraform state of that configuration once applied, the same state as
+//! `terraform show -json` prints it, and the `az ... list -o json` output of
+//! the same deployment. All three give the topology the configuration
+//! itself imports to, each object after a comment holding its resource ID;
+//! broken inputs are refused with the place and the reason, exit 1, through
+//! the real binary.
 
 use serde_json::{json, Value};
 use std::path::Path;
@@ -13,8 +15,9 @@ use vnetd::import::{az, tfstate, Resource};
 const STATE: &str = "tests/import/tfstate/hub-spoke-nva.tfstate";
 const SHOW: &str = "tests/import/tfstate/hub-spoke-nva.show.json";
 const AZ_DIR: &str = "tests/import/az/hub-spoke-nva";
-/// The topology the three imports must give, comments aside.
-const EXPECTED: &str = "tests/import/hub-spoke-nva.expected.yaml";
+/// The topology `vnetd import terraform` gives for the configuration:
+/// the three imports must give it too, comments aside.
+const EXPECTED: &str = "tests/import/terraform/hub-spoke-nva/expected.yaml";
 
 const NET: &str =
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-lab/providers/Microsoft.Network";
@@ -80,59 +83,48 @@ fn the_state_and_its_show_output_give_the_same_resources() {
         .iter()
         .map(|r| (r.kind.as_str(), r.name.as_str()))
         .collect();
-    // The data source is left out; the module's resources come after the
-    // root's, each under its `name`, else its label within its module.
     assert_eq!(
         listed,
         [
-            ("azurerm_linux_virtual_machine", "nva1"),
+            ("azurerm_linux_virtual_machine", "vm1"),
             ("azurerm_network_interface", "nva1"),
+            ("azurerm_network_interface", "vm1"),
+            ("azurerm_network_interface", "vm2"),
             ("azurerm_network_security_group", "app-nsg"),
             ("azurerm_resource_group", "rg-lab"),
+            ("azurerm_route", "to-spoke1"),
+            ("azurerm_route", "to-spoke2"),
             ("azurerm_route_table", "spokes-rt"),
             ("azurerm_subnet", "nva"),
             ("azurerm_subnet", "shared"),
+            ("azurerm_subnet", "app"),
+            ("azurerm_subnet", "app"),
+            (
+                "azurerm_subnet_network_security_group_association",
+                "spoke1_app"
+            ),
+            (
+                "azurerm_subnet_network_security_group_association",
+                "spoke2_app"
+            ),
+            ("azurerm_subnet_route_table_association", "spoke1_app"),
+            ("azurerm_subnet_route_table_association", "spoke2_app"),
             ("azurerm_virtual_network", "hub"),
-            ("azurerm_network_interface", "vm1"),
-            ("azurerm_subnet", "app"),
-            (
-                "azurerm_subnet_network_security_group_association",
-                "module.spoke[\"spoke1\"].app"
-            ),
-            (
-                "azurerm_subnet_route_table_association",
-                "module.spoke[\"spoke1\"].app"
-            ),
             ("azurerm_virtual_network", "spoke1"),
-            ("azurerm_virtual_network_peering", "hub-to-spoke1"),
-            ("azurerm_virtual_network_peering", "spoke1-to-hub"),
-            ("azurerm_network_interface", "vm2"),
-            ("azurerm_subnet", "app"),
-            (
-                "azurerm_subnet_network_security_group_association",
-                "module.spoke[\"spoke2\"].app"
-            ),
-            (
-                "azurerm_subnet_route_table_association",
-                "module.spoke[\"spoke2\"].app"
-            ),
             ("azurerm_virtual_network", "spoke2"),
+            ("azurerm_virtual_network_peering", "hub-to-spoke1"),
             ("azurerm_virtual_network_peering", "hub-to-spoke2"),
+            ("azurerm_virtual_network_peering", "spoke1-to-hub"),
             ("azurerm_virtual_network_peering", "spoke2-to-hub"),
         ]
     );
     for r in &from_state {
         assert_eq!(Some(r.source.as_str()), r.attributes["id"].as_str());
     }
-    // Attributes as the provider stored them (v4 names here), except the
-    // subnets the VNet mirrors from the separate azurerm_subnet resources.
-    let hub = &from_state[7];
-    assert_eq!(hub.attributes["subnet"], json!([]));
-    assert_eq!(
-        hub.attributes["guid"],
-        json!("3036f719-0281-5ec5-ad1d-857ca71f0253")
-    );
+    // Attributes as the provider (3.x) stored them, both names of a
+    // renamed one included...
     let nva = &from_state[1];
+    assert_eq!(nva.attributes["enable_ip_forwarding"], json!(true));
     assert_eq!(nva.attributes["ip_forwarding_enabled"], json!(true));
     assert_eq!(
         nva.attributes["ip_configuration"],
@@ -147,9 +139,26 @@ fn the_state_and_its_show_output_give_the_same_resources() {
             "subnet_id": format!("{NET}/virtualNetworks/hub/subnets/nva"),
         }])
     );
+    let table = &from_state[8];
     assert_eq!(
-        from_state[4].attributes["bgp_route_propagation_enabled"],
+        table.attributes["disable_bgp_route_propagation"],
+        json!(true)
+    );
+    assert_eq!(
+        table.attributes["bgp_route_propagation_enabled"],
         json!(false)
+    );
+    assert_eq!(
+        from_state[4].attributes["security_rule"][0]["destination_port_range"],
+        json!("23")
+    );
+    // ...except the copies of the separate routes and subnets, which come
+    // from their own resources.
+    assert_eq!(table.attributes["route"], json!([]));
+    assert_eq!(from_state[17].attributes["subnet"], json!([]));
+    assert_eq!(
+        from_state[17].attributes["guid"],
+        json!("3036f719-0281-5ec5-ad1d-857ca71f0253")
     );
 }
 
@@ -347,8 +356,10 @@ fn the_three_imports_give_the_expected_topology() {
 }
 
 /// Each object of the topology follows a comment holding its resource ID
-/// (a route's or a rule's is its table's or NSG's, since azurerm keeps
-/// them as blocks of it); every ID written is one the input holds.
+/// (an inline route's or rule's is its table's or NSG's, since azurerm
+/// keeps them as blocks of it: the rule in both inputs, the routes in the
+/// az output, while the state has them as `azurerm_route`s); every ID
+/// written is one the input holds.
 #[test]
 fn every_object_follows_the_comment_of_its_resource_id() {
     let state_ids: Vec<String> = tfstate::read(&repo(STATE))
@@ -361,10 +372,10 @@ fn every_object_follows_the_comment_of_its_resource_id() {
         .into_iter()
         .map(|r| r.source)
         .collect();
-    for (args, ids) in [
-        (["import", "tfstate", STATE], &state_ids),
-        (["import", "tfstate", SHOW], &state_ids),
-        (["import", "az", AZ_DIR], &az_ids),
+    for (args, ids, routes_have_own_ids) in [
+        (["import", "tfstate", STATE], &state_ids, true),
+        (["import", "tfstate", SHOW], &state_ids, true),
+        (["import", "az", AZ_DIR], &az_ids, false),
     ] {
         let text = imported(&args);
         let lines: Vec<&str> = text.lines().collect();
@@ -393,6 +404,9 @@ fn every_object_follows_the_comment_of_its_resource_id() {
                 ("peerings", _) => format!("/virtualNetworkPeerings/{name}"),
                 ("network_interfaces", _) => format!("/networkInterfaces/{name}"),
                 ("route_tables", 2) => format!("/routeTables/{name}"),
+                ("route_tables", _) if routes_have_own_ids => {
+                    format!("/routeTables/spokes-rt/routes/{name}")
+                }
                 ("route_tables", _) => "/routeTables/spokes-rt".to_string(),
                 ("network_security_groups", 2) => format!("/networkSecurityGroups/{name}"),
                 ("network_security_groups", _) => "/networkSecurityGroups/app-nsg".to_string(),
@@ -499,7 +513,7 @@ fn a_nic_in_a_subnet_that_is_not_there_is_refused() {
         .as_array_mut()
         .unwrap()
         .iter_mut()
-        .find(|r| r["type"] == "azurerm_network_interface" && r["name"] == "vm")
+        .find(|r| r["type"] == "azurerm_network_interface" && r["name"] == "vm1")
         .unwrap();
     vm1["instances"][0]["attributes"]["ip_configuration"][0]["subnet_id"] = json!(missing);
     let dir = tempfile::tempdir().unwrap();
