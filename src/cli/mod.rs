@@ -155,6 +155,27 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// Prints the topology file written from the input; a problem with the
+/// input is refused (exit 1) as `location: message`, the location a file
+/// (with the path of the value inside it) or a resource ID.
+fn import(what: ImportCommand) -> Result<(), Failure> {
+    use crate::import::{az, tfstate, topology_yaml};
+    let (resources, origin) = match what {
+        ImportCommand::Tfstate { file } => (
+            tfstate::read(&file),
+            format!("the Terraform state {}", file.display()),
+        ),
+        ImportCommand::Az { dir } => (
+            az::read_dir(&dir),
+            format!("the az output in {}", dir.display()),
+        ),
+    };
+    let text = resources
+        .and_then(|resources| topology_yaml(&resources, &origin))
+        .map_err(|e| Failure::refused(e.to_string()))?;
+    say(&text)
+}
+
 /// Answers a diagnostic question from `--config`, or else from the running
 /// daemon.
 fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
@@ -262,27 +283,6 @@ fn check(path: &Path, options: ParseOptions) -> Result<(), Failure> {
             format!(", {} load balancers", t.load_balancers.len())
         }
     ))
-}
-
-/// Prints the topology file written from the input; a problem with the
-/// input is refused (exit 1) as `location: message`, the location a file
-/// (with the path of the value inside it) or a resource ID.
-fn import(what: ImportCommand) -> Result<(), Failure> {
-    use crate::import::{az, tfstate, topology_yaml};
-    let (resources, origin) = match what {
-        ImportCommand::Tfstate { file } => (
-            tfstate::read(&file),
-            format!("the Terraform state {}", file.display()),
-        ),
-        ImportCommand::Az { dir } => (
-            az::read_dir(&dir),
-            format!("the az output in {}", dir.display()),
-        ),
-    };
-    let text = resources
-        .and_then(|resources| topology_yaml(&resources, &origin))
-        .map_err(|e| Failure::refused(e.to_string()))?;
-    say(&text)
 }
 
 fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
