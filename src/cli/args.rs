@@ -320,6 +320,19 @@ pub enum ImportCommand {
         #[arg(long = "var", value_name = "NAME=VALUE", value_parser = name_and_value)]
         vars: Vec<(String, String)>,
     },
+    /// A Terraform state (format version 4, as `terraform state pull`
+    /// prints it) or `terraform show -json` output.
+    Tfstate {
+        /// The state or show output (JSON).
+        file: PathBuf,
+    },
+    /// The output of `az network vnet|nic|nsg|route-table|asg list -o json`,
+    /// saved as vnets.json, nics.json, nsgs.json, route-tables.json and
+    /// asgs.json in DIR (a missing file is an empty list).
+    Az {
+        /// The directory of the five files.
+        dir: PathBuf,
+    },
 }
 
 /// `NAME=VALUE`, split at the first `=`.

@@ -185,6 +185,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 /// input is refused (exit 1) as `file:line: message`, the file named from
 /// the working directory.
 fn import(what: ImportCommand) -> Result<(), Failure> {
+    use crate::import::{az, tfstate, topology_yaml, ImportError, Resource};
+    // State and az input: a problem's location is a file (with the path
+    // of the value inside it) or a resource ID.
+    let written = |resources: Result<Vec<Resource>, ImportError>, origin: &str| {
+        let text = resources
+            .and_then(|resources| topology_yaml(&resources, origin))
+            .map_err(|e| Failure::refused(e.to_string()))?;
+        say(&text)
+    };
     match what {
         ImportCommand::Terraform { dir, vars } => {
             let text = crate::import::terraform_topology(&dir, &vars).map_err(|e| {
@@ -198,6 +207,14 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
             })?;
             say(&text)
         }
+        ImportCommand::Tfstate { file } => written(
+            tfstate::read(&file),
+            &format!("the Terraform state {}", file.display()),
+        ),
+        ImportCommand::Az { dir } => written(
+            az::read_dir(&dir),
+            &format!("the az output in {}", dir.display()),
+        ),
     }
 }
 

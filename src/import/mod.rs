@@ -12,7 +12,10 @@
 //! It may use [`crate::net`] and [`crate::topology`] (to check what it
 //! writes); nothing of the policy, the packet path or the daemon.
 
+pub mod az;
+pub mod json_file;
 pub mod terraform;
+pub mod tfstate;
 pub mod write;
 
 pub use write::topology_yaml;
