@@ -298,23 +298,30 @@ fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Resul
     }
 }
 
+/// Refuses a topology whose expectations name a reason no drop has, as a
+/// broken file is refused: each with its line.
+fn refuse_unknown_reasons(topology: &topology::Topology) -> Result<(), Failure> {
+    let unknown = expectations::unknown_reasons(topology);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let noun = if unknown.len() == 1 {
+        "error"
+    } else {
+        "errors"
+    };
+    Err(Failure::refused(format!(
+        "{}{}: refused, {} {noun}",
+        render(&unknown),
+        topology.source,
+        unknown.len()
+    )))
+}
+
 fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
-    let unknown = expectations::unknown_reasons(t);
-    if !unknown.is_empty() {
-        let noun = if unknown.len() == 1 {
-            "error"
-        } else {
-            "errors"
-        };
-        return Err(Failure::refused(format!(
-            "{}{}: refused, {} {noun}",
-            render(&unknown),
-            path.display(),
-            unknown.len()
-        )));
-    }
+    refuse_unknown_reasons(t)?;
     if !json {
         say(&summary(path, t))?;
     }
@@ -398,20 +405,7 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
         None => &running,
     };
     // A reason no drop has is refused as `check` refuses it.
-    let unknown = expectations::unknown_reasons(topology);
-    if !unknown.is_empty() {
-        let noun = if unknown.len() == 1 {
-            "error"
-        } else {
-            "errors"
-        };
-        return Err(Failure::refused(format!(
-            "{}{}: refused, {} {noun}",
-            render(&unknown),
-            topology.source,
-            unknown.len()
-        )));
-    }
+    refuse_unknown_reasons(topology)?;
     if topology.expectations.is_empty() {
         say_err(&format!(
             "vnetd verify: {} has no expectations\n",

@@ -28,59 +28,8 @@ pub fn read(path: &Path) -> Result<Value, ImportError> {
 
 /// Reads a file's text with the checks of [`read`].
 pub fn read_text(path: &Path) -> Result<String, ImportError> {
-    use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let refuse = |message: String| ImportError::new(path.display().to_string(), message);
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
-    // writer. Regular files ignore the flag.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
-    let kind = meta.file_type();
-    let not_regular = if kind.is_dir() {
-        Some("a directory")
-    } else if kind.is_fifo() {
-        Some("a FIFO")
-    } else if kind.is_char_device() {
-        Some("a character device")
-    } else if kind.is_block_device() {
-        Some("a block device")
-    } else if kind.is_socket() {
-        Some("a socket")
-    } else {
-        None
-    };
-    if let Some(what) = not_regular {
-        return Err(refuse(format!(
-            "cannot read the file: it is {what}, not a regular file"
-        )));
-    }
-    if meta.len() > MAX_INPUT_BYTES {
-        return Err(refuse(format!(
-            "cannot read the file: {} bytes is larger than the {MAX_INPUT_BYTES} bytes an import reads",
-            meta.len()
-        )));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(refuse(format!(
-            "cannot read the file: it grew past the {MAX_INPUT_BYTES} bytes an import reads"
-        )));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        refuse(format!(
-            "cannot read the file: not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })
+    crate::topology::read_bounded_text(path, MAX_INPUT_BYTES, "an import reads")
+        .map_err(|message| ImportError::new(path.display().to_string(), message))
 }
 
 /// A value of a JSON document with the way to it: the file it came from

@@ -1106,19 +1106,10 @@ fn typed(text: &str, type_text: Option<&str>) -> Result<Value, String> {
     }
 }
 
+/// A configuration file's text, with the checks topology files get (a
+/// regular file, at most [`MAX_FILE_BYTES`], UTF-8).
 fn read_text(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!(
-            "cannot read the file: larger than the {MAX_FILE_BYTES} bytes a file may have"
-        ));
-    }
-    String::from_utf8(bytes).map_err(|_| "cannot read the file: not UTF-8 text".to_string())
+    crate::topology::read_bounded_text(path, MAX_FILE_BYTES, "a file may have")
 }
 
 fn label_text(label: &BlockLabel) -> String {

@@ -85,30 +85,36 @@ pub fn parse_str_with(
 }
 
 /// Reads a topology file's text: a regular file (a symlink to one is
-/// followed) of at most [`MAX_FILE_BYTES`]. Devices, FIFOs, sockets and
-/// directories are refused without being read, so `/dev/zero` cannot grow
-/// memory and a FIFO cannot hang the reader. The error is one diagnostic on
-/// line 0 naming the file and the reason.
+/// followed) of at most [`MAX_FILE_BYTES`], with the checks of
+/// [`read_bounded_text`]. The error is one diagnostic on line 0 naming the
+/// file and the reason.
 pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
-    use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let refuse = |message: String| Diagnostic {
+    read_bounded_text(path, MAX_FILE_BYTES, "a topology may have").map_err(|message| Diagnostic {
         file: path.display().to_string(),
         line: 0,
         severity: Severity::Error,
         key: String::new(),
         message,
-    };
+    })
+}
+
+/// Reads the UTF-8 text of a regular file (a symlink to one is followed)
+/// of at most `max_bytes`. Devices, FIFOs, sockets and directories are
+/// refused without being read, so `/dev/zero` cannot grow memory and a
+/// FIFO cannot hang the reader. The error says why, in words ending with
+/// `limit` ("... bytes a topology may have") where the size is the reason.
+pub fn read_bounded_text(path: &Path, max_bytes: u64, limit: &str) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let refuse = |why: String| format!("cannot read the file: {why}");
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
     // writer. Regular files ignore the flag.
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
+        .map_err(|e| refuse(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
     let kind = meta.file_type();
     let not_regular = if kind.is_dir() {
         Some("a directory")
@@ -124,31 +130,28 @@ pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
         None
     };
     if let Some(what) = not_regular {
-        return Err(refuse(format!(
-            "cannot read the file: it is {what}, not a regular file"
-        )));
+        return Err(refuse(format!("it is {what}, not a regular file")));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > max_bytes {
         return Err(refuse(format!(
-            "cannot read the file: {} bytes is larger than the {} bytes a topology may have",
-            meta.len(),
-            MAX_FILE_BYTES
+            "{} bytes is larger than the {max_bytes} bytes {limit}",
+            meta.len()
         )));
     }
     // Read at most one byte past the limit: a file that grows while it is
     // read is refused too, never buffered whole.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1)
+    file.take(max_bytes + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+        .map_err(|e| refuse(e.to_string()))?;
+    if bytes.len() as u64 > max_bytes {
         return Err(refuse(format!(
-            "cannot read the file: it grew past the {MAX_FILE_BYTES} bytes a topology may have"
+            "it grew past the {max_bytes} bytes {limit}"
         )));
     }
     String::from_utf8(bytes).map_err(|e| {
         refuse(format!(
-            "cannot read the file: not UTF-8 text (invalid byte at offset {})",
+            "not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
     })

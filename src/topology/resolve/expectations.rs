@@ -98,19 +98,21 @@ impl Resolver<'_> {
         })
     }
 
-    fn endpoint_names(&self) -> Vec<String> {
+    /// The did-you-mean ending for `name` among the file's NICs and
+    /// on-premises hosts.
+    fn endpoint_hint(&self, name: &str) -> String {
         let nics = self
             .topo
             .nics
             .iter()
             .filter(|n| n.is_vm())
-            .map(|n| n.name.clone());
+            .map(|n| n.name.as_str());
         let hosts = self
             .topo
             .sites
             .iter()
-            .flat_map(|s| s.hosts.iter().map(|h| h.name.clone()));
-        nics.chain(hosts).collect()
+            .flat_map(|s| s.hosts.iter().map(|h| h.name.as_str()));
+        suggestion(name, nics.chain(hosts))
     }
 
     fn expectation_source(&mut self, r: &NameRef) -> Option<Endpoint> {
@@ -120,9 +122,7 @@ impl Resolver<'_> {
         if let Some((site, host, _)) = self.site_host(&r.name) {
             return Some(Endpoint::SiteHost { site, host });
         }
-        let names = self.endpoint_names();
-        let known: Vec<&str> = names.iter().map(String::as_str).collect();
-        let hint = suggestion(&r.name, known.iter().copied());
+        let hint = self.endpoint_hint(&r.name);
         self.diags.error(
             r.line,
             &r.key,
@@ -147,9 +147,7 @@ impl Resolver<'_> {
         if let Some((_, _, address)) = self.site_host(&r.name) {
             return Some(address);
         }
-        let names = self.endpoint_names();
-        let known: Vec<&str> = names.iter().map(String::as_str).collect();
-        let hint = suggestion(&r.name, known.iter().copied());
+        let hint = self.endpoint_hint(&r.name);
         self.diags.error(
             r.line,
             &r.key,
