@@ -473,6 +473,10 @@ fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
                 format!("IPsec via {}", topo.local_gateways[l].name),
             ),
             ConnectionPeer::Gateway(g) => (gateway_id(topo, g), "Vnet2Vnet".to_string()),
+            ConnectionPeer::Circuit(e) => (
+                router_id(topo, topo.circuits[e].site),
+                format!("ExpressRoute via {}", topo.circuits[e].name),
+            ),
         };
         let from_id = gateway_id(topo, c.gateway);
         // Vnet2Vnet is held on both sides: one edge for the pair.

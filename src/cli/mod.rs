@@ -368,7 +368,11 @@ fn summary(path: &Path, t: &topology::Topology) -> String {
                 t.gateways.len(),
                 t.connections.len(),
                 t.sites.len()
-            )
+            ) + &if t.circuits.is_empty() {
+                String::new()
+            } else {
+                format!(", {} ExpressRoute circuits", t.circuits.len())
+            }
         } else {
             String::new()
         },

@@ -240,6 +240,8 @@ impl Hybrid {
                         let o = &topo.gateways[other];
                         o.instances.iter().map(|a| (*a, o.asn)).collect()
                     }
+                    // A circuit's sessions are per instance: started below.
+                    ConnectionPeer::Circuit(_) => Vec::new(),
                 };
                 for (address, asn) in peers {
                     if let Some(address) = v4(address) {

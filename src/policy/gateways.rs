@@ -149,6 +149,11 @@ pub fn bgp_peer_addresses(topo: &Topology, gateway: GatewayIdx) -> Vec<IpAddr> {
                 peers.extend(topo.local_gateways[l].bgp.map(|b| b.peering_address))
             }
             ConnectionPeer::Gateway(g) => peers.extend(topo.gateways[g].instances.iter().copied()),
+            ConnectionPeer::Circuit(e) => {
+                let peering = &topo.circuits[e].private_peering;
+                let links = topo.gateways[gateway].instances.len();
+                peers.extend((0..links).map(|i| peering.customer_address(i)));
+            }
         }
     }
     peers.dedup();
@@ -226,6 +231,30 @@ pub fn gateway_table(
                             origin: r.origin,
                         };
                         push(r.prefix, to_site(vec![i]), source);
+                    }
+                }
+            }
+            ConnectionPeer::Circuit(e) => {
+                // Instance i ends link i of the private peering: its
+                // customer edge's /32, and what that session learned.
+                let circuit = &topo.circuits[e];
+                let peering = &circuit.private_peering;
+                let to_site = |i: usize| GatewayEgress::Site {
+                    site: circuit.site,
+                    instances: vec![i],
+                };
+                for &i in &all {
+                    push(host_prefix(peering.customer_address(i)), to_site(i), stat());
+                }
+                for &i in &all {
+                    let edge = peering.customer_address(i);
+                    for r in accepted(learned.of(&gw.name, i), edge, &served) {
+                        let source = GatewayRouteSource::Bgp {
+                            peer: r.peer,
+                            as_path: r.as_path.clone(),
+                            origin: r.origin,
+                        };
+                        push(r.prefix, to_site(i), source);
                     }
                 }
             }
@@ -365,6 +394,10 @@ pub fn connected_ranges(topo: &Topology, vnet: VnetIdx) -> (Vec<IpNet>, Vec<IpNe
                 }
             }
             ConnectionPeer::Gateway(g) => vnets.extend(served_ranges(topo, g)),
+            ConnectionPeer::Circuit(e) => {
+                let site = topo.circuits[e].site;
+                on_premises.extend(topo.sites[site].address_space.iter().copied());
+            }
         }
     }
     (on_premises, vnets)
@@ -373,36 +406,53 @@ pub fn connected_ranges(topo: &Topology, vnet: VnetIdx) -> (Vec<IpNet>, Vec<IpNe
 /// What the gateways' BGP sessions learn once every session is up and each
 /// site's router announces its address space, as vnetd's BIRD and FRR
 /// routers do: the learned routes a topology predicts, for the questions
-/// answered without a running lab (`trace --config`, `check`). Each
-/// instance of a gateway learns them from every BGP connection to a site
-/// whose router speaks BGP. Vnet2Vnet sessions are left out: what a peer
-/// gateway advertises depends on what it learned in turn.
+/// answered without a running lab (`trace --config`, `check`, `circuit
+/// routes --config`). Each instance of a gateway learns them from every BGP
+/// connection to a site whose router speaks BGP; on an ExpressRoute
+/// connection instance `i` learns them from the customer edge's address on
+/// link `i` of the circuit's private peering. Vnet2Vnet sessions are left
+/// out: what a peer gateway advertises depends on what it learned in turn.
 pub fn expected_learned(topo: &Topology) -> LearnedRoutes {
     let mut learned = LearnedRoutes::default();
     for (g, gateway) in topo.gateways.iter_enumerated() {
-        let mut routes = Vec::new();
+        let mut per_instance: Vec<Vec<LearnedRoute>> = vec![Vec::new(); gateway.instances.len()];
         for connection in topo.connections_of(g).filter(|c| c.bgp_enabled) {
-            let ConnectionPeer::Local(local) = connection.peer else {
-                continue;
+            let (site, peers): (SiteIdx, Vec<IpAddr>) = match connection.peer {
+                ConnectionPeer::Local(local) => {
+                    let local = &topo.local_gateways[local];
+                    let Some(bgp) = &local.bgp else {
+                        continue;
+                    };
+                    (local.site, vec![bgp.peering_address; per_instance.len()])
+                }
+                ConnectionPeer::Circuit(e) => {
+                    let circuit = &topo.circuits[e];
+                    let peering = &circuit.private_peering;
+                    let edges = (0..per_instance.len())
+                        .map(|i| peering.customer_address(i))
+                        .collect();
+                    (circuit.site, edges)
+                }
+                ConnectionPeer::Gateway(_) => continue,
             };
-            let local = &topo.local_gateways[local];
-            let site = &topo.sites[local.site];
-            let (Some(bgp), Some(asn)) = (&local.bgp, site.asn) else {
+            let site = &topo.sites[site];
+            let Some(asn) = site.asn else {
                 continue;
             };
             if site.bgp_speaker == BgpSpeaker::None {
                 continue;
             }
-            routes.extend(site.address_space.iter().map(|prefix| LearnedRoute {
-                prefix: *prefix,
-                peer: bgp.peering_address,
-                next_hop: bgp.peering_address,
-                as_path: vec![asn],
-                origin: BgpOrigin::Igp,
-            }));
+            for (routes, peer) in per_instance.iter_mut().zip(peers) {
+                routes.extend(site.address_space.iter().map(|prefix| LearnedRoute {
+                    prefix: *prefix,
+                    peer,
+                    next_hop: peer,
+                    as_path: vec![asn],
+                    origin: BgpOrigin::Igp,
+                }));
+            }
         }
-        if !routes.is_empty() {
-            let per_instance = vec![routes; gateway.instances.len()];
+        if per_instance.iter().any(|r| !r.is_empty()) {
             learned.gateways.insert(gateway.name.clone(), per_instance);
         }
     }

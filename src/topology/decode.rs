@@ -52,6 +52,7 @@ pub struct RawTopology {
     pub gateways: Vec<RawGateway>,
     pub local_gateways: Vec<RawLocalGateway>,
     pub connections: Vec<RawConnection>,
+    pub circuits: Vec<RawCircuit>,
     pub load_balancers: Vec<RawLoadBalancer>,
     pub expectations: Vec<RawExpectation>,
 }
@@ -69,6 +70,7 @@ impl RawTopology {
             && self.gateways.is_empty()
             && self.local_gateways.is_empty()
             && self.connections.is_empty()
+            && self.circuits.is_empty()
             && self.load_balancers.is_empty()
             && self.expectations.is_empty()
     }
@@ -150,8 +152,33 @@ pub struct RawConnection {
     pub gateway: NameRef,
     pub local_gateway: Option<NameRef>,
     pub peer_gateway: Option<NameRef>,
+    pub circuit: Option<NameRef>,
     pub bgp_enabled: bool,
     pub routing_weight: u32,
+    pub line: usize,
+}
+
+/// An ExpressRoute circuit's `private_peering`, as written.
+#[derive(Debug)]
+pub struct RawPrivatePeering {
+    pub peer_asn: Option<(u32, usize)>,
+    /// Each /30 with its line; `None` when missing or broken (reported).
+    pub primary: Option<(IpNet, usize)>,
+    pub secondary: Option<(IpNet, usize)>,
+    pub vlan_id: Option<u16>,
+    pub key: String,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawCircuit {
+    pub name: String,
+    pub key: String,
+    pub site: Option<NameRef>,
+    pub service_provider_name: Option<(String, usize)>,
+    pub peering_location: Option<(String, usize)>,
+    pub bandwidth_mbps: u32,
+    pub private_peering: Option<RawPrivatePeering>,
     pub line: usize,
 }
 
@@ -443,6 +470,8 @@ const TOP_KEYS: &[&str] = &[
     "virtual_network_gateways",
     "local_network_gateways",
     "virtual_network_gateway_connections",
+    "express_route_circuits",
+    "express_route_circuit_connections",
     "load_balancers",
     "expectations",
 ];
@@ -561,9 +590,18 @@ record!(CONNECTION_KEYS: RawConnection { name, key, line } "a gateway connection
     gateway: "virtual_network_gateway" => required_ref,
     local_gateway: "local_network_gateway" => optional_ref,
     peer_gateway: "peer_virtual_network_gateway" => optional_ref,
+    circuit: "express_route_circuit" => optional_ref,
     bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
     _: "shared_key" => text,
     routing_weight: "routing_weight" => routing_weight,
+});
+
+record!(CIRCUIT_KEYS: RawCircuit { name, key, line } "an ExpressRoute circuit" {
+    site: "site" => optional_ref,
+    service_provider_name: "service_provider_name" => optional_text,
+    peering_location: "peering_location" => optional_text,
+    bandwidth_mbps: "bandwidth_in_mbps" => circuit_bandwidth,
+    private_peering: "private_peering" => private_peering,
 });
 
 record!(LOAD_BALANCER_KEYS: RawLoadBalancer { name, key, line } "a load balancer" {
@@ -717,6 +755,7 @@ impl Decoder<'_> {
         let Some(top) = self.fields(root, "", "the top level", TOP_KEYS) else {
             return RawTopology::default();
         };
+        self.global_reach(&top, "express_route_circuit_connections");
         RawTopology {
             vnets: self.records(&top, "vnets"),
             peerings: self.records(&top, "peerings"),
@@ -728,6 +767,7 @@ impl Decoder<'_> {
             gateways: self.records(&top, "virtual_network_gateways"),
             local_gateways: self.records(&top, "local_network_gateways"),
             connections: self.records(&top, "virtual_network_gateway_connections"),
+            circuits: self.records(&top, "express_route_circuits"),
             load_balancers: self.records(&top, "load_balancers"),
             expectations: self.records(&top, "expectations"),
         }

@@ -9,8 +9,8 @@
 //! [`Nsg`] are standalone resources associated with subnets (and NSGs with
 //! NICs).
 
-use ipnet::IpNet;
-use std::net::IpAddr;
+use ipnet::{IpNet, Ipv4Net};
+use std::net::{IpAddr, Ipv4Addr};
 
 pub use typed_index_collections::{TiSlice, TiVec};
 
@@ -95,6 +95,10 @@ index_type!(
     LocalGatewayIdx
 );
 index_type!(
+    /// Index of an ExpressRoute circuit in [`Topology::circuits`].
+    CircuitIdx
+);
+index_type!(
     /// Index of an internal load balancer in [`Topology::load_balancers`].
     LoadBalancerIdx
 );
@@ -127,6 +131,9 @@ pub struct Topology {
     pub local_gateways: TiVec<LocalGatewayIdx, LocalGateway>,
     /// Gateway connections, one per direction as in Azure.
     pub connections: Vec<Connection>,
+    /// ExpressRoute circuits, each ending at an on-premises site's router
+    /// (the customer edge).
+    pub circuits: TiVec<CircuitIdx, Circuit>,
     /// Internal Standard load balancers.
     pub load_balancers: TiVec<LoadBalancerIdx, LoadBalancer>,
     /// What must hold between endpoints (vnetd's own; Azure has none).
@@ -446,6 +453,10 @@ pub const GATEWAY_SUBNET: &str = "GatewaySubnet";
 /// The ASN Azure gives a VPN gateway unless told otherwise.
 pub const AZURE_GATEWAY_ASN: u32 = 65515;
 
+/// The ASN of Microsoft's edge routers (MSEE): the BGP peer a customer
+/// edge sees on an ExpressRoute circuit's private peering.
+pub const MICROSOFT_EDGE_ASN: u32 = 12076;
+
 /// Which BGP daemon runs in an on-premises site's router namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]
@@ -541,6 +552,56 @@ pub enum ConnectionPeer {
     Local(LocalGatewayIdx),
     /// `Vnet2Vnet`: another virtual network gateway.
     Gateway(GatewayIdx),
+    /// `ExpressRoute`: a circuit's private peering.
+    Circuit(CircuitIdx),
+}
+
+/// The private peering of an ExpressRoute circuit: eBGP between
+/// Microsoft's edge (ASN [`MICROSOFT_EDGE_ASN`]) and the customer edge
+/// (`peer_asn`) over two /30 links. In each /30 the customer edge takes the
+/// first usable address and Microsoft the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrivatePeering {
+    pub peer_asn: u32,
+    pub primary: Ipv4Net,
+    pub secondary: Ipv4Net,
+    pub vlan_id: u16,
+}
+
+impl PrivatePeering {
+    /// The /30 of link `link`: 0 is the primary, 1 the secondary.
+    pub fn link(&self, link: usize) -> Ipv4Net {
+        if link == 0 {
+            self.primary
+        } else {
+            self.secondary
+        }
+    }
+
+    /// The customer edge's address on link `link`.
+    pub fn customer_address(&self, link: usize) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(u32::from(self.link(link).network()) + 1))
+    }
+
+    /// Microsoft's address on link `link`.
+    pub fn microsoft_address(&self, link: usize) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(u32::from(self.link(link).network()) + 2))
+    }
+}
+
+/// An ExpressRoute circuit: a private line from an on-premises site's
+/// router (the customer edge) to Microsoft's edge. vnetd plays Microsoft's
+/// edge with the ExpressRoute gateways connected to the circuit.
+#[derive(Debug, Clone)]
+pub struct Circuit {
+    pub name: String,
+    /// The site whose router is the customer edge.
+    pub site: SiteIdx,
+    pub service_provider_name: String,
+    pub peering_location: String,
+    pub bandwidth_mbps: u32,
+    pub private_peering: PrivatePeering,
+    pub line: usize,
 }
 
 /// A gateway connection, held by `gateway`.
@@ -561,6 +622,7 @@ impl Topology {
         !(self.gateways.is_empty()
             && self.local_gateways.is_empty()
             && self.connections.is_empty()
+            && self.circuits.is_empty()
             && self.sites.is_empty())
     }
 

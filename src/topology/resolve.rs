@@ -57,6 +57,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         },
         refused_gateways: Vec::new(),
         refused_local_gateways: Vec::new(),
+        refused_circuits: Vec::new(),
     };
     r.topo.source = r.diags.file.clone();
     r.route_tables(raw.route_tables);
@@ -69,8 +70,10 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.sites(raw.sites);
     r.gateways(raw.gateways);
     r.local_gateways(raw.local_gateways);
+    r.circuits(raw.circuits);
     r.connections(raw.connections);
     r.check_remote_gateways();
+    r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
     r.expectations(raw.expectations);
     r.gateway_ports();
@@ -86,6 +89,8 @@ struct Resolver<'d> {
     /// refers to them is not refused again for their absence.
     refused_gateways: Vec<(String, Option<VnetIdx>)>,
     refused_local_gateways: Vec<String>,
+    /// ExpressRoute circuits refused for a reason already reported.
+    refused_circuits: Vec<String>,
 }
 
 /// A kind of Azure resource and the length its name may have. The

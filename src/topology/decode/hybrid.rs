@@ -1,15 +1,27 @@
 //! Decoders for the keys of hybrid networking: an on-premises site's
 //! `router`, gateways' `bgp_settings`, the azurerm spellings that renamed a
 //! flag (`enable_bgp` / `bgp_enabled`, and `disable_bgp_route_propagation`,
-//! the inverse of `bgp_route_propagation_enabled`), and enum keys with an
-//! Azure default.
+//! the inverse of `bgp_route_propagation_enabled`), enum keys with an
+//! Azure default, and an ExpressRoute circuit's bandwidth and private
+//! peering. Global Reach (`express_route_circuit_connections`) is refused
+//! here: it is not emulated yet.
 
-use super::{Decoder, Fields, RawBgpSettings, RawRouter, BGP_SPEAKERS};
+use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter, BGP_SPEAKERS};
 use crate::topology::model::BgpSpeaker;
+use ipnet::IpNet;
 
 const ROUTER_KEYS: &[&str] = &["netns", "asn", "bgp_speaker"];
 const GATEWAY_BGP_KEYS: &[&str] = &["asn"];
 const LOCAL_BGP_KEYS: &[&str] = &["asn", "bgp_peering_address"];
+const PRIVATE_PEERING_KEYS: &[&str] = &[
+    "peer_asn",
+    "primary_peer_address_prefix",
+    "secondary_peer_address_prefix",
+    "vlan_id",
+];
+
+/// The bandwidths an ExpressRoute circuit is sold in, in Mbps.
+pub const CIRCUIT_BANDWIDTHS_MBPS: &[u32] = &[50, 100, 200, 500, 1000, 2000, 5000, 10_000];
 
 /// Every 32-bit ASN but 0.
 const ASN_RANGE: std::ops::RangeInclusive<i64> = 1..=4_294_967_295;
@@ -133,6 +145,108 @@ impl Decoder<'_> {
         Some(Some(RawBgpSettings {
             asn,
             peering_address,
+            line: node.line,
+        }))
+    }
+
+    /// `express_route_circuit_connections` (Global Reach) is not emulated
+    /// yet: any entry is refused, naming the key.
+    pub(super) fn global_reach(&mut self, top: &Fields, key: &str) {
+        let Some(node) = top.given(key) else {
+            return;
+        };
+        if self.items(Some(node), key).is_empty() {
+            return;
+        }
+        let why = "Global Reach (`express_route_circuit_connections`) is not emulated yet";
+        self.diags.error(node.line, key, why);
+    }
+
+    /// A circuit's `bandwidth_in_mbps`: one of the sizes Azure sells. A
+    /// missing or wrong one is reported and read as 0, so the circuit stays
+    /// and what names it is not refused a second time.
+    pub(super) fn circuit_bandwidth(&mut self, f: &Fields, key: &str) -> Option<u32> {
+        let Some(node) = self.required(f, key) else {
+            return Some(0);
+        };
+        let Some(v) = self.integer(node, &f.key(key)) else {
+            return Some(0);
+        };
+        match u32::try_from(v) {
+            Ok(mbps) if CIRCUIT_BANDWIDTHS_MBPS.contains(&mbps) => Some(mbps),
+            _ => {
+                let sizes: Vec<String> =
+                    CIRCUIT_BANDWIDTHS_MBPS.iter().map(u32::to_string).collect();
+                let why = format!(
+                    "{v} Mbps is not a circuit size Azure offers ({})",
+                    sizes.join(", ")
+                );
+                self.diags.error(node.line, &f.key(key), why);
+                Some(0)
+            }
+        }
+    }
+
+    /// A /30 of a private peering: a CIDR of exactly that length, IPv4.
+    fn peering_link(&mut self, f: &Fields, key: &str) -> Option<(IpNet, usize)> {
+        let Some(node) = f.given(key) else {
+            let why = format!("missing required key `{key}`: an IPv4 /30");
+            self.diags.error(f.line, &f.key(key), why);
+            return None;
+        };
+        let text = self.string(node, &f.key(key))?;
+        let net: IpNet = match text.parse() {
+            Ok(net) => net,
+            Err(_) => {
+                let why = format!("`{text}` is not a valid CIDR (expected e.g. 172.16.0.0/30)");
+                self.diags.error(node.line, &f.key(key), why);
+                return None;
+            }
+        };
+        if !matches!(net, IpNet::V4(_)) || net.prefix_len() != 30 {
+            let why = format!("`{text}` is not a /30: a private peering link is an IPv4 /30");
+            self.diags.error(node.line, &f.key(key), why);
+            return None;
+        }
+        if net.trunc() != net {
+            let why = format!(
+                "`{text}` has host bits set: the prefix starts at {}",
+                net.trunc()
+            );
+            self.diags.error(node.line, &f.key(key), why);
+            return None;
+        }
+        Some((net, node.line))
+    }
+
+    /// A circuit's `private_peering`; its parts are checked in resolution,
+    /// so a missing one is kept as `None` here.
+    pub(super) fn private_peering(
+        &mut self,
+        f: &Fields,
+        key: &str,
+    ) -> Option<Option<RawPrivatePeering>> {
+        let Some(node) = f.given(key) else {
+            return Some(None);
+        };
+        let p = self.fields(node, &f.key(key), "a private peering", PRIVATE_PEERING_KEYS)?;
+        let peer_asn = self.asn(&p, "peer_asn")?;
+        let primary = self.peering_link(&p, "primary_peer_address_prefix");
+        let secondary = self.peering_link(&p, "secondary_peer_address_prefix");
+        let vlan_id = match p.given("vlan_id") {
+            None => None,
+            Some(n) => {
+                let why = "a VLAN ID is 1 to 4094";
+                let v = self.number_in(n, &p.key("vlan_id"), 1..=4094, why)?;
+                Some(v as u16)
+            }
+        };
+        Some(Some(RawPrivatePeering {
+            peer_asn,
+            primary,
+            secondary,
+            vlan_id,
+            key: f.key(key),
             line: node.line,
         }))
     }

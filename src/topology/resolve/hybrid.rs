@@ -9,7 +9,19 @@
 //!   local network gateways (the gateway itself may keep Azure's 65515), and
 //!   the two ends of a BGP connection need different ASNs;
 //! - connections: IPsec needs a local network gateway, Vnet2Vnet a peer
-//!   gateway, both on a Vpn gateway; ExpressRoute is not emulated yet;
+//!   gateway, both on a Vpn gateway; ExpressRoute needs a circuit and an
+//!   ExpressRoute gateway, one connection per gateway and circuit;
+//! - ExpressRoute circuits: a site whose router speaks BGP (the customer
+//!   edge), a private peering with the router's ASN (never one Azure or
+//!   IANA reserves, so never 12076 or 65515) and two distinct /30 links;
+//!   a site is the customer edge of one circuit at most;
+//! - ExpressRoute gateways: an ExpressRoute SKU (Standard, HighPerformance,
+//!   UltraPerformance, ErGw1AZ-ErGw3AZ, ErGwScale); like Azure's, they
+//!   always run two instances;
+//! - address ranges of one routing domain (the VNets a gateway serves, the
+//!   gateways of those VNets, and the sites they connect to) never overlap:
+//!   a site range overlapping a VNet or another site's range is refused,
+//!   naming both;
 //! - `use_remote_gateways` needs a gateway in the remote VNet
 //!   (RemoteVnetHasNoGateways) and none in its own;
 //! - site hosts sit inside the site's address space; every namespace name
@@ -20,10 +32,12 @@
 //! active-standby, the first two usable ones (`.4` and `.5`) for
 //! active-active.
 
-use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway, RawSite};
+use super::super::decode::{
+    ConnectionType, RawCircuit, RawConnection, RawGateway, RawLocalGateway, RawSite,
+};
 use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
 use crate::topology::model::*;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -47,6 +61,22 @@ pub const CONNECTION_NAME: NameRule = NameRule {
     min: 1,
     max: 80,
 };
+pub const CIRCUIT_NAME: NameRule = NameRule {
+    kind: "ExpressRoute circuit",
+    min: 1,
+    max: 80,
+};
+
+/// The SKUs of an ExpressRoute gateway.
+pub const EXPRESS_ROUTE_SKUS: &[&str] = &[
+    "Standard",
+    "HighPerformance",
+    "UltraPerformance",
+    "ErGw1AZ",
+    "ErGw2AZ",
+    "ErGw3AZ",
+    "ErGwScale",
+];
 
 /// ASNs no on-premises device may use: Azure's own (8074, 8075, 12076,
 /// 65515, 65517-65520) and IANA's reserved ones (23456, 64496-64511,
@@ -292,11 +322,16 @@ impl Resolver<'_> {
                     }
                 }
             }
-            if gw.gateway_type == GatewayType::ExpressRoute {
-                let why = "ExpressRoute gateways are not emulated yet; use type Vpn";
-                self.diags.error(gw.line, &format!("{}.type", gw.key), why);
-                continue;
-            }
+            let express_route = gw.gateway_type == GatewayType::ExpressRoute;
+            let sku = if express_route {
+                let Some(sku) = self.express_route_sku(&gw) else {
+                    self.refused_gateways.push((gw.name.clone(), Some(vnet)));
+                    continue;
+                };
+                sku
+            } else {
+                sku
+            };
             if gw.bgp_enabled && gw.vpn_type == VpnType::PolicyBased {
                 let why = "BGP needs a RouteBased gateway: PolicyBased gateways do not support it";
                 self.diags
@@ -308,8 +343,9 @@ impl Resolver<'_> {
                     .error(gw.line, &format!("{}.bgp_enabled", gw.key), why);
             }
             let prefix = self.topo.subnet(subnet).address_prefixes.first().copied();
-            let instances =
-                prefix.map_or_else(Vec::new, |p| instance_addresses(&p, gw.active_active));
+            // An ExpressRoute gateway always runs two instances.
+            let active_active = gw.active_active || express_route;
+            let instances = prefix.map_or_else(Vec::new, |p| instance_addresses(&p, active_active));
             for i in 0..instances.len() {
                 let netns = instance_netns(&gw.name, i);
                 if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
@@ -326,8 +362,8 @@ impl Resolver<'_> {
                 gateway_type: gw.gateway_type,
                 vpn_type: gw.vpn_type,
                 sku,
-                active_active: gw.active_active,
-                bgp_enabled: gw.bgp_enabled,
+                active_active,
+                bgp_enabled: gw.bgp_enabled || express_route,
                 asn,
                 instances,
                 line: gw.line,
@@ -399,6 +435,9 @@ impl Resolver<'_> {
                 .refused_gateways
                 .iter()
                 .any(|(n, _)| *n == c.gateway.name)
+                || c.circuit
+                    .as_ref()
+                    .is_some_and(|r| self.refused_circuits.contains(&r.name))
                 || c.local_gateway
                     .as_ref()
                     .is_some_and(|l| self.refused_local_gateways.contains(&l.name))
@@ -435,19 +474,62 @@ impl Resolver<'_> {
                         None
                     }
                 },
-                ConnectionType::ExpressRoute => {
-                    let why = "ExpressRoute connections are not emulated yet";
-                    self.diags.error(c.line, &format!("{}.type", c.key), why);
-                    None
-                }
+                ConnectionType::ExpressRoute => match &c.circuit {
+                    Some(r) => {
+                        let found = index_of(&self.topo.circuits, &r.name, |e| &e.name);
+                        self.lookup(r, "ExpressRoute circuit", found)
+                            .map(ConnectionPeer::Circuit)
+                    }
+                    None => {
+                        let why = "an ExpressRoute connection needs `express_route_circuit`";
+                        self.diags.error(c.line, &c.key, why);
+                        None
+                    }
+                },
             };
             let (Some(gateway), Some(peer)) = (gateway, peer) else {
                 continue;
             };
             let gw = &self.topo.gateways[gateway];
-            if gw.gateway_type != GatewayType::Vpn {
-                let why = format!("gateway `{}` is not of type Vpn", gw.name);
+            let wanted = match c.connection_type {
+                ConnectionType::ExpressRoute => GatewayType::ExpressRoute,
+                ConnectionType::IPsec | ConnectionType::Vnet2Vnet => GatewayType::Vpn,
+            };
+            if gw.gateway_type != wanted {
+                let why = format!(
+                    "gateway `{}` is of type {}, but a connection of type {} needs a {} gateway",
+                    gw.name,
+                    <&str>::from(gw.gateway_type),
+                    connection_type_name(c.connection_type),
+                    <&str>::from(wanted)
+                );
                 self.diags.error(c.gateway.line, &c.gateway.key, why);
+                continue;
+            }
+            if let ConnectionPeer::Circuit(circuit) = peer {
+                if let Some(other) = self
+                    .topo
+                    .connections
+                    .iter()
+                    .find(|o| o.gateway == gateway && o.peer == peer)
+                {
+                    let why = format!(
+                        "gateway `{}` is already connected to circuit `{}` by `{}`",
+                        gw.name, self.topo.circuits[circuit].name, other.name
+                    );
+                    self.diags.error(c.line, &c.key, why);
+                    continue;
+                }
+                // The private peering always runs BGP.
+                self.topo.connections.push(Connection {
+                    name: c.name,
+                    gateway,
+                    peer,
+                    bgp_enabled: true,
+                    routing_weight: c.routing_weight,
+                    line: c.line,
+                });
+                continue;
             }
             if c.bgp_enabled && gw.vpn_type == VpnType::PolicyBased {
                 let why = format!(
@@ -480,6 +562,9 @@ impl Resolver<'_> {
                         }
                     },
                     ConnectionPeer::Gateway(g) => Some(self.topo.gateways[g].asn),
+                    ConnectionPeer::Circuit(e) => {
+                        Some(self.topo.circuits[e].private_peering.peer_asn)
+                    }
                 };
                 if peer_asn == Some(own_asn) {
                     let why = format!(
@@ -552,6 +637,244 @@ impl Resolver<'_> {
     }
 }
 
+fn connection_type_name(t: ConnectionType) -> &'static str {
+    match t {
+        ConnectionType::IPsec => "IPsec",
+        ConnectionType::Vnet2Vnet => "Vnet2Vnet",
+        ConnectionType::ExpressRoute => "ExpressRoute",
+    }
+}
+
+impl Resolver<'_> {
+    /// The SKU of an ExpressRoute gateway, spelled as Azure does; a VPN SKU
+    /// or an unknown one is refused.
+    fn express_route_sku(&mut self, gw: &RawGateway) -> Option<String> {
+        let Some((sku, line)) = &gw.sku else {
+            return Some("Standard".to_string());
+        };
+        if let Some(known) = EXPRESS_ROUTE_SKUS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(sku))
+        {
+            return Some((*known).to_string());
+        }
+        let why = format!(
+            "`{sku}` is not an ExpressRoute gateway SKU ({})",
+            EXPRESS_ROUTE_SKUS.join(", ")
+        );
+        self.diags.error(*line, &format!("{}.sku", gw.key), why);
+        None
+    }
+
+    pub(super) fn circuits(&mut self, circuits: Vec<RawCircuit>) {
+        let mut seen = HashSet::new();
+        let mut edges: HashMap<SiteIdx, String> = HashMap::new();
+        for e in circuits {
+            self.check_name(&e.name, CIRCUIT_NAME, e.line, &e.key, &mut seen);
+            match self.circuit(&e) {
+                Some(circuit) => {
+                    if let Some(other) = edges.insert(circuit.site, e.name.clone()) {
+                        let why = format!(
+                            "site `{}` is already the customer edge of circuit `{other}`: vnetd gives a site one circuit",
+                            self.topo.sites[circuit.site].name
+                        );
+                        self.diags.error(e.line, &format!("{}.site", e.key), why);
+                        self.refused_circuits.push(e.name);
+                        continue;
+                    }
+                    self.topo.circuits.push(circuit);
+                }
+                None => self.refused_circuits.push(e.name),
+            }
+        }
+    }
+
+    /// One circuit, or `None` once its problems are reported.
+    fn circuit(&mut self, e: &RawCircuit) -> Option<Circuit> {
+        let site = match &e.site {
+            Some(r) => {
+                let found = index_of(&self.topo.sites, &r.name, |s| &s.name);
+                self.lookup(r, "on-premises site", found)
+            }
+            None => {
+                let why = "an ExpressRoute circuit needs `site`: the on-premises site whose router is the customer edge";
+                self.diags.error(e.line, &e.key, why);
+                None
+            }
+        };
+        let Some(peering) = &e.private_peering else {
+            let why = "missing required key `private_peering`: vnetd emulates a circuit's private peering";
+            self.diags
+                .error(e.line, &format!("{}.private_peering", e.key), why);
+            return None;
+        };
+        let asn_key = format!("{}.peer_asn", peering.key);
+        let peer_asn = match peering.peer_asn {
+            None => {
+                let why = "missing required key `peer_asn`: the customer edge's ASN";
+                self.diags.error(peering.line, &asn_key, why);
+                None
+            }
+            Some((asn, line)) => match reserved_asn(asn) {
+                Some(why) => {
+                    let why = format!("ASN {asn} is {why}: the customer edge needs its own");
+                    self.diags.error(line, &asn_key, why);
+                    None
+                }
+                None => Some((asn, line)),
+            },
+        };
+        // A missing or broken /30 is already reported by the decoder.
+        let links: Vec<(Ipv4Net, usize)> = [peering.primary, peering.secondary]
+            .into_iter()
+            .filter_map(|link| match link {
+                Some((IpNet::V4(net), line)) => Some((net, line)),
+                _ => None,
+            })
+            .collect();
+        let site = site?;
+        let s = &self.topo.sites[site];
+        if s.bgp_speaker == BgpSpeaker::None {
+            let why = format!(
+                "the router of site `{}` does not speak BGP (bgp_speaker: none): a circuit's customer edge must run bird or frr",
+                s.name
+            );
+            let key = e.site.as_ref().map_or(e.key.clone(), |r| r.key.clone());
+            let line = e.site.as_ref().map_or(e.line, |r| r.line);
+            self.diags.error(line, &key, why);
+            return None;
+        }
+        let (peer_asn, asn_line) = peer_asn?;
+        if let Some(router_asn) = s.asn {
+            if router_asn != peer_asn {
+                let why = format!(
+                    "peer ASN {peer_asn} differs from {router_asn}, the ASN of site `{}`'s router, the customer edge",
+                    s.name
+                );
+                self.diags.error(asn_line, &asn_key, why);
+                return None;
+            }
+        }
+        let [(primary, _), (secondary, secondary_line)] = links[..] else {
+            return None;
+        };
+        if primary.contains(&secondary.network()) || secondary.contains(&primary.network()) {
+            let why = format!(
+                "the secondary link {secondary} overlaps the primary link {primary}: they must differ"
+            );
+            let k = format!("{}.secondary_peer_address_prefix", peering.key);
+            self.diags.error(secondary_line, &k, why);
+            return None;
+        }
+        let text =
+            |t: &Option<(String, usize)>| t.as_ref().map_or(String::new(), |(s, _)| s.clone());
+        Some(Circuit {
+            name: e.name.clone(),
+            site,
+            service_provider_name: text(&e.service_provider_name),
+            peering_location: text(&e.peering_location),
+            bandwidth_mbps: e.bandwidth_mbps,
+            private_peering: PrivatePeering {
+                peer_asn,
+                primary,
+                secondary,
+                vlan_id: peering.vlan_id.unwrap_or(0),
+            },
+            line: e.line,
+        })
+    }
+
+    /// The sites a gateway's connections reach.
+    fn connected_sites(&self, gateway: GatewayIdx) -> Vec<SiteIdx> {
+        let mut sites = Vec::new();
+        for c in self.topo.connections_of(gateway) {
+            let site = match c.peer {
+                ConnectionPeer::Local(l) => self.topo.local_gateways[l].site,
+                ConnectionPeer::Circuit(e) => self.topo.circuits[e].site,
+                ConnectionPeer::Gateway(_) => continue,
+            };
+            if !sites.contains(&site) {
+                sites.push(site);
+            }
+        }
+        sites
+    }
+
+    /// Refuses overlapping ranges in one routing domain: for each VNet with
+    /// gateways, the VNets they serve and the sites they connect to. Each
+    /// message names both ranges and their owners; a pair is reported once.
+    pub(super) fn check_site_ranges(&mut self) {
+        let mut reported: HashSet<(SiteIdx, IpNet, String)> = HashSet::new();
+        let mut errors = Vec::new();
+        let hubs: Vec<VnetIdx> = {
+            let mut v: Vec<VnetIdx> = self.topo.gateways.iter().map(|g| g.vnet).collect();
+            v.dedup();
+            v
+        };
+        for hub in hubs {
+            let gateways: Vec<GatewayIdx> = self
+                .topo
+                .gateways
+                .iter_enumerated()
+                .filter(|(_, g)| g.vnet == hub)
+                .map(|(i, _)| i)
+                .collect();
+            let mut sites: Vec<SiteIdx> = Vec::new();
+            let mut vnets: Vec<VnetIdx> = Vec::new();
+            for &g in &gateways {
+                for s in self.connected_sites(g) {
+                    if !sites.contains(&s) {
+                        sites.push(s);
+                    }
+                }
+                for v in self.topo.served_vnets(g) {
+                    if !vnets.contains(&v) {
+                        vnets.push(v);
+                    }
+                }
+            }
+            let overlaps =
+                |a: &IpNet, b: &IpNet| a.contains(&b.network()) || b.contains(&a.network());
+            for (n, &s) in sites.iter().enumerate() {
+                let site = &self.topo.sites[s];
+                for range in &site.address_space {
+                    for &v in &vnets {
+                        let vnet = &self.topo.vnets[v];
+                        for other in vnet.address_space.iter().filter(|o| overlaps(range, o)) {
+                            let owner = format!("VNet `{}` ({other})", vnet.name);
+                            if reported.insert((s, *range, owner.clone())) {
+                                errors.push((site.line, s, format!(
+                                    "range {range} of site `{}` overlaps {owner}, in the same routing domain",
+                                    site.name
+                                )));
+                            }
+                        }
+                    }
+                    for &t in &sites[n + 1..] {
+                        let peer = &self.topo.sites[t];
+                        for other in peer.address_space.iter().filter(|o| overlaps(range, o)) {
+                            let owner = format!("site `{}` ({other})", peer.name);
+                            if reported.insert((s, *range, owner.clone())) {
+                                errors.push((site.line, s, format!(
+                                    "range {range} of site `{}` overlaps {owner}, in the same routing domain",
+                                    site.name
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (line, s, why) in errors {
+            let key = format!(
+                "on_premises_sites[{}].address_space",
+                self.topo.sites[s].name
+            );
+            self.diags.error(line, &key, why);
+        }
+    }
+}
+
 /// The name of the port for the tunnel from `site` to instance `i` of
 /// `gateway`.
 pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
@@ -598,10 +921,11 @@ impl Resolver<'_> {
         }
         let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
         for c in &self.topo.connections {
-            let ConnectionPeer::Local(l) = c.peer else {
-                continue;
+            let site = match c.peer {
+                ConnectionPeer::Local(l) => self.topo.local_gateways[l].site,
+                ConnectionPeer::Circuit(e) => self.topo.circuits[e].site,
+                ConnectionPeer::Gateway(_) => continue,
             };
-            let site = self.topo.local_gateways[l].site;
             if !tunnels.contains(&(site, c.gateway)) {
                 tunnels.push((site, c.gateway));
             }
