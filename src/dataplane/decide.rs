@@ -109,6 +109,10 @@ pub enum DropReason {
     GatewayNoRoute,
     /// Gateways handed the packet to each other more than twice.
     GatewayLoop,
+    /// Entered from one ExpressRoute circuit and would leave by another:
+    /// an ExpressRoute gateway carries no circuit-to-circuit traffic
+    /// (Azure's answer is Global Reach, which bypasses the VNet).
+    CircuitTransit,
     /// Sent to a load balancer's frontend, but no rule of the frontend
     /// carries its protocol and port (or, through a route to the frontend,
     /// it has no HA-ports rule).
@@ -693,7 +697,16 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
                             .gateway_instance
                             .filter(|(g, _)| *g == gateway)
                             .map(|(_, i)| i);
-                        break (HopTo::Nic(choose_tunnel(ports, own, key)), tables.vnet);
+                        let tunnel = choose_tunnel(ports, own, key);
+                        if let (Some(from), Some(to)) = (
+                            sender.circuit,
+                            snap.nics.get(tunnel).and_then(|t| t.circuit),
+                        ) {
+                            if from != to {
+                                return drop(DropReason::CircuitTransit, ingress);
+                            }
+                        }
+                        break (HopTo::Nic(tunnel), tables.vnet);
                     }
                     Some(GatewayHop::Gateway(peer)) if gateway_hops < MAX_GATEWAY_HOPS => {
                         gateway_hops += 1;

@@ -24,12 +24,25 @@
 //!   (Azure also advertises its local network gateways' static prefixes;
 //!   vnetd's gateways route them but do not originate them.)
 //!
+//! - ExpressRoute: a connection to a circuit makes instance `i` of the
+//!   gateway the end of link `i` of the circuit's private peering; its
+//!   table gets the customer edge's /32 on each link and what each session
+//!   learned. Towards the customer edge the gateway advertises the VNets it
+//!   serves with Microsoft's edge ASN (12076) as path, and nothing learned
+//!   from another circuit: an ExpressRoute gateway carries no traffic from
+//!   one circuit to another (the fabric drops it, `circuit_transit`).
+//! - Preference when two ways carry one prefix: the longest prefix first
+//!   (forwarding), then, in a subnet served by both a VPN and an
+//!   ExpressRoute gateway, ExpressRoute; then the shorter AS path (also
+//!   within one gateway's table).
+//!
 //! The learned routes are the one input that does not come from the
 //! topology file: the daemon's BGP speakers gather them, and a new set
 //! compiles a new snapshot.
 
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, GatewayIdx, SiteIdx, SubnetRef, Topology, VnetIdx,
+    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, SubnetRef, Topology, VnetIdx,
+    MICROSOFT_EDGE_ASN,
 };
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -175,6 +188,23 @@ pub fn gateway_table(
     let mut push = |prefix: IpNet, egress: GatewayEgress, source: GatewayRouteSource| {
         let prefix = prefix.trunc();
         if let Some(row) = rows.iter_mut().find(|r| r.prefix == prefix) {
+            // Learned twice by different ways: the shorter AS path wins.
+            if let (
+                GatewayRouteSource::Bgp { as_path: held, .. },
+                GatewayRouteSource::Bgp {
+                    as_path: offered, ..
+                },
+            ) = (&row.source, &source)
+            {
+                if offered.len() < held.len() {
+                    *row = GatewayRoute {
+                        prefix,
+                        egress,
+                        source,
+                    };
+                    return;
+                }
+            }
             // The same site through more instances: widen the row.
             if let (
                 GatewayEgress::Site { site, instances },
@@ -282,16 +312,16 @@ pub struct GatewayRouteRow {
     pub instances: Vec<usize>,
 }
 
-/// The gateway routes `subnet` receives: those of the gateway serving its
-/// VNet, unless its route table turns propagation off.
+/// The gateway routes `subnet` receives: those of the gateways serving its
+/// VNet, unless its route table turns propagation off. With a VPN and an
+/// ExpressRoute gateway (coexistence), a prefix both carry is taken from
+/// the ExpressRoute one, then from the shorter AS path; the longest prefix
+/// still decides first, in forwarding.
 pub fn gateway_effective_routes(
     topo: &Topology,
     learned: &LearnedRoutes,
     subnet: SubnetRef,
 ) -> Vec<GatewayRouteRow> {
-    let Some(gateway) = topo.serving_gateway(subnet.vnet) else {
-        return Vec::new();
-    };
     let propagates = topo
         .vnets
         .get(subnet.vnet)
@@ -302,18 +332,56 @@ pub fn gateway_effective_routes(
     if !propagates {
         return Vec::new();
     }
-    let all: Vec<usize> = (0..topo.gateways[gateway].instances.len()).collect();
-    gateway_table(topo, learned, gateway)
-        .into_iter()
-        .map(|row| GatewayRouteRow {
-            prefix: row.prefix,
-            gateway,
-            instances: match row.egress {
-                GatewayEgress::Site { instances, .. } => instances,
-                GatewayEgress::Gateway(_) => all.clone(),
-            },
-        })
-        .collect()
+    let mut chosen: Vec<(GatewayRouteRow, RoutePreference)> = Vec::new();
+    for gateway in topo.serving_gateways(subnet.vnet) {
+        let all: Vec<usize> = (0..topo.gateways[gateway].instances.len()).collect();
+        let express_route = topo.gateways[gateway].gateway_type == GatewayType::ExpressRoute;
+        for row in gateway_table(topo, learned, gateway) {
+            let preference = RoutePreference {
+                express_route,
+                as_path_len: match &row.source {
+                    GatewayRouteSource::Bgp { as_path, .. } => as_path.len(),
+                    GatewayRouteSource::Static { .. } => 0,
+                },
+            };
+            let candidate = GatewayRouteRow {
+                prefix: row.prefix,
+                gateway,
+                instances: match row.egress {
+                    GatewayEgress::Site { instances, .. } => instances,
+                    GatewayEgress::Gateway(_) => all.clone(),
+                },
+            };
+            match chosen
+                .iter_mut()
+                .find(|(r, _)| r.prefix == candidate.prefix)
+            {
+                Some(held) if preference.beats(&held.1) => *held = (candidate, preference),
+                Some(_) => {}
+                None => chosen.push((candidate, preference)),
+            }
+        }
+    }
+    chosen.into_iter().map(|(row, _)| row).collect()
+}
+
+/// How a subnet ranks two gateways' routes to the same prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RoutePreference {
+    express_route: bool,
+    as_path_len: usize,
+}
+
+impl RoutePreference {
+    /// ExpressRoute over VPN, then the shorter AS path; a tie keeps the
+    /// route held.
+    fn beats(&self, held: &RoutePreference) -> bool {
+        match (self.express_route, held.express_route) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => self.as_path_len < held.as_path_len,
+        }
+    }
 }
 
 /// A route as a gateway advertises it to one peer.
@@ -335,6 +403,19 @@ pub fn advertised(
 ) -> Vec<AdvertisedRoute> {
     let gw = &topo.gateways[gateway];
     let served = served_ranges(topo, gateway);
+    if gw.gateway_type == GatewayType::ExpressRoute {
+        // Towards a customer edge the gateway speaks as Microsoft's edge,
+        // and it never carries one circuit's routes to another: every peer
+        // gets the served ranges alone.
+        return served
+            .into_iter()
+            .map(|prefix| AdvertisedRoute {
+                prefix,
+                as_path: vec![MICROSOFT_EDGE_ASN],
+                origin: BgpOrigin::Igp,
+            })
+            .collect();
+    }
     let overlaps_served = |p: &IpNet| {
         served
             .iter()
@@ -381,10 +462,8 @@ pub fn advertised(
 /// gateway serves.
 pub fn connected_ranges(topo: &Topology, vnet: VnetIdx) -> (Vec<IpNet>, Vec<IpNet>) {
     let (mut on_premises, mut vnets) = (Vec::new(), Vec::new());
-    let Some(gateway) = topo.serving_gateway(vnet) else {
-        return (on_premises, vnets);
-    };
-    for c in topo.connections_of(gateway) {
+    let gateways = topo.serving_gateways(vnet);
+    for c in gateways.iter().flat_map(|&g| topo.connections_of(g)) {
         match c.peer {
             ConnectionPeer::Local(l) => {
                 let lng = &topo.local_gateways[l];

@@ -35,8 +35,8 @@ use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
-    Access, AsgIdx, Direction, GatewayIdx, NicIdx, NicRole, NsgIdx, SubnetRef, TiVec, Topology,
-    VnetIdx,
+    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NicIdx, NicRole, NsgIdx, SubnetRef, TiVec,
+    Topology, VnetIdx,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -116,6 +116,9 @@ pub struct NicTables {
     pub gateway_port: bool,
     /// For a gateway instance's own port: which gateway and instance.
     pub gateway_instance: Option<(GatewayIdx, usize)>,
+    /// For a site's tunnel to an ExpressRoute gateway: the circuit it
+    /// stands for (a packet may not go from one circuit to another).
+    pub circuit: Option<CircuitIdx>,
     /// The port of its VNet's health prober: its packets go straight to the
     /// backend addressed, untouched by user routes.
     pub prober: bool,
@@ -392,6 +395,10 @@ impl Snapshot {
                 ),
                 gateway_instance: match nic.role {
                     NicRole::GatewayInstance { gateway, instance } => Some((gateway, instance)),
+                    _ => None,
+                },
+                circuit: match nic.role {
+                    NicRole::SiteTunnel { site, gateway, .. } => topology.circuit_of(site, gateway),
                     _ => None,
                 },
                 prober: matches!(nic.role, NicRole::Prober { .. }),

@@ -626,29 +626,55 @@ impl Topology {
             && self.sites.is_empty())
     }
 
-    /// The gateway of `vnet`, if it has one.
+    /// The gateway of `vnet`, if it has one: its VPN gateway when it has
+    /// both kinds (Azure's VirtualNetworkGateway user routes use it).
     pub fn gateway_of(&self, vnet: VnetIdx) -> Option<GatewayIdx> {
-        self.gateways.position(|g| g.vnet == vnet)
+        let own = self.gateways_of(vnet);
+        own.iter()
+            .copied()
+            .find(|&g| self.gateways[g].gateway_type == GatewayType::Vpn)
+            .or_else(|| own.first().copied())
+    }
+
+    /// Every gateway in `vnet` (at most one of each type), in file order.
+    pub fn gateways_of(&self, vnet: VnetIdx) -> Vec<GatewayIdx> {
+        self.gateways
+            .iter_enumerated()
+            .filter(|(_, g)| g.vnet == vnet)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// The gateway whose routes `vnet`'s subnets receive: its own, or the
     /// one of a peer it reaches through gateway transit (its link uses
-    /// remote gateways, the peer's link allows transit, both exist).
+    /// remote gateways, the peer's link allows transit, both exist). With
+    /// a VPN and an ExpressRoute gateway, the VPN one (see
+    /// [`Topology::serving_gateways`] for both).
     pub fn serving_gateway(&self, vnet: VnetIdx) -> Option<GatewayIdx> {
-        if let Some(own) = self.gateway_of(vnet) {
-            return Some(own);
+        let serving = self.serving_gateways(vnet);
+        serving
+            .iter()
+            .copied()
+            .find(|&g| self.gateways[g].gateway_type == GatewayType::Vpn)
+            .or_else(|| serving.first().copied())
+    }
+
+    /// Every gateway whose routes `vnet`'s subnets receive: those of its
+    /// own VNet, or those of the peer it reaches through gateway transit.
+    pub fn serving_gateways(&self, vnet: VnetIdx) -> Vec<GatewayIdx> {
+        let own = self.gateways_of(vnet);
+        if !own.is_empty() {
+            return own;
         }
         self.peerings
             .iter()
             .filter(|p| p.vnet == vnet && p.use_remote_gateways)
             .find_map(|p| {
                 let back = self.peering_link(p.remote, vnet)?;
-                if back.allow_gateway_transit {
-                    self.gateway_of(p.remote)
-                } else {
-                    None
-                }
+                let there = self.gateways_of(p.remote);
+                (back.allow_gateway_transit && !there.is_empty()).then_some(there)
             })
+            .unwrap_or_default()
     }
 
     /// VNets whose subnets receive `gateway`'s routes: its own, then the
@@ -656,11 +682,19 @@ impl Topology {
     pub fn served_vnets(&self, gateway: GatewayIdx) -> Vec<VnetIdx> {
         let mut vnets = Vec::new();
         for v in self.vnets.keys() {
-            if self.serving_gateway(v) == Some(gateway) {
+            if self.serving_gateways(v).contains(&gateway) {
                 vnets.push(v);
             }
         }
         vnets
+    }
+
+    /// The circuit by which `gateway` is connected to `site`, if any.
+    pub fn circuit_of(&self, site: SiteIdx, gateway: GatewayIdx) -> Option<CircuitIdx> {
+        self.connections_of(gateway).find_map(|c| match c.peer {
+            ConnectionPeer::Circuit(e) if self.circuits[e].site == site => Some(e),
+            _ => None,
+        })
     }
 
     /// The connections held by `gateway`, in file order.

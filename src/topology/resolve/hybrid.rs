@@ -106,6 +106,22 @@ pub fn instance_addresses(prefix: &IpNet, active_active: bool) -> Vec<IpAddr> {
     }
 }
 
+/// `address` moved `by` addresses away from the edge of `prefix` it sits
+/// at (up from the network, down from the broadcast address), for a gateway
+/// whose usual addresses another gateway of the VNet already holds.
+fn step_down(address: IpAddr, prefix: &Option<IpNet>, by: u32) -> IpAddr {
+    let (IpAddr::V4(a), Some(IpNet::V4(p))) = (address, prefix) else {
+        return address;
+    };
+    let (a, network) = (u32::from(a), u32::from(p.network()));
+    let moved = if a - network < 8 {
+        a + by
+    } else {
+        a.saturating_sub(by)
+    };
+    IpAddr::V4(Ipv4Addr::from(moved))
+}
+
 /// The namespace standing for instance `i` of a gateway.
 pub fn instance_netns(gateway: &str, i: usize) -> String {
     format!("{gateway}-{i}")
@@ -345,7 +361,25 @@ impl Resolver<'_> {
             let prefix = self.topo.subnet(subnet).address_prefixes.first().copied();
             // An ExpressRoute gateway always runs two instances.
             let active_active = gw.active_active || express_route;
-            let instances = prefix.map_or_else(Vec::new, |p| instance_addresses(&p, active_active));
+            let usual = prefix.map_or_else(Vec::new, |p| instance_addresses(&p, active_active));
+            let mut instances = usual.clone();
+            // A VPN and an ExpressRoute gateway share GatewaySubnet: the
+            // second one takes the next free pair.
+            let taken: Vec<IpAddr> = self
+                .topo
+                .gateways
+                .iter()
+                .filter(|g| g.vnet == vnet)
+                .flat_map(|g| g.instances.iter().copied())
+                .collect();
+            let mut shift = 0;
+            while shift < 64 && instances.iter().any(|a| taken.contains(a)) {
+                shift += 2;
+                instances = usual
+                    .iter()
+                    .map(|a| step_down(*a, &prefix, shift))
+                    .collect();
+            }
             for i in 0..instances.len() {
                 let netns = instance_netns(&gw.name, i);
                 if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {

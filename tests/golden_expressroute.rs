@@ -1,0 +1,238 @@
+//! Golden ExpressRoute routes and traces, on
+//! `tests/golden/33-expressroute-coexistence.yaml` (a hub with a VPN and an
+//! ExpressRoute gateway, datacenter dc1 on a circuit and a backup VPN,
+//! datacenter dc2 on its own circuit), with the routes each BGP session
+//! learned given as input. The expected rows were worked out by hand from
+//! `docs/azure-behaviour.md` §6 (ExpressRoute): the longest prefix first,
+//! then ExpressRoute over VPN, then the shorter AS path; instance `i` of the
+//! ExpressRoute gateway ends link `i` of each circuit; nothing goes from one
+//! circuit to another; the customer edge learns the VNets from ASN 12076.
+
+use etherparse::PacketBuilder;
+use std::net::IpAddr;
+use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
+use vnetd::diagnostics;
+use vnetd::policy::gateways::{advertised, BgpOrigin, LearnedRoute, LearnedRoutes};
+use vnetd::snapshot::Snapshot;
+use vnetd::topology::{parse_str, GatewayIdx, NicIdx, Topology};
+
+const GW: &str = "VirtualNetworkGateway";
+const FILE: &str = "33-expressroute-coexistence.yaml";
+/// The VPN gateway's instance, and the ExpressRoute gateway's two.
+const VPN: &str = "10.0.255.254";
+const ER0: &str = "10.0.255.228";
+const ER1: &str = "10.0.255.229";
+
+fn topology() -> Topology {
+    let path = format!("{}/tests/golden/{FILE}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse_str(FILE, &text)
+        .unwrap_or_else(|d| panic!("{FILE}: {d:#?}"))
+        .topology
+}
+
+fn route(prefix: &str, peer: &str, as_path: &[u32]) -> LearnedRoute {
+    LearnedRoute {
+        prefix: prefix.parse().unwrap(),
+        peer: peer.parse().unwrap(),
+        next_hop: peer.parse().unwrap(),
+        as_path: as_path.to_vec(),
+        origin: BgpOrigin::Igp,
+    }
+}
+
+/// What the sessions learned:
+/// - the VPN gateway, from dc1's backup VPN: dc1's range, a /24 inside it
+///   only the VPN carries, and 10.50.0.0/16 with a two-AS path;
+/// - the ExpressRoute gateway, on each link of dc1's circuit: dc1's range
+///   and 10.60.0.0/16 with a three-AS path; on each link of dc2's circuit:
+///   dc2's range, 10.50.0.0/16 and 10.60.0.0/16, each with one AS.
+fn learned() -> LearnedRoutes {
+    let mut routes = LearnedRoutes::default();
+    let vpn = "192.168.255.1";
+    routes.gateways.insert(
+        "hub-vpngw".into(),
+        vec![vec![
+            route("172.20.0.0/16", vpn, &[65020]),
+            route("172.20.5.0/24", vpn, &[65020]),
+            route("10.50.0.0/16", vpn, &[65020, 65099]),
+        ]],
+    );
+    let instance = |dc1_edge: &str, dc2_edge: &str| {
+        vec![
+            route("172.20.0.0/16", dc1_edge, &[65020]),
+            route("10.60.0.0/16", dc1_edge, &[65020, 65100, 65101]),
+            route("172.21.0.0/16", dc2_edge, &[65030]),
+            route("10.50.0.0/16", dc2_edge, &[65030]),
+            route("10.60.0.0/16", dc2_edge, &[65030]),
+        ]
+    };
+    routes.gateways.insert(
+        "hub-ergw".into(),
+        vec![
+            instance("172.16.0.1", "172.16.1.1"),
+            instance("172.16.0.5", "172.16.1.5"),
+        ],
+    );
+    routes
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot::compile_learned(topology(), learned(), 1)
+}
+
+fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String, String)> {
+    let idx = snap.nic_by_name(nic).expect("NIC");
+    diagnostics::routes(snap, idx)
+        .value
+        .into_iter()
+        .filter(|r| r.source == GW)
+        .map(|r| {
+            (
+                r.state.to_string(),
+                r.address_prefix.join(","),
+                r.next_hop_ip_address.join(","),
+            )
+        })
+        .collect()
+}
+
+fn owned(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+#[test]
+fn expressroute_wins_equal_prefixes_then_the_shorter_as_path() {
+    let snap = snapshot();
+    let both = format!("{ER0},{ER1}");
+    let want = owned(&[
+        // The VPN gateway's table first (file order), each prefix replaced
+        // in place where the ExpressRoute gateway carries it too.
+        ("Active", "192.168.255.1/32", VPN),
+        // Equal prefix on both gateways: ExpressRoute.
+        ("Active", "172.20.0.0/16", &both),
+        // Longer prefix only the VPN carries: kept, and longest match
+        // sends 172.20.5.0/24 over the VPN.
+        ("Active", "172.20.5.0/24", VPN),
+        // VPN path of two ASes, ExpressRoute path of one: ExpressRoute.
+        ("Active", "10.50.0.0/16", &both),
+        // Then the ExpressRoute gateway's own rows: each customer edge on
+        // the instance ending its link.
+        ("Active", "172.16.0.1/32", ER0),
+        ("Active", "172.16.0.5/32", ER1),
+        // Learned from both circuits: dc2's one-AS path beats dc1's three.
+        ("Active", "10.60.0.0/16", &both),
+        ("Active", "172.16.1.1/32", ER0),
+        ("Active", "172.16.1.5/32", ER1),
+        ("Active", "172.21.0.0/16", &both),
+    ]);
+    assert_eq!(gateway_rows(&snap, "hub-vm"), want);
+    // The transit spoke receives the same rows.
+    assert_eq!(gateway_rows(&snap, "vm1"), want);
+}
+
+fn nic(s: &Snapshot, name: &str) -> NicIdx {
+    s.nic_by_name(name)
+        .unwrap_or_else(|| panic!("no port {name}"))
+}
+
+fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64)
+        .tcp(sport, 443, 1, 64000)
+        .write(&mut out, b"x")
+        .unwrap();
+    out
+}
+
+const HUB_VM: [u8; 4] = [10, 0, 1, 4];
+const VM1: [u8; 4] = [10, 1, 1, 4];
+const DC1_HOST: [u8; 4] = [172, 20, 1, 10];
+const DC2_HOST: [u8; 4] = [172, 21, 1, 10];
+
+/// The tunnel a verdict delivers to, by name.
+fn delivered_to(s: &Snapshot, v: Verdict) -> String {
+    match v {
+        Verdict::Deliver(n) => s.topology.nics[n].name.clone(),
+        other => panic!("not delivered: {other:?}"),
+    }
+}
+
+#[test]
+fn traffic_takes_expressroute_and_the_vpn_only_for_its_longer_prefix() {
+    let s = snapshot();
+    let go = |from: &str, p: Vec<u8>| decide(&s, &Stateless, nic(&s, from), &p, 0);
+    let er_tunnels = ["dc1-to-hub-ergw-0", "dc1-to-hub-ergw-1"];
+    for port in 1000..1016 {
+        let to = delivered_to(&s, go("hub-vm", tcp(HUB_VM, DC1_HOST, port)));
+        assert!(er_tunnels.contains(&to.as_str()), "{to}");
+        let to = delivered_to(&s, go("vm1", tcp(VM1, DC1_HOST, port)));
+        assert!(er_tunnels.contains(&to.as_str()), "{to}");
+    }
+    assert_eq!(
+        go("hub-vm", tcp(HUB_VM, [172, 20, 5, 10], 1000)),
+        Verdict::Deliver(nic(&s, "dc1-to-hub-vpngw-0"))
+    );
+    // Each instance reaches the customer edge of its own link.
+    assert_eq!(
+        go("hub-ergw-1", tcp([10, 0, 255, 229], [172, 16, 0, 5], 179)),
+        Verdict::Deliver(nic(&s, "dc1-to-hub-ergw-1"))
+    );
+    assert_eq!(
+        go("hub-ergw-0", tcp([10, 0, 255, 228], [172, 16, 1, 1], 179)),
+        Verdict::Deliver(nic(&s, "dc2-to-hub-ergw-0"))
+    );
+}
+
+#[test]
+fn no_transit_from_one_circuit_to_another() {
+    let s = snapshot();
+    for tunnel in ["dc1-to-hub-ergw-0", "dc1-to-hub-ergw-1"] {
+        let from = nic(&s, tunnel);
+        // dc1 to dc2: both on circuits of the same gateway, refused.
+        assert_eq!(
+            decide(&s, &Stateless, from, &tcp(DC1_HOST, DC2_HOST, 3000), 0),
+            Verdict::dropped(DropReason::CircuitTransit, from)
+        );
+        // dc1 to the hub and the transit spoke: delivered.
+        assert_eq!(
+            decide(&s, &Stateless, from, &tcp(DC1_HOST, HUB_VM, 3000), 0),
+            Verdict::Deliver(nic(&s, "hub-vm"))
+        );
+        assert_eq!(
+            decide(&s, &Stateless, from, &tcp(DC1_HOST, VM1, 3000), 0),
+            Verdict::Deliver(nic(&s, "vm1"))
+        );
+    }
+    let from = nic(&s, "dc2-to-hub-ergw-0");
+    assert_eq!(
+        decide(&s, &Stateless, from, &tcp(DC2_HOST, DC1_HOST, 3000), 0),
+        Verdict::dropped(DropReason::CircuitTransit, from)
+    );
+    assert_eq!(DropReason::CircuitTransit.as_str(), "circuit_transit");
+}
+
+#[test]
+fn the_customer_edge_learns_the_vnets_from_microsofts_edge_and_nothing_of_other_circuits() {
+    let topo = topology();
+    let learned = learned();
+    let ergw = GatewayIdx::new(1);
+    assert_eq!(topo.gateways[ergw].name, "hub-ergw");
+    for edge in ["172.16.0.1", "172.16.0.5", "172.16.1.1", "172.16.1.5"] {
+        let peer: IpAddr = edge.parse().unwrap();
+        let got: Vec<(String, Vec<u32>)> = advertised(&topo, &learned, ergw, peer)
+            .into_iter()
+            .map(|r| (r.prefix.to_string(), r.as_path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("10.0.0.0/16".to_string(), vec![12076]),
+                ("10.1.0.0/16".to_string(), vec![12076]),
+            ],
+            "advertised to {edge}"
+        );
+    }
+}
