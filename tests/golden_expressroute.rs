@@ -236,3 +236,91 @@ fn the_customer_edge_learns_the_vnets_from_microsofts_edge_and_nothing_of_other_
         );
     }
 }
+
+/// (network, nextHop, path) of each row, in order.
+fn circuit_rows(
+    snap: &Snapshot,
+    circuit: &str,
+    path: Option<&str>,
+) -> Vec<(String, String, String)> {
+    use vnetd::diagnostics::circuit::{find_circuit, parse_link, route_table};
+    let c = find_circuit(snap, circuit).unwrap();
+    let link = parse_link(path).unwrap();
+    route_table(snap, c, link)
+        .value
+        .into_iter()
+        .map(|r| {
+            assert_eq!((r.loc_prf.as_str(), r.weight), ("", 0));
+            (r.network, r.next_hop, r.path)
+        })
+        .collect()
+}
+
+#[test]
+fn each_circuit_route_table_holds_the_vnets_and_only_its_own_edges_routes() {
+    let snap = snapshot();
+    let vnets = |rows: &mut Vec<(&str, &str, &str)>| {
+        for (network, hop) in [
+            ("10.0.0.0/16", ER0),
+            ("10.0.0.0/16", ER1),
+            ("10.1.0.0/16", ER0),
+            ("10.1.0.0/16", ER1),
+        ] {
+            rows.push((network, hop, "65515"));
+        }
+    };
+    let mut want = Vec::new();
+    vnets(&mut want);
+    want.push(("10.60.0.0/16", "172.16.0.1", "65020 65100 65101"));
+    want.push(("172.20.0.0/16", "172.16.0.1", "65020"));
+    assert_eq!(circuit_rows(&snap, "dc1-circuit", None), owned(&want));
+
+    let mut want = Vec::new();
+    vnets(&mut want);
+    want.push(("10.50.0.0/16", "172.16.1.5", "65030"));
+    want.push(("10.60.0.0/16", "172.16.1.5", "65030"));
+    want.push(("172.21.0.0/16", "172.16.1.5", "65030"));
+    assert_eq!(
+        circuit_rows(&snap, "dc2-circuit", Some("secondary")),
+        owned(&want)
+    );
+}
+
+#[test]
+fn circuit_routes_offline_predicts_the_edges_announcement_as_az_prints_it() {
+    let file = format!("{}/tests/golden/{FILE}", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["circuit", "routes", "--config", &file])
+        .args(["--circuit", "dc2-circuit", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |network: &str, hop: &str, path: &str| serde_json::json!({"network": network, "nextHop": hop, "locPrf": "", "weight": 0, "path": path});
+    assert_eq!(
+        got,
+        serde_json::json!({"value": [
+            row("10.0.0.0/16", ER0, "65515"),
+            row("10.0.0.0/16", ER1, "65515"),
+            row("10.1.0.0/16", ER0, "65515"),
+            row("10.1.0.0/16", ER1, "65515"),
+            row("172.21.0.0/16", "172.16.1.1", "65030"),
+        ]})
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["circuit", "routes", "--config", &file, "--circuit", "dc3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "no ExpressRoute circuit named `dc3` in {file} (circuits: dc1-circuit, dc2-circuit)"
+        )
+    );
+}

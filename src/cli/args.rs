@@ -82,6 +82,12 @@ pub enum Command {
         #[command(subcommand)]
         what: GatewayCommand,
     },
+    /// An ExpressRoute circuit's routes (like
+    /// `az network express-route list-*`).
+    Circuit {
+        #[command(subcommand)]
+        what: CircuitCommand,
+    },
     /// An internal load balancer of the running lab: its backends and what
     /// the health probes find.
     Lb {
@@ -289,6 +295,24 @@ pub enum GatewayCommand {
         gateway: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `vnetd circuit ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum CircuitCommand {
+    /// The route table of Microsoft's edge on one link of the circuit's
+    /// private peering: the VNets of the connected gateways and what the
+    /// customer edge announced (like
+    /// `az network express-route list-route-tables`).
+    Routes {
+        #[arg(long)]
+        circuit: String,
+        /// The link: primary (the default) or secondary.
+        #[arg(long)]
+        path: Option<String>,
+        #[command(flatten)]
+        source: Source,
     },
 }
 

@@ -14,8 +14,8 @@ pub mod failure;
 pub mod lab;
 
 pub use args::{
-    AllowEmpty, Cli, Command, DirectionArg, GatewayCommand, ImportCommand, LbCommand, ProtocolArg,
-    Source,
+    AllowEmpty, CircuitCommand, Cli, Command, DirectionArg, GatewayCommand, ImportCommand,
+    LbCommand, ProtocolArg, Source,
 };
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
@@ -128,6 +128,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 online(&Request::BgpPeerStatus { gateway, json })
             }
         },
+        Command::Circuit {
+            what:
+                CircuitCommand::Routes {
+                    circuit,
+                    path,
+                    source,
+                },
+        } => diagnose(Query::CircuitRoutes { circuit, path }, &source),
         Command::Lb {
             what:
                 LbCommand::Show {

@@ -12,6 +12,8 @@
 //! - `gateway learned-routes` and `advertised-routes`, like
 //!   `az network vnet-gateway list-learned-routes` and
 //!   `list-advertised-routes` ([`gateway`]);
+//! - `circuit routes`: an ExpressRoute circuit's route table, like
+//!   `az network express-route list-route-tables` ([`circuit`]);
 //! - `lb show`: a load balancer's backends with their probes' verdicts, in
 //!   vnetd's own shape ([`load_balancer`]).
 //!
@@ -25,6 +27,7 @@
 //! steps, never the daemon or the host.
 
 pub mod az;
+pub mod circuit;
 pub mod expectations;
 pub mod gateway;
 pub mod load_balancer;
@@ -149,6 +152,13 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             let title = format!("Routes gateway {gateway} advertises to {peer}:");
             gateway::render_route_list(&title, &gateway::advertised_routes(snap, g, peer)?, json)
         }
+        Query::CircuitRoutes { circuit, path } => {
+            let c = circuit::find_circuit(snap, circuit)?;
+            let link = circuit::parse_link(path.as_deref())?;
+            let which = if link == 0 { "primary" } else { "secondary" };
+            let title = format!("Route table of circuit {circuit} ({which} link):");
+            circuit::render_route_table(&title, &circuit::route_table(snap, c, link), json)
+        }
         Query::Trace {
             from,
             to,
@@ -252,13 +262,14 @@ pub fn trace_query(
 
 /// Answers from a topology file (compiled here, as the daemon would).
 ///
-/// A trace also assumes what the gateways' BGP sessions would learn
-/// ([`expected_learned`]): its path goes on where a running lab's would.
-/// The other questions show the tables as compiled from the file alone.
+/// A trace and a circuit's route table also assume what the gateways' BGP
+/// sessions would learn ([`expected_learned`]): they show what a running
+/// lab would. The other questions show the tables as compiled from the
+/// file alone.
 pub fn answer_offline(loaded: &Loaded, query: &Query, json: bool) -> Result<String, QueryError> {
     let topology = loaded.topology.clone();
     let snap = match query {
-        Query::Trace { .. } => {
+        Query::Trace { .. } | Query::CircuitRoutes { .. } => {
             let learned = expected_learned(&topology);
             Snapshot::compile_learned(topology, learned, 0)
         }

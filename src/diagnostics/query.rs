@@ -113,6 +113,13 @@ pub enum Query {
         gateway: String,
         peer: String,
     },
+    /// An ExpressRoute circuit's route table on one link (`primary`, the
+    /// default, or `secondary`).
+    CircuitRoutes {
+        circuit: String,
+        #[serde(default)]
+        path: Option<String>,
+    },
     /// The whole path of a packet from a NIC or on-premises host.
     Trace {
         from: String,
