@@ -111,6 +111,7 @@ impl Lab {
                 address: spoke_address(index),
                 asn,
                 multihop: true,
+                local_as: None,
             })
             .collect();
         spec
@@ -493,6 +494,7 @@ fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
             address: HUB,
             asn: site_asn,
             multihop: true,
+            local_as: None,
         }];
         let speaker = GobgpSpeaker::start(spec).expect("starting gobgpd");
         speaker

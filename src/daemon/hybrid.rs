@@ -19,6 +19,12 @@
 //! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
 //!   announcing the site's address space to every gateway instance it has a
 //!   BGP connection to (eBGP multihop), learned routes into its kernel.
+//! - An ExpressRoute circuit is a BGP connection whose site is the customer
+//!   edge: link `i` of its private peering joins the router to instance `i`
+//!   of each connected gateway (the tunnel holds the customer edge's
+//!   address of that link), the instance meets the edge as Microsoft's
+//!   edge (ASN 12076, gobgpd's `local-as`) and passes on no learned route,
+//!   so nothing goes from one circuit to another.
 //!
 //! [`Hybrid::learned`] gathers what the speakers learned; the daemon's
 //! watcher compiles a new snapshot when it changes. Dropping a `Hybrid`
@@ -30,7 +36,10 @@ use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, Neighb
 use crate::host::routing::{BgpNeighbor, BgpRouterSpec};
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
 use crate::policy::gateways::{served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
-use crate::topology::{BgpSpeaker, ConnectionPeer, GatewayIdx, NicRole, Site, SiteIdx, Topology};
+use crate::topology::{
+    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, NicRole, Site, SiteIdx, Topology,
+    MICROSOFT_EDGE_ASN,
+};
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
@@ -120,18 +129,46 @@ fn ip(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// The BGP address a site's router uses towards `gateway`: the peering
-/// address of the local network gateway a BGP connection of the gateway
-/// names for the site.
-fn router_bgp_address(topo: &Topology, site: SiteIdx, gateway: GatewayIdx) -> Option<IpAddr> {
+/// The BGP address a site's router uses towards instance `instance` of
+/// `gateway`: the peering address of the local network gateway a BGP
+/// connection of the gateway names for the site, or for a circuit the
+/// customer edge's address on the link that instance ends.
+fn router_bgp_address(
+    topo: &Topology,
+    site: SiteIdx,
+    gateway: GatewayIdx,
+    instance: usize,
+) -> Option<IpAddr> {
     topo.connections_of(gateway)
         .filter(|c| c.bgp_enabled)
         .find_map(|c| match c.peer {
             ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
                 topo.local_gateways[l].bgp.map(|b| b.peering_address)
             }
+            ConnectionPeer::Circuit(e) if topo.circuits[e].site == site => {
+                Some(topo.circuits[e].private_peering.customer_address(instance))
+            }
             _ => None,
         })
+}
+
+/// The sessions instance `instance` of `gateway` holds on its circuits:
+/// the customer edge of the link it ends, met as Microsoft's edge.
+fn circuit_neighbors(topo: &Topology, gateway: GatewayIdx, instance: usize) -> Vec<GobgpNeighbor> {
+    topo.connections_of(gateway)
+        .filter_map(|c| match c.peer {
+            ConnectionPeer::Circuit(e) => Some(&topo.circuits[e].private_peering),
+            _ => None,
+        })
+        .filter_map(|peering| {
+            Some(GobgpNeighbor {
+                address: v4(peering.customer_address(instance))?,
+                asn: peering.peer_asn,
+                multihop: true,
+                local_as: Some(MICROSOFT_EDGE_ASN),
+            })
+        })
+        .collect()
 }
 
 impl Hybrid {
@@ -172,7 +209,7 @@ impl Hybrid {
             let Some(peer) = gw.instances.get(*instance).copied() else {
                 continue;
             };
-            match router_bgp_address(topo, *site, *gateway) {
+            match router_bgp_address(topo, *site, *gateway, *instance) {
                 Some(local) => ip(&[
                     "-n",
                     router,
@@ -240,7 +277,7 @@ impl Hybrid {
                         let o = &topo.gateways[other];
                         o.instances.iter().map(|a| (*a, o.asn)).collect()
                     }
-                    // A circuit's sessions are per instance: started below.
+                    // A circuit's sessions are per instance: added below.
                     ConnectionPeer::Circuit(_) => Vec::new(),
                 };
                 for (address, asn) in peers {
@@ -250,24 +287,29 @@ impl Hybrid {
                                 address,
                                 asn,
                                 multihop: true,
+                                local_as: None,
                             });
                         }
                     }
                 }
             }
-            if neighbors.is_empty() {
-                continue;
-            }
+            let express_route = gw.gateway_type == GatewayType::ExpressRoute;
             let served = v4_nets(served_ranges(topo, g));
             for (i, address) in gw.instances.iter().enumerate() {
                 let Some(address) = v4(*address) else {
                     continue;
                 };
+                let mut instance_neighbors = neighbors.clone();
+                instance_neighbors.extend(circuit_neighbors(topo, g, i));
+                if instance_neighbors.is_empty() {
+                    continue;
+                }
                 let netns = crate::topology::resolve::instance_netns(&gw.name, i);
                 let run_dir = PathBuf::from(RUN_DIR).join(&netns);
                 self.run_dirs.push(run_dir.clone());
                 let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir);
-                spec.neighbors = neighbors.clone();
+                spec.neighbors = instance_neighbors;
+                spec.pass_on_learned = !express_route;
                 spec.reject_exact = served.clone();
                 spec.export_deny_overlapping = served.clone();
                 let speaker = GobgpSpeaker::start(spec)
@@ -294,14 +336,23 @@ impl Hybrid {
             let mut neighbors = Vec::new();
             let mut router_id = None;
             for (g, gw) in topo.gateways.iter_enumerated() {
-                let Some(local) = router_bgp_address(topo, s, g).and_then(v4) else {
-                    continue;
+                // Towards an ExpressRoute gateway the router meets
+                // Microsoft's edge.
+                let asn = if topo.circuit_of(s, g).is_some() {
+                    MICROSOFT_EDGE_ASN
+                } else {
+                    gw.asn
                 };
-                router_id.get_or_insert(local);
-                for peer in gw.instances.iter().filter_map(|a| v4(*a)) {
+                for (i, peer) in gw.instances.iter().enumerate() {
+                    let (Some(local), Some(peer)) =
+                        (router_bgp_address(topo, s, g, i).and_then(v4), v4(*peer))
+                    else {
+                        continue;
+                    };
+                    router_id.get_or_insert(local);
                     neighbors.push(BgpNeighbor {
                         address: peer,
-                        asn: gw.asn,
+                        asn,
                         local_address: Some(local),
                         multihop: true,
                     });
@@ -422,7 +473,9 @@ pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
         locals.iter_mut().for_each(|l| l.line = 0);
         let mut connections = t.connections.clone();
         connections.iter_mut().for_each(|c| c.line = 0);
-        format!("{sites:?}{gateways:?}{locals:?}{connections:?}")
+        let mut circuits = t.circuits.clone();
+        circuits.iter_mut().for_each(|c| c.line = 0);
+        format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}")
     }
     strip(a) == strip(b)
 }

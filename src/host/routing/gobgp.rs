@@ -19,7 +19,13 @@
 //!   advertised. "Contains" is spelt out as the exact supernets of each
 //!   denied prefix, since gobgpd prefix sets only match more-specifics.
 //!   Everything else, including routes learned from another eBGP
-//!   neighbour (transit), is advertised.
+//!   neighbour (transit), is advertised, unless `pass_on_learned` is off:
+//!   then no learned route is passed on at all (an ExpressRoute gateway
+//!   carries nothing from one circuit to another).
+//!
+//! A neighbour may be met with its own `local_as` (gobgpd's per-neighbour
+//! `local-as`): an ExpressRoute gateway instance presents Microsoft's edge
+//! ASN, 12076, to a circuit's customer edge.
 //!
 //! Each neighbour has a prefix limit: past `max_prefixes` received routes,
 //! gobgpd sends a Cease notification and keeps the session down (admin
@@ -47,6 +53,7 @@ const API_HOST: &str = "127.0.0.1";
 const API_PORT: &str = "50051";
 const IMPORT_POLICY: &str = "refuse-rejected";
 const EXPORT_POLICY: &str = "deny-overlapping";
+const NO_TRANSIT_POLICY: &str = "no-transit";
 
 /// How long gobgpd gets to answer on its API.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,6 +67,8 @@ pub struct GobgpNeighbor {
     pub asn: u32,
     /// eBGP multihop (TTL 255).
     pub multihop: bool,
+    /// The AS number shown to this neighbour, when not the speaker's own.
+    pub local_as: Option<u32>,
 }
 
 /// A gobgpd instance: its identity, neighbours, timers and policies.
@@ -89,6 +98,9 @@ pub struct GobgpSpec {
     /// these is passed on, nor a learned `0.0.0.0/0`; what the speaker
     /// originates itself is always advertised.
     pub export_deny_overlapping: Vec<Ipv4Net>,
+    /// Export: routes learned from a neighbour are passed on to the others
+    /// (off: only what the speaker originates is advertised).
+    pub pass_on_learned: bool,
     /// Where the configuration and log go.
     pub run_dir: PathBuf,
 }
@@ -109,6 +121,7 @@ impl GobgpSpec {
             max_prefixes: 4000,
             reject_exact: Vec::new(),
             export_deny_overlapping: Vec::new(),
+            pass_on_learned: true,
             run_dir,
         }
     }
@@ -236,8 +249,13 @@ pub fn config(spec: &GobgpSpec) -> String {
          local-address-list = [\"{local}\"]\n\
          [global.apply-policy.config]\n  import-policy-list = [{import_list}]\n  \
          default-import-policy = \"accept-route\"\n  \
-         export-policy-list = [\"{EXPORT_POLICY}\"]\n  \
+         export-policy-list = [{export_list}]\n  \
          default-export-policy = \"accept-route\"\n",
+        export_list = if spec.pass_on_learned {
+            format!("\"{EXPORT_POLICY}\"")
+        } else {
+            format!("\"{NO_TRANSIT_POLICY}\", \"{EXPORT_POLICY}\"")
+        },
         asn = spec.asn,
         router_id = spec.router_id,
         local = spec.local_address,
@@ -246,12 +264,15 @@ pub fn config(spec: &GobgpSpec) -> String {
         let _ = write!(
             out,
             "\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    \
-             peer-as = {asn}\n  \
+             peer-as = {asn}\n{local_as}  \
              [neighbors.timers.config]\n    connect-retry = {retry}\n    hold-time = {hold}\n    \
              keepalive-interval = {keepalive}\n  \
              [neighbors.transport.config]\n    local-address = \"{local}\"\n",
             address = neighbor.address,
             asn = neighbor.asn,
+            local_as = neighbor
+                .local_as
+                .map_or(String::new(), |a| format!("    local-as = {a}\n")),
             retry = spec.connect_retry_secs,
             hold = spec.hold_secs,
             keepalive = spec.keepalive_secs,
@@ -293,6 +314,16 @@ pub fn config(spec: &GobgpSpec) -> String {
     let deny: Vec<_> = deny.into_iter().collect();
     toml_prefix_set(&mut out, "export-deny", &deny);
     toml_reject_policy(&mut out, EXPORT_POLICY, "export-deny", true);
+    if !spec.pass_on_learned {
+        let _ = write!(
+            out,
+            "\n[[policy-definitions]]\n  name = \"{NO_TRANSIT_POLICY}\"\n  \
+             [[policy-definitions.statements]]\n    name = \"{NO_TRANSIT_POLICY}-reject\"\n    \
+             [policy-definitions.statements.conditions.bgp-conditions]\n      \
+             route-type = \"external\"\n    \
+             [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n"
+        );
+    }
     out
 }
 
@@ -544,6 +575,9 @@ impl GobgpSpeaker {
     /// without a policy it could not create.
     fn check_policies(&self) -> Result<()> {
         let mut expected = vec![("export", EXPORT_POLICY)];
+        if !self.spec.pass_on_learned {
+            expected.push(("export", NO_TRANSIT_POLICY));
+        }
         if !self.spec.reject_exact.is_empty() {
             expected.push(("import", IMPORT_POLICY));
         }
@@ -715,6 +749,34 @@ mod tests {
         assert_eq!(status[1].state, "Idle");
         assert_eq!(status[1].admin_state, "PrefixLimit");
         assert_eq!(status[1].uptime_secs, None);
+    }
+
+    #[test]
+    fn a_neighbour_met_as_another_as_and_no_transit_are_written() {
+        let mut spec = GobgpSpec::new("n", 65515, Ipv4Addr::new(10, 0, 255, 228), "/x".into());
+        spec.neighbors = vec![GobgpNeighbor {
+            address: Ipv4Addr::new(172, 16, 0, 1),
+            asn: 65020,
+            multihop: true,
+            local_as: Some(12076),
+        }];
+        let text = config(&spec);
+        assert!(text.contains(
+            "neighbor-address = \"172.16.0.1\"\n    peer-as = 65020\n    local-as = 12076\n"
+        ));
+        assert!(text.contains("export-policy-list = [\"deny-overlapping\"]"));
+        assert!(!text.contains(NO_TRANSIT_POLICY));
+        spec.pass_on_learned = false;
+        let text = config(&spec);
+        assert!(text.contains("export-policy-list = [\"no-transit\", \"deny-overlapping\"]"));
+        assert!(text.contains(
+            "name = \"no-transit-reject\"\n    \
+             [policy-definitions.statements.conditions.bgp-conditions]\n      \
+             route-type = \"external\"\n"
+        ));
+        // TOML allows a table once: local-as sits in the one
+        // [neighbors.config] of the neighbour.
+        assert_eq!(text.matches("[neighbors.config]").count(), 1);
     }
 
     #[test]

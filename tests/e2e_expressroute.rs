@@ -1,0 +1,193 @@
+//! An ExpressRoute lab end to end, as root, with real daemons: a hub with
+//! an ExpressRoute gateway (two instances running gobgpd), a transit spoke,
+//! and a circuit to a datacenter whose router (the customer edge) runs
+//! BIRD. The edge's sessions come up on both links, each side learns the
+//! other's ranges, and real pings cross the circuit both ways.
+
+mod common;
+
+use common::{in_netns, ping, Lab};
+use std::time::{Duration, Instant};
+use vnetd::diagnostics::{self, circuit, gateway};
+use vnetd::snapshot::Snapshot;
+
+const DC_HOST: &str = "172.20.1.10";
+const VM1: &str = "10.1.1.4";
+const HUB_VM: &str = "10.0.1.4";
+
+fn expressroute_lab(prefix: &str) -> String {
+    format!(
+        "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: default, address_prefixes: [10.0.1.0/24]}}
+      - {{name: GatewaySubnet, address_prefixes: [10.0.255.224/27]}}
+  - name: spoke1
+    address_space: [10.1.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: app, address_prefixes: [10.1.1.0/24]}}
+peerings:
+  - {{name: hub-to-spoke1, virtual_network: hub, remote_virtual_network: spoke1, allow_gateway_transit: true}}
+  - {{name: spoke1-to-hub, virtual_network: spoke1, remote_virtual_network: hub, use_remote_gateways: true}}
+network_interfaces:
+  - {{name: hub-vm, subnet: hub/default, private_ip_address: {HUB_VM}, netns: {prefix}-hub-vm}}
+  - {{name: vm1, subnet: spoke1/app, private_ip_address: {VM1}, netns: {prefix}-vm1}}
+on_premises_sites:
+  - name: dc1
+    address_space: [172.20.0.0/16]
+    router: {{netns: {prefix}-dc1, asn: 65020, bgp_speaker: bird}}
+    hosts:
+      - {{name: dc-host, private_ip_address: {DC_HOST}, netns: {prefix}-dc-host}}
+express_route_circuits:
+  - name: dc1-circuit
+    site: dc1
+    service_provider_name: Equinix
+    peering_location: Amsterdam
+    bandwidth_in_mbps: 1000
+    private_peering: {{peer_asn: 65020, primary_peer_address_prefix: 172.16.0.0/30, secondary_peer_address_prefix: 172.16.0.4/30, vlan_id: 100}}
+virtual_network_gateways:
+  - {{name: {prefix}-ergw, virtual_network: hub, type: ExpressRoute, sku: Standard}}
+virtual_network_gateway_connections:
+  - {{name: hub-to-dc1, type: ExpressRoute, virtual_network_gateway: {prefix}-ergw, express_route_circuit: dc1-circuit}}
+"
+    )
+}
+
+/// Polls `done` every 100 ms until it holds or `limit` passes.
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The Active gateway rows of `nic`'s effective routes: (prefix, next hops).
+fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String)> {
+    let idx = snap.nic_by_name(nic).unwrap();
+    diagnostics::routes(snap, idx)
+        .value
+        .into_iter()
+        .filter(|r| r.source == "VirtualNetworkGateway" && r.state == "Active")
+        .map(|r| (r.address_prefix.join(","), r.next_hop_ip_address.join(",")))
+        .collect()
+}
+
+#[test]
+fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
+    let prefix = "erb";
+    let Some(lab) = Lab::start_exact(prefix, &expressroute_lab(prefix)) else {
+        return;
+    };
+    let gw = format!("{prefix}-ergw");
+    let site_row = (
+        "172.20.0.0/16".to_string(),
+        "10.0.255.228,10.0.255.229".to_string(),
+    );
+    // Both links' sessions learn the datacenter: the row leads to both
+    // instances, in the hub and in the transit spoke.
+    let learned = wait_for(Duration::from_secs(60), || {
+        gateway_rows(&lab.daemon().snapshot(), "vm1").contains(&site_row)
+    });
+    let snap = lab.daemon().snapshot();
+    assert!(
+        learned,
+        "vm1's gateway routes: {:?}",
+        gateway_rows(&snap, "vm1")
+    );
+    assert!(gateway_rows(&snap, "hub-vm").contains(&site_row));
+
+    // Each instance holds one session, to the customer edge of its link.
+    let peers = lab.daemon().bgp_peer_status(&gw).unwrap();
+    let mut sessions: Vec<(String, u32, String)> = peers
+        .value
+        .iter()
+        .map(|p| (p.neighbor.clone(), p.asn, p.state.clone()))
+        .collect();
+    sessions.sort();
+    assert_eq!(
+        sessions,
+        [
+            ("172.16.0.1".to_string(), 65020, "Connected".to_string()),
+            ("172.16.0.5".to_string(), 65020, "Connected".to_string()),
+        ]
+    );
+
+    // The customer edge learns the hub and the spoke from Microsoft's
+    // edge, ASN 12076, over both links.
+    let router = format!("{prefix}-dc1");
+    let learned_vnets = wait_for(Duration::from_secs(30), || {
+        let routes = in_netns(&router, &["ip", "route"]);
+        ["10.0.0.0/16", "10.1.0.0/16"]
+            .iter()
+            .all(|p| routes.contains(p))
+    });
+    assert!(
+        learned_vnets,
+        "the customer edge never learned the VNets:\n{}",
+        in_netns(&router, &["ip", "route"])
+    );
+    let ctl = format!("/run/vnetd-bgp/{router}/bird.ctl");
+    let bird = in_netns(
+        &router,
+        &[
+            "birdc", "-s", &ctl, "show", "route", "for", "10.1.0.0", "all",
+        ],
+    );
+    assert!(bird.contains("BGP.as_path: 12076"), "{bird}");
+
+    // Real packets, both ways.
+    let dc_host = format!("{prefix}-dc-host");
+    assert!(ping(&lab.ns("hub-vm"), DC_HOST), "hub VM to the datacenter");
+    assert!(
+        ping(&lab.ns("vm1"), DC_HOST),
+        "transit spoke to the datacenter"
+    );
+    assert!(ping(&dc_host, HUB_VM), "datacenter to the hub VM");
+    assert!(ping(&dc_host, VM1), "datacenter to the transit spoke");
+
+    // The circuit's route table, online: the VNets from both instances and
+    // the datacenter from the customer edge of the primary link.
+    let snap = lab.daemon().snapshot();
+    let c = circuit::find_circuit(&snap, "dc1-circuit").unwrap();
+    let rows: Vec<(String, String, String)> = circuit::route_table(&snap, c, 0)
+        .value
+        .into_iter()
+        .map(|r| (r.network, r.next_hop, r.path))
+        .collect();
+    let row = |n: &str, h: &str, p: &str| (n.to_string(), h.to_string(), p.to_string());
+    assert_eq!(
+        rows,
+        [
+            row("10.0.0.0/16", "10.0.255.228", "65515"),
+            row("10.0.0.0/16", "10.0.255.229", "65515"),
+            row("10.1.0.0/16", "10.0.255.228", "65515"),
+            row("10.1.0.0/16", "10.0.255.229", "65515"),
+            row("172.20.0.0/16", "172.16.0.1", "65020"),
+        ]
+    );
+    // What the gateway advertises to the edge: the VNets, from 12076.
+    let g = gateway::find_gateway(&snap, &gw).unwrap();
+    let advertised = gateway::advertised_routes(&snap, g, "172.16.0.1").unwrap();
+    let got: Vec<(&str, &str)> = advertised
+        .value
+        .iter()
+        .map(|r| (r.network.as_str(), r.as_path.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("10.0.0.0/16", "12076"),
+            ("10.1.0.0/16", "12076"),
+            ("10.0.0.0/16", "12076"),
+            ("10.1.0.0/16", "12076"),
+        ]
+    );
+}
