@@ -51,6 +51,7 @@ fn every_example_is_covered_here() {
         names,
         [
             "dual-stack.yaml",
+            "expressroute.yaml",
             "forced-tunnel.yaml",
             "ha-nva.yaml",
             "hub-spoke.yaml",
@@ -92,6 +93,31 @@ fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
     assert!(ping(&lab.ns("vm1"), "192.168.1.10"));
     assert!(!ping(&lab.ns("vm2"), "192.168.1.10"));
     assert!(lab.stats("branch1-to-hub-vpngw-0").tx_packets >= 6);
+    verify_live(&mut lab);
+}
+
+#[test]
+fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
+    let Some(mut lab) = Lab::start("exer", &example("expressroute.yaml")) else {
+        return;
+    };
+    // Both links' sessions come up and the edge learns the VNets within
+    // seconds; the pings retry until it has.
+    let start = std::time::Instant::now();
+    while !ping("dc-host", "10.1.1.4") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the datacenter never reached vm1 over its circuit"
+        );
+    }
+    assert!(ping(&lab.ns("vm1"), "172.20.1.10"));
+    assert!(ping(&lab.ns("hub-vm"), "172.20.1.10"));
+    let carried =
+        lab.stats("dc1-to-hub-ergw-0").tx_packets + lab.stats("dc1-to-hub-ergw-1").tx_packets;
+    assert!(
+        carried >= 6,
+        "the circuit's tunnels carried {carried} packets"
+    );
     verify_live(&mut lab);
 }
 
