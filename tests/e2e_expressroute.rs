@@ -191,3 +191,86 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
         ]
     );
 }
+
+/// The datacenter reaches the hub by its circuit and by a site-to-site VPN
+/// as backup: a VNet with both gateways.
+fn coexistence_lab(prefix: &str) -> String {
+    expressroute_lab(prefix)
+        .replace(
+            "virtual_network_gateways:\n",
+            &format!(
+                "virtual_network_gateways:\n  - {{name: {prefix}-vpngw, virtual_network: hub, type: Vpn, vpn_type: RouteBased, sku: VpnGw1, bgp_enabled: true}}\n"
+            ),
+        )
+        .replace(
+            "virtual_network_gateway_connections:\n",
+            &format!(
+                "local_network_gateways:\n  - {{name: dc1-lng, site: dc1, gateway_address: 203.0.113.20, bgp_settings: {{asn: 65020, bgp_peering_address: 192.168.255.1}}}}\nvirtual_network_gateway_connections:\n  - {{name: hub-to-dc1-vpn, type: IPsec, virtual_network_gateway: {prefix}-vpngw, local_network_gateway: dc1-lng, bgp_enabled: true, shared_key: lab}}\n"
+            ),
+        )
+}
+
+#[test]
+fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit_fails() {
+    let prefix = "erc";
+    let Some(lab) = Lab::start_exact(prefix, &coexistence_lab(prefix)) else {
+        return;
+    };
+    let over_expressroute = (
+        "172.20.0.0/16".to_string(),
+        "10.0.255.228,10.0.255.229".to_string(),
+    );
+    let over_vpn = ("172.20.0.0/16".to_string(), "10.0.255.254".to_string());
+    // Every session up: the VPN one and both links of the circuit.
+    let all_up = wait_for(Duration::from_secs(60), || {
+        let up = |gw: &str, n: usize| {
+            lab.daemon()
+                .bgp_peer_status(gw)
+                .is_ok_and(|p| p.value.len() == n && p.value.iter().all(|s| s.state == "Connected"))
+        };
+        up(&format!("{prefix}-vpngw"), 1) && up(&format!("{prefix}-ergw"), 2)
+    });
+    assert!(all_up, "not every session came up");
+    // Both gateways learned the datacenter: the subnets take ExpressRoute.
+    let snap = lab.daemon().snapshot();
+    let rows = gateway_rows(&snap, "vm1");
+    assert!(rows.contains(&over_expressroute), "{rows:?}");
+    assert!(!rows.contains(&over_vpn), "{rows:?}");
+    let dc_host = format!("{prefix}-dc-host");
+    assert!(ping(&lab.ns("vm1"), DC_HOST));
+    let tunnels = |names: &[&str]| -> u64 { names.iter().map(|n| lab.stats(n).tx_packets).sum() };
+    let er_tunnels = ["dc1-to-erc-ergw-0", "dc1-to-erc-ergw-1"];
+    let vpn_tunnel = ["dc1-to-erc-vpngw-0"];
+    let (er_before, vpn_before) = (tunnels(&er_tunnels), tunnels(&vpn_tunnel));
+    assert!(ping(&lab.ns("vm1"), DC_HOST));
+    assert!(
+        tunnels(&er_tunnels) >= er_before + 3,
+        "the circuit carried the pings"
+    );
+
+    // The circuit fails: the edge's sessions on both links go down.
+    let router = format!("{prefix}-dc1");
+    let ctl = format!("/run/vnetd-bgp/{router}/bird.ctl");
+    for peer in ["peer_10_0_255_228", "peer_10_0_255_229"] {
+        let out = in_netns(&router, &["birdc", "-s", &ctl, "disable", peer]);
+        assert!(out.contains("disabled"), "{out}");
+    }
+    let failed_over = wait_for(Duration::from_secs(20), || {
+        gateway_rows(&lab.daemon().snapshot(), "vm1").contains(&over_vpn)
+    });
+    assert!(
+        failed_over,
+        "the VPN never took over: {:?}",
+        gateway_rows(&lab.daemon().snapshot(), "vm1")
+    );
+    let vpn_before = vpn_before.max(tunnels(&vpn_tunnel));
+    assert!(
+        ping(&lab.ns("vm1"), DC_HOST),
+        "spoke to the datacenter over the VPN"
+    );
+    assert!(ping(&dc_host, VM1), "datacenter to the spoke over the VPN");
+    assert!(
+        tunnels(&vpn_tunnel) >= vpn_before + 3,
+        "the VPN tunnel carried the pings"
+    );
+}
