@@ -143,6 +143,15 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
     );
     assert!(bird.contains("BGP.as_path: 12076"), "{bird}");
 
+    // The edge's side of each link is shaped to the circuit's 1000 Mbps.
+    for vti in ["vti0", "vti1"] {
+        let qdisc = in_netns(&router, &["tc", "qdisc", "show", "dev", vti]);
+        assert!(
+            qdisc.contains("qdisc tbf") && qdisc.contains("rate 1Gbit"),
+            "{vti}: {qdisc}"
+        );
+    }
+
     // Real packets, both ways.
     let dc_host = format!("{prefix}-dc-host");
     assert!(ping(&lab.ns("hub-vm"), DC_HOST), "hub VM to the datacenter");
@@ -272,5 +281,38 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
     assert!(
         tunnels(&vpn_tunnel) >= vpn_before + 3,
         "the VPN tunnel carried the pings"
+    );
+}
+
+#[test]
+fn a_circuit_carries_no_more_than_its_bandwidth() {
+    let prefix = "erw";
+    let text = expressroute_lab(prefix).replace("bandwidth_in_mbps: 1000", "bandwidth_in_mbps: 50");
+    let Some(lab) = Lab::start_exact(prefix, &text) else {
+        return;
+    };
+    let dc_host = format!("{prefix}-dc-host");
+    assert!(
+        wait_for(Duration::from_secs(60), || ping(&dc_host, HUB_VM)),
+        "the datacenter never reached the hub VM"
+    );
+    let server = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.ns("hub-vm")])
+        .args(["iperf3", "-s", "-1", "-D", "-B", HUB_VM])
+        .status()
+        .unwrap();
+    assert!(server.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let report = in_netns(&dc_host, &["iperf3", "-c", HUB_VM, "-t", "3", "-J"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&report).unwrap_or_else(|e| panic!("iperf3's report: {e}: {report}"));
+    let bits = report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no rate in {report}"));
+    // A 50 Mbps token bucket: TCP gets close to it and never far past it.
+    assert!(
+        (20e6..=55e6).contains(&bits),
+        "the datacenter sent at {:.1} Mbps over a 50 Mbps circuit",
+        bits / 1e6
     );
 }

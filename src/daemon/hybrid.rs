@@ -24,7 +24,8 @@
 //!   of each connected gateway (the tunnel holds the customer edge's
 //!   address of that link), the instance meets the edge as Microsoft's
 //!   edge (ASN 12076, gobgpd's `local-as`) and passes on no learned route,
-//!   so nothing goes from one circuit to another.
+//!   so nothing goes from one circuit to another. What the router sends
+//!   into a circuit's tunnel is shaped to `bandwidth_in_mbps` (tc tbf).
 //!
 //! [`Hybrid::learned`] gathers what the speakers learned; the daemon's
 //! watcher compiles a new snapshot when it changes. Dropping a `Hybrid`
@@ -123,6 +124,40 @@ fn ip(args: &[&str]) -> Result<()> {
     anyhow::ensure!(
         out.status.success(),
         "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Shapes what the router sends into a circuit's tunnel to the circuit's
+/// bandwidth: a token bucket of `mbps`, with 10 ms of traffic (at least a
+/// jumbo frame) as burst and 50 ms of queue.
+fn shape(router: &str, interface: &str, mbps: u32) -> Result<()> {
+    let burst_bytes = (u64::from(mbps) * 1_000_000 / 8 / 100).max(9_000);
+    let args = [
+        "-n",
+        router,
+        "qdisc",
+        "replace",
+        "dev",
+        interface,
+        "root",
+        "tbf",
+        "rate",
+        &format!("{mbps}mbit"),
+        "burst",
+        &burst_bytes.to_string(),
+        "latency",
+        "50ms",
+    ];
+    let out = Command::new("tc")
+        .args(args)
+        .output()
+        .with_context(|| format!("running tc {}", args.join(" ")))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "tc {} failed: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr).trim()
     );
@@ -230,6 +265,9 @@ impl Hybrid {
                     "dev",
                     interface,
                 ])?,
+            }
+            if let Some(circuit) = topo.circuit_of(*site, *gateway) {
+                shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
             }
             let without_bgp = topo.connections_of(*gateway).any(|c| {
                 !c.bgp_enabled
