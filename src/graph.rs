@@ -492,6 +492,18 @@ fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
             label: vec![c.name.clone(), format!("{kind}, {bgp}")],
         });
     }
+    // Global Reach joins two circuits' edges, without any gateway.
+    for link in &topo.global_reach {
+        let edge = |c: crate::topology::CircuitIdx| router_id(topo, topo.circuits[c].site);
+        edges.push(ConnectionEdge {
+            from_id: edge(link.circuit),
+            to_id: edge(link.peer_circuit),
+            label: vec![
+                link.name.clone(),
+                format!("Global Reach, {}", link.address_prefix),
+            ],
+        });
+    }
     edges
 }
 

@@ -45,6 +45,11 @@ macro_rules! second_site {
     };
 }
 
+/// The three edits of `second_site!("172.21.0.0/16")`, one by one.
+const DC2_SITE: (&str, &str) = second_site!("172.21.0.0/16")[0];
+const DC2_CIRCUIT: (&str, &str) = second_site!("172.21.0.0/16")[1];
+const DC2_CONNECTION: (&str, &str) = second_site!("172.21.0.0/16")[2];
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -179,14 +184,67 @@ fn cases() -> Vec<Case> {
             expect: &[("bandwidth_in_mbps: 1500", "1500 Mbps is not a circuit size Azure offers")],
         },
         Case {
-            name: "global-reach-not-emulated-yet",
+            name: "global-reach-joins-a-circuit-to-itself",
             edits: &[(
                 "virtual_network_gateways:",
                 "express_route_circuit_connections:\n  - {name: gr, circuit: dc1-circuit, peer_circuit: dc1-circuit, address_prefix_ipv4: 192.168.8.0/29}\n\nvirtual_network_gateways:",
             )],
+            expect: &[("- {name: gr,", "Global Reach joins two different circuits")],
+        },
+        Case {
+            name: "global-reach-prefix-not-a-slash-29",
+            edits: &[
+                DC2_SITE,
+                DC2_CIRCUIT,
+                DC2_CONNECTION,
+                (
+                    "virtual_network_gateways:",
+                    "express_route_circuit_connections:\n  - {name: gr, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/28}\n\nvirtual_network_gateways:",
+                ),
+            ],
             expect: &[(
                 "- {name: gr,",
-                "Global Reach (`express_route_circuit_connections`) is not emulated yet",
+                "`192.168.8.0/28` is not a /29: Global Reach takes an IPv4 /29",
+            )],
+        },
+        Case {
+            name: "global-reach-to-a-circuit-without-a-connection",
+            edits: &[
+                DC2_SITE,
+                DC2_CIRCUIT,
+                (
+                    "virtual_network_gateways:",
+                    "express_route_circuit_connections:\n  - name: gr\n    circuit: dc1-circuit\n    peer_circuit: dc2-circuit\n    address_prefix_ipv4: 192.168.8.0/29\n\nvirtual_network_gateways:",
+                ),
+            ],
+            expect: &[(
+                "    peer_circuit: dc2-circuit",
+                "circuit `dc2-circuit` is connected to no ExpressRoute gateway",
+            )],
+        },
+        Case {
+            name: "global-reach-joins-overlapping-sites",
+            edits: &[
+                (
+                    "peerings:",
+                    "  - name: hub2\n    address_space: [10.9.0.0/16]\n    location: westeurope\n    subnets:\n      - {name: GatewaySubnet, address_prefixes: [10.9.255.224/27]}\n\npeerings:",
+                ),
+                (
+                    "express_route_circuits:",
+                    "  - name: dc2\n    address_space: [172.20.128.0/22]\n    router: {netns: dc2, asn: 65030, bgp_speaker: frr}\n\nexpress_route_circuits:",
+                ),
+                (
+                    "virtual_network_gateways:",
+                    "  - name: dc2-circuit\n    site: dc2\n    bandwidth_in_mbps: 500\n    private_peering: {peer_asn: 65030, primary_peer_address_prefix: 172.16.1.0/30, secondary_peer_address_prefix: 172.16.1.4/30}\n\nexpress_route_circuit_connections:\n  - {name: gr, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/29}\n\nvirtual_network_gateways:\n  - {name: hub2-ergw, virtual_network: hub2, type: ExpressRoute}",
+                ),
+                (
+                    "expectations:",
+                    "  - {name: hub2-to-dc2, type: ExpressRoute, virtual_network_gateway: hub2-ergw, express_route_circuit: dc2-circuit}\n\nexpectations:",
+                ),
+            ],
+            expect: &[(
+                "- {name: gr,",
+                "range 172.20.0.0/16 of site `dc1` overlaps site `dc2` (172.20.128.0/22), which this link joins to it",
             )],
         },
     ]

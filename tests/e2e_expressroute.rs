@@ -316,3 +316,76 @@ fn a_circuit_carries_no_more_than_its_bandwidth() {
         bits / 1e6
     );
 }
+
+/// A second datacenter, on a circuit of its own to the same gateway, with
+/// its router running FRR; with `global_reach`, a link joins the circuits.
+fn two_circuits_lab(prefix: &str, global_reach: bool) -> String {
+    let reach = if global_reach {
+        "express_route_circuit_connections:\n  - {name: dc1-dc2, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/29}\n"
+    } else {
+        ""
+    };
+    expressroute_lab(prefix)
+        .replace(
+            "express_route_circuits:\n",
+            &format!(
+                "  - name: dc2\n    address_space: [172.21.0.0/16]\n    router: {{netns: {prefix}-dc2, asn: 65030, bgp_speaker: frr}}\n    hosts:\n      - {{name: dc2-host, private_ip_address: {DC2_HOST}, netns: {prefix}-dc2-host}}\nexpress_route_circuits:\n  - name: dc2-circuit\n    site: dc2\n    bandwidth_in_mbps: 500\n    private_peering: {{peer_asn: 65030, primary_peer_address_prefix: 172.16.1.0/30, secondary_peer_address_prefix: 172.16.1.4/30}}\n"
+            ),
+        )
+        .replace(
+            "virtual_network_gateways:\n",
+            &format!("{reach}virtual_network_gateways:\n"),
+        )
+        .replace(
+            "virtual_network_gateway_connections:\n",
+            &format!(
+                "virtual_network_gateway_connections:\n  - {{name: hub-to-dc2, type: ExpressRoute, virtual_network_gateway: {prefix}-ergw, express_route_circuit: dc2-circuit}}\n"
+            ),
+        )
+}
+
+const DC2_HOST: &str = "172.21.1.10";
+
+/// Both datacenters reach the spoke over their circuits.
+fn both_datacenters_reach_the_spoke(lab: &Lab, prefix: &str) {
+    for host in ["dc-host", "dc2-host"] {
+        let ns = format!("{prefix}-{host}");
+        assert!(
+            wait_for(Duration::from_secs(60), || ping(&ns, VM1)),
+            "{host} never reached the spoke"
+        );
+    }
+    assert!(ping(&lab.ns("vm1"), DC2_HOST));
+}
+
+#[test]
+fn two_circuits_reach_each_other_only_through_global_reach() {
+    // Without Global Reach: each datacenter reaches the VNets, never the
+    // other datacenter (its router has no route, and the fabric would drop
+    // it as circuit_transit).
+    let prefix = "ern";
+    let Some(lab) = Lab::start_exact(prefix, &two_circuits_lab(prefix, false)) else {
+        return;
+    };
+    both_datacenters_reach_the_spoke(&lab, prefix);
+    let dc1 = format!("{prefix}-dc1");
+    let routes = in_netns(&dc1, &["ip", "route"]);
+    assert!(!routes.contains("172.21.0.0/16"), "{routes}");
+    assert!(!ping(&format!("{prefix}-dc-host"), DC2_HOST));
+    drop(lab);
+
+    // With Global Reach: the datacenters reach each other.
+    let prefix = "erg";
+    let Some(lab) = Lab::start_exact(prefix, &two_circuits_lab(prefix, true)) else {
+        return;
+    };
+    both_datacenters_reach_the_spoke(&lab, prefix);
+    let dc1 = format!("{prefix}-dc1");
+    let routes = in_netns(&dc1, &["ip", "route", "show", "172.21.0.0/16"]);
+    assert!(
+        routes.contains("vti0") && routes.contains("vti1"),
+        "dc1's route to dc2 over both links: {routes}"
+    );
+    assert!(ping(&format!("{prefix}-dc-host"), DC2_HOST), "dc1 to dc2");
+    assert!(ping(&format!("{prefix}-dc2-host"), DC_HOST), "dc2 to dc1");
+}

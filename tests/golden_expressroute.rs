@@ -324,3 +324,63 @@ fn circuit_routes_offline_predicts_the_edges_announcement_as_az_prints_it() {
         )
     );
 }
+
+/// The coexistence topology with a Global Reach link between the circuits.
+fn with_global_reach() -> Snapshot {
+    let path = format!("{}/tests/golden/{FILE}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "virtual_network_gateways:\n",
+        "express_route_circuit_connections:\n  - {name: dc1-dc2, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/29}\nvirtual_network_gateways:\n",
+    );
+    let topo = parse_str(FILE, &text)
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+        .topology;
+    assert_eq!(topo.global_reach.len(), 1);
+    Snapshot::compile_learned(topo, learned(), 1)
+}
+
+#[test]
+fn global_reach_carries_one_circuit_to_the_other_link_by_link_without_the_vnet() {
+    let s = with_global_reach();
+    for (from, to, src, dst) in [
+        ("dc1-to-hub-ergw-0", "dc2-to-hub-ergw-0", DC1_HOST, DC2_HOST),
+        ("dc1-to-hub-ergw-1", "dc2-to-hub-ergw-1", DC1_HOST, DC2_HOST),
+        ("dc2-to-hub-ergw-0", "dc1-to-hub-ergw-0", DC2_HOST, DC1_HOST),
+        ("dc2-to-hub-ergw-1", "dc1-to-hub-ergw-1", DC2_HOST, DC1_HOST),
+    ] {
+        assert_eq!(
+            decide(&s, &Stateless, nic(&s, from), &tcp(src, dst, 3000), 0),
+            Verdict::Deliver(nic(&s, to)),
+            "{from} -> {to}"
+        );
+    }
+    // The VNets are untouched: dc1 still reaches the spoke through the
+    // gateway, and a VPN site gains nothing from the link.
+    let from = nic(&s, "dc1-to-hub-ergw-0");
+    assert_eq!(
+        decide(&s, &Stateless, from, &tcp(DC1_HOST, VM1, 3000), 0),
+        Verdict::Deliver(nic(&s, "vm1"))
+    );
+    assert!(s.nics[nic(&s, "dc1-to-hub-vpngw-0")]
+        .global_reach
+        .is_empty());
+    // `trace` from a dc1 host enters by dc1's circuit and takes no route.
+    let query = diagnostics::trace_query(&s, "dc1-host", "dc2-host", None, None).unwrap();
+    let found = diagnostics::trace::trace(&s, &query).unwrap();
+    assert_eq!(found.verdict, "Allow", "{found:#?}");
+    assert_eq!(found.delivered_to.as_deref(), Some("site dc2"));
+    assert_eq!(found.hops.len(), 1);
+    assert_eq!(found.hops[0].nic, "dc1-to-hub-ergw-0");
+    assert!(found.hops[0].route.is_none());
+    assert_eq!(found.hops[0].to.as_deref(), Some("dc2-to-hub-ergw-0"));
+    // Microsoft's edge on dc1's primary link now holds dc2's range too.
+    let rows = circuit_rows(&s, "dc1-circuit", None);
+    assert!(
+        rows.contains(&(
+            "172.21.0.0/16".to_string(),
+            "172.16.1.1".to_string(),
+            "12076 65030".to_string()
+        )),
+        "{rows:?}"
+    );
+}

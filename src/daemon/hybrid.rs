@@ -26,6 +26,9 @@
 //!   edge (ASN 12076, gobgpd's `local-as`) and passes on no learned route,
 //!   so nothing goes from one circuit to another. What the router sends
 //!   into a circuit's tunnel is shaped to `bandwidth_in_mbps` (tc tbf).
+//! - Global Reach: the router of each joined circuit's site gets static
+//!   routes to the other site's ranges over its circuit's tunnels, and the
+//!   fabric hands such packets from one circuit's tunnel to the other's.
 //!
 //! [`Hybrid::learned`] gathers what the speakers learned; the daemon's
 //! watcher compiles a new snapshot when it changes. Dropping a `Hybrid`
@@ -268,6 +271,22 @@ impl Hybrid {
             }
             if let Some(circuit) = topo.circuit_of(*site, *gateway) {
                 shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
+                // Global Reach: the sites of joined circuits, through this
+                // circuit's tunnels.
+                for peer in topo.reach_peers(circuit) {
+                    let far = &topo.sites[topo.circuits[peer].site];
+                    for range in v4_nets(far.address_space.iter().copied()) {
+                        match static_routes
+                            .iter_mut()
+                            .find(|(r, p, _)| r == router && *p == range)
+                        {
+                            Some((_, _, devs)) => devs.push(interface.clone()),
+                            None => {
+                                static_routes.push((router.clone(), range, vec![interface.clone()]))
+                            }
+                        }
+                    }
+                }
             }
             let without_bgp = topo.connections_of(*gateway).any(|c| {
                 !c.bgp_enabled
@@ -513,7 +532,9 @@ pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
         connections.iter_mut().for_each(|c| c.line = 0);
         let mut circuits = t.circuits.clone();
         circuits.iter_mut().for_each(|c| c.line = 0);
-        format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}")
+        let mut reach = t.global_reach.clone();
+        reach.iter_mut().for_each(|g| g.line = 0);
+        format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}{reach:?}")
     }
     strip(a) == strip(b)
 }

@@ -7,14 +7,16 @@
 //! ExpressRoute gateway serves, next hop each gateway instance, path the
 //! gateway's ASN; and what the customer edge announced on that link, as
 //! the gateway instance ending the link learned it, next hop the customer
-//! edge's address, path as announced. Rows are sorted by network, then
-//! next hop, as `az` lists them.
+//! edge's address, path as announced; and the sites of circuits a Global
+//! Reach link joins to it, next hop their customer edge on the same link,
+//! path 12076 and their ASN. Rows are sorted by network, then next hop, as
+//! `az` lists them.
 
 use super::render::{json_text, table};
 use super::QueryError;
 use crate::policy::gateways::{accepted, served_ranges};
 use crate::snapshot::Snapshot;
-use crate::topology::{CircuitIdx, ConnectionPeer};
+use crate::topology::{CircuitIdx, ConnectionPeer, MICROSOFT_EDGE_ASN};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -118,6 +120,25 @@ pub fn route_table(snap: &Snapshot, circuit: CircuitIdx, link: usize) -> Circuit
             if !rows.iter().any(|r| r.2 == row.2) {
                 rows.push(row);
             }
+        }
+    }
+    // Global Reach: the joined circuits' sites, from their customer edge
+    // on the same link.
+    for peer in topo.reach_peers(circuit) {
+        let far = &topo.circuits[peer];
+        let hop = far.private_peering.customer_address(link);
+        for range in &topo.sites[far.site].address_space {
+            rows.push((
+                *range,
+                hop,
+                CircuitRoute {
+                    network: range.to_string(),
+                    next_hop: hop.to_string(),
+                    loc_prf: String::new(),
+                    weight: 0,
+                    path: format!("{MICROSOFT_EDGE_ASN} {}", far.private_peering.peer_asn),
+                },
+            ));
         }
     }
     rows.sort_by_key(|a| (a.0, a.1));

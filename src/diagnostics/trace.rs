@@ -255,11 +255,23 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr)
                     t.sites[site].hosts[host].name, query.to
                 )));
             }
-            let tunnel = t.nics.iter_enumerated().find_map(|(i, n)| match n.role {
-                NicRole::SiteTunnel { site: s, .. } if s == site => Some(i),
-                _ => None,
+            let tunnels: Vec<NicIdx> = t
+                .nics
+                .iter_enumerated()
+                .filter_map(|(i, n)| match n.role {
+                    NicRole::SiteTunnel { site: s, .. } if s == site => Some(i),
+                    _ => None,
+                })
+                .collect();
+            // The site's router sends what Global Reach carries into its
+            // circuit; anything else into its first tunnel.
+            let reach = tunnels.iter().copied().find(|&i| {
+                snap.nics[i]
+                    .global_reach
+                    .iter()
+                    .any(|(range, _)| range.contains(&query.to))
             });
-            Ok((tunnel, src))
+            Ok((reach.or(tunnels.first().copied()), src))
         }
     }
 }

@@ -6,10 +6,15 @@
 //! to another gateway (Vnet2Vnet), which forwards by its GatewaySubnet's
 //! routes. Traffic arriving from a site enters at the gateway and follows
 //! GatewaySubnet's routes too: the tunnel's port sits in GatewaySubnet.
+//!
+//! Global Reach ([`global_reach_routes`]) joins two circuits' sites without
+//! any VNet: a packet entering from one circuit's tunnel for the other
+//! circuit's site goes straight into one of that circuit's tunnels.
 
 use crate::engine::lpm::Lpm;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
 use crate::topology::{GatewayIdx, NicIdx, NicRole, SubnetRef, TiVec, Topology, VnetIdx};
+use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -113,4 +118,55 @@ pub fn compile(topo: &Topology, learned: &LearnedRoutes) -> TiVec<GatewayIdx, Ga
             }
         })
         .collect()
+}
+
+/// The (instance, port) tunnels of one circuit.
+pub type CircuitTunnels = Box<[(usize, NicIdx)]>;
+
+/// Where a circuit's tunnel hands on what Global Reach carries: per range
+/// of a site joined by a Global Reach link, the tunnels of that site's
+/// circuit.
+pub type ReachRoutes = Box<[(IpNet, CircuitTunnels)]>;
+
+/// The Global Reach routes of every circuit tunnel that has any.
+pub fn global_reach_routes(topo: &Topology) -> HashMap<NicIdx, ReachRoutes> {
+    let mut out = HashMap::new();
+    if topo.global_reach.is_empty() {
+        return out;
+    }
+    // Each circuit's tunnels, with the instance (link) each one ends.
+    let mut tunnels: HashMap<crate::topology::CircuitIdx, Vec<(usize, NicIdx)>> = HashMap::new();
+    for (idx, nic) in topo.nics.iter_enumerated() {
+        if let NicRole::SiteTunnel {
+            site,
+            gateway,
+            instance,
+            ..
+        } = nic.role
+        {
+            if let Some(circuit) = topo.circuit_of(site, gateway) {
+                tunnels.entry(circuit).or_default().push((instance, idx));
+            }
+        }
+    }
+    for (circuit, own) in &tunnels {
+        let mut routes: Vec<(IpNet, CircuitTunnels)> = Vec::new();
+        for peer in topo.reach_peers(*circuit) {
+            let Some(ports) = tunnels.get(&peer) else {
+                continue;
+            };
+            let site = &topo.sites[topo.circuits[peer].site];
+            for range in &site.address_space {
+                routes.push((range.trunc(), ports.clone().into_boxed_slice()));
+            }
+        }
+        if routes.is_empty() {
+            continue;
+        }
+        let routes: ReachRoutes = routes.into_boxed_slice();
+        for &(_, port) in own {
+            out.insert(port, routes.clone());
+        }
+    }
+    out
 }

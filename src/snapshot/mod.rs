@@ -119,6 +119,10 @@ pub struct NicTables {
     /// For a site's tunnel to an ExpressRoute gateway: the circuit it
     /// stands for (a packet may not go from one circuit to another).
     pub circuit: Option<CircuitIdx>,
+    /// For a circuit's tunnel: the instance (link) it ends, and the ranges
+    /// Global Reach carries straight to another circuit's tunnels.
+    pub tunnel_instance: Option<usize>,
+    pub global_reach: gateways::ReachRoutes,
     /// The port of its VNet's health prober: its packets go straight to the
     /// backend addressed, untouched by user routes.
     pub prober: bool,
@@ -337,6 +341,7 @@ impl Snapshot {
             generation,
             previous.map(|p| (&p.topology, p.frontends.as_slice())),
         );
+        let mut reach = gateways::global_reach_routes(&topology);
         let mut nics = TiVec::with_capacity(topology.nics.len());
         for (idx, nic) in topology.nics.iter_enumerated() {
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
@@ -401,6 +406,11 @@ impl Snapshot {
                     NicRole::SiteTunnel { site, gateway, .. } => topology.circuit_of(site, gateway),
                     _ => None,
                 },
+                tunnel_instance: match nic.role {
+                    NicRole::SiteTunnel { instance, .. } => Some(instance),
+                    _ => None,
+                },
+                global_reach: reach.remove(&idx).unwrap_or_default(),
                 prober: matches!(nic.role, NicRole::Prober { .. }),
                 translated_frontends: (0..)
                     .zip(&frontends)

@@ -53,6 +53,7 @@ pub struct RawTopology {
     pub local_gateways: Vec<RawLocalGateway>,
     pub connections: Vec<RawConnection>,
     pub circuits: Vec<RawCircuit>,
+    pub global_reach: Vec<RawGlobalReach>,
     pub load_balancers: Vec<RawLoadBalancer>,
     pub expectations: Vec<RawExpectation>,
 }
@@ -71,6 +72,7 @@ impl RawTopology {
             && self.local_gateways.is_empty()
             && self.connections.is_empty()
             && self.circuits.is_empty()
+            && self.global_reach.is_empty()
             && self.load_balancers.is_empty()
             && self.expectations.is_empty()
     }
@@ -179,6 +181,17 @@ pub struct RawCircuit {
     pub peering_location: Option<(String, usize)>,
     pub bandwidth_mbps: u32,
     pub private_peering: Option<RawPrivatePeering>,
+    pub line: usize,
+}
+
+/// A Global Reach link between two circuits, as written.
+#[derive(Debug)]
+pub struct RawGlobalReach {
+    pub name: String,
+    pub key: String,
+    pub circuit: NameRef,
+    pub peer_circuit: NameRef,
+    pub address_prefix: (IpNet, usize),
     pub line: usize,
 }
 
@@ -604,6 +617,12 @@ record!(CIRCUIT_KEYS: RawCircuit { name, key, line } "an ExpressRoute circuit" {
     private_peering: "private_peering" => private_peering,
 });
 
+record!(GLOBAL_REACH_KEYS: RawGlobalReach { name, key, line } "a Global Reach connection" {
+    circuit: "circuit" => required_ref,
+    peer_circuit: "peer_circuit" => required_ref,
+    address_prefix: "address_prefix_ipv4" => required_cidr_with_line,
+});
+
 record!(LOAD_BALANCER_KEYS: RawLoadBalancer { name, key, line } "a load balancer" {
     _: "sku" => load_balancer_sku,
     frontends: "frontend_ip_configurations" => list,
@@ -755,7 +774,6 @@ impl Decoder<'_> {
         let Some(top) = self.fields(root, "", "the top level", TOP_KEYS) else {
             return RawTopology::default();
         };
-        self.global_reach(&top, "express_route_circuit_connections");
         RawTopology {
             vnets: self.records(&top, "vnets"),
             peerings: self.records(&top, "peerings"),
@@ -768,6 +786,7 @@ impl Decoder<'_> {
             local_gateways: self.records(&top, "local_network_gateways"),
             connections: self.records(&top, "virtual_network_gateway_connections"),
             circuits: self.records(&top, "express_route_circuits"),
+            global_reach: self.records(&top, "express_route_circuit_connections"),
             load_balancers: self.records(&top, "load_balancers"),
             expectations: self.records(&top, "expectations"),
         }

@@ -134,6 +134,8 @@ pub struct Topology {
     /// ExpressRoute circuits, each ending at an on-premises site's router
     /// (the customer edge).
     pub circuits: TiVec<CircuitIdx, Circuit>,
+    /// Global Reach links, each joining two circuits' edges directly.
+    pub global_reach: Vec<GlobalReach>,
     /// Internal Standard load balancers.
     pub load_balancers: TiVec<LoadBalancerIdx, LoadBalancer>,
     /// What must hold between endpoints (vnetd's own; Azure has none).
@@ -604,6 +606,18 @@ pub struct Circuit {
     pub line: usize,
 }
 
+/// A Global Reach link: the sites of two circuits reach each other
+/// through Microsoft's edge, without any VNet. `address_prefix` is the /29
+/// Azure takes for the link.
+#[derive(Debug, Clone)]
+pub struct GlobalReach {
+    pub name: String,
+    pub circuit: CircuitIdx,
+    pub peer_circuit: CircuitIdx,
+    pub address_prefix: Ipv4Net,
+    pub line: usize,
+}
+
 /// A gateway connection, held by `gateway`.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -695,6 +709,24 @@ impl Topology {
             ConnectionPeer::Circuit(e) if self.circuits[e].site == site => Some(e),
             _ => None,
         })
+    }
+
+    /// The circuits a Global Reach link joins to `circuit`, in file order.
+    pub fn reach_peers(&self, circuit: CircuitIdx) -> Vec<CircuitIdx> {
+        let mut peers = Vec::new();
+        for link in &self.global_reach {
+            let other = if link.circuit == circuit {
+                link.peer_circuit
+            } else if link.peer_circuit == circuit {
+                link.circuit
+            } else {
+                continue;
+            };
+            if !peers.contains(&other) {
+                peers.push(other);
+            }
+        }
+        peers
     }
 
     /// The connections held by `gateway`, in file order.

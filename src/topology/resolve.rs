@@ -72,6 +72,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.local_gateways(raw.local_gateways);
     r.circuits(raw.circuits);
     r.connections(raw.connections);
+    r.global_reach(raw.global_reach);
     r.check_remote_gateways();
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);

@@ -3,8 +3,7 @@
 //! flag (`enable_bgp` / `bgp_enabled`, and `disable_bgp_route_propagation`,
 //! the inverse of `bgp_route_propagation_enabled`), enum keys with an
 //! Azure default, and an ExpressRoute circuit's bandwidth and private
-//! peering. Global Reach (`express_route_circuit_connections`) is refused
-//! here: it is not emulated yet.
+//! peering.
 
 use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter, BGP_SPEAKERS};
 use crate::topology::model::BgpSpeaker;
@@ -149,17 +148,14 @@ impl Decoder<'_> {
         }))
     }
 
-    /// `express_route_circuit_connections` (Global Reach) is not emulated
-    /// yet: any entry is refused, naming the key.
-    pub(super) fn global_reach(&mut self, top: &Fields, key: &str) {
-        let Some(node) = top.given(key) else {
-            return;
-        };
-        if self.items(Some(node), key).is_empty() {
-            return;
-        }
-        let why = "Global Reach (`express_route_circuit_connections`) is not emulated yet";
-        self.diags.error(node.line, key, why);
+    /// A required CIDR with the line it is written on.
+    pub(super) fn required_cidr_with_line(
+        &mut self,
+        f: &Fields,
+        key: &str,
+    ) -> Option<(IpNet, usize)> {
+        let line = f.given(key).map_or(f.line, |n| n.line);
+        self.required_cidr(f, key).map(|net| (net, line))
     }
 
     /// A circuit's `bandwidth_in_mbps`: one of the sizes Azure sells. A

@@ -18,6 +18,11 @@
 //! - ExpressRoute gateways: an ExpressRoute SKU (Standard, HighPerformance,
 //!   UltraPerformance, ErGw1AZ-ErGw3AZ, ErGwScale); like Azure's, they
 //!   always run two instances;
+//! - Global Reach: two different circuits, each connected to an
+//!   ExpressRoute gateway (its tunnels are how vnetd joins its site to the
+//!   fabric), one link per pair, an IPv4 /29 that overlaps neither
+//!   circuit's links nor another link's /29, and sites whose ranges do not
+//!   overlap (the link makes them one routing domain);
 //! - address ranges of one routing domain (the VNets a gateway serves, the
 //!   gateways of those VNets, and the sites they connect to) never overlap:
 //!   a site range overlapping a VNet or another site's range is refused,
@@ -32,8 +37,9 @@
 //! active-standby, the first two usable ones (`.4` and `.5`) for
 //! active-active.
 
+use super::super::decode::NameRef;
 use super::super::decode::{
-    ConnectionType, RawCircuit, RawConnection, RawGateway, RawLocalGateway, RawSite,
+    ConnectionType, RawCircuit, RawConnection, RawGateway, RawGlobalReach, RawLocalGateway, RawSite,
 };
 use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
 use crate::topology::model::*;
@@ -58,6 +64,11 @@ pub const LOCAL_GATEWAY_NAME: NameRule = NameRule {
 };
 pub const CONNECTION_NAME: NameRule = NameRule {
     kind: "connection",
+    min: 1,
+    max: 80,
+};
+pub const GLOBAL_REACH_NAME: NameRule = NameRule {
+    kind: "Global Reach connection",
     min: 1,
     max: 80,
 };
@@ -816,6 +827,124 @@ impl Resolver<'_> {
             },
             line: e.line,
         })
+    }
+
+    pub(super) fn global_reach(&mut self, links: Vec<RawGlobalReach>) {
+        let mut seen = HashSet::new();
+        for link in links {
+            self.check_name(
+                &link.name,
+                GLOBAL_REACH_NAME,
+                link.line,
+                &link.key,
+                &mut seen,
+            );
+            if [&link.circuit, &link.peer_circuit]
+                .iter()
+                .any(|r| self.refused_circuits.contains(&r.name))
+            {
+                continue;
+            }
+            let find =
+                |r: &Self, name: &NameRef| index_of(&r.topo.circuits, &name.name, |c| &c.name);
+            let found = find(self, &link.circuit);
+            let circuit = self.lookup(&link.circuit, "ExpressRoute circuit", found);
+            let found = find(self, &link.peer_circuit);
+            let peer = self.lookup(&link.peer_circuit, "ExpressRoute circuit", found);
+            let (Some(circuit), Some(peer_circuit)) = (circuit, peer) else {
+                continue;
+            };
+            if circuit == peer_circuit {
+                let why = "Global Reach joins two different circuits";
+                self.diags
+                    .error(link.peer_circuit.line, &link.peer_circuit.key, why);
+                continue;
+            }
+            let (prefix, prefix_line) = link.address_prefix;
+            let prefix_key = format!("{}.address_prefix_ipv4", link.key);
+            let address_prefix = match prefix {
+                IpNet::V4(p) if p.prefix_len() == 29 => p,
+                _ => {
+                    let why = format!("`{prefix}` is not a /29: Global Reach takes an IPv4 /29");
+                    self.diags.error(prefix_line, &prefix_key, why);
+                    continue;
+                }
+            };
+            if let Some(other) = self.topo.global_reach.iter().find(|g| {
+                (g.circuit, g.peer_circuit) == (circuit, peer_circuit)
+                    || (g.circuit, g.peer_circuit) == (peer_circuit, circuit)
+            }) {
+                let why = format!(
+                    "circuits `{}` and `{}` are already joined by `{}`",
+                    link.circuit.name, link.peer_circuit.name, other.name
+                );
+                self.diags.error(link.line, &link.key, why);
+                continue;
+            }
+            let v4 = IpNet::V4(address_prefix);
+            let overlaps = |n: &IpNet| v4.contains(&n.network()) || n.contains(&v4.network());
+            let mut taken: Vec<(IpNet, String)> = Vec::new();
+            for c in [circuit, peer_circuit] {
+                let e = &self.topo.circuits[c];
+                for l in 0..2 {
+                    let net = IpNet::V4(e.private_peering.link(l));
+                    taken.push((net, format!("a link of circuit `{}` ({net})", e.name)));
+                }
+            }
+            for g in &self.topo.global_reach {
+                let net = IpNet::V4(g.address_prefix);
+                taken.push((net, format!("Global Reach `{}` ({net})", g.name)));
+            }
+            if let Some((_, owner)) = taken.iter().find(|(n, _)| overlaps(n)) {
+                let why = format!("{prefix} overlaps {owner}");
+                self.diags.error(prefix_line, &prefix_key, why);
+                continue;
+            }
+            let mut refused = false;
+            for (c, r) in [(circuit, &link.circuit), (peer_circuit, &link.peer_circuit)] {
+                let connected = self
+                    .topo
+                    .connections
+                    .iter()
+                    .any(|k| k.peer == ConnectionPeer::Circuit(c));
+                if !connected {
+                    let why = format!(
+                        "circuit `{}` is connected to no ExpressRoute gateway: vnetd joins a site to the fabric through the tunnels of a circuit's connection",
+                        r.name
+                    );
+                    self.diags.error(r.line, &r.key, why);
+                    refused = true;
+                }
+            }
+            let (a, b) = (
+                &self.topo.sites[self.topo.circuits[circuit].site],
+                &self.topo.sites[self.topo.circuits[peer_circuit].site],
+            );
+            for range in &a.address_space {
+                for other in b
+                    .address_space
+                    .iter()
+                    .filter(|o| range.contains(&o.network()) || o.contains(&range.network()))
+                {
+                    let why = format!(
+                        "range {range} of site `{}` overlaps site `{}` ({other}), which this link joins to it",
+                        a.name, b.name
+                    );
+                    self.diags.error(link.line, &link.key, why);
+                    refused = true;
+                }
+            }
+            if refused {
+                continue;
+            }
+            self.topo.global_reach.push(GlobalReach {
+                name: link.name,
+                circuit,
+                peer_circuit,
+                address_prefix,
+                line: link.line,
+            });
+        }
     }
 
     /// The sites a gateway's connections reach.
