@@ -61,6 +61,27 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "vmware-private-cloud-overlaps-the-hub",
+            edits: &[
+                (
+                    "express_route_circuits:",
+                    "  - name: avs1\n    address_space: [10.0.4.0/22]\n    router: {netns: avs1, asn: 65040, bgp_speaker: frr}\n\nexpress_route_circuits:",
+                ),
+                (
+                    "virtual_network_gateways:",
+                    "  - name: avs1-circuit\n    site: avs1\n    bandwidth_in_mbps: 10000\n    private_peering: {peer_asn: 65040, primary_peer_address_prefix: 172.16.2.0/30, secondary_peer_address_prefix: 172.16.2.4/30}\n\nvirtual_network_gateways:",
+                ),
+                (
+                    "expectations:",
+                    "  - {name: hub-to-avs1, type: ExpressRoute, virtual_network_gateway: hub-ergw, express_route_circuit: avs1-circuit}\n\nexpectations:",
+                ),
+            ],
+            expect: &[(
+                "- name: avs1\n",
+                "range 10.0.4.0/22 of site `avs1` overlaps VNet `hub` (10.0.0.0/16), in the same routing domain",
+            )],
+        },
+        Case {
             name: "two-sites-overlap-in-one-routing-domain",
             edits: second_site!("172.20.128.0/22"),
             expect: &[(
