@@ -160,6 +160,20 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "two-circuits-share-a-link",
+            edits: &[
+                DC2_SITE,
+                (
+                    "virtual_network_gateways:",
+                    "  - name: dc2-circuit\n    site: dc2\n    bandwidth_in_mbps: 500\n    private_peering: {peer_asn: 65030, primary_peer_address_prefix: 172.16.1.0/30, secondary_peer_address_prefix: 172.16.0.4/30}\n\nvirtual_network_gateways:",
+                ),
+            ],
+            expect: &[(
+                "- name: dc2-circuit",
+                "overlaps 172.16.0.4/30, a link of circuit `dc1-circuit`",
+            )],
+        },
+        Case {
             name: "second-connection-to-one-circuit",
             edits: &[(
                 "expectations:",

@@ -13,7 +13,8 @@
 //!   ExpressRoute gateway, one connection per gateway and circuit;
 //! - ExpressRoute circuits: a site whose router speaks BGP (the customer
 //!   edge), a private peering with the router's ASN (never one Azure or
-//!   IANA reserves, so never 12076 or 65515) and two distinct /30 links;
+//!   IANA reserves, so never 12076 or 65515) and two distinct /30 links
+//!   no other circuit uses;
 //!   a site is the customer edge of one circuit at most;
 //! - ExpressRoute gateways: an ExpressRoute SKU (Standard, HighPerformance,
 //!   UltraPerformance, ErGw1AZ-ErGw3AZ, ErGwScale); like Azure's, they
@@ -727,6 +728,29 @@ impl Resolver<'_> {
                         self.refused_circuits.push(e.name);
                         continue;
                     }
+                    let taken = self.topo.circuits.iter().find_map(|other| {
+                        let mine = [
+                            circuit.private_peering.primary,
+                            circuit.private_peering.secondary,
+                        ];
+                        (0..2)
+                            .map(|l| other.private_peering.link(l))
+                            .find(|theirs| {
+                                mine.iter().any(|m| {
+                                    m.contains(&theirs.network()) || theirs.contains(&m.network())
+                                })
+                            })
+                            .map(|theirs| (other.name.clone(), theirs))
+                    });
+                    if let Some((other, link)) = taken {
+                        let why = format!(
+                            "a link of this circuit overlaps {link}, a link of circuit `{other}`: each circuit needs its own /30s"
+                        );
+                        self.diags
+                            .error(e.line, &format!("{}.private_peering", e.key), why);
+                        self.refused_circuits.push(e.name);
+                        continue;
+                    }
                     self.topo.circuits.push(circuit);
                 }
                 None => self.refused_circuits.push(e.name),
@@ -971,6 +995,7 @@ impl Resolver<'_> {
         let mut errors = Vec::new();
         let hubs: Vec<VnetIdx> = {
             let mut v: Vec<VnetIdx> = self.topo.gateways.iter().map(|g| g.vnet).collect();
+            v.sort();
             v.dedup();
             v
         };
