@@ -389,3 +389,30 @@ fn two_circuits_reach_each_other_only_through_global_reach() {
     assert!(ping(&format!("{prefix}-dc-host"), DC2_HOST), "dc1 to dc2");
     assert!(ping(&format!("{prefix}-dc2-host"), DC_HOST), "dc2 to dc1");
 }
+
+#[test]
+fn global_reach_added_live_by_apply_joins_the_datacenters() {
+    let prefix = "era";
+    let Some(lab) = Lab::start_exact(prefix, &two_circuits_lab(prefix, false)) else {
+        return;
+    };
+    both_datacenters_reach_the_spoke(&lab, prefix);
+    let dc1_host = format!("{prefix}-dc-host");
+    assert!(!ping(&dc1_host, DC2_HOST));
+    // The link comes with an apply: the hybrid part is rebuilt, sessions
+    // come up again, and the datacenters reach each other.
+    lab.daemon()
+        .apply("global-reach.yaml", &two_circuits_lab(prefix, true))
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    assert!(
+        wait_for(Duration::from_secs(60), || ping(&dc1_host, DC2_HOST)),
+        "dc1 never reached dc2 after the link was applied"
+    );
+    both_datacenters_reach_the_spoke(&lab, prefix);
+    // And it goes away with the next apply.
+    lab.daemon()
+        .apply("no-global-reach.yaml", &two_circuits_lab(prefix, false))
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    both_datacenters_reach_the_spoke(&lab, prefix);
+    assert!(!ping(&dc1_host, DC2_HOST));
+}
