@@ -384,3 +384,61 @@ fn global_reach_carries_one_circuit_to_the_other_link_by_link_without_the_vnet()
         "{rows:?}"
     );
 }
+
+/// `text` with spoke1's subnet under a route table that sends 0.0.0.0/0 to
+/// VirtualNetworkGateway (forced tunnelling by user route).
+fn with_default_to_gateway(text: &str, subnet_line: &str) -> Topology {
+    let text = text
+        .replacen(
+            subnet_line,
+            &format!("{}, route_table: to-gateway}}", subnet_line.trim_end_matches('}')),
+            1,
+        )
+        .replacen(
+            "peerings:",
+            "route_tables:\n  - name: to-gateway\n    routes:\n      - {name: default, address_prefix: 0.0.0.0/0, next_hop_type: VirtualNetworkGateway}\npeerings:",
+            1,
+        );
+    parse_str("forced.yaml", &text)
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+        .topology
+}
+
+#[test]
+fn a_user_route_to_virtual_network_gateway_takes_the_vpn_gateway_never_expressroute() {
+    let internet = [203, 0, 113, 50];
+    // Both gateways in the hub: the user route leads into the VPN
+    // gateway, whose table has no row for the address.
+    let path = format!("{}/tests/golden/{FILE}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let topo = with_default_to_gateway(
+        &text,
+        "      - {name: app, address_prefixes: [10.1.1.0/24]}",
+    );
+    let s = Snapshot::compile_learned(topo, learned(), 1);
+    let idx = nic(&s, "vm1");
+    assert_eq!(
+        decide(&s, &Stateless, idx, &tcp(VM1, internet, 4000), 0),
+        Verdict::dropped(DropReason::GatewayNoRoute, idx)
+    );
+    // An ExpressRoute gateway alone: the user route leads nowhere, as in
+    // a VNet without a gateway.
+    let text = std::fs::read_to_string(format!(
+        "{}/config/expressroute.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let topo = with_default_to_gateway(
+        &text.replace(
+            "      - name: app\n        address_prefixes: [10.1.1.0/24]",
+            "      - {name: app, address_prefixes: [10.1.1.0/24]}",
+        ),
+        "      - {name: app, address_prefixes: [10.1.1.0/24]}",
+    );
+    let s = Snapshot::compile_learned(topo, LearnedRoutes::default(), 1);
+    let idx = nic(&s, "vm1");
+    assert_eq!(
+        decide(&s, &Stateless, idx, &tcp(VM1, internet, 4000), 0),
+        Verdict::dropped(DropReason::NextHopGateway, idx)
+    );
+}

@@ -659,18 +659,14 @@ impl Topology {
             .collect()
     }
 
-    /// The gateway whose routes `vnet`'s subnets receive: its own, or the
-    /// one of a peer it reaches through gateway transit (its link uses
-    /// remote gateways, the peer's link allows transit, both exist). With
-    /// a VPN and an ExpressRoute gateway, the VPN one (see
-    /// [`Topology::serving_gateways`] for both).
+    /// The VPN gateway a user route with next hop VirtualNetworkGateway
+    /// leads to in `vnet`: its own, or the one it reaches through gateway
+    /// transit. Azure takes only a VPN gateway as that next hop, so an
+    /// ExpressRoute gateway never is one.
     pub fn serving_gateway(&self, vnet: VnetIdx) -> Option<GatewayIdx> {
-        let serving = self.serving_gateways(vnet);
-        serving
-            .iter()
-            .copied()
+        self.serving_gateways(vnet)
+            .into_iter()
             .find(|&g| self.gateways[g].gateway_type == GatewayType::Vpn)
-            .or_else(|| serving.first().copied())
     }
 
     /// Every gateway whose routes `vnet`'s subnets receive: those of its
