@@ -83,7 +83,7 @@ fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String)> {
 #[test]
 fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
     let prefix = "erb";
-    let Some(lab) = Lab::start_exact(prefix, &expressroute_lab(prefix)) else {
+    let Some(mut lab) = Lab::start_exact(prefix, &expressroute_lab(prefix)) else {
         return;
     };
     let gw = format!("{prefix}-ergw");
@@ -181,6 +181,34 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
             row("10.1.0.0/16", "10.0.255.229", "65515"),
             row("172.20.0.0/16", "172.16.0.1", "65020"),
         ]
+    );
+    // The same table through the command line and the lab's control
+    // socket, in az's JSON shape.
+    let socket = lab.serve_control();
+    let out = common::vnetd_command(&socket)
+        .args([
+            "circuit",
+            "routes",
+            "--circuit",
+            "dc1-circuit",
+            "--path",
+            "secondary",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{json}");
+    assert_eq!(
+        rows[4],
+        serde_json::json!({"network": "172.20.0.0/16", "nextHop": "172.16.0.5", "locPrf": "", "weight": 0, "path": "65020"})
     );
     // What the gateway advertises to the edge: the VNets, from 12076.
     let g = gateway::find_gateway(&snap, &gw).unwrap();
