@@ -268,9 +268,24 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
         up(&format!("{prefix}-vpngw"), 1) && up(&format!("{prefix}-ergw"), 2)
     });
     assert!(all_up, "not every session came up");
-    // Both gateways learned the datacenter: the subnets take ExpressRoute.
-    let snap = lab.daemon().snapshot();
-    let rows = gateway_rows(&snap, "vm1");
+    // Both gateways learn the datacenter (the routes follow the sessions
+    // within a poll or two): the subnets take ExpressRoute.
+    let both_learned = wait_for(Duration::from_secs(20), || {
+        let snap = lab.daemon().snapshot();
+        let learned_by = |gw: &str| {
+            let g = gateway::find_gateway(&snap, gw).unwrap();
+            gateway::learned_routes(&snap, g)
+                .value
+                .iter()
+                .any(|r| r.network == "172.20.0.0/16" && r.origin == "EBgp")
+        };
+        // Both instances of the ExpressRoute gateway carry it, and the VPN
+        // gateway knows it too.
+        learned_by(&format!("{prefix}-vpngw"))
+            && gateway_rows(&snap, "vm1").contains(&over_expressroute)
+    });
+    let rows = gateway_rows(&lab.daemon().snapshot(), "vm1");
+    assert!(both_learned, "{rows:?}");
     assert!(rows.contains(&over_expressroute), "{rows:?}");
     assert!(!rows.contains(&over_vpn), "{rows:?}");
     let dc_host = format!("{prefix}-dc-host");
