@@ -459,3 +459,92 @@ fn global_reach_added_live_by_apply_joins_the_datacenters() {
     both_datacenters_reach_the_spoke(&lab, prefix);
     assert!(!ping(&dc1_host, DC2_HOST));
 }
+
+const AVS_HOST: &str = "10.100.1.10";
+
+/// An Azure VMware Solution private cloud: a site with a single /22 on a
+/// circuit of its own, its router running FRR; with `global_reach`, a link
+/// joins its circuit to the datacenter's.
+fn avs_lab(prefix: &str, global_reach: bool) -> String {
+    two_circuits_lab(prefix, global_reach)
+        .replace(
+            "  - name: dc2\n    address_space: [172.21.0.0/16]\n",
+            "  - name: avs\n    address_space: [10.100.0.0/22]\n",
+        )
+        .replace(&format!("{prefix}-dc2"), &format!("{prefix}-avs"))
+        .replace(
+            &format!("{{name: dc2-host, private_ip_address: {DC2_HOST}"),
+            &format!("{{name: avs-host, private_ip_address: {AVS_HOST}"),
+        )
+        .replace("dc2-circuit", "avs-circuit")
+        .replace("site: dc2", "site: avs")
+        .replace("dc1-dc2", "dc1-avs")
+        .replace("hub-to-dc2", "hub-to-avs")
+}
+
+/// One ping of one packet, waiting at most 500 ms for the reply.
+fn ping_once(ns: &str, dst: &str) -> bool {
+    std::process::Command::new("ip")
+        .args([
+            "netns", "exec", ns, "ping", "-n", "-q", "-c", "1", "-W", "0.5", dst,
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn global_reach_to_a_private_cloud_stops_within_five_seconds_of_an_apply_without_it() {
+    let prefix = "erv";
+    let Some(lab) = Lab::start_exact(prefix, &avs_lab(prefix, true)) else {
+        return;
+    };
+    let dc_host = format!("{prefix}-dc-host");
+    let avs_host = format!("{prefix}-avs-host");
+    let vm_reaches_both_sites = |why: &str| {
+        for (site, host) in [("dc1", DC_HOST), ("avs", AVS_HOST)] {
+            assert!(
+                wait_for(Duration::from_secs(60), || ping(&lab.ns("vm1"), host)),
+                "the VM never reached {site} {why}"
+            );
+        }
+    };
+    // With Global Reach: the datacenter and the private cloud reach each
+    // other, and the VM reaches both.
+    assert!(
+        wait_for(Duration::from_secs(60), || ping(&dc_host, AVS_HOST)),
+        "the datacenter never reached the private cloud"
+    );
+    assert!(ping(&avs_host, DC_HOST), "private cloud to the datacenter");
+    vm_reaches_both_sites("with Global Reach");
+
+    // An apply without the link: the datacenter loses the private cloud
+    // within 5 s, the VM keeps both sites.
+    lab.daemon()
+        .apply("no-global-reach.yaml", &avs_lab(prefix, false))
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let start = Instant::now();
+    while ping_once(&dc_host, AVS_HOST) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed <= Duration::from_secs(5),
+        "the datacenter still reached the private cloud {elapsed:?} after the apply"
+    );
+    vm_reaches_both_sites("without Global Reach");
+    assert!(!ping(&dc_host, AVS_HOST), "datacenter to the private cloud");
+    assert!(!ping(&avs_host, DC_HOST), "private cloud to the datacenter");
+
+    // Re-adding the link restores the path.
+    lab.daemon()
+        .apply("global-reach.yaml", &avs_lab(prefix, true))
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    assert!(
+        wait_for(Duration::from_secs(60), || ping(&dc_host, AVS_HOST)),
+        "the datacenter never reached the private cloud again"
+    );
+    assert!(ping(&avs_host, DC_HOST), "private cloud to the datacenter");
+    vm_reaches_both_sites("once Global Reach is back");
+}
