@@ -325,6 +325,34 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
         tunnels(&vpn_tunnel) >= vpn_before + 3,
         "the VPN tunnel carried the pings"
     );
+
+    // The circuit comes back: the traffic fails back to it.
+    for peer in ["peer_10_0_255_228", "peer_10_0_255_229"] {
+        let out = in_netns(&router, &["birdc", "-s", &ctl, "enable", peer]);
+        assert!(out.contains("enabled"), "{out}");
+    }
+    let failed_back = wait_for(Duration::from_secs(60), || {
+        let rows = gateway_rows(&lab.daemon().snapshot(), "vm1");
+        rows.contains(&over_expressroute) && !rows.contains(&over_vpn)
+    });
+    assert!(
+        failed_back,
+        "the traffic never failed back to the circuit: {:?}",
+        gateway_rows(&lab.daemon().snapshot(), "vm1")
+    );
+    let er_before = tunnels(&er_tunnels);
+    assert!(
+        ping(&lab.ns("vm1"), DC_HOST),
+        "spoke to the datacenter over the circuit again"
+    );
+    assert!(
+        ping(&dc_host, VM1),
+        "datacenter to the spoke over the circuit again"
+    );
+    assert!(
+        tunnels(&er_tunnels) >= er_before + 3,
+        "the circuit carried the pings again"
+    );
 }
 
 #[test]
