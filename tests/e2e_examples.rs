@@ -50,6 +50,7 @@ fn every_example_is_covered_here() {
     assert_eq!(
         names,
         [
+            "avs-expressroute.yaml",
             "dual-stack.yaml",
             "expressroute.yaml",
             "forced-tunnel.yaml",
@@ -117,6 +118,47 @@ fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
     assert!(
         carried >= 6,
         "the circuit's tunnels carried {carried} packets"
+    );
+    verify_live(&mut lab);
+}
+
+#[test]
+fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
+    let Some(mut lab) = Lab::start("exavs", &example("avs-expressroute.yaml")) else {
+        return;
+    };
+    // Both circuits' sessions come up and the edges learn the hub within
+    // seconds; the pings retry until they have.
+    for (host, to) in [("dc-host", "10.0.1.4"), ("avs-host", "10.0.1.4")] {
+        let start = Instant::now();
+        while !ping(host, to) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{host} never reached the hub VM over its circuit"
+            );
+        }
+    }
+    assert!(
+        ping(&lab.ns("hub-vm"), "172.20.1.10"),
+        "VM to the datacenter"
+    );
+    assert!(
+        ping(&lab.ns("hub-vm"), "10.100.1.10"),
+        "VM to the private cloud"
+    );
+    assert!(
+        ping("dc-host", "10.100.1.10"),
+        "datacenter to the private cloud"
+    );
+    assert!(
+        ping("avs-host", "172.20.1.10"),
+        "private cloud to the datacenter"
+    );
+    let carried =
+        lab.stats("avs-to-hub-ergw-0").tx_packets + lab.stats("avs-to-hub-ergw-1").tx_packets;
+    assert!(
+        carried >= 6,
+        "the private cloud's circuit carried {carried} packets"
     );
     verify_live(&mut lab);
 }
