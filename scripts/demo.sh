@@ -15,8 +15,11 @@
 # (config/ha-nva.yaml): two NVAs behind an HA-ports internal load balancer
 # carry spoke-to-spoke traffic, two web servers share a frontend, and when
 # one NVA's probe listener stops, the load balancer marks it down and new
-# flows cross the other. It removes each lab on the way out, whatever
-# happens.
+# flows cross the other. Then the AVS lab (config/avs-expressroute.yaml):
+# the hub VM reaches the datacenter and the private cloud over their
+# circuits, the datacenter reaches the private cloud through Global Reach,
+# and an apply without the Global Reach link cuts that path while the VM
+# keeps both. It removes each lab on the way out, whatever happens.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +45,8 @@ cleanup() {
   "$vnetd" down "$config" >/dev/null 2>&1 || true
   "$vnetd" down config/hybrid.yaml >/dev/null 2>&1 || true
   "$vnetd" down config/ha-nva.yaml >/dev/null 2>&1 || true
-  rm -f "$log"
+  "$vnetd" down config/avs-expressroute.yaml >/dev/null 2>&1 || true
+  rm -f "$log" "${no_reach:-}"
 }
 trap cleanup EXIT
 
@@ -219,4 +223,47 @@ on vm1 ping -n -q -c 3 -i 0.2 -W 1 10.2.1.4 >/dev/null || fail "ping vm1 -> vm2 
 [ $(( $(forwarded_by "$survivor") - before )) -ge 6 ] || fail "the new flow did not cross $survivor"
 ok "new flows cross $survivor"
 
-step "Done: every path behaved as the effective routes, NSGs, BGP and the probes say"
+step "Stopping the HA NVA lab"
+kill -TERM "$daemon" && wait "$daemon" 2>/dev/null || true
+daemon=
+
+config=config/avs-expressroute.yaml
+step "Starting the AVS lab ($config): a datacenter and a private cloud on circuits, Global Reach"
+start_lab
+reaches() { on "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
+for _ in $(seq 1 300); do
+  reaches dc-host 10.100.1.10 && reaches avs-host 10.0.1.4 && break
+  sleep 0.2
+done
+reaches hub-vm 172.20.1.10 || fail "ping hub-vm -> dc-host"
+reaches hub-vm 10.100.1.10 || fail "ping hub-vm -> avs-host"
+ok "the hub VM reaches the datacenter and the private cloud over their circuits"
+reaches dc-host 10.100.1.10 || fail "ping dc-host -> avs-host"
+reaches avs-host 172.20.1.10 || fail "ping avs-host -> dc-host"
+ok "the datacenter and the private cloud reach each other through Global Reach"
+"$vnetd" circuit routes --circuit dc1-circuit
+"$vnetd" circuit routes --circuit avs-circuit
+
+step "An apply without the Global Reach link"
+no_reach=$(mktemp --suffix=.yaml)
+awk '/^express_route_circuit_connections:/ { skip = 1; next }
+     skip && /^[^ ]/ { skip = 0 }
+     !skip' "$config" >"$no_reach"
+"$vnetd" apply "$no_reach"
+start=$(date +%s%N)
+while on dc-host ping -n -q -c 1 -W 0.5 10.100.1.10 >/dev/null 2>&1; do
+  [ $(( $(date +%s%N) - start )) -le 5000000000 ] || fail "dc-host still reaches avs-host 5 s after the apply"
+  sleep 0.1
+done
+ok "the datacenter lost the private cloud $(( ($(date +%s%N) - start) / 1000000 )) ms after the apply"
+reaches avs-host 172.20.1.10 && fail "avs-host still reaches dc-host"
+ok "and the private cloud the datacenter"
+for _ in $(seq 1 300); do
+  reaches hub-vm 172.20.1.10 && reaches hub-vm 10.100.1.10 && break
+  sleep 0.2
+done
+reaches hub-vm 172.20.1.10 || fail "ping hub-vm -> dc-host without Global Reach"
+reaches hub-vm 10.100.1.10 || fail "ping hub-vm -> avs-host without Global Reach"
+ok "the hub VM still reaches both sites"
+
+step "Done: every path behaved as the effective routes, NSGs, BGP, the probes and the circuits say"
