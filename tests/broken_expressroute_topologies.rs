@@ -5,18 +5,12 @@
 //! with one change, checked through the real binary, so every other line
 //! of the file stays valid.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-struct Case {
-    name: &'static str,
-    /// (text to replace, replacement) applied once each to the example lab.
-    edits: &'static [(&'static str, &'static str)],
-    /// For each expected error: text of the line it must point at (its
-    /// first occurrence in the edited file) and words the message must
-    /// contain.
-    expect: &'static [(&'static str, &'static str)],
-}
+use common::broken_files::{assert_refused_with_words, check, Case};
+
+/// The directory of this test's files under the system's temporary one.
+const TAG: &str = "er";
 
 const BASE: &str = include_str!("../config/expressroute.yaml");
 
@@ -285,26 +279,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn check(name: &str, text: &str) -> (Option<i32>, String, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vnetd-broken-er-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path,
-    )
-}
-
 #[test]
 fn the_example_lab_itself_is_valid() {
-    let (code, stderr, _) = check("unchanged", BASE);
+    let (code, stderr, _) = check(TAG, "unchanged", BASE);
     assert_eq!(code, Some(0), "{stderr}");
 }
 
@@ -314,7 +291,7 @@ fn a_second_circuit_with_its_own_range_is_valid() {
     for (from, to) in second_site!("172.21.0.0/16") {
         text = text.replacen(from, to, 1);
     }
-    let (code, stderr, _) = check("second-circuit", &text);
+    let (code, stderr, _) = check(TAG, "second-circuit", &text);
     assert_eq!(code, Some(0), "{stderr}");
 }
 
@@ -323,39 +300,6 @@ fn broken_expressroute_files_are_refused_with_line_and_reason() {
     let all = cases();
     assert!(all.len() >= 6);
     for case in &all {
-        let mut text = BASE.to_string();
-        for (from, to) in case.edits {
-            assert!(text.contains(from), "{}: `{from}` not found", case.name);
-            text = text.replacen(from, to, 1);
-        }
-        let (code, stderr, path) = check(case.name, &text);
-        assert_eq!(code, Some(1), "{}: exit code; stderr:\n{stderr}", case.name);
-        assert!(
-            !stderr.contains("panicked"),
-            "{}: panicked:\n{stderr}",
-            case.name
-        );
-        for (needle, words) in case.expect {
-            let line = text
-                .lines()
-                .position(|l| l.contains(needle.trim_end_matches('\n')))
-                .unwrap_or_else(|| panic!("{}: `{needle}` not in the edited file", case.name))
-                + 1;
-            let prefix = format!("{}:{line}: error: ", path.display());
-            assert!(
-                stderr
-                    .lines()
-                    .any(|l| l.starts_with(&prefix) && l.contains(words)),
-                "{}: expected an error at line {line} containing {words:?}; got:\n{stderr}",
-                case.name
-            );
-        }
-        let count = case.expect.len();
-        let suffix = if count == 1 { "error" } else { "errors" };
-        assert!(
-            stderr.contains(&format!("refused, {count} {suffix}")),
-            "{}: expected exactly {count} errors; got:\n{stderr}",
-            case.name
-        );
+        assert_refused_with_words(TAG, BASE, case);
     }
 }

@@ -4,18 +4,13 @@
 //! checked through the real binary, so every other line of the file stays
 //! valid and each refusal stands alone (no cascade).
 
-use std::path::PathBuf;
+mod common;
+
+use common::broken_files::{check, Case};
 use std::process::Command;
 
-struct Case {
-    name: &'static str,
-    /// (text to replace, replacement) applied once each to the example lab.
-    edits: &'static [(&'static str, &'static str)],
-    /// For each expected error: text of the line it must point at (its
-    /// first occurrence in the edited file), and the exact key and message
-    /// that follow `error: ` on that line.
-    expect: &'static [(&'static str, &'static str)],
-}
+/// The directory of this test's files under the system's temporary one.
+const TAG: &str = "lb";
 
 const BASE: &str = include_str!("golden/40-ilb-ha-ports.yaml");
 
@@ -224,26 +219,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn check(name: &str, text: &str) -> (Option<i32>, String, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vnetd-broken-lb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path,
-    )
-}
-
 #[test]
 fn the_base_lab_itself_is_valid() {
-    let (code, stderr, path) = check("unchanged", BASE);
+    let (code, stderr, path) = check(TAG, "unchanged", BASE);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.is_empty(), "warnings: {stderr}");
     let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
@@ -263,12 +241,8 @@ fn broken_load_balancers_are_refused_with_line_and_reason() {
     let all = cases();
     assert!(all.len() >= 9);
     for case in &all {
-        let mut text = BASE.to_string();
-        for (from, to) in case.edits {
-            assert!(text.contains(from), "{}: `{from}` not found", case.name);
-            text = text.replacen(from, to, 1);
-        }
-        let (code, stderr, path) = check(case.name, &text);
+        let text = case.edited(BASE);
+        let (code, stderr, path) = check(TAG, case.name, &text);
         assert_eq!(code, Some(1), "{}: exit code; stderr:\n{stderr}", case.name);
         assert!(
             !stderr.contains("panicked"),

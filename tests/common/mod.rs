@@ -2,6 +2,8 @@
 //! itself, and real traffic from inside namespaces.
 #![allow(dead_code)]
 
+pub mod broken_files;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
