@@ -97,8 +97,14 @@ fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
     verify_live(&mut lab);
 }
 
+/// The two ExpressRoute examples share their datacenter's namespaces
+/// (`dc1`, `dc-host`: sites keep the names the file gives), so their labs
+/// take turns.
+static DATACENTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
+    let _datacenter = DATACENTER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(mut lab) = Lab::start("exer", &example("expressroute.yaml")) else {
         return;
     };
@@ -124,6 +130,7 @@ fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
 
 #[test]
 fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
+    let _datacenter = DATACENTER.lock().unwrap_or_else(|e| e.into_inner());
     let Some(mut lab) = Lab::start("exavs", &example("avs-expressroute.yaml")) else {
         return;
     };

@@ -548,6 +548,18 @@ fn global_reach_to_a_private_cloud_stops_within_five_seconds_of_an_apply_without
     );
     assert!(ping(&avs_host, DC_HOST), "private cloud to the datacenter");
     vm_reaches_both_sites("with Global Reach");
+    // The VNet's effective routes hold both sites' prefixes, from
+    // VirtualNetworkGateway, each over both instances of the gateway.
+    let instances = "10.0.255.228,10.0.255.229".to_string();
+    let both_rows = [
+        ("172.20.0.0/16".to_string(), instances.clone()),
+        ("10.100.0.0/22".to_string(), instances),
+    ];
+    let rows = gateway_rows(&lab.daemon().snapshot(), "vm1");
+    assert!(
+        both_rows.iter().all(|row| rows.contains(row)),
+        "vm1's gateway routes: {rows:?}"
+    );
 
     // An apply without the link: the datacenter loses the private cloud
     // within 5 s, the VM keeps both sites.
