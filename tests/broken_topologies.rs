@@ -2,6 +2,8 @@
 //! a message that names the file, the line and the problem; none panics.
 //! Each case is a real file on disk, checked through the real binary.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -416,23 +418,9 @@ fn named_file(bad_kind: &str, bad_name: &str) -> String {
     text
 }
 
+/// `vnetd check` on a file of this test's own (see the shared harness).
 fn check_text(name: &str, text: &str) -> (Option<i32>, String, PathBuf) {
-    let case = Case {
-        name: Box::leak(name.to_string().into_boxed_str()),
-        yaml: Box::leak(text.to_string().into_boxed_str()),
-        expect: &[],
-    };
-    let path = write_case(&case);
-    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path,
-    )
+    common::broken_files::check("named", name, text)
 }
 
 #[test]

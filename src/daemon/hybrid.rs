@@ -119,18 +119,24 @@ fn v4_nets(nets: impl IntoIterator<Item = IpNet>) -> Vec<Ipv4Net> {
         .collect()
 }
 
-fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip")
+/// Runs a host tool (`ip`, `tc`) to completion; a failure says which
+/// command and what it printed.
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    let out = Command::new(program)
         .args(args)
         .output()
-        .with_context(|| format!("running ip {}", args.join(" ")))?;
+        .with_context(|| format!("running {program} {}", args.join(" ")))?;
     anyhow::ensure!(
         out.status.success(),
-        "ip {} failed: {}",
+        "{program} {} failed: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(())
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    run("ip", args)
 }
 
 /// Shapes what the router sends into a circuit's tunnel to the circuit's
@@ -154,17 +160,7 @@ fn shape(router: &str, interface: &str, mbps: u32) -> Result<()> {
         "latency",
         "50ms",
     ];
-    let out = Command::new("tc")
-        .args(args)
-        .output()
-        .with_context(|| format!("running tc {}", args.join(" ")))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "tc {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
+    run("tc", &args)
 }
 
 /// The BGP address a site's router uses towards instance `instance` of

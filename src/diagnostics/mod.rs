@@ -183,10 +183,8 @@ pub fn trace_query(
 ) -> Result<trace::TraceQuery, QueryError> {
     let t = &snap.topology;
     let host = |name: &str| {
-        t.sites.iter_enumerated().find_map(|(site, s)| {
-            let host = s.hosts.iter().position(|h| h.name == name)?;
-            Some((site, host, s.hosts[host].address))
-        })
+        let (site, host) = t.site_host(name)?;
+        Some((site, host, t.sites[site].hosts[host].address))
     };
     let vm = |name: &str| snap.nic_by_name(name).filter(|n| t.nics[*n].is_vm());
     let endpoints = || {

@@ -136,15 +136,7 @@ impl Dump<'_> {
             .each_element(|vnet| vnet_resources(&vnet, &known, &mut out))?;
         self.asgs.each_element(|asg| {
             let (name, id, group) = identity(&asg)?;
-            let mut attributes = Map::new();
-            attributes.insert("id".into(), json!(id));
-            attributes.insert("name".into(), json!(name));
-            attributes.insert("resource_group_name".into(), json!(group));
-            put_str(
-                &mut attributes,
-                "location",
-                asg.optional_str(&["location"])?,
-            );
+            let attributes = resource_attributes(&asg, &id, &name, &group)?;
             out.push(resource(
                 "azurerm_application_security_group",
                 &name,
@@ -199,6 +191,26 @@ fn resource(kind: &str, name: &str, attributes: Map<String, Value>, source: &str
         attributes: Value::Object(attributes),
         source: source.to_string(),
     }
+}
+
+/// What every top-level resource carries: its ID, name, resource group and
+/// (when the dump has it) location.
+fn resource_attributes(
+    object: &Node<'_>,
+    id: &str,
+    name: &str,
+    group: &str,
+) -> Result<Map<String, Value>, ImportError> {
+    let mut attributes = Map::new();
+    attributes.insert("id".into(), json!(id));
+    attributes.insert("name".into(), json!(name));
+    attributes.insert("resource_group_name".into(), json!(group));
+    put_str(
+        &mut attributes,
+        "location",
+        object.optional_str(&["location"])?,
+    );
+    Ok(attributes)
 }
 
 fn put_str(attributes: &mut Map<String, Value>, key: &str, value: Option<String>) {
@@ -275,15 +287,7 @@ fn vnet_resources(
     let address_space = vnet.required("addressSpace", |space| {
         space.string_list(&["addressPrefixes"])
     })?;
-    let mut attributes = Map::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("resource_group_name".into(), json!(group));
-    put_str(
-        &mut attributes,
-        "location",
-        vnet.optional_str(&["location"])?,
-    );
+    let mut attributes = resource_attributes(vnet, &id, &name, &group)?;
     attributes.insert("address_space".into(), json!(address_space));
     out.push(resource("azurerm_virtual_network", &name, attributes, &id));
 
@@ -385,15 +389,7 @@ fn nsg_resource(nsg: &Node<'_>, known: &Known, out: &mut Vec<Resource>) -> Resul
         None => Ok(Vec::new()),
         Some(list) => list.each_element(|rule| security_rule(&rule, known)),
     })?;
-    let mut attributes = Map::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("resource_group_name".into(), json!(group));
-    put_str(
-        &mut attributes,
-        "location",
-        nsg.optional_str(&["location"])?,
-    );
+    let mut attributes = resource_attributes(nsg, &id, &name, &group)?;
     attributes.insert("security_rule".into(), Value::Array(rules));
     out.push(resource(
         "azurerm_network_security_group",
@@ -499,15 +495,7 @@ fn route_table_resource(table: &Node<'_>, out: &mut Vec<Resource>) -> Result<(),
     let disabled = table
         .optional_bool(&["disableBgpRoutePropagation"])?
         .unwrap_or(false);
-    let mut attributes = Map::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("resource_group_name".into(), json!(group));
-    put_str(
-        &mut attributes,
-        "location",
-        table.optional_str(&["location"])?,
-    );
+    let mut attributes = resource_attributes(table, &id, &name, &group)?;
     attributes.insert("disable_bgp_route_propagation".into(), json!(disabled));
     attributes.insert("route".into(), Value::Array(routes));
     out.push(resource("azurerm_route_table", &name, attributes, &id));
@@ -560,15 +548,7 @@ fn nic_resources(
     let forwarding = nic
         .optional_bool(&["enableIPForwarding", "enableIpForwarding"])?
         .unwrap_or(false);
-    let mut attributes = Map::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("resource_group_name".into(), json!(group));
-    put_str(
-        &mut attributes,
-        "location",
-        nic.optional_str(&["location"])?,
-    );
+    let mut attributes = resource_attributes(nic, &id, &name, &group)?;
     attributes.insert("enable_ip_forwarding".into(), json!(forwarding));
     attributes.insert("ip_configuration".into(), Value::Array(configurations));
     out.push(resource(

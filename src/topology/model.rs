@@ -630,6 +630,16 @@ pub struct Connection {
 }
 
 impl Topology {
+    /// The on-premises host named `name`: its site and its index there.
+    pub fn site_host(&self, name: &str) -> Option<(SiteIdx, usize)> {
+        self.sites.iter_enumerated().find_map(|(site, s)| {
+            s.hosts
+                .iter()
+                .position(|h| h.name == name)
+                .map(|host| (site, host))
+        })
+    }
+
     /// True when the topology declares gateways, local network gateways,
     /// connections or on-premises sites.
     pub fn is_hybrid(&self) -> bool {

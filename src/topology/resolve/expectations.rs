@@ -90,12 +90,8 @@ impl Resolver<'_> {
     }
 
     fn site_host(&self, name: &str) -> Option<(SiteIdx, usize, IpAddr)> {
-        self.topo.sites.iter_enumerated().find_map(|(site, s)| {
-            s.hosts
-                .iter()
-                .position(|h| h.name == name)
-                .map(|host| (site, host, s.hosts[host].address))
-        })
+        let (site, host) = self.topo.site_host(name)?;
+        Some((site, host, self.topo.sites[site].hosts[host].address))
     }
 
     /// The did-you-mean ending for `name` among the file's NICs and
