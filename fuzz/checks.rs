@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
+use vnetd::dataplane::coalesce::{segment_like_the_kernel, UdpCoalescer, VIRTIO_NET_HDR_LEN};
 use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::nat::translate;
 use vnetd::dataplane::{decide, DropReason, PacketView, Rewrite, Stateless, Verdict};
@@ -392,4 +393,107 @@ pub fn parse_topology(data: &[u8]) {
             check_lines(&errors);
         }
     }
+}
+
+/// One's-complement sum of big-endian 16-bit words, an odd last byte
+/// padded with zero: the reference the joined datagrams' checksums are
+/// checked against.
+fn ones_complement_sum(bytes: &[u8]) -> u32 {
+    let mut sum: u32 = 0;
+    for pair in bytes.chunks(2) {
+        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum
+}
+
+/// Checks a run the coalescer finished against the datagrams pushed into
+/// it: one datagram comes back as it was; several come back, split the way
+/// the receiving kernel splits them, with every datagram's addresses,
+/// ports, TTL and payload, and a valid UDP checksum.
+fn check_run(coalescer: &mut UdpCoalescer, run: &[Vec<u8>]) {
+    let Some(finished) = coalescer.finish() else {
+        assert!(run.is_empty(), "a run of {} vanished", run.len());
+        return;
+    };
+    assert_eq!(finished.datagrams, run.len());
+    let bytes: usize = run.iter().map(|p| p.len() - VIRTIO_NET_HDR_LEN).sum();
+    assert_eq!(finished.bytes, bytes);
+    assert!(finished.packet.len() - VIRTIO_NET_HDR_LEN <= 65_535);
+    if run.len() == 1 {
+        assert_eq!(finished.packet, &run[0][..]);
+        return;
+    }
+    let segments = segment_like_the_kernel(finished.packet);
+    assert_eq!(segments.len(), run.len());
+    for (segment, original) in segments.iter().zip(run) {
+        let (seg, orig) = (
+            &segment[VIRTIO_NET_HDR_LEN..],
+            &original[VIRTIO_NET_HDR_LEN..],
+        );
+        let ipv6 = orig[0] >> 4 == 6;
+        let ip_len = if ipv6 { 40 } else { 20 };
+        assert_eq!(seg.len(), orig.len());
+        // Payload and ports.
+        assert_eq!(seg[ip_len + 8..], orig[ip_len + 8..]);
+        assert_eq!(seg[ip_len..ip_len + 4], orig[ip_len..ip_len + 4]);
+        let pseudo = if ipv6 {
+            assert_eq!(seg[..4], orig[..4]);
+            assert_eq!(seg[6..40], orig[6..40]);
+            ones_complement_sum(&seg[8..40])
+        } else {
+            assert_eq!(seg[..2], orig[..2]);
+            assert_eq!(seg[8..10], orig[8..10]);
+            assert_eq!(seg[12..20], orig[12..20]);
+            assert_eq!(
+                ones_complement_sum(&seg[..20]),
+                0xffff,
+                "IPv4 header checksum"
+            );
+            ones_complement_sum(&seg[12..20])
+        };
+        let udp = &seg[ip_len..];
+        let sum = ones_complement_sum(
+            &[
+                &pseudo.to_be_bytes()[2..],
+                &[0, 17],
+                &(udp.len() as u16).to_be_bytes(),
+            ]
+            .concat(),
+        ) + ones_complement_sum(udp);
+        assert_eq!(
+            ones_complement_sum(&sum.to_be_bytes()),
+            0xffff,
+            "UDP checksum"
+        );
+    }
+}
+
+/// The UDP coalescer on any sequence of packets: records of an egress
+/// byte, a 16-bit length and that many bytes (header and IP packet). It
+/// must never panic, and every run it joins must split back into exactly
+/// the datagrams that went in (see `check_run`).
+pub fn coalesce_udp(data: &[u8]) {
+    let mut coalescer = UdpCoalescer::new();
+    let mut run: Vec<Vec<u8>> = Vec::new();
+    let mut rest = data;
+    while rest.len() >= 3 {
+        let egress = usize::from(rest[0] % 3);
+        let len = usize::from(u16::from_be_bytes([rest[1], rest[2]])).min(rest.len() - 3);
+        let packet = rest[3..3 + len].to_vec();
+        rest = &rest[3 + len..];
+        if coalescer.push(egress, &packet) {
+            run.push(packet);
+            continue;
+        }
+        check_run(&mut coalescer, &run);
+        run.clear();
+        if coalescer.push(egress, &packet) {
+            run.push(packet);
+        }
+    }
+    check_run(&mut coalescer, &run);
 }

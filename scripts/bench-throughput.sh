@@ -12,10 +12,12 @@
 # (with namespaces vm1, vm2, ...) is never touched.
 #
 # Every figure is iperf3's own sum_received from its JSON output; any failed
-# measurement stops the run with a non-zero exit and no table.
+# measurement stops the run with a non-zero exit and no table. Beside each
+# vnetd figure: the CPU time the daemon spent per GB received.
 #
 # Usage: sudo scripts/bench-throughput.sh [--seconds N] [--workers N[,N...]]
-#            [--binary PATH] [--warmup N] [--parallel N] [--udp] [--udp-rate R]
+#            [--binary PATH] [--warmup N] [--parallel N[,N...]] [--udp]
+#            [--udp-rates R[,R...]] [--small] [--all] [--vnetd-args ARGS]
 set -euo pipefail
 
 usage() {
@@ -29,9 +31,14 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      (default: nproc, which is also vnetd's own default)
   --binary PATH      vnetd binary (default ./target/release/vnetd, built
                      with cargo if missing)
-  --parallel N       also measure every path with N TCP streams (iperf3 -P)
-  --udp              also measure every path with one UDP stream
-  --udp-rate R       iperf3 -b for the UDP rows (default 0 = unlimited)
+  --parallel N[,N..] also measure every path with N TCP streams (iperf3 -P)
+  --udp              also measure every path with one unlimited UDP stream
+  --udp-rates R[,R..] one UDP row per iperf3 -b rate (0 = unlimited),
+                     e.g. 500M,1G,2G,0; 1400-byte datagrams
+  --small            also measure small packets: unlimited UDP with 64-byte
+                     datagrams (iperf3 -u -l 64), in packets per second
+  --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0 --small
+  --vnetd-args ARGS  extra arguments for `vnetd run` (e.g. "--busy-poll")
   -h, --help         this text
 EOF
 }
@@ -47,26 +54,37 @@ DURATION=10
 WARMUP=2
 WORKERS_LIST=""
 BINARY=""
-PARALLEL=0
-UDP=0
-UDP_RATE=0
+PARALLEL_LIST=""
+UDP_RATES=""
+SMALL=0
+VNETD_ARGS=""
 while (($#)); do
     case $1 in
     --seconds) DURATION=${2:?--seconds needs a value}; shift 2 ;;
     --warmup) WARMUP=${2:?--warmup needs a value}; shift 2 ;;
     --workers) WORKERS_LIST=${2:?--workers needs a value}; shift 2 ;;
     --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
-    --parallel) PARALLEL=${2:?--parallel needs a value}; shift 2 ;;
-    --udp) UDP=1; shift ;;
-    --udp-rate) UDP_RATE=${2:?--udp-rate needs a value}; UDP=1; shift 2 ;;
+    --parallel) PARALLEL_LIST=${2:?--parallel needs a value}; shift 2 ;;
+    --udp) UDP_RATES=${UDP_RATES:+$UDP_RATES,}0; shift ;;
+    --udp-rate | --udp-rates) UDP_RATES=${UDP_RATES:+$UDP_RATES,}${2:?$1 needs a value}; shift 2 ;;
+    --small) SMALL=1; shift ;;
+    --all) PARALLEL_LIST=2,4; UDP_RATES=500M,1G,2G,0; SMALL=1; shift ;;
+    --vnetd-args) VNETD_ARGS=${2?--vnetd-args needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 is_uint "$DURATION" && ((DURATION >= 1)) || die "--seconds must be a whole number >= 1"
 is_uint "$WARMUP" || die "--warmup must be a whole number"
-is_uint "$PARALLEL" || die "--parallel must be a whole number"
-[[ $UDP_RATE =~ ^[0-9]+[KMG]?$ ]] || die "--udp-rate must look like 0, 500M or 2G"
+IFS=, read -r -a PARALLEL <<<"$PARALLEL_LIST"
+for p in ${PARALLEL[@]+"${PARALLEL[@]}"}; do
+    is_uint "$p" && ((p >= 2)) || die "--parallel takes stream counts >= 2, comma-separated"
+done
+IFS=, read -r -a RATES <<<"$UDP_RATES"
+for r in ${RATES[@]+"${RATES[@]}"}; do
+    [[ $r =~ ^[0-9]+[KMG]?$ ]] || die "--udp-rates takes rates like 0, 500M or 2G, comma-separated"
+done
+read -r -a EXTRA_VNETD_ARGS <<<"$VNETD_ARGS"
 if [[ -z $WORKERS_LIST ]]; then
     WORKERS_LIST=$(nproc)
 fi
@@ -212,20 +230,22 @@ check_path() {
 }
 
 # Runs iperf3 from namespace $1 to $2; $3 = tcp|udp, $4 = streams, $5 =
-# seconds, $6 = JSON output file. Returns iperf3's status.
+# UDP rate (iperf3 -b), $6 = UDP datagram length, $7 = seconds, $8 = JSON
+# output file. Returns iperf3's status.
 run_iperf() {
-    local ns=$1 dst=$2 proto=$3 streams=$4 secs=$5 out=$6
+    local ns=$1 dst=$2 proto=$3 streams=$4 rate=$5 length=$6 secs=$7 out=$8
     local args=(-c "$dst" -p "$PORT" -t "$secs" -J --connect-timeout 3000)
     if ((streams > 1)); then args+=(-P "$streams"); fi
     # 1400-byte datagrams stay below the 1500-byte MTU, so UDP measures
     # packets, not IP fragments.
-    if [[ $proto == udp ]]; then args+=(-u -b "$UDP_RATE" -l 1400); fi
+    if [[ $proto == udp ]]; then args+=(-u -b "$rate" -l "$length"); fi
     # iperf3 can hang when its peer vanishes mid-test; bound it.
     timeout --kill-after=5 $((secs + 30)) ip netns exec "$ns" iperf3 "${args[@]}" >"$out" 2>"$out.err"
 }
 
-# Prints "<bits per second> <retransmits or loss %>" from an iperf3 JSON
-# file, or fails with iperf3's error.
+# Prints "<bits per second> <bytes received> <packets received per second>
+# <retransmits or loss %>" from an iperf3 JSON file (packets only for UDP,
+# else "-"), or fails with iperf3's error.
 parse_iperf() {
     python3 - "$1" <<'PY'
 import json, sys
@@ -243,39 +263,66 @@ received = end.get("sum_received", {})
 bps = received.get("bits_per_second")
 if not isinstance(bps, (int, float)) or bps <= 0:
     sys.exit("iperf3 JSON has no positive end.sum_received.bits_per_second")
+pps = "-"
 if doc["start"]["test_start"]["protocol"] == "UDP":
-    extra = "%.1f%% lost" % received.get("lost_percent", float("nan"))
+    extra = "%.2f%% lost" % received.get("lost_percent", float("nan"))
+    got = received.get("packets", 0) - received.get("lost_packets", 0)
+    pps = "%.0f" % (got / received["seconds"])
 else:
     extra = str(end.get("sum_sent", {}).get("retransmits", "?"))
-print("%.0f %s" % (bps, extra))
+print("%.0f %d %s %s" % (bps, received.get("bytes", 0), pps, extra))
 PY
+}
+
+# CPU time of the vnetd process in nanoseconds: the sum over its threads of
+# the scheduler's own run time (/proc/PID/task/*/schedstat, first field).
+# Tick-sampled times (/proc/PID/stat, /proc/stat) are not used: a process
+# that wakes and sleeps in step with the timer tick, as iperf3's paced
+# senders do, is seen idle at most ticks.
+vnetd_cpu_ns() {
+    if [[ -n $VNETD_PID && -d /proc/$VNETD_PID/task ]]; then
+        cat /proc/"$VNETD_PID"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
+    else
+        echo 0
+    fi
 }
 
 ROWS=()
 # measure <path label> <workers> <client ns> <server address>: one row per
-# variant (TCP x1, TCP xP, UDP). The server must already listen.
+# variant (TCP x1, TCP xP..., UDP at each rate, small UDP packets). The
+# server must already listen.
 measure() {
-    local label=$1 workers=$2 ns=$3 dst=$4 proto streams tag out result
-    local variants=("tcp 1")
-    if ((PARALLEL > 1)); then variants+=("tcp $PARALLEL"); fi
-    if ((UDP)); then variants+=("udp 1"); fi
-    local v
+    local label=$1 workers=$2 ns=$3 dst=$4 proto streams rate length test tag out result
+    local variants=("tcp 1 - -") v p r
+    for p in ${PARALLEL[@]+"${PARALLEL[@]}"}; do variants+=("tcp $p - -"); done
+    for r in ${RATES[@]+"${RATES[@]}"}; do variants+=("udp 1 $r 1400"); done
+    if ((SMALL)); then variants+=("udp 1 0 64"); fi
+    local cpu0 cpu1
     for v in "${variants[@]}"; do
-        read -r proto streams <<<"$v"
-        tag="$ns-$proto-$streams-w$workers"
+        read -r proto streams rate length <<<"$v"
+        if [[ $proto == tcp ]]; then
+            test="TCP x$streams"
+        elif [[ $rate == 0 ]]; then
+            test="UDP unlimited, ${length} B"
+        else
+            test="UDP $rate, ${length} B"
+        fi
+        tag="$ns-$proto-$streams-$rate-$length-w$workers"
         if ((WARMUP > 0)); then
             # Discarded: lets TCP leave slow start and fills neighbour and
             # flow tables. (iperf3 -O is not used: iperf3 3.10-3.12 still
             # counts omitted seconds in the end sums, esnet/iperf#1261.)
-            run_iperf "$ns" "$dst" "$proto" "$streams" "$WARMUP" "$WORK/warmup-$tag.json" ||
-                die "warm-up $label ($proto x$streams) failed: $(parse_iperf "$WORK/warmup-$tag.json" 2>&1 | tail -n 1) $(cat "$WORK/warmup-$tag.json.err")"
+            run_iperf "$ns" "$dst" "$proto" "$streams" "$rate" "$length" "$WARMUP" "$WORK/warmup-$tag.json" ||
+                die "warm-up $label ($test) failed: $(parse_iperf "$WORK/warmup-$tag.json" 2>&1 | tail -n 1) $(cat "$WORK/warmup-$tag.json.err")"
         fi
         out=$WORK/$tag.json
-        echo "bench-throughput: measuring $label, $proto x$streams, ${DURATION}s" >&2
-        run_iperf "$ns" "$dst" "$proto" "$streams" "$DURATION" "$out" ||
-            die "$label ($proto x$streams) failed: $(parse_iperf "$out" 2>&1 | tail -n 1) $(cat "$out.err")"
-        result=$(parse_iperf "$out") || die "$label ($proto x$streams): cannot read a result"
-        ROWS+=("$label|$workers|$proto|$streams|$result")
+        echo "bench-throughput: measuring $label, $test, ${DURATION}s" >&2
+        cpu0=$(vnetd_cpu_ns)
+        run_iperf "$ns" "$dst" "$proto" "$streams" "$rate" "$length" "$DURATION" "$out" ||
+            die "$label ($test) failed: $(parse_iperf "$out" 2>&1 | tail -n 1) $(cat "$out.err")"
+        cpu1=$(vnetd_cpu_ns)
+        result=$(parse_iperf "$out") || die "$label ($test): cannot read a result"
+        ROWS+=("$label|$workers|$test|$result|$((cpu1 - cpu0))")
     done
 }
 
@@ -328,7 +375,7 @@ done
 
 start_vnetd() {
     local workers=$1 log=$WORK/vnetd-w$1.log i
-    "$BINARY" run "$LAB_CONFIG" --workers "$workers" >"$log" 2>&1 &
+    "$BINARY" run "$LAB_CONFIG" --workers "$workers" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} >"$log" 2>&1 &
     VNETD_PID=$!
     for ((i = 0; i < 300; i++)); do
         grep -q '^vnetd: lab up' "$log" && return 0
@@ -366,21 +413,27 @@ echo
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  nproc $(nproc), kernel $(uname -r), ${cpu:-cpu unknown}"
 echo "load:     $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min averages)"
-echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}, binary $BINARY"
+echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}${VNETD_ARGS:+ $VNETD_ARGS}, binary $BINARY"
 echo "iperf3:   $(iperf3 --version | head -n 1 | cut -d' ' -f1-2), ${DURATION} s per row after a ${WARMUP} s warm-up run (discarded), MTU 1500 on every link"
 echo
-# The ratio compares each row with the kernel row of the same protocol and
-# stream count.
+# The ratio compares each row with the kernel row of the same test (packets
+# per second for small packets, bits per second otherwise). The CPU column
+# is vnetd's CPU time, in seconds, per GB (10^9 bytes) received.
 printf '%s\n' "${ROWS[@]}" | python3 -c '
 import sys
 rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
-kernel = {(r[2], r[3]): float(r[4].split(" ", 1)[0]) for r in rows if r[1] == "-"}
-print("| path | workers | proto | streams | Gbit/s | retransmits / loss | vnetd/kernel |")
-print("|---|---|---|---|---|---|---|")
-for label, workers, proto, streams, result in rows:
-    bps, extra = result.split(" ", 1)
-    bps = float(bps)
-    ref = kernel.get((proto, streams))
-    ratio = "%.2f" % (bps / ref) if ref else "-"
-    print("| %s | %s | %s | %s | %.2f | %s | %s |" % (label, workers, proto.upper(), streams, bps / 1e9, extra, ratio))
+def rate(result):
+    bps, _bytes, pps, _extra = result.split(" ", 3)
+    return float(pps) if pps != "-" else float(bps)
+kernel = {r[2]: rate(r[3]) for r in rows if r[1] == "-"}
+print("| path | workers | test | Gbit/s | kpps | retransmits / loss | vnetd/kernel | vnetd CPU s/GB |")
+print("|---|---|---|---|---|---|---|---|")
+for label, workers, test, result, cpu_ns in rows:
+    bps, nbytes, pps, extra = result.split(" ", 3)
+    gb = int(nbytes) / 1e9
+    ref = kernel.get(test)
+    ratio = "%.2f" % (rate(result) / ref) if ref else "-"
+    kpps = "%.0f" % (float(pps) / 1e3) if pps != "-" else "-"
+    cpu = "%.2f" % (int(cpu_ns) / 1e9 / gb) if gb and workers != "-" else "-"
+    print("| %s | %s | %s | %.2f | %s | %s | %s | %s |" % (label, workers, test, float(bps) / 1e9, kpps, extra, ratio, cpu))
 '

@@ -1,6 +1,7 @@
 //! The fuzz targets' seeds, replayed through the targets' own checks
 //! (`fuzz/checks.rs`) on every `cargo test`: packets in
-//! `fuzz/seeds/decide_packet/` and `fuzz/seeds/balance_packet/`, topology files in `config/` and
+//! `fuzz/seeds/decide_packet/`, `fuzz/seeds/balance_packet/` and
+//! `fuzz/seeds/coalesce_udp/`, topology files in `config/` and
 //! `fuzz/seeds/parse_topology/` (alias bombs, deep nesting, odd scalars).
 
 #[allow(dead_code)]
@@ -49,5 +50,15 @@ fn topology_seeds_keep_the_invariants() {
     for (name, data) in seeds {
         eprintln!("{name}");
         checks::parse_topology(&data);
+    }
+}
+
+#[test]
+fn coalescer_seeds_keep_the_invariants() {
+    let seeds = files("fuzz/seeds/coalesce_udp");
+    assert!(seeds.len() >= 4, "{} seeds", seeds.len());
+    for (name, data) in seeds {
+        eprintln!("{name}");
+        checks::coalesce_udp(&data);
     }
 }

@@ -1,6 +1,7 @@
 //! Writes the seed inputs of the `decide_packet` target into
-//! `fuzz/seeds/decide_packet/`, and those of `balance_packet` into
-//! `fuzz/seeds/balance_packet/` (checked in; rerun after changing them):
+//! `fuzz/seeds/decide_packet/`, those of `balance_packet` into
+//! `fuzz/seeds/balance_packet/` and those of `coalesce_udp` into
+//! `fuzz/seeds/coalesce_udp/` (checked in; rerun after changing them):
 //!
 //! ```sh
 //! cd fuzz && cargo run --example make_seeds
@@ -254,6 +255,60 @@ fn main() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
     load_balancer_seeds();
+    coalescer_seeds();
+}
+
+/// Seeds of the `coalesce_udp` target, into `fuzz/seeds/coalesce_udp/`:
+/// records of an egress byte, a 16-bit length and a packet behind a
+/// virtio-net header (all zero: plain packets).
+fn coalescer_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/coalesce_udp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let datagram = |v6_addresses: bool, payload: &[u8]| {
+        let mut packet = vec![0u8; 10];
+        let builder = if v6_addresses {
+            PacketBuilder::ipv6(v6("fd00:10:0:1::4"), v6("fd00:20:0:1::4"), 64)
+        } else {
+            PacketBuilder::ipv4(v4("10.1.1.4"), v4("10.0.2.4"), 64)
+        };
+        builder
+            .udp(40000, 5201)
+            .write(&mut packet, payload)
+            .unwrap();
+        packet
+    };
+    let record = |egress: u8, packet: &[u8]| {
+        let mut bytes = vec![egress];
+        bytes.extend_from_slice(&(packet.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(packet);
+        bytes
+    };
+    let mut tcp = vec![0u8; 10];
+    PacketBuilder::ipv4(v4("10.1.1.4"), v4("10.0.2.4"), 64)
+        .tcp(40000, 80, 1, 1000)
+        .write(&mut tcp, b"GET")
+        .unwrap();
+    let run = |v6_addresses: bool, count: usize, last: usize| {
+        let mut bytes = Vec::new();
+        for i in 0..count {
+            let len = if i + 1 == count { last } else { 1400 };
+            bytes.extend(record(0, &datagram(v6_addresses, &vec![i as u8; len])));
+        }
+        bytes
+    };
+    let mut mixed = run(false, 3, 1400);
+    mixed.extend(record(1, &datagram(false, b"other egress")));
+    mixed.extend(record(1, &tcp));
+    mixed.extend(run(true, 4, 100));
+    let seeds: [(&str, Vec<u8>); 4] = [
+        ("v4-run-short-last", run(false, 40, 300)),
+        ("v6-run", run(true, 5, 1400)),
+        ("lone-datagram", record(2, &datagram(false, b"alone"))),
+        ("mixed", mixed),
+    ];
+    for (name, bytes) in seeds {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
 }
 
 /// Seeds of the `balance_packet` target, into `fuzz/seeds/balance_packet/`:

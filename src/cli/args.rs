@@ -47,6 +47,16 @@ pub enum Command {
         #[arg(long, value_name = "N",
               value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
         flow_table_slots: Option<u64>,
+        /// Forwarding threads poll their queues instead of sleeping when
+        /// idle: lower latency and fewer wake-ups, but each worker keeps a
+        /// core busy. For hosts with cores to dedicate to vnetd.
+        #[arg(long)]
+        busy_poll: bool,
+        /// Write every UDP datagram on its own instead of joining
+        /// consecutive datagrams of a flow into one super-packet (USO); for
+        /// measuring what the joining gains.
+        #[arg(long)]
+        no_udp_coalescing: bool,
         #[command(flatten)]
         empty: AllowEmpty,
     },

@@ -44,6 +44,8 @@ pub(super) struct LabOptions {
     pub flow_log_dir: Option<PathBuf>,
     pub flow_log_interval_secs: Option<u64>,
     pub flow_table_slots: Option<u64>,
+    pub busy_poll: bool,
+    pub udp_coalescing: bool,
 }
 
 pub(super) fn run_lab(
@@ -57,6 +59,8 @@ pub(super) fn run_lab(
         flow_log_dir,
         flow_log_interval_secs,
         flow_table_slots,
+        busy_poll,
+        udp_coalescing,
     } = asked;
     let loaded = load_or_builtin(path, parse_options)?;
     require_root("run", "creates network namespaces and TUN devices")?;
@@ -65,6 +69,8 @@ pub(super) fn run_lab(
         options.workers = usize::from(w);
     }
     options.flow_table_slots = flow_table_slots.and_then(|n| usize::try_from(n).ok());
+    options.busy_poll = busy_poll;
+    options.udp_coalescing = udp_coalescing;
     if let Some(dir) = flow_log_dir {
         let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
         if let Some(secs) = flow_log_interval_secs {

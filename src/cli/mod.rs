@@ -77,6 +77,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             flow_log_dir,
             flow_log_interval_secs,
             flow_table_slots,
+            busy_poll,
+            no_udp_coalescing,
             empty,
         } => run_lab(
             config.as_deref(),
@@ -87,6 +89,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 flow_log_dir,
                 flow_log_interval_secs,
                 flow_table_slots,
+                busy_poll,
+                udp_coalescing: !no_udp_coalescing,
             },
         ),
         Command::Down { config } => down(config.as_deref()),

@@ -186,6 +186,8 @@ impl Daemon {
                 stop: daemon.stop.clone(),
                 epoch,
                 denies: deny_sink.clone(),
+                busy_poll: options.busy_poll,
+                udp_coalescing: options.udp_coalescing,
             };
             let restarts = daemon.worker_restarts.clone();
             let handle = std::thread::Builder::new()

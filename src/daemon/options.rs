@@ -15,6 +15,12 @@ pub struct RunOptions {
     pub flow_table_slots: Option<usize>,
     /// NSG flow logs: where and how often; off when `None`.
     pub flow_log: Option<FlowLogOptions>,
+    /// Workers poll their queues without sleeping (`--busy-poll`).
+    pub busy_poll: bool,
+    /// Consecutive UDP datagrams of a flow go out as one super-packet
+    /// where the egress device takes them (on unless
+    /// `--no-udp-coalescing`).
+    pub udp_coalescing: bool,
 }
 
 /// NICs a lab may have at once (counters and flow quotas are kept per NIC
@@ -55,6 +61,8 @@ impl Default for RunOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             flow_table_slots: None,
             flow_log: None,
+            busy_poll: false,
+            udp_coalescing: true,
         }
     }
 }

@@ -107,8 +107,22 @@ impl WorkerCounters {
 
     #[inline]
     pub fn dropped(&self, port: PortId, reason: DropReason) {
+        self.dropped_many(port, reason, 1);
+    }
+
+    /// `packets` written at once (a UDP super-packet) of `bytes` in all.
+    #[inline]
+    pub fn delivered_many(&self, port: PortId, packets: usize, bytes: usize) {
         if let Some(c) = self.ports.get(port) {
-            c.drops[reason as usize].fetch_add(1, Relaxed);
+            c.tx_packets.fetch_add(packets as u64, Relaxed);
+            c.tx_bytes.fetch_add(bytes as u64, Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn dropped_many(&self, port: PortId, reason: DropReason, packets: usize) {
+        if let Some(c) = self.ports.get(port) {
+            c.drops[reason as usize].fetch_add(packets as u64, Relaxed);
         }
     }
 }

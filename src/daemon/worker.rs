@@ -4,10 +4,15 @@
 //! queue), waits on them with epoll, and for each packet reads, decides and
 //! writes it to the same-numbered queue of the egress TUN, virtio-net
 //! header and all, so that GSO super-packets cross the fabric whole.
+//! Consecutive UDP datagrams of one flow bound for one egress that takes
+//! UDP segmentation offload are joined into one super-packet
+//! ([`crate::dataplane::coalesce`]) and written at once, at the latest when
+//! the queue being drained is empty or its batch is done.
 //!
-//! Per packet: one read, one write, no allocation, no lock, no channel hop
-//! (with flow logs on, a packet denied by an NSG also costs one non-blocking
-//! `try_send` of a fixed-size event).
+//! Per packet: one read, at most one write, no allocation, no lock, no
+//! channel hop (with flow logs on, a packet denied by an NSG also costs one
+//! non-blocking `try_send` of a fixed-size event). With `--busy-poll` the
+//! wait for ready queues never sleeps.
 //! The plane (snapshot and ports) is loaded once per wake-up through
 //! `arc-swap`; when `apply` published a new one, the worker re-registers
 //! its queues before forwarding with it.
@@ -18,6 +23,7 @@
 use super::flow_log::DenySink;
 use super::stats::WorkerCounters;
 use super::{Plane, PortConntrack};
+use crate::dataplane::coalesce::{UdpCoalescer, VIRTIO_NET_HDR_LEN};
 use crate::dataplane::nat::translate;
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
@@ -42,6 +48,9 @@ const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 const BATCH_PER_QUEUE: usize = 64;
 /// How long a wait may last before the stop flag is looked at again.
 const WAIT_MS: u16 = 100;
+
+// The coalescer writes the same header the queues carry.
+const _: () = assert!(VIRTIO_NET_HDR_LEN == VNET_HDR_LEN);
 
 /// Makes the next re-registration of any worker fail: a fault-injection
 /// point for the tests of what the daemon does when a worker fails (a
@@ -82,6 +91,10 @@ pub struct Worker {
     pub epoch: Instant,
     /// Where NSG denies are reported for flow logs (`None`: logs are off).
     pub denies: Option<DenySink>,
+    /// Poll for ready queues without sleeping.
+    pub busy_poll: bool,
+    /// Join consecutive UDP datagrams of a flow into super-packets.
+    pub udp_coalescing: bool,
 }
 
 /// The worker's view of one plane: which NIC each watched fd belongs to.
@@ -116,9 +129,11 @@ impl Worker {
         self.register(&epoll, &mut current, None)?;
         self.generations[self.index].store(current.plane.snapshot.generation, Ordering::Release);
         let mut buf = vec![0u8; BUFFER_LEN];
+        let mut coalescer = UdpCoalescer::new();
         let mut events = [EpollEvent::empty(); 64];
+        let wait_ms = if self.busy_poll { 0 } else { WAIT_MS };
         while !self.stop.load(Ordering::Relaxed) {
-            let ready = match epoll.wait(&mut events, WAIT_MS) {
+            let ready = match epoll.wait(&mut events, wait_ms) {
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
@@ -142,7 +157,8 @@ impl Worker {
             for event in &events[..ready] {
                 let fd = event.data() as i32;
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
-                    if self.drain(&current.plane, nic, &mut buf, now_ms).is_err() {
+                    let drained = self.drain(&current.plane, nic, &mut buf, &mut coalescer, now_ms);
+                    if drained.is_err() {
                         // A queue that fails to read (its device is gone)
                         // would wake every wait: stop watching it until the
                         // next plane.
@@ -193,9 +209,54 @@ impl Worker {
         Ok(())
     }
 
-    /// Forwards up to a batch of packets waiting on `nic`'s queue. An error
-    /// means the queue cannot be read any more (counted as `receive_error`).
-    fn drain(&self, plane: &Plane, nic: NicIdx, buf: &mut [u8], now_ms: u64) -> Result<(), ()> {
+    /// Forwards up to a batch of packets waiting on `nic`'s queue, and
+    /// writes the UDP run still pending. An error means the queue cannot be
+    /// read any more (counted as `receive_error`).
+    fn drain(
+        &self,
+        plane: &Plane,
+        nic: NicIdx,
+        buf: &mut [u8],
+        coalescer: &mut UdpCoalescer,
+        now_ms: u64,
+    ) -> Result<(), ()> {
+        let forwarded = self.forward_batch(plane, nic, buf, coalescer, now_ms);
+        self.flush(plane, coalescer);
+        forwarded
+    }
+
+    /// Writes the pending UDP run, if any, and counts it.
+    fn flush(&self, plane: &Plane, coalescer: &mut UdpCoalescer) {
+        let Some(run) = coalescer.finish() else {
+            return;
+        };
+        let egress = NicIdx::from(run.egress);
+        let port = plane.port_id(egress);
+        let queue = plane
+            .ports
+            .get(egress)
+            .and_then(|p| p.queues.get(self.index));
+        match queue.map(|q| q.send(run.packet)) {
+            Some(Ok(_)) => self.counters.delivered_many(port, run.datagrams, run.bytes),
+            Some(Err(e)) => self
+                .counters
+                .dropped_many(port, send_error_reason(&e), run.datagrams),
+            None => self
+                .counters
+                .dropped_many(port, DropReason::EgressGone, run.datagrams),
+        }
+    }
+
+    /// Reads, decides and writes (or joins to the pending UDP run) up to a
+    /// batch of packets from `nic`'s queue.
+    fn forward_batch(
+        &self,
+        plane: &Plane,
+        nic: NicIdx,
+        buf: &mut [u8],
+        coalescer: &mut UdpCoalescer,
+        now_ms: u64,
+    ) -> Result<(), ()> {
         let Some(queue) = plane.ports.get(nic).and_then(|p| p.queues.get(self.index)) else {
             return Ok(());
         };
@@ -253,10 +314,24 @@ impl Worker {
                     continue;
                 }
             };
-            let out = plane.ports.get(egress);
-            let sent = out
-                .and_then(|p| p.queues.get(self.index))
-                .map(|q| q.send(&buf[..len]));
+            let out = plane
+                .ports
+                .get(egress)
+                .and_then(|p| p.queues.get(self.index));
+            if self.udp_coalescing && out.is_some_and(|q| q.udp_segmentation()) {
+                if coalescer.push(usize::from(egress), &buf[..len]) {
+                    continue;
+                }
+                self.flush(plane, coalescer);
+                if coalescer.push(usize::from(egress), &buf[..len]) {
+                    continue;
+                }
+            } else {
+                // Packets of one flow keep their order: a run waiting for
+                // this egress goes first.
+                self.flush(plane, coalescer);
+            }
+            let sent = out.map(|q| q.send(&buf[..len]));
             let egress_port = plane.port_id(egress);
             match sent {
                 Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),

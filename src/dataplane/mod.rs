@@ -1,7 +1,8 @@
 //! The packet pipeline: where the Azure policy (compiled into a
 //! [`crate::snapshot::Snapshot`]) meets packets. [`packet`] reads a packet's
 //! headers, [`decide`](mod@decide) applies Azure's checks in Azure's order and says
-//! where the packet goes. Nothing here touches a device: the daemon's
+//! where the packet goes, and [`coalesce`] joins the UDP datagrams of one
+//! flow into one super-packet on the way out. Nothing here touches a device: the daemon's
 //! workers read packets from TUN queues and write them where the verdict
 //! says.
 //!
@@ -9,6 +10,7 @@
 //! too) and NSG state on the flow table; it may use [`crate::snapshot`],
 //! [`crate::engine`], [`crate::topology`] and [`crate::net`].
 
+pub mod coalesce;
 pub mod conntrack;
 pub mod decide;
 pub mod nat;

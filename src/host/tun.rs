@@ -74,6 +74,8 @@ pub struct Offloads {
 /// with its leading `virtio_net_hdr` ([`VNET_HDR_LEN`] bytes).
 pub struct TunQueue {
     device: SyncDevice,
+    /// The device takes UDP segmentation-offload super-packets (USO).
+    udp_segmentation: bool,
 }
 
 impl TunQueue {
@@ -86,6 +88,12 @@ impl TunQueue {
     /// Writes one packet (header included).
     pub fn send(&self, packet: &[u8]) -> io::Result<usize> {
         self.device.send(packet)
+    }
+
+    /// Whether writes may carry UDP super-packets (`GSO_UDP_L4`): the
+    /// device accepted USO4 and USO6.
+    pub fn udp_segmentation(&self) -> bool {
+        self.udp_segmentation
     }
 
     /// Switches the fd between blocking and non-blocking mode.
@@ -166,7 +174,10 @@ impl TunDevice {
         devices.insert(0, first);
         let queues: Vec<TunQueue> = devices
             .into_iter()
-            .map(|device| TunQueue { device })
+            .map(|device| TunQueue {
+                device,
+                udp_segmentation: offloads.uso4 && offloads.uso6,
+            })
             .collect();
         for (number, queue) in queues.iter().enumerate() {
             queue
