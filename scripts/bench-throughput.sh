@@ -39,6 +39,9 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      datagrams (iperf3 -u -l 64), in packets per second
   --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0 --small
   --vnetd-args ARGS  extra arguments for `vnetd run` (e.g. "--busy-poll")
+  --compare PATH     also measure another vnetd binary (e.g. a build of an
+                     earlier commit) in the same run; its rows are marked
+                     with the file name
   -h, --help         this text
 EOF
 }
@@ -54,6 +57,7 @@ DURATION=10
 WARMUP=2
 WORKERS_LIST=""
 BINARY=""
+COMPARE=""
 PARALLEL_LIST=""
 UDP_RATES=""
 SMALL=0
@@ -64,6 +68,7 @@ while (($#)); do
     --warmup) WARMUP=${2:?--warmup needs a value}; shift 2 ;;
     --workers) WORKERS_LIST=${2:?--workers needs a value}; shift 2 ;;
     --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
+    --compare) COMPARE=${2:?--compare needs a value}; shift 2 ;;
     --parallel) PARALLEL_LIST=${2:?--parallel needs a value}; shift 2 ;;
     --udp) UDP_RATES=${UDP_RATES:+$UDP_RATES,}0; shift ;;
     --udp-rate | --udp-rates) UDP_RATES=${UDP_RATES:+$UDP_RATES,}${2:?$1 needs a value}; shift 2 ;;
@@ -110,6 +115,9 @@ done
 if [[ -n $BINARY && $BINARY != /* ]]; then
     BINARY=$PWD/$BINARY
 fi
+if [[ -n $COMPARE && $COMPARE != /* ]]; then
+    COMPARE=$PWD/$COMPARE
+fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 LAB_TEMPLATE=$REPO/config/hub-spoke.yaml
@@ -128,6 +136,11 @@ if [[ -z $BINARY ]]; then
 fi
 [[ -x $BINARY ]] || die "$BINARY is not an executable"
 BINARY=$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")
+BINARIES=("$BINARY")
+if [[ -n $COMPARE ]]; then
+    [[ -x $COMPARE ]] || die "--compare: $COMPARE is not an executable"
+    BINARIES+=("$COMPARE")
+fi
 
 # The PID makes names unique among concurrent runs; a namespace left by an
 # older run with the same PID is refused below, never deleted, since it
@@ -374,8 +387,8 @@ for ns in "$VM1" "$VM2" "$SHARED1" "$NVA1"; do
 done
 
 start_vnetd() {
-    local workers=$1 log=$WORK/vnetd-w$1.log i
-    "$BINARY" run "$LAB_CONFIG" --workers "$workers" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} >"$log" 2>&1 &
+    local binary=$1 workers=$2 log=$WORK/vnetd-w$2.log i
+    "$binary" run "$LAB_CONFIG" --workers "$workers" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} >"$log" 2>&1 &
     VNETD_PID=$!
     for ((i = 0; i < 300; i++)); do
         grep -q '^vnetd: lab up' "$log" && return 0
@@ -390,17 +403,21 @@ start_vnetd() {
     die "vnetd did not report 'lab up' within 30 s"
 }
 
-for w in "${WORKERS[@]}"; do
-    start_vnetd "$w"
-    check_path "$VM1" 10.0.2.4 64
-    check_path "$VM1" 10.2.1.4 63
-    start_server "$SHARED1"
-    measure "b) vnetd peering: vm1 -> shared1" "$w" "$VM1" 10.0.2.4
-    stop_servers
-    start_server "$VM2"
-    measure "c) vnetd via NVA: vm1 -> nva1 -> vm2" "$w" "$VM1" 10.2.1.4
-    stop_servers
-    stop_vnetd
+for binary in "${BINARIES[@]}"; do
+    mark=""
+    if ((${#BINARIES[@]} > 1)); then mark=" [$(basename "$binary")]"; fi
+    for w in "${WORKERS[@]}"; do
+        start_vnetd "$binary" "$w"
+        check_path "$VM1" 10.0.2.4 64
+        check_path "$VM1" 10.2.1.4 63
+        start_server "$SHARED1"
+        measure "b) vnetd peering: vm1 -> shared1$mark" "$w" "$VM1" 10.0.2.4
+        stop_servers
+        start_server "$VM2"
+        measure "c) vnetd via NVA: vm1 -> nva1 -> vm2$mark" "$w" "$VM1" 10.2.1.4
+        stop_servers
+        stop_vnetd
+    done
 done
 
 # --- report -------------------------------------------------------------------
@@ -413,7 +430,7 @@ echo
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  nproc $(nproc), kernel $(uname -r), ${cpu:-cpu unknown}"
 echo "load:     $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min averages)"
-echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}${VNETD_ARGS:+ $VNETD_ARGS}, binary $BINARY"
+echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}${VNETD_ARGS:+ $VNETD_ARGS}, binary $BINARY${COMPARE:+, compared with $COMPARE}"
 echo "iperf3:   $(iperf3 --version | head -n 1 | cut -d' ' -f1-2), ${DURATION} s per row after a ${WARMUP} s warm-up run (discarded), MTU 1500 on every link"
 echo
 # The ratio compares each row with the kernel row of the same test (packets
