@@ -399,21 +399,25 @@ fn datagram_burst(
     (got, rx_packets() - before)
 }
 
-#[test]
-fn udp_bursts_are_joined_on_the_way_and_every_datagram_arrives_intact() {
-    let Some(lab) = Lab::start("e2uso", DUAL_STACK) else {
-        return;
-    };
-    // Numbered datagrams, mostly 1200 bytes with a shorter one now and
-    // then (which ends a run), each with its own pattern.
-    let datagrams: Vec<Vec<u8>> = (0..2000u32)
+/// Numbered datagrams, mostly 1200 bytes with a shorter one now and then
+/// (which ends a run), each with its own pattern.
+fn numbered_datagrams() -> Vec<Vec<u8>> {
+    (0..2000u32)
         .map(|i| {
             let len = if i % 97 == 0 { 300 } else { 1200 };
             let mut d: Vec<u8> = (0..len).map(|b| (b as u32 * 7 + i) as u8).collect();
             d[..4].copy_from_slice(&i.to_be_bytes());
             d
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn udp_bursts_are_joined_on_the_way_and_every_datagram_arrives_intact() {
+    let Some(lab) = Lab::start("e2uso", DUAL_STACK) else {
+        return;
+    };
+    let datagrams = numbered_datagrams();
     for server in ["10.70.1.4:7400", "[fd00:20:0:1::4]:7400"] {
         let server: SocketAddr = server.parse().unwrap();
         let (got, packets) =
@@ -433,4 +437,24 @@ fn udp_bursts_are_joined_on_the_way_and_every_datagram_arrives_intact() {
             datagrams.len()
         );
     }
+}
+
+#[test]
+fn joined_udp_runs_cross_a_real_nva_whole() {
+    let Some(lab) = Lab::start("e2usonva", HUB_SPOKE) else {
+        return;
+    };
+    // vm1 -> nva1 (its kernel forwards the super-packets) -> vm2.
+    let datagrams = numbered_datagrams();
+    let server: SocketAddr = "10.2.1.4:7401".parse().unwrap();
+    let forwarded_before = forwarded_datagrams(&lab.ns("nva1"));
+    let (got, packets) = datagram_burst(&lab.ns("vm1"), &lab.ns("vm2"), server, &datagrams);
+    assert_eq!(got.len(), datagrams.len(), "{:?}", lab.stats("vm2"));
+    assert!(got == datagrams, "datagrams changed or reordered");
+    assert!(packets < datagrams.len() as u64, "{packets} packets");
+    let forwarded = forwarded_datagrams(&lab.ns("nva1")) - forwarded_before;
+    assert!(
+        forwarded > 0 && forwarded < datagrams.len() as u64,
+        "the NVA forwarded {forwarded} packets"
+    );
 }
