@@ -2,9 +2,10 @@
 //!
 //! A netlink socket talks to the network namespace its creating thread was
 //! in. Each operation here therefore opens its own connection on a
-//! short-lived thread (the caller's namespace, or one entered through
-//! [`netns::run_in`]) and drives it with a single-threaded tokio runtime
-//! that ends with the operation. Nothing here runs per packet.
+//! short-lived thread (the caller's namespace, one entered through
+//! [`netns::run_in`], or the thread that has just created the namespace,
+//! see [`configure_link_here`]) and drives it with a single-threaded tokio
+//! runtime that ends with the operation. Nothing here runs per packet.
 
 use std::fs::File;
 use std::future::Future;
@@ -315,7 +316,8 @@ pub fn set_namespace_forwarding(namespace: &str, interface: &str, forwarding: bo
 
 /// Sets up the link `interface` inside the named namespace `namespace`:
 /// `lo` up; IPv6 autoconfiguration quieted; MTU; addresses; link up; one
-/// default route per gateway; the routes through the device. Returns once every address accepts packets.
+/// default route per gateway; the routes through the device. Returns once
+/// every address accepts packets.
 pub fn configure_interface(
     namespace: &str,
     interface: &str,
@@ -323,77 +325,112 @@ pub fn configure_interface(
 ) -> Result<()> {
     check_config(interface, config)?;
     netns::run_in(namespace, || {
-        quiet_ipv6_autoconf(interface)?;
-        set_forwarding(interface, config.forwarding)?;
         with_connection(|handle| async move {
-            let loopback = link_index(&handle, "lo").await?;
-            handle
-                .link()
-                .set(LinkUnspec::new_with_index(loopback).up().build())
-                .execute()
-                .await
-                .context("setting lo up")?;
-
             let index = link_index(&handle, interface).await?;
-            handle
-                .link()
-                .set(LinkUnspec::new_with_index(index).mtu(config.mtu).build())
-                .execute()
-                .await
-                .with_context(|| format!("setting MTU {} on {interface}", config.mtu))?;
-
-            for address in &config.addresses {
-                let mut request = handle
-                    .address()
-                    .add(index, address.addr(), address.prefix_len());
-                if address.addr().is_ipv6() {
-                    request
-                        .message_mut()
-                        .attributes
-                        .push(AddressAttribute::Flags(AddressFlags::Nodad));
-                }
-                request
-                    .execute()
-                    .await
-                    .with_context(|| format!("adding address {address} to {interface}"))?;
-            }
-
-            handle
-                .link()
-                .set(LinkUnspec::new_with_index(index).up().build())
-                .execute()
-                .await
-                .with_context(|| format!("setting {interface} up"))?;
-
-            for gateway in &config.gateways {
-                let route = match *gateway {
-                    IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
-                        .output_interface(index)
-                        .gateway(gateway)
-                        .onlink()
-                        .build(),
-                    IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
-                        .output_interface(index)
-                        .gateway(gateway)
-                        .onlink()
-                        .build(),
-                };
-                handle.route().add(route).execute().await.with_context(|| {
-                    format!("adding default route via {gateway} dev {interface}")
-                })?;
-            }
-            for prefix in &config.device_routes {
-                handle
-                    .route()
-                    .add(device_route(index, *prefix))
-                    .execute()
-                    .await
-                    .with_context(|| format!("adding route {prefix} dev {interface}"))?;
-            }
-            wait_for_ipv6_addresses(&handle, interface, &config.addresses).await
+            set_up_link(&handle, index, interface, config).await
         })
     })
     .with_context(|| format!("configuring {interface} in network namespace {namespace}"))
+}
+
+/// Names the link with index `index` `interface` and sets it up as
+/// [`configure_interface`] does, in the current thread's namespace, over
+/// one netlink connection. The link must be down (a new TUN device is).
+pub fn configure_link_here(index: u32, interface: &str, config: &InterfaceConfig) -> Result<()> {
+    check_config(interface, config)?;
+    with_connection(|handle| async move {
+        handle
+            .link()
+            .set(
+                LinkUnspec::new_with_index(index)
+                    .name(interface.to_owned())
+                    .build(),
+            )
+            .execute()
+            .await
+            .with_context(|| format!("naming link #{index} {interface}"))?;
+        set_up_link(&handle, index, interface, config).await
+    })
+}
+
+/// The common part of [`configure_interface`] and [`configure_link_here`]:
+/// the link `index` already carries its final name `interface`.
+async fn set_up_link(
+    handle: &Handle,
+    index: u32,
+    interface: &str,
+    config: &InterfaceConfig,
+) -> Result<()> {
+    // Before the link goes up: no router solicitation or DAD ever starts.
+    quiet_ipv6_autoconf(interface)?;
+    set_forwarding(interface, config.forwarding)?;
+    let loopback = link_index(handle, "lo").await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(loopback).up().build())
+        .execute()
+        .await
+        .context("setting lo up")?;
+
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).mtu(config.mtu).build())
+        .execute()
+        .await
+        .with_context(|| format!("setting MTU {} on {interface}", config.mtu))?;
+
+    for address in &config.addresses {
+        let mut request = handle
+            .address()
+            .add(index, address.addr(), address.prefix_len());
+        if address.addr().is_ipv6() {
+            request
+                .message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request
+            .execute()
+            .await
+            .with_context(|| format!("adding address {address} to {interface}"))?;
+    }
+
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .with_context(|| format!("setting {interface} up"))?;
+
+    for gateway in &config.gateways {
+        let route = match *gateway {
+            IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .output_interface(index)
+                .gateway(gateway)
+                .onlink()
+                .build(),
+            IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .output_interface(index)
+                .gateway(gateway)
+                .onlink()
+                .build(),
+        };
+        handle
+            .route()
+            .add(route)
+            .execute()
+            .await
+            .with_context(|| format!("adding default route via {gateway} dev {interface}"))?;
+    }
+    for prefix in &config.device_routes {
+        handle
+            .route()
+            .add(device_route(index, *prefix))
+            .execute()
+            .await
+            .with_context(|| format!("adding route {prefix} dev {interface}"))?;
+    }
+    wait_for_ipv6_addresses(handle, interface, &config.addresses).await
 }
 
 /// A route to `prefix` out of interface `index` with no gateway. An IPv4

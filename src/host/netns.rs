@@ -105,6 +105,18 @@ fn prepare_run_dir() -> Result<()> {
 /// Fails if a namespace of that name already exists: an existing namespace
 /// is never taken over.
 pub fn create(name: &str) -> Result<()> {
+    create_with(name, || Ok(()))
+}
+
+/// Creates the named network namespace `name` (as [`create`] does) and runs
+/// `work` inside it, on the thread that created it, so the new namespace is
+/// entered once and set up in one go. If `work` fails, the namespace is
+/// removed again and `work`'s error returned.
+pub fn create_with<R, F>(name: &str, work: F) -> Result<R>
+where
+    F: FnOnce() -> Result<R> + Send,
+    R: Send,
+{
     validate_name(name)?;
     prepare_run_dir()?;
     let path = path_of(name);
@@ -133,33 +145,53 @@ pub fn create(name: &str) -> Result<()> {
     }
 
     // unshare(CLONE_NEWNET) moves only the calling thread, so do it on a
-    // thread of its own that ends right after the bind mount has pinned the
-    // new namespace.
-    let bound = std::thread::scope(|scope| {
+    // thread of its own that ends with `work`.
+    let outcome = std::thread::scope(|scope| {
         scope
-            .spawn(|| -> Result<()> {
-                unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
-                mount(
-                    Some("/proc/thread-self/ns/net"),
-                    &path,
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                )
-                .with_context(|| format!("bind-mounting the new namespace on {}", path.display()))
+            .spawn(|| -> Result<Result<R>> {
+                let bound = unshare(CloneFlags::CLONE_NEWNET)
+                    .context("unshare(CLONE_NEWNET)")
+                    .and_then(|()| {
+                        mount(
+                            Some("/proc/thread-self/ns/net"),
+                            &path,
+                            None::<&str>,
+                            MsFlags::MS_BIND,
+                            None::<&str>,
+                        )
+                        .with_context(|| {
+                            format!("bind-mounting the new namespace on {}", path.display())
+                        })
+                    });
+                if let Err(err) = bound {
+                    let _ = fs::remove_file(&path);
+                    return Err(err.context(format!("creating network namespace {name}")));
+                }
+                // Marked before any work, so that a crash part-way leaves a
+                // namespace that cleaning up knows as ours.
+                if let Err(err) = write_mark(name) {
+                    let _ = delete(name);
+                    return Err(
+                        err.context(format!("marking network namespace {name} as created here"))
+                    );
+                }
+                Ok(work())
             })
             .join()
-            .unwrap_or_else(|_| Err(anyhow!("namespace creation thread panicked")))
     });
-    if let Err(err) = bound {
-        let _ = fs::remove_file(&path);
-        return Err(err.context(format!("creating network namespace {name}")));
-    }
-    if let Err(err) = write_mark(name) {
+    // The file under NETNS_RUN_DIR is ours since the O_EXCL open above, so
+    // after a panic there is nothing foreign to spare.
+    let Ok(outcome) = outcome else {
         let _ = delete(name);
-        return Err(err.context(format!("marking network namespace {name} as created here")));
+        bail!("creating network namespace {name} panicked");
+    };
+    match outcome? {
+        Ok(done) => Ok(done),
+        Err(err) => match delete(name) {
+            Ok(()) => Err(err),
+            Err(cleanup) => Err(err.context(format!("(and removing it failed: {cleanup:#})"))),
+        },
     }
-    Ok(())
 }
 
 fn mark_path(name: &str) -> PathBuf {

@@ -42,6 +42,12 @@ pub struct TunOptions {
     pub queues: usize,
     /// Open the queue fds in non-blocking mode (for epoll loops).
     pub nonblocking: bool,
+    /// The device outlives its fds and goes with its namespace instead
+    /// (`TUNSETPERSIST`). For a device in a namespace of its own: closing
+    /// the last fd of a device that is not persistent unregisters it on
+    /// its own, with its own RCU waits, while the devices of namespaces
+    /// that go away together are unregistered in one batch.
+    pub persistent: bool,
 }
 
 impl Default for TunOptions {
@@ -49,6 +55,7 @@ impl Default for TunOptions {
         TunOptions {
             queues: 1,
             nonblocking: false,
+            persistent: false,
         }
     }
 }
@@ -148,8 +155,15 @@ impl TunDevice {
             .name(TEMPORARY_NAME_PATTERN)
             .offload(true)
             .multi_queue(true)
+            // Left down: it is renamed and configured before it goes up.
+            .enable(false)
             .build_sync()
             .context("creating a TUN device (IFF_MULTI_QUEUE, IFF_VNET_HDR, offload)")?;
+        if options.persistent {
+            first
+                .persist()
+                .context("making a new TUN device persistent (TUNSETPERSIST)")?;
+        }
         let created_name = first
             .name()
             .context("reading the name of a new TUN device")?;

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Bring-up and teardown of a lab of N NICs, and the daemon's memory with them.
+#
+# Generates one VNet, 10.0.0.0/16, with 250 NICs in each of as many /24
+# subnets as N needs, runs
+# `vnetd run` on it in the background and prints:
+#
+#   up    seconds from starting vnetd until it printed "lab up"
+#   rss   the daemon's VmRSS once up (MiB); most of it is the flow table, a
+#         fixed cost, so compare two sizes for the cost of one NIC
+#   down  seconds from SIGTERM until the process exited and none of its
+#         namespaces is left under /run/netns
+#
+# Namespaces carry a per-run prefix (sc<PID>-), so a lab already running is
+# never touched.
+#
+# Usage: sudo scripts/bench-scale.sh [--binary PATH] [--workers N] [--runs R] N
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/bench-scale.sh [options] N   (as root)
+
+  N                  number of NICs (1..4096)
+  --runs R           repeat the measurement R times (default 1)
+  --workers N        vnetd forwarding threads (default: vnetd's own)
+  --binary PATH      vnetd binary (default ./target/release/vnetd)
+  -h, --help         this text
+EOF
+}
+
+die() {
+    echo "bench-scale: $*" >&2
+    exit 1
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+BINARY=""
+WORKERS=""
+RUNS=1
+NICS=""
+while (($#)); do
+    case $1 in
+    --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
+    --workers) WORKERS=${2:?--workers needs a value}; shift 2 ;;
+    --runs) RUNS=${2:?--runs needs a value}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    -*) usage >&2; exit 2 ;;
+    *) [[ -z $NICS ]] || { usage >&2; exit 2; }; NICS=$1; shift ;;
+    esac
+done
+is_uint "$NICS" && ((NICS >= 1 && NICS <= 4096)) || { usage >&2; exit 2; }
+is_uint "$RUNS" && ((RUNS >= 1)) || die "--runs must be a whole number >= 1"
+[[ -z $WORKERS ]] || { is_uint "$WORKERS" && ((WORKERS >= 1)); } || die "--workers takes a number >= 1"
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (it creates network namespaces)"
+
+if [[ -n $BINARY && $BINARY != /* ]]; then
+    BINARY=$PWD/$BINARY
+fi
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+BINARY=${BINARY:-$REPO/target/release/vnetd}
+[[ -x $BINARY ]] || die "$BINARY is not an executable (cargo build --release)"
+
+PFX=sc$$
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vnetd-scale.XXXXXX")
+LAB_CONFIG=$WORK/lab.yaml
+export VNETD_SOCKET=$WORK/vnetd.sock
+VNETD_PID=""
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ -n $VNETD_PID ]]; then
+        kill -TERM "$VNETD_PID" 2>/dev/null
+        wait "$VNETD_PID" 2>/dev/null
+    fi
+    # Only the prefixed namespaces named in our generated config, and only
+    # those this program marked as its own.
+    "$BINARY" down "$LAB_CONFIG" >/dev/null 2>&1
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# One VNet, 250 NICs per /24 subnet.
+{
+    echo "vnets:"
+    echo "  - name: scale"
+    echo "    address_space: [10.0.0.0/16]"
+    echo "    location: westeurope"
+    echo "    subnets:"
+    for ((s = 0; s * 250 < NICS; s++)); do
+        echo "      - {name: s$s, address_prefixes: [10.0.$s.0/24]}"
+    done
+    echo "network_interfaces:"
+    for ((i = 0; i < NICS; i++)); do
+        s=$((i / 250)) h=$((i % 250 + 4))
+        echo "  - {name: n$i, subnet: scale/s$s, private_ip_address: 10.0.$s.$h, netns: $PFX-n$i}"
+    done
+} >"$LAB_CONFIG"
+
+for ((i = 0; i < NICS; i++)); do
+    [[ ! -e /run/netns/$PFX-n$i ]] || die "network namespace $PFX-n$i already exists; not touching it"
+done
+
+ours_left() {
+    local n
+    n=$(find /run/netns -maxdepth 1 -name "$PFX-*" 2>/dev/null | wc -l)
+    echo "$n"
+}
+
+now() { date +%s.%N; }
+
+echo "# vnetd $(basename "$BINARY"), $NICS NICs, $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-4s %8s %8s %10s\n' run up_s down_s rss_mib
+args=(run "$LAB_CONFIG")
+[[ -z $WORKERS ]] || args+=(--workers "$WORKERS")
+for ((r = 1; r <= RUNS; r++)); do
+    out=$WORK/run$r.out
+    start=$(now)
+    "$BINARY" "${args[@]}" >"$out" 2>"$WORK/run$r.err" &
+    VNETD_PID=$!
+    until grep -q "lab up" "$out" 2>/dev/null; do
+        if ! kill -0 "$VNETD_PID" 2>/dev/null; then
+            cat "$WORK/run$r.err" >&2
+            VNETD_PID=""
+            die "vnetd exited before the lab was up"
+        fi
+        sleep 0.02
+    done
+    up=$(now)
+    rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$VNETD_PID/status")
+    stop=$(now)
+    kill -TERM "$VNETD_PID"
+    rc=0
+    wait "$VNETD_PID" || rc=$?
+    VNETD_PID=""
+    ((rc == 0)) || { cat "$WORK/run$r.err" >&2; die "vnetd exited with status $rc"; }
+    while (($(ours_left) > 0)); do sleep 0.02; done
+    gone=$(now)
+    awk -v r="$r" -v s="$start" -v u="$up" -v t="$stop" -v g="$gone" -v k="$rss_kib" \
+        'BEGIN { printf "%-4s %8.2f %8.2f %10.1f\n", r, u - s, g - t, k / 1024 }'
+done
