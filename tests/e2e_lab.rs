@@ -244,10 +244,12 @@ fn an_egress_device_that_vanished_is_counted_as_gone() {
     let Some(lab) = Lab::start("e2gone", HUB_SPOKE) else {
         return;
     };
-    // vm2's namespace is deleted behind the daemon's back: its TUN device
-    // goes with it, and packets for it have nowhere to go.
+    // vm2's TUN device is deleted behind the daemon's back, and packets
+    // for it have nowhere to go. (Deleting the namespace's name alone
+    // would not do it: the daemon's queues keep the namespace and its
+    // device alive.)
     assert!(std::process::Command::new("ip")
-        .args(["netns", "delete", &lab.ns("vm2")])
+        .args(["-n", &lab.ns("vm2"), "link", "delete", "eth0"])
         .status()
         .unwrap()
         .success());
