@@ -367,15 +367,7 @@ fn datagram_burst(
     receiver
         .set_read_timeout(Some(std::time::Duration::from_secs(2)))
         .unwrap();
-    let any: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    }
-    .parse()
-    .unwrap();
-    let client =
-        vnetd::host::netns::run_in(client_ns, move || Ok(std::net::UdpSocket::bind(any)?)).unwrap();
+    let client = common::udp_client_for(client_ns, server);
     let before = rx_packets();
     let expected = datagrams.len();
     let reader = std::thread::spawn(move || {

@@ -219,13 +219,9 @@ pub fn tcp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
     ok
 }
 
-/// One UDP datagram from `client_ns` to `server` in `server_ns` and its
-/// echo; true when the echo arrives.
-pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
-    let server_socket = netns::run_in(server_ns, move || Ok(UdpSocket::bind(server)?)).unwrap();
-    server_socket
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
+/// A UDP socket in namespace `ns`, bound to any address and port of
+/// `server`'s family, to send to `server`.
+pub fn udp_client_for(ns: &str, server: SocketAddr) -> UdpSocket {
     let any: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0"
     } else {
@@ -233,7 +229,17 @@ pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
     }
     .parse()
     .unwrap();
-    let client = netns::run_in(client_ns, move || Ok(UdpSocket::bind(any)?)).unwrap();
+    netns::run_in(ns, move || Ok(UdpSocket::bind(any)?)).unwrap()
+}
+
+/// One UDP datagram from `client_ns` to `server` in `server_ns` and its
+/// echo; true when the echo arrives.
+pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
+    let server_socket = netns::run_in(server_ns, move || Ok(UdpSocket::bind(server)?)).unwrap();
+    server_socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let client = udp_client_for(client_ns, server);
     client
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
