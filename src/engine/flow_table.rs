@@ -89,12 +89,9 @@
 //! if no writer claimed the slot in between, which validates those reads the
 //! same way.
 //!
-//! Counters and the last-seen time are updated with relaxed atomic loads
-//! and stores (no read-modify-write) outside the sequence lock: they are
-//! statistics and an expiry hint, each a single word, and never need to be
-//! consistent with each other. A flow is steered to one worker, so counts
-//! are exact in practice; two threads counting one entry at the same
-//! instant may lose a count.
+//! Counters and the last-seen time are updated with relaxed atomic
+//! operations outside the sequence lock: they are statistics and an expiry
+//! hint, each a single word, and never need to be consistent with each other.
 //!
 //! # Limits
 //!
@@ -514,16 +511,8 @@ impl Slot {
         } else {
             (&self.reverse_packets, &self.reverse_bytes)
         };
-        // A flow's packets go through one worker at a time (the kernel
-        // steers a flow to one queue), so plain loads and stores are enough
-        // and cost no locked instruction; two workers counting one entry
-        // at the same instant may lose one of their counts, never corrupt
-        // the table.
-        packets.store(packets.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        total.store(
-            total.load(Ordering::Relaxed).wrapping_add(bytes),
-            Ordering::Relaxed,
-        );
+        packets.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(bytes, Ordering::Relaxed);
         // Most packets arrive within the same coarse millisecond: skip the
         // store then, so the cache line is not dirtied for nothing.
         let last_seen = self.last_seen_ms.load(Ordering::Relaxed);
