@@ -23,7 +23,7 @@
 use super::flow_log::DenySink;
 use super::stats::WorkerCounters;
 use super::{Plane, PortConntrack};
-use crate::dataplane::coalesce::{UdpCoalescer, VIRTIO_NET_HDR_LEN};
+use crate::dataplane::coalesce::{Offer, UdpCoalescer, VIRTIO_NET_HDR_LEN};
 use crate::dataplane::nat::translate;
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
@@ -319,16 +319,21 @@ impl Worker {
                 .get(egress)
                 .and_then(|p| p.queues.get(self.index));
             if self.udp_coalescing && out.is_some_and(|q| q.udp_segmentation()) {
-                if coalescer.push(usize::from(egress), &buf[..len]) {
-                    continue;
-                }
-                self.flush(plane, coalescer);
-                if coalescer.push(usize::from(egress), &buf[..len]) {
-                    continue;
+                let egress_key = usize::from(egress);
+                match coalescer.offer(egress_key, &buf[..len]) {
+                    Offer::Taken => continue,
+                    Offer::Mismatch => {
+                        self.flush(plane, coalescer);
+                        if coalescer.push(egress_key, &buf[..len]) {
+                            continue;
+                        }
+                    }
+                    // Packets of one flow keep their order: a run waiting
+                    // for this egress goes first.
+                    Offer::Ineligible => self.flush(plane, coalescer),
                 }
             } else {
-                // Packets of one flow keep their order: a run waiting for
-                // this egress goes first.
+                // As above: a pending run goes first.
                 self.flush(plane, coalescer);
             }
             let sent = out.map(|q| q.send(&buf[..len]));

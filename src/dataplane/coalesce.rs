@@ -152,14 +152,19 @@ impl UdpCoalescer {
         self.egress.is_none()
     }
 
+    /// [`offer`](Self::offer), saying only whether the packet was taken.
+    pub fn push(&mut self, egress: usize, packet: &[u8]) -> bool {
+        self.offer(egress, packet) == Offer::Taken
+    }
+
     /// Takes `packet` (header and IP packet) bound for `egress` into the
     /// run: starts one if none is pending, or appends its payload if it
-    /// continues the pending run. Returns `false`, taking nothing, if the
-    /// packet cannot join (the caller then flushes the run and sends the
-    /// packet again or on its own).
-    pub fn push(&mut self, egress: usize, packet: &[u8]) -> bool {
+    /// continues the pending run. Otherwise it takes nothing and says why:
+    /// the packet can never join a run (send it on its own), or it does not
+    /// continue this one (finish the run, then offer it again).
+    pub fn offer(&mut self, egress: usize, packet: &[u8]) -> Offer {
         let Some(datagram) = plain_datagram(packet) else {
-            return false;
+            return Offer::Ineligible;
         };
         let (Some(pending), Some(first)) = (self.egress, self.first) else {
             self.buffer.clear();
@@ -169,7 +174,7 @@ impl UdpCoalescer {
             self.segments = 1;
             self.closed = false;
             self.bytes = packet.len() - VIRTIO_NET_HDR_LEN;
-            return true;
+            return Offer::Taken;
         };
         let ip_len = self.buffer.len() - VIRTIO_NET_HDR_LEN;
         let joins = pending == egress
@@ -184,14 +189,14 @@ impl UdpCoalescer {
                 datagram,
             );
         if !joins {
-            return false;
+            return Offer::Mismatch;
         }
         let payload_at = VIRTIO_NET_HDR_LEN + datagram.ip_header_len + UDP_HEADER_LEN;
         self.buffer.extend_from_slice(&packet[payload_at..]);
         self.segments += 1;
         self.closed = datagram.payload_len < first.payload_len;
         self.bytes += packet.len() - VIRTIO_NET_HDR_LEN;
-        true
+        Offer::Taken
     }
 
     /// Ends the pending run: returns its egress, the packet to write (a
@@ -246,6 +251,17 @@ impl UdpCoalescer {
         udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
         udp[6..8].copy_from_slice(&fold(pseudo).to_be_bytes());
     }
+}
+
+/// What [`UdpCoalescer::offer`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// It started or continued the pending run.
+    Taken,
+    /// It may join a run, but not the pending one.
+    Mismatch,
+    /// It can never join a run: not a plain UDP datagram.
+    Ineligible,
 }
 
 /// A run ready to be written.
