@@ -2,7 +2,7 @@
 //! namespaces: unrelated traffic loses nothing while routes, peerings and
 //! NSGs change; IP forwarding and NSG flushes take effect on established
 //! traffic as Azure's do; a broken file changes nothing; NICs come and go
-//! with their namespaces. Needs root (see `common::can_run_labs`).
+//! with their namespaces. Needs root (see `common::require_root`).
 
 mod common;
 
@@ -38,9 +38,7 @@ fn apply(lab: &Lab, prefix: &str, text: &str) {
 
 #[test]
 fn pings_lose_nothing_while_the_topology_changes() {
-    let Some(lab) = Lab::start("apz", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("apz", HUB_SPOKE);
     let with_route = HUB_SPOKE.replace(
         "        next_hop_in_ip_address: 10.0.1.4\n  - name: spoke2-rt\n",
         "        next_hop_in_ip_address: 10.0.1.4\n      - name: drop-test-range\n        address_prefix: 10.99.0.0/16\n        next_hop_type: None\n  - name: spoke2-rt\n",
@@ -95,9 +93,7 @@ fn pings_lose_nothing_while_the_topology_changes() {
 
 #[test]
 fn ip_forwarding_off_stops_transit_at_once_and_on_brings_it_back() {
-    let Some(lab) = Lab::start("apfw", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("apfw", HUB_SPOKE);
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
     let off = HUB_SPOKE.replacen(
         "    ip_forwarding_enabled: true\n",
@@ -155,8 +151,8 @@ fn exchange(stream: &mut TcpStream) -> bool {
     stream.write_all(b"ping").is_ok() && stream.read_exact(&mut buf).is_ok() && &buf == b"ping"
 }
 
-fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> {
-    let lab = Lab::start(prefix, HUB_SPOKE)?;
+fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> bool {
+    let lab = Lab::start(prefix, HUB_SPOKE);
     let at: SocketAddr = "10.2.1.4:7300".parse().unwrap();
     let server = echo_server(&lab.ns("vm2"), at);
     // A second listener the deny also covers, for new connections before
@@ -215,28 +211,24 @@ fn established_flow_after_a_new_deny(prefix: &str, flush: bool) -> Option<bool> 
     drop(stream);
     drop(lab);
     let _ = server.join();
-    Some(after)
+    after
 }
 
 #[test]
 fn an_nsg_deny_leaves_established_flows_alone_by_default() {
-    if let Some(after) = established_flow_after_a_new_deny("apnf", false) {
-        assert!(after, "the established flow continues");
-    }
+    let after = established_flow_after_a_new_deny("apnf", false);
+    assert!(after, "the established flow continues");
 }
 
 #[test]
 fn flush_connection_stops_established_flows_a_new_deny_covers() {
-    if let Some(after) = established_flow_after_a_new_deny("apfl", true) {
-        assert!(!after, "the established flow is judged again and stops");
-    }
+    let after = established_flow_after_a_new_deny("apfl", true);
+    assert!(!after, "the established flow is judged again and stops");
 }
 
 #[test]
 fn a_broken_file_changes_nothing() {
-    let Some(lab) = Lab::start("apbad", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("apbad", HUB_SPOKE);
     let broken = common::with_netns_prefix(HUB_SPOKE, "apbad").replace("10.2.1.4\n", "10.2.1.3\n");
     match lab.daemon().apply("broken.yaml", &broken) {
         Err(ApplyError::Invalid(errors)) => {
@@ -280,9 +272,7 @@ fn a_broken_file_changes_nothing() {
 
 #[test]
 fn nics_come_and_go_with_their_namespaces() {
-    let Some(lab) = Lab::start("apnic", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("apnic", HUB_SPOKE);
     let added = HUB_SPOKE.replace(
         "  - name: vm2\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.4\n",
         "  - name: vm2\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.4\n  - name: vm3\n    subnet: spoke1/app\n    private_ip_address: 10.1.1.5\n",
@@ -350,9 +340,7 @@ fn port_of(lab: &Lab, nic: &str) -> (PortId, u32) {
 
 #[test]
 fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
-    let Some(lab) = Lab::start("apid", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("apid", HUB_SPOKE);
     assert!(ping(&lab.ns("vm1"), "10.0.2.4"));
     let old = lab.stats("shared1");
     assert!(old.rx_packets >= 3 && old.tx_packets >= 3, "{old:?}");
@@ -395,9 +383,7 @@ fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
 
 #[test]
 fn a_host_failure_during_apply_changes_nothing() {
-    let Some(lab) = Lab::start("aptx", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("aptx", HUB_SPOKE);
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
     // A new NIC whose namespace the host refuses, in the same apply that
     // removes vm2: vm2 must stay, and nothing new may be left behind.
@@ -450,9 +436,7 @@ fn a_host_failure_during_apply_changes_nothing() {
 
 #[test]
 fn turning_ip_forwarding_off_turns_the_nva_guest_off_too() {
-    let Some(lab) = Lab::start("apfwd", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("apfwd", HUB_SPOKE);
     let ip_forward = |lab: &Lab| {
         common::in_netns(&lab.ns("nva1"), &["cat", "/proc/sys/net/ipv4/ip_forward"])
             .trim()
@@ -471,9 +455,7 @@ fn turning_ip_forwarding_off_turns_the_nva_guest_off_too() {
 
 #[test]
 fn a_flow_names_its_rule_after_unrelated_applies() {
-    let Some(lab) = Lab::start("aprule", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("aprule", HUB_SPOKE);
     let at: SocketAddr = "10.2.1.4:7310".parse().unwrap();
     let server = echo_server(&lab.ns("vm2"), at);
     let mut stream = netns::run_in(&lab.ns("vm1"), move || {

@@ -1,7 +1,7 @@
 //! Every example lab in `config/` runs, and proves at least one path it is
 //! meant to show, with real traffic between its namespaces; then `vnetd
 //! verify` finds every expectation of its file holding, live. Needs root
-//! (see `common::can_run_labs`).
+//! (see `common::require_root`).
 
 mod common;
 
@@ -66,9 +66,7 @@ fn every_example_is_covered_here() {
 
 #[test]
 fn hub_spoke_chains_spoke_traffic_through_the_nva() {
-    let Some(mut lab) = Lab::start("exhs", &example("hub-spoke.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exhs", &example("hub-spoke.yaml"));
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
     assert!(
         lab.stats("nva1").rx_packets >= 6,
@@ -79,9 +77,7 @@ fn hub_spoke_chains_spoke_traffic_through_the_nva() {
 
 #[test]
 fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
-    let Some(mut lab) = Lab::start("exhy", &example("hybrid.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exhy", &example("hybrid.yaml"));
     // BGP comes up and the branch learns the VNets within seconds; the
     // pings retry until it has.
     let start = std::time::Instant::now();
@@ -105,9 +101,7 @@ static DATACENTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
     let _datacenter = DATACENTER.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = Lab::start("exer", &example("expressroute.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exer", &example("expressroute.yaml"));
     // Both links' sessions come up and the edge learns the VNets within
     // seconds; the pings retry until it has.
     let start = std::time::Instant::now();
@@ -131,9 +125,7 @@ fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
 #[test]
 fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
     let _datacenter = DATACENTER.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(mut lab) = Lab::start("exavs", &example("avs-expressroute.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exavs", &example("avs-expressroute.yaml"));
     // Both circuits' sessions come up and the edges learn the hub within
     // seconds; the pings retry until they have.
     for (host, to) in [("dc-host", "10.0.1.4"), ("avs-host", "10.0.1.4")] {
@@ -178,9 +170,7 @@ fn three_region_mesh_reaches_every_region() {
         .replace("{ name: weu-vm,", "{ name: weu-vm, netns: exmesh-weu-vm,")
         .replace("{ name: eus-vm,", "{ name: eus-vm, netns: exmesh-eus-vm,")
         .replace("{ name: sea-vm,", "{ name: sea-vm, netns: exmesh-sea-vm,");
-    let Some(mut lab) = Lab::start_exact("exmesh", &text) else {
-        return;
-    };
+    let mut lab = Lab::start_exact("exmesh", &text);
     assert!(
         ping(&lab.ns("weu-vm"), "10.20.1.4"),
         "West Europe -> East US"
@@ -198,9 +188,7 @@ fn three_region_mesh_reaches_every_region() {
 
 #[test]
 fn three_tier_nsgs_let_only_the_app_tier_reach_the_database() {
-    let Some(mut lab) = Lab::start("ex3t", &example("three-tier-nsg.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("ex3t", &example("three-tier-nsg.yaml"));
     let db = "10.50.3.4:5432".parse().unwrap();
     assert!(
         tcp_echo(&lab.ns("app1"), &lab.ns("db1"), db),
@@ -221,9 +209,7 @@ fn three_tier_nsgs_let_only_the_app_tier_reach_the_database() {
 
 #[test]
 fn dual_stack_peering_carries_both_families() {
-    let Some(mut lab) = Lab::start("exds", &example("dual-stack.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exds", &example("dual-stack.yaml"));
     assert!(ping(&lab.ns("left-vm"), "fd00:20:0:1::4"));
     assert!(ping(&lab.ns("left-vm"), "10.70.1.4"));
     verify_live(&mut lab);
@@ -231,9 +217,7 @@ fn dual_stack_peering_carries_both_families() {
 
 #[test]
 fn forced_tunnel_sends_the_spokes_internet_traffic_to_the_nva() {
-    let Some(mut lab) = Lab::start("exft", &example("forced-tunnel.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exft", &example("forced-tunnel.yaml"));
     // The hub is reached directly over the peering...
     assert!(ping(&lab.ns("spoke-vm"), "10.0.1.4"));
     let before = lab.stats("fw");
@@ -354,9 +338,7 @@ fn crossed(lab: &Lab, flow: impl FnOnce() -> bool) -> Vec<&'static str> {
 
 #[test]
 fn ha_nvas_behind_ha_ports_carry_each_flow_through_one_and_fail_over() {
-    let Some(mut lab) = Lab::start("exha", &example("ha-nva.yaml")) else {
-        return;
-    };
+    let mut lab = Lab::start("exha", &example("ha-nva.yaml"));
     let ssh: [(&str, SocketAddr); 2] = [
         ("nva1", "10.0.1.4:22".parse().unwrap()),
         ("nva2", "10.0.1.5:22".parse().unwrap()),

@@ -83,9 +83,7 @@ fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String)> {
 #[test]
 fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
     let prefix = "erb";
-    let Some(mut lab) = Lab::start_exact(prefix, &expressroute_lab(prefix)) else {
-        return;
-    };
+    let mut lab = Lab::start_exact(prefix, &expressroute_lab(prefix));
     let gw = format!("{prefix}-ergw");
     let site_row = (
         "172.20.0.0/16".to_string(),
@@ -250,9 +248,7 @@ fn coexistence_lab(prefix: &str) -> String {
 #[test]
 fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit_fails() {
     let prefix = "erc";
-    let Some(lab) = Lab::start_exact(prefix, &coexistence_lab(prefix)) else {
-        return;
-    };
+    let lab = Lab::start_exact(prefix, &coexistence_lab(prefix));
     let over_expressroute = (
         "172.20.0.0/16".to_string(),
         "10.0.255.228,10.0.255.229".to_string(),
@@ -360,9 +356,7 @@ fn a_circuit_carries_no_more_than_its_bandwidth() {
     let prefix = "erw";
     let text =
         expressroute_lab(prefix).replace("bandwidth_in_mbps: 1000", "bandwidth_in_mbps: 500");
-    let Some(lab) = Lab::start_exact(prefix, &text) else {
-        return;
-    };
+    let lab = Lab::start_exact(prefix, &text);
     let dc_host = format!("{prefix}-dc-host");
     assert!(
         wait_for(Duration::from_secs(60), || ping(&dc_host, HUB_VM)),
@@ -437,9 +431,7 @@ fn two_circuits_reach_each_other_only_through_global_reach() {
     // other datacenter (its router has no route, and the fabric would drop
     // it as circuit_transit).
     let prefix = "ern";
-    let Some(lab) = Lab::start_exact(prefix, &two_circuits_lab(prefix, false)) else {
-        return;
-    };
+    let lab = Lab::start_exact(prefix, &two_circuits_lab(prefix, false));
     both_datacenters_reach_the_spoke(&lab, prefix);
     let dc1 = format!("{prefix}-dc1");
     let routes = in_netns(&dc1, &["ip", "route"]);
@@ -449,9 +441,7 @@ fn two_circuits_reach_each_other_only_through_global_reach() {
 
     // With Global Reach: the datacenters reach each other.
     let prefix = "erg";
-    let Some(lab) = Lab::start_exact(prefix, &two_circuits_lab(prefix, true)) else {
-        return;
-    };
+    let lab = Lab::start_exact(prefix, &two_circuits_lab(prefix, true));
     both_datacenters_reach_the_spoke(&lab, prefix);
     let dc1 = format!("{prefix}-dc1");
     let routes = in_netns(&dc1, &["ip", "route", "show", "172.21.0.0/16"]);
@@ -466,9 +456,7 @@ fn two_circuits_reach_each_other_only_through_global_reach() {
 #[test]
 fn global_reach_added_live_by_apply_joins_the_datacenters() {
     let prefix = "era";
-    let Some(lab) = Lab::start_exact(prefix, &two_circuits_lab(prefix, false)) else {
-        return;
-    };
+    let lab = Lab::start_exact(prefix, &two_circuits_lab(prefix, false));
     both_datacenters_reach_the_spoke(&lab, prefix);
     let dc1_host = format!("{prefix}-dc-host");
     assert!(!ping(&dc1_host, DC2_HOST));
@@ -527,9 +515,7 @@ fn ping_once(ns: &str, dst: &str) -> bool {
 #[test]
 fn global_reach_to_a_private_cloud_stops_within_five_seconds_of_an_apply_without_it() {
     let prefix = "erv";
-    let Some(lab) = Lab::start_exact(prefix, &avs_lab(prefix, true)) else {
-        return;
-    };
+    let lab = Lab::start_exact(prefix, &avs_lab(prefix, true));
     let dc_host = format!("{prefix}-dc-host");
     let avs_host = format!("{prefix}-avs-host");
     let vm_reaches_both_sites = |why: &str| {

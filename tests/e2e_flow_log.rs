@@ -3,10 +3,11 @@
 //! spoke2-app-nsg) must appear in that NSG's PT1H.json as a Begin and an
 //! End tuple under the rule that allowed it, with plausible counts, and a
 //! connection to the telnet port as a deny under `deny-telnet`. Needs root
-//! (see `common::can_run_labs`).
+//! (see `common::require_root`).
 
 mod common;
 
+use common::LabProcess;
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -24,7 +25,7 @@ fn temp_path(what: &str) -> PathBuf {
 
 /// Starts `vnetd run ARGS` on its own control socket and waits until the
 /// lab is up.
-fn start(args: &[&str]) -> Child {
+fn start(args: &[&str]) -> LabProcess {
     let mut run = common::vnetd_command(&temp_path("sock"));
     run.arg("run").args(args);
     common::spawn_lab(run, "").0
@@ -160,9 +161,7 @@ fn find<'a>(
 
 #[test]
 fn flow_logs_record_begin_end_and_denies_in_azure_format() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let config = temp_path("config.yaml");
     std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, PREFIX)).unwrap();
     let dir = temp_path("logs");
@@ -273,9 +272,7 @@ fn flow_logs_record_begin_end_and_denies_in_azure_format() {
 /// nothing appears outside the directory.
 #[test]
 fn flow_logs_never_follow_a_planted_symlink() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let prefix = "e2flsym";
     let config = temp_path("sym-config.yaml");
     std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, prefix)).unwrap();

@@ -27,9 +27,7 @@ fn forwarded_datagrams(netns: &str) -> u64 {
 
 #[test]
 fn ping_tcp_and_udp_across_a_peering() {
-    let Some(lab) = Lab::start("e2pp", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2pp", HUB_SPOKE);
     assert!(ping(&lab.ns("vm1"), "10.0.2.4"), "vm1 -> shared1 ping");
     assert!(ping(&lab.ns("shared1"), "10.1.1.4"), "shared1 -> vm1 ping");
     let server: SocketAddr = "10.0.2.4:7001".parse().unwrap();
@@ -56,9 +54,7 @@ fn ping_tcp_and_udp_across_a_peering() {
 
 #[test]
 fn ipv6_ping_across_a_peering() {
-    let Some(lab) = Lab::start("e2v6", DUAL_STACK) else {
-        return;
-    };
+    let lab = Lab::start("e2v6", DUAL_STACK);
     assert!(
         ping(&lab.ns("left-vm"), "fd00:20:0:1::4"),
         "IPv6 left -> right"
@@ -72,9 +68,7 @@ fn ipv6_ping_across_a_peering() {
 
 #[test]
 fn spoke_to_spoke_through_a_real_nva() {
-    let Some(lab) = Lab::start("e2nva", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2nva", HUB_SPOKE);
     let before = forwarded_datagrams(&lab.ns("nva1"));
     assert!(
         ping(&lab.ns("vm1"), "10.2.1.4"),
@@ -104,9 +98,7 @@ fn nva_without_ip_forwarding_carries_nothing() {
         "    ip_forwarding_enabled: false\n",
         1,
     );
-    let Some(lab) = Lab::start("e2nofw", &text) else {
-        return;
-    };
+    let lab = Lab::start("e2nofw", &text);
     assert!(!ping(&lab.ns("vm1"), "10.2.1.4"), "vm1 -> vm2 must fail");
     assert!(lab.stats("nva1").drops_for(DropReason::DestinationCheck) >= 1);
     // The NVA itself is still reachable.
@@ -120,9 +112,7 @@ fn spoke_refusing_forwarded_traffic_gets_nothing_through_the_nva() {
         "  - name: spoke2-to-hub\n    virtual_network: spoke2\n    remote_virtual_network: hub\n",
     );
     assert_ne!(text, HUB_SPOKE);
-    let Some(lab) = Lab::start("e2nofwd", &text) else {
-        return;
-    };
+    let lab = Lab::start("e2nofwd", &text);
     assert!(!ping(&lab.ns("vm1"), "10.2.1.4"), "vm1 -> vm2 must fail");
     assert!(
         lab.stats("vm2")
@@ -135,9 +125,7 @@ fn spoke_refusing_forwarded_traffic_gets_nothing_through_the_nva() {
 
 #[test]
 fn nsg_deny_blocks_one_port_while_another_flows() {
-    let Some(lab) = Lab::start("e2nsg", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2nsg", HUB_SPOKE);
     // spoke2-app-nsg denies TCP 23 inbound; 22 is allowed by AllowVnetInBound.
     assert!(tcp_echo(
         &lab.ns("shared1"),
@@ -159,9 +147,7 @@ fn one_sided_peering_carries_nothing() {
         "",
     );
     assert_ne!(text, HUB_SPOKE);
-    let Some(lab) = Lab::start("e2one", &text) else {
-        return;
-    };
+    let lab = Lab::start("e2one", &text);
     assert!(!ping(&lab.ns("vm1"), "10.0.2.4"));
     assert!(!ping(&lab.ns("shared1"), "10.1.1.4"));
     // Without a peering route, the hub's range falls in 10.0.0.0/8: None.
@@ -173,9 +159,7 @@ fn one_sided_peering_carries_nothing() {
 
 #[test]
 fn spoofed_source_is_dropped() {
-    let Some(lab) = Lab::start("e2spoof", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2spoof", HUB_SPOKE);
     let vm1 = lab.ns("vm1");
     // A second address that Azure never assigned to the NIC.
     common::in_netns(&vm1, &["ip", "addr", "add", "10.1.1.99/32", "dev", "eth0"]);
@@ -192,9 +176,7 @@ fn nsgs_are_stateful_replies_pass_new_inbound_flows_do_not() {
         "        route_table: spoke1-rt\n",
         "        route_table: spoke1-rt\n        network_security_group: spoke1-nsg\n",
     ) + "  - name: spoke1-nsg\n    security_rules:\n      - {name: deny-spoke2-tcp-in, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source_port_range: '*', destination_port_range: '*', source_address_prefix: 10.2.0.0/16, destination_address_prefix: '*'}\n";
-    let Some(lab) = Lab::start("e2state", &text) else {
-        return;
-    };
+    let lab = Lab::start("e2state", &text);
     let (vm1, vm2) = (lab.ns("vm1"), lab.ns("vm2"));
     assert!(
         tcp_echo(&vm1, &vm2, "10.2.1.4:7100".parse().unwrap()),
@@ -212,7 +194,7 @@ fn nsgs_are_stateful_replies_pass_new_inbound_flows_do_not() {
 /// without `CI=true`, for one lab test.
 #[test]
 fn lab_tests_fail_loudly_without_root() {
-    assert!(common::can_run_labs());
+    common::require_root();
     let me = std::env::current_exe().unwrap();
     for ci in [None, Some("true")] {
         let mut cmd = std::process::Command::new("setpriv");
@@ -241,9 +223,7 @@ fn lab_tests_fail_loudly_without_root() {
 
 #[test]
 fn an_egress_device_that_vanished_is_counted_as_gone() {
-    let Some(lab) = Lab::start("e2gone", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2gone", HUB_SPOKE);
     // vm2's TUN device is deleted behind the daemon's back, and packets
     // for it have nowhere to go. (Deleting the namespace's name alone
     // would not do it: the daemon's queues keep the namespace and its
@@ -270,9 +250,7 @@ fn an_egress_device_that_vanished_is_counted_as_gone() {
 
 #[test]
 fn a_failed_worker_is_counted_and_restarted() {
-    let Some(lab) = Lab::start("e2wf", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2wf", HUB_SPOKE);
     assert_eq!(lab.daemon().worker_restarts(), 0);
     // The next worker to pick up a new plane fails doing so.
     vnetd::daemon::worker::fail_next_register();
@@ -302,9 +280,7 @@ fn a_fragmented_datagram_to_an_allowed_port_arrives_whole() {
         "    security_rules:\n      - name: deny-telnet\n",
         "    security_rules:\n      - {name: allow-7300, priority: 200, direction: Inbound, access: Allow, protocol: Udp, source_port_range: '*', destination_port_range: '7300', source_address_prefix: '*', destination_address_prefix: '*'}\n      - {name: deny-rest, priority: 4000, direction: Inbound, access: Deny, protocol: '*', source_port_range: '*', destination_port_range: '*', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
     );
-    let Some(lab) = Lab::start("e2frag", &text) else {
-        return;
-    };
+    let lab = Lab::start("e2frag", &text);
     let server: SocketAddr = "10.2.1.4:7300".parse().unwrap();
     let socket = vnetd::host::netns::run_in(&lab.ns("vm2"), move || {
         Ok(std::net::UdpSocket::bind(server)?)
@@ -408,9 +384,7 @@ fn numbered_datagrams() -> Vec<Vec<u8>> {
 
 #[test]
 fn udp_bursts_are_joined_on_the_way_and_every_datagram_arrives_intact() {
-    let Some(lab) = Lab::start("e2uso", DUAL_STACK) else {
-        return;
-    };
+    let lab = Lab::start("e2uso", DUAL_STACK);
     let datagrams = numbered_datagrams();
     for server in ["10.70.1.4:7400", "[fd00:20:0:1::4]:7400"] {
         let server: SocketAddr = server.parse().unwrap();
@@ -435,9 +409,7 @@ fn udp_bursts_are_joined_on_the_way_and_every_datagram_arrives_intact() {
 
 #[test]
 fn joined_udp_runs_cross_a_real_nva_whole() {
-    let Some(lab) = Lab::start("e2usonva", HUB_SPOKE) else {
-        return;
-    };
+    let lab = Lab::start("e2usonva", HUB_SPOKE);
     // vm1 -> nva1 (its kernel forwards the super-packets) -> vm2.
     let datagrams = numbered_datagrams();
     let server: SocketAddr = "10.2.1.4:7401".parse().unwrap();

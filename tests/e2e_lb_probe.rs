@@ -1,5 +1,5 @@
 //! The load balancers' health prober in a running lab (needs root, see
-//! `common::can_run_labs`): the prober's namespace as the daemon builds
+//! `common::require_root`): the prober's namespace as the daemon builds
 //! it, a backend with nothing listening marked down and published in the
 //! snapshot, `lb show` over the control protocol, the backends in
 //! `stats` and the metrics, the flows counted per backend, and an apply
@@ -115,9 +115,7 @@ fn web2() -> ProbeTarget {
 
 #[test]
 fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let running = Running(Some(
         Daemon::start(
             topology(),

@@ -2,13 +2,14 @@
 //! lab's counters in the Prometheus text format, as read by a real client
 //! (`curl`) and a grammar-based parser of that format; a port already taken
 //! refuses the run and leaves no lab behind. Needs root (see
-//! `common::can_run_labs`).
+//! `common::require_root`).
 
 mod common;
 
+use common::LabProcess;
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{PrometheusType, PrometheusValue};
-use std::process::{Child, Command};
+use std::process::Command;
 
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
@@ -46,11 +47,11 @@ fn vnetd_run(prefix: &str, metrics: &str) -> Command {
 }
 
 /// Starts the lab and returns it with the metrics URL it printed.
-fn start(prefix: &str, metrics: &str) -> (Child, String) {
+fn start(prefix: &str, metrics: &str) -> (LabProcess, String) {
     common::spawn_lab(vnetd_run(prefix, metrics), "metrics: ")
 }
 
-fn stop(mut child: Child) {
+fn stop(mut child: LabProcess) {
     common::stop_lab(&mut child)
 }
 
@@ -79,9 +80,7 @@ fn namespaces_with(prefix: &str) -> usize {
 
 #[test]
 fn metrics_endpoint_serves_the_labs_counters() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     // Port 0: the kernel picks a free port, and vnetd prints which.
     let (child, url) = start("e2met", "127.0.0.1:0");
     assert!(
@@ -154,9 +153,7 @@ fn metrics_endpoint_serves_the_labs_counters() {
 
 #[test]
 fn a_taken_metrics_port_refuses_the_run_and_removes_the_lab() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let out = vnetd_run("e2mettaken", &addr).output().unwrap();
@@ -176,9 +173,7 @@ fn a_taken_metrics_port_refuses_the_run_and_removes_the_lab() {
 /// SIGTERM is not held up by any of them.
 #[test]
 fn slow_path_servers_outlast_abusive_clients() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     let prefix = "e2abuse";

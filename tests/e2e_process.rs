@@ -1,10 +1,11 @@
 //! The `vnetd` binary as users run it: `vnetd run` builds the lab and
 //! removes everything on SIGINT/SIGTERM; after SIGKILL, `vnetd down` removes
 //! what was left; a namespace that already exists is never taken over.
-//! Needs root (see `common::can_run_labs`).
+//! Needs root (see `common::require_root`).
 
 mod common;
 
+use common::LabProcess;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ fn write_config(prefix: &str) -> std::path::PathBuf {
 }
 
 /// Starts `vnetd run ARGS` and waits until it says the lab is up.
-fn start(args: &[&str]) -> Child {
+fn start(args: &[&str]) -> LabProcess {
     let mut run = vnetd();
     run.arg("run").args(args);
     common::spawn_lab(run, "").0
@@ -65,9 +66,7 @@ fn host_tun_links() -> usize {
 
 #[test]
 fn sigterm_removes_the_whole_lab() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2term");
     let mut child = start(&[config.to_str().unwrap()]);
@@ -81,9 +80,7 @@ fn sigterm_removes_the_whole_lab() {
 
 #[test]
 fn sigkill_leftovers_are_removed_by_down() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2kill");
     let mut child = start(&[config.to_str().unwrap()]);
@@ -119,9 +116,7 @@ fn sigkill_leftovers_are_removed_by_down() {
 
 #[test]
 fn an_existing_namespace_is_not_taken_over() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2clash");
     assert!(Command::new("ip")
@@ -154,9 +149,7 @@ fn an_existing_namespace_is_not_taken_over() {
 
 #[test]
 fn down_refuses_while_the_lab_runs() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2busy");
     let mut child = start(&[config.to_str().unwrap()]);
@@ -196,9 +189,7 @@ fn down_refuses_while_the_lab_runs() {
 
 #[test]
 fn run_never_deletes_a_file_that_is_not_its_socket() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2sock");
     let precious = std::env::temp_dir().join(format!("vnetd-precious-{}", std::process::id()));
@@ -225,9 +216,7 @@ fn run_never_deletes_a_file_that_is_not_its_socket() {
 
 #[test]
 fn the_builtin_lab_runs_and_forwards() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     // The README's first command: `vnetd run` with no file.
     let mut child = start(&[]);
@@ -243,9 +232,7 @@ fn the_builtin_lab_runs_and_forwards() {
 
 #[test]
 fn the_demo_script_proves_every_path_it_shows() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
         .env("VNETD", env!("CARGO_BIN_EXE_vnetd"))
@@ -281,9 +268,7 @@ fn json_of(args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn stats_and_flows_report_a_scripted_scenario_exactly() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     // vm2's subnet also denies UDP 9999.
     let text = common::with_netns_prefix(HUB_SPOKE, "e2cnt").replace(
@@ -408,9 +393,7 @@ fn stats_and_flows_report_a_scripted_scenario_exactly() {
 
 #[test]
 fn apply_through_the_control_socket_and_its_refusals() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2ctl");
     let mut child = start(&[config.to_str().unwrap()]);
@@ -475,9 +458,7 @@ fn apply_through_the_control_socket_and_its_refusals() {
 
 #[test]
 fn the_cli_names_what_went_wrong_against_a_running_lab() {
-    if !common::can_run_labs() {
-        return;
-    }
+    common::require_root();
     let _serial = serial();
     let config = write_config("e2msg");
     let mut child = start(&[config.to_str().unwrap()]);

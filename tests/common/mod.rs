@@ -12,14 +12,13 @@ use vnetd::daemon::stats::NicStats;
 use vnetd::daemon::{Daemon, RunOptions};
 use vnetd::host::netns;
 
-/// True when the tests may build namespaces, which is only as root; without
-/// root it panics with the reason, so an end-to-end test never passes
-/// without having run (CI runs as root; `.ci/run` checks it first).
-pub fn can_run_labs() -> bool {
+/// Panics with the reason unless the tests may build namespaces, which is
+/// only as root, so an end-to-end test never passes without having run (CI
+/// runs as root; `.ci/run` checks it first).
+pub fn require_root() {
     if let Err(reason) = lab_privileges(nix::unistd::geteuid().as_raw()) {
         panic!("{reason}");
     }
-    true
 }
 
 /// Whether a process with effective uid `euid` may build labs, and if not,
@@ -56,7 +55,8 @@ pub fn with_netns_prefix(text: &str, prefix: &str) -> String {
     out
 }
 
-/// A running lab; removed when dropped.
+/// A running lab, in this process; removed when dropped, also when the
+/// test panics (the unwinding drops it).
 pub struct Lab {
     prefix: String,
     /// The control socket, when [`Lab::serve_control`] opened one; closed
@@ -66,18 +66,16 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Starts `text` with namespaces prefixed by `prefix`, or returns None
-    /// when labs cannot run here (see [`can_run_labs`]).
-    pub fn start(prefix: &str, text: &str) -> Option<Lab> {
+    /// Starts `text` with namespaces prefixed by `prefix` (panics without
+    /// root, see [`require_root`]).
+    pub fn start(prefix: &str, text: &str) -> Lab {
         Lab::start_exact(prefix, &with_netns_prefix(text, prefix))
     }
 
     /// Starts `text` as it is; its namespaces must be named
     /// `<prefix>-<nic>` already.
-    pub fn start_exact(prefix: &str, text: &str) -> Option<Lab> {
-        if !can_run_labs() {
-            return None;
-        }
+    pub fn start_exact(prefix: &str, text: &str) -> Lab {
+        require_root();
         let loaded = vnetd::topology::parse_str(prefix, text).unwrap_or_else(|e| panic!("{e:?}"));
         let daemon = Daemon::start(
             loaded.topology,
@@ -87,11 +85,11 @@ impl Lab {
             },
         )
         .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
-        Some(Lab {
+        Lab {
             prefix: prefix.to_string(),
             control: None,
             daemon: Some(std::sync::Arc::new(daemon)),
-        })
+        }
     }
 
     /// Serves the lab's control socket, as `vnetd run` does, at a path of
@@ -264,16 +262,91 @@ pub fn vnetd_command(socket: &std::path::Path) -> Command {
     c
 }
 
+/// A `vnetd run` child process that takes its lab down when dropped, also
+/// when the test panics: a child still running is stopped as a user stops
+/// it (SIGTERM, so it removes its own lab), and one that does not exit in
+/// time is killed and its leftovers (namespaces, routing daemons) removed
+/// with `vnetd down`. A test that stops the child itself leaves nothing for
+/// the guard to do.
+pub struct LabProcess {
+    child: std::process::Child,
+    /// `vnetd down` for this lab: the run command's program, environment
+    /// and topology file.
+    down: Command,
+}
+
+impl std::ops::Deref for LabProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for LabProcess {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.child
+    }
+}
+
+impl LabProcess {
+    /// Wraps a spawned `run` command's child.
+    fn new(run: &Command, child: std::process::Child) -> LabProcess {
+        let mut down = Command::new(run.get_program());
+        for (key, value) in run.get_envs() {
+            match value {
+                Some(value) => down.env(key, value),
+                None => down.env_remove(key),
+            };
+        }
+        down.arg("down");
+        // The topology file, if the lab was started from one (the options
+        // that take a value are never a `.yaml` file).
+        if let Some(file) = run
+            .get_args()
+            .find(|a| a.to_str().is_some_and(|a| a.ends_with(".yaml")))
+        {
+            down.arg(file);
+        }
+        down.stdout(std::process::Stdio::null());
+        down.stderr(std::process::Stdio::null());
+        LabProcess { child, down }
+    }
+}
+
+impl Drop for LabProcess {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Err(e) = self.down.status() {
+            eprintln!("vnetd down after a test: {e}");
+        }
+    }
+}
+
 /// Spawns `vnetd run ...` (built with [`vnetd_command`]) and waits until it
 /// prints "lab up" and then a line starting with `then` (empty: nothing
-/// more). Returns the process and the rest of that line.
-pub fn spawn_lab(mut run: Command, then: &str) -> (std::process::Child, String) {
+/// more). Returns the process, guarded (see [`LabProcess`]), and the rest
+/// of that line.
+pub fn spawn_lab(mut run: Command, then: &str) -> (LabProcess, String) {
     use std::io::BufRead;
-    let mut child = run
+    let child = run
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = LabProcess::new(&run, child);
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let then = then.to_string();
@@ -292,12 +365,15 @@ pub fn spawn_lab(mut run: Command, then: &str) -> (std::process::Child, String) 
     match rx.recv_timeout(Duration::from_secs(30)) {
         Ok(rest) => (child, rest),
         Err(_) => {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "vnetd run did not come up: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            // The guard stops the child and removes what the half-built
+            // lab left; its stderr is read once it has exited.
+            let err = child.stderr.take();
+            drop(child);
+            let mut stderr = String::new();
+            if let Some(mut err) = err {
+                let _ = err.read_to_string(&mut stderr);
+            }
+            panic!("vnetd run did not come up: {stderr}");
         }
     }
 }
