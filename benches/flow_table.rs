@@ -9,7 +9,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome};
+use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic};
 
 const CAPACITY: usize = 1 << 20;
 const LIVE: u32 = 100_000;
@@ -42,7 +42,7 @@ fn flow_table(c: &mut Criterion) {
     let table = FlowTable::new(CAPACITY, NICS, 0);
     for n in 0..LIVE {
         assert_eq!(
-            table.insert(&key(n), n, 1, IDLE_TIMEOUT_MS, 0, 64),
+            table.insert(&key(n), n, 1, IDLE_TIMEOUT_MS, 0, Traffic::packet(64)),
             InsertOutcome::Inserted
         );
     }
@@ -65,7 +65,7 @@ fn flow_table(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % hits.len();
             if let Some(flow) = table.lookup(black_box(&hits[i]), 1) {
-                flow.touch(1, 1500, true);
+                flow.touch(1, Traffic::packet(1500), true);
             }
         })
     });
@@ -87,7 +87,7 @@ fn flow_table(c: &mut Criterion) {
                 next = next.wrapping_add(chunk as u32);
                 let start = Instant::now();
                 for k in &keys {
-                    black_box(table.insert(k, 7, 1, IDLE_TIMEOUT_MS, 1, 64));
+                    black_box(table.insert(k, 7, 1, IDLE_TIMEOUT_MS, 1, Traffic::packet(64)));
                 }
                 total += start.elapsed();
                 for k in &keys {
@@ -122,7 +122,15 @@ fn flow_table(c: &mut Criterion) {
     let paired = FlowTable::new(CAPACITY, NICS, 0);
     for (n, k) in (0..LIVE).zip(&hits) {
         assert_eq!(
-            paired.insert_pair(k, &reply_of(k), n, 1, IDLE_TIMEOUT_MS, 0, 64),
+            paired.insert_pair(
+                k,
+                &reply_of(k),
+                n,
+                1,
+                IDLE_TIMEOUT_MS,
+                0,
+                Traffic::packet(64)
+            ),
             InsertOutcome::Inserted
         );
     }
@@ -149,7 +157,15 @@ fn flow_table(c: &mut Criterion) {
                 next = next.wrapping_add(chunk as u32);
                 let start = Instant::now();
                 for (k, r) in keys.iter().zip(&reply_keys) {
-                    black_box(paired.insert_pair(k, r, 7, 1, IDLE_TIMEOUT_MS, 1, 64));
+                    black_box(paired.insert_pair(
+                        k,
+                        r,
+                        7,
+                        1,
+                        IDLE_TIMEOUT_MS,
+                        1,
+                        Traffic::packet(64),
+                    ));
                 }
                 total += start.elapsed();
                 for k in &keys {

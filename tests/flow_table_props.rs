@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, PROBE_WINDOW};
+use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW};
 
 const TCP: u8 = 6;
 const LONG: u64 = 30 * 60 * 1000;
@@ -62,11 +62,14 @@ fn ipv4_and_ipv6_keys_never_collide() {
     assert_ne!(v4, same_bytes);
 
     let table = FlowTable::new(64, 1, 0);
-    assert_eq!(table.insert(&v4, 4, 0, LONG, 0, 0), InsertOutcome::Inserted);
+    assert_eq!(
+        table.insert(&v4, 4, 0, LONG, 0, Traffic::packet(0)),
+        InsertOutcome::Inserted
+    );
     assert!(table.lookup(&same_bytes, 0).is_none());
     assert!(table.lookup(&mapped, 0).is_none());
     assert_eq!(
-        table.insert(&same_bytes, 6, 0, LONG, 0, 0),
+        table.insert(&same_bytes, 6, 0, LONG, 0, Traffic::packet(0)),
         InsertOutcome::Inserted
     );
     assert_eq!(table.lookup(&v4, 0).map(|f| f.verdict_tag()), Some(4));
@@ -116,14 +119,14 @@ fn inserted_flow_is_found_with_its_verdict_and_counts() {
     let table = FlowTable::new(1024, 4, 0);
     let k = key(1, 1);
     assert_eq!(
-        table.insert(&k, 42, 7, LONG, 1000, 60),
+        table.insert(&k, 42, 7, LONG, 1000, Traffic::packet(60)),
         InsertOutcome::Inserted
     );
     let flow = table.lookup(&k, 1001).expect("inserted flow");
     assert_eq!(flow.key(), k);
     assert_eq!((flow.verdict_tag(), flow.generation()), (42, 7));
-    assert!(flow.touch(1002, 1500, true));
-    assert!(flow.touch(1003, 40, false));
+    assert!(flow.touch(1002, Traffic::packet(1500), true));
+    assert!(flow.touch(1003, Traffic::packet(40), false));
     let v = flow.value().unwrap();
     assert_eq!((v.forward_packets, v.forward_bytes), (2, 1560));
     assert_eq!((v.reverse_packets, v.reverse_bytes), (1, 40));
@@ -138,8 +141,14 @@ fn inserted_flow_is_found_with_its_verdict_and_counts() {
 fn second_insert_counts_the_packet_and_keeps_the_first_verdict() {
     let table = FlowTable::new(1024, 4, 0);
     let k = key(0, 1);
-    assert_eq!(table.insert(&k, 1, 1, LONG, 0, 10), InsertOutcome::Inserted);
-    assert_eq!(table.insert(&k, 2, 2, LONG, 5, 20), InsertOutcome::Existing);
+    assert_eq!(
+        table.insert(&k, 1, 1, LONG, 0, Traffic::packet(10)),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        table.insert(&k, 2, 2, LONG, 5, Traffic::packet(20)),
+        InsertOutcome::Existing
+    );
     let v = table.lookup(&k, 5).unwrap().value().unwrap();
     assert_eq!((v.verdict_tag, v.generation), (1, 1));
     assert_eq!(
@@ -154,16 +163,19 @@ fn second_insert_counts_the_packet_and_keeps_the_first_verdict() {
 fn idle_flow_dies_and_its_key_can_start_again() {
     let table = FlowTable::new(1024, 4, 0);
     let k = key(0, 1);
-    table.insert(&k, 1, 1, 100, 0, 0);
+    table.insert(&k, 1, 1, 100, 0, Traffic::packet(0));
     assert!(
         table.lookup(&k, 100).is_some(),
         "idle for exactly the timeout"
     );
     let flow = table.lookup(&k, 50).unwrap();
-    assert!(flow.touch(50, 1, true));
+    assert!(flow.touch(50, Traffic::packet(1), true));
     assert!(table.lookup(&k, 150).is_some(), "the touch refreshed it");
     assert!(table.lookup(&k, 151).is_none());
-    assert_eq!(table.insert(&k, 2, 2, 100, 151, 0), InsertOutcome::Inserted);
+    assert_eq!(
+        table.insert(&k, 2, 2, 100, 151, Traffic::packet(0)),
+        InsertOutcome::Inserted
+    );
     let v = table.lookup(&k, 151).unwrap().value().unwrap();
     assert_eq!(
         (v.verdict_tag, v.forward_packets, v.created_ms),
@@ -176,30 +188,39 @@ fn idle_flow_dies_and_its_key_can_start_again() {
 fn remove_frees_the_flow_and_the_quota() {
     let table = FlowTable::new(1024, 2, 1);
     let (a, b) = (key(1, 1), key(1, 2));
-    assert_eq!(table.insert(&a, 0, 0, LONG, 0, 0), InsertOutcome::Inserted);
+    assert_eq!(
+        table.insert(&a, 0, 0, LONG, 0, Traffic::packet(0)),
+        InsertOutcome::Inserted
+    );
     let stale = table.lookup(&a, 0).unwrap();
     assert!(table.remove(&a, 0));
     assert!(!table.remove(&a, 0));
     assert!(table.lookup(&a, 0).is_none());
     assert!(
-        !stale.touch(0, 1, true),
+        !stale.touch(0, Traffic::packet(1), true),
         "a handle to a removed flow counts nothing"
     );
     assert!(stale.value().is_none());
     assert!(!stale.update_verdict(9, 9));
     assert_eq!(table.nic_len(1), 0);
-    assert_eq!(table.insert(&b, 0, 0, LONG, 0, 0), InsertOutcome::Inserted);
+    assert_eq!(
+        table.insert(&b, 0, 0, LONG, 0, Traffic::packet(0)),
+        InsertOutcome::Inserted
+    );
 }
 
 #[test]
 fn update_verdict_rewrites_tag_and_generation() {
     let table = FlowTable::new(1024, 1, 0);
     let k = key(0, 9);
-    table.insert(&k, 1, 10, LONG, 0, 0);
+    table.insert(&k, 1, 10, LONG, 0, Traffic::packet(0));
     assert!(table.update_verdict(&k, 2, 11, 0));
     let flow = table.lookup(&k, 0).unwrap();
     assert_eq!((flow.verdict_tag(), flow.generation()), (2, 11));
-    assert!(flow.touch(1, 1, true), "verdict updates keep handles valid");
+    assert!(
+        flow.touch(1, Traffic::packet(1), true),
+        "verdict updates keep handles valid"
+    );
     assert!(!table.update_verdict(&key(0, 10), 2, 11, 0));
 }
 
@@ -208,7 +229,7 @@ fn sweep_frees_dead_flows_within_its_budget() {
     let table = FlowTable::new(256, 2, 0);
     for n in 0..40 {
         let timeout = if n % 2 == 0 { 10 } else { LONG };
-        table.insert(&key(n % 2, n), 0, 0, timeout, 0, 0);
+        table.insert(&key(n % 2, n), 0, 0, timeout, 0, Traffic::packet(0));
     }
     assert_eq!(table.len(), 40);
     let mut freed = 0;
@@ -228,8 +249,8 @@ fn sweep_frees_dead_flows_within_its_budget() {
 #[test]
 fn for_each_lists_live_flows_only() {
     let table = FlowTable::new(256, 2, 0);
-    table.insert(&key(0, 1), 11, 0, 10, 0, 5);
-    table.insert(&key(1, 2), 22, 0, LONG, 0, 6);
+    table.insert(&key(0, 1), 11, 0, 10, 0, Traffic::packet(5));
+    table.insert(&key(1, 2), 22, 0, LONG, 0, Traffic::packet(6));
     let mut seen = Vec::new();
     table.for_each(20, |k, v| seen.push((*k, v.verdict_tag, v.forward_bytes)));
     assert_eq!(seen, vec![(key(1, 2), 22, 6)]);
@@ -240,7 +261,7 @@ fn odd_parameters_are_normalised_not_fatal() {
     let table = FlowTable::new(0, 0, 0);
     assert_eq!(table.capacity(), PROBE_WINDOW);
     assert_eq!(
-        table.insert(&key(0, 1), 0, 0, LONG, 0, 0),
+        table.insert(&key(0, 1), 0, 0, LONG, 0, Traffic::packet(0)),
         InsertOutcome::NicOutOfRange
     );
     assert!(table.lookup(&key(0, 1), 0).is_none());
@@ -276,14 +297,17 @@ fn nic_over_quota_evicts_its_own_least_recently_seen_flow() {
     let table = FlowTable::new(PROBE_WINDOW, 2, 4);
     for n in 0..4 {
         assert_eq!(
-            table.insert(&key(0, n), n, 0, LONG, u64::from(n), 0),
+            table.insert(&key(0, n), n, 0, LONG, u64::from(n), Traffic::packet(0)),
             InsertOutcome::Inserted
         );
     }
-    table.lookup(&key(0, 0), 10).unwrap().touch(10, 1, true);
-    table.insert(&key(1, 100), 0, 0, LONG, 10, 0);
+    table
+        .lookup(&key(0, 0), 10)
+        .unwrap()
+        .touch(10, Traffic::packet(1), true);
+    table.insert(&key(1, 100), 0, 0, LONG, 10, Traffic::packet(0));
     assert_eq!(
-        table.insert(&key(0, 4), 4, 0, LONG, 11, 0),
+        table.insert(&key(0, 4), 4, 0, LONG, 11, Traffic::packet(0)),
         InsertOutcome::Evicted
     );
     assert!(
@@ -303,18 +327,18 @@ fn full_window_of_other_nics_flows_refuses_the_insert() {
     let table = FlowTable::new(PROBE_WINDOW, 2, 0);
     for n in 0..PROBE_WINDOW as u32 {
         assert_eq!(
-            table.insert(&key(0, n), 0, 0, LONG, 0, 0),
+            table.insert(&key(0, n), 0, 0, LONG, 0, Traffic::packet(0)),
             InsertOutcome::Inserted
         );
     }
     assert_eq!(
-        table.insert(&key(1, 1), 0, 0, LONG, 0, 0),
+        table.insert(&key(1, 1), 0, 0, LONG, 0, Traffic::packet(0)),
         InsertOutcome::Full
     );
     assert_eq!(table.stats().failed_inserts, 1);
     // Once NIC 0's flows idle out, NIC 1 takes their slots.
     assert_eq!(
-        table.insert(&key(1, 1), 0, 0, 10, LONG + 1, 0),
+        table.insert(&key(1, 1), 0, 0, 10, LONG + 1, Traffic::packet(0)),
         InsertOutcome::Inserted
     );
     assert_eq!(table.nic_len(0), PROBE_WINDOW - 1);
@@ -329,14 +353,14 @@ fn a_flooding_nic_cannot_starve_another() {
     // NIC 2 has flows before the flood, and keeps them.
     for n in 0..200 {
         assert_eq!(
-            table.insert(&key(2, n), 2, 0, LONG, 0, 0),
+            table.insert(&key(2, n), 2, 0, LONG, 0, Traffic::packet(0)),
             InsertOutcome::Inserted
         );
     }
     let mut outcomes = HashMap::new();
     for n in 0..10 * CAPACITY as u32 {
         *outcomes
-            .entry(table.insert(&key(1, n), 1, 0, LONG, 1, 0))
+            .entry(table.insert(&key(1, n), 1, 0, LONG, 1, Traffic::packet(0)))
             .or_insert(0) += 1;
     }
     assert_eq!(table.nic_len(1), quota as usize);
@@ -346,7 +370,7 @@ fn a_flooding_nic_cannot_starve_another() {
     }
     for n in 200..400 {
         assert_eq!(
-            table.insert(&key(2, n), 2, 0, LONG, 2, 0),
+            table.insert(&key(2, n), 2, 0, LONG, 2, Traffic::packet(0)),
             InsertOutcome::Inserted,
             "NIC 2 refused flow {n}"
         );
@@ -451,7 +475,7 @@ proptest! {
             match op {
                 Op::Insert { key, tag, timeout, bytes } => {
                     let k = keys[key];
-                    let got = table.insert(&k, tag, 7, timeout, now, bytes);
+                    let got = table.insert(&k, tag, 7, timeout, now, Traffic::packet(bytes));
                     match model.get_mut(&k).filter(|f| f.live(now)) {
                         Some(flow) => {
                             prop_assert_eq!(got, InsertOutcome::Existing);
@@ -476,7 +500,7 @@ proptest! {
                     if let (Some(flow), Some(reference)) = (got, expected) {
                         prop_assert_eq!(flow.key(), k);
                         if let Op::Touch { bytes, forward, .. } = op {
-                            prop_assert!(flow.touch(now, bytes, forward));
+                            prop_assert!(flow.touch(now, Traffic::packet(bytes), forward));
                             let at = if forward { 0 } else { 2 };
                             reference.counts[at] += 1;
                             reference.counts[at + 1] += bytes;
@@ -541,7 +565,7 @@ proptest! {
             if action == 0 {
                 prop_assert_eq!(table.remove(&k, 0), model.remove(&k).is_some());
             } else {
-                let got = table.insert(&k, tag, 0, LONG, 0, 0);
+                let got = table.insert(&k, tag, 0, LONG, 0, Traffic::packet(0));
                 let own = model.keys().filter(|o| o.nic == k.nic).count();
                 if model.contains_key(&k) {
                     prop_assert_eq!(got, InsertOutcome::Existing);
@@ -619,7 +643,7 @@ fn concurrent_counters_add_up() {
                                 assert_eq!(flow.key(), k);
                                 assert_eq!(flow.verdict_tag(), n);
                                 let fwd = r & (1 << 40) != 0;
-                                assert!(flow.touch(0, 100, fwd));
+                                assert!(flow.touch(0, Traffic::packet(100), fwd));
                                 if fwd {
                                     forward += 1;
                                 } else {
@@ -627,7 +651,7 @@ fn concurrent_counters_add_up() {
                                 }
                             }
                             None => {
-                                let got = table.insert(&k, n, 0, LONG, 0, 100);
+                                let got = table.insert(&k, n, 0, LONG, 0, Traffic::packet(100));
                                 assert!(
                                     matches!(
                                         got,
@@ -691,7 +715,14 @@ fn concurrent_churn_never_yields_a_wrong_or_torn_flow() {
                     if t < 2 {
                         match (r >> 20) % 3 {
                             0 => {
-                                table.insert(&k, n as u32, n * 1000 + version, LONG, 0, 1);
+                                table.insert(
+                                    &k,
+                                    n as u32,
+                                    n * 1000 + version,
+                                    LONG,
+                                    0,
+                                    Traffic::packet(1),
+                                );
                             }
                             1 => {
                                 table.remove(&k, 0);
@@ -713,7 +744,7 @@ fn concurrent_churn_never_yields_a_wrong_or_torn_flow() {
                                 flow.generation()
                             );
                         }
-                        flow.touch(0, 1, r & 1 == 0);
+                        flow.touch(0, Traffic::packet(1), r & 1 == 0);
                         hits.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -745,7 +776,7 @@ fn a_reply_is_found_with_one_lookup_of_its_own_key() {
     let k = key(1, 7);
     let r = reply_of(&k);
     assert_eq!(
-        table.insert_pair(&k, &r, 42, 3, LONG, 1_000, 100),
+        table.insert_pair(&k, &r, 42, 3, LONG, 1_000, Traffic::packet(100)),
         InsertOutcome::Inserted
     );
     let forward = table.lookup(&k, 1_001).unwrap();
@@ -754,7 +785,7 @@ fn a_reply_is_found_with_one_lookup_of_its_own_key() {
     assert!(reply.is_reply());
     assert_eq!(reply.key(), r);
     assert_eq!((reply.verdict_tag(), reply.generation()), (42, 3));
-    assert!(reply.touch(1_003, 60, false));
+    assert!(reply.touch(1_003, Traffic::packet(60), false));
     // One flow, counted in its own orientation whichever entry is asked.
     for flow in [forward, reply] {
         let v = flow.value().unwrap();
@@ -777,7 +808,7 @@ fn a_reply_is_found_with_one_lookup_of_its_own_key() {
     let mut foreign = r;
     foreign.nic = 2;
     assert_eq!(
-        table.insert_pair(&key(1, 8), &foreign, 1, 1, LONG, 1_000, 0),
+        table.insert_pair(&key(1, 8), &foreign, 1, 1, LONG, 1_000, Traffic::packet(0)),
         InsertOutcome::NicOutOfRange
     );
 }
@@ -787,9 +818,12 @@ fn a_pair_lives_while_either_side_is_seen_and_goes_as_one() {
     let table = FlowTable::new(1024, 4, 0);
     let k = key(0, 3);
     let r = reply_of(&k);
-    table.insert_pair(&k, &r, 1, 1, 100, 0, 10);
+    table.insert_pair(&k, &r, 1, 1, 100, 0, Traffic::packet(10));
     // Only the replies keep coming: the flow stays.
-    assert!(table.lookup(&r, 90).unwrap().touch(90, 10, false));
+    assert!(table
+        .lookup(&r, 90)
+        .unwrap()
+        .touch(90, Traffic::packet(10), false));
     assert!(table.lookup(&k, 150).is_some());
     assert_eq!(table.sweep(150, 1024), 0);
     // Both sides idle past the timeout: dead by either key, and one sweep
@@ -799,7 +833,7 @@ fn a_pair_lives_while_either_side_is_seen_and_goes_as_one() {
     assert_eq!(table.sweep(191, 1024), 1);
     assert_eq!(table.len(), 0);
     assert_eq!(
-        table.insert_pair(&k, &r, 2, 2, 100, 200, 10),
+        table.insert_pair(&k, &r, 2, 2, 100, 200, Traffic::packet(10)),
         InsertOutcome::Inserted
     );
     // Removing by the reply key takes the whole flow.
@@ -815,17 +849,20 @@ fn a_pair_counts_once_against_the_quota() {
     for n in 0..2 {
         let k = key(1, n);
         assert_eq!(
-            table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 0, 0),
+            table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 0, Traffic::packet(0)),
             InsertOutcome::Inserted
         );
     }
     assert_eq!((table.nic_len(1), table.len()), (2, 2));
     // Over the quota the NIC replaces its own least recently seen flow,
     // both entries of it.
-    assert!(table.lookup(&key(1, 0), 5).unwrap().touch(5, 1, true));
+    assert!(table
+        .lookup(&key(1, 0), 5)
+        .unwrap()
+        .touch(5, Traffic::packet(1), true));
     let k = key(1, 9);
     assert_eq!(
-        table.insert_pair(&k, &reply_of(&k), 9, 1, LONG, 10, 0),
+        table.insert_pair(&k, &reply_of(&k), 9, 1, LONG, 10, Traffic::packet(0)),
         InsertOutcome::Evicted
     );
     assert_eq!(table.nic_len(1), 2);
@@ -836,7 +873,15 @@ fn a_pair_counts_once_against_the_quota() {
     // Another NIC is untouched by the first one's quota.
     let other = key(0, 1);
     assert_eq!(
-        table.insert_pair(&other, &reply_of(&other), 1, 1, LONG, 10, 0),
+        table.insert_pair(
+            &other,
+            &reply_of(&other),
+            1,
+            1,
+            LONG,
+            10,
+            Traffic::packet(0)
+        ),
         InsertOutcome::Inserted
     );
 }
@@ -847,7 +892,7 @@ fn a_handle_does_nothing_once_its_flow_has_left_the_slot() {
     // certainly reused.
     let table = FlowTable::new(PROBE_WINDOW, 2, 0);
     let k = key(0, 1);
-    table.insert_pair(&k, &reply_of(&k), 5, 1, LONG, 0, 0);
+    table.insert_pair(&k, &reply_of(&k), 5, 1, LONG, 0, Traffic::packet(0));
     let stale = table.lookup(&reply_of(&k), 0).unwrap().handle();
     let stale_forward = table.lookup(&k, 0).unwrap().handle();
     assert!(table.remove_flow(stale, 1));
@@ -855,15 +900,15 @@ fn a_handle_does_nothing_once_its_flow_has_left_the_slot() {
     for n in 2..10 {
         let k = key(0, n);
         assert_eq!(
-            table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 2, 0),
+            table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 2, Traffic::packet(0)),
             InsertOutcome::Inserted
         );
         fresh.push(k);
     }
     assert_eq!(table.len(), 8);
     for stale in [stale, stale_forward] {
-        assert!(!table.touch(stale, 3, 1_000, false));
-        assert!(!table.touch(stale, 3, 1_000, true));
+        assert!(!table.touch(stale, 3, Traffic::packet(1_000), false));
+        assert!(!table.touch(stale, 3, Traffic::packet(1_000), true));
         assert!(!table.shorten_idle_timeout(stale, 1));
         assert!(!table.update_verdict_of(stale, 99, 99));
         assert!(!table.remove_flow(stale, 3));
@@ -997,7 +1042,7 @@ proptest! {
             match op {
                 PairOp::Insert { key, tag, bytes } => {
                     let k = keys[key];
-                    let got = table.insert_pair(&k, &reply_of(&k), tag, 7, TIMEOUT, now, bytes);
+                    let got = table.insert_pair(&k, &reply_of(&k), tag, 7, TIMEOUT, now, Traffic::packet(bytes));
                     match model.get_mut(&k).filter(|f| f.live(now)) {
                         Some(flow) => {
                             prop_assert_eq!(got, InsertOutcome::Existing);
@@ -1023,7 +1068,7 @@ proptest! {
                     if let (Some(flow), Some(reference)) = (got, expected) {
                         prop_assert_eq!(flow.is_reply(), reply);
                         prop_assert_eq!(flow.key(), asked);
-                        prop_assert!(flow.touch(now, bytes, !reply));
+                        prop_assert!(flow.touch(now, Traffic::packet(bytes), !reply));
                         let side = usize::from(reply);
                         reference.counts[2 * side] += 1;
                         reference.counts[2 * side + 1] += bytes;
@@ -1153,7 +1198,7 @@ fn concurrent_pair_churn_never_yields_a_wrong_or_torn_entry() {
                                     n * 1000 + version,
                                     LONG,
                                     0,
-                                    1,
+                                    Traffic::packet(1),
                                 );
                             }
                             1 => {
@@ -1189,7 +1234,7 @@ fn concurrent_pair_churn_never_yields_a_wrong_or_torn_entry() {
                                 flow.generation()
                             );
                         }
-                        flow.touch(0, 1, !reply);
+                        flow.touch(0, Traffic::packet(1), !reply);
                         hits.fetch_add(1, Ordering::Relaxed);
                     }
                 }

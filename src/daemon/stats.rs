@@ -7,6 +7,7 @@
 //! room of the daemon.
 
 use crate::dataplane::DropReason;
+use crate::engine::flow_table::Traffic;
 use crate::topology::TiVec;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -89,40 +90,36 @@ impl WorkerCounters {
         }
     }
 
+    /// Counts what the NIC sent into the fabric: wire packets (a
+    /// super-packet's segments or datagrams) and their bytes.
     #[inline]
-    pub fn received(&self, port: PortId, bytes: usize) {
+    pub fn received(&self, port: PortId, traffic: Traffic) {
         if let Some(c) = self.ports.get(port) {
-            c.rx_packets.fetch_add(1, Relaxed);
-            c.rx_bytes.fetch_add(bytes as u64, Relaxed);
+            c.rx_packets.fetch_add(traffic.packets, Relaxed);
+            c.rx_bytes.fetch_add(traffic.bytes, Relaxed);
         }
     }
 
+    /// Counts what the fabric delivered to the NIC, as [`Self::received`].
     #[inline]
-    pub fn delivered(&self, port: PortId, bytes: usize) {
+    pub fn delivered(&self, port: PortId, traffic: Traffic) {
         if let Some(c) = self.ports.get(port) {
-            c.tx_packets.fetch_add(1, Relaxed);
-            c.tx_bytes.fetch_add(bytes as u64, Relaxed);
+            c.tx_packets.fetch_add(traffic.packets, Relaxed);
+            c.tx_bytes.fetch_add(traffic.bytes, Relaxed);
         }
     }
 
+    /// Counts one dropped packet (one that could not be read as more).
     #[inline]
     pub fn dropped(&self, port: PortId, reason: DropReason) {
         self.dropped_many(port, reason, 1);
     }
 
-    /// `packets` written at once (a UDP super-packet) of `bytes` in all.
+    /// Counts `packets` wire packets dropped for `reason`.
     #[inline]
-    pub fn delivered_many(&self, port: PortId, packets: usize, bytes: usize) {
+    pub fn dropped_many(&self, port: PortId, reason: DropReason, packets: u64) {
         if let Some(c) = self.ports.get(port) {
-            c.tx_packets.fetch_add(packets as u64, Relaxed);
-            c.tx_bytes.fetch_add(bytes as u64, Relaxed);
-        }
-    }
-
-    #[inline]
-    pub fn dropped_many(&self, port: PortId, reason: DropReason, packets: usize) {
-        if let Some(c) = self.ports.get(port) {
-            c.drops[reason as usize].fetch_add(packets as u64, Relaxed);
+            c.drops[reason as usize].fetch_add(packets, Relaxed);
         }
     }
 }

@@ -27,7 +27,8 @@ use crate::dataplane::coalesce::{Offer, UdpCoalescer, VIRTIO_NET_HDR_LEN};
 use crate::dataplane::nat::translate;
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
-use crate::host::{TunQueue, VNET_HDR_LEN};
+use crate::engine::flow_table::Traffic;
+use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
 use crate::topology::{Direction, NicIdx};
 use arc_swap::ArcSwap;
 use nix::errno::Errno;
@@ -231,19 +232,25 @@ impl Worker {
             return;
         };
         let egress = NicIdx::from(run.egress);
+        // Each joined datagram is a packet of its own on the wire.
+        let traffic = Traffic {
+            packets: run.datagrams as u64,
+            bytes: run.bytes as u64,
+        };
         let port = plane.port_id(egress);
         let queue = plane
             .ports
             .get(egress)
             .and_then(|p| p.queues.get(self.index));
         match queue.map(|q| q.send(run.packet)) {
-            Some(Ok(_)) => self.counters.delivered_many(port, run.datagrams, run.bytes),
-            Some(Err(e)) => self
-                .counters
-                .dropped_many(port, send_error_reason(&e), run.datagrams),
+            Some(Ok(_)) => self.counters.delivered(port, traffic),
+            Some(Err(e)) => {
+                self.counters
+                    .dropped_many(port, send_error_reason(&e), traffic.packets)
+            }
             None => self
                 .counters
-                .dropped_many(port, DropReason::EgressGone, run.datagrams),
+                .dropped_many(port, DropReason::EgressGone, traffic.packets),
         }
     }
 
@@ -279,8 +286,16 @@ impl Worker {
                 self.counters.dropped(port, DropReason::Malformed);
                 continue;
             }
-            self.counters.received(port, len - VNET_HDR_LEN);
-            let verdict = match PacketView::parse(&buf[VNET_HDR_LEN..len]) {
+            // Counted as the packets it stands for on the wire: a
+            // super-packet is its segments or datagrams.
+            let parsed = PacketView::parse(&buf[VNET_HDR_LEN..len])
+                .map(|view| view.segmented(gso_segment_size(&buf[..VNET_HDR_LEN])));
+            let traffic = match &parsed {
+                Ok(view) => view.traffic(),
+                Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
+            };
+            self.counters.received(port, traffic);
+            let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
                     if let (Some(denies), Verdict::Drop { reason, at, rule }) =
@@ -304,13 +319,15 @@ impl Worker {
                 Verdict::Translate { nic, rewrite } => {
                     let partial = buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
                     if translate(&mut buf[VNET_HDR_LEN..len], rewrite, partial).is_err() {
-                        self.counters.dropped(port, DropReason::Malformed);
+                        self.counters
+                            .dropped_many(port, DropReason::Malformed, traffic.packets);
                         continue;
                     }
                     nic
                 }
                 Verdict::Drop { reason, at, .. } => {
-                    self.counters.dropped(plane.port_id(at), reason);
+                    self.counters
+                        .dropped_many(plane.port_id(at), reason, traffic.packets);
                     continue;
                 }
             };
@@ -339,11 +356,17 @@ impl Worker {
             let sent = out.map(|q| q.send(&buf[..len]));
             let egress_port = plane.port_id(egress);
             match sent {
-                Some(Ok(_)) => self.counters.delivered(egress_port, len - VNET_HDR_LEN),
+                Some(Ok(_)) => self.counters.delivered(egress_port, traffic),
                 // A full egress queue loses the packet, as a full
                 // link would.
-                Some(Err(e)) => self.counters.dropped(egress_port, send_error_reason(&e)),
-                None => self.counters.dropped(egress_port, DropReason::EgressGone),
+                Some(Err(e)) => {
+                    self.counters
+                        .dropped_many(egress_port, send_error_reason(&e), traffic.packets)
+                }
+                None => {
+                    self.counters
+                        .dropped_many(egress_port, DropReason::EgressGone, traffic.packets)
+                }
             }
         }
         Ok(())

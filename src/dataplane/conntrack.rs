@@ -178,7 +178,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         let reply = flow.is_reply();
         // (An entry that left its slot meanwhile still admits this packet.)
         let last_seen_ms = flow
-            .touch_seen(now_ms, p.len as u64, !reply)
+            .touch_seen(now_ms, p.traffic(), !reply)
             .unwrap_or(now_ms);
         Some(Admission {
             generation: flow.generation(),
@@ -209,7 +209,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
                 generation,
                 idle_timeout_ms,
                 now_ms,
-                p.len as u64,
+                p.traffic(),
             );
         }
     }
@@ -298,7 +298,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
                 marks,
                 idle_timeout_ms,
                 now_ms,
-                p.len as u64,
+                p.traffic(),
             );
         }
     }

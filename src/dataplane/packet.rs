@@ -4,10 +4,13 @@
 //! malformed and dropped by the caller.
 //!
 //! Packets may be GSO super-packets (up to 64 KiB of TCP or UDP with one
-//! header): they are described once, exactly like a single segment.
+//! header): they are described once, exactly like a single segment, and
+//! [`PacketView::segmented`] says how many packets they stand for on the
+//! wire, which is what every counter counts.
 
 use super::nat::Rewrite;
 use crate::engine::classifier::PacketKey;
+use crate::engine::flow_table::Traffic;
 use crate::topology::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use etherparse::{IpSlice, Ipv6ExtensionSlice};
 
@@ -36,8 +39,16 @@ pub struct PacketView {
     /// True for broadcast, multicast and other destinations Azure never
     /// delivers (layer 3 only).
     pub unroutable_destination: bool,
-    /// Total IP length in bytes.
+    /// IP bytes on the wire: the packet's length, or for a super-packet
+    /// the lengths of the segments it stands for, each with its headers.
     pub len: usize,
+    /// Packets on the wire: 1, or the segments (TCP) or datagrams (UDP) of
+    /// a super-packet ([`PacketView::segmented`]).
+    pub packets: u32,
+    /// The IP and transport headers every segment repeats (IP header with
+    /// options or extensions, then the TCP or UDP header); 0 when the
+    /// packet is neither TCP nor UDP, or is a fragment.
+    pub headers_len: u16,
     /// Set when the packet is a fragment of a larger datagram.
     pub fragment: Option<Fragment>,
 }
@@ -87,6 +98,34 @@ impl PacketView {
             }
         }
         view
+    }
+
+    /// The packet as it is counted: its wire packets and bytes.
+    #[inline]
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            packets: u64::from(self.packets),
+            bytes: self.len as u64,
+        }
+    }
+
+    /// The view of a GSO super-packet whose segments carry `gso_size` bytes
+    /// of transport payload each (the virtio-net header's `gso_size`; 0 for
+    /// a packet that is not one): it stands for that many TCP segments or
+    /// UDP datagrams, the last one shorter, each with its own copy of the
+    /// headers. Packets that are not TCP or UDP, and fragments, are one
+    /// packet whatever the header says.
+    #[inline]
+    pub fn segmented(mut self, gso_size: u16) -> PacketView {
+        let headers = usize::from(self.headers_len);
+        if gso_size == 0 || headers == 0 {
+            return self;
+        }
+        let payload = self.len.saturating_sub(headers);
+        let segments = payload.div_ceil(usize::from(gso_size)).max(1);
+        self.packets = u32::try_from(segments).unwrap_or(u32::MAX);
+        self.len = payload + segments * headers;
+        self
     }
 
     /// True for fragments whose ports matter to connection tracking (TCP,
@@ -166,6 +205,18 @@ impl PacketView {
             IPPROTO_TCP if first_fragment => data.get(13).copied().unwrap_or(0),
             _ => 0,
         };
+        // What each segment of a super-packet repeats: the IP header (the
+        // transport data starts right after it) and the transport header.
+        let transport_header = match proto {
+            IPPROTO_TCP if fragment.is_none() => data.get(12).map(|b| usize::from(b >> 4) * 4),
+            IPPROTO_UDP if fragment.is_none() => Some(8),
+            _ => None,
+        };
+        let ip_header = (data.as_ptr() as usize).saturating_sub(packet.as_ptr() as usize);
+        let headers_len = transport_header
+            .filter(|&t| t <= data.len())
+            .and_then(|t| u16::try_from(ip_header + t).ok())
+            .unwrap_or(0);
         let unroutable_destination = match dst {
             std::net::IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_unspecified(),
             std::net::IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
@@ -183,6 +234,8 @@ impl PacketView {
             blocked_protocol: BLOCKED_PROTOCOLS.contains(&proto),
             unroutable_destination,
             len: packet.len(),
+            packets: 1,
+            headers_len,
             fragment,
         })
     }
@@ -302,5 +355,80 @@ mod tests {
         let mut gre = udp4();
         gre[9] = 47;
         assert!(PacketView::parse(&gre).unwrap().blocked_protocol);
+    }
+
+    /// The segments a super-packet is cut into, the simple way: the payload
+    /// in `gso_size` pieces, each behind its own copy of the headers.
+    fn segments_of(packet: &[u8], headers: usize, gso_size: usize) -> Vec<usize> {
+        packet[headers..]
+            .chunks(gso_size)
+            .map(|piece| headers + piece.len())
+            .collect()
+    }
+
+    fn assert_counts_like_its_segments(packet: &[u8], headers: usize, gso_size: u16) {
+        let view = PacketView::parse(packet).unwrap();
+        assert_eq!(usize::from(view.headers_len), headers);
+        let segments = segments_of(packet, headers, usize::from(gso_size));
+        let counted = view.segmented(gso_size).traffic();
+        assert_eq!(counted.packets, segments.len() as u64);
+        assert_eq!(counted.bytes, segments.iter().sum::<usize>() as u64);
+    }
+
+    #[test]
+    fn a_tcp_super_packet_counts_as_its_segments() {
+        // IPv4, and a TCP header with timestamps: 20 + 32 bytes a segment.
+        let payload = vec![0xab; 64_000];
+        let mut v4 = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
+            .tcp(40000, 5201, 1, 1024)
+            .options(&[etherparse::TcpOptionElement::Timestamp(1, 2)])
+            .unwrap()
+            .write(&mut v4, &payload)
+            .unwrap();
+        assert_counts_like_its_segments(&v4, 52, 1448);
+        // IPv6 without options: 40 + 20, the last segment shorter.
+        let mut v6 = Vec::new();
+        PacketBuilder::ipv6([0x20; 16], [0x21; 16], 64)
+            .tcp(40000, 5201, 1, 1024)
+            .write(&mut v6, &payload[..10_001])
+            .unwrap();
+        assert_counts_like_its_segments(&v6, 60, 1440);
+    }
+
+    #[test]
+    fn a_udp_super_packet_counts_as_its_datagrams() {
+        let payload = vec![7; 50 * 1200];
+        let mut v4 = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 2, 1, 4], 64)
+            .udp(5000, 9999)
+            .write(&mut v4, &payload)
+            .unwrap();
+        assert_counts_like_its_segments(&v4, 28, 1200);
+        let mut v6 = Vec::new();
+        PacketBuilder::ipv6([0x20; 16], [0x21; 16], 64)
+            .udp(5000, 9999)
+            .write(&mut v6, &payload[..1200 * 7 + 5])
+            .unwrap();
+        assert_counts_like_its_segments(&v6, 48, 1200);
+    }
+
+    #[test]
+    fn packets_that_are_not_super_packets_count_once() {
+        let plain = PacketView::parse(&udp4()).unwrap();
+        assert_eq!(plain.segmented(0).traffic(), Traffic::packet(33));
+        // ICMP and fragments carry no segmentation, whatever a header says.
+        let mut ping = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 2, 1, 4], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut ping, &[0; 3000])
+            .unwrap();
+        let view = PacketView::parse(&ping).unwrap();
+        assert_eq!(view.segmented(1400).traffic(), Traffic::packet(3028));
+        let fragment = PacketView::parse(&udp6_fragment(0, true)).unwrap();
+        assert_eq!(
+            fragment.segmented(8).traffic(),
+            Traffic::packet(fragment.len as u64)
+        );
     }
 }

@@ -328,6 +328,23 @@ pub struct FlowValue {
     pub reverse_bytes: u64,
 }
 
+/// What one packet as read stands for on the wire: the segments or
+/// datagrams it carries and their bytes. A GSO super-packet is many packets
+/// (Azure counts packets on the wire, never super-packets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Traffic {
+    /// One packet of `bytes` bytes.
+    #[inline]
+    pub const fn packet(bytes: u64) -> Traffic {
+        Traffic { packets: 1, bytes }
+    }
+}
+
 /// What [`FlowTable::insert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InsertOutcome {
@@ -503,16 +520,16 @@ impl Slot {
         }
     }
 
-    /// Counts a packet; returns when this entry was last seen before it.
+    /// Counts `traffic`; returns when this entry was last seen before it.
     #[inline]
-    fn count(&self, now_ms: u64, bytes: u64, forward: bool) -> u64 {
+    fn count(&self, now_ms: u64, traffic: Traffic, forward: bool) -> u64 {
         let (packets, total) = if forward {
             (&self.forward_packets, &self.forward_bytes)
         } else {
             (&self.reverse_packets, &self.reverse_bytes)
         };
-        packets.fetch_add(1, Ordering::Relaxed);
-        total.fetch_add(bytes, Ordering::Relaxed);
+        packets.fetch_add(traffic.packets, Ordering::Relaxed);
+        total.fetch_add(traffic.bytes, Ordering::Relaxed);
         // Most packets arrive within the same coarse millisecond: skip the
         // store then, so the cache line is not dirtied for nothing.
         let last_seen = self.last_seen_ms.load(Ordering::Relaxed);
@@ -531,7 +548,7 @@ impl Slot {
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
-        first_packet_bytes: Option<u64>,
+        first_packet: Option<Traffic>,
         partner: u64,
     ) {
         for (field, word) in self.key.iter().zip(words) {
@@ -543,9 +560,9 @@ impl Slot {
             .store(idle_timeout_ms, Ordering::Relaxed);
         self.created_ms.store(now_ms, Ordering::Relaxed);
         self.last_seen_ms.store(now_ms, Ordering::Relaxed);
-        let (packets, bytes) = first_packet_bytes.map_or((0, 0), |b| (1, b));
-        self.forward_packets.store(packets, Ordering::Relaxed);
-        self.forward_bytes.store(bytes, Ordering::Relaxed);
+        let first = first_packet.unwrap_or_default();
+        self.forward_packets.store(first.packets, Ordering::Relaxed);
+        self.forward_bytes.store(first.bytes, Ordering::Relaxed);
         self.reverse_packets.store(0, Ordering::Relaxed);
         self.reverse_bytes.store(0, Ordering::Relaxed);
         self.partner.store(partner, Ordering::Relaxed);
@@ -622,19 +639,19 @@ impl FlowRef<'_> {
         self.handle
     }
 
-    /// Counts one packet of `bytes` on the flow, in the flow's orientation
-    /// if `forward`, else as a reply, and refreshes its last-seen time.
+    /// Counts `traffic` on the flow, in the flow's orientation if
+    /// `forward`, else as replies, and refreshes its last-seen time.
     /// Returns false, counting nothing, if the entry has left its slot since
     /// the lookup.
     #[inline]
-    pub fn touch(&self, now_ms: u64, bytes: u64, forward: bool) -> bool {
-        self.table.touch(self.handle, now_ms, bytes, forward)
+    pub fn touch(&self, now_ms: u64, traffic: Traffic, forward: bool) -> bool {
+        self.table.touch(self.handle, now_ms, traffic, forward)
     }
 
     /// See [`FlowTable::touch_seen`].
     #[inline]
-    pub fn touch_seen(&self, now_ms: u64, bytes: u64, forward: bool) -> Option<u64> {
-        self.table.touch_seen(self.handle, now_ms, bytes, forward)
+    pub fn touch_seen(&self, now_ms: u64, traffic: Traffic, forward: bool) -> Option<u64> {
+        self.table.touch_seen(self.handle, now_ms, traffic, forward)
     }
 
     /// See [`FlowTable::keep_alive`].
@@ -949,8 +966,8 @@ impl FlowTable {
     /// Counts one packet on the entry `handle` names (see
     /// [`FlowRef::touch`]). Returns false if the entry left its slot.
     #[inline]
-    pub fn touch(&self, handle: FlowHandle, now_ms: u64, bytes: u64, forward: bool) -> bool {
-        self.touch_seen(handle, now_ms, bytes, forward).is_some()
+    pub fn touch(&self, handle: FlowHandle, now_ms: u64, traffic: Traffic, forward: bool) -> bool {
+        self.touch_seen(handle, now_ms, traffic, forward).is_some()
     }
 
     /// [`FlowTable::touch`], returning when the entry was last seen before
@@ -960,14 +977,14 @@ impl FlowTable {
         &self,
         handle: FlowHandle,
         now_ms: u64,
-        bytes: u64,
+        traffic: Traffic,
         forward: bool,
     ) -> Option<u64> {
         let state_word = self.states.get(handle.index)?;
         if !same_flow(state_word.load(Ordering::Relaxed), handle.state) {
             return None;
         }
-        Some(self.slots[handle.index].count(now_ms, bytes, forward))
+        Some(self.slots[handle.index].count(now_ms, traffic, forward))
     }
 
     /// Marks the entry `handle` names as seen at `now_ms`, without counting
@@ -1065,7 +1082,7 @@ impl FlowTable {
         same_flow(state_word.load(Ordering::Relaxed), s0).then_some(value)
     }
 
-    /// Records a new flow whose first packet has `bytes` bytes, or counts
+    /// Records a new flow with its first packet's `first_packet`, or counts
     /// the packet on the live flow the key already has. No lock, allocation
     /// or system call.
     pub fn insert(
@@ -1075,7 +1092,7 @@ impl FlowTable {
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
-        bytes: u64,
+        first_packet: Traffic,
     ) -> InsertOutcome {
         self.insert_entries(
             key,
@@ -1084,7 +1101,7 @@ impl FlowTable {
             generation,
             idle_timeout_ms,
             now_ms,
-            bytes,
+            first_packet,
         )
     }
 
@@ -1106,7 +1123,7 @@ impl FlowTable {
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
-        bytes: u64,
+        first_packet: Traffic,
     ) -> InsertOutcome {
         self.insert_entries(
             key,
@@ -1115,7 +1132,7 @@ impl FlowTable {
             generation,
             idle_timeout_ms,
             now_ms,
-            bytes,
+            first_packet,
         )
     }
 
@@ -1129,7 +1146,7 @@ impl FlowTable {
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
-        bytes: u64,
+        first_packet: Traffic,
     ) -> InsertOutcome {
         let outcome = self.try_insert(
             key,
@@ -1138,7 +1155,7 @@ impl FlowTable {
             generation,
             idle_timeout_ms,
             now_ms,
-            bytes,
+            first_packet,
         );
         let counter = match outcome {
             InsertOutcome::Inserted => &self.inserted,
@@ -1167,7 +1184,7 @@ impl FlowTable {
         probe: &Probe,
         nic: u32,
         now_ms: u64,
-        existing: Option<u64>,
+        existing: Option<Traffic>,
         exclude: usize,
         thorough: bool,
     ) -> Result<Scan, ()> {
@@ -1198,9 +1215,9 @@ impl FlowTable {
                 continue;
             }
             let dead = self.pair_dead(expired, partner, now_ms);
-            if let Some(bytes) = existing.filter(|_| words == probe.words && !dead) {
+            if let Some(traffic) = existing.filter(|_| words == probe.words && !dead) {
                 let handle = FlowHandle { index, state };
-                self.touch(handle, now_ms, bytes, !is_reply(state));
+                self.touch(handle, now_ms, traffic, !is_reply(state));
                 return Err(());
             }
             // A slot whose verdict is being rewritten is in use, and a
@@ -1238,7 +1255,7 @@ impl FlowTable {
         generation: u64,
         idle_timeout_ms: u64,
         now_ms: u64,
-        bytes: u64,
+        first_packet: Traffic,
     ) -> InsertOutcome {
         let Some(nic_flows) = self.nic_flows.get(key.nic as usize) else {
             return InsertOutcome::NicOutOfRange;
@@ -1251,8 +1268,14 @@ impl FlowTable {
         for _ in 0..INSERT_ATTEMPTS {
             // Most inserts find a free slot: take it without weighing the
             // other flows of the window.
-            let Ok(quick) = self.scan(&probe, key.nic, now_ms, Some(bytes), usize::MAX, false)
-            else {
+            let Ok(quick) = self.scan(
+                &probe,
+                key.nic,
+                now_ms,
+                Some(first_packet),
+                usize::MAX,
+                false,
+            ) else {
                 return InsertOutcome::Existing;
             };
             let quick_choice = match (quick.same_key_dead, quick.free) {
@@ -1264,7 +1287,14 @@ impl FlowTable {
             };
             let scan = match quick_choice {
                 Some(_) => Scan::default(),
-                None => match self.scan(&probe, key.nic, now_ms, Some(bytes), usize::MAX, true) {
+                None => match self.scan(
+                    &probe,
+                    key.nic,
+                    now_ms,
+                    Some(first_packet),
+                    usize::MAX,
+                    true,
+                ) {
                     Ok(scan) => scan,
                     Err(()) => return InsertOutcome::Existing,
                 },
@@ -1409,7 +1439,7 @@ impl FlowTable {
                 generation,
                 idle_timeout_ms,
                 now_ms,
-                Some(bytes),
+                Some(first_packet),
                 partner.map_or(NO_PARTNER, |(index, state)| link(index, state)),
             );
             if let Some((index, state)) = partner {
@@ -1838,7 +1868,7 @@ mod tests {
             40000,
             7400,
         );
-        table.insert(&key, 7, 1, 240_000, 1_000, 60);
+        table.insert(&key, 7, 1, 240_000, 1_000, Traffic::packet(60));
         let flow = table.lookup(&key, 1_000).unwrap();
         assert!(flow.shorten_idle_timeout(5_000));
         assert_eq!(flow.value().unwrap().idle_timeout_ms, 5_000);
@@ -1912,7 +1942,7 @@ mod loom_tests {
         model(|| {
             let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
             let k = key(1);
-            table.insert_pair(&k, &reply(&k), 1, 100, 1_000, 0, 0);
+            table.insert_pair(&k, &reply(&k), 1, 100, 1_000, 0, Traffic::packet(0));
             let writer = {
                 let table = table.clone();
                 thread::spawn(move || {
@@ -1942,12 +1972,12 @@ mod loom_tests {
         model(|| {
             let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
             let (a, b) = (key(1), key(2));
-            table.insert_pair(&a, &reply(&a), 1, 1, 1_000, 0, 0);
+            table.insert_pair(&a, &reply(&a), 1, 1, 1_000, 0, Traffic::packet(0));
             let writer = {
                 let table = table.clone();
                 thread::spawn(move || {
                     table.remove(&a, 0);
-                    table.insert_pair(&b, &reply(&b), 2, 2, 1_000, 0, 0);
+                    table.insert_pair(&b, &reply(&b), 2, 2, 1_000, 0, Traffic::packet(0));
                 })
             };
             for asked in [a, reply(&a)] {
@@ -1976,7 +2006,7 @@ mod loom_tests {
             let writer = {
                 let table = table.clone();
                 thread::spawn(move || {
-                    table.insert_pair(&k, &reply(&k), 7, 70, 1_000, 0, 0);
+                    table.insert_pair(&k, &reply(&k), 7, 70, 1_000, 0, Traffic::packet(0));
                 })
             };
             if let Some(flow) = table.lookup(&reply(&k), 0) {

@@ -36,4 +36,4 @@ pub use lab::{
     DEFAULT_MTU, INTERFACE_NAME,
 };
 pub use netlink::InterfaceConfig;
-pub use tun::{Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};
+pub use tun::{gso_segment_size, Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};

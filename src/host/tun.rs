@@ -28,6 +28,31 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 /// Length of the `virtio_net_hdr` that precedes every packet on a queue.
 pub const VNET_HDR_LEN: usize = tun_rs::VIRTIO_NET_HDR_LEN;
 
+/// The `gso_type` flag of TCP super-packets with ECN set (not a type of
+/// its own).
+const GSO_ECN: u8 = 0x80;
+
+/// The transport payload each segment of a GSO super-packet carries, as
+/// the packet's leading `virtio_net_hdr` gives it: TCP segmentation (TSO4,
+/// TSO6) or UDP segmentation (USO). 0 for a packet the kernel did not mark
+/// for segmentation, or for a header too short to read.
+#[inline]
+pub fn gso_segment_size(vnet_header: &[u8]) -> u16 {
+    match tun_rs::VirtioNetHdr::decode(vnet_header) {
+        Ok(header)
+            if matches!(
+                header.gso_type & !GSO_ECN,
+                tun_rs::VIRTIO_NET_HDR_GSO_TCPV4
+                    | tun_rs::VIRTIO_NET_HDR_GSO_TCPV6
+                    | tun_rs::VIRTIO_NET_HDR_GSO_UDP_L4
+            ) =>
+        {
+            header.gso_size
+        }
+        _ => 0,
+    }
+}
+
 /// Largest number of queues the kernel allows on one TUN device.
 pub const MAX_QUEUES: usize = 256;
 

@@ -1,0 +1,196 @@
+//! Counters count packets as Azure does, on the wire: a GSO super-packet
+//! counts as the TCP segments or UDP datagrams it stands for, whether the
+//! sender's kernel made it or the fabric joined the datagrams, in the NIC
+//! counters, the drop reasons and `flows`. Real traffic from real sockets
+//! and iperf3, in a real lab. Needs root (see `common::require_root`).
+
+mod common;
+
+use common::Lab;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vnetd::daemon::report::flows_of;
+use vnetd::dataplane::DropReason;
+
+const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
+
+/// The built-in lab, with vm2's subnet also denying UDP 9999.
+fn lab_denying_udp_9999(prefix: &str) -> Lab {
+    let text = common::with_netns_prefix(HUB_SPOKE, prefix).replace(
+        "    security_rules:\n      - name: deny-telnet\n",
+        "    security_rules:\n      - {name: deny-udp-9999, priority: 110, direction: Inbound, access: Deny, protocol: Udp, source_port_range: '*', destination_port_range: '9999', source_address_prefix: '*', destination_address_prefix: '*'}\n      - name: deny-telnet\n",
+    );
+    Lab::start_exact(prefix, &text)
+}
+
+/// Waits (10 s at most) until `count()` reaches `want`, and returns the
+/// count then: the last packets may still be in the fabric when the sender
+/// returns. A count that passes `want` is returned at once.
+fn count_reaching(want: u64, count: impl Fn() -> u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = count();
+        if now >= want || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Packets forward and bytes forward of `nic`'s flow of `protocol` to
+/// `destination` (the flow with the most bytes, when there are several).
+fn flow_counts(lab: &Lab, nic: &str, protocol: &str, destination: &str) -> (u64, u64) {
+    flows_of(lab.daemon(), Some(nic))
+        .into_iter()
+        .filter(|f| f.protocol == protocol && f.destination == destination)
+        .map(|f| (f.packets_forward, f.bytes_forward))
+        .max_by_key(|&(_, bytes)| bytes)
+        .unwrap_or_else(|| panic!("no {protocol} flow of {nic} to {destination}"))
+}
+
+#[test]
+fn denied_datagrams_count_one_by_one_however_they_were_batched() {
+    let lab = lab_denying_udp_9999("cnt");
+    let vm2 = || lab.stats("vm2").drops_for(DropReason::NsgInbound);
+    let to: SocketAddr = "10.2.1.4:9999".parse().unwrap();
+
+    // 256 datagrams in one burst: the fabric joins them on their way to
+    // the NVA, whose kernel forwards the joined runs whole.
+    const BURST: u64 = 256;
+    let sender = common::udp_client_for(&lab.ns("vm1"), to);
+    for _ in 0..BURST {
+        sender.send_to(&[7u8; 1200], to).unwrap();
+    }
+    assert_eq!(count_reaching(BURST, vm2), BURST, "one drop per datagram");
+
+    // 1000 datagrams sent 50 per send with UDP segmentation offload: the
+    // sender's kernel hands the fabric 20 super-packets.
+    const SENDS: u64 = 20;
+    const PER_SEND: usize = 50;
+    let gso = common::udp_client_for(&lab.ns("vm1"), to);
+    nix::sys::socket::setsockopt(&gso, nix::sys::socket::sockopt::UdpGsoSegment, &1200)
+        .expect("UDP_SEGMENT");
+    for _ in 0..SENDS {
+        let sent = gso.send_to(&[9u8; 1200 * PER_SEND], to).unwrap();
+        assert_eq!(sent, 1200 * PER_SEND);
+    }
+    let all = BURST + SENDS * PER_SEND as u64;
+    assert_eq!(count_reaching(all, vm2), all, "one drop per datagram");
+
+    // Every other count agrees: what vm1 sent, what crossed the NVA, and
+    // vm1's flow, each datagram 20 + 8 + 1200 bytes.
+    let vm1 = lab.stats("vm1");
+    let nva1 = lab.stats("nva1");
+    assert_eq!(nva1.tx_packets, all, "delivered to the NVA");
+    // (Less the kernel's IPv6 multicast chatter, which Azure never carries.)
+    let chatter = nva1.drops_for(DropReason::Unroutable);
+    assert_eq!(nva1.rx_packets - chatter, all, "forwarded by the NVA");
+    assert_eq!(nva1.tx_bytes, all * 1228);
+    assert!(vm1.rx_packets >= all, "{vm1:?}");
+    // Each sender's flow (keyed by its source port) counts its datagrams.
+    let flow_of = |socket: &UdpSocket| {
+        let port = socket.local_addr().unwrap().port();
+        flows_of(lab.daemon(), Some("vm1"))
+            .into_iter()
+            .find(|f| f.protocol == "Udp" && f.source.ends_with(&format!(":{port}")))
+            .map(|f| (f.packets_forward, f.bytes_forward))
+            .expect("the sender's flow")
+    };
+    assert_eq!(flow_of(&sender), (BURST, BURST * 1228));
+    let gso_datagrams = SENDS * PER_SEND as u64;
+    assert_eq!(flow_of(&gso), (gso_datagrams, gso_datagrams * 1228));
+}
+
+/// A child process killed when dropped, also when the test panics.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a one-off iperf3 server at `address` in `ns` and waits until it
+/// listens (it says so on stdout).
+fn iperf3_server(ns: &str, address: &str) -> Killed {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "iperf3", "-s", "-1", "-B", address])
+        .args(["--forceflush"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 is installed (.ci/run installs it)");
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let listening = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("Server listening"));
+    assert!(listening, "iperf3 -s never listened");
+    server
+}
+
+#[test]
+fn a_tcp_transfer_counts_its_segments_and_their_bytes() {
+    let lab = Lab::start("cnttcp", HUB_SPOKE);
+    let _server = iperf3_server(&lab.ns("shared1"), "10.0.2.4");
+    // 200 MB across the peering: the sender's kernel hands the fabric TSO
+    // super-packets of up to 64 KiB.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("vm1"), "iperf3", "-c", "10.0.2.4"])
+        .args(["-n", "200M", "-J"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iperf3 -c: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let end = &report["end"];
+    // What iperf3 wrote, and what the server read: the client stops once
+    // it has written its bytes, and the server may close before the last
+    // of them arrive, so what crossed the fabric lies between the two.
+    let sent = end["sum_sent"]["bytes"].as_u64().unwrap();
+    let received = end["sum_received"]["bytes"].as_u64().unwrap();
+    let retransmits = end["sum_sent"]["retransmits"].as_u64().unwrap();
+    let mss = report["start"]["tcp_mss_default"].as_u64().unwrap();
+    // Each full segment is a 1500-byte packet (the NIC's MTU): its payload
+    // and the IP and TCP headers (with options) it repeats.
+    let headers = 1500 - mss;
+    let payload_of = |(packets, bytes): (u64, u64)| bytes - packets * headers;
+    // The last segments may still be in the fabric when iperf3 returns.
+    count_reaching(received, || {
+        payload_of(flow_counts(&lab, "vm1", "Tcp", "10.0.2.4:5201"))
+    });
+    let (packets, bytes) = flow_counts(&lab, "vm1", "Tcp", "10.0.2.4:5201");
+    let payload = payload_of((packets, bytes));
+    let context = format!(
+        "{packets} packets, {bytes} bytes ({payload} of payload) counted; iperf3 sent {sent} \
+         bytes, the server read {received}, {retransmits} retransmits, MSS {mss}"
+    );
+    assert!(
+        payload >= received,
+        "every byte received is counted: {context}"
+    );
+    assert!(
+        payload <= sent + sent / 50 + retransmits * mss,
+        "at most 2 % above what was sent, with retransmits: {context}"
+    );
+    let segments = payload / mss;
+    assert!(
+        packets.abs_diff(segments) <= segments / 20,
+        "packets within 5 % of the payload in segments ({segments}): {context}"
+    );
+    // vm1's NIC counter holds the same segments, and shared1 received them.
+    let vm1 = lab.stats("vm1");
+    assert!(vm1.rx_packets >= packets, "{vm1:?} vs the flow's {packets}");
+    let shared1 = lab.stats("shared1");
+    assert!(
+        shared1.tx_packets >= segments,
+        "{shared1:?}: {segments} segments delivered"
+    );
+}
