@@ -7,9 +7,8 @@
 mod common;
 
 use common::Lab;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use vnetd::daemon::report::flows_of;
 use vnetd::dataplane::DropReason;
@@ -103,40 +102,10 @@ fn denied_datagrams_count_one_by_one_however_they_were_batched() {
     assert_eq!(flow_of(&gso), (gso_datagrams, gso_datagrams * 1228));
 }
 
-/// A child process killed when dropped, also when the test panics.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a one-off iperf3 server at `address` in `ns` and waits until it
-/// listens (it says so on stdout).
-fn iperf3_server(ns: &str, address: &str) -> Killed {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "iperf3", "-s", "-1", "-B", address])
-        .args(["--forceflush"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("iperf3 is installed (.ci/run installs it)");
-    let stdout = child.stdout.take().unwrap();
-    let server = Killed(child);
-    let listening = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("Server listening"));
-    assert!(listening, "iperf3 -s never listened");
-    server
-}
-
 #[test]
 fn a_tcp_transfer_counts_its_segments_and_their_bytes() {
     let lab = Lab::start("cnttcp", HUB_SPOKE);
-    let _server = iperf3_server(&lab.ns("shared1"), "10.0.2.4");
+    let _server = common::iperf3_server(&lab.ns("shared1"), "10.0.2.4");
     // 200 MB across the peering: the sender's kernel hands the fabric TSO
     // super-packets of up to 64 KiB.
     let out = Command::new("ip")

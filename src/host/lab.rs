@@ -427,23 +427,37 @@ pub struct Leftovers {
 }
 
 /// Stops the processes still running in namespace `name` (routing daemons
-/// a crashed lab started there), as `ip netns pids` lists them.
+/// a crashed lab started there), as `ip netns pids` lists them: SIGTERM,
+/// then SIGKILL for any still there after [`STOP_GRACE`], so none outlives
+/// its namespace (BIRD, for one, takes its time to shut down).
 fn stop_processes_in(name: &str) -> Result<()> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
     let out = std::process::Command::new("ip")
         .args(["netns", "pids", name])
         .output()
         .with_context(|| format!("listing the processes in {name}"))?;
-    for pid in String::from_utf8_lossy(&out.stdout)
+    let pids: Vec<Pid> = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse::<i32>().ok())
-    {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        .map(Pid::from_raw)
+        .collect();
+    for &pid in &pids {
+        let _ = kill(pid, Signal::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + STOP_GRACE;
+    let running = |pid: &Pid| kill(*pid, None).is_ok();
+    while pids.iter().any(running) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for pid in pids.iter().filter(|p| running(p)) {
+        let _ = kill(*pid, Signal::SIGKILL);
     }
     Ok(())
 }
+
+/// How long a process left in a namespace may take to stop on SIGTERM.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Removes the named namespaces among `names` that a process of this
 /// program created and that it no longer uses, e.g. what a crashed run left

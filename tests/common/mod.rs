@@ -230,10 +230,23 @@ pub fn udp_client_for(ns: &str, server: SocketAddr) -> UdpSocket {
     netns::run_in(ns, move || Ok(UdpSocket::bind(any)?)).unwrap()
 }
 
+/// A UDP socket bound to `address` even while an earlier socket of the
+/// same address is not yet gone: a process the daemon spawns at the moment
+/// (`ip netns exec`, a routing daemon) holds a copy of every open socket
+/// until its exec closes it, so a socket just dropped may still hold the
+/// port for an instant (`SO_REUSEADDR` lets the new one share it).
+fn udp_bind_again(address: SocketAddr) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    Ok(socket.into())
+}
+
 /// One UDP datagram from `client_ns` to `server` in `server_ns` and its
 /// echo; true when the echo arrives.
 pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
-    let server_socket = netns::run_in(server_ns, move || Ok(UdpSocket::bind(server)?)).unwrap();
+    let server_socket = netns::run_in(server_ns, move || udp_bind_again(server)).unwrap();
     server_socket
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
@@ -320,7 +333,7 @@ impl Drop for LabProcess {
         }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if !matches!(self.child.try_wait(), Ok(None)) {
                 return;
@@ -414,4 +427,46 @@ pub fn namespaces_with(prefix: &str) -> Vec<String> {
         .filter(|n| n.starts_with(&format!("{prefix}-")))
         .map(String::from)
         .collect()
+}
+
+/// A child process killed when dropped, also when the test panics.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a one-off iperf3 server at `address` in `ns` and waits (10 s at
+/// most) until it listens, as it says on stdout; the rest of its output is
+/// read and dropped, so it never writes to a closed pipe.
+pub fn iperf3_server(ns: &str, address: &str) -> Killed {
+    use std::io::BufRead;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "iperf3", "-s", "-1", "-B", address])
+        .args(["--forceflush"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("iperf3 is installed (.ci/run installs it)");
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let (listening, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("Server listening") {
+                let _ = listening.send(());
+            }
+        }
+    });
+    assert!(
+        heard.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "iperf3 -s never listened at {address} in {ns}"
+    );
+    server
 }
