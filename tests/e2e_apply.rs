@@ -54,13 +54,14 @@ fn pings_lose_nothing_while_the_topology_changes() {
     for changed in [&with_route, &with_peering, &with_rule] {
         assert_ne!(changed.as_str(), HUB_SPOKE);
     }
-    // 100 pings a second for 6 seconds across a peering and through the NVA.
+    // 100 pings a second for 10 seconds across a peering and through the
+    // NVA.
     let pinger = |ns: String, dst: &'static str| {
         std::thread::spawn(move || {
             Command::new("ip")
                 .args([
-                    "netns", "exec", &ns, "ping", "-n", "-q", "-i", "0.01", "-c", "600", "-W", "1",
-                    dst,
+                    "netns", "exec", &ns, "ping", "-n", "-q", "-i", "0.01", "-c", "1000", "-W",
+                    "1", dst,
                 ])
                 .output()
                 .unwrap()
@@ -68,7 +69,20 @@ fn pings_lose_nothing_while_the_topology_changes() {
     };
     let peering = pinger(lab.ns("vm1"), "10.0.2.4");
     let chained = pinger(lab.ns("vm1"), "10.2.1.4");
-    std::thread::sleep(Duration::from_millis(500));
+    // Echo replies delivered to vm1 since the start: each change is made
+    // while pings are crossing, and the next waits for replies after it.
+    let replies = || lab.stats("vm1").tx_packets;
+    let replies_pass = |count: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while replies() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no echo replies past {count}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    replies_pass(20);
     for text in [
         &with_route,
         HUB_SPOKE,
@@ -77,15 +91,21 @@ fn pings_lose_nothing_while_the_topology_changes() {
         &with_rule,
         HUB_SPOKE,
     ] {
+        let before = replies();
         apply(&lab, "apz", text);
-        std::thread::sleep(Duration::from_millis(700));
+        replies_pass(before + 20);
     }
+    // Every change overlapped the traffic: both pingers are still running.
+    assert!(
+        !peering.is_finished() && !chained.is_finished(),
+        "the pings ended before the last change; nothing overlapped it"
+    );
     assert_eq!(lab.daemon().snapshot().generation, 7);
     for (name, handle) in [("peering", peering), ("through the NVA", chained)] {
         let out = handle.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
-            text.contains("600 packets transmitted, 600 received, 0% packet loss"),
+            text.contains("1000 packets transmitted, 1000 received, 0% packet loss"),
             "{name}: {text}"
         );
     }
