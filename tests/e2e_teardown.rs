@@ -120,3 +120,21 @@ fn a_panic_beside_a_stuck_hybrid_lab_kills_it_and_removes_its_routing_daemons() 
     assert_eq!(namespaces_with(prefix), Vec::<String>::new());
     let _ = std::fs::remove_file(config);
 }
+
+#[test]
+fn a_udp_server_binds_again_while_a_copy_of_the_last_socket_lingers() {
+    // What a process spawned at the wrong instant does: it holds a copy
+    // of the socket (here a dup) after the test dropped its own.
+    let first = common::udp_bind_again("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = first.local_addr().unwrap();
+    let copy = nix::unistd::dup(&first).unwrap();
+    drop(first);
+    assert_eq!(
+        std::net::UdpSocket::bind(address).unwrap_err().kind(),
+        std::io::ErrorKind::AddrInUse,
+        "the copy holds the port"
+    );
+    let again = common::udp_bind_again(address).expect("bound beside the copy");
+    assert_eq!(again.local_addr().unwrap(), address);
+    drop(copy);
+}

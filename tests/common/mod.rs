@@ -235,7 +235,7 @@ pub fn udp_client_for(ns: &str, server: SocketAddr) -> UdpSocket {
 /// (`ip netns exec`, a routing daemon) holds a copy of every open socket
 /// until its exec closes it, so a socket just dropped may still hold the
 /// port for an instant (`SO_REUSEADDR` lets the new one share it).
-fn udp_bind_again(address: SocketAddr) -> anyhow::Result<UdpSocket> {
+pub fn udp_bind_again(address: SocketAddr) -> anyhow::Result<UdpSocket> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(address), Type::DGRAM, None)?;
     socket.set_reuse_address(true)?;
