@@ -10,6 +10,7 @@
 
 use super::report::{stats_of, BackendReport, StatsReport};
 use super::stats::NicStats;
+use super::threads::{ThreadKind, ThreadPanics};
 use super::Daemon;
 use crate::dataplane::DropReason;
 use anyhow::Context;
@@ -214,21 +215,31 @@ pub fn render(report: &StatsReport) -> String {
 /// [`super::serve`]); stops when dropped, without waiting for clients.
 pub struct MetricsServer {
     local_addr: SocketAddr,
-    _server: super::serve::Server,
+    server: super::serve::Server,
 }
 
 impl MetricsServer {
     /// Listens at `addr` (port 0 picks a free port; see
     /// [`MetricsServer::local_addr`]).
     pub fn start(addr: SocketAddr, daemon: Arc<Daemon>) -> anyhow::Result<MetricsServer> {
-        MetricsServer::serving(addr, move || render(&stats_of(&daemon)))
+        let panics = daemon.thread_panics().clone();
+        MetricsServer::serving(
+            addr,
+            move || {
+                daemon.faults().check(ThreadKind::Metrics);
+                render(&stats_of(&daemon))
+            },
+            panics,
+        )
     }
 
     /// Listens at `addr` and answers `GET /metrics` with what `exposition`
-    /// returns at the time of each request.
+    /// returns at the time of each request; a request whose answer panics
+    /// gets none (its connection is closed), counted in `panics`.
     fn serving(
         addr: SocketAddr,
         exposition: impl Fn() -> String + Send + Sync + 'static,
+        panics: Arc<ThreadPanics>,
     ) -> anyhow::Result<MetricsServer> {
         let listener =
             TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
@@ -251,16 +262,21 @@ impl MetricsServer {
                     &Response::plain("503 Service Unavailable", "too many scrapes at once"),
                 );
             },
+            Arc::new(move |payload| {
+                panics.caught(ThreadKind::Metrics, "a metrics connection", payload)
+            }),
         )?;
-        Ok(MetricsServer {
-            local_addr,
-            _server: server,
-        })
+        Ok(MetricsServer { local_addr, server })
     }
 
     /// The address actually listened on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Scrapes being answered now.
+    pub fn connections(&self) -> usize {
+        self.server.connections()
     }
 }
 
@@ -578,9 +594,11 @@ vnetd_snapshot_generation 3
 
     #[test]
     fn serves_over_tcp_and_outlasts_a_silent_client() {
-        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), || {
-            "vnetd_snapshot_generation 1\n".to_string()
-        })
+        let server = MetricsServer::serving(
+            "127.0.0.1:0".parse().unwrap(),
+            || "vnetd_snapshot_generation 1\n".to_string(),
+            Arc::default(),
+        )
         .unwrap();
         let addr = server.local_addr();
         assert_ne!(addr.port(), 0);
@@ -605,7 +623,9 @@ vnetd_snapshot_generation 3
 
     #[test]
     fn a_client_trickling_its_request_is_cut_off() {
-        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new).unwrap();
+        let server =
+            MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new, Arc::default())
+                .unwrap();
         let mut stream = TcpStream::connect(server.local_addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -630,5 +650,47 @@ vnetd_snapshot_generation 3
             answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
             "{answer}"
         );
+    }
+
+    #[test]
+    fn a_scrape_that_panics_is_closed_counted_and_the_next_is_served() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let panics = Arc::new(ThreadPanics::default());
+        let first = AtomicBool::new(true);
+        let server = MetricsServer::serving(
+            "127.0.0.1:0".parse().unwrap(),
+            move || {
+                if first.swap(false, Ordering::Relaxed) {
+                    panic!("a broken exposition");
+                }
+                "vnetd_snapshot_generation 1\n".to_string()
+            },
+            panics.clone(),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        // The connection is closed without an answer.
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        assert_eq!(answer, b"");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while panics.count(ThreadKind::Metrics) == 0 {
+            assert!(Instant::now() < deadline, "the panic was not counted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Counted once the slot was freed.
+        assert_eq!(server.connections(), 0);
+        assert_eq!(panics.by_kind()["metrics"], 1);
+        let answer = get(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\nvnetd_snapshot_generation 1\n"));
+        assert_eq!(panics.count(ThreadKind::Metrics), 1);
     }
 }

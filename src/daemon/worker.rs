@@ -17,11 +17,16 @@
 //! `arc-swap`; when `apply` published a new one, the worker re-registers
 //! its queues before forwarding with it.
 //!
-//! It may use the daemon's plane (`daemon/mod.rs`), the flow-log sink and
-//! the counters.
+//! A panic ends the run like an error: the daemon catches it, counts it
+//! and runs the worker again (see [`super::threads`]). The worker's fault
+//! check point costs one relaxed load per wake-up.
+//!
+//! It may use the daemon's plane (`daemon/mod.rs`), the flow-log sink,
+//! the counters and the threads' fault injection.
 
 use super::flow_log::DenySink;
 use super::stats::WorkerCounters;
+use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
 use crate::dataplane::coalesce::{Offer, UdpCoalescer, VIRTIO_NET_HDR_LEN};
 use crate::dataplane::nat::translate;
@@ -95,6 +100,8 @@ pub struct Worker {
     pub busy_poll: bool,
     /// Join consecutive UDP datagrams of a flow into super-packets.
     pub udp_coalescing: bool,
+    /// The daemon's fault injection, looked at once per wake-up.
+    pub faults: Arc<Faults>,
 }
 
 /// The worker's view of one plane: which NIC each watched fd belongs to.
@@ -138,6 +145,7 @@ impl Worker {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             };
+            self.faults.check(ThreadKind::Worker);
             let latest = self.plane.load();
             if !Arc::ptr_eq(&latest, &current.plane) {
                 let next = Registered {
