@@ -194,7 +194,7 @@ pub fn render(report: &StatsReport) -> String {
         (
             "vnetd_worker_restarts_total",
             MetricType::Counter,
-            "Times a forwarding worker failed and was started again.",
+            "Times a forwarding worker failed (an error or a panic) and was started again.",
             report.worker_restarts,
         ),
         (
@@ -207,6 +207,21 @@ pub fn render(report: &StatsReport) -> String {
     for (name, kind, help, value) in scalars {
         family_header(&mut out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
+    }
+
+    let name = "vnetd_thread_panics_total";
+    family_header(
+        &mut out,
+        name,
+        MetricType::Counter,
+        "Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).",
+    );
+    for (thread, n) in &report.thread_panics {
+        let _ = writeln!(
+            out,
+            "{name}{{thread=\"{}\"}} {n}",
+            escape_label_value(thread)
+        );
     }
     out
 }
@@ -396,6 +411,7 @@ mod tests {
             },
             flow_log_events_lost: 0,
             worker_restarts: 0,
+            thread_panics: ThreadPanics::default().by_kind(),
             load_balancer_backends: vec![
                 backend("web1", true, None),
                 backend("web2", false, Some("HTTP 404")),
@@ -487,12 +503,21 @@ vnetd_flow_table_failed_inserts_total 0
 # HELP vnetd_flow_log_events_lost_total Deny events that could not reach the flow logs (the flow-log thread fell behind).
 # TYPE vnetd_flow_log_events_lost_total counter
 vnetd_flow_log_events_lost_total 0
-# HELP vnetd_worker_restarts_total Times a forwarding worker failed and was started again.
+# HELP vnetd_worker_restarts_total Times a forwarding worker failed (an error or a panic) and was started again.
 # TYPE vnetd_worker_restarts_total counter
 vnetd_worker_restarts_total 0
 # HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
+# HELP vnetd_thread_panics_total Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).
+# TYPE vnetd_thread_panics_total counter
+vnetd_thread_panics_total{thread=\"bgp-watcher\"} 0
+vnetd_thread_panics_total{thread=\"control\"} 0
+vnetd_thread_panics_total{thread=\"flow-log\"} 0
+vnetd_thread_panics_total{thread=\"housekeeping\"} 0
+vnetd_thread_panics_total{thread=\"metrics\"} 0
+vnetd_thread_panics_total{thread=\"prober\"} 0
+vnetd_thread_panics_total{thread=\"worker\"} 0
 ",
         );
         assert_eq!(text, expected);
@@ -550,7 +575,7 @@ vnetd_snapshot_generation 3
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 15);
+        assert_eq!(described.len(), 16);
     }
 
     #[test]
