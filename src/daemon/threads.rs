@@ -10,9 +10,11 @@
 //!
 //! [`Faults`] is each daemon's own fault injection, for the tests of all
 //! this: a one-shot panic armed for a kind of thread, which the next thread
-//! of that kind to pass its check point obeys. A check point costs one
-//! relaxed load while nothing is armed, and a worker passes its own once
-//! per wake-up, never per packet.
+//! of that kind to pass its check point obeys, and a one-shot error for a
+//! worker picking up a new plane. A check point costs one relaxed load
+//! while nothing is armed, and a worker passes its own once per wake-up,
+//! never per packet. Being the daemon's, a fault armed in one lab never
+//! fires in another lab of the same process.
 //!
 //! It uses no other room of the daemon.
 
@@ -67,10 +69,12 @@ impl ThreadKind {
     }
 }
 
-/// A daemon's fault injection: one one-shot panic per kind of thread.
+/// A daemon's fault injection: one one-shot panic per kind of thread, and
+/// a one-shot failure of a worker's re-registration.
 #[derive(Debug, Default)]
 pub struct Faults {
     panics: [AtomicBool; ThreadKind::COUNT],
+    fail_next_register: AtomicBool,
 }
 
 impl Faults {
@@ -101,6 +105,20 @@ impl Faults {
         if self.panics[kind as usize].swap(false, Ordering::AcqRel) {
             panic!("injected panic in a {} thread", kind.as_str());
         }
+    }
+
+    /// Makes the next worker that re-registers its queues for a new plane
+    /// fail with an error (not a panic), a failure otherwise hard to bring
+    /// about on purpose.
+    pub fn fail_next_register(&self) {
+        self.fail_next_register.store(true, Ordering::Release);
+    }
+
+    /// Whether this re-registration is to fail (see
+    /// [`Faults::fail_next_register`]); the failure is taken.
+    pub fn take_register_failure(&self) -> bool {
+        self.fail_next_register.load(Ordering::Relaxed)
+            && self.fail_next_register.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -275,6 +293,15 @@ mod tests {
         );
         assert!(!faults.panic_armed(ThreadKind::Prober));
         faults.check(ThreadKind::Prober);
+    }
+
+    #[test]
+    fn a_register_failure_is_taken_once() {
+        let faults = Faults::default();
+        assert!(!faults.take_register_failure());
+        faults.fail_next_register();
+        assert!(faults.take_register_failure());
+        assert!(!faults.take_register_failure());
     }
 
     #[test]

@@ -57,17 +57,6 @@ const WAIT_MS: u16 = 100;
 // The coalescer writes the same header the queues carry.
 const _: () = assert!(VIRTIO_NET_HDR_LEN == VNET_HDR_LEN);
 
-/// Makes the next re-registration of any worker fail: a fault-injection
-/// point for the tests of what the daemon does when a worker fails (a
-/// failure that is otherwise hard to bring about on purpose).
-static FAIL_NEXT_REGISTER: AtomicBool = AtomicBool::new(false);
-
-/// Makes the next worker that re-registers its queues fail (see
-/// `FAIL_NEXT_REGISTER`).
-pub fn fail_next_register() {
-    FAIL_NEXT_REGISTER.store(true, Ordering::SeqCst);
-}
-
 /// Why a write to an egress device failed, as a drop reason: a full queue
 /// (the kernel's backpressure), a device that is gone, or anything else.
 pub fn send_error_reason(err: &io::Error) -> DropReason {
@@ -189,7 +178,7 @@ impl Worker {
         next: &mut Registered,
         previous: Option<&Registered>,
     ) -> io::Result<()> {
-        if previous.is_some() && FAIL_NEXT_REGISTER.swap(false, Ordering::SeqCst) {
+        if previous.is_some() && self.faults.take_register_failure() {
             return Err(io::Error::other("injected failure re-registering queues"));
         }
         for (nic, port) in next.plane.ports.iter_enumerated() {
