@@ -253,7 +253,7 @@ fn a_failed_worker_is_counted_and_restarted() {
     let lab = Lab::start("e2wf", HUB_SPOKE);
     assert_eq!(lab.daemon().worker_restarts(), 0);
     // The next worker to pick up a new plane fails doing so.
-    vnetd::daemon::worker::fail_next_register();
+    lab.daemon().faults().fail_next_register();
     let text =
         common::with_netns_prefix(HUB_SPOKE, "e2wf").replace("priority: 100", "priority: 110");
     lab.daemon().apply("t.yaml", &text).unwrap();

@@ -14,7 +14,7 @@ use std::process::Command;
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 15] = [
+const FAMILIES: [(&str, PrometheusType); 16] = [
     ("vnetd_nic_received_packets_total", PrometheusType::Counter),
     ("vnetd_nic_received_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_delivered_packets_total", PrometheusType::Counter),
@@ -33,6 +33,7 @@ const FAMILIES: [(&str, PrometheusType); 15] = [
     ("vnetd_flow_log_events_lost_total", PrometheusType::Counter),
     ("vnetd_worker_restarts_total", PrometheusType::Counter),
     ("vnetd_snapshot_generation", PrometheusType::Gauge),
+    ("vnetd_thread_panics_total", PrometheusType::Counter),
 ];
 
 /// `vnetd run` with its own control socket and a topology whose
@@ -127,6 +128,10 @@ fn metrics_endpoint_serves_the_labs_counters() {
     assert!(value("vnetd_nic_delivered_packets_total", &["vm1"]) >= 3.0);
     assert!(value("vnetd_nic_received_bytes_total", &["shared1"]) > 0.0);
     assert_eq!(value("vnetd_snapshot_generation", &[]), 1.0);
+    // Every kind of thread has a panic count, zero here.
+    for kind in vnetd::daemon::threads::ThreadKind::ALL {
+        assert_eq!(value("vnetd_thread_panics_total", &[kind.as_str()]), 0.0);
+    }
     assert!(value("vnetd_flow_table_capacity", &[]) > 0.0);
     assert!(value("vnetd_flow_table_inserted_total", &[]) >= 1.0);
     // Every NIC has every drop reason, zero or not.

@@ -162,17 +162,18 @@ fn imports_follow_the_layers() {
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("serve", &[]),
     ("stats", &[]),
-    ("housekeeping", &[]),
+    ("threads", &[]),
+    ("housekeeping", &["threads"]),
     ("hybrid", &[]),
     ("options", &["flow_log"]),
     ("plane", &["stats", "options"]),
-    ("flow_log", &["root"]),
+    ("flow_log", &["root", "threads"]),
     ("apply", &["root", "plane", "stats", "options", "hybrid"]),
-    ("worker", &["root", "flow_log", "stats"]),
-    ("lb", &["root", "plane"]),
+    ("worker", &["root", "flow_log", "stats", "threads"]),
+    ("lb", &["root", "plane", "threads"]),
     ("report", &["root", "stats", "lb"]),
-    ("metrics", &["root", "report", "serve", "stats"]),
-    ("control", &["root", "report", "serve", "stats"]),
+    ("metrics", &["root", "report", "serve", "stats", "threads"]),
+    ("control", &["root", "report", "serve", "stats", "threads"]),
 ];
 
 /// The daemon rooms named by `daemon::NAME` / `super::NAME` paths in `text`

@@ -1,19 +1,22 @@
 //! The slow-path thread that keeps the flow table roomy: it frees the slots
 //! of idle flows a little at a time, so inserts on the packet path find
-//! free slots without sweeping. It uses no other room.
+//! free slots without sweeping. It uses no other room but the threads'
+//! fault injection.
 
+use super::threads::{Faults, ThreadKind};
 use crate::engine::flow_table::FlowTable;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Frees the slots of idle flows a little at a time, so inserts find free
 /// slots without sweeping on the packet path.
-pub fn housekeep(flows: &FlowTable, stop: &AtomicBool, epoch: Instant) {
+pub fn housekeep(flows: &FlowTable, stop: &AtomicBool, epoch: Instant, faults: &Faults) {
     const PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
     // A whole table every ten seconds at most.
     let budget = (flows.capacity() / 100).max(1024);
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(PERIOD);
+        faults.check(ThreadKind::Housekeeping);
         flows.sweep(epoch.elapsed().as_millis() as u64, budget);
     }
 }

@@ -23,9 +23,14 @@
 //!
 //! It also answers `vnetd lb show`: each backend's state, since when, why
 //! it is down, and how many tracked flows the load balancer placed on it.
-//! It may use the daemon and its plane.
+//! A prober that panics runs again with the same book and the same channel
+//! of answers, so probes in flight are taken in and no backend is left
+//! waiting for an answer that never comes.
+//!
+//! It may use the daemon, its plane and the threads' supervision.
 
 use super::plane::Plane;
+use super::threads::{self, Faults, ThreadKind, ThreadPanics};
 use super::Daemon;
 use super::PortId;
 use crate::dataplane::conntrack::{is_pin, FlowOwners};
@@ -371,8 +376,15 @@ impl Prober {
 
     /// Ticks every [`TICK`] until `stop`, calling `publish` whenever the
     /// down backends differ from those of the plane's snapshot.
-    pub fn run(&self, plane: &ArcSwap<Plane>, publish: impl Fn(&BackendHealth), stop: &AtomicBool) {
+    pub fn run(
+        &self,
+        plane: &ArcSwap<Plane>,
+        publish: impl Fn(&BackendHealth),
+        stop: &AtomicBool,
+        faults: &Faults,
+    ) {
         while !stop.load(Ordering::Relaxed) {
+            faults.check(ThreadKind::Prober);
             let current = plane.load_full();
             let health = self.tick(&current.snapshot, Instant::now(), SystemTime::now());
             if health != current.snapshot.health {
@@ -502,17 +514,26 @@ impl Daemon {
 }
 
 /// Starts the prober thread of a daemon: it reads `plane` and calls
-/// `publish` with the down backends whenever they change.
+/// `publish` with the down backends whenever they change. A panic is
+/// caught and counted in `panics`, and the same prober runs again.
 pub(super) fn start_prober(
     plane: Arc<ArcSwap<Plane>>,
     book: Arc<ProbeBook>,
     publish: impl Fn(&BackendHealth) + Send + 'static,
     stop: Arc<AtomicBool>,
+    (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("vnetd-prober".into())
         .spawn(move || {
-            Prober::new(book, Arc::new(run_probe)).run(&plane, publish, &stop);
+            let prober = Prober::new(book, Arc::new(run_probe));
+            threads::supervise(
+                ThreadKind::Prober,
+                "the health prober",
+                &panics,
+                &stop,
+                || prober.run(&plane, &publish, &stop, &faults),
+            );
         })
 }
 
@@ -821,6 +842,67 @@ mod tests {
         });
         assert_eq!(script.runs("web2"), 2);
         assert_eq!(script.runs("web1"), 1);
+    }
+
+    #[test]
+    fn a_prober_that_panicked_takes_in_the_probe_it_had_in_flight() {
+        // web1's probe waits for the gate; meanwhile the prober panics and
+        // runs again, as the daemon runs it.
+        let (open, gate) = crossbeam_channel::bounded::<()>(1);
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let runner: ProbeRunner = {
+            let runs = runs.clone();
+            Arc::new(move |_: &TargetSpec| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let _ = gate.recv_timeout(Duration::from_secs(10));
+                ProbeOutcome::Down("connection refused".into())
+            })
+        };
+        let book = Arc::new(ProbeBook::default());
+        let plane = Arc::new(ArcSwap::from_pointee(Plane {
+            snapshot: Arc::new(Snapshot::compile(topology(1, 5, 1), 1)),
+            ports: crate::topology::TiVec::new(),
+        }));
+        let (faults, panics) = (
+            Arc::new(Faults::default()),
+            Arc::new(ThreadPanics::default()),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (book, plane, faults, panics, stop) = (
+                book.clone(),
+                plane.clone(),
+                faults.clone(),
+                panics.clone(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || {
+                let prober = Prober::new(book, runner);
+                threads::supervise(ThreadKind::Prober, "the prober", &panics, &stop, || {
+                    prober.run(&plane, |_| {}, &stop, &faults)
+                });
+            })
+        };
+        let wait = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !done() {
+                assert!(Instant::now() < deadline, "{what}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        wait("web1's probe started", &|| runs.load(Ordering::SeqCst) == 1);
+        faults.arm_panic(ThreadKind::Prober);
+        wait("the panic caught", &|| {
+            panics.count(ThreadKind::Prober) == 1
+        });
+        open.send(()).unwrap();
+        // The restarted prober takes the answer in: web1 is not left
+        // waiting for it forever.
+        wait("the answer taken in", &|| runs_of(&book, "web1") == (0, 1));
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(panics.count(ThreadKind::Prober), 1);
     }
 
     #[test]

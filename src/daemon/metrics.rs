@@ -10,6 +10,7 @@
 
 use super::report::{stats_of, BackendReport, StatsReport};
 use super::stats::NicStats;
+use super::threads::{ThreadKind, ThreadPanics};
 use super::Daemon;
 use crate::dataplane::DropReason;
 use anyhow::Context;
@@ -193,7 +194,7 @@ pub fn render(report: &StatsReport) -> String {
         (
             "vnetd_worker_restarts_total",
             MetricType::Counter,
-            "Times a forwarding worker failed and was started again.",
+            "Times a forwarding worker failed (an error or a panic) and was started again.",
             report.worker_restarts,
         ),
         (
@@ -207,6 +208,21 @@ pub fn render(report: &StatsReport) -> String {
         family_header(&mut out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
     }
+
+    let name = "vnetd_thread_panics_total";
+    family_header(
+        &mut out,
+        name,
+        MetricType::Counter,
+        "Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).",
+    );
+    for (thread, n) in &report.thread_panics {
+        let _ = writeln!(
+            out,
+            "{name}{{thread=\"{}\"}} {n}",
+            escape_label_value(thread)
+        );
+    }
     out
 }
 
@@ -214,21 +230,31 @@ pub fn render(report: &StatsReport) -> String {
 /// [`super::serve`]); stops when dropped, without waiting for clients.
 pub struct MetricsServer {
     local_addr: SocketAddr,
-    _server: super::serve::Server,
+    server: super::serve::Server,
 }
 
 impl MetricsServer {
     /// Listens at `addr` (port 0 picks a free port; see
     /// [`MetricsServer::local_addr`]).
     pub fn start(addr: SocketAddr, daemon: Arc<Daemon>) -> anyhow::Result<MetricsServer> {
-        MetricsServer::serving(addr, move || render(&stats_of(&daemon)))
+        let panics = daemon.thread_panics().clone();
+        MetricsServer::serving(
+            addr,
+            move || {
+                daemon.faults().check(ThreadKind::Metrics);
+                render(&stats_of(&daemon))
+            },
+            panics,
+        )
     }
 
     /// Listens at `addr` and answers `GET /metrics` with what `exposition`
-    /// returns at the time of each request.
+    /// returns at the time of each request; a request whose answer panics
+    /// gets none (its connection is closed), counted in `panics`.
     fn serving(
         addr: SocketAddr,
         exposition: impl Fn() -> String + Send + Sync + 'static,
+        panics: Arc<ThreadPanics>,
     ) -> anyhow::Result<MetricsServer> {
         let listener =
             TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
@@ -251,16 +277,21 @@ impl MetricsServer {
                     &Response::plain("503 Service Unavailable", "too many scrapes at once"),
                 );
             },
+            Arc::new(move |payload| {
+                panics.caught(ThreadKind::Metrics, "a metrics connection", payload)
+            }),
         )?;
-        Ok(MetricsServer {
-            local_addr,
-            _server: server,
-        })
+        Ok(MetricsServer { local_addr, server })
     }
 
     /// The address actually listened on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Scrapes being answered now.
+    pub fn connections(&self) -> usize {
+        self.server.connections()
     }
 }
 
@@ -380,6 +411,7 @@ mod tests {
             },
             flow_log_events_lost: 0,
             worker_restarts: 0,
+            thread_panics: ThreadPanics::default().by_kind(),
             load_balancer_backends: vec![
                 backend("web1", true, None),
                 backend("web2", false, Some("HTTP 404")),
@@ -471,12 +503,21 @@ vnetd_flow_table_failed_inserts_total 0
 # HELP vnetd_flow_log_events_lost_total Deny events that could not reach the flow logs (the flow-log thread fell behind).
 # TYPE vnetd_flow_log_events_lost_total counter
 vnetd_flow_log_events_lost_total 0
-# HELP vnetd_worker_restarts_total Times a forwarding worker failed and was started again.
+# HELP vnetd_worker_restarts_total Times a forwarding worker failed (an error or a panic) and was started again.
 # TYPE vnetd_worker_restarts_total counter
 vnetd_worker_restarts_total 0
 # HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
+# HELP vnetd_thread_panics_total Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).
+# TYPE vnetd_thread_panics_total counter
+vnetd_thread_panics_total{thread=\"bgp-watcher\"} 0
+vnetd_thread_panics_total{thread=\"control\"} 0
+vnetd_thread_panics_total{thread=\"flow-log\"} 0
+vnetd_thread_panics_total{thread=\"housekeeping\"} 0
+vnetd_thread_panics_total{thread=\"metrics\"} 0
+vnetd_thread_panics_total{thread=\"prober\"} 0
+vnetd_thread_panics_total{thread=\"worker\"} 0
 ",
         );
         assert_eq!(text, expected);
@@ -534,7 +575,7 @@ vnetd_snapshot_generation 3
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 15);
+        assert_eq!(described.len(), 16);
     }
 
     #[test]
@@ -578,9 +619,11 @@ vnetd_snapshot_generation 3
 
     #[test]
     fn serves_over_tcp_and_outlasts_a_silent_client() {
-        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), || {
-            "vnetd_snapshot_generation 1\n".to_string()
-        })
+        let server = MetricsServer::serving(
+            "127.0.0.1:0".parse().unwrap(),
+            || "vnetd_snapshot_generation 1\n".to_string(),
+            Arc::default(),
+        )
         .unwrap();
         let addr = server.local_addr();
         assert_ne!(addr.port(), 0);
@@ -605,7 +648,9 @@ vnetd_snapshot_generation 3
 
     #[test]
     fn a_client_trickling_its_request_is_cut_off() {
-        let server = MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new).unwrap();
+        let server =
+            MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new, Arc::default())
+                .unwrap();
         let mut stream = TcpStream::connect(server.local_addr()).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -630,5 +675,47 @@ vnetd_snapshot_generation 3
             answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
             "{answer}"
         );
+    }
+
+    #[test]
+    fn a_scrape_that_panics_is_closed_counted_and_the_next_is_served() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let panics = Arc::new(ThreadPanics::default());
+        let first = AtomicBool::new(true);
+        let server = MetricsServer::serving(
+            "127.0.0.1:0".parse().unwrap(),
+            move || {
+                if first.swap(false, Ordering::Relaxed) {
+                    panic!("a broken exposition");
+                }
+                "vnetd_snapshot_generation 1\n".to_string()
+            },
+            panics.clone(),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        // The connection is closed without an answer.
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        assert_eq!(answer, b"");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while panics.count(ThreadKind::Metrics) == 0 {
+            assert!(Instant::now() < deadline, "the panic was not counted");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Counted once the slot was freed.
+        assert_eq!(server.connections(), 0);
+        assert_eq!(panics.by_kind()["metrics"], 1);
+        let answer = get(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\nvnetd_snapshot_generation 1\n"));
+        assert_eq!(panics.count(ThreadKind::Metrics), 1);
     }
 }

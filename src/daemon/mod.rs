@@ -24,7 +24,8 @@
 //! The rooms: [`options`] (how a lab is run), [`plane`] (what the workers
 //! forward with), [`apply`](mod@apply) (live changes and port slots),
 //! [`worker`], [`housekeeping`], [`lb`] (the load balancers' health
-//! prober), [`stats`], [`flow_log`], [`report`], and
+//! prober), [`stats`], [`flow_log`], [`report`], [`threads`] (panics
+//! caught, counted and restarted; fault injection), and
 //! the two servers [`control`] and [`metrics`] with their shared accept loop
 //! [`serve`]. This module owns the [`Daemon`]'s life: start, accessors,
 //! shutdown. Which room may use which is checked by `tests/layering.rs`.
@@ -41,6 +42,7 @@ pub mod plane;
 pub mod report;
 pub mod serve;
 pub mod stats;
+pub mod threads;
 pub mod worker;
 
 pub use apply::{ApplyError, ApplySummary};
@@ -64,6 +66,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
+use threads::{Backoff, Faults, ThreadKind, ThreadPanics};
 
 pub struct Daemon {
     plane: Arc<ArcSwap<Plane>>,
@@ -83,8 +86,12 @@ pub struct Daemon {
     epoch: Instant,
     /// Deny events the workers could not hand to the flow-log thread.
     deny_events_lost: Arc<AtomicU64>,
-    /// Times a worker failed and was started again.
+    /// Times a worker failed (an error or a panic) and was started again.
     worker_restarts: Arc<AtomicU64>,
+    /// Panics caught in the daemon's threads, per kind.
+    panics: Arc<ThreadPanics>,
+    /// This daemon's fault injection, handed to each thread at its start.
+    faults: Arc<Faults>,
     /// What the load balancers' health probes found, per backend.
     probes: Arc<lb::ProbeBook>,
 }
@@ -154,6 +161,8 @@ impl Daemon {
             flow_logger: Mutex::new(None),
             deny_events_lost: Arc::new(AtomicU64::new(0)),
             worker_restarts: Arc::new(AtomicU64::new(0)),
+            panics: Arc::new(ThreadPanics::default()),
+            faults: Arc::new(Faults::default()),
             probes: Arc::new(lb::ProbeBook::default()),
             epoch,
         };
@@ -162,7 +171,7 @@ impl Daemon {
             let (sink, source) = flow_log::deny_channel(daemon.deny_events_lost.clone());
             deny_sink = Some(sink);
             let stop = Arc::new(AtomicBool::new(false));
-            let logger = FlowLogger::new(
+            let mut logger = FlowLogger::new(
                 log_options.clone(),
                 daemon.plane.clone(),
                 daemon.flows.clone(),
@@ -170,9 +179,19 @@ impl Daemon {
                 stop.clone(),
                 epoch,
             );
+            let (faults, panics, logger_stop) =
+                (daemon.faults.clone(), daemon.panics.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name("vnetd-flow-log".into())
-                .spawn(move || logger.run())
+                .spawn(move || {
+                    threads::supervise(
+                        ThreadKind::FlowLog,
+                        "the flow-log thread",
+                        &panics,
+                        &logger_stop,
+                        || logger.run(&faults),
+                    )
+                })
                 .context("starting the flow-log thread")?;
             *daemon.flow_logger.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
         }
@@ -188,21 +207,29 @@ impl Daemon {
                 denies: deny_sink.clone(),
                 busy_poll: options.busy_poll,
                 udp_coalescing: options.udp_coalescing,
+                faults: daemon.faults.clone(),
             };
-            let restarts = daemon.worker_restarts.clone();
+            let (restarts, panics) = (daemon.worker_restarts.clone(), daemon.panics.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
                 .spawn(move || {
-                    // A worker that fails is counted, said on stderr and run
-                    // again with fresh state: its share of every NIC's
-                    // flows must not go dark.
-                    while let Err(e) = worker.run() {
+                    // A worker that fails or panics is counted, said on
+                    // stderr and run again with fresh state: its share of
+                    // every NIC's flows must not go dark.
+                    let who = format!("worker {w}");
+                    let mut backoff = Backoff::default();
+                    loop {
+                        let started = Instant::now();
+                        match panics.catch(ThreadKind::Worker, &who, || worker.run()) {
+                            Some(Ok(())) => break,
+                            Some(Err(e)) => eprintln!("vnetd: {who} failed ({e}); restarting it"),
+                            // Said on stderr and counted by `catch`.
+                            None => {}
+                        }
                         restarts.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("vnetd: worker {w} failed ({e}); restarting it");
-                        if worker.stop.load(Ordering::Relaxed) {
+                        if !backoff.pause(started.elapsed(), &worker.stop) {
                             break;
                         }
-                        std::thread::sleep(std::time::Duration::from_millis(10));
                     }
                 })
                 .context("starting a worker thread")?;
@@ -218,9 +245,18 @@ impl Daemon {
                 daemon.mutable.clone(),
                 daemon.stop.clone(),
             );
+            let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
             let watcher = std::thread::Builder::new()
                 .name("vnetd-bgp".into())
-                .spawn(move || watch_learned_routes(&plane, &mutable, &stop))
+                .spawn(move || {
+                    threads::supervise(
+                        ThreadKind::BgpWatcher,
+                        "the BGP watcher",
+                        &panics,
+                        &stop,
+                        || watch_learned_routes(&plane, &mutable, &stop, &faults),
+                    )
+                })
                 .context("starting the BGP watcher")?;
             daemon
                 .handles
@@ -236,6 +272,7 @@ impl Daemon {
                 daemon.probes.clone(),
                 publish,
                 daemon.stop.clone(),
+                (daemon.faults.clone(), daemon.panics.clone()),
             )
             .context("starting the health prober")?;
             daemon
@@ -245,9 +282,18 @@ impl Daemon {
                 .push(prober);
         }
         let (flows, stop) = (daemon.flows.clone(), daemon.stop.clone());
+        let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
         let housekeeping = std::thread::Builder::new()
             .name("vnetd-housekeeping".into())
-            .spawn(move || housekeep(&flows, &stop, epoch))
+            .spawn(move || {
+                threads::supervise(
+                    ThreadKind::Housekeeping,
+                    "housekeeping",
+                    &panics,
+                    &stop,
+                    || housekeep(&flows, &stop, epoch, &faults),
+                )
+            })
             .context("starting the housekeeping thread")?;
         daemon
             .handles
@@ -323,9 +369,34 @@ impl Daemon {
         self.deny_events_lost.load(Ordering::Relaxed)
     }
 
-    /// Times a worker failed and was started again.
+    /// Times a worker failed (an error or a panic) and was started again.
     pub fn worker_restarts(&self) -> u64 {
         self.worker_restarts.load(Ordering::Relaxed)
+    }
+
+    /// Panics caught in the daemon's threads, per kind (shared with the
+    /// servers, which count their connections' panics here).
+    pub fn thread_panics(&self) -> &Arc<ThreadPanics> {
+        &self.panics
+    }
+
+    /// This daemon's fault injection: tests arm a panic in a kind of its
+    /// threads here.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Traffic and drop counters of a NIC, one entry per worker (by
+    /// worker index): which of the queues carried what.
+    pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
+        let plane = self.plane.load();
+        let port = plane.port_id(plane.snapshot.nic_by_name(nic)?);
+        Some(
+            self.counters
+                .iter()
+                .map(|c| stats::total(std::slice::from_ref(c), port))
+                .collect(),
+        )
     }
 
     /// The flow table the workers track connections in.
@@ -412,9 +483,11 @@ fn watch_learned_routes(
     plane: &ArcSwap<Plane>,
     mutable: &Mutex<Option<Mutable>>,
     stop: &AtomicBool,
+    faults: &Faults,
 ) {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(BGP_POLL);
+        faults.check(ThreadKind::BgpWatcher);
         let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
         let Some(state) = guard.as_ref() else {
             return;

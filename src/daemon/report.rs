@@ -26,9 +26,17 @@ pub struct StatsReport {
     /// Deny events that could not reach the flow logs (0 without them).
     #[serde(default)]
     pub flow_log_events_lost: u64,
-    /// Times a forwarding worker failed and was started again.
+    /// Times a forwarding worker failed (an error or a panic) and was
+    /// started again.
     #[serde(default)]
     pub worker_restarts: u64,
+    /// Panics caught in the daemon's threads, by kind of thread (`worker`,
+    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `control`,
+    /// `metrics`), every kind present, 0 included: each such thread was
+    /// started again, each such connection closed (empty from a daemon
+    /// that did not report them).
+    #[serde(default)]
+    pub thread_panics: BTreeMap<String, u64>,
     /// What the load balancers' health probes found, per probed backend
     /// (empty without load balancers, or from a daemon that had none).
     #[serde(default)]
@@ -90,6 +98,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         },
         flow_log_events_lost: daemon.flow_log_events_lost(),
         worker_restarts: daemon.worker_restarts(),
+        thread_panics: daemon.thread_panics().by_kind(),
         load_balancer_backends: backends_with_flows(daemon),
     }
 }

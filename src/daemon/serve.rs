@@ -4,12 +4,16 @@
 //! `busy` answer and is closed. The listener is watched with `poll`, so a
 //! connection is accepted the moment it arrives and the stop flag is seen
 //! within [`STOP_POLL`]. Stopping never waits for a client: the accept loop
-//! ends, and connection threads end on their own timeouts.
+//! ends, and connection threads end on their own timeouts. A handler that
+//! panics has its panic caught and handed to the server's owner, its
+//! connection closed and its slot freed: a bug in one answer never eats
+//! the server's capacity.
 //!
 //! It knows nothing of what it serves and uses no other room of the
 //! daemon.
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::any::Any;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
@@ -53,32 +57,54 @@ impl Listener for TcpListener {
 pub struct Server {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Connections being served now.
+    active: Arc<AtomicUsize>,
 }
+
+/// What a server's owner is told of a handler's panic: its payload.
+pub type PanicReport = dyn Fn(&(dyn Any + Send)) + Send + Sync;
 
 impl Server {
     /// Serves `listener` (which must be non-blocking) on a thread called
     /// `name`: `handle` answers one connection, `busy` refuses one when
-    /// [`MAX_CONNECTIONS`] are being served.
-    pub fn start<L, H, B>(name: &str, listener: L, handle: H, busy: B) -> io::Result<Server>
+    /// [`MAX_CONNECTIONS`] are being served, `on_panic` is told of a
+    /// handler that panicked (after its slot was freed).
+    pub fn start<L, H, B>(
+        name: &str,
+        listener: L,
+        handle: H,
+        busy: B,
+        on_panic: Arc<PanicReport>,
+    ) -> io::Result<Server>
     where
         L: Listener,
         H: Fn(L::Stream) + Send + Sync + 'static,
         B: Fn(L::Stream) + Send + 'static,
     {
         let stop = Arc::new(AtomicBool::new(false));
+        let active = Arc::new(AtomicUsize::new(0));
         let thread = {
             let stop = stop.clone();
             let handle = Arc::new(handle);
-            let active = Arc::new(AtomicUsize::new(0));
+            let active = active.clone();
             let name = name.to_string();
             std::thread::Builder::new()
                 .name(name.clone())
-                .spawn(move || accept_loop(&name, &listener, &stop, &active, &handle, &busy))?
+                .spawn(move || {
+                    accept_loop(&name, &listener, &stop, &active, &handle, &busy, &on_panic)
+                })?
         };
         Ok(Server {
             stop,
             thread: Some(thread),
+            active,
         })
+    }
+
+    /// Connections being served now (each holds one of the
+    /// [`MAX_CONNECTIONS`] slots).
+    pub fn connections(&self) -> usize {
+        self.active.load(Ordering::Acquire)
     }
 }
 
@@ -98,6 +124,7 @@ fn accept_loop<L, H, B>(
     active: &Arc<AtomicUsize>,
     handle: &Arc<H>,
     busy: &B,
+    on_panic: &Arc<PanicReport>,
 ) where
     L: Listener,
     H: Fn(L::Stream) + Send + Sync + 'static,
@@ -122,12 +149,22 @@ fn accept_loop<L, H, B>(
                 busy(stream);
                 continue;
             }
-            let (mine, handle) = (active.clone(), handle.clone());
+            let (mine, handle, on_panic) = (active.clone(), handle.clone(), on_panic.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("{name}-conn"))
                 .spawn(move || {
-                    handle(stream);
+                    // The stream is dropped (the connection closed) while
+                    // the panic unwinds; the handler's own state goes with
+                    // it, so nothing half-done is seen again.
+                    let served =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(stream)));
+                    // The slot is freed whatever happened, before the
+                    // panic is told, so a count of it means the slot is
+                    // back.
                     mine.fetch_sub(1, Ordering::AcqRel);
+                    if let Err(payload) = served {
+                        on_panic(&*payload);
+                    }
                 });
             if spawned.is_err() {
                 active.fetch_sub(1, Ordering::AcqRel);

@@ -17,11 +17,16 @@
 //! `arc-swap`; when `apply` published a new one, the worker re-registers
 //! its queues before forwarding with it.
 //!
-//! It may use the daemon's plane (`daemon/mod.rs`), the flow-log sink and
-//! the counters.
+//! A panic ends the run like an error: the daemon catches it, counts it
+//! and runs the worker again (see [`super::threads`]). The worker's fault
+//! check point costs one relaxed load per wake-up.
+//!
+//! It may use the daemon's plane (`daemon/mod.rs`), the flow-log sink,
+//! the counters and the threads' fault injection.
 
 use super::flow_log::DenySink;
 use super::stats::WorkerCounters;
+use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
 use crate::dataplane::coalesce::{Offer, UdpCoalescer, VIRTIO_NET_HDR_LEN};
 use crate::dataplane::nat::translate;
@@ -52,17 +57,6 @@ const WAIT_MS: u16 = 100;
 
 // The coalescer writes the same header the queues carry.
 const _: () = assert!(VIRTIO_NET_HDR_LEN == VNET_HDR_LEN);
-
-/// Makes the next re-registration of any worker fail: a fault-injection
-/// point for the tests of what the daemon does when a worker fails (a
-/// failure that is otherwise hard to bring about on purpose).
-static FAIL_NEXT_REGISTER: AtomicBool = AtomicBool::new(false);
-
-/// Makes the next worker that re-registers its queues fail (see
-/// `FAIL_NEXT_REGISTER`).
-pub fn fail_next_register() {
-    FAIL_NEXT_REGISTER.store(true, Ordering::SeqCst);
-}
 
 /// Why a write to an egress device failed, as a drop reason: a full queue
 /// (the kernel's backpressure), a device that is gone, or anything else.
@@ -96,6 +90,8 @@ pub struct Worker {
     pub busy_poll: bool,
     /// Join consecutive UDP datagrams of a flow into super-packets.
     pub udp_coalescing: bool,
+    /// The daemon's fault injection, looked at once per wake-up.
+    pub faults: Arc<Faults>,
 }
 
 /// The worker's view of one plane: which NIC each watched fd belongs to.
@@ -139,6 +135,7 @@ impl Worker {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             };
+            self.faults.check(ThreadKind::Worker);
             let latest = self.plane.load();
             if !Arc::ptr_eq(&latest, &current.plane) {
                 let next = Registered {
@@ -182,7 +179,7 @@ impl Worker {
         next: &mut Registered,
         previous: Option<&Registered>,
     ) -> io::Result<()> {
-        if previous.is_some() && FAIL_NEXT_REGISTER.swap(false, Ordering::SeqCst) {
+        if previous.is_some() && self.faults.take_register_failure() {
             return Err(io::Error::other("injected failure re-registering queues"));
         }
         for (nic, port) in next.plane.ports.iter_enumerated() {

@@ -372,6 +372,7 @@ mod tests {
                 },
                 flow_log_events_lost: 0,
                 worker_restarts: 0,
+                thread_panics: Default::default(),
                 load_balancer_backends: Vec::new(),
             }
         };

@@ -68,6 +68,19 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
             report.worker_restarts
         ));
     }
+    let panicked: Vec<String> = report
+        .thread_panics
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(kind, n)| format!("{kind}={n}"))
+        .collect();
+    if !panicked.is_empty() {
+        out.push_str(&format!(
+            "thread panics: {} (caught; threads restarted, connections closed; see the \
+             daemon's stderr)\n",
+            panicked.join(" ")
+        ));
+    }
     out
 }
 
@@ -107,6 +120,7 @@ pub(super) fn render_flows(flows: &[FlowReport], json: bool) -> String {
 mod tests {
     use super::*;
     use crate::daemon::report::{BackendReport, FlowTableReport};
+    use std::collections::BTreeMap;
 
     #[test]
     fn stats_list_the_probed_backends_with_the_reason_of_a_down_one() {
@@ -134,6 +148,7 @@ mod tests {
             },
             flow_log_events_lost: 0,
             worker_restarts: 0,
+            thread_panics: BTreeMap::new(),
             load_balancer_backends: vec![
                 backend("web1", true, None),
                 backend("web2", false, Some("connection refused")),
@@ -165,10 +180,55 @@ mod tests {
     }
 
     #[test]
+    fn stats_name_the_kinds_of_thread_that_panicked() {
+        let report = StatsReport {
+            generation: 1,
+            nics: Default::default(),
+            flow_table: FlowTableReport {
+                capacity: 1024,
+                memory_bytes: 0,
+                flows: 0,
+                inserted: 0,
+                evicted: 0,
+                failed_inserts: 0,
+            },
+            flow_log_events_lost: 0,
+            worker_restarts: 1,
+            thread_panics: BTreeMap::from([
+                ("control".to_string(), 2),
+                ("prober".to_string(), 0),
+                ("worker".to_string(), 1),
+            ]),
+            load_balancer_backends: Vec::new(),
+        };
+        let text = render_stats(&report, false);
+        assert!(
+            text.ends_with(
+                "workers: failed and restarted 1 times (see the daemon's stderr)\n\
+                 thread panics: control=2 worker=1 (caught; threads restarted, connections \
+                 closed; see the daemon's stderr)\n"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&render_stats(&report, true)).unwrap();
+        assert_eq!(
+            json["thread_panics"],
+            serde_json::json!({"control": 2, "prober": 0, "worker": 1})
+        );
+        // Nothing panicked: no line.
+        let quiet = StatsReport {
+            thread_panics: BTreeMap::from([("worker".to_string(), 0)]),
+            ..report
+        };
+        assert!(!render_stats(&quiet, false).contains("panic"));
+    }
+
+    #[test]
     fn stats_from_a_daemon_without_backends_still_read() {
         let old = r#"{"generation": 1, "nics": {}, "flow_table": {"capacity": 1024,
             "flows": 0, "inserted": 0, "evicted": 0, "failed_inserts": 0}}"#;
         let report: StatsReport = serde_json::from_str(old).unwrap();
         assert!(report.load_balancer_backends.is_empty());
+        assert!(report.thread_panics.is_empty());
     }
 }

@@ -1,10 +1,13 @@
 //! The daemon's end of the control socket: claiming the path, accepting
 //! connections on the shared bounded server, reading one request line under
-//! a deadline, and answering it from the daemon's current plane.
+//! a deadline, and answering it from the daemon's current plane. A request
+//! whose answer panics gets no reply (its connection is closed); the panic
+//! is counted as the `control` kind's and the server goes on.
 
 use super::render::{render_flows, render_stats};
 use super::{Reply, Request};
 use crate::daemon::report::{flows_of, stats_of};
+use crate::daemon::threads::ThreadKind;
 use crate::daemon::{serve, ApplyError, Daemon};
 use crate::diagnostics;
 use crate::topology::ParseOptions;
@@ -89,7 +92,7 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`crate::daemon::serve`]); stops when dropped, without waiting for clients.
 pub struct ControlServer {
     path: PathBuf,
-    _server: serve::Server,
+    server: serve::Server,
 }
 
 impl ControlServer {
@@ -104,6 +107,7 @@ impl ControlServer {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
+        let panics = daemon.thread_panics().clone();
         // Connections hold the daemon weakly: a client never keeps a lab
         // that is shutting down alive.
         let daemon = Arc::downgrade(&daemon);
@@ -118,11 +122,22 @@ impl ControlServer {
                 ));
                 write_reply(&stream, &busy);
             },
+            Arc::new(move |payload| {
+                panics.caught(ThreadKind::Control, "a control connection", payload)
+            }),
         )?;
         Ok(ControlServer {
             path: path.to_path_buf(),
-            _server: server,
+            server,
         })
+    }
+}
+
+impl ControlServer {
+    /// Connections being answered now (each holds one of
+    /// [`serve::MAX_CONNECTIONS`] slots).
+    pub fn connections(&self) -> usize {
+        self.server.connections()
     }
 }
 
@@ -181,7 +196,10 @@ fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
             Err(e) => Reply::usage(format!("unreadable request: {e}")),
             // The daemon is held only while the answer is computed.
             Ok(req) => match daemon.upgrade() {
-                Some(daemon) => answer(&daemon, req),
+                Some(daemon) => {
+                    daemon.faults().check(ThreadKind::Control);
+                    answer(&daemon, req)
+                }
                 None => Reply::refused("the lab is shutting down"),
             },
         },

@@ -34,7 +34,8 @@
 //! follows a link; this module holds the deny channel and the thread that
 //! scans and writes. It may use
 //! the daemon's plane and ports, the flow table, the dataplane's
-//! [`TrackedFlow`] and the snapshot's rule names.
+//! [`TrackedFlow`], the snapshot's rule names and the threads' fault
+//! injection.
 
 pub mod calendar;
 pub mod file;
@@ -45,6 +46,7 @@ pub use format::{
     flow_log_rule_name, mac_of_port, nsg_resource_id, record, Counts, FlowState, FlowTuple, Record,
 };
 
+use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortId};
 use crate::dataplane::conntrack::{is_pin, TrackedFlow};
 use crate::dataplane::PacketView;
@@ -244,8 +246,9 @@ impl FlowLogger {
     }
 
     /// Scans and writes until stopped; then scans once more and writes what
-    /// it has (flows still live get no invented end).
-    pub fn run(mut self) {
+    /// it has (flows still live get no invented end). After a panic the
+    /// daemon runs it again with what it had tracked and not yet written.
+    pub fn run(&mut self, faults: &Faults) {
         std::fs::create_dir_all(&self.options.dir).unwrap_or_else(|e| {
             eprintln!(
                 "vnetd: flow logs: creating {}: {e}",
@@ -258,6 +261,7 @@ impl FlowLogger {
         let mut next_write = Instant::now() + interval;
         while !self.stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(50));
+            faults.check(ThreadKind::FlowLog);
             let now = Instant::now();
             if now >= next_scan {
                 self.scan();
