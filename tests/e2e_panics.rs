@@ -5,93 +5,27 @@
 //! forwards again, housekeeping still frees ended flows, the BGP watcher
 //! and the prober run again, the flow-log thread writes again, and a
 //! control or metrics connection that panicked frees its slot for the
-//! next. Needs root (see `common::can_run_labs`).
+//! next. Needs root (see `common::require_root`).
 //!
 //! Each test's namespaces start with a prefix of its own (`pn23...`), and
 //! the prober's namespace is named after a VNet no other test has.
 
 mod common;
 
+use common::Lab;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
-use vnetd::daemon::control::{self, ControlServer, Request, StatsReport};
+use vnetd::daemon::control::{self, Request, StatsReport};
 use vnetd::daemon::flow_log::FlowLogOptions;
 use vnetd::daemon::metrics::MetricsServer;
 use vnetd::daemon::threads::ThreadKind;
 use vnetd::daemon::{Daemon, RunOptions};
 
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
-
-/// A lab of this file: its control socket (if served) is closed and the
-/// lab removed when dropped, also when a test fails.
-struct Running {
-    prefix: String,
-    control: Option<(ControlServer, PathBuf)>,
-    daemon: Option<Arc<Daemon>>,
-}
-
-impl Running {
-    /// Starts `text`, whose namespaces are named `<prefix>-<nic>`, with two
-    /// workers and `options`' flow logs.
-    fn start(prefix: &str, text: &str, flow_log: Option<FlowLogOptions>) -> Running {
-        let topology = vnetd::topology::parse_str(prefix, text)
-            .unwrap_or_else(|e| panic!("{e:?}"))
-            .topology;
-        let options = RunOptions {
-            workers: 2,
-            flow_log,
-            ..RunOptions::default()
-        };
-        let daemon = Daemon::start(topology, &options)
-            .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
-        Running {
-            prefix: prefix.to_string(),
-            control: None,
-            daemon: Some(Arc::new(daemon)),
-        }
-    }
-
-    fn daemon(&self) -> &Daemon {
-        self.daemon.as_deref().unwrap()
-    }
-
-    fn shared(&self) -> Arc<Daemon> {
-        self.daemon.clone().unwrap()
-    }
-
-    fn ns(&self, nic: &str) -> String {
-        format!("{}-{nic}", self.prefix)
-    }
-
-    /// Serves the control socket at a path of this lab's own.
-    fn serve_control(&mut self) -> PathBuf {
-        let path =
-            std::env::temp_dir().join(format!("vnetd-{}-{}.sock", self.prefix, std::process::id()));
-        let server = ControlServer::start(&path, self.shared())
-            .unwrap_or_else(|e| panic!("control socket {}: {e:#}", path.display()));
-        self.control = Some((server, path.clone()));
-        path
-    }
-
-    fn control(&self) -> &ControlServer {
-        &self.control.as_ref().unwrap().0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.control = None;
-        if let Some(daemon) = self.daemon.take() {
-            if let Err(e) = daemon.shutdown() {
-                eprintln!("removing lab {}: {e:#}", self.prefix);
-            }
-        }
-    }
-}
 
 /// Polls `done` every 20 ms until it holds; fails after `secs` seconds.
 fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
@@ -168,11 +102,8 @@ fn delivered_by_worker(daemon: &Daemon, nic: &str) -> Vec<u64> {
 
 #[test]
 fn a_worker_that_panics_comes_back_and_every_queue_forwards_again() {
-    if !common::can_run_labs() {
-        return;
-    }
     let prefix = "pn23w";
-    let lab = Running::start(prefix, &common::with_netns_prefix(HUB_SPOKE, prefix), None);
+    let lab = Lab::start(prefix, HUB_SPOKE);
     let daemon = lab.daemon();
     assert!(common::ping(&lab.ns("vm1"), "10.0.2.4"), "before the panic");
     assert_eq!(daemon.thread_panics().count(ThreadKind::Worker), 0);
@@ -213,11 +144,8 @@ fn a_worker_that_panics_comes_back_and_every_queue_forwards_again() {
 
 #[test]
 fn housekeeping_and_the_bgp_watcher_come_back_after_a_panic() {
-    if !common::can_run_labs() {
-        return;
-    }
     let prefix = "pn23h";
-    let lab = Running::start(prefix, &common::with_netns_prefix(HUB_SPOKE, prefix), None);
+    let lab = Lab::start(prefix, HUB_SPOKE);
     let daemon = lab.daemon();
 
     daemon.faults().arm_panic(ThreadKind::Housekeeping);
@@ -263,11 +191,8 @@ fn scrape(addr: SocketAddr) -> String {
 
 #[test]
 fn connections_whose_handler_panics_free_their_slot_and_the_next_is_answered() {
-    if !common::can_run_labs() {
-        return;
-    }
     let prefix = "pn23c";
-    let mut lab = Running::start(prefix, &common::with_netns_prefix(HUB_SPOKE, prefix), None);
+    let mut lab = Lab::start(prefix, HUB_SPOKE);
     let socket = lab.serve_control();
     let daemon = lab.daemon();
 
@@ -380,19 +305,19 @@ fn texts_below(dir: &Path) -> String {
 
 #[test]
 fn the_prober_and_the_flow_log_thread_come_back_after_a_panic() {
-    if !common::can_run_labs() {
-        return;
-    }
     let prefix = "pn23p";
     let logs = tempfile::tempdir().unwrap();
     let text = format!("{}{ILB}", common::with_netns_prefix(PROBED, prefix));
-    let lab = Running::start(
+    let lab = Lab::start_with(
         prefix,
         &text,
-        Some(FlowLogOptions {
-            dir: logs.path().to_path_buf(),
-            interval: Duration::from_secs(1),
-        }),
+        RunOptions {
+            flow_log: Some(FlowLogOptions {
+                dir: logs.path().to_path_buf(),
+                interval: Duration::from_secs(1),
+            }),
+            ..RunOptions::default()
+        },
     );
     let daemon = lab.daemon();
     wait_for("web1's first probe failing", 20, || {

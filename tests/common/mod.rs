@@ -75,13 +75,19 @@ impl Lab {
     /// Starts `text` as it is; its namespaces must be named
     /// `<prefix>-<nic>` already.
     pub fn start_exact(prefix: &str, text: &str) -> Lab {
+        Lab::start_with(prefix, text, RunOptions::default())
+    }
+
+    /// Starts `text` as it is (see [`Lab::start_exact`]) with `options`,
+    /// on two workers.
+    pub fn start_with(prefix: &str, text: &str, options: RunOptions) -> Lab {
         require_root();
         let loaded = vnetd::topology::parse_str(prefix, text).unwrap_or_else(|e| panic!("{e:?}"));
         let daemon = Daemon::start(
             loaded.topology,
             &RunOptions {
                 workers: 2,
-                ..RunOptions::default()
+                ..options
             },
         )
         .unwrap_or_else(|e| panic!("starting lab {prefix}: {e:#}"));
@@ -112,6 +118,16 @@ impl Lab {
 
     pub fn daemon(&self) -> &Daemon {
         self.daemon.as_deref().unwrap()
+    }
+
+    /// The daemon, to hand to a server of its own (metrics, say).
+    pub fn shared(&self) -> std::sync::Arc<Daemon> {
+        self.daemon.clone().unwrap()
+    }
+
+    /// The control server [`Lab::serve_control`] started.
+    pub fn control(&self) -> &vnetd::daemon::control::ControlServer {
+        &self.control.as_ref().expect("serve_control first").0
     }
 
     pub fn stats(&self, nic: &str) -> NicStats {
