@@ -365,7 +365,7 @@ impl Hybrid {
                 spec.pass_on_learned = !express_route;
                 spec.reject_exact = served.clone();
                 spec.export_deny_overlapping = served.clone();
-                let speaker = GobgpSpeaker::start(spec)
+                let mut speaker = GobgpSpeaker::start(spec)
                     .with_context(|| format!("starting the BGP speaker of {netns}"))?;
                 speaker
                     .set_announced(&served)
@@ -440,8 +440,8 @@ impl Hybrid {
 
     /// Makes every speaker originate what `topo` says its gateway
     /// advertises (after an `apply` changed the VNets it serves).
-    pub fn refresh_announcements(&self, topo: &Topology) {
-        for s in &self.speakers {
+    pub fn refresh_announcements(&mut self, topo: &Topology) {
+        for s in &mut self.speakers {
             let Some(g) = topo.gateways.position(|g| g.name == s.gateway) else {
                 continue;
             };
