@@ -31,13 +31,22 @@
 //!   fabric hands such packets from one circuit's tunnel to the other's.
 //!
 //! [`Hybrid::learned`] gathers what the speakers learned; the daemon's
-//! watcher compiles a new snapshot when it changes. Dropping a `Hybrid`
-//! stops every daemon and removes the sites.
+//! watcher compiles a new snapshot when it changes. Before that, in each
+//! round, it calls [`Hybrid::supervise`]:
+//!
+//! - A routing daemon that exited is reaped, said on stderr and started
+//!   again (after 0.5 s, then waits doubling to 30 s while it keeps
+//!   failing); [`Hybrid::routing_daemons`] is what `stats` shows of them.
+//! - A gateway instance whose speaker is not running has learned nothing,
+//!   so its routes leave the snapshot until the restarted speaker learns
+//!   them again.
+//!
+//! Dropping a `Hybrid` stops every daemon and removes the sites.
 
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, NeighborStatus, Origin};
-use crate::host::routing::{BgpNeighbor, BgpRouterSpec};
+use crate::host::routing::{BgpNeighbor, BgpRouter, BgpRouterSpec, ProcessExit, ProcessStatus};
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
 use crate::policy::gateways::{served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
 use crate::topology::{
@@ -55,12 +64,164 @@ use std::process::Command;
 /// enter: FRR's daemons run as the `frr` user.
 pub const RUN_DIR: &str = "/run/vnetd-bgp";
 
-/// A site router's daemon.
-/// (They stop when dropped.)
-#[allow(dead_code)]
+/// The first wait before a routing daemon that exited is started again.
+const RESTART_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest wait between two restarts of a daemon that keeps failing.
+const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// A daemon that ran this long before it exited is restarted after
+/// [`RESTART_FIRST`] again, not after a doubled wait.
+const STABLE_RUN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A site router's daemon (it stops when dropped).
 enum SiteRouter {
     Bird(BirdRouter),
     Frr(FrrRouter),
+}
+
+impl SiteRouter {
+    fn router(&mut self) -> &mut dyn BgpRouter {
+        match self {
+            SiteRouter::Bird(r) => r,
+            SiteRouter::Frr(r) => r,
+        }
+    }
+
+    fn processes(&self) -> Vec<ProcessStatus> {
+        match self {
+            SiteRouter::Bird(r) => r.processes(),
+            SiteRouter::Frr(r) => r.processes(),
+        }
+    }
+}
+
+/// How the watcher looks after one instance's routing daemons: which
+/// instance they serve, and when to start them again while one is down.
+struct Supervision {
+    /// What the daemons serve, in words (`gateway G instance 0`, `site S`).
+    serves: String,
+    netns: String,
+    /// When the daemons last started.
+    started: std::time::Instant,
+    /// While a daemon is down: when to try starting it again.
+    retry_at: Option<std::time::Instant>,
+    /// The wait before the next attempt after this one.
+    backoff: std::time::Duration,
+    /// Why the last restart failed, until one succeeds.
+    restart_error: Option<String>,
+}
+
+impl Supervision {
+    fn new(serves: String, netns: &str) -> Self {
+        Self {
+            serves,
+            netns: netns.to_owned(),
+            started: std::time::Instant::now(),
+            retry_at: None,
+            backoff: RESTART_FIRST,
+            restart_error: None,
+        }
+    }
+
+    /// Says on stderr which daemons exited, and schedules a restart: soon
+    /// after a long run, later and later when they keep dying.
+    fn exited(&mut self, exits: &[ProcessExit], now: std::time::Instant) {
+        for exit in exits {
+            eprintln!(
+                "vnetd: {} (pid {}) of {} in {} exited: {}; restarting it",
+                exit.program, exit.pid, self.serves, self.netns, exit.how
+            );
+        }
+        if exits.is_empty() || self.retry_at.is_some() {
+            return;
+        }
+        if now.duration_since(self.started) >= STABLE_RUN {
+            self.backoff = RESTART_FIRST;
+        }
+        self.retry_at = Some(now + self.backoff);
+        self.backoff = (self.backoff * 2).min(RESTART_MAX);
+    }
+
+    /// Whether a restart is due.
+    fn due(&self, now: std::time::Instant) -> bool {
+        self.retry_at.is_some_and(|at| now >= at)
+    }
+
+    /// Records how a restart went, and says so on stderr.
+    fn restarted(&mut self, outcome: Result<()>, pids: &[ProcessStatus], now: std::time::Instant) {
+        match outcome {
+            Ok(()) => {
+                let pids: Vec<String> = pids
+                    .iter()
+                    .map(|p| format!("{} pid {}", p.program, p.pid.unwrap_or(0)))
+                    .collect();
+                eprintln!(
+                    "vnetd: restarted the routing daemons of {} in {} ({})",
+                    self.serves,
+                    self.netns,
+                    pids.join(", ")
+                );
+                self.started = now;
+                self.retry_at = None;
+                self.restart_error = None;
+            }
+            Err(e) => {
+                eprintln!(
+                    "vnetd: restarting the routing daemons of {} in {} failed: {e:#}; \
+                     trying again in {:?}",
+                    self.serves, self.netns, self.backoff
+                );
+                self.retry_at = Some(now + self.backoff);
+                self.backoff = (self.backoff * 2).min(RESTART_MAX);
+                self.restart_error = Some(one_line(&format!("{e:#}")));
+            }
+        }
+    }
+
+    fn report(&self, processes: Vec<ProcessStatus>) -> Vec<RoutingDaemon> {
+        processes
+            .into_iter()
+            .map(|p| RoutingDaemon {
+                state: if p.pid.is_some() { "running" } else { "down" }.to_owned(),
+                program: p.program,
+                netns: self.netns.clone(),
+                serves: self.serves.clone(),
+                pid: p.pid,
+                restarts: p.restarts,
+                last_exit: p.last_exit,
+                restart_error: self.restart_error.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A message on one line for a table: its first line and, when it has
+/// more (a daemon's log), its last.
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        Some(last) => format!("{first} ... {last}"),
+        None => first.to_owned(),
+    }
+}
+
+/// One routing daemon process as `vnetd stats` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoutingDaemon {
+    /// `gobgpd`, `bird`, `zebra` or `bgpd`.
+    pub program: String,
+    pub netns: String,
+    /// What it serves: `gateway G instance I` or `site S`.
+    pub serves: String,
+    /// `running`, or `down` (exited; a restart is scheduled).
+    pub state: String,
+    pub pid: Option<u32>,
+    /// Times vnetd started it again.
+    pub restarts: u64,
+    /// How it last ended (`killed by signal 9 (SIGKILL)`, `exit status 1`).
+    pub last_exit: Option<String>,
+    /// Why the last attempt to start it again failed, until one succeeds.
+    pub restart_error: Option<String>,
 }
 
 /// One gateway instance's speaker.
@@ -68,13 +229,20 @@ struct InstanceSpeaker {
     gateway: String,
     instance: usize,
     speaker: GobgpSpeaker,
+    supervision: Supervision,
+}
+
+/// A site router's daemons.
+struct SupervisedRouter {
+    router: SiteRouter,
+    supervision: Supervision,
 }
 
 /// The sites and routing daemons of a running lab.
 #[derive(Default)]
 pub struct Hybrid {
     sites: Vec<SiteSpec>,
-    routers: Vec<SiteRouter>,
+    routers: Vec<SupervisedRouter>,
     speakers: Vec<InstanceSpeaker>,
     /// The daemons' directories, removed with them.
     run_dirs: Vec<PathBuf>,
@@ -374,6 +542,10 @@ impl Hybrid {
                     gateway: gw.name.clone(),
                     instance: i,
                     speaker,
+                    supervision: Supervision::new(
+                        format!("gateway {} instance {i}", gw.name),
+                        &netns,
+                    ),
                 });
             }
         }
@@ -414,6 +586,7 @@ impl Hybrid {
             let Some(router_id) = router_id else { continue };
             let run_dir = PathBuf::from(RUN_DIR).join(&site.router_netns);
             self.run_dirs.push(run_dir.clone());
+            let supervision = Supervision::new(format!("site {}", site.name), &site.router_netns);
             let spec = BgpRouterSpec {
                 netns: site.router_netns.clone(),
                 asn,
@@ -433,7 +606,10 @@ impl Hybrid {
                 ),
                 BgpSpeaker::None => continue,
             };
-            self.routers.push(router);
+            self.routers.push(SupervisedRouter {
+                router,
+                supervision,
+            });
         }
         Ok(())
     }
@@ -452,12 +628,54 @@ impl Hybrid {
         }
     }
 
-    /// What every gateway instance has learned now. A speaker that does not
-    /// answer keeps what it had in `previous`.
+    /// Looks after the routing daemons, once per watcher round: reaps
+    /// those that exited and says so, and starts them again when due.
+    pub fn supervise(&mut self) {
+        let now = std::time::Instant::now();
+        for s in &mut self.speakers {
+            let exits: Vec<ProcessExit> = s.speaker.reap().into_iter().collect();
+            s.supervision.exited(&exits, now);
+            if s.supervision.due(now) {
+                let outcome = s.speaker.restart();
+                s.supervision.restarted(outcome, &[s.speaker.status()], now);
+            }
+        }
+        for r in &mut self.routers {
+            let exits = r.router.router().reap();
+            r.supervision.exited(&exits, now);
+            if r.supervision.due(now) {
+                let outcome = r.router.router().restart();
+                r.supervision.restarted(outcome, &r.router.processes(), now);
+            }
+        }
+    }
+
+    /// Every routing daemon of the lab, for `vnetd stats`.
+    pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
+        let speakers = self
+            .speakers
+            .iter()
+            .flat_map(|s| s.supervision.report(vec![s.speaker.status()]));
+        let routers = self
+            .routers
+            .iter()
+            .flat_map(|r| r.supervision.report(r.router.processes()));
+        speakers.chain(routers).collect()
+    }
+
+    /// What every gateway instance has learned now. A speaker that is not
+    /// running has learned nothing (its sessions are down, so Azure would
+    /// have withdrawn their routes); one that runs but does not answer
+    /// keeps what it had in `previous`.
     pub fn learned(&self, previous: &LearnedRoutes) -> LearnedRoutes {
         let mut out = LearnedRoutes::default();
         for s in &self.speakers {
-            let routes = match s.speaker.learned() {
+            let answer = if s.speaker.is_running() {
+                s.speaker.learned()
+            } else {
+                Ok(Vec::new())
+            };
+            let routes = match answer {
                 Ok(paths) => paths
                     .into_iter()
                     .map(|p| LearnedRoute {
@@ -533,4 +751,51 @@ pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
         format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}{reach:?}")
     }
     strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn killed() -> Vec<ProcessExit> {
+        vec![ProcessExit {
+            program: "gobgpd".into(),
+            pid: 7,
+            how: "killed by signal 9 (SIGKILL)".into(),
+        }]
+    }
+
+    #[test]
+    fn restarts_back_off_while_they_fail_and_start_soon_after_a_long_run() {
+        let start = Instant::now();
+        let mut s = Supervision::new("gateway gw instance 0".into(), "gw-0");
+        s.started = start;
+        s.exited(&[], start);
+        assert_eq!(s.retry_at, None, "nothing exited");
+        s.exited(&killed(), start);
+        assert_eq!(s.retry_at, Some(start + RESTART_FIRST));
+        assert!(!s.due(start) && s.due(start + RESTART_FIRST));
+        // Each failed attempt doubles the wait, up to RESTART_MAX.
+        let mut now = start + RESTART_FIRST;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            s.restarted(Err(anyhow::anyhow!("no\nluck")), &[], now);
+            let next = s.retry_at.expect("another attempt");
+            waits.push(next - now);
+            now = next;
+        }
+        let secs: Vec<f64> = waits.iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(secs, [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]);
+        assert_eq!(s.restart_error.as_deref(), Some("no ... luck"));
+        s.restarted(Ok(()), &[], now);
+        assert_eq!((s.retry_at, s.restart_error.as_deref()), (None, None));
+        // Dying at once after a restart keeps the long wait; dying after a
+        // long run starts from RESTART_FIRST again.
+        s.exited(&killed(), now + Duration::from_secs(1));
+        assert_eq!(s.retry_at, Some(now + Duration::from_secs(31)));
+        s.restarted(Ok(()), &[], now);
+        s.exited(&killed(), now + STABLE_RUN);
+        assert_eq!(s.retry_at, Some(now + STABLE_RUN + RESTART_FIRST));
+    }
 }

@@ -44,6 +44,7 @@ pub mod stats;
 pub mod worker;
 
 pub use apply::{ApplyError, ApplySummary};
+pub use hybrid::RoutingDaemon;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
 pub use plane::{namespace_names, namespace_spec, Plane, Port, PortConntrack};
 pub use stats::PortId;
@@ -300,6 +301,17 @@ impl Daemon {
         Ok(crate::diagnostics::gateway::BgpPeerStatusList { value })
     }
 
+    /// The routing daemons of the lab's gateways and sites: state, pid,
+    /// restarts and how each last ended.
+    pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
+        self.mutable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|state| state.hybrid.routing_daemons())
+            .unwrap_or_default()
+    }
+
     /// The snapshot the workers forward with now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.plane.load().snapshot.clone()
@@ -405,9 +417,10 @@ impl Drop for Daemon {
 /// How often the BGP watcher asks the gateways' speakers what they learned.
 const BGP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Publishes a new plane whenever what the gateways learned changes: the
-/// same ports, a snapshot compiled with the new routes. It runs under the
-/// lock `apply` takes, so the two never publish over each other.
+/// Looks after the routing daemons ([`Hybrid::supervise`]) and publishes a
+/// new plane whenever what the gateways learned changes: the same ports, a
+/// snapshot compiled with the new routes. It runs under the lock `apply`
+/// takes, so the two never publish over each other.
 fn watch_learned_routes(
     plane: &ArcSwap<Plane>,
     mutable: &Mutex<Option<Mutable>>,
@@ -415,10 +428,13 @@ fn watch_learned_routes(
 ) {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(BGP_POLL);
-        let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(state) = guard.as_ref() else {
+        let mut guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_mut() else {
             return;
         };
+        // Daemons that exited are reaped and restarted first, so that what
+        // a dead speaker had learned leaves the snapshot in this round.
+        state.hybrid.supervise();
         let old = plane.load_full();
         let learned = state.hybrid.learned(&old.snapshot.learned);
         if learned == old.snapshot.learned {

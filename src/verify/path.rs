@@ -373,6 +373,7 @@ mod tests {
                 flow_log_events_lost: 0,
                 worker_restarts: 0,
                 load_balancer_backends: Vec::new(),
+                routing_daemons: Vec::new(),
             }
         };
         let t = crate::topology::parse_str("hub-spoke.yaml", HUB_SPOKE)
