@@ -39,7 +39,8 @@
 //!   failing); [`Hybrid::routing_daemons`] is what `stats` shows of them.
 //! - A gateway instance whose speaker is not running has learned nothing,
 //!   so its routes leave the snapshot until the restarted speaker learns
-//!   them again.
+//!   them again; [`Hybrid::peer_status`] shows its sessions with the
+//!   reason, next to the other instances'.
 //!
 //! Dropping a `Hybrid` stops every daemon and removes the sites.
 
@@ -236,6 +237,19 @@ struct InstanceSpeaker {
 struct SupervisedRouter {
     router: SiteRouter,
     supervision: Supervision,
+}
+
+/// One BGP session of a gateway instance as `bgp-peer-status` shows it.
+#[derive(Debug, Clone)]
+pub struct PeerSession {
+    pub address: Ipv4Addr,
+    pub asn: u32,
+    /// What the speaker says of it; `None` when the speaker cannot be
+    /// asked.
+    pub status: Option<NeighborStatus>,
+    /// Why it is down, when vnetd knows: `speaker not running`, `speaker
+    /// not answering`.
+    pub reason: Option<String>,
 }
 
 /// The sites and routing daemons of a running lab.
@@ -701,14 +715,48 @@ impl Hybrid {
         out
     }
 
-    /// The BGP sessions of every instance of `gateway`, with each
-    /// instance's own address.
-    pub fn peer_status(&self, gateway: &str) -> Vec<(usize, Result<Vec<NeighborStatus>>)> {
+    /// The BGP sessions of every instance of `gateway`, each instance on
+    /// its own: one that cannot be asked lists its configured neighbours
+    /// with the reason, and never hides the others.
+    pub fn peer_status(&self, gateway: &str) -> Vec<(usize, Vec<PeerSession>)> {
         self.speakers
             .iter()
             .filter(|s| s.gateway == gateway)
-            .map(|s| (s.instance, s.speaker.neighbors()))
+            .map(|s| (s.instance, sessions_of(s)))
             .collect()
+    }
+}
+
+/// The sessions of one instance's speaker, with the reason of those vnetd
+/// knows to be down.
+fn sessions_of(s: &InstanceSpeaker) -> Vec<PeerSession> {
+    let unavailable = |reason: &str| {
+        s.speaker
+            .spec()
+            .neighbors
+            .iter()
+            .map(|n| PeerSession {
+                address: n.address,
+                asn: n.asn,
+                status: None,
+                reason: Some(reason.to_owned()),
+            })
+            .collect()
+    };
+    if !s.speaker.is_running() {
+        return unavailable("speaker not running");
+    }
+    match s.speaker.neighbors() {
+        Ok(neighbors) => neighbors
+            .into_iter()
+            .map(|n| PeerSession {
+                address: n.address,
+                asn: n.asn,
+                reason: None,
+                status: Some(n),
+            })
+            .collect(),
+        Err(_) => unavailable("speaker not answering"),
     }
 }
 

@@ -276,25 +276,29 @@ impl Daemon {
             ));
         };
         let mut value = Vec::new();
+        // Each instance on its own: one whose speaker is down or does not
+        // answer shows its sessions with the reason, next to the others.
         for (instance, sessions) in state.hybrid.peer_status(gateway) {
             let local = instances
                 .get(instance)
                 .map_or_else(String::new, |a| a.to_string());
-            let sessions = sessions.map_err(|e| {
-                crate::diagnostics::QueryError::refused(format!(
-                    "asking the BGP speaker of {gateway} instance {instance}: {e:#}"
-                ))
-            })?;
-            for s in sessions {
+            for session in sessions {
+                let s = session.status.as_ref();
                 value.push(BgpPeerStatus {
-                    asn: s.asn,
-                    connected_duration: s.uptime_secs.map(duration_text).unwrap_or_default(),
+                    asn: session.asn,
+                    connected_duration: s
+                        .and_then(|s| s.uptime_secs)
+                        .map(duration_text)
+                        .unwrap_or_default(),
                     local_address: local.clone(),
-                    messages_received: s.messages_received,
-                    messages_sent: s.messages_sent,
-                    neighbor: s.address.to_string(),
-                    routes_received: s.routes_received,
-                    state: azure_peer_state(&s.state, &s.admin_state).to_string(),
+                    messages_received: s.map_or(0, |s| s.messages_received),
+                    messages_sent: s.map_or(0, |s| s.messages_sent),
+                    neighbor: session.address.to_string(),
+                    routes_received: s.map_or(0, |s| s.routes_received),
+                    state: s
+                        .map_or("Unknown", |s| azure_peer_state(&s.state, &s.admin_state))
+                        .to_string(),
+                    reason: session.reason,
                 });
             }
         }
