@@ -3,10 +3,12 @@
 //! reaped (no zombie), told in `stats`, and started again from its
 //! configuration; while a gateway instance's speaker is down, what it
 //! learned leaves the VNet and `bgp-peer-status` shows that instance as
-//! not running next to the healthy one.
+//! not running next to the healthy one; a session dropped for the 4000
+//! prefix limit shows the reason and comes back once the site is under
+//! the limit.
 //!
-//! Each lab has its own namespace prefix (`rsg`, `rsb`, `rsf`), so the
-//! tests run side by side; every wait polls a condition against a
+//! Each lab has its own namespace prefix (`rsg`, `rsb`, `rsf`, `rsp`), so
+//! the tests run side by side; every wait polls a condition against a
 //! generous deadline, and each lab is removed when its test ends, passed
 //! or failed (the `Lab` guard).
 
@@ -14,6 +16,7 @@ mod common;
 
 use common::{ping, vnetd_command, Lab};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use vnetd::daemon::RoutingDaemon;
 use vnetd::diagnostics::{self, gateway};
@@ -354,4 +357,89 @@ fn a_killed_bird_is_restarted_and_the_site_reachable_again() {
 #[test]
 fn a_killed_frr_bgpd_is_restarted_and_the_site_reachable_again() {
     a_killed_site_daemon_is_restarted("rsf", "frr", "bgpd");
+}
+
+#[test]
+fn a_session_over_the_prefix_limit_is_dropped_shown_and_let_up_again() {
+    let prefix = "rsp";
+    let gw = format!("{prefix}-gw");
+    let Some(mut lab) = Lab::start_exact(prefix, &lab_text(prefix, "bird", false)) else {
+        return;
+    };
+    let socket = lab.serve_control();
+    // The single instance of an active-standby gateway: the last usable
+    // address of GatewaySubnet.
+    let instance = "10.0.255.254";
+    assert!(wait_for(DEADLINE, || gateway_next_hops(
+        &lab,
+        "192.168.0.0/16"
+    ) == [instance]));
+    assert_eq!(peer_rows(&lab, &gw), [connected(instance)]);
+
+    // The branch announces 4001 prefixes: its two ranges and 3999 /32s.
+    let run_dir = format!("/run/vnetd-bgp/{prefix}-branch1");
+    let config_path = format!("{run_dir}/bird.conf");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let anchor = "  route 172.20.0.0/16 unreachable;\n";
+    assert!(original.contains(anchor), "{original}");
+    let extra: String = (0..3999u32)
+        .map(|i| format!("  route 100.64.{}.{}/32 unreachable;\n", i / 256, i % 256))
+        .collect();
+    let birdc_configure = || {
+        let reply = Command::new("birdc")
+            .args(["-s", &format!("{run_dir}/bird.ctl"), "configure"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&reply.stdout).into_owned();
+        assert!(text.contains("Reconfigured"), "{text}");
+    };
+    std::fs::write(
+        &config_path,
+        original.replace(anchor, &(anchor.to_string() + &extra)),
+    )
+    .unwrap();
+    birdc_configure();
+    let reason = Some("prefix limit 4000 exceeded".to_string());
+    assert!(
+        wait_for(DEADLINE, || peer_rows(&lab, &gw)
+            == [(
+                instance.to_string(),
+                "Stopped".to_string(),
+                reason.clone()
+            )]),
+        "{:?}",
+        peer_rows(&lab, &gw)
+    );
+    assert!(wait_for(DEADLINE, || gateway_next_hops(
+        &lab,
+        "192.168.0.0/16"
+    )
+    .is_empty()));
+    let (code, out) = vnetd(&socket, &["gateway", "bgp-peer-status", "--gateway", &gw]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("192.168.255.1") && l.ends_with("prefix limit 4000 exceeded")),
+        "{out}"
+    );
+
+    // Back to one prefix: the gateway lets the session up again and it
+    // stays up.
+    let one = original.replace(anchor, "");
+    assert_ne!(one, original);
+    std::fs::write(&config_path, one).unwrap();
+    birdc_configure();
+    assert!(
+        wait_for(DEADLINE, || peer_rows(&lab, &gw) == [connected(instance)]),
+        "{:?}",
+        peer_rows(&lab, &gw)
+    );
+    assert!(wait_for(DEADLINE, || gateway_next_hops(
+        &lab,
+        "192.168.0.0/16"
+    ) == [instance]));
+    assert!(gateway_next_hops(&lab, "172.20.0.0/16").is_empty());
+    let status = lab.daemon().bgp_peer_status(&gw).unwrap();
+    assert_eq!(status.value[0].routes_received, 1);
+    assert!(ping(&format!("{prefix}-onprem"), HUB_VM));
 }

@@ -405,6 +405,23 @@ fn gobgpd_drops_a_session_past_its_prefix_limit() {
         bird.neighbor_state(HUB).expect("BIRD's state"),
         "Established"
     );
+
+    // Back under the limit, the session stays down (gobgpd has no
+    // restart timer) until it is enabled again.
+    bird.withdraw(net("10.1.5.0/24")).expect("back to five");
+    wait_until("BIRD tries the session again", SESSION_WAIT, || {
+        bird.neighbor_state(HUB).is_ok_and(|s| s != "Idle")
+    });
+    assert_eq!(
+        state_of(&gobgp, site),
+        ("Idle".to_owned(), "PrefixLimit".to_owned())
+    );
+    gobgp.enable_neighbor(site).expect("enabling the session");
+    wait_established(&gobgp, site);
+    wait_until("gobgpd learns the five prefixes again", ROUTE_WAIT, || {
+        learned_prefixes(&gobgp, site).len() == 5
+    });
+    assert_eq!(state_of(&gobgp, site).1, "Up");
 }
 
 /// Sends SIGKILL to a process.

@@ -41,6 +41,10 @@
 //!   so its routes leave the snapshot until the restarted speaker learns
 //!   them again; [`Hybrid::peer_status`] shows its sessions with the
 //!   reason, next to the other instances'.
+//! - A session gobgpd dropped for more than
+//!   [`MAX_LEARNED_PREFIXES`] is let up again every
+//!   [`PREFIX_LIMIT_RETRY`], as Azure re-establishes it (gobgpd alone
+//!   keeps it down for good).
 //!
 //! Dropping a `Hybrid` stops every daemon and removes the sites.
 
@@ -49,13 +53,16 @@ use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, NeighborStatus, Origin};
 use crate::host::routing::{BgpNeighbor, BgpRouter, BgpRouterSpec, ProcessExit, ProcessStatus};
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
-use crate::policy::gateways::{served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
+use crate::policy::gateways::{
+    served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
+};
 use crate::topology::{
     BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, NicRole, Site, SiteIdx, Topology,
     MICROSOFT_EDGE_ASN,
 };
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::Command;
@@ -72,6 +79,8 @@ const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 /// A daemon that ran this long before it exited is restarted after
 /// [`RESTART_FIRST`] again, not after a doubled wait.
 const STABLE_RUN: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often each speaker's sessions are looked at for the prefix limit.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A site router's daemon (it stops when dropped).
 enum SiteRouter {
@@ -231,6 +240,11 @@ struct InstanceSpeaker {
     instance: usize,
     speaker: GobgpSpeaker,
     supervision: Supervision,
+    /// Neighbours whose session gobgpd dropped for the prefix limit, and
+    /// when to let each up again.
+    prefix_limited: BTreeMap<Ipv4Addr, std::time::Instant>,
+    /// When the sessions were last looked at.
+    sessions_checked: Option<std::time::Instant>,
 }
 
 /// A site router's daemons.
@@ -248,8 +262,14 @@ pub struct PeerSession {
     /// asked.
     pub status: Option<NeighborStatus>,
     /// Why it is down, when vnetd knows: `speaker not running`, `speaker
-    /// not answering`.
+    /// not answering`, `prefix limit 4000 exceeded`.
     pub reason: Option<String>,
+}
+
+/// The words `bgp-peer-status` uses for a session dropped for the prefix
+/// limit.
+fn prefix_limit_reason() -> String {
+    format!("prefix limit {MAX_LEARNED_PREFIXES} exceeded")
 }
 
 /// The sites and routing daemons of a running lab.
@@ -543,6 +563,8 @@ impl Hybrid {
                 let run_dir = PathBuf::from(RUN_DIR).join(&netns);
                 self.run_dirs.push(run_dir.clone());
                 let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir);
+                spec.max_prefixes =
+                    u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32");
                 spec.neighbors = instance_neighbors;
                 spec.pass_on_learned = !express_route;
                 spec.reject_exact = served.clone();
@@ -560,6 +582,8 @@ impl Hybrid {
                         format!("gateway {} instance {i}", gw.name),
                         &netns,
                     ),
+                    prefix_limited: BTreeMap::new(),
+                    sessions_checked: None,
                 });
             }
         }
@@ -643,15 +667,24 @@ impl Hybrid {
     }
 
     /// Looks after the routing daemons, once per watcher round: reaps
-    /// those that exited and says so, and starts them again when due.
+    /// those that exited and says so, starts them again when due, and
+    /// lets a session the prefix limit dropped up again after
+    /// [`PREFIX_LIMIT_RETRY`] (as Azure re-establishes it).
     pub fn supervise(&mut self) {
         let now = std::time::Instant::now();
         for s in &mut self.speakers {
             let exits: Vec<ProcessExit> = s.speaker.reap().into_iter().collect();
+            if !exits.is_empty() {
+                // A restarted gobgpd starts its sessions afresh.
+                s.prefix_limited.clear();
+            }
             s.supervision.exited(&exits, now);
             if s.supervision.due(now) {
                 let outcome = s.speaker.restart();
                 s.supervision.restarted(outcome, &[s.speaker.status()], now);
+            }
+            if s.speaker.is_running() {
+                check_prefix_limits(s, now);
             }
         }
         for r in &mut self.routers {
@@ -752,11 +785,56 @@ fn sessions_of(s: &InstanceSpeaker) -> Vec<PeerSession> {
             .map(|n| PeerSession {
                 address: n.address,
                 asn: n.asn,
-                reason: None,
+                reason: (n.admin_state == "PrefixLimit"
+                    || (s.prefix_limited.contains_key(&n.address) && n.state != "Established"))
+                    .then(prefix_limit_reason),
                 status: Some(n),
             })
             .collect(),
         Err(_) => unavailable("speaker not answering"),
+    }
+}
+
+/// Notices sessions gobgpd dropped for the prefix limit (it keeps them
+/// down for good) and enables each again once [`PREFIX_LIMIT_RETRY`] has
+/// passed; one still over the limit is dropped again, and waits again.
+fn check_prefix_limits(s: &mut InstanceSpeaker, now: std::time::Instant) {
+    if s.sessions_checked
+        .is_some_and(|at| now.duration_since(at) < SESSION_CHECK)
+    {
+        return;
+    }
+    s.sessions_checked = Some(now);
+    let Ok(neighbors) = s.speaker.neighbors() else {
+        return;
+    };
+    for n in neighbors {
+        if n.admin_state == "PrefixLimit" {
+            let retry_at = s.prefix_limited.entry(n.address).or_insert_with(|| {
+                eprintln!(
+                    "vnetd: {} dropped its session with {}: {}; letting it up again in {:?}",
+                    s.supervision.serves,
+                    n.address,
+                    prefix_limit_reason(),
+                    PREFIX_LIMIT_RETRY
+                );
+                now + PREFIX_LIMIT_RETRY
+            });
+            if now >= *retry_at {
+                *retry_at = now + PREFIX_LIMIT_RETRY;
+                if let Err(e) = s.speaker.enable_neighbor(n.address) {
+                    eprintln!(
+                        "vnetd: letting the session of {} with {} up again: {e:#}",
+                        s.supervision.serves, n.address
+                    );
+                }
+            }
+        } else if n.state == "Established" && s.prefix_limited.remove(&n.address).is_some() {
+            eprintln!(
+                "vnetd: the session of {} with {} is up again",
+                s.supervision.serves, n.address
+            );
+        }
     }
 }
 

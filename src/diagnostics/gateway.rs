@@ -198,7 +198,8 @@ pub struct BgpPeerStatus {
     /// Azure's words: Connected, Connecting, Idle, Stopped or Unknown.
     pub state: String,
     /// vnetd's own: why the session is down when that is known
-    /// (`speaker not running`, `speaker not answering`); null otherwise.
+    /// (`speaker not running`, `speaker not answering`, `prefix limit 4000
+    /// exceeded`); null otherwise.
     pub reason: Option<String>,
 }
 

@@ -29,7 +29,9 @@
 //!
 //! Each neighbour has a prefix limit: past `max_prefixes` received routes,
 //! gobgpd sends a Cease notification and keeps the session down (admin
-//! state `PrefixLimit`).
+//! state `PrefixLimit`) until [`GobgpSpeaker::enable_neighbor`]: gobgpd
+//! 3.10 reads a prefix limit's `restart-timer` but never acts on it, so
+//! whoever wants the session back asks for it.
 //!
 //! [`GobgpSpeaker::reap`] notices that gobgpd has exited (and reaps it);
 //! [`GobgpSpeaker::restart`] starts it again from the same configuration
@@ -726,6 +728,15 @@ impl GobgpSpeaker {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         parse_neighbors(&self.gobgp_json(&["neighbor"])?, now)
+    }
+
+    /// Lets the session with `neighbor` come up again: after an operator's
+    /// shutdown, or after gobgpd dropped it for too many prefixes (gobgpd
+    /// then keeps it down for good; it does not implement a restart
+    /// timer).
+    pub fn enable_neighbor(&self, neighbor: Ipv4Addr) -> Result<()> {
+        self.gobgp(&["neighbor", &neighbor.to_string(), "enable"])
+            .map(drop)
     }
 
     /// Kills gobgpd and removes its files.
