@@ -215,7 +215,7 @@ fn exchange_routes<R: BgpRouter>(
 ) {
     let lab = Lab::new(test, 1);
     let site = spoke_address(1);
-    let gobgp = GobgpSpeaker::start(lab.gobgp_spec(&[(1, site_asn)])).expect("starting gobgpd");
+    let mut gobgp = GobgpSpeaker::start(lab.gobgp_spec(&[(1, site_asn)])).expect("starting gobgpd");
     gobgp
         .set_announced(&[net("10.1.0.0/16")])
         .expect("announcing from gobgpd");
@@ -405,6 +405,182 @@ fn gobgpd_drops_a_session_past_its_prefix_limit() {
         bird.neighbor_state(HUB).expect("BIRD's state"),
         "Established"
     );
+
+    // Back under the limit, the session stays down (gobgpd has no
+    // restart timer) until it is enabled again.
+    bird.withdraw(net("10.1.5.0/24")).expect("back to five");
+    wait_until("BIRD tries the session again", SESSION_WAIT, || {
+        bird.neighbor_state(HUB).is_ok_and(|s| s != "Idle")
+    });
+    assert_eq!(
+        state_of(&gobgp, site),
+        ("Idle".to_owned(), "PrefixLimit".to_owned())
+    );
+    gobgp.enable_neighbor(site).expect("enabling the session");
+    wait_established(&gobgp, site);
+    wait_until("gobgpd learns the five prefixes again", ROUTE_WAIT, || {
+        learned_prefixes(&gobgp, site).len() == 5
+    });
+    assert_eq!(state_of(&gobgp, site).1, "Up");
+}
+
+/// Sends SIGKILL to a process.
+fn kill9(pid: u32) {
+    use nix::sys::signal::{kill, Signal};
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
+    kill(pid, Signal::SIGKILL).expect("killing a daemon");
+}
+
+/// The state letter of `/proc/PID/stat` (`Z` for a zombie); `None` once
+/// the process is gone (reaped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: the state
+    // follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Polls `reap` until it tells of an exit.
+fn wait_for_exit<T>(what: &str, mut reap: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + SESSION_WAIT;
+    loop {
+        if let Some(exit) = reap() {
+            return exit;
+        }
+        assert!(Instant::now() < deadline, "{what}: no exit seen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn gobgpd_killed_is_reaped_and_restarted_with_its_configuration() {
+    let lab = Lab::new("gobgpkill", 1);
+    let site = spoke_address(1);
+    let mut gobgp = GobgpSpeaker::start(lab.gobgp_spec(&[(1, 65010)])).expect("starting gobgpd");
+    gobgp
+        .set_announced(&[net("10.1.0.0/16")])
+        .expect("announcing from gobgpd");
+    let _bird =
+        BirdRouter::start(lab.router_spec(1, 65010, &["192.168.10.0/24"])).expect("starting BIRD");
+    wait_established(&gobgp, site);
+    assert!(gobgp.reap().is_none(), "a running gobgpd has no exit");
+
+    let pid = gobgp.pid().expect("gobgpd runs");
+    kill9(pid);
+    let exit = wait_for_exit("gobgpd killed", || gobgp.reap());
+    assert_eq!(
+        (exit.program.as_str(), exit.pid, exit.how.as_str()),
+        ("gobgpd", pid, "killed by signal 9 (SIGKILL)")
+    );
+    assert_eq!(process_state(pid), None, "gobgpd was not reaped");
+    assert!(!gobgp.is_running());
+    assert!(gobgp.reap().is_none(), "an exit is told once");
+    assert_eq!(gobgp.status().pid, None);
+
+    gobgp.restart().expect("restarting gobgpd");
+    let status = gobgp.status();
+    assert_eq!(status.restarts, 1);
+    assert_eq!(
+        status.last_exit.as_deref(),
+        Some("killed by signal 9 (SIGKILL)")
+    );
+    assert!(status.pid.is_some_and(|p| p != pid));
+    // Same configuration (the neighbour, its policies), and what it
+    // originated before.
+    assert_eq!(
+        gobgp.announced().expect("originated"),
+        vec![net("10.1.0.0/16")]
+    );
+    wait_established(&gobgp, site);
+    wait_until("gobgpd learns the site again", ROUTE_WAIT, || {
+        learned_prefixes(&gobgp, site) == vec![net("192.168.10.0/24")]
+    });
+    wait_until(
+        "the site installs gobgpd's prefix again",
+        SESSION_WAIT,
+        || lab.routes_via_hub(1, "10.1.0.0/16"),
+    );
+}
+
+/// Kills each daemon of a site router in turn (by program name), checks
+/// that the exit is reaped and told, and that a restart brings the
+/// session and the routes back.
+fn router_daemons_killed_are_reaped_and_restarted<R: BgpRouter>(
+    test: &str,
+    start: fn(BgpRouterSpec) -> anyhow::Result<R>,
+    kill_order: &[&str],
+) {
+    let lab = Lab::new(test, 1);
+    let site = spoke_address(1);
+    let mut gobgp = GobgpSpeaker::start(lab.gobgp_spec(&[(1, 65010)])).expect("starting gobgpd");
+    gobgp
+        .set_announced(&[net("10.1.0.0/16")])
+        .expect("announcing from gobgpd");
+    let mut router =
+        start(lab.router_spec(1, 65010, &["192.168.10.0/24"])).expect("starting the router");
+    wait_established(&gobgp, site);
+    for (round, program) in kill_order.iter().enumerate() {
+        let pid_of = |router: &R, program: &str| {
+            router
+                .processes()
+                .into_iter()
+                .find(|p| p.program == program)
+                .and_then(|p| p.pid)
+        };
+        let pid = pid_of(&router, program).expect("the daemon runs");
+        kill9(pid);
+        let exits = wait_for_exit(program, || Some(router.reap()).filter(|e| !e.is_empty()));
+        assert_eq!(exits.len(), 1, "round {round}, {program}: {exits:?}");
+        assert_eq!(
+            (
+                exits[0].program.as_str(),
+                exits[0].pid,
+                exits[0].how.as_str()
+            ),
+            (*program, pid, "killed by signal 9 (SIGKILL)")
+        );
+        assert_eq!(process_state(pid), None, "{program} was not reaped");
+        assert!(router.reap().is_empty());
+        // A killed daemon may leave its kernel routes behind: remove the
+        // one learned, so that only a working restart brings it back.
+        let _ = Command::new("ip")
+            .args(["-n", lab.netns(1), "route", "del", "10.1.0.0/16"])
+            .output();
+        assert!(!lab.routes_via_hub(1, "10.1.0.0/16"));
+
+        router.restart().expect("restarting the router");
+        let restarted = router
+            .processes()
+            .into_iter()
+            .find(|p| p.program == *program)
+            .expect("the daemon is listed");
+        assert!(restarted.pid.is_some_and(|p| p != pid), "{restarted:?}");
+        assert!(restarted.restarts >= 1, "round {round}: {restarted:?}");
+        assert_eq!(
+            restarted.last_exit.as_deref(),
+            Some("killed by signal 9 (SIGKILL)")
+        );
+        assert!(router.processes().iter().all(|p| p.pid.is_some()));
+        wait_established(&gobgp, site);
+        wait_until("gobgpd learns the site again", ROUTE_WAIT, || {
+            learned_prefixes(&gobgp, site) == vec![net("192.168.10.0/24")]
+        });
+        wait_until(
+            "the site installs gobgpd's prefix again",
+            SESSION_WAIT,
+            || lab.routes_via_hub(1, "10.1.0.0/16"),
+        );
+    }
+}
+
+#[test]
+fn bird_killed_is_reaped_and_restarted_with_its_configuration() {
+    router_daemons_killed_are_reaped_and_restarted("birdkill", BirdRouter::start, &["bird"]);
+}
+
+#[test]
+fn frr_daemons_killed_are_reaped_and_restarted() {
+    router_daemons_killed_are_reaped_and_restarted("frrkill", FrrRouter::start, &["bgpd", "zebra"]);
 }
 
 /// Removes a site when dropped.
@@ -496,7 +672,7 @@ fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
             multihop: true,
             local_as: None,
         }];
-        let speaker = GobgpSpeaker::start(spec).expect("starting gobgpd");
+        let mut speaker = GobgpSpeaker::start(spec).expect("starting gobgpd");
         speaker
             .set_announced(&[net("10.9.0.0/16")])
             .expect("announcing");

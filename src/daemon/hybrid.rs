@@ -31,21 +31,38 @@
 //!   fabric hands such packets from one circuit's tunnel to the other's.
 //!
 //! [`Hybrid::learned`] gathers what the speakers learned; the daemon's
-//! watcher compiles a new snapshot when it changes. Dropping a `Hybrid`
-//! stops every daemon and removes the sites.
+//! watcher compiles a new snapshot when it changes. Before that, in each
+//! round, it calls [`Hybrid::supervise`]:
+//!
+//! - A routing daemon that exited is reaped, said on stderr and started
+//!   again (after 0.5 s, then waits doubling to 30 s while it keeps
+//!   failing); [`Hybrid::routing_daemons`] is what `stats` shows of them.
+//! - A gateway instance whose speaker is not running has learned nothing,
+//!   so its routes leave the snapshot until the restarted speaker learns
+//!   them again; [`Hybrid::peer_status`] shows its sessions with the
+//!   reason, next to the other instances'.
+//! - A session gobgpd dropped for more than
+//!   [`MAX_LEARNED_PREFIXES`] is let up again every
+//!   [`PREFIX_LIMIT_RETRY`], as Azure re-establishes it (gobgpd alone
+//!   keeps it down for good).
+//!
+//! Dropping a `Hybrid` stops every daemon and removes the sites.
 
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, NeighborStatus, Origin};
-use crate::host::routing::{BgpNeighbor, BgpRouterSpec};
+use crate::host::routing::{BgpNeighbor, BgpRouter, BgpRouterSpec, ProcessExit, ProcessStatus};
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
-use crate::policy::gateways::{served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes};
+use crate::policy::gateways::{
+    served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
+};
 use crate::topology::{
     BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, NicRole, Site, SiteIdx, Topology,
     MICROSOFT_EDGE_ASN,
 };
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::Command;
@@ -55,12 +72,166 @@ use std::process::Command;
 /// enter: FRR's daemons run as the `frr` user.
 pub const RUN_DIR: &str = "/run/vnetd-bgp";
 
-/// A site router's daemon.
-/// (They stop when dropped.)
-#[allow(dead_code)]
+/// The first wait before a routing daemon that exited is started again.
+const RESTART_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest wait between two restarts of a daemon that keeps failing.
+const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// A daemon that ran this long before it exited is restarted after
+/// [`RESTART_FIRST`] again, not after a doubled wait.
+const STABLE_RUN: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often each speaker's sessions are looked at for the prefix limit.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A site router's daemon (it stops when dropped).
 enum SiteRouter {
     Bird(BirdRouter),
     Frr(FrrRouter),
+}
+
+impl SiteRouter {
+    fn router(&mut self) -> &mut dyn BgpRouter {
+        match self {
+            SiteRouter::Bird(r) => r,
+            SiteRouter::Frr(r) => r,
+        }
+    }
+
+    fn processes(&self) -> Vec<ProcessStatus> {
+        match self {
+            SiteRouter::Bird(r) => r.processes(),
+            SiteRouter::Frr(r) => r.processes(),
+        }
+    }
+}
+
+/// How the watcher looks after one instance's routing daemons: which
+/// instance they serve, and when to start them again while one is down.
+struct Supervision {
+    /// What the daemons serve, in words (`gateway G instance 0`, `site S`).
+    serves: String,
+    netns: String,
+    /// When the daemons last started.
+    started: std::time::Instant,
+    /// While a daemon is down: when to try starting it again.
+    retry_at: Option<std::time::Instant>,
+    /// The wait before the next attempt after this one.
+    backoff: std::time::Duration,
+    /// Why the last restart failed, until one succeeds.
+    restart_error: Option<String>,
+}
+
+impl Supervision {
+    fn new(serves: String, netns: &str) -> Self {
+        Self {
+            serves,
+            netns: netns.to_owned(),
+            started: std::time::Instant::now(),
+            retry_at: None,
+            backoff: RESTART_FIRST,
+            restart_error: None,
+        }
+    }
+
+    /// Says on stderr which daemons exited, and schedules a restart: soon
+    /// after a long run, later and later when they keep dying.
+    fn exited(&mut self, exits: &[ProcessExit], now: std::time::Instant) {
+        for exit in exits {
+            eprintln!(
+                "vnetd: {} (pid {}) of {} in {} exited: {}; restarting it",
+                exit.program, exit.pid, self.serves, self.netns, exit.how
+            );
+        }
+        if exits.is_empty() || self.retry_at.is_some() {
+            return;
+        }
+        if now.duration_since(self.started) >= STABLE_RUN {
+            self.backoff = RESTART_FIRST;
+        }
+        self.retry_at = Some(now + self.backoff);
+        self.backoff = (self.backoff * 2).min(RESTART_MAX);
+    }
+
+    /// Whether a restart is due.
+    fn due(&self, now: std::time::Instant) -> bool {
+        self.retry_at.is_some_and(|at| now >= at)
+    }
+
+    /// Records how a restart went, and says so on stderr.
+    fn restarted(&mut self, outcome: Result<()>, pids: &[ProcessStatus], now: std::time::Instant) {
+        match outcome {
+            Ok(()) => {
+                let pids: Vec<String> = pids
+                    .iter()
+                    .map(|p| format!("{} pid {}", p.program, p.pid.unwrap_or(0)))
+                    .collect();
+                eprintln!(
+                    "vnetd: restarted the routing daemons of {} in {} ({})",
+                    self.serves,
+                    self.netns,
+                    pids.join(", ")
+                );
+                self.started = now;
+                self.retry_at = None;
+                self.restart_error = None;
+            }
+            Err(e) => {
+                eprintln!(
+                    "vnetd: restarting the routing daemons of {} in {} failed: {e:#}; \
+                     trying again in {:?}",
+                    self.serves, self.netns, self.backoff
+                );
+                self.retry_at = Some(now + self.backoff);
+                self.backoff = (self.backoff * 2).min(RESTART_MAX);
+                self.restart_error = Some(one_line(&format!("{e:#}")));
+            }
+        }
+    }
+
+    fn report(&self, processes: Vec<ProcessStatus>) -> Vec<RoutingDaemon> {
+        processes
+            .into_iter()
+            .map(|p| RoutingDaemon {
+                state: if p.pid.is_some() { "running" } else { "down" }.to_owned(),
+                program: p.program,
+                netns: self.netns.clone(),
+                serves: self.serves.clone(),
+                pid: p.pid,
+                restarts: p.restarts,
+                last_exit: p.last_exit,
+                restart_error: self.restart_error.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A message on one line for a table: its first line and, when it has
+/// more (a daemon's log), its last.
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        Some(last) => format!("{first} ... {last}"),
+        None => first.to_owned(),
+    }
+}
+
+/// One routing daemon process as `vnetd stats` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoutingDaemon {
+    /// `gobgpd`, `bird`, `zebra` or `bgpd`.
+    pub program: String,
+    pub netns: String,
+    /// What it serves: `gateway G instance I` or `site S`.
+    pub serves: String,
+    /// `running`, or `down` (exited; a restart is scheduled).
+    pub state: String,
+    pub pid: Option<u32>,
+    /// Times vnetd started it again.
+    pub restarts: u64,
+    /// How it last ended (`killed by signal 9 (SIGKILL)`, `exit status 1`).
+    pub last_exit: Option<String>,
+    /// Why the last attempt to start it again failed, until one succeeds.
+    pub restart_error: Option<String>,
 }
 
 /// One gateway instance's speaker.
@@ -68,13 +239,44 @@ struct InstanceSpeaker {
     gateway: String,
     instance: usize,
     speaker: GobgpSpeaker,
+    supervision: Supervision,
+    /// Neighbours whose session gobgpd dropped for the prefix limit, and
+    /// when to let each up again.
+    prefix_limited: BTreeMap<Ipv4Addr, std::time::Instant>,
+    /// When the sessions were last looked at.
+    sessions_checked: Option<std::time::Instant>,
+}
+
+/// A site router's daemons.
+struct SupervisedRouter {
+    router: SiteRouter,
+    supervision: Supervision,
+}
+
+/// One BGP session of a gateway instance as `bgp-peer-status` shows it.
+#[derive(Debug, Clone)]
+pub struct PeerSession {
+    pub address: Ipv4Addr,
+    pub asn: u32,
+    /// What the speaker says of it; `None` when the speaker cannot be
+    /// asked.
+    pub status: Option<NeighborStatus>,
+    /// Why it is down, when vnetd knows: `speaker not running`, `speaker
+    /// not answering`, `prefix limit 4000 exceeded`.
+    pub reason: Option<String>,
+}
+
+/// The words `bgp-peer-status` uses for a session dropped for the prefix
+/// limit.
+fn prefix_limit_reason() -> String {
+    format!("prefix limit {MAX_LEARNED_PREFIXES} exceeded")
 }
 
 /// The sites and routing daemons of a running lab.
 #[derive(Default)]
 pub struct Hybrid {
     sites: Vec<SiteSpec>,
-    routers: Vec<SiteRouter>,
+    routers: Vec<SupervisedRouter>,
     speakers: Vec<InstanceSpeaker>,
     /// The daemons' directories, removed with them.
     run_dirs: Vec<PathBuf>,
@@ -361,11 +563,13 @@ impl Hybrid {
                 let run_dir = PathBuf::from(RUN_DIR).join(&netns);
                 self.run_dirs.push(run_dir.clone());
                 let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir);
+                spec.max_prefixes =
+                    u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32");
                 spec.neighbors = instance_neighbors;
                 spec.pass_on_learned = !express_route;
                 spec.reject_exact = served.clone();
                 spec.export_deny_overlapping = served.clone();
-                let speaker = GobgpSpeaker::start(spec)
+                let mut speaker = GobgpSpeaker::start(spec)
                     .with_context(|| format!("starting the BGP speaker of {netns}"))?;
                 speaker
                     .set_announced(&served)
@@ -374,6 +578,12 @@ impl Hybrid {
                     gateway: gw.name.clone(),
                     instance: i,
                     speaker,
+                    supervision: Supervision::new(
+                        format!("gateway {} instance {i}", gw.name),
+                        &netns,
+                    ),
+                    prefix_limited: BTreeMap::new(),
+                    sessions_checked: None,
                 });
             }
         }
@@ -414,6 +624,7 @@ impl Hybrid {
             let Some(router_id) = router_id else { continue };
             let run_dir = PathBuf::from(RUN_DIR).join(&site.router_netns);
             self.run_dirs.push(run_dir.clone());
+            let supervision = Supervision::new(format!("site {}", site.name), &site.router_netns);
             let spec = BgpRouterSpec {
                 netns: site.router_netns.clone(),
                 asn,
@@ -433,15 +644,18 @@ impl Hybrid {
                 ),
                 BgpSpeaker::None => continue,
             };
-            self.routers.push(router);
+            self.routers.push(SupervisedRouter {
+                router,
+                supervision,
+            });
         }
         Ok(())
     }
 
     /// Makes every speaker originate what `topo` says its gateway
     /// advertises (after an `apply` changed the VNets it serves).
-    pub fn refresh_announcements(&self, topo: &Topology) {
-        for s in &self.speakers {
+    pub fn refresh_announcements(&mut self, topo: &Topology) {
+        for s in &mut self.speakers {
             let Some(g) = topo.gateways.position(|g| g.name == s.gateway) else {
                 continue;
             };
@@ -452,12 +666,63 @@ impl Hybrid {
         }
     }
 
-    /// What every gateway instance has learned now. A speaker that does not
-    /// answer keeps what it had in `previous`.
+    /// Looks after the routing daemons, once per watcher round: reaps
+    /// those that exited and says so, starts them again when due, and
+    /// lets a session the prefix limit dropped up again after
+    /// [`PREFIX_LIMIT_RETRY`] (as Azure re-establishes it).
+    pub fn supervise(&mut self) {
+        let now = std::time::Instant::now();
+        for s in &mut self.speakers {
+            let exits: Vec<ProcessExit> = s.speaker.reap().into_iter().collect();
+            if !exits.is_empty() {
+                // A restarted gobgpd starts its sessions afresh.
+                s.prefix_limited.clear();
+            }
+            s.supervision.exited(&exits, now);
+            if s.supervision.due(now) {
+                let outcome = s.speaker.restart();
+                s.supervision.restarted(outcome, &[s.speaker.status()], now);
+            }
+            if s.speaker.is_running() {
+                check_prefix_limits(s, now);
+            }
+        }
+        for r in &mut self.routers {
+            let exits = r.router.router().reap();
+            r.supervision.exited(&exits, now);
+            if r.supervision.due(now) {
+                let outcome = r.router.router().restart();
+                r.supervision.restarted(outcome, &r.router.processes(), now);
+            }
+        }
+    }
+
+    /// Every routing daemon of the lab, for `vnetd stats`.
+    pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
+        let speakers = self
+            .speakers
+            .iter()
+            .flat_map(|s| s.supervision.report(vec![s.speaker.status()]));
+        let routers = self
+            .routers
+            .iter()
+            .flat_map(|r| r.supervision.report(r.router.processes()));
+        speakers.chain(routers).collect()
+    }
+
+    /// What every gateway instance has learned now. A speaker that is not
+    /// running has learned nothing (its sessions are down, so Azure would
+    /// have withdrawn their routes); one that runs but does not answer
+    /// keeps what it had in `previous`.
     pub fn learned(&self, previous: &LearnedRoutes) -> LearnedRoutes {
         let mut out = LearnedRoutes::default();
         for s in &self.speakers {
-            let routes = match s.speaker.learned() {
+            let answer = if s.speaker.is_running() {
+                s.speaker.learned()
+            } else {
+                Ok(Vec::new())
+            };
+            let routes = match answer {
                 Ok(paths) => paths
                     .into_iter()
                     .map(|p| LearnedRoute {
@@ -483,14 +748,93 @@ impl Hybrid {
         out
     }
 
-    /// The BGP sessions of every instance of `gateway`, with each
-    /// instance's own address.
-    pub fn peer_status(&self, gateway: &str) -> Vec<(usize, Result<Vec<NeighborStatus>>)> {
+    /// The BGP sessions of every instance of `gateway`, each instance on
+    /// its own: one that cannot be asked lists its configured neighbours
+    /// with the reason, and never hides the others.
+    pub fn peer_status(&self, gateway: &str) -> Vec<(usize, Vec<PeerSession>)> {
         self.speakers
             .iter()
             .filter(|s| s.gateway == gateway)
-            .map(|s| (s.instance, s.speaker.neighbors()))
+            .map(|s| (s.instance, sessions_of(s)))
             .collect()
+    }
+}
+
+/// The sessions of one instance's speaker, with the reason of those vnetd
+/// knows to be down.
+fn sessions_of(s: &InstanceSpeaker) -> Vec<PeerSession> {
+    let unavailable = |reason: &str| {
+        s.speaker
+            .spec()
+            .neighbors
+            .iter()
+            .map(|n| PeerSession {
+                address: n.address,
+                asn: n.asn,
+                status: None,
+                reason: Some(reason.to_owned()),
+            })
+            .collect()
+    };
+    if !s.speaker.is_running() {
+        return unavailable("speaker not running");
+    }
+    match s.speaker.neighbors() {
+        Ok(neighbors) => neighbors
+            .into_iter()
+            .map(|n| PeerSession {
+                address: n.address,
+                asn: n.asn,
+                reason: (n.admin_state == "PrefixLimit"
+                    || (s.prefix_limited.contains_key(&n.address) && n.state != "Established"))
+                    .then(prefix_limit_reason),
+                status: Some(n),
+            })
+            .collect(),
+        Err(_) => unavailable("speaker not answering"),
+    }
+}
+
+/// Notices sessions gobgpd dropped for the prefix limit (it keeps them
+/// down for good) and enables each again once [`PREFIX_LIMIT_RETRY`] has
+/// passed; one still over the limit is dropped again, and waits again.
+fn check_prefix_limits(s: &mut InstanceSpeaker, now: std::time::Instant) {
+    if s.sessions_checked
+        .is_some_and(|at| now.duration_since(at) < SESSION_CHECK)
+    {
+        return;
+    }
+    s.sessions_checked = Some(now);
+    let Ok(neighbors) = s.speaker.neighbors() else {
+        return;
+    };
+    for n in neighbors {
+        if n.admin_state == "PrefixLimit" {
+            let retry_at = s.prefix_limited.entry(n.address).or_insert_with(|| {
+                eprintln!(
+                    "vnetd: {} dropped its session with {}: {}; letting it up again in {:?}",
+                    s.supervision.serves,
+                    n.address,
+                    prefix_limit_reason(),
+                    PREFIX_LIMIT_RETRY
+                );
+                now + PREFIX_LIMIT_RETRY
+            });
+            if now >= *retry_at {
+                *retry_at = now + PREFIX_LIMIT_RETRY;
+                if let Err(e) = s.speaker.enable_neighbor(n.address) {
+                    eprintln!(
+                        "vnetd: letting the session of {} with {} up again: {e:#}",
+                        s.supervision.serves, n.address
+                    );
+                }
+            }
+        } else if n.state == "Established" && s.prefix_limited.remove(&n.address).is_some() {
+            eprintln!(
+                "vnetd: the session of {} with {} is up again",
+                s.supervision.serves, n.address
+            );
+        }
     }
 }
 
@@ -533,4 +877,51 @@ pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
         format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}{reach:?}")
     }
     strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn killed() -> Vec<ProcessExit> {
+        vec![ProcessExit {
+            program: "gobgpd".into(),
+            pid: 7,
+            how: "killed by signal 9 (SIGKILL)".into(),
+        }]
+    }
+
+    #[test]
+    fn restarts_back_off_while_they_fail_and_start_soon_after_a_long_run() {
+        let start = Instant::now();
+        let mut s = Supervision::new("gateway gw instance 0".into(), "gw-0");
+        s.started = start;
+        s.exited(&[], start);
+        assert_eq!(s.retry_at, None, "nothing exited");
+        s.exited(&killed(), start);
+        assert_eq!(s.retry_at, Some(start + RESTART_FIRST));
+        assert!(!s.due(start) && s.due(start + RESTART_FIRST));
+        // Each failed attempt doubles the wait, up to RESTART_MAX.
+        let mut now = start + RESTART_FIRST;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            s.restarted(Err(anyhow::anyhow!("no\nluck")), &[], now);
+            let next = s.retry_at.expect("another attempt");
+            waits.push(next - now);
+            now = next;
+        }
+        let secs: Vec<f64> = waits.iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(secs, [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]);
+        assert_eq!(s.restart_error.as_deref(), Some("no ... luck"));
+        s.restarted(Ok(()), &[], now);
+        assert_eq!((s.retry_at, s.restart_error.as_deref()), (None, None));
+        // Dying at once after a restart keeps the long wait; dying after a
+        // long run starts from RESTART_FIRST again.
+        s.exited(&killed(), now + Duration::from_secs(1));
+        assert_eq!(s.retry_at, Some(now + Duration::from_secs(31)));
+        s.restarted(Ok(()), &[], now);
+        s.exited(&killed(), now + STABLE_RUN);
+        assert_eq!(s.retry_at, Some(now + STABLE_RUN + RESTART_FIRST));
+    }
 }

@@ -416,6 +416,7 @@ mod tests {
                 backend("web1", true, None),
                 backend("web2", false, Some("HTTP 404")),
             ],
+            routing_daemons: Vec::new(),
         }
     }
 

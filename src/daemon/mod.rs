@@ -46,6 +46,7 @@ pub mod threads;
 pub mod worker;
 
 pub use apply::{ApplyError, ApplySummary};
+pub use hybrid::RoutingDaemon;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
 pub use plane::{namespace_names, namespace_spec, Plane, Port, PortConntrack};
 pub use stats::PortId;
@@ -321,29 +322,44 @@ impl Daemon {
             ));
         };
         let mut value = Vec::new();
+        // Each instance on its own: one whose speaker is down or does not
+        // answer shows its sessions with the reason, next to the others.
         for (instance, sessions) in state.hybrid.peer_status(gateway) {
             let local = instances
                 .get(instance)
                 .map_or_else(String::new, |a| a.to_string());
-            let sessions = sessions.map_err(|e| {
-                crate::diagnostics::QueryError::refused(format!(
-                    "asking the BGP speaker of {gateway} instance {instance}: {e:#}"
-                ))
-            })?;
-            for s in sessions {
+            for session in sessions {
+                let s = session.status.as_ref();
                 value.push(BgpPeerStatus {
-                    asn: s.asn,
-                    connected_duration: s.uptime_secs.map(duration_text).unwrap_or_default(),
+                    asn: session.asn,
+                    connected_duration: s
+                        .and_then(|s| s.uptime_secs)
+                        .map(duration_text)
+                        .unwrap_or_default(),
                     local_address: local.clone(),
-                    messages_received: s.messages_received,
-                    messages_sent: s.messages_sent,
-                    neighbor: s.address.to_string(),
-                    routes_received: s.routes_received,
-                    state: azure_peer_state(&s.state, &s.admin_state).to_string(),
+                    messages_received: s.map_or(0, |s| s.messages_received),
+                    messages_sent: s.map_or(0, |s| s.messages_sent),
+                    neighbor: session.address.to_string(),
+                    routes_received: s.map_or(0, |s| s.routes_received),
+                    state: s
+                        .map_or("Unknown", |s| azure_peer_state(&s.state, &s.admin_state))
+                        .to_string(),
+                    reason: session.reason,
                 });
             }
         }
         Ok(crate::diagnostics::gateway::BgpPeerStatusList { value })
+    }
+
+    /// The routing daemons of the lab's gateways and sites: state, pid,
+    /// restarts and how each last ended.
+    pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
+        self.mutable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|state| state.hybrid.routing_daemons())
+            .unwrap_or_default()
     }
 
     /// The snapshot the workers forward with now.
@@ -476,9 +492,10 @@ impl Drop for Daemon {
 /// How often the BGP watcher asks the gateways' speakers what they learned.
 const BGP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Publishes a new plane whenever what the gateways learned changes: the
-/// same ports, a snapshot compiled with the new routes. It runs under the
-/// lock `apply` takes, so the two never publish over each other.
+/// Looks after the routing daemons ([`Hybrid::supervise`]) and publishes a
+/// new plane whenever what the gateways learned changes: the same ports, a
+/// snapshot compiled with the new routes. It runs under the lock `apply`
+/// takes, so the two never publish over each other.
 fn watch_learned_routes(
     plane: &ArcSwap<Plane>,
     mutable: &Mutex<Option<Mutable>>,
@@ -488,10 +505,13 @@ fn watch_learned_routes(
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(BGP_POLL);
         faults.check(ThreadKind::BgpWatcher);
-        let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(state) = guard.as_ref() else {
+        let mut guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_mut() else {
             return;
         };
+        // Daemons that exited are reaped and restarted first, so that what
+        // a dead speaker had learned leaves the snapshot in this round.
+        state.hybrid.supervise();
         let old = plane.load_full();
         let learned = state.hybrid.learned(&old.snapshot.learned);
         if learned == old.snapshot.learned {

@@ -1,6 +1,7 @@
 //! What the running lab reports about itself: per-NIC counters, the flow
 //! table's occupancy, the load balancers' backends as their probes see
-//! them, and the tracked flows with the rule that admitted each. The control socket renders these reports and the metrics endpoint
+//! them, the routing daemons as their supervisor sees them, and the
+//! tracked flows with the rule that admitted each. The control socket renders these reports and the metrics endpoint
 //! exposes them; both read them from here.
 //!
 //! It may use the daemon (`daemon/mod.rs`), the counters and the prober's
@@ -8,7 +9,7 @@
 
 use super::lb::rfc3339;
 use super::stats::NicStats;
-use super::{Daemon, PortId};
+use super::{Daemon, PortId, RoutingDaemon};
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
 use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
@@ -41,6 +42,10 @@ pub struct StatsReport {
     /// (empty without load balancers, or from a daemon that had none).
     #[serde(default)]
     pub load_balancer_backends: Vec<BackendReport>,
+    /// The gateways' and sites' routing daemons: state, pid, restarts and
+    /// how each last ended (empty without BGP).
+    #[serde(default)]
+    pub routing_daemons: Vec<RoutingDaemon>,
 }
 
 /// One backend as one load balancer's probe sees it.
@@ -100,6 +105,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         worker_restarts: daemon.worker_restarts(),
         thread_panics: daemon.thread_panics().by_kind(),
         load_balancer_backends: backends_with_flows(daemon),
+        routing_daemons: daemon.routing_daemons(),
     }
 }
 

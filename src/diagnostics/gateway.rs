@@ -197,6 +197,10 @@ pub struct BgpPeerStatus {
     pub routes_received: u64,
     /// Azure's words: Connected, Connecting, Idle, Stopped or Unknown.
     pub state: String,
+    /// vnetd's own: why the session is down when that is known
+    /// (`speaker not running`, `speaker not answering`, `prefix limit 4000
+    /// exceeded`); null otherwise.
+    pub reason: Option<String>,
 }
 
 /// A BGP session state as Azure names it: `Connected` once established,
@@ -243,6 +247,7 @@ pub fn render_peer_status(
                 p.messages_sent.to_string(),
                 p.messages_received.to_string(),
                 p.local_address.clone(),
+                p.reason.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -257,9 +262,51 @@ pub fn render_peer_status(
                 "Routes Received",
                 "Messages Sent",
                 "Messages Received",
-                "Local Address"
+                "Local Address",
+                "Reason"
             ],
             &rows
         )
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(local: &str, state: &str, reason: Option<&str>) -> BgpPeerStatus {
+        BgpPeerStatus {
+            asn: 65050,
+            connected_duration: String::new(),
+            local_address: local.into(),
+            messages_received: 0,
+            messages_sent: 0,
+            neighbor: "192.168.255.1".into(),
+            routes_received: 0,
+            state: state.into(),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn peer_status_shows_the_reason_of_each_row() {
+        let list = BgpPeerStatusList {
+            value: vec![
+                row("10.0.255.4", "Unknown", Some("speaker not running")),
+                row("10.0.255.5", "Connected", None),
+            ],
+        };
+        let text = render_peer_status("gw", &list, false).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].ends_with("Local Address  Reason"), "{text}");
+        assert!(
+            lines[4].ends_with("10.0.255.4     speaker not running"),
+            "{text}"
+        );
+        assert!(lines[5].ends_with("10.0.255.5"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render_peer_status("gw", &list, true).unwrap()).unwrap();
+        assert_eq!(json["value"][0]["reason"], "speaker not running");
+        assert_eq!(json["value"][1]["reason"], serde_json::Value::Null);
+    }
 }

@@ -10,7 +10,8 @@
 //!   the peer's instances when that connection runs BGP.
 //! - What each session accepts ([`accepted`]): at most
 //!   [`MAX_LEARNED_PREFIXES`] prefixes (above that Azure drops the session,
-//!   so nothing of it is kept), and never a prefix identical to the address
+//!   so nothing of it is kept, and lets it up again after
+//!   [`PREFIX_LIMIT_RETRY`]), and never a prefix identical to the address
 //!   range of a VNet the gateway serves (a superset is fine).
 //! - What the subnets of the VNets it serves receive
 //!   ([`gateway_effective_routes`]): one `VirtualNetworkGateway` row per
@@ -47,9 +48,17 @@ use crate::topology::{
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 /// Prefixes one BGP session may announce; one more and Azure drops it.
 pub const MAX_LEARNED_PREFIXES: usize = 4000;
+
+/// How long a session dropped for announcing more than
+/// [`MAX_LEARNED_PREFIXES`] stays down before the gateway lets it up
+/// again. Azure re-establishes such a session (it is dropped again while
+/// the peer still announces too many) but does not document the wait;
+/// this is vnetd's choice.
+pub const PREFIX_LIMIT_RETRY: Duration = Duration::from_secs(10);
 
 /// The ORIGIN attribute of a BGP route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]

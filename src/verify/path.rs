@@ -374,6 +374,7 @@ mod tests {
                 worker_restarts: 0,
                 thread_panics: Default::default(),
                 load_balancer_backends: Vec::new(),
+                routing_daemons: Vec::new(),
             }
         };
         let t = crate::topology::parse_str("hub-spoke.yaml", HUB_SPOKE)

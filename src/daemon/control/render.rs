@@ -62,6 +62,32 @@ pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
             out.push('\n');
         }
     }
+    if !report.routing_daemons.is_empty() {
+        out.push_str(&format!(
+            "{:<8} {:<16} {:<26} {:<7} {:>8} {:>8}  last exit\n",
+            "daemon", "namespace", "serves", "state", "pid", "restarts"
+        ));
+        for d in &report.routing_daemons {
+            let mut last = d.last_exit.clone().unwrap_or_default();
+            if let Some(e) = &d.restart_error {
+                last.push_str(&format!("; restart failed: {e}"));
+            }
+            out.push_str(
+                format!(
+                    "{:<8} {:<16} {:<26} {:<7} {:>8} {:>8}  {}",
+                    d.program,
+                    d.netns,
+                    d.serves,
+                    d.state,
+                    d.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                    d.restarts,
+                    last
+                )
+                .trim_end(),
+            );
+            out.push('\n');
+        }
+    }
     if report.worker_restarts > 0 {
         out.push_str(&format!(
             "workers: failed and restarted {} times (see the daemon's stderr)\n",
@@ -153,6 +179,7 @@ mod tests {
                 backend("web1", true, None),
                 backend("web2", false, Some("connection refused")),
             ],
+            routing_daemons: Vec::new(),
         };
         let text = render_stats(&report, false);
         let lines: Vec<&str> = text.lines().collect();
@@ -200,6 +227,7 @@ mod tests {
                 ("worker".to_string(), 1),
             ]),
             load_balancer_backends: Vec::new(),
+            routing_daemons: Vec::new(),
         };
         let text = render_stats(&report, false);
         assert!(
@@ -221,6 +249,54 @@ mod tests {
             ..report
         };
         assert!(!render_stats(&quiet, false).contains("panic"));
+    }
+
+    #[test]
+    fn stats_list_the_routing_daemons_with_restarts_and_last_exit() {
+        let daemon = |program: &str, pid: Option<u32>, restarts, exit: Option<&str>| {
+            crate::daemon::RoutingDaemon {
+                program: program.into(),
+                netns: "hub-gw-0".into(),
+                serves: "gateway hub-gw instance 0".into(),
+                state: if pid.is_some() { "running" } else { "down" }.into(),
+                pid,
+                restarts,
+                last_exit: exit.map(str::to_string),
+                restart_error: None,
+            }
+        };
+        let old = r#"{"generation": 1, "nics": {}, "flow_table": {"capacity": 1024,
+            "flows": 0, "inserted": 0, "evicted": 0, "failed_inserts": 0}}"#;
+        let mut report: StatsReport = serde_json::from_str(old).unwrap();
+        assert!(!render_stats(&report, false).contains("restarts"));
+        report.routing_daemons = vec![
+            daemon(
+                "gobgpd",
+                Some(4242),
+                1,
+                Some("killed by signal 9 (SIGKILL)"),
+            ),
+            daemon("bird", None, 0, Some("exit status 1")),
+        ];
+        let text = render_stats(&report, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with("daemon "))
+            .expect("a routing daemon table");
+        assert_eq!(
+            lines[header + 1],
+            "gobgpd   hub-gw-0         gateway hub-gw instance 0  running     4242        1  \
+             killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            lines[header + 2],
+            "bird     hub-gw-0         gateway hub-gw instance 0  down           -        0  \
+             exit status 1"
+        );
+        let json: serde_json::Value = serde_json::from_str(&render_stats(&report, true)).unwrap();
+        assert_eq!(json["routing_daemons"][0]["restarts"], 1);
+        assert_eq!(json["routing_daemons"][1]["state"], "down");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use ipnet::Ipv4Net;
 
 use super::{
     create_run_dir, remove_files, run_checked, wait_for, with_prefix, BgpRouter, BgpRouterSpec,
-    Daemon,
+    Daemon, ProcessExit, ProcessStatus,
 };
 
 const CONFIG: &str = "bird.conf";
@@ -142,13 +142,17 @@ impl BirdRouter {
         ];
         let daemon = Daemon::spawn(&spec.netns, "bird", &args, &spec.run_dir.join(OUTPUT))?;
         let mut router = Self { spec, daemon };
+        router.wait_ready()?;
+        Ok(router)
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
         wait_for(START_TIMEOUT, "BIRD's control socket", || {
-            router.daemon.check_running()?;
-            let status = router.birdc(&["show", "status"]).unwrap_or_default();
+            self.daemon.check_running()?;
+            let status = self.birdc(&["show", "status"]).unwrap_or_default();
             Ok(status.contains("Daemon is up").then_some(()))
         })
-        .with_context(|| format!("starting BIRD in {}", router.spec.netns))?;
-        Ok(router)
+        .with_context(|| format!("starting BIRD in {}", self.spec.netns))
     }
 
     /// The instance's run directory.
@@ -248,6 +252,30 @@ impl BgpRouter for BirdRouter {
 
     fn announced(&self) -> Vec<Ipv4Net> {
         self.spec.announce.clone()
+    }
+
+    fn reap(&mut self) -> Vec<ProcessExit> {
+        self.daemon.reap().into_iter().collect()
+    }
+
+    /// BIRD reads `bird.conf` as it is on disk: the configuration it last
+    /// ran with, runtime changes included (they rewrite the file).
+    fn restart(&mut self) -> Result<()> {
+        if self.daemon.is_running() {
+            return Ok(());
+        }
+        // The dead daemon's control socket would answer nothing.
+        let _ = std::fs::remove_file(self.spec.run_dir.join(SOCKET));
+        self.daemon.respawn()?;
+        let ready = self.wait_ready();
+        if ready.is_err() {
+            self.daemon.kill();
+        }
+        ready
+    }
+
+    fn processes(&self) -> Vec<ProcessStatus> {
+        vec![self.daemon.status()]
     }
 
     fn stop(mut self) -> Result<()> {

@@ -19,6 +19,10 @@
 //! timers 60/180, and `maximum-paths 2` so that two equal paths through
 //! two sessions become one ECMP kernel route (zebra installs them).
 //! Runtime changes go through `vtysh`.
+//!
+//! A restart starts what is down: bgpd alone (its configuration written
+//! again from what the instance announces now, since `vtysh` changes live
+//! only in the running bgpd), or zebra and then bgpd when zebra is down.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -31,6 +35,7 @@ use serde_json::Value;
 
 use super::{
     create_run_dir, remove_files, run_checked, wait_for, BgpRouter, BgpRouterSpec, Daemon,
+    ProcessExit, ProcessStatus,
 };
 
 const ZEBRA: &str = "/usr/lib/frr/zebra";
@@ -117,6 +122,15 @@ fn give_to_frr(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Waits until zebra's API socket exists.
+fn wait_zebra(zebra: &mut Daemon, spec: &BgpRouterSpec) -> Result<()> {
+    wait_for(START_TIMEOUT, "zebra's API socket", || {
+        zebra.check_running()?;
+        Ok(spec.run_dir.join(ZSERV).exists().then_some(()))
+    })
+    .with_context(|| format!("starting zebra in {}", spec.netns))
+}
+
 fn daemon_args(dir: &Path, daemon: &str) -> Vec<String> {
     let path = |name: String| dir.join(name).display().to_string();
     vec![
@@ -153,11 +167,7 @@ impl FrrRouter {
             &daemon_args(&dir, "zebra"),
             &dir.join("zebra.out"),
         )?;
-        wait_for(START_TIMEOUT, "zebra's API socket", || {
-            zebra.check_running()?;
-            Ok(dir.join(ZSERV).exists().then_some(()))
-        })
-        .with_context(|| format!("starting zebra in {}", spec.netns))?;
+        wait_zebra(&mut zebra, &spec)?;
         let bgpd = Daemon::spawn(
             &spec.netns,
             BGPD,
@@ -165,13 +175,41 @@ impl FrrRouter {
             &dir.join("bgpd.out"),
         )?;
         let mut router = Self { spec, bgpd, zebra };
-        wait_for(START_TIMEOUT, "bgpd through vtysh", || {
-            router.zebra.check_running()?;
-            router.bgpd.check_running()?;
-            Ok(router.vtysh(&["show bgp summary json"]).ok())
-        })
-        .with_context(|| format!("starting bgpd in {}", router.spec.netns))?;
+        router.wait_bgpd()?;
         Ok(router)
+    }
+
+    fn wait_bgpd(&mut self) -> Result<()> {
+        wait_for(START_TIMEOUT, "bgpd through vtysh", || {
+            self.zebra.check_running()?;
+            self.bgpd.check_running()?;
+            Ok(self.vtysh(&["show bgp summary json"]).ok())
+        })
+        .map(drop)
+        .with_context(|| format!("starting bgpd in {}", self.spec.netns))
+    }
+
+    fn restart_daemons(&mut self) -> Result<()> {
+        let dir = self.spec.run_dir.clone();
+        if !self.zebra.is_running() {
+            // A dead zebra's API socket would make the wait below pass at
+            // once. bgpd follows zebra: started again after it, it
+            // registers its routes with the new zebra from the start.
+            let _ = std::fs::remove_file(dir.join(ZSERV));
+            self.bgpd.kill();
+            self.zebra.respawn()?;
+            wait_zebra(&mut self.zebra, &self.spec)?;
+        }
+        if !self.bgpd.is_running() {
+            // Runtime changes went through vtysh, not into the file: the
+            // file is written again from what the instance announces now.
+            std::fs::write(dir.join("bgpd.conf"), bgpd_config(&self.spec))
+                .context("writing bgpd.conf")?;
+            give_to_frr(&dir)?;
+            self.bgpd.respawn()?;
+            self.wait_bgpd()?;
+        }
+        Ok(())
     }
 
     /// Runs `vtysh` on this instance, one `-c` per command.
@@ -255,6 +293,27 @@ impl BgpRouter for FrrRouter {
 
     fn announced(&self) -> Vec<Ipv4Net> {
         self.spec.announce.clone()
+    }
+
+    fn reap(&mut self) -> Vec<ProcessExit> {
+        [self.zebra.reap(), self.bgpd.reap()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// zebra (and then bgpd with it) if zebra is down, else bgpd alone.
+    fn restart(&mut self) -> Result<()> {
+        let restarted = self.restart_daemons();
+        if restarted.is_err() {
+            self.bgpd.kill();
+            self.zebra.kill();
+        }
+        restarted
+    }
+
+    fn processes(&self) -> Vec<ProcessStatus> {
+        vec![self.zebra.status(), self.bgpd.status()]
     }
 
     fn stop(mut self) -> Result<()> {

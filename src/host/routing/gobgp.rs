@@ -29,7 +29,13 @@
 //!
 //! Each neighbour has a prefix limit: past `max_prefixes` received routes,
 //! gobgpd sends a Cease notification and keeps the session down (admin
-//! state `PrefixLimit`).
+//! state `PrefixLimit`) until [`GobgpSpeaker::enable_neighbor`]: gobgpd
+//! 3.10 reads a prefix limit's `restart-timer` but never acts on it, so
+//! whoever wants the session back asks for it.
+//!
+//! [`GobgpSpeaker::reap`] notices that gobgpd has exited (and reaps it);
+//! [`GobgpSpeaker::restart`] starts it again from the same configuration
+//! file and originates again what it originated.
 //!
 //! gobgpd logs policy errors and runs on without the policy, so `start`
 //! checks the policies it reports before returning.
@@ -45,7 +51,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
-use super::{create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon};
+use super::{
+    create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon, ProcessExit,
+    ProcessStatus,
+};
 
 const CONFIG: &str = "gobgpd.toml";
 const LOG: &str = "gobgpd.log";
@@ -182,6 +191,10 @@ pub struct NeighborStatus {
 pub struct GobgpSpeaker {
     spec: GobgpSpec,
     daemon: Daemon,
+    /// What [`GobgpSpeaker::set_announced`] last made it originate: a
+    /// restarted gobgpd is given it again (it lives in gobgpd's RIB, not
+    /// in its configuration file).
+    originated: Vec<Ipv4Net>,
 }
 
 /// The prefix-list entries (prefix, mask length range) that match every
@@ -549,16 +562,56 @@ impl GobgpSpeaker {
             format!("--api-hosts={API_HOST}:{API_PORT}"),
         ];
         let daemon = Daemon::spawn(&spec.netns, "gobgpd", &args, &spec.run_dir.join(LOG))?;
-        let mut speaker = Self { spec, daemon };
-        wait_for(START_TIMEOUT, "gobgpd's API", || {
-            speaker.daemon.check_running()?;
-            Ok(speaker.gobgp(&["global"]).ok())
-        })
-        .with_context(|| format!("starting gobgpd in {}", speaker.spec.netns))?;
-        speaker
-            .check_policies()
-            .with_context(|| format!("starting gobgpd in {}", speaker.spec.netns))?;
+        let mut speaker = Self {
+            spec,
+            daemon,
+            originated: Vec::new(),
+        };
+        speaker.wait_ready()?;
         Ok(speaker)
+    }
+
+    /// Waits until gobgpd answers on its API with its policies in place.
+    fn wait_ready(&mut self) -> Result<()> {
+        wait_for(START_TIMEOUT, "gobgpd's API", || {
+            self.daemon.check_running()?;
+            Ok(self.gobgp(&["global"]).ok())
+        })
+        .with_context(|| format!("starting gobgpd in {}", self.spec.netns))?;
+        self.check_policies()
+            .with_context(|| format!("starting gobgpd in {}", self.spec.netns))
+    }
+
+    /// Reaps gobgpd if it has exited, and says how it ended.
+    pub fn reap(&mut self) -> Option<ProcessExit> {
+        self.daemon.reap()
+    }
+
+    /// Whether gobgpd runs (as far as the last [`GobgpSpeaker::reap`]
+    /// saw).
+    pub fn is_running(&self) -> bool {
+        self.daemon.is_running()
+    }
+
+    /// gobgpd's pid, restarts and last exit.
+    pub fn status(&self) -> ProcessStatus {
+        self.daemon.status()
+    }
+
+    /// Starts gobgpd again in the same namespace from the same
+    /// configuration file, and originates again what it originated
+    /// before. On failure gobgpd is left stopped.
+    pub fn restart(&mut self) -> Result<()> {
+        self.daemon.respawn()?;
+        let ready = self.wait_ready().and_then(|()| {
+            let originated = self.originated.clone();
+            self.set_announced(&originated)
+                .with_context(|| format!("originating again from {}", self.spec.netns))
+        });
+        if ready.is_err() {
+            self.daemon.kill();
+        }
+        ready
     }
 
     /// The spec it was started with.
@@ -633,8 +686,11 @@ impl GobgpSpeaker {
 
     /// Makes the originated set exactly `prefixes`: adds the missing ones
     /// (origin IGP) and deletes the others.
-    pub fn set_announced(&self, prefixes: &[Ipv4Net]) -> Result<()> {
+    pub fn set_announced(&mut self, prefixes: &[Ipv4Net]) -> Result<()> {
         let wanted: BTreeSet<Ipv4Net> = prefixes.iter().map(|p| p.trunc()).collect();
+        // Remembered first: a restart after a failure half-way still aims
+        // at the wanted set.
+        self.originated = wanted.iter().copied().collect();
         let current: BTreeSet<Ipv4Net> = self.announced()?.into_iter().collect();
         for extra in current.difference(&wanted) {
             self.gobgp(&["global", "rib", "del", "-a", "ipv4", &extra.to_string()])
@@ -672,6 +728,15 @@ impl GobgpSpeaker {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         parse_neighbors(&self.gobgp_json(&["neighbor"])?, now)
+    }
+
+    /// Lets the session with `neighbor` come up again: after an operator's
+    /// shutdown, or after gobgpd dropped it for too many prefixes (gobgpd
+    /// then keeps it down for good; it does not implement a restart
+    /// timer).
+    pub fn enable_neighbor(&self, neighbor: Ipv4Addr) -> Result<()> {
+        self.gobgp(&["neighbor", &neighbor.to_string(), "enable"])
+            .map(drop)
     }
 
     /// Kills gobgpd and removes its files.

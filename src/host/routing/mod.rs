@@ -15,6 +15,13 @@
 //! BIRD and FRR share one contract, [`BgpRouterSpec`] and the
 //! [`BgpRouter`] trait. They know namespaces, addresses, prefixes, ASNs and
 //! neighbours only.
+//!
+//! Supervision: each daemon is the driver's own child, so only the driver
+//! can reap it. A supervisor calls `reap` now and then (which also keeps
+//! a killed daemon from lingering as a zombie), learns which daemons
+//! ended and how ([`ProcessExit`]), and calls `restart`, which starts
+//! them again the way they were first started. What to do while one is
+//! down, and how soon to restart, is the supervisor's business.
 
 pub mod bird;
 pub mod frr;
@@ -22,8 +29,9 @@ pub mod gobgp;
 
 use std::fs::File;
 use std::net::Ipv4Addr;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -81,6 +89,15 @@ pub trait BgpRouter {
     fn withdraw(&mut self, prefix: Ipv4Net) -> Result<()>;
     /// The prefixes originated now.
     fn announced(&self) -> Vec<Ipv4Net>;
+    /// Reaps every daemon of the instance that has exited (so none
+    /// lingers as a zombie) and says how each ended; empty while all run.
+    fn reap(&mut self) -> Vec<ProcessExit>;
+    /// Starts again, in the same namespace and from the same
+    /// configuration, every daemon of the instance that is not running.
+    /// On failure those daemons are left stopped.
+    fn restart(&mut self) -> Result<()>;
+    /// Each daemon of the instance: pid, restarts, last exit.
+    fn processes(&self) -> Vec<ProcessStatus>;
     /// Kills the daemon(s) and removes the instance's files.
     fn stop(self) -> Result<()>;
 }
@@ -112,7 +129,8 @@ pub(crate) fn run_checked(command: &mut Command) -> Result<String> {
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or fails after
-/// `timeout` with the last error it returned.
+/// `timeout`. An error from `check` ends the wait at once: callers return
+/// errors only for what no wait mends (the daemon they wait for exited).
 pub(crate) fn wait_for<T>(
     timeout: Duration,
     what: &str,
@@ -120,28 +138,70 @@ pub(crate) fn wait_for<T>(
 ) -> Result<T> {
     let deadline = Instant::now() + timeout;
     loop {
-        let last = match check() {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => None,
-            Err(err) => Some(err),
-        };
+        if let Some(value) = check().with_context(|| format!("waiting for {what}"))? {
+            return Ok(value);
+        }
         if Instant::now() >= deadline {
-            return match last {
-                Some(err) => Err(err.context(format!("waiting {timeout:?} for {what}"))),
-                None => bail!("{what} did not happen within {timeout:?}"),
-            };
+            bail!("{what} did not happen within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// A daemon process started in the foreground inside a namespace, killed
-/// when dropped.
+/// when dropped. It remembers how it was started, so that a supervisor
+/// that reaped its exit ([`Daemon::reap`]) can start it again the same way
+/// ([`Daemon::respawn`]).
 #[derive(Debug)]
 pub(crate) struct Daemon {
     name: String,
+    netns: String,
+    program: String,
+    args: Vec<String>,
     log: PathBuf,
     child: Option<Child>,
+    /// Times it was started again after the first start.
+    restarts: u64,
+    /// How it last ended, once reaped.
+    last_exit: Option<String>,
+}
+
+/// What a supervisor sees of one routing daemon process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessStatus {
+    /// The program's short name (`gobgpd`, `bird`, `zebra`, `bgpd`).
+    pub program: String,
+    /// Its process id while it runs; `None` once it ended.
+    pub pid: Option<u32>,
+    /// Times it was started again.
+    pub restarts: u64,
+    /// How it last ended (`killed by signal 9 (SIGKILL)`, `exit status
+    /// 1`), if it ever did.
+    pub last_exit: Option<String>,
+}
+
+/// One process of an instance that has ended, as a driver's `reap`
+/// tells it (once; the process is reaped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessExit {
+    /// The program's short name.
+    pub program: String,
+    /// Its process id, now gone.
+    pub pid: u32,
+    /// How it ended.
+    pub how: String,
+}
+
+/// How a process ended, in words.
+pub fn exit_text(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => match nix::sys::signal::Signal::try_from(signal) {
+            Ok(name) => format!("killed by signal {signal} ({name})"),
+            Err(_) => format!("killed by signal {signal}"),
+        },
+        (None, None) => status.to_string(),
+    }
 }
 
 impl Daemon {
@@ -149,34 +209,104 @@ impl Daemon {
     /// going to `log`. `ip netns exec` execs the program, so the child is
     /// the daemon itself.
     pub(crate) fn spawn(netns: &str, program: &str, args: &[String], log: &Path) -> Result<Self> {
+        let mut daemon = Self {
+            name: format!("{program} in {netns}"),
+            netns: netns.to_owned(),
+            program: program.to_owned(),
+            args: args.to_vec(),
+            log: log.to_owned(),
+            child: None,
+            restarts: 0,
+            last_exit: None,
+        };
         let output = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        daemon.child = Some(daemon.start(output)?);
+        Ok(daemon)
+    }
+
+    fn start(&self, output: File) -> Result<Child> {
         let errors = output
             .try_clone()
-            .with_context(|| format!("opening {} twice", log.display()))?;
-        let child = in_namespace(netns, program)
-            .args(args)
+            .with_context(|| format!("opening {} twice", self.log.display()))?;
+        in_namespace(&self.netns, &self.program)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(errors)
             .spawn()
-            .with_context(|| format!("starting {program} in network namespace {netns}"))?;
-        Ok(Self {
-            name: format!("{program} in {netns}"),
-            log: log.to_owned(),
-            child: Some(child),
+            .with_context(|| format!("starting {}", self.name))
+    }
+
+    /// Starts the daemon again as it was first started (same program,
+    /// arguments and namespace), its output appended to the same log so
+    /// that what the last run said is kept. A running one is killed
+    /// first.
+    pub(crate) fn respawn(&mut self) -> Result<()> {
+        self.kill();
+        let output = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
+        self.child = Some(self.start(output)?);
+        self.restarts += 1;
+        Ok(())
+    }
+
+    /// Reaps the daemon if it has exited (so it never lingers as a
+    /// zombie) and says how it ended; `None` while it runs, or when it was
+    /// reaped before.
+    pub(crate) fn reap(&mut self) -> Option<ProcessExit> {
+        let child = self.child.as_mut()?;
+        let pid = child.id();
+        // An error here means there is no child to wait for any more.
+        let how = match child.try_wait() {
+            Ok(None) => return None,
+            Ok(Some(status)) => exit_text(status),
+            Err(e) => format!("lost ({e})"),
+        };
+        self.child = None;
+        self.last_exit = Some(how.clone());
+        Some(ProcessExit {
+            program: self.short_name(),
+            pid,
+            how,
         })
+    }
+
+    /// Whether the daemon runs (as far as the last [`Daemon::reap`] saw).
+    pub(crate) fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The program's file name (`/usr/lib/frr/bgpd` is `bgpd`).
+    fn short_name(&self) -> String {
+        Path::new(&self.program).file_name().map_or_else(
+            || self.program.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    }
+
+    /// What a supervisor reports of it.
+    pub(crate) fn status(&self) -> ProcessStatus {
+        ProcessStatus {
+            program: self.short_name(),
+            pid: self.pid(),
+            restarts: self.restarts,
+            last_exit: self.last_exit.clone(),
+        }
     }
 
     /// Fails, with the end of its log, if the daemon has exited.
     pub(crate) fn check_running(&mut self) -> Result<()> {
-        let Some(child) = self.child.as_mut() else {
-            bail!("{} was stopped", self.name);
-        };
-        if let Some(status) = child.try_wait().context("checking a daemon")? {
+        if self.child.is_none() {
+            bail!("{} is not running", self.name);
+        }
+        if let Some(exit) = self.reap() {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            bail!("{} exited ({status}): {}", self.name, tail.join("\n"));
+            bail!("{} exited ({}): {}", self.name, exit.how, tail.join("\n"));
         }
         Ok(())
     }
