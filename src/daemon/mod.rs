@@ -49,7 +49,7 @@ pub use plane::{namespace_names, namespace_spec, Plane, Port, PortConntrack};
 pub use stats::PortId;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
-use crate::host::{cleanup_leftovers, HostLab, NamespaceSpec};
+use crate::host::{cleanup_marked, cleanup_named, HostLab, NamespaceSpec};
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
 use crate::topology::{TiVec, Topology};
@@ -458,9 +458,19 @@ fn publish_health(
     }));
 }
 
-/// Removes the namespaces a topology's lab created and a crash left behind;
+/// Removes the namespaces a topology's lab created and a crash left behind,
+/// with the routing daemons still running there and their run directories;
 /// namespaces of those names that vnetd did not create, or that a running
 /// vnetd still uses, are left alone and listed.
 pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
-    cleanup_leftovers(&namespace_names(topology))
+    cleanup_named(
+        &namespace_names(topology),
+        &[std::path::Path::new(hybrid::RUN_DIR)],
+    )
+}
+
+/// Removes every namespace any crashed vnetd created, whatever its file,
+/// as [`down`] does; namespaces whose creator still runs are listed.
+pub fn down_all() -> Result<crate::host::Leftovers> {
+    cleanup_marked(&[std::path::Path::new(hybrid::RUN_DIR)])
 }
