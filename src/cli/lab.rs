@@ -98,6 +98,12 @@ pub(super) fn run_lab(
         })
         .collect();
     let first = topo.nics.first().map(|n| n.netns.clone());
+    // A routing daemon that is not installed is named with its package
+    // before anything is built.
+    let missing = crate::daemon::hybrid::missing_routing(&topo, &options.programs);
+    if !missing.is_empty() {
+        return Err(Failure::refused(render(&missing).trim_end()));
+    }
     let socket = control::socket_path();
     // Before building anything: the socket's path must be free, or hold a
     // socket a killed run left (removed here).

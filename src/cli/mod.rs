@@ -334,6 +334,14 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     refuse_unknown_reasons(t)?;
+    // The file is valid; that `run` would refuse it on this machine is a
+    // warning.
+    let mut missing =
+        crate::daemon::hybrid::missing_routing(t, &crate::host::routing::ProgramSearch::from_env());
+    for diagnostic in &mut missing {
+        diagnostic.severity = topology::Severity::Warning;
+    }
+    say_err(&render(&missing));
     if !json {
         say(&summary(path, t))?;
     }

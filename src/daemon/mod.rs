@@ -87,6 +87,8 @@ pub struct Daemon {
     worker_restarts: Arc<AtomicU64>,
     /// What the load balancers' health probes found, per backend.
     probes: Arc<lb::ProbeBook>,
+    /// Where the routing daemons' programs must be, for `apply` too.
+    programs: crate::host::routing::ProgramSearch,
 }
 
 impl Daemon {
@@ -98,6 +100,13 @@ impl Daemon {
             topology.nics.len() <= MAX_NICS as usize,
             "a lab holds at most {MAX_NICS} NICs"
         );
+        // Before any namespace: a daemon that cannot start would only be
+        // found half-way, under the lab being removed again.
+        let missing = hybrid::missing_routing(&topology, &options.programs);
+        if !missing.is_empty() {
+            let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            anyhow::bail!("{}", lines.join("\n"));
+        }
         let specs: Vec<NamespaceSpec> = topology
             .nics
             .iter()
@@ -155,6 +164,7 @@ impl Daemon {
             deny_events_lost: Arc::new(AtomicU64::new(0)),
             worker_restarts: Arc::new(AtomicU64::new(0)),
             probes: Arc::new(lb::ProbeBook::default()),
+            programs: options.programs.clone(),
             epoch,
         };
         let mut deny_sink: Option<DenySink> = None;
