@@ -308,3 +308,87 @@ fn usage_errors_exit_2_and_a_missing_directory_is_refused() {
     let err = vnetd::import::terraform_topology(empty.path(), &[]).unwrap_err();
     assert_eq!(err.message, "no .tf file in the directory");
 }
+
+/// A `.tf` (or `terraform.tfvars`) that is a FIFO or a device is refused,
+/// named as what it is, and never opened: opening a FIFO waits for a
+/// writer, and opening a device may do anything. inotify sees every open.
+#[test]
+fn a_tf_that_is_a_fifo_or_a_device_is_named_and_never_opened() {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    use nix::sys::stat::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("main.tf");
+    nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+    let opens = Inotify::init(InitFlags::IN_NONBLOCK).unwrap();
+    opens.add_watch(&fifo, AddWatchFlags::IN_OPEN).unwrap();
+
+    let err = vnetd::import::terraform_topology(dir.path(), &[]).unwrap_err();
+    assert_eq!(
+        (err.location.as_str(), err.message.as_str()),
+        (
+            "main.tf",
+            "cannot read the file: it is a FIFO, not a regular file"
+        )
+    );
+    let out = vnetd(&["import", "terraform", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{}: cannot read the file: it is a FIFO, not a regular file\n",
+            fifo.display()
+        )
+    );
+    // No open at all.
+    assert_eq!(open_events(&opens), 0);
+
+    // A device, through a symlink, is named too.
+    std::fs::remove_file(&fifo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.tf")).unwrap();
+    let err = vnetd::import::terraform_topology(dir.path(), &[]).unwrap_err();
+    assert_eq!(
+        (err.location.as_str(), err.message.as_str()),
+        (
+            "zero.tf",
+            "cannot read the file: it is a character device, not a regular file"
+        )
+    );
+
+    // So is a terraform.tfvars that is a FIFO, beside a good configuration.
+    std::fs::remove_file(dir.path().join("zero.tf")).unwrap();
+    std::fs::copy(
+        case_dir("hub-spoke-nva").join("main.tf"),
+        dir.path().join("main.tf"),
+    )
+    .unwrap();
+    let tfvars = dir.path().join("terraform.tfvars");
+    nix::unistd::mkfifo(&tfvars, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+    opens.add_watch(&tfvars, AddWatchFlags::IN_OPEN).unwrap();
+    let err = vnetd::import::terraform_topology(dir.path(), &[]).unwrap_err();
+    assert_eq!(
+        (err.location.as_str(), err.message.as_str()),
+        (
+            "terraform.tfvars",
+            "cannot read the file: it is a FIFO, not a regular file"
+        )
+    );
+    assert_eq!(open_events(&opens), 0);
+}
+
+/// The opens inotify saw since it was last asked (none waiting: EAGAIN).
+fn open_events(inotify: &nix::sys::inotify::Inotify) -> usize {
+    use nix::sys::inotify::AddWatchFlags;
+    let mut opens = 0;
+    loop {
+        match inotify.read_events() {
+            Ok(events) => {
+                opens += events
+                    .iter()
+                    .filter(|e| e.mask.contains(AddWatchFlags::IN_OPEN))
+                    .count()
+            }
+            Err(nix::Error::EAGAIN) => return opens,
+            Err(e) => panic!("reading inotify events: {e}"),
+        }
+    }
+}

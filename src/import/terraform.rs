@@ -67,7 +67,9 @@ pub fn read_dir(dir: &Path, vars: &[(String, String)]) -> Result<Vec<Resource>, 
         reader.read_file(dir, &name)?;
     }
     let mut tfvars = Vec::new();
-    if dir.join("terraform.tfvars").is_file() {
+    // Present in any form: a FIFO or device of that name is refused by
+    // name when read, never skipped.
+    if dir.join("terraform.tfvars").symlink_metadata().is_ok() {
         tfvars.push("terraform.tfvars".to_string());
     }
     tfvars.extend(tf_files(dir, ".auto.tfvars")?);
@@ -78,7 +80,10 @@ pub fn read_dir(dir: &Path, vars: &[(String, String)]) -> Result<Vec<Resource>, 
     Ok(out)
 }
 
-/// The names of the directory's regular files ending in `suffix`, sorted.
+/// The names of the directory's files ending in `suffix`, sorted.
+/// Directories are skipped, as Terraform skips them; any other file that
+/// is not a regular one (a FIFO, a device, a socket, a broken symlink) is
+/// refused by name, looked at but never opened.
 fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
     let cannot = |e: std::io::Error| {
         ImportError::new(
@@ -92,8 +97,19 @@ fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if !name.ends_with(suffix) || !entry.path().is_file() {
+        if !name.ends_with(suffix) {
             continue;
+        }
+        let meta = std::fs::metadata(entry.path())
+            .map_err(|e| ImportError::new(name.as_str(), format!("cannot read the file: {e}")))?;
+        if meta.is_dir() {
+            continue;
+        }
+        if let Some(what) = crate::topology::special_kind(&meta.file_type()) {
+            return Err(ImportError::new(
+                name,
+                format!("cannot read the file: it is {what}, not a regular file"),
+            ));
         }
         if suffix == ".tf" && (name == "override.tf" || name.ends_with("_override.tf")) {
             return Err(ImportError::new(
