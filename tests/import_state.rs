@@ -462,8 +462,25 @@ fn az_copy_with(file: &str, change: impl FnOnce(&mut Value)) -> tempfile::TempDi
     }
     let mut document = read_json(&format!("{AZ_DIR}/{file}"));
     change(&mut document);
-    std::fs::write(dir.path().join(file), document.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join(file),
+        serde_json::to_string_pretty(&document).unwrap(),
+    )
+    .unwrap();
     dir
+}
+
+/// The line (from 1) of the `nth` line (from 0) of `file` in `dir` that
+/// holds `needle`.
+fn line_with(dir: &Path, file: &str, needle: &str, nth: usize) -> usize {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let (at, _) = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{needle} is not in {file} {} times", nth + 1));
+    at + 1
 }
 
 #[test]
@@ -475,8 +492,9 @@ fn an_az_file_of_the_wrong_shape_is_refused_at_its_path() {
     assert_eq!(
         stderr,
         format!(
-            "{}/nics.json: [1].ipConfigurations: expected a list, found an object\n",
-            dir.path().display()
+            "{}/nics.json:{}: [1].ipConfigurations: expected a list, found an object\n",
+            dir.path().display(),
+            line_with(dir.path(), "nics.json", "\"ipConfigurations\"", 1)
         )
     );
     // `az network vnet show` output (one object) saved instead of a list.
@@ -501,9 +519,10 @@ fn a_nic_in_a_subnet_that_is_not_there_is_refused() {
     assert_eq!(
         stderr,
         format!(
-            "{}/nics.json: [1].ipConfigurations[0].subnet.id: `{missing}` \
+            "{}/nics.json:{}: [1].ipConfigurations[0].subnet.id: `{missing}` \
              names no subnet of vnets.json\n",
-            dir.path().display()
+            dir.path().display(),
+            line_with(dir.path(), "nics.json", &missing, 0)
         )
     );
 
@@ -523,6 +542,26 @@ fn a_nic_in_a_subnet_that_is_not_there_is_refused() {
     assert_eq!(
         stderr,
         format!("{NET}/networkInterfaces/vm1: subnet `spoke1/db` is not in the input\n")
+    );
+}
+
+/// What the writer refuses in an az dump (an address that is not one) is
+/// placed at the line of the object it belongs to, the one with its ID.
+#[test]
+fn an_az_value_the_writer_refuses_is_placed_at_its_object() {
+    let dir = az_copy_with("nics.json", |nics| {
+        nics[0]["ipConfigurations"][0]["privateIPAddress"] = json!("10.0.1.300");
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    let nic = format!("{NET}/networkInterfaces/nva1");
+    assert_eq!(
+        stderr,
+        format!(
+            "{}/nics.json:{}: {nic}: ip_configuration `internal`: `10.0.1.300` is not an IP \
+             address\n",
+            dir.path().display(),
+            line_with(dir.path(), "nics.json", &format!("\"id\": \"{nic}\""), 0)
+        )
     );
 }
 

@@ -98,6 +98,12 @@ pub(super) fn run_lab(
         })
         .collect();
     let first = topo.nics.first().map(|n| n.netns.clone());
+    // A routing daemon that is not installed is named with its package
+    // before anything is built.
+    let missing = crate::daemon::hybrid::missing_routing(&topo, &options.programs);
+    if !missing.is_empty() {
+        return Err(Failure::refused(render(&missing).trim_end()));
+    }
     let socket = control::socket_path();
     // Before building anything: the socket's path must be free, or hold a
     // socket a killed run left (removed here).
@@ -195,11 +201,14 @@ pub(super) fn run_lab(
     Ok(())
 }
 
-/// Removes what a crashed `run` left: the namespaces it created and its
-/// stale control socket. Refuses while a lab answers on the socket: taking
+/// Removes what a crashed `run` left: the namespaces it created, the
+/// routing daemons still running in them and their run directories, and
+/// its stale control socket. With CONFIG, the namespaces of that file's
+/// lab; without, every namespace a vnetd created whose creator has ended,
+/// whatever its file. Refuses while a lab answers on the socket: taking
 /// namespaces from under a running daemon leaves it forwarding into nothing.
 pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
-    let loaded = load_or_builtin(path, ParseOptions::default())?;
+    let loaded = path.map(|p| load(p, ParseOptions::default())).transpose()?;
     require_root("down", "removes network namespaces")?;
     let socket = control::socket_path();
     let socket_state = control::socket_state(&socket);
@@ -210,14 +219,26 @@ pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
             socket.display()
         )));
     }
-    let done =
-        crate::daemon::down(&loaded.topology).map_err(|e| Failure::refused(format!("{e:#}")))?;
+    let done = match &loaded {
+        Some(loaded) => crate::daemon::down(&loaded.topology),
+        None => crate::daemon::down_all(),
+    }
+    .map_err(|e| Failure::refused(format!("{e:#}")))?;
     let mut report = String::new();
+    for stopped in &done.stopped {
+        report.push_str(&format!(
+            "vnetd: stopped {} (pid {}) in {}\n",
+            stopped.name, stopped.pid, stopped.namespace
+        ));
+    }
     if !done.removed.is_empty() {
         report.push_str(&format!(
             "vnetd: removed namespaces {}\n",
             done.removed.join(", ")
         ));
+    }
+    for dir in &done.removed_dirs {
+        report.push_str(&format!("vnetd: removed {}\n", dir.display()));
     }
     if socket_state == control::SocketState::Stale {
         std::fs::remove_file(&socket).map_err(|e| {
@@ -235,13 +256,40 @@ pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
         report.push_str("vnetd: nothing to remove\n");
     }
     say(&report)?;
-    // A namespace someone else made is not a leftover: a note, exit 0. One
-    // a running process uses is: down could not finish, exit 1.
+    // A namespace someone else made is not a leftover: a note, exit 0.
     for name in &done.foreign {
         say_err(&format!(
             "vnetd: namespace {name} was not created by vnetd: left alone\n"
         ));
     }
+    if loaded.is_none() {
+        // Without a file, the namespaces of running labs are simply not
+        // leftovers: a note per lab, exit 0.
+        let mut by_creator: std::collections::BTreeMap<u32, Vec<&str>> = Default::default();
+        for (name, pid) in &done.in_use {
+            by_creator.entry(*pid).or_default().push(name);
+        }
+        for (pid, names) in by_creator {
+            let shown: Vec<&str> = names.iter().take(3).copied().collect();
+            let more = if names.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            let what = if names.len() == 1 {
+                "namespace".to_string()
+            } else {
+                format!("{} namespaces", names.len())
+            };
+            say_err(&format!(
+                "vnetd: {what} {}{more} of process {pid}, which is still running: left alone\n",
+                shown.join(", ")
+            ));
+        }
+        return Ok(());
+    }
+    // With a file, one its lab's namespaces that a running process uses
+    // means down could not finish: exit 1.
     let in_use: Vec<String> = done
         .in_use
         .iter()

@@ -210,7 +210,7 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
         ImportCommand::Terraform { dir, vars } => {
             let text = crate::import::terraform_topology(&dir, &vars).map_err(|e| {
                 let file = e.location.split(':').next().unwrap_or_default();
-                let location = if !file.is_empty() && dir.join(file).is_file() {
+                let location = if !file.is_empty() && dir.join(file).symlink_metadata().is_ok() {
                     dir.join(&e.location).display().to_string()
                 } else {
                     e.location
@@ -223,10 +223,11 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
             tfstate::read(&file),
             &format!("the Terraform state {}", file.display()),
         ),
-        ImportCommand::Az { dir } => written(
-            az::read_dir(&dir),
-            &format!("the az output in {}", dir.display()),
-        ),
+        ImportCommand::Az { dir } => {
+            let text = az::topology(&dir, &format!("the az output in {}", dir.display()))
+                .map_err(|e| Failure::refused(e.to_string()))?;
+            say(&text)
+        }
     }
 }
 
@@ -334,6 +335,14 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     refuse_unknown_reasons(t)?;
+    // The file is valid; that `run` would refuse it on this machine is a
+    // warning.
+    let mut missing =
+        crate::daemon::hybrid::missing_routing(t, &crate::host::routing::ProgramSearch::from_env());
+    for diagnostic in &mut missing {
+        diagnostic.severity = topology::Severity::Warning;
+    }
+    say_err(&render(&missing));
     if !json {
         say(&summary(path, t))?;
     }

@@ -121,6 +121,11 @@ impl Daemon {
         // daemons started before the plane is published.
         let hybrid_changed = !super::hybrid::same_hybrid_part(&old.snapshot.topology, &topology);
         if hybrid_changed {
+            // Refused before the old daemons go, like any invalid file.
+            let missing = super::hybrid::missing_routing(&topology, &self.programs);
+            if !missing.is_empty() {
+                return Err(ApplyError::Invalid(missing));
+            }
             state.hybrid = super::hybrid::Hybrid::default();
             state.hybrid = super::hybrid::Hybrid::build_sites(&topology)
                 .map_err(|e| ApplyError::Host(e.context("rebuilding the on-premises sites")))?;

@@ -51,14 +51,16 @@
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpeaker, GobgpSpec, NeighborStatus, Origin};
-use crate::host::routing::{BgpNeighbor, BgpRouter, BgpRouterSpec, ProcessExit, ProcessStatus};
+use crate::host::routing::{
+    BgpNeighbor, BgpRouter, BgpRouterSpec, ProcessExit, ProcessStatus, ProgramSearch, Suite,
+};
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
 use crate::policy::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
 };
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, NicRole, Site, SiteIdx, Topology,
-    MICROSOFT_EDGE_ASN,
+    BgpSpeaker, ConnectionPeer, Diagnostic, GatewayIdx, GatewayType, NicRole, Severity, Site,
+    SiteIdx, Topology, MICROSOFT_EDGE_ASN,
 };
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
@@ -407,6 +409,169 @@ fn circuit_neighbors(topo: &Topology, gateway: GatewayIdx, instance: usize) -> V
         .collect()
 }
 
+/// The sessions every instance of `gateway` holds over its BGP
+/// connections: the local network gateways' peering addresses and the
+/// other gateway's instances (circuits come per instance, from
+/// [`circuit_neighbors`]).
+fn gateway_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<GobgpNeighbor> {
+    let mut neighbors: Vec<GobgpNeighbor> = Vec::new();
+    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
+        let peers: Vec<(IpAddr, u32)> = match c.peer {
+            ConnectionPeer::Local(l) => topo.local_gateways[l]
+                .bgp
+                .map(|b| (b.peering_address, b.asn))
+                .into_iter()
+                .collect(),
+            ConnectionPeer::Gateway(other) => {
+                let o = &topo.gateways[other];
+                o.instances.iter().map(|a| (*a, o.asn)).collect()
+            }
+            // A circuit's sessions are per instance.
+            ConnectionPeer::Circuit(_) => Vec::new(),
+        };
+        for (address, asn) in peers {
+            if let Some(address) = v4(address) {
+                if !neighbors.iter().any(|n| n.address == address) {
+                    neighbors.push(GobgpNeighbor {
+                        address,
+                        asn,
+                        multihop: true,
+                        local_as: None,
+                    });
+                }
+            }
+        }
+    }
+    neighbors
+}
+
+/// Whether instance `instance` of `gateway` runs a BGP speaker: it has an
+/// IPv4 address and at least one session.
+fn instance_speaks_bgp(topo: &Topology, gateway: GatewayIdx, instance: usize) -> bool {
+    let gw = &topo.gateways[gateway];
+    gw.instances.get(instance).copied().and_then(v4).is_some()
+        && (!gateway_neighbors(topo, gateway).is_empty()
+            || !circuit_neighbors(topo, gateway, instance).is_empty())
+}
+
+/// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
+/// ASN and at least one BGP session to a gateway instance.
+fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRouterSpec> {
+    let s = &topo.sites[site];
+    if s.bgp_speaker == BgpSpeaker::None {
+        return None;
+    }
+    let asn = s.asn?;
+    let mut neighbors = Vec::new();
+    let mut router_id = None;
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        // Towards an ExpressRoute gateway the router meets Microsoft's edge.
+        let peer_asn = if topo.circuit_of(site, g).is_some() {
+            MICROSOFT_EDGE_ASN
+        } else {
+            gw.asn
+        };
+        for (i, peer) in gw.instances.iter().enumerate() {
+            let (Some(local), Some(peer)) =
+                (router_bgp_address(topo, site, g, i).and_then(v4), v4(*peer))
+            else {
+                continue;
+            };
+            router_id.get_or_insert(local);
+            neighbors.push(BgpNeighbor {
+                address: peer,
+                asn: peer_asn,
+                local_address: Some(local),
+                multihop: true,
+            });
+        }
+    }
+    Some(BgpRouterSpec {
+        netns: s.router_netns.clone(),
+        asn,
+        router_id: router_id?,
+        announce: v4_nets(s.address_space.iter().copied()),
+        neighbors,
+        run_dir: PathBuf::from(RUN_DIR).join(&s.router_netns),
+    })
+}
+
+/// A routing daemon a lab runs, and the first entry of its file that
+/// needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingNeed {
+    pub suite: Suite,
+    pub line: usize,
+    /// The entry, as a key path (`virtual_network_gateways[hub-vpngw]`).
+    pub key: String,
+}
+
+/// The routing daemons `topo`'s lab runs, each once, with the first entry
+/// that needs it: gobgpd for gateway instances with BGP sessions, BIRD or
+/// FRR for site routers that speak BGP.
+pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
+    let mut needs: Vec<RoutingNeed> = Vec::new();
+    let mut add = |suite: Suite, line: usize, key: String| {
+        if !needs.iter().any(|n| n.suite == suite) {
+            needs.push(RoutingNeed { suite, line, key });
+        }
+    };
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        if (0..gw.instances.len()).any(|i| instance_speaks_bgp(topo, g, i)) {
+            add(
+                Suite::Gobgp,
+                gw.line,
+                format!("virtual_network_gateways[{}]", gw.name),
+            );
+        }
+    }
+    for (s, site) in topo.sites.iter_enumerated() {
+        let suite = match site.bgp_speaker {
+            BgpSpeaker::Bird => Suite::Bird,
+            BgpSpeaker::Frr => Suite::Frr,
+            BgpSpeaker::None => continue,
+        };
+        if site_router_spec(topo, s).is_some() {
+            add(
+                suite,
+                site.line,
+                format!("on_premises_sites[{}].router.bgp_speaker", site.name),
+            );
+        }
+    }
+    needs.sort_by_key(|n| n.line);
+    needs
+}
+
+/// The routing daemons `topo`'s lab runs whose programs `search` does not
+/// find: an error for each, at the first entry that needs it, naming the
+/// Debian package to install.
+pub fn missing_routing(topo: &Topology, search: &ProgramSearch) -> Vec<Diagnostic> {
+    routing_needs(topo)
+        .into_iter()
+        .filter_map(|need| {
+            let missing = search.missing(need.suite);
+            if missing.is_empty() {
+                return None;
+            }
+            Some(Diagnostic {
+                file: topo.source.clone(),
+                line: need.line,
+                severity: Severity::Error,
+                key: need.key,
+                message: format!(
+                    "needs {}, which is not installed (no {} found): install the Debian \
+                     package {} (apt-get install {})",
+                    need.suite.name(),
+                    missing.join(", "),
+                    need.suite.package(),
+                    need.suite.package()
+                ),
+            })
+        })
+        .collect()
+}
+
 impl Hybrid {
     /// Builds the sites' namespaces (before the lab's ports). On failure
     /// what was built is removed.
@@ -520,34 +685,7 @@ impl Hybrid {
 
     fn start_speakers(&mut self, topo: &Topology) -> Result<()> {
         for (g, gw) in topo.gateways.iter_enumerated() {
-            let mut neighbors: Vec<GobgpNeighbor> = Vec::new();
-            for c in topo.connections_of(g).filter(|c| c.bgp_enabled) {
-                let peers: Vec<(IpAddr, u32)> = match c.peer {
-                    ConnectionPeer::Local(l) => topo.local_gateways[l]
-                        .bgp
-                        .map(|b| (b.peering_address, b.asn))
-                        .into_iter()
-                        .collect(),
-                    ConnectionPeer::Gateway(other) => {
-                        let o = &topo.gateways[other];
-                        o.instances.iter().map(|a| (*a, o.asn)).collect()
-                    }
-                    // A circuit's sessions are per instance: added below.
-                    ConnectionPeer::Circuit(_) => Vec::new(),
-                };
-                for (address, asn) in peers {
-                    if let Some(address) = v4(address) {
-                        if !neighbors.iter().any(|n| n.address == address) {
-                            neighbors.push(GobgpNeighbor {
-                                address,
-                                asn,
-                                multihop: true,
-                                local_as: None,
-                            });
-                        }
-                    }
-                }
-            }
+            let neighbors = gateway_neighbors(topo, g);
             let express_route = gw.gateway_type == GatewayType::ExpressRoute;
             let served = v4_nets(served_ranges(topo, g));
             for (i, address) in gw.instances.iter().enumerate() {
@@ -592,47 +730,11 @@ impl Hybrid {
 
     fn start_site_routers(&mut self, topo: &Topology) -> Result<()> {
         for (s, site) in topo.sites.iter_enumerated() {
-            if site.bgp_speaker == BgpSpeaker::None {
+            let Some(spec) = site_router_spec(topo, s) else {
                 continue;
-            }
-            let Some(asn) = site.asn else { continue };
-            let mut neighbors = Vec::new();
-            let mut router_id = None;
-            for (g, gw) in topo.gateways.iter_enumerated() {
-                // Towards an ExpressRoute gateway the router meets
-                // Microsoft's edge.
-                let asn = if topo.circuit_of(s, g).is_some() {
-                    MICROSOFT_EDGE_ASN
-                } else {
-                    gw.asn
-                };
-                for (i, peer) in gw.instances.iter().enumerate() {
-                    let (Some(local), Some(peer)) =
-                        (router_bgp_address(topo, s, g, i).and_then(v4), v4(*peer))
-                    else {
-                        continue;
-                    };
-                    router_id.get_or_insert(local);
-                    neighbors.push(BgpNeighbor {
-                        address: peer,
-                        asn,
-                        local_address: Some(local),
-                        multihop: true,
-                    });
-                }
-            }
-            let Some(router_id) = router_id else { continue };
-            let run_dir = PathBuf::from(RUN_DIR).join(&site.router_netns);
-            self.run_dirs.push(run_dir.clone());
-            let supervision = Supervision::new(format!("site {}", site.name), &site.router_netns);
-            let spec = BgpRouterSpec {
-                netns: site.router_netns.clone(),
-                asn,
-                router_id,
-                announce: v4_nets(site.address_space.iter().copied()),
-                neighbors,
-                run_dir,
             };
+            self.run_dirs.push(spec.run_dir.clone());
+            let supervision = Supervision::new(format!("site {}", site.name), &site.router_netns);
             let router = match site.bgp_speaker {
                 BgpSpeaker::Bird => SiteRouter::Bird(
                     BirdRouter::start(spec)

@@ -52,7 +52,7 @@ pub use plane::{namespace_names, namespace_spec, Plane, Port, PortConntrack};
 pub use stats::PortId;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
-use crate::host::{cleanup_leftovers, HostLab, NamespaceSpec};
+use crate::host::{cleanup_marked, cleanup_named, HostLab, NamespaceSpec};
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
 use crate::topology::{TiVec, Topology};
@@ -95,6 +95,8 @@ pub struct Daemon {
     faults: Arc<Faults>,
     /// What the load balancers' health probes found, per backend.
     probes: Arc<lb::ProbeBook>,
+    /// Where the routing daemons' programs must be, for `apply` too.
+    programs: crate::host::routing::ProgramSearch,
 }
 
 impl Daemon {
@@ -106,6 +108,13 @@ impl Daemon {
             topology.nics.len() <= MAX_NICS as usize,
             "a lab holds at most {MAX_NICS} NICs"
         );
+        // Before any namespace: a daemon that cannot start would only be
+        // found half-way, under the lab being removed again.
+        let missing = hybrid::missing_routing(&topology, &options.programs);
+        if !missing.is_empty() {
+            let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            anyhow::bail!("{}", lines.join("\n"));
+        }
         let specs: Vec<NamespaceSpec> = topology
             .nics
             .iter()
@@ -165,6 +174,7 @@ impl Daemon {
             panics: Arc::new(ThreadPanics::default()),
             faults: Arc::new(Faults::default()),
             probes: Arc::new(lb::ProbeBook::default()),
+            programs: options.programs.clone(),
             epoch,
         };
         let mut deny_sink: Option<DenySink> = None;
@@ -551,9 +561,19 @@ fn publish_health(
     }));
 }
 
-/// Removes the namespaces a topology's lab created and a crash left behind;
+/// Removes the namespaces a topology's lab created and a crash left behind,
+/// with the routing daemons still running there and their run directories;
 /// namespaces of those names that vnetd did not create, or that a running
 /// vnetd still uses, are left alone and listed.
 pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
-    cleanup_leftovers(&namespace_names(topology))
+    cleanup_named(
+        &namespace_names(topology),
+        &[std::path::Path::new(hybrid::RUN_DIR)],
+    )
+}
+
+/// Removes every namespace any crashed vnetd created, whatever its file,
+/// as [`down`] does; namespaces whose creator still runs are listed.
+pub fn down_all() -> Result<crate::host::Leftovers> {
+    cleanup_marked(&[std::path::Path::new(hybrid::RUN_DIR)])
 }

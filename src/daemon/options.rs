@@ -1,8 +1,9 @@
-//! How a lab is run: forwarding threads, the flow table's size, flow logs.
-//! Plain settings, filled by the command line; it uses no other room but
-//! the flow logs' own options.
+//! How a lab is run: forwarding threads, the flow table's size, flow logs,
+//! where the routing daemons are found. Plain settings, filled by the
+//! command line; it uses no other room but the flow logs' own options.
 
 use super::flow_log::FlowLogOptions;
+use crate::host::routing::ProgramSearch;
 
 /// How a lab is run.
 #[derive(Debug, Clone)]
@@ -21,6 +22,10 @@ pub struct RunOptions {
     /// where the egress device takes them (on unless
     /// `--no-udp-coalescing`).
     pub udp_coalescing: bool,
+    /// Where the routing daemons' programs must be (`$PATH` and FRR's
+    /// daemon directory unless told otherwise): a lab whose daemons are
+    /// not all there is refused before anything is built.
+    pub programs: ProgramSearch,
 }
 
 /// NICs a lab may have at once (counters and flow quotas are kept per NIC
@@ -63,6 +68,7 @@ impl Default for RunOptions {
             flow_log: None,
             busy_poll: false,
             udp_coalescing: true,
+            programs: ProgramSearch::from_env(),
         }
     }
 }

@@ -13,7 +13,10 @@
 //! - [`netlink`]: moving links between namespaces, addresses, MTU,
 //!   default routes and routes through a device, through rtnetlink.
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
-//!   created; [`cleanup_leftovers`] removes what a crashed run left.
+//!   created; [`cleanup_leftovers`] and [`cleanup_marked`] remove what a
+//!   crashed run left.
+//! - [`process`]: whether the process that made something still runs (its
+//!   pid and start time).
 //! - [`site`]: a routed site: a router namespace joined to host namespaces
 //!   by veth pairs, forwarding with an L4 ECMP hash.
 //! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
@@ -27,13 +30,14 @@ mod lab;
 pub mod netlink;
 pub mod netns;
 pub mod probe;
+pub mod process;
 pub mod routing;
 pub mod site;
 pub mod tun;
 
 pub use lab::{
-    cleanup_leftovers, fail_next_build_of, HostLab, Leftovers, NamespaceSpec, PlumbedNamespace,
-    DEFAULT_MTU, INTERFACE_NAME,
+    cleanup_leftovers, cleanup_marked, cleanup_named, fail_next_build_of, HostLab, Leftovers,
+    NamespaceSpec, PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
 };
 pub use netlink::InterfaceConfig;
 pub use tun::{gso_segment_size, Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};

@@ -7,10 +7,12 @@
 //! namespaces created here, and this module sees theirs.
 //!
 //! Every namespace created here is marked as ours: a file under
-//! [`MARK_DIR`] holds the creating process's pid and the namespace's inode,
-//! so that cleaning up after a crash ([`owner`]) removes only namespaces
-//! this program made, never one of the same name that someone else made,
-//! and never one a live process still uses.
+//! [`MARK_DIR`] holds the creating process's pid, the namespace's inode and
+//! the creator's start time, so that cleaning up after a crash ([`owner`])
+//! removes only namespaces this program made, never one of the same name
+//! that someone else made, and never one a live process still uses. The
+//! start time tells the creator apart from a later process that was given
+//! its pid (see [`super::process`]).
 //!
 //! Code never moves the caller's thread into a namespace: [`run_in`] runs a
 //! closure on a short-lived thread that has `setns`'d into it, and that
@@ -28,6 +30,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
+
+use super::process;
 
 /// Where iproute2 keeps named network namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
@@ -213,8 +217,60 @@ fn write_mark(name: &str) -> Result<()> {
         .with_context(|| format!("creating {MARK_DIR}"))?;
     let inode = inode_of(name).ok_or_else(|| anyhow!("network namespace {name} vanished"))?;
     let mark = mark_path(name);
-    fs::write(&mark, format!("{} {inode}\n", std::process::id()))
+    let me = process::current();
+    fs::write(&mark, format!("{} {inode} {}\n", me.pid, me.start_time))
         .with_context(|| format!("writing {}", mark.display()))
+}
+
+/// What a mark says: who created the namespace, and which namespace.
+struct Mark {
+    pid: u32,
+    inode: u64,
+    /// The creator's start time; marks written before it was recorded
+    /// hold none.
+    start_time: Option<u64>,
+    /// When the mark was written (its modification time).
+    written: Option<std::time::SystemTime>,
+}
+
+fn read_mark(name: &str) -> Option<Mark> {
+    let path = mark_path(name);
+    let text = fs::read_to_string(&path).ok()?;
+    let mut fields = text.split_whitespace();
+    let pid = fields.next()?.parse().ok()?;
+    let inode = fields.next()?.parse().ok()?;
+    let start_time = match fields.next() {
+        Some(field) => Some(field.parse().ok()?),
+        None => None,
+    };
+    let written = fs::metadata(&path).and_then(|m| m.modified()).ok();
+    Some(Mark {
+        pid,
+        inode,
+        start_time,
+        written,
+    })
+}
+
+impl Mark {
+    /// Whether the process that wrote the mark still runs, and is not the
+    /// caller. A zombie has ended; a pid now held by a process that started
+    /// at another time (or, for a mark without a start time, after the
+    /// mark was written) is not the creator.
+    fn creator_runs_elsewhere(&self) -> bool {
+        let me = process::current();
+        if self.pid == me.pid {
+            return false;
+        }
+        match (self.start_time, self.written) {
+            (Some(start_time), _) => process::is_running(process::Identity {
+                pid: self.pid,
+                start_time,
+            }),
+            (None, Some(written)) => process::was_running_at(self.pid, written),
+            (None, None) => process::stat(self.pid).is_some_and(|s| !s.has_ended()),
+        }
+    }
 }
 
 /// Who a named namespace belongs to, as far as cleaning up is concerned.
@@ -228,7 +284,8 @@ pub enum Owner {
     /// Created here by process `pid`, which is still running (and is not
     /// the caller).
     InUse { pid: u32 },
-    /// Created here by a process that has ended, or by the caller.
+    /// Created here by a process that has ended (a zombie has; so has a
+    /// creator whose pid a later process now holds), or by the caller.
     Ours,
 }
 
@@ -237,22 +294,56 @@ pub fn owner(name: &str) -> Owner {
     if !exists(name) {
         return Owner::Absent;
     }
-    let Ok(mark) = fs::read_to_string(mark_path(name)) else {
+    let Some(mark) = read_mark(name) else {
         return Owner::Foreign;
     };
-    let mut fields = mark.split_whitespace().map(str::parse::<u64>);
-    let (Some(Ok(pid)), Some(Ok(inode))) = (fields.next(), fields.next()) else {
-        return Owner::Foreign;
-    };
-    if inode_of(name) != Some(inode) {
+    if inode_of(name) != Some(mark.inode) {
         return Owner::Foreign;
     }
-    let pid = pid as u32;
-    let alive = Path::new(&format!("/proc/{pid}")).exists();
-    if alive && pid != std::process::id() {
-        Owner::InUse { pid }
+    if mark.creator_runs_elsewhere() {
+        Owner::InUse { pid: mark.pid }
     } else {
         Owner::Ours
+    }
+}
+
+/// The names that have a mark under [`MARK_DIR`], sorted: every namespace
+/// created here that has not been removed, and stale marks.
+pub fn marked() -> Result<Vec<String>> {
+    let entries = match fs::read_dir(MARK_DIR) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {MARK_DIR}")),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {MARK_DIR}"))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if validate_name(name).is_ok() {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Removes the mark of `name` when it marks no namespace any more (the
+/// namespace is gone, or one of that name was made since) and the process
+/// that wrote it has ended. Returns whether it was removed.
+pub fn forget_stale_mark(name: &str) -> Result<bool> {
+    validate_name(name)?;
+    let Some(mark) = read_mark(name) else {
+        return Ok(false);
+    };
+    let marks_namespace = exists(name) && inode_of(name) == Some(mark.inode);
+    if marks_namespace || mark.creator_runs_elsewhere() {
+        return Ok(false);
+    }
+    match fs::remove_file(mark_path(name)) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err).with_context(|| format!("removing the mark of {name}")),
     }
 }
 
@@ -307,6 +398,35 @@ pub fn list() -> Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+/// The processes whose network namespace is the named namespace `name`
+/// (as `ip netns pids NAME` lists them), sorted.
+pub fn processes_in(name: &str) -> Result<Vec<u32>> {
+    use std::os::unix::fs::MetadataExt;
+    validate_name(name)?;
+    let target =
+        fs::metadata(path_of(name)).with_context(|| format!("network namespace {name}"))?;
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").context("reading /proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process that ends meanwhile (or a zombie) has no namespace.
+        let Ok(ns) = fs::metadata(entry.path().join("ns/net")) else {
+            continue;
+        };
+        if ns.dev() == target.dev() && ns.ino() == target.ino() {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    Ok(pids)
 }
 
 /// Runs `work` inside the named network namespace `name` and returns what it

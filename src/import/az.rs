@@ -40,6 +40,37 @@ pub const FILES: [(&str, &str); 5] = [
 
 /// Reads the dump in `dir`.
 pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
+    read_located(dir).map(|(resources, _)| resources)
+}
+
+/// `vnetd import az DIR`: the topology file written from the dump in
+/// `dir`; `origin` names the input in its header. Every error names the
+/// file and line of the object it is about.
+pub fn topology(dir: &Path, origin: &str) -> Result<String, ImportError> {
+    let (resources, documents) = read_located(dir)?;
+    crate::import::topology_yaml(&resources, origin).map_err(|e| {
+        // The writer's complaints are about resources, whose source is an
+        // Azure resource ID (an association's is `OBJECT|OTHER`): they are
+        // placed at the line of the object that has the ID.
+        let id = e.location.split('|').next().unwrap_or_default();
+        documents
+            .iter()
+            .find_map(|(file, text)| {
+                let line = json_file::line_of_id(text, id)?;
+                Some(ImportError::new(
+                    format!("{file}:{line}"),
+                    format!("{}: {}", e.location, e.message),
+                ))
+            })
+            .unwrap_or(e)
+    })
+}
+
+/// Each file of a dump, as its name and text.
+type Texts = Vec<(String, String)>;
+
+/// The dump's resources, with each file's name and text.
+fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
     let meta = std::fs::metadata(dir)
         .map_err(|e| ImportError::new(dir.display().to_string(), format!("cannot read: {e}")))?;
     if !meta.is_dir() {
@@ -52,14 +83,16 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
     let mut found_any = false;
     for (name, _) in FILES {
         let path = dir.join(name);
-        let document = match std::fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Array(Vec::new()),
+        let (text, document) = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (String::new(), Value::Array(Vec::new()))
+            }
             _ => {
                 found_any = true;
-                json_file::read(&path)?
+                json_file::read_with_text(&path)?
             }
         };
-        documents.push((path.display().to_string(), document));
+        documents.push((path.display().to_string(), text, document));
     }
     if !found_any {
         let names: Vec<&str> = FILES.iter().map(|(name, _)| *name).collect();
@@ -75,13 +108,18 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
         ));
     };
     let dump = Dump {
-        vnets: Node::root(&vnets.0, &vnets.1),
-        nics: Node::root(&nics.0, &nics.1),
-        nsgs: Node::root(&nsgs.0, &nsgs.1),
-        route_tables: Node::root(&route_tables.0, &route_tables.1),
-        asgs: Node::root(&asgs.0, &asgs.1),
+        vnets: Node::root_in(&vnets.0, &vnets.1, &vnets.2),
+        nics: Node::root_in(&nics.0, &nics.1, &nics.2),
+        nsgs: Node::root_in(&nsgs.0, &nsgs.1, &nsgs.2),
+        route_tables: Node::root_in(&route_tables.0, &route_tables.1, &route_tables.2),
+        asgs: Node::root_in(&asgs.0, &asgs.1, &asgs.2),
     };
-    dump.resources()
+    let resources = dump.resources()?;
+    let texts = documents
+        .into_iter()
+        .map(|(file, text, _)| (file, text))
+        .collect();
+    Ok((resources, texts))
 }
 
 /// The five lists, parsed.

@@ -1,7 +1,12 @@
 //! The JSON inputs of `vnetd import` (Terraform state, `terraform show
 //! -json` output, `az ... -o json` dumps): reading a file with bounds, and
-//! walking its values so that every complaint names the file and the path
-//! of the value inside it (`resources[3].instances[0].attributes`).
+//! walking its values so that every complaint names the file, the line and
+//! the path of the value inside it
+//! (`nics.json:12: [0].ipConfigurations[0].privateIPAddress`).
+//!
+//! serde_json keeps no positions in its values, so the line is found when a
+//! complaint is made: the value's path is followed through the source text
+//! ([`line_of`]).
 
 use super::ImportError;
 use serde_json::{Map, Value};
@@ -17,13 +22,19 @@ pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 /// directory is refused without being read. Syntax errors name the line
 /// and column.
 pub fn read(path: &Path) -> Result<Value, ImportError> {
+    read_with_text(path).map(|(_, value)| value)
+}
+
+/// [`read`], with the file's text, for the lines of later complaints.
+pub fn read_with_text(path: &Path) -> Result<(String, Value), ImportError> {
     let text = read_text(path)?;
-    serde_json::from_str(&text).map_err(|e| {
+    let value = serde_json::from_str(&text).map_err(|e| {
         ImportError::new(
             format!("{}:{}", path.display(), e.line()),
             format!("not valid JSON: {e}"),
         )
-    })
+    })?;
+    Ok((text, value))
 }
 
 /// Reads a file's text with the checks of [`read`].
@@ -38,6 +49,8 @@ pub fn read_text(path: &Path) -> Result<String, ImportError> {
 pub struct Node<'a> {
     pub value: &'a Value,
     file: &'a str,
+    /// The document's source text (empty: unknown, errors name no line).
+    text: &'a str,
     path: &'a PathStep<'a>,
 }
 
@@ -66,6 +79,212 @@ impl PathStep<'_> {
             }
         }
     }
+
+    /// The steps from the document down to this one.
+    fn steps(&self) -> Vec<Step<'_>> {
+        let mut steps = Vec::new();
+        let mut at = self;
+        loop {
+            match at {
+                PathStep::Root => break,
+                PathStep::Key(parent, key) => {
+                    steps.push(Step::Key(key));
+                    at = parent;
+                }
+                PathStep::Index(parent, index) => {
+                    steps.push(Step::Index(*index));
+                    at = parent;
+                }
+            }
+        }
+        steps.reverse();
+        steps
+    }
+}
+
+/// One step into a JSON value: a member of an object or an element of a
+/// list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The line (from 1) where the value at `steps` starts in `text`, a valid
+/// JSON document (of a duplicated key, the last, which is the one parsed).
+pub fn line_of(text: &str, steps: &[Step<'_>]) -> Option<usize> {
+    let offset = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    }
+    .locate(steps)?;
+    Some(line_at(text, offset))
+}
+
+/// The line (from 1) of byte `offset` of `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line (from 1) of the object whose `"id"` member is the string `id`
+/// in the JSON `text`.
+pub fn line_of_id(text: &str, id: &str) -> Option<usize> {
+    let mut scanner = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut from = 0;
+    while let Some(found) = text[from..].find("\"id\"") {
+        scanner.at = from + found + "\"id\"".len();
+        from = scanner.at;
+        scanner.skip_space();
+        if scanner.peek() != Some(b':') {
+            continue;
+        }
+        scanner.at += 1;
+        scanner.skip_space();
+        let start = scanner.at;
+        if scanner.string().as_deref() == Some(id) {
+            return Some(line_at(text, start));
+        }
+    }
+    None
+}
+
+/// Walks the text of a valid JSON document without building values.
+struct Scanner<'t> {
+    bytes: &'t [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.at += 1;
+        }
+    }
+
+    /// Past the string that starts here; its decoded text.
+    fn string(&mut self) -> Option<String> {
+        let start = self.at;
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.at += 1;
+        loop {
+            match self.peek()? {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => self.at += 1,
+            }
+        }
+        let raw = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+        serde_json::from_str(raw).ok()
+    }
+
+    /// Past the value that starts here (nested ones counted, not
+    /// recursed into).
+    fn skip_value(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            self.skip_space();
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.at += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    self.at += 1;
+                }
+                b',' | b':' if depth > 0 => self.at += 1,
+                _ => {
+                    while !matches!(
+                        self.peek(),
+                        None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n')
+                    ) {
+                        self.at += 1;
+                    }
+                }
+            }
+            if depth == 0 {
+                return Some(());
+            }
+        }
+    }
+
+    /// The offset of the value at `steps` below the value that starts here.
+    fn locate(mut self, steps: &[Step<'_>]) -> Option<usize> {
+        for step in steps {
+            self.skip_space();
+            match step {
+                Step::Key(key) => {
+                    if self.peek()? != b'{' {
+                        return None;
+                    }
+                    self.at += 1;
+                    let mut found = None;
+                    loop {
+                        self.skip_space();
+                        if self.peek()? == b'}' {
+                            break;
+                        }
+                        let name = self.string()?;
+                        self.skip_space();
+                        if self.peek()? != b':' {
+                            return None;
+                        }
+                        self.at += 1;
+                        self.skip_space();
+                        if name == *key {
+                            found = Some(self.at);
+                        }
+                        self.skip_value()?;
+                        self.skip_space();
+                        if self.peek() == Some(b',') {
+                            self.at += 1;
+                        }
+                    }
+                    self.at = found?;
+                }
+                Step::Index(index) => {
+                    if self.peek()? != b'[' {
+                        return None;
+                    }
+                    self.at += 1;
+                    for _ in 0..*index {
+                        self.skip_space();
+                        self.skip_value()?;
+                        self.skip_space();
+                        if self.peek()? != b',' {
+                            return None;
+                        }
+                        self.at += 1;
+                    }
+                    self.skip_space();
+                    if self.peek()? == b']' {
+                        return None;
+                    }
+                }
+            }
+        }
+        self.skip_space();
+        Some(self.at)
+    }
 }
 
 /// What a JSON value is, for messages.
@@ -81,12 +300,38 @@ pub fn kind_of(value: &Value) -> &'static str {
 }
 
 impl<'a> Node<'a> {
-    /// The document itself.
+    /// The document itself, its source unknown: errors name the file.
     pub fn root(file: &'a str, value: &'a Value) -> Self {
+        Self::root_in(file, "", value)
+    }
+
+    /// The document itself, parsed from `text`: errors name the file and
+    /// the line.
+    pub fn root_in(file: &'a str, text: &'a str, value: &'a Value) -> Self {
         Node {
             value,
             file,
+            text,
             path: &PathStep::Root,
+        }
+    }
+
+    /// The file the document came from.
+    pub fn file(&self) -> &'a str {
+        self.file
+    }
+
+    /// Where this value is: `file:line`, or the file for the document
+    /// itself or when the line is unknown.
+    pub fn location(&self) -> String {
+        let steps = self.path.steps();
+        // The document itself is the whole file: no line to name.
+        if steps.is_empty() || self.text.is_empty() {
+            return self.file.to_string();
+        }
+        match line_of(self.text, &steps) {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.to_string(),
         }
     }
 
@@ -101,10 +346,10 @@ impl<'a> Node<'a> {
         out
     }
 
-    /// An error about this value: located at the file, the message starting
-    /// with the value's path.
+    /// An error about this value: located at its file and line, the message
+    /// starting with the value's path.
     pub fn error(&self, message: impl std::fmt::Display) -> ImportError {
-        ImportError::new(self.file, format!("{}: {message}", self.path()))
+        ImportError::new(self.location(), format!("{}: {message}", self.path()))
     }
 
     fn expected(&self, what: &str) -> ImportError {
@@ -152,6 +397,7 @@ impl<'a> Node<'a> {
             out.push(each(Node {
                 value,
                 file: self.file,
+                text: self.text,
                 path: &step,
             })?);
         }
@@ -172,6 +418,7 @@ impl<'a> Node<'a> {
                 with(Some(Node {
                     value,
                     file: self.file,
+                    text: self.text,
                     path: &step,
                 }))
             }
@@ -271,6 +518,36 @@ mod tests {
         );
         assert_eq!(root.optional_str(&["gone"]), Ok(None));
         assert_eq!(root.string_list(&["gone"]), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_value_is_found_at_its_line_past_strings_escapes_and_nesting() {
+        let text = r#"{
+ "a": [1, {"x": "}]\"{"},
+  {"b": 2}],
+ "c": {"d":
+  true},
+ "c": {"d": false, "id": "/x/y"}
+}"#;
+        use Step::{Index, Key};
+        assert_eq!(line_of(text, &[Key("a"), Index(2), Key("b")]), Some(3));
+        assert_eq!(line_of(text, &[Key("a"), Index(1), Key("x")]), Some(2));
+        // A duplicated key: the last, as parsed.
+        assert_eq!(line_of(text, &[Key("c"), Key("d")]), Some(6));
+        assert_eq!(line_of(text, &[Key("a"), Index(3)]), None);
+        assert_eq!(line_of(text, &[Key("zz")]), None);
+        assert_eq!(line_of_id(text, "/x/y"), Some(6));
+        assert_eq!(line_of_id(text, "/x"), None);
+
+        let doc: Value = serde_json::from_str(text).unwrap();
+        let root = Node::root_in("dump.json", text, &doc);
+        let err = root
+            .required("c", |c| c.required("d", |d| d.str().map(drop)))
+            .unwrap_err();
+        assert_eq!(err.location, "dump.json:6");
+        assert_eq!(err.message, "c.d: expected a string, found a boolean");
+        let err = root.required("things", |_| Ok(())).unwrap_err();
+        assert_eq!(err.location, "dump.json");
     }
 
     #[test]

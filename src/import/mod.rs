@@ -63,12 +63,47 @@ pub struct ImportError {
 }
 
 impl ImportError {
+    /// An error at `location`. A message longer than [`MAX_MESSAGE_BYTES`]
+    /// (a value quoted whole somewhere) is cut, as [`quoted`] cuts.
     pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let message = if message.len() > MAX_MESSAGE_BYTES {
+            cut(&message, MAX_MESSAGE_BYTES)
+        } else {
+            message
+        };
         ImportError {
             location: location.into(),
-            message: message.into(),
+            message,
         }
     }
+}
+
+/// The most of one value an error message quotes, in bytes.
+pub const QUOTED_BYTES: usize = 200;
+
+/// The longest error message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 2048;
+
+/// `text` as a message quotes it: whole when at most [`QUOTED_BYTES`]
+/// long, else its start, an ellipsis and its full length
+/// (`abcabc… (134217728 bytes)`).
+pub fn quoted(text: &str) -> String {
+    if text.len() <= QUOTED_BYTES {
+        text.to_string()
+    } else {
+        cut(text, QUOTED_BYTES)
+    }
+}
+
+/// The first `bytes` of `text` (to a character boundary), an ellipsis and
+/// its full length.
+fn cut(text: &str, bytes: usize) -> String {
+    let mut end = bytes.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 impl fmt::Display for ImportError {

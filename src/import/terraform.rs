@@ -10,7 +10,8 @@
 //! any attribute, nested blocks as lists: `...ip_configuration[0].name`),
 //! `count` and `for_each` (`count.index`, `each.key`, `each.value`),
 //! `dynamic` blocks, `for` expressions, conditionals, and the functions of
-//! [`functions::NAMES`].
+//! [`functions::NAMES`], by [`eval`], which bounds every value and the
+//! import's whole work.
 //!
 //! What only Azure knows is synthesised: IDs in Azure's format from the
 //! placeholder subscription [`SUBSCRIPTION`], the `resource_group_name`
@@ -29,15 +30,16 @@
 //! an unsupported function or reference, a missing variable or a dangling
 //! reference is an [`ImportError`] at `file:line`, naming the expression.
 
+pub mod eval;
 pub mod functions;
 
 use super::{ImportError, Resource};
+use eval::{Budget, Evaluator, Fault, Names, NoNames, Root};
 use hcl::edit::expr::{Expression as Expr, ForExpr, FuncCall, Traversal, TraversalOperator};
 use hcl::edit::structure::{Block, BlockLabel, Body, Structure};
 use hcl::edit::template::ForTemplateExpr;
 use hcl::edit::visit::{self, Visit};
 use hcl::edit::Span;
-use hcl::eval::{Context, Evaluate};
 use hcl::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -48,6 +50,9 @@ pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
 
 /// The largest `.tf` file read.
 const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// The most instances `count` or `for_each` make of one resource.
+const MAX_INSTANCES: usize = 10_000;
 
 /// Arguments of a resource that Terraform itself takes, not the provider.
 const META_ATTRIBUTES: &[&str] = &["count", "for_each", "depends_on", "provider"];
@@ -67,7 +72,9 @@ pub fn read_dir(dir: &Path, vars: &[(String, String)]) -> Result<Vec<Resource>, 
         reader.read_file(dir, &name)?;
     }
     let mut tfvars = Vec::new();
-    if dir.join("terraform.tfvars").is_file() {
+    // Present in any form: a FIFO or device of that name is refused by
+    // name when read, never skipped.
+    if dir.join("terraform.tfvars").symlink_metadata().is_ok() {
         tfvars.push("terraform.tfvars".to_string());
     }
     tfvars.extend(tf_files(dir, ".auto.tfvars")?);
@@ -78,7 +85,10 @@ pub fn read_dir(dir: &Path, vars: &[(String, String)]) -> Result<Vec<Resource>, 
     Ok(out)
 }
 
-/// The names of the directory's regular files ending in `suffix`, sorted.
+/// The names of the directory's files ending in `suffix`, sorted.
+/// Directories are skipped, as Terraform skips them; any other file that
+/// is not a regular one (a FIFO, a device, a socket, a broken symlink) is
+/// refused by name, looked at but never opened.
 fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
     let cannot = |e: std::io::Error| {
         ImportError::new(
@@ -92,8 +102,19 @@ fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
         let Some(name) = entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if !name.ends_with(suffix) || !entry.path().is_file() {
+        if !name.ends_with(suffix) {
             continue;
+        }
+        let meta = std::fs::metadata(entry.path())
+            .map_err(|e| ImportError::new(name.as_str(), format!("cannot read the file: {e}")))?;
+        if meta.is_dir() {
+            continue;
+        }
+        if let Some(what) = crate::topology::special_kind(&meta.file_type()) {
+            return Err(ImportError::new(
+                name,
+                format!("cannot read the file: it is {what}, not a regular file"),
+            ));
         }
         if suffix == ".tf" && (name == "override.tf" || name.ends_with("_override.tf")) {
             return Err(ImportError::new(
@@ -189,6 +210,51 @@ struct Reader {
     /// of them with `count`, or a map of them with `for_each`).
     values: BTreeMap<String, Map<String, Value>>,
     out: Vec<Resource>,
+    /// The work every evaluation of the import takes from.
+    budget: Budget,
+}
+
+/// The names an expression of the configuration sees: `var`, `local`,
+/// `terraform`, one per resource type, and `extras` (`count`, `each`, a
+/// dynamic block's iterator).
+struct Scope<'r> {
+    reader: &'r Reader,
+    extras: &'r [(String, Value)],
+}
+
+impl Names for Scope<'_> {
+    fn root(&self, name: &str) -> Option<Root<'_>> {
+        if let Some((_, value)) = self.extras.iter().rev().find(|(n, _)| n == name) {
+            return Some(Root::Value(value));
+        }
+        match name {
+            "var" => Some(Root::Members(&self.reader.vars)),
+            "local" => Some(Root::Members(&self.reader.local_values)),
+            "terraform" => {
+                let mut terraform = Map::new();
+                terraform.insert("workspace".to_string(), Value::from("default"));
+                Some(Root::Owned(Value::Object(terraform)))
+            }
+            kind => self.reader.values.get(kind).map(Root::Members),
+        }
+    }
+}
+
+/// An evaluation that stopped, as an error at the expression `span` of
+/// `file`, quoting the expression.
+fn fault_at(fault: Fault, file: &SourceFile, span: &Option<Range<usize>>) -> ImportError {
+    let why = match fault {
+        Fault::NoSuchKey(key) => format!(
+            "no attribute or key `{}`: vnetd knows what the configuration writes, IDs and the \
+             addresses of Static IP configurations, not what only Azure computes",
+            super::quoted(&key)
+        ),
+        other => other.reason().to_string(),
+    };
+    ImportError::new(
+        file.location(span),
+        format!("`{}`: {why}", file.snippet(span)),
+    )
 }
 
 impl Reader {
@@ -313,14 +379,14 @@ impl Reader {
                 text: text.clone(),
             };
             for attr in body.attributes() {
-                let value = constant(&attr.value, &file)?;
+                let value = constant(&attr.value, &file, &self.budget)?;
                 from_files.insert(attr.key.as_str().to_string(), value);
             }
         }
         for (name, value) in given {
             if !self.variables.iter().any(|v| &v.name == name) {
                 return Err(ImportError::new(
-                    format!("--var {name}={value}"),
+                    format!("--var {name}={}", super::quoted(value)),
                     format!("no variable \"{name}\" is declared in the configuration"),
                 ));
             }
@@ -328,12 +394,13 @@ impl Reader {
         for v in &self.variables {
             let file = &self.files[v.file];
             let value = if let Some((_, text)) = given.iter().rev().find(|(n, _)| n == &v.name) {
-                typed(text, v.type_text.as_deref())
-                    .map_err(|why| ImportError::new(format!("--var {}={text}", v.name), why))?
+                typed(text, v.type_text.as_deref(), &self.budget).map_err(|why| {
+                    ImportError::new(format!("--var {}={}", v.name, super::quoted(text)), why)
+                })?
             } else if let Some(value) = from_files.get(&v.name) {
                 value.clone()
             } else if let Some(default) = &v.default {
-                constant(default, file)?
+                constant(default, file, &self.budget)?
             } else {
                 return Err(ImportError::new(
                     file.location(&v.span),
@@ -385,7 +452,7 @@ impl Reader {
             for n in 0..items.len() {
                 if pending[n] && deps[n].iter().all(|d| !pending[*d]) {
                     match items[n] {
-                        Item::Local(i) => self.evaluate_local(i),
+                        Item::Local(i) => self.evaluate_local(i)?,
                         Item::Resource(i) => self.evaluate_resource(i)?,
                     }
                     pending[n] = false;
@@ -458,38 +525,21 @@ impl Reader {
         )
     }
 
-    fn evaluate_local(&mut self, i: usize) {
+    /// Evaluates a local value. One that cannot be evaluated is an error
+    /// only where it is used; work past the import's budget ends it here.
+    fn evaluate_local(&mut self, i: usize) -> Result<(), ImportError> {
         let local = &self.locals[i];
         let file = &self.files[local.file];
-        let ctx = self.context(&[]);
-        match self.expression(&local.expr, file, &ctx, &[]) {
+        match self.expression(&local.expr, file, &[]) {
             Ok(v) => {
                 self.local_values.insert(local.name.clone(), v);
             }
+            Err(e) if self.budget.exhausted() => return Err(e),
             Err(e) => {
                 self.failed.insert(format!("local.{}", local.name), e);
             }
         }
-    }
-
-    /// The variables every expression sees: `var`, `local`, one per
-    /// resource type, and `extras` (`count`, `each`, a dynamic block's
-    /// iterator).
-    fn context(&self, extras: &[(String, Value)]) -> Context<'static> {
-        let mut ctx = Context::new();
-        functions::declare(&mut ctx);
-        ctx.declare_var("var", Value::Object(self.vars.clone()));
-        ctx.declare_var("local", Value::Object(self.local_values.clone()));
-        let mut terraform = Map::new();
-        terraform.insert("workspace".to_string(), Value::from("default"));
-        ctx.declare_var("terraform", Value::Object(terraform));
-        for (kind, labels) in &self.values {
-            ctx.declare_var(kind.as_str(), Value::Object(labels.clone()));
-        }
-        for (name, value) in extras {
-            ctx.declare_var(name.as_str(), value.clone());
-        }
-        ctx
+        Ok(())
     }
 
     /// Checks what an expression refers to and calls, then evaluates it.
@@ -498,27 +548,19 @@ impl Reader {
         &self,
         expr: &Expr,
         file: &SourceFile,
-        ctx: &Context,
         extras: &[(String, Value)],
     ) -> Result<Value, ImportError> {
         for found in references_in_expr(expr) {
             self.check_reference(&found, file, extras)?;
         }
         let converted: hcl::Expression = expr.clone().into();
-        converted.evaluate(ctx).map_err(|e| {
-            let why = match e.kind() {
-                hcl::eval::ErrorKind::NoSuchKey(key) => format!(
-                    "no attribute or key `{key}`: vnetd knows what the configuration \
-                     writes, IDs and the addresses of Static IP configurations, not \
-                     what only Azure computes"
-                ),
-                other => other.to_string(),
-            };
-            ImportError::new(
-                file.location(&expr.span()),
-                format!("`{}`: {why}", file.snippet(&expr.span())),
-            )
-        })
+        let names = Scope {
+            reader: self,
+            extras,
+        };
+        Evaluator::new(&names, &self.budget)
+            .evaluate(&converted)
+            .map_err(|fault| fault_at(fault, file, &expr.span()))
     }
 
     fn check_reference(
@@ -601,7 +643,7 @@ impl Reader {
         let address = format!("{}.{}", block.kind, block.label);
         let instances = match self.instances(block, file) {
             Ok(instances) => instances,
-            Err(e) if strict => return Err(e),
+            Err(e) if strict || self.budget.exhausted() => return Err(e),
             Err(e) => {
                 self.failed.insert(address, e);
                 self.ignored.push(Resource {
@@ -615,8 +657,7 @@ impl Reader {
         };
         let mut evaluated = Vec::new();
         for (key, extras) in &instances {
-            let ctx = self.context(extras);
-            let mut attributes = self.body(&block.body, file, &ctx, extras, strict, true)?;
+            let mut attributes = self.body(&block.body, file, extras, strict, true)?;
             let suffix = match key {
                 InstanceKey::Single => String::new(),
                 InstanceKey::Index(n) => format!("[{n}]"),
@@ -673,24 +714,23 @@ impl Reader {
     ) -> Result<Vec<Instance>, ImportError> {
         let count = block.body.get_attribute("count");
         let for_each = block.body.get_attribute("for_each");
-        let ctx = self.context(&[]);
         match (count, for_each) {
             (Some(c), Some(_)) => Err(ImportError::new(
                 file.location(&c.span()),
                 "a resource takes count or for_each, not both",
             )),
             (Some(c), None) => {
-                let value = self.expression(&c.value, file, &ctx, &[])?;
+                let value = self.expression(&c.value, file, &[])?;
                 let n = match &value {
                     Value::Number(n) => n.as_u64(),
                     Value::String(s) => s.parse().ok(),
                     _ => None,
                 };
-                let Some(n) = n.filter(|n| *n <= 10_000) else {
+                let Some(n) = n.filter(|n| *n <= MAX_INSTANCES as u64) else {
                     return Err(ImportError::new(
                         file.location(&c.value.span()),
                         format!(
-                            "`{}`: count must be a whole number from 0 to 10000",
+                            "`{}`: count must be a whole number from 0 to {MAX_INSTANCES}",
                             file.snippet(&c.value.span())
                         ),
                     ));
@@ -707,13 +747,24 @@ impl Reader {
                     .collect())
             }
             (None, Some(f)) => {
-                let value = self.expression(&f.value, file, &ctx, &[])?;
-                let entries = for_each_entries(value).map_err(|why| {
-                    ImportError::new(
-                        file.location(&f.value.span()),
-                        format!("`{}`: {why}", file.snippet(&f.value.span())),
-                    )
-                })?;
+                let value = self.expression(&f.value, file, &[])?;
+                let entries = for_each_entries(value)
+                    .and_then(|entries| {
+                        if entries.len() > MAX_INSTANCES {
+                            return Err(format!(
+                                "for_each makes {} instances, more than the {MAX_INSTANCES} \
+                                 a resource may have",
+                                entries.len()
+                            ));
+                        }
+                        Ok(entries)
+                    })
+                    .map_err(|why| {
+                        ImportError::new(
+                            file.location(&f.value.span()),
+                            format!("`{}`: {why}", file.snippet(&f.value.span())),
+                        )
+                    })?;
                 Ok(entries
                     .into_iter()
                     .map(|(key, value)| {
@@ -738,7 +789,6 @@ impl Reader {
         &self,
         body: &Body,
         file: &SourceFile,
-        ctx: &Context,
         extras: &[(String, Value)],
         strict: bool,
         top: bool,
@@ -751,11 +801,11 @@ impl Reader {
                     if top && META_ATTRIBUTES.contains(&key) {
                         continue;
                     }
-                    match self.expression(&attr.value, file, ctx, extras) {
+                    match self.expression(&attr.value, file, extras) {
                         Ok(v) => {
                             out.insert(key.to_string(), v);
                         }
-                        Err(e) if strict => return Err(e),
+                        Err(e) if strict || self.budget.exhausted() => return Err(e),
                         Err(_) => {}
                     }
                 }
@@ -765,14 +815,14 @@ impl Reader {
                         continue;
                     }
                     if ident == "dynamic" {
-                        match self.dynamic(block, file, ctx, extras, strict) {
+                        match self.dynamic(block, file, extras, strict) {
                             Ok((name, items)) => push_blocks(&mut out, &name, items),
-                            Err(e) if strict => return Err(e),
+                            Err(e) if strict || self.budget.exhausted() => return Err(e),
                             Err(_) => {}
                         }
                         continue;
                     }
-                    let mut nested = self.body(&block.body, file, ctx, extras, strict, false)?;
+                    let mut nested = self.body(&block.body, file, extras, strict, false)?;
                     nested.insert(
                         super::BLOCK_SOURCE.to_string(),
                         Value::from(file.location(&block.span())),
@@ -790,7 +840,6 @@ impl Reader {
         &self,
         block: &Block,
         file: &SourceFile,
-        ctx: &Context,
         extras: &[(String, Value)],
         strict: bool,
     ) -> Result<(String, Vec<Value>), ImportError> {
@@ -814,7 +863,7 @@ impl Reader {
                 "a dynamic block needs a content block",
             ));
         };
-        let collection = self.expression(&for_each.value, file, ctx, extras)?;
+        let collection = self.expression(&for_each.value, file, extras)?;
         let entries: Vec<(Value, Value)> = match collection {
             Value::Object(map) => {
                 let mut entries: Vec<(String, Value)> = map.into_iter().collect();
@@ -848,8 +897,7 @@ impl Reader {
             element.insert("value".to_string(), value);
             let mut inner = extras.to_vec();
             inner.push((iterator.clone(), Value::Object(element)));
-            let inner_ctx = self.context(&inner);
-            let mut item = self.body(&content.body, file, &inner_ctx, &inner, strict, false)?;
+            let mut item = self.body(&content.body, file, &inner, strict, false)?;
             item.insert(
                 super::BLOCK_SOURCE.to_string(),
                 Value::from(file.location(&block.span())),
@@ -1051,9 +1099,7 @@ fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<String, Val
 
 /// A value that may use functions but nothing else (a variable's default,
 /// a `.tfvars` entry).
-fn constant(expr: &Expr, file: &SourceFile) -> Result<Value, ImportError> {
-    let mut ctx = Context::new();
-    functions::declare(&mut ctx);
+fn constant(expr: &Expr, file: &SourceFile, budget: &Budget) -> Result<Value, ImportError> {
     for found in references_in_expr(expr) {
         let span = match &found {
             Found::Func { name, span } if !functions::NAMES.contains(&name.as_str()) => span,
@@ -1069,17 +1115,14 @@ fn constant(expr: &Expr, file: &SourceFile) -> Result<Value, ImportError> {
         ));
     }
     let converted: hcl::Expression = expr.clone().into();
-    converted.evaluate(&ctx).map_err(|e| {
-        ImportError::new(
-            file.location(&expr.span()),
-            format!("`{}`: {}", file.snippet(&expr.span()), e.kind()),
-        )
-    })
+    Evaluator::new(&NoNames, budget)
+        .evaluate(&converted)
+        .map_err(|fault| fault_at(fault, file, &expr.span()))
 }
 
 /// A `--var` value in the variable's type: text for `string` (or no
 /// type), a number, a bool, or HCL for the collection types.
-fn typed(text: &str, type_text: Option<&str>) -> Result<Value, String> {
+fn typed(text: &str, type_text: Option<&str>, budget: &Budget) -> Result<Value, String> {
     match type_text.map(str::trim) {
         None | Some("string") | Some("any") => Ok(Value::from(text)),
         Some("number") => {
@@ -1100,8 +1143,9 @@ fn typed(text: &str, type_text: Option<&str>) -> Result<Value, String> {
             let expr: hcl::Expression = text
                 .parse()
                 .map_err(|e| format!("`{text}` is not an HCL value: {e}"))?;
-            expr.evaluate(&Context::new())
-                .map_err(|e| format!("`{text}` is not a constant: {}", e.kind()))
+            Evaluator::new(&NoNames, budget)
+                .evaluate(&expr)
+                .map_err(|f| format!("`{text}` is not a constant: {}", f.reason()))
         }
     }
 }

@@ -26,14 +26,18 @@ const STATE_VERSION: i64 = 4;
 
 /// Reads a state file or `terraform show -json` output.
 pub fn read(path: &Path) -> Result<Vec<Resource>, ImportError> {
-    let document = json_file::read(path)?;
-    from_value(&path.display().to_string(), &document)
+    let (text, document) = json_file::read_with_text(path)?;
+    from_root(Node::root_in(&path.display().to_string(), &text, &document))
 }
 
 /// The resources of a parsed state or show output; `file` names it in
 /// errors.
 pub fn from_value(file: &str, document: &Value) -> Result<Vec<Resource>, ImportError> {
-    let root = Node::root(file, document);
+    from_root(Node::root(file, document))
+}
+
+fn from_root(root: Node<'_>) -> Result<Vec<Resource>, ImportError> {
+    let file = root.file();
     let object = root.object()?;
     let mut resources = if object.contains_key("format_version") {
         from_show_output(root)?

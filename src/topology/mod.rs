@@ -98,25 +98,11 @@ pub fn read_file(path: &Path) -> Result<String, Diagnostic> {
     })
 }
 
-/// Reads the UTF-8 text of a regular file (a symlink to one is followed)
-/// of at most `max_bytes`. Devices, FIFOs, sockets and directories are
-/// refused without being read, so `/dev/zero` cannot grow memory and a
-/// FIFO cannot hang the reader. The error says why, in words ending with
-/// `limit` ("... bytes a topology may have") where the size is the reason.
-pub fn read_bounded_text(path: &Path, max_bytes: u64, limit: &str) -> Result<String, String> {
-    use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let refuse = |why: String| format!("cannot read the file: {why}");
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
-    // writer. Regular files ignore the flag.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| refuse(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
-    let kind = meta.file_type();
-    let not_regular = if kind.is_dir() {
+/// What a file that is not a regular file is, in words (`a FIFO`), from
+/// its type; `None` for a regular file.
+pub fn special_kind(kind: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
         Some("a directory")
     } else if kind.is_fifo() {
         Some("a FIFO")
@@ -128,9 +114,35 @@ pub fn read_bounded_text(path: &Path, max_bytes: u64, limit: &str) -> Result<Str
         Some("a socket")
     } else {
         None
-    };
-    if let Some(what) = not_regular {
-        return Err(refuse(format!("it is {what}, not a regular file")));
+    }
+}
+
+/// Reads the UTF-8 text of a regular file (a symlink to one is followed)
+/// of at most `max_bytes`. Devices, FIFOs, sockets and directories are
+/// refused without being opened, so `/dev/zero` cannot grow memory and a
+/// FIFO cannot hang the reader. The error says why, in words ending with
+/// `limit` ("... bytes a topology may have") where the size is the reason.
+pub fn read_bounded_text(path: &Path, max_bytes: u64, limit: &str) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |why: String| format!("cannot read the file: {why}");
+    let not_regular = |what: &str| refuse(format!("it is {what}, not a regular file"));
+    // Looked at before it is opened: opening a FIFO waits for a writer,
+    // and opening a device may do anything.
+    let before = std::fs::metadata(path).map_err(|e| refuse(e.to_string()))?;
+    if let Some(what) = special_kind(&before.file_type()) {
+        return Err(not_regular(what));
+    }
+    // O_NONBLOCK: should the path become a FIFO after the look, opening it
+    // does not wait. Regular files ignore the flag.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| refuse(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
+    if let Some(what) = special_kind(&meta.file_type()) {
+        return Err(not_regular(what));
     }
     if meta.len() > max_bytes {
         return Err(refuse(format!(

@@ -22,11 +22,16 @@
 //! ended and how ([`ProcessExit`]), and calls `restart`, which starts
 //! them again the way they were first started. What to do while one is
 //! down, and how soon to restart, is the supervisor's business.
+//!
+//! [`Suite`] names each daemon's programs and the Debian package that
+//! installs them, and [`ProgramSearch`] finds them before anything is
+//! started, so that a missing one is named with its package.
 
 pub mod bird;
 pub mod frr;
 pub mod gobgp;
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::os::unix::process::ExitStatusExt;
@@ -42,6 +47,94 @@ pub use frr::FrrRouter;
 pub use gobgp::{
     AdvertisedPath, GobgpNeighbor, GobgpSpeaker, GobgpSpec, LearnedPath, NeighborStatus, Origin,
 };
+
+/// The routing daemons run here, each as one Debian package installs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Suite {
+    /// gobgpd and its client `gobgp` ([`GobgpSpeaker`]).
+    Gobgp,
+    /// BIRD 2 and its client `birdc` ([`BirdRouter`]).
+    Bird,
+    /// FRR's zebra and bgpd, driven through `vtysh` ([`FrrRouter`]).
+    Frr,
+}
+
+/// Where Debian installs FRR's daemons, outside `$PATH`.
+pub const FRR_DAEMON_DIR: &str = "/usr/lib/frr";
+
+impl Suite {
+    /// The daemon as people call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Gobgp => "gobgpd",
+            Suite::Bird => "BIRD",
+            Suite::Frr => "FRR",
+        }
+    }
+
+    /// The Debian package that installs every program of the suite.
+    pub fn package(self) -> &'static str {
+        match self {
+            Suite::Gobgp => "gobgpd",
+            Suite::Bird => "bird2",
+            Suite::Frr => "frr",
+        }
+    }
+
+    /// The programs run: the daemons and the clients that drive them.
+    pub fn programs(self) -> &'static [&'static str] {
+        match self {
+            Suite::Gobgp => &["gobgpd", "gobgp"],
+            Suite::Bird => &["bird", "birdc"],
+            Suite::Frr => &["zebra", "bgpd", "vtysh"],
+        }
+    }
+}
+
+/// Where programs are looked for: a list of directories, searched in order
+/// as `$PATH` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramSearch {
+    dirs: Vec<PathBuf>,
+}
+
+impl ProgramSearch {
+    /// The directories of a `$PATH`-like list (separated by `:`).
+    pub fn new(path: impl AsRef<OsStr>) -> Self {
+        ProgramSearch {
+            dirs: std::env::split_paths(path.as_ref())
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect(),
+        }
+    }
+
+    /// Where the daemons are started from: `$PATH`, then
+    /// [`FRR_DAEMON_DIR`].
+    pub fn from_env() -> Self {
+        let mut search = Self::new(std::env::var_os("PATH").unwrap_or_default());
+        search.dirs.push(PathBuf::from(FRR_DAEMON_DIR));
+        search
+    }
+
+    /// The first executable file named `program` in the directories.
+    pub fn find(&self, program: &str) -> Option<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        self.dirs.iter().map(|d| d.join(program)).find(|path| {
+            std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    }
+
+    /// The programs of `suite` that are not found.
+    pub fn missing(&self, suite: Suite) -> Vec<&'static str> {
+        suite
+            .programs()
+            .iter()
+            .copied()
+            .filter(|p| self.find(p).is_none())
+            .collect()
+    }
+}
 
 /// A BGP neighbour of a [`BgpRouterSpec`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@
 //! Sets are lists here: `toset` sorts and removes duplicates, as Terraform
 //! orders a set of strings lexically.
 
-use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
+use super::eval::{check_elements, check_string, check_value, size_of, Fault};
+use crate::import::quoted;
 use hcl::{Map, Number, Value};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -36,35 +37,106 @@ pub const NAMES: &[&str] = &[
     "values",
 ];
 
-/// Declares every function of [`NAMES`] in `ctx`.
-pub fn declare(ctx: &mut Context) {
-    use ParamType::{Any, String as Text};
-    let fixed = |params: Vec<ParamType>, f| FuncDef::builder().params(params).build(f);
-    let variadic = |params: Vec<ParamType>, f| {
-        FuncDef::builder()
-            .params(params)
-            .variadic_param(Any)
-            .build(f)
+/// What a parameter takes.
+#[derive(Clone, Copy)]
+enum Param {
+    Text,
+    Any,
+}
+
+/// A function: its parameters, whether more arguments of any type may
+/// follow them, and its body.
+struct Signature {
+    name: &'static str,
+    params: &'static [Param],
+    variadic: bool,
+    body: fn(&[Value]) -> Outcome,
+}
+
+const SIGNATURES: &[Signature] = {
+    use Param::{Any, Text};
+    const fn fixed(
+        name: &'static str,
+        params: &'static [Param],
+        body: fn(&[Value]) -> Outcome,
+    ) -> Signature {
+        Signature {
+            name,
+            params,
+            variadic: false,
+            body,
+        }
+    }
+    const fn variadic(
+        name: &'static str,
+        params: &'static [Param],
+        body: fn(&[Value]) -> Outcome,
+    ) -> Signature {
+        Signature {
+            name,
+            params,
+            variadic: true,
+            body,
+        }
+    }
+    &[
+        fixed("cidrhost", &[Text, Any], cidrhost),
+        fixed("cidrsubnet", &[Text, Any, Any], cidrsubnet),
+        variadic("concat", &[], concat),
+        fixed("contains", &[Any, Any], contains),
+        fixed("element", &[Any, Any], element),
+        fixed("flatten", &[Any], flatten),
+        variadic("format", &[Text], format),
+        fixed("join", &[Text, Any], join),
+        fixed("keys", &[Any], keys),
+        fixed("length", &[Any], length),
+        variadic("lookup", &[Any, Any], lookup),
+        fixed("lower", &[Text], lower),
+        variadic("merge", &[], merge),
+        fixed("tolist", &[Any], tolist),
+        fixed("tonumber", &[Any], tonumber),
+        fixed("toset", &[Any], toset),
+        fixed("tostring", &[Any], tostring),
+        fixed("upper", &[Text], upper),
+        fixed("values", &[Any], values),
+    ]
+};
+
+/// Calls the function `name` with `args`: its result, or why it refuses.
+/// No result is larger than the evaluator's bounds, and none is made
+/// larger first (see [`super::eval`]).
+pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
+    let Some(signature) = SIGNATURES.iter().find(|s| s.name == name) else {
+        return Err(format!(
+            "vnetd does not evaluate the function `{name}` (it evaluates {})",
+            NAMES.join(", ")
+        ));
     };
-    ctx.declare_func("cidrhost", fixed(vec![Text, Any], cidrhost));
-    ctx.declare_func("cidrsubnet", fixed(vec![Text, Any, Any], cidrsubnet));
-    ctx.declare_func("concat", variadic(vec![], concat));
-    ctx.declare_func("contains", fixed(vec![Any, Any], contains));
-    ctx.declare_func("element", fixed(vec![Any, Any], element));
-    ctx.declare_func("flatten", fixed(vec![Any], flatten));
-    ctx.declare_func("format", variadic(vec![Text], format));
-    ctx.declare_func("join", fixed(vec![Text, Any], join));
-    ctx.declare_func("keys", fixed(vec![Any], keys));
-    ctx.declare_func("length", fixed(vec![Any], length));
-    ctx.declare_func("lookup", variadic(vec![Any, Any], lookup));
-    ctx.declare_func("lower", fixed(vec![Text], lower));
-    ctx.declare_func("merge", variadic(vec![], merge));
-    ctx.declare_func("tolist", fixed(vec![Any], tolist));
-    ctx.declare_func("tonumber", fixed(vec![Any], tonumber));
-    ctx.declare_func("toset", fixed(vec![Any], toset));
-    ctx.declare_func("tostring", fixed(vec![Any], tostring));
-    ctx.declare_func("upper", fixed(vec![Text], upper));
-    ctx.declare_func("values", fixed(vec![Any], values));
+    let wanted = signature.params.len();
+    if args.len() < wanted || (!signature.variadic && args.len() > wanted) {
+        return Err(format!(
+            "expected {wanted}{} arguments, got {}",
+            if signature.variadic { " or more" } else { "" },
+            args.len()
+        ));
+    }
+    for (at, (arg, param)) in args.iter().zip(signature.params).enumerate() {
+        if matches!(param, Param::Text) && !matches!(arg, Value::String(_)) {
+            return Err(format!(
+                "argument {} must be a string, not {}",
+                at + 1,
+                shown(arg)
+            ));
+        }
+    }
+    let value = (signature.body)(args)?;
+    check_value(size_of(&value)).map_err(|f| f.reason().to_string())?;
+    Ok(value)
+}
+
+/// A bound's fault as a function's refusal.
+fn bound(fault: Fault) -> String {
+    fault.reason().to_string()
 }
 
 type Outcome = Result<Value, String>;
@@ -121,9 +193,11 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// A value in a message: a string quoted (at most a few hundred bytes of
+/// it), a number, or what kind of value it is.
 fn shown(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("\"{s}\""),
+        Value::String(s) => format!("\"{}\"", quoted(s)),
         Value::Number(n) => n.to_string(),
         other => kind(other).to_string(),
     }
@@ -131,7 +205,7 @@ fn shown(v: &Value) -> String {
 
 fn prefix(v: &Value) -> Result<IpNet, String> {
     let t = text(v, "the prefix")?;
-    IpNet::from_str(&t).map_err(|_| format!("\"{t}\" is not a CIDR prefix"))
+    IpNet::from_str(&t).map_err(|_| format!("\"{}\" is not a CIDR prefix", quoted(&t)))
 }
 
 /// The prefix's first address and width, as numbers.
@@ -151,7 +225,7 @@ fn address(value: u128, width: u8) -> Result<IpAddr, String> {
     }
 }
 
-fn cidrsubnet(args: FuncArgs) -> Outcome {
+fn cidrsubnet(args: &[Value]) -> Outcome {
     let net = prefix(&args[0])?;
     let newbits = integer(&args[1], "newbits")?;
     let netnum = integer(&args[2], "netnum")?;
@@ -173,7 +247,7 @@ fn cidrsubnet(args: FuncArgs) -> Outcome {
     )))
 }
 
-fn cidrhost(args: FuncArgs) -> Outcome {
+fn cidrhost(args: &[Value]) -> Outcome {
     let net = prefix(&args[0])?;
     let hostnum = integer(&args[1], "hostnum")?;
     let (base, width) = bounds(&net);
@@ -192,19 +266,21 @@ fn cidrhost(args: FuncArgs) -> Outcome {
     ))
 }
 
-fn concat(args: FuncArgs) -> Outcome {
+fn concat(args: &[Value]) -> Outcome {
     let mut out = Vec::new();
     for (i, v) in args.iter().enumerate() {
-        out.extend(list(v, &format!("argument {}", i + 1))?);
+        let items = list(v, &format!("argument {}", i + 1))?;
+        check_elements(out.len() + items.len()).map_err(bound)?;
+        out.extend(items);
     }
     Ok(Value::Array(out))
 }
 
-fn contains(args: FuncArgs) -> Outcome {
+fn contains(args: &[Value]) -> Outcome {
     Ok(Value::Bool(list(&args[0], "the list")?.contains(&args[1])))
 }
 
-fn element(args: FuncArgs) -> Outcome {
+fn element(args: &[Value]) -> Outcome {
     let items = list(&args[0], "the list")?;
     let index = integer(&args[1], "the index")?;
     if items.is_empty() {
@@ -216,7 +292,7 @@ fn element(args: FuncArgs) -> Outcome {
     Ok(items[(index as usize) % items.len()].clone())
 }
 
-fn flatten(args: FuncArgs) -> Outcome {
+fn flatten(args: &[Value]) -> Outcome {
     fn into(out: &mut Vec<Value>, v: Value) {
         match v {
             Value::Array(items) => items.into_iter().for_each(|i| into(out, i)),
@@ -225,16 +301,21 @@ fn flatten(args: FuncArgs) -> Outcome {
     }
     let mut out = Vec::new();
     into(&mut out, Value::Array(list(&args[0], "the list")?));
+    check_elements(out.len()).map_err(bound)?;
     Ok(Value::Array(out))
 }
 
-fn join(args: FuncArgs) -> Outcome {
+fn join(args: &[Value]) -> Outcome {
     let sep = text(&args[0], "the separator")?;
-    let parts: Result<Vec<String>, String> = list(&args[1], "the list")?
+    let parts: Vec<String> = list(&args[1], "the list")?
         .iter()
         .map(|v| text(v, "each element"))
-        .collect();
-    Ok(Value::String(parts?.join(&sep)))
+        .collect::<Result<_, _>>()?;
+    // The length is known before the string is made.
+    let length = parts.iter().map(String::len).sum::<usize>()
+        + sep.len().saturating_mul(parts.len().saturating_sub(1));
+    check_string(length).map_err(bound)?;
+    Ok(Value::String(parts.join(&sep)))
 }
 
 /// An object's entries in Terraform's order: sorted by key.
@@ -244,19 +325,19 @@ fn sorted_entries(map: Map<String, Value>) -> Vec<(String, Value)> {
     entries
 }
 
-fn keys(args: FuncArgs) -> Outcome {
+fn keys(args: &[Value]) -> Outcome {
     let entries = sorted_entries(object(&args[0], "the argument")?);
     Ok(Value::Array(
         entries.into_iter().map(|(k, _)| Value::String(k)).collect(),
     ))
 }
 
-fn values(args: FuncArgs) -> Outcome {
+fn values(args: &[Value]) -> Outcome {
     let entries = sorted_entries(object(&args[0], "the argument")?);
     Ok(Value::Array(entries.into_iter().map(|(_, v)| v).collect()))
 }
 
-fn length(args: FuncArgs) -> Outcome {
+fn length(args: &[Value]) -> Outcome {
     let n = match &args[0] {
         Value::String(s) => s.chars().count(),
         Value::Array(items) => items.len(),
@@ -266,7 +347,7 @@ fn length(args: FuncArgs) -> Outcome {
     Ok(Value::Number(Number::from(n as u64)))
 }
 
-fn lookup(args: FuncArgs) -> Outcome {
+fn lookup(args: &[Value]) -> Outcome {
     let map = object(&args[0], "the first argument")?;
     let key = text(&args[1], "the key")?;
     if args.len() > 3 {
@@ -276,24 +357,26 @@ fn lookup(args: FuncArgs) -> Outcome {
         (Some(v), _) => Ok(v.clone()),
         (None, Some(default)) => Ok(default.clone()),
         (None, None) => Err(format!(
-            "the map has no key \"{key}\" and no default was given"
+            "the map has no key \"{}\" and no default was given",
+            quoted(&key)
         )),
     }
 }
 
-fn lower(args: FuncArgs) -> Outcome {
-    Ok(Value::String(
-        text(&args[0], "the argument")?.to_lowercase(),
-    ))
+/// Changing case may lengthen a string (`ß` is `SS`): checked after.
+fn lower(args: &[Value]) -> Outcome {
+    let out = text(&args[0], "the argument")?.to_lowercase();
+    check_string(out.len()).map_err(bound)?;
+    Ok(Value::String(out))
 }
 
-fn upper(args: FuncArgs) -> Outcome {
-    Ok(Value::String(
-        text(&args[0], "the argument")?.to_uppercase(),
-    ))
+fn upper(args: &[Value]) -> Outcome {
+    let out = text(&args[0], "the argument")?.to_uppercase();
+    check_string(out.len()).map_err(bound)?;
+    Ok(Value::String(out))
 }
 
-fn merge(args: FuncArgs) -> Outcome {
+fn merge(args: &[Value]) -> Outcome {
     let mut out = Map::new();
     for (i, v) in args.iter().enumerate() {
         if matches!(v, Value::Null) {
@@ -302,17 +385,18 @@ fn merge(args: FuncArgs) -> Outcome {
         for (k, v) in object(v, &format!("argument {}", i + 1))? {
             out.insert(k, v);
         }
+        check_elements(out.len()).map_err(bound)?;
     }
     Ok(Value::Object(out))
 }
 
-fn tolist(args: FuncArgs) -> Outcome {
+fn tolist(args: &[Value]) -> Outcome {
     Ok(Value::Array(list(&args[0], "the argument")?))
 }
 
 /// A set: no duplicates, strings in lexical order and numbers in numeric
 /// order, as Terraform orders them; a mix of both becomes strings.
-fn toset(args: FuncArgs) -> Outcome {
+fn toset(args: &[Value]) -> Outcome {
     let items = list(&args[0], "the argument")?;
     let all_numbers = items.iter().all(|v| matches!(v, Value::Number(_)));
     let mut out: Vec<Value> = Vec::new();
@@ -342,14 +426,14 @@ fn toset(args: FuncArgs) -> Outcome {
     Ok(Value::Array(out))
 }
 
-fn tostring(args: FuncArgs) -> Outcome {
+fn tostring(args: &[Value]) -> Outcome {
     match &args[0] {
         Value::Null => Ok(Value::Null),
         v => Ok(Value::String(text(v, "the argument")?)),
     }
 }
 
-fn tonumber(args: FuncArgs) -> Outcome {
+fn tonumber(args: &[Value]) -> Outcome {
     match &args[0] {
         Value::Null => Ok(Value::Null),
         Value::Number(n) => Ok(Value::Number(*n)),
@@ -361,7 +445,7 @@ fn tonumber(args: FuncArgs) -> Outcome {
             };
             parsed
                 .map(Value::Number)
-                .ok_or_else(|| format!("\"{s}\" is not a number"))
+                .ok_or_else(|| format!("\"{}\" is not a number", quoted(s)))
         }
         other => Err(format!("cannot convert {} to a number", kind(other))),
     }
@@ -369,7 +453,7 @@ fn tonumber(args: FuncArgs) -> Outcome {
 
 /// Terraform's `format`: `%%`, and the verbs `v`, `s`, `q`, `d`, `f`, `t`
 /// with the flags `-`, `+` and `0`, a width and a precision.
-fn format(args: FuncArgs) -> Outcome {
+fn format(args: &[Value]) -> Outcome {
     let spec = text(&args[0], "the format")?;
     let rest: Vec<Value> = args.iter().skip(1).cloned().collect();
     let mut out = String::new();
@@ -408,14 +492,25 @@ fn format(args: FuncArgs) -> Outcome {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse().unwrap_or(0));
+            // `%.f` is precision 0; digits past usize are past any bound.
+            let asked: usize = if p.is_empty() {
+                0
+            } else {
+                p.parse().unwrap_or(usize::MAX)
+            };
+            if asked > MAX_FORMAT_WIDTH {
+                return Err(format!(
+                    "a precision over {MAX_FORMAT_WIDTH} is not evaluated"
+                ));
+            }
+            precision = Some(asked);
         }
         let verb = chars
             .next()
             .ok_or_else(|| "the format ends in the middle of a verb".to_string())?;
         let value = rest
             .get(next)
-            .ok_or_else(|| format!("not enough arguments for the format \"{spec}\""))?;
+            .ok_or_else(|| format!("not enough arguments for the format \"{}\"", quoted(&spec)))?;
         next += 1;
         let body = match verb {
             's' | 'v' => match value {
@@ -458,6 +553,7 @@ fn format(args: FuncArgs) -> Outcome {
             return Err(format!("a width over {MAX_FORMAT_WIDTH} is not evaluated"));
         }
         let pad = width.saturating_sub(body.chars().count());
+        check_string(out.len() + body.len() + pad).map_err(bound)?;
         if left {
             out.push_str(&body);
             out.push_str(&" ".repeat(pad));
@@ -476,7 +572,8 @@ fn format(args: FuncArgs) -> Outcome {
     }
     if next < rest.len() {
         return Err(format!(
-            "too many arguments for the format \"{spec}\" ({} given, {next} used)",
+            "too many arguments for the format \"{}\" ({} given, {next} used)",
+            quoted(&spec),
             rest.len()
         ));
     }
@@ -485,14 +582,14 @@ fn format(args: FuncArgs) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use super::super::eval::{Budget, Evaluator, NoNames};
     use super::*;
-    use hcl::eval::Evaluate;
 
     fn eval(text: &str) -> Result<Value, String> {
-        let mut ctx = Context::new();
-        declare(&mut ctx);
         let expr = hcl::Expression::from_str(text).map_err(|e| e.to_string())?;
-        expr.evaluate(&ctx).map_err(|e| e.to_string())
+        Evaluator::new(&NoNames, &Budget::default())
+            .evaluate(&expr)
+            .map_err(|f| f.reason().to_string())
     }
 
     fn s(text: &str) -> Value {
@@ -552,5 +649,48 @@ mod tests {
             eval(r#"length(concat(["a"], ["b", "c"]))"#),
             Ok(Value::from(3u64))
         );
+    }
+
+    #[test]
+    fn every_name_has_its_function() {
+        let names: Vec<&str> = SIGNATURES.iter().map(|s| s.name).collect();
+        assert_eq!(names, NAMES);
+        assert_eq!(
+            eval(r#"join(",")"#),
+            Err("error calling function `join`: expected 2 arguments, got 1".into())
+        );
+        assert_eq!(
+            eval(r#"upper(1)"#),
+            Err("error calling function `upper`: argument 1 must be a string, not 1".into())
+        );
+    }
+
+    #[test]
+    fn results_past_the_bounds_are_refused_before_they_are_made() {
+        use super::super::eval::{MAX_ELEMENTS, MAX_STRING_BYTES};
+        let half = "x".repeat(MAX_STRING_BYTES / 2 + 1);
+        for text in [
+            format!(r#"join("", ["{half}", "{half}"])"#),
+            format!(r#"join("{half}", ["", "", ""])"#),
+            format!(r#"format("%s%s", "{half}", "{half}")"#),
+            format!(
+                r#"format("%s%1000s", "{}", "")"#,
+                "y".repeat(MAX_STRING_BYTES - 10)
+            ),
+        ] {
+            let why = eval(&text).unwrap_err();
+            assert!(why.contains("more than the 1048576 bytes (1 MiB)"), "{why}");
+        }
+        assert_eq!(
+            eval(r#"format("%.4000000000f", 1)"#),
+            Err("error calling function `format`: a precision over 1000 is not evaluated".into())
+        );
+        assert_eq!(eval(r#"format("%.f", 2.5)"#).map(|_| ()), Ok(()));
+        let many = vec!["1"; MAX_ELEMENTS / 2 + 1].join(", ");
+        let why = eval(&format!("concat([{many}], [{many}])")).unwrap_err();
+        assert!(why.contains("100000 elements"), "{why}");
+        // A message quotes a long value shortly.
+        let why = eval(&format!(r#"cidrhost("{half}", 1)"#)).unwrap_err();
+        assert!(why.len() < 400 && why.contains("… (524289 bytes)"), "{why}");
     }
 }
