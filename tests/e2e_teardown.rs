@@ -118,6 +118,15 @@ fn a_panic_beside_a_stuck_hybrid_lab_kills_it_and_removes_its_routing_daemons() 
         "routing daemons left behind"
     );
     assert_eq!(namespaces_with(prefix), Vec::<String>::new());
+    let run_dirs: Vec<String> = std::fs::read_dir("/run/vnetd-bgp")
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(&format!("{prefix}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(run_dirs, Vec::<String>::new(), "run directories left");
     let _ = std::fs::remove_file(config);
 }
 
