@@ -211,7 +211,7 @@ impl Default for Backoff {
 impl Backoff {
     /// How long the next pause lasts, given how long the failed run lasted:
     /// the first pause after a healthy run, twice the previous (at most
-    /// [`MAX_PAUSE`]) after a run that failed at once.
+    /// one second) after a run that failed at once.
     pub fn next_pause(&mut self, ran: Duration) -> Duration {
         if ran >= HEALTHY_RUN {
             self.next = FIRST_PAUSE;
