@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{in_netns, ping, Lab};
+use common::{in_netns, ping, wait_for, Lab};
 use std::time::{Duration, Instant};
 use vnetd::diagnostics::{self, circuit, gateway};
 use vnetd::snapshot::Snapshot;
@@ -55,18 +55,6 @@ virtual_network_gateway_connections:
   - {{name: hub-to-dc1, type: ExpressRoute, virtual_network_gateway: {prefix}-ergw, express_route_circuit: dc1-circuit}}
 "
     )
-}
-
-/// Polls `done` every 100 ms until it holds or `limit` passes.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 /// The Active gateway rows of `nic`'s effective routes: (prefix, next hops).

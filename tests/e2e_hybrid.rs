@@ -8,83 +8,12 @@
 
 mod common;
 
-use common::{in_netns, ping, udp_echo, Lab};
+use common::hybrid::{hybrid_lab, BRANCH_HOST, HUB_VM, LAB_HOST, VM1};
+use common::{in_netns, ping, udp_echo, wait_for, Lab};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vnetd::diagnostics::{self, gateway, trace};
 use vnetd::snapshot::Snapshot;
-
-const BRANCH_HOST: &str = "192.168.1.10";
-const LAB_HOST: &str = "172.20.1.10";
-const VM1: &str = "10.1.1.4";
-const HUB_VM: &str = "10.0.1.4";
-
-/// A hub with a BGP gateway, a transit spoke, a spoke whose route table
-/// turns propagation off, and a branch with two hosts whose router runs
-/// `speaker`.
-fn hybrid_lab(prefix: &str, speaker: &str, active_active: bool) -> String {
-    format!(
-        "
-vnets:
-  - name: hub
-    address_space: [10.0.0.0/16]
-    location: westeurope
-    subnets:
-      - {{name: default, address_prefixes: [10.0.1.0/24]}}
-      - {{name: GatewaySubnet, address_prefixes: [10.0.255.224/27]}}
-  - name: spoke1
-    address_space: [10.1.0.0/16]
-    location: westeurope
-    subnets:
-      - {{name: app, address_prefixes: [10.1.1.0/24]}}
-  - name: spoke2
-    address_space: [10.2.0.0/16]
-    location: westeurope
-    subnets:
-      - {{name: app, address_prefixes: [10.2.1.0/24], route_table: spoke2-rt}}
-peerings:
-  - {{name: hub-to-spoke1, virtual_network: hub, remote_virtual_network: spoke1, allow_gateway_transit: true}}
-  - {{name: spoke1-to-hub, virtual_network: spoke1, remote_virtual_network: hub, use_remote_gateways: true}}
-  - {{name: hub-to-spoke2, virtual_network: hub, remote_virtual_network: spoke2, allow_gateway_transit: true}}
-  - {{name: spoke2-to-hub, virtual_network: spoke2, remote_virtual_network: hub, use_remote_gateways: true}}
-network_interfaces:
-  - {{name: hub-vm, subnet: hub/default, private_ip_address: {HUB_VM}, netns: {prefix}-hub-vm}}
-  - {{name: vm1, subnet: spoke1/app, private_ip_address: {VM1}, netns: {prefix}-vm1}}
-  - {{name: vm2, subnet: spoke2/app, private_ip_address: 10.2.1.4, netns: {prefix}-vm2}}
-route_tables:
-  - {{name: spoke2-rt, bgp_route_propagation_enabled: false, routes: []}}
-on_premises_sites:
-  - name: branch1
-    address_space: [192.168.0.0/16, 172.20.0.0/16]
-    router: {{netns: {prefix}-branch1, asn: 65050, bgp_speaker: {speaker}}}
-    hosts:
-      - {{name: onprem-vm, private_ip_address: {BRANCH_HOST}, netns: {prefix}-onprem}}
-      - {{name: onprem-lab, private_ip_address: {LAB_HOST}, netns: {prefix}-onprem-lab}}
-virtual_network_gateways:
-  - {{name: {prefix}-gw, virtual_network: hub, type: Vpn, vpn_type: RouteBased, sku: VpnGw1, active_active: {active_active}, bgp_enabled: true}}
-local_network_gateways:
-  - name: branch1-lng
-    site: branch1
-    gateway_address: 203.0.113.10
-    bgp_settings: {{asn: 65050, bgp_peering_address: 192.168.255.1}}
-virtual_network_gateway_connections:
-  - {{name: hub-to-branch1, type: IPsec, virtual_network_gateway: {prefix}-gw, local_network_gateway: branch1-lng, bgp_enabled: true, shared_key: lab}}
-"
-    )
-}
-
-/// Polls `done` every 100 ms until it holds or `limit` passes; the time
-/// it took.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
 
 /// The Active gateway rows of `nic`'s effective routes, as prefixes.
 fn gateway_prefixes(snap: &Snapshot, nic: &str) -> Vec<String> {
@@ -110,8 +39,7 @@ fn branch_reaches_the_transit_spoke(lab: &Lab, prefix: &str) {
             lab,
             "vm1",
             "192.168.0.0/16"
-        ))
-        .is_some(),
+        )),
         "vm1 never learned the branch; its routes: {:?}",
         gateway_prefixes(&lab.daemon().snapshot(), "vm1")
     );
@@ -125,8 +53,7 @@ fn branch_reaches_the_transit_spoke(lab: &Lab, prefix: &str) {
             ["10.0.0.0/16", "10.1.0.0/16"]
                 .iter()
                 .all(|p| routes.contains(p))
-        })
-        .is_some(),
+        }),
         "the branch router never learned the VNets:\n{}",
         in_netns(&router, &["ip", "route"])
     );
@@ -195,8 +122,7 @@ fn bird_branch_through_gateway_transit_and_a_withdrawal() {
         &lab,
         "vm1",
         "172.20.0.0/16"
-    ))
-    .is_some());
+    )));
     assert!(ping(&lab.ns("vm1"), LAB_HOST));
     let steady = Command::new("ip")
         .args(["netns", "exec", &format!("{prefix}-onprem")])
@@ -224,7 +150,7 @@ fn bird_branch_through_gateway_transit_and_a_withdrawal() {
     let gone = wait_for(Duration::from_secs(10), || {
         !has_gateway_route(&lab, "vm1", "172.20.0.0/16")
     });
-    assert!(gone.is_some(), "the withdrawn prefix stayed over 10 s");
+    assert!(gone, "the withdrawn prefix stayed over 10 s");
     // Forwarding follows: 172.20.0.0/16 falls back to the system None
     // route of 172.16.0.0/12.
     assert!(!ping(&lab.ns("vm1"), LAB_HOST));
@@ -253,7 +179,7 @@ fn active_active_spreads_flows_and_survives_a_session_going_down() {
             .bgp_peer_status(&gw)
             .is_ok_and(|p| p.value.len() == 2 && p.value.iter().all(|s| s.state == "Connected"))
     });
-    assert!(both_up.is_some(), "{:?}", lab.daemon().bgp_peer_status(&gw));
+    assert!(both_up, "{:?}", lab.daemon().bgp_peer_status(&gw));
     let router = format!("{prefix}-branch1");
     // Both instances' routes merge into one ECMP route at the branch.
     assert!(
@@ -262,8 +188,7 @@ fn active_active_spreads_flows_and_survives_a_session_going_down() {
                 .matches("nexthop")
                 .count()
                 == 2
-        })
-        .is_some(),
+        }),
         "{}",
         in_netns(&router, &["ip", "route"])
     );
@@ -275,8 +200,7 @@ fn active_active_spreads_flows_and_survives_a_session_going_down() {
             .value
             .iter()
             .any(|r| r.address_prefix == ["192.168.0.0/16"] && r.next_hop_ip_address.len() == 2)
-    })
-    .is_some());
+    }));
     let onprem = format!("{prefix}-onprem");
     let tunnel = |i: usize| format!("branch1-to-{gw}-{i}");
     let before = [
@@ -309,14 +233,13 @@ fn active_active_spreads_flows_and_survives_a_session_going_down() {
     assert!(reply.status.success());
     assert!(wait_for(Duration::from_secs(15), || {
         !in_netns(&router, &["ip", "route", "show", "10.1.0.0/16"]).contains("nexthop")
-    })
-    .is_some());
+    }));
     let stopped = wait_for(Duration::from_secs(15), || {
         lab.daemon()
             .bgp_peer_status(&gw)
             .is_ok_and(|p| p.value.iter().filter(|s| s.state == "Connected").count() == 1)
     });
-    assert!(stopped.is_some(), "{:?}", lab.daemon().bgp_peer_status(&gw));
+    assert!(stopped, "{:?}", lab.daemon().bgp_peer_status(&gw));
     for _ in 0..8 {
         assert!(udp_echo(&onprem, &lab.ns("vm1"), server));
     }
@@ -406,7 +329,7 @@ fn apply_rebuilds_the_hybrid_part_and_removes_a_connection() {
     let prefix = "hyp";
     let lab = Lab::start_exact(prefix, &hybrid_lab(prefix, "bird", false));
     let onprem = format!("{prefix}-onprem");
-    let reaches_vm1 = || wait_for(Duration::from_secs(60), || ping(&onprem, VM1)).is_some();
+    let reaches_vm1 = || wait_for(Duration::from_secs(60), || ping(&onprem, VM1));
     assert!(reaches_vm1(), "BIRD branch to vm1");
     // The branch's router now runs FRR: sites and daemons are rebuilt,
     // the VNets' NICs keep their namespaces.

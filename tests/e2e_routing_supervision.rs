@@ -14,67 +14,19 @@
 
 mod common;
 
-use common::{ping, vnetd_command, Lab};
+use common::hybrid::{hybrid_lab, BRANCH_HOST, HUB_VM};
+use common::{ping, vnetd_command, wait_for, Lab};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vnetd::daemon::RoutingDaemon;
 use vnetd::diagnostics::{self, gateway};
 
-const BRANCH_HOST: &str = "192.168.1.10";
-const HUB_VM: &str = "10.0.1.4";
 /// The instances of an active-active gateway in 10.0.255.224/27.
 const INSTANCE_0: &str = "10.0.255.228";
 const INSTANCE_1: &str = "10.0.255.229";
 /// Sessions come up within seconds; restarts back off up to 30 s.
 const DEADLINE: Duration = Duration::from_secs(90);
-
-/// A hub with a BGP gateway (two instances when `active_active`) and a
-/// branch with one host whose router runs `speaker`.
-fn lab_text(prefix: &str, speaker: &str, active_active: bool) -> String {
-    format!(
-        "
-vnets:
-  - name: hub
-    address_space: [10.0.0.0/16]
-    location: westeurope
-    subnets:
-      - {{name: default, address_prefixes: [10.0.1.0/24]}}
-      - {{name: GatewaySubnet, address_prefixes: [10.0.255.224/27]}}
-network_interfaces:
-  - {{name: hub-vm, subnet: hub/default, private_ip_address: {HUB_VM}, netns: {prefix}-hub-vm}}
-on_premises_sites:
-  - name: branch1
-    address_space: [192.168.0.0/16, 172.20.0.0/16]
-    router: {{netns: {prefix}-branch1, asn: 65050, bgp_speaker: {speaker}}}
-    hosts:
-      - {{name: onprem-vm, private_ip_address: {BRANCH_HOST}, netns: {prefix}-onprem}}
-virtual_network_gateways:
-  - {{name: {prefix}-gw, virtual_network: hub, type: Vpn, vpn_type: RouteBased, sku: VpnGw1, active_active: {active_active}, bgp_enabled: true}}
-local_network_gateways:
-  - name: branch1-lng
-    site: branch1
-    gateway_address: 203.0.113.10
-    bgp_settings: {{asn: 65050, bgp_peering_address: 192.168.255.1}}
-virtual_network_gateway_connections:
-  - {{name: hub-to-branch1, type: IPsec, virtual_network_gateway: {prefix}-gw, local_network_gateway: branch1-lng, bgp_enabled: true, shared_key: lab}}
-"
-    )
-}
-
-/// Polls `done` every 50 ms until it holds or `limit` passes.
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// The next hops of the hub VM's Active gateway route to `prefix`, sorted
 /// (empty without one).
@@ -162,7 +114,7 @@ fn vnetd(socket: &Path, args: &[&str]) -> (Option<i32>, String) {
 fn a_killed_gateway_speaker_is_reaped_withdrawn_reported_and_restarted() {
     let prefix = "rsg";
     let gw = format!("{prefix}-gw");
-    let mut lab = Lab::start_exact(prefix, &lab_text(prefix, "bird", true));
+    let mut lab = Lab::start_exact(prefix, &hybrid_lab(prefix, "bird", true));
     let socket = lab.serve_control();
     let both = vec![INSTANCE_0.to_string(), INSTANCE_1.to_string()];
     assert!(
@@ -307,7 +259,7 @@ fn a_killed_gateway_speaker_is_reaped_withdrawn_reported_and_restarted() {
 /// Kills the site router's `program` and waits for it to be reaped,
 /// restarted once and the branch host to reach the hub again.
 fn a_killed_site_daemon_is_restarted(prefix: &str, speaker: &str, program: &str) {
-    let lab = Lab::start_exact(prefix, &lab_text(prefix, speaker, false));
+    let lab = Lab::start_exact(prefix, &hybrid_lab(prefix, speaker, false));
     let onprem = format!("{prefix}-onprem");
     assert!(
         wait_for(DEADLINE, || ping(&onprem, HUB_VM)),
@@ -359,7 +311,7 @@ fn a_killed_frr_bgpd_is_restarted_and_the_site_reachable_again() {
 fn a_session_over_the_prefix_limit_is_dropped_shown_and_let_up_again() {
     let prefix = "rsp";
     let gw = format!("{prefix}-gw");
-    let mut lab = Lab::start_exact(prefix, &lab_text(prefix, "bird", false));
+    let mut lab = Lab::start_exact(prefix, &hybrid_lab(prefix, "bird", false));
     let socket = lab.serve_control();
     // The single instance of an active-standby gateway: the last usable
     // address of GatewaySubnet.

@@ -10,7 +10,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
-const HYBRID: &str = include_str!("../config/hybrid.yaml");
 
 /// Runs `body`, which must panic, and returns what it recorded before.
 fn panicking<T: Default>(body: impl FnOnce(&mut T)) -> T {
@@ -54,15 +53,6 @@ fn write_config(prefix: &str, text: &str) -> PathBuf {
     path
 }
 
-/// The hybrid example (a VPN gateway running gobgpd, a branch running
-/// BIRD) with every namespace under `prefix`.
-fn hybrid_lab(prefix: &str) -> String {
-    let text = HYBRID
-        .replace("netns: ", &format!("netns: {prefix}-"))
-        .replace("hub-vpngw", &format!("{prefix}-vpngw"));
-    common::with_netns_prefix(&text, prefix)
-}
-
 #[test]
 fn a_panic_inside_an_in_process_lab_removes_it() {
     let prefix = "tdin";
@@ -98,7 +88,7 @@ fn a_panic_beside_a_vnetd_run_child_stops_it_and_removes_its_lab() {
 fn a_panic_beside_a_stuck_hybrid_lab_kills_it_and_removes_its_routing_daemons() {
     common::require_root();
     let prefix = "tdbgp";
-    let config = write_config(prefix, &hybrid_lab(prefix));
+    let config = write_config(prefix, &common::hybrid::hybrid_lab(prefix, "bird", false));
     let socket = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()));
     let (pid, daemons) = panicking(|seen: &mut (u32, usize)| {
         let mut run = vnetd_command(&socket);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broken_files;
+pub mod hybrid;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -485,4 +486,19 @@ pub fn iperf3_server(ns: &str, address: &str) -> Killed {
         "iperf3 -s never listened at {address} in {ns}"
     );
     server
+}
+
+/// Polls `done` every 50 ms until it holds (true) or `limit` passes
+/// (false).
+pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
