@@ -73,14 +73,10 @@ fn pings_lose_nothing_while_the_topology_changes() {
     // while pings are crossing, and the next waits for replies after it.
     let replies = || lab.stats("vm1").tx_packets;
     let replies_pass = |count: u64| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while replies() < count {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no echo replies past {count}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            common::wait_for(Duration::from_secs(10), || replies() >= count),
+            "no echo replies past {count}"
+        );
     };
     replies_pass(20);
     for text in [

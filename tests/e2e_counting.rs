@@ -9,7 +9,7 @@ mod common;
 use common::Lab;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vnetd::daemon::report::flows_of;
 use vnetd::dataplane::DropReason;
 
@@ -28,14 +28,8 @@ fn lab_denying_udp_9999(prefix: &str) -> Lab {
 /// count then: the last packets may still be in the fabric when the sender
 /// returns. A count that passes `want` is returned at once.
 fn count_reaching(want: u64, count: impl Fn() -> u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = count();
-        if now >= want || Instant::now() > deadline {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for(Duration::from_secs(10), || count() >= want);
+    count()
 }
 
 /// Packets forward and bytes forward of `nic`'s flow of `protocol` to

@@ -83,6 +83,16 @@ impl Leftovers {
         pid
     }
 
+    /// A creator that ended and was reaped (its pid names no process),
+    /// with the start time it had.
+    fn ended_creator(&mut self) -> (u32, u64) {
+        let pid = self.spawn("sleep", &["1000"]);
+        let start = start_time(pid);
+        self.child(pid).kill().unwrap();
+        self.child(pid).wait().unwrap();
+        (pid, start)
+    }
+
     fn child(&mut self, pid: u32) -> &mut Child {
         self.children.iter_mut().find(|c| c.id() == pid).unwrap()
     }
@@ -148,10 +158,7 @@ fn down_without_a_file_removes_what_any_crashed_lab_left() {
     let mut made = Leftovers::default();
 
     // A creator that ended and was reaped: its pid names no process.
-    let ended = made.spawn("sleep", &["1000"]);
-    let ended_start = start_time(ended);
-    made.child(ended).kill().unwrap();
-    made.child(ended).wait().unwrap();
+    let (ended, ended_start) = made.ended_creator();
     let crashed = name("ended");
     made.marked_namespace(&crashed, ended, Some(ended_start));
     let crashed_dir = made.run_dir(&crashed);
@@ -231,10 +238,7 @@ fn down_with_a_file_removes_the_run_directories_too() {
     common::require_root();
     let _serial = serial();
     let mut made = Leftovers::default();
-    let ended = made.spawn("sleep", &["1000"]);
-    let ended_start = start_time(ended);
-    made.child(ended).kill().unwrap();
-    made.child(ended).wait().unwrap();
+    let (ended, ended_start) = made.ended_creator();
     let gateway = name("gw");
     made.marked_namespace(&gateway, ended, Some(ended_start));
     let dir = made.run_dir(&gateway);

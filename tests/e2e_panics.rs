@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use vnetd::daemon::control::{self, Request, StatsReport};
 use vnetd::daemon::flow_log::FlowLogOptions;
 use vnetd::daemon::metrics::MetricsServer;
@@ -28,12 +28,11 @@ use vnetd::daemon::{Daemon, RunOptions};
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
 /// Polls `done` every 20 ms until it holds; fails after `secs` seconds.
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, secs: u64, done: impl FnMut() -> bool) {
+    assert!(
+        common::wait_for(Duration::from_secs(secs), done),
+        "{what}: not within {secs} s"
+    );
 }
 
 /// Waits until `kind` has `n` panics counted.

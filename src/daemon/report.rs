@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `vnetd stats --json`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatsReport {
     pub generation: u64,
     pub nics: BTreeMap<String, NicStats>,
@@ -67,7 +67,7 @@ pub struct BackendReport {
     pub flows: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FlowTableReport {
     pub capacity: usize,
     /// Bytes the table was allocated with (0 from a daemon that did not

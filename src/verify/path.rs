@@ -364,17 +364,9 @@ mod tests {
                 nics,
                 flow_table: crate::daemon::control::FlowTableReport {
                     capacity: 1024,
-                    memory_bytes: 0,
-                    flows: 0,
-                    inserted: 0,
-                    evicted: 0,
-                    failed_inserts: 0,
+                    ..Default::default()
                 },
-                flow_log_events_lost: 0,
-                worker_restarts: 0,
-                thread_panics: Default::default(),
-                load_balancer_backends: Vec::new(),
-                routing_daemons: Vec::new(),
+                ..Default::default()
             }
         };
         let t = crate::topology::parse_str("hub-spoke.yaml", HUB_SPOKE)

@@ -163,23 +163,15 @@ mod tests {
         };
         let report = StatsReport {
             generation: 4,
-            nics: Default::default(),
             flow_table: FlowTableReport {
                 capacity: 1024,
-                memory_bytes: 0,
-                flows: 0,
-                inserted: 0,
-                evicted: 0,
-                failed_inserts: 0,
+                ..Default::default()
             },
-            flow_log_events_lost: 0,
-            worker_restarts: 0,
-            thread_panics: BTreeMap::new(),
             load_balancer_backends: vec![
                 backend("web1", true, None),
                 backend("web2", false, Some("connection refused")),
             ],
-            routing_daemons: Vec::new(),
+            ..Default::default()
         };
         let text = render_stats(&report, false);
         let lines: Vec<&str> = text.lines().collect();
@@ -210,24 +202,17 @@ mod tests {
     fn stats_name_the_kinds_of_thread_that_panicked() {
         let report = StatsReport {
             generation: 1,
-            nics: Default::default(),
             flow_table: FlowTableReport {
                 capacity: 1024,
-                memory_bytes: 0,
-                flows: 0,
-                inserted: 0,
-                evicted: 0,
-                failed_inserts: 0,
+                ..Default::default()
             },
-            flow_log_events_lost: 0,
             worker_restarts: 1,
             thread_panics: BTreeMap::from([
                 ("control".to_string(), 2),
                 ("prober".to_string(), 0),
                 ("worker".to_string(), 1),
             ]),
-            load_balancer_backends: Vec::new(),
-            routing_daemons: Vec::new(),
+            ..Default::default()
         };
         let text = render_stats(&report, false);
         assert!(
