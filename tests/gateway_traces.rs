@@ -1,7 +1,7 @@
 //! Golden traces of packets through gateways: a topology with learned
 //! routes given as input, a packet built byte by byte, the port it comes
 //! from, and the exact verdict. Worked out by hand from
-//! `docs/azure-behaviour.md` §6: spokes reach a site through the hub's
+//! `docs/src/azure-behaviour.md` §6: spokes reach a site through the hub's
 //! gateway (gateway transit), what arrives from a site enters at the
 //! gateway and follows GatewaySubnet's routes, an active-active gateway
 //! spreads flows over its instances, and Vnet2Vnet hands packets to the

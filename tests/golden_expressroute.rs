@@ -3,7 +3,7 @@
 //! ExpressRoute gateway, datacenter dc1 on a circuit and a backup VPN,
 //! datacenter dc2 on its own circuit), with the routes each BGP session
 //! learned given as input. The expected rows were worked out by hand from
-//! `docs/azure-behaviour.md` §6 (ExpressRoute): the longest prefix first,
+//! `docs/src/azure-behaviour.md` §6 (ExpressRoute): the longest prefix first,
 //! then ExpressRoute over VPN, then the shorter AS path; instance `i` of the
 //! ExpressRoute gateway ends link `i` of each circuit; nothing goes from one
 //! circuit to another; the customer edge learns the VNets from ASN 12076.

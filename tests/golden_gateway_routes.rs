@@ -1,7 +1,7 @@
 //! Golden gateway routes: what a VPN gateway adds to the effective routes
 //! of the subnets it serves, with routes learned over BGP given as input
 //! (as the daemon's speakers would report them), and what it advertises.
-//! The expected rows were worked out by hand from `docs/azure-behaviour.md`
+//! The expected rows were worked out by hand from `docs/src/azure-behaviour.md`
 //! ("VPN gateways and BGP", §1.4 route selection), not produced by the code
 //! under test.
 

@@ -12,7 +12,7 @@
 //! with the lab's
 //! placeholder subscription and resource group; the cases below name the
 //! table and [`RT_ID`] completes it. System routes say `System Route`. The expectations were worked out by hand from the rules in
-//! `docs/azure-behaviour.md` §1–2, not produced by the code under test.
+//! `docs/src/azure-behaviour.md` §1–2, not produced by the code under test.
 
 use std::net::IpAddr;
 use vnetd::diagnostics;

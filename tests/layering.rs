@@ -76,6 +76,21 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The book's sources under `dir` (its Markdown chapters and `book.toml`),
+/// leaving out what `mdbook build` writes to `docs/book/`.
+fn book_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "book") {
+                book_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "md" || e == "toml") {
+            out.push(path);
+        }
+    }
+}
+
 /// The top-level module a file of `src/` belongs to (`None` for lib.rs and
 /// main.rs).
 fn module_of(src: &Path, file: &Path) -> Option<String> {
@@ -329,9 +344,7 @@ fn nothing_points_outside_the_repository() {
     rust_files(&root.join("tests"), &mut files);
     files.push(root.join("README.md"));
     files.push(root.join("BENCHMARKS.md"));
-    for doc in std::fs::read_dir(root.join("docs")).unwrap() {
-        files.push(doc.unwrap().path());
-    }
+    book_files(&root.join("docs"), &mut files);
     // Spelled in pieces, so that this file does not match itself.
     let outside = [
         concat!("..", "/shared"),

@@ -1,7 +1,7 @@
 //! Golden traces of packets through internal load balancers
 //! (`config/ha-nva.yaml`): a packet built byte by byte, the port it comes
 //! from, the flow table, and the exact verdict, worked out from
-//! `docs/azure-behaviour.md` §7. The backend a new flow takes is checked
+//! `docs/src/azure-behaviour.md` §7. The backend a new flow takes is checked
 //! against a plain reference: the rule's distribution hash over the
 //! backends the probes find up, in pool order.
 

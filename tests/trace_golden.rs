@@ -2,7 +2,7 @@
 //! an address, protocol and port) and its exact whole path, hop by hop:
 //! the deciding route of each hop, the peering, gateway and load balancer
 //! crossed, the NSG rules met on both sides, and the verdict. The expected
-//! paths were worked out by hand from the rules in `docs/azure-behaviour.md`,
+//! paths were worked out by hand from the rules in `docs/src/azure-behaviour.md`,
 //! not produced by the code under test.
 
 use vnetd::diagnostics::trace::{render_trace, trace, Trace};

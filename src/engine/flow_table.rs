@@ -2,7 +2,7 @@
 //! network security rules stateful.
 //!
 //! Nothing here knows about Azure. The packet path uses it the way Azure's
-//! NSGs need (docs/azure-behaviour.md §4, "Statefulness"):
+//! NSGs need (docs/src/azure-behaviour.md §4, "Statefulness"):
 //!
 //! - **Return traffic allowed by state.** Rules run on a flow's first packet
 //!   only; the caller records the outcome with [`FlowTable::insert_pair`]
@@ -1899,8 +1899,8 @@ mod tests {
     }
 }
 
-/// Model-checked interleavings of the sequence lock (README.md,
-/// "Testing"): `RUSTFLAGS="--cfg vnetd_loom" cargo test --release --lib loom`.
+/// Model-checked interleavings of the sequence lock (docs/src/testing.md):
+/// `RUSTFLAGS="--cfg vnetd_loom" cargo test --release --lib loom`.
 /// Every atomic access of the table is a point where loom may switch
 /// threads; each test explores the interleavings of one writer and one
 /// reader (up to a preemption bound) and checks that the reader never acts

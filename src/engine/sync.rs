@@ -1,6 +1,6 @@
 //! The atomics the flow table is built on: the standard library's, or,
 //! when compiled with `--cfg vnetd_loom` (the model-checking tests, see
-//! README.md), loom's, whose every access the model checker controls.
+//! docs/src/testing.md), loom's, whose every access the model checker controls.
 
 #[cfg(vnetd_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -1,5 +1,5 @@
 //! Virtual network gateways, as Azure's routing sees them
-//! (`docs/azure-behaviour.md`, "VPN gateways and BGP"):
+//! (`docs/src/azure-behaviour.md`, "VPN gateways and BGP"):
 //!
 //! - A gateway's own table ([`gateway_table`]): for each of its
 //!   connections, the static prefixes of the local network gateway (an

@@ -5,7 +5,7 @@
 //!
 //! - `Default` hashes the 5-tuple, `SourceIP` the source and destination
 //!   addresses, `SourceIPProtocol` those and the protocol
-//!   (docs/azure-behaviour.md §7).
+//!   (docs/src/azure-behaviour.md §7).
 //! - The hash is symmetric: a flow and its reply pick the same backend, so
 //!   that the two directions of a connection through an HA-ports frontend
 //!   cross the same appliance, as Azure guarantees for single-NIC NVAs.

@@ -2,7 +2,7 @@
 //! (`az network nic show-effective-route-table`), and their compilation
 //! into a longest-prefix-match table for the packet path.
 //!
-//! Implements `docs/azure-behaviour.md` §1 (routing) and §2 (VNet
+//! Implements `docs/src/azure-behaviour.md` §1 (routing) and §2 (VNet
 //! peering):
 //!
 //! - Default system routes (§1.1): one `VnetLocal` row per address range of

@@ -1,4 +1,4 @@
-//! NSG flow logs (docs/azure-behaviour.md §5, Network Watcher "NSG flow logs"),
+//! NSG flow logs (docs/src/azure-behaviour.md §5, Network Watcher "NSG flow logs"),
 //! written in Azure's version 2 format so that tools that read Azure's
 //! flow-log blobs read these files unchanged.
 //!
