@@ -326,18 +326,21 @@ fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// The README and the book's Pictures chapter both show the built-in lab.
 #[test]
 fn the_readme_shows_the_current_picture_of_the_built_in_lab() {
-    let readme = std::fs::read_to_string(manifest_dir().join("README.md")).unwrap();
-    let block = readme
-        .split_once("```mermaid\n")
-        .and_then(|(_, rest)| rest.split_once("```"))
-        .map(|(block, _)| block)
-        .expect("README.md has no ```mermaid block");
-    let lab = manifest_dir().join("config/hub-spoke.yaml");
-    assert_eq!(
-        block,
-        picture(&lab, GraphFormat::Mermaid),
-        "README.md's Mermaid sample is not the built-in lab's picture: paste the picture of tests/graph/hub-spoke.mmd.snap"
-    );
+    for page in ["README.md", "docs/src/pictures.md"] {
+        let readme = std::fs::read_to_string(manifest_dir().join(page)).unwrap();
+        let block = readme
+            .split_once("```mermaid\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(block, _)| block)
+            .unwrap_or_else(|| panic!("{page} has no ```mermaid block"));
+        let lab = manifest_dir().join("config/hub-spoke.yaml");
+        assert_eq!(
+            block,
+            picture(&lab, GraphFormat::Mermaid),
+            "{page}'s Mermaid sample is not the built-in lab's picture: paste the picture of tests/graph/hub-spoke.mmd.snap"
+        );
+    }
 }
