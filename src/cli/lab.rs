@@ -4,7 +4,8 @@
 //! what a crashed run left.
 
 use super::{load, render, say, say_err, Failure};
-use crate::daemon::control::{self, Request};
+use crate::api::{client, Response};
+use crate::daemon::control;
 use crate::daemon::metrics::MetricsServer;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
@@ -104,7 +105,7 @@ pub(super) fn run_lab(
     if !missing.is_empty() {
         return Err(Failure::refused(render(&missing).trim_end()));
     }
-    let socket = control::socket_path();
+    let socket = client::socket_path();
     // Before building anything: the socket's path must be free, or hold a
     // socket a killed run left (removed here).
     control::claim_socket_path(&socket)
@@ -180,14 +181,18 @@ pub(super) fn run_lab(
         };
         match reloaded {
             Ok((source, text)) => {
-                let request = Request::Apply {
+                let request = crate::api::Request::Apply {
                     source,
                     text,
                     allow_empty: parse_options.allow_empty,
                 };
-                let reply = control::answer(&daemon, request);
-                let _ = say(&reply.stdout);
-                say_err(&reply.stderr);
+                match control::answer(&daemon, request) {
+                    Response::Applied(outcome) => {
+                        let _ = say(&super::render::render_applied(&outcome));
+                    }
+                    Response::Error(e) => say_err(&format!("{e}\n")),
+                    other => say_err(&format!("vnetd: reloading on SIGHUP: {other:?}\n")),
+                }
             }
             Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
         }
@@ -210,7 +215,7 @@ pub(super) fn run_lab(
 pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
     let loaded = path.map(|p| load(p, ParseOptions::default())).transpose()?;
     require_root("down", "removes network namespaces")?;
-    let socket = control::socket_path();
+    let socket = client::socket_path();
     let socket_state = control::socket_state(&socket);
     if socket_state == control::SocketState::Live {
         return Err(Failure::refused(format!(
