@@ -4,7 +4,7 @@
 //! what a crashed run left.
 
 use super::{load, render, say, say_err, Failure};
-use crate::api::{client, Response};
+use crate::api::client;
 use crate::daemon::control;
 use crate::daemon::metrics::MetricsServer;
 use crate::topology::{self, Loaded, ParseOptions};
@@ -186,12 +186,11 @@ pub(super) fn run_lab(
                     text,
                     allow_empty: parse_options.allow_empty,
                 };
-                match control::answer(&daemon, request) {
-                    Response::Applied(outcome) => {
-                        let _ = say(&super::render::render_applied(&outcome));
+                match super::render::printed(&control::answer(&daemon, request), false) {
+                    Ok(text) => {
+                        let _ = say(&text);
                     }
-                    Response::Error(e) => say_err(&format!("{e}\n")),
-                    other => say_err(&format!("vnetd: reloading on SIGHUP: {other:?}\n")),
+                    Err(f) => say_err(&format!("{}\n", f.message)),
                 }
             }
             Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
