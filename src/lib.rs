@@ -17,6 +17,8 @@
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
 //! - [`graph`]: the topology as a picture (Mermaid or Graphviz DOT) for
 //!   `vnetd graph`.
+//! - [`api`]: the control API of a running lab: typed requests, answers
+//!   and reports, their wire format and the socket's client.
 //! - [`daemon`]: the running lab, where the two sides meet: namespaces and
 //!   TUNs built from the topology, forwarding workers reading one published
 //!   snapshot.
@@ -28,6 +30,7 @@
 //!   real packets from inside its namespaces, confirmed by the fabric's own
 //!   flow records and counters (`vnetd verify`).
 
+pub mod api;
 pub mod cli;
 pub mod daemon;
 pub mod dataplane;

@@ -14,7 +14,8 @@ use serde_json::Value;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-use vnetd::daemon::control::{answer, Request};
+use vnetd::api::Request;
+use vnetd::daemon::control;
 use vnetd::daemon::{Daemon, RunOptions};
 use vnetd::host::netns;
 use vnetd::policy::load_balancers::ProbeTarget;
@@ -203,12 +204,14 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     assert_eq!(daemon.lb_flow_counts("ilb").get("web2"), Some(&0));
 
     // lb show --json, as the control socket answers it.
-    let reply = answer(
-        daemon,
-        Request::LbShow {
-            load_balancer: "ilb".into(),
-            json: true,
-        },
+    let reply = common::printed(
+        &control::answer(
+            daemon,
+            Request::LbShow {
+                load_balancer: "ilb".into(),
+            },
+        ),
+        true,
     );
     assert_eq!(reply.code, 0, "{}", reply.stderr);
     let shown = json(&reply.stdout);
@@ -246,12 +249,14 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     );
 
     // The table names the same backend.
-    let table = answer(
-        daemon,
-        Request::LbShow {
-            load_balancer: "ilb".into(),
-            json: false,
-        },
+    let table = common::printed(
+        &control::answer(
+            daemon,
+            Request::LbShow {
+                load_balancer: "ilb".into(),
+            },
+        ),
+        false,
     );
     assert!(
         table
@@ -263,12 +268,14 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     );
 
     // An unknown name is refused, naming the load balancers there are.
-    let unknown = answer(
-        daemon,
-        Request::LbShow {
-            load_balancer: "nope".into(),
-            json: false,
-        },
+    let unknown = common::printed(
+        &control::answer(
+            daemon,
+            Request::LbShow {
+                load_balancer: "nope".into(),
+            },
+        ),
+        false,
     );
     assert_eq!(unknown.code, 1);
     assert!(
@@ -278,7 +285,7 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     );
 
     // stats --json and the metrics carry the same verdict.
-    let stats = json(&answer(daemon, Request::Stats { json: true }).stdout);
+    let stats = json(&common::printed(&control::answer(daemon, Request::Stats), true).stdout);
     let backend = stats["load_balancer_backends"]
         .as_array()
         .unwrap()
@@ -328,12 +335,14 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
         daemon.snapshot().health.down().count() == 0 && daemon.lb_backends().is_empty()
     });
     assert!(!netns::exists(&prober_ns()));
-    let gone = answer(
-        daemon,
-        Request::LbShow {
-            load_balancer: "ilb".into(),
-            json: true,
-        },
+    let gone = common::printed(
+        &control::answer(
+            daemon,
+            Request::LbShow {
+                load_balancer: "ilb".into(),
+            },
+        ),
+        true,
     );
     assert_eq!(gone.code, 1);
     assert!(

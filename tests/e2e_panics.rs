@@ -19,7 +19,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
-use vnetd::daemon::control::{self, Request, StatsReport};
+use vnetd::api::{client, Request, StatsReport};
+use vnetd::daemon::control;
 use vnetd::daemon::flow_log::FlowLogOptions;
 use vnetd::daemon::metrics::MetricsServer;
 use vnetd::daemon::threads::ThreadKind;
@@ -62,12 +63,12 @@ fn expected_panics(panicked: &[(ThreadKind, u64)]) -> BTreeMap<String, u64> {
 /// in `stats --json`, in the text of `stats` and in the metrics.
 fn assert_reported(daemon: &Daemon, panicked: &[(ThreadKind, u64)]) {
     let expected = expected_panics(panicked);
-    let reply = control::answer(daemon, Request::Stats { json: true });
+    let reply = common::printed(&control::answer(daemon, Request::Stats), true);
     assert_eq!(reply.code, 0, "{}", reply.stderr);
     let report: StatsReport = serde_json::from_str(&reply.stdout).unwrap();
     assert_eq!(report.thread_panics, expected);
 
-    let text = control::answer(daemon, Request::Stats { json: false }).stdout;
+    let text = common::printed(&control::answer(daemon, Request::Stats), false).stdout;
     let counted: Vec<String> = expected
         .iter()
         .filter(|(_, &n)| n > 0)
@@ -197,7 +198,7 @@ fn connections_whose_handler_panics_free_their_slot_and_the_next_is_answered() {
 
     // The control connection that panics gets no reply...
     daemon.faults().arm_panic(ThreadKind::Control);
-    let broken = control::request(&socket, &Request::Stats { json: true });
+    let broken = client::request(&socket, &Request::Stats);
     assert!(broken.is_err(), "{broken:?}");
     // ...and its slot is free once its panic is counted.
     wait_for_panics(daemon, ThreadKind::Control, 1);

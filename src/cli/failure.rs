@@ -2,7 +2,7 @@
 //! refused input, 2 for usage), built from the errors of the layers below,
 //! which know nothing of exit codes.
 
-use crate::daemon::control::ControlError;
+use crate::api::client::ClientError;
 use crate::diagnostics::QueryError;
 
 /// An outcome with its exit code: 1 for refused input, 2 for usage.
@@ -36,8 +36,14 @@ impl From<QueryError> for Failure {
     }
 }
 
-impl From<ControlError> for Failure {
-    fn from(e: ControlError) -> Failure {
-        Failure::refused(e.0)
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        match e {
+            ClientError::Unreachable(m) => Failure::refused(m),
+            ClientError::Refused(e) => Failure {
+                code: e.exit_code(),
+                message: e.to_string(),
+            },
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! what a crashed run left.
 
 use super::{load, render, say, say_err, Failure};
-use crate::daemon::control::{self, Request};
+use crate::api::client;
+use crate::daemon::control;
 use crate::daemon::metrics::MetricsServer;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
@@ -104,7 +105,7 @@ pub(super) fn run_lab(
     if !missing.is_empty() {
         return Err(Failure::refused(render(&missing).trim_end()));
     }
-    let socket = control::socket_path();
+    let socket = client::socket_path();
     // Before building anything: the socket's path must be free, or hold a
     // socket a killed run left (removed here).
     control::claim_socket_path(&socket)
@@ -180,14 +181,17 @@ pub(super) fn run_lab(
         };
         match reloaded {
             Ok((source, text)) => {
-                let request = Request::Apply {
+                let request = crate::api::Request::Apply {
                     source,
                     text,
                     allow_empty: parse_options.allow_empty,
                 };
-                let reply = control::answer(&daemon, request);
-                let _ = say(&reply.stdout);
-                say_err(&reply.stderr);
+                match super::render::printed(&control::answer(&daemon, request), false) {
+                    Ok(text) => {
+                        let _ = say(&text);
+                    }
+                    Err(f) => say_err(&format!("{}\n", f.message)),
+                }
             }
             Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
         }
@@ -210,7 +214,7 @@ pub(super) fn run_lab(
 pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
     let loaded = path.map(|p| load(p, ParseOptions::default())).transpose()?;
     require_root("down", "removes network namespaces")?;
-    let socket = control::socket_path();
+    let socket = client::socket_path();
     let socket_state = control::socket_state(&socket);
     if socket_state == control::SocketState::Live {
         return Err(Failure::refused(format!(

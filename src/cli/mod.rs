@@ -6,12 +6,14 @@
 //! of errors to exit codes; it may use every layer, and no layer uses it.
 //!
 //! The rooms: [`args`] is what clap reads, [`lab`] runs and removes labs,
-//! [`failure`] turns the errors below into exit codes; this module
-//! dispatches the commands and answers the short ones.
+//! [`failure`] turns the errors below into exit codes, `render` prints the
+//! running lab's typed answers; this module dispatches the commands and
+//! answers the short ones.
 
 pub mod args;
 pub mod failure;
 pub mod lab;
+pub mod render;
 
 pub use args::{
     AllowEmpty, CircuitCommand, Cli, Command, DirectionArg, GatewayCommand, ImportCommand,
@@ -20,7 +22,7 @@ pub use args::{
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
 
-use crate::daemon::control::{self, Request};
+use crate::api::{client, Request};
 use crate::diagnostics::{expectations, Query};
 use crate::graph::GraphFormat;
 use crate::policy::gateways::expected_learned;
@@ -129,7 +131,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 source,
             } => diagnose(Query::GatewayAdvertisedRoutes { gateway, peer }, &source),
             GatewayCommand::BgpPeerStatus { gateway, json } => {
-                online(&Request::BgpPeerStatus { gateway, json })
+                online(&Request::BgpPeerStatus { gateway }, json)
             }
         },
         Command::Circuit {
@@ -146,10 +148,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     load_balancer,
                     json,
                 },
-        } => online(&Request::LbShow {
-            load_balancer,
-            json,
-        }),
+        } => online(&Request::LbShow { load_balancer }, json),
         Command::Netns { nic, config } => {
             let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
             let t = &loaded.topology;
@@ -163,8 +162,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Graph { config, format } => graph(&config, format),
         Command::Apply { config, empty } => apply(&config, empty.options()),
-        Command::Flows { nic, json } => online(&Request::Flows { nic, json }),
-        Command::Stats { json } => online(&Request::Stats { json }),
+        Command::Flows { nic, json } => online(&Request::Flows { nic }, json),
+        Command::Stats { json } => online(&Request::Stats, json),
         Command::Routes {
             nic,
             subnet,
@@ -243,26 +242,21 @@ fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
                 source.json,
             )?)
         }
-        None => online(&Request::Diagnose {
-            query,
-            json: source.json,
-        }),
+        None => online(
+            &Request::Diagnose {
+                query,
+                json: source.json,
+            },
+            source.json,
+        ),
     }
 }
 
-/// Sends a request to the running daemon and prints its answer.
-fn online(req: &Request) -> Result<(), Failure> {
-    let reply = control::request(&control::socket_path(), req)?;
-    say(&reply.stdout)?;
-    if reply.code == 0 {
-        say_err(&reply.stderr);
-        Ok(())
-    } else {
-        Err(Failure {
-            code: reply.code,
-            message: reply.stderr,
-        })
-    }
+/// Sends a request to the running daemon and prints its answer, as a
+/// table or (`json`) as JSON.
+fn online(req: &Request, json: bool) -> Result<(), Failure> {
+    let response = client::request(&client::socket_path(), req)?;
+    say(&render::printed(&response, json)?)
 }
 
 fn apply(path: &Path, options: ParseOptions) -> Result<(), Failure> {
@@ -272,11 +266,14 @@ fn apply(path: &Path, options: ParseOptions) -> Result<(), Failure> {
         path,
         topology::parse_str_with(&path.display().to_string(), &text, options),
     )?;
-    online(&Request::Apply {
-        source: path.display().to_string(),
-        text,
-        allow_empty: options.allow_empty,
-    })
+    online(
+        &Request::Apply {
+            source: path.display().to_string(),
+            text,
+            allow_empty: options.allow_empty,
+        },
+        false,
+    )
 }
 
 pub(super) fn render(diags: &[Diagnostic]) -> String {
@@ -417,7 +414,7 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
     let file = config
         .map(|path| load(path, ParseOptions::default()))
         .transpose()?;
-    let daemon = ControlSocket(control::socket_path());
+    let daemon = ControlSocket(client::Client::from_env());
     let running = daemon
         .running_topology()
         .map_err(|e| Failure::refused(e.0))?

@@ -1,84 +1,24 @@
 //! What the running lab reports about itself: per-NIC counters, the flow
 //! table's occupancy, the load balancers' backends as their probes see
 //! them, the routing daemons as their supervisor sees them, and the
-//! tracked flows with the rule that admitted each. The control socket renders these reports and the metrics endpoint
-//! exposes them; both read them from here.
+//! tracked flows with the rule that admitted each, filled in from the
+//! daemon in the control API's shapes ([`crate::api::report`]). The
+//! control socket answers with them and the metrics endpoint exposes them;
+//! both read them from here.
 //!
 //! It may use the daemon (`daemon/mod.rs`), the counters and the prober's
 //! calendar, never the servers that show its reports.
 
 use super::lb::rfc3339;
-use super::stats::NicStats;
 use super::{Daemon, PortId, RoutingDaemon};
+pub use crate::api::report::{
+    BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
+};
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
 use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::RuleId;
 use crate::topology::Direction;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// `vnetd stats --json`.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StatsReport {
-    pub generation: u64,
-    pub nics: BTreeMap<String, NicStats>,
-    pub flow_table: FlowTableReport,
-    /// Deny events that could not reach the flow logs (0 without them).
-    #[serde(default)]
-    pub flow_log_events_lost: u64,
-    /// Times a forwarding worker failed (an error or a panic) and was
-    /// started again.
-    #[serde(default)]
-    pub worker_restarts: u64,
-    /// Panics caught in the daemon's threads, by kind of thread (`worker`,
-    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `control`,
-    /// `metrics`), every kind present, 0 included: each such thread was
-    /// started again, each such connection closed (empty from a daemon
-    /// that did not report them).
-    #[serde(default)]
-    pub thread_panics: BTreeMap<String, u64>,
-    /// What the load balancers' health probes found, per probed backend
-    /// (empty without load balancers, or from a daemon that had none).
-    #[serde(default)]
-    pub load_balancer_backends: Vec<BackendReport>,
-    /// The gateways' and sites' routing daemons: state, pid, restarts and
-    /// how each last ended (empty without BGP).
-    #[serde(default)]
-    pub routing_daemons: Vec<RoutingDaemon>,
-}
-
-/// One backend as one load balancer's probe sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BackendReport {
-    pub load_balancer: String,
-    pub probe: String,
-    pub nic: String,
-    pub up: bool,
-    /// When it last changed state, or when probing began (RFC 3339, UTC).
-    pub since: String,
-    pub consecutive_successes: u32,
-    pub consecutive_failures: u32,
-    /// Why the last failed probe failed; null while up.
-    pub reason: Option<String>,
-    /// Flows the load balancer placed on this backend that are tracked
-    /// now (0 from a daemon that did not report it).
-    #[serde(default)]
-    pub flows: u64,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FlowTableReport {
-    pub capacity: usize,
-    /// Bytes the table was allocated with (0 from a daemon that did not
-    /// report it).
-    #[serde(default)]
-    pub memory_bytes: usize,
-    pub flows: usize,
-    pub inserted: u64,
-    pub evicted: u64,
-    pub failed_inserts: u64,
-}
 
 pub fn stats_of(daemon: &Daemon) -> StatsReport {
     let plane = daemon.plane();
@@ -105,7 +45,36 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         worker_restarts: daemon.worker_restarts(),
         thread_panics: daemon.thread_panics().by_kind(),
         load_balancer_backends: backends_with_flows(daemon),
-        routing_daemons: daemon.routing_daemons(),
+        routing_daemons: daemon
+            .routing_daemons()
+            .into_iter()
+            .map(routing_daemon_report)
+            .collect(),
+    }
+}
+
+/// A routing daemon as the stats report carries it: every field, so a
+/// field added to the supervisor's view has to be placed here too.
+fn routing_daemon_report(d: RoutingDaemon) -> RoutingDaemonReport {
+    let RoutingDaemon {
+        program,
+        netns,
+        serves,
+        state,
+        pid,
+        restarts,
+        last_exit,
+        restart_error,
+    } = d;
+    RoutingDaemonReport {
+        program,
+        netns,
+        serves,
+        state,
+        pid,
+        restarts,
+        last_exit,
+        restart_error,
     }
 }
 
@@ -134,29 +103,6 @@ fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
             reason: state.last_reason.filter(|_| !state.up),
         })
         .collect()
-}
-
-/// One tracked flow, as `vnetd flows --json` prints it.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
-pub struct FlowReport {
-    pub nic: String,
-    pub direction: String,
-    pub protocol: String,
-    pub source: String,
-    pub destination: String,
-    /// The NSG rule that allowed the flow's first packet at this NIC
-    /// (`securityRules/...`, `defaultSecurityRules/...`), or null when no
-    /// NSG applies.
-    pub rule: Option<String>,
-    /// The route the flow's packets take now from this NIC (outbound only).
-    pub next_hop_type: Option<String>,
-    pub next_hop_ip_address: Option<String>,
-    pub packets_forward: u64,
-    pub bytes_forward: u64,
-    pub packets_reverse: u64,
-    pub bytes_reverse: u64,
-    pub age_ms: u64,
-    pub idle_ms: u64,
 }
 
 pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {

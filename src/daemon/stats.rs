@@ -124,16 +124,9 @@ impl WorkerCounters {
     }
 }
 
-/// Totals of one NIC across workers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NicStats {
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    /// Drops by reason (only reasons with a count above zero).
-    pub drops: std::collections::BTreeMap<String, u64>,
-}
+/// Totals of one NIC across workers: a report of the control API, whose
+/// drop counts are read here by reason.
+pub use crate::api::NicStats;
 
 impl NicStats {
     pub fn drops_for(&self, reason: DropReason) -> u64 {

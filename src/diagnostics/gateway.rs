@@ -14,7 +14,7 @@ use super::QueryError;
 use crate::policy::gateways::{advertised, bgp_peer_addresses, served_ranges};
 use crate::snapshot::Snapshot;
 use crate::topology::GatewayIdx;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// `{"value": [...]}` of a gateway route listing.
@@ -177,14 +177,14 @@ pub fn render_route_list(
 }
 
 /// `{"value": [...]}` of `list-bgp-peer-status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BgpPeerStatusList {
     pub value: Vec<BgpPeerStatus>,
 }
 
 /// One BGP session of a gateway instance, as `az network vnet-gateway
 /// list-bgp-peer-status` prints it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BgpPeerStatus {
     pub asn: u32,

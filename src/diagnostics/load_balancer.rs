@@ -10,7 +10,7 @@ use super::render::{json_text, table};
 use super::QueryError;
 use crate::snapshot::Snapshot;
 use crate::topology::LoadBalancerIdx;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The load balancer named `name`, or a refusal listing the load balancers
 /// there are.
@@ -37,7 +37,7 @@ pub fn find_load_balancer(snap: &Snapshot, name: &str) -> Result<LoadBalancerIdx
 }
 
 /// `vnetd lb show --json`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerStatus {
     pub load_balancer: String,
@@ -46,7 +46,7 @@ pub struct LoadBalancerStatus {
 }
 
 /// One backend of one rule's pool.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct BackendStatus {
     pub rule: String,
@@ -72,7 +72,7 @@ pub struct BackendStatus {
 }
 
 /// A probe by name, with what it checks.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeRef {
     pub name: String,

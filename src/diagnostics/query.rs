@@ -82,7 +82,7 @@ impl FlowQuery {
 
 /// A question the diagnostic commands answer, from a file or from the
 /// running daemon's snapshot alike.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "query", rename_all = "kebab-case")]
 pub enum Query {
     /// Of a NIC's subnet, or of a subnet named `vnet/subnet`.

@@ -32,13 +32,13 @@ pub mod listeners;
 pub mod path;
 pub mod probe;
 
-use crate::daemon::control::{self, FlowReport, Request, RunningTopology, StatsReport};
+use crate::api::client::{Client, ClientError};
+use crate::api::{FlowReport, StatsReport};
 use crate::diagnostics::expectations::{ExpectationResult, Outcome};
 use crate::topology::{self, Endpoint, Expectation, ExpectedProtocol, Loaded, Topology};
 use listeners::{Listeners, Server, Transport};
 use probe::Source;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Why verify could not run: the daemon could not be asked, or the file
@@ -54,9 +54,9 @@ impl std::fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
-impl From<control::ControlError> for VerifyError {
-    fn from(e: control::ControlError) -> Self {
-        VerifyError(e.0)
+impl From<ClientError> for VerifyError {
+    fn from(e: ClientError) -> Self {
+        VerifyError(e.message())
     }
 }
 
@@ -69,37 +69,22 @@ pub trait Fabric {
 }
 
 /// The running daemon, through its control socket.
-pub struct ControlSocket(pub PathBuf);
-
-#[derive(serde::Deserialize)]
-struct FlowList {
-    flows: Vec<FlowReport>,
-}
+pub struct ControlSocket(pub Client);
 
 impl Fabric for ControlSocket {
     fn flows(&self) -> Result<Vec<FlowReport>, VerifyError> {
-        let list: FlowList = control::request_json(
-            &self.0,
-            &Request::Flows {
-                nic: None,
-                json: true,
-            },
-        )?;
-        Ok(list.flows)
+        Ok(self.0.flows(None)?)
     }
 
     fn stats(&self) -> Result<StatsReport, VerifyError> {
-        Ok(control::request_json(
-            &self.0,
-            &Request::Stats { json: true },
-        )?)
+        Ok(self.0.stats()?)
     }
 }
 
 impl ControlSocket {
     /// The topology the daemon runs now, read from the file text it keeps.
     pub fn running_topology(&self) -> Result<Loaded, VerifyError> {
-        let running: RunningTopology = control::request_json(&self.0, &Request::RunningTopology)?;
+        let running = self.0.running_topology()?;
         let options = topology::ParseOptions { allow_empty: true };
         topology::parse_str_with(&running.source, &running.text, options).map_err(|errors| {
             let list: Vec<String> = errors.iter().map(|d| d.to_string()).collect();

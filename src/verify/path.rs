@@ -19,7 +19,7 @@
 //! record whose next hop is a frontend address), and a backend recorded
 //! it.
 
-use crate::daemon::control::{FlowReport, StatsReport};
+use crate::api::{FlowReport, StatsReport};
 use crate::topology::{ExpectedProtocol, LoadBalancerIdx, NicIdx, NicRole, Topology};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -355,14 +355,13 @@ mod tests {
         let stats = |drops: &[(&str, &str, u64)]| {
             let mut nics = BTreeMap::new();
             for (nic, reason, n) in drops {
-                let entry: &mut crate::daemon::stats::NicStats =
-                    nics.entry(nic.to_string()).or_default();
+                let entry: &mut crate::api::NicStats = nics.entry(nic.to_string()).or_default();
                 entry.drops.insert(reason.to_string(), *n);
             }
             StatsReport {
                 generation: 1,
                 nics,
-                flow_table: crate::daemon::control::FlowTableReport {
+                flow_table: crate::api::FlowTableReport {
                     capacity: 1024,
                     ..Default::default()
                 },

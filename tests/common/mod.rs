@@ -502,3 +502,29 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// An answer of the control API as the command line prints it: exit code,
+/// stdout and the message on stderr.
+#[derive(Debug)]
+pub struct Printed {
+    pub code: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `response` printed as the command line prints it (`json`: as with
+/// `--json`).
+pub fn printed(response: &vnetd::api::Response, json: bool) -> Printed {
+    match vnetd::cli::render::printed(response, json) {
+        Ok(stdout) => Printed {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        },
+        Err(f) => Printed {
+            code: f.code,
+            stdout: String::new(),
+            stderr: f.message,
+        },
+    }
+}

@@ -4,8 +4,7 @@
 //! whose answer panics gets no reply (its connection is closed); the panic
 //! is counted as the `control` kind's and the server goes on.
 
-use super::render::{render_flows, render_stats};
-use super::{Reply, Request};
+use crate::api::{ApiError, ApplyOutcome, BgpPeerStatus, Diagnosis, Request, Response};
 use crate::daemon::report::{flows_of, stats_of};
 use crate::daemon::threads::ThreadKind;
 use crate::daemon::{serve, ApplyError, Daemon};
@@ -116,11 +115,11 @@ impl ControlServer {
             listener,
             move |stream| handle(stream, &daemon),
             |stream: UnixStream| {
-                let busy = Reply::refused(format!(
+                let busy = ApiError::refused(format!(
                     "vnetd is answering {} requests already; try again",
                     serve::MAX_CONNECTIONS
                 ));
-                write_reply(&stream, &busy);
+                write_reply(&stream, &busy.into());
             },
             Arc::new(move |payload| {
                 panics.caught(ThreadKind::Control, "a control connection", payload)
@@ -149,7 +148,7 @@ impl Drop for ControlServer {
 
 /// Reads one request line, all of it within [`REQUEST_TIMEOUT`] and at most
 /// [`MAX_REQUEST_BYTES`] long.
-fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, Reply> {
+fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, ApiError> {
     use std::io::Read;
     let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
     let mut line = Vec::new();
@@ -157,16 +156,16 @@ fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, Reply> {
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return Err(Reply::usage("the request did not arrive in time"));
+            return Err(ApiError::usage("the request did not arrive in time"));
         }
         stream
             .set_read_timeout(Some(left))
-            .map_err(|e| Reply::refused(e.to_string()))?;
+            .map_err(|e| ApiError::refused(e.to_string()))?;
         let n = match stream.read(&mut buf) {
-            Ok(0) => return Err(Reply::usage("the request ended before its newline")),
+            Ok(0) => return Err(ApiError::usage("the request ended before its newline")),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return Err(Reply::usage("the request did not arrive in time")),
+            Err(_) => return Err(ApiError::usage("the request did not arrive in time")),
         };
         if let Some(end) = buf[..n].iter().position(|&b| b == b'\n') {
             line.extend_from_slice(&buf[..end]);
@@ -174,14 +173,14 @@ fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, Reply> {
         }
         line.extend_from_slice(&buf[..n]);
         if line.len() > MAX_REQUEST_BYTES {
-            return Err(Reply::usage(format!(
+            return Err(ApiError::usage(format!(
                 "request longer than {MAX_REQUEST_BYTES} bytes: refused"
             )));
         }
     }
 }
 
-fn write_reply(mut stream: &UnixStream, reply: &Reply) {
+fn write_reply(mut stream: &UnixStream, reply: &Response) {
     if let Ok(mut text) = serde_json::to_string(reply) {
         text.push('\n');
         let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
@@ -191,16 +190,16 @@ fn write_reply(mut stream: &UnixStream, reply: &Reply) {
 
 fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
     let reply = match read_request(&stream) {
-        Err(reply) => reply,
+        Err(e) => e.into(),
         Ok(line) => match serde_json::from_slice::<Request>(&line) {
-            Err(e) => Reply::usage(format!("unreadable request: {e}")),
+            Err(e) => ApiError::usage(format!("unreadable request: {e}")).into(),
             // The daemon is held only while the answer is computed.
             Ok(req) => match daemon.upgrade() {
                 Some(daemon) => {
                     daemon.faults().check(ThreadKind::Control);
                     answer(&daemon, req)
                 }
-                None => Reply::refused("the lab is shutting down"),
+                None => ApiError::refused("the lab is shutting down").into(),
             },
         },
     };
@@ -208,88 +207,69 @@ fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
 }
 
 /// Answers one request from the daemon's current plane.
-pub fn answer(daemon: &Daemon, req: Request) -> Reply {
-    match req {
+pub fn answer(daemon: &Daemon, req: Request) -> Response {
+    match answer_or_refuse(daemon, req) {
+        Ok(response) => response,
+        Err(e) => Response::Error(e),
+    }
+}
+
+fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError> {
+    Ok(match req {
         Request::Apply {
             source,
             text,
             allow_empty,
         } => match daemon.apply_with(&source, &text, ParseOptions { allow_empty }) {
-            Ok(s) => {
-                let mut out = format!("{source}: applied, generation {}", s.generation);
-                for (what, names) in [
-                    ("added", &s.added),
-                    ("removed", &s.removed),
-                    ("re-plumbed", &s.replumbed),
-                ] {
-                    if !names.is_empty() {
-                        out.push_str(&format!("; {what} {}", names.join(", ")));
-                    }
-                }
-                out.push('\n');
-                Reply::ok(out)
-            }
+            Ok(s) => Response::Applied(ApplyOutcome {
+                source,
+                generation: s.generation,
+                added: s.added,
+                removed: s.removed,
+                replumbed: s.replumbed,
+            }),
             Err(ApplyError::Invalid(errors)) => {
                 let n = errors
                     .iter()
                     .filter(|d| d.severity == crate::topology::Severity::Error)
                     .count();
-                let mut msg: String = errors.iter().map(|d| format!("{d}\n")).collect();
-                msg.push_str(&format!(
-                    "{source}: refused, {n} errors; the running topology is unchanged\n"
-                ));
-                Reply::refused(msg)
+                return Err(ApiError {
+                    diagnostics: errors,
+                    ..ApiError::refused(format!(
+                        "{source}: refused, {n} errors; the running topology is unchanged"
+                    ))
+                });
             }
-            Err(ApplyError::Host(e)) => Reply::refused(format!(
-                "{source}: refused: {e:#}; the running topology is unchanged"
-            )),
+            Err(ApplyError::Host(e)) => {
+                return Err(ApiError::refused(format!(
+                    "{source}: refused: {e:#}; the running topology is unchanged"
+                )))
+            }
         },
-        Request::Diagnose { query, json } => {
-            match diagnostics::answer(&daemon.snapshot(), &query, json) {
-                Ok(out) => Reply::ok(out),
-                Err(f) => Reply::from(f),
-            }
-        }
-        Request::Stats { json } => Reply::ok(render_stats(&stats_of(daemon), json)),
-        Request::BgpPeerStatus { gateway, json } => {
-            let answer = daemon
-                .bgp_peer_status(&gateway)
-                .and_then(|list| diagnostics::gateway::render_peer_status(&gateway, &list, json));
-            match answer {
-                Ok(out) => Reply::ok(out),
-                Err(f) => Reply::from(f),
-            }
-        }
-        Request::LbShow {
-            load_balancer,
+        Request::Diagnose { query, json } => Response::Diagnosis(Diagnosis {
             json,
-        } => {
-            let answer = daemon
-                .lb_status(&load_balancer)
-                .and_then(|status| diagnostics::load_balancer::render_status(&status, json));
-            match answer {
-                Ok(out) => Reply::ok(out),
-                Err(f) => Reply::from(f),
-            }
+            output: diagnostics::answer(&daemon.snapshot(), &query, json)?,
+        }),
+        Request::Stats => Response::Stats(stats_of(daemon)),
+        Request::BgpPeerStatus { gateway } => {
+            let peers = daemon.bgp_peer_status(&gateway)?;
+            Response::BgpPeerStatus(BgpPeerStatus { gateway, peers })
+        }
+        Request::LbShow { load_balancer } => {
+            Response::LoadBalancer(daemon.lb_status(&load_balancer)?)
         }
         Request::RunningTopology => {
             let snapshot = daemon.snapshot();
-            let running = super::RunningTopology {
+            Response::RunningTopology(crate::api::RunningTopology {
                 source: snapshot.topology.source.clone(),
                 text: snapshot.topology.text.to_string(),
-            };
-            match serde_json::to_string(&running) {
-                Ok(text) => Reply::ok(text + "\n"),
-                Err(e) => Reply::refused(format!("cannot write the running topology: {e}")),
-            }
+            })
         }
-        Request::Flows { nic, json } => {
+        Request::Flows { nic } => {
             if let Some(name) = &nic {
-                if let Err(f) = diagnostics::find_nic(&daemon.snapshot(), name) {
-                    return Reply::from(f);
-                }
+                diagnostics::find_nic(&daemon.snapshot(), name)?;
             }
-            Reply::ok(render_flows(&flows_of(daemon, nic.as_deref()), json))
+            Response::Flows(flows_of(daemon, nic.as_deref()))
         }
-    }
+    })
 }

@@ -1,9 +1,52 @@
-//! The text and JSON that `vnetd stats` and `vnetd flows` print, from the
-//! daemon's reports.
+//! What the commands answered by the running lab print: the daemon's
+//! typed answers ([`crate::api::Response`]) laid out as text or JSON, with
+//! the exit code each ends with.
 
-use crate::daemon::report::{FlowReport, StatsReport};
+use super::Failure;
+use crate::api::{ApplyOutcome, FlowReport, Response, StatsReport};
+use crate::diagnostics;
 
-pub(super) fn render_stats(report: &StatsReport, json: bool) -> String {
+/// The printed form of one answer: stdout, or the failure (its message for
+/// stderr and its exit code).
+pub fn printed(response: &Response, json: bool) -> Result<String, Failure> {
+    Ok(match response {
+        Response::Applied(outcome) => render_applied(outcome),
+        Response::Diagnosis(d) => d.output.clone(),
+        Response::Stats(report) => render_stats(report, json),
+        Response::Flows(flows) => render_flows(flows, json),
+        Response::BgpPeerStatus(status) => {
+            diagnostics::gateway::render_peer_status(&status.gateway, &status.peers, json)?
+        }
+        Response::LoadBalancer(status) => diagnostics::load_balancer::render_status(status, json)?,
+        Response::RunningTopology(running) => serde_json::to_string(running)
+            .map(|text| text + "\n")
+            .map_err(|e| Failure::refused(format!("cannot write the running topology: {e}")))?,
+        Response::Error(e) => {
+            return Err(Failure {
+                code: e.exit_code(),
+                message: e.to_string(),
+            })
+        }
+    })
+}
+
+/// `FILE: applied, generation N; added ...; removed ...; re-plumbed ...`.
+pub fn render_applied(s: &ApplyOutcome) -> String {
+    let mut out = format!("{}: applied, generation {}", s.source, s.generation);
+    for (what, names) in [
+        ("added", &s.added),
+        ("removed", &s.removed),
+        ("re-plumbed", &s.replumbed),
+    ] {
+        if !names.is_empty() {
+            out.push_str(&format!("; {what} {}", names.join(", ")));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+pub fn render_stats(report: &StatsReport, json: bool) -> String {
     if json {
         return serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
     }
@@ -114,7 +157,7 @@ fn mebibytes(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-pub(super) fn render_flows(flows: &[FlowReport], json: bool) -> String {
+pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
     if json {
         return serde_json::to_string_pretty(&serde_json::json!({ "flows": flows }))
             .unwrap_or_default()
@@ -145,7 +188,7 @@ pub(super) fn render_flows(flows: &[FlowReport], json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::report::{BackendReport, FlowTableReport};
+    use crate::api::report::{BackendReport, FlowTableReport, RoutingDaemonReport};
     use std::collections::BTreeMap;
 
     #[test]
@@ -238,8 +281,8 @@ mod tests {
 
     #[test]
     fn stats_list_the_routing_daemons_with_restarts_and_last_exit() {
-        let daemon = |program: &str, pid: Option<u32>, restarts, exit: Option<&str>| {
-            crate::daemon::RoutingDaemon {
+        let daemon =
+            |program: &str, pid: Option<u32>, restarts, exit: Option<&str>| RoutingDaemonReport {
                 program: program.into(),
                 netns: "hub-gw-0".into(),
                 serves: "gateway hub-gw instance 0".into(),
@@ -248,8 +291,7 @@ mod tests {
                 restarts,
                 last_exit: exit.map(str::to_string),
                 restart_error: None,
-            }
-        };
+            };
         let old = r#"{"generation": 1, "nics": {}, "flow_table": {"capacity": 1024,
             "flows": 0, "inserted": 0, "evicted": 0, "failed_inserts": 0}}"#;
         let mut report: StatsReport = serde_json::from_str(old).unwrap();

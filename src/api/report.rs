@@ -1,0 +1,125 @@
+//! What the running lab reports about itself: per-NIC counters, the flow
+//! table's occupancy, the load balancers' backends as their probes see
+//! them, the routing daemons as their supervisor sees them, and the
+//! tracked flows with the rule that admitted each. The daemon fills them
+//! in; the control socket carries them, the command line prints them and
+//! `vnetd verify` reads them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `vnetd stats --json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsReport {
+    pub generation: u64,
+    pub nics: BTreeMap<String, NicStats>,
+    pub flow_table: FlowTableReport,
+    /// Deny events that could not reach the flow logs (0 without them).
+    #[serde(default)]
+    pub flow_log_events_lost: u64,
+    /// Times a forwarding worker failed (an error or a panic) and was
+    /// started again.
+    #[serde(default)]
+    pub worker_restarts: u64,
+    /// Panics caught in the daemon's threads, by kind of thread (`worker`,
+    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `control`,
+    /// `metrics`), every kind present, 0 included: each such thread was
+    /// started again, each such connection closed (empty from a daemon
+    /// that did not report them).
+    #[serde(default)]
+    pub thread_panics: BTreeMap<String, u64>,
+    /// What the load balancers' health probes found, per probed backend
+    /// (empty without load balancers, or from a daemon that had none).
+    #[serde(default)]
+    pub load_balancer_backends: Vec<BackendReport>,
+    /// The gateways' and sites' routing daemons: state, pid, restarts and
+    /// how each last ended (empty without BGP).
+    #[serde(default)]
+    pub routing_daemons: Vec<RoutingDaemonReport>,
+}
+
+/// Totals of one NIC across workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NicStats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Drops by reason (only reasons with a count above zero).
+    pub drops: BTreeMap<String, u64>,
+}
+
+/// One backend as one load balancer's probe sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackendReport {
+    pub load_balancer: String,
+    pub probe: String,
+    pub nic: String,
+    pub up: bool,
+    /// When it last changed state, or when probing began (RFC 3339, UTC).
+    pub since: String,
+    pub consecutive_successes: u32,
+    pub consecutive_failures: u32,
+    /// Why the last failed probe failed; null while up.
+    pub reason: Option<String>,
+    /// Flows the load balancer placed on this backend that are tracked
+    /// now (0 from a daemon that did not report it).
+    #[serde(default)]
+    pub flows: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlowTableReport {
+    pub capacity: usize,
+    /// Bytes the table was allocated with (0 from a daemon that did not
+    /// report it).
+    #[serde(default)]
+    pub memory_bytes: usize,
+    pub flows: usize,
+    pub inserted: u64,
+    pub evicted: u64,
+    pub failed_inserts: u64,
+}
+
+/// One routing daemon process (gobgpd, BIRD, FRR) as its supervisor in the
+/// lab sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingDaemonReport {
+    /// `gobgpd`, `bird`, `zebra` or `bgpd`.
+    pub program: String,
+    pub netns: String,
+    /// What it serves: `gateway G instance I` or `site S`.
+    pub serves: String,
+    /// `running`, or `down` (exited; a restart is scheduled).
+    pub state: String,
+    pub pid: Option<u32>,
+    /// Times vnetd started it again.
+    pub restarts: u64,
+    /// How it last ended (`killed by signal 9 (SIGKILL)`, `exit status 1`).
+    pub last_exit: Option<String>,
+    /// Why the last attempt to start it again failed, until one succeeds.
+    pub restart_error: Option<String>,
+}
+
+/// One tracked flow, as `vnetd flows --json` prints it.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct FlowReport {
+    pub nic: String,
+    pub direction: String,
+    pub protocol: String,
+    pub source: String,
+    pub destination: String,
+    /// The NSG rule that allowed the flow's first packet at this NIC
+    /// (`securityRules/...`, `defaultSecurityRules/...`), or null when no
+    /// NSG applies.
+    pub rule: Option<String>,
+    /// The route the flow's packets take now from this NIC (outbound only).
+    pub next_hop_type: Option<String>,
+    pub next_hop_ip_address: Option<String>,
+    pub packets_forward: u64,
+    pub bytes_forward: u64,
+    pub packets_reverse: u64,
+    pub bytes_reverse: u64,
+    pub age_ms: u64,
+    pub idle_ms: u64,
+}

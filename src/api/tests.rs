@@ -1,0 +1,260 @@
+//! Every request and every answer travels through its JSON line and comes
+//! back as the value sent; the lines themselves keep the documented shape.
+
+use super::*;
+use crate::diagnostics::gateway::BgpPeerStatus as PeerRow;
+use crate::diagnostics::load_balancer::{BackendStatus, ProbeRef};
+use crate::topology::Severity;
+use std::collections::BTreeMap;
+
+/// One line of JSON, as the socket carries it, read back.
+fn round_trip<T>(value: &T) -> T
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    let line = serde_json::to_string(value).unwrap();
+    assert!(!line.contains('\n'), "{line}");
+    serde_json::from_str(&line).unwrap()
+}
+
+fn requests() -> Vec<Request> {
+    vec![
+        Request::Apply {
+            source: "lab.yaml".into(),
+            text: "vnets:\n  - name: hub\n".into(),
+            allow_empty: true,
+        },
+        Request::Diagnose {
+            query: Query::NextHop {
+                nic: "vm1".into(),
+                dst: "10.1.0.4".into(),
+            },
+            json: true,
+        },
+        Request::Diagnose {
+            query: Query::Trace {
+                from: "vm1".into(),
+                to: "vm2".into(),
+                protocol: Some("udp".into()),
+                port: Some(53),
+            },
+            json: false,
+        },
+        Request::Stats,
+        Request::Flows { nic: None },
+        Request::Flows {
+            nic: Some("vm2".into()),
+        },
+        Request::BgpPeerStatus {
+            gateway: "hub-gw".into(),
+        },
+        Request::LbShow {
+            load_balancer: "ilb".into(),
+        },
+        Request::RunningTopology,
+    ]
+}
+
+fn stats() -> StatsReport {
+    StatsReport {
+        generation: 3,
+        nics: BTreeMap::from([(
+            "vm1".to_string(),
+            NicStats {
+                rx_packets: 5,
+                rx_bytes: 420,
+                tx_packets: 4,
+                tx_bytes: 336,
+                drops: BTreeMap::from([("NsgInbound".to_string(), 1)]),
+            },
+        )]),
+        flow_table: FlowTableReport {
+            capacity: 1024,
+            memory_bytes: 65_536,
+            flows: 2,
+            inserted: 3,
+            evicted: 1,
+            failed_inserts: 0,
+        },
+        flow_log_events_lost: 7,
+        worker_restarts: 1,
+        thread_panics: BTreeMap::from([("worker".to_string(), 1), ("control".to_string(), 0)]),
+        load_balancer_backends: vec![BackendReport {
+            load_balancer: "ilb".into(),
+            probe: "health".into(),
+            nic: "web2".into(),
+            up: false,
+            since: "2026-11-23T07:50:08Z".into(),
+            consecutive_successes: 0,
+            consecutive_failures: 2,
+            reason: Some("connection refused".into()),
+            flows: 0,
+        }],
+        routing_daemons: vec![RoutingDaemonReport {
+            program: "gobgpd".into(),
+            netns: "hub-gw-0".into(),
+            serves: "gateway hub-gw instance 0".into(),
+            state: "running".into(),
+            pid: Some(4242),
+            restarts: 1,
+            last_exit: Some("killed by signal 9 (SIGKILL)".into()),
+            restart_error: None,
+        }],
+    }
+}
+
+fn responses() -> Vec<Response> {
+    vec![
+        Response::Applied(ApplyOutcome {
+            source: "lab.yaml".into(),
+            generation: 2,
+            added: vec!["vm3".into()],
+            removed: vec![],
+            replumbed: vec!["vm1".into(), "vm2".into()],
+        }),
+        Response::Diagnosis(Diagnosis {
+            json: false,
+            output: "Next hop from vm1 to 10.1.0.4:\n  next hop type:   VNetPeering\n".into(),
+        }),
+        Response::Stats(stats()),
+        Response::Stats(StatsReport::default()),
+        Response::Flows(vec![FlowReport {
+            nic: "vm1".into(),
+            direction: "Outbound".into(),
+            protocol: "Tcp".into(),
+            source: "10.0.1.4:40000".into(),
+            destination: "[fd00::4]:80".into(),
+            rule: Some("securityRules/allow-web".into()),
+            next_hop_type: Some("VnetLocal".into()),
+            next_hop_ip_address: None,
+            packets_forward: 3,
+            bytes_forward: 180,
+            packets_reverse: 2,
+            bytes_reverse: 120,
+            age_ms: 1500,
+            idle_ms: 20,
+        }]),
+        Response::Flows(Vec::new()),
+        Response::BgpPeerStatus(BgpPeerStatus {
+            gateway: "hub-gw".into(),
+            peers: BgpPeerStatusList {
+                value: vec![PeerRow {
+                    asn: 65050,
+                    connected_duration: "00:01:05".into(),
+                    local_address: "10.0.255.4".into(),
+                    messages_received: 9,
+                    messages_sent: 8,
+                    neighbor: "192.168.255.1".into(),
+                    routes_received: 2,
+                    state: "Connected".into(),
+                    reason: None,
+                }],
+            },
+        }),
+        Response::LoadBalancer(LoadBalancerStatus {
+            load_balancer: "ilb".into(),
+            backends: vec![BackendStatus {
+                rule: "http".into(),
+                pool: "web".into(),
+                nic: "web1".into(),
+                ip_address: "10.0.1.4".into(),
+                probe: Some(ProbeRef {
+                    name: "health".into(),
+                    protocol: "Http".into(),
+                    port: 80,
+                }),
+                state: "Up".into(),
+                since: Some("2026-11-23T07:50:08Z".into()),
+                reason: None,
+                flows: 3,
+            }],
+        }),
+        Response::RunningTopology(RunningTopology {
+            source: "built-in hub-spoke.yaml".into(),
+            text: "vnets: []\n".into(),
+        }),
+        Response::Error(ApiError::usage(
+            "routes: give exactly one of --nic and --subnet",
+        )),
+        Response::Error(ApiError {
+            diagnostics: vec![Diagnostic {
+                file: "lab.yaml".into(),
+                line: 4,
+                severity: Severity::Error,
+                key: "vnets[hub].address_space[0]".into(),
+                message: "not a CIDR prefix".into(),
+            }],
+            ..ApiError::refused("lab.yaml: refused, 1 errors; the running topology is unchanged")
+        }),
+    ]
+}
+
+#[test]
+fn every_request_reads_back_as_sent() {
+    for req in requests() {
+        assert_eq!(round_trip(&req), req);
+    }
+}
+
+#[test]
+fn every_response_reads_back_as_sent() {
+    for response in responses() {
+        assert_eq!(round_trip(&response), response);
+    }
+}
+
+/// The lines as documented: requests tagged by `command`, answers one key
+/// naming the answer.
+#[test]
+fn lines_have_the_documented_shape() {
+    assert_eq!(
+        serde_json::to_string(&Request::Flows {
+            nic: Some("vm1".into())
+        })
+        .unwrap(),
+        r#"{"command":"flows","nic":"vm1"}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Request::Stats).unwrap(),
+        r#"{"command":"stats"}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Request::Diagnose {
+            query: Query::Rules { nic: "vm1".into() },
+            json: false
+        })
+        .unwrap(),
+        r#"{"command":"diagnose","query":{"query":"rules","nic":"vm1"},"json":false}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Response::Flows(Vec::new())).unwrap(),
+        r#"{"flows":[]}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Response::Error(ApiError::refused("no NIC named `vm9`"))).unwrap(),
+        r#"{"error":{"kind":"refused","message":"no NIC named `vm9`"}}"#
+    );
+    // A request without its optional fields still reads.
+    assert_eq!(
+        serde_json::from_str::<Request>(r#"{"command":"flows"}"#).unwrap(),
+        Request::Flows { nic: None }
+    );
+}
+
+#[test]
+fn errors_carry_their_exit_code_and_print_their_diagnostics_first() {
+    let Response::Error(invalid) = responses().pop().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(invalid.exit_code(), EXIT_REFUSED);
+    assert_eq!(
+        invalid.to_string(),
+        "lab.yaml:4: error: vnets[hub].address_space[0]: not a CIDR prefix\n\
+         lab.yaml: refused, 1 errors; the running topology is unchanged"
+    );
+    assert_eq!(ApiError::usage("x").exit_code(), EXIT_USAGE);
+    assert_eq!(
+        ApiError::from(QueryError::Refused("no NIC".into())),
+        ApiError::refused("no NIC")
+    );
+}
