@@ -103,7 +103,7 @@ impl TargetSpec {
 /// has one.
 fn prober_namespace<'s>(snapshot: &'s Snapshot, lb: &LoadBalancer) -> Option<&'s str> {
     let prober = snapshot.prober(lb.vnet)?;
-    Some(snapshot.topology.nics[prober].netns.as_str())
+    Some(snapshot.plan.ports[prober].netns.as_str())
 }
 
 /// The NIC's primary IPv4 address: what its probes connect to.
@@ -541,13 +541,13 @@ pub(super) fn start_prober(
 mod tests {
     use super::*;
     use crate::topology::{
-        prober_netns, BackendPool, Frontend, IpConfiguration, LbProtocol, LbRule, LoadDistribution,
-        NicRole, Probe, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
+        BackendPool, Frontend, LbProtocol, LbRule, LoadDistribution, Probe, SubnetIdx, SubnetRef,
+        Topology, VnetIdx,
     };
     use std::collections::HashMap;
 
     /// VNet `app` (10.0.0.0/16, subnet web 10.0.1.0/24) with NICs web1..webN
-    /// at 10.0.1.4.., the prober, and load balancer `ilb` with one probe
+    /// at 10.0.1.4.. and load balancer `ilb` with one probe
     /// `health` (TCP 80) used by rules `http` and `again` over pool `web`
     /// and by no one else, and rule `bare` without a probe.
     fn topology(backends: usize, interval_secs: u32, threshold: u32) -> Topology {
@@ -569,20 +569,6 @@ mod tests {
             vnet,
             subnet: SubnetIdx::new(0),
         };
-        topology.nics.push(Nic {
-            name: prober_netns("app"),
-            subnet,
-            ip_configurations: vec![IpConfiguration {
-                name: "probe".into(),
-                address: PROBE_SOURCE.into(),
-            }],
-            ip_forwarding: false,
-            network_security_group: None,
-            application_security_groups: Vec::new(),
-            netns: prober_netns("app"),
-            role: NicRole::Prober { vnet },
-            line: 0,
-        });
         let rule = |name: &str, probe: Option<usize>| LbRule {
             name: name.into(),
             frontend: 0,
@@ -671,9 +657,9 @@ mod tests {
 
     #[test]
     fn a_vnet_without_a_prober_is_not_probed() {
-        let mut t = topology(2, 5, 2);
-        t.nics.pop();
-        assert!(probe_targets(&Snapshot::compile(t, 1)).is_empty());
+        let mut snap = Snapshot::compile(topology(2, 5, 2), 1);
+        snap.probers = snap.probers.iter().map(|_| None).collect();
+        assert!(probe_targets(&snap).is_empty());
     }
 
     #[test]

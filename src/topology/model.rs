@@ -179,7 +179,7 @@ pub struct Peering {
     pub line: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpConfiguration {
     pub name: String,
     pub address: IpAddr,
@@ -198,48 +198,10 @@ pub struct Nic {
     pub application_security_groups: Vec<AsgIdx>,
     /// Name of the network namespace that stands for this VM.
     pub netns: String,
-    /// What the NIC stands for: a VM of the file, or a port of the fabric
-    /// that vnetd adds for a gateway.
-    pub role: NicRole,
     pub line: usize,
 }
 
-/// What a NIC of the resolved topology stands for. Gateways need ports of
-/// their own in the fabric; they are NICs of a kind, added after the
-/// file's NICs, with no NSG and IP forwarding on.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum NicRole {
-    /// A NIC of the topology file.
-    #[default]
-    Vm,
-    /// Instance `instance` of a gateway: it owns the instance's address in
-    /// GatewaySubnet, and its namespace runs the gateway's BGP speaker.
-    GatewayInstance {
-        gateway: GatewayIdx,
-        instance: usize,
-    },
-    /// The tunnel from an on-premises site's router to one gateway
-    /// instance: a TUN `interface` in the router's namespace. What the site
-    /// sends into it enters the fabric at the gateway.
-    SiteTunnel {
-        site: SiteIdx,
-        gateway: GatewayIdx,
-        instance: usize,
-        interface: String,
-    },
-    /// The platform's health prober of a VNet with load balancers: it owns
-    /// 168.63.129.16, and its namespace opens the probes' real TCP and HTTP
-    /// connections to the backends. Replies to 168.63.129.16 from the VNet
-    /// end here, consumed by the fabric.
-    Prober { vnet: VnetIdx },
-}
-
 impl Nic {
-    /// True for a NIC of the topology file (not a gateway's port).
-    pub fn is_vm(&self) -> bool {
-        self.role == NicRole::Vm
-    }
-
     /// True when `ip` is one of this NIC's own addresses.
     pub fn owns(&self, ip: IpAddr) -> bool {
         self.ip_configurations.iter().any(|c| c.address == ip)

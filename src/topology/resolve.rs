@@ -77,8 +77,8 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
     r.expectations(raw.expectations);
-    r.gateway_ports();
-    r.prober_ports();
+    let (fabric, fabric_namespaces) = r.gateway_ports();
+    r.prober_ports(&fabric, &fabric_namespaces);
     r.topo
 }
 
@@ -762,7 +762,6 @@ impl Resolver<'_> {
                 network_security_group,
                 application_security_groups: asgs,
                 netns,
-                role: NicRole::Vm,
                 line: nic.line,
             });
         }

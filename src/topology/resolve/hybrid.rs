@@ -1070,41 +1070,25 @@ pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
 }
 
 impl Resolver<'_> {
-    /// Adds the fabric's ports for gateways, after the file's NICs: one per
-    /// gateway instance (its namespace holds the instance's address and runs
-    /// its BGP speaker), and one per tunnel from a site's router to a
-    /// gateway instance (a TUN `vtiN` in the router's namespace).
-    pub(super) fn gateway_ports(&mut self) {
+    /// Refuses a NIC of the file named like a port vnetd adds for the
+    /// gateways (see the lab plan): one per gateway instance, named like its
+    /// namespace, and one per tunnel from a site's router to a gateway
+    /// instance. Gives the names of those ports and the namespaces of the
+    /// gateway instances, which the health probers' names must avoid too.
+    pub(super) fn gateway_ports(&mut self) -> (Vec<String>, Vec<String>) {
         let mut names: HashSet<String> = self
             .topo
             .nics
             .iter()
             .map(|n| n.name.to_ascii_lowercase())
             .collect();
-        let mut ports = Vec::new();
-        for (g, gw) in self.topo.gateways.iter_enumerated() {
-            for (i, address) in gw.instances.iter().enumerate() {
+        let mut ports: Vec<(usize, String)> = Vec::new();
+        let mut namespaces = Vec::new();
+        for gw in &self.topo.gateways {
+            for i in 0..gw.instances.len() {
                 let name = instance_netns(&gw.name, i);
-                ports.push((
-                    gw.line,
-                    Nic {
-                        name: name.clone(),
-                        subnet: gw.subnet,
-                        ip_configurations: vec![IpConfiguration {
-                            name: "ipconfig1".into(),
-                            address: *address,
-                        }],
-                        ip_forwarding: true,
-                        network_security_group: None,
-                        application_security_groups: Vec::new(),
-                        netns: name,
-                        role: NicRole::GatewayInstance {
-                            gateway: g,
-                            instance: i,
-                        },
-                        line: gw.line,
-                    },
-                ));
+                namespaces.push(name.clone());
+                ports.push((gw.line, name));
             }
         }
         let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
@@ -1118,45 +1102,22 @@ impl Resolver<'_> {
                 tunnels.push((site, c.gateway));
             }
         }
-        let mut per_site: HashMap<SiteIdx, usize> = HashMap::new();
         for (site, g) in tunnels {
             let gw = &self.topo.gateways[g];
             let s = &self.topo.sites[site];
             for i in 0..gw.instances.len() {
-                let n = per_site.entry(site).or_default();
-                let interface = format!("vti{n}");
-                *n += 1;
-                ports.push((
-                    s.line,
-                    Nic {
-                        name: tunnel_name(&s.name, &gw.name, i),
-                        subnet: gw.subnet,
-                        ip_configurations: Vec::new(),
-                        ip_forwarding: true,
-                        network_security_group: None,
-                        application_security_groups: Vec::new(),
-                        netns: s.router_netns.clone(),
-                        role: NicRole::SiteTunnel {
-                            site,
-                            gateway: g,
-                            instance: i,
-                            interface,
-                        },
-                        line: s.line,
-                    },
-                ));
+                ports.push((s.line, tunnel_name(&s.name, &gw.name, i)));
             }
         }
-        for (line, nic) in ports {
-            if !names.insert(nic.name.to_ascii_lowercase()) {
+        for (line, name) in &ports {
+            if !names.insert(name.to_ascii_lowercase()) {
                 let why = format!(
-                    "vnetd names a port of the fabric `{}`, which is already a NIC's name",
-                    nic.name
+                    "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
                 );
                 self.diags
-                    .error(line, &format!("network_interfaces[{}]", nic.name), why);
+                    .error(*line, &format!("network_interfaces[{name}]"), why);
             }
-            self.topo.nics.push(nic);
         }
+        (ports.into_iter().map(|(_, n)| n).collect(), namespaces)
     }
 }

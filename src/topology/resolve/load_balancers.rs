@@ -20,9 +20,9 @@
 //! checked while decoding.
 //!
 //! Azure probes backends from 168.63.129.16. Each VNet with a load balancer
-//! gets one port of the fabric that stands for that prober, added after the
-//! gateways' ports: a NIC named and namespaced [`prober_netns`] of the VNet,
-//! owning 168.63.129.16, in the subnet of the VNet's first frontend.
+//! gets one port of the fabric that stands for that prober (the lab plan
+//! adds it), named and namespaced [`prober_netns`] of the VNet: no NIC of
+//! the file may take that name, nor anything else that namespace.
 
 use super::super::decode::{closest, NameRef, RawLoadBalancer};
 use super::{valid_netns, NameRule, Resolver};
@@ -108,7 +108,7 @@ impl Resolver<'_> {
     /// gateway instances'.
     fn address_holders(&self) -> AddressHolders {
         let mut holders = AddressHolders::new();
-        for nic in self.topo.nics.iter().filter(|n| n.is_vm()) {
+        for nic in self.topo.nics.iter() {
             for c in &nic.ip_configurations {
                 holders
                     .entry((nic.subnet.vnet, c.address))
@@ -264,10 +264,10 @@ impl Resolver<'_> {
     /// The file's NIC named by `r`; gateway and prober ports are not
     /// backends.
     fn backend_nic(&mut self, r: &NameRef) -> Option<NicIdx> {
-        if let Some(nic) = self.topo.nics.position(|n| n.is_vm() && n.name == r.name) {
+        if let Some(nic) = self.topo.nics.position(|n| n.name == r.name) {
             return Some(nic);
         }
-        let vms = self.topo.nics.iter().filter(|n| n.is_vm());
+        let vms = self.topo.nics.iter();
         let hint = suggestion(&r.name, vms.map(|n| n.name.as_str()));
         let why = format!("no network interface named `{}` in this file{hint}", r.name);
         self.diags.error(r.line, &r.key, why);
@@ -370,33 +370,37 @@ impl Resolver<'_> {
         found
     }
 
-    /// Adds a health prober's port for each VNet with a load balancer,
-    /// after every other port, in VNet order.
-    pub(super) fn prober_ports(&mut self) {
+    /// Refuses a health prober's port (one per VNet with a load balancer,
+    /// see the lab plan) whose name is another port's, or whose namespace
+    /// is taken: `fabric` and `fabric_namespaces` are the gateways' ports
+    /// and namespaces.
+    pub(super) fn prober_ports(&mut self, fabric: &[String], fabric_namespaces: &[String]) {
         let topo = &self.topo;
         let mut names: HashSet<String> = topo
             .nics
             .iter()
-            .map(|n| n.name.to_ascii_lowercase())
+            .map(|n| n.name.as_str())
+            .chain(fabric.iter().map(String::as_str))
+            .map(str::to_ascii_lowercase)
             .collect();
         let mut namespaces: HashSet<String> = topo
             .nics
             .iter()
             .map(|n| n.netns.clone())
+            .chain(fabric_namespaces.iter().cloned())
             .chain(topo.sites.iter().flat_map(|s| {
                 std::iter::once(s.router_netns.clone())
                     .chain(s.hosts.iter().map(|h| h.netns.clone()))
             }))
             .collect();
         let mut errors = Vec::new();
-        let mut ports = Vec::new();
         for (v, vnet) in topo.vnets.iter_enumerated() {
             let Some(lb) = topo.load_balancers.iter().find(|lb| lb.vnet == v) else {
                 continue;
             };
-            let Some(first) = lb.frontends.first() else {
+            if lb.frontends.is_empty() {
                 continue;
-            };
+            }
             let name = prober_netns(&vnet.name);
             if !names.insert(name.to_ascii_lowercase()) {
                 let why = format!(
@@ -411,25 +415,10 @@ impl Resolver<'_> {
                 );
                 errors.push((lb.line, format!("load_balancers[{}]", lb.name), why));
             }
-            ports.push(Nic {
-                name: name.clone(),
-                subnet: first.subnet,
-                ip_configurations: vec![IpConfiguration {
-                    name: "ipconfig1".into(),
-                    address: IpAddr::V4(PROBE_SOURCE),
-                }],
-                ip_forwarding: false,
-                network_security_group: None,
-                application_security_groups: Vec::new(),
-                netns: name,
-                role: NicRole::Prober { vnet: v },
-                line: lb.line,
-            });
         }
         for (line, key, why) in errors {
             self.diags.error(line, &key, why);
         }
-        self.topo.nics.extend(ports);
     }
 }
 
