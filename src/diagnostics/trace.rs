@@ -28,7 +28,6 @@ use crate::dataplane::{
     balance, decide, judge_nsgs, route_step, Balanced, HopTo, PacketView, Stateless, Verdict,
 };
 use crate::net::PacketKey;
-use crate::plan::PortKind;
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx};
@@ -254,10 +253,8 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr)
                 .plan
                 .ports
                 .iter_enumerated()
-                .filter_map(|(i, n)| match n.kind {
-                    PortKind::SiteTunnel { site: s, .. } if s == site => Some(i),
-                    _ => None,
-                })
+                .filter(|(_, n)| n.kind.site_tunnel().is_some_and(|(s, _, _)| s == site))
+                .map(|(i, _)| i)
                 .collect();
             // The site's router sends what Global Reach carries into its
             // circuit; anything else into its first tunnel.
@@ -348,7 +345,7 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
             answer.delivered_to = Some(nic_name(snap, received));
             return Ok(answer);
         }
-        if let PortKind::SiteTunnel { site, .. } = snap.plan.ports[received].kind {
+        if let Some((site, _, _)) = snap.plan.ports[received].kind.site_tunnel() {
             let s = &t.sites[site];
             if s.hosts.iter().any(|h| h.address == dst)
                 || s.address_space.iter().any(|n| n.contains(&dst))
@@ -430,10 +427,7 @@ fn hop_details(
         }
     }
     // A site's packets enter the fabric at the gateway their tunnel ends at.
-    let entry_gateway = match sender.kind {
-        PortKind::SiteTunnel { gateway, .. } => Some(gateway),
-        _ => None,
-    };
+    let entry_gateway = sender.kind.site_tunnel().map(|(_, gateway, _)| gateway);
     hop.gateway = route_gateway
         .or(entry_gateway)
         .map(|g| t.gateways[g].name.clone());

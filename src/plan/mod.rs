@@ -64,6 +64,31 @@ impl PortKind {
         }
     }
 
+    /// Gateway and instance of a gateway instance's port.
+    pub fn gateway_instance(&self) -> Option<(GatewayIdx, usize)> {
+        match *self {
+            PortKind::GatewayInstance { gateway, instance } => Some((gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// Site, gateway and gateway instance of a site tunnel.
+    pub fn site_tunnel(&self) -> Option<(SiteIdx, GatewayIdx, usize)> {
+        match *self {
+            PortKind::SiteTunnel {
+                site,
+                gateway,
+                instance,
+            } => Some((site, gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// True for a VNet's health prober.
+    pub fn is_prober(&self) -> bool {
+        matches!(self, PortKind::Prober { .. })
+    }
+
     /// The gateway a gateway instance or a site tunnel belongs to.
     pub fn gateway(&self) -> Option<GatewayIdx> {
         match *self {

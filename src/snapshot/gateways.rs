@@ -12,7 +12,7 @@
 //! circuit's site goes straight into one of that circuit's tunnels.
 
 use crate::engine::lpm::Lpm;
-use crate::plan::{Plan, PortKind};
+use crate::plan::Plan;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
 use crate::topology::{GatewayIdx, NicIdx, SubnetRef, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
@@ -65,18 +65,11 @@ pub fn compile(
     let mut tunnels: HashMap<(usize, GatewayIdx, usize), NicIdx> = HashMap::new();
     let mut instances: HashMap<(GatewayIdx, usize), NicIdx> = HashMap::new();
     for (idx, port) in plan.ports.iter_enumerated() {
-        match port.kind {
-            PortKind::SiteTunnel {
-                site,
-                gateway,
-                instance,
-            } => {
-                tunnels.insert((site.index(), gateway, instance), idx);
-            }
-            PortKind::GatewayInstance { gateway, instance } => {
-                instances.insert((gateway, instance), idx);
-            }
-            PortKind::Vm | PortKind::Prober { .. } => {}
+        if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
+            tunnels.insert((site.index(), gateway, instance), idx);
+        }
+        if let Some(at) = port.kind.gateway_instance() {
+            instances.insert(at, idx);
         }
     }
     topo.gateways
@@ -141,12 +134,7 @@ pub fn global_reach_routes(topo: &Topology, plan: &Plan) -> HashMap<NicIdx, Reac
     // Each circuit's tunnels, with the instance (link) each one ends.
     let mut tunnels: HashMap<crate::topology::CircuitIdx, Vec<(usize, NicIdx)>> = HashMap::new();
     for (idx, port) in plan.ports.iter_enumerated() {
-        if let PortKind::SiteTunnel {
-            site,
-            gateway,
-            instance,
-        } = port.kind
-        {
+        if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
             if let Some(circuit) = topo.circuit_of(site, gateway) {
                 tunnels.entry(circuit).or_default().push((instance, idx));
             }

@@ -29,7 +29,7 @@
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
-use crate::plan::{Plan, PortKind};
+use crate::plan::Plan;
 use crate::policy::gateways::LearnedRoutes;
 use crate::policy::load_balancers::BackendHealth;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
@@ -401,22 +401,14 @@ impl Snapshot {
                 subnet_slot: subnet_slots[&nic.subnet],
                 vnet: nic.subnet.vnet,
                 gateway_port: nic.kind.gateway().is_some(),
-                gateway_instance: match nic.kind {
-                    PortKind::GatewayInstance { gateway, instance } => Some((gateway, instance)),
-                    _ => None,
-                },
-                circuit: match nic.kind {
-                    PortKind::SiteTunnel { site, gateway, .. } => {
-                        topology.circuit_of(site, gateway)
-                    }
-                    _ => None,
-                },
-                tunnel_instance: match nic.kind {
-                    PortKind::SiteTunnel { instance, .. } => Some(instance),
-                    _ => None,
-                },
+                gateway_instance: nic.kind.gateway_instance(),
+                circuit: nic
+                    .kind
+                    .site_tunnel()
+                    .and_then(|(site, gateway, _)| topology.circuit_of(site, gateway)),
+                tunnel_instance: nic.kind.site_tunnel().map(|(_, _, instance)| instance),
                 global_reach: reach.remove(&idx).unwrap_or_default(),
-                prober: matches!(nic.kind, PortKind::Prober { .. }),
+                prober: nic.kind.is_prober(),
                 translated_frontends: (0..)
                     .zip(&frontends)
                     .filter(|(_, fe)| {
