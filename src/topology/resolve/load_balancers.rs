@@ -25,7 +25,7 @@
 //! the file may take that name, nor anything else that namespace.
 
 use super::super::decode::{closest, NameRef, RawLoadBalancer};
-use super::{valid_netns, NameRule, Resolver};
+use super::{NameRule, Resolver};
 use crate::topology::model::*;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -368,57 +368,6 @@ impl Resolver<'_> {
             self.diags.error(r.line, &r.key, why);
         }
         found
-    }
-
-    /// Refuses a health prober's port (one per VNet with a load balancer,
-    /// see the lab plan) whose name is another port's, or whose namespace
-    /// is taken: `fabric` and `fabric_namespaces` are the gateways' ports
-    /// and namespaces.
-    pub(super) fn prober_ports(&mut self, fabric: &[String], fabric_namespaces: &[String]) {
-        let topo = &self.topo;
-        let mut names: HashSet<String> = topo
-            .nics
-            .iter()
-            .map(|n| n.name.as_str())
-            .chain(fabric.iter().map(String::as_str))
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let mut namespaces: HashSet<String> = topo
-            .nics
-            .iter()
-            .map(|n| n.netns.clone())
-            .chain(fabric_namespaces.iter().cloned())
-            .chain(topo.sites.iter().flat_map(|s| {
-                std::iter::once(s.router_netns.clone())
-                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
-            }))
-            .collect();
-        let mut errors = Vec::new();
-        for (v, vnet) in topo.vnets.iter_enumerated() {
-            let Some(lb) = topo.load_balancers.iter().find(|lb| lb.vnet == v) else {
-                continue;
-            };
-            if lb.frontends.is_empty() {
-                continue;
-            }
-            let name = prober_netns(&vnet.name);
-            if !names.insert(name.to_ascii_lowercase()) {
-                let why = format!(
-                    "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
-                );
-                errors.push((lb.line, format!("network_interfaces[{name}]"), why));
-            } else if !valid_netns(&name) || !namespaces.insert(name.clone()) {
-                let why = format!(
-                    "the health prober of VNet `{}` needs the namespace `{name}`, which is taken \
-                     or not a usable name",
-                    vnet.name
-                );
-                errors.push((lb.line, format!("load_balancers[{}]", lb.name), why));
-            }
-        }
-        for (line, key, why) in errors {
-            self.diags.error(line, &key, why);
-        }
     }
 }
 
