@@ -188,7 +188,6 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
             network_security_group: None,
             application_security_groups: vec![],
             netns: "vm1".into(),
-            role: Default::default(),
             line: 0,
         }]
         .into(),

@@ -306,7 +306,7 @@ fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
 fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
     topo.nics
         .iter_enumerated()
-        .filter(|(_, nic)| nic.subnet == subnet && nic.is_vm())
+        .filter(|(_, nic)| nic.subnet == subnet)
         .map(|(i, nic)| {
             let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
             let mut label = vec![format!("NIC {}", nic.name), join(&addresses)];

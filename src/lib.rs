@@ -9,6 +9,11 @@
 //! - [`engine`]: generic lookup structures with no Azure knowledge: a
 //!   longest-prefix-match table, a first-match 5-tuple classifier and a
 //!   bounded lock-free flow table.
+//! - [`plan`]: the lab a topology needs on the host, derived in one pure
+//!   step: every port of the fabric (the file's NICs, and the gateway
+//!   instances, site tunnels and health probers vnetd adds), the namespace
+//!   and interface of each, and every namespace; and what changes between
+//!   two plans.
 //! - [`snapshot`]: the policy compiled into engines, one immutable value
 //!   that both the packet path and the diagnostics read.
 //! - [`dataplane`]: the per-packet decision, reading a snapshot: Azure's
@@ -40,6 +45,7 @@ pub mod graph;
 pub mod host;
 pub mod import;
 pub mod net;
+pub mod plan;
 pub mod policy;
 pub mod snapshot;
 pub mod topology;

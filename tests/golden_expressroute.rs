@@ -155,7 +155,7 @@ const DC2_HOST: [u8; 4] = [172, 21, 1, 10];
 /// The tunnel a verdict delivers to, by name.
 fn delivered_to(s: &Snapshot, v: Verdict) -> String {
     match v {
-        Verdict::Deliver(n) => s.topology.nics[n].name.clone(),
+        Verdict::Deliver(n) => s.plan.ports[n].name.clone(),
         other => panic!("not delivered: {other:?}"),
     }
 }

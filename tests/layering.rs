@@ -14,7 +14,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("engine", &["net"]),
     ("host", &[]),
     ("policy", &["net", "topology"]),
-    ("snapshot", &["engine", "net", "policy", "topology"]),
+    ("plan", &["net", "topology"]),
+    ("snapshot", &["engine", "net", "plan", "policy", "topology"]),
     ("dataplane", &["engine", "net", "snapshot", "topology"]),
     (
         "diagnostics",
@@ -22,6 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "dataplane",
             "engine",
             "net",
+            "plan",
             "policy",
             "snapshot",
             "topology",
@@ -39,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "diagnostics",
             "engine",
             "host",
+            "plan",
             "policy",
             "snapshot",
             "topology",
@@ -46,7 +49,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     // `verify` asks the running lab through the control API's client,
     // never the daemon itself.
-    ("verify", &["api", "net", "topology", "host", "diagnostics"]),
+    (
+        "verify",
+        &["api", "net", "topology", "host", "diagnostics", "plan"],
+    ),
     (
         "cli",
         &[
@@ -59,6 +65,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "graph",
             "host",
             "import",
+            "plan",
             "policy",
             "snapshot",
             "topology",
@@ -182,10 +189,14 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("threads", &[]),
     ("housekeeping", &["threads"]),
     ("hybrid", &[]),
+    ("ports", &[]),
     ("options", &["flow_log"]),
     ("plane", &["stats", "options"]),
     ("flow_log", &["root", "threads"]),
-    ("apply", &["root", "plane", "stats", "options", "hybrid"]),
+    (
+        "apply",
+        &["root", "plane", "ports", "stats", "options", "hybrid"],
+    ),
     ("worker", &["root", "flow_log", "stats", "threads"]),
     ("lb", &["root", "plane", "threads"]),
     ("report", &["root", "stats", "lb"]),

@@ -532,7 +532,7 @@ fn a_backend_added_or_removed_by_apply_respreads_only_new_flows() {
     let three_text = with_web3();
     let three_topology = parse_str("ha-nva.yaml", &three_text).unwrap().topology;
     let three = Snapshot::compile_after(three_topology, 2, &two);
-    let name = |s: &Snapshot, n: NicIdx| s.topology.nics[n].name.clone();
+    let name = |s: &Snapshot, n: NicIdx| s.plan.ports[n].name.clone();
     // An apply adds web3: every established connection stays where it was
     // (by name: the apply may renumber NICs)...
     for &(sport, backend) in &placed {

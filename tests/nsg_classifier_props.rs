@@ -316,7 +316,6 @@ fn hand_built_topology() -> Topology {
         network_security_group: nsg.map(NsgIdx::new),
         application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
         netns: name.into(),
-        role: Default::default(),
         line: 0,
     };
     let peering = |vnet: usize, remote: usize| Peering {

@@ -26,9 +26,10 @@ fn every_config_file_is_valid() {
 }
 
 use std::net::IpAddr;
+use vnetd::plan::{Plan, PortKind};
 use vnetd::topology::{
     parse_str, BackendPool, Frontend, LbProtocol, LbRule, LoadBalancer, LoadDistribution, NicIdx,
-    NicRole, Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
+    Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
 };
 
 fn ip(text: &str) -> IpAddr {
@@ -148,14 +149,16 @@ fn the_ilb_lab_parses_to_the_expected_model() {
     );
 
     // Six NICs of the file, then the hub's prober; the spokes have none.
-    assert_eq!(topo.nics.len(), 7);
-    assert_eq!(topo.nics.iter().filter(|n| n.is_vm()).count(), 6);
-    let prober = &topo.nics[NicIdx::new(6)];
+    let plan = Plan::derive(&topo);
+    assert_eq!(topo.nics.len(), 6);
+    assert_eq!(plan.ports.len(), 7);
+    assert_eq!(plan.ports.iter().filter(|n| n.is_vm()).count(), 6);
+    let prober = &plan.ports[NicIdx::new(6)];
     assert_eq!(prober.name, "probe-hub");
     assert_eq!(prober.netns, "probe-hub");
     assert_eq!(
-        prober.role,
-        NicRole::Prober {
+        prober.kind,
+        PortKind::Prober {
             vnet: VnetIdx::new(0)
         }
     );
@@ -265,11 +268,12 @@ load_balancers:
 
     // One prober per VNet with a load balancer, in VNet order, in the
     // subnet of the VNet's first frontend.
-    let probers: Vec<(&str, SubnetRef, &NicRole)> = topo
-        .nics
+    let plan = Plan::derive(&topo);
+    let probers: Vec<(&str, SubnetRef, &PortKind)> = plan
+        .ports
         .iter()
         .filter(|n| !n.is_vm())
-        .map(|n| (n.name.as_str(), n.subnet, &n.role))
+        .map(|n| (n.name.as_str(), n.subnet, &n.kind))
         .collect();
     assert_eq!(
         probers,
@@ -277,14 +281,14 @@ load_balancers:
             (
                 "probe-hub",
                 subnet(0, 1),
-                &NicRole::Prober {
+                &PortKind::Prober {
                     vnet: VnetIdx::new(0)
                 }
             ),
             (
                 "probe-other",
                 subnet(1, 0),
-                &NicRole::Prober {
+                &PortKind::Prober {
                     vnet: VnetIdx::new(1)
                 }
             ),

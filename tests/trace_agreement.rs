@@ -171,12 +171,7 @@ fn traces_agree_with_next_hop_and_flow_verify() {
         let learned = expected_learned(&topology);
         let snap = Snapshot::compile_learned(topology, learned, 0);
         let t = &snap.topology;
-        let vms: Vec<NicIdx> = t
-            .nics
-            .iter_enumerated()
-            .filter(|(_, n)| n.is_vm())
-            .map(|(i, _)| i)
-            .collect();
+        let vms: Vec<NicIdx> = t.nics.keys().collect();
         for &src in &vms {
             for &dst_nic in &vms {
                 if src == dst_nic {

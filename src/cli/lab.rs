@@ -86,8 +86,9 @@ pub(super) fn run_lab(
     ])
     .map_err(|e| Failure::refused(format!("cannot watch signals: {e}")))?;
     let topo = loaded.topology;
-    let summary: Vec<String> = topo
-        .nics
+    let plan = crate::plan::Plan::derive(&topo);
+    let summary: Vec<String> = plan
+        .ports
         .iter()
         .map(|n| {
             let ips: Vec<String> = n
@@ -98,7 +99,7 @@ pub(super) fn run_lab(
             format!("  {:<12} netns {:<12} {}", n.name, n.netns, ips.join(", "))
         })
         .collect();
-    let first = topo.nics.first().map(|n| n.netns.clone());
+    let first = plan.ports.first().map(|n| n.netns.clone());
     // A routing daemon that is not installed is named with its package
     // before anything is built.
     let missing = crate::daemon::hybrid::missing_routing(&topo, &options.programs);

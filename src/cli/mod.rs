@@ -152,8 +152,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Netns { nic, config } => {
             let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
             let t = &loaded.topology;
-            match t.nic_by_name(&nic) {
-                Some(i) => say(&format!("{}\n", t.nics[i].netns)),
+            let plan = crate::plan::Plan::derive(t);
+            match plan.port_by_name(&nic) {
+                Some(i) => say(&format!("{}\n", plan.ports[i].netns)),
                 None => Err(Failure::refused(format!(
                     "no NIC named `{nic}` in {}",
                     t.source
@@ -377,7 +378,7 @@ fn summary(path: &Path, t: &topology::Topology) -> String {
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
-        t.nics.iter().filter(|n| n.is_vm()).count(),
+        t.nics.len(),
         t.route_tables.len(),
         t.nsgs.len(),
         if t.is_hybrid() {

@@ -3,10 +3,11 @@
 //! hands out and takes back. It may use the daemon, its plane, options and
 //! counters.
 
-use super::plane::namespace_spec;
+use super::ports::namespace_spec;
 use super::{Daemon, Plane, Port, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
 use crate::host::{netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
+use crate::plan::Plan;
 use crate::policy::gateways::LearnedRoutes;
 use crate::snapshot::Snapshot;
 use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
@@ -102,7 +103,8 @@ impl Daemon {
         let loaded =
             crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let topology = loaded.topology;
-        if topology.nics.len() > MAX_NICS as usize {
+        let plan = Plan::derive(&topology);
+        if plan.ports.len() > MAX_NICS as usize {
             return Err(ApplyError::Host(anyhow::anyhow!(
                 "a lab holds at most {MAX_NICS} NICs"
             )));
@@ -130,10 +132,13 @@ impl Daemon {
             state.hybrid = super::hybrid::Hybrid::build_sites(&topology)
                 .map_err(|e| ApplyError::Host(e.context("rebuilding the on-premises sites")))?;
         }
+        // Which ports come, go or stay, by name: a port that stays keeps its
+        // slot (its counters and flows) unless its plumbing changed.
+        let diff = old.snapshot.plan.diff(&plan);
         let old_ports: HashMap<&str, (NicIdx, &Arc<Port>)> = old
             .snapshot
-            .topology
-            .nics
+            .plan
+            .ports
             .iter_enumerated()
             .zip(&old.ports)
             .map(|((i, n), p)| (n.name.as_str(), (i, p)))
@@ -146,19 +151,19 @@ impl Daemon {
         // Decide each NIC's fate before touching the host.
         let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
         let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
-        for nic in &topology.nics {
+        for nic in &plan.ports {
             let spec = namespace_spec(&topology, nic, self.workers);
             // A site's tunnels died with the router they were in.
             let rebuilt = hybrid_changed && spec.existing_namespace;
             let reuse = old_ports
                 .get(nic.name.as_str())
-                .filter(|_| !rebuilt)
+                .filter(|_| diff.kept.contains(&nic.name) && !rebuilt)
                 .filter(|(_, p)| same_plumbing(&p.spec, &spec));
             keep.push(reuse.map(|(_, p)| (*p).clone()));
             specs.push(spec);
         }
-        let kept: Vec<&str> = topology
-            .nics
+        let kept: Vec<&str> = plan
+            .ports
             .iter()
             .zip(&keep)
             .filter(|(_, k)| k.is_some())
@@ -166,8 +171,8 @@ impl Daemon {
             .collect();
         let leaving: Vec<(&str, &Arc<Port>)> = old
             .snapshot
-            .topology
-            .nics
+            .plan
+            .ports
             .iter()
             .zip(&old.ports)
             .filter(|(n, _)| !kept.contains(&n.name.as_str()))
@@ -219,7 +224,7 @@ impl Daemon {
                 match state.lab.add(spec) {
                     Ok(plumbed) => built[i] = Some(plumbed.take_queues()),
                     Err(e) => {
-                        let nic = &topology.nics[i].name;
+                        let nic = &plan.ports[i].name;
                         let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
                         return Err(ApplyError::Host(
                             e.context(format!("plumbing NIC {nic}{undo}")),
@@ -237,8 +242,8 @@ impl Daemon {
             }
         }
         let mut ports = TiVec::with_capacity(specs.len());
-        for ((nic, spec), (k, queues)) in topology
-            .nics
+        for ((nic, spec), (k, queues)) in plan
+            .ports
             .iter()
             .zip(specs)
             .zip(keep.into_iter().zip(built))
@@ -250,10 +255,10 @@ impl Daemon {
             let id = state.slots.take().expect("slots counted above");
             let serial = state.next_serial;
             state.next_serial = state.next_serial.wrapping_add(1);
-            if old_ports.contains_key(nic.name.as_str()) {
-                summary.replumbed.push(nic.name.clone());
-            } else {
+            if diff.added.contains(&nic.name) {
                 summary.added.push(nic.name.clone());
+            } else {
+                summary.replumbed.push(nic.name.clone());
             }
             ports.push(Arc::new(Port {
                 id,
@@ -264,11 +269,11 @@ impl Daemon {
         }
         // IP forwarding of a kept NIC changed: the guest follows it (a new
         // namespace got it at build).
-        for (nic, port) in topology.nics.iter().zip(&ports) {
+        for (nic, port) in plan.ports.iter().zip(&ports) {
             let before = old_ports
                 .get(nic.name.as_str())
                 .filter(|(_, p)| Arc::ptr_eq(p, port))
-                .map(|(i, _)| old.snapshot.topology.nics[*i].ip_forwarding);
+                .map(|(i, _)| old.snapshot.plan.ports[*i].ip_forwarding);
             if before.is_some_and(|b| b != nic.ip_forwarding) {
                 if let Err(e) = netlink::set_namespace_forwarding(
                     &port.spec.name,

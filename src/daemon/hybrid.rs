@@ -55,12 +55,13 @@ use crate::host::routing::{
     BgpNeighbor, BgpRouter, BgpRouterSpec, ProcessExit, ProcessStatus, ProgramSearch, Suite,
 };
 use crate::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
+use crate::plan::PortKind;
 use crate::policy::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
 };
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, Diagnostic, GatewayIdx, GatewayType, NicRole, Severity, Site,
-    SiteIdx, Topology, MICROSOFT_EDGE_ASN,
+    BgpSpeaker, ConnectionPeer, Diagnostic, GatewayIdx, GatewayType, Severity, Site, SiteIdx,
+    Topology, MICROSOFT_EDGE_ASN,
 };
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
@@ -595,16 +596,16 @@ impl Hybrid {
 
     fn plumb_tunnels(&self, topo: &Topology) -> Result<()> {
         let mut static_routes: Vec<(String, Ipv4Net, Vec<String>)> = Vec::new();
-        for nic in &topo.nics {
-            let NicRole::SiteTunnel {
+        for nic in &crate::plan::Plan::derive(topo).ports {
+            let PortKind::SiteTunnel {
                 site,
                 gateway,
                 instance,
-                interface,
-            } = &nic.role
+            } = &nic.kind
             else {
                 continue;
             };
+            let interface = &nic.interface;
             let gw = &topo.gateways[*gateway];
             let router = &topo.sites[*site].router_netns;
             let Some(peer) = gw.instances.get(*instance).copied() else {

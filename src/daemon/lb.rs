@@ -2,7 +2,7 @@
 //! Azure runs it:
 //!
 //! - Probes come from 168.63.129.16: each runs inside the prober namespace
-//!   of the load balancer's VNet (the NIC of role `Prober`), which owns
+//!   of the load balancer's VNet (the prober port of the lab plan), which owns
 //!   that address, so a backend's NSG sees them as Azure's
 //!   (`AzureLoadBalancer`).
 //! - Every backend NIC of every rule's pool is probed by the rule's probe,
@@ -28,6 +28,13 @@
 //! waiting for an answer that never comes.
 //!
 //! It may use the daemon, its plane and the threads' supervision.
+
+mod status;
+mod targets;
+
+pub use status::rfc3339;
+use targets::primary_ipv4;
+pub use targets::{health_for, probe_targets, TargetSpec};
 
 use super::plane::Plane;
 use super::threads::{self, Faults, ThreadKind, ThreadPanics};
@@ -70,112 +77,6 @@ pub fn probe_timeout(interval: Duration) -> Duration {
         .saturating_sub(TIMEOUT_MARGIN)
         .max(bound / 2)
         .max(Duration::from_millis(10))
-}
-
-/// One probe of one backend: what to check, from where, how often.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetSpec {
-    pub target: ProbeTarget,
-    /// The namespace of the VNet's prober.
-    pub namespace: String,
-    /// The backend's primary IPv4 address and the probe's port.
-    pub address: SocketAddr,
-    pub kind: ProbeKind,
-    pub interval: Duration,
-    /// Consecutive failures that mark the backend down (and successes that
-    /// bring it back), at least 1.
-    pub threshold: u32,
-}
-
-impl TargetSpec {
-    /// The check this target's probe runs.
-    pub fn health_probe(&self) -> HealthProbe {
-        HealthProbe {
-            namespace: self.namespace.clone(),
-            target: self.address,
-            kind: self.kind.clone(),
-            timeout: probe_timeout(self.interval),
-        }
-    }
-}
-
-/// The namespace of the health prober of `lb`'s VNet, if the snapshot
-/// has one.
-fn prober_namespace<'s>(snapshot: &'s Snapshot, lb: &LoadBalancer) -> Option<&'s str> {
-    let prober = snapshot.prober(lb.vnet)?;
-    Some(snapshot.topology.nics[prober].netns.as_str())
-}
-
-/// The NIC's primary IPv4 address: what its probes connect to.
-fn primary_ipv4(nic: &Nic) -> Option<IpAddr> {
-    backend_address(nic, Ipv4Addr::UNSPECIFIED.into())
-}
-
-/// Every probe target of `snapshot`: for each load balancer, each rule with
-/// a probe, each NIC of the rule's pool with an IPv4 address, once, in
-/// order. A load balancer whose VNet has no prober is not probed (its
-/// backends stay up).
-pub fn probe_targets(snapshot: &Snapshot) -> Vec<TargetSpec> {
-    let topology = &snapshot.topology;
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for lb in &topology.load_balancers {
-        let Some(namespace) = prober_namespace(snapshot, lb) else {
-            continue;
-        };
-        for rule in &lb.rules {
-            let Some(probe) = rule.probe.and_then(|p| lb.probes.get(p)) else {
-                continue;
-            };
-            let Some(pool) = lb.pools.get(rule.pool) else {
-                continue;
-            };
-            for &nic in &pool.nics {
-                let Some(nic) = topology.nics.get(nic) else {
-                    continue;
-                };
-                let Some(address) = primary_ipv4(nic) else {
-                    continue;
-                };
-                let target = ProbeTarget {
-                    load_balancer: lb.name.clone(),
-                    probe: probe.name.clone(),
-                    nic: nic.name.clone(),
-                };
-                if !seen.insert(target.clone()) {
-                    continue;
-                }
-                let path = || probe.request_path.clone().unwrap_or_else(|| "/".into());
-                out.push(TargetSpec {
-                    target,
-                    namespace: namespace.to_owned(),
-                    address: SocketAddr::new(address, probe.port),
-                    kind: match probe.protocol {
-                        ProbeProtocol::Tcp => ProbeKind::Tcp,
-                        ProbeProtocol::Http => ProbeKind::Http { path: path() },
-                        ProbeProtocol::Https => ProbeKind::Https { path: path() },
-                    },
-                    interval: Duration::from_secs(u64::from(probe.interval_secs.max(1))),
-                    threshold: probe.threshold.max(1),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The down backends of `health` that `snapshot` still probes: what a
-/// snapshot of that topology may carry.
-pub fn health_for(snapshot: &Snapshot, health: &BackendHealth) -> BackendHealth {
-    let targets: BTreeSet<ProbeTarget> = probe_targets(snapshot)
-        .into_iter()
-        .map(|t| t.target)
-        .collect();
-    let mut out = BackendHealth::default();
-    for down in health.down().filter(|t| targets.contains(*t)) {
-        out.set(down.clone(), false);
-    }
-    out
 }
 
 /// What the probes found about one backend.
@@ -395,124 +296,6 @@ impl Prober {
     }
 }
 
-/// `since` as RFC 3339 in UTC, to the second.
-pub fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
-impl Daemon {
-    /// Every backend probed now, with what its probes found.
-    pub fn lb_backends(&self) -> Vec<(ProbeTarget, BackendState)> {
-        self.probes.states()
-    }
-
-    /// Flows the load balancer `lb` placed on each of its backend NICs, by
-    /// NIC name (0 for a backend with none): the live pins its frontends
-    /// hold in the flow table (one per flow, whichever way it was reached).
-    pub fn lb_flow_counts(&self, lb: &str) -> BTreeMap<String, u64> {
-        let plane = self.plane();
-        let snapshot = &plane.snapshot;
-        let topology = &snapshot.topology;
-        let mut counts = BTreeMap::new();
-        let Some(l) = topology.load_balancers.position(|l| l.name == lb) else {
-            return counts;
-        };
-        let owners: Vec<u32> = snapshot
-            .frontends
-            .iter()
-            .filter(|fe| fe.load_balancer == l)
-            .map(|fe| (&*plane).frontend_owner(fe.stable_id))
-            .collect();
-        let members: Vec<NicIdx> = topology.load_balancers[l]
-            .pools
-            .iter()
-            .flat_map(|p| p.nics.iter().copied())
-            .collect();
-        for &nic in &members {
-            counts.insert(topology.nics[nic].name.clone(), 0);
-        }
-        self.flows.for_each(self.now_ms(), |key, value| {
-            if !is_pin(key) || !owners.contains(&key.nic) {
-                return;
-            }
-            let Some(backend) = plane.nic_of_port(PortId::new(value.verdict_tag)) else {
-                return;
-            };
-            // Two frontends may share an owner number: count only this
-            // load balancer's backends.
-            if members.contains(&backend) {
-                *counts
-                    .entry(topology.nics[backend].name.clone())
-                    .or_insert(0) += 1;
-            }
-        });
-        counts
-    }
-
-    /// `vnetd lb show`: each backend of each rule's pool with its probe's
-    /// verdict and its flows; a refusal naming the load balancers there
-    /// are when `lb` is not one of them.
-    pub fn lb_status(&self, lb: &str) -> Result<LoadBalancerStatus, QueryError> {
-        let snapshot = self.snapshot();
-        let topology = &snapshot.topology;
-        let balancer = &topology.load_balancers[find_load_balancer(&snapshot, lb)?];
-        let states: BTreeMap<ProbeTarget, BackendState> = self.lb_backends().into_iter().collect();
-        let flows = self.lb_flow_counts(lb);
-        let mut backends = Vec::new();
-        for rule in &balancer.rules {
-            let Some(pool) = balancer.pools.get(rule.pool) else {
-                continue;
-            };
-            let frontend = balancer.frontends.get(rule.frontend).map(|f| f.address);
-            let probe = rule.probe.and_then(|p| balancer.probes.get(p));
-            for &idx in &pool.nics {
-                let Some(nic) = topology.nics.get(idx) else {
-                    continue;
-                };
-                let state = probe.and_then(|p| {
-                    states.get(&ProbeTarget {
-                        load_balancer: balancer.name.clone(),
-                        probe: p.name.clone(),
-                        nic: nic.name.clone(),
-                    })
-                });
-                let up = state.is_none_or(|s| s.up);
-                backends.push(BackendStatus {
-                    rule: rule.name.clone(),
-                    pool: pool.name.clone(),
-                    nic: nic.name.clone(),
-                    ip_address: frontend
-                        .map_or_else(|| primary_ipv4(nic), |f| backend_address(nic, f))
-                        .map(|a| a.to_string())
-                        .unwrap_or_default(),
-                    probe: probe.map(|p| ProbeRef {
-                        name: p.name.clone(),
-                        protocol: <&str>::from(p.protocol).to_string(),
-                        port: p.port,
-                    }),
-                    state: if up { "Up" } else { "Down" }.to_string(),
-                    since: state.map(|s| rfc3339(s.since)),
-                    reason: state.filter(|s| !s.up).and_then(|s| s.last_reason.clone()),
-                    flows: flows.get(&nic.name).copied().unwrap_or(0),
-                });
-            }
-        }
-        Ok(LoadBalancerStatus {
-            load_balancer: balancer.name.clone(),
-            backends,
-        })
-    }
-}
-
 /// Starts the prober thread of a daemon: it reads `plane` and calls
 /// `publish` with the down backends whenever they change. A panic is
 /// caught and counted in `panics`, and the same prober runs again.
@@ -541,13 +324,13 @@ pub(super) fn start_prober(
 mod tests {
     use super::*;
     use crate::topology::{
-        prober_netns, BackendPool, Frontend, IpConfiguration, LbProtocol, LbRule, LoadDistribution,
-        NicRole, Probe, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
+        BackendPool, Frontend, LbProtocol, LbRule, LoadDistribution, Probe, SubnetIdx, SubnetRef,
+        Topology, VnetIdx,
     };
     use std::collections::HashMap;
 
     /// VNet `app` (10.0.0.0/16, subnet web 10.0.1.0/24) with NICs web1..webN
-    /// at 10.0.1.4.., the prober, and load balancer `ilb` with one probe
+    /// at 10.0.1.4.. and load balancer `ilb` with one probe
     /// `health` (TCP 80) used by rules `http` and `again` over pool `web`
     /// and by no one else, and rule `bare` without a probe.
     fn topology(backends: usize, interval_secs: u32, threshold: u32) -> Topology {
@@ -569,20 +352,6 @@ mod tests {
             vnet,
             subnet: SubnetIdx::new(0),
         };
-        topology.nics.push(Nic {
-            name: prober_netns("app"),
-            subnet,
-            ip_configurations: vec![IpConfiguration {
-                name: "probe".into(),
-                address: PROBE_SOURCE.into(),
-            }],
-            ip_forwarding: false,
-            network_security_group: None,
-            application_security_groups: Vec::new(),
-            netns: prober_netns("app"),
-            role: NicRole::Prober { vnet },
-            line: 0,
-        });
         let rule = |name: &str, probe: Option<usize>| LbRule {
             name: name.into(),
             frontend: 0,
@@ -671,9 +440,9 @@ mod tests {
 
     #[test]
     fn a_vnet_without_a_prober_is_not_probed() {
-        let mut t = topology(2, 5, 2);
-        t.nics.pop();
-        assert!(probe_targets(&Snapshot::compile(t, 1)).is_empty());
+        let mut snap = Snapshot::compile(topology(2, 5, 2), 1);
+        snap.probers = snap.probers.iter().map(|_| None).collect();
+        assert!(probe_targets(&snap).is_empty());
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod lb;
 pub mod metrics;
 pub mod options;
 pub mod plane;
+pub mod ports;
 pub mod report;
 pub mod serve;
 pub mod stats;
@@ -48,7 +49,8 @@ pub mod worker;
 pub use apply::{ApplyError, ApplySummary};
 pub use hybrid::RoutingDaemon;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
-pub use plane::{namespace_names, namespace_spec, Plane, Port, PortConntrack};
+pub use plane::{namespace_names, Plane, Port, PortConntrack};
+pub use ports::namespace_spec;
 pub use stats::PortId;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
@@ -104,8 +106,9 @@ impl Daemon {
     /// is removed again.
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
+        let plan = crate::plan::Plan::derive(&topology);
         anyhow::ensure!(
-            topology.nics.len() <= MAX_NICS as usize,
+            plan.ports.len() <= MAX_NICS as usize,
             "a lab holds at most {MAX_NICS} NICs"
         );
         // Before any namespace: a daemon that cannot start would only be
@@ -115,10 +118,10 @@ impl Daemon {
             let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
             anyhow::bail!("{}", lines.join("\n"));
         }
-        let specs: Vec<NamespaceSpec> = topology
-            .nics
+        let specs: Vec<NamespaceSpec> = plan
+            .ports
             .iter()
-            .map(|nic| namespace_spec(&topology, nic, workers))
+            .map(|port| namespace_spec(&topology, port, workers))
             .collect();
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
@@ -137,7 +140,7 @@ impl Daemon {
             }));
         }
         let used = ports.len() as u32;
-        let nic_count = topology.nics.len();
+        let nic_count = plan.ports.len();
         let plane = Arc::new(ArcSwap::from_pointee(Plane {
             snapshot: Arc::new(Snapshot::compile(topology, 1)),
             ports,

@@ -24,8 +24,8 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
     let plane = daemon.plane();
     let nics = plane
         .snapshot
-        .topology
-        .nics
+        .plan
+        .ports
         .iter()
         .filter_map(|n| Some((n.name.clone(), daemon.nic_stats(&n.name)?)))
         .collect();
@@ -115,7 +115,7 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
         let Some(nic) = plane.nic_of_port(PortId::new(flow.port)) else {
             return;
         };
-        let name = &snap.topology.nics[nic].name;
+        let name = &snap.plan.ports[nic].name;
         if only.is_some_and(|o| o != name) {
             return;
         }

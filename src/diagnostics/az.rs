@@ -79,7 +79,7 @@ fn route_row(snap: &Snapshot, route: &EffectiveRoute, disable_bgp: bool) -> Rout
 }
 
 pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
-    subnet_routes(snap, snap.topology.nics[nic].subnet)
+    subnet_routes(snap, snap.plan.ports[nic].subnet)
 }
 
 /// The effective routes of any subnet, GatewaySubnet included (Azure
@@ -270,7 +270,7 @@ pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
             NsgLevel::Subnet => Association {
                 subnet: Some(ResourceId {
                     id: {
-                        let at = topo.nics[nic].subnet;
+                        let at = snap.plan.ports[nic].subnet;
                         ids::subnet_id(&topo.vnets[at.vnet].name, &topo.subnet(at).name)
                     },
                 }),
@@ -279,7 +279,7 @@ pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
             NsgLevel::Nic => Association {
                 subnet: None,
                 network_interface: Some(ResourceId {
-                    id: ids::nic_id(&topo.nics[nic].name),
+                    id: ids::nic_id(&snap.plan.ports[nic].name),
                 }),
             },
         };

@@ -83,7 +83,7 @@ impl std::error::Error for QueryError {}
 /// The NIC named `name`, or a refusal that lists the NICs there are.
 pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, QueryError> {
     snap.nic_by_name(name).ok_or_else(|| {
-        let known: Vec<&str> = snap.topology.nics.iter().map(|n| n.name.as_str()).collect();
+        let known: Vec<&str> = snap.plan.ports.iter().map(|n| n.name.as_str()).collect();
         QueryError::refused(format!(
             "no NIC named `{name}` in {} (NICs: {})",
             snap.topology.source,
@@ -186,11 +186,10 @@ pub fn trace_query(
         let (site, host) = t.site_host(name)?;
         Some((site, host, t.sites[site].hosts[host].address))
     };
-    let vm = |name: &str| snap.nic_by_name(name).filter(|n| t.nics[*n].is_vm());
+    let vm = |name: &str| t.nic_by_name(name);
     let endpoints = || {
         t.nics
             .iter()
-            .filter(|n| n.is_vm())
             .map(|n| n.name.as_str())
             .chain(
                 t.sites

@@ -65,8 +65,8 @@ pub(super) fn render_routes(
             routes(snap, idx),
             format!(
                 "NIC {} (subnet {})",
-                topo.nics[idx].name,
-                topo.subnet_path(topo.nics[idx].subnet)
+                snap.plan.ports[idx].name,
+                topo.subnet_path(snap.plan.ports[idx].subnet)
             ),
         ),
         RoutesOf::Subnet(subnet) => (
@@ -155,7 +155,7 @@ fn load_balancer_behind(
     dst: IpAddr,
 ) -> Option<String> {
     use crate::dataplane::{route_step, HopTo};
-    let src = snap.topology.nics[nic]
+    let src = snap.plan.ports[nic]
         .ip_configurations
         .iter()
         .map(|c| c.address)
@@ -194,7 +194,7 @@ fn load_balancer_behind(
             .iter()
             .map(|b| {
                 let state = if rule.is_healthy(b.nic) { "up" } else { "down" };
-                format!("{} {} ({state})", snap.topology.nics[b.nic].name, b.address)
+                format!("{} {} ({state})", snap.plan.ports[b.nic].name, b.address)
             })
             .collect();
         let protocol: &str = r.protocol.into();
@@ -220,8 +220,8 @@ pub(super) fn render_flow_verify(
     let mut out = String::new();
     let idx = find_nic(snap, nic)?;
     let local = query.local.ip();
-    if !snap.topology.nics[idx].owns(local) {
-        let own: Vec<String> = snap.topology.nics[idx]
+    if !snap.plan.ports[idx].owns(local) {
+        let own: Vec<String> = snap.plan.ports[idx]
             .ip_configurations
             .iter()
             .map(|c| c.address.to_string())

@@ -30,7 +30,7 @@ use crate::dataplane::{
 use crate::net::PacketKey;
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx, NicRole, Topology};
+use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx};
 use etherparse::PacketBuilder;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -148,20 +148,14 @@ pub struct LoadBalancerStep {
 }
 
 /// The names of a topology's endpoints as the trace prints them.
-fn nic_name(t: &Topology, nic: NicIdx) -> String {
-    t.nics[nic].name.clone()
+fn nic_name(snap: &Snapshot, nic: NicIdx) -> String {
+    snap.plan.ports[nic].name.clone()
 }
 
 /// What a receiving port stands for in a path: a NIC of the file by its
 /// name, a gateway's port by the gateway's name.
-fn path_name(t: &Topology, nic: NicIdx) -> Option<String> {
-    match &t.nics[nic].role {
-        NicRole::Vm => Some(t.nics[nic].name.clone()),
-        NicRole::GatewayInstance { gateway, .. } | NicRole::SiteTunnel { gateway, .. } => {
-            Some(t.gateways[*gateway].name.clone())
-        }
-        NicRole::Prober { .. } => None,
-    }
+fn path_name(snap: &Snapshot, nic: NicIdx) -> Option<String> {
+    snap.plan.ports[nic].resource_name(&snap.topology)
 }
 
 /// The NSG rules a packet meets at `nic` in `direction`, one per NSG, up
@@ -255,13 +249,12 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr)
                     t.sites[site].hosts[host].name, query.to
                 )));
             }
-            let tunnels: Vec<NicIdx> = t
-                .nics
+            let tunnels: Vec<NicIdx> = snap
+                .plan
+                .ports
                 .iter_enumerated()
-                .filter_map(|(i, n)| match n.role {
-                    NicRole::SiteTunnel { site: s, .. } if s == site => Some(i),
-                    _ => None,
-                })
+                .filter(|(_, n)| n.kind.site_tunnel().is_some_and(|(s, _, _)| s == site))
+                .map(|(i, _)| i)
                 .collect();
             // The site's router sends what Global Reach carries into its
             // circuit; anything else into its first tunnel.
@@ -288,7 +281,7 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     let (entry, src) = start(snap, query)?;
     let mut answer = Trace {
         from: match query.from {
-            Endpoint::Nic(nic) => nic_name(t, nic),
+            Endpoint::Nic(nic) => nic_name(snap, nic),
             Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
         },
         source: src.to_string(),
@@ -308,14 +301,14 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         return Ok(answer);
     };
     if let Endpoint::SiteHost { .. } = query.from {
-        answer.path.extend(path_name(t, ingress));
+        answer.path.extend(path_name(snap, ingress));
     }
     let mut packet = build_packet(src, query.to, query.protocol, query.port.unwrap_or(0));
     let mut left: Vec<NicIdx> = Vec::new();
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
-            answer.at = Some(nic_name(t, ingress));
+            answer.at = Some(nic_name(snap, ingress));
             return Ok(answer);
         }
         left.push(ingress);
@@ -325,7 +318,7 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         let received = match verdict {
             Verdict::Drop { reason, at, .. } => {
                 answer.reason = Some(reason.as_str().to_string());
-                answer.at = Some(nic_name(t, at));
+                answer.at = Some(nic_name(snap, at));
                 answer.rule = hop
                     .outbound
                     .iter()
@@ -349,10 +342,10 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         answer.hops.push(hop);
         if snap.nics[received].owns(dst) {
             answer.verdict = Access::Allow.as_str().to_string();
-            answer.delivered_to = Some(nic_name(t, received));
+            answer.delivered_to = Some(nic_name(snap, received));
             return Ok(answer);
         }
-        if let NicRole::SiteTunnel { site, .. } = t.nics[received].role {
+        if let Some((site, _, _)) = snap.plan.ports[received].kind.site_tunnel() {
             let s = &t.sites[site];
             if s.hosts.iter().any(|h| h.address == dst)
                 || s.address_space.iter().any(|n| n.contains(&dst))
@@ -361,7 +354,7 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
                 answer.delivered_to = Some(format!("site {}", s.name));
             } else {
                 answer.reason = Some(SITE_UNREACHABLE.to_string());
-                answer.at = Some(nic_name(t, received));
+                answer.at = Some(nic_name(snap, received));
             }
             return Ok(answer);
         }
@@ -369,7 +362,7 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         ingress = received;
     }
     answer.reason = Some(ROUTING_LOOP.to_string());
-    answer.at = Some(nic_name(t, ingress));
+    answer.at = Some(nic_name(snap, ingress));
     Ok(answer)
 }
 
@@ -383,7 +376,7 @@ fn hop_details(
     path: &mut Vec<String>,
 ) -> TraceHop {
     let t = &snap.topology;
-    let sender = &t.nics[ingress];
+    let sender = &snap.plan.ports[ingress];
     let key = view.key;
     let mut hop = TraceHop {
         nic: sender.name.clone(),
@@ -434,10 +427,7 @@ fn hop_details(
         }
     }
     // A site's packets enter the fabric at the gateway their tunnel ends at.
-    let entry_gateway = match sender.role {
-        NicRole::SiteTunnel { gateway, .. } => Some(gateway),
-        _ => None,
-    };
+    let entry_gateway = sender.kind.site_tunnel().map(|(_, gateway, _)| gateway);
     hop.gateway = route_gateway
         .or(entry_gateway)
         .map(|g| t.gateways[g].name.clone());
@@ -469,7 +459,7 @@ fn hop_details(
                 name: lb.name.clone(),
                 frontend: lb.frontends[fe.frontend].name.clone(),
                 rule: rule.map(|r| lb.rules[fe.rules[r].rule].name.clone()),
-                backend: chosen.ok().map(|b| nic_name(t, b.backend)),
+                backend: chosen.ok().map(|b| nic_name(snap, b.backend)),
             });
             path.push(lb.name.clone());
         }
@@ -499,12 +489,12 @@ fn hop_details(
                 .find(|p| p.vnet == from_vnet && p.remote == to_vnet)
                 .map(|p| p.name.clone());
         }
-        hop.to = Some(nic_name(t, receiver));
+        hop.to = Some(nic_name(snap, receiver));
         let received_key = translated.unwrap_or(key);
         hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
         // A receiver that refused the packet was not crossed.
         let delivered = verdict.egress().is_some();
-        if let Some(name) = path_name(t, receiver).filter(|_| delivered) {
+        if let Some(name) = path_name(snap, receiver).filter(|_| delivered) {
             if path.last() != Some(&name) {
                 path.push(name);
             }

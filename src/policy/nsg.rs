@@ -77,16 +77,14 @@ impl NsgLevel {
 
 /// The NSGs a packet meets at `nic`, in evaluation order: inbound, the
 /// subnet's then the NIC's; outbound, the NIC's then the subnet's. Levels
-/// without an NSG are left out, so an empty chain allows everything.
+/// without an NSG are left out, so an empty chain allows everything. The
+/// ports vnetd adds after the file's NICs (gateway instances, site tunnels,
+/// health probers) are not VMs and have none: Azure does not support NSGs
+/// on GatewaySubnet.
 pub fn nsg_chain(topo: &Topology, nic: NicIdx, direction: Direction) -> Vec<(NsgLevel, NsgIdx)> {
     let Some(n) = topo.nics.get(nic) else {
         return Vec::new();
     };
-    // A gateway's ports are not VMs: no NSG applies to them (Azure does not
-    // support NSGs on GatewaySubnet).
-    if !n.is_vm() {
-        return Vec::new();
-    }
     let subnet_nsg = topo
         .vnets
         .get(n.subnet.vnet)
@@ -350,7 +348,6 @@ pub(crate) mod tests {
             network_security_group: nsg.map(NsgIdx::new),
             application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
             netns: name.into(),
-            role: Default::default(),
             line: 0,
         }
     }

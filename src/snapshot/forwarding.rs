@@ -14,6 +14,7 @@
 //!   VNet.
 
 use super::load_balancers::FrontendIdx;
+use crate::plan::Plan;
 use crate::policy::routes::EffectiveRoute;
 use crate::topology::{NextHopType, NicIdx, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
@@ -53,9 +54,9 @@ pub struct Forwarding {
 }
 
 impl Forwarding {
-    pub fn build(topo: &Topology) -> Forwarding {
+    pub fn build(topo: &Topology, plan: &Plan) -> Forwarding {
         let mut holders = FxHashMap::default();
-        for (idx, nic) in topo.nics.iter_enumerated() {
+        for (idx, nic) in plan.ports.iter_enumerated() {
             for c in &nic.ip_configurations {
                 holders.insert((nic.subnet.vnet, c.address), Holder::Nic(idx));
             }

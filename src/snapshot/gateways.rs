@@ -12,8 +12,9 @@
 //! circuit's site goes straight into one of that circuit's tunnels.
 
 use crate::engine::lpm::Lpm;
+use crate::plan::Plan;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
-use crate::topology::{GatewayIdx, NicIdx, NicRole, SubnetRef, TiVec, Topology, VnetIdx};
+use crate::topology::{GatewayIdx, NicIdx, SubnetRef, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,23 +57,19 @@ impl GatewayTables {
 }
 
 /// Compiles every gateway of `topo`.
-pub fn compile(topo: &Topology, learned: &LearnedRoutes) -> TiVec<GatewayIdx, GatewayTables> {
+pub fn compile(
+    topo: &Topology,
+    plan: &Plan,
+    learned: &LearnedRoutes,
+) -> TiVec<GatewayIdx, GatewayTables> {
     let mut tunnels: HashMap<(usize, GatewayIdx, usize), NicIdx> = HashMap::new();
     let mut instances: HashMap<(GatewayIdx, usize), NicIdx> = HashMap::new();
-    for (idx, nic) in topo.nics.iter_enumerated() {
-        match &nic.role {
-            NicRole::SiteTunnel {
-                site,
-                gateway,
-                instance,
-                ..
-            } => {
-                tunnels.insert((site.index(), *gateway, *instance), idx);
-            }
-            NicRole::GatewayInstance { gateway, instance } => {
-                instances.insert((*gateway, *instance), idx);
-            }
-            NicRole::Vm | NicRole::Prober { .. } => {}
+    for (idx, port) in plan.ports.iter_enumerated() {
+        if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
+            tunnels.insert((site.index(), gateway, instance), idx);
+        }
+        if let Some(at) = port.kind.gateway_instance() {
+            instances.insert(at, idx);
         }
     }
     topo.gateways
@@ -129,21 +126,15 @@ pub type CircuitTunnels = Box<[(usize, NicIdx)]>;
 pub type ReachRoutes = Box<[(IpNet, CircuitTunnels)]>;
 
 /// The Global Reach routes of every circuit tunnel that has any.
-pub fn global_reach_routes(topo: &Topology) -> HashMap<NicIdx, ReachRoutes> {
+pub fn global_reach_routes(topo: &Topology, plan: &Plan) -> HashMap<NicIdx, ReachRoutes> {
     let mut out = HashMap::new();
     if topo.global_reach.is_empty() {
         return out;
     }
     // Each circuit's tunnels, with the instance (link) each one ends.
     let mut tunnels: HashMap<crate::topology::CircuitIdx, Vec<(usize, NicIdx)>> = HashMap::new();
-    for (idx, nic) in topo.nics.iter_enumerated() {
-        if let NicRole::SiteTunnel {
-            site,
-            gateway,
-            instance,
-            ..
-        } = nic.role
-        {
+    for (idx, port) in plan.ports.iter_enumerated() {
+        if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
             if let Some(circuit) = topo.circuit_of(site, gateway) {
                 tunnels.entry(circuit).or_default().push((instance, idx));
             }

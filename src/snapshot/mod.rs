@@ -29,14 +29,15 @@
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
+use crate::plan::Plan;
 use crate::policy::gateways::LearnedRoutes;
 use crate::policy::load_balancers::BackendHealth;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
-    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NicIdx, NicRole, NsgIdx, SubnetRef, TiVec,
-    Topology, VnetIdx,
+    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NicIdx, NsgIdx, SubnetRef, TiVec, Topology,
+    VnetIdx,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -188,11 +189,15 @@ pub struct NsgVerdict {
 #[derive(Debug)]
 pub struct Snapshot {
     pub topology: Topology,
+    /// The ports the topology is realised with: [`Snapshot::nics`] and every
+    /// other per-port table are indexed like `plan.ports`.
+    pub plan: Plan,
     /// Counts the snapshots a daemon has published; 0 for a one-off.
     pub generation: u64,
     pub subnets: Vec<SubnetTables>,
     subnet_slots: HashMap<SubnetRef, usize>,
-    /// Indexed like `topology.nics`.
+    /// Indexed like `plan.ports` (the file's NICs first, like
+    /// `topology.nics`).
     pub nics: TiVec<NicIdx, NicTables>,
     pub forwarding: Forwarding,
     /// The names behind [`NsgStage::rule_ids`], shared with the snapshots
@@ -312,7 +317,8 @@ impl Snapshot {
         previous: Option<&Snapshot>,
     ) -> Snapshot {
         let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
-        let forwarding = Forwarding::build(&topology);
+        let plan = Plan::derive(&topology);
+        let forwarding = Forwarding::build(&topology, &plan);
         let mut subnets = Vec::new();
         let mut subnet_slots = HashMap::new();
         for subnet in topology.subnet_refs() {
@@ -341,9 +347,9 @@ impl Snapshot {
             generation,
             previous.map(|p| (&p.topology, p.frontends.as_slice())),
         );
-        let mut reach = gateways::global_reach_routes(&topology);
-        let mut nics = TiVec::with_capacity(topology.nics.len());
-        for (idx, nic) in topology.nics.iter_enumerated() {
+        let mut reach = gateways::global_reach_routes(&topology, &plan);
+        let mut nics = TiVec::with_capacity(plan.ports.len());
+        for (idx, nic) in plan.ports.iter_enumerated() {
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
                 nsg_chain(&topology, idx, direction)
                     .into_iter()
@@ -394,24 +400,15 @@ impl Snapshot {
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
                 vnet: nic.subnet.vnet,
-                gateway_port: matches!(
-                    nic.role,
-                    NicRole::GatewayInstance { .. } | NicRole::SiteTunnel { .. }
-                ),
-                gateway_instance: match nic.role {
-                    NicRole::GatewayInstance { gateway, instance } => Some((gateway, instance)),
-                    _ => None,
-                },
-                circuit: match nic.role {
-                    NicRole::SiteTunnel { site, gateway, .. } => topology.circuit_of(site, gateway),
-                    _ => None,
-                },
-                tunnel_instance: match nic.role {
-                    NicRole::SiteTunnel { instance, .. } => Some(instance),
-                    _ => None,
-                },
+                gateway_port: nic.kind.gateway().is_some(),
+                gateway_instance: nic.kind.gateway_instance(),
+                circuit: nic
+                    .kind
+                    .site_tunnel()
+                    .and_then(|(site, gateway, _)| topology.circuit_of(site, gateway)),
+                tunnel_instance: nic.kind.site_tunnel().map(|(_, _, instance)| instance),
                 global_reach: reach.remove(&idx).unwrap_or_default(),
-                prober: matches!(nic.role, NicRole::Prober { .. }),
+                prober: nic.kind.is_prober(),
                 translated_frontends: (0..)
                     .zip(&frontends)
                     .filter(|(_, fe)| {
@@ -452,16 +449,12 @@ impl Snapshot {
                 outbound,
             });
         }
-        let gateways = gateways::compile(&topology, &learned);
-        let mut probers: TiVec<VnetIdx, Option<NicIdx>> =
-            topology.vnets.keys().map(|_| None).collect();
-        for (idx, nic) in topology.nics.iter_enumerated() {
-            if let NicRole::Prober { vnet } = nic.role {
-                probers[vnet] = Some(idx);
-            }
-        }
+        let gateways = gateways::compile(&topology, &plan, &learned);
+        let probers: TiVec<VnetIdx, Option<NicIdx>> =
+            topology.vnets.keys().map(|v| plan.prober(v)).collect();
         Snapshot {
             topology,
+            plan,
             generation,
             subnets,
             subnet_slots,
@@ -476,8 +469,9 @@ impl Snapshot {
         }
     }
 
+    /// The port named `name`: a NIC of the file or a port vnetd adds.
     pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
-        self.topology.nic_by_name(name)
+        self.plan.port_by_name(name)
     }
 
     /// The compiled frontend `frontend`.

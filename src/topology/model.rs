@@ -14,6 +14,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 pub use typed_index_collections::{TiSlice, TiVec};
 
+mod expectations;
+mod load_balancers;
+pub use expectations::*;
+pub use load_balancers::*;
+
 /// Declares an index newtype: a position in one kind of vector, which
 /// cannot be passed where another kind's index is expected.
 macro_rules! index_type {
@@ -179,7 +184,7 @@ pub struct Peering {
     pub line: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpConfiguration {
     pub name: String,
     pub address: IpAddr,
@@ -198,48 +203,10 @@ pub struct Nic {
     pub application_security_groups: Vec<AsgIdx>,
     /// Name of the network namespace that stands for this VM.
     pub netns: String,
-    /// What the NIC stands for: a VM of the file, or a port of the fabric
-    /// that vnetd adds for a gateway.
-    pub role: NicRole,
     pub line: usize,
 }
 
-/// What a NIC of the resolved topology stands for. Gateways need ports of
-/// their own in the fabric; they are NICs of a kind, added after the
-/// file's NICs, with no NSG and IP forwarding on.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum NicRole {
-    /// A NIC of the topology file.
-    #[default]
-    Vm,
-    /// Instance `instance` of a gateway: it owns the instance's address in
-    /// GatewaySubnet, and its namespace runs the gateway's BGP speaker.
-    GatewayInstance {
-        gateway: GatewayIdx,
-        instance: usize,
-    },
-    /// The tunnel from an on-premises site's router to one gateway
-    /// instance: a TUN `interface` in the router's namespace. What the site
-    /// sends into it enters the fabric at the gateway.
-    SiteTunnel {
-        site: SiteIdx,
-        gateway: GatewayIdx,
-        instance: usize,
-        interface: String,
-    },
-    /// The platform's health prober of a VNet with load balancers: it owns
-    /// 168.63.129.16, and its namespace opens the probes' real TCP and HTTP
-    /// connections to the backends. Replies to 168.63.129.16 from the VNet
-    /// end here, consumed by the fabric.
-    Prober { vnet: VnetIdx },
-}
-
 impl Nic {
-    /// True for a NIC of the topology file (not a gateway's port).
-    pub fn is_vm(&self) -> bool {
-        self.role == NicRole::Vm
-    }
-
     /// True when `ip` is one of this NIC's own addresses.
     pub fn owns(&self, ip: IpAddr) -> bool {
         self.ip_configurations.iter().any(|c| c.address == ip)
@@ -741,180 +708,4 @@ impl Topology {
             .iter()
             .filter(move |c| c.gateway == gateway)
     }
-}
-
-/// The transport a health probe speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
-pub enum ProbeProtocol {
-    /// Healthy when the TCP handshake completes.
-    Tcp,
-    /// Healthy when a GET of `request_path` answers 200.
-    Http,
-    /// As Http, over TLS (certificates are not checked, as in Azure).
-    Https,
-}
-
-/// A load balancer's health probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    pub name: String,
-    pub protocol: ProbeProtocol,
-    pub port: u16,
-    /// For Http and Https: the path requested (starts with `/`).
-    pub request_path: Option<String>,
-    /// Seconds between probes of one backend (5 or more; 15 by default).
-    pub interval_secs: u32,
-    /// Consecutive failures that mark a backend down, and successes that
-    /// bring it back (`probe_threshold`, or the older `number_of_probes`).
-    pub threshold: u32,
-    pub line: usize,
-}
-
-/// The protocols a load-balancing rule carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
-pub enum LbProtocol {
-    Tcp,
-    Udp,
-    /// HA ports (with ports 0): every TCP and UDP flow, and ICMP.
-    All,
-}
-
-/// How a rule spreads new flows over its backends (`load_distribution`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, strum::IntoStaticStr)]
-pub enum LoadDistribution {
-    /// The 5-tuple: source and destination address and port, protocol.
-    #[default]
-    Default,
-    /// The 2-tuple: source and destination address.
-    #[strum(serialize = "SourceIP")]
-    SourceIp,
-    /// The 3-tuple: source and destination address, protocol.
-    #[strum(serialize = "SourceIPProtocol")]
-    SourceIpProtocol,
-}
-
-/// A private frontend address of an internal load balancer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frontend {
-    pub name: String,
-    pub subnet: SubnetRef,
-    pub address: IpAddr,
-    pub line: usize,
-}
-
-/// A backend address pool: NICs of the load balancer's VNet (their
-/// primary address of the frontend's family receives the flows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendPool {
-    pub name: String,
-    pub nics: Vec<NicIdx>,
-    pub line: usize,
-}
-
-/// A load-balancing rule: frontend address, protocol and port to a pool's
-/// backend port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LbRule {
-    pub name: String,
-    /// Index into [`LoadBalancer::frontends`].
-    pub frontend: usize,
-    /// Index into [`LoadBalancer::pools`].
-    pub pool: usize,
-    /// Index into [`LoadBalancer::probes`]; without one every backend is
-    /// taken as healthy.
-    pub probe: Option<usize>,
-    pub protocol: LbProtocol,
-    /// 0 with HA ports.
-    pub frontend_port: u16,
-    /// 0 with HA ports (the destination port is kept).
-    pub backend_port: u16,
-    pub distribution: LoadDistribution,
-    /// Direct server return: the backend receives the frontend address.
-    pub floating_ip: bool,
-    pub idle_timeout_minutes: u32,
-    pub line: usize,
-}
-
-impl LbRule {
-    /// True for an HA-ports rule (protocol All, ports 0).
-    pub fn ha_ports(&self) -> bool {
-        self.protocol == LbProtocol::All
-    }
-}
-
-/// An internal Standard load balancer. Its frontends, pools and rules all
-/// sit in one VNet, as Azure requires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadBalancer {
-    pub name: String,
-    pub vnet: VnetIdx,
-    pub frontends: Vec<Frontend>,
-    pub pools: Vec<BackendPool>,
-    pub probes: Vec<Probe>,
-    pub rules: Vec<LbRule>,
-    pub line: usize,
-}
-
-/// The source of every health probe: Azure's host virtual IP (service tag
-/// `AzureLoadBalancer`).
-pub const PROBE_SOURCE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
-
-/// The namespace of a VNet's health prober.
-pub fn prober_netns(vnet: &str) -> String {
-    format!("probe-{vnet}")
-}
-
-/// Where an expectation's packets start: a NIC of the file, or a host
-/// behind an on-premises site's router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Nic(NicIdx),
-    SiteHost { site: SiteIdx, host: usize },
-}
-
-/// A hop an expectation's path must cross.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Waypoint {
-    Nic(NicIdx),
-    Gateway(GatewayIdx),
-    LoadBalancer(LoadBalancerIdx),
-}
-
-/// The protocols an expectation can test with a real packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
-pub enum ExpectedProtocol {
-    Tcp,
-    Udp,
-    Icmp,
-}
-
-impl ExpectedProtocol {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-/// vnetd's own: a statement about the network that `vnetd check` tests on
-/// the compiled tables and `vnetd verify` with real packets ("spoke1
-/// reaches spoke2 on 443 only through the NVA", "telnet is blocked").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expectation {
-    pub name: String,
-    pub from: Endpoint,
-    /// The destination address (a name written in `to` stands for its
-    /// primary address).
-    pub to: IpAddr,
-    /// `to` as written: an address, or a NIC or host name.
-    pub to_written: String,
-    pub protocol: ExpectedProtocol,
-    /// The destination port (TCP and UDP only).
-    pub port: Option<u16>,
-    pub result: Access,
-    /// Hops the path must cross, in any order.
-    pub via: Vec<Waypoint>,
-    /// The drop reason a Deny must have (a name as `vnetd stats` prints it),
-    /// with its line; checked by the expectations' evaluator, which knows
-    /// the reasons.
-    pub reason: Option<(String, usize)>,
-    pub line: usize,
 }

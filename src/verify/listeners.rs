@@ -65,7 +65,7 @@ pub fn servers_of(
     port: u16,
 ) -> Vec<ListenAt> {
     let mut out = Vec::new();
-    for nic in topology.nics.iter().filter(|n| n.is_vm() && n.owns(to)) {
+    for nic in topology.nics.iter().filter(|n| n.owns(to)) {
         out.push(ListenAt {
             netns: nic.netns.clone(),
             bind: SocketAddr::new(to, port),

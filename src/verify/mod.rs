@@ -108,11 +108,11 @@ pub struct Verified {
 /// lab's: each must be there under the same name, in the same namespace.
 pub fn same_namespaces(file: &Topology, running: &Topology) -> Result<(), VerifyError> {
     let mut missing = Vec::new();
-    for nic in file.nics.iter().filter(|n| n.is_vm()) {
+    for nic in &file.nics {
         let found = running
             .nics
             .iter()
-            .any(|r| r.is_vm() && r.name == nic.name && r.netns == nic.netns);
+            .any(|r| r.name == nic.name && r.netns == nic.netns);
         if !found {
             missing.push(format!("NIC {} (namespace {})", nic.name, nic.netns));
         }

@@ -20,7 +20,8 @@
 //! it.
 
 use crate::api::{FlowReport, StatsReport};
-use crate::topology::{ExpectedProtocol, LoadBalancerIdx, NicIdx, NicRole, Topology};
+use crate::plan::Plan;
+use crate::topology::{ExpectedProtocol, LoadBalancerIdx, NicIdx, Topology};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
@@ -110,17 +111,10 @@ pub fn probe_records(
     out
 }
 
-/// The name a NIC of the running topology has as a hop: its own, or its
+/// The name a port of the running lab's plan has as a hop: its own, or its
 /// gateway's for a gateway port or a site tunnel; none for a prober.
-pub fn hop_name(topology: &Topology, nic: NicIdx) -> Option<String> {
-    let n = &topology.nics[nic];
-    match &n.role {
-        NicRole::Vm => Some(n.name.clone()),
-        NicRole::GatewayInstance { gateway, .. } | NicRole::SiteTunnel { gateway, .. } => {
-            Some(topology.gateways[*gateway].name.clone())
-        }
-        NicRole::Prober { .. } => None,
-    }
+pub fn hop_name(topology: &Topology, plan: &Plan, nic: NicIdx) -> Option<String> {
+    plan.ports[nic].resource_name(topology)
 }
 
 /// The load balancer one of whose frontends has `address`.
@@ -145,9 +139,10 @@ fn balancers_of(topology: &Topology, nic: NicIdx) -> Vec<usize> {
 /// The hops a probe from `source` (a name: left out) to `to` crossed, in
 /// path order as far as the records tell it (see the module doc).
 pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAddr) -> Vec<String> {
+    let plan = Plan::derive(topology);
     let mut recorded: Vec<NicIdx> = records
         .iter()
-        .filter_map(|r| topology.nic_by_name(&r.nic))
+        .filter_map(|r| plan.port_by_name(&r.nic))
         .collect();
     recorded.sort();
     recorded.dedup();
@@ -173,7 +168,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
     // where the flow entered the fabric (a NIC that sent it and did not
     // receive it: a site's tunnel) when the source is not a NIC.
     let sent_only = |nic: &NicIdx| {
-        let name = &topology.nics[*nic].name;
+        let name = &plan.ports[*nic].name;
         let sent = records
             .iter()
             .any(|r| &r.nic == name && r.direction == "Outbound");
@@ -183,13 +178,13 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
         sent && !received
     };
     let mut order: Vec<NicIdx> = Vec::new();
-    let mut current = topology
-        .nic_by_name(source)
+    let mut current = plan
+        .port_by_name(source)
         .filter(|n| recorded.contains(n))
         .or_else(|| recorded.iter().copied().find(sent_only));
     while let Some(nic) = current {
         order.push(nic);
-        let name = &topology.nics[nic].name;
+        let name = &plan.ports[nic].name;
         let Some(out) = records
             .iter()
             .find(|r| &r.nic == name && r.direction == "Outbound")
@@ -206,7 +201,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
         current = recorded.iter().copied().find(|candidate| {
             !order.contains(candidate)
                 && next.iter().any(|a| {
-                    topology.nics[*candidate].owns(*a)
+                    plan.ports[*candidate].owns(*a)
                         || balancer_at(topology, *a)
                             .is_some_and(|lb| balancers_of(topology, *candidate).contains(&lb))
                 })
@@ -229,7 +224,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
                 }
             }
         }
-        if let Some(name) = hop_name(topology, nic) {
+        if let Some(name) = hop_name(topology, &plan, nic) {
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -279,9 +274,10 @@ pub fn drop_of(
         )
     })?;
     let (reason, nic, _) = *best;
-    let at = topology
-        .nic_by_name(nic)
-        .and_then(|i| hop_name(topology, i))
+    let plan = Plan::derive(topology);
+    let at = plan
+        .port_by_name(nic)
+        .and_then(|i| hop_name(topology, &plan, i))
         .unwrap_or_else(|| nic.to_string());
     Some((reason.to_string(), at))
 }

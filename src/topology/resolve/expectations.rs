@@ -85,7 +85,7 @@ impl Resolver<'_> {
         self.topo
             .nics
             .iter()
-            .position(|n| n.is_vm() && n.name == name)
+            .position(|n| n.name == name)
             .map(NicIdx::from)
     }
 
@@ -97,12 +97,7 @@ impl Resolver<'_> {
     /// The did-you-mean ending for `name` among the file's NICs and
     /// on-premises hosts.
     fn endpoint_hint(&self, name: &str) -> String {
-        let nics = self
-            .topo
-            .nics
-            .iter()
-            .filter(|n| n.is_vm())
-            .map(|n| n.name.as_str());
+        let nics = self.topo.nics.iter().map(|n| n.name.as_str());
         let hosts = self
             .topo
             .sites
@@ -174,12 +169,7 @@ impl Resolver<'_> {
         {
             return None;
         }
-        let nics = self
-            .topo
-            .nics
-            .iter()
-            .filter(|n| n.is_vm())
-            .map(|n| n.name.as_str());
+        let nics = self.topo.nics.iter().map(|n| n.name.as_str());
         let gateways = self.topo.gateways.iter().map(|g| g.name.as_str());
         let lbs = self.topo.load_balancers.iter().map(|l| l.name.as_str());
         let known: Vec<&str> = nics.chain(gateways).chain(lbs).collect();

@@ -20,12 +20,12 @@
 //! checked while decoding.
 //!
 //! Azure probes backends from 168.63.129.16. Each VNet with a load balancer
-//! gets one port of the fabric that stands for that prober, added after the
-//! gateways' ports: a NIC named and namespaced [`prober_netns`] of the VNet,
-//! owning 168.63.129.16, in the subnet of the VNet's first frontend.
+//! gets one port of the fabric that stands for that prober (the lab plan
+//! adds it), named and namespaced [`prober_netns`] of the VNet: no NIC of
+//! the file may take that name, nor anything else that namespace.
 
 use super::super::decode::{closest, NameRef, RawLoadBalancer};
-use super::{valid_netns, NameRule, Resolver};
+use super::{NameRule, Resolver};
 use crate::topology::model::*;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -108,7 +108,7 @@ impl Resolver<'_> {
     /// gateway instances'.
     fn address_holders(&self) -> AddressHolders {
         let mut holders = AddressHolders::new();
-        for nic in self.topo.nics.iter().filter(|n| n.is_vm()) {
+        for nic in self.topo.nics.iter() {
             for c in &nic.ip_configurations {
                 holders
                     .entry((nic.subnet.vnet, c.address))
@@ -264,10 +264,10 @@ impl Resolver<'_> {
     /// The file's NIC named by `r`; gateway and prober ports are not
     /// backends.
     fn backend_nic(&mut self, r: &NameRef) -> Option<NicIdx> {
-        if let Some(nic) = self.topo.nics.position(|n| n.is_vm() && n.name == r.name) {
+        if let Some(nic) = self.topo.nics.position(|n| n.name == r.name) {
             return Some(nic);
         }
-        let vms = self.topo.nics.iter().filter(|n| n.is_vm());
+        let vms = self.topo.nics.iter();
         let hint = suggestion(&r.name, vms.map(|n| n.name.as_str()));
         let why = format!("no network interface named `{}` in this file{hint}", r.name);
         self.diags.error(r.line, &r.key, why);
@@ -368,68 +368,6 @@ impl Resolver<'_> {
             self.diags.error(r.line, &r.key, why);
         }
         found
-    }
-
-    /// Adds a health prober's port for each VNet with a load balancer,
-    /// after every other port, in VNet order.
-    pub(super) fn prober_ports(&mut self) {
-        let topo = &self.topo;
-        let mut names: HashSet<String> = topo
-            .nics
-            .iter()
-            .map(|n| n.name.to_ascii_lowercase())
-            .collect();
-        let mut namespaces: HashSet<String> = topo
-            .nics
-            .iter()
-            .map(|n| n.netns.clone())
-            .chain(topo.sites.iter().flat_map(|s| {
-                std::iter::once(s.router_netns.clone())
-                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
-            }))
-            .collect();
-        let mut errors = Vec::new();
-        let mut ports = Vec::new();
-        for (v, vnet) in topo.vnets.iter_enumerated() {
-            let Some(lb) = topo.load_balancers.iter().find(|lb| lb.vnet == v) else {
-                continue;
-            };
-            let Some(first) = lb.frontends.first() else {
-                continue;
-            };
-            let name = prober_netns(&vnet.name);
-            if !names.insert(name.to_ascii_lowercase()) {
-                let why = format!(
-                    "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
-                );
-                errors.push((lb.line, format!("network_interfaces[{name}]"), why));
-            } else if !valid_netns(&name) || !namespaces.insert(name.clone()) {
-                let why = format!(
-                    "the health prober of VNet `{}` needs the namespace `{name}`, which is taken \
-                     or not a usable name",
-                    vnet.name
-                );
-                errors.push((lb.line, format!("load_balancers[{}]", lb.name), why));
-            }
-            ports.push(Nic {
-                name: name.clone(),
-                subnet: first.subnet,
-                ip_configurations: vec![IpConfiguration {
-                    name: "ipconfig1".into(),
-                    address: IpAddr::V4(PROBE_SOURCE),
-                }],
-                ip_forwarding: false,
-                network_security_group: None,
-                application_security_groups: Vec::new(),
-                netns: name,
-                role: NicRole::Prober { vnet: v },
-                line: lb.line,
-            });
-        }
-        for (line, key, why) in errors {
-            self.diags.error(line, &key, why);
-        }
-        self.topo.nics.extend(ports);
     }
 }
 

@@ -1,0 +1,127 @@
+//! Bringing up a port of the lab plan on the host, one function per kind of
+//! port: the namespace (or, for a site tunnel, the existing router
+//! namespace) its TUN is in, with the addresses, routes and forwarding the
+//! kind needs. Every port's TUN has one queue per worker and does not block.
+//! A port goes with its namespace; a site's tunnels go with the site's
+//! router (see `hybrid`).
+
+use crate::host::NamespaceSpec;
+use crate::plan::{Port, PortKind};
+use crate::topology::Topology;
+use ipnet::{IpNet, Ipv4Net};
+
+/// The namespace and TUN of `port`, with `queues` queues.
+pub fn namespace_spec(topology: &Topology, port: &Port, queues: usize) -> NamespaceSpec {
+    let mut spec = match port.kind {
+        PortKind::Vm => vm(topology, port),
+        PortKind::GatewayInstance { .. } => gateway_instance(topology, port),
+        PortKind::SiteTunnel { .. } => site_tunnel(port),
+        PortKind::Prober { .. } => prober(port),
+    };
+    spec.queues = queues;
+    spec.nonblocking = true;
+    spec
+}
+
+/// A VM's namespace: its addresses with the prefix length of the subnet
+/// they sit in, and the subnet's gateway (x.x.x.1, and the IPv6
+/// equivalent) as default route. An NVA's guest OS must forward too; the
+/// namespace of a NIC with IP forwarding stands for such a guest.
+fn vm(topology: &Topology, port: &Port) -> NamespaceSpec {
+    let subnet = topology.subnet(port.subnet);
+    let addresses: Vec<IpNet> = port
+        .ip_configurations
+        .iter()
+        .filter_map(|c| {
+            let prefix = subnet
+                .address_prefixes
+                .iter()
+                .find(|p| p.contains(&c.address))?;
+            IpNet::new(c.address, prefix.prefix_len()).ok()
+        })
+        .collect();
+    let mut spec = NamespaceSpec::new(port.netns.clone());
+    spec.addresses = addresses;
+    spec.gateways = spec.first_host_gateways();
+    spec.forwarding = port.ip_forwarding;
+    spec
+}
+
+/// A gateway instance's namespace is a VM's in GatewaySubnet, forwarding:
+/// it holds the instance's address and runs the gateway's BGP speaker.
+fn gateway_instance(topology: &Topology, port: &Port) -> NamespaceSpec {
+    vm(topology, port)
+}
+
+/// A site's tunnel is a TUN of its own name in the router's namespace,
+/// which the site builds (see `hybrid`), without addresses here.
+fn site_tunnel(port: &Port) -> NamespaceSpec {
+    let mut spec = NamespaceSpec::interface_in(port.netns.clone(), port.interface.clone());
+    spec.forwarding = true;
+    spec
+}
+
+/// A VNet's health prober owns its address (168.63.129.16) alone, as a
+/// /32 that is in no subnet, and sends everything out of its TUN with no
+/// gateway address: the fabric takes its probes to the backends of its
+/// VNet.
+fn prober(port: &Port) -> NamespaceSpec {
+    let mut spec = NamespaceSpec::new(port.netns.clone());
+    spec.addresses = port
+        .ip_configurations
+        .iter()
+        .map(|c| IpNet::from(c.address))
+        .collect();
+    spec.device_routes = vec![IpNet::V4(Ipv4Net::default())];
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PORT_INTERFACE;
+    use crate::topology::{IpConfiguration, SubnetIdx, SubnetRef, VnetIdx, PROBE_SOURCE};
+
+    #[test]
+    fn the_plan_names_the_tun_as_the_host_does() {
+        assert_eq!(PORT_INTERFACE, crate::host::INTERFACE_NAME);
+    }
+
+    #[test]
+    fn a_prober_owns_its_address_alone_and_routes_everything_out_of_its_tun() {
+        let prober = Port {
+            kind: PortKind::Prober {
+                vnet: VnetIdx::new(0),
+            },
+            name: "probe-hub".into(),
+            subnet: SubnetRef {
+                vnet: VnetIdx::new(0),
+                subnet: SubnetIdx::new(0),
+            },
+            ip_configurations: vec![IpConfiguration {
+                name: "probe".into(),
+                address: PROBE_SOURCE.into(),
+            }],
+            ip_forwarding: false,
+            network_security_group: None,
+            application_security_groups: Vec::new(),
+            netns: "probe-hub".into(),
+            interface: PORT_INTERFACE.into(),
+            line: 0,
+        };
+        let spec = namespace_spec(&Topology::default(), &prober, 2);
+        assert_eq!(spec.name, "probe-hub");
+        assert_eq!(spec.interface, "eth0");
+        assert_eq!(
+            spec.addresses,
+            vec!["168.63.129.16/32".parse::<IpNet>().unwrap()]
+        );
+        assert!(spec.gateways.is_empty());
+        assert_eq!(
+            spec.device_routes,
+            vec!["0.0.0.0/0".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!((spec.queues, spec.nonblocking), (2, true));
+        assert!(!spec.forwarding);
+    }
+}

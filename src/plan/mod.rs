@@ -1,0 +1,201 @@
+//! The lab plan: what vnetd realises for a resolved topology. The topology
+//! holds what the file says; the plan derives from it, in one pure step,
+//! every port of the fabric (the file's VM NICs, and the ports vnetd adds:
+//! gateway instances, site tunnels, health probers), the namespace and
+//! interface each port lives in, and every namespace of the lab.
+//!
+//! The snapshot compiles from the plan's ports and the daemon realises the
+//! plan (one namespace or TUN per port); `apply` compares two plans to know
+//! which ports come, go or stay. Each kind of port is one module of
+//! [`ports`]: its identity, its names and the order it takes.
+
+use crate::topology::{
+    AsgIdx, GatewayIdx, IpConfiguration, NicIdx, NsgIdx, SiteIdx, SubnetRef, TiVec, Topology,
+    VnetIdx,
+};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+pub mod diff;
+pub mod ports;
+
+pub use diff::PlanDiff;
+
+/// A port is indexed like the NIC it stands for: the file's NICs come
+/// first, so a file NIC's [`NicIdx`] is its port's index too.
+pub type PortIdx = NicIdx;
+
+/// The interface a port's TUN has inside a namespace of its own.
+pub const PORT_INTERFACE: &str = "eth0";
+
+/// What a port of the fabric stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortKind {
+    /// A NIC of the topology file: a VM's namespace.
+    Vm,
+    /// Instance `instance` of a gateway: it owns the instance's address in
+    /// GatewaySubnet, and its namespace runs the gateway's BGP speaker.
+    GatewayInstance {
+        gateway: GatewayIdx,
+        instance: usize,
+    },
+    /// The tunnel from an on-premises site's router to one gateway
+    /// instance: a TUN in the router's namespace. What the site sends into
+    /// it enters the fabric at the gateway.
+    SiteTunnel {
+        site: SiteIdx,
+        gateway: GatewayIdx,
+        instance: usize,
+    },
+    /// The platform's health prober of a VNet with load balancers: it owns
+    /// 168.63.129.16, and its namespace opens the probes' real TCP and HTTP
+    /// connections to the backends.
+    Prober { vnet: VnetIdx },
+}
+
+impl PortKind {
+    /// The kind's name, as the plan lists it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PortKind::Vm => ports::vm::KIND,
+            PortKind::GatewayInstance { .. } => ports::gateway_instance::KIND,
+            PortKind::SiteTunnel { .. } => ports::site_tunnel::KIND,
+            PortKind::Prober { .. } => ports::prober::KIND,
+        }
+    }
+
+    /// Gateway and instance of a gateway instance's port.
+    pub fn gateway_instance(&self) -> Option<(GatewayIdx, usize)> {
+        match *self {
+            PortKind::GatewayInstance { gateway, instance } => Some((gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// Site, gateway and gateway instance of a site tunnel.
+    pub fn site_tunnel(&self) -> Option<(SiteIdx, GatewayIdx, usize)> {
+        match *self {
+            PortKind::SiteTunnel {
+                site,
+                gateway,
+                instance,
+            } => Some((site, gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// True for a VNet's health prober.
+    pub fn is_prober(&self) -> bool {
+        matches!(self, PortKind::Prober { .. })
+    }
+
+    /// The gateway a gateway instance or a site tunnel belongs to.
+    pub fn gateway(&self) -> Option<GatewayIdx> {
+        match *self {
+            PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
+                Some(gateway)
+            }
+            PortKind::Vm | PortKind::Prober { .. } => None,
+        }
+    }
+}
+
+/// One port of the fabric: a TUN device whose packets the fabric decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub kind: PortKind,
+    /// Unique among ports: it names the port's counters and flows.
+    pub name: String,
+    pub subnet: SubnetRef,
+    /// The first configuration is the primary one.
+    pub ip_configurations: Vec<IpConfiguration>,
+    /// Azure's `enableIPForwarding`; false means the source/destination check.
+    pub ip_forwarding: bool,
+    pub network_security_group: Option<NsgIdx>,
+    pub application_security_groups: Vec<AsgIdx>,
+    /// The network namespace the port's TUN is in.
+    pub netns: String,
+    /// The TUN's name inside `netns`.
+    pub interface: String,
+    /// The line of the file the port comes from.
+    pub line: usize,
+}
+
+impl Port {
+    /// True for a NIC of the topology file.
+    pub fn is_vm(&self) -> bool {
+        self.kind == PortKind::Vm
+    }
+
+    /// True when `ip` is one of this port's own addresses.
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.ip_configurations.iter().any(|c| c.address == ip)
+    }
+
+    /// The name of the file's resource a packet at this port is reported
+    /// against: the NIC itself, or the gateway a gateway's port belongs to.
+    /// Probers stand for nothing of the file.
+    pub fn resource_name(&self, topology: &Topology) -> Option<String> {
+        match self.kind {
+            PortKind::Vm => Some(self.name.clone()),
+            PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
+                Some(topology.gateways[gateway].name.clone())
+            }
+            PortKind::Prober { .. } => None,
+        }
+    }
+}
+
+/// Every port and namespace a topology needs on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The file's NICs first (same indices), then gateway instances, site
+    /// tunnels and health probers.
+    pub ports: TiVec<PortIdx, Port>,
+    /// Namespace names, each once: the ports' then the sites' routers and
+    /// hosts.
+    pub namespaces: Vec<String>,
+}
+
+impl Plan {
+    /// Derives the plan of `topology`. Pure: the same topology gives the
+    /// same plan.
+    pub fn derive(topology: &Topology) -> Plan {
+        let mut ports = TiVec::new();
+        ports::vm::derive(topology, &mut ports);
+        ports::gateway_instance::derive(topology, &mut ports);
+        ports::site_tunnel::derive(topology, &mut ports);
+        ports::prober::derive(topology, &mut ports);
+        let mut namespaces: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let sites = topology.sites.iter().flat_map(|s| {
+            std::iter::once(s.router_netns.clone()).chain(s.hosts.iter().map(|h| h.netns.clone()))
+        });
+        for name in ports.iter().map(|p: &Port| p.netns.clone()).chain(sites) {
+            if seen.insert(name.clone()) {
+                namespaces.push(name);
+            }
+        }
+        Plan { ports, namespaces }
+    }
+
+    pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {
+        self.ports.position(|p| p.name == name)
+    }
+
+    /// The health prober port of `vnet`, if it has load balancers.
+    pub fn prober(&self, vnet: VnetIdx) -> Option<PortIdx> {
+        self.ports
+            .position(|p| matches!(p.kind, PortKind::Prober { vnet: v } if v == vnet))
+    }
+
+    /// The ports of one kind, with their indices.
+    pub fn ports_of<'a>(
+        &'a self,
+        kind: &'static str,
+    ) -> impl Iterator<Item = (PortIdx, &'a Port)> + 'a {
+        self.ports
+            .iter_enumerated()
+            .filter(move |(_, p)| p.kind.name() == kind)
+    }
+}

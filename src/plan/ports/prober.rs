@@ -1,0 +1,45 @@
+//! The platform's health prober of a VNet with load balancers: a port named
+//! and namespaced `probe-<vnet>`, in the subnet of the first frontend of the
+//! VNet's first load balancer, owning 168.63.129.16 (Azure's host virtual
+//! IP, the source of every health probe). Replies to that address from the
+//! VNet end here, consumed by the fabric.
+
+use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
+use crate::topology::{prober_netns, IpConfiguration, TiVec, Topology, PROBE_SOURCE};
+use std::net::IpAddr;
+
+pub const KIND: &str = "prober";
+
+/// The port's name, which is its namespace's name too.
+pub fn name(vnet: &str) -> String {
+    prober_netns(vnet)
+}
+
+/// One port per VNet with a load balancer (that has a frontend), in VNet
+/// order.
+pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
+    for (v, vnet) in topology.vnets.iter_enumerated() {
+        let Some(lb) = topology.load_balancers.iter().find(|lb| lb.vnet == v) else {
+            continue;
+        };
+        let Some(first) = lb.frontends.first() else {
+            continue;
+        };
+        let name = name(&vnet.name);
+        ports.push(Port {
+            kind: PortKind::Prober { vnet: v },
+            name: name.clone(),
+            subnet: first.subnet,
+            ip_configurations: vec![IpConfiguration {
+                name: "ipconfig1".into(),
+                address: IpAddr::V4(PROBE_SOURCE),
+            }],
+            ip_forwarding: false,
+            network_security_group: None,
+            application_security_groups: Vec::new(),
+            netns: name,
+            interface: PORT_INTERFACE.into(),
+            line: lb.line,
+        });
+    }
+}

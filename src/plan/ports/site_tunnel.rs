@@ -1,0 +1,65 @@
+//! The tunnel from an on-premises site's router to one gateway instance: a
+//! TUN `vtiN` in the router's namespace (numbered per site, in the order
+//! the connections first name the site's gateways), named
+//! `<site>-to-<gateway>-<instance>`. What the site sends into it enters the
+//! fabric at the gateway's `GatewaySubnet`.
+
+use super::super::{Port, PortIdx, PortKind};
+use crate::topology::resolve::tunnel_name;
+use crate::topology::{ConnectionPeer, GatewayIdx, SiteIdx, TiVec, Topology};
+use std::collections::HashMap;
+
+pub const KIND: &str = "site-tunnel";
+
+/// The port's name.
+pub fn name(site: &str, gateway: &str, instance: usize) -> String {
+    tunnel_name(site, gateway, instance)
+}
+
+/// The TUN's name inside the router's namespace: the site's `n`th tunnel.
+pub fn interface(n: usize) -> String {
+    format!("vti{n}")
+}
+
+/// One port per instance of each gateway a site is connected to (by a
+/// site-to-site connection or an ExpressRoute circuit), in connection
+/// order.
+pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
+    let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
+    for c in &topology.connections {
+        let site = match c.peer {
+            ConnectionPeer::Local(l) => topology.local_gateways[l].site,
+            ConnectionPeer::Circuit(e) => topology.circuits[e].site,
+            ConnectionPeer::Gateway(_) => continue,
+        };
+        if !tunnels.contains(&(site, c.gateway)) {
+            tunnels.push((site, c.gateway));
+        }
+    }
+    let mut per_site: HashMap<SiteIdx, usize> = HashMap::new();
+    for (site, g) in tunnels {
+        let gw = &topology.gateways[g];
+        let s = &topology.sites[site];
+        for i in 0..gw.instances.len() {
+            let n = per_site.entry(site).or_default();
+            let interface = interface(*n);
+            *n += 1;
+            ports.push(Port {
+                kind: PortKind::SiteTunnel {
+                    site,
+                    gateway: g,
+                    instance: i,
+                },
+                name: name(&s.name, &gw.name, i),
+                subnet: gw.subnet,
+                ip_configurations: Vec::new(),
+                ip_forwarding: true,
+                network_security_group: None,
+                application_security_groups: Vec::new(),
+                netns: s.router_netns.clone(),
+                interface,
+                line: s.line,
+            });
+        }
+    }
+}

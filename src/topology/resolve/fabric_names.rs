@@ -1,0 +1,119 @@
+//! The names vnetd gives the ports it adds to the fabric (gateway
+//! instances, site tunnels, health probers; the lab plan derives the ports
+//! themselves): a NIC of the file may not take one, and a prober's
+//! namespace must be free.
+
+use super::hybrid::instance_netns;
+use super::{valid_netns, Resolver};
+use crate::topology::model::*;
+use std::collections::HashSet;
+
+/// The name of the port for the tunnel from `site` to instance `i` of
+/// `gateway`.
+pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
+    format!("{site}-to-{gateway}-{i}")
+}
+
+impl Resolver<'_> {
+    /// Refuses a NIC of the file named like a port vnetd adds for the
+    /// gateways (see the lab plan): one per gateway instance, named like its
+    /// namespace, and one per tunnel from a site's router to a gateway
+    /// instance. Gives the names of those ports and the namespaces of the
+    /// gateway instances, which the health probers' names must avoid too.
+    pub(super) fn gateway_ports(&mut self) -> (Vec<String>, Vec<String>) {
+        let mut names: HashSet<String> = self
+            .topo
+            .nics
+            .iter()
+            .map(|n| n.name.to_ascii_lowercase())
+            .collect();
+        let mut ports: Vec<(usize, String)> = Vec::new();
+        let mut namespaces = Vec::new();
+        for gw in &self.topo.gateways {
+            for i in 0..gw.instances.len() {
+                let name = instance_netns(&gw.name, i);
+                namespaces.push(name.clone());
+                ports.push((gw.line, name));
+            }
+        }
+        let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
+        for c in &self.topo.connections {
+            let site = match c.peer {
+                ConnectionPeer::Local(l) => self.topo.local_gateways[l].site,
+                ConnectionPeer::Circuit(e) => self.topo.circuits[e].site,
+                ConnectionPeer::Gateway(_) => continue,
+            };
+            if !tunnels.contains(&(site, c.gateway)) {
+                tunnels.push((site, c.gateway));
+            }
+        }
+        for (site, g) in tunnels {
+            let gw = &self.topo.gateways[g];
+            let s = &self.topo.sites[site];
+            for i in 0..gw.instances.len() {
+                ports.push((s.line, tunnel_name(&s.name, &gw.name, i)));
+            }
+        }
+        for (line, name) in &ports {
+            if !names.insert(name.to_ascii_lowercase()) {
+                let why = format!(
+                    "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
+                );
+                self.diags
+                    .error(*line, &format!("network_interfaces[{name}]"), why);
+            }
+        }
+        (ports.into_iter().map(|(_, n)| n).collect(), namespaces)
+    }
+
+    /// Refuses a health prober's port (one per VNet with a load balancer,
+    /// see the lab plan) whose name is another port's, or whose namespace
+    /// is taken: `fabric` and `fabric_namespaces` are the gateways' ports
+    /// and namespaces.
+    pub(super) fn prober_ports(&mut self, fabric: &[String], fabric_namespaces: &[String]) {
+        let topo = &self.topo;
+        let mut names: HashSet<String> = topo
+            .nics
+            .iter()
+            .map(|n| n.name.as_str())
+            .chain(fabric.iter().map(String::as_str))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let mut namespaces: HashSet<String> = topo
+            .nics
+            .iter()
+            .map(|n| n.netns.clone())
+            .chain(fabric_namespaces.iter().cloned())
+            .chain(topo.sites.iter().flat_map(|s| {
+                std::iter::once(s.router_netns.clone())
+                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
+            }))
+            .collect();
+        let mut errors = Vec::new();
+        for (v, vnet) in topo.vnets.iter_enumerated() {
+            let Some(lb) = topo.load_balancers.iter().find(|lb| lb.vnet == v) else {
+                continue;
+            };
+            if lb.frontends.is_empty() {
+                continue;
+            }
+            let name = prober_netns(&vnet.name);
+            if !names.insert(name.to_ascii_lowercase()) {
+                let why = format!(
+                    "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
+                );
+                errors.push((lb.line, format!("network_interfaces[{name}]"), why));
+            } else if !valid_netns(&name) || !namespaces.insert(name.clone()) {
+                let why = format!(
+                    "the health prober of VNet `{}` needs the namespace `{name}`, which is taken \
+                     or not a usable name",
+                    vnet.name
+                );
+                errors.push((lb.line, format!("load_balancers[{}]", lb.name), why));
+            }
+        }
+        for (line, key, why) in errors {
+            self.diags.error(line, &key, why);
+        }
+    }
+}
