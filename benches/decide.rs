@@ -5,8 +5,9 @@
 //! balancers. This is the work a worker does per packet between its read
 //! and its write.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
+use std::hint::black_box;
 use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::{decide, PacketView, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;

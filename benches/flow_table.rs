@@ -6,7 +6,8 @@
 //! reversed one when they are entered alone (what a reply cost before
 //! pairs).
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic};

@@ -28,7 +28,7 @@ use super::flow_log::DenySink;
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
-use crate::dataplane::coalesce::{Offer, UdpCoalescer, VIRTIO_NET_HDR_LEN};
+use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
 use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
@@ -47,16 +47,10 @@ use std::time::Instant;
 
 /// Largest packet a queue hands over: the header and a 64 KiB super-packet.
 pub const BUFFER_LEN: usize = VNET_HDR_LEN + 65_535;
-/// The virtio-net header's flag for a transport checksum left to the
-/// receiver (the field holds the pseudo-header sum).
-const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 /// Packets read from one queue before looking at the others (fairness).
 const BATCH_PER_QUEUE: usize = 64;
 /// How long a wait may last before the stop flag is looked at again.
 const WAIT_MS: u16 = 100;
-
-// The coalescer writes the same header the queues carry.
-const _: () = assert!(VIRTIO_NET_HDR_LEN == VNET_HDR_LEN);
 
 /// Why a write to an egress device failed, as a drop reason: a full queue
 /// (the kernel's backpressure), a device that is gone, or anything else.
@@ -314,7 +308,9 @@ impl Worker {
             let egress = match verdict {
                 Verdict::Deliver(egress) => egress,
                 Verdict::Translate { nic, rewrite } => {
-                    let partial = buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
+                    // With NEEDS_CSUM the transport checksum field holds
+                    // only the pseudo-header sum, for the receiver to finish.
+                    let partial = vnet_header(buf).is_some_and(|h| h.flags & F_NEEDS_CSUM != 0);
                     if translate(&mut buf[VNET_HDR_LEN..len], rewrite, partial).is_err() {
                         self.counters
                             .dropped_many(port, DropReason::Malformed, traffic.packets);

@@ -23,22 +23,23 @@
 //! buffer allocated once.
 
 use crate::net::IPPROTO_UDP;
+use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_GSO_UDP_L4};
 
 /// Length of the `virtio_net_hdr` (without `num_buffers`) in front of
 /// every packet.
-pub const VIRTIO_NET_HDR_LEN: usize = 10;
+pub const VIRTIO_NET_HDR_LEN: usize = tun_rs::VIRTIO_NET_HDR_LEN;
 /// Most datagrams joined into one super-packet. The kernel takes up to 128
 /// (`UDP_MAX_SEGMENTS`). Longer runs save writes but arrive at the
 /// receiving socket all at once: 64 lost more at 2 Gbit/s than 32
 /// (BENCHMARKS.md), when a receiver with the default 208 KiB buffer fell
 /// behind.
 pub const MAX_SEGMENTS: usize = 32;
-/// The header's flag for a transport checksum left to the receiver.
-const F_NEEDS_CSUM: u8 = 1;
-/// `gso_type` of a packet without segmentation offload.
+/// The header's flag for a transport checksum left to the receiver
+/// (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, which `tun-rs` does not export).
+pub const F_NEEDS_CSUM: u8 = 1;
+/// `gso_type` of a packet without segmentation offload
+/// (`VIRTIO_NET_HDR_GSO_NONE`, which `tun-rs` does not export).
 const GSO_NONE: u8 = 0;
-/// `gso_type` of a UDP super-packet (`VIRTIO_NET_HDR_GSO_UDP_L4`).
-const GSO_UDP_L4: u8 = 5;
 const UDP_HEADER_LEN: usize = 8;
 /// Offset of the checksum within the UDP header.
 const UDP_CHECKSUM_OFFSET: usize = 6;
@@ -55,11 +56,18 @@ struct Datagram {
     ipv6: bool,
 }
 
+/// The `virtio_net_hdr` at the start of `packet`, `None` when the packet is
+/// shorter than one. The length is checked first, so the header is read
+/// without the error `VirtioNetHdr::decode` would build for a short buffer.
+#[inline]
+pub fn vnet_header(packet: &[u8]) -> Option<VirtioNetHdr> {
+    VirtioNetHdr::decode(packet.get(..VIRTIO_NET_HDR_LEN)?).ok()
+}
+
 /// Reads `packet` (header and IP packet) as a datagram that may join a run,
 /// or `None`.
 fn plain_datagram(packet: &[u8]) -> Option<Datagram> {
-    let header = packet.get(..VIRTIO_NET_HDR_LEN)?;
-    if header[1] != GSO_NONE {
+    if vnet_header(packet)?.gso_type != GSO_NONE {
         return None;
     }
     let ip = &packet[VIRTIO_NET_HDR_LEN..];
@@ -226,15 +234,19 @@ impl UdpCoalescer {
         let udp_start = ip_start + first.ip_header_len;
         let udp_len = ip_len - first.ip_header_len;
         let header_len = first.ip_header_len + UDP_HEADER_LEN;
-        let header = &mut self.buffer[..VIRTIO_NET_HDR_LEN];
-        header[0] = F_NEEDS_CSUM;
-        header[1] = GSO_UDP_L4;
         // virtio-net header fields are in the host's byte order (TUN's
-        // default, without TUNSETVNETLE/BE).
-        header[2..4].copy_from_slice(&(header_len as u16).to_ne_bytes());
-        header[4..6].copy_from_slice(&(first.payload_len as u16).to_ne_bytes());
-        header[6..8].copy_from_slice(&(first.ip_header_len as u16).to_ne_bytes());
-        header[8..10].copy_from_slice(&(UDP_CHECKSUM_OFFSET as u16).to_ne_bytes());
+        // default, without TUNSETVNETLE/BE), as `encode` writes them.
+        let header = VirtioNetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: VIRTIO_NET_HDR_GSO_UDP_L4,
+            hdr_len: header_len as u16,
+            gso_size: first.payload_len as u16,
+            csum_start: first.ip_header_len as u16,
+            csum_offset: UDP_CHECKSUM_OFFSET as u16,
+        };
+        header
+            .encode(&mut self.buffer[..VIRTIO_NET_HDR_LEN])
+            .expect("the buffer holds a whole header");
         let ip = &mut self.buffer[ip_start..];
         let mut pseudo: u32 = u32::from(IPPROTO_UDP) + udp_len as u32;
         if first.ipv6 {
@@ -295,12 +307,12 @@ fn fold(mut sum: u32) -> u16 {
 /// plain datagram with complete checksums, for tests to compare with what
 /// went in. A packet without USO comes back as it is.
 pub fn segment_like_the_kernel(packet: &[u8]) -> Vec<Vec<u8>> {
-    let header = &packet[..VIRTIO_NET_HDR_LEN];
-    if header[1] != GSO_UDP_L4 {
+    let header = vnet_header(packet).expect("a packet with a virtio-net header");
+    if header.gso_type != VIRTIO_NET_HDR_GSO_UDP_L4 {
         return vec![packet.to_vec()];
     }
-    let gso_size = usize::from(u16::from_ne_bytes([header[4], header[5]]));
-    let ip_header_len = usize::from(u16::from_ne_bytes([header[6], header[7]]));
+    let gso_size = usize::from(header.gso_size);
+    let ip_header_len = usize::from(header.csum_start);
     let ip = &packet[VIRTIO_NET_HDR_LEN..];
     let ipv6 = ip[0] >> 4 == 6;
     let headers = &ip[..ip_header_len + UDP_HEADER_LEN];
@@ -407,7 +419,10 @@ mod tests {
         assert_eq!((finished.egress, finished.datagrams), (7, 10));
         assert_eq!(finished.bytes, 9 * (20 + 8 + 1400) + (20 + 8 + 300));
         let header = &finished.packet[..VIRTIO_NET_HDR_LEN];
-        assert_eq!((header[0], header[1]), (F_NEEDS_CSUM, GSO_UDP_L4));
+        assert_eq!(
+            (header[0], header[1]),
+            (F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4)
+        );
         assert_eq!(u16::from_ne_bytes([header[4], header[5]]), 1400);
         let segments = segment_like_the_kernel(finished.packet);
         assert_eq!(segments.len(), 10);
@@ -489,7 +504,7 @@ mod tests {
     fn only_plain_udp_joins() {
         let mut coalescer = UdpCoalescer::new();
         let mut gso = datagram_v4(&[1; 100], 1);
-        gso[1] = GSO_UDP_L4;
+        gso[1] = VIRTIO_NET_HDR_GSO_UDP_L4;
         assert!(!coalescer.push(1, &gso));
         let mut fragment = datagram_v4(&[1; 100], 1);
         fragment[VIRTIO_NET_HDR_LEN + 6] = 0x20; // more fragments

@@ -29,7 +29,7 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 pub const VNET_HDR_LEN: usize = tun_rs::VIRTIO_NET_HDR_LEN;
 
 /// The `gso_type` flag of TCP super-packets with ECN set (not a type of
-/// its own).
+/// its own). `tun-rs` defines it but does not export it.
 const GSO_ECN: u8 = 0x80;
 
 /// The transport payload each segment of a GSO super-packet carries, as

@@ -10,8 +10,12 @@
 //!
 //! Each resource kind is declared once, with `record!`: its keys in contract
 //! order, the field each one fills and the decoder that reads it (the
-//! decoders live in `values`). Adding a kind is declaring its record, plus
-//! a decoder if one of its keys holds a new kind of value.
+//! decoders live in `values`, the records they fill in `raw`). Adding a
+//! kind is declaring its record, plus a decoder if one of its keys holds a
+//! new kind of value. Keys naming one of a model enum's variants are read
+//! through the enum's derived `FromStr` (case-insensitive) and its
+//! `VariantNames`, so the accepted names and the list a refusal gives are
+//! the enum's own.
 //!
 //! It owns the step from YAML tree to raw records and the file's contract:
 //! which keys each place allows, which are required, their defaults and
@@ -20,322 +24,15 @@
 //! from policy, engine, dataplane or daemon.
 
 use super::diagnostic::Diagnostics;
-use super::model::{
-    Access, BgpSpeaker, Direction, ExpectedProtocol, GatewayType, LbProtocol, LoadDistribution,
-    NextHopType, PortSpec, Probe, ProbeProtocol, Protocol, Route, RouteTable, ServiceTag, VpnType,
-};
+use super::model::{GatewayType, LoadDistribution, Probe, Protocol, Route, RouteTable, VpnType};
 use super::yaml::{Node, Value};
-use ipnet::IpNet;
-use std::net::IpAddr;
 
 mod hybrid;
 mod load_balancers;
+mod raw;
 mod values;
 
-/// A name that refers to another resource, and where it was written.
-#[derive(Debug, Clone)]
-pub struct NameRef {
-    pub name: String,
-    pub line: usize,
-    pub key: String,
-}
-
-#[derive(Debug, Default)]
-pub struct RawTopology {
-    pub vnets: Vec<RawVnet>,
-    pub peerings: Vec<RawPeering>,
-    pub nics: Vec<RawNic>,
-    pub route_tables: Vec<RouteTable>,
-    pub nsgs: Vec<RawNsg>,
-    pub asgs: Vec<(String, usize)>,
-    pub sites: Vec<RawSite>,
-    pub gateways: Vec<RawGateway>,
-    pub local_gateways: Vec<RawLocalGateway>,
-    pub connections: Vec<RawConnection>,
-    pub circuits: Vec<RawCircuit>,
-    pub global_reach: Vec<RawGlobalReach>,
-    pub load_balancers: Vec<RawLoadBalancer>,
-    pub expectations: Vec<RawExpectation>,
-}
-
-impl RawTopology {
-    /// True when the file declared no resource at all.
-    pub fn is_empty(&self) -> bool {
-        self.vnets.is_empty()
-            && self.peerings.is_empty()
-            && self.nics.is_empty()
-            && self.route_tables.is_empty()
-            && self.nsgs.is_empty()
-            && self.asgs.is_empty()
-            && self.sites.is_empty()
-            && self.gateways.is_empty()
-            && self.local_gateways.is_empty()
-            && self.connections.is_empty()
-            && self.circuits.is_empty()
-            && self.global_reach.is_empty()
-            && self.load_balancers.is_empty()
-            && self.expectations.is_empty()
-    }
-}
-
-/// An on-premises site's router, as written.
-#[derive(Debug)]
-pub struct RawRouter {
-    pub netns: Option<(String, usize)>,
-    pub asn: Option<(u32, usize)>,
-    pub bgp_speaker: BgpSpeaker,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawSiteHost {
-    pub name: String,
-    pub key: String,
-    pub address: Option<IpAddr>,
-    pub netns: Option<(String, usize)>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawSite {
-    pub name: String,
-    pub key: String,
-    pub address_space: Vec<(IpNet, usize)>,
-    pub router: Option<RawRouter>,
-    pub hosts: Vec<RawSiteHost>,
-    pub line: usize,
-}
-
-/// `bgp_settings` of a virtual or local network gateway.
-#[derive(Debug, Default)]
-pub struct RawBgpSettings {
-    pub asn: Option<(u32, usize)>,
-    pub peering_address: Option<(IpAddr, usize)>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawGateway {
-    pub name: String,
-    pub key: String,
-    pub vnet: NameRef,
-    pub gateway_type: GatewayType,
-    pub vpn_type: VpnType,
-    pub sku: Option<(String, usize)>,
-    pub active_active: bool,
-    pub bgp_enabled: bool,
-    pub bgp_settings: Option<RawBgpSettings>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawLocalGateway {
-    pub name: String,
-    pub key: String,
-    pub site: NameRef,
-    pub gateway_address: Option<IpAddr>,
-    pub address_space: Vec<(IpNet, usize)>,
-    pub bgp_settings: Option<RawBgpSettings>,
-    pub line: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionType {
-    IPsec,
-    Vnet2Vnet,
-    ExpressRoute,
-}
-
-#[derive(Debug)]
-pub struct RawConnection {
-    pub name: String,
-    pub key: String,
-    pub connection_type: ConnectionType,
-    pub gateway: NameRef,
-    pub local_gateway: Option<NameRef>,
-    pub peer_gateway: Option<NameRef>,
-    pub circuit: Option<NameRef>,
-    pub bgp_enabled: bool,
-    pub routing_weight: u32,
-    pub line: usize,
-}
-
-/// An ExpressRoute circuit's `private_peering`, as written.
-#[derive(Debug)]
-pub struct RawPrivatePeering {
-    pub peer_asn: Option<(u32, usize)>,
-    /// Each /30 with its line; `None` when missing or broken (reported).
-    pub primary: Option<(IpNet, usize)>,
-    pub secondary: Option<(IpNet, usize)>,
-    pub vlan_id: Option<u16>,
-    pub key: String,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawCircuit {
-    pub name: String,
-    pub key: String,
-    pub site: Option<NameRef>,
-    pub service_provider_name: Option<(String, usize)>,
-    pub peering_location: Option<(String, usize)>,
-    pub bandwidth_mbps: u32,
-    pub private_peering: Option<RawPrivatePeering>,
-    pub line: usize,
-}
-
-/// A Global Reach link between two circuits, as written.
-#[derive(Debug)]
-pub struct RawGlobalReach {
-    pub name: String,
-    pub key: String,
-    pub circuit: NameRef,
-    pub peer_circuit: NameRef,
-    pub address_prefix: (IpNet, usize),
-    pub line: usize,
-}
-
-/// A load balancer's frontend. A missing or broken subnet or address is
-/// reported and left `None`: the frontend stays, so the rules naming it
-/// are still checked without a second error.
-#[derive(Debug)]
-pub struct RawFrontend {
-    pub name: String,
-    pub key: String,
-    /// `vnet/subnet`
-    pub subnet: Option<NameRef>,
-    /// The address and the line it is written on.
-    pub address: Option<(IpAddr, usize)>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawBackendPool {
-    pub name: String,
-    pub key: String,
-    pub nics: Vec<NameRef>,
-    pub line: usize,
-}
-
-/// A load-balancing rule, its ports already checked against its protocol.
-#[derive(Debug)]
-pub struct RawLbRule {
-    pub name: String,
-    pub key: String,
-    pub frontend: NameRef,
-    pub pool: NameRef,
-    pub probe: Option<NameRef>,
-    pub protocol: LbProtocol,
-    pub frontend_port: u16,
-    pub backend_port: u16,
-    pub distribution: LoadDistribution,
-    pub floating_ip: bool,
-    pub idle_timeout_minutes: u32,
-    pub line: usize,
-}
-
-/// An internal load balancer as written. Probes need no names resolved,
-/// so they are decoded straight into the model.
-#[derive(Debug)]
-pub struct RawLoadBalancer {
-    pub name: String,
-    pub key: String,
-    pub frontends: Vec<RawFrontend>,
-    pub pools: Vec<RawBackendPool>,
-    pub probes: Vec<Probe>,
-    pub rules: Vec<RawLbRule>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawVnet {
-    pub name: String,
-    pub key: String,
-    pub address_space: Vec<(IpNet, usize)>,
-    pub location: String,
-    pub flow_timeout_minutes: u32,
-    pub subnets: Vec<RawSubnet>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawSubnet {
-    pub name: String,
-    pub key: String,
-    pub address_prefixes: Vec<(IpNet, usize)>,
-    pub network_security_group: Option<NameRef>,
-    pub route_table: Option<NameRef>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawPeering {
-    pub name: String,
-    pub key: String,
-    pub vnet: NameRef,
-    pub remote: NameRef,
-    pub allow_virtual_network_access: bool,
-    pub allow_forwarded_traffic: bool,
-    pub allow_gateway_transit: bool,
-    pub use_remote_gateways: bool,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawIpConfiguration {
-    pub name: String,
-    /// `None`: dynamic allocation, as in Azure.
-    pub address: Option<IpAddr>,
-    pub key: String,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawNic {
-    pub name: String,
-    pub key: String,
-    /// `vnet/subnet`
-    pub subnet: NameRef,
-    pub ip_configurations: Vec<RawIpConfiguration>,
-    pub ip_forwarding: bool,
-    pub network_security_group: Option<NameRef>,
-    pub application_security_groups: Vec<NameRef>,
-    pub netns: Option<(String, usize)>,
-    pub line: usize,
-}
-
-#[derive(Debug)]
-pub struct RawNsg {
-    pub name: String,
-    pub key: String,
-    pub flush_connection: bool,
-    pub rules: Vec<RawRule>,
-    pub line: usize,
-}
-
-/// A security rule's source or destination before ASG names are resolved.
-#[derive(Debug)]
-pub enum RawAddress {
-    Any,
-    Prefixes(Vec<IpNet>),
-    Tag(ServiceTag),
-    Asgs(Vec<NameRef>),
-}
-
-#[derive(Debug)]
-pub struct RawRule {
-    pub name: String,
-    pub key: String,
-    pub priority: u16,
-    pub direction: Direction,
-    pub access: Access,
-    pub protocol: Protocol,
-    pub source_ports: PortSpec,
-    pub destination_ports: PortSpec,
-    pub source: RawAddress,
-    pub destination: RawAddress,
-    pub line: usize,
-}
+pub use raw::*;
 
 /// The keys of a mapping, checked against the ones a place allows.
 struct Fields<'n> {
@@ -557,9 +254,9 @@ record!(NSG_KEYS: RawNsg { name, key, line } "a network security group" {
 record!(RULE_KEYS: RawRule { name, key, line } "a security rule" {
     _: "description" => text,
     priority: "priority" => priority,
-    direction: "direction" => one_of(DIRECTIONS),
-    access: "access" => one_of(ACCESSES),
-    protocol: "protocol" => one_of(PROTOCOLS),
+    direction: "direction" => one_of,
+    access: "access" => one_of,
+    protocol: "protocol" => one_of_listed(PROTOCOLS),
     source_ports: "source_port_range" | "source_port_ranges" => ports,
     destination_ports: "destination_port_range" | "destination_port_ranges" => ports,
     source: "source_address_prefix"
@@ -583,8 +280,8 @@ record!(SITE_HOST_KEYS: RawSiteHost { name, key, line } "an on-premises host" {
 
 record!(GATEWAY_KEYS: RawGateway { name, key, line } "a virtual network gateway" {
     vnet: "virtual_network" => required_ref,
-    gateway_type: "type" => one_of_or(GATEWAY_TYPES, GatewayType::Vpn),
-    vpn_type: "vpn_type" => one_of_or(VPN_TYPES, VpnType::RouteBased),
+    gateway_type: "type" => one_of_or(GatewayType::Vpn),
+    vpn_type: "vpn_type" => one_of_or(VpnType::RouteBased),
     sku: "sku" => optional_text,
     active_active: "active_active" => flag(false),
     bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
@@ -599,7 +296,7 @@ record!(LOCAL_GATEWAY_KEYS: RawLocalGateway { name, key, line } "a local network
 });
 
 record!(CONNECTION_KEYS: RawConnection { name, key, line } "a gateway connection" {
-    connection_type: "type" => one_of(CONNECTION_TYPES),
+    connection_type: "type" => one_of,
     gateway: "virtual_network_gateway" => required_ref,
     local_gateway: "local_network_gateway" => optional_ref,
     peer_gateway: "peer_virtual_network_gateway" => optional_ref,
@@ -654,40 +351,20 @@ record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
     (protocol, frontend_port, backend_port): "protocol"
         | "frontend_port"
         | "backend_port" => rule_ports,
-    distribution: "load_distribution" => spelled_one_of_or(LOAD_DISTRIBUTIONS, LoadDistribution::Default),
+    distribution: "load_distribution" => spelled_one_of_or(LoadDistribution::Default),
     floating_ip: "floating_ip_enabled" | "enable_floating_ip" => agreeing_flag(false),
     idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
 });
 
-/// An expectation as written: names stay names until resolution.
-#[derive(Debug)]
-pub struct RawExpectation {
-    pub name: String,
-    pub line: usize,
-    pub from: NameRef,
-    pub to: NameRef,
-    pub protocol: ExpectedProtocol,
-    pub port: Option<(u16, usize)>,
-    pub result: Access,
-    pub via: Vec<NameRef>,
-    pub reason: Option<(String, usize)>,
-}
-
 record!(EXPECTATION_KEYS: RawExpectation { name, line } "an expectation" {
     from: "from" => required_ref,
     to: "to" => required_ref,
-    protocol: "protocol" => one_of(EXPECTED_PROTOCOLS),
+    protocol: "protocol" => one_of,
     port: "port" => optional_port,
-    result: "result" => one_of(ACCESSES),
+    result: "result" => one_of,
     via: "via" => ref_list,
     reason: "reason" => optional_text,
 });
-
-const EXPECTED_PROTOCOLS: &[(&str, ExpectedProtocol)] = &[
-    ("tcp", ExpectedProtocol::Tcp),
-    ("udp", ExpectedProtocol::Udp),
-    ("icmp", ExpectedProtocol::Icmp),
-];
 
 const ASG_KEYS: &[&str] = &["name"];
 
@@ -701,11 +378,9 @@ impl Record for (String, usize) {
     }
 }
 
-const DIRECTIONS: &[(&str, Direction)] = &[
-    ("inbound", Direction::Inbound),
-    ("outbound", Direction::Outbound),
-];
-const ACCESSES: &[(&str, Access)] = &[("allow", Access::Allow), ("deny", Access::Deny)];
+/// NSG protocols as a rule gives them. Listed here rather than derived:
+/// `*` is the only spelling of `Any`, whose name (`All`, as Azure lists
+/// rules) is not accepted.
 const PROTOCOLS: &[(&str, Protocol)] = &[
     ("*", Protocol::Any),
     ("tcp", Protocol::Tcp),
@@ -715,56 +390,9 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("ah", Protocol::Ah),
 ];
 
-const GATEWAY_TYPES: &[(&str, GatewayType)] = &[
-    ("vpn", GatewayType::Vpn),
-    ("expressroute", GatewayType::ExpressRoute),
-];
-const VPN_TYPES: &[(&str, VpnType)] = &[
-    ("routebased", VpnType::RouteBased),
-    ("policybased", VpnType::PolicyBased),
-];
-const CONNECTION_TYPES: &[(&str, ConnectionType)] = &[
-    ("ipsec", ConnectionType::IPsec),
-    ("vnet2vnet", ConnectionType::Vnet2Vnet),
-    ("expressroute", ConnectionType::ExpressRoute),
-];
-const BGP_SPEAKERS: &[(&str, BgpSpeaker)] = &[
-    ("bird", BgpSpeaker::Bird),
-    ("frr", BgpSpeaker::Frr),
-    ("none", BgpSpeaker::None),
-];
-
-/// Load balancer enums, in Azure's spelling (matched case-insensitively).
-const PROBE_PROTOCOLS: &[(&str, ProbeProtocol)] = &[
-    ("Tcp", ProbeProtocol::Tcp),
-    ("Http", ProbeProtocol::Http),
-    ("Https", ProbeProtocol::Https),
-];
-const LB_PROTOCOLS: &[(&str, LbProtocol)] = &[
-    ("Tcp", LbProtocol::Tcp),
-    ("Udp", LbProtocol::Udp),
-    ("All", LbProtocol::All),
-];
-const LOAD_DISTRIBUTIONS: &[(&str, LoadDistribution)] = &[
-    ("Default", LoadDistribution::Default),
-    ("SourceIP", LoadDistribution::SourceIp),
-    ("SourceIPProtocol", LoadDistribution::SourceIpProtocol),
-];
-
-const NEXT_HOP_TYPES: &[(&str, NextHopType)] = &[
-    ("virtualappliance", NextHopType::VirtualAppliance),
-    ("vnetlocal", NextHopType::VnetLocal),
-    ("internet", NextHopType::Internet),
-    ("none", NextHopType::None),
-    ("virtualnetworkgateway", NextHopType::VirtualNetworkGateway),
-];
-/// Next hop types only Azure's own routes have.
-const SYSTEM_HOP_TYPES: &[&str] = &[
-    "vnetpeering",
-    "vnetglobalpeering",
-    "virtualnetworkpeering",
-    "virtualnetworkserviceendpoint",
-];
+/// Next hop types only Azure's own routes have, beside the peering types
+/// of [`NextHopType`] (which a route table cannot name either).
+const SYSTEM_HOP_TYPES: &[&str] = &["virtualnetworkpeering", "virtualnetworkserviceendpoint"];
 
 impl Decoder<'_> {
     pub fn topology(&mut self, root: &Node) -> RawTopology {
@@ -857,5 +485,131 @@ mod tests {
         assert_eq!(closest("zzz", VNET_KEYS), None);
         // Edits are counted in characters, not bytes.
         assert_eq!(closest("adréss_space", VNET_KEYS), Some("address_space"));
+    }
+
+    /// Every spelling the contract accepts for `T`, in any case, and a near
+    /// miss that it refuses.
+    fn accepts<T>(spellings: &[(&str, T)], refused: &str)
+    where
+        T: std::str::FromStr + PartialEq + std::fmt::Debug + Copy,
+    {
+        for (text, value) in spellings {
+            for written in [
+                text.to_string(),
+                text.to_ascii_uppercase(),
+                values::capitalise(text),
+            ] {
+                assert_eq!(written.parse::<T>().ok(), Some(*value), "{written}");
+            }
+        }
+        assert!(refused.parse::<T>().is_err(), "{refused}");
+    }
+
+    #[test]
+    fn enum_keys_take_the_contracts_spellings_and_list_them_on_refusal() {
+        use super::values::choice_list;
+        use crate::topology::model::*;
+        use strum::VariantNames;
+
+        accepts(
+            &[
+                ("inbound", Direction::Inbound),
+                ("outbound", Direction::Outbound),
+            ],
+            "in",
+        );
+        accepts(
+            &[("allow", Access::Allow), ("deny", Access::Deny)],
+            "permit",
+        );
+        accepts(
+            &[
+                ("vpn", GatewayType::Vpn),
+                ("expressroute", GatewayType::ExpressRoute),
+            ],
+            "express_route",
+        );
+        accepts(
+            &[
+                ("routebased", VpnType::RouteBased),
+                ("policybased", VpnType::PolicyBased),
+            ],
+            "route-based",
+        );
+        accepts(
+            &[
+                ("ipsec", ConnectionType::IPsec),
+                ("vnet2vnet", ConnectionType::Vnet2Vnet),
+                ("expressroute", ConnectionType::ExpressRoute),
+            ],
+            "vpn",
+        );
+        accepts(
+            &[
+                ("bird", BgpSpeaker::Bird),
+                ("frr", BgpSpeaker::Frr),
+                ("none", BgpSpeaker::None),
+            ],
+            "gobgp",
+        );
+        accepts(
+            &[
+                ("tcp", ExpectedProtocol::Tcp),
+                ("udp", ExpectedProtocol::Udp),
+                ("icmp", ExpectedProtocol::Icmp),
+            ],
+            "*",
+        );
+        accepts(
+            &[
+                ("Tcp", ProbeProtocol::Tcp),
+                ("Http", ProbeProtocol::Http),
+                ("Https", ProbeProtocol::Https),
+            ],
+            "Udp",
+        );
+        accepts(
+            &[
+                ("Tcp", LbProtocol::Tcp),
+                ("Udp", LbProtocol::Udp),
+                ("All", LbProtocol::All),
+            ],
+            "*",
+        );
+        accepts(
+            &[
+                ("Default", LoadDistribution::Default),
+                ("SourceIP", LoadDistribution::SourceIp),
+                ("SourceIPProtocol", LoadDistribution::SourceIpProtocol),
+            ],
+            "SourceIp2",
+        );
+        accepts(
+            &[
+                ("virtualappliance", NextHopType::VirtualAppliance),
+                ("vnetlocal", NextHopType::VnetLocal),
+                ("internet", NextHopType::Internet),
+                ("none", NextHopType::None),
+                ("virtualnetworkgateway", NextHopType::VirtualNetworkGateway),
+            ],
+            "virtualnetworkpeering",
+        );
+
+        assert_eq!(choice_list::<Direction>(), "Inbound, Outbound");
+        assert_eq!(choice_list::<Access>(), "Allow, Deny");
+        assert_eq!(choice_list::<GatewayType>(), "Vpn, Expressroute");
+        assert_eq!(choice_list::<VpnType>(), "Routebased, Policybased");
+        assert_eq!(
+            choice_list::<ConnectionType>(),
+            "Ipsec, Vnet2vnet, Expressroute"
+        );
+        assert_eq!(choice_list::<BgpSpeaker>(), "Bird, Frr, None");
+        assert_eq!(choice_list::<ExpectedProtocol>(), "Tcp, Udp, Icmp");
+        assert_eq!(ProbeProtocol::VARIANTS.join(", "), "Tcp, Http, Https");
+        assert_eq!(LbProtocol::VARIANTS.join(", "), "Tcp, Udp, All");
+        assert_eq!(
+            LoadDistribution::VARIANTS.join(", "),
+            "Default, SourceIP, SourceIPProtocol"
+        );
     }
 }

@@ -5,9 +5,11 @@
 //! Azure default, and an ExpressRoute circuit's bandwidth and private
 //! peering.
 
-use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter, BGP_SPEAKERS};
+use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter};
 use crate::topology::model::BgpSpeaker;
 use ipnet::IpNet;
+use std::str::FromStr;
+use strum::VariantNames;
 
 const ROUTER_KEYS: &[&str] = &["netns", "asn", "bgp_speaker"];
 const GATEWAY_BGP_KEYS: &[&str] = &["asn"];
@@ -62,17 +64,16 @@ impl Decoder<'_> {
     }
 
     /// An optional value from a fixed set, matched case-insensitively.
-    pub(super) fn one_of_or<T: Copy>(
+    pub(super) fn one_of_or<T: FromStr + VariantNames>(
         &mut self,
         f: &Fields,
         key: &str,
-        choices: &[(&str, T)],
         default: T,
     ) -> Option<T> {
         if f.given(key).is_none() {
             return Some(default);
         }
-        self.one_of(f, key, choices)
+        self.one_of(f, key)
     }
 
     /// A connection's `routing_weight`, 0 to 32000 as Azure takes it.
@@ -102,7 +103,7 @@ impl Decoder<'_> {
         let r = self.fields(node, &f.key(key), "a router", ROUTER_KEYS)?;
         let netns = self.optional_text(&r, "netns")?;
         let asn = self.asn(&r, "asn")?;
-        let bgp_speaker = self.one_of_or(&r, "bgp_speaker", BGP_SPEAKERS, BgpSpeaker::None)?;
+        let bgp_speaker = self.one_of_or(&r, "bgp_speaker", BgpSpeaker::None)?;
         Some(Some(RawRouter {
             netns,
             asn,

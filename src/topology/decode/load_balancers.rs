@@ -9,10 +9,12 @@
 //! and a rule that names it draws no second error. The file is refused all
 //! the same.
 
-use super::{Decoder, Fields, NameRef, LB_PROTOCOLS, PROBE_PROTOCOLS};
+use super::{Decoder, Fields, NameRef};
 use crate::topology::model::{LbProtocol, ProbeProtocol};
 use crate::topology::yaml::Node;
 use std::net::IpAddr;
+use std::str::FromStr;
+use strum::VariantNames;
 
 /// Ports a rule or probe may name (0 only for HA ports).
 const PORT_RANGE: std::ops::RangeInclusive<i64> = 0..=65_535;
@@ -68,37 +70,34 @@ impl Decoder<'_> {
     /// A value from a fixed set written as Azure spells it (`SourceIP`),
     /// matched case-insensitively; absent, `default`. A wrong one is
     /// reported and the item dropped.
-    pub(super) fn spelled_one_of_or<T: Copy>(
+    pub(super) fn spelled_one_of_or<T: FromStr + VariantNames>(
         &mut self,
         f: &Fields,
         key: &str,
-        choices: &[(&str, T)],
         default: T,
     ) -> Option<T> {
         match f.given(key) {
             None => Some(default),
-            Some(node) => self.spelled(node, &f.key(key), choices),
+            Some(node) => self.spelled(node, &f.key(key)),
         }
     }
 
     /// As [`Self::spelled_one_of_or`], for a key that must be given.
-    pub(super) fn spelled_one_of<T: Copy>(
+    pub(super) fn spelled_one_of<T: FromStr + VariantNames>(
         &mut self,
         f: &Fields,
         key: &str,
-        choices: &[(&str, T)],
     ) -> Option<T> {
         let node = self.required(f, key)?;
-        self.spelled(node, &f.key(key), choices)
+        self.spelled(node, &f.key(key))
     }
 
-    fn spelled<T: Copy>(&mut self, node: &Node, key: &str, choices: &[(&str, T)]) -> Option<T> {
+    fn spelled<T: FromStr + VariantNames>(&mut self, node: &Node, key: &str) -> Option<T> {
         let text = self.string(node, key)?;
-        if let Some((_, v)) = choices.iter().find(|(c, _)| c.eq_ignore_ascii_case(&text)) {
-            return Some(*v);
+        if let Ok(v) = text.parse() {
+            return Some(v);
         }
-        let names: Vec<&str> = choices.iter().map(|(c, _)| *c).collect();
-        let why = format!("`{text}` is not one of {}", names.join(", "));
+        let why = format!("`{text}` is not one of {}", T::VARIANTS.join(", "));
         self.diags.error(node.line, key, why);
         None
     }
@@ -147,7 +146,7 @@ impl Decoder<'_> {
         protocol_key: &str,
         path_key: &str,
     ) -> Option<(ProbeProtocol, Option<String>)> {
-        let protocol = self.spelled_one_of_or(f, protocol_key, PROBE_PROTOCOLS, ProbeProtocol::Tcp);
+        let protocol = self.spelled_one_of_or(f, protocol_key, ProbeProtocol::Tcp);
         let path_node = f.given(path_key);
         let k = f.key(path_key);
         let path = path_node.and_then(|n| self.string(n, &k));
@@ -228,7 +227,7 @@ impl Decoder<'_> {
         frontend_key: &str,
         backend_key: &str,
     ) -> Option<(LbProtocol, u16, u16)> {
-        let protocol = self.spelled_one_of(f, protocol_key, LB_PROTOCOLS);
+        let protocol = self.spelled_one_of(f, protocol_key);
         let port = |d: &mut Self, key: &str| match f.given(key) {
             None => Some(None),
             Some(node) => {

@@ -4,10 +4,7 @@
 //! line and key, and returns `None` when the item holding it must be
 //! dropped.
 
-use super::{
-    closest, Decoder, Fields, NameRef, RawAddress, RawIpConfiguration, NEXT_HOP_TYPES,
-    SYSTEM_HOP_TYPES,
-};
+use super::{closest, Decoder, Fields, NameRef, RawAddress, RawIpConfiguration, SYSTEM_HOP_TYPES};
 use crate::topology::model::{NextHopType, PortRange, PortSpec, ServiceTag};
 use crate::topology::regions;
 use crate::topology::yaml::{Node, Value};
@@ -15,6 +12,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use strum::VariantNames;
 
 impl Decoder<'_> {
     // ---- field decoders, used by `record!` --------------------------------
@@ -217,10 +215,15 @@ impl Decoder<'_> {
         let next_hop_type = self.required(f, type_key).and_then(|n| {
             let text = self.string(n, &hop_key)?;
             let lower = text.to_ascii_lowercase();
-            if let Some((_, t)) = NEXT_HOP_TYPES.iter().find(|(name, _)| *name == lower) {
-                return Some(*t);
+            let parsed = text.parse::<NextHopType>();
+            let system = matches!(
+                parsed,
+                Ok(NextHopType::VNetPeering | NextHopType::VNetGlobalPeering)
+            ) || SYSTEM_HOP_TYPES.contains(&lower.as_str());
+            if let (Ok(t), false) = (parsed, system) {
+                return Some(t);
             }
-            let why = if SYSTEM_HOP_TYPES.contains(&lower.as_str()) {
+            let why = if system {
                 format!(
                     "`{text}` is not allowed in a user-defined route: Azure creates \
                      peering and service-endpoint routes itself"
@@ -262,8 +265,24 @@ impl Decoder<'_> {
         Some(v as u16)
     }
 
-    /// A required value from a fixed set, matched case-insensitively.
-    pub(super) fn one_of<T: Copy>(
+    /// A required value of one of the enum's variants, matched
+    /// case-insensitively; a refusal lists the names capitalised.
+    pub(super) fn one_of<T: FromStr + VariantNames>(&mut self, f: &Fields, key: &str) -> Option<T> {
+        let node = self.required(f, key)?;
+        let k = f.key(key);
+        let text = self.string(node, &k)?;
+        match text.parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let why = format!("`{text}` is not one of {}", choice_list::<T>());
+                self.diags.error(node.line, &k, why);
+                None
+            }
+        }
+    }
+
+    /// As [`Self::one_of`], from a listed set of lower-case spellings.
+    pub(super) fn one_of_listed<T: Copy>(
         &mut self,
         f: &Fields,
         key: &str,
@@ -714,6 +733,16 @@ pub(super) fn plain(node: &Node) -> Option<&str> {
         } => Some(text),
         _ => None,
     }
+}
+
+/// The variants of `T` as [`Decoder::one_of`] lists them: capitalised,
+/// the rest in lower case (`Inbound, Outbound`, `Vpn, Expressroute`).
+pub(super) fn choice_list<T: VariantNames>() -> String {
+    let names: Vec<String> = T::VARIANTS
+        .iter()
+        .map(|c| capitalise(&c.to_ascii_lowercase()))
+        .collect();
+    names.join(", ")
 }
 
 pub(super) fn capitalise(s: &str) -> String {

@@ -20,7 +20,18 @@ pub enum Waypoint {
 }
 
 /// The protocols an expectation can test with a real packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum ExpectedProtocol {
     Tcp,
     Udp,

@@ -4,7 +4,18 @@
 use super::*;
 
 /// The transport a health probe speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum ProbeProtocol {
     /// Healthy when the TCP handshake completes.
     Tcp,
@@ -31,7 +42,18 @@ pub struct Probe {
 }
 
 /// The protocols a load-balancing rule carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum LbProtocol {
     Tcp,
     Udp,
@@ -40,7 +62,19 @@ pub enum LbProtocol {
 }
 
 /// How a rule spreads new flows over its backends (`load_distribution`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum LoadDistribution {
     /// The 5-tuple: source and destination address and port, protocol.
     #[default]

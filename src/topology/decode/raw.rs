@@ -1,0 +1,330 @@
+//! The raw records the decoder produces: every resource of the file as
+//! written, its references still names (with their lines and keys) for
+//! [`super::super::resolve`] to turn into indices.
+
+use super::super::model::{
+    Access, BgpSpeaker, Direction, ExpectedProtocol, GatewayType, LbProtocol, LoadDistribution,
+    PortSpec, Probe, Protocol, RouteTable, ServiceTag, VpnType,
+};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// A name that refers to another resource, and where it was written.
+#[derive(Debug, Clone)]
+pub struct NameRef {
+    pub name: String,
+    pub line: usize,
+    pub key: String,
+}
+
+#[derive(Debug, Default)]
+pub struct RawTopology {
+    pub vnets: Vec<RawVnet>,
+    pub peerings: Vec<RawPeering>,
+    pub nics: Vec<RawNic>,
+    pub route_tables: Vec<RouteTable>,
+    pub nsgs: Vec<RawNsg>,
+    pub asgs: Vec<(String, usize)>,
+    pub sites: Vec<RawSite>,
+    pub gateways: Vec<RawGateway>,
+    pub local_gateways: Vec<RawLocalGateway>,
+    pub connections: Vec<RawConnection>,
+    pub circuits: Vec<RawCircuit>,
+    pub global_reach: Vec<RawGlobalReach>,
+    pub load_balancers: Vec<RawLoadBalancer>,
+    pub expectations: Vec<RawExpectation>,
+}
+
+impl RawTopology {
+    /// True when the file declared no resource at all.
+    pub fn is_empty(&self) -> bool {
+        self.vnets.is_empty()
+            && self.peerings.is_empty()
+            && self.nics.is_empty()
+            && self.route_tables.is_empty()
+            && self.nsgs.is_empty()
+            && self.asgs.is_empty()
+            && self.sites.is_empty()
+            && self.gateways.is_empty()
+            && self.local_gateways.is_empty()
+            && self.connections.is_empty()
+            && self.circuits.is_empty()
+            && self.global_reach.is_empty()
+            && self.load_balancers.is_empty()
+            && self.expectations.is_empty()
+    }
+}
+
+/// An on-premises site's router, as written.
+#[derive(Debug)]
+pub struct RawRouter {
+    pub netns: Option<(String, usize)>,
+    pub asn: Option<(u32, usize)>,
+    pub bgp_speaker: BgpSpeaker,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawSiteHost {
+    pub name: String,
+    pub key: String,
+    pub address: Option<IpAddr>,
+    pub netns: Option<(String, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawSite {
+    pub name: String,
+    pub key: String,
+    pub address_space: Vec<(IpNet, usize)>,
+    pub router: Option<RawRouter>,
+    pub hosts: Vec<RawSiteHost>,
+    pub line: usize,
+}
+
+/// `bgp_settings` of a virtual or local network gateway.
+#[derive(Debug, Default)]
+pub struct RawBgpSettings {
+    pub asn: Option<(u32, usize)>,
+    pub peering_address: Option<(IpAddr, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawGateway {
+    pub name: String,
+    pub key: String,
+    pub vnet: NameRef,
+    pub gateway_type: GatewayType,
+    pub vpn_type: VpnType,
+    pub sku: Option<(String, usize)>,
+    pub active_active: bool,
+    pub bgp_enabled: bool,
+    pub bgp_settings: Option<RawBgpSettings>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawLocalGateway {
+    pub name: String,
+    pub key: String,
+    pub site: NameRef,
+    pub gateway_address: Option<IpAddr>,
+    pub address_space: Vec<(IpNet, usize)>,
+    pub bgp_settings: Option<RawBgpSettings>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::VariantNames)]
+#[strum(ascii_case_insensitive)]
+pub enum ConnectionType {
+    IPsec,
+    Vnet2Vnet,
+    ExpressRoute,
+}
+
+#[derive(Debug)]
+pub struct RawConnection {
+    pub name: String,
+    pub key: String,
+    pub connection_type: ConnectionType,
+    pub gateway: NameRef,
+    pub local_gateway: Option<NameRef>,
+    pub peer_gateway: Option<NameRef>,
+    pub circuit: Option<NameRef>,
+    pub bgp_enabled: bool,
+    pub routing_weight: u32,
+    pub line: usize,
+}
+
+/// An ExpressRoute circuit's `private_peering`, as written.
+#[derive(Debug)]
+pub struct RawPrivatePeering {
+    pub peer_asn: Option<(u32, usize)>,
+    /// Each /30 with its line; `None` when missing or broken (reported).
+    pub primary: Option<(IpNet, usize)>,
+    pub secondary: Option<(IpNet, usize)>,
+    pub vlan_id: Option<u16>,
+    pub key: String,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawCircuit {
+    pub name: String,
+    pub key: String,
+    pub site: Option<NameRef>,
+    pub service_provider_name: Option<(String, usize)>,
+    pub peering_location: Option<(String, usize)>,
+    pub bandwidth_mbps: u32,
+    pub private_peering: Option<RawPrivatePeering>,
+    pub line: usize,
+}
+
+/// A Global Reach link between two circuits, as written.
+#[derive(Debug)]
+pub struct RawGlobalReach {
+    pub name: String,
+    pub key: String,
+    pub circuit: NameRef,
+    pub peer_circuit: NameRef,
+    pub address_prefix: (IpNet, usize),
+    pub line: usize,
+}
+
+/// A load balancer's frontend. A missing or broken subnet or address is
+/// reported and left `None`: the frontend stays, so the rules naming it
+/// are still checked without a second error.
+#[derive(Debug)]
+pub struct RawFrontend {
+    pub name: String,
+    pub key: String,
+    /// `vnet/subnet`
+    pub subnet: Option<NameRef>,
+    /// The address and the line it is written on.
+    pub address: Option<(IpAddr, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawBackendPool {
+    pub name: String,
+    pub key: String,
+    pub nics: Vec<NameRef>,
+    pub line: usize,
+}
+
+/// A load-balancing rule, its ports already checked against its protocol.
+#[derive(Debug)]
+pub struct RawLbRule {
+    pub name: String,
+    pub key: String,
+    pub frontend: NameRef,
+    pub pool: NameRef,
+    pub probe: Option<NameRef>,
+    pub protocol: LbProtocol,
+    pub frontend_port: u16,
+    pub backend_port: u16,
+    pub distribution: LoadDistribution,
+    pub floating_ip: bool,
+    pub idle_timeout_minutes: u32,
+    pub line: usize,
+}
+
+/// An internal load balancer as written. Probes need no names resolved,
+/// so they are decoded straight into the model.
+#[derive(Debug)]
+pub struct RawLoadBalancer {
+    pub name: String,
+    pub key: String,
+    pub frontends: Vec<RawFrontend>,
+    pub pools: Vec<RawBackendPool>,
+    pub probes: Vec<Probe>,
+    pub rules: Vec<RawLbRule>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawVnet {
+    pub name: String,
+    pub key: String,
+    pub address_space: Vec<(IpNet, usize)>,
+    pub location: String,
+    pub flow_timeout_minutes: u32,
+    pub subnets: Vec<RawSubnet>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawSubnet {
+    pub name: String,
+    pub key: String,
+    pub address_prefixes: Vec<(IpNet, usize)>,
+    pub network_security_group: Option<NameRef>,
+    pub route_table: Option<NameRef>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawPeering {
+    pub name: String,
+    pub key: String,
+    pub vnet: NameRef,
+    pub remote: NameRef,
+    pub allow_virtual_network_access: bool,
+    pub allow_forwarded_traffic: bool,
+    pub allow_gateway_transit: bool,
+    pub use_remote_gateways: bool,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawIpConfiguration {
+    pub name: String,
+    /// `None`: dynamic allocation, as in Azure.
+    pub address: Option<IpAddr>,
+    pub key: String,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawNic {
+    pub name: String,
+    pub key: String,
+    /// `vnet/subnet`
+    pub subnet: NameRef,
+    pub ip_configurations: Vec<RawIpConfiguration>,
+    pub ip_forwarding: bool,
+    pub network_security_group: Option<NameRef>,
+    pub application_security_groups: Vec<NameRef>,
+    pub netns: Option<(String, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawNsg {
+    pub name: String,
+    pub key: String,
+    pub flush_connection: bool,
+    pub rules: Vec<RawRule>,
+    pub line: usize,
+}
+
+/// A security rule's source or destination before ASG names are resolved.
+#[derive(Debug)]
+pub enum RawAddress {
+    Any,
+    Prefixes(Vec<IpNet>),
+    Tag(ServiceTag),
+    Asgs(Vec<NameRef>),
+}
+
+#[derive(Debug)]
+pub struct RawRule {
+    pub name: String,
+    pub key: String,
+    pub priority: u16,
+    pub direction: Direction,
+    pub access: Access,
+    pub protocol: Protocol,
+    pub source_ports: PortSpec,
+    pub destination_ports: PortSpec,
+    pub source: RawAddress,
+    pub destination: RawAddress,
+    pub line: usize,
+}
+
+/// An expectation as written: names stay names until resolution.
+#[derive(Debug)]
+pub struct RawExpectation {
+    pub name: String,
+    pub line: usize,
+    pub from: NameRef,
+    pub to: NameRef,
+    pub protocol: ExpectedProtocol,
+    pub port: Option<(u16, usize)>,
+    pub result: Access,
+    pub via: Vec<NameRef>,
+    pub reason: Option<(String, usize)>,
+}
