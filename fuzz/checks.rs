@@ -140,7 +140,7 @@ pub fn decide_packet(data: &[u8]) {
     };
     let stateful = select & 1 == 1;
     let snap = &snapshots()[usize::from(select >> 1 & 3)];
-    let nic_count = snap.topology.nics.len();
+    let nic_count = snap.plan.ports.len();
     let ingress = NicIdx::new(usize::from(select >> 3) % nic_count);
     let now_ms = 1_000;
 
@@ -241,7 +241,7 @@ pub fn balance_packet(data: &[u8]) {
         return;
     };
     let snap = ha_nva();
-    let nic_count = snap.topology.nics.len();
+    let nic_count = snap.plan.ports.len();
     let ingress = NicIdx::new(usize::from(select >> 1) % nic_count);
     let partial = select & 1 == 1;
     let flows = FlowTable::new(256, NicOwners::MAX_OWNERS, 0);
@@ -321,7 +321,7 @@ fn check_reply_translated_back(
         return;
     }
     let back = decide(snap, flows, backend, &reply, 1_002);
-    check_indices(back, snap.topology.nics.len());
+    check_indices(back, snap.plan.ports.len());
     // It goes where its destination routes, which need not be the port the
     // request came from (an appliance may send for another address), and
     // may be dropped there (an address nobody owns); delivered, it is
@@ -366,7 +366,10 @@ pub fn parse_topology(data: &[u8]) {
             check_lines(&loaded.warnings);
             let snap = Snapshot::compile(loaded.topology, 1);
             let nics = &snap.topology.nics;
-            assert_eq!(snap.nics.len(), nics.len());
+            // Every port of the plan (the file's NICs, then the ports vnetd
+            // adds) has its tables.
+            let ports = snap.plan.ports.len();
+            assert_eq!(snap.nics.len(), ports);
             let addresses: Vec<IpAddr> = nics
                 .iter()
                 .take(SAMPLE)
@@ -380,9 +383,9 @@ pub fn parse_topology(data: &[u8]) {
                         };
                         match decide(&snap, &Stateless, ingress, &packet, 0) {
                             Verdict::Deliver(to) | Verdict::Translate { nic: to, .. } => {
-                                assert!(to.index() < nics.len())
+                                assert!(to.index() < ports)
                             }
-                            Verdict::Drop { at, .. } => assert!(at.index() < nics.len()),
+                            Verdict::Drop { at, .. } => assert!(at.index() < ports),
                         }
                     }
                 }
