@@ -136,7 +136,8 @@ impl Daemon {
         let watch = watch_for(&plane_cell, &learned, &stop, &faults, &panics);
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
-        let mut lab = HostLab::build(&specs).context("building the lab's namespaces")?;
+        let mut lab = HostLab::build_with(options.host.clone(), &specs)
+            .context("building the lab's namespaces")?;
         hybrid.start_routing(&topology, &watch)?;
         let mut ports = TiVec::new();
         for (id, spec) in (0..).zip(specs) {

@@ -13,7 +13,8 @@
 //! - [`netlink`]: moving links between namespaces, addresses, MTU,
 //!   default routes and routes through a device, through rtnetlink.
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
-//!   created; [`cleanup_leftovers`] and [`cleanup_marked`] remove what a
+//!   created, through [`ops::HostOps`] (the host's own operations, or a
+//!   wrapper that fails one); [`cleanup_leftovers`] and [`cleanup_marked`] remove what a
 //!   crashed run left.
 //! - [`process`]: whether the process that made something still runs (its
 //!   pid and start time).
@@ -29,6 +30,7 @@
 mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod ops;
 pub mod probe;
 pub mod process;
 pub mod routing;
@@ -36,8 +38,9 @@ pub mod site;
 pub mod tun;
 
 pub use lab::{
-    cleanup_leftovers, cleanup_marked, cleanup_named, fail_next_build_of, HostLab, Leftovers,
-    NamespaceSpec, PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
+    cleanup_leftovers, cleanup_marked, cleanup_named, HostLab, Leftovers, NamespaceSpec,
+    PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
 };
 pub use netlink::InterfaceConfig;
+pub use ops::{HostOps, LinuxHost};
 pub use tun::{gso_segment_size, Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};
