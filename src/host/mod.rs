@@ -22,6 +22,7 @@
 //!   by veth pairs, forwarding with an L4 ECMP hash.
 //! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
 //!   opened from inside a namespace, so that they leave from its address.
+//! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
@@ -34,6 +35,7 @@ pub mod ops;
 pub mod probe;
 pub mod process;
 pub mod routing;
+pub mod shaping;
 pub mod site;
 pub mod tun;
 

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteScope, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteNextHop, RouteScope, RouteType,
+};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
 use super::netns;
@@ -431,6 +433,87 @@ async fn set_up_link(
             .with_context(|| format!("adding route {prefix} dev {interface}"))?;
     }
     wait_for_ipv6_addresses(handle, interface, &config.addresses).await
+}
+
+/// Sets link `interface` of `namespace` up.
+pub fn set_link_up(namespace: &str, interface: &str) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            handle
+                .link()
+                .set(LinkUnspec::new_with_index(index).up().build())
+                .execute()
+                .await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("setting {interface} up in network namespace {namespace}"))
+}
+
+/// Gives `interface` of `namespace` the address `local` with `peer` at the
+/// far end of the point-to-point link (`ip address add LOCAL/32 peer
+/// PEER/32 dev IFACE`): the peer is reachable through the interface as a
+/// connected neighbour.
+pub fn add_peer_address(
+    namespace: &str,
+    interface: &str,
+    local: Ipv4Addr,
+    peer: Ipv4Addr,
+) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let mut request = handle.address().add(index, IpAddr::V4(local), 32);
+            for attribute in &mut request.message_mut().attributes {
+                if let AddressAttribute::Address(address) = attribute {
+                    *address = IpAddr::V4(peer);
+                }
+            }
+            request.execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!("adding {local}/32 peer {peer}/32 to {interface} in network namespace {namespace}")
+    })
+}
+
+/// Routes `prefix` out of `interfaces` of `namespace` with no gateway,
+/// replacing a route to it there: through one interface as
+/// [`device_route`] does, through several as one multipath route whose
+/// next hops are the interfaces (`ip route replace PREFIX nexthop dev A
+/// nexthop dev B`), the flows spread by the namespace's multipath hash.
+pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[String]) -> Result<()> {
+    let names = interfaces.join(", ");
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let mut indexes = Vec::new();
+            for interface in interfaces {
+                indexes.push(link_index(&handle, interface).await?);
+            }
+            let route = match indexes.as_slice() {
+                [] => bail!("no interface to route {prefix} through"),
+                [index] => device_route(*index, IpNet::V4(prefix)),
+                _ => RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(prefix.network(), prefix.prefix_len())
+                    .multipath(
+                        indexes
+                            .iter()
+                            .map(|&index| {
+                                let mut hop = RouteNextHop::default();
+                                hop.interface_index = index;
+                                hop
+                            })
+                            .collect(),
+                    )
+                    .build(),
+            };
+            handle.route().add(route).replace().execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("routing {prefix} through {names} in network namespace {namespace}"))
 }
 
 /// A route to `prefix` out of interface `index` with no gateway. An IPv4

@@ -76,6 +76,7 @@ use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpSpeaker, GobgpSpec, NeighborStatus, SessionLimits};
 use crate::host::routing::{BgpRouter, ProcessExit, ProcessStatus};
 use crate::host::site::{build_site, remove_site, SiteSpec};
+use crate::host::{netlink, shaping};
 use crate::policy::gateways::{
     served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
 };
@@ -85,7 +86,6 @@ use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -188,50 +188,6 @@ pub struct Hybrid {
     run_dirs: Vec<PathBuf>,
 }
 
-/// Runs a host tool (`ip`, `tc`) to completion; a failure says which
-/// command and what it printed.
-fn run(program: &str, args: &[&str]) -> Result<()> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {program} {}", args.join(" ")))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{program} {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
-fn ip(args: &[&str]) -> Result<()> {
-    run("ip", args)
-}
-
-/// Shapes what the router sends into a circuit's tunnel to the circuit's
-/// bandwidth: a token bucket of `mbps`, with 10 ms of traffic (at least a
-/// jumbo frame) as burst and 50 ms of queue.
-fn shape(router: &str, interface: &str, mbps: u32) -> Result<()> {
-    let burst_bytes = (u64::from(mbps) * 1_000_000 / 8 / 100).max(9_000);
-    let args = [
-        "-n",
-        router,
-        "qdisc",
-        "replace",
-        "dev",
-        interface,
-        "root",
-        "tbf",
-        "rate",
-        &format!("{mbps}mbit"),
-        "burst",
-        &burst_bytes.to_string(),
-        "latency",
-        "50ms",
-    ];
-    run("tc", &args)
-}
-
 impl Hybrid {
     /// Builds the sites' namespaces (before the lab's ports). On failure
     /// what was built is removed.
@@ -277,30 +233,24 @@ impl Hybrid {
             let Some(peer) = gw.instances.get(*instance).copied() else {
                 continue;
             };
+            let Some(peer) = v4(peer) else {
+                anyhow::bail!("the tunnel {interface} of {router} ends at an IPv6 address {peer}");
+            };
             match router_bgp_address(topo, *site, *gateway, *instance) {
-                Some(local) => ip(&[
-                    "-n",
+                Some(local) => {
+                    let Some(local) = v4(local) else {
+                        anyhow::bail!("the BGP address {local} of {router} is not IPv4");
+                    };
+                    netlink::add_peer_address(router, interface, local, peer)?
+                }
+                None => netlink::replace_device_route(
                     router,
-                    "addr",
-                    "add",
-                    &format!("{local}/32"),
-                    "peer",
-                    &format!("{peer}/32"),
-                    "dev",
-                    interface,
-                ])?,
-                None => ip(&[
-                    "-n",
-                    router,
-                    "route",
-                    "replace",
-                    &format!("{peer}/32"),
-                    "dev",
-                    interface,
-                ])?,
+                    Ipv4Net::from(peer),
+                    std::slice::from_ref(interface),
+                )?,
             }
             if let Some(circuit) = topo.circuit_of(*site, *gateway) {
-                shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
+                shaping::shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
                 // Global Reach: the sites of joined circuits, through this
                 // circuit's tunnels.
                 for peer in topo.reach_peers(circuit) {
@@ -337,15 +287,7 @@ impl Hybrid {
             }
         }
         for (router, range, devices) in static_routes {
-            let mut args: Vec<String> = ["-n", &router, "route", "replace", &range.to_string()]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            for dev in devices {
-                args.extend(["nexthop".into(), "dev".into(), dev]);
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ip(&args)?;
+            netlink::replace_device_route(&router, range, &devices)?;
         }
         Ok(())
     }

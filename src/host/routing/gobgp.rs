@@ -381,7 +381,7 @@ impl GobgpSpeaker {
     /// its policies are in place.
     pub fn start(spec: GobgpSpec) -> Result<Self> {
         create_run_dir(&spec.run_dir)?;
-        run_checked(Command::new("ip").args(["-n", &spec.netns, "link", "set", "lo", "up"]))?;
+        crate::host::netlink::set_link_up(&spec.netns, "lo")?;
         let config_path = spec.run_dir.join(CONFIG);
         std::fs::write(&config_path, config(&spec))
             .with_context(|| format!("writing {}", config_path.display()))?;
