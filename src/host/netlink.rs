@@ -22,7 +22,7 @@ use rtnetlink::packet_route::link::LinkAttribute;
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteNextHop, RouteScope, RouteType,
 };
-use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns;
 
@@ -449,6 +449,134 @@ pub fn set_link_up(namespace: &str, interface: &str) -> Result<()> {
         })
     })
     .with_context(|| format!("setting {interface} up in network namespace {namespace}"))
+}
+
+/// Adds a veth pair: `name` in `namespace`, its peer in `peer_namespace`
+/// as `peer_name`. The peer is born in `namespace` under a name of its own
+/// and moved and renamed in one request, so `peer_name` need only be free
+/// where it ends up.
+pub fn add_veth_pair(
+    namespace: &str,
+    name: &str,
+    peer_namespace: &str,
+    peer_name: &str,
+) -> Result<()> {
+    let born = format!("{name}-peer");
+    let path = netns::path_of(peer_namespace);
+    let target = File::open(&path).with_context(|| {
+        format!(
+            "opening network namespace {peer_namespace} ({})",
+            path.display()
+        )
+    })?;
+    let target_fd = target.as_raw_fd();
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            handle
+                .link()
+                .add(LinkVeth::new(name, &born).build())
+                .execute()
+                .await?;
+            let index = link_index(&handle, &born).await?;
+            let request = LinkUnspec::new_with_index(index)
+                .setns_by_fd(target_fd)
+                .name(peer_name.to_owned())
+                .build();
+            handle.link().set(request).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!("adding veth {name} in {namespace} to {peer_name} in {peer_namespace}")
+    })
+}
+
+/// Adds `address` (with its prefix length) to `interface` of
+/// `namespace`; an IPv6 one without duplicate address detection, usable
+/// at once.
+pub fn add_address(namespace: &str, interface: &str, address: IpNet) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let mut request = handle
+                .address()
+                .add(index, address.addr(), address.prefix_len());
+            if address.addr().is_ipv6() {
+                request
+                    .message_mut()
+                    .attributes
+                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+            request.execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("adding {address} to {interface} in network namespace {namespace}"))
+}
+
+/// Routes the single address `destination` out of `interface` of
+/// `namespace`, packets to it leaving from `source` (`ip route add DEST
+/// dev IFACE src SOURCE`).
+pub fn add_host_route(
+    namespace: &str,
+    interface: &str,
+    destination: IpAddr,
+    source: IpAddr,
+) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let route = match (destination, source) {
+                (IpAddr::V4(d), IpAddr::V4(s)) => RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(d, 32)
+                    .output_interface(index)
+                    .scope(RouteScope::Link)
+                    .pref_source(s)
+                    .build(),
+                (IpAddr::V6(d), IpAddr::V6(s)) => RouteMessageBuilder::<Ipv6Addr>::new()
+                    .destination_prefix(d, 128)
+                    .output_interface(index)
+                    .pref_source(s)
+                    .build(),
+                _ => bail!("{destination} and {source} are of different families"),
+            };
+            handle.route().add(route).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!("routing {destination} from {source} out of {interface} in network namespace {namespace}")
+    })
+}
+
+/// A default route of `namespace` through `gateway` out of `interface`,
+/// `onlink` (the gateway is taken as on the link whatever the
+/// interface's addresses).
+pub fn add_default_route(namespace: &str, interface: &str, gateway: IpAddr) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let route = match gateway {
+                IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
+                    .output_interface(index)
+                    .gateway(gateway)
+                    .onlink()
+                    .build(),
+                IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
+                    .output_interface(index)
+                    .gateway(gateway)
+                    .onlink()
+                    .build(),
+            };
+            handle.route().add(route).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!(
+            "adding a default route via {gateway} dev {interface} in network namespace {namespace}"
+        )
+    })
 }
 
 /// Gives `interface` of `namespace` the address `local` with `peer` at the
