@@ -399,7 +399,15 @@ fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
 
 #[test]
 fn a_host_failure_during_apply_changes_nothing() {
-    let lab = Lab::start("aptx", HUB_SPOKE);
+    let host = std::sync::Arc::new(common::FailingHost::default());
+    let lab = Lab::start_with(
+        "aptx",
+        &common::with_netns_prefix(HUB_SPOKE, "aptx"),
+        vnetd::daemon::RunOptions {
+            host: host.clone(),
+            ..Default::default()
+        },
+    );
     assert!(ping(&lab.ns("vm1"), "10.2.1.4"));
     // A new NIC whose namespace the host refuses, in the same apply that
     // removes vm2: vm2 must stay, and nothing new may be left behind.
@@ -409,7 +417,7 @@ fn a_host_failure_during_apply_changes_nothing() {
             "  - name: vm1\n",
             "  - name: new1\n    subnet: spoke1/app\n    private_ip_address: 10.1.1.9\n  - name: vm1\n",
         );
-    vnetd::host::fail_next_build_of("aptx-new1");
+    host.fail_next_build_of("aptx-new1");
     match lab
         .daemon()
         .apply("t.yaml", &common::with_netns_prefix(&text, "aptx"))
@@ -434,7 +442,7 @@ fn a_host_failure_during_apply_changes_nothing() {
         "private_ip_address: 10.2.1.4\n",
         "private_ip_address: 10.2.1.5\n",
     );
-    vnetd::host::fail_next_build_of("aptx-vm2");
+    host.fail_next_build_of("aptx-vm2");
     assert!(matches!(
         lab.daemon()
             .apply("t.yaml", &common::with_netns_prefix(&moved, "aptx")),

@@ -16,13 +16,19 @@ use std::time::{Duration, Instant};
 use ipnet::Ipv4Net;
 use vnetd::host::routing::{
     BgpNeighbor, BgpRouter, BgpRouterSpec, BirdRouter, FrrRouter, GobgpNeighbor, GobgpSpeaker,
-    GobgpSpec,
+    GobgpSpec, SessionLimits,
 };
 use vnetd::host::site::{build_site, remove_site, SiteHostSpec, SiteSpec};
 use vnetd::host::{self, netns};
 
 const HUB: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const HUB_ASN: u32 = 65515;
+/// The timers and prefix limit the speakers here are given.
+const LIMITS: SessionLimits = SessionLimits {
+    keepalive_secs: 60,
+    hold_secs: 180,
+    max_prefixes: 4000,
+};
 /// Sessions come up within a few seconds (connect retry 2 s).
 const SESSION_WAIT: Duration = Duration::from_secs(20);
 /// Route changes propagate within this.
@@ -104,7 +110,7 @@ impl Lab {
 
     /// gobgpd on the hub, peering (multihop) with the given spokes and ASNs.
     fn gobgp_spec(&self, neighbors: &[(usize, u32)]) -> GobgpSpec {
-        let mut spec = GobgpSpec::new(self.netns(0), HUB_ASN, HUB, self.dir("gobgp"));
+        let mut spec = GobgpSpec::new(self.netns(0), HUB_ASN, HUB, self.dir("gobgp"), LIMITS);
         spec.neighbors = neighbors
             .iter()
             .map(|&(index, asn)| GobgpNeighbor {
@@ -665,6 +671,7 @@ fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
             HUB_ASN,
             address,
             lab.dir(&format!("gobgp{index}")),
+            LIMITS,
         );
         spec.neighbors = vec![GobgpNeighbor {
             address: HUB,

@@ -8,7 +8,6 @@ use super::{Daemon, Plane, Port, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
 use crate::host::{netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
 use crate::plan::Plan;
-use crate::policy::gateways::LearnedRoutes;
 use crate::snapshot::Snapshot;
 use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
 use std::collections::HashMap;
@@ -234,7 +233,7 @@ impl Daemon {
             }
         }
         if hybrid_changed {
-            if let Err(e) = state.hybrid.start_routing(&topology) {
+            if let Err(e) = state.hybrid.start_routing(&topology, self.watch()) {
                 let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
                 return Err(ApplyError::Host(
                     e.context(format!("starting the routing daemons{undo}")),
@@ -288,22 +287,15 @@ impl Daemon {
                 }
             }
         }
-        let snapshot = if hybrid_changed {
-            // What the old gateways learned is not the new ones' to keep.
-            Snapshot::compile_after_with(
-                topology,
-                LearnedRoutes::default(),
-                generation,
-                &old.snapshot,
-            )
-        } else {
+        if !hybrid_changed {
             state.hybrid.refresh_announcements(&topology);
-            Snapshot::compile_after(topology, generation, &old.snapshot)
-        };
-        self.plane.store(Arc::new(Plane {
-            snapshot: Arc::new(snapshot),
-            ports,
-        }));
+        }
+        // What the gateways learned now (when the hybrid part was rebuilt,
+        // only what the new speakers learned: the old ones' is forgotten).
+        let snapshot =
+            Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
+        let generation = self.publish_applied(snapshot, ports);
+        summary.generation = generation;
         // A worker in the middle of a batch finishes it with the old plane;
         // wait (briefly: workers look at least every 100 ms) until every
         // worker forwards with the new one, so that when apply returns, the

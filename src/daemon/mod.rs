@@ -63,10 +63,10 @@ use apply::{Mutable, Slots};
 use arc_swap::ArcSwap;
 use flow_log::{DenySink, FlowLogger};
 use housekeeping::housekeep;
-use hybrid::Hybrid;
+use hybrid::{Hybrid, LearnedBook, Watch};
 use stats::{NicStats, WorkerCounters};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 use threads::{Backoff, Faults, ThreadKind, ThreadPanics};
@@ -75,9 +75,14 @@ pub struct Daemon {
     plane: Arc<ArcSwap<Plane>>,
     /// The plane generation each worker forwards with (see [`Slots`]).
     worker_generations: Arc<Vec<AtomicU64>>,
-    /// Shared with the BGP watcher, which publishes under the same lock as
-    /// `apply`.
+    /// What `apply` changes, under the lock it takes. The BGP watchers
+    /// never take it; the supervisor only to see which daemons there are.
     mutable: Arc<Mutex<Option<Mutable>>>,
+    /// What the gateway instances have learned, as their watchers last
+    /// read it.
+    learned: Arc<LearnedBook>,
+    /// What the speakers' watchers are started with.
+    watch: Watch,
     workers: usize,
     flows: Arc<FlowTable>,
     counters: Vec<Arc<WorkerCounters>>,
@@ -123,10 +128,20 @@ impl Daemon {
             .iter()
             .map(|port| namespace_spec(&topology, port, workers))
             .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let faults = Arc::new(Faults::default());
+        let panics = Arc::new(ThreadPanics::default());
+        let learned = Arc::new(LearnedBook::default());
+        // The watchers start before the plane exists: what they publish
+        // before it does is in the book the first snapshot is compiled
+        // with, and in a publication right after.
+        let plane_cell: Arc<OnceLock<Arc<ArcSwap<Plane>>>> = Arc::new(OnceLock::new());
+        let watch = watch_for(&plane_cell, &learned, &stop, &faults, &panics);
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
-        let mut lab = HostLab::build(&specs).context("building the lab's namespaces")?;
-        hybrid.start_routing(&topology)?;
+        let mut lab = HostLab::build_with(options.host.clone(), &specs)
+            .context("building the lab's namespaces")?;
+        hybrid.start_routing(&topology, &watch)?;
         let mut ports = TiVec::new();
         for (id, spec) in (0..).zip(specs) {
             let queues = lab
@@ -142,9 +157,11 @@ impl Daemon {
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();
         let plane = Arc::new(ArcSwap::from_pointee(Plane {
-            snapshot: Arc::new(Snapshot::compile(topology, 1)),
+            snapshot: Arc::new(Snapshot::compile_learned(topology, learned.current(), 1)),
             ports,
         }));
+        let _ = plane_cell.set(plane.clone());
+        publish_learned(&plane, &learned);
         let slots = options.flow_table_slots_for(nic_count);
         // A tracked flow takes two slots: the quota shares the flows.
         let flows = Arc::new(FlowTable::new(
@@ -152,7 +169,6 @@ impl Daemon {
             MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
             FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
         ));
-        let stop = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
         let counters: Vec<_> = (0..workers)
             .map(|_| Arc::new(WorkerCounters::new(MAX_NICS as usize)))
@@ -166,6 +182,8 @@ impl Daemon {
                 slots: Slots::new(used),
                 next_serial: used,
             }))),
+            learned,
+            watch,
             workers,
             flows,
             counters,
@@ -174,8 +192,8 @@ impl Daemon {
             flow_logger: Mutex::new(None),
             deny_events_lost: Arc::new(AtomicU64::new(0)),
             worker_restarts: Arc::new(AtomicU64::new(0)),
-            panics: Arc::new(ThreadPanics::default()),
-            faults: Arc::new(Faults::default()),
+            panics,
+            faults,
             probes: Arc::new(lb::ProbeBook::default()),
             programs: options.programs.clone(),
             epoch,
@@ -254,24 +272,20 @@ impl Daemon {
                 .push(handle);
         }
         {
-            let (plane, mutable, stop) = (
-                daemon.plane.clone(),
-                daemon.mutable.clone(),
-                daemon.stop.clone(),
-            );
+            let (mutable, stop) = (daemon.mutable.clone(), daemon.stop.clone());
             let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
             let watcher = std::thread::Builder::new()
                 .name("vnetd-bgp".into())
                 .spawn(move || {
                     threads::supervise(
                         ThreadKind::BgpWatcher,
-                        "the BGP watcher",
+                        "the routing daemons' supervisor",
                         &panics,
                         &stop,
-                        || watch_learned_routes(&plane, &mutable, &stop, &faults),
+                        || supervise_routing(&mutable, &stop, &faults),
                     )
                 })
-                .context("starting the BGP watcher")?;
+                .context("starting the routing daemons' supervisor")?;
             daemon
                 .handles
                 .lock()
@@ -502,47 +516,142 @@ impl Drop for Daemon {
     }
 }
 
-/// How often the BGP watcher asks the gateways' speakers what they learned.
-const BGP_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often the supervisor looks after the routing daemons.
+const SUPERVISE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Looks after the routing daemons ([`Hybrid::supervise`]) and publishes a
-/// new plane whenever what the gateways learned changes: the same ports, a
-/// snapshot compiled with the new routes. It runs under the lock `apply`
-/// takes, so the two never publish over each other.
-fn watch_learned_routes(
-    plane: &ArcSwap<Plane>,
-    mutable: &Mutex<Option<Mutable>>,
-    stop: &AtomicBool,
-    faults: &Faults,
-) {
+/// Looks after the routing daemons ([`hybrid::Roster::supervise`]): reaps
+/// and restarts them, and lets sessions the prefix limit dropped up again.
+/// It takes the lock `apply` takes only to see which daemons the lab runs,
+/// never while it restarts one.
+fn supervise_routing(mutable: &Mutex<Option<Mutable>>, stop: &AtomicBool, faults: &Faults) {
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(BGP_POLL);
+        std::thread::sleep(SUPERVISE_EVERY);
         faults.check(ThreadKind::BgpWatcher);
-        let mut guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(state) = guard.as_mut() else {
-            return;
+        let roster = {
+            let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(state) = guard.as_ref() else {
+                return;
+            };
+            state.hybrid.roster()
         };
-        // Daemons that exited are reaped and restarted first, so that what
-        // a dead speaker had learned leaves the snapshot in this round.
-        state.hybrid.supervise();
+        roster.supervise();
+    }
+}
+
+/// What the speakers' watchers are started with: the book they record in,
+/// a publication of what it holds (once the plane exists; a stall point
+/// of the BGP watchers first), and their panics caught and counted.
+fn watch_for(
+    plane: &Arc<OnceLock<Arc<ArcSwap<Plane>>>>,
+    book: &Arc<LearnedBook>,
+    stop: &Arc<AtomicBool>,
+    faults: &Arc<Faults>,
+    panics: &Arc<ThreadPanics>,
+) -> Watch {
+    let publish = {
+        let (plane, book, stop, faults) =
+            (plane.clone(), book.clone(), stop.clone(), faults.clone());
+        move || {
+            faults.stall_point(ThreadKind::BgpWatcher, &stop);
+            if let Some(plane) = plane.get() {
+                publish_learned(plane, &book);
+            }
+        }
+    };
+    let supervise = {
+        let (stop, panics) = (stop.clone(), panics.clone());
+        move |body: &mut dyn FnMut()| {
+            threads::supervise(
+                ThreadKind::BgpWatcher,
+                "a BGP watcher",
+                &panics,
+                &stop,
+                body,
+            )
+        }
+    };
+    Watch {
+        book: book.clone(),
+        publish: Arc::new(publish),
+        supervise: Arc::new(supervise),
+    }
+}
+
+/// Publishes a new plane with what the gateways have learned now: the
+/// plane loaded, with a snapshot relearned from the book. It takes no
+/// lock: a plane published meanwhile (by `apply`, the prober or another
+/// watcher) makes it start again from that plane, so it never overwrites
+/// a newer one; nothing is published when the plane already carries what
+/// the book holds.
+fn publish_learned(plane: &ArcSwap<Plane>, book: &LearnedBook) {
+    loop {
         let old = plane.load_full();
-        let learned = state.hybrid.learned(&old.snapshot.learned);
+        let learned = book.current();
         if learned == old.snapshot.learned {
-            continue;
+            return;
         }
         let snapshot = Snapshot::relearned(&old.snapshot, learned, old.snapshot.generation + 1);
-        plane.store(Arc::new(Plane {
+        let new = Arc::new(Plane {
             snapshot: Arc::new(snapshot),
             ports: old.ports.clone(),
-        }));
+        });
+        let before = plane.compare_and_swap(&old, new);
+        if Arc::ptr_eq(&before, &old) {
+            return;
+        }
+    }
+}
+
+impl Daemon {
+    /// Publishes the plane `apply` built (`snapshot`, compiled from the
+    /// book's routes, and `ports`), and returns its generation. A watcher
+    /// may have published since `apply` loaded its plane, and the book
+    /// may hold newer routes: then the snapshot is relearned from the
+    /// book, with the next generation after the plane it replaces, so
+    /// that generations only grow.
+    pub(crate) fn publish_applied(
+        &self,
+        snapshot: Snapshot,
+        ports: TiVec<crate::topology::NicIdx, Arc<Port>>,
+    ) -> u64 {
+        let mut snapshot = Arc::new(snapshot);
+        loop {
+            let old = self.plane.load_full();
+            let learned = self.learned.current();
+            if learned != snapshot.learned || snapshot.generation <= old.snapshot.generation {
+                let generation = snapshot.generation.max(old.snapshot.generation + 1);
+                snapshot = Arc::new(Snapshot::relearned(&snapshot, learned, generation));
+            }
+            let new = Arc::new(Plane {
+                snapshot: snapshot.clone(),
+                ports: ports.clone(),
+            });
+            let before = self.plane.compare_and_swap(&old, new);
+            if Arc::ptr_eq(&before, &old) {
+                return snapshot.generation;
+            }
+        }
+    }
+
+    /// What the gateway instances have learned now (what `apply` compiles
+    /// with).
+    pub(crate) fn learned_now(&self) -> crate::policy::gateways::LearnedRoutes {
+        self.learned.current()
+    }
+
+    /// What the speakers' watchers are started with (for `apply`, which
+    /// starts new ones when the hybrid part changes).
+    pub(crate) fn watch(&self) -> &Watch {
+        &self.watch
     }
 }
 
 /// Publishes a new plane with what the health probes found: the same
 /// ports, a snapshot compiled with `health` (less the backends the plane's
 /// topology no longer has). It runs under the lock `apply` takes, so the
-/// two never publish over each other, and publishes nothing when the
-/// plane already carries that health.
+/// two never publish over each other; a plane a BGP watcher published
+/// meanwhile makes it start again from that plane. It publishes nothing
+/// when the plane already carries that health.
 fn publish_health(
     plane: &ArcSwap<Plane>,
     mutable: &Mutex<Option<Mutable>>,
@@ -552,16 +661,22 @@ fn publish_health(
     if guard.is_none() {
         return;
     }
-    let old = plane.load_full();
-    let health = lb::health_for(&old.snapshot, health);
-    if health == old.snapshot.health {
-        return;
+    loop {
+        let old = plane.load_full();
+        let health = lb::health_for(&old.snapshot, health);
+        if health == old.snapshot.health {
+            return;
+        }
+        let snapshot = Snapshot::rehealthed(&old.snapshot, health, old.snapshot.generation + 1);
+        let new = Arc::new(Plane {
+            snapshot: Arc::new(snapshot),
+            ports: old.ports.clone(),
+        });
+        let before = plane.compare_and_swap(&old, new);
+        if Arc::ptr_eq(&before, &old) {
+            return;
+        }
     }
-    let snapshot = Snapshot::rehealthed(&old.snapshot, health, old.snapshot.generation + 1);
-    plane.store(Arc::new(Plane {
-        snapshot: Arc::new(snapshot),
-        ports: old.ports.clone(),
-    }));
 }
 
 /// Removes the namespaces a topology's lab created and a crash left behind,

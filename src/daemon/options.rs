@@ -4,6 +4,8 @@
 
 use super::flow_log::FlowLogOptions;
 use crate::host::routing::ProgramSearch;
+use crate::host::{HostOps, LinuxHost};
+use std::sync::Arc;
 
 /// How a lab is run.
 #[derive(Debug, Clone)]
@@ -26,6 +28,9 @@ pub struct RunOptions {
     /// daemon directory unless told otherwise): a lab whose daemons are
     /// not all there is refused before anything is built.
     pub programs: ProgramSearch,
+    /// What the lab's namespaces are built and removed with: the host's
+    /// own operations unless a caller wraps them (to make one fail).
+    pub host: Arc<dyn HostOps>,
 }
 
 /// NICs a lab may have at once (counters and flow quotas are kept per NIC
@@ -69,6 +74,7 @@ impl Default for RunOptions {
             busy_poll: false,
             udp_coalescing: true,
             programs: ProgramSearch::from_env(),
+            host: Arc::new(LinuxHost),
         }
     }
 }

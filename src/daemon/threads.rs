@@ -10,8 +10,9 @@
 //!
 //! [`Faults`] is each daemon's own fault injection, for the tests of all
 //! this: a one-shot panic armed for a kind of thread, which the next thread
-//! of that kind to pass its check point obeys, and a one-shot error for a
-//! worker picking up a new plane. A check point costs one relaxed load
+//! of that kind to pass its check point obeys, a stall that holds every
+//! thread of a kind reaching its stall point until released, and a
+//! one-shot error for a worker picking up a new plane. A check point costs one relaxed load
 //! while nothing is armed, and a worker passes its own once per wake-up,
 //! never per packet. Being the daemon's, a fault armed in one lab never
 //! fires in another lab of the same process.
@@ -69,11 +70,14 @@ impl ThreadKind {
     }
 }
 
-/// A daemon's fault injection: one one-shot panic per kind of thread, and
-/// a one-shot failure of a worker's re-registration.
+/// A daemon's fault injection: one one-shot panic per kind of thread, a
+/// stall per kind, and a one-shot failure of a worker's re-registration.
 #[derive(Debug, Default)]
 pub struct Faults {
     panics: [AtomicBool; ThreadKind::COUNT],
+    stalls: [AtomicBool; ThreadKind::COUNT],
+    /// Threads of each kind held at their stall point now.
+    stalled: [AtomicU64; ThreadKind::COUNT],
     fail_next_register: AtomicBool,
 }
 
@@ -105,6 +109,35 @@ impl Faults {
         if self.panics[kind as usize].swap(false, Ordering::AcqRel) {
             panic!("injected panic in a {} thread", kind.as_str());
         }
+    }
+
+    /// Holds every thread of `kind` that reaches its stall point there,
+    /// until [`Faults::release_stall`].
+    pub fn arm_stall(&self, kind: ThreadKind) {
+        self.stalls[kind as usize].store(true, Ordering::Release);
+    }
+
+    /// Lets the threads held at their stall point go on.
+    pub fn release_stall(&self, kind: ThreadKind) {
+        self.stalls[kind as usize].store(false, Ordering::Release);
+    }
+
+    /// How many threads of `kind` are held at their stall point now.
+    pub fn stalled(&self, kind: ThreadKind) -> u64 {
+        self.stalled[kind as usize].load(Ordering::Acquire)
+    }
+
+    /// A stall point of a thread of `kind`: waits while a stall is armed
+    /// for that kind (or until `stop` is set). One relaxed load otherwise.
+    pub fn stall_point(&self, kind: ThreadKind, stop: &AtomicBool) {
+        if !self.stalls[kind as usize].load(Ordering::Relaxed) {
+            return;
+        }
+        self.stalled[kind as usize].fetch_add(1, Ordering::AcqRel);
+        while self.stalls[kind as usize].load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(STOP_POLL);
+        }
+        self.stalled[kind as usize].fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Makes the next worker that re-registers its queues for a new plane
@@ -293,6 +326,33 @@ mod tests {
         );
         assert!(!faults.panic_armed(ThreadKind::Prober));
         faults.check(ThreadKind::Prober);
+    }
+
+    #[test]
+    fn a_stall_holds_threads_of_its_kind_until_released() {
+        let faults = std::sync::Arc::new(Faults::default());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        // Nothing armed: the stall point lets it through.
+        faults.stall_point(ThreadKind::BgpWatcher, &stop);
+        faults.arm_stall(ThreadKind::BgpWatcher);
+        // Another kind's stall point does not stop.
+        faults.stall_point(ThreadKind::Prober, &stop);
+        let passed = std::sync::Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (faults, stop, passed) = (faults.clone(), stop.clone(), passed.clone());
+            std::thread::spawn(move || {
+                faults.stall_point(ThreadKind::BgpWatcher, &stop);
+                passed.store(true, Ordering::Release);
+            })
+        };
+        while faults.stalled(ThreadKind::BgpWatcher) == 0 {
+            std::thread::yield_now();
+        }
+        assert!(!passed.load(Ordering::Acquire));
+        faults.release_stall(ThreadKind::BgpWatcher);
+        thread.join().unwrap();
+        assert!(passed.load(Ordering::Acquire));
+        assert_eq!(faults.stalled(ThreadKind::BgpWatcher), 0);
     }
 
     #[test]

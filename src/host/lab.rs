@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -13,8 +13,9 @@ use ipnet::IpNet;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::netlink::{self, InterfaceConfig};
+use super::netlink::InterfaceConfig;
 use super::netns;
+use super::ops::{HostOps, LinuxHost};
 use super::process;
 use super::tun::{Offloads, TunDevice, TunOptions, TunQueue};
 
@@ -157,6 +158,8 @@ impl PlumbedNamespace {
 #[derive(Debug)]
 pub struct HostLab {
     namespaces: Vec<PlumbedNamespace>,
+    /// What it builds and removes namespaces with.
+    ops: Arc<dyn HostOps>,
 }
 
 impl HostLab {
@@ -164,16 +167,23 @@ impl HostLab {
     /// built is removed again, and no namespace that existed before is
     /// touched (an existing name is an error).
     pub fn build(specs: &[NamespaceSpec]) -> Result<HostLab> {
+        Self::build_with(Arc::new(LinuxHost), specs)
+    }
+
+    /// [`HostLab::build`] through `ops`, which the lab keeps for every
+    /// later namespace it adds or removes.
+    pub fn build_with(ops: Arc<dyn HostOps>, specs: &[NamespaceSpec]) -> Result<HostLab> {
         let mut seen = HashSet::new();
         for spec in specs {
             if !seen.insert(spec.key()) {
                 bail!("network namespace {} is listed twice", spec.key());
             }
         }
-        let mut built = build_in_parallel(specs);
+        let mut built = build_in_parallel(&*ops, specs);
         built.sort_by_key(|(at, _)| *at);
         let mut lab = HostLab {
             namespaces: Vec::with_capacity(specs.len()),
+            ops,
         };
         let mut first_failure = None;
         for (_, outcome) in built {
@@ -219,7 +229,7 @@ impl HostLab {
                 spec.key()
             );
         }
-        let plumbed = build_one(spec)?;
+        let plumbed = build_one(&*self.ops, spec)?;
         self.namespaces.push(plumbed);
         Ok(self.namespaces.last_mut().expect("just pushed"))
     }
@@ -238,7 +248,7 @@ impl HostLab {
         if shared {
             return Ok(());
         }
-        netns::delete(&name)
+        self.ops.delete_namespace(&name)
     }
 
     /// Removes every namespace the lab created; reports every failure.
@@ -256,7 +266,7 @@ impl HostLab {
             if shared {
                 continue;
             }
-            if let Err(err) = netns::delete(&name) {
+            if let Err(err) = self.ops.delete_namespace(&name) {
                 failures.push(format!("{err:#}"));
             }
         }
@@ -276,32 +286,6 @@ impl Drop for HostLab {
     }
 }
 
-/// Namespace names whose next build fails: a fault-injection point for the
-/// tests of what callers do when the host refuses a build half-way (a
-/// refusal that is otherwise hard to bring about on purpose). Empty unless
-/// a test calls [`fail_next_build_of`].
-static FAIL_NEXT_BUILD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Makes the next build of namespace `name` fail after the namespace was
-/// created (see `FAIL_NEXT_BUILD`).
-pub fn fail_next_build_of(name: &str) {
-    FAIL_NEXT_BUILD
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(name.to_owned());
-}
-
-fn injected_failure(name: &str) -> bool {
-    let mut names = FAIL_NEXT_BUILD.lock().unwrap_or_else(|p| p.into_inner());
-    match names.iter().position(|n| n == name) {
-        Some(at) => {
-            names.remove(at);
-            true
-        }
-        None => false,
-    }
-}
-
 /// How many namespaces are built at once. Building one is mostly waiting
 /// on the kernel (namespace setup, device registration, RCU grace periods),
 /// so a few more threads than cores keep it busy; on 2 cores, 1000 NICs
@@ -311,7 +295,10 @@ const BUILD_THREADS: usize = 4;
 /// Builds every spec on a few threads, each taking the next unbuilt spec.
 /// Returns what was tried, with each spec's position; after a failure no
 /// new spec is started, so the lab has less to remove again.
-fn build_in_parallel(specs: &[NamespaceSpec]) -> Vec<(usize, Result<PlumbedNamespace>)> {
+fn build_in_parallel(
+    ops: &dyn HostOps,
+    specs: &[NamespaceSpec],
+) -> Vec<(usize, Result<PlumbedNamespace>)> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let built = Mutex::new(Vec::with_capacity(specs.len()));
@@ -323,7 +310,7 @@ fn build_in_parallel(specs: &[NamespaceSpec]) -> Vec<(usize, Result<PlumbedNames
                     let Some(spec) = specs.get(at) else {
                         break;
                     };
-                    let outcome = build_one(spec);
+                    let outcome = build_one(ops, spec);
                     if outcome.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -340,12 +327,12 @@ fn build_in_parallel(specs: &[NamespaceSpec]) -> Vec<(usize, Result<PlumbedNames
 
 /// Creates one namespace with its TUN `eth0`; on error removes the namespace
 /// again (the TUN device goes with its fds).
-fn build_one(spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
+fn build_one(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
     if spec.existing_namespace {
         if !netns::exists(&spec.name) {
             bail!("network namespace {} does not exist", spec.name);
         }
-        let tun = plumb_existing(spec)?;
+        let tun = plumb_existing(ops, spec)?;
         return Ok(PlumbedNamespace {
             spec: spec.clone(),
             tun,
@@ -354,12 +341,7 @@ fn build_one(spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
     // Everything happens on the thread that created the namespace: the TUN
     // device is born there (no move between namespaces) and one netlink
     // connection names and configures it.
-    let tun = netns::create_with(&spec.name, || {
-        if injected_failure(&spec.name) {
-            bail!("building network namespace {}: injected failure", spec.name);
-        }
-        plumb_here(spec)
-    })?;
+    let tun = ops.create_namespace(&spec.name, &mut || plumb_here(ops, spec))?;
     Ok(PlumbedNamespace {
         spec: spec.clone(),
         tun,
@@ -376,8 +358,8 @@ fn interface_config(spec: &NamespaceSpec) -> InterfaceConfig {
     }
 }
 
-fn create_tun(spec: &NamespaceSpec) -> Result<TunDevice> {
-    TunDevice::create(TunOptions {
+fn create_tun(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
+    ops.create_tun(TunOptions {
         queues: spec.queues,
         nonblocking: spec.nonblocking,
         // In a namespace of its own the device goes with the namespace; in
@@ -394,9 +376,9 @@ fn create_tun(spec: &NamespaceSpec) -> Result<TunDevice> {
 
 /// Creates the TUN device in the current thread's namespace, the spec's
 /// own, and configures it there.
-fn plumb_here(spec: &NamespaceSpec) -> Result<TunDevice> {
-    let tun = create_tun(spec)?;
-    netlink::configure_link_here(
+fn plumb_here(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
+    let tun = create_tun(ops, spec)?;
+    ops.configure_link_here(
         tun.created_index(),
         &spec.interface,
         &interface_config(spec),
@@ -413,10 +395,10 @@ fn plumb_here(spec: &NamespaceSpec) -> Result<TunDevice> {
 /// Creates the TUN device here and moves it into a namespace made
 /// elsewhere: renaming it on the way in refuses a name already taken
 /// there, where creating it there by name would attach to that device.
-fn plumb_existing(spec: &NamespaceSpec) -> Result<TunDevice> {
-    let tun = create_tun(spec)?;
-    netlink::move_link_into_namespace(tun.created_index(), &spec.name, &spec.interface)?;
-    netlink::configure_interface(&spec.name, &spec.interface, &interface_config(spec))?;
+fn plumb_existing(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
+    let tun = create_tun(ops, spec)?;
+    ops.move_link_into_namespace(tun.created_index(), &spec.name, &spec.interface)?;
+    ops.configure_interface(&spec.name, &spec.interface, &interface_config(spec))?;
     Ok(tun)
 }
 

@@ -13,7 +13,8 @@
 //! - [`netlink`]: moving links between namespaces, addresses, MTU,
 //!   default routes and routes through a device, through rtnetlink.
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
-//!   created; [`cleanup_leftovers`] and [`cleanup_marked`] remove what a
+//!   created, through [`ops::HostOps`] (the host's own operations, or a
+//!   wrapper that fails one); [`cleanup_leftovers`] and [`cleanup_marked`] remove what a
 //!   crashed run left.
 //! - [`process`]: whether the process that made something still runs (its
 //!   pid and start time).
@@ -21,6 +22,7 @@
 //!   by veth pairs, forwarding with an L4 ECMP hash.
 //! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
 //!   opened from inside a namespace, so that they leave from its address.
+//! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
@@ -29,15 +31,18 @@
 mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod ops;
 pub mod probe;
 pub mod process;
 pub mod routing;
+pub mod shaping;
 pub mod site;
 pub mod tun;
 
 pub use lab::{
-    cleanup_leftovers, cleanup_marked, cleanup_named, fail_next_build_of, HostLab, Leftovers,
-    NamespaceSpec, PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
+    cleanup_leftovers, cleanup_marked, cleanup_named, HostLab, Leftovers, NamespaceSpec,
+    PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
 };
 pub use netlink::InterfaceConfig;
+pub use ops::{HostOps, LinuxHost};
 pub use tun::{gso_segment_size, Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};

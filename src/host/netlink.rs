@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteScope, RouteType};
-use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteNextHop, RouteScope, RouteType,
+};
+use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns;
 
@@ -431,6 +433,215 @@ async fn set_up_link(
             .with_context(|| format!("adding route {prefix} dev {interface}"))?;
     }
     wait_for_ipv6_addresses(handle, interface, &config.addresses).await
+}
+
+/// Sets link `interface` of `namespace` up.
+pub fn set_link_up(namespace: &str, interface: &str) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            handle
+                .link()
+                .set(LinkUnspec::new_with_index(index).up().build())
+                .execute()
+                .await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("setting {interface} up in network namespace {namespace}"))
+}
+
+/// Adds a veth pair: `name` in `namespace`, its peer in `peer_namespace`
+/// as `peer_name`. The peer is born in `namespace` under a name of its own
+/// and moved and renamed in one request, so `peer_name` need only be free
+/// where it ends up.
+pub fn add_veth_pair(
+    namespace: &str,
+    name: &str,
+    peer_namespace: &str,
+    peer_name: &str,
+) -> Result<()> {
+    let born = format!("{name}-peer");
+    let path = netns::path_of(peer_namespace);
+    let target = File::open(&path).with_context(|| {
+        format!(
+            "opening network namespace {peer_namespace} ({})",
+            path.display()
+        )
+    })?;
+    let target_fd = target.as_raw_fd();
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            handle
+                .link()
+                .add(LinkVeth::new(name, &born).build())
+                .execute()
+                .await?;
+            let index = link_index(&handle, &born).await?;
+            let request = LinkUnspec::new_with_index(index)
+                .setns_by_fd(target_fd)
+                .name(peer_name.to_owned())
+                .build();
+            handle.link().set(request).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!("adding veth {name} in {namespace} to {peer_name} in {peer_namespace}")
+    })
+}
+
+/// Adds `address` (with its prefix length) to `interface` of
+/// `namespace`; an IPv6 one without duplicate address detection, usable
+/// at once.
+pub fn add_address(namespace: &str, interface: &str, address: IpNet) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let mut request = handle
+                .address()
+                .add(index, address.addr(), address.prefix_len());
+            if address.addr().is_ipv6() {
+                request
+                    .message_mut()
+                    .attributes
+                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
+            }
+            request.execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("adding {address} to {interface} in network namespace {namespace}"))
+}
+
+/// Routes the single address `destination` out of `interface` of
+/// `namespace`, packets to it leaving from `source` (`ip route add DEST
+/// dev IFACE src SOURCE`).
+pub fn add_host_route(
+    namespace: &str,
+    interface: &str,
+    destination: IpAddr,
+    source: IpAddr,
+) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let route = match (destination, source) {
+                (IpAddr::V4(d), IpAddr::V4(s)) => RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(d, 32)
+                    .output_interface(index)
+                    .scope(RouteScope::Link)
+                    .pref_source(s)
+                    .build(),
+                (IpAddr::V6(d), IpAddr::V6(s)) => RouteMessageBuilder::<Ipv6Addr>::new()
+                    .destination_prefix(d, 128)
+                    .output_interface(index)
+                    .pref_source(s)
+                    .build(),
+                _ => bail!("{destination} and {source} are of different families"),
+            };
+            handle.route().add(route).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!("routing {destination} from {source} out of {interface} in network namespace {namespace}")
+    })
+}
+
+/// A default route of `namespace` through `gateway` out of `interface`,
+/// `onlink` (the gateway is taken as on the link whatever the
+/// interface's addresses).
+pub fn add_default_route(namespace: &str, interface: &str, gateway: IpAddr) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let route = match gateway {
+                IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
+                    .output_interface(index)
+                    .gateway(gateway)
+                    .onlink()
+                    .build(),
+                IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
+                    .output_interface(index)
+                    .gateway(gateway)
+                    .onlink()
+                    .build(),
+            };
+            handle.route().add(route).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!(
+            "adding a default route via {gateway} dev {interface} in network namespace {namespace}"
+        )
+    })
+}
+
+/// Gives `interface` of `namespace` the address `local` with `peer` at the
+/// far end of the point-to-point link (`ip address add LOCAL/32 peer
+/// PEER/32 dev IFACE`): the peer is reachable through the interface as a
+/// connected neighbour.
+pub fn add_peer_address(
+    namespace: &str,
+    interface: &str,
+    local: Ipv4Addr,
+    peer: Ipv4Addr,
+) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let index = link_index(&handle, interface).await?;
+            let mut request = handle.address().add(index, IpAddr::V4(local), 32);
+            for attribute in &mut request.message_mut().attributes {
+                if let AddressAttribute::Address(address) = attribute {
+                    *address = IpAddr::V4(peer);
+                }
+            }
+            request.execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!("adding {local}/32 peer {peer}/32 to {interface} in network namespace {namespace}")
+    })
+}
+
+/// Routes `prefix` out of `interfaces` of `namespace` with no gateway,
+/// replacing a route to it there: through one interface as
+/// [`device_route`] does, through several as one multipath route whose
+/// next hops are the interfaces (`ip route replace PREFIX nexthop dev A
+/// nexthop dev B`), the flows spread by the namespace's multipath hash.
+pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[String]) -> Result<()> {
+    let names = interfaces.join(", ");
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let mut indexes = Vec::new();
+            for interface in interfaces {
+                indexes.push(link_index(&handle, interface).await?);
+            }
+            let route = match indexes.as_slice() {
+                [] => bail!("no interface to route {prefix} through"),
+                [index] => device_route(*index, IpNet::V4(prefix)),
+                _ => RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(prefix.network(), prefix.prefix_len())
+                    .multipath(
+                        indexes
+                            .iter()
+                            .map(|&index| {
+                                let mut hop = RouteNextHop::default();
+                                hop.interface_index = index;
+                                hop
+                            })
+                            .collect(),
+                    )
+                    .build(),
+            };
+            handle.route().add(route).replace().execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("routing {prefix} through {names} in network namespace {namespace}"))
 }
 
 /// A route to `prefix` out of interface `index` with no gateway. An IPv4

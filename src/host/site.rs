@@ -10,14 +10,16 @@
 //! `/32` route to its host, with proxy ARP on: hosts may then share a
 //! prefix (each on its own link) and still reach each other through the
 //! router.
+//!
+//! Links, addresses and routes are made through rtnetlink
+//! ([`super::netlink`]).
 
 use std::net::IpAddr;
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
-use super::netns;
+use super::{netlink, netns};
 
 /// A host of a site: a namespace with one interface, `eth0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,22 +52,6 @@ pub fn router_address_for(host: &IpNet) -> Result<IpAddr> {
     host.hosts()
         .find(|candidate| *candidate != host.addr())
         .with_context(|| format!("prefix {host} has no address left for the router"))
-}
-
-/// Runs `ip ARGS` and fails with its output if it fails.
-fn ip(args: &[&str]) -> Result<()> {
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .with_context(|| format!("running ip {}", args.join(" ")))?;
-    if !output.status.success() {
-        bail!(
-            "ip {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 /// Writes `value` to the sysctl file `path` (under `/proc/sys`) inside the
@@ -103,7 +89,7 @@ fn check_spec(spec: &SiteSpec) -> Result<()> {
 fn build_all(spec: &SiteSpec) -> Result<()> {
     let router = spec.router.as_str();
     netns::create(router)?;
-    ip(&["-n", router, "link", "set", "lo", "up"])?;
+    netlink::set_link_up(router, "lo")?;
     let any_ipv6 = spec.hosts.iter().any(|h| h.address.addr().is_ipv6());
     set_sysctl(router, "/proc/sys/net/ipv4/ip_forward", "1")?;
     set_sysctl(router, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")?;
@@ -120,11 +106,9 @@ fn build_all(spec: &SiteSpec) -> Result<()> {
 fn join_host(router: &str, index: usize, host: &SiteHostSpec) -> Result<()> {
     let name = host.netns.as_str();
     netns::create(name)?;
-    ip(&["-n", name, "link", "set", "lo", "up"])?;
+    netlink::set_link_up(name, "lo")?;
     let link = router_link_name(index);
-    ip(&[
-        "-n", router, "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", name,
-    ])?;
+    netlink::add_veth_pair(router, &link, name, "eth0")?;
 
     let router_address = router_address_for(&host.address)?;
     let host_len = if host.address.addr().is_ipv4() {
@@ -132,9 +116,6 @@ fn join_host(router: &str, index: usize, host: &SiteHostSpec) -> Result<()> {
     } else {
         128
     };
-    let router_single = format!("{router_address}/{host_len}");
-    let host_single = format!("{}/{host_len}", host.address.addr());
-    let router_text = router_address.to_string();
     if host.address.addr().is_ipv4() {
         set_sysctl(
             router,
@@ -142,39 +123,14 @@ fn join_host(router: &str, index: usize, host: &SiteHostSpec) -> Result<()> {
             "1",
         )?;
     }
-    ip(&["-n", router, "address", "add", &router_single, "dev", &link])?;
-    ip(&["-n", router, "link", "set", &link, "up"])?;
-    ip(&[
-        "-n",
-        router,
-        "route",
-        "add",
-        &host_single,
-        "dev",
-        &link,
-        "src",
-        &router_text,
-    ])?;
+    let router_single = IpNet::new(router_address, host_len).expect("a full-length prefix");
+    netlink::add_address(router, &link, router_single)?;
+    netlink::set_link_up(router, &link)?;
+    netlink::add_host_route(router, &link, host.address.addr(), router_address)?;
 
-    let host_address = host.address.to_string();
-    let mut add_address = vec!["-n", name, "address", "add", &host_address, "dev", "eth0"];
-    if host.address.addr().is_ipv6() {
-        add_address.push("nodad");
-    }
-    ip(&add_address)?;
-    ip(&["-n", name, "link", "set", "eth0", "up"])?;
-    ip(&[
-        "-n",
-        name,
-        "route",
-        "add",
-        "default",
-        "via",
-        &router_text,
-        "dev",
-        "eth0",
-        "onlink",
-    ])?;
+    netlink::add_address(name, "eth0", host.address)?;
+    netlink::set_link_up(name, "eth0")?;
+    netlink::add_default_route(name, "eth0", router_address)?;
     Ok(())
 }
 

@@ -53,6 +53,12 @@ use std::time::Duration;
 /// Prefixes one BGP session may announce; one more and Azure drops it.
 pub const MAX_LEARNED_PREFIXES: usize = 4000;
 
+/// The keepalive interval an Azure gateway offers its BGP peers.
+pub const BGP_KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// The hold time an Azure gateway offers its BGP peers.
+pub const BGP_HOLD: Duration = Duration::from_secs(180);
+
 /// How long a session dropped for announcing more than
 /// [`MAX_LEARNED_PREFIXES`] stays down before the gateway lets it up
 /// again. Azure re-establishes such a session (it is dropped again while

@@ -528,3 +528,78 @@ pub fn printed(response: &vnetd::api::Response, json: bool) -> Printed {
         },
     }
 }
+
+/// The host's own operations, except that the next build of a chosen
+/// namespace fails once the namespace exists (a refusal of the host
+/// half-way through a build, otherwise hard to bring about on purpose).
+#[derive(Debug, Default)]
+pub struct FailingHost {
+    next: std::sync::Mutex<Vec<String>>,
+}
+
+impl FailingHost {
+    /// Makes the next build of namespace `name` fail.
+    pub fn fail_next_build_of(&self, name: &str) {
+        self.next.lock().unwrap().push(name.to_owned());
+    }
+
+    fn take(&self, name: &str) -> bool {
+        let mut next = self.next.lock().unwrap();
+        let at = next.iter().position(|n| n == name);
+        at.map(|at| next.remove(at)).is_some()
+    }
+}
+
+impl vnetd::host::HostOps for FailingHost {
+    fn create_namespace(
+        &self,
+        name: &str,
+        inside: &mut (dyn FnMut() -> anyhow::Result<vnetd::host::TunDevice> + Send),
+    ) -> anyhow::Result<vnetd::host::TunDevice> {
+        let host = vnetd::host::LinuxHost;
+        if self.take(name) {
+            return host.create_namespace(name, &mut || {
+                anyhow::bail!("building network namespace {name}: injected failure")
+            });
+        }
+        host.create_namespace(name, inside)
+    }
+
+    fn delete_namespace(&self, name: &str) -> anyhow::Result<()> {
+        vnetd::host::LinuxHost.delete_namespace(name)
+    }
+
+    fn create_tun(
+        &self,
+        options: vnetd::host::TunOptions,
+    ) -> anyhow::Result<vnetd::host::TunDevice> {
+        vnetd::host::LinuxHost.create_tun(options)
+    }
+
+    fn configure_link_here(
+        &self,
+        index: u32,
+        interface: &str,
+        config: &vnetd::host::InterfaceConfig,
+    ) -> anyhow::Result<()> {
+        vnetd::host::LinuxHost.configure_link_here(index, interface, config)
+    }
+
+    fn move_link_into_namespace(
+        &self,
+        index: u32,
+        namespace: &str,
+        new_name: &str,
+    ) -> anyhow::Result<()> {
+        vnetd::host::LinuxHost.move_link_into_namespace(index, namespace, new_name)
+    }
+
+    fn configure_interface(
+        &self,
+        namespace: &str,
+        interface: &str,
+        config: &vnetd::host::InterfaceConfig,
+    ) -> anyhow::Result<()> {
+        vnetd::host::LinuxHost.configure_interface(namespace, interface, config)
+    }
+}

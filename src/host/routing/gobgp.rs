@@ -39,6 +39,23 @@
 //!
 //! gobgpd logs policy errors and runs on without the policy, so `start`
 //! checks the policies it reports before returning.
+//!
+//! The timers and the prefix limit are the caller's ([`SessionLimits`]):
+//! this driver knows no cloud's values.
+//!
+//! [`GobgpApi`] is a handle on one instance's API that needs no access to
+//! the speaker (a watcher thread holds one); [`RibMonitor`] follows its
+//! RIB as gobgp streams it (`gobgp monitor ... -j`, one JSON line per
+//! change, read by [`json::parse_monitor_line`]).
+
+pub mod json;
+mod monitor;
+
+pub use json::{
+    parse_advertised, parse_learned, parse_monitor_line, parse_neighbors, parse_originated,
+    RibChange,
+};
+pub use monitor::{MonitorLines, MonitoredTable, RibMonitor};
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -47,7 +64,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
@@ -78,6 +95,18 @@ pub struct GobgpNeighbor {
     pub multihop: bool,
     /// The AS number shown to this neighbour, when not the speaker's own.
     pub local_as: Option<u32>,
+}
+
+/// The timers a speaker offers each neighbour, and the routes it takes
+/// from one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Keepalive interval offered, in seconds.
+    pub keepalive_secs: u32,
+    /// Hold time offered, in seconds.
+    pub hold_secs: u32,
+    /// Routes a neighbour may send; one more drops its session.
+    pub max_prefixes: u32,
 }
 
 /// A gobgpd instance: its identity, neighbours, timers and policies.
@@ -115,19 +144,25 @@ pub struct GobgpSpec {
 }
 
 impl GobgpSpec {
-    /// A spec with the usual timers and limits (keepalive 60 s, hold 180 s,
-    /// connect retry 2 s, 4000 prefixes) and no neighbours or policies.
-    pub fn new(netns: &str, asn: u32, router_id: Ipv4Addr, run_dir: PathBuf) -> Self {
+    /// A spec with `limits`, a connect retry of 2 s, and no neighbours or
+    /// policies.
+    pub fn new(
+        netns: &str,
+        asn: u32,
+        router_id: Ipv4Addr,
+        run_dir: PathBuf,
+        limits: SessionLimits,
+    ) -> Self {
         Self {
             netns: netns.to_owned(),
             asn,
             router_id,
             local_address: router_id,
             neighbors: Vec::new(),
-            keepalive_secs: 60,
-            hold_secs: 180,
+            keepalive_secs: limits.keepalive_secs,
+            hold_secs: limits.hold_secs,
             connect_retry_secs: 2,
-            max_prefixes: 4000,
+            max_prefixes: limits.max_prefixes,
             reject_exact: Vec::new(),
             export_deny_overlapping: Vec::new(),
             pass_on_learned: true,
@@ -340,215 +375,13 @@ pub fn config(spec: &GobgpSpec) -> String {
     out
 }
 
-fn parse_origin(value: u64) -> Result<Origin> {
-    match value {
-        0 => Ok(Origin::Igp),
-        1 => Ok(Origin::Egp),
-        2 => Ok(Origin::Incomplete),
-        other => bail!("unknown ORIGIN {other}"),
-    }
-}
-
-/// The attributes of a path in gobgp's JSON that these types carry.
-struct PathAttributes {
-    next_hop: Ipv4Addr,
-    as_path: Vec<u32>,
-    origin: Origin,
-}
-
-/// Reads `attrs` of one path of `gobgp -j ... rib`: type 1 ORIGIN
-/// (`value`), type 2 AS_PATH (`as_paths[].asns[]`), type 3 NEXT_HOP
-/// (`nexthop`) or type 14 MP_REACH_NLRI (`nexthop`).
-fn parse_attributes(path: &Value) -> Result<PathAttributes> {
-    let attrs = path["attrs"]
-        .as_array()
-        .ok_or_else(|| anyhow!("path without attrs: {path}"))?;
-    let mut origin = None;
-    let mut as_path = Vec::new();
-    let mut next_hop = None;
-    for attr in attrs {
-        match attr["type"].as_u64() {
-            Some(1) => {
-                let value = attr["value"].as_u64().unwrap_or(0);
-                origin = Some(parse_origin(value)?);
-            }
-            Some(2) => {
-                for segment in attr["as_paths"].as_array().into_iter().flatten() {
-                    for asn in segment["asns"].as_array().into_iter().flatten() {
-                        let asn = asn
-                            .as_u64()
-                            .and_then(|asn| u32::try_from(asn).ok())
-                            .ok_or_else(|| anyhow!("bad ASN in {attr}"))?;
-                        as_path.push(asn);
-                    }
-                }
-            }
-            Some(3) | Some(14) => {
-                if let Some(text) = attr["nexthop"].as_str() {
-                    next_hop = Some(
-                        text.parse()
-                            .with_context(|| format!("next hop {text:?} of {path}"))?,
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(PathAttributes {
-        next_hop: next_hop.ok_or_else(|| anyhow!("path without a next hop: {path}"))?,
-        as_path,
-        origin: origin.unwrap_or(Origin::Incomplete),
-    })
-}
-
-/// Each path of a `gobgp -j ... rib` reply (an object of prefix to the
-/// list of its paths), with its prefix.
-fn rib_paths(rib: &Value) -> Result<Vec<(Ipv4Net, &Value)>> {
-    let Some(destinations) = rib.as_object() else {
-        bail!("a RIB reply is not an object: {rib}");
-    };
-    let mut out = Vec::new();
-    for (prefix, paths) in destinations {
-        let prefix: Ipv4Net = prefix
-            .parse()
-            .with_context(|| format!("prefix {prefix:?} of the RIB"))?;
-        for path in paths.as_array().into_iter().flatten() {
-            out.push((prefix, path));
-        }
-    }
-    Ok(out)
-}
-
-/// Parses `gobgp -j global rib`: the paths with a `neighbor-ip` were
-/// learned, the others are originated here.
-pub fn parse_learned(rib: &Value) -> Result<Vec<LearnedPath>> {
-    let mut out = Vec::new();
-    for (prefix, path) in rib_paths(rib)? {
-        let Some(neighbor) = path["neighbor-ip"].as_str() else {
-            continue;
-        };
-        let Ok(neighbor) = neighbor.parse() else {
-            continue;
-        };
-        let attrs = parse_attributes(path)?;
-        out.push(LearnedPath {
-            prefix,
-            neighbor,
-            next_hop: attrs.next_hop,
-            as_path: attrs.as_path,
-            origin: attrs.origin,
-        });
-    }
-    Ok(out)
-}
-
-/// The prefixes originated here in a `gobgp -j global rib` reply.
-pub fn parse_originated(rib: &Value) -> Result<Vec<Ipv4Net>> {
-    let mut out: Vec<Ipv4Net> = rib_paths(rib)?
-        .into_iter()
-        .filter(|(_, path)| {
-            path["neighbor-ip"]
-                .as_str()
-                .is_none_or(|ip| ip.parse::<Ipv4Addr>().is_err())
-        })
-        .map(|(prefix, _)| prefix)
-        .collect();
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-/// Parses `gobgp -j neighbor N adj-out`.
-pub fn parse_advertised(rib: &Value) -> Result<Vec<AdvertisedPath>> {
-    rib_paths(rib)?
-        .into_iter()
-        .map(|(prefix, path)| {
-            let attrs = parse_attributes(path)?;
-            Ok(AdvertisedPath {
-                prefix,
-                next_hop: attrs.next_hop,
-                as_path: attrs.as_path,
-                origin: attrs.origin,
-            })
-        })
-        .collect()
-}
-
-fn session_state_name(code: u64) -> &'static str {
-    match code {
-        1 => "Idle",
-        2 => "Connect",
-        3 => "Active",
-        4 => "OpenSent",
-        5 => "OpenConfirm",
-        6 => "Established",
-        _ => "Unknown",
-    }
-}
-
-fn admin_state_name(code: u64) -> &'static str {
-    match code {
-        0 => "Up",
-        1 => "Down",
-        2 => "PrefixLimit",
-        _ => "Unknown",
-    }
-}
-
-/// Parses `gobgp -j neighbor` (a list of peers): `conf.neighbor_address`,
-/// `conf.peer_asn`, `state.session_state` and `state.admin_state` (enum
-/// numbers), `state.messages.{sent,received}.total`,
-/// `timers.state.uptime.seconds` (the Unix time the session came up) and
-/// `afi_safis[].state.{received,accepted}`. Absent numbers are 0 (gobgp
-/// omits zero values).
-pub fn parse_neighbors(peers: &Value, now_unix: u64) -> Result<Vec<NeighborStatus>> {
-    if peers.is_null() {
-        return Ok(Vec::new());
-    }
-    let Some(peers) = peers.as_array() else {
-        bail!("the neighbour list is not a list: {peers}");
-    };
-    let number = |value: &Value| value.as_u64().unwrap_or(0);
-    let mut out = Vec::new();
-    for peer in peers {
-        let address = peer["conf"]["neighbor_address"]
-            .as_str()
-            .ok_or_else(|| anyhow!("a neighbour without an address: {peer}"))?;
-        let address = address
-            .parse()
-            .with_context(|| format!("neighbour address {address:?}"))?;
-        let asn = u32::try_from(number(&peer["conf"]["peer_asn"])).context("peer ASN")?;
-        let state = session_state_name(number(&peer["state"]["session_state"]));
-        let uptime_secs = (state == "Established").then(|| {
-            now_unix.saturating_sub(number(&peer["timers"]["state"]["uptime"]["seconds"]))
-        });
-        let (mut received, mut accepted) = (0, 0);
-        for family in peer["afi_safis"].as_array().into_iter().flatten() {
-            received += number(&family["state"]["received"]);
-            accepted += number(&family["state"]["accepted"]);
-        }
-        out.push(NeighborStatus {
-            address,
-            asn,
-            state: state.to_owned(),
-            admin_state: admin_state_name(number(&peer["state"]["admin_state"])).to_owned(),
-            uptime_secs,
-            routes_received: received,
-            routes_accepted: accepted,
-            messages_sent: number(&peer["state"]["messages"]["sent"]["total"]),
-            messages_received: number(&peer["state"]["messages"]["received"]["total"]),
-        });
-    }
-    Ok(out)
-}
-
 impl GobgpSpeaker {
     /// Writes the configuration, starts gobgpd inside `spec.netns` (with
     /// `lo` up there, for the API) and returns once its API answers and
     /// its policies are in place.
     pub fn start(spec: GobgpSpec) -> Result<Self> {
         create_run_dir(&spec.run_dir)?;
-        run_checked(Command::new("ip").args(["-n", &spec.netns, "link", "set", "lo", "up"]))?;
+        crate::host::netlink::set_link_up(&spec.netns, "lo")?;
         let config_path = spec.run_dir.join(CONFIG);
         std::fs::write(&config_path, config(&spec))
             .with_context(|| format!("writing {}", config_path.display()))?;
@@ -649,39 +482,25 @@ impl GobgpSpeaker {
         Ok(())
     }
 
+    /// A handle on this instance's API.
+    pub fn api(&self) -> GobgpApi {
+        GobgpApi {
+            netns: self.spec.netns.clone(),
+        }
+    }
+
     /// Runs the `gobgp` client inside the namespace against this instance.
     pub fn gobgp(&self, args: &[&str]) -> Result<String> {
-        run_checked(
-            in_namespace(&self.spec.netns, "gobgp")
-                .args(["-u", API_HOST, "-p", API_PORT])
-                .args(args),
-        )
+        self.api().gobgp(args)
     }
 
-    /// Runs `gobgp -j ARGS` and parses its reply.
     fn gobgp_json(&self, args: &[&str]) -> Result<Value> {
-        let mut full = vec!["-j"];
-        full.extend_from_slice(args);
-        let text = self.gobgp(&full)?;
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(text).with_context(|| format!("parsing gobgp's JSON: {text}"))
-    }
-
-    fn global_rib(&self) -> Result<Value> {
-        let rib = self.gobgp_json(&["global", "rib", "-a", "ipv4"])?;
-        Ok(if rib.is_null() {
-            Value::Object(Default::default())
-        } else {
-            rib
-        })
+        self.api().gobgp_json(args)
     }
 
     /// The prefixes originated here now.
     pub fn announced(&self) -> Result<Vec<Ipv4Net>> {
-        parse_originated(&self.global_rib()?)
+        parse_originated(&self.api().global_rib()?)
     }
 
     /// Makes the originated set exactly `prefixes`: adds the missing ones
@@ -709,7 +528,7 @@ impl GobgpSpeaker {
     /// The routes received from neighbours and accepted by the import
     /// policy.
     pub fn learned(&self) -> Result<Vec<LearnedPath>> {
-        parse_learned(&self.global_rib()?)
+        self.api().learned()
     }
 
     /// The routes advertised to `neighbor` (its adj-RIB-out).
@@ -739,6 +558,12 @@ impl GobgpSpeaker {
             .map(drop)
     }
 
+    /// Kills gobgpd (it is not reported as an exit, and is not started
+    /// again unless [`GobgpSpeaker::restart`] is called).
+    pub fn kill(&mut self) {
+        self.daemon.kill();
+    }
+
     /// Kills gobgpd and removes its files.
     pub fn stop(mut self) -> Result<()> {
         self.daemon.kill();
@@ -747,9 +572,80 @@ impl GobgpSpeaker {
     }
 }
 
+/// The API of the gobgpd of one namespace, asked through the `gobgp`
+/// client run inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GobgpApi {
+    netns: String,
+}
+
+impl GobgpApi {
+    /// The API of the gobgpd [`GobgpSpeaker::start`] started in `netns`.
+    pub fn new(netns: &str) -> Self {
+        Self {
+            netns: netns.to_owned(),
+        }
+    }
+
+    /// The namespace the instance runs in.
+    pub fn netns(&self) -> &str {
+        &self.netns
+    }
+
+    /// The `gobgp` client inside the namespace, pointed at the instance.
+    fn client(&self) -> Command {
+        let mut command = in_namespace(&self.netns, "gobgp");
+        command.args(["-u", API_HOST, "-p", API_PORT]);
+        command
+    }
+
+    /// Runs `gobgp ARGS` against the instance.
+    pub fn gobgp(&self, args: &[&str]) -> Result<String> {
+        run_checked(self.client().args(args))
+    }
+
+    /// Runs `gobgp -j ARGS` and parses its reply.
+    fn gobgp_json(&self, args: &[&str]) -> Result<Value> {
+        let mut full = vec!["-j"];
+        full.extend_from_slice(args);
+        let text = self.gobgp(&full)?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(text).with_context(|| format!("parsing gobgp's JSON: {text}"))
+    }
+
+    fn global_rib(&self) -> Result<Value> {
+        let rib = self.gobgp_json(&["global", "rib", "-a", "ipv4"])?;
+        Ok(if rib.is_null() {
+            Value::Object(Default::default())
+        } else {
+            rib
+        })
+    }
+
+    /// The routes received from neighbours and accepted by the import
+    /// policy.
+    pub fn learned(&self) -> Result<Vec<LearnedPath>> {
+        parse_learned(&self.global_rib()?)
+    }
+
+    /// Starts following `table` (see [`RibMonitor`]).
+    pub fn monitor(&self, table: MonitoredTable) -> Result<RibMonitor> {
+        RibMonitor::start(self.client(), table)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: SessionLimits = SessionLimits {
+        keepalive_secs: 60,
+        hold_secs: 180,
+        max_prefixes: 4000,
+    };
 
     fn net(text: &str) -> Ipv4Net {
         text.parse().expect("literal prefix")
@@ -765,60 +661,14 @@ mod tests {
     }
 
     #[test]
-    fn rib_json_is_read_into_learned_and_originated_paths() {
-        let rib: Value = serde_json::from_str(
-            r#"{"10.200.0.0/16":[{"nlri":{"prefix":"10.200.0.0/16"},"age":1,"best":true,
-            "attrs":[{"type":1,"value":0},{"type":2,"as_paths":[{"segment_type":2,"num":1,"asns":[65010]}]},
-            {"type":3,"nexthop":"10.77.0.2"}],"stale":false,"source-id":"10.77.0.2","neighbor-ip":"10.77.0.2"}],
-            "172.16.0.0/16":[{"nlri":{"prefix":"172.16.0.0/16"},"age":1,"best":true,
-            "attrs":[{"type":1,"value":2},{"type":3,"nexthop":"0.0.0.0"}],"stale":false}]}"#,
-        )
-        .expect("literal JSON");
-        let learned = parse_learned(&rib).expect("parses");
-        assert_eq!(
-            learned,
-            vec![LearnedPath {
-                prefix: net("10.200.0.0/16"),
-                neighbor: Ipv4Addr::new(10, 77, 0, 2),
-                next_hop: Ipv4Addr::new(10, 77, 0, 2),
-                as_path: vec![65010],
-                origin: Origin::Igp,
-            }]
-        );
-        assert_eq!(
-            parse_originated(&rib).expect("parses"),
-            vec![net("172.16.0.0/16")]
-        );
-    }
-
-    #[test]
-    fn neighbor_json_gives_state_uptime_and_counters() {
-        let peers: Value = serde_json::from_str(
-            r#"[{"conf":{"local_asn":65515,"neighbor_address":"10.77.0.2","peer_asn":65010},
-            "state":{"messages":{"received":{"update":2,"total":4},"sent":{"total":3}},
-            "session_state":6},"timers":{"state":{"uptime":{"seconds":1000}}},
-            "afi_safis":[{"state":{"received":2,"accepted":1}}]},
-            {"conf":{"neighbor_address":"10.77.0.3","peer_asn":65020},
-            "state":{"session_state":1,"admin_state":2}}]"#,
-        )
-        .expect("literal JSON");
-        let status = parse_neighbors(&peers, 1030).expect("parses");
-        assert_eq!(status[0].state, "Established");
-        assert_eq!(status[0].uptime_secs, Some(30));
-        assert_eq!(status[0].routes_received, 2);
-        assert_eq!(status[0].routes_accepted, 1);
-        assert_eq!(
-            (status[0].messages_sent, status[0].messages_received),
-            (3, 4)
-        );
-        assert_eq!(status[1].state, "Idle");
-        assert_eq!(status[1].admin_state, "PrefixLimit");
-        assert_eq!(status[1].uptime_secs, None);
-    }
-
-    #[test]
     fn a_neighbour_met_as_another_as_and_no_transit_are_written() {
-        let mut spec = GobgpSpec::new("n", 65515, Ipv4Addr::new(10, 0, 255, 228), "/x".into());
+        let mut spec = GobgpSpec::new(
+            "n",
+            65515,
+            Ipv4Addr::new(10, 0, 255, 228),
+            "/x".into(),
+            LIMITS,
+        );
         spec.neighbors = vec![GobgpNeighbor {
             address: Ipv4Addr::new(172, 16, 0, 1),
             asn: 65020,
@@ -846,7 +696,7 @@ mod tests {
 
     #[test]
     fn the_config_always_denies_the_default_route_on_export() {
-        let mut spec = GobgpSpec::new("n", 65515, Ipv4Addr::new(10, 77, 0, 1), "/x".into());
+        let mut spec = GobgpSpec::new("n", 65515, Ipv4Addr::new(10, 77, 0, 1), "/x".into(), LIMITS);
         let text = config(&spec);
         assert!(text.contains("ip-prefix = \"0.0.0.0/0\"\n    masklength-range = \"0..0\""));
         assert!(!text.contains(IMPORT_POLICY));

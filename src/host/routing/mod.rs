@@ -45,7 +45,8 @@ use ipnet::Ipv4Net;
 pub use bird::BirdRouter;
 pub use frr::FrrRouter;
 pub use gobgp::{
-    AdvertisedPath, GobgpNeighbor, GobgpSpeaker, GobgpSpec, LearnedPath, NeighborStatus, Origin,
+    AdvertisedPath, GobgpApi, GobgpNeighbor, GobgpSpeaker, GobgpSpec, LearnedPath, NeighborStatus,
+    Origin, SessionLimits,
 };
 
 /// The routing daemons run here, each as one Debian package installs it.

@@ -1,0 +1,287 @@
+//! What a topology asks of the hybrid part, in the host layer's terms:
+//! sites, the gateway instances' BGP sessions, the site routers' specs, and
+//! which routing daemons a lab needs.
+
+use super::RUN_DIR;
+use crate::host::routing::gobgp::GobgpNeighbor;
+use crate::host::routing::{BgpNeighbor, BgpRouterSpec, ProgramSearch, Suite};
+use crate::host::site::{SiteHostSpec, SiteSpec};
+use crate::topology::{
+    BgpSpeaker, ConnectionPeer, Diagnostic, GatewayIdx, Severity, Site, SiteIdx, Topology,
+    MICROSOFT_EDGE_ASN,
+};
+use ipnet::{IpNet, Ipv4Net};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+/// A site as the host layer builds it: each host on a link of its own,
+/// with the prefix of the site range that holds it (at most a /24).
+pub(super) fn site_spec(site: &Site) -> SiteSpec {
+    SiteSpec {
+        router: site.router_netns.clone(),
+        hosts: site
+            .hosts
+            .iter()
+            .map(|h| {
+                let range = site.address_space.iter().find(|r| r.contains(&h.address));
+                let len = match h.address {
+                    IpAddr::V4(_) => range.map_or(24, |r| r.prefix_len().max(24)),
+                    IpAddr::V6(_) => range.map_or(64, |r| r.prefix_len().max(64)),
+                };
+                SiteHostSpec {
+                    netns: h.netns.clone(),
+                    address: IpNet::new(h.address, len).expect("a valid prefix length"),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+pub(super) fn v4_nets(nets: impl IntoIterator<Item = IpNet>) -> Vec<Ipv4Net> {
+    nets.into_iter()
+        .filter_map(|n| match n {
+            IpNet::V4(n) => Some(n),
+            IpNet::V6(_) => None,
+        })
+        .collect()
+}
+
+/// The BGP address a site's router uses towards instance `instance` of
+/// `gateway`: the peering address of the local network gateway a BGP
+/// connection of the gateway names for the site, or for a circuit the
+/// customer edge's address on the link that instance ends.
+pub(super) fn router_bgp_address(
+    topo: &Topology,
+    site: SiteIdx,
+    gateway: GatewayIdx,
+    instance: usize,
+) -> Option<IpAddr> {
+    topo.connections_of(gateway)
+        .filter(|c| c.bgp_enabled)
+        .find_map(|c| match c.peer {
+            ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
+                topo.local_gateways[l].bgp.map(|b| b.peering_address)
+            }
+            ConnectionPeer::Circuit(e) if topo.circuits[e].site == site => {
+                Some(topo.circuits[e].private_peering.customer_address(instance))
+            }
+            _ => None,
+        })
+}
+
+/// The sessions instance `instance` of `gateway` holds on its circuits:
+/// the customer edge of the link it ends, met as Microsoft's edge.
+pub(super) fn circuit_neighbors(
+    topo: &Topology,
+    gateway: GatewayIdx,
+    instance: usize,
+) -> Vec<GobgpNeighbor> {
+    topo.connections_of(gateway)
+        .filter_map(|c| match c.peer {
+            ConnectionPeer::Circuit(e) => Some(&topo.circuits[e].private_peering),
+            _ => None,
+        })
+        .filter_map(|peering| {
+            Some(GobgpNeighbor {
+                address: v4(peering.customer_address(instance))?,
+                asn: peering.peer_asn,
+                multihop: true,
+                local_as: Some(MICROSOFT_EDGE_ASN),
+            })
+        })
+        .collect()
+}
+
+/// The sessions every instance of `gateway` holds over its BGP
+/// connections: the local network gateways' peering addresses and the
+/// other gateway's instances (circuits come per instance, from
+/// [`circuit_neighbors`]).
+pub(super) fn gateway_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<GobgpNeighbor> {
+    let mut neighbors: Vec<GobgpNeighbor> = Vec::new();
+    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
+        let peers: Vec<(IpAddr, u32)> = match c.peer {
+            ConnectionPeer::Local(l) => topo.local_gateways[l]
+                .bgp
+                .map(|b| (b.peering_address, b.asn))
+                .into_iter()
+                .collect(),
+            ConnectionPeer::Gateway(other) => {
+                let o = &topo.gateways[other];
+                o.instances.iter().map(|a| (*a, o.asn)).collect()
+            }
+            // A circuit's sessions are per instance.
+            ConnectionPeer::Circuit(_) => Vec::new(),
+        };
+        for (address, asn) in peers {
+            if let Some(address) = v4(address) {
+                if !neighbors.iter().any(|n| n.address == address) {
+                    neighbors.push(GobgpNeighbor {
+                        address,
+                        asn,
+                        multihop: true,
+                        local_as: None,
+                    });
+                }
+            }
+        }
+    }
+    neighbors
+}
+
+/// Whether instance `instance` of `gateway` runs a BGP speaker: it has an
+/// IPv4 address and at least one session.
+fn instance_speaks_bgp(topo: &Topology, gateway: GatewayIdx, instance: usize) -> bool {
+    let gw = &topo.gateways[gateway];
+    gw.instances.get(instance).copied().and_then(v4).is_some()
+        && (!gateway_neighbors(topo, gateway).is_empty()
+            || !circuit_neighbors(topo, gateway, instance).is_empty())
+}
+
+/// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
+/// ASN and at least one BGP session to a gateway instance.
+pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRouterSpec> {
+    let s = &topo.sites[site];
+    if s.bgp_speaker == BgpSpeaker::None {
+        return None;
+    }
+    let asn = s.asn?;
+    let mut neighbors = Vec::new();
+    let mut router_id = None;
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        // Towards an ExpressRoute gateway the router meets Microsoft's edge.
+        let peer_asn = if topo.circuit_of(site, g).is_some() {
+            MICROSOFT_EDGE_ASN
+        } else {
+            gw.asn
+        };
+        for (i, peer) in gw.instances.iter().enumerate() {
+            let (Some(local), Some(peer)) =
+                (router_bgp_address(topo, site, g, i).and_then(v4), v4(*peer))
+            else {
+                continue;
+            };
+            router_id.get_or_insert(local);
+            neighbors.push(BgpNeighbor {
+                address: peer,
+                asn: peer_asn,
+                local_address: Some(local),
+                multihop: true,
+            });
+        }
+    }
+    Some(BgpRouterSpec {
+        netns: s.router_netns.clone(),
+        asn,
+        router_id: router_id?,
+        announce: v4_nets(s.address_space.iter().copied()),
+        neighbors,
+        run_dir: PathBuf::from(RUN_DIR).join(&s.router_netns),
+    })
+}
+
+/// A routing daemon a lab runs, and the first entry of its file that
+/// needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingNeed {
+    pub suite: Suite,
+    pub line: usize,
+    /// The entry, as a key path (`virtual_network_gateways[hub-vpngw]`).
+    pub key: String,
+}
+
+/// The routing daemons `topo`'s lab runs, each once, with the first entry
+/// that needs it: gobgpd for gateway instances with BGP sessions, BIRD or
+/// FRR for site routers that speak BGP.
+pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
+    let mut needs: Vec<RoutingNeed> = Vec::new();
+    let mut add = |suite: Suite, line: usize, key: String| {
+        if !needs.iter().any(|n| n.suite == suite) {
+            needs.push(RoutingNeed { suite, line, key });
+        }
+    };
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        if (0..gw.instances.len()).any(|i| instance_speaks_bgp(topo, g, i)) {
+            add(
+                Suite::Gobgp,
+                gw.line,
+                format!("virtual_network_gateways[{}]", gw.name),
+            );
+        }
+    }
+    for (s, site) in topo.sites.iter_enumerated() {
+        let suite = match site.bgp_speaker {
+            BgpSpeaker::Bird => Suite::Bird,
+            BgpSpeaker::Frr => Suite::Frr,
+            BgpSpeaker::None => continue,
+        };
+        if site_router_spec(topo, s).is_some() {
+            add(
+                suite,
+                site.line,
+                format!("on_premises_sites[{}].router.bgp_speaker", site.name),
+            );
+        }
+    }
+    needs.sort_by_key(|n| n.line);
+    needs
+}
+
+/// The routing daemons `topo`'s lab runs whose programs `search` does not
+/// find: an error for each, at the first entry that needs it, naming the
+/// Debian package to install.
+pub fn missing_routing(topo: &Topology, search: &ProgramSearch) -> Vec<Diagnostic> {
+    routing_needs(topo)
+        .into_iter()
+        .filter_map(|need| {
+            let missing = search.missing(need.suite);
+            if missing.is_empty() {
+                return None;
+            }
+            Some(Diagnostic {
+                file: topo.source.clone(),
+                line: need.line,
+                severity: Severity::Error,
+                key: need.key,
+                message: format!(
+                    "needs {}, which is not installed (no {} found): install the Debian \
+                     package {} (apt-get install {})",
+                    need.suite.name(),
+                    missing.join(", "),
+                    need.suite.package(),
+                    need.suite.package()
+                ),
+            })
+        })
+        .collect()
+}
+
+/// True when two topologies have the same sites, gateways, local network
+/// gateways and connections (lines aside): what a running lab can keep.
+pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
+    fn strip(t: &Topology) -> String {
+        let mut sites = t.sites.clone();
+        sites.iter_mut().for_each(|s| {
+            s.line = 0;
+            s.hosts.iter_mut().for_each(|h| h.line = 0);
+        });
+        let mut gateways = t.gateways.clone();
+        gateways.iter_mut().for_each(|g| g.line = 0);
+        let mut locals = t.local_gateways.clone();
+        locals.iter_mut().for_each(|l| l.line = 0);
+        let mut connections = t.connections.clone();
+        connections.iter_mut().for_each(|c| c.line = 0);
+        let mut circuits = t.circuits.clone();
+        circuits.iter_mut().for_each(|c| c.line = 0);
+        let mut reach = t.global_reach.clone();
+        reach.iter_mut().for_each(|g| g.line = 0);
+        format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}{reach:?}")
+    }
+    strip(a) == strip(b)
+}

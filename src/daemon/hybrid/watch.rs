@@ -1,0 +1,336 @@
+//! What each gateway instance has learned, followed as gobgpd reports it.
+//!
+//! One watcher thread per instance runs `gobgp monitor global rib` (each
+//! change of a prefix's best path, and every withdrawal, also when a
+//! session drops) and `gobgp monitor adj-in` (each route a neighbour sends,
+//! best or not) inside the instance's namespace. Each line they print
+//! wakes the watcher, which takes every change waiting, reads the
+//! instance's RIB once (the routes the import policy accepted, every path
+//! of every prefix) and, when it differs from what the [`LearnedBook`]
+//! holds, records it there and asks the daemon to publish
+//! ([`Watch::publish`]). Nothing here takes the lock `apply` takes.
+//!
+//! The supervisor tells a watcher what only it sees: the speaker exited
+//! ([`Nudge::Down`]: the instance has learned nothing until it runs again,
+//! as Azure withdraws the routes of a session that went down), it runs
+//! again ([`Nudge::Up`]: the watcher follows it afresh), or a session
+//! changed state ([`Nudge::Resync`]: a session that ended takes routes
+//! with it that may not have been anyone's best). A monitor that ends
+//! while the speaker runs is started again, after a pause that doubles
+//! while it keeps ending.
+
+use crate::host::routing::gobgp::{GobgpApi, LearnedPath, MonitoredTable, Origin, RibMonitor};
+use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
+use anyhow::{Context, Result};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The first pause before a monitor that ended is started again.
+const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(250);
+/// The longest pause between two starts of a monitor that keeps ending.
+const RESUBSCRIBE_MAX: Duration = Duration::from_secs(5);
+
+/// What every gateway instance has learned, as its watcher last read it.
+#[derive(Debug, Default)]
+pub struct LearnedBook {
+    routes: Mutex<LearnedRoutes>,
+}
+
+impl LearnedBook {
+    /// Everything the instances have learned now.
+    pub fn current(&self) -> LearnedRoutes {
+        self.routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records what instance `instance` of `gateway` has learned; false
+    /// when the book already held exactly that.
+    pub(super) fn set(&self, gateway: &str, instance: usize, routes: Vec<LearnedRoute>) -> bool {
+        let mut book = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let instances = book.gateways.entry(gateway.to_owned()).or_default();
+        if instances.len() <= instance {
+            instances.resize(instance + 1, Vec::new());
+        } else if instances[instance] == routes {
+            return false;
+        }
+        instances[instance] = routes;
+        true
+    }
+
+    /// Forgets `gateway` (its speakers are gone).
+    pub(super) fn forget(&self, gateway: &str) {
+        let mut book = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        book.gateways.remove(gateway);
+    }
+}
+
+/// Runs a thread's body, catching its panics and running it again until
+/// it returns.
+pub type Supervisor = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
+/// How a lab's watchers hand on what they read.
+#[derive(Clone)]
+pub struct Watch {
+    /// Where they record it.
+    pub book: Arc<LearnedBook>,
+    /// Publishes a plane with what the book holds (never under the lock
+    /// `apply` takes, and never over a newer plane).
+    pub publish: Arc<dyn Fn() + Send + Sync>,
+    /// Runs a watcher's body, catching its panics and running it again
+    /// until it returns.
+    pub supervise: Supervisor,
+}
+
+/// What wakes a watcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nudge {
+    /// A monitor of subscription `n` printed a change.
+    Changed(u64),
+    /// A monitor of subscription `n` ended.
+    Ended(u64),
+    /// The speaker exited.
+    Down,
+    /// The speaker runs again.
+    Up,
+    /// A session changed state: read the RIB again.
+    Resync,
+    /// The speaker is gone for good.
+    Stop,
+}
+
+/// A running watcher: its mailbox and its thread.
+pub(super) struct Watcher {
+    mailbox: Sender<Nudge>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Starts following the instance behind `api`, recording what it
+    /// learns under instance `instance` of `gateway`.
+    pub(super) fn start(
+        api: GobgpApi,
+        gateway: String,
+        instance: usize,
+        watch: Watch,
+    ) -> Result<Watcher> {
+        watch.book.set(&gateway, instance, Vec::new());
+        let (mailbox, inbox) = channel();
+        let own = mailbox.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("vnetd-bgp-{instance}"))
+            .spawn(move || {
+                let mut state = WatchState {
+                    api,
+                    gateway,
+                    instance,
+                    up: true,
+                    monitors: Vec::new(),
+                    serial: 0,
+                    resubscribe_at: Some(Instant::now()),
+                    pause: RESUBSCRIBE_FIRST,
+                };
+                let supervise = watch.supervise.clone();
+                supervise(&mut || state.run(&inbox, &own, &watch));
+            })
+            .context("starting a BGP watcher")?;
+        Ok(Watcher {
+            mailbox,
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle to wake it with.
+    pub(super) fn mailbox(&self) -> Sender<Nudge> {
+        self.mailbox.clone()
+    }
+
+    /// Stops it and waits for its thread.
+    pub(super) fn stop(&mut self) {
+        let _ = self.mailbox.send(Nudge::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A watcher's own state, kept across a panic of its body.
+struct WatchState {
+    api: GobgpApi,
+    gateway: String,
+    instance: usize,
+    /// Whether the speaker runs (as the supervisor last said).
+    up: bool,
+    monitors: Vec<RibMonitor>,
+    /// The subscription the running monitors belong to.
+    serial: u64,
+    /// When to start the monitors again, while they are not running.
+    resubscribe_at: Option<Instant>,
+    pause: Duration,
+}
+
+impl WatchState {
+    /// Follows the instance until told to stop.
+    fn run(&mut self, inbox: &Receiver<Nudge>, own: &Sender<Nudge>, watch: &Watch) {
+        loop {
+            let now = Instant::now();
+            if self.up
+                && self.monitors.is_empty()
+                && self.resubscribe_at.is_some_and(|at| now >= at)
+            {
+                self.subscribe(own);
+            }
+            let first = match self.resubscribe_at.filter(|_| self.up) {
+                Some(at) => match inbox.recv_timeout(at.saturating_duration_since(now)) {
+                    Ok(nudge) => nudge,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                },
+                None => match inbox.recv() {
+                    Ok(nudge) => nudge,
+                    Err(_) => return,
+                },
+            };
+            let mut read = false;
+            for nudge in std::iter::once(first).chain(inbox.try_iter()) {
+                match nudge {
+                    Nudge::Stop => return,
+                    Nudge::Changed(n) if n == self.serial && !self.monitors.is_empty() => {
+                        read = true;
+                        self.pause = RESUBSCRIBE_FIRST;
+                    }
+                    Nudge::Ended(n) if n == self.serial && !self.monitors.is_empty() => {
+                        self.monitors.clear();
+                        self.resubscribe_at = Some(Instant::now() + self.pause);
+                        self.pause = (self.pause * 2).min(RESUBSCRIBE_MAX);
+                        read = true;
+                    }
+                    Nudge::Changed(_) | Nudge::Ended(_) => {}
+                    Nudge::Down => {
+                        self.up = false;
+                        self.monitors.clear();
+                        self.resubscribe_at = None;
+                        read = false;
+                        if watch.book.set(&self.gateway, self.instance, Vec::new()) {
+                            (watch.publish)();
+                        }
+                    }
+                    Nudge::Up => {
+                        self.up = true;
+                        self.monitors.clear();
+                        self.resubscribe_at = Some(Instant::now());
+                        self.pause = RESUBSCRIBE_FIRST;
+                    }
+                    Nudge::Resync => read = true,
+                }
+            }
+            // A speaker that runs but does not answer keeps what it had.
+            if read && self.up {
+                if let Ok(paths) = self.api.learned() {
+                    let routes = paths.into_iter().map(learned_route).collect();
+                    if watch.book.set(&self.gateway, self.instance, routes) {
+                        (watch.publish)();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts both monitors, each with a reader thread that wakes the
+    /// watcher for each line. Each starts with the table as it is, so
+    /// nothing that changed before it is missed.
+    fn subscribe(&mut self, own: &Sender<Nudge>) {
+        self.serial += 1;
+        let serial = self.serial;
+        let mut monitors = Vec::new();
+        for table in [MonitoredTable::GlobalRib, MonitoredTable::AdjIn] {
+            let started = self.api.monitor(table).and_then(|mut monitor| {
+                let lines = monitor.take_lines().context("the monitor's lines")?;
+                let mailbox = own.clone();
+                std::thread::Builder::new()
+                    .name("vnetd-bgp-monitor".into())
+                    .spawn(move || {
+                        for _ in lines {
+                            if mailbox.send(Nudge::Changed(serial)).is_err() {
+                                return;
+                            }
+                        }
+                        let _ = mailbox.send(Nudge::Ended(serial));
+                    })
+                    .context("starting a monitor reader")?;
+                Ok(monitor)
+            });
+            match started {
+                Ok(monitor) => monitors.push(monitor),
+                Err(e) => {
+                    eprintln!(
+                        "vnetd: following the RIB of {}: {e:#}; trying again in {:?}",
+                        self.api.netns(),
+                        self.pause
+                    );
+                    self.resubscribe_at = Some(Instant::now() + self.pause);
+                    self.pause = (self.pause * 2).min(RESUBSCRIBE_MAX);
+                    return;
+                }
+            }
+        }
+        self.monitors = monitors;
+        self.resubscribe_at = None;
+    }
+}
+
+/// A path gobgpd accepted, as the policy layer names it.
+fn learned_route(p: LearnedPath) -> LearnedRoute {
+    LearnedRoute {
+        prefix: IpNet::V4(p.prefix),
+        peer: IpAddr::V4(p.neighbor),
+        next_hop: IpAddr::V4(p.next_hop),
+        as_path: p.as_path,
+        origin: match p.origin {
+            Origin::Igp => BgpOrigin::Igp,
+            Origin::Egp => BgpOrigin::Egp,
+            Origin::Incomplete => BgpOrigin::Incomplete,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(prefix: &str) -> LearnedRoute {
+        LearnedRoute {
+            prefix: prefix.parse().unwrap(),
+            peer: "192.168.255.1".parse().unwrap(),
+            next_hop: "192.168.255.1".parse().unwrap(),
+            as_path: vec![65050],
+            origin: BgpOrigin::Igp,
+        }
+    }
+
+    #[test]
+    fn the_book_keeps_each_instance_apart_and_says_when_it_changed() {
+        let book = LearnedBook::default();
+        assert!(book.set("gw", 1, vec![route("10.9.0.0/16")]));
+        assert!(!book.set("gw", 1, vec![route("10.9.0.0/16")]));
+        assert!(!book.set("gw", 0, Vec::new()), "instance 0 was known empty");
+        let now = book.current();
+        assert_eq!(now.of("gw", 0), &[] as &[LearnedRoute]);
+        assert_eq!(now.of("gw", 1), &[route("10.9.0.0/16")]);
+        assert!(book.set("gw", 1, Vec::new()));
+        assert_eq!(book.current().gateways["gw"], vec![Vec::new(), Vec::new()]);
+        book.forget("gw");
+        assert_eq!(book.current(), LearnedRoutes::default());
+    }
+}
