@@ -9,7 +9,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic};
+use vnetd::engine::flow_table::{FlowKey, FlowPair, FlowTable, InsertOutcome, Traffic};
 
 const CAPACITY: usize = 1 << 20;
 const LIVE: u32 = 100_000;
@@ -123,8 +123,10 @@ fn flow_table(c: &mut Criterion) {
     for (n, k) in (0..LIVE).zip(&hits) {
         assert_eq!(
             paired.insert_pair(
-                k,
-                &reply_of(k),
+                FlowPair {
+                    key: k,
+                    reply: &reply_of(k)
+                },
                 n,
                 1,
                 IDLE_TIMEOUT_MS,
@@ -158,8 +160,7 @@ fn flow_table(c: &mut Criterion) {
                 let start = Instant::now();
                 for (k, r) in keys.iter().zip(&reply_keys) {
                     black_box(paired.insert_pair(
-                        k,
-                        r,
+                        FlowPair { key: k, reply: r },
                         7,
                         1,
                         IDLE_TIMEOUT_MS,

@@ -11,7 +11,7 @@
 
 use super::decide::{Admission, Conntrack, Pin, CLOSING_IDLE_TIMEOUT_MS};
 use super::packet::PacketView;
-use crate::engine::flow_table::{FlowKey, FlowTable};
+use crate::engine::flow_table::{FlowKey, FlowPair, FlowTable};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::{FrontendTables, RuleId};
@@ -203,8 +203,10 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             // A full table (for this NIC) leaves the flow untracked: its
             // packets are still judged by the rules, one by one.
             let _ = self.table.insert_pair(
-                &key,
-                &reply_key(&key, direction),
+                FlowPair {
+                    key: &key,
+                    reply: &reply_key(&key, direction),
+                },
                 rule.tag(),
                 generation,
                 idle_timeout_ms,
@@ -292,8 +294,10 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             // A full table leaves the flow unpinned: its packets are then
             // placed by the hash alone, which holds while the backends do.
             let _ = self.table.insert_pair(
-                &key,
-                &reply,
+                FlowPair {
+                    key: &key,
+                    reply: &reply,
+                },
                 self.owners.owner(backend),
                 marks,
                 idle_timeout_ms,
