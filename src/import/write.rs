@@ -120,8 +120,8 @@ pub fn id_names(id: &str, kinds: &[&str]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
     use serde_json::json;
+    use serde_json::Value;
 
     fn resource(kind: &str, name: &str, attributes: Value, line: usize) -> Resource {
         Resource {

@@ -50,7 +50,7 @@ pub enum HopTo {
     Nic(NicIdx),
     /// An internal load balancer's frontend: `addressed` when the packet is
     /// sent to the frontend address, else the frontend is a route's next
-    /// hop. The backend is chosen by [`balance`].
+    /// hop. The backend is chosen by [`balance`](super::balance).
     Frontend {
         frontend: FrontendIdx,
         addressed: bool,
