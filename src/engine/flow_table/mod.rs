@@ -125,6 +125,7 @@ use crate::engine::fragments::{FragmentMap, FRAGMENT_SLOTS};
 use crate::engine::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use slot::Slot;
 use state::KIND_FREE;
+
 /// How many consecutive slots, starting at a key's hash, may hold the key.
 pub const PROBE_WINDOW: usize = 16;
 
