@@ -92,7 +92,9 @@ impl Slot {
     /// Writes a new entry's body (the slot is claimed by the caller).
     /// `words` is the entry's key (the flow's, or its reply key), whose
     /// verdict and times come from `flow`; `first_packet` is counted
-    /// forward (the forward entry's).
+    /// forward (the forward entry's). Inlined: inserts call it from
+    /// another module, which may be compiled apart from this one.
+    #[inline(always)]
     pub(super) fn write(
         &self,
         words: &[u64; 6],
