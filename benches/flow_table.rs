@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic};
+use vnetd::engine::flow_table::{FlowKey, FlowPair, FlowTable, InsertOutcome, Traffic};
 
 const CAPACITY: usize = 1 << 20;
 const LIVE: u32 = 100_000;
@@ -124,8 +124,10 @@ fn flow_table(c: &mut Criterion) {
     for (n, k) in (0..LIVE).zip(&hits) {
         assert_eq!(
             paired.insert_pair(
-                k,
-                &reply_of(k),
+                FlowPair {
+                    key: k,
+                    reply: &reply_of(k)
+                },
                 n,
                 1,
                 IDLE_TIMEOUT_MS,
@@ -159,8 +161,7 @@ fn flow_table(c: &mut Criterion) {
                 let start = Instant::now();
                 for (k, r) in keys.iter().zip(&reply_keys) {
                     black_box(paired.insert_pair(
-                        k,
-                        r,
+                        FlowPair { key: k, reply: r },
                         7,
                         1,
                         IDLE_TIMEOUT_MS,

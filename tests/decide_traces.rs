@@ -6,8 +6,9 @@ use etherparse::PacketBuilder;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use vnetd::dataplane::decide::Allowed;
 use vnetd::dataplane::{decide, Admission, Conntrack, DropReason, PacketView, Stateless, Verdict};
-use vnetd::snapshot::{RuleId, RuleIdentity, Snapshot};
+use vnetd::snapshot::{RuleIdentity, Snapshot};
 use vnetd::topology::{self, Direction, NicIdx};
 
 fn hub_spoke_text() -> String {
@@ -273,32 +274,13 @@ impl Conntrack for SetConntrack {
                 ..Default::default()
             })
     }
-    fn admit(
-        &self,
-        nic: NicIdx,
-        direction: Direction,
-        p: &PacketView,
-        _: RuleId,
-        _: u64,
-        _: u64,
-        _: u64,
-    ) {
+    fn admit(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: Allowed, _: u64, _: u64) {
         let (s, d) = p.flow_ports;
         self.0
             .borrow_mut()
             .insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
     }
-    fn refresh(
-        &self,
-        _: NicIdx,
-        _: Direction,
-        _: &PacketView,
-        _: Admission,
-        _: RuleId,
-        _: u64,
-        _: u64,
-    ) {
-    }
+    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
     fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW};
+use vnetd::engine::flow_table::{
+    FlowKey, FlowPair, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW,
+};
 
 const TCP: u8 = 6;
 const LONG: u64 = 30 * 60 * 1000;
@@ -777,7 +779,14 @@ fn a_reply_is_found_with_one_lookup_of_its_own_key() {
     let k = key(1, 7);
     let r = reply_of(&k);
     assert_eq!(
-        table.insert_pair(&k, &r, 42, 3, LONG, 1_000, Traffic::packet(100)),
+        table.insert_pair(
+            FlowPair { key: &k, reply: &r },
+            42,
+            3,
+            LONG,
+            1_000,
+            Traffic::packet(100)
+        ),
         InsertOutcome::Inserted
     );
     let forward = table.lookup(&k, 1_001).unwrap();
@@ -809,7 +818,17 @@ fn a_reply_is_found_with_one_lookup_of_its_own_key() {
     let mut foreign = r;
     foreign.nic = 2;
     assert_eq!(
-        table.insert_pair(&key(1, 8), &foreign, 1, 1, LONG, 1_000, Traffic::packet(0)),
+        table.insert_pair(
+            FlowPair {
+                key: &key(1, 8),
+                reply: &foreign
+            },
+            1,
+            1,
+            LONG,
+            1_000,
+            Traffic::packet(0)
+        ),
         InsertOutcome::NicOutOfRange
     );
 }
@@ -819,7 +838,14 @@ fn a_pair_lives_while_either_side_is_seen_and_goes_as_one() {
     let table = FlowTable::new(1024, 4, 0);
     let k = key(0, 3);
     let r = reply_of(&k);
-    table.insert_pair(&k, &r, 1, 1, 100, 0, Traffic::packet(10));
+    table.insert_pair(
+        FlowPair { key: &k, reply: &r },
+        1,
+        1,
+        100,
+        0,
+        Traffic::packet(10),
+    );
     // Only the replies keep coming: the flow stays.
     assert!(table
         .lookup(&r, 90)
@@ -834,7 +860,14 @@ fn a_pair_lives_while_either_side_is_seen_and_goes_as_one() {
     assert_eq!(table.sweep(191, 1024), 1);
     assert_eq!(table.len(), 0);
     assert_eq!(
-        table.insert_pair(&k, &r, 2, 2, 100, 200, Traffic::packet(10)),
+        table.insert_pair(
+            FlowPair { key: &k, reply: &r },
+            2,
+            2,
+            100,
+            200,
+            Traffic::packet(10)
+        ),
         InsertOutcome::Inserted
     );
     // Removing by the reply key takes the whole flow.
@@ -850,7 +883,17 @@ fn a_pair_counts_once_against_the_quota() {
     for n in 0..2 {
         let k = key(1, n);
         assert_eq!(
-            table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 0, Traffic::packet(0)),
+            table.insert_pair(
+                FlowPair {
+                    key: &k,
+                    reply: &reply_of(&k)
+                },
+                n,
+                1,
+                LONG,
+                0,
+                Traffic::packet(0)
+            ),
             InsertOutcome::Inserted
         );
     }
@@ -863,7 +906,17 @@ fn a_pair_counts_once_against_the_quota() {
         .touch(5, Traffic::packet(1), true));
     let k = key(1, 9);
     assert_eq!(
-        table.insert_pair(&k, &reply_of(&k), 9, 1, LONG, 10, Traffic::packet(0)),
+        table.insert_pair(
+            FlowPair {
+                key: &k,
+                reply: &reply_of(&k)
+            },
+            9,
+            1,
+            LONG,
+            10,
+            Traffic::packet(0)
+        ),
         InsertOutcome::Evicted
     );
     assert_eq!(table.nic_len(1), 2);
@@ -875,8 +928,10 @@ fn a_pair_counts_once_against_the_quota() {
     let other = key(0, 1);
     assert_eq!(
         table.insert_pair(
-            &other,
-            &reply_of(&other),
+            FlowPair {
+                key: &other,
+                reply: &reply_of(&other)
+            },
             1,
             1,
             LONG,
@@ -893,7 +948,17 @@ fn a_handle_does_nothing_once_its_flow_has_left_the_slot() {
     // certainly reused.
     let table = FlowTable::new(PROBE_WINDOW, 2, 0);
     let k = key(0, 1);
-    table.insert_pair(&k, &reply_of(&k), 5, 1, LONG, 0, Traffic::packet(0));
+    table.insert_pair(
+        FlowPair {
+            key: &k,
+            reply: &reply_of(&k),
+        },
+        5,
+        1,
+        LONG,
+        0,
+        Traffic::packet(0),
+    );
     let stale = table.lookup(&reply_of(&k), 0).unwrap().handle();
     let stale_forward = table.lookup(&k, 0).unwrap().handle();
     assert!(table.remove_flow(stale, 1));
@@ -901,7 +966,17 @@ fn a_handle_does_nothing_once_its_flow_has_left_the_slot() {
     for n in 2..10 {
         let k = key(0, n);
         assert_eq!(
-            table.insert_pair(&k, &reply_of(&k), n, 1, LONG, 2, Traffic::packet(0)),
+            table.insert_pair(
+                FlowPair {
+                    key: &k,
+                    reply: &reply_of(&k)
+                },
+                n,
+                1,
+                LONG,
+                2,
+                Traffic::packet(0)
+            ),
             InsertOutcome::Inserted
         );
         fresh.push(k);
@@ -1043,7 +1118,7 @@ proptest! {
             match op {
                 PairOp::Insert { key, tag, bytes } => {
                     let k = keys[key];
-                    let got = table.insert_pair(&k, &reply_of(&k), tag, 7, TIMEOUT, now, Traffic::packet(bytes));
+                    let got = table.insert_pair(FlowPair { key: &k, reply: &reply_of(&k) }, tag, 7, TIMEOUT, now, Traffic::packet(bytes));
                     match model.get_mut(&k).filter(|f| f.live(now)) {
                         Some(flow) => {
                             prop_assert_eq!(got, InsertOutcome::Existing);
@@ -1193,8 +1268,10 @@ fn concurrent_pair_churn_never_yields_a_wrong_or_torn_entry() {
                         match (r >> 20) % 4 {
                             0 => {
                                 table.insert_pair(
-                                    &k,
-                                    &reply_of(&k),
+                                    FlowPair {
+                                        key: &k,
+                                        reply: &reply_of(&k),
+                                    },
                                     n as u32,
                                     n * 1000 + version,
                                     LONG,

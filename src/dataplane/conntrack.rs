@@ -9,12 +9,12 @@
 //! a TCP flow that has seen a FIN or RST expires a few seconds after its
 //! last packet instead, so that its end is known (and flow-logged) promptly.
 
-use super::decide::{Admission, Conntrack, Pin, CLOSING_IDLE_TIMEOUT_MS};
+use super::decide::{Admission, Allowed, Conntrack, Pin, PinTarget, CLOSING_IDLE_TIMEOUT_MS};
 use super::packet::PacketView;
-use crate::engine::flow_table::{FlowKey, FlowTable};
+use crate::engine::flow_table::{FlowKey, FlowPair, FlowTable};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
-use crate::snapshot::{FrontendTables, RuleId};
+use crate::snapshot::FrontendTables;
 use crate::topology::{Direction, NicIdx};
 use std::net::IpAddr;
 
@@ -194,8 +194,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         nic: NicIdx,
         direction: Direction,
         p: &PacketView,
-        rule: RuleId,
-        generation: u64,
+        Allowed { rule, generation }: Allowed,
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
@@ -203,8 +202,10 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             // A full table (for this NIC) leaves the flow untracked: its
             // packets are still judged by the rules, one by one.
             let _ = self.table.insert_pair(
-                &key,
-                &reply_key(&key, direction),
+                FlowPair {
+                    key: &key,
+                    reply: &reply_key(&key, direction),
+                },
                 rule.tag(),
                 generation,
                 idle_timeout_ms,
@@ -220,8 +221,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         _: Direction,
         _: &PacketView,
         a: Admission,
-        rule: RuleId,
-        generation: u64,
+        Allowed { rule, generation }: Allowed,
         _: u64,
     ) {
         self.table
@@ -271,9 +271,11 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         &self,
         frontend: &FrontendTables,
         p: &PacketView,
-        backend: NicIdx,
-        reply_source: (IpAddr, u16),
-        translated: bool,
+        PinTarget {
+            backend,
+            reply_source,
+            translated,
+        }: PinTarget,
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
@@ -292,8 +294,10 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             // A full table leaves the flow unpinned: its packets are then
             // placed by the hash alone, which holds while the backends do.
             let _ = self.table.insert_pair(
-                &key,
-                &reply,
+                FlowPair {
+                    key: &key,
+                    reply: &reply,
+                },
                 self.owners.owner(backend),
                 marks,
                 idle_timeout_ms,
@@ -343,12 +347,11 @@ impl Conntrack for FlowTable {
         nic: NicIdx,
         direction: Direction,
         p: &PacketView,
-        rule: RuleId,
-        generation: u64,
+        allowed: Allowed,
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
-        by_nic(self).admit(nic, direction, p, rule, generation, idle_timeout_ms, now_ms)
+        by_nic(self).admit(nic, direction, p, allowed, idle_timeout_ms, now_ms)
     }
 
     fn refresh(
@@ -357,11 +360,10 @@ impl Conntrack for FlowTable {
         direction: Direction,
         p: &PacketView,
         a: Admission,
-        rule: RuleId,
-        generation: u64,
+        allowed: Allowed,
         now_ms: u64,
     ) {
-        by_nic(self).refresh(nic, direction, p, a, rule, generation, now_ms)
+        by_nic(self).refresh(nic, direction, p, a, allowed, now_ms)
     }
 
     fn revoke(&self, nic: NicIdx, direction: Direction, p: &PacketView, a: Admission, now_ms: u64) {
@@ -395,21 +397,11 @@ impl Conntrack for FlowTable {
         &self,
         frontend: &FrontendTables,
         p: &PacketView,
-        backend: NicIdx,
-        reply_source: (IpAddr, u16),
-        translated: bool,
+        target: PinTarget,
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
-        by_nic(self).pin(
-            frontend,
-            p,
-            backend,
-            reply_source,
-            translated,
-            idle_timeout_ms,
-            now_ms,
-        )
+        by_nic(self).pin(frontend, p, target, idle_timeout_ms, now_ms)
     }
 
     fn unpin(&self, pin: &Pin, now_ms: u64) {

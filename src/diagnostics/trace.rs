@@ -23,6 +23,7 @@
 use super::az::SYSTEM_ROUTE;
 use super::render::{json_text, table};
 use super::QueryError;
+use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::translate;
 use crate::dataplane::{
     balance, decide, judge_nsgs, route_step, Balanced, HopTo, PacketView, Stateless, Verdict,
@@ -446,7 +447,16 @@ fn hop_details(
                 fe.next_hop_rule(key.proto)
             };
             let chosen = balance(
-                snap, &Stateless, ingress, view, frontend, addressed, None, 0,
+                snap,
+                &Stateless,
+                ingress,
+                view,
+                FrontendHop {
+                    frontend,
+                    addressed,
+                },
+                None,
+                0,
             );
             if let Ok(Balanced {
                 rewrite: Some(rewrite),

@@ -1,0 +1,204 @@
+//! Load balancing: the backend a packet that reached a frontend goes to
+//! (its flow's pin, or the hash's pick among the healthy backends), the
+//! translation of its destination, and the translation back of the
+//! backends' replies.
+
+use super::routing::receives;
+use super::{AdmittedAt, Conntrack, DropReason, PinTarget, Verdict};
+use crate::dataplane::nat::Rewrite;
+use crate::dataplane::packet::{PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
+use crate::net::IPPROTO_TCP;
+use crate::snapshot::{FrontendIdx, LbBackend, LbRuleTables, Snapshot};
+use crate::topology::{Direction, NicIdx};
+
+/// A load balancer's part of a hop: the backend that receives the packet,
+/// and the rewrite of its destination, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balanced {
+    pub backend: NicIdx,
+    pub rewrite: Option<Rewrite>,
+}
+
+/// A frontend a packet reached ([`HopTo::Frontend`](super::HopTo::Frontend)):
+/// which one, and whether the packet was sent to its address (else the
+/// frontend is a route's next hop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontendHop {
+    pub frontend: FrontendIdx,
+    pub addressed: bool,
+}
+
+/// The load balancer's step for a packet from `ingress` that reached
+/// `frontend`: the rule that carries it, the backend (the flow's pinned
+/// one, or for a new flow the hash's pick among the healthy backends,
+/// then pinned), and the translation of its destination unless the
+/// frontend is a route's next hop or the rule has floating IP.
+///
+/// As on Azure's Standard load balancer, a backend that goes down keeps
+/// its established TCP flows; other flows move to a healthy backend or
+/// end when there is none. A backend sending through its own frontend is
+/// refused (no hairpin).
+// Inlined into `decide_balanced`, which is itself out of line: the packets
+// of most flows never reach a load balancer, and their path stays small.
+#[inline]
+pub fn balance<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    FrontendHop {
+        frontend,
+        addressed,
+    }: FrontendHop,
+    admission: Option<AdmittedAt>,
+    now_ms: u64,
+) -> Result<Balanced, Verdict> {
+    let drop = |reason, at| Err(Verdict::dropped(reason, at));
+    let fe = snap.frontend(frontend);
+    let rule = if addressed {
+        fe.rule_for(view.key.proto, view.key.dst_port)
+    } else {
+        fe.next_hop_rule(view.key.proto)
+    };
+    let Some(rule) = rule.map(|r| &fe.rules[r]) else {
+        return drop(DropReason::LbNoRule, ingress);
+    };
+    if snap.nics[ingress].backend_of.contains(&frontend) {
+        return drop(DropReason::LbHairpin, ingress);
+    }
+    let translate = addressed && !rule.floating_ip;
+    let tcp = view.key.proto == IPPROTO_TCP;
+    // A SYN without ACK opens a connection: on a pinned 5-tuple it is the
+    // tuple reused after the connection ended.
+    let opening = tcp && view.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+    if let Some(backend) = placed_as_before(snap, ingress, rule, view, admission, now_ms) {
+        return deliver_balanced(snap, rule, backend, view, translate, view.flow_ports.1);
+    }
+    let pinned = flows.pinned(fe, view, now_ms).and_then(|pin| {
+        let backend = rule
+            .pool
+            .iter()
+            .find(|b| flows.backend_id(b.nic) == pin.backend);
+        match backend {
+            Some(b) if (tcp && !opening) || rule.is_healthy(b.nic) => {
+                if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+                    flows.closing_pin(&pin);
+                }
+                Some((*b, pin))
+            }
+            _ => {
+                flows.unpin(&pin, now_ms);
+                None
+            }
+        }
+    });
+    let (backend, original_port) = match pinned {
+        Some((backend, pin)) => (backend, pin.original_port),
+        None => {
+            let Some(&backend) = rule.pick(&view.key) else {
+                return drop(DropReason::LbNoHealthyBackend, ingress);
+            };
+            let original_port = view.flow_ports.1;
+            let reply_source = if translate {
+                (backend.address, rule.backend_port_for(original_port))
+            } else {
+                (view.key.dst, original_port)
+            };
+            flows.pin(
+                fe,
+                view,
+                PinTarget {
+                    backend: backend.nic,
+                    reply_source,
+                    translated: translate,
+                },
+                rule.idle_timeout_ms,
+                now_ms,
+            );
+            (backend, original_port)
+        }
+    };
+    deliver_balanced(snap, rule, backend, view, translate, original_port)
+}
+
+/// The backend a known flow's pin names, found without reading the pin:
+/// the hash's pick, when the rule places flows as it did when the flow
+/// was admitted (its pool and healthy backends unchanged since). The pin
+/// is read anyway for a packet that opens or closes a connection, on an
+/// NIC whose NSGs re-judge flows (their admissions move to later
+/// generations), and once a second per flow, which keeps it alive.
+#[inline(always)]
+fn placed_as_before(
+    snap: &Snapshot,
+    ingress: NicIdx,
+    rule: &LbRuleTables,
+    view: &PacketView,
+    admission: Option<AdmittedAt>,
+    now_ms: u64,
+) -> Option<LbBackend> {
+    let admission = admission?;
+    let quiet = view.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0;
+    let same_second = admission.last_seen_ms / 1000 == now_ms / 1000;
+    let settled = admission.generation >= rule.placement_since
+        && !snap.nics[ingress].flushes(Direction::Outbound)
+        && !snap.nics[ingress].flushes(Direction::Inbound);
+    if quiet && same_second && settled {
+        rule.pick(&view.key).copied()
+    } else {
+        None
+    }
+}
+
+/// The balanced hop to `backend`: the translation of the destination
+/// unless the frontend is a next hop or the rule has floating IP, and the
+/// backend's destination check.
+#[inline(always)]
+fn deliver_balanced(
+    snap: &Snapshot,
+    rule: &LbRuleTables,
+    backend: LbBackend,
+    view: &PacketView,
+    translate: bool,
+    original_port: u16,
+) -> Result<Balanced, Verdict> {
+    if translate {
+        // The backend's own address: its destination check passes.
+        let rewrite = Rewrite::Destination {
+            address: backend.address,
+            port: rule.backend_port_for(original_port),
+        };
+        return Ok(Balanced {
+            backend: backend.nic,
+            rewrite: Some(rewrite),
+        });
+    }
+    if !receives(snap, backend.nic, view.key.dst) {
+        return Err(Verdict::dropped(DropReason::DestinationCheck, backend.nic));
+    }
+    Ok(Balanced {
+        backend: backend.nic,
+        rewrite: None,
+    })
+}
+
+/// A backend's reply to a flow whose destination a load balancer
+/// translated: the rewrite of its source back to the frontend.
+#[inline(never)]
+pub(super) fn untranslate<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    sender: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Option<Rewrite> {
+    for &frontend in snap.nics[sender].translated_frontends.iter() {
+        let fe = snap.frontend(frontend);
+        if let Some(pin) = flows.pinned(fe, view, now_ms) {
+            return (pin.reply && pin.translated).then_some(Rewrite::Source {
+                address: fe.address,
+                port: pin.original_port,
+            });
+        }
+    }
+    None
+}

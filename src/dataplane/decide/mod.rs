@@ -1,0 +1,312 @@
+//! The per-packet decision: given the snapshot, the flow state, the NIC a
+//! packet came from and its bytes, where does it go? A pure function of its
+//! inputs (apart from recording flows), with no allocation, lock or syscall.
+//!
+//! The checks run in Azure's order:
+//!
+//! 1. the packet must be readable IP (else dropped as malformed); GRE and
+//!    IP-in-IP are blocked, broadcast and multicast never delivered;
+//! 2. source check: a NIC without IP forwarding may only send from its own
+//!    addresses;
+//! 3. outbound NSGs of the sending NIC (NIC, then subnet), skipped for
+//!    packets of a flow already admitted there (stateful);
+//! 4. longest-prefix match in the sending subnet's effective routes; None,
+//!    Internet and VirtualNetworkGateway next hops have nowhere to go;
+//! 5. the receiving NIC: the owner of the destination address (VnetLocal,
+//!    peering) or the appliance (VirtualAppliance);
+//! 6. peering checks when the packet changes VNet: Connected, access on
+//!    both links, and forwarded traffic accepted by the receiving VNet's
+//!    link when the packet did not start in the sending VNet;
+//! 7. destination check: a NIC without IP forwarding only receives packets
+//!    for its own addresses;
+//! 8. inbound NSGs of the receiving NIC (subnet, then NIC), again skipped
+//!    for admitted flows.
+//!
+//! Everything read per packet comes from the snapshot's compiled tables
+//! (per-NIC facts, routes, forwarding owners, classifiers), never from the
+//! topology model behind them.
+//!
+//! The fabric is transparent: TTL is not touched, and denied packets vanish
+//! without an ICMP error, as in Azure. Routes, peering and IP forwarding are
+//! read from the current snapshot for every packet; only NSG verdicts are
+//! remembered per flow.
+
+mod balancing;
+mod routing;
+mod stateful;
+mod verdict;
+
+pub use balancing::{balance, Balanced, FrontendHop};
+pub use routing::{flow_hash, route_step, sender_checks, Hop, HopTo};
+pub use stateful::{
+    judge_nsgs, Admission, AdmittedAt, Allowed, Conntrack, NsgJudgement, Pin, PinTarget, Stateless,
+    CLOSING_IDLE_TIMEOUT_MS,
+};
+pub use verdict::{DropReason, Verdict};
+
+use crate::dataplane::nat::Rewrite;
+use crate::dataplane::packet::PacketView;
+use crate::snapshot::Snapshot;
+use crate::topology::{Direction, NicIdx};
+use balancing::untranslate;
+use stateful::nsg_admits;
+
+/// Decides the fate of one IP packet (without the virtio-net header) sent by
+/// `ingress`.
+pub fn decide<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    packet: &[u8],
+    now_ms: u64,
+) -> Verdict {
+    let Ok(view) = PacketView::parse(packet) else {
+        return Verdict::dropped(DropReason::Malformed, ingress);
+    };
+    decide_parsed(snap, flows, ingress, &view, now_ms)
+}
+
+/// [`decide`] on an already parsed packet.
+///
+/// Fragments: only the first fragment of a datagram carries its ports. It
+/// is judged like any packet, and when it is let through its ports are
+/// remembered; the datagram's later fragments are judged with those ports
+/// (so they follow the first fragment's flow and verdict), and dropped as
+/// [`DropReason::FragmentUnmatched`] when there are none.
+#[inline]
+pub fn decide_parsed<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
+    if view.fragment.is_some() {
+        return decide_fragment(snap, flows, ingress, view, now_ms);
+    }
+    decide_packet(snap, flows, ingress, view, now_ms)
+}
+
+/// [`decide_parsed`] for a fragment: kept out of line, so the common path
+/// of whole packets stays one inlined [`decide_packet`].
+#[cold]
+#[inline(never)]
+fn decide_fragment<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
+    match view.fragment {
+        Some(fragment)
+            if view.fragment_needs_ports()
+                && !view.blocked_protocol
+                && !view.unroutable_destination =>
+        {
+            if fragment.first {
+                let verdict = decide_packet(snap, flows, ingress, view, now_ms);
+                if verdict.egress().is_some() {
+                    flows.first_fragment_passed(ingress, view, now_ms);
+                }
+                verdict
+            } else {
+                match flows.fragment_ports(ingress, view, now_ms) {
+                    Some(ports) => decide_packet(
+                        snap,
+                        flows,
+                        ingress,
+                        &view.with_datagram_ports(ports),
+                        now_ms,
+                    ),
+                    None => Verdict::dropped(DropReason::FragmentUnmatched, ingress),
+                }
+            }
+        }
+        _ => decide_packet(snap, flows, ingress, view, now_ms),
+    }
+}
+
+/// Azure's checks in Azure's order, on a packet whose ports are known: the
+/// steps above, with the NSGs (and their flow state) between them, and the
+/// load balancer's translation between the sender's and the receiver's
+/// (each NSG sees the packet as its NIC sends or receives it).
+#[inline]
+fn decide_packet<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
+    if let Err(reason) = sender_checks(snap, ingress, view) {
+        return Verdict::dropped(reason, ingress);
+    }
+    let admission = match nsg_admits(snap, flows, ingress, Direction::Outbound, view, now_ms) {
+        Ok(admission) => admission,
+        Err(rule) => {
+            return Verdict::Drop {
+                reason: DropReason::NsgOutbound,
+                at: ingress,
+                rule,
+            }
+        }
+    };
+    if !snap.nics[ingress].translated_frontends.is_empty() {
+        return decide_from_backend(snap, flows, ingress, view, admission, now_ms);
+    }
+    let hop = match route_step(snap, ingress, &view.key) {
+        Ok(hop) => hop,
+        Err(drop) => return drop,
+    };
+    match hop.to {
+        HopTo::Nic(receiver) => receive(snap, flows, receiver, view, None, now_ms),
+        HopTo::Frontend {
+            frontend,
+            addressed,
+        } => decide_balanced(
+            snap,
+            flows,
+            ingress,
+            view,
+            FrontendHop {
+                frontend,
+                addressed,
+            },
+            admission,
+            now_ms,
+        ),
+    }
+}
+
+/// The receiving end: the receiver's inbound NSGs on the packet as it
+/// arrives, then the verdict (with the load balancer's rewrite, if any).
+#[inline]
+fn receive<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    receiver: NicIdx,
+    received: &PacketView,
+    rewrite: Option<Rewrite>,
+    now_ms: u64,
+) -> Verdict {
+    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {
+        return Verdict::Drop {
+            reason: DropReason::NsgInbound,
+            at: receiver,
+            rule,
+        };
+    }
+    match rewrite {
+        None => Verdict::Deliver(receiver),
+        Some(rewrite) => Verdict::Translate {
+            nic: receiver,
+            rewrite,
+        },
+    }
+}
+
+/// [`decide_packet`] after the sender's NSGs, for a NIC that is the backend
+/// of a frontend that translates: its replies to translated flows leave
+/// with the frontend as their source. Out of line, like every load
+/// balancer step, so that other NICs' packets keep a small path.
+#[inline(never)]
+fn decide_from_backend<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    view: &PacketView,
+    admission: Option<AdmittedAt>,
+    now_ms: u64,
+) -> Verdict {
+    let back = untranslate(snap, flows, ingress, view, now_ms);
+    let translated;
+    let sent = match back {
+        Some(back) => {
+            translated = view.translated(back);
+            &translated
+        }
+        None => view,
+    };
+    let hop = match route_step(snap, ingress, &sent.key) {
+        Ok(hop) => hop,
+        Err(drop) => return drop,
+    };
+    match hop.to {
+        HopTo::Nic(receiver) => receive(snap, flows, receiver, sent, back, now_ms),
+        // A reply translated back that is bound for a frontend answers a
+        // flow sent from a frontend's own address (only an appliance can
+        // send one): it cannot be translated back and balanced again in
+        // one pass, and a frontend is nobody's client.
+        HopTo::Frontend { .. } if back.is_some() => {
+            Verdict::dropped(DropReason::LbHairpin, ingress)
+        }
+        HopTo::Frontend {
+            frontend,
+            addressed,
+        } => decide_balanced(
+            snap,
+            flows,
+            ingress,
+            sent,
+            FrontendHop {
+                frontend,
+                addressed,
+            },
+            admission,
+            now_ms,
+        ),
+    }
+}
+
+/// The rest of [`decide_packet`] for a packet that reached a frontend:
+/// the load balancer's step, then the backend's inbound NSGs on the packet
+/// as the backend receives it.
+#[inline(never)]
+fn decide_balanced<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: NicIdx,
+    sent: &PacketView,
+    reached: FrontendHop,
+    admission: Option<AdmittedAt>,
+    now_ms: u64,
+) -> Verdict {
+    match balance(snap, flows, ingress, sent, reached, admission, now_ms) {
+        Ok(Balanced {
+            backend,
+            rewrite: Some(there),
+        }) => receive(
+            snap,
+            flows,
+            backend,
+            &sent.translated(there),
+            Some(there),
+            now_ms,
+        ),
+        Ok(Balanced {
+            backend,
+            rewrite: None,
+        }) => receive(snap, flows, backend, sent, None, now_ms),
+        Err(drop) => drop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reasons_index_their_counters_and_keep_their_names() {
+        for (i, reason) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i);
+        }
+        assert_eq!(DropReason::Malformed.as_str(), "malformed");
+        assert_eq!(DropReason::NextHopInternet.as_str(), "next_hop_internet");
+        assert_eq!(
+            DropReason::ForwardedTrafficRefused.as_str(),
+            "forwarded_traffic_refused"
+        );
+        assert_eq!(DropReason::FragmentUnmatched.as_str(), "fragment_unmatched");
+    }
+}

@@ -1,0 +1,256 @@
+//! Routing (steps 1-2 and 4-7): the sender's checks, the deciding route
+//! and where it leads (a NIC, a gateway's tunnel or peer, or a load
+//! balancer's frontend), peering and the destination check.
+
+use super::{DropReason, Verdict};
+use crate::dataplane::packet::PacketView;
+use crate::net::PacketKey;
+use crate::snapshot::{FrontendIdx, GatewayHop, Holder, RouteTarget, Snapshot};
+use crate::topology::PROBE_SOURCE;
+use crate::topology::{NextHopType, NicIdx};
+use std::net::IpAddr;
+
+/// Steps 1-2 at the sender: the protocol and destination must be
+/// forwardable, and a NIC without IP forwarding may only send from its own
+/// addresses.
+#[inline]
+pub fn sender_checks(
+    snap: &Snapshot,
+    ingress: NicIdx,
+    view: &PacketView,
+) -> Result<(), DropReason> {
+    let Some(sender) = snap.nics.get(ingress) else {
+        return Err(DropReason::Malformed);
+    };
+    if view.blocked_protocol {
+        return Err(DropReason::BlockedProtocol);
+    }
+    if view.unroutable_destination {
+        return Err(DropReason::Unroutable);
+    }
+    if !sender.ip_forwarding && !sender.owns(view.key.src) {
+        return Err(DropReason::SourceCheck);
+    }
+    Ok(())
+}
+
+/// Where the fabric takes a packet: the sending subnet's deciding route
+/// (a row of [`Snapshot::nic_routes`]; none for the health prober, whose
+/// packets no route decides) and where it leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    pub row: Option<usize>,
+    pub to: HopTo,
+}
+
+/// Where a hop leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopTo {
+    /// This NIC receives the packet.
+    Nic(NicIdx),
+    /// An internal load balancer's frontend: `addressed` when the packet is
+    /// sent to the frontend address, else the frontend is a route's next
+    /// hop. The backend is chosen by [`balance`](super::balance).
+    Frontend {
+        frontend: FrontendIdx,
+        addressed: bool,
+    },
+}
+
+/// Steps 4-7 for a packet from `ingress`: the deciding route, the
+/// receiving NIC (or load-balancer frontend), the peering crossed and the
+/// receiver's destination check. A refusal is the drop, with the hop that
+/// refused.
+///
+/// A route to a gateway continues in the gateway's own table: into a
+/// site's tunnel (the instance chosen by flow hash among those carrying the
+/// prefix, or the sending instance itself for its own packets), or to a
+/// Vnet2Vnet peer, whose GatewaySubnet's routes then decide. Traffic that
+/// entered through a gateway is the gateway's, not forwarded traffic, so
+/// it is not refused by a peering that does not accept forwarded traffic
+/// (gateway transit).
+///
+/// Health probes travel between the VNet's prober port (168.63.129.16)
+/// and the backends without routes: Azure's platform address is exempt
+/// from user routes.
+#[inline]
+pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<Hop, Verdict> {
+    let (src, dst) = (key.src, key.dst);
+    let drop = |reason, at| Err(Verdict::dropped(reason, at));
+    let Some(sender) = snap.nics.get(ingress) else {
+        return drop(DropReason::Malformed, ingress);
+    };
+    // Global Reach: from one circuit straight into another, no VNet.
+    if let Some((_, ports)) = sender
+        .global_reach
+        .iter()
+        .find(|(range, _)| range.contains(&dst))
+    {
+        let tunnel = choose_tunnel(ports, sender.tunnel_instance, key);
+        return Ok(Hop {
+            row: None,
+            to: HopTo::Nic(tunnel),
+        });
+    }
+    let (row, mut target) = if sender.prober {
+        (None, RouteTarget::Vnet(sender.vnet))
+    } else {
+        match snap.route_target(ingress, dst) {
+            Some((row, target)) => (Some(row), target),
+            None => return drop(DropReason::NoRoute, ingress),
+        }
+    };
+    let mut from_vnet = sender.vnet;
+    let mut via_gateway = sender.gateway_port;
+    // A gateway hands on to a peer gateway at most once per packet's pass
+    // through the fabric; more is a loop between gateways.
+    let mut gateway_hops = 0;
+    let (to, receiver_vnet) = loop {
+        match target {
+            RouteTarget::Vnet(vnet) => match snap.forwarding.holder(vnet, dst) {
+                Some(Holder::Nic(nic)) => break (HopTo::Nic(nic), vnet),
+                Some(Holder::Frontend(frontend)) => {
+                    let addressed = true;
+                    break (
+                        HopTo::Frontend {
+                            frontend,
+                            addressed,
+                        },
+                        vnet,
+                    );
+                }
+                None => return drop(DropReason::NoDestination, ingress),
+            },
+            RouteTarget::Appliance { nic, vnet } => break (HopTo::Nic(nic), vnet),
+            RouteTarget::Balanced { frontend, vnet } => {
+                let addressed = false;
+                break (
+                    HopTo::Frontend {
+                        frontend,
+                        addressed,
+                    },
+                    vnet,
+                );
+            }
+            RouteTarget::ApplianceUnreachable => {
+                return drop(DropReason::ApplianceUnreachable, ingress)
+            }
+            RouteTarget::Nowhere => {
+                // Replies to the health probes end at the VNet's prober.
+                if dst == IpAddr::V4(PROBE_SOURCE) {
+                    if let Some(prober) = snap.prober(from_vnet) {
+                        break (HopTo::Nic(prober), from_vnet);
+                    }
+                }
+                let row = row.unwrap_or_default();
+                let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
+                    NextHopType::Internet => DropReason::NextHopInternet,
+                    NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
+                    _ => DropReason::RouteNone,
+                };
+                return drop(reason, ingress);
+            }
+            RouteTarget::Gateway(gateway) => {
+                let tables = &snap.gateways[gateway];
+                if gateway_hops == 0 && tables.vnet != from_vnet {
+                    // A spoke reaching the hub's gateway crosses the peering.
+                    let crossing = snap.forwarding.crossing(from_vnet, tables.vnet);
+                    if !crossing.connected {
+                        return drop(DropReason::PeeringNotConnected, ingress);
+                    }
+                    if !crossing.access {
+                        return drop(DropReason::PeeringAccessOff, ingress);
+                    }
+                }
+                match tables.hop(dst) {
+                    Some(GatewayHop::Tunnels(ports)) => {
+                        let own = sender
+                            .gateway_instance
+                            .filter(|(g, _)| *g == gateway)
+                            .map(|(_, i)| i);
+                        let tunnel = choose_tunnel(ports, own, key);
+                        if let (Some(from), Some(to)) = (
+                            sender.circuit,
+                            snap.nics.get(tunnel).and_then(|t| t.circuit),
+                        ) {
+                            if from != to {
+                                return drop(DropReason::CircuitTransit, ingress);
+                            }
+                        }
+                        break (HopTo::Nic(tunnel), tables.vnet);
+                    }
+                    Some(GatewayHop::Gateway(peer)) if gateway_hops < MAX_GATEWAY_HOPS => {
+                        gateway_hops += 1;
+                        let peer = &snap.gateways[*peer];
+                        let Some(subnet) = snap.subnet_tables(peer.subnet) else {
+                            return drop(DropReason::GatewayNoRoute, ingress);
+                        };
+                        let Some(next) = subnet.decide(dst) else {
+                            return drop(DropReason::NoRoute, ingress);
+                        };
+                        target = subnet.targets[next];
+                        from_vnet = peer.vnet;
+                        via_gateway = true;
+                    }
+                    Some(GatewayHop::Gateway(_)) => return drop(DropReason::GatewayLoop, ingress),
+                    Some(GatewayHop::Unreachable) | None => {
+                        return drop(DropReason::GatewayNoRoute, ingress)
+                    }
+                }
+            }
+        }
+    };
+    if receiver_vnet != from_vnet {
+        let crossing = snap.forwarding.crossing(from_vnet, receiver_vnet);
+        let refused_at = match to {
+            HopTo::Nic(nic) => nic,
+            HopTo::Frontend { .. } => ingress,
+        };
+        if !crossing.connected {
+            return drop(DropReason::PeeringNotConnected, ingress);
+        }
+        if !crossing.access {
+            return drop(DropReason::PeeringAccessOff, ingress);
+        }
+        if !crossing.forwarded && !via_gateway && !snap.forwarding.in_vnet(from_vnet, src) {
+            return drop(DropReason::ForwardedTrafficRefused, refused_at);
+        }
+    }
+    if let HopTo::Nic(receiver) = to {
+        if !receives(snap, receiver, dst) {
+            return drop(DropReason::DestinationCheck, receiver);
+        }
+    }
+    Ok(Hop { row, to })
+}
+
+/// Step 7, the destination check: a NIC without IP forwarding receives
+/// only packets for its own addresses.
+#[inline(always)]
+pub(super) fn receives(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> bool {
+    let recipient = &snap.nics[nic];
+    recipient.ip_forwarding || recipient.owns(dst)
+}
+
+/// How many times one packet may be handed from a gateway to a peer
+/// gateway (Vnet2Vnet) before the fabric calls it a loop.
+const MAX_GATEWAY_HOPS: usize = 2;
+
+/// The tunnel a packet leaves a gateway by: the sending instance's own for
+/// its own packets (its BGP session), else one chosen by the flow's hash.
+#[inline]
+fn choose_tunnel(ports: &[(usize, NicIdx)], own: Option<usize>, key: &PacketKey) -> NicIdx {
+    if let Some(&(_, port)) = own.and_then(|i| ports.iter().find(|(inst, _)| *inst == i)) {
+        return port;
+    }
+    ports[(flow_hash(key) % ports.len() as u64) as usize].1
+}
+
+/// A hash of a flow's 5-tuple, the same for every packet of the flow.
+#[inline]
+pub fn flow_hash(key: &PacketKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    h.finish()
+}

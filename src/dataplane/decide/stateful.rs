@@ -1,0 +1,304 @@
+//! Stateful NSGs (steps 3 and 8): the connection tracking the decision
+//! needs ([`Conntrack`]), and the NSG stages that consult it, so that the
+//! rules run on a flow's first packet and its later packets and replies
+//! are admitted by state.
+
+use crate::dataplane::packet::{PacketView, TCP_FIN, TCP_RST};
+use crate::engine::flow_table::FlowHandle;
+use crate::net::PacketKey;
+use crate::snapshot::{FrontendTables, NsgVerdict, RuleId, Snapshot};
+use crate::topology::{Access, Direction, NicIdx};
+use std::net::IpAddr;
+
+/// A packet found to belong to an admitted flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Admission {
+    /// The snapshot generation the flow's NSG verdict was taken under.
+    pub generation: u64,
+    /// The packet is a reply (the flow was admitted in the other direction).
+    pub reply: bool,
+    /// Where the tracker found the flow, so that `refresh`, `revoke` and
+    /// `closing` act on it without looking it up again
+    /// ([`FlowHandle::NONE`] for trackers without handles).
+    pub handle: FlowHandle,
+    /// When the flow's entry was last seen before this packet (its
+    /// timestamps are coarse milliseconds since the daemon started).
+    pub last_seen_ms: u64,
+}
+
+/// What the load balancer's step needs of an admission by state: when the
+/// flow's verdict was taken, and when the flow was last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmittedAt {
+    pub generation: u64,
+    pub last_seen_ms: u64,
+}
+
+impl AdmittedAt {
+    #[inline]
+    fn of(admission: &Admission) -> AdmittedAt {
+        AdmittedAt {
+            generation: admission.generation,
+            last_seen_ms: admission.last_seen_ms,
+        }
+    }
+}
+
+/// Connection tracking as the decision needs it. A flow is tracked per NIC
+/// and direction; a packet is admitted at a NIC when it belongs to a flow
+/// admitted there in the same direction, or is the reply of a flow admitted
+/// there in the other direction.
+pub trait Conntrack {
+    /// The admitted flow the packet belongs to at `nic`, if any; counts it.
+    fn admitted(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        now_ms: u64,
+    ) -> Option<Admission>;
+    /// Records a flow just `allowed` by the NSGs of `nic`;
+    /// `idle_timeout_ms` is the VNet's flow timeout.
+    fn admit(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        allowed: Allowed,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+    );
+    /// The flow `admission` came from was judged again and is still
+    /// `allowed`.
+    fn refresh(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        admission: Admission,
+        allowed: Allowed,
+        now_ms: u64,
+    );
+    /// The flow `admission` came from was judged again and is now denied.
+    fn revoke(
+        &self,
+        nic: NicIdx,
+        direction: Direction,
+        packet: &PacketView,
+        admission: Admission,
+        now_ms: u64,
+    );
+    /// An admitted TCP packet carried FIN or RST: its connection is ending,
+    /// so the flow `admission` came from may idle out within
+    /// [`CLOSING_IDLE_TIMEOUT_MS`] instead of the VNet's minutes (flow logs
+    /// then report its end promptly). Trackers without timeouts ignore it.
+    fn closing(
+        &self,
+        _nic: NicIdx,
+        _direction: Direction,
+        _packet: &PacketView,
+        _admission: Admission,
+        _now_ms: u64,
+    ) {
+    }
+    /// The ports of the datagram whose later fragment `packet` is, as its
+    /// first fragment, sent by `nic` and let through, carried them.
+    /// Trackers without memory know none.
+    fn fragment_ports(
+        &self,
+        _nic: NicIdx,
+        _packet: &PacketView,
+        _now_ms: u64,
+    ) -> Option<(u16, u16)> {
+        None
+    }
+    /// The first fragment `packet` of a datagram sent by `nic` was let
+    /// through: its later fragments follow it.
+    fn first_fragment_passed(&self, _nic: NicIdx, _packet: &PacketView, _now_ms: u64) {}
+    /// The backend a load-balanced flow through `frontend` was pinned to,
+    /// found by the packet as sent (a flow's packets, and with a
+    /// translated destination its backend's replies, or without one the
+    /// replies routed through the frontend); counts the packet. Trackers
+    /// without memory pin nothing: every packet is placed by the hash.
+    fn pinned(
+        &self,
+        _frontend: &FrontendTables,
+        _packet: &PacketView,
+        _now_ms: u64,
+    ) -> Option<Pin> {
+        None
+    }
+    /// Pins the new flow `packet` (as sent) through `frontend` to
+    /// `target`'s backend.
+    fn pin(
+        &self,
+        _frontend: &FrontendTables,
+        _packet: &PacketView,
+        _target: PinTarget,
+        _idle_timeout_ms: u64,
+        _now_ms: u64,
+    ) {
+    }
+    /// Forgets a pin (its backend left the pool, or a UDP flow moves off a
+    /// backend that went down).
+    fn unpin(&self, _pin: &Pin, _now_ms: u64) {}
+    /// A pinned TCP flow saw a FIN or RST: its pin may idle out within
+    /// [`CLOSING_IDLE_TIMEOUT_MS`].
+    fn closing_pin(&self, _pin: &Pin) {}
+    /// How pins name `nic` (see [`Pin::backend`]).
+    fn backend_id(&self, nic: NicIdx) -> u32 {
+        nic.index() as u32
+    }
+}
+
+/// What an NSG allowed a flow with, as [`Conntrack::admit`] and
+/// [`Conntrack::refresh`] record it: the stable number of the rule that
+/// allowed it (see [`crate::snapshot::RuleNames`]) and the snapshot
+/// generation the verdict was taken under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowed {
+    pub rule: RuleId,
+    pub generation: u64,
+}
+
+/// Where [`Conntrack::pin`] pins a new load-balanced flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinTarget {
+    /// The backend chosen for the flow.
+    pub backend: NicIdx,
+    /// Where the backend's replies come from: the translated destination,
+    /// or the original one.
+    pub reply_source: (IpAddr, u16),
+    /// The destination was translated to the backend.
+    pub translated: bool,
+}
+
+/// A load-balanced flow's pin, as [`Conntrack::pinned`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    /// The backend, as [`Conntrack::backend_id`] names it.
+    pub backend: u32,
+    /// The destination port the flow's first packet was sent to.
+    pub original_port: u16,
+    /// The destination was translated to the backend.
+    pub translated: bool,
+    /// The packet is the reply direction of the pinned flow.
+    pub reply: bool,
+    pub handle: FlowHandle,
+}
+
+/// Idle timeout of a TCP flow once a FIN or RST has been seen: long enough
+/// for the last ACKs and a retransmitted FIN, short enough that the flow's
+/// end is noticed within seconds.
+pub const CLOSING_IDLE_TIMEOUT_MS: u64 = 5_000;
+
+/// No connection tracking: every packet is judged by the NSG rules alone.
+/// This is how Azure behaves for the rules it evaluates statelessly, and a
+/// reference for tests.
+pub struct Stateless;
+
+impl Conntrack for Stateless {
+    fn admitted(&self, _: NicIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
+        None
+    }
+    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
+    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
+    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+}
+
+/// What the NSGs of one NIC say of a packet in one direction, without
+/// flow state: the verdict, where it was decided, and the rule's stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsgJudgement {
+    pub verdict: NsgVerdict,
+    pub rule: RuleId,
+}
+
+/// Step 3 and 8 without state: the NSG stages of `nic` in `direction` on
+/// `key`. Forwarding runs it for every packet no flow admits;
+/// `flow-verify` runs it for its question.
+#[inline]
+pub fn judge_nsgs(
+    snap: &Snapshot,
+    nic: NicIdx,
+    direction: Direction,
+    key: &PacketKey,
+) -> NsgJudgement {
+    let verdict = snap.evaluate(nic, direction, key);
+    NsgJudgement {
+        verdict,
+        rule: snap.rule_id(nic, direction, &verdict),
+    }
+}
+
+/// Runs the NSGs of `nic` in `direction` unless the packet belongs to an
+/// admitted flow; records the flow when the rules allow it. Flows are
+/// tracked even where no NSG is associated, so that an NSG added later
+/// leaves established connections alone, as in Azure. An admitted flow is
+/// judged again only when the snapshot changed since its verdict and one
+/// of the NSGs on its path has `flush_connection` set. A denial names the
+/// rule that denied; an admission by state is returned.
+#[inline]
+pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    nic: NicIdx,
+    direction: Direction,
+    view: &PacketView,
+    now_ms: u64,
+) -> Result<Option<AdmittedAt>, RuleId> {
+    if let Some(admission) = flows.admitted(nic, direction, view, now_ms) {
+        let flow_direction = if admission.reply {
+            direction.opposite()
+        } else {
+            direction
+        };
+        if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+            flows.closing(nic, direction, view, admission, now_ms);
+        }
+        if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
+            return Ok(Some(AdmittedAt::of(&admission)));
+        }
+        // Judge the flow as its first packet was judged: same direction,
+        // same orientation.
+        let key = if admission.reply {
+            view.key.reversed()
+        } else {
+            view.key
+        };
+        let judged = judge_nsgs(snap, nic, flow_direction, &key);
+        if judged.verdict.access == Access::Deny {
+            flows.revoke(nic, direction, view, admission, now_ms);
+            return Err(judged.rule);
+        }
+        flows.refresh(
+            nic,
+            direction,
+            view,
+            admission,
+            Allowed {
+                rule: judged.rule,
+                generation: snap.generation,
+            },
+            now_ms,
+        );
+        return Ok(Some(AdmittedAt::of(&admission)));
+    }
+    let judged = judge_nsgs(snap, nic, direction, &view.key);
+    if judged.verdict.access == Access::Deny {
+        return Err(judged.rule);
+    }
+    let timeout_ms = snap.nics[nic].flow_timeout_ms;
+    flows.admit(
+        nic,
+        direction,
+        view,
+        Allowed {
+            rule: judged.rule,
+            generation: snap.generation,
+        },
+        timeout_ms,
+        now_ms,
+    );
+    Ok(None)
+}

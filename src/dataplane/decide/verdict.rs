@@ -1,0 +1,151 @@
+//! The decision's vocabulary: what happens to a packet ([`Verdict`]) and
+//! why a packet was dropped ([`DropReason`]).
+
+use crate::dataplane::nat::Rewrite;
+use crate::snapshot::RuleId;
+use crate::topology::NicIdx;
+
+/// Why a packet was dropped. The discriminants index per-NIC counters.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumCount,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+#[repr(u8)]
+pub enum DropReason {
+    /// Not a readable IPv4/IPv6 packet.
+    Malformed = 0,
+    /// GRE or IP-in-IP, which Azure blocks.
+    BlockedProtocol,
+    /// Broadcast, multicast or unspecified destination.
+    Unroutable,
+    /// A NIC without IP forwarding sent from an address it does not own.
+    SourceCheck,
+    /// Denied by an outbound NSG rule of the sending NIC.
+    NsgOutbound,
+    /// No effective route matches the destination.
+    NoRoute,
+    /// The deciding route has next hop None.
+    RouteNone,
+    /// The deciding route goes to the Internet, which the lab does not have.
+    NextHopInternet,
+    /// The deciding route goes to a virtual network gateway, and there is
+    /// none (a user route to VirtualNetworkGateway in a VNet without one).
+    NextHopGateway,
+    /// A VirtualAppliance route whose address is no directly reachable NIC.
+    ApplianceUnreachable,
+    /// No NIC owns the destination address in the VNet the route leads to.
+    NoDestination,
+    /// The packet would cross a peering that is not Connected.
+    PeeringNotConnected,
+    /// `allow_virtual_network_access` is off on a link of the peering.
+    PeeringAccessOff,
+    /// The receiving VNet's link does not accept forwarded traffic.
+    ForwardedTrafficRefused,
+    /// A NIC without IP forwarding received a packet not addressed to it.
+    DestinationCheck,
+    /// Denied by an inbound NSG rule of the receiving NIC.
+    NsgInbound,
+    /// The egress device could not take the packet (its queue was full).
+    EgressFull,
+    /// The egress device is gone or broken (its namespace was deleted
+    /// behind the lab's back, or the device reports an I/O error).
+    EgressGone,
+    /// Writing to the egress device failed for another reason.
+    EgressError,
+    /// Reading from the NIC's device failed (not merely "nothing to read");
+    /// counted at the NIC, whose queue is no longer watched.
+    ReceiveError,
+    /// A later fragment of a datagram whose first fragment was not let
+    /// through (or not seen, or too long ago): its ports are unknown.
+    FragmentUnmatched,
+    /// The gateway's own table has no route for the destination (or no
+    /// tunnel of an instance that knows it).
+    GatewayNoRoute,
+    /// Gateways handed the packet to each other more than twice.
+    GatewayLoop,
+    /// Entered from one ExpressRoute circuit and would leave by another:
+    /// an ExpressRoute gateway carries no circuit-to-circuit traffic
+    /// (Azure's answer is Global Reach, which bypasses the VNet).
+    CircuitTransit,
+    /// Sent to a load balancer's frontend, but no rule of the frontend
+    /// carries its protocol and port (or, through a route to the frontend,
+    /// it has no HA-ports rule).
+    LbNoRule,
+    /// The load balancer's rule has no healthy backend for a new flow.
+    LbNoHealthyBackend,
+    /// A backend sent through its own load balancer's frontend, which
+    /// Azure does not hairpin (or answered a flow sent from a frontend's
+    /// own address, which no client owns).
+    LbHairpin,
+}
+
+impl DropReason {
+    pub const COUNT: usize = <Self as strum::EnumCount>::COUNT;
+
+    /// Every reason, in discriminant order.
+    pub const ALL: [DropReason; Self::COUNT] = {
+        let variants = <Self as strum::VariantArray>::VARIANTS;
+        let mut all = [DropReason::Malformed; Self::COUNT];
+        let mut i = 0;
+        while i < Self::COUNT {
+            all[i] = variants[i];
+            i += 1;
+        }
+        all
+    };
+
+    /// The name used in `stats`, `flows` and metrics: the variant in
+    /// snake case.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// What happens to a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Write it, unchanged, to this NIC.
+    Deliver(NicIdx),
+    /// Rewrite it (a load balancer's translation, see [`crate::dataplane::nat`]) and
+    /// write it to this NIC.
+    Translate { nic: NicIdx, rewrite: Rewrite },
+    /// Drop it. `at` is the hop whose check refused it: the sender for
+    /// source-side checks, the receiver for destination-side ones. `rule`
+    /// is the NSG rule that denied it ([`RuleId::NONE`] for every other
+    /// reason), so that flow logs and traces name the rule as decided,
+    /// whatever is applied afterwards.
+    Drop {
+        reason: DropReason,
+        at: NicIdx,
+        rule: RuleId,
+    },
+}
+
+impl Verdict {
+    /// The NIC the packet is written to, if it is delivered.
+    #[inline]
+    pub fn egress(&self) -> Option<NicIdx> {
+        match *self {
+            Verdict::Deliver(nic) | Verdict::Translate { nic, .. } => Some(nic),
+            Verdict::Drop { .. } => None,
+        }
+    }
+
+    /// A drop that no NSG rule decided.
+    #[inline]
+    pub const fn dropped(reason: DropReason, at: NicIdx) -> Verdict {
+        Verdict::Drop {
+            reason,
+            at,
+            rule: RuleId::NONE,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! A flow's key: the identity of one flow as one NIC sees it in one
+//! direction, the six words a slot stores it as, and the hash that picks
+//! the key's probe window and fingerprint.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The identity of one flow as one NIC sees it in one direction.
+///
+/// IPv4 addresses are stored in the first four bytes of `src` and `dst`, the
+/// other twelve zero, with `v6 == false`; IPv6 addresses use all sixteen
+/// bytes with `v6 == true`. The flag keeps the two families apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// Dense NIC index, below the table's `max_nics`.
+    pub nic: u32,
+    /// Opaque to the table (e.g. ingress or egress of `nic`).
+    pub direction: u8,
+    /// IP protocol number.
+    pub proto: u8,
+    /// Whether `src` and `dst` are IPv6 addresses.
+    pub v6: bool,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub src_port: u16,
+    pub dst_port: u16,
+}
+
+impl FlowKey {
+    /// An IPv4 flow key.
+    pub fn v4(
+        nic: u32,
+        direction: u8,
+        proto: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        src_port: u16,
+        dst_port: u16,
+    ) -> FlowKey {
+        let mut s = [0u8; 16];
+        let mut d = [0u8; 16];
+        s[..4].copy_from_slice(&src.octets());
+        d[..4].copy_from_slice(&dst.octets());
+        FlowKey {
+            nic,
+            direction,
+            proto,
+            v6: false,
+            src: s,
+            dst: d,
+            src_port,
+            dst_port,
+        }
+    }
+
+    /// An IPv6 flow key.
+    pub fn v6(
+        nic: u32,
+        direction: u8,
+        proto: u8,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        src_port: u16,
+        dst_port: u16,
+    ) -> FlowKey {
+        FlowKey {
+            nic,
+            direction,
+            proto,
+            v6: true,
+            src: src.octets(),
+            dst: dst.octets(),
+            src_port,
+            dst_port,
+        }
+    }
+
+    /// A flow key from addresses of either family; `None` if the two
+    /// addresses are of different families (no packet has such a pair).
+    pub fn from_ips(
+        nic: u32,
+        direction: u8,
+        proto: u8,
+        src: IpAddr,
+        dst: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+    ) -> Option<FlowKey> {
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                Some(FlowKey::v4(nic, direction, proto, s, d, src_port, dst_port))
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                Some(FlowKey::v6(nic, direction, proto, s, d, src_port, dst_port))
+            }
+            _ => None,
+        }
+    }
+
+    /// The key of the reply direction: addresses and ports swapped, the
+    /// NIC and direction kept.
+    pub fn reversed(&self) -> FlowKey {
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+            ..*self
+        }
+    }
+
+    pub fn src_ip(&self) -> IpAddr {
+        address(self.v6, &self.src)
+    }
+
+    pub fn dst_ip(&self) -> IpAddr {
+        address(self.v6, &self.dst)
+    }
+
+    /// The key as the six words a slot stores.
+    #[inline]
+    pub(super) fn to_words(self) -> [u64; 6] {
+        let half = |bytes: &[u8; 16], at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        [
+            u64::from(self.nic)
+                | u64::from(self.direction) << 32
+                | u64::from(self.proto) << 40
+                | u64::from(self.v6) << 48,
+            half(&self.src, 0),
+            half(&self.src, 8),
+            half(&self.dst, 0),
+            half(&self.dst, 8),
+            u64::from(self.src_port) | u64::from(self.dst_port) << 16,
+        ]
+    }
+
+    #[inline]
+    pub(super) fn from_words(words: &[u64; 6]) -> FlowKey {
+        let bytes = |lo: u64, hi: u64| {
+            let mut out = [0u8; 16];
+            out[..8].copy_from_slice(&lo.to_le_bytes());
+            out[8..].copy_from_slice(&hi.to_le_bytes());
+            out
+        };
+        FlowKey {
+            nic: words[0] as u32,
+            direction: (words[0] >> 32) as u8,
+            proto: (words[0] >> 40) as u8,
+            v6: (words[0] >> 48) & 1 == 1,
+            src: bytes(words[1], words[2]),
+            dst: bytes(words[3], words[4]),
+            src_port: words[5] as u16,
+            dst_port: (words[5] >> 16) as u16,
+        }
+    }
+}
+
+fn address(v6: bool, bytes: &[u8; 16]) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(*bytes))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    }
+}
+
+/// Whether two keys' words are equal: every word compared, without a
+/// branch per word or a call to `memcmp` (which an array `==` of this size
+/// becomes), since a lookup compares a key for every fingerprint match.
+#[inline]
+pub(super) fn same_words(a: &[u64; 6], b: &[u64; 6]) -> bool {
+    a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// A word-at-a-time multiplicative hash (the FxHash step) with a final
+/// avalanche (MurmurHash3's fmix64), so that both the low bits (slot index)
+/// and the high bits (fingerprint) depend on every key bit.
+#[inline]
+pub(super) fn hash_words(words: &[u64; 6]) -> u64 {
+    const SEED: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = 0u64;
+    for &word in words {
+        h = (h.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}

@@ -1,0 +1,154 @@
+//! Model-checked interleavings of the sequence lock (see the declaration
+//! of this module in [`super`]).
+
+use super::*;
+use loom::sync::Arc;
+use loom::thread;
+use std::net::Ipv4Addr;
+
+fn key(n: u8) -> FlowKey {
+    FlowKey::v4(
+        0,
+        0,
+        6,
+        Ipv4Addr::new(10, 0, 0, n),
+        Ipv4Addr::new(10, 1, 0, 4),
+        40000 + u16::from(n),
+        443,
+    )
+}
+
+fn reply(key: &FlowKey) -> FlowKey {
+    let mut reply = key.reversed();
+    reply.direction ^= 1;
+    reply
+}
+
+fn model(test: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(test);
+}
+
+/// A verdict rewritten while a reader looks the flow up: the reader
+/// sees the old verdict or the new one, never half of each.
+#[test]
+fn a_verdict_update_is_never_seen_torn() {
+    model(|| {
+        let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
+        let k = key(1);
+        table.insert_pair(
+            FlowPair {
+                key: &k,
+                reply: &reply(&k),
+            },
+            1,
+            100,
+            1_000,
+            0,
+            Traffic::packet(0),
+        );
+        let writer = {
+            let table = table.clone();
+            thread::spawn(move || {
+                let flow = table.lookup(&k, 0).unwrap();
+                table.update_verdict_of(flow.handle(), 2, 200);
+            })
+        };
+        if let Some(flow) = table.lookup(&reply(&k), 0) {
+            assert!(flow.is_reply());
+            let seen = (flow.verdict_tag(), flow.generation());
+            assert!(
+                seen == (1, 100) || seen == (2, 200),
+                "torn verdict {seen:?}"
+            );
+        }
+        writer.join().unwrap();
+        let flow = table.lookup(&reply(&k), 0).unwrap();
+        assert_eq!((flow.verdict_tag(), flow.generation()), (2, 200));
+    });
+}
+
+/// A flow removed and its slots taken by another while a reader looks
+/// the first one up: the reader finds the flow it asked for, with its
+/// own verdict, or nothing.
+#[test]
+fn a_reused_slot_never_answers_for_its_old_key() {
+    model(|| {
+        let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
+        let (a, b) = (key(1), key(2));
+        table.insert_pair(
+            FlowPair {
+                key: &a,
+                reply: &reply(&a),
+            },
+            1,
+            1,
+            1_000,
+            0,
+            Traffic::packet(0),
+        );
+        let writer = {
+            let table = table.clone();
+            thread::spawn(move || {
+                table.remove(&a, 0);
+                table.insert_pair(
+                    FlowPair {
+                        key: &b,
+                        reply: &reply(&b),
+                    },
+                    2,
+                    2,
+                    1_000,
+                    0,
+                    Traffic::packet(0),
+                );
+            })
+        };
+        for asked in [a, reply(&a)] {
+            if let Some(flow) = table.lookup(&asked, 0) {
+                assert_eq!(flow.key(), asked);
+                assert_eq!((flow.verdict_tag(), flow.generation()), (1, 1));
+            }
+        }
+        writer.join().unwrap();
+        assert!(table.lookup(&a, 0).is_none());
+        assert_eq!(
+            table.lookup(&reply(&b), 0).map(|f| f.verdict_tag()),
+            Some(2)
+        );
+        assert_eq!(table.len(), 1);
+    });
+}
+
+/// A pair being entered while its reply is looked up: the reply is
+/// found complete (a reply entry, the flow's verdict) or not at all.
+#[test]
+fn a_pair_being_entered_is_found_whole_or_not_at_all() {
+    model(|| {
+        let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
+        let k = key(3);
+        let writer = {
+            let table = table.clone();
+            thread::spawn(move || {
+                table.insert_pair(
+                    FlowPair {
+                        key: &k,
+                        reply: &reply(&k),
+                    },
+                    7,
+                    70,
+                    1_000,
+                    0,
+                    Traffic::packet(0),
+                );
+            })
+        };
+        if let Some(flow) = table.lookup(&reply(&k), 0) {
+            assert!(flow.is_reply());
+            assert_eq!((flow.verdict_tag(), flow.generation()), (7, 70));
+        }
+        writer.join().unwrap();
+        assert!(table.lookup(&reply(&k), 0).is_some());
+    });
+}

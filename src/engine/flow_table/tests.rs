@@ -1,0 +1,62 @@
+//! Unit tests of the key encoding, the state word and idle timeouts.
+
+use super::state::*;
+use super::*;
+
+#[test]
+fn keys_survive_the_word_encoding() {
+    let k = FlowKey::v6(
+        u32::MAX,
+        255,
+        58,
+        "2001:db8::1".parse().unwrap(),
+        "fe80::ffff".parse().unwrap(),
+        65535,
+        1,
+    );
+    assert_eq!(FlowKey::from_words(&k.to_words()), k);
+    let v4 = k.reversed();
+    assert_eq!(FlowKey::from_words(&v4.to_words()), v4);
+}
+
+#[test]
+fn shortened_idle_timeout_expires_the_flow_early_and_never_grows() {
+    let table = FlowTable::new(64, 4, 64);
+    let key = FlowKey::v4(
+        1,
+        0,
+        6,
+        "10.1.1.4".parse().unwrap(),
+        "10.2.1.4".parse().unwrap(),
+        40000,
+        7400,
+    );
+    table.insert(&key, 7, 1, 240_000, 1_000, Traffic::packet(60));
+    let flow = table.lookup(&key, 1_000).unwrap();
+    assert!(flow.shorten_idle_timeout(5_000));
+    assert_eq!(flow.value().unwrap().idle_timeout_ms, 5_000);
+    // A later, longer request leaves the shorter timeout.
+    assert!(flow.shorten_idle_timeout(60_000));
+    assert_eq!(flow.value().unwrap().idle_timeout_ms, 5_000);
+    assert!(table.lookup(&key, 5_900).is_some());
+    assert!(table.lookup(&key, 6_001).is_none());
+    assert_eq!(table.sweep(6_001, 64), 1);
+    // A handle to a flow that left its slot does nothing.
+    assert!(!flow.shorten_idle_timeout(1));
+}
+
+#[test]
+fn epochs_wrap_inside_their_fields() {
+    let state = with_fingerprint(KEY_EPOCH_MASK | VERDICT_EPOCH_MASK | KIND_LIVE, 0xabcd);
+    let owner = next_owner(state, KIND_CLAIMED);
+    assert_eq!(kind(owner), KIND_CLAIMED);
+    assert_eq!(owner & KEY_EPOCH_MASK, 0);
+    assert_eq!(owner & VERDICT_EPOCH_MASK, VERDICT_EPOCH_MASK);
+    assert_eq!(fingerprint(owner), 0xabcd);
+    let verdict = next_verdict(state, KIND_UPDATING);
+    assert_eq!(verdict & VERDICT_EPOCH_MASK, 0);
+    assert_eq!(verdict & KEY_EPOCH_MASK, KEY_EPOCH_MASK);
+    assert!(same_flow(state, with_kind(verdict, KIND_LIVE)));
+    assert!(!same_flow(state, with_kind(owner, KIND_LIVE)));
+    assert_ne!(state, with_kind(verdict, KIND_LIVE));
+}

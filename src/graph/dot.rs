@@ -1,0 +1,135 @@
+//! The Graphviz DOT spelling of a [`Picture`](super::Picture)
+//! (`dot -Tsvg`).
+
+use super::model::*;
+use super::{FRONTEND_FILL, LOAD_BALANCING};
+use std::fmt::Write;
+
+/// Escapes label text for a double-quoted DOT string: backslashes (which
+/// DOT reads as label escapes such as `\n`) and quotes.
+pub fn dot_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(super) fn dot_label(lines: &[String]) -> String {
+    let escaped: Vec<String> = lines.iter().map(|l| dot_escape(l)).collect();
+    format!("\"{}\"", escaped.join("\\n"))
+}
+
+pub(super) fn dot(picture: &Picture) -> String {
+    let mut out = String::from("digraph vnetd {\n");
+    // compound lets edges end at a cluster's border (lhead/ltail): a VNet or
+    // subnet is drawn as a cluster and reached through an invisible anchor
+    // node inside it, which also keeps an empty cluster visible.
+    out.push_str("  graph [compound=true, rankdir=LR, fontname=\"Helvetica\", fontsize=11];\n");
+    out.push_str("  node [shape=box, style=\"rounded\", fontname=\"Helvetica\", fontsize=10];\n");
+    out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    for vnet in &picture.vnets {
+        let _ = writeln!(out, "  subgraph cluster_{} {{", vnet.id);
+        let _ = writeln!(out, "    label={};", dot_label(&vnet.label));
+        out.push_str("    style=\"rounded,bold\";\n");
+        let _ = writeln!(out, "    {} [shape=point, style=invis];", vnet.id);
+        for subnet in &vnet.subnets {
+            let _ = writeln!(out, "    subgraph cluster_{} {{", subnet.id);
+            let _ = writeln!(out, "      label={};", dot_label(&subnet.label));
+            out.push_str("      style=\"rounded,dashed\";\n");
+            let _ = writeln!(out, "      {} [shape=point, style=invis];", subnet.id);
+            for nic in &subnet.nics {
+                dot_node(&mut out, "      ", nic);
+            }
+            out.push_str("    }\n");
+        }
+        out.push_str("  }\n");
+    }
+    for site in &picture.sites {
+        let _ = writeln!(out, "  subgraph cluster_{} {{", site.id);
+        let _ = writeln!(out, "    label={};", dot_label(&site.label));
+        out.push_str("    style=\"rounded,bold\";\n");
+        for node in &site.nodes {
+            dot_node(&mut out, "    ", node);
+        }
+        out.push_str("  }\n");
+    }
+    for ip in picture.unreachable_hops() {
+        let label = dot_label(&[ip.to_string(), "no reachable NIC: dropped".to_string()]);
+        let _ = writeln!(
+            out,
+            "  {} [label={label}, shape=octagon, color=red];",
+            unreachable_id(ip)
+        );
+    }
+    for edge in &picture.peerings {
+        let (from, to) = (&edge.from_id, &edge.to_id);
+        let style = match edge.state {
+            PeeringState::Connected => "dir=none, style=solid, penwidth=2",
+            PeeringState::Initiated => "style=dashed",
+        };
+        let _ = writeln!(
+            out,
+            "  {from} -> {to} [label={}, {style}, ltail=cluster_{from}, lhead=cluster_{to}];",
+            dot_label(&edge.label)
+        );
+    }
+    for edge in &picture.appliance_routes {
+        let from = &edge.from_id;
+        let _ = writeln!(
+            out,
+            "  {from} -> {} [label={}, color=\"#c46b00\", ltail=cluster_{from}];",
+            edge.to_id,
+            dot_label(&edge.label()),
+        );
+    }
+    for edge in &picture.connections {
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}, dir=both, style=bold, color=\"#1f5fa8\"];",
+            edge.from_id,
+            edge.to_id,
+            dot_label(&edge.label)
+        );
+    }
+    for edge in &picture.load_balancing {
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}, color=\"{LOAD_BALANCING}\"];",
+            edge.from_id,
+            edge.to_id,
+            dot_label(&edge.label)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// One node: NVAs (and site routers) as filled hexagons, gateways as
+/// trapezia, load balancer frontends as filled ovals, ordinary NICs as
+/// boxes.
+pub(super) fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
+    let label = dot_label(&node.label);
+    if node.frontend {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, shape=oval, style=filled, fillcolor=\"{FRONTEND_FILL}\"];",
+            node.id
+        );
+    } else if node.appliance {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, shape=hexagon, style=filled, fillcolor=\"#fde7c8\"];",
+            node.id
+        );
+    } else if node.gateway {
+        let _ = writeln!(out, "{indent}{} [label={label}, shape=trapezium];", node.id);
+    } else {
+        let _ = writeln!(out, "{indent}{} [label={label}];", node.id);
+    }
+}

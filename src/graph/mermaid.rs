@@ -1,0 +1,158 @@
+//! The Mermaid spelling of a [`Picture`](super::Picture): a flowchart
+//! GitHub renders inside a ```` ```mermaid ```` block.
+
+use super::model::*;
+use super::{FRONTEND_FILL, LOAD_BALANCING};
+use std::fmt::Write;
+
+/// Escapes label text for a quoted Mermaid label (`["..."]`, `|"..."|`):
+/// quotes and the characters Mermaid reads as markup become entity codes.
+pub fn mermaid_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '#' => out.push_str("#35;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '`' => out.push_str("#96;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(super) fn mermaid_label(lines: &[String]) -> String {
+    let escaped: Vec<String> = lines.iter().map(|l| mermaid_escape(l)).collect();
+    format!("\"{}\"", escaped.join("<br/>"))
+}
+
+/// One node: NVAs (and site routers) as hexagons, gateways as trapezia,
+/// load balancer frontends as stadiums, ordinary NICs as rectangles.
+pub(super) fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label: &str) {
+    if node.frontend {
+        let _ = writeln!(out, "{indent}{}([{label}])", node.id);
+    } else if node.appliance {
+        let _ = writeln!(out, "{indent}{}{{{{{label}}}}}", node.id);
+    } else if node.gateway {
+        let _ = writeln!(out, "{indent}{}[/{label}\\]", node.id);
+    } else {
+        let _ = writeln!(out, "{indent}{}[{label}]", node.id);
+    }
+}
+
+pub(super) fn mermaid(picture: &Picture) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for vnet in &picture.vnets {
+        let _ = writeln!(
+            out,
+            "  subgraph {}[{}]",
+            vnet.id,
+            mermaid_label(&vnet.label)
+        );
+        for subnet in &vnet.subnets {
+            let _ = writeln!(
+                out,
+                "    subgraph {}[{}]",
+                subnet.id,
+                mermaid_label(&subnet.label)
+            );
+            for nic in &subnet.nics {
+                let label = mermaid_label(&nic.label);
+                mermaid_node(&mut out, "      ", nic, &label);
+            }
+            out.push_str("    end\n");
+        }
+        out.push_str("  end\n");
+    }
+    for site in &picture.sites {
+        let _ = writeln!(
+            out,
+            "  subgraph {}[{}]",
+            site.id,
+            mermaid_label(&site.label)
+        );
+        for node in &site.nodes {
+            mermaid_node(&mut out, "    ", node, &mermaid_label(&node.label));
+        }
+        out.push_str("  end\n");
+    }
+    for ip in picture.unreachable_hops() {
+        let label = mermaid_label(&[ip.to_string(), "no reachable NIC: dropped".to_string()]);
+        let _ = writeln!(out, "  {}[{label}]", unreachable_id(ip));
+    }
+    for edge in &picture.peerings {
+        let (from, to) = (&edge.from_id, &edge.to_id);
+        let arrow = match edge.state {
+            PeeringState::Connected => "---",
+            PeeringState::Initiated => "-.->",
+        };
+        let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&edge.label));
+    }
+    for edge in &picture.appliance_routes {
+        let _ = writeln!(
+            out,
+            "  {} -->|{}| {}",
+            edge.from_id,
+            mermaid_label(&edge.label()),
+            edge.to_id
+        );
+    }
+    for edge in &picture.connections {
+        let _ = writeln!(
+            out,
+            "  {} ===|{}| {}",
+            edge.from_id,
+            mermaid_label(&edge.label),
+            edge.to_id
+        );
+    }
+    for edge in &picture.load_balancing {
+        let _ = writeln!(
+            out,
+            "  {} ==>|{}| {}",
+            edge.from_id,
+            mermaid_label(&edge.label),
+            edge.to_id
+        );
+    }
+    let nodes = || {
+        picture
+            .vnets
+            .iter()
+            .flat_map(|v| v.subnets.iter())
+            .flat_map(|s| s.nics.iter())
+            .chain(picture.sites.iter().flat_map(|s| s.nodes.iter()))
+    };
+    let appliances: Vec<&str> = nodes()
+        .filter(|n| n.appliance)
+        .map(|n| n.id.as_str())
+        .collect();
+    if !appliances.is_empty() {
+        out.push_str("  classDef nva fill:#fde7c8,stroke:#c46b00\n");
+        let _ = writeln!(out, "  class {} nva", appliances.join(","));
+    }
+    let frontends: Vec<&str> = nodes()
+        .filter(|n| n.frontend)
+        .map(|n| n.id.as_str())
+        .collect();
+    if !frontends.is_empty() {
+        let _ = writeln!(
+            out,
+            "  classDef frontend fill:{FRONTEND_FILL},stroke:{LOAD_BALANCING}"
+        );
+        let _ = writeln!(out, "  class {} frontend", frontends.join(","));
+    }
+    let unreachable: Vec<String> = picture
+        .unreachable_hops()
+        .into_iter()
+        .map(unreachable_id)
+        .collect();
+    if !unreachable.is_empty() {
+        out.push_str("  classDef unreachable stroke:#d00000,stroke-width:2px\n");
+        let _ = writeln!(out, "  class {} unreachable", unreachable.join(","));
+    }
+    out
+}

@@ -1,0 +1,574 @@
+//! The format-neutral [`Picture`]: the facts `vnetd graph` draws (VNets,
+//! subnets, NICs, gateways, sites, load balancers, peerings, appliance
+//! routes), gathered once from the snapshot, and the identifiers both
+//! languages use for them.
+
+use crate::policy::routes::RouteSource;
+use crate::snapshot::{RouteTarget, Snapshot};
+use crate::topology::{
+    ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology,
+    VnetIdx,
+};
+use std::net::IpAddr;
+
+/// Everything the picture shows, independent of the output language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    pub vnets: Vec<VnetBox>,
+    pub peerings: Vec<PeeringEdge>,
+    pub appliance_routes: Vec<ApplianceRouteEdge>,
+    pub sites: Vec<SiteBox>,
+    pub connections: Vec<ConnectionEdge>,
+    pub load_balancing: Vec<LoadBalancingEdge>,
+}
+
+/// One rule of a load balancer reaching one backend: from the frontend's
+/// node to the backend NIC's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancingEdge {
+    pub from_id: String,
+    pub to_id: String,
+    /// The rule's name, then its protocol and ports.
+    pub label: Vec<String>,
+}
+
+/// An on-premises site: its router and hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteBox {
+    pub id: String,
+    pub label: Vec<String>,
+    pub nodes: Vec<NicNode>,
+}
+
+/// A gateway connection, from the gateway's node to the site's router or
+/// to the peer gateway's node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionEdge {
+    pub from_id: String,
+    pub to_id: String,
+    pub label: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VnetBox {
+    pub id: String,
+    pub label: Vec<String>,
+    pub subnets: Vec<SubnetBox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetBox {
+    pub id: String,
+    pub label: Vec<String>,
+    pub nics: Vec<NicNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicNode {
+    pub id: String,
+    pub label: Vec<String>,
+    /// IP forwarding is on: the NIC stands for a network virtual appliance.
+    pub appliance: bool,
+    /// A virtual network gateway (drawn as a trapezium).
+    pub gateway: bool,
+    /// A load balancer's frontend (drawn as a stadium).
+    pub frontend: bool,
+}
+
+/// The Azure peering state seen from the pair of VNets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeeringState {
+    /// Both links exist: traffic can flow.
+    Connected,
+    /// Only the link held in `from` exists: no traffic flows yet.
+    Initiated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeeringEdge {
+    /// The ids of the two VNets' boxes, in the order of `from` and `to`.
+    pub from_id: String,
+    pub to_id: String,
+    /// For Initiated, the VNet that holds the link; for Connected, the VNet
+    /// whose link comes first in the file.
+    pub from: VnetIdx,
+    pub to: VnetIdx,
+    pub state: PeeringState,
+    /// The two VNets are in different locations.
+    pub global: bool,
+    pub label: Vec<String>,
+}
+
+/// Where a subnet's VirtualAppliance routes lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplianceHop {
+    Nic(NicIdx),
+    /// A load balancer's frontend (`frontend` indexes its frontends)
+    /// directly reachable from the subnet.
+    Frontend {
+        load_balancer: LoadBalancerIdx,
+        frontend: usize,
+    },
+    /// No NIC directly reachable from the subnet holds this address: the
+    /// route drops what it matches.
+    Unreachable(IpAddr),
+}
+
+/// The user routes of one subnet's route table that lead to one appliance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplianceRouteEdge {
+    pub subnet: SubnetRef,
+    pub hop: ApplianceHop,
+    /// The ids of the subnet's box and of the hop's node.
+    pub from_id: String,
+    pub to_id: String,
+    pub route_table: String,
+    /// The routes' address prefixes, in the route table's order.
+    pub prefixes: Vec<String>,
+}
+
+impl ApplianceRouteEdge {
+    pub(super) fn label(&self) -> Vec<String> {
+        vec![
+            self.prefixes.join(", "),
+            format!("route table {}", self.route_table),
+        ]
+    }
+}
+
+impl Picture {
+    pub fn of(snapshot: &Snapshot) -> Picture {
+        let topo = &snapshot.topology;
+        Picture {
+            vnets: vnet_boxes(topo),
+            peerings: peering_edges(topo),
+            appliance_routes: appliance_route_edges(snapshot),
+            sites: site_boxes(topo),
+            connections: connection_edges(topo),
+            load_balancing: load_balancing_edges(topo),
+        }
+    }
+
+    /// Appliance addresses that no reachable NIC holds, in edge order,
+    /// without repeats: each becomes one warning node.
+    pub(super) fn unreachable_hops(&self) -> Vec<IpAddr> {
+        let mut hops = Vec::new();
+        for edge in &self.appliance_routes {
+            if let ApplianceHop::Unreachable(ip) = edge.hop {
+                if !hops.contains(&ip) {
+                    hops.push(ip);
+                }
+            }
+        }
+        hops
+    }
+}
+
+/// Replaces every character that is not an ASCII letter or digit with `_`,
+/// so that the result is a valid identifier fragment in Mermaid and DOT.
+pub fn sanitise(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+pub(super) fn vnet_id(topo: &Topology, vnet: VnetIdx) -> String {
+    let name = topo.vnets.get(vnet).map_or("", |v| v.name.as_str());
+    format!("vnet_{vnet}_{}", sanitise(name))
+}
+
+pub(super) fn subnet_id(topo: &Topology, r: SubnetRef) -> String {
+    let name = topo
+        .vnets
+        .get(r.vnet)
+        .and_then(|v| v.subnets.get(r.subnet))
+        .map_or("", |s| s.name.as_str());
+    format!("subnet_{}_{}_{}", r.vnet, r.subnet, sanitise(name))
+}
+
+pub(super) fn unreachable_id(ip: IpAddr) -> String {
+    format!("unreachable_{}", sanitise(&ip.to_string()))
+}
+
+pub(super) fn frontend_id(topo: &Topology, lb: LoadBalancerIdx, frontend: usize) -> String {
+    let (lb_name, name) = topo.load_balancers.get(lb).map_or(("", ""), |l| {
+        let name = l.frontends.get(frontend).map_or("", |f| f.name.as_str());
+        (l.name.as_str(), name)
+    });
+    format!(
+        "frontend_{lb}_{frontend}_{}_{}",
+        sanitise(lb_name),
+        sanitise(name)
+    )
+}
+
+pub(super) fn nic_id(topo: &Topology, nic: NicIdx) -> String {
+    let name = topo.nics.get(nic).map_or("", |n| n.name.as_str());
+    format!("nic_{nic}_{}", sanitise(name))
+}
+
+pub(super) fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
+    topo.vnets
+        .iter_enumerated()
+        .map(|(v, vnet)| VnetBox {
+            id: vnet_id(topo, v),
+            label: vec![
+                format!("VNet {}", vnet.name),
+                join(&vnet.address_space),
+                vnet.location.clone(),
+            ],
+            subnets: vnet
+                .subnets
+                .iter_enumerated()
+                .map(|(s, subnet)| {
+                    let r = SubnetRef { vnet: v, subnet: s };
+                    let mut label = vec![
+                        format!("subnet {}", subnet.name),
+                        join(&subnet.address_prefixes),
+                    ];
+                    if let Some(nsg) = subnet.network_security_group.and_then(|i| topo.nsgs.get(i))
+                    {
+                        label.push(format!("NSG {}", nsg.name));
+                    }
+                    if let Some(rt) = subnet.route_table.and_then(|i| topo.route_tables.get(i)) {
+                        label.push(format!("route table {}", rt.name));
+                    }
+                    let mut nics = nic_nodes(topo, r);
+                    nics.extend(gateway_nodes(topo, r));
+                    nics.extend(frontend_nodes(topo, r));
+                    SubnetBox {
+                        id: subnet_id(topo, r),
+                        label,
+                        nics,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
+    topo.nics
+        .iter_enumerated()
+        .filter(|(_, nic)| nic.subnet == subnet)
+        .map(|(i, nic)| {
+            let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
+            let mut label = vec![format!("NIC {}", nic.name), join(&addresses)];
+            if nic.ip_forwarding {
+                label.push("NVA: IP forwarding on".to_string());
+            }
+            if let Some(nsg) = nic.network_security_group.and_then(|n| topo.nsgs.get(n)) {
+                label.push(format!("NSG {}", nsg.name));
+            }
+            let asgs: Vec<&str> = nic
+                .application_security_groups
+                .iter()
+                .filter_map(|a| topo.asgs.get(*a))
+                .map(|a| a.name.as_str())
+                .collect();
+            if !asgs.is_empty() {
+                label.push(format!("ASG {}", asgs.join(", ")));
+            }
+            NicNode {
+                id: nic_id(topo, i),
+                label,
+                appliance: nic.ip_forwarding,
+                gateway: false,
+                frontend: false,
+            }
+        })
+        .collect()
+}
+
+pub(super) fn gateway_id(topo: &Topology, g: GatewayIdx) -> String {
+    format!("gateway_{g}_{}", sanitise(&topo.gateways[g].name))
+}
+
+pub(super) fn site_id(topo: &Topology, s: SiteIdx) -> String {
+    format!("site_{s}_{}", sanitise(&topo.sites[s].name))
+}
+
+pub(super) fn router_id(topo: &Topology, s: SiteIdx) -> String {
+    format!("router_{s}_{}", sanitise(&topo.sites[s].name))
+}
+
+/// The gateways that live in `subnet` (a GatewaySubnet).
+pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
+    topo.gateways
+        .iter_enumerated()
+        .filter(|(_, g)| g.subnet == subnet)
+        .map(|(i, g)| {
+            let kind = <&str>::from(g.gateway_type);
+            let mode = if g.active_active {
+                "active-active"
+            } else {
+                "active-standby"
+            };
+            NicNode {
+                id: gateway_id(topo, i),
+                label: vec![
+                    format!("{kind} gateway {}", g.name),
+                    format!("AS {}, {mode}", g.asn),
+                    join(&g.instances),
+                ],
+                appliance: false,
+                gateway: true,
+                frontend: false,
+            }
+        })
+        .collect()
+}
+
+/// The load balancer frontends that sit in `subnet`.
+pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
+    let mut nodes = Vec::new();
+    for (l, lb) in topo.load_balancers.iter_enumerated() {
+        for (f, frontend) in lb.frontends.iter().enumerate() {
+            if frontend.subnet != subnet {
+                continue;
+            }
+            nodes.push(NicNode {
+                id: frontend_id(topo, l, f),
+                label: vec![
+                    format!("load balancer {} / {}", lb.name, frontend.name),
+                    frontend.address.to_string(),
+                ],
+                appliance: false,
+                gateway: false,
+                frontend: true,
+            });
+        }
+    }
+    nodes
+}
+
+/// For each rule of each load balancer, an edge from its frontend to each
+/// NIC of its pool.
+pub(super) fn load_balancing_edges(topo: &Topology) -> Vec<LoadBalancingEdge> {
+    let mut edges = Vec::new();
+    for (l, lb) in topo.load_balancers.iter_enumerated() {
+        for rule in &lb.rules {
+            let protocol = <&str>::from(rule.protocol);
+            let mut ports = format!("{protocol} {}→{}", rule.frontend_port, rule.backend_port);
+            if rule.ha_ports() {
+                ports.push_str(" (HA ports)");
+            }
+            if rule.floating_ip {
+                ports.push_str(" floating IP");
+            }
+            let Some(pool) = lb.pools.get(rule.pool) else {
+                continue;
+            };
+            for &nic in &pool.nics {
+                edges.push(LoadBalancingEdge {
+                    from_id: frontend_id(topo, l, rule.frontend),
+                    to_id: nic_id(topo, nic),
+                    label: vec![rule.name.clone(), ports.clone()],
+                });
+            }
+        }
+    }
+    edges
+}
+
+pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
+    topo.sites
+        .iter_enumerated()
+        .map(|(s, site)| {
+            let speaker = <&str>::from(site.bgp_speaker);
+            let mut router = vec![format!("router {}", site.router_netns)];
+            match site.asn {
+                Some(asn) => router.push(format!("AS {asn}, BGP: {speaker}")),
+                None => router.push(format!("BGP: {speaker}")),
+            }
+            let mut nodes = vec![NicNode {
+                id: router_id(topo, s),
+                label: router,
+                appliance: true,
+                gateway: false,
+                frontend: false,
+            }];
+            nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
+                id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
+                label: vec![format!("host {}", host.name), host.address.to_string()],
+                appliance: false,
+                gateway: false,
+                frontend: false,
+            }));
+            SiteBox {
+                id: site_id(topo, s),
+                label: vec![
+                    format!("on-premises site {}", site.name),
+                    join(&site.address_space),
+                ],
+                nodes,
+            }
+        })
+        .collect()
+}
+
+pub(super) fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
+    let mut edges: Vec<ConnectionEdge> = Vec::new();
+    for c in &topo.connections {
+        let bgp = if c.bgp_enabled { "BGP" } else { "static" };
+        let (to_id, kind) = match c.peer {
+            ConnectionPeer::Local(l) => (
+                router_id(topo, topo.local_gateways[l].site),
+                format!("IPsec via {}", topo.local_gateways[l].name),
+            ),
+            ConnectionPeer::Gateway(g) => (gateway_id(topo, g), "Vnet2Vnet".to_string()),
+            ConnectionPeer::Circuit(e) => (
+                router_id(topo, topo.circuits[e].site),
+                format!("ExpressRoute via {}", topo.circuits[e].name),
+            ),
+        };
+        let from_id = gateway_id(topo, c.gateway);
+        // Vnet2Vnet is held on both sides: one edge for the pair.
+        if edges
+            .iter()
+            .any(|e| e.from_id == to_id && e.to_id == from_id)
+        {
+            continue;
+        }
+        edges.push(ConnectionEdge {
+            from_id,
+            to_id,
+            label: vec![c.name.clone(), format!("{kind}, {bgp}")],
+        });
+    }
+    // Global Reach joins two circuits' edges, without any gateway.
+    for link in &topo.global_reach {
+        let edge = |c: crate::topology::CircuitIdx| router_id(topo, topo.circuits[c].site);
+        edges.push(ConnectionEdge {
+            from_id: edge(link.circuit),
+            to_id: edge(link.peer_circuit),
+            label: vec![
+                link.name.clone(),
+                format!("Global Reach, {}", link.address_prefix),
+            ],
+        });
+    }
+    edges
+}
+
+pub(super) fn peering_edges(topo: &Topology) -> Vec<PeeringEdge> {
+    let mut edges = Vec::new();
+    for (i, link) in topo.peerings.iter().enumerate() {
+        let reverse = topo
+            .peerings
+            .iter()
+            .position(|p| p.vnet == link.remote && p.remote == link.vnet);
+        // A Connected pair is drawn once, at the link that comes first.
+        if reverse.is_some_and(|r| r < i) {
+            continue;
+        }
+        let global = topo.vnets.get(link.vnet).map(|v| &v.location)
+            != topo.vnets.get(link.remote).map(|v| &v.location);
+        let kind = if global { "global peering" } else { "peering" };
+        let vnet_name = |v: VnetIdx| topo.vnets.get(v).map_or("", |v| v.name.as_str());
+        let (state, label) = match reverse.and_then(|r| topo.peerings.get(r)) {
+            Some(back) => {
+                let mut label = vec![format!("{kind} Connected")];
+                if !(link.allow_virtual_network_access && back.allow_virtual_network_access) {
+                    label.push("VNet access off: no traffic".to_string());
+                }
+                // The link held in a VNet decides whether that VNet accepts
+                // traffic that started elsewhere (an NVA's forwarded packets).
+                for l in [link, back] {
+                    if l.allow_forwarded_traffic {
+                        label.push(format!("forwarded traffic into {}", vnet_name(l.vnet)));
+                    }
+                }
+                (PeeringState::Connected, label)
+            }
+            None => (
+                PeeringState::Initiated,
+                vec![
+                    format!("{kind} Initiated"),
+                    format!("only link {}", link.name),
+                ],
+            ),
+        };
+        edges.push(PeeringEdge {
+            from_id: vnet_id(topo, link.vnet),
+            to_id: vnet_id(topo, link.remote),
+            from: link.vnet,
+            to: link.remote,
+            state,
+            global,
+            label,
+        });
+    }
+    edges
+}
+
+pub(super) fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEdge> {
+    let topo = &snapshot.topology;
+    let mut edges: Vec<ApplianceRouteEdge> = Vec::new();
+    for subnet in topo.subnet_refs() {
+        let Some(table) = topo
+            .vnets
+            .get(subnet.vnet)
+            .and_then(|v| v.subnets.get(subnet.subnet))
+            .and_then(|s| s.route_table)
+            .and_then(|t| topo.route_tables.get(t))
+        else {
+            continue;
+        };
+        let Some(tables) = snapshot.subnet_tables(subnet) else {
+            continue;
+        };
+        let first_edge = edges.len();
+        // The route table's own order, so the picture follows the file.
+        for route in &table.routes {
+            if route.next_hop_type != NextHopType::VirtualAppliance {
+                continue;
+            }
+            let row = tables.routes.iter().position(|r| {
+                r.source == RouteSource::User && r.address_prefix == route.address_prefix
+            });
+            let hop = match row.and_then(|r| tables.targets.get(r)) {
+                Some(RouteTarget::Appliance { nic, .. }) => ApplianceHop::Nic(*nic),
+                Some(RouteTarget::Balanced { frontend, .. }) => {
+                    let fe = snapshot.frontend(*frontend);
+                    ApplianceHop::Frontend {
+                        load_balancer: fe.load_balancer,
+                        frontend: fe.frontend,
+                    }
+                }
+                _ => match route.next_hop_ip {
+                    Some(ip) => ApplianceHop::Unreachable(ip),
+                    None => continue,
+                },
+            };
+            let prefix = route.address_prefix.to_string();
+            match edges[first_edge..].iter_mut().find(|e| e.hop == hop) {
+                Some(edge) => edge.prefixes.push(prefix),
+                None => edges.push(ApplianceRouteEdge {
+                    subnet,
+                    hop,
+                    from_id: subnet_id(topo, subnet),
+                    to_id: match hop {
+                        ApplianceHop::Nic(nic) => nic_id(topo, nic),
+                        ApplianceHop::Frontend {
+                            load_balancer,
+                            frontend,
+                        } => frontend_id(topo, load_balancer, frontend),
+                        ApplianceHop::Unreachable(ip) => unreachable_id(ip),
+                    },
+                    route_table: table.name.clone(),
+                    prefixes: vec![prefix],
+                }),
+            }
+        }
+    }
+    edges
+}
