@@ -397,3 +397,50 @@ fn verify_using_the_daemon_is_reported() {
     assert_eq!((bad[0].0.as_str(), bad[0].1.as_str()), ("verify", "daemon"));
     assert!(bad[0].2.ends_with("verify/mod.rs:2"), "{bad:?}");
 }
+
+/// The longest a Rust file of the repository may be: a longer one does
+/// several jobs and is split along its seams (docs/src/layout.md).
+const MAX_LINES: usize = 800;
+
+/// Every `.rs` file under `dirs` (relative to `root`) longer than `limit`
+/// lines, with its length.
+fn long_files(root: &Path, dirs: &[&str], limit: usize) -> Vec<(PathBuf, usize)> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        let dir = root.join(dir);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        }
+    }
+    let mut long: Vec<(PathBuf, usize)> = files
+        .into_iter()
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "target"))
+        .map(|f| {
+            let lines = std::fs::read_to_string(&f).unwrap().lines().count();
+            (f, lines)
+        })
+        .filter(|(_, lines)| *lines > limit)
+        .collect();
+    long.sort();
+    long
+}
+
+#[test]
+fn every_file_does_one_job_in_at_most_800_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let long = long_files(root, &["src", "tests", "benches", "fuzz"], MAX_LINES);
+    assert!(
+        long.is_empty(),
+        "files over {MAX_LINES} lines (split them along their seams): {long:?}"
+    );
+}
+
+#[test]
+fn a_long_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src/deep")).unwrap();
+    std::fs::write(dir.path().join("src/deep/long.rs"), "//\n".repeat(11)).unwrap();
+    std::fs::write(dir.path().join("src/short.rs"), "//\n".repeat(10)).unwrap();
+    let long = long_files(dir.path(), &["src", "tests"], 10);
+    assert_eq!(long, vec![(dir.path().join("src/deep/long.rs"), 11)]);
+}

@@ -1,0 +1,40 @@
+//! What the flow table's test files share: a key per (NIC, flow number),
+//! the protocol and timeout they use, and the generator and limits of the
+//! concurrent tests.
+
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use vnetd::engine::flow_table::FlowKey;
+
+pub const TCP: u8 = 6;
+pub const LONG: u64 = 30 * 60 * 1000;
+
+/// Flow `n` of NIC `nic`: TCP from 10.0.x.y to 10.1.0.4:443.
+pub fn key(nic: u32, n: u32) -> FlowKey {
+    FlowKey::v4(
+        nic,
+        0,
+        TCP,
+        Ipv4Addr::from(0x0a00_0000 | n),
+        Ipv4Addr::new(10, 1, 0, 4),
+        (n % 50_000) as u16 + 1024,
+        443,
+    )
+}
+
+/// A small xorshift generator, so threads need no shared state.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+pub const THREADS: u64 = 4;
+pub const TIME_LIMIT: Duration = Duration::from_secs(2);
