@@ -584,13 +584,22 @@ fn watch_for(
 /// a newer one; nothing is published when the plane already carries what
 /// the book holds.
 fn publish_learned(plane: &ArcSwap<Plane>, book: &LearnedBook) {
+    republish(plane, |old| {
+        let learned = book.current();
+        (learned != old.learned).then(|| Snapshot::relearned(old, learned, old.generation + 1))
+    });
+}
+
+/// Publishes the snapshot `derive` makes of the loaded plane's, with the
+/// same ports, unless it makes none. It takes no lock: when another plane
+/// was published meanwhile, `derive` runs again on that one, so a newer
+/// plane is never overwritten.
+fn republish(plane: &ArcSwap<Plane>, derive: impl Fn(&Snapshot) -> Option<Snapshot>) {
     loop {
         let old = plane.load_full();
-        let learned = book.current();
-        if learned == old.snapshot.learned {
+        let Some(snapshot) = derive(&old.snapshot) else {
             return;
-        }
-        let snapshot = Snapshot::relearned(&old.snapshot, learned, old.snapshot.generation + 1);
+        };
         let new = Arc::new(Plane {
             snapshot: Arc::new(snapshot),
             ports: old.ports.clone(),
@@ -661,22 +670,10 @@ fn publish_health(
     if guard.is_none() {
         return;
     }
-    loop {
-        let old = plane.load_full();
-        let health = lb::health_for(&old.snapshot, health);
-        if health == old.snapshot.health {
-            return;
-        }
-        let snapshot = Snapshot::rehealthed(&old.snapshot, health, old.snapshot.generation + 1);
-        let new = Arc::new(Plane {
-            snapshot: Arc::new(snapshot),
-            ports: old.ports.clone(),
-        });
-        let before = plane.compare_and_swap(&old, new);
-        if Arc::ptr_eq(&before, &old) {
-            return;
-        }
-    }
+    republish(plane, |old| {
+        let health = lb::health_for(old, health);
+        (health != old.health).then(|| Snapshot::rehealthed(old, health, old.generation + 1))
+    });
 }
 
 /// Removes the namespaces a topology's lab created and a crash left behind,

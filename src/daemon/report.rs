@@ -10,7 +10,7 @@
 //! calendar, never the servers that show its reports.
 
 use super::lb::rfc3339;
-use super::{Daemon, PortId, RoutingDaemon};
+use super::{Daemon, PortId};
 pub use crate::api::report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
 };
@@ -45,36 +45,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         worker_restarts: daemon.worker_restarts(),
         thread_panics: daemon.thread_panics().by_kind(),
         load_balancer_backends: backends_with_flows(daemon),
-        routing_daemons: daemon
-            .routing_daemons()
-            .into_iter()
-            .map(routing_daemon_report)
-            .collect(),
-    }
-}
-
-/// A routing daemon as the stats report carries it: every field, so a
-/// field added to the supervisor's view has to be placed here too.
-fn routing_daemon_report(d: RoutingDaemon) -> RoutingDaemonReport {
-    let RoutingDaemon {
-        program,
-        netns,
-        serves,
-        state,
-        pid,
-        restarts,
-        last_exit,
-        restart_error,
-    } = d;
-    RoutingDaemonReport {
-        program,
-        netns,
-        serves,
-        state,
-        pid,
-        restarts,
-        last_exit,
-        restart_error,
+        routing_daemons: daemon.routing_daemons(),
     }
 }
 

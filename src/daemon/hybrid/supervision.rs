@@ -128,24 +128,9 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// One routing daemon process as `vnetd stats` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RoutingDaemon {
-    /// `gobgpd`, `bird`, `zebra` or `bgpd`.
-    pub program: String,
-    pub netns: String,
-    /// What it serves: `gateway G instance I` or `site S`.
-    pub serves: String,
-    /// `running`, or `down` (exited; a restart is scheduled).
-    pub state: String,
-    pub pid: Option<u32>,
-    /// Times vnetd started it again.
-    pub restarts: u64,
-    /// How it last ended (`killed by signal 9 (SIGKILL)`, `exit status 1`).
-    pub last_exit: Option<String>,
-    /// Why the last attempt to start it again failed, until one succeeds.
-    pub restart_error: Option<String>,
-}
+/// One routing daemon process as `vnetd stats` reports it: the control
+/// API's report, filled here.
+pub use crate::api::RoutingDaemonReport as RoutingDaemon;
 
 #[cfg(test)]
 mod tests {
