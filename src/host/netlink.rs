@@ -609,7 +609,7 @@ pub fn add_peer_address(
 
 /// Routes `prefix` out of `interfaces` of `namespace` with no gateway,
 /// replacing a route to it there: through one interface as
-/// [`device_route`] does, through several as one multipath route whose
+/// `device_route` does, through several as one multipath route whose
 /// next hops are the interfaces (`ip route replace PREFIX nexthop dev A
 /// nexthop dev B`), the flows spread by the namespace's multipath hash.
 pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[String]) -> Result<()> {

@@ -53,8 +53,8 @@
 //! Dropping a `Hybrid` stops every daemon and watcher and removes the
 //! sites.
 //!
-//! The rooms: [`specs`] (what a topology asks of the host layer),
-//! [`supervision`] (restarts and what `stats` shows) and [`watch`].
+//! The rooms: `specs` (what a topology asks of the host layer),
+//! `supervision` (restarts and what `stats` shows) and [`watch`].
 
 mod specs;
 mod supervision;

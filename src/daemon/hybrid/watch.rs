@@ -11,10 +11,10 @@
 //! ([`Watch::publish`]). Nothing here takes the lock `apply` takes.
 //!
 //! The supervisor tells a watcher what only it sees: the speaker exited
-//! ([`Nudge::Down`]: the instance has learned nothing until it runs again,
+//! (`Nudge::Down`: the instance has learned nothing until it runs again,
 //! as Azure withdraws the routes of a session that went down), it runs
-//! again ([`Nudge::Up`]: the watcher follows it afresh), or a session
-//! changed state ([`Nudge::Resync`]: a session that ended takes routes
+//! again (`Nudge::Up`: the watcher follows it afresh), or a session
+//! changed state (`Nudge::Resync`: a session that ended takes routes
 //! with it that may not have been anyone's best). A monitor that ends
 //! while the speaker runs is started again, after a pause that doubles
 //! while it keeps ending.
