@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::fabric::{Fabric, FabricPort};
 use super::netlink::InterfaceConfig;
 use super::netns;
 use super::ops::{HostOps, LinuxHost};
@@ -53,6 +54,9 @@ pub struct NamespaceSpec {
     /// several TUN devices): only the interface belongs to this spec, and
     /// removing it leaves the namespace.
     pub existing_namespace: bool,
+    /// Where the lab has a [`Fabric`], `eth0` is a veth on it and the TUN
+    /// device is the port's slow path there (see [`super::fabric`]).
+    pub on_fabric: bool,
 }
 
 impl NamespaceSpec {
@@ -70,6 +74,7 @@ impl NamespaceSpec {
             forwarding: false,
             interface: INTERFACE_NAME.to_string(),
             existing_namespace: false,
+            on_fabric: false,
         }
     }
 
@@ -114,6 +119,8 @@ impl NamespaceSpec {
 pub struct PlumbedNamespace {
     spec: NamespaceSpec,
     tun: TunDevice,
+    /// The port's place on the fabric, for a namespace plumbed there.
+    fabric_port: Option<FabricPort>,
 }
 
 impl PlumbedNamespace {
@@ -130,6 +137,11 @@ impl PlumbedNamespace {
     /// The TUN device behind `eth0`.
     pub fn tun(&self) -> &TunDevice {
         &self.tun
+    }
+
+    /// Where the namespace's `eth0` is on the fabric, if it is.
+    pub fn fabric_port(&self) -> Option<&FabricPort> {
+        self.fabric_port.as_ref()
     }
 
     /// The queues of the TUN device still held by the lab.
@@ -160,6 +172,8 @@ pub struct HostLab {
     namespaces: Vec<PlumbedNamespace>,
     /// What it builds and removes namespaces with.
     ops: Arc<dyn HostOps>,
+    /// The fabric the specs that ask for it are plumbed on.
+    fabric: Option<Arc<Fabric>>,
 }
 
 impl HostLab {
@@ -173,17 +187,28 @@ impl HostLab {
     /// [`HostLab::build`] through `ops`, which the lab keeps for every
     /// later namespace it adds or removes.
     pub fn build_with(ops: Arc<dyn HostOps>, specs: &[NamespaceSpec]) -> Result<HostLab> {
+        Self::build_on(ops, None, specs)
+    }
+
+    /// [`HostLab::build_with`], with the specs that ask for it plumbed on
+    /// `fabric` (every spec on its own TUN `eth0` when there is none).
+    pub fn build_on(
+        ops: Arc<dyn HostOps>,
+        fabric: Option<Arc<Fabric>>,
+        specs: &[NamespaceSpec],
+    ) -> Result<HostLab> {
         let mut seen = HashSet::new();
         for spec in specs {
             if !seen.insert(spec.key()) {
                 bail!("network namespace {} is listed twice", spec.key());
             }
         }
-        let mut built = build_in_parallel(&*ops, specs);
+        let mut built = build_in_parallel(&*ops, fabric.as_ref(), specs);
         built.sort_by_key(|(at, _)| *at);
         let mut lab = HostLab {
             namespaces: Vec::with_capacity(specs.len()),
             ops,
+            fabric,
         };
         let mut first_failure = None;
         for (_, outcome) in built {
@@ -229,7 +254,7 @@ impl HostLab {
                 spec.key()
             );
         }
-        let plumbed = build_one(&*self.ops, spec)?;
+        let plumbed = build_one(&*self.ops, self.fabric.as_ref(), spec)?;
         self.namespaces.push(plumbed);
         Ok(self.namespaces.last_mut().expect("just pushed"))
     }
@@ -297,6 +322,7 @@ const BUILD_THREADS: usize = 4;
 /// new spec is started, so the lab has less to remove again.
 fn build_in_parallel(
     ops: &dyn HostOps,
+    fabric: Option<&Arc<Fabric>>,
     specs: &[NamespaceSpec],
 ) -> Vec<(usize, Result<PlumbedNamespace>)> {
     let next = AtomicUsize::new(0);
@@ -310,7 +336,7 @@ fn build_in_parallel(
                     let Some(spec) = specs.get(at) else {
                         break;
                     };
-                    let outcome = build_one(ops, spec);
+                    let outcome = build_one(ops, fabric, spec);
                     if outcome.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -327,7 +353,11 @@ fn build_in_parallel(
 
 /// Creates one namespace with its TUN `eth0`; on error removes the namespace
 /// again (the TUN device goes with its fds).
-fn build_one(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<PlumbedNamespace> {
+fn build_one(
+    ops: &dyn HostOps,
+    fabric: Option<&Arc<Fabric>>,
+    spec: &NamespaceSpec,
+) -> Result<PlumbedNamespace> {
     if spec.existing_namespace {
         if !netns::exists(&spec.name) {
             bail!("network namespace {} does not exist", spec.name);
@@ -336,6 +366,24 @@ fn build_one(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<PlumbedNamespace
         return Ok(PlumbedNamespace {
             spec: spec.clone(),
             tun,
+            fabric_port: None,
+        });
+    }
+    if let (true, Some(fabric)) = (spec.on_fabric, fabric) {
+        let mut fabric_port = None;
+        let tun = ops.create_namespace(&spec.name, &mut || {
+            let (tun, port) = fabric
+                .plumb_port_here(&spec.interface, &interface_config(spec), tun_options(spec))
+                .with_context(|| {
+                    format!("putting network namespace {} on the fabric", spec.name)
+                })?;
+            fabric_port = Some(port);
+            Ok(tun)
+        })?;
+        return Ok(PlumbedNamespace {
+            spec: spec.clone(),
+            tun,
+            fabric_port,
         });
     }
     // Everything happens on the thread that created the namespace: the TUN
@@ -345,6 +393,7 @@ fn build_one(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<PlumbedNamespace
     Ok(PlumbedNamespace {
         spec: spec.clone(),
         tun,
+        fabric_port: None,
     })
 }
 
@@ -358,15 +407,18 @@ fn interface_config(spec: &NamespaceSpec) -> InterfaceConfig {
     }
 }
 
-fn create_tun(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
-    ops.create_tun(TunOptions {
+fn tun_options(spec: &NamespaceSpec) -> TunOptions {
+    TunOptions {
         queues: spec.queues,
         nonblocking: spec.nonblocking,
         // In a namespace of its own the device goes with the namespace; in
         // one made elsewhere, with its last fd.
         persistent: !spec.existing_namespace,
-    })
-    .with_context(|| {
+    }
+}
+
+fn create_tun(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
+    ops.create_tun(tun_options(spec)).with_context(|| {
         format!(
             "creating the TUN device for network namespace {}",
             spec.name

@@ -28,6 +28,7 @@
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
 //! else of the crate.
 
+pub mod fabric;
 mod lab;
 pub mod netlink;
 pub mod netns;

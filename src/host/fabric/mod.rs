@@ -1,0 +1,378 @@
+//! The fabric: a kernel fast path between namespaces, with a TUN device per
+//! port as the slow path.
+//!
+//! A port on the fabric is a veth pair: `eth0` in the port's namespace,
+//! its peer (the host end, `vh<N>`, with the fabric's MAC address
+//! [`FABRIC_MAC`]) in one fabric namespace, beside the port's TUN device
+//! (`vt<N>`). Two tc programs (`fabric.bpf.c`, compiled by `build.rs`,
+//! loaded through aya) join them:
+//!
+//! - at the ingress of each host end, `from_port` answers ARP and IPv6
+//!   neighbour solicitations with [`FABRIC_MAC`], moves the packets of each
+//!   flow entry ([`Fabric::install`]) straight to that entry's egress host
+//!   end, counting them, and sends every other packet to the port's TUN
+//!   device (first packets, TCP SYN, FIN and RST, fragments, IP options,
+//!   IPv6 extension headers, anything not TCP or UDP);
+//! - at the ingress of each TUN device, `from_daemon` gives each packet
+//!   the reader of the TUN wrote an Ethernet header and sends it out of the
+//!   port's host end, to `eth0`.
+//!
+//! So whoever holds the TUN queues sees exactly the packets no flow entry
+//! took, and can write packets to the port as it would to a TUN `eth0`.
+//! The flow entries count what they carried as wire packets (a GSO
+//! super-packet is its segments, each with its own headers) and their IP
+//! bytes, with the time the last one passed: [`Fabric::counters`].
+//!
+//! Every kernel object lives in the fabric namespace or in a port's
+//! namespace: removing the namespaces removes the devices, the programs'
+//! attachments and, with the last file descriptor, the maps. Nothing is
+//! pinned.
+//!
+//! It knows Linux only: namespaces, links, flows as 5-tuples.
+
+mod entries;
+mod links;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{bail, Context, Result};
+use aya::maps::{HashMap as BpfHashMap, MapData, MapError};
+use aya::programs::tc::SchedClassifierLink;
+use aya::programs::{SchedClassifier, TcAttachType};
+use aya::{Ebpf, EbpfLoader};
+
+use entries::{port_entry, PORT_HOST_END, PORT_TUN};
+pub use entries::{FastCounters, FastKey, FastTarget, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORT_LEN};
+
+use super::netlink::{self, InterfaceConfig};
+use super::netns;
+use super::tun::{TunDevice, TunOptions};
+
+/// The one MAC address every address off a port resolves to, as on
+/// Azure's hosts.
+pub const FABRIC_MAC: [u8; 6] = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
+
+/// The tc programs, as `build.rs` compiled them (empty when it could not).
+const OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fabric.bpf.o"));
+
+/// Why `build.rs` left [`OBJECT`] empty ("" when it did not).
+const UNBUILT: &str = env!("VNETD_FABRIC_UNBUILT");
+
+type FlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
+type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
+
+/// A flow entry the fabric refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallError {
+    /// The flow map holds as many entries as it was made for.
+    Full,
+    /// An entry for the key is there already (with its own counters).
+    Exists,
+    Other(String),
+}
+
+impl std::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstallError::Full => write!(f, "the fabric's flow map is full"),
+            InstallError::Exists => write!(f, "the flow is installed already"),
+            InstallError::Other(why) => write!(f, "installing a flow entry: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for InstallError {}
+
+/// The fabric namespace and the programs and maps loaded for it.
+pub struct Fabric {
+    namespace: String,
+    programs: Mutex<Ebpf>,
+    ports: Mutex<PortMap>,
+    flows: Mutex<FlowMap>,
+    capacity: u32,
+    next_port: AtomicU32,
+}
+
+impl std::fmt::Debug for Fabric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fabric")
+            .field("namespace", &self.namespace)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A port on the fabric: the ifindexes (in the fabric namespace) of its
+/// host end and its TUN device, and the MAC address of its `eth0`. Its map
+/// entries and program attachments go when it is dropped.
+pub struct FabricPort {
+    fabric: Arc<Fabric>,
+    pub host_end: u32,
+    pub tun: u32,
+    pub mac: [u8; 6],
+    _links: Vec<SchedClassifierLink>,
+}
+
+impl std::fmt::Debug for FabricPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FabricPort")
+            .field("host_end", &self.host_end)
+            .field("tun", &self.tun)
+            .field("mac", &self.mac)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FabricPort {
+    fn drop(&mut self) {
+        let mut ports = self.fabric.ports();
+        let _ = ports.remove(&self.host_end);
+        let _ = ports.remove(&self.tun);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn syscall_errno(err: &MapError) -> Option<i32> {
+    match err {
+        MapError::SyscallError(e) => e.io_error.raw_os_error(),
+        _ => None,
+    }
+}
+
+impl Fabric {
+    /// Why this build has no fast path (vnetd was built without a clang
+    /// that targets BPF), if so.
+    pub fn unbuilt() -> Option<&'static str> {
+        (OBJECT.is_empty() || !UNBUILT.is_empty()).then_some(UNBUILT)
+    }
+
+    /// Creates the fabric namespace `namespace` and loads the programs
+    /// with room for `capacity` flow entries. Fails, leaving nothing behind,
+    /// where the build or the kernel lacks what the fast path needs.
+    pub fn create(namespace: &str, capacity: u32) -> Result<Arc<Fabric>> {
+        if let Some(reason) = Self::unbuilt() {
+            bail!("{reason}");
+        }
+        let capacity = capacity.max(1);
+        let (programs, ports, flows) = load(capacity)?;
+        netns::create_with(namespace, || {
+            // No IPv6 of its own on the fabric's devices: they only carry.
+            for file in [
+                "/proc/sys/net/ipv6/conf/default/disable_ipv6",
+                "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+            ] {
+                if std::path::Path::new(file).exists() {
+                    std::fs::write(file, "1").with_context(|| format!("writing 1 to {file}"))?;
+                }
+            }
+            Ok(())
+        })
+        .with_context(|| format!("creating the fabric namespace {namespace}"))?;
+        Ok(Arc::new(Fabric {
+            namespace: namespace.to_owned(),
+            programs: Mutex::new(programs),
+            ports: Mutex::new(ports),
+            flows: Mutex::new(flows),
+            capacity,
+            next_port: AtomicU32::new(0),
+        }))
+    }
+
+    /// The fabric namespace's name.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// How many flow entries the fabric holds at most.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    fn ports(&self) -> MutexGuard<'_, PortMap> {
+        lock(&self.ports)
+    }
+
+    /// Puts a port on the fabric, from a thread in the port's namespace:
+    /// `interface` (a veth) configured as `config` says, its host end and a
+    /// TUN device opened as `tun` says in the fabric namespace, the
+    /// programs attached. Returns the TUN device, whose queues are the
+    /// port's slow path.
+    pub fn plumb_port_here(
+        self: &Arc<Self>,
+        interface: &str,
+        config: &InterfaceConfig,
+        tun: TunOptions,
+    ) -> Result<(TunDevice, FabricPort)> {
+        let number = self.next_port.fetch_add(1, Ordering::Relaxed);
+        let host_name = format!("vh{number}");
+        let tun_name = format!("vt{number}");
+        let (eth0, mac) = links::add_veth_here(interface, &self.namespace, &host_name, FABRIC_MAC)?;
+        let quiet = InterfaceConfig {
+            mtu: config.mtu,
+            addresses: Vec::new(),
+            gateways: Vec::new(),
+            device_routes: Vec::new(),
+            forwarding: false,
+        };
+        let (device, port) = netns::run_in(&self.namespace, || {
+            let device = TunDevice::create(TunOptions {
+                persistent: false,
+                ..tun
+            })
+            .context("creating the port's TUN device in the fabric namespace")?;
+            netlink::configure_link_here(device.created_index(), &tun_name, &quiet)?;
+            let host_end = nix::net::if_::if_nametoindex(host_name.as_str())
+                .with_context(|| format!("looking up {host_name}"))?;
+            netlink::configure_link_here(host_end, &host_name, &quiet)?;
+            let tun_index = device.created_index();
+            {
+                let mut ports = self.ports();
+                ports
+                    .insert(host_end, port_entry(PORT_HOST_END, tun_index, mac), 0)
+                    .context("registering the port's host end")?;
+                ports
+                    .insert(tun_index, port_entry(PORT_TUN, host_end, mac), 0)
+                    .context("registering the port's TUN device")?;
+            }
+            let mut port = FabricPort {
+                fabric: self.clone(),
+                host_end,
+                tun: tun_index,
+                mac,
+                _links: Vec::new(),
+            };
+            let mut programs = lock(&self.programs);
+            for (program, device_name) in [("from_port", &host_name), ("from_daemon", &tun_name)] {
+                let classifier: &mut SchedClassifier = programs
+                    .program_mut(program)
+                    .with_context(|| format!("the fabric object has no program {program}"))?
+                    .try_into()?;
+                let id = classifier
+                    .attach(device_name, TcAttachType::Ingress)
+                    .with_context(|| format!("attaching {program} to {device_name}"))?;
+                port._links.push(classifier.take_link(id)?);
+            }
+            Ok((device, port))
+        })?;
+        netlink::configure_link_here(eth0, interface, config)?;
+        Ok((device, port))
+    }
+
+    /// Removes the TUN device of each port whose `eth0` is gone (deleted
+    /// behind the fabric's back, which takes its host end with it), so
+    /// that whoever writes to that TUN learns the port is gone, as with a
+    /// TUN `eth0`. Returns the TUN devices removed.
+    pub fn reap_orphans(&self) -> Result<Vec<String>> {
+        let names = netlink::link_names(&self.namespace)?;
+        let mut reaped = Vec::new();
+        for name in &names {
+            let Some(number) = name.strip_prefix("vt") else {
+                continue;
+            };
+            if names.iter().any(|n| n.strip_prefix("vh") == Some(number)) {
+                continue;
+            }
+            links::delete_link(&self.namespace, name)?;
+            reaped.push(name.clone());
+        }
+        Ok(reaped)
+    }
+
+    /// Installs one direction of a flow. An entry already there keeps its
+    /// counters ([`InstallError::Exists`]).
+    pub fn install(&self, key: &FastKey, target: FastTarget) -> Result<(), InstallError> {
+        let Some(bytes) = key.to_bytes() else {
+            return Err(InstallError::Other("addresses of two families".into()));
+        };
+        const BPF_NOEXIST: u64 = 1;
+        match lock(&self.flows).insert(bytes, target.to_bytes(), BPF_NOEXIST) {
+            Ok(()) => Ok(()),
+            Err(err) => match syscall_errno(&err) {
+                Some(libc::EEXIST) => Err(InstallError::Exists),
+                Some(libc::E2BIG | libc::ENOMEM) => Err(InstallError::Full),
+                _ => Err(InstallError::Other(err.to_string())),
+            },
+        }
+    }
+
+    /// What the kernel counted on the entry of `key`, if it is installed.
+    pub fn counters(&self, key: &FastKey) -> Option<FastCounters> {
+        let bytes = key.to_bytes()?;
+        let value = lock(&self.flows).get(&bytes, 0).ok()?;
+        Some(FastCounters::from_bytes(&value))
+    }
+
+    /// Removes the entry of `key`; returns what it had counted. Packets
+    /// that pass it between the read and the removal are not in the
+    /// answer.
+    pub fn remove(&self, key: &FastKey) -> Option<FastCounters> {
+        let bytes = key.to_bytes()?;
+        let mut flows = lock(&self.flows);
+        let value = flows.get(&bytes, 0).ok()?;
+        flows.remove(&bytes).ok()?;
+        Some(FastCounters::from_bytes(&value))
+    }
+
+    /// Every installed entry with its counters.
+    pub fn entries(&self) -> Vec<(FastKey, FastCounters)> {
+        let flows = lock(&self.flows);
+        flows
+            .iter()
+            .filter_map(|entry| entry.ok())
+            .filter_map(|(key, value)| {
+                Some((FastKey::from_bytes(&key)?, FastCounters::from_bytes(&value)))
+            })
+            .collect()
+    }
+}
+
+impl Fabric {
+    /// Removes the fabric namespace, with every device left in it (a lab
+    /// being torn down); nothing when it is gone already.
+    pub fn remove_namespace(&self) -> Result<()> {
+        if netns::exists(&self.namespace) {
+            netns::delete(&self.namespace)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Fabric {
+    fn drop(&mut self) {
+        if let Err(err) = self.remove_namespace() {
+            eprintln!("removing the fabric namespace: {err:#}");
+        }
+    }
+}
+
+/// Loads the programs into the kernel, with `capacity` flow entries.
+fn load(capacity: u32) -> Result<(Ebpf, PortMap, FlowMap)> {
+    let mut programs = EbpfLoader::new()
+        .map_max_entries("flows", capacity)
+        .load(OBJECT)
+        .context("loading the fabric's tc programs")?;
+    for name in ["from_port", "from_daemon"] {
+        let classifier: &mut SchedClassifier = programs
+            .program_mut(name)
+            .with_context(|| format!("the fabric object has no program {name}"))?
+            .try_into()?;
+        classifier
+            .load()
+            .with_context(|| format!("loading the tc program {name} (cls_bpf, direct action)"))?;
+    }
+    let ports = PortMap::try_from(
+        programs
+            .take_map("ports")
+            .context("the fabric object has no map ports")?,
+    )?;
+    let flows = FlowMap::try_from(
+        programs
+            .take_map("flows")
+            .context("the fabric object has no map flows")?,
+    )?;
+    Ok((programs, ports, flows))
+}
