@@ -14,12 +14,20 @@ use std::process::Command;
 const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 16] = [
+const FAMILIES: [(&str, PrometheusType); 18] = [
     ("vnetd_nic_received_packets_total", PrometheusType::Counter),
     ("vnetd_nic_received_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_delivered_packets_total", PrometheusType::Counter),
     ("vnetd_nic_delivered_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_drops_total", PrometheusType::Counter),
+    (
+        "vnetd_nic_received_offloaded_packets_total",
+        PrometheusType::Counter,
+    ),
+    (
+        "vnetd_nic_delivered_offloaded_packets_total",
+        PrometheusType::Counter,
+    ),
     ("vnetd_lb_backend_up", PrometheusType::Gauge),
     ("vnetd_lb_backend_flows", PrometheusType::Gauge),
     ("vnetd_flow_table_flows", PrometheusType::Gauge),

@@ -70,7 +70,7 @@ fn sigterm_removes_the_whole_lab() {
     let _serial = serial();
     let config = write_config("e2term");
     let mut child = start(&[config.to_str().unwrap()]);
-    assert_eq!(namespaces_with("e2term").len(), 4);
+    assert_eq!(namespaces_with("e2term").len(), common::with_fabric(4));
     assert!(common::ping("e2term-vm1", "10.2.1.4"));
     signal(&child, libc::SIGTERM);
     assert!(wait_exit(&mut child).success());
@@ -88,7 +88,7 @@ fn sigkill_leftovers_are_removed_by_down() {
     wait_exit(&mut child);
     // A crash leaves the namespaces (the TUNs die with the process) and
     // the control socket, which nobody answers on any more.
-    assert_eq!(namespaces_with("e2kill").len(), 4);
+    assert_eq!(namespaces_with("e2kill").len(), common::with_fabric(4));
     assert!(socket().exists());
     let out = vnetd().arg("down").arg(&config).output().unwrap();
     assert!(
@@ -180,7 +180,7 @@ fn down_refuses_while_the_lab_runs() {
         )),
         "{stderr}"
     );
-    assert_eq!(namespaces_with("e2busy").len(), 4);
+    assert_eq!(namespaces_with("e2busy").len(), common::with_fabric(4));
     assert!(common::ping("e2busy-vm1", "10.2.1.4"));
     common::stop_lab(&mut child);
     assert_eq!(namespaces_with("e2busy"), Vec::<String>::new());
@@ -516,7 +516,7 @@ fn the_cli_names_what_went_wrong_against_a_running_lab() {
     let out = vnetd().arg("stats").stdout(writer).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    assert_eq!(namespaces_with("e2msg").len(), 4);
+    assert_eq!(namespaces_with("e2msg").len(), common::with_fabric(4));
     common::stop_lab(&mut child);
     std::fs::remove_file(&config).unwrap();
 }

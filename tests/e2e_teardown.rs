@@ -61,7 +61,7 @@ fn a_panic_inside_an_in_process_lab_removes_it() {
         assert!(common::ping(&lab.ns("vm1"), "10.0.2.4"));
         *seen = namespaces_with(prefix).len();
     });
-    assert_eq!(namespaces, 4, "the lab was up");
+    assert_eq!(namespaces, common::with_fabric(4), "the lab was up");
     assert_eq!(namespaces_with(prefix), Vec::<String>::new());
 }
 
@@ -76,7 +76,7 @@ fn a_panic_beside_a_vnetd_run_child_stops_it_and_removes_its_lab() {
         run.arg("run").arg(&config);
         let (child, _) = spawn_lab(run, "");
         *seen = child.id();
-        assert_eq!(namespaces_with(prefix).len(), 4);
+        assert_eq!(namespaces_with(prefix).len(), common::with_fabric(4));
     });
     assert!(pid > 0);
     assert!(!process_exists(pid), "vnetd run {pid} is still there");

@@ -192,14 +192,20 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("ports", &[]),
     ("options", &["flow_log"]),
     ("plane", &["stats", "options"]),
+    ("offload", &["plane", "stats", "threads"]),
     ("flow_log", &["root", "threads"]),
     (
         "apply",
-        &["root", "plane", "ports", "stats", "options", "hybrid"],
+        &[
+            "root", "plane", "ports", "stats", "options", "hybrid", "offload",
+        ],
     ),
-    ("worker", &["root", "flow_log", "stats", "threads"]),
+    (
+        "worker",
+        &["root", "flow_log", "stats", "threads", "offload"],
+    ),
     ("lb", &["root", "plane", "threads"]),
-    ("report", &["root", "stats", "lb"]),
+    ("report", &["root", "stats", "lb", "offload"]),
     ("metrics", &["root", "report", "serve", "stats", "threads"]),
     ("control", &["root", "report", "serve", "stats", "threads"]),
 ];

@@ -36,6 +36,23 @@ pub struct StatsReport {
     /// how each last ended (empty without BGP).
     #[serde(default)]
     pub routing_daemons: Vec<RoutingDaemonReport>,
+    /// The kernel fast path: null when every packet takes the userspace
+    /// path (`--no-offload`, or a build or kernel without it).
+    #[serde(default)]
+    pub offload: Option<OffloadReport>,
+}
+
+/// The kernel fast path of a running lab.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OffloadReport {
+    /// Flow directions installed now, and the most there may be.
+    pub entries: u64,
+    pub capacity: u64,
+    /// Directions installed and removed since the start.
+    pub installed: u64,
+    pub removed: u64,
+    /// Admitted flows left in userspace because the cap was reached.
+    pub refused_full: u64,
 }
 
 /// Totals of one NIC across workers.
@@ -45,6 +62,12 @@ pub struct NicStats {
     pub rx_bytes: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
+    /// Of `rx_packets` and `tx_packets`, the packets the kernel fast path
+    /// carried (the rest took the userspace path).
+    #[serde(default)]
+    pub offloaded_rx_packets: u64,
+    #[serde(default)]
+    pub offloaded_tx_packets: u64,
     /// Drops by reason (only reasons with a count above zero).
     pub drops: BTreeMap<String, u64>,
 }
@@ -122,4 +145,7 @@ pub struct FlowReport {
     pub bytes_reverse: u64,
     pub age_ms: u64,
     pub idle_ms: u64,
+    /// A direction of the flow is carried by the kernel fast path now.
+    #[serde(default)]
+    pub offloaded: bool,
 }

@@ -2,6 +2,7 @@
 //! back as the value sent; the lines themselves keep the documented shape.
 
 use super::*;
+use crate::api::report::OffloadReport;
 use crate::diagnostics::gateway::BgpPeerStatus as PeerRow;
 use crate::diagnostics::load_balancer::{BackendStatus, ProbeRef};
 use crate::topology::Severity;
@@ -65,6 +66,8 @@ fn stats() -> StatsReport {
                 rx_bytes: 420,
                 tx_packets: 4,
                 tx_bytes: 336,
+                offloaded_rx_packets: 2,
+                offloaded_tx_packets: 1,
                 drops: BTreeMap::from([("NsgInbound".to_string(), 1)]),
             },
         )]),
@@ -100,6 +103,13 @@ fn stats() -> StatsReport {
             last_exit: Some("killed by signal 9 (SIGKILL)".into()),
             restart_error: None,
         }],
+        offload: Some(OffloadReport {
+            entries: 4,
+            capacity: 65_536,
+            installed: 6,
+            removed: 2,
+            refused_full: 0,
+        }),
     }
 }
 
@@ -133,6 +143,7 @@ fn responses() -> Vec<Response> {
             bytes_reverse: 120,
             age_ms: 1500,
             idle_ms: 20,
+            offloaded: true,
         }]),
         Response::Flows(Vec::new()),
         Response::BgpPeerStatus(BgpPeerStatus {

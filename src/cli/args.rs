@@ -57,6 +57,15 @@ pub enum Command {
         /// measuring what the joining gains.
         #[arg(long)]
         no_udp_coalescing: bool,
+        /// Keep every packet in userspace: no admitted flow is handed to the
+        /// kernel fast path (also when VNETD_NO_OFFLOAD is set to 1).
+        #[arg(long)]
+        no_offload: bool,
+        /// Flow directions the kernel fast path holds at most, 1 to 16777216
+        /// (default 65536); flows beyond stay in userspace, counted there.
+        #[arg(long, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
+        offload_max_flows: Option<u32>,
         #[command(flatten)]
         empty: AllowEmpty,
     },

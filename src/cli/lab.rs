@@ -47,6 +47,8 @@ pub(super) struct LabOptions {
     pub flow_table_slots: Option<u64>,
     pub busy_poll: bool,
     pub udp_coalescing: bool,
+    pub offload: bool,
+    pub offload_max_flows: Option<u32>,
 }
 
 pub(super) fn run_lab(
@@ -62,6 +64,8 @@ pub(super) fn run_lab(
         flow_table_slots,
         busy_poll,
         udp_coalescing,
+        offload,
+        offload_max_flows,
     } = asked;
     let loaded = load_or_builtin(path, parse_options)?;
     require_root("run", "creates network namespaces and TUN devices")?;
@@ -72,6 +76,10 @@ pub(super) fn run_lab(
     options.flow_table_slots = flow_table_slots.and_then(|n| usize::try_from(n).ok());
     options.busy_poll = busy_poll;
     options.udp_coalescing = udp_coalescing;
+    options.offload &= offload;
+    if let Some(n) = offload_max_flows {
+        options.offload_max_flows = n;
+    }
     if let Some(dir) = flow_log_dir {
         let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
         if let Some(secs) = flow_log_interval_secs {

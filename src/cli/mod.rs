@@ -81,6 +81,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             flow_table_slots,
             busy_poll,
             no_udp_coalescing,
+            no_offload,
+            offload_max_flows,
             empty,
         } => run_lab(
             config.as_deref(),
@@ -93,6 +95,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 flow_table_slots,
                 busy_poll,
                 udp_coalescing: !no_udp_coalescing,
+                offload: !no_offload,
+                offload_max_flows,
             },
         ),
         Command::Down { config } => down(config.as_deref()),

@@ -52,18 +52,20 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
     }
     let mut out = format!("generation {}\n", report.generation);
     out.push_str(&format!(
-        "{:<14} {:>10} {:>12} {:>10} {:>12}  drops\n",
-        "NIC", "rx pkts", "rx bytes", "tx pkts", "tx bytes"
+        "{:<14} {:>10} {:>12} {:>10} {:>12} {:>10} {:>10}  drops\n",
+        "NIC", "rx pkts", "rx bytes", "tx pkts", "tx bytes", "kernel rx", "kernel tx"
     ));
     for (name, s) in &report.nics {
         let drops: Vec<String> = s.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
         out.push_str(&format!(
-            "{:<14} {:>10} {:>12} {:>10} {:>12}  {}\n",
+            "{:<14} {:>10} {:>12} {:>10} {:>12} {:>10} {:>10}  {}\n",
             name,
             s.rx_packets,
             s.rx_bytes,
             s.tx_packets,
             s.tx_bytes,
+            s.offloaded_rx_packets,
+            s.offloaded_tx_packets,
             drops.join(" ")
         ));
     }
@@ -77,6 +79,13 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
         t.evicted,
         t.failed_inserts
     ));
+    match &report.offload {
+        Some(o) => out.push_str(&format!(
+            "offload: {} flow directions in the kernel (at most {}), {} installed, {} removed, {} refused at the cap\n",
+            o.entries, o.capacity, o.installed, o.removed, o.refused_full
+        )),
+        None => out.push_str("offload: off (every packet takes the userspace path)\n"),
+    }
     if report.flow_log_events_lost > 0 {
         out.push_str(&format!(
             "flow logs: {} deny events lost (the flow-log thread fell behind)\n",
@@ -164,12 +173,12 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
             + "\n";
     }
     let mut out = format!(
-        "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7}  rule / next hop\n",
-        "NIC", "dir", "proto", "source", "destination", "pkts >", "pkts <", "idle s"
+        "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  rule / next hop\n",
+        "NIC", "dir", "proto", "source", "destination", "pkts >", "pkts <", "idle s", "path"
     );
     for f in flows {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7}  {} {}\n",
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}\n",
             f.nic,
             f.direction,
             f.protocol,
@@ -178,6 +187,7 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
             f.packets_forward,
             f.packets_reverse,
             f.idle_ms / 1000,
+            if f.offloaded { "kernel" } else { "vnetd" },
             f.rule.as_deref().unwrap_or("(no NSG)"),
             f.next_hop_type.as_deref().unwrap_or("")
         ));

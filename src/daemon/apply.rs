@@ -3,6 +3,7 @@
 //! hands out and takes back. It may use the daemon, its plane, options and
 //! counters.
 
+use super::plane::FastPort;
 use super::ports::namespace_spec;
 use super::{Daemon, Plane, Port, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
@@ -13,6 +14,9 @@ use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// A port built for a new plane: where it is on the fabric, and its queues.
+type Built = (Option<FastPort>, Vec<TunQueue>);
 
 /// The outcome of a refused `apply`.
 #[derive(Debug)]
@@ -151,7 +155,8 @@ impl Daemon {
         let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
         let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
         for nic in &plan.ports {
-            let spec = namespace_spec(&topology, nic, self.workers);
+            let mut spec = namespace_spec(&topology, nic, self.workers);
+            spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
             // A site's tunnels died with the router they were in.
             let rebuilt = hybrid_changed && spec.existing_namespace;
             let reuse = old_ports
@@ -203,7 +208,7 @@ impl Daemon {
         // take the name of a departing one (which must go first). A host
         // failure undoes the builds and, for the second kind, rebuilds the
         // departed namespace, so that the old plane keeps working.
-        let mut built: TiVec<NicIdx, Option<Vec<TunQueue>>> = specs.iter().map(|_| None).collect();
+        let mut built: TiVec<NicIdx, Option<Built>> = specs.iter().map(|_| None).collect();
         let mut replaced: Vec<(NicIdx, NamespaceSpec)> = Vec::new();
         for same_name in [false, true] {
             for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
@@ -221,7 +226,9 @@ impl Daemon {
                     replaced.push((old_ports[name].0, port.spec.clone()));
                 }
                 match state.lab.add(spec) {
-                    Ok(plumbed) => built[i] = Some(plumbed.take_queues()),
+                    Ok(plumbed) => {
+                        built[i] = Some((super::fast_port(plumbed), plumbed.take_queues()))
+                    }
                     Err(e) => {
                         let nic = &plan.ports[i].name;
                         let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
@@ -259,11 +266,13 @@ impl Daemon {
             } else {
                 summary.replumbed.push(nic.name.clone());
             }
+            let (fast, queues) = queues.expect("built above");
             ports.push(Arc::new(Port {
                 id,
                 serial,
                 spec,
-                queues: queues.expect("built above"),
+                queues,
+                fast,
             }));
         }
         // IP forwarding of a kept NIC changed: the guest follows it (a new
@@ -295,6 +304,11 @@ impl Daemon {
         let snapshot =
             Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
         let generation = self.publish_applied(snapshot, ports);
+        // Offloaded flows were decided under the old plane: the next packet
+        // of each is decided again, and offloaded again if still admitted.
+        if let Some(offload) = &self.offload {
+            offload.revoke_all(&self.flows);
+        }
         summary.generation = generation;
         // A worker in the middle of a batch finishes it with the old plane;
         // wait (briefly: workers look at least every 100 ms) until every
@@ -358,7 +372,7 @@ impl Daemon {
         &self,
         state: &mut Mutable,
         specs: &TiSlice<NicIdx, NamespaceSpec>,
-        built: &TiSlice<NicIdx, Option<Vec<TunQueue>>>,
+        built: &TiSlice<NicIdx, Option<Built>>,
         old: &Arc<Plane>,
         replaced: &[(NicIdx, NamespaceSpec)],
     ) -> String {
@@ -385,6 +399,7 @@ impl Daemon {
                         id: old_port.id,
                         serial: old_port.serial,
                         spec: spec.clone(),
+                        fast: super::fast_port(plumbed),
                         queues: plumbed.take_queues(),
                     });
                 }

@@ -74,7 +74,7 @@ type BackendValue = fn(&BackendReport) -> u64;
 /// not appear and vanish with traffic.
 pub fn render(report: &StatsReport) -> String {
     let mut out = String::new();
-    let per_nic: [(&str, &str, NicCounterOf); 4] = [
+    let per_nic: [(&str, &str, NicCounterOf); 6] = [
         (
             "vnetd_nic_received_packets_total",
             "Packets the NIC sent into the fabric.",
@@ -94,6 +94,16 @@ pub fn render(report: &StatsReport) -> String {
             "vnetd_nic_delivered_bytes_total",
             "Bytes the fabric delivered to the NIC.",
             |s| s.tx_bytes,
+        ),
+        (
+            "vnetd_nic_received_offloaded_packets_total",
+            "Of the packets the NIC sent, those the kernel fast path carried.",
+            |s| s.offloaded_rx_packets,
+        ),
+        (
+            "vnetd_nic_delivered_offloaded_packets_total",
+            "Of the packets delivered to the NIC, those the kernel fast path carried.",
+            |s| s.offloaded_tx_packets,
         ),
     ];
     for (name, help, value) in per_nic {
@@ -417,6 +427,7 @@ mod tests {
                 backend("web2", false, Some("HTTP 404")),
             ],
             routing_daemons: Vec::new(),
+            offload: None,
         }
     }
 
@@ -440,6 +451,8 @@ mod tests {
             rx_bytes: 840,
             tx_packets: 9,
             tx_bytes: 756,
+            offloaded_rx_packets: 0,
+            offloaded_tx_packets: 0,
             drops: BTreeMap::from([("nsg_inbound".to_string(), 4)]),
         }
     }
@@ -461,6 +474,12 @@ vnetd_nic_delivered_packets_total{nic=\"vm1\"} 9
 # HELP vnetd_nic_delivered_bytes_total Bytes the fabric delivered to the NIC.
 # TYPE vnetd_nic_delivered_bytes_total counter
 vnetd_nic_delivered_bytes_total{nic=\"vm1\"} 756
+# HELP vnetd_nic_received_offloaded_packets_total Of the packets the NIC sent, those the kernel fast path carried.
+# TYPE vnetd_nic_received_offloaded_packets_total counter
+vnetd_nic_received_offloaded_packets_total{nic=\"vm1\"} 0
+# HELP vnetd_nic_delivered_offloaded_packets_total Of the packets delivered to the NIC, those the kernel fast path carried.
+# TYPE vnetd_nic_delivered_offloaded_packets_total counter
+vnetd_nic_delivered_offloaded_packets_total{nic=\"vm1\"} 0
 # HELP vnetd_nic_drops_total Packets dropped, by the NIC where the refusing check ran and the reason.
 # TYPE vnetd_nic_drops_total counter
 ",
@@ -517,6 +536,7 @@ vnetd_thread_panics_total{thread=\"control\"} 0
 vnetd_thread_panics_total{thread=\"flow-log\"} 0
 vnetd_thread_panics_total{thread=\"housekeeping\"} 0
 vnetd_thread_panics_total{thread=\"metrics\"} 0
+vnetd_thread_panics_total{thread=\"offload\"} 0
 vnetd_thread_panics_total{thread=\"prober\"} 0
 vnetd_thread_panics_total{thread=\"worker\"} 0
 ",
@@ -576,7 +596,7 @@ vnetd_thread_panics_total{thread=\"worker\"} 0
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 16);
+        assert_eq!(described.len(), 18);
     }
 
     #[test]

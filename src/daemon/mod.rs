@@ -24,7 +24,7 @@
 //! The rooms: [`options`] (how a lab is run), [`plane`] (what the workers
 //! forward with), [`apply`](mod@apply) (live changes and port slots),
 //! [`worker`], [`housekeeping`], [`lb`] (the load balancers' health
-//! prober), [`stats`], [`flow_log`], [`report`], [`threads`] (panics
+//! prober), [`offload`] (flows handed to the kernel fast path), [`stats`], [`flow_log`], [`report`], [`threads`] (panics
 //! caught, counted and restarted; fault injection), and
 //! the two servers [`control`] and [`metrics`] with their shared accept loop
 //! [`serve`]. This module owns the [`Daemon`]'s life: start, accessors,
@@ -37,6 +37,7 @@ pub mod housekeeping;
 pub mod hybrid;
 pub mod lb;
 pub mod metrics;
+pub mod offload;
 pub mod options;
 pub mod plane;
 pub mod ports;
@@ -104,6 +105,8 @@ pub struct Daemon {
     probes: Arc<lb::ProbeBook>,
     /// Where the routing daemons' programs must be, for `apply` too.
     programs: crate::host::routing::ProgramSearch,
+    /// The kernel fast path, when the lab has one.
+    offload: Option<Arc<offload::Offload>>,
 }
 
 impl Daemon {
@@ -123,10 +126,18 @@ impl Daemon {
             let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
             anyhow::bail!("{}", lines.join("\n"));
         }
+        let fabric = match options.offload {
+            true => open_fabric(&plan, options.offload_max_flows),
+            false => None,
+        };
         let specs: Vec<NamespaceSpec> = plan
             .ports
             .iter()
-            .map(|port| namespace_spec(&topology, port, workers))
+            .map(|port| {
+                let mut spec = namespace_spec(&topology, port, workers);
+                spec.on_fabric = fabric.is_some() && ports::offloadable(port);
+                spec
+            })
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(Faults::default());
@@ -139,11 +150,12 @@ impl Daemon {
         let watch = watch_for(&plane_cell, &learned, &stop, &faults, &panics);
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
-        let mut lab = HostLab::build_with(options.host.clone(), &specs)
+        let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &specs)
             .context("building the lab's namespaces")?;
         hybrid.start_routing(&topology, &watch)?;
         let mut ports = TiVec::new();
         for (id, spec) in (0..).zip(specs) {
+            let fast = lab.namespace(&spec.key()).and_then(fast_port);
             let queues = lab
                 .take_queues(&spec.key())
                 .with_context(|| format!("no queues for namespace {}", spec.key()))?;
@@ -152,6 +164,7 @@ impl Daemon {
                 serial: id,
                 spec,
                 queues,
+                fast,
             }));
         }
         let used = ports.len() as u32;
@@ -170,9 +183,15 @@ impl Daemon {
             FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
         ));
         let epoch = Instant::now();
-        let counters: Vec<_> = (0..workers)
+        // One block per worker, and one for what the kernel carries.
+        let mut counters: Vec<_> = (0..workers)
             .map(|_| Arc::new(WorkerCounters::new(MAX_NICS as usize)))
             .collect();
+        let offload = fabric.map(|fabric| {
+            let block = Arc::new(WorkerCounters::new(MAX_NICS as usize));
+            counters.push(block.clone());
+            Arc::new(offload::Offload::new(fabric, block, epoch))
+        });
         let daemon = Daemon {
             plane,
             worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
@@ -197,6 +216,7 @@ impl Daemon {
             probes: Arc::new(lb::ProbeBook::default()),
             programs: options.programs.clone(),
             epoch,
+            offload,
         };
         let mut deny_sink: Option<DenySink> = None;
         if let Some(log_options) = &options.flow_log {
@@ -240,6 +260,7 @@ impl Daemon {
                 busy_poll: options.busy_poll,
                 udp_coalescing: options.udp_coalescing,
                 faults: daemon.faults.clone(),
+                offload: daemon.offload.as_ref().map(|o| o.requests()),
             };
             let (restarts, panics) = (daemon.worker_restarts.clone(), daemon.panics.clone());
             let handle = std::thread::Builder::new()
@@ -328,6 +349,31 @@ impl Daemon {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(housekeeping);
+        if let Some(offload) = daemon.offload.clone() {
+            let (plane, flows, stop) = (
+                daemon.plane.clone(),
+                daemon.flows.clone(),
+                daemon.stop.clone(),
+            );
+            let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
+            let thread = std::thread::Builder::new()
+                .name("vnetd-offload".into())
+                .spawn(move || {
+                    threads::supervise(
+                        ThreadKind::Offload,
+                        "the offload thread",
+                        &panics,
+                        &stop,
+                        || offload.run(&plane, &flows, &stop, &faults),
+                    )
+                })
+                .context("starting the offload thread")?;
+            daemon
+                .handles
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(thread);
+        }
         Ok(daemon)
     }
 
@@ -401,6 +447,7 @@ impl Daemon {
 
     /// Traffic and drop counters of a NIC, summed over workers.
     pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
+        self.sync_offload();
         let plane = self.plane.load();
         let idx = plane.snapshot.nic_by_name(nic)?;
         Some(stats::total(&self.counters, plane.port_id(idx)))
@@ -437,9 +484,23 @@ impl Daemon {
         Some(
             self.counters
                 .iter()
+                .take(self.workers)
                 .map(|c| stats::total(std::slice::from_ref(c), port))
                 .collect(),
         )
+    }
+
+    /// The kernel fast path, when the lab has one.
+    pub fn offload(&self) -> Option<&Arc<offload::Offload>> {
+        self.offload.as_ref()
+    }
+
+    /// Adds what the kernel fast path counted so far to the counters and
+    /// flows, so that a report made next is exact.
+    pub fn sync_offload(&self) {
+        if let Some(offload) = &self.offload {
+            offload.sync(&self.flows);
+        }
     }
 
     /// The flow table the workers track connections in.
@@ -472,14 +533,20 @@ impl Daemon {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        match state {
+        let ports = match state {
             Some(s) => {
                 // The daemons and sites go first, then the ports.
                 drop(s.hybrid);
                 s.lab.teardown()
             }
             None => Ok(()),
-        }
+        };
+        // Then the fabric they were on.
+        let fabric = match &self.offload {
+            Some(offload) => offload.fabric().remove_namespace(),
+            None => Ok(()),
+        };
+        ports.and(fabric)
     }
 
     fn stop_workers(&self) {
@@ -503,6 +570,31 @@ impl Daemon {
             let _ = handle.join();
         }
     }
+}
+
+/// The fabric of a lab whose VM ports are offloaded, or `None`, said in one
+/// line on stderr, where the build or the kernel lacks what it needs: the
+/// lab then runs with every packet in userspace.
+fn open_fabric(
+    plan: &crate::plan::Plan,
+    max_flows: u32,
+) -> Option<Arc<crate::host::fabric::Fabric>> {
+    let name = plane::fabric_namespace(plan)?;
+    match crate::host::fabric::Fabric::create(&name, max_flows) {
+        Ok(fabric) => Some(fabric),
+        Err(err) => {
+            eprintln!("vnetd: no offload ({err:#}); every packet takes the userspace path");
+            None
+        }
+    }
+}
+
+/// Where a plumbed namespace's `eth0` is on the fabric, if it is.
+fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort> {
+    plumbed.fabric_port().map(|p| plane::FastPort {
+        host_end: p.host_end,
+        mac: p.mac,
+    })
 }
 
 impl Drop for Daemon {

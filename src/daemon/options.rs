@@ -31,6 +31,22 @@ pub struct RunOptions {
     /// What the lab's namespaces are built and removed with: the host's
     /// own operations unless a caller wraps them (to make one fail).
     pub host: Arc<dyn HostOps>,
+    /// Admitted flows between VMs leave userspace for the kernel fast path
+    /// where the build and the kernel allow it (on unless `--no-offload`
+    /// or `VNETD_NO_OFFLOAD` is set to anything but `0`, `false` or ``).
+    pub offload: bool,
+    /// Flow directions the fast path holds at most (`--offload-max-flows`).
+    pub offload_max_flows: u32,
+}
+
+/// The default cap on offloaded flow directions (`--offload-max-flows`):
+/// the kernel's flow map is sized for it at start (about 10 MiB).
+pub const DEFAULT_OFFLOAD_MAX_FLOWS: u32 = 65_536;
+
+/// Whether `VNETD_NO_OFFLOAD` asks for every packet in userspace.
+pub fn offload_off_by_environment() -> bool {
+    std::env::var("VNETD_NO_OFFLOAD")
+        .is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off"))
 }
 
 /// NICs a lab may have at once (counters and flow quotas are kept per NIC
@@ -75,6 +91,8 @@ impl Default for RunOptions {
             udp_coalescing: true,
             programs: ProgramSearch::from_env(),
             host: Arc::new(LinuxHost),
+            offload: !offload_off_by_environment(),
+            offload_max_flows: DEFAULT_OFFLOAD_MAX_FLOWS,
         }
     }
 }

@@ -17,7 +17,19 @@ use std::sync::Arc;
 /// gateway instances, the health probers) and its sites' routers and
 /// hosts, each once, as the lab plan lists them.
 pub fn namespace_names(topology: &Topology) -> Vec<String> {
-    Plan::derive(topology).namespaces
+    let plan = Plan::derive(topology);
+    let mut names = plan.namespaces.clone();
+    names.extend(fabric_namespace(&plan));
+    names
+}
+
+/// The namespace of the lab's fabric (see [`crate::host::fabric`]), named
+/// after the lab's first namespace; `None` for a lab without ports.
+pub fn fabric_namespace(plan: &Plan) -> Option<String> {
+    plan.ports
+        .iter()
+        .next()
+        .map(|p| format!("{}.fabric", p.netns))
 }
 
 /// One NIC's TUN device as the workers see it: queue `w` belongs to worker
@@ -30,6 +42,16 @@ pub struct Port {
     pub serial: u32,
     pub spec: NamespaceSpec,
     pub queues: Vec<TunQueue>,
+    /// Where the port is on the fabric, when its `eth0` is a veth there
+    /// and its flows may be offloaded.
+    pub fast: Option<FastPort>,
+}
+
+/// Where a port is on the fabric: its host end and its `eth0`'s MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastPort {
+    pub host_end: u32,
+    pub mac: [u8; 6],
 }
 
 /// What the workers forward with: the compiled snapshot and, for each of

@@ -23,6 +23,13 @@ pub fn namespace_spec(topology: &Topology, port: &Port, queues: usize) -> Namesp
     spec
 }
 
+/// Whether `port`'s flows may leave userspace: a VM's NIC (an NVA's and a
+/// backend's among them) is on the fabric; gateways, sites and probers
+/// keep every packet in the workers.
+pub fn offloadable(port: &Port) -> bool {
+    matches!(port.kind, PortKind::Vm)
+}
+
 /// A VM's namespace: its addresses with the prefix length of the subnet
 /// they sit in, and the subnet's gateway (x.x.x.1, and the IPv6
 /// equivalent) as default route. An NVA's guest OS must forward too; the

@@ -10,17 +10,21 @@
 //! calendar, never the servers that show its reports.
 
 use super::lb::rfc3339;
+use super::offload::{FastTuple, Offload};
 use super::{Daemon, PortId};
 pub use crate::api::report::{
-    BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
+    BackendReport, FlowReport, FlowTableReport, NicStats, OffloadReport, RoutingDaemonReport,
+    StatsReport,
 };
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
 use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::RuleId;
 use crate::topology::Direction;
+use std::sync::atomic::Ordering::Relaxed;
 
 pub fn stats_of(daemon: &Daemon) -> StatsReport {
+    daemon.sync_offload();
     let plane = daemon.plane();
     let nics = plane
         .snapshot
@@ -46,6 +50,13 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         thread_panics: daemon.thread_panics().by_kind(),
         load_balancer_backends: backends_with_flows(daemon),
         routing_daemons: daemon.routing_daemons(),
+        offload: daemon.offload().map(|o| OffloadReport {
+            entries: o.installed() as u64,
+            capacity: u64::from(o.fabric().capacity()),
+            installed: o.totals.installed.load(Relaxed),
+            removed: o.totals.removed.load(Relaxed),
+            refused_full: o.totals.refused_full.load(Relaxed),
+        }),
     }
 }
 
@@ -77,6 +88,11 @@ fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
 }
 
 pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
+    daemon.sync_offload();
+    let offloaded = daemon
+        .offload()
+        .map(|o| o.offloaded_flows())
+        .unwrap_or_default();
     let plane = daemon.plane();
     let snap = &plane.snapshot;
     let now = daemon.now_ms();
@@ -124,6 +140,8 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             bytes_reverse: value.reverse_bytes,
             age_ms: now.saturating_sub(value.created_ms),
             idle_ms: now.saturating_sub(value.last_seen_ms),
+            offloaded: FastTuple::of_tracked(&flow)
+                .is_some_and(|t| Offload::is_offloaded(&offloaded, PortId::new(flow.port), t)),
         });
     });
     out.sort_by(|a, b| {

@@ -55,6 +55,9 @@ pub struct NicCounters {
     /// Packets and bytes the fabric delivered to the NIC.
     pub tx_packets: AtomicU64,
     pub tx_bytes: AtomicU64,
+    /// Of those, the packets the kernel fast path carried.
+    pub offloaded_rx_packets: AtomicU64,
+    pub offloaded_tx_packets: AtomicU64,
     pub drops: [AtomicU64; DropReason::COUNT],
 }
 
@@ -66,6 +69,8 @@ impl NicCounters {
             &self.rx_bytes,
             &self.tx_packets,
             &self.tx_bytes,
+            &self.offloaded_rx_packets,
+            &self.offloaded_tx_packets,
         ]
         .into_iter()
         .chain(&self.drops)
@@ -143,6 +148,8 @@ pub fn total(workers: &[std::sync::Arc<WorkerCounters>], port: PortId) -> NicSta
         out.rx_bytes += c.rx_bytes.load(Relaxed);
         out.tx_packets += c.tx_packets.load(Relaxed);
         out.tx_bytes += c.tx_bytes.load(Relaxed);
+        out.offloaded_rx_packets += c.offloaded_rx_packets.load(Relaxed);
+        out.offloaded_tx_packets += c.offloaded_tx_packets.load(Relaxed);
         for reason in DropReason::ALL {
             let n = c.drops[reason as usize].load(Relaxed);
             if n > 0 {

@@ -42,6 +42,8 @@ pub enum ThreadKind {
     Housekeeping,
     /// The NSG flow-log writer.
     FlowLog,
+    /// The thread that installs offloaded flows and reads their counters.
+    Offload,
     /// A connection of the control socket.
     Control,
     /// A connection of the metrics endpoint.
@@ -305,6 +307,7 @@ mod tests {
                 "prober",
                 "housekeeping",
                 "flow-log",
+                "offload",
                 "control",
                 "metrics"
             ]

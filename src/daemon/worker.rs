@@ -25,6 +25,7 @@
 //! the counters and the threads' fault injection.
 
 use super::flow_log::DenySink;
+use super::offload::{FastTuple, OffloadRequest, OffloadRequests};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
@@ -86,6 +87,9 @@ pub struct Worker {
     pub udp_coalescing: bool,
     /// The daemon's fault injection, looked at once per wake-up.
     pub faults: Arc<Faults>,
+    /// Where flows admitted between two ports on the fabric are handed to
+    /// the kernel fast path (`None`: every packet stays here).
+    pub offload: Option<OffloadRequests>,
 }
 
 /// The worker's view of one plane: which NIC each watched fd belongs to.
@@ -245,6 +249,33 @@ impl Worker {
         }
     }
 
+    /// Asks for the flow of a packet delivered unchanged from `nic` to
+    /// `egress` to be offloaded, when both ports are on the fabric.
+    #[inline]
+    fn ask_offload(
+        &self,
+        plane: &Plane,
+        requests: &OffloadRequests,
+        nic: NicIdx,
+        egress: NicIdx,
+        tuple: FastTuple,
+    ) {
+        let (Some(from), Some(to)) = (
+            plane.ports.get(nic).and_then(|p| p.fast),
+            plane.ports.get(egress).and_then(|p| p.fast),
+        ) else {
+            return;
+        };
+        requests.ask(OffloadRequest {
+            generation: plane.snapshot.generation,
+            ingress: plane.port_id(nic),
+            egress: plane.port_id(egress),
+            tuple,
+            from,
+            to,
+        });
+    }
+
     /// Reads, decides and writes (or joins to the pending UDP run) up to a
     /// batch of packets from `nic`'s queue.
     fn forward_batch(
@@ -286,6 +317,10 @@ impl Worker {
                 Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
             };
             self.counters.received(port, traffic);
+            let fast_tuple = match (&self.offload, &parsed) {
+                (Some(_), Ok(view)) => FastTuple::of(view),
+                _ => None,
+            };
             let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
@@ -306,7 +341,12 @@ impl Worker {
                 Err(_) => Verdict::dropped(DropReason::Malformed, nic),
             };
             let egress = match verdict {
-                Verdict::Deliver(egress) => egress,
+                Verdict::Deliver(egress) => {
+                    if let (Some(requests), Some(tuple)) = (&self.offload, fast_tuple) {
+                        self.ask_offload(plane, requests, nic, egress, tuple);
+                    }
+                    egress
+                }
                 Verdict::Translate { nic, rewrite } => {
                     // With NEEDS_CSUM the transport checksum field holds
                     // only the pseudo-header sum, for the receiver to finish.

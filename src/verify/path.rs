@@ -304,6 +304,7 @@ mod tests {
             bytes_reverse: 120,
             age_ms: 5,
             idle_ms: 1,
+            offloaded: false,
         }
     }
 

@@ -436,6 +436,13 @@ pub fn stop_lab(child: &mut std::process::Child) {
 }
 
 /// The namespaces whose name starts with `<prefix>-`.
+/// The namespaces a running lab whose plan lists `namespaces` has: one
+/// more, its fabric's, unless the run keeps every packet in userspace
+/// (`VNETD_NO_OFFLOAD`).
+pub fn with_fabric(namespaces: usize) -> usize {
+    namespaces + usize::from(!vnetd::daemon::options::offload_off_by_environment())
+}
+
 pub fn namespaces_with(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout)

@@ -1,0 +1,456 @@
+//! Accelerated networking: the flows the daemon admitted leave userspace.
+//!
+//! As on Azure's hosts, where VFP decides a flow's first packets and the
+//! NIC's flow table carries the rest, the workers decide every packet they
+//! read, and a flow that has been admitted (its NSGs passed, its route
+//! found, at least two packets seen, so a flood of first packets installs
+//! nothing) is handed to the fabric's kernel fast path, one direction at a
+//! time ([`crate::host::fabric`]). From then on its packets go from the
+//! sender's `eth0` straight to the receiver's, except TCP SYN, FIN and RST
+//! and fragments, which the kernel still sends to the workers, so that
+//! connection state and flow-log begin and end events stay exact.
+//!
+//! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
+//! NIC to another's (NVA legs included, each leg an entry of its own).
+//! What stays in userspace, counted there as before: load-balanced flows
+//! (their translation), anything to or from a gateway, a site or a health
+//! prober, ICMP and other protocols, and new flows once the fabric holds
+//! its cap of entries.
+//!
+//! The workers only ask, with a non-blocking send of a fixed-size request
+//! on a bounded channel that this module's thread polls (so that asking
+//! never wakes a thread: no syscall on the packet path); it installs, and every
+//! [`SYNC_PERIOD`] reads what the kernel counted and adds it where the
+//! workers would have: the NICs' counters (`offloaded` among them) and the
+//! flows' packets, bytes and last-seen times, so that `flows`, `stats`,
+//! the metrics, idle timeouts and NSG flow logs see offloaded packets as
+//! packets. A flow whose tracking ended (idle, closed, flushed) loses its
+//! entries. `apply` revokes every entry when it publishes a new plane:
+//! the next packet of each flow is decided again under the new rules, and
+//! installed again if still admitted.
+//!
+//! It may use the daemon's plane, the flow table, the counters and the
+//! threads' fault injection.
+
+use super::plane::{FastPort, Plane};
+use super::stats::{PortId, WorkerCounters};
+use super::threads::{Faults, ThreadKind};
+use crate::dataplane::conntrack::{direction_code, TrackedFlow};
+use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
+use crate::dataplane::PacketView;
+use crate::engine::flow_table::{FlowKey, FlowTable, Traffic};
+use crate::host::fabric::{Fabric, FastCounters, FastKey, FastTarget, InstallError};
+use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
+use crate::topology::Direction;
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often what the kernel counted is added to the daemon's counters.
+pub const SYNC_PERIOD: Duration = Duration::from_millis(500);
+
+/// How often the offload thread looks for requests.
+const POLL_PERIOD: Duration = Duration::from_millis(5);
+
+/// Requests waiting for the offload thread at most; more are dropped (the
+/// flow's next packet asks again).
+const REQUEST_QUEUE: usize = 4096;
+
+/// A packet's flow as the fast path keys it, when the packet may be
+/// offloaded: TCP without SYN, FIN or RST, or UDP, not a fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FastTuple {
+    pub protocol: u8,
+    pub source: IpAddr,
+    pub destination: IpAddr,
+    pub source_port: u16,
+    pub destination_port: u16,
+}
+
+impl FastTuple {
+    /// The tuple of `view`, if a packet like it may take the fast path.
+    #[inline]
+    pub fn of(view: &PacketView) -> Option<FastTuple> {
+        let may = match view.key.proto {
+            IPPROTO_TCP => view.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+            IPPROTO_UDP => true,
+            _ => false,
+        };
+        if !may || view.fragment.is_some() {
+            return None;
+        }
+        Some(FastTuple {
+            protocol: view.key.proto,
+            source: view.key.src,
+            destination: view.key.dst,
+            source_port: view.flow_ports.0,
+            destination_port: view.flow_ports.1,
+        })
+    }
+
+    /// The tuple of a tracked TCP or UDP flow.
+    pub fn of_tracked(flow: &TrackedFlow) -> Option<FastTuple> {
+        if !matches!(flow.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
+            return None;
+        }
+        Some(FastTuple {
+            protocol: flow.key.proto,
+            source: flow.key.src,
+            destination: flow.key.dst,
+            source_port: flow.key.src_port?,
+            destination_port: flow.key.dst_port?,
+        })
+    }
+
+    fn reversed(self) -> FastTuple {
+        FastTuple {
+            source: self.destination,
+            destination: self.source,
+            source_port: self.destination_port,
+            destination_port: self.source_port,
+            ..self
+        }
+    }
+
+    /// One name for both directions of a flow.
+    fn canonical(self) -> FastTuple {
+        let reversed = self.reversed();
+        let order = |t: &FastTuple| (t.source, t.source_port, t.destination, t.destination_port);
+        if order(&reversed) < order(&self) {
+            reversed
+        } else {
+            self
+        }
+    }
+
+    fn flow_key(self, port: PortId, direction: Direction) -> Option<FlowKey> {
+        FlowKey::from_ips(
+            port.get(),
+            direction_code(direction),
+            self.protocol,
+            self.source,
+            self.destination,
+            self.source_port,
+            self.destination_port,
+        )
+    }
+}
+
+/// What a worker asks: offload one direction of an admitted flow.
+#[derive(Debug, Clone, Copy)]
+pub struct OffloadRequest {
+    /// The plane generation the packet was decided under.
+    pub generation: u64,
+    pub ingress: PortId,
+    pub egress: PortId,
+    pub tuple: FastTuple,
+    pub from: FastPort,
+    pub to: FastPort,
+}
+
+/// A worker's end of the request channel.
+#[derive(Debug, Clone)]
+pub struct OffloadRequests(Sender<OffloadRequest>);
+
+impl OffloadRequests {
+    /// Asks for `request`, without waiting: a full queue drops it.
+    #[inline]
+    pub fn ask(&self, request: OffloadRequest) {
+        match self.0.try_send(request) {
+            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// One installed direction.
+#[derive(Debug, Clone, Copy)]
+struct Installed {
+    ingress: PortId,
+    egress: PortId,
+    tuple: FastTuple,
+    /// What the kernel had counted when last read.
+    counted: FastCounters,
+}
+
+/// Totals for `stats` and the metrics.
+#[derive(Debug, Default)]
+pub struct OffloadTotals {
+    pub installed: AtomicU64,
+    pub removed: AtomicU64,
+    pub refused_full: AtomicU64,
+}
+
+/// The offload of one lab: the fabric, what is installed on it, and the
+/// counters block where offloaded traffic is counted.
+pub struct Offload {
+    fabric: Arc<Fabric>,
+    sender: Sender<OffloadRequest>,
+    receiver: Receiver<OffloadRequest>,
+    book: Mutex<HashMap<FastKey, Installed>>,
+    counters: Arc<WorkerCounters>,
+    /// `CLOCK_MONOTONIC` nanoseconds at the daemon's epoch (the kernel
+    /// stamps entries with that clock).
+    epoch_monotonic_ns: u64,
+    epoch: Instant,
+    pub totals: OffloadTotals,
+}
+
+impl std::fmt::Debug for Offload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Offload")
+            .field("fabric", &self.fabric)
+            .finish_non_exhaustive()
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+impl Offload {
+    /// The offload over `fabric`, counting into `counters` (a block of its
+    /// own among the workers' blocks).
+    pub fn new(fabric: Arc<Fabric>, counters: Arc<WorkerCounters>, epoch: Instant) -> Offload {
+        let (sender, receiver) = crossbeam_channel::bounded(REQUEST_QUEUE);
+        let since_epoch = epoch.elapsed().as_nanos() as u64;
+        Offload {
+            fabric,
+            sender,
+            receiver,
+            book: Mutex::new(HashMap::new()),
+            counters,
+            epoch_monotonic_ns: monotonic_ns().saturating_sub(since_epoch),
+            epoch,
+            totals: OffloadTotals::default(),
+        }
+    }
+
+    /// The fabric the lab's VM ports are on.
+    pub fn fabric(&self) -> &Arc<Fabric> {
+        &self.fabric
+    }
+
+    /// A worker's end of the request channel.
+    pub fn requests(&self) -> OffloadRequests {
+        OffloadRequests(self.sender.clone())
+    }
+
+    fn book(&self) -> MutexGuard<'_, HashMap<FastKey, Installed>> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Installs what the workers ask and reads the kernel's counters every
+    /// [`SYNC_PERIOD`], until `stop`.
+    pub fn run(
+        &self,
+        plane: &ArcSwap<Plane>,
+        flows: &FlowTable,
+        stop: &AtomicBool,
+        faults: &Faults,
+    ) {
+        let mut next_sync = Instant::now() + SYNC_PERIOD;
+        while !stop.load(Relaxed) {
+            // Polled, never waited on: a worker's request then never has a
+            // sleeping thread to wake, and costs it no syscall.
+            std::thread::sleep(POLL_PERIOD);
+            while let Ok(request) = self.receiver.try_recv() {
+                self.install(request, plane, flows);
+            }
+            faults.check(ThreadKind::Offload);
+            if Instant::now() >= next_sync {
+                self.sync(flows);
+                // A port whose `eth0` was deleted behind the lab's back is
+                // gone for the workers too (they count its drops).
+                if let Err(err) = self.fabric.reap_orphans() {
+                    eprintln!("vnetd: looking for ports gone from the fabric: {err:#}");
+                }
+                next_sync = Instant::now() + SYNC_PERIOD;
+            }
+        }
+    }
+
+    fn install(&self, request: OffloadRequest, plane: &ArcSwap<Plane>, flows: &FlowTable) {
+        // A decision under an earlier plane may no longer hold.
+        if request.generation != plane.load().snapshot.generation {
+            return;
+        }
+        let key = FastKey {
+            ingress: request.from.host_end,
+            protocol: request.tuple.protocol,
+            source: request.tuple.source,
+            destination: request.tuple.destination,
+            source_port: request.tuple.source_port,
+            destination_port: request.tuple.destination_port,
+        };
+        let mut book = self.book();
+        if book.contains_key(&key) {
+            return;
+        }
+        // Admitted, and not on its first packet.
+        let now = self.now_ms();
+        let seen = request
+            .tuple
+            .flow_key(request.ingress, Direction::Outbound)
+            .and_then(|k| flows.lookup(&k, now))
+            .and_then(|flow| flow.value())
+            .map_or(0, |v| v.forward_packets + v.reverse_packets);
+        if seen < 2 {
+            return;
+        }
+        if book.len() >= self.fabric.capacity() as usize {
+            self.totals.refused_full.fetch_add(1, Relaxed);
+            return;
+        }
+        let target = FastTarget {
+            egress: request.to.host_end,
+            mac: request.to.mac,
+        };
+        let counted = match self.fabric.install(&key, target) {
+            Ok(()) => FastCounters::default(),
+            Err(InstallError::Exists) => self.fabric.counters(&key).unwrap_or_default(),
+            Err(InstallError::Full) => {
+                self.totals.refused_full.fetch_add(1, Relaxed);
+                return;
+            }
+            Err(InstallError::Other(_)) => return,
+        };
+        self.totals.installed.fetch_add(1, Relaxed);
+        book.insert(
+            key,
+            Installed {
+                ingress: request.ingress,
+                egress: request.egress,
+                tuple: request.tuple,
+                counted,
+            },
+        );
+    }
+
+    /// Adds what the kernel counted since the last read to the NICs'
+    /// counters and the flows, and removes the entries of flows no longer
+    /// tracked.
+    pub fn sync(&self, flows: &FlowTable) {
+        let now = self.now_ms();
+        let mut book = self.book();
+        let mut gone = Vec::new();
+        for (key, installed) in book.iter_mut() {
+            let Some(counters) = self.fabric.counters(key) else {
+                gone.push(*key);
+                continue;
+            };
+            self.account(installed, counters, flows, now);
+            let tracked = installed
+                .tuple
+                .flow_key(installed.ingress, Direction::Outbound)
+                .and_then(|k| flows.lookup(&k, now))
+                .is_some();
+            if !tracked {
+                gone.push(*key);
+            }
+        }
+        for key in gone {
+            if let Some(mut installed) = book.remove(&key) {
+                if let Some(last) = self.fabric.remove(&key) {
+                    self.account(&mut installed, last, flows, now);
+                }
+                self.totals.removed.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Removes every entry, after counting what it carried: the next
+    /// packet of each flow is decided again.
+    pub fn revoke_all(&self, flows: &FlowTable) {
+        let now = self.now_ms();
+        let mut book = self.book();
+        for (key, mut installed) in book.drain() {
+            if let Some(last) = self.fabric.remove(&key) {
+                self.account(&mut installed, last, flows, now);
+            }
+            self.totals.removed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts what the kernel carried on `installed` since it was last
+    /// read: at the NICs, as the workers count, and on the flow at both
+    /// ends, as the tracking of a packet in the slow path would.
+    fn account(
+        &self,
+        installed: &mut Installed,
+        now: FastCounters,
+        flows: &FlowTable,
+        now_ms: u64,
+    ) {
+        let traffic = Traffic {
+            packets: now.packets.saturating_sub(installed.counted.packets),
+            bytes: now.bytes.saturating_sub(installed.counted.bytes),
+        };
+        installed.counted = now;
+        if traffic.packets == 0 {
+            return;
+        }
+        self.counters.received(installed.ingress, traffic);
+        self.counters.delivered(installed.egress, traffic);
+        if let Some(c) = self.counters.ports.get(installed.ingress) {
+            c.offloaded_rx_packets.fetch_add(traffic.packets, Relaxed);
+        }
+        if let Some(c) = self.counters.ports.get(installed.egress) {
+            c.offloaded_tx_packets.fetch_add(traffic.packets, Relaxed);
+        }
+        let last_ms = now
+            .last_used_ns
+            .saturating_sub(self.epoch_monotonic_ns)
+            .checked_div(1_000_000)
+            .unwrap_or(now_ms)
+            .min(now_ms);
+        for (port, direction) in [
+            (installed.ingress, Direction::Outbound),
+            (installed.egress, Direction::Inbound),
+        ] {
+            let Some(key) = installed.tuple.flow_key(port, direction) else {
+                continue;
+            };
+            if let Some(flow) = flows.lookup(&key, now_ms) {
+                flow.touch(last_ms, traffic, !flow.is_reply());
+            }
+        }
+    }
+
+    /// Each tracked flow (by the port that tracks it and its 5-tuple, in
+    /// either orientation) that has a direction offloaded now.
+    pub fn offloaded_flows(&self) -> HashSet<(PortId, FastTuple)> {
+        let book = self.book();
+        let mut out = HashSet::with_capacity(book.len() * 2);
+        for installed in book.values() {
+            let tuple = installed.tuple.canonical();
+            out.insert((installed.ingress, tuple));
+            out.insert((installed.egress, tuple));
+        }
+        out
+    }
+
+    /// Whether the flow tracked at `port` with this 5-tuple (either
+    /// orientation) is in `offloaded`.
+    pub fn is_offloaded(
+        offloaded: &HashSet<(PortId, FastTuple)>,
+        port: PortId,
+        tuple: FastTuple,
+    ) -> bool {
+        offloaded.contains(&(port, tuple.canonical()))
+    }
+
+    /// Directions installed now.
+    pub fn installed(&self) -> usize {
+        self.book().len()
+    }
+}

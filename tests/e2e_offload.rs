@@ -1,0 +1,277 @@
+//! Accelerated networking on a real lab: admitted flows between VMs leave
+//! userspace for the kernel fast path, and every packet is still counted
+//! as Azure counts it, the flow's state still follows its SYN, FIN and
+//! RST, and the cap keeps further flows in userspace.
+//!
+//! The suite runs in both modes (`.ci/run` runs it again with
+//! `VNETD_NO_OFFLOAD=1`): each test asserts what its mode promises, and the
+//! counts that must agree in both. Needs root (see `common::require_root`).
+
+mod common;
+
+use common::Lab;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+use vnetd::api::FlowReport;
+use vnetd::daemon::options::offload_off_by_environment;
+use vnetd::daemon::report::{flows_of, stats_of};
+use vnetd::daemon::RunOptions;
+use vnetd::host::netns;
+
+const HUB_SPOKE: &str = include_str!("../config/hub-spoke.yaml");
+
+/// Whether this run offloads (it must, unless told not to: a build or a
+/// kernel without the fast path fails here rather than pass unseen).
+fn offloading() -> bool {
+    !offload_off_by_environment()
+}
+
+fn assert_mode(lab: &Lab) {
+    assert_eq!(
+        lab.daemon().offload().is_some(),
+        offloading(),
+        "the lab's offload does not match VNETD_NO_OFFLOAD"
+    );
+}
+
+/// The flow of `nic` to `destination` over `protocol` (the busiest one).
+fn flow(lab: &Lab, nic: &str, protocol: &str, destination: &str) -> Option<FlowReport> {
+    flows_of(lab.daemon(), Some(nic))
+        .into_iter()
+        .filter(|f| f.protocol == protocol && f.destination == destination)
+        .max_by_key(|f| f.bytes_forward)
+}
+
+/// Waits until the flow is offloaded; in a run without offload, checks
+/// that it never is.
+fn wait_offloaded(lab: &Lab, nic: &str, protocol: &str, destination: &str) {
+    if offloading() {
+        assert!(
+            common::wait_for(Duration::from_secs(10), || {
+                flow(lab, nic, protocol, destination).is_some_and(|f| f.offloaded)
+            }),
+            "{protocol} flow of {nic} to {destination} not offloaded: {:?}",
+            flow(lab, nic, protocol, destination)
+        );
+    } else {
+        let f = flow(lab, nic, protocol, destination).expect("a tracked flow");
+        assert!(!f.offloaded, "{f:?}");
+    }
+}
+
+fn bound_in(ns: &str, address: SocketAddr) -> UdpSocket {
+    let socket = netns::run_in(ns, move || common::udp_bind_again(address)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+}
+
+/// Receives `n` datagrams of `len` bytes on `socket`.
+fn receive(socket: &UdpSocket, n: usize, len: usize) {
+    let mut buf = vec![0u8; 2048];
+    for i in 0..n {
+        let (got, _) = socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("datagram {i} of {n}: {e}"));
+        assert_eq!(got, len);
+    }
+}
+
+#[test]
+fn every_datagram_of_an_offloaded_udp_flow_is_counted_once() {
+    let lab = Lab::start("offudp", HUB_SPOKE);
+    assert_mode(&lab);
+    let to: SocketAddr = "10.0.2.4:7000".parse().unwrap();
+    let server = bound_in(&lab.ns("shared1"), to);
+    let client = common::udp_client_for(&lab.ns("vm1"), to);
+    const PAYLOAD: usize = 1000;
+    // The first datagrams are decided in userspace; the flow is offloaded
+    // from the second on.
+    const FIRST: u64 = 3;
+    for _ in 0..FIRST {
+        client.send_to(&[1u8; PAYLOAD], to).unwrap();
+    }
+    receive(&server, FIRST as usize, PAYLOAD);
+    wait_offloaded(&lab, "vm1", "Udp", "10.0.2.4:7000");
+    let before = (lab.stats("vm1"), lab.stats("shared1"));
+
+    // Then a run of datagrams, each received, paced by the receiver so
+    // that none is lost on the way.
+    const LATER: u64 = 200;
+    for _ in 0..LATER / 10 {
+        for _ in 0..10 {
+            client.send_to(&[2u8; PAYLOAD], to).unwrap();
+        }
+        receive(&server, 10, PAYLOAD);
+    }
+    let total = FIRST + LATER;
+    let wire = (PAYLOAD + 28) as u64;
+    let f = flow(&lab, "vm1", "Udp", "10.0.2.4:7000").unwrap();
+    assert_eq!((f.packets_forward, f.bytes_forward), (total, total * wire));
+    let f = flow(&lab, "shared1", "Udp", "10.0.2.4:7000").unwrap();
+    assert_eq!((f.packets_forward, f.bytes_forward), (total, total * wire));
+
+    let (vm1, shared1) = (lab.stats("vm1"), lab.stats("shared1"));
+    assert_eq!(vm1.rx_packets - before.0.rx_packets, LATER);
+    assert_eq!(vm1.rx_bytes - before.0.rx_bytes, LATER * wire);
+    assert_eq!(shared1.tx_packets - before.1.tx_packets, LATER);
+    let carried = if offloading() { LATER } else { 0 };
+    assert_eq!(
+        vm1.offloaded_rx_packets - before.0.offloaded_rx_packets,
+        carried
+    );
+    assert_eq!(
+        shared1.offloaded_tx_packets - before.1.offloaded_tx_packets,
+        carried
+    );
+}
+
+#[test]
+fn an_offloaded_tcp_transfer_counts_what_iperf3_moved_within_one_percent() {
+    let lab = Lab::start("offtcp", HUB_SPOKE);
+    assert_mode(&lab);
+    let _server = common::iperf3_server(&lab.ns("vm2"), "10.2.1.4");
+    // Through the NVA: two legs, each its own entry in the fast path.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("vm1"), "iperf3", "-c", "10.2.1.4"])
+        .args(["-n", "300M", "-J"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iperf3 -c: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap();
+    let mss = report["start"]["tcp_mss_default"].as_u64().unwrap();
+    let headers = 1500 - mss;
+    let payload = |f: &FlowReport| f.bytes_forward - f.packets_forward * headers;
+    let within_one_percent = |counted: u64| counted.abs_diff(received) <= received / 100;
+    // The last segments may still be on their way when iperf3 returns.
+    common::wait_for(Duration::from_secs(10), || {
+        flow(&lab, "vm1", "Tcp", "10.2.1.4:5201").is_some_and(|f| payload(&f) >= received)
+    });
+    for nic in ["vm1", "nva1", "vm2"] {
+        let f =
+            flow(&lab, nic, "Tcp", "10.2.1.4:5201").unwrap_or_else(|| panic!("no flow at {nic}"));
+        assert!(
+            within_one_percent(payload(&f)),
+            "{nic}: {} bytes of payload in {} packets counted, iperf3 received {received}",
+            payload(&f),
+            f.packets_forward
+        );
+    }
+    let vm1 = lab.stats("vm1");
+    if offloading() {
+        // Most segments left userspace: all but the first and last few.
+        assert!(
+            vm1.offloaded_rx_packets * 10 >= vm1.rx_packets * 9,
+            "{vm1:?}"
+        );
+        let stats = stats_of(lab.daemon());
+        let offload = stats.offload.expect("an offload report");
+        assert!(offload.installed >= 4, "{offload:?}");
+    } else {
+        assert_eq!(vm1.offloaded_rx_packets, 0);
+        assert!(stats_of(lab.daemon()).offload.is_none());
+    }
+}
+
+/// A TCP connection that exchanges `rounds` messages, then closes.
+fn chat(lab: &Lab, rounds: usize, offloaded_after: usize) {
+    let server: SocketAddr = "10.0.2.4:7100".parse().unwrap();
+    let listener =
+        netns::run_in(&lab.ns("shared1"), move || Ok(TcpListener::bind(server)?)).unwrap();
+    let echo = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => stream.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    });
+    let mut stream = netns::run_in(&lab.ns("vm1"), move || {
+        Ok(TcpStream::connect_timeout(&server, Duration::from_secs(5))?)
+    })
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    for round in 0..rounds {
+        stream.write_all(b"ping").unwrap();
+        stream.read_exact(&mut buf[..4]).unwrap();
+        assert_eq!(&buf[..4], b"ping");
+        if round + 1 == offloaded_after {
+            wait_offloaded(lab, "vm1", "Tcp", "10.0.2.4:7100");
+        }
+    }
+    drop(stream);
+    echo.join().unwrap();
+}
+
+#[test]
+fn the_end_of_an_offloaded_connection_reaches_the_flow_table() {
+    let lab = Lab::start("offfin", HUB_SPOKE);
+    assert_mode(&lab);
+    chat(&lab, 20, 3);
+    // The FINs went through userspace even while the data did not: the
+    // flow is marked closing and leaves the table within seconds, where a
+    // flow whose end went unseen would stay for its idle timeout (minutes).
+    assert!(
+        common::wait_for(Duration::from_secs(20), || {
+            flow(&lab, "vm1", "Tcp", "10.0.2.4:7100").is_none()
+        }),
+        "the closed connection is still tracked: {:?}",
+        flow(&lab, "vm1", "Tcp", "10.0.2.4:7100")
+    );
+    // With the flow gone, so are its entries in the kernel.
+    if let Some(offload) = lab.daemon().offload() {
+        lab.daemon().sync_offload();
+        assert_eq!(offload.installed(), 0);
+    }
+}
+
+#[test]
+fn flows_beyond_the_cap_stay_in_userspace_and_are_counted_there() {
+    let prefix = "offcap";
+    let text = common::with_netns_prefix(HUB_SPOKE, prefix);
+    let lab = Lab::start_with(
+        prefix,
+        &text,
+        RunOptions {
+            offload_max_flows: 1,
+            ..RunOptions::default()
+        },
+    );
+    assert_mode(&lab);
+    let first: SocketAddr = "10.0.2.4:7201".parse().unwrap();
+    let second: SocketAddr = "10.0.2.4:7202".parse().unwrap();
+    let (server1, server2) = (
+        bound_in(&lab.ns("shared1"), first),
+        bound_in(&lab.ns("shared1"), second),
+    );
+    let client = common::udp_client_for(&lab.ns("vm1"), first);
+    for _ in 0..3 {
+        client.send_to(b"one", first).unwrap();
+    }
+    receive(&server1, 3, 3);
+    wait_offloaded(&lab, "vm1", "Udp", "10.0.2.4:7201");
+    for _ in 0..5 {
+        client.send_to(b"two", second).unwrap();
+        receive(&server2, 1, 3);
+    }
+    let f = flow(&lab, "vm1", "Udp", "10.0.2.4:7202").unwrap();
+    assert_eq!(f.packets_forward, 5);
+    assert!(!f.offloaded, "{f:?}");
+    if let Some(report) = stats_of(lab.daemon()).offload {
+        assert_eq!((report.entries, report.capacity), (1, 1));
+        assert!(report.refused_full >= 1, "{report:?}");
+    }
+}
