@@ -24,8 +24,10 @@
 //! workers would have: the NICs' counters (`offloaded` among them) and the
 //! flows' packets, bytes and last-seen times, so that `flows`, `stats`,
 //! the metrics, idle timeouts and NSG flow logs see offloaded packets as
-//! packets. A flow whose tracking ended (idle, closed, flushed) loses its
-//! entries. `apply` revokes every entry when it publishes a new plane:
+//! packets. A TCP FIN or RST, which always reaches the workers, takes its
+//! flow's entries out at once (the connection's last packets take the
+//! userspace path), and a flow whose tracking ended (idle, flushed) loses
+//! its entries at the next read. `apply` revokes every entry when it publishes a new plane:
 //! the next packet of each flow is decided again under the new rules, and
 //! installed again if still admitted.
 //!
@@ -71,27 +73,41 @@ pub struct FastTuple {
     pub destination_port: u16,
 }
 
-impl FastTuple {
-    /// The tuple of `view`, if a packet like it may take the fast path.
+/// What a delivered packet asks of the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Offload its flow's direction (TCP without SYN, FIN or RST, or UDP).
+    Install(FastTuple),
+    /// Its TCP connection is ending (FIN or RST): take the flow's entries
+    /// out, so that short connections do not fill the table while they
+    /// idle out; the last packets take the userspace path.
+    Remove(FastTuple),
+}
+
+impl Ask {
+    /// What `view` asks, if anything (fragments never ask).
     #[inline]
-    pub fn of(view: &PacketView) -> Option<FastTuple> {
-        let may = match view.key.proto {
-            IPPROTO_TCP => view.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
-            IPPROTO_UDP => true,
-            _ => false,
-        };
-        if !may || view.fragment.is_some() {
+    pub fn of(view: &PacketView) -> Option<Ask> {
+        if view.fragment.is_some() {
             return None;
         }
-        Some(FastTuple {
+        let tuple = FastTuple {
             protocol: view.key.proto,
             source: view.key.src,
             destination: view.key.dst,
             source_port: view.flow_ports.0,
             destination_port: view.flow_ports.1,
-        })
+        };
+        match view.key.proto {
+            IPPROTO_UDP => Some(Ask::Install(tuple)),
+            IPPROTO_TCP if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 => Some(Ask::Remove(tuple)),
+            IPPROTO_TCP if view.tcp_flags & TCP_SYN == 0 => Some(Ask::Install(tuple)),
+            _ => None,
+        }
     }
+}
 
+impl FastTuple {
     /// The tuple of a tracked TCP or UDP flow.
     pub fn of_tracked(flow: &TrackedFlow) -> Option<FastTuple> {
         if !matches!(flow.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
@@ -104,6 +120,18 @@ impl FastTuple {
             source_port: flow.key.src_port?,
             destination_port: flow.key.dst_port?,
         })
+    }
+
+    /// The fast path's key of this direction arriving at `host_end`.
+    fn key_at(self, host_end: u32) -> FastKey {
+        FastKey {
+            ingress: host_end,
+            protocol: self.protocol,
+            source: self.source,
+            destination: self.destination,
+            source_port: self.source_port,
+            destination_port: self.destination_port,
+        }
     }
 
     fn reversed(self) -> FastTuple {
@@ -147,7 +175,7 @@ pub struct OffloadRequest {
     pub generation: u64,
     pub ingress: PortId,
     pub egress: PortId,
-    pub tuple: FastTuple,
+    pub ask: Ask,
     pub from: FastPort,
     pub to: FastPort,
 }
@@ -264,7 +292,7 @@ impl Offload {
             // sleeping thread to wake, and costs it no syscall.
             std::thread::sleep(POLL_PERIOD);
             while let Ok(request) = self.receiver.try_recv() {
-                self.install(request, plane, flows);
+                self.handle(request, plane, flows);
             }
             faults.check(ThreadKind::Offload);
             if Instant::now() >= next_sync {
@@ -279,27 +307,46 @@ impl Offload {
         }
     }
 
-    fn install(&self, request: OffloadRequest, plane: &ArcSwap<Plane>, flows: &FlowTable) {
+    fn handle(&self, request: OffloadRequest, plane: &ArcSwap<Plane>, flows: &FlowTable) {
+        match request.ask {
+            Ask::Install(tuple) => self.install(request, tuple, plane, flows),
+            Ask::Remove(tuple) => {
+                let now = self.now_ms();
+                let mut book = self.book();
+                for key in [
+                    tuple.key_at(request.from.host_end),
+                    tuple.reversed().key_at(request.to.host_end),
+                ] {
+                    if let Some(mut installed) = book.remove(&key) {
+                        if let Some(last) = self.fabric.remove(&key) {
+                            self.account(&mut installed, last, flows, now);
+                        }
+                        self.totals.removed.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn install(
+        &self,
+        request: OffloadRequest,
+        tuple: FastTuple,
+        plane: &ArcSwap<Plane>,
+        flows: &FlowTable,
+    ) {
         // A decision under an earlier plane may no longer hold.
         if request.generation != plane.load().snapshot.generation {
             return;
         }
-        let key = FastKey {
-            ingress: request.from.host_end,
-            protocol: request.tuple.protocol,
-            source: request.tuple.source,
-            destination: request.tuple.destination,
-            source_port: request.tuple.source_port,
-            destination_port: request.tuple.destination_port,
-        };
+        let key = tuple.key_at(request.from.host_end);
         let mut book = self.book();
         if book.contains_key(&key) {
             return;
         }
         // Admitted, and not on its first packet.
         let now = self.now_ms();
-        let seen = request
-            .tuple
+        let seen = tuple
             .flow_key(request.ingress, Direction::Outbound)
             .and_then(|k| flows.lookup(&k, now))
             .and_then(|flow| flow.value())
@@ -330,7 +377,7 @@ impl Offload {
             Installed {
                 ingress: request.ingress,
                 egress: request.egress,
-                tuple: request.tuple,
+                tuple,
                 counted,
             },
         );
@@ -452,5 +499,92 @@ impl Offload {
     /// Directions installed now.
     pub fn installed(&self) -> usize {
         self.book().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp(
+        flags: fn(
+            etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+        ) -> etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    ) -> Vec<u8> {
+        let builder =
+            flags(PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64).tcp(40000, 5201, 1, 65535));
+        let mut out = Vec::new();
+        builder.write(&mut out, b"data").unwrap();
+        out
+    }
+
+    fn ask(packet: &[u8]) -> Option<Ask> {
+        Ask::of(&PacketView::parse(packet).unwrap())
+    }
+
+    fn tuple(protocol: u8) -> FastTuple {
+        FastTuple {
+            protocol,
+            source: "10.1.1.4".parse().unwrap(),
+            destination: "10.0.2.4".parse().unwrap(),
+            source_port: 40000,
+            destination_port: 5201,
+        }
+    }
+
+    #[test]
+    fn only_established_tcp_and_udp_ask_to_be_carried_and_fin_or_rst_end_it() {
+        assert_eq!(ask(&tcp(|b| b.syn())), None);
+        assert_eq!(ask(&tcp(|b| b.syn().ack(1))), None);
+        assert_eq!(
+            ask(&tcp(|b| b.ack(1))),
+            Some(Ask::Install(tuple(IPPROTO_TCP)))
+        );
+        assert_eq!(
+            ask(&tcp(|b| b.ack(1).psh())),
+            Some(Ask::Install(tuple(IPPROTO_TCP)))
+        );
+        assert_eq!(
+            ask(&tcp(|b| b.ack(1).fin())),
+            Some(Ask::Remove(tuple(IPPROTO_TCP)))
+        );
+        assert_eq!(
+            ask(&tcp(|b| b.rst())),
+            Some(Ask::Remove(tuple(IPPROTO_TCP)))
+        );
+        let mut udp = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
+            .udp(40000, 5201)
+            .write(&mut udp, b"datagram")
+            .unwrap();
+        assert_eq!(ask(&udp), Some(Ask::Install(tuple(IPPROTO_UDP))));
+        let mut icmp = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut icmp, b"ping")
+            .unwrap();
+        assert_eq!(ask(&icmp), None);
+        // A first fragment (more fragments set) never asks.
+        let mut fragment = udp.clone();
+        fragment[6] |= 0x20;
+        let header = etherparse::Ipv4HeaderSlice::from_slice(&fragment)
+            .unwrap()
+            .to_header();
+        let checksum = header.calc_header_checksum();
+        fragment[10..12].copy_from_slice(&checksum.to_be_bytes());
+        assert_eq!(ask(&fragment), None);
+    }
+
+    #[test]
+    fn both_directions_of_a_flow_share_one_name_and_keys_name_their_arrival() {
+        let forward = tuple(IPPROTO_TCP);
+        assert_eq!(forward.canonical(), forward.reversed().canonical());
+        assert_ne!(forward, forward.reversed());
+        let key = forward.reversed().key_at(7);
+        assert_eq!(
+            (key.ingress, key.source, key.source_port),
+            (7, forward.destination, forward.destination_port)
+        );
     }
 }

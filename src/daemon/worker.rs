@@ -25,7 +25,7 @@
 //! the counters and the threads' fault injection.
 
 use super::flow_log::DenySink;
-use super::offload::{FastTuple, OffloadRequest, OffloadRequests};
+use super::offload::{Ask, OffloadRequest, OffloadRequests};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
@@ -249,8 +249,9 @@ impl Worker {
         }
     }
 
-    /// Asks for the flow of a packet delivered unchanged from `nic` to
-    /// `egress` to be offloaded, when both ports are on the fabric.
+    /// Asks the fast path to carry (or, at its end, stop carrying) the
+    /// flow of a packet delivered unchanged from `nic` to `egress`, when
+    /// both ports are on the fabric.
     #[inline]
     fn ask_offload(
         &self,
@@ -258,7 +259,7 @@ impl Worker {
         requests: &OffloadRequests,
         nic: NicIdx,
         egress: NicIdx,
-        tuple: FastTuple,
+        ask: Ask,
     ) {
         let (Some(from), Some(to)) = (
             plane.ports.get(nic).and_then(|p| p.fast),
@@ -270,7 +271,7 @@ impl Worker {
             generation: plane.snapshot.generation,
             ingress: plane.port_id(nic),
             egress: plane.port_id(egress),
-            tuple,
+            ask,
             from,
             to,
         });
@@ -317,8 +318,8 @@ impl Worker {
                 Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
             };
             self.counters.received(port, traffic);
-            let fast_tuple = match (&self.offload, &parsed) {
-                (Some(_), Ok(view)) => FastTuple::of(view),
+            let ask = match (&self.offload, &parsed) {
+                (Some(_), Ok(view)) => Ask::of(view),
                 _ => None,
             };
             let verdict = match parsed {
@@ -342,8 +343,8 @@ impl Worker {
             };
             let egress = match verdict {
                 Verdict::Deliver(egress) => {
-                    if let (Some(requests), Some(tuple)) = (&self.offload, fast_tuple) {
-                        self.ask_offload(plane, requests, nic, egress, tuple);
+                    if let (Some(requests), Some(ask)) = (&self.offload, ask) {
+                        self.ask_offload(plane, requests, nic, egress, ask);
                     }
                     egress
                 }
