@@ -38,6 +38,7 @@ use super::plane::{FastPort, Plane};
 use super::stats::{PortId, WorkerCounters};
 use super::threads::{Faults, ThreadKind};
 use crate::dataplane::conntrack::{direction_code, TrackedFlow};
+use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
 use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dataplane::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable, Traffic};
@@ -344,14 +345,19 @@ impl Offload {
         if book.contains_key(&key) {
             return;
         }
-        // Admitted, and not on its first packet.
+        // Admitted, not on its first packet, and not ending (a FIN or RST
+        // was seen: its last ACKs stay in userspace).
         let now = self.now_ms();
-        let seen = tuple
+        let Some(value) = tuple
             .flow_key(request.ingress, Direction::Outbound)
             .and_then(|k| flows.lookup(&k, now))
             .and_then(|flow| flow.value())
-            .map_or(0, |v| v.forward_packets + v.reverse_packets);
-        if seen < 2 {
+        else {
+            return;
+        };
+        if value.forward_packets + value.reverse_packets < 2
+            || value.idle_timeout_ms <= CLOSING_IDLE_TIMEOUT_MS
+        {
             return;
         }
         if book.len() >= self.fabric.capacity() as usize {
