@@ -7,6 +7,13 @@
 #   c) vnetd:   vm1 -> vm2 through the NVA nva1 (two passes through the
 #               daemon plus the NVA namespace's own kernel forwarding)
 #
+# b) and c) are measured once per mode (--modes): "offload", vnetd's
+# default, where admitted flows leave userspace for the kernel fast path,
+# and "no-offload" (`vnetd run --no-offload`), where every packet crosses
+# the daemon. --connections adds a row of new TCP connections per second
+# (a python3 client loop: connect, one byte each way, close) on a), b) and
+# after the table the ratio of the offload figure to the no-offload one.
+#
 # b) and c) use the built-in lab (config/hub-spoke.yaml) with every
 # namespace renamed under a per-run prefix, so a lab that is already running
 # (with namespaces vm1, vm2, ...) is never touched.
@@ -17,7 +24,8 @@
 #
 # Usage: sudo scripts/bench-throughput.sh [--seconds N] [--workers N[,N...]]
 #            [--binary PATH] [--warmup N] [--parallel N[,N...]] [--udp]
-#            [--udp-rates R[,R...]] [--small] [--all] [--vnetd-args ARGS]
+#            [--udp-rates R[,R...]] [--small] [--connections] [--all]
+#            [--modes offload,no-offload] [--vnetd-args ARGS]
 set -euo pipefail
 
 usage() {
@@ -37,7 +45,12 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      e.g. 500M,1G,2G,0; 1400-byte datagrams
   --small            also measure small packets: unlimited UDP with 64-byte
                      datagrams (iperf3 -u -l 64), in packets per second
-  --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0 --small
+  --connections      also measure new TCP connections per second (a short
+                     python3 client loop against a python3 server)
+  --modes LIST       vnetd modes to measure, comma-separated (default
+                     offload,no-offload; no-offload adds --no-offload)
+  --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0
+                     --small --connections
   --vnetd-args ARGS  extra arguments for `vnetd run` (e.g. "--busy-poll")
   --compare PATH     also measure another vnetd binary (e.g. a build of an
                      earlier commit) in the same run; its rows are marked
@@ -62,6 +75,8 @@ PARALLEL_LIST=""
 UDP_RATES=""
 SMALL=0
 VNETD_ARGS=""
+CONNECTIONS=0
+MODES_LIST=offload,no-offload
 while (($#)); do
     case $1 in
     --seconds) DURATION=${2:?--seconds needs a value}; shift 2 ;;
@@ -73,7 +88,9 @@ while (($#)); do
     --udp) UDP_RATES=${UDP_RATES:+$UDP_RATES,}0; shift ;;
     --udp-rate | --udp-rates) UDP_RATES=${UDP_RATES:+$UDP_RATES,}${2:?$1 needs a value}; shift 2 ;;
     --small) SMALL=1; shift ;;
-    --all) PARALLEL_LIST=2,4; UDP_RATES=500M,1G,2G,0; SMALL=1; shift ;;
+    --connections) CONNECTIONS=1; shift ;;
+    --modes) MODES_LIST=${2:?--modes needs a value}; shift 2 ;;
+    --all) PARALLEL_LIST=2,4; UDP_RATES=500M,1G,2G,0; SMALL=1; CONNECTIONS=1; shift ;;
     --vnetd-args) VNETD_ARGS=${2?--vnetd-args needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -90,6 +107,11 @@ for r in ${RATES[@]+"${RATES[@]}"}; do
     [[ $r =~ ^[0-9]+[KMG]?$ ]] || die "--udp-rates takes rates like 0, 500M or 2G, comma-separated"
 done
 read -r -a EXTRA_VNETD_ARGS <<<"$VNETD_ARGS"
+IFS=, read -r -a MODES <<<"$MODES_LIST"
+((${#MODES[@]} > 0)) || die "--modes needs at least one of offload, no-offload"
+for m in "${MODES[@]}"; do
+    [[ $m == offload || $m == no-offload ]] || die "--modes takes offload and no-offload, comma-separated"
+done
 if [[ -z $WORKERS_LIST ]]; then
     WORKERS_LIST=$(nproc)
 fi
@@ -287,6 +309,55 @@ print("%.0f %d %s %s" % (bps, received.get("bytes", 0), pps, extra))
 PY
 }
 
+# New TCP connections per second from namespace $1 to $2 port $CONN_PORT
+# for $3 seconds, each connected, one byte each way, closed, by a python3
+# client loop; the server (start_conn_server) must listen. Prints the rate.
+CONN_PORT=5301
+conn_rate() {
+    timeout --kill-after=5 $(($3 + 30)) ip netns exec "$1" python3 - "$2" "$CONN_PORT" "$3" <<'PY'
+import socket, sys, time
+host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+start = time.monotonic()
+end, n = start + secs, 0
+while time.monotonic() < end:
+    s = socket.create_connection((host, port), timeout=3)
+    s.sendall(b"x")
+    if s.recv(1) != b"y":
+        sys.exit("the server did not answer")
+    s.close()
+    n += 1
+print("%.1f" % (n / (time.monotonic() - start)))
+PY
+}
+
+# A python3 server in namespace $1 on $2:$CONN_PORT that answers each
+# connection's byte and closes it; waits until it listens.
+start_conn_server() {
+    local ns=$1 addr=$2 i
+    ip netns exec "$ns" python3 - "$addr" "$CONN_PORT" >"$WORK/conn-$ns.log" 2>&1 <<'PY' &
+import socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((sys.argv[1], int(sys.argv[2])))
+server.listen(1024)
+while True:
+    c, _ = server.accept()
+    c.recv(1)
+    c.sendall(b"y")
+    c.close()
+PY
+    SERVER_PIDS+=($!)
+    for ((i = 0; i < 50; i++)); do
+        if [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$CONN_PORT") ]]; then
+            return 0
+        fi
+        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/conn-$ns.log" >&2
+    die "connection server in $ns did not start"
+}
+
 # CPU time of the vnetd process in nanoseconds: the sum over its threads of
 # the scheduler's own run time (/proc/PID/task/*/schedstat, first field).
 # Tick-sampled times (/proc/PID/stat, /proc/stat) are not used: a process
@@ -337,6 +408,18 @@ measure() {
         result=$(parse_iperf "$out") || die "$label ($test): cannot read a result"
         ROWS+=("$label|$workers|$test|$result|$((cpu1 - cpu0))")
     done
+    if ((CONNECTIONS)); then
+        start_conn_server "$5" "$dst"
+        if ((WARMUP > 0)); then
+            conn_rate "$ns" "$dst" "$WARMUP" >/dev/null || die "warm-up $label (connections) failed"
+        fi
+        echo "bench-throughput: measuring $label, TCP connections, ${DURATION}s" >&2
+        cpu0=$(vnetd_cpu_ns)
+        result=$(conn_rate "$ns" "$dst" "$DURATION") || die "$label (connections) failed"
+        cpu1=$(vnetd_cpu_ns)
+        # As a UDP row reads: no bits, no bytes, the rate where packets go.
+        ROWS+=("$label|$workers|TCP connections|0 0 $result -|$((cpu1 - cpu0))")
+    fi
 }
 
 # --- a) kernel forwarding -------------------------------------------------
@@ -361,7 +444,7 @@ ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
 
 check_path "$KA" 198.51.100.2 63
 start_server "$KB"
-measure "a) kernel: veth, router ns, veth" - "$KA" 198.51.100.2
+measure "a) kernel: veth, router ns, veth" - "$KA" 198.51.100.2 "$KB"
 stop_servers
 for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
 CREATED_NS=()
@@ -387,8 +470,10 @@ for ns in "$VM1" "$VM2" "$SHARED1" "$NVA1"; do
 done
 
 start_vnetd() {
-    local binary=$1 workers=$2 log=$WORK/vnetd-w$2.log i
-    "$binary" run "$LAB_CONFIG" --workers "$workers" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} >"$log" 2>&1 &
+    local binary=$1 workers=$2 mode=$3 log=$WORK/vnetd-w$2-$3.log i
+    local mode_args=()
+    if [[ $mode == no-offload ]]; then mode_args=(--no-offload); fi
+    "$binary" run "$LAB_CONFIG" --workers "$workers" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} ${mode_args[@]+"${mode_args[@]}"} >"$log" 2>&1 &
     VNETD_PID=$!
     for ((i = 0; i < 300; i++)); do
         grep -q '^vnetd: lab up' "$log" && return 0
@@ -407,16 +492,24 @@ for binary in "${BINARIES[@]}"; do
     mark=""
     if ((${#BINARIES[@]} > 1)); then mark=" [$(basename "$binary")]"; fi
     for w in "${WORKERS[@]}"; do
-        start_vnetd "$binary" "$w"
-        check_path "$VM1" 10.0.2.4 64
-        check_path "$VM1" 10.2.1.4 63
-        start_server "$SHARED1"
-        measure "b) vnetd peering: vm1 -> shared1$mark" "$w" "$VM1" 10.0.2.4
-        stop_servers
-        start_server "$VM2"
-        measure "c) vnetd via NVA: vm1 -> nva1 -> vm2$mark" "$w" "$VM1" 10.2.1.4
-        stop_servers
-        stop_vnetd
+        for mode in "${MODES[@]}"; do
+            start_vnetd "$binary" "$w" "$mode"
+            if [[ $mode == offload ]] && grep -q '^vnetd: no offload' "$WORK/vnetd-w$w-$mode.log"; then
+                die "vnetd could not offload: $(grep '^vnetd: no offload' "$WORK/vnetd-w$w-$mode.log")"
+            fi
+            check_path "$VM1" 10.0.2.4 64
+            check_path "$VM1" 10.2.1.4 63
+            start_server "$SHARED1"
+            measure "b) vnetd peering: vm1 -> shared1, $mode$mark" "$w" "$VM1" 10.0.2.4 "$SHARED1"
+            stop_servers
+            start_server "$VM2"
+            # The connection rate is measured once per mode, on the peering.
+            CONNECTIONS_ASKED=$CONNECTIONS CONNECTIONS=0
+            measure "c) vnetd via NVA: vm1 -> nva1 -> vm2, $mode$mark" "$w" "$VM1" 10.2.1.4 "$VM2"
+            CONNECTIONS=$CONNECTIONS_ASKED
+            stop_servers
+            stop_vnetd
+        done
     done
 done
 
@@ -430,7 +523,7 @@ echo
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  nproc $(nproc), kernel $(uname -r), ${cpu:-cpu unknown}"
 echo "load:     $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min averages)"
-echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}${VNETD_ARGS:+ $VNETD_ARGS}, binary $BINARY${COMPARE:+, compared with $COMPARE}"
+echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}${VNETD_ARGS:+ $VNETD_ARGS}, modes $MODES_LIST, binary $BINARY${COMPARE:+, compared with $COMPARE}"
 echo "iperf3:   $(iperf3 --version | head -n 1 | cut -d' ' -f1-2), ${DURATION} s per row after a ${WARMUP} s warm-up run (discarded), MTU 1500 on every link"
 echo
 # The ratio compares each row with the kernel row of the same test (packets
@@ -452,5 +545,14 @@ for label, workers, test, result, cpu_ns in rows:
     ratio = "%.2f" % (rate(result) / ref) if ref else "-"
     kpps = "%.0f" % (float(pps) / 1e3) if pps != "-" else "-"
     cpu = "%.2f" % (int(cpu_ns) / 1e9 / gb) if gb and workers != "-" else "-"
-    print("| %s | %s | %s | %.2f | %s | %s | %s | %s |" % (label, workers, test, float(bps) / 1e9, kpps, extra, ratio, cpu))
+    gbits = "%.2f" % (float(bps) / 1e9) if test != "TCP connections" else "-"
+    if test == "TCP connections":
+        kpps = "%.2f k conn/s" % (float(pps) / 1e3)
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (label, workers, test, gbits, kpps, extra, ratio, cpu))
+conns = {r[0]: float(r[3].split(" ")[2]) for r in rows if r[2] == "TCP connections" and r[1] != "-"}
+on = [v for k, v in conns.items() if ", offload" in k]
+off = [v for k, v in conns.items() if ", no-offload" in k]
+if on and off:
+    print()
+    print("connections/s with offload against --no-offload: %.2f" % (on[0] / off[0]))
 '
