@@ -235,21 +235,28 @@ ns_add() {
     ip -n "$1" link set lo up
 }
 
-# Starts an iperf3 server in namespace $1 and waits until it listens.
-PORT=5201
-start_server() {
-    local ns=$1 i
-    ip netns exec "$ns" iperf3 -s -p "$PORT" >"$WORK/server-$ns.log" 2>&1 &
-    SERVER_PIDS+=($!)
+# Waits until the server just started (the last of SERVER_PIDS) listens
+# on TCP port $2 in namespace $1; fails with its log $3 ($4 names it).
+wait_listening() {
+    local ns=$1 port=$2 log=$3 what=$4 i
     for ((i = 0; i < 50; i++)); do
-        if [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$PORT") ]]; then
+        if [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$port") ]]; then
             return 0
         fi
         kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
         sleep 0.1
     done
-    cat "$WORK/server-$ns.log" >&2
-    die "iperf3 server in $ns did not start"
+    cat "$log" >&2
+    die "$what in $ns did not start"
+}
+
+# Starts an iperf3 server in namespace $1 and waits until it listens.
+PORT=5201
+start_server() {
+    local ns=$1
+    ip netns exec "$ns" iperf3 -s -p "$PORT" >"$WORK/server-$ns.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    wait_listening "$ns" "$PORT" "$WORK/server-$ns.log" "iperf3 server"
 }
 
 # Fails unless $2 answers a ping from namespace $1 with TTL $3. The TTL
@@ -333,7 +340,7 @@ PY
 # A python3 server in namespace $1 on $2:$CONN_PORT that answers each
 # connection's byte and closes it; waits until it listens.
 start_conn_server() {
-    local ns=$1 addr=$2 i
+    local ns=$1 addr=$2
     ip netns exec "$ns" python3 - "$addr" "$CONN_PORT" >"$WORK/conn-$ns.log" 2>&1 <<'PY' &
 import socket, sys
 server = socket.socket()
@@ -347,15 +354,7 @@ while True:
     c.close()
 PY
     SERVER_PIDS+=($!)
-    for ((i = 0; i < 50; i++)); do
-        if [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$CONN_PORT") ]]; then
-            return 0
-        fi
-        kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$WORK/conn-$ns.log" >&2
-    die "connection server in $ns did not start"
+    wait_listening "$ns" "$CONN_PORT" "$WORK/conn-$ns.log" "connection server"
 }
 
 # CPU time of the vnetd process in nanoseconds: the sum over its threads of

@@ -8,7 +8,6 @@ mod common;
 
 use common::Lab;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::Command;
 use std::time::Duration;
 use vnetd::daemon::report::flows_of;
 use vnetd::dataplane::DropReason;
@@ -102,17 +101,7 @@ fn a_tcp_transfer_counts_its_segments_and_their_bytes() {
     let _server = common::iperf3_server(&lab.ns("shared1"), "10.0.2.4");
     // 200 MB across the peering: the sender's kernel hands the fabric TSO
     // super-packets of up to 64 KiB.
-    let out = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("vm1"), "iperf3", "-c", "10.0.2.4"])
-        .args(["-n", "200M", "-J"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "iperf3 -c: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::iperf3_transfer(&lab.ns("vm1"), "10.0.2.4", "200M");
     let end = &report["end"];
     // What iperf3 wrote, and what the server read: the client stops once
     // it has written its bytes, and the server may close before the last

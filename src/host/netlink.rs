@@ -49,7 +49,7 @@ pub struct InterfaceConfig {
 
 /// Runs `operation` with a fresh rtnetlink connection, on the current thread,
 /// so in the current thread's network namespace.
-pub(super) fn with_connection<T, F, Fut>(operation: F) -> Result<T>
+fn with_connection<T, F, Fut>(operation: F) -> Result<T>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<T>>,
@@ -86,7 +86,7 @@ where
 }
 
 /// The index of link `name` in the current thread's namespace.
-pub(super) async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
+async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
     let link = handle
         .link()
         .get()
@@ -452,15 +452,30 @@ pub fn set_link_up(namespace: &str, interface: &str) -> Result<()> {
 }
 
 /// Adds a veth pair: `name` in `namespace`, its peer in `peer_namespace`
-/// as `peer_name`. The peer is born in `namespace` under a name of its own
-/// and moved and renamed in one request, so `peer_name` need only be free
-/// where it ends up.
+/// as `peer_name` (see [`add_veth_here`]).
 pub fn add_veth_pair(
     namespace: &str,
     name: &str,
     peer_namespace: &str,
     peer_name: &str,
 ) -> Result<()> {
+    netns::run_in(namespace, || {
+        add_veth_here(name, peer_namespace, peer_name, None).map(|_| ())
+    })
+    .with_context(|| format!("in network namespace {namespace}"))
+}
+
+/// Adds a veth pair in the current thread's namespace: `name` stays here,
+/// down; its peer moves into `peer_namespace` as `peer_name` (with the
+/// link-layer address `peer_mac`, if given) in the request that moves it,
+/// so `peer_name` need only be free where it ends up. Returns the index and
+/// the link-layer address of `name`.
+pub fn add_veth_here(
+    name: &str,
+    peer_namespace: &str,
+    peer_name: &str,
+    peer_mac: Option<[u8; 6]>,
+) -> Result<(u32, [u8; 6])> {
     let born = format!("{name}-peer");
     let path = netns::path_of(peer_namespace);
     let target = File::open(&path).with_context(|| {
@@ -470,25 +485,53 @@ pub fn add_veth_pair(
         )
     })?;
     let target_fd = target.as_raw_fd();
+    with_connection(|handle| async move {
+        handle
+            .link()
+            .add(LinkVeth::new(name, &born).build())
+            .execute()
+            .await?;
+        let peer = link_index(&handle, &born).await?;
+        let mut request = LinkUnspec::new_with_index(peer);
+        if let Some(mac) = peer_mac {
+            request = request.address(mac.to_vec());
+        }
+        let request = request
+            .setns_by_fd(target_fd)
+            .name(peer_name.to_owned())
+            .build();
+        handle.link().set(request).execute().await?;
+        let link = handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute()
+            .try_next()
+            .await?
+            .with_context(|| format!("link {name} not found"))?;
+        let mac = link
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+                _ => None,
+            })
+            .with_context(|| format!("link {name} has no Ethernet address"))?;
+        Ok((link.header.index, mac))
+    })
+    .with_context(|| format!("adding veth {name} to {peer_name} in {peer_namespace}"))
+}
+
+/// Deletes link `name` of the named namespace `namespace`.
+pub fn delete_link(namespace: &str, name: &str) -> Result<()> {
     netns::run_in(namespace, || {
         with_connection(|handle| async move {
-            handle
-                .link()
-                .add(LinkVeth::new(name, &born).build())
-                .execute()
-                .await?;
-            let index = link_index(&handle, &born).await?;
-            let request = LinkUnspec::new_with_index(index)
-                .setns_by_fd(target_fd)
-                .name(peer_name.to_owned())
-                .build();
-            handle.link().set(request).execute().await?;
+            let index = link_index(&handle, name).await?;
+            handle.link().del(index).execute().await?;
             Ok(())
         })
     })
-    .with_context(|| {
-        format!("adding veth {name} in {namespace} to {peer_name} in {peer_namespace}")
-    })
+    .with_context(|| format!("deleting link {name} of network namespace {namespace}"))
 }
 
 /// Adds `address` (with its prefix length) to `interface` of

@@ -436,6 +436,22 @@ pub fn stop_lab(child: &mut std::process::Child) {
 }
 
 /// The namespaces whose name starts with `<prefix>-`.
+/// `iperf3 -c DST -n BYTES -J` from namespace `ns` (a server must
+/// listen): its JSON report. Panics when iperf3 fails.
+pub fn iperf3_transfer(ns: &str, dst: &str, bytes: &str) -> serde_json::Value {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "iperf3", "-c", dst])
+        .args(["-n", bytes, "-J"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iperf3 -c: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The namespaces a running lab whose plan lists `namespaces` has: one
 /// more, its fabric's, unless the run keeps every packet in userspace
 /// (`VNETD_NO_OFFLOAD`).

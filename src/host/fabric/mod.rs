@@ -31,7 +31,6 @@
 //! It knows Linux only: namespaces, links, flows as 5-tuples.
 
 mod entries;
-mod links;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -210,7 +209,8 @@ impl Fabric {
         let number = self.next_port.fetch_add(1, Ordering::Relaxed);
         let host_name = format!("vh{number}");
         let tun_name = format!("vt{number}");
-        let (eth0, mac) = links::add_veth_here(interface, &self.namespace, &host_name, FABRIC_MAC)?;
+        let (eth0, mac) =
+            netlink::add_veth_here(interface, &self.namespace, &host_name, Some(FABRIC_MAC))?;
         let quiet = InterfaceConfig {
             mtu: config.mtu,
             addresses: Vec::new(),
@@ -276,7 +276,7 @@ impl Fabric {
             if names.iter().any(|n| n.strip_prefix("vh") == Some(number)) {
                 continue;
             }
-            links::delete_link(&self.namespace, name)?;
+            netlink::delete_link(&self.namespace, name)?;
             reaped.push(name.clone());
         }
         Ok(reaped)
