@@ -12,6 +12,7 @@ mod common;
 use common::Lab;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::Command;
 use std::time::Duration;
 use vnetd::api::FlowReport;
 use vnetd::daemon::options::offload_off_by_environment;
@@ -343,5 +344,36 @@ fn a_flushing_deny_stops_an_offloaded_flow_once_apply_returns() {
         // The leg into the NVA is still admitted and offloaded again; the
         // leg to vm2 is not.
         assert!(offload.installed() <= 1, "{}", offload.installed());
+    }
+}
+
+#[test]
+fn every_address_off_the_nic_resolves_to_the_fabric_mac() {
+    const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
+    let lab = Lab::start("offarp", DUAL_STACK);
+    assert_mode(&lab);
+    let left = lab.ns("left-vm");
+    // The gateway of each family, and a neighbour in the same subnet that
+    // no NIC holds: Azure's hosts answer for every address.
+    assert!(common::ping(&left, "10.70.1.4"));
+    assert!(common::ping(&left, "fd00:20:0:1::4"));
+    let _ = Command::new("ip")
+        .args(["netns", "exec", &left, "ping", "-c1", "-W1", "10.60.1.77"])
+        .output()
+        .unwrap();
+    let neighbours = common::in_netns(&left, &["ip", "neigh", "show", "dev", "eth0"]);
+    if offloading() {
+        for address in ["10.60.1.1 ", "fd00:10:0:1::1 ", "10.60.1.77 "] {
+            let line = neighbours
+                .lines()
+                .find(|l| l.starts_with(address))
+                .unwrap_or_else(|| panic!("no neighbour {address}in\n{neighbours}"));
+            assert!(line.contains("lladdr 12:34:56:78:9a:bc"), "{line}");
+        }
+        // The NIC's own address was never claimed by the fabric.
+        assert!(!neighbours.contains("10.60.1.4 "), "{neighbours}");
+    } else {
+        // A TUN `eth0` has no link layer, and so no neighbours.
+        assert_eq!(neighbours.trim(), "", "{neighbours}");
     }
 }
