@@ -13,7 +13,8 @@
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own).
 //! What stays in userspace, counted there as before: load-balanced flows
-//! (their translation), anything to or from a gateway, a site or a health
+//! (their translation, their pins and what the health probes decide; HA
+//! ports included), anything to or from a gateway, a site or a health
 //! prober, ICMP and other protocols, and new flows once the fabric holds
 //! its cap of entries.
 //!
@@ -43,7 +44,7 @@ use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dataplane::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable, Traffic};
 use crate::host::fabric::{Fabric, FastCounters, FastKey, FastTarget, InstallError};
-use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
+use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::topology::Direction;
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -121,6 +122,17 @@ impl FastTuple {
             source_port: flow.key.src_port?,
             destination_port: flow.key.dst_port?,
         })
+    }
+
+    /// The tuple as the decision reads a packet's key.
+    pub fn packet_key(self) -> PacketKey {
+        PacketKey {
+            proto: self.protocol,
+            src: self.source,
+            dst: self.destination,
+            src_port: Some(self.source_port),
+            dst_port: Some(self.destination_port),
+        }
     }
 
     /// The fast path's key of this direction arriving at `host_end`.

@@ -31,7 +31,7 @@ use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
-use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
+use crate::dataplane::{decide_parsed, route_step, DropReason, Hop, HopTo, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
@@ -267,6 +267,27 @@ impl Worker {
         ) else {
             return;
         };
+        // Load-balanced flows stay here, with their pins and the probes'
+        // say over them: a sender whose replies a frontend translates, or
+        // a packet whose route leads to a frontend (HA ports in front of
+        // NVAs deliver it unchanged).
+        if let Ask::Install(tuple) = ask {
+            let snap = &plane.snapshot;
+            let balanced = snap
+                .nics
+                .get(nic)
+                .is_none_or(|n| !n.translated_frontends.is_empty())
+                || matches!(
+                    route_step(snap, nic, &tuple.packet_key()),
+                    Ok(Hop {
+                        to: HopTo::Frontend { .. },
+                        ..
+                    })
+                );
+            if balanced {
+                return;
+            }
+        }
         requests.ask(OffloadRequest {
             generation: plane.snapshot.generation,
             ingress: plane.port_id(nic),
