@@ -8,7 +8,7 @@ use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use vnetd::engine::flow_table::{
-    FlowKey, FlowPair, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW,
+    FlowKey, FlowPair, FlowTable, InsertOutcome, Memo, Traffic, MEMO_WORDS, PROBE_WINDOW,
 };
 
 mod flow_table_shared;
@@ -581,4 +581,129 @@ fn concurrent_pair_churn_never_yields_a_wrong_or_torn_entry() {
             "{k:?}: a reply entry without its flow, or the reverse"
         );
     }
+}
+
+// ---------------------------------------------------------------- memos
+
+/// A memo of six equal words: a torn read shows two different ones.
+fn memo(n: u64) -> Memo {
+    Memo([n; MEMO_WORDS])
+}
+
+#[test]
+fn a_handle_keeps_its_entrys_memo_and_nobody_elses() {
+    let table = FlowTable::new(PROBE_WINDOW, 2, 0);
+    let k = key(0, 1);
+    let pair = FlowPair {
+        key: &k,
+        reply: &reply_of(&k),
+    };
+    table.insert_pair(pair, 5, 1, LONG, 0, Traffic::packet(0));
+    let forward = table.lookup(&k, 0).unwrap();
+    let reply = table.lookup(&reply_of(&k), 0).unwrap();
+    assert_eq!(forward.memo(), None, "no memo until one is written");
+    assert!(reply.set_memo(&memo(7)));
+    // Each entry has its own memo; the value of a pair shows the forward
+    // entry's.
+    assert_eq!(reply.memo(), Some(memo(7)));
+    assert_eq!(forward.memo(), None);
+    assert!(forward.set_memo(&memo(8)));
+    assert_eq!(table.value(reply.handle()).unwrap().memo, Some(memo(8)));
+    // A verdict update leaves the memos alone.
+    assert!(table.update_verdict_of(forward.handle(), 6, 2));
+    assert_eq!(table.memo_of(reply.handle()), Some(memo(7)));
+    // Once the flow has left, its handles neither read nor write memos, and
+    // the flows that take its slots start without one.
+    let stale = [forward.handle(), reply.handle()];
+    assert!(table.remove_flow(forward.handle(), 1));
+    for n in 2..10 {
+        let k = key(0, n);
+        let pair = FlowPair {
+            key: &k,
+            reply: &reply_of(&k),
+        };
+        assert_eq!(
+            table.insert_pair(pair, n, 1, LONG, 2, Traffic::packet(0)),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(table.lookup(&k, 2).unwrap().memo(), None);
+        assert_eq!(table.lookup(&reply_of(&k), 2).unwrap().memo(), None);
+    }
+    for handle in stale {
+        assert_eq!(table.memo_of(handle), None);
+        assert!(!table.set_memo_of(handle, &memo(9)));
+    }
+    for n in 2..10 {
+        assert_eq!(table.lookup(&key(0, n), 3).unwrap().memo(), None);
+    }
+}
+
+#[test]
+fn a_handle_memo_given_at_insert_is_on_both_entries_from_the_start() {
+    let table = FlowTable::new(1024, 2, 0);
+    let k = key(1, 3);
+    let pair = FlowPair {
+        key: &k,
+        reply: &reply_of(&k),
+    };
+    assert_eq!(
+        table.insert_pair_with_memo(pair, &memo(3), LONG, 0, Traffic::packet(100)),
+        InsertOutcome::Inserted
+    );
+    for found in [&k, &reply_of(&k)] {
+        assert_eq!(table.lookup(found, 0).unwrap().memo(), Some(memo(3)));
+    }
+    // An insert of a flow that is already there leaves its memo.
+    assert_eq!(
+        table.insert_pair_with_memo(pair, &memo(4), LONG, 1, Traffic::packet(100)),
+        InsertOutcome::Existing
+    );
+    assert_eq!(table.lookup(&k, 1).unwrap().memo(), Some(memo(3)));
+    let value = table.lookup(&k, 1).unwrap().value().unwrap();
+    assert_eq!((value.forward_packets, value.forward_bytes), (2, 200));
+}
+
+/// Writers rewriting one entry's memo while readers read it: a reader
+/// sees one writer's memo whole, or nothing.
+#[test]
+fn a_handle_memo_is_never_read_torn_while_others_write_it() {
+    let rounds: u64 = if cfg!(miri) { 40 } else { 20_000 };
+    let table = FlowTable::new(1024, 2, 0);
+    let k = key(0, 1);
+    let pair = FlowPair {
+        key: &k,
+        reply: &reply_of(&k),
+    };
+    table.insert_pair_with_memo(pair, &memo(1), LONG, 0, Traffic::packet(0));
+    let handle = table.lookup(&k, 0).unwrap().handle();
+    let (written, read) = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let table = &table;
+                s.spawn(move || {
+                    (0..rounds)
+                        .filter(|n| table.set_memo_of(handle, &memo(2 + 2 * n + w)))
+                        .count()
+                })
+            })
+            .collect();
+        let reader = s.spawn(|| {
+            let mut read = 0;
+            for _ in 0..rounds {
+                if let Some(Memo(words)) = table.memo_of(handle) {
+                    assert!(words.iter().all(|w| *w == words[0]), "torn memo {words:?}");
+                    read += 1;
+                }
+            }
+            read
+        });
+        let written: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        (written, reader.join().unwrap())
+    });
+    // Of two writers, one holds the memo whenever the other fails: some
+    // writes land. (How many reads found the memo between writes depends
+    // on the scheduler, and is only reported.)
+    assert!(written > 0, "{written} written, {read} read");
+    let Memo(last) = table.memo_of(handle).unwrap();
+    assert!(last.iter().all(|w| *w == last[0]));
 }

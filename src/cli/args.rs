@@ -42,7 +42,7 @@ pub enum Command {
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         flow_log_interval_secs: Option<u64>,
         /// Slots of the flow table, 1024 to 16777216, rounded up to a power
-        /// of two; a tracked flow takes two, each slot 136 bytes (default:
+        /// of two; a tracked flow takes two, each slot 200 bytes (default:
         /// 16384 per NIC, at least 65536, at most 1048576).
         #[arg(long, value_name = "N",
               value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]

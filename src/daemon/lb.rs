@@ -40,7 +40,7 @@ use super::plane::Plane;
 use super::threads::{self, Faults, ThreadKind, ThreadPanics};
 use super::Daemon;
 use super::PortId;
-use crate::dataplane::conntrack::{is_pin, FlowOwners};
+use crate::dataplane::conntrack::{is_pin, FlowOwners, PinMemo};
 use crate::diagnostics::load_balancer::{
     find_load_balancer, BackendStatus, LoadBalancerStatus, ProbeRef,
 };

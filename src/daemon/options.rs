@@ -58,7 +58,7 @@ pub const SLOTS_PER_NIC: usize = 16 * 1024;
 /// The default table is never smaller than this (32,768 flows, about 9 MiB)
 /// nor larger than [`MAX_DEFAULT_SLOTS`].
 pub const MIN_DEFAULT_SLOTS: usize = 64 * 1024;
-/// 1M slots (524,288 flows, about 136 MiB): the largest default; more only
+/// 1M slots (524,288 flows, about 200 MiB): the largest default; more only
 /// when asked for.
 pub const MAX_DEFAULT_SLOTS: usize = 1 << 20;
 

@@ -9,9 +9,12 @@
 //! a TCP flow that has seen a FIN or RST expires a few seconds after its
 //! last packet instead, so that its end is known (and flow-logged) promptly.
 
-use super::decide::{Admission, Allowed, Conntrack, Pin, PinTarget, CLOSING_IDLE_TIMEOUT_MS};
+use super::decide::{
+    Admission, Allowed, Conntrack, KnownHop, Pin, PinTarget, Sent, CLOSING_IDLE_TIMEOUT_MS,
+};
+pub use super::memos::{holds_hop, hop_memo, known_hop, stored_hop, PinMemo};
 use super::packet::PacketView;
-use crate::engine::flow_table::{FlowKey, FlowPair, FlowTable};
+use crate::engine::flow_table::{FlowKey, FlowPair, FlowTable, KeyWords, Memo};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::FrontendTables;
@@ -20,12 +23,8 @@ use std::net::IpAddr;
 
 /// The direction code of a load balancer's pins: flows through a
 /// frontend, keyed by the frontend's owner and the packet as sent, whose
-/// value names the backend (`verdict_tag`) and the original destination
-/// port and whether it was translated (`generation`).
+/// memo is a [`PinMemo`].
 pub const PIN_DIRECTION: u8 = 2;
-
-/// `generation` bit of a pin whose destination was translated.
-const PIN_TRANSLATED: u64 = 1 << 16;
 
 /// True for a load balancer's pin (not an NSG flow).
 #[inline]
@@ -160,9 +159,79 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
     fn key(&self, nic: NicIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
         flow_key(self.owners.owner(nic), direction, p)
     }
+
+    /// The words of [`TrackedFlows::key`], for a lookup.
+    #[inline]
+    fn key_words(&self, nic: NicIdx, direction: Direction, p: &PacketView) -> Option<KeyWords> {
+        let (sport, dport) = p.flow_ports;
+        KeyWords::from_ips(
+            self.owners.owner(nic),
+            direction_code(direction),
+            p.key.proto,
+            &p.key.src,
+            &p.key.dst,
+            sport,
+            dport,
+        )
+    }
 }
 
 impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
+    /// One lookup of the sender's key, whose entry may hold the hop of
+    /// the packet's flow: the packet is then counted on it and on the
+    /// receiver's entry the hop names.
+    #[inline]
+    fn sent(&self, nic: NicIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
+        let Some(key) = self.key_words(nic, Direction::Outbound, p) else {
+            return Sent::New;
+        };
+        let Some(flow) = self.table.lookup_words(&key, now_ms) else {
+            return Sent::New;
+        };
+        let reply = flow.is_reply();
+        let traffic = p.traffic();
+        if KnownHop::carries(p) {
+            let hop = flow.memo().as_ref().and_then(stored_hop);
+            if let Some(hop) = hop.filter(|h| h.generation == generation) {
+                // Both entries live (as lookups would find them), the pin
+                // kept alive first: it counts nothing, so a packet that
+                // finds its hop gone is decided in full, counted once.
+                if (hop.pin == 0 || self.table.keep_alive_word(hop.pin, now_ms))
+                    && self.table.touch_word(hop.receiver, now_ms, traffic)
+                {
+                    flow.touch(now_ms, traffic, !reply);
+                    return Sent::Known(hop.verdict);
+                }
+            }
+        }
+        let last_seen_ms = flow.touch_seen(now_ms, traffic, !reply).unwrap_or(now_ms);
+        Sent::Admitted(Admission {
+            generation: flow.generation(),
+            reply,
+            handle: flow.handle(),
+            last_seen_ms,
+        })
+    }
+
+    fn remember(&self, sender: &Admission, hop: &KnownHop) {
+        match hop_memo(hop) {
+            // Another worker remembering the same flow's hop at this
+            // instant writes the same hop.
+            Some(memo) => self.table.set_memo_of(sender.handle, &memo),
+            None => self.table.set_memo_of(sender.handle, &Memo::default()),
+        };
+    }
+
+    fn forget(&self, sender: &Admission) {
+        if self
+            .table
+            .memo_of(sender.handle)
+            .is_some_and(|m| holds_hop(&m))
+        {
+            self.table.set_memo_of(sender.handle, &Memo::default());
+        }
+    }
+
     /// One lookup: the key is either a flow's own entry or the reply entry
     /// recorded with it.
     #[inline]
@@ -173,8 +242,8 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         p: &PacketView,
         now_ms: u64,
     ) -> Option<Admission> {
-        let key = self.key(nic, direction, p)?;
-        let flow = self.table.lookup(&key, now_ms)?;
+        let key = self.key_words(nic, direction, p)?;
+        let flow = self.table.lookup_words(&key, now_ms)?;
         let reply = flow.is_reply();
         // (An entry that left its slot meanwhile still admits this packet.)
         let last_seen_ms = flow
@@ -254,15 +323,16 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         let owner = self.owners.frontend_owner(frontend.stable_id);
         let key = pin_key(owner, p.key.proto, p.key.src, p.key.dst, p.flow_ports)?;
         let flow = self.table.lookup(&key, now_ms)?;
-        let reply = flow.is_reply();
+        // A pin whose memo is being written at this instant is not yet
+        // readable: the packet is placed by the hash, as its flow was.
+        let pin = PinMemo::from_memo(&flow.memo()?)?;
         // The flow's packets are counted by its NSG entries.
         flow.keep_alive(now_ms);
-        let marks = flow.generation();
         Some(Pin {
-            backend: flow.verdict_tag(),
-            original_port: marks as u16,
-            translated: marks & PIN_TRANSLATED != 0,
-            reply,
+            backend: pin.backend,
+            original_port: pin.original_port,
+            translated: pin.translated,
+            reply: flow.is_reply(),
             handle: flow.handle(),
         })
     }
@@ -290,20 +360,35 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             (reply_source.1, client_port),
         );
         if let (Some(key), Some(reply)) = (key, reply) {
-            let marks = u64::from(p.flow_ports.1) | if translated { PIN_TRANSLATED } else { 0 };
+            let pin = PinMemo {
+                backend: self.owners.owner(backend),
+                original_port: p.flow_ports.1,
+                translated,
+            };
             // A full table leaves the flow unpinned: its packets are then
             // placed by the hash alone, which holds while the backends do.
-            let _ = self.table.insert_pair(
+            let _ = self.table.insert_pair_with_memo(
                 FlowPair {
                     key: &key,
                     reply: &reply,
                 },
-                self.owners.owner(backend),
-                marks,
+                &pin.to_memo(),
                 idle_timeout_ms,
                 now_ms,
                 p.traffic(),
             );
+            let answer = FlowKey::from_ips(
+                self.owners.owner(backend),
+                direction_code(Direction::Outbound),
+                p.key.proto,
+                reply_source.0,
+                client,
+                reply_source.1,
+                client_port,
+            );
+            if let Some(flow) = answer.and_then(|k| self.table.lookup(&k, now_ms)) {
+                flow.set_memo(&Memo::default());
+            }
         }
     }
 
@@ -330,6 +415,19 @@ fn pin_key(owner: u32, proto: u8, src: IpAddr, dst: IpAddr, ports: (u16, u16)) -
 
 /// The table on its own tracks flows by NIC index.
 impl Conntrack for FlowTable {
+    #[inline]
+    fn sent(&self, nic: NicIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
+        by_nic(self).sent(nic, p, generation, now_ms)
+    }
+
+    fn remember(&self, sender: &Admission, hop: &KnownHop) {
+        by_nic(self).remember(sender, hop)
+    }
+
+    fn forget(&self, sender: &Admission) {
+        by_nic(self).forget(sender)
+    }
+
     #[inline]
     fn admitted(
         &self,

@@ -13,12 +13,14 @@
 pub mod coalesce;
 pub mod conntrack;
 pub mod decide;
+pub mod memos;
 pub mod nat;
 pub mod packet;
 
 pub use decide::{
-    balance, decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, AdmittedAt,
-    Balanced, Conntrack, DropReason, Hop, HopTo, NsgJudgement, Pin, Stateless, Verdict,
+    balance, decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, Allowed,
+    Balanced, Conntrack, DropReason, Hop, HopTo, KnownHop, NsgJudgement, Pin, PinTarget, Sent,
+    Stateless, Verdict,
 };
-pub use nat::Rewrite;
+pub use nat::{translate, Rewrite};
 pub use packet::PacketView;

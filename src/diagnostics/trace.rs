@@ -455,7 +455,6 @@ fn hop_details(
                     frontend,
                     addressed,
                 },
-                None,
                 0,
             );
             if let Ok(Balanced {

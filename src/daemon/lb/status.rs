@@ -53,7 +53,10 @@ impl Daemon {
             if !is_pin(key) || !owners.contains(&key.nic) {
                 return;
             }
-            let Some(backend) = plane.nic_of_port(PortId::new(value.verdict_tag)) else {
+            let Some(pin) = value.memo.as_ref().and_then(PinMemo::from_memo) else {
+                return;
+            };
+            let Some(backend) = plane.nic_of_port(PortId::new(pin.backend)) else {
                 return;
             };
             // Two frontends may share an owner number: count only this

@@ -4,19 +4,22 @@
 //! backends' replies.
 
 use super::routing::receives;
-use super::{AdmittedAt, Conntrack, DropReason, PinTarget, Verdict};
+use super::{Conntrack, DropReason, PinTarget, Verdict};
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::{PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
+use crate::engine::flow_table::FlowHandle;
 use crate::net::IPPROTO_TCP;
 use crate::snapshot::{FrontendIdx, LbBackend, LbRuleTables, Snapshot};
-use crate::topology::{Direction, NicIdx};
+use crate::topology::NicIdx;
 
 /// A load balancer's part of a hop: the backend that receives the packet,
-/// and the rewrite of its destination, if any.
+/// the rewrite of its destination, if any, and the pin the packet's flow
+/// was found with (none for a flow pinned by this packet, or left unpinned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balanced {
     pub backend: NicIdx,
     pub rewrite: Option<Rewrite>,
+    pub pin: Option<FlowHandle>,
 }
 
 /// A frontend a packet reached ([`HopTo::Frontend`](super::HopTo::Frontend)):
@@ -50,7 +53,6 @@ pub fn balance<C: Conntrack + ?Sized>(
         frontend,
         addressed,
     }: FrontendHop,
-    admission: Option<AdmittedAt>,
     now_ms: u64,
 ) -> Result<Balanced, Verdict> {
     let drop = |reason, at| Err(Verdict::dropped(reason, at));
@@ -71,9 +73,6 @@ pub fn balance<C: Conntrack + ?Sized>(
     // A SYN without ACK opens a connection: on a pinned 5-tuple it is the
     // tuple reused after the connection ended.
     let opening = tcp && view.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
-    if let Some(backend) = placed_as_before(snap, ingress, rule, view, admission, now_ms) {
-        return deliver_balanced(snap, rule, backend, view, translate, view.flow_ports.1);
-    }
     let pinned = flows.pinned(fe, view, now_ms).and_then(|pin| {
         let backend = rule
             .pool
@@ -92,8 +91,8 @@ pub fn balance<C: Conntrack + ?Sized>(
             }
         }
     });
-    let (backend, original_port) = match pinned {
-        Some((backend, pin)) => (backend, pin.original_port),
+    let (backend, original_port, pin) = match pinned {
+        Some((backend, pin)) => (backend, pin.original_port, Some(pin.handle)),
         None => {
             let Some(&backend) = rule.pick(&view.key) else {
                 return drop(DropReason::LbNoHealthyBackend, ingress);
@@ -115,38 +114,12 @@ pub fn balance<C: Conntrack + ?Sized>(
                 rule.idle_timeout_ms,
                 now_ms,
             );
-            (backend, original_port)
+            (backend, original_port, None)
         }
     };
-    deliver_balanced(snap, rule, backend, view, translate, original_port)
-}
-
-/// The backend a known flow's pin names, found without reading the pin:
-/// the hash's pick, when the rule places flows as it did when the flow
-/// was admitted (its pool and healthy backends unchanged since). The pin
-/// is read anyway for a packet that opens or closes a connection, on an
-/// NIC whose NSGs re-judge flows (their admissions move to later
-/// generations), and once a second per flow, which keeps it alive.
-#[inline(always)]
-fn placed_as_before(
-    snap: &Snapshot,
-    ingress: NicIdx,
-    rule: &LbRuleTables,
-    view: &PacketView,
-    admission: Option<AdmittedAt>,
-    now_ms: u64,
-) -> Option<LbBackend> {
-    let admission = admission?;
-    let quiet = view.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0;
-    let same_second = admission.last_seen_ms / 1000 == now_ms / 1000;
-    let settled = admission.generation >= rule.placement_since
-        && !snap.nics[ingress].flushes(Direction::Outbound)
-        && !snap.nics[ingress].flushes(Direction::Inbound);
-    if quiet && same_second && settled {
-        rule.pick(&view.key).copied()
-    } else {
-        None
-    }
+    let mut balanced = deliver_balanced(snap, rule, backend, view, translate, original_port)?;
+    balanced.pin = pin;
+    Ok(balanced)
 }
 
 /// The balanced hop to `backend`: the translation of the destination
@@ -170,6 +143,7 @@ fn deliver_balanced(
         return Ok(Balanced {
             backend: backend.nic,
             rewrite: Some(rewrite),
+            pin: None,
         });
     }
     if !receives(snap, backend.nic, view.key.dst) {
@@ -178,11 +152,14 @@ fn deliver_balanced(
     Ok(Balanced {
         backend: backend.nic,
         rewrite: None,
+        pin: None,
     })
 }
 
 /// A backend's reply to a flow whose destination a load balancer
-/// translated: the rewrite of its source back to the frontend.
+/// translated: the rewrite of its source back to the frontend. With it,
+/// the pin the packet was found in, translated reply or not (reading a
+/// pin keeps it alive).
 #[inline(never)]
 pub(super) fn untranslate<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -190,15 +167,19 @@ pub(super) fn untranslate<C: Conntrack + ?Sized>(
     sender: NicIdx,
     view: &PacketView,
     now_ms: u64,
-) -> Option<Rewrite> {
+) -> (Option<Rewrite>, Option<FlowHandle>) {
     for &frontend in snap.nics[sender].translated_frontends.iter() {
         let fe = snap.frontend(frontend);
         if let Some(pin) = flows.pinned(fe, view, now_ms) {
-            return (pin.reply && pin.translated).then_some(Rewrite::Source {
+            let back = Rewrite::Source {
                 address: fe.address,
                 port: pin.original_port,
-            });
+            };
+            return (
+                (pin.reply && pin.translated).then_some(back),
+                Some(pin.handle),
+            );
         }
     }
-    None
+    (None, None)
 }

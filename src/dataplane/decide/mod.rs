@@ -22,14 +22,19 @@
 //! 8. inbound NSGs of the receiving NIC (subnet, then NIC), again skipped
 //!    for admitted flows.
 //!
+//! A flow's later packets take the hop its first ones were given
+//! ([`KnownHop`]) for as long as the snapshot they were decided under is
+//! the current one: one lookup instead of the steps above.
+//!
 //! Everything read per packet comes from the snapshot's compiled tables
 //! (per-NIC facts, routes, forwarding owners, classifiers), never from the
 //! topology model behind them.
 //!
 //! The fabric is transparent: TTL is not touched, and denied packets vanish
 //! without an ICMP error, as in Azure. Routes, peering and IP forwarding are
-//! read from the current snapshot for every packet; only NSG verdicts are
-//! remembered per flow.
+//! read from the current snapshot: a flow's known hop is that snapshot's
+//! answer, and is decided again once another snapshot takes over; only NSG
+//! verdicts (and load balancers' pins) outlive a snapshot.
 
 mod balancing;
 mod routing;
@@ -39,17 +44,18 @@ mod verdict;
 pub use balancing::{balance, Balanced, FrontendHop};
 pub use routing::{flow_hash, route_step, sender_checks, Hop, HopTo};
 pub use stateful::{
-    judge_nsgs, Admission, AdmittedAt, Allowed, Conntrack, NsgJudgement, Pin, PinTarget, Stateless,
-    CLOSING_IDLE_TIMEOUT_MS,
+    judge_nsgs, Admission, Allowed, Conntrack, KnownHop, NsgJudgement, Pin, PinTarget, Sent,
+    Stateless, CLOSING_IDLE_TIMEOUT_MS,
 };
 pub use verdict::{DropReason, Verdict};
 
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::PacketView;
+use crate::engine::flow_table::FlowHandle;
 use crate::snapshot::Snapshot;
 use crate::topology::{Direction, NicIdx};
 use balancing::untranslate;
-use stateful::nsg_admits;
+use stateful::{nsg_admits, nsg_stage};
 
 /// Decides the fate of one IP packet (without the virtio-net header) sent by
 /// `ingress`.
@@ -131,6 +137,11 @@ fn decide_fragment<C: Conntrack + ?Sized>(
 /// steps above, with the NSGs (and their flow state) between them, and the
 /// load balancer's translation between the sender's and the receiver's
 /// (each NSG sees the packet as its NIC sends or receives it).
+///
+/// A packet whose flow already has a hop decided under this snapshot
+/// ([`KnownHop`]) takes it after the sender's checks, found by the one
+/// lookup of the sender's flow state; a delivered packet found admitted at
+/// both ends leaves its hop for the packets that follow.
 #[inline]
 fn decide_packet<C: Conntrack + ?Sized>(
     snap: &Snapshot,
@@ -142,7 +153,20 @@ fn decide_packet<C: Conntrack + ?Sized>(
     if let Err(reason) = sender_checks(snap, ingress, view) {
         return Verdict::dropped(reason, ingress);
     }
-    let admission = match nsg_admits(snap, flows, ingress, Direction::Outbound, view, now_ms) {
+    let found = match flows.sent(ingress, view, snap.generation, now_ms) {
+        Sent::Known(verdict) => return verdict,
+        Sent::Admitted(admission) => Some(admission),
+        Sent::New => None,
+    };
+    let admission = match nsg_stage(
+        snap,
+        flows,
+        ingress,
+        Direction::Outbound,
+        view,
+        found,
+        now_ms,
+    ) {
         Ok(admission) => admission,
         Err(rule) => {
             return Verdict::Drop {
@@ -152,30 +176,90 @@ fn decide_packet<C: Conntrack + ?Sized>(
             }
         }
     };
-    if !snap.nics[ingress].translated_frontends.is_empty() {
-        return decide_from_backend(snap, flows, ingress, view, admission, now_ms);
-    }
-    let hop = match route_step(snap, ingress, &view.key) {
-        Ok(hop) => hop,
-        Err(drop) => return drop,
+    let decided = if snap.nics[ingress].translated_frontends.is_empty() {
+        match route_step(snap, ingress, &view.key) {
+            Ok(Hop {
+                to: HopTo::Nic(receiver),
+                ..
+            }) => receive(snap, flows, receiver, view, None, now_ms),
+            Ok(Hop {
+                to:
+                    HopTo::Frontend {
+                        frontend,
+                        addressed,
+                    },
+                ..
+            }) => decide_balanced(
+                snap,
+                flows,
+                ingress,
+                view,
+                FrontendHop {
+                    frontend,
+                    addressed,
+                },
+                now_ms,
+            ),
+            Err(drop) => Decided::verdict(drop),
+        }
+    } else {
+        decide_from_backend(snap, flows, ingress, view, now_ms)
     };
-    match hop.to {
-        HopTo::Nic(receiver) => receive(snap, flows, receiver, view, None, now_ms),
-        HopTo::Frontend {
-            frontend,
-            addressed,
-        } => decide_balanced(
-            snap,
-            flows,
-            ingress,
-            view,
-            FrontendHop {
-                frontend,
-                addressed,
-            },
-            admission,
-            now_ms,
-        ),
+    if let Some(sender) = admission {
+        match decided {
+            Decided {
+                receiver: Some(receiver),
+                pin,
+                balanced,
+                verdict,
+            } if KnownHop::carries(view) && (pin.is_some() || !balanced) => flows.remember(
+                &sender,
+                &KnownHop {
+                    generation: snap.generation,
+                    verdict,
+                    receiver,
+                    pin,
+                },
+            ),
+            // A packet that opens or closes a connection may have moved
+            // its flow (a load balancer's pin), and a hop that cannot be
+            // kept (its receiver or its pin unknown) is no longer the
+            // flow's: the flow forgets its hop.
+            _ => flows.forget(&sender),
+        }
+    }
+    decided.verdict
+}
+
+/// What deciding a hop found: the verdict, and for a delivered packet
+/// admitted by the receiver's flow state, the receiver's entry; whether a
+/// load balancer took part, and the pin it found the flow with.
+#[derive(Clone, Copy)]
+struct Decided {
+    verdict: Verdict,
+    receiver: Option<FlowHandle>,
+    pin: Option<FlowHandle>,
+    balanced: bool,
+}
+
+impl Decided {
+    #[inline]
+    fn verdict(verdict: Verdict) -> Decided {
+        Decided {
+            verdict,
+            receiver: None,
+            pin: None,
+            balanced: false,
+        }
+    }
+
+    #[inline]
+    fn balanced(self, pin: Option<FlowHandle>) -> Decided {
+        Decided {
+            balanced: true,
+            pin,
+            ..self
+        }
     }
 }
 
@@ -189,20 +273,29 @@ fn receive<C: Conntrack + ?Sized>(
     received: &PacketView,
     rewrite: Option<Rewrite>,
     now_ms: u64,
-) -> Verdict {
-    if let Err(rule) = nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {
-        return Verdict::Drop {
-            reason: DropReason::NsgInbound,
-            at: receiver,
-            rule,
-        };
-    }
-    match rewrite {
+) -> Decided {
+    let admission = match nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {
+        Ok(admission) => admission,
+        Err(rule) => {
+            return Decided::verdict(Verdict::Drop {
+                reason: DropReason::NsgInbound,
+                at: receiver,
+                rule,
+            })
+        }
+    };
+    let verdict = match rewrite {
         None => Verdict::Deliver(receiver),
         Some(rewrite) => Verdict::Translate {
             nic: receiver,
             rewrite,
         },
+    };
+    Decided {
+        verdict,
+        receiver: admission.map(|a| a.handle),
+        pin: None,
+        balanced: false,
     }
 }
 
@@ -216,10 +309,9 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
     flows: &C,
     ingress: NicIdx,
     view: &PacketView,
-    admission: Option<AdmittedAt>,
     now_ms: u64,
-) -> Verdict {
-    let back = untranslate(snap, flows, ingress, view, now_ms);
+) -> Decided {
+    let (back, pin) = untranslate(snap, flows, ingress, view, now_ms);
     let translated;
     let sent = match back {
         Some(back) => {
@@ -230,16 +322,16 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
     };
     let hop = match route_step(snap, ingress, &sent.key) {
         Ok(hop) => hop,
-        Err(drop) => return drop,
+        Err(drop) => return Decided::verdict(drop),
     };
-    match hop.to {
+    let decided = match hop.to {
         HopTo::Nic(receiver) => receive(snap, flows, receiver, sent, back, now_ms),
         // A reply translated back that is bound for a frontend answers a
         // flow sent from a frontend's own address (only an appliance can
         // send one): it cannot be translated back and balanced again in
         // one pass, and a frontend is nobody's client.
         HopTo::Frontend { .. } if back.is_some() => {
-            Verdict::dropped(DropReason::LbHairpin, ingress)
+            Decided::verdict(Verdict::dropped(DropReason::LbHairpin, ingress))
         }
         HopTo::Frontend {
             frontend,
@@ -253,9 +345,23 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
                 frontend,
                 addressed,
             },
-            admission,
             now_ms,
         ),
+    };
+    match (pin, decided.pin) {
+        // Without a pin, the hop holds until a client's flow through a
+        // frontend is pinned with this packet's 5-tuple as its reply's:
+        // that pin forgets this hop (see `Conntrack::pin`).
+        (None, _) => decided,
+        // With one, while the pin does.
+        (Some(_), None) if !decided.balanced => Decided { pin, ..decided },
+        (Some(found), Some(placed)) if found == placed => decided,
+        // Two pins (a frontend's reply, another's placement): decided in
+        // full, packet by packet.
+        _ => Decided {
+            receiver: None,
+            ..decided
+        },
     }
 }
 
@@ -269,13 +375,13 @@ fn decide_balanced<C: Conntrack + ?Sized>(
     ingress: NicIdx,
     sent: &PacketView,
     reached: FrontendHop,
-    admission: Option<AdmittedAt>,
     now_ms: u64,
-) -> Verdict {
-    match balance(snap, flows, ingress, sent, reached, admission, now_ms) {
+) -> Decided {
+    match balance(snap, flows, ingress, sent, reached, now_ms) {
         Ok(Balanced {
             backend,
             rewrite: Some(there),
+            pin,
         }) => receive(
             snap,
             flows,
@@ -283,12 +389,14 @@ fn decide_balanced<C: Conntrack + ?Sized>(
             &sent.translated(there),
             Some(there),
             now_ms,
-        ),
+        )
+        .balanced(pin),
         Ok(Balanced {
             backend,
             rewrite: None,
-        }) => receive(snap, flows, backend, sent, None, now_ms),
-        Err(drop) => drop,
+            pin,
+        }) => receive(snap, flows, backend, sent, None, now_ms).balanced(pin),
+        Err(drop) => Decided::verdict(drop),
     }
 }
 

@@ -3,7 +3,8 @@
 //! rules run on a flow's first packet and its later packets and replies
 //! are admitted by state.
 
-use crate::dataplane::packet::{PacketView, TCP_FIN, TCP_RST};
+use super::Verdict;
+use crate::dataplane::packet::{PacketView, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::engine::flow_table::FlowHandle;
 use crate::net::PacketKey;
 use crate::snapshot::{FrontendTables, NsgVerdict, RuleId, Snapshot};
@@ -26,21 +27,53 @@ pub struct Admission {
     pub last_seen_ms: u64,
 }
 
-/// What the load balancer's step needs of an admission by state: when the
-/// flow's verdict was taken, and when the flow was last seen.
+/// What the sending NIC's flow state says of a packet
+/// ([`Conntrack::sent`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdmittedAt {
-    pub generation: u64,
-    pub last_seen_ms: u64,
+pub enum Sent {
+    /// The packet belongs to a flow whose hop was decided under the
+    /// current snapshot ([`KnownHop`]): this is its verdict, and the
+    /// packet has been counted at both ends.
+    Known(Verdict),
+    /// The packet belongs to a flow admitted at the sender (and was
+    /// counted there); its hop is still to be decided.
+    Admitted(Admission),
+    /// No flow of the sender knows the packet.
+    New,
 }
 
-impl AdmittedAt {
+/// What the decision remembers of a delivered packet's hop, with the
+/// sender's entry of its flow, for the packets of the flow that follow
+/// under the same snapshot: where they go, with which rewrite (a load
+/// balancer's translation or its reverse), the receiver's entry that
+/// admits them, and the load balancer's pin that placed them. A known
+/// packet is then one lookup: it is counted at both ends, keeps its pin
+/// alive, and goes where its flow's first packets went, without routing or
+/// balancing again. Everything else a hop depends on (routes, peerings,
+/// NSGs, the load balancers' pools and health) is in the snapshot, so a
+/// hop holds for as long as its `generation` is the current one and its
+/// receiver's entry and pin are still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownHop {
+    /// The snapshot the hop was decided under.
+    pub generation: u64,
+    /// A [`Verdict::Deliver`] or [`Verdict::Translate`].
+    pub verdict: Verdict,
+    /// The receiver's entry that admitted the packet.
+    pub receiver: FlowHandle,
+    /// The pin that placed the flow on its backend, or that translates
+    /// the replies of a backend back.
+    pub pin: Option<FlowHandle>,
+}
+
+impl KnownHop {
+    /// Whether a packet with these TCP flags may take (or leave) a known
+    /// hop. Packets that open or close a connection are always decided in
+    /// full: they change the flow's state (its timeouts, a load balancer's
+    /// pin), as Azure's hosts send every TCP control packet to software.
     #[inline]
-    fn of(admission: &Admission) -> AdmittedAt {
-        AdmittedAt {
-            generation: admission.generation,
-            last_seen_ms: admission.last_seen_ms,
-        }
+    pub fn carries(packet: &PacketView) -> bool {
+        packet.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0
     }
 }
 
@@ -57,6 +90,22 @@ pub trait Conntrack {
         packet: &PacketView,
         now_ms: u64,
     ) -> Option<Admission>;
+    /// The sender's side of a packet `nic` sent: a known hop's verdict,
+    /// the flow it belongs to, or nothing. Trackers without memory of hops
+    /// answer with [`Conntrack::admitted`].
+    #[inline]
+    fn sent(&self, nic: NicIdx, packet: &PacketView, _generation: u64, now_ms: u64) -> Sent {
+        match self.admitted(nic, Direction::Outbound, packet, now_ms) {
+            Some(admission) => Sent::Admitted(admission),
+            None => Sent::New,
+        }
+    }
+    /// Remembers `hop` with the sender's entry `sender` was found in, for
+    /// [`Conntrack::sent`]. Trackers without memory ignore it.
+    fn remember(&self, _sender: &Admission, _hop: &KnownHop) {}
+    /// Forgets the hop remembered with the sender's entry `sender` was
+    /// found in, if any.
+    fn forget(&self, _sender: &Admission) {}
     /// Records a flow just `allowed` by the NSGs of `nic`;
     /// `idle_timeout_ms` is the VNet's flow timeout.
     fn admit(
@@ -129,7 +178,9 @@ pub trait Conntrack {
         None
     }
     /// Pins the new flow `packet` (as sent) through `frontend` to
-    /// `target`'s backend.
+    /// `target`'s backend. The backend's known hop for packets with the
+    /// pin's reply 5-tuple, if it has one, is forgotten: they are now
+    /// replies to translate back.
     fn pin(
         &self,
         _frontend: &FrontendTables,
@@ -246,8 +297,24 @@ pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
     direction: Direction,
     view: &PacketView,
     now_ms: u64,
-) -> Result<Option<AdmittedAt>, RuleId> {
-    if let Some(admission) = flows.admitted(nic, direction, view, now_ms) {
+) -> Result<Option<Admission>, RuleId> {
+    let found = flows.admitted(nic, direction, view, now_ms);
+    nsg_stage(snap, flows, nic, direction, view, found, now_ms)
+}
+
+/// [`nsg_admits`] once the flow state of `nic` has been looked up:
+/// `found` is the packet's admitted flow there, if any.
+#[inline]
+pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    nic: NicIdx,
+    direction: Direction,
+    view: &PacketView,
+    found: Option<Admission>,
+    now_ms: u64,
+) -> Result<Option<Admission>, RuleId> {
+    if let Some(admission) = found {
         let flow_direction = if admission.reply {
             direction.opposite()
         } else {
@@ -257,7 +324,7 @@ pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
             flows.closing(nic, direction, view, admission, now_ms);
         }
         if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
-            return Ok(Some(AdmittedAt::of(&admission)));
+            return Ok(Some(admission));
         }
         // Judge the flow as its first packet was judged: same direction,
         // same orientation.
@@ -282,7 +349,7 @@ pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
             },
             now_ms,
         );
-        return Ok(Some(AdmittedAt::of(&admission)));
+        return Ok(Some(admission));
     }
     let judged = judge_nsgs(snap, nic, direction, &view.key);
     if judged.verdict.access == Access::Deny {

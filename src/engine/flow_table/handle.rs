@@ -2,8 +2,9 @@
 //! slot and acts on it without another lookup, and [`FlowRef`], what a
 //! lookup returns.
 
-use super::state::{is_reply, KIND_FREE};
-use super::{FlowKey, FlowTable, FlowValue, Traffic};
+use super::state::{holds_flow, is_reply, KEY_EPOCH_MASK, KEY_EPOCH_SHIFT, KIND_FREE, REPLY};
+use super::{FlowKey, FlowTable, FlowValue, KeyWords, Memo, Traffic};
+use crate::engine::sync::Ordering;
 
 /// Where a flow entry was found: its slot and the state word it had then.
 /// Operations on a handle act on that slot without looking the key up
@@ -27,6 +28,75 @@ impl FlowHandle {
     pub fn is_reply(&self) -> bool {
         is_reply(self.state)
     }
+
+    /// The handle in one word, for keeping it in a memo: its slot, key
+    /// epoch and reply mark, which name one entry (the fingerprint follows
+    /// from the key). `None` for a slot beyond 2^32, or the empty handle.
+    #[inline]
+    pub fn to_word(self) -> Option<u64> {
+        let index = u32::try_from(self.index).ok()?;
+        if !holds_flow(self.state) {
+            return None;
+        }
+        let epoch = (self.state & KEY_EPOCH_MASK) >> KEY_EPOCH_SHIFT;
+        Some(u64::from(index) | epoch << 32 | u64::from(is_reply(self.state)) << 56 | 1 << 63)
+    }
+}
+
+impl FlowTable {
+    /// The entry a word from [`FlowHandle::to_word`] names, if it still
+    /// holds its slot.
+    #[inline]
+    pub fn handle_of_word(&self, word: u64) -> Option<FlowHandle> {
+        if word & 1 << 63 == 0 {
+            return None;
+        }
+        let index = (word & 0xffff_ffff) as usize;
+        let state = self.states.get(index)?.load(Ordering::Acquire);
+        let epoch = (word >> 32) & 0xff_ffff;
+        let reply = word & 1 << 56 != 0;
+        (holds_flow(state)
+            && (state & KEY_EPOCH_MASK) >> KEY_EPOCH_SHIFT == epoch
+            && (state & REPLY != 0) == reply)
+            .then_some(FlowHandle { index, state })
+    }
+}
+
+impl FlowTable {
+    /// Counts `traffic` on the entry a word from [`FlowHandle::to_word`]
+    /// names, in its own orientation (a reply entry's as replies), if it
+    /// still holds its slot and its flow is live as [`FlowTable::lookup`]
+    /// would find it. Returns whether it counted.
+    #[inline]
+    pub fn touch_word(&self, word: u64, now_ms: u64, traffic: Traffic) -> bool {
+        let Some(handle) = self.handle_of_word(word) else {
+            return false;
+        };
+        let slot = &self.slots[handle.index];
+        if slot.expired(now_ms) && !self.is_live(handle, now_ms) {
+            return false;
+        }
+        slot.count(now_ms, traffic, !handle.is_reply());
+        true
+    }
+
+    /// Marks the entry a word from [`FlowHandle::to_word`] names as seen
+    /// (see [`FlowTable::keep_alive`]), if it is still there and live.
+    #[inline]
+    pub fn keep_alive_word(&self, word: u64, now_ms: u64) -> bool {
+        let Some(handle) = self.handle_of_word(word) else {
+            return false;
+        };
+        let slot = &self.slots[handle.index];
+        if slot.expired(now_ms) && !self.is_live(handle, now_ms) {
+            return false;
+        }
+        let last_seen = &slot.last_seen_ms;
+        if last_seen.load(Ordering::Relaxed) < now_ms {
+            last_seen.store(now_ms, Ordering::Relaxed);
+        }
+        true
+    }
 }
 
 impl Default for FlowHandle {
@@ -41,7 +111,7 @@ impl Default for FlowHandle {
 pub struct FlowRef<'t> {
     pub(super) table: &'t FlowTable,
     pub(super) handle: FlowHandle,
-    pub(super) key: FlowKey,
+    pub(super) key: KeyWords,
     pub(super) verdict_tag: u32,
     pub(super) generation: u64,
 }
@@ -49,7 +119,7 @@ pub struct FlowRef<'t> {
 impl FlowRef<'_> {
     /// The key stored in the slot (equal to the key looked up).
     pub fn key(&self) -> FlowKey {
-        self.key
+        self.key.key()
     }
 
     #[inline]
@@ -104,6 +174,18 @@ impl FlowRef<'_> {
     /// See [`FlowTable::value`].
     pub fn value(&self) -> Option<FlowValue> {
         self.table.value(self.handle)
+    }
+
+    /// The entry's memo (see [`FlowTable::memo_of`]).
+    #[inline]
+    pub fn memo(&self) -> Option<Memo> {
+        self.table.memo_of(self.handle)
+    }
+
+    /// See [`FlowTable::set_memo_of`].
+    #[inline]
+    pub fn set_memo(&self, memo: &Memo) -> bool {
+        self.table.set_memo_of(self.handle, memo)
     }
 
     /// See [`FlowTable::update_verdict_of`].

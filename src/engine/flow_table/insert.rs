@@ -5,7 +5,8 @@
 use super::lookup::Probe;
 use super::state::*;
 use super::{
-    spin, FlowHandle, FlowKey, FlowTable, InsertOutcome, Traffic, INSERT_ATTEMPTS, READ_ATTEMPTS,
+    spin, FlowHandle, FlowKey, FlowTable, InsertOutcome, Memo, Traffic, INSERT_ATTEMPTS,
+    READ_ATTEMPTS,
 };
 use crate::engine::sync::{fence, AtomicU32, Ordering};
 
@@ -51,6 +52,8 @@ pub(super) struct NewFlow<'k> {
     pub(super) idle_timeout_ms: u64,
     pub(super) now_ms: u64,
     pub(super) first_packet: Traffic,
+    /// Written to both entries before they are published.
+    pub(super) memo: Option<&'k Memo>,
 }
 
 /// A slot chosen for a new entry, as observed before claiming it.
@@ -82,6 +85,7 @@ impl FlowTable {
             idle_timeout_ms,
             now_ms,
             first_packet,
+            memo: None,
         })
     }
 
@@ -111,6 +115,32 @@ impl FlowTable {
             idle_timeout_ms,
             now_ms,
             first_packet,
+            memo: None,
+        })
+    }
+
+    /// Like [`FlowTable::insert_pair`], for a flow whose caller keeps what
+    /// it knows of it in a memo ([`FlowRef::memo`](super::FlowRef::memo))
+    /// rather than in a verdict: both entries carry `memo` from the
+    /// instant they are published (their verdict tag and generation are
+    /// 0). On [`InsertOutcome::Existing`] the live flow's memo stands.
+    pub fn insert_pair_with_memo(
+        &self,
+        keys: FlowPair<'_>,
+        memo: &Memo,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+        first_packet: Traffic,
+    ) -> InsertOutcome {
+        self.insert_entries(&NewFlow {
+            key: keys.key,
+            reply: Some(keys.reply),
+            verdict_tag: 0,
+            generation: 0,
+            idle_timeout_ms,
+            now_ms,
+            first_packet,
+            memo: Some(memo),
         })
     }
 
@@ -383,6 +413,7 @@ impl FlowTable {
                         None,
                         link(forward.index, forward_live),
                     );
+                    self.write_new_memo(c.index, reply_live, flow);
                     Some((c.index, reply_live))
                 }
                 _ => None,
@@ -393,6 +424,7 @@ impl FlowTable {
                 Some(first_packet),
                 partner.map_or(NO_PARTNER, |(index, state)| link(index, state)),
             );
+            self.write_new_memo(forward.index, forward_live, flow);
             if let Some((index, state)) = partner {
                 self.states[index].store(state, Ordering::Release);
             }
@@ -404,6 +436,17 @@ impl FlowTable {
             };
         }
         InsertOutcome::Full
+    }
+
+    /// Writes a new entry's memo, if it has one, before it is published
+    /// with the state word `state`.
+    #[inline]
+    fn write_new_memo(&self, index: usize, state: u64, flow: &NewFlow<'_>) {
+        if let Some(memo) = flow.memo {
+            // The slot is claimed: no writer for its new entry can be
+            // here, only one finishing for the entry it held before.
+            self.memos[index].write(state, memo, true, || true);
+        }
     }
 
     /// Whether a claimed slot is still the candidate its scan saw.

@@ -158,6 +158,63 @@ impl FlowKey {
     }
 }
 
+/// A key as the six words a slot stores it as, built straight from a
+/// packet's addresses for a lookup on the packet path
+/// ([`FlowTable::lookup_words`](super::FlowTable::lookup_words)): the same
+/// words as [`FlowKey`]'s, without its byte arrays in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyWords(pub(super) [u64; 6]);
+
+impl KeyWords {
+    /// The words of `key`.
+    #[inline]
+    pub fn of(key: &FlowKey) -> KeyWords {
+        KeyWords(key.to_words())
+    }
+
+    /// The words of [`FlowKey::from_ips`]'s key; `None` for addresses of
+    /// two families.
+    #[inline]
+    pub fn from_ips(
+        nic: u32,
+        direction: u8,
+        proto: u8,
+        src: &IpAddr,
+        dst: &IpAddr,
+        src_port: u16,
+        dst_port: u16,
+    ) -> Option<KeyWords> {
+        let v4 = |a: &Ipv4Addr| u64::from(u32::from_le_bytes(a.octets()));
+        let v6 = |a: &Ipv6Addr| {
+            let bytes = a.octets();
+            let half = |at: usize| {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&bytes[at..at + 8]);
+                u64::from_le_bytes(word)
+            };
+            (half(0), half(8))
+        };
+        let (family, (s0, s1), (d0, d1)) = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (0, (v4(s), 0), (v4(d), 0)),
+            (IpAddr::V6(s), IpAddr::V6(d)) => (1, v6(s), v6(d)),
+            _ => return None,
+        };
+        Some(KeyWords([
+            u64::from(nic) | u64::from(direction) << 32 | u64::from(proto) << 40 | family << 48,
+            s0,
+            s1,
+            d0,
+            d1,
+            u64::from(src_port) | u64::from(dst_port) << 16,
+        ]))
+    }
+
+    /// The key these words are.
+    pub fn key(&self) -> FlowKey {
+        FlowKey::from_words(&self.0)
+    }
+}
+
 fn address(v6: bool, bytes: &[u8; 16]) -> IpAddr {
     if v6 {
         IpAddr::V6(Ipv6Addr::from(*bytes))
@@ -174,16 +231,20 @@ pub(super) fn same_words(a: &[u64; 6], b: &[u64; 6]) -> bool {
     a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// A word-at-a-time multiplicative hash (the FxHash step) with a final
+/// A word-at-a-time multiplicative hash (the FxHash step, in two lanes) with a final
 /// avalanche (MurmurHash3's fmix64), so that both the low bits (slot index)
 /// and the high bits (fingerprint) depend on every key bit.
 #[inline]
 pub(super) fn hash_words(words: &[u64; 6]) -> u64 {
     const SEED: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = 0u64;
-    for &word in words {
-        h = (h.rotate_left(5) ^ word).wrapping_mul(SEED);
+    // Two lanes of three words each, so that the multiplications of one
+    // lane overlap those of the other.
+    let (mut a, mut b) = (0u64, 0x9e37_79b9_7f4a_7c15u64);
+    for pair in words.chunks_exact(2) {
+        a = (a.rotate_left(5) ^ pair[0]).wrapping_mul(SEED);
+        b = (b.rotate_left(5) ^ pair[1]).wrapping_mul(SEED);
     }
+    let mut h = a ^ b.rotate_left(32);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;

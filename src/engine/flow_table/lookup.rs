@@ -5,7 +5,8 @@
 use super::key::{hash_words, same_words};
 use super::state::*;
 use super::{
-    spin, FlowHandle, FlowKey, FlowRef, FlowTable, FlowValue, Traffic, PROBE_WINDOW, READ_ATTEMPTS,
+    spin, FlowHandle, FlowKey, FlowRef, FlowTable, FlowValue, KeyWords, Traffic, PROBE_WINDOW,
+    READ_ATTEMPTS,
 };
 use crate::engine::sync::{fence, Ordering};
 
@@ -31,7 +32,11 @@ pub(super) struct SlotRead {
 impl FlowTable {
     #[inline]
     pub(super) fn probe(&self, key: &FlowKey) -> Probe {
-        let words = key.to_words();
+        self.probe_words(key.to_words())
+    }
+
+    #[inline]
+    pub(super) fn probe_words(&self, words: [u64; 6]) -> Probe {
         let hash = hash_words(&words);
         Probe {
             words,
@@ -118,7 +123,13 @@ impl FlowTable {
     /// allocation or system call.
     #[inline]
     pub fn lookup(&self, key: &FlowKey, now_ms: u64) -> Option<FlowRef<'_>> {
-        let probe = self.probe(key);
+        self.lookup_words(&KeyWords::of(key), now_ms)
+    }
+
+    /// [`FlowTable::lookup`] of a key given as its words.
+    #[inline]
+    pub fn lookup_words(&self, key: &KeyWords, now_ms: u64) -> Option<FlowRef<'_>> {
+        let probe = self.probe_words(key.0);
         self.window(&probe).find_map(|index| {
             let read = self.read_slot(index, &probe, now_ms)?;
             let handle = FlowHandle {
@@ -139,6 +150,22 @@ impl FlowTable {
                 generation: read.generation,
             })
         })
+    }
+
+    /// Whether the entry `handle` names still holds its slot and its flow
+    /// is live as [`FlowTable::lookup`] would find it: its own side seen
+    /// within its idle timeout, or the other side of its pair. For entries
+    /// found earlier, before they are counted again.
+    #[inline]
+    pub fn is_live(&self, handle: FlowHandle, now_ms: u64) -> bool {
+        let Some(state_word) = self.states.get(handle.index) else {
+            return false;
+        };
+        same_flow(state_word.load(Ordering::Acquire), handle.state)
+            && (!self.slots[handle.index].expired(now_ms)
+                || self
+                    .partner_of(handle)
+                    .is_some_and(|partner| self.side_live(partner, now_ms)))
     }
 
     /// Counts one packet on the entry `handle` names (see
@@ -229,6 +256,7 @@ impl FlowTable {
         let state_word = self.states.get(handle.index)?;
         let slot = &self.slots[handle.index];
         let mut value = slot.value();
+        value.memo = self.memos[handle.index].read(handle.state);
         let partner = slot.partner();
         fence(Ordering::Acquire);
         if !same_flow(state_word.load(Ordering::Relaxed), handle.state) {
@@ -255,7 +283,8 @@ impl FlowTable {
         if !links_to(partner, s0) {
             return None;
         }
-        let value = self.slots[index].value();
+        let mut value = self.slots[index].value();
+        value.memo = self.memos[index].read(s0);
         fence(Ordering::Acquire);
         same_flow(state_word.load(Ordering::Relaxed), s0).then_some(value)
     }
@@ -277,7 +306,8 @@ impl FlowTable {
                     continue;
                 }
                 let words = slot.load_key();
-                let value = slot.value();
+                let mut value = slot.value();
+                value.memo = self.memos[index].read(s0);
                 let partner = slot.partner();
                 fence(Ordering::Acquire);
                 if state_word.load(Ordering::Relaxed) != s0 {

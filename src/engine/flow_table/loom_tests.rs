@@ -152,3 +152,59 @@ fn a_pair_being_entered_is_found_whole_or_not_at_all() {
         assert!(table.lookup(&reply(&k), 0).is_some());
     });
 }
+
+/// A memo rewritten while a reader reads it: the reader sees the old memo
+/// or the new one whole, or none, never half of each.
+#[test]
+fn a_memo_is_never_seen_torn() {
+    model(|| {
+        let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
+        let k = key(1);
+        table.insert_pair_with_memo(
+            FlowPair {
+                key: &k,
+                reply: &reply(&k),
+            },
+            &Memo([1; MEMO_WORDS]),
+            1_000,
+            0,
+            Traffic::packet(0),
+        );
+        let handle = table.lookup(&k, 0).unwrap().handle();
+        let writer = {
+            let table = table.clone();
+            thread::spawn(move || table.set_memo_of(handle, &Memo([2; MEMO_WORDS])))
+        };
+        if let Some(Memo(words)) = table.memo_of(handle) {
+            assert!(
+                words == [1; MEMO_WORDS] || words == [2; MEMO_WORDS],
+                "torn memo {words:?}"
+            );
+        }
+        assert!(writer.join().unwrap());
+        assert_eq!(table.memo_of(handle), Some(Memo([2; MEMO_WORDS])));
+    });
+}
+
+/// A flow removed and its slot taken by another while a writer writes the
+/// first one's memo: the new flow never answers with the old one's memo.
+#[test]
+fn a_memo_never_outlives_its_entry() {
+    model(|| {
+        let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
+        let (a, b) = (key(1), key(2));
+        table.insert(&a, 1, 1, 1_000, 0, Traffic::packet(0));
+        let stale = table.lookup(&a, 0).unwrap().handle();
+        let writer = {
+            let table = table.clone();
+            thread::spawn(move || {
+                table.set_memo_of(stale, &Memo([7; MEMO_WORDS]));
+            })
+        };
+        table.remove(&a, 0);
+        table.insert(&b, 2, 1, 1_000, 0, Traffic::packet(0));
+        writer.join().unwrap();
+        let fresh = table.lookup(&b, 0).unwrap();
+        assert_eq!(fresh.memo(), None, "the new flow has no memo of its own");
+    });
+}

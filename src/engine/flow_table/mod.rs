@@ -112,6 +112,7 @@ mod handle;
 mod insert;
 mod key;
 mod lookup;
+mod memo;
 mod remove;
 mod slot;
 mod state;
@@ -119,12 +120,24 @@ mod update;
 
 pub use handle::{FlowHandle, FlowRef};
 pub use insert::FlowPair;
-pub use key::FlowKey;
+pub use key::{FlowKey, KeyWords};
 
 use crate::engine::fragments::{FragmentMap, FRAGMENT_SLOTS};
 use crate::engine::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use memo::MemoCell;
 use slot::Slot;
 use state::KIND_FREE;
+
+/// Words in an entry's memo ([`Memo`]).
+pub const MEMO_WORDS: usize = 6;
+
+/// What the caller keeps with one entry, beyond the verdict: words the
+/// table stores and returns whole but never reads (the packet path keeps
+/// there what it decided for the packets that find the entry). Written
+/// with [`FlowTable::set_memo_of`] or at insert
+/// ([`FlowTable::insert_pair_with_memo`]), read with [`FlowRef::memo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Memo(pub [u64; MEMO_WORDS]);
 
 /// How many consecutive slots, starting at a key's hash, may hold the key.
 pub const PROBE_WINDOW: usize = 16;
@@ -152,6 +165,9 @@ pub struct FlowValue {
     /// Packets and bytes of the replies.
     pub reverse_packets: u64,
     pub reverse_bytes: u64,
+    /// The entry's memo, if one was written for it and could be read
+    /// whole (the forward entry's, for a pair).
+    pub memo: Option<Memo>,
 }
 
 /// What one packet as read stands for on the wire: the segments or
@@ -207,6 +223,8 @@ pub struct FlowTableStats {
 pub struct FlowTable {
     states: Box<[AtomicU64]>,
     slots: Box<[Slot]>,
+    /// One memo per slot ([`memo`]).
+    memos: Box<[MemoCell]>,
     mask: usize,
     /// Flows (live or dead but not yet reclaimed) per NIC; a pair is one.
     nic_flows: Box<[AtomicU32]>,
@@ -247,6 +265,7 @@ impl FlowTable {
         FlowTable {
             states: (0..capacity).map(|_| AtomicU64::new(KIND_FREE)).collect(),
             slots: (0..capacity).map(|_| Slot::default()).collect(),
+            memos: (0..capacity).map(|_| MemoCell::default()).collect(),
             mask: capacity - 1,
             nic_flows: (0..max_nics).map(|_| AtomicU32::new(0)).collect(),
             per_nic_quota,
@@ -260,13 +279,16 @@ impl FlowTable {
 
     /// Bytes of memory a table of `capacity` slots takes (after the same
     /// rounding as [`FlowTable::new`]), for `max_nics` NICs: slot bodies,
-    /// state words, per-NIC counts and the fragment map.
+    /// memos, state words, per-NIC counts and the fragment map.
     pub fn memory_bytes(capacity: usize, max_nics: u32) -> usize {
         let capacity = capacity
             .max(PROBE_WINDOW)
             .checked_next_power_of_two()
             .unwrap_or(1 << (usize::BITS - 1));
-        capacity * (std::mem::size_of::<Slot>() + std::mem::size_of::<AtomicU64>())
+        capacity
+            * (std::mem::size_of::<Slot>()
+                + std::mem::size_of::<MemoCell>()
+                + std::mem::size_of::<AtomicU64>())
             + max_nics as usize * std::mem::size_of::<AtomicU32>()
             + std::mem::size_of::<FragmentMap>()
             + 2 * FRAGMENT_SLOTS * std::mem::size_of::<AtomicU64>()

@@ -56,8 +56,11 @@ impl Slot {
         )
     }
 
+    /// The entry's value, without its memo (kept apart, see
+    /// [`super::memo`]).
     pub(super) fn value(&self) -> FlowValue {
         FlowValue {
+            memo: None,
             verdict_tag: self.verdict_tag.load(Ordering::Relaxed),
             generation: self.generation.load(Ordering::Relaxed),
             idle_timeout_ms: self.idle_timeout_ms.load(Ordering::Relaxed),
@@ -78,11 +81,13 @@ impl Slot {
         } else {
             (&self.reverse_packets, &self.reverse_bytes)
         };
+        // Read before the counters' read-modify-writes, which would hold
+        // this load back until they complete.
+        let last_seen = self.last_seen_ms.load(Ordering::Relaxed);
         packets.fetch_add(traffic.packets, Ordering::Relaxed);
         total.fetch_add(traffic.bytes, Ordering::Relaxed);
         // Most packets arrive within the same coarse millisecond: skip the
         // store then, so the cache line is not dirtied for nothing.
-        let last_seen = self.last_seen_ms.load(Ordering::Relaxed);
         if last_seen < now_ms {
             self.last_seen_ms.store(now_ms, Ordering::Relaxed);
         }

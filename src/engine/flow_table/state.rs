@@ -39,8 +39,14 @@ pub(super) fn is_reply(state: u64) -> bool {
 /// Whether two state words name the same entry in the same slot (verdict
 /// updates aside).
 pub(super) fn same_flow(a: u64, b: u64) -> bool {
-    const OWNER: u64 = FINGERPRINT_MASK | KEY_EPOCH_MASK | REPLY;
-    holds_flow(a) && holds_flow(b) && a & OWNER == b & OWNER
+    holds_flow(a) && holds_flow(b) && owner(a) == owner(b)
+}
+
+/// The part of a state word that names one entry for the lifetime of its
+/// slot's owner: fingerprint, key epoch and reply mark (never 0 for an
+/// entry that holds a flow, whose key epoch moved on from the free slot's).
+pub(super) fn owner(state: u64) -> u64 {
+    state & (FINGERPRINT_MASK | KEY_EPOCH_MASK | REPLY)
 }
 
 pub(super) fn with_kind(state: u64, new_kind: u64) -> u64 {
