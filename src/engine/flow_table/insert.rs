@@ -56,6 +56,27 @@ pub(super) struct NewFlow<'k> {
     pub(super) memo: Option<&'k Memo>,
 }
 
+impl<'k> NewFlow<'k> {
+    /// A pair with neither verdict nor memo.
+    fn pair(
+        keys: FlowPair<'k>,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+        first_packet: Traffic,
+    ) -> NewFlow<'k> {
+        NewFlow {
+            key: keys.key,
+            reply: Some(keys.reply),
+            verdict_tag: 0,
+            generation: 0,
+            idle_timeout_ms,
+            now_ms,
+            first_packet,
+            memo: None,
+        }
+    }
+}
+
 /// A slot chosen for a new entry, as observed before claiming it.
 #[derive(Clone, Copy)]
 struct Choice {
@@ -108,14 +129,9 @@ impl FlowTable {
         first_packet: Traffic,
     ) -> InsertOutcome {
         self.insert_entries(&NewFlow {
-            key: keys.key,
-            reply: Some(keys.reply),
             verdict_tag,
             generation,
-            idle_timeout_ms,
-            now_ms,
-            first_packet,
-            memo: None,
+            ..NewFlow::pair(keys, idle_timeout_ms, now_ms, first_packet)
         })
     }
 
@@ -133,14 +149,8 @@ impl FlowTable {
         first_packet: Traffic,
     ) -> InsertOutcome {
         self.insert_entries(&NewFlow {
-            key: keys.key,
-            reply: Some(keys.reply),
-            verdict_tag: 0,
-            generation: 0,
-            idle_timeout_ms,
-            now_ms,
-            first_packet,
             memo: Some(memo),
+            ..NewFlow::pair(keys, idle_timeout_ms, now_ms, first_packet)
         })
     }
 
