@@ -93,6 +93,14 @@
 //! operations outside the sequence lock: they are statistics and an expiry
 //! hint, each a single word, and never need to be consistent with each other.
 //!
+//! Each entry may also carry a memo ([`Memo`]): words the caller keeps with
+//! it (the packet path keeps a flow's known hop there, a load balancer its
+//! pin), in an array of their own, one cache line per slot, under a
+//! sequence number of their own and tagged with the entry they were written
+//! for (see `memo.rs`). Any thread that holds a handle may write an entry's
+//! memo; readers see a memo whole or not at all, and never one written for
+//! an earlier owner of the slot.
+//!
 //! # Limits
 //!
 //! - A key that cannot find a usable slot among its [`PROBE_WINDOW`] slots is
