@@ -114,6 +114,12 @@ fn every_datagram_of_an_offloaded_udp_flow_is_counted_once() {
     let f = flow(&lab, "shared1", "Udp", "10.0.2.4:7000").unwrap();
     assert_eq!((f.packets_forward, f.bytes_forward), (total, total * wire));
 
+    // A worker counts a packet delivered once its write has returned, and
+    // the receiver may read the packet before that: wait for the count to
+    // settle (it must then be exact).
+    common::wait_for(Duration::from_secs(10), || {
+        lab.stats("shared1").tx_packets - before.1.tx_packets >= LATER
+    });
     let (vm1, shared1) = (lab.stats("vm1"), lab.stats("shared1"));
     assert_eq!(vm1.rx_packets - before.0.rx_packets, LATER);
     assert_eq!(vm1.rx_bytes - before.0.rx_bytes, LATER * wire);
