@@ -10,7 +10,7 @@ use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use vnetd::dataplane::conntrack::{known_hop, NicOwners};
+use vnetd::dataplane::conntrack::{stored_hop, NicOwners};
 use vnetd::dataplane::{
     decide, translate, Admission, Allowed, Conntrack, DropReason, Pin, PinTarget, Verdict,
 };
@@ -400,8 +400,11 @@ fn known_hop_for(
         dport,
     )?;
     let flow = table.lookup(&key, now)?;
-    let hop = known_hop(table, &flow.memo()?)?;
-    (hop.generation == snap.generation).then_some(hop.verdict)
+    let hop = stored_hop(&flow.memo()?)?;
+    // Its receiver's entry and its pin still in their slots.
+    let held = |word| word == 0 || table.handle_of_word(word).is_some();
+    (hop.generation == snap.generation && hop.receiver != 0 && held(hop.receiver) && held(hop.pin))
+        .then_some(hop.verdict)
 }
 
 /// A pool of flows and what happens to them, in steps of up to 1.2 s

@@ -12,9 +12,9 @@
 use super::decide::{
     Admission, Allowed, Conntrack, KnownHop, Pin, PinTarget, Sent, CLOSING_IDLE_TIMEOUT_MS,
 };
-pub use super::memos::{holds_hop, hop_memo, known_hop, stored_hop, PinMemo};
+pub use super::memos::{holds_hop, hop_memo, stored_hop, PinMemo};
 use super::packet::PacketView;
-use crate::engine::flow_table::{FlowKey, FlowPair, FlowTable, KeyWords, Memo};
+use crate::engine::flow_table::{FlowKey, FlowPair, FlowRef, FlowTable, KeyWords, Memo, Traffic};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::FrontendTables;
@@ -204,13 +204,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
                 }
             }
         }
-        let last_seen_ms = flow.touch_seen(now_ms, traffic, !reply).unwrap_or(now_ms);
-        Sent::Admitted(Admission {
-            generation: flow.generation(),
-            reply,
-            handle: flow.handle(),
-            last_seen_ms,
-        })
+        Sent::Admitted(counted(&flow, now_ms, traffic))
     }
 
     fn remember(&self, sender: &Admission, hop: &KnownHop) {
@@ -244,17 +238,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     ) -> Option<Admission> {
         let key = self.key_words(nic, direction, p)?;
         let flow = self.table.lookup_words(&key, now_ms)?;
-        let reply = flow.is_reply();
-        // (An entry that left its slot meanwhile still admits this packet.)
-        let last_seen_ms = flow
-            .touch_seen(now_ms, p.traffic(), !reply)
-            .unwrap_or(now_ms);
-        Some(Admission {
-            generation: flow.generation(),
-            reply,
-            handle: flow.handle(),
-            last_seen_ms,
-        })
+        Some(counted(&flow, now_ms, p.traffic()))
     }
 
     #[inline]
@@ -404,6 +388,20 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     #[inline]
     fn backend_id(&self, nic: NicIdx) -> u32 {
         self.owners.owner(nic)
+    }
+}
+
+/// The admission a found flow gives its packet, counted on the flow in the
+/// packet's orientation. (An entry that left its slot meanwhile still
+/// admits this packet.)
+#[inline]
+fn counted(flow: &FlowRef<'_>, now_ms: u64, traffic: Traffic) -> Admission {
+    let reply = flow.is_reply();
+    flow.touch(now_ms, traffic, !reply);
+    Admission {
+        generation: flow.generation(),
+        reply,
+        handle: flow.handle(),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::decide::{KnownHop, Verdict};
 use super::nat::Rewrite;
-use crate::engine::flow_table::{FlowTable, Memo};
+use crate::engine::flow_table::Memo;
 use crate::topology::NicIdx;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -153,21 +153,5 @@ pub fn stored_hop(memo: &Memo) -> Option<StoredHop> {
         verdict,
         receiver: w[4],
         pin: w[5],
-    })
-}
-
-/// The [`KnownHop`] a memo written by [`hop_memo`] holds, if its receiver's
-/// entry and its pin are still in `table`.
-pub fn known_hop(table: &FlowTable, memo: &Memo) -> Option<KnownHop> {
-    let stored = stored_hop(memo)?;
-    let pin = match stored.pin {
-        0 => None,
-        word => Some(table.handle_of_word(word)?),
-    };
-    Some(KnownHop {
-        generation: stored.generation,
-        verdict: stored.verdict,
-        receiver: table.handle_of_word(stored.receiver)?,
-        pin,
     })
 }

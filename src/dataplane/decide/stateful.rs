@@ -22,9 +22,6 @@ pub struct Admission {
     /// `closing` act on it without looking it up again
     /// ([`FlowHandle::NONE`] for trackers without handles).
     pub handle: FlowHandle,
-    /// When the flow's entry was last seen before this packet (its
-    /// timestamps are coarse milliseconds since the daemon started).
-    pub last_seen_ms: u64,
 }
 
 /// What the sending NIC's flow state says of a packet

@@ -119,22 +119,8 @@ impl FlowKey {
     /// The key as the six words a slot stores.
     #[inline]
     pub(super) fn to_words(self) -> [u64; 6] {
-        let half = |bytes: &[u8; 16], at: usize| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(word)
-        };
-        [
-            u64::from(self.nic)
-                | u64::from(self.direction) << 32
-                | u64::from(self.proto) << 40
-                | u64::from(self.v6) << 48,
-            half(&self.src, 0),
-            half(&self.src, 8),
-            half(&self.dst, 0),
-            half(&self.dst, 8),
-            u64::from(self.src_port) | u64::from(self.dst_port) << 16,
-        ]
+        let (src, dst) = (halves(&self.src), halves(&self.dst));
+        pack(&self, src, dst)
     }
 
     #[inline]
@@ -184,35 +170,57 @@ impl KeyWords {
         src_port: u16,
         dst_port: u16,
     ) -> Option<KeyWords> {
-        let v4 = |a: &Ipv4Addr| u64::from(u32::from_le_bytes(a.octets()));
-        let v6 = |a: &Ipv6Addr| {
-            let bytes = a.octets();
-            let half = |at: usize| {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(&bytes[at..at + 8]);
-                u64::from_le_bytes(word)
-            };
-            (half(0), half(8))
-        };
-        let (family, (s0, s1), (d0, d1)) = match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => (0, (v4(s), 0), (v4(d), 0)),
-            (IpAddr::V6(s), IpAddr::V6(d)) => (1, v6(s), v6(d)),
+        let v4 = |a: &Ipv4Addr| (u64::from(u32::from_le_bytes(a.octets())), 0);
+        let (v6, src, dst) = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (false, v4(s), v4(d)),
+            (IpAddr::V6(s), IpAddr::V6(d)) => (true, halves(&s.octets()), halves(&d.octets())),
             _ => return None,
         };
-        Some(KeyWords([
-            u64::from(nic) | u64::from(direction) << 32 | u64::from(proto) << 40 | family << 48,
-            s0,
-            s1,
-            d0,
-            d1,
-            u64::from(src_port) | u64::from(dst_port) << 16,
-        ]))
+        let head = FlowKey {
+            nic,
+            direction,
+            proto,
+            v6,
+            src: [0; 16],
+            dst: [0; 16],
+            src_port,
+            dst_port,
+        };
+        Some(KeyWords(pack(&head, src, dst)))
     }
 
     /// The key these words are.
     pub fn key(&self) -> FlowKey {
         FlowKey::from_words(&self.0)
     }
+}
+
+/// An address's sixteen bytes as the two little-endian words a slot keeps.
+#[inline]
+fn halves(bytes: &[u8; 16]) -> (u64, u64) {
+    let half = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    (half(0), half(8))
+}
+
+/// The six words of a key: `key`'s NIC, direction, protocol, family and
+/// ports around the address words given (its own byte arrays are not read).
+#[inline]
+fn pack(key: &FlowKey, src: (u64, u64), dst: (u64, u64)) -> [u64; 6] {
+    [
+        u64::from(key.nic)
+            | u64::from(key.direction) << 32
+            | u64::from(key.proto) << 40
+            | u64::from(key.v6) << 48,
+        src.0,
+        src.1,
+        dst.0,
+        dst.1,
+        u64::from(key.src_port) | u64::from(key.dst_port) << 16,
+    ]
 }
 
 fn address(v6: bool, bytes: &[u8; 16]) -> IpAddr {
