@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::bgp_agreement::assert_live_equals_offline;
 use common::{in_netns, ping, tcp_echo, udp_echo, Lab};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,93 @@ fn verify_live(lab: &mut Lab) {
     );
 }
 
+/// The topology the lab runs, as the file text it was given.
+fn running_text(lab: &Lab) -> String {
+    lab.daemon().snapshot().topology.text.to_string()
+}
+
+/// `vnetd check` of `text`, from a file: exit 0 when every expectation
+/// holds on the compiled tables with what BGP learns.
+fn check_offline(name: &str, text: &str) {
+    let dir = std::env::temp_dir().join(format!("vnetd-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The AS paths of the routes to `prefix` that `gateway` learned in the
+/// running lab, from its speakers.
+fn learned_paths(lab: &Lab, gateway: &str, prefix: &str) -> Vec<Vec<u32>> {
+    let snap = lab.daemon().snapshot();
+    let mut paths: Vec<Vec<u32>> = (0..2)
+        .flat_map(|i| snap.learned.of(gateway, i).to_vec())
+        .filter(|r| r.prefix.to_string() == prefix)
+        .map(|r| r.as_path)
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn vnet2vnet_triangle_reaches_the_branch_over_bgp_and_after_losing_a_side() {
+    let text = example("vnet2vnet-triangle.yaml");
+    let mut lab = Lab::start("extri", &text);
+    // BGP settles within seconds: the pings retry until it has.
+    let start = Instant::now();
+    while !ping(&lab.ns("spoke-vm"), "192.168.1.10") {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the spoke never reached the branch over BGP"
+        );
+    }
+    verify_live(&mut lab);
+    assert_live_equals_offline(&lab, &running_text(&lab));
+    assert_eq!(
+        learned_paths(&lab, "gw-a", "192.168.0.0/16"),
+        [
+            vec![65020, 65030, 65050],
+            vec![65020, 65030, 65050],
+            vec![65030, 65050]
+        ]
+    );
+
+    // The failover: both connections between gw-a and gw-c go, live.
+    let failover: String = running_text(&lab)
+        .lines()
+        .filter(|l| !l.contains("name: a-to-c") && !l.contains("name: c-to-a"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    check_offline("vnet2vnet-triangle-failover.yaml", &failover);
+    lab.daemon().apply("failover.yaml", &failover).unwrap();
+    assert_live_equals_offline(&lab, &failover);
+    // BGP transit: the branch only through gw-b's two instances.
+    assert_eq!(
+        learned_paths(&lab, "gw-a", "192.168.0.0/16"),
+        [vec![65020, 65030, 65050], vec![65020, 65030, 65050]]
+    );
+    let start = Instant::now();
+    while !ping(&lab.ns("spoke-vm"), "192.168.1.10") {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the spoke never reached the branch through gw-b"
+        );
+    }
+    verify_live(&mut lab);
+}
+
 #[test]
 fn every_example_is_covered_here() {
     let mut names: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
@@ -58,7 +146,8 @@ fn every_example_is_covered_here() {
             "hub-spoke.yaml",
             "hybrid.yaml",
             "three-region-mesh.yaml",
-            "three-tier-nsg.yaml"
+            "three-tier-nsg.yaml",
+            "vnet2vnet-triangle.yaml"
         ],
         "a new example needs its end-to-end test in this file"
     );
@@ -91,6 +180,7 @@ fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
     assert!(!ping(&lab.ns("vm2"), "192.168.1.10"));
     assert!(lab.stats("branch1-to-hub-vpngw-0").tx_packets >= 6);
     verify_live(&mut lab);
+    assert_live_equals_offline(&lab, &running_text(&lab));
 }
 
 /// The two ExpressRoute examples share their datacenter's namespaces
@@ -120,6 +210,7 @@ fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
         "the circuit's tunnels carried {carried} packets"
     );
     verify_live(&mut lab);
+    assert_live_equals_offline(&lab, &running_text(&lab));
 }
 
 #[test]
@@ -160,6 +251,7 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
         "the private cloud's circuit carried {carried} packets"
     );
     verify_live(&mut lab);
+    assert_live_equals_offline(&lab, &running_text(&lab));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use etherparse::PacketBuilder;
 use std::net::IpAddr;
 use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
 use vnetd::diagnostics;
-use vnetd::policy::gateways::{advertised, BgpOrigin, LearnedRoute, LearnedRoutes};
+use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, GatewayIdx, NicIdx, Topology};
 
@@ -217,12 +217,13 @@ fn no_transit_from_one_circuit_to_another() {
 #[test]
 fn the_customer_edge_learns_the_vnets_from_microsofts_edge_and_nothing_of_other_circuits() {
     let topo = topology();
-    let learned = learned();
     let ergw = GatewayIdx::new(1);
     assert_eq!(topo.gateways[ergw].name, "hub-ergw");
     for edge in ["172.16.0.1", "172.16.0.5", "172.16.1.1", "172.16.1.5"] {
         let peer: IpAddr = edge.parse().unwrap();
-        let got: Vec<(String, Vec<u32>)> = advertised(&topo, &learned, ergw, peer)
+        let got: Vec<(String, Vec<u32>)> = vnetd::policy::bgp::BgpModel::of(&topo)
+            .advertised(ergw, usize::from(edge.ends_with(".5")), peer)
+            .expect("a customer edge of the gateway")
             .into_iter()
             .map(|r| (r.prefix.to_string(), r.as_path))
             .collect();

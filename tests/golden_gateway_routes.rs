@@ -6,11 +6,8 @@
 //! under test.
 
 use ipnet::IpNet;
-use std::net::IpAddr;
 use vnetd::diagnostics;
-use vnetd::policy::gateways::{
-    advertised, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
-};
+use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES};
 use vnetd::policy::tags::virtual_network_tag;
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, SubnetRef, Topology, GATEWAY_SUBNET};
@@ -55,6 +52,23 @@ fn learned(gateway: &str, per_instance: &[&[&str]]) -> LearnedRoutes {
             .collect(),
     );
     routes
+}
+
+/// What instance 0 of gateway `gw` advertises to `peer`, as the BGP model
+/// predicts it from the file: (prefix, AS path), by prefix.
+fn advertised_to(topo: &Topology, gw: usize, peer: &str) -> Vec<(String, Vec<u32>)> {
+    let mut out: Vec<(String, Vec<u32>)> = vnetd::policy::bgp::BgpModel::of(topo)
+        .advertised(
+            vnetd::topology::GatewayIdx::new(gw),
+            0,
+            peer.parse().unwrap(),
+        )
+        .expect("a BGP peer of the gateway")
+        .into_iter()
+        .map(|r| (r.prefix.to_string(), r.as_path))
+        .collect();
+    out.sort();
+    out
 }
 
 fn rows_of(snap: &Snapshot, nic: &str) -> Vec<(String, String, String, String, String)> {
@@ -124,10 +138,9 @@ fn transit_spoke_learns_the_branch_and_a_user_route_beats_bgp() {
             (GW, "Active", "192.168.0.0/16", GW, ip),
             // A user route of the same prefix wins.
             (GW, "Invalid", "172.20.0.0/16", GW, ip),
-            // Inside the VNet's own range: the VNet route wins although
-            // the BGP route is longer. 10.0.0.0/16, identical to the hub's
-            // range, was refused and is not listed at all.
-            (GW, "Invalid", "10.1.1.0/24", GW, ip),
+            // Inside the VNet's own range (10.1.1.0/24): left out, the VNet
+            // route wins although the BGP route is longer. 10.0.0.0/16,
+            // identical to the hub's range, was refused by the gateway.
             ("Default", "Active", "0.0.0.0/0", "Internet", ""),
             ("Default", "Active", "10.0.0.0/8", "None", ""),
             ("Default", "Active", "100.64.0.0/10", "None", ""),
@@ -149,15 +162,10 @@ fn transit_spoke_learns_the_branch_and_a_user_route_beats_bgp() {
         next_hop(&snap, "vm1", "172.20.1.1"),
         ("None".to_string(), String::new())
     );
-    // The hub's own subnets: the spoke range is a peering route there.
+    // The hub's own subnets: the spoke range is a peering route there, so
+    // the learned route inside it is left out too.
     let hub = rows_of(&snap, "hub-vm");
-    assert!(hub.contains(&(
-        GW.into(),
-        "Invalid".into(),
-        "10.1.1.0/24".into(),
-        GW.into(),
-        ip.into()
-    )));
+    assert!(!hub.iter().any(|r| r.2 == "10.1.1.0/24"));
     assert!(hub.contains(&(
         GW.into(),
         "Active".into(),
@@ -299,16 +307,10 @@ fn a_prefix_identical_to_a_vnet_is_refused_but_a_superset_is_kept() {
 
 #[test]
 fn the_gateway_advertises_hub_and_spokes_never_a_default_route() {
+    // The branch's own routes never go back to it.
     let topo = load("30-gateway-transit.yaml");
-    let learned = learned("hub-vpngw", &[&["192.168.0.0/16", "0.0.0.0/0"]]);
-    let gw = vnetd::topology::GatewayIdx::new(0);
-    let peer: IpAddr = BRANCH_PEER.parse().unwrap();
-    let got: Vec<(String, Vec<u32>)> = advertised(&topo, &learned, gw, peer)
-        .into_iter()
-        .map(|r| (r.prefix.to_string(), r.as_path))
-        .collect();
     assert_eq!(
-        got,
+        advertised_to(&topo, 0, BRANCH_PEER),
         [
             ("10.0.0.0/16".to_string(), vec![65515]),
             ("10.1.0.0/16".to_string(), vec![65515]),
@@ -483,39 +485,32 @@ virtual_network_gateways:",
         "virtual_network_gateway_connections:",
         &format!("{lng2}virtual_network_gateway_connections:"),
     );
+    // Branch1 also announces a default route.
+    let text = text.replace(
+        "address_space: [192.168.0.0/16, 172.20.0.0/16]",
+        "address_space: [192.168.0.0/16, 172.20.0.0/16, 0.0.0.0/0]",
+    );
     let topo = parse_str("two-sites.yaml", &text)
         .unwrap_or_else(|e| panic!("{e:#?}\n{text}"))
         .topology;
-    let mut learned = learned(
-        "hub-vpngw",
-        &[&["192.168.0.0/16", "10.1.5.0/24", "0.0.0.0/0"]],
-    );
-    let from_branch2 = LearnedRoute {
-        prefix: "172.30.0.0/16".parse().unwrap(),
-        peer: "192.168.254.1".parse().unwrap(),
-        next_hop: "192.168.254.1".parse().unwrap(),
-        as_path: vec![65060],
-        origin: BgpOrigin::Igp,
-    };
-    learned.gateways.get_mut("hub-vpngw").unwrap()[0].push(from_branch2);
-    let gw = vnetd::topology::GatewayIdx::new(0);
-    let to = |peer: &str| -> Vec<(String, Vec<u32>)> {
-        advertised(&topo, &learned, gw, peer.parse().unwrap())
-            .into_iter()
-            .map(|r| (r.prefix.to_string(), r.as_path))
-            .collect()
-    };
     let vnets = [
         ("10.0.0.0/16".to_string(), vec![65515]),
         ("10.1.0.0/16".to_string(), vec![65515]),
         ("10.2.0.0/16".to_string(), vec![65515]),
     ];
-    // To branch2: branch1's 192.168.0.0/16, but never its default route
-    // nor its prefix inside spoke1; never a route back to where it came from.
+    let sorted = |mut v: Vec<(String, Vec<u32>)>| {
+        v.sort();
+        v
+    };
+    // To branch2: what branch1 announces (but never its default route) and
+    // branch1's BGP address, never a route back to where it came from.
     let mut want = vnets.to_vec();
     want.push(("192.168.0.0/16".to_string(), vec![65515, 65050]));
-    assert_eq!(to("192.168.254.1"), want);
+    want.push(("172.20.0.0/16".to_string(), vec![65515, 65050]));
+    want.push((format!("{BRANCH_PEER}/32"), vec![65515]));
+    assert_eq!(advertised_to(&topo, 0, "192.168.254.1"), sorted(want));
     let mut want = vnets.to_vec();
     want.push(("172.30.0.0/16".to_string(), vec![65515, 65060]));
-    assert_eq!(to(BRANCH_PEER), want);
+    want.push(("192.168.254.1/32".to_string(), vec![65515]));
+    assert_eq!(advertised_to(&topo, 0, BRANCH_PEER), sorted(want));
 }

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use vnetd::diagnostics::trace::{trace, Trace, TraceQuery, TRACE_SOURCE_PORT};
 use vnetd::diagnostics::{flow_verify, next_hop, FlowQuery, SYSTEM_ROUTE};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
-use vnetd::policy::gateways::expected_learned;
+use vnetd::policy::bgp::expected_learned;
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, Direction, Endpoint, ExpectedProtocol, NicIdx};
 

@@ -7,7 +7,7 @@
 
 use vnetd::diagnostics::trace::{render_trace, trace, Trace};
 use vnetd::diagnostics::trace_query;
-use vnetd::policy::gateways::expected_learned;
+use vnetd::policy::bgp::expected_learned;
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::parse_str;
 

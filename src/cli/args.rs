@@ -307,13 +307,13 @@ pub enum GatewayCommand {
         #[command(flatten)]
         source: Source,
     },
-    /// The gateway's BGP sessions in the running lab (like
-    /// `az network vnet-gateway list-bgp-peer-status`).
+    /// The gateway's BGP sessions in the running lab, or as a file predicts
+    /// them (like `az network vnet-gateway list-bgp-peer-status`).
     BgpPeerStatus {
         #[arg(long)]
         gateway: String,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        source: Source,
     },
 }
 

@@ -25,7 +25,7 @@ pub use lab::BUILTIN_LAB;
 use crate::api::{client, Request};
 use crate::diagnostics::{expectations, Query};
 use crate::graph::GraphFormat;
-use crate::policy::gateways::expected_learned;
+use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
 use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::Parser;
@@ -134,9 +134,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 peer,
                 source,
             } => diagnose(Query::GatewayAdvertisedRoutes { gateway, peer }, &source),
-            GatewayCommand::BgpPeerStatus { gateway, json } => {
-                online(&Request::BgpPeerStatus { gateway }, json)
-            }
+            GatewayCommand::BgpPeerStatus { gateway, source } => match source.config {
+                Some(_) => diagnose(Query::GatewayBgpPeerStatus { gateway }, &source),
+                None => online(&Request::BgpPeerStatus { gateway }, source.json),
+            },
         },
         Command::Circuit {
             what:
@@ -461,7 +462,9 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
 
 fn graph(path: &Path, format: GraphFormat) -> Result<(), Failure> {
     let loaded = load(path, ParseOptions::default())?;
-    let snapshot = crate::snapshot::Snapshot::compile(loaded.topology, 0);
+    // The tables a running lab would draw, learned routes included.
+    let learned = expected_learned(&loaded.topology);
+    let snapshot = crate::snapshot::Snapshot::compile_learned(loaded.topology, learned, 0);
     let picture = crate::graph::render(&snapshot, format);
     say(&picture)
 }

@@ -424,6 +424,48 @@ impl Daemon {
         Ok(crate::diagnostics::gateway::BgpPeerStatusList { value })
     }
 
+    /// What `gateway` advertises to `peer`, from its speakers: each
+    /// instance's gobgpd adj-RIB-out towards that neighbour.
+    pub fn advertised_routes(
+        &self,
+        gateway: &str,
+        peer: &str,
+    ) -> Result<crate::diagnostics::gateway::GatewayRouteList, crate::diagnostics::QueryError> {
+        use crate::diagnostics::gateway::{advertised_row, bgp_peer, find_gateway};
+        use crate::diagnostics::QueryError;
+        let snap = self.snapshot();
+        let g = find_gateway(&snap, gateway)?;
+        let peer_ip = bgp_peer(&snap, g, peer)?;
+        let std::net::IpAddr::V4(peer_v4) = peer_ip else {
+            return Ok(crate::diagnostics::gateway::GatewayRouteList { value: Vec::new() });
+        };
+        let instances = &snap.topology.gateways[g].instances;
+        let guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = guard.as_ref() else {
+            return Err(QueryError::refused("the lab is shutting down"));
+        };
+        let mut value = Vec::new();
+        for (instance, paths) in state.hybrid.advertised(gateway, peer_v4) {
+            let paths = paths.map_err(|e| {
+                QueryError::refused(format!(
+                    "gateway `{gateway}` instance {instance}: its speaker did not answer: {e:#}"
+                ))
+            })?;
+            let Some(local) = instances.get(instance).copied() else {
+                continue;
+            };
+            for path in paths {
+                value.push(advertised_row(
+                    local,
+                    ipnet::IpNet::V4(path.prefix),
+                    std::net::IpAddr::V4(path.next_hop),
+                    &path.as_path,
+                ));
+            }
+        }
+        Ok(crate::diagnostics::gateway::GatewayRouteList { value })
+    }
+
     /// The routing daemons of the lab's gateways and sites: state, pid,
     /// restarts and how each last ended.
     pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {

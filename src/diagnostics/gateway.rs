@@ -2,16 +2,21 @@
 //! list-learned-routes`, `list-advertised-routes` and
 //! `list-bgp-peer-status`, and as tables.
 //!
-//! Learned routes list, per instance, the VNet ranges the gateway serves
-//! (origin `Network`) and what the instance learned over BGP (origin
-//! `EBgp`, the peer as source, its AS path), as real gateways list them;
-//! advertised routes are what [`crate::policy::gateways::advertised`] says
-//! the gateway sends to a peer, from each instance. Both read the snapshot,
-//! so a lab's answers follow what it forwards with.
+//! Learned routes list, per instance, what the gateway originates itself
+//! (origin `Network`: the VNet ranges it serves, and a host route to the
+//! BGP address of each BGP connection's remote speaker) and what the
+//! instance learned over BGP (origin `EBgp`, the peer as source, its AS
+//! path), as real gateways list them. They read the snapshot, so a lab's
+//! answers follow what it forwards with.
+//!
+//! Advertised routes and BGP sessions without a lab are the
+//! [`BgpModel`]'s prediction; a running lab answers them from its
+//! speakers instead.
 
 use super::render::{json_text, table};
 use super::QueryError;
-use crate::policy::gateways::{advertised, bgp_peer_addresses, served_ranges};
+use crate::policy::bgp::{peer_host_groups, BgpModel};
+use crate::policy::gateways::{bgp_peer_addresses, served_ranges};
 use crate::snapshot::Snapshot;
 use crate::topology::GatewayIdx;
 use serde::{Deserialize, Serialize};
@@ -64,22 +69,34 @@ fn as_path(path: &[u32]) -> String {
 /// Azure's own BGP weight for every route a gateway lists as learned.
 const LEARNED_WEIGHT: u32 = 32768;
 
+/// A row the gateway originates itself: no next hop, itself as source.
+fn network_row(local: &str, network: String) -> GatewayRouteRow {
+    GatewayRouteRow {
+        as_path: String::new(),
+        local_address: local.to_string(),
+        network,
+        next_hop: String::new(),
+        origin: "Network".into(),
+        source_peer: Some(local.to_string()),
+        weight: LEARNED_WEIGHT,
+    }
+}
+
 pub fn learned_routes(snap: &Snapshot, gateway: GatewayIdx) -> GatewayRouteList {
     let topo = &snap.topology;
     let gw = &topo.gateways[gateway];
+    let peer_hosts: Vec<IpAddr> = peer_host_groups(topo, gateway)
+        .into_iter()
+        .flatten()
+        .collect();
     let mut value = Vec::new();
     for (i, local) in gw.instances.iter().enumerate() {
         let local = local.to_string();
         for range in served_ranges(topo, gateway) {
-            value.push(GatewayRouteRow {
-                as_path: String::new(),
-                local_address: local.clone(),
-                network: range.to_string(),
-                next_hop: String::new(),
-                origin: "Network".into(),
-                source_peer: Some(local.clone()),
-                weight: LEARNED_WEIGHT,
-            });
+            value.push(network_row(&local, range.to_string()));
+        }
+        for host in &peer_hosts {
+            value.push(network_row(&local, ipnet::IpNet::from(*host).to_string()));
         }
         for route in snap.learned.of(&gw.name, i) {
             value.push(GatewayRouteRow {
@@ -96,11 +113,8 @@ pub fn learned_routes(snap: &Snapshot, gateway: GatewayIdx) -> GatewayRouteList 
     GatewayRouteList { value }
 }
 
-pub fn advertised_routes(
-    snap: &Snapshot,
-    gateway: GatewayIdx,
-    peer: &str,
-) -> Result<GatewayRouteList, QueryError> {
+/// `peer` parsed and checked to be a BGP peer of `gateway`.
+pub fn bgp_peer(snap: &Snapshot, gateway: GatewayIdx, peer: &str) -> Result<IpAddr, QueryError> {
     let topo = &snap.topology;
     let peers = bgp_peer_addresses(topo, gateway);
     let peer_ip: IpAddr = peer
@@ -118,21 +132,73 @@ pub fn advertised_routes(
             }
         )));
     }
+    Ok(peer_ip)
+}
+
+/// One advertised route as `list-advertised-routes` prints it.
+pub fn advertised_row(
+    local: IpAddr,
+    prefix: ipnet::IpNet,
+    next_hop: IpAddr,
+    path: &[u32],
+) -> GatewayRouteRow {
+    GatewayRouteRow {
+        as_path: as_path(path),
+        local_address: local.to_string(),
+        network: prefix.to_string(),
+        next_hop: next_hop.to_string(),
+        origin: "Igp".into(),
+        source_peer: None,
+        weight: 0,
+    }
+}
+
+/// What each instance of `gateway` advertises to `peer`, as the
+/// [`BgpModel`] predicts it.
+pub fn advertised_routes(
+    snap: &Snapshot,
+    gateway: GatewayIdx,
+    peer: &str,
+) -> Result<GatewayRouteList, QueryError> {
+    let topo = &snap.topology;
+    let peer_ip = bgp_peer(snap, gateway, peer)?;
+    let model = BgpModel::of(topo);
     let mut value = Vec::new();
-    for local in &topo.gateways[gateway].instances {
-        for route in advertised(topo, &snap.learned, gateway, peer_ip) {
-            value.push(GatewayRouteRow {
-                as_path: as_path(&route.as_path),
-                local_address: local.to_string(),
-                network: route.prefix.to_string(),
-                next_hop: local.to_string(),
-                origin: <&str>::from(route.origin).into(),
-                source_peer: None,
-                weight: 0,
-            });
+    for (i, local) in topo.gateways[gateway].instances.iter().enumerate() {
+        for route in model.advertised(gateway, i, peer_ip).unwrap_or_default() {
+            value.push(advertised_row(
+                *local,
+                route.prefix,
+                route.next_hop,
+                &route.as_path,
+            ));
         }
     }
     Ok(GatewayRouteList { value })
+}
+
+/// The BGP sessions of every instance of `gateway` once the lab is up, as
+/// the [`BgpModel`] predicts them: no times, no message counts.
+pub fn predicted_peer_status(snap: &Snapshot, gateway: GatewayIdx) -> BgpPeerStatusList {
+    let topo = &snap.topology;
+    let model = BgpModel::of(topo);
+    let mut value = Vec::new();
+    for i in 0..topo.gateways[gateway].instances.len() {
+        for s in model.sessions(gateway, i) {
+            value.push(BgpPeerStatus {
+                asn: s.asn,
+                connected_duration: String::new(),
+                local_address: s.local_address.to_string(),
+                messages_received: 0,
+                messages_sent: 0,
+                neighbor: s.neighbor.to_string(),
+                routes_received: s.routes_received,
+                state: s.state.to_string(),
+                reason: s.reason,
+            });
+        }
+    }
+    BgpPeerStatusList { value }
 }
 
 /// A route listing as a table or `az`'s JSON.

@@ -9,9 +9,9 @@
 //!   like `az network watcher test-ip-flow`;
 //! - `rules`: effective security rules, like
 //!   `az network nic list-effective-nsg`;
-//! - `gateway learned-routes` and `advertised-routes`, like
-//!   `az network vnet-gateway list-learned-routes` and
-//!   `list-advertised-routes` ([`gateway`]);
+//! - `gateway learned-routes`, `advertised-routes` and, from a file,
+//!   `bgp-peer-status`, like `az network vnet-gateway list-learned-routes`,
+//!   `list-advertised-routes` and `list-bgp-peer-status` ([`gateway`]);
 //! - `circuit routes`: an ExpressRoute circuit's route table, like
 //!   `az network express-route list-route-tables` ([`circuit`]);
 //! - `lb show`: a load balancer's backends with their probes' verdicts, in
@@ -41,7 +41,7 @@ pub use az::{
 };
 pub use query::{FlowQuery, Query};
 
-use crate::policy::gateways::expected_learned;
+use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
 use crate::topology::{Endpoint, ExpectedProtocol, Loaded, NicIdx, SubnetRef};
 use render::{render_flow_verify, render_next_hop, render_routes, render_rules};
@@ -152,6 +152,10 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             let title = format!("Routes gateway {gateway} advertises to {peer}:");
             gateway::render_route_list(&title, &gateway::advertised_routes(snap, g, peer)?, json)
         }
+        Query::GatewayBgpPeerStatus { gateway } => {
+            let g = gateway::find_gateway(snap, gateway)?;
+            gateway::render_peer_status(gateway, &gateway::predicted_peer_status(snap, g), json)
+        }
         Query::CircuitRoutes { circuit, path } => {
             let c = circuit::find_circuit(snap, circuit)?;
             let link = circuit::parse_link(path.as_deref())?;
@@ -257,20 +261,13 @@ pub fn trace_query(
     })
 }
 
-/// Answers from a topology file (compiled here, as the daemon would).
-///
-/// A trace and a circuit's route table also assume what the gateways' BGP
-/// sessions would learn ([`expected_learned`]): they show what a running
-/// lab would. The other questions show the tables as compiled from the
-/// file alone.
+/// Answers from a topology file, compiled here as the daemon would, with
+/// the routes the gateways' BGP sessions learn once up as the BGP model
+/// predicts them ([`expected_learned`]): every offline answer shows what a
+/// running lab would.
 pub fn answer_offline(loaded: &Loaded, query: &Query, json: bool) -> Result<String, QueryError> {
     let topology = loaded.topology.clone();
-    let snap = match query {
-        Query::Trace { .. } | Query::CircuitRoutes { .. } => {
-            let learned = expected_learned(&topology);
-            Snapshot::compile_learned(topology, learned, 0)
-        }
-        _ => Snapshot::compile(topology, 0),
-    };
+    let learned = expected_learned(&topology);
+    let snap = Snapshot::compile_learned(topology, learned, 0);
     answer(&snap, query, json)
 }

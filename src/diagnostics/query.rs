@@ -113,6 +113,11 @@ pub enum Query {
         gateway: String,
         peer: String,
     },
+    /// A gateway's BGP sessions (a running lab answers with
+    /// [`crate::api::Request::BgpPeerStatus`]'s rows).
+    GatewayBgpPeerStatus {
+        gateway: String,
+    },
     /// An ExpressRoute circuit's route table on one link (`primary`, the
     /// default, or `secondary`).
     CircuitRoutes {

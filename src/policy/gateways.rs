@@ -19,12 +19,8 @@
 //!   (both instances of an active-active gateway for a static prefix; for a
 //!   learned one, those whose session learned it), unless the subnet's route
 //!   table turns gateway route propagation off.
-//! - What it advertises to a BGP peer ([`advertised`]): the address spaces
-//!   of the VNets it serves, and what it learned from its other sessions,
-//!   never a default route and never a prefix overlapping a VNet it serves.
-//!   (Azure also advertises its local network gateways' static prefixes;
-//!   vnetd's gateways route them but do not originate them.)
-//!
+//! - What it advertises to a BGP peer, and what every session learns
+//!   when the file alone is the input: [`crate::policy::bgp`].
 //! - ExpressRoute: a connection to a circuit makes instance `i` of the
 //!   gateway the end of link `i` of the circuit's private peering; its
 //!   table gets the customer edge's /32 on each link and what each session
@@ -35,15 +31,16 @@
 //! - Preference when two ways carry one prefix: the longest prefix first
 //!   (forwarding), then, in a subnet served by both a VPN and an
 //!   ExpressRoute gateway, ExpressRoute; then the shorter AS path (also
-//!   within one gateway's table).
+//!   within one gateway's table, where what the topology gives wins over
+//!   what is learned, and the lower peer address breaks a tie).
 //!
 //! The learned routes are the one input that does not come from the
-//! topology file: the daemon's BGP speakers gather them, and a new set
-//! compiles a new snapshot.
+//! topology file: in a running lab the daemon's BGP speakers gather them,
+//! and a new set compiles a new snapshot; without a lab,
+//! [`crate::policy::bgp::expected_learned`] predicts them.
 
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, SubnetRef, Topology, VnetIdx,
-    MICROSOFT_EDGE_ASN,
+    ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, SubnetRef, Topology, VnetIdx,
 };
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -189,8 +186,11 @@ pub fn bgp_peer_addresses(topo: &Topology, gateway: GatewayIdx) -> Vec<IpAddr> {
 }
 
 /// The table `gateway` forwards by (see the module docs), one row per
-/// (prefix, egress) with the instances of a site egress merged. On a
-/// prefix known two ways, the first row listed decides.
+/// (prefix, egress) with the instances of a site egress merged. What the
+/// topology gives (a local network gateway's prefixes, BGP peers' /32s, a
+/// Vnet2Vnet peer's VNets) comes first and wins over a route learned to the
+/// same prefix, as a locally originated route does in BGP; between two
+/// learned routes the shorter AS path wins, then the lower peer address.
 pub fn gateway_table(
     topo: &Topology,
     learned: &LearnedRoutes,
@@ -203,15 +203,22 @@ pub fn gateway_table(
     let mut push = |prefix: IpNet, egress: GatewayEgress, source: GatewayRouteSource| {
         let prefix = prefix.trunc();
         if let Some(row) = rows.iter_mut().find(|r| r.prefix == prefix) {
-            // Learned twice by different ways: the shorter AS path wins.
+            // Learned twice by different ways: the shorter AS path wins,
+            // then the lower peer address.
             if let (
-                GatewayRouteSource::Bgp { as_path: held, .. },
                 GatewayRouteSource::Bgp {
-                    as_path: offered, ..
+                    as_path: held,
+                    peer: held_peer,
+                    ..
+                },
+                GatewayRouteSource::Bgp {
+                    as_path: offered,
+                    peer: offered_peer,
+                    ..
                 },
             ) = (&row.source, &source)
             {
-                if offered.len() < held.len() {
+                if (offered.len(), offered_peer) < (held.len(), held_peer) {
                     *row = GatewayRoute {
                         prefix,
                         egress,
@@ -220,7 +227,7 @@ pub fn gateway_table(
                     return;
                 }
             }
-            // The same site through more instances: widen the row.
+            // The same site through more instances, as good: widen the row.
             if let (
                 GatewayEgress::Site { site, instances },
                 GatewayEgress::Site {
@@ -229,7 +236,15 @@ pub fn gateway_table(
                 },
             ) = (&mut row.egress, &egress)
             {
-                if site == new_site {
+                let equally_good = match (&row.source, &source) {
+                    (
+                        GatewayRouteSource::Bgp { as_path: a, .. },
+                        GatewayRouteSource::Bgp { as_path: b, .. },
+                    ) => a.len() == b.len(),
+                    (GatewayRouteSource::Static { .. }, GatewayRouteSource::Static { .. }) => true,
+                    _ => false,
+                };
+                if site == new_site && equally_good {
                     for i in more {
                         if !instances.contains(i) {
                             instances.push(*i);
@@ -246,6 +261,12 @@ pub fn gateway_table(
             source,
         });
     };
+    let bgp_source = |r: &LearnedRoute| GatewayRouteSource::Bgp {
+        peer: r.peer,
+        as_path: r.as_path.clone(),
+        origin: r.origin,
+    };
+    // What the topology gives, connection by connection.
     for c in topo.connections_of(gateway) {
         let stat = || GatewayRouteSource::Static {
             connection: c.name.clone(),
@@ -253,54 +274,28 @@ pub fn gateway_table(
         match c.peer {
             ConnectionPeer::Local(l) => {
                 let lng = &topo.local_gateways[l];
-                let to_site = |instances: Vec<usize>| GatewayEgress::Site {
+                let to_site = GatewayEgress::Site {
                     site: lng.site,
-                    instances,
+                    instances: all.clone(),
                 };
                 for prefix in &lng.address_space {
-                    push(*prefix, to_site(all.clone()), stat());
+                    push(*prefix, to_site.clone(), stat());
                 }
-                let Some(bgp) = lng.bgp.filter(|_| c.bgp_enabled) else {
-                    continue;
-                };
-                push(
-                    host_prefix(bgp.peering_address),
-                    to_site(all.clone()),
-                    stat(),
-                );
-                for &i in &all {
-                    for r in accepted(learned.of(&gw.name, i), bgp.peering_address, &served) {
-                        let source = GatewayRouteSource::Bgp {
-                            peer: r.peer,
-                            as_path: r.as_path.clone(),
-                            origin: r.origin,
-                        };
-                        push(r.prefix, to_site(vec![i]), source);
-                    }
+                if let Some(bgp) = lng.bgp.filter(|_| c.bgp_enabled) {
+                    push(host_prefix(bgp.peering_address), to_site, stat());
                 }
             }
             ConnectionPeer::Circuit(e) => {
                 // Instance i ends link i of the private peering: its
-                // customer edge's /32, and what that session learned.
+                // customer edge's /32.
                 let circuit = &topo.circuits[e];
                 let peering = &circuit.private_peering;
-                let to_site = |i: usize| GatewayEgress::Site {
-                    site: circuit.site,
-                    instances: vec![i],
-                };
                 for &i in &all {
-                    push(host_prefix(peering.customer_address(i)), to_site(i), stat());
-                }
-                for &i in &all {
-                    let edge = peering.customer_address(i);
-                    for r in accepted(learned.of(&gw.name, i), edge, &served) {
-                        let source = GatewayRouteSource::Bgp {
-                            peer: r.peer,
-                            as_path: r.as_path.clone(),
-                            origin: r.origin,
-                        };
-                        push(r.prefix, to_site(i), source);
-                    }
+                    let to_site = GatewayEgress::Site {
+                        site: circuit.site,
+                        instances: vec![i],
+                    };
+                    push(host_prefix(peering.customer_address(i)), to_site, stat());
                 }
             }
             ConnectionPeer::Gateway(g) => {
@@ -313,6 +308,51 @@ pub fn gateway_table(
                     }
                 }
             }
+        }
+    }
+    // What each session learned.
+    for c in topo.connections_of(gateway) {
+        match c.peer {
+            ConnectionPeer::Local(l) => {
+                let lng = &topo.local_gateways[l];
+                let Some(bgp) = lng.bgp.filter(|_| c.bgp_enabled) else {
+                    continue;
+                };
+                for &i in &all {
+                    for r in accepted(learned.of(&gw.name, i), bgp.peering_address, &served) {
+                        let to_site = GatewayEgress::Site {
+                            site: lng.site,
+                            instances: vec![i],
+                        };
+                        push(r.prefix, to_site, bgp_source(r));
+                    }
+                }
+            }
+            ConnectionPeer::Circuit(e) => {
+                let circuit = &topo.circuits[e];
+                for &i in &all {
+                    let edge = circuit.private_peering.customer_address(i);
+                    for r in accepted(learned.of(&gw.name, i), edge, &served) {
+                        let to_site = GatewayEgress::Site {
+                            site: circuit.site,
+                            instances: vec![i],
+                        };
+                        push(r.prefix, to_site, bgp_source(r));
+                    }
+                }
+            }
+            ConnectionPeer::Gateway(g) if c.bgp_enabled => {
+                // A Vnet2Vnet peer's instances pass on what they learned
+                // (BGP transit).
+                for &i in &all {
+                    for peer in &topo.gateways[g].instances {
+                        for r in accepted(learned.of(&gw.name, i), *peer, &served) {
+                            push(r.prefix, GatewayEgress::Gateway(g), bgp_source(r));
+                        }
+                    }
+                }
+            }
+            ConnectionPeer::Gateway(_) => {}
         }
     }
     rows
@@ -399,77 +439,6 @@ impl RoutePreference {
     }
 }
 
-/// A route as a gateway advertises it to one peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdvertisedRoute {
-    pub prefix: IpNet,
-    pub as_path: Vec<u32>,
-    pub origin: BgpOrigin,
-}
-
-/// What `gateway` advertises to the BGP peer at `peer` (see the module
-/// docs): the served VNets with the gateway's ASN as path; transit routes
-/// learned from other peers with the gateway's ASN before the path learned.
-pub fn advertised(
-    topo: &Topology,
-    learned: &LearnedRoutes,
-    gateway: GatewayIdx,
-    peer: IpAddr,
-) -> Vec<AdvertisedRoute> {
-    let gw = &topo.gateways[gateway];
-    let served = served_ranges(topo, gateway);
-    if gw.gateway_type == GatewayType::ExpressRoute {
-        // Towards a customer edge the gateway speaks as Microsoft's edge,
-        // and it never carries one circuit's routes to another: every peer
-        // gets the served ranges alone.
-        return served
-            .into_iter()
-            .map(|prefix| AdvertisedRoute {
-                prefix,
-                as_path: vec![MICROSOFT_EDGE_ASN],
-                origin: BgpOrigin::Igp,
-            })
-            .collect();
-    }
-    let overlaps_served = |p: &IpNet| {
-        served
-            .iter()
-            .any(|s| s.contains(&p.network()) || p.contains(&s.network()))
-    };
-    let mut out: Vec<AdvertisedRoute> = Vec::new();
-    let push = |out: &mut Vec<AdvertisedRoute>, prefix: IpNet, as_path: Vec<u32>| {
-        if !out.iter().any(|r| r.prefix == prefix) {
-            out.push(AdvertisedRoute {
-                prefix,
-                as_path,
-                origin: BgpOrigin::Igp,
-            });
-        }
-    };
-    for range in &served {
-        push(&mut out, *range, vec![gw.asn]);
-    }
-    for row in gateway_table(topo, learned, gateway) {
-        // Static prefixes are the gateway's to route, not to originate.
-        let GatewayRouteSource::Bgp {
-            peer: from,
-            as_path,
-            ..
-        } = &row.source
-        else {
-            continue;
-        };
-        if row.prefix.prefix_len() == 0 || overlaps_served(&row.prefix) || *from == peer {
-            continue;
-        }
-        let as_path = std::iter::once(gw.asn)
-            .chain(as_path.iter().copied())
-            .collect();
-        push(&mut out, row.prefix, as_path);
-    }
-    out
-}
-
 /// The on-premises and gateway-connected ranges that join the
 /// `VirtualNetwork` tag of subnets in `vnet`: for every connection of the
 /// gateway serving it, the local network gateway's prefixes and, with BGP,
@@ -495,60 +464,4 @@ pub fn connected_ranges(topo: &Topology, vnet: VnetIdx) -> (Vec<IpNet>, Vec<IpNe
         }
     }
     (on_premises, vnets)
-}
-
-/// What the gateways' BGP sessions learn once every session is up and each
-/// site's router announces its address space, as vnetd's BIRD and FRR
-/// routers do: the learned routes a topology predicts, for the questions
-/// answered without a running lab (`trace --config`, `check`, `circuit
-/// routes --config`). Each instance of a gateway learns them from every BGP
-/// connection to a site whose router speaks BGP; on an ExpressRoute
-/// connection instance `i` learns them from the customer edge's address on
-/// link `i` of the circuit's private peering. Vnet2Vnet sessions are left
-/// out: what a peer gateway advertises depends on what it learned in turn.
-pub fn expected_learned(topo: &Topology) -> LearnedRoutes {
-    let mut learned = LearnedRoutes::default();
-    for (g, gateway) in topo.gateways.iter_enumerated() {
-        let mut per_instance: Vec<Vec<LearnedRoute>> = vec![Vec::new(); gateway.instances.len()];
-        for connection in topo.connections_of(g).filter(|c| c.bgp_enabled) {
-            let (site, peers): (SiteIdx, Vec<IpAddr>) = match connection.peer {
-                ConnectionPeer::Local(local) => {
-                    let local = &topo.local_gateways[local];
-                    let Some(bgp) = &local.bgp else {
-                        continue;
-                    };
-                    (local.site, vec![bgp.peering_address; per_instance.len()])
-                }
-                ConnectionPeer::Circuit(e) => {
-                    let circuit = &topo.circuits[e];
-                    let peering = &circuit.private_peering;
-                    let edges = (0..per_instance.len())
-                        .map(|i| peering.customer_address(i))
-                        .collect();
-                    (circuit.site, edges)
-                }
-                ConnectionPeer::Gateway(_) => continue,
-            };
-            let site = &topo.sites[site];
-            let Some(asn) = site.asn else {
-                continue;
-            };
-            if site.bgp_speaker == BgpSpeaker::None {
-                continue;
-            }
-            for (routes, peer) in per_instance.iter_mut().zip(peers) {
-                routes.extend(site.address_space.iter().map(|prefix| LearnedRoute {
-                    prefix: *prefix,
-                    peer,
-                    next_hop: peer,
-                    as_path: vec![asn],
-                    origin: BgpOrigin::Igp,
-                }));
-            }
-        }
-        if per_instance.iter().any(|r| !r.is_empty()) {
-            learned.gateways.insert(gateway.name.clone(), per_instance);
-        }
-    }
-    learned
 }

@@ -5,6 +5,7 @@
 //! [`crate::topology`] and [`crate::net`], never an engine, a packet or a
 //! device.
 
+pub mod bgp;
 pub mod gateways;
 pub mod ids;
 pub mod load_balancers;

@@ -41,9 +41,11 @@
 //! - Gateway routes (§1.2, see [`super::gateways`]): one
 //!   `VirtualNetworkGateway` row per prefix the serving gateway knows
 //!   (static, or learned over BGP), listed after the peering rows, unless
-//!   the subnet's route table turns propagation off. A gateway row inside a
-//!   VNet or peering range is `Invalid` whatever its length: those system
-//!   routes beat even more specific gateway routes (§1.4).
+//!   the subnet's route table turns propagation off. A gateway row equal to
+//!   or inside the VNet's range or a connected peer's is left out, whatever
+//!   its length and even where a user route overrides that peering row:
+//!   those system routes beat even more specific gateway routes, and Azure
+//!   does not list the gateway's (§1.4).
 //!
 //! Not modelled: service-endpoint routes, since the topology format has no
 //! service endpoints. Nor is the reachability check on a `VirtualAppliance` next
@@ -242,7 +244,13 @@ pub fn effective_routes_with(
     }
     let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();
 
+    // A gateway route to a prefix equal to or inside the VNet's own range
+    // or a connected peer's is left out, not listed as Invalid (even where
+    // a user route overrides that peering row).
     for row in gateway_effective_routes(topo, learned, subnet) {
+        if reachable_ranges.iter().any(|r| r.contains(&row.prefix)) {
+            continue;
+        }
         rows.push(EffectiveRoute {
             source: RouteSource::VirtualNetworkGateway,
             gateway: Some(row.gateway),
@@ -307,31 +315,10 @@ pub fn effective_routes_with(
 }
 
 /// At each prefix, keeps the best-ranked row Active (the first listed on a
-/// tie) and marks the others Invalid; a gateway row inside a VNet or
-/// peering range is Invalid too.
+/// tie) and marks the others Invalid.
 fn mark_invalid(rows: &mut [EffectiveRoute]) {
-    let direct: Vec<IpNet> = rows
-        .iter()
-        .filter(|r| {
-            r.source == RouteSource::Default
-                && matches!(
-                    r.next_hop_type,
-                    NextHopType::VnetLocal
-                        | NextHopType::VNetPeering
-                        | NextHopType::VNetGlobalPeering
-                )
-        })
-        .map(|r| r.address_prefix)
-        .collect();
-    let shadowed = |r: &EffectiveRoute| {
-        r.source == RouteSource::VirtualNetworkGateway
-            && direct.iter().any(|d| d.contains(&r.address_prefix))
-    };
     let mut winner: HashMap<IpNet, usize> = HashMap::new();
     for (i, row) in rows.iter().enumerate() {
-        if shadowed(row) {
-            continue;
-        }
         match winner.get(&row.address_prefix) {
             Some(&w) if rows[w].source.rank() <= row.source.rank() => {}
             _ => {

@@ -2,6 +2,7 @@
 //! itself, and real traffic from inside namespaces.
 #![allow(dead_code)]
 
+pub mod bgp_agreement;
 pub mod broken_files;
 pub mod hybrid;
 
@@ -101,8 +102,11 @@ impl Lab {
 
     /// Serves the lab's control socket, as `vnetd run` does, at a path of
     /// its own (returned), so the binary's online commands reach this lab
-    /// and no other.
+    /// and no other. Served once: a second call returns the same path.
     pub fn serve_control(&mut self) -> std::path::PathBuf {
+        if let Some((_, path)) = &self.control {
+            return path.clone();
+        }
         let path =
             std::env::temp_dir().join(format!("vnetd-{}-{}.sock", self.prefix, std::process::id()));
         let daemon = self.daemon.clone().unwrap();

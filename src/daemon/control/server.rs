@@ -206,6 +206,27 @@ fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
     write_reply(&stream, &reply);
 }
 
+/// A diagnostic question answered in the running lab: what the gateways
+/// advertise and their sessions from the BGP speakers themselves, the
+/// rest from the current snapshot.
+fn live_answer(
+    daemon: &Daemon,
+    query: &diagnostics::Query,
+    json: bool,
+) -> Result<String, diagnostics::QueryError> {
+    use diagnostics::gateway::{render_peer_status, render_route_list};
+    match query {
+        diagnostics::Query::GatewayAdvertisedRoutes { gateway, peer } => {
+            let title = format!("Routes gateway {gateway} advertises to {peer}:");
+            render_route_list(&title, &daemon.advertised_routes(gateway, peer)?, json)
+        }
+        diagnostics::Query::GatewayBgpPeerStatus { gateway } => {
+            render_peer_status(gateway, &daemon.bgp_peer_status(gateway)?, json)
+        }
+        _ => diagnostics::answer(&daemon.snapshot(), query, json),
+    }
+}
+
 /// Answers one request from the daemon's current plane.
 pub fn answer(daemon: &Daemon, req: Request) -> Response {
     match answer_or_refuse(daemon, req) {
@@ -248,7 +269,7 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
         },
         Request::Diagnose { query, json } => Response::Diagnosis(Diagnosis {
             json,
-            output: diagnostics::answer(&daemon.snapshot(), &query, json)?,
+            output: live_answer(daemon, &query, json)?,
         }),
         Request::Stats => Response::Stats(stats_of(daemon)),
         Request::BgpPeerStatus { gateway } => {

@@ -15,8 +15,10 @@
 //!   180 s, at most 4000 prefixes a session, from
 //!   [`crate::policy::gateways`]), prefixes identical to a served VNet refused, and
 //!   never a default route or a VNet-overlapping prefix passed on. It
-//!   originates the served VNets' ranges, as
-//!   [`crate::policy::gateways::advertised`] says.
+//!   originates the served VNets' ranges and, on a VPN gateway, a host
+//!   route to each BGP peer, withheld from the peers of that peer's own
+//!   connection; ties between equally long paths go to the lower router
+//!   ID. [`crate::policy::bgp`] models exactly these sessions and rules.
 //! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
 //!   announcing the site's address space to every gateway instance it has a
 //!   BGP connection to (eBGP multihop), learned routes into its kernel.
@@ -65,8 +67,7 @@ pub use supervision::RoutingDaemon;
 pub use watch::{LearnedBook, Watch};
 
 use specs::{
-    circuit_neighbors, gateway_neighbors, router_bgp_address, site_router_spec, site_spec, v4,
-    v4_nets,
+    gobgp_neighbors, host_routes, originated_by, site_router_spec, site_spec, v4, v4_nets,
 };
 use supervision::Supervision;
 use watch::{Nudge, Watcher};
@@ -78,6 +79,7 @@ use crate::host::routing::{BgpRouter, ProcessExit, ProcessStatus};
 use crate::host::site::{build_site, remove_site, SiteSpec};
 use crate::host::{netlink, shaping};
 use crate::plan::PortKind;
+use crate::policy::bgp::{peer_host_groups, withheld_from};
 use crate::policy::gateways::{
     served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
 };
@@ -237,7 +239,7 @@ impl Hybrid {
             let Some(peer) = v4(peer) else {
                 anyhow::bail!("the tunnel {interface} of {router} ends at an IPv6 address {peer}");
             };
-            match router_bgp_address(topo, *site, *gateway, *instance) {
+            match crate::policy::bgp::router_bgp_address(topo, *site, *gateway, *instance) {
                 Some(local) => {
                     let Some(local) = v4(local) else {
                         anyhow::bail!("the BGP address {local} of {router} is not IPv4");
@@ -300,15 +302,17 @@ impl Hybrid {
             max_prefixes: u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32"),
         };
         for (g, gw) in topo.gateways.iter_enumerated() {
-            let neighbors = gateway_neighbors(topo, g);
             let express_route = gw.gateway_type == GatewayType::ExpressRoute;
             let served = v4_nets(served_ranges(topo, g));
+            // A VPN gateway originates a host route to each BGP peer,
+            // withheld from the peers of that peer's own connection.
+            let groups = peer_host_groups(topo, g);
+            let originated = originated_by(topo, g);
             for (i, address) in gw.instances.iter().enumerate() {
                 let Some(address) = v4(*address) else {
                     continue;
                 };
-                let mut instance_neighbors = neighbors.clone();
-                instance_neighbors.extend(circuit_neighbors(topo, g, i));
+                let instance_neighbors = gobgp_neighbors(topo, g, i);
                 if instance_neighbors.is_empty() {
                     continue;
                 }
@@ -316,6 +320,14 @@ impl Hybrid {
                 let run_dir = PathBuf::from(RUN_DIR).join(&netns);
                 self.run_dirs.push(run_dir.clone());
                 let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir, limits);
+                spec.withheld = instance_neighbors
+                    .iter()
+                    .map(|n| {
+                        let group = withheld_from(&groups, std::net::IpAddr::V4(n.address));
+                        (n.address, host_routes(&group))
+                    })
+                    .filter(|(_, w)| !w.is_empty())
+                    .collect();
                 spec.neighbors = instance_neighbors;
                 spec.pass_on_learned = !express_route;
                 spec.reject_exact = served.clone();
@@ -323,7 +335,7 @@ impl Hybrid {
                 let mut speaker = GobgpSpeaker::start(spec)
                     .with_context(|| format!("starting the BGP speaker of {netns}"))?;
                 speaker
-                    .set_announced(&served)
+                    .set_announced(&originated)
                     .with_context(|| format!("announcing the VNets from {netns}"))?;
                 let watcher = Watcher::start(speaker.api(), gw.name.clone(), i, watch.clone())?;
                 let mailbox = watcher.mailbox();
@@ -385,7 +397,7 @@ impl Hybrid {
             let Some(g) = topo.gateways.position(|g| g.name == s.gateway) else {
                 continue;
             };
-            let originated = v4_nets(served_ranges(topo, g));
+            let originated = originated_by(topo, g);
             if let Err(e) = s.speaker.set_announced(&originated) {
                 eprintln!("vnetd: announcing from {}: {e:#}", s.speaker.spec().netns);
             }
@@ -416,6 +428,30 @@ impl Hybrid {
             .map(|s| lock(s))
             .filter(|s| s.gateway == gateway)
             .map(|s| (s.instance, sessions_of(&s)))
+            .collect()
+    }
+}
+
+impl Hybrid {
+    /// What each instance of `gateway` whose speaker has `peer` as a
+    /// neighbour advertises to it, read from gobgpd (its adj-RIB-out), by
+    /// instance; an instance whose speaker does not answer says why.
+    pub fn advertised(
+        &self,
+        gateway: &str,
+        peer: Ipv4Addr,
+    ) -> Vec<(
+        usize,
+        Result<Vec<crate::host::routing::gobgp::AdvertisedPath>>,
+    )> {
+        self.roster
+            .speakers
+            .iter()
+            .map(|s| lock(s))
+            .filter(|s| {
+                s.gateway == gateway && s.speaker.spec().neighbors.iter().any(|n| n.address == peer)
+            })
+            .map(|s| (s.instance, s.speaker.advertised(peer)))
             .collect()
     }
 }

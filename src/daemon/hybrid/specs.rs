@@ -6,10 +6,9 @@ use super::RUN_DIR;
 use crate::host::routing::gobgp::GobgpNeighbor;
 use crate::host::routing::{BgpNeighbor, BgpRouterSpec, ProgramSearch, Suite};
 use crate::host::site::{SiteHostSpec, SiteSpec};
-use crate::topology::{
-    BgpSpeaker, ConnectionPeer, Diagnostic, GatewayIdx, Severity, Site, SiteIdx, Topology,
-    MICROSOFT_EDGE_ASN,
-};
+use crate::policy::bgp::{instance_neighbors, peer_host_groups, router_neighbors};
+use crate::policy::gateways::served_ranges;
+use crate::topology::{BgpSpeaker, Diagnostic, GatewayIdx, Severity, Site, SiteIdx, Topology};
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -53,86 +52,41 @@ pub(super) fn v4_nets(nets: impl IntoIterator<Item = IpNet>) -> Vec<Ipv4Net> {
         .collect()
 }
 
-/// The BGP address a site's router uses towards instance `instance` of
-/// `gateway`: the peering address of the local network gateway a BGP
-/// connection of the gateway names for the site, or for a circuit the
-/// customer edge's address on the link that instance ends.
-pub(super) fn router_bgp_address(
-    topo: &Topology,
-    site: SiteIdx,
-    gateway: GatewayIdx,
-    instance: usize,
-) -> Option<IpAddr> {
-    topo.connections_of(gateway)
-        .filter(|c| c.bgp_enabled)
-        .find_map(|c| match c.peer {
-            ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
-                topo.local_gateways[l].bgp.map(|b| b.peering_address)
-            }
-            ConnectionPeer::Circuit(e) if topo.circuits[e].site == site => {
-                Some(topo.circuits[e].private_peering.customer_address(instance))
-            }
-            _ => None,
-        })
-}
-
-/// The sessions instance `instance` of `gateway` holds on its circuits:
-/// the customer edge of the link it ends, met as Microsoft's edge.
-pub(super) fn circuit_neighbors(
+/// The sessions instance `instance` of `gateway` holds, as gobgpd
+/// neighbours: [`instance_neighbors`], the IPv4 ones.
+pub(super) fn gobgp_neighbors(
     topo: &Topology,
     gateway: GatewayIdx,
     instance: usize,
 ) -> Vec<GobgpNeighbor> {
-    topo.connections_of(gateway)
-        .filter_map(|c| match c.peer {
-            ConnectionPeer::Circuit(e) => Some(&topo.circuits[e].private_peering),
-            _ => None,
-        })
-        .filter_map(|peering| {
+    instance_neighbors(topo, gateway, instance)
+        .into_iter()
+        .filter_map(|n| {
             Some(GobgpNeighbor {
-                address: v4(peering.customer_address(instance))?,
-                asn: peering.peer_asn,
+                address: v4(n.address)?,
+                asn: n.asn,
                 multihop: true,
-                local_as: Some(MICROSOFT_EDGE_ASN),
+                local_as: n.local_as,
             })
         })
         .collect()
 }
 
-/// The sessions every instance of `gateway` holds over its BGP
-/// connections: the local network gateways' peering addresses and the
-/// other gateway's instances (circuits come per instance, from
-/// [`circuit_neighbors`]).
-pub(super) fn gateway_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<GobgpNeighbor> {
-    let mut neighbors: Vec<GobgpNeighbor> = Vec::new();
-    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
-        let peers: Vec<(IpAddr, u32)> = match c.peer {
-            ConnectionPeer::Local(l) => topo.local_gateways[l]
-                .bgp
-                .map(|b| (b.peering_address, b.asn))
-                .into_iter()
-                .collect(),
-            ConnectionPeer::Gateway(other) => {
-                let o = &topo.gateways[other];
-                o.instances.iter().map(|a| (*a, o.asn)).collect()
-            }
-            // A circuit's sessions are per instance.
-            ConnectionPeer::Circuit(_) => Vec::new(),
-        };
-        for (address, asn) in peers {
-            if let Some(address) = v4(address) {
-                if !neighbors.iter().any(|n| n.address == address) {
-                    neighbors.push(GobgpNeighbor {
-                        address,
-                        asn,
-                        multihop: true,
-                        local_as: None,
-                    });
-                }
-            }
-        }
-    }
-    neighbors
+/// The /32s of `addresses`, the IPv4 ones.
+pub(super) fn host_routes(addresses: &[IpAddr]) -> Vec<Ipv4Net> {
+    addresses
+        .iter()
+        .filter_map(|a| v4(*a))
+        .map(Ipv4Net::from)
+        .collect()
+}
+
+/// What every instance of `gateway` originates: the served VNets' ranges
+/// and the host routes of its BGP peers ([`peer_host_groups`]).
+pub(super) fn originated_by(topo: &Topology, gateway: GatewayIdx) -> Vec<Ipv4Net> {
+    let mut originated = v4_nets(served_ranges(topo, gateway));
+    originated.extend(host_routes(&peer_host_groups(topo, gateway).concat()));
+    originated
 }
 
 /// Whether instance `instance` of `gateway` runs a BGP speaker: it has an
@@ -140,41 +94,28 @@ pub(super) fn gateway_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<Gob
 fn instance_speaks_bgp(topo: &Topology, gateway: GatewayIdx, instance: usize) -> bool {
     let gw = &topo.gateways[gateway];
     gw.instances.get(instance).copied().and_then(v4).is_some()
-        && (!gateway_neighbors(topo, gateway).is_empty()
-            || !circuit_neighbors(topo, gateway, instance).is_empty())
+        && !gobgp_neighbors(topo, gateway, instance).is_empty()
 }
 
 /// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
-/// ASN and at least one BGP session to a gateway instance.
+/// ASN and at least one BGP session to a gateway instance
+/// ([`router_neighbors`], the IPv4 ones).
 pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRouterSpec> {
     let s = &topo.sites[site];
-    if s.bgp_speaker == BgpSpeaker::None {
-        return None;
-    }
     let asn = s.asn?;
     let mut neighbors = Vec::new();
     let mut router_id = None;
-    for (g, gw) in topo.gateways.iter_enumerated() {
-        // Towards an ExpressRoute gateway the router meets Microsoft's edge.
-        let peer_asn = if topo.circuit_of(site, g).is_some() {
-            MICROSOFT_EDGE_ASN
-        } else {
-            gw.asn
+    for n in router_neighbors(topo, site) {
+        let (Some(local), Some(peer)) = (v4(n.local_address), v4(n.address)) else {
+            continue;
         };
-        for (i, peer) in gw.instances.iter().enumerate() {
-            let (Some(local), Some(peer)) =
-                (router_bgp_address(topo, site, g, i).and_then(v4), v4(*peer))
-            else {
-                continue;
-            };
-            router_id.get_or_insert(local);
-            neighbors.push(BgpNeighbor {
-                address: peer,
-                asn: peer_asn,
-                local_address: Some(local),
-                multihop: true,
-            });
-        }
+        router_id.get_or_insert(local);
+        neighbors.push(BgpNeighbor {
+            address: peer,
+            asn: n.asn,
+            local_address: Some(local),
+            multihop: true,
+        });
     }
     Some(BgpRouterSpec {
         netns: s.router_netns.clone(),

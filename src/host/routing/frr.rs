@@ -13,7 +13,9 @@
 //! not in that group. So the run directory is handed to `frr`.
 //!
 //! bgpd's configuration: `no bgp ebgp-requires-policy` (eBGP routes flow
-//! with no route-map), `no bgp network import-check` (a `network` is
+//! in with no route-map; out, a route map lets only the router's own
+//! prefixes go, as a site announces its address space and passes nothing
+//! on), `no bgp network import-check` (a `network` is
 //! announced without a matching route, and nothing is installed locally
 //! for it), `ebgp-multihop 255` and `timers connect 2` per neighbour,
 //! timers 60/180, and `maximum-paths 2` so that two equal paths through
@@ -57,6 +59,11 @@ const FILES: &[&str] = &[
 
 /// How long the daemons get to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The route map (and AS-path list) that lets only the router's own
+/// prefixes out: a site announces its address space, like BIRD's
+/// `export where proto = "announced"`, and passes nothing on.
+const OWN_ONLY: &str = "OWN-ONLY";
 
 /// The user FRR's daemons run as.
 const FRR_USER: &str = "frr";
@@ -102,7 +109,18 @@ pub fn bgpd_config(spec: &BgpRouterSpec) -> String {
     for prefix in &spec.announce {
         text.push_str(&format!("  network {prefix}\n"));
     }
+    for neighbor in &spec.neighbors {
+        text.push_str(&format!(
+            "  neighbor {} route-map {OWN_ONLY} out\n",
+            neighbor.address
+        ));
+    }
     text.push_str("  maximum-paths 2\n exit-address-family\n!\n");
+    // What the router originates has an empty AS path: only that goes out.
+    text.push_str(&format!(
+        "bgp as-path access-list {OWN_ONLY} seq 5 permit ^$\n!\n\
+         route-map {OWN_ONLY} permit 10\n match as-path {OWN_ONLY}\nexit\n!\n"
+    ));
     text
 }
 

@@ -23,6 +23,14 @@
 //!   then no learned route is passed on at all (an ExpressRoute gateway
 //!   carries nothing from one circuit to another).
 //!
+//! - withhold: per neighbour, prefixes never sent to it (a global export
+//!   statement matching a neighbour set: in an export policy gobgpd matches
+//!   it against the neighbour the route goes to).
+//!
+//! Between equally good paths from two eBGP neighbours gobgpd would keep
+//! the older one; `external-compare-router-id` makes it take the lower
+//! router ID instead, so the choice does not depend on timing.
+//!
 //! A neighbour may be met with its own `local_as` (gobgpd's per-neighbour
 //! `local-as`): an ExpressRoute gateway instance presents Microsoft's edge
 //! ASN, 12076, to a circuit's customer edge.
@@ -80,6 +88,7 @@ const API_PORT: &str = "50051";
 const IMPORT_POLICY: &str = "refuse-rejected";
 const EXPORT_POLICY: &str = "deny-overlapping";
 const NO_TRANSIT_POLICY: &str = "no-transit";
+const WITHHOLD_POLICY: &str = "withhold";
 
 /// How long gobgpd gets to answer on its API.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,6 +148,8 @@ pub struct GobgpSpec {
     /// Export: routes learned from a neighbour are passed on to the others
     /// (off: only what the speaker originates is advertised).
     pub pass_on_learned: bool,
+    /// Export: these prefixes are never sent to this neighbour.
+    pub withheld: Vec<(Ipv4Addr, Vec<Ipv4Net>)>,
     /// Where the configuration and log go.
     pub run_dir: PathBuf,
 }
@@ -166,6 +177,7 @@ impl GobgpSpec {
             reject_exact: Vec::new(),
             export_deny_overlapping: Vec::new(),
             pass_on_learned: true,
+            withheld: Vec::new(),
             run_dir,
         }
     }
@@ -283,6 +295,60 @@ fn toml_reject_policy(out: &mut String, policy: &str, prefix_set: &str, learned_
     );
 }
 
+/// The export policies of `spec`, in the order gobgpd applies them.
+fn export_policies(spec: &GobgpSpec) -> Vec<&'static str> {
+    let mut policies = Vec::new();
+    if !spec.withheld.is_empty() {
+        policies.push(WITHHOLD_POLICY);
+    }
+    if !spec.pass_on_learned {
+        policies.push(NO_TRANSIT_POLICY);
+    }
+    policies.push(EXPORT_POLICY);
+    policies
+}
+
+/// One statement per neighbour: its withheld prefixes are rejected when
+/// sent to it (in an export policy, gobgpd matches a neighbour set against
+/// the neighbour the route goes to).
+fn toml_withhold_policy(out: &mut String, withheld: &[(Ipv4Addr, Vec<Ipv4Net>)]) {
+    for (neighbor, prefixes) in withheld {
+        let name = format!(
+            "{WITHHOLD_POLICY}-{}",
+            neighbor.to_string().replace('.', "-")
+        );
+        let _ = write!(
+            out,
+            "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
+             neighbor-info-list = [\"{neighbor}/32\"]\n"
+        );
+        let entries: Vec<(Ipv4Net, String)> = prefixes
+            .iter()
+            .map(|p| (p.trunc(), format!("{0}..{0}", p.prefix_len())))
+            .collect();
+        toml_prefix_set(out, &name, &entries);
+    }
+    let _ = write!(
+        out,
+        "\n[[policy-definitions]]\n  name = \"{WITHHOLD_POLICY}\"\n"
+    );
+    for (neighbor, _) in withheld {
+        let name = format!(
+            "{WITHHOLD_POLICY}-{}",
+            neighbor.to_string().replace('.', "-")
+        );
+        let _ = write!(
+            out,
+            "  [[policy-definitions.statements]]\n    name = \"{name}\"\n    \
+             [policy-definitions.statements.conditions.match-prefix-set]\n      \
+             prefix-set = \"{name}\"\n    \
+             [policy-definitions.statements.conditions.match-neighbor-set]\n      \
+             neighbor-set = \"{name}\"\n    \
+             [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n"
+        );
+    }
+}
+
 /// The gobgpd TOML configuration of `spec` (see the module documentation).
 pub fn config(spec: &GobgpSpec) -> String {
     let mut out = String::from("# Written by vnetd.\n");
@@ -298,12 +364,14 @@ pub fn config(spec: &GobgpSpec) -> String {
          [global.apply-policy.config]\n  import-policy-list = [{import_list}]\n  \
          default-import-policy = \"accept-route\"\n  \
          export-policy-list = [{export_list}]\n  \
-         default-export-policy = \"accept-route\"\n",
-        export_list = if spec.pass_on_learned {
-            format!("\"{EXPORT_POLICY}\"")
-        } else {
-            format!("\"{NO_TRANSIT_POLICY}\", \"{EXPORT_POLICY}\"")
-        },
+         default-export-policy = \"accept-route\"\n\
+         [global.route-selection-options.config]\n  \
+         external-compare-router-id = true\n",
+        export_list = export_policies(spec)
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
         asn = spec.asn,
         router_id = spec.router_id,
         local = spec.local_address,
@@ -362,6 +430,9 @@ pub fn config(spec: &GobgpSpec) -> String {
     let deny: Vec<_> = deny.into_iter().collect();
     toml_prefix_set(&mut out, "export-deny", &deny);
     toml_reject_policy(&mut out, EXPORT_POLICY, "export-deny", true);
+    if !spec.withheld.is_empty() {
+        toml_withhold_policy(&mut out, &spec.withheld);
+    }
     if !spec.pass_on_learned {
         let _ = write!(
             out,
@@ -460,10 +531,10 @@ impl GobgpSpeaker {
     /// Fails unless gobgpd holds the export (and import) policy: it runs on
     /// without a policy it could not create.
     fn check_policies(&self) -> Result<()> {
-        let mut expected = vec![("export", EXPORT_POLICY)];
-        if !self.spec.pass_on_learned {
-            expected.push(("export", NO_TRANSIT_POLICY));
-        }
+        let mut expected: Vec<(&str, &str)> = export_policies(&self.spec)
+            .into_iter()
+            .map(|p| ("export", p))
+            .collect();
         if !self.spec.reject_exact.is_empty() {
             expected.push(("import", IMPORT_POLICY));
         }
@@ -532,8 +603,17 @@ impl GobgpSpeaker {
     }
 
     /// The routes advertised to `neighbor` (its adj-RIB-out).
+    /// A session that is not established advertises nothing (gobgp
+    /// refuses to list it).
     pub fn advertised(&self, neighbor: Ipv4Addr) -> Result<Vec<AdvertisedPath>> {
-        let rib = self.gobgp_json(&["neighbor", &neighbor.to_string(), "adj-out", "-a", "ipv4"])?;
+        let rib =
+            match self.gobgp_json(&["neighbor", &neighbor.to_string(), "adj-out", "-a", "ipv4"]) {
+                Ok(rib) => rib,
+                Err(e) if format!("{e:#}").contains("session is not established") => {
+                    return Ok(Vec::new())
+                }
+                Err(e) => return Err(e),
+            };
         if rib.is_null() {
             return Ok(Vec::new());
         }

@@ -311,25 +311,11 @@ fn ranking_is_user_then_gateway_then_default() {
                 None,
             )
         },
-        // A VNet range beats a gateway route of the same prefix, and a
-        // longer one inside it.
-        EffectiveRoute::system(net("10.6.0.0/16"), NextHopType::VnetLocal, None),
-        EffectiveRoute {
-            source: RouteSource::VirtualNetworkGateway,
-            ..EffectiveRoute::system(net("10.6.0.0/16"), NextHopType::VirtualNetworkGateway, None)
-        },
-        EffectiveRoute {
-            source: RouteSource::VirtualNetworkGateway,
-            ..EffectiveRoute::system(net("10.6.1.0/24"), NextHopType::VirtualNetworkGateway, None)
-        },
     ];
     mark_invalid(&mut rows);
     let states: Vec<_> = rows.iter().map(|r| r.state).collect();
     use RouteState::*;
-    assert_eq!(
-        states,
-        [Invalid, Invalid, Active, Invalid, Active, Active, Invalid, Invalid]
-    );
+    assert_eq!(states, [Invalid, Invalid, Active, Invalid, Active]);
 }
 
 #[test]

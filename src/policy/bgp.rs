@@ -1,0 +1,673 @@
+//! The BGP model: what every BGP session a topology implies carries once
+//! it is up, computed from the file alone (`docs/src/azure-behaviour.md`,
+//! "BGP between gateways and sites"). It is the one prediction of BGP
+//! that every offline answer uses (`routes`, `next-hop`, `rules`, `trace`,
+//! `check`, `gateway learned-routes`, `advertised-routes`,
+//! `bgp-peer-status` and `circuit routes` with `--config`), and the
+//! sessions it models are the ones a running lab opens: the daemon's
+//! speakers take their neighbours from [`instance_neighbors`] and
+//! [`router_neighbors`].
+//!
+//! Speakers:
+//! - each IPv4 instance of a gateway with at least one BGP session, with
+//!   the gateway's ASN; it originates the ranges of the VNets the gateway
+//!   serves and, on a VPN gateway, a host route to each BGP peer's address
+//!   (withheld from the peers of the same connection);
+//! - each site router that speaks BGP (`bird` or `frr`), with the site's
+//!   ASN; it originates the site's address space and passes nothing on.
+//!
+//! Sessions: gateway to site (a BGP connection to a local network
+//! gateway), gateway to gateway (a Vnet2Vnet connection with BGP held on
+//! both sides, every instance with every instance of the other), and each
+//! instance of an ExpressRoute gateway to the customer edge of the link it
+//! ends, met as Microsoft's edge (ASN 12076). A session is up when both
+//! ends name each other with the right ASNs.
+//!
+//! Propagation is a fixpoint over those sessions, by Azure's rules:
+//! eBGP, the sender's ASN prepended on export; a route whose AS path holds
+//! the receiver's ASN is neither sent nor taken (loop prevention); the
+//! best route to a prefix is the one originated here, then the shortest AS
+//! path, then the lowest router ID, then the lowest neighbour address;
+//! only the best route is passed on, never back to the speaker it came
+//! from, never a default route or a route overlapping a served VNet, and
+//! never by an ExpressRoute gateway (no transit between circuits); a
+//! prefix identical to a served VNet range is refused; a session that
+//! would carry more than [`MAX_LEARNED_PREFIXES`] routes is dropped, with
+//! nothing learned from it.
+
+use super::gateways::{
+    served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
+};
+use crate::topology::{
+    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, Topology, MICROSOFT_EDGE_ASN,
+};
+use ipnet::{IpNet, Ipv4Net};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Rounds the fixpoint may take. Shortest-path BGP without policies that
+/// prefer longer paths settles in at most one round per AS on the longest
+/// path; this bound is far above any topology a file can hold.
+const MAX_ROUNDS: usize = 256;
+
+/// A BGP neighbour as a gateway instance's speaker is configured with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceNeighbor {
+    pub address: IpAddr,
+    pub asn: u32,
+    /// The ASN shown to this neighbour when not the gateway's own
+    /// (Microsoft's edge, towards a circuit's customer edge).
+    pub local_as: Option<u32>,
+}
+
+/// A BGP neighbour of a site router: a gateway instance, and the router's
+/// own address on that session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouterNeighbor {
+    pub gateway: GatewayIdx,
+    pub instance: usize,
+    pub local_address: IpAddr,
+    pub address: IpAddr,
+    pub asn: u32,
+}
+
+/// The sessions instance `instance` of `gateway` holds: the peering
+/// addresses of its BGP connections' local network gateways, every
+/// instance of a Vnet2Vnet peer's gateway, and the customer edge of the
+/// link it ends on each circuit, each once, in connection order.
+pub fn instance_neighbors(
+    topo: &Topology,
+    gateway: GatewayIdx,
+    instance: usize,
+) -> Vec<InstanceNeighbor> {
+    let mut neighbors: Vec<InstanceNeighbor> = Vec::new();
+    let mut add = |n: InstanceNeighbor| {
+        if !neighbors.iter().any(|m| m.address == n.address) {
+            neighbors.push(n);
+        }
+    };
+    for c in topo.connections_of(gateway) {
+        match c.peer {
+            ConnectionPeer::Local(l) if c.bgp_enabled => {
+                if let Some(b) = topo.local_gateways[l].bgp {
+                    add(InstanceNeighbor {
+                        address: b.peering_address,
+                        asn: b.asn,
+                        local_as: None,
+                    });
+                }
+            }
+            ConnectionPeer::Gateway(other) if c.bgp_enabled => {
+                let o = &topo.gateways[other];
+                for address in &o.instances {
+                    add(InstanceNeighbor {
+                        address: *address,
+                        asn: o.asn,
+                        local_as: None,
+                    });
+                }
+            }
+            ConnectionPeer::Circuit(e) => {
+                let peering = &topo.circuits[e].private_peering;
+                add(InstanceNeighbor {
+                    address: peering.customer_address(instance),
+                    asn: peering.peer_asn,
+                    local_as: Some(MICROSOFT_EDGE_ASN),
+                });
+            }
+            _ => {}
+        }
+    }
+    neighbors
+}
+
+/// The BGP address a site's router uses towards instance `instance` of
+/// `gateway`: the peering address of the local network gateway a BGP
+/// connection of the gateway names for the site, or for a circuit the
+/// customer edge's address on the link that instance ends.
+pub fn router_bgp_address(
+    topo: &Topology,
+    site: SiteIdx,
+    gateway: GatewayIdx,
+    instance: usize,
+) -> Option<IpAddr> {
+    topo.connections_of(gateway)
+        .filter(|c| c.bgp_enabled)
+        .find_map(|c| match c.peer {
+            ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
+                topo.local_gateways[l].bgp.map(|b| b.peering_address)
+            }
+            ConnectionPeer::Circuit(e) if topo.circuits[e].site == site => {
+                Some(topo.circuits[e].private_peering.customer_address(instance))
+            }
+            _ => None,
+        })
+}
+
+/// The sessions the router of `site` holds when it speaks BGP (a
+/// `bgp_speaker` and an ASN): one to every gateway instance a BGP
+/// connection or a circuit joins to the site; towards an ExpressRoute
+/// gateway the router meets Microsoft's edge.
+pub fn router_neighbors(topo: &Topology, site: SiteIdx) -> Vec<RouterNeighbor> {
+    let s = &topo.sites[site];
+    if s.bgp_speaker == BgpSpeaker::None || s.asn.is_none() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        let asn = if topo.circuit_of(site, g).is_some() {
+            MICROSOFT_EDGE_ASN
+        } else {
+            gw.asn
+        };
+        for (i, address) in gw.instances.iter().enumerate() {
+            if let Some(local_address) = router_bgp_address(topo, site, g, i) {
+                out.push(RouterNeighbor {
+                    gateway: g,
+                    instance: i,
+                    local_address,
+                    address: *address,
+                    asn,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The BGP peers of a VPN gateway whose host routes it originates, grouped
+/// by connection: a local network gateway's peering address, or the
+/// instances of a Vnet2Vnet peer. A peer is not sent its own group.
+pub fn peer_host_groups(topo: &Topology, gateway: GatewayIdx) -> Vec<Vec<IpAddr>> {
+    if topo.gateways[gateway].gateway_type == GatewayType::ExpressRoute {
+        return Vec::new();
+    }
+    let mut groups: Vec<Vec<IpAddr>> = Vec::new();
+    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
+        let group: Vec<IpAddr> = match c.peer {
+            ConnectionPeer::Local(l) => topo.local_gateways[l]
+                .bgp
+                .map(|b| b.peering_address)
+                .into_iter()
+                .collect(),
+            ConnectionPeer::Gateway(g) => topo.gateways[g].instances.clone(),
+            ConnectionPeer::Circuit(_) => Vec::new(),
+        };
+        if !group.is_empty() && !groups.iter().flatten().any(|a| group.contains(a)) {
+            groups.push(group);
+        }
+    }
+    groups
+}
+
+/// What a speaker originates towards `neighbor`: its own prefixes, less
+/// the host routes of `neighbor`'s own connection.
+pub fn withheld_from(groups: &[Vec<IpAddr>], neighbor: IpAddr) -> Vec<IpAddr> {
+    groups
+        .iter()
+        .find(|g| g.contains(&neighbor))
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn v4_nets(nets: impl IntoIterator<Item = IpNet>) -> Vec<Ipv4Net> {
+    nets.into_iter()
+        .filter_map(|n| match n {
+            IpNet::V4(n) => Some(n.trunc()),
+            IpNet::V6(_) => None,
+        })
+        .collect()
+}
+
+/// Who a speaker is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SpeakerId {
+    Instance {
+        gateway: GatewayIdx,
+        instance: usize,
+    },
+    Router(SiteIdx),
+}
+
+/// One configured neighbour of a speaker, as the speaker sees it.
+#[derive(Debug, Clone)]
+struct Neighbor {
+    /// The neighbour's address.
+    address: Ipv4Addr,
+    /// The speaker's own address on this session.
+    local_address: Ipv4Addr,
+    /// The ASN the speaker expects of the neighbour.
+    asn: u32,
+    /// The ASN the speaker shows the neighbour.
+    shown_asn: u32,
+    /// The speaker at the other end, when the session comes up.
+    peer: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Speaker {
+    id: SpeakerId,
+    asn: u32,
+    router_id: Ipv4Addr,
+    originated: Vec<Ipv4Net>,
+    /// Host routes of peers, withheld from the peers of one connection.
+    withheld: Vec<(Ipv4Addr, Vec<Ipv4Net>)>,
+    /// Whether learned routes are passed on (false: sites, ExpressRoute).
+    pass_on_learned: bool,
+    /// Refused on import: the served VNet ranges.
+    reject_exact: Vec<Ipv4Net>,
+    /// Learned routes overlapping these are not passed on.
+    deny_overlapping: Vec<Ipv4Net>,
+    neighbors: Vec<Neighbor>,
+}
+
+/// One route as a speaker receives it from a neighbour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Received {
+    as_path: Vec<u32>,
+}
+
+/// What each speaker holds from each neighbour, by neighbour index.
+type RibIn = Vec<BTreeMap<Ipv4Net, Received>>;
+
+/// A session of a gateway instance as the model ends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictedSession {
+    pub neighbor: IpAddr,
+    pub asn: u32,
+    pub local_address: IpAddr,
+    /// `Connected`, `Connecting` (the other end does not answer) or
+    /// `Stopped` (dropped for the prefix limit), in Azure's words.
+    pub state: &'static str,
+    /// Why a session is down, in the words a running lab uses.
+    pub reason: Option<String>,
+    /// Routes the neighbour sends, before the import policy.
+    pub routes_received: u64,
+}
+
+/// A route as one speaker advertises it to one neighbour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictedAdvertisement {
+    pub prefix: IpNet,
+    pub next_hop: IpAddr,
+    pub as_path: Vec<u32>,
+}
+
+/// The fixpoint's result for a whole topology.
+#[derive(Debug, Clone)]
+pub struct BgpModel {
+    speakers: Vec<Speaker>,
+    /// Per speaker, per neighbour: what it sent and what it sends now.
+    rib_in: Vec<RibIn>,
+    /// Per speaker, per neighbour: routes offered before the import policy.
+    offered: Vec<Vec<usize>>,
+    /// Per speaker, per neighbour: dropped for the prefix limit.
+    over_limit: Vec<Vec<bool>>,
+}
+
+impl BgpModel {
+    /// Builds every speaker and session of `topo` and runs the fixpoint.
+    pub fn of(topo: &Topology) -> BgpModel {
+        let speakers = speakers(topo);
+        let n = speakers.len();
+        let mut model = BgpModel {
+            rib_in: speakers
+                .iter()
+                .map(|s| vec![BTreeMap::new(); s.neighbors.len()])
+                .collect(),
+            offered: speakers
+                .iter()
+                .map(|s| vec![0; s.neighbors.len()])
+                .collect(),
+            over_limit: speakers
+                .iter()
+                .map(|s| vec![false; s.neighbors.len()])
+                .collect(),
+            speakers,
+        };
+        for _ in 0..MAX_ROUNDS {
+            let mut next: Vec<RibIn> = model
+                .speakers
+                .iter()
+                .map(|s| vec![BTreeMap::new(); s.neighbors.len()])
+                .collect();
+            let mut offered = model.offered.clone();
+            let mut over = model.over_limit.clone();
+            for to in 0..n {
+                for (k, neighbor) in model.speakers[to].neighbors.iter().enumerate() {
+                    let Some(from) = neighbor.peer else {
+                        continue;
+                    };
+                    let sent = model.exports(from, neighbor.local_address);
+                    offered[to][k] = sent.len();
+                    over[to][k] = sent.len() > MAX_LEARNED_PREFIXES;
+                    if over[to][k] {
+                        continue;
+                    }
+                    let receiver = &model.speakers[to];
+                    next[to][k] = sent
+                        .into_iter()
+                        .filter(|(prefix, r)| {
+                            !r.as_path.contains(&receiver.asn)
+                                && !receiver.reject_exact.contains(prefix)
+                        })
+                        .collect();
+                }
+            }
+            let settled = next == model.rib_in;
+            model.rib_in = next;
+            model.offered = offered;
+            model.over_limit = over;
+            if settled {
+                break;
+            }
+        }
+        model
+    }
+
+    fn index_of(&self, id: SpeakerId) -> Option<usize> {
+        self.speakers.iter().position(|s| s.id == id)
+    }
+
+    /// The best route of speaker `s` to `prefix`: `None` when it
+    /// originates it, else the neighbour it came from.
+    fn best(&self, s: usize, prefix: &Ipv4Net) -> Option<Option<usize>> {
+        let speaker = &self.speakers[s];
+        if speaker.originated.contains(prefix) {
+            return Some(None);
+        }
+        self.rib_in[s]
+            .iter()
+            .enumerate()
+            .filter_map(|(k, routes)| routes.get(prefix).map(|r| (k, r)))
+            .min_by_key(|(k, r)| {
+                let neighbor = &speaker.neighbors[*k];
+                let router_id = neighbor
+                    .peer
+                    .map_or(neighbor.address, |p| self.speakers[p].router_id);
+                (r.as_path.len(), router_id, neighbor.address)
+            })
+            .map(|(k, _)| Some(k))
+    }
+
+    /// What speaker `s` sends the neighbour it meets from `neighbor_address`
+    /// (the neighbour's own address), as the neighbour receives it.
+    fn exports(&self, s: usize, neighbor_address: Ipv4Addr) -> BTreeMap<Ipv4Net, Received> {
+        let speaker = &self.speakers[s];
+        let Some(to) = speaker
+            .neighbors
+            .iter()
+            .find(|n| n.address == neighbor_address)
+        else {
+            return BTreeMap::new();
+        };
+        let withheld: &[Ipv4Net] = speaker
+            .withheld
+            .iter()
+            .find(|(a, _)| *a == neighbor_address)
+            .map_or(&[], |(_, w)| w.as_slice());
+        let to_router_id = to.peer.map(|p| self.speakers[p].router_id);
+        let mut prefixes: BTreeSet<Ipv4Net> = speaker.originated.iter().copied().collect();
+        for routes in &self.rib_in[s] {
+            prefixes.extend(routes.keys().copied());
+        }
+        let mut out = BTreeMap::new();
+        for prefix in prefixes {
+            let as_path = match self.best(s, &prefix) {
+                Some(None) if !withheld.contains(&prefix) => vec![to.shown_asn],
+                Some(Some(k)) => {
+                    let from = &speaker.neighbors[k];
+                    let path = &self.rib_in[s][k][&prefix].as_path;
+                    let from_router_id = from.peer.map(|p| self.speakers[p].router_id);
+                    let overlaps = speaker
+                        .deny_overlapping
+                        .iter()
+                        .any(|d| d.contains(&prefix) || prefix.contains(d));
+                    if !speaker.pass_on_learned
+                        || prefix.prefix_len() == 0
+                        || overlaps
+                        || (from_router_id.is_some() && from_router_id == to_router_id)
+                        || path.contains(&to.asn)
+                    {
+                        continue;
+                    }
+                    std::iter::once(to.shown_asn)
+                        .chain(path.iter().copied())
+                        .collect()
+                }
+                _ => continue,
+            };
+            out.insert(prefix, Received { as_path });
+        }
+        out
+    }
+
+    /// What every gateway instance learned, as a running lab's speakers
+    /// report it: by gateway name, then instance; per neighbour in the
+    /// order of its sessions, by prefix.
+    pub fn learned(&self, topo: &Topology) -> LearnedRoutes {
+        let mut learned = LearnedRoutes::default();
+        for (s, speaker) in self.speakers.iter().enumerate() {
+            let SpeakerId::Instance { gateway, instance } = speaker.id else {
+                continue;
+            };
+            let gw = &topo.gateways[gateway];
+            let mut routes = Vec::new();
+            for (k, neighbor) in speaker.neighbors.iter().enumerate() {
+                for (prefix, r) in &self.rib_in[s][k] {
+                    routes.push(LearnedRoute {
+                        prefix: IpNet::V4(*prefix),
+                        peer: IpAddr::V4(neighbor.address),
+                        next_hop: IpAddr::V4(neighbor.address),
+                        as_path: r.as_path.clone(),
+                        origin: BgpOrigin::Igp,
+                    });
+                }
+            }
+            if routes.is_empty() {
+                continue;
+            }
+            let instances = learned
+                .gateways
+                .entry(gw.name.clone())
+                .or_insert_with(|| vec![Vec::new(); gw.instances.len()]);
+            instances[instance] = routes;
+        }
+        learned
+    }
+
+    /// The sessions of instance `instance` of `gateway`, in the order its
+    /// speaker is configured with them; empty when it runs no speaker.
+    pub fn sessions(&self, gateway: GatewayIdx, instance: usize) -> Vec<PredictedSession> {
+        let Some(s) = self.index_of(SpeakerId::Instance { gateway, instance }) else {
+            return Vec::new();
+        };
+        let speaker = &self.speakers[s];
+        speaker
+            .neighbors
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                let (state, reason) = match (n.peer, self.over_limit[s][k]) {
+                    (None, _) => ("Connecting", None),
+                    (Some(_), true) => (
+                        "Stopped",
+                        Some(format!("prefix limit {MAX_LEARNED_PREFIXES} exceeded")),
+                    ),
+                    (Some(_), false) => ("Connected", None),
+                };
+                PredictedSession {
+                    neighbor: IpAddr::V4(n.address),
+                    asn: n.asn,
+                    local_address: IpAddr::V4(n.local_address),
+                    state,
+                    reason,
+                    routes_received: self.offered[s][k] as u64,
+                }
+            })
+            .collect()
+    }
+
+    /// What instance `instance` of `gateway` advertises to `peer`; `None`
+    /// when `peer` is not one of its neighbours.
+    pub fn advertised(
+        &self,
+        gateway: GatewayIdx,
+        instance: usize,
+        peer: IpAddr,
+    ) -> Option<Vec<PredictedAdvertisement>> {
+        let s = self.index_of(SpeakerId::Instance { gateway, instance })?;
+        let peer = v4(peer)?;
+        let neighbor = self.speakers[s]
+            .neighbors
+            .iter()
+            .find(|n| n.address == peer)?;
+        Some(
+            self.exports(s, peer)
+                .into_iter()
+                .map(|(prefix, r)| PredictedAdvertisement {
+                    prefix: IpNet::V4(prefix),
+                    next_hop: IpAddr::V4(neighbor.local_address),
+                    as_path: r.as_path,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// What the gateways' BGP sessions learn once every session the file
+/// implies is up: [`BgpModel::learned`] of [`BgpModel::of`].
+pub fn expected_learned(topo: &Topology) -> LearnedRoutes {
+    BgpModel::of(topo).learned(topo)
+}
+
+/// Every speaker of `topo`, with its neighbours joined to the speakers at
+/// their other ends.
+fn speakers(topo: &Topology) -> Vec<Speaker> {
+    let mut out: Vec<Speaker> = Vec::new();
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        let served = v4_nets(served_ranges(topo, g));
+        let groups = peer_host_groups(topo, g);
+        let hosts: Vec<Ipv4Net> = groups
+            .iter()
+            .flatten()
+            .filter_map(|a| v4(*a))
+            .map(Ipv4Net::from)
+            .collect();
+        for (i, address) in gw.instances.iter().enumerate() {
+            let Some(address) = v4(*address) else {
+                continue;
+            };
+            let neighbors: Vec<Neighbor> = instance_neighbors(topo, g, i)
+                .into_iter()
+                .filter_map(|n| {
+                    Some(Neighbor {
+                        address: v4(n.address)?,
+                        local_address: address,
+                        asn: n.asn,
+                        shown_asn: n.local_as.unwrap_or(gw.asn),
+                        peer: None,
+                    })
+                })
+                .collect();
+            if neighbors.is_empty() {
+                continue;
+            }
+            let withheld = neighbors
+                .iter()
+                .map(|n| {
+                    let w = withheld_from(&groups, IpAddr::V4(n.address))
+                        .into_iter()
+                        .filter_map(v4)
+                        .map(Ipv4Net::from)
+                        .collect();
+                    (n.address, w)
+                })
+                .collect();
+            let mut originated = served.clone();
+            originated.extend(hosts.iter().copied());
+            originated.sort();
+            originated.dedup();
+            out.push(Speaker {
+                id: SpeakerId::Instance {
+                    gateway: g,
+                    instance: i,
+                },
+                asn: gw.asn,
+                router_id: address,
+                originated,
+                withheld,
+                pass_on_learned: gw.gateway_type != GatewayType::ExpressRoute,
+                reject_exact: served.clone(),
+                deny_overlapping: served.clone(),
+                neighbors,
+            });
+        }
+    }
+    for (s, site) in topo.sites.iter_enumerated() {
+        let Some(asn) = site.asn else {
+            continue;
+        };
+        let neighbors: Vec<Neighbor> = router_neighbors(topo, s)
+            .into_iter()
+            .filter_map(|n| {
+                Some(Neighbor {
+                    address: v4(n.address)?,
+                    local_address: v4(n.local_address)?,
+                    asn: n.asn,
+                    shown_asn: asn,
+                    peer: None,
+                })
+            })
+            .collect();
+        let Some(router_id) = neighbors.first().map(|n| n.local_address) else {
+            continue;
+        };
+        out.push(Speaker {
+            id: SpeakerId::Router(s),
+            asn,
+            router_id,
+            originated: v4_nets(site.address_space.iter().copied()),
+            withheld: Vec::new(),
+            pass_on_learned: false,
+            reject_exact: Vec::new(),
+            deny_overlapping: Vec::new(),
+            neighbors,
+        });
+    }
+    // A session is up when each end names the other's address as its
+    // neighbour, from its own address, with the ASN the other shows.
+    let ends: Vec<Vec<(Ipv4Addr, Ipv4Addr, u32, u32)>> = out
+        .iter()
+        .map(|s| {
+            s.neighbors
+                .iter()
+                .map(|n| (n.local_address, n.address, n.shown_asn, n.asn))
+                .collect()
+        })
+        .collect();
+    for (a, speaker) in out.iter_mut().enumerate() {
+        for n in &mut speaker.neighbors {
+            n.peer = ends.iter().enumerate().position(|(b, theirs)| {
+                b != a
+                    && theirs.iter().any(|&(local, remote, shown, expects)| {
+                        local == n.address
+                            && remote == n.local_address
+                            && shown == n.asn
+                            && expects == n.shown_asn
+                    })
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! Live equals offline: a running lab's gateway answers, read from its BGP
+//! speakers (learned routes, advertised routes, sessions), against the BGP
+//! model's prediction from the same file. Times and message counters are
+//! left out; everything else must be the same rows.
+
+use super::{wait_for, Lab};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use vnetd::diagnostics::gateway::{self, BgpPeerStatusList, GatewayRouteList};
+use vnetd::policy::bgp::expected_learned;
+use vnetd::policy::gateways::bgp_peer_addresses;
+use vnetd::snapshot::Snapshot;
+use vnetd::topology::{parse_str, GatewayIdx};
+
+type Row = (String, String, String, String, String, Option<String>, u32);
+
+/// (neighbor, asn, state, local address, routes received, reason)
+type Session = (String, u32, String, String, u64, Option<String>);
+
+/// Every gateway answer of a lab, rows sorted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GatewayAnswers {
+    learned: BTreeMap<String, Vec<Row>>,
+    advertised: BTreeMap<(String, String), Vec<Row>>,
+    sessions: BTreeMap<String, Vec<Session>>,
+}
+
+fn rows(list: GatewayRouteList) -> Vec<Row> {
+    let mut rows: Vec<Row> = list
+        .value
+        .into_iter()
+        .map(|r| {
+            (
+                r.local_address,
+                r.network,
+                r.next_hop,
+                r.as_path,
+                r.origin,
+                r.source_peer,
+                r.weight,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn sessions(list: BgpPeerStatusList) -> Vec<Session> {
+    let mut rows: Vec<_> = list
+        .value
+        .into_iter()
+        .map(|p| {
+            (
+                p.neighbor,
+                p.asn,
+                p.state,
+                p.local_address,
+                p.routes_received,
+                p.reason,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The answers, gateway by gateway and peer by peer, from `learned` (the
+/// snapshot's), `advertised` and `peers`.
+fn answers(
+    snap: &Snapshot,
+    advertised: impl Fn(GatewayIdx, &str) -> GatewayRouteList,
+    peers: impl Fn(GatewayIdx) -> BgpPeerStatusList,
+) -> GatewayAnswers {
+    let topo = &snap.topology;
+    let mut out = GatewayAnswers {
+        learned: BTreeMap::new(),
+        advertised: BTreeMap::new(),
+        sessions: BTreeMap::new(),
+    };
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        out.learned
+            .insert(gw.name.clone(), rows(gateway::learned_routes(snap, g)));
+        for peer in bgp_peer_addresses(topo, g) {
+            let peer = peer.to_string();
+            out.advertised
+                .insert((gw.name.clone(), peer.clone()), rows(advertised(g, &peer)));
+        }
+        out.sessions.insert(gw.name.clone(), sessions(peers(g)));
+    }
+    out
+}
+
+/// What the BGP model predicts for `text`.
+pub fn offline(text: &str) -> GatewayAnswers {
+    let topo = parse_str("offline.yaml", text).unwrap().topology;
+    let learned = expected_learned(&topo);
+    let snap = Snapshot::compile_learned(topo, learned, 0);
+    answers(
+        &snap,
+        |g, peer| gateway::advertised_routes(&snap, g, peer).unwrap(),
+        |g| gateway::predicted_peer_status(&snap, g),
+    )
+}
+
+/// What the running lab's speakers say now.
+pub fn live(lab: &Lab) -> GatewayAnswers {
+    let daemon = lab.daemon();
+    let snap = daemon.snapshot();
+    answers(
+        &snap,
+        |g, peer| {
+            daemon
+                .advertised_routes(&snap.topology.gateways[g].name, peer)
+                .unwrap()
+        },
+        |g| {
+            daemon
+                .bgp_peer_status(&snap.topology.gateways[g].name)
+                .unwrap()
+        },
+    )
+}
+
+/// Waits (bounded) for the lab's speakers to settle on what the model
+/// predicts for `text`, then requires the same rows.
+pub fn assert_live_equals_offline(lab: &Lab, text: &str) {
+    let want = offline(text);
+    wait_for(Duration::from_secs(90), || live(lab) == want);
+    let got = live(lab);
+    assert_eq!(
+        got.sessions, want.sessions,
+        "sessions: live (left) and offline (right)"
+    );
+    assert_eq!(
+        got.learned, want.learned,
+        "learned routes: live (left) and offline (right)"
+    );
+    assert_eq!(
+        got.advertised, want.advertised,
+        "advertised routes: live (left) and offline (right)"
+    );
+}
