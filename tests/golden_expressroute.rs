@@ -123,9 +123,9 @@ fn expressroute_wins_equal_prefixes_then_the_shorter_as_path() {
         ("Active", "172.16.0.1/32", ER0),
         ("Active", "172.16.0.5/32", ER1),
         // Learned from both circuits: dc2's one-AS path beats dc1's three.
-        ("Active", "10.60.0.0/16", &both),
         ("Active", "172.16.1.1/32", ER0),
         ("Active", "172.16.1.5/32", ER1),
+        ("Active", "10.60.0.0/16", &both),
         ("Active", "172.21.0.0/16", &both),
     ]);
     assert_eq!(gateway_rows(&snap, "hub-vm"), want);
