@@ -308,35 +308,42 @@ fn export_policies(spec: &GobgpSpec) -> Vec<&'static str> {
     policies
 }
 
+/// Prefix-set entries matching exactly `prefixes`, no more-specifics.
+fn exact_entries(prefixes: &[Ipv4Net]) -> Vec<(Ipv4Net, String)> {
+    prefixes
+        .iter()
+        .map(|p| (p.trunc(), format!("{0}..{0}", p.prefix_len())))
+        .collect()
+}
+
+/// The names of the neighbour set, prefix set and statement that withhold
+/// routes from `neighbor` (gobgpd's names are global).
+fn withhold_set_name(neighbor: Ipv4Addr) -> String {
+    format!(
+        "{WITHHOLD_POLICY}-{}",
+        neighbor.to_string().replace('.', "-")
+    )
+}
+
 /// One statement per neighbour: its withheld prefixes are rejected when
 /// sent to it (in an export policy, gobgpd matches a neighbour set against
 /// the neighbour the route goes to).
 fn toml_withhold_policy(out: &mut String, withheld: &[(Ipv4Addr, Vec<Ipv4Net>)]) {
     for (neighbor, prefixes) in withheld {
-        let name = format!(
-            "{WITHHOLD_POLICY}-{}",
-            neighbor.to_string().replace('.', "-")
-        );
+        let name = withhold_set_name(*neighbor);
         let _ = write!(
             out,
             "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
              neighbor-info-list = [\"{neighbor}/32\"]\n"
         );
-        let entries: Vec<(Ipv4Net, String)> = prefixes
-            .iter()
-            .map(|p| (p.trunc(), format!("{0}..{0}", p.prefix_len())))
-            .collect();
-        toml_prefix_set(out, &name, &entries);
+        toml_prefix_set(out, &name, &exact_entries(prefixes));
     }
     let _ = write!(
         out,
         "\n[[policy-definitions]]\n  name = \"{WITHHOLD_POLICY}\"\n"
     );
     for (neighbor, _) in withheld {
-        let name = format!(
-            "{WITHHOLD_POLICY}-{}",
-            neighbor.to_string().replace('.', "-")
-        );
+        let name = withhold_set_name(*neighbor);
         let _ = write!(
             out,
             "  [[policy-definitions.statements]]\n    name = \"{name}\"\n    \
@@ -409,15 +416,7 @@ pub fn config(spec: &GobgpSpec) -> String {
     }
 
     if !spec.reject_exact.is_empty() {
-        let entries: Vec<(Ipv4Net, String)> = spec
-            .reject_exact
-            .iter()
-            .map(|p| {
-                let len = p.prefix_len();
-                (p.trunc(), format!("{len}..{len}"))
-            })
-            .collect();
-        toml_prefix_set(&mut out, "reject-exact", &entries);
+        toml_prefix_set(&mut out, "reject-exact", &exact_entries(&spec.reject_exact));
         toml_reject_policy(&mut out, IMPORT_POLICY, "reject-exact", true);
     }
 

@@ -100,7 +100,7 @@ fn gw_a_learns_every_range_directly_and_one_as_longer_through_the_third_gateway(
 #[test]
 fn after_the_failover_gw_a_learns_the_branch_through_gw_b_only() {
     let topo = failover();
-    let mut want = from_gw_b();
+    let want = from_gw_b();
     assert_eq!(learned_rows(&topo, "gw-a", 0), rows(&want));
     // And the branch learns gw-a's VNets through gw-c then gw-b.
     let model = BgpModel::of(&topo);
