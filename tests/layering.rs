@@ -189,6 +189,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("threads", &[]),
     ("housekeeping", &["threads"]),
     ("hybrid", &[]),
+    ("speakers", &["root", "hybrid"]),
     ("ports", &[]),
     ("options", &["flow_log"]),
     ("plane", &["stats", "options"]),
