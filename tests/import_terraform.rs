@@ -126,6 +126,47 @@ fn vpn_gateway() {
     imports_as_expected("vpn-gateway");
 }
 
+/// Random suffixes import as placeholders, a local module is followed
+/// with its inputs and outputs (with `for_each`), a registry module is
+/// not (its outputs are unknown and only name a NIC).
+#[test]
+fn modules_random() {
+    imports_as_expected("modules-random");
+}
+
+#[test]
+fn azurerm_v3() {
+    imports_as_expected("azurerm-v3");
+}
+
+#[test]
+fn azurerm_v4() {
+    imports_as_expected("azurerm-v4");
+}
+
+#[test]
+fn json_syntax() {
+    imports_as_expected("json-syntax");
+}
+
+/// azurerm v3's spellings, v4's and the JSON syntax make one topology:
+/// the three files differ only in their comments.
+#[test]
+fn spellings_and_syntaxes_agree() {
+    let without_comments = |case: &str| -> Vec<String> {
+        vnetd::import::terraform_topology(&case_dir(case), &[])
+            .unwrap_or_else(|e| panic!("{case}: {e}"))
+            .lines()
+            .map(|l| l.split(" #").next().unwrap_or_default().to_string())
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect()
+    };
+    let v4 = without_comments("azurerm-v4");
+    assert!(v4.iter().any(|l| l.contains("floating_ip_enabled: true")));
+    assert_eq!(without_comments("azurerm-v3"), v4);
+    assert_eq!(without_comments("json-syntax"), v4);
+}
+
 /// The input order of resources changes nothing but the Dynamic
 /// allocation, which follows it: here every file of hub-spoke-nva in one,
 /// its blocks reversed, gives the same file but for the source comments.
@@ -175,25 +216,30 @@ const BROKEN: &[Broken] = &[
     Broken {
         case: "unsupported-function",
         vars: &[],
-        location: "main.tf:5",
-        message: "`file(\"hub-range.txt\")`: vnetd does not evaluate the function `file` (it \
-                  evaluates cidrhost, cidrsubnet, concat, contains, element, flatten, format, \
-                  join, keys, length, lookup, lower, merge, tolist, tonumber, toset, tostring, \
-                  upper, values)",
+        location: "main.tf:1",
+        message: "azurerm_virtual_network `hub`: `address_space[0]` cannot be known here (it \
+                  comes from file()): vnetd does not evaluate the function `file` (it \
+                  evaluates cidrhost, cidrsubnet, coalesce, concat, contains, distinct, element, \
+                  flatten, format, join, keys, length, lookup, lower, merge, one, replace, split, \
+                  substr, title, tolist, tonumber, toset, tostring, trimprefix, trimspace, trimsuffix, \
+                  upper, values), and the topology needs the value",
     },
     Broken {
         case: "data-reference",
         vars: &[],
-        location: "main.tf:7",
-        message: "`data.azurerm_resource_group.existing.name`: data sources are not read: \
-                  vnetd imports from the configuration alone, without Azure",
+        location: "main.tf:10",
+        message: "azurerm_virtual_network `hub`: `address_space[0]` is known only after apply \
+                  (it comes from local.hub_range <- \
+                  data.azurerm_virtual_network.existing.address_space[0]), and the topology \
+                  needs its value: write it in the configuration",
     },
     Broken {
         case: "missing-variable",
         vars: &[("location", "northeurope")],
-        location: "main.tf:5",
-        message: "variable \"hub_range\" has no default and no value: give it with --var \
-                  hub_range=VALUE",
+        location: "main.tf:10",
+        message: "azurerm_virtual_network `hub`: `address_space[0]` has no value (it comes \
+                  from var.hub_range), and the topology needs it: variable \"hub_range\" has \
+                  no default and no value: give it with --var hub_range=VALUE",
     },
     Broken {
         case: "dangling-reference",
@@ -220,6 +266,21 @@ const BROKEN: &[Broken] = &[
         vars: &[],
         location: "main.tf:4",
         message: "HCL syntax: expected `]`",
+    },
+    Broken {
+        case: "unknown-count",
+        vars: &[],
+        location: "main.tf:7",
+        message: "`length(data.azurerm_virtual_network.shared.subnets)`: count is known only \
+                  after apply (it comes from length(...) <- \
+                  data.azurerm_virtual_network.shared.subnets); Terraform too needs it \
+                  before: give the value in the configuration",
+    },
+    Broken {
+        case: "module-argument",
+        vars: &[],
+        location: "main.tf:1",
+        message: "module \"hub\" (./modules/vnet) declares no variable \"address_space\"",
     },
 ];
 
@@ -306,7 +367,7 @@ fn usage_errors_exit_2_and_a_missing_directory_is_refused() {
     );
     let empty = tempfile::tempdir().unwrap();
     let err = vnetd::import::terraform_topology(empty.path(), &[]).unwrap_err();
-    assert_eq!(err.message, "no .tf file in the directory");
+    assert_eq!(err.message, "no .tf or .tf.json file in the directory");
 }
 
 /// A `.tf` (or `terraform.tfvars`) that is a FIFO or a device is refused,

@@ -27,9 +27,21 @@ use std::path::Path;
 /// configuration in `dir`, with `vars` (`--var NAME=VALUE`). Locations in
 /// errors and comments are relative to `dir`.
 pub fn terraform_topology(dir: &Path, vars: &[(String, String)]) -> Result<String, ImportError> {
-    let resources = terraform::read_dir(dir, vars)?;
+    let (resources, placeholders) = terraform::read_dir(dir, vars)?;
     let origin = format!("the Terraform configuration in {}", dir.display());
-    topology_yaml(&resources, &origin)
+    let text = topology_yaml(&resources, &origin)?;
+    if placeholders.is_empty() {
+        return Ok(text);
+    }
+    // After the header's first two lines: which names are placeholders.
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut note =
+        String::from("# Known only after apply, so imported as placeholders (names only):\n");
+    for (shown, origin) in &placeholders {
+        note.push_str(&format!("#   {shown}: {}\n", quoted(origin)));
+    }
+    lines.insert(2.min(lines.len()), &note);
+    Ok(lines.concat())
 }
 
 /// The attribute a nested block's object may carry with the block's own

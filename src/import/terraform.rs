@@ -33,8 +33,11 @@
 mod computed;
 pub mod eval;
 pub mod functions;
+mod json_syntax;
+mod modules;
 mod reader;
 mod references;
+pub mod unknown;
 
 use super::{ImportError, Resource};
 use computed::computed_attributes;
@@ -62,18 +65,13 @@ const META_ATTRIBUTES: &[&str] = &["count", "for_each", "depends_on", "provider"
 const META_BLOCKS: &[&str] = &["lifecycle", "provisioner", "connection", "timeouts"];
 
 /// Reads the configuration in `dir`; `vars` are `--var NAME=VALUE`.
-pub fn read_dir(dir: &Path, vars: &[(String, String)]) -> Result<Vec<Resource>, ImportError> {
-    let mut reader = Reader::default();
-    let names = tf_files(dir, ".tf")?;
-    if names.is_empty() {
-        return Err(ImportError::new(
-            dir.display().to_string(),
-            "no .tf file in the directory",
-        ));
-    }
-    for name in names {
-        reader.read_file(dir, &name)?;
-    }
+/// Returns the resources, and each placeholder that stands for a value
+/// known only after apply (see [`unknown`]).
+pub fn read_dir(
+    dir: &Path,
+    vars: &[(String, String)],
+) -> Result<(Vec<Resource>, unknown::Placeholders), ImportError> {
+    let mut reader = Reader::load(dir, "", 0)?;
     let mut tfvars = Vec::new();
     // Present in any form: a FIFO or device of that name is refused by
     // name when read, never skipped.
@@ -84,8 +82,37 @@ pub fn read_dir(dir: &Path, vars: &[(String, String)]) -> Result<Vec<Resource>, 
     reader.evaluate_variables(dir, &tfvars, vars)?;
     reader.evaluate()?;
     let mut out = reader.out;
+    let placeholders = unknown::settle(&mut out, crate::import::write::KINDS, &mut reader.ignored)?;
     out.extend(reader.ignored);
-    Ok(out)
+    Ok((out, placeholders))
+}
+
+impl Reader {
+    /// Reads the `.tf` and `.tf.json` files of `dir`, named in messages
+    /// with `prefix`, `depth` module calls deep.
+    fn load(dir: &Path, prefix: &str, depth: usize) -> Result<Reader, ImportError> {
+        let mut reader = Reader {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            depth,
+            ..Reader::default()
+        };
+        let names = tf_files(dir, ".tf")?;
+        let json_names = tf_files(dir, ".tf.json")?;
+        if names.is_empty() && json_names.is_empty() {
+            return Err(ImportError::new(
+                format!("{prefix}{}", dir.display()),
+                "no .tf or .tf.json file in the directory",
+            ));
+        }
+        for name in names {
+            reader.read_file(dir, &name)?;
+        }
+        for name in json_names {
+            reader.read_json_file(dir, &name)?;
+        }
+        Ok(reader)
+    }
 }
 
 /// The names of the directory's files ending in `suffix`, sorted.
@@ -170,7 +197,6 @@ impl SourceFile {
 struct Variable {
     name: String,
     file: usize,
-    span: Option<Range<usize>>,
     default: Option<Expr>,
     type_text: Option<String>,
 }
@@ -195,14 +221,34 @@ struct ResourceBlock {
 enum Item {
     Local(usize),
     Resource(usize),
+    Module(usize),
 }
 
 #[derive(Default)]
 struct Reader {
+    /// The directory read, and how its files are named in messages (the
+    /// path of a module's directory from the root one, with a slash).
+    dir: std::path::PathBuf,
+    prefix: String,
+    /// How many module calls deep this configuration is.
+    depth: usize,
     files: Vec<SourceFile>,
+    /// The values a module call gives its variables.
+    inputs: Map<String, Value>,
+    /// The `output` blocks of the configuration (what a module returns).
+    outputs: Vec<Local>,
+    /// Their values, once evaluated.
+    output_values: Map<String, Value>,
+    /// Evaluated local modules: call name -> its outputs (an object, or a
+    /// list or map of them with `count` or `for_each`).
+    modules: Map<String, Value>,
+    /// No data source is read: every attribute of one is unknown.
+    data_sources: Map<String, Value>,
     variables: Vec<Variable>,
     locals: Vec<Local>,
     resources: Vec<ResourceBlock>,
+    /// `module` blocks: their label, body and place (kind `module`).
+    module_calls: Vec<ResourceBlock>,
     ignored: Vec<Resource>,
     vars: Map<String, Value>,
     local_values: Map<String, Value>,
@@ -233,6 +279,16 @@ impl Names for Scope<'_> {
         match name {
             "var" => Some(Root::Members(&self.reader.vars)),
             "local" => Some(Root::Members(&self.reader.local_values)),
+            "data" => Some(Root::Members(&self.reader.data_sources)),
+            "module" => Some(Root::Members(&self.reader.modules)),
+            "path" => {
+                let mut path = Map::new();
+                let module = format!("./{}", self.reader.prefix.trim_end_matches('/'));
+                path.insert("module".to_string(), Value::from(module));
+                path.insert("root".to_string(), Value::from("."));
+                path.insert("cwd".to_string(), Value::from("."));
+                Some(Root::Owned(Value::Object(path)))
+            }
             "terraform" => {
                 let mut terraform = Map::new();
                 terraform.insert("workspace".to_string(), Value::from("default"));
@@ -240,6 +296,10 @@ impl Names for Scope<'_> {
             }
             kind => self.reader.values.get(kind).map(Root::Members),
         }
+    }
+
+    fn computes(&self, root: &str) -> bool {
+        matches!(root, "data" | "module") || self.reader.values.contains_key(root)
     }
 }
 
@@ -344,7 +404,7 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        read_dir(dir.path(), &vars)
+        read_dir(dir.path(), &vars).map(|(resources, _)| resources)
     }
 
     fn attribute<'r>(resources: &'r [Resource], kind: &str, key: &str) -> &'r serde_json::Value {
@@ -408,7 +468,7 @@ variable "ranges" {
     }
 
     #[test]
-    fn a_dynamic_address_cannot_be_referred_to() {
+    fn a_dynamic_address_is_refused_where_the_topology_needs_it() {
         let text = r#"
 resource "azurerm_network_interface" "vm1" {
   name                = "vm1"
@@ -431,14 +491,14 @@ resource "azurerm_route_table" "rt" {
   }
 }
 "#;
+        // Unknown until apply, and the route needs it.
         let err = read(&[("main.tf", text)], &[]).unwrap_err();
-        assert_eq!(err.location, "main.tf:19");
-        assert!(
-            err.message.starts_with(
-                "`azurerm_network_interface.vm1.private_ip_address`: no attribute or key `private_ip_address`"
-            ),
-            "{}",
-            err.message
+        assert_eq!(err.location, "main.tf:12");
+        assert_eq!(
+            err.message,
+            "azurerm_route_table `rt`: `route[0].next_hop_in_ip_address` is known only after \
+             apply (it comes from azurerm_network_interface.vm1.private_ip_address), and the \
+             topology needs its value: write it in the configuration"
         );
     }
 
@@ -446,7 +506,7 @@ resource "azurerm_route_table" "rt" {
     fn a_broken_local_is_an_error_only_where_it_is_used() {
         let text = r#"
 locals {
-  key   = file("id.pub")
+  key   = cidrhost("not-a-prefix", 1)
   range = "10.0.0.0/16"
 }
 
@@ -467,7 +527,7 @@ resource "azurerm_virtual_network" "hub" {
         let err = read(&[("main.tf", &used)], &[]).unwrap_err();
         assert_eq!(err.location, "main.tf:3");
         assert!(
-            err.message.starts_with("`file(\"id.pub\")`"),
+            err.message.starts_with("`cidrhost(\"not-a-prefix\", 1)`"),
             "{}",
             err.message
         );

@@ -46,13 +46,15 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
         for (index, r) in resources
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.kind == *kind)
+            .filter(|(_, r)| r.kind == *kind && !r.attributes.is_null())
         {
             model.add(r, index)?;
         }
     }
+    // A resource without attributes is one a reader left out, whatever
+    // its kind (its name says why).
     for r in resources {
-        if !KINDS.contains(&r.kind.as_str()) {
+        if !KINDS.contains(&r.kind.as_str()) || r.attributes.is_null() {
             model.ignored.push((r, String::new()));
         }
     }

@@ -475,14 +475,31 @@ impl GobgpSpeaker {
     }
 
     /// Waits until gobgpd answers on its API with its policies in place.
+    /// gobgpd answers once its global part runs, before it has read the
+    /// policies of its configuration file, so the policies are waited for
+    /// too; one still missing when the start time is up is an error (it
+    /// would run on without a policy it could not create).
     fn wait_ready(&mut self) -> Result<()> {
         wait_for(START_TIMEOUT, "gobgpd's API", || {
             self.daemon.check_running()?;
             Ok(self.gobgp(&["global"]).ok())
         })
         .with_context(|| format!("starting gobgpd in {}", self.spec.netns))?;
-        self.check_policies()
-            .with_context(|| format!("starting gobgpd in {}", self.spec.netns))
+        let mut missing = Vec::new();
+        let placed = wait_for(START_TIMEOUT, "gobgpd's policies", || {
+            self.daemon.check_running()?;
+            missing = self.missing_policies()?;
+            Ok(missing.is_empty().then_some(()))
+        });
+        if placed.is_err() && !missing.is_empty() {
+            let log = std::fs::read_to_string(self.spec.run_dir.join(LOG)).unwrap_or_default();
+            bail!(
+                "starting gobgpd in {}: gobgpd did not take its policies {}; its log:\n{log}",
+                self.spec.netns,
+                missing.join(", ")
+            );
+        }
+        placed.with_context(|| format!("starting gobgpd in {}", self.spec.netns))
     }
 
     /// Reaps gobgpd if it has exited, and says how it ended.
@@ -527,9 +544,9 @@ impl GobgpSpeaker {
         self.daemon.pid()
     }
 
-    /// Fails unless gobgpd holds the export (and import) policy: it runs on
-    /// without a policy it could not create.
-    fn check_policies(&self) -> Result<()> {
+    /// The export (and import) policies gobgpd does not hold yet, as
+    /// `direction name`.
+    fn missing_policies(&self) -> Result<Vec<String>> {
         let mut expected: Vec<(&str, &str)> = export_policies(&self.spec)
             .into_iter()
             .map(|p| ("export", p))
@@ -537,6 +554,7 @@ impl GobgpSpeaker {
         if !self.spec.reject_exact.is_empty() {
             expected.push(("import", IMPORT_POLICY));
         }
+        let mut missing = Vec::new();
         for (direction, name) in expected {
             let reply = self.gobgp_json(&["global", "policy", direction])?;
             let present = reply["policies"]
@@ -545,11 +563,10 @@ impl GobgpSpeaker {
                 .flatten()
                 .any(|policy| policy["name"] == name);
             if !present {
-                let log = std::fs::read_to_string(self.spec.run_dir.join(LOG)).unwrap_or_default();
-                bail!("gobgpd did not take its {direction} policy {name}; its log:\n{log}");
+                missing.push(format!("{direction} {name}"));
             }
         }
-        Ok(())
+        Ok(missing)
     }
 
     /// A handle on this instance's API.

@@ -8,6 +8,12 @@ use hcl::{Map, Value};
 /// resource, the IDs of a VNet's inline subnets, a NIC's primary address
 /// when it is Static.
 pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<String, Value>) {
+    // Other providers' resources (random, tls, time, azapi) compute their
+    // own values: every attribute the configuration does not write is
+    // unknown.
+    if !kind.starts_with("azurerm_") {
+        return;
+    }
     let text = |attributes: &Map<String, Value>, key: &str| match attributes.get(key) {
         Some(Value::String(s)) => s.clone(),
         _ => String::new(),

@@ -17,6 +17,7 @@
 //! quote at most [`crate::import::QUOTED_BYTES`] of any value.
 
 use super::functions;
+use super::unknown::{derived, is_unknown, through, unknown};
 use crate::import::quoted;
 use hcl::expr::{
     BinaryOperator, Expression, ForExpr, FuncCall, ObjectKey, Operation, Traversal,
@@ -122,6 +123,7 @@ impl<'a> Evaluator<'a> {
             Expression::Conditional(cond) => match self.eval(&cond.cond_expr, locals, depth)?.0 {
                 Value::Bool(true) => self.eval(&cond.true_expr, locals, depth),
                 Value::Bool(false) => self.eval(&cond.false_expr, locals, depth),
+                other if is_unknown(&other) => Ok((derived("a condition", &other), VALUE_OVERHEAD)),
                 other => Err(unexpected(&other, "a boolean")),
             },
             Expression::Operation(operation) => self.operation(operation, locals, depth),
@@ -196,6 +198,12 @@ impl<'a> Evaluator<'a> {
         }
         // A name is followed in place; anything else is evaluated first.
         let owned;
+        let root = match &traversal.expr {
+            Expression::Variable(name) if !locals.iter().any(|(n, _)| n == name.as_str()) => {
+                Some(name.as_str())
+            }
+            _ => None,
+        };
         let start = match &traversal.expr {
             Expression::Variable(name) => {
                 let name = name.as_str();
@@ -217,7 +225,15 @@ impl<'a> Evaluator<'a> {
                 Place::Value(&owned)
             }
         };
-        let value = self.follow(start, &steps)?;
+        let value = match (self.follow(start, &steps), root) {
+            // A named value reached: its unknowns record the name.
+            (Ok(value), Some(root)) => through(value, &traversal_text(root, &steps)),
+            (Ok(value), None) => value,
+            (Err(Fault::NoSuchKey(_)), Some(root)) if self.names.computes(root) => {
+                unknown(&traversal_text(root, &steps))
+            }
+            (Err(fault), _) => return Err(fault),
+        };
         let size = size_of(&value);
         self.made(value, size)
     }
@@ -226,6 +242,12 @@ impl<'a> Evaluator<'a> {
     /// (and, through a splat, the list it makes).
     fn follow(&self, mut place: Place<'_>, steps: &[Step]) -> Result<Value, Fault> {
         for (at, step) in steps.iter().enumerate() {
+            // Whatever is reached from an unknown is unknown.
+            if let Place::Value(value @ Value::String(_)) = place {
+                if is_unknown(value) {
+                    return Ok(value.clone());
+                }
+            }
             place = match step {
                 Step::Key(key) => match place {
                     Place::Members(map) => {
@@ -291,6 +313,13 @@ impl<'a> Evaluator<'a> {
         depth: usize,
     ) -> Result<(Value, usize), Fault> {
         let name = call.name.to_string();
+        if !functions::NAMES.contains(&name.as_str()) {
+            // Not evaluated here (`timestamp()`, `file()`): as unknown as
+            // a value Azure computes.
+            let value = unknown(&format!("{name}()"));
+            let size = size_of(&value);
+            return self.made(value, size);
+        }
         let mut args = Vec::with_capacity(call.args.len());
         let last = call.args.len().saturating_sub(1);
         for (at, arg) in call.args.iter().enumerate() {
@@ -302,6 +331,13 @@ impl<'a> Evaluator<'a> {
                 }
             } else {
                 args.push(value);
+            }
+        }
+        if let Some(from) = args.iter().find(|a| is_unknown(a)) {
+            if !functions::OPAQUE.contains(&name.as_str()) {
+                let value = derived(&format!("{name}(...)"), from);
+                let size = size_of(&value);
+                return self.made(value, size);
             }
         }
         let value = functions::call(&name, &args)
@@ -320,6 +356,9 @@ impl<'a> Evaluator<'a> {
             Operation::Unary(unary) => {
                 let value = self.eval(&unary.expr, locals, depth)?.0;
                 match (unary.operator, value) {
+                    (operator, value) if is_unknown(&value) => {
+                        derived(&format!("`{operator}`"), &value)
+                    }
                     (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
                     (UnaryOperator::Neg, Value::Number(n)) => {
                         Value::Number(arithmetic(Number::from(0), BinaryOperator::Minus, n)?)
@@ -337,6 +376,10 @@ impl<'a> Evaluator<'a> {
                 let rhs = self.eval(&binary.rhs_expr, locals, depth)?.0;
                 use BinaryOperator::*;
                 match (lhs, binary.operator, rhs) {
+                    (lhs, operator, rhs) if is_unknown(&lhs) || is_unknown(&rhs) => {
+                        let from = if is_unknown(&lhs) { lhs } else { rhs };
+                        derived(&format!("`{operator}`"), &from)
+                    }
                     (lhs, Eq, rhs) => Value::Bool(lhs == rhs),
                     (lhs, NotEq, rhs) => Value::Bool(lhs != rhs),
                     (Value::Bool(a), And, Value::Bool(b)) => Value::Bool(a && b),
@@ -376,7 +419,10 @@ impl<'a> Evaluator<'a> {
         locals: &mut Locals,
         depth: usize,
     ) -> Result<(Value, usize), Fault> {
-        let entries = self.collection(&for_expr.collection_expr, locals, depth)?;
+        let entries = match self.collection(&for_expr.collection_expr, locals, depth)? {
+            Ok(entries) => entries,
+            Err(unknown) => return Ok((derived("a for expression", &unknown), VALUE_OVERHEAD)),
+        };
         let key_var = for_expr.key_var.as_ref().map(|k| k.as_str().to_string());
         let value_var = for_expr.value_var.as_str().to_string();
         let mut list = Vec::new();
@@ -457,16 +503,17 @@ impl<'a> Evaluator<'a> {
         expr: &Expression,
         locals: &mut Locals,
         depth: usize,
-    ) -> Result<Vec<(Value, Value)>, Fault> {
-        match self.eval(expr, locals, depth)?.0 {
+    ) -> Result<Result<Vec<(Value, Value)>, Value>, Fault> {
+        Ok(match self.eval(expr, locals, depth)?.0 {
             Value::Array(items) => Ok(items
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| (Value::from(i as u64), v))
                 .collect()),
             Value::Object(map) => Ok(map.into_iter().map(|(k, v)| (Value::from(k), v)).collect()),
-            other => Err(unexpected(&other, "an array or object")),
-        }
+            other if is_unknown(&other) => Err(other),
+            other => return Err(unexpected(&other, "an array or object")),
+        })
     }
 }
 
@@ -483,6 +530,23 @@ enum Step {
 enum Place<'v> {
     Value(&'v Value),
     Members(&'v Map<String, Value>),
+}
+
+/// A traversal as written: `root.key[0].*`.
+fn traversal_text(root: &str, steps: &[Step]) -> String {
+    let mut text = root.to_string();
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+            Step::AttrSplat => text.push_str(".*"),
+            Step::FullSplat => text.push_str("[*]"),
+        }
+    }
+    text
 }
 
 fn to_f64(n: Number) -> f64 {

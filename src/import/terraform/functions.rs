@@ -8,18 +8,23 @@
 //! orders a set of strings lexically.
 
 use super::eval::{check_elements, check_string, check_value, size_of, Fault};
+use super::unknown::map_outside;
 use crate::import::quoted;
 use hcl::{Map, Number, Value};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+mod more;
+
 /// Every function evaluated, sorted (for messages).
 pub const NAMES: &[&str] = &[
     "cidrhost",
     "cidrsubnet",
+    "coalesce",
     "concat",
     "contains",
+    "distinct",
     "element",
     "flatten",
     "format",
@@ -29,10 +34,42 @@ pub const NAMES: &[&str] = &[
     "lookup",
     "lower",
     "merge",
+    "one",
+    "replace",
+    "split",
+    "substr",
+    "title",
     "tolist",
     "tonumber",
     "toset",
     "tostring",
+    "trimprefix",
+    "trimspace",
+    "trimsuffix",
+    "upper",
+    "values",
+];
+
+/// The functions that carry an unknown argument through without needing
+/// its value (they move strings or elements, never read them); any other
+/// function with an unknown argument makes an unknown (see
+/// [`super::unknown`]).
+pub const OPAQUE: &[&str] = &[
+    "coalesce",
+    "concat",
+    "element",
+    "flatten",
+    "format",
+    "join",
+    "keys",
+    "lookup",
+    "lower",
+    "merge",
+    "one",
+    "tolist",
+    "toset",
+    "tostring",
+    "trimspace",
     "upper",
     "values",
 ];
@@ -82,8 +119,10 @@ const SIGNATURES: &[Signature] = {
     &[
         fixed("cidrhost", &[Text, Any], cidrhost),
         fixed("cidrsubnet", &[Text, Any, Any], cidrsubnet),
+        variadic("coalesce", &[Any], more::coalesce),
         variadic("concat", &[], concat),
         fixed("contains", &[Any, Any], contains),
+        fixed("distinct", &[Any], more::distinct),
         fixed("element", &[Any, Any], element),
         fixed("flatten", &[Any], flatten),
         variadic("format", &[Text], format),
@@ -93,10 +132,18 @@ const SIGNATURES: &[Signature] = {
         variadic("lookup", &[Any, Any], lookup),
         fixed("lower", &[Text], lower),
         variadic("merge", &[], merge),
+        fixed("one", &[Any], more::one),
+        fixed("replace", &[Text, Text, Text], more::replace),
+        fixed("split", &[Text, Text], more::split),
+        fixed("substr", &[Text, Any, Any], more::substr),
+        fixed("title", &[Text], more::title),
         fixed("tolist", &[Any], tolist),
         fixed("tonumber", &[Any], tonumber),
         fixed("toset", &[Any], toset),
         fixed("tostring", &[Any], tostring),
+        fixed("trimprefix", &[Text, Text], more::trimprefix),
+        fixed("trimspace", &[Text], more::trimspace),
+        fixed("trimsuffix", &[Text, Text], more::trimsuffix),
         fixed("upper", &[Text], upper),
         fixed("values", &[Any], values),
     ]
@@ -365,13 +412,13 @@ fn lookup(args: &[Value]) -> Outcome {
 
 /// Changing case may lengthen a string (`ß` is `SS`): checked after.
 fn lower(args: &[Value]) -> Outcome {
-    let out = text(&args[0], "the argument")?.to_lowercase();
+    let out = map_outside(&text(&args[0], "the argument")?, str::to_lowercase);
     check_string(out.len()).map_err(bound)?;
     Ok(Value::String(out))
 }
 
 fn upper(args: &[Value]) -> Outcome {
-    let out = text(&args[0], "the argument")?.to_uppercase();
+    let out = map_outside(&text(&args[0], "the argument")?, str::to_uppercase);
     check_string(out.len()).map_err(bound)?;
     Ok(Value::String(out))
 }

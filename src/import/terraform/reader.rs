@@ -15,13 +15,25 @@ use std::path::Path;
 impl Reader {
     pub(super) fn read_file(&mut self, dir: &Path, name: &str) -> Result<(), ImportError> {
         let path = dir.join(name);
-        let text = read_text(&path).map_err(|e| ImportError::new(name, e))?;
+        let shown = format!("{}{name}", self.prefix);
+        let text = read_text(&path).map_err(|e| ImportError::new(&shown, e))?;
         let body = hcl::edit::parser::parse_body(&text).map_err(|e| {
             ImportError::new(
-                format!("{name}:{}", e.location().line()),
+                format!("{shown}:{}", e.location().line()),
                 format!("HCL syntax: {}", e.message()),
             )
         })?;
+        self.read_body(&format!("{}{name}", self.prefix), text, &body)
+    }
+
+    /// Reads the blocks of one file's `body`, the file named `name` in
+    /// messages.
+    pub(super) fn read_body(
+        &mut self,
+        name: &str,
+        text: String,
+        body: &Body,
+    ) -> Result<(), ImportError> {
         let file = self.files.len();
         self.files.push(SourceFile {
             name: name.to_string(),
@@ -74,7 +86,6 @@ impl Reader {
                 self.variables.push(Variable {
                     name: name.clone(),
                     file,
-                    span: block.span(),
                     default: block.body.get_attribute("default").map(|a| a.value.clone()),
                     type_text,
                 });
@@ -96,9 +107,35 @@ impl Reader {
                     });
                 }
             }
+            ("module", [label]) => {
+                if let Some(first) = self.module_calls.iter().find(|m| &m.label == label) {
+                    let first = self.files[first.file].location(&first.span);
+                    return Err(ImportError::new(
+                        location,
+                        format!("module \"{label}\" is declared twice (first at {first})"),
+                    ));
+                }
+                self.module_calls.push(ResourceBlock {
+                    kind: "module".to_string(),
+                    label: label.clone(),
+                    file,
+                    span: block.span(),
+                    body: block.body.clone(),
+                });
+            }
+            ("output", [name]) => {
+                if let Some(value) = block.body.get_attribute("value") {
+                    self.outputs.push(Local {
+                        name: name.clone(),
+                        file,
+                        span: value.span(),
+                        expr: value.value.clone(),
+                    });
+                }
+            }
             _ => {
-                // data, provider, terraform, output, module, ...: named in
-                // the ignored list.
+                // data, provider, terraform, ...: named in the ignored
+                // list.
                 let (kind, name) = match (ident, labels.as_slice()) {
                     ("data", [kind, name]) => (format!("data.{kind}"), name.clone()),
                     (_, labels) => (ident.to_string(), labels.join(".")),
@@ -148,7 +185,9 @@ impl Reader {
         }
         for v in &self.variables {
             let file = &self.files[v.file];
-            let value = if let Some((_, text)) = given.iter().rev().find(|(n, _)| n == &v.name) {
+            let value = if let Some(value) = self.inputs.get(&v.name) {
+                value.clone()
+            } else if let Some((_, text)) = given.iter().rev().find(|(n, _)| n == &v.name) {
                 typed(text, v.type_text.as_deref(), &self.budget).map_err(|why| {
                     ImportError::new(
                         format!("--var {}={}", v.name, crate::import::quoted(text)),
@@ -160,13 +199,10 @@ impl Reader {
             } else if let Some(default) = &v.default {
                 constant(default, file, &self.budget)?
             } else {
-                return Err(ImportError::new(
-                    file.location(&v.span),
-                    format!(
-                        "variable \"{}\" has no default and no value: give it with --var {}=VALUE",
-                        v.name, v.name
-                    ),
-                ));
+                // As unknown as a value Azure computes: refused only where
+                // the topology needs it (a secret or a subscription ID
+                // never is).
+                super::unknown::unknown(&format!("var.{}", v.name))
             };
             self.vars.insert(v.name.clone(), value);
         }
@@ -183,6 +219,9 @@ impl Reader {
         for (i, r) in self.resources.iter().enumerate() {
             items.push((r.file, span_start(&r.span), Item::Resource(i)));
         }
+        for (i, m) in self.module_calls.iter().enumerate() {
+            items.push((m.file, span_start(&m.span), Item::Module(i)));
+        }
         items.sort_by_key(|(file, start, _)| (*file, *start));
         let items: Vec<Item> = items.into_iter().map(|(_, _, item)| item).collect();
         let deps: Vec<Vec<usize>> = items
@@ -191,6 +230,7 @@ impl Reader {
                 let refs = match item {
                     Item::Local(i) => references_in_expr(&self.locals[*i].expr),
                     Item::Resource(i) => references_in_body(&self.resources[*i].body),
+                    Item::Module(i) => references_in_body(&self.module_calls[*i].body),
                 };
                 let mut deps: Vec<usize> = refs
                     .iter()
@@ -212,13 +252,14 @@ impl Reader {
                     match items[n] {
                         Item::Local(i) => self.evaluate_local(i)?,
                         Item::Resource(i) => self.evaluate_resource(i)?,
+                        Item::Module(i) => self.evaluate_module(i)?,
                     }
                     pending[n] = false;
                     progressed = true;
                 }
             }
             let Some(first) = pending.iter().position(|p| *p) else {
-                return Ok(());
+                return self.evaluate_outputs();
             };
             if !progressed {
                 return Err(self.cycle(&items, &deps, &pending, first));
@@ -240,6 +281,7 @@ impl Reader {
                 let r = &self.resources[*i];
                 r.kind == root && r.label == attr
             }
+            Item::Module(i) => root == "module" && self.module_calls[*i].label == attr,
         })
     }
 
@@ -247,6 +289,7 @@ impl Reader {
         match item {
             Item::Local(i) => format!("local.{}", self.locals[i].name),
             Item::Resource(i) => format!("{}.{}", self.resources[i].kind, self.resources[i].label),
+            Item::Module(i) => format!("module.{}", self.module_calls[i].label),
         }
     }
 
@@ -256,6 +299,10 @@ impl Reader {
             Item::Resource(i) => {
                 let r = &self.resources[i];
                 self.files[r.file].location(&r.span)
+            }
+            Item::Module(i) => {
+                let m = &self.module_calls[i];
+                self.files[m.file].location(&m.span)
             }
         }
     }
@@ -333,16 +380,9 @@ impl Reader {
         extras: &[(String, Value)],
     ) -> Result<(), ImportError> {
         let (span, why) = match found {
-            Found::Func { name, span } => {
-                if functions::NAMES.contains(&name.as_str()) {
-                    return Ok(());
-                }
-                let why = format!(
-                    "vnetd does not evaluate the function `{name}` (it evaluates {})",
-                    functions::NAMES.join(", ")
-                );
-                (span, why)
-            }
+            // A function vnetd does not evaluate makes an unknown, refused
+            // only where the topology needs its value.
+            Found::Func { .. } => return Ok(()),
             Found::Ref { root, .. } if extras.iter().any(|(name, _)| name == root) => {
                 return Ok(());
             }
@@ -365,12 +405,14 @@ impl Reader {
                             return Ok(());
                         }
                     }
-                    "data" => "data sources are not read: vnetd imports from the configuration \
-                               alone, without Azure"
-                        .to_string(),
-                    "module" => {
-                        "modules are not followed: import the module's own directory".to_string()
-                    }
+                    // Not read: every attribute is unknown.
+                    "data" => return Ok(()),
+                    "module" => match attr {
+                        Some(a) if !self.module_calls.iter().any(|m| &m.label == a) => {
+                            format!("no module \"{a}\" is declared")
+                        }
+                        _ => return Ok(()),
+                    },
                     "count" | "each" | "self" | "path" | "terraform" => return Ok(()),
                     kind => {
                         let Some(label) = attr else {
@@ -484,6 +526,7 @@ impl Reader {
             )),
             (Some(c), None) => {
                 let value = self.expression(&c.value, file, &[])?;
+                known_before_apply(&value, "count", file, &c.value.span())?;
                 let n = match &value {
                     Value::Number(n) => n.as_u64(),
                     Value::String(s) => s.parse().ok(),
@@ -511,6 +554,13 @@ impl Reader {
             }
             (None, Some(f)) => {
                 let value = self.expression(&f.value, file, &[])?;
+                let keys = match &value {
+                    Value::Object(map) => {
+                        Value::Array(map.keys().cloned().map(Value::from).collect())
+                    }
+                    other => other.clone(),
+                };
+                known_before_apply(&keys, "for_each", file, &f.value.span())?;
                 let entries = for_each_entries(value)
                     .and_then(|entries| {
                         if entries.len() > MAX_INSTANCES {
@@ -627,6 +677,14 @@ impl Reader {
             ));
         };
         let collection = self.expression(&for_each.value, file, extras)?;
+        if matches!(collection, Value::String(_)) {
+            known_before_apply(
+                &collection,
+                "a dynamic block's for_each",
+                file,
+                &for_each.value.span(),
+            )?;
+        }
         let entries: Vec<(Value, Value)> = match collection {
             Value::Object(map) => {
                 let mut entries: Vec<(String, Value)> = map.into_iter().collect();
@@ -668,6 +726,27 @@ impl Reader {
             items.push(Value::Object(item));
         }
         Ok((name, items))
+    }
+}
+
+/// Refuses a `count` or `for_each` that is unknown until apply, as
+/// Terraform's plan does: how many instances there are must be known.
+fn known_before_apply(
+    value: &Value,
+    what: &str,
+    file: &SourceFile,
+    span: &Option<std::ops::Range<usize>>,
+) -> Result<(), ImportError> {
+    match super::unknown::chain_of(value) {
+        None => Ok(()),
+        Some(chain) => Err(ImportError::new(
+            file.location(span),
+            format!(
+                "`{}`: {what} is known only after apply (it comes from {chain}); Terraform \
+                 too needs it before: give the value in the configuration",
+                file.snippet(span)
+            ),
+        )),
     }
 }
 

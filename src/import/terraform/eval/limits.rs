@@ -93,6 +93,24 @@ impl Budget {
     pub fn exhausted(&self) -> bool {
         self.spent.get()
     }
+
+    /// The steps still left.
+    pub fn left(&self) -> u64 {
+        if self.spent.get() {
+            0
+        } else {
+            self.left.get()
+        }
+    }
+
+    /// Takes what a module's evaluation spent from its own budget, which
+    /// started with what this one had left.
+    pub fn settle_with(&self, child: &Budget) {
+        self.left.set(child.left());
+        if child.exhausted() {
+            self.spent.set(true);
+        }
+    }
 }
 
 /// What a name at the root of a reference stands for.
@@ -109,6 +127,13 @@ pub enum Root<'a> {
 /// The names expressions may refer to.
 pub trait Names {
     fn root(&self, name: &str) -> Option<Root<'_>>;
+
+    /// Whether a member missing under `root` is a value only Terraform or
+    /// Azure computes (a resource's attribute the configuration does not
+    /// write, a data source, a module's output), rather than an error.
+    fn computes(&self, _root: &str) -> bool {
+        false
+    }
 }
 
 /// No names at all: constants and functions only.

@@ -101,7 +101,17 @@ impl Evaluator<'_> {
                 other => Err(unexpected(&other, "a boolean")),
             },
             Directive::For(dir) => {
-                let entries = self.collection(&dir.collection_expr, locals, depth)?;
+                let entries = match self.collection(&dir.collection_expr, locals, depth)? {
+                    Ok(entries) => entries,
+                    // A directive over an unknown makes an unknown text.
+                    Err(unknown) => {
+                        let value = super::derived("a template for directive", &unknown);
+                        if let Value::String(s) = value {
+                            out.push_str(&s);
+                        }
+                        return Ok(());
+                    }
+                };
                 let key_var = dir.key_var.as_ref().map(|k| k.as_str().to_string());
                 let value_var = dir.value_var.as_str().to_string();
                 for (key, value) in entries {

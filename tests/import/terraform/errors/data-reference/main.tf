@@ -1,10 +1,15 @@
-data "azurerm_resource_group" "existing" {
-  name = "rg-lab"
+data "azurerm_virtual_network" "existing" {
+  name                = "vnet-existing"
+  resource_group_name = "rg-lab"
+}
+
+locals {
+  hub_range = data.azurerm_virtual_network.existing.address_space[0]
 }
 
 resource "azurerm_virtual_network" "hub" {
   name                = "hub"
-  resource_group_name = data.azurerm_resource_group.existing.name
+  resource_group_name = "rg-lab"
   location            = "westeurope"
-  address_space       = ["10.0.0.0/16"]
+  address_space       = [local.hub_range]
 }

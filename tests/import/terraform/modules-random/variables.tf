@@ -1,0 +1,8 @@
+variable "location" {
+  type    = string
+  default = "westeurope"
+}
+
+variable "spokes" {
+  type = map(string)
+}
