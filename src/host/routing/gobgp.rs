@@ -22,10 +22,9 @@
 //!   neighbour (transit), is advertised, unless `pass_on_learned` is off:
 //!   then no learned route is passed on at all (an ExpressRoute gateway
 //!   carries nothing from one circuit to another).
-//!
 //! - withhold: per neighbour, prefixes never sent to it (a global export
-//!   statement matching a neighbour set: in an export policy gobgpd matches
-//!   it against the neighbour the route goes to).
+//!   statement matching a neighbour set, which gobgpd matches against the
+//!   neighbour the route goes to).
 //!
 //! Between equally good paths from two eBGP neighbours gobgpd would keep
 //! the older one; `external-compare-router-id` makes it take the lower
@@ -326,8 +325,7 @@ fn withhold_set_name(neighbor: Ipv4Addr) -> String {
 }
 
 /// One statement per neighbour: its withheld prefixes are rejected when
-/// sent to it (in an export policy, gobgpd matches a neighbour set against
-/// the neighbour the route goes to).
+/// sent to it.
 fn toml_withhold_policy(out: &mut String, withheld: &[(Ipv4Addr, Vec<Ipv4Net>)]) {
     for (neighbor, prefixes) in withheld {
         let name = withhold_set_name(*neighbor);
@@ -474,11 +472,9 @@ impl GobgpSpeaker {
         Ok(speaker)
     }
 
-    /// Waits until gobgpd answers on its API with its policies in place.
-    /// gobgpd answers once its global part runs, before it has read the
-    /// policies of its configuration file, so the policies are waited for
-    /// too; one still missing when the start time is up is an error (it
-    /// would run on without a policy it could not create).
+    /// Waits until gobgpd answers on its API, then until it holds its
+    /// policies (it answers before reading them); one still missing at the
+    /// deadline is an error, as gobgpd runs on without it.
     fn wait_ready(&mut self) -> Result<()> {
         wait_for(START_TIMEOUT, "gobgpd's API", || {
             self.daemon.check_running()?;
@@ -487,7 +483,6 @@ impl GobgpSpeaker {
         .with_context(|| format!("starting gobgpd in {}", self.spec.netns))?;
         let mut missing = Vec::new();
         let placed = wait_for(START_TIMEOUT, "gobgpd's policies", || {
-            self.daemon.check_running()?;
             missing = self.missing_policies()?;
             Ok(missing.is_empty().then_some(()))
         });

@@ -168,7 +168,7 @@ mod tests {
     fn a_module_is_named_from_the_root_directory() {
         assert_eq!(module_prefix("", "./modules/vnet"), "modules/vnet/");
         assert_eq!(module_prefix("hub/", "../modules/vnet/"), "modules/vnet/");
-        assert_eq!(module_prefix("", "../shared"), "../shared/");
+        assert_eq!(module_prefix("", "../common"), "../common/");
         assert_eq!(module_prefix("a/b/", "../../.."), "../");
         assert_eq!(module_prefix("m/", ".."), "");
     }
