@@ -3,32 +3,35 @@
 //!
 //! Every `*.tf` file of the directory is read (in name order) with hcl-rs's
 //! parser, which keeps each block's and each expression's place in the
-//! file, so every resource and every error names its `file:line`.
-//! Evaluated: `variable` blocks (a value from `--var`, else from
-//! `terraform.tfvars` and `*.auto.tfvars`, else the default), `locals`,
-//! string templates, references between resources (`azurerm_subnet.nva.id`,
-//! any attribute, nested blocks as lists: `...ip_configuration[0].name`),
-//! `count` and `for_each` (`count.index`, `each.key`, `each.value`),
-//! `dynamic` blocks, `for` expressions, conditionals, and the functions of
-//! [`functions::NAMES`], by [`eval`], which bounds every value and the
-//! import's whole work.
+//! file, so every resource and every error names its `file:line`; then
+//! every `*.tf.json` file, as the native syntax it stands for
+//! (`json_syntax`). Evaluated: `variable` blocks (a value from `--var`,
+//! else from `terraform.tfvars` and `*.auto.tfvars`, else the default),
+//! `locals`, string templates, references between resources
+//! (`azurerm_subnet.nva.id`, any attribute, nested blocks as lists:
+//! `...ip_configuration[0].name`), `count` and `for_each` (`count.index`,
+//! `each.key`, `each.value`), `dynamic` blocks, `for` expressions,
+//! conditionals, the functions of [`functions::NAMES`], by [`eval`], which
+//! bounds every value and the import's whole work, and local modules
+//! (`modules`).
 //!
 //! What only Azure knows is synthesised: IDs in Azure's format from the
 //! placeholder subscription [`SUBSCRIPTION`], the `resource_group_name`
 //! and the names; a NIC's `private_ip_address` when its primary
-//! configuration is Static. Resources are evaluated in dependency order;
-//! a cycle is an error.
+//! configuration is Static. What only Terraform or Azure computes beyond
+//! that (a `random_*` result, a data source, an output of a registry
+//! module, a variable with no value, a function vnetd does not evaluate)
+//! is an unknown, as in Terraform's plan ([`unknown`]): a placeholder in a
+//! name, a refusal where the topology needs the value. Resources are
+//! evaluated in dependency order; a cycle is an error.
 //!
-//! Not read: `data` sources, `provider`, `terraform`, `output` and
-//! `module` blocks (listed as ignored; what a module declares is not
-//! imported, and a reference to a module's or a data source's value is an
-//! error), `TF_VAR_` variables, `*.tf.json` and `*.tfvars.json` files;
-//! override files (`*_override.tf`) are refused. Resource types the writer
-//! does not use are evaluated leniently: an attribute that cannot be
-//! evaluated (`file(...)` in a VM) is left out, and is an error only if a
-//! used resource refers to it. In the resources the writer uses, every expression must evaluate:
-//! an unsupported function or reference, a missing variable or a dangling
-//! reference is an [`ImportError`] at `file:line`, naming the expression.
+//! Not read: `provider` and `terraform` blocks (listed as ignored),
+//! `TF_VAR_` variables and `*.tfvars.json` files; override files
+//! (`*_override.tf`) are refused. Resource types the writer does not use
+//! are evaluated leniently: an attribute that cannot be evaluated is left
+//! out. In the resources the writer uses, every expression must evaluate:
+//! a type error or a dangling reference is an [`ImportError`] at
+//! `file:line`, naming the expression.
 
 mod computed;
 pub mod eval;
