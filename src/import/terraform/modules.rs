@@ -5,7 +5,7 @@
 //! or a repository is not fetched: it is listed as ignored and its
 //! outputs are unknown (see [`super::unknown`]).
 
-use super::reader::InstanceKey;
+use super::reader::instances_value;
 use super::*;
 
 /// How deep module calls may nest (a module that calls itself would
@@ -99,23 +99,7 @@ impl Reader {
             let outputs = Value::Object(child.output_values);
             evaluated.push((key.clone(), outputs));
         }
-        let value = match instances.first().map(|(k, _)| k) {
-            Some(InstanceKey::Single) => evaluated.pop().map_or(Value::Null, |(_, v)| v),
-            Some(InstanceKey::Index(_)) => {
-                Value::Array(evaluated.into_iter().map(|(_, v)| v).collect())
-            }
-            Some(InstanceKey::Key(_)) => Value::Object(
-                evaluated
-                    .into_iter()
-                    .map(|(k, v)| match k {
-                        InstanceKey::Key(k) => (k, v),
-                        _ => (String::new(), v),
-                    })
-                    .collect(),
-            ),
-            None if block.body.get_attribute("count").is_some() => Value::Array(Vec::new()),
-            None => Value::Object(Map::new()),
-        };
+        let value = instances_value(block, evaluated);
         self.modules.insert(label, value);
         Ok(())
     }

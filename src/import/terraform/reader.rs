@@ -418,25 +418,7 @@ impl Reader {
             });
             evaluated.push((key.clone(), Value::Object(attributes)));
         }
-        let value = match instances.first().map(|(k, _)| k) {
-            Some(InstanceKey::Single) => evaluated.pop().map_or(Value::Null, |(_, v)| v),
-            Some(InstanceKey::Index(_)) => {
-                Value::Array(evaluated.into_iter().map(|(_, v)| v).collect())
-            }
-            Some(InstanceKey::Key(_)) => Value::Object(
-                evaluated
-                    .into_iter()
-                    .map(|(k, v)| match k {
-                        InstanceKey::Key(k) => (k, v),
-                        _ => (String::new(), v),
-                    })
-                    .collect(),
-            ),
-            // count = 0 or an empty for_each: no instance; Terraform's value
-            // is an empty list (count) or map (for_each).
-            None if block.body.get_attribute("count").is_some() => Value::Array(Vec::new()),
-            None => Value::Object(Map::new()),
-        };
+        let value = instances_value(block, evaluated);
         let kind = block.kind.clone();
         let label = block.label.clone();
         self.values.entry(kind).or_default().insert(label, value);
@@ -680,6 +662,33 @@ fn known_before_apply(
                 file.snippet(span)
             ),
         )),
+    }
+}
+
+/// The value a block's instances make together, as Terraform exposes it:
+/// the one instance's, a list of them (`count`) or a map by key
+/// (`for_each`); with no instance, an empty list (`count = 0`) or map.
+pub(super) fn instances_value(
+    block: &ResourceBlock,
+    evaluated: Vec<(InstanceKey, Value)>,
+) -> Value {
+    let counted = block.body.get_attribute("count").is_some();
+    match evaluated.first().map(|(k, _)| k) {
+        Some(InstanceKey::Single) => evaluated.into_iter().next().map_or(Value::Null, |(_, v)| v),
+        Some(InstanceKey::Index(_)) => {
+            Value::Array(evaluated.into_iter().map(|(_, v)| v).collect())
+        }
+        Some(InstanceKey::Key(_)) => Value::Object(
+            evaluated
+                .into_iter()
+                .map(|(k, v)| match k {
+                    InstanceKey::Key(k) => (k, v),
+                    _ => (String::new(), v),
+                })
+                .collect(),
+        ),
+        None if counted => Value::Array(Vec::new()),
+        None => Value::Object(Map::new()),
     }
 }
 
