@@ -205,7 +205,14 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
 /// Resolves the NSG and compiles it; checks the classifier against the
 /// reference on `keys` and reports how many a user rule decides.
 fn prepare(topo: &Topology, keys: &[PacketKey]) -> (Vec<EffectiveRule>, Classifier) {
-    let rules = effective_rules(topo, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
+    let learned = vnetd::policy::gateways::LearnedRoutes::default();
+    let rules = effective_rules(
+        topo,
+        &learned,
+        NsgIdx::new(0),
+        NicIdx::new(0),
+        Direction::Inbound,
+    );
     let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
     let classifier = Classifier::new(&matches);
     let decided_by_user_rules = keys

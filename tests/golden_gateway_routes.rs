@@ -323,7 +323,8 @@ fn the_gateway_advertises_hub_and_spokes_never_a_default_route() {
 fn the_virtual_network_tag_gains_the_connected_on_premises_ranges() {
     let topo = load("30-gateway-transit.yaml");
     let vm1 = topo.nics[topo.nic_by_name("vm1").unwrap()].subnet;
-    let tag: Vec<String> = virtual_network_tag(&topo, vm1)
+    let learned = vnetd::policy::bgp::expected_learned(&topo);
+    let tag: Vec<String> = virtual_network_tag(&topo, &learned, vm1)
         .iter()
         .map(IpNet::to_string)
         .collect();

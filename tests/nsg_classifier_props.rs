@@ -6,6 +6,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vnetd::engine::classifier::{Classifier, PacketKey, RuleMatch};
+use vnetd::policy::gateways::LearnedRoutes;
 use vnetd::policy::nsg::{effective_rules, first_match, nsg_chain, EffectiveRule};
 use vnetd::snapshot::rule_match;
 use vnetd::topology::*;
@@ -561,7 +562,7 @@ proptest! {
         for nic in topo.nics.keys() {
             for direction in [Direction::Inbound, Direction::Outbound] {
                 for (_, nsg) in nsg_chain(&topo, nic, direction) {
-                    let rules = effective_rules(&topo, nsg, nic, direction);
+                    let rules = effective_rules(&topo, &LearnedRoutes::default(), nsg, nic, direction);
                     let classifier = compile(&rules);
                     for _ in 0..16 {
                         let key = draw.packet(&rules);
@@ -584,7 +585,7 @@ fn topology_rules_decide_as_azure_would() {
         nsg_chain(&topo, nic, direction)
             .into_iter()
             .map(|(_, nsg)| {
-                let rules = effective_rules(&topo, nsg, nic, direction);
+                let rules = effective_rules(&topo, &LearnedRoutes::default(), nsg, nic, direction);
                 let i = compile(&rules)
                     .classify(&key)
                     .expect("default rules match all");
@@ -645,6 +646,7 @@ fn topology_rules_decide_as_azure_would() {
     // VirtualNetwork address.
     assert!(!vnetd::policy::tags::virtual_network_tag(
         &topo,
+        &LearnedRoutes::default(),
         vnetd::topology::SubnetRef {
             vnet: VnetIdx::new(1),
             subnet: SubnetIdx::new(0)
@@ -670,9 +672,13 @@ fn topology_rules_decide_as_azure_would() {
         "securityRules/deny-db"
     );
     // web-from-vnet is scoped to web members: db1 never sees it.
-    assert!(
-        effective_rules(&topo, NsgIdx::new(0), NicIdx::new(2), Direction::Inbound)
-            .iter()
-            .all(|r| r.name != "securityRules/web-from-vnet")
-    );
+    assert!(effective_rules(
+        &topo,
+        &LearnedRoutes::default(),
+        NsgIdx::new(0),
+        NicIdx::new(2),
+        Direction::Inbound,
+    )
+    .iter()
+    .all(|r| r.name != "securityRules/web-from-vnet"));
 }

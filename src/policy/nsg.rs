@@ -19,6 +19,7 @@
 //! The rules produced here are what `vnetd rules` prints and what the
 //! snapshot compiles into [`crate::engine::classifier::Classifier`]s.
 
+use super::gateways::LearnedRoutes;
 use super::tags;
 use crate::net::PacketKey;
 use crate::topology::{
@@ -104,6 +105,7 @@ pub fn nsg_chain(topo: &Topology, nic: NicIdx, direction: Direction) -> Vec<(Nsg
 /// default rules. Indices outside the topology give an empty list.
 pub fn effective_rules(
     topo: &Topology,
+    learned: &LearnedRoutes,
     nsg: NsgIdx,
     nic: NicIdx,
     direction: Direction,
@@ -111,7 +113,7 @@ pub fn effective_rules(
     let (Some(nsg), Some(n)) = (topo.nsgs.get(nsg), topo.nics.get(nic)) else {
         return Vec::new();
     };
-    let expander = Expander { topo, nic };
+    let expander = Expander { topo, learned, nic };
 
     let mut user: Vec<&SecurityRule> = nsg
         .security_rules
@@ -254,6 +256,7 @@ fn default_rules(direction: Direction) -> [DefaultRule; 3] {
 /// Expands address specs for one NIC (tags depend on its subnet).
 struct Expander<'a> {
     topo: &'a Topology,
+    learned: &'a LearnedRoutes,
     nic: NicIdx,
 }
 
@@ -267,8 +270,10 @@ impl Expander<'_> {
             AddressSpec::Prefixes(prefixes) => prefixes.iter().map(IpNet::trunc).collect(),
             AddressSpec::Tag(tag) => match self.topo.nics.get(self.nic) {
                 Some(nic) => match tag {
-                    ServiceTag::VirtualNetwork => tags::virtual_network_tag(self.topo, nic.subnet),
-                    ServiceTag::Internet => tags::internet_tag(self.topo, nic.subnet),
+                    ServiceTag::VirtualNetwork => {
+                        tags::virtual_network_tag(self.topo, self.learned, nic.subnet)
+                    }
+                    ServiceTag::Internet => tags::internet_tag(self.topo, self.learned, nic.subnet),
                     ServiceTag::AzureLoadBalancer => tags::azure_load_balancer_tag(),
                 },
                 None => Vec::new(),
@@ -458,7 +463,13 @@ pub(crate) mod tests {
                 AddressSpec::Any,
             ),
         ]);
-        let inbound = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
+        let inbound = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Inbound,
+        );
         assert_eq!(
             names(&inbound),
             [
@@ -474,7 +485,13 @@ pub(crate) mod tests {
         assert!(inbound[2..].iter().all(|r| r.is_default()));
         assert!(!inbound[0].is_default());
 
-        let outbound = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Outbound);
+        let outbound = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Outbound,
+        );
         assert_eq!(
             names(&outbound),
             [
@@ -514,7 +531,13 @@ pub(crate) mod tests {
     #[test]
     fn default_rules_decide_traffic() {
         let t = topo(vec![]);
-        let inbound = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
+        let inbound = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Inbound,
+        );
         let key = |proto, src: &str, dst: &str| PacketKey {
             proto,
             src: ip(src),
@@ -570,8 +593,20 @@ pub(crate) mod tests {
                 AddressSpec::Any,
             ),
         ]);
-        let web1 = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
-        let db1 = effective_rules(&t, NsgIdx::new(0), NicIdx::new(2), Direction::Inbound);
+        let web1 = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Inbound,
+        );
+        let db1 = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(2),
+            Direction::Inbound,
+        );
         assert_eq!(
             names(&web1)[..2],
             ["securityRules/to-web", "securityRules/from-db"]
@@ -587,7 +622,13 @@ pub(crate) mod tests {
         );
         assert_eq!(web1[1].expanded_source, vec![net("10.0.1.6/32")]);
 
-        let out_web2 = effective_rules(&t, NsgIdx::new(0), NicIdx::new(1), Direction::Outbound);
+        let out_web2 = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(1),
+            Direction::Outbound,
+        );
         assert_eq!(names(&out_web2)[0], "securityRules/from-web-or-db");
         assert_eq!(out_web2[0].source_prefixes, ["web", "db"]);
         assert_eq!(
@@ -609,7 +650,13 @@ pub(crate) mod tests {
             ]),
             AddressSpec::Tag(ServiceTag::VirtualNetwork),
         )]);
-        let r = &effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound)[0];
+        let r = &effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Inbound,
+        )[0];
         assert_eq!(
             r.source_prefixes,
             ["10.9.0.7/32", "10.8.0.0/16", "2001:db8::1/128"]
@@ -649,7 +696,21 @@ pub(crate) mod tests {
     #[test]
     fn out_of_range_indices_give_no_rules() {
         let t = topo(vec![]);
-        assert!(effective_rules(&t, NsgIdx::new(9), NicIdx::new(0), Direction::Inbound).is_empty());
-        assert!(effective_rules(&t, NsgIdx::new(0), NicIdx::new(9), Direction::Inbound).is_empty());
+        assert!(effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(9),
+            NicIdx::new(0),
+            Direction::Inbound
+        )
+        .is_empty());
+        assert!(effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(9),
+            Direction::Inbound
+        )
+        .is_empty());
     }
 }

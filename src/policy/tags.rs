@@ -11,7 +11,11 @@
 //!   list it: the VNet's own ranges, the on-premises ranges connected
 //!   through the gateway serving the VNet (its own or, with gateway
 //!   transit, the hub's: local network gateway prefixes and, over BGP, the
-//!   site's address space), the ranges of every peered VNet whose peering
+//!   site's address space), every prefix that gateway's instances learned
+//!   over BGP but a default route (from sites, other gateways and circuits,
+//!   transit included: Azure counts "all connected on-premises address
+//!   spaces" and "virtual networks connected to a virtual network gateway",
+//!   and what BGP brings is connected), the ranges of every peered VNet whose peering
 //!   is Connected and whose link held in this VNet allows virtual network
 //!   access, the VNets behind the gateway's Vnet2Vnet connections, the host
 //!   virtual IP 168.63.129.16, then the prefixes of the user-defined routes
@@ -32,7 +36,7 @@
 //!   2000::/3.
 //! - `AzureLoadBalancer`: 168.63.129.16, the source of health probes.
 
-use super::gateways::connected_ranges;
+use super::gateways::{connected_ranges, LearnedRoutes};
 use crate::topology::{SubnetRef, Topology};
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -65,8 +69,12 @@ pub const PUBLIC_V6: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0
 /// The `VirtualNetwork` tag of `subnet`, in Azure's listing order (see the
 /// module docs), unmerged. A subnet reference outside the topology yields
 /// only the host virtual IP.
-pub fn virtual_network_tag(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
-    let nets = tag_ranges(topo, subnet);
+pub fn virtual_network_tag(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    subnet: SubnetRef,
+) -> Vec<IpNet> {
+    let nets = tag_ranges(topo, learned, subnet);
     let v4_default = nets
         .iter()
         .any(|n| matches!(n, IpNet::V4(_)) && n.prefix_len() == 0);
@@ -83,7 +91,7 @@ pub fn virtual_network_tag(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
 
 /// Every range the tag is made of, default routes included, in listing
 /// order, each once.
-fn tag_ranges(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
+fn tag_ranges(topo: &Topology, learned: &LearnedRoutes, subnet: SubnetRef) -> Vec<IpNet> {
     let mut nets: Vec<IpNet> = Vec::new();
     let mut push = |n: IpNet| {
         let n = n.trunc();
@@ -98,6 +106,19 @@ fn tag_ranges(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
     vnet.address_space.iter().copied().for_each(&mut push);
     let (on_premises, gateway_vnets) = connected_ranges(topo, subnet.vnet);
     on_premises.into_iter().for_each(&mut push);
+    for g in topo.serving_gateways(subnet.vnet) {
+        let Some(instances) = learned.gateways.get(&topo.gateways[g].name) else {
+            continue;
+        };
+        let mut prefixes: Vec<IpNet> = instances
+            .iter()
+            .flatten()
+            .map(|r| r.prefix)
+            .filter(|p| p.prefix_len() != 0)
+            .collect();
+        prefixes.sort();
+        prefixes.into_iter().for_each(&mut push);
+    }
 
     for link in topo.peerings.iter().filter(|p| p.vnet == subnet.vnet) {
         if link.allow_virtual_network_access && topo.peering_connected(link.vnet, link.remote) {
@@ -128,8 +149,8 @@ fn tag_ranges(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
 /// The `Internet` tag of `subnet`: public space minus the ranges of the
 /// subnet's `VirtualNetwork` tag other than default routes, as a minimal
 /// sorted list of CIDRs.
-pub fn internet_tag(topo: &Topology, subnet: SubnetRef) -> Vec<IpNet> {
-    let ranges: Vec<IpNet> = tag_ranges(topo, subnet)
+pub fn internet_tag(topo: &Topology, learned: &LearnedRoutes, subnet: SubnetRef) -> Vec<IpNet> {
+    let ranges: Vec<IpNet> = tag_ranges(topo, learned, subnet)
         .into_iter()
         .filter(|n| n.prefix_len() != 0)
         .collect();
@@ -302,6 +323,10 @@ mod tests {
         }
     }
 
+    /// Nothing learned over BGP.
+    static NONE: std::sync::LazyLock<LearnedRoutes> =
+        std::sync::LazyLock::new(LearnedRoutes::default);
+
     const HUB: SubnetRef = SubnetRef {
         vnet: VnetIdx::new(0),
         subnet: SubnetIdx::new(0),
@@ -311,7 +336,7 @@ mod tests {
     fn vnet_tag_has_own_space_and_host_vip() {
         let t = topo(vec![], vec![]);
         assert_eq!(
-            virtual_network_tag(&t, HUB),
+            virtual_network_tag(&t, &NONE, HUB),
             nets(&["10.0.0.0/16", "fd00::/48", "168.63.129.16/32"])
         );
     }
@@ -333,7 +358,7 @@ mod tests {
         );
         // Only spoke1 joins, listed after the hub's own ranges, unmerged.
         assert_eq!(
-            virtual_network_tag(&t, HUB),
+            virtual_network_tag(&t, &NONE, HUB),
             nets(&[
                 "10.0.0.0/16",
                 "fd00::/48",
@@ -347,7 +372,7 @@ mod tests {
             subnet: SubnetIdx::new(0),
         };
         assert_eq!(
-            virtual_network_tag(&t, spoke3),
+            virtual_network_tag(&t, &NONE, spoke3),
             nets(&[
                 "10.3.0.0/16",
                 "10.0.0.0/16",
@@ -361,7 +386,7 @@ mod tests {
             subnet: SubnetIdx::new(0),
         };
         assert_eq!(
-            virtual_network_tag(&t, spoke2),
+            virtual_network_tag(&t, &NONE, spoke2),
             nets(&["10.2.0.0/16", "168.63.129.16/32"])
         );
     }
@@ -370,7 +395,7 @@ mod tests {
     fn vnet_tag_lists_udr_prefixes_last_as_written() {
         let t = topo(vec![], vec![route("192.168.7.0/24"), route("10.0.5.0/24")]);
         assert_eq!(
-            virtual_network_tag(&t, HUB),
+            virtual_network_tag(&t, &NONE, HUB),
             nets(&[
                 "10.0.0.0/16",
                 "fd00::/48",
@@ -388,13 +413,16 @@ mod tests {
     fn vnet_tag_with_a_default_udr_is_that_default_route() {
         let t = topo(vec![], vec![route("192.168.7.0/24"), route("0.0.0.0/0")]);
         assert_eq!(
-            virtual_network_tag(&t, HUB),
+            virtual_network_tag(&t, &NONE, HUB),
             nets(&["fd00::/48", "0.0.0.0/0"])
         );
         let t = topo(vec![], vec![route("0.0.0.0/0"), route("::/0")]);
-        assert_eq!(virtual_network_tag(&t, HUB), nets(&["0.0.0.0/0", "::/0"]));
+        assert_eq!(
+            virtual_network_tag(&t, &NONE, HUB),
+            nets(&["0.0.0.0/0", "::/0"])
+        );
         // The Internet tag still leaves out only the real ranges.
-        let tag = internet_tag(&t, HUB);
+        let tag = internet_tag(&t, &NONE, HUB);
         let inside = |a: &str| {
             let a: IpAddr = a.parse().unwrap();
             tag.iter().any(|n| n.contains(&a))
@@ -408,7 +436,7 @@ mod tests {
         let mut t = topo(vec![], vec![route("10.0.128.0/17"), route("10.1.0.0/16")]);
         t.vnets[VnetIdx::new(0)].address_space = nets(&["10.0.0.0/17", "10.0.64.0/18"]);
         assert_eq!(
-            virtual_network_tag(&t, HUB),
+            virtual_network_tag(&t, &NONE, HUB),
             nets(&[
                 "10.0.0.0/17",
                 "10.0.64.0/18",
@@ -423,7 +451,7 @@ mod tests {
     fn internet_tag_excludes_private_space_and_the_vnet() {
         let mut t = topo(vec![], vec![route("8.8.8.0/24")]);
         t.vnets[VnetIdx::new(0)].address_space = nets(&["10.0.0.0/16", "2001:db8::/32"]);
-        let tag = internet_tag(&t, HUB);
+        let tag = internet_tag(&t, &NONE, HUB);
         let inside = |a: &str| {
             let a: IpAddr = a.parse().unwrap();
             tag.iter().any(|n| n.contains(&a))

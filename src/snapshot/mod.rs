@@ -365,7 +365,8 @@ impl Snapshot {
                         let (rules, classifier, rule_ids) = shared
                             .entry(key)
                             .or_insert_with(|| {
-                                let rules = effective_rules(&topology, nsg, idx, direction);
+                                let rules =
+                                    effective_rules(&topology, &learned, nsg, idx, direction);
                                 let matches: Vec<_> = rules.iter().map(rule_match).collect();
                                 let ids: Vec<RuleId> = rules
                                     .iter()
@@ -645,7 +646,13 @@ mod compile_tests {
             ),
             udp,
         ]);
-        let rules = effective_rules(&t, NsgIdx::new(0), NicIdx::new(0), Direction::Inbound);
+        let rules = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Inbound,
+        );
         let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
         let classifier = Classifier::new(&matches);
         for proto in [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 58, 50] {

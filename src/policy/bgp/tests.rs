@@ -220,3 +220,38 @@ fn a_site_announcing_more_than_the_limit_is_dropped_and_nothing_of_it_is_learned
         .iter()
         .any(|(p, _, _)| p == "192.168.0.0/16"));
 }
+
+/// What BGP brings is connected: after the failover, spoke A's
+/// `VirtualNetwork` tag holds hub C's range (learned through gw-b, no
+/// connection of gw-a reaches it) and the branch's, which the topology's
+/// connections alone do not give.
+#[test]
+fn ranges_learned_through_transit_join_the_virtual_network_tag() {
+    use crate::policy::tags::virtual_network_tag;
+    let topo = failover();
+    let spoke = topo.vnets.position(|v| v.name == "spoke-a").unwrap();
+    let app = crate::topology::SubnetRef {
+        vnet: spoke,
+        subnet: crate::topology::SubnetIdx::new(0),
+    };
+    let net = |s: &str| -> IpNet { s.parse().unwrap() };
+    let without = virtual_network_tag(&topo, &LearnedRoutes::default(), app);
+    assert!(!without.contains(&net("10.30.0.0/16")), "{without:?}");
+    assert!(!without.contains(&net("192.168.0.0/16")), "{without:?}");
+    let with = virtual_network_tag(&topo, &expected_learned(&topo), app);
+    for range in [
+        "10.11.0.0/16",
+        "10.10.0.0/16",
+        "10.20.0.0/16",
+        "10.30.0.0/16",
+        "192.168.0.0/16",
+    ] {
+        assert!(with.contains(&net(range)), "{range} missing from {with:?}");
+    }
+    // Each range once, the default route never.
+    let mut sorted = with.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), with.len());
+    assert!(with.iter().all(|n| n.prefix_len() != 0));
+}
