@@ -721,3 +721,84 @@ fn next_hop_for_the_host_vip_is_not_the_forced_tunnel() {
                "routeTableId": format!("{ARM}/routeTables/spoke-default-via-nva")})
     );
 }
+
+/// A trace through a Vnet2Vnet chain names every gateway crossed: on the
+/// triangle the direct connection carries the packet; once gw-a and gw-c
+/// lose theirs, BGP transit carries it through gw-b, both ways, and the
+/// JSON lists the gateways handed on to.
+#[test]
+fn a_trace_names_every_gateway_of_a_vnet2vnet_chain() {
+    let triangle = std::fs::read_to_string(format!(
+        "{}/config/vnet2vnet-triangle.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let failover: String = triangle
+        .lines()
+        .filter(|l| !l.contains("name: a-to-c") && !l.contains("name: c-to-a"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let failover_path = dir.path().join("failover.yaml");
+    std::fs::write(&failover_path, failover).unwrap();
+    let path_line = |config: &str, from: &str, to: &str| -> String {
+        let out = vnetd(&["trace", "--config", config, "--from", from, "--to", to]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("Path: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let failover = failover_path.to_str().unwrap();
+    let cases = [
+        (
+            "config/vnet2vnet-triangle.yaml",
+            "spoke-vm",
+            "onprem-vm",
+            "Path: spoke-vm > gw-a > gw-c",
+        ),
+        (
+            failover,
+            "spoke-vm",
+            "onprem-vm",
+            "Path: spoke-vm > gw-a > gw-b > gw-c",
+        ),
+        (
+            failover,
+            "onprem-vm",
+            "spoke-vm",
+            "Path: onprem-vm > gw-c > gw-b > gw-a > spoke-vm",
+        ),
+        (
+            failover,
+            "vm-a",
+            "vm-c",
+            "Path: vm-a > gw-a > gw-b > gw-c > vm-c",
+        ),
+    ];
+    for (config, from, to, want) in cases {
+        assert_eq!(
+            path_line(config, from, to),
+            want,
+            "{config}: {from} -> {to}"
+        );
+    }
+    let trace = json_of(&[
+        "trace",
+        "--config",
+        failover,
+        "--from",
+        "spoke-vm",
+        "--to",
+        "onprem-vm",
+        "--json",
+    ]);
+    let first = &trace["hops"][0];
+    assert_eq!(first["gateway"], "gw-a", "{trace}");
+    assert_eq!(first["handed_on"], json!(["gw-b", "gw-c"]), "{trace}");
+}

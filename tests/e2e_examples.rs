@@ -125,6 +125,22 @@ fn vnet2vnet_triangle_reaches_the_branch_over_bgp_and_after_losing_a_side() {
         );
     }
     verify_live(&mut lab);
+    // The running lab's trace names the third gateway, as the file's does.
+    let socket = lab.serve_control();
+    let live = common::vnetd_command(&socket)
+        .args(["trace", "--from", "spoke-vm", "--to", "onprem-vm"])
+        .output()
+        .unwrap();
+    let path = String::from_utf8_lossy(&live.stdout)
+        .lines()
+        .find(|l| l.starts_with("Path: "))
+        .map(str::to_string);
+    assert_eq!(
+        path.as_deref(),
+        Some("Path: spoke-vm > gw-a > gw-b > gw-c"),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
 }
 
 #[test]

@@ -18,9 +18,9 @@ pub mod nat;
 pub mod packet;
 
 pub use decide::{
-    balance, decide, decide_parsed, judge_nsgs, route_step, sender_checks, Admission, Allowed,
-    Balanced, Conntrack, DropReason, Hop, HopTo, KnownHop, NsgJudgement, Pin, PinTarget, Sent,
-    Stateless, Verdict,
+    balance, decide, decide_parsed, judge_nsgs, route_step, route_step_through, sender_checks,
+    Admission, Allowed, Balanced, Conntrack, DropReason, Hop, HopTo, KnownHop, NsgJudgement, Pin,
+    PinTarget, Sent, Stateless, Verdict,
 };
 pub use nat::{translate, Rewrite};
 pub use packet::PacketView;

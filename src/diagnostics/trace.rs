@@ -26,7 +26,8 @@ use super::QueryError;
 use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::translate;
 use crate::dataplane::{
-    balance, decide, judge_nsgs, route_step, Balanced, HopTo, PacketView, Stateless, Verdict,
+    balance, decide, judge_nsgs, route_step_through, Balanced, HopTo, PacketView, Stateless,
+    Verdict,
 };
 use crate::net::PacketKey;
 use crate::policy::nsg::NsgLevel;
@@ -103,6 +104,10 @@ pub struct TraceHop {
     pub route: Option<RouteUsed>,
     /// The virtual network gateway the route leads through.
     pub gateway: Option<String>,
+    /// The gateways it hands the packet on to over Vnet2Vnet connections,
+    /// in order (BGP transit through a third gateway).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handed_on: Vec<String>,
     /// The peering link crossed (held by the sending VNet).
     pub peering: Option<String>,
     pub load_balancer: Option<LoadBalancerStep>,
@@ -387,6 +392,7 @@ fn hop_details(
         outbound: nsg_checks(snap, ingress, Direction::Outbound, &key),
         route: None,
         gateway: None,
+        handed_on: Vec::new(),
         peering: None,
         load_balancer: None,
         to: None,
@@ -400,7 +406,8 @@ fn hop_details(
     if outbound_denied {
         return hop;
     }
-    let step = route_step(snap, ingress, &key);
+    let mut crossed = Vec::new();
+    let step = route_step_through(snap, ingress, &key, &mut |g| crossed.push(g));
     let row = match &step {
         Ok(h) => h.row,
         // A refusal after the lookup still had a deciding row.
@@ -473,7 +480,17 @@ fn hop_details(
             path.push(lb.name.clone());
         }
     }
-    if let Some(gateway) = &hop.gateway {
+    // Every gateway crossed, a Vnet2Vnet chain's middle ones too; a site's
+    // packets cross the gateway their tunnel ends at.
+    crossed.dedup();
+    if crossed.first().is_some_and(|&g| Some(g) == route_gateway) {
+        crossed.remove(0);
+    }
+    hop.handed_on = crossed
+        .iter()
+        .map(|&g| t.gateways[g].name.clone())
+        .collect();
+    for gateway in hop.gateway.iter().chain(&hop.handed_on) {
         if path.last() != Some(gateway) {
             path.push(gateway.clone());
         }
@@ -571,7 +588,8 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
             );
         }
         if let Some(gateway) = &hop.gateway {
-            detail("gateway", gateway.clone());
+            let chain = std::iter::once(gateway).chain(&hop.handed_on);
+            detail("gateway", chain.cloned().collect::<Vec<_>>().join(" > "));
         }
         if let Some(peering) = &hop.peering {
             detail("peering", peering.clone());

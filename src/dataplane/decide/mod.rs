@@ -42,7 +42,7 @@ mod stateful;
 mod verdict;
 
 pub use balancing::{balance, Balanced, FrontendHop};
-pub use routing::{flow_hash, route_step, sender_checks, Hop, HopTo};
+pub use routing::{flow_hash, route_step, route_step_through, sender_checks, Hop, HopTo};
 pub use stateful::{
     judge_nsgs, Admission, Allowed, Conntrack, KnownHop, NsgJudgement, Pin, PinTarget, Sent,
     Stateless, CLOSING_IDLE_TIMEOUT_MS,

@@ -7,7 +7,7 @@ use crate::dataplane::packet::PacketView;
 use crate::net::PacketKey;
 use crate::snapshot::{FrontendIdx, GatewayHop, Holder, RouteTarget, Snapshot};
 use crate::topology::PROBE_SOURCE;
-use crate::topology::{NextHopType, NicIdx};
+use crate::topology::{GatewayIdx, NextHopType, NicIdx};
 use std::net::IpAddr;
 
 /// Steps 1-2 at the sender: the protocol and destination must be
@@ -75,6 +75,19 @@ pub enum HopTo {
 /// from user routes.
 #[inline]
 pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<Hop, Verdict> {
+    route_step_through(snap, ingress, key, &mut |_| {})
+}
+
+/// [`route_step`], telling `crossed` each gateway the packet reaches, in
+/// order (a gateway a route leads to, and each Vnet2Vnet peer it is handed
+/// to; one gateway may be told twice in a row), for `trace`.
+#[inline(always)]
+pub fn route_step_through(
+    snap: &Snapshot,
+    ingress: NicIdx,
+    key: &PacketKey,
+    crossed: &mut impl FnMut(GatewayIdx),
+) -> Result<Hop, Verdict> {
     let (src, dst) = (key.src, key.dst);
     let drop = |reason, at| Err(Verdict::dropped(reason, at));
     let Some(sender) = snap.nics.get(ingress) else {
@@ -151,6 +164,7 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
                 return drop(reason, ingress);
             }
             RouteTarget::Gateway(gateway) => {
+                crossed(gateway);
                 let tables = &snap.gateways[gateway];
                 if gateway_hops == 0 && tables.vnet != from_vnet {
                     // A spoke reaching the hub's gateway crosses the peering.
@@ -181,6 +195,7 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
                     }
                     Some(GatewayHop::Gateway(peer)) if gateway_hops < MAX_GATEWAY_HOPS => {
                         gateway_hops += 1;
+                        crossed(*peer);
                         let peer = &snap.gateways[*peer];
                         let Some(subnet) = snap.subnet_tables(peer.subnet) else {
                             return drop(DropReason::GatewayNoRoute, ingress);
