@@ -91,11 +91,18 @@ fn every_datagram_of_an_offloaded_udp_flow_is_counted_once() {
     // The first datagrams are decided in userspace; the flow is offloaded
     // from the second on.
     const FIRST: u64 = 3;
+    let start = lab.stats("shared1");
     for _ in 0..FIRST {
         client.send_to(&[1u8; PAYLOAD], to).unwrap();
     }
     receive(&server, FIRST as usize, PAYLOAD);
     wait_offloaded(&lab, "vm1", "Udp", "10.0.2.4:7000");
+    // The worker counts the first datagrams delivered once their writes
+    // have returned, which may be after the server read them: the counts
+    // the run is measured from are taken once they have.
+    common::wait_for(Duration::from_secs(10), || {
+        lab.stats("shared1").tx_packets - start.tx_packets >= FIRST
+    });
     let before = (lab.stats("vm1"), lab.stats("shared1"));
 
     // Then a run of datagrams, each received, paced by the receiver so
