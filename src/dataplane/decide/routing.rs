@@ -81,7 +81,7 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
 /// [`route_step`], telling `crossed` each gateway the packet reaches, in
 /// order (a gateway a route leads to, and each Vnet2Vnet peer it is handed
 /// to; one gateway may be told twice in a row), for `trace`.
-#[inline(always)]
+#[inline]
 pub fn route_step_through(
     snap: &Snapshot,
     ingress: NicIdx,
