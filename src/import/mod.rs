@@ -35,8 +35,9 @@ pub fn terraform_topology(dir: &Path, vars: &[(String, String)]) -> Result<Strin
     }
     // After the header's first two lines: which names are placeholders.
     let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let mut note =
-        String::from("# Known only after apply, so imported as placeholders (names only):\n");
+    let mut note = String::from(
+        "# Not known before apply (or a variable without a value), so placeholders in names:\n",
+    );
     for (shown, origin) in &placeholders {
         note.push_str(&format!("#   {shown}: {}\n", quoted(origin)));
     }
