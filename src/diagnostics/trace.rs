@@ -4,7 +4,7 @@
 //!
 //! Each hop is one pass of the packet path's own decision ([`decide()`]) on
 //! a real packet built byte by byte, so a trace can never disagree with
-//! forwarding; the decision's steps ([`route_step`], [`judge_nsgs`] per
+//! forwarding; the decision's steps ([`route_step_through`], [`judge_nsgs`] per
 //! NSG, [`balance`]) are run beside it for the details: the sender's
 //! outbound NSG rules (NIC, then subnet), the deciding route, the gateway,
 //! peering and load balancer crossed, and the receiver's inbound NSG rules
