@@ -5,7 +5,7 @@
 //! gateway (gateway transit), what arrives from a site enters at the
 //! gateway and follows GatewaySubnet's routes, an active-active gateway
 //! spreads flows over its instances, and Vnet2Vnet hands packets to the
-//! peer gateway.
+//! peer gateway; `vnetd trace` names every gateway of a Vnet2Vnet chain.
 
 use etherparse::PacketBuilder;
 use std::collections::HashSet;
@@ -235,5 +235,105 @@ fn vnet2vnet_through_the_hub_firewall() {
     assert_eq!(
         go("fw1", fw, onprem),
         Verdict::Deliver(nic(&s, "onprem-vm"))
+    );
+}
+
+/// The vnetd binary, run from the crate's directory.
+fn vnetd_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+/// A trace through a Vnet2Vnet chain names every gateway crossed: on the
+/// triangle the direct connection carries the packet; once gw-a and gw-c
+/// lose theirs, BGP transit carries it through gw-b, both ways, and the
+/// JSON lists the gateways handed on to.
+#[test]
+fn a_trace_names_every_gateway_of_a_vnet2vnet_chain() {
+    let triangle = std::fs::read_to_string(format!(
+        "{}/config/vnet2vnet-triangle.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let failover: String = triangle
+        .lines()
+        .filter(|l| !l.contains("name: a-to-c") && !l.contains("name: c-to-a"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let failover_path = dir.path().join("failover.yaml");
+    std::fs::write(&failover_path, failover).unwrap();
+    let path_line = |config: &str, from: &str, to: &str| -> String {
+        let out = vnetd_cli(&["trace", "--config", config, "--from", from, "--to", to]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("Path: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let failover = failover_path.to_str().unwrap();
+    let cases = [
+        (
+            "config/vnet2vnet-triangle.yaml",
+            "spoke-vm",
+            "onprem-vm",
+            "Path: spoke-vm > gw-a > gw-c",
+        ),
+        (
+            failover,
+            "spoke-vm",
+            "onprem-vm",
+            "Path: spoke-vm > gw-a > gw-b > gw-c",
+        ),
+        (
+            failover,
+            "onprem-vm",
+            "spoke-vm",
+            "Path: onprem-vm > gw-c > gw-b > gw-a > spoke-vm",
+        ),
+        (
+            failover,
+            "vm-a",
+            "vm-c",
+            "Path: vm-a > gw-a > gw-b > gw-c > vm-c",
+        ),
+    ];
+    for (config, from, to, want) in cases {
+        assert_eq!(
+            path_line(config, from, to),
+            want,
+            "{config}: {from} -> {to}"
+        );
+    }
+    let out = vnetd_cli(&[
+        "trace",
+        "--config",
+        failover,
+        "--from",
+        "spoke-vm",
+        "--to",
+        "onprem-vm",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &trace["hops"][0];
+    assert_eq!(first["gateway"], "gw-a", "{trace}");
+    assert_eq!(
+        first["handed_on"],
+        serde_json::json!(["gw-b", "gw-c"]),
+        "{trace}"
     );
 }
