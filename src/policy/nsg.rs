@@ -324,6 +324,18 @@ fn is_named(spec: &AddressSpec) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The effective rules of NSG `nsg` for NIC `nic`, nothing learned
+    /// over BGP.
+    fn rules_of(t: &Topology, nsg: usize, nic: usize, direction: Direction) -> Vec<EffectiveRule> {
+        effective_rules(
+            t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(nsg),
+            NicIdx::new(nic),
+            direction,
+        )
+    }
     use crate::topology::{
         Asg, AsgIdx, IpConfiguration, Nic, Nsg, PortRange, SecurityRule, Subnet, SubnetIdx,
         SubnetRef, Vnet, VnetIdx, IPPROTO_ICMP, IPPROTO_TCP,
@@ -463,13 +475,7 @@ pub(crate) mod tests {
                 AddressSpec::Any,
             ),
         ]);
-        let inbound = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(0),
-            Direction::Inbound,
-        );
+        let inbound = rules_of(&t, 0, 0, Direction::Inbound);
         assert_eq!(
             names(&inbound),
             [
@@ -485,13 +491,7 @@ pub(crate) mod tests {
         assert!(inbound[2..].iter().all(|r| r.is_default()));
         assert!(!inbound[0].is_default());
 
-        let outbound = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(0),
-            Direction::Outbound,
-        );
+        let outbound = rules_of(&t, 0, 0, Direction::Outbound);
         assert_eq!(
             names(&outbound),
             [
@@ -531,13 +531,7 @@ pub(crate) mod tests {
     #[test]
     fn default_rules_decide_traffic() {
         let t = topo(vec![]);
-        let inbound = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(0),
-            Direction::Inbound,
-        );
+        let inbound = rules_of(&t, 0, 0, Direction::Inbound);
         let key = |proto, src: &str, dst: &str| PacketKey {
             proto,
             src: ip(src),
@@ -593,20 +587,8 @@ pub(crate) mod tests {
                 AddressSpec::Any,
             ),
         ]);
-        let web1 = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(0),
-            Direction::Inbound,
-        );
-        let db1 = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(2),
-            Direction::Inbound,
-        );
+        let web1 = rules_of(&t, 0, 0, Direction::Inbound);
+        let db1 = rules_of(&t, 0, 2, Direction::Inbound);
         assert_eq!(
             names(&web1)[..2],
             ["securityRules/to-web", "securityRules/from-db"]
@@ -622,13 +604,7 @@ pub(crate) mod tests {
         );
         assert_eq!(web1[1].expanded_source, vec![net("10.0.1.6/32")]);
 
-        let out_web2 = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(1),
-            Direction::Outbound,
-        );
+        let out_web2 = rules_of(&t, 0, 1, Direction::Outbound);
         assert_eq!(names(&out_web2)[0], "securityRules/from-web-or-db");
         assert_eq!(out_web2[0].source_prefixes, ["web", "db"]);
         assert_eq!(
@@ -650,13 +626,7 @@ pub(crate) mod tests {
             ]),
             AddressSpec::Tag(ServiceTag::VirtualNetwork),
         )]);
-        let r = &effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(0),
-            Direction::Inbound,
-        )[0];
+        let r = &rules_of(&t, 0, 0, Direction::Inbound)[0];
         assert_eq!(
             r.source_prefixes,
             ["10.9.0.7/32", "10.8.0.0/16", "2001:db8::1/128"]
@@ -696,21 +666,7 @@ pub(crate) mod tests {
     #[test]
     fn out_of_range_indices_give_no_rules() {
         let t = topo(vec![]);
-        assert!(effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(9),
-            NicIdx::new(0),
-            Direction::Inbound
-        )
-        .is_empty());
-        assert!(effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(9),
-            Direction::Inbound
-        )
-        .is_empty());
+        assert!(rules_of(&t, 9, 0, Direction::Inbound).is_empty());
+        assert!(rules_of(&t, 0, 9, Direction::Inbound).is_empty());
     }
 }
