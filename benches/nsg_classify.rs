@@ -188,6 +188,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
             network_security_group: None,
             application_security_groups: vec![],
             netns: "vm1".into(),
+            mtu: 1500,
             line: 0,
         }]
         .into(),

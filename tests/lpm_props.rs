@@ -257,6 +257,7 @@ fn topology() -> impl Strategy<Value = Topology> {
                         allow_forwarded_traffic: false,
                         allow_gateway_transit: false,
                         use_remote_gateways: false,
+                        impairments: None,
                         line: 0,
                     })
                     .collect(),

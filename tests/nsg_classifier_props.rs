@@ -317,6 +317,7 @@ fn hand_built_topology() -> Topology {
         network_security_group: nsg.map(NsgIdx::new),
         application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
         netns: name.into(),
+        mtu: 1500,
         line: 0,
     };
     let peering = |vnet: usize, remote: usize| Peering {
@@ -327,6 +328,7 @@ fn hand_built_topology() -> Topology {
         allow_forwarded_traffic: false,
         allow_gateway_transit: false,
         use_remote_gateways: false,
+        impairments: None,
         line: 0,
     };
     let ranges = |list: &[(u16, u16)]| {

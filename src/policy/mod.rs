@@ -11,4 +11,5 @@ pub mod ids;
 pub mod load_balancers;
 pub mod nsg;
 pub mod routes;
+pub mod shaping;
 pub mod tags;

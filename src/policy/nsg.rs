@@ -365,6 +365,7 @@ pub(crate) mod tests {
             network_security_group: nsg.map(NsgIdx::new),
             application_security_groups: asgs.into_iter().map(AsgIdx::new).collect(),
             netns: name.into(),
+            mtu: 1500,
             line: 0,
         }
     }

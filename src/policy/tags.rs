@@ -286,6 +286,7 @@ mod tests {
             allow_forwarded_traffic: false,
             allow_gateway_transit: false,
             use_remote_gateways: false,
+            impairments: None,
             line: 0,
         }
     }

@@ -30,6 +30,7 @@ use super::yaml::{Node, Value};
 mod hybrid;
 mod load_balancers;
 mod raw;
+mod realism;
 mod values;
 
 pub use raw::*;
@@ -184,6 +185,7 @@ const TOP_KEYS: &[&str] = &[
     "express_route_circuit_connections",
     "load_balancers",
     "expectations",
+    "virtual_machines",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -206,6 +208,7 @@ record!(PEERING_KEYS: RawPeering { name, key, line } "a peering" {
     allow_forwarded_traffic: "allow_forwarded_traffic" => flag(false),
     allow_gateway_transit: "allow_gateway_transit" => flag(false),
     use_remote_gateways: "use_remote_gateways" => flag(false),
+    impairments: "impairments" => impairments,
 });
 
 record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
@@ -216,6 +219,7 @@ record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
     network_security_group: "network_security_group" => optional_ref,
     application_security_groups: "application_security_groups" => ref_list,
     netns: "netns" => optional_text,
+    mtu: "mtu" => mtu,
 });
 
 const IP_CONFIG_KEYS: &[&str] = &["name", "private_ip_address"];
@@ -271,6 +275,7 @@ record!(SITE_KEYS: RawSite { name, key, line } "an on-premises site" {
     address_space: "address_space" => cidr_list,
     router: "router" => router,
     hosts: "hosts" => list,
+    latency_us: "latency_ms" => latency,
 });
 
 record!(SITE_HOST_KEYS: RawSiteHost { name, key, line } "an on-premises host" {
@@ -283,6 +288,7 @@ record!(GATEWAY_KEYS: RawGateway { name, key, line } "a virtual network gateway"
     gateway_type: "type" => one_of_or(GatewayType::Vpn),
     vpn_type: "vpn_type" => one_of_or(VpnType::RouteBased),
     sku: "sku" => optional_text,
+    generation: "generation" => optional_text,
     active_active: "active_active" => flag(false),
     bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
     bgp_settings: "bgp_settings" => bgp_settings(false),
@@ -304,6 +310,7 @@ record!(CONNECTION_KEYS: RawConnection { name, key, line } "a gateway connection
     bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
     _: "shared_key" => text,
     routing_weight: "routing_weight" => routing_weight,
+    impairments: "impairments" => impairments,
 });
 
 record!(CIRCUIT_KEYS: RawCircuit { name, key, line } "an ExpressRoute circuit" {
@@ -312,6 +319,13 @@ record!(CIRCUIT_KEYS: RawCircuit { name, key, line } "an ExpressRoute circuit" {
     peering_location: "peering_location" => optional_text,
     bandwidth_mbps: "bandwidth_in_mbps" => circuit_bandwidth,
     private_peering: "private_peering" => private_peering,
+    latency_us: "latency_ms" => latency,
+});
+
+record!(VM_KEYS: RawVirtualMachine { name, key, line } "a virtual machine" {
+    size: "size" => required_text_with_line,
+    location: "location" => optional_text,
+    nics: "network_interfaces" | "network_interface_ids" => either_ref_list,
 });
 
 record!(GLOBAL_REACH_KEYS: RawGlobalReach { name, key, line } "a Global Reach connection" {
@@ -417,6 +431,7 @@ impl Decoder<'_> {
             global_reach: self.records(&top, "express_route_circuit_connections"),
             load_balancers: self.records(&top, "load_balancers"),
             expectations: self.records(&top, "expectations"),
+            virtual_machines: self.records(&top, "virtual_machines"),
         }
     }
 

@@ -7,6 +7,7 @@
 //! It owns the file format and the resolved model (with the typed indices
 //! every layer above uses); it may use only [`crate::net`].
 
+pub mod catalog;
 pub mod decode;
 pub mod diagnostic;
 pub mod model;

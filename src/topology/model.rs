@@ -63,6 +63,9 @@ macro_rules! index_type {
     };
 }
 
+mod realism;
+pub use realism::*;
+
 index_type!(
     /// Index of a VNet in [`Topology::vnets`].
     VnetIdx
@@ -145,6 +148,8 @@ pub struct Topology {
     pub load_balancers: TiVec<LoadBalancerIdx, LoadBalancer>,
     /// What must hold between endpoints (vnetd's own; Azure has none).
     pub expectations: Vec<Expectation>,
+    /// Virtual machines: sizes over NICs.
+    pub virtual_machines: TiVec<VmIdx, VirtualMachine>,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +186,8 @@ pub struct Peering {
     pub allow_forwarded_traffic: bool,
     pub allow_gateway_transit: bool,
     pub use_remote_gateways: bool,
+    /// vnetd's own: what this direction of the link adds.
+    pub impairments: Option<Impairments>,
     pub line: usize,
 }
 
@@ -203,6 +210,8 @@ pub struct Nic {
     pub application_security_groups: Vec<AsgIdx>,
     /// Name of the network namespace that stands for this VM.
     pub netns: String,
+    /// The NIC's MTU ([`DEFAULT_MTU`] unless the file says otherwise).
+    pub mtu: u16,
     pub line: usize,
 }
 
@@ -503,6 +512,9 @@ pub struct Site {
     pub asn: Option<u32>,
     pub bgp_speaker: BgpSpeaker,
     pub hosts: Vec<SiteHost>,
+    /// One-way delay between the site and Azure, in microseconds (vnetd's
+    /// own `latency_ms`: the internet path of its VPN tunnels).
+    pub latency_us: u32,
     pub line: usize,
 }
 
@@ -551,6 +563,9 @@ pub struct Gateway {
     pub gateway_type: GatewayType,
     pub vpn_type: VpnType,
     pub sku: String,
+    /// What all its connections together may carry, in Mbps: the SKU's
+    /// documented aggregate throughput.
+    pub throughput_mbps: u32,
     pub active_active: bool,
     /// The gateway-level BGP flag (connections carry their own).
     pub bgp_enabled: bool,
@@ -637,6 +652,9 @@ pub struct Circuit {
     pub peering_location: String,
     pub bandwidth_mbps: u32,
     pub private_peering: PrivatePeering,
+    /// One-way delay between the site and its peering location, in
+    /// microseconds (vnetd's own `latency_ms`).
+    pub latency_us: u32,
     pub line: usize,
 }
 
@@ -660,6 +678,8 @@ pub struct Connection {
     pub peer: ConnectionPeer,
     pub bgp_enabled: bool,
     pub routing_weight: u32,
+    /// vnetd's own: what this connection's tunnel adds, each way.
+    pub impairments: Option<Impairments>,
     pub line: usize,
 }
 

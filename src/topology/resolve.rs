@@ -39,6 +39,7 @@ mod fabric_names;
 mod hybrid;
 mod load_balancers;
 mod nics;
+mod realism;
 pub use fabric_names::tunnel_name;
 pub use hybrid::{instance_addresses, instance_netns, reserved_asn};
 
@@ -72,6 +73,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.vnets(raw.vnets);
     r.peerings(raw.peerings);
     r.nics(raw.nics);
+    r.virtual_machines(raw.virtual_machines);
     r.check_gateway_subnets();
     r.sites(raw.sites);
     r.gateways(raw.gateways);
@@ -79,6 +81,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.circuits(raw.circuits);
     r.connections(raw.connections);
     r.global_reach(raw.global_reach);
+    r.check_region_pairs();
     r.check_remote_gateways();
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
@@ -583,6 +586,7 @@ impl Resolver<'_> {
                 allow_forwarded_traffic: p.allow_forwarded_traffic,
                 allow_gateway_transit: p.allow_gateway_transit,
                 use_remote_gateways: p.use_remote_gateways,
+                impairments: p.impairments,
                 line: p.line,
             });
         }

@@ -40,6 +40,7 @@ fn link(from: usize, to: usize) -> Peering {
         allow_forwarded_traffic: false,
         allow_gateway_transit: false,
         use_remote_gateways: false,
+        impairments: None,
         line: 0,
     }
 }

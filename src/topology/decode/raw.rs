@@ -3,8 +3,8 @@
 //! [`super::super::resolve`] to turn into indices.
 
 use super::super::model::{
-    Access, BgpSpeaker, Direction, ExpectedProtocol, GatewayType, LbProtocol, LoadDistribution,
-    PortSpec, Probe, Protocol, RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, ExpectedProtocol, GatewayType, Impairments, LbProtocol,
+    LoadDistribution, PortSpec, Probe, Protocol, RouteTable, ServiceTag, VpnType,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -33,6 +33,7 @@ pub struct RawTopology {
     pub global_reach: Vec<RawGlobalReach>,
     pub load_balancers: Vec<RawLoadBalancer>,
     pub expectations: Vec<RawExpectation>,
+    pub virtual_machines: Vec<RawVirtualMachine>,
 }
 
 impl RawTopology {
@@ -52,6 +53,7 @@ impl RawTopology {
             && self.global_reach.is_empty()
             && self.load_balancers.is_empty()
             && self.expectations.is_empty()
+            && self.virtual_machines.is_empty()
     }
 }
 
@@ -80,6 +82,7 @@ pub struct RawSite {
     pub address_space: Vec<(IpNet, usize)>,
     pub router: Option<RawRouter>,
     pub hosts: Vec<RawSiteHost>,
+    pub latency_us: u32,
     pub line: usize,
 }
 
@@ -102,6 +105,7 @@ pub struct RawGateway {
     pub active_active: bool,
     pub bgp_enabled: bool,
     pub bgp_settings: Option<RawBgpSettings>,
+    pub generation: Option<(String, usize)>,
     pub line: usize,
 }
 
@@ -135,6 +139,7 @@ pub struct RawConnection {
     pub circuit: Option<NameRef>,
     pub bgp_enabled: bool,
     pub routing_weight: u32,
+    pub impairments: Option<Impairments>,
     pub line: usize,
 }
 
@@ -159,6 +164,7 @@ pub struct RawCircuit {
     pub peering_location: Option<(String, usize)>,
     pub bandwidth_mbps: u32,
     pub private_peering: Option<RawPrivatePeering>,
+    pub latency_us: u32,
     pub line: usize,
 }
 
@@ -256,6 +262,7 @@ pub struct RawPeering {
     pub allow_forwarded_traffic: bool,
     pub allow_gateway_transit: bool,
     pub use_remote_gateways: bool,
+    pub impairments: Option<Impairments>,
     pub line: usize,
 }
 
@@ -279,6 +286,7 @@ pub struct RawNic {
     pub network_security_group: Option<NameRef>,
     pub application_security_groups: Vec<NameRef>,
     pub netns: Option<(String, usize)>,
+    pub mtu: u16,
     pub line: usize,
 }
 
@@ -327,4 +335,15 @@ pub struct RawExpectation {
     pub result: Access,
     pub via: Vec<NameRef>,
     pub reason: Option<(String, usize)>,
+}
+
+/// A virtual machine, as written: its size still a name, its NICs names.
+#[derive(Debug)]
+pub struct RawVirtualMachine {
+    pub name: String,
+    pub key: String,
+    pub size: (String, usize),
+    pub location: Option<(String, usize)>,
+    pub nics: Vec<NameRef>,
+    pub line: usize,
 }

@@ -3,6 +3,7 @@
 //! ranges of each routing domain (the VNets a gateway serves and the sites
 //! it connects to), which must not overlap. See `hybrid` for the rules.
 
+use super::super::catalog;
 use super::super::decode::{NameRef, RawCircuit, RawGateway, RawGlobalReach};
 use super::hybrid::{reserved_asn, CIRCUIT_NAME, EXPRESS_ROUTE_SKUS, GLOBAL_REACH_NAME};
 use super::{index_of, Resolver};
@@ -13,15 +14,19 @@ use std::collections::{HashMap, HashSet};
 impl Resolver<'_> {
     /// The SKU of an ExpressRoute gateway, spelled as Azure does; a VPN SKU
     /// or an unknown one is refused.
-    pub(super) fn express_route_sku(&mut self, gw: &RawGateway) -> Option<String> {
+    pub(super) fn express_route_sku(&mut self, gw: &RawGateway) -> Option<(String, u32)> {
         let Some((sku, line)) = &gw.sku else {
-            return Some("Standard".to_string());
+            return Some((
+                "Standard".to_string(),
+                catalog::gateway_skus::express_route_mbps("Standard")?,
+            ));
         };
         if let Some(known) = EXPRESS_ROUTE_SKUS
             .iter()
             .find(|k| k.eq_ignore_ascii_case(sku))
         {
-            return Some((*known).to_string());
+            let mbps = catalog::gateway_skus::express_route_mbps(known)?;
+            return Some(((*known).to_string(), mbps));
         }
         let why = format!(
             "`{sku}` is not an ExpressRoute gateway SKU ({})",
@@ -168,6 +173,7 @@ impl Resolver<'_> {
                 secondary,
                 vlan_id: peering.vlan_id.unwrap_or(0),
             },
+            latency_us: e.latency_us,
             line: e.line,
         })
     }

@@ -236,6 +236,7 @@ impl Resolver<'_> {
                 asn: router.asn.map(|(a, _)| a),
                 bgp_speaker: router.bgp_speaker,
                 hosts,
+                latency_us: site.latency_us,
                 line: site.line,
             });
         }
@@ -349,13 +350,13 @@ impl Resolver<'_> {
             }
             let express_route = gw.gateway_type == GatewayType::ExpressRoute;
             let sku = if express_route {
-                let Some(sku) = self.express_route_sku(&gw) else {
-                    self.refused_gateways.push((gw.name.clone(), Some(vnet)));
-                    continue;
-                };
-                sku
+                self.express_route_sku(&gw)
             } else {
-                sku
+                self.vpn_sku(&gw, &sku)
+            };
+            let Some((sku, throughput_mbps)) = sku else {
+                self.refused_gateways.push((gw.name.clone(), Some(vnet)));
+                continue;
             };
             if gw.bgp_enabled && gw.vpn_type == VpnType::PolicyBased {
                 let why = "BGP needs a RouteBased gateway: PolicyBased gateways do not support it";
@@ -405,6 +406,7 @@ impl Resolver<'_> {
                 gateway_type: gw.gateway_type,
                 vpn_type: gw.vpn_type,
                 sku,
+                throughput_mbps,
                 active_active,
                 bgp_enabled: gw.bgp_enabled || express_route,
                 asn,
@@ -570,6 +572,7 @@ impl Resolver<'_> {
                     peer,
                     bgp_enabled: true,
                     routing_weight: c.routing_weight,
+                    impairments: c.impairments,
                     line: c.line,
                 });
                 continue;
@@ -633,6 +636,7 @@ impl Resolver<'_> {
                 peer,
                 bgp_enabled: c.bgp_enabled,
                 routing_weight: c.routing_weight,
+                impairments: c.impairments,
                 line: c.line,
             });
         }

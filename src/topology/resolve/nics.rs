@@ -117,6 +117,7 @@ impl Resolver<'_> {
                 network_security_group,
                 application_security_groups: asgs,
                 netns,
+                mtu: nic.mtu,
                 line: nic.line,
             });
         }

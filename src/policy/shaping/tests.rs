@@ -1,0 +1,156 @@
+use super::*;
+use crate::topology::catalog::round_trips::round_trip_ms;
+use crate::topology::{parse_str, GatewayIdx};
+
+fn load(name: &str, text: &str) -> Topology {
+    parse_str(name, text).expect("the lab parses").topology
+}
+
+fn nic(topo: &Topology, name: &str) -> Endpoint {
+    Endpoint::Nic(topo.nic_by_name(name).expect("the NIC"))
+}
+
+fn gateway(topo: &Topology, name: &str) -> Endpoint {
+    let g = topo
+        .gateways
+        .iter()
+        .position(|g| g.name == name)
+        .expect("the gateway");
+    Endpoint::Gateway(GatewayIdx::new(g))
+}
+
+const MESH: &str = include_str!("../../../config/three-region-mesh.yaml");
+const TRIANGLE: &str = include_str!("../../../config/vnet2vnet-triangle.yaml");
+
+#[test]
+fn a_global_peering_takes_half_the_published_round_trip_of_its_direction() {
+    let topo = load("mesh", MESH);
+    for (a, b, from, to) in [
+        ("weu-vm", "eus-vm", "westeurope", "eastus"),
+        ("eus-vm", "weu-vm", "eastus", "westeurope"),
+        ("sea-vm", "weu-vm", "southeastasia", "westeurope"),
+    ] {
+        let hop = hop(&topo, nic(&topo, a), nic(&topo, b));
+        let published = u32::from(round_trip_ms(from, to).unwrap());
+        assert_eq!(hop.delay_us, published * 500, "{a} -> {b}");
+        assert!(matches!(hop.delay_source, DelaySource::Regions { .. }));
+        assert_eq!(
+            hop.mtu, PATH_MTU_OUTSIDE_VNET,
+            "global peering carries 1500"
+        );
+        assert_eq!(hop.bottleneck(), None);
+        assert!(hop.holds_packets());
+    }
+}
+
+#[test]
+fn a_ping_round_trip_is_the_mean_of_the_two_directions() {
+    let topo = load("mesh", MESH);
+    let there = hop(&topo, nic(&topo, "weu-vm"), nic(&topo, "eus-vm")).delay_us;
+    let back = hop(&topo, nic(&topo, "eus-vm"), nic(&topo, "weu-vm")).delay_us;
+    // 85 ms west to east, 83 ms east to west.
+    assert_eq!(there + back, 84_000);
+}
+
+#[test]
+fn a_link_s_impairments_replace_the_regions_delay_and_cap_it() {
+    let text = MESH.replacen(
+        "{ name: weu-to-eus, virtual_network: weu, remote_virtual_network: eus }",
+        "{ name: weu-to-eus, virtual_network: weu, remote_virtual_network: eus, impairments: {latency_ms: 5, jitter_ms: 1, loss_percent: 0.1, rate_mbps: 500} }",
+        1,
+    );
+    let topo = load("mesh", &text);
+    let hop = hop(&topo, nic(&topo, "weu-vm"), nic(&topo, "eus-vm"));
+    assert_eq!(hop.delay_us, 5_000);
+    assert_eq!(hop.delay_source, DelaySource::Link);
+    assert_eq!(hop.jitter_us, 1_000);
+    assert_eq!(hop.loss_ppm, 1_000);
+    assert_eq!(hop.bottleneck(), Some(Cap::Link { mbps: 500 }));
+    // The other direction is the other link, unimpaired.
+    let back = super::hop(&topo, nic(&topo, "eus-vm"), nic(&topo, "weu-vm"));
+    assert_eq!(back.delay_us, 83 * 500);
+    assert_eq!(back.bottleneck(), None);
+}
+
+#[test]
+fn inside_a_region_nothing_is_added_and_the_receiver_s_mtu_holds() {
+    let text = MESH.replacen(
+        "{ name: eus-vm, subnet: eus/default, private_ip_address: 10.20.1.4 }",
+        "{ name: eus-vm, subnet: eus/default, private_ip_address: 10.20.1.4, mtu: 9000 }\n  - { name: eus-vm2, subnet: eus/default, private_ip_address: 10.20.1.5, mtu: 3900 }",
+        1,
+    );
+    let topo = load("mesh", &text);
+    let hop = hop(&topo, nic(&topo, "eus-vm"), nic(&topo, "eus-vm2"));
+    assert_eq!(
+        hop,
+        HopShaping {
+            mtu: 3900,
+            ..HopShaping::NONE
+        }
+    );
+    assert!(!hop.holds_packets());
+    // Across the global peering the path stops at 1500 whatever the NICs say.
+    let global = super::hop(&topo, nic(&topo, "weu-vm"), nic(&topo, "eus-vm"));
+    assert_eq!(global.mtu, 1500);
+}
+
+#[test]
+fn a_vnet2vnet_tunnel_takes_the_regions_delay_the_vpn_mtu_and_the_gateway_it_leaves() {
+    let topo = load("triangle", TRIANGLE);
+    let hop = hop(&topo, gateway(&topo, "gw-a"), gateway(&topo, "gw-b"));
+    assert_eq!(
+        hop.delay_us,
+        u32::from(round_trip_ms("westeurope", "northeurope").unwrap()) * 500
+    );
+    assert_eq!(hop.mtu, VPN_TUNNEL_MTU);
+    assert_eq!(hop.mss_clamp, Some(VPN_TCP_MSS));
+    let Some(Cap::Gateway { mbps, .. }) = hop.gateway_cap else {
+        panic!("the hop leaves gw-a");
+    };
+    assert_eq!(mbps, 650, "VpnGw1");
+}
+
+#[test]
+fn a_site_s_tunnel_takes_its_latency_and_a_vpn_s_mtu() {
+    let text = TRIANGLE.replacen(
+        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}",
+        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}\n    latency_ms: 12",
+        1,
+    );
+    let topo = load("triangle", &text);
+    let Endpoint::Gateway(gw_c) = gateway(&topo, "gw-c") else {
+        unreachable!()
+    };
+    let site = Endpoint::Site {
+        site: SiteIdx::new(0),
+        gateway: gw_c,
+    };
+    let out = hop(&topo, Endpoint::Gateway(gw_c), site);
+    let back = hop(&topo, site, Endpoint::Gateway(gw_c));
+    for h in [out, back] {
+        assert_eq!(h.delay_us, 12_000);
+        assert_eq!(h.delay_source, DelaySource::Site(SiteIdx::new(0)));
+        assert_eq!((h.mtu, h.mss_clamp), (1400, Some(1350)));
+    }
+    // Only the hop that leaves the gateway is charged to it.
+    assert!(out.gateway_cap.is_some());
+    assert!(back.gateway_cap.is_none());
+    // Into the VNet from the gateway: charged, a 1500 path, same region.
+    let into = hop(&topo, Endpoint::Gateway(gw_c), nic(&topo, "vm-c"));
+    assert_eq!(into.delay_us, 0);
+    assert_eq!(into.mtu, 1500);
+    assert!(into.gateway_cap.is_some());
+}
+
+#[test]
+fn a_vm_s_egress_limit_is_its_size_s() {
+    let topo = load("mesh", MESH);
+    let weu = topo.nic_by_name("weu-vm").unwrap();
+    let sea = topo.nic_by_name("sea-vm").unwrap();
+    assert_eq!(
+        vm_egress(&topo, weu).map(|v| v.1),
+        Some(1_000),
+        "Standard_D2s_v3"
+    );
+    assert_eq!(vm_egress(&topo, sea), None, "no VM owns sea-vm");
+}
