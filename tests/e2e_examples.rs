@@ -275,9 +275,18 @@ fn three_region_mesh_reaches_every_region() {
     let text = example("three-region-mesh.yaml");
     // Flow-style NICs: give each its own namespace name here.
     let text = text
-        .replace("{ name: weu-vm,", "{ name: weu-vm, netns: exmesh-weu-vm,")
-        .replace("{ name: eus-vm,", "{ name: eus-vm, netns: exmesh-eus-vm,")
-        .replace("{ name: sea-vm,", "{ name: sea-vm, netns: exmesh-sea-vm,");
+        .replace(
+            "{ name: weu-vm, subnet",
+            "{ name: weu-vm, netns: exmesh-weu-vm, subnet",
+        )
+        .replace(
+            "{ name: eus-vm, subnet",
+            "{ name: eus-vm, netns: exmesh-eus-vm, subnet",
+        )
+        .replace(
+            "{ name: sea-vm, subnet",
+            "{ name: sea-vm, netns: exmesh-sea-vm, subnet",
+        );
     let mut lab = Lab::start_exact("exmesh", &text);
     assert!(
         ping(&lab.ns("weu-vm"), "10.20.1.4"),

@@ -201,9 +201,10 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
             "root", "plane", "ports", "stats", "options", "hybrid", "offload",
         ],
     ),
+    ("pacer", &["root", "stats"]),
     (
         "worker",
-        &["root", "flow_log", "stats", "threads", "offload"],
+        &["root", "flow_log", "stats", "threads", "offload", "pacer"],
     ),
     ("lb", &["root", "plane", "threads"]),
     ("report", &["root", "stats", "lb", "offload"]),

@@ -40,6 +40,21 @@ pub struct StatsReport {
     /// path (`--no-offload`, or a build or kernel without it).
     #[serde(default)]
     pub offload: Option<OffloadReport>,
+    /// Azure's delays and rates: null from a daemon that did not report
+    /// them.
+    #[serde(default)]
+    pub shaping: Option<ShapingReport>,
+}
+
+/// What a running lab delays and limits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShapingReport {
+    /// False with `--no-shaping`: nothing below applies.
+    pub on: bool,
+    /// Every rate limit: rate and what imposes it.
+    pub limits: Vec<String>,
+    /// Pairs of port kinds whose path adds a delay.
+    pub delayed_paths: u64,
 }
 
 /// The kernel fast path of a running lab.

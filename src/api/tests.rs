@@ -2,7 +2,7 @@
 //! back as the value sent; the lines themselves keep the documented shape.
 
 use super::*;
-use crate::api::report::OffloadReport;
+use crate::api::report::{OffloadReport, ShapingReport};
 use crate::diagnostics::gateway::BgpPeerStatus as PeerRow;
 use crate::diagnostics::load_balancer::{BackendStatus, ProbeRef};
 use crate::topology::Severity;
@@ -109,6 +109,11 @@ fn stats() -> StatsReport {
             installed: 6,
             removed: 2,
             refused_full: 0,
+        }),
+        shaping: Some(ShapingReport {
+            on: true,
+            limits: vec!["650 Mbps: gateway hub-gw (VpnGw1)".into()],
+            delayed_paths: 2,
         }),
     }
 }

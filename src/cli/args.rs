@@ -61,6 +61,11 @@ pub enum Command {
         /// kernel fast path (also when VNETD_NO_OFFLOAD is set to 1).
         #[arg(long)]
         no_offload: bool,
+        /// Carry every link as fast as the host allows: no VM size, gateway
+        /// SKU, region or impairment delays and rates (path MTUs still
+        /// hold); for raw benchmarks.
+        #[arg(long)]
+        no_shaping: bool,
         /// Flow directions the kernel fast path holds at most, 1 to 16777216
         /// (default 65536); flows beyond stay in userspace, counted there.
         #[arg(long, value_name = "N",

@@ -49,6 +49,7 @@ pub(super) struct LabOptions {
     pub udp_coalescing: bool,
     pub offload: bool,
     pub offload_max_flows: Option<u32>,
+    pub shaping: bool,
 }
 
 pub(super) fn run_lab(
@@ -66,6 +67,7 @@ pub(super) fn run_lab(
         udp_coalescing,
         offload,
         offload_max_flows,
+        shaping,
     } = asked;
     let loaded = load_or_builtin(path, parse_options)?;
     require_root("run", "creates network namespaces and TUN devices")?;
@@ -77,6 +79,7 @@ pub(super) fn run_lab(
     options.busy_poll = busy_poll;
     options.udp_coalescing = udp_coalescing;
     options.offload &= offload;
+    options.shaping = shaping;
     if let Some(n) = offload_max_flows {
         options.offload_max_flows = n;
     }

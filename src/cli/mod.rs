@@ -82,6 +82,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             busy_poll,
             no_udp_coalescing,
             no_offload,
+            no_shaping,
             offload_max_flows,
             empty,
         } => run_lab(
@@ -97,6 +98,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 udp_coalescing: !no_udp_coalescing,
                 offload: !no_offload,
                 offload_max_flows,
+                shaping: !no_shaping,
             },
         ),
         Command::Down { config } => down(config.as_deref()),

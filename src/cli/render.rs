@@ -86,6 +86,23 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
         )),
         None => out.push_str("offload: off (every packet takes the userspace path)\n"),
     }
+    match &report.shaping {
+        Some(s) if !s.on => out.push_str("shaping: off (--no-shaping): no delays or rates\n"),
+        Some(s) if s.limits.is_empty() && s.delayed_paths == 0 => {
+            out.push_str("shaping: on, nothing to delay or limit\n")
+        }
+        Some(s) => {
+            out.push_str(&format!(
+                "shaping: on, {} delayed paths, {} limits\n",
+                s.delayed_paths,
+                s.limits.len()
+            ));
+            for limit in &s.limits {
+                out.push_str(&format!("  {limit}\n"));
+            }
+        }
+        None => {}
+    }
     if report.flow_log_events_lost > 0 {
         out.push_str(&format!(
             "flow logs: {} deny events lost (the flow-log thread fell behind)\n",

@@ -155,7 +155,7 @@ impl Daemon {
         let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
         let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
         for nic in &plan.ports {
-            let mut spec = namespace_spec(&topology, nic, self.workers);
+            let mut spec = namespace_spec(&topology, nic, self.workers, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
             // A site's tunnels died with the router they were in.
             let rebuilt = hybrid_changed && spec.existing_namespace;

@@ -428,6 +428,7 @@ mod tests {
             ],
             routing_daemons: Vec::new(),
             offload: None,
+            shaping: None,
         }
     }
 

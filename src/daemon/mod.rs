@@ -40,6 +40,7 @@ pub mod lb;
 pub mod metrics;
 pub mod offload;
 pub mod options;
+pub mod pacer;
 pub mod plane;
 pub mod ports;
 pub mod report;
@@ -109,6 +110,8 @@ pub struct Daemon {
     programs: crate::host::routing::ProgramSearch,
     /// The kernel fast path, when the lab has one.
     offload: Option<Arc<offload::Offload>>,
+    /// Azure's delays and rates apply (not `--no-shaping`).
+    shaping: bool,
 }
 
 impl Daemon {
@@ -136,7 +139,7 @@ impl Daemon {
             .ports
             .iter()
             .map(|port| {
-                let mut spec = namespace_spec(&topology, port, workers);
+                let mut spec = namespace_spec(&topology, port, workers, options.shaping);
                 spec.on_fabric = fabric.is_some() && ports::offloadable(port);
                 spec
             })
@@ -219,6 +222,7 @@ impl Daemon {
             programs: options.programs.clone(),
             epoch,
             offload,
+            shaping: options.shaping,
         };
         let mut deny_sink: Option<DenySink> = None;
         if let Some(log_options) = &options.flow_log {
@@ -263,6 +267,7 @@ impl Daemon {
                 udp_coalescing: options.udp_coalescing,
                 faults: daemon.faults.clone(),
                 offload: daemon.offload.as_ref().map(|o| o.requests()),
+                shaping: options.shaping,
             };
             let (restarts, panics) = (daemon.worker_restarts.clone(), daemon.panics.clone());
             let handle = std::thread::Builder::new()

@@ -37,6 +37,9 @@ pub struct RunOptions {
     pub offload: bool,
     /// Flow directions the fast path holds at most (`--offload-max-flows`).
     pub offload_max_flows: u32,
+    /// Apply Azure's delays and rates: region round trips, VM sizes,
+    /// gateway SKUs, link impairments (off with `--no-shaping`).
+    pub shaping: bool,
 }
 
 /// The default cap on offloaded flow directions (`--offload-max-flows`):
@@ -93,6 +96,7 @@ impl Default for RunOptions {
             host: Arc::new(LinuxHost),
             offload: !offload_off_by_environment(),
             offload_max_flows: DEFAULT_OFFLOAD_MAX_FLOWS,
+            shaping: true,
         }
     }
 }

@@ -10,10 +10,16 @@ use crate::plan::{Port, PortKind};
 use crate::topology::Topology;
 use ipnet::{IpNet, Ipv4Net};
 
-/// The namespace and TUN of `port`, with `queues` queues.
-pub fn namespace_spec(topology: &Topology, port: &Port, queues: usize) -> NamespaceSpec {
+/// The namespace and TUN of `port`, with `queues` queues; with `shaping`,
+/// a single-NIC VM's `eth0` sends at most its size's bandwidth.
+pub fn namespace_spec(
+    topology: &Topology,
+    port: &Port,
+    queues: usize,
+    shaping: bool,
+) -> NamespaceSpec {
     let mut spec = match port.kind {
-        PortKind::Vm => vm(topology, port),
+        PortKind::Vm => vm(topology, port, shaping),
         PortKind::GatewayInstance { .. } => gateway_instance(topology, port),
         PortKind::SiteTunnel { .. } => site_tunnel(port),
         PortKind::Prober { .. } => prober(port),
@@ -34,7 +40,7 @@ pub fn offloadable(port: &Port) -> bool {
 /// they sit in, and the subnet's gateway (x.x.x.1, and the IPv6
 /// equivalent) as default route. An NVA's guest OS must forward too; the
 /// namespace of a NIC with IP forwarding stands for such a guest.
-fn vm(topology: &Topology, port: &Port) -> NamespaceSpec {
+fn vm(topology: &Topology, port: &Port, shaping: bool) -> NamespaceSpec {
     let subnet = topology.subnet(port.subnet);
     let addresses: Vec<IpNet> = port
         .ip_configurations
@@ -51,13 +57,21 @@ fn vm(topology: &Topology, port: &Port) -> NamespaceSpec {
     spec.addresses = addresses;
     spec.gateways = spec.first_host_gateways();
     spec.forwarding = port.ip_forwarding;
+    if let Some(nic) = topology.nic_by_name(&port.name) {
+        spec.mtu = u32::from(topology.nics[nic].mtu);
+        // A VM with several NICs shares its limit across them in the
+        // workers instead.
+        let single = crate::policy::shaping::vm_egress(topology, nic)
+            .filter(|(vm, _)| topology.virtual_machines[*vm].nics.len() == 1);
+        spec.egress_limit_mbps = single.filter(|_| shaping).map(|(_, mbps)| mbps);
+    }
     spec
 }
 
 /// A gateway instance's namespace is a VM's in GatewaySubnet, forwarding:
 /// it holds the instance's address and runs the gateway's BGP speaker.
 fn gateway_instance(topology: &Topology, port: &Port) -> NamespaceSpec {
-    vm(topology, port)
+    vm(topology, port, false)
 }
 
 /// A site's tunnel is a TUN of its own name in the router's namespace,
@@ -116,7 +130,7 @@ mod tests {
             interface: PORT_INTERFACE.into(),
             line: 0,
         };
-        let spec = namespace_spec(&Topology::default(), &prober, 2);
+        let spec = namespace_spec(&Topology::default(), &prober, 2, true);
         assert_eq!(spec.name, "probe-hub");
         assert_eq!(spec.interface, "eth0");
         assert_eq!(

@@ -14,7 +14,7 @@ use super::offload::{FastTuple, Offload};
 use super::{Daemon, PortId};
 pub use crate::api::report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, OffloadReport, RoutingDaemonReport,
-    StatsReport,
+    ShapingReport, StatsReport,
 };
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
@@ -56,6 +56,14 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             installed: o.totals.installed.load(Relaxed),
             removed: o.totals.removed.load(Relaxed),
             refused_full: o.totals.refused_full.load(Relaxed),
+        }),
+        shaping: Some(ShapingReport {
+            on: daemon.shaping,
+            limits: plane
+                .snapshot
+                .shaping
+                .limits(&plane.snapshot.topology, &plane.snapshot.plan),
+            delayed_paths: plane.snapshot.shaping.delayed_paths() as u64,
         }),
     }
 }

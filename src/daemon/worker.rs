@@ -26,6 +26,7 @@
 
 use super::flow_log::DenySink;
 use super::offload::{Ask, OffloadRequest, OffloadRequests};
+use super::pacer::{send_error_reason, Paced, Pacer};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
@@ -53,19 +54,6 @@ const BATCH_PER_QUEUE: usize = 64;
 /// How long a wait may last before the stop flag is looked at again.
 const WAIT_MS: u16 = 100;
 
-/// Why a write to an egress device failed, as a drop reason: a full queue
-/// (the kernel's backpressure), a device that is gone, or anything else.
-pub fn send_error_reason(err: &io::Error) -> DropReason {
-    match err.raw_os_error() {
-        Some(libc::EAGAIN | libc::ENOBUFS) => DropReason::EgressFull,
-        Some(libc::EIO | libc::EBADF | libc::EBADFD | libc::ENODEV | libc::ENXIO | libc::EPIPE) => {
-            DropReason::EgressGone
-        }
-        _ if err.kind() == io::ErrorKind::WouldBlock => DropReason::EgressFull,
-        _ => DropReason::EgressError,
-    }
-}
-
 pub struct Worker {
     /// Which queue of every TUN device is this worker's.
     pub index: usize,
@@ -90,6 +78,9 @@ pub struct Worker {
     /// Where flows admitted between two ports on the fabric are handed to
     /// the kernel fast path (`None`: every packet stays here).
     pub offload: Option<OffloadRequests>,
+    /// Apply the delays and rates of the plane's shaping tables (off with
+    /// `--no-shaping`; path MTUs hold either way).
+    pub shaping: bool,
 }
 
 /// The worker's view of one plane: which NIC each watched fd belongs to.
@@ -125,9 +116,20 @@ impl Worker {
         self.generations[self.index].store(current.plane.snapshot.generation, Ordering::Release);
         let mut buf = vec![0u8; BUFFER_LEN];
         let mut coalescer = UdpCoalescer::new();
+        let mut pacer = Pacer::new(self.shaping, self.index as u64 + 1);
+        pacer.plane_changed(None, &current.plane, self.index, &self.counters);
         let mut events = [EpollEvent::empty(); 64];
-        let wait_ms = if self.busy_poll { 0 } else { WAIT_MS };
+        let idle_ms = if self.busy_poll { 0 } else { WAIT_MS };
         while !self.stop.load(Ordering::Relaxed) {
+            // Wake for the next held packet that falls due.
+            let wait_ms = match pacer.next_release() {
+                Some(at) => {
+                    let now = self.epoch.elapsed().as_nanos() as u64;
+                    let ms = at.saturating_sub(now).div_ceil(1_000_000);
+                    idle_ms.min(u16::try_from(ms).unwrap_or(u16::MAX))
+                }
+                None => idle_ms,
+            };
             let ready = match epoll.wait(&mut events, wait_ms) {
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
@@ -142,6 +144,12 @@ impl Worker {
                 };
                 let previous = std::mem::replace(&mut current, next);
                 self.register(&epoll, &mut current, Some(&previous))?;
+                pacer.plane_changed(
+                    Some(&previous.plane),
+                    &current.plane,
+                    self.index,
+                    &self.counters,
+                );
                 drop(previous);
                 self.generations[self.index]
                     .store(current.plane.snapshot.generation, Ordering::Release);
@@ -149,11 +157,20 @@ impl Worker {
                 // plane; they are read again on the next wait.
                 continue;
             }
-            let now_ms = self.epoch.elapsed().as_millis() as u64;
+            let now = self.epoch.elapsed();
+            let (now_ms, now_ns) = (now.as_millis() as u64, now.as_nanos() as u64);
             for event in &events[..ready] {
                 let fd = event.data() as i32;
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
-                    let drained = self.drain(&current.plane, nic, &mut buf, &mut coalescer, now_ms);
+                    let clock = (now_ms, now_ns);
+                    let drained = self.drain(
+                        &current.plane,
+                        nic,
+                        &mut buf,
+                        &mut coalescer,
+                        &mut pacer,
+                        clock,
+                    );
                     if drained.is_err() {
                         // A queue that fails to read (its device is gone)
                         // would wake every wait: stop watching it until the
@@ -165,6 +182,7 @@ impl Worker {
                     }
                 }
             }
+            pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
         }
         Ok(())
     }
@@ -214,9 +232,10 @@ impl Worker {
         nic: NicIdx,
         buf: &mut [u8],
         coalescer: &mut UdpCoalescer,
-        now_ms: u64,
+        pacer: &mut Pacer,
+        (now_ms, now_ns): (u64, u64),
     ) -> Result<(), ()> {
-        let forwarded = self.forward_batch(plane, nic, buf, coalescer, now_ms);
+        let forwarded = self.forward_batch(plane, nic, buf, coalescer, pacer, (now_ms, now_ns));
         self.flush(plane, coalescer);
         forwarded
     }
@@ -273,6 +292,18 @@ impl Worker {
         // NVAs deliver it unchanged).
         if let Ask::Install(tuple) = ask {
             let snap = &plane.snapshot;
+            // A path that delays, caps, clamps or cuts packets keeps them
+            // here, where that happens (a single-NIC VM's own cap is its
+            // eth0's, and holds on either path).
+            let tables = &snap.shaping;
+            if tables.active {
+                let path = &tables.profile(nic, egress).shaping;
+                let paced =
+                    self.shaping && (path.holds_packets() || tables.vm_bucket[nic].is_some());
+                if paced || path.mss_clamp.is_some() || tables.mtu[nic] > path.mtu {
+                    return;
+                }
+            }
             let balanced = snap
                 .nics
                 .get(nic)
@@ -306,7 +337,8 @@ impl Worker {
         nic: NicIdx,
         buf: &mut [u8],
         coalescer: &mut UdpCoalescer,
-        now_ms: u64,
+        pacer: &mut Pacer,
+        (now_ms, now_ns): (u64, u64),
     ) -> Result<(), ()> {
         let Some(queue) = plane.ports.get(nic).and_then(|p| p.queues.get(self.index)) else {
             return Ok(());
@@ -343,6 +375,7 @@ impl Worker {
                 (Some(_), Ok(view)) => Ask::of(view),
                 _ => None,
             };
+            let headers_len = parsed.as_ref().map_or(0, |v| v.headers_len);
             let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
@@ -386,6 +419,23 @@ impl Worker {
                     continue;
                 }
             };
+            if plane.snapshot.shaping.active {
+                let paced = pacer.shape(
+                    plane,
+                    headers_len,
+                    nic,
+                    egress,
+                    buf,
+                    len,
+                    traffic,
+                    now_ns,
+                    self.index,
+                    &self.counters,
+                );
+                if let Paced::Done = paced {
+                    continue;
+                }
+            }
             let out = plane
                 .ports
                 .get(egress)
@@ -425,26 +475,5 @@ impl Worker {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn send_errors_have_reasons_of_their_own() {
-        let reason = |errno| send_error_reason(&io::Error::from_raw_os_error(errno));
-        assert_eq!(reason(libc::EAGAIN), DropReason::EgressFull);
-        assert_eq!(reason(libc::ENOBUFS), DropReason::EgressFull);
-        assert_eq!(reason(libc::EBADFD), DropReason::EgressGone);
-        assert_eq!(reason(libc::EIO), DropReason::EgressGone);
-        assert_eq!(reason(libc::ENODEV), DropReason::EgressGone);
-        assert_eq!(reason(libc::EINVAL), DropReason::EgressError);
-        assert_eq!(reason(libc::EMSGSIZE), DropReason::EgressError);
-        assert_eq!(
-            send_error_reason(&io::Error::from(io::ErrorKind::WouldBlock)),
-            DropReason::EgressFull
-        );
     }
 }

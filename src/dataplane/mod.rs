@@ -13,9 +13,12 @@
 pub mod coalesce;
 pub mod conntrack;
 pub mod decide;
+pub mod delay_line;
 pub mod memos;
 pub mod nat;
+pub mod pacing;
 pub mod packet;
+pub mod path_mtu;
 
 pub use decide::{
     balance, decide, decide_parsed, judge_nsgs, route_step, route_step_through, sender_checks,

@@ -89,6 +89,43 @@ pub struct Trace {
     /// balancers, NICs (what an expectation's `via` names).
     pub path: Vec<String>,
     pub hops: Vec<TraceHop>,
+    /// What Azure's network adds one way over every hop, in microseconds.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub added_latency_us: u32,
+    /// The lowest rate cap over every hop, and what imposes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bottleneck: Option<Bottleneck>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A rate cap: its rate and what imposes it (a VM size, a gateway SKU, a
+/// link's impairments, a circuit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bottleneck {
+    pub mbps: u32,
+    pub what: String,
+}
+
+/// What Azure's network adds on a hop and what limits it, read from the
+/// tables the workers shape with (see the book's "Azure behaviour", §8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HopShaping {
+    /// Delay added one way, in microseconds.
+    pub added_latency_us: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub jitter_us: u32,
+    /// Packets lost per million.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub loss_ppm: u32,
+    /// The lowest rate cap of the hop, the sender's VM size included.
+    pub bottleneck: Option<Bottleneck>,
+    /// The largest packet the hop carries.
+    pub mtu: u16,
+    /// The MSS a VPN tunnel clamps TCP SYNs to.
+    pub mss_clamp: Option<u16>,
 }
 
 /// One pass through the fabric: from a sending NIC to a receiving one.
@@ -117,6 +154,10 @@ pub struct TraceHop {
     /// translation).
     pub received_destination: Option<String>,
     pub inbound: Vec<NsgCheck>,
+    /// What the hop adds (delay, loss) and limits (rate, MTU), when it adds
+    /// or limits anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shaping: Option<HopShaping>,
 }
 
 /// What one NSG said: its level, name, the matching rule and its access.
@@ -275,8 +316,25 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr)
     }
 }
 
-/// Follows one packet from `query.from` to `query.to` through `snap`.
+/// Follows one packet from `query.from` to `query.to` through `snap`: its
+/// hops, its verdict, and what Azure's network adds over the hops it took.
 pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
+    let mut answer = follow(snap, query)?;
+    answer.added_latency_us = answer
+        .hops
+        .iter()
+        .filter_map(|h| h.shaping.as_ref())
+        .map(|s| s.added_latency_us)
+        .sum();
+    answer.bottleneck = answer
+        .hops
+        .iter()
+        .filter_map(|h| h.shaping.as_ref()?.bottleneck.clone())
+        .min_by_key(|b| b.mbps);
+    Ok(answer)
+}
+
+fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     let t = &snap.topology;
     if query.protocol != ExpectedProtocol::Icmp && query.port.is_none() {
         return Err(QueryError::usage(format!(
@@ -301,6 +359,8 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         delivered_to: None,
         path: Vec::new(),
         hops: Vec::new(),
+        added_latency_us: 0,
+        bottleneck: None,
     };
     let Some(mut ingress) = entry else {
         answer.reason = Some(NO_TUNNEL.to_string());
@@ -398,6 +458,7 @@ fn hop_details(
         to: None,
         received_destination: None,
         inbound: Vec::new(),
+        shaping: None,
     };
     let outbound_denied = judge_nsgs(snap, ingress, Direction::Outbound, &key)
         .verdict
@@ -518,6 +579,7 @@ fn hop_details(
         hop.to = Some(nic_name(snap, receiver));
         let received_key = translated.unwrap_or(key);
         hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
+        hop.shaping = hop_shaping(snap, ingress, receiver);
         // A receiver that refused the packet was not crossed.
         let delivered = verdict.egress().is_some();
         if let Some(name) = path_name(snap, receiver).filter(|_| delivered) {
@@ -527,6 +589,53 @@ fn hop_details(
         }
     }
     hop
+}
+
+/// What the hop from `ingress` to `receiver` adds and limits, from the
+/// snapshot's shaping tables; `None` when it is a plain 1500-byte hop.
+fn hop_shaping(snap: &Snapshot, ingress: NicIdx, receiver: NicIdx) -> Option<HopShaping> {
+    let t = &snap.topology;
+    let path = snap.shaping.profile(ingress, receiver).shaping;
+    let caps = path.caps.iter().flatten().map(|c| Bottleneck {
+        mbps: c.mbps(),
+        what: c.describe(t),
+    });
+    let sender_vm = snap.plan.ports[ingress]
+        .is_vm()
+        .then(|| crate::policy::shaping::vm_egress(t, ingress))
+        .flatten()
+        .map(|(vm, mbps)| {
+            let vm = &t.virtual_machines[vm];
+            Bottleneck {
+                mbps,
+                what: format!("{mbps} Mbps: VM {} ({})", vm.name, vm.size),
+            }
+        });
+    let bottleneck = caps.chain(sender_vm).min_by_key(|b| b.mbps);
+    let plain = path.delay_us == 0
+        && path.jitter_us == 0
+        && path.loss_ppm == 0
+        && bottleneck.is_none()
+        && path.mtu == crate::topology::DEFAULT_MTU
+        && path.mss_clamp.is_none();
+    (!plain).then_some(HopShaping {
+        added_latency_us: path.delay_us,
+        jitter_us: path.jitter_us,
+        loss_ppm: path.loss_ppm,
+        bottleneck,
+        mtu: path.mtu,
+        mss_clamp: path.mss_clamp,
+    })
+}
+
+/// Microseconds as milliseconds, as short as they are exact to 0.1 ms.
+fn ms(us: u32) -> String {
+    let tenths = (us + 50) / 100;
+    if tenths % 10 == 0 {
+        format!("{} ms", tenths / 10)
+    } else {
+        format!("{}.{} ms", tenths / 10, tenths % 10)
+    }
 }
 
 fn describe_checks(checks: &[NsgCheck]) -> String {
@@ -616,6 +725,23 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
             detail("to", format!("{to}{dst}"));
             detail("inbound", describe_checks(&hop.inbound));
         }
+        if let Some(shaping) = &hop.shaping {
+            let mut adds = format!("+{} one way", ms(shaping.added_latency_us));
+            if shaping.jitter_us > 0 {
+                let _ = write!(adds, " (jitter {})", ms(shaping.jitter_us));
+            }
+            if shaping.loss_ppm > 0 {
+                let _ = write!(adds, ", {} % lost", f64::from(shaping.loss_ppm) / 10_000.0);
+            }
+            let _ = write!(adds, ", MTU {}", shaping.mtu);
+            if let Some(mss) = shaping.mss_clamp {
+                let _ = write!(adds, ", TCP MSS {mss}");
+            }
+            detail("adds", adds);
+            if let Some(b) = &shaping.bottleneck {
+                detail("bottleneck", b.what.clone());
+            }
+        }
     }
     out.push_str(&table(&["HOP", "NIC", "STEP", "DETAIL"], &rows));
     let verdict = match (&trace.reason, &trace.delivered_to) {
@@ -633,6 +759,13 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
         (None, None) => trace.verdict.clone(),
     };
     let _ = writeln!(out, "Verdict: {verdict}");
+    if trace.added_latency_us > 0 || trace.bottleneck.is_some() {
+        let mut line = format!("Adds +{} one way", ms(trace.added_latency_us));
+        if let Some(b) = &trace.bottleneck {
+            let _ = write!(line, "; bottleneck {}", b.what);
+        }
+        let _ = writeln!(out, "{line}");
+    }
     if !trace.path.is_empty() {
         let _ = writeln!(out, "Path: {} > {}", trace.from, trace.path.join(" > "));
     }

@@ -5,6 +5,7 @@
 
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
+use crate::topology::catalog::round_trips::round_trip_ms;
 use crate::topology::{
     ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology,
     VnetIdx,
@@ -262,6 +263,13 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
         .map(|(i, nic)| {
             let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
             let mut label = vec![format!("NIC {}", nic.name), join(&addresses)];
+            if let Some((vm, mbps)) = crate::policy::shaping::vm_egress(topo, i) {
+                let vm = &topo.virtual_machines[vm];
+                label.push(format!("VM {} ({}, {mbps} Mbps out)", vm.name, vm.size));
+            }
+            if nic.mtu != crate::topology::DEFAULT_MTU {
+                label.push(format!("MTU {}", nic.mtu));
+            }
             if nic.ip_forwarding {
                 label.push("NVA: IP forwarding on".to_string());
             }
@@ -477,6 +485,21 @@ pub(super) fn peering_edges(topo: &Topology) -> Vec<PeeringEdge> {
         let (state, label) = match reverse.and_then(|r| topo.peerings.get(r)) {
             Some(back) => {
                 let mut label = vec![format!("{kind} Connected")];
+                let figure = |l: &crate::topology::Peering| {
+                    let (a, b) = (&topo.vnets[l.vnet].location, &topo.vnets[l.remote].location);
+                    l.impairments
+                        .and_then(|i| i.latency_us)
+                        .map(|us| us / 500)
+                        .or(round_trip_ms(a, b).map(u32::from))
+                };
+                if let (true, Some(there), Some(back_ms)) = (global, figure(link), figure(back)) {
+                    label.push(format!("round trip {} ms", (there + back_ms).div_ceil(2)));
+                }
+                for l in [link, back] {
+                    if let Some(rate) = l.impairments.and_then(|i| i.rate_mbps) {
+                        label.push(format!("{} capped at {rate} Mbps", l.name));
+                    }
+                }
                 if !(link.allow_virtual_network_access && back.allow_virtual_network_access) {
                     label.push("VNet access off: no traffic".to_string());
                 }

@@ -57,6 +57,9 @@ pub struct NamespaceSpec {
     /// Where the lab has a [`Fabric`], `eth0` is a veth on it and the TUN
     /// device is the port's slow path there (see [`super::fabric`]).
     pub on_fabric: bool,
+    /// What the interface may send, in megabits per second: a token
+    /// bucket filter as its root qdisc (see [`super::shaping`]).
+    pub egress_limit_mbps: Option<u32>,
 }
 
 impl NamespaceSpec {
@@ -75,6 +78,7 @@ impl NamespaceSpec {
             interface: INTERFACE_NAME.to_string(),
             existing_namespace: false,
             on_fabric: false,
+            egress_limit_mbps: None,
         }
     }
 
@@ -378,6 +382,7 @@ fn build_one(
                     format!("putting network namespace {} on the fabric", spec.name)
                 })?;
             fabric_port = Some(port);
+            limit_egress(spec)?;
             Ok(tun)
         })?;
         return Ok(PlumbedNamespace {
@@ -389,12 +394,29 @@ fn build_one(
     // Everything happens on the thread that created the namespace: the TUN
     // device is born there (no move between namespaces) and one netlink
     // connection names and configures it.
-    let tun = ops.create_namespace(&spec.name, &mut || plumb_here(ops, spec))?;
+    let tun = ops.create_namespace(&spec.name, &mut || {
+        let tun = plumb_here(ops, spec)?;
+        limit_egress(spec)?;
+        Ok(tun)
+    })?;
     Ok(PlumbedNamespace {
         spec: spec.clone(),
         tun,
         fabric_port: None,
     })
+}
+
+/// Shapes what the spec's interface sends to its limit, if it has one.
+fn limit_egress(spec: &NamespaceSpec) -> Result<()> {
+    match spec.egress_limit_mbps {
+        Some(mbps) => super::shaping::shape(&spec.name, &spec.interface, mbps).with_context(|| {
+            format!(
+                "limiting what {} of {} sends to {mbps} Mbit/s (a kernel without the tbf qdisc needs --no-shaping)",
+                spec.interface, spec.name
+            )
+        }),
+        None => Ok(()),
+    }
 }
 
 fn interface_config(spec: &NamespaceSpec) -> InterfaceConfig {

@@ -14,8 +14,8 @@
 
 use crate::topology::catalog::round_trips;
 use crate::topology::{
-    ConnectionPeer, GatewayIdx, Impairments, NicIdx, SiteIdx, Topology, VnetIdx, DEFAULT_MTU,
-    PATH_MTU_OUTSIDE_VNET,
+    CircuitIdx, ConnectionPeer, GatewayIdx, Impairments, NicIdx, SiteIdx, Topology, VnetIdx,
+    DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -57,21 +57,61 @@ pub enum DelaySource {
     Circuit,
 }
 
-/// A rate that caps a hop, and what imposes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A link with impairments of its own: a peering link or a gateway
+/// connection (by position in the topology's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Link {
+    Peering(usize),
+    Connection(usize),
+}
+
+/// A rate that caps a hop, and what imposes it: each is one shared limit,
+/// whatever the hops it applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cap {
     /// The aggregate throughput of the gateway the hop leaves.
     Gateway { gateway: GatewayIdx, mbps: u32 },
     /// A link's `impairments.rate_mbps`.
-    Link { mbps: u32 },
-    /// An ExpressRoute circuit's bandwidth.
-    Circuit { mbps: u32 },
+    Link { link: Link, mbps: u32 },
+    /// An ExpressRoute circuit's bandwidth, towards its site.
+    Circuit { circuit: CircuitIdx, mbps: u32 },
 }
 
 impl Cap {
     pub fn mbps(self) -> u32 {
         match self {
-            Cap::Gateway { mbps, .. } | Cap::Link { mbps } | Cap::Circuit { mbps } => mbps,
+            Cap::Gateway { mbps, .. } | Cap::Link { mbps, .. } | Cap::Circuit { mbps, .. } => mbps,
+        }
+    }
+
+    /// What imposes the cap, in the file's names.
+    pub fn describe(self, topo: &Topology) -> String {
+        match self {
+            Cap::Gateway { gateway, mbps } => {
+                let g = &topo.gateways[gateway];
+                format!("{mbps} Mbps: gateway {} ({})", g.name, g.sku)
+            }
+            Cap::Link {
+                link: Link::Peering(i),
+                mbps,
+            } => {
+                format!(
+                    "{mbps} Mbps: peering {} (impairments)",
+                    topo.peerings[i].name
+                )
+            }
+            Cap::Link {
+                link: Link::Connection(i),
+                mbps,
+            } => {
+                format!(
+                    "{mbps} Mbps: connection {} (impairments)",
+                    topo.connections[i].name
+                )
+            }
+            Cap::Circuit { circuit, mbps } => {
+                format!("{mbps} Mbps: circuit {}", topo.circuits[circuit].name)
+            }
         }
     }
 }
@@ -148,12 +188,8 @@ fn receiver_mtu(topo: &Topology, e: Endpoint) -> u16 {
 /// The connection of `gateway` to `site` (an IPsec connection to the
 /// site's local network gateway, or an ExpressRoute connection to its
 /// circuit).
-fn site_connection(
-    topo: &Topology,
-    gateway: GatewayIdx,
-    site: SiteIdx,
-) -> Option<&crate::topology::Connection> {
-    topo.connections.iter().find(|c| {
+fn site_connection(topo: &Topology, gateway: GatewayIdx, site: SiteIdx) -> Option<usize> {
+    topo.connections.iter().position(|c| {
         c.gateway == gateway
             && match c.peer {
                 ConnectionPeer::Local(l) => topo.local_gateways[l].site == site,
@@ -167,14 +203,18 @@ fn site_connection(
 /// delay.
 fn impaired(
     base: (u32, DelaySource),
-    impairments: Option<Impairments>,
+    link: Option<(Link, Option<Impairments>)>,
 ) -> (u32, DelaySource, u32, u32, Option<Cap>) {
-    let i = impairments.unwrap_or_default();
+    let (link, impairments) = link.unzip();
+    let i = impairments.flatten().unwrap_or_default();
     let (delay, source) = match i.latency_us {
         Some(us) => (us, DelaySource::Link),
         None => base,
     };
-    let cap = i.rate_mbps.map(|mbps| Cap::Link { mbps });
+    let cap = i
+        .rate_mbps
+        .zip(link)
+        .map(|(mbps, link)| Cap::Link { link, mbps });
     (delay, source, i.jitter_us, i.loss_ppm, cap)
 }
 
@@ -219,10 +259,14 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         } else {
             base
         };
-        let connection = site_connection(topo, gateway, site);
-        let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) =
-            impaired(base, connection.and_then(|c| c.impairments));
-        let link_cap = link_cap.or(circuit.map(|c| Cap::Circuit {
+        let connection = site_connection(topo, gateway, site)
+            .map(|i| (Link::Connection(i), topo.connections[i].impairments));
+        let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) = impaired(base, connection);
+        // Towards the site a circuit carries its bandwidth; the other way
+        // the site's router shapes its own tunnels to it.
+        let towards_site = matches!(to, Endpoint::Site { .. });
+        let link_cap = link_cap.or(circuit.filter(|_| towards_site).map(|c| Cap::Circuit {
+            circuit: c,
             mbps: topo.circuits[c].bandwidth_mbps,
         }));
         let (mtu, mss_clamp) = match circuit {
@@ -248,11 +292,10 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         let connection = topo
             .connections
             .iter()
-            .find(|c| c.gateway == g && c.peer == ConnectionPeer::Gateway(peer));
-        let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) = impaired(
-            region_delay(topo, a, b),
-            connection.and_then(|c| c.impairments),
-        );
+            .position(|c| c.gateway == g && c.peer == ConnectionPeer::Gateway(peer))
+            .map(|i| (Link::Connection(i), topo.connections[i].impairments));
+        let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) =
+            impaired(region_delay(topo, a, b), connection);
         return HopShaping {
             delay_us,
             delay_source,
@@ -265,9 +308,16 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         };
     }
     // Inside a VNet or across a peering.
-    let link = (a != b).then(|| topo.peering_link(a, b)).flatten();
+    let link = (a != b)
+        .then(|| {
+            topo.peerings
+                .iter()
+                .position(|p| p.vnet == a && p.remote == b)
+        })
+        .flatten()
+        .map(|i| (Link::Peering(i), topo.peerings[i].impairments));
     let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) =
-        impaired(region_delay(topo, a, b), link.and_then(|p| p.impairments));
+        impaired(region_delay(topo, a, b), link);
     // A larger MTU only inside a VNet and across regional peering, never
     // through a gateway.
     let stays_regional = !topo.peering_is_global(a, b)
@@ -288,6 +338,130 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         mtu: receiver_mtu(topo, to).min(path_mtu),
         mss_clamp: None,
     }
+}
+
+/// What a packet meets between two ports of the fabric: the hops of its
+/// path composed. Delays and jitter add up, losses compound, the MTU is
+/// the smallest, and every cap of every hop applies (at most three: the
+/// gateways left and one link's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PathShaping {
+    pub delay_us: u32,
+    pub jitter_us: u32,
+    pub loss_ppm: u32,
+    pub caps: [Option<Cap>; 3],
+    pub mtu: u16,
+    pub mss_clamp: Option<u16>,
+}
+
+impl PathShaping {
+    /// Nothing added: a plain path of the receiver's MTU.
+    pub const fn plain(mtu: u16) -> PathShaping {
+        PathShaping {
+            delay_us: 0,
+            jitter_us: 0,
+            loss_ppm: 0,
+            caps: [None; 3],
+            mtu,
+            mss_clamp: None,
+        }
+    }
+
+    /// The lowest cap of the path.
+    pub fn bottleneck(&self) -> Option<Cap> {
+        self.caps.iter().flatten().copied().min_by_key(|c| c.mbps())
+    }
+
+    /// True when packets must wait or may be lost on the path.
+    pub fn holds_packets(&self) -> bool {
+        self.delay_us > 0 || self.jitter_us > 0 || self.loss_ppm > 0 || self.caps[0].is_some()
+    }
+
+    fn then(mut self, hop: &HopShaping) -> PathShaping {
+        self.delay_us = self.delay_us.saturating_add(hop.delay_us);
+        self.jitter_us = self.jitter_us.saturating_add(hop.jitter_us);
+        let kept = (1_000_000 - u64::from(self.loss_ppm.min(1_000_000)))
+            * (1_000_000 - u64::from(hop.loss_ppm.min(1_000_000)))
+            / 1_000_000;
+        self.loss_ppm = (1_000_000 - kept) as u32;
+        for cap in [hop.gateway_cap, hop.link_cap].into_iter().flatten() {
+            if let Some(slot) = self.caps.iter_mut().find(|c| c.is_none()) {
+                *slot = Some(cap);
+            } else if let Some(widest) = self.caps.iter_mut().max_by_key(|c| c.map(Cap::mbps)) {
+                // More than three caps: the three lowest bind.
+                if widest.is_some_and(|w| w.mbps() > cap.mbps()) {
+                    *widest = Some(cap);
+                }
+            }
+        }
+        self.mtu = self.mtu.min(hop.mtu);
+        self.mss_clamp = match (self.mss_clamp, hop.mss_clamp) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
+/// The endpoints a packet crosses from `from` to `to`: through the gateway
+/// serving its VNet and the gateway its destination is behind, when the
+/// two are not one VNet or peered. A Vnet2Vnet chain through a third
+/// gateway is taken as its two ends.
+pub fn path(topo: &Topology, from: Endpoint, to: Endpoint) -> Vec<Endpoint> {
+    let entry = |e: Endpoint, towards: Option<GatewayIdx>| -> Option<GatewayIdx> {
+        let vnet = vnet_of(topo, e)?;
+        let serving = topo.serving_gateways(vnet);
+        match towards {
+            Some(g) if serving.contains(&g) => Some(g),
+            _ => topo.serving_gateway(vnet).or(serving.first().copied()),
+        }
+    };
+    let mut chain = vec![from];
+    match (from, to) {
+        (Endpoint::Site { gateway: a, .. }, Endpoint::Site { gateway: b, .. }) => {
+            chain.push(Endpoint::Gateway(a));
+            if a != b {
+                chain.push(Endpoint::Gateway(b));
+            }
+        }
+        (Endpoint::Site { gateway, .. }, other) if !matches!(other, Endpoint::Gateway(_)) => {
+            chain.push(Endpoint::Gateway(gateway));
+            if let Some(g) = entry(other, Some(gateway)).filter(|g| *g != gateway) {
+                chain.push(Endpoint::Gateway(g));
+            }
+        }
+        (Endpoint::Nic(_) | Endpoint::Prober(_), Endpoint::Site { gateway, .. }) => {
+            if let Some(g) = entry(from, Some(gateway)).filter(|g| *g != gateway) {
+                chain.push(Endpoint::Gateway(g));
+            }
+            chain.push(Endpoint::Gateway(gateway));
+        }
+        (Endpoint::Nic(_), Endpoint::Nic(_)) => {
+            let (a, b) = (vnet_of(topo, from), vnet_of(topo, to));
+            let joined = a == b || a.zip(b).is_some_and(|(a, b)| topo.peering_connected(a, b));
+            if !joined {
+                if let (Some(ga), Some(gb)) = (entry(from, None), entry(to, None)) {
+                    chain.push(Endpoint::Gateway(ga));
+                    if ga != gb {
+                        chain.push(Endpoint::Gateway(gb));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    chain.push(to);
+    chain
+}
+
+/// What a packet meets from `from` to `to`: the hops of [`path`] composed.
+pub fn between(topo: &Topology, from: Endpoint, to: Endpoint) -> PathShaping {
+    let chain = path(topo, from, to);
+    chain
+        .windows(2)
+        .fold(PathShaping::plain(u16::MAX), |acc, pair| {
+            acc.then(&hop(topo, pair[0], pair[1]))
+        })
 }
 
 /// The egress limit of the VM that owns `nic`, in Mbps, with the VM's

@@ -47,6 +47,7 @@ pub mod forwarding;
 pub mod gateways;
 pub mod load_balancers;
 pub mod rule_names;
+pub mod shaping;
 
 pub use forwarding::{Crossing, Forwarding, Holder, RouteTarget};
 pub use gateways::{GatewayHop, GatewayTables};
@@ -215,6 +216,8 @@ pub struct Snapshot {
     pub frontends: Vec<FrontendTables>,
     /// Per VNet, the port of its health prober (which owns 168.63.129.16).
     pub probers: TiVec<VnetIdx, Option<NicIdx>>,
+    /// What a packet meets between two ports: delays, caps, MTU.
+    pub shaping: shaping::ShapingTables,
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -453,7 +456,9 @@ impl Snapshot {
         let gateways = gateways::compile(&topology, &plan, &learned);
         let probers: TiVec<VnetIdx, Option<NicIdx>> =
             topology.vnets.keys().map(|v| plan.prober(v)).collect();
+        let shaping = shaping::ShapingTables::compile(&topology, &plan);
         Snapshot {
+            shaping,
             topology,
             plan,
             generation,

@@ -85,6 +85,17 @@ pub enum DropReason {
     /// Azure does not hairpin (or answered a flow sent from a frontend's
     /// own address, which no client owns).
     LbHairpin,
+    /// Larger than its path's MTU with DF set, or IPv6: Azure fragments
+    /// only IPv4 without DF, and answers with no ICMP. Counted at the
+    /// sender.
+    TooBig,
+    /// A rate cap on the path (a gateway's aggregate, a link's cap, a VM's
+    /// egress across its NICs) had 50 ms of traffic queued already.
+    RateQueueFull,
+    /// Lost to a link's `impairments.loss_percent`.
+    ImpairedLoss,
+    /// The worker's delay line had no room for the packet.
+    DelayLineFull,
 }
 
 impl DropReason {

@@ -65,7 +65,13 @@ fn a_link_s_impairments_replace_the_regions_delay_and_cap_it() {
     assert_eq!(hop.delay_source, DelaySource::Link);
     assert_eq!(hop.jitter_us, 1_000);
     assert_eq!(hop.loss_ppm, 1_000);
-    assert_eq!(hop.bottleneck(), Some(Cap::Link { mbps: 500 }));
+    assert_eq!(
+        hop.bottleneck(),
+        Some(Cap::Link {
+            link: Link::Peering(0),
+            mbps: 500
+        })
+    );
     // The other direction is the other link, unimpaired.
     let back = super::hop(&topo, nic(&topo, "eus-vm"), nic(&topo, "weu-vm"));
     assert_eq!(back.delay_us, 83 * 500);
@@ -153,4 +159,98 @@ fn a_vm_s_egress_limit_is_its_size_s() {
         "Standard_D2s_v3"
     );
     assert_eq!(vm_egress(&topo, sea), None, "no VM owns sea-vm");
+}
+
+#[test]
+fn a_spoke_vm_reaches_a_site_through_its_hub_gateway_and_the_site_s_path() {
+    let text = TRIANGLE.replacen(
+        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}",
+        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}\n    latency_ms: 12",
+        1,
+    );
+    let topo = load("triangle", &text);
+    let Endpoint::Gateway(gw_a) = gateway(&topo, "gw-a") else {
+        unreachable!()
+    };
+    let Endpoint::Gateway(gw_c) = gateway(&topo, "gw-c") else {
+        unreachable!()
+    };
+    let site = Endpoint::Site {
+        site: SiteIdx::new(0),
+        gateway: gw_c,
+    };
+    let spoke = nic(&topo, "spoke-vm");
+    assert_eq!(
+        path(&topo, spoke, site),
+        vec![
+            spoke,
+            Endpoint::Gateway(gw_a),
+            Endpoint::Gateway(gw_c),
+            site
+        ]
+    );
+    let shaping = between(&topo, spoke, site);
+    // Spoke to hub-a: one region; gw-a to gw-c: West Europe to UK South;
+    // then the site's 12 ms.
+    let regions = u32::from(round_trip_ms("westeurope", "uksouth").unwrap()) * 500;
+    assert_eq!(shaping.delay_us, regions + 12_000);
+    assert_eq!(shaping.mtu, VPN_TUNNEL_MTU);
+    assert_eq!(shaping.mss_clamp, Some(VPN_TCP_MSS));
+    let caps: Vec<Cap> = shaping.caps.iter().flatten().copied().collect();
+    assert_eq!(
+        caps,
+        vec![
+            Cap::Gateway {
+                gateway: gw_a,
+                mbps: 650
+            },
+            Cap::Gateway {
+                gateway: gw_c,
+                mbps: 650
+            }
+        ]
+    );
+    // The way back: site, gw-c, gw-a, the spoke.
+    let back = between(&topo, site, spoke);
+    assert_eq!(
+        back.delay_us,
+        12_000 + u32::from(round_trip_ms("uksouth", "westeurope").unwrap()) * 500
+    );
+    assert_eq!(back.caps.iter().flatten().count(), 2);
+}
+
+#[test]
+fn peered_vms_take_the_peering_not_a_gateway() {
+    let topo = load("mesh", MESH);
+    let (a, b) = (nic(&topo, "weu-vm"), nic(&topo, "sea-vm"));
+    assert_eq!(path(&topo, a, b), vec![a, b]);
+    assert_eq!(between(&topo, a, b).delay_us, hop(&topo, a, b).delay_us);
+}
+
+#[test]
+fn losses_compound_and_the_three_lowest_caps_bind() {
+    let mut hop1 = HopShaping::NONE;
+    hop1.loss_ppm = 100_000;
+    let link = |mbps| {
+        Some(Cap::Link {
+            link: Link::Peering(0),
+            mbps,
+        })
+    };
+    hop1.link_cap = link(900);
+    let mut hop2 = HopShaping::NONE;
+    hop2.loss_ppm = 100_000;
+    hop2.link_cap = link(300);
+    hop2.gateway_cap = link(700);
+    let mut hop3 = HopShaping::NONE;
+    hop3.link_cap = link(500);
+    let path = [hop1, hop2, hop3]
+        .iter()
+        .fold(PathShaping::plain(u16::MAX), |p, h| p.then(h));
+    // 1 - 0.9 * 0.9
+    assert_eq!(path.loss_ppm, 190_000);
+    let mut caps: Vec<u32> = path.caps.iter().flatten().map(|c| c.mbps()).collect();
+    caps.sort_unstable();
+    assert_eq!(caps, vec![300, 500, 700]);
+    assert_eq!(path.bottleneck().map(Cap::mbps), Some(300));
 }

@@ -71,7 +71,8 @@ fn parse_attributes(path: &Value) -> Result<PathAttributes> {
 }
 
 /// Each path of a `gobgp -j ... rib` reply (an object of prefix to the
-/// list of its paths), with its prefix.
+/// list of its paths), with its prefix. A path listed with null `attrs` is
+/// one gobgp is taking out (a withdrawal it still shows): not a path.
 fn rib_paths(rib: &Value) -> Result<Vec<(Ipv4Net, &Value)>> {
     let Some(destinations) = rib.as_object() else {
         bail!("a RIB reply is not an object: {rib}");
@@ -82,7 +83,9 @@ fn rib_paths(rib: &Value) -> Result<Vec<(Ipv4Net, &Value)>> {
             .parse()
             .with_context(|| format!("prefix {prefix:?} of the RIB"))?;
         for path in paths.as_array().into_iter().flatten() {
-            out.push((prefix, path));
+            if !path["attrs"].is_null() {
+                out.push((prefix, path));
+            }
         }
     }
     Ok(out)
@@ -263,7 +266,9 @@ mod tests {
             "attrs":[{"type":1,"value":0},{"type":2,"as_paths":[{"segment_type":2,"num":1,"asns":[65010]}]},
             {"type":3,"nexthop":"10.77.0.2"}],"stale":false,"source-id":"10.77.0.2","neighbor-ip":"10.77.0.2"}],
             "172.16.0.0/16":[{"nlri":{"prefix":"172.16.0.0/16"},"age":1,"best":true,
-            "attrs":[{"type":1,"value":2},{"type":3,"nexthop":"0.0.0.0"}],"stale":false}]}"#,
+            "attrs":[{"type":1,"value":2},{"type":3,"nexthop":"0.0.0.0"}],"stale":false}],
+            "10.10.0.0/16":[{"age":1795589647,"attrs":null,"best":false,"neighbor-ip":"10.10.255.30",
+            "nlri":{"prefix":"10.10.0.0/16"},"source-id":"10.10.255.30","stale":false}]}"#,
         )
         .expect("literal JSON");
         let learned = parse_learned(&rib).expect("parses");

@@ -1,0 +1,292 @@
+//! The compiled form of [`crate::policy::shaping`]: what a packet meets
+//! between its ingress and egress ports, in two array loads. Ports that
+//! are alike (VM NICs of one VNet with one MTU, each gateway, each site's
+//! tunnel to a gateway, each prober) share a class; a classes × classes
+//! matrix names each pair's profile. Rate caps become buckets the workers
+//! share: one per gateway, per impaired link, per circuit and per VM with
+//! several NICs (a VM with one NIC is limited by its `eth0`'s qdisc).
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+
+use crate::plan::{Plan, PortKind};
+use crate::policy::shaping::{between, vm_egress, Endpoint};
+pub use crate::policy::shaping::{Cap, PathShaping};
+use crate::topology::{NicIdx, TiVec, Topology, VmIdx, VnetIdx};
+
+/// What one pair of classes meets: the path's figures and the buckets of
+/// its caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    pub shaping: PathShaping,
+    /// Indices into [`ShapingTables::buckets`].
+    pub buckets: [Option<u16>; 3],
+}
+
+/// One shared rate limit.
+#[derive(Debug)]
+pub struct Bucket {
+    pub mbps: u32,
+    /// What imposes it, in the file's names.
+    pub what: String,
+    /// Nanoseconds since the daemon's start at which the limit is next
+    /// free: a packet starts then, and moves it on by its own length.
+    pub free_at_ns: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ClassKey {
+    Vm { vnet: VnetIdx, mtu: u16 },
+    Other(Endpoint),
+}
+
+#[derive(Debug)]
+pub struct ShapingTables {
+    class_of: TiVec<NicIdx, u16>,
+    classes: usize,
+    matrix: Vec<u16>,
+    pub profiles: Vec<Profile>,
+    pub buckets: Vec<Bucket>,
+    /// Per port: its MTU (a VM NIC's own, 1500 for the others).
+    pub mtu: TiVec<NicIdx, u16>,
+    /// Per port: the bucket of the multi-NIC VM it belongs to.
+    pub vm_bucket: TiVec<NicIdx, Option<u16>>,
+    /// Per port: the egress limit its `eth0` takes (a single-NIC VM's).
+    pub eth0_limit_mbps: TiVec<NicIdx, Option<u32>>,
+    /// True when some pair holds packets, clamps, or caps a VM: without
+    /// it the workers skip shaping altogether.
+    pub active: bool,
+}
+
+/// The endpoint a port stands for.
+pub fn endpoint(plan: &Plan, port: NicIdx) -> Endpoint {
+    match plan.ports[port].kind {
+        PortKind::Vm => Endpoint::Nic(port),
+        PortKind::GatewayInstance { gateway, .. } => Endpoint::Gateway(gateway),
+        PortKind::SiteTunnel { site, gateway, .. } => Endpoint::Site { site, gateway },
+        PortKind::Prober { vnet } => Endpoint::Prober(vnet),
+    }
+}
+
+impl ShapingTables {
+    pub fn compile(topology: &Topology, plan: &Plan) -> ShapingTables {
+        let mut keys: HashMap<ClassKey, u16> = HashMap::new();
+        let mut representatives: Vec<Endpoint> = Vec::new();
+        let mut class_of = TiVec::with_capacity(plan.ports.len());
+        let mut mtu = TiVec::with_capacity(plan.ports.len());
+        for port in plan.ports.keys() {
+            let e = endpoint(plan, port);
+            let key = match e {
+                Endpoint::Nic(n) => ClassKey::Vm {
+                    vnet: topology.nics[n].subnet.vnet,
+                    mtu: topology.nics[n].mtu,
+                },
+                other => ClassKey::Other(other),
+            };
+            mtu.push(match key {
+                ClassKey::Vm { mtu, .. } => mtu,
+                ClassKey::Other(_) => crate::topology::DEFAULT_MTU,
+            });
+            let next = keys.len() as u16;
+            let class = *keys.entry(key).or_insert_with(|| {
+                representatives.push(e);
+                next
+            });
+            class_of.push(class);
+        }
+        let classes = representatives.len();
+        let mut profiles: Vec<Profile> = Vec::new();
+        let mut profile_ids: HashMap<PathShaping, u16> = HashMap::new();
+        let mut bucket_ids: HashMap<Cap, u16> = HashMap::new();
+        let mut buckets = Vec::new();
+        let mut matrix = Vec::with_capacity(classes * classes);
+        for from in &representatives {
+            for to in &representatives {
+                let mut shaping = between(topology, *from, *to);
+                // What the receiver takes bounds what the path carries.
+                shaping.mtu = shaping.mtu.min(match to {
+                    Endpoint::Nic(n) => topology.nics[*n].mtu,
+                    _ => crate::topology::DEFAULT_MTU,
+                });
+                let id = *profile_ids.entry(shaping).or_insert_with(|| {
+                    let mut ids = [None; 3];
+                    for (slot, cap) in ids.iter_mut().zip(shaping.caps) {
+                        *slot = cap.map(|cap| {
+                            *bucket_ids.entry(cap).or_insert_with(|| {
+                                buckets.push(Bucket {
+                                    mbps: cap.mbps(),
+                                    what: cap.describe(topology),
+                                    free_at_ns: AtomicU64::new(0),
+                                });
+                                (buckets.len() - 1) as u16
+                            })
+                        });
+                    }
+                    profiles.push(Profile {
+                        shaping,
+                        buckets: ids,
+                    });
+                    (profiles.len() - 1) as u16
+                });
+                matrix.push(id);
+            }
+        }
+        // VM egress: a single NIC's eth0 takes the limit; a VM with several
+        // shares one bucket across them.
+        let mut vm_buckets: HashMap<VmIdx, u16> = HashMap::new();
+        let mut vm_bucket = TiVec::with_capacity(plan.ports.len());
+        let mut eth0_limit_mbps = TiVec::with_capacity(plan.ports.len());
+        for port in plan.ports.keys() {
+            let owner = match endpoint(plan, port) {
+                Endpoint::Nic(n) => vm_egress(topology, n),
+                _ => None,
+            };
+            let shared = owner.filter(|(vm, _)| topology.virtual_machines[*vm].nics.len() > 1);
+            vm_bucket.push(shared.map(|(vm, mbps)| {
+                *vm_buckets.entry(vm).or_insert_with(|| {
+                    let v = &topology.virtual_machines[vm];
+                    buckets.push(Bucket {
+                        mbps,
+                        what: format!("{mbps} Mbps: VM {} ({}), across its NICs", v.name, v.size),
+                        free_at_ns: AtomicU64::new(0),
+                    });
+                    (buckets.len() - 1) as u16
+                })
+            }));
+            eth0_limit_mbps.push(owner.filter(|_| shared.is_none()).map(|(_, mbps)| mbps));
+        }
+        let active = profiles
+            .iter()
+            .any(|p| p.shaping.holds_packets() || p.shaping.mss_clamp.is_some())
+            || vm_bucket.iter().any(Option::is_some)
+            || mtu.iter().any(|m| *m != crate::topology::DEFAULT_MTU);
+        ShapingTables {
+            class_of,
+            classes,
+            matrix,
+            profiles,
+            buckets,
+            mtu,
+            vm_bucket,
+            eth0_limit_mbps,
+            active,
+        }
+    }
+
+    /// Every limit the lab applies, as `stats` lists them: the shared caps,
+    /// then each single-NIC VM's `eth0`.
+    pub fn limits(&self, topology: &Topology, plan: &Plan) -> Vec<String> {
+        let mut out: Vec<String> = self.buckets.iter().map(|b| b.what.clone()).collect();
+        for (port, mbps) in self.eth0_limit_mbps.iter_enumerated() {
+            let (Some(mbps), Endpoint::Nic(nic)) = (mbps, endpoint(plan, port)) else {
+                continue;
+            };
+            if let Some((vm, _)) = vm_egress(topology, nic) {
+                let v = &topology.virtual_machines[vm];
+                out.push(format!("{mbps} Mbps: VM {} ({})", v.name, v.size));
+            }
+        }
+        out
+    }
+
+    /// How many pairs of port classes add a delay.
+    pub fn delayed_paths(&self) -> usize {
+        self.matrix
+            .iter()
+            .filter(|p| self.profiles[usize::from(**p)].shaping.delay_us > 0)
+            .count()
+    }
+
+    /// What a packet from `ingress` to `egress` meets.
+    #[inline]
+    pub fn profile(&self, ingress: NicIdx, egress: NicIdx) -> &Profile {
+        &self.profiles[self.profile_index(ingress, egress)]
+    }
+
+    /// The index in [`ShapingTables::profiles`] of what a packet from
+    /// `ingress` to `egress` meets.
+    #[inline]
+    pub fn profile_index(&self, ingress: NicIdx, egress: NicIdx) -> usize {
+        let (a, b) = (self.class_of[ingress], self.class_of[egress]);
+        usize::from(self.matrix[usize::from(a) * self.classes + usize::from(b)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::shaping::between;
+    use crate::topology::parse_str;
+
+    fn tables(text: &str) -> (Topology, Plan, ShapingTables) {
+        let topo = parse_str("lab", text).unwrap().topology;
+        let plan = Plan::derive(&topo);
+        let tables = ShapingTables::compile(&topo, &plan);
+        (topo, plan, tables)
+    }
+
+    #[test]
+    fn every_pair_of_ports_reads_what_the_policy_says() {
+        for text in [
+            include_str!("../../config/three-region-mesh.yaml"),
+            include_str!("../../config/vnet2vnet-triangle.yaml"),
+            include_str!("../../config/expressroute.yaml"),
+            include_str!("../../config/hub-spoke.yaml"),
+        ] {
+            let (topo, plan, tables) = tables(text);
+            for a in plan.ports.keys() {
+                for b in plan.ports.keys() {
+                    let mut expected = between(&topo, endpoint(&plan, a), endpoint(&plan, b));
+                    expected.mtu = expected.mtu.min(tables.mtu[b]);
+                    let got = tables.profile(a, b);
+                    assert_eq!(
+                        got.shaping, expected,
+                        "{} -> {}",
+                        plan.ports[a].name, plan.ports[b].name
+                    );
+                    for (cap, bucket) in got.shaping.caps.iter().zip(got.buckets) {
+                        assert_eq!(cap.is_some(), bucket.is_some());
+                        if let (Some(cap), Some(b)) = (cap, bucket) {
+                            assert_eq!(tables.buckets[usize::from(b)].mbps, cap.mbps());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_bucket_per_gateway_whatever_the_pairs() {
+        let (topo, _, tables) = tables(include_str!("../../config/vnet2vnet-triangle.yaml"));
+        assert_eq!(tables.buckets.len(), topo.gateways.len());
+        assert!(tables.active);
+    }
+
+    #[test]
+    fn a_lab_in_one_region_without_sizes_or_gateways_shapes_nothing() {
+        let (_, _, tables) = tables(include_str!("../../config/three-tier-nsg.yaml"));
+        assert!(!tables.active);
+        assert!(tables.buckets.is_empty());
+    }
+
+    #[test]
+    fn a_single_nic_vm_limits_its_eth0_and_a_multi_nic_vm_shares_a_bucket() {
+        let text = include_str!("../../config/three-region-mesh.yaml").replacen(
+            "  - { name: eus-vm, size: Standard_D4s_v3, location: eastus, network_interfaces: [eus-vm] }",
+            "  - { name: eus-vm, size: Standard_D4s_v3, location: eastus, network_interfaces: [eus-vm, eus-vm2] }",
+            1,
+        ).replacen(
+            "  - { name: sea-vm,",
+            "  - { name: eus-vm2, subnet: eus/default, private_ip_address: 10.20.1.5 }\n  - { name: sea-vm,",
+            1,
+        );
+        let (topo, _, tables) = tables(&text);
+        let nic = |name| topo.nic_by_name(name).unwrap();
+        assert_eq!(tables.eth0_limit_mbps[nic("weu-vm")], Some(1_000));
+        assert_eq!(tables.eth0_limit_mbps[nic("eus-vm")], None);
+        let shared = tables.vm_bucket[nic("eus-vm")].expect("a shared bucket");
+        assert_eq!(tables.vm_bucket[nic("eus-vm2")], Some(shared));
+        assert_eq!(tables.buckets[usize::from(shared)].mbps, 2_000);
+        assert_eq!(tables.vm_bucket[nic("sea-vm")], None);
+    }
+}
