@@ -30,12 +30,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 5] = [
+pub const FILES: [(&str, &str); 6] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
     ("route-tables.json", "az network route-table list -o json"),
     ("asgs.json", "az network asg list -o json"),
+    ("vms.json", "az vm list -o json"),
 ];
 
 /// Reads the dump in `dir`.
@@ -101,10 +102,10 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             format!("none of {} is there", names.join(", ")),
         ));
     }
-    let [vnets, nics, nsgs, route_tables, asgs] = &documents[..] else {
+    let [vnets, nics, nsgs, route_tables, asgs, vms] = &documents[..] else {
         return Err(ImportError::new(
             dir.display().to_string(),
-            "internal: five files expected",
+            "internal: six files expected",
         ));
     };
     let dump = Dump {
@@ -113,6 +114,7 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
         nsgs: Node::root_in(&nsgs.0, &nsgs.1, &nsgs.2),
         route_tables: Node::root_in(&route_tables.0, &route_tables.1, &route_tables.2),
         asgs: Node::root_in(&asgs.0, &asgs.1, &asgs.2),
+        vms: Node::root_in(&vms.0, &vms.1, &vms.2),
     };
     let resources = dump.resources()?;
     let texts = documents
@@ -122,13 +124,14 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
     Ok((resources, texts))
 }
 
-/// The five lists, parsed.
+/// The six lists, parsed.
 pub struct Dump<'a> {
     pub vnets: Node<'a>,
     pub nics: Node<'a>,
     pub nsgs: Node<'a>,
     pub route_tables: Node<'a>,
     pub asgs: Node<'a>,
+    pub vms: Node<'a>,
 }
 
 /// The IDs of the dump's objects by kind, lower-cased, each to the object's
@@ -189,6 +192,8 @@ impl Dump<'_> {
             .each_element(|table| route_table_resource(&table, &mut out))?;
         self.nics
             .each_element(|nic| nic_resources(&nic, &known, &mut out))?;
+        self.vms
+            .each_element(|vm| vm_resource(&vm, &known, &mut out))?;
         Ok(out)
     }
 
@@ -220,6 +225,37 @@ impl Dump<'_> {
         }
         Ok(known)
     }
+}
+
+/// A VM of `az vm list`: its size (`hardwareProfile.vmSize`) and NICs
+/// (`networkProfile.networkInterfaces[].id`), as Terraform's VM resource
+/// of its OS (`storageProfile.osDisk.osType`).
+fn vm_resource(vm: &Node<'_>, known: &Known, out: &mut Vec<Resource>) -> Result<(), ImportError> {
+    let (name, id, group) = identity(vm)?;
+    let mut attributes = resource_attributes(vm, &id, &name, &group)?;
+    let size = vm.member("hardwareProfile", |profile| match profile {
+        Some(profile) => profile.optional_str(&["vmSize"]),
+        None => Ok(None),
+    })?;
+    put_str(&mut attributes, "size", size);
+    let nics = vm.member("networkProfile", |profile| match profile {
+        Some(profile) => resolved_list(&profile, "networkInterfaces", "nic", known),
+        None => Ok(Vec::new()),
+    })?;
+    attributes.insert("network_interface_ids".into(), json!(nics));
+    let windows = vm.member("storageProfile", |storage| match storage {
+        Some(storage) => storage.member("osDisk", |disk| match disk {
+            Some(disk) => Ok(disk.optional_str(&["osType"])?),
+            None => Ok(None),
+        }),
+        None => Ok(None),
+    })?;
+    let kind = match windows.as_deref() {
+        Some(os) if os.eq_ignore_ascii_case("windows") => "azurerm_windows_virtual_machine",
+        _ => "azurerm_linux_virtual_machine",
+    };
+    out.push(resource(kind, &name, attributes, &id));
+    Ok(())
 }
 
 fn resource(kind: &str, name: &str, attributes: Map<String, Value>, source: &str) -> Resource {
@@ -623,154 +659,4 @@ fn nic_resources(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
-
-    fn dump(
-        vnets: Value,
-        nics: Value,
-        nsgs: Value,
-        asgs: Value,
-    ) -> Result<Vec<Resource>, ImportError> {
-        let tables = json!([]);
-        Dump {
-            vnets: Node::root("vnets.json", &vnets),
-            nics: Node::root("nics.json", &nics),
-            nsgs: Node::root("nsgs.json", &nsgs),
-            route_tables: Node::root("route-tables.json", &tables),
-            asgs: Node::root("asgs.json", &asgs),
-        }
-        .resources()
-    }
-
-    fn vnet() -> Value {
-        json!([{"name": "v", "id": format!("{NET}/virtualNetworks/v"), "location": "westeurope",
-                "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
-                "subnets": [{"name": "s", "id": format!("{NET}/virtualNetworks/v/subnets/s"),
-                             "addressPrefix": "10.9.1.0/24"}]}])
-    }
-
-    #[test]
-    fn older_cli_casing_asgs_and_a_nic_nsg_become_associations() {
-        let asg_id = format!("{NET}/applicationSecurityGroups/web");
-        let nsg_id = format!("{NET}/networkSecurityGroups/n");
-        let nic_id = format!("{NET}/networkInterfaces/a");
-        let nics = json!([{"name": "a", "id": nic_id, "enableIpForwarding": true,
-            "networkSecurityGroup": {"id": nsg_id.to_uppercase()},
-            "ipConfigurations": [{"name": "c", "primary": true, "privateIpAddress": "10.9.1.10",
-                "privateIpAllocationMethod": "Static",
-                "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/s")},
-                "applicationSecurityGroups": [{"id": asg_id}]}]}]);
-        let nsgs = json!([{"name": "n", "id": nsg_id, "securityRules": [
-            {"name": "web", "priority": 200, "direction": "Inbound", "access": "Allow",
-             "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRanges": ["80", "443"],
-             "destinationPortRange": null, "sourceAddressPrefix": "VirtualNetwork",
-             "sourceAddressPrefixes": [], "destinationApplicationSecurityGroups": [{"id": asg_id}]}],
-            "defaultSecurityRules": [{"name": "DenyAllInBound"}]}]);
-        let asgs = json!([{"name": "web", "id": asg_id, "location": "westeurope"}]);
-        let resources = dump(vnet(), nics, nsgs, asgs).unwrap();
-        let kinds: Vec<&str> = resources.iter().map(|r| r.kind.as_str()).collect();
-        assert_eq!(
-            kinds,
-            [
-                "azurerm_virtual_network",
-                "azurerm_subnet",
-                "azurerm_application_security_group",
-                "azurerm_network_security_group",
-                "azurerm_network_interface",
-                "azurerm_network_interface_security_group_association",
-                "azurerm_network_interface_application_security_group_association",
-            ]
-        );
-        assert_eq!(
-            resources[3].attributes["security_rule"],
-            json!([{"name": "web", "priority": 200, "direction": "Inbound", "access": "Allow",
-                    "protocol": "Tcp", "source_port_range": "*",
-                    "destination_port_ranges": ["80", "443"],
-                    "source_address_prefix": "VirtualNetwork",
-                    "destination_application_security_group_ids": [asg_id]}])
-        );
-        assert_eq!(
-            resources[4].attributes,
-            json!({"id": nic_id, "name": "a", "resource_group_name": "rg",
-                   "enable_ip_forwarding": true, "ip_configuration": [{
-                       "name": "c", "primary": true, "private_ip_address": "10.9.1.10",
-                       "private_ip_address_allocation": "Static",
-                       "subnet_id": format!("{NET}/virtualNetworks/v/subnets/s")}]})
-        );
-        assert_eq!(
-            resources[5].attributes["network_security_group_id"],
-            json!(nsg_id),
-            "the reference is written as the NSG's own ID"
-        );
-        assert_eq!(resources[6].source, format!("{nic_id}|{asg_id}"));
-    }
-
-    #[test]
-    fn a_subnet_with_several_prefixes_and_a_disconnected_peering() {
-        let vnets = json!([{"name": "v", "id": format!("{NET}/virtualNetworks/v"),
-            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
-            "subnets": [{"name": "s", "id": format!("{NET}/virtualNetworks/v/subnets/s"),
-                         "addressPrefixes": ["10.9.1.0/24", "10.9.2.0/24"]}],
-            "virtualNetworkPeerings": [{"name": "gone", "id": format!("{NET}/virtualNetworks/v/virtualNetworkPeerings/gone"),
-                "peeringState": "Disconnected",
-                "remoteVirtualNetwork": {"id": format!("{NET}/virtualNetworks/deleted")}}]}]);
-        let resources = dump(vnets, json!([]), json!([]), json!([])).unwrap();
-        assert_eq!(resources.len(), 2);
-        assert_eq!(
-            resources[1].attributes["address_prefixes"],
-            json!(["10.9.1.0/24", "10.9.2.0/24"])
-        );
-    }
-
-    #[test]
-    fn a_reference_to_nothing_names_the_file_and_the_path() {
-        let nics = json!([{"name": "a", "id": format!("{NET}/networkInterfaces/a"),
-            "ipConfigurations": [{"name": "c",
-                "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/nope")}}]}]);
-        let err = dump(vnet(), nics, json!([]), json!([])).unwrap_err();
-        assert_eq!(err.location, "nics.json");
-        assert_eq!(
-            err.message,
-            format!("[0].ipConfigurations[0].subnet.id: `{NET}/virtualNetworks/v/subnets/nope` names no subnet of vnets.json")
-        );
-    }
-
-    #[test]
-    fn a_broken_shape_names_the_file_and_the_path() {
-        let err = dump(json!({"value": []}), json!([]), json!([]), json!([])).unwrap_err();
-        assert_eq!(err.location, "vnets.json");
-        assert_eq!(
-            err.message,
-            "(the document): expected a list, found an object"
-        );
-        let vnets = json!([{"name": "v", "id": format!("{NET}/virtualNetworks/v"),
-                            "addressSpace": {"addressPrefixes": "10.9.0.0/16"}}]);
-        let err = dump(vnets, json!([]), json!([]), json!([])).unwrap_err();
-        assert_eq!(
-            err.message,
-            "[0].addressSpace.addressPrefixes: expected a list, found a string"
-        );
-    }
-
-    #[test]
-    fn a_directory_without_any_of_the_files_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = read_dir(dir.path()).unwrap_err();
-        assert!(
-            err.message.starts_with("none of vnets.json, nics.json"),
-            "{}",
-            err.message
-        );
-        std::fs::write(dir.path().join("asgs.json"), "[]").unwrap();
-        assert_eq!(read_dir(dir.path()), Ok(Vec::new()));
-        let err = read_dir(&dir.path().join("asgs.json")).unwrap_err();
-        assert!(
-            err.message.starts_with("not a directory"),
-            "{}",
-            err.message
-        );
-    }
-}
+mod tests;

@@ -85,7 +85,13 @@ pub fn read_dir(
     reader.evaluate_variables(dir, &tfvars, vars)?;
     reader.evaluate()?;
     let mut out = reader.out;
-    let placeholders = unknown::settle(&mut out, crate::import::write::KINDS, &mut reader.ignored)?;
+    // What vnetd reads only in part settles as what it does not read.
+    let whole: Vec<&str> = crate::import::write::KINDS
+        .iter()
+        .copied()
+        .filter(|k| !crate::import::write::READ_IN_PART.contains(k))
+        .collect();
+    let placeholders = unknown::settle(&mut out, &whole, &mut reader.ignored)?;
     out.extend(reader.ignored);
     Ok((out, placeholders))
 }
@@ -468,6 +474,53 @@ variable "ranges" {
             attribute(&got, "azurerm_virtual_network", "id"),
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/from-cli"
         );
+    }
+
+    #[test]
+    fn a_vm_takes_its_size_and_its_nics_by_reference() {
+        let text = r#"
+resource "azurerm_virtual_network" "hub" {
+  name                = "hub"
+  resource_group_name = "rg"
+  location            = "westeurope"
+  address_space       = ["10.0.0.0/16"]
+  subnet {
+    name           = "app"
+    address_prefix = "10.0.1.0/24"
+  }
+}
+
+resource "azurerm_network_interface" "web" {
+  name                = "web-nic"
+  resource_group_name = "rg"
+  ip_configuration {
+    name                          = "c"
+    subnet_id                     = azurerm_virtual_network.hub.subnet[0].id
+    private_ip_address_allocation = "Static"
+    private_ip_address            = "10.0.1.4"
+  }
+}
+
+resource "azurerm_linux_virtual_machine" "web" {
+  name                  = "web"
+  resource_group_name   = "rg"
+  size                  = var.size
+  network_interface_ids = [azurerm_network_interface.web.id]
+  admin_ssh_key {
+    public_key = file("~/.ssh/id_rsa.pub")
+  }
+}
+
+variable "size" {
+  default = "Standard_D4s_v5"
+}
+"#;
+        let resources = read(&[("main.tf", text)], &[]).unwrap();
+        let yaml = crate::import::topology_yaml(&resources, "a test").unwrap();
+        let t = crate::topology::parse_str("t", &yaml).unwrap().topology;
+        let vm = &t.virtual_machines[crate::topology::VmIdx::new(0)];
+        assert_eq!((vm.name.as_str(), vm.size), ("web", "Standard_D4s_v5"));
+        assert_eq!(vm.nics, vec![t.nic_by_name("web-nic").unwrap()]);
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub const KINDS: &[&str] = &[
     "azurerm_network_interface",
     "azurerm_network_interface_security_group_association",
     "azurerm_network_interface_application_security_group_association",
+    "azurerm_linux_virtual_machine",
+    "azurerm_windows_virtual_machine",
     "azurerm_lb",
     "azurerm_lb_backend_address_pool",
     "azurerm_lb_probe",
@@ -95,6 +97,14 @@ pub const KINDS: &[&str] = &[
     "azurerm_virtual_network_gateway",
     "azurerm_local_network_gateway",
     "azurerm_virtual_network_gateway_connection",
+];
+
+/// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
+/// NICs): an attribute of theirs that cannot be evaluated is left out as
+/// in a kind vnetd does not read, instead of refusing the configuration.
+pub const READ_IN_PART: &[&str] = &[
+    "azurerm_linux_virtual_machine",
+    "azurerm_windows_virtual_machine",
 ];
 
 /// The names of the last segments of an Azure resource ID, when their types
@@ -194,6 +204,60 @@ mod tests {
         assert_eq!(address("nic-a"), "10.9.1.4");
         assert_eq!(address("nic-b"), "10.9.1.5");
         assert_eq!(address("nic-c"), "10.9.1.6");
+    }
+
+    #[test]
+    fn vms_of_documented_sizes_are_written_and_the_others_left_out_with_why() {
+        let subnet_id = format!("{SUB}/virtualNetworks/vnet1/subnets/sn");
+        let nic_id = |name: &str| format!("{SUB}/networkInterfaces/{name}");
+        let mut resources = vec![resource(
+            "azurerm_virtual_network",
+            "vnet1",
+            json!({"name": "vnet1", "address_space": ["10.9.0.0/16"], "subnet": [
+                {"name": "sn", "address_prefix": "10.9.1.0/24"}]}),
+            1,
+        )];
+        for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+            resources.push(resource(
+                "azurerm_network_interface",
+                name,
+                json!({"name": name, "id": nic_id(name), "ip_configuration": [{
+                    "name": "c", "subnet_id": subnet_id,
+                    "private_ip_address_allocation": "Dynamic"}]}),
+                2 + i,
+            ));
+        }
+        let vm = |kind: &str, name: &str, size: &str, nics: Vec<String>, line| {
+            resource(
+                kind,
+                name,
+                json!({"name": name, "size": size, "network_interface_ids": nics}),
+                line,
+            )
+        };
+        resources.push(vm(
+            "azurerm_linux_virtual_machine",
+            "web",
+            "standard_d2s_v3",
+            vec![nic_id("a"), nic_id("b")],
+            10,
+        ));
+        resources.push(vm(
+            "azurerm_windows_virtual_machine",
+            "old",
+            "Standard_B2s",
+            vec![nic_id("c")],
+            11,
+        ));
+        let text = topology_yaml(&resources, "a test").unwrap();
+        assert!(text.contains("virtual_machines:\n  # main.tf:10\n  - name: web\n    size: Standard_D2s_v3\n    network_interfaces: [a, b]\n"), "{text}");
+        assert!(
+            text.contains("#   azurerm_windows_virtual_machine.old (main.tf:11): Azure documents no network bandwidth for size Standard_B2s"),
+            "{text}"
+        );
+        let t = crate::topology::parse_str("t", &text).unwrap().topology;
+        assert_eq!(t.virtual_machines.len(), 1);
+        assert_eq!(t.nics.len(), 3, "the left-out VM's NIC stays");
     }
 
     /// Terraform state lists separate subnets, rules and routes inside

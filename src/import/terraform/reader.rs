@@ -376,7 +376,9 @@ impl Reader {
     pub(super) fn evaluate_resource(&mut self, i: usize) -> Result<(), ImportError> {
         let block = &self.resources[i];
         let file = &self.files[block.file];
-        let strict = crate::import::write::KINDS.contains(&block.kind.as_str());
+        let kind = block.kind.as_str();
+        let strict = crate::import::write::KINDS.contains(&kind)
+            && !crate::import::write::READ_IN_PART.contains(&kind);
         let source = file.location(&block.span);
         let address = format!("{}.{}", block.kind, block.label);
         let instances = match self.instances(block, file) {

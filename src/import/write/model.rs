@@ -47,6 +47,15 @@ pub(super) struct Peering {
     pub(super) flags: Vec<(&'static str, bool)>,
 }
 
+/// A virtual machine: its size and the NICs it owns, by name.
+#[derive(Debug)]
+pub(super) struct Vm {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) size: String,
+    pub(super) nics: Vec<String>,
+}
+
 #[derive(Debug)]
 pub(super) struct IpConfig {
     pub(super) name: String,
@@ -123,6 +132,7 @@ pub(super) struct Model<'r> {
     pub(super) skipped_load_balancers: BTreeMap<String, String>,
     /// Resources left out, each with a note (empty: none).
     pub(super) ignored: Vec<(&'r Resource, String)>,
+    pub(super) vms: Vec<Vm>,
 }
 
 impl<'r> Model<'r> {
@@ -204,6 +214,7 @@ impl<'r> Model<'r> {
             }
             "azurerm_virtual_network_peering" => self.add_peering(&a),
             "azurerm_network_interface" => self.add_nic(&a, index),
+            "azurerm_linux_virtual_machine" | "azurerm_windows_virtual_machine" => self.add_vm(&a),
             "azurerm_lb" => self.add_load_balancer(&a, index),
             "azurerm_lb_backend_address_pool" => self.add_pool(&a),
             "azurerm_lb_probe" => self.add_probe(&a),
@@ -399,6 +410,54 @@ impl<'r> Model<'r> {
             vnet,
             remote,
             flags,
+        });
+        Ok(())
+    }
+
+    /// A VM whose size has a documented bandwidth and whose NICs are in the
+    /// file; any other is left out, with the reason in the header (its
+    /// NICs stay).
+    pub(super) fn add_vm(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        use crate::topology::catalog::vm_sizes;
+        let name = a.name()?;
+        if let Some(first) = self.vms.iter().find(|v| v.name == name) {
+            return Err(a.duplicate("virtual machine", &name, &first.source));
+        }
+        let size = a.str("size").unwrap_or_default();
+        let known = vm_sizes::find(&size);
+        let mut nics = Vec::new();
+        for id in a.list("network_interface_ids") {
+            match id_names(&id, &["networkInterfaces"]) {
+                Some(mut names) => nics.push(names.remove(0)),
+                None => {
+                    let note = format!("NIC `{id}` is not a network interface ID");
+                    self.ignored.push((a.r, note));
+                    return Ok(());
+                }
+            }
+        }
+        let why = match known {
+            None if vm_sizes::undocumented(&size) => Some(format!(
+                "Azure documents no network bandwidth for size {size}"
+            )),
+            None => Some(format!(
+                "size `{size}` has no documented bandwidth vnetd knows"
+            )),
+            Some(_) if nics.is_empty() => Some("no NIC".to_string()),
+            Some(_) => nics
+                .iter()
+                .find(|n| !self.nics.iter().any(|nic| &nic.name == *n))
+                .map(|n| format!("NIC `{n}` is not imported")),
+        };
+        let Some(size) = known.filter(|_| why.is_none()) else {
+            self.ignored.push((a.r, why.unwrap_or_default()));
+            return Ok(());
+        };
+        self.vms.push(Vm {
+            name,
+            source: a.r.source.clone(),
+            size: size.name.to_string(),
+            nics,
         });
         Ok(())
     }

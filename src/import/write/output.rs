@@ -73,6 +73,7 @@ impl Model<'_> {
         self.render_vnets(&mut out);
         self.render_peerings(&mut out);
         self.render_nics(&mut out);
+        self.render_vms(&mut out);
         self.render_route_tables(&mut out);
         self.render_nsgs(&mut out);
         if !self.asgs.is_empty() {
@@ -205,6 +206,22 @@ impl Model<'_> {
                     flow_list(&names)
                 ));
             }
+        }
+    }
+
+    pub(super) fn render_vms(&self, out: &mut Output) {
+        if self.vms.is_empty() {
+            return;
+        }
+        out.line("");
+        out.line("virtual_machines:");
+        let mut vms: Vec<&Vm> = self.vms.iter().collect();
+        vms.sort_by(|a, b| a.name.cmp(&b.name));
+        for vm in vms {
+            out.source(2, &vm.source);
+            out.line(&format!("  - name: {}", scalar(&vm.name)));
+            out.line(&format!("    size: {}", scalar(&vm.size)));
+            out.line(&format!("    network_interfaces: {}", flow_list(&vm.nics)));
         }
     }
 
