@@ -55,6 +55,9 @@ pub struct ShapingReport {
     pub limits: Vec<String>,
     /// Pairs of port kinds whose path adds a delay.
     pub delayed_paths: u64,
+    /// Those delays, one way: `VNet weu -> VNet eus: +42.5 ms`.
+    #[serde(default)]
+    pub delays: Vec<String>,
 }
 
 /// The kernel fast path of a running lab.

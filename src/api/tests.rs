@@ -114,6 +114,7 @@ fn stats() -> StatsReport {
             on: true,
             limits: vec!["650 Mbps: gateway hub-gw (VpnGw1)".into()],
             delayed_paths: 2,
+            delays: vec!["VNet weu -> VNet eus: +42.5 ms".into()],
         }),
     }
 }

@@ -97,8 +97,8 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
                 s.delayed_paths,
                 s.limits.len()
             ));
-            for limit in &s.limits {
-                out.push_str(&format!("  {limit}\n"));
+            for line in s.limits.iter().chain(&s.delays) {
+                out.push_str(&format!("  {line}\n"));
             }
         }
         None => {}

@@ -64,6 +64,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
                 .shaping
                 .limits(&plane.snapshot.topology, &plane.snapshot.plan),
             delayed_paths: plane.snapshot.shaping.delayed_paths() as u64,
+            delays: plane.snapshot.shaping.delays(),
         }),
     }
 }

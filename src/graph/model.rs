@@ -324,6 +324,7 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 id: gateway_id(topo, i),
                 label: vec![
                     format!("{kind} gateway {}", g.name),
+                    format!("{}, {} Mbps", g.sku, g.throughput_mbps),
                     format!("AS {}, {mode}", g.asn),
                     join(&g.instances),
                 ],

@@ -43,6 +43,8 @@ enum ClassKey {
 #[derive(Debug)]
 pub struct ShapingTables {
     class_of: TiVec<NicIdx, u16>,
+    /// Each class as `stats` names it: `VNet hub`, `gateway gw`, ...
+    class_names: Vec<String>,
     classes: usize,
     matrix: Vec<u16>,
     pub profiles: Vec<Profile>,
@@ -95,6 +97,20 @@ impl ShapingTables {
             class_of.push(class);
         }
         let classes = representatives.len();
+        let class_names = representatives
+            .iter()
+            .map(|e| match *e {
+                Endpoint::Nic(n) => {
+                    format!("VNet {}", topology.vnets[topology.nics[n].subnet.vnet].name)
+                }
+                Endpoint::Gateway(g) => format!("gateway {}", topology.gateways[g].name),
+                Endpoint::Site { site, gateway } => format!(
+                    "site {} (at {})",
+                    topology.sites[site].name, topology.gateways[gateway].name
+                ),
+                Endpoint::Prober(v) => format!("prober of {}", topology.vnets[v].name),
+            })
+            .collect();
         let mut profiles: Vec<Profile> = Vec::new();
         let mut profile_ids: HashMap<PathShaping, u16> = HashMap::new();
         let mut bucket_ids: HashMap<Cap, u16> = HashMap::new();
@@ -162,6 +178,7 @@ impl ShapingTables {
             || mtu.iter().any(|m| *m != crate::topology::DEFAULT_MTU);
         ShapingTables {
             class_of,
+            class_names,
             classes,
             matrix,
             profiles,
@@ -191,10 +208,28 @@ impl ShapingTables {
 
     /// How many pairs of port classes add a delay.
     pub fn delayed_paths(&self) -> usize {
-        self.matrix
-            .iter()
-            .filter(|p| self.profiles[usize::from(**p)].shaping.delay_us > 0)
-            .count()
+        self.delays().len()
+    }
+
+    /// Every delay the lab adds, one way, as `stats` lists them: `VNet weu
+    /// -> VNet eus: +42.5 ms`.
+    pub fn delays(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, profile) in self.matrix.iter().enumerate() {
+            let us = self.profiles[usize::from(*profile)].shaping.delay_us;
+            if us == 0 {
+                continue;
+            }
+            let (from, to) = (
+                &self.class_names[i / self.classes],
+                &self.class_names[i % self.classes],
+            );
+            let line = format!("{from} -> {to}: +{}.{} ms", us / 1000, us % 1000 / 100);
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+        out
     }
 
     /// What a packet from `ingress` to `egress` meets.
@@ -253,6 +288,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn stats_list_each_delay_once_by_what_it_joins() {
+        let (_, _, tables) = tables(include_str!("../../config/three-region-mesh.yaml"));
+        let delays = tables.delays();
+        assert!(
+            delays.contains(&"VNet weu -> VNet eus: +42.5 ms".to_string()),
+            "{delays:?}"
+        );
+        assert!(
+            delays.contains(&"VNet eus -> VNet weu: +41.5 ms".to_string()),
+            "{delays:?}"
+        );
+        // Three regions, both ways.
+        assert_eq!(delays.len(), 6);
+        assert_eq!(tables.delayed_paths(), 6);
     }
 
     #[test]
