@@ -5,7 +5,8 @@
 #   rtt     ping across a global peering, West Europe to East US: the median
 #           against the published 84 ms (85 one way, 83 back), and inside
 #           West Europe (nothing added)
-#   size    iperf3 from a Standard_D2s_v3 VM (1000 Mbps) to a NIC of no VM
+#   size    iperf3 from a Standard_D2s_v3 VM (1000 Mbps) to a NIC of no VM,
+#           and into it from that NIC (ingress is not limited)
 #   nics    iperf3 from both NICs of one Standard_D2s_v3 VM at once (their
 #           sum against the size's 1000 Mbps)
 #   vpngw1  iperf3 from two spokes at once through a VpnGw1 gateway (650
@@ -175,9 +176,12 @@ if wants rtt || wants size || wants nics; then
     fi
     if wants size; then
         serve sink 10.10.1.5 5201
+        serve small 10.10.1.4 5401
         for i in $(seq 1 "$REPEAT"); do
             row size "D2s_v3 -> sink run $i: $(rate small 10.10.1.5 5201) Mbit/s" "cap 1000 Mbps"
+            row size "sink -> D2s_v3 run $i: $(rate sink 10.10.1.4 5401) Mbit/s" "ingress not limited"
         done
+        pkill -f "iperf3 -s -D -B 10.10.1.4" || true
     fi
     if wants nics; then
         serve sink 10.10.1.5 5301
