@@ -249,7 +249,18 @@ mod tests {
             vec![nic_id("c")],
             11,
         ));
+        resources.push(vm(
+            "azurerm_linux_virtual_machine",
+            "bad!name",
+            "Standard_D2s_v3",
+            vec![nic_id("c")],
+            12,
+        ));
         let text = topology_yaml(&resources, "a test").unwrap();
+        assert!(
+            text.contains("#   azurerm_linux_virtual_machine.bad!name (main.tf:12): `bad!name` is not a valid virtual machine name"),
+            "{text}"
+        );
         assert!(text.contains("virtual_machines:\n  # main.tf:10\n  - name: web\n    size: Standard_D2s_v3\n    network_interfaces: [a, b]\n"), "{text}");
         assert!(
             text.contains("#   azurerm_windows_virtual_machine.old (main.tf:11): Azure documents no network bandwidth for size Standard_B2s"),

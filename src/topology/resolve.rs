@@ -42,6 +42,7 @@ mod nics;
 mod realism;
 pub use fabric_names::tunnel_name;
 pub use hybrid::{instance_addresses, instance_netns, reserved_asn};
+pub use realism::VM_NAME;
 
 const UNUSABLE_V4: &[&str] = &[
     "224.0.0.0/4",

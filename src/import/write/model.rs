@@ -436,7 +436,9 @@ impl<'r> Model<'r> {
                 }
             }
         }
+        let refused_name = crate::topology::resolve::VM_NAME.refusal(&name);
         let why = match known {
+            _ if refused_name.is_some() => refused_name,
             None if vm_sizes::undocumented(&size) => Some(format!(
                 "Azure documents no network bandwidth for size {size}"
             )),
