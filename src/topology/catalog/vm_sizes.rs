@@ -2,10 +2,11 @@
 //! learn.microsoft.com gives it ("Max network bandwidth (Mbps)"), shipped
 //! in `data/vm-sizes.csv` with the page of every row.
 //!
-//! Azure limits what a VM sends, not what it receives: "The expected
-//! network throughput is ... egress (outbound) throughput ... Ingress is
-//! not metered or limited directly" (virtual-machine-network-throughput),
-//! and the limit holds for the VM as a whole, across all its NICs.
+//! Azure limits what a VM sends, not what it receives: the bandwidth "is
+//! metered on egress (outbound) traffic from the virtual machine" and
+//! "Ingress is not metered or limited directly"
+//! (virtual-machine-network-throughput); it is "the maximum aggregated
+//! bandwidth allocated per VM type across all NICs" (the series pages).
 
 use std::sync::OnceLock;
 
