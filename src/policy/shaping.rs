@@ -199,23 +199,52 @@ fn site_connection(topo: &Topology, gateway: GatewayIdx, site: SiteIdx) -> Optio
     })
 }
 
-/// The delay, jitter, loss and link cap of `impairments` over a default
-/// delay.
-fn impaired(
-    base: (u32, DelaySource),
-    link: Option<(Link, Option<Impairments>)>,
-) -> (u32, DelaySource, u32, u32, Option<Cap>) {
+/// What a link adds: its delay (the default, or its own), jitter, loss and
+/// cap.
+struct LinkFigures {
+    delay_us: u32,
+    delay_source: DelaySource,
+    jitter_us: u32,
+    loss_ppm: u32,
+    link_cap: Option<Cap>,
+}
+
+impl LinkFigures {
+    /// The hop these figures make, leaving `gateway_cap`'s gateway, with
+    /// its MTU and MSS clamp.
+    fn hop(self, gateway_cap: Option<Cap>, mtu: u16, mss_clamp: Option<u16>) -> HopShaping {
+        HopShaping {
+            delay_us: self.delay_us,
+            delay_source: self.delay_source,
+            jitter_us: self.jitter_us,
+            loss_ppm: self.loss_ppm,
+            gateway_cap,
+            link_cap: self.link_cap,
+            mtu,
+            mss_clamp,
+        }
+    }
+}
+
+/// The figures of a link with `impairments` over a default delay.
+fn impaired(base: (u32, DelaySource), link: Option<(Link, Option<Impairments>)>) -> LinkFigures {
     let (link, impairments) = link.unzip();
     let i = impairments.flatten().unwrap_or_default();
-    let (delay, source) = match i.latency_us {
+    let (delay_us, delay_source) = match i.latency_us {
         Some(us) => (us, DelaySource::Link),
         None => base,
     };
-    let cap = i
+    let link_cap = i
         .rate_mbps
         .zip(link)
         .map(|(mbps, link)| Cap::Link { link, mbps });
-    (delay, source, i.jitter_us, i.loss_ppm, cap)
+    LinkFigures {
+        delay_us,
+        delay_source,
+        jitter_us: i.jitter_us,
+        loss_ppm: i.loss_ppm,
+        link_cap,
+    }
 }
 
 /// The delay between two VNets' regions, one way.
@@ -261,27 +290,19 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         };
         let connection = site_connection(topo, gateway, site)
             .map(|i| (Link::Connection(i), topo.connections[i].impairments));
-        let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) = impaired(base, connection);
+        let mut figures = impaired(base, connection);
         // Towards the site a circuit carries its bandwidth; the other way
         // the site's router shapes its own tunnels to it.
         let towards_site = matches!(to, Endpoint::Site { .. });
-        let link_cap = link_cap.or(circuit.filter(|_| towards_site).map(|c| Cap::Circuit {
-            circuit: c,
-            mbps: topo.circuits[c].bandwidth_mbps,
-        }));
-        let (mtu, mss_clamp) = match circuit {
-            Some(_) => (PATH_MTU_OUTSIDE_VNET, None),
-            None => (VPN_TUNNEL_MTU, Some(VPN_TCP_MSS)),
-        };
-        return HopShaping {
-            delay_us,
-            delay_source,
-            jitter_us,
-            loss_ppm,
-            gateway_cap,
-            link_cap,
-            mtu,
-            mss_clamp,
+        figures.link_cap = figures
+            .link_cap
+            .or(circuit.filter(|_| towards_site).map(|c| Cap::Circuit {
+                circuit: c,
+                mbps: topo.circuits[c].bandwidth_mbps,
+            }));
+        return match circuit {
+            Some(_) => figures.hop(gateway_cap, PATH_MTU_OUTSIDE_VNET, None),
+            None => figures.hop(gateway_cap, VPN_TUNNEL_MTU, Some(VPN_TCP_MSS)),
         };
     }
     let (Some(a), Some(b)) = (vnet_of(topo, from), vnet_of(topo, to)) else {
@@ -294,18 +315,11 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
             .iter()
             .position(|c| c.gateway == g && c.peer == ConnectionPeer::Gateway(peer))
             .map(|i| (Link::Connection(i), topo.connections[i].impairments));
-        let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) =
-            impaired(region_delay(topo, a, b), connection);
-        return HopShaping {
-            delay_us,
-            delay_source,
-            jitter_us,
-            loss_ppm,
+        return impaired(region_delay(topo, a, b), connection).hop(
             gateway_cap,
-            link_cap,
-            mtu: VPN_TUNNEL_MTU,
-            mss_clamp: Some(VPN_TCP_MSS),
-        };
+            VPN_TUNNEL_MTU,
+            Some(VPN_TCP_MSS),
+        );
     }
     // Inside a VNet or across a peering.
     let link = (a != b)
@@ -316,8 +330,7 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         })
         .flatten()
         .map(|i| (Link::Peering(i), topo.peerings[i].impairments));
-    let (delay_us, delay_source, jitter_us, loss_ppm, link_cap) =
-        impaired(region_delay(topo, a, b), link);
+    let figures = impaired(region_delay(topo, a, b), link);
     // A larger MTU only inside a VNet and across regional peering, never
     // through a gateway.
     let stays_regional = !topo.peering_is_global(a, b)
@@ -328,16 +341,7 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
     } else {
         PATH_MTU_OUTSIDE_VNET
     };
-    HopShaping {
-        delay_us,
-        delay_source,
-        jitter_us,
-        loss_ppm,
-        gateway_cap,
-        link_cap,
-        mtu: receiver_mtu(topo, to).min(path_mtu),
-        mss_clamp: None,
-    }
+    figures.hop(gateway_cap, receiver_mtu(topo, to).min(path_mtu), None)
 }
 
 /// What a packet meets between two ports of the fabric: the hops of its
