@@ -334,7 +334,7 @@ fn a_vpngw1_carries_no_more_than_its_sku_and_its_tunnel_keeps_tcp_inside_its_mtu
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("tcpdump is installed (.ci/run installs it)");
-    let watch = common::Killed(watch);
+    // `timeout` ends tcpdump whatever becomes of the test.
     std::thread::sleep(Duration::from_millis(500));
     let vm1 = lab.ns("vm1");
     let first = std::thread::spawn(move || iperf3_rate(&vm1, host, 5301, 3));
@@ -348,8 +348,8 @@ fn a_vpngw1_carries_no_more_than_its_sku_and_its_tunnel_keeps_tcp_inside_its_mtu
         first >= 10e6 && second >= 10e6,
         "{first}, {second}: both flows moved"
     );
-    let mut watch = watch;
-    let out = watch.0.wait_with_output_owned();
+    let out = watch.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
     let syns: Vec<&str> = out.lines().filter(|l| l.contains("Flags [S]")).collect();
     assert!(
         syns.len() >= 2,
@@ -367,25 +367,5 @@ fn a_vpngw1_carries_no_more_than_its_sku_and_its_tunnel_keeps_tcp_inside_its_mtu
             None,
             "{vm}: TCP kept inside the MTU"
         );
-    }
-}
-
-trait WaitOwned {
-    fn wait_with_output_owned(&mut self) -> String;
-}
-
-impl WaitOwned for std::process::Child {
-    /// Waits for the child and gives back what it printed, both streams.
-    fn wait_with_output_owned(&mut self) -> String {
-        use std::io::Read;
-        let _ = self.wait();
-        let mut text = String::new();
-        if let Some(mut out) = self.stdout.take() {
-            let _ = out.read_to_string(&mut text);
-        }
-        if let Some(mut err) = self.stderr.take() {
-            let _ = err.read_to_string(&mut text);
-        }
-        text
     }
 }

@@ -7,14 +7,14 @@
 //! when due. A plane's held packets leave through that plane's queues,
 //! even after `apply` publishes another.
 //!
-//! Per packet: no allocation, no lock; the delay line is allocated when a
-//! worker first holds a packet under a plane, and the per-path release
-//! clocks when the plane arrives.
+//! Per packet: no allocation, no lock; a worker's delay line is allocated
+//! when it first holds a packet (and kept, emptied, across planes), the
+//! per-path release clocks when a plane arrives.
 
 use std::io;
 use std::sync::Arc;
 
-use super::stats::WorkerCounters;
+use super::stats::{PortId, WorkerCounters};
 use super::Plane;
 use crate::dataplane::coalesce::{vnet_header, F_NEEDS_CSUM};
 use crate::dataplane::delay_line::DelayLine;
@@ -22,7 +22,7 @@ use crate::dataplane::pacing::{pace, Pace, Rng};
 use crate::dataplane::path_mtu::{clamp_mss, finish_checksum, fit, fragment_ipv4, Fit};
 use crate::dataplane::DropReason;
 use crate::engine::flow_table::Traffic;
-use crate::host::{gso_segment_size, VNET_HDR_LEN};
+use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
 use crate::topology::NicIdx;
 
 /// Packet memory of a worker's delay line: a path of 200 ms at 1 Gbit/s
@@ -49,6 +49,8 @@ pub struct Pacer {
     line: Option<DelayLine>,
     /// The previous plane and the packets still held under it.
     draining: Option<(Arc<Plane>, DelayLine)>,
+    /// An emptied line whose memory serves the next plane.
+    spare: Option<DelayLine>,
     /// Per profile of the plane: the latest release given.
     last_release: Vec<u64>,
     rng: Rng,
@@ -61,6 +63,7 @@ impl Pacer {
             shaping,
             line: None,
             draining: None,
+            spare: None,
             last_release: Vec::new(),
             rng: Rng::new(seed),
             scratch: Vec::new(),
@@ -76,13 +79,15 @@ impl Pacer {
         worker: usize,
         counters: &WorkerCounters,
     ) {
-        let held = self.line.take().filter(|l| !l.is_empty());
-        if let (Some(line), Some(previous)) = (held, previous) {
+        let held = self.line.as_ref().is_some_and(|l| !l.is_empty());
+        if let (true, Some(previous), Some(line)) = (held, previous, self.line.take()) {
             if let Some((plane, mut older)) = self.draining.take() {
                 // Two changes within one delay: the oldest go now.
                 release(&plane, &mut older, u64::MAX, worker, counters);
+                self.spare = Some(older);
             }
             self.draining = Some((previous.clone(), line));
+            self.line = self.spare.take();
         }
         self.last_release = vec![0; next.snapshot.shaping.profiles.len()];
     }
@@ -105,7 +110,7 @@ impl Pacer {
         if let Some((old, line)) = &mut self.draining {
             release(old, line, now_ns, worker, counters);
             if line.is_empty() {
-                self.draining = None;
+                self.spare = self.draining.take().map(|(_, line)| line);
             }
         }
         if let Some(line) = &mut self.line {
@@ -207,11 +212,11 @@ impl Pacer {
         counters: &WorkerCounters,
     ) -> Paced {
         let tables = &plane.snapshot.shaping;
-        let profile = &tables.profiles[index];
-        let vm = tables.vm_bucket[ingress];
-        if !self.shaping || !(profile.shaping.holds_packets() || vm.is_some()) {
+        if !self.shaping || !tables.paces(ingress, index) {
             return Paced::Send;
         }
+        let profile = &tables.profiles[index];
+        let vm = tables.vm_bucket[ingress];
         let caps = vm
             .into_iter()
             .chain(profile.buckets.iter().flatten().copied())
@@ -239,9 +244,12 @@ impl Pacer {
                 Paced::Done
             }
             Pace::At(release) => {
-                let line = self
-                    .line
-                    .get_or_insert_with(|| DelayLine::new(LINE_BYTES, LINE_PACKETS));
+                let spare = &mut self.spare;
+                let line = self.line.get_or_insert_with(|| {
+                    spare
+                        .take()
+                        .unwrap_or_else(|| DelayLine::new(LINE_BYTES, LINE_PACKETS))
+                });
                 let tag = (traffic.packets << 32) | (traffic.bytes & 0xffff_ffff);
                 if !line.hold(packet, usize::from(egress) as u32, tag, release) {
                     counters.dropped_many(sender, DropReason::DelayLineFull, traffic.packets);
@@ -265,6 +273,24 @@ pub fn send_error_reason(err: &io::Error) -> DropReason {
     }
 }
 
+/// Writes `packet` to `queue`, the egress port's queue of this worker (if
+/// it still has one), and counts it at `port`: delivered, or dropped with
+/// the write's reason (a full queue loses the packet, as a full link
+/// would).
+pub fn write_counted(
+    counters: &WorkerCounters,
+    port: PortId,
+    queue: Option<&TunQueue>,
+    packet: &[u8],
+    traffic: Traffic,
+) {
+    match queue.map(|q| q.send(packet)) {
+        Some(Ok(_)) => counters.delivered(port, traffic),
+        Some(Err(e)) => counters.dropped_many(port, send_error_reason(&e), traffic.packets),
+        None => counters.dropped_many(port, DropReason::EgressGone, traffic.packets),
+    }
+}
+
 /// Writes `packet` to this worker's queue of `egress` and counts it.
 fn send(
     plane: &Plane,
@@ -274,14 +300,8 @@ fn send(
     worker: usize,
     counters: &WorkerCounters,
 ) {
-    let port = plane.port_id(egress);
-    match plane.ports.get(egress).and_then(|p| p.queues.get(worker)) {
-        Some(queue) => match queue.send(packet) {
-            Ok(_) => counters.delivered(port, traffic),
-            Err(e) => counters.dropped_many(port, send_error_reason(&e), traffic.packets),
-        },
-        None => counters.dropped_many(port, DropReason::EgressGone, traffic.packets),
-    }
+    let queue = plane.ports.get(egress).and_then(|p| p.queues.get(worker));
+    write_counted(counters, plane.port_id(egress), queue, packet, traffic);
 }
 
 /// Writes what `line` holds that is due, through `plane`'s queues.

@@ -61,9 +61,9 @@ fn vm(topology: &Topology, port: &Port, shaping: bool) -> NamespaceSpec {
         spec.mtu = u32::from(topology.nics[nic].mtu);
         // A VM with several NICs shares its limit across them in the
         // workers instead.
-        let single = crate::policy::shaping::vm_egress(topology, nic)
-            .filter(|(vm, _)| topology.virtual_machines[*vm].nics.len() == 1);
-        spec.egress_limit_mbps = single.filter(|_| shaping).map(|(_, mbps)| mbps);
+        spec.egress_limit_mbps = crate::policy::shaping::vm_egress(topology, nic)
+            .filter(|egress| shaping && !egress.shared)
+            .map(|egress| egress.mbps);
     }
     spec
 }

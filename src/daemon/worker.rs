@@ -26,7 +26,7 @@
 
 use super::flow_log::DenySink;
 use super::offload::{Ask, OffloadRequest, OffloadRequests};
-use super::pacer::{send_error_reason, Paced, Pacer};
+use super::pacer::{write_counted, Paced, Pacer};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
@@ -251,21 +251,12 @@ impl Worker {
             packets: run.datagrams as u64,
             bytes: run.bytes as u64,
         };
-        let port = plane.port_id(egress);
         let queue = plane
             .ports
             .get(egress)
             .and_then(|p| p.queues.get(self.index));
-        match queue.map(|q| q.send(run.packet)) {
-            Some(Ok(_)) => self.counters.delivered(port, traffic),
-            Some(Err(e)) => {
-                self.counters
-                    .dropped_many(port, send_error_reason(&e), traffic.packets)
-            }
-            None => self
-                .counters
-                .dropped_many(port, DropReason::EgressGone, traffic.packets),
-        }
+        let port = plane.port_id(egress);
+        write_counted(&self.counters, port, queue, run.packet, traffic);
     }
 
     /// Asks the fast path to carry (or, at its end, stop carrying) the
@@ -297,9 +288,9 @@ impl Worker {
             // eth0's, and holds on either path).
             let tables = &snap.shaping;
             if tables.active {
-                let path = &tables.profile(nic, egress).shaping;
-                let paced =
-                    self.shaping && (path.holds_packets() || tables.vm_bucket[nic].is_some());
+                let index = tables.profile_index(nic, egress);
+                let path = &tables.profiles[index].shaping;
+                let paced = self.shaping && tables.paces(nic, index);
                 if paced || path.mss_clamp.is_some() || tables.mtu[nic] > path.mtu {
                     return;
                 }
@@ -458,21 +449,8 @@ impl Worker {
                 // As above: a pending run goes first.
                 self.flush(plane, coalescer);
             }
-            let sent = out.map(|q| q.send(&buf[..len]));
-            let egress_port = plane.port_id(egress);
-            match sent {
-                Some(Ok(_)) => self.counters.delivered(egress_port, traffic),
-                // A full egress queue loses the packet, as a full
-                // link would.
-                Some(Err(e)) => {
-                    self.counters
-                        .dropped_many(egress_port, send_error_reason(&e), traffic.packets)
-                }
-                None => {
-                    self.counters
-                        .dropped_many(egress_port, DropReason::EgressGone, traffic.packets)
-                }
-            }
+            let port = plane.port_id(egress);
+            write_counted(&self.counters, port, out, &buf[..len], traffic);
         }
         Ok(())
     }

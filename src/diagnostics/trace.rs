@@ -604,8 +604,8 @@ fn hop_shaping(snap: &Snapshot, ingress: NicIdx, receiver: NicIdx) -> Option<Hop
         .is_vm()
         .then(|| crate::policy::shaping::vm_egress(t, ingress))
         .flatten()
-        .map(|(vm, mbps)| {
-            let vm = &t.virtual_machines[vm];
+        .map(|egress| {
+            let (vm, mbps) = (&t.virtual_machines[egress.vm], egress.mbps);
             Bottleneck {
                 mbps,
                 what: format!("{mbps} Mbps: VM {} ({})", vm.name, vm.size),

@@ -263,8 +263,8 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
         .map(|(i, nic)| {
             let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
             let mut label = vec![format!("NIC {}", nic.name), join(&addresses)];
-            if let Some((vm, mbps)) = crate::policy::shaping::vm_egress(topo, i) {
-                let vm = &topo.virtual_machines[vm];
+            if let Some(egress) = crate::policy::shaping::vm_egress(topo, i) {
+                let (vm, mbps) = (&topo.virtual_machines[egress.vm], egress.mbps);
                 label.push(format!("VM {} ({}, {mbps} Mbps out)", vm.name, vm.size));
             }
             if nic.mtu != crate::topology::DEFAULT_MTU {

@@ -14,8 +14,8 @@
 
 use crate::topology::catalog::round_trips;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, GatewayIdx, Impairments, NicIdx, SiteIdx, Topology, VnetIdx,
-    DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
+    CircuitIdx, ConnectionPeer, GatewayIdx, Impairments, NicIdx, SiteIdx, TiVec, Topology, VmIdx,
+    VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -468,13 +468,43 @@ pub fn between(topo: &Topology, from: Endpoint, to: Endpoint) -> PathShaping {
         })
 }
 
-/// The egress limit of the VM that owns `nic`, in Mbps, with the VM's
-/// index: what it may send across all its NICs.
-pub fn vm_egress(topo: &Topology, nic: NicIdx) -> Option<(crate::topology::VmIdx, u32)> {
+/// The egress limit of a VM as it applies to one of its NICs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmEgress {
+    pub vm: VmIdx,
+    /// What the VM may send across all its NICs, in Mbps.
+    pub mbps: u32,
+    /// The VM has several NICs, which share the limit; a single NIC's
+    /// `eth0` carries it alone.
+    pub shared: bool,
+}
+
+fn egress_of(topo: &Topology, vm: VmIdx) -> VmEgress {
+    let v = &topo.virtual_machines[vm];
+    VmEgress {
+        vm,
+        mbps: v.egress_mbps,
+        shared: v.nics.len() > 1,
+    }
+}
+
+/// The egress limit of the VM that owns `nic`, if a VM does.
+pub fn vm_egress(topo: &Topology, nic: NicIdx) -> Option<VmEgress> {
     topo.virtual_machines
         .iter_enumerated()
         .find(|(_, vm)| vm.nics.contains(&nic))
-        .map(|(i, vm)| (i, vm.egress_mbps))
+        .map(|(vm, _)| egress_of(topo, vm))
+}
+
+/// [`vm_egress`] of every NIC, in one pass over the VMs.
+pub fn vm_egress_by_nic(topo: &Topology) -> TiVec<NicIdx, Option<VmEgress>> {
+    let mut out: TiVec<NicIdx, Option<VmEgress>> = topo.nics.iter().map(|_| None).collect();
+    for vm in topo.virtual_machines.keys() {
+        for nic in &topo.virtual_machines[vm].nics {
+            out[*nic] = Some(egress_of(topo, vm));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 use crate::plan::{Plan, PortKind};
-use crate::policy::shaping::{between, vm_egress, Endpoint};
+use crate::policy::shaping::{between, vm_egress, vm_egress_by_nic, Endpoint};
 pub use crate::policy::shaping::{Cap, PathShaping};
 use crate::topology::{NicIdx, TiVec, Topology, VmIdx, VnetIdx};
 
@@ -45,7 +45,6 @@ pub struct ShapingTables {
     class_of: TiVec<NicIdx, u16>,
     /// Each class as `stats` names it: `VNet hub`, `gateway gw`, ...
     class_names: Vec<String>,
-    classes: usize,
     matrix: Vec<u16>,
     pub profiles: Vec<Profile>,
     pub buckets: Vec<Bucket>,
@@ -149,18 +148,19 @@ impl ShapingTables {
         }
         // VM egress: a single NIC's eth0 takes the limit; a VM with several
         // shares one bucket across them.
+        let egress = vm_egress_by_nic(topology);
         let mut vm_buckets: HashMap<VmIdx, u16> = HashMap::new();
         let mut vm_bucket = TiVec::with_capacity(plan.ports.len());
         let mut eth0_limit_mbps = TiVec::with_capacity(plan.ports.len());
         for port in plan.ports.keys() {
             let owner = match endpoint(plan, port) {
-                Endpoint::Nic(n) => vm_egress(topology, n),
+                Endpoint::Nic(n) => egress[n],
                 _ => None,
             };
-            let shared = owner.filter(|(vm, _)| topology.virtual_machines[*vm].nics.len() > 1);
-            vm_bucket.push(shared.map(|(vm, mbps)| {
-                *vm_buckets.entry(vm).or_insert_with(|| {
-                    let v = &topology.virtual_machines[vm];
+            let shared = owner.filter(|e| e.shared);
+            vm_bucket.push(shared.map(|e| {
+                *vm_buckets.entry(e.vm).or_insert_with(|| {
+                    let (v, mbps) = (&topology.virtual_machines[e.vm], e.mbps);
                     buckets.push(Bucket {
                         mbps,
                         what: format!("{mbps} Mbps: VM {} ({}), across its NICs", v.name, v.size),
@@ -169,7 +169,7 @@ impl ShapingTables {
                     (buckets.len() - 1) as u16
                 })
             }));
-            eth0_limit_mbps.push(owner.filter(|_| shared.is_none()).map(|(_, mbps)| mbps));
+            eth0_limit_mbps.push(owner.filter(|e| !e.shared).map(|e| e.mbps));
         }
         let active = profiles
             .iter()
@@ -179,7 +179,6 @@ impl ShapingTables {
         ShapingTables {
             class_of,
             class_names,
-            classes,
             matrix,
             profiles,
             buckets,
@@ -198,8 +197,8 @@ impl ShapingTables {
             let (Some(mbps), Endpoint::Nic(nic)) = (mbps, endpoint(plan, port)) else {
                 continue;
             };
-            if let Some((vm, _)) = vm_egress(topology, nic) {
-                let v = &topology.virtual_machines[vm];
+            if let Some(egress) = vm_egress(topology, nic) {
+                let v = &topology.virtual_machines[egress.vm];
                 out.push(format!("{mbps} Mbps: VM {} ({})", v.name, v.size));
             }
         }
@@ -221,8 +220,8 @@ impl ShapingTables {
                 continue;
             }
             let (from, to) = (
-                &self.class_names[i / self.classes],
-                &self.class_names[i % self.classes],
+                &self.class_names[i / self.class_names.len()],
+                &self.class_names[i % self.class_names.len()],
             );
             let line = format!("{from} -> {to}: +{}.{} ms", us / 1000, us % 1000 / 100);
             if !out.contains(&line) {
@@ -238,12 +237,20 @@ impl ShapingTables {
         &self.profiles[self.profile_index(ingress, egress)]
     }
 
+    /// True when, with shaping on, the workers pace what `ingress` sends
+    /// on the path of profile `index`: the path delays, jitters, loses or
+    /// caps, or the sender's VM shares its limit across NICs.
+    #[inline]
+    pub fn paces(&self, ingress: NicIdx, index: usize) -> bool {
+        self.profiles[index].shaping.holds_packets() || self.vm_bucket[ingress].is_some()
+    }
+
     /// The index in [`ShapingTables::profiles`] of what a packet from
     /// `ingress` to `egress` meets.
     #[inline]
     pub fn profile_index(&self, ingress: NicIdx, egress: NicIdx) -> usize {
         let (a, b) = (self.class_of[ingress], self.class_of[egress]);
-        usize::from(self.matrix[usize::from(a) * self.classes + usize::from(b)])
+        usize::from(self.matrix[usize::from(a) * self.class_names.len() + usize::from(b)])
     }
 }
 

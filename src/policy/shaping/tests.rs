@@ -154,7 +154,7 @@ fn a_vm_s_egress_limit_is_its_size_s() {
     let weu = topo.nic_by_name("weu-vm").unwrap();
     let sea = topo.nic_by_name("sea-vm").unwrap();
     assert_eq!(
-        vm_egress(&topo, weu).map(|v| v.1),
+        vm_egress(&topo, weu).map(|v| v.mbps),
         Some(1_000),
         "Standard_D2s_v3"
     );
