@@ -188,6 +188,8 @@ fn a_lab_answers_its_client_with_typed_data() {
             added: vec![],
             removed: vec![],
             replumbed: vec![],
+            changed: vec![],
+            rebuilt: vec![],
         }
     );
     assert_eq!(daemon.snapshot().generation, 2);

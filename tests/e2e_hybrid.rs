@@ -9,10 +9,13 @@
 mod common;
 
 use common::hybrid::{hybrid_lab, BRANCH_HOST, HUB_VM, LAB_HOST, VM1};
-use common::{in_netns, ping, udp_echo, wait_for, Lab};
-use std::process::Command;
-use std::time::Duration;
+use common::{in_netns, ping, udp_echo, wait_for, Killed, Lab};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use vnetd::diagnostics::{self, gateway, trace};
+use vnetd::host::netns;
 use vnetd::snapshot::Snapshot;
 
 /// The Active gateway rows of `nic`'s effective routes, as prefixes.
@@ -358,4 +361,198 @@ fn apply_rebuilds_the_hybrid_part_and_removes_a_connection() {
     assert!(gateway_prefixes(&lab.daemon().snapshot(), "vm1").is_empty());
     assert!(!ping(&onprem, VM1));
     assert!(ping(&lab.ns("vm1"), HUB_VM), "the VNets still work");
+}
+
+/// A namespace's identity: its inode (a namespace built again has
+/// another).
+fn netns_inode(name: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/run/netns/{name}"))
+        .unwrap()
+        .ino()
+}
+
+/// How long `gateway`'s session with `peer` has been up, in seconds, as
+/// `bgp-peer-status` says; `None` while it is down.
+fn session_uptime(lab: &Lab, gateway: &str, peer: &str) -> Option<u64> {
+    let peers = lab.daemon().bgp_peer_status(gateway).ok()?;
+    let session = peers
+        .value
+        .iter()
+        .find(|p| p.neighbor == peer && p.state == "Connected")?;
+    session
+        .connected_duration
+        .split(':')
+        .map(|part| part.parse::<u64>().ok())
+        .try_fold(0, |total, part| Some(total * 60 + part?))
+}
+
+/// `hybrid_lab` with a VNet in East US whose gateway has Vnet2Vnet
+/// connections, with BGP, to and from the hub's.
+fn with_east_us_gateway(base: &str, prefix: &str) -> String {
+    let text = base
+        .replacen(
+            "peerings:\n",
+            "  - name: eus
+    address_space: [10.50.0.0/16]
+    location: eastus
+    subnets:
+      - {name: default, address_prefixes: [10.50.1.0/24]}
+      - {name: GatewaySubnet, address_prefixes: [10.50.255.0/27]}
+peerings:\n",
+            1,
+        )
+        .replacen(
+            "route_tables:\n",
+            "  - {name: eus-vm, subnet: eus/default, private_ip_address: 10.50.1.4, netns: PREFIX-eus-vm}
+route_tables:\n",
+            1,
+        )
+        .replacen(
+            "local_network_gateways:\n",
+            "  - {name: PREFIX-eusgw, virtual_network: eus, type: Vpn, vpn_type: RouteBased, sku: VpnGw1, bgp_enabled: true, bgp_settings: {asn: 65010}}
+local_network_gateways:\n",
+            1,
+        )
+        .replace("PREFIX", prefix);
+    format!(
+        "{text}  - {{name: hub-to-eus, type: Vnet2Vnet, virtual_network_gateway: {prefix}-gw, peer_virtual_network_gateway: {prefix}-eusgw, bgp_enabled: true, shared_key: lab}}
+  - {{name: eus-to-hub, type: Vnet2Vnet, virtual_network_gateway: {prefix}-eusgw, peer_virtual_network_gateway: {prefix}-gw, bgp_enabled: true, shared_key: lab}}
+"
+    )
+}
+
+/// Sends `word` from `client` and reads it at `server`: the TCP session
+/// still carries data.
+fn carries(client: &mut TcpStream, server: &mut TcpStream, word: &[u8; 6]) -> bool {
+    let mut got = [0u8; 6];
+    client.write_all(word).is_ok() && server.read_exact(&mut got).is_ok() && &got == word
+}
+
+#[test]
+fn apply_adds_a_gateway_and_slows_a_site_without_touching_the_branch() {
+    let prefix = "hyk";
+    let base = hybrid_lab(prefix, "bird", false);
+    let lab = Lab::start_exact(prefix, &base);
+    let gw = format!("{prefix}-gw");
+    let (router, onprem) = (format!("{prefix}-branch1"), format!("{prefix}-onprem"));
+    assert!(
+        wait_for(Duration::from_secs(60), || ping(&onprem, VM1)),
+        "the branch reaches vm1 over BGP"
+    );
+    let site_namespaces = [
+        router.clone(),
+        onprem.clone(),
+        format!("{prefix}-onprem-lab"),
+    ];
+    let inodes: Vec<u64> = site_namespaces.iter().map(|n| netns_inode(n)).collect();
+    // A TCP session from the branch to vm1, and a ping that runs
+    // throughout (`-O` says each reply missing when the next request
+    // leaves).
+    let server: SocketAddr = format!("{VM1}:7001").parse().unwrap();
+    let listener = netns::run_in(&lab.ns("vm1"), move || Ok(TcpListener::bind(server)?)).unwrap();
+    let mut client = netns::run_in(&onprem, move || {
+        Ok(TcpStream::connect_timeout(&server, Duration::from_secs(5))?)
+    })
+    .unwrap();
+    let (mut accepted, _) = listener.accept().unwrap();
+    accepted
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(carries(&mut client, &mut accepted, b"before"));
+    let pinger = Command::new("ip")
+        .args([
+            "netns", "exec", &onprem, "ping", "-n", "-O", "-i", "0.2", VM1,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pinger = Killed(pinger);
+    let uptime_before = session_uptime(&lab, &gw, "192.168.255.1").expect("the session is up");
+    let started = Instant::now();
+
+    // A new gateway in East US and Vnet2Vnet connections to and from the
+    // gateway the branch uses: that gateway takes a new neighbour in
+    // place, and nothing else is rebuilt.
+    let with_eus = with_east_us_gateway(&base, prefix);
+    let summary = lab.daemon().apply("eus.yaml", &with_eus).unwrap();
+    assert!(summary.rebuilt.is_empty(), "{summary:#?}");
+    assert!(summary.replumbed.is_empty(), "{summary:#?}");
+    assert!(
+        summary
+            .changed
+            .iter()
+            .any(|c| c.starts_with(&format!("gateway {gw} instance 0: BGP neighbours +"))),
+        "{summary:#?}"
+    );
+    // The branch learns the East US VNet over its session, which stayed.
+    assert!(
+        wait_for(Duration::from_secs(60), || in_netns(
+            &router,
+            &["ip", "route"]
+        )
+        .contains("10.50.0.0/16")),
+        "the branch never learned the East US VNet:\n{}",
+        in_netns(&router, &["ip", "route"])
+    );
+    // The site's internet path gets slower: a figure of the daemon's
+    // tables, nothing of the host's.
+    let slower = with_eus.replacen(
+        "bgp_speaker: bird}\n",
+        "bgp_speaker: bird}\n    latency_ms: 5\n",
+        1,
+    );
+    assert_ne!(slower, with_eus);
+    let summary = lab.daemon().apply("slower.yaml", &slower).unwrap();
+    assert!(
+        summary.rebuilt.is_empty() && summary.changed.is_empty() && summary.replumbed.is_empty(),
+        "{summary:#?}"
+    );
+
+    let after: Vec<u64> = site_namespaces.iter().map(|n| netns_inode(n)).collect();
+    assert_eq!(after, inodes, "the branch's namespaces were built again");
+    assert!(
+        carries(&mut client, &mut accepted, b"after!"),
+        "the TCP session from the branch did not survive"
+    );
+    let uptime = session_uptime(&lab, &gw, "192.168.255.1").expect("the session is up");
+    assert!(
+        uptime + 2 >= uptime_before + started.elapsed().as_secs(),
+        "the branch's BGP session was reset: up {uptime} s, {uptime_before} s before and {} s since",
+        started.elapsed().as_secs()
+    );
+    // The ping's own count.
+    common::signal(&pinger.0, libc::SIGINT);
+    let mut out = String::new();
+    pinger
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let _ = pinger.0.wait();
+    assert!(
+        !out.contains("no answer yet"),
+        "the branch's ping lost replies across the applies:\n{out}"
+    );
+    let summary_line = out
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap_or_else(|| panic!("ping printed no summary:\n{out}"));
+    let count = |word: &str| -> u64 {
+        let before = summary_line.split(word).next().unwrap();
+        before
+            .split_whitespace()
+            .last()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{summary_line}"))
+    };
+    let (sent, received) = (count(" packets transmitted"), count(" received"));
+    // The request in flight when ping was stopped may go unanswered.
+    assert!(
+        sent >= 1 && received + 1 >= sent,
+        "{sent} sent, {received} answered:\n{out}"
+    );
 }

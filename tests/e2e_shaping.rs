@@ -300,6 +300,85 @@ fn a_vm_sends_no_faster_than_its_size_and_its_nics_share_it() {
     );
 }
 
+/// A namespace's identity: its inode (a namespace built again has
+/// another).
+fn netns_inode(name: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/run/netns/{name}"))
+        .unwrap()
+        .ino()
+}
+
+#[test]
+fn a_resized_vm_takes_its_new_size_s_rate_in_place() {
+    let prefix = "shresize";
+    let base = sizes_lab(prefix);
+    let lab = Lab::start_exact(prefix, &base);
+    let (small, sink) = (lab.ns("small"), lab.ns("sink"));
+    assert!(wait_for(Duration::from_secs(10), || ping(
+        &small, "10.1.1.5"
+    )));
+    let inode = netns_inode(&small);
+    // Standard_D2s_v3 to Standard_D4s_v3: 1000 to 2000 Mbps, on the same
+    // namespace.
+    let bigger = base.replacen(
+        "{name: small, size: Standard_D2s_v3",
+        "{name: small, size: Standard_D4s_v3",
+        1,
+    );
+    assert_ne!(bigger, base);
+    let summary = lab.daemon().apply("bigger.yaml", &bigger).unwrap();
+    assert_eq!(
+        summary.changed,
+        ["small: rate cap 1000 Mbps -> 2000 Mbps (its VM's size)"],
+        "{summary:#?}"
+    );
+    assert!(summary.replumbed.is_empty() && summary.rebuilt.is_empty());
+    assert_eq!(netns_inode(&small), inode, "the VM's namespace is kept");
+    let qdisc = in_netns(&small, &["tc", "qdisc", "show", "dev", "eth0"]);
+    assert!(qdisc.contains("rate 2Gbit"), "{qdisc}");
+    let limits = vnetd::daemon::control::stats_of(lab.daemon())
+        .shaping
+        .unwrap()
+        .limits;
+    assert!(
+        limits.contains(&"2000 Mbps: VM small (Standard_D4s_v3)".to_string()),
+        "{limits:?}"
+    );
+    // Down to Standard_A1_v2 (250 Mbps), the single-NIC VM and the VM
+    // whose two NICs share their size: what they send is measured under
+    // the new cap (a ceiling, which holds on any machine).
+    let smaller = bigger
+        .replacen("size: Standard_D4s_v3", "size: Standard_A1_v2", 1)
+        .replacen(
+            "{name: twins, size: Standard_D2s_v3",
+            "{name: twins, size: Standard_A1_v2",
+            1,
+        );
+    let summary = lab.daemon().apply("smaller.yaml", &smaller).unwrap();
+    assert_eq!(
+        summary.changed,
+        ["small: rate cap 2000 Mbps -> 250 Mbps (its VM's size)"],
+        "{summary:#?}"
+    );
+    assert_eq!(netns_inode(&small), inode);
+    const A1_V2_CEILING: f64 = 250e6 * 1.05;
+    let _server = iperf3_server(&sink, "10.1.1.5");
+    let rate = iperf3_rate(&small, "10.1.1.5", 5201, 3);
+    assert!(rate <= A1_V2_CEILING, "{rate} bit/s from a 250 Mbps VM");
+    assert!(rate > 0.0);
+    let _a = iperf3_server_on(&sink, "10.1.1.5", 5301);
+    let _b = iperf3_server_on(&sink, "10.1.1.5", 5302);
+    let (twin_a, twin_b) = (lab.ns("twin-a"), lab.ns("twin-b"));
+    let first = std::thread::spawn(move || iperf3_rate(&twin_a, "10.1.1.5", 5301, 3));
+    let second = iperf3_rate(&twin_b, "10.1.1.5", 5302, 3);
+    let first = first.join().unwrap();
+    assert!(
+        first + second <= A1_V2_CEILING,
+        "{first} + {second} bit/s from two NICs of one 250 Mbps VM"
+    );
+}
+
 /// The shared hybrid lab (a hub with a VpnGw1 gateway, 650 Mbps, and a
 /// branch behind BIRD) with both spokes learning the branch.
 fn gateway_lab(prefix: &str) -> String {

@@ -90,9 +90,10 @@ pub enum Response {
     Error(ApiError),
 }
 
-/// What an `apply` changed: the generation the lab forwards with now and
-/// the NICs added, removed and re-plumbed (their namespace or addresses
-/// changed), by name.
+/// What an `apply` changed: the generation the lab forwards with now,
+/// the NICs and parts added, removed and re-plumbed (their namespace or
+/// addresses changed), by name, what changed in place, and what had to be
+/// built again with what is lost with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyOutcome {
     pub source: String,
@@ -100,6 +101,10 @@ pub struct ApplyOutcome {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub replumbed: Vec<String>,
+    #[serde(default)]
+    pub changed: Vec<String>,
+    #[serde(default)]
+    pub rebuilt: Vec<String>,
 }
 
 /// A diagnostic answer as it prints: a table, or `az`-shaped JSON when

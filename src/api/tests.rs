@@ -127,6 +127,8 @@ fn responses() -> Vec<Response> {
             added: vec!["vm3".into()],
             removed: vec![],
             replumbed: vec!["vm1".into(), "vm2".into()],
+            changed: vec!["vm4: rate cap 1000 Mbps -> 2000 Mbps (its VM's size)".into()],
+            rebuilt: vec!["vm1: its namespace and TUN are built again".into()],
         }),
         Response::Diagnosis(Diagnosis {
             json: false,

@@ -43,6 +43,14 @@ pub fn render_applied(s: &ApplyOutcome) -> String {
         }
     }
     out.push('\n');
+    for (what, lines) in [("changed", &s.changed), ("rebuilt", &s.rebuilt)] {
+        for line in lines {
+            out.push_str(&format!("  {what}: {line}\n"));
+        }
+    }
+    if s.rebuilt.is_empty() {
+        out.push_str("  nothing else was rebuilt: every other namespace, process and BGP session kept running\n");
+    }
     out
 }
 

@@ -3,6 +3,7 @@
 //! hands out and takes back. It may use the daemon, its plane, options and
 //! counters.
 
+use super::hybrid::HybridChanges;
 use super::plane::FastPort;
 use super::ports::namespace_spec;
 use super::{Daemon, Plane, Port, PortId, MAX_NICS};
@@ -32,9 +33,17 @@ pub enum ApplyError {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplySummary {
     pub generation: u64,
+    /// NICs (and the ports vnetd adds) that are new.
     pub added: Vec<String>,
+    /// NICs and ports that are gone.
     pub removed: Vec<String>,
+    /// NICs and ports whose namespace or TUN was built again.
     pub replumbed: Vec<String>,
+    /// What changed in place, each with what changed: a VM's rate cap, a
+    /// NIC's IP forwarding, a gateway's BGP neighbours, a new site.
+    pub changed: Vec<String>,
+    /// What had to be built again, each with what is lost with it.
+    pub rebuilt: Vec<String>,
 }
 
 pub(super) struct Mutable {
@@ -119,22 +128,20 @@ impl Daemon {
             )));
         };
         let old = self.plane.load_full();
-        // Gateways, local network gateways, connections or sites changed:
-        // the hybrid part is rebuilt whole. The old daemons and sites go
-        // first (the new sites reuse their namespace names), then the new
-        // sites are built, their tunnels with the other ports, and the new
-        // daemons started before the plane is published.
-        let hybrid_changed = !super::hybrid::same_hybrid_part(&old.snapshot.topology, &topology);
-        if hybrid_changed {
-            // Refused before the old daemons go, like any invalid file.
-            let missing = super::hybrid::missing_routing(&topology, &self.programs);
-            if !missing.is_empty() {
-                return Err(ApplyError::Invalid(missing));
-            }
-            state.hybrid = super::hybrid::Hybrid::default();
-            state.hybrid = super::hybrid::Hybrid::build_sites(&topology)
-                .map_err(|e| ApplyError::Host(e.context("rebuilding the on-premises sites")))?;
+        // Refused before anything changes, like any invalid file.
+        let missing = super::hybrid::missing_routing(&topology, &self.programs);
+        if !missing.is_empty() {
+            return Err(ApplyError::Invalid(missing));
         }
+        // The hybrid part changes part by part (see `hybrid::reconcile`):
+        // sites that go or change first (a changed one reuses its
+        // namespace names), then the new ones, before the ports, whose
+        // tunnels live in the sites' routers.
+        let mut hybrid_changes = HybridChanges::default();
+        state
+            .hybrid
+            .update_sites(&topology, &mut hybrid_changes)
+            .map_err(|e| ApplyError::Host(e.context("updating the on-premises sites")))?;
         // Which ports come, go or stay, by name: a port that stays keeps its
         // slot (its counters and flows) unless its plumbing changed.
         let diff = old.snapshot.plan.diff(&plan);
@@ -158,7 +165,8 @@ impl Daemon {
             let mut spec = namespace_spec(&topology, nic, self.workers, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
             // A site's tunnels died with the router they were in.
-            let rebuilt = hybrid_changed && spec.existing_namespace;
+            let rebuilt =
+                spec.existing_namespace && hybrid_changes.rebuilt_routers.contains(&spec.name);
             let reuse = old_ports
                 .get(nic.name.as_str())
                 .filter(|_| diff.kept.contains(&nic.name) && !rebuilt)
@@ -239,13 +247,14 @@ impl Daemon {
                 }
             }
         }
-        if hybrid_changed {
-            if let Err(e) = state.hybrid.start_routing(&topology, self.watch()) {
-                let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
-                return Err(ApplyError::Host(
-                    e.context(format!("starting the routing daemons{undo}")),
-                ));
-            }
+        if let Err(e) = state
+            .hybrid
+            .update_routing(&topology, self.watch(), &mut hybrid_changes)
+        {
+            let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
+            return Err(ApplyError::Host(
+                e.context(format!("updating the routing daemons{undo}")),
+            ));
         }
         let mut ports = TiVec::with_capacity(specs.len());
         for ((nic, spec), (k, queues)) in plan
@@ -265,6 +274,11 @@ impl Daemon {
                 summary.added.push(nic.name.clone());
             } else {
                 summary.replumbed.push(nic.name.clone());
+                summary.rebuilt.push(format!(
+                    "{}: its namespace and TUN are built again (its addresses, subnet, \
+                     namespace, MTU or site changed): processes in it end",
+                    nic.name
+                ));
             }
             let (fast, queues) = queues.expect("built above");
             ports.push(Arc::new(Port {
@@ -275,14 +289,47 @@ impl Daemon {
                 fast,
             }));
         }
-        // IP forwarding of a kept NIC changed: the guest follows it (a new
-        // namespace got it at build).
+        // What a kept NIC changes in place: the guest's IP forwarding, and
+        // the rate its VM's size allows (a new namespace got both at build).
         for (nic, port) in plan.ports.iter().zip(&ports) {
-            let before = old_ports
+            let Some((i, _)) = old_ports
                 .get(nic.name.as_str())
                 .filter(|(_, p)| Arc::ptr_eq(p, port))
-                .map(|(i, _)| old.snapshot.plan.ports[*i].ip_forwarding);
+            else {
+                continue;
+            };
+            let was = namespace_spec(
+                &old.snapshot.topology,
+                &old.snapshot.plan.ports[*i],
+                self.workers,
+                self.shaping,
+            );
+            let now = namespace_spec(&topology, nic, self.workers, self.shaping);
+            if was.egress_limit_mbps != now.egress_limit_mbps {
+                let rate = |m: Option<u32>| m.map_or("none".to_owned(), |m| format!("{m} Mbps"));
+                let outcome = match now.egress_limit_mbps {
+                    Some(mbps) => {
+                        crate::host::shaping::shape(&port.spec.name, INTERFACE_NAME, mbps)
+                    }
+                    None => crate::host::shaping::unshape(&port.spec.name, INTERFACE_NAME),
+                };
+                match outcome {
+                    Ok(()) => summary.changed.push(format!(
+                        "{}: rate cap {} -> {} (its VM's size)",
+                        nic.name,
+                        rate(was.egress_limit_mbps),
+                        rate(now.egress_limit_mbps)
+                    )),
+                    Err(e) => eprintln!("vnetd: changing the rate cap of {}: {e:#}", nic.name),
+                }
+            }
+            let before = Some(old.snapshot.plan.ports[*i].ip_forwarding);
             if before.is_some_and(|b| b != nic.ip_forwarding) {
+                summary.changed.push(format!(
+                    "{}: IP forwarding {}",
+                    nic.name,
+                    if nic.ip_forwarding { "on" } else { "off" }
+                ));
                 if let Err(e) = netlink::set_namespace_forwarding(
                     &port.spec.name,
                     INTERFACE_NAME,
@@ -296,9 +343,6 @@ impl Daemon {
                 }
             }
         }
-        if !hybrid_changed {
-            state.hybrid.refresh_announcements(&topology);
-        }
         // What the gateways learned now (when the hybrid part was rebuilt,
         // only what the new speakers learned: the old ones' is forgotten).
         let snapshot =
@@ -310,6 +354,10 @@ impl Daemon {
             offload.revoke_all(&self.flows);
         }
         summary.generation = generation;
+        summary.added.extend(hybrid_changes.added);
+        summary.removed.extend(hybrid_changes.removed);
+        summary.changed.extend(hybrid_changes.changed);
+        summary.rebuilt.extend(hybrid_changes.rebuilt);
         // A worker in the middle of a batch finishes it with the old plane;
         // wait (briefly: workers look at least every 100 ms) until every
         // worker forwards with the new one, so that when apply returns, the

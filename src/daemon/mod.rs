@@ -9,7 +9,10 @@
 //! validated and compiled first (a refused file changes nothing), NICs that
 //! appeared get their namespace, NICs that went away lose theirs, NICs whose
 //! addresses or namespace changed are re-plumbed, and every other NIC keeps
-//! its TUN queues, its counters and its tracked flows. New namespaces are
+//! its TUN queues, its counters and its tracked flows; a VM's new size
+//! changes its rate cap in place. The hybrid half changes part by part
+//! (`hybrid::reconcile`): sites, speakers and site routers that did not
+//! change keep running, with their BGP sessions. New namespaces are
 //! built first; a host failure there removes what was built and changes
 //! nothing. The new plane is then published in one atomic swap (workers
 //! pick it up at their next wake-up, within 100 ms), and only then are the
@@ -690,7 +693,7 @@ impl Daemon {
     }
 
     /// What the speakers' watchers are started with (for `apply`, which
-    /// starts new ones when the hybrid part changes).
+    /// starts one for each new gateway instance speaker).
     pub(crate) fn watch(&self) -> &Watch {
         &self.watch
     }

@@ -635,7 +635,8 @@ pub fn add_peer_address(
     netns::run_in(namespace, || {
         with_connection(|handle| async move {
             let index = link_index(&handle, interface).await?;
-            let mut request = handle.address().add(index, IpAddr::V4(local), 32);
+            // Replaced, so that plumbing a tunnel again changes nothing.
+            let mut request = handle.address().add(index, IpAddr::V4(local), 32).replace();
             for attribute in &mut request.message_mut().attributes {
                 if let AddressAttribute::Address(address) = attribute {
                     *address = IpAddr::V4(peer);
@@ -685,6 +686,25 @@ pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[Stri
         })
     })
     .with_context(|| format!("routing {prefix} through {names} in network namespace {namespace}"))
+}
+
+/// Removes the main table's route to `prefix` in `namespace` (`ip route
+/// del PREFIX`); one that is not there is not an error.
+pub fn delete_route(namespace: &str, prefix: Ipv4Net) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(prefix.network(), prefix.prefix_len())
+                .build();
+            match handle.route().del(route).execute().await {
+                Ok(()) => Ok(()),
+                // ESRCH: no such route.
+                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        })
+    })
+    .with_context(|| format!("removing the route to {prefix} in network namespace {namespace}"))
 }
 
 /// A route to `prefix` out of interface `index` with no gateway. An IPv4

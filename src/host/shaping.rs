@@ -41,3 +41,25 @@ pub fn shape(namespace: &str, interface: &str, mbps: u32) -> Result<()> {
     );
     Ok(())
 }
+
+/// Removes what [`shape`] set on `interface` of `namespace`: the root
+/// qdisc goes back to the kernel's default. An interface that was not
+/// shaped is left as it is.
+pub fn unshape(namespace: &str, interface: &str) -> Result<()> {
+    let args = ["-n", namespace, "qdisc", "del", "dev", interface, "root"];
+    let out = Command::new("tc")
+        .args(args)
+        .output()
+        .with_context(|| format!("running tc {}", args.join(" ")))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // No root qdisc of its own: nothing to remove.
+    let unshaped = stderr.contains("Cannot delete qdisc with handle of zero")
+        || stderr.contains("No such file or directory");
+    anyhow::ensure!(
+        out.status.success() || unshaped,
+        "tc {} failed: {}",
+        args.join(" "),
+        stderr.trim()
+    );
+    Ok(())
+}

@@ -248,6 +248,8 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
                 added: s.added,
                 removed: s.removed,
                 replumbed: s.replumbed,
+                changed: s.changed,
+                rebuilt: s.rebuilt,
             }),
             Err(ApplyError::Invalid(errors)) => {
                 let n = errors

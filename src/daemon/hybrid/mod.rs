@@ -58,33 +58,28 @@
 //! The rooms: `specs` (what a topology asks of the host layer),
 //! `supervision` (restarts and what `stats` shows) and [`watch`].
 
+mod reconcile;
 mod specs;
 mod supervision;
 pub mod watch;
 
-pub use specs::{missing_routing, routing_needs, same_hybrid_part, RoutingNeed};
+pub use reconcile::HybridChanges;
+
+pub use specs::{missing_routing, routing_needs, RoutingNeed};
 pub use supervision::RoutingDaemon;
 pub use watch::{LearnedBook, Watch};
 
-use specs::{
-    gobgp_neighbors, host_routes, originated_by, site_router_spec, site_spec, v4, v4_nets,
-};
 use supervision::Supervision;
 use watch::{Nudge, Watcher};
 
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
-use crate::host::routing::gobgp::{GobgpSpeaker, GobgpSpec, NeighborStatus, SessionLimits};
+use crate::host::routing::gobgp::{GobgpSpeaker, NeighborStatus};
 use crate::host::routing::{BgpRouter, ProcessExit, ProcessStatus};
-use crate::host::site::{build_site, remove_site, SiteSpec};
-use crate::host::{netlink, shaping};
-use crate::plan::PortKind;
-use crate::policy::bgp::{peer_host_groups, withheld_from};
-use crate::policy::gateways::{
-    served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY,
-};
-use crate::topology::{BgpSpeaker, ConnectionPeer, GatewayType, Topology};
-use anyhow::{Context, Result};
+use crate::host::site::{remove_site, SiteSpec};
+use crate::policy::gateways::{MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY};
+use crate::topology::{BgpSpeaker, Topology};
+use anyhow::Result;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -145,6 +140,11 @@ struct InstanceSpeaker {
 struct SupervisedRouter {
     router: Option<SiteRouter>,
     supervision: Supervision,
+    /// The router's namespace.
+    netns: String,
+    /// The daemon it runs, and the spec it was started with.
+    kind: BgpSpeaker,
+    spec: crate::host::routing::BgpRouterSpec,
 }
 
 /// Takes a speaker's or router's lock, as it is if a holder panicked.
@@ -184,11 +184,15 @@ fn prefix_limit_reason() -> String {
 pub struct Hybrid {
     sites: Vec<SiteSpec>,
     roster: Roster,
-    watchers: Vec<Watcher>,
+    /// Each speaker's watcher, by gateway and instance.
+    watchers: Vec<(String, usize, Watcher)>,
     /// Where the watchers record what the speakers learn.
     book: Option<Arc<LearnedBook>>,
     /// The daemons' directories, removed with them.
     run_dirs: Vec<PathBuf>,
+    /// The static routes the site routers were given (router namespace,
+    /// range, tunnels).
+    static_routes: Vec<(String, Ipv4Net, Vec<String>)>,
 }
 
 impl Hybrid {
@@ -196,11 +200,7 @@ impl Hybrid {
     /// what was built is removed.
     pub fn build_sites(topo: &Topology) -> Result<Hybrid> {
         let mut hybrid = Hybrid::default();
-        for site in &topo.sites {
-            let spec = site_spec(site);
-            build_site(&spec).with_context(|| format!("building site {}", site.name))?;
-            hybrid.sites.push(spec);
-        }
+        hybrid.update_sites(topo, &mut HybridChanges::default())?;
         Ok(hybrid)
     }
 
@@ -208,200 +208,12 @@ impl Hybrid {
     /// the gateways' speakers, each with its watcher recording in `watch`,
     /// and the sites' daemons.
     pub fn start_routing(&mut self, topo: &Topology, watch: &Watch) -> Result<()> {
-        self.plumb_tunnels(topo)?;
-        self.book = Some(watch.book.clone());
-        self.start_speakers(topo, watch)?;
-        self.start_site_routers(topo)
+        self.update_routing(topo, watch, &mut HybridChanges::default())
     }
 
     /// The routing daemons, for the supervisor.
     pub fn roster(&self) -> Roster {
         self.roster.clone()
-    }
-
-    fn plumb_tunnels(&self, topo: &Topology) -> Result<()> {
-        let mut static_routes: Vec<(String, Ipv4Net, Vec<String>)> = Vec::new();
-        for nic in &crate::plan::Plan::derive(topo).ports {
-            let PortKind::SiteTunnel {
-                site,
-                gateway,
-                instance,
-            } = &nic.kind
-            else {
-                continue;
-            };
-            let interface = &nic.interface;
-            let gw = &topo.gateways[*gateway];
-            let router = &topo.sites[*site].router_netns;
-            let Some(peer) = gw.instances.get(*instance).copied() else {
-                continue;
-            };
-            let Some(peer) = v4(peer) else {
-                anyhow::bail!("the tunnel {interface} of {router} ends at an IPv6 address {peer}");
-            };
-            match crate::policy::bgp::router_bgp_address(topo, *site, *gateway, *instance) {
-                Some(local) => {
-                    let Some(local) = v4(local) else {
-                        anyhow::bail!("the BGP address {local} of {router} is not IPv4");
-                    };
-                    netlink::add_peer_address(router, interface, local, peer)?
-                }
-                None => netlink::replace_device_route(
-                    router,
-                    Ipv4Net::from(peer),
-                    std::slice::from_ref(interface),
-                )?,
-            }
-            if let Some(circuit) = topo.circuit_of(*site, *gateway) {
-                shaping::shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
-                // Global Reach: the sites of joined circuits, through this
-                // circuit's tunnels.
-                for peer in topo.reach_peers(circuit) {
-                    let far = &topo.sites[topo.circuits[peer].site];
-                    for range in v4_nets(far.address_space.iter().copied()) {
-                        match static_routes
-                            .iter_mut()
-                            .find(|(r, p, _)| r == router && *p == range)
-                        {
-                            Some((_, _, devs)) => devs.push(interface.clone()),
-                            None => {
-                                static_routes.push((router.clone(), range, vec![interface.clone()]))
-                            }
-                        }
-                    }
-                }
-            }
-            let without_bgp = topo.connections_of(*gateway).any(|c| {
-                !c.bgp_enabled
-                    && matches!(c.peer, ConnectionPeer::Local(l) if topo.local_gateways[l].site == *site)
-            });
-            if without_bgp {
-                for range in v4_nets(served_ranges(topo, *gateway)) {
-                    match static_routes
-                        .iter_mut()
-                        .find(|(r, p, _)| r == router && *p == range)
-                    {
-                        Some((_, _, devs)) => devs.push(interface.clone()),
-                        None => {
-                            static_routes.push((router.clone(), range, vec![interface.clone()]))
-                        }
-                    }
-                }
-            }
-        }
-        for (router, range, devices) in static_routes {
-            netlink::replace_device_route(&router, range, &devices)?;
-        }
-        Ok(())
-    }
-
-    fn start_speakers(&mut self, topo: &Topology, watch: &Watch) -> Result<()> {
-        let limits = SessionLimits {
-            keepalive_secs: BGP_KEEPALIVE.as_secs() as u32,
-            hold_secs: BGP_HOLD.as_secs() as u32,
-            max_prefixes: u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32"),
-        };
-        for (g, gw) in topo.gateways.iter_enumerated() {
-            let express_route = gw.gateway_type == GatewayType::ExpressRoute;
-            let served = v4_nets(served_ranges(topo, g));
-            // A VPN gateway originates a host route to each BGP peer,
-            // withheld from the peers of that peer's own connection.
-            let groups = peer_host_groups(topo, g);
-            let originated = originated_by(topo, g);
-            for (i, address) in gw.instances.iter().enumerate() {
-                let Some(address) = v4(*address) else {
-                    continue;
-                };
-                let instance_neighbors = gobgp_neighbors(topo, g, i);
-                if instance_neighbors.is_empty() {
-                    continue;
-                }
-                let netns = crate::topology::resolve::instance_netns(&gw.name, i);
-                let run_dir = PathBuf::from(RUN_DIR).join(&netns);
-                self.run_dirs.push(run_dir.clone());
-                let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir, limits);
-                spec.withheld = instance_neighbors
-                    .iter()
-                    .map(|n| {
-                        let group = withheld_from(&groups, std::net::IpAddr::V4(n.address));
-                        (n.address, host_routes(&group))
-                    })
-                    .filter(|(_, w)| !w.is_empty())
-                    .collect();
-                spec.neighbors = instance_neighbors;
-                spec.pass_on_learned = !express_route;
-                spec.reject_exact = served.clone();
-                spec.export_deny_overlapping = served.clone();
-                let mut speaker = GobgpSpeaker::start(spec)
-                    .with_context(|| format!("starting the BGP speaker of {netns}"))?;
-                speaker
-                    .set_announced(&originated)
-                    .with_context(|| format!("announcing the VNets from {netns}"))?;
-                let watcher = Watcher::start(speaker.api(), gw.name.clone(), i, watch.clone())?;
-                let mailbox = watcher.mailbox();
-                self.watchers.push(watcher);
-                self.roster
-                    .speakers
-                    .push(Arc::new(Mutex::new(InstanceSpeaker {
-                        gateway: gw.name.clone(),
-                        instance: i,
-                        speaker,
-                        supervision: Supervision::new(
-                            format!("gateway {} instance {i}", gw.name),
-                            &netns,
-                        ),
-                        prefix_limited: BTreeMap::new(),
-                        sessions_checked: None,
-                        established: Vec::new(),
-                        watcher: mailbox,
-                        retired: false,
-                    })));
-            }
-        }
-        Ok(())
-    }
-
-    fn start_site_routers(&mut self, topo: &Topology) -> Result<()> {
-        for (s, site) in topo.sites.iter_enumerated() {
-            let Some(spec) = site_router_spec(topo, s) else {
-                continue;
-            };
-            self.run_dirs.push(spec.run_dir.clone());
-            let supervision = Supervision::new(format!("site {}", site.name), &site.router_netns);
-            let router = match site.bgp_speaker {
-                BgpSpeaker::Bird => SiteRouter::Bird(
-                    BirdRouter::start(spec)
-                        .with_context(|| format!("starting BIRD for {}", site.name))?,
-                ),
-                BgpSpeaker::Frr => SiteRouter::Frr(
-                    FrrRouter::start(spec)
-                        .with_context(|| format!("starting FRR for {}", site.name))?,
-                ),
-                BgpSpeaker::None => continue,
-            };
-            self.roster
-                .routers
-                .push(Arc::new(Mutex::new(SupervisedRouter {
-                    router: Some(router),
-                    supervision,
-                })));
-        }
-        Ok(())
-    }
-
-    /// Makes every speaker originate what `topo` says its gateway
-    /// advertises (after an `apply` changed the VNets it serves).
-    pub fn refresh_announcements(&mut self, topo: &Topology) {
-        for s in &self.roster.speakers {
-            let mut s = lock(s);
-            let Some(g) = topo.gateways.position(|g| g.name == s.gateway) else {
-                continue;
-            };
-            let originated = originated_by(topo, g);
-            if let Err(e) = s.speaker.set_announced(&originated) {
-                eprintln!("vnetd: announcing from {}: {e:#}", s.speaker.spec().netns);
-            }
-        }
     }
 
     /// Every routing daemon of the lab, for `vnetd stats`.
@@ -612,7 +424,7 @@ impl Drop for Hybrid {
             s.speaker.kill();
             gateways.push(s.gateway.clone());
         }
-        for mut watcher in self.watchers.drain(..) {
+        for (_, _, mut watcher) in self.watchers.drain(..) {
             watcher.stop();
         }
         if let Some(book) = self.book.take() {

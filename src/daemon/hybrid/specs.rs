@@ -202,27 +202,3 @@ pub fn missing_routing(topo: &Topology, search: &ProgramSearch) -> Vec<Diagnosti
         })
         .collect()
 }
-
-/// True when two topologies have the same sites, gateways, local network
-/// gateways and connections (lines aside): what a running lab can keep.
-pub fn same_hybrid_part(a: &Topology, b: &Topology) -> bool {
-    fn strip(t: &Topology) -> String {
-        let mut sites = t.sites.clone();
-        sites.iter_mut().for_each(|s| {
-            s.line = 0;
-            s.hosts.iter_mut().for_each(|h| h.line = 0);
-        });
-        let mut gateways = t.gateways.clone();
-        gateways.iter_mut().for_each(|g| g.line = 0);
-        let mut locals = t.local_gateways.clone();
-        locals.iter_mut().for_each(|l| l.line = 0);
-        let mut connections = t.connections.clone();
-        connections.iter_mut().for_each(|c| c.line = 0);
-        let mut circuits = t.circuits.clone();
-        circuits.iter_mut().for_each(|c| c.line = 0);
-        let mut reach = t.global_reach.clone();
-        reach.iter_mut().for_each(|g| g.line = 0);
-        format!("{sites:?}{gateways:?}{locals:?}{connections:?}{circuits:?}{reach:?}")
-    }
-    strip(a) == strip(b)
-}

@@ -153,6 +153,20 @@ pub struct GobgpSpec {
     pub run_dir: PathBuf,
 }
 
+/// Whether `b` can be given to a gobgpd started with `a` without a
+/// restart: everything but the neighbours and policies is the same.
+pub fn same_identity(a: &GobgpSpec, b: &GobgpSpec) -> bool {
+    a.netns == b.netns
+        && a.asn == b.asn
+        && a.router_id == b.router_id
+        && a.local_address == b.local_address
+        && a.keepalive_secs == b.keepalive_secs
+        && a.hold_secs == b.hold_secs
+        && a.connect_retry_secs == b.connect_retry_secs
+        && a.max_prefixes == b.max_prefixes
+        && a.run_dir == b.run_dir
+}
+
 impl GobgpSpec {
     /// A spec with `limits`, a connect retry of 2 s, and no neighbours or
     /// policies.
@@ -324,6 +338,61 @@ fn withhold_set_name(neighbor: Ipv4Addr) -> String {
     )
 }
 
+/// The prefix set of the import policy's refused prefixes.
+const REJECT_EXACT_SET: &str = "reject-exact";
+/// The prefix set of the export policy's denied prefixes.
+const EXPORT_DENY_SET: &str = "export-deny";
+
+/// Every prefix set `spec`'s configuration defines, by name, with its
+/// entries (prefix and mask length range): what the configuration file
+/// writes, and what a reconfigured gobgpd must hold before it is trusted.
+fn prefix_sets(spec: &GobgpSpec) -> Vec<(String, Vec<(Ipv4Net, String)>)> {
+    let mut sets = Vec::new();
+    if !spec.reject_exact.is_empty() {
+        sets.push((
+            REJECT_EXACT_SET.to_owned(),
+            exact_entries(&spec.reject_exact),
+        ));
+    }
+    let mut deny: BTreeSet<(Ipv4Net, String)> = BTreeSet::new();
+    deny.insert((Ipv4Net::default(), "0..0".to_owned()));
+    for denied in &spec.export_deny_overlapping {
+        deny.extend(overlapping_entries(*denied));
+    }
+    sets.push((EXPORT_DENY_SET.to_owned(), deny.into_iter().collect()));
+    for (neighbor, prefixes) in &spec.withheld {
+        sets.push((withhold_set_name(*neighbor), exact_entries(prefixes)));
+    }
+    sets
+}
+
+/// The prefix sets gobgpd holds, as [`prefix_sets`] spells them, from
+/// `gobgp -j policy prefix`.
+fn parse_prefix_sets(reply: &Value) -> Vec<(String, BTreeSet<(Ipv4Net, String)>)> {
+    reply
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|set| {
+            let entries = set["prefixes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let prefix = p["ip_prefix"].as_str()?.parse::<Ipv4Net>().ok()?;
+                    // gobgp leaves out a length of 0.
+                    let (min, max) = (
+                        p["mask_length_min"].as_u64().unwrap_or(0),
+                        p["mask_length_max"].as_u64().unwrap_or(0),
+                    );
+                    Some((prefix.trunc(), format!("{min}..{max}")))
+                })
+                .collect();
+            (set["name"].as_str().unwrap_or_default().to_owned(), entries)
+        })
+        .collect()
+}
+
 /// One statement per neighbour: its withheld prefixes are rejected when
 /// sent to it.
 fn toml_withhold_policy(out: &mut String, withheld: &[(Ipv4Addr, Vec<Ipv4Net>)]) {
@@ -413,20 +482,18 @@ pub fn config(spec: &GobgpSpec) -> String {
         );
     }
 
-    if !spec.reject_exact.is_empty() {
-        toml_prefix_set(&mut out, "reject-exact", &exact_entries(&spec.reject_exact));
-        toml_reject_policy(&mut out, IMPORT_POLICY, "reject-exact", true);
+    let sets = prefix_sets(spec);
+    let set = |name: &str| sets.iter().find(|(n, _)| n == name).map(|(_, e)| e);
+    if let Some(entries) = set(REJECT_EXACT_SET) {
+        toml_prefix_set(&mut out, REJECT_EXACT_SET, entries);
+        toml_reject_policy(&mut out, IMPORT_POLICY, REJECT_EXACT_SET, true);
     }
-
-    let default_route = Ipv4Net::default();
-    let mut deny: BTreeSet<(Ipv4Net, String)> = BTreeSet::new();
-    deny.insert((default_route, "0..0".to_owned()));
-    for denied in &spec.export_deny_overlapping {
-        deny.extend(overlapping_entries(*denied));
-    }
-    let deny: Vec<_> = deny.into_iter().collect();
-    toml_prefix_set(&mut out, "export-deny", &deny);
-    toml_reject_policy(&mut out, EXPORT_POLICY, "export-deny", true);
+    toml_prefix_set(
+        &mut out,
+        EXPORT_DENY_SET,
+        set(EXPORT_DENY_SET).expect("always"),
+    );
+    toml_reject_policy(&mut out, EXPORT_POLICY, EXPORT_DENY_SET, true);
     if !spec.withheld.is_empty() {
         toml_withhold_policy(&mut out, &spec.withheld);
     }
@@ -527,6 +594,60 @@ impl GobgpSpeaker {
             self.daemon.kill();
         }
         ready
+    }
+
+    /// Gives the running gobgpd a new spec of the same identity (namespace,
+    /// AS, router id, address, timers and limits): neighbours added or
+    /// removed, policies changed. gobgpd reads its file again on SIGHUP and
+    /// applies the difference, so the sessions of neighbours that stay are
+    /// not reset; their advertisements are sent again under the new export
+    /// policies (a soft reset out). Returns once gobgpd holds exactly the
+    /// new neighbours and prefix sets.
+    pub fn reconfigure(&mut self, spec: GobgpSpec) -> Result<()> {
+        anyhow::ensure!(
+            same_identity(&self.spec, &spec),
+            "gobgpd in {} cannot take a spec of another identity without a restart",
+            self.spec.netns
+        );
+        let config_path = spec.run_dir.join(CONFIG);
+        std::fs::write(&config_path, config(&spec))
+            .with_context(|| format!("writing {}", config_path.display()))?;
+        self.spec = spec;
+        self.daemon.hang_up()?;
+        let mut differs = String::new();
+        let held = wait_for(START_TIMEOUT, "gobgpd's new configuration", || {
+            self.daemon.check_running()?;
+            differs = self.what_differs()?.unwrap_or_default();
+            Ok(differs.is_empty().then_some(()))
+        });
+        held.with_context(|| format!("reconfiguring gobgpd in {}: {differs}", self.spec.netns))?;
+        if !self.spec.neighbors.is_empty() {
+            self.gobgp(&["neighbor", "all", "softresetout"])
+                .with_context(|| format!("advertising again from {}", self.spec.netns))?;
+        }
+        Ok(())
+    }
+
+    /// What gobgpd holds otherwise than its spec says (neighbours,
+    /// policies, prefix sets), in words; `None` when it holds exactly that.
+    fn what_differs(&self) -> Result<Option<String>> {
+        let wanted: BTreeSet<Ipv4Addr> = self.spec.neighbors.iter().map(|n| n.address).collect();
+        let held: BTreeSet<Ipv4Addr> = self.neighbors()?.iter().map(|n| n.address).collect();
+        if wanted != held {
+            return Ok(Some(format!("neighbours {held:?}, not {wanted:?}")));
+        }
+        let missing = self.missing_policies()?;
+        if !missing.is_empty() {
+            return Ok(Some(format!("policies missing: {}", missing.join(", "))));
+        }
+        let held = parse_prefix_sets(&self.gobgp_json(&["policy", "prefix"])?);
+        for (name, entries) in prefix_sets(&self.spec) {
+            let entries: BTreeSet<_> = entries.into_iter().collect();
+            if !held.iter().any(|(n, e)| *n == name && *e == entries) {
+                return Ok(Some(format!("prefix set {name} is not {entries:?}")));
+            }
+        }
+        Ok(None)
     }
 
     /// The spec it was started with.

@@ -405,6 +405,17 @@ impl Daemon {
         Ok(())
     }
 
+    /// Sends the daemon SIGHUP: the daemons vnetd runs read their
+    /// configuration file again on it.
+    pub(crate) fn hang_up(&self) -> Result<()> {
+        let pid = self
+            .pid()
+            .with_context(|| format!("{} is not running", self.name))?;
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).context("a pid out of range")?);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP)
+            .with_context(|| format!("sending SIGHUP to {}", self.name))
+    }
+
     /// The daemon's process id, while it runs.
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

@@ -1,0 +1,538 @@
+//! Bringing the hybrid half of a running lab to a topology, part by part:
+//! each site's namespaces, the tunnels' addresses and routes, each gateway
+//! instance's speaker and each site router is compared with what runs,
+//! and only what changed is touched. Starting a lab is the same step from
+//! nothing.
+//!
+//! Azure changes a gateway's connections in place: adding or removing a
+//! connection, a gateway or a site never resets another site's tunnel or
+//! BGP session. Here too:
+//! - a site whose namespaces are unchanged (router and hosts, addresses)
+//!   keeps them, with every process running in them and its tunnels;
+//! - a speaker whose neighbours or policies change is reconfigured in
+//!   place ([`GobgpSpeaker::reconfigure`]): the sessions that stay are
+//!   not reset;
+//! - a site router whose configuration changes is restarted (BIRD and FRR
+//!   are started from a file vnetd writes), its sessions reset, and the
+//!   summary says so;
+//! - what a site's `latency_ms`, a link's impairments or a VM's size
+//!   change lives in the daemon's tables, not here, and touches nothing.
+
+use super::specs::{gobgp_neighbors, host_routes, originated_by, site_router_spec, site_spec};
+use super::specs::{v4, v4_nets};
+use super::supervision::Supervision;
+use super::watch::{Watch, Watcher};
+use super::{lock, Hybrid, InstanceSpeaker, SiteRouter, SupervisedRouter, RUN_DIR};
+use crate::host::routing::bird::BirdRouter;
+use crate::host::routing::frr::FrrRouter;
+use crate::host::routing::gobgp::{same_identity, GobgpSpeaker, GobgpSpec, SessionLimits};
+use crate::host::routing::BgpRouterSpec;
+use crate::host::site::{build_site, remove_site};
+use crate::host::{netlink, shaping};
+use crate::plan::PortKind;
+use crate::policy::bgp::{peer_host_groups, withheld_from};
+use crate::policy::gateways::{served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES};
+use crate::topology::{BgpSpeaker, ConnectionPeer, GatewayType, Topology};
+use anyhow::{Context, Result};
+use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// What bringing the hybrid half to a topology did, in words for the
+/// summary of an `apply`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HybridChanges {
+    /// Parts started that did not run before.
+    pub added: Vec<String>,
+    /// Parts changed in place, each with what changed.
+    pub changed: Vec<String>,
+    /// Parts stopped and built again, each with what is lost with it.
+    pub rebuilt: Vec<String>,
+    /// Parts stopped for good.
+    pub removed: Vec<String>,
+    /// Router namespaces built anew: the tunnels in them are new too.
+    pub rebuilt_routers: Vec<String>,
+}
+
+/// What one gateway instance's speaker should be.
+struct SpeakerPlan {
+    gateway: String,
+    instance: usize,
+    spec: GobgpSpec,
+    originated: Vec<Ipv4Net>,
+}
+
+/// The speakers `topo` asks for: one per gateway instance with an IPv4
+/// address and at least one session.
+fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
+    let limits = SessionLimits {
+        keepalive_secs: BGP_KEEPALIVE.as_secs() as u32,
+        hold_secs: BGP_HOLD.as_secs() as u32,
+        max_prefixes: u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32"),
+    };
+    let mut plans = Vec::new();
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        let express_route = gw.gateway_type == GatewayType::ExpressRoute;
+        let served = v4_nets(served_ranges(topo, g));
+        // A VPN gateway originates a host route to each BGP peer,
+        // withheld from the peers of that peer's own connection.
+        let groups = peer_host_groups(topo, g);
+        let originated = originated_by(topo, g);
+        for (i, address) in gw.instances.iter().enumerate() {
+            let Some(address) = v4(*address) else {
+                continue;
+            };
+            let neighbors = gobgp_neighbors(topo, g, i);
+            if neighbors.is_empty() {
+                continue;
+            }
+            let netns = crate::topology::resolve::instance_netns(&gw.name, i);
+            let run_dir = PathBuf::from(RUN_DIR).join(&netns);
+            let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir, limits);
+            spec.withheld = neighbors
+                .iter()
+                .map(|n| {
+                    let group = withheld_from(&groups, std::net::IpAddr::V4(n.address));
+                    (n.address, host_routes(&group))
+                })
+                .filter(|(_, w)| !w.is_empty())
+                .collect();
+            spec.neighbors = neighbors;
+            spec.pass_on_learned = !express_route;
+            spec.reject_exact = served.clone();
+            spec.export_deny_overlapping = served.clone();
+            plans.push(SpeakerPlan {
+                gateway: gw.name.clone(),
+                instance: i,
+                spec,
+                originated: originated.clone(),
+            });
+        }
+    }
+    plans
+}
+
+/// The neighbours `new` has and `old` has not, and the other way round, in
+/// words (`+10.2.255.4 -10.3.255.4`).
+fn neighbour_change(old: &GobgpSpec, new: &GobgpSpec) -> String {
+    let has = |spec: &GobgpSpec, a: Ipv4Addr| spec.neighbors.iter().any(|n| n.address == a);
+    let mut words: Vec<String> = new
+        .neighbors
+        .iter()
+        .filter(|n| !has(old, n.address))
+        .map(|n| format!("+{}", n.address))
+        .collect();
+    words.extend(
+        old.neighbors
+            .iter()
+            .filter(|n| !has(new, n.address))
+            .map(|n| format!("-{}", n.address)),
+    );
+    if words.is_empty() {
+        "policies".to_owned()
+    } else {
+        format!("neighbours {}", words.join(" "))
+    }
+}
+
+impl Hybrid {
+    /// Before the lab's ports: removes the sites that are gone or changed
+    /// (their routers' daemons first) and builds the new and changed ones.
+    /// A site whose namespaces are the same is kept whole.
+    pub fn update_sites(&mut self, topo: &Topology, changes: &mut HybridChanges) -> Result<()> {
+        let wanted: Vec<_> = topo.sites.iter().map(site_spec).collect();
+        let site_name = |router: &str| {
+            topo.sites
+                .iter()
+                .find(|s| s.router_netns == router)
+                .map_or_else(|| router.to_owned(), |s| s.name.clone())
+        };
+        let mut kept = Vec::new();
+        for old in std::mem::take(&mut self.sites) {
+            match wanted.iter().find(|w| w.router == old.router) {
+                Some(w) if *w == old => {
+                    kept.push(old);
+                    continue;
+                }
+                Some(_) => {
+                    changes.rebuilt.push(format!(
+                        "site {}: its namespaces are built again (its hosts or addresses \
+                         changed): processes in them end, its tunnels and BGP sessions restart",
+                        site_name(&old.router)
+                    ));
+                    changes.rebuilt_routers.push(old.router.clone());
+                }
+                None => changes.removed.push(format!("site router {}", old.router)),
+            }
+            self.stop_router(&old.router);
+            if let Err(e) = remove_site(&old) {
+                eprintln!("vnetd: removing site {}: {e:#}", old.router);
+            }
+        }
+        self.sites = kept;
+        for w in wanted {
+            if self.sites.iter().any(|s| s.router == w.router) {
+                continue;
+            }
+            let name = site_name(&w.router);
+            build_site(&w).with_context(|| format!("building site {name}"))?;
+            if !changes.rebuilt_routers.contains(&w.router) {
+                changes.added.push(format!("site {name}"));
+            }
+            self.sites.push(w);
+        }
+        Ok(())
+    }
+
+    /// Once the tunnels exist: their addresses and the routers' routes,
+    /// then each gateway instance's speaker (with its watcher recording in
+    /// `watch`) and each site's BGP daemon, each started, reconfigured,
+    /// restarted or stopped as `topo` asks.
+    pub fn update_routing(
+        &mut self,
+        topo: &Topology,
+        watch: &Watch,
+        changes: &mut HybridChanges,
+    ) -> Result<()> {
+        self.book = Some(watch.book.clone());
+        self.plumb_tunnels(topo)?;
+        self.update_speakers(topo, watch, changes)?;
+        self.update_routers(topo, changes)
+    }
+
+    /// Stops the BGP daemon of the site router in `netns`, if it runs one.
+    fn stop_router(&mut self, netns: &str) {
+        self.roster.routers.retain(|r| {
+            let mut r = lock(r);
+            if r.netns != netns {
+                return true;
+            }
+            r.router = None;
+            false
+        });
+    }
+
+    /// Gives every tunnel the router's BGP address with the gateway
+    /// instance's address as its peer (or a plain route to the instance),
+    /// shapes a circuit's tunnels to its bandwidth, and routes what the
+    /// routers must route statically (Global Reach, connections without
+    /// BGP). Every step replaces what is there, so a tunnel plumbed before
+    /// is left as it was; a static route no longer wanted is removed.
+    fn plumb_tunnels(&mut self, topo: &Topology) -> Result<()> {
+        let mut static_routes: Vec<(String, Ipv4Net, Vec<String>)> = Vec::new();
+        let mut route = |router: &str, range: Ipv4Net, interface: &str| match static_routes
+            .iter_mut()
+            .find(|(r, p, _)| r == router && *p == range)
+        {
+            Some((_, _, devs)) => devs.push(interface.to_owned()),
+            None => static_routes.push((router.to_owned(), range, vec![interface.to_owned()])),
+        };
+        for nic in &crate::plan::Plan::derive(topo).ports {
+            let PortKind::SiteTunnel {
+                site,
+                gateway,
+                instance,
+            } = &nic.kind
+            else {
+                continue;
+            };
+            let interface = &nic.interface;
+            let gw = &topo.gateways[*gateway];
+            let router = &topo.sites[*site].router_netns;
+            let Some(peer) = gw.instances.get(*instance).copied() else {
+                continue;
+            };
+            let Some(peer) = v4(peer) else {
+                anyhow::bail!("the tunnel {interface} of {router} ends at an IPv6 address {peer}");
+            };
+            match crate::policy::bgp::router_bgp_address(topo, *site, *gateway, *instance) {
+                Some(local) => {
+                    let Some(local) = v4(local) else {
+                        anyhow::bail!("the BGP address {local} of {router} is not IPv4");
+                    };
+                    netlink::add_peer_address(router, interface, local, peer)?
+                }
+                None => netlink::replace_device_route(
+                    router,
+                    Ipv4Net::from(peer),
+                    std::slice::from_ref(interface),
+                )?,
+            }
+            if let Some(circuit) = topo.circuit_of(*site, *gateway) {
+                shaping::shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
+                // Global Reach: the sites of joined circuits, through this
+                // circuit's tunnels.
+                for peer in topo.reach_peers(circuit) {
+                    let far = &topo.sites[topo.circuits[peer].site];
+                    for range in v4_nets(far.address_space.iter().copied()) {
+                        route(router, range, interface);
+                    }
+                }
+            }
+            let without_bgp = topo.connections_of(*gateway).any(|c| {
+                !c.bgp_enabled
+                    && matches!(c.peer, ConnectionPeer::Local(l) if topo.local_gateways[l].site == *site)
+            });
+            if without_bgp {
+                for range in v4_nets(served_ranges(topo, *gateway)) {
+                    route(router, range, interface);
+                }
+            }
+        }
+        for (router, range, devices) in &static_routes {
+            netlink::replace_device_route(router, *range, devices)?;
+        }
+        // Routes set before and not wanted now, in routers that still run.
+        for (router, range, _) in &self.static_routes {
+            let wanted = static_routes
+                .iter()
+                .any(|(r, p, _)| r == router && p == range);
+            let router_kept = self.sites.iter().any(|s| &s.router == router);
+            if !wanted && router_kept {
+                netlink::delete_route(router, *range)?;
+            }
+        }
+        self.static_routes = static_routes;
+        Ok(())
+    }
+
+    /// Starts, reconfigures, restarts or stops each gateway instance's
+    /// speaker so that it matches `topo`, and makes each originate what its
+    /// gateway advertises.
+    fn update_speakers(
+        &mut self,
+        topo: &Topology,
+        watch: &Watch,
+        changes: &mut HybridChanges,
+    ) -> Result<()> {
+        let plans = speaker_plans(topo);
+        let wanted = |gateway: &str, instance: usize| {
+            plans
+                .iter()
+                .any(|p| p.gateway == gateway && p.instance == instance)
+        };
+        // Gone: stopped, their watchers too, and what they learned
+        // forgotten.
+        let mut gone = Vec::new();
+        self.roster.speakers.retain(|s| {
+            let mut s = lock(s);
+            if wanted(&s.gateway, s.instance) {
+                return true;
+            }
+            s.retired = true;
+            s.speaker.kill();
+            gone.push((s.gateway.clone(), s.instance));
+            false
+        });
+        for (gateway, instance) in gone {
+            self.stop_watcher(&gateway, instance);
+            changes.removed.push(format!(
+                "BGP speaker of gateway {gateway} instance {instance}"
+            ));
+        }
+        for plan in plans {
+            let running = self
+                .roster
+                .speakers
+                .iter()
+                .find(|s| {
+                    let s = lock(s);
+                    s.gateway == plan.gateway && s.instance == plan.instance
+                })
+                .cloned();
+            let what = format!("gateway {} instance {}", plan.gateway, plan.instance);
+            match running {
+                Some(speaker) => {
+                    let mut s = lock(&speaker);
+                    let old = s.speaker.spec().clone();
+                    if old == plan.spec {
+                        // Only what it originates may have changed.
+                    } else if same_identity(&old, &plan.spec) {
+                        let change = neighbour_change(&old, &plan.spec);
+                        s.speaker
+                            .reconfigure(plan.spec.clone())
+                            .with_context(|| format!("reconfiguring the speaker of {what}"))?;
+                        changes
+                            .changed
+                            .push(format!("{what}: BGP {change} (its other sessions kept)"));
+                    } else {
+                        drop(s);
+                        self.retire_speaker(&plan.gateway, plan.instance);
+                        self.start_speaker(&plan, watch)?;
+                        changes.rebuilt.push(format!(
+                            "{what}: BGP speaker restarted (its AS, address or timers \
+                             changed): its sessions reset"
+                        ));
+                        continue;
+                    }
+                    s.speaker
+                        .set_announced(&plan.originated)
+                        .with_context(|| format!("announcing from {what}"))?;
+                }
+                None => {
+                    self.start_speaker(&plan, watch)?;
+                    changes.added.push(format!("BGP speaker of {what}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts one instance's speaker and its watcher.
+    fn start_speaker(&mut self, plan: &SpeakerPlan, watch: &Watch) -> Result<()> {
+        let netns = plan.spec.netns.clone();
+        if !self.run_dirs.contains(&plan.spec.run_dir) {
+            self.run_dirs.push(plan.spec.run_dir.clone());
+        }
+        let mut speaker = GobgpSpeaker::start(plan.spec.clone())
+            .with_context(|| format!("starting the BGP speaker of {netns}"))?;
+        speaker
+            .set_announced(&plan.originated)
+            .with_context(|| format!("announcing the VNets from {netns}"))?;
+        let watcher = Watcher::start(
+            speaker.api(),
+            plan.gateway.clone(),
+            plan.instance,
+            watch.clone(),
+        )?;
+        let mailbox = watcher.mailbox();
+        self.watchers
+            .push((plan.gateway.clone(), plan.instance, watcher));
+        self.roster
+            .speakers
+            .push(Arc::new(Mutex::new(InstanceSpeaker {
+                gateway: plan.gateway.clone(),
+                instance: plan.instance,
+                speaker,
+                supervision: Supervision::new(
+                    format!("gateway {} instance {}", plan.gateway, plan.instance),
+                    &netns,
+                ),
+                prefix_limited: BTreeMap::new(),
+                sessions_checked: None,
+                established: Vec::new(),
+                watcher: mailbox,
+                retired: false,
+            })));
+        Ok(())
+    }
+
+    /// Stops one instance's speaker and watcher for good.
+    fn retire_speaker(&mut self, gateway: &str, instance: usize) {
+        self.roster.speakers.retain(|s| {
+            let mut s = lock(s);
+            if s.gateway != gateway || s.instance != instance {
+                return true;
+            }
+            s.retired = true;
+            s.speaker.kill();
+            false
+        });
+        self.stop_watcher(gateway, instance);
+    }
+
+    /// Stops the watcher of one instance and forgets what it learned.
+    fn stop_watcher(&mut self, gateway: &str, instance: usize) {
+        if let Some(i) = self
+            .watchers
+            .iter()
+            .position(|(g, n, _)| g == gateway && *n == instance)
+        {
+            let (_, _, mut watcher) = self.watchers.remove(i);
+            watcher.stop();
+        }
+        if let Some(book) = &self.book {
+            book.set(gateway, instance, Vec::new());
+        }
+    }
+
+    /// Starts, restarts or stops each site's BGP daemon so that it matches
+    /// `topo` (the daemons of removed sites were stopped with them).
+    fn update_routers(&mut self, topo: &Topology, changes: &mut HybridChanges) -> Result<()> {
+        let mut specs: Vec<(String, BgpSpeaker, BgpRouterSpec)> = Vec::new();
+        for (s, site) in topo.sites.iter_enumerated() {
+            if site.bgp_speaker == BgpSpeaker::None {
+                continue;
+            }
+            if let Some(spec) = site_router_spec(topo, s) {
+                specs.push((site.name.clone(), site.bgp_speaker, spec));
+            }
+        }
+        let wanted_spec = |netns: &str| specs.iter().find(|(_, _, spec)| spec.netns == netns);
+        // Daemons no longer wanted, or wanted otherwise.
+        let mut restart = Vec::new();
+        let mut stopped = Vec::new();
+        self.roster.routers.retain(|r| {
+            let mut r = lock(r);
+            match wanted_spec(&r.netns) {
+                Some((_, kind, spec)) if *spec == r.spec && *kind == r.kind => true,
+                Some(_) => {
+                    restart.push(r.netns.clone());
+                    r.router = None;
+                    false
+                }
+                None => {
+                    stopped.push(r.netns.clone());
+                    r.router = None;
+                    false
+                }
+            }
+        });
+        for netns in stopped {
+            changes
+                .removed
+                .push(format!("BGP daemon of site router {netns}"));
+        }
+        for (name, kind, spec) in &specs {
+            let running = self
+                .roster
+                .routers
+                .iter()
+                .any(|r| lock(r).netns == spec.netns);
+            if running {
+                continue;
+            }
+            self.start_router(name, *kind, spec.clone())?;
+            if restart.contains(&spec.netns) {
+                changes.rebuilt.push(format!(
+                    "site {name}: its BGP daemon restarted with its new configuration: its \
+                     sessions reset"
+                ));
+            } else if !changes.rebuilt_routers.contains(&spec.netns) {
+                changes.added.push(format!("BGP daemon of site {name}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the BGP daemon of site `name`.
+    fn start_router(&mut self, name: &str, kind: BgpSpeaker, spec: BgpRouterSpec) -> Result<()> {
+        if !self.run_dirs.contains(&spec.run_dir) {
+            self.run_dirs.push(spec.run_dir.clone());
+        }
+        let netns = spec.netns.clone();
+        let router = match kind {
+            BgpSpeaker::Bird => SiteRouter::Bird(
+                BirdRouter::start(spec.clone())
+                    .with_context(|| format!("starting BIRD for {name}"))?,
+            ),
+            BgpSpeaker::Frr => SiteRouter::Frr(
+                FrrRouter::start(spec.clone())
+                    .with_context(|| format!("starting FRR for {name}"))?,
+            ),
+            BgpSpeaker::None => return Ok(()),
+        };
+        self.roster
+            .routers
+            .push(Arc::new(Mutex::new(SupervisedRouter {
+                router: Some(router),
+                supervision: Supervision::new(format!("site {name}"), &netns),
+                netns,
+                kind,
+                spec,
+            })));
+        Ok(())
+    }
+}
