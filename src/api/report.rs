@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 /// `vnetd stats --json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatsReport {
+    /// The generation of the tables the lab forwards with: 1 at start, one
+    /// more per publication (an accepted apply, a change of the routes
+    /// learned over BGP, a change of a backend's probe health).
     pub generation: u64,
     pub nics: BTreeMap<String, NicStats>,
     pub flow_table: FlowTableReport,

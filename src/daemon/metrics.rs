@@ -200,7 +200,7 @@ pub fn render(report: &StatsReport) -> String {
         (
             "vnetd_snapshot_generation",
             MetricType::Gauge,
-            "Generation of the topology being forwarded with: 1 at start, one more per accepted apply.",
+            "Generation of the tables being forwarded with: 1 at start, one more per accepted apply, change of the routes learned over BGP and change of a backend's probe health.",
             report.generation,
         ),
     ];
@@ -511,7 +511,7 @@ vnetd_flow_log_events_lost_total 0
 # HELP vnetd_worker_restarts_total Times a forwarding worker failed (an error or a panic) and was started again.
 # TYPE vnetd_worker_restarts_total counter
 vnetd_worker_restarts_total 0
-# HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
+# HELP vnetd_snapshot_generation Generation of the tables being forwarded with: 1 at start, one more per accepted apply, change of the routes learned over BGP and change of a backend's probe health.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
 # HELP vnetd_thread_panics_total Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).
