@@ -316,7 +316,8 @@ impl Hybrid {
                 if instance_neighbors.is_empty() {
                     continue;
                 }
-                let netns = crate::topology::resolve::instance_netns(&gw.name, i);
+                let netns =
+                    crate::topology::resolve::instance_netns(&topo.netns_prefix, &gw.name, i);
                 let run_dir = PathBuf::from(RUN_DIR).join(&netns);
                 self.run_dirs.push(run_dir.clone());
                 let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir, limits);
