@@ -1,7 +1,8 @@
 //! The names a running lab gives its namespaces, as the commands tell
 //! them: `vnetd netns` and `scripts/vm` ask the running lab, whose file may
 //! name a NIC's namespace otherwise than the built-in lab, and read a file
-//! only when no lab runs. Needs root (see `common::require_root`).
+//! only when no lab runs; two labs of one file run side by side, each
+//! behind its own `netns_prefix`. Needs root (see `common::require_root`).
 
 mod common;
 
@@ -73,5 +74,60 @@ fn netns_without_a_running_lab_reads_the_file_and_says_so() {
     assert!(
         text(&out.stderr).contains("no lab is running") && text(&out.stderr).contains("built-in"),
         "{out:?}"
+    );
+}
+
+/// Two labs of one file, side by side: the same VNets and NICs, each lab's
+/// namespaces behind its own `netns_prefix`, the health probers' too.
+#[test]
+fn two_labs_of_one_file_run_side_by_side_behind_their_prefixes() {
+    let file = include_str!("../config/ha-nva.yaml");
+    let lab_of =
+        |prefix: &str| Lab::start_exact(prefix, &format!("netns_prefix: {prefix}-\n{file}"));
+    let a = lab_of("e2pfa");
+    let b = lab_of("e2pfb");
+    for lab in [&a, &b] {
+        assert!(
+            common::ping(&lab.ns("vm1"), "10.0.1.4"),
+            "{}",
+            lab.ns("vm1")
+        );
+        assert!(
+            common::namespaces_with(&lab.ns("probe")).contains(&lab.ns("probe-hub")),
+            "{:?}",
+            common::namespaces_with(&lab.ns("probe"))
+        );
+    }
+    // Every namespace of a lab is behind its prefix: six NICs, the
+    // prober, and the fabric (unless the run keeps packets in userspace).
+    for (lab, prefix) in [(&a, "e2pfa"), (&b, "e2pfb")] {
+        let names = common::namespaces_with(prefix);
+        assert_eq!(names.len(), common::with_fabric(7), "{names:?}");
+        if common::with_fabric(0) == 1 {
+            assert!(names.contains(&lab.ns("nva1.fabric")), "{names:?}");
+        }
+    }
+    // Each lab probes its own NVAs from its own prober: something listens
+    // on nva1's port 22 in lab a only.
+    let at: std::net::SocketAddr = "10.0.1.4:22".parse().unwrap();
+    let _listener =
+        vnetd::host::netns::run_in(&a.ns("nva1"), move || Ok(std::net::TcpListener::bind(at)?))
+            .unwrap();
+    let nva1 = |lab: &Lab| {
+        lab.daemon()
+            .lb_backends()
+            .into_iter()
+            .find(|(t, _)| t.nic == "nva1")
+            .map(|(_, s)| (s.consecutive_successes, s.consecutive_failures))
+            .unwrap()
+    };
+    let settled = common::wait_for(std::time::Duration::from_secs(20), || {
+        nva1(&a).0 >= 1 && nva1(&b).1 >= 1
+    });
+    assert!(
+        settled,
+        "lab a's nva1 {:?}, lab b's {:?}",
+        nva1(&a),
+        nva1(&b)
     );
 }
