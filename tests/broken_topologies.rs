@@ -550,3 +550,41 @@ fn a_rule_with_asgs_of_two_vnets_is_refused() {
     );
     assert!(stderr.contains("refused, 1 error"), "{stderr}");
 }
+
+#[test]
+fn a_netns_prefix_is_checked_as_namespace_names_are() {
+    let nic =
+        "network_interfaces:\n  - name: vm1\n    subnet: hub/a\n    private_ip_address: 10.0.1.4\n";
+    let file = |prefix: &str| format!("netns_prefix: '{prefix}'\n{BASE_VNET}{nic}");
+    for (case, prefix) in [
+        ("prefix-dot", ".lab-"),
+        ("prefix-space", "lab 1"),
+        ("prefix-empty", ""),
+        ("prefix-long", &"p".repeat(64)),
+    ] {
+        let (code, stderr, path) = check_text(case, &file(prefix));
+        assert_eq!(code, Some(1), "{case}: {stderr}");
+        let expected = format!(
+            "{}:1: error: netns_prefix: `{prefix}` is not a usable namespace prefix: 1 to 63 \
+             letters, digits, `_`, `.` or `-`, not starting with `.` (a namespace name, prefix \
+             included, is at most 64)",
+            path.display()
+        );
+        assert!(stderr.lines().any(|l| l == expected), "{case}: {stderr}");
+    }
+    // A prefix that fits, but not with the NIC's name after it: refused at
+    // the NIC, which takes the namespace.
+    let prefix = "p".repeat(62);
+    let (code, stderr, path) = check_text("prefix-nic-long", &file(&prefix));
+    assert_eq!(code, Some(1), "{stderr}");
+    let expected = format!(
+        "{}:9: error: network_interfaces[vm1].netns: `{prefix}vm1` (`netns_prefix` and the name) \
+         is not a usable namespace name: 1 to 64 letters, digits, `_`, `.` or `-`, not starting \
+         with `.`",
+        path.display()
+    );
+    assert!(stderr.lines().any(|l| l == expected), "{stderr}");
+    // Within the limit, the file is valid.
+    let (code, stderr, _) = check_text("prefix-ok", &file(&"p".repeat(60)));
+    assert_eq!(code, Some(0), "{stderr}");
+}

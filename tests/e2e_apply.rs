@@ -71,7 +71,7 @@ fn pings_lose_nothing_while_the_topology_changes() {
     let chained = pinger(lab.ns("vm1"), "10.2.1.4");
     // Echo replies delivered to vm1 since the start: each change is made
     // while pings are crossing, and the next waits for replies after it.
-    let replies = || lab.stats("vm1").tx_packets;
+    let replies = || lab.stats("vm1").packets_received;
     let replies_pass = |count: u64| {
         assert!(
             common::wait_for(Duration::from_secs(10), || replies() >= count),
@@ -335,7 +335,7 @@ fn workers_reach(lab: &Lab, generation: u64) {
 fn assert_newborn(lab: &Lab, nic: &str) {
     let stats = lab.stats(nic);
     assert_eq!(
-        (stats.tx_packets, stats.tx_bytes),
+        (stats.packets_received, stats.bytes_received),
         (0, 0),
         "{nic}: {stats:?}"
     );
@@ -359,7 +359,10 @@ fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
     let lab = Lab::start("apid", HUB_SPOKE);
     assert!(ping(&lab.ns("vm1"), "10.0.2.4"));
     let old = lab.stats("shared1");
-    assert!(old.rx_packets >= 3 && old.tx_packets >= 3, "{old:?}");
+    assert!(
+        old.packets_sent >= 3 && old.packets_received >= 3,
+        "{old:?}"
+    );
     let (old_slot, old_serial) = port_of(&lab, "shared1");
     // One apply removes shared1 and adds shared2.
     let swapped =

@@ -75,12 +75,12 @@ fn denied_datagrams_count_one_by_one_however_they_were_batched() {
     // vm1's flow, each datagram 20 + 8 + 1200 bytes.
     let vm1 = lab.stats("vm1");
     let nva1 = lab.stats("nva1");
-    assert_eq!(nva1.tx_packets, all, "delivered to the NVA");
+    assert_eq!(nva1.packets_received, all, "delivered to the NVA");
     // (Less the kernel's IPv6 multicast chatter, which Azure never carries.)
     let chatter = nva1.drops_for(DropReason::Unroutable);
-    assert_eq!(nva1.rx_packets - chatter, all, "forwarded by the NVA");
-    assert_eq!(nva1.tx_bytes, all * 1228);
-    assert!(vm1.rx_packets >= all, "{vm1:?}");
+    assert_eq!(nva1.packets_sent - chatter, all, "forwarded by the NVA");
+    assert_eq!(nva1.bytes_received, all * 1228);
+    assert!(vm1.packets_sent >= all, "{vm1:?}");
     // Each sender's flow (keyed by its source port) counts its datagrams.
     let flow_of = |socket: &UdpSocket| {
         let port = socket.local_addr().unwrap().port();
@@ -139,10 +139,59 @@ fn a_tcp_transfer_counts_its_segments_and_their_bytes() {
     );
     // vm1's NIC counter holds the same segments, and shared1 received them.
     let vm1 = lab.stats("vm1");
-    assert!(vm1.rx_packets >= packets, "{vm1:?} vs the flow's {packets}");
+    assert!(
+        vm1.packets_sent >= packets,
+        "{vm1:?} vs the flow's {packets}"
+    );
     let shared1 = lab.stats("shared1");
     assert!(
-        shared1.tx_packets >= segments,
+        shared1.packets_received >= segments,
         "{shared1:?}: {segments} segments delivered"
     );
+}
+
+/// A NIC's counters are named from its side: the datagrams vm1 sends to
+/// shared1 are vm1's `sent` and, once delivered, shared1's `received`, and
+/// nothing is counted the other way (no datagram comes back).
+#[test]
+fn the_sender_counts_what_it_sent_and_the_receiver_what_it_received() {
+    let lab = Lab::start("cntdir", HUB_SPOKE);
+    let to: SocketAddr = "10.0.2.4:9100".parse().unwrap();
+    let receiver =
+        vnetd::host::netns::run_in(&lab.ns("shared1"), move || common::udp_bind_again(to)).unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    const DATAGRAMS: u64 = 40;
+    const PAYLOAD: usize = 100;
+    let sender = common::udp_client_for(&lab.ns("vm1"), to);
+    for _ in 0..DATAGRAMS {
+        sender.send_to(&[3u8; PAYLOAD], to).unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    for i in 0..DATAGRAMS {
+        let (n, _) = receiver
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("datagram {i} of {DATAGRAMS} never arrived: {e}"));
+        assert_eq!(n, PAYLOAD);
+    }
+
+    // What each NIC sent, less the kernel's IPv6 multicast chatter (counted
+    // as sent, then dropped as unroutable: Azure never carries it).
+    let sent = |nic: &str| {
+        let s = lab.stats(nic);
+        s.packets_sent - s.drops_for(DropReason::Unroutable)
+    };
+    let received = |nic: &str| lab.stats(nic).packets_received;
+    // The last datagrams' counts may land just after the socket read them.
+    common::wait_for(Duration::from_secs(10), || {
+        sent("vm1") == DATAGRAMS && received("shared1") == DATAGRAMS
+    });
+    let wire_bytes = DATAGRAMS * (20 + 8 + PAYLOAD as u64);
+    assert_eq!(sent("vm1"), DATAGRAMS, "{:?}", lab.stats("vm1"));
+    assert!(lab.stats("vm1").bytes_sent >= wire_bytes);
+    assert_eq!(received("shared1"), DATAGRAMS, "{:?}", lab.stats("shared1"));
+    assert_eq!(lab.stats("shared1").bytes_received, wire_bytes);
+    assert_eq!(received("vm1"), 0, "{:?}", lab.stats("vm1"));
+    assert_eq!(sent("shared1"), 0, "{:?}", lab.stats("shared1"));
 }

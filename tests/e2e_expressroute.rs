@@ -267,7 +267,8 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
     assert!(!rows.contains(&over_vpn), "{rows:?}");
     let dc_host = format!("{prefix}-dc-host");
     assert!(ping(&lab.ns("vm1"), DC_HOST));
-    let tunnels = |names: &[&str]| -> u64 { names.iter().map(|n| lab.stats(n).tx_packets).sum() };
+    let tunnels =
+        |names: &[&str]| -> u64 { names.iter().map(|n| lab.stats(n).packets_received).sum() };
     let er_tunnels = ["dc1-to-erc-ergw-0", "dc1-to-erc-ergw-1"];
     let vpn_tunnel = ["dc1-to-erc-vpngw-0"];
     let (er_before, vpn_before) = (tunnels(&er_tunnels), tunnels(&vpn_tunnel));

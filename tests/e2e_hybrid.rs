@@ -207,16 +207,16 @@ fn active_active_spreads_flows_and_survives_a_session_going_down() {
     let onprem = format!("{prefix}-onprem");
     let tunnel = |i: usize| format!("branch1-to-{gw}-{i}");
     let before = [
-        lab.stats(&tunnel(0)).rx_packets,
-        lab.stats(&tunnel(1)).rx_packets,
+        lab.stats(&tunnel(0)).packets_sent,
+        lab.stats(&tunnel(1)).packets_sent,
     ];
     let server = format!("{VM1}:7000").parse().unwrap();
     for _ in 0..24 {
         assert!(udp_echo(&onprem, &lab.ns("vm1"), server));
     }
     let after = [
-        lab.stats(&tunnel(0)).rx_packets,
-        lab.stats(&tunnel(1)).rx_packets,
+        lab.stats(&tunnel(0)).packets_sent,
+        lab.stats(&tunnel(1)).packets_sent,
     ];
     assert!(
         after[0] > before[0] + 2 && after[1] > before[1] + 2,

@@ -40,7 +40,10 @@ fn ping_tcp_and_udp_across_a_peering() {
         "UDP vm1 -> shared1"
     );
     let stats = lab.stats("vm1");
-    assert!(stats.rx_packets >= 6 && stats.tx_packets >= 6, "{stats:?}");
+    assert!(
+        stats.packets_sent >= 6 && stats.packets_received >= 6,
+        "{stats:?}"
+    );
     // The kernel's own multicast chatter (IPv6 MLD reports) is the only
     // thing the fabric may have refused.
     let unexpected: u64 = stats
@@ -88,7 +91,10 @@ fn spoke_to_spoke_through_a_real_nva() {
     );
     // The NVA received and sent each of them through the fabric.
     let nva = lab.stats("nva1");
-    assert!(nva.rx_packets >= 6 && nva.tx_packets >= 6, "{nva:?}");
+    assert!(
+        nva.packets_sent >= 6 && nva.packets_received >= 6,
+        "{nva:?}"
+    );
 }
 
 #[test]
@@ -374,7 +380,7 @@ fn numbered_datagrams() -> Vec<Vec<u8>> {
 /// Packets vnetd delivered to `nic`, counted as datagrams whether or not
 /// they were joined on the way.
 fn delivered(lab: &Lab, nic: &str) -> u64 {
-    lab.stats(nic).tx_packets
+    lab.stats(nic).packets_received
 }
 
 /// A lab whose every packet takes the userspace path, where UDP runs are

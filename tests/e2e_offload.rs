@@ -101,7 +101,7 @@ fn every_datagram_of_an_offloaded_udp_flow_is_counted_once() {
     // have returned, which may be after the server read them: the counts
     // the run is measured from are taken once they have.
     common::wait_for(Duration::from_secs(10), || {
-        lab.stats("shared1").tx_packets - start.tx_packets >= FIRST
+        lab.stats("shared1").packets_received - start.packets_received >= FIRST
     });
     let before = (lab.stats("vm1"), lab.stats("shared1"));
 
@@ -125,19 +125,19 @@ fn every_datagram_of_an_offloaded_udp_flow_is_counted_once() {
     // the receiver may read the packet before that: wait for the count to
     // settle (it must then be exact).
     common::wait_for(Duration::from_secs(10), || {
-        lab.stats("shared1").tx_packets - before.1.tx_packets >= LATER
+        lab.stats("shared1").packets_received - before.1.packets_received >= LATER
     });
     let (vm1, shared1) = (lab.stats("vm1"), lab.stats("shared1"));
-    assert_eq!(vm1.rx_packets - before.0.rx_packets, LATER);
-    assert_eq!(vm1.rx_bytes - before.0.rx_bytes, LATER * wire);
-    assert_eq!(shared1.tx_packets - before.1.tx_packets, LATER);
+    assert_eq!(vm1.packets_sent - before.0.packets_sent, LATER);
+    assert_eq!(vm1.bytes_sent - before.0.bytes_sent, LATER * wire);
+    assert_eq!(shared1.packets_received - before.1.packets_received, LATER);
     let carried = if offloading() { LATER } else { 0 };
     assert_eq!(
-        vm1.offloaded_rx_packets - before.0.offloaded_rx_packets,
+        vm1.offloaded_packets_sent - before.0.offloaded_packets_sent,
         carried
     );
     assert_eq!(
-        shared1.offloaded_tx_packets - before.1.offloaded_tx_packets,
+        shared1.offloaded_packets_received - before.1.offloaded_packets_received,
         carried
     );
 }
@@ -187,14 +187,14 @@ fn an_offloaded_tcp_transfer_counts_what_iperf3_moved_within_one_percent() {
     if offloading() {
         // Most segments left userspace: all but the first and last few.
         assert!(
-            vm1.offloaded_rx_packets * 10 >= vm1.rx_packets * 9,
+            vm1.offloaded_packets_sent * 10 >= vm1.packets_sent * 9,
             "{vm1:?}"
         );
         let stats = stats_of(lab.daemon());
         let offload = stats.offload.expect("an offload report");
         assert!(offload.installed >= 4, "{offload:?}");
     } else {
-        assert_eq!(vm1.offloaded_rx_packets, 0);
+        assert_eq!(vm1.offloaded_packets_sent, 0);
         assert!(stats_of(lab.daemon()).offload.is_none());
     }
 }

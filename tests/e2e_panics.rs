@@ -96,7 +96,7 @@ fn delivered_by_worker(daemon: &Daemon, nic: &str) -> Vec<u64> {
         .nic_stats_by_worker(nic)
         .unwrap()
         .iter()
-        .map(|s| s.tx_packets)
+        .map(|s| s.packets_received)
         .collect()
 }
 

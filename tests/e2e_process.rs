@@ -333,8 +333,8 @@ fn stats_and_flows_report_a_scripted_scenario_exactly() {
         let mut drops = n["drops"].as_object().unwrap().clone();
         drops.remove("unroutable");
         (
-            n["rx_packets"].as_u64().unwrap() - chatter,
-            n["tx_packets"].as_u64().unwrap(),
+            n["packets_sent"].as_u64().unwrap() - chatter,
+            n["packets_received"].as_u64().unwrap(),
             serde_json::Value::Object(drops),
         )
     };

@@ -250,3 +250,98 @@ fn a_moved_address_is_a_changed_port() {
     assert_eq!(diff.kept, names(&["vm-a"]));
     assert!(diff.added.is_empty() && diff.removed.is_empty());
 }
+
+/// The hybrid lab with a load balancer in the hub, its site's router and
+/// host without an explicit namespace, and the lab-wide `netns_prefix`.
+fn prefixed_hybrid_lab(prefix: &str) -> String {
+    let text = include_str!("../config/hybrid.yaml")
+        .replace("router: {netns: branch1, ", "router: {")
+        .replace(", netns: onprem-vm}", "}");
+    format!(
+        "netns_prefix: {prefix}\n{text}
+load_balancers:
+  - name: hub-ilb
+    sku: Standard
+    frontend_ip_configurations:
+      - {{name: fe, subnet: hub/default, private_ip_address: 10.0.1.100}}
+    backend_address_pools:
+      - {{name: vms, network_interfaces: [hub-vm]}}
+    probes:
+      - {{name: ssh, protocol: Tcp, port: 22, interval_in_seconds: 5, probe_threshold: 1}}
+    rules:
+      - {{name: ssh, frontend_ip_configuration: fe, backend_address_pool: vms, probe: ssh,
+         protocol: Tcp, frontend_port: 22, backend_port: 22}}
+"
+    )
+}
+
+#[test]
+fn a_netns_prefix_is_before_every_namespace_vnetd_names() {
+    let t = load("prefixed.yaml", &prefixed_hybrid_lab("lab1-"));
+    let plan = Plan::derive(&t);
+    // Every kind of namespace: VMs, the gateway instance, the site's
+    // router (its tunnel's), the prober, the site's host.
+    assert_eq!(
+        plan.namespaces,
+        [
+            "lab1-hub-vm",
+            "lab1-vm1",
+            "lab1-vm2",
+            "lab1-hub-vpngw-0",
+            "lab1-branch1",
+            "lab1-probe-hub",
+            "lab1-onprem-vm",
+        ]
+    );
+    assert_eq!(plan.fabric_namespace.as_deref(), Some("lab1-hub-vm.fabric"));
+    // What `vnetd down FILE` removes: the same names, the fabric's too.
+    let removed = vnetd::daemon::namespace_names(&t);
+    assert_eq!(removed.len(), plan.namespaces.len() + 1);
+    for name in removed.iter().chain(plan.ports.iter().map(|p| &p.netns)) {
+        assert!(name.starts_with("lab1-"), "{name}");
+    }
+    // The ports keep their names: counters, flows and traces name them so.
+    let port_names: Vec<&str> = plan.ports.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        port_names,
+        [
+            "hub-vm",
+            "vm1",
+            "vm2",
+            "hub-vpngw-0",
+            "branch1-to-hub-vpngw-0",
+            "probe-hub"
+        ]
+    );
+    // The resolved topology holds the prefixed names (`verify` and the
+    // routing daemons use them).
+    assert_eq!(t.sites.iter().next().unwrap().router_netns, "lab1-branch1");
+    assert_eq!(
+        t.sites.iter().next().unwrap().hosts[0].netns,
+        "lab1-onprem-vm"
+    );
+}
+
+#[test]
+fn an_explicit_netns_is_used_as_written_beside_a_prefix() {
+    let text = prefixed_hybrid_lab("lab1-").replace(
+        "  - name: hub-vm\n    subnet: hub/default\n",
+        "  - name: hub-vm\n    subnet: hub/default\n    netns: mine\n",
+    );
+    let plan = Plan::derive(&load("explicit.yaml", &text));
+    assert_eq!(plan.ports.iter().next().unwrap().netns, "mine");
+    assert_eq!(plan.ports.iter().nth(1).unwrap().netns, "lab1-vm1");
+    // The fabric is vnetd's: behind the prefix, even after a first
+    // namespace the file names.
+    assert_eq!(plan.fabric_namespace.as_deref(), Some("lab1-mine.fabric"));
+}
+
+#[test]
+fn two_labs_with_the_same_names_and_other_prefixes_share_no_namespace() {
+    let names = |prefix: &str| {
+        vnetd::daemon::namespace_names(&load("lab.yaml", &prefixed_hybrid_lab(prefix)))
+    };
+    let (a, b) = (names("a-"), names("b-"));
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().all(|n| !b.contains(n)), "{a:?} {b:?}");
+}

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 /// `vnetd stats --json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatsReport {
+    /// The generation of the tables the lab forwards with: 1 at start, one
+    /// more per publication (an accepted apply, a change of the routes
+    /// learned over BGP, a change of a backend's probe health).
     pub generation: u64,
     pub nics: BTreeMap<String, NicStats>,
     pub flow_table: FlowTableReport,
@@ -73,19 +76,22 @@ pub struct OffloadReport {
     pub refused_full: u64,
 }
 
-/// Totals of one NIC across workers.
+/// Totals of one NIC across workers, named from the NIC's side as Azure's
+/// VM metrics are ("Packets Sent", "Bytes Received", ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NicStats {
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    /// Of `rx_packets` and `tx_packets`, the packets the kernel fast path
-    /// carried (the rest took the userspace path).
+    /// What the NIC sent (the daemon read it from the NIC's TUN device).
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    /// What the NIC received (the daemon wrote it to the NIC's TUN device).
+    pub packets_received: u64,
+    pub bytes_received: u64,
+    /// Of `packets_sent` and `packets_received`, the packets the kernel
+    /// fast path carried (the rest took the userspace path).
     #[serde(default)]
-    pub offloaded_rx_packets: u64,
+    pub offloaded_packets_sent: u64,
     #[serde(default)]
-    pub offloaded_tx_packets: u64,
+    pub offloaded_packets_received: u64,
     /// Drops by reason (only reasons with a count above zero).
     pub drops: BTreeMap<String, u64>,
 }

@@ -62,12 +62,12 @@ fn stats() -> StatsReport {
         nics: BTreeMap::from([(
             "vm1".to_string(),
             NicStats {
-                rx_packets: 5,
-                rx_bytes: 420,
-                tx_packets: 4,
-                tx_bytes: 336,
-                offloaded_rx_packets: 2,
-                offloaded_tx_packets: 1,
+                packets_sent: 5,
+                bytes_sent: 420,
+                packets_received: 4,
+                bytes_received: 336,
+                offloaded_packets_sent: 2,
+                offloaded_packets_received: 1,
                 drops: BTreeMap::from([("NsgInbound".to_string(), 1)]),
             },
         )]),

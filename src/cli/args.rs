@@ -118,11 +118,15 @@ pub enum Command {
         #[command(subcommand)]
         what: LbCommand,
     },
-    /// Print the network namespace that stands for a NIC (for scripts).
+    /// Print the network namespace that stands for a NIC (for scripts):
+    /// the running lab's, asked over the control socket; from the file
+    /// only when no lab runs (stderr says so).
     Netns {
         #[arg(long)]
         nic: String,
-        /// The topology file (default: the built-in lab).
+        /// The topology file to read when no lab runs (default: the
+        /// built-in lab); with a running lab, a note when it names the NIC's
+        /// namespace otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
     },

@@ -1,7 +1,8 @@
 //! The lab's life as a process: `vnetd run` builds it (the built-in lab
 //! when no file is given), serves the control socket and metrics, reloads
 //! on SIGHUP and removes everything on SIGINT/SIGTERM; `vnetd down` removes
-//! what a crashed run left.
+//! what a crashed run left; `vnetd netns` names a NIC's namespace, the
+//! running lab's first.
 
 use super::{load, render, say, say_err, Failure};
 use crate::api::client;
@@ -318,4 +319,73 @@ pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
     } else {
         Err(Failure::refused(in_use.join("\n")))
     }
+}
+
+/// Prints the namespace of the NIC (or port) named `nic`: the running
+/// lab's, asked over the control socket, since its file may name it
+/// otherwise than `path` or the built-in lab. Only when no lab runs is the
+/// answer read from `path` (the built-in lab without one), and a note on
+/// stderr says so. With `path` and a running lab, a file that puts the NIC
+/// elsewhere is noted too.
+pub(super) fn print_netns(nic: &str, path: Option<&Path>) -> Result<(), Failure> {
+    let socket = client::socket_path();
+    match client::Client::new(&socket).running_topology() {
+        Ok(running) => {
+            let options = ParseOptions { allow_empty: true };
+            let topology = topology::parse_str_with(&running.source, &running.text, options)
+                .map_err(|e| {
+                    Failure::refused(format!(
+                        "{}the running topology ({}) does not read here",
+                        render(&e),
+                        running.source
+                    ))
+                })?
+                .topology;
+            let netns = netns_of(&topology, nic).ok_or_else(|| {
+                Failure::refused(format!(
+                    "no NIC named `{nic}` in the running lab ({})",
+                    topology.source
+                ))
+            })?;
+            if let Some(path) = path {
+                let file = load(path, ParseOptions::default())?;
+                if let Some(other) = netns_of(&file.topology, nic).filter(|o| *o != netns) {
+                    say_err(&format!(
+                        "vnetd netns: {} puts {nic} in namespace {other}; the running lab ({}) \
+                         has it in {netns}\n",
+                        path.display(),
+                        topology.source
+                    ));
+                }
+            }
+            say(&format!("{netns}\n"))
+        }
+        // A lab runs but may not be asked (the socket answers root only):
+        // the file could name what it does not run, so no answer.
+        Err(unreachable @ client::ClientError::Unreachable(_))
+            if control::socket_state(&socket) == control::SocketState::Live =>
+        {
+            Err(unreachable.into())
+        }
+        Err(client::ClientError::Unreachable(_)) => {
+            let loaded = load_or_builtin(path, ParseOptions::default())?;
+            let t = &loaded.topology;
+            let netns = netns_of(t, nic)
+                .ok_or_else(|| Failure::refused(format!("no NIC named `{nic}` in {}", t.source)))?;
+            say_err(&format!(
+                "vnetd netns: no lab is running (nothing answers at {}): the namespace {} gives \
+                 {nic}\n",
+                socket.display(),
+                t.source
+            ));
+            say(&format!("{netns}\n"))
+        }
+        Err(refused) => Err(refused.into()),
+    }
+}
+
+/// The namespace of the port named `name` in `topology`'s plan.
+fn netns_of(topology: &topology::Topology, name: &str) -> Option<String> {
+    let plan = crate::plan::Plan::derive(topology);
+    plan.port_by_name(name).map(|i| plan.ports[i].netns.clone())
 }

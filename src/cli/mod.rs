@@ -29,7 +29,7 @@ use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
 use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::Parser;
-use lab::{down, load_or_builtin, run_lab, LabOptions};
+use lab::{down, run_lab, LabOptions};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -156,18 +156,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     json,
                 },
         } => online(&Request::LbShow { load_balancer }, json),
-        Command::Netns { nic, config } => {
-            let loaded = load_or_builtin(config.as_deref(), ParseOptions::default())?;
-            let t = &loaded.topology;
-            let plan = crate::plan::Plan::derive(t);
-            match plan.port_by_name(&nic) {
-                Some(i) => say(&format!("{}\n", plan.ports[i].netns)),
-                None => Err(Failure::refused(format!(
-                    "no NIC named `{nic}` in {}",
-                    t.source
-                ))),
-            }
-        }
+        Command::Netns { nic, config } => lab::print_netns(&nic, config.as_deref()),
         Command::Graph { config, format } => graph(&config, format),
         Command::Apply { config, empty } => apply(&config, empty.options()),
         Command::Flows { nic, json } => online(&Request::Flows { nic }, json),

@@ -60,20 +60,26 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
     }
     let mut out = format!("generation {}\n", report.generation);
     out.push_str(&format!(
-        "{:<14} {:>10} {:>12} {:>10} {:>12} {:>10} {:>10}  drops\n",
-        "NIC", "rx pkts", "rx bytes", "tx pkts", "tx bytes", "kernel rx", "kernel tx"
+        "{:<14} {:>10} {:>12} {:>13} {:>14} {:>11} {:>15}  drops\n",
+        "NIC",
+        "sent pkts",
+        "sent bytes",
+        "received pkts",
+        "received bytes",
+        "kernel sent",
+        "kernel received"
     ));
     for (name, s) in &report.nics {
         let drops: Vec<String> = s.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
         out.push_str(&format!(
-            "{:<14} {:>10} {:>12} {:>10} {:>12} {:>10} {:>10}  {}\n",
+            "{:<14} {:>10} {:>12} {:>13} {:>14} {:>11} {:>15}  {}\n",
             name,
-            s.rx_packets,
-            s.rx_bytes,
-            s.tx_packets,
-            s.tx_bytes,
-            s.offloaded_rx_packets,
-            s.offloaded_tx_packets,
+            s.packets_sent,
+            s.bytes_sent,
+            s.packets_received,
+            s.bytes_received,
+            s.offloaded_packets_sent,
+            s.offloaded_packets_received,
             drops.join(" ")
         ));
     }
@@ -274,6 +280,46 @@ mod tests {
         // JSON keeps every key, the new one included.
         let json: serde_json::Value = serde_json::from_str(&render_stats(&quiet, true)).unwrap();
         assert_eq!(json["load_balancer_backends"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn stats_name_each_nics_counters_from_its_side() {
+        let report = StatsReport {
+            generation: 2,
+            nics: BTreeMap::from([(
+                "vm1".to_string(),
+                crate::api::NicStats {
+                    packets_sent: 11,
+                    bytes_sent: 1100,
+                    packets_received: 7,
+                    bytes_received: 700,
+                    offloaded_packets_sent: 5,
+                    offloaded_packets_received: 3,
+                    drops: BTreeMap::from([("nsg_outbound".to_string(), 1)]),
+                },
+            )]),
+            ..Default::default()
+        };
+        let text = render_stats(&report, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            "NIC             sent pkts   sent bytes received pkts received bytes kernel sent kernel received  drops"
+        );
+        assert_eq!(
+            lines[2],
+            "vm1                    11         1100             7            700           5               3  nsg_outbound=1"
+        );
+        let json: serde_json::Value = serde_json::from_str(&render_stats(&report, true)).unwrap();
+        assert_eq!(
+            json["nics"]["vm1"],
+            serde_json::json!({
+                "packets_sent": 11, "bytes_sent": 1100,
+                "packets_received": 7, "bytes_received": 700,
+                "offloaded_packets_sent": 5, "offloaded_packets_received": 3,
+                "drops": {"nsg_outbound": 1}
+            })
+        );
     }
 
     #[test]

@@ -74,47 +74,37 @@ type BackendValue = fn(&BackendReport) -> u64;
 /// not appear and vanish with traffic.
 pub fn render(report: &StatsReport) -> String {
     let mut out = String::new();
-    let per_nic: [(&str, &str, NicCounterOf); 6] = [
+    // Named from the NIC's side, as Azure's VM metrics are ("Packets
+    // Sent", "Packets Received"); the direction is a label, so that a sum
+    // over it is all the NIC's traffic.
+    let per_nic: [(&str, &str, [NicCounterOf; 2]); 3] = [
         (
-            "vnetd_nic_received_packets_total",
-            "Packets the NIC sent into the fabric.",
-            |s| s.rx_packets,
+            "vnetd_nic_packets_total",
+            "Packets the NIC sent and received, labelled by direction.",
+            [|s| s.packets_sent, |s| s.packets_received],
         ),
         (
-            "vnetd_nic_received_bytes_total",
-            "Bytes the NIC sent into the fabric.",
-            |s| s.rx_bytes,
+            "vnetd_nic_bytes_total",
+            "IP bytes the NIC sent and received, labelled by direction.",
+            [|s| s.bytes_sent, |s| s.bytes_received],
         ),
         (
-            "vnetd_nic_delivered_packets_total",
-            "Packets the fabric delivered to the NIC.",
-            |s| s.tx_packets,
-        ),
-        (
-            "vnetd_nic_delivered_bytes_total",
-            "Bytes the fabric delivered to the NIC.",
-            |s| s.tx_bytes,
-        ),
-        (
-            "vnetd_nic_received_offloaded_packets_total",
-            "Of the packets the NIC sent, those the kernel fast path carried.",
-            |s| s.offloaded_rx_packets,
-        ),
-        (
-            "vnetd_nic_delivered_offloaded_packets_total",
-            "Of the packets delivered to the NIC, those the kernel fast path carried.",
-            |s| s.offloaded_tx_packets,
+            "vnetd_nic_offloaded_packets_total",
+            "Of the packets the NIC sent and received, those the kernel fast path carried, labelled by direction.",
+            [|s| s.offloaded_packets_sent, |s| s.offloaded_packets_received],
         ),
     ];
-    for (name, help, value) in per_nic {
+    for (name, help, [sent, received]) in per_nic {
         family_header(&mut out, name, MetricType::Counter, help);
         for (nic, stats) in &report.nics {
-            let _ = writeln!(
-                out,
-                "{name}{{nic=\"{}\"}} {}",
-                escape_label_value(nic),
-                value(stats)
-            );
+            let nic = escape_label_value(nic);
+            for (direction, value) in [("sent", sent), ("received", received)] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{nic=\"{nic}\",direction=\"{direction}\"}} {}",
+                    value(stats)
+                );
+            }
         }
     }
 
@@ -210,7 +200,7 @@ pub fn render(report: &StatsReport) -> String {
         (
             "vnetd_snapshot_generation",
             MetricType::Gauge,
-            "Generation of the topology being forwarded with: 1 at start, one more per accepted apply.",
+            "Generation of the tables being forwarded with: 1 at start, one more per accepted apply, change of the routes learned over BGP and change of a backend's probe health.",
             report.generation,
         ),
     ];
@@ -448,12 +438,12 @@ mod tests {
 
     fn vm1_stats() -> NicStats {
         NicStats {
-            rx_packets: 10,
-            rx_bytes: 840,
-            tx_packets: 9,
-            tx_bytes: 756,
-            offloaded_rx_packets: 0,
-            offloaded_tx_packets: 0,
+            packets_sent: 10,
+            bytes_sent: 840,
+            packets_received: 9,
+            bytes_received: 756,
+            offloaded_packets_sent: 2,
+            offloaded_packets_received: 1,
             drops: BTreeMap::from([("nsg_inbound".to_string(), 4)]),
         }
     }
@@ -463,24 +453,18 @@ mod tests {
         let text = render(&report(&[("vm1", vm1_stats())]));
         let mut expected = String::from(
             "\
-# HELP vnetd_nic_received_packets_total Packets the NIC sent into the fabric.
-# TYPE vnetd_nic_received_packets_total counter
-vnetd_nic_received_packets_total{nic=\"vm1\"} 10
-# HELP vnetd_nic_received_bytes_total Bytes the NIC sent into the fabric.
-# TYPE vnetd_nic_received_bytes_total counter
-vnetd_nic_received_bytes_total{nic=\"vm1\"} 840
-# HELP vnetd_nic_delivered_packets_total Packets the fabric delivered to the NIC.
-# TYPE vnetd_nic_delivered_packets_total counter
-vnetd_nic_delivered_packets_total{nic=\"vm1\"} 9
-# HELP vnetd_nic_delivered_bytes_total Bytes the fabric delivered to the NIC.
-# TYPE vnetd_nic_delivered_bytes_total counter
-vnetd_nic_delivered_bytes_total{nic=\"vm1\"} 756
-# HELP vnetd_nic_received_offloaded_packets_total Of the packets the NIC sent, those the kernel fast path carried.
-# TYPE vnetd_nic_received_offloaded_packets_total counter
-vnetd_nic_received_offloaded_packets_total{nic=\"vm1\"} 0
-# HELP vnetd_nic_delivered_offloaded_packets_total Of the packets delivered to the NIC, those the kernel fast path carried.
-# TYPE vnetd_nic_delivered_offloaded_packets_total counter
-vnetd_nic_delivered_offloaded_packets_total{nic=\"vm1\"} 0
+# HELP vnetd_nic_packets_total Packets the NIC sent and received, labelled by direction.
+# TYPE vnetd_nic_packets_total counter
+vnetd_nic_packets_total{nic=\"vm1\",direction=\"sent\"} 10
+vnetd_nic_packets_total{nic=\"vm1\",direction=\"received\"} 9
+# HELP vnetd_nic_bytes_total IP bytes the NIC sent and received, labelled by direction.
+# TYPE vnetd_nic_bytes_total counter
+vnetd_nic_bytes_total{nic=\"vm1\",direction=\"sent\"} 840
+vnetd_nic_bytes_total{nic=\"vm1\",direction=\"received\"} 756
+# HELP vnetd_nic_offloaded_packets_total Of the packets the NIC sent and received, those the kernel fast path carried, labelled by direction.
+# TYPE vnetd_nic_offloaded_packets_total counter
+vnetd_nic_offloaded_packets_total{nic=\"vm1\",direction=\"sent\"} 2
+vnetd_nic_offloaded_packets_total{nic=\"vm1\",direction=\"received\"} 1
 # HELP vnetd_nic_drops_total Packets dropped, by the NIC where the refusing check ran and the reason.
 # TYPE vnetd_nic_drops_total counter
 ",
@@ -527,7 +511,7 @@ vnetd_flow_log_events_lost_total 0
 # HELP vnetd_worker_restarts_total Times a forwarding worker failed (an error or a panic) and was started again.
 # TYPE vnetd_worker_restarts_total counter
 vnetd_worker_restarts_total 0
-# HELP vnetd_snapshot_generation Generation of the topology being forwarded with: 1 at start, one more per accepted apply.
+# HELP vnetd_snapshot_generation Generation of the tables being forwarded with: 1 at start, one more per accepted apply, change of the routes learned over BGP and change of a backend's probe health.
 # TYPE vnetd_snapshot_generation gauge
 vnetd_snapshot_generation 3
 # HELP vnetd_thread_panics_total Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).
@@ -573,7 +557,8 @@ vnetd_thread_panics_total{thread=\"worker\"} 0
         assert_eq!(escape_label_value("two\nlines"), r"two\nlines");
         assert_eq!(escape_label_value("plain-name_1"), "plain-name_1");
         let text = render(&report(&[("odd\"nic\\\n", NicStats::default())]));
-        assert!(text.contains("vnetd_nic_received_packets_total{nic=\"odd\\\"nic\\\\\\n\"} 0\n"));
+        assert!(text
+            .contains("vnetd_nic_packets_total{nic=\"odd\\\"nic\\\\\\n\",direction=\"sent\"} 0\n"));
         // Every sample stays on its own line.
         assert!(text
             .lines()
@@ -597,7 +582,7 @@ vnetd_thread_panics_total{thread=\"worker\"} 0
                 assert_eq!(Some(name), described.last().map(|s| s.as_str()), "{line}");
             }
         }
-        assert_eq!(described.len(), 18);
+        assert_eq!(described.len(), 15);
     }
 
     #[test]

@@ -464,13 +464,14 @@ impl Offload {
         if traffic.packets == 0 {
             return;
         }
-        self.counters.received(installed.ingress, traffic);
-        self.counters.delivered(installed.egress, traffic);
+        self.counters.nic_sent(installed.ingress, traffic);
+        self.counters.nic_received(installed.egress, traffic);
         if let Some(c) = self.counters.ports.get(installed.ingress) {
-            c.offloaded_rx_packets.fetch_add(traffic.packets, Relaxed);
+            c.offloaded_packets_sent.fetch_add(traffic.packets, Relaxed);
         }
         if let Some(c) = self.counters.ports.get(installed.egress) {
-            c.offloaded_tx_packets.fetch_add(traffic.packets, Relaxed);
+            c.offloaded_packets_received
+                .fetch_add(traffic.packets, Relaxed);
         }
         let last_ms = now
             .last_used_ns

@@ -274,7 +274,7 @@ pub fn send_error_reason(err: &io::Error) -> DropReason {
 }
 
 /// Writes `packet` to `queue`, the egress port's queue of this worker (if
-/// it still has one), and counts it at `port`: delivered, or dropped with
+/// it still has one), and counts it at `port`: received by the NIC, or dropped with
 /// the write's reason (a full queue loses the packet, as a full link
 /// would).
 pub fn write_counted(
@@ -285,7 +285,7 @@ pub fn write_counted(
     traffic: Traffic,
 ) {
     match queue.map(|q| q.send(packet)) {
-        Some(Ok(_)) => counters.delivered(port, traffic),
+        Some(Ok(_)) => counters.nic_received(port, traffic),
         Some(Err(e)) => counters.dropped_many(port, send_error_reason(&e), traffic.packets),
         None => counters.dropped_many(port, DropReason::EgressGone, traffic.packets),
     }

@@ -23,13 +23,10 @@ pub fn namespace_names(topology: &Topology) -> Vec<String> {
     names
 }
 
-/// The namespace of the lab's fabric (see [`crate::host::fabric`]), named
-/// after the lab's first namespace; `None` for a lab without ports.
+/// The namespace of the lab's fabric (see [`crate::host::fabric`]), as the
+/// plan names it; `None` for a lab without ports.
 pub fn fabric_namespace(plan: &Plan) -> Option<String> {
-    plan.ports
-        .iter()
-        .next()
-        .map(|p| format!("{}.fabric", p.netns))
+    plan.fabric_namespace.clone()
 }
 
 /// One NIC's TUN device as the workers see it: queue `w` belongs to worker

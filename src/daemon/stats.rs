@@ -46,18 +46,21 @@ impl From<PortId> for usize {
     }
 }
 
-/// Counters of one NIC as seen by one worker.
+/// Counters of one NIC as seen by one worker, named from the NIC's side as
+/// Azure's VM metrics are ("Packets Sent", "Packets Received").
 #[derive(Debug, Default)]
 pub struct NicCounters {
-    /// Packets and bytes the NIC sent into the fabric.
-    pub rx_packets: AtomicU64,
-    pub rx_bytes: AtomicU64,
-    /// Packets and bytes the fabric delivered to the NIC.
-    pub tx_packets: AtomicU64,
-    pub tx_bytes: AtomicU64,
+    /// Packets and bytes the NIC sent: what the daemon read from the NIC's
+    /// TUN device.
+    pub packets_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    /// Packets and bytes the NIC received: what the daemon wrote to the
+    /// NIC's TUN device.
+    pub packets_received: AtomicU64,
+    pub bytes_received: AtomicU64,
     /// Of those, the packets the kernel fast path carried.
-    pub offloaded_rx_packets: AtomicU64,
-    pub offloaded_tx_packets: AtomicU64,
+    pub offloaded_packets_sent: AtomicU64,
+    pub offloaded_packets_received: AtomicU64,
     pub drops: [AtomicU64; DropReason::COUNT],
 }
 
@@ -65,12 +68,12 @@ impl NicCounters {
     /// Zeroes every counter, for a port slot given to a new NIC.
     pub fn reset(&self) {
         for c in [
-            &self.rx_packets,
-            &self.rx_bytes,
-            &self.tx_packets,
-            &self.tx_bytes,
-            &self.offloaded_rx_packets,
-            &self.offloaded_tx_packets,
+            &self.packets_sent,
+            &self.bytes_sent,
+            &self.packets_received,
+            &self.bytes_received,
+            &self.offloaded_packets_sent,
+            &self.offloaded_packets_received,
         ]
         .into_iter()
         .chain(&self.drops)
@@ -95,22 +98,24 @@ impl WorkerCounters {
         }
     }
 
-    /// Counts what the NIC sent into the fabric: wire packets (a
-    /// super-packet's segments or datagrams) and their bytes.
+    /// Counts what the NIC sent (read from its TUN device, or carried from
+    /// it by the kernel fast path): wire packets (a super-packet's segments
+    /// or datagrams) and their bytes.
     #[inline]
-    pub fn received(&self, port: PortId, traffic: Traffic) {
+    pub fn nic_sent(&self, port: PortId, traffic: Traffic) {
         if let Some(c) = self.ports.get(port) {
-            c.rx_packets.fetch_add(traffic.packets, Relaxed);
-            c.rx_bytes.fetch_add(traffic.bytes, Relaxed);
+            c.packets_sent.fetch_add(traffic.packets, Relaxed);
+            c.bytes_sent.fetch_add(traffic.bytes, Relaxed);
         }
     }
 
-    /// Counts what the fabric delivered to the NIC, as [`Self::received`].
+    /// Counts what the NIC received (written to its TUN device, or carried
+    /// to it by the kernel fast path), as [`Self::nic_sent`].
     #[inline]
-    pub fn delivered(&self, port: PortId, traffic: Traffic) {
+    pub fn nic_received(&self, port: PortId, traffic: Traffic) {
         if let Some(c) = self.ports.get(port) {
-            c.tx_packets.fetch_add(traffic.packets, Relaxed);
-            c.tx_bytes.fetch_add(traffic.bytes, Relaxed);
+            c.packets_received.fetch_add(traffic.packets, Relaxed);
+            c.bytes_received.fetch_add(traffic.bytes, Relaxed);
         }
     }
 
@@ -144,12 +149,12 @@ pub fn total(workers: &[std::sync::Arc<WorkerCounters>], port: PortId) -> NicSta
     let mut out = NicStats::default();
     for w in workers {
         let Some(c) = w.ports.get(port) else { continue };
-        out.rx_packets += c.rx_packets.load(Relaxed);
-        out.rx_bytes += c.rx_bytes.load(Relaxed);
-        out.tx_packets += c.tx_packets.load(Relaxed);
-        out.tx_bytes += c.tx_bytes.load(Relaxed);
-        out.offloaded_rx_packets += c.offloaded_rx_packets.load(Relaxed);
-        out.offloaded_tx_packets += c.offloaded_tx_packets.load(Relaxed);
+        out.packets_sent += c.packets_sent.load(Relaxed);
+        out.bytes_sent += c.bytes_sent.load(Relaxed);
+        out.packets_received += c.packets_received.load(Relaxed);
+        out.bytes_received += c.bytes_received.load(Relaxed);
+        out.offloaded_packets_sent += c.offloaded_packets_sent.load(Relaxed);
+        out.offloaded_packets_received += c.offloaded_packets_received.load(Relaxed);
         for reason in DropReason::ALL {
             let n = c.drops[reason as usize].load(Relaxed);
             if n > 0 {

@@ -361,7 +361,7 @@ impl Worker {
                 Ok(view) => view.traffic(),
                 Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
             };
-            self.counters.received(port, traffic);
+            self.counters.nic_sent(port, traffic);
             let ask = match (&self.offload, &parsed) {
                 (Some(_), Ok(view)) => Ask::of(view),
                 _ => None,

@@ -155,6 +155,12 @@ pub struct Plan {
     /// Namespace names, each once: the ports' then the sites' routers and
     /// hosts.
     pub namespaces: Vec<String>,
+    /// The namespace of the lab's fabric, when its ports are offloaded
+    /// (see [`crate::host::fabric`]): named after the lab's first
+    /// namespace, `<first>.fabric`, behind the lab's `netns_prefix` when
+    /// the first namespace (one the file names) does not start with it;
+    /// `None` for a lab without ports.
+    pub fabric_namespace: Option<String>,
 }
 
 impl Plan {
@@ -176,7 +182,20 @@ impl Plan {
                 namespaces.push(name);
             }
         }
-        Plan { ports, namespaces }
+        let prefix = topology.netns_prefix.as_str();
+        let fabric_namespace = ports.first().map(|p: &Port| {
+            let behind = if p.netns.starts_with(prefix) {
+                ""
+            } else {
+                prefix
+            };
+            format!("{behind}{}.fabric", p.netns)
+        });
+        Plan {
+            ports,
+            namespaces,
+            fabric_namespace,
+        }
     }
 
     pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {

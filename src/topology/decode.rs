@@ -171,6 +171,7 @@ macro_rules! record {
 }
 
 const TOP_KEYS: &[&str] = &[
+    "netns_prefix",
     "vnets",
     "peerings",
     "network_interfaces",
@@ -417,6 +418,7 @@ impl Decoder<'_> {
             return RawTopology::default();
         };
         RawTopology {
+            netns_prefix: self.optional_text(&top, "netns_prefix").flatten(),
             vnets: self.records(&top, "vnets"),
             peerings: self.records(&top, "peerings"),
             nics: self.records(&top, "network_interfaces"),

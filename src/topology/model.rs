@@ -125,6 +125,8 @@ pub struct Topology {
     /// The file's text as it was read: a running lab gives it back to
     /// clients (`vnetd verify` reads the expectations of what runs).
     pub text: std::sync::Arc<str>,
+    /// `netns_prefix`: before every namespace name vnetd makes ("" for none).
+    pub netns_prefix: String,
     pub vnets: TiVec<VnetIdx, Vnet>,
     pub peerings: Vec<Peering>,
     pub nics: TiVec<NicIdx, Nic>,

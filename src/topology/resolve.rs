@@ -41,7 +41,7 @@ mod load_balancers;
 mod nics;
 mod realism;
 pub use fabric_names::tunnel_name;
-pub use hybrid::{instance_addresses, instance_netns, reserved_asn};
+pub use hybrid::{instance_addresses, instance_name, instance_netns, reserved_asn};
 pub use realism::VM_NAME;
 
 const UNUSABLE_V4: &[&str] = &[
@@ -68,6 +68,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         refused_circuits: Vec::new(),
     };
     r.topo.source = r.diags.file.clone();
+    r.netns_prefix(raw.netns_prefix);
     r.route_tables(raw.route_tables);
     r.asgs(raw.asgs);
     r.nsgs(raw.nsgs);
@@ -677,7 +678,7 @@ pub fn is_reserved(prefix: &IpNet, ip: IpAddr) -> bool {
 
 fn valid_netns(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= fabric_names::MAX_NETNS_LEN
         && !name.starts_with('.')
         && name
             .bytes()

@@ -1,16 +1,18 @@
 //! A gateway instance: a port in the gateway's `GatewaySubnet` owning the
-//! instance's address, with IP forwarding and no NSG. Its namespace, named
-//! `<gateway>-<instance>`, runs the gateway's BGP speaker.
+//! instance's address, with IP forwarding and no NSG. It is named
+//! `<gateway>-<instance>`, and so is its namespace, behind the lab's
+//! `netns_prefix`; the namespace runs the gateway's BGP speaker.
 
 use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::resolve::instance_netns;
+use crate::topology::resolve::{instance_name, instance_netns};
 use crate::topology::{IpConfiguration, TiVec, Topology};
 
 pub const KIND: &str = "gateway-instance";
 
-/// The port's name, which is its namespace's name too.
+/// The port's name, which is its namespace's name too, behind the lab's
+/// `netns_prefix`.
 pub fn name(gateway: &str, instance: usize) -> String {
-    instance_netns(gateway, instance)
+    instance_name(gateway, instance)
 }
 
 /// One port per instance of each gateway, in gateway order.
@@ -32,7 +34,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
                 ip_forwarding: true,
                 network_security_group: None,
                 application_security_groups: Vec::new(),
-                netns: name,
+                netns: instance_netns(&topology.netns_prefix, &gw.name, i),
                 interface: PORT_INTERFACE.into(),
                 line: gw.line,
             });

@@ -1,18 +1,20 @@
 //! The platform's health prober of a VNet with load balancers: a port named
-//! and namespaced `probe-<vnet>`, in the subnet of the first frontend of the
+//! `probe-<vnet>`, and so is its namespace, behind the lab's `netns_prefix`;
+//! in the subnet of the first frontend of the
 //! VNet's first load balancer, owning 168.63.129.16 (Azure's host virtual
 //! IP, the source of every health probe). Replies to that address from the
 //! VNet end here, consumed by the fabric.
 
 use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{prober_netns, IpConfiguration, TiVec, Topology, PROBE_SOURCE};
+use crate::topology::{prober_name, prober_netns, IpConfiguration, TiVec, Topology, PROBE_SOURCE};
 use std::net::IpAddr;
 
 pub const KIND: &str = "prober";
 
-/// The port's name, which is its namespace's name too.
+/// The port's name, which is its namespace's name too, behind the lab's
+/// `netns_prefix`.
 pub fn name(vnet: &str) -> String {
-    prober_netns(vnet)
+    prober_name(vnet)
 }
 
 /// One port per VNet with a load balancer (that has a frontend), in VNet
@@ -37,7 +39,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             ip_forwarding: false,
             network_security_group: None,
             application_security_groups: Vec::new(),
-            netns: name,
+            netns: prober_netns(&topology.netns_prefix, &vnet.name),
             interface: PORT_INTERFACE.into(),
             line: lb.line,
         });

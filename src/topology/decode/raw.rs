@@ -19,6 +19,8 @@ pub struct NameRef {
 
 #[derive(Debug, Default)]
 pub struct RawTopology {
+    /// `netns_prefix`, with its line.
+    pub netns_prefix: Option<(String, usize)>,
     pub vnets: Vec<RawVnet>,
     pub peerings: Vec<RawPeering>,
     pub nics: Vec<RawNic>,

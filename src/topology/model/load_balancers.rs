@@ -153,7 +153,14 @@ pub struct LoadBalancer {
 /// `AzureLoadBalancer`).
 pub const PROBE_SOURCE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
 
-/// The namespace of a VNet's health prober.
-pub fn prober_netns(vnet: &str) -> String {
+/// The name of a VNet's health prober: its port's, and its namespace's
+/// behind the lab's `netns_prefix`.
+pub fn prober_name(vnet: &str) -> String {
     format!("probe-{vnet}")
+}
+
+/// The namespace of a VNet's health prober, in a lab whose `netns_prefix`
+/// is `prefix`.
+pub fn prober_netns(prefix: &str, vnet: &str) -> String {
+    format!("{prefix}{}", prober_name(vnet))
 }

@@ -1,12 +1,32 @@
-//! The names vnetd gives the ports it adds to the fabric (gateway
-//! instances, site tunnels, health probers; the lab plan derives the ports
-//! themselves): a NIC of the file may not take one, and a prober's
-//! namespace must be free.
+//! The names vnetd gives: the lab's `netns_prefix`, before every
+//! namespace name vnetd makes itself (a NIC's, a site router's or host's
+//! without an explicit `netns`, a gateway instance's, a health prober's,
+//! the fabric's; an explicit `netns` is used as written), and the ports it
+//! adds to the fabric (gateway instances, site tunnels, health probers; the
+//! lab plan derives the ports themselves): a NIC of the file may not take
+//! one's name, and a prober's namespace must be free.
 
-use super::hybrid::instance_netns;
+use super::hybrid::{instance_name, instance_netns};
 use super::{valid_netns, Resolver};
 use crate::topology::model::*;
 use std::collections::HashSet;
+
+/// The longest namespace name vnetd makes or accepts.
+pub const MAX_NETNS_LEN: usize = 64;
+
+/// Why `netns` cannot name a namespace; `prefixed` when vnetd made it from
+/// the lab's `netns_prefix` and a name of the file.
+pub(super) fn unusable_netns(netns: &str, prefixed: bool) -> String {
+    let made = if prefixed {
+        " (`netns_prefix` and the name)"
+    } else {
+        ""
+    };
+    format!(
+        "`{netns}`{made} is not a usable namespace name: 1 to {MAX_NETNS_LEN} letters, digits, \
+         `_`, `.` or `-`, not starting with `.`"
+    )
+}
 
 /// The name of the port for the tunnel from `site` to instance `i` of
 /// `gateway`.
@@ -15,6 +35,32 @@ pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
 }
 
 impl Resolver<'_> {
+    /// Takes the lab's `netns_prefix`: characters a namespace name may
+    /// hold, not starting with `.`, and short enough to leave room for a
+    /// name after it.
+    pub(super) fn netns_prefix(&mut self, prefix: Option<(String, usize)>) {
+        let Some((prefix, line)) = prefix else {
+            return;
+        };
+        if prefix.len() >= MAX_NETNS_LEN || !valid_netns(&prefix) {
+            let why = format!(
+                "`{prefix}` is not a usable namespace prefix: 1 to {} letters, digits, `_`, `.` \
+                 or `-`, not starting with `.` (a namespace name, prefix included, is at most \
+                 {MAX_NETNS_LEN})",
+                MAX_NETNS_LEN - 1
+            );
+            self.diags.error(line, "netns_prefix", why);
+            return;
+        }
+        self.topo.netns_prefix = prefix;
+    }
+
+    /// `name` behind the lab's `netns_prefix`: a namespace vnetd names
+    /// itself.
+    pub(super) fn prefixed(&self, name: &str) -> String {
+        format!("{}{name}", self.topo.netns_prefix)
+    }
+
     /// Refuses a NIC of the file named like a port vnetd adds for the
     /// gateways (see the lab plan): one per gateway instance, named like its
     /// namespace, and one per tunnel from a site's router to a gateway
@@ -31,9 +77,8 @@ impl Resolver<'_> {
         let mut namespaces = Vec::new();
         for gw in &self.topo.gateways {
             for i in 0..gw.instances.len() {
-                let name = instance_netns(&gw.name, i);
-                namespaces.push(name.clone());
-                ports.push((gw.line, name));
+                namespaces.push(instance_netns(&self.topo.netns_prefix, &gw.name, i));
+                ports.push((gw.line, instance_name(&gw.name, i)));
             }
         }
         let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
@@ -97,15 +142,16 @@ impl Resolver<'_> {
             if lb.frontends.is_empty() {
                 continue;
             }
-            let name = prober_netns(&vnet.name);
+            let name = prober_name(&vnet.name);
+            let netns = prober_netns(&topo.netns_prefix, &vnet.name);
             if !names.insert(name.to_ascii_lowercase()) {
                 let why = format!(
                     "vnetd names a port of the fabric `{name}`, which is already a NIC's name"
                 );
                 errors.push((lb.line, format!("network_interfaces[{name}]"), why));
-            } else if !valid_netns(&name) || !namespaces.insert(name.clone()) {
+            } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
                 let why = format!(
-                    "the health prober of VNet `{}` needs the namespace `{name}`, which is taken \
+                    "the health prober of VNet `{}` needs the namespace `{netns}`, which is taken \
                      or not a usable name",
                     vnet.name
                 );

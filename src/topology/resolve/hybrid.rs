@@ -39,6 +39,7 @@
 //! active-active.
 
 use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway, RawSite};
+use super::fabric_names::unusable_netns;
 use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
 use crate::topology::model::*;
 use ipnet::IpNet;
@@ -131,9 +132,16 @@ fn step_down(address: IpAddr, prefix: &Option<IpNet>, by: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(moved))
 }
 
-/// The namespace standing for instance `i` of a gateway.
-pub fn instance_netns(gateway: &str, i: usize) -> String {
+/// The name of instance `i` of a gateway: its port's, and its
+/// namespace's behind the lab's `netns_prefix`.
+pub fn instance_name(gateway: &str, i: usize) -> String {
     format!("{gateway}-{i}")
+}
+
+/// The namespace standing for instance `i` of a gateway, in a lab whose
+/// `netns_prefix` is `prefix`.
+pub fn instance_netns(prefix: &str, gateway: &str, i: usize) -> String {
+    format!("{prefix}{}", instance_name(gateway, i))
 }
 
 impl Resolver<'_> {
@@ -153,17 +161,19 @@ impl Resolver<'_> {
                     .error(site.line, &format!("{}.router", site.key), why);
                 continue;
             };
+            let router_prefixed = router.netns.is_none() && !self.topo.netns_prefix.is_empty();
             let (router_netns, ns_line) = router
                 .netns
                 .clone()
-                .unwrap_or_else(|| (site.name.clone(), router.line));
-            let mut claim = |r: &mut Self, netns: &str, line: usize, key: String, who: String| {
+                .unwrap_or_else(|| (self.prefixed(&site.name), router.line));
+            let mut claim = |r: &mut Self,
+                             netns: &str,
+                             prefixed: bool,
+                             line: usize,
+                             key: String,
+                             who: String| {
                 if !valid_netns(netns) {
-                    r.diags.error(
-                        line,
-                        &key,
-                        format!("`{netns}` is not a usable namespace name: 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
-                    );
+                    r.diags.error(line, &key, unusable_netns(netns, prefixed));
                 } else if let Some(other) = namespaces.insert(netns.to_string(), who) {
                     r.diags.error(
                         line,
@@ -175,6 +185,7 @@ impl Resolver<'_> {
             claim(
                 self,
                 &router_netns,
+                router_prefixed,
                 ns_line,
                 format!("{}.router.netns", site.key),
                 format!("the router of site `{}`", site.name),
@@ -211,13 +222,15 @@ impl Resolver<'_> {
                     let why = format!("{address} is outside the site's address space");
                     self.diags.error(host.line, &key, why);
                 }
+                let prefixed = host.netns.is_none() && !self.topo.netns_prefix.is_empty();
                 let (netns, line) = host
                     .netns
                     .clone()
-                    .unwrap_or_else(|| (host.name.clone(), host.line));
+                    .unwrap_or_else(|| (self.prefixed(&host.name), host.line));
                 claim(
                     self,
                     &netns,
+                    prefixed,
                     line,
                     format!("{}.netns", host.key),
                     format!("host `{}`", host.name),
@@ -391,7 +404,7 @@ impl Resolver<'_> {
                     .collect();
             }
             for i in 0..instances.len() {
-                let netns = instance_netns(&gw.name, i);
+                let netns = instance_netns(&self.topo.netns_prefix, &gw.name, i);
                 if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
                     let why = format!(
                         "the gateway's instance {i} needs the namespace `{netns}`, which is taken or not a usable name"

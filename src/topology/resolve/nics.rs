@@ -17,15 +17,16 @@ impl Resolver<'_> {
             let Some(subnet) = self.subnet_ref(&nic.subnet) else {
                 continue;
             };
+            let prefixed = nic.netns.is_none() && !self.topo.netns_prefix.is_empty();
             let (netns, ns_line) = nic
                 .netns
                 .clone()
-                .unwrap_or_else(|| (nic.name.clone(), nic.line));
+                .unwrap_or_else(|| (self.prefixed(&nic.name), nic.line));
             if !valid_netns(&netns) {
                 self.diags.error(
                     ns_line,
                     &format!("{}.netns", nic.key),
-                    format!("`{netns}` is not a usable namespace name: 1 to 64 letters, digits, `_`, `.` or `-`, not starting with `.`"),
+                    super::fabric_names::unusable_netns(&netns, prefixed),
                 );
             } else if let Some(other) = namespaces.insert(netns.clone(), nic.name.clone()) {
                 self.diags.error(
@@ -108,7 +109,9 @@ impl Resolver<'_> {
                     "Azure allows at most 20 application security groups per IP configuration",
                 );
             }
-            let netns = nic.netns.map_or_else(|| nic.name.clone(), |(n, _)| n);
+            let netns = nic
+                .netns
+                .map_or_else(|| self.prefixed(&nic.name), |(n, _)| n);
             self.topo.nics.push(Nic {
                 name: nic.name,
                 subnet,
