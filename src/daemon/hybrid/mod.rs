@@ -56,12 +56,16 @@
 //! sites.
 //!
 //! The rooms: `specs` (what a topology asks of the host layer),
-//! `supervision` (restarts and what `stats` shows) and [`watch`].
+//! `supervision` (restarts and what `stats` shows), [`watch`] and
+//! [`established`] (the sessions up, as the supervisor last found them,
+//! for the convergence report).
 
+pub mod established;
 mod specs;
 mod supervision;
 pub mod watch;
 
+pub use established::{Established, SessionBook};
 pub use specs::{missing_routing, routing_needs, same_hybrid_part, RoutingNeed};
 pub use supervision::RoutingDaemon;
 pub use watch::{LearnedBook, Watch};
@@ -135,6 +139,8 @@ struct InstanceSpeaker {
     sessions_checked: Option<std::time::Instant>,
     /// The sessions established when they were last looked at.
     established: Vec<Ipv4Addr>,
+    /// Where they are recorded for the convergence report.
+    sessions: Arc<SessionBook>,
     /// Its watcher's mailbox.
     watcher: Sender<Nudge>,
     /// The lab no longer runs it: gobgpd was stopped for good.
@@ -187,6 +193,8 @@ pub struct Hybrid {
     watchers: Vec<Watcher>,
     /// Where the watchers record what the speakers learn.
     book: Option<Arc<LearnedBook>>,
+    /// Where the supervisor records the sessions up.
+    sessions: Option<Arc<SessionBook>>,
     /// The daemons' directories, removed with them.
     run_dirs: Vec<PathBuf>,
 }
@@ -210,6 +218,7 @@ impl Hybrid {
     pub fn start_routing(&mut self, topo: &Topology, watch: &Watch) -> Result<()> {
         self.plumb_tunnels(topo)?;
         self.book = Some(watch.book.clone());
+        self.sessions = Some(watch.sessions.clone());
         self.start_speakers(topo, watch)?;
         self.start_site_routers(topo)
     }
@@ -353,6 +362,7 @@ impl Hybrid {
                         prefix_limited: BTreeMap::new(),
                         sessions_checked: None,
                         established: Vec::new(),
+                        sessions: watch.sessions.clone(),
                         watcher: mailbox,
                         retired: false,
                     })));
@@ -475,6 +485,7 @@ impl Roster {
                 // A restarted gobgpd starts its sessions afresh.
                 s.prefix_limited.clear();
                 s.established.clear();
+                s.sessions.set(&s.gateway, s.instance, Vec::new());
                 let _ = s.watcher.send(Nudge::Down);
             }
             s.supervision.exited(&exits, now);
@@ -564,6 +575,7 @@ fn check_sessions(s: &mut InstanceSpeaker, now: std::time::Instant) {
         .map(|n| n.address)
         .collect();
     if established != s.established {
+        s.sessions.set(&s.gateway, s.instance, established.clone());
         s.established = established;
         let _ = s.watcher.send(Nudge::Resync);
     }
@@ -614,6 +626,11 @@ impl Drop for Hybrid {
         }
         for mut watcher in self.watchers.drain(..) {
             watcher.stop();
+        }
+        if let Some(sessions) = self.sessions.take() {
+            for gateway in &gateways {
+                sessions.forget(gateway);
+            }
         }
         if let Some(book) = self.book.take() {
             for gateway in gateways {
