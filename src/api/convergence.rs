@@ -89,13 +89,17 @@ impl Convergence {
         parts.join(", ")
     }
 
-    /// The line a converged lab prints: `BGP 4/4 sessions established, 12
+    /// What a converged lab has: `BGP 4/4 sessions established, 12
     /// prefixes learned`, and the probes when there are load balancers.
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         if self.sessions_expected > 0 || self.prefixes_expected > 0 {
+            let prefixes = match self.prefixes_learned {
+                1 => "prefix",
+                _ => "prefixes",
+            };
             parts.push(format!(
-                "BGP {}/{} sessions established, {} prefixes learned",
+                "BGP {}/{} sessions established, {} {prefixes} learned",
                 self.sessions_established, self.sessions_expected, self.prefixes_learned
             ));
         }

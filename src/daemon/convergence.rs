@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(state.missing(), "");
         assert_eq!(
             state.summary(),
-            "BGP 1/1 sessions established, 1 prefixes learned"
+            "BGP 1/1 sessions established, 1 prefix learned"
         );
     }
 
