@@ -155,6 +155,16 @@ pub enum Command {
         #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "60")]
         wait: Option<u64>,
     },
+    /// Wait until the running lab has converged (its BGP sessions up, the
+    /// routes the BGP model predicts learned, the load balancers' first
+    /// probes answered), printing how far it has come; a lab still
+    /// starting is waited for too. Exit 1 with what is missing when it has
+    /// not converged in time.
+    Wait {
+        /// The longest wait, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
     /// Validate a topology file and test its expectations on the compiled
     /// tables: exit 0, or 1 with every error and failed expectation listed.
     Check {

@@ -104,6 +104,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             },
         ),
         Command::Down { config } => down(config.as_deref()),
+        Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
         Command::Check {
             config,
             empty,
@@ -311,6 +312,20 @@ fn apply(path: &Path, options: ParseOptions, wait: bool) -> Result<(), Failure> 
             ));
             Ok(())
         }
+    }
+}
+
+/// `vnetd wait`: until the running lab has converged, at most `timeout`.
+fn wait(timeout: std::time::Duration) -> Result<(), Failure> {
+    let print = |line: &str| {
+        let _ = say(line);
+    };
+    match converge::wait_converged(&client::Client::from_env(), timeout, &print) {
+        Ok((state, waited)) => say(&converge::converged_line(&state, waited, "of waiting")),
+        Err(why) => Err(Failure::refused(format!(
+            "vnetd wait: {}",
+            converge::not_converged_message(&why, timeout)
+        ))),
     }
 }
 
