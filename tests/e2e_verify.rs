@@ -200,3 +200,97 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
     );
     assert_nothing_left(&lab, &before);
 }
+
+/// The CI recipe as the docs give it: `vnetd run FILE &` and straight
+/// after `vnetd verify --wait`, no sleep. Verify waits for the lab's
+/// socket and its BGP session and route (the hybrid example, its branch
+/// router running BIRD), then every expectation holds; `run` reports the
+/// session and prefix as they come up and says once that it converged.
+#[test]
+fn verify_wait_straight_after_run_waits_for_bgp_then_passes() {
+    use std::io::Read;
+    common::require_root();
+    let hybrid =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hybrid.yaml"))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hybrid.yaml");
+    std::fs::write(&file, common::with_netns_prefix(&hybrid, "e2vw")).unwrap();
+    let socket = dir.path().join("vnetd.sock");
+    let mut run = common::vnetd_command(&socket);
+    run.arg("run").arg(&file).args(["--workers", "2"]);
+    let mut lab = common::spawn_lab_unwaited(run);
+
+    let out = verify(&socket, &["--wait"]);
+    let (table, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{table}{stderr}");
+    assert!(table.ends_with("4 passed, 0 failed\n"), "{table}{stderr}");
+    let converged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("vnetd: converged: "))
+        .collect();
+    assert_eq!(converged.len(), 1, "{stderr}");
+    assert!(
+        converged[0]
+            .starts_with("vnetd: converged: BGP 1/1 sessions established, 1 prefix learned (")
+            && converged[0].ends_with(" s of waiting)"),
+        "{stderr}"
+    );
+
+    common::stop_lab(&mut lab);
+    let mut printed = String::new();
+    lab.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    let lines: Vec<&str> = printed.lines().collect();
+    let up = lines.iter().position(|l| l.contains("lab up")).unwrap();
+    let done: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("vnetd: converged: "))
+        .collect();
+    assert_eq!(done.len(), 1, "{printed}");
+    assert!(done[0] > up, "{printed}");
+    assert!(
+        lines[done[0]]
+            .starts_with("vnetd: converged: BGP 1/1 sessions established, 1 prefix learned (")
+            && lines[done[0]].ends_with(" s after start)"),
+        "{printed}"
+    );
+    // Progress lines come only when the counts change.
+    let progress: Vec<&str> = lines[up..done[0]]
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("vnetd: BGP "))
+        .collect();
+    assert!(
+        progress.windows(2).all(|w| w[0] != w[1]),
+        "a progress line repeated:\n{printed}"
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|l| l.starts_with("vnetd: BGP ") && l.contains("/1 sessions established, ")),
+        "{printed}"
+    );
+}
+
+/// `verify --wait` with no lab: it waits its deadline out, then exits 1
+/// saying so, and tests nothing.
+#[test]
+fn verify_wait_without_a_lab_fails_after_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("none.sock");
+    let out = verify(&socket, &["--wait", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("vnetd verify: the lab did not answer within 1 s: no running vnetd at ")
+            && stderr.trim_end().ends_with("; no expectation was tested"),
+        "{stderr}"
+    );
+}

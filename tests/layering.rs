@@ -207,6 +207,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
         &["root", "flow_log", "stats", "threads", "offload", "pacer"],
     ),
     ("lb", &["root", "plane", "threads"]),
+    ("convergence", &["root", "hybrid", "lb"]),
     ("report", &["root", "stats", "lb", "offload"]),
     ("metrics", &["root", "report", "serve", "stats", "threads"]),
     ("control", &["root", "report", "serve", "stats", "threads"]),

@@ -2,7 +2,7 @@
 //! typed answer read back (see the wire format in [`crate::api`]).
 
 use super::{
-    ApiError, ApplyOutcome, BgpPeerStatus, Diagnosis, FlowReport, Request, Response,
+    ApiError, ApplyOutcome, BgpPeerStatus, Convergence, Diagnosis, FlowReport, Request, Response,
     RunningTopology, StatsReport,
 };
 use crate::diagnostics::load_balancer::LoadBalancerStatus;
@@ -171,6 +171,15 @@ impl Client {
         let req = Request::RunningTopology;
         match self.ask(&req)? {
             Response::RunningTopology(running) => Ok(running),
+            other => Err(unexpected(&req, &other)),
+        }
+    }
+
+    /// Whether the lab has converged, and what is missing when not.
+    pub fn convergence(&self) -> Result<Convergence, ClientError> {
+        let req = Request::Convergence;
+        match self.ask(&req)? {
+            Response::Convergence(state) => Ok(state),
             other => Err(unexpected(&req, &other)),
         }
     }

@@ -29,8 +29,10 @@
 //! topology's diagnostics; it knows nothing of the daemon.
 
 pub mod client;
+pub mod convergence;
 pub mod report;
 
+pub use convergence::{Convergence, RouteRef, SessionRef};
 pub use report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
 };
@@ -74,6 +76,11 @@ pub enum Request {
     /// [`Response::RunningTopology`] (what `vnetd verify` reads its
     /// expectations and namespaces from).
     RunningTopology,
+    /// Whether the lab has converged (BGP sessions up, the routes the
+    /// BGP model predicts learned, the load balancers' first probes
+    /// answered), and what is missing when not: [`Response::Convergence`]
+    /// (what `vnetd verify --wait` polls).
+    Convergence,
 }
 
 /// One reply line: the answer to a request, or why there is none.
@@ -87,6 +94,7 @@ pub enum Response {
     BgpPeerStatus(BgpPeerStatus),
     LoadBalancer(LoadBalancerStatus),
     RunningTopology(RunningTopology),
+    Convergence(Convergence),
     Error(ApiError),
 }
 

@@ -53,6 +53,7 @@ fn requests() -> Vec<Request> {
             load_balancer: "ilb".into(),
         },
         Request::RunningTopology,
+        Request::Convergence,
     ]
 }
 
@@ -191,6 +192,28 @@ fn responses() -> Vec<Response> {
         Response::RunningTopology(RunningTopology {
             source: "built-in hub-spoke.yaml".into(),
             text: "vnets: []\n".into(),
+        }),
+        Response::Convergence(Convergence {
+            converged: false,
+            sessions_established: 0,
+            sessions_expected: 1,
+            prefixes_learned: 1,
+            prefixes_expected: 2,
+            backends_probed: 0,
+            backends_expected: 0,
+            sessions_down: vec![SessionRef {
+                gateway: "hub-gw".into(),
+                instance: 0,
+                neighbor: "192.168.255.1".into(),
+            }],
+            prefixes_missing: vec![RouteRef {
+                gateway: "hub-gw".into(),
+                instance: 0,
+                neighbor: "192.168.255.1".into(),
+                prefix: "192.168.0.0/16".into(),
+            }],
+            backends_unprobed: Vec::new(),
+            uptime_ms: 2100,
         }),
         Response::Error(ApiError::usage(
             "routes: give exactly one of --nic and --subnet",

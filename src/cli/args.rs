@@ -75,12 +75,18 @@ pub enum Command {
         empty: AllowEmpty,
     },
     /// Replace the running lab's topology without a restart; an invalid file
-    /// is refused and the running topology stays.
+    /// is refused and the running topology stays. Then reports the BGP
+    /// sessions and learned prefixes as they come up, until the lab has
+    /// converged (60 s at most).
     Apply {
         /// The topology file (YAML).
         config: PathBuf,
         #[command(flatten)]
         empty: AllowEmpty,
+        /// Return once the new topology is published, without waiting for
+        /// the lab to converge.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// The running lab's tracked flows: 5-tuple, NIC and direction, the NSG
     /// rule that allowed it, the next hop, packets and bytes each way.
@@ -145,6 +151,23 @@ pub enum Command {
         /// Print the results as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// First wait until the lab has converged (its BGP sessions up, the
+        /// routes the BGP model predicts learned, the load balancers'
+        /// first probes answered), at most SECS seconds (60 when no value
+        /// is given); a lab still starting is waited for too. Exit 1 with
+        /// what is missing when it has not converged by then.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "60")]
+        wait: Option<u64>,
+    },
+    /// Wait until the running lab has converged (its BGP sessions up, the
+    /// routes the BGP model predicts learned, the load balancers' first
+    /// probes answered), printing how far it has come; a lab still
+    /// starting is waited for too. Exit 1 with what is missing when it has
+    /// not converged in time.
+    Wait {
+        /// The longest wait, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
     },
     /// Validate a topology file and test its expectations on the compiled
     /// tables: exit 0, or 1 with every error and failed expectation listed.

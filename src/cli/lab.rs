@@ -1,9 +1,10 @@
 //! The lab's life as a process: `vnetd run` builds it (the built-in lab
-//! when no file is given), serves the control socket and metrics, reloads
-//! on SIGHUP and removes everything on SIGINT/SIGTERM; `vnetd down` removes
-//! what a crashed run left; `vnetd netns` names a NIC's namespace, the
-//! running lab's first.
+//! when no file is given), serves the control socket and metrics, reports
+//! its convergence, reloads on SIGHUP and removes everything on
+//! SIGINT/SIGTERM; `vnetd down` removes what a crashed run left; `vnetd
+//! netns` names a NIC's namespace, the running lab's first.
 
+use super::converge::Reporter;
 use super::{load, render, say, say_err, Failure};
 use crate::api::client;
 use crate::daemon::control;
@@ -123,6 +124,7 @@ pub(super) fn run_lab(
     // socket a killed run left (removed here).
     control::claim_socket_path(&socket)
         .map_err(|e| Failure::refused(format!("control socket {}: {e:#}", socket.display())))?;
+    let started = std::time::Instant::now();
     let daemon = std::sync::Arc::new(
         crate::daemon::Daemon::start(topo, &options)
             .map_err(|e| Failure::refused(format!("cannot start the lab: {e:#}")))?,
@@ -183,6 +185,9 @@ pub(super) fn run_lab(
         ));
     }
     let _ = say(&banner);
+    // BGP sessions and learned prefixes as they come up, then one line
+    // once converged, from a thread of its own.
+    let mut reporter = Some(Reporter::start(daemon.clone(), started, "after start"));
     for signal in signals.forever() {
         if signal != signal_hook::consts::SIGHUP {
             break;
@@ -199,9 +204,16 @@ pub(super) fn run_lab(
                     text,
                     allow_empty: parse_options.allow_empty,
                 };
+                let applied_at = std::time::Instant::now();
                 match super::render::printed(&control::answer(&daemon, request), false) {
                     Ok(text) => {
                         let _ = say(&text);
+                        drop(reporter.take());
+                        reporter = Some(Reporter::start(
+                            daemon.clone(),
+                            applied_at,
+                            "after the apply",
+                        ));
                     }
                     Err(f) => say_err(&format!("{}\n", f.message)),
                 }
@@ -209,6 +221,7 @@ pub(super) fn run_lab(
             Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
         }
     }
+    drop(reporter);
     drop(metrics_server);
     drop(server);
     daemon

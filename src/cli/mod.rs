@@ -6,11 +6,13 @@
 //! of errors to exit codes; it may use every layer, and no layer uses it.
 //!
 //! The rooms: [`args`] is what clap reads, [`lab`] runs and removes labs,
+//! `converge` reports and waits for the lab's convergence,
 //! [`failure`] turns the errors below into exit codes, `render` prints the
 //! running lab's typed answers; this module dispatches the commands and
 //! answers the short ones.
 
 pub mod args;
+mod converge;
 pub mod failure;
 pub mod lab;
 pub mod render;
@@ -102,6 +104,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             },
         ),
         Command::Down { config } => down(config.as_deref()),
+        Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
         Command::Check {
             config,
             empty,
@@ -126,7 +129,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             config,
             junit,
             json,
-        } => verify(config.as_deref(), junit.as_deref(), json),
+            wait,
+        } => verify(
+            config.as_deref(),
+            junit.as_deref(),
+            json,
+            wait.map(std::time::Duration::from_secs),
+        ),
         Command::Gateway { what } => match what {
             GatewayCommand::LearnedRoutes { gateway, source } => {
                 diagnose(Query::GatewayLearnedRoutes { gateway }, &source)
@@ -158,7 +167,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => online(&Request::LbShow { load_balancer }, json),
         Command::Netns { nic, config } => lab::print_netns(&nic, config.as_deref()),
         Command::Graph { config, format } => graph(&config, format),
-        Command::Apply { config, empty } => apply(&config, empty.options()),
+        Command::Apply {
+            config,
+            empty,
+            no_wait,
+        } => apply(&config, empty.options(), !no_wait),
         Command::Flows { nic, json } => online(&Request::Flows { nic }, json),
         Command::Stats { json } => online(&Request::Stats, json),
         Command::Routes {
@@ -256,7 +269,7 @@ fn online(req: &Request, json: bool) -> Result<(), Failure> {
     say(&render::printed(&response, json)?)
 }
 
-fn apply(path: &Path, options: ParseOptions) -> Result<(), Failure> {
+fn apply(path: &Path, options: ParseOptions, wait: bool) -> Result<(), Failure> {
     // The same refusals as `vnetd check`, before bothering the daemon.
     let text = topology::read_file(path).map_err(|d| Failure::refused(render(&[d])))?;
     refuse_invalid(
@@ -270,8 +283,43 @@ fn apply(path: &Path, options: ParseOptions) -> Result<(), Failure> {
             allow_empty: options.allow_empty,
         },
         false,
-    )
+    )?;
+    if !wait {
+        return Ok(());
+    }
+    // The apply holds whatever comes of the wait: a lab that has not
+    // converged by then is said on stderr, exit 0.
+    let print = |line: &str| {
+        let _ = say(line);
+    };
+    match converge::wait_converged(&client::Client::from_env(), APPLY_WAIT, &print) {
+        Ok((state, waited)) => say(&converge::converged_line(&state, waited, "after the apply")),
+        Err(why) => {
+            say_err(&format!(
+                "vnetd apply: {}\n",
+                converge::not_converged_message(&why, APPLY_WAIT)
+            ));
+            Ok(())
+        }
+    }
 }
+
+/// `vnetd wait`: until the running lab has converged, at most `timeout`.
+fn wait(timeout: std::time::Duration) -> Result<(), Failure> {
+    let print = |line: &str| {
+        let _ = say(line);
+    };
+    match converge::wait_converged(&client::Client::from_env(), timeout, &print) {
+        Ok((state, waited)) => say(&converge::converged_line(&state, waited, "of waiting")),
+        Err(why) => Err(Failure::refused(format!(
+            "vnetd wait: {}",
+            converge::not_converged_message(&why, timeout)
+        ))),
+    }
+}
+
+/// How long `vnetd apply` waits for the lab to converge.
+const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(super) fn render(diags: &[Diagnostic]) -> String {
     diags.iter().map(|d| format!("{d}\n")).collect()
@@ -406,12 +454,30 @@ fn summary(path: &Path, t: &topology::Topology) -> String {
 
 /// `vnetd verify`: the expectations of CONFIG, or of the running lab's
 /// own topology, tested on the running lab; exit 1 when one fails.
-fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(), Failure> {
+fn verify(
+    config: Option<&Path>,
+    junit: Option<&Path>,
+    json: bool,
+    wait: Option<std::time::Duration>,
+) -> Result<(), Failure> {
     use crate::verify::{self, ControlSocket};
     let file = config
         .map(|path| load(path, ParseOptions::default()))
         .transpose()?;
     let daemon = ControlSocket(client::Client::from_env());
+    if let Some(timeout) = wait {
+        // Progress on stderr: stdout is the results' (JSON with --json).
+        let print = |line: &str| say_err(line);
+        match converge::wait_converged(&daemon.0, timeout, &print) {
+            Ok((state, waited)) => say_err(&converge::converged_line(&state, waited, "of waiting")),
+            Err(why) => {
+                return Err(Failure::refused(format!(
+                    "vnetd verify: {}; no expectation was tested",
+                    converge::not_converged_message(&why, timeout)
+                )))
+            }
+        }
+    }
     let running = daemon
         .running_topology()
         .map_err(|e| Failure::refused(e.0))?
@@ -444,6 +510,16 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
     if results.iter().all(|r| r.passed) {
         Ok(())
     } else {
+        if let Ok(state) = daemon.0.convergence() {
+            if !state.converged {
+                say_err(&format!(
+                    "vnetd verify: the lab has not converged ({}): {}; `vnetd verify --wait` \
+                     waits for it\n",
+                    state.progress(),
+                    state.missing()
+                ));
+            }
+        }
         Err(Failure {
             code: 1,
             message: String::new(),

@@ -21,6 +21,9 @@ pub fn printed(response: &Response, json: bool) -> Result<String, Failure> {
         Response::RunningTopology(running) => serde_json::to_string(running)
             .map(|text| text + "\n")
             .map_err(|e| Failure::refused(format!("cannot write the running topology: {e}")))?,
+        Response::Convergence(state) => serde_json::to_string(state)
+            .map(|text| text + "\n")
+            .map_err(|e| Failure::refused(format!("cannot write the convergence: {e}")))?,
         Response::Error(e) => {
             return Err(Failure {
                 code: e.exit_code(),

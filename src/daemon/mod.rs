@@ -29,13 +29,15 @@
 //! [`worker`], [`housekeeping`], [`lb`] (the load balancers' health
 //! prober), [`offload`] (flows handed to the kernel fast path), [`stats`], [`flow_log`], [`report`], [`threads`] (panics
 //! caught, counted and restarted; fault injection), [`speakers`] (what
-//! the BGP speakers say, in Azure's words), and
+//! the BGP speakers say, in Azure's words), [`convergence`] (whether the
+//! sessions, learned routes and first probes are all there), and
 //! the two servers [`control`] and [`metrics`] with their shared accept loop
 //! [`serve`]. This module owns the [`Daemon`]'s life: start, accessors,
 //! shutdown. Which room may use which is checked by `tests/layering.rs`.
 
 pub mod apply;
 pub mod control;
+pub mod convergence;
 pub mod flow_log;
 pub mod housekeeping;
 pub mod hybrid;
@@ -616,6 +618,7 @@ fn watch_for(
     };
     Watch {
         book: book.clone(),
+        sessions: Arc::new(hybrid::SessionBook::default()),
         publish: Arc::new(publish),
         supervise: Arc::new(supervise),
     }

@@ -20,7 +20,10 @@
 //!    the drop counter that moved gives the reason and the NIC where it was
 //!    dropped (see [`path`]).
 //! 4. The verdict, by [`ExpectationResult::judge`], the rows `vnetd check`
-//!    prints too.
+//!    prints too. A Deny that fails its expectation while the lab has not
+//!    converged (see [`crate::api::Convergence`]) says what the lab still
+//!    lacks: a session down or a route not learned yet explains a probe
+//!    with no reply better than any rule.
 //!
 //! Probes run one at a time, so the counters that move belong to one probe
 //! (traffic of its own in the lab may still move them: the reason is then
@@ -33,7 +36,7 @@ pub mod path;
 pub mod probe;
 
 use crate::api::client::{Client, ClientError};
-use crate::api::{FlowReport, StatsReport};
+use crate::api::{Convergence, FlowReport, StatsReport};
 use crate::diagnostics::expectations::{ExpectationResult, Outcome};
 use crate::topology::{self, Endpoint, Expectation, ExpectedProtocol, Loaded, Topology};
 use listeners::{Listeners, Server, Transport};
@@ -66,6 +69,10 @@ pub trait Fabric {
     fn flows(&self) -> Result<Vec<FlowReport>, VerifyError>;
     /// The counters (`vnetd stats --json`).
     fn stats(&self) -> Result<StatsReport, VerifyError>;
+    /// Whether the lab has converged, when it can say.
+    fn convergence(&self) -> Option<Convergence> {
+        None
+    }
 }
 
 /// The running daemon, through its control socket.
@@ -78,6 +85,10 @@ impl Fabric for ControlSocket {
 
     fn stats(&self) -> Result<StatsReport, VerifyError> {
         Ok(self.0.stats()?)
+    }
+
+    fn convergence(&self) -> Option<Convergence> {
+        self.0.convergence().ok()
     }
 }
 
@@ -154,13 +165,35 @@ pub fn verify(
     for expectation in &topology.expectations {
         let started = Instant::now();
         let observed = observe(topology, running, expectation, fabric, &mut listeners)?;
+        let mut result = ExpectationResult::judge(topology, expectation, observed);
+        explain_unconverged(&mut result, fabric);
         out.push(Verified {
-            result: ExpectationResult::judge(topology, expectation, observed),
+            result,
             time: started.elapsed(),
         });
     }
     listeners.close();
     Ok(out)
+}
+
+/// Adds to a failed expectation that found Deny, when the lab has not
+/// converged at that moment, what it still lacks: a probe into a lab whose
+/// BGP sessions are not all up finds Deny for want of a route, not for a
+/// rule.
+fn explain_unconverged(result: &mut ExpectationResult, fabric: &dyn Fabric) {
+    if result.passed || result.observed.result != "Deny" {
+        return;
+    }
+    let Some(state) = fabric.convergence().filter(|s| !s.converged) else {
+        return;
+    };
+    let why = match result.observed.reason {
+        None => "no reply",
+        Some(_) => "maybe",
+    };
+    result
+        .message
+        .push_str(&format!("; {why}: lab not converged: {}", state.missing()));
 }
 
 /// The outcome of a probe that could not be sent: neither Allow nor Deny.

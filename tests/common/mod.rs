@@ -369,6 +369,18 @@ impl Drop for LabProcess {
     }
 }
 
+/// Spawns `vnetd run ...` (built with [`vnetd_command`]) with its stdout
+/// and stderr piped, and returns at once, guarded (see [`LabProcess`]):
+/// what a CI script does before `vnetd verify --wait`.
+pub fn spawn_lab_unwaited(mut run: Command) -> LabProcess {
+    let child = run
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    LabProcess::new(&run, child)
+}
+
 /// Spawns `vnetd run ...` (built with [`vnetd_command`]) and waits until it
 /// prints "lab up" and then a line starting with `then` (empty: nothing
 /// more). Returns the process, guarded (see [`LabProcess`]), and the rest

@@ -288,6 +288,7 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
                 text: snapshot.topology.text.to_string(),
             })
         }
+        Request::Convergence => Response::Convergence(daemon.convergence()),
         Request::Flows { nic } => {
             if let Some(name) = &nic {
                 diagnostics::find_nic(&daemon.snapshot(), name)?;

@@ -56,13 +56,18 @@
 //! sites.
 //!
 //! The rooms: `specs` (what a topology asks of the host layer),
-//! `supervision` (restarts and what `stats` shows) and [`watch`].
+//! `supervision` (restarts and what `stats` shows), [`watch`],
+//! [`established`] (the sessions up, as the supervisor last found them,
+//! for the convergence report) and `reconcile` (bringing the hybrid half
+//! to a topology, part by part).
 
+pub mod established;
 mod reconcile;
 mod specs;
 mod supervision;
 pub mod watch;
 
+pub use established::{Established, SessionBook};
 pub use reconcile::HybridChanges;
 
 pub use specs::{missing_routing, routing_needs, RoutingNeed};
@@ -130,6 +135,8 @@ struct InstanceSpeaker {
     sessions_checked: Option<std::time::Instant>,
     /// The sessions established when they were last looked at.
     established: Vec<Ipv4Addr>,
+    /// Where they are recorded for the convergence report.
+    sessions: Arc<SessionBook>,
     /// Its watcher's mailbox.
     watcher: Sender<Nudge>,
     /// The lab no longer runs it: gobgpd was stopped for good.
@@ -188,6 +195,8 @@ pub struct Hybrid {
     watchers: Vec<(String, usize, Watcher)>,
     /// Where the watchers record what the speakers learn.
     book: Option<Arc<LearnedBook>>,
+    /// Where the supervisor records the sessions up.
+    sessions: Option<Arc<SessionBook>>,
     /// The daemons' directories, removed with them.
     run_dirs: Vec<PathBuf>,
     /// The static routes the site routers were given (router namespace,
@@ -287,6 +296,7 @@ impl Roster {
                 // A restarted gobgpd starts its sessions afresh.
                 s.prefix_limited.clear();
                 s.established.clear();
+                s.sessions.set(&s.gateway, s.instance, Vec::new());
                 let _ = s.watcher.send(Nudge::Down);
             }
             s.supervision.exited(&exits, now);
@@ -376,6 +386,7 @@ fn check_sessions(s: &mut InstanceSpeaker, now: std::time::Instant) {
         .map(|n| n.address)
         .collect();
     if established != s.established {
+        s.sessions.set(&s.gateway, s.instance, established.clone());
         s.established = established;
         let _ = s.watcher.send(Nudge::Resync);
     }
@@ -426,6 +437,11 @@ impl Drop for Hybrid {
         }
         for (_, _, mut watcher) in self.watchers.drain(..) {
             watcher.stop();
+        }
+        if let Some(sessions) = self.sessions.take() {
+            for gateway in &gateways {
+                sessions.forget(gateway);
+            }
         }
         if let Some(book) = self.book.take() {
             for gateway in gateways {

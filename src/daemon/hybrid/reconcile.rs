@@ -197,6 +197,7 @@ impl Hybrid {
         changes: &mut HybridChanges,
     ) -> Result<()> {
         self.book = Some(watch.book.clone());
+        self.sessions = Some(watch.sessions.clone());
         self.plumb_tunnels(topo)?;
         self.update_speakers(topo, watch, changes)?;
         self.update_routers(topo, changes)
@@ -413,6 +414,7 @@ impl Hybrid {
                 prefix_limited: BTreeMap::new(),
                 sessions_checked: None,
                 established: Vec::new(),
+                sessions: watch.sessions.clone(),
                 watcher: mailbox,
                 retired: false,
             })));
@@ -445,6 +447,9 @@ impl Hybrid {
         }
         if let Some(book) = &self.book {
             book.set(gateway, instance, Vec::new());
+        }
+        if let Some(sessions) = &self.sessions {
+            sessions.set(gateway, instance, Vec::new());
         }
     }
 

@@ -79,6 +79,8 @@ pub type Supervisor = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 pub struct Watch {
     /// Where they record it.
     pub book: Arc<LearnedBook>,
+    /// Where the supervisor records which sessions are Established.
+    pub sessions: Arc<super::SessionBook>,
     /// Publishes a plane with what the book holds (never under the lock
     /// `apply` takes, and never over a newer plane).
     pub publish: Arc<dyn Fn() + Send + Sync>,

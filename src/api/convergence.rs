@@ -1,0 +1,162 @@
+//! Whether the running lab has converged, as the daemon answers it
+//! ([`crate::api::Request::Convergence`]): the BGP sessions the topology
+//! implies, the routes the gateways learn over them, and the load
+//! balancers' first probes, each as found against what is expected, with
+//! what is still missing named.
+//!
+//! Converged means all three are complete: every session the BGP model
+//! predicts up is Established, every gateway instance has learned every
+//! route the model predicts it learns (by prefix and neighbour) and the
+//! plane forwards with them, and every load balancer backend has had its
+//! first probe's verdict. A lab without BGP or load balancers is converged
+//! from the start.
+
+use serde::{Deserialize, Serialize};
+
+/// The lab's convergence now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Convergence {
+    pub converged: bool,
+    /// BGP sessions of gateway instances that are Established, of those
+    /// the topology implies are up once converged.
+    pub sessions_established: usize,
+    pub sessions_expected: usize,
+    /// Routes the gateway instances learned (one per instance, neighbour
+    /// and prefix), of those the BGP model predicts.
+    pub prefixes_learned: usize,
+    pub prefixes_expected: usize,
+    /// Load balancer backends whose probe has given a first verdict, of
+    /// those probed.
+    pub backends_probed: usize,
+    pub backends_expected: usize,
+    /// The expected sessions not Established.
+    #[serde(default)]
+    pub sessions_down: Vec<SessionRef>,
+    /// The expected routes not learned yet.
+    #[serde(default)]
+    pub prefixes_missing: Vec<RouteRef>,
+    /// The backends whose probe has not answered yet, as `lb/nic`.
+    #[serde(default)]
+    pub backends_unprobed: Vec<String>,
+    /// Milliseconds since the lab started.
+    pub uptime_ms: u64,
+}
+
+/// One BGP session of a gateway instance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SessionRef {
+    pub gateway: String,
+    pub instance: usize,
+    pub neighbor: String,
+}
+
+/// One route a gateway instance learns from a neighbour.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RouteRef {
+    pub gateway: String,
+    pub instance: usize,
+    pub neighbor: String,
+    pub prefix: String,
+}
+
+/// How many missing items a summary names before "and N more".
+const NAMED: usize = 3;
+
+impl Convergence {
+    /// The counts in one line: `BGP 3/4 sessions established, 9/12
+    /// prefixes learned, load balancer probes 2/2 answered` (the parts
+    /// the lab has).
+    pub fn progress(&self) -> String {
+        let mut parts = Vec::new();
+        if self.sessions_expected > 0 || self.prefixes_expected > 0 {
+            parts.push(format!(
+                "BGP {}/{} sessions established, {}/{} prefixes learned",
+                self.sessions_established,
+                self.sessions_expected,
+                self.prefixes_learned,
+                self.prefixes_expected
+            ));
+        }
+        if self.backends_expected > 0 {
+            parts.push(format!(
+                "load balancer probes {}/{} answered",
+                self.backends_probed, self.backends_expected
+            ));
+        }
+        if parts.is_empty() {
+            return "no BGP sessions or load balancer probes to wait for".to_string();
+        }
+        parts.join(", ")
+    }
+
+    /// What a converged lab has: `BGP 4/4 sessions established, 12
+    /// prefixes learned`, and the probes when there are load balancers.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.sessions_expected > 0 || self.prefixes_expected > 0 {
+            let prefixes = match self.prefixes_learned {
+                1 => "prefix",
+                _ => "prefixes",
+            };
+            parts.push(format!(
+                "BGP {}/{} sessions established, {} {prefixes} learned",
+                self.sessions_established, self.sessions_expected, self.prefixes_learned
+            ));
+        }
+        if self.backends_expected > 0 {
+            parts.push(format!(
+                "load balancer probes {}/{} answered",
+                self.backends_probed, self.backends_expected
+            ));
+        }
+        if parts.is_empty() {
+            return "no BGP sessions or load balancer probes to wait for".to_string();
+        }
+        parts.join(", ")
+    }
+
+    /// What is still missing, in words (empty once converged): `session
+    /// hub-gw/0 with 192.168.255.1 not established; hub-gw/0 has not
+    /// learned 192.168.0.0/16 from 192.168.255.1`, the first few of each
+    /// kind named.
+    pub fn missing(&self) -> String {
+        let mut parts = Vec::new();
+        named(
+            &mut parts,
+            self.sessions_down.iter().map(|s| {
+                format!(
+                    "session {}/{} with {} not established",
+                    s.gateway, s.instance, s.neighbor
+                )
+            }),
+            "sessions down",
+        );
+        named(
+            &mut parts,
+            self.prefixes_missing.iter().map(|r| {
+                format!(
+                    "{}/{} has not learned {} from {}",
+                    r.gateway, r.instance, r.prefix, r.neighbor
+                )
+            }),
+            "prefixes missing",
+        );
+        named(
+            &mut parts,
+            self.backends_unprobed
+                .iter()
+                .map(|b| format!("no probe answer yet from backend {b}")),
+            "backends unprobed",
+        );
+        parts.join("; ")
+    }
+}
+
+/// Adds the first [`NAMED`] of `items` to `parts`, and how many more.
+fn named(parts: &mut Vec<String>, items: impl ExactSizeIterator<Item = String>, more: &str) {
+    let total = items.len();
+    parts.extend(items.take(NAMED));
+    if total > NAMED {
+        parts.push(format!("{} more {more}", total - NAMED));
+    }
+}

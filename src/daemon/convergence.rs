@@ -1,0 +1,278 @@
+//! Whether the running lab has converged: what `vnetd run` and `apply`
+//! report as it comes up, and what `vnetd verify --wait` waits for.
+//!
+//! Converged means, against the topology the plane forwards with:
+//!
+//! - every BGP session of a gateway instance that the BGP model
+//!   ([`crate::policy::bgp::BgpModel`]) predicts up (`Connected`) is
+//!   Established, as the supervisor last found it; a session the model
+//!   predicts down (the other end does not name this one, or the prefix
+//!   limit drops it) is not waited for;
+//! - every gateway instance has learned every route the model predicts
+//!   it learns, by prefix and neighbour, and the plane forwards with it
+//!   (the learned routes are the snapshot's, not only the speakers');
+//! - every load balancer backend has had its first probe's verdict (an
+//!   answer, or the probe's timeout).
+//!
+//! A lab without BGP or load balancers is converged from the start.
+
+use super::hybrid::Established;
+use super::Daemon;
+use crate::api::{Convergence, RouteRef, SessionRef};
+use crate::policy::bgp::BgpModel;
+use crate::policy::gateways::LearnedRoutes;
+use crate::topology::Topology;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// The state `model` predicts `topo` converges to, held against what the
+/// lab has now: the sessions `established`, the routes `learned`, and per
+/// probed backend (`lb/nic`) whether its first probe has answered.
+pub fn convergence_of(
+    topo: &Topology,
+    model: &BgpModel,
+    learned: &LearnedRoutes,
+    established: &Established,
+    backends: &[(String, bool)],
+    uptime_ms: u64,
+) -> Convergence {
+    let mut state = Convergence {
+        uptime_ms,
+        ..Convergence::default()
+    };
+    for (g, gw) in topo.gateways.iter_enumerated() {
+        for instance in 0..gw.instances.len() {
+            let up = established
+                .get(&(gw.name.clone(), instance))
+                .map_or(&[][..], Vec::as_slice);
+            for session in model.sessions(g, instance) {
+                if session.state != "Connected" {
+                    continue;
+                }
+                state.sessions_expected += 1;
+                if matches!(session.neighbor, IpAddr::V4(a) if up.contains(&a)) {
+                    state.sessions_established += 1;
+                } else {
+                    state.sessions_down.push(SessionRef {
+                        gateway: gw.name.clone(),
+                        instance,
+                        neighbor: session.neighbor.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    for (gateway, instances) in &model.learned(topo).gateways {
+        for (instance, routes) in instances.iter().enumerate() {
+            let have: BTreeSet<_> = learned
+                .of(gateway, instance)
+                .iter()
+                .map(|r| (r.prefix, r.peer))
+                .collect();
+            let want: BTreeSet<_> = routes.iter().map(|r| (r.prefix, r.peer)).collect();
+            for (prefix, peer) in want {
+                state.prefixes_expected += 1;
+                if have.contains(&(prefix, peer)) {
+                    state.prefixes_learned += 1;
+                } else {
+                    state.prefixes_missing.push(RouteRef {
+                        gateway: gateway.clone(),
+                        instance,
+                        neighbor: peer.to_string(),
+                        prefix: prefix.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    for (backend, answered) in backends {
+        state.backends_expected += 1;
+        if *answered {
+            state.backends_probed += 1;
+        } else {
+            state.backends_unprobed.push(backend.clone());
+        }
+    }
+    state.converged = state.sessions_down.is_empty()
+        && state.prefixes_missing.is_empty()
+        && state.backends_unprobed.is_empty();
+    state
+}
+
+impl Daemon {
+    /// Whether the lab has converged now, and what is missing when not.
+    pub fn convergence(&self) -> Convergence {
+        let snapshot = self.snapshot();
+        let topo = &snapshot.topology;
+        let answered: std::collections::BTreeMap<_, _> = self
+            .lb_backends()
+            .into_iter()
+            .map(|(target, state)| (target, state.last_probe.is_some()))
+            .collect();
+        let backends: Vec<(String, bool)> = super::lb::probe_targets(&snapshot)
+            .into_iter()
+            .map(|spec| {
+                let done = answered.get(&spec.target).copied().unwrap_or(false);
+                let name = format!("{}/{}", spec.target.load_balancer, spec.target.nic);
+                (name, done)
+            })
+            .collect();
+        convergence_of(
+            topo,
+            &BgpModel::of(topo),
+            &snapshot.learned,
+            &self.watch().sessions.established(),
+            &backends,
+            self.now_ms(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::bgp::expected_learned;
+
+    fn hybrid() -> Topology {
+        let text = include_str!("../../config/hybrid.yaml");
+        crate::topology::parse_str("hybrid.yaml", text)
+            .unwrap()
+            .topology
+    }
+
+    /// Every session the model predicts up, Established.
+    fn all_up(topo: &Topology, model: &BgpModel) -> Established {
+        let mut up = Established::new();
+        for (g, gw) in topo.gateways.iter_enumerated() {
+            for i in 0..gw.instances.len() {
+                let neighbors = model
+                    .sessions(g, i)
+                    .into_iter()
+                    .filter(|s| s.state == "Connected")
+                    .filter_map(|s| match s.neighbor {
+                        IpAddr::V4(a) => Some(a),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                up.insert((gw.name.clone(), i), neighbors);
+            }
+        }
+        up
+    }
+
+    #[test]
+    fn the_hybrid_example_converges_once_its_session_and_route_are_there() {
+        let topo = hybrid();
+        let model = BgpModel::of(&topo);
+        let state = convergence_of(
+            &topo,
+            &model,
+            &expected_learned(&topo),
+            &all_up(&topo, &model),
+            &[],
+            2100,
+        );
+        assert!(state.converged, "{state:?}");
+        assert_eq!(
+            (state.sessions_established, state.sessions_expected),
+            (1, 1)
+        );
+        assert_eq!((state.prefixes_learned, state.prefixes_expected), (1, 1));
+        assert_eq!(state.missing(), "");
+        assert_eq!(
+            state.summary(),
+            "BGP 1/1 sessions established, 1 prefix learned"
+        );
+    }
+
+    #[test]
+    fn a_prefix_not_learned_keeps_the_lab_unconverged_and_is_named() {
+        let topo = hybrid();
+        let model = BgpModel::of(&topo);
+        let mut learned = expected_learned(&topo);
+        let routes = &mut learned.gateways.get_mut("hub-vpngw").unwrap()[0];
+        let gone = routes.remove(0);
+        assert_eq!(gone.prefix.to_string(), "192.168.0.0/16");
+        let state = convergence_of(&topo, &model, &learned, &all_up(&topo, &model), &[], 0);
+        assert!(!state.converged);
+        assert_eq!((state.prefixes_learned, state.prefixes_expected), (0, 1));
+        assert_eq!(
+            state.prefixes_missing,
+            [RouteRef {
+                gateway: "hub-vpngw".into(),
+                instance: 0,
+                neighbor: "192.168.255.1".into(),
+                prefix: "192.168.0.0/16".into(),
+            }]
+        );
+        assert_eq!(
+            state.missing(),
+            "hub-vpngw/0 has not learned 192.168.0.0/16 from 192.168.255.1"
+        );
+        assert_eq!(
+            state.progress(),
+            "BGP 1/1 sessions established, 0/1 prefixes learned"
+        );
+    }
+
+    #[test]
+    fn a_session_down_keeps_the_lab_unconverged_and_is_named() {
+        let topo = hybrid();
+        let model = BgpModel::of(&topo);
+        // The route is there (a session that just dropped), the session not.
+        let state = convergence_of(
+            &topo,
+            &model,
+            &expected_learned(&topo),
+            &Established::new(),
+            &[],
+            0,
+        );
+        assert!(!state.converged);
+        assert_eq!(
+            (state.sessions_established, state.sessions_expected),
+            (0, 1)
+        );
+        assert_eq!(
+            state.missing(),
+            "session hub-vpngw/0 with 192.168.255.1 not established"
+        );
+    }
+
+    #[test]
+    fn a_route_the_model_does_not_predict_does_not_count() {
+        let topo = hybrid();
+        let model = BgpModel::of(&topo);
+        let mut learned = expected_learned(&topo);
+        let mut extra = learned.gateways["hub-vpngw"][0][0].clone();
+        extra.prefix = "172.16.0.0/12".parse().unwrap();
+        learned.gateways.get_mut("hub-vpngw").unwrap()[0].push(extra);
+        let state = convergence_of(&topo, &model, &learned, &all_up(&topo, &model), &[], 0);
+        assert!(state.converged, "{state:?}");
+        assert_eq!((state.prefixes_learned, state.prefixes_expected), (1, 1));
+    }
+
+    #[test]
+    fn a_lab_without_bgp_converges_at_once_and_waits_for_first_probes() {
+        let text = include_str!("../../config/hub-spoke.yaml");
+        let topo = crate::topology::parse_str("hub-spoke.yaml", text)
+            .unwrap()
+            .topology;
+        let model = BgpModel::of(&topo);
+        let none = LearnedRoutes::default();
+        let state = convergence_of(&topo, &model, &none, &Established::new(), &[], 0);
+        assert!(state.converged);
+        assert_eq!(
+            state.summary(),
+            "no BGP sessions or load balancer probes to wait for"
+        );
+        let backends = [
+            ("ilb/web1".to_string(), true),
+            ("ilb/web2".to_string(), false),
+        ];
+        let state = convergence_of(&topo, &model, &none, &Established::new(), &backends, 0);
+        assert!(!state.converged);
+        assert_eq!(state.progress(), "load balancer probes 1/2 answered");
+        assert_eq!(state.missing(), "no probe answer yet from backend ilb/web2");
+    }
+}
