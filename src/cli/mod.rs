@@ -452,13 +452,20 @@ fn verify(config: Option<&Path>, junit: Option<&Path>, json: bool) -> Result<(),
     }
     let results: Vec<_> = verified.into_iter().map(|v| v.result).collect();
     say(&expectations::render_results(&results, json)?)?;
-    if results.iter().all(|r| r.passed) {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| {
+            format!(
+                "{}: expectation `{}` failed: {}",
+                topology.source, r.name, r.message
+            )
+        })
+        .collect();
+    if failed.is_empty() {
         Ok(())
     } else {
-        Err(Failure {
-            code: 1,
-            message: String::new(),
-        })
+        Err(Failure::refused(failed.join("\n")))
     }
 }
 

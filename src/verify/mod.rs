@@ -170,6 +170,7 @@ fn not_tested(why: String) -> Outcome {
         reason: Some(why),
         at: None,
         via: Vec::new(),
+        reply: false,
     }
 }
 
@@ -276,6 +277,7 @@ fn observe(
             reason: None,
             at: None,
             via,
+            reply: false,
         });
     }
     let mut near: Vec<String> = vec![source.name.clone()];
@@ -287,6 +289,8 @@ fn observe(
         reason,
         at,
         via,
+        // Delivered and not answered: the reply is what was lost.
+        reply: path::delivered(running, &records),
     })
 }
 
