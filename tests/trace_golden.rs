@@ -430,7 +430,11 @@ fn a_reply_without_a_route_back_is_a_deny_at_the_reply() {
     });
     let t = run(&s, "onprem-vm", "vm1", "Icmp", None);
     assert_eq!(verdict(&t), "Deny route_none at vm1");
-    assert_eq!(t.delivered_to.as_deref(), Some("vm1"), "the request got through");
+    assert_eq!(
+        t.delivered_to.as_deref(),
+        Some("vm1"),
+        "the request got through"
+    );
     assert_eq!(t.path, ["hub-vpngw", "vm1"]);
     let reply = t.reply.as_ref().expect("the reply was traced");
     assert_eq!(

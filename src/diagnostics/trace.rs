@@ -19,6 +19,10 @@
 //! routing loop. A trace from an on-premises host enters the fabric
 //! through its site's first tunnel (what the site's router does is its own
 //! routing, outside the fabric).
+//!
+//! Once the request is delivered, its reply is walked back the same way
+//! ([`reply`]): a conversation needs both directions, and a reply with no
+//! way back is the trace's Deny.
 
 use super::az::SYSTEM_ROUTE;
 use super::QueryError;
