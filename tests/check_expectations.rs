@@ -219,3 +219,61 @@ fn broken_expectations_are_refused_with_their_line() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn a_reply_without_a_route_back_fails_and_is_named() {
+    // config/hybrid.yaml with BGP off and a local network gateway without
+    // prefixes: the branch's requests reach the VNets, nothing routes the
+    // branch's range back.
+    let hybrid =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hybrid.yaml"))
+            .unwrap();
+    let at = hybrid.find("\nexpectations:\n").unwrap();
+    let yaml = hybrid[..at].replace("bgp_enabled: true", "bgp_enabled: false")
+        .replace("    bgp_settings: {asn: 65515}\n", "")
+        .replace("    bgp_settings: {asn: 65050, bgp_peering_address: 192.168.255.1}\n", "")
+        .replace("asn: 65050, bgp_speaker: bird", "bgp_speaker: none")
+        + "
+expectations:
+  - {name: branch-pings-spoke, from: onprem-vm, to: vm1, protocol: Icmp, result: Allow}
+  - {name: branch-reaches-hub-ssh, from: onprem-vm, to: hub-vm, protocol: Tcp, port: 22, result: Allow}
+";
+    assert!(yaml.contains("address_space: []") && !yaml.contains("bgp_enabled: true"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "empty-lng.yaml", &yaml);
+    let path = path.to_str().unwrap();
+    let out = vnetd(&["check", path]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let failures: Vec<String> = text(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(": expectation `"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            format!(
+                "{path}: expectation `branch-pings-spoke` failed: expected Allow, found Deny: \
+                 reply: no route from 10.1.1.4 to 192.168.1.10 (route_none at vm1)"
+            ),
+            format!(
+                "{path}: expectation `branch-reaches-hub-ssh` failed: expected Allow, found Deny: \
+                 reply: no route from 10.0.1.4 to 192.168.1.10 (route_none at hub-vm)"
+            ),
+        ]
+    );
+    // The table shows what was found: the request's path, the reply's Deny.
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Deny (reply: route_none) at vm1 via hub-vpngw > vm1"),
+        "{stdout}"
+    );
+    let out = vnetd(&["check", path, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let observed = &report["expectations"][0]["observed"];
+    assert_eq!(
+        observed,
+        &serde_json::json!({"result": "Deny", "reason": "route_none", "at": "vm1",
+                            "via": ["hub-vpngw", "vm1"], "reply": true})
+    );
+}

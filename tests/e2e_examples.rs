@@ -1,11 +1,13 @@
 //! Every example lab in `config/` runs, and proves at least one path it is
 //! meant to show, with real traffic between its namespaces; then `vnetd
-//! verify` finds every expectation of its file holding, live. Needs root
-//! (see `common::require_root`).
+//! verify` finds every expectation of its file holding, live, and finds
+//! what `vnetd check` finds offline (verdicts, paths, Deny places). Needs
+//! root (see `common::require_root`).
 
 mod common;
 
 use common::bgp_agreement::assert_live_equals_offline;
+use common::check_agreement::assert_verify_agrees_with_check;
 use common::{in_netns, ping, tcp_echo, udp_echo, Lab};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,25 +21,14 @@ fn example(name: &str) -> String {
 }
 
 /// `vnetd verify` on the running example, through the control socket the
-/// lab serves for it: every expectation of its file holds with real packets.
+/// lab serves for it: every expectation of its file holds with real
+/// packets, and `vnetd check` of the same file found the same verdicts,
+/// paths and Deny places on the compiled tables.
 fn verify_live(lab: &mut Lab) {
-    let socket = lab.serve_control();
-    let out = common::vnetd_command(&socket)
-        .arg("verify")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = stdout.lines().last().unwrap_or("");
-    assert!(
-        summary.ends_with(" passed, 0 failed") && !summary.starts_with("0 "),
-        "{stdout}"
-    );
+    let text = running_text(lab);
+    let report = assert_verify_agrees_with_check(lab, &text);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert!(report["passed"].as_u64().unwrap() > 0, "{report:#}");
 }
 
 /// The topology the lab runs, as the file text it was given.

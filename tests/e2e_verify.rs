@@ -163,10 +163,17 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
     assert_eq!(out.status.code(), Some(1), "{table}");
     let failed: Vec<&str> = table.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert_eq!(failed.len(), 1, "{table}");
+    // What was found, beside what was expected; why it fails on stderr.
     assert!(
-        failed[0].contains(WEB)
-            && failed[0].ends_with("expected Allow, found Deny (nsg_inbound at vm2)"),
+        failed[0].contains(WEB) && failed[0].ends_with("Deny (nsg_inbound) at vm2 via nva1"),
         "{table}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "expectation `{WEB}` failed: expected Allow, found Deny (nsg_inbound at vm2)"
+        )),
+        "{stderr}"
     );
     assert!(table.ends_with("7 passed, 1 failed\n"), "{table}");
     let cases = junit_cases(&junit);
@@ -196,7 +203,8 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
     let web = rows.iter().find(|r| r["name"] == WEB).unwrap();
     assert_eq!(
         web["observed"],
-        serde_json::json!({"result": "Deny", "reason": "nsg_inbound", "at": "vm2", "via": ["nva1"]})
+        serde_json::json!({"result": "Deny", "reason": "nsg_inbound", "at": "vm2", "via": ["nva1"],
+                           "reply": false})
     );
     assert_nothing_left(&lab, &before);
 }

@@ -123,8 +123,24 @@ HOP  NIC   STEP      DETAIL
            peering   hub-to-spoke2
            to        vm2
            inbound   Subnet spoke2-app-nsg: defaultSecurityRules/AllowVnetInBound (65000 Allow)
-Verdict: Allow, delivered to vm2
+Reply from vm2 (10.2.1.4) to 10.1.1.4:
+HOP  NIC   STEP      DETAIL
+---  ----  --------  ---------------------------------------------------------
+1    vm2   sends     10.2.1.4 -> 10.1.1.4 (spoke2/app)
+           outbound  reply of an admitted flow (stateful)
+           route     User 10.1.0.0/16 -> VirtualAppliance 10.0.1.4 (spoke2-rt)
+           peering   spoke2-to-hub
+           to        nva1
+           inbound   reply of an admitted flow (stateful)
+2    nva1  sends     10.2.1.4 -> 10.1.1.4 (hub/nva)
+           outbound  reply of an admitted flow (stateful)
+           route     Default 10.1.0.0/16 -> VNetPeering (System Route)
+           peering   hub-to-spoke1
+           to        vm1
+           inbound   reply of an admitted flow (stateful)
+Verdict: Allow, delivered to vm2, the reply to vm1
 Path: vm1 > nva1 > vm2
+Reply path: vm2 > nva1 > vm1
 "
     );
 }
@@ -388,4 +404,83 @@ fn an_address_nobody_holds_in_the_vnet_is_dropped() {
         hops(&t),
         ["shared1 | Default 10.0.0.0/16 VnetLocal  [System Route]"]
     );
+}
+
+/// `config/hybrid.yaml` with `edit` applied to its text.
+fn hybrid_with(edit: impl Fn(String) -> String) -> Snapshot {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/hybrid.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let edited = edit(text.clone());
+    assert_ne!(edited, text, "the edit applies");
+    snapshot_of("hybrid-edited.yaml", &edited)
+}
+
+#[test]
+fn a_reply_without_a_route_back_is_a_deny_at_the_reply() {
+    // BGP off and a local network gateway without prefixes: the branch's
+    // packets enter the hub, but nothing routes 192.168.0.0/16 back.
+    let s = hybrid_with(|t| {
+        t.replace("bgp_enabled: true", "bgp_enabled: false")
+            .replace("    bgp_settings: {asn: 65515}\n", "")
+            .replace(
+                "    bgp_settings: {asn: 65050, bgp_peering_address: 192.168.255.1}\n",
+                "",
+            )
+            .replace("asn: 65050, bgp_speaker: bird", "bgp_speaker: none")
+    });
+    let t = run(&s, "onprem-vm", "vm1", "Icmp", None);
+    assert_eq!(verdict(&t), "Deny route_none at vm1");
+    assert_eq!(
+        t.delivered_to.as_deref(),
+        Some("vm1"),
+        "the request got through"
+    );
+    assert_eq!(t.path, ["hub-vpngw", "vm1"]);
+    let reply = t.reply.as_ref().expect("the reply was traced");
+    assert_eq!(
+        (reply.source.as_str(), reply.destination.as_str()),
+        ("10.1.1.4", "192.168.1.10")
+    );
+    assert_eq!(
+        hops(reply),
+        ["vm1 | Default 192.168.0.0/16 None  [System Route]"]
+    );
+    assert!(reply.hops[0].outbound_by_state);
+    let text = render_trace(&t, false).unwrap();
+    assert!(
+        text.contains(
+            "Verdict: Deny: reply: no route from 10.1.1.4 to 192.168.1.10 (route_none at vm1)\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_load_balancer_behind_a_gateway_comes_after_it_and_the_gateway_once() {
+    let lb = "load_balancers:
+  - name: hub-ilb
+    sku: Standard
+    frontend_ip_configurations:
+      - {name: hub-fe, subnet: hub/default, private_ip_address: 10.0.1.100}
+    backend_address_pools:
+      - {name: hubs, network_interfaces: [hub-vm]}
+    rules:
+      - {name: web, frontend_ip_configuration: hub-fe, backend_address_pool: hubs,
+         protocol: Tcp, frontend_port: 80, backend_port: 80}
+
+expectations:
+";
+    let s = hybrid_with(|t| t.replace("expectations:\n", lb));
+    let t = run(&s, "onprem-vm", "10.0.1.100", "Tcp", Some(80));
+    assert_eq!(verdict(&t), "Allow to hub-vm");
+    assert_eq!(t.path, ["hub-vpngw", "hub-ilb", "hub-vm"]);
+    let text = render_trace(&t, false).unwrap();
+    assert!(
+        text.contains("Path: onprem-vm > hub-vpngw > hub-ilb > hub-vm\n"),
+        "{text}"
+    );
+    // A drop at the site's tunnel is placed at its gateway, as `verify`
+    // places the tunnel's counter.
+    let t = run(&s, "onprem-vm", "10.9.9.9", "Icmp", None);
+    assert_eq!(t.at.as_deref(), Some("hub-vpngw"), "{t:#?}");
 }

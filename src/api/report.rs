@@ -163,6 +163,12 @@ pub struct FlowReport {
     /// The route the flow's packets take now from this NIC (outbound only).
     pub next_hop_type: Option<String>,
     pub next_hop_ip_address: Option<String>,
+    /// The virtual network gateways that route leads the packets through
+    /// (outbound only), in order: the one it leads to, then each Vnet2Vnet
+    /// peer it hands them on to. They have no port of their own on such a
+    /// path, so no record of theirs shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
     pub packets_forward: u64,
     pub bytes_forward: u64,
     pub packets_reverse: u64,

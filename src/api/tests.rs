@@ -146,6 +146,7 @@ fn responses() -> Vec<Response> {
             rule: Some("securityRules/allow-web".into()),
             next_hop_type: Some("VnetLocal".into()),
             next_hop_ip_address: None,
+            gateways: Vec::new(),
             packets_forward: 3,
             bytes_forward: 180,
             packets_reverse: 2,

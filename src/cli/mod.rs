@@ -507,7 +507,17 @@ fn verify(
     }
     let results: Vec<_> = verified.into_iter().map(|v| v.result).collect();
     say(&expectations::render_results(&results, json)?)?;
-    if results.iter().all(|r| r.passed) {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| {
+            format!(
+                "{}: expectation `{}` failed: {}",
+                topology.source, r.name, r.message
+            )
+        })
+        .collect();
+    if failed.is_empty() {
         Ok(())
     } else {
         if let Ok(state) = daemon.0.convergence() {
@@ -520,10 +530,7 @@ fn verify(
                 ));
             }
         }
-        Err(Failure {
-            code: 1,
-            message: String::new(),
-        })
+        Err(Failure::refused(failed.join("\n")))
     }
 }
 

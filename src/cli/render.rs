@@ -212,7 +212,7 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
     );
     for f in flows {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}\n",
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}\n",
             f.nic,
             f.direction,
             f.protocol,
@@ -223,7 +223,12 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
             f.idle_ms / 1000,
             if f.offloaded { "kernel" } else { "vnetd" },
             f.rule.as_deref().unwrap_or("(no NSG)"),
-            f.next_hop_type.as_deref().unwrap_or("")
+            f.next_hop_type.as_deref().unwrap_or(""),
+            if f.gateways.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.gateways.join(" > "))
+            }
         ));
     }
     out

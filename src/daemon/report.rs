@@ -133,7 +133,13 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             .rule_names
             .get(RuleId::from_tag(value.verdict_tag))
             .map(|r| r.rule);
-        let hop = (direction == Direction::Outbound).then(|| diagnostics::next_hop(snap, nic, dst));
+        let outbound = direction == Direction::Outbound;
+        let hop = outbound.then(|| diagnostics::next_hop(snap, nic, dst));
+        let gateways = if outbound {
+            diagnostics::trace::gateways_crossed(snap, nic, &flow.key)
+        } else {
+            Vec::new()
+        };
         out.push(FlowReport {
             nic: name.clone(),
             direction: direction.as_str().to_string(),
@@ -143,6 +149,7 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             rule,
             next_hop_type: hop.as_ref().map(|h| h.next_hop_type.to_string()),
             next_hop_ip_address: hop.map(|h| h.next_hop_ip_address).filter(|s| !s.is_empty()),
+            gateways,
             packets_forward: value.forward_packets,
             bytes_forward: value.forward_bytes,
             packets_reverse: value.reverse_packets,

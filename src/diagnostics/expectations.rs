@@ -5,12 +5,13 @@
 //! table and the same JSON.
 
 use super::render::{json_text, table};
-use super::trace::{trace, Trace, TraceQuery, TRACE_REASONS};
+use super::trace::{reply_failure, trace, Trace, TraceQuery, TRACE_REASONS};
 use super::QueryError;
 use crate::dataplane::DropReason;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, Diagnostic, Endpoint, Expectation, Severity, Topology, Waypoint};
 use serde::Serialize;
+use std::net::IpAddr;
 
 /// One expectation, what it asked for, what was found, and whether the two
 /// agree.
@@ -34,8 +35,13 @@ pub struct ExpectationResult {
 pub struct Outcome {
     pub result: String,
     pub reason: Option<String>,
+    /// Where the Deny was: a NIC, or a gateway for its ports and the site
+    /// tunnels into it.
     pub at: Option<String>,
     pub via: Vec<String>,
+    /// The request was delivered and its reply did not come back: `reason`
+    /// and `at` are the reply's.
+    pub reply: bool,
 }
 
 /// The JSON of `check --json` and `verify --json`.
@@ -77,9 +83,26 @@ impl ExpectationResult {
                 .iter()
                 .map(|w| waypoint_name(topology, *w))
                 .collect(),
+            reply: false,
         };
         let mut problems = Vec::new();
-        if observed.result != expected.result {
+        if observed.result != expected.result && observed.reply {
+            let from = expectation.to.to_string();
+            let to = source_address(topology, expectation).map_or_else(
+                || endpoint_name(topology, expectation.from),
+                |a| a.to_string(),
+            );
+            let reply = reply_failure(
+                observed.reason.as_deref(),
+                observed.at.as_deref(),
+                &from,
+                &to,
+            );
+            problems.push(format!(
+                "expected {}, found {}: {reply}",
+                expected.result, observed.result
+            ));
+        } else if observed.result != expected.result {
             let mut found = observed.result.clone();
             if let Some(reason) = &observed.reason {
                 found.push_str(&format!(" ({reason}"));
@@ -119,10 +142,29 @@ impl ExpectationResult {
     }
 }
 
+/// The address an expectation's source sends from: its address of the
+/// destination's family.
+pub fn source_address(topology: &Topology, expectation: &Expectation) -> Option<IpAddr> {
+    let family = |a: &IpAddr| a.is_ipv4() == expectation.to.is_ipv4();
+    match expectation.from {
+        Endpoint::Nic(nic) => topology.nics[nic]
+            .ip_configurations
+            .iter()
+            .map(|c| c.address)
+            .find(family),
+        Endpoint::SiteHost { site, host } => {
+            Some(topology.sites[site].hosts[host].address).filter(family)
+        }
+    }
+}
+
 fn describe(outcome: &Outcome) -> String {
     let mut text = outcome.result.clone();
-    if let Some(reason) = &outcome.reason {
-        text.push_str(&format!(" ({reason})"));
+    match (&outcome.reason, outcome.reply) {
+        (Some(reason), false) => text.push_str(&format!(" ({reason})")),
+        (Some(reason), true) => text.push_str(&format!(" (reply: {reason})")),
+        (None, true) => text.push_str(" (reply)"),
+        (None, false) => {}
     }
     if let Some(at) = &outcome.at {
         text.push_str(&format!(" at {at}"));
@@ -158,11 +200,7 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
                 format!("{} -> {}", r.from, r.to),
                 flow,
                 describe(&r.expected),
-                if r.passed {
-                    describe(&r.observed)
-                } else {
-                    r.message.clone()
-                },
+                describe(&r.observed),
             ]
         })
         .collect();
@@ -240,12 +278,18 @@ pub fn evaluate(snap: &Snapshot) -> Vec<ExpectationResult> {
         .collect()
 }
 
-/// A trace's verdict as an expectation's outcome.
+/// A trace's verdict as an expectation's outcome: the request's path, and
+/// a Deny's reason and place, the reply's when the reply failed.
 pub fn outcome_of(found: &Trace) -> Outcome {
+    let reply = found
+        .reply
+        .as_ref()
+        .is_some_and(|r| r.verdict != Access::Allow.as_str());
     Outcome {
         result: found.verdict.clone(),
         reason: found.reason.clone(),
         at: found.at.clone(),
         via: found.path.clone(),
+        reply,
     }
 }

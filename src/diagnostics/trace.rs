@@ -19,24 +19,32 @@
 //! routing loop. A trace from an on-premises host enters the fabric
 //! through its site's first tunnel (what the site's router does is its own
 //! routing, outside the fabric).
+//!
+//! Once the request is delivered, its reply is walked back the same way
+//! ([`reply`]): a conversation needs both directions, and a reply with no
+//! way back is the trace's Deny.
 
 use super::az::SYSTEM_ROUTE;
-use super::render::{json_text, table};
 use super::QueryError;
 use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::translate;
 use crate::dataplane::{
-    balance, decide, judge_nsgs, route_step_through, Balanced, HopTo, PacketView, Stateless,
-    Verdict,
+    balance, decide, judge_nsgs, route_step_through, Balanced, Conntrack, HopTo, PacketView,
+    Stateless, Verdict,
 };
 use crate::net::PacketKey;
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx};
+use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx, SiteIdx};
 use etherparse::PacketBuilder;
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::net::IpAddr;
+
+mod render;
+mod reply;
+
+pub use render::render_trace;
+pub use reply::reply_failure;
 
 /// The source port of a traced TCP or UDP packet: the first port of
 /// Linux's ephemeral range, as a client's first connection would use.
@@ -79,7 +87,9 @@ pub struct Trace {
     /// Why a Deny: a drop reason as `stats` names it, or one of
     /// [`TRACE_REASONS`].
     pub reason: Option<String>,
-    /// The NIC where the Deny was decided.
+    /// Where the Deny was decided: the NIC whose drop counter counts it,
+    /// named as a path names it (a gateway's port or a site's tunnel by
+    /// the gateway's name).
     pub at: Option<String>,
     /// The NSG rule that denied, when one did.
     pub rule: Option<String>,
@@ -89,6 +99,13 @@ pub struct Trace {
     /// balancers, NICs (what an expectation's `via` names).
     pub path: Vec<String>,
     pub hops: Vec<TraceHop>,
+    /// The reply, traced once the request was delivered: from the address
+    /// that received the request back to the source, as the receiver's
+    /// kernel sends it, through NSGs that admit it by the request's state.
+    /// When it does not come back, the trace is a Deny with its reason and
+    /// place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Box<Trace>>,
     /// What Azure's network adds one way over every hop, in microseconds.
     #[serde(skip_serializing_if = "is_zero")]
     pub added_latency_us: u32,
@@ -99,6 +116,10 @@ pub struct Trace {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A rate cap: its rate and what imposes it (a VM size, a gateway SKU, a
@@ -133,6 +154,10 @@ pub struct HopShaping {
 pub struct TraceHop {
     /// The sending NIC (an appliance from the second hop on).
     pub nic: String,
+    /// The sender's NSGs let the packet out as the reply of a flow they
+    /// admitted (stateful), without their rules.
+    #[serde(skip_serializing_if = "is_false")]
+    pub outbound_by_state: bool,
     pub subnet: String,
     /// The packet as it leaves the sender.
     pub source: String,
@@ -154,6 +179,10 @@ pub struct TraceHop {
     /// translation).
     pub received_destination: Option<String>,
     pub inbound: Vec<NsgCheck>,
+    /// The receiver's NSGs let the packet in as the reply of a flow they
+    /// admitted.
+    #[serde(skip_serializing_if = "is_false")]
+    pub inbound_by_state: bool,
     /// What the hop adds (delay, loss) and limits (rate, MTU), when it adds
     /// or limits anything.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,6 +234,39 @@ fn path_name(snap: &Snapshot, nic: NicIdx) -> Option<String> {
     snap.plan.ports[nic].resource_name(&snap.topology)
 }
 
+/// Where a Deny happened, in the words of a path: the NIC, or the gateway
+/// of a gateway's port or site tunnel (`verify` names the place of a drop
+/// counter the same way); a health prober by its port's name.
+pub fn place_name(snap: &Snapshot, nic: NicIdx) -> String {
+    path_name(snap, nic).unwrap_or_else(|| nic_name(snap, nic))
+}
+
+/// The gateways a packet with `key` from `nic` is routed through, in
+/// order, each once: the one its route leads to and each Vnet2Vnet peer it
+/// is handed on to (what `vnetd flows` lists of an outbound flow).
+pub fn gateways_crossed(snap: &Snapshot, nic: NicIdx, key: &PacketKey) -> Vec<String> {
+    let mut crossed = Vec::new();
+    let _ = route_step_through(snap, nic, key, &mut |g| {
+        if !crossed.contains(&g) {
+            crossed.push(g);
+        }
+    });
+    crossed
+        .into_iter()
+        .map(|g| snap.topology.gateways[g].name.clone())
+        .collect()
+}
+
+/// Adds `name` to a path unless the path just crossed it (a site's
+/// packets enter at the gateway their route then leads through). A name
+/// crossed again later stays: a routing loop shows the appliance it came
+/// back to.
+fn cross(path: &mut Vec<String>, name: String) {
+    if path.last() != Some(&name) {
+        path.push(name);
+    }
+}
+
 /// The NSG rules a packet meets at `nic` in `direction`, one per NSG, up
 /// to the first that denies (where evaluation stops).
 fn nsg_checks(
@@ -236,33 +298,81 @@ fn nsg_checks(
     checks
 }
 
+/// Which way a traced packet goes: the request, or its reply (the
+/// destination's kernel answering: ports swapped, a TCP SYN-ACK, an ICMP
+/// echo reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    Request,
+    Reply,
+}
+
 /// The packet of a trace, byte by byte: a TCP SYN, a UDP datagram or an
-/// ICMP echo request.
-fn build_packet(src: IpAddr, dst: IpAddr, protocol: ExpectedProtocol, port: u16) -> Vec<u8> {
+/// ICMP echo request; or, for the reply, a SYN-ACK from `port`, a datagram
+/// from `port` or an echo reply.
+fn build_packet(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: ExpectedProtocol,
+    port: u16,
+    leg: Leg,
+) -> Vec<u8> {
     let builder = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
         (IpAddr::V6(s), IpAddr::V6(d)) => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
         // The caller picks a source of the destination's family.
         _ => unreachable!("mixed address families"),
     };
+    let (from_port, to_port) = match leg {
+        Leg::Request => (TRACE_SOURCE_PORT, port),
+        Leg::Reply => (port, TRACE_SOURCE_PORT),
+    };
     let mut out = Vec::new();
-    let written = match (protocol, dst) {
-        (ExpectedProtocol::Tcp, _) => builder
-            .tcp(TRACE_SOURCE_PORT, port, 1, 64240)
+    let written = match (protocol, dst, leg) {
+        (ExpectedProtocol::Tcp, _, Leg::Request) => builder
+            .tcp(from_port, to_port, 1, 64240)
             .syn()
             .write(&mut out, &[]),
-        (ExpectedProtocol::Udp, _) => builder
-            .udp(TRACE_SOURCE_PORT, port)
-            .write(&mut out, b"trace"),
-        (ExpectedProtocol::Icmp, IpAddr::V4(_)) => {
+        (ExpectedProtocol::Tcp, _, Leg::Reply) => builder
+            .tcp(from_port, to_port, 1, 64240)
+            .syn()
+            .ack(2)
+            .write(&mut out, &[]),
+        (ExpectedProtocol::Udp, _, _) => builder.udp(from_port, to_port).write(&mut out, b"trace"),
+        (ExpectedProtocol::Icmp, IpAddr::V4(_), Leg::Request) => {
             builder.icmpv4_echo_request(1, 1).write(&mut out, b"trace")
         }
-        (ExpectedProtocol::Icmp, IpAddr::V6(_)) => {
+        (ExpectedProtocol::Icmp, IpAddr::V4(_), Leg::Reply) => {
+            builder.icmpv4_echo_reply(1, 1).write(&mut out, b"trace")
+        }
+        (ExpectedProtocol::Icmp, IpAddr::V6(_), Leg::Request) => {
             builder.icmpv6_echo_request(1, 1).write(&mut out, b"trace")
+        }
+        (ExpectedProtocol::Icmp, IpAddr::V6(_), Leg::Reply) => {
+            builder.icmpv6_echo_reply(1, 1).write(&mut out, b"trace")
         }
     };
     written.expect("a packet built from valid parts");
     out
+}
+
+/// The tunnel by which a site's router sends a packet for `to` into the
+/// fabric: the one Global Reach carries it by, else the site's first.
+fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<NicIdx> {
+    let tunnels: Vec<NicIdx> = snap
+        .plan
+        .ports
+        .iter_enumerated()
+        .filter(|(_, n)| n.kind.site_tunnel().is_some_and(|(s, _, _)| s == site))
+        .map(|(i, _)| i)
+        .collect();
+    let reach = tunnels.iter().copied().find(|&i| {
+        snap.nics[i]
+            .global_reach
+            .iter()
+            .any(|(range, _)| range.contains(&to))
+    });
+    reach.or(tunnels.first().copied())
 }
 
 /// Where a trace starts: the NIC whose packets enter the fabric, and the
@@ -296,28 +406,14 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr)
                     t.sites[site].hosts[host].name, query.to
                 )));
             }
-            let tunnels: Vec<NicIdx> = snap
-                .plan
-                .ports
-                .iter_enumerated()
-                .filter(|(_, n)| n.kind.site_tunnel().is_some_and(|(s, _, _)| s == site))
-                .map(|(i, _)| i)
-                .collect();
-            // The site's router sends what Global Reach carries into its
-            // circuit; anything else into its first tunnel.
-            let reach = tunnels.iter().copied().find(|&i| {
-                snap.nics[i]
-                    .global_reach
-                    .iter()
-                    .any(|(range, _)| range.contains(&query.to))
-            });
-            Ok((reach.or(tunnels.first().copied()), src))
+            Ok((site_entry(snap, site, query.to), src))
         }
     }
 }
 
-/// Follows one packet from `query.from` to `query.to` through `snap`: its
-/// hops, its verdict, and what Azure's network adds over the hops it took.
+/// Follows one packet from `query.from` to `query.to` through `snap`, and
+/// once delivered its reply back: their hops, the verdict, and what
+/// Azure's network adds over the hops the request took.
 pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     let mut answer = follow(snap, query)?;
     answer.added_latency_us = answer
@@ -334,22 +430,12 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     Ok(answer)
 }
 
-fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
-    let t = &snap.topology;
-    if query.protocol != ExpectedProtocol::Icmp && query.port.is_none() {
-        return Err(QueryError::usage(format!(
-            "--port is needed with protocol {}",
-            query.protocol.as_str()
-        )));
-    }
-    let (entry, src) = start(snap, query)?;
-    let mut answer = Trace {
-        from: match query.from {
-            Endpoint::Nic(nic) => nic_name(snap, nic),
-            Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
-        },
+/// A trace's answer before its walk: a Deny with nothing found yet.
+fn empty_trace(from: String, src: IpAddr, dst: IpAddr, query: &TraceQuery) -> Trace {
+    Trace {
+        from,
         source: src.to_string(),
-        destination: query.to.to_string(),
+        destination: dst.to_string(),
         protocol: query.protocol.as_str().to_string(),
         port: query.port,
         verdict: Access::Deny.as_str().to_string(),
@@ -359,32 +445,84 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         delivered_to: None,
         path: Vec::new(),
         hops: Vec::new(),
+        reply: None,
         added_latency_us: 0,
         bottleneck: None,
+    }
+}
+
+fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
+    let t = &snap.topology;
+    if query.protocol != ExpectedProtocol::Icmp && query.port.is_none() {
+        return Err(QueryError::usage(format!(
+            "--port is needed with protocol {}",
+            query.protocol.as_str()
+        )));
+    }
+    let (entry, src) = start(snap, query)?;
+    let from = match query.from {
+        Endpoint::Nic(nic) => nic_name(snap, nic),
+        Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
     };
-    let Some(mut ingress) = entry else {
+    let mut answer = empty_trace(from, src, query.to, query);
+    let Some(ingress) = entry else {
         answer.reason = Some(NO_TUNNEL.to_string());
         return Ok(answer);
     };
-    if let Endpoint::SiteHost { .. } = query.from {
+    let packet = build_packet(
+        src,
+        query.to,
+        query.protocol,
+        query.port.unwrap_or(0),
+        Leg::Request,
+    );
+    let Some(delivered) = walk(snap, &Stateless, ingress, packet, &mut answer) else {
+        return Ok(answer);
+    };
+    reply::follow_reply(snap, query, src, &delivered, &mut answer);
+    Ok(answer)
+}
+
+/// Where a walk delivered its packet: the receiving port, the destination
+/// as received (after a load balancer's translation), the site that holds
+/// it when the port is a site's tunnel, and every port the packet left or
+/// reached on the way.
+struct Delivered {
+    port: NicIdx,
+    destination: IpAddr,
+    site: Option<SiteIdx>,
+    ports: Vec<NicIdx>,
+}
+
+/// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
+/// `answer`'s hops, path and verdict; the delivery, when it was delivered.
+fn walk<C: Conntrack>(
+    snap: &Snapshot,
+    flows: &C,
+    mut ingress: NicIdx,
+    mut packet: Vec<u8>,
+    answer: &mut Trace,
+) -> Option<Delivered> {
+    let t = &snap.topology;
+    // A site's packets enter the fabric at the gateway their tunnel ends at.
+    if snap.plan.ports[ingress].kind.site_tunnel().is_some() {
         answer.path.extend(path_name(snap, ingress));
     }
-    let mut packet = build_packet(src, query.to, query.protocol, query.port.unwrap_or(0));
     let mut left: Vec<NicIdx> = Vec::new();
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
-            answer.at = Some(nic_name(snap, ingress));
-            return Ok(answer);
+            answer.at = Some(place_name(snap, ingress));
+            return None;
         }
         left.push(ingress);
         let view = PacketView::parse(&packet).expect("a packet the trace built");
-        let verdict = decide(snap, &Stateless, ingress, &packet, 0);
-        let mut hop = hop_details(snap, ingress, &view, &verdict, &mut answer.path);
+        let verdict = decide(snap, flows, ingress, &packet, 0);
+        let mut hop = hop_details(snap, flows, ingress, &view, &verdict, &mut answer.path);
         let received = match verdict {
             Verdict::Drop { reason, at, .. } => {
                 answer.reason = Some(reason.as_str().to_string());
-                answer.at = Some(nic_name(snap, at));
+                answer.at = Some(place_name(snap, at));
                 answer.rule = hop
                     .outbound
                     .iter()
@@ -392,7 +530,7 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
                     .find(|c| c.access == Access::Deny.as_str())
                     .map(|c| c.rule_name.clone());
                 answer.hops.push(hop);
-                return Ok(answer);
+                return None;
             }
             Verdict::Deliver(nic) => nic,
             Verdict::Translate { nic, rewrite } => {
@@ -406,10 +544,17 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
             .dst;
         hop.received_destination = Some(dst.to_string());
         answer.hops.push(hop);
+        let mut delivered = Delivered {
+            port: received,
+            destination: dst,
+            site: None,
+            ports: left.clone(),
+        };
+        delivered.ports.push(received);
         if snap.nics[received].owns(dst) {
             answer.verdict = Access::Allow.as_str().to_string();
             answer.delivered_to = Some(nic_name(snap, received));
-            return Ok(answer);
+            return Some(delivered);
         }
         if let Some((site, _, _)) = snap.plan.ports[received].kind.site_tunnel() {
             let s = &t.sites[site];
@@ -418,24 +563,26 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
             {
                 answer.verdict = Access::Allow.as_str().to_string();
                 answer.delivered_to = Some(format!("site {}", s.name));
-            } else {
-                answer.reason = Some(SITE_UNREACHABLE.to_string());
-                answer.at = Some(nic_name(snap, received));
+                delivered.site = Some(site);
+                return Some(delivered);
             }
-            return Ok(answer);
+            answer.reason = Some(SITE_UNREACHABLE.to_string());
+            answer.at = Some(place_name(snap, received));
+            return None;
         }
         // An appliance: it forwards by its own subnet's routes.
         ingress = received;
     }
     answer.reason = Some(ROUTING_LOOP.to_string());
-    answer.at = Some(nic_name(snap, ingress));
-    Ok(answer)
+    answer.at = Some(place_name(snap, ingress));
+    None
 }
 
 /// The details of one hop, from the decision's steps; adds what the hop
 /// crosses to `path`.
-fn hop_details(
+fn hop_details<C: Conntrack>(
     snap: &Snapshot,
+    flows: &C,
     ingress: NicIdx,
     view: &PacketView,
     verdict: &Verdict,
@@ -444,12 +591,19 @@ fn hop_details(
     let t = &snap.topology;
     let sender = &snap.plan.ports[ingress];
     let key = view.key;
+    let by_state = |nic, direction| flows.admitted(nic, direction, view, 0).is_some();
+    let outbound_by_state = by_state(ingress, Direction::Outbound);
     let mut hop = TraceHop {
         nic: sender.name.clone(),
+        outbound_by_state,
         subnet: t.subnet_path(sender.subnet),
         source: key.src.to_string(),
         destination: key.dst.to_string(),
-        outbound: nsg_checks(snap, ingress, Direction::Outbound, &key),
+        outbound: if outbound_by_state {
+            Vec::new()
+        } else {
+            nsg_checks(snap, ingress, Direction::Outbound, &key)
+        },
         route: None,
         gateway: None,
         handed_on: Vec::new(),
@@ -458,12 +612,14 @@ fn hop_details(
         to: None,
         received_destination: None,
         inbound: Vec::new(),
+        inbound_by_state: false,
         shaping: None,
     };
-    let outbound_denied = judge_nsgs(snap, ingress, Direction::Outbound, &key)
-        .verdict
-        .access
-        == Access::Deny;
+    let outbound_denied = !outbound_by_state
+        && judge_nsgs(snap, ingress, Direction::Outbound, &key)
+            .verdict
+            .access
+            == Access::Deny;
     if outbound_denied {
         return hop;
     }
@@ -538,7 +694,6 @@ fn hop_details(
                 rule: rule.map(|r| lb.rules[fe.rules[r].rule].name.clone()),
                 backend: chosen.ok().map(|b| nic_name(snap, b.backend)),
             });
-            path.push(lb.name.clone());
         }
     }
     // Every gateway crossed, a Vnet2Vnet chain's middle ones too; a site's
@@ -551,10 +706,12 @@ fn hop_details(
         .iter()
         .map(|&g| t.gateways[g].name.clone())
         .collect();
+    // The gateways come before a load balancer they lead to.
     for gateway in hop.gateway.iter().chain(&hop.handed_on) {
-        if path.last() != Some(gateway) {
-            path.push(gateway.clone());
-        }
+        cross(path, gateway.clone());
+    }
+    if let Some(lb) = &hop.load_balancer {
+        cross(path, lb.name.clone());
     }
     let receiver = match *verdict {
         Verdict::Deliver(nic) | Verdict::Translate { nic, .. } => Some(nic),
@@ -578,14 +735,15 @@ fn hop_details(
         }
         hop.to = Some(nic_name(snap, receiver));
         let received_key = translated.unwrap_or(key);
-        hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
+        hop.inbound_by_state = by_state(receiver, Direction::Inbound);
+        if !hop.inbound_by_state {
+            hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
+        }
         hop.shaping = hop_shaping(snap, ingress, receiver);
         // A receiver that refused the packet was not crossed.
         let delivered = verdict.egress().is_some();
         if let Some(name) = path_name(snap, receiver).filter(|_| delivered) {
-            if path.last() != Some(&name) {
-                path.push(name);
-            }
+            cross(path, name);
         }
     }
     hop
@@ -626,148 +784,4 @@ fn hop_shaping(snap: &Snapshot, ingress: NicIdx, receiver: NicIdx) -> Option<Hop
         mtu: path.mtu,
         mss_clamp: path.mss_clamp,
     })
-}
-
-/// Microseconds as milliseconds, as short as they are exact to 0.1 ms.
-fn ms(us: u32) -> String {
-    let tenths = (us + 50) / 100;
-    if tenths % 10 == 0 {
-        format!("{} ms", tenths / 10)
-    } else {
-        format!("{}.{} ms", tenths / 10, tenths % 10)
-    }
-}
-
-fn describe_checks(checks: &[NsgCheck]) -> String {
-    if checks.is_empty() {
-        return "no NSG".to_string();
-    }
-    checks
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}: {} ({} {})",
-                c.level, c.nsg, c.rule_name, c.priority, c.access
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The trace as a table of hops and a verdict line, or as JSON.
-pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
-    if json {
-        return json_text(trace);
-    }
-    let mut out = String::new();
-    let flow = match trace.port {
-        Some(port) => format!("{} port {port}", trace.protocol),
-        None => trace.protocol.clone(),
-    };
-    let _ = writeln!(
-        out,
-        "Trace from {} ({}) to {}, {flow}:",
-        trace.from, trace.source, trace.destination
-    );
-    let mut rows = Vec::new();
-    for (i, hop) in trace.hops.iter().enumerate() {
-        let number = (i + 1).to_string();
-        rows.push(vec![
-            number,
-            hop.nic.clone(),
-            "sends".to_string(),
-            format!("{} -> {} ({})", hop.source, hop.destination, hop.subnet),
-        ]);
-        let mut detail = |what: &str, text: String| {
-            rows.push(vec![String::new(), String::new(), what.to_string(), text]);
-        };
-        detail("outbound", describe_checks(&hop.outbound));
-        if let Some(route) = &hop.route {
-            let ip = if route.next_hop_ip_address.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", route.next_hop_ip_address.join(","))
-            };
-            detail(
-                "route",
-                format!(
-                    "{} {} -> {}{ip} ({})",
-                    route.source, route.address_prefix, route.next_hop_type, route.route_table
-                ),
-            );
-        }
-        if let Some(gateway) = &hop.gateway {
-            let chain = std::iter::once(gateway).chain(&hop.handed_on);
-            detail("gateway", chain.cloned().collect::<Vec<_>>().join(" > "));
-        }
-        if let Some(peering) = &hop.peering {
-            detail("peering", peering.clone());
-        }
-        if let Some(lb) = &hop.load_balancer {
-            detail(
-                "load balancer",
-                format!(
-                    "{} frontend {}, rule {}, backend {}",
-                    lb.name,
-                    lb.frontend,
-                    lb.rule.as_deref().unwrap_or("none"),
-                    lb.backend.as_deref().unwrap_or("none")
-                ),
-            );
-        }
-        if let Some(to) = &hop.to {
-            let dst = hop
-                .received_destination
-                .as_ref()
-                .filter(|d| **d != hop.destination)
-                .map(|d| format!(" (as {d})"))
-                .unwrap_or_default();
-            detail("to", format!("{to}{dst}"));
-            detail("inbound", describe_checks(&hop.inbound));
-        }
-        if let Some(shaping) = &hop.shaping {
-            let mut adds = format!("+{} one way", ms(shaping.added_latency_us));
-            if shaping.jitter_us > 0 {
-                let _ = write!(adds, " (jitter {})", ms(shaping.jitter_us));
-            }
-            if shaping.loss_ppm > 0 {
-                let _ = write!(adds, ", {} % lost", f64::from(shaping.loss_ppm) / 10_000.0);
-            }
-            let _ = write!(adds, ", MTU {}", shaping.mtu);
-            if let Some(mss) = shaping.mss_clamp {
-                let _ = write!(adds, ", TCP MSS {mss}");
-            }
-            detail("adds", adds);
-            if let Some(b) = &shaping.bottleneck {
-                detail("bottleneck", b.what.clone());
-            }
-        }
-    }
-    out.push_str(&table(&["HOP", "NIC", "STEP", "DETAIL"], &rows));
-    let verdict = match (&trace.reason, &trace.delivered_to) {
-        (None, Some(to)) => format!("Allow, delivered to {to}"),
-        (Some(reason), _) => {
-            let mut text = format!("Deny: {reason}");
-            if let Some(at) = &trace.at {
-                let _ = write!(text, " at {at}");
-            }
-            if let Some(rule) = &trace.rule {
-                let _ = write!(text, " ({rule})");
-            }
-            text
-        }
-        (None, None) => trace.verdict.clone(),
-    };
-    let _ = writeln!(out, "Verdict: {verdict}");
-    if trace.added_latency_us > 0 || trace.bottleneck.is_some() {
-        let mut line = format!("Adds +{} one way", ms(trace.added_latency_us));
-        if let Some(b) = &trace.bottleneck {
-            let _ = write!(line, "; bottleneck {}", b.what);
-        }
-        let _ = writeln!(out, "{line}");
-    }
-    if !trace.path.is_empty() {
-        let _ = writeln!(out, "Path: {} > {}", trace.from, trace.path.join(" > "));
-    }
-    Ok(out)
 }

@@ -16,9 +16,12 @@
 //!    [`probe`]). Answered is Allow; no answer in time is Deny.
 //! 3. The fabric's own records, asked from the running daemon over the
 //!    control socket before and after the probe: the flow table's records
-//!    of the probe's flow give the hops it crossed (`via`), and for a Deny
+//!    of the probe's flow give the hops it crossed (`via`: NICs, the
+//!    gateways their routes lead through, load balancers), and for a Deny
 //!    the drop counter that moved gives the reason and the NIC where it was
-//!    dropped (see [`path`]).
+//!    dropped, a gateway's port named by its gateway; a Deny whose request
+//!    a record shows delivered lost its reply (see [`path`]). These are the
+//!    words of `vnetd check`, so the two can be compared.
 //! 4. The verdict, by [`ExpectationResult::judge`], the rows `vnetd check`
 //!    prints too. A Deny that fails its expectation while the lab has not
 //!    converged (see [`crate::api::Convergence`]) says what the lab still
@@ -203,6 +206,7 @@ fn not_tested(why: String) -> Outcome {
         reason: Some(why),
         at: None,
         via: Vec::new(),
+        reply: false,
     }
 }
 
@@ -309,6 +313,7 @@ fn observe(
             reason: None,
             at: None,
             via,
+            reply: false,
         });
     }
     let mut near: Vec<String> = vec![source.name.clone()];
@@ -320,6 +325,8 @@ fn observe(
         reason,
         at,
         via,
+        // Delivered and not answered: the reply is what was lost.
+        reply: path::delivered(running, &records),
     })
 }
 

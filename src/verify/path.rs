@@ -22,7 +22,7 @@
 use crate::api::{FlowReport, StatsReport};
 use crate::plan::Plan;
 use crate::topology::{ExpectedProtocol, LoadBalancerIdx, NicIdx, Topology};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// The flow a probe sent, as the fabric sees it.
@@ -146,21 +146,27 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
         .collect();
     recorded.sort();
     recorded.dedup();
-    // Load balancers the probe was sent through: to a frontend, or by a
-    // route whose next hop is one.
-    let mut balanced: HashSet<usize> = HashSet::new();
-    if let Some(lb) = balancer_at(topology, to) {
-        balanced.insert(lb);
-    }
+    // Where each outbound record sent the probe: its route's next hops,
+    // or the destination itself.
+    let next_of = |r: &FlowReport| -> Vec<IpAddr> {
+        match &r.next_hop_ip_address {
+            Some(hops) => hops
+                .split(',')
+                .filter_map(|a| a.trim().parse().ok())
+                .collect(),
+            None => vec![to],
+        }
+    };
+    // Load balancers the probe reached: a NIC sent it to one of their
+    // frontends, addressed to it or by a route whose next hop is one.
+    let mut balanced: Vec<usize> = Vec::new();
     for r in records.iter().filter(|r| r.direction == "Outbound") {
-        for hop in r.next_hop_ip_address.iter().flat_map(|a| a.split(',')) {
-            if let Some(lb) = hop
-                .trim()
-                .parse()
-                .ok()
-                .and_then(|a| balancer_at(topology, a))
-            {
-                balanced.insert(lb);
+        for lb in next_of(r)
+            .into_iter()
+            .filter_map(|a| balancer_at(topology, a))
+        {
+            if !balanced.contains(&lb) {
+                balanced.push(lb);
             }
         }
     }
@@ -191,13 +197,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
         else {
             break;
         };
-        let next: Vec<IpAddr> = match &out.next_hop_ip_address {
-            Some(hops) => hops
-                .split(',')
-                .filter_map(|a| a.trim().parse().ok())
-                .collect(),
-            None => vec![to],
-        };
+        let next = next_of(out);
         current = recorded.iter().copied().find(|candidate| {
             !order.contains(candidate)
                 && next.iter().any(|a| {
@@ -212,26 +212,69 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
             order.push(*nic);
         }
     }
+    // Each name once, in the order first crossed: a backend's load
+    // balancer before it, a NIC's gateways after it; a load balancer no
+    // backend recorded the probe at (it dropped it) last.
     let mut names: Vec<String> = Vec::new();
-    for nic in order {
+    let mut cross = |name: String| {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    let lb_name = |lb: usize| {
+        topology.load_balancers[LoadBalancerIdx::from(lb)]
+            .name
+            .clone()
+    };
+    for &nic in &order {
         for lb in balancers_of(topology, nic) {
             if balanced.contains(&lb) {
-                let lb_name = topology.load_balancers[LoadBalancerIdx::from(lb)]
-                    .name
-                    .clone();
-                if !names.contains(&lb_name) {
-                    names.push(lb_name);
-                }
+                cross(lb_name(lb));
             }
         }
         if let Some(name) = hop_name(topology, &plan, nic) {
-            if !names.contains(&name) {
-                names.push(name);
-            }
+            cross(name);
         }
+        let name = &plan.ports[nic].name;
+        let out = records
+            .iter()
+            .find(|r| &r.nic == name && r.direction == "Outbound");
+        for gateway in out.iter().flat_map(|r| &r.gateways) {
+            cross(gateway.clone());
+        }
+    }
+    for &lb in &balanced {
+        cross(lb_name(lb));
     }
     names.retain(|n| n != source);
     names
+}
+
+/// Whether the probe reached what holds its destination: a NIC that owns
+/// the address a record of it received (the destination, or the backend a
+/// load balancer translated it to), or a tunnel into the site that holds
+/// it. A probe delivered and not answered lost its reply.
+pub fn delivered(topology: &Topology, records: &[FlowReport]) -> bool {
+    let plan = Plan::derive(topology);
+    records
+        .iter()
+        .filter(|r| r.direction == "Inbound")
+        .any(|r| {
+            let (Some(nic), Some((address, _))) =
+                (plan.port_by_name(&r.nic), endpoint(&r.destination))
+            else {
+                return false;
+            };
+            let port = &plan.ports[nic];
+            match port.kind.site_tunnel() {
+                Some((site, _, _)) => {
+                    let s = &topology.sites[site];
+                    s.hosts.iter().any(|h| h.address == address)
+                        || s.address_space.iter().any(|n| n.contains(&address))
+                }
+                None => port.is_vm() && port.owns(address),
+            }
+        })
 }
 
 /// The drop counters that moved between `before` and `after`, as (reason,
@@ -298,6 +341,7 @@ mod tests {
             rule: None,
             next_hop_type: None,
             next_hop_ip_address: None,
+            gateways: Vec::new(),
             packets_forward: 3,
             bytes_forward: 180,
             packets_reverse: 2,

@@ -1,0 +1,115 @@
+//! The second half of a conversation: once a request is delivered, its
+//! reply is traced back, from the address that received it (a backend's
+//! own behind a load balancer, a site host's) to the source, as the
+//! receiver's kernel sends it: routed by the receiver's effective routes,
+//! or entering from a site by the tunnel its router sends by.
+//!
+//! NSGs are stateful in Azure: a port the request left or reached admitted
+//! its flow, so the reply passes its NSGs without their rules
+//! ([`ReplyOf`]); a port the request never crossed judges the reply as a
+//! packet of its own. Routes, peerings, appliances and gateways are
+//! stateless: the reply needs a way back of its own, and when it has none
+//! the whole trace is a Deny at the reply's place.
+
+use super::{
+    build_packet, empty_trace, nic_name, site_entry, walk, Delivered, Leg, Trace, TraceQuery,
+    NO_TUNNEL,
+};
+use crate::dataplane::{Admission, Allowed, Conntrack, PacketView};
+use crate::engine::flow_table::FlowHandle;
+use crate::snapshot::Snapshot;
+use crate::topology::{Access, Direction, NicIdx};
+use std::net::IpAddr;
+
+/// The flow state a reply meets: every port the request left or reached
+/// admitted the flow, so the reply is admitted there by state.
+struct ReplyOf {
+    ports: Vec<NicIdx>,
+    generation: u64,
+}
+
+impl Conntrack for ReplyOf {
+    fn admitted(&self, nic: NicIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
+        self.ports.contains(&nic).then_some(Admission {
+            generation: self.generation,
+            reply: true,
+            handle: FlowHandle::NONE,
+        })
+    }
+    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
+    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
+    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+}
+
+/// Traces the reply of the request `query` from `src`, delivered as
+/// `delivered`, into `answer.reply`; a reply that does not come back makes
+/// `answer` a Deny with the reply's reason, place and rule.
+pub(super) fn follow_reply(
+    snap: &Snapshot,
+    query: &TraceQuery,
+    src: IpAddr,
+    delivered: &Delivered,
+    answer: &mut Trace,
+) {
+    let t = &snap.topology;
+    let from = delivered.destination;
+    let (entry, name) = match delivered.site {
+        None => (Some(delivered.port), nic_name(snap, delivered.port)),
+        Some(site) => {
+            let s = &t.sites[site];
+            let name = s
+                .hosts
+                .iter()
+                .find(|h| h.address == from)
+                .map_or_else(|| format!("site {}", s.name), |h| h.name.clone());
+            (site_entry(snap, site, src), name)
+        }
+    };
+    let mut reply = empty_trace(name, from, src, query);
+    match entry {
+        None => reply.reason = Some(NO_TUNNEL.to_string()),
+        Some(ingress) => {
+            let flows = ReplyOf {
+                ports: delivered.ports.clone(),
+                generation: snap.generation,
+            };
+            let port = query.port.unwrap_or(0);
+            let packet = build_packet(from, src, query.protocol, port, Leg::Reply);
+            walk(snap, &flows, ingress, packet, &mut reply);
+        }
+    }
+    if reply.verdict != Access::Allow.as_str() {
+        answer.verdict = reply.verdict.clone();
+        answer.reason = reply.reason.clone();
+        answer.at = reply.at.clone();
+        answer.rule = reply.rule.clone();
+    }
+    answer.reply = Some(Box::new(reply));
+}
+
+/// A reply that did not come back, in words: `reply: no route from
+/// 10.1.1.4 to 192.168.1.10 (route_none at vm1)`. `from` and `to` are the
+/// reply's source and destination; `check`, `trace` and `verify` word it
+/// alike.
+pub fn reply_failure(reason: Option<&str>, at: Option<&str>, from: &str, to: &str) -> String {
+    let no_route = [
+        "no_route",
+        "route_none",
+        "next_hop_internet",
+        "next_hop_gateway",
+        "gateway_no_route",
+        "no_tunnel",
+    ];
+    let what = match reason {
+        Some(r) if no_route.contains(&r) => "no route",
+        _ => "no way back",
+    };
+    let mut text = format!("reply: {what} from {from} to {to}");
+    match (reason, at) {
+        (Some(reason), Some(at)) => text.push_str(&format!(" ({reason} at {at})")),
+        (Some(reason), None) => text.push_str(&format!(" ({reason})")),
+        (None, Some(at)) => text.push_str(&format!(" (at {at})")),
+        (None, None) => {}
+    }
+    text
+}

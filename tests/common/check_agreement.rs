@@ -1,0 +1,115 @@
+//! `vnetd check` (offline, the compiled tables with what BGP is predicted
+//! to learn) against `vnetd verify` (live, real packets in the running
+//! lab) on the same file: for every expectation the same verdict, the same
+//! path (gateways, load balancers, NICs, in order), the same reason and
+//! place of a Deny, and the same leg (request or reply) that failed.
+//!
+//! One thing may differ and is left out: which backend a load balancer's
+//! hash chose. The trace hashes a packet from port 32768, a probe leaves
+//! from a port its kernel picks, and a backend the lab's health probes
+//! find down is skipped live; a backend right after its load balancer in
+//! a path is compared as "a backend of" it.
+
+use super::Lab;
+use serde_json::Value;
+use vnetd::topology::parse_str;
+
+/// An outcome as compared: result, reason, place, path, reply.
+type Found = (String, Option<String>, Option<String>, Vec<String>, bool);
+
+/// `outcome` with each load balancer's chosen backend named by its pool.
+fn found(outcome: &Value, pools: &[(String, Vec<String>)]) -> Found {
+    let text = |key: &str| outcome[key].as_str().map(str::to_string);
+    let via: Vec<String> = outcome["via"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let via = via
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let balanced_by = i.checked_sub(1).and_then(|p| {
+                pools
+                    .iter()
+                    .find(|(lb, nics)| *lb == via[p] && nics.contains(name))
+            });
+            match balanced_by {
+                Some((lb, _)) => format!("a backend of {lb}"),
+                None => name.clone(),
+            }
+        })
+        .collect();
+    (
+        text("result").unwrap(),
+        text("reason"),
+        text("at"),
+        via,
+        outcome["reply"].as_bool().unwrap(),
+    )
+}
+
+/// Runs `vnetd check --json` on `text` and `vnetd verify --json` on the
+/// lab (which runs `text`), and asserts that both found the same for every
+/// expectation; returns verify's report.
+pub fn assert_verify_agrees_with_check(lab: &mut Lab, text: &str) -> Value {
+    let topology = parse_str("running.yaml", text).unwrap().topology;
+    let pools: Vec<(String, Vec<String>)> = topology
+        .load_balancers
+        .iter()
+        .map(|lb| {
+            let nics = lb.pools.iter().flat_map(|p| &p.nics);
+            let names = nics.map(|n| topology.nics[*n].name.clone()).collect();
+            (lb.name.clone(), names)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("running.yaml");
+    std::fs::write(&file, text).unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("check")
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let socket = lab.serve_control();
+    let verify = super::vnetd_command(&socket)
+        .args(["verify", "--json"])
+        .output()
+        .unwrap();
+    let report = |out: &std::process::Output, what: &str| -> Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{what}: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let (offline, live) = (report(&check, "check"), report(&verify, "verify"));
+    let rows = |r: &Value| r["expectations"].as_array().unwrap().clone();
+    let (offline_rows, live_rows) = (rows(&offline), rows(&live));
+    assert_eq!(offline_rows.len(), topology.expectations.len());
+    assert_eq!(live_rows.len(), offline_rows.len());
+    let differences: Vec<String> = offline_rows
+        .iter()
+        .zip(&live_rows)
+        .filter_map(|(c, v)| {
+            let (by_check, by_verify) =
+                (found(&c["observed"], &pools), found(&v["observed"], &pools));
+            (by_check != by_verify).then(|| {
+                format!(
+                    "{}: check found {by_check:?}, verify {by_verify:?}",
+                    c["name"]
+                )
+            })
+        })
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "check and verify disagree:\n{}",
+        differences.join("\n")
+    );
+    live
+}
