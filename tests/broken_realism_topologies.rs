@@ -1,8 +1,10 @@
 //! Broken sizes, regions, MTUs and impairments are refused by `vnetd
 //! check` with exit code 1 and a message naming the file, the line and the
-//! problem: an unknown VM size (with the nearest known one), a region pair
-//! Azure publishes no round trip for, an MTU Azure does not allow, and
-//! negative or absurd impairments. Each case is
+//! problem: a VM size that is not Azure's (with the nearest known one), an
+//! MTU Azure does not allow, a delay given twice, and negative or absurd
+//! impairments. What Azure accepts passes with a warning: a region pair
+//! its latency page does not list, a size whose page documents no
+//! bandwidth. Each case is
 //! `config/three-region-mesh.yaml` with one change, checked through the
 //! real binary.
 
@@ -23,7 +25,15 @@ fn cases() -> Vec<Case> {
             edits: &[("size: Standard_D2s_v3", "size: Standard_D2s_v9")],
             expect: &[(
                 "size: Standard_D2s_v9",
-                "`Standard_D2s_v9` is not a VM size vnetd knows the bandwidth of; did you mean `Standard_D2s_v3`?",
+                "`Standard_D2s_v9` is not an Azure VM size; did you mean `Standard_D2s_v3`?",
+            )],
+        },
+        Case {
+            name: "not-an-azure-size",
+            edits: &[("size: Standard_D2s_v3", "size: Standard_D2s_v4x")],
+            expect: &[(
+                "size: Standard_D2s_v4x",
+                "`Standard_D2s_v4x` is not an Azure VM size; did you mean `Standard_D2s_v4`?",
             )],
         },
         Case {
@@ -37,14 +47,15 @@ fn cases() -> Vec<Case> {
             expect: &[("mtu: 576", "576 is out of range")],
         },
         Case {
-            name: "region-pair-without-a-figure",
-            edits: &[("location: southeastasia", "location: westindia")],
-            expect: &[
-                ("name: weu-to-sea", "Azure publishes no round trip between westeurope and westindia"),
-                ("name: sea-to-weu", "between westindia and westeurope"),
-                ("name: eus-to-sea", "between eastus and westindia"),
-                ("name: sea-to-eus", "between westindia and eastus"),
-            ],
+            name: "delay-given-twice",
+            edits: &[(
+                WEU_TO_EUS,
+                "{ name: weu-to-eus, virtual_network: weu, remote_virtual_network: eus, impairments: {latency_ms: 5, round_trip_ms: 10} }",
+            )],
+            expect: &[(
+                "name: weu-to-eus",
+                "`latency_ms` (one way) and `round_trip_ms` say the same delay twice",
+            )],
         },
         Case {
             name: "negative-latency",
@@ -102,6 +113,62 @@ fn the_example_lab_itself_is_valid() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
+/// `vnetd check` of `text`: its exit code and what it said on stderr.
+fn warnings_of(name: &str, text: &str) -> (Option<i32>, String) {
+    let (code, stderr, _) = check(TAG, name, text);
+    (code, stderr)
+}
+
+#[test]
+fn an_unpublished_pair_takes_the_estimate_with_a_warning_per_link() {
+    let text = BASE.replacen("location: southeastasia", "location: westindia", 1);
+    let (code, stderr) = warnings_of("estimate", &text);
+    assert_eq!(code, Some(0), "{stderr}");
+    for (link, from, to) in [
+        ("weu-to-sea", "westeurope", "westindia"),
+        ("sea-to-weu", "westindia", "westeurope"),
+        ("eus-to-sea", "eastus", "westindia"),
+        ("sea-to-eus", "westindia", "eastus"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!("peerings[{link}]")))
+            .unwrap_or_else(|| panic!("no warning for {link}:\n{stderr}"));
+        assert!(line.contains(": warning: "), "{line}");
+        assert!(
+            line.contains(&format!(
+                "Azure publishes no round trip between {from} and {to}: vnetd estimates"
+            )),
+            "{line}"
+        );
+    }
+    assert_eq!(stderr.matches("vnetd estimates").count(), 4, "{stderr}");
+}
+
+#[test]
+fn a_size_without_documented_bandwidth_runs_unshaped_with_a_warning() {
+    let text = BASE.replacen("size: Standard_D2s_v3", "size: Standard_B1s", 1);
+    assert_ne!(text, BASE);
+    let (code, stderr) = warnings_of("b1s", &text);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: virtual_machines[")
+            && stderr.contains("Azure documents no network bandwidth for `Standard_B1s`")
+            && stderr.contains("the VM runs without a rate cap"),
+        "{stderr}"
+    );
+    let topo = vnetd::topology::parse_str("b1s.yaml", &text)
+        .unwrap()
+        .topology;
+    let vm = topo
+        .virtual_machines
+        .iter()
+        .find(|v| v.size == "Standard_B1s")
+        .unwrap();
+    assert_eq!(vm.egress_mbps, None);
+    assert_eq!(vnetd::policy::shaping::vm_egress(&topo, vm.nics[0]), None);
+}
+
 #[test]
 fn an_unpublished_pair_with_its_own_latency_is_valid() {
     let mut text = BASE.replacen("location: southeastasia", "location: westindia", 1);
@@ -113,12 +180,23 @@ fn an_unpublished_pair_with_its_own_latency_is_valid() {
     ] {
         let plain =
             format!("{{ name: {name}, virtual_network: {from}, remote_virtual_network: {to} }}");
-        let timed = format!("{{ name: {name}, virtual_network: {from}, remote_virtual_network: {to}, impairments: {{latency_ms: 60.5}} }}");
+        let timed = format!("{{ name: {name}, virtual_network: {from}, remote_virtual_network: {to}, impairments: {{round_trip_ms: 121}} }}");
         assert!(text.contains(&plain), "{plain}");
         text = text.replacen(&plain, &timed, 1);
     }
     let (code, stderr, _) = check(TAG, "own-latency", &text);
     assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("estimates"), "{stderr}");
+    // A round trip of 121 ms is 60.5 ms each way.
+    let topo = vnetd::topology::parse_str("own.yaml", &text)
+        .unwrap()
+        .topology;
+    let link = topo
+        .peerings
+        .iter()
+        .find(|p| p.name == "weu-to-sea")
+        .unwrap();
+    assert_eq!(link.impairments.and_then(|i| i.latency_us), Some(60_500));
 }
 
 #[test]

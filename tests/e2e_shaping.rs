@@ -185,6 +185,96 @@ fn a_packet_larger_than_its_path_is_dropped_with_df_or_ipv6_and_fragmented_witho
     assert_eq!(big_pings(&weu, "10.20.1.4", 1472, "do", 3), 3);
 }
 
+/// The migration guide's three regions in a full mesh: West US, West
+/// Europe and West India, which Azure's latency page does not list.
+fn three_regions(prefix: &str) -> String {
+    let mut text = String::from("vnets:\n");
+    let regions = [
+        ("sea", "westus", 1),
+        ("lon", "westeurope", 2),
+        ("mum", "westindia", 3),
+    ];
+    for (name, location, n) in regions {
+        text.push_str(&format!(
+            "  - name: {name}\n    address_space: [10.{n}.0.0/16]\n    location: {location}\n    subnets:\n      - {{name: default, address_prefixes: [10.{n}.1.0/24]}}\n"
+        ));
+    }
+    text.push_str("peerings:\n");
+    for (a, _, _) in regions {
+        for (b, _, _) in regions {
+            if a != b {
+                text.push_str(&format!(
+                    "  - {{name: {a}-{b}, virtual_network: {a}, remote_virtual_network: {b}}}\n"
+                ));
+            }
+        }
+    }
+    text.push_str("network_interfaces:\n");
+    for (name, _, n) in regions {
+        text.push_str(&format!(
+            "  - {{name: {name}-vm, subnet: {name}/default, private_ip_address: 10.{n}.1.4, netns: {prefix}-{name}-vm}}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_three_region_mesh_without_published_figures_runs_on_the_estimate() {
+    use vnetd::topology::catalog::round_trips::{fit, round_trip};
+    let prefix = "shmesh";
+    let text = three_regions(prefix);
+    // Valid with warnings: one per link that takes an estimate.
+    let loaded = vnetd::topology::parse_str("mesh.yaml", &text).unwrap();
+    let estimated: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("vnetd estimates"))
+        .map(|w| w.key.as_str())
+        .collect();
+    assert_eq!(
+        estimated,
+        [
+            "peerings[sea-mum]",
+            "peerings[lon-mum]",
+            "peerings[mum-sea]",
+            "peerings[mum-lon]"
+        ],
+        "{:?}",
+        loaded.warnings
+    );
+    let lab = Lab::start_exact(prefix, &text);
+    let vms = [
+        ("sea", "westus", "10.1.1.4"),
+        ("lon", "westeurope", "10.2.1.4"),
+        ("mum", "westindia", "10.3.1.4"),
+    ];
+    for (from, from_region, _) in vms {
+        for (to, to_region, address) in vms {
+            if from == to {
+                continue;
+            }
+            let ns = lab.ns(&format!("{from}-vm"));
+            assert!(
+                wait_for(Duration::from_secs(10), || !round_trips(&ns, address, 1)
+                    .is_empty()),
+                "{from} reaches {to}"
+            );
+            // A ping takes half of each direction's figure.
+            let there = round_trip(from_region, to_region).unwrap();
+            let back = round_trip(to_region, from_region).unwrap();
+            assert_eq!(there.estimated, to == "mum" || from == "mum");
+            let figure = f64::from(there.us + back.us) / 2.0 / 1000.0;
+            let rtt = median(round_trips(&ns, address, 10));
+            assert!(
+                (rtt - figure).abs() <= fit().median_error_ms,
+                "{from} -> {to}: median {rtt} ms, the lab's figure {figure} ms (stated error {} ms)",
+                fit().median_error_ms
+            );
+            assert!(rtt >= figure, "{from} -> {to}: {rtt} ms below {figure} ms");
+        }
+    }
+}
+
 /// One VNet: a single-NIC VM of Standard_D2s_v3 (1000 Mbps), a VM of the
 /// same size with two NICs, and a NIC of no VM.
 fn sizes_lab(prefix: &str) -> String {

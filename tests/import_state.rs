@@ -266,6 +266,11 @@ fn the_az_dump_gives_the_azurerm_resources_of_the_same_network() {
             "vm2",
             "/networkInterfaces/vm2".into(),
         ),
+        (
+            "azurerm_linux_virtual_machine",
+            "vm1",
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-lab/providers/Microsoft.Compute/virtualMachines/vm1".into(),
+        ),
     ];
     assert_eq!(listed, expected);
 
@@ -350,7 +355,14 @@ fn the_three_imports_give_the_expected_topology() {
         assert_eq!(without_comments(&text), expected, "{args:?}");
         let loaded = vnetd::topology::parse_str("import", &text)
             .unwrap_or_else(|e| panic!("{args:?} does not parse: {e:?}"));
-        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        // The one warning: vm1's size has no documented bandwidth.
+        let warned: Vec<&str> = loaded.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(
+            warned,
+            ["virtual_machines[vm1].size"],
+            "{:?}",
+            loaded.warnings
+        );
         assert_eq!(loaded.topology.nics.len(), 3);
     }
 }
@@ -410,13 +422,15 @@ fn every_object_follows_the_comment_of_its_resource_id() {
                 ("route_tables", _) => "/routeTables/spokes-rt".to_string(),
                 ("network_security_groups", 2) => format!("/networkSecurityGroups/{name}"),
                 ("network_security_groups", _) => "/networkSecurityGroups/app-nsg".to_string(),
+                ("virtual_machines", _) => format!("/virtualMachines/{name}"),
                 other => panic!("{args:?}: an object in {other:?}"),
             };
             assert!(id.ends_with(&own), "{args:?}: `{name}` follows `{id}`");
         }
-        // 3 VNets, 4 subnets, 4 peerings, 3 NICs, 1 route table with 2
+        // 3 VNets, 4 subnets, 4 peerings, 3 NICs, 1 VM (Standard_B1s, a
+        // real size without documented bandwidth), 1 route table with 2
         // routes, 1 NSG with 1 rule.
-        assert_eq!(objects, 19, "{args:?}");
+        assert_eq!(objects, 20, "{args:?}");
     }
 }
 

@@ -136,6 +136,10 @@ pub struct Bottleneck {
 pub struct HopShaping {
     /// Delay added one way, in microseconds.
     pub added_latency_us: u32,
+    /// The delay holds vnetd's estimate of a round trip between regions
+    /// Azure publishes no figure for.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub latency_estimated: bool,
     #[serde(skip_serializing_if = "is_zero")]
     pub jitter_us: u32,
     /// Packets lost per million.
@@ -778,6 +782,7 @@ fn hop_shaping(snap: &Snapshot, ingress: NicIdx, receiver: NicIdx) -> Option<Hop
         && path.mss_clamp.is_none();
     (!plain).then_some(HopShaping {
         added_latency_us: path.delay_us,
+        latency_estimated: path.delay_estimated,
         jitter_us: path.jitter_us,
         loss_ppm: path.loss_ppm,
         bottleneck,

@@ -5,7 +5,7 @@
 
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::catalog::round_trips::round_trip_ms;
+use crate::topology::catalog::round_trips::round_trip;
 use crate::topology::{
     ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology,
     VnetIdx,
@@ -486,15 +486,22 @@ pub(super) fn peering_edges(topo: &Topology) -> Vec<PeeringEdge> {
         let (state, label) = match reverse.and_then(|r| topo.peerings.get(r)) {
             Some(back) => {
                 let mut label = vec![format!("{kind} Connected")];
+                // (round trip in ms, estimated by vnetd)
                 let figure = |l: &crate::topology::Peering| {
                     let (a, b) = (&topo.vnets[l.vnet].location, &topo.vnets[l.remote].location);
-                    l.impairments
-                        .and_then(|i| i.latency_us)
-                        .map(|us| us / 500)
-                        .or(round_trip_ms(a, b).map(u32::from))
+                    match l.impairments.and_then(|i| i.latency_us) {
+                        Some(us) => Some((us / 500, false)),
+                        None => round_trip(a, b).map(|r| (r.us / 1000, r.estimated)),
+                    }
                 };
-                if let (true, Some(there), Some(back_ms)) = (global, figure(link), figure(back)) {
-                    label.push(format!("round trip {} ms", (there + back_ms).div_ceil(2)));
+                if let (true, Some((there, e1)), Some((back_ms, e2))) =
+                    (global, figure(link), figure(back))
+                {
+                    let estimated = if e1 || e2 { " (estimated)" } else { "" };
+                    label.push(format!(
+                        "round trip {} ms{estimated}",
+                        (there + back_ms).div_ceil(2)
+                    ));
                 }
                 for l in [link, back] {
                     if let Some(rate) = l.impairments.and_then(|i| i.rate_mbps) {

@@ -44,10 +44,13 @@ pub enum Endpoint {
 pub enum DelaySource {
     /// Both ends in one region, or no region known: nothing added.
     None,
-    /// Half the published round trip from one region to another.
+    /// Half the round trip from one region to another: Azure's published
+    /// figure, or vnetd's estimate from the regions' coordinates where
+    /// Azure's page lists none.
     Regions {
         from: &'static str,
         to: &'static str,
+        estimated: bool,
     },
     /// A link's own `impairments.latency_ms`.
     Link,
@@ -254,12 +257,20 @@ fn region_delay(topo: &Topology, from: VnetIdx, to: VnetIdx) -> (u32, DelaySourc
         return (0, DelaySource::None);
     }
     match (
-        round_trips::one_way_us(a, b),
+        round_trips::one_way(a, b),
         crate::topology::regions::canonical(a),
         crate::topology::regions::canonical(b),
     ) {
-        (Some(us), Some(from), Some(to)) => (us, DelaySource::Regions { from, to }),
-        // Refused by the topology unless the link gives its own delay.
+        (Some(one_way), Some(from), Some(to)) => (
+            one_way.us,
+            DelaySource::Regions {
+                from,
+                to,
+                estimated: one_way.estimated,
+            },
+        ),
+        // No figure and no coordinates: left without a delay (the
+        // topology warns).
         _ => (0, DelaySource::None),
     }
 }
@@ -351,6 +362,9 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PathShaping {
     pub delay_us: u32,
+    /// Some of the delay is vnetd's estimate of a round trip Azure does
+    /// not publish.
+    pub delay_estimated: bool,
     pub jitter_us: u32,
     pub loss_ppm: u32,
     pub caps: [Option<Cap>; 3],
@@ -363,6 +377,7 @@ impl PathShaping {
     pub const fn plain(mtu: u16) -> PathShaping {
         PathShaping {
             delay_us: 0,
+            delay_estimated: false,
             jitter_us: 0,
             loss_ppm: 0,
             caps: [None; 3],
@@ -383,6 +398,13 @@ impl PathShaping {
 
     fn then(mut self, hop: &HopShaping) -> PathShaping {
         self.delay_us = self.delay_us.saturating_add(hop.delay_us);
+        self.delay_estimated |= matches!(
+            hop.delay_source,
+            DelaySource::Regions {
+                estimated: true,
+                ..
+            }
+        );
         self.jitter_us = self.jitter_us.saturating_add(hop.jitter_us);
         let kept = (1_000_000 - u64::from(self.loss_ppm.min(1_000_000)))
             * (1_000_000 - u64::from(hop.loss_ppm.min(1_000_000)))
@@ -479,13 +501,14 @@ pub struct VmEgress {
     pub shared: bool,
 }
 
-fn egress_of(topo: &Topology, vm: VmIdx) -> VmEgress {
+/// A VM's limit; none for a size Azure documents no bandwidth for.
+fn egress_of(topo: &Topology, vm: VmIdx) -> Option<VmEgress> {
     let v = &topo.virtual_machines[vm];
-    VmEgress {
+    Some(VmEgress {
         vm,
-        mbps: v.egress_mbps,
+        mbps: v.egress_mbps?,
         shared: v.nics.len() > 1,
-    }
+    })
 }
 
 /// The egress limit of the VM that owns `nic`, if a VM does.
@@ -493,7 +516,7 @@ pub fn vm_egress(topo: &Topology, nic: NicIdx) -> Option<VmEgress> {
     topo.virtual_machines
         .iter_enumerated()
         .find(|(_, vm)| vm.nics.contains(&nic))
-        .map(|(vm, _)| egress_of(topo, vm))
+        .and_then(|(vm, _)| egress_of(topo, vm))
 }
 
 /// [`vm_egress`] of every NIC, in one pass over the VMs.
@@ -501,7 +524,7 @@ pub fn vm_egress_by_nic(topo: &Topology) -> TiVec<NicIdx, Option<VmEgress>> {
     let mut out: TiVec<NicIdx, Option<VmEgress>> = topo.nics.iter().map(|_| None).collect();
     for vm in topo.virtual_machines.keys() {
         for nic in &topo.virtual_machines[vm].nics {
-            out[*nic] = Some(egress_of(topo, vm));
+            out[*nic] = egress_of(topo, vm);
         }
     }
     out

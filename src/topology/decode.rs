@@ -276,7 +276,7 @@ record!(SITE_KEYS: RawSite { name, key, line } "an on-premises site" {
     address_space: "address_space" => cidr_list,
     router: "router" => router,
     hosts: "hosts" => list,
-    latency_us: "latency_ms" => latency,
+    latency_us: "latency_ms" | "round_trip_ms" => latency,
 });
 
 record!(SITE_HOST_KEYS: RawSiteHost { name, key, line } "an on-premises host" {
@@ -320,7 +320,7 @@ record!(CIRCUIT_KEYS: RawCircuit { name, key, line } "an ExpressRoute circuit" {
     peering_location: "peering_location" => optional_text,
     bandwidth_mbps: "bandwidth_in_mbps" => circuit_bandwidth,
     private_peering: "private_peering" => private_peering,
-    latency_us: "latency_ms" => latency,
+    latency_us: "latency_ms" | "round_trip_ms" => latency,
 });
 
 record!(VM_KEYS: RawVirtualMachine { name, key, line } "a virtual machine" {

@@ -74,8 +74,9 @@ pub fn assert_verify_agrees_with_check(lab: &mut Lab, text: &str) -> Value {
         .output()
         .unwrap();
     let socket = lab.serve_control();
+    // As the docs' CI recipe does: the lab's BGP may still be learning.
     let verify = super::vnetd_command(&socket)
-        .args(["verify", "--json"])
+        .args(["verify", "--json", "--wait", "120"])
         .output()
         .unwrap();
     let report = |out: &std::process::Output, what: &str| -> Value {

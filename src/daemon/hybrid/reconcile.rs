@@ -114,6 +114,17 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
     plans
 }
 
+/// Whether `new` drops a neighbour of `old`. gobgpd does not withdraw
+/// from a peer a route whose new best path it may not send that peer (the
+/// peer's AS is on it), so removing a neighbour in place can leave the
+/// routes learned through it on the other peers: such a speaker is
+/// restarted instead, and its peers learn afresh.
+fn loses_a_neighbour(old: &GobgpSpec, new: &GobgpSpec) -> bool {
+    old.neighbors
+        .iter()
+        .any(|n| !new.neighbors.iter().any(|m| m.address == n.address))
+}
+
 /// The neighbours `new` has and `old` has not, and the other way round, in
 /// words (`+10.2.255.4 -10.3.255.4`).
 fn neighbour_change(old: &GobgpSpec, new: &GobgpSpec) -> String {
@@ -350,7 +361,9 @@ impl Hybrid {
                     let old = s.speaker.spec().clone();
                     if old == plan.spec {
                         // Only what it originates may have changed.
-                    } else if same_identity(&old, &plan.spec) {
+                    } else if same_identity(&old, &plan.spec)
+                        && !loses_a_neighbour(&old, &plan.spec)
+                    {
                         let change = neighbour_change(&old, &plan.spec);
                         s.speaker
                             .reconfigure(plan.spec.clone())
@@ -362,9 +375,13 @@ impl Hybrid {
                         drop(s);
                         self.retire_speaker(&plan.gateway, plan.instance);
                         self.start_speaker(&plan, watch)?;
+                        let why = if same_identity(&old, &plan.spec) {
+                            "a neighbour went"
+                        } else {
+                            "its AS, address or timers changed"
+                        };
                         changes.rebuilt.push(format!(
-                            "{what}: BGP speaker restarted (its AS, address or timers \
-                             changed): its sessions reset"
+                            "{what}: BGP speaker restarted ({why}): its sessions reset"
                         ));
                         continue;
                     }

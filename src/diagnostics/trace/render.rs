@@ -190,6 +190,9 @@ fn hop_rows(trace: &Trace) -> Vec<Vec<String>> {
         }
         if let Some(shaping) = &hop.shaping {
             let mut adds = format!("+{} one way", ms(shaping.added_latency_us));
+            if shaping.latency_estimated {
+                adds.push_str(" (estimated: Azure publishes no round trip for these regions)");
+            }
             if shaping.jitter_us > 0 {
                 let _ = write!(adds, " (jitter {})", ms(shaping.jitter_us));
             }

@@ -51,7 +51,7 @@ fn a_vm_of_az_vm_list_becomes_a_virtual_machine_of_its_size_and_nics() {
     assert_eq!(t.virtual_machines.len(), 1);
     assert_eq!(
         t.virtual_machines[crate::topology::VmIdx::new(0)].egress_mbps,
-        1_000
+        Some(1_000)
     );
 }
 

@@ -439,12 +439,7 @@ impl<'r> Model<'r> {
         let refused_name = crate::topology::resolve::VM_NAME.refusal(&name);
         let why = match known {
             _ if refused_name.is_some() => refused_name,
-            None if vm_sizes::undocumented(&size) => Some(format!(
-                "Azure documents no network bandwidth for size {size}"
-            )),
-            None => Some(format!(
-                "size `{size}` has no documented bandwidth vnetd knows"
-            )),
+            None => Some(format!("size `{size}` is not a VM size vnetd knows")),
             Some(_) if nics.is_empty() => Some("no NIC".to_string()),
             Some(_) => nics
                 .iter()

@@ -1,6 +1,9 @@
 //! Each VM size's expected network bandwidth, as the size's series page on
 //! learn.microsoft.com gives it ("Max network bandwidth (Mbps)"), shipped
-//! in `data/vm-sizes.csv` with the page of every row.
+//! in `data/vm-sizes.csv` with the page of every row; and the sizes Azure
+//! sells whose series page documents no bandwidth (Bv1, DCsv3, DCdsv3),
+//! in `data/vm-sizes-without-bandwidth.csv`. Those are real sizes: a VM of
+//! one runs without a rate cap, with a warning.
 //!
 //! Azure limits what a VM sends, not what it receives: the bandwidth "is
 //! metered on egress (outbound) traffic from the virtual machine" and
@@ -15,21 +18,30 @@ pub const SOURCE: &str =
     "https://learn.microsoft.com/azure/virtual-network/virtual-machine-network-throughput";
 
 const CSV: &str = include_str!("../data/vm-sizes.csv");
+const WITHOUT_BANDWIDTH_CSV: &str = include_str!("../data/vm-sizes-without-bandwidth.csv");
 
 /// One size of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VmSize {
     /// As Azure spells it: `Standard_D2s_v3`.
     pub name: &'static str,
-    /// Expected network bandwidth, egress, in Mbps.
-    pub mbps: u32,
+    /// Expected network bandwidth, egress, in Mbps; `None` when the
+    /// series page documents none.
+    pub mbps: Option<u32>,
     /// The series page the figure is from.
     pub source: &'static str,
 }
 
 fn table() -> &'static [VmSize] {
     static TABLE: OnceLock<Vec<VmSize>> = OnceLock::new();
-    TABLE.get_or_init(|| parse(CSV).expect("the shipped size table parses"))
+    TABLE.get_or_init(|| {
+        let mut sizes = parse(CSV).expect("the shipped size table parses");
+        sizes.extend(
+            parse_without_bandwidth(WITHOUT_BANDWIDTH_CSV)
+                .expect("the shipped sizes without bandwidth parse"),
+        );
+        sizes
+    })
 }
 
 /// Reads `size,max_network_mbps,series_page` rows (after a header and `#`
@@ -49,7 +61,31 @@ fn parse(text: &'static str) -> Result<Vec<VmSize>, String> {
         if !name.starts_with("Standard_") || !source.starts_with("https://") {
             return Err(format!("`{line}` has no Azure size name or page"));
         }
-        rows.push(VmSize { name, mbps, source });
+        rows.push(VmSize {
+            name,
+            mbps: Some(mbps),
+            source,
+        });
+    }
+    Ok(rows)
+}
+
+/// Reads `size,series_page` rows (after a header and `#` comments): sizes
+/// whose page documents no bandwidth.
+fn parse_without_bandwidth(text: &'static str) -> Result<Vec<VmSize>, String> {
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let [name, source] = line.split(',').collect::<Vec<_>>()[..] else {
+            return Err(format!("`{line}` is not size,page"));
+        };
+        if !name.starts_with("Standard_") || !source.starts_with("https://") {
+            return Err(format!("`{line}` has no Azure size name or page"));
+        }
+        rows.push(VmSize {
+            name,
+            mbps: None,
+            source,
+        });
     }
     Ok(rows)
 }
@@ -67,24 +103,9 @@ pub fn closest(given: &str) -> Option<&'static str> {
     super::closest_name(given, table().iter().map(|s| s.name))
 }
 
-/// The sizes Azure sells but documents no network bandwidth for: the
-/// Bv1 burstable sizes, whose series page lists only their NIC count.
-pub const UNDOCUMENTED: &[&str] = &[
-    "Standard_B1ls",
-    "Standard_B1s",
-    "Standard_B1ms",
-    "Standard_B2s",
-    "Standard_B2ms",
-    "Standard_B4ms",
-    "Standard_B8ms",
-    "Standard_B12ms",
-    "Standard_B16ms",
-    "Standard_B20ms",
-];
-
-/// True for a size Azure documents no bandwidth for.
+/// True for a size Azure sells and documents no bandwidth for.
 pub fn undocumented(given: &str) -> bool {
-    UNDOCUMENTED.iter().any(|s| s.eq_ignore_ascii_case(given))
+    find(given).is_some_and(|s| s.mbps.is_none())
 }
 
 /// Every size of the table.
@@ -98,8 +119,9 @@ mod tests {
 
     #[test]
     fn the_shipped_table_parses_and_names_each_size_once() {
-        let rows = parse(CSV).unwrap();
-        assert!(rows.len() > 200, "{} sizes", rows.len());
+        let mut rows = parse(CSV).unwrap();
+        assert!(rows.len() > 400, "{} sizes", rows.len());
+        rows.extend(parse_without_bandwidth(WITHOUT_BANDWIDTH_CSV).unwrap());
         let mut names: Vec<String> = rows.iter().map(|r| r.name.to_lowercase()).collect();
         names.sort();
         let before = names.len();
@@ -127,7 +149,9 @@ mod tests {
 
     #[test]
     fn figures_are_the_series_pages() {
-        assert_eq!(find("standard_d2s_v3").map(|s| s.mbps), Some(1_000));
+        assert_eq!(find("standard_d2s_v3").map(|s| s.mbps), Some(Some(1_000)));
+        assert_eq!(find("Standard_A1_v2").map(|s| s.mbps), Some(Some(250)));
+        assert_eq!(find("Standard_F4s").map(|s| s.mbps), Some(Some(3_000)));
         assert_eq!(
             find("Standard_D2s_v3").map(|s| s.name),
             Some("Standard_D2s_v3")
@@ -147,12 +171,19 @@ mod tests {
     }
 
     #[test]
-    fn bv1_sizes_are_known_to_have_no_figure() {
-        assert!(undocumented("standard_b2s"));
-        assert!(!undocumented("Standard_B2s_v2"));
-        for size in UNDOCUMENTED {
-            assert!(find(size).is_none(), "{size}");
+    fn bv1_and_dcsv3_sizes_are_real_and_have_no_figure() {
+        for size in [
+            "standard_b1s",
+            "Standard_B2s",
+            "Standard_DC2s_v3",
+            "Standard_DC4ds_v3",
+        ] {
+            assert!(undocumented(size), "{size}");
+            assert_eq!(find(size).map(|s| s.mbps), Some(None), "{size}");
         }
+        assert!(!undocumented("Standard_B2s_v2"));
+        assert!(!undocumented("Standard_D2s_v4x"));
+        assert_eq!(closest("Standard_D2s_v4x"), Some("Standard_D2s_v4"));
     }
 
     #[test]

@@ -2,12 +2,22 @@
 //! a site's or circuit's `latency_ms`, a link's `impairments` and a virtual
 //! machine's own keys. Every figure is checked here, with its line, so an
 //! absurd one is refused before anything runs.
+//!
+//! A delay is given one way (`latency_ms`: what a packet takes in each
+//! direction) or as a round trip (`round_trip_ms`: what `ping` shows and
+//! Azure's latency page publishes, halved for each direction); not both.
 
 use super::super::model::{Impairments, DEFAULT_MTU, MAX_MTU, MIN_MTU};
 use super::super::yaml::Node;
 use super::{Decoder, Fields, NameRef};
 
-const IMPAIRMENT_KEYS: &[&str] = &["latency_ms", "jitter_ms", "loss_percent", "rate_mbps"];
+const IMPAIRMENT_KEYS: &[&str] = &[
+    "latency_ms",
+    "round_trip_ms",
+    "jitter_ms",
+    "loss_percent",
+    "rate_mbps",
+];
 /// The longest delay a link may add, each way: ten seconds is already
 /// beyond any path on Earth (and beyond TCP's patience).
 const MAX_DELAY_MS: f64 = 10_000.0;
@@ -28,13 +38,36 @@ impl Decoder<'_> {
         Some(mtu.map_or(DEFAULT_MTU, |v| v as u16))
     }
 
-    /// A one-way delay in milliseconds (decimals allowed), as microseconds;
-    /// 0 when left out.
-    pub(super) fn latency(&mut self, f: &Fields, key: &str) -> Option<u32> {
-        let Some(node) = f.given(key) else {
-            return Some(0);
-        };
-        Some(self.delay_us(node, &f.key(key)).unwrap_or(0))
+    /// A one-way delay in microseconds, from `one_way` (milliseconds,
+    /// decimals allowed) or `round_trip` (halved); 0 when neither is
+    /// given.
+    pub(super) fn latency(&mut self, f: &Fields, one_way: &str, round_trip: &str) -> Option<u32> {
+        Some(self.one_way_delay(f, one_way, round_trip)?.unwrap_or(0))
+    }
+
+    /// The one-way delay of `one_way` or `round_trip` (refused together),
+    /// in microseconds; `None` inside when neither is given.
+    fn one_way_delay(
+        &mut self,
+        f: &Fields,
+        one_way: &str,
+        round_trip: &str,
+    ) -> Option<Option<u32>> {
+        if f.has(one_way) && f.has(round_trip) {
+            let why = format!(
+                "`{one_way}` (one way) and `{round_trip}` say the same delay twice: give one"
+            );
+            self.diags.error(f.line, &f.key(round_trip), why);
+            return None;
+        }
+        if let Some(node) = f.given(one_way) {
+            return Some(Some(self.delay_us(node, &f.key(one_way))?));
+        }
+        if let Some(node) = f.given(round_trip) {
+            let us = self.delay_us(node, &f.key(round_trip))?;
+            return Some(Some(us / 2));
+        }
+        Some(None)
     }
 
     /// A link's `impairments`: each key optional, each figure in range.
@@ -44,10 +77,10 @@ impl Decoder<'_> {
         };
         let path = f.key(key);
         let fields = self.fields(node, &path, "impairments", IMPAIRMENT_KEYS)?;
-        let mut out = Impairments::default();
-        if let Some(n) = fields.given("latency_ms") {
-            out.latency_us = Some(self.delay_us(n, &fields.key("latency_ms"))?);
-        }
+        let mut out = Impairments {
+            latency_us: self.one_way_delay(&fields, "latency_ms", "round_trip_ms")?,
+            ..Impairments::default()
+        };
         if let Some(n) = fields.given("jitter_ms") {
             out.jitter_us = self.delay_us(n, &fields.key("jitter_ms"))?;
         }

@@ -31,8 +31,9 @@ pub struct VirtualMachine {
     /// The size as Azure spells it.
     pub size: &'static str,
     /// The size's expected network bandwidth: what the VM may send, in
-    /// Mbps, across all its NICs.
-    pub egress_mbps: u32,
+    /// Mbps, across all its NICs; `None` for a size whose series page
+    /// documents none (it runs without a cap).
+    pub egress_mbps: Option<u32>,
     /// Programmatic region name; the VNet's of its NICs.
     pub location: String,
     pub nics: Vec<NicIdx>,

@@ -1,9 +1,11 @@
 //! Resolution of what makes a lab as slow as Azure: virtual machines (a
 //! known size, NICs of one region, each NIC in at most one VM), VPN gateway
-//! SKUs per generation, and the region pairs whose delay a lab needs (a
+//! SKUs per generation, and the region pairs whose delay a lab needs: a
 //! global peering or a Vnet2Vnet connection between regions that Azure
-//! publishes no round trip for is refused, unless the link gives its own
-//! `impairments.latency_ms`).
+//! publishes no round trip for takes vnetd's estimate from the regions'
+//! coordinates (or, without coordinates, no delay), with a warning,
+//! unless the link gives its own `impairments.latency_ms`. Azure accepts
+//! these designs; only vnetd lacks the figure.
 
 use super::super::catalog::{gateway_skus, round_trips, vm_sizes};
 use super::super::decode::{RawGateway, RawVirtualMachine};
@@ -65,17 +67,17 @@ impl Resolver<'_> {
             self.check_name(&vm.name, VM_NAME, vm.line, &vm.key, &mut seen);
             let (given_size, size_line) = &vm.size;
             let size = vm_sizes::find(given_size);
-            if size.is_none() && vm_sizes::undocumented(given_size) {
+            if let Some(undocumented) = size.filter(|s| s.mbps.is_none()) {
                 let why = format!(
-                    "Azure documents no network bandwidth for `{given_size}` (the Bv1 series page lists none): choose a size whose series page does, such as its Bsv2 twin"
+                    "Azure documents no network bandwidth for `{}` (its series page, {}, lists none): the VM runs without a rate cap",
+                    undocumented.name, undocumented.source
                 );
                 self.diags
-                    .error(*size_line, &format!("{}.size", vm.key), why);
+                    .warning(*size_line, &format!("{}.size", vm.key), why);
             } else if size.is_none() {
                 let hint = vm_sizes::closest(given_size)
                     .map_or(String::new(), |k| format!("; did you mean `{k}`?"));
-                let why =
-                    format!("`{given_size}` is not a VM size vnetd knows the bandwidth of{hint}");
+                let why = format!("`{given_size}` is not an Azure VM size{hint}");
                 self.diags
                     .error(*size_line, &format!("{}.size", vm.key), why);
             }
@@ -149,10 +151,11 @@ impl Resolver<'_> {
         Some(location)
     }
 
-    /// Every link between two regions needs a delay: the published round
-    /// trip, or the link's own `latency_ms`.
+    /// Every link between two regions takes a delay: the published round
+    /// trip, the link's own `latency_ms`, or an estimate, said in a
+    /// warning.
     pub(super) fn check_region_pairs(&mut self) {
-        let mut refusals = Vec::new();
+        let mut warnings = Vec::new();
         for p in &self.topo.peerings {
             let given = p.impairments.and_then(|i| i.latency_us).is_some();
             let (a, b) = (
@@ -160,7 +163,7 @@ impl Resolver<'_> {
                 &self.topo.vnets[p.remote].location,
             );
             if let Some(why) = unpublished(a, b, given) {
-                refusals.push((p.line, format!("peerings[{}]", p.name), why));
+                warnings.push((p.line, format!("peerings[{}]", p.name), why));
             }
         }
         for c in &self.topo.connections {
@@ -171,22 +174,35 @@ impl Resolver<'_> {
             let vnet_of = |g: GatewayIdx| &self.topo.vnets[self.topo.gateways[g].vnet].location;
             if let Some(why) = unpublished(vnet_of(c.gateway), vnet_of(peer), given) {
                 let key = format!("virtual_network_gateway_connections[{}]", c.name);
-                refusals.push((c.line, key, why));
+                warnings.push((c.line, key, why));
             }
         }
-        for (line, key, why) in refusals {
-            self.diags.error(line, &key, why);
+        for (line, key, why) in warnings {
+            self.diags.warning(line, &key, why);
         }
     }
 }
 
-/// Why a link between regions `a` and `b` has no delay to take, if so.
+/// What a link between regions `a` and `b` takes when Azure publishes no
+/// round trip for them, if so: the estimate, or no delay at all.
 fn unpublished(a: &str, b: &str, latency_given: bool) -> Option<String> {
     if latency_given || a.is_empty() || b.is_empty() || round_trips::round_trip_ms(a, b).is_some() {
         return None;
     }
-    Some(format!(
-        "Azure publishes no round trip between {a} and {b} ({}): give the link `impairments: {{latency_ms: ...}}`",
-        round_trips::SOURCE
-    ))
+    let set_it =
+        "to set it, give the link `impairments: {round_trip_ms: ...}` (or `latency_ms`, one way)";
+    Some(match round_trips::round_trip(a, b) {
+        Some(estimate) => {
+            let fit = round_trips::fit();
+            format!(
+                "Azure publishes no round trip between {a} and {b}: vnetd estimates {:.0} ms \
+                 from the regions' coordinates (median error {:.0} ms over the published pairs); {set_it}",
+                f64::from(estimate.us) / 1000.0,
+                fit.median_error_ms
+            )
+        }
+        None => format!(
+            "vnetd has no round trip and no coordinates for {a} and {b}: the link adds no delay; {set_it}"
+        ),
+    })
 }
