@@ -190,6 +190,7 @@ fn a_lab_answers_its_client_with_typed_data() {
             replumbed: vec![],
             changed: vec![],
             rebuilt: vec![],
+            file: vec![],
         }
     );
     assert_eq!(daemon.snapshot().generation, 2);

@@ -477,6 +477,17 @@ fn apply_adds_a_gateway_and_slows_a_site_without_touching_the_branch() {
     // place, and nothing else is rebuilt.
     let with_eus = with_east_us_gateway(&base, prefix);
     let summary = lab.daemon().apply("eus.yaml", &with_eus).unwrap();
+    assert_eq!(
+        summary.file,
+        [
+            "+vnets[eus]",
+            "+network_interfaces[eus-vm]",
+            &format!("+virtual_network_gateways[{prefix}-eusgw]"),
+            "+virtual_network_gateway_connections[hub-to-eus]",
+            "+virtual_network_gateway_connections[eus-to-hub]",
+        ],
+        "{summary:#?}"
+    );
     assert!(summary.rebuilt.is_empty(), "{summary:#?}");
     assert!(summary.replumbed.is_empty(), "{summary:#?}");
     assert!(
@@ -505,6 +516,7 @@ fn apply_adds_a_gateway_and_slows_a_site_without_touching_the_branch() {
     );
     assert_ne!(slower, with_eus);
     let summary = lab.daemon().apply("slower.yaml", &slower).unwrap();
+    assert_eq!(summary.file, ["~on_premises_sites[branch1]"]);
     assert!(
         summary.rebuilt.is_empty() && summary.changed.is_empty() && summary.replumbed.is_empty(),
         "{summary:#?}"

@@ -341,6 +341,18 @@ fn iperf3_server_on(ns: &str, address: &str, port: u16) -> common::Killed {
     server
 }
 
+/// What the two NICs of VM `twins` send to `sink` at once, each for 3 s,
+/// in bits per second.
+fn twins_rates(lab: &Lab) -> (f64, f64) {
+    let sink = lab.ns("sink");
+    let _a = iperf3_server_on(&sink, "10.1.1.5", 5301);
+    let _b = iperf3_server_on(&sink, "10.1.1.5", 5302);
+    let (twin_a, twin_b) = (lab.ns("twin-a"), lab.ns("twin-b"));
+    let first = std::thread::spawn(move || iperf3_rate(&twin_a, "10.1.1.5", 5301, 3));
+    let second = iperf3_rate(&twin_b, "10.1.1.5", 5302, 3);
+    (first.join().unwrap(), second)
+}
+
 /// The cap with room for a token bucket's first burst and iperf3's own
 /// rounding.
 const D2S_V3_CEILING: f64 = 1_000e6 * 1.05;
@@ -365,12 +377,7 @@ fn a_vm_sends_no_faster_than_its_size_and_its_nics_share_it() {
     assert!(rate <= D2S_V3_CEILING, "{rate} bit/s from a 1000 Mbps VM");
     assert!(rate >= 100e6, "{rate} bit/s: far below any cap");
     // Two NICs of one VM at once: together within the size's bandwidth.
-    let _a = iperf3_server_on(&sink, "10.1.1.5", 5301);
-    let _b = iperf3_server_on(&sink, "10.1.1.5", 5302);
-    let (twin_a, twin_b) = (lab.ns("twin-a"), lab.ns("twin-b"));
-    let first = std::thread::spawn(move || iperf3_rate(&twin_a, "10.1.1.5", 5301, 3));
-    let second = iperf3_rate(&twin_b, "10.1.1.5", 5302, 3);
-    let first = first.join().unwrap();
+    let (first, second) = twins_rates(&lab);
     assert!(
         first + second <= D2S_V3_CEILING,
         "{first} + {second} bit/s from two NICs of one 1000 Mbps VM"
@@ -457,12 +464,7 @@ fn a_resized_vm_takes_its_new_size_s_rate_in_place() {
     let rate = iperf3_rate(&small, "10.1.1.5", 5201, 3);
     assert!(rate <= A1_V2_CEILING, "{rate} bit/s from a 250 Mbps VM");
     assert!(rate > 0.0);
-    let _a = iperf3_server_on(&sink, "10.1.1.5", 5301);
-    let _b = iperf3_server_on(&sink, "10.1.1.5", 5302);
-    let (twin_a, twin_b) = (lab.ns("twin-a"), lab.ns("twin-b"));
-    let first = std::thread::spawn(move || iperf3_rate(&twin_a, "10.1.1.5", 5301, 3));
-    let second = iperf3_rate(&twin_b, "10.1.1.5", 5302, 3);
-    let first = first.join().unwrap();
+    let (first, second) = twins_rates(&lab);
     assert!(
         first + second <= A1_V2_CEILING,
         "{first} + {second} bit/s from two NICs of one 250 Mbps VM"

@@ -113,6 +113,9 @@ pub struct ApplyOutcome {
     pub changed: Vec<String>,
     #[serde(default)]
     pub rebuilt: Vec<String>,
+    /// The file's entries added (`+`), removed (`-`) or changed (`~`).
+    #[serde(default)]
+    pub file: Vec<String>,
 }
 
 /// A diagnostic answer as it prints: a table, or `az`-shaped JSON when

@@ -130,6 +130,10 @@ fn responses() -> Vec<Response> {
             replumbed: vec!["vm1".into(), "vm2".into()],
             changed: vec!["vm4: rate cap 1000 Mbps -> 2000 Mbps (its VM's size)".into()],
             rebuilt: vec!["vm1: its namespace and TUN are built again".into()],
+            file: vec![
+                "~route_tables[spoke1-rt]".into(),
+                "+network_interfaces[vm3]".into(),
+            ],
         }),
         Response::Diagnosis(Diagnosis {
             json: false,

@@ -396,23 +396,22 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     let snap = Snapshot::compile_learned(loaded.topology, learned, 0);
     let results = expectations::evaluate(&snap);
     say(&expectations::render_results(&results, json)?)?;
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| {
-            format!(
-                "{}: expectation `{}` failed: {}",
-                path.display(),
-                r.name,
-                r.message
-            )
-        })
-        .collect();
+    let failed = failed_expectations(&path.display().to_string(), &results);
     if failed.is_empty() {
         Ok(())
     } else {
         Err(Failure::refused(failed.join("\n")))
     }
+}
+
+/// One line per failed expectation, as `check` and `verify` say it:
+/// `FILE: expectation `NAME` failed: WHY`.
+fn failed_expectations(source: &str, results: &[expectations::ExpectationResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{source}: expectation `{}` failed: {}", r.name, r.message))
+        .collect()
 }
 
 /// The first line of `check`: what the file declares.
@@ -507,16 +506,7 @@ fn verify(
     }
     let results: Vec<_> = verified.into_iter().map(|v| v.result).collect();
     say(&expectations::render_results(&results, json)?)?;
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| {
-            format!(
-                "{}: expectation `{}` failed: {}",
-                topology.source, r.name, r.message
-            )
-        })
-        .collect();
+    let failed = failed_expectations(&topology.source, &results);
     if failed.is_empty() {
         Ok(())
     } else {

@@ -46,6 +46,9 @@ pub fn render_applied(s: &ApplyOutcome) -> String {
         }
     }
     out.push('\n');
+    if !s.file.is_empty() {
+        out.push_str(&format!("  in the file: {}\n", s.file.join(" ")));
+    }
     for (what, lines) in [("changed", &s.changed), ("rebuilt", &s.rebuilt)] {
         for line in lines {
             out.push_str(&format!("  {what}: {line}\n"));

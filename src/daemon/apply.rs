@@ -44,6 +44,9 @@ pub struct ApplySummary {
     pub changed: Vec<String>,
     /// What had to be built again, each with what is lost with it.
     pub rebuilt: Vec<String>,
+    /// The file's entries added (`+`), removed (`-`) or changed (`~`),
+    /// by key path: `~route_tables[spoke1-rt]`.
+    pub file: Vec<String>,
 }
 
 pub(super) struct Mutable {
@@ -156,6 +159,7 @@ impl Daemon {
         let generation = old.snapshot.generation + 1;
         let mut summary = ApplySummary {
             generation,
+            file: crate::topology::changes::file_changes(&old.snapshot.topology.text, text),
             ..ApplySummary::default()
         };
         // Decide each NIC's fate before touching the host.

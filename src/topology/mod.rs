@@ -8,6 +8,7 @@
 //! every layer above uses); it may use only [`crate::net`].
 
 pub mod catalog;
+pub mod changes;
 pub mod decode;
 pub mod diagnostic;
 pub mod model;

@@ -250,6 +250,7 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
                 replumbed: s.replumbed,
                 changed: s.changed,
                 rebuilt: s.rebuilt,
+                file: s.file,
             }),
             Err(ApplyError::Invalid(errors)) => {
                 let n = errors
