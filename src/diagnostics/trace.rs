@@ -21,7 +21,7 @@
 //! routing, outside the fabric).
 //!
 //! Once the request is delivered, its reply is walked back the same way
-//! ([`reply`]): a conversation needs both directions, and a reply with no
+//! (`reply`): a conversation needs both directions, and a reply with no
 //! way back is the trace's Deny.
 
 use super::az::SYSTEM_ROUTE;
