@@ -67,41 +67,34 @@ impl Convergence {
     /// prefixes learned, load balancer probes 2/2 answered` (the parts
     /// the lab has).
     pub fn progress(&self) -> String {
-        let mut parts = Vec::new();
-        if self.sessions_expected > 0 || self.prefixes_expected > 0 {
-            parts.push(format!(
-                "BGP {}/{} sessions established, {}/{} prefixes learned",
-                self.sessions_established,
-                self.sessions_expected,
-                self.prefixes_learned,
-                self.prefixes_expected
-            ));
-        }
-        if self.backends_expected > 0 {
-            parts.push(format!(
-                "load balancer probes {}/{} answered",
-                self.backends_probed, self.backends_expected
-            ));
-        }
-        if parts.is_empty() {
-            return "no BGP sessions or load balancer probes to wait for".to_string();
-        }
-        parts.join(", ")
+        self.described(format!(
+            "BGP {}/{} sessions established, {}/{} prefixes learned",
+            self.sessions_established,
+            self.sessions_expected,
+            self.prefixes_learned,
+            self.prefixes_expected
+        ))
     }
 
     /// What a converged lab has: `BGP 4/4 sessions established, 12
     /// prefixes learned`, and the probes when there are load balancers.
     pub fn summary(&self) -> String {
+        let prefixes = match self.prefixes_learned {
+            1 => "prefix",
+            _ => "prefixes",
+        };
+        self.described(format!(
+            "BGP {}/{} sessions established, {} {prefixes} learned",
+            self.sessions_established, self.sessions_expected, self.prefixes_learned
+        ))
+    }
+
+    /// `bgp` (when the lab has BGP) and the probes (when it has load
+    /// balancers), joined; what a lab with neither waits for.
+    fn described(&self, bgp: String) -> String {
         let mut parts = Vec::new();
         if self.sessions_expected > 0 || self.prefixes_expected > 0 {
-            let prefixes = match self.prefixes_learned {
-                1 => "prefix",
-                _ => "prefixes",
-            };
-            parts.push(format!(
-                "BGP {}/{} sessions established, {} {prefixes} learned",
-                self.sessions_established, self.sessions_expected, self.prefixes_learned
-            ));
+            parts.push(bgp);
         }
         if self.backends_expected > 0 {
             parts.push(format!(
