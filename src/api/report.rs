@@ -74,6 +74,22 @@ pub struct OffloadReport {
     pub removed: u64,
     /// Admitted flows left in userspace because the cap was reached.
     pub refused_full: u64,
+    /// The most directions one NIC may send on (its share of the cap), and
+    /// the admitted flows left in userspace because their NIC held it, in
+    /// all and per NIC.
+    #[serde(default)]
+    pub share_per_nic: u64,
+    #[serde(default)]
+    pub refused_share: u64,
+    #[serde(default)]
+    pub nics_at_share: BTreeMap<String, u64>,
+    /// Entries removed because a newer plane was published after they were
+    /// installed (their flows' next packets were decided again), and
+    /// because their egress port left the fabric.
+    #[serde(default)]
+    pub removed_stale: u64,
+    #[serde(default)]
+    pub removed_egress_gone: u64,
 }
 
 /// Totals of one NIC across workers, named from the NIC's side as Azure's
@@ -175,7 +191,12 @@ pub struct FlowReport {
     pub bytes_reverse: u64,
     pub age_ms: u64,
     pub idle_ms: u64,
-    /// A direction of the flow is carried by the kernel fast path now.
+    /// The kernel fast path carries this leg of the flow now (its packets
+    /// in either direction between this NIC and the next hop of the leg).
     #[serde(default)]
     pub offloaded: bool,
+    /// Why the flow, sent from this NIC, stays in userspace, when it was
+    /// judged to: `load_balanced` or `shaped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_offloaded_because: Option<String>,
 }

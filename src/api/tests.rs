@@ -110,6 +110,11 @@ fn stats() -> StatsReport {
             installed: 6,
             removed: 2,
             refused_full: 0,
+            share_per_nic: 32_768,
+            refused_share: 3,
+            nics_at_share: [("web1-nic".to_string(), 3)].into_iter().collect(),
+            removed_stale: 1,
+            removed_egress_gone: 0,
         }),
         shaping: Some(ShapingReport {
             on: true,
@@ -158,6 +163,7 @@ fn responses() -> Vec<Response> {
             age_ms: 1500,
             idle_ms: 20,
             offloaded: true,
+            not_offloaded_because: None,
         }]),
         Response::Flows(Vec::new()),
         Response::BgpPeerStatus(BgpPeerStatus {

@@ -100,10 +100,25 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
         t.failed_inserts
     ));
     match &report.offload {
-        Some(o) => out.push_str(&format!(
-            "offload: {} flow directions in the kernel (at most {}), {} installed, {} removed, {} refused at the cap\n",
-            o.entries, o.capacity, o.installed, o.removed, o.refused_full
-        )),
+        Some(o) => {
+            out.push_str(&format!(
+                "offload: {} flow directions in the kernel (at most {}, {} per NIC), {} installed, {} removed ({} for a newer plane, {} with their egress gone), {} refused at the cap, {} at a NIC's share\n",
+                o.entries,
+                o.capacity,
+                o.share_per_nic,
+                o.installed,
+                o.removed,
+                o.removed_stale,
+                o.removed_egress_gone,
+                o.refused_full,
+                o.refused_share
+            ));
+            for (nic, refused) in &o.nics_at_share {
+                out.push_str(&format!(
+                    "  {nic} held its share: {refused} flows left in userspace\n"
+                ));
+            }
+        }
         None => out.push_str("offload: off (every packet takes the userspace path)\n"),
     }
     match &report.shaping {

@@ -351,12 +351,10 @@ impl Daemon {
         // only what the new speakers learned: the old ones' is forgotten).
         let snapshot =
             Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
+        // Publishing raises the fast path's generation first: offloaded
+        // flows were decided under the old plane, so the next packet of
+        // each is decided again, and offloaded again if still admitted.
         let generation = self.publish_applied(snapshot, ports);
-        // Offloaded flows were decided under the old plane: the next packet
-        // of each is decided again, and offloaded again if still admitted.
-        if let Some(offload) = &self.offload {
-            offload.revoke_all(&self.flows);
-        }
         summary.generation = generation;
         summary.added.extend(hybrid_changes.added);
         summary.removed.extend(hybrid_changes.removed);
@@ -458,7 +456,7 @@ impl Daemon {
                 Err(e) => lost.push(format!("{}: {e:#}", spec.name)),
             }
         }
-        self.plane.store(Arc::new(Plane {
+        self.plane.publish(Arc::new(Plane {
             snapshot: old.snapshot.clone(),
             ports,
         }));

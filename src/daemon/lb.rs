@@ -36,7 +36,7 @@ pub use status::rfc3339;
 use targets::primary_ipv4;
 pub use targets::{health_for, probe_targets, TargetSpec};
 
-use super::plane::Plane;
+use super::plane::PublishedPlane;
 use super::threads::{self, Faults, ThreadKind, ThreadPanics};
 use super::Daemon;
 use super::PortId;
@@ -50,7 +50,6 @@ use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
 use crate::snapshot::load_balancers::backend_address;
 use crate::snapshot::Snapshot;
 use crate::topology::{LoadBalancer, Nic, NicIdx, ProbeProtocol};
-use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -279,7 +278,7 @@ impl Prober {
     /// down backends differ from those of the plane's snapshot.
     pub fn run(
         &self,
-        plane: &ArcSwap<Plane>,
+        plane: &PublishedPlane,
         publish: impl Fn(&BackendHealth),
         stop: &AtomicBool,
         faults: &Faults,
@@ -300,7 +299,7 @@ impl Prober {
 /// `publish` with the down backends whenever they change. A panic is
 /// caught and counted in `panics`, and the same prober runs again.
 pub(super) fn start_prober(
-    plane: Arc<ArcSwap<Plane>>,
+    plane: Arc<PublishedPlane>,
     book: Arc<ProbeBook>,
     publish: impl Fn(&BackendHealth) + Send + 'static,
     stop: Arc<AtomicBool>,
@@ -323,6 +322,7 @@ pub(super) fn start_prober(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::plane::Plane;
     use crate::topology::{
         BackendPool, Frontend, LbProtocol, LbRule, LoadDistribution, Probe, SubnetIdx, SubnetRef,
         Topology, VnetIdx,
@@ -628,10 +628,13 @@ mod tests {
             })
         };
         let book = Arc::new(ProbeBook::default());
-        let plane = Arc::new(ArcSwap::from_pointee(Plane {
-            snapshot: Arc::new(Snapshot::compile(topology(1, 5, 1), 1)),
-            ports: crate::topology::TiVec::new(),
-        }));
+        let plane = Arc::new(PublishedPlane::new(
+            Plane {
+                snapshot: Arc::new(Snapshot::compile(topology(1, 5, 1), 1)),
+                ports: crate::topology::TiVec::new(),
+            },
+            None,
+        ));
         let (faults, panics) = (
             Arc::new(Faults::default()),
             Arc::new(ThreadPanics::default()),

@@ -58,7 +58,7 @@ pub mod worker;
 pub use apply::{ApplyError, ApplySummary};
 pub use hybrid::RoutingDaemon;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
-pub use plane::{namespace_names, Plane, Port, PortConntrack};
+pub use plane::{namespace_names, Plane, Port, PortConntrack, PublishedPlane};
 pub use ports::namespace_spec;
 pub use stats::PortId;
 
@@ -69,7 +69,6 @@ use crate::snapshot::Snapshot;
 use crate::topology::{TiVec, Topology};
 use anyhow::{Context, Result};
 use apply::{Mutable, Slots};
-use arc_swap::ArcSwap;
 use flow_log::{DenySink, FlowLogger};
 use housekeeping::housekeep;
 use hybrid::{Hybrid, LearnedBook, Watch};
@@ -81,7 +80,7 @@ use std::time::Instant;
 use threads::{Backoff, Faults, ThreadKind, ThreadPanics};
 
 pub struct Daemon {
-    plane: Arc<ArcSwap<Plane>>,
+    plane: Arc<PublishedPlane>,
     /// The plane generation each worker forwards with (see [`Slots`]).
     worker_generations: Arc<Vec<AtomicU64>>,
     /// What `apply` changes, under the lock it takes. The BGP watchers
@@ -156,7 +155,7 @@ impl Daemon {
         // The watchers start before the plane exists: what they publish
         // before it does is in the book the first snapshot is compiled
         // with, and in a publication right after.
-        let plane_cell: Arc<OnceLock<Arc<ArcSwap<Plane>>>> = Arc::new(OnceLock::new());
+        let plane_cell: Arc<OnceLock<Arc<PublishedPlane>>> = Arc::new(OnceLock::new());
         let watch = watch_for(&plane_cell, &learned, &stop, &faults, &panics);
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
@@ -179,10 +178,13 @@ impl Daemon {
         }
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();
-        let plane = Arc::new(ArcSwap::from_pointee(Plane {
-            snapshot: Arc::new(Snapshot::compile_learned(topology, learned.current(), 1)),
-            ports,
-        }));
+        let plane = Arc::new(PublishedPlane::new(
+            Plane {
+                snapshot: Arc::new(Snapshot::compile_learned(topology, learned.current(), 1)),
+                ports,
+            },
+            fabric.clone(),
+        ));
         let _ = plane_cell.set(plane.clone());
         publish_learned(&plane, &learned);
         let slots = options.flow_table_slots_for(nic_count);
@@ -200,7 +202,7 @@ impl Daemon {
         let offload = fabric.map(|fabric| {
             let block = Arc::new(WorkerCounters::new(MAX_NICS as usize));
             counters.push(block.clone());
-            Arc::new(offload::Offload::new(fabric, block, epoch))
+            Arc::new(offload::Offload::new(fabric, block, epoch, options.shaping))
         });
         let daemon = Daemon {
             plane,
@@ -588,7 +590,7 @@ fn supervise_routing(mutable: &Mutex<Option<Mutable>>, stop: &AtomicBool, faults
 /// a publication of what it holds (once the plane exists; a stall point
 /// of the BGP watchers first), and their panics caught and counted.
 fn watch_for(
-    plane: &Arc<OnceLock<Arc<ArcSwap<Plane>>>>,
+    plane: &Arc<OnceLock<Arc<PublishedPlane>>>,
     book: &Arc<LearnedBook>,
     stop: &Arc<AtomicBool>,
     faults: &Arc<Faults>,
@@ -630,7 +632,7 @@ fn watch_for(
 /// watcher) makes it start again from that plane, so it never overwrites
 /// a newer one; nothing is published when the plane already carries what
 /// the book holds.
-fn publish_learned(plane: &ArcSwap<Plane>, book: &LearnedBook) {
+fn publish_learned(plane: &PublishedPlane, book: &LearnedBook) {
     republish(plane, |old| {
         let learned = book.current();
         (learned != old.learned).then(|| Snapshot::relearned(old, learned, old.generation + 1))
@@ -641,7 +643,7 @@ fn publish_learned(plane: &ArcSwap<Plane>, book: &LearnedBook) {
 /// same ports, unless it makes none. It takes no lock: when another plane
 /// was published meanwhile, `derive` runs again on that one, so a newer
 /// plane is never overwritten.
-fn republish(plane: &ArcSwap<Plane>, derive: impl Fn(&Snapshot) -> Option<Snapshot>) {
+fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapshot>) {
     loop {
         let old = plane.load_full();
         let Some(snapshot) = derive(&old.snapshot) else {
@@ -651,8 +653,7 @@ fn republish(plane: &ArcSwap<Plane>, derive: impl Fn(&Snapshot) -> Option<Snapsh
             snapshot: Arc::new(snapshot),
             ports: old.ports.clone(),
         });
-        let before = plane.compare_and_swap(&old, new);
-        if Arc::ptr_eq(&before, &old) {
+        if plane.publish_over(&old, new) {
             return;
         }
     }
@@ -682,8 +683,7 @@ impl Daemon {
                 snapshot: snapshot.clone(),
                 ports: ports.clone(),
             });
-            let before = self.plane.compare_and_swap(&old, new);
-            if Arc::ptr_eq(&before, &old) {
+            if self.plane.publish_over(&old, new) {
                 return snapshot.generation;
             }
         }
@@ -709,7 +709,7 @@ impl Daemon {
 /// meanwhile makes it start again from that plane. It publishes nothing
 /// when the plane already carries that health.
 fn publish_health(
-    plane: &ArcSwap<Plane>,
+    plane: &PublishedPlane,
     mutable: &Mutex<Option<Mutable>>,
     health: &BackendHealth,
 ) {

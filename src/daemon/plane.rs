@@ -7,10 +7,12 @@
 
 use super::stats::PortId;
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
+use crate::host::fabric::Fabric;
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
 use crate::snapshot::Snapshot;
 use crate::topology::{NicIdx, TiVec, Topology};
+use arc_swap::{ArcSwap, Guard};
 use std::sync::Arc;
 
 /// Namespace names a topology uses: its ports' (the file's NICs, the
@@ -68,6 +70,78 @@ impl Plane {
     /// The NIC whose port is `port` in this plane (none once it has left).
     pub fn nic_of_port(&self, port: PortId) -> Option<NicIdx> {
         self.ports.position(|p| p.id == port)
+    }
+}
+
+/// The plane the workers forward with, and the one way to publish a new
+/// one (`apply`, what the gateways learned, what the health probes found,
+/// an undone apply: every publisher goes through [`PublishedPlane::publish`]
+/// or [`PublishedPlane::publish_over`]).
+///
+/// Before a plane is published, the fabric's generation is raised to its
+/// snapshot's: from then on the kernel fast path carries no packet under an
+/// entry decided with older rules, and sends it to the workers instead,
+/// which decide it under the rules they hold (and offload its flow again
+/// if it is still admitted). Raising it first means the kernel stops
+/// before the workers start: a worker still on the older plane may ask to
+/// install under the older generation, and that entry is never used.
+pub struct PublishedPlane {
+    current: ArcSwap<Plane>,
+    fabric: Option<Arc<Fabric>>,
+}
+
+impl std::fmt::Debug for PublishedPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishedPlane")
+            .field("generation", &self.current.load().snapshot.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishedPlane {
+    /// The first plane, with the fabric whose entries follow it (none
+    /// without a fast path).
+    pub fn new(plane: Plane, fabric: Option<Arc<Fabric>>) -> PublishedPlane {
+        let published = PublishedPlane {
+            current: ArcSwap::from_pointee(plane),
+            fabric,
+        };
+        published.announce(published.current.load().snapshot.generation);
+        published
+    }
+
+    /// The plane published now.
+    #[inline]
+    pub fn load(&self) -> Guard<Arc<Plane>> {
+        self.current.load()
+    }
+
+    /// The plane published now, held.
+    pub fn load_full(&self) -> Arc<Plane> {
+        self.current.load_full()
+    }
+
+    /// Publishes `new`.
+    pub fn publish(&self, new: Arc<Plane>) {
+        self.announce(new.snapshot.generation);
+        self.current.store(new);
+    }
+
+    /// Publishes `new` if the plane published now is still `old`; says
+    /// whether it did (when not, the caller derives again from the newer
+    /// plane, so that it never overwrites one).
+    pub fn publish_over(&self, old: &Arc<Plane>, new: Arc<Plane>) -> bool {
+        self.announce(new.snapshot.generation);
+        let before = self.current.compare_and_swap(old, new);
+        Arc::ptr_eq(&before, old)
+    }
+
+    fn announce(&self, generation: u64) {
+        if let Some(fabric) = &self.fabric {
+            if let Err(err) = fabric.advance_generation(generation) {
+                eprintln!("vnetd: the kernel fast path keeps older rules: {err:#}");
+            }
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 //! calendar, never the servers that show its reports.
 
 use super::lb::rfc3339;
-use super::offload::{FastTuple, Offload};
+use super::offload::FastTuple;
 use super::{Daemon, PortId};
 pub use crate::api::report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, OffloadReport, RoutingDaemonReport,
@@ -56,6 +56,18 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             installed: o.totals.installed.load(Relaxed),
             removed: o.totals.removed.load(Relaxed),
             refused_full: o.totals.refused_full.load(Relaxed),
+            share_per_nic: u64::from(o.share_under(&plane)),
+            refused_share: o.totals.refused_share.load(Relaxed),
+            nics_at_share: o
+                .refused_share()
+                .into_iter()
+                .filter_map(|(port, n)| {
+                    let nic = plane.nic_of_port(port)?;
+                    Some((plane.snapshot.plan.ports[nic].name.clone(), n))
+                })
+                .collect(),
+            removed_stale: o.totals.removed_stale.load(Relaxed),
+            removed_egress_gone: o.totals.removed_egress_gone.load(Relaxed),
         }),
         shaping: Some(ShapingReport {
             on: daemon.shaping,
@@ -98,10 +110,7 @@ fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
 
 pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
     daemon.sync_offload();
-    let offloaded = daemon
-        .offload()
-        .map(|o| o.offloaded_flows())
-        .unwrap_or_default();
+    let paths = daemon.offload().map(|o| o.flow_paths()).unwrap_or_default();
     let plane = daemon.plane();
     let snap = &plane.snapshot;
     let now = daemon.now_ms();
@@ -157,7 +166,10 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             age_ms: now.saturating_sub(value.created_ms),
             idle_ms: now.saturating_sub(value.last_seen_ms),
             offloaded: FastTuple::of_tracked(&flow)
-                .is_some_and(|t| Offload::is_offloaded(&offloaded, PortId::new(flow.port), t)),
+                .is_some_and(|t| paths.in_kernel(PortId::new(flow.port), direction, t)),
+            not_offloaded_because: FastTuple::of_tracked(&flow)
+                .and_then(|t| paths.why_not(PortId::new(flow.port), t))
+                .map(|why| why.as_str().to_string()),
         });
     });
     out.sort_by(|a, b| {

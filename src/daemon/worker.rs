@@ -29,15 +29,14 @@ use super::offload::{Ask, OffloadRequest, OffloadRequests};
 use super::pacer::{write_counted, Paced, Pacer};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
-use super::{Plane, PortConntrack};
+use super::{Plane, PortConntrack, PublishedPlane};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
-use crate::dataplane::{decide_parsed, route_step, DropReason, Hop, HopTo, PacketView, Verdict};
+use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
 use crate::topology::{Direction, NicIdx};
-use arc_swap::ArcSwap;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::HashMap;
@@ -57,7 +56,7 @@ const WAIT_MS: u16 = 100;
 pub struct Worker {
     /// Which queue of every TUN device is this worker's.
     pub index: usize,
-    pub plane: Arc<ArcSwap<Plane>>,
+    pub plane: Arc<PublishedPlane>,
     /// Where this worker says which plane generation it forwards with
     /// (entry `index`), so that `apply` knows when a departed NIC's slot is
     /// no longer in use.
@@ -277,43 +276,14 @@ impl Worker {
         ) else {
             return;
         };
-        // Load-balanced flows stay here, with their pins and the probes'
-        // say over them: a sender whose replies a frontend translates, or
-        // a packet whose route leads to a frontend (HA ports in front of
-        // NVAs deliver it unchanged).
-        if let Ask::Install(tuple) = ask {
-            let snap = &plane.snapshot;
-            // A path that delays, caps, clamps or cuts packets keeps them
-            // here, where that happens (a single-NIC VM's own cap is its
-            // eth0's, and holds on either path).
-            let tables = &snap.shaping;
-            if tables.active {
-                let index = tables.profile_index(nic, egress);
-                let path = &tables.profiles[index].shaping;
-                let paced = self.shaping && tables.paces(nic, index);
-                if paced || path.mss_clamp.is_some() || tables.mtu[nic] > path.mtu {
-                    return;
-                }
-            }
-            let balanced = snap
-                .nics
-                .get(nic)
-                .is_none_or(|n| !n.translated_frontends.is_empty())
-                || matches!(
-                    route_step(snap, nic, &tuple.packet_key()),
-                    Ok(Hop {
-                        to: HopTo::Frontend { .. },
-                        ..
-                    })
-                );
-            if balanced {
-                return;
-            }
-        }
+        // Whether the flow may leave userspace is judged once per flow by
+        // the offload thread, not here.
         requests.ask(OffloadRequest {
             generation: plane.snapshot.generation,
             ingress: plane.port_id(nic),
             egress: plane.port_id(egress),
+            ingress_nic: nic,
+            egress_nic: egress,
             ask,
             from,
             to,

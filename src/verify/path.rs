@@ -349,6 +349,7 @@ mod tests {
             age_ms: 5,
             idle_ms: 1,
             offloaded: false,
+            not_offloaded_because: None,
         }
     }
 

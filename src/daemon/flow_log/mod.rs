@@ -47,14 +47,13 @@ pub use format::{
 };
 
 use super::threads::{Faults, ThreadKind};
-use super::{Plane, PortId};
+use super::{Plane, PortId, PublishedPlane};
 use crate::dataplane::conntrack::{is_pin, TrackedFlow};
 use crate::dataplane::PacketView;
 use crate::engine::classifier::PacketKey;
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::snapshot::{RuleId, Snapshot};
 use crate::topology::Direction;
-use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use format::loggable;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -199,7 +198,7 @@ fn denying_target(snap: &Snapshot, serial: u32, e: &DenyEvent) -> Option<LogTarg
 /// The flow-log thread's state.
 pub struct FlowLogger {
     pub options: FlowLogOptions,
-    pub plane: Arc<ArcSwap<Plane>>,
+    pub plane: Arc<PublishedPlane>,
     pub flows: Arc<FlowTable>,
     pub denies: DenySource,
     pub stop: Arc<AtomicBool>,
@@ -223,7 +222,7 @@ pub fn unix_ms_now() -> u64 {
 impl FlowLogger {
     pub fn new(
         options: FlowLogOptions,
-        plane: Arc<ArcSwap<Plane>>,
+        plane: Arc<PublishedPlane>,
         flows: Arc<FlowTable>,
         denies: DenySource,
         stop: Arc<AtomicBool>,

@@ -1,14 +1,21 @@
 //! The fabric's maps as the kernel programs read them: a port's entry
-//! (keyed by the ifindex of its host end or its TUN) and a flow entry (one
+//! (keyed by the ifindex of its host end or its TUN), a flow entry (one
 //! direction of a flow, keyed by the host end it arrives at and its
-//! 5-tuple), written as the byte layouts of `fabric.bpf.c`.
+//! 5-tuple) and a counters slot, written as the byte layouts of
+//! `fabric.bpf.c`.
 
 use std::net::IpAddr;
 
 /// Length of `struct flow_key`.
 pub const FLOW_KEY_LEN: usize = 44;
 /// Length of `struct flow_entry`.
-pub const FLOW_ENTRY_LEN: usize = 40;
+pub const FLOW_ENTRY_LEN: usize = 24;
+/// Length of `struct flow_counters`.
+pub const FLOW_COUNTERS_LEN: usize = 24;
+/// Slots in one `struct counters_chunk` (`SLOTS_PER_CHUNK`).
+pub const SLOTS_PER_CHUNK: u32 = 2048;
+/// Length of `struct counters_chunk`.
+pub const CHUNK_LEN: usize = SLOTS_PER_CHUNK as usize * FLOW_COUNTERS_LEN;
 /// Length of `struct port`.
 pub const PORT_LEN: usize = 16;
 
@@ -81,27 +88,41 @@ impl FastKey {
     }
 }
 
-/// Where an installed flow's packets go: the host end of the egress port,
-/// and the MAC address of that port's `eth0`.
+/// A flow entry: where the flow's packets go (the host end of the egress
+/// port and the MAC address of that port's `eth0`), the generation of the
+/// rules that decided it, and the slot its packets are counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FastTarget {
+pub struct FastEntry {
     pub egress: u32,
     pub mac: [u8; 6],
+    pub generation: u64,
+    pub slot: u32,
 }
 
-impl FastTarget {
-    /// A new entry's bytes: the target, with its counters at zero.
+impl FastEntry {
     pub fn to_bytes(self) -> [u8; FLOW_ENTRY_LEN] {
         let mut out = [0u8; FLOW_ENTRY_LEN];
-        out[0..4].copy_from_slice(&self.egress.to_ne_bytes());
-        out[4..10].copy_from_slice(&self.mac);
+        out[0..8].copy_from_slice(&self.generation.to_ne_bytes());
+        out[8..12].copy_from_slice(&self.egress.to_ne_bytes());
+        out[12..16].copy_from_slice(&self.slot.to_ne_bytes());
+        out[16..22].copy_from_slice(&self.mac);
         out
+    }
+
+    pub fn from_bytes(bytes: &[u8; FLOW_ENTRY_LEN]) -> FastEntry {
+        FastEntry {
+            generation: u64::from_ne_bytes(bytes[0..8].try_into().expect("8 bytes")),
+            egress: u32::from_ne_bytes(bytes[8..12].try_into().expect("4 bytes")),
+            slot: u32::from_ne_bytes(bytes[12..16].try_into().expect("4 bytes")),
+            mac: bytes[16..22].try_into().expect("6 bytes"),
+        }
     }
 }
 
-/// What the kernel counted on a flow entry: wire packets (a super-packet's
+/// What the kernel counted in a slot: wire packets (a super-packet's
 /// segments), their IP bytes, and when the last one passed
-/// (`CLOCK_MONOTONIC` nanoseconds; 0 while none has).
+/// (`CLOCK_MONOTONIC` nanoseconds; 0 while none has). A slot only grows:
+/// what an entry carried is the difference between two readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FastCounters {
     pub packets: u64,
@@ -110,12 +131,12 @@ pub struct FastCounters {
 }
 
 impl FastCounters {
-    pub fn from_bytes(bytes: &[u8; FLOW_ENTRY_LEN]) -> FastCounters {
+    pub fn from_bytes(bytes: &[u8]) -> FastCounters {
         let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         FastCounters {
-            packets: word(16),
-            bytes: word(24),
-            last_used_ns: word(32),
+            packets: word(0),
+            bytes: word(8),
+            last_used_ns: word(16),
         }
     }
 }
@@ -182,19 +203,24 @@ mod tests {
     }
 
     #[test]
-    fn entries_start_with_their_target_and_zero_counters() {
-        let target = FastTarget {
+    fn entries_and_counters_are_laid_out_as_the_kernel_program_reads_them() {
+        let entry = FastEntry {
             egress: 9,
             mac: [2, 0, 0, 0, 0, 0x0b],
+            generation: 0x0102_0304_0506_0708,
+            slot: 77,
         };
-        let bytes = target.to_bytes();
-        assert_eq!(&bytes[0..4], &9u32.to_ne_bytes());
-        assert_eq!(&bytes[4..10], &[2, 0, 0, 0, 0, 0x0b]);
-        assert_eq!(FastCounters::from_bytes(&bytes), FastCounters::default());
-        let mut counted = bytes;
-        counted[16..24].copy_from_slice(&3u64.to_ne_bytes());
-        counted[24..32].copy_from_slice(&4500u64.to_ne_bytes());
-        counted[32..40].copy_from_slice(&77u64.to_ne_bytes());
+        let bytes = entry.to_bytes();
+        assert_eq!(&bytes[0..8], &0x0102_0304_0506_0708u64.to_ne_bytes());
+        assert_eq!(&bytes[8..12], &9u32.to_ne_bytes());
+        assert_eq!(&bytes[12..16], &77u32.to_ne_bytes());
+        assert_eq!(&bytes[16..22], &[2, 0, 0, 0, 0, 0x0b]);
+        assert_eq!(&bytes[22..24], &[0, 0]);
+        assert_eq!(FastEntry::from_bytes(&bytes), entry);
+        let mut counted = [0u8; FLOW_COUNTERS_LEN];
+        counted[0..8].copy_from_slice(&3u64.to_ne_bytes());
+        counted[8..16].copy_from_slice(&4500u64.to_ne_bytes());
+        counted[16..24].copy_from_slice(&77u64.to_ne_bytes());
         assert_eq!(
             FastCounters::from_bytes(&counted),
             FastCounters {

@@ -13,9 +13,20 @@
 // packets the daemon writes arrive: it gives each one an Ethernet header
 // and sends it out of the port's host end, to `eth0`.
 //
-// Every packet that passes a flow entry is counted there as the packets it
-// stands for on the wire (a GSO super-packet is its segments, each with its
-// own copy of the headers), with the time it was last used.
+// Every flow entry carries the generation of the rules that decided it;
+// the daemon's current generation is in `generation`, and an entry of any
+// other generation is not used: its packets go to the daemon, which decides
+// them again under the rules it holds now (and installs the flow again if it
+// is still admitted). So a change of rules reaches every flow at its next
+// packet, and an entry installed late under old rules never carries one.
+//
+// Every packet that passes a flow entry is counted in the entry's slot of
+// `counters` as the packets it stands for on the wire (a GSO super-packet is
+// its segments, each with its own copy of the headers), with the time it was
+// last used. The slots outlive the entries: the daemon reads them after an
+// entry is gone, so that nothing an entry carried goes uncounted. They come
+// in chunks of SLOTS_PER_CHUNK, one array element each, so that the daemon
+// reads thousands of slots with one system call.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -54,10 +65,19 @@ struct flow_key {
 };
 
 struct flow_entry {
-	// The host end of the egress port and the MAC of its `eth0`.
+	// The generation of the rules that decided the flow.
+	__u64 generation;
+	// The host end of the egress port.
 	__u32 out_ifindex;
+	// Where its packets are counted, in `counters`.
+	__u32 slot;
+	// The MAC of the egress port's `eth0`.
 	__u8 dst_mac[6];
-	__u8 pad[6];
+	__u8 pad[2];
+};
+
+// What the entries using one slot carried.
+struct flow_counters {
 	__u64 packets;
 	__u64 bytes;
 	// bpf_ktime_get_ns (CLOCK_MONOTONIC) of the last packet.
@@ -78,6 +98,30 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_entry);
 } flows SEC(".maps");
+
+#define SLOTS_PER_CHUNK 2048
+
+struct counters_chunk {
+	struct flow_counters slot[SLOTS_PER_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	// Set by the loader: enough chunks for twice the cap, so that the
+	// slots of removed entries can wait to be read while new entries
+	// take others.
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct counters_chunk);
+} counters SEC(".maps");
+
+// The daemon's current generation, in its one element.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} generation SEC(".maps");
 
 static const __u8 fabric_mac[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
 
@@ -212,13 +256,24 @@ static __always_inline int answer_ns(struct __sk_buff *skb, __u32 ifindex)
 }
 
 // Moves a packet of an installed flow to its egress port, counting it.
-// Returns -1 when the packet is not for the fast path.
+// Returns -1 when the packet is not for the fast path: no entry, or one
+// decided under rules the daemon no longer holds.
 static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key,
 				     __u32 ip_len, __u32 headers_len)
 {
 	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
 	if (!flow)
 		return -1;
+	__u32 zero = 0;
+	__u64 *current = bpf_map_lookup_elem(&generation, &zero);
+	if (!current || flow->generation != *(volatile __u64 *)current)
+		return -1;
+	__u32 chunk_index = flow->slot / SLOTS_PER_CHUNK;
+	__u32 slot = flow->slot % SLOTS_PER_CHUNK;
+	struct counters_chunk *chunk = bpf_map_lookup_elem(&counters, &chunk_index);
+	if (!chunk)
+		return -1;
+	struct flow_counters *counted = &chunk->slot[slot];
 	__u64 packets = 1, bytes = ip_len;
 	__u32 gso_size = skb->gso_size;
 	if (gso_size && ip_len > headers_len) {
@@ -229,9 +284,9 @@ static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key
 		packets = segments;
 		bytes = payload + (__u64)segments * headers_len;
 	}
-	__sync_fetch_and_add(&flow->packets, packets);
-	__sync_fetch_and_add(&flow->bytes, bytes);
-	flow->last_used_ns = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&counted->packets, packets);
+	__sync_fetch_and_add(&counted->bytes, bytes);
+	counted->last_used_ns = bpf_ktime_get_ns();
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;

@@ -19,9 +19,15 @@
 //!
 //! So whoever holds the TUN queues sees exactly the packets no flow entry
 //! took, and can write packets to the port as it would to a TUN `eth0`.
-//! The flow entries count what they carried as wire packets (a GSO
-//! super-packet is its segments, each with its own headers) and their IP
-//! bytes, with the time the last one passed: [`Fabric::counters`].
+//!
+//! Each flow entry carries a generation, and only an entry of the fabric's
+//! current generation ([`Fabric::advance_generation`]) is used: raising it
+//! sends every flow's next packet to the slow path at once. Each entry
+//! counts what it carried, as wire packets (a GSO super-packet is its
+//! segments, each with its own headers) and their IP bytes, with the time
+//! the last one passed, in a slot of a counters array that outlives it
+//! ([`Fabric::slot_counters`]); both the generation and the slots are
+//! mapped into the daemon's memory, so reading them costs no system call.
 //!
 //! Every kernel object lives in the fabric namespace or in a port's
 //! namespace: removing the namespaces removes the devices, the programs'
@@ -32,17 +38,21 @@
 
 mod entries;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
-use aya::maps::{HashMap as BpfHashMap, MapData, MapError};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, MapError};
 use aya::programs::tc::SchedClassifierLink;
 use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 
 use entries::{port_entry, PORT_HOST_END, PORT_TUN};
-pub use entries::{FastCounters, FastKey, FastTarget, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORT_LEN};
+pub use entries::{
+    FastCounters, FastEntry, FastKey, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN,
+    PORT_LEN, SLOTS_PER_CHUNK,
+};
 
 use super::netlink::{self, InterfaceConfig};
 use super::netns;
@@ -60,14 +70,14 @@ const UNBUILT: &str = env!("VNETD_FABRIC_UNBUILT");
 
 type FlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
 type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
+type CountersMap = Array<MapData, [u8; CHUNK_LEN]>;
+type GenerationMap = Array<MapData, u64>;
 
 /// A flow entry the fabric refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstallError {
     /// The flow map holds as many entries as it was made for.
     Full,
-    /// An entry for the key is there already (with its own counters).
-    Exists,
     Other(String),
 }
 
@@ -75,7 +85,6 @@ impl std::fmt::Display for InstallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InstallError::Full => write!(f, "the fabric's flow map is full"),
-            InstallError::Exists => write!(f, "the flow is installed already"),
             InstallError::Other(why) => write!(f, "installing a flow entry: {why}"),
         }
     }
@@ -89,8 +98,15 @@ pub struct Fabric {
     programs: Mutex<Ebpf>,
     ports: Mutex<PortMap>,
     flows: Mutex<FlowMap>,
+    /// `struct counters_chunk`s: the slots' counters.
+    counters: CountersMap,
+    chunks: u32,
+    /// The current generation (one value), and the last one written.
+    generation: Mutex<(GenerationMap, u64)>,
     capacity: u32,
     next_port: AtomicU32,
+    /// The host end of each port on the fabric, by its number (`vh<N>`).
+    live: Mutex<HashMap<u32, u32>>,
 }
 
 impl std::fmt::Debug for Fabric {
@@ -125,6 +141,7 @@ impl std::fmt::Debug for FabricPort {
 
 impl Drop for FabricPort {
     fn drop(&mut self) {
+        lock(&self.fabric.live).retain(|_, host_end| *host_end != self.host_end);
         let mut ports = self.fabric.ports();
         let _ = ports.remove(&self.host_end);
         let _ = ports.remove(&self.tun);
@@ -157,7 +174,14 @@ impl Fabric {
             bail!("{reason}");
         }
         let capacity = capacity.max(1);
-        let (programs, ports, flows) = load(capacity)?;
+        let Loaded {
+            programs,
+            ports,
+            flows,
+            counters,
+            chunks,
+            generation,
+        } = load(capacity)?;
         netns::create_with(namespace, || {
             // No IPv6 of its own on the fabric's devices: they only carry.
             for file in [
@@ -176,8 +200,12 @@ impl Fabric {
             programs: Mutex::new(programs),
             ports: Mutex::new(ports),
             flows: Mutex::new(flows),
+            counters,
+            chunks,
+            generation: Mutex::new((generation, 0)),
             capacity,
             next_port: AtomicU32::new(0),
+            live: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -238,6 +266,7 @@ impl Fabric {
                     .insert(tun_index, port_entry(PORT_TUN, host_end, mac), 0)
                     .context("registering the port's TUN device")?;
             }
+            lock(&self.live).insert(number, host_end);
             let mut port = FabricPort {
                 fabric: self.clone(),
                 host_end,
@@ -277,54 +306,100 @@ impl Fabric {
                 continue;
             }
             netlink::delete_link(&self.namespace, name)?;
+            if let Ok(number) = number.parse::<u32>() {
+                lock(&self.live).remove(&number);
+            }
             reaped.push(name.clone());
         }
         Ok(reaped)
     }
 
-    /// Installs one direction of a flow. An entry already there keeps its
-    /// counters ([`InstallError::Exists`]).
-    pub fn install(&self, key: &FastKey, target: FastTarget) -> Result<(), InstallError> {
+    /// Whether the port whose host end is `host_end` is still on the
+    /// fabric (its `eth0` was not deleted behind the lab's back).
+    pub fn has_port(&self, host_end: u32) -> bool {
+        lock(&self.live).values().any(|h| *h == host_end)
+    }
+
+    /// Installs one direction of a flow, over any entry of the key already
+    /// there (one of an older generation: what it counted stays in its
+    /// own slot).
+    pub fn install(&self, key: &FastKey, entry: FastEntry) -> Result<(), InstallError> {
         let Some(bytes) = key.to_bytes() else {
             return Err(InstallError::Other("addresses of two families".into()));
         };
-        const BPF_NOEXIST: u64 = 1;
-        match lock(&self.flows).insert(bytes, target.to_bytes(), BPF_NOEXIST) {
+        if entry.slot >= self.slots() {
+            return Err(InstallError::Other(format!(
+                "slot {} out of range",
+                entry.slot
+            )));
+        }
+        const BPF_ANY: u64 = 0;
+        match lock(&self.flows).insert(bytes, entry.to_bytes(), BPF_ANY) {
             Ok(()) => Ok(()),
             Err(err) => match syscall_errno(&err) {
-                Some(libc::EEXIST) => Err(InstallError::Exists),
                 Some(libc::E2BIG | libc::ENOMEM) => Err(InstallError::Full),
                 _ => Err(InstallError::Other(err.to_string())),
             },
         }
     }
 
-    /// What the kernel counted on the entry of `key`, if it is installed.
-    pub fn counters(&self, key: &FastKey) -> Option<FastCounters> {
-        let bytes = key.to_bytes()?;
-        let value = lock(&self.flows).get(&bytes, 0).ok()?;
-        Some(FastCounters::from_bytes(&value))
+    /// Removes the entry of `key`, if there is one. What it carried stays
+    /// in its slot.
+    pub fn remove(&self, key: &FastKey) -> bool {
+        let Some(bytes) = key.to_bytes() else {
+            return false;
+        };
+        lock(&self.flows).remove(&bytes).is_ok()
     }
 
-    /// Removes the entry of `key`; returns what it had counted. Packets
-    /// that pass it between the read and the removal are not in the
-    /// answer.
-    pub fn remove(&self, key: &FastKey) -> Option<FastCounters> {
-        let bytes = key.to_bytes()?;
-        let mut flows = lock(&self.flows);
-        let value = flows.get(&bytes, 0).ok()?;
-        flows.remove(&bytes).ok()?;
-        Some(FastCounters::from_bytes(&value))
+    /// How many counters slots there are (at least twice the flow
+    /// capacity, so that a removed entry's slot can wait to be read while
+    /// others are used).
+    pub fn slots(&self) -> u32 {
+        self.chunks * SLOTS_PER_CHUNK
     }
 
-    /// Every installed entry with its counters.
-    pub fn entries(&self) -> Vec<(FastKey, FastCounters)> {
+    /// What each slot of chunk `chunk` (slots `chunk * SLOTS_PER_CHUNK`
+    /// on) has counted since the fabric was made (a slot only grows), read
+    /// with one system call.
+    pub fn counters_chunk(&self, chunk: u32) -> Result<Vec<FastCounters>> {
+        let bytes = self
+            .counters
+            .get(&chunk, 0)
+            .with_context(|| format!("reading the fabric's counters chunk {chunk}"))?;
+        Ok(bytes
+            .chunks_exact(FLOW_COUNTERS_LEN)
+            .map(FastCounters::from_bytes)
+            .collect())
+    }
+
+    /// The fabric's current generation: entries of any other are not used.
+    pub fn generation(&self) -> u64 {
+        lock(&self.generation).1
+    }
+
+    /// Raises the current generation to `generation` (never lowers it):
+    /// from the next packet on, entries of older generations are not used.
+    pub fn advance_generation(&self, generation: u64) -> Result<()> {
+        let mut current = lock(&self.generation);
+        if generation > current.1 {
+            current
+                .0
+                .set(0, generation, 0)
+                .context("writing the fabric's generation")?;
+            current.1 = generation;
+        }
+        Ok(())
+    }
+
+    /// Every installed entry.
+    pub fn entries(&self) -> Vec<(FastKey, FastEntry)> {
         let flows = lock(&self.flows);
         flows
             .iter()
             .filter_map(|entry| entry.ok())
             .filter_map(|(key, value)| {
-                Some((FastKey::from_bytes(&key)?, FastCounters::from_bytes(&value)))
+                Some((FastKey::from_bytes(&key)?, FastEntry::from_bytes(&value)))
             })
             .collect()
     }
@@ -349,10 +424,23 @@ impl Drop for Fabric {
     }
 }
 
-/// Loads the programs into the kernel, with `capacity` flow entries.
-fn load(capacity: u32) -> Result<(Ebpf, PortMap, FlowMap)> {
+/// The programs and maps, loaded.
+struct Loaded {
+    programs: Ebpf,
+    ports: PortMap,
+    flows: FlowMap,
+    counters: CountersMap,
+    chunks: u32,
+    generation: GenerationMap,
+}
+
+/// Loads the programs into the kernel, with `capacity` flow entries (and
+/// twice as many counters slots).
+fn load(capacity: u32) -> Result<Loaded> {
+    let chunks = capacity.saturating_mul(2).div_ceil(SLOTS_PER_CHUNK).max(1);
     let mut programs = EbpfLoader::new()
         .map_max_entries("flows", capacity)
+        .map_max_entries("counters", chunks)
         .load(OBJECT)
         .context("loading the fabric's tc programs")?;
     for name in ["from_port", "from_daemon"] {
@@ -364,15 +452,21 @@ fn load(capacity: u32) -> Result<(Ebpf, PortMap, FlowMap)> {
             .load()
             .with_context(|| format!("loading the tc program {name} (cls_bpf, direct action)"))?;
     }
-    let ports = PortMap::try_from(
+    let mut take = |name: &str| {
         programs
-            .take_map("ports")
-            .context("the fabric object has no map ports")?,
-    )?;
-    let flows = FlowMap::try_from(
-        programs
-            .take_map("flows")
-            .context("the fabric object has no map flows")?,
-    )?;
-    Ok((programs, ports, flows))
+            .take_map(name)
+            .with_context(|| format!("the fabric object has no map {name}"))
+    };
+    let ports = PortMap::try_from(take("ports")?)?;
+    let flows = FlowMap::try_from(take("flows")?)?;
+    let counters = CountersMap::try_from(take("counters")?)?;
+    let generation = GenerationMap::try_from(take("generation")?)?;
+    Ok(Loaded {
+        programs,
+        ports,
+        flows,
+        counters,
+        chunks,
+        generation,
+    })
 }

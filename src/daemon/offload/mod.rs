@@ -13,29 +13,45 @@
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own).
 //! What stays in userspace, counted there as before: load-balanced flows
-//! (their translation, their pins and what the health probes decide; HA
-//! ports included), anything to or from a gateway, a site or a health
-//! prober, ICMP and other protocols, and new flows once the fabric holds
-//! its cap of entries.
+//! and shaped paths ([`eligibility`], judged once per flow direction and
+//! plane, with the reason kept for `flows`), anything to or from a
+//! gateway, a site or a health prober, ICMP and other protocols, new flows
+//! once the fabric holds its cap of entries, and new flows of a NIC that
+//! holds its share of the cap (so that one VM cannot lock the others out).
+//!
+//! Every entry carries the generation of the plane its flow was decided
+//! under, and the kernel uses only entries of the current one: every plane
+//! published (by `apply`, the BGP watchers, the health probes) raises the
+//! fabric's generation first ([`PublishedPlane`]), so the next packet of
+//! every offloaded flow comes back to the workers, is decided again under
+//! the new rules, and is offloaded again if still admitted. An entry asked
+//! for under an older plane, installed late, is never used; old entries are
+//! removed at the next read, with those whose egress port left the fabric.
 //!
 //! The workers only ask, with a non-blocking send of a fixed-size request
 //! on a bounded channel that this module's thread polls (so that asking
-//! never wakes a thread: no syscall on the packet path); it installs, and every
-//! [`SYNC_PERIOD`] reads what the kernel counted and adds it where the
-//! workers would have: the NICs' counters (`offloaded` among them) and the
-//! flows' packets, bytes and last-seen times, so that `flows`, `stats`,
-//! the metrics, idle timeouts and NSG flow logs see offloaded packets as
-//! packets. A TCP FIN or RST, which always reaches the workers, takes its
-//! flow's entries out at once (the connection's last packets take the
-//! userspace path), and a flow whose tracking ended (idle, flushed) loses
-//! its entries at the next read. `apply` revokes every entry when it publishes a new plane:
-//! the next packet of each flow is decided again under the new rules, and
-//! installed again if still admitted.
+//! never wakes a thread: no syscall on the packet path); it installs, and
+//! every [`SYNC_PERIOD`] (and for each report) reads what the kernel
+//! counted, a chunk of thousands of slots per system call, and adds it
+//! where the workers would have: the NICs' counters (`offloaded` among
+//! them) and the flows' packets, bytes and last-seen times, so that
+//! `flows`, `stats`, the metrics, idle timeouts and NSG flow logs see
+//! offloaded packets as packets. Each entry counts in a slot that outlives
+//! it and is read a last time after the entry is gone ([`book`]), so no
+//! packet is lost between a reading and a removal. A TCP FIN or RST, which
+//! always reaches the workers, takes its flow's entries out at once (the
+//! connection's last packets take the userspace path), and a flow whose
+//! tracking ended (idle, flushed) loses its entries at the next read.
 //!
 //! It may use the daemon's plane, the flow table, the counters and the
 //! threads' fault injection.
 
-use super::plane::{FastPort, Plane};
+mod book;
+mod eligibility;
+
+pub use eligibility::Ineligible;
+
+use super::plane::{FastPort, Plane, PublishedPlane};
 use super::stats::{PortId, WorkerCounters};
 use super::threads::{Faults, ThreadKind};
 use crate::dataplane::conntrack::{direction_code, TrackedFlow};
@@ -43,12 +59,14 @@ use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
 use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dataplane::PacketView;
 use crate::engine::flow_table::{FlowKey, FlowTable, Traffic};
-use crate::host::fabric::{Fabric, FastCounters, FastKey, FastTarget, InstallError};
+use crate::host::fabric::{
+    Fabric, FastCounters, FastEntry, FastKey, InstallError, SLOTS_PER_CHUNK,
+};
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
-use crate::topology::Direction;
-use arc_swap::ArcSwap;
+use crate::topology::{Direction, NicIdx};
+use book::{Book, Installed};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +81,10 @@ const POLL_PERIOD: Duration = Duration::from_millis(5);
 /// Requests waiting for the offload thread at most; more are dropped (the
 /// flow's next packet asks again).
 const REQUEST_QUEUE: usize = 4096;
+
+/// A NIC may always send on this many entries, however many NICs share
+/// the cap.
+const SHARE_FLOOR: u32 = 1024;
 
 /// A packet's flow as the fast path keys it, when the packet may be
 /// offloaded: TCP without SYN, FIN or RST, or UDP, not a fragment.
@@ -181,13 +203,16 @@ impl FastTuple {
     }
 }
 
-/// What a worker asks: offload one direction of an admitted flow.
+/// What a worker asks: offload one direction of a delivered flow.
 #[derive(Debug, Clone, Copy)]
 pub struct OffloadRequest {
     /// The plane generation the packet was decided under.
     pub generation: u64,
     pub ingress: PortId,
     pub egress: PortId,
+    /// The same ports as that plane indexes its NICs.
+    pub ingress_nic: NicIdx,
+    pub egress_nic: NicIdx,
     pub ask: Ask,
     pub from: FastPort,
     pub to: FastPort,
@@ -207,22 +232,44 @@ impl OffloadRequests {
     }
 }
 
-/// One installed direction.
-#[derive(Debug, Clone, Copy)]
-struct Installed {
-    ingress: PortId,
-    egress: PortId,
-    tuple: FastTuple,
-    /// What the kernel had counted when last read.
-    counted: FastCounters,
-}
-
 /// Totals for `stats` and the metrics.
 #[derive(Debug, Default)]
 pub struct OffloadTotals {
     pub installed: AtomicU64,
     pub removed: AtomicU64,
     pub refused_full: AtomicU64,
+    /// Installs refused because the sending NIC held its share.
+    pub refused_share: AtomicU64,
+    /// Entries removed because a newer plane was published after them.
+    pub removed_stale: AtomicU64,
+    /// Entries removed because their egress port left the fabric.
+    pub removed_egress_gone: AtomicU64,
+}
+
+/// Which tracked flows the kernel carries, and which stay in userspace
+/// and why, for `flows`.
+#[derive(Debug, Default)]
+pub struct FlowPaths {
+    /// Each (port, direction as tracked there, the flow's one name) a
+    /// kernel entry carries packets of.
+    pub kernel: HashSet<(PortId, Direction, FastTuple)>,
+    /// Each (sending port, the flow's one name) judged to stay in
+    /// userspace, and why.
+    pub ineligible: HashMap<(PortId, FastTuple), Ineligible>,
+}
+
+impl FlowPaths {
+    /// Whether the kernel carries the packets the flow tracked at `port`
+    /// as `direction` sends from there or receives there.
+    pub fn in_kernel(&self, port: PortId, direction: Direction, tuple: FastTuple) -> bool {
+        self.kernel.contains(&(port, direction, tuple.canonical()))
+    }
+
+    /// Why the flow tracked at `port` stays in userspace, if it was judged
+    /// so.
+    pub fn why_not(&self, port: PortId, tuple: FastTuple) -> Option<Ineligible> {
+        self.ineligible.get(&(port, tuple.canonical())).copied()
+    }
 }
 
 /// The offload of one lab: the fabric, what is installed on it, and the
@@ -231,8 +278,10 @@ pub struct Offload {
     fabric: Arc<Fabric>,
     sender: Sender<OffloadRequest>,
     receiver: Receiver<OffloadRequest>,
-    book: Mutex<HashMap<FastKey, Installed>>,
+    book: Mutex<Book>,
     counters: Arc<WorkerCounters>,
+    /// Azure's paces and delays apply (they keep shaped paths here).
+    shaping: bool,
     /// `CLOCK_MONOTONIC` nanoseconds at the daemon's epoch (the kernel
     /// stamps entries with that clock).
     epoch_monotonic_ns: u64,
@@ -257,15 +306,22 @@ fn monotonic_ns() -> u64 {
 impl Offload {
     /// The offload over `fabric`, counting into `counters` (a block of its
     /// own among the workers' blocks).
-    pub fn new(fabric: Arc<Fabric>, counters: Arc<WorkerCounters>, epoch: Instant) -> Offload {
+    pub fn new(
+        fabric: Arc<Fabric>,
+        counters: Arc<WorkerCounters>,
+        epoch: Instant,
+        shaping: bool,
+    ) -> Offload {
         let (sender, receiver) = crossbeam_channel::bounded(REQUEST_QUEUE);
         let since_epoch = epoch.elapsed().as_nanos() as u64;
+        let book = Book::new(fabric.slots());
         Offload {
             fabric,
             sender,
             receiver,
-            book: Mutex::new(HashMap::new()),
+            book: Mutex::new(book),
             counters,
+            shaping,
             epoch_monotonic_ns: monotonic_ns().saturating_sub(since_epoch),
             epoch,
             totals: OffloadTotals::default(),
@@ -282,7 +338,7 @@ impl Offload {
         OffloadRequests(self.sender.clone())
     }
 
-    fn book(&self) -> MutexGuard<'_, HashMap<FastKey, Installed>> {
+    fn book(&self) -> MutexGuard<'_, Book> {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -294,7 +350,7 @@ impl Offload {
     /// [`SYNC_PERIOD`], until `stop`.
     pub fn run(
         &self,
-        plane: &ArcSwap<Plane>,
+        plane: &PublishedPlane,
         flows: &FlowTable,
         stop: &AtomicBool,
         faults: &Faults,
@@ -309,62 +365,93 @@ impl Offload {
             }
             faults.check(ThreadKind::Offload);
             if Instant::now() >= next_sync {
-                self.sync(flows);
                 // A port whose `eth0` was deleted behind the lab's back is
-                // gone for the workers too (they count its drops).
+                // gone for the workers too (they count its drops), and its
+                // entries go in the sync that follows.
                 if let Err(err) = self.fabric.reap_orphans() {
                     eprintln!("vnetd: looking for ports gone from the fabric: {err:#}");
                 }
+                self.sync(flows);
                 next_sync = Instant::now() + SYNC_PERIOD;
             }
         }
     }
 
-    fn handle(&self, request: OffloadRequest, plane: &ArcSwap<Plane>, flows: &FlowTable) {
+    fn handle(&self, request: OffloadRequest, plane: &PublishedPlane, flows: &FlowTable) {
         match request.ask {
             Ask::Install(tuple) => self.install(request, tuple, plane, flows),
             Ask::Remove(tuple) => {
-                let now = self.now_ms();
                 let mut book = self.book();
                 for key in [
                     tuple.key_at(request.from.host_end),
                     tuple.reversed().key_at(request.to.host_end),
                 ] {
-                    if let Some(mut installed) = book.remove(&key) {
-                        if let Some(last) = self.fabric.remove(&key) {
-                            self.account(&mut installed, last, flows, now);
-                        }
-                        self.totals.removed.fetch_add(1, Relaxed);
-                    }
+                    self.retire(&mut book, &key);
                 }
             }
         }
+    }
+
+    /// Removes the kernel's entry of `key` and retires it in the book (its
+    /// slot is read a last time later).
+    fn retire(&self, book: &mut Book, key: &FastKey) -> bool {
+        if !book.installed.contains_key(key) {
+            return false;
+        }
+        self.fabric.remove(key);
+        book.retire(key);
+        self.totals.removed.fetch_add(1, Relaxed);
+        true
     }
 
     fn install(
         &self,
         request: OffloadRequest,
         tuple: FastTuple,
-        plane: &ArcSwap<Plane>,
+        plane: &PublishedPlane,
         flows: &FlowTable,
     ) {
-        // A decision under an earlier plane may no longer hold.
-        if request.generation != plane.load().snapshot.generation {
+        // A decision under an earlier plane is not installed (were it, the
+        // kernel would not use it: its generation is not current).
+        let plane = plane.load();
+        if request.generation != plane.snapshot.generation {
             return;
         }
         let key = tuple.key_at(request.from.host_end);
         let mut book = self.book();
-        if book.contains_key(&key) {
+        if book
+            .installed
+            .get(&key)
+            .is_some_and(|i| i.generation == request.generation)
+        {
+            return;
+        }
+        if book
+            .judged(request.ingress, tuple.canonical(), request.generation)
+            .is_some()
+        {
+            return;
+        }
+        if let Err(why) = eligibility::judge(
+            &plane,
+            request.ingress_nic,
+            request.egress_nic,
+            &tuple.packet_key(),
+            self.shaping,
+        ) {
+            book.judge(request.ingress, tuple.canonical(), request.generation, why);
             return;
         }
         // Admitted, not on its first packet, and not ending (a FIN or RST
         // was seen: its last ACKs stay in userspace).
         let now = self.now_ms();
-        let Some(value) = tuple
+        let Some(flow) = tuple
             .flow_key(request.ingress, Direction::Outbound)
             .and_then(|k| flows.lookup(&k, now))
-            .and_then(|flow| flow.value())
         else {
+            return;
+        };
+        let Some(value) = flow.value() else {
             return;
         };
         if value.forward_packets + value.reverse_packets < 2
@@ -372,77 +459,133 @@ impl Offload {
         {
             return;
         }
-        if book.len() >= self.fabric.capacity() as usize {
+        let ingress_direction = if flow.is_reply() {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        };
+        let replacing = book.installed.contains_key(&key);
+        if !replacing && book.installed.len() >= self.fabric.capacity() as usize {
             self.totals.refused_full.fetch_add(1, Relaxed);
             return;
         }
-        let target = FastTarget {
+        let share = self.share(&plane);
+        if !replacing && book.sent_by(request.ingress) >= share {
+            self.totals.refused_share.fetch_add(1, Relaxed);
+            *book.refused_share.entry(request.ingress).or_default() += 1;
+            return;
+        }
+        let Some((slot, counted)) = book.take_slot() else {
+            self.totals.refused_full.fetch_add(1, Relaxed);
+            return;
+        };
+        let entry = FastEntry {
             egress: request.to.host_end,
             mac: request.to.mac,
+            generation: request.generation,
+            slot,
         };
-        let counted = match self.fabric.install(&key, target) {
-            Ok(()) => FastCounters::default(),
-            Err(InstallError::Exists) => self.fabric.counters(&key).unwrap_or_default(),
-            Err(InstallError::Full) => {
-                self.totals.refused_full.fetch_add(1, Relaxed);
+        match self.fabric.install(&key, entry) {
+            Ok(()) => {}
+            Err(err) => {
+                book.untake_slot(slot, counted);
+                if err == InstallError::Full {
+                    self.totals.refused_full.fetch_add(1, Relaxed);
+                }
                 return;
             }
-            Err(InstallError::Other(_)) => return,
-        };
+        }
         self.totals.installed.fetch_add(1, Relaxed);
         book.insert(
             key,
             Installed {
                 ingress: request.ingress,
                 egress: request.egress,
+                egress_host_end: request.to.host_end,
+                ingress_direction,
                 tuple,
+                generation: request.generation,
+                slot,
                 counted,
             },
         );
     }
 
-    /// Adds what the kernel counted since the last read to the NICs'
-    /// counters and the flows, and removes the entries of flows no longer
-    /// tracked.
+    /// The most entries one NIC may send on: an even share of the cap
+    /// among the plane's ports on the fabric, never below
+    /// [`SHARE_FLOOR`] (nor above the cap).
+    fn share(&self, plane: &Plane) -> u32 {
+        let on_fabric = plane.ports.iter().filter(|p| p.fast.is_some()).count();
+        FlowTable::default_quota(
+            self.fabric.capacity() as usize,
+            on_fabric.max(1) as u32,
+            SHARE_FLOOR,
+        )
+    }
+
+    /// Adds what the kernel counted since the last reading to the NICs'
+    /// counters and the flows (reading each chunk of slots in use with one
+    /// system call, outside the book's lock), and removes the entries of
+    /// flows no longer tracked, of older generations, or whose egress port
+    /// left the fabric.
     pub fn sync(&self, flows: &FlowTable) {
+        let chunks: BTreeSet<u32> = self
+            .book()
+            .slots_in_use()
+            .map(|slot| slot / SLOTS_PER_CHUNK)
+            .collect();
+        let read_at = Instant::now();
+        let mut readings = HashMap::with_capacity(chunks.len());
+        for chunk in chunks {
+            match self.fabric.counters_chunk(chunk) {
+                Ok(counters) => {
+                    readings.insert(chunk, counters);
+                }
+                Err(err) => eprintln!("vnetd: {err:#}"),
+            }
+        }
+        let reading = |slot: u32| {
+            readings
+                .get(&(slot / SLOTS_PER_CHUNK))
+                .and_then(|c| c.get((slot % SLOTS_PER_CHUNK) as usize))
+                .copied()
+        };
+        let current = self.fabric.generation();
         let now = self.now_ms();
         let mut book = self.book();
         let mut gone = Vec::new();
-        for (key, installed) in book.iter_mut() {
-            let Some(counters) = self.fabric.counters(key) else {
-                gone.push(*key);
-                continue;
-            };
-            self.account(installed, counters, flows, now);
+        for (key, installed) in book.installed.iter_mut() {
+            if let Some(now_counted) = reading(installed.slot) {
+                self.account(installed, now_counted, flows, now);
+            }
             let tracked = installed
                 .tuple
                 .flow_key(installed.ingress, Direction::Outbound)
                 .and_then(|k| flows.lookup(&k, now))
                 .is_some();
-            if !tracked {
+            let stale = installed.generation != current;
+            let egress_gone = !self.fabric.has_port(installed.egress_host_end);
+            if stale {
+                self.totals.removed_stale.fetch_add(1, Relaxed);
+            } else if egress_gone {
+                self.totals.removed_egress_gone.fetch_add(1, Relaxed);
+            }
+            if stale || egress_gone || !tracked {
                 gone.push(*key);
             }
         }
         for key in gone {
-            if let Some(mut installed) = book.remove(&key) {
-                if let Some(last) = self.fabric.remove(&key) {
-                    self.account(&mut installed, last, flows, now);
-                }
-                self.totals.removed.fetch_add(1, Relaxed);
-            }
+            self.retire(&mut book, &key);
         }
-    }
-
-    /// Removes every entry, after counting what it carried: the next
-    /// packet of each flow is decided again.
-    pub fn revoke_all(&self, flows: &FlowTable) {
-        let now = self.now_ms();
-        let mut book = self.book();
-        for (key, mut installed) in book.drain() {
-            if let Some(last) = self.fabric.remove(&key) {
-                self.account(&mut installed, last, flows, now);
-            }
-            self.totals.removed.fetch_add(1, Relaxed);
+        // Slots removed long enough before the reading: it is their last.
+        for mut installed in book.drained_by(read_at) {
+            let Some(last) = reading(installed.slot) else {
+                // Not read this time (its chunk could not be): next time.
+                book.draining.push((installed, read_at));
+                continue;
+            };
+            self.account(&mut installed, last, flows, now);
+            book.free_slot(installed.slot, last);
         }
     }
 
@@ -492,32 +635,44 @@ impl Offload {
         }
     }
 
-    /// Each tracked flow (by the port that tracks it and its 5-tuple, in
-    /// either orientation) that has a direction offloaded now.
-    pub fn offloaded_flows(&self) -> HashSet<(PortId, FastTuple)> {
+    /// Which tracked flows the kernel carries now, leg by leg, and which
+    /// were judged to stay in userspace.
+    pub fn flow_paths(&self) -> FlowPaths {
         let book = self.book();
-        let mut out = HashSet::with_capacity(book.len() * 2);
-        for installed in book.values() {
+        let mut paths = FlowPaths {
+            kernel: HashSet::with_capacity(book.installed.len() * 2),
+            ineligible: book.judged_flows().collect(),
+        };
+        for installed in book.installed.values() {
             let tuple = installed.tuple.canonical();
-            out.insert((installed.ingress, tuple));
-            out.insert((installed.egress, tuple));
+            let egress_direction = match installed.ingress_direction {
+                Direction::Outbound => Direction::Inbound,
+                Direction::Inbound => Direction::Outbound,
+            };
+            paths
+                .kernel
+                .insert((installed.ingress, installed.ingress_direction, tuple));
+            paths
+                .kernel
+                .insert((installed.egress, egress_direction, tuple));
         }
-        out
-    }
-
-    /// Whether the flow tracked at `port` with this 5-tuple (either
-    /// orientation) is in `offloaded`.
-    pub fn is_offloaded(
-        offloaded: &HashSet<(PortId, FastTuple)>,
-        port: PortId,
-        tuple: FastTuple,
-    ) -> bool {
-        offloaded.contains(&(port, tuple.canonical()))
+        paths
     }
 
     /// Directions installed now.
     pub fn installed(&self) -> usize {
-        self.book().len()
+        self.book().installed.len()
+    }
+
+    /// The NICs that were refused an install because they held their
+    /// share, with how many times.
+    pub fn refused_share(&self) -> HashMap<PortId, u64> {
+        self.book().refused_share.clone()
+    }
+
+    /// The most entries one NIC may send on under `plane`.
+    pub fn share_under(&self, plane: &Plane) -> u32 {
+        self.share(plane)
     }
 }
 
