@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::hybrid::hybrid_lab;
+use common::hybrid::{hybrid_lab, reconfigure_branch};
 use common::{wait_for, Lab};
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 use vnetd::daemon::threads::ThreadKind;
@@ -27,25 +26,6 @@ fn learned(lab: &Lab, gateway: &str, instance: usize) -> BTreeSet<String> {
 
 fn set(prefixes: &[&str]) -> BTreeSet<String> {
     prefixes.iter().map(|p| p.to_string()).collect()
-}
-
-/// Rewrites the branch router's BIRD configuration with `edit` and has
-/// BIRD read it again.
-fn reconfigure_branch(prefix: &str, edit: impl FnOnce(&str) -> String) {
-    let run_dir = format!("/run/vnetd-bgp/{prefix}-branch1");
-    let path = format!("{run_dir}/bird.conf");
-    let config = std::fs::read_to_string(&path).unwrap();
-    let edited = edit(&config);
-    assert_ne!(config, edited, "the edit changes the configuration");
-    std::fs::write(&path, edited).unwrap();
-    let reply = Command::new("birdc")
-        .args(["-s", &format!("{run_dir}/bird.ctl"), "configure"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&reply.stdout).contains("Reconfigured"),
-        "{reply:?}"
-    );
 }
 
 const ANNOUNCED: &str = "  route 172.20.0.0/16 unreachable;\n";

@@ -390,3 +390,408 @@ fn every_address_off_the_nic_resolves_to_the_fabric_mac() {
         assert_eq!(neighbours.trim(), "", "{neighbours}");
     }
 }
+
+/// A UDP stream of numbered datagrams from a socket to `to`, one every
+/// millisecond, until dropped; and what the receiver counted.
+struct Stream {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Stream {
+    fn start(client: UdpSocket, server: UdpSocket, to: SocketAddr) -> Stream {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicU64::new(0));
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let sender = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = client.send_to(&n.to_be_bytes(), to);
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        };
+        let receiver = {
+            let (stop, received) = (stop.clone(), received.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while !stop.load(Ordering::Relaxed) {
+                    if server.recv_from(&mut buf).is_ok() {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        Stream {
+            stop,
+            received,
+            threads: vec![sender, receiver],
+        }
+    }
+
+    fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits until `more` datagrams beyond those received now arrive.
+    fn wait_for_more(&self, more: u64) {
+        let target = self.received() + more;
+        assert!(
+            common::wait_for(Duration::from_secs(30), || self.received() >= target),
+            "the stream stalled at {} datagrams (waiting for {target})",
+            self.received()
+        );
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A tcpdump in `ns` on `eth0` for `filter`, capturing from the moment it
+/// returns; [`Capture::count`] stops it and counts what it saw.
+struct Capture(Option<std::process::Child>);
+
+impl Capture {
+    fn start(ns: &str, filter: &str) -> Capture {
+        use std::io::BufRead;
+        let mut child = Command::new("ip")
+            .args([
+                "netns", "exec", ns, "tcpdump", "-i", "eth0", "-nn", "-l", "-q",
+            ])
+            .args(filter.split_whitespace())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("tcpdump");
+        // tcpdump says "listening on" once its capture is open.
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening on") => break,
+                Some(Ok(_)) => continue,
+                _ => panic!("tcpdump in {ns} ended before it listened"),
+            }
+        }
+        Capture(Some(child))
+    }
+
+    /// Stops the capture; the packets it printed.
+    fn count(mut self) -> Vec<String> {
+        let child = self.0.take().unwrap();
+        common::signal(&child, libc::SIGINT);
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.contains(" IP "))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until the gateway has learned exactly `prefixes` and every worker
+/// forwards with that plane.
+fn wait_learned(lab: &Lab, gateway: &str, prefixes: &[&str]) {
+    let want: std::collections::BTreeSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
+    let learned = || -> std::collections::BTreeSet<String> {
+        lab.daemon()
+            .snapshot()
+            .learned
+            .of(gateway, 0)
+            .iter()
+            .map(|r| r.prefix.to_string())
+            .collect()
+    };
+    assert!(
+        common::wait_for(Duration::from_secs(60), || learned() == want),
+        "learned {:?}, waiting for {want:?}",
+        learned()
+    );
+    let generation = lab.daemon().snapshot().generation;
+    assert!(
+        common::wait_for(Duration::from_secs(5), || {
+            lab.daemon().oldest_worker_generation() >= generation
+        }),
+        "the workers did not take plane {generation}"
+    );
+}
+
+#[test]
+fn a_bgp_announcement_and_its_withdrawal_move_an_offloaded_flow_at_its_next_packet() {
+    use common::hybrid::{hybrid_lab, reconfigure_branch, BRANCH_ANNOUNCES, BRANCH_HOST};
+    let prefix = "offbgp";
+    let gateway = format!("{prefix}-gw");
+    // spoke1 sends the branch's 192.168.0.0/16 to an appliance in the hub
+    // (a user route beats the same prefix learned over BGP); the appliance
+    // hands it to the gateway.
+    let text = hybrid_lab(prefix, "bird", false)
+        .replace(
+            "      - {name: app, address_prefixes: [10.1.1.0/24]}",
+            "      - {name: app, address_prefixes: [10.1.1.0/24], route_table: spoke1-rt}",
+        )
+        .replace(
+            "route_tables:\n",
+            &format!(
+                "  - {{name: nva, subnet: hub/default, private_ip_address: 10.0.1.5, ip_forwarding_enabled: true, netns: {prefix}-nva}}\nroute_tables:\n  - {{name: spoke1-rt, routes: [{{name: branch-via-nva, address_prefix: 192.168.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.5}}]}}\n"
+            ),
+        );
+    let lab = Lab::start_exact(prefix, &text);
+    assert_mode(&lab);
+    wait_learned(&lab, &gateway, &["172.20.0.0/16", "192.168.0.0/16"]);
+    let to: SocketAddr = format!("{BRANCH_HOST}:5301").parse().unwrap();
+    let server = bound_in(&format!("{prefix}-onprem"), to);
+    let client = common::udp_client_for(&lab.ns("vm1"), to);
+    let stream = Stream::start(client, server, to);
+    stream.wait_for_more(50);
+    // The leg to the appliance leaves userspace.
+    wait_offloaded(&lab, "vm1", "Udp", &to.to_string());
+    let filter = format!("udp and host {BRANCH_HOST} and port 5301");
+    let through_nva = Capture::start(&lab.ns("nva"), &filter);
+    stream.wait_for_more(50);
+    assert!(
+        !through_nva.count().is_empty(),
+        "the stream passes the appliance"
+    );
+
+    // The branch announces 192.168.1.0/24: longer than the user route, so
+    // spoke1 now sends the stream straight to the gateway.
+    let more_specific = "  route 192.168.1.0/24 unreachable;\n";
+    reconfigure_branch(prefix, |c| {
+        c.replace(
+            BRANCH_ANNOUNCES,
+            &format!("{BRANCH_ANNOUNCES}{more_specific}"),
+        )
+    });
+    wait_learned(
+        &lab,
+        &gateway,
+        &["172.20.0.0/16", "192.168.0.0/16", "192.168.1.0/24"],
+    );
+    let after_announcement = Capture::start(&lab.ns("nva"), &filter);
+    stream.wait_for_more(300);
+    let seen = after_announcement.count();
+    assert!(
+        seen.is_empty(),
+        "the appliance saw {} packets of the stream after the announcement: {:?}",
+        seen.len(),
+        &seen[..seen.len().min(5)]
+    );
+    let flow_now = flow(&lab, "vm1", "Udp", &to.to_string()).expect("the stream's flow");
+    assert_eq!(
+        flow_now.next_hop_type.as_deref(),
+        Some("VirtualNetworkGateway"),
+        "{flow_now:?}"
+    );
+    assert!(!flow_now.offloaded, "{flow_now:?}");
+
+    // Withdrawn again: back through the appliance, and offloaded again.
+    reconfigure_branch(prefix, |c| c.replace(more_specific, ""));
+    wait_learned(&lab, &gateway, &["172.20.0.0/16", "192.168.0.0/16"]);
+    let after_withdrawal = Capture::start(&lab.ns("nva"), &filter);
+    stream.wait_for_more(100);
+    assert!(
+        !after_withdrawal.count().is_empty(),
+        "the stream passes the appliance again after the withdrawal"
+    );
+    wait_offloaded(&lab, "vm1", "Udp", &to.to_string());
+    drop(stream);
+}
+
+/// The hub-and-spoke file with spoke2's NSG denying UDP to `port` and
+/// flushing the connections it no longer admits.
+fn denying_udp(port: u16) -> String {
+    HUB_SPOKE
+        .replace(
+            "    security_rules:\n      - name: deny-telnet\n",
+            &format!("    security_rules:\n      - {{name: deny-{port}, priority: 101, direction: Inbound, access: Deny, protocol: Udp, source_port_range: '*', destination_port_range: '{port}', source_address_prefix: '*', destination_address_prefix: '*'}}\n      - name: deny-telnet\n"),
+        )
+        .replace(
+            "  - name: spoke2-app-nsg\n",
+            "  - name: spoke2-app-nsg\n    flush_connection: true\n",
+        )
+}
+
+#[test]
+fn after_the_last_of_a_hundred_applies_no_denied_datagram_is_delivered() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let prefix = "offloop";
+    let lab = Lab::start(prefix, HUB_SPOKE);
+    assert_mode(&lab);
+    let to: SocketAddr = "10.2.1.4:7600".parse().unwrap();
+    let server = bound_in(&lab.ns("vm2"), to);
+    server
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let client = common::udp_client_for(&lab.ns("vm1"), to);
+    // Numbered datagrams, one every millisecond; the receiver keeps the
+    // highest number it got.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let highest = Arc::new(AtomicU64::new(0));
+    let received = Arc::new(AtomicU64::new(0));
+    let sender = {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let n = sent.fetch_add(1, Ordering::SeqCst) + 1;
+                let _ = client.send_to(&n.to_be_bytes(), to);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let receiver = {
+        let (stop, highest, received) = (stop.clone(), highest.clone(), received.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((8, _)) = server.recv_from(&mut buf) {
+                    let n = u64::from_be_bytes(buf[..8].try_into().unwrap());
+                    highest.fetch_max(n, Ordering::SeqCst);
+                    received.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    let stop_all = || {
+        stop.store(true, Ordering::Relaxed);
+    };
+    assert!(
+        common::wait_for(Duration::from_secs(10), || received.load(Ordering::SeqCst)
+            >= 20),
+        "the stream never arrived"
+    );
+    wait_offloaded(&lab, "vm1", "Udp", &to.to_string());
+    let allow = common::with_netns_prefix(HUB_SPOKE, prefix);
+    let deny = common::with_netns_prefix(&denying_udp(7600), prefix);
+    let mut sent_when_denied = 0;
+    for round in 0..100 {
+        let (name, text) = if round % 2 == 0 {
+            ("deny.yaml", &deny)
+        } else {
+            ("allow.yaml", &allow)
+        };
+        if let Err(e) = lab.daemon().apply(name, text) {
+            stop_all();
+            panic!("apply {round} refused: {e:?}");
+        }
+        sent_when_denied = sent.load(Ordering::SeqCst);
+    }
+    // The last apply (the 100th) removed the deny again: deny once more
+    // and watch.
+    lab.daemon().apply("deny.yaml", &deny).unwrap();
+    sent_when_denied = sent_when_denied.max(sent.load(Ordering::SeqCst));
+    let target = sent_when_denied + 500;
+    common::wait_for(Duration::from_secs(30), || {
+        sent.load(Ordering::SeqCst) >= target
+    });
+    // Datagrams in flight when apply returned may still land; none sent
+    // after it may.
+    std::thread::sleep(Duration::from_millis(200));
+    stop_all();
+    sender.join().unwrap();
+    receiver.join().unwrap();
+    let highest = highest.load(Ordering::SeqCst);
+    assert!(
+        highest <= sent_when_denied,
+        "datagram {highest} was delivered; {sent_when_denied} had been sent when the deny returned"
+    );
+}
+
+/// `iperf3 -u` from `ns` to `dst`: `rate` for `seconds`, in datagrams of
+/// `len` bytes; its JSON report.
+fn iperf3_udp(ns: &str, dst: &str, rate: &str, seconds: u32, len: u32) -> serde_json::Value {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "iperf3", "-c", dst, "-u", "-J"])
+        .args([
+            "-b",
+            rate,
+            "-t",
+            &seconds.to_string(),
+            "-l",
+            &len.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "iperf3 -c -u: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn an_offloaded_udp_transfer_cut_by_applies_counts_exactly_what_iperf3_received() {
+    let prefix = "offcut";
+    let lab = Lab::start(prefix, HUB_SPOKE);
+    assert_mode(&lab);
+    // vm1 -> shared1 across the peering: one leg, offloaded.
+    let _server = common::iperf3_server(&lab.ns("shared1"), "10.0.2.4");
+    let applier = {
+        let daemon = lab.shared();
+        let text = common::with_netns_prefix(&denying_udp(7999), prefix);
+        let original = common::with_netns_prefix(HUB_SPOKE, prefix);
+        std::thread::spawn(move || {
+            // While the transfer runs: a new plane, then the old one again;
+            // each sends every flow's next packet back to the workers. Each
+            // waits until the datagram flow is carried (by the kernel when
+            // it offloads) under the plane before.
+            let carried = || {
+                flows_of(&daemon, Some("vm1")).iter().any(|f| {
+                    f.protocol == "Udp" && f.packets_forward > 100 && (f.offloaded || !offloading())
+                })
+            };
+            for (name, text) in [("more.yaml", &text), ("again.yaml", &original)] {
+                common::wait_for(Duration::from_secs(10), carried);
+                daemon.apply(name, text).unwrap();
+            }
+        })
+    };
+    let report = iperf3_udp(&lab.ns("vm1"), "10.0.2.4", "20M", 4, 1000);
+    applier.join().unwrap();
+    let sum = &report["end"]["sum"];
+    let received = sum["packets"].as_u64().unwrap() - sum["lost_packets"].as_u64().unwrap();
+    // The datagram flow at the receiver (iperf3's control connection is
+    // TCP): what vnetd delivered, kernel and userspace together.
+    let delivered = || {
+        flows_of(lab.daemon(), Some("shared1"))
+            .into_iter()
+            .filter(|f| f.protocol == "Udp" && f.destination == "10.0.2.4:5201")
+            .map(|f| f.packets_forward)
+            .sum::<u64>()
+    };
+    // iperf3 opens the stream with one datagram of its own (and the server
+    // answers it), which it does not count as a packet of the test.
+    let expected = received + 1;
+    common::wait_for(Duration::from_secs(5), || delivered() >= expected);
+    assert_eq!(delivered(), expected, "iperf3's report: {sum}");
+    if offloading() {
+        let offload = stats_of(lab.daemon()).offload.expect("an offload report");
+        assert!(offload.removed_stale >= 1, "{offload:?}");
+        assert!(lab.stats("vm1").offloaded_packets_sent > 0);
+    }
+}

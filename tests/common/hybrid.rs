@@ -60,3 +60,26 @@ virtual_network_gateway_connections:
 "
     )
 }
+
+/// Rewrites the branch router's BIRD configuration (a lab of
+/// [`hybrid_lab`] with `bird`) with `edit` and has BIRD read it again.
+pub fn reconfigure_branch(prefix: &str, edit: impl FnOnce(&str) -> String) {
+    let run_dir = format!("/run/vnetd-bgp/{prefix}-branch1");
+    let path = format!("{run_dir}/bird.conf");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(&config);
+    assert_ne!(config, edited, "the edit changes the configuration");
+    std::fs::write(&path, edited).unwrap();
+    let reply = std::process::Command::new("birdc")
+        .args(["-s", &format!("{run_dir}/bird.ctl"), "configure"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&reply.stdout).contains("Reconfigured"),
+        "{reply:?}"
+    );
+}
+
+/// What the branch's BIRD announces besides its site's ranges, as
+/// [`reconfigure_branch`] finds it in the configuration.
+pub const BRANCH_ANNOUNCES: &str = "  route 172.20.0.0/16 unreachable;\n";
