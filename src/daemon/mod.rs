@@ -401,12 +401,19 @@ impl Daemon {
         self.plane.load_full()
     }
 
-    /// Traffic and drop counters of a NIC, summed over workers.
+    /// Traffic and drop counters of a NIC, summed over workers (after a
+    /// reading of the kernel's counters).
     pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
         self.sync_offload();
         let plane = self.plane.load();
         let idx = plane.snapshot.nic_by_name(nic)?;
-        Some(stats::total(&self.counters, plane.port_id(idx)))
+        Some(self.nic_totals(plane.port_id(idx)))
+    }
+
+    /// The counters of the NIC in slot `port`, summed over workers, as
+    /// they stand (without reading the kernel's first).
+    pub(crate) fn nic_totals(&self, port: PortId) -> NicStats {
+        stats::total(&self.counters, port)
     }
 
     /// Deny events lost on the way to the flow logs (the flow-log thread

@@ -24,6 +24,7 @@ use crate::topology::Direction;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub fn stats_of(daemon: &Daemon) -> StatsReport {
+    // One reading of the kernel's counters for the whole report.
     daemon.sync_offload();
     let plane = daemon.plane();
     let nics = plane
@@ -31,7 +32,11 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         .plan
         .ports
         .iter()
-        .filter_map(|n| Some((n.name.clone(), daemon.nic_stats(&n.name)?)))
+        .enumerate()
+        .map(|(i, n)| {
+            let port = plane.port_id(crate::topology::NicIdx::from(i));
+            (n.name.clone(), daemon.nic_totals(port))
+        })
         .collect();
     let t = daemon.flows().stats();
     StatsReport {
