@@ -255,7 +255,8 @@ static __always_inline int answer_ns(struct __sk_buff *skb, __u32 ifindex)
 	return bpf_redirect(ifindex, 0);
 }
 
-// Moves a packet of an installed flow to its egress port, counting it.
+// Moves a packet of an installed flow to its egress port's `eth0`, counting
+// it.
 // Returns -1 when the packet is not for the fast path: no entry, or one
 // decided under rules the daemon no longer holds.
 static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key,
@@ -294,7 +295,10 @@ static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key
 		return TC_ACT_SHOT;
 	__builtin_memcpy(eth->h_dest, flow->dst_mac, 6);
 	__builtin_memcpy(eth->h_source, fabric_mac, 6);
-	return bpf_redirect(flow->out_ifindex, 0);
+	// Straight into the ingress of the egress host end's peer, the
+	// receiving `eth0`, in its namespace: no trip through the egress host
+	// end and the CPU's backlog queue.
+	return bpf_redirect_peer(flow->out_ifindex, 0);
 }
 
 #define TCP_CONTROL (0x01 | 0x02 | 0x04) // FIN, SYN, RST

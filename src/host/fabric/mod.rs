@@ -9,8 +9,8 @@
 //!
 //! - at the ingress of each host end, `from_port` answers ARP and IPv6
 //!   neighbour solicitations with [`FABRIC_MAC`], moves the packets of each
-//!   flow entry ([`Fabric::install`]) straight to that entry's egress host
-//!   end, counting them, and sends every other packet to the port's TUN
+//!   flow entry ([`Fabric::install`]) straight into the ingress of the
+//!   `eth0` behind that entry's egress host end, counting them, and sends every other packet to the port's TUN
 //!   device (first packets, TCP SYN, FIN and RST, fragments, IP options,
 //!   IPv6 extension headers, anything not TCP or UDP);
 //! - at the ingress of each TUN device, `from_daemon` gives each packet
