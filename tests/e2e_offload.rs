@@ -257,6 +257,80 @@ fn the_end_of_an_offloaded_connection_reaches_the_flow_table() {
 }
 
 #[test]
+fn a_nic_that_holds_its_share_of_the_cap_leaves_room_for_the_others() {
+    let prefix = "offshare";
+    let text = common::with_netns_prefix(HUB_SPOKE, prefix);
+    // A cap of 8 among 4 NICs: each may send on max(8 / 4, 8 / 2) = 4.
+    let lab = Lab::start_with(
+        prefix,
+        &text,
+        RunOptions {
+            offload_max_flows: 8,
+            ..RunOptions::default()
+        },
+    );
+    assert_mode(&lab);
+    let client = common::udp_client_for(&lab.ns("vm1"), "10.0.2.4:7300".parse().unwrap());
+    let mut servers = Vec::new();
+    for port in 7301..=7306u16 {
+        let to: SocketAddr = format!("10.0.2.4:{port}").parse().unwrap();
+        let server = bound_in(&lab.ns("shared1"), to);
+        for _ in 0..3 {
+            client.send_to(b"many", to).unwrap();
+        }
+        receive(&server, 3, 4);
+        servers.push((to, server));
+    }
+    // vm1's flood holds its share; vm2's flow still leaves userspace.
+    let to: SocketAddr = "10.0.2.4:7310".parse().unwrap();
+    let server = bound_in(&lab.ns("shared1"), to);
+    let other = common::udp_client_for(&lab.ns("vm2"), to);
+    for _ in 0..3 {
+        other.send_to(b"mine", to).unwrap();
+    }
+    receive(&server, 3, 4);
+    wait_offloaded(&lab, "vm2", "Udp", &to.to_string());
+    // More packets of vm1's flows ask again: the first four are carried,
+    // the last two refused at vm1's share.
+    for (to, server) in &servers {
+        client.send_to(b"more", *to).unwrap();
+        receive(server, 1, 4);
+    }
+    let carried = || {
+        (7301..=7306u16)
+            .filter(|port| {
+                flow(&lab, "vm1", "Udp", &format!("10.0.2.4:{port}")).is_some_and(|f| f.offloaded)
+            })
+            .count()
+    };
+    if offloading() {
+        let report = || stats_of(lab.daemon()).offload.unwrap();
+        assert!(
+            common::wait_for(Duration::from_secs(10), || report().refused_share >= 2
+                && carried() == 4),
+            "{:?}, {} of vm1's flows carried",
+            report(),
+            carried()
+        );
+        let report = report();
+        assert_eq!(report.share_per_nic, 4);
+        assert_eq!(
+            report.nics_at_share.keys().collect::<Vec<_>>(),
+            vec!["vm1"],
+            "{report:?}"
+        );
+        assert_eq!(report.refused_full, 0, "{report:?}");
+    } else {
+        assert_eq!(carried(), 0);
+    }
+    // Every datagram counted, whichever path it took.
+    for port in 7301..=7306u16 {
+        let f = flow(&lab, "vm1", "Udp", &format!("10.0.2.4:{port}")).unwrap();
+        assert_eq!(f.packets_forward, 4, "{f:?}");
+    }
+}
+
+#[test]
 fn flows_beyond_the_cap_stay_in_userspace_and_are_counted_there() {
     let prefix = "offcap";
     let text = common::with_netns_prefix(HUB_SPOKE, prefix);

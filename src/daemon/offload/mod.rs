@@ -512,14 +512,15 @@ impl Offload {
     }
 
     /// The most entries one NIC may send on: an even share of the cap
-    /// among the plane's ports on the fabric, never below
-    /// [`SHARE_FLOOR`] (nor above the cap).
+    /// among the plane's ports on the fabric, never below [`SHARE_FLOOR`]
+    /// or half the cap, whichever is less (nor above the cap).
     fn share(&self, plane: &Plane) -> u32 {
         let on_fabric = plane.ports.iter().filter(|p| p.fast.is_some()).count();
+        let capacity = self.fabric.capacity();
         FlowTable::default_quota(
-            self.fabric.capacity() as usize,
+            capacity as usize,
             on_fabric.max(1) as u32,
-            SHARE_FLOOR,
+            SHARE_FLOOR.min(capacity / 2),
         )
     }
 
