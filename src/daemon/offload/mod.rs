@@ -75,8 +75,11 @@ use std::time::{Duration, Instant};
 /// How often what the kernel counted is added to the daemon's counters.
 pub const SYNC_PERIOD: Duration = Duration::from_millis(500);
 
-/// How often the offload thread looks for requests.
+/// How often the offload thread looks for requests while they come, and
+/// at most how long it waits between looks once they stop (an idle lab
+/// wakes it 20 times a second, not 200).
 const POLL_PERIOD: Duration = Duration::from_millis(5);
+const IDLE_POLL_PERIOD: Duration = Duration::from_millis(50);
 
 /// Requests waiting for the offload thread at most; more are dropped (the
 /// flow's next packet asks again).
@@ -356,13 +359,21 @@ impl Offload {
         faults: &Faults,
     ) {
         let mut next_sync = Instant::now() + SYNC_PERIOD;
+        let mut poll = POLL_PERIOD;
         while !stop.load(Relaxed) {
             // Polled, never waited on: a worker's request then never has a
             // sleeping thread to wake, and costs it no syscall.
-            std::thread::sleep(POLL_PERIOD);
+            std::thread::sleep(poll);
+            let mut asked = false;
             while let Ok(request) = self.receiver.try_recv() {
                 self.handle(request, plane, flows);
+                asked = true;
             }
+            poll = if asked {
+                POLL_PERIOD
+            } else {
+                (poll * 2).min(IDLE_POLL_PERIOD)
+            };
             faults.check(ThreadKind::Offload);
             if Instant::now() >= next_sync {
                 // A port whose `eth0` was deleted behind the lab's back is
