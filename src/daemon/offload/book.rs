@@ -15,7 +15,7 @@ use super::FastTuple;
 use crate::daemon::stats::PortId;
 use crate::host::fabric::{FastCounters, FastKey};
 use crate::topology::Direction;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How long a removed entry's slot waits before its last reading: a packet
@@ -176,6 +176,24 @@ impl Book {
         self.judged.iter().map(|(k, v)| (*k, *v))
     }
 
+    /// Each leg the kernel carries packets of: the port, the direction the
+    /// flow is tracked in there, and the flow's one name. An installed
+    /// direction is a leg at its sending port and at its receiving port,
+    /// so at an appliance the leg in and the leg out are told apart.
+    pub fn legs(&self) -> HashSet<(PortId, Direction, FastTuple)> {
+        let mut legs = HashSet::with_capacity(self.installed.len() * 2);
+        for installed in self.installed.values() {
+            let tuple = installed.tuple.canonical();
+            let egress_direction = match installed.ingress_direction {
+                Direction::Outbound => Direction::Inbound,
+                Direction::Inbound => Direction::Outbound,
+            };
+            legs.insert((installed.ingress, installed.ingress_direction, tuple));
+            legs.insert((installed.egress, egress_direction, tuple));
+        }
+        legs
+    }
+
     /// Every slot an installed or draining entry uses.
     pub fn slots_in_use(&self) -> impl Iterator<Item = u32> + '_ {
         self.installed
@@ -269,6 +287,58 @@ mod tests {
         assert_eq!(book.draining.len(), 1);
         assert_eq!(book.draining[0].0, old);
         assert_eq!(book.installed[&key(1)], newer);
+    }
+
+    #[test]
+    fn an_appliance_leg_is_carried_only_when_its_own_direction_is_installed() {
+        // vm1 (1) -> nva (2) -> vm2 (3): the same 5-tuple on both legs.
+        let mut book = Book::new(8);
+        let (vm1, nva, vm2) = (PortId::new(1), PortId::new(2), PortId::new(3));
+        let leg = |ingress, egress, ingress_direction, tuple: FastTuple| Installed {
+            ingress,
+            egress,
+            egress_host_end: 0,
+            ingress_direction,
+            tuple,
+            generation: 1,
+            slot: 0,
+            counted: FastCounters::default(),
+        };
+        let forward = tuple(1);
+        let reply = FastTuple {
+            source: forward.destination,
+            destination: forward.source,
+            source_port: forward.destination_port,
+            destination_port: forward.source_port,
+            ..forward
+        };
+        // Only the leg into the appliance.
+        book.insert(
+            FastKey {
+                ingress: 10,
+                ..key(1)
+            },
+            leg(vm1, nva, Direction::Outbound, forward),
+        );
+        let name = forward.canonical();
+        let legs = book.legs();
+        assert!(legs.contains(&(vm1, Direction::Outbound, name)));
+        assert!(legs.contains(&(nva, Direction::Inbound, name)));
+        assert!(!legs.contains(&(nva, Direction::Outbound, name)));
+        assert!(!legs.contains(&(vm2, Direction::Inbound, name)));
+        // vm2's replies on the leg out of the appliance (tracked inbound at
+        // vm2, where they are replies): that leg is carried too.
+        book.insert(
+            FastKey {
+                ingress: 30,
+                ..key(1)
+            },
+            leg(vm2, nva, Direction::Inbound, reply),
+        );
+        let legs = book.legs();
+        assert!(legs.contains(&(nva, Direction::Outbound, name)));
+        assert!(legs.contains(&(vm2, Direction::Inbound, name)));
+        assert_eq!(legs.len(), 4);
     }
 
     #[test]

@@ -651,24 +651,10 @@ impl Offload {
     /// were judged to stay in userspace.
     pub fn flow_paths(&self) -> FlowPaths {
         let book = self.book();
-        let mut paths = FlowPaths {
-            kernel: HashSet::with_capacity(book.installed.len() * 2),
+        FlowPaths {
+            kernel: book.legs(),
             ineligible: book.judged_flows().collect(),
-        };
-        for installed in book.installed.values() {
-            let tuple = installed.tuple.canonical();
-            let egress_direction = match installed.ingress_direction {
-                Direction::Outbound => Direction::Inbound,
-                Direction::Inbound => Direction::Outbound,
-            };
-            paths
-                .kernel
-                .insert((installed.ingress, installed.ingress_direction, tuple));
-            paths
-                .kernel
-                .insert((installed.egress, egress_direction, tuple));
         }
-        paths
     }
 
     /// Directions installed now.
