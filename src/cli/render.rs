@@ -230,7 +230,7 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
     );
     for f in flows {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}\n",
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}{}\n",
             f.nic,
             f.direction,
             f.protocol,
@@ -246,7 +246,11 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
                 String::new()
             } else {
                 format!(" ({})", f.gateways.join(" > "))
-            }
+            },
+            match &f.not_offloaded_because {
+                Some(why) => format!("; stays in vnetd: {why}"),
+                None => String::new(),
+            },
         ));
     }
     out
@@ -257,6 +261,44 @@ mod tests {
     use super::*;
     use crate::api::report::{BackendReport, FlowTableReport, RoutingDaemonReport};
     use std::collections::BTreeMap;
+
+    #[test]
+    fn flows_name_each_legs_path_and_why_a_judged_flow_stays_in_vnetd() {
+        let flow = |offloaded, why: Option<&str>| FlowReport {
+            nic: "vm1".into(),
+            direction: "Outbound".into(),
+            protocol: "Udp".into(),
+            source: "10.1.1.4:40000".into(),
+            destination: "10.2.1.4:53".into(),
+            rule: None,
+            next_hop_type: Some("VirtualAppliance".into()),
+            next_hop_ip_address: Some("10.0.1.4".into()),
+            gateways: Vec::new(),
+            packets_forward: 3,
+            bytes_forward: 120,
+            packets_reverse: 0,
+            bytes_reverse: 0,
+            age_ms: 0,
+            idle_ms: 0,
+            offloaded,
+            not_offloaded_because: why.map(str::to_string),
+        };
+        let text = render_flows(
+            &[flow(true, None), flow(false, Some("load_balanced"))],
+            false,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[1].contains(" kernel ") && !lines[1].contains("stays"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains(" vnetd ")
+                && lines[2].ends_with("VirtualAppliance; stays in vnetd: load_balanced"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn stats_list_the_probed_backends_with_the_reason_of_a_down_one() {
