@@ -26,7 +26,7 @@
 //! counts what it carried, as wire packets (a GSO super-packet is its
 //! segments, each with its own headers) and their IP bytes, with the time
 //! the last one passed, in a slot of a counters array that outlives it
-//! ([`Fabric::slot_counters`]); both the generation and the slots are
+//! ([`Fabric::counters_chunk`]); both the generation and the slots are
 //! mapped into the daemon's memory, so reading them costs no system call.
 //!
 //! Every kernel object lives in the fabric namespace or in a port's
