@@ -2,9 +2,12 @@
 //! (keyed by the ifindex of its host end or its TUN), a flow entry (one
 //! direction of a flow, keyed by the host end it arrives at and its
 //! 5-tuple) and a counters slot, written as the byte layouts of
-//! `fabric.bpf.c`.
+//! `fabric.bpf.c`. Where each member lies is in [`layout`], which
+//! `tests/fabric_program.rs` checks against the object's BTF.
 
 use std::net::IpAddr;
+
+use layout::*;
 
 /// Length of `struct flow_key`.
 pub const FLOW_KEY_LEN: usize = 44;
@@ -18,6 +21,55 @@ pub const SLOTS_PER_CHUNK: u32 = 2048;
 pub const CHUNK_LEN: usize = SLOTS_PER_CHUNK as usize * FLOW_COUNTERS_LEN;
 /// Length of `struct port`.
 pub const PORT_LEN: usize = 16;
+
+/// The bytes each member of the maps' structs occupies, named
+/// `<STRUCT>_<MEMBER>` after `fabric.bpf.c` (padding left out: it is
+/// always written as zeros).
+pub mod layout {
+    use std::ops::Range;
+
+    /// `struct flow_key.ifindex` (native order).
+    pub const FLOW_KEY_IFINDEX: Range<usize> = 0..4;
+    /// `struct flow_key.family`: 4 or 6.
+    pub const FLOW_KEY_FAMILY: Range<usize> = 4..5;
+    /// `struct flow_key.proto`.
+    pub const FLOW_KEY_PROTO: Range<usize> = 5..6;
+    /// `struct flow_key.sport` (network order).
+    pub const FLOW_KEY_SPORT: Range<usize> = 6..8;
+    /// `struct flow_key.dport` (network order).
+    pub const FLOW_KEY_DPORT: Range<usize> = 8..10;
+    /// `struct flow_key.saddr`: an IPv4 address in its first 4 bytes.
+    pub const FLOW_KEY_SADDR: Range<usize> = 12..28;
+    /// `struct flow_key.daddr`: an IPv4 address in its first 4 bytes.
+    pub const FLOW_KEY_DADDR: Range<usize> = 28..44;
+
+    /// `struct flow_entry.generation` (native order).
+    pub const FLOW_ENTRY_GENERATION: Range<usize> = 0..8;
+    /// `struct flow_entry.out_ifindex` (native order).
+    pub const FLOW_ENTRY_OUT_IFINDEX: Range<usize> = 8..12;
+    /// `struct flow_entry.slot` (native order).
+    pub const FLOW_ENTRY_SLOT: Range<usize> = 12..16;
+    /// `struct flow_entry.dst_mac`.
+    pub const FLOW_ENTRY_DST_MAC: Range<usize> = 16..22;
+
+    /// `struct flow_counters.packets` (native order).
+    pub const FLOW_COUNTERS_PACKETS: Range<usize> = 0..8;
+    /// `struct flow_counters.bytes` (native order).
+    pub const FLOW_COUNTERS_BYTES: Range<usize> = 8..16;
+    /// `struct flow_counters.last_used_ns` (native order).
+    pub const FLOW_COUNTERS_LAST_USED_NS: Range<usize> = 16..24;
+
+    /// `struct counters_chunk.slot`: `SLOTS_PER_CHUNK` `struct
+    /// flow_counters`.
+    pub const COUNTERS_CHUNK_SLOT: Range<usize> = 0..super::CHUNK_LEN;
+
+    /// `struct port.kind` (native order).
+    pub const PORT_KIND: Range<usize> = 0..4;
+    /// `struct port.peer_ifindex` (native order).
+    pub const PORT_PEER_IFINDEX: Range<usize> = 4..8;
+    /// `struct port.mac`.
+    pub const PORT_MAC: Range<usize> = 8..14;
+}
 
 /// `struct port`'s kinds.
 pub(super) const PORT_HOST_END: u32 = 1;
@@ -40,20 +92,20 @@ impl FastKey {
     /// The key's bytes; `None` for addresses of two families.
     pub fn to_bytes(&self) -> Option<[u8; FLOW_KEY_LEN]> {
         let mut out = [0u8; FLOW_KEY_LEN];
-        out[0..4].copy_from_slice(&self.ingress.to_ne_bytes());
-        out[5] = self.protocol;
-        out[6..8].copy_from_slice(&self.source_port.to_be_bytes());
-        out[8..10].copy_from_slice(&self.destination_port.to_be_bytes());
+        out[FLOW_KEY_IFINDEX].copy_from_slice(&self.ingress.to_ne_bytes());
+        out[FLOW_KEY_PROTO].copy_from_slice(&[self.protocol]);
+        out[FLOW_KEY_SPORT].copy_from_slice(&self.source_port.to_be_bytes());
+        out[FLOW_KEY_DPORT].copy_from_slice(&self.destination_port.to_be_bytes());
         match (self.source, self.destination) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
-                out[4] = 4;
-                out[12..16].copy_from_slice(&s.octets());
-                out[28..32].copy_from_slice(&d.octets());
+                out[FLOW_KEY_FAMILY].copy_from_slice(&[4]);
+                out[FLOW_KEY_SADDR][..4].copy_from_slice(&s.octets());
+                out[FLOW_KEY_DADDR][..4].copy_from_slice(&d.octets());
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                out[4] = 6;
-                out[12..28].copy_from_slice(&s.octets());
-                out[28..44].copy_from_slice(&d.octets());
+                out[FLOW_KEY_FAMILY].copy_from_slice(&[6]);
+                out[FLOW_KEY_SADDR].copy_from_slice(&s.octets());
+                out[FLOW_KEY_DADDR].copy_from_slice(&d.octets());
             }
             _ => return None,
         }
@@ -62,28 +114,28 @@ impl FastKey {
 
     /// The key a map holds, read back; `None` for bytes no key has.
     pub fn from_bytes(bytes: &[u8; FLOW_KEY_LEN]) -> Option<FastKey> {
-        let word = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        let port = |at: usize| u16::from_be_bytes([bytes[at], bytes[at + 1]]);
-        let (source, destination) = match bytes[4] {
+        let port =
+            |at: std::ops::Range<usize>| u16::from_be_bytes(bytes[at].try_into().expect("2 bytes"));
+        let (source, destination) = match bytes[FLOW_KEY_FAMILY.start] {
             4 => {
-                let s: [u8; 4] = bytes[12..16].try_into().expect("4 bytes");
-                let d: [u8; 4] = bytes[28..32].try_into().expect("4 bytes");
+                let s: [u8; 4] = bytes[FLOW_KEY_SADDR][..4].try_into().expect("4 bytes");
+                let d: [u8; 4] = bytes[FLOW_KEY_DADDR][..4].try_into().expect("4 bytes");
                 (IpAddr::from(s), IpAddr::from(d))
             }
             6 => {
-                let s: [u8; 16] = bytes[12..28].try_into().expect("16 bytes");
-                let d: [u8; 16] = bytes[28..44].try_into().expect("16 bytes");
+                let s: [u8; 16] = bytes[FLOW_KEY_SADDR].try_into().expect("16 bytes");
+                let d: [u8; 16] = bytes[FLOW_KEY_DADDR].try_into().expect("16 bytes");
                 (IpAddr::from(s), IpAddr::from(d))
             }
             _ => return None,
         };
         Some(FastKey {
-            ingress: word(0),
-            protocol: bytes[5],
+            ingress: u32::from_ne_bytes(bytes[FLOW_KEY_IFINDEX].try_into().expect("4 bytes")),
+            protocol: bytes[FLOW_KEY_PROTO.start],
             source,
             destination,
-            source_port: port(6),
-            destination_port: port(8),
+            source_port: port(FLOW_KEY_SPORT),
+            destination_port: port(FLOW_KEY_DPORT),
         })
     }
 }
@@ -102,19 +154,21 @@ pub struct FastEntry {
 impl FastEntry {
     pub fn to_bytes(self) -> [u8; FLOW_ENTRY_LEN] {
         let mut out = [0u8; FLOW_ENTRY_LEN];
-        out[0..8].copy_from_slice(&self.generation.to_ne_bytes());
-        out[8..12].copy_from_slice(&self.egress.to_ne_bytes());
-        out[12..16].copy_from_slice(&self.slot.to_ne_bytes());
-        out[16..22].copy_from_slice(&self.mac);
+        out[FLOW_ENTRY_GENERATION].copy_from_slice(&self.generation.to_ne_bytes());
+        out[FLOW_ENTRY_OUT_IFINDEX].copy_from_slice(&self.egress.to_ne_bytes());
+        out[FLOW_ENTRY_SLOT].copy_from_slice(&self.slot.to_ne_bytes());
+        out[FLOW_ENTRY_DST_MAC].copy_from_slice(&self.mac);
         out
     }
 
     pub fn from_bytes(bytes: &[u8; FLOW_ENTRY_LEN]) -> FastEntry {
         FastEntry {
-            generation: u64::from_ne_bytes(bytes[0..8].try_into().expect("8 bytes")),
-            egress: u32::from_ne_bytes(bytes[8..12].try_into().expect("4 bytes")),
-            slot: u32::from_ne_bytes(bytes[12..16].try_into().expect("4 bytes")),
-            mac: bytes[16..22].try_into().expect("6 bytes"),
+            generation: u64::from_ne_bytes(
+                bytes[FLOW_ENTRY_GENERATION].try_into().expect("8 bytes"),
+            ),
+            egress: u32::from_ne_bytes(bytes[FLOW_ENTRY_OUT_IFINDEX].try_into().expect("4 bytes")),
+            slot: u32::from_ne_bytes(bytes[FLOW_ENTRY_SLOT].try_into().expect("4 bytes")),
+            mac: bytes[FLOW_ENTRY_DST_MAC].try_into().expect("6 bytes"),
         }
     }
 }
@@ -132,11 +186,12 @@ pub struct FastCounters {
 
 impl FastCounters {
     pub fn from_bytes(bytes: &[u8]) -> FastCounters {
-        let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let word =
+            |at: std::ops::Range<usize>| u64::from_ne_bytes(bytes[at].try_into().expect("8 bytes"));
         FastCounters {
-            packets: word(0),
-            bytes: word(8),
-            last_used_ns: word(16),
+            packets: word(FLOW_COUNTERS_PACKETS),
+            bytes: word(FLOW_COUNTERS_BYTES),
+            last_used_ns: word(FLOW_COUNTERS_LAST_USED_NS),
         }
     }
 }
@@ -146,9 +201,9 @@ impl FastCounters {
 /// of the port's `eth0`.
 pub(super) fn port_entry(kind: u32, peer: u32, mac: [u8; 6]) -> [u8; PORT_LEN] {
     let mut out = [0u8; PORT_LEN];
-    out[0..4].copy_from_slice(&kind.to_ne_bytes());
-    out[4..8].copy_from_slice(&peer.to_ne_bytes());
-    out[8..14].copy_from_slice(&mac);
+    out[PORT_KIND].copy_from_slice(&kind.to_ne_bytes());
+    out[PORT_PEER_IFINDEX].copy_from_slice(&peer.to_ne_bytes());
+    out[PORT_MAC].copy_from_slice(&mac);
     out
 }
 

@@ -26,7 +26,7 @@
 //! counts what it carried, as wire packets (a GSO super-packet is its
 //! segments, each with its own headers) and their IP bytes, with the time
 //! the last one passed, in a slot of a counters array that outlives it
-//! ([`Fabric::slot_counters`]); both the generation and the slots are
+//! ([`Fabric::counters_chunk`]); both the generation and the slots are
 //! mapped into the daemon's memory, so reading them costs no system call.
 //!
 //! Every kernel object lives in the fabric namespace or in a port's
@@ -37,6 +37,7 @@
 //! It knows Linux only: namespaces, links, flows as 5-tuples.
 
 mod entries;
+mod unattached;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,11 +49,13 @@ use aya::programs::tc::SchedClassifierLink;
 use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 
-use entries::{port_entry, PORT_HOST_END, PORT_TUN};
 pub use entries::{
-    FastCounters, FastEntry, FastKey, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN,
-    PORT_LEN, SLOTS_PER_CHUNK,
+    layout, FastCounters, FastEntry, FastKey, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN,
+    FLOW_KEY_LEN, PORT_LEN, SLOTS_PER_CHUNK,
 };
+use entries::{port_entry, PORT_HOST_END, PORT_TUN};
+#[doc(hidden)]
+pub use unattached::FabricPrograms;
 
 use super::netlink::{self, InterfaceConfig};
 use super::netns;

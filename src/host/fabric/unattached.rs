@@ -1,0 +1,110 @@
+//! The fabric's programs and maps loaded on their own: no namespace, no
+//! device, nothing attached. The kernel runs the programs on packets given
+//! to it (`BPF_PROG_RUN`), so that `tests/fabric_program.rs` can check
+//! what `fabric.bpf.c` does with each packet, and what it counts, through
+//! the same maps and the same [`Fabric`] methods the daemon uses.
+
+use anyhow::{Context, Result};
+use aya::programs::{SchedClassifier, TestRun, TestRunOptions, TestRunResult};
+
+use super::entries::{port_entry, PORT_HOST_END, PORT_TUN};
+use super::{load, lock, Fabric, Loaded, OBJECT};
+
+/// The programs and maps of a fabric that has no namespace: flows are
+/// installed, removed and counted through [`FabricPrograms::fabric`], the
+/// ports' entries written as [`Fabric::plumb_port_here`] writes them, and
+/// each program run on one packet at a time.
+#[doc(hidden)]
+pub struct FabricPrograms {
+    fabric: Fabric,
+}
+
+impl std::fmt::Debug for FabricPrograms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FabricPrograms")
+            .field("fabric", &self.fabric)
+            .finish()
+    }
+}
+
+impl Fabric {
+    /// Loads the programs with room for `capacity` flow entries, as
+    /// [`Fabric::create`] does, but creates no namespace and attaches
+    /// nothing.
+    #[doc(hidden)]
+    pub fn load_for_test(capacity: u32) -> Result<FabricPrograms> {
+        if let Some(reason) = Self::unbuilt() {
+            anyhow::bail!("{reason}");
+        }
+        let capacity = capacity.max(1);
+        let Loaded {
+            programs,
+            ports,
+            flows,
+            counters,
+            chunks,
+            generation,
+        } = load(capacity)?;
+        Ok(FabricPrograms {
+            fabric: Fabric {
+                // No name a namespace can have: dropping the fabric removes
+                // no namespace.
+                namespace: String::new(),
+                programs: std::sync::Mutex::new(programs),
+                ports: std::sync::Mutex::new(ports),
+                flows: std::sync::Mutex::new(flows),
+                counters,
+                chunks,
+                generation: std::sync::Mutex::new((generation, 0)),
+                capacity,
+                next_port: std::sync::atomic::AtomicU32::new(0),
+                live: std::sync::Mutex::new(std::collections::HashMap::new()),
+            },
+        })
+    }
+}
+
+impl FabricPrograms {
+    /// The object `build.rs` compiled (an ELF file with its BTF), as
+    /// embedded in vnetd.
+    pub fn object() -> &'static [u8] {
+        OBJECT
+    }
+
+    /// The fabric whose maps the programs use.
+    pub fn fabric(&self) -> &Fabric {
+        &self.fabric
+    }
+
+    /// Puts a port on the fabric's maps as [`Fabric::plumb_port_here`]
+    /// does: `host_end` (whose slow path is `tun`) and `tun` (whose packets
+    /// leave by `host_end` to an `eth0` of address `mac`).
+    pub fn add_port(&self, host_end: u32, tun: u32, mac: [u8; 6]) -> Result<()> {
+        let mut ports = self.fabric.ports();
+        ports
+            .insert(host_end, port_entry(PORT_HOST_END, tun, mac), 0)
+            .context("registering a host end")?;
+        ports
+            .insert(tun, port_entry(PORT_TUN, host_end, mac), 0)
+            .context("registering a TUN device")?;
+        let number = self
+            .fabric
+            .next_port
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.fabric.live).insert(number, host_end);
+        Ok(())
+    }
+
+    /// Runs the program `name` (`from_port` or `from_daemon`) once, as
+    /// `options` say.
+    pub fn run(&self, name: &str, options: TestRunOptions<'_>) -> Result<TestRunResult> {
+        let programs = lock(&self.fabric.programs);
+        let program: &SchedClassifier = programs
+            .program(name)
+            .with_context(|| format!("the fabric object has no program {name}"))?
+            .try_into()?;
+        program
+            .test_run(options)
+            .with_context(|| format!("running {name} on a packet (BPF_PROG_RUN)"))
+    }
+}
