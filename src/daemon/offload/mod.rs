@@ -13,7 +13,7 @@
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own).
 //! What stays in userspace, counted there as before: load-balanced flows
-//! and shaped paths ([`eligibility`], judged once per flow direction and
+//! and shaped paths (`eligibility`, judged once per flow direction and
 //! plane, with the reason kept for `flows`), anything to or from a
 //! gateway, a site or a health prober, ICMP and other protocols, new flows
 //! once the fabric holds its cap of entries, and new flows of a NIC that
@@ -37,7 +37,7 @@
 //! them) and the flows' packets, bytes and last-seen times, so that
 //! `flows`, `stats`, the metrics, idle timeouts and NSG flow logs see
 //! offloaded packets as packets. Each entry counts in a slot that outlives
-//! it and is read a last time after the entry is gone ([`book`]), so no
+//! it and is read a last time after the entry is gone (`book`), so no
 //! packet is lost between a reading and a removal. A TCP FIN or RST, which
 //! always reaches the workers, takes its flow's entries out at once (the
 //! connection's last packets take the userspace path), and a flow whose

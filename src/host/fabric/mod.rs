@@ -26,8 +26,9 @@
 //! counts what it carried, as wire packets (a GSO super-packet is its
 //! segments, each with its own headers) and their IP bytes, with the time
 //! the last one passed, in a slot of a counters array that outlives it
-//! ([`Fabric::counters_chunk`]); both the generation and the slots are
-//! mapped into the daemon's memory, so reading them costs no system call.
+//! ([`Fabric::counters_chunk`]). The slots come in chunks of
+//! [`SLOTS_PER_CHUNK`], one array element each, so one system call reads
+//! thousands of them.
 //!
 //! Every kernel object lives in the fabric namespace or in a port's
 //! namespace: removing the namespaces removes the devices, the programs'
