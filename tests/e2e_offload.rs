@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::traffic::{Capture, Stream};
 use common::Lab;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -462,127 +463,6 @@ fn every_address_off_the_nic_resolves_to_the_fabric_mac() {
     } else {
         // A TUN `eth0` has no link layer, and so no neighbours.
         assert_eq!(neighbours.trim(), "", "{neighbours}");
-    }
-}
-
-/// A UDP stream of numbered datagrams from a socket to `to`, one every
-/// millisecond, until dropped; and what the receiver counted.
-struct Stream {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Stream {
-    fn start(client: UdpSocket, server: UdpSocket, to: SocketAddr) -> Stream {
-        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        use std::sync::Arc;
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(AtomicU64::new(0));
-        server
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let sender = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let _ = client.send_to(&n.to_be_bytes(), to);
-                    n += 1;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            })
-        };
-        let receiver = {
-            let (stop, received) = (stop.clone(), received.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 64];
-                while !stop.load(Ordering::Relaxed) {
-                    if server.recv_from(&mut buf).is_ok() {
-                        received.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        };
-        Stream {
-            stop,
-            received,
-            threads: vec![sender, receiver],
-        }
-    }
-
-    fn received(&self) -> u64 {
-        self.received.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Waits until `more` datagrams beyond those received now arrive.
-    fn wait_for_more(&self, more: u64) {
-        let target = self.received() + more;
-        assert!(
-            common::wait_for(Duration::from_secs(30), || self.received() >= target),
-            "the stream stalled at {} datagrams (waiting for {target})",
-            self.received()
-        );
-    }
-}
-
-impl Drop for Stream {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// A tcpdump in `ns` on `eth0` for `filter`, capturing from the moment it
-/// returns; [`Capture::count`] stops it and counts what it saw.
-struct Capture(Option<std::process::Child>);
-
-impl Capture {
-    fn start(ns: &str, filter: &str) -> Capture {
-        use std::io::BufRead;
-        let mut child = Command::new("ip")
-            .args([
-                "netns", "exec", ns, "tcpdump", "-i", "eth0", "-nn", "-l", "-q",
-            ])
-            .args(filter.split_whitespace())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("tcpdump");
-        // tcpdump says "listening on" once its capture is open.
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("listening on") => break,
-                Some(Ok(_)) => continue,
-                _ => panic!("tcpdump in {ns} ended before it listened"),
-            }
-        }
-        Capture(Some(child))
-    }
-
-    /// Stops the capture; the packets it printed.
-    fn count(mut self) -> Vec<String> {
-        let child = self.0.take().unwrap();
-        common::signal(&child, libc::SIGINT);
-        let output = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| l.contains(" IP "))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
