@@ -3,7 +3,9 @@
 //! it advertises to a peer (`Get-AzVirtualNetworkGatewayAdvertisedRoute`,
 //! from gobgpd's adj-RIB-out) and the routing daemons behind them. The
 //! offline answers to the same questions come from
-//! [`crate::policy::bgp::BgpModel`]; a test holds the two equal.
+//! [`crate::policy::bgp::BgpModel`]; a test holds the two equal. They
+//! ask the routing daemons as last published, each under its own lock,
+//! and never wait for an `apply` in progress.
 
 use super::hybrid::RoutingDaemon;
 use super::Daemon;
