@@ -193,6 +193,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("ports", &[]),
     ("options", &["flow_log"]),
     ("plane", &["stats", "options"]),
+    ("publish", &["plane", "lb", "hybrid"]),
     ("offload", &["plane", "stats", "threads"]),
     ("flow_log", &["root", "threads"]),
     (

@@ -124,12 +124,28 @@ impl Daemon {
                 "a lab holds at most {MAX_NICS} NICs"
             )));
         }
+        // Only applies wait here: reports and publications read and
+        // publish without this lock.
         let mut guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
         let Some(state) = guard.as_mut() else {
             return Err(ApplyError::Host(anyhow::anyhow!(
                 "the lab is shutting down"
             )));
         };
+        let outcome = self.apply_locked(state, topology, plan, text);
+        // Whatever the outcome, the routing daemons the lab runs now.
+        self.publish_routing(state);
+        outcome
+    }
+
+    /// The body of [`Daemon::apply_with`], under its lock.
+    fn apply_locked(
+        &self,
+        state: &mut Mutable,
+        topology: crate::topology::Topology,
+        plan: Plan,
+        text: &str,
+    ) -> Result<ApplySummary, ApplyError> {
         let old = self.plane.load_full();
         // Refused before anything changes, like any invalid file.
         let missing = super::hybrid::missing_routing(&topology, &self.programs);
@@ -347,6 +363,8 @@ impl Daemon {
                 }
             }
         }
+        // Built and not yet published: where tests hold an apply.
+        self.faults.apply_stall_point(&self.stop);
         // What the gateways learned now (when the hybrid part was rebuilt,
         // only what the new speakers learned: the old ones' is forgotten).
         let snapshot =
@@ -354,7 +372,7 @@ impl Daemon {
         // Publishing raises the fast path's generation first: offloaded
         // flows were decided under the old plane, so the next packet of
         // each is decided again, and offloaded again if still admitted.
-        let generation = self.publish_applied(snapshot, ports);
+        let generation = self.publish_applied(Arc::new(snapshot), ports);
         summary.generation = generation;
         summary.added.extend(hybrid_changes.added);
         summary.removed.extend(hybrid_changes.removed);
@@ -456,10 +474,9 @@ impl Daemon {
                 Err(e) => lost.push(format!("{}: {e:#}", spec.name)),
             }
         }
-        self.plane.publish(Arc::new(Plane {
-            snapshot: old.snapshot.clone(),
-            ports,
-        }));
+        // Published as any plane is: health or routes published since
+        // `old` are kept.
+        self.publish_applied(old.snapshot.clone(), ports);
         if lost.is_empty() {
             String::new()
         } else {

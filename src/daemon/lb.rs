@@ -14,9 +14,10 @@
 //!   and as many consecutive successes bring it back.
 //! - A down backend gets no new flows: when the set of down backends
 //!   changes, a snapshot with the new [`BackendHealth`] is published (same
-//!   ports, under the lock `apply` takes, so the two never publish over
-//!   each other), and the packet path places new flows on the healthy
-//!   backends only. Flows already placed keep their backend.
+//!   ports; without waiting for an `apply` in progress, and never over the
+//!   plane it publishes, see [`super::publish`]), and the packet path
+//!   places new flows on the healthy backends only. Flows already placed
+//!   keep their backend.
 //!
 //! An `apply` carries the health forward; backends it removed are
 //! forgotten here, and new ones are probed at once.
@@ -285,6 +286,7 @@ impl Prober {
     ) {
         while !stop.load(Ordering::Relaxed) {
             faults.check(ThreadKind::Prober);
+            faults.stall_point(ThreadKind::Prober, stop);
             let current = plane.load_full();
             let health = self.tick(&current.snapshot, Instant::now(), SystemTime::now());
             if health != current.snapshot.health {

@@ -16,7 +16,10 @@
 //! built first; a host failure there removes what was built and changes
 //! nothing. The new plane is then published in one atomic swap (workers
 //! pick it up at their next wake-up, within 100 ms), and only then are the
-//! departing namespaces removed and their flows forgotten.
+//! departing namespaces removed and their flows forgotten. Nothing else
+//! waits for an `apply` in progress: the reports (`stats`, `flows`, the
+//! metrics, `lb show`, the BGP sessions) read what is published, and the
+//! health prober and the BGP watchers publish without its lock.
 //!
 //! Each NIC's port has a serial, unique for the lab's life (it names the
 //! NIC's MAC address in flow logs), and a slot, which indexes its counters
@@ -25,7 +28,8 @@
 //! then: a new NIC never inherits a departed one's counters or flows.
 //!
 //! The rooms: [`options`] (how a lab is run), [`plane`] (what the workers
-//! forward with), [`apply`](mod@apply) (live changes and port slots),
+//! forward with), [`publish`] (planes published without a lock, never
+//! over each other), [`apply`](mod@apply) (live changes and port slots),
 //! [`worker`], [`housekeeping`], [`lb`] (the load balancers' health
 //! prober), [`offload`] (flows handed to the kernel fast path), [`stats`], [`flow_log`], [`report`], [`threads`] (panics
 //! caught, counted and restarted; fault injection), [`speakers`] (what
@@ -48,6 +52,7 @@ pub mod options;
 pub mod pacer;
 pub mod plane;
 pub mod ports;
+pub mod publish;
 pub mod report;
 pub mod serve;
 pub mod speakers;
@@ -69,9 +74,11 @@ use crate::snapshot::Snapshot;
 use crate::topology::{TiVec, Topology};
 use anyhow::{Context, Result};
 use apply::{Mutable, Slots};
+use arc_swap::ArcSwapOption;
 use flow_log::{DenySink, FlowLogger};
 use housekeeping::housekeep;
-use hybrid::{Hybrid, LearnedBook, Watch};
+use hybrid::{Hybrid, Roster, Watch};
+use publish::{publish_applied, publish_health, publish_learned, Records};
 use stats::{NicStats, WorkerCounters};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -83,12 +90,17 @@ pub struct Daemon {
     plane: Arc<PublishedPlane>,
     /// The plane generation each worker forwards with (see [`Slots`]).
     worker_generations: Arc<Vec<AtomicU64>>,
-    /// What `apply` changes, under the lock it takes. The BGP watchers
-    /// never take it; the supervisor only to see which daemons there are.
+    /// What `apply` changes, under the lock it takes. Only `apply` and
+    /// shutdown take it: reports read what is published (the plane,
+    /// `routing`, the counters), and publishers publish without it.
     mutable: Arc<Mutex<Option<Mutable>>>,
-    /// What the gateway instances have learned, as their watchers last
-    /// read it.
-    learned: Arc<LearnedBook>,
+    /// The lab's routing daemons, published at start and whenever an
+    /// `apply` ends (each daemon is locked on its own while it is asked);
+    /// `None` once the lab is shutting down.
+    routing: Arc<ArcSwapOption<Roster>>,
+    /// What the BGP watchers and the health prober last found: what every
+    /// plane is published with (see [`publish`]).
+    records: Arc<Records>,
     /// What the speakers' watchers are started with.
     watch: Watch,
     workers: usize,
@@ -151,12 +163,12 @@ impl Daemon {
         let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(Faults::default());
         let panics = Arc::new(ThreadPanics::default());
-        let learned = Arc::new(LearnedBook::default());
+        let records = Arc::new(Records::default());
         // The watchers start before the plane exists: what they publish
         // before it does is in the book the first snapshot is compiled
         // with, and in a publication right after.
         let plane_cell: Arc<OnceLock<Arc<PublishedPlane>>> = Arc::new(OnceLock::new());
-        let watch = watch_for(&plane_cell, &learned, &stop, &faults, &panics);
+        let watch = watch_for(&plane_cell, &records, &stop, &faults, &panics);
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
         let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &specs)
@@ -180,13 +192,17 @@ impl Daemon {
         let nic_count = plan.ports.len();
         let plane = Arc::new(PublishedPlane::new(
             Plane {
-                snapshot: Arc::new(Snapshot::compile_learned(topology, learned.current(), 1)),
+                snapshot: Arc::new(Snapshot::compile_learned(
+                    topology,
+                    records.learned.current(),
+                    1,
+                )),
                 ports,
             },
             fabric.clone(),
         ));
         let _ = plane_cell.set(plane.clone());
-        publish_learned(&plane, &learned);
+        publish_learned(&plane, &records);
         let slots = options.flow_table_slots_for(nic_count);
         // A tracked flow takes two slots: the quota shares the flows.
         let flows = Arc::new(FlowTable::new(
@@ -207,13 +223,14 @@ impl Daemon {
         let daemon = Daemon {
             plane,
             worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
+            routing: Arc::new(ArcSwapOption::from_pointee(hybrid.roster())),
             mutable: Arc::new(Mutex::new(Some(Mutable {
                 lab,
                 hybrid,
                 slots: Slots::new(used),
                 next_serial: used,
             }))),
-            learned,
+            records,
             watch,
             workers,
             flows,
@@ -307,7 +324,7 @@ impl Daemon {
                 .push(handle);
         }
         {
-            let (mutable, stop) = (daemon.mutable.clone(), daemon.stop.clone());
+            let (routing, stop) = (daemon.routing.clone(), daemon.stop.clone());
             let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
             let watcher = std::thread::Builder::new()
                 .name("vnetd-bgp".into())
@@ -317,7 +334,7 @@ impl Daemon {
                         "the routing daemons' supervisor",
                         &panics,
                         &stop,
-                        || supervise_routing(&mutable, &stop, &faults),
+                        || supervise_routing(&routing, &stop, &faults),
                     )
                 })
                 .context("starting the routing daemons' supervisor")?;
@@ -328,8 +345,8 @@ impl Daemon {
                 .push(watcher);
         }
         {
-            let (plane, mutable) = (daemon.plane.clone(), daemon.mutable.clone());
-            let publish = move |health: &BackendHealth| publish_health(&plane, &mutable, health);
+            let (plane, records) = (daemon.plane.clone(), daemon.records.clone());
+            let publish = move |health: &BackendHealth| publish_health(&plane, &records, health);
             let prober = lb::start_prober(
                 daemon.plane.clone(),
                 daemon.probes.clone(),
@@ -491,6 +508,7 @@ impl Daemon {
     /// are told the lab is shutting down.
     pub fn shutdown(&self) -> Result<()> {
         self.stop_workers();
+        self.routing.store(None);
         let state = self
             .mutable
             .lock()
@@ -563,6 +581,7 @@ fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort>
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop_workers();
+        self.routing.store(None);
         // The lab removes its namespaces when dropped.
         self.mutable
             .lock()
@@ -576,18 +595,15 @@ const SUPERVISE_EVERY: std::time::Duration = std::time::Duration::from_millis(25
 
 /// Looks after the routing daemons ([`hybrid::Roster::supervise`]): reaps
 /// and restarts them, and lets sessions the prefix limit dropped up again.
-/// It takes the lock `apply` takes only to see which daemons the lab runs,
-/// never while it restarts one.
-fn supervise_routing(mutable: &Mutex<Option<Mutable>>, stop: &AtomicBool, faults: &Faults) {
+/// It reads which daemons the lab runs from what was published, so it
+/// never waits for an `apply`; a daemon an `apply` stops meanwhile is
+/// marked stopped for good under its own lock, and left alone.
+fn supervise_routing(routing: &ArcSwapOption<Roster>, stop: &AtomicBool, faults: &Faults) {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(SUPERVISE_EVERY);
         faults.check(ThreadKind::BgpWatcher);
-        let roster = {
-            let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(state) = guard.as_ref() else {
-                return;
-            };
-            state.hybrid.roster()
+        let Some(roster) = routing.load_full() else {
+            return;
         };
         roster.supervise();
     }
@@ -598,18 +614,18 @@ fn supervise_routing(mutable: &Mutex<Option<Mutable>>, stop: &AtomicBool, faults
 /// of the BGP watchers first), and their panics caught and counted.
 fn watch_for(
     plane: &Arc<OnceLock<Arc<PublishedPlane>>>,
-    book: &Arc<LearnedBook>,
+    records: &Arc<Records>,
     stop: &Arc<AtomicBool>,
     faults: &Arc<Faults>,
     panics: &Arc<ThreadPanics>,
 ) -> Watch {
     let publish = {
-        let (plane, book, stop, faults) =
-            (plane.clone(), book.clone(), stop.clone(), faults.clone());
+        let (plane, records, stop, faults) =
+            (plane.clone(), records.clone(), stop.clone(), faults.clone());
         move || {
             faults.stall_point(ThreadKind::BgpWatcher, &stop);
             if let Some(plane) = plane.get() {
-                publish_learned(plane, &book);
+                publish_learned(plane, &records);
             }
         }
     };
@@ -626,80 +642,40 @@ fn watch_for(
         }
     };
     Watch {
-        book: book.clone(),
+        book: records.learned.clone(),
         sessions: Arc::new(hybrid::SessionBook::default()),
         publish: Arc::new(publish),
         supervise: Arc::new(supervise),
     }
 }
 
-/// Publishes a new plane with what the gateways have learned now: the
-/// plane loaded, with a snapshot relearned from the book. It takes no
-/// lock: a plane published meanwhile (by `apply`, the prober or another
-/// watcher) makes it start again from that plane, so it never overwrites
-/// a newer one; nothing is published when the plane already carries what
-/// the book holds.
-fn publish_learned(plane: &PublishedPlane, book: &LearnedBook) {
-    republish(plane, |old| {
-        let learned = book.current();
-        (learned != old.learned).then(|| Snapshot::relearned(old, learned, old.generation + 1))
-    });
-}
-
-/// Publishes the snapshot `derive` makes of the loaded plane's, with the
-/// same ports, unless it makes none. It takes no lock: when another plane
-/// was published meanwhile, `derive` runs again on that one, so a newer
-/// plane is never overwritten.
-fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapshot>) {
-    loop {
-        let old = plane.load_full();
-        let Some(snapshot) = derive(&old.snapshot) else {
-            return;
-        };
-        let new = Arc::new(Plane {
-            snapshot: Arc::new(snapshot),
-            ports: old.ports.clone(),
-        });
-        if plane.publish_over(&old, new) {
-            return;
-        }
-    }
-}
-
 impl Daemon {
-    /// Publishes the plane `apply` built (`snapshot`, compiled from the
-    /// book's routes, and `ports`), and returns its generation. A watcher
-    /// may have published since `apply` loaded its plane, and the book
-    /// may hold newer routes: then the snapshot is relearned from the
-    /// book, with the next generation after the plane it replaces, so
-    /// that generations only grow.
+    /// Publishes the plane `apply` built (see [`publish::publish_applied`])
+    /// and returns its generation.
     pub(crate) fn publish_applied(
         &self,
-        snapshot: Snapshot,
+        snapshot: Arc<Snapshot>,
         ports: TiVec<crate::topology::NicIdx, Arc<Port>>,
     ) -> u64 {
-        let mut snapshot = Arc::new(snapshot);
-        loop {
-            let old = self.plane.load_full();
-            let learned = self.learned.current();
-            if learned != snapshot.learned || snapshot.generation <= old.snapshot.generation {
-                let generation = snapshot.generation.max(old.snapshot.generation + 1);
-                snapshot = Arc::new(Snapshot::relearned(&snapshot, learned, generation));
-            }
-            let new = Arc::new(Plane {
-                snapshot: snapshot.clone(),
-                ports: ports.clone(),
-            });
-            if self.plane.publish_over(&old, new) {
-                return snapshot.generation;
-            }
-        }
+        publish_applied(&self.plane, &self.records, snapshot, ports)
+    }
+
+    /// Publishes the routing daemons as `state` runs them now, for the
+    /// reports and the supervisor (at the end of every `apply`).
+    fn publish_routing(&self, state: &Mutable) {
+        self.routing.store(Some(Arc::new(state.hybrid.roster())));
+    }
+
+    /// The routing daemons as last published; `None` once the lab is
+    /// shutting down.
+    pub(crate) fn routing(&self) -> Option<Arc<Roster>> {
+        self.routing.load_full()
     }
 
     /// What the gateway instances have learned now (what `apply` compiles
     /// with).
     pub(crate) fn learned_now(&self) -> crate::policy::gateways::LearnedRoutes {
-        self.learned.current()
+        self.records.learned.current()
     }
 
     /// What the speakers' watchers are started with (for `apply`, which
@@ -707,27 +683,6 @@ impl Daemon {
     pub(crate) fn watch(&self) -> &Watch {
         &self.watch
     }
-}
-
-/// Publishes a new plane with what the health probes found: the same
-/// ports, a snapshot compiled with `health` (less the backends the plane's
-/// topology no longer has). It runs under the lock `apply` takes, so the
-/// two never publish over each other; a plane a BGP watcher published
-/// meanwhile makes it start again from that plane. It publishes nothing
-/// when the plane already carries that health.
-fn publish_health(
-    plane: &PublishedPlane,
-    mutable: &Mutex<Option<Mutable>>,
-    health: &BackendHealth,
-) {
-    let guard = mutable.lock().unwrap_or_else(|p| p.into_inner());
-    if guard.is_none() {
-        return;
-    }
-    republish(plane, |old| {
-        let health = lb::health_for(old, health);
-        (health != old.health).then(|| Snapshot::rehealthed(old, health, old.generation + 1))
-    });
 }
 
 /// Removes the namespaces a topology's lab created and a crash left behind,

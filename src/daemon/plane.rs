@@ -75,8 +75,8 @@ impl Plane {
 
 /// The plane the workers forward with, and the one way to publish a new
 /// one (`apply`, what the gateways learned, what the health probes found,
-/// an undone apply: every publisher goes through [`PublishedPlane::publish`]
-/// or [`PublishedPlane::publish_over`]).
+/// an undone apply: every publisher goes through
+/// [`PublishedPlane::publish_over`], from `publish.rs`).
 ///
 /// Before a plane is published, the fabric's generation is raised to its
 /// snapshot's: from then on the kernel fast path carries no packet under an
@@ -119,12 +119,6 @@ impl PublishedPlane {
     /// The plane published now, held.
     pub fn load_full(&self) -> Arc<Plane> {
         self.current.load_full()
-    }
-
-    /// Publishes `new`.
-    pub fn publish(&self, new: Arc<Plane>) {
-        self.announce(new.snapshot.generation);
-        self.current.store(new);
     }
 
     /// Publishes `new` if the plane published now is still `old`; says

@@ -3,7 +3,9 @@
 //! it advertises to a peer (`Get-AzVirtualNetworkGatewayAdvertisedRoute`,
 //! from gobgpd's adj-RIB-out) and the routing daemons behind them. The
 //! offline answers to the same questions come from
-//! [`crate::policy::bgp::BgpModel`]; a test holds the two equal.
+//! [`crate::policy::bgp::BgpModel`]; a test holds the two equal. They
+//! ask the routing daemons as last published, each under its own lock,
+//! and never wait for an `apply` in progress.
 
 use super::hybrid::RoutingDaemon;
 use super::Daemon;
@@ -20,8 +22,7 @@ impl Daemon {
         let snap = self.snapshot();
         let g = crate::diagnostics::gateway::find_gateway(&snap, gateway)?;
         let instances = &snap.topology.gateways[g].instances;
-        let guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(state) = guard.as_ref() else {
+        let Some(routing) = self.routing() else {
             return Err(crate::diagnostics::QueryError::refused(
                 "the lab is shutting down",
             ));
@@ -29,7 +30,7 @@ impl Daemon {
         let mut value = Vec::new();
         // Each instance on its own: one whose speaker is down or does not
         // answer shows its sessions with the reason, next to the others.
-        for (instance, sessions) in state.hybrid.peer_status(gateway) {
+        for (instance, sessions) in routing.peer_status(gateway) {
             let local = instances
                 .get(instance)
                 .map_or_else(String::new, |a| a.to_string());
@@ -72,12 +73,11 @@ impl Daemon {
             return Ok(crate::diagnostics::gateway::GatewayRouteList { value: Vec::new() });
         };
         let instances = &snap.topology.gateways[g].instances;
-        let guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(state) = guard.as_ref() else {
+        let Some(routing) = self.routing() else {
             return Err(QueryError::refused("the lab is shutting down"));
         };
         let mut value = Vec::new();
-        for (instance, paths) in state.hybrid.advertised(gateway, peer_v4) {
+        for (instance, paths) in routing.advertised(gateway, peer_v4) {
             let paths = paths.map_err(|e| {
                 QueryError::refused(format!(
                     "gateway `{gateway}` instance {instance}: its speaker did not answer: {e:#}"
@@ -101,11 +101,8 @@ impl Daemon {
     /// The routing daemons of the lab's gateways and sites: state, pid,
     /// restarts and how each last ended.
     pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
-        self.mutable
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|state| state.hybrid.routing_daemons())
+        self.routing()
+            .map(|routing| routing.routing_daemons())
             .unwrap_or_default()
     }
 }

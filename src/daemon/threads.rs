@@ -11,8 +11,10 @@
 //! [`Faults`] is each daemon's own fault injection, for the tests of all
 //! this: a one-shot panic armed for a kind of thread, which the next thread
 //! of that kind to pass its check point obeys, a stall that holds every
-//! thread of a kind reaching its stall point until released, and a
-//! one-shot error for a worker picking up a new plane. A check point costs one relaxed load
+//! thread of a kind reaching its stall point until released, a stall that
+//! holds an `apply` half-way (its lock held, the new namespaces built, the
+//! new plane not yet published), and a one-shot error for a worker
+//! picking up a new plane. A check point costs one relaxed load
 //! while nothing is armed, and a worker passes its own once per wake-up,
 //! never per packet. Being the daemon's, a fault armed in one lab never
 //! fires in another lab of the same process.
@@ -73,14 +75,36 @@ impl ThreadKind {
 }
 
 /// A daemon's fault injection: one one-shot panic per kind of thread, a
-/// stall per kind, and a one-shot failure of a worker's re-registration.
+/// stall per kind and one for `apply`, and a one-shot failure of a
+/// worker's re-registration.
 #[derive(Debug, Default)]
 pub struct Faults {
     panics: [AtomicBool; ThreadKind::COUNT],
-    stalls: [AtomicBool; ThreadKind::COUNT],
-    /// Threads of each kind held at their stall point now.
-    stalled: [AtomicU64; ThreadKind::COUNT],
+    stalls: [Stall; ThreadKind::COUNT],
+    apply_stall: Stall,
     fail_next_register: AtomicBool,
+}
+
+/// A stall: armed or not, and how many are held at its point now.
+#[derive(Debug, Default)]
+struct Stall {
+    armed: AtomicBool,
+    held: AtomicU64,
+}
+
+impl Stall {
+    /// Waits while armed (or until `stop` is set). One relaxed load
+    /// otherwise.
+    fn point(&self, stop: &AtomicBool) {
+        if !self.armed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.held.fetch_add(1, Ordering::AcqRel);
+        while self.armed.load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(STALL_POLL);
+        }
+        self.held.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Faults {
@@ -116,30 +140,50 @@ impl Faults {
     /// Holds every thread of `kind` that reaches its stall point there,
     /// until [`Faults::release_stall`].
     pub fn arm_stall(&self, kind: ThreadKind) {
-        self.stalls[kind as usize].store(true, Ordering::Release);
+        self.stalls[kind as usize]
+            .armed
+            .store(true, Ordering::Release);
     }
 
     /// Lets the threads held at their stall point go on.
     pub fn release_stall(&self, kind: ThreadKind) {
-        self.stalls[kind as usize].store(false, Ordering::Release);
+        self.stalls[kind as usize]
+            .armed
+            .store(false, Ordering::Release);
     }
 
     /// How many threads of `kind` are held at their stall point now.
     pub fn stalled(&self, kind: ThreadKind) -> u64 {
-        self.stalled[kind as usize].load(Ordering::Acquire)
+        self.stalls[kind as usize].held.load(Ordering::Acquire)
     }
 
     /// A stall point of a thread of `kind`: waits while a stall is armed
     /// for that kind (or until `stop` is set). One relaxed load otherwise.
     pub fn stall_point(&self, kind: ThreadKind, stop: &AtomicBool) {
-        if !self.stalls[kind as usize].load(Ordering::Relaxed) {
-            return;
-        }
-        self.stalled[kind as usize].fetch_add(1, Ordering::AcqRel);
-        while self.stalls[kind as usize].load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(STOP_POLL);
-        }
-        self.stalled[kind as usize].fetch_sub(1, Ordering::AcqRel);
+        self.stalls[kind as usize].point(stop);
+    }
+
+    /// Holds every `apply` that reaches its stall point there (with its
+    /// lock held, before it publishes), until
+    /// [`Faults::release_apply_stall`].
+    pub fn arm_apply_stall(&self) {
+        self.apply_stall.armed.store(true, Ordering::Release);
+    }
+
+    /// Lets the applies held at their stall point go on.
+    pub fn release_apply_stall(&self) {
+        self.apply_stall.armed.store(false, Ordering::Release);
+    }
+
+    /// How many applies are held at their stall point now.
+    pub fn applies_stalled(&self) -> u64 {
+        self.apply_stall.held.load(Ordering::Acquire)
+    }
+
+    /// The stall point of `apply`: waits while an apply stall is armed
+    /// (or until `stop` is set).
+    pub fn apply_stall_point(&self, stop: &AtomicBool) {
+        self.apply_stall.point(stop);
     }
 
     /// Makes the next worker that re-registers its queues for a new plane
@@ -230,6 +274,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(1);
 const HEALTHY_RUN: Duration = Duration::from_secs(1);
 /// How often a pause looks at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(50);
+/// How often a stall looks whether it was released.
+const STALL_POLL: Duration = Duration::from_millis(5);
 
 /// The pauses between the runs of a thread that keeps failing.
 #[derive(Debug)]
@@ -356,6 +402,49 @@ mod tests {
         thread.join().unwrap();
         assert!(passed.load(Ordering::Acquire));
         assert_eq!(faults.stalled(ThreadKind::BgpWatcher), 0);
+    }
+
+    #[test]
+    fn an_apply_stall_holds_applies_only_until_released_or_stopped() {
+        let faults = std::sync::Arc::new(Faults::default());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        faults.apply_stall_point(&stop);
+        // A thread kind's stall does not hold an apply, nor the reverse.
+        faults.arm_stall(ThreadKind::Worker);
+        faults.apply_stall_point(&stop);
+        faults.release_stall(ThreadKind::Worker);
+        faults.arm_apply_stall();
+        faults.stall_point(ThreadKind::Worker, &stop);
+        let held = |faults: std::sync::Arc<Faults>, stop: std::sync::Arc<AtomicBool>| {
+            let passed = std::sync::Arc::new(AtomicBool::new(false));
+            let thread = {
+                let passed = passed.clone();
+                std::thread::spawn(move || {
+                    faults.apply_stall_point(&stop);
+                    passed.store(true, Ordering::Release);
+                })
+            };
+            (thread, passed)
+        };
+        let (thread, passed) = held(faults.clone(), stop.clone());
+        while faults.applies_stalled() == 0 {
+            std::thread::yield_now();
+        }
+        assert!(!passed.load(Ordering::Acquire));
+        faults.release_apply_stall();
+        thread.join().unwrap();
+        assert!(passed.load(Ordering::Acquire));
+        assert_eq!(faults.applies_stalled(), 0);
+        // A daemon stopping lets a held apply go, armed or not.
+        faults.arm_apply_stall();
+        let (thread, passed) = held(faults.clone(), stop.clone());
+        while faults.applies_stalled() == 0 {
+            std::thread::yield_now();
+        }
+        stop.store(true, Ordering::Release);
+        thread.join().unwrap();
+        assert!(passed.load(Ordering::Acquire));
+        assert_eq!(faults.applies_stalled(), 0);
     }
 
     #[test]

@@ -42,10 +42,10 @@
 //!
 //! - A routing daemon that exited is reaped, said on stderr and started
 //!   again (after 0.5 s, then waits doubling to 30 s while it keeps
-//!   failing); [`Hybrid::routing_daemons`] is what `stats` shows of them.
+//!   failing); [`Roster::routing_daemons`] is what `stats` shows of them.
 //! - A gateway instance whose speaker is not running has learned nothing,
 //!   so its routes leave the snapshot until the restarted speaker learns
-//!   them again; [`Hybrid::peer_status`] shows its sessions with the
+//!   them again; [`Roster::peer_status`] shows its sessions with the
 //!   reason, next to the other instances'.
 //! - A session gobgpd dropped for more than
 //!   [`MAX_LEARNED_PREFIXES`] is let up again every
@@ -220,18 +220,20 @@ impl Hybrid {
         self.update_routing(topo, watch, &mut HybridChanges::default())
     }
 
-    /// The routing daemons, for the supervisor.
+    /// The routing daemons, for the supervisor and the reports.
     pub fn roster(&self) -> Roster {
         self.roster.clone()
     }
+}
 
+impl Roster {
     /// Every routing daemon of the lab, for `vnetd stats`.
     pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
-        let speakers = self.roster.speakers.iter().flat_map(|s| {
+        let speakers = self.speakers.iter().flat_map(|s| {
             let s = lock(s);
             s.supervision.report(vec![s.speaker.status()])
         });
-        let routers = self.roster.routers.iter().flat_map(|r| {
+        let routers = self.routers.iter().flat_map(|r| {
             let r = lock(r);
             let processes = r.router.as_ref().map(SiteRouter::processes);
             r.supervision.report(processes.unwrap_or_default())
@@ -243,8 +245,7 @@ impl Hybrid {
     /// its own: one that cannot be asked lists its configured neighbours
     /// with the reason, and never hides the others.
     pub fn peer_status(&self, gateway: &str) -> Vec<(usize, Vec<PeerSession>)> {
-        self.roster
-            .speakers
+        self.speakers
             .iter()
             .map(|s| lock(s))
             .filter(|s| s.gateway == gateway)
@@ -253,7 +254,7 @@ impl Hybrid {
     }
 }
 
-impl Hybrid {
+impl Roster {
     /// What each instance of `gateway` whose speaker has `peer` as a
     /// neighbour advertises to it, read from gobgpd (its adj-RIB-out), by
     /// instance; an instance whose speaker does not answer says why.
@@ -265,8 +266,7 @@ impl Hybrid {
         usize,
         Result<Vec<crate::host::routing::gobgp::AdvertisedPath>>,
     )> {
-        self.roster
-            .speakers
+        self.speakers
             .iter()
             .map(|s| lock(s))
             .filter(|s| {
