@@ -159,6 +159,10 @@ impl Worker {
             }
             let now = self.epoch.elapsed();
             let (now_ms, now_ns) = (now.as_millis() as u64, now.as_nanos() as u64);
+            // Held packets due by now leave before any packet read in this
+            // wake-up: one paced to go now is never ahead of an earlier
+            // packet of its flow that is due too.
+            pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
             for event in &events[..ready] {
                 let fd = event.data() as i32;
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
@@ -182,7 +186,6 @@ impl Worker {
                     }
                 }
             }
-            pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
         }
         Ok(())
     }
