@@ -32,7 +32,9 @@ use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
-use crate::dataplane::{decide_parsed, route_step, DropReason, Hop, HopTo, PacketView, Verdict};
+use crate::dataplane::{
+    decide_parsed, flow_hash, route_step, DropReason, Hop, HopTo, PacketView, Verdict,
+};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
@@ -117,7 +119,7 @@ impl Worker {
         let mut buf = vec![0u8; BUFFER_LEN];
         let mut coalescer = UdpCoalescer::new();
         let mut pacer = Pacer::new(self.shaping, self.index as u64 + 1);
-        pacer.plane_changed(None, &current.plane, self.index, &self.counters);
+        pacer.plane_changed(None, self.index, &self.counters);
         let mut events = [EpollEvent::empty(); 64];
         let idle_ms = if self.busy_poll { 0 } else { WAIT_MS };
         while !self.stop.load(Ordering::Relaxed) {
@@ -144,12 +146,7 @@ impl Worker {
                 };
                 let previous = std::mem::replace(&mut current, next);
                 self.register(&epoll, &mut current, Some(&previous))?;
-                pacer.plane_changed(
-                    Some(&previous.plane),
-                    &current.plane,
-                    self.index,
-                    &self.counters,
-                );
+                pacer.plane_changed(Some(&previous.plane), self.index, &self.counters);
                 drop(previous);
                 self.generations[self.index]
                     .store(current.plane.snapshot.generation, Ordering::Release);
@@ -370,6 +367,11 @@ impl Worker {
                 _ => None,
             };
             let headers_len = parsed.as_ref().map_or(0, |v| v.headers_len);
+            // Which departure clock the packet's flow keeps its order by.
+            let flow = match &parsed {
+                Ok(view) if plane.snapshot.shaping.active => flow_hash(&view.key),
+                _ => 0,
+            };
             let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
@@ -419,6 +421,7 @@ impl Worker {
                     headers_len,
                     nic,
                     egress,
+                    flow,
                     buf,
                     len,
                     traffic,
