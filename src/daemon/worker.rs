@@ -38,7 +38,7 @@ use crate::dataplane::{
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
-use crate::topology::{Direction, NicIdx};
+use crate::topology::{Direction, NicIdx, DEFAULT_MTU};
 use arc_swap::ArcSwap;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
@@ -415,7 +415,10 @@ impl Worker {
                     continue;
                 }
             };
-            if plane.snapshot.shaping.active {
+            // A lab with nothing to shape has every MTU at 1500, which a
+            // guest that raised its own `eth0`'s may still send beyond.
+            let larger = len - VNET_HDR_LEN > usize::from(DEFAULT_MTU);
+            if plane.snapshot.shaping.active || larger {
                 let paced = pacer.shape(
                     plane,
                     headers_len,
