@@ -4,7 +4,9 @@
 //! of order by iperf3's own count, with the kernel fast path on and off.
 //! The flow's packets cross the fabric several times (into the gateway's
 //! namespace and out of it), and the workers that carry them hold them in
-//! delay lines: a later datagram must never leave before an earlier one.
+//! delay lines: a later datagram must never leave before an earlier one,
+//! whether only those queued behind the gateway's cap wait (the branch at
+//! no distance) or all of them do (the branch 5 ms away).
 //!
 //! Nothing here depends on timing or throughput: the stream is slow
 //! enough for any machine, and only the order is asserted.
@@ -17,6 +19,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use vnetd::daemon::options::RunOptions;
+use vnetd::daemon::report::stats_of;
 
 /// `iperf3 -u` from `ns` to `dst` at `rate` for `secs` seconds, with a
 /// one-off server in `server_ns` reporting in JSON: the receiver's summary
@@ -68,15 +71,29 @@ fn count(summary: &serde_json::Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in iperf3's summary: {summary}"))
 }
 
-/// Runs the hybrid lab with `offload` as asked, streams UDP at 20 Mbit/s
-/// (3 % of a VpnGw1's 650 Mbps) from vm1 to the branch host, and asserts
-/// that not one datagram arrived out of order.
-fn a_paced_stream_through_a_gateway_keeps_its_order(prefix: &str, offload: bool) {
+/// Runs the hybrid lab with its branch `latency_ms` away and `offload` as
+/// asked, streams UDP at 20 Mbit/s (3 % of a VpnGw1's 650 Mbps) from vm1
+/// to the branch host, and asserts that not one datagram arrived out of
+/// order. Without a delay, only the datagrams queued behind the gateway's
+/// cap wait in a delay line, and the next ones may go at once; with one,
+/// every datagram waits.
+fn a_paced_stream_through_a_gateway_keeps_its_order(prefix: &str, offload: bool, latency_ms: u32) {
     let options = RunOptions {
         offload,
         ..RunOptions::default()
     };
-    let lab = Lab::start_with(prefix, &hybrid_lab(prefix, "bird", false), options);
+    let text = hybrid_lab(prefix, "bird", false);
+    assert!(text.contains("  - name: branch1\n"));
+    let site = format!("  - name: branch1\n    latency_ms: {latency_ms}\n");
+    let text = text.replacen("  - name: branch1\n", &site, 1);
+    let lab = Lab::start_with(prefix, &text, options);
+    let shaping = stats_of(lab.daemon()).shaping.expect("a shaping report");
+    assert!(shaping.on, "shaping is on");
+    assert_eq!(
+        shaping.delays.iter().any(|d| d.contains("branch1")),
+        latency_ms > 0,
+        "the branch's delay: {shaping:?}"
+    );
     let vm1 = lab.ns("vm1");
     assert!(
         wait_for(Duration::from_secs(60), || ping(&vm1, BRANCH_HOST)),
@@ -93,10 +110,20 @@ fn a_paced_stream_through_a_gateway_keeps_its_order(prefix: &str, offload: bool)
 
 #[test]
 fn a_paced_udp_stream_through_a_vpn_gateway_arrives_in_order_with_the_fast_path() {
-    a_paced_stream_through_a_gateway_keeps_its_order("ordon", true);
+    a_paced_stream_through_a_gateway_keeps_its_order("ordon", true, 0);
 }
 
 #[test]
 fn a_paced_udp_stream_through_a_vpn_gateway_arrives_in_order_without_the_fast_path() {
-    a_paced_stream_through_a_gateway_keeps_its_order("ordoff", false);
+    a_paced_stream_through_a_gateway_keeps_its_order("ordoff", false, 0);
+}
+
+#[test]
+fn a_delayed_udp_stream_through_a_vpn_gateway_arrives_in_order_with_the_fast_path() {
+    a_paced_stream_through_a_gateway_keeps_its_order("orddon", true, 5);
+}
+
+#[test]
+fn a_delayed_udp_stream_through_a_vpn_gateway_arrives_in_order_without_the_fast_path() {
+    a_paced_stream_through_a_gateway_keeps_its_order("orddoff", false, 5);
 }
