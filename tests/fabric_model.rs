@@ -29,6 +29,8 @@ use std::process::Command;
 use vnetd::host::fabric::{FabricPrograms, FastCounters, FastEntry, FastKey, FABRIC_MAC};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
+/// The MTU every port of the model is given.
+const PORT_MTU: u16 = 1500;
 /// Ports on the fabric; packets also arrive on one more device, which has
 /// no port entry.
 const PORTS: usize = 3;
@@ -178,7 +180,7 @@ impl Bench {
         devices.truncate(PORTS + 1);
         for (port, host_end) in devices[..PORTS].iter().enumerate() {
             programs
-                .add_port(*host_end, 5000 + port as u32, mac_of(port))
+                .add_port(*host_end, 5000 + port as u32, mac_of(port), PORT_MTU)
                 .expect("adding a port");
         }
         Bench {
@@ -332,10 +334,15 @@ fn check(bench: &Bench, steps: &[Step]) {
                 } else {
                     let v4 = f.source.is_ipv4();
                     let control = f.protocol == IPPROTO_TCP && control != Control::None;
-                    let entry = model
-                        .entries
-                        .get(&(port, flow))
-                        .filter(|e| e.generation == model.current && !control && !(v4 && fragment));
+                    // What a packet is on the sender's wire (one segment of
+                    // a super-packet) must fit the MTU its port was given.
+                    let fits = match gso_size {
+                        Some(size) => headers + u64::from(size) <= u64::from(PORT_MTU),
+                        None => ip_len <= u64::from(PORT_MTU),
+                    };
+                    let entry = model.entries.get(&(port, flow)).filter(|e| {
+                        e.generation == model.current && !control && !(v4 && fragment) && fits
+                    });
                     assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "step {index}: {step:?}");
                     match entry {
                         Some(entry) => {

@@ -49,7 +49,7 @@ const SLOT: u32 = 5;
 fn one_port() -> FabricPrograms {
     let programs = load(16);
     programs
-        .add_port(HOST_END, TUN, SENDER_MAC)
+        .add_port(HOST_END, TUN, SENDER_MAC, 1500)
         .expect("adding the port");
     programs.fabric().advance_generation(3).unwrap();
     programs
@@ -278,6 +278,25 @@ fn an_entry_of_another_generation_is_not_used_and_counts_nothing() {
 }
 
 #[test]
+fn a_packet_larger_than_its_ports_mtu_goes_to_the_slow_path_even_with_an_entry() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_UDP), 3);
+    // 1501 bytes of IP do not fit the port's MTU (its guest raised its
+    // own): the daemon fragments or counts it. 1500 fit.
+    assert_slow(
+        &programs,
+        &udp4(SOURCE, DESTINATION, PORTS, 1501 - 28),
+        "one byte over the MTU",
+    );
+    let fits = udp4(SOURCE, DESTINATION, PORTS, 1500 - 28);
+    assert_eq!(
+        from_port(&programs, &fits, None).packet,
+        forwarded(&fits, EGRESS_MAC)
+    );
+    assert_eq!(slot(&programs, SLOT).packets, 1);
+}
+
+#[test]
 fn an_unknown_flow_goes_to_the_slow_path() {
     let programs = one_port();
     install(&programs, &key(IPPROTO_UDP), 3);
@@ -362,7 +381,7 @@ fn a_packet_on_a_device_with_no_host_end_entry_is_dropped() {
         "no port entry"
     );
     // The loopback device as a port's TUN, not as a host end.
-    programs.add_port(3003, HOST_END, SENDER_MAC).unwrap();
+    programs.add_port(3003, HOST_END, SENDER_MAC, 1500).unwrap();
     assert_eq!(
         from_port(&programs, &frame, None).verdict,
         TC_ACT_SHOT,
@@ -445,6 +464,7 @@ fn rust_layouts() -> Vec<(&'static str, usize, Vec<Member>)> {
                 member("kind", PORT_KIND),
                 member("peer_ifindex", PORT_PEER_IFINDEX),
                 member("mac", PORT_MAC),
+                member("mtu", PORT_MTU),
             ],
         ),
     ]

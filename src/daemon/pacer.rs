@@ -7,9 +7,13 @@
 //! when due. A plane's held packets leave through that plane's queues,
 //! even after `apply` publishes another.
 //!
+//! A flow keeps its order: a packet is never released before an earlier
+//! one of its flow, which any worker may hold (the flows' departure clocks
+//! are the plane's, shared), and a worker writes the held packets that are
+//! due before any packet it reads after them.
+//!
 //! Per packet: no allocation, no lock; a worker's delay line is allocated
-//! when it first holds a packet (and kept, emptied, across planes), the
-//! per-path release clocks when a plane arrives.
+//! when it first holds a packet (and kept, emptied, across planes).
 
 use std::io;
 use std::sync::Arc;
@@ -51,8 +55,6 @@ pub struct Pacer {
     draining: Option<(Arc<Plane>, DelayLine)>,
     /// An emptied line whose memory serves the next plane.
     spare: Option<DelayLine>,
-    /// Per profile of the plane: the latest release given.
-    last_release: Vec<u64>,
     rng: Rng,
     scratch: Vec<u8>,
 }
@@ -64,7 +66,6 @@ impl Pacer {
             line: None,
             draining: None,
             spare: None,
-            last_release: Vec::new(),
             rng: Rng::new(seed),
             scratch: Vec::new(),
         }
@@ -75,7 +76,6 @@ impl Pacer {
     pub fn plane_changed(
         &mut self,
         previous: Option<&Arc<Plane>>,
-        next: &Plane,
         worker: usize,
         counters: &WorkerCounters,
     ) {
@@ -89,7 +89,6 @@ impl Pacer {
             self.draining = Some((previous.clone(), line));
             self.line = self.spare.take();
         }
-        self.last_release = vec![0; next.snapshot.shaping.profiles.len()];
     }
 
     /// When the next held packet is due, if any is held.
@@ -119,7 +118,8 @@ impl Pacer {
     }
 
     /// What the path from `ingress` to `egress` does to the packet in
-    /// `buf[..len]` (virtio-net header first), counted as `traffic`.
+    /// `buf[..len]` (virtio-net header first) of the flow whose hash is
+    /// `flow`, counted as `traffic`.
     #[allow(clippy::too_many_arguments)]
     pub fn shape(
         &mut self,
@@ -127,6 +127,7 @@ impl Pacer {
         headers_len: u16,
         ingress: NicIdx,
         egress: NicIdx,
+        flow: u64,
         buf: &mut [u8],
         len: usize,
         traffic: Traffic,
@@ -168,9 +169,10 @@ impl Pacer {
                     VNET_HDR_LEN,
                     |fragment| {
                         let traffic = Traffic::packet((fragment.len() - VNET_HDR_LEN) as u64);
-                        if let Paced::Send = self.pace_one(
-                            plane, index, ingress, egress, fragment, traffic, now_ns, counters,
-                        ) {
+                        let packet = (ingress, egress, flow);
+                        if let Paced::Send =
+                            self.pace_one(plane, index, packet, fragment, traffic, now_ns, counters)
+                        {
                             send(plane, egress, fragment, traffic, worker, counters);
                         }
                     },
@@ -189,8 +191,7 @@ impl Pacer {
         self.pace_one(
             plane,
             index,
-            ingress,
-            egress,
+            (ingress, egress, flow),
             &buf[..len],
             traffic,
             now_ns,
@@ -198,14 +199,14 @@ impl Pacer {
         )
     }
 
-    /// Loss, caps and delay for one packet (header and IP bytes).
+    /// Loss, caps and delay for one packet (header and IP bytes) of the
+    /// flow hashed `flow`, from `ingress` to `egress`.
     #[allow(clippy::too_many_arguments)]
     fn pace_one(
         &mut self,
         plane: &Plane,
         index: usize,
-        ingress: NicIdx,
-        egress: NicIdx,
+        (ingress, egress, flow): (NicIdx, NicIdx, u64),
         packet: &[u8],
         traffic: Traffic,
         now_ns: u64,
@@ -221,9 +222,6 @@ impl Pacer {
             .into_iter()
             .chain(profile.buckets.iter().flatten().copied())
             .map(|b| &tables.buckets[usize::from(b)]);
-        let Some(last) = self.last_release.get_mut(index) else {
-            return Paced::Send;
-        };
         let sender = plane.port_id(ingress);
         match pace(
             &profile.shaping,
@@ -232,7 +230,7 @@ impl Pacer {
             traffic.bytes,
             traffic.packets,
             &mut self.rng,
-            last,
+            tables.departure(index, flow),
         ) {
             Pace::Now => Paced::Send,
             Pace::Lost => {

@@ -32,11 +32,11 @@ use super::threads::{Faults, ThreadKind};
 use super::{Plane, PortConntrack, PublishedPlane};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
-use crate::dataplane::{decide_parsed, DropReason, PacketView, Verdict};
+use crate::dataplane::{decide_parsed, flow_hash, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
-use crate::topology::{Direction, NicIdx};
+use crate::topology::{Direction, NicIdx, DEFAULT_MTU};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::HashMap;
@@ -116,7 +116,7 @@ impl Worker {
         let mut buf = vec![0u8; BUFFER_LEN];
         let mut coalescer = UdpCoalescer::new();
         let mut pacer = Pacer::new(self.shaping, self.index as u64 + 1);
-        pacer.plane_changed(None, &current.plane, self.index, &self.counters);
+        pacer.plane_changed(None, self.index, &self.counters);
         let mut events = [EpollEvent::empty(); 64];
         let idle_ms = if self.busy_poll { 0 } else { WAIT_MS };
         while !self.stop.load(Ordering::Relaxed) {
@@ -143,12 +143,7 @@ impl Worker {
                 };
                 let previous = std::mem::replace(&mut current, next);
                 self.register(&epoll, &mut current, Some(&previous))?;
-                pacer.plane_changed(
-                    Some(&previous.plane),
-                    &current.plane,
-                    self.index,
-                    &self.counters,
-                );
+                pacer.plane_changed(Some(&previous.plane), self.index, &self.counters);
                 drop(previous);
                 self.generations[self.index]
                     .store(current.plane.snapshot.generation, Ordering::Release);
@@ -158,6 +153,10 @@ impl Worker {
             }
             let now = self.epoch.elapsed();
             let (now_ms, now_ns) = (now.as_millis() as u64, now.as_nanos() as u64);
+            // Held packets due by now leave before any packet read in this
+            // wake-up: one paced to go now is never ahead of an earlier
+            // packet of its flow that is due too.
+            pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
             for event in &events[..ready] {
                 let fd = event.data() as i32;
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
@@ -181,7 +180,6 @@ impl Worker {
                     }
                 }
             }
-            pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
         }
         Ok(())
     }
@@ -337,6 +335,11 @@ impl Worker {
                 _ => None,
             };
             let headers_len = parsed.as_ref().map_or(0, |v| v.headers_len);
+            // Which departure clock the packet's flow keeps its order by.
+            let flow = match &parsed {
+                Ok(view) if plane.snapshot.shaping.active => flow_hash(&view.key),
+                _ => 0,
+            };
             let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
@@ -380,12 +383,16 @@ impl Worker {
                     continue;
                 }
             };
-            if plane.snapshot.shaping.active {
+            // A lab with nothing to shape has every MTU at 1500, which a
+            // guest that raised its own `eth0`'s may still send beyond.
+            let larger = len - VNET_HDR_LEN > usize::from(DEFAULT_MTU);
+            if plane.snapshot.shaping.active || larger {
                 let paced = pacer.shape(
                     plane,
                     headers_len,
                     nic,
                     egress,
+                    flow,
                     buf,
                     len,
                     traffic,

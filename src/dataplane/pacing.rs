@@ -5,9 +5,13 @@
 //! starts when every cap it crosses is free, and moves each on by its own
 //! length at that cap's rate, so the caps shape (queue) rather than police.
 //! A queue longer than [`MAX_QUEUE_NS`] drops the packet, as a gateway's
-//! full buffer would. Lock-free: one compare-and-swap per cap.
+//! full buffer would. A flow keeps its order: its departure clock, shared
+//! by every worker, holds the latest release any of them gave it, and no
+//! later packet of the flow is released before it, whatever the jitter or
+//! the worker. Lock-free: one compare-and-swap per cap, one atomic
+//! maximum for the flow.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::snapshot::shaping::{Bucket, PathShaping};
 
@@ -78,9 +82,9 @@ fn take(bucket: &Bucket, start: u64, now: u64, bytes: u64) -> Option<u64> {
 }
 
 /// Paces one packet of `bytes` on the wire (`packets` segments) along a
-/// path: `caps` are the buckets it crosses. `last_release` is the latest
-/// release this worker gave the path, which jitter never goes before, so a
-/// path keeps its order.
+/// path: `caps` are the buckets it crosses. `departure` is the flow's
+/// clock, the latest release any worker gave it, which this packet never
+/// goes before: a flow keeps its order.
 pub fn pace<'b>(
     path: &PathShaping,
     caps: impl IntoIterator<Item = &'b Bucket>,
@@ -88,7 +92,7 @@ pub fn pace<'b>(
     bytes: u64,
     packets: u64,
     rng: &mut Rng,
-    last_release: &mut u64,
+    departure: &AtomicU64,
 ) -> Pace {
     // A super-packet is lost when any of its segments would be.
     if path.loss_ppm > 0 {
@@ -109,8 +113,7 @@ pub fn pace<'b>(
         let spread = u64::from(path.jitter_us) * 1_000;
         release = release + rng.below(2 * spread + 1) - spread;
     }
-    release = release.max(*last_release);
-    *last_release = release;
+    release = release.max(departure.fetch_max(release, Ordering::AcqRel));
     if release <= now_ns {
         Pace::Now
     } else {
@@ -121,7 +124,6 @@ pub fn pace<'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64;
     use std::sync::Arc;
 
     fn bucket(mbps: u32) -> Bucket {
@@ -144,13 +146,13 @@ mod tests {
     #[test]
     fn a_free_path_sends_now_and_a_delayed_one_at_its_delay() {
         let mut rng = Rng::new(7);
-        let mut last = 0;
+        let last = AtomicU64::new(0);
         assert_eq!(
-            pace(&path(0, 0, 0), [], 1_000, 1500, 1, &mut rng, &mut last),
+            pace(&path(0, 0, 0), [], 1_000, 1500, 1, &mut rng, &last),
             Pace::Now
         );
         assert_eq!(
-            pace(&path(42_500, 0, 0), [], 1_000, 1500, 1, &mut rng, &mut last),
+            pace(&path(42_500, 0, 0), [], 1_000, 1500, 1, &mut rng, &last),
             Pace::At(1_000 + 42_500_000)
         );
     }
@@ -160,23 +162,20 @@ mod tests {
         // 1500 bytes at 100 Mbps: 120 microseconds each.
         let cap = bucket(100);
         let mut rng = Rng::new(7);
-        let mut last = 0;
+        let last = AtomicU64::new(0);
         let plain = path(0, 0, 0);
+        assert_eq!(pace(&plain, [&cap], 0, 1500, 1, &mut rng, &last), Pace::Now);
         assert_eq!(
-            pace(&plain, [&cap], 0, 1500, 1, &mut rng, &mut last),
-            Pace::Now
-        );
-        assert_eq!(
-            pace(&plain, [&cap], 0, 1500, 1, &mut rng, &mut last),
+            pace(&plain, [&cap], 0, 1500, 1, &mut rng, &last),
             Pace::At(120_000)
         );
         assert_eq!(
-            pace(&plain, [&cap], 0, 1500, 1, &mut rng, &mut last),
+            pace(&plain, [&cap], 0, 1500, 1, &mut rng, &last),
             Pace::At(240_000)
         );
         // 50 ms of queue is about 416 such packets; the rest are dropped.
         let mut queued = 3;
-        while pace(&plain, [&cap], 0, 1500, 1, &mut rng, &mut last) != Pace::QueueFull {
+        while pace(&plain, [&cap], 0, 1500, 1, &mut rng, &last) != Pace::QueueFull {
             queued += 1;
         }
         assert_eq!(queued, (MAX_QUEUE_NS / 120_000 + 1) as usize);
@@ -186,10 +185,10 @@ mod tests {
     fn every_cap_of_the_path_binds() {
         let (fast, slow) = (bucket(1_000), bucket(100));
         let mut rng = Rng::new(7);
-        let mut last = 0;
+        let last = AtomicU64::new(0);
         let plain = path(0, 0, 0);
         for _ in 0..10 {
-            pace(&plain, [&fast, &slow], 0, 1500, 1, &mut rng, &mut last);
+            pace(&plain, [&fast, &slow], 0, 1500, 1, &mut rng, &last);
         }
         // Ten packets took 10 x 120 us at the slow cap.
         assert_eq!(slow.free_at_ns.load(Ordering::Relaxed), 1_200_000);
@@ -198,12 +197,12 @@ mod tests {
     #[test]
     fn jitter_stays_within_its_spread_and_keeps_the_order() {
         let mut rng = Rng::new(11);
-        let mut last = 0;
+        let last = AtomicU64::new(0);
         let jittery = path(10_000, 2_000, 0);
         let mut releases = Vec::new();
         for i in 0..1_000u64 {
             let now = i * 100_000;
-            let Pace::At(at) = pace(&jittery, [], now, 100, 1, &mut rng, &mut last) else {
+            let Pace::At(at) = pace(&jittery, [], now, 100, 1, &mut rng, &last) else {
                 panic!("held");
             };
             assert!(at >= now + 8_000_000, "never before delay minus jitter");
@@ -218,12 +217,35 @@ mod tests {
     }
 
     #[test]
+    fn two_workers_pacing_one_flow_never_release_a_later_packet_first() {
+        // Each worker has its own generator; the flow's clock is shared.
+        let (mut first, mut second) = (Rng::new(5), Rng::new(9));
+        let flow = AtomicU64::new(0);
+        let jittery = path(10_000, 5_000, 0);
+        let mut releases = Vec::new();
+        for i in 0..1_000u64 {
+            let rng = if i % 3 == 0 { &mut first } else { &mut second };
+            let Pace::At(at) = pace(&jittery, [], i * 10_000, 100, 1, rng, &flow) else {
+                panic!("held");
+            };
+            releases.push(at);
+        }
+        assert!(releases.windows(2).all(|w| w[0] <= w[1]));
+        // A flow of its own is not held back by this one.
+        let other = AtomicU64::new(0);
+        let Pace::At(at) = pace(&jittery, [], 0, 100, 1, &mut first, &other) else {
+            panic!("held");
+        };
+        assert!(at <= 15_000_000, "{at}");
+    }
+
+    #[test]
     fn loss_takes_its_share() {
         let mut rng = Rng::new(3);
-        let mut last = 0;
+        let last = AtomicU64::new(0);
         let lossy = path(0, 0, 100_000);
         let lost = (0..100_000)
-            .filter(|_| pace(&lossy, [], 0, 100, 1, &mut rng, &mut last) == Pace::Lost)
+            .filter(|_| pace(&lossy, [], 0, 100, 1, &mut rng, &last) == Pace::Lost)
             .count();
         assert!((9_000..11_000).contains(&lost), "{lost} of 100000 at 10 %");
     }
@@ -236,15 +258,15 @@ mod tests {
                 let cap = cap.clone();
                 std::thread::spawn(move || {
                     let mut rng = Rng::new(seed);
-                    let mut last = 0;
+                    let last = AtomicU64::new(0);
                     let mut starts = Vec::new();
                     for _ in 0..1_000 {
-                        let start =
-                            match pace(&path(0, 0, 0), [&*cap], 0, 125, 1, &mut rng, &mut last) {
-                                Pace::Now => 0,
-                                Pace::At(t) => t,
-                                other => panic!("{other:?}"),
-                            };
+                        let start = match pace(&path(0, 0, 0), [&*cap], 0, 125, 1, &mut rng, &last)
+                        {
+                            Pace::Now => 0,
+                            Pace::At(t) => t,
+                            other => panic!("{other:?}"),
+                        };
                         starts.push(start);
                     }
                     starts

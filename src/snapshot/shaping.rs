@@ -57,7 +57,16 @@ pub struct ShapingTables {
     /// True when some pair holds packets, clamps, or caps a VM: without
     /// it the workers skip shaping altogether.
     pub active: bool,
+    /// Per profile, [`DEPARTURE_SLOTS`] clocks shared by the workers: the
+    /// latest release given to a flow whose hash falls in the slot, which
+    /// no later packet of the flow goes before, whichever worker paces it.
+    pub departures: Box<[AtomicU64]>,
 }
+
+/// Departure clocks per profile: flows of one path whose hashes share a
+/// slot keep each other's order too, which costs them nothing more than
+/// the path's own jitter.
+pub const DEPARTURE_SLOTS: usize = 256;
 
 /// The endpoint a port stands for.
 pub fn endpoint(plan: &Plan, port: NicIdx) -> Endpoint {
@@ -176,6 +185,9 @@ impl ShapingTables {
             .any(|p| p.shaping.holds_packets() || p.shaping.mss_clamp.is_some())
             || vm_bucket.iter().any(Option::is_some)
             || mtu.iter().any(|m| *m != crate::topology::DEFAULT_MTU);
+        let departures = (0..profiles.len() * DEPARTURE_SLOTS)
+            .map(|_| AtomicU64::new(0))
+            .collect();
         ShapingTables {
             class_of,
             class_names,
@@ -183,6 +195,7 @@ impl ShapingTables {
             profiles,
             buckets,
             mtu,
+            departures,
             vm_bucket,
             eth0_limit_mbps,
             active,
@@ -243,6 +256,12 @@ impl ShapingTables {
     #[inline]
     pub fn paces(&self, ingress: NicIdx, index: usize) -> bool {
         self.profiles[index].shaping.holds_packets() || self.vm_bucket[ingress].is_some()
+    }
+
+    /// The departure clock of a flow (its hash `flow`) on profile `index`.
+    #[inline]
+    pub fn departure(&self, index: usize, flow: u64) -> &AtomicU64 {
+        &self.departures[index * DEPARTURE_SLOTS + (flow as usize & (DEPARTURE_SLOTS - 1))]
     }
 
     /// The index in [`ShapingTables::profiles`] of what a packet from

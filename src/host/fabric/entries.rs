@@ -69,6 +69,8 @@ pub mod layout {
     pub const PORT_PEER_IFINDEX: Range<usize> = 4..8;
     /// `struct port.mac`.
     pub const PORT_MAC: Range<usize> = 8..14;
+    /// `struct port.mtu`.
+    pub const PORT_MTU: Range<usize> = 14..16;
 }
 
 /// `struct port`'s kinds.
@@ -198,18 +200,28 @@ impl FastCounters {
 
 /// A port's entry: for its host end, the TUN that is its slow path; for
 /// its TUN, the host end the daemon's packets leave by. Both carry the MAC
-/// of the port's `eth0`.
-pub(super) fn port_entry(kind: u32, peer: u32, mac: [u8; 6]) -> [u8; PORT_LEN] {
+/// and the MTU the port's `eth0` was given.
+pub(super) fn port_entry(kind: u32, peer: u32, mac: [u8; 6], mtu: u16) -> [u8; PORT_LEN] {
     let mut out = [0u8; PORT_LEN];
     out[PORT_KIND].copy_from_slice(&kind.to_ne_bytes());
     out[PORT_PEER_IFINDEX].copy_from_slice(&peer.to_ne_bytes());
     out[PORT_MAC].copy_from_slice(&mac);
+    out[PORT_MTU].copy_from_slice(&mtu.to_ne_bytes());
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_entry_is_laid_out_as_the_kernel_program_reads_it() {
+        let entry = port_entry(PORT_HOST_END, 9, [1, 2, 3, 4, 5, 6], 1500);
+        assert_eq!(&entry[0..4], &PORT_HOST_END.to_ne_bytes());
+        assert_eq!(&entry[4..8], &9u32.to_ne_bytes());
+        assert_eq!(&entry[8..14], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(&entry[14..16], &1500u16.to_ne_bytes());
+    }
 
     #[test]
     fn keys_are_laid_out_as_the_kernel_program_reads_them() {

@@ -6,8 +6,11 @@
 // solicitations with the fabric's one MAC address, moves the packets of
 // flows the daemon has installed in `flows` straight to their egress
 // port, and sends every other packet (first packets, TCP SYN, FIN and RST,
-// fragments, IP options and extension headers, anything unknown) to the
-// port's TUN device, where the daemon reads it.
+// fragments, IP options and extension headers, packets larger than the
+// MTU the port's `eth0` was given, anything unknown) to the port's TUN
+// device, where the daemon reads it. A host end's own MTU is the largest
+// a veth takes, so whatever MTU a guest gives its `eth0`, every packet
+// reaches the program.
 //
 // `from_daemon` runs at the ingress of a port's TUN device, where the
 // packets the daemon writes arrive: it gives each one an Ethernet header
@@ -49,7 +52,8 @@ struct port {
 	__u32 peer_ifindex;
 	// The MAC address of the port's `eth0`.
 	__u8 mac[6];
-	__u8 pad[2];
+	// The MTU the port's `eth0` was given (its guest may raise it).
+	__u16 mtu;
 };
 
 // One direction of an installed flow, as its packets arrive at a host end.
@@ -388,6 +392,12 @@ int from_port(struct __sk_buff *skb)
 	} else {
 		return bpf_redirect(slow, 0);
 	}
+	// A packet larger than the MTU the sender's NIC was given (its guest
+	// raised it) may not fit its receiver's `eth0`, which would drop it
+	// unseen: the daemon fragments or drops and counts it.
+	__u32 on_wire = skb->gso_size ? headers_len + skb->gso_size : ip_len;
+	if (on_wire > port->mtu)
+		return bpf_redirect(slow, 0);
 	int done = fast_path(skb, &key, ip_len, headers_len);
 	if (done >= 0)
 		return done;

@@ -66,6 +66,12 @@ use super::tun::{TunDevice, TunOptions};
 /// Azure's hosts.
 pub const FABRIC_MAC: [u8; 6] = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
 
+/// A host end's MTU: the largest a veth takes, so a packet its guest's
+/// `eth0` sends, at whatever MTU the guest gave it, reaches `from_port`
+/// (which sends what is larger than the port's own MTU to the daemon)
+/// instead of being dropped unseen by the veth.
+const HOST_END_MTU: u32 = 65_535;
+
 /// The tc programs, as `build.rs` compiled them (empty when it could not).
 const OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fabric.bpf.o"));
 
@@ -243,6 +249,8 @@ impl Fabric {
         let tun_name = format!("vt{number}");
         let (eth0, mac) =
             netlink::add_veth_here(interface, &self.namespace, &host_name, Some(FABRIC_MAC))?;
+        // The MTU `eth0` is given (1280 to 9000, as the file allows).
+        let mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
         let quiet = InterfaceConfig {
             mtu: config.mtu,
             addresses: Vec::new(),
@@ -259,15 +267,19 @@ impl Fabric {
             netlink::configure_link_here(device.created_index(), &tun_name, &quiet)?;
             let host_end = nix::net::if_::if_nametoindex(host_name.as_str())
                 .with_context(|| format!("looking up {host_name}"))?;
-            netlink::configure_link_here(host_end, &host_name, &quiet)?;
+            let open = InterfaceConfig {
+                mtu: HOST_END_MTU,
+                ..quiet.clone()
+            };
+            netlink::configure_link_here(host_end, &host_name, &open)?;
             let tun_index = device.created_index();
             {
                 let mut ports = self.ports();
                 ports
-                    .insert(host_end, port_entry(PORT_HOST_END, tun_index, mac), 0)
+                    .insert(host_end, port_entry(PORT_HOST_END, tun_index, mac, mtu), 0)
                     .context("registering the port's host end")?;
                 ports
-                    .insert(tun_index, port_entry(PORT_TUN, host_end, mac), 0)
+                    .insert(tun_index, port_entry(PORT_TUN, host_end, mac, mtu), 0)
                     .context("registering the port's TUN device")?;
             }
             lock(&self.live).insert(number, host_end);

@@ -78,14 +78,14 @@ impl FabricPrograms {
 
     /// Puts a port on the fabric's maps as [`Fabric::plumb_port_here`]
     /// does: `host_end` (whose slow path is `tun`) and `tun` (whose packets
-    /// leave by `host_end` to an `eth0` of address `mac`).
-    pub fn add_port(&self, host_end: u32, tun: u32, mac: [u8; 6]) -> Result<()> {
+    /// leave by `host_end` to an `eth0` of address `mac` and MTU `mtu`).
+    pub fn add_port(&self, host_end: u32, tun: u32, mac: [u8; 6], mtu: u16) -> Result<()> {
         let mut ports = self.fabric.ports();
         ports
-            .insert(host_end, port_entry(PORT_HOST_END, tun, mac), 0)
+            .insert(host_end, port_entry(PORT_HOST_END, tun, mac, mtu), 0)
             .context("registering a host end")?;
         ports
-            .insert(tun, port_entry(PORT_TUN, host_end, mac), 0)
+            .insert(tun, port_entry(PORT_TUN, host_end, mac, mtu), 0)
             .context("registering a TUN device")?;
         let number = self
             .fabric
