@@ -31,14 +31,15 @@
 //! It knows Linux only: namespaces, links, flows as 5-tuples.
 
 mod entries;
+mod links;
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
 use aya::maps::{HashMap as BpfHashMap, MapData, MapError};
-use aya::programs::tc::SchedClassifierLink;
-use aya::programs::{SchedClassifier, TcAttachType};
+use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
 
 use entries::{port_entry, PORT_HOST_END, PORT_TUN};
@@ -86,11 +87,15 @@ impl std::error::Error for InstallError {}
 /// The fabric namespace and the programs and maps loaded for it.
 pub struct Fabric {
     namespace: String,
-    programs: Mutex<Ebpf>,
+    /// The loaded programs: the shared blocks' filters refer to them.
+    _programs: Ebpf,
     ports: Mutex<PortMap>,
     flows: Mutex<FlowMap>,
     capacity: u32,
     next_port: AtomicU32,
+    /// The fabric namespace's link notifications, from the first
+    /// [`Fabric::reap_orphans`] on.
+    link_watch: Mutex<Option<links::LinkWatch>>,
 }
 
 impl std::fmt::Debug for Fabric {
@@ -110,7 +115,6 @@ pub struct FabricPort {
     pub host_end: u32,
     pub tun: u32,
     pub mac: [u8; 6],
-    _links: Vec<SchedClassifierLink>,
 }
 
 impl std::fmt::Debug for FabricPort {
@@ -150,14 +154,15 @@ impl Fabric {
     }
 
     /// Creates the fabric namespace `namespace` and loads the programs
-    /// with room for `capacity` flow entries. Fails, leaving nothing behind,
-    /// where the build or the kernel lacks what the fast path needs.
-    pub fn create(namespace: &str, capacity: u32) -> Result<Arc<Fabric>> {
+    /// with room for `capacity` flow entries and `max_ports` ports. Fails,
+    /// leaving nothing behind, where the build or the kernel lacks what
+    /// the fast path needs.
+    pub fn create(namespace: &str, capacity: u32, max_ports: u32) -> Result<Arc<Fabric>> {
         if let Some(reason) = Self::unbuilt() {
             bail!("{reason}");
         }
         let capacity = capacity.max(1);
-        let (programs, ports, flows) = load(capacity)?;
+        let (programs, ports, flows) = load(capacity, max_ports.max(1))?;
         netns::create_with(namespace, || {
             // No IPv6 of its own on the fabric's devices: they only carry.
             for file in [
@@ -168,16 +173,33 @@ impl Fabric {
                     std::fs::write(file, "1").with_context(|| format!("writing 1 to {file}"))?;
                 }
             }
-            Ok(())
+            let fd_of = |name: &str| -> Result<std::os::fd::RawFd> {
+                let classifier: &SchedClassifier = programs
+                    .program(name)
+                    .with_context(|| format!("the fabric object has no program {name}"))?
+                    .try_into()?;
+                Ok(classifier.fd()?.as_fd().as_raw_fd())
+            };
+            links::set_up_blocks_here(
+                links::Program {
+                    fd: fd_of("from_port")?,
+                    name: "from_port",
+                },
+                links::Program {
+                    fd: fd_of("from_daemon")?,
+                    name: "from_daemon",
+                },
+            )
         })
         .with_context(|| format!("creating the fabric namespace {namespace}"))?;
         Ok(Arc::new(Fabric {
             namespace: namespace.to_owned(),
-            programs: Mutex::new(programs),
+            _programs: programs,
             ports: Mutex::new(ports),
             flows: Mutex::new(flows),
             capacity,
             next_port: AtomicU32::new(0),
+            link_watch: Mutex::new(None),
         }))
     }
 
@@ -200,6 +222,10 @@ impl Fabric {
     /// TUN device opened as `tun` says in the fabric namespace, the
     /// programs attached. Returns the TUN device, whose queues are the
     /// port's slow path.
+    ///
+    /// The TUN device is persistent: it goes with the fabric namespace, in
+    /// one batch with every other port's, or, for a port removed alone,
+    /// when [`Fabric::reap_orphans`] sees its host end gone.
     pub fn plumb_port_here(
         self: &Arc<Self>,
         interface: &str,
@@ -209,26 +235,30 @@ impl Fabric {
         let number = self.next_port.fetch_add(1, Ordering::Relaxed);
         let host_name = format!("vh{number}");
         let tun_name = format!("vt{number}");
-        let (eth0, mac) =
-            netlink::add_veth_here(interface, &self.namespace, &host_name, Some(FABRIC_MAC))?;
-        let quiet = InterfaceConfig {
-            mtu: config.mtu,
-            addresses: Vec::new(),
-            gateways: Vec::new(),
-            device_routes: Vec::new(),
-            forwarding: false,
-        };
+        let fabric_path = netns::path_of(&self.namespace);
+        let fabric_namespace = std::fs::File::open(&fabric_path).with_context(|| {
+            format!(
+                "opening the fabric namespace {} ({})",
+                self.namespace,
+                fabric_path.display()
+            )
+        })?;
+        let (eth0, mac) = links::add_veth_across(
+            interface,
+            config.mtu,
+            &fabric_namespace,
+            &host_name,
+            FABRIC_MAC,
+        )?;
         let (device, port) = netns::run_in(&self.namespace, || {
             let device = TunDevice::create(TunOptions {
-                persistent: false,
+                persistent: true,
                 ..tun
             })
             .context("creating the port's TUN device in the fabric namespace")?;
-            netlink::configure_link_here(device.created_index(), &tun_name, &quiet)?;
+            let tun_index = device.created_index();
             let host_end = nix::net::if_::if_nametoindex(host_name.as_str())
                 .with_context(|| format!("looking up {host_name}"))?;
-            netlink::configure_link_here(host_end, &host_name, &quiet)?;
-            let tun_index = device.created_index();
             {
                 let mut ports = self.ports();
                 ports
@@ -238,24 +268,19 @@ impl Fabric {
                     .insert(tun_index, port_entry(PORT_TUN, host_end, mac), 0)
                     .context("registering the port's TUN device")?;
             }
-            let mut port = FabricPort {
+            let port = FabricPort {
                 fabric: self.clone(),
                 host_end,
                 tun: tun_index,
                 mac,
-                _links: Vec::new(),
             };
-            let mut programs = lock(&self.programs);
-            for (program, device_name) in [("from_port", &host_name), ("from_daemon", &tun_name)] {
-                let classifier: &mut SchedClassifier = programs
-                    .program_mut(program)
-                    .with_context(|| format!("the fabric object has no program {program}"))?
-                    .try_into()?;
-                let id = classifier
-                    .attach(device_name, TcAttachType::Ingress)
-                    .with_context(|| format!("attaching {program} to {device_name}"))?;
-                port._links.push(classifier.take_link(id)?);
-            }
+            links::plumb_here(&links::PortDevices {
+                host_end,
+                host_name: &host_name,
+                tun: tun_index,
+                tun_name: &tun_name,
+                mtu: config.mtu,
+            })?;
             Ok((device, port))
         })?;
         netlink::configure_link_here(eth0, interface, config)?;
@@ -263,23 +288,44 @@ impl Fabric {
     }
 
     /// Removes the TUN device of each port whose `eth0` is gone (deleted
-    /// behind the fabric's back, which takes its host end with it), so
-    /// that whoever writes to that TUN learns the port is gone, as with a
-    /// TUN `eth0`. Returns the TUN devices removed.
+    /// behind the fabric's back, or with its namespace, which takes its
+    /// host end with it), so that whoever writes to that TUN learns the
+    /// port is gone, as with a TUN `eth0`. Returns the TUN devices removed.
+    ///
+    /// The first call lists the fabric's links; later ones read the
+    /// kernel's link notifications since (no waiting, nothing to do when
+    /// nothing changed), and list again only if the kernel dropped some.
     pub fn reap_orphans(&self) -> Result<Vec<String>> {
-        let names = netlink::link_names(&self.namespace)?;
-        let mut reaped = Vec::new();
-        for name in &names {
-            let Some(number) = name.strip_prefix("vt") else {
-                continue;
-            };
-            if names.iter().any(|n| n.strip_prefix("vh") == Some(number)) {
-                continue;
+        let mut watch = lock(&self.link_watch);
+        let deleted = match watch.as_ref() {
+            Some(watch) => watch.deleted()?,
+            None => {
+                // Subscribed before listing: no deletion falls in between.
+                *watch = Some(netns::run_in(&self.namespace, links::LinkWatch::open_here)?);
+                links::Deleted::Lost
             }
-            netlink::delete_link(&self.namespace, name)?;
-            reaped.push(name.clone());
+        };
+        let orphans: Vec<String> = match deleted {
+            links::Deleted::Links(names) => names
+                .iter()
+                .filter_map(|name| name.strip_prefix("vh"))
+                .map(|number| format!("vt{number}"))
+                .collect(),
+            links::Deleted::Lost => {
+                let names = netlink::link_names(&self.namespace)?;
+                names
+                    .iter()
+                    .filter_map(|name| name.strip_prefix("vt"))
+                    .filter(|number| !names.iter().any(|n| n.strip_prefix("vh") == Some(*number)))
+                    .map(|number| format!("vt{number}"))
+                    .collect()
+            }
+        };
+        if orphans.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(reaped)
+        netns::run_in(&self.namespace, || links::delete_present_here(&orphans))
+            .with_context(|| format!("removing TUN devices of the fabric {}", self.namespace))
     }
 
     /// Installs one direction of a flow. An entry already there keeps its
@@ -349,10 +395,12 @@ impl Drop for Fabric {
     }
 }
 
-/// Loads the programs into the kernel, with `capacity` flow entries.
-fn load(capacity: u32) -> Result<(Ebpf, PortMap, FlowMap)> {
+/// Loads the programs into the kernel, with `capacity` flow entries and
+/// room for `max_ports` ports (two entries each: host end and TUN).
+fn load(capacity: u32, max_ports: u32) -> Result<(Ebpf, PortMap, FlowMap)> {
     let mut programs = EbpfLoader::new()
         .map_max_entries("flows", capacity)
+        .map_max_entries("ports", max_ports.saturating_mul(2))
         .load(OBJECT)
         .context("loading the fabric's tc programs")?;
     for name in ["from_port", "from_daemon"] {
