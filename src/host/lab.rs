@@ -476,6 +476,24 @@ fn plumb_existing(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> 
     Ok(tun)
 }
 
+/// Makes sure the process may hold `needed` file descriptors: every TUN
+/// queue of a lab is one, so a lab of thousands of NICs needs more than a
+/// shell's usual limit. Raises the soft limit, and the hard one where the
+/// process may (`CAP_SYS_RESOURCE`); never lowers either. Fails, saying
+/// so, where `needed` is past what the process may have.
+pub fn allow_open_files(needed: u64) -> Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("reading RLIMIT_NOFILE")?;
+    if soft >= needed || setrlimit(Resource::RLIMIT_NOFILE, needed, hard.max(needed)).is_ok() {
+        return Ok(());
+    }
+    bail!(
+        "the lab needs about {needed} open files (a TUN queue per NIC and worker), more than \
+         this process may have ({hard}, `ulimit -Hn`, which it may not raise): raise that \
+         limit, or run fewer --workers"
+    )
+}
+
 /// What [`cleanup_leftovers`] and [`cleanup_marked`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Leftovers {
