@@ -12,6 +12,8 @@
 #         namespaces is left under /run/netns
 #   apply with --apply M: seconds `vnetd apply` took to grow the running
 #         lab by M NICs (then "down" removes N + M)
+#   idle  with --idle S: the daemon's CPU use (% of one core) over S
+#         seconds of the lab up and idle, before any apply
 #
 # Namespaces carry a per-run prefix (sc<PID>-), so a lab already running is
 # never touched.
@@ -19,7 +21,7 @@
 # With offload on (vnetd's default) each NIC's eth0 is a veth on the
 # lab's fabric; --no-offload runs the lab with every NIC a TUN eth0.
 #
-# Usage: sudo scripts/bench-scale.sh [--binary PATH] [--workers N] [--runs R] [--no-offload] [--apply M] N
+# Usage: sudo scripts/bench-scale.sh [--binary PATH] [--workers N] [--runs R] [--no-offload] [--apply M] [--idle S] N
 set -euo pipefail
 
 usage() {
@@ -30,6 +32,7 @@ Usage: scripts/bench-scale.sh [options] N   (as root)
   --runs R           repeat the measurement R times (default 1)
   --no-offload       run vnetd with --no-offload (default: offload on)
   --apply M          once up, time `vnetd apply` of the same lab with M more NICs
+  --idle S           once up, measure the daemon's CPU use over S idle seconds
   --workers N        vnetd forwarding threads (default: vnetd's own)
   --binary PATH      vnetd binary (default ./target/release/vnetd)
   -h, --help         this text
@@ -49,6 +52,7 @@ RUNS=1
 NICS=""
 OFFLOAD=on
 GROW=0
+IDLE=0
 while (($#)); do
     case $1 in
     --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
@@ -56,6 +60,7 @@ while (($#)); do
     --runs) RUNS=${2:?--runs needs a value}; shift 2 ;;
     --no-offload) OFFLOAD=off; shift ;;
     --apply) GROW=${2:?--apply needs a value}; shift 2 ;;
+    --idle) IDLE=${2:?--idle needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; exit 2 ;;
     *) [[ -z $NICS ]] || { usage >&2; exit 2; }; NICS=$1; shift ;;
@@ -63,6 +68,7 @@ while (($#)); do
 done
 is_uint "$NICS" && ((NICS >= 1 && NICS <= 16384)) || { usage >&2; exit 2; }
 is_uint "$RUNS" && ((RUNS >= 1)) || die "--runs must be a whole number >= 1"
+is_uint "$IDLE" || die "--idle takes a whole number of seconds"
 is_uint "$GROW" && ((NICS + GROW <= 16384)) || die "--apply takes a number, with N + M <= 16384"
 [[ -z $WORKERS ]] || { is_uint "$WORKERS" && ((WORKERS >= 1)); } || die "--workers takes a number >= 1"
 
@@ -135,7 +141,7 @@ ours_left() {
 now() { date +%s.%N; }
 
 echo "# vnetd $(basename "$BINARY"), $NICS NICs, offload $OFFLOAD, $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-4s %8s %8s %10s %8s\n' run up_s down_s rss_mib apply_s
+printf '%-4s %8s %8s %10s %8s %8s\n' run up_s down_s rss_mib apply_s idle_cpu
 args=(run "$LAB_CONFIG")
 [[ -z $WORKERS ]] || args+=(--workers "$WORKERS")
 if [[ $OFFLOAD == on ]]; then unset VNETD_NO_OFFLOAD; else args+=(--no-offload); fi
@@ -154,6 +160,14 @@ for ((r = 1; r <= RUNS; r++)); do
     done
     up=$(now)
     rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$VNETD_PID/status")
+    idle=-
+    if ((IDLE > 0)); then
+        ticks() { awk '{print $14 + $15}' "/proc/$VNETD_PID/stat"; }
+        t0=$(ticks)
+        sleep "$IDLE"
+        idle=$(awk -v a="$t0" -v b="$(ticks)" -v hz="$(getconf CLK_TCK)" -v s="$IDLE" \
+            'BEGIN { printf "%.2f%%", (b - a) * 100 / hz / s }')
+    fi
     applied=-
     if ((GROW > 0)); then
         before_apply=$(now)
@@ -171,6 +185,6 @@ for ((r = 1; r <= RUNS; r++)); do
     ((rc == 0)) || { cat "$WORK/run$r.err" >&2; die "vnetd exited with status $rc"; }
     while (($(ours_left) > 0)); do sleep 0.02; done
     gone=$(now)
-    awk -v r="$r" -v s="$start" -v u="$up" -v t="$stop" -v g="$gone" -v k="$rss_kib" -v a="$applied" \
-        'BEGIN { printf "%-4s %8.2f %8.2f %10.1f %8s\n", r, u - s, g - t, k / 1024, a }'
+    awk -v r="$r" -v s="$start" -v u="$up" -v t="$stop" -v g="$gone" -v k="$rss_kib" -v a="$applied" -v i="$idle" \
+        'BEGIN { printf "%-4s %8.2f %8.2f %10.1f %8s %8s\n", r, u - s, g - t, k / 1024, a, i }'
 done
