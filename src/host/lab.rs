@@ -235,6 +235,11 @@ impl HostLab {
         &self.namespaces
     }
 
+    /// The namespaces built, in spec order, to take their queues.
+    pub fn namespaces_mut(&mut self) -> &mut [PlumbedNamespace] {
+        &mut self.namespaces
+    }
+
     /// The namespace (or interface) whose spec's [`NamespaceSpec::key`]
     /// is `key`, if the lab built it.
     pub fn namespace(&self, key: &str) -> Option<&PlumbedNamespace> {

@@ -251,10 +251,15 @@ impl Fabric {
             FABRIC_MAC,
         )?;
         let (device, port) = netns::run_in(&self.namespace, || {
-            let device = TunDevice::create(TunOptions {
-                persistent: true,
-                ..tun
-            })
+            // Under its final name: no search for a free number among the
+            // fabric's thousands of devices.
+            let device = TunDevice::create_as(
+                &tun_name,
+                TunOptions {
+                    persistent: true,
+                    ..tun
+                },
+            )
             .context("creating the port's TUN device in the fabric namespace")?;
             let tun_index = device.created_index();
             let host_end = nix::net::if_::if_nametoindex(host_name.as_str())
