@@ -457,6 +457,8 @@ fn create_tun(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
 /// own, and configures it there.
 fn plumb_here(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
     let tun = create_tun(ops, spec)?;
+    super::fabric::noqueue_here(tun.created_index())
+        .with_context(|| format!("in network namespace {}", spec.name))?;
     ops.configure_link_here(
         tun.created_index(),
         &spec.interface,

@@ -168,6 +168,31 @@ pub fn set_up_blocks_here(from_port: Program<'_>, from_daemon: Program<'_>) -> R
     })
 }
 
+/// `noqueue` as the root qdisc of device `index`.
+fn noqueue(index: u32) -> RouteNetlinkMessage {
+    let mut message = TcMessage::with_index(index as i32);
+    message.header.parent = TcHandle::ROOT;
+    message
+        .attributes
+        .push(TcAttribute::Kind("noqueue".to_owned()));
+    RouteNetlinkMessage::NewQueueDiscipline(message)
+}
+
+/// Gives the TUN device `index` of the current thread's namespace, still
+/// down, `noqueue` as its root qdisc. A multi-queue TUN device has 256
+/// transmit queues, and bringing it up with none would give each a
+/// `pfifo_fast` of its own, with rings sized for its queue length: about
+/// 3 MiB of kernel memory a device, which ten thousand NICs do not have.
+/// A TUN device never refuses a packet (a full queue drops it), so a queue
+/// in front of it held nothing anyway.
+pub fn noqueue_here(index: u32) -> Result<()> {
+    with_connection(|mut handle| async move {
+        create(&mut handle, noqueue(index)).await?;
+        Ok(())
+    })
+    .with_context(|| format!("giving TUN device #{index} the noqueue qdisc"))
+}
+
 /// A port's devices in the fabric namespace, as created (down).
 pub struct PortDevices<'a> {
     pub host_end: u32,
@@ -180,23 +205,14 @@ pub struct PortDevices<'a> {
 /// In the current thread's namespace (the fabric's), over one connection:
 /// binds the host end's ingress to [`HOST_ENDS_BLOCK`] and the TUN
 /// device's to [`TUNS_BLOCK`], gives the TUN device `noqueue` as its root
-/// qdisc (else bringing it up would give each of its 256 transmit queues a
-/// qdisc of its own, with memory for each), then names each device, sets
+/// qdisc (see [`noqueue_here`]), then names each device, sets
 /// its MTU and brings it up. Everything before the devices are up: a qdisc
 /// added to a device that is up waits for the device to be deactivated.
 pub fn plumb_here(port: &PortDevices<'_>) -> Result<()> {
     with_connection(|mut handle| async move {
-        let mut noqueue = TcMessage::with_index(port.tun as i32);
-        noqueue.header.parent = TcHandle::ROOT;
-        noqueue
-            .attributes
-            .push(TcAttribute::Kind("noqueue".to_owned()));
-        create(
-            &mut handle,
-            RouteNetlinkMessage::NewQueueDiscipline(noqueue),
-        )
-        .await
-        .with_context(|| format!("giving {} the noqueue qdisc", port.tun_name))?;
+        create(&mut handle, noqueue(port.tun))
+            .await
+            .with_context(|| format!("giving {} the noqueue qdisc", port.tun_name))?;
         for (index, name, block) in [
             (port.host_end, port.host_name, HOST_ENDS_BLOCK),
             (port.tun, port.tun_name, TUNS_BLOCK),

@@ -33,6 +33,8 @@
 mod entries;
 mod links;
 
+pub(crate) use links::noqueue_here;
+
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
