@@ -377,6 +377,11 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     refuse_unknown_reasons(t)?;
+    // A lab `run` would refuse whatever the machine: an error.
+    let too_large = crate::daemon::options::lab_size_errors(t, &crate::plan::Plan::derive(t));
+    if !too_large.is_empty() {
+        return Err(Failure::refused(render(&too_large)));
+    }
     // The file is valid; that `run` would refuse it on this machine is a
     // warning.
     let mut missing =

@@ -119,10 +119,9 @@ impl Daemon {
             crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let topology = loaded.topology;
         let plan = Plan::derive(&topology);
-        if plan.ports.len() > MAX_NICS as usize {
-            return Err(ApplyError::Host(anyhow::anyhow!(
-                "a lab holds at most {MAX_NICS} NICs"
-            )));
+        let too_large = super::options::lab_size_errors(&topology, &plan);
+        if !too_large.is_empty() {
+            return Err(ApplyError::Invalid(too_large));
         }
         // Only applies wait here: reports and publications read and
         // publish without this lock.

@@ -136,17 +136,17 @@ impl Daemon {
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
         let plan = crate::plan::Plan::derive(&topology);
-        anyhow::ensure!(
-            plan.ports.len() <= MAX_NICS as usize,
-            "a lab holds at most {MAX_NICS} NICs"
-        );
         // Before any namespace: a daemon that cannot start would only be
         // found half-way, under the lab being removed again.
-        let missing = hybrid::missing_routing(&topology, &options.programs);
+        let mut missing = options::lab_size_errors(&topology, &plan);
+        missing.extend(hybrid::missing_routing(&topology, &options.programs));
         if !missing.is_empty() {
             let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
             anyhow::bail!("{}", lines.join("\n"));
         }
+        // Each port's TUN device has a descriptor per worker; the rest is
+        // room for the daemon's own and for some growth by `apply`.
+        crate::host::allow_open_files(plan.ports.len() as u64 * workers as u64 + 1024)?;
         let fabric = match options.offload {
             true => open_fabric(&plan, options.offload_max_flows),
             false => None,
@@ -175,11 +175,16 @@ impl Daemon {
             .context("building the lab's namespaces")?;
         hybrid.start_routing(&topology, &watch)?;
         let mut ports = TiVec::new();
-        for (id, spec) in (0..).zip(specs) {
-            let fast = lab.namespace(&spec.key()).and_then(fast_port);
-            let queues = lab
-                .take_queues(&spec.key())
-                .with_context(|| format!("no queues for namespace {}", spec.key()))?;
+        // The lab's namespaces are in spec order: no search by name, which
+        // would cost a lab of thousands of NICs millions of comparisons.
+        for ((id, spec), plumbed) in (0..).zip(specs).zip(lab.namespaces_mut()) {
+            anyhow::ensure!(
+                plumbed.spec().key() == spec.key(),
+                "namespace {} was built out of order",
+                spec.key()
+            );
+            let fast = fast_port(plumbed);
+            let queues = plumbed.take_queues();
             ports.push(Arc::new(Port {
                 id: PortId::new(id),
                 serial: id,
@@ -561,7 +566,7 @@ fn open_fabric(
     max_flows: u32,
 ) -> Option<Arc<crate::host::fabric::Fabric>> {
     let name = plane::fabric_namespace(plan)?;
-    match crate::host::fabric::Fabric::create(&name, max_flows) {
+    match crate::host::fabric::Fabric::create(&name, max_flows, MAX_NICS) {
         Ok(fabric) => Some(fabric),
         Err(err) => {
             eprintln!("vnetd: no offload ({err:#}); every packet takes the userspace path");

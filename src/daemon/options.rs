@@ -1,6 +1,8 @@
 //! How a lab is run: forwarding threads, the flow table's size, flow logs,
 //! where the routing daemons are found. Plain settings, filled by the
-//! command line; it uses no other room but the flow logs' own options.
+//! command line, and the limit on a lab's size that `check`, `run` and
+//! `apply` hold a file to before anything is built; it uses no other room
+//! but the flow logs' own options.
 
 use super::flow_log::FlowLogOptions;
 use crate::host::routing::ProgramSearch;
@@ -52,9 +54,38 @@ pub fn offload_off_by_environment() -> bool {
         .is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off"))
 }
 
-/// NICs a lab may have at once (counters and flow quotas are kept per NIC
-/// port, allocated once).
-pub const MAX_NICS: u32 = 4096;
+/// Ports (the file's NICs, gateway instances, site tunnels, health
+/// probers) a lab may have at once. Counters and flow quotas are kept per
+/// port slot, allocated once for this many, and the fabric's `ports` map
+/// is sized from it (two entries per port).
+pub const MAX_NICS: u32 = 16_384;
+
+/// The error that refuses a lab of more than [`MAX_NICS`] ports, at the
+/// first port past the limit; none for a lab within it.
+pub fn lab_size_errors(
+    topology: &crate::topology::Topology,
+    plan: &crate::plan::Plan,
+) -> Vec<crate::topology::Diagnostic> {
+    let Some(first_over) = plan.ports.iter().nth(MAX_NICS as usize) else {
+        return Vec::new();
+    };
+    let key = match first_over.kind {
+        crate::plan::PortKind::Vm => format!("network_interfaces[{}]", first_over.name),
+        _ => String::new(),
+    };
+    vec![crate::topology::Diagnostic {
+        file: topology.source.clone(),
+        line: first_over.line,
+        severity: crate::topology::Severity::Error,
+        key,
+        message: format!(
+            "the lab would have {} ports (its NICs, gateway instances, site tunnels and health \
+             probers); vnetd runs at most {MAX_NICS} (MAX_NICS), and {} is the first past it",
+            plan.ports.len(),
+            first_over.name
+        ),
+    }]
+}
 
 /// Flow-table slots per NIC of the default size: 8,192 tracked flows each.
 pub const SLOTS_PER_NIC: usize = 16 * 1024;

@@ -235,6 +235,11 @@ impl HostLab {
         &self.namespaces
     }
 
+    /// The namespaces built, in spec order, to take their queues.
+    pub fn namespaces_mut(&mut self) -> &mut [PlumbedNamespace] {
+        &mut self.namespaces
+    }
+
     /// The namespace (or interface) whose spec's [`NamespaceSpec::key`]
     /// is `key`, if the lab built it.
     pub fn namespace(&self, key: &str) -> Option<&PlumbedNamespace> {
@@ -452,6 +457,8 @@ fn create_tun(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
 /// own, and configures it there.
 fn plumb_here(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> {
     let tun = create_tun(ops, spec)?;
+    super::fabric::noqueue_here(tun.created_index())
+        .with_context(|| format!("in network namespace {}", spec.name))?;
     ops.configure_link_here(
         tun.created_index(),
         &spec.interface,
@@ -474,6 +481,24 @@ fn plumb_existing(ops: &dyn HostOps, spec: &NamespaceSpec) -> Result<TunDevice> 
     ops.move_link_into_namespace(tun.created_index(), &spec.name, &spec.interface)?;
     ops.configure_interface(&spec.name, &spec.interface, &interface_config(spec))?;
     Ok(tun)
+}
+
+/// Makes sure the process may hold `needed` file descriptors: every TUN
+/// queue of a lab is one, so a lab of thousands of NICs needs more than a
+/// shell's usual limit. Raises the soft limit, and the hard one where the
+/// process may (`CAP_SYS_RESOURCE`); never lowers either. Fails, saying
+/// so, where `needed` is past what the process may have.
+pub fn allow_open_files(needed: u64) -> Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("reading RLIMIT_NOFILE")?;
+    if soft >= needed || setrlimit(Resource::RLIMIT_NOFILE, needed, hard.max(needed)).is_ok() {
+        return Ok(());
+    }
+    bail!(
+        "the lab needs about {needed} open files (a TUN queue per NIC and worker), more than \
+         this process may have ({hard}, `ulimit -Hn`, which it may not raise): raise that \
+         limit, or run fewer --workers"
+    )
 }
 
 /// What [`cleanup_leftovers`] and [`cleanup_marked`] did.

@@ -41,8 +41,8 @@ pub mod site;
 pub mod tun;
 
 pub use lab::{
-    cleanup_leftovers, cleanup_marked, cleanup_named, HostLab, Leftovers, NamespaceSpec,
-    PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
+    allow_open_files, cleanup_leftovers, cleanup_marked, cleanup_named, HostLab, Leftovers,
+    NamespaceSpec, PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
 };
 pub use netlink::InterfaceConfig;
 pub use ops::{HostOps, LinuxHost};

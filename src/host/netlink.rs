@@ -49,7 +49,7 @@ pub struct InterfaceConfig {
 
 /// Runs `operation` with a fresh rtnetlink connection, on the current thread,
 /// so in the current thread's network namespace.
-fn with_connection<T, F, Fut>(operation: F) -> Result<T>
+pub(super) fn with_connection<T, F, Fut>(operation: F) -> Result<T>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<T>>,

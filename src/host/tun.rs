@@ -170,6 +170,15 @@ impl TunDevice {
     /// Creates a TUN device in the caller's network namespace and opens
     /// `options.queues` queues on it.
     pub fn create(options: TunOptions) -> Result<TunDevice> {
+        Self::create_as(TEMPORARY_NAME_PATTERN, options)
+    }
+
+    /// [`TunDevice::create`] under the name `name`, which must be free in
+    /// the caller's namespace (a device of that name would be attached to
+    /// instead). Where a namespace holds thousands of devices this spares
+    /// the kernel a pattern's search, which reads every device's name to
+    /// find the lowest free number, under the RTNL lock.
+    pub fn create_as(name: &str, options: TunOptions) -> Result<TunDevice> {
         if options.queues == 0 || options.queues > MAX_QUEUES {
             bail!(
                 "a TUN device needs 1 to {MAX_QUEUES} queues, not {}",
@@ -177,7 +186,7 @@ impl TunDevice {
             );
         }
         let first = DeviceBuilder::new()
-            .name(TEMPORARY_NAME_PATTERN)
+            .name(name)
             .offload(true)
             .multi_queue(true)
             // Left down: it is renamed and configured before it goes up.

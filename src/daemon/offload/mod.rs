@@ -75,11 +75,14 @@ use std::time::{Duration, Instant};
 /// How often what the kernel counted is added to the daemon's counters.
 pub const SYNC_PERIOD: Duration = Duration::from_millis(500);
 
-/// How often the offload thread looks for requests while they come, and
-/// at most how long it waits between looks once they stop (an idle lab
-/// wakes it 20 times a second, not 200).
+/// How often the offload thread looks for requests while they come.
 const POLL_PERIOD: Duration = Duration::from_millis(5);
-const IDLE_POLL_PERIOD: Duration = Duration::from_millis(50);
+
+/// After each look that found nothing the wait doubles, up to
+/// `POLL_PERIOD << IDLE_DOUBLINGS` (80 ms): an idle lab's thread wakes a
+/// dozen times a second, not two hundred, and the first request after a
+/// quiet spell waits that long at most (its flow is in userspace meanwhile).
+const IDLE_DOUBLINGS: u32 = 4;
 
 /// Requests waiting for the offload thread at most; more are dropped (the
 /// flow's next packet asks again).
@@ -359,21 +362,16 @@ impl Offload {
         faults: &Faults,
     ) {
         let mut next_sync = Instant::now() + SYNC_PERIOD;
-        let mut poll = POLL_PERIOD;
+        let mut empty_looks = 0;
         while !stop.load(Relaxed) {
             // Polled, never waited on: a worker's request then never has a
             // sleeping thread to wake, and costs it no syscall.
-            std::thread::sleep(poll);
-            let mut asked = false;
+            std::thread::sleep(POLL_PERIOD * (1 << empty_looks));
+            empty_looks = (empty_looks + 1).min(IDLE_DOUBLINGS);
             while let Ok(request) = self.receiver.try_recv() {
+                empty_looks = 0;
                 self.handle(request, plane, flows);
-                asked = true;
             }
-            poll = if asked {
-                POLL_PERIOD
-            } else {
-                (poll * 2).min(IDLE_POLL_PERIOD)
-            };
             faults.check(ThreadKind::Offload);
             if Instant::now() >= next_sync {
                 // A port whose `eth0` was deleted behind the lab's back is

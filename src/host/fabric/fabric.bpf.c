@@ -90,6 +90,7 @@ struct flow_counters {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	// Set by the loader: two entries per NIC the lab may hold.
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct port);

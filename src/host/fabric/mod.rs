@@ -38,16 +38,19 @@
 //! It knows Linux only: namespaces, links, flows as 5-tuples.
 
 mod entries;
+mod links;
 mod unattached;
 
+pub(crate) use links::noqueue_here;
+
 use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, MapError};
-use aya::programs::tc::SchedClassifierLink;
-use aya::programs::{SchedClassifier, TcAttachType};
+use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
 
 pub use entries::{
@@ -105,7 +108,8 @@ impl std::error::Error for InstallError {}
 /// The fabric namespace and the programs and maps loaded for it.
 pub struct Fabric {
     namespace: String,
-    programs: Mutex<Ebpf>,
+    /// The loaded programs: the shared blocks' filters refer to them.
+    programs: Ebpf,
     ports: Mutex<PortMap>,
     flows: Mutex<FlowMap>,
     /// `struct counters_chunk`s: the slots' counters.
@@ -117,6 +121,9 @@ pub struct Fabric {
     next_port: AtomicU32,
     /// The host end of each port on the fabric, by its number (`vh<N>`).
     live: Mutex<HashMap<u32, u32>>,
+    /// The fabric namespace's link notifications, from the first
+    /// [`Fabric::reap_orphans`] on.
+    link_watch: Mutex<Option<links::LinkWatch>>,
 }
 
 impl std::fmt::Debug for Fabric {
@@ -136,7 +143,6 @@ pub struct FabricPort {
     pub host_end: u32,
     pub tun: u32,
     pub mac: [u8; 6],
-    _links: Vec<SchedClassifierLink>,
 }
 
 impl std::fmt::Debug for FabricPort {
@@ -177,21 +183,15 @@ impl Fabric {
     }
 
     /// Creates the fabric namespace `namespace` and loads the programs
-    /// with room for `capacity` flow entries. Fails, leaving nothing behind,
-    /// where the build or the kernel lacks what the fast path needs.
-    pub fn create(namespace: &str, capacity: u32) -> Result<Arc<Fabric>> {
+    /// with room for `capacity` flow entries and `max_ports` ports. Fails,
+    /// leaving nothing behind, where the build or the kernel lacks what
+    /// the fast path needs.
+    pub fn create(namespace: &str, capacity: u32, max_ports: u32) -> Result<Arc<Fabric>> {
         if let Some(reason) = Self::unbuilt() {
             bail!("{reason}");
         }
         let capacity = capacity.max(1);
-        let Loaded {
-            programs,
-            ports,
-            flows,
-            counters,
-            chunks,
-            generation,
-        } = load(capacity)?;
+        let loaded = load(capacity, max_ports.max(1))?;
         netns::create_with(namespace, || {
             // No IPv6 of its own on the fabric's devices: they only carry.
             for file in [
@@ -202,12 +202,47 @@ impl Fabric {
                     std::fs::write(file, "1").with_context(|| format!("writing 1 to {file}"))?;
                 }
             }
-            Ok(())
+            let fd_of = |name: &str| -> Result<std::os::fd::RawFd> {
+                let classifier: &SchedClassifier = loaded
+                    .programs
+                    .program(name)
+                    .with_context(|| format!("the fabric object has no program {name}"))?
+                    .try_into()?;
+                Ok(classifier.fd()?.as_fd().as_raw_fd())
+            };
+            links::set_up_blocks_here(
+                links::Program {
+                    fd: fd_of("from_port")?,
+                    name: "from_port",
+                },
+                links::Program {
+                    fd: fd_of("from_daemon")?,
+                    name: "from_daemon",
+                },
+            )
         })
         .with_context(|| format!("creating the fabric namespace {namespace}"))?;
-        Ok(Arc::new(Fabric {
-            namespace: namespace.to_owned(),
-            programs: Mutex::new(programs),
+        Ok(Arc::new(Fabric::from_loaded(
+            namespace.to_owned(),
+            loaded,
+            capacity,
+        )))
+    }
+
+    /// The fabric of namespace `namespace` over the programs and maps
+    /// `loaded`, made for `capacity` flow entries.
+    fn from_loaded(namespace: String, loaded: Loaded, capacity: u32) -> Fabric {
+        let Loaded {
+            programs,
+            ports,
+            flows,
+            counters,
+            chunks,
+            generation,
+        } = loaded;
+        Fabric {
+            namespace,
+            programs,
             ports: Mutex::new(ports),
             flows: Mutex::new(flows),
             counters,
@@ -216,7 +251,8 @@ impl Fabric {
             capacity,
             next_port: AtomicU32::new(0),
             live: Mutex::new(HashMap::new()),
-        }))
+            link_watch: Mutex::new(None),
+        }
     }
 
     /// The fabric namespace's name.
@@ -238,6 +274,10 @@ impl Fabric {
     /// TUN device opened as `tun` says in the fabric namespace, the
     /// programs attached. Returns the TUN device, whose queues are the
     /// port's slow path.
+    ///
+    /// The TUN device is persistent: it goes with the fabric namespace, in
+    /// one batch with every other port's, or, for a port removed alone,
+    /// when [`Fabric::reap_orphans`] sees its host end gone.
     pub fn plumb_port_here(
         self: &Arc<Self>,
         interface: &str,
@@ -247,32 +287,37 @@ impl Fabric {
         let number = self.next_port.fetch_add(1, Ordering::Relaxed);
         let host_name = format!("vh{number}");
         let tun_name = format!("vt{number}");
-        let (eth0, mac) =
-            netlink::add_veth_here(interface, &self.namespace, &host_name, Some(FABRIC_MAC))?;
+        let fabric_path = netns::path_of(&self.namespace);
+        let fabric_namespace = std::fs::File::open(&fabric_path).with_context(|| {
+            format!(
+                "opening the fabric namespace {} ({})",
+                self.namespace,
+                fabric_path.display()
+            )
+        })?;
+        let (eth0, mac) = links::add_veth_across(
+            interface,
+            config.mtu,
+            &fabric_namespace,
+            &host_name,
+            FABRIC_MAC,
+        )?;
         // The MTU `eth0` is given (1280 to 9000, as the file allows).
         let mtu = u16::try_from(config.mtu).unwrap_or(u16::MAX);
-        let quiet = InterfaceConfig {
-            mtu: config.mtu,
-            addresses: Vec::new(),
-            gateways: Vec::new(),
-            device_routes: Vec::new(),
-            forwarding: false,
-        };
         let (device, port) = netns::run_in(&self.namespace, || {
-            let device = TunDevice::create(TunOptions {
-                persistent: false,
-                ..tun
-            })
+            // Under its final name: no search for a free number among the
+            // fabric's thousands of devices.
+            let device = TunDevice::create_as(
+                &tun_name,
+                TunOptions {
+                    persistent: true,
+                    ..tun
+                },
+            )
             .context("creating the port's TUN device in the fabric namespace")?;
-            netlink::configure_link_here(device.created_index(), &tun_name, &quiet)?;
+            let tun_index = device.created_index();
             let host_end = nix::net::if_::if_nametoindex(host_name.as_str())
                 .with_context(|| format!("looking up {host_name}"))?;
-            let open = InterfaceConfig {
-                mtu: HOST_END_MTU,
-                ..quiet.clone()
-            };
-            netlink::configure_link_here(host_end, &host_name, &open)?;
-            let tun_index = device.created_index();
             {
                 let mut ports = self.ports();
                 ports
@@ -283,24 +328,20 @@ impl Fabric {
                     .context("registering the port's TUN device")?;
             }
             lock(&self.live).insert(number, host_end);
-            let mut port = FabricPort {
+            let port = FabricPort {
                 fabric: self.clone(),
                 host_end,
                 tun: tun_index,
                 mac,
-                _links: Vec::new(),
             };
-            let mut programs = lock(&self.programs);
-            for (program, device_name) in [("from_port", &host_name), ("from_daemon", &tun_name)] {
-                let classifier: &mut SchedClassifier = programs
-                    .program_mut(program)
-                    .with_context(|| format!("the fabric object has no program {program}"))?
-                    .try_into()?;
-                let id = classifier
-                    .attach(device_name, TcAttachType::Ingress)
-                    .with_context(|| format!("attaching {program} to {device_name}"))?;
-                port._links.push(classifier.take_link(id)?);
-            }
+            links::plumb_here(&links::PortDevices {
+                host_end,
+                host_name: &host_name,
+                tun: tun_index,
+                tun_name: &tun_name,
+                mtu: config.mtu,
+                host_end_mtu: HOST_END_MTU,
+            })?;
             Ok((device, port))
         })?;
         netlink::configure_link_here(eth0, interface, config)?;
@@ -308,26 +349,52 @@ impl Fabric {
     }
 
     /// Removes the TUN device of each port whose `eth0` is gone (deleted
-    /// behind the fabric's back, which takes its host end with it), so
-    /// that whoever writes to that TUN learns the port is gone, as with a
-    /// TUN `eth0`. Returns the TUN devices removed.
+    /// behind the fabric's back, or with its namespace, which takes its
+    /// host end with it), so that whoever writes to that TUN learns the
+    /// port is gone, as with a TUN `eth0`. Returns the TUN devices removed.
+    ///
+    /// The first call lists the fabric's links; later ones read the
+    /// kernel's link notifications since (no waiting, nothing to do when
+    /// nothing changed), and list again only if the kernel dropped some.
     pub fn reap_orphans(&self) -> Result<Vec<String>> {
-        let names = netlink::link_names(&self.namespace)?;
-        let mut reaped = Vec::new();
-        for name in &names {
-            let Some(number) = name.strip_prefix("vt") else {
-                continue;
-            };
-            if names.iter().any(|n| n.strip_prefix("vh") == Some(number)) {
-                continue;
+        let mut watch = lock(&self.link_watch);
+        let deleted = match watch.as_ref() {
+            Some(watch) => watch.deleted()?,
+            None => {
+                // Subscribed before listing: no deletion falls in between.
+                *watch = Some(netns::run_in(&self.namespace, links::LinkWatch::open_here)?);
+                links::Deleted::Lost
             }
-            netlink::delete_link(&self.namespace, name)?;
-            if let Ok(number) = number.parse::<u32>() {
+        };
+        let orphans: Vec<String> = match deleted {
+            links::Deleted::Links(names) => names
+                .iter()
+                .filter_map(|name| name.strip_prefix("vh"))
+                .map(|number| format!("vt{number}"))
+                .collect(),
+            links::Deleted::Lost => {
+                let names = netlink::link_names(&self.namespace)?;
+                names
+                    .iter()
+                    .filter_map(|name| name.strip_prefix("vt"))
+                    .filter(|number| !names.iter().any(|n| n.strip_prefix("vh") == Some(*number)))
+                    .map(|number| format!("vt{number}"))
+                    .collect()
+            }
+        };
+        if orphans.is_empty() {
+            return Ok(Vec::new());
+        }
+        for orphan in &orphans {
+            if let Some(number) = orphan
+                .strip_prefix("vt")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
                 lock(&self.live).remove(&number);
             }
-            reaped.push(name.clone());
         }
-        Ok(reaped)
+        netns::run_in(&self.namespace, || links::delete_present_here(&orphans))
+            .with_context(|| format!("removing TUN devices of the fabric {}", self.namespace))
     }
 
     /// Whether the port whose host end is `host_end` is still on the
@@ -451,12 +518,14 @@ struct Loaded {
 }
 
 /// Loads the programs into the kernel, with `capacity` flow entries (and
-/// twice as many counters slots).
-fn load(capacity: u32) -> Result<Loaded> {
+/// twice as many counters slots) and room for `max_ports` ports (two
+/// entries each: host end and TUN).
+fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
     let chunks = capacity.saturating_mul(2).div_ceil(SLOTS_PER_CHUNK).max(1);
     let mut programs = EbpfLoader::new()
         .map_max_entries("flows", capacity)
         .map_max_entries("counters", chunks)
+        .map_max_entries("ports", max_ports.saturating_mul(2))
         .load(OBJECT)
         .context("loading the fabric's tc programs")?;
     for name in ["from_port", "from_daemon"] {

@@ -8,7 +8,10 @@ use anyhow::{Context, Result};
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions, TestRunResult};
 
 use super::entries::{port_entry, PORT_HOST_END, PORT_TUN};
-use super::{load, lock, Fabric, Loaded, OBJECT};
+use super::{load, lock, Fabric, OBJECT};
+
+/// Ports the tests' maps hold at most.
+const TEST_PORTS: u32 = 64;
 
 /// The programs and maps of a fabric that has no namespace: flows are
 /// installed, removed and counted through [`FabricPrograms::fabric`], the
@@ -37,29 +40,11 @@ impl Fabric {
             anyhow::bail!("{reason}");
         }
         let capacity = capacity.max(1);
-        let Loaded {
-            programs,
-            ports,
-            flows,
-            counters,
-            chunks,
-            generation,
-        } = load(capacity)?;
+        // No name a namespace can have: dropping the fabric removes no
+        // namespace.
+        let loaded = load(capacity, TEST_PORTS)?;
         Ok(FabricPrograms {
-            fabric: Fabric {
-                // No name a namespace can have: dropping the fabric removes
-                // no namespace.
-                namespace: String::new(),
-                programs: std::sync::Mutex::new(programs),
-                ports: std::sync::Mutex::new(ports),
-                flows: std::sync::Mutex::new(flows),
-                counters,
-                chunks,
-                generation: std::sync::Mutex::new((generation, 0)),
-                capacity,
-                next_port: std::sync::atomic::AtomicU32::new(0),
-                live: std::sync::Mutex::new(std::collections::HashMap::new()),
-            },
+            fabric: Fabric::from_loaded(String::new(), loaded, capacity),
         })
     }
 }
@@ -98,8 +83,9 @@ impl FabricPrograms {
     /// Runs the program `name` (`from_port` or `from_daemon`) once, as
     /// `options` say.
     pub fn run(&self, name: &str, options: TestRunOptions<'_>) -> Result<TestRunResult> {
-        let programs = lock(&self.fabric.programs);
-        let program: &SchedClassifier = programs
+        let program: &SchedClassifier = self
+            .fabric
+            .programs
             .program(name)
             .with_context(|| format!("the fabric object has no program {name}"))?
             .try_into()?;

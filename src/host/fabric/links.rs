@@ -1,0 +1,430 @@
+//! The fabric's own link work, shaped by what costs the kernel time.
+//!
+//! - A port's veth pair is made in one request with its peer born in the
+//!   fabric namespace: moving a device between namespaces would unregister
+//!   and register it again, with RCU grace periods in between.
+//! - The programs are attached once, to two shared tc blocks; a port's
+//!   devices only join them, before they are up (a qdisc added to a device
+//!   that is up waits for the device to be deactivated).
+//! - Links deleted in the fabric namespace are learned from the kernel's
+//!   link notifications (`RTMGRP_LINK`), read without waiting: an idle lab
+//!   costs nothing, where listing every link would cost a dump of
+//!   thousands of devices each time.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use anyhow::{Context, Result};
+use futures::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::{
+    DefaultNla, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
+use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcHeader, TcMessage, TcOption};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
+
+use super::super::netlink::with_connection;
+
+/// Adds, in the current thread's namespace, the veth `name` (down, MTU
+/// `mtu`) whose peer `peer_name` is born in the namespace open as
+/// `peer_namespace`, down, with MTU `mtu` and the link-layer address
+/// `peer_mac`. Returns the index and link-layer address of `name`.
+pub fn add_veth_across(
+    name: &str,
+    mtu: u32,
+    peer_namespace: &File,
+    peer_name: &str,
+    peer_mac: [u8; 6],
+) -> Result<(u32, [u8; 6])> {
+    let target_fd = peer_namespace.as_raw_fd();
+    with_connection(|handle| async move {
+        let peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer_name.to_owned())
+            .address(peer_mac.to_vec())
+            .mtu(mtu)
+            .setns_by_fd(target_fd)
+            .build();
+        let request = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(name.to_owned())
+            .mtu(mtu)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .build();
+        handle.link().add(request).execute().await?;
+        let link = handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute()
+            .try_next()
+            .await?
+            .with_context(|| format!("link {name} not found"))?;
+        let mac = link
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+                _ => None,
+            })
+            .with_context(|| format!("link {name} has no Ethernet address"))?;
+        Ok((link.header.index, mac))
+    })
+    .with_context(|| format!("adding veth {name} with its peer {peer_name} in the fabric"))
+}
+
+/// The fabric's shared tc blocks: the ingress of every host end runs the
+/// filters of [`HOST_ENDS_BLOCK`], that of every TUN device those of
+/// [`TUNS_BLOCK`]. Binding a device to a block is one `clsact` qdisc; the
+/// programs are attached once, to the blocks. (A filter per device would
+/// be two more requests per port, and the kernel keeps a list of the
+/// blocks of devices without offload that it searches on every new
+/// block: thousands of blocks would make each new one slower.)
+pub const HOST_ENDS_BLOCK: u32 = 1;
+pub const TUNS_BLOCK: u32 = 2;
+
+/// A tc program to attach: its descriptor and its name.
+pub struct Program<'a> {
+    pub fd: RawFd,
+    pub name: &'a str,
+}
+
+const TCA_INGRESS_BLOCK: u16 = 13;
+const TCA_EGRESS_BLOCK: u16 = 14;
+const TCA_BPF_FD: u16 = 6;
+const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_FLAGS: u16 = 8;
+const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
+const ETH_P_ALL: u16 = 0x0003;
+
+fn u32_attribute(kind: u16, value: u32) -> DefaultNla {
+    DefaultNla::new(kind, value.to_ne_bytes().to_vec())
+}
+
+/// Sends a request that creates a tc object and waits for its
+/// acknowledgement.
+async fn create(handle: &mut Handle, message: RouteNetlinkMessage) -> Result<()> {
+    let mut request = NetlinkMessage::from(message);
+    request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    let mut responses = handle.request(request)?;
+    while let Some(response) = responses.next().await {
+        if let NetlinkPayload::Error(error) = response.payload {
+            if let Some(code) = error.code {
+                return Err(std::io::Error::from_raw_os_error(-code.get()).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `clsact` qdisc on device `index` whose ingress (and egress, if given)
+/// is the shared block numbered so.
+fn clsact(index: u32, ingress_block: u32, egress_block: Option<u32>) -> RouteNetlinkMessage {
+    let mut message = TcMessage::with_index(index as i32);
+    message.header.parent = TcHandle::INGRESS;
+    message.header.handle = TcHandle::from(0xffff_0000);
+    message
+        .attributes
+        .push(TcAttribute::Kind("clsact".to_owned()));
+    message.attributes.push(TcAttribute::Other(u32_attribute(
+        TCA_INGRESS_BLOCK,
+        ingress_block,
+    )));
+    if let Some(block) = egress_block {
+        message
+            .attributes
+            .push(TcAttribute::Other(u32_attribute(TCA_EGRESS_BLOCK, block)));
+    }
+    RouteNetlinkMessage::NewQueueDiscipline(message)
+}
+
+/// In the current thread's namespace (the fabric's): binds its `lo` (down,
+/// carrying nothing) to both blocks, so that they live as long as the
+/// namespace whatever ports come and go, and attaches `from_port` to
+/// [`HOST_ENDS_BLOCK`] and `from_daemon` to [`TUNS_BLOCK`], as `cls_bpf`
+/// filters in direct-action mode.
+pub fn set_up_blocks_here(from_port: Program<'_>, from_daemon: Program<'_>) -> Result<()> {
+    with_connection(|mut handle| async move {
+        create(&mut handle, clsact(1, HOST_ENDS_BLOCK, Some(TUNS_BLOCK)))
+            .await
+            .context("binding the fabric's lo to its tc blocks")?;
+        for (block, program) in [(HOST_ENDS_BLOCK, from_port), (TUNS_BLOCK, from_daemon)] {
+            let mut message = TcMessage::with_index(TcHeader::TCM_IFINDEX_MAGIC_BLOCK as i32);
+            message.header.parent = TcHandle::from(block);
+            // Priority 1, every protocol.
+            message.header.info = (1 << 16) | u32::from(ETH_P_ALL.to_be());
+            message.attributes.push(TcAttribute::Kind("bpf".to_owned()));
+            let mut name = program.name.as_bytes().to_vec();
+            name.push(0);
+            message.attributes.push(TcAttribute::Options(vec![
+                TcOption::Other(u32_attribute(TCA_BPF_FD, program.fd as u32)),
+                TcOption::Other(DefaultNla::new(TCA_BPF_NAME, name)),
+                TcOption::Other(u32_attribute(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)),
+            ]));
+            create(&mut handle, RouteNetlinkMessage::NewTrafficFilter(message))
+                .await
+                .with_context(|| format!("attaching {} to tc block {block}", program.name))?;
+        }
+        Ok(())
+    })
+}
+
+/// `noqueue` as the root qdisc of device `index`.
+fn noqueue(index: u32) -> RouteNetlinkMessage {
+    let mut message = TcMessage::with_index(index as i32);
+    message.header.parent = TcHandle::ROOT;
+    message
+        .attributes
+        .push(TcAttribute::Kind("noqueue".to_owned()));
+    RouteNetlinkMessage::NewQueueDiscipline(message)
+}
+
+/// Gives the TUN device `index` of the current thread's namespace, still
+/// down, `noqueue` as its root qdisc. A multi-queue TUN device has 256
+/// transmit queues, and bringing it up with none would give each a
+/// `pfifo_fast` of its own, with rings sized for its queue length: about
+/// 3 MiB of kernel memory a device, which ten thousand NICs do not have.
+/// A TUN device never refuses a packet (a full queue drops it), so a queue
+/// in front of it held nothing anyway.
+pub fn noqueue_here(index: u32) -> Result<()> {
+    with_connection(|mut handle| async move {
+        create(&mut handle, noqueue(index)).await?;
+        Ok(())
+    })
+    .with_context(|| format!("giving TUN device #{index} the noqueue qdisc"))
+}
+
+/// A port's devices in the fabric namespace, as created (down).
+pub struct PortDevices<'a> {
+    pub host_end: u32,
+    pub host_name: &'a str,
+    pub tun: u32,
+    pub tun_name: &'a str,
+    /// The MTU of the TUN device (the port's `eth0`'s).
+    pub mtu: u32,
+    /// The MTU of the host end: larger than any a guest may give its
+    /// `eth0`, so that every packet reaches the program.
+    pub host_end_mtu: u32,
+}
+
+/// In the current thread's namespace (the fabric's), over one connection:
+/// binds the host end's ingress to [`HOST_ENDS_BLOCK`] and the TUN
+/// device's to [`TUNS_BLOCK`], gives the TUN device `noqueue` as its root
+/// qdisc (see [`noqueue_here`]), then names each device, sets
+/// its MTU and brings it up. Everything before the devices are up: a qdisc
+/// added to a device that is up waits for the device to be deactivated.
+pub fn plumb_here(port: &PortDevices<'_>) -> Result<()> {
+    with_connection(|mut handle| async move {
+        create(&mut handle, noqueue(port.tun))
+            .await
+            .with_context(|| format!("giving {} the noqueue qdisc", port.tun_name))?;
+        for (index, name, block) in [
+            (port.host_end, port.host_name, HOST_ENDS_BLOCK),
+            (port.tun, port.tun_name, TUNS_BLOCK),
+        ] {
+            create(&mut handle, clsact(index, block, None))
+                .await
+                .with_context(|| format!("binding {name} to tc block {block}"))?;
+        }
+        for (index, name, mtu) in [
+            (port.tun, port.tun_name, port.mtu),
+            (port.host_end, port.host_name, port.host_end_mtu),
+        ] {
+            let request = LinkUnspec::new_with_index(index)
+                .name(name.to_owned())
+                .mtu(mtu)
+                .up()
+                .build();
+            handle
+                .link()
+                .set(request)
+                .execute()
+                .await
+                .with_context(|| format!("bringing up {name} (#{index})"))?;
+        }
+        Ok(())
+    })
+}
+
+/// Deletes the links among `names` that exist in the current thread's
+/// namespace; returns those it deleted.
+pub fn delete_present_here(names: &[String]) -> Result<Vec<String>> {
+    with_connection(|handle| async move {
+        let mut deleted = Vec::new();
+        for name in names {
+            let found = handle
+                .link()
+                .get()
+                .match_name(name.clone())
+                .execute()
+                .try_next()
+                .await;
+            // Gone already (ENODEV): nothing to do.
+            let Ok(Some(link)) = found else { continue };
+            handle
+                .link()
+                .del(link.header.index)
+                .execute()
+                .await
+                .with_context(|| format!("deleting link {name}"))?;
+            deleted.push(name.clone());
+        }
+        Ok(deleted)
+    })
+}
+
+/// `RTMGRP_LINK`: the multicast group of link notifications.
+const RTMGRP_LINK: u32 = 1;
+/// `RTM_DELLINK`.
+const RTM_DELLINK: u16 = 17;
+/// `IFLA_IFNAME`.
+const IFLA_IFNAME: u16 = 3;
+/// Length of `struct nlmsghdr` and of `struct ifinfomsg`.
+const NLMSG_HEADER_LEN: usize = 16;
+const IFINFO_LEN: usize = 16;
+/// What the kernel may queue for the watch before it drops notifications
+/// (a lab that adds thousands of ports at once overflows it; the watcher
+/// then lists the links once).
+const WATCH_BUFFER: usize = 4 << 20;
+
+/// A netlink socket subscribed to the link notifications of the namespace
+/// it was opened in.
+#[derive(Debug)]
+pub struct LinkWatch {
+    socket: OwnedFd,
+}
+
+/// What a [`LinkWatch`] read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Deleted {
+    /// The links deleted since the last read, by name.
+    Links(Vec<String>),
+    /// The kernel dropped notifications: what was deleted is unknown.
+    Lost,
+}
+
+impl LinkWatch {
+    /// Subscribes to the link notifications of the current thread's
+    /// namespace.
+    pub fn open_here() -> Result<LinkWatch> {
+        use nix::sys::socket::{
+            bind, setsockopt, socket, sockopt, AddressFamily, NetlinkAddr, SockFlag, SockProtocol,
+            SockType,
+        };
+        let socket = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )
+        .context("opening a netlink socket for link notifications")?;
+        bind(socket.as_raw_fd(), &NetlinkAddr::new(0, RTMGRP_LINK))
+            .context("subscribing to link notifications")?;
+        // Best effort: without it the default buffer only overflows
+        // sooner, and an overflow is handled.
+        let _ = setsockopt(&socket, sockopt::RcvBufForce, &WATCH_BUFFER);
+        Ok(LinkWatch { socket })
+    }
+
+    /// The links deleted since the last read, without waiting.
+    pub fn deleted(&self) -> Result<Deleted> {
+        use nix::errno::Errno;
+        use nix::sys::socket::{recv, MsgFlags};
+        let mut names = Vec::new();
+        let mut lost = false;
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match recv(self.socket.as_raw_fd(), &mut buffer, MsgFlags::MSG_DONTWAIT) {
+                Ok(read) => deleted_names(&buffer[..read], &mut names),
+                Err(Errno::EAGAIN) => break,
+                Err(Errno::EINTR) => continue,
+                // The queue overflowed; reading goes on after it.
+                Err(Errno::ENOBUFS) => lost = true,
+                Err(err) => return Err(err).context("reading link notifications"),
+            }
+        }
+        Ok(if lost {
+            Deleted::Lost
+        } else {
+            Deleted::Links(names)
+        })
+    }
+}
+
+/// Adds to `names` the name of each link an `RTM_DELLINK` message of
+/// `datagram` removes; anything malformed is skipped.
+fn deleted_names(datagram: &[u8], names: &mut Vec<String>) {
+    let mut rest = datagram;
+    while rest.len() >= NLMSG_HEADER_LEN {
+        let length = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
+        if length < NLMSG_HEADER_LEN || length > rest.len() {
+            return;
+        }
+        if kind == RTM_DELLINK {
+            if let Some(name) = link_name(&rest[NLMSG_HEADER_LEN..length]) {
+                names.push(name);
+            }
+        }
+        let aligned = (length + 3) & !3;
+        rest = rest.get(aligned..).unwrap_or_default();
+    }
+}
+
+/// The `IFLA_IFNAME` of an `ifinfomsg` with its attributes.
+fn link_name(message: &[u8]) -> Option<String> {
+    let mut attributes = message.get(IFINFO_LEN..)?;
+    while attributes.len() >= 4 {
+        let length = u16::from_ne_bytes([attributes[0], attributes[1]]) as usize;
+        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
+        if length < 4 || length > attributes.len() {
+            return None;
+        }
+        if kind == IFLA_IFNAME {
+            let value = &attributes[4..length];
+            let end = value.iter().position(|b| *b == 0).unwrap_or(value.len());
+            return String::from_utf8(value[..end].to_vec()).ok();
+        }
+        let aligned = (length + 3) & !3;
+        attributes = attributes.get(aligned..).unwrap_or_default();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u16, name: &str) -> Vec<u8> {
+        let mut attribute = Vec::new();
+        let value_len = name.len() + 1;
+        attribute.extend_from_slice(&((4 + value_len) as u16).to_ne_bytes());
+        attribute.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
+        attribute.extend_from_slice(name.as_bytes());
+        attribute.push(0);
+        while attribute.len() % 4 != 0 {
+            attribute.push(0);
+        }
+        let length = NLMSG_HEADER_LEN + IFINFO_LEN + attribute.len();
+        let mut out = Vec::new();
+        out.extend_from_slice(&(length as u32).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(&[0u8; 10]);
+        out.extend_from_slice(&[0u8; IFINFO_LEN]);
+        out.extend_from_slice(&attribute);
+        out
+    }
+
+    #[test]
+    fn only_deleted_links_are_named_and_truncated_messages_end_the_read() {
+        let mut datagram = message(RTM_DELLINK, "vh12");
+        datagram.extend(message(16, "vh13"));
+        datagram.extend(message(RTM_DELLINK, "vt7"));
+        let mut names = Vec::new();
+        deleted_names(&datagram, &mut names);
+        assert_eq!(names, ["vh12", "vt7"]);
+        let whole = message(RTM_DELLINK, "vh99");
+        let mut names = Vec::new();
+        deleted_names(&whole[..whole.len() - 3], &mut names);
+        assert!(names.is_empty());
+    }
+}
