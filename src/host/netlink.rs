@@ -85,6 +85,27 @@ where
     })
 }
 
+/// The index and the Ethernet address of link `name`.
+pub(super) async fn link_index_and_mac(handle: &Handle, name: &str) -> Result<(u32, [u8; 6])> {
+    let link = handle
+        .link()
+        .get()
+        .match_name(name.to_owned())
+        .execute()
+        .try_next()
+        .await?
+        .with_context(|| format!("link {name} not found"))?;
+    let mac = link
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+            _ => None,
+        })
+        .with_context(|| format!("link {name} has no Ethernet address"))?;
+    Ok((link.header.index, mac))
+}
+
 /// The index of link `name` in the current thread's namespace.
 async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
     let link = handle
@@ -501,23 +522,7 @@ pub fn add_veth_here(
             .name(peer_name.to_owned())
             .build();
         handle.link().set(request).execute().await?;
-        let link = handle
-            .link()
-            .get()
-            .match_name(name.to_owned())
-            .execute()
-            .try_next()
-            .await?
-            .with_context(|| format!("link {name} not found"))?;
-        let mac = link
-            .attributes
-            .iter()
-            .find_map(|a| match a {
-                LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
-                _ => None,
-            })
-            .with_context(|| format!("link {name} has no Ethernet address"))?;
-        Ok((link.header.index, mac))
+        link_index_and_mac(&handle, name).await
     })
     .with_context(|| format!("adding veth {name} to {peer_name} in {peer_namespace}"))
 }

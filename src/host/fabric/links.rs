@@ -19,12 +19,12 @@ use futures::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{
     DefaultNla, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcHeader, TcMessage, TcOption};
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
-use super::super::netlink::with_connection;
+use super::super::netlink::{link_index_and_mac, with_connection};
 
 /// Adds, in the current thread's namespace, the veth `name` (down, MTU
 /// `mtu`) whose peer `peer_name` is born in the namespace open as
@@ -51,23 +51,7 @@ pub fn add_veth_across(
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
             .build();
         handle.link().add(request).execute().await?;
-        let link = handle
-            .link()
-            .get()
-            .match_name(name.to_owned())
-            .execute()
-            .try_next()
-            .await?
-            .with_context(|| format!("link {name} not found"))?;
-        let mac = link
-            .attributes
-            .iter()
-            .find_map(|a| match a {
-                LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
-                _ => None,
-            })
-            .with_context(|| format!("link {name} has no Ethernet address"))?;
-        Ok((link.header.index, mac))
+        link_index_and_mac(&handle, name).await
     })
     .with_context(|| format!("adding veth {name} with its peer {peer_name} in the fabric"))
 }
