@@ -448,3 +448,51 @@ fn bad_specs_are_refused_before_anything_is_created() {
     // The namespace created before the bad config was found is gone again.
     assert!(!netns::exists(&name));
 }
+
+/// The value of `/proc/sys/net/<setting>` as namespace `name` sees it.
+fn sysctl_in(name: &str, setting: &str) -> String {
+    let file = format!("/proc/sys/net/{setting}");
+    let (ok, text) = run(Command::new("ip").args(["netns", "exec", name, "cat", &file]));
+    assert!(ok, "reading {file} in {name}: {text}");
+    text.trim().to_owned()
+}
+
+#[test]
+fn a_nic_is_set_up_to_forward_or_not_and_never_to_redirect() {
+    if !have_root() {
+        return;
+    }
+    let vm = unique_name("vm");
+    let nva = unique_name("nva");
+    let _guard = NamespaceGuard(vec![vm.clone(), nva.clone()]);
+    let ipv4_only = |name: &str, forwarding: bool| {
+        let mut spec = spec(name, 1);
+        spec.addresses.retain(|a| a.addr().is_ipv4());
+        spec.gateways = spec.first_host_gateways();
+        spec.forwarding = forwarding;
+        spec
+    };
+    let _lab = HostLab::build(&[ipv4_only(&vm, false), ipv4_only(&nva, true)]).expect("lab");
+
+    // A VM's eth0 (set through netlink alone): it forwards nothing,
+    // neither sends nor takes redirects, and has no IPv6 address at all,
+    // not even a link-local one, so it sends no IPv6 packet unasked.
+    for setting in ["forwarding", "send_redirects", "accept_redirects"] {
+        assert_eq!(sysctl_in(&vm, &format!("ipv4/conf/eth0/{setting}")), "0");
+    }
+    let v6 = ip(&["-n", &vm, "-6", "-o", "addr", "show", "dev", "eth0"]);
+    assert_eq!(v6.trim(), "", "{v6}");
+    let v4 = ip(&["-n", &vm, "-o", "addr", "show", "dev", "eth0"]);
+    assert!(v4.contains("inet 10.99.0.4/24"), "{v4}");
+
+    // An NVA's namespace forwards and never redirects, on eth0 and for
+    // the whole namespace.
+    assert_eq!(sysctl_in(&nva, "ipv4/ip_forward"), "1");
+    assert_eq!(sysctl_in(&nva, "ipv4/conf/eth0/forwarding"), "1");
+    for scope in ["all", "eth0"] {
+        assert_eq!(
+            sysctl_in(&nva, &format!("ipv4/conf/{scope}/send_redirects")),
+            "0"
+        );
+    }
+}

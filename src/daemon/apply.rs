@@ -8,7 +8,7 @@ use super::plane::FastPort;
 use super::ports::namespace_spec;
 use super::{Daemon, Plane, Port, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
-use crate::host::{netlink, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
+use crate::host::{interface, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
 use crate::plan::Plan;
 use crate::snapshot::Snapshot;
 use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
@@ -349,7 +349,7 @@ impl Daemon {
                     nic.name,
                     if nic.ip_forwarding { "on" } else { "off" }
                 ));
-                if let Err(e) = netlink::set_namespace_forwarding(
+                if let Err(e) = interface::set_namespace_forwarding(
                     &port.spec.name,
                     INTERFACE_NAME,
                     nic.ip_forwarding,

@@ -14,7 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::fabric::{Fabric, FabricPort};
-use super::netlink::InterfaceConfig;
+use super::interface::InterfaceConfig;
 use super::netns;
 use super::ops::{HostOps, LinuxHost};
 use super::process;

@@ -10,8 +10,10 @@
 //!   (`ip netns list/exec` see them), and running code inside one on a
 //!   short-lived thread.
 //! - [`tun`]: multi-queue TUN devices with `IFF_VNET_HDR` and offloads.
-//! - [`netlink`]: moving links between namespaces, addresses, MTU,
-//!   default routes and routes through a device, through rtnetlink.
+//! - [`netlink`]: links, veth pairs, addresses and routes through
+//!   rtnetlink.
+//! - [`interface`]: an interface's setup inside its namespace (MTU,
+//!   addresses, gateways, forwarding, IPv6 quieted).
 //! - [`HostLab`]: builds a set of namespaces and removes everything it
 //!   created, through [`ops::HostOps`] (the host's own operations, or a
 //!   wrapper that fails one); [`cleanup_leftovers`] and [`cleanup_marked`] remove what a
@@ -29,6 +31,7 @@
 //! else of the crate.
 
 pub mod fabric;
+pub mod interface;
 mod lab;
 pub mod netlink;
 pub mod netns;
@@ -40,10 +43,10 @@ pub mod shaping;
 pub mod site;
 pub mod tun;
 
+pub use interface::InterfaceConfig;
 pub use lab::{
     allow_open_files, cleanup_leftovers, cleanup_marked, cleanup_named, HostLab, Leftovers,
     NamespaceSpec, PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
 };
-pub use netlink::InterfaceConfig;
 pub use ops::{HostOps, LinuxHost};
 pub use tun::{gso_segment_size, Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};

@@ -6,7 +6,8 @@
 
 use anyhow::Result;
 
-use super::netlink::{self, InterfaceConfig};
+use super::interface::{self, InterfaceConfig};
+use super::netlink;
 use super::netns;
 use super::tun::{TunDevice, TunOptions};
 
@@ -28,7 +29,7 @@ pub trait HostOps: Send + Sync + std::fmt::Debug {
     fn create_tun(&self, options: TunOptions) -> Result<TunDevice>;
 
     /// Names and configures link `index` of the calling thread's
-    /// namespace (see [`netlink::configure_link_here`]).
+    /// namespace (see [`interface::configure_link_here`]).
     fn configure_link_here(
         &self,
         index: u32,
@@ -75,7 +76,7 @@ impl HostOps for LinuxHost {
         interface: &str,
         config: &InterfaceConfig,
     ) -> Result<()> {
-        netlink::configure_link_here(index, interface, config)
+        interface::configure_link_here(index, interface, config)
     }
 
     fn move_link_into_namespace(&self, index: u32, namespace: &str, new_name: &str) -> Result<()> {
@@ -88,6 +89,6 @@ impl HostOps for LinuxHost {
         interface: &str,
         config: &InterfaceConfig,
     ) -> Result<()> {
-        netlink::configure_interface(namespace, interface, config)
+        interface::configure_interface(namespace, interface, config)
     }
 }

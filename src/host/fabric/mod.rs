@@ -61,7 +61,8 @@ use entries::{port_entry, PORT_HOST_END, PORT_TUN};
 #[doc(hidden)]
 pub use unattached::FabricPrograms;
 
-use super::netlink::{self, InterfaceConfig};
+use super::interface::{self, InterfaceConfig};
+use super::netlink;
 use super::netns;
 use super::tun::{TunDevice, TunOptions};
 
@@ -344,7 +345,7 @@ impl Fabric {
             })?;
             Ok((device, port))
         })?;
-        netlink::configure_link_here(eth0, interface, config)?;
+        interface::configure_link_here(eth0, interface, config)?;
         Ok((device, port))
     }
 
