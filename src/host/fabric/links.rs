@@ -58,7 +58,7 @@ pub fn add_veth_across(
 
 /// The fabric's shared tc blocks: the ingress of every host end runs the
 /// filters of [`HOST_ENDS_BLOCK`], that of every TUN device those of
-/// [`TUNS_BLOCK`]. Binding a device to a block is one `clsact` qdisc; the
+/// [`TUNS_BLOCK`]. Binding a device to a block is one `ingress` qdisc; the
 /// programs are attached once, to the blocks. (A filter per device would
 /// be two more requests per port, and the kernel keeps a list of the
 /// blocks of devices without offload that it searches on every new
@@ -100,15 +100,19 @@ async fn create(handle: &mut Handle, message: RouteNetlinkMessage) -> Result<()>
     Ok(())
 }
 
-/// A `clsact` qdisc on device `index` whose ingress (and egress, if given)
-/// is the shared block numbered so.
-fn clsact(index: u32, ingress_block: u32, egress_block: Option<u32>) -> RouteNetlinkMessage {
+/// A qdisc of kind `kind` on device `index` whose ingress is the shared
+/// block `ingress_block` (and, for a `clsact`, whose egress is
+/// `egress_block`, if given).
+fn block_qdisc(
+    kind: &str,
+    index: u32,
+    ingress_block: u32,
+    egress_block: Option<u32>,
+) -> RouteNetlinkMessage {
     let mut message = TcMessage::with_index(index as i32);
     message.header.parent = TcHandle::INGRESS;
     message.header.handle = TcHandle::from(0xffff_0000);
-    message
-        .attributes
-        .push(TcAttribute::Kind("clsact".to_owned()));
+    message.attributes.push(TcAttribute::Kind(kind.to_owned()));
     message.attributes.push(TcAttribute::Other(u32_attribute(
         TCA_INGRESS_BLOCK,
         ingress_block,
@@ -121,6 +125,21 @@ fn clsact(index: u32, ingress_block: u32, egress_block: Option<u32>) -> RouteNet
     RouteNetlinkMessage::NewQueueDiscipline(message)
 }
 
+/// A `clsact` qdisc whose ingress and egress are both shared blocks.
+fn clsact(index: u32, ingress_block: u32, egress_block: u32) -> RouteNetlinkMessage {
+    block_qdisc("clsact", index, ingress_block, Some(egress_block))
+}
+
+/// An `ingress` qdisc whose ingress is the shared block `block`. A port's
+/// devices run programs on ingress only; a `clsact` would also give each
+/// an egress block of its own, and every new block of a device without
+/// hardware offload is searched for in a list of all of them
+/// (`flow_indr_dev_setup_offload`): thousands of private egress blocks
+/// made each port's bring-up slower than the last (BENCHMARKS.md).
+fn ingress_only(index: u32, block: u32) -> RouteNetlinkMessage {
+    block_qdisc("ingress", index, block, None)
+}
+
 /// In the current thread's namespace (the fabric's): binds its `lo` (down,
 /// carrying nothing) to both blocks, so that they live as long as the
 /// namespace whatever ports come and go, and attaches `from_port` to
@@ -128,7 +147,7 @@ fn clsact(index: u32, ingress_block: u32, egress_block: Option<u32>) -> RouteNet
 /// filters in direct-action mode.
 pub fn set_up_blocks_here(from_port: Program<'_>, from_daemon: Program<'_>) -> Result<()> {
     with_connection(|mut handle| async move {
-        create(&mut handle, clsact(1, HOST_ENDS_BLOCK, Some(TUNS_BLOCK)))
+        create(&mut handle, clsact(1, HOST_ENDS_BLOCK, TUNS_BLOCK))
             .await
             .context("binding the fabric's lo to its tc blocks")?;
         for (block, program) in [(HOST_ENDS_BLOCK, from_port), (TUNS_BLOCK, from_daemon)] {
@@ -205,7 +224,7 @@ pub fn plumb_here(port: &PortDevices<'_>) -> Result<()> {
             (port.host_end, port.host_name, HOST_ENDS_BLOCK),
             (port.tun, port.tun_name, TUNS_BLOCK),
         ] {
-            create(&mut handle, clsact(index, block, None))
+            create(&mut handle, ingress_only(index, block))
                 .await
                 .with_context(|| format!("binding {name} to tc block {block}"))?;
         }
