@@ -214,6 +214,56 @@ fn run_never_deletes_a_file_that_is_not_its_socket() {
     std::fs::remove_file(&config).unwrap();
 }
 
+/// The descriptors process `pid` holds open on `/dev/net/tun`: one per
+/// TUN queue.
+fn tun_queues_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target == std::path::Path::new("/dev/net/tun"))
+        .count()
+}
+
+#[test]
+fn a_lab_past_the_open_file_limit_runs_with_one_queue_per_nic() {
+    common::require_root();
+    let _serial = serial();
+    let config = write_config("e2fds");
+    // Four ports and two workers: a queue per worker needs 4 x 2 + 1024
+    // descriptors, one per port 4 + 1024; the hard limit sits between,
+    // and setpriv takes away the capability that would raise it.
+    let mut run = Command::new("setpriv");
+    run.args(["--bounding-set=-sys_resource", "--", "prlimit"])
+        .arg("--nofile=1029:1029")
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["run", "--workers", "2", config.to_str().unwrap()])
+        .env("VNETD_SOCKET", socket());
+    let (mut child, _) = common::spawn_lab(run, "");
+    let queues = tun_queues_of(child.id());
+    // Through the NVA both ways, and a peering both ways: NICs read by
+    // different workers, each writing the other's one queue.
+    let paths = [
+        ("e2fds-vm1", "10.2.1.4"),
+        ("e2fds-vm2", "10.1.1.4"),
+        ("e2fds-vm1", "10.0.1.4"),
+        ("e2fds-nva1", "10.1.1.4"),
+    ];
+    let answered: Vec<bool> = paths
+        .iter()
+        .map(|(from, to)| common::ping(from, to))
+        .collect();
+    signal(&child, libc::SIGTERM);
+    let status = wait_exit(&mut child);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(queues, 4, "one TUN queue per port; stderr: {stderr}");
+    assert_eq!(answered, [true; 4], "{paths:?}; stderr: {stderr}");
+    assert!(stderr.contains("each NIC gets one queue"), "{stderr}");
+    assert!(status.success(), "{stderr}");
+    assert_eq!(namespaces_with("e2fds"), Vec::<String>::new());
+}
+
 #[test]
 fn the_builtin_lab_runs_and_forwards() {
     common::require_root();

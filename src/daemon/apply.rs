@@ -181,7 +181,7 @@ impl Daemon {
         let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
         let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
         for nic in &plan.ports {
-            let mut spec = namespace_spec(&topology, nic, self.workers, self.shaping);
+            let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
             // A site's tunnels died with the router they were in.
             let rebuilt =
@@ -320,10 +320,10 @@ impl Daemon {
             let was = namespace_spec(
                 &old.snapshot.topology,
                 &old.snapshot.plan.ports[*i],
-                self.workers,
+                self.queues_per_port,
                 self.shaping,
             );
-            let now = namespace_spec(&topology, nic, self.workers, self.shaping);
+            let now = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
             if was.egress_limit_mbps != now.egress_limit_mbps {
                 let rate = |m: Option<u32>| m.map_or("none".to_owned(), |m| format!("{m} Mbps"));
                 let outcome = match now.egress_limit_mbps {

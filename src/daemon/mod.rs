@@ -104,6 +104,9 @@ pub struct Daemon {
     /// What the speakers' watchers are started with.
     watch: Watch,
     workers: usize,
+    /// TUN queues each port gets: one per worker, or one in a lab too
+    /// large for that (see [`queues_per_port`]).
+    queues_per_port: usize,
     flows: Arc<FlowTable>,
     counters: Vec<Arc<WorkerCounters>>,
     stop: Arc<AtomicBool>,
@@ -130,6 +133,31 @@ pub struct Daemon {
     shaping: bool,
 }
 
+/// Room in the process's open files beyond the ports' queues: the
+/// daemon's own descriptors and some growth by `apply`.
+const OPEN_FILES_ROOM: u64 = 1024;
+
+/// How many TUN queues each of `ports` ports gets. One per worker, so that
+/// every worker reads every NIC, when the process may hold that many
+/// descriptors; past that (10,000 NICs and two workers need 20,000, this
+/// kind of machine's usual hard limit), one queue per port, which every
+/// worker writes and one reads, the NICs spread over the workers: the lab
+/// runs, and says so, rather than being refused for a limit it can live
+/// with. Fails, naming the limit, when even one per port is too many.
+fn queues_per_port(ports: usize, workers: usize) -> Result<usize> {
+    let ports = ports as u64;
+    if crate::host::allow_open_files(ports * workers as u64 + OPEN_FILES_ROOM).is_ok() {
+        return Ok(workers);
+    }
+    crate::host::allow_open_files(ports + OPEN_FILES_ROOM)?;
+    eprintln!(
+        "vnetd: warning: {ports} NICs with a TUN queue per worker need more open files than \
+         this process may hold (`ulimit -Hn`); each NIC gets one queue, read by one of the \
+         {workers} workers"
+    );
+    Ok(1)
+}
+
 impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
@@ -144,9 +172,7 @@ impl Daemon {
             let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
             anyhow::bail!("{}", lines.join("\n"));
         }
-        // Each port's TUN device has a descriptor per worker; the rest is
-        // room for the daemon's own and for some growth by `apply`.
-        crate::host::allow_open_files(plan.ports.len() as u64 * workers as u64 + 1024)?;
+        let queues_per_port = queues_per_port(plan.ports.len(), workers)?;
         let fabric = match options.offload {
             true => open_fabric(&plan, options.offload_max_flows),
             false => None,
@@ -155,7 +181,7 @@ impl Daemon {
             .ports
             .iter()
             .map(|port| {
-                let mut spec = namespace_spec(&topology, port, workers, options.shaping);
+                let mut spec = namespace_spec(&topology, port, queues_per_port, options.shaping);
                 spec.on_fabric = fabric.is_some() && ports::offloadable(port);
                 spec
             })
@@ -238,6 +264,7 @@ impl Daemon {
             records,
             watch,
             workers,
+            queues_per_port,
             flows,
             counters,
             stop,

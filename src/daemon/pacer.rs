@@ -298,7 +298,7 @@ fn send(
     worker: usize,
     counters: &WorkerCounters,
 ) {
-    let queue = plane.ports.get(egress).and_then(|p| p.queues.get(worker));
+    let queue = plane.ports.get(egress).and_then(|p| p.queue_for(worker));
     write_counted(counters, plane.port_id(egress), queue, packet, traffic);
 }
 

@@ -46,6 +46,33 @@ pub struct Port {
     pub fast: Option<FastPort>,
 }
 
+impl Port {
+    /// The queue worker `worker` writes this port's packets to: its own
+    /// when the port has one per worker, else one it shares with others
+    /// (a TUN device takes writes from any thread).
+    pub fn queue_for(&self, worker: usize) -> Option<&TunQueue> {
+        match self.queues.len() {
+            0 => None,
+            queues => self.queues.get(worker % queues),
+        }
+    }
+
+    /// The queue worker `worker` (of `workers`) reads for this port, the
+    /// NIC `nic`, if any. With a queue per worker each reads its own; with
+    /// fewer (a lab too large for a descriptor per NIC and worker, see
+    /// `Daemon::start`), queue `q` is read by worker `(nic + q) % workers`,
+    /// so that the NICs are spread over the workers.
+    pub fn queue_read_by(&self, worker: usize, workers: usize, nic: NicIdx) -> Option<&TunQueue> {
+        let queues = self.queues.len();
+        if queues >= workers {
+            return self.queues.get(worker);
+        }
+        (0..queues)
+            .find(|q| (usize::from(nic) + q) % workers == worker)
+            .and_then(|q| self.queues.get(q))
+    }
+}
+
 /// Where a port is on the fabric: its host end and its `eth0`'s MAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastPort {

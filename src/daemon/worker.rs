@@ -91,9 +91,13 @@ struct Registered {
 }
 
 impl Registered {
-    /// This worker's queue of the port of `nic`, if the plane has it.
-    fn queue(&self, nic: NicIdx, worker: usize) -> Option<&TunQueue> {
-        self.plane.ports.get(nic)?.queues.get(worker)
+    /// The queue worker `worker` (of `workers`) reads for the port of
+    /// `nic`, if the plane has it.
+    fn queue(&self, nic: NicIdx, worker: usize, workers: usize) -> Option<&TunQueue> {
+        self.plane
+            .ports
+            .get(nic)?
+            .queue_read_by(worker, workers, nic)
     }
 }
 
@@ -174,7 +178,7 @@ impl Worker {
                         // would wake every wait: stop watching it until the
                         // next plane.
                         current.nic_of_fd.remove(&fd);
-                        if let Some(queue) = current.queue(nic, self.index) {
+                        if let Some(queue) = current.queue(nic, self.index, self.workers()) {
                             let _ = epoll.delete(queue);
                         }
                     }
@@ -182,6 +186,11 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// How many workers the daemon runs (each says its generation).
+    fn workers(&self) -> usize {
+        self.generations.len()
     }
 
     /// Watches this worker's queue of every port of `next.plane`, and stops
@@ -196,7 +205,7 @@ impl Worker {
             return Err(io::Error::other("injected failure re-registering queues"));
         }
         for (nic, port) in next.plane.ports.iter_enumerated() {
-            if let Some(queue) = port.queues.get(self.index) {
+            if let Some(queue) = port.queue_read_by(self.index, self.workers(), nic) {
                 next.nic_of_fd.insert(queue.as_raw_fd(), nic);
             }
         }
@@ -205,7 +214,7 @@ impl Worker {
         if let Some(previous) = previous {
             for (fd, &nic) in &previous.nic_of_fd {
                 if !next.nic_of_fd.contains_key(fd) {
-                    if let Some(queue) = previous.queue(nic, self.index) {
+                    if let Some(queue) = previous.queue(nic, self.index, self.workers()) {
                         let _ = epoll.delete(queue);
                     }
                 }
@@ -213,7 +222,7 @@ impl Worker {
         }
         for (fd, &nic) in &next.nic_of_fd {
             let known = previous.is_some_and(|p| p.nic_of_fd.contains_key(fd));
-            if let (false, Some(queue)) = (known, next.queue(nic, self.index)) {
+            if let (false, Some(queue)) = (known, next.queue(nic, self.index, self.workers())) {
                 epoll.add(queue, watch(*fd))?;
             }
         }
@@ -251,7 +260,7 @@ impl Worker {
         let queue = plane
             .ports
             .get(egress)
-            .and_then(|p| p.queues.get(self.index));
+            .and_then(|p| p.queue_for(self.index));
         let port = plane.port_id(egress);
         write_counted(&self.counters, port, queue, run.packet, traffic);
     }
@@ -299,7 +308,11 @@ impl Worker {
         pacer: &mut Pacer,
         (now_ms, now_ns): (u64, u64),
     ) -> Result<(), ()> {
-        let Some(queue) = plane.ports.get(nic).and_then(|p| p.queues.get(self.index)) else {
+        let Some(queue) = plane
+            .ports
+            .get(nic)
+            .and_then(|p| p.queue_read_by(self.index, self.workers(), nic))
+        else {
             return Ok(());
         };
         let flows = PortConntrack {
@@ -407,7 +420,7 @@ impl Worker {
             let out = plane
                 .ports
                 .get(egress)
-                .and_then(|p| p.queues.get(self.index));
+                .and_then(|p| p.queue_for(self.index));
             if self.udp_coalescing && out.is_some_and(|q| q.udp_segmentation()) {
                 let egress_key = usize::from(egress);
                 match coalescer.offer(egress_key, &buf[..len]) {

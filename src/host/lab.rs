@@ -495,9 +495,8 @@ pub fn allow_open_files(needed: u64) -> Result<()> {
         return Ok(());
     }
     bail!(
-        "the lab needs about {needed} open files (a TUN queue per NIC and worker), more than \
-         this process may have ({hard}, `ulimit -Hn`, which it may not raise): raise that \
-         limit, or run fewer --workers"
+        "the lab needs about {needed} open files (its NICs' TUN queues), more than this \
+         process may have ({hard}, `ulimit -Hn`, which it may not raise): raise that limit"
     )
 }
 

@@ -327,7 +327,14 @@ impl std::ops::DerefMut for LabProcess {
 impl LabProcess {
     /// Wraps a spawned `run` command's child.
     fn new(run: &Command, child: std::process::Child) -> LabProcess {
-        let mut down = Command::new(run.get_program());
+        // A run through a wrapper (setpriv, prlimit) names vnetd among
+        // its arguments; `down` needs no wrapper.
+        let vnetd = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_vnetd"));
+        let program = match run.get_args().any(|a| a == vnetd) {
+            true => vnetd,
+            false => run.get_program(),
+        };
+        let mut down = Command::new(program);
         for (key, value) in run.get_envs() {
             match value {
                 Some(value) => down.env(key, value),
