@@ -9,7 +9,7 @@
 //! on why the files are avoided where they can be.
 
 use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -17,14 +17,13 @@ use anyhow::{bail, Context, Result};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_core::{DefaultNla, NLA_F_NESTED};
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
     AfSpecInet, AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute,
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
-use super::netlink::{device_route, link_index, with_connection};
+use super::netlink::{add_address_to, default_route, device_route, link_index, with_connection};
 use super::netns;
 
 /// How to set up an interface inside a namespace.
@@ -359,17 +358,7 @@ async fn set_up_link(
         .with_context(|| format!("setting MTU {} on {interface}", config.mtu))?;
 
     for address in &config.addresses {
-        let mut request = handle
-            .address()
-            .add(index, address.addr(), address.prefix_len());
-        if address.addr().is_ipv6() {
-            request
-                .message_mut()
-                .attributes
-                .push(AddressAttribute::Flags(AddressFlags::Nodad));
-        }
-        request
-            .execute()
+        add_address_to(handle, index, *address)
             .await
             .with_context(|| format!("adding address {address} to {interface}"))?;
     }
@@ -382,21 +371,9 @@ async fn set_up_link(
         .with_context(|| format!("setting {interface} up"))?;
 
     for gateway in &config.gateways {
-        let route = match *gateway {
-            IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
-                .output_interface(index)
-                .gateway(gateway)
-                .onlink()
-                .build(),
-            IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
-                .output_interface(index)
-                .gateway(gateway)
-                .onlink()
-                .build(),
-        };
         handle
             .route()
-            .add(route)
+            .add(default_route(index, *gateway))
             .execute()
             .await
             .with_context(|| format!("adding default route via {gateway} dev {interface}"))?;

@@ -16,8 +16,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use futures::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
-use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::packet_route::route::{RouteNextHop, RouteScope};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::route::{RouteMessage, RouteNextHop, RouteScope};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns;
@@ -60,16 +60,22 @@ where
     })
 }
 
-/// The index and the Ethernet address of link `name`.
-pub(super) async fn link_index_and_mac(handle: &Handle, name: &str) -> Result<(u32, [u8; 6])> {
-    let link = handle
+/// Link `name` of the current thread's namespace.
+async fn find_link(handle: &Handle, name: &str) -> Result<LinkMessage> {
+    handle
         .link()
         .get()
         .match_name(name.to_owned())
         .execute()
         .try_next()
-        .await?
-        .with_context(|| format!("link {name} not found"))?;
+        .await
+        .with_context(|| format!("looking up link {name}"))?
+        .with_context(|| format!("link {name} not found"))
+}
+
+/// The index and the Ethernet address of link `name`.
+pub(super) async fn link_index_and_mac(handle: &Handle, name: &str) -> Result<(u32, [u8; 6])> {
+    let link = find_link(handle, name).await?;
     let mac = link
         .attributes
         .iter()
@@ -83,18 +89,7 @@ pub(super) async fn link_index_and_mac(handle: &Handle, name: &str) -> Result<(u
 
 /// The index of link `name` in the current thread's namespace.
 pub(super) async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
-    let link = handle
-        .link()
-        .get()
-        .match_name(name.to_owned())
-        .execute()
-        .try_next()
-        .await
-        .with_context(|| format!("looking up link {name}"))?;
-    match link {
-        Some(link) => Ok(link.header.index),
-        None => bail!("link {name} not found"),
-    }
+    Ok(find_link(handle, name).await?.header.index)
 }
 
 /// Moves the link with index `index` (in the caller's namespace) into the
@@ -227,20 +222,25 @@ pub fn add_address(namespace: &str, interface: &str, address: IpNet) -> Result<(
     netns::run_in(namespace, || {
         with_connection(|handle| async move {
             let index = link_index(&handle, interface).await?;
-            let mut request = handle
-                .address()
-                .add(index, address.addr(), address.prefix_len());
-            if address.addr().is_ipv6() {
-                request
-                    .message_mut()
-                    .attributes
-                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
-            }
-            request.execute().await?;
-            Ok(())
+            add_address_to(&handle, index, address).await
         })
     })
     .with_context(|| format!("adding {address} to {interface} in network namespace {namespace}"))
+}
+
+/// Adds `address` to link `index` over `handle`; an IPv6 one `nodad`.
+pub(super) async fn add_address_to(handle: &Handle, index: u32, address: IpNet) -> Result<()> {
+    let mut request = handle
+        .address()
+        .add(index, address.addr(), address.prefix_len());
+    if address.addr().is_ipv6() {
+        request
+            .message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    request.execute().await?;
+    Ok(())
 }
 
 /// Routes the single address `destination` out of `interface` of
@@ -285,19 +285,11 @@ pub fn add_default_route(namespace: &str, interface: &str, gateway: IpAddr) -> R
     netns::run_in(namespace, || {
         with_connection(|handle| async move {
             let index = link_index(&handle, interface).await?;
-            let route = match gateway {
-                IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
-                    .output_interface(index)
-                    .gateway(gateway)
-                    .onlink()
-                    .build(),
-                IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
-                    .output_interface(index)
-                    .gateway(gateway)
-                    .onlink()
-                    .build(),
-            };
-            handle.route().add(route).execute().await?;
+            handle
+                .route()
+                .add(default_route(index, gateway))
+                .execute()
+                .await?;
             Ok(())
         })
     })
@@ -393,13 +385,27 @@ pub fn delete_route(namespace: &str, prefix: Ipv4Net) -> Result<()> {
     .with_context(|| format!("removing the route to {prefix} in network namespace {namespace}"))
 }
 
+/// A default route out of link `index` through `gateway`, `onlink` (the
+/// gateway is taken as on the link whatever the link's addresses).
+pub(super) fn default_route(index: u32, gateway: IpAddr) -> RouteMessage {
+    match gateway {
+        IpAddr::V4(gateway) => RouteMessageBuilder::<Ipv4Addr>::new()
+            .output_interface(index)
+            .gateway(gateway)
+            .onlink()
+            .build(),
+        IpAddr::V6(gateway) => RouteMessageBuilder::<Ipv6Addr>::new()
+            .output_interface(index)
+            .gateway(gateway)
+            .onlink()
+            .build(),
+    }
+}
+
 /// A route to `prefix` out of interface `index` with no gateway. An IPv4
 /// one has link scope, as `ip route add PREFIX dev IFACE` makes it: the
 /// destination is taken as directly reachable on the link.
-pub(super) fn device_route(
-    index: u32,
-    prefix: IpNet,
-) -> rtnetlink::packet_route::route::RouteMessage {
+pub(super) fn device_route(index: u32, prefix: IpNet) -> RouteMessage {
     match prefix {
         IpNet::V4(p) => RouteMessageBuilder::<Ipv4Addr>::new()
             .destination_prefix(p.network(), p.prefix_len())
