@@ -282,4 +282,82 @@ mod tests {
         let expected: Vec<u64> = (0..4_000).map(|i| i * 1_000).collect();
         assert_eq!(starts, expected);
     }
+
+    /// Paces `count` packets of 1500 bytes from `ingress` to `egress` at
+    /// `now` through `snapshot`'s tables, as a worker does: when each goes.
+    fn stream(
+        snapshot: &crate::snapshot::Snapshot,
+        (ingress, egress): (crate::topology::NicIdx, crate::topology::NicIdx),
+        now: u64,
+        count: usize,
+    ) -> Vec<Pace> {
+        let tables = &snapshot.shaping;
+        let index = tables.profile_index(ingress, egress);
+        let profile = &tables.profiles[index];
+        let mut rng = Rng::new(7);
+        (0..count)
+            .map(|_| {
+                let caps = profile
+                    .buckets
+                    .iter()
+                    .flatten()
+                    .map(|b| &tables.buckets[usize::from(*b)]);
+                let departure = tables.departure(index, 42);
+                pace(&profile.shaping, caps, now, 1500, 1, &mut rng, departure)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_gateway_cap_keeps_its_rate_across_a_hundred_bgp_updates_and_an_apply() {
+        use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
+        use crate::snapshot::Snapshot;
+        let loaded =
+            crate::topology::parse_str("hybrid.yaml", include_str!("../../config/hybrid.yaml"))
+                .unwrap();
+        let topology = loaded.topology;
+        let gateway = topology.gateways.iter().next().unwrap().name.clone();
+        // The reference: one plane all along. The other: a new plane for
+        // each route the gateway learns, and one `apply` half-way.
+        let steady = Snapshot::compile(topology.clone(), 1);
+        let mut published = Arc::new(Snapshot::compile(topology.clone(), 1));
+        let ports: Vec<_> = steady.plan.ports.keys().collect();
+        let capped = ports
+            .iter()
+            .flat_map(|&a| ports.iter().map(move |&b| (a, b)))
+            .find(|&(a, b)| {
+                let profile = steady.shaping.profile(a, b);
+                profile.buckets.iter().flatten().any(|bucket| {
+                    steady.shaping.buckets[usize::from(*bucket)]
+                        .what
+                        .contains(&gateway)
+                })
+            })
+            .expect("a path through the gateway's cap");
+        let mut learned = LearnedRoutes::default();
+        for update in 0..100u64 {
+            // 10 packets every 10 us: about 12 Gbit/s offered, far above
+            // the SKU, so the cap queues them.
+            let now = update * 10_000;
+            assert_eq!(
+                stream(&published, capped, now, 10),
+                stream(&steady, capped, now, 10),
+                "update {update}: the cap paced otherwise than without publishes"
+            );
+            let routes = learned.gateways.entry(gateway.clone()).or_default();
+            routes.resize(1, Vec::new());
+            routes[0].push(LearnedRoute {
+                prefix: format!("192.168.{update}.0/24").parse().unwrap(),
+                peer: "10.100.255.254".parse().unwrap(),
+                next_hop: "10.100.255.254".parse().unwrap(),
+                as_path: vec![65010],
+                origin: BgpOrigin::Igp,
+            });
+            let generation = published.generation + 1;
+            published = Arc::new(match update {
+                50 => Snapshot::compile_after(topology.clone(), generation, &published),
+                _ => Snapshot::relearned(&published, learned.clone(), generation),
+            });
+        }
+    }
 }

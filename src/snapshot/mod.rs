@@ -216,8 +216,33 @@ pub struct Snapshot {
     pub frontends: Vec<FrontendTables>,
     /// Per VNet, the port of its health prober (which owns 168.63.129.16).
     pub probers: TiVec<VnetIdx, Option<NicIdx>>,
-    /// What a packet meets between two ports: delays, caps, MTU.
-    pub shaping: shaping::ShapingTables,
+    /// What a packet meets between two ports: delays, caps, MTU. Shared
+    /// with the snapshots before and after this one of the same topology
+    /// (a route learned, a backend's health), so that the caps' clocks
+    /// run on across such publishes; an `apply` carries them over (see
+    /// [`shaping::ShapingTables::carry_clocks_from`]).
+    pub shaping: Arc<shaping::ShapingTables>,
+}
+
+/// The snapshot a new one follows, if any, and whether it keeps its
+/// topology.
+#[derive(Clone, Copy)]
+enum Lineage<'a> {
+    /// A topology compiled on its own.
+    First,
+    /// The successor of a snapshot, for a topology an `apply` changed.
+    After(&'a Snapshot),
+    /// The successor of a snapshot, for the very same topology.
+    SameTopology(&'a Snapshot),
+}
+
+impl<'a> Lineage<'a> {
+    fn previous(self) -> Option<&'a Snapshot> {
+        match self {
+            Lineage::First => None,
+            Lineage::After(previous) | Lineage::SameTopology(previous) => Some(previous),
+        }
+    }
 }
 
 /// What makes two NICs' view of one NSG identical.
@@ -237,7 +262,7 @@ impl Snapshot {
             LearnedRoutes::default(),
             BackendHealth::default(),
             generation,
-            None,
+            Lineage::First,
         )
     }
 
@@ -252,7 +277,7 @@ impl Snapshot {
             learned,
             BackendHealth::default(),
             generation,
-            None,
+            Lineage::First,
         )
     }
 
@@ -264,7 +289,7 @@ impl Snapshot {
             previous.learned.clone(),
             previous.health.clone(),
             generation,
-            Some(previous),
+            Lineage::After(previous),
         )
     }
 
@@ -281,7 +306,7 @@ impl Snapshot {
             learned,
             previous.health.clone(),
             generation,
-            Some(previous),
+            Lineage::After(previous),
         )
     }
 
@@ -293,7 +318,7 @@ impl Snapshot {
             learned,
             previous.health.clone(),
             generation,
-            Some(previous),
+            Lineage::SameTopology(previous),
         )
     }
 
@@ -305,7 +330,7 @@ impl Snapshot {
             previous.learned.clone(),
             health,
             generation,
-            Some(previous),
+            Lineage::SameTopology(previous),
         )
     }
 
@@ -317,8 +342,9 @@ impl Snapshot {
         learned: LearnedRoutes,
         health: BackendHealth,
         generation: u64,
-        previous: Option<&Snapshot>,
+        lineage: Lineage<'_>,
     ) -> Snapshot {
+        let previous = lineage.previous();
         let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
         let plan = Plan::derive(&topology);
         let forwarding = Forwarding::build(&topology, &plan);
@@ -456,7 +482,15 @@ impl Snapshot {
         let gateways = gateways::compile(&topology, &plan, &learned);
         let probers: TiVec<VnetIdx, Option<NicIdx>> =
             topology.vnets.keys().map(|v| plan.prober(v)).collect();
-        let shaping = shaping::ShapingTables::compile(&topology, &plan);
+        let shaping = match lineage {
+            Lineage::SameTopology(previous) => previous.shaping.clone(),
+            Lineage::After(previous) => {
+                let tables = shaping::ShapingTables::compile(&topology, &plan);
+                tables.carry_clocks_from(&previous.shaping);
+                Arc::new(tables)
+            }
+            Lineage::First => Arc::new(shaping::ShapingTables::compile(&topology, &plan)),
+        };
         Snapshot {
             shaping,
             topology,

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::plan::{Plan, PortKind};
 use crate::policy::shaping::{between, vm_egress, vm_egress_by_nic, Endpoint};
@@ -242,6 +243,46 @@ impl ShapingTables {
             }
         }
         out
+    }
+
+    /// Takes over the clocks of `previous`, the tables of the plane this
+    /// one replaces: each cap's next free time, where `previous` has a cap
+    /// of the same limit and the same owner, and each path's departure
+    /// clocks, where `previous` has a path of the same figures. A publish
+    /// that leaves a cap alone (an `apply` that edits an NSG, a route a
+    /// gateway learned) leaves its rate where it was, instead of
+    /// granting a fresh burst; a cap that is new or changed starts free.
+    pub fn carry_clocks_from(&self, previous: &ShapingTables) {
+        let caps: HashMap<(&str, u32), &Bucket> = previous
+            .buckets
+            .iter()
+            .map(|b| ((b.what.as_str(), b.mbps), b))
+            .collect();
+        for bucket in &self.buckets {
+            if let Some(before) = caps.get(&(bucket.what.as_str(), bucket.mbps)) {
+                bucket
+                    .free_at_ns
+                    .store(before.free_at_ns.load(Relaxed), Relaxed);
+            }
+        }
+        let paths: HashMap<PathShaping, usize> = previous
+            .profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.shaping, i))
+            .collect();
+        for (now, profile) in self.profiles.iter().enumerate() {
+            let Some(&before) = paths.get(&profile.shaping) else {
+                continue;
+            };
+            let slots = |i: usize| i * DEPARTURE_SLOTS..(i + 1) * DEPARTURE_SLOTS;
+            for (to, from) in self.departures[slots(now)]
+                .iter()
+                .zip(&previous.departures[slots(before)])
+            {
+                to.store(from.load(Relaxed), Relaxed);
+            }
+        }
     }
 
     /// What a packet from `ingress` to `egress` meets.
