@@ -454,3 +454,192 @@ fn a_long_file_is_reported() {
     let long = long_files(dir.path(), &["src", "tests"], 10);
     assert_eq!(long, vec![(dir.path().join("src/deep/long.rs"), 11)]);
 }
+
+/// The module path of a file of `src/` (`src/a/b.rs` and `src/a/b/mod.rs`
+/// are `["a", "b"]`; `lib.rs` is the root).
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut path: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if matches!(path.last().map(String::as_str), Some("mod" | "lib")) {
+        path.pop();
+    }
+    path
+}
+
+/// Every path a line of code starts at `crate::`, `super::` or `self::`,
+/// with each member of a `{...}` group spelled out: `use super::{a, b::c}`
+/// gives `super::a` and `super::b::c`.
+fn relative_paths(code: &str) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    let bytes = code.as_bytes();
+    for start in ["crate::", "super::", "self::"] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(start).map(|i| i + from) {
+            from = at + start.len();
+            // Not the tail of a longer name (`my_crate::`) or of a path.
+            if at > 0
+                && (bytes[at - 1].is_ascii_alphanumeric()
+                    || bytes[at - 1] == b'_'
+                    || bytes[at - 1] == b':')
+            {
+                continue;
+            }
+            let rest = &code[at..];
+            let head: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let head = head.trim_end_matches(':');
+            let segments: Vec<String> = head.split("::").map(str::to_owned).collect();
+            let after = &rest[head.len()..];
+            match after.strip_prefix("::{") {
+                Some(group) => {
+                    let group = group.split('}').next().unwrap_or("");
+                    for member in group.split(',') {
+                        let mut path = segments.clone();
+                        path.extend(
+                            member
+                                .trim()
+                                .split("::")
+                                .map(|s| {
+                                    s.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                                })
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_owned),
+                        );
+                        found.push(path);
+                    }
+                }
+                None => found.push(segments),
+            }
+        }
+    }
+    found
+}
+
+/// The file-to-file imports of `src/`: from each file to the file of the
+/// module each of its `crate::`, `super::` and `self::` paths names (the
+/// longest prefix of the path that is a module), leaving out test modules.
+fn file_imports(src: &Path) -> BTreeSet<(String, String)> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let modules: std::collections::BTreeMap<Vec<String>, String> = files
+        .iter()
+        .map(|f| {
+            (
+                module_path(src, f),
+                f.strip_prefix(src).unwrap().display().to_string(),
+            )
+        })
+        .collect();
+    let mut edges = BTreeSet::new();
+    for file in &files {
+        let name = file.strip_prefix(src).unwrap().display().to_string();
+        let here = module_path(src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in text.lines() {
+            if line.trim_start().starts_with("#[cfg(test)]") {
+                break;
+            }
+            let code = line.split("//").next().unwrap_or("");
+            for path in relative_paths(code) {
+                let mut base: Vec<String> = Vec::new();
+                let mut rest = path.as_slice();
+                match rest.first().map(String::as_str) {
+                    Some("crate") => rest = &rest[1..],
+                    Some("self") => {
+                        base = here.clone();
+                        rest = &rest[1..];
+                    }
+                    _ => {
+                        base = here.clone();
+                        while rest.first().map(String::as_str) == Some("super") {
+                            base.pop();
+                            rest = &rest[1..];
+                        }
+                    }
+                }
+                let mut full = base;
+                full.extend(rest.iter().cloned());
+                let target = (0..=full.len()).rev().find_map(|n| modules.get(&full[..n]));
+                if let Some(target) = target.filter(|t| **t != name) {
+                    edges.insert((name.clone(), target.clone()));
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// The circles among `edges`: each as the files it goes through, the
+/// smallest first, found from every file by a depth-first walk.
+fn circles(edges: &BTreeSet<(String, String)>) -> BTreeSet<Vec<String>> {
+    let mut next: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (from, to) in edges {
+        next.entry(from).or_default().push(to);
+    }
+    fn walk<'a>(
+        at: &'a str,
+        next: &std::collections::BTreeMap<&'a str, Vec<&'a str>>,
+        trail: &mut Vec<&'a str>,
+        found: &mut BTreeSet<Vec<String>>,
+    ) {
+        for &to in next.get(at).into_iter().flatten() {
+            if let Some(i) = trail.iter().position(|f| *f == to) {
+                let mut circle: Vec<String> = trail[i..].iter().map(|s| s.to_string()).collect();
+                let smallest = (0..circle.len())
+                    .min_by_key(|&k| circle[k].clone())
+                    .unwrap();
+                circle.rotate_left(smallest);
+                found.insert(circle);
+            } else if trail.len() < 12 {
+                trail.push(to);
+                walk(to, next, trail, found);
+                trail.pop();
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    for &from in next.keys() {
+        walk(from, &next, &mut vec![from], &mut found);
+    }
+    found
+}
+
+#[test]
+fn no_file_imports_itself_through_others() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = circles(&file_imports(&src));
+    assert!(
+        found.is_empty(),
+        "files that import each other in a circle (cut one edge): {found:#?}"
+    );
+}
+
+#[test]
+fn a_circle_of_imports_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod a;\n").unwrap();
+    std::fs::write(src.join("a.rs"), "mod b;\nmod c;\n").unwrap();
+    std::fs::write(src.join("a/b.rs"), "use super::c::{one, two::Three};\n").unwrap();
+    std::fs::write(
+        src.join("a/c.rs"),
+        "fn f() { crate::a::b::g() } // super::d\n#[cfg(test)]\nuse super::e;\n",
+    )
+    .unwrap();
+    let edges = file_imports(&src);
+    let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        edges,
+        BTreeSet::from([edge("a/b.rs", "a/c.rs"), edge("a/c.rs", "a/b.rs")])
+    );
+    assert_eq!(
+        circles(&edges),
+        BTreeSet::from([vec!["a/b.rs".to_owned(), "a/c.rs".to_owned()]])
+    );
+}

@@ -37,6 +37,7 @@ mod computed;
 pub mod eval;
 pub mod functions;
 mod json_syntax;
+mod limits;
 mod modules;
 mod reader;
 mod references;
@@ -91,7 +92,7 @@ pub fn read_dir(
         .copied()
         .filter(|k| !crate::import::write::READ_IN_PART.contains(k))
         .collect();
-    let placeholders = unknown::settle(&mut out, &whole, &mut reader.ignored)?;
+    let placeholders = unknown::settle(&mut out, &whole, functions::NAMES, &mut reader.ignored)?;
     out.extend(reader.ignored);
     Ok((out, placeholders))
 }

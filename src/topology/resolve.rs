@@ -40,8 +40,8 @@ mod hybrid;
 mod load_balancers;
 mod nics;
 mod realism;
-pub use fabric_names::tunnel_name;
-pub use hybrid::{instance_addresses, instance_name, instance_netns, reserved_asn};
+pub use fabric_names::{instance_name, instance_netns, tunnel_name};
+pub use hybrid::{instance_addresses, reserved_asn};
 pub use realism::VM_NAME;
 
 const UNUSABLE_V4: &[&str] = &[

@@ -24,10 +24,9 @@ use hcl::expr::{
     TraversalOperator, UnaryOperator,
 };
 use hcl::{Map, Number, Value};
-mod limits;
 mod template;
 
-pub use limits::*;
+pub use super::limits::*;
 
 /// The names a `for` expression or directive binds, innermost last.
 type Locals = Vec<(String, Value)>;

@@ -7,7 +7,7 @@
 //! Sets are lists here: `toset` sorts and removes duplicates, as Terraform
 //! orders a set of strings lexically.
 
-use super::eval::{check_elements, check_string, check_value, size_of, Fault};
+use super::limits::{check_elements, check_string, check_value, size_of, Fault};
 use super::unknown::map_outside;
 use crate::import::quoted;
 use hcl::{Map, Number, Value};

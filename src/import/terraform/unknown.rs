@@ -202,10 +202,13 @@ fn needs_value(key: &str) -> bool {
 /// A resource vnetd imports whose reference to another (an ID, or the
 /// name of the VNet a subnet is in) is wholly unknown refers to what the
 /// configuration does not declare (a data source, a variable): it is
-/// moved to `left_out`, with the reason in its name.
+/// moved to `left_out`, with the reason in its name. A value that comes
+/// from a function the evaluator does not know is refused naming the ones
+/// it knows, `evaluated`.
 pub fn settle(
     resources: &mut Vec<Resource>,
     imported: &[&str],
+    evaluated: &[&str],
     left_out: &mut Vec<Resource>,
 ) -> Result<Placeholders, ImportError> {
     let mut placeholders = Placeholders::new();
@@ -243,7 +246,7 @@ pub fn settle(
                     r.kind,
                     shown,
                     function.unwrap_or_default(),
-                    super::functions::NAMES.join(", "),
+                    evaluated.join(", "),
                 ),
                 Some(variable) => format!(
                     "{} `{}`: `{path}` has no value (it comes from {chain}), and the topology \
@@ -452,6 +455,7 @@ mod tests {
         let err = settle(
             &mut resources.clone(),
             &["azurerm_route_table"],
+            super::super::functions::NAMES,
             &mut left_out,
         )
         .unwrap_err();
@@ -462,7 +466,7 @@ mod tests {
             err.message
         );
         // Not imported: placeholders everywhere.
-        let placeholders = settle(&mut resources, &[], &mut left_out).unwrap();
+        let placeholders = settle(&mut resources, &[], &[], &mut left_out).unwrap();
         assert!(left_out.is_empty());
         // Only the placeholders of imported resources are listed.
         assert!(placeholders.is_empty());
@@ -492,6 +496,7 @@ mod tests {
         settle(
             &mut resources,
             &["azurerm_virtual_network_peering"],
+            &[],
             &mut left_out,
         )
         .unwrap();
@@ -515,6 +520,7 @@ mod tests {
         settle(
             &mut resources,
             &["azurerm_virtual_network_peering"],
+            &[],
             &mut left_out,
         )
         .unwrap();

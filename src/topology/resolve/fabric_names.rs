@@ -6,7 +6,6 @@
 //! lab plan derives the ports themselves): a NIC of the file may not take
 //! one's name, and a prober's namespace must be free.
 
-use super::hybrid::{instance_name, instance_netns};
 use super::{valid_netns, Resolver};
 use crate::topology::model::*;
 use std::collections::HashSet;
@@ -26,6 +25,18 @@ pub(super) fn unusable_netns(netns: &str, prefixed: bool) -> String {
         "`{netns}`{made} is not a usable namespace name: 1 to {MAX_NETNS_LEN} letters, digits, \
          `_`, `.` or `-`, not starting with `.`"
     )
+}
+
+/// The name of instance `i` of a gateway: its port's, and its
+/// namespace's behind the lab's `netns_prefix`.
+pub fn instance_name(gateway: &str, i: usize) -> String {
+    format!("{gateway}-{i}")
+}
+
+/// The namespace standing for instance `i` of a gateway, in a lab whose
+/// `netns_prefix` is `prefix`.
+pub fn instance_netns(prefix: &str, gateway: &str, i: usize) -> String {
+    format!("{prefix}{}", instance_name(gateway, i))
 }
 
 /// The name of the port for the tunnel from `site` to instance `i` of

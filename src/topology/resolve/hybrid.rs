@@ -39,7 +39,7 @@
 //! active-active.
 
 use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway, RawSite};
-use super::fabric_names::unusable_netns;
+use super::fabric_names::{instance_netns, unusable_netns};
 use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
 use crate::topology::model::*;
 use ipnet::IpNet;
@@ -130,18 +130,6 @@ fn step_down(address: IpAddr, prefix: &Option<IpNet>, by: u32) -> IpAddr {
         a.saturating_sub(by)
     };
     IpAddr::V4(Ipv4Addr::from(moved))
-}
-
-/// The name of instance `i` of a gateway: its port's, and its
-/// namespace's behind the lab's `netns_prefix`.
-pub fn instance_name(gateway: &str, i: usize) -> String {
-    format!("{gateway}-{i}")
-}
-
-/// The namespace standing for instance `i` of a gateway, in a lab whose
-/// `netns_prefix` is `prefix`.
-pub fn instance_netns(prefix: &str, gateway: &str, i: usize) -> String {
-    format!("{prefix}{}", instance_name(gateway, i))
 }
 
 impl Resolver<'_> {
