@@ -310,8 +310,7 @@ mod tests {
 
     #[test]
     fn a_gateway_cap_keeps_its_rate_across_a_hundred_bgp_updates_and_an_apply() {
-        use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
-        use crate::snapshot::Snapshot;
+        use crate::snapshot::{BgpOrigin, LearnedRoute, LearnedRoutes, Snapshot};
         let loaded =
             crate::topology::parse_str("hybrid.yaml", include_str!("../../config/hybrid.yaml"))
                 .unwrap();

@@ -30,7 +30,6 @@
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
 use crate::plan::Plan;
-use crate::policy::gateways::LearnedRoutes;
 use crate::policy::load_balancers::BackendHealth;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
@@ -49,6 +48,9 @@ pub mod load_balancers;
 pub mod rule_names;
 pub mod shaping;
 
+/// What a snapshot is compiled with beside its topology: the routes the
+/// gateways learned over BGP.
+pub use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 pub use forwarding::{Crossing, Forwarding, Holder, RouteTarget};
 pub use gateways::{GatewayHop, GatewayTables};
 pub use load_balancers::{FrontendIdx, FrontendTables, LbBackend, LbRuleTables};
