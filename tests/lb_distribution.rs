@@ -36,7 +36,11 @@ fn rule(distribution: LoadDistribution, backends: usize) -> LbRuleTables {
 fn flow(i: u32) -> PacketKey {
     let client = Ipv4Addr::from(0x0a01_0000 + (i.wrapping_mul(2_654_435_761) % 0x2_0000));
     PacketKey {
-        proto: if i % 3 == 0 { IPPROTO_UDP } else { IPPROTO_TCP },
+        proto: if i.is_multiple_of(3) {
+            IPPROTO_UDP
+        } else {
+            IPPROTO_TCP
+        },
         src: IpAddr::V4(client),
         dst: FRONTEND,
         src_port: Some(32768 + (i % 28232) as u16),

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 /// Microseconds as milliseconds, as short as they are exact to 0.1 ms.
 fn ms(us: u32) -> String {
     let tenths = (us + 50) / 100;
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{} ms", tenths / 10)
     } else {
         format!("{}.{} ms", tenths / 10, tenths % 10)
