@@ -307,18 +307,14 @@ pub(super) fn start_prober(
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("vnetd-prober".into())
-        .spawn(move || {
-            let prober = Prober::new(book, Arc::new(run_probe));
-            threads::supervise(
-                ThreadKind::Prober,
-                "the health prober",
-                &panics,
-                &stop,
-                || prober.run(&plane, &publish, &stop, &faults),
-            );
-        })
+    let prober = Prober::new(book, Arc::new(run_probe));
+    threads::spawn_supervised(
+        "vnetd-prober",
+        ThreadKind::Prober,
+        "the health prober",
+        (panics, stop.clone()),
+        move || prober.run(&plane, &publish, &stop, &faults),
+    )
 }
 
 #[cfg(test)]

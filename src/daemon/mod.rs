@@ -295,18 +295,14 @@ impl Daemon {
             );
             let (faults, panics, logger_stop) =
                 (daemon.faults.clone(), daemon.panics.clone(), stop.clone());
-            let handle = std::thread::Builder::new()
-                .name("vnetd-flow-log".into())
-                .spawn(move || {
-                    threads::supervise(
-                        ThreadKind::FlowLog,
-                        "the flow-log thread",
-                        &panics,
-                        &logger_stop,
-                        || logger.run(&faults),
-                    )
-                })
-                .context("starting the flow-log thread")?;
+            let handle = threads::spawn_supervised(
+                "vnetd-flow-log",
+                ThreadKind::FlowLog,
+                "the flow-log thread",
+                (panics, logger_stop),
+                move || logger.run(&faults),
+            )
+            .context("starting the flow-log thread")?;
             *daemon.flow_logger.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
         }
         for w in 0..workers {
@@ -349,32 +345,20 @@ impl Daemon {
                     }
                 })
                 .context("starting a worker thread")?;
-            daemon
-                .handles
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(handle);
+            daemon.keep_thread(handle);
         }
         {
             let (routing, stop) = (daemon.routing.clone(), daemon.stop.clone());
             let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
-            let watcher = std::thread::Builder::new()
-                .name("vnetd-bgp".into())
-                .spawn(move || {
-                    threads::supervise(
-                        ThreadKind::BgpWatcher,
-                        "the routing daemons' supervisor",
-                        &panics,
-                        &stop,
-                        || supervise_routing(&routing, &stop, &faults),
-                    )
-                })
-                .context("starting the routing daemons' supervisor")?;
-            daemon
-                .handles
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(watcher);
+            let watcher = threads::spawn_supervised(
+                "vnetd-bgp",
+                ThreadKind::BgpWatcher,
+                "the routing daemons' supervisor",
+                (panics, stop.clone()),
+                move || supervise_routing(&routing, &stop, &faults),
+            )
+            .context("starting the routing daemons' supervisor")?;
+            daemon.keep_thread(watcher);
         }
         {
             let (plane, records) = (daemon.plane.clone(), daemon.records.clone());
@@ -387,31 +371,19 @@ impl Daemon {
                 (daemon.faults.clone(), daemon.panics.clone()),
             )
             .context("starting the health prober")?;
-            daemon
-                .handles
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(prober);
+            daemon.keep_thread(prober);
         }
         let (flows, stop) = (daemon.flows.clone(), daemon.stop.clone());
         let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
-        let housekeeping = std::thread::Builder::new()
-            .name("vnetd-housekeeping".into())
-            .spawn(move || {
-                threads::supervise(
-                    ThreadKind::Housekeeping,
-                    "housekeeping",
-                    &panics,
-                    &stop,
-                    || housekeep(&flows, &stop, epoch, &faults),
-                )
-            })
-            .context("starting the housekeeping thread")?;
-        daemon
-            .handles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(housekeeping);
+        let housekeeping = threads::spawn_supervised(
+            "vnetd-housekeeping",
+            ThreadKind::Housekeeping,
+            "housekeeping",
+            (panics, stop.clone()),
+            move || housekeep(&flows, &stop, epoch, &faults),
+        )
+        .context("starting the housekeeping thread")?;
+        daemon.keep_thread(housekeeping);
         if let Some(offload) = daemon.offload.clone() {
             let (plane, flows, stop) = (
                 daemon.plane.clone(),
@@ -419,23 +391,15 @@ impl Daemon {
                 daemon.stop.clone(),
             );
             let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
-            let thread = std::thread::Builder::new()
-                .name("vnetd-offload".into())
-                .spawn(move || {
-                    threads::supervise(
-                        ThreadKind::Offload,
-                        "the offload thread",
-                        &panics,
-                        &stop,
-                        || offload.run(&plane, &flows, &stop, &faults),
-                    )
-                })
-                .context("starting the offload thread")?;
-            daemon
-                .handles
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(thread);
+            let thread = threads::spawn_supervised(
+                "vnetd-offload",
+                ThreadKind::Offload,
+                "the offload thread",
+                (panics, stop.clone()),
+                move || offload.run(&plane, &flows, &stop, &faults),
+            )
+            .context("starting the offload thread")?;
+            daemon.keep_thread(thread);
         }
         Ok(daemon)
     }
@@ -500,6 +464,14 @@ impl Daemon {
                 .map(|c| stats::total(std::slice::from_ref(c), port))
                 .collect(),
         )
+    }
+
+    /// Keeps a thread of the daemon's, to be joined when it stops.
+    fn keep_thread(&self, handle: JoinHandle<()>) {
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
     }
 
     /// The kernel fast path, when the lab has one.

@@ -25,6 +25,8 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The kinds of the daemon's threads whose panics are caught and counted.
@@ -336,6 +338,22 @@ pub fn supervise(
             return;
         }
     }
+}
+
+/// Starts the thread `name` running `body` under [`supervise`]: every
+/// thread kind of the daemon but the workers (whose runs return errors
+/// too) is started this way. `who` names it in messages ("the offload
+/// thread").
+pub fn spawn_supervised(
+    name: &str,
+    kind: ThreadKind,
+    who: &'static str,
+    (panics, stop): (Arc<ThreadPanics>, Arc<AtomicBool>),
+    mut body: impl FnMut() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || supervise(kind, who, &panics, &stop, &mut body))
 }
 
 #[cfg(test)]
