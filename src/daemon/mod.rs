@@ -71,7 +71,7 @@ use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
 use crate::host::{cleanup_marked, cleanup_named, HostLab, NamespaceSpec};
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
-use crate::topology::{TiVec, Topology};
+use crate::topology::{NicIdx, TiVec, Topology};
 use anyhow::{Context, Result};
 use apply::{Mutable, Slots};
 use arc_swap::ArcSwapOption;
@@ -158,20 +158,56 @@ fn queues_per_port(ports: usize, workers: usize) -> Result<usize> {
     Ok(1)
 }
 
+/// Refuses, before any namespace is built, a lab that could not start: one
+/// past the size limits, or whose routing daemons are missing (a daemon
+/// that cannot start would only be found half-way, under the lab being
+/// removed again).
+fn refuse_what_cannot_start(
+    topology: &Topology,
+    plan: &crate::plan::Plan,
+    options: &RunOptions,
+) -> Result<()> {
+    let mut missing = options::lab_size_errors(topology, plan);
+    missing.extend(hybrid::missing_routing(topology, &options.programs));
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        anyhow::bail!("{}", lines.join("\n"));
+    }
+    Ok(())
+}
+
+/// The plane's ports: each spec with the queues and the place on the
+/// fabric of the namespace `lab` built for it. The lab's namespaces are
+/// in spec order: no search by name, which would cost a lab of thousands
+/// of NICs millions of comparisons.
+fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<NicIdx, Arc<Port>>> {
+    let mut ports = TiVec::new();
+    for ((id, spec), plumbed) in (0..).zip(specs).zip(lab.namespaces_mut()) {
+        anyhow::ensure!(
+            plumbed.spec().key() == spec.key(),
+            "namespace {} was built out of order",
+            spec.key()
+        );
+        let fast = fast_port(plumbed);
+        let queues = plumbed.take_queues();
+        ports.push(Arc::new(Port {
+            id: PortId::new(id),
+            serial: id,
+            spec,
+            queues,
+            fast,
+        }));
+    }
+    Ok(ports)
+}
+
 impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
         let plan = crate::plan::Plan::derive(&topology);
-        // Before any namespace: a daemon that cannot start would only be
-        // found half-way, under the lab being removed again.
-        let mut missing = options::lab_size_errors(&topology, &plan);
-        missing.extend(hybrid::missing_routing(&topology, &options.programs));
-        if !missing.is_empty() {
-            let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
-            anyhow::bail!("{}", lines.join("\n"));
-        }
+        refuse_what_cannot_start(&topology, &plan, options)?;
         let queues_per_port = queues_per_port(plan.ports.len(), workers)?;
         let fabric = match options.offload {
             true => open_fabric(&plan, options.offload_max_flows),
@@ -200,25 +236,7 @@ impl Daemon {
         let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &specs)
             .context("building the lab's namespaces")?;
         hybrid.start_routing(&topology, &watch)?;
-        let mut ports = TiVec::new();
-        // The lab's namespaces are in spec order: no search by name, which
-        // would cost a lab of thousands of NICs millions of comparisons.
-        for ((id, spec), plumbed) in (0..).zip(specs).zip(lab.namespaces_mut()) {
-            anyhow::ensure!(
-                plumbed.spec().key() == spec.key(),
-                "namespace {} was built out of order",
-                spec.key()
-            );
-            let fast = fast_port(plumbed);
-            let queues = plumbed.take_queues();
-            ports.push(Arc::new(Port {
-                id: PortId::new(id),
-                serial: id,
-                spec,
-                queues,
-                fast,
-            }));
-        }
+        let ports = ports_of(specs, &mut lab)?;
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();
         let plane = Arc::new(PublishedPlane::new(
@@ -280,48 +298,61 @@ impl Daemon {
             offload,
             shaping: options.shaping,
         };
-        let mut deny_sink: Option<DenySink> = None;
-        if let Some(log_options) = &options.flow_log {
-            let (sink, source) = flow_log::deny_channel(daemon.deny_events_lost.clone());
-            deny_sink = Some(sink);
-            let stop = Arc::new(AtomicBool::new(false));
-            let mut logger = FlowLogger::new(
-                log_options.clone(),
-                daemon.plane.clone(),
-                daemon.flows.clone(),
-                source,
-                stop.clone(),
-                epoch,
-            );
-            let (faults, panics, logger_stop) =
-                (daemon.faults.clone(), daemon.panics.clone(), stop.clone());
-            let handle = threads::spawn_supervised(
-                "vnetd-flow-log",
-                ThreadKind::FlowLog,
-                "the flow-log thread",
-                (panics, logger_stop),
-                move || logger.run(&faults),
-            )
-            .context("starting the flow-log thread")?;
-            *daemon.flow_logger.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
-        }
-        for w in 0..workers {
+        let deny_sink = daemon.start_flow_log(options)?;
+        daemon.start_workers(options, deny_sink)?;
+        daemon.start_background()?;
+        Ok(daemon)
+    }
+
+    /// Starts the flow-log thread, when the options ask for flow logs:
+    /// returns where the workers report denies to it.
+    fn start_flow_log(&self, options: &RunOptions) -> Result<Option<DenySink>> {
+        let Some(log_options) = &options.flow_log else {
+            return Ok(None);
+        };
+        let (sink, source) = flow_log::deny_channel(self.deny_events_lost.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut logger = FlowLogger::new(
+            log_options.clone(),
+            self.plane.clone(),
+            self.flows.clone(),
+            source,
+            stop.clone(),
+            self.epoch,
+        );
+        let faults = self.faults.clone();
+        let handle = threads::spawn_supervised(
+            "vnetd-flow-log",
+            ThreadKind::FlowLog,
+            "the flow-log thread",
+            (self.panics.clone(), stop.clone()),
+            move || logger.run(&faults),
+        )
+        .context("starting the flow-log thread")?;
+        *self.flow_logger.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+        Ok(Some(sink))
+    }
+
+    /// Starts the workers, each restarted with fresh state when it fails
+    /// or panics: its share of every NIC's flows must not go dark.
+    fn start_workers(&self, options: &RunOptions, deny_sink: Option<DenySink>) -> Result<()> {
+        for w in 0..self.workers {
             let worker = worker::Worker {
                 index: w,
-                plane: daemon.plane.clone(),
-                generations: daemon.worker_generations.clone(),
-                flows: daemon.flows.clone(),
-                counters: daemon.counters[w].clone(),
-                stop: daemon.stop.clone(),
-                epoch,
+                plane: self.plane.clone(),
+                generations: self.worker_generations.clone(),
+                flows: self.flows.clone(),
+                counters: self.counters[w].clone(),
+                stop: self.stop.clone(),
+                epoch: self.epoch,
                 denies: deny_sink.clone(),
                 busy_poll: options.busy_poll,
                 udp_coalescing: options.udp_coalescing,
-                faults: daemon.faults.clone(),
-                offload: daemon.offload.as_ref().map(|o| o.requests()),
+                faults: self.faults.clone(),
+                offload: self.offload.as_ref().map(|o| o.requests()),
                 shaping: options.shaping,
             };
-            let (restarts, panics) = (daemon.worker_restarts.clone(), daemon.panics.clone());
+            let (restarts, panics) = (self.worker_restarts.clone(), self.panics.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
                 .spawn(move || {
@@ -345,11 +376,19 @@ impl Daemon {
                     }
                 })
                 .context("starting a worker thread")?;
-            daemon.keep_thread(handle);
+            self.keep_thread(handle);
         }
+        Ok(())
+    }
+
+    /// Starts the threads that are not on the packets' path: the routing
+    /// daemons' supervisor, the health prober, housekeeping and, with a
+    /// fast path, the offload thread.
+    fn start_background(&self) -> Result<()> {
+        let epoch = self.epoch;
         {
-            let (routing, stop) = (daemon.routing.clone(), daemon.stop.clone());
-            let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
+            let (routing, stop) = (self.routing.clone(), self.stop.clone());
+            let (faults, panics) = (self.faults.clone(), self.panics.clone());
             let watcher = threads::spawn_supervised(
                 "vnetd-bgp",
                 ThreadKind::BgpWatcher,
@@ -358,23 +397,23 @@ impl Daemon {
                 move || supervise_routing(&routing, &stop, &faults),
             )
             .context("starting the routing daemons' supervisor")?;
-            daemon.keep_thread(watcher);
+            self.keep_thread(watcher);
         }
         {
-            let (plane, records) = (daemon.plane.clone(), daemon.records.clone());
+            let (plane, records) = (self.plane.clone(), self.records.clone());
             let publish = move |health: &BackendHealth| publish_health(&plane, &records, health);
             let prober = lb::start_prober(
-                daemon.plane.clone(),
-                daemon.probes.clone(),
+                self.plane.clone(),
+                self.probes.clone(),
                 publish,
-                daemon.stop.clone(),
-                (daemon.faults.clone(), daemon.panics.clone()),
+                self.stop.clone(),
+                (self.faults.clone(), self.panics.clone()),
             )
             .context("starting the health prober")?;
-            daemon.keep_thread(prober);
+            self.keep_thread(prober);
         }
-        let (flows, stop) = (daemon.flows.clone(), daemon.stop.clone());
-        let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
+        let (flows, stop) = (self.flows.clone(), self.stop.clone());
+        let (faults, panics) = (self.faults.clone(), self.panics.clone());
         let housekeeping = threads::spawn_supervised(
             "vnetd-housekeeping",
             ThreadKind::Housekeeping,
@@ -383,14 +422,10 @@ impl Daemon {
             move || housekeep(&flows, &stop, epoch, &faults),
         )
         .context("starting the housekeeping thread")?;
-        daemon.keep_thread(housekeeping);
-        if let Some(offload) = daemon.offload.clone() {
-            let (plane, flows, stop) = (
-                daemon.plane.clone(),
-                daemon.flows.clone(),
-                daemon.stop.clone(),
-            );
-            let (faults, panics) = (daemon.faults.clone(), daemon.panics.clone());
+        self.keep_thread(housekeeping);
+        if let Some(offload) = self.offload.clone() {
+            let (plane, flows, stop) = (self.plane.clone(), self.flows.clone(), self.stop.clone());
+            let (faults, panics) = (self.faults.clone(), self.panics.clone());
             let thread = threads::spawn_supervised(
                 "vnetd-offload",
                 ThreadKind::Offload,
@@ -399,9 +434,9 @@ impl Daemon {
                 move || offload.run(&plane, &flows, &stop, &faults),
             )
             .context("starting the offload thread")?;
-            daemon.keep_thread(thread);
+            self.keep_thread(thread);
         }
-        Ok(daemon)
+        Ok(())
     }
 
     /// The snapshot the workers forward with now.
