@@ -308,9 +308,44 @@ impl Daemon {
                 fast,
             }));
         }
-        // What a kept NIC changes in place: the guest's IP forwarding, and
-        // the rate its VM's size allows (a new namespace got both at build).
-        for (nic, port) in plan.ports.iter().zip(&ports) {
+        self.change_kept_in_place(&old, &old_ports, (&topology, &plan), &ports, &mut summary);
+        // Built and not yet published: where tests hold an apply.
+        self.faults.apply_stall_point(&self.stop);
+        // What the gateways learned now (when the hybrid part was rebuilt,
+        // only what the new speakers learned: the old ones' is forgotten).
+        let snapshot =
+            Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
+        // Publishing raises the fast path's generation first: offloaded
+        // flows were decided under the old plane, so the next packet of
+        // each is decided again, and offloaded again if still admitted.
+        let generation = self.publish_applied(Arc::new(snapshot), ports);
+        summary.generation = generation;
+        summary.added.extend(hybrid_changes.added);
+        summary.removed.extend(hybrid_changes.removed);
+        summary.changed.extend(hybrid_changes.changed);
+        summary.rebuilt.extend(hybrid_changes.rebuilt);
+        // A worker in the middle of a batch finishes it with the old plane;
+        // wait (briefly: workers look at least every 100 ms) until every
+        // worker forwards with the new one, so that when apply returns, the
+        // next packet meets the new rules.
+        self.wait_for_workers(generation);
+        // Only now that no new packet can reach them.
+        self.retire(state, &leaving, &replaced, generation, &mut summary);
+        Ok(summary)
+    }
+
+    /// What a NIC that keeps its port changes in place: the guest's IP
+    /// forwarding, and the rate its VM's size allows (a new namespace got
+    /// both at build).
+    fn change_kept_in_place(
+        &self,
+        old: &Plane,
+        old_ports: &HashMap<&str, (NicIdx, &Arc<Port>)>,
+        (topology, plan): (&crate::topology::Topology, &Plan),
+        ports: &TiVec<NicIdx, Arc<Port>>,
+        summary: &mut ApplySummary,
+    ) {
+        for (nic, port) in plan.ports.iter().zip(ports) {
             let Some((i, _)) = old_ports
                 .get(nic.name.as_str())
                 .filter(|(_, p)| Arc::ptr_eq(p, port))
@@ -323,7 +358,7 @@ impl Daemon {
                 self.queues_per_port,
                 self.shaping,
             );
-            let now = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
+            let now = namespace_spec(topology, nic, self.queues_per_port, self.shaping);
             if was.egress_limit_mbps != now.egress_limit_mbps {
                 let rate = |m: Option<u32>| m.map_or("none".to_owned(), |m| format!("{m} Mbps"));
                 let outcome = match now.egress_limit_mbps {
@@ -362,29 +397,20 @@ impl Daemon {
                 }
             }
         }
-        // Built and not yet published: where tests hold an apply.
-        self.faults.apply_stall_point(&self.stop);
-        // What the gateways learned now (when the hybrid part was rebuilt,
-        // only what the new speakers learned: the old ones' is forgotten).
-        let snapshot =
-            Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
-        // Publishing raises the fast path's generation first: offloaded
-        // flows were decided under the old plane, so the next packet of
-        // each is decided again, and offloaded again if still admitted.
-        let generation = self.publish_applied(Arc::new(snapshot), ports);
-        summary.generation = generation;
-        summary.added.extend(hybrid_changes.added);
-        summary.removed.extend(hybrid_changes.removed);
-        summary.changed.extend(hybrid_changes.changed);
-        summary.rebuilt.extend(hybrid_changes.rebuilt);
-        // A worker in the middle of a batch finishes it with the old plane;
-        // wait (briefly: workers look at least every 100 ms) until every
-        // worker forwards with the new one, so that when apply returns, the
-        // next packet meets the new rules.
-        self.wait_for_workers(generation);
-        // Only now that no new packet can reach them: the departing NICs
-        // lose their namespace, their flows, and in time their slot.
-        for (name, port) in &leaving {
+    }
+
+    /// Once no new packet can reach them, the departing NICs lose their
+    /// namespace (unless a new one of the name replaced it), their flows,
+    /// and, once every worker has moved past `generation`, their slot.
+    fn retire(
+        &self,
+        state: &mut Mutable,
+        leaving: &[(&str, &Arc<Port>)],
+        replaced: &[(NicIdx, NamespaceSpec)],
+        generation: u64,
+        summary: &mut ApplySummary,
+    ) {
+        for (name, port) in leaving {
             if !summary.replumbed.iter().any(|n| n == name) {
                 summary.removed.push(name.to_string());
             }
@@ -398,7 +424,6 @@ impl Daemon {
             self.forget_flows_of(port.id);
             state.slots.retiring.push((port.id, generation));
         }
-        Ok(summary)
     }
 
     /// Waits, at most a second, until every worker forwards with plane
