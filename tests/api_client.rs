@@ -40,6 +40,10 @@ fn refused(e: diagnostics::QueryError) -> ClientError {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one lab asked every request of the API in turn"
+)]
 fn a_lab_answers_its_client_with_typed_data() {
     let mut lab = Lab::start(PREFIX, HUB_SPOKE);
     let socket = lab.serve_control();

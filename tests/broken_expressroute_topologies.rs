@@ -44,6 +44,10 @@ const DC2_SITE: (&str, &str) = second_site!("172.21.0.0/16")[0];
 const DC2_CIRCUIT: (&str, &str) = second_site!("172.21.0.0/16")[1];
 const DC2_CONNECTION: (&str, &str) = second_site!("172.21.0.0/16")[2];
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the table of broken files, one case each"
+)]
 fn cases() -> Vec<Case> {
     vec![
         Case {

@@ -14,6 +14,10 @@ const TAG: &str = "lb";
 
 const BASE: &str = include_str!("golden/40-ilb-ha-ports.yaml");
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the table of broken files, one case each"
+)]
 fn cases() -> Vec<Case> {
     vec![
         Case {

@@ -115,6 +115,10 @@ fn web2() -> ProbeTarget {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario: a backend silenced, found down, reported, then back"
+)]
 fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     common::require_root();
     let running = Running(Some(

@@ -285,6 +285,7 @@ proptest! {
 
 /// Two peered VNets, a route table, ASGs, a subnet NSG and a NIC NSG using
 /// every kind of source and destination.
+#[allow(clippy::too_many_lines, reason = "a topology written out as a literal")]
 fn hand_built_topology() -> Topology {
     let net = |s: &str| -> IpNet { s.parse().unwrap() };
     let subnet = |name: &str, prefix: &str, nsg: Option<usize>, rt: Option<usize>| Subnet {

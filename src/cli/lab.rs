@@ -54,6 +54,10 @@ pub(super) struct LabOptions {
     pub shaping: bool,
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the life of `vnetd run`, from the file to the last line it prints, in order"
+)]
 pub(super) fn run_lab(
     path: Option<&Path>,
     parse_options: ParseOptions,

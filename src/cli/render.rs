@@ -60,6 +60,10 @@ pub fn render_applied(s: &ApplyOutcome) -> String {
     out
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the sections of the stats report, in the order they print"
+)]
 pub fn render_stats(report: &StatsReport, json: bool) -> String {
     if json {
         return serde_json::to_string_pretty(report).unwrap_or_default() + "\n";

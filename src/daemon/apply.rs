@@ -138,6 +138,10 @@ impl Daemon {
     }
 
     /// The body of [`Daemon::apply_with`], under its lock.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one transaction under the apply lock: a failed step undoes the ones before it, which share its state"
+    )]
     fn apply_locked(
         &self,
         state: &mut Mutable,

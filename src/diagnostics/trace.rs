@@ -584,6 +584,10 @@ fn walk<C: Conntrack>(
 
 /// The details of one hop, from the decision's steps; adds what the hop
 /// crosses to `path`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one hop follows the decision's steps in order, each adding to the path the next step reads"
+)]
 fn hop_details<C: Conntrack>(
     snap: &Snapshot,
     flows: &C,

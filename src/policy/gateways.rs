@@ -191,6 +191,10 @@ pub fn bgp_peer_addresses(topo: &Topology, gateway: GatewayIdx) -> Vec<IpAddr> {
 /// Vnet2Vnet peer's VNets) comes first and wins over a route learned to the
 /// same prefix, as a locally originated route does in BGP; between two
 /// learned routes the shorter AS path wins, then the lower peer address.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one table built in one pass over the gateway's connections and what they learned, a branch per kind of source"
+)]
 pub fn gateway_table(
     topo: &Topology,
     learned: &LearnedRoutes,

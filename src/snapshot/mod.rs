@@ -339,6 +339,10 @@ impl Snapshot {
     /// Compiles `topology` with its inputs; `previous` lends its rule
     /// numbers and tells which load-balancing rules placed flows the same
     /// way before.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one pass that builds every table of the snapshot from the same inputs, in the order each needs the others"
+    )]
     fn compile_with(
         topology: Topology,
         learned: LearnedRoutes,

@@ -473,6 +473,10 @@ impl Resolver<'_> {
         }
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one pass over the file's connections: each key is checked where it is read, so that its error names its line"
+    )]
     pub(super) fn connections(&mut self, connections: Vec<RawConnection>) {
         let mut seen = HashSet::new();
         for c in connections {
