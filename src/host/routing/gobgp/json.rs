@@ -1,13 +1,80 @@
 //! gobgp's JSON (`gobgp -j`): RIB replies, neighbour lists and the lines
-//! of `gobgp monitor ... -j`, read into this module's parent's types.
+//! of `gobgp monitor ... -j`, read through typed shapes of the parts vnetd
+//! uses (unknown fields are ignored; a number gobgp leaves out is 0, as
+//! gobgp omits zero values) into this module's parent's types. A reply
+//! of the wrong shape is refused naming where in it (for example
+//! `[0].conf.peer_asn: invalid type`).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ipnet::Ipv4Net;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::{AdvertisedPath, LearnedPath, NeighborStatus, Origin};
+
+/// `value` read as a `T`, or an error naming where it did not fit.
+fn typed<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T> {
+    let mut track = serde_path_to_error::Track::new();
+    let deserializer = serde_path_to_error::Deserializer::new(value, &mut track);
+    T::deserialize(deserializer).map_err(|e| {
+        let at = track.path().to_string();
+        anyhow!("{what}: at `{at}`: {e}")
+    })
+}
+
+/// One path of a RIB reply or of a monitor line.
+#[derive(Debug, Deserialize)]
+struct Path {
+    #[serde(default)]
+    nlri: Option<Nlri>,
+    /// Null for a path gobgp is taking out (a withdrawal it still shows).
+    #[serde(default)]
+    attrs: Option<Vec<Attribute>>,
+    /// Where the path was learned; absent (or not an address) for one
+    /// originated here.
+    #[serde(rename = "neighbor-ip", default)]
+    neighbor_ip: Option<String>,
+    #[serde(default)]
+    withdrawal: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Nlri {
+    prefix: String,
+}
+
+/// A path attribute: type 1 ORIGIN (`value`), type 2 AS_PATH
+/// (`as_paths[].asns[]`), type 3 NEXT_HOP or type 14 MP_REACH_NLRI
+/// (`nexthop`); the others are passed over.
+#[derive(Debug, Deserialize)]
+struct Attribute {
+    #[serde(rename = "type")]
+    kind: u64,
+    /// ORIGIN's number; other attributes carry other kinds of value.
+    #[serde(default)]
+    value: Value,
+    #[serde(default)]
+    as_paths: Vec<AsPathSegment>,
+    #[serde(default)]
+    nexthop: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AsPathSegment {
+    #[serde(default)]
+    asns: Vec<u32>,
+}
+
+impl Path {
+    /// The neighbour it was learned from, if any.
+    fn neighbor(&self) -> Option<Ipv4Addr> {
+        self.neighbor_ip.as_deref().and_then(|ip| ip.parse().ok())
+    }
+}
 
 fn parse_origin(value: u64) -> Result<Origin> {
     match value {
@@ -25,38 +92,20 @@ struct PathAttributes {
     origin: Origin,
 }
 
-/// Reads `attrs` of one path of `gobgp -j ... rib`: type 1 ORIGIN
-/// (`value`), type 2 AS_PATH (`as_paths[].asns[]`), type 3 NEXT_HOP
-/// (`nexthop`) or type 14 MP_REACH_NLRI (`nexthop`).
-fn parse_attributes(path: &Value) -> Result<PathAttributes> {
-    let attrs = path["attrs"]
-        .as_array()
-        .ok_or_else(|| anyhow!("path without attrs: {path}"))?;
+/// Reads the attributes of one path of `gobgp -j ... rib`.
+fn parse_attributes(prefix: Ipv4Net, attrs: &[Attribute]) -> Result<PathAttributes> {
     let mut origin = None;
     let mut as_path = Vec::new();
     let mut next_hop = None;
     for attr in attrs {
-        match attr["type"].as_u64() {
-            Some(1) => {
-                let value = attr["value"].as_u64().unwrap_or(0);
-                origin = Some(parse_origin(value)?);
-            }
-            Some(2) => {
-                for segment in attr["as_paths"].as_array().into_iter().flatten() {
-                    for asn in segment["asns"].as_array().into_iter().flatten() {
-                        let asn = asn
-                            .as_u64()
-                            .and_then(|asn| u32::try_from(asn).ok())
-                            .ok_or_else(|| anyhow!("bad ASN in {attr}"))?;
-                        as_path.push(asn);
-                    }
-                }
-            }
-            Some(3) | Some(14) => {
-                if let Some(text) = attr["nexthop"].as_str() {
+        match attr.kind {
+            1 => origin = Some(parse_origin(attr.value.as_u64().unwrap_or(0))?),
+            2 => as_path.extend(attr.as_paths.iter().flat_map(|s| s.asns.iter().copied())),
+            3 | 14 => {
+                if let Some(text) = &attr.nexthop {
                     next_hop = Some(
                         text.parse()
-                            .with_context(|| format!("next hop {text:?} of {path}"))?,
+                            .with_context(|| format!("next hop {text:?} of {prefix}"))?,
                     );
                 }
             }
@@ -64,27 +113,25 @@ fn parse_attributes(path: &Value) -> Result<PathAttributes> {
         }
     }
     Ok(PathAttributes {
-        next_hop: next_hop.ok_or_else(|| anyhow!("path without a next hop: {path}"))?,
+        next_hop: next_hop.ok_or_else(|| anyhow!("a path to {prefix} without a next hop"))?,
         as_path,
         origin: origin.unwrap_or(Origin::Incomplete),
     })
 }
 
 /// Each path of a `gobgp -j ... rib` reply (an object of prefix to the
-/// list of its paths), with its prefix. A path listed with null `attrs` is
-/// one gobgp is taking out (a withdrawal it still shows): not a path.
-fn rib_paths(rib: &Value) -> Result<Vec<(Ipv4Net, &Value)>> {
-    let Some(destinations) = rib.as_object() else {
-        bail!("a RIB reply is not an object: {rib}");
-    };
+/// list of its paths) that is not being taken out, with its prefix and
+/// attributes.
+fn rib_paths(rib: &Value) -> Result<Vec<(Ipv4Net, Path, Vec<Attribute>)>> {
+    let destinations: BTreeMap<String, Option<Vec<Path>>> = typed(rib, "a RIB reply")?;
     let mut out = Vec::new();
     for (prefix, paths) in destinations {
         let prefix: Ipv4Net = prefix
             .parse()
             .with_context(|| format!("prefix {prefix:?} of the RIB"))?;
-        for path in paths.as_array().into_iter().flatten() {
-            if !path["attrs"].is_null() {
-                out.push((prefix, path));
+        for mut path in paths.into_iter().flatten() {
+            if let Some(attrs) = path.attrs.take() {
+                out.push((prefix, path, attrs));
             }
         }
     }
@@ -95,14 +142,11 @@ fn rib_paths(rib: &Value) -> Result<Vec<(Ipv4Net, &Value)>> {
 /// learned, the others are originated here.
 pub fn parse_learned(rib: &Value) -> Result<Vec<LearnedPath>> {
     let mut out = Vec::new();
-    for (prefix, path) in rib_paths(rib)? {
-        let Some(neighbor) = path["neighbor-ip"].as_str() else {
+    for (prefix, path, attrs) in rib_paths(rib)? {
+        let Some(neighbor) = path.neighbor() else {
             continue;
         };
-        let Ok(neighbor) = neighbor.parse() else {
-            continue;
-        };
-        let attrs = parse_attributes(path)?;
+        let attrs = parse_attributes(prefix, &attrs)?;
         out.push(LearnedPath {
             prefix,
             neighbor,
@@ -118,12 +162,8 @@ pub fn parse_learned(rib: &Value) -> Result<Vec<LearnedPath>> {
 pub fn parse_originated(rib: &Value) -> Result<Vec<Ipv4Net>> {
     let mut out: Vec<Ipv4Net> = rib_paths(rib)?
         .into_iter()
-        .filter(|(_, path)| {
-            path["neighbor-ip"]
-                .as_str()
-                .is_none_or(|ip| ip.parse::<Ipv4Addr>().is_err())
-        })
-        .map(|(prefix, _)| prefix)
+        .filter(|(_, path, _)| path.neighbor().is_none())
+        .map(|(prefix, _, _)| prefix)
         .collect();
     out.sort();
     out.dedup();
@@ -134,8 +174,8 @@ pub fn parse_originated(rib: &Value) -> Result<Vec<Ipv4Net>> {
 pub fn parse_advertised(rib: &Value) -> Result<Vec<AdvertisedPath>> {
     rib_paths(rib)?
         .into_iter()
-        .map(|(prefix, path)| {
-            let attrs = parse_attributes(path)?;
+        .map(|(prefix, _, attrs)| {
+            let attrs = parse_attributes(prefix, &attrs)?;
             Ok(AdvertisedPath {
                 prefix,
                 next_hop: attrs.next_hop,
@@ -167,48 +207,109 @@ fn admin_state_name(code: u64) -> &'static str {
     }
 }
 
-/// Parses `gobgp -j neighbor` (a list of peers): `conf.neighbor_address`,
-/// `conf.peer_asn`, `state.session_state` and `state.admin_state` (enum
-/// numbers), `state.messages.{sent,received}.total`,
-/// `timers.state.uptime.seconds` (the Unix time the session came up) and
-/// `afi_safis[].state.{received,accepted}`. Absent numbers are 0 (gobgp
-/// omits zero values).
+/// One peer of `gobgp -j neighbor`, as far as vnetd reads it.
+#[derive(Debug, Deserialize)]
+struct Peer {
+    conf: PeerConf,
+    #[serde(default)]
+    state: PeerState,
+    #[serde(default)]
+    timers: Timers,
+    #[serde(default)]
+    afi_safis: Vec<AfiSafi>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PeerConf {
+    neighbor_address: String,
+    #[serde(default)]
+    peer_asn: u32,
+}
+
+/// `session_state` and `admin_state` are gobgp's enum numbers.
+#[derive(Debug, Default, Deserialize)]
+struct PeerState {
+    #[serde(default)]
+    session_state: u64,
+    #[serde(default)]
+    admin_state: u64,
+    #[serde(default)]
+    messages: Messages,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Messages {
+    #[serde(default)]
+    sent: Total,
+    #[serde(default)]
+    received: Total,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Total {
+    #[serde(default)]
+    total: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Timers {
+    #[serde(default)]
+    state: TimersState,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TimersState {
+    #[serde(default)]
+    uptime: Seconds,
+}
+
+/// The Unix time the session came up.
+#[derive(Debug, Default, Deserialize)]
+struct Seconds {
+    #[serde(default)]
+    seconds: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AfiSafi {
+    #[serde(default)]
+    state: AfiSafiState,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AfiSafiState {
+    #[serde(default)]
+    received: u64,
+    #[serde(default)]
+    accepted: u64,
+}
+
+/// Parses `gobgp -j neighbor` (a list of peers, or null for none): each
+/// peer's address and ASN, session and administrative state, messages
+/// sent and received, how long the session has been up (from the Unix
+/// time it came up and `now_unix`) and the routes received and accepted
+/// over all its address families.
 pub fn parse_neighbors(peers: &Value, now_unix: u64) -> Result<Vec<NeighborStatus>> {
-    if peers.is_null() {
-        return Ok(Vec::new());
-    }
-    let Some(peers) = peers.as_array() else {
-        bail!("the neighbour list is not a list: {peers}");
-    };
-    let number = |value: &Value| value.as_u64().unwrap_or(0);
+    let peers: Option<Vec<Peer>> = typed(peers, "the neighbour list")?;
     let mut out = Vec::new();
-    for peer in peers {
-        let address = peer["conf"]["neighbor_address"]
-            .as_str()
-            .ok_or_else(|| anyhow!("a neighbour without an address: {peer}"))?;
+    for peer in peers.into_iter().flatten() {
+        let address = &peer.conf.neighbor_address;
         let address = address
             .parse()
             .with_context(|| format!("neighbour address {address:?}"))?;
-        let asn = u32::try_from(number(&peer["conf"]["peer_asn"])).context("peer ASN")?;
-        let state = session_state_name(number(&peer["state"]["session_state"]));
-        let uptime_secs = (state == "Established").then(|| {
-            now_unix.saturating_sub(number(&peer["timers"]["state"]["uptime"]["seconds"]))
-        });
-        let (mut received, mut accepted) = (0, 0);
-        for family in peer["afi_safis"].as_array().into_iter().flatten() {
-            received += number(&family["state"]["received"]);
-            accepted += number(&family["state"]["accepted"]);
-        }
+        let state = session_state_name(peer.state.session_state);
+        let uptime_secs = (state == "Established")
+            .then(|| now_unix.saturating_sub(peer.timers.state.uptime.seconds));
         out.push(NeighborStatus {
             address,
-            asn,
+            asn: peer.conf.peer_asn,
             state: state.to_owned(),
-            admin_state: admin_state_name(number(&peer["state"]["admin_state"])).to_owned(),
+            admin_state: admin_state_name(peer.state.admin_state).to_owned(),
             uptime_secs,
-            routes_received: received,
-            routes_accepted: accepted,
-            messages_sent: number(&peer["state"]["messages"]["sent"]["total"]),
-            messages_received: number(&peer["state"]["messages"]["received"]["total"]),
+            routes_received: peer.afi_safis.iter().map(|f| f.state.received).sum(),
+            routes_accepted: peer.afi_safis.iter().map(|f| f.state.accepted).sum(),
+            messages_sent: peer.state.messages.sent.total,
+            messages_received: peer.state.messages.received.total,
         });
     }
     Ok(out)
@@ -231,21 +332,21 @@ pub struct RibChange {
 pub fn parse_monitor_line(line: &str) -> Result<Vec<RibChange>> {
     let value: Value =
         serde_json::from_str(line).with_context(|| format!("parsing gobgp's JSON: {line}"))?;
-    let Some(paths) = value.as_array() else {
-        bail!("a monitor line is not a list: {line}");
-    };
+    let paths: Vec<Path> = typed(&value, "a monitor line")?;
     paths
-        .iter()
+        .into_iter()
         .map(|path| {
-            let prefix = path["nlri"]["prefix"]
-                .as_str()
-                .ok_or_else(|| anyhow!("a path without a prefix: {path}"))?;
+            let prefix = path
+                .nlri
+                .as_ref()
+                .map(|n| n.prefix.as_str())
+                .ok_or_else(|| anyhow!("a path without a prefix in {line}"))?;
             Ok(RibChange {
                 prefix: prefix
                     .parse()
-                    .with_context(|| format!("prefix {prefix:?} of {path}"))?,
-                neighbor: path["neighbor-ip"].as_str().and_then(|ip| ip.parse().ok()),
-                withdrawal: path["withdrawal"].as_bool().unwrap_or(false),
+                    .with_context(|| format!("prefix {prefix:?} in {line}"))?,
+                neighbor: path.neighbor(),
+                withdrawal: path.withdrawal,
             })
         })
         .collect()
@@ -349,5 +450,30 @@ mod tests {
         );
         assert_eq!(parse_monitor_line("[]").expect("parses"), vec![]);
         assert!(parse_monitor_line("{}").is_err());
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_shape_is_refused_naming_where() {
+        let peers: Value = serde_json::from_str(
+            r#"[{"conf":{"neighbor_address":"10.77.0.2","peer_asn":65010}},
+            {"conf":{"neighbor_address":"10.77.0.3","peer_asn":"65020"}}]"#,
+        )
+        .expect("literal JSON");
+        let err = parse_neighbors(&peers, 0).expect_err("an ASN as a string");
+        assert!(
+            format!("{err:#}").contains("at `[1].conf.peer_asn`"),
+            "{err:#}"
+        );
+        let rib: Value = serde_json::from_str(
+            r#"{"10.200.0.0/16":[{"nlri":{"prefix":"10.200.0.0/16"},"neighbor-ip":"10.77.0.2",
+            "attrs":[{"type":2,"as_paths":[{"asns":[4294967296]}]},{"type":3,"nexthop":"10.77.0.2"}]}]}"#,
+        )
+        .expect("literal JSON");
+        let err = parse_learned(&rib).expect_err("an ASN past 32 bits");
+        assert!(
+            format!("{err:#}").contains("at `10.200.0.0/16[0].attrs[0].as_paths[0].asns[0]`"),
+            "{err:#}"
+        );
+        assert!(parse_neighbors(&Value::Null, 0).expect("none").is_empty());
     }
 }
