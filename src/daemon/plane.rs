@@ -51,10 +51,9 @@ impl Port {
     /// when the port has one per worker, else one it shares with others
     /// (a TUN device takes writes from any thread).
     pub fn queue_for(&self, worker: usize) -> Option<&TunQueue> {
-        match self.queues.len() {
-            0 => None,
-            queues => self.queues.get(worker % queues),
-        }
+        // No division on the per-packet path: a worker past the port's
+        // queues shares the first.
+        self.queues.get(worker).or_else(|| self.queues.first())
     }
 
     /// The queue worker `worker` (of `workers`) reads for this port, the
