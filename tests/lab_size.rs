@@ -2,7 +2,8 @@
 //! built: the file, the line of the first NIC past the limit, and the
 //! limit itself.
 
-use std::process::Command;
+mod common;
+
 use vnetd::daemon::MAX_NICS;
 
 /// One VNet of `nics` NICs, 250 per /24 subnet (the first 100 `/24`s of
@@ -31,28 +32,18 @@ fn lab_of(nics: usize) -> String {
     text
 }
 
+/// `vnetd check` on `text`, written as `<name>.yaml`: the exit code,
+/// stderr and the file's path as the errors name it.
 fn check(name: &str, text: &str) -> (Option<i32>, String, String) {
-    let dir = std::env::temp_dir().join(format!("vnetd-lab-size-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path.display().to_string(),
-    )
+    let (code, stderr, path) = common::broken_files::check("lab-size", name, text);
+    (code, stderr, path.display().to_string())
 }
 
 #[test]
 fn check_refuses_a_lab_one_nic_over_the_limit_at_that_nic_and_names_the_limit() {
     let over = MAX_NICS as usize + 1;
     let text = lab_of(over);
-    let (code, stderr, path) = check("over.yaml", &text);
+    let (code, stderr, path) = check("over", &text);
     assert_eq!(code, Some(1), "{stderr}");
     let first_past = format!("n{}", MAX_NICS);
     let line = text
@@ -73,6 +64,6 @@ fn check_refuses_a_lab_one_nic_over_the_limit_at_that_nic_and_names_the_limit() 
 
 #[test]
 fn check_accepts_a_lab_at_the_limit() {
-    let (code, stderr, _) = check("at.yaml", &lab_of(MAX_NICS as usize));
+    let (code, stderr, _) = check("at", &lab_of(MAX_NICS as usize));
     assert_eq!(code, Some(0), "{stderr}");
 }
