@@ -37,7 +37,7 @@
 //! sessions, learned routes and first probes are all there), and
 //! the two servers [`control`] and [`metrics`] with their shared accept loop
 //! [`serve`]. This module owns the [`Daemon`]'s life: start, accessors,
-//! shutdown. Which room may use which is checked by `tests/layering.rs`.
+//! shutdown. Which room may use which is checked by `tests/offline/layering.rs`.
 
 pub mod apply;
 pub mod control;

@@ -3,7 +3,7 @@
 //! direction of a flow, keyed by the host end it arrives at and its
 //! 5-tuple) and a counters slot, written as the byte layouts of
 //! `fabric.bpf.c`. Where each member lies is in [`layout`], which
-//! `tests/fabric_program.rs` checks against the object's BTF.
+//! `tests/labs/fabric_program.rs` checks against the object's BTF.
 
 use std::net::IpAddr;
 

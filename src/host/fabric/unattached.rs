@@ -1,6 +1,6 @@
 //! The fabric's programs and maps loaded on their own: no namespace, no
 //! device, nothing attached. The kernel runs the programs on packets given
-//! to it (`BPF_PROG_RUN`), so that `tests/fabric_program.rs` can check
+//! to it (`BPF_PROG_RUN`), so that `tests/labs/fabric_program.rs` can check
 //! what `fabric.bpf.c` does with each packet, and what it counts, through
 //! the same maps and the same [`Fabric`] methods the daemon uses.
 

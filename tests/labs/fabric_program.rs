@@ -1,0 +1,566 @@
+//! The fabric's kernel program (`src/host/fabric/fabric.bpf.c`) packet by
+//! packet: the object vnetd embeds is loaded with no namespace
+//! (`Fabric::load_for_test`) and `from_port` is run on packets made here
+//! (`BPF_PROG_RUN`), through the maps and the `Fabric` methods the daemon
+//! uses; each test checks the verdict, the packet as it left the program
+//! and the counters slots afterwards. A test run does not say where
+//! `bpf_redirect` sent a packet: the fast path is told from the slow one
+//! by what it does to the packet (the egress `eth0`'s MAC written in) and
+//! by its slot counting it; the slow path leaves both untouched.
+//!
+//! And the maps' layouts: every struct `fabric.bpf.c` shares with the
+//! daemon, read from the object's BTF, against the offsets and sizes
+//! `src/host/fabric/entries.rs` writes (as Cilium's alignchecker does).
+//!
+//! Needs root (to load BPF programs) and a build that compiled them: they
+//! fail, saying so, otherwise.
+
+use crate::fabric;
+
+use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Icmpv6Type, PacketBuilder};
+use fabric::btf::Btf;
+use fabric::{
+    forwarded, from_port, load, slot, tcp4, udp4, SkbLayout, SENDER_MAC, TC_ACT_REDIRECT,
+    TC_ACT_SHOT,
+};
+use std::ops::Range;
+use vnetd::host::fabric::{
+    layout, FabricPrograms, FastCounters, FastEntry, FastKey, CHUNK_LEN, FABRIC_MAC,
+    FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORT_LEN, SLOTS_PER_CHUNK,
+};
+use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
+
+/// The loopback device, the one device a test run may arrive on without a
+/// namespace of its own: the host end of the port under test.
+const HOST_END: u32 = 1;
+/// The port's TUN device (a number only: a test run redirects nowhere).
+const TUN: u32 = 1001;
+/// The egress port's host end and its `eth0`'s MAC.
+const EGRESS: u32 = 2002;
+const EGRESS_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+const SOURCE: [u8; 4] = [10, 0, 1, 4];
+const DESTINATION: [u8; 4] = [10, 0, 2, 4];
+const PORTS: (u16, u16) = (40000, 5201);
+const SLOT: u32 = 5;
+
+/// The programs with one port (the loopback device as its host end), at
+/// generation 3.
+fn one_port() -> FabricPrograms {
+    let programs = load(16);
+    programs
+        .add_port(HOST_END, TUN, SENDER_MAC, 1500)
+        .expect("adding the port");
+    programs.fabric().advance_generation(3).unwrap();
+    programs
+}
+
+fn key(protocol: u8) -> FastKey {
+    FastKey {
+        ingress: HOST_END,
+        protocol,
+        source: SOURCE.into(),
+        destination: DESTINATION.into(),
+        source_port: PORTS.0,
+        destination_port: PORTS.1,
+    }
+}
+
+fn install(programs: &FabricPrograms, key: &FastKey, generation: u64) {
+    let entry = FastEntry {
+        egress: EGRESS,
+        mac: EGRESS_MAC,
+        generation,
+        slot: SLOT,
+    };
+    programs.fabric().install(key, entry).expect("installing");
+}
+
+/// Every slot of the first chunk that counted anything.
+fn counted(programs: &FabricPrograms) -> Vec<(u32, FastCounters)> {
+    let chunk = programs.fabric().counters_chunk(0).expect("reading");
+    (0..SLOTS_PER_CHUNK)
+        .zip(chunk)
+        .filter(|(_, c)| *c != FastCounters::default())
+        .collect()
+}
+
+/// Asserts that `frame` took the slow path: redirected (to the port's
+/// TUN), unchanged, counted nowhere.
+fn assert_slow(programs: &FabricPrograms, frame: &[u8], what: &str) {
+    let outcome = from_port(programs, frame, None);
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "{what}: verdict");
+    assert_eq!(
+        outcome.packet, frame,
+        "{what}: the slow path changes nothing"
+    );
+    assert_eq!(counted(programs), vec![], "{what}: counted in a slot");
+}
+
+fn arp(op: ArpOperation, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(SENDER_MAC, [0xff; 6])
+        .arp(
+            ArpPacket::new(
+                ArpHardwareId::ETHERNET,
+                EtherType::IPV4,
+                op,
+                &SENDER_MAC,
+                &sender,
+                &[0; 6],
+                &target,
+            )
+            .unwrap(),
+        )
+        .write(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn an_arp_request_is_answered_with_the_fabric_mac_and_gratuitous_arp_is_dropped() {
+    let programs = one_port();
+    let outcome = from_port(
+        &programs,
+        &arp(ArpOperation::REQUEST, SOURCE, [10, 0, 1, 1]),
+        None,
+    );
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "the reply goes back out");
+    let mut reply = Vec::new();
+    PacketBuilder::ethernet2(FABRIC_MAC, SENDER_MAC)
+        .arp(
+            ArpPacket::new(
+                ArpHardwareId::ETHERNET,
+                EtherType::IPV4,
+                ArpOperation::REPLY,
+                &FABRIC_MAC,
+                &[10, 0, 1, 1],
+                &SENDER_MAC,
+                &SOURCE,
+            )
+            .unwrap(),
+        )
+        .write(&mut reply)
+        .unwrap();
+    assert_eq!(outcome.packet, reply);
+    assert_eq!(&outcome.packet[20..22], &[0, 2], "op is reply");
+    for (what, frame) in [
+        ("gratuitous ARP", arp(ArpOperation::REQUEST, SOURCE, SOURCE)),
+        ("an ARP probe", arp(ArpOperation::REQUEST, [0; 4], SOURCE)),
+        (
+            "an ARP reply",
+            arp(ArpOperation::REPLY, SOURCE, [10, 0, 1, 1]),
+        ),
+    ] {
+        assert_eq!(
+            from_port(&programs, &frame, None).verdict,
+            TC_ACT_SHOT,
+            "{what}"
+        );
+    }
+}
+
+const REQUESTER: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4];
+const TARGET: [u8; 16] = [0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+fn solicitation(source: [u8; 16], hop_limit: u8) -> Vec<u8> {
+    let solicited_node = [
+        0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, TARGET[13], TARGET[14], TARGET[15],
+    ];
+    let mut body = TARGET.to_vec();
+    body.extend_from_slice(&[1, 1]); // source link-layer address
+    body.extend_from_slice(&SENDER_MAC);
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(SENDER_MAC, [0x33, 0x33, 0xff, 0, 0, 1])
+        .ipv6(source, solicited_node, hop_limit)
+        .icmpv6(Icmpv6Type::NeighborSolicitation)
+        .write(&mut out, &body)
+        .unwrap();
+    out
+}
+
+#[test]
+fn a_neighbour_solicitation_is_answered_with_a_checksummed_advertisement_and_dad_is_dropped() {
+    let programs = one_port();
+    let outcome = from_port(&programs, &solicitation(REQUESTER, 255), None);
+    assert_eq!(
+        outcome.verdict, TC_ACT_REDIRECT,
+        "the advertisement goes back out"
+    );
+    // The advertisement as etherparse writes it, with its own checksum.
+    let mut body = TARGET.to_vec();
+    body.extend_from_slice(&[2, 1]); // target link-layer address
+    body.extend_from_slice(&FABRIC_MAC);
+    let mut advertisement = Vec::new();
+    PacketBuilder::ethernet2(FABRIC_MAC, SENDER_MAC)
+        .ipv6(TARGET, REQUESTER, 255)
+        .icmpv6(Icmpv6Type::NeighborAdvertisement(
+            etherparse::icmpv6::NeighborAdvertisementHeader {
+                router: false,
+                solicited: true,
+                r#override: true,
+            },
+        ))
+        .write(&mut advertisement, &body)
+        .unwrap();
+    assert_eq!(outcome.packet, advertisement);
+    let sliced = etherparse::SlicedPacket::from_ethernet(&outcome.packet).unwrap();
+    let Some(etherparse::TransportSlice::Icmpv6(icmp)) = sliced.transport else {
+        panic!("not ICMPv6: {:?}", outcome.packet);
+    };
+    assert!(
+        icmp.is_checksum_valid(TARGET, REQUESTER),
+        "the checksum is good"
+    );
+    for (what, frame) in [
+        (
+            "duplicate address detection (source ::)",
+            solicitation([0; 16], 255),
+        ),
+        (
+            "a solicitation from off the link (hop limit 64)",
+            solicitation(REQUESTER, 64),
+        ),
+    ] {
+        assert_eq!(
+            from_port(&programs, &frame, None).verdict,
+            TC_ACT_SHOT,
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_flow_of_the_current_generation_goes_to_its_egress_and_is_counted_once_in_its_slot() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_UDP), 3);
+    let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
+    let outcome = from_port(&programs, &frame, None);
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
+    assert_eq!(outcome.packet, forwarded(&frame, EGRESS_MAC));
+    let ip_len = (frame.len() - 14) as u64;
+    let first = slot(&programs, SLOT);
+    assert_eq!((first.packets, first.bytes), (1, ip_len));
+    assert!(
+        first.last_used_ns > 0,
+        "the time of the last packet is kept"
+    );
+    assert_eq!(counted(&programs).len(), 1, "only its slot counts");
+    from_port(&programs, &frame, None);
+    let second = slot(&programs, SLOT);
+    assert_eq!((second.packets, second.bytes), (2, 2 * ip_len));
+    assert!(second.last_used_ns >= first.last_used_ns);
+}
+
+#[test]
+fn an_entry_of_another_generation_is_not_used_and_counts_nothing() {
+    let programs = one_port();
+    // Installed late, decided under generation 2.
+    install(&programs, &key(IPPROTO_UDP), 2);
+    let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
+    assert_slow(&programs, &frame, "an entry of generation 2 under 3");
+    // Current, then a plane is published.
+    install(&programs, &key(IPPROTO_UDP), 3);
+    assert_eq!(
+        from_port(&programs, &frame, None).packet,
+        forwarded(&frame, EGRESS_MAC)
+    );
+    let before = slot(&programs, SLOT);
+    programs.fabric().advance_generation(4).unwrap();
+    let outcome = from_port(&programs, &frame, None);
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
+    assert_eq!(outcome.packet, frame, "to the slow path after a publish");
+    assert_eq!(
+        slot(&programs, SLOT),
+        before,
+        "nothing counted after a publish"
+    );
+}
+
+#[test]
+fn a_packet_larger_than_its_ports_mtu_goes_to_the_slow_path_even_with_an_entry() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_UDP), 3);
+    // 1501 bytes of IP do not fit the port's MTU (its guest raised its
+    // own): the daemon fragments or counts it. 1500 fit.
+    assert_slow(
+        &programs,
+        &udp4(SOURCE, DESTINATION, PORTS, 1501 - 28),
+        "one byte over the MTU",
+    );
+    let fits = udp4(SOURCE, DESTINATION, PORTS, 1500 - 28);
+    assert_eq!(
+        from_port(&programs, &fits, None).packet,
+        forwarded(&fits, EGRESS_MAC)
+    );
+    assert_eq!(slot(&programs, SLOT).packets, 1);
+}
+
+#[test]
+fn an_unknown_flow_goes_to_the_slow_path() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_UDP), 3);
+    assert_slow(
+        &programs,
+        &udp4(SOURCE, DESTINATION, (40001, 5201), 100),
+        "another port",
+    );
+    assert_slow(
+        &programs,
+        &udp4([10, 0, 1, 5], DESTINATION, PORTS, 100),
+        "another source",
+    );
+    assert_slow(
+        &programs,
+        &tcp4(SOURCE, DESTINATION, PORTS, |b| b, 100),
+        "TCP, not UDP",
+    );
+}
+
+#[test]
+fn tcp_syn_fin_and_rst_go_to_the_slow_path_even_with_an_entry() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_TCP), 3);
+    assert_slow(
+        &programs,
+        &tcp4(SOURCE, DESTINATION, PORTS, |b| b.syn(), 0),
+        "SYN",
+    );
+    assert_slow(
+        &programs,
+        &tcp4(SOURCE, DESTINATION, PORTS, |b| b.fin(), 0),
+        "FIN",
+    );
+    assert_slow(
+        &programs,
+        &tcp4(SOURCE, DESTINATION, PORTS, |b| b.rst(), 0),
+        "RST",
+    );
+    let data = tcp4(SOURCE, DESTINATION, PORTS, |b| b.psh(), 100);
+    assert_eq!(
+        from_port(&programs, &data, None).packet,
+        forwarded(&data, EGRESS_MAC)
+    );
+    assert_eq!(
+        slot(&programs, SLOT).packets,
+        1,
+        "data of the same flow is carried"
+    );
+}
+
+/// `frame` (IPv4 in Ethernet) as a fragment: more fragments and the
+/// offset `offset_units` (in 8 bytes), its header checksum made good.
+fn fragment(frame: &[u8], more: bool, offset_units: u16) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    let flags_offset = (u16::from(more) << 13) | offset_units;
+    out[20..22].copy_from_slice(&flags_offset.to_be_bytes());
+    out[24..26].copy_from_slice(&[0, 0]);
+    let header = etherparse::Ipv4HeaderSlice::from_slice(&out[14..])
+        .unwrap()
+        .to_header();
+    out[24..26].copy_from_slice(&header.calc_header_checksum().to_be_bytes());
+    out
+}
+
+#[test]
+fn ipv4_fragments_go_to_the_slow_path_even_with_an_entry() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_UDP), 3);
+    let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
+    assert_slow(&programs, &fragment(&frame, true, 0), "a first fragment");
+    assert_slow(&programs, &fragment(&frame, false, 100), "a last fragment");
+}
+
+#[test]
+fn a_packet_on_a_device_with_no_host_end_entry_is_dropped() {
+    let programs = load(16);
+    let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
+    assert_eq!(
+        from_port(&programs, &frame, None).verdict,
+        TC_ACT_SHOT,
+        "no port entry"
+    );
+    // The loopback device as a port's TUN, not as a host end.
+    programs.add_port(3003, HOST_END, SENDER_MAC, 1500).unwrap();
+    assert_eq!(
+        from_port(&programs, &frame, None).verdict,
+        TC_ACT_SHOT,
+        "a TUN's entry"
+    );
+}
+
+#[test]
+fn a_gso_super_packet_counts_as_its_segments_each_with_its_headers() {
+    let programs = one_port();
+    install(&programs, &key(IPPROTO_TCP), 3);
+    let payload = 2800;
+    let frame = tcp4(SOURCE, DESTINATION, PORTS, |b| b, payload);
+    let context = SkbLayout::of_object().context(HOST_END, Some((1000, 3)));
+    let outcome = from_port(&programs, &frame, Some(&context));
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
+    assert_eq!(outcome.packet, forwarded(&frame, EGRESS_MAC));
+    // Three segments of at most 1000 bytes of payload, each with its own
+    // 20-byte IPv4 and 20-byte TCP headers.
+    let counted = slot(&programs, SLOT);
+    assert_eq!((counted.packets, counted.bytes), (3, 2800 + 3 * 40));
+}
+
+/// Where `entries.rs` writes one member of a struct.
+struct Member {
+    name: &'static str,
+    bytes: Range<usize>,
+}
+
+fn member(name: &'static str, bytes: Range<usize>) -> Member {
+    Member { name, bytes }
+}
+
+/// Each struct the daemon reads or writes, its length, and where
+/// `entries.rs` puts each of its members (padding aside).
+fn rust_layouts() -> Vec<(&'static str, usize, Vec<Member>)> {
+    use layout::*;
+    vec![
+        (
+            "flow_key",
+            FLOW_KEY_LEN,
+            vec![
+                member("ifindex", FLOW_KEY_IFINDEX),
+                member("family", FLOW_KEY_FAMILY),
+                member("proto", FLOW_KEY_PROTO),
+                member("sport", FLOW_KEY_SPORT),
+                member("dport", FLOW_KEY_DPORT),
+                member("saddr", FLOW_KEY_SADDR),
+                member("daddr", FLOW_KEY_DADDR),
+            ],
+        ),
+        (
+            "flow_entry",
+            FLOW_ENTRY_LEN,
+            vec![
+                member("generation", FLOW_ENTRY_GENERATION),
+                member("out_ifindex", FLOW_ENTRY_OUT_IFINDEX),
+                member("slot", FLOW_ENTRY_SLOT),
+                member("dst_mac", FLOW_ENTRY_DST_MAC),
+            ],
+        ),
+        (
+            "flow_counters",
+            FLOW_COUNTERS_LEN,
+            vec![
+                member("packets", FLOW_COUNTERS_PACKETS),
+                member("bytes", FLOW_COUNTERS_BYTES),
+                member("last_used_ns", FLOW_COUNTERS_LAST_USED_NS),
+            ],
+        ),
+        (
+            "counters_chunk",
+            CHUNK_LEN,
+            vec![member("slot", COUNTERS_CHUNK_SLOT)],
+        ),
+        (
+            "port",
+            PORT_LEN,
+            vec![
+                member("kind", PORT_KIND),
+                member("peer_ifindex", PORT_PEER_IFINDEX),
+                member("mac", PORT_MAC),
+                member("mtu", PORT_MTU),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn every_map_key_and_value_is_laid_out_as_the_daemon_writes_it() {
+    assert!(
+        !FabricPrograms::object().is_empty(),
+        "this build has no kernel fast path, so there is no BTF to check: {}",
+        vnetd::host::fabric::Fabric::unbuilt().unwrap_or_default()
+    );
+    let btf = Btf::of_object(FabricPrograms::object()).expect("the object's BTF");
+    let mut wrong = Vec::new();
+    for (name, len, members) in rust_layouts() {
+        let Some(id) = btf.struct_id(name) else {
+            wrong.push(format!("struct {name} is not in the object"));
+            continue;
+        };
+        if btf.size_of(id) != len as u64 {
+            wrong.push(format!(
+                "struct {name}: {} bytes in the object, {len} in entries.rs",
+                btf.size_of(id)
+            ));
+        }
+        for m in btf.members(id) {
+            let at = (m.bit_offset / 8) as usize;
+            let size = btf.size_of(m.type_id) as usize;
+            if m.bitfield_size != 0 || m.bit_offset % 8 != 0 {
+                wrong.push(format!("{name}.{}: a bitfield", m.name));
+            } else if m.name.starts_with("pad") {
+                // Written as zeros wherever it lies.
+            } else if let Some(rust) = members.iter().find(|r| r.name == m.name) {
+                if rust.bytes != (at..at + size) {
+                    wrong.push(format!(
+                        "{name}.{}: bytes {:?} in the object, {:?} in entries.rs",
+                        m.name,
+                        at..at + size,
+                        rust.bytes
+                    ));
+                }
+            } else {
+                wrong.push(format!(
+                    "{name}.{} (bytes {:?}) is not written by entries.rs",
+                    m.name,
+                    at..at + size
+                ));
+            }
+        }
+        for rust in &members {
+            if !btf.members(id).iter().any(|m| m.name == rust.name) {
+                wrong.push(format!("{name}.{} is not in the object", rust.name));
+            }
+        }
+    }
+    // A chunk is SLOTS_PER_CHUNK counters, one after the other.
+    let chunk = btf
+        .struct_id("counters_chunk")
+        .expect("struct counters_chunk");
+    assert_eq!(
+        btf.name_of(btf.members(chunk)[0].type_id),
+        format!("struct flow_counters[{SLOTS_PER_CHUNK}]")
+    );
+    // Each map holds the key and value types the daemon's maps are made of.
+    for (map, key, value) in [
+        (
+            "flows",
+            ("struct flow_key", FLOW_KEY_LEN),
+            ("struct flow_entry", FLOW_ENTRY_LEN),
+        ),
+        ("ports", ("__u32", 4), ("struct port", PORT_LEN)),
+        (
+            "counters",
+            ("__u32", 4),
+            ("struct counters_chunk", CHUNK_LEN),
+        ),
+        ("generation", ("__u32", 4), ("__u64", 8)),
+    ] {
+        let Some((key_id, value_id)) = btf.map_key_value(map) else {
+            wrong.push(format!(
+                "the object has no map {map} with a key and a value type"
+            ));
+            continue;
+        };
+        for (what, id, (c_name, len)) in [("key", key_id, key), ("value", value_id, value)] {
+            let found = (btf.name_of(id), btf.size_of(id) as usize);
+            if found != (c_name.to_owned(), len) {
+                wrong.push(format!(
+                    "map {map}'s {what}: {found:?} in the object, ({c_name}, {len}) in the daemon"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the maps' layouts disagree:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -1,0 +1,40 @@
+//! The labs: every test that builds namespaces, TUN devices, tc programs or
+//! routing daemons, and so needs root (`common::require_root` fails them
+//! loudly otherwise). One binary, so that the crate is linked once for all
+//! of them; each lab names its namespaces after a prefix of its own, so
+//! that tests of different modules run side by side.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../fabric/mod.rs"]
+mod fabric;
+
+mod api_client;
+mod e2e_apply;
+mod e2e_apply_held;
+mod e2e_bgp_watch;
+mod e2e_counting;
+mod e2e_down;
+mod e2e_examples;
+mod e2e_expressroute;
+mod e2e_flow_log;
+mod e2e_hybrid;
+mod e2e_lab;
+mod e2e_lb;
+mod e2e_lb_probe;
+mod e2e_metrics;
+mod e2e_names;
+mod e2e_offload;
+mod e2e_panics;
+mod e2e_process;
+mod e2e_routing_supervision;
+mod e2e_scale;
+mod e2e_shaping;
+mod e2e_teardown;
+mod e2e_verify;
+mod fabric_model;
+mod fabric_program;
+mod host_plumbing;
+mod host_probe;
+mod host_routing;
+mod missing_routing_daemons;

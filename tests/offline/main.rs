@@ -1,0 +1,40 @@
+//! The tests that need no root: the compiled tables against simple
+//! references, the golden Azure outputs, the command line offline, the
+//! importers, the layering and the docs. One binary, so that the crate is
+//! linked once for all of them.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../flow_table_shared/mod.rs"]
+mod flow_table_shared;
+
+mod broken_expressroute_topologies;
+mod broken_hybrid_topologies;
+mod broken_lb_topologies;
+mod broken_realism_topologies;
+mod broken_topologies;
+mod check_expectations;
+mod decide_traces;
+mod diagnostics_cli;
+mod docs;
+mod flow_table_props;
+mod fuzz_seeds;
+mod gateway_traces;
+mod golden_expressroute;
+mod golden_gateway_routes;
+mod golden_routes;
+mod graph_snapshots;
+mod import_state;
+mod import_terraform;
+mod known_hops;
+mod lab_size;
+mod layering;
+mod lb_distribution;
+mod lb_nat;
+mod lb_traces;
+mod lpm_props;
+mod nsg_classifier_props;
+mod plan;
+mod topology_files;
+mod trace_agreement;
+mod trace_golden;
