@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-use vnetd::engine::flow_table::{FlowKey, FlowPair, FlowTable, InsertOutcome, Traffic};
+use vnetd::engine::flow_table::{FlowKey, FlowOwner, FlowPair, FlowTable, InsertOutcome, Traffic};
 
 const CAPACITY: usize = 1 << 20;
 const LIVE: u32 = 100_000;
@@ -22,7 +22,7 @@ const INSERT_CHUNK: u64 = 50_000;
 
 fn key(n: u32) -> FlowKey {
     FlowKey::v4(
-        n % NICS,
+        FlowOwner::new(n % NICS),
         0,
         6,
         Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff)),

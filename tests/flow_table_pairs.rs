@@ -8,7 +8,7 @@ use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use vnetd::engine::flow_table::{
-    FlowKey, FlowPair, FlowTable, InsertOutcome, Memo, Traffic, MEMO_WORDS, PROBE_WINDOW,
+    FlowKey, FlowOwner, FlowPair, FlowTable, InsertOutcome, Memo, Traffic, MEMO_WORDS, PROBE_WINDOW,
 };
 
 mod flow_table_shared;
@@ -66,7 +66,7 @@ fn a_reply_is_found_with_one_lookup_of_its_own_key() {
     assert_eq!(listed, vec![(k, 1)]);
     // A pair's entries belong to one NIC.
     let mut foreign = r;
-    foreign.nic = 2;
+    foreign.owner = FlowOwner::new(2);
     assert_eq!(
         table.insert_pair(
             FlowPair {
@@ -123,7 +123,7 @@ fn a_pair_lives_while_either_side_is_seen_and_goes_as_one() {
     // Removing by the reply key takes the whole flow.
     assert!(table.remove(&r, 201));
     assert!(table.lookup(&k, 201).is_none());
-    assert_eq!(table.nic_len(0), 0);
+    assert_eq!(table.owner_len(FlowOwner::new(0)), 0);
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn a_pair_counts_once_against_the_quota() {
             InsertOutcome::Inserted
         );
     }
-    assert_eq!((table.nic_len(1), table.len()), (2, 2));
+    assert_eq!((table.owner_len(FlowOwner::new(1)), table.len()), (2, 2));
     // Over the quota the NIC replaces its own least recently seen flow,
     // both entries of it.
     assert!(table
@@ -169,7 +169,7 @@ fn a_pair_counts_once_against_the_quota() {
         ),
         InsertOutcome::Evicted
     );
-    assert_eq!(table.nic_len(1), 2);
+    assert_eq!(table.owner_len(FlowOwner::new(1)), 2);
     assert!(table.lookup(&key(1, 1), 10).is_none());
     assert!(table.lookup(&reply_of(&key(1, 1)), 10).is_none());
     assert!(table.lookup(&reply_of(&key(1, 0)), 10).is_some());
@@ -263,7 +263,7 @@ fn pair_pool() -> Vec<FlowKey> {
     for n in 0..8u32 {
         keys.push(key(n % 3, n));
         keys.push(FlowKey::v6(
-            n % 3,
+            FlowOwner::new(n % 3),
             0,
             17,
             Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16),
@@ -476,9 +476,9 @@ proptest! {
             // A pair is one unit of its NIC's count; dead flows count
             // until swept or reused, which the map cannot foresee.
             for nic in 0..3 {
-                let held = model.keys().filter(|k| k.nic == nic).count();
-                let alive = live.keys().filter(|k| k.nic == nic).count();
-                let counted = table.nic_len(nic);
+                let held = model.keys().filter(|k| k.owner == FlowOwner::new(nic)).count();
+                let alive = live.keys().filter(|k| k.owner == FlowOwner::new(nic)).count();
+                let counted = table.owner_len(FlowOwner::new(nic));
                 prop_assert!(alive <= counted && counted <= held, "nic {}: {} live, {} held, {} counted", nic, alive, held, counted);
             }
         }

@@ -6,7 +6,7 @@
 use super::hybrid::HybridChanges;
 use super::plane::FastPort;
 use super::ports::namespace_spec;
-use super::{Daemon, Plane, Port, PortId, MAX_NICS};
+use super::{Daemon, LivePort, Plane, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
 use crate::host::{interface, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
 use crate::plan::Plan;
@@ -167,7 +167,7 @@ impl Daemon {
         // Which ports come, go or stay, by name: a port that stays keeps its
         // slot (its counters and flows) unless its plumbing changed.
         let diff = old.snapshot.plan.diff(&plan);
-        let old_ports: HashMap<&str, (NicIdx, &Arc<Port>)> = old
+        let old_ports: HashMap<&str, (NicIdx, &Arc<LivePort>)> = old
             .snapshot
             .plan
             .ports
@@ -182,7 +182,7 @@ impl Daemon {
             ..ApplySummary::default()
         };
         // Decide each NIC's fate before touching the host.
-        let mut keep: TiVec<NicIdx, Option<Arc<Port>>> = TiVec::new();
+        let mut keep: TiVec<NicIdx, Option<Arc<LivePort>>> = TiVec::new();
         let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
         for nic in &plan.ports {
             let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
@@ -204,7 +204,7 @@ impl Daemon {
             .filter(|(_, k)| k.is_some())
             .map(|(n, _)| n.name.as_str())
             .collect();
-        let leaving: Vec<(&str, &Arc<Port>)> = old
+        let leaving: Vec<(&str, &Arc<LivePort>)> = old
             .snapshot
             .plan
             .ports
@@ -304,7 +304,7 @@ impl Daemon {
                 ));
             }
             let (fast, queues) = queues.expect("built above");
-            ports.push(Arc::new(Port {
+            ports.push(Arc::new(LivePort {
                 id,
                 serial,
                 spec,
@@ -344,9 +344,9 @@ impl Daemon {
     fn change_kept_in_place(
         &self,
         old: &Plane,
-        old_ports: &HashMap<&str, (NicIdx, &Arc<Port>)>,
+        old_ports: &HashMap<&str, (NicIdx, &Arc<LivePort>)>,
         (topology, plan): (&crate::topology::Topology, &Plan),
-        ports: &TiVec<NicIdx, Arc<Port>>,
+        ports: &TiVec<NicIdx, Arc<LivePort>>,
         summary: &mut ApplySummary,
     ) {
         for (nic, port) in plan.ports.iter().zip(ports) {
@@ -409,7 +409,7 @@ impl Daemon {
     fn retire(
         &self,
         state: &mut Mutable,
-        leaving: &[(&str, &Arc<Port>)],
+        leaving: &[(&str, &Arc<LivePort>)],
         replaced: &[(NicIdx, NamespaceSpec)],
         generation: u64,
         summary: &mut ApplySummary,
@@ -491,7 +491,7 @@ impl Daemon {
             match state.lab.add(spec) {
                 Ok(plumbed) => {
                     let old_port = &old.ports[*index];
-                    ports[*index] = Arc::new(Port {
+                    ports[*index] = Arc::new(LivePort {
                         id: old_port.id,
                         serial: old_port.serial,
                         spec: spec.clone(),
@@ -516,7 +516,7 @@ impl Daemon {
         let now = self.now_ms();
         let mut keys: Vec<FlowKey> = Vec::new();
         self.flows.for_each(now, |k, _| {
-            if k.nic == port.get() {
+            if k.owner == port.owner() {
                 keys.push(*k);
             }
         });

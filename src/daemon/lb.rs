@@ -46,6 +46,7 @@ use crate::diagnostics::load_balancer::{
     find_load_balancer, BackendStatus, LoadBalancerStatus, ProbeRef,
 };
 use crate::diagnostics::QueryError;
+use crate::engine::flow_table::FlowOwner;
 use crate::host::probe::{HealthProbe, ProbeKind, ProbeOutcome};
 use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
 use crate::snapshot::load_balancers::backend_address;

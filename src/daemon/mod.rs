@@ -51,6 +51,7 @@ pub mod offload;
 pub mod options;
 pub mod pacer;
 pub mod plane;
+pub mod port_id;
 pub mod ports;
 pub mod publish;
 pub mod report;
@@ -63,9 +64,9 @@ pub mod worker;
 pub use apply::{ApplyError, ApplySummary};
 pub use hybrid::RoutingDaemon;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
-pub use plane::{namespace_names, Plane, Port, PortConntrack, PublishedPlane};
+pub use plane::{namespace_names, LivePort, Plane, PortConntrack, PublishedPlane};
+pub use port_id::PortId;
 pub use ports::namespace_spec;
-pub use stats::PortId;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
 use crate::host::{cleanup_marked, cleanup_named, HostLab, NamespaceSpec};
@@ -180,7 +181,7 @@ fn refuse_what_cannot_start(
 /// fabric of the namespace `lab` built for it. The lab's namespaces are
 /// in spec order: no search by name, which would cost a lab of thousands
 /// of NICs millions of comparisons.
-fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<NicIdx, Arc<Port>>> {
+fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<NicIdx, Arc<LivePort>>> {
     let mut ports = TiVec::new();
     for ((id, spec), plumbed) in (0..).zip(specs).zip(lab.namespaces_mut()) {
         anyhow::ensure!(
@@ -190,7 +191,7 @@ fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<NicIdx
         );
         let fast = fast_port(plumbed);
         let queues = plumbed.take_queues();
-        ports.push(Arc::new(Port {
+        ports.push(Arc::new(LivePort {
             id: PortId::new(id),
             serial: id,
             spec,
@@ -694,7 +695,7 @@ impl Daemon {
     pub(crate) fn publish_applied(
         &self,
         snapshot: Arc<Snapshot>,
-        ports: TiVec<crate::topology::NicIdx, Arc<Port>>,
+        ports: TiVec<crate::topology::NicIdx, Arc<LivePort>>,
     ) -> u64 {
         publish_applied(&self.plane, &self.records, snapshot, ports)
     }

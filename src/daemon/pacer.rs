@@ -18,8 +18,9 @@
 use std::io;
 use std::sync::Arc;
 
-use super::stats::{PortId, WorkerCounters};
+use super::stats::WorkerCounters;
 use super::Plane;
+use super::PortId;
 use crate::dataplane::coalesce::{vnet_header, F_NEEDS_CSUM};
 use crate::dataplane::delay_line::DelayLine;
 use crate::dataplane::pacing::{pace, Pace, Rng};

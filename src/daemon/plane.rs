@@ -5,8 +5,9 @@
 //! counters' port ids and the options' NIC limit (load-balancer frontends
 //! own the flow-owner numbers after the NICs').
 
-use super::stats::PortId;
+use super::PortId;
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
+use crate::engine::flow_table::FlowOwner;
 use crate::host::fabric::Fabric;
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
@@ -31,12 +32,13 @@ pub fn fabric_namespace(plan: &Plan) -> Option<String> {
     plan.fabric_namespace.clone()
 }
 
-/// One NIC's TUN device as the workers see it: queue `w` belongs to worker
-/// `w`. `id` is the NIC's slot, which keys its counters and flows and
+/// A port of the plan as it lives on the host: its TUN device as the
+/// workers see it (queue `w` belongs to worker `w`) and its place on the
+/// fabric. `id` is the NIC's slot, which keys its counters and flows and
 /// survives `apply`; `serial` is unique for the lab's life (never given to
 /// another NIC) and names the NIC's MAC address.
 #[derive(Debug)]
-pub struct Port {
+pub struct LivePort {
     pub id: PortId,
     pub serial: u32,
     pub spec: NamespaceSpec,
@@ -46,7 +48,7 @@ pub struct Port {
     pub fast: Option<FastPort>,
 }
 
-impl Port {
+impl LivePort {
     /// The queue worker `worker` writes this port's packets to: its own
     /// when the port has one per worker, else one it shares with others
     /// (a TUN device takes writes from any thread).
@@ -84,7 +86,7 @@ pub struct FastPort {
 #[derive(Debug)]
 pub struct Plane {
     pub snapshot: Arc<Snapshot>,
-    pub ports: TiVec<NicIdx, Arc<Port>>,
+    pub ports: TiVec<NicIdx, Arc<LivePort>>,
 }
 
 impl Plane {
@@ -169,14 +171,14 @@ impl PublishedPlane {
 /// that renumbers NICs.
 impl FlowOwners for &Plane {
     #[inline]
-    fn owner(&self, nic: NicIdx) -> u32 {
-        self.port_id(nic).get()
+    fn owner(&self, nic: NicIdx) -> FlowOwner {
+        self.port_id(nic).owner()
     }
 
     /// Frontends own the numbers after the NICs' ports.
     #[inline]
-    fn frontend_owner(&self, stable_id: u32) -> u32 {
-        super::options::MAX_NICS + stable_id % FRONTEND_OWNERS
+    fn frontend_owner(&self, stable_id: u32) -> FlowOwner {
+        FlowOwner::new(super::options::MAX_NICS + stable_id % FRONTEND_OWNERS)
     }
 }
 

@@ -15,7 +15,7 @@
 
 use super::hybrid::LearnedBook;
 use super::lb::health_for;
-use super::plane::{Plane, Port, PublishedPlane};
+use super::plane::{LivePort, Plane, PublishedPlane};
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
 use crate::topology::{NicIdx, TiVec};
@@ -94,7 +94,7 @@ pub fn publish_applied(
     plane: &PublishedPlane,
     records: &Records,
     mut snapshot: Arc<Snapshot>,
-    ports: TiVec<NicIdx, Arc<Port>>,
+    ports: TiVec<NicIdx, Arc<LivePort>>,
 ) -> u64 {
     loop {
         let old = plane.load_full();

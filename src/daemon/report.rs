@@ -122,7 +122,7 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
     let mut out = Vec::new();
     daemon.flows().for_each(now, |key, value| {
         let flow = TrackedFlow::of(key);
-        let Some(nic) = plane.nic_of_port(PortId::new(flow.port)) else {
+        let Some(nic) = plane.nic_of_port(PortId::of_owner(flow.owner)) else {
             return;
         };
         let name = &snap.plan.ports[nic].name;
@@ -171,9 +171,9 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             age_ms: now.saturating_sub(value.created_ms),
             idle_ms: now.saturating_sub(value.last_seen_ms),
             offloaded: FastTuple::of_tracked(&flow)
-                .is_some_and(|t| paths.in_kernel(PortId::new(flow.port), direction, t)),
+                .is_some_and(|t| paths.in_kernel(PortId::of_owner(flow.owner), direction, t)),
             not_offloaded_because: FastTuple::of_tracked(&flow)
-                .and_then(|t| paths.why_not(PortId::new(flow.port), t))
+                .and_then(|t| paths.why_not(PortId::of_owner(flow.owner), t))
                 .map(|why| why.as_str().to_string()),
         });
     });

@@ -3,48 +3,14 @@
 //! workers, so no cache line bounces on the packet path); readers sum the
 //! blocks.
 //!
-//! It owns the counters and the port ids that key them; it uses no other
-//! room of the daemon.
+//! It owns the counters, keyed by [`PortId`]; it uses no other room of the
+//! daemon.
 
+use super::port_id::PortId;
 use crate::dataplane::DropReason;
 use crate::engine::flow_table::Traffic;
 use crate::topology::TiVec;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-/// The slot of a NIC's port: it keys the NIC's counters and flows, and
-/// stays the NIC's across an `apply` that renumbers NICs (unlike its
-/// `NicIdx`, a position in one topology).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PortId(u32);
-
-impl PortId {
-    /// No port: counts nothing, owns no flow.
-    pub const NONE: PortId = PortId(u32::MAX);
-
-    pub const fn new(slot: u32) -> PortId {
-        PortId(slot)
-    }
-
-    /// The slot number, as the flow table keys its owners.
-    #[inline]
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl From<usize> for PortId {
-    #[inline]
-    fn from(slot: usize) -> PortId {
-        PortId(u32::try_from(slot).unwrap_or(u32::MAX))
-    }
-}
-
-impl From<PortId> for usize {
-    #[inline]
-    fn from(id: PortId) -> usize {
-        id.0 as usize
-    }
-}
 
 /// Counters of one NIC as seen by one worker, named from the NIC's side as
 /// Azure's VM metrics are ("Packets Sent", "Packets Received").

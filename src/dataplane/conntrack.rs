@@ -14,7 +14,9 @@ use super::decide::{
 };
 pub use super::memos::{holds_hop, hop_memo, stored_hop, PinMemo};
 use super::packet::PacketView;
-use crate::engine::flow_table::{FlowKey, FlowPair, FlowRef, FlowTable, KeyWords, Memo, Traffic};
+use crate::engine::flow_table::{
+    FlowKey, FlowOwner, FlowPair, FlowRef, FlowTable, KeyWords, Memo, Traffic,
+};
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::FrontendTables;
@@ -48,7 +50,7 @@ pub fn direction_code(d: Direction) -> u8 {
 
 /// The flow key of a packet at the NIC whose flows `owner` stands for, in
 /// a direction.
-pub fn flow_key(owner: u32, direction: Direction, p: &PacketView) -> Option<FlowKey> {
+pub fn flow_key(owner: FlowOwner, direction: Direction, p: &PacketView) -> Option<FlowKey> {
     let (sport, dport) = p.flow_ports;
     FlowKey::from_ips(
         owner,
@@ -61,13 +63,13 @@ pub fn flow_key(owner: u32, direction: Direction, p: &PacketView) -> Option<Flow
     )
 }
 
-/// A tracked flow's key in the terms of the layers above: which port
-/// (`FlowKey::nic`, a port id) and direction it was admitted at, and its
+/// A tracked flow's key in the terms of the layers above: which owner
+/// (the port whose flow it is, or a frontend's pins) and direction it was admitted at, and its
 /// 5-tuple as that NIC saw its first packet. The only reader of the flow
 /// key's direction encoding is this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TrackedFlow {
-    pub port: u32,
+    pub owner: FlowOwner,
     pub direction: Direction,
     pub key: PacketKey,
 }
@@ -81,7 +83,7 @@ impl TrackedFlow {
         };
         let ports = matches!(key.proto, IPPROTO_TCP | IPPROTO_UDP);
         TrackedFlow {
-            port: key.nic,
+            owner: key.owner,
             direction,
             key: PacketKey {
                 proto: key.proto,
@@ -95,10 +97,10 @@ impl TrackedFlow {
 }
 
 /// The identity of the datagram a fragment belongs to, at a NIC.
-pub fn datagram_id(nic: u32, p: &PacketView) -> Option<DatagramId> {
+pub fn datagram_id(owner: FlowOwner, p: &PacketView) -> Option<DatagramId> {
     let fragment = p.fragment?;
     Some(DatagramId {
-        ingress: nic,
+        ingress: owner.get(),
         src: p.key.src,
         dst: p.key.dst,
         proto: p.key.proto,
@@ -117,9 +119,9 @@ pub fn reply_key(key: &FlowKey, direction: Direction) -> FlowKey {
 /// Who owns a NIC's flows in a flow table: the table's per-owner quota
 /// and the flow keys count by this number.
 pub trait FlowOwners {
-    fn owner(&self, nic: NicIdx) -> u32;
+    fn owner(&self, nic: NicIdx) -> FlowOwner;
     /// The owner of a load-balancer frontend's pins, from its stable id.
-    fn frontend_owner(&self, stable_id: u32) -> u32;
+    fn frontend_owner(&self, stable_id: u32) -> FlowOwner;
 }
 
 /// Flows owned by the NIC's own index: for one snapshot's life (tests,
@@ -138,13 +140,13 @@ impl NicOwners {
 
 impl FlowOwners for NicOwners {
     #[inline]
-    fn owner(&self, nic: NicIdx) -> u32 {
-        nic.index() as u32
+    fn owner(&self, nic: NicIdx) -> FlowOwner {
+        FlowOwner::new(nic.index() as u32)
     }
 
     #[inline]
-    fn frontend_owner(&self, stable_id: u32) -> u32 {
-        Self::NICS + stable_id % FRONTEND_OWNERS
+    fn frontend_owner(&self, stable_id: u32) -> FlowOwner {
+        FlowOwner::new(Self::NICS + stable_id % FRONTEND_OWNERS)
     }
 }
 
@@ -345,7 +347,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         );
         if let (Some(key), Some(reply)) = (key, reply) {
             let pin = PinMemo {
-                backend: self.owners.owner(backend),
+                backend: self.owners.owner(backend).get(),
                 original_port: p.flow_ports.1,
                 translated,
             };
@@ -387,7 +389,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
 
     #[inline]
     fn backend_id(&self, nic: NicIdx) -> u32 {
-        self.owners.owner(nic)
+        self.owners.owner(nic).get()
     }
 }
 
@@ -407,7 +409,13 @@ fn counted(flow: &FlowRef<'_>, now_ms: u64, traffic: Traffic) -> Admission {
 
 /// A pin's key: the frontend's owner and the packet's 5-tuple as sent.
 #[inline]
-fn pin_key(owner: u32, proto: u8, src: IpAddr, dst: IpAddr, ports: (u16, u16)) -> Option<FlowKey> {
+fn pin_key(
+    owner: FlowOwner,
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    ports: (u16, u16),
+) -> Option<FlowKey> {
     FlowKey::from_ips(owner, PIN_DIRECTION, proto, src, dst, ports.0, ports.1)
 }
 
@@ -548,7 +556,7 @@ mod tests {
         let (a, b) = ([10, 0, 2, 4], [10, 0, 1, 4]);
         decide(&snap, &table, shared, &tcp(a, b, 40000, 80, false), 0);
         let outbound = flow_key(
-            shared.index() as u32,
+            FlowOwner::new(shared.index() as u32),
             Direction::Outbound,
             &PacketView::parse(&tcp(a, b, 40000, 80, false)).unwrap(),
         )

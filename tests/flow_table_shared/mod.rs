@@ -6,7 +6,7 @@
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use vnetd::engine::flow_table::FlowKey;
+use vnetd::engine::flow_table::{FlowKey, FlowOwner};
 
 pub const TCP: u8 = 6;
 pub const LONG: u64 = 30 * 60 * 1000;
@@ -14,7 +14,7 @@ pub const LONG: u64 = 30 * 60 * 1000;
 /// Flow `n` of NIC `nic`: TCP from 10.0.x.y to 10.1.0.4:443.
 pub fn key(nic: u32, n: u32) -> FlowKey {
     FlowKey::v4(
-        nic,
+        FlowOwner::new(nic),
         0,
         TCP,
         Ipv4Addr::from(0x0a00_0000 | n),

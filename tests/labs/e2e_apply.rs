@@ -392,7 +392,7 @@ fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
         lab.daemon()
             .flows()
             .for_each(lab.daemon().now_ms(), |k, _| {
-                n += usize::from(k.nic == old_slot.get())
+                n += usize::from(k.owner == old_slot.owner())
             });
         n
     };

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-use vnetd::engine::flow_table::{FlowKey, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW};
+use vnetd::engine::flow_table::{
+    FlowKey, FlowOwner, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW,
+};
 
 use crate::flow_table_shared;
 use flow_table_shared::{key, Rng, LONG, TCP, THREADS, TIME_LIMIT};
@@ -17,7 +19,7 @@ use flow_table_shared::{key, Rng, LONG, TCP, THREADS, TIME_LIMIT};
 #[test]
 fn ipv4_and_ipv6_keys_never_collide() {
     let v4 = FlowKey::v4(
-        0,
+        FlowOwner::new(0),
         0,
         TCP,
         Ipv4Addr::new(1, 2, 3, 4),
@@ -26,7 +28,7 @@ fn ipv4_and_ipv6_keys_never_collide() {
         2,
     );
     let mapped = FlowKey::v6(
-        0,
+        FlowOwner::new(0),
         0,
         TCP,
         Ipv4Addr::new(1, 2, 3, 4).to_ipv6_mapped(),
@@ -39,7 +41,7 @@ fn ipv4_and_ipv6_keys_never_collide() {
     let mut dst_bytes = [0u8; 16];
     dst_bytes[..4].copy_from_slice(&[5, 6, 7, 8]);
     let same_bytes = FlowKey::v6(
-        0,
+        FlowOwner::new(0),
         0,
         TCP,
         Ipv6Addr::from(prefix_bytes),
@@ -71,7 +73,7 @@ fn ipv4_and_ipv6_keys_never_collide() {
 #[test]
 fn reversed_swaps_addresses_and_ports_only() {
     let k = FlowKey::from_ips(
-        3,
+        FlowOwner::new(3),
         1,
         17,
         "2001:db8::1".parse().unwrap(),
@@ -81,7 +83,10 @@ fn reversed_swaps_addresses_and_ports_only() {
     )
     .unwrap();
     let r = k.reversed();
-    assert_eq!((r.nic, r.direction, r.proto, r.v6), (3, 1, 17, true));
+    assert_eq!(
+        (r.owner, r.direction, r.proto, r.v6),
+        (FlowOwner::new(3), 1, 17, true)
+    );
     assert_eq!(r.src_ip(), k.dst_ip());
     assert_eq!(r.dst_ip(), k.src_ip());
     assert_eq!((r.src_port, r.dst_port), (53, 5353));
@@ -97,8 +102,8 @@ fn reversed_swaps_addresses_and_ports_only() {
 fn mixed_families_make_no_key() {
     let v4: IpAddr = "10.0.0.1".parse().unwrap();
     let v6: IpAddr = "::1".parse().unwrap();
-    assert!(FlowKey::from_ips(0, 0, TCP, v4, v6, 1, 2).is_none());
-    assert!(FlowKey::from_ips(0, 0, TCP, v6, v4, 1, 2).is_none());
+    assert!(FlowKey::from_ips(FlowOwner::new(0), 0, TCP, v4, v6, 1, 2).is_none());
+    assert!(FlowKey::from_ips(FlowOwner::new(0), 0, TCP, v6, v4, 1, 2).is_none());
 }
 
 // ---------------------------------------------------------------- basics
@@ -123,7 +128,7 @@ fn inserted_flow_is_found_with_its_verdict_and_counts() {
     assert_eq!(v.idle_timeout_ms, LONG);
     assert!(table.lookup(&k.reversed(), 1003).is_none());
     assert_eq!(table.len(), 1);
-    assert_eq!(table.nic_len(1), 1);
+    assert_eq!(table.owner_len(FlowOwner::new(1)), 1);
 }
 
 #[test]
@@ -191,7 +196,7 @@ fn remove_frees_the_flow_and_the_quota() {
     );
     assert!(stale.value().is_none());
     assert!(!stale.update_verdict(9, 9));
-    assert_eq!(table.nic_len(1), 0);
+    assert_eq!(table.owner_len(FlowOwner::new(1)), 0);
     assert_eq!(
         table.insert(&b, 0, 0, LONG, 0, Traffic::packet(0)),
         InsertOutcome::Inserted
@@ -231,7 +236,7 @@ fn sweep_frees_dead_flows_within_its_budget() {
     }
     assert_eq!(freed, 20);
     assert_eq!(table.len(), 20);
-    assert_eq!(table.nic_len(0), 0);
+    assert_eq!(table.owner_len(FlowOwner::new(0)), 0);
     assert_eq!(table.sweep(11, 1000), 0);
 }
 
@@ -308,7 +313,7 @@ fn nic_over_quota_evicts_its_own_least_recently_seen_flow() {
         assert!(table.lookup(&key(0, n), 11).is_some(), "flow {n}");
     }
     assert!(table.lookup(&key(1, 100), 11).is_some());
-    assert_eq!(table.nic_len(0), 4);
+    assert_eq!(table.owner_len(FlowOwner::new(0)), 4);
     assert_eq!(table.stats().evicted, 1);
 }
 
@@ -331,8 +336,8 @@ fn full_window_of_other_nics_flows_refuses_the_insert() {
         table.insert(&key(1, 1), 0, 0, 10, LONG + 1, Traffic::packet(0)),
         InsertOutcome::Inserted
     );
-    assert_eq!(table.nic_len(0), PROBE_WINDOW - 1);
-    assert_eq!(table.nic_len(1), 1);
+    assert_eq!(table.owner_len(FlowOwner::new(0)), PROBE_WINDOW - 1);
+    assert_eq!(table.owner_len(FlowOwner::new(1)), 1);
 }
 
 #[test]
@@ -353,7 +358,7 @@ fn a_flooding_nic_cannot_starve_another() {
             .entry(table.insert(&key(1, n), 1, 0, LONG, 1, Traffic::packet(0)))
             .or_insert(0) += 1;
     }
-    assert_eq!(table.nic_len(1), quota as usize);
+    assert_eq!(table.owner_len(FlowOwner::new(1)), quota as usize);
     assert!(outcomes.get(&InsertOutcome::Evicted).copied().unwrap_or(0) > 0);
     for n in 0..200 {
         assert!(table.lookup(&key(2, n), 2).is_some(), "NIC 2 lost flow {n}");
@@ -365,7 +370,7 @@ fn a_flooding_nic_cannot_starve_another() {
             "NIC 2 refused flow {n}"
         );
     }
-    assert_eq!(table.nic_len(2), 400);
+    assert_eq!(table.owner_len(FlowOwner::new(2)), 400);
 }
 
 // ---------------------------------------------------------------- model
@@ -376,7 +381,7 @@ fn pool() -> Vec<FlowKey> {
     for n in 0..12u32 {
         keys.push(key(n % 3, n));
         keys.push(FlowKey::v6(
-            n % 3,
+            FlowOwner::new(n % 3),
             1,
             17,
             Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16),
@@ -556,7 +561,7 @@ proptest! {
                 prop_assert_eq!(table.remove(&k, 0), model.remove(&k).is_some());
             } else {
                 let got = table.insert(&k, tag, 0, LONG, 0, Traffic::packet(0));
-                let own = model.keys().filter(|o| o.nic == k.nic).count();
+                let own = model.keys().filter(|o| o.owner == k.owner).count();
                 if model.contains_key(&k) {
                     prop_assert_eq!(got, InsertOutcome::Existing);
                 } else if own < QUOTA {
@@ -571,7 +576,7 @@ proptest! {
                             .copied()
                             .collect();
                         prop_assert_eq!(gone.len(), 1);
-                        prop_assert_eq!(gone[0].nic, k.nic);
+                        prop_assert_eq!(gone[0].owner, k.owner);
                         model.remove(&gone[0]);
                         model.insert(k, tag);
                     }
@@ -581,8 +586,8 @@ proptest! {
                 prop_assert_eq!(table.lookup(k, 0).map(|f| f.verdict_tag()), Some(*tag));
             }
             for nic in 0..3 {
-                let own = model.keys().filter(|o| o.nic == nic).count();
-                prop_assert_eq!(table.nic_len(nic), own);
+                let own = model.keys().filter(|o| o.owner == FlowOwner::new(nic)).count();
+                prop_assert_eq!(table.owner_len(FlowOwner::new(nic)), own);
                 prop_assert!(own <= QUOTA);
             }
         }

@@ -14,7 +14,7 @@ use vnetd::dataplane::conntrack::{stored_hop, NicOwners};
 use vnetd::dataplane::{
     decide, translate, Admission, Allowed, Conntrack, DropReason, Pin, PinTarget, Verdict,
 };
-use vnetd::engine::flow_table::{FlowKey, FlowTable, FlowValue};
+use vnetd::engine::flow_table::{FlowKey, FlowOwner, FlowTable, FlowValue};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 use vnetd::policy::load_balancers::{BackendHealth, ProbeTarget};
 use vnetd::snapshot::{FrontendTables, Snapshot};
@@ -391,7 +391,7 @@ fn known_hop_for(
     }
     let (sport, dport) = view.flow_ports;
     let key = FlowKey::from_ips(
-        ingress.index() as u32,
+        FlowOwner::new(ingress.index() as u32),
         vnetd::dataplane::conntrack::direction_code(Direction::Outbound),
         view.key.proto,
         view.key.src,

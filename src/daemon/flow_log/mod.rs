@@ -176,7 +176,7 @@ struct Tracked {
 /// The NSG and rule behind an allowed flow's verdict tag: the rule's stable
 /// number (see [`crate::snapshot::RuleNames`]), whatever was applied since.
 fn allowed_target(plane: &Plane, key: &FlowKey, rule: RuleId) -> Option<LogTarget> {
-    let nic = plane.nic_of_port(PortId::new(key.nic))?;
+    let nic = plane.nic_of_port(PortId::of_owner(key.owner))?;
     let rule = plane.snapshot.rule_names.get(rule)?;
     Some(LogTarget {
         nsg: rule.nsg,

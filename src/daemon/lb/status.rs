@@ -35,7 +35,7 @@ impl Daemon {
         let Some(l) = topology.load_balancers.position(|l| l.name == lb) else {
             return counts;
         };
-        let owners: Vec<u32> = snapshot
+        let owners: Vec<FlowOwner> = snapshot
             .frontends
             .iter()
             .filter(|fe| fe.load_balancer == l)
@@ -50,7 +50,7 @@ impl Daemon {
             counts.insert(topology.nics[nic].name.clone(), 0);
         }
         self.flows.for_each(self.now_ms(), |key, value| {
-            if !is_pin(key) || !owners.contains(&key.nic) {
+            if !is_pin(key) || !owners.contains(&key.owner) {
                 return;
             }
             let Some(pin) = value.memo.as_ref().and_then(PinMemo::from_memo) else {

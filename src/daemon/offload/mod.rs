@@ -52,8 +52,9 @@ mod eligibility;
 pub use eligibility::Ineligible;
 
 use super::plane::{FastPort, Plane, PublishedPlane};
-use super::stats::{PortId, WorkerCounters};
+use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
+use super::PortId;
 use crate::dataplane::conntrack::{direction_code, TrackedFlow};
 use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
 use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
@@ -198,7 +199,7 @@ impl FastTuple {
 
     fn flow_key(self, port: PortId, direction: Direction) -> Option<FlowKey> {
         FlowKey::from_ips(
-            port.get(),
+            port.owner(),
             direction_code(direction),
             self.protocol,
             self.source,

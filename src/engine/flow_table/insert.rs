@@ -258,10 +258,10 @@ impl FlowTable {
             first_packet,
             ..
         } = *flow;
-        let Some(nic_flows) = self.nic_flows.get(key.nic as usize) else {
+        let Some(nic_flows) = self.nic_flows.get(key.owner.index()) else {
             return InsertOutcome::NicOutOfRange;
         };
-        if reply.is_some_and(|r| r.nic != key.nic) {
+        if reply.is_some_and(|r| r.owner != key.owner) {
             return InsertOutcome::NicOutOfRange;
         }
         let probe = self.probe(key);
@@ -271,7 +271,7 @@ impl FlowTable {
             // other flows of the window.
             let Ok(quick) = self.scan(
                 &probe,
-                key.nic,
+                key.owner.get(),
                 now_ms,
                 Some(first_packet),
                 usize::MAX,
@@ -290,7 +290,7 @@ impl FlowTable {
                 Some(_) => Scan::default(),
                 None => match self.scan(
                     &probe,
-                    key.nic,
+                    key.owner.get(),
                     now_ms,
                     Some(first_packet),
                     usize::MAX,
@@ -339,14 +339,16 @@ impl FlowTable {
             let second = match &reply_probe {
                 None => None,
                 Some(rp) => {
-                    let Ok(quick) = self.scan(rp, key.nic, now_ms, None, forward.index, false)
+                    let Ok(quick) =
+                        self.scan(rp, key.owner.get(), now_ms, None, forward.index, false)
                     else {
                         unreachable!("scan without `existing` reports no existing entry");
                     };
                     let scan = if quick.free.is_some() {
                         quick
                     } else {
-                        let Ok(scan) = self.scan(rp, key.nic, now_ms, None, forward.index, true)
+                        let Ok(scan) =
+                            self.scan(rp, key.owner.get(), now_ms, None, forward.index, true)
                         else {
                             unreachable!("scan without `existing` reports no existing entry");
                         };
@@ -393,8 +395,8 @@ impl FlowTable {
             // The slots are ours: their bodies no longer change under us.
             // Check that they are still what the scans saw (a flow may have
             // been touched back to life in between) before overwriting.
-            let fits = self.still_fits(&forward, key.nic, now_ms)
-                && second.is_none_or(|c| self.still_fits(&c, key.nic, now_ms));
+            let fits = self.still_fits(&forward, key.owner.get(), now_ms)
+                && second.is_none_or(|c| self.still_fits(&c, key.owner.get(), now_ms));
             if !fits {
                 self.unclaim(&forward, forward_claim);
                 if let (Some(c), Some(claimed)) = (second, second_claim) {

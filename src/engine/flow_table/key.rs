@@ -4,6 +4,31 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Who a flow belongs to in a flow table: a dense number below the table's
+/// `max_nics`, which keys the owner's quota of flows. The table gives it no
+/// other meaning; the packet pipeline numbers its owners (a NIC's port, a
+/// load-balancer frontend's pins, see `dataplane::conntrack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowOwner(u32);
+
+impl FlowOwner {
+    pub const fn new(number: u32) -> FlowOwner {
+        FlowOwner(number)
+    }
+
+    /// The owner's number.
+    #[inline]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The owner's number as an index of per-owner arrays.
+    #[inline]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// The identity of one flow as one NIC sees it in one direction.
 ///
 /// IPv4 addresses are stored in the first four bytes of `src` and `dst`, the
@@ -11,9 +36,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// bytes with `v6 == true`. The flag keeps the two families apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
-    /// Dense NIC index, below the table's `max_nics`.
-    pub nic: u32,
-    /// Opaque to the table (e.g. ingress or egress of `nic`).
+    /// Whose flow it is: the table keeps a quota of flows per owner.
+    pub owner: FlowOwner,
+    /// Opaque to the table (e.g. ingress or egress of the owner's NIC).
     pub direction: u8,
     /// IP protocol number.
     pub proto: u8,
@@ -28,7 +53,7 @@ pub struct FlowKey {
 impl FlowKey {
     /// An IPv4 flow key.
     pub fn v4(
-        nic: u32,
+        owner: FlowOwner,
         direction: u8,
         proto: u8,
         src: Ipv4Addr,
@@ -41,7 +66,7 @@ impl FlowKey {
         s[..4].copy_from_slice(&src.octets());
         d[..4].copy_from_slice(&dst.octets());
         FlowKey {
-            nic,
+            owner,
             direction,
             proto,
             v6: false,
@@ -54,7 +79,7 @@ impl FlowKey {
 
     /// An IPv6 flow key.
     pub fn v6(
-        nic: u32,
+        owner: FlowOwner,
         direction: u8,
         proto: u8,
         src: Ipv6Addr,
@@ -63,7 +88,7 @@ impl FlowKey {
         dst_port: u16,
     ) -> FlowKey {
         FlowKey {
-            nic,
+            owner,
             direction,
             proto,
             v6: true,
@@ -77,7 +102,7 @@ impl FlowKey {
     /// A flow key from addresses of either family; `None` if the two
     /// addresses are of different families (no packet has such a pair).
     pub fn from_ips(
-        nic: u32,
+        owner: FlowOwner,
         direction: u8,
         proto: u8,
         src: IpAddr,
@@ -86,18 +111,18 @@ impl FlowKey {
         dst_port: u16,
     ) -> Option<FlowKey> {
         match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                Some(FlowKey::v4(nic, direction, proto, s, d, src_port, dst_port))
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                Some(FlowKey::v6(nic, direction, proto, s, d, src_port, dst_port))
-            }
+            (IpAddr::V4(s), IpAddr::V4(d)) => Some(FlowKey::v4(
+                owner, direction, proto, s, d, src_port, dst_port,
+            )),
+            (IpAddr::V6(s), IpAddr::V6(d)) => Some(FlowKey::v6(
+                owner, direction, proto, s, d, src_port, dst_port,
+            )),
             _ => None,
         }
     }
 
     /// The key of the reply direction: addresses and ports swapped, the
-    /// NIC and direction kept.
+    /// owner and direction kept.
     pub fn reversed(&self) -> FlowKey {
         FlowKey {
             src: self.dst,
@@ -132,7 +157,7 @@ impl FlowKey {
             out
         };
         FlowKey {
-            nic: words[0] as u32,
+            owner: FlowOwner(words[0] as u32),
             direction: (words[0] >> 32) as u8,
             proto: (words[0] >> 40) as u8,
             v6: (words[0] >> 48) & 1 == 1,
@@ -162,7 +187,7 @@ impl KeyWords {
     /// two families.
     #[inline]
     pub fn from_ips(
-        nic: u32,
+        owner: FlowOwner,
         direction: u8,
         proto: u8,
         src: &IpAddr,
@@ -177,7 +202,7 @@ impl KeyWords {
             _ => return None,
         };
         let head = FlowKey {
-            nic,
+            owner,
             direction,
             proto,
             v6,
@@ -211,7 +236,7 @@ fn halves(bytes: &[u8; 16]) -> (u64, u64) {
 #[inline]
 fn pack(key: &FlowKey, src: (u64, u64), dst: (u64, u64)) -> [u64; 6] {
     [
-        u64::from(key.nic)
+        u64::from(key.owner.0)
             | u64::from(key.direction) << 32
             | u64::from(key.proto) << 40
             | u64::from(key.v6) << 48,

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 fn key(n: u8) -> FlowKey {
     FlowKey::v4(
-        0,
+        FlowOwner::new(0),
         0,
         6,
         Ipv4Addr::new(10, 0, 0, n),

@@ -128,7 +128,7 @@ mod update;
 
 pub use handle::{FlowHandle, FlowRef};
 pub use insert::FlowPair;
-pub use key::{FlowKey, KeyWords};
+pub use key::{FlowKey, FlowOwner, KeyWords};
 
 use crate::engine::fragments::{FragmentMap, FRAGMENT_SLOTS};
 use crate::engine::sync::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -339,10 +339,10 @@ impl FlowTable {
         self.len() == 0
     }
 
-    /// Flows held by one NIC (0 for an unknown NIC).
-    pub fn nic_len(&self, nic: u32) -> usize {
+    /// Flows held by one owner (0 for an unknown owner).
+    pub fn owner_len(&self, owner: FlowOwner) -> usize {
         self.nic_flows
-            .get(nic as usize)
+            .get(owner.index())
             .map_or(0, |n| n.load(Ordering::Relaxed) as usize)
     }
 

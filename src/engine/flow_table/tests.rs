@@ -6,7 +6,7 @@ use super::*;
 #[test]
 fn keys_survive_the_word_encoding() {
     let k = FlowKey::v6(
-        u32::MAX,
+        FlowOwner::new(u32::MAX),
         255,
         58,
         "2001:db8::1".parse().unwrap(),
@@ -23,20 +23,23 @@ fn keys_survive_the_word_encoding() {
 fn key_words_from_addresses_are_the_keys_words() {
     for (src, dst) in [("10.1.1.4", "10.2.1.4"), ("2001:db8::1", "fe80::ffff")] {
         let (src, dst) = (src.parse().unwrap(), dst.parse().unwrap());
-        let key = FlowKey::from_ips(7, 1, 17, src, dst, 40000, 53).unwrap();
-        let words = KeyWords::from_ips(7, 1, 17, &src, &dst, 40000, 53).unwrap();
+        let key = FlowKey::from_ips(FlowOwner::new(7), 1, 17, src, dst, 40000, 53).unwrap();
+        let words = KeyWords::from_ips(FlowOwner::new(7), 1, 17, &src, &dst, 40000, 53).unwrap();
         assert_eq!(words, KeyWords::of(&key));
         assert_eq!(words.key(), key);
     }
     let (v4, v6) = ("10.0.0.1".parse().unwrap(), "::1".parse().unwrap());
-    assert_eq!(KeyWords::from_ips(0, 0, 6, &v4, &v6, 1, 2), None);
+    assert_eq!(
+        KeyWords::from_ips(FlowOwner::new(0), 0, 6, &v4, &v6, 1, 2),
+        None
+    );
 }
 
 #[test]
 fn shortened_idle_timeout_expires_the_flow_early_and_never_grows() {
     let table = FlowTable::new(64, 4, 64);
     let key = FlowKey::v4(
-        1,
+        FlowOwner::new(1),
         0,
         6,
         "10.1.1.4".parse().unwrap(),
