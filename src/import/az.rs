@@ -22,9 +22,19 @@
 //! upper case), so references are matched without case and written as the
 //! referred object's own ID. A peering Azure reports `Disconnected` (its
 //! remote side was deleted) carries no traffic and is left out.
+//!
+//! Each file is read through the typed shapes of [`model`]: a value that
+//! does not fit is refused at its file, line and path (`nics.json:59:
+//! [1].ipConfigurations: expected a list, found an object`), and what is
+//! found wrong afterwards (a reference to nothing, a subnet without a
+//! prefix) at the line and path of the value concerned.
 
-use super::json_file::{self, Node};
+mod model;
+
+use super::json_file::{self, Place};
 use super::{ImportError, Resource};
+use model::{Asg, Nic, Nsg, Object, Reference, RouteTable, SecurityRule, Vm, Vnet};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,6 +90,7 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             "not a directory: `vnetd import az` reads a directory of `az ... list -o json` files",
         ));
     }
+    let mut texts = Vec::new();
     let mut documents = Vec::new();
     let mut found_any = false;
     for (name, _) in FILES {
@@ -93,7 +104,8 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
                 json_file::read_with_text(&path)?
             }
         };
-        documents.push((path.display().to_string(), text, document));
+        texts.push((path.display().to_string(), text));
+        documents.push(document);
     }
     if !found_any {
         let names: Vec<&str> = FILES.iter().map(|(name, _)| *name).collect();
@@ -102,36 +114,59 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             format!("none of {} is there", names.join(", ")),
         ));
     }
-    let [vnets, nics, nsgs, route_tables, asgs, vms] = &documents[..] else {
-        return Err(ImportError::new(
-            dir.display().to_string(),
-            "internal: six files expected",
-        ));
+    let internal = || ImportError::new(dir.display().to_string(), "internal: six files expected");
+    let [vnets, nics, nsgs, route_tables, asgs, vms] =
+        <[Value; 6]>::try_from(documents).map_err(|_| internal())?;
+    let [vnets_at, nics_at, nsgs_at, route_tables_at, asgs_at, vms_at] = &texts[..] else {
+        return Err(internal());
     };
     let dump = Dump {
-        vnets: Node::root_in(&vnets.0, &vnets.1, &vnets.2),
-        nics: Node::root_in(&nics.0, &nics.1, &nics.2),
-        nsgs: Node::root_in(&nsgs.0, &nsgs.1, &nsgs.2),
-        route_tables: Node::root_in(&route_tables.0, &route_tables.1, &route_tables.2),
-        asgs: Node::root_in(&asgs.0, &asgs.1, &asgs.2),
-        vms: Node::root_in(&vms.0, &vms.1, &vms.2),
+        vnets: List::read(&vnets_at.0, &vnets_at.1, vnets)?,
+        nics: List::read(&nics_at.0, &nics_at.1, nics)?,
+        nsgs: List::read(&nsgs_at.0, &nsgs_at.1, nsgs)?,
+        route_tables: List::read(&route_tables_at.0, &route_tables_at.1, route_tables)?,
+        asgs: List::read(&asgs_at.0, &asgs_at.1, asgs)?,
+        vms: List::read(&vms_at.0, &vms_at.1, vms)?,
     };
     let resources = dump.resources()?;
-    let texts = documents
-        .into_iter()
-        .map(|(file, text, _)| (file, text))
-        .collect();
     Ok((resources, texts))
 }
 
-/// The six lists, parsed.
+/// The objects of one file of the dump, with the file's place.
+pub struct List<'a, T> {
+    at: Place<'a>,
+    items: Vec<T>,
+}
+
+impl<'a, T: DeserializeOwned> List<'a, T> {
+    /// The list `document` of `file`, parsed from `text` (empty: errors
+    /// name no line).
+    pub fn read(file: &'a str, text: &'a str, document: Value) -> Result<Self, ImportError> {
+        Ok(List {
+            items: json_file::typed(file, text, document)?,
+            at: Place::root(file, text),
+        })
+    }
+}
+
+impl<'a, T> List<'a, T> {
+    /// Each object with its place.
+    fn each(&self) -> impl Iterator<Item = (Place<'a>, &T)> + '_ {
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (self.at.index(index), item))
+    }
+}
+
+/// The six lists, read.
 pub struct Dump<'a> {
-    pub vnets: Node<'a>,
-    pub nics: Node<'a>,
-    pub nsgs: Node<'a>,
-    pub route_tables: Node<'a>,
-    pub asgs: Node<'a>,
-    pub vms: Node<'a>,
+    pub vnets: List<'a, Vnet>,
+    pub nics: List<'a, Nic>,
+    pub nsgs: List<'a, Nsg>,
+    pub route_tables: List<'a, RouteTable>,
+    pub asgs: List<'a, Asg>,
+    pub vms: List<'a, Vm>,
 }
 
 /// The IDs of the dump's objects by kind, lower-cased, each to the object's
@@ -149,7 +184,7 @@ impl Known {
 
     /// The referred object's own ID, or an error at `at` naming what is
     /// missing.
-    fn resolve(&self, kind: &'static str, at: &Node<'_>, id: &str) -> Result<String, ImportError> {
+    fn resolve(&self, kind: &'static str, at: &Place<'_>, id: &str) -> Result<String, ImportError> {
         self.ids
             .get(&(kind, id.to_ascii_lowercase()))
             .cloned()
@@ -165,92 +200,122 @@ impl Known {
                 at.error(format!("`{id}` names no {what} of {file}"))
             })
     }
+
+    /// The reference at `at` (a member `{"id": ...}`), resolved.
+    fn reference(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        reference: Option<&Reference>,
+    ) -> Result<Option<String>, ImportError> {
+        reference
+            .map(|r| self.resolve(kind, &at.key("id"), &r.id))
+            .transpose()
+    }
+
+    /// The references of the list at `at`, resolved.
+    fn references(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        references: &[Reference],
+    ) -> Result<Vec<String>, ImportError> {
+        references
+            .iter()
+            .enumerate()
+            .map(|(index, r)| self.resolve(kind, &at.index(index).key("id"), &r.id))
+            .collect()
+    }
 }
 
 impl Dump<'_> {
     /// The azurerm resources of the whole dump: VNets with their subnets
     /// and peerings, ASGs, NSGs, route tables, then NICs.
     pub fn resources(&self) -> Result<Vec<Resource>, ImportError> {
-        let known = self.known()?;
+        let known = self.known();
         let mut out = Vec::new();
-        self.vnets
-            .each_element(|vnet| vnet_resources(&vnet, &known, &mut out))?;
-        self.asgs.each_element(|asg| {
-            let (name, id, group) = identity(&asg)?;
-            let attributes = resource_attributes(&asg, &id, &name, &group)?;
+        for (at, vnet) in self.vnets.each() {
+            vnet_resources(&at, vnet, &known, &mut out)?;
+        }
+        for (at, asg) in self.asgs.each() {
+            let (name, id, group) = identity(&at, asg)?;
+            let attributes = resource_attributes(&id, &name, &group, asg.location.as_deref());
             out.push(resource(
                 "azurerm_application_security_group",
                 &name,
                 attributes,
                 &id,
             ));
-            Ok(())
-        })?;
-        self.nsgs
-            .each_element(|nsg| nsg_resource(&nsg, &known, &mut out))?;
-        self.route_tables
-            .each_element(|table| route_table_resource(&table, &mut out))?;
-        self.nics
-            .each_element(|nic| nic_resources(&nic, &known, &mut out))?;
-        self.vms
-            .each_element(|vm| vm_resource(&vm, &known, &mut out))?;
+        }
+        for (at, nsg) in self.nsgs.each() {
+            nsg_resource(&at, nsg, &known, &mut out)?;
+        }
+        for (at, table) in self.route_tables.each() {
+            route_table_resource(&at, table, &mut out)?;
+        }
+        for (at, nic) in self.nics.each() {
+            nic_resources(&at, nic, &known, &mut out)?;
+        }
+        for (at, vm) in self.vms.each() {
+            vm_resource(&at, vm, &known, &mut out)?;
+        }
         Ok(out)
     }
 
     /// Every object's ID, before any reference is followed.
-    fn known(&self) -> Result<Known, ImportError> {
+    fn known(&self) -> Known {
         let mut known = Known::default();
-        self.vnets.each_element(|vnet| {
-            known.add("vnet", &vnet.required_str("id")?);
-            vnet.member("subnets", |subnets| match subnets {
-                Some(list) => list
-                    .each_element(|subnet| {
-                        known.add("subnet", &subnet.required_str("id")?);
-                        Ok(())
-                    })
-                    .map(drop),
-                None => Ok(()),
-            })
-        })?;
-        for (list, kind) in [
-            (&self.nics, "nic"),
-            (&self.nsgs, "nsg"),
-            (&self.route_tables, "route_table"),
-            (&self.asgs, "asg"),
-        ] {
-            list.each_element(|object| {
-                known.add(kind, &object.required_str("id")?);
-                Ok(())
-            })?;
+        for vnet in &self.vnets.items {
+            known.add("vnet", &vnet.id);
+            for subnet in &vnet.subnets {
+                known.add("subnet", &subnet.id);
+            }
         }
-        Ok(known)
+        let ids = (self.nics.items.iter().map(|o| ("nic", o.id())))
+            .chain(self.nsgs.items.iter().map(|o| ("nsg", o.id())))
+            .chain(
+                self.route_tables
+                    .items
+                    .iter()
+                    .map(|o| ("route_table", o.id())),
+            )
+            .chain(self.asgs.items.iter().map(|o| ("asg", o.id())));
+        for (kind, id) in ids {
+            known.add(kind, id);
+        }
+        known
     }
 }
 
 /// A VM of `az vm list`: its size (`hardwareProfile.vmSize`) and NICs
 /// (`networkProfile.networkInterfaces[].id`), as Terraform's VM resource
 /// of its OS (`storageProfile.osDisk.osType`).
-fn vm_resource(vm: &Node<'_>, known: &Known, out: &mut Vec<Resource>) -> Result<(), ImportError> {
-    let (name, id, group) = identity(vm)?;
-    let mut attributes = resource_attributes(vm, &id, &name, &group)?;
-    let size = vm.member("hardwareProfile", |profile| match profile {
-        Some(profile) => profile.optional_str(&["vmSize"]),
-        None => Ok(None),
-    })?;
+fn vm_resource(
+    at: &Place<'_>,
+    vm: &Vm,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, vm)?;
+    let mut attributes = resource_attributes(&id, &name, &group, vm.location.as_deref());
+    let size = vm
+        .hardware_profile
+        .as_ref()
+        .and_then(|p| given(p.vm_size.as_deref()));
     put_str(&mut attributes, "size", size);
-    let nics = vm.member("networkProfile", |profile| match profile {
-        Some(profile) => resolved_list(&profile, "networkInterfaces", "nic", known),
-        None => Ok(Vec::new()),
-    })?;
+    let nics = match &vm.network_profile {
+        Some(profile) => known.references(
+            "nic",
+            &at.key("networkProfile").key("networkInterfaces"),
+            &profile.network_interfaces,
+        )?,
+        None => Vec::new(),
+    };
     attributes.insert("network_interface_ids".into(), json!(nics));
-    let windows = vm.member("storageProfile", |storage| match storage {
-        Some(storage) => storage.member("osDisk", |disk| match disk {
-            Some(disk) => Ok(disk.optional_str(&["osType"])?),
-            None => Ok(None),
-        }),
-        None => Ok(None),
-    })?;
-    let kind = match windows.as_deref() {
+    let os = (vm.storage_profile.as_ref())
+        .and_then(|storage| storage.os_disk.as_ref())
+        .and_then(|disk| given(disk.os_type.as_deref()));
+    let kind = match os.as_deref() {
         Some(os) if os.eq_ignore_ascii_case("windows") => "azurerm_windows_virtual_machine",
         _ => "azurerm_linux_virtual_machine",
     };
@@ -270,21 +335,23 @@ fn resource(kind: &str, name: &str, attributes: Map<String, Value>, source: &str
 /// What every top-level resource carries: its ID, name, resource group and
 /// (when the dump has it) location.
 fn resource_attributes(
-    object: &Node<'_>,
     id: &str,
     name: &str,
     group: &str,
-) -> Result<Map<String, Value>, ImportError> {
+    location: Option<&str>,
+) -> Map<String, Value> {
     let mut attributes = Map::new();
     attributes.insert("id".into(), json!(id));
     attributes.insert("name".into(), json!(name));
     attributes.insert("resource_group_name".into(), json!(group));
-    put_str(
-        &mut attributes,
-        "location",
-        object.optional_str(&["location"])?,
-    );
-    Ok(attributes)
+    put_str(&mut attributes, "location", given(location));
+    attributes
+}
+
+/// An optional string member that says something: absent and `""` are
+/// both nothing.
+fn given(value: Option<&str>) -> Option<String> {
+    value.filter(|text| !text.is_empty()).map(str::to_string)
 }
 
 fn put_str(attributes: &mut Map<String, Value>, key: &str, value: Option<String>) {
@@ -295,16 +362,17 @@ fn put_str(attributes: &mut Map<String, Value>, key: &str, value: Option<String>
 
 /// An object's name, ID and resource group (from the ID, else from its
 /// `resourceGroup`).
-fn identity(object: &Node<'_>) -> Result<(String, String, String), ImportError> {
-    let name = object.required_str("name")?;
-    let id = object.required_str("id")?;
-    let group = match resource_group_of(&id) {
+fn identity(at: &Place<'_>, object: &impl Object) -> Result<(String, String, String), ImportError> {
+    let id = object.id();
+    let group = match resource_group_of(id) {
         Some(group) => group,
         None => object
-            .optional_str(&["resourceGroup"])?
-            .ok_or_else(|| object.error(format!("`id` `{id}` names no resource group")))?,
+            .resource_group()
+            .filter(|group| !group.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| at.error(format!("`id` `{id}` names no resource group")))?,
     };
-    Ok((name, id, group))
+    Ok((object.name().to_string(), id.to_string(), group))
 }
 
 /// The resource group of an Azure resource ID.
@@ -318,152 +386,115 @@ fn resource_group_of(id: &str) -> Option<String> {
     None
 }
 
-/// Resolves a reference member, the error naming the member's path.
-fn resolved(
-    object: &Node<'_>,
-    key: &str,
-    kind: &'static str,
-    known: &Known,
-) -> Result<Option<String>, ImportError> {
-    object.member(key, |found| match found {
-        None => Ok(None),
-        Some(reference) => reference.required("id", |id_node| {
-            let id = id_node.str()?;
-            known.resolve(kind, &id_node, id).map(Some)
-        }),
-    })
-}
-
-/// The IDs of a list of `{"id": ...}` references, resolved.
-fn resolved_list(
-    object: &Node<'_>,
-    key: &str,
-    kind: &'static str,
-    known: &Known,
-) -> Result<Vec<String>, ImportError> {
-    object.member(key, |found| match found {
-        None => Ok(Vec::new()),
-        Some(list) => list.each_element(|reference| {
-            reference.required("id", |id_node| {
-                let id = id_node.str()?;
-                known.resolve(kind, &id_node, id)
-            })
-        }),
-    })
-}
-
 fn vnet_resources(
-    vnet: &Node<'_>,
+    at: &Place<'_>,
+    vnet: &Vnet,
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(vnet)?;
-    let address_space = vnet.required("addressSpace", |space| {
-        space.string_list(&["addressPrefixes"])
-    })?;
-    let mut attributes = resource_attributes(vnet, &id, &name, &group)?;
-    attributes.insert("address_space".into(), json!(address_space));
+    let (name, id, group) = identity(at, vnet)?;
+    let mut attributes = resource_attributes(&id, &name, &group, vnet.location.as_deref());
+    attributes.insert(
+        "address_space".into(),
+        json!(vnet.address_space.address_prefixes),
+    );
     out.push(resource("azurerm_virtual_network", &name, attributes, &id));
 
-    vnet.member("subnets", |subnets| {
-        let Some(list) = subnets else { return Ok(()) };
-        list.each_element(|subnet| {
-            let (subnet_name, subnet_id, subnet_group) = identity(&subnet)?;
-            let mut prefixes = subnet.string_list(&["addressPrefixes"])?;
-            if prefixes.is_empty() {
-                prefixes.extend(subnet.optional_str(&["addressPrefix"])?);
-            }
-            if prefixes.is_empty() {
-                return Err(subnet.error(format!(
-                    "subnet `{subnet_name}` has neither `addressPrefix` nor `addressPrefixes`"
-                )));
-            }
-            let mut attributes = Map::new();
-            attributes.insert("id".into(), json!(subnet_id));
-            attributes.insert("name".into(), json!(subnet_name));
-            attributes.insert("resource_group_name".into(), json!(subnet_group));
-            attributes.insert("virtual_network_name".into(), json!(name));
-            attributes.insert("address_prefixes".into(), json!(prefixes));
-            out.push(resource(
-                "azurerm_subnet",
-                &subnet_name,
-                attributes,
-                &subnet_id,
-            ));
+    for (index, subnet) in vnet.subnets.iter().enumerate() {
+        let at = at.key("subnets").index(index);
+        let (subnet_name, subnet_id, subnet_group) = identity(&at, subnet)?;
+        let mut prefixes = subnet.address_prefixes.clone();
+        if prefixes.is_empty() {
+            prefixes.extend(given(subnet.address_prefix.as_deref()));
+        }
+        if prefixes.is_empty() {
+            return Err(at.error(format!(
+                "subnet `{subnet_name}` has neither `addressPrefix` nor `addressPrefixes`"
+            )));
+        }
+        let mut attributes = Map::new();
+        attributes.insert("id".into(), json!(subnet_id));
+        attributes.insert("name".into(), json!(subnet_name));
+        attributes.insert("resource_group_name".into(), json!(subnet_group));
+        attributes.insert("virtual_network_name".into(), json!(name));
+        attributes.insert("address_prefixes".into(), json!(prefixes));
+        out.push(resource(
+            "azurerm_subnet",
+            &subnet_name,
+            attributes,
+            &subnet_id,
+        ));
 
-            // Terraform gives a subnet association the subnet's ID.
-            if let Some(nsg) = resolved(&subnet, "networkSecurityGroup", "nsg", known)? {
-                let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
-                                        "network_security_group_id": nsg});
-                out.push(Resource {
-                    kind: "azurerm_subnet_network_security_group_association".into(),
-                    name: subnet_name.clone(),
-                    attributes,
-                    source: subnet_id.clone(),
-                });
-            }
-            if let Some(table) = resolved(&subnet, "routeTable", "route_table", known)? {
-                let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
-                                        "route_table_id": table});
-                out.push(Resource {
-                    kind: "azurerm_subnet_route_table_association".into(),
-                    name: subnet_name.clone(),
-                    attributes,
-                    source: subnet_id.clone(),
-                });
-            }
-            Ok(())
-        })
-        .map(drop)
-    })?;
-
-    vnet.member("virtualNetworkPeerings", |peerings| {
-        let Some(list) = peerings else { return Ok(()) };
-        list.each_element(|peering| {
-            let (peering_name, peering_id, peering_group) = identity(&peering)?;
-            let state = peering.optional_str(&["peeringState"])?;
-            if state.is_some_and(|s| s.eq_ignore_ascii_case("Disconnected")) {
-                return Ok(());
-            }
-            let Some(remote) = resolved(&peering, "remoteVirtualNetwork", "vnet", known)? else {
-                return Err(peering.error(format!(
-                    "peering `{peering_name}` has no `remoteVirtualNetwork`"
-                )));
-            };
-            let flag = |keys: &[&str], default: bool| -> Result<bool, ImportError> {
-                Ok(peering.optional_bool(keys)?.unwrap_or(default))
-            };
-            let attributes = json!({
-                "id": peering_id,
-                "name": peering_name,
-                "resource_group_name": peering_group,
-                "virtual_network_name": name,
-                "remote_virtual_network_id": remote,
-                "allow_virtual_network_access": flag(&["allowVirtualNetworkAccess"], true)?,
-                "allow_forwarded_traffic": flag(&["allowForwardedTraffic"], false)?,
-                "allow_gateway_transit": flag(&["allowGatewayTransit"], false)?,
-                "use_remote_gateways": flag(&["useRemoteGateways"], false)?,
-            });
+        // Terraform gives a subnet association the subnet's ID.
+        let nsg = subnet.network_security_group.as_ref();
+        if let Some(nsg) = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)? {
+            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
+                                    "network_security_group_id": nsg});
             out.push(Resource {
-                kind: "azurerm_virtual_network_peering".into(),
-                name: peering_name,
+                kind: "azurerm_subnet_network_security_group_association".into(),
+                name: subnet_name.clone(),
                 attributes,
-                source: peering_id,
+                source: subnet_id.clone(),
             });
-            Ok(())
-        })
-        .map(drop)
-    })
+        }
+        let table = subnet.route_table.as_ref();
+        if let Some(table) = known.reference("route_table", &at.key("routeTable"), table)? {
+            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
+                                    "route_table_id": table});
+            out.push(Resource {
+                kind: "azurerm_subnet_route_table_association".into(),
+                name: subnet_name.clone(),
+                attributes,
+                source: subnet_id.clone(),
+            });
+        }
+    }
+
+    for (index, peering) in vnet.virtual_network_peerings.iter().enumerate() {
+        let at = at.key("virtualNetworkPeerings").index(index);
+        let (peering_name, peering_id, peering_group) = identity(&at, peering)?;
+        let state = given(peering.peering_state.as_deref());
+        if state.is_some_and(|s| s.eq_ignore_ascii_case("Disconnected")) {
+            continue;
+        }
+        let remote = peering.remote_virtual_network.as_ref();
+        let Some(remote) = known.reference("vnet", &at.key("remoteVirtualNetwork"), remote)? else {
+            return Err(at.error(format!(
+                "peering `{peering_name}` has no `remoteVirtualNetwork`"
+            )));
+        };
+        let attributes = json!({
+            "id": peering_id,
+            "name": peering_name,
+            "resource_group_name": peering_group,
+            "virtual_network_name": name,
+            "remote_virtual_network_id": remote,
+            "allow_virtual_network_access": peering.allow_virtual_network_access.unwrap_or(true),
+            "allow_forwarded_traffic": peering.allow_forwarded_traffic.unwrap_or(false),
+            "allow_gateway_transit": peering.allow_gateway_transit.unwrap_or(false),
+            "use_remote_gateways": peering.use_remote_gateways.unwrap_or(false),
+        });
+        out.push(Resource {
+            kind: "azurerm_virtual_network_peering".into(),
+            name: peering_name,
+            attributes,
+            source: peering_id,
+        });
+    }
+    Ok(())
 }
 
-fn nsg_resource(nsg: &Node<'_>, known: &Known, out: &mut Vec<Resource>) -> Result<(), ImportError> {
-    let (name, id, group) = identity(nsg)?;
-    // `defaultSecurityRules` is not read: vnetd adds Azure's default rules.
-    let rules = nsg.member("securityRules", |rules| match rules {
-        None => Ok(Vec::new()),
-        Some(list) => list.each_element(|rule| security_rule(&rule, known)),
-    })?;
-    let mut attributes = resource_attributes(nsg, &id, &name, &group)?;
+fn nsg_resource(
+    at: &Place<'_>,
+    nsg: &Nsg,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, nsg)?;
+    let rules = (nsg.security_rules.iter().enumerate())
+        .map(|(index, rule)| security_rule(&at.key("securityRules").index(index), rule, known))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut attributes = resource_attributes(&id, &name, &group, nsg.location.as_deref());
     attributes.insert("security_rule".into(), Value::Array(rules));
     out.push(resource(
         "azurerm_network_security_group",
@@ -476,66 +507,62 @@ fn nsg_resource(nsg: &Node<'_>, known: &Known, out: &mut Vec<Resource>) -> Resul
 
 /// One `security_rule` block: the fields the rule has, each under its
 /// azurerm name; empty ones (`""`, `[]`, null) are left out.
-fn security_rule(rule: &Node<'_>, known: &Known) -> Result<Value, ImportError> {
+fn security_rule(at: &Place<'_>, rule: &SecurityRule, known: &Known) -> Result<Value, ImportError> {
     let mut block = Map::new();
-    block.insert("name".into(), json!(rule.required_str("name")?));
-    let priority = rule.required("priority", |p| p.integer())?;
-    block.insert("priority".into(), json!(priority));
-    for (az_name, azurerm_name) in [
-        ("direction", "direction"),
-        ("access", "access"),
-        ("protocol", "protocol"),
-    ] {
-        block.insert(azurerm_name.into(), json!(rule.required_str(az_name)?));
-    }
+    block.insert("name".into(), json!(rule.name));
+    block.insert("priority".into(), json!(rule.priority));
+    block.insert("direction".into(), json!(rule.direction));
+    block.insert("access".into(), json!(rule.access));
+    block.insert("protocol".into(), json!(rule.protocol));
     put_str(
         &mut block,
         "description",
-        rule.optional_str(&["description"])?,
+        given(rule.description.as_deref()),
     );
-    for (az_single, az_plural, single, plural) in [
+    for (one, many, single, plural) in [
         (
-            "sourcePortRange",
-            "sourcePortRanges",
+            &rule.source_port_range,
+            &rule.source_port_ranges,
             "source_port_range",
             "source_port_ranges",
         ),
         (
-            "destinationPortRange",
-            "destinationPortRanges",
+            &rule.destination_port_range,
+            &rule.destination_port_ranges,
             "destination_port_range",
             "destination_port_ranges",
         ),
         (
-            "sourceAddressPrefix",
-            "sourceAddressPrefixes",
+            &rule.source_address_prefix,
+            &rule.source_address_prefixes,
             "source_address_prefix",
             "source_address_prefixes",
         ),
         (
-            "destinationAddressPrefix",
-            "destinationAddressPrefixes",
+            &rule.destination_address_prefix,
+            &rule.destination_address_prefixes,
             "destination_address_prefix",
             "destination_address_prefixes",
         ),
     ] {
-        put_str(&mut block, single, rule.optional_str(&[az_single])?);
-        let many = rule.string_list(&[az_plural])?;
+        put_str(&mut block, single, given(one.as_deref()));
         if !many.is_empty() {
             block.insert(plural.into(), json!(many));
         }
     }
-    for (az_name, azurerm_name) in [
+    for (az_name, groups, azurerm_name) in [
         (
             "sourceApplicationSecurityGroups",
+            &rule.source_application_security_groups,
             "source_application_security_group_ids",
         ),
         (
             "destinationApplicationSecurityGroups",
+            &rule.destination_application_security_groups,
             "destination_application_security_group_ids",
         ),
     ] {
-        let ids = resolved_list(rule, az_name, "asg", known)?;
+        let ids = known.references("asg", &at.key(az_name), groups)?;
         if !ids.is_empty() {
             block.insert(azurerm_name.into(), json!(ids));
         }
@@ -543,33 +570,27 @@ fn security_rule(rule: &Node<'_>, known: &Known) -> Result<Value, ImportError> {
     Ok(Value::Object(block))
 }
 
-fn route_table_resource(table: &Node<'_>, out: &mut Vec<Resource>) -> Result<(), ImportError> {
-    let (name, id, group) = identity(table)?;
-    let routes = table.member("routes", |routes| match routes {
-        None => Ok(Vec::new()),
-        Some(list) => list.each_element(|route| {
-            let mut block = Map::new();
-            block.insert("name".into(), json!(route.required_str("name")?));
-            block.insert(
-                "address_prefix".into(),
-                json!(route.required_str("addressPrefix")?),
-            );
-            block.insert(
-                "next_hop_type".into(),
-                json!(route.required_str("nextHopType")?),
-            );
-            put_str(
-                &mut block,
-                "next_hop_in_ip_address",
-                route.optional_str(&["nextHopIpAddress", "nextHopIPAddress"])?,
-            );
-            Ok(Value::Object(block))
-        }),
-    })?;
-    let disabled = table
-        .optional_bool(&["disableBgpRoutePropagation"])?
-        .unwrap_or(false);
-    let mut attributes = resource_attributes(table, &id, &name, &group)?;
+fn route_table_resource(
+    at: &Place<'_>,
+    table: &RouteTable,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, table)?;
+    let routes = table.routes.iter().map(|route| {
+        let mut block = Map::new();
+        block.insert("name".into(), json!(route.name));
+        block.insert("address_prefix".into(), json!(route.address_prefix));
+        block.insert("next_hop_type".into(), json!(route.next_hop_type));
+        put_str(
+            &mut block,
+            "next_hop_in_ip_address",
+            given(route.next_hop_ip_address.as_deref()),
+        );
+        Value::Object(block)
+    });
+    let routes: Vec<Value> = routes.collect();
+    let disabled = table.disable_bgp_route_propagation.unwrap_or(false);
+    let mut attributes = resource_attributes(&id, &name, &group, table.location.as_deref());
     attributes.insert("disable_bgp_route_propagation".into(), json!(disabled));
     attributes.insert("route".into(), Value::Array(routes));
     out.push(resource("azurerm_route_table", &name, attributes, &id));
@@ -577,52 +598,52 @@ fn route_table_resource(table: &Node<'_>, out: &mut Vec<Resource>) -> Result<(),
 }
 
 fn nic_resources(
-    nic: &Node<'_>,
+    at: &Place<'_>,
+    nic: &Nic,
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(nic)?;
+    let (name, id, group) = identity(at, nic)?;
     let mut asgs: Vec<String> = Vec::new();
-    let configurations = nic.required("ipConfigurations", |list| {
-        list.each_element(|config| {
-            let config_name = config.required_str("name")?;
-            let Some(subnet) = resolved(&config, "subnet", "subnet", known)? else {
-                return Err(config.error(format!(
-                    "IP configuration `{config_name}` of NIC `{name}` has no `subnet`"
-                )));
-            };
-            let allocation = config
-                .optional_str(&["privateIPAllocationMethod", "privateIpAllocationMethod"])?
-                .unwrap_or_else(|| "Dynamic".to_string());
-            let mut block = Map::new();
-            block.insert("name".into(), json!(config_name));
-            block.insert("subnet_id".into(), json!(subnet));
-            block.insert("private_ip_address_allocation".into(), json!(allocation));
-            put_str(
-                &mut block,
-                "private_ip_address",
-                config.optional_str(&["privateIPAddress", "privateIpAddress"])?,
-            );
-            put_str(
-                &mut block,
-                "private_ip_address_version",
-                config.optional_str(&["privateIPAddressVersion", "privateIpAddressVersion"])?,
-            );
-            if let Some(primary) = config.optional_bool(&["primary"])? {
-                block.insert("primary".into(), json!(primary));
+    let mut configurations = Vec::with_capacity(nic.ip_configurations.len());
+    for (index, config) in nic.ip_configurations.iter().enumerate() {
+        let at = at.key("ipConfigurations").index(index);
+        let config_name = &config.name;
+        let subnet = config.subnet.as_ref();
+        let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
+            return Err(at.error(format!(
+                "IP configuration `{config_name}` of NIC `{name}` has no `subnet`"
+            )));
+        };
+        let allocation = given(config.private_ip_allocation_method.as_deref())
+            .unwrap_or_else(|| "Dynamic".to_string());
+        let mut block = Map::new();
+        block.insert("name".into(), json!(config_name));
+        block.insert("subnet_id".into(), json!(subnet));
+        block.insert("private_ip_address_allocation".into(), json!(allocation));
+        put_str(
+            &mut block,
+            "private_ip_address",
+            given(config.private_ip_address.as_deref()),
+        );
+        put_str(
+            &mut block,
+            "private_ip_address_version",
+            given(config.private_ip_address_version.as_deref()),
+        );
+        if let Some(primary) = config.primary {
+            block.insert("primary".into(), json!(primary));
+        }
+        let groups = &config.application_security_groups;
+        for asg in known.references("asg", &at.key("applicationSecurityGroups"), groups)? {
+            if !asgs.contains(&asg) {
+                asgs.push(asg);
             }
-            for asg in resolved_list(&config, "applicationSecurityGroups", "asg", known)? {
-                if !asgs.contains(&asg) {
-                    asgs.push(asg);
-                }
-            }
-            Ok(Value::Object(block))
-        })
-    })?;
-    let forwarding = nic
-        .optional_bool(&["enableIPForwarding", "enableIpForwarding"])?
-        .unwrap_or(false);
-    let mut attributes = resource_attributes(nic, &id, &name, &group)?;
+        }
+        configurations.push(Value::Object(block));
+    }
+    let forwarding = nic.enable_ip_forwarding.unwrap_or(false);
+    let mut attributes = resource_attributes(&id, &name, &group, nic.location.as_deref());
     attributes.insert("enable_ip_forwarding".into(), json!(forwarding));
     attributes.insert("ip_configuration".into(), Value::Array(configurations));
     out.push(resource(
@@ -633,7 +654,8 @@ fn nic_resources(
     ));
 
     // Terraform gives a NIC association the ID `NIC|OTHER`.
-    if let Some(nsg) = resolved(nic, "networkSecurityGroup", "nsg", known)? {
+    let nsg = nic.network_security_group.as_ref();
+    if let Some(nsg) = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)? {
         let association = format!("{id}|{nsg}");
         let attributes = json!({"id": association, "network_interface_id": id,
                                 "network_security_group_id": nsg});

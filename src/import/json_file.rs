@@ -6,9 +6,13 @@
 //!
 //! serde_json keeps no positions in its values, so the line is found when a
 //! complaint is made: the value's path is followed through the source text
-//! ([`line_of`]).
+//! ([`line_of`]). A document is read either by walking its values
+//! ([`Node`]) or through serde into typed shapes ([`typed`]), whose
+//! complaints serde_path_to_error places; what is wrong with a value found
+//! after reading is placed with a [`Place`] kept on the way down.
 
 use super::ImportError;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -63,23 +67,6 @@ pub enum PathStep<'a> {
 }
 
 impl PathStep<'_> {
-    fn render(&self, out: &mut String) {
-        match self {
-            PathStep::Root => {}
-            PathStep::Key(parent, key) => {
-                parent.render(out);
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            PathStep::Index(parent, index) => {
-                parent.render(out);
-                let _ = write!(out, "[{index}]");
-            }
-        }
-    }
-
     /// The steps from the document down to this one.
     fn steps(&self) -> Vec<Step<'_>> {
         let mut steps = Vec::new();
@@ -153,6 +140,42 @@ pub fn line_of_id(text: &str, id: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// A path as complaints show it (`[0].ipConfigurations[1].subnet`),
+/// `(the document)` for the document itself.
+fn render(steps: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Step::Index(index) => {
+                let _ = write!(out, "[{index}]");
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(the document)");
+    }
+    out
+}
+
+/// Where the value at `steps` of `file` is: `file:line`, or the file for
+/// the document itself or when the line is unknown (`text` empty).
+fn location(file: &str, text: &str, steps: &[Step<'_>]) -> String {
+    // The document itself is the whole file: no line to name.
+    if steps.is_empty() || text.is_empty() {
+        return file.to_string();
+    }
+    match line_of(text, steps) {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_string(),
+    }
 }
 
 /// Walks the text of a valid JSON document without building values.
@@ -324,26 +347,13 @@ impl<'a> Node<'a> {
     /// Where this value is: `file:line`, or the file for the document
     /// itself or when the line is unknown.
     pub fn location(&self) -> String {
-        let steps = self.path.steps();
-        // The document itself is the whole file: no line to name.
-        if steps.is_empty() || self.text.is_empty() {
-            return self.file.to_string();
-        }
-        match line_of(self.text, &steps) {
-            Some(line) => format!("{}:{line}", self.file),
-            None => self.file.to_string(),
-        }
+        location(self.file, self.text, &self.path.steps())
     }
 
     /// The path of this value inside its file, `(the document)` for the
     /// document itself.
     pub fn path(&self) -> String {
-        let mut out = String::new();
-        self.path.render(&mut out);
-        if out.is_empty() {
-            out.push_str("(the document)");
-        }
-        out
+        render(&self.path.steps())
     }
 
     /// An error about this value: located at its file and line, the message
@@ -366,13 +376,6 @@ impl<'a> Node<'a> {
     /// This value as a string.
     pub fn str(&self) -> Result<&'a str, ImportError> {
         self.value.as_str().ok_or_else(|| self.expected("a string"))
-    }
-
-    /// This value as a boolean.
-    pub fn bool(&self) -> Result<bool, ImportError> {
-        self.value
-            .as_bool()
-            .ok_or_else(|| self.expected("a boolean"))
     }
 
     /// This value as a whole number.
@@ -470,18 +473,139 @@ impl<'a> Node<'a> {
             None => Ok(None),
         })
     }
+}
 
-    /// An optional boolean member.
-    pub fn optional_bool(&self, keys: &[&str]) -> Result<Option<bool>, ImportError> {
-        self.member_any(keys, |found| found.map(|n| n.bool()).transpose())
+/// Where a value of a document read through [`typed`] is: the file, its
+/// text and the value's path, kept on the way down the typed shapes for
+/// what is found wrong after reading (a reference to nothing, ...), which
+/// is placed as [`Node::error`] places it.
+#[derive(Clone)]
+pub struct Place<'a> {
+    file: &'a str,
+    /// The document's source text (empty: unknown, errors name no line).
+    text: &'a str,
+    steps: Vec<Step<'a>>,
+}
+
+impl<'a> Place<'a> {
+    /// The document itself, parsed from `text` (empty: errors name the
+    /// file only).
+    pub fn root(file: &'a str, text: &'a str) -> Self {
+        Place {
+            file,
+            text,
+            steps: Vec::new(),
+        }
     }
 
-    /// An optional list of strings (absent or null: empty).
-    pub fn string_list(&self, keys: &[&str]) -> Result<Vec<String>, ImportError> {
-        self.member_any(keys, |found| match found {
-            Some(node) => node.each_element(|item| item.str().map(str::to_string)),
-            None => Ok(Vec::new()),
-        })
+    /// The member `key` of the object here.
+    #[must_use]
+    pub fn key(&self, key: &'a str) -> Self {
+        self.with(Step::Key(key))
+    }
+
+    /// The element `index` of the list here.
+    #[must_use]
+    pub fn index(&self, index: usize) -> Self {
+        self.with(Step::Index(index))
+    }
+
+    fn with(&self, step: Step<'a>) -> Self {
+        let mut steps = Vec::with_capacity(self.steps.len() + 1);
+        steps.extend_from_slice(&self.steps);
+        steps.push(step);
+        Place {
+            file: self.file,
+            text: self.text,
+            steps,
+        }
+    }
+
+    /// An error about the value here: located at its file and line, the
+    /// message starting with its path.
+    pub fn error(&self, message: impl std::fmt::Display) -> ImportError {
+        ImportError::new(
+            location(self.file, self.text, &self.steps),
+            format!("{}: {message}", render(&self.steps)),
+        )
+    }
+}
+
+/// `document`, parsed from `text` of `file`, read as a `T` through serde.
+/// A member that is null counts as absent, as [`Node::member`] has it (an
+/// `Option` is `None`, a `#[serde(default)]` its default, any other
+/// missing). A value that does not fit is refused at its file, line and
+/// path, in [`Node`]'s words: `[0].addressSpace.addressPrefixes: expected
+/// a list, found a string`, `[1]: `name` is missing`.
+pub fn typed<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+    mut document: Value,
+) -> Result<T, ImportError> {
+    drop_null_members(&mut document);
+    serde_path_to_error::deserialize(&document).map_err(|e| {
+        let mut steps = Vec::new();
+        for segment in e.path() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => steps.push(Step::Index(*index)),
+                serde_path_to_error::Segment::Map { key } => steps.push(Step::Key(key)),
+                // No enums in these shapes, and a JSON key is a string:
+                // the path so far is as near as it gets.
+                _ => break,
+            }
+        }
+        let message = complaint(&e.inner().to_string(), value_at(&document, &steps));
+        Place { file, text, steps }.error(message)
+    })
+}
+
+/// Removes the null members of every object in `value`.
+fn drop_null_members(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            members.retain(|_, member| !member.is_null());
+            members.values_mut().for_each(drop_null_members);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_members),
+        _ => {}
+    }
+}
+
+/// The value at `steps` below `value`.
+fn value_at<'v>(mut value: &'v Value, steps: &[Step<'_>]) -> Option<&'v Value> {
+    for step in steps {
+        value = match step {
+            Step::Key(key) => value.get(*key)?,
+            Step::Index(index) => value.get(*index)?,
+        };
+    }
+    Some(value)
+}
+
+/// serde's complaint about the value `found` in [`Node`]'s words:
+/// `missing field `x`` is `` `x` is missing``, `invalid type: ..., expected
+/// a sequence` is `expected a list, found an object`; any other as serde
+/// says it.
+fn complaint(serde_message: &str, found: Option<&Value>) -> String {
+    if let Some(field) = serde_message.strip_prefix("missing field ") {
+        return format!("{field} is missing");
+    }
+    let expected = serde_message
+        .strip_prefix("invalid type: ")
+        .or_else(|| serde_message.strip_prefix("invalid value: "))
+        .and_then(|rest| rest.rsplit_once(", expected "));
+    match (expected, found) {
+        (Some((_, expected)), Some(found)) => {
+            let expected = match expected {
+                "a sequence" => "a list",
+                "a map" => "an object",
+                "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "a whole number",
+                other if other.starts_with("struct ") => "an object",
+                other => other,
+            };
+            format!("expected {expected}, found {}", kind_of(found))
+        }
+        _ => serde_message.to_string(),
     }
 }
 
@@ -510,14 +634,83 @@ mod tests {
 
     #[test]
     fn a_member_is_looked_up_under_each_spelling_and_null_is_absent() {
-        let doc = json!({"enableIPForwarding": true, "gone": null});
+        let doc = json!({"enableIPForwarding": "yes", "gone": null});
         let root = Node::root("nics.json", &doc);
         assert_eq!(
-            root.optional_bool(&["enableIpForwarding", "enableIPForwarding"]),
-            Ok(Some(true))
+            root.optional_str(&["enableIpForwarding", "enableIPForwarding"]),
+            Ok(Some("yes".to_string()))
         );
         assert_eq!(root.optional_str(&["gone"]), Ok(None));
-        assert_eq!(root.string_list(&["gone"]), Ok(Vec::new()));
+    }
+
+    /// A shape of [`typed`]'s tests: a required, an optional, a defaulted
+    /// and a nested member, one under two spellings.
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "read only through Debug")]
+    struct Item {
+        name: String,
+        #[serde(rename = "privateIPAddress", alias = "privateIpAddress")]
+        address: Option<String>,
+        #[serde(default)]
+        prefixes: Vec<String>,
+        priority: Option<i64>,
+        inner: Option<Box<Item>>,
+    }
+
+    #[test]
+    fn a_typed_read_takes_null_as_absent_and_either_spelling() {
+        let doc = json!([{"name": "a", "privateIpAddress": "10.0.0.4", "prefixes": null,
+                          "inner": null, "other": {"unknown": true}}]);
+        let items: Vec<Item> = typed("nics.json", "", doc).unwrap();
+        assert_eq!(items[0].address.as_deref(), Some("10.0.0.4"));
+        assert!(items[0].prefixes.is_empty() && items[0].inner.is_none());
+    }
+
+    #[test]
+    fn a_typed_read_names_the_file_line_and_path_of_what_does_not_fit() {
+        let text = r#"[
+  {"name": "a"},
+  {"name": "b",
+   "inner": {"name": "c",
+     "prefixes": ["10.0.0.0/8",
+       7],
+     "priority": 1.5}}
+]"#;
+        let read = |text: &str| {
+            let doc: Value = serde_json::from_str(text).unwrap();
+            typed::<Vec<Item>>("x.json", text, doc)
+                .map(drop)
+                .unwrap_err()
+        };
+        let err = read(text);
+        // serde reads the members of an object in the order of their names.
+        assert_eq!(err.location, "x.json:6");
+        assert_eq!(
+            err.message,
+            "[1].inner.prefixes[1]: expected a string, found a number"
+        );
+        let text = text.replace("7]", r#""7"]"#);
+        let err = read(&text);
+        assert_eq!(err.location, "x.json:7");
+        assert_eq!(
+            err.message,
+            "[1].inner.priority: expected a whole number, found a number"
+        );
+        let text = text.replace("1.5", "1");
+        let err = read(&text.replace(r#""name": "c""#, r#""name": null"#));
+        assert_eq!(err.location, "x.json:4");
+        assert_eq!(err.message, "[1].inner: `name` is missing");
+        let err = read(r#"{"name": "a"}"#);
+        assert_eq!(err.location, "x.json");
+        assert_eq!(
+            err.message,
+            "(the document): expected a list, found an object"
+        );
+        let err = read("[null]");
+        assert_eq!(err.location, "x.json:1");
+        assert_eq!(err.message, "[0]: expected an object, found null");
+        let err = read(r#"[{"name": "a", "privateIPAddress": "x", "privateIpAddress": "y"}]"#);
+        assert_eq!(err.message, "[0]: duplicate field `privateIPAddress`");
     }
 
     #[test]

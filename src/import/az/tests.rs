@@ -15,12 +15,12 @@ fn dump_with_vms(
 ) -> Result<Vec<Resource>, ImportError> {
     let tables = json!([]);
     Dump {
-        vnets: Node::root("vnets.json", &vnets),
-        nics: Node::root("nics.json", &nics),
-        nsgs: Node::root("nsgs.json", &nsgs),
-        route_tables: Node::root("route-tables.json", &tables),
-        asgs: Node::root("asgs.json", &asgs),
-        vms: Node::root("vms.json", &vms),
+        vnets: List::read("vnets.json", "", vnets)?,
+        nics: List::read("nics.json", "", nics)?,
+        nsgs: List::read("nsgs.json", "", nsgs)?,
+        route_tables: List::read("route-tables.json", "", tables)?,
+        asgs: List::read("asgs.json", "", asgs)?,
+        vms: List::read("vms.json", "", vms)?,
     }
     .resources()
 }
@@ -195,4 +195,89 @@ fn a_directory_without_any_of_the_files_is_refused() {
         "{}",
         err.message
     );
+}
+
+/// The dump of `vnet()` with `nsgs` and `route_tables` read from their
+/// text, as `vnetd import az` reads its files: errors name the line.
+fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportError> {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    Dump {
+        vnets: List::read("vnets.json", "", vnet())?,
+        nics: List::read("nics.json", "", json!([]))?,
+        nsgs: List::read("nsgs.json", nsgs, parse(nsgs))?,
+        route_tables: List::read("route-tables.json", route_tables, parse(route_tables))?,
+        asgs: List::read("asgs.json", "", json!([]))?,
+        vms: List::read("vms.json", "", json!([]))?,
+    }
+    .resources()
+}
+
+const NSGS: &str = r#"[
+  {
+    "name": "n",
+    "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n",
+    "securityRules": [
+      {"name": "ssh", "priority": 100, "direction": "Inbound", "access": "Allow",
+       "protocol": "Tcp", "destinationPortRange": "22"},
+      {
+        "name": "web",
+        "priority": 200,
+        "direction": "Inbound",
+        "access": "Allow",
+        "protocol": "Tcp",
+        "destinationPortRanges": ["80",
+          443],
+        "destinationApplicationSecurityGroups": [
+          {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/web"}
+        ]
+      }
+    ]
+  }
+]"#;
+
+const ROUTE_TABLES: &str = r#"[
+  {"name": "t",
+   "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/t",
+   "routes": [
+     {"name": "a", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"},
+     {"name": "b",
+      "addressPrefix": "10.0.0.0/8", "nextHopType": "None"}
+   ]}
+]"#;
+
+#[test]
+fn a_value_of_the_wrong_type_deep_in_a_security_rule_names_its_line() {
+    let err = dump_texts(NSGS, "[]").unwrap_err();
+    assert_eq!(err.location, "nsgs.json:15");
+    assert_eq!(
+        err.message,
+        "[0].securityRules[1].destinationPortRanges[1]: expected a string, found a number"
+    );
+}
+
+#[test]
+fn a_rule_naming_an_asg_the_dump_lacks_names_the_line_of_the_reference() {
+    let err = dump_texts(&NSGS.replace("\n          443]", "\"443\"]"), "[]").unwrap_err();
+    assert_eq!(err.location, "nsgs.json:16");
+    assert_eq!(
+        err.message,
+        format!(
+            "[0].securityRules[1].destinationApplicationSecurityGroups[0].id: \
+             `{NET}/applicationSecurityGroups/web` names no application security group of \
+             asgs.json"
+        )
+    );
+}
+
+#[test]
+fn a_route_without_its_next_hop_type_names_the_line_of_the_route() {
+    let resources = dump_texts("[]", ROUTE_TABLES).unwrap();
+    assert_eq!(
+        resources[2].attributes["route"][1],
+        json!({"name": "b", "address_prefix": "10.0.0.0/8", "next_hop_type": "None"})
+    );
+    let tables = ROUTE_TABLES.replace(", \"nextHopType\": \"None\"", "");
+    let err = dump_texts("[]", &tables).unwrap_err();
+    assert_eq!(err.location, "route-tables.json:6");
+    assert_eq!(err.message, "[0].routes[1]: `nextHopType` is missing");
 }

@@ -1,0 +1,239 @@
+//! The shapes of the Azure CLI's objects that `vnetd import az` reads,
+//! for serde: only the members vnetd uses, under the CLI's camelCase names
+//! (the older spellings as aliases); every other member is ignored. A
+//! member the CLI may leave out (or print as null) is an `Option` or an
+//! empty list; the others must be there. What the members mean, and what
+//! becomes of them, is the parent module's business.
+
+use serde::Deserialize;
+
+/// `az network vnet list`: a virtual network with its subnets and
+/// peerings.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vnet {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub address_space: AddressSpace,
+    #[serde(default)]
+    pub subnets: Vec<Subnet>,
+    #[serde(default)]
+    pub virtual_network_peerings: Vec<Peering>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressSpace {
+    #[serde(default)]
+    pub address_prefixes: Vec<String>,
+}
+
+/// A subnet of a VNet: one prefix or several (the CLI prints one or the
+/// other), and its NSG and route table.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subnet {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    #[serde(default)]
+    pub address_prefixes: Vec<String>,
+    pub address_prefix: Option<String>,
+    pub network_security_group: Option<Reference>,
+    pub route_table: Option<Reference>,
+}
+
+/// A peering of a VNet, with its state and flags.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Peering {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub peering_state: Option<String>,
+    pub remote_virtual_network: Option<Reference>,
+    pub allow_virtual_network_access: Option<bool>,
+    pub allow_forwarded_traffic: Option<bool>,
+    pub allow_gateway_transit: Option<bool>,
+    pub use_remote_gateways: Option<bool>,
+}
+
+/// `az network nic list`: a network interface with its IP configurations.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nic {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub ip_configurations: Vec<IpConfiguration>,
+    #[serde(rename = "enableIPForwarding", alias = "enableIpForwarding")]
+    pub enable_ip_forwarding: Option<bool>,
+    pub network_security_group: Option<Reference>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpConfiguration {
+    pub name: String,
+    pub subnet: Option<Reference>,
+    #[serde(
+        rename = "privateIPAllocationMethod",
+        alias = "privateIpAllocationMethod"
+    )]
+    pub private_ip_allocation_method: Option<String>,
+    #[serde(rename = "privateIPAddress", alias = "privateIpAddress")]
+    pub private_ip_address: Option<String>,
+    #[serde(rename = "privateIPAddressVersion", alias = "privateIpAddressVersion")]
+    pub private_ip_address_version: Option<String>,
+    pub primary: Option<bool>,
+    #[serde(default)]
+    pub application_security_groups: Vec<Reference>,
+}
+
+/// `az network nsg list`: a network security group with its own rules
+/// (`defaultSecurityRules` is not read: vnetd adds Azure's default rules).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nsg {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    #[serde(default)]
+    pub security_rules: Vec<SecurityRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityRule {
+    pub name: String,
+    pub priority: i64,
+    pub direction: String,
+    pub access: String,
+    pub protocol: String,
+    pub description: Option<String>,
+    pub source_port_range: Option<String>,
+    #[serde(default)]
+    pub source_port_ranges: Vec<String>,
+    pub destination_port_range: Option<String>,
+    #[serde(default)]
+    pub destination_port_ranges: Vec<String>,
+    pub source_address_prefix: Option<String>,
+    #[serde(default)]
+    pub source_address_prefixes: Vec<String>,
+    pub destination_address_prefix: Option<String>,
+    #[serde(default)]
+    pub destination_address_prefixes: Vec<String>,
+    #[serde(default)]
+    pub source_application_security_groups: Vec<Reference>,
+    #[serde(default)]
+    pub destination_application_security_groups: Vec<Reference>,
+}
+
+/// `az network route-table list`: a route table with its routes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteTable {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+    pub disable_bgp_route_propagation: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    pub name: String,
+    pub address_prefix: String,
+    pub next_hop_type: String,
+    #[serde(rename = "nextHopIpAddress", alias = "nextHopIPAddress")]
+    pub next_hop_ip_address: Option<String>,
+}
+
+/// `az network asg list`: an application security group.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Asg {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+}
+
+/// `az vm list`: a VM's size, NICs and OS.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vm {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub hardware_profile: Option<HardwareProfile>,
+    pub network_profile: Option<NetworkProfile>,
+    pub storage_profile: Option<StorageProfile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HardwareProfile {
+    pub vm_size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkProfile {
+    #[serde(default)]
+    pub network_interfaces: Vec<Reference>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageProfile {
+    pub os_disk: Option<OsDisk>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OsDisk {
+    pub os_type: Option<String>,
+}
+
+/// A reference to another object: `{"id": ...}` (the CLI adds the
+/// object's `resourceGroup`, which is not read).
+#[derive(Debug, Deserialize)]
+pub struct Reference {
+    pub id: String,
+}
+
+/// What every object with an Azure resource ID has, for the reading of
+/// its name, ID and resource group in one place.
+pub trait Object {
+    fn name(&self) -> &str;
+    fn id(&self) -> &str;
+    /// The `resourceGroup` the CLI prints beside the ID.
+    fn resource_group(&self) -> Option<&str>;
+}
+
+macro_rules! objects {
+    ($($shape:ty),*) => {$(
+        impl Object for $shape {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn resource_group(&self) -> Option<&str> {
+                self.resource_group.as_deref()
+            }
+        }
+    )*};
+}
+
+objects!(Vnet, Subnet, Peering, Nic, Nsg, RouteTable, Asg, Vm);
