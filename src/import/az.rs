@@ -23,7 +23,7 @@
 //! referred object's own ID. A peering Azure reports `Disconnected` (its
 //! remote side was deleted) carries no traffic and is left out.
 //!
-//! Each file is read through the typed shapes of [`model`]: a value that
+//! Each file is read through the typed shapes of `model` (`az/model.rs`): a value that
 //! does not fit is refused at its file, line and path (`nics.json:59:
 //! [1].ipConfigurations: expected a list, found an object`), and what is
 //! found wrong afterwards (a reference to nothing, a subnet without a
