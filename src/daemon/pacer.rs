@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::stats::WorkerCounters;
 use super::Plane;
-use super::PortId;
+use crate::daemon::port_id::PortId;
 use crate::dataplane::coalesce::{vnet_header, F_NEEDS_CSUM};
 use crate::dataplane::delay_line::DelayLine;
 use crate::dataplane::pacing::{pace, Pace, Rng};

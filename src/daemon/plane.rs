@@ -5,7 +5,7 @@
 //! counters' port ids and the options' NIC limit (load-balancer frontends
 //! own the flow-owner numbers after the NICs').
 
-use super::PortId;
+use crate::daemon::port_id::PortId;
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
 use crate::engine::flow_table::FlowOwner;
 use crate::host::fabric::Fabric;

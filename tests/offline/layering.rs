@@ -185,16 +185,17 @@ fn imports_follow_the_layers() {
 /// never each other.
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("serve", &[]),
-    ("stats", &[]),
+    ("port_id", &[]),
+    ("stats", &["port_id"]),
     ("threads", &[]),
     ("housekeeping", &["threads"]),
     ("hybrid", &[]),
     ("speakers", &["root", "hybrid"]),
     ("ports", &[]),
     ("options", &["flow_log"]),
-    ("plane", &["stats", "options"]),
+    ("plane", &["port_id", "stats", "options"]),
     ("publish", &["plane", "lb", "hybrid"]),
-    ("offload", &["plane", "stats", "threads"]),
+    ("offload", &["plane", "port_id", "stats", "threads"]),
     ("flow_log", &["root", "threads"]),
     (
         "apply",
@@ -202,7 +203,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
             "root", "plane", "ports", "stats", "options", "hybrid", "offload",
         ],
     ),
-    ("pacer", &["root", "stats"]),
+    ("pacer", &["root", "port_id", "stats"]),
     (
         "worker",
         &["root", "flow_log", "stats", "threads", "offload", "pacer"],

@@ -12,7 +12,7 @@
 
 use super::eligibility::Ineligible;
 use super::FastTuple;
-use crate::daemon::PortId;
+use crate::daemon::port_id::PortId;
 use crate::host::fabric::{FastCounters, FastKey};
 use crate::topology::Direction;
 use std::collections::{HashMap, HashSet};

@@ -54,7 +54,7 @@ pub use eligibility::Ineligible;
 use super::plane::{FastPort, Plane, PublishedPlane};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
-use super::PortId;
+use crate::daemon::port_id::PortId;
 use crate::dataplane::conntrack::{direction_code, TrackedFlow};
 use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
 use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
