@@ -29,7 +29,7 @@ fn tcp_ports(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let loaded = vnetd::topology::parse_str("hub-spoke.yaml", vnetd::cli::BUILTIN_LAB).unwrap();
     let snap = Snapshot::compile(loaded.topology, 1);
-    let nic = |n: &str| snap.nic_by_name(n).unwrap();
+    let nic = |n: &str| snap.port_by_name(n).unwrap();
     let cases = [
         (
             "peering, no NSG",
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion) {
     // table picks the tunnel), and the branch's tunnel to the spoke (in at
     // the gateway, on by GatewaySubnet's routes).
     let hybrid = hybrid_snapshot();
-    let port = |n: &str| hybrid.nic_by_name(n).unwrap();
+    let port = |n: &str| hybrid.port_by_name(n).unwrap();
     let through_gateway = [
         (
             "gateway, spoke to branch",
@@ -181,7 +181,7 @@ fn load_balancer_cases(group: &mut criterion::BenchmarkGroup<criterion::measurem
         .unwrap()
         .topology;
     let snap = Snapshot::compile(topology, 1);
-    let nic = |n: &str| snap.nic_by_name(n).unwrap();
+    let nic = |n: &str| snap.port_by_name(n).unwrap();
     let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 0);
     let to_frontend = tcp([10, 1, 1, 4], [10, 0, 2, 100], 80);
     let Verdict::Translate { nic: backend, .. } =
@@ -189,7 +189,7 @@ fn load_balancer_cases(group: &mut criterion::BenchmarkGroup<criterion::measurem
     else {
         panic!("the frontend translates to a backend");
     };
-    let backend_address = match snap.topology.nics[backend].ip_configurations[0].address {
+    let backend_address = match snap.plan.ports[backend].ip_configurations[0].address {
         std::net::IpAddr::V4(a) => a.octets(),
         std::net::IpAddr::V6(_) => unreachable!(),
     };

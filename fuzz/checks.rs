@@ -10,8 +10,9 @@ use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::nat::translate;
 use vnetd::dataplane::{decide, DropReason, PacketView, Rewrite, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
+use vnetd::plan::PortIdx;
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{parse_str, Diagnostic, NicIdx};
+use vnetd::topology::{parse_str, Diagnostic};
 
 const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
 const HYBRID: &str = include_str!("../config/hybrid.yaml");
@@ -141,7 +142,7 @@ pub fn decide_packet(data: &[u8]) {
     let stateful = select & 1 == 1;
     let snap = &snapshots()[usize::from(select >> 1 & 3)];
     let nic_count = snap.plan.ports.len();
-    let ingress = NicIdx::new(usize::from(select >> 3) % nic_count);
+    let ingress = PortIdx::new(usize::from(select >> 3) % nic_count);
     let now_ms = 1_000;
 
     let verdict = if stateful {
@@ -242,7 +243,7 @@ pub fn balance_packet(data: &[u8]) {
     };
     let snap = ha_nva();
     let nic_count = snap.plan.ports.len();
-    let ingress = NicIdx::new(usize::from(select >> 1) % nic_count);
+    let ingress = PortIdx::new(usize::from(select >> 1) % nic_count);
     let partial = select & 1 == 1;
     let flows = FlowTable::new(256, NicOwners::MAX_OWNERS, 0);
     let first = decide(snap, &flows, ingress, packet, 1_000);
@@ -381,7 +382,7 @@ pub fn parse_topology(data: &[u8]) {
                         let Some(packet) = udp(src, dst) else {
                             continue;
                         };
-                        match decide(&snap, &Stateless, ingress, &packet, 0) {
+                        match decide(&snap, &Stateless, PortIdx::of_nic(ingress), &packet, 0) {
                             Verdict::Deliver(to) | Verdict::Translate { nic: to, .. } => {
                                 assert!(to.index() < ports)
                             }

@@ -23,9 +23,8 @@ pub(super) fn load_or_builtin(
 ) -> Result<Loaded, Failure> {
     match path {
         Some(p) => load(p, options),
-        None => {
-            topology::parse_str(BUILTIN_NAME, BUILTIN_LAB).map_err(|e| Failure::refused(render(&e)))
-        }
+        None => crate::plan::parse_str(BUILTIN_NAME, BUILTIN_LAB)
+            .map_err(|e| Failure::refused(render(&e))),
     }
 }
 
@@ -349,7 +348,7 @@ pub(super) fn print_netns(nic: &str, path: Option<&Path>) -> Result<(), Failure>
     match client::Client::new(&socket).running_topology() {
         Ok(running) => {
             let options = ParseOptions { allow_empty: true };
-            let topology = topology::parse_str_with(&running.source, &running.text, options)
+            let topology = crate::plan::parse_str_with(&running.source, &running.text, options)
                 .map_err(|e| {
                     Failure::refused(format!(
                         "{}the running topology ({}) does not read here",

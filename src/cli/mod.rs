@@ -274,7 +274,7 @@ fn apply(path: &Path, options: ParseOptions, wait: bool) -> Result<(), Failure> 
     let text = topology::read_file(path).map_err(|d| Failure::refused(render(&[d])))?;
     refuse_invalid(
         path,
-        topology::parse_str_with(&path.display().to_string(), &text, options),
+        crate::plan::parse_str_with(&path.display().to_string(), &text, options),
     )?;
     online(
         &Request::Apply {
@@ -326,7 +326,7 @@ pub(super) fn render(diags: &[Diagnostic]) -> String {
 }
 
 pub(super) fn load(path: &Path, options: ParseOptions) -> Result<Loaded, Failure> {
-    refuse_invalid(path, topology::load_file_with(path, options))
+    refuse_invalid(path, crate::plan::load_file_with(path, options))
 }
 
 /// Prints a valid topology's warnings; turns a refusal into its message.

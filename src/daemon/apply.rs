@@ -10,8 +10,9 @@ use super::{Daemon, LivePort, Plane, PortId, MAX_NICS};
 use crate::engine::flow_table::FlowKey;
 use crate::host::{interface, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
 use crate::plan::Plan;
+use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
-use crate::topology::{Diagnostic, NicIdx, TiSlice, TiVec};
+use crate::topology::{Diagnostic, TiSlice, TiVec};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -116,7 +117,7 @@ impl Daemon {
         options: crate::topology::ParseOptions,
     ) -> Result<ApplySummary, ApplyError> {
         let loaded =
-            crate::topology::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
+            crate::plan::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let topology = loaded.topology;
         let plan = Plan::derive(&topology);
         let too_large = super::options::lab_size_errors(&topology, &plan);
@@ -167,7 +168,7 @@ impl Daemon {
         // Which ports come, go or stay, by name: a port that stays keeps its
         // slot (its counters and flows) unless its plumbing changed.
         let diff = old.snapshot.plan.diff(&plan);
-        let old_ports: HashMap<&str, (NicIdx, &Arc<LivePort>)> = old
+        let old_ports: HashMap<&str, (PortIdx, &Arc<LivePort>)> = old
             .snapshot
             .plan
             .ports
@@ -182,8 +183,8 @@ impl Daemon {
             ..ApplySummary::default()
         };
         // Decide each NIC's fate before touching the host.
-        let mut keep: TiVec<NicIdx, Option<Arc<LivePort>>> = TiVec::new();
-        let mut specs: TiVec<NicIdx, NamespaceSpec> = TiVec::new();
+        let mut keep: TiVec<PortIdx, Option<Arc<LivePort>>> = TiVec::new();
+        let mut specs: TiVec<PortIdx, NamespaceSpec> = TiVec::new();
         for nic in &plan.ports {
             let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
@@ -239,8 +240,8 @@ impl Daemon {
         // take the name of a departing one (which must go first). A host
         // failure undoes the builds and, for the second kind, rebuilds the
         // departed namespace, so that the old plane keeps working.
-        let mut built: TiVec<NicIdx, Option<Built>> = specs.iter().map(|_| None).collect();
-        let mut replaced: Vec<(NicIdx, NamespaceSpec)> = Vec::new();
+        let mut built: TiVec<PortIdx, Option<Built>> = specs.iter().map(|_| None).collect();
+        let mut replaced: Vec<(PortIdx, NamespaceSpec)> = Vec::new();
         for same_name in [false, true] {
             for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
                 if k.is_some() || leaving_names.contains(&spec.key()) != same_name {
@@ -344,9 +345,9 @@ impl Daemon {
     fn change_kept_in_place(
         &self,
         old: &Plane,
-        old_ports: &HashMap<&str, (NicIdx, &Arc<LivePort>)>,
+        old_ports: &HashMap<&str, (PortIdx, &Arc<LivePort>)>,
         (topology, plan): (&crate::topology::Topology, &Plan),
-        ports: &TiVec<NicIdx, Arc<LivePort>>,
+        ports: &TiVec<PortIdx, Arc<LivePort>>,
         summary: &mut ApplySummary,
     ) {
         for (nic, port) in plan.ports.iter().zip(ports) {
@@ -410,7 +411,7 @@ impl Daemon {
         &self,
         state: &mut Mutable,
         leaving: &[(&str, &Arc<LivePort>)],
-        replaced: &[(NicIdx, NamespaceSpec)],
+        replaced: &[(PortIdx, NamespaceSpec)],
         generation: u64,
         summary: &mut ApplySummary,
     ) {
@@ -467,10 +468,10 @@ impl Daemon {
     fn undo_builds(
         &self,
         state: &mut Mutable,
-        specs: &TiSlice<NicIdx, NamespaceSpec>,
-        built: &TiSlice<NicIdx, Option<Built>>,
+        specs: &TiSlice<PortIdx, NamespaceSpec>,
+        built: &TiSlice<PortIdx, Option<Built>>,
         old: &Arc<Plane>,
-        replaced: &[(NicIdx, NamespaceSpec)],
+        replaced: &[(PortIdx, NamespaceSpec)],
     ) -> String {
         for (spec, b) in specs.iter().zip(built) {
             if b.is_some() {

@@ -70,9 +70,10 @@ pub use ports::namespace_spec;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
 use crate::host::{cleanup_marked, cleanup_named, HostLab, NamespaceSpec};
+use crate::plan::PortIdx;
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
-use crate::topology::{NicIdx, TiVec, Topology};
+use crate::topology::{TiVec, Topology};
 use anyhow::{Context, Result};
 use apply::{Mutable, Slots};
 use arc_swap::ArcSwapOption;
@@ -181,7 +182,7 @@ fn refuse_what_cannot_start(
 /// fabric of the namespace `lab` built for it. The lab's namespaces are
 /// in spec order: no search by name, which would cost a lab of thousands
 /// of NICs millions of comparisons.
-fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<NicIdx, Arc<LivePort>>> {
+fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<PortIdx, Arc<LivePort>>> {
     let mut ports = TiVec::new();
     for ((id, spec), plumbed) in (0..).zip(specs).zip(lab.namespaces_mut()) {
         anyhow::ensure!(
@@ -455,7 +456,7 @@ impl Daemon {
     pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
         self.sync_offload();
         let plane = self.plane.load();
-        let idx = plane.snapshot.nic_by_name(nic)?;
+        let idx = plane.snapshot.port_by_name(nic)?;
         Some(self.nic_totals(plane.port_id(idx)))
     }
 
@@ -492,7 +493,7 @@ impl Daemon {
     /// worker index): which of the queues carried what.
     pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
         let plane = self.plane.load();
-        let port = plane.port_id(plane.snapshot.nic_by_name(nic)?);
+        let port = plane.port_id(plane.snapshot.port_by_name(nic)?);
         Some(
             self.counters
                 .iter()
@@ -695,7 +696,7 @@ impl Daemon {
     pub(crate) fn publish_applied(
         &self,
         snapshot: Arc<Snapshot>,
-        ports: TiVec<crate::topology::NicIdx, Arc<LivePort>>,
+        ports: TiVec<crate::plan::PortIdx, Arc<LivePort>>,
     ) -> u64 {
         publish_applied(&self.plane, &self.records, snapshot, ports)
     }

@@ -28,7 +28,7 @@ use crate::dataplane::path_mtu::{clamp_mss, finish_checksum, fit, fragment_ipv4,
 use crate::dataplane::DropReason;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
-use crate::topology::NicIdx;
+use crate::plan::PortIdx;
 
 /// Packet memory of a worker's delay line: a path of 200 ms at 1 Gbit/s
 /// holds 25 MB.
@@ -126,8 +126,8 @@ impl Pacer {
         &mut self,
         plane: &Plane,
         headers_len: u16,
-        ingress: NicIdx,
-        egress: NicIdx,
+        ingress: PortIdx,
+        egress: PortIdx,
         flow: u64,
         buf: &mut [u8],
         len: usize,
@@ -207,7 +207,7 @@ impl Pacer {
         &mut self,
         plane: &Plane,
         index: usize,
-        (ingress, egress, flow): (NicIdx, NicIdx, u64),
+        (ingress, egress, flow): (PortIdx, PortIdx, u64),
         packet: &[u8],
         traffic: Traffic,
         now_ns: u64,
@@ -293,7 +293,7 @@ pub fn write_counted(
 /// Writes `packet` to this worker's queue of `egress` and counts it.
 fn send(
     plane: &Plane,
-    egress: NicIdx,
+    egress: PortIdx,
     packet: &[u8],
     traffic: Traffic,
     worker: usize,
@@ -318,7 +318,7 @@ fn release(
         };
         send(
             plane,
-            NicIdx::from(egress as usize),
+            PortIdx::from(egress as usize),
             packet,
             traffic,
             worker,

@@ -11,8 +11,9 @@ use crate::engine::flow_table::FlowOwner;
 use crate::host::fabric::Fabric;
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
+use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
-use crate::topology::{NicIdx, TiVec, Topology};
+use crate::topology::{TiVec, Topology};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::Arc;
 
@@ -63,7 +64,7 @@ impl LivePort {
     /// fewer (a lab too large for a descriptor per NIC and worker, see
     /// `Daemon::start`), queue `q` is read by worker `(nic + q) % workers`,
     /// so that the NICs are spread over the workers.
-    pub fn queue_read_by(&self, worker: usize, workers: usize, nic: NicIdx) -> Option<&TunQueue> {
+    pub fn queue_read_by(&self, worker: usize, workers: usize, nic: PortIdx) -> Option<&TunQueue> {
         let queues = self.queues.len();
         if queues >= workers {
             return self.queues.get(worker);
@@ -86,17 +87,17 @@ pub struct FastPort {
 #[derive(Debug)]
 pub struct Plane {
     pub snapshot: Arc<Snapshot>,
-    pub ports: TiVec<NicIdx, Arc<LivePort>>,
+    pub ports: TiVec<PortIdx, Arc<LivePort>>,
 }
 
 impl Plane {
     #[inline]
-    pub fn port_id(&self, nic: NicIdx) -> PortId {
-        self.ports.get(nic).map_or(PortId::NONE, |p| p.id)
+    pub fn port_id(&self, port: PortIdx) -> PortId {
+        self.ports.get(port).map_or(PortId::NONE, |p| p.id)
     }
 
-    /// The NIC whose port is `port` in this plane (none once it has left).
-    pub fn nic_of_port(&self, port: PortId) -> Option<NicIdx> {
+    /// The port whose slot is `port` in this plane (none once it has left).
+    pub fn port_of_slot(&self, port: PortId) -> Option<PortIdx> {
         self.ports.position(|p| p.id == port)
     }
 }
@@ -171,7 +172,7 @@ impl PublishedPlane {
 /// that renumbers NICs.
 impl FlowOwners for &Plane {
     #[inline]
-    fn owner(&self, nic: NicIdx) -> FlowOwner {
+    fn owner(&self, nic: PortIdx) -> FlowOwner {
         self.port_id(nic).owner()
     }
 

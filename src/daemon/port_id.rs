@@ -8,7 +8,7 @@ use crate::engine::flow_table::FlowOwner;
 
 /// The slot of a NIC's port: it keys the NIC's counters and flows, and
 /// stays the NIC's across an `apply` that renumbers NICs (unlike its
-/// `NicIdx`, a position in one topology).
+/// `PortIdx`, a position in one topology).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortId(u32);
 

@@ -16,9 +16,10 @@
 use super::hybrid::LearnedBook;
 use super::lb::health_for;
 use super::plane::{LivePort, Plane, PublishedPlane};
+use crate::plan::PortIdx;
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
-use crate::topology::{NicIdx, TiVec};
+use crate::topology::TiVec;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -94,7 +95,7 @@ pub fn publish_applied(
     plane: &PublishedPlane,
     records: &Records,
     mut snapshot: Arc<Snapshot>,
-    ports: TiVec<NicIdx, Arc<LivePort>>,
+    ports: TiVec<PortIdx, Arc<LivePort>>,
 ) -> u64 {
     loop {
         let old = plane.load_full();

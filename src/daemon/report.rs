@@ -34,7 +34,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let port = plane.port_id(crate::topology::NicIdx::from(i));
+            let port = plane.port_id(crate::plan::PortIdx::from(i));
             (n.name.clone(), daemon.nic_totals(port))
         })
         .collect();
@@ -67,7 +67,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
                 .refused_share()
                 .into_iter()
                 .filter_map(|(port, n)| {
-                    let nic = plane.nic_of_port(port)?;
+                    let nic = plane.port_of_slot(port)?;
                     Some((plane.snapshot.plan.ports[nic].name.clone(), n))
                 })
                 .collect(),
@@ -122,7 +122,7 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
     let mut out = Vec::new();
     daemon.flows().for_each(now, |key, value| {
         let flow = TrackedFlow::of(key);
-        let Some(nic) = plane.nic_of_port(PortId::of_owner(flow.owner)) else {
+        let Some(nic) = plane.port_of_slot(PortId::of_owner(flow.owner)) else {
             return;
         };
         let name = &snap.plan.ports[nic].name;

@@ -36,7 +36,8 @@ use crate::dataplane::{decide_parsed, flow_hash, DropReason, PacketView, Verdict
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
-use crate::topology::{Direction, NicIdx, DEFAULT_MTU};
+use crate::plan::PortIdx;
+use crate::topology::{Direction, DEFAULT_MTU};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::HashMap;
@@ -87,13 +88,13 @@ pub struct Worker {
 /// are not reused) for as long as they are registered.
 struct Registered {
     plane: Arc<Plane>,
-    nic_of_fd: HashMap<i32, NicIdx>,
+    nic_of_fd: HashMap<i32, PortIdx>,
 }
 
 impl Registered {
     /// The queue worker `worker` (of `workers`) reads for the port of
     /// `nic`, if the plane has it.
-    fn queue(&self, nic: NicIdx, worker: usize, workers: usize) -> Option<&TunQueue> {
+    fn queue(&self, nic: PortIdx, worker: usize, workers: usize) -> Option<&TunQueue> {
         self.plane
             .ports
             .get(nic)?
@@ -235,7 +236,7 @@ impl Worker {
     fn drain(
         &self,
         plane: &Plane,
-        nic: NicIdx,
+        nic: PortIdx,
         buf: &mut [u8],
         coalescer: &mut UdpCoalescer,
         pacer: &mut Pacer,
@@ -251,7 +252,7 @@ impl Worker {
         let Some(run) = coalescer.finish() else {
             return;
         };
-        let egress = NicIdx::from(run.egress);
+        let egress = PortIdx::from(run.egress);
         // Each joined datagram is a packet of its own on the wire.
         let traffic = Traffic {
             packets: run.datagrams as u64,
@@ -273,8 +274,8 @@ impl Worker {
         &self,
         plane: &Plane,
         requests: &OffloadRequests,
-        nic: NicIdx,
-        egress: NicIdx,
+        nic: PortIdx,
+        egress: PortIdx,
         ask: Ask,
     ) {
         let (Some(from), Some(to)) = (
@@ -302,7 +303,7 @@ impl Worker {
     fn forward_batch(
         &self,
         plane: &Plane,
-        nic: NicIdx,
+        nic: PortIdx,
         buf: &mut [u8],
         coalescer: &mut UdpCoalescer,
         pacer: &mut Pacer,

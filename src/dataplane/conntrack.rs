@@ -20,7 +20,8 @@ use crate::engine::flow_table::{
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::FrontendTables;
-use crate::topology::{Direction, NicIdx};
+use crate::snapshot::PortIdx;
+use crate::topology::Direction;
 use std::net::IpAddr;
 
 /// The direction code of a load balancer's pins: flows through a
@@ -119,7 +120,7 @@ pub fn reply_key(key: &FlowKey, direction: Direction) -> FlowKey {
 /// Who owns a NIC's flows in a flow table: the table's per-owner quota
 /// and the flow keys count by this number.
 pub trait FlowOwners {
-    fn owner(&self, nic: NicIdx) -> FlowOwner;
+    fn owner(&self, nic: PortIdx) -> FlowOwner;
     /// The owner of a load-balancer frontend's pins, from its stable id.
     fn frontend_owner(&self, stable_id: u32) -> FlowOwner;
 }
@@ -140,7 +141,7 @@ impl NicOwners {
 
 impl FlowOwners for NicOwners {
     #[inline]
-    fn owner(&self, nic: NicIdx) -> FlowOwner {
+    fn owner(&self, nic: PortIdx) -> FlowOwner {
         FlowOwner::new(nic.index() as u32)
     }
 
@@ -158,13 +159,13 @@ pub struct TrackedFlows<'t, O> {
 
 impl<O: FlowOwners> TrackedFlows<'_, O> {
     #[inline]
-    fn key(&self, nic: NicIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
+    fn key(&self, nic: PortIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
         flow_key(self.owners.owner(nic), direction, p)
     }
 
     /// The words of [`TrackedFlows::key`], for a lookup.
     #[inline]
-    fn key_words(&self, nic: NicIdx, direction: Direction, p: &PacketView) -> Option<KeyWords> {
+    fn key_words(&self, nic: PortIdx, direction: Direction, p: &PacketView) -> Option<KeyWords> {
         let (sport, dport) = p.flow_ports;
         KeyWords::from_ips(
             self.owners.owner(nic),
@@ -183,7 +184,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     /// the packet's flow: the packet is then counted on it and on the
     /// receiver's entry the hop names.
     #[inline]
-    fn sent(&self, nic: NicIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
+    fn sent(&self, nic: PortIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
         let Some(key) = self.key_words(nic, Direction::Outbound, p) else {
             return Sent::New;
         };
@@ -233,7 +234,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     #[inline]
     fn admitted(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         now_ms: u64,
@@ -246,7 +247,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     #[inline]
     fn admit(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         Allowed { rule, generation }: Allowed,
@@ -272,7 +273,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
 
     fn refresh(
         &self,
-        _: NicIdx,
+        _: PortIdx,
         _: Direction,
         _: &PacketView,
         a: Admission,
@@ -283,22 +284,22 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             .update_verdict_of(a.handle, rule.tag(), generation);
     }
 
-    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, a: Admission, now_ms: u64) {
+    fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, a: Admission, now_ms: u64) {
         self.table.remove_flow(a.handle, now_ms);
     }
 
-    fn closing(&self, _: NicIdx, _: Direction, _: &PacketView, a: Admission, _: u64) {
+    fn closing(&self, _: PortIdx, _: Direction, _: &PacketView, a: Admission, _: u64) {
         self.table
             .shorten_idle_timeout(a.handle, CLOSING_IDLE_TIMEOUT_MS);
     }
 
-    fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
+    fn fragment_ports(&self, nic: PortIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
         self.table
             .fragments()
             .ports(&datagram_id(self.owners.owner(nic), p)?, now_ms)
     }
 
-    fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
+    fn first_fragment_passed(&self, nic: PortIdx, p: &PacketView, now_ms: u64) {
         if let Some(id) = datagram_id(self.owners.owner(nic), p) {
             self.table.fragments().remember(&id, p.flow_ports, now_ms);
         }
@@ -388,7 +389,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     }
 
     #[inline]
-    fn backend_id(&self, nic: NicIdx) -> u32 {
+    fn backend_id(&self, nic: PortIdx) -> u32 {
         self.owners.owner(nic).get()
     }
 }
@@ -422,7 +423,7 @@ fn pin_key(
 /// The table on its own tracks flows by NIC index.
 impl Conntrack for FlowTable {
     #[inline]
-    fn sent(&self, nic: NicIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
+    fn sent(&self, nic: PortIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
         by_nic(self).sent(nic, p, generation, now_ms)
     }
 
@@ -437,7 +438,7 @@ impl Conntrack for FlowTable {
     #[inline]
     fn admitted(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         now_ms: u64,
@@ -448,7 +449,7 @@ impl Conntrack for FlowTable {
     #[inline]
     fn admit(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         allowed: Allowed,
@@ -460,7 +461,7 @@ impl Conntrack for FlowTable {
 
     fn refresh(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         a: Admission,
@@ -470,13 +471,20 @@ impl Conntrack for FlowTable {
         by_nic(self).refresh(nic, direction, p, a, allowed, now_ms)
     }
 
-    fn revoke(&self, nic: NicIdx, direction: Direction, p: &PacketView, a: Admission, now_ms: u64) {
+    fn revoke(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        a: Admission,
+        now_ms: u64,
+    ) {
         by_nic(self).revoke(nic, direction, p, a, now_ms)
     }
 
     fn closing(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         a: Admission,
@@ -485,11 +493,11 @@ impl Conntrack for FlowTable {
         by_nic(self).closing(nic, direction, p, a, now_ms)
     }
 
-    fn fragment_ports(&self, nic: NicIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
+    fn fragment_ports(&self, nic: PortIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
         by_nic(self).fragment_ports(nic, p, now_ms)
     }
 
-    fn first_fragment_passed(&self, nic: NicIdx, p: &PacketView, now_ms: u64) {
+    fn first_fragment_passed(&self, nic: PortIdx, p: &PacketView, now_ms: u64) {
         by_nic(self).first_fragment_passed(nic, p, now_ms)
     }
 
@@ -516,7 +524,7 @@ impl Conntrack for FlowTable {
         by_nic(self).closing_pin(pin)
     }
 
-    fn backend_id(&self, nic: NicIdx) -> u32 {
+    fn backend_id(&self, nic: PortIdx) -> u32 {
         by_nic(self).backend_id(nic)
     }
 }
@@ -550,8 +558,8 @@ mod tests {
         let text = include_str!("../../config/hub-spoke.yaml");
         let loaded = crate::topology::parse_str("hub-spoke.yaml", text).unwrap();
         let snap = Snapshot::compile(loaded.topology, 1);
-        let shared = snap.topology.nic_by_name("shared1").unwrap();
-        let nva = snap.topology.nic_by_name("nva1").unwrap();
+        let shared = snap.plan.port_by_name("shared1").unwrap();
+        let nva = snap.plan.port_by_name("nva1").unwrap();
         let table = FlowTable::new(1024, 8, 1024);
         let (a, b) = ([10, 0, 2, 4], [10, 0, 1, 4]);
         decide(&snap, &table, shared, &tcp(a, b, 40000, 80, false), 0);

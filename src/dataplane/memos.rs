@@ -7,7 +7,7 @@
 use super::decide::{KnownHop, Verdict};
 use super::nat::Rewrite;
 use crate::engine::flow_table::Memo;
-use crate::topology::NicIdx;
+use crate::snapshot::PortIdx;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Which record a memo holds.
@@ -121,7 +121,7 @@ pub fn stored_hop(memo: &Memo) -> Option<StoredHop> {
     if !holds_hop(memo) {
         return None;
     }
-    let egress = NicIdx::from((w[0] >> 32) as usize);
+    let egress = PortIdx::from((w[0] >> 32) as usize);
     let port = (w[0] >> 16) as u16;
     let address = || {
         if w[0] & REWRITE_V6 != 0 {

@@ -287,7 +287,7 @@ mod tests {
     /// `now` through `snapshot`'s tables, as a worker does: when each goes.
     fn stream(
         snapshot: &crate::snapshot::Snapshot,
-        (ingress, egress): (crate::topology::NicIdx, crate::topology::NicIdx),
+        (ingress, egress): (crate::snapshot::PortIdx, crate::snapshot::PortIdx),
         now: u64,
         count: usize,
     ) -> Vec<Pace> {

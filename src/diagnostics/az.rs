@@ -4,11 +4,12 @@
 
 use super::query::FlowQuery;
 use crate::dataplane::judge_nsgs;
+use crate::plan::PortIdx;
 use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
 use crate::policy::routes::EffectiveRoute;
 use crate::snapshot::Snapshot;
-use crate::topology::{NextHopType, NicIdx, PortSpec, SubnetRef};
+use crate::topology::{NextHopType, PortSpec, SubnetRef};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -78,7 +79,7 @@ fn route_row(snap: &Snapshot, route: &EffectiveRoute, disable_bgp: bool) -> Rout
     }
 }
 
-pub fn routes(snap: &Snapshot, nic: NicIdx) -> RouteList {
+pub fn routes(snap: &Snapshot, nic: PortIdx) -> RouteList {
     subnet_routes(snap, snap.plan.ports[nic].subnet)
 }
 
@@ -97,7 +98,7 @@ pub fn subnet_routes(snap: &Snapshot, subnet: SubnetRef) -> RouteList {
     }
 }
 
-pub fn next_hop(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> NextHop {
+pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
     // The deciding row as forwarding finds it (`route_step`'s lookup).
     let route = snap
         .route_target(nic, dst)
@@ -131,7 +132,7 @@ pub struct FlowAnswer<'s> {
     pub decided_by: Option<(NsgLevel, &'s str, &'s EffectiveRule)>,
 }
 
-pub fn flow_verify<'s>(snap: &'s Snapshot, nic: NicIdx, query: &FlowQuery) -> FlowAnswer<'s> {
+pub fn flow_verify<'s>(snap: &'s Snapshot, nic: PortIdx, query: &FlowQuery) -> FlowAnswer<'s> {
     // The same step forwarding runs for a packet no flow admits.
     let judged = judge_nsgs(snap, nic, query.direction, &query.packet());
     let verdict = judged.verdict;
@@ -252,7 +253,7 @@ fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
 
 /// Effective security rules: one entry per associated NSG (subnet first),
 /// inbound rules then outbound, each in evaluation order.
-pub fn rules(snap: &Snapshot, nic: NicIdx) -> EffectiveNsgList {
+pub fn rules(snap: &Snapshot, nic: PortIdx) -> EffectiveNsgList {
     let tables = &snap.nics[nic];
     let topo = &snap.topology;
     let mut value: Vec<EffectiveNsg> = Vec::new();

@@ -41,9 +41,10 @@ pub use az::{
 };
 pub use query::{FlowQuery, Query};
 
+use crate::plan::PortIdx;
 use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
-use crate::topology::{Endpoint, ExpectedProtocol, Loaded, NicIdx, SubnetRef};
+use crate::topology::{Endpoint, ExpectedProtocol, Loaded, SubnetRef};
 use render::{render_flow_verify, render_next_hop, render_routes, render_rules};
 use std::net::IpAddr;
 
@@ -81,8 +82,8 @@ impl std::fmt::Display for QueryError {
 impl std::error::Error for QueryError {}
 
 /// The NIC named `name`, or a refusal that lists the NICs there are.
-pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, QueryError> {
-    snap.nic_by_name(name).ok_or_else(|| {
+pub fn find_nic(snap: &Snapshot, name: &str) -> Result<PortIdx, QueryError> {
+    snap.port_by_name(name).ok_or_else(|| {
         let known: Vec<&str> = snap.plan.ports.iter().map(|n| n.name.as_str()).collect();
         QueryError::refused(format!(
             "no NIC named `{name}` in {} (NICs: {})",
@@ -95,7 +96,7 @@ pub fn find_nic(snap: &Snapshot, name: &str) -> Result<NicIdx, QueryError> {
 /// Whose effective routes `routes` lists.
 #[derive(Debug, Clone, Copy)]
 pub enum RoutesOf {
-    Nic(NicIdx),
+    Nic(PortIdx),
     Subnet(SubnetRef),
 }
 

@@ -149,11 +149,7 @@ pub(super) fn render_next_hop(
 /// When the hop leads to an internal load balancer's frontend (as the
 /// destination or as a route's next hop), its rules and their backends
 /// with their probe state, as the packet path sees them.
-fn load_balancer_behind(
-    snap: &Snapshot,
-    nic: crate::topology::NicIdx,
-    dst: IpAddr,
-) -> Option<String> {
+fn load_balancer_behind(snap: &Snapshot, nic: crate::plan::PortIdx, dst: IpAddr) -> Option<String> {
     use crate::dataplane::{route_step, HopTo};
     let src = snap.plan.ports[nic]
         .ip_configurations
@@ -193,8 +189,12 @@ fn load_balancer_behind(
             .pool
             .iter()
             .map(|b| {
-                let state = if rule.is_healthy(b.nic) { "up" } else { "down" };
-                format!("{} {} ({state})", snap.plan.ports[b.nic].name, b.address)
+                let state = if rule.is_healthy(b.port()) {
+                    "up"
+                } else {
+                    "down"
+                };
+                format!("{} {} ({state})", snap.plan.ports[b.port()].name, b.address)
             })
             .collect();
         let protocol: &str = r.protocol.into();

@@ -33,9 +33,10 @@ use crate::dataplane::{
     Stateless, Verdict,
 };
 use crate::net::PacketKey;
+use crate::plan::PortIdx;
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, NicIdx, SiteIdx};
+use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, SiteIdx};
 use etherparse::PacketBuilder;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -228,27 +229,27 @@ pub struct LoadBalancerStep {
 }
 
 /// The names of a topology's endpoints as the trace prints them.
-fn nic_name(snap: &Snapshot, nic: NicIdx) -> String {
+fn nic_name(snap: &Snapshot, nic: PortIdx) -> String {
     snap.plan.ports[nic].name.clone()
 }
 
 /// What a receiving port stands for in a path: a NIC of the file by its
 /// name, a gateway's port by the gateway's name.
-fn path_name(snap: &Snapshot, nic: NicIdx) -> Option<String> {
+fn path_name(snap: &Snapshot, nic: PortIdx) -> Option<String> {
     snap.plan.ports[nic].resource_name(&snap.topology)
 }
 
 /// Where a Deny happened, in the words of a path: the NIC, or the gateway
 /// of a gateway's port or site tunnel (`verify` names the place of a drop
 /// counter the same way); a health prober by its port's name.
-pub fn place_name(snap: &Snapshot, nic: NicIdx) -> String {
+pub fn place_name(snap: &Snapshot, nic: PortIdx) -> String {
     path_name(snap, nic).unwrap_or_else(|| nic_name(snap, nic))
 }
 
 /// The gateways a packet with `key` from `nic` is routed through, in
 /// order, each once: the one its route leads to and each Vnet2Vnet peer it
 /// is handed on to (what `vnetd flows` lists of an outbound flow).
-pub fn gateways_crossed(snap: &Snapshot, nic: NicIdx, key: &PacketKey) -> Vec<String> {
+pub fn gateways_crossed(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> Vec<String> {
     let mut crossed = Vec::new();
     let _ = route_step_through(snap, nic, key, &mut |g| {
         if !crossed.contains(&g) {
@@ -275,7 +276,7 @@ fn cross(path: &mut Vec<String>, name: String) {
 /// to the first that denies (where evaluation stops).
 fn nsg_checks(
     snap: &Snapshot,
-    nic: NicIdx,
+    nic: PortIdx,
     direction: Direction,
     key: &PacketKey,
 ) -> Vec<NsgCheck> {
@@ -362,8 +363,8 @@ fn build_packet(
 
 /// The tunnel by which a site's router sends a packet for `to` into the
 /// fabric: the one Global Reach carries it by, else the site's first.
-fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<NicIdx> {
-    let tunnels: Vec<NicIdx> = snap
+fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<PortIdx> {
+    let tunnels: Vec<PortIdx> = snap
         .plan
         .ports
         .iter_enumerated()
@@ -381,7 +382,7 @@ fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<NicIdx> {
 
 /// Where a trace starts: the NIC whose packets enter the fabric, and the
 /// source address.
-fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr), QueryError> {
+fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<PortIdx>, IpAddr), QueryError> {
     let t = &snap.topology;
     let family = |a: &IpAddr| a.is_ipv4() == query.to.is_ipv4();
     match query.from {
@@ -400,7 +401,7 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<NicIdx>, IpAddr)
                         query.to
                     ))
                 })?;
-            Ok((Some(nic), src))
+            Ok((Some(PortIdx::of_nic(nic)), src))
         }
         Endpoint::SiteHost { site, host } => {
             let src = t.sites[site].hosts[host].address;
@@ -465,7 +466,7 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     }
     let (entry, src) = start(snap, query)?;
     let from = match query.from {
-        Endpoint::Nic(nic) => nic_name(snap, nic),
+        Endpoint::Nic(nic) => t.nics[nic].name.clone(),
         Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
     };
     let mut answer = empty_trace(from, src, query.to, query);
@@ -492,10 +493,10 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
 /// it when the port is a site's tunnel, and every port the packet left or
 /// reached on the way.
 struct Delivered {
-    port: NicIdx,
+    port: PortIdx,
     destination: IpAddr,
     site: Option<SiteIdx>,
-    ports: Vec<NicIdx>,
+    ports: Vec<PortIdx>,
 }
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
@@ -503,7 +504,7 @@ struct Delivered {
 fn walk<C: Conntrack>(
     snap: &Snapshot,
     flows: &C,
-    mut ingress: NicIdx,
+    mut ingress: PortIdx,
     mut packet: Vec<u8>,
     answer: &mut Trace,
 ) -> Option<Delivered> {
@@ -512,7 +513,7 @@ fn walk<C: Conntrack>(
     if snap.plan.ports[ingress].kind.site_tunnel().is_some() {
         answer.path.extend(path_name(snap, ingress));
     }
-    let mut left: Vec<NicIdx> = Vec::new();
+    let mut left: Vec<PortIdx> = Vec::new();
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
@@ -591,7 +592,7 @@ fn walk<C: Conntrack>(
 fn hop_details<C: Conntrack>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
     verdict: &Verdict,
     path: &mut Vec<String>,
@@ -759,17 +760,17 @@ fn hop_details<C: Conntrack>(
 
 /// What the hop from `ingress` to `receiver` adds and limits, from the
 /// snapshot's shaping tables; `None` when it is a plain 1500-byte hop.
-fn hop_shaping(snap: &Snapshot, ingress: NicIdx, receiver: NicIdx) -> Option<HopShaping> {
+fn hop_shaping(snap: &Snapshot, ingress: PortIdx, receiver: PortIdx) -> Option<HopShaping> {
     let t = &snap.topology;
     let path = snap.shaping.profile(ingress, receiver).shaping;
     let caps = path.caps.iter().flatten().map(|c| Bottleneck {
         mbps: c.mbps(),
         what: c.describe(t),
     });
-    let sender_vm = snap.plan.ports[ingress]
-        .is_vm()
-        .then(|| crate::policy::shaping::vm_egress(t, ingress))
-        .flatten()
+    let sender_vm = snap
+        .plan
+        .nic(ingress)
+        .and_then(|nic| crate::policy::shaping::vm_egress(t, nic))
         .map(|egress| {
             let (vm, mbps) = (&t.virtual_machines[egress.vm], egress.mbps);
             Bottleneck {

@@ -566,9 +566,14 @@ pub(super) fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEd
             let row = tables.routes.iter().position(|r| {
                 r.source == RouteSource::User && r.address_prefix == route.address_prefix
             });
-            let hop = match row.and_then(|r| tables.targets.get(r)) {
-                Some(RouteTarget::Appliance { nic, .. }) => ApplianceHop::Nic(*nic),
-                Some(RouteTarget::Balanced { frontend, .. }) => {
+            let target = row.and_then(|r| tables.targets.get(r));
+            let appliance = match target {
+                Some(RouteTarget::Appliance { nic, .. }) => snapshot.plan.nic(*nic),
+                _ => None,
+            };
+            let hop = match (appliance, target) {
+                (Some(nic), _) => ApplianceHop::Nic(nic),
+                (None, Some(RouteTarget::Balanced { frontend, .. })) => {
                     let fe = snapshot.frontend(*frontend);
                     ApplianceHop::Frontend {
                         load_balancer: fe.load_balancer,

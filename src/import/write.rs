@@ -13,7 +13,7 @@
 //! name, so the output does not depend on the input's order, with one
 //! exception: Dynamic private addresses are allocated in the input's
 //! order (see [`topology_yaml`]). The text is parsed again with
-//! [`crate::topology::parse_str`] before it is returned, and a refusal is
+//! [`crate::plan::parse_str`] before it is returned, and a refusal is
 //! reported at the source of the object it is about.
 
 use super::{ImportError, Resource};

@@ -10,20 +10,62 @@
 //! [`ports`]: its identity, its names and the order it takes.
 
 use crate::topology::{
-    AsgIdx, GatewayIdx, IpConfiguration, NicIdx, NsgIdx, SiteIdx, SubnetRef, TiVec, Topology,
-    VnetIdx,
+    AsgIdx, Diagnostic, GatewayIdx, IpConfiguration, Loaded, NicIdx, NsgIdx, ParseOptions, SiteIdx,
+    SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 pub mod diff;
+pub mod names;
 pub mod ports;
 
 pub use diff::PlanDiff;
 
-/// A port is indexed like the NIC it stands for: the file's NICs come
-/// first, so a file NIC's [`NicIdx`] is its port's index too.
-pub type PortIdx = NicIdx;
+crate::topology::model::index_type!(
+    /// Index of a port in [`Plan::ports`]. The file's NICs come first, so
+    /// a file NIC's port sits at the NIC's position ([`PortIdx::of_nic`]);
+    /// the ports vnetd adds (gateway instances, site tunnels, health
+    /// probers) come after and stand for no NIC of the file.
+    PortIdx
+);
+
+impl PortIdx {
+    /// The port of a NIC of the file.
+    #[inline]
+    pub const fn of_nic(nic: NicIdx) -> PortIdx {
+        PortIdx::new(nic.index())
+    }
+}
+
+/// Loads a lab file: the file's own checks ([`crate::topology::parse_str`])
+/// and the plan's (every name vnetd gives is free, see [`names`]).
+pub fn parse_str(source: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+    parse_str_with(source, text, ParseOptions::default())
+}
+
+/// [`parse_str`] with options.
+pub fn parse_str_with(
+    source: &str,
+    text: &str,
+    options: ParseOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    crate::topology::parse_str_checked(source, text, options, names::refusals)
+}
+
+/// Reads and loads a lab file, as [`parse_str`] does.
+pub fn load_file(path: &std::path::Path) -> Result<Loaded, Vec<Diagnostic>> {
+    load_file_with(path, ParseOptions::default())
+}
+
+/// [`load_file`] with options.
+pub fn load_file_with(
+    path: &std::path::Path,
+    options: ParseOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let text = crate::topology::read_file(path).map_err(|d| vec![d])?;
+    parse_str_with(&path.display().to_string(), &text, options)
+}
 
 /// The interface a port's TUN has inside a namespace of its own.
 pub const PORT_INTERFACE: &str = "eth0";
@@ -196,6 +238,16 @@ impl Plan {
             namespaces,
             fabric_namespace,
         }
+    }
+
+    /// The NIC of the file a port stands for; `None` for the ports vnetd
+    /// adds.
+    #[inline]
+    pub fn nic(&self, port: PortIdx) -> Option<NicIdx> {
+        self.ports
+            .get(port)
+            .filter(|p| p.is_vm())
+            .map(|_| NicIdx::new(port.index()))
     }
 
     pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {

@@ -15,8 +15,9 @@
 
 use super::load_balancers::FrontendIdx;
 use crate::plan::Plan;
+use crate::plan::PortIdx;
 use crate::policy::routes::EffectiveRoute;
-use crate::topology::{NextHopType, NicIdx, TiVec, Topology, VnetIdx};
+use crate::topology::{NextHopType, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -36,7 +37,7 @@ pub struct Crossing {
 /// What holds an address in a VNet: a NIC, or a load balancer's frontend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holder {
-    Nic(NicIdx),
+    Nic(PortIdx),
     Frontend(FrontendIdx),
 }
 
@@ -104,7 +105,7 @@ impl Forwarding {
 
     /// The NIC that owns `addr` in `vnet`.
     #[inline]
-    pub fn owner(&self, vnet: VnetIdx, addr: IpAddr) -> Option<NicIdx> {
+    pub fn owner(&self, vnet: VnetIdx, addr: IpAddr) -> Option<PortIdx> {
         match self.holder(vnet, addr)? {
             Holder::Nic(nic) => Some(nic),
             Holder::Frontend(_) => None,
@@ -143,7 +144,7 @@ pub enum RouteTarget {
     /// Deliver to the owner of the destination address in this VNet.
     Vnet(VnetIdx),
     /// Deliver to this appliance NIC, which sits in the given VNet.
-    Appliance { nic: NicIdx, vnet: VnetIdx },
+    Appliance { nic: PortIdx, vnet: VnetIdx },
     /// The appliance address is not a NIC reachable from the subnet.
     ApplianceUnreachable,
     /// To this gateway, which forwards by its own table.

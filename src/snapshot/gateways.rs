@@ -13,8 +13,9 @@
 
 use crate::engine::lpm::Lpm;
 use crate::plan::Plan;
+use crate::plan::PortIdx;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
-use crate::topology::{GatewayIdx, NicIdx, SubnetRef, TiVec, Topology, VnetIdx};
+use crate::topology::{GatewayIdx, SubnetRef, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,7 +25,7 @@ use std::net::IpAddr;
 pub enum GatewayHop {
     /// Into a site, through the tunnel of one of these (instance, port)
     /// pairs.
-    Tunnels(Box<[(usize, NicIdx)]>),
+    Tunnels(Box<[(usize, PortIdx)]>),
     /// To another gateway, which forwards by its GatewaySubnet's routes.
     Gateway(GatewayIdx),
     /// The site has no tunnel for the instances that know the prefix.
@@ -45,7 +46,7 @@ pub struct GatewayTables {
     /// Rows by prefix: the value indexes `routes` and `hops`.
     pub lpm: Lpm<usize>,
     /// The port of each instance.
-    pub instances: Vec<NicIdx>,
+    pub instances: Vec<PortIdx>,
 }
 
 impl GatewayTables {
@@ -62,8 +63,8 @@ pub fn compile(
     plan: &Plan,
     learned: &LearnedRoutes,
 ) -> TiVec<GatewayIdx, GatewayTables> {
-    let mut tunnels: HashMap<(usize, GatewayIdx, usize), NicIdx> = HashMap::new();
-    let mut instances: HashMap<(GatewayIdx, usize), NicIdx> = HashMap::new();
+    let mut tunnels: HashMap<(usize, GatewayIdx, usize), PortIdx> = HashMap::new();
+    let mut instances: HashMap<(GatewayIdx, usize), PortIdx> = HashMap::new();
     for (idx, port) in plan.ports.iter_enumerated() {
         if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
             tunnels.insert((site.index(), gateway, instance), idx);
@@ -84,7 +85,7 @@ pub fn compile(
                         site,
                         instances: carrying,
                     } => {
-                        let ports: Box<[(usize, NicIdx)]> = carrying
+                        let ports: Box<[(usize, PortIdx)]> = carrying
                             .iter()
                             .filter_map(|&i| {
                                 tunnels.get(&(site.index(), g, i)).map(|&nic| (i, nic))
@@ -118,7 +119,7 @@ pub fn compile(
 }
 
 /// The (instance, port) tunnels of one circuit.
-pub type CircuitTunnels = Box<[(usize, NicIdx)]>;
+pub type CircuitTunnels = Box<[(usize, PortIdx)]>;
 
 /// Where a circuit's tunnel hands on what Global Reach carries: per range
 /// of a site joined by a Global Reach link, the tunnels of that site's
@@ -126,13 +127,13 @@ pub type CircuitTunnels = Box<[(usize, NicIdx)]>;
 pub type ReachRoutes = Box<[(IpNet, CircuitTunnels)]>;
 
 /// The Global Reach routes of every circuit tunnel that has any.
-pub fn global_reach_routes(topo: &Topology, plan: &Plan) -> HashMap<NicIdx, ReachRoutes> {
+pub fn global_reach_routes(topo: &Topology, plan: &Plan) -> HashMap<PortIdx, ReachRoutes> {
     let mut out = HashMap::new();
     if topo.global_reach.is_empty() {
         return out;
     }
     // Each circuit's tunnels, with the instance (link) each one ends.
-    let mut tunnels: HashMap<crate::topology::CircuitIdx, Vec<(usize, NicIdx)>> = HashMap::new();
+    let mut tunnels: HashMap<crate::topology::CircuitIdx, Vec<(usize, PortIdx)>> = HashMap::new();
     for (idx, port) in plan.ports.iter_enumerated() {
         if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
             if let Some(circuit) = topo.circuit_of(site, gateway) {

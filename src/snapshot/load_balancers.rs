@@ -11,6 +11,7 @@
 //! ([`crate::policy::load_balancers::distribution_hash`]).
 
 use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use crate::plan::PortIdx;
 use crate::policy::load_balancers::{distribution_hash, BackendHealth, ProbeTarget};
 use crate::topology::{
     LbProtocol, LoadBalancerIdx, LoadDistribution, Nic, NicIdx, Topology, VnetIdx,
@@ -25,8 +26,17 @@ pub struct FrontendIdx(pub u32);
 /// first address of the frontend's family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LbBackend {
+    /// The NIC of the file in the pool (a pool holds NICs only).
     pub nic: NicIdx,
     pub address: IpAddr,
+}
+
+impl LbBackend {
+    /// The port the backend's NIC is.
+    #[inline(always)]
+    pub fn port(&self) -> PortIdx {
+        PortIdx::of_nic(self.nic)
+    }
 }
 
 /// One load-balancing rule of a frontend.
@@ -84,16 +94,16 @@ impl LbRuleTables {
         self.healthy.get((h % self.healthy.len() as u64) as usize)
     }
 
-    /// The pool member on `nic`, if it is one.
+    /// The pool member on `port`, if it is one.
     #[inline]
-    pub fn member(&self, nic: NicIdx) -> Option<&LbBackend> {
-        self.pool.iter().find(|b| b.nic == nic)
+    pub fn member(&self, port: PortIdx) -> Option<&LbBackend> {
+        self.pool.iter().find(|b| b.port() == port)
     }
 
-    /// True when the probe finds `nic` up.
+    /// True when the probe finds the backend on `port` up.
     #[inline]
-    pub fn is_healthy(&self, nic: NicIdx) -> bool {
-        self.healthy.iter().any(|b| b.nic == nic)
+    pub fn is_healthy(&self, port: PortIdx) -> bool {
+        self.healthy.iter().any(|b| b.port() == port)
     }
 
     /// The destination port a backend receives a packet on: the rule's
@@ -143,7 +153,7 @@ impl FrontendTables {
     /// packets through its own frontend would come back to the pool (Azure
     /// does not hairpin).
     #[inline]
-    pub fn serves(&self, nic: NicIdx) -> bool {
+    pub fn serves(&self, nic: PortIdx) -> bool {
         self.rules.iter().any(|r| r.member(nic).is_some())
     }
 }

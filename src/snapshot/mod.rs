@@ -35,8 +35,7 @@ use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
-    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NicIdx, NsgIdx, SubnetRef, TiVec, Topology,
-    VnetIdx,
+    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,6 +49,8 @@ pub mod shaping;
 
 /// What a snapshot is compiled with beside its topology: the routes the
 /// gateways learned over BGP.
+/// Ports are what the compiled tables are indexed by.
+pub use crate::plan::PortIdx;
 pub use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 pub use forwarding::{Crossing, Forwarding, Holder, RouteTarget};
 pub use gateways::{GatewayHop, GatewayTables};
@@ -201,7 +202,7 @@ pub struct Snapshot {
     subnet_slots: HashMap<SubnetRef, usize>,
     /// Indexed like `plan.ports` (the file's NICs first, like
     /// `topology.nics`).
-    pub nics: TiVec<NicIdx, NicTables>,
+    pub nics: TiVec<PortIdx, NicTables>,
     pub forwarding: Forwarding,
     /// The names behind [`NsgStage::rule_ids`], shared with the snapshots
     /// compiled before and after this one.
@@ -217,7 +218,7 @@ pub struct Snapshot {
     /// Every load balancer's frontends, in file order.
     pub frontends: Vec<FrontendTables>,
     /// Per VNet, the port of its health prober (which owns 168.63.129.16).
-    pub probers: TiVec<VnetIdx, Option<NicIdx>>,
+    pub probers: TiVec<VnetIdx, Option<PortIdx>>,
     /// What a packet meets between two ports: delays, caps, MTU. Shared
     /// with the snapshots before and after this one of the same topology
     /// (a route learned, a backend's health), so that the caps' clocks
@@ -385,8 +386,12 @@ impl Snapshot {
         let mut reach = gateways::global_reach_routes(&topology, &plan);
         let mut nics = TiVec::with_capacity(plan.ports.len());
         for (idx, nic) in plan.ports.iter_enumerated() {
+            let file_nic = plan.nic(idx);
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
-                nsg_chain(&topology, idx, direction)
+                let Some(file_nic) = file_nic else {
+                    return Vec::new();
+                };
+                nsg_chain(&topology, file_nic, direction)
                     .into_iter()
                     .map(|(level, nsg)| {
                         let mut asgs = nic.application_security_groups.clone();
@@ -401,7 +406,7 @@ impl Snapshot {
                             .entry(key)
                             .or_insert_with(|| {
                                 let rules =
-                                    effective_rules(&topology, &learned, nsg, idx, direction);
+                                    effective_rules(&topology, &learned, nsg, file_nic, direction);
                                 let matches: Vec<_> = rules.iter().map(rule_match).collect();
                                 let ids: Vec<RuleId> = rules
                                     .iter()
@@ -486,7 +491,7 @@ impl Snapshot {
             });
         }
         let gateways = gateways::compile(&topology, &plan, &learned);
-        let probers: TiVec<VnetIdx, Option<NicIdx>> =
+        let probers: TiVec<VnetIdx, Option<PortIdx>> =
             topology.vnets.keys().map(|v| plan.prober(v)).collect();
         let shaping = match lineage {
             Lineage::SameTopology(previous) => previous.shaping.clone(),
@@ -516,7 +521,7 @@ impl Snapshot {
     }
 
     /// The port named `name`: a NIC of the file or a port vnetd adds.
-    pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
+    pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {
         self.plan.port_by_name(name)
     }
 
@@ -528,7 +533,7 @@ impl Snapshot {
 
     /// The health prober port of `vnet`, if it has load balancers.
     #[inline]
-    pub fn prober(&self, vnet: VnetIdx) -> Option<NicIdx> {
+    pub fn prober(&self, vnet: VnetIdx) -> Option<PortIdx> {
         self.probers.get(vnet).copied().flatten()
     }
 
@@ -537,14 +542,14 @@ impl Snapshot {
     }
 
     /// The routes that apply to traffic leaving `nic`: its subnet's.
-    pub fn nic_routes(&self, nic: NicIdx) -> &SubnetTables {
+    pub fn nic_routes(&self, nic: PortIdx) -> &SubnetTables {
         &self.subnets[self.nics[nic].subnet_slot]
     }
 
     /// The deciding effective route for a packet from `nic` to `dst`;
     /// `None` means no route matches (the packet is dropped).
     #[inline]
-    pub fn route(&self, nic: NicIdx, dst: IpAddr) -> Option<&EffectiveRoute> {
+    pub fn route(&self, nic: PortIdx, dst: IpAddr) -> Option<&EffectiveRoute> {
         let tables = self.nic_routes(nic);
         tables.decide(dst).map(|row| &tables.routes[row])
     }
@@ -552,7 +557,7 @@ impl Snapshot {
     /// The deciding row for a packet from `nic` to `dst`, as an index into
     /// the NIC's subnet routes, with where it delivers.
     #[inline]
-    pub fn route_target(&self, nic: NicIdx, dst: IpAddr) -> Option<(usize, RouteTarget)> {
+    pub fn route_target(&self, nic: PortIdx, dst: IpAddr) -> Option<(usize, RouteTarget)> {
         let tables = self.nic_routes(nic);
         tables.decide(dst).map(|row| (row, tables.targets[row]))
     }
@@ -560,7 +565,7 @@ impl Snapshot {
     /// The stable number of the rule that decided `verdict` (see
     /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
     #[inline]
-    pub fn rule_id(&self, nic: NicIdx, direction: Direction, verdict: &NsgVerdict) -> RuleId {
+    pub fn rule_id(&self, nic: PortIdx, direction: Direction, verdict: &NsgVerdict) -> RuleId {
         verdict
             .decided_by
             .and_then(|(s, r)| {
@@ -573,7 +578,7 @@ impl Snapshot {
     /// Runs the NSG stages of `nic` in `direction` on a packet: every stage
     /// must allow; the first deny stops evaluation. No NSG means allow.
     #[inline]
-    pub fn evaluate(&self, nic: NicIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
+    pub fn evaluate(&self, nic: PortIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
         let mut decided_by = None;
         for (s, stage) in self.nics[nic].stages(direction).iter().enumerate() {
             match stage.classifier.classify(key) {
@@ -604,7 +609,7 @@ impl Snapshot {
     /// The rule behind a verdict, with its stage.
     pub fn deciding_rule(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         verdict: &NsgVerdict,
     ) -> Option<(&NsgStage, &EffectiveRule)> {
@@ -646,6 +651,7 @@ mod compile_tests {
     use crate::policy::nsg::tests::{ip, sec_rule, topo};
     use crate::policy::routes::tests::{first_subnet, route, table, vnet};
     use crate::policy::routes::{active_routes, effective_routes};
+    use crate::topology::NicIdx;
     use crate::topology::{AddressSpec, NextHopType, Protocol, ServiceTag};
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::plan::{Plan, PortKind};
+use crate::plan::{Plan, PortIdx, PortKind};
 use crate::policy::shaping::{between, vm_egress, vm_egress_by_nic, Endpoint};
 pub use crate::policy::shaping::{Cap, PathShaping};
 use crate::topology::{NicIdx, TiVec, Topology, VmIdx, VnetIdx};
@@ -43,18 +43,18 @@ enum ClassKey {
 
 #[derive(Debug)]
 pub struct ShapingTables {
-    class_of: TiVec<NicIdx, u16>,
+    class_of: TiVec<PortIdx, u16>,
     /// Each class as `stats` names it: `VNet hub`, `gateway gw`, ...
     class_names: Vec<String>,
     matrix: Vec<u16>,
     pub profiles: Vec<Profile>,
     pub buckets: Vec<Bucket>,
     /// Per port: its MTU (a VM NIC's own, 1500 for the others).
-    pub mtu: TiVec<NicIdx, u16>,
+    pub mtu: TiVec<PortIdx, u16>,
     /// Per port: the bucket of the multi-NIC VM it belongs to.
-    pub vm_bucket: TiVec<NicIdx, Option<u16>>,
+    pub vm_bucket: TiVec<PortIdx, Option<u16>>,
     /// Per port: the egress limit its `eth0` takes (a single-NIC VM's).
-    pub eth0_limit_mbps: TiVec<NicIdx, Option<u32>>,
+    pub eth0_limit_mbps: TiVec<PortIdx, Option<u32>>,
     /// True when some pair holds packets, clamps, or caps a VM: without
     /// it the workers skip shaping altogether.
     pub active: bool,
@@ -70,9 +70,10 @@ pub struct ShapingTables {
 pub const DEPARTURE_SLOTS: usize = 256;
 
 /// The endpoint a port stands for.
-pub fn endpoint(plan: &Plan, port: NicIdx) -> Endpoint {
+pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
     match plan.ports[port].kind {
-        PortKind::Vm => Endpoint::Nic(port),
+        // A file NIC's port sits at the NIC's own position.
+        PortKind::Vm => Endpoint::Nic(NicIdx::new(port.index())),
         PortKind::GatewayInstance { gateway, .. } => Endpoint::Gateway(gateway),
         PortKind::SiteTunnel { site, gateway, .. } => Endpoint::Site { site, gateway },
         PortKind::Prober { vnet } => Endpoint::Prober(vnet),
@@ -287,7 +288,7 @@ impl ShapingTables {
 
     /// What a packet from `ingress` to `egress` meets.
     #[inline]
-    pub fn profile(&self, ingress: NicIdx, egress: NicIdx) -> &Profile {
+    pub fn profile(&self, ingress: PortIdx, egress: PortIdx) -> &Profile {
         &self.profiles[self.profile_index(ingress, egress)]
     }
 
@@ -295,7 +296,7 @@ impl ShapingTables {
     /// on the path of profile `index`: the path delays, jitters, loses or
     /// caps, or the sender's VM shares its limit across NICs.
     #[inline]
-    pub fn paces(&self, ingress: NicIdx, index: usize) -> bool {
+    pub fn paces(&self, ingress: PortIdx, index: usize) -> bool {
         self.profiles[index].shaping.holds_packets() || self.vm_bucket[ingress].is_some()
     }
 
@@ -308,7 +309,7 @@ impl ShapingTables {
     /// The index in [`ShapingTables::profiles`] of what a packet from
     /// `ingress` to `egress` meets.
     #[inline]
-    pub fn profile_index(&self, ingress: NicIdx, egress: NicIdx) -> usize {
+    pub fn profile_index(&self, ingress: PortIdx, egress: PortIdx) -> usize {
         let (a, b) = (self.class_of[ingress], self.class_of[egress]);
         usize::from(self.matrix[usize::from(a) * self.class_names.len() + usize::from(b)])
     }
@@ -400,7 +401,7 @@ mod tests {
             1,
         );
         let (topo, _, tables) = tables(&text);
-        let nic = |name| topo.nic_by_name(name).unwrap();
+        let nic = |name| PortIdx::of_nic(topo.nic_by_name(name).unwrap());
         assert_eq!(tables.eth0_limit_mbps[nic("weu-vm")], Some(1_000));
         assert_eq!(tables.eth0_limit_mbps[nic("eus-vm")], None);
         let shared = tables.vm_bucket[nic("eus-vm")].expect("a shared bucket");

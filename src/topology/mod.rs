@@ -55,6 +55,18 @@ pub fn parse_str_with(
     text: &str,
     options: ParseOptions,
 ) -> Result<Loaded, Vec<Diagnostic>> {
+    parse_str_checked(source, text, options, |_, _| {})
+}
+
+/// [`parse_str_with`], and `more` checks of the resolved topology by a
+/// layer above (the lab plan refuses names it cannot give), reported with
+/// the file's own errors, in line order.
+pub fn parse_str_checked(
+    source: &str,
+    text: &str,
+    options: ParseOptions,
+    more: impl FnOnce(&Topology, &mut Diagnostics),
+) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Diagnostics::new(source);
     let root = match yaml::parse(text) {
         Ok(root) => root,
@@ -74,6 +86,7 @@ pub fn parse_str_with(
         return Err(diags.list);
     }
     let mut topology = resolve::resolve(raw, &mut diags);
+    more(&topology, &mut diags);
     topology.text = text.into();
     if diags.has_errors() {
         let mut list = diags.list;

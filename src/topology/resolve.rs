@@ -40,7 +40,6 @@ mod hybrid;
 mod load_balancers;
 mod nics;
 mod realism;
-pub use fabric_names::{instance_name, instance_netns, tunnel_name};
 pub use hybrid::{instance_addresses, reserved_asn};
 pub use realism::VM_NAME;
 
@@ -88,8 +87,6 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
     r.expectations(raw.expectations);
-    let (fabric, fabric_namespaces) = r.gateway_ports();
-    r.prober_ports(&fabric, &fabric_namespaces);
     r.topo
 }
 
@@ -676,7 +673,10 @@ pub fn is_reserved(prefix: &IpNet, ip: IpAddr) -> bool {
     }
 }
 
-fn valid_netns(name: &str) -> bool {
+/// Whether `name` can name a network namespace: 1 to
+/// [`fabric_names::MAX_NETNS_LEN`] letters, digits, `_`, `.` or `-`, not
+/// starting with `.`.
+pub fn valid_netns(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= fabric_names::MAX_NETNS_LEN
         && !name.starts_with('.')

@@ -100,7 +100,7 @@ impl ControlSocket {
     pub fn running_topology(&self) -> Result<Loaded, VerifyError> {
         let running = self.0.running_topology()?;
         let options = topology::ParseOptions { allow_empty: true };
-        topology::parse_str_with(&running.source, &running.text, options).map_err(|errors| {
+        crate::plan::parse_str_with(&running.source, &running.text, options).map_err(|errors| {
             let list: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
             VerifyError(format!(
                 "the running topology ({}) does not read here:\n{}",

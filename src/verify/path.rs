@@ -21,7 +21,8 @@
 
 use crate::api::{FlowReport, StatsReport};
 use crate::plan::Plan;
-use crate::topology::{ExpectedProtocol, LoadBalancerIdx, NicIdx, Topology};
+use crate::plan::PortIdx;
+use crate::topology::{ExpectedProtocol, LoadBalancerIdx, Topology};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -113,7 +114,7 @@ pub fn probe_records(
 
 /// The name a port of the running lab's plan has as a hop: its own, or its
 /// gateway's for a gateway port or a site tunnel; none for a prober.
-pub fn hop_name(topology: &Topology, plan: &Plan, nic: NicIdx) -> Option<String> {
+pub fn hop_name(topology: &Topology, plan: &Plan, nic: PortIdx) -> Option<String> {
     plan.ports[nic].resource_name(topology)
 }
 
@@ -125,8 +126,11 @@ fn balancer_at(topology: &Topology, address: IpAddr) -> Option<usize> {
         .position(|lb| lb.frontends.iter().any(|f| f.address == address))
 }
 
-/// The load balancers of which `nic` is a backend.
-fn balancers_of(topology: &Topology, nic: NicIdx) -> Vec<usize> {
+/// The load balancers of which the NIC on `port` is a backend.
+fn balancers_of(topology: &Topology, plan: &Plan, port: PortIdx) -> Vec<usize> {
+    let Some(nic) = plan.nic(port) else {
+        return Vec::new();
+    };
     topology
         .load_balancers
         .iter()
@@ -140,7 +144,7 @@ fn balancers_of(topology: &Topology, nic: NicIdx) -> Vec<usize> {
 /// path order as far as the records tell it (see the module doc).
 pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAddr) -> Vec<String> {
     let plan = Plan::derive(topology);
-    let mut recorded: Vec<NicIdx> = records
+    let mut recorded: Vec<PortIdx> = records
         .iter()
         .filter_map(|r| plan.port_by_name(&r.nic))
         .collect();
@@ -173,7 +177,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
     // Walk from the source along each outbound record's next hop; from
     // where the flow entered the fabric (a NIC that sent it and did not
     // receive it: a site's tunnel) when the source is not a NIC.
-    let sent_only = |nic: &NicIdx| {
+    let sent_only = |nic: &PortIdx| {
         let name = &plan.ports[*nic].name;
         let sent = records
             .iter()
@@ -183,7 +187,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
             .any(|r| &r.nic == name && r.direction == "Inbound");
         sent && !received
     };
-    let mut order: Vec<NicIdx> = Vec::new();
+    let mut order: Vec<PortIdx> = Vec::new();
     let mut current = plan
         .port_by_name(source)
         .filter(|n| recorded.contains(n))
@@ -202,8 +206,9 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
             !order.contains(candidate)
                 && next.iter().any(|a| {
                     plan.ports[*candidate].owns(*a)
-                        || balancer_at(topology, *a)
-                            .is_some_and(|lb| balancers_of(topology, *candidate).contains(&lb))
+                        || balancer_at(topology, *a).is_some_and(|lb| {
+                            balancers_of(topology, &plan, *candidate).contains(&lb)
+                        })
                 })
         });
     }
@@ -227,7 +232,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
             .clone()
     };
     for &nic in &order {
-        for lb in balancers_of(topology, nic) {
+        for lb in balancers_of(topology, &plan, nic) {
             if balanced.contains(&lb) {
                 cross(lb_name(lb));
             }

@@ -350,7 +350,7 @@ fn assert_newborn(lab: &Lab, nic: &str) {
 
 fn port_of(lab: &Lab, nic: &str) -> (PortId, u32) {
     let plane = lab.daemon().plane();
-    let i = plane.snapshot.nic_by_name(nic).unwrap();
+    let i = plane.snapshot.port_by_name(nic).unwrap();
     (plane.ports[i].id, plane.ports[i].serial)
 }
 

@@ -256,7 +256,7 @@ fn reports_and_health_go_on_while_an_apply_is_held() {
         published.health.is_up(&web1()),
         "the apply lost web1's health"
     );
-    assert!(published.nic_by_name("web3").is_some());
+    assert!(published.port_by_name("web3").is_some());
     daemon.faults().release_stall(ThreadKind::Prober);
     assert_eq!(web1_state(&socket), "Up");
 }

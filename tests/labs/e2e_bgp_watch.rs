@@ -118,12 +118,12 @@ fn apply_completes_while_a_bgp_watcher_is_stalled() {
     assert_eq!(summary.added, ["vm3"]);
     // The applied plane carries what the watcher had read: the withdrawal.
     let snapshot = lab.daemon().snapshot();
-    assert!(snapshot.nic_by_name("vm3").is_some());
+    assert!(snapshot.port_by_name("vm3").is_some());
     assert_eq!(learned(&lab, &gateway, 0), set(&["192.168.0.0/16"]));
     // The released watcher publishes nothing older over it.
     assert!(wait_for(Duration::from_secs(30), || !faults_held()));
     let after = lab.daemon().snapshot();
-    assert!(after.nic_by_name("vm3").is_some());
+    assert!(after.port_by_name("vm3").is_some());
     assert!(after.generation >= snapshot.generation);
     assert_eq!(learned(&lab, &gateway, 0), set(&["192.168.0.0/16"]));
 }
@@ -214,6 +214,6 @@ fn routes_learned_and_the_speakers_answer_while_an_apply_is_held() {
     assert_eq!(summary.added, ["vm3"]);
     assert!(summary.generation > learned_at);
     let snapshot = lab.daemon().snapshot();
-    assert!(snapshot.nic_by_name("vm3").is_some());
+    assert!(snapshot.port_by_name("vm3").is_some());
     assert_eq!(learned(&lab, &gateway, 0), more);
 }

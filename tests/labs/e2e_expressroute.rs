@@ -59,7 +59,7 @@ virtual_network_gateway_connections:
 
 /// The Active gateway rows of `nic`'s effective routes: (prefix, next hops).
 fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String)> {
-    let idx = snap.nic_by_name(nic).unwrap();
+    let idx = snap.port_by_name(nic).unwrap();
     diagnostics::routes(snap, idx)
         .value
         .into_iter()

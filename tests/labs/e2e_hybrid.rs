@@ -20,7 +20,7 @@ use vnetd::snapshot::Snapshot;
 
 /// The Active gateway rows of `nic`'s effective routes, as prefixes.
 fn gateway_prefixes(snap: &Snapshot, nic: &str) -> Vec<String> {
-    let idx = snap.nic_by_name(nic).unwrap();
+    let idx = snap.port_by_name(nic).unwrap();
     diagnostics::routes(snap, idx)
         .value
         .into_iter()
@@ -198,7 +198,7 @@ fn active_active_spreads_flows_and_survives_a_session_going_down() {
     // The spoke learned the branch from both instances.
     assert!(wait_for(Duration::from_secs(30), || {
         let snap = lab.daemon().snapshot();
-        let idx = snap.nic_by_name("vm1").unwrap();
+        let idx = snap.port_by_name("vm1").unwrap();
         diagnostics::routes(&snap, idx)
             .value
             .iter()

@@ -64,7 +64,7 @@ load_balancers:
 
 /// The VNet's prober: vnetd names it after the VNet.
 fn prober_ns() -> String {
-    vnetd::topology::prober_netns("", "probeapp")
+    vnetd::plan::names::prober_netns("", "probeapp")
 }
 
 /// `APP` with `ILB`, each NIC in a namespace of its own for this test.

@@ -32,7 +32,7 @@ const DEADLINE: Duration = Duration::from_secs(90);
 /// (empty without one).
 fn gateway_next_hops(lab: &Lab, prefix: &str) -> Vec<String> {
     let snap = lab.daemon().snapshot();
-    let idx = snap.nic_by_name("hub-vm").unwrap();
+    let idx = snap.port_by_name("hub-vm").unwrap();
     let mut hops: Vec<String> = diagnostics::routes(&snap, idx)
         .value
         .into_iter()

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use vnetd::dataplane::decide::Allowed;
 use vnetd::dataplane::{decide, Admission, Conntrack, DropReason, PacketView, Stateless, Verdict};
+use vnetd::plan::PortIdx;
 use vnetd::snapshot::{RuleIdentity, Snapshot};
-use vnetd::topology::{self, Direction, NicIdx};
+use vnetd::topology::{self, Direction};
 
 fn hub_spoke_text() -> String {
     std::fs::read_to_string(concat!(
@@ -24,8 +25,8 @@ fn snapshot_of(text: &str) -> Snapshot {
     Snapshot::compile(loaded.topology, 1)
 }
 
-fn nic(snap: &Snapshot, name: &str) -> NicIdx {
-    snap.nic_by_name(name).unwrap()
+fn nic(snap: &Snapshot, name: &str) -> PortIdx {
+    snap.port_by_name(name).unwrap()
 }
 
 fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
@@ -234,7 +235,7 @@ fn peering_access_off_and_one_sided_peering() {
 /// 5-tuple) admitted so far.
 /// (NIC, direction, protocol, source, destination, source port, destination port)
 type TrackedFlow = (
-    NicIdx,
+    PortIdx,
     Direction,
     u8,
     std::net::IpAddr,
@@ -249,7 +250,7 @@ struct SetConntrack(RefCell<HashSet<TrackedFlow>>);
 impl Conntrack for SetConntrack {
     fn admitted(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         p: &PacketView,
         _: u64,
@@ -274,14 +275,22 @@ impl Conntrack for SetConntrack {
                 ..Default::default()
             })
     }
-    fn admit(&self, nic: NicIdx, direction: Direction, p: &PacketView, _: Allowed, _: u64, _: u64) {
+    fn admit(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        _: Allowed,
+        _: u64,
+        _: u64,
+    ) {
         let (s, d) = p.flow_ports;
         self.0
             .borrow_mut()
             .insert((nic, direction, p.key.proto, p.key.src, p.key.dst, s, d));
     }
-    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
-    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+    fn refresh(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
+    fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
 #[test]

@@ -10,9 +10,10 @@
 use etherparse::PacketBuilder;
 use std::collections::HashSet;
 use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
+use vnetd::plan::PortIdx;
 use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{parse_str, NicIdx};
+use vnetd::topology::parse_str;
 
 /// `file` under `tests/golden/`, or `config/` for the example labs.
 fn load(file: &str, learned: LearnedRoutes) -> Snapshot {
@@ -51,8 +52,8 @@ fn learned(gateway: &str, per_instance: &[&[&str]]) -> LearnedRoutes {
     routes
 }
 
-fn nic(s: &Snapshot, name: &str) -> NicIdx {
-    s.nic_by_name(name)
+fn nic(s: &Snapshot, name: &str) -> PortIdx {
+    s.port_by_name(name)
         .unwrap_or_else(|| panic!("no port {name}"))
 }
 

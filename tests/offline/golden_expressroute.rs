@@ -12,9 +12,10 @@ use etherparse::PacketBuilder;
 use std::net::IpAddr;
 use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
 use vnetd::diagnostics;
+use vnetd::plan::PortIdx;
 use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{parse_str, GatewayIdx, NicIdx, Topology};
+use vnetd::topology::{parse_str, GatewayIdx, Topology};
 
 const GW: &str = "VirtualNetworkGateway";
 const FILE: &str = "33-expressroute-coexistence.yaml";
@@ -82,7 +83,7 @@ fn snapshot() -> Snapshot {
 }
 
 fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String, String)> {
-    let idx = snap.nic_by_name(nic).expect("NIC");
+    let idx = snap.port_by_name(nic).expect("NIC");
     diagnostics::routes(snap, idx)
         .value
         .into_iter()
@@ -133,8 +134,8 @@ fn expressroute_wins_equal_prefixes_then_the_shorter_as_path() {
     assert_eq!(gateway_rows(&snap, "vm1"), want);
 }
 
-fn nic(s: &Snapshot, name: &str) -> NicIdx {
-    s.nic_by_name(name)
+fn nic(s: &Snapshot, name: &str) -> PortIdx {
+    s.port_by_name(name)
         .unwrap_or_else(|| panic!("no port {name}"))
 }
 

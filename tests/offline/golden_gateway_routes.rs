@@ -72,7 +72,7 @@ fn advertised_to(topo: &Topology, gw: usize, peer: &str) -> Vec<(String, Vec<u32
 }
 
 fn rows_of(snap: &Snapshot, nic: &str) -> Vec<(String, String, String, String, String)> {
-    let idx = snap.nic_by_name(nic).expect("NIC");
+    let idx = snap.port_by_name(nic).expect("NIC");
     diagnostics::routes(snap, idx)
         .value
         .into_iter()
@@ -106,7 +106,7 @@ fn assert_rows(snap: &Snapshot, nic: &str, want: &[Row]) {
 }
 
 fn next_hop(snap: &Snapshot, nic: &str, dst: &str) -> (String, String) {
-    let idx = snap.nic_by_name(nic).expect("NIC");
+    let idx = snap.port_by_name(nic).expect("NIC");
     let hop = diagnostics::next_hop(snap, idx, dst.parse().unwrap());
     (hop.next_hop_type.to_string(), hop.next_hop_ip_address)
 }

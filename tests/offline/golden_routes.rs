@@ -44,7 +44,7 @@ fn check(file: &str, nic: &str, rows: &[Row], hops: &[Hop]) {
     // packet path read it.
     let snap = Snapshot::compile(loaded.topology, 0);
     let nic_idx = snap
-        .nic_by_name(nic)
+        .port_by_name(nic)
         .unwrap_or_else(|| panic!("{file}: no NIC {nic}"));
 
     let got: Vec<(String, String, String, String, String)> = diagnostics::routes(&snap, nic_idx)
@@ -711,7 +711,7 @@ fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
     let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
     let loaded = parse_str(file, &std::fs::read_to_string(&path).unwrap()).unwrap();
     let snap = Snapshot::compile(loaded.topology, 0);
-    let nic = |n: &str| snap.nic_by_name(n).unwrap();
+    let nic = |n: &str| snap.port_by_name(n).unwrap();
     let udp = |src: [u8; 4], dst: [u8; 4]| {
         let mut out = Vec::new();
         etherparse::PacketBuilder::ipv4(src, dst, 64)

@@ -16,9 +16,10 @@ use vnetd::dataplane::{
 };
 use vnetd::engine::flow_table::{FlowKey, FlowOwner, FlowTable, FlowValue};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
+use vnetd::plan::PortIdx;
 use vnetd::policy::load_balancers::{BackendHealth, ProbeTarget};
 use vnetd::snapshot::{FrontendTables, Snapshot};
-use vnetd::topology::{Direction, NicIdx};
+use vnetd::topology::Direction;
 
 /// The table's connection tracking without hops: `sent` and `remember`
 /// are the trait's own (a lookup of the sender's flow, nothing kept).
@@ -27,7 +28,7 @@ struct FullDecision<'t>(&'t FlowTable);
 impl Conntrack for FullDecision<'_> {
     fn admitted(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         d: Direction,
         p: &vnetd::dataplane::PacketView,
         now: u64,
@@ -36,7 +37,7 @@ impl Conntrack for FullDecision<'_> {
     }
     fn admit(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         d: Direction,
         p: &vnetd::dataplane::PacketView,
         allowed: Allowed,
@@ -47,7 +48,7 @@ impl Conntrack for FullDecision<'_> {
     }
     fn refresh(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         d: Direction,
         p: &vnetd::dataplane::PacketView,
         a: Admission,
@@ -58,7 +59,7 @@ impl Conntrack for FullDecision<'_> {
     }
     fn revoke(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         d: Direction,
         p: &vnetd::dataplane::PacketView,
         a: Admission,
@@ -68,7 +69,7 @@ impl Conntrack for FullDecision<'_> {
     }
     fn closing(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         d: Direction,
         p: &vnetd::dataplane::PacketView,
         a: Admission,
@@ -78,13 +79,13 @@ impl Conntrack for FullDecision<'_> {
     }
     fn fragment_ports(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         p: &vnetd::dataplane::PacketView,
         now: u64,
     ) -> Option<(u16, u16)> {
         self.0.fragment_ports(nic, p, now)
     }
-    fn first_fragment_passed(&self, nic: NicIdx, p: &vnetd::dataplane::PacketView, now: u64) {
+    fn first_fragment_passed(&self, nic: PortIdx, p: &vnetd::dataplane::PacketView, now: u64) {
         self.0.first_fragment_passed(nic, p, now)
     }
     fn pinned(
@@ -111,7 +112,7 @@ impl Conntrack for FullDecision<'_> {
     fn closing_pin(&self, pin: &Pin) {
         self.0.closing_pin(pin)
     }
-    fn backend_id(&self, nic: NicIdx) -> u32 {
+    fn backend_id(&self, nic: PortIdx) -> u32 {
         self.0.backend_id(nic)
     }
 }
@@ -292,7 +293,7 @@ fn same_as_the_full_decision(
     let with_hops = FlowTable::new(1 << 14, NicOwners::MAX_OWNERS, 0);
     let reference = FlowTable::new(1 << 14, NicOwners::MAX_OWNERS, 0);
     let (mut current, mut now) = (0, 0);
-    let mut last: Option<(NicIdx, Vec<u8>)> = None;
+    let mut last: Option<(PortIdx, Vec<u8>)> = None;
     let mut decided = Vec::new();
     for (op, step_ms) in ops {
         now += step_ms;
@@ -313,7 +314,7 @@ fn same_as_the_full_decision(
                 let Some(flow) = pool.get(flow % pool.len().max(1)) else {
                     continue;
                 };
-                let sender = NicIdx::from(flow.ingress % nics);
+                let sender = PortIdx::from(flow.ingress % nics);
                 let own = &snaps[0].nics[sender].addresses;
                 let src = match flow.spoofed {
                     Some(i) => addresses[i % addresses.len()],
@@ -323,7 +324,7 @@ fn same_as_the_full_decision(
                 let dst = addresses[flow.dst % addresses.len()];
                 let (sport, dport) = (PORTS[flow.ports.0], PORTS[flow.ports.1]);
                 let (ingress, src, dst, sport, dport) = if *reply {
-                    let replier = NicIdx::from(flow.replier % nics);
+                    let replier = PortIdx::from(flow.replier % nics);
                     // A backend answers from its own address.
                     let own = &snaps[0].nics[replier].addresses;
                     let from = if own.contains(&dst) || own.is_empty() {
@@ -372,8 +373,8 @@ fn same_as_the_full_decision(
     Ok(decided)
 }
 
-fn ingress_0() -> NicIdx {
-    NicIdx::from(0)
+fn ingress_0() -> PortIdx {
+    PortIdx::from(0)
 }
 
 /// The verdict a known hop of the sender's entry holds for this packet
@@ -381,7 +382,7 @@ fn ingress_0() -> NicIdx {
 fn known_hop_for(
     table: &FlowTable,
     snap: &Snapshot,
-    ingress: NicIdx,
+    ingress: PortIdx,
     bytes: &[u8],
     now: u64,
 ) -> Option<Verdict> {

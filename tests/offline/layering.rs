@@ -30,7 +30,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("graph", &["net", "policy", "snapshot", "topology"]),
-    ("import", &["net", "topology"]),
+    // `import` checks what it writes as `vnetd check` does, plan included.
+    ("import", &["net", "plan", "topology"]),
     ("api", &["diagnostics", "topology"]),
     (
         "daemon",

@@ -11,9 +11,10 @@ use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::{decide, DropReason, Rewrite, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::net::PacketKey;
+use vnetd::plan::PortIdx;
 use vnetd::policy::load_balancers::{distribution_hash, BackendHealth, ProbeTarget};
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{parse_str, LoadDistribution, NicIdx};
+use vnetd::topology::{parse_str, LoadDistribution};
 
 fn example() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ha-nva.yaml")).unwrap()
@@ -23,8 +24,8 @@ fn snapshot(text: &str) -> Snapshot {
     Snapshot::compile(parse_str("ha-nva.yaml", text).unwrap().topology, 1)
 }
 
-fn nic(s: &Snapshot, name: &str) -> NicIdx {
-    s.nic_by_name(name)
+fn nic(s: &Snapshot, name: &str) -> PortIdx {
+    s.port_by_name(name)
         .unwrap_or_else(|| panic!("no port {name}"))
 }
 
@@ -77,7 +78,7 @@ fn reference(
     healthy: &[&str],
     distribution: LoadDistribution,
     key: PacketKey,
-) -> NicIdx {
+) -> PortIdx {
     let h = distribution_hash(distribution, &key);
     nic(s, healthy[(h % healthy.len() as u64) as usize])
 }
@@ -92,8 +93,8 @@ fn key(proto: u8, src: &str, dst: &str, sport: u16, dport: u16) -> PacketKey {
     }
 }
 
-fn backend_address(s: &Snapshot, backend: NicIdx) -> IpAddr {
-    s.topology.nics[backend].ip_configurations[0].address
+fn backend_address(s: &Snapshot, backend: PortIdx) -> IpAddr {
+    s.plan.ports[backend].ip_configurations[0].address
 }
 
 #[test]
@@ -520,7 +521,7 @@ fn a_backend_added_or_removed_by_apply_respreads_only_new_flows() {
     let flows = table();
     let vm1 = nic(&two, "vm1");
     // Twenty established connections, on web1 and web2.
-    let placed: Vec<(u16, NicIdx)> = (40000..40020)
+    let placed: Vec<(u16, PortIdx)> = (40000..40020)
         .map(|sport| {
             let packet = tcp_flags("10.1.1.4", "10.0.2.100", sport, 80, true);
             (
@@ -532,7 +533,7 @@ fn a_backend_added_or_removed_by_apply_respreads_only_new_flows() {
     let three_text = with_web3();
     let three_topology = parse_str("ha-nva.yaml", &three_text).unwrap().topology;
     let three = Snapshot::compile_after(three_topology, 2, &two);
-    let name = |s: &Snapshot, n: NicIdx| s.plan.ports[n].name.clone();
+    let name = |s: &Snapshot, n: PortIdx| s.plan.ports[n].name.clone();
     // An apply adds web3: every established connection stays where it was
     // (by name: the apply may renumber NICs)...
     for &(sport, backend) in &placed {

@@ -4,7 +4,7 @@
 //! names, namespaces, interfaces and addresses; and what changes between
 //! two plans.
 
-use vnetd::plan::Plan;
+use vnetd::plan::{Plan, PortIdx};
 use vnetd::topology::{parse_str, Topology};
 
 fn load(source: &str, text: &str) -> Topology {
@@ -68,7 +68,7 @@ fn the_built_in_lab_is_its_four_vms() {
     // The topology holds the file's NICs only, at the same indices.
     assert_eq!(t.nics.len(), 4);
     for (i, nic) in t.nics.iter_enumerated() {
-        assert_eq!(plan.ports[i].name, nic.name);
+        assert_eq!(plan.ports[PortIdx::of_nic(i)].name, nic.name);
     }
 }
 

@@ -14,7 +14,7 @@ fn every_config_file_is_valid() {
             continue;
         }
         count += 1;
-        if let Err(errors) = vnetd::topology::load_file(&path) {
+        if let Err(errors) = vnetd::plan::load_file(&path) {
             let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             panic!("{} is refused:\n{}", path.display(), shown.join("\n"));
         }
@@ -26,7 +26,7 @@ fn every_config_file_is_valid() {
 }
 
 use std::net::IpAddr;
-use vnetd::plan::{Plan, PortKind};
+use vnetd::plan::{Plan, PortIdx, PortKind};
 use vnetd::topology::{
     parse_str, BackendPool, Frontend, LbProtocol, LbRule, LoadBalancer, LoadDistribution, NicIdx,
     Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
@@ -153,7 +153,7 @@ fn the_ilb_lab_parses_to_the_expected_model() {
     assert_eq!(topo.nics.len(), 6);
     assert_eq!(plan.ports.len(), 7);
     assert_eq!(plan.ports.iter().filter(|n| n.is_vm()).count(), 6);
-    let prober = &plan.ports[NicIdx::new(6)];
+    let prober = &plan.ports[PortIdx::new(6)];
     assert_eq!(prober.name, "probe-hub");
     assert_eq!(prober.netns, "probe-hub");
     assert_eq!(

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use vnetd::diagnostics::trace::{trace, Trace, TraceQuery, TRACE_SOURCE_PORT};
 use vnetd::diagnostics::{flow_verify, next_hop, FlowQuery, SYSTEM_ROUTE};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
+use vnetd::plan::PortIdx;
 use vnetd::policy::bgp::expected_learned;
 use vnetd::snapshot::Snapshot;
 use vnetd::topology::{parse_str, Direction, Endpoint, ExpectedProtocol, NicIdx};
@@ -87,7 +88,7 @@ fn compare(
 
     let outbound = flow_verify(
         snap,
-        src,
+        PortIdx::of_nic(src),
         &flow(Direction::Outbound, protocol, ours, theirs),
     );
     let (access, rule) = verdict_of(&first.outbound);
@@ -103,7 +104,7 @@ fn compare(
         return 1;
     }
 
-    let hop = next_hop(snap, src, dst);
+    let hop = next_hop(snap, PortIdx::of_nic(src), dst);
     match &first.route {
         Some(route) => {
             assert_eq!(
@@ -137,7 +138,7 @@ fn compare(
     if single_hop && first.load_balancer.is_none() {
         let inbound = flow_verify(
             snap,
-            dst_nic,
+            PortIdx::of_nic(dst_nic),
             &flow(Direction::Inbound, protocol, theirs, ours),
         );
         let (access, rule) = verdict_of(&first.inbound);

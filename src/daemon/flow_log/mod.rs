@@ -176,7 +176,7 @@ struct Tracked {
 /// The NSG and rule behind an allowed flow's verdict tag: the rule's stable
 /// number (see [`crate::snapshot::RuleNames`]), whatever was applied since.
 fn allowed_target(plane: &Plane, key: &FlowKey, rule: RuleId) -> Option<LogTarget> {
-    let nic = plane.nic_of_port(PortId::of_owner(key.owner))?;
+    let nic = plane.port_of_slot(PortId::of_owner(key.owner))?;
     let rule = plane.snapshot.rule_names.get(rule)?;
     Some(LogTarget {
         nsg: rule.nsg,
@@ -393,7 +393,7 @@ impl FlowLogger {
             if self.denied.contains(&id) {
                 continue;
             }
-            let Some(nic) = plane.nic_of_port(e.port) else {
+            let Some(nic) = plane.port_of_slot(e.port) else {
                 continue;
             };
             let serial = plane.ports[nic].serial;

@@ -88,7 +88,7 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
             if neighbors.is_empty() {
                 continue;
             }
-            let netns = crate::topology::resolve::instance_netns(&topo.netns_prefix, &gw.name, i);
+            let netns = crate::plan::names::instance_netns(&topo.netns_prefix, &gw.name, i);
             let run_dir = PathBuf::from(RUN_DIR).join(&netns);
             let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir, limits);
             spec.withheld = neighbors

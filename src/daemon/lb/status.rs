@@ -56,7 +56,10 @@ impl Daemon {
             let Some(pin) = value.memo.as_ref().and_then(PinMemo::from_memo) else {
                 return;
             };
-            let Some(backend) = plane.nic_of_port(PortId::new(pin.backend)) else {
+            let Some(backend) = plane
+                .port_of_slot(PortId::new(pin.backend))
+                .and_then(|port| plane.snapshot.plan.nic(port))
+            else {
                 return;
             };
             // Two frontends may share an owner number: count only this

@@ -11,7 +11,7 @@
 use crate::daemon::plane::Plane;
 use crate::dataplane::{route_step, Hop, HopTo};
 use crate::net::PacketKey;
-use crate::topology::NicIdx;
+use crate::plan::PortIdx;
 
 /// Why a flow's direction stays in userspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,8 +37,8 @@ impl Ineligible {
 /// shaping on or off for the lab.
 pub fn judge(
     plane: &Plane,
-    nic: NicIdx,
-    egress: NicIdx,
+    nic: PortIdx,
+    egress: PortIdx,
     key: &PacketKey,
     shaping: bool,
 ) -> Result<(), Ineligible> {

@@ -64,7 +64,8 @@ use crate::host::fabric::{
     Fabric, FastCounters, FastEntry, FastKey, InstallError, SLOTS_PER_CHUNK,
 };
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
-use crate::topology::{Direction, NicIdx};
+use crate::plan::PortIdx;
+use crate::topology::Direction;
 use book::{Book, Installed};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -218,8 +219,8 @@ pub struct OffloadRequest {
     pub ingress: PortId,
     pub egress: PortId,
     /// The same ports as that plane indexes its NICs.
-    pub ingress_nic: NicIdx,
-    pub egress_nic: NicIdx,
+    pub ingress_nic: PortIdx,
+    pub egress_nic: PortIdx,
     pub ask: Ask,
     pub from: FastPort,
     pub to: FastPort,

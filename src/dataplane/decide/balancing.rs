@@ -9,15 +9,15 @@ use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::{PacketView, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::engine::flow_table::FlowHandle;
 use crate::net::IPPROTO_TCP;
+use crate::snapshot::PortIdx;
 use crate::snapshot::{FrontendIdx, LbBackend, LbRuleTables, Snapshot};
-use crate::topology::NicIdx;
 
 /// A load balancer's part of a hop: the backend that receives the packet,
 /// the rewrite of its destination, if any, and the pin the packet's flow
 /// was found with (none for a flow pinned by this packet, or left unpinned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balanced {
-    pub backend: NicIdx,
+    pub backend: PortIdx,
     pub rewrite: Option<Rewrite>,
     pub pin: Option<FlowHandle>,
 }
@@ -47,7 +47,7 @@ pub struct FrontendHop {
 pub fn balance<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
     FrontendHop {
         frontend,
@@ -77,9 +77,9 @@ pub fn balance<C: Conntrack + ?Sized>(
         let backend = rule
             .pool
             .iter()
-            .find(|b| flows.backend_id(b.nic) == pin.backend);
+            .find(|b| flows.backend_id(b.port()) == pin.backend);
         match backend {
-            Some(b) if (tcp && !opening) || rule.is_healthy(b.nic) => {
+            Some(b) if (tcp && !opening) || rule.is_healthy(b.port()) => {
                 if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
                     flows.closing_pin(&pin);
                 }
@@ -107,7 +107,7 @@ pub fn balance<C: Conntrack + ?Sized>(
                 fe,
                 view,
                 PinTarget {
-                    backend: backend.nic,
+                    backend: backend.port(),
                     reply_source,
                     translated: translate,
                 },
@@ -141,16 +141,19 @@ fn deliver_balanced(
             port: rule.backend_port_for(original_port),
         };
         return Ok(Balanced {
-            backend: backend.nic,
+            backend: backend.port(),
             rewrite: Some(rewrite),
             pin: None,
         });
     }
-    if !receives(snap, backend.nic, view.key.dst) {
-        return Err(Verdict::dropped(DropReason::DestinationCheck, backend.nic));
+    if !receives(snap, backend.port(), view.key.dst) {
+        return Err(Verdict::dropped(
+            DropReason::DestinationCheck,
+            backend.port(),
+        ));
     }
     Ok(Balanced {
-        backend: backend.nic,
+        backend: backend.port(),
         rewrite: None,
         pin: None,
     })
@@ -164,7 +167,7 @@ fn deliver_balanced(
 pub(super) fn untranslate<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    sender: NicIdx,
+    sender: PortIdx,
     view: &PacketView,
     now_ms: u64,
 ) -> (Option<Rewrite>, Option<FlowHandle>) {

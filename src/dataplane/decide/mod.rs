@@ -52,8 +52,9 @@ pub use verdict::{DropReason, Verdict};
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::PacketView;
 use crate::engine::flow_table::FlowHandle;
+use crate::snapshot::PortIdx;
 use crate::snapshot::Snapshot;
-use crate::topology::{Direction, NicIdx};
+use crate::topology::Direction;
 use balancing::untranslate;
 use stateful::{nsg_admits, nsg_stage};
 
@@ -62,7 +63,7 @@ use stateful::{nsg_admits, nsg_stage};
 pub fn decide<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     packet: &[u8],
     now_ms: u64,
 ) -> Verdict {
@@ -83,7 +84,7 @@ pub fn decide<C: Conntrack + ?Sized>(
 pub fn decide_parsed<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
     now_ms: u64,
 ) -> Verdict {
@@ -100,7 +101,7 @@ pub fn decide_parsed<C: Conntrack + ?Sized>(
 fn decide_fragment<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
     now_ms: u64,
 ) -> Verdict {
@@ -146,7 +147,7 @@ fn decide_fragment<C: Conntrack + ?Sized>(
 fn decide_packet<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
     now_ms: u64,
 ) -> Verdict {
@@ -269,7 +270,7 @@ impl Decided {
 fn receive<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    receiver: NicIdx,
+    receiver: PortIdx,
     received: &PacketView,
     rewrite: Option<Rewrite>,
     now_ms: u64,
@@ -307,7 +308,7 @@ fn receive<C: Conntrack + ?Sized>(
 fn decide_from_backend<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
     now_ms: u64,
 ) -> Decided {
@@ -372,7 +373,7 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
 fn decide_balanced<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    ingress: NicIdx,
+    ingress: PortIdx,
     sent: &PacketView,
     reached: FrontendHop,
     now_ms: u64,

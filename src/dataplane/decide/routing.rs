@@ -5,9 +5,10 @@
 use super::{DropReason, Verdict};
 use crate::dataplane::packet::PacketView;
 use crate::net::PacketKey;
+use crate::snapshot::PortIdx;
 use crate::snapshot::{FrontendIdx, GatewayHop, Holder, RouteTarget, Snapshot};
 use crate::topology::PROBE_SOURCE;
-use crate::topology::{GatewayIdx, NextHopType, NicIdx};
+use crate::topology::{GatewayIdx, NextHopType};
 use std::net::IpAddr;
 
 /// Steps 1-2 at the sender: the protocol and destination must be
@@ -16,7 +17,7 @@ use std::net::IpAddr;
 #[inline]
 pub fn sender_checks(
     snap: &Snapshot,
-    ingress: NicIdx,
+    ingress: PortIdx,
     view: &PacketView,
 ) -> Result<(), DropReason> {
     let Some(sender) = snap.nics.get(ingress) else {
@@ -47,7 +48,7 @@ pub struct Hop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HopTo {
     /// This NIC receives the packet.
-    Nic(NicIdx),
+    Nic(PortIdx),
     /// An internal load balancer's frontend: `addressed` when the packet is
     /// sent to the frontend address, else the frontend is a route's next
     /// hop. The backend is chosen by [`balance`](super::balance).
@@ -74,7 +75,7 @@ pub enum HopTo {
 /// and the backends without routes: Azure's platform address is exempt
 /// from user routes.
 #[inline]
-pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<Hop, Verdict> {
+pub fn route_step(snap: &Snapshot, ingress: PortIdx, key: &PacketKey) -> Result<Hop, Verdict> {
     route_step_through(snap, ingress, key, &mut |_| {})
 }
 
@@ -84,7 +85,7 @@ pub fn route_step(snap: &Snapshot, ingress: NicIdx, key: &PacketKey) -> Result<H
 #[inline]
 pub fn route_step_through(
     snap: &Snapshot,
-    ingress: NicIdx,
+    ingress: PortIdx,
     key: &PacketKey,
     crossed: &mut impl FnMut(GatewayIdx),
 ) -> Result<Hop, Verdict> {
@@ -242,7 +243,7 @@ pub fn route_step_through(
 /// Step 7, the destination check: a NIC without IP forwarding receives
 /// only packets for its own addresses.
 #[inline(always)]
-pub(super) fn receives(snap: &Snapshot, nic: NicIdx, dst: IpAddr) -> bool {
+pub(super) fn receives(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> bool {
     let recipient = &snap.nics[nic];
     recipient.ip_forwarding || recipient.owns(dst)
 }
@@ -254,7 +255,7 @@ const MAX_GATEWAY_HOPS: usize = 2;
 /// The tunnel a packet leaves a gateway by: the sending instance's own for
 /// its own packets (its BGP session), else one chosen by the flow's hash.
 #[inline]
-fn choose_tunnel(ports: &[(usize, NicIdx)], own: Option<usize>, key: &PacketKey) -> NicIdx {
+fn choose_tunnel(ports: &[(usize, PortIdx)], own: Option<usize>, key: &PacketKey) -> PortIdx {
     if let Some(&(_, port)) = own.and_then(|i| ports.iter().find(|(inst, _)| *inst == i)) {
         return port;
     }

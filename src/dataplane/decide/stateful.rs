@@ -7,8 +7,9 @@ use super::Verdict;
 use crate::dataplane::packet::{PacketView, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::engine::flow_table::FlowHandle;
 use crate::net::PacketKey;
+use crate::snapshot::PortIdx;
 use crate::snapshot::{FrontendTables, NsgVerdict, RuleId, Snapshot};
-use crate::topology::{Access, Direction, NicIdx};
+use crate::topology::{Access, Direction};
 use std::net::IpAddr;
 
 /// A packet found to belong to an admitted flow.
@@ -82,7 +83,7 @@ pub trait Conntrack {
     /// The admitted flow the packet belongs to at `nic`, if any; counts it.
     fn admitted(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         packet: &PacketView,
         now_ms: u64,
@@ -91,7 +92,7 @@ pub trait Conntrack {
     /// the flow it belongs to, or nothing. Trackers without memory of hops
     /// answer with [`Conntrack::admitted`].
     #[inline]
-    fn sent(&self, nic: NicIdx, packet: &PacketView, _generation: u64, now_ms: u64) -> Sent {
+    fn sent(&self, nic: PortIdx, packet: &PacketView, _generation: u64, now_ms: u64) -> Sent {
         match self.admitted(nic, Direction::Outbound, packet, now_ms) {
             Some(admission) => Sent::Admitted(admission),
             None => Sent::New,
@@ -107,7 +108,7 @@ pub trait Conntrack {
     /// `idle_timeout_ms` is the VNet's flow timeout.
     fn admit(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         packet: &PacketView,
         allowed: Allowed,
@@ -118,7 +119,7 @@ pub trait Conntrack {
     /// `allowed`.
     fn refresh(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         packet: &PacketView,
         admission: Admission,
@@ -128,7 +129,7 @@ pub trait Conntrack {
     /// The flow `admission` came from was judged again and is now denied.
     fn revoke(
         &self,
-        nic: NicIdx,
+        nic: PortIdx,
         direction: Direction,
         packet: &PacketView,
         admission: Admission,
@@ -140,7 +141,7 @@ pub trait Conntrack {
     /// then report its end promptly). Trackers without timeouts ignore it.
     fn closing(
         &self,
-        _nic: NicIdx,
+        _nic: PortIdx,
         _direction: Direction,
         _packet: &PacketView,
         _admission: Admission,
@@ -152,7 +153,7 @@ pub trait Conntrack {
     /// Trackers without memory know none.
     fn fragment_ports(
         &self,
-        _nic: NicIdx,
+        _nic: PortIdx,
         _packet: &PacketView,
         _now_ms: u64,
     ) -> Option<(u16, u16)> {
@@ -160,7 +161,7 @@ pub trait Conntrack {
     }
     /// The first fragment `packet` of a datagram sent by `nic` was let
     /// through: its later fragments follow it.
-    fn first_fragment_passed(&self, _nic: NicIdx, _packet: &PacketView, _now_ms: u64) {}
+    fn first_fragment_passed(&self, _nic: PortIdx, _packet: &PacketView, _now_ms: u64) {}
     /// The backend a load-balanced flow through `frontend` was pinned to,
     /// found by the packet as sent (a flow's packets, and with a
     /// translated destination its backend's replies, or without one the
@@ -194,7 +195,7 @@ pub trait Conntrack {
     /// [`CLOSING_IDLE_TIMEOUT_MS`].
     fn closing_pin(&self, _pin: &Pin) {}
     /// How pins name `nic` (see [`Pin::backend`]).
-    fn backend_id(&self, nic: NicIdx) -> u32 {
+    fn backend_id(&self, nic: PortIdx) -> u32 {
         nic.index() as u32
     }
 }
@@ -213,7 +214,7 @@ pub struct Allowed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PinTarget {
     /// The backend chosen for the flow.
-    pub backend: NicIdx,
+    pub backend: PortIdx,
     /// Where the backend's replies come from: the translated destination,
     /// or the original one.
     pub reply_source: (IpAddr, u16),
@@ -246,12 +247,12 @@ pub const CLOSING_IDLE_TIMEOUT_MS: u64 = 5_000;
 pub struct Stateless;
 
 impl Conntrack for Stateless {
-    fn admitted(&self, _: NicIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
+    fn admitted(&self, _: PortIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
         None
     }
-    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
-    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
-    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+    fn admit(&self, _: PortIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
+    fn refresh(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
+    fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
 /// What the NSGs of one NIC say of a packet in one direction, without
@@ -268,7 +269,7 @@ pub struct NsgJudgement {
 #[inline]
 pub fn judge_nsgs(
     snap: &Snapshot,
-    nic: NicIdx,
+    nic: PortIdx,
     direction: Direction,
     key: &PacketKey,
 ) -> NsgJudgement {
@@ -290,7 +291,7 @@ pub fn judge_nsgs(
 pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    nic: NicIdx,
+    nic: PortIdx,
     direction: Direction,
     view: &PacketView,
     now_ms: u64,
@@ -305,7 +306,7 @@ pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
 pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
-    nic: NicIdx,
+    nic: PortIdx,
     direction: Direction,
     view: &PacketView,
     found: Option<Admission>,

@@ -2,8 +2,8 @@
 //! why a packet was dropped ([`DropReason`]).
 
 use crate::dataplane::nat::Rewrite;
+use crate::snapshot::PortIdx;
 use crate::snapshot::RuleId;
-use crate::topology::NicIdx;
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
 #[derive(
@@ -124,10 +124,10 @@ impl DropReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Write it, unchanged, to this NIC.
-    Deliver(NicIdx),
+    Deliver(PortIdx),
     /// Rewrite it (a load balancer's translation, see [`crate::dataplane::nat`]) and
     /// write it to this NIC.
-    Translate { nic: NicIdx, rewrite: Rewrite },
+    Translate { nic: PortIdx, rewrite: Rewrite },
     /// Drop it. `at` is the hop whose check refused it: the sender for
     /// source-side checks, the receiver for destination-side ones. `rule`
     /// is the NSG rule that denied it ([`RuleId::NONE`] for every other
@@ -135,7 +135,7 @@ pub enum Verdict {
     /// whatever is applied afterwards.
     Drop {
         reason: DropReason,
-        at: NicIdx,
+        at: PortIdx,
         rule: RuleId,
     },
 }
@@ -143,7 +143,7 @@ pub enum Verdict {
 impl Verdict {
     /// The NIC the packet is written to, if it is delivered.
     #[inline]
-    pub fn egress(&self) -> Option<NicIdx> {
+    pub fn egress(&self) -> Option<PortIdx> {
         match *self {
             Verdict::Deliver(nic) | Verdict::Translate { nic, .. } => Some(nic),
             Verdict::Drop { .. } => None,
@@ -152,7 +152,7 @@ impl Verdict {
 
     /// A drop that no NSG rule decided.
     #[inline]
-    pub const fn dropped(reason: DropReason, at: NicIdx) -> Verdict {
+    pub const fn dropped(reason: DropReason, at: PortIdx) -> Verdict {
         Verdict::Drop {
             reason,
             at,

@@ -17,28 +17,29 @@ use super::{
 };
 use crate::dataplane::{Admission, Allowed, Conntrack, PacketView};
 use crate::engine::flow_table::FlowHandle;
+use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
-use crate::topology::{Access, Direction, NicIdx};
+use crate::topology::{Access, Direction};
 use std::net::IpAddr;
 
 /// The flow state a reply meets: every port the request left or reached
 /// admitted the flow, so the reply is admitted there by state.
 struct ReplyOf {
-    ports: Vec<NicIdx>,
+    ports: Vec<PortIdx>,
     generation: u64,
 }
 
 impl Conntrack for ReplyOf {
-    fn admitted(&self, nic: NicIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
+    fn admitted(&self, nic: PortIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
         self.ports.contains(&nic).then_some(Admission {
             generation: self.generation,
             reply: true,
             handle: FlowHandle::NONE,
         })
     }
-    fn admit(&self, _: NicIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
-    fn refresh(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
-    fn revoke(&self, _: NicIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+    fn admit(&self, _: PortIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
+    fn refresh(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
+    fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
 }
 
 /// Traces the reply of the request `query` from `src`, delivered as

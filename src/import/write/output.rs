@@ -290,7 +290,7 @@ impl Model<'_> {
 /// Parses the written text as `vnetd check` would; a refusal is reported
 /// at the source of the object the refused line belongs to.
 pub(super) fn check(out: &Output, origin: &str) -> Result<(), ImportError> {
-    let Err(diagnostics) = crate::topology::parse_str(origin, &out.text) else {
+    let Err(diagnostics) = crate::plan::parse_str(origin, &out.text) else {
         return Ok(());
     };
     let Some(first) = diagnostics

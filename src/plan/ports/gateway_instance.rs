@@ -3,8 +3,8 @@
 //! `<gateway>-<instance>`, and so is its namespace, behind the lab's
 //! `netns_prefix`; the namespace runs the gateway's BGP speaker.
 
+use super::super::names::{instance_name, instance_netns};
 use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::resolve::{instance_name, instance_netns};
 use crate::topology::{IpConfiguration, TiVec, Topology};
 
 pub const KIND: &str = "gateway-instance";

@@ -5,8 +5,9 @@
 //! IP, the source of every health probe). Replies to that address from the
 //! VNet end here, consumed by the fabric.
 
+use super::super::names::{prober_name, prober_netns};
 use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{prober_name, prober_netns, IpConfiguration, TiVec, Topology, PROBE_SOURCE};
+use crate::topology::{IpConfiguration, TiVec, Topology, PROBE_SOURCE};
 use std::net::IpAddr;
 
 pub const KIND: &str = "prober";

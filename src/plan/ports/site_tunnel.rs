@@ -4,9 +4,9 @@
 //! `<site>-to-<gateway>-<instance>`. What the site sends into it enters the
 //! fabric at the gateway's `GatewaySubnet`.
 
+use super::super::names::{tunnel_name, tunnels};
 use super::super::{Port, PortIdx, PortKind};
-use crate::topology::resolve::tunnel_name;
-use crate::topology::{ConnectionPeer, GatewayIdx, SiteIdx, TiVec, Topology};
+use crate::topology::{SiteIdx, TiVec, Topology};
 use std::collections::HashMap;
 
 pub const KIND: &str = "site-tunnel";
@@ -25,19 +25,8 @@ pub fn interface(n: usize) -> String {
 /// site-to-site connection or an ExpressRoute circuit), in connection
 /// order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
-    let mut tunnels: Vec<(SiteIdx, GatewayIdx)> = Vec::new();
-    for c in &topology.connections {
-        let site = match c.peer {
-            ConnectionPeer::Local(l) => topology.local_gateways[l].site,
-            ConnectionPeer::Circuit(e) => topology.circuits[e].site,
-            ConnectionPeer::Gateway(_) => continue,
-        };
-        if !tunnels.contains(&(site, c.gateway)) {
-            tunnels.push((site, c.gateway));
-        }
-    }
     let mut per_site: HashMap<SiteIdx, usize> = HashMap::new();
-    for (site, g) in tunnels {
+    for (site, g) in tunnels(topology) {
         let gw = &topology.gateways[g];
         let s = &topology.sites[site];
         for i in 0..gw.instances.len() {

@@ -152,15 +152,3 @@ pub struct LoadBalancer {
 /// The source of every health probe: Azure's host virtual IP (service tag
 /// `AzureLoadBalancer`).
 pub const PROBE_SOURCE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
-
-/// The name of a VNet's health prober: its port's, and its namespace's
-/// behind the lab's `netns_prefix`.
-pub fn prober_name(vnet: &str) -> String {
-    format!("probe-{vnet}")
-}
-
-/// The namespace of a VNet's health prober, in a lab whose `netns_prefix`
-/// is `prefix`.
-pub fn prober_netns(prefix: &str, vnet: &str) -> String {
-    format!("{prefix}{}", prober_name(vnet))
-}

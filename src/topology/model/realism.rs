@@ -3,7 +3,7 @@
 //! [`crate::topology::catalog`]; the policy layer turns them into the
 //! delays and rates a packet meets.
 
-use super::NicIdx;
+use super::{index_type, NicIdx};
 
 index_type!(
     /// Index of a virtual machine in [`super::Topology::virtual_machines`].

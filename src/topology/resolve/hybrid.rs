@@ -39,7 +39,7 @@
 //! active-active.
 
 use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway, RawSite};
-use super::fabric_names::{instance_netns, unusable_netns};
+use super::fabric_names::unusable_netns;
 use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
 use crate::topology::model::*;
 use ipnet::IpNet;
@@ -289,16 +289,6 @@ impl Resolver<'_> {
 
     pub(super) fn gateways(&mut self, gateways: Vec<RawGateway>) {
         let mut seen = HashSet::new();
-        let mut namespaces: HashSet<String> = self
-            .topo
-            .nics
-            .iter()
-            .map(|n| n.netns.clone())
-            .chain(self.topo.sites.iter().flat_map(|s| {
-                std::iter::once(s.router_netns.clone())
-                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
-            }))
-            .collect();
         for gw in gateways {
             self.check_name(&gw.name, GATEWAY_NAME, gw.line, &gw.key, &mut seen);
             let Some(vnet) = self.vnet_ref(&gw.vnet) else {
@@ -390,15 +380,6 @@ impl Resolver<'_> {
                     .iter()
                     .map(|a| step_down(*a, &prefix, shift))
                     .collect();
-            }
-            for i in 0..instances.len() {
-                let netns = instance_netns(&self.topo.netns_prefix, &gw.name, i);
-                if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
-                    let why = format!(
-                        "the gateway's instance {i} needs the namespace `{netns}`, which is taken or not a usable name"
-                    );
-                    self.diags.error(gw.line, &gw.key, why);
-                }
             }
             self.topo.gateways.push(Gateway {
                 name: gw.name,

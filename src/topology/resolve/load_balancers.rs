@@ -20,9 +20,9 @@
 //! checked while decoding.
 //!
 //! Azure probes backends from 168.63.129.16. Each VNet with a load balancer
-//! gets one port of the fabric that stands for that prober (the lab plan
-//! adds it), named and namespaced [`prober_netns`] of the VNet: no NIC of
-//! the file may take that name, nor anything else that namespace.
+//! gets one port of the fabric that stands for that prober: the lab plan
+//! adds it, names it after the VNet and refuses a file whose NICs or
+//! namespaces already take those names (`plan::names`).
 
 use super::super::decode::{closest, NameRef, RawLoadBalancer};
 use super::{NameRule, Resolver};

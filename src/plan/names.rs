@@ -1,0 +1,175 @@
+//! The names vnetd gives the ports and namespaces it adds to a lab: a
+//! gateway instance's, a site's tunnel to it, a VNet's health prober's,
+//! each behind the lab's `netns_prefix` where it is a namespace. The file
+//! names everything else.
+//!
+//! A name vnetd gives must not be one the file already uses: [`refusals`]
+//! lists, at the line of the resource that needs it, each port named like a
+//! NIC of the file and each namespace that is taken or not a usable name.
+//! Loading a lab ([`super::parse_str_with`]) reports them with the file's
+//! own errors.
+
+use crate::topology::resolve::valid_netns;
+use crate::topology::{ConnectionPeer, Diagnostics, GatewayIdx, SiteIdx, Topology};
+use std::collections::HashSet;
+
+/// The name of instance `i` of a gateway: its port's, and its namespace's
+/// behind the lab's `netns_prefix`.
+pub fn instance_name(gateway: &str, i: usize) -> String {
+    format!("{gateway}-{i}")
+}
+
+/// The namespace standing for instance `i` of a gateway, in a lab whose
+/// `netns_prefix` is `prefix`.
+pub fn instance_netns(prefix: &str, gateway: &str, i: usize) -> String {
+    format!("{prefix}{}", instance_name(gateway, i))
+}
+
+/// The name of the port for the tunnel from `site` to instance `i` of
+/// `gateway`.
+pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
+    format!("{site}-to-{gateway}-{i}")
+}
+
+/// The name of a VNet's health prober: its port's, and its namespace's
+/// behind the lab's `netns_prefix`.
+pub fn prober_name(vnet: &str) -> String {
+    format!("probe-{vnet}")
+}
+
+/// The namespace of a VNet's health prober, in a lab whose `netns_prefix`
+/// is `prefix`.
+pub fn prober_netns(prefix: &str, vnet: &str) -> String {
+    format!("{prefix}{}", prober_name(vnet))
+}
+
+/// The (site, gateway) pairs with a tunnel: one per site and gateway that a
+/// connection joins, in the connections' order.
+pub fn tunnels(topology: &Topology) -> Vec<(SiteIdx, GatewayIdx)> {
+    let mut tunnels = Vec::new();
+    for c in &topology.connections {
+        let site = match c.peer {
+            ConnectionPeer::Local(l) => topology.local_gateways[l].site,
+            ConnectionPeer::Circuit(e) => topology.circuits[e].site,
+            ConnectionPeer::Gateway(_) => continue,
+        };
+        if !tunnels.contains(&(site, c.gateway)) {
+            tunnels.push((site, c.gateway));
+        }
+    }
+    tunnels
+}
+
+/// Records in `diags` each name vnetd would give that the file already
+/// uses: a gateway instance's namespace that is taken or unusable, a port
+/// (gateway instance, tunnel, prober) named like a NIC of the file or
+/// another port, a prober's namespace that is taken or unusable.
+pub fn refusals(topology: &Topology, diags: &mut Diagnostics) {
+    let namespaces = instance_namespaces(topology, diags);
+    let ports = gateway_ports(topology, diags);
+    prober_ports(topology, &ports, namespaces, diags);
+}
+
+/// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
+/// router or host, an earlier instance) or not a usable name; gives every
+/// namespace of the lab so far.
+fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<String> {
+    let mut namespaces: HashSet<String> = topology
+        .nics
+        .iter()
+        .map(|n| n.netns.clone())
+        .chain(topology.sites.iter().flat_map(|s| {
+            std::iter::once(s.router_netns.clone()).chain(s.hosts.iter().map(|h| h.netns.clone()))
+        }))
+        .collect();
+    for gw in &topology.gateways {
+        for i in 0..gw.instances.len() {
+            let netns = instance_netns(&topology.netns_prefix, &gw.name, i);
+            if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+                let why = format!(
+                    "the gateway's instance {i} needs the namespace `{netns}`, which is taken or \
+                     not a usable name"
+                );
+                diags.error(
+                    gw.line,
+                    &format!("virtual_network_gateways[{}]", gw.name),
+                    why,
+                );
+            }
+        }
+    }
+    namespaces
+}
+
+/// Refuses a port vnetd adds for the gateways (one per gateway instance,
+/// named like its namespace, and one per tunnel from a site's router to a
+/// gateway instance) that is named like a NIC of the file; gives the
+/// ports' names.
+fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
+    let mut names: HashSet<String> = topology
+        .nics
+        .iter()
+        .map(|n| n.name.to_ascii_lowercase())
+        .collect();
+    let mut ports: Vec<(usize, String)> = Vec::new();
+    for gw in &topology.gateways {
+        for i in 0..gw.instances.len() {
+            ports.push((gw.line, instance_name(&gw.name, i)));
+        }
+    }
+    for (site, g) in tunnels(topology) {
+        let gw = &topology.gateways[g];
+        let s = &topology.sites[site];
+        for i in 0..gw.instances.len() {
+            ports.push((s.line, tunnel_name(&s.name, &gw.name, i)));
+        }
+    }
+    for (line, name) in &ports {
+        if !names.insert(name.to_ascii_lowercase()) {
+            let why =
+                format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name");
+            diags.error(*line, &format!("network_interfaces[{name}]"), why);
+        }
+    }
+    ports.into_iter().map(|(_, n)| n).collect()
+}
+
+/// Refuses a health prober's port (one per VNet with a load balancer that
+/// has a frontend) whose name is another port's, or whose namespace is
+/// taken or not a usable name.
+fn prober_ports(
+    topology: &Topology,
+    fabric: &[String],
+    mut namespaces: HashSet<String>,
+    diags: &mut Diagnostics,
+) {
+    let mut names: HashSet<String> = topology
+        .nics
+        .iter()
+        .map(|n| n.name.as_str())
+        .chain(fabric.iter().map(String::as_str))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    for (v, vnet) in topology.vnets.iter_enumerated() {
+        let Some(lb) = topology.load_balancers.iter().find(|lb| lb.vnet == v) else {
+            continue;
+        };
+        if lb.frontends.is_empty() {
+            continue;
+        }
+        let name = prober_name(&vnet.name);
+        let netns = prober_netns(&topology.netns_prefix, &vnet.name);
+        if !names.insert(name.to_ascii_lowercase()) {
+            let why =
+                format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name");
+            diags.error(lb.line, &format!("network_interfaces[{name}]"), why);
+        } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+            let why = format!(
+                "the health prober of VNet `{}` needs the namespace `{netns}`, which is taken or \
+                 not a usable name",
+                vnet.name
+            );
+            diags.error(lb.line, &format!("load_balancers[{}]", lb.name), why);
+        }
+    }
+}
