@@ -198,7 +198,9 @@ pub struct Snapshot {
     pub plan: Plan,
     /// Counts the snapshots a daemon has published; 0 for a one-off.
     pub generation: u64,
-    pub subnets: Vec<SubnetTables>,
+    /// Shared with the snapshot before when their routes are the same (see
+    /// [`Snapshot::relearned`]).
+    pub subnets: Vec<Arc<SubnetTables>>,
     subnet_slots: HashMap<SubnetRef, usize>,
     /// Indexed like `plan.ports` (the file's NICs first, like
     /// `topology.nics`).
@@ -355,22 +357,36 @@ impl Snapshot {
         let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
         let plan = Plan::derive(&topology);
         let forwarding = Forwarding::build(&topology, &plan);
+        // What the same topology compiled before and still holds (a route
+        // learned elsewhere, a backend's health) is taken over, not
+        // compiled again: a BGP update replaces only the tables it changes.
+        let same_topology = match lineage {
+            Lineage::SameTopology(previous) => Some(previous),
+            Lineage::First | Lineage::After(_) => None,
+        };
         let mut subnets = Vec::new();
         let mut subnet_slots = HashMap::new();
         for subnet in topology.subnet_refs() {
             let routes = effective_routes_with(&topology, &learned, subnet);
+            subnet_slots.insert(subnet, subnets.len());
+            let unchanged = same_topology
+                .and_then(|p| p.subnet_tables_shared(subnet))
+                .filter(|before| before.routes == routes);
+            if let Some(before) = unchanged {
+                subnets.push(Arc::clone(before));
+                continue;
+            }
             let lpm = compile_lpm(&routes);
             let targets = forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
                 lpm.lookup(ip).map(|(_, &row)| row)
             });
-            subnet_slots.insert(subnet, subnets.len());
-            subnets.push(SubnetTables {
+            subnets.push(Arc::new(SubnetTables {
                 subnet,
                 host_vip_row: host_vip_row(&routes),
                 routes,
                 lpm,
                 targets,
-            });
+            }));
         }
         #[allow(clippy::type_complexity)]
         let mut shared: HashMap<
@@ -407,6 +423,23 @@ impl Snapshot {
                             .or_insert_with(|| {
                                 let rules =
                                     effective_rules(&topology, &learned, nsg, file_nic, direction);
+                                let before = same_topology
+                                    .and_then(|p| p.nics.get(idx))
+                                    .map(|t| match direction {
+                                        Direction::Inbound => &t.inbound,
+                                        Direction::Outbound => &t.outbound,
+                                    })
+                                    .and_then(|stages| {
+                                        stages.iter().find(|s| s.level == level && s.nsg == nsg)
+                                    })
+                                    .filter(|s| *s.rules == rules[..]);
+                                if let Some(s) = before {
+                                    return (
+                                        s.rules.clone(),
+                                        s.classifier.clone(),
+                                        s.rule_ids.clone(),
+                                    );
+                                }
                                 let matches: Vec<_> = rules.iter().map(rule_match).collect();
                                 let ids: Vec<RuleId> = rules
                                     .iter()
@@ -538,6 +571,11 @@ impl Snapshot {
     }
 
     pub fn subnet_tables(&self, subnet: SubnetRef) -> Option<&SubnetTables> {
+        self.subnet_tables_shared(subnet).map(|t| &**t)
+    }
+
+    /// A subnet's tables as the snapshot holds them, to share.
+    fn subnet_tables_shared(&self, subnet: SubnetRef) -> Option<&Arc<SubnetTables>> {
         self.subnet_slots.get(&subnet).map(|&s| &self.subnets[s])
     }
 

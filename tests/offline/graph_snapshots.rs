@@ -44,8 +44,8 @@ fn example_labs() -> Vec<PathBuf> {
 }
 
 fn picture(lab: &Path, format: GraphFormat) -> String {
-    let loaded = vnetd::plan::load_file(lab)
-        .unwrap_or_else(|e| panic!("{} refused: {e:?}", lab.display()));
+    let loaded =
+        vnetd::plan::load_file(lab).unwrap_or_else(|e| panic!("{} refused: {e:?}", lab.display()));
     render(&Snapshot::compile(loaded.topology, 0), format)
 }
 
