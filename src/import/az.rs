@@ -584,7 +584,7 @@ fn route_table_resource(
         put_str(
             &mut block,
             "next_hop_in_ip_address",
-            given(route.next_hop_ip_address.as_deref()),
+            given(route.next_hop_ip_address()),
         );
         Value::Object(block)
     });
@@ -615,8 +615,8 @@ fn nic_resources(
                 "IP configuration `{config_name}` of NIC `{name}` has no `subnet`"
             )));
         };
-        let allocation = given(config.private_ip_allocation_method.as_deref())
-            .unwrap_or_else(|| "Dynamic".to_string());
+        let allocation =
+            given(config.private_ip_allocation_method()).unwrap_or_else(|| "Dynamic".to_string());
         let mut block = Map::new();
         block.insert("name".into(), json!(config_name));
         block.insert("subnet_id".into(), json!(subnet));
@@ -624,12 +624,12 @@ fn nic_resources(
         put_str(
             &mut block,
             "private_ip_address",
-            given(config.private_ip_address.as_deref()),
+            given(config.private_ip_address()),
         );
         put_str(
             &mut block,
             "private_ip_address_version",
-            given(config.private_ip_address_version.as_deref()),
+            given(config.private_ip_address_version()),
         );
         if let Some(primary) = config.primary {
             block.insert("primary".into(), json!(primary));
@@ -642,7 +642,7 @@ fn nic_resources(
         }
         configurations.push(Value::Object(block));
     }
-    let forwarding = nic.enable_ip_forwarding.unwrap_or(false);
+    let forwarding = nic.enable_ip_forwarding().unwrap_or(false);
     let mut attributes = resource_attributes(&id, &name, &group, nic.location.as_deref());
     attributes.insert("enable_ip_forwarding".into(), json!(forwarding));
     attributes.insert("ip_configuration".into(), Value::Array(configurations));

@@ -1,7 +1,8 @@
 //! The shapes of the Azure CLI's objects that `vnetd import az` reads,
 //! for serde: only the members vnetd uses, under the CLI's camelCase names
-//! (the older spellings as aliases); every other member is ignored. A
-//! member the CLI may leave out (or print as null) is an `Option` or an
+//! (a member the CLI has spelled two ways is read under both, and where an
+//! object has both, the one its accessor names first wins); every other member is
+//! ignored. A member the CLI may leave out (or print as null) is an `Option` or an
 //! empty list; the others must be there. What the members mean, and what
 //! becomes of them, is the parent module's business.
 
@@ -69,8 +70,10 @@ pub struct Nic {
     pub resource_group: Option<String>,
     pub location: Option<String>,
     pub ip_configurations: Vec<IpConfiguration>,
-    #[serde(rename = "enableIPForwarding", alias = "enableIpForwarding")]
-    pub enable_ip_forwarding: Option<bool>,
+    #[serde(rename = "enableIPForwarding")]
+    enable_ip_forwarding: Option<bool>,
+    #[serde(rename = "enableIpForwarding")]
+    enable_ip_forwarding_older: Option<bool>,
     pub network_security_group: Option<Reference>,
 }
 
@@ -79,18 +82,48 @@ pub struct Nic {
 pub struct IpConfiguration {
     pub name: String,
     pub subnet: Option<Reference>,
-    #[serde(
-        rename = "privateIPAllocationMethod",
-        alias = "privateIpAllocationMethod"
-    )]
-    pub private_ip_allocation_method: Option<String>,
-    #[serde(rename = "privateIPAddress", alias = "privateIpAddress")]
-    pub private_ip_address: Option<String>,
-    #[serde(rename = "privateIPAddressVersion", alias = "privateIpAddressVersion")]
-    pub private_ip_address_version: Option<String>,
+    #[serde(rename = "privateIPAllocationMethod")]
+    private_ip_allocation_method: Option<String>,
+    #[serde(rename = "privateIpAllocationMethod")]
+    private_ip_allocation_method_older: Option<String>,
+    #[serde(rename = "privateIPAddress")]
+    private_ip_address: Option<String>,
+    #[serde(rename = "privateIpAddress")]
+    private_ip_address_older: Option<String>,
+    #[serde(rename = "privateIPAddressVersion")]
+    private_ip_address_version: Option<String>,
+    #[serde(rename = "privateIpAddressVersion")]
+    private_ip_address_version_older: Option<String>,
     pub primary: Option<bool>,
     #[serde(default)]
     pub application_security_groups: Vec<Reference>,
+}
+
+impl IpConfiguration {
+    pub fn private_ip_allocation_method(&self) -> Option<&str> {
+        self.private_ip_allocation_method
+            .as_deref()
+            .or(self.private_ip_allocation_method_older.as_deref())
+    }
+
+    pub fn private_ip_address(&self) -> Option<&str> {
+        self.private_ip_address
+            .as_deref()
+            .or(self.private_ip_address_older.as_deref())
+    }
+
+    pub fn private_ip_address_version(&self) -> Option<&str> {
+        self.private_ip_address_version
+            .as_deref()
+            .or(self.private_ip_address_version_older.as_deref())
+    }
+}
+
+impl Nic {
+    pub fn enable_ip_forwarding(&self) -> Option<bool> {
+        self.enable_ip_forwarding
+            .or(self.enable_ip_forwarding_older)
+    }
 }
 
 /// `az network nsg list`: a network security group with its own rules
@@ -152,8 +185,22 @@ pub struct Route {
     pub name: String,
     pub address_prefix: String,
     pub next_hop_type: String,
-    #[serde(rename = "nextHopIpAddress", alias = "nextHopIPAddress")]
-    pub next_hop_ip_address: Option<String>,
+    #[serde(rename = "nextHopIpAddress")]
+    next_hop_ip_address: Option<String>,
+    #[serde(rename = "nextHopIPAddress")]
+    next_hop_ip_address_other: Option<String>,
+}
+
+// A member the CLI has spelled two ways is read under both, and the
+// spelling named first wins when an object has both (null counts as
+// absent).
+
+impl Route {
+    pub fn next_hop_ip_address(&self) -> Option<&str> {
+        self.next_hop_ip_address
+            .as_deref()
+            .or(self.next_hop_ip_address_other.as_deref())
+    }
 }
 
 /// `az network asg list`: an application security group.

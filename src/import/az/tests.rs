@@ -281,3 +281,29 @@ fn a_route_without_its_next_hop_type_names_the_line_of_the_route() {
     assert_eq!(err.location, "route-tables.json:6");
     assert_eq!(err.message, "[0].routes[1]: `nextHopType` is missing");
 }
+
+#[test]
+fn a_member_given_under_both_spellings_is_read_under_the_one_named_first() {
+    let nic_id = format!("{NET}/networkInterfaces/a");
+    let nics = json!([{"name": "a", "id": nic_id,
+        "enableIPForwarding": true, "enableIpForwarding": false,
+        "ipConfigurations": [{"name": "c", "primary": true,
+            "privateIPAddress": "10.9.1.10", "privateIpAddress": "10.9.1.99",
+            "privateIpAllocationMethod": "Static", "privateIPAllocationMethod": null,
+            "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/s")}}]}]);
+    let resources = dump(vnet(), nics, json!([]), json!([])).unwrap();
+    let nic = resources
+        .iter()
+        .find(|r| r.kind == "azurerm_network_interface")
+        .unwrap();
+    assert_eq!(nic.attributes["enable_ip_forwarding"], json!(true));
+    assert_eq!(
+        nic.attributes["ip_configuration"][0]["private_ip_address"],
+        json!("10.9.1.10")
+    );
+    assert_eq!(
+        nic.attributes["ip_configuration"][0]["private_ip_address_allocation"],
+        json!("Static"),
+        "a null spelling counts as absent"
+    );
+}
