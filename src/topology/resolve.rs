@@ -674,7 +674,7 @@ pub fn is_reserved(prefix: &IpNet, ip: IpAddr) -> bool {
 }
 
 /// Whether `name` can name a network namespace: 1 to
-/// [`fabric_names::MAX_NETNS_LEN`] letters, digits, `_`, `.` or `-`, not
+/// `MAX_NETNS_LEN` (64) letters, digits, `_`, `.` or `-`, not
 /// starting with `.`.
 pub fn valid_netns(name: &str) -> bool {
     !name.is_empty()
