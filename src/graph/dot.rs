@@ -59,6 +59,9 @@ pub(super) fn dot(picture: &Picture) -> String {
         }
         out.push_str("  }\n");
     }
+    for circuit in &picture.circuits {
+        dot_node(&mut out, "  ", circuit);
+    }
     for ip in picture.unreachable_hops() {
         let label = dot_label(&[ip.to_string(), "no reachable NIC: dropped".to_string()]);
         let _ = writeln!(
@@ -111,11 +114,17 @@ pub(super) fn dot(picture: &Picture) -> String {
 }
 
 /// One node: NVAs (and site routers) as filled hexagons, gateways as
-/// trapezia, load balancer frontends as filled ovals, ordinary NICs as
-/// boxes.
+/// trapezia, load balancer frontends as filled ovals, ExpressRoute
+/// circuits as double octagons, ordinary NICs as boxes.
 pub(super) fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
     let label = dot_label(&node.label);
-    if node.frontend {
+    if node.circuit {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, shape=doubleoctagon, color=\"#1f5fa8\"];",
+            node.id
+        );
+    } else if node.frontend {
         let _ = writeln!(
             out,
             "{indent}{} [label={label}, shape=oval, style=filled, fillcolor=\"{FRONTEND_FILL}\"];",

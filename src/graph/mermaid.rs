@@ -30,9 +30,12 @@ pub(super) fn mermaid_label(lines: &[String]) -> String {
 }
 
 /// One node: NVAs (and site routers) as hexagons, gateways as trapezia,
-/// load balancer frontends as stadiums, ordinary NICs as rectangles.
+/// load balancer frontends as stadiums, ExpressRoute circuits as
+/// subroutines (a box with double sides), ordinary NICs as rectangles.
 pub(super) fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label: &str) {
-    if node.frontend {
+    if node.circuit {
+        let _ = writeln!(out, "{indent}{}[[{label}]]", node.id);
+    } else if node.frontend {
         let _ = writeln!(out, "{indent}{}([{label}])", node.id);
     } else if node.appliance {
         let _ = writeln!(out, "{indent}{}{{{{{label}}}}}", node.id);
@@ -78,6 +81,9 @@ pub(super) fn mermaid(picture: &Picture) -> String {
             mermaid_node(&mut out, "    ", node, &mermaid_label(&node.label));
         }
         out.push_str("  end\n");
+    }
+    for circuit in &picture.circuits {
+        mermaid_node(&mut out, "  ", circuit, &mermaid_label(&circuit.label));
     }
     for ip in picture.unreachable_hops() {
         let label = mermaid_label(&[ip.to_string(), "no reachable NIC: dropped".to_string()]);

@@ -1,14 +1,14 @@
 //! The format-neutral [`Picture`]: the facts `vnetd graph` draws (VNets,
-//! subnets, NICs, gateways, sites, load balancers, peerings, appliance
-//! routes), gathered once from the snapshot, and the identifiers both
-//! languages use for them.
+//! subnets, NICs, gateways, sites, ExpressRoute circuits, load balancers,
+//! peerings, appliance routes), gathered once from the snapshot, and the
+//! identifiers both languages use for them.
 
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::catalog::round_trips::round_trip;
 use crate::topology::{
-    ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx, SubnetRef, Topology,
-    VnetIdx,
+    CircuitIdx, ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx,
+    SubnetRef, Topology, VnetIdx,
 };
 use std::net::IpAddr;
 
@@ -19,6 +19,9 @@ pub struct Picture {
     pub peerings: Vec<PeeringEdge>,
     pub appliance_routes: Vec<ApplianceRouteEdge>,
     pub sites: Vec<SiteBox>,
+    /// ExpressRoute circuits, where they meet Microsoft's edge: between a
+    /// site's router and the gateways connected to the circuit.
+    pub circuits: Vec<NicNode>,
     pub connections: Vec<ConnectionEdge>,
     pub load_balancing: Vec<LoadBalancingEdge>,
 }
@@ -41,8 +44,11 @@ pub struct SiteBox {
     pub nodes: Vec<NicNode>,
 }
 
-/// A gateway connection, from the gateway's node to the site's router or
-/// to the peer gateway's node.
+/// A link between two nodes of different places: a gateway connection
+/// (from the gateway's node to a site's router, a circuit's node or the
+/// peer gateway's node), a circuit's private peering (from the site's
+/// router to the circuit's node), a Global Reach link (between two
+/// circuits' nodes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionEdge {
     pub from_id: String,
@@ -74,6 +80,9 @@ pub struct NicNode {
     pub gateway: bool,
     /// A load balancer's frontend (drawn as a stadium).
     pub frontend: bool,
+    /// An ExpressRoute circuit at Microsoft's edge (drawn apart from
+    /// every VNet and site).
+    pub circuit: bool,
 }
 
 /// The Azure peering state seen from the pair of VNets.
@@ -145,6 +154,7 @@ impl Picture {
             peerings: peering_edges(topo),
             appliance_routes: appliance_route_edges(snapshot),
             sites: site_boxes(topo),
+            circuits: circuit_nodes(topo),
             connections: connection_edges(topo),
             load_balancing: load_balancing_edges(topo),
         }
@@ -291,6 +301,7 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 appliance: nic.ip_forwarding,
                 gateway: false,
                 frontend: false,
+                circuit: false,
             }
         })
         .collect()
@@ -331,6 +342,7 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 appliance: false,
                 gateway: true,
                 frontend: false,
+                circuit: false,
             }
         })
         .collect()
@@ -353,6 +365,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 appliance: false,
                 gateway: false,
                 frontend: true,
+                circuit: false,
             });
         }
     }
@@ -404,6 +417,7 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 appliance: true,
                 gateway: false,
                 frontend: false,
+                circuit: false,
             }];
             nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
                 id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
@@ -411,6 +425,7 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 appliance: false,
                 gateway: false,
                 frontend: false,
+                circuit: false,
             }));
             SiteBox {
                 id: site_id(topo, s),
@@ -420,6 +435,40 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 ],
                 nodes,
             }
+        })
+        .collect()
+}
+
+pub(super) fn circuit_id(topo: &Topology, e: CircuitIdx) -> String {
+    format!("circuit_{e}_{}", sanitise(&topo.circuits[e].name))
+}
+
+/// A circuit's name, bandwidth, peering location and provider (the last
+/// two when the file gives them).
+fn circuit_label(circuit: &crate::topology::Circuit) -> Vec<String> {
+    let mut speed = format!("{} Mbps", circuit.bandwidth_mbps);
+    if !circuit.peering_location.is_empty() {
+        speed.push_str(&format!(", {}", circuit.peering_location));
+    }
+    let mut label = vec![format!("ExpressRoute circuit {}", circuit.name), speed];
+    if !circuit.service_provider_name.is_empty() {
+        label.push(circuit.service_provider_name.clone());
+    }
+    label
+}
+
+/// One node per ExpressRoute circuit: its name, bandwidth, peering
+/// location and provider.
+pub(super) fn circuit_nodes(topo: &Topology) -> Vec<NicNode> {
+    topo.circuits
+        .iter_enumerated()
+        .map(|(e, circuit)| NicNode {
+            id: circuit_id(topo, e),
+            label: circuit_label(circuit),
+            appliance: false,
+            gateway: false,
+            frontend: false,
+            circuit: true,
         })
         .collect()
 }
@@ -434,10 +483,7 @@ pub(super) fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
                 format!("IPsec via {}", topo.local_gateways[l].name),
             ),
             ConnectionPeer::Gateway(g) => (gateway_id(topo, g), "Vnet2Vnet".to_string()),
-            ConnectionPeer::Circuit(e) => (
-                router_id(topo, topo.circuits[e].site),
-                format!("ExpressRoute via {}", topo.circuits[e].name),
-            ),
+            ConnectionPeer::Circuit(e) => (circuit_id(topo, e), "ExpressRoute".to_string()),
         };
         let from_id = gateway_id(topo, c.gateway);
         // Vnet2Vnet is held on both sides: one edge for the pair.
@@ -453,12 +499,28 @@ pub(super) fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
             label: vec![c.name.clone(), format!("{kind}, {bgp}")],
         });
     }
-    // Global Reach joins two circuits' edges, without any gateway.
-    for link in &topo.global_reach {
-        let edge = |c: crate::topology::CircuitIdx| router_id(topo, topo.circuits[c].site);
+    // Each circuit's private peering: the site's router (the customer
+    // edge) to Microsoft's edge, over the two links' /30s.
+    for (e, circuit) in topo.circuits.iter_enumerated() {
+        let peering = &circuit.private_peering;
         edges.push(ConnectionEdge {
-            from_id: edge(link.circuit),
-            to_id: edge(link.peer_circuit),
+            from_id: router_id(topo, circuit.site),
+            to_id: circuit_id(topo, e),
+            label: vec![
+                "private peering".to_string(),
+                format!(
+                    "AS {}, {}, {}",
+                    peering.peer_asn, peering.primary, peering.secondary
+                ),
+            ],
+        });
+    }
+    // Global Reach joins two circuits at Microsoft's edge, without any
+    // gateway.
+    for link in &topo.global_reach {
+        edges.push(ConnectionEdge {
+            from_id: circuit_id(topo, link.circuit),
+            to_id: circuit_id(topo, link.peer_circuit),
             label: vec![
                 link.name.clone(),
                 format!("Global Reach, {}", link.address_prefix),

@@ -277,13 +277,15 @@ fn check_mermaid(text: &str) -> Result<(), String> {
 }
 
 /// Removes the quoted labels of a line (`["..."]`, `(["..."])`,
-/// `{{"..."}}`, `[/"..."\]`, `|"..."|`),
+/// `[["..."]]`, `{{"..."}}`, `[/"..."\]`, `|"..."|`),
 /// leaving identifiers and arrows. A quote that does not open or close a
 /// label where a label may be is a raw quote inside a label.
 fn strip_labels(line: &str) -> Result<String, String> {
-    // A stadium's opener ends like a rectangle's, so it is tried first.
-    const OPENERS: [(&str, &str); 5] = [
+    // A stadium's and a subroutine's openers end like a rectangle's, so
+    // they are tried first.
+    const OPENERS: [(&str, &str); 6] = [
         ("([\"", "\"])"),
+        ("[[\"", "\"]]"),
         ("[\"", "\"]"),
         ("{{\"", "\"}}"),
         ("[/\"", "\"\\]"),
