@@ -2,21 +2,22 @@
 //! express-route list-route-tables` (`{"value": [{"network", "nextHop",
 //! "locPrf", "weight", "path"}]}`), and as a table.
 //!
-//! The table is Microsoft's edge's on one link of the private peering
-//! (`--path primary` or `secondary`): the VNets each connected
-//! ExpressRoute gateway serves, next hop each gateway instance, path the
-//! gateway's ASN; and what the customer edge announced on that link, as
-//! the gateway instance ending the link learned it, next hop the customer
-//! edge's address, path as announced; and the sites of circuits a Global
-//! Reach link joins to it, next hop their customer edge on the same link,
-//! path 12076 and their ASN. Rows are sorted by network, then next hop, as
+//! The table is the one Microsoft's edge router of one link of the
+//! private peering holds (`--path primary` or `secondary`): every route its
+//! BGP speaker learned, as a running lab's speaker reports it or as the BGP
+//! model predicts it from a file. That is the VNets each connected
+//! ExpressRoute gateway serves (next hop each gateway instance, path the
+//! gateway's ASN), what the customer edge announced (next hop its address
+//! of the link, path as announced), and the sites of circuits a Global
+//! Reach link joins to it (next hop the far edge router's address on the
+//! Global Reach /29, path as that site announced it: the two edge routers
+//! share Microsoft's AS). Rows are sorted by network, then next hop, as
 //! `az` lists them.
 
 use super::render::{json_text, table};
 use super::QueryError;
-use crate::policy::gateways::{accepted, served_ranges};
 use crate::snapshot::Snapshot;
-use crate::topology::{CircuitIdx, ConnectionPeer, MICROSOFT_EDGE_ASN};
+use crate::topology::CircuitIdx;
 use ipnet::IpNet;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -77,35 +78,13 @@ fn as_path(path: &[u32]) -> String {
 
 /// The route table of `circuit` on link `link` (see the module docs).
 pub fn route_table(snap: &Snapshot, circuit: CircuitIdx, link: usize) -> CircuitRouteTable {
-    let topo = &snap.topology;
-    let peering = &topo.circuits[circuit].private_peering;
-    let edge = peering.customer_address(link);
-    let mut rows: Vec<(IpNet, IpAddr, CircuitRoute)> = Vec::new();
-    let gateways = topo
-        .connections
+    let name = snap.topology.circuits[circuit].edge_router_name(link);
+    let mut rows: Vec<(IpNet, IpAddr, CircuitRoute)> = snap
+        .learned
+        .of(&name, 0)
         .iter()
-        .filter(|c| c.peer == ConnectionPeer::Circuit(circuit))
-        .map(|c| c.gateway);
-    for g in gateways {
-        let gw = &topo.gateways[g];
-        let served = served_ranges(topo, g);
-        for range in &served {
-            for instance in &gw.instances {
-                rows.push((
-                    *range,
-                    *instance,
-                    CircuitRoute {
-                        network: range.to_string(),
-                        next_hop: instance.to_string(),
-                        loc_prf: String::new(),
-                        weight: 0,
-                        path: gw.asn.to_string(),
-                    },
-                ));
-            }
-        }
-        for route in accepted(snap.learned.of(&gw.name, link), edge, &served) {
-            let row = (
+        .map(|route| {
+            (
                 route.prefix,
                 route.next_hop,
                 CircuitRoute {
@@ -115,32 +94,9 @@ pub fn route_table(snap: &Snapshot, circuit: CircuitIdx, link: usize) -> Circuit
                     weight: 0,
                     path: as_path(&route.as_path),
                 },
-            );
-            // Two gateways learn the same announcement: one row.
-            if !rows.iter().any(|r| r.2 == row.2) {
-                rows.push(row);
-            }
-        }
-    }
-    // Global Reach: the joined circuits' sites, from their customer edge
-    // on the same link.
-    for peer in topo.reach_peers(circuit) {
-        let far = &topo.circuits[peer];
-        let hop = far.private_peering.customer_address(link);
-        for range in &topo.sites[far.site].address_space {
-            rows.push((
-                *range,
-                hop,
-                CircuitRoute {
-                    network: range.to_string(),
-                    next_hop: hop.to_string(),
-                    loc_prf: String::new(),
-                    weight: 0,
-                    path: format!("{MICROSOFT_EDGE_ASN} {}", far.private_peering.peer_asn),
-                },
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     rows.sort_by_key(|a| (a.0, a.1));
     CircuitRouteTable {
         value: rows.into_iter().map(|(_, _, r)| r).collect(),

@@ -66,6 +66,7 @@ pub fn waypoint_name(topology: &Topology, waypoint: Waypoint) -> String {
         Waypoint::Nic(nic) => topology.nics[nic].name.clone(),
         Waypoint::Gateway(gateway) => topology.gateways[gateway].name.clone(),
         Waypoint::LoadBalancer(lb) => topology.load_balancers[lb].name.clone(),
+        Waypoint::Circuit(circuit) => topology.circuits[circuit].name.clone(),
     }
 }
 

@@ -18,7 +18,7 @@
 //! the address. A packet that comes back to a NIC it already left is a
 //! routing loop. A trace from an on-premises host enters the fabric
 //! through its site's first tunnel (what the site's router does is its own
-//! routing, outside the fabric).
+//! routing, outside the fabric), unless Global Reach carries it (the `edge` room).
 //!
 //! Once the request is delivered, its reply is walked back the same way
 //! (`reply`): a conversation needs both directions, and a reply with no
@@ -41,6 +41,7 @@ use etherparse::PacketBuilder;
 use serde::Serialize;
 use std::net::IpAddr;
 
+mod edge;
 mod render;
 mod reply;
 
@@ -362,8 +363,9 @@ fn build_packet(
 }
 
 /// The tunnel by which a site's router sends a packet for `to` into the
-/// fabric: the one Global Reach carries it by, else the site's first.
-fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<PortIdx> {
+/// fabric: the site's first (for a circuit's customer edge, the tunnel of
+/// its primary link's edge router).
+fn site_entry(snap: &Snapshot, site: SiteIdx, _to: IpAddr) -> Option<PortIdx> {
     let tunnels: Vec<PortIdx> = snap
         .plan
         .ports
@@ -371,13 +373,7 @@ fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<PortIdx> {
         .filter(|(_, n)| n.kind.site_tunnel().is_some_and(|(s, _, _)| s == site))
         .map(|(i, _)| i)
         .collect();
-    let reach = tunnels.iter().copied().find(|&i| {
-        snap.nics[i]
-            .global_reach
-            .iter()
-            .any(|(range, _)| range.contains(&to))
-    });
-    reach.or(tunnels.first().copied())
+    tunnels.first().copied()
 }
 
 /// Where a trace starts: the NIC whose packets enter the fabric, and the
@@ -470,6 +466,12 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
     };
     let mut answer = empty_trace(from, src, query.to, query);
+    if let Endpoint::SiteHost { site, .. } = query.from {
+        if edge::global_reach_walk(snap, site, src, query.to, &mut answer).is_some() {
+            edge::global_reach_reply(snap, query, src, &mut answer);
+            return Ok(answer);
+        }
+    }
     let Some(ingress) = entry else {
         answer.reason = Some(NO_TUNNEL.to_string());
         return Ok(answer);

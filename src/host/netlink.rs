@@ -17,7 +17,7 @@ use futures::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
-use rtnetlink::packet_route::route::{RouteMessage, RouteNextHop, RouteScope};
+use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteNextHop, RouteScope};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns;
@@ -130,6 +130,44 @@ pub fn link_names(namespace: &str) -> Result<Vec<String>> {
         })
     })
     .with_context(|| format!("listing links of network namespace {namespace}"))
+}
+
+/// The interface through which `namespace`'s kernel sends a packet to
+/// `destination` now (`ip route get DESTINATION`), by name; `None` when it
+/// has no route to it.
+pub fn route_interface(namespace: &str, destination: Ipv4Addr) -> Result<Option<String>> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let query = RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(destination, 32)
+                .build();
+            let mut answers = handle.route().get(query).execute();
+            let index = match answers.try_next().await {
+                Ok(Some(route)) => route.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Oif(index) => Some(*index),
+                    _ => None,
+                }),
+                Ok(None) => None,
+                // ENETUNREACH: no route.
+                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENETUNREACH => {
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let Some(index) = index else {
+                return Ok(None);
+            };
+            let mut links = handle.link().get().match_index(index).execute();
+            let name = links.try_next().await?.and_then(|link| {
+                link.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(name) => Some(name),
+                    _ => None,
+                })
+            });
+            Ok(name)
+        })
+    })
+    .with_context(|| format!("asking network namespace {namespace} its route to {destination}"))
 }
 
 /// Sets link `interface` of `namespace` up.
@@ -364,6 +402,23 @@ pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[Stri
         })
     })
     .with_context(|| format!("routing {prefix} through {names} in network namespace {namespace}"))
+}
+
+/// Routes `prefix` in `namespace` through the neighbour `via`, replacing a
+/// route to it there (`ip route replace PREFIX via VIA`): the kernel finds
+/// the interface that reaches `via`.
+pub fn replace_gateway_route(namespace: &str, prefix: Ipv4Net, via: Ipv4Addr) -> Result<()> {
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(prefix.network(), prefix.prefix_len())
+                .gateway(via)
+                .build();
+            handle.route().add(route).replace().execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| format!("routing {prefix} via {via} in network namespace {namespace}"))
 }
 
 /// Removes the main table's route to `prefix` in `namespace` (`ip route

@@ -134,6 +134,52 @@ fn join_host(router: &str, index: usize, host: &SiteHostSpec) -> Result<()> {
     Ok(())
 }
 
+/// One end of a link between two routers: the namespace, the interface's
+/// name there and its address with the link's prefix length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEnd {
+    pub netns: String,
+    pub interface: String,
+    pub address: IpNet,
+}
+
+/// A router of its own: a namespace that forwards (and hashes ECMP flows
+/// on ports, as a site's router does), with nothing on it yet.
+pub fn build_router(netns: &str) -> Result<()> {
+    let built = (|| {
+        netns::create(netns)?;
+        netlink::set_link_up(netns, "lo")?;
+        set_sysctl(netns, "/proc/sys/net/ipv4/ip_forward", "1")?;
+        set_sysctl(netns, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")
+    })();
+    if built.is_err() && netns::exists(netns) {
+        let _ = netns::delete(netns);
+    }
+    built.with_context(|| format!("building router {netns}"))
+}
+
+/// Joins two routers' namespaces by a veth pair, each end with its
+/// address, both up. A pair already there (same names) is replaced.
+pub fn join_routers(a: &LinkEnd, b: &LinkEnd) -> Result<()> {
+    let joined = (|| -> Result<()> {
+        if netlink::link_names(&a.netns)?.contains(&a.interface) {
+            netlink::delete_link(&a.netns, &a.interface)?;
+        }
+        netlink::add_veth_pair(&a.netns, &a.interface, &b.netns, &b.interface)?;
+        for end in [a, b] {
+            netlink::add_address(&end.netns, &end.interface, end.address)?;
+            netlink::set_link_up(&end.netns, &end.interface)?;
+        }
+        Ok(())
+    })();
+    joined.with_context(|| {
+        format!(
+            "joining {}:{} ({}) to {}:{} ({})",
+            a.netns, a.interface, a.address, b.netns, b.interface, b.address
+        )
+    })
+}
+
 /// Removes the site's namespaces (their veth pairs go with them). Missing
 /// namespaces are not an error.
 pub fn remove_site(spec: &SiteSpec) -> Result<()> {

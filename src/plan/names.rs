@@ -1,5 +1,6 @@
 //! The names vnetd gives the ports and namespaces it adds to a lab: a
-//! gateway instance's, a site's tunnel to it, a VNet's health prober's,
+//! gateway instance's, a site's tunnel to it, a circuit's Microsoft edge
+//! routers', a VNet's health prober's,
 //! each behind the lab's `netns_prefix` where it is a namespace. The file
 //! names everything else.
 //!
@@ -10,7 +11,7 @@
 //! own errors.
 
 use crate::topology::resolve::valid_netns;
-use crate::topology::{ConnectionPeer, Diagnostics, GatewayIdx, SiteIdx, Topology};
+use crate::topology::{Circuit, ConnectionPeer, Diagnostics, GatewayIdx, SiteIdx, Topology};
 use std::collections::HashSet;
 
 /// The name of instance `i` of a gateway: its port's, and its namespace's
@@ -29,6 +30,15 @@ pub fn instance_netns(prefix: &str, gateway: &str, i: usize) -> String {
 /// `gateway`.
 pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
     format!("{site}-to-{gateway}-{i}")
+}
+
+/// The namespace of Microsoft's edge router of link `link` of `circuit`:
+/// named after the namespace of the customer edge's router it faces
+/// (`<router>-msee-primary`, `-secondary`), which is the lab's own, so two
+/// labs whose circuits share a name never share an edge router.
+pub fn msee_netns(topology: &Topology, circuit: &Circuit, link: usize) -> String {
+    let side = if link == 0 { "primary" } else { "secondary" };
+    format!("{}-msee-{side}", topology.sites[circuit.site].router_netns)
 }
 
 /// The name of a VNet's health prober: its port's, and its namespace's
@@ -82,6 +92,22 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
             std::iter::once(s.router_netns.clone()).chain(s.hosts.iter().map(|h| h.netns.clone()))
         }))
         .collect();
+    for circuit in &topology.circuits {
+        for link in 0..2 {
+            let netns = msee_netns(topology, circuit, link);
+            if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+                let why = format!(
+                    "the circuit's Microsoft edge router of link {link} needs the namespace \
+                     `{netns}`, which is taken or not a usable name"
+                );
+                diags.error(
+                    circuit.line,
+                    &format!("express_route_circuits[{}]", circuit.name),
+                    why,
+                );
+            }
+        }
+    }
     for gw in &topology.gateways {
         for i in 0..gw.instances.len() {
             let netns = instance_netns(&topology.netns_prefix, &gw.name, i);

@@ -35,11 +35,16 @@
 //! would carry more than [`MAX_LEARNED_PREFIXES`] routes is dropped, with
 //! nothing learned from it.
 
+pub mod edge;
+
+pub use edge::{edge_address, edge_neighbors, EdgeNeighbor, EdgeRole};
+
 use super::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
 };
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, Topology, MICROSOFT_EDGE_ASN,
+    BgpSpeaker, CircuitIdx, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, Topology,
+    MICROSOFT_EDGE_ASN,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,26 +65,22 @@ pub struct InstanceNeighbor {
     pub local_as: Option<u32>,
 }
 
-/// A BGP neighbour of a site router: a gateway instance, and the router's
-/// own address on that session.
+/// A BGP neighbour of a site router: a gateway instance (eBGP multihop,
+/// over a VPN tunnel) or Microsoft's edge router of a circuit link (on
+/// the link's /30, one hop), and the router's own address on that session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouterNeighbor {
-    pub gateway: GatewayIdx,
-    pub instance: usize,
     pub local_address: IpAddr,
     pub address: IpAddr,
     pub asn: u32,
+    pub multihop: bool,
 }
 
-/// The sessions instance `instance` of `gateway` holds: the peering
+/// The sessions each instance of `gateway` holds: the peering
 /// addresses of its BGP connections' local network gateways, every
-/// instance of a Vnet2Vnet peer's gateway, and the customer edge of the
-/// link it ends on each circuit, each once, in connection order.
-pub fn instance_neighbors(
-    topo: &Topology,
-    gateway: GatewayIdx,
-    instance: usize,
-) -> Vec<InstanceNeighbor> {
+/// instance of a Vnet2Vnet peer's gateway, and both edge routers of each
+/// circuit, each once, in connection order.
+pub fn instance_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<InstanceNeighbor> {
     let mut neighbors: Vec<InstanceNeighbor> = Vec::new();
     let mut add = |n: InstanceNeighbor| {
         if !neighbors.iter().any(|m| m.address == n.address) {
@@ -108,12 +109,14 @@ pub fn instance_neighbors(
                 }
             }
             ConnectionPeer::Circuit(e) => {
-                let peering = &topo.circuits[e].private_peering;
-                add(InstanceNeighbor {
-                    address: peering.customer_address(instance),
-                    asn: peering.peer_asn,
-                    local_as: Some(MICROSOFT_EDGE_ASN),
-                });
+                // Microsoft's edge routers of both links.
+                for link in 0..2 {
+                    add(InstanceNeighbor {
+                        address: IpAddr::V4(edge_address(topo, e, link)),
+                        asn: MICROSOFT_EDGE_ASN,
+                        local_as: None,
+                    });
+                }
             }
             _ => {}
         }
@@ -122,23 +125,14 @@ pub fn instance_neighbors(
 }
 
 /// The BGP address a site's router uses towards instance `instance` of
-/// `gateway`: the peering address of the local network gateway a BGP
-/// connection of the gateway names for the site, or for a circuit the
-/// customer edge's address on the link that instance ends.
-pub fn router_bgp_address(
-    topo: &Topology,
-    site: SiteIdx,
-    gateway: GatewayIdx,
-    instance: usize,
-) -> Option<IpAddr> {
+/// `gateway` over a VPN tunnel: the peering address of the local network
+/// gateway a BGP connection of the gateway names for the site.
+pub fn router_bgp_address(topo: &Topology, site: SiteIdx, gateway: GatewayIdx) -> Option<IpAddr> {
     topo.connections_of(gateway)
         .filter(|c| c.bgp_enabled)
         .find_map(|c| match c.peer {
             ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
                 topo.local_gateways[l].bgp.map(|b| b.peering_address)
-            }
-            ConnectionPeer::Circuit(e) if topo.circuits[e].site == site => {
-                Some(topo.circuits[e].private_peering.customer_address(instance))
             }
             _ => None,
         })
@@ -146,8 +140,9 @@ pub fn router_bgp_address(
 
 /// The sessions the router of `site` holds when it speaks BGP (a
 /// `bgp_speaker` and an ASN): one to every gateway instance a BGP
-/// connection or a circuit joins to the site; towards an ExpressRoute
-/// gateway the router meets Microsoft's edge.
+/// connection joins to the site, and, when it is a circuit's customer
+/// edge, one to Microsoft's edge router of each link (ASN 12076, at
+/// Microsoft's address of the link's /30, from its own).
 pub fn router_neighbors(topo: &Topology, site: SiteIdx) -> Vec<RouterNeighbor> {
     let s = &topo.sites[site];
     if s.bgp_speaker == BgpSpeaker::None || s.asn.is_none() {
@@ -155,21 +150,29 @@ pub fn router_neighbors(topo: &Topology, site: SiteIdx) -> Vec<RouterNeighbor> {
     }
     let mut out = Vec::new();
     for (g, gw) in topo.gateways.iter_enumerated() {
-        let asn = if topo.circuit_of(site, g).is_some() {
-            MICROSOFT_EDGE_ASN
-        } else {
-            gw.asn
-        };
-        for (i, address) in gw.instances.iter().enumerate() {
-            if let Some(local_address) = router_bgp_address(topo, site, g, i) {
+        if topo.circuit_of(site, g).is_some() {
+            continue;
+        }
+        for address in &gw.instances {
+            if let Some(local_address) = router_bgp_address(topo, site, g) {
                 out.push(RouterNeighbor {
-                    gateway: g,
-                    instance: i,
                     local_address,
                     address: *address,
-                    asn,
+                    asn: gw.asn,
+                    multihop: true,
                 });
             }
+        }
+    }
+    if let Some(circuit) = topo.circuit_of_site(site) {
+        let peering = &topo.circuits[circuit].private_peering;
+        for link in 0..2 {
+            out.push(RouterNeighbor {
+                local_address: peering.customer_address(link),
+                address: peering.microsoft_address(link),
+                asn: MICROSOFT_EDGE_ASN,
+                multihop: false,
+            });
         }
     }
     out
@@ -234,6 +237,11 @@ pub enum SpeakerId {
         instance: usize,
     },
     Router(SiteIdx),
+    /// Microsoft's edge router of link `link` of a circuit.
+    Edge {
+        circuit: CircuitIdx,
+        link: usize,
+    },
 }
 
 /// One configured neighbour of a speaker, as the speaker sees it.
@@ -249,6 +257,8 @@ struct Neighbor {
     shown_asn: u32,
     /// The speaker at the other end, when the session comes up.
     peer: Option<usize>,
+    /// Who the neighbour is, for an edge router's own export rules.
+    role: Option<EdgeRole>,
 }
 
 #[derive(Debug, Clone)]
@@ -424,6 +434,11 @@ impl BgpModel {
                 Some(None) if !withheld.contains(&prefix) => vec![to.shown_asn],
                 Some(Some(k)) => {
                     let from = &speaker.neighbors[k];
+                    if let (Some(from_role), Some(to_role)) = (from.role, to.role) {
+                        if !edge::passes(from_role, to_role) {
+                            continue;
+                        }
+                    }
                     let path = &self.rib_in[s][k][&prefix].as_path;
                     let from_router_id = from.peer.map(|p| self.speakers[p].router_id);
                     let overlaps = speaker
@@ -438,9 +453,16 @@ impl BgpModel {
                     {
                         continue;
                     }
-                    std::iter::once(to.shown_asn)
-                        .chain(path.iter().copied())
-                        .collect()
+                    match to.role {
+                        // iBGP between edge routers: no AS added.
+                        Some(EdgeRole::Reach) => path.clone(),
+                        Some(EdgeRole::Customer) => std::iter::once(to.shown_asn)
+                            .chain(path.iter().copied().filter(|a| !edge::is_private_asn(*a)))
+                            .collect(),
+                        _ => std::iter::once(to.shown_asn)
+                            .chain(path.iter().copied())
+                            .collect(),
+                    }
                 }
                 _ => continue,
             };
@@ -455,10 +477,17 @@ impl BgpModel {
     pub fn learned(&self, topo: &Topology) -> LearnedRoutes {
         let mut learned = LearnedRoutes::default();
         for (s, speaker) in self.speakers.iter().enumerate() {
-            let SpeakerId::Instance { gateway, instance } = speaker.id else {
-                continue;
+            let (name, instance, instances) = match speaker.id {
+                SpeakerId::Instance { gateway, instance } => {
+                    let gw = &topo.gateways[gateway];
+                    (gw.name.clone(), instance, gw.instances.len())
+                }
+                // An edge router is recorded as a speaker of one instance.
+                SpeakerId::Edge { circuit, link } => {
+                    (topo.circuits[circuit].edge_router_name(link), 0, 1)
+                }
+                SpeakerId::Router(_) => continue,
             };
-            let gw = &topo.gateways[gateway];
             let mut routes = Vec::new();
             for (k, neighbor) in speaker.neighbors.iter().enumerate() {
                 for (prefix, r) in &self.rib_in[s][k] {
@@ -474,11 +503,11 @@ impl BgpModel {
             if routes.is_empty() {
                 continue;
             }
-            let instances = learned
+            let recorded = learned
                 .gateways
-                .entry(gw.name.clone())
-                .or_insert_with(|| vec![Vec::new(); gw.instances.len()]);
-            instances[instance] = routes;
+                .entry(name)
+                .or_insert_with(|| vec![Vec::new(); instances]);
+            recorded[instance] = routes;
         }
         learned
     }
@@ -486,7 +515,13 @@ impl BgpModel {
     /// The sessions of instance `instance` of `gateway`, in the order its
     /// speaker is configured with them; empty when it runs no speaker.
     pub fn sessions(&self, gateway: GatewayIdx, instance: usize) -> Vec<PredictedSession> {
-        let Some(s) = self.index_of(SpeakerId::Instance { gateway, instance }) else {
+        self.sessions_of(SpeakerId::Instance { gateway, instance })
+    }
+
+    /// The sessions of speaker `id`, in the order it is configured with
+    /// them; empty when it runs no speaker.
+    pub fn sessions_of(&self, id: SpeakerId) -> Vec<PredictedSession> {
+        let Some(s) = self.index_of(id) else {
             return Vec::new();
         };
         let speaker = &self.speakers[s];
@@ -523,7 +558,17 @@ impl BgpModel {
         instance: usize,
         peer: IpAddr,
     ) -> Option<Vec<PredictedAdvertisement>> {
-        let s = self.index_of(SpeakerId::Instance { gateway, instance })?;
+        self.advertised_by(SpeakerId::Instance { gateway, instance }, peer)
+    }
+
+    /// What speaker `id` advertises to `peer`; `None` when `peer` is not
+    /// one of its neighbours.
+    pub fn advertised_by(
+        &self,
+        id: SpeakerId,
+        peer: IpAddr,
+    ) -> Option<Vec<PredictedAdvertisement>> {
+        let s = self.index_of(id)?;
         let peer = v4(peer)?;
         let neighbor = self.speakers[s]
             .neighbors
@@ -565,7 +610,7 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             let Some(address) = v4(*address) else {
                 continue;
             };
-            let neighbors: Vec<Neighbor> = instance_neighbors(topo, g, i)
+            let neighbors: Vec<Neighbor> = instance_neighbors(topo, g)
                 .into_iter()
                 .filter_map(|n| {
                     Some(Neighbor {
@@ -574,6 +619,7 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
                         asn: n.asn,
                         shown_asn: n.local_as.unwrap_or(gw.asn),
                         peer: None,
+                        role: None,
                     })
                 })
                 .collect();
@@ -624,6 +670,7 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
                     asn: n.asn,
                     shown_asn: asn,
                     peer: None,
+                    role: None,
                 })
             })
             .collect();
@@ -641,6 +688,35 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             deny_overlapping: Vec::new(),
             neighbors,
         });
+    }
+    for (c, _) in topo.circuits.iter_enumerated() {
+        for link in 0..2 {
+            let neighbors: Vec<Neighbor> = edge_neighbors(topo, c, link)
+                .into_iter()
+                .map(|n| Neighbor {
+                    address: n.address,
+                    local_address: n.local_address,
+                    asn: n.asn,
+                    shown_asn: MICROSOFT_EDGE_ASN,
+                    peer: None,
+                    role: Some(n.role),
+                })
+                .collect();
+            if neighbors.is_empty() {
+                continue;
+            }
+            out.push(Speaker {
+                id: SpeakerId::Edge { circuit: c, link },
+                asn: MICROSOFT_EDGE_ASN,
+                router_id: edge_address(topo, c, link),
+                originated: Vec::new(),
+                withheld: Vec::new(),
+                pass_on_learned: true,
+                reject_exact: Vec::new(),
+                deny_overlapping: Vec::new(),
+                neighbors,
+            });
+        }
     }
     // A session is up when each end names the other's address as its
     // neighbour, from its own address, with the ASN the other shows.

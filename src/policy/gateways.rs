@@ -83,7 +83,9 @@ pub struct LearnedRoute {
 }
 
 /// Everything the gateways' BGP speakers learned: by gateway name (names
-/// survive an `apply` that renumbers gateways), then by instance.
+/// survive an `apply` that renumbers gateways), then by instance. The
+/// edge routers of circuits are recorded the same way, each by its name
+/// ([`crate::topology::Circuit::edge_router_name`]) as one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LearnedRoutes {
     pub gateways: BTreeMap<String, Vec<Vec<LearnedRoute>>>,
@@ -177,7 +179,7 @@ pub fn bgp_peer_addresses(topo: &Topology, gateway: GatewayIdx) -> Vec<IpAddr> {
             ConnectionPeer::Circuit(e) => {
                 let peering = &topo.circuits[e].private_peering;
                 let links = topo.gateways[gateway].instances.len();
-                peers.extend((0..links).map(|i| peering.customer_address(i)));
+                peers.extend((0..links).map(|i| peering.microsoft_address(i)));
             }
         }
     }
@@ -291,7 +293,7 @@ pub fn gateway_table(
             }
             ConnectionPeer::Circuit(e) => {
                 // Instance i ends link i of the private peering: its
-                // customer edge's /32.
+                // edge router's /32 (Microsoft's address of the link).
                 let circuit = &topo.circuits[e];
                 let peering = &circuit.private_peering;
                 for &i in &all {
@@ -299,7 +301,7 @@ pub fn gateway_table(
                         site: circuit.site,
                         instances: vec![i],
                     };
-                    push(host_prefix(peering.customer_address(i)), to_site, stat());
+                    push(host_prefix(peering.microsoft_address(i)), to_site, stat());
                 }
             }
             ConnectionPeer::Gateway(g) => {
@@ -335,7 +337,7 @@ pub fn gateway_table(
             ConnectionPeer::Circuit(e) => {
                 let circuit = &topo.circuits[e];
                 for &i in &all {
-                    let edge = circuit.private_peering.customer_address(i);
+                    let edge = circuit.private_peering.microsoft_address(i.min(1));
                     for r in accepted(learned.of(&gw.name, i), edge, &served) {
                         let to_site = GatewayEgress::Site {
                             site: circuit.site,

@@ -7,16 +7,14 @@
 //! routes. Traffic arriving from a site enters at the gateway and follows
 //! GatewaySubnet's routes too: the tunnel's port sits in GatewaySubnet.
 //!
-//! Global Reach ([`global_reach_routes`]) joins two circuits' sites without
-//! any VNet: a packet entering from one circuit's tunnel for the other
-//! circuit's site goes straight into one of that circuit's tunnels.
+//! Global Reach is not here: it joins two circuits at Microsoft's edge,
+//! whose routers forward between the sites without the fabric.
 
 use crate::engine::lpm::Lpm;
 use crate::plan::Plan;
 use crate::plan::PortIdx;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
 use crate::topology::{GatewayIdx, SubnetRef, TiVec, Topology, VnetIdx};
-use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -116,49 +114,4 @@ pub fn compile(
             }
         })
         .collect()
-}
-
-/// The (instance, port) tunnels of one circuit.
-pub type CircuitTunnels = Box<[(usize, PortIdx)]>;
-
-/// Where a circuit's tunnel hands on what Global Reach carries: per range
-/// of a site joined by a Global Reach link, the tunnels of that site's
-/// circuit.
-pub type ReachRoutes = Box<[(IpNet, CircuitTunnels)]>;
-
-/// The Global Reach routes of every circuit tunnel that has any.
-pub fn global_reach_routes(topo: &Topology, plan: &Plan) -> HashMap<PortIdx, ReachRoutes> {
-    let mut out = HashMap::new();
-    if topo.global_reach.is_empty() {
-        return out;
-    }
-    // Each circuit's tunnels, with the instance (link) each one ends.
-    let mut tunnels: HashMap<crate::topology::CircuitIdx, Vec<(usize, PortIdx)>> = HashMap::new();
-    for (idx, port) in plan.ports.iter_enumerated() {
-        if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
-            if let Some(circuit) = topo.circuit_of(site, gateway) {
-                tunnels.entry(circuit).or_default().push((instance, idx));
-            }
-        }
-    }
-    for (circuit, own) in &tunnels {
-        let mut routes: Vec<(IpNet, CircuitTunnels)> = Vec::new();
-        for peer in topo.reach_peers(*circuit) {
-            let Some(ports) = tunnels.get(&peer) else {
-                continue;
-            };
-            let site = &topo.sites[topo.circuits[peer].site];
-            for range in &site.address_space {
-                routes.push((range.trunc(), ports.clone().into_boxed_slice()));
-            }
-        }
-        if routes.is_empty() {
-            continue;
-        }
-        let routes: ReachRoutes = routes.into_boxed_slice();
-        for &(_, port) in own {
-            out.insert(port, routes.clone());
-        }
-    }
-    out
 }

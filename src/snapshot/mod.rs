@@ -124,10 +124,6 @@ pub struct NicTables {
     /// For a site's tunnel to an ExpressRoute gateway: the circuit it
     /// stands for (a packet may not go from one circuit to another).
     pub circuit: Option<CircuitIdx>,
-    /// For a circuit's tunnel: the instance (link) it ends, and the ranges
-    /// Global Reach carries straight to another circuit's tunnels.
-    pub tunnel_instance: Option<usize>,
-    pub global_reach: gateways::ReachRoutes,
     /// The port of its VNet's health prober: its packets go straight to the
     /// backend addressed, untouched by user routes.
     pub prober: bool,
@@ -399,7 +395,6 @@ impl Snapshot {
             generation,
             previous.map(|p| (&p.topology, p.frontends.as_slice())),
         );
-        let mut reach = gateways::global_reach_routes(&topology, &plan);
         let mut nics = TiVec::with_capacity(plan.ports.len());
         for (idx, nic) in plan.ports.iter_enumerated() {
             let file_nic = plan.nic(idx);
@@ -480,8 +475,6 @@ impl Snapshot {
                     .kind
                     .site_tunnel()
                     .and_then(|(site, gateway, _)| topology.circuit_of(site, gateway)),
-                tunnel_instance: nic.kind.site_tunnel().map(|(_, _, instance)| instance),
-                global_reach: reach.remove(&idx).unwrap_or_default(),
                 prober: nic.kind.is_prober(),
                 translated_frontends: (0..)
                     .zip(&frontends)

@@ -10,7 +10,7 @@
 //! NICs).
 
 use ipnet::{IpNet, Ipv4Net};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 pub use typed_index_collections::{TiSlice, TiVec};
 
@@ -19,6 +19,7 @@ mod load_balancers;
 pub use expectations::*;
 pub use load_balancers::*;
 
+mod express_route;
 mod index_type;
 pub(crate) use index_type::index_type;
 
@@ -578,27 +579,6 @@ pub struct PrivatePeering {
     pub primary: Ipv4Net,
     pub secondary: Ipv4Net,
     pub vlan_id: u16,
-}
-
-impl PrivatePeering {
-    /// The /30 of link `link`: 0 is the primary, 1 the secondary.
-    pub fn link(&self, link: usize) -> Ipv4Net {
-        if link == 0 {
-            self.primary
-        } else {
-            self.secondary
-        }
-    }
-
-    /// The customer edge's address on link `link`.
-    pub fn customer_address(&self, link: usize) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::from(u32::from(self.link(link).network()) + 1))
-    }
-
-    /// Microsoft's address on link `link`.
-    pub fn microsoft_address(&self, link: usize) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::from(u32::from(self.link(link).network()) + 2))
-    }
 }
 
 /// An ExpressRoute circuit: a private line from an on-premises site's

@@ -20,8 +20,10 @@
 //!    gateways their routes lead through, load balancers), and for a Deny
 //!    the drop counter that moved gives the reason and the NIC where it was
 //!    dropped, a gateway's port named by its gateway; a Deny whose request
-//!    a record shows delivered lost its reply (see [`path`]). These are the
-//!    words of `vnetd check`, so the two can be compared.
+//!    a record shows delivered lost its reply (see [`path`]). A probe the
+//!    fabric never saw, between two sites joined by Global Reach, is
+//!    followed through Microsoft's edge routers instead (see [`edge`]).
+//!    These are the words of `vnetd check`, so the two can be compared.
 //! 4. The verdict, by [`ExpectationResult::judge`], the rows `vnetd check`
 //!    prints too. A Deny that fails its expectation while the lab has not
 //!    converged (see [`crate::api::Convergence`]) says what the lab still
@@ -33,6 +35,7 @@
 //! a best guess, and a drop that no counter shows leaves it unknown).
 //! The servers are closed when the run ends, however it ends.
 
+pub mod edge;
 pub mod junit;
 pub mod listeners;
 pub mod path;
@@ -300,7 +303,10 @@ fn observe(
         destinations,
     };
     let records = path::probe_records(&flows_before, &flows_after, &flow);
-    let via = path::hops(running, &records, &source.name, expectation.to);
+    let mut via = path::hops(running, &records, &source.name, expectation.to);
+    if records.is_empty() {
+        via = edge::global_reach_hops(topology, expectation.from, expectation.to);
+    }
     // A server of the user's that does not answer UDP: the datagram was
     // let through if a NIC that serves the port received it.
     let delivered = records

@@ -1,11 +1,14 @@
 //! Live equals offline: a running lab's gateway answers, read from its BGP
-//! speakers (learned routes, advertised routes, sessions), against the BGP
-//! model's prediction from the same file. Times and message counters are
-//! left out; everything else must be the same rows.
+//! speakers (learned routes, advertised routes, sessions), each circuit's
+//! route table on both links (its Microsoft edge routers' speakers) and
+//! every NIC's effective routes, against the BGP model's prediction from
+//! the same file. Times and message counters are left out; everything
+//! else must be the same rows.
 
 use super::{wait_for, Lab};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use vnetd::diagnostics::circuit;
 use vnetd::diagnostics::gateway::{self, BgpPeerStatusList, GatewayRouteList};
 use vnetd::policy::bgp::expected_learned;
 use vnetd::policy::gateways::bgp_peer_addresses;
@@ -17,12 +20,21 @@ type Row = (String, String, String, String, String, Option<String>, u32);
 /// (neighbor, asn, state, local address, routes received, reason)
 type Session = (String, u32, String, String, u64, Option<String>);
 
+/// (network, next hop, path) of a circuit route table's row.
+type CircuitRow = (String, String, String);
+
+/// (source, state, prefixes, next hop type, next hop addresses) of an
+/// effective route.
+type EffectiveRow = (String, String, Vec<String>, String, Vec<String>);
+
 /// Every gateway answer of a lab, rows sorted.
 #[derive(Debug, PartialEq, Eq)]
 pub struct GatewayAnswers {
     learned: BTreeMap<String, Vec<Row>>,
     advertised: BTreeMap<(String, String), Vec<Row>>,
     sessions: BTreeMap<String, Vec<Session>>,
+    circuits: BTreeMap<(String, usize), Vec<CircuitRow>>,
+    effective: BTreeMap<String, Vec<EffectiveRow>>,
 }
 
 fn rows(list: GatewayRouteList) -> Vec<Row> {
@@ -76,7 +88,36 @@ fn answers(
         learned: BTreeMap::new(),
         advertised: BTreeMap::new(),
         sessions: BTreeMap::new(),
+        circuits: BTreeMap::new(),
+        effective: BTreeMap::new(),
     };
+    for (c, circ) in topo.circuits.iter_enumerated() {
+        for link in 0..2 {
+            let rows = circuit::route_table(snap, c, link)
+                .value
+                .into_iter()
+                .map(|r| (r.network, r.next_hop, r.path))
+                .collect();
+            out.circuits.insert((circ.name.clone(), link), rows);
+        }
+    }
+    for nic in &topo.nics {
+        let port = snap.port_by_name(&nic.name).expect("a NIC's port");
+        let rows = vnetd::diagnostics::routes(snap, port)
+            .value
+            .into_iter()
+            .map(|r| {
+                (
+                    r.source.to_string(),
+                    r.state.to_string(),
+                    r.address_prefix,
+                    r.next_hop_type.to_string(),
+                    r.next_hop_ip_address,
+                )
+            })
+            .collect();
+        out.effective.insert(nic.name.clone(), rows);
+    }
     for (g, gw) in topo.gateways.iter_enumerated() {
         out.learned
             .insert(gw.name.clone(), rows(gateway::learned_routes(snap, g)));
@@ -138,5 +179,13 @@ pub fn assert_live_equals_offline(lab: &Lab, text: &str) {
     assert_eq!(
         got.advertised, want.advertised,
         "advertised routes: live (left) and offline (right)"
+    );
+    assert_eq!(
+        got.circuits, want.circuits,
+        "circuit route tables: live (left) and offline (right)"
+    );
+    assert_eq!(
+        got.effective, want.effective,
+        "effective routes: live (left) and offline (right)"
     );
 }

@@ -68,6 +68,29 @@ fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The gateway learns the datacenter as Azure shows it: on each instance,
+/// from each edge router, AS path 12076 then the customer's AS.
+fn assert_learned_from_both_edge_routers(lab: &Lab, gw: &str) {
+    let learned = lab.daemon().snapshot().learned.clone();
+    for instance in 0..2 {
+        let mut from: Vec<(String, Vec<u32>)> = learned
+            .of(gw, instance)
+            .iter()
+            .filter(|r| r.prefix.to_string() == "172.20.0.0/16")
+            .map(|r| (r.peer.to_string(), r.as_path.clone()))
+            .collect();
+        from.sort();
+        assert_eq!(
+            from,
+            [
+                ("172.16.0.2".to_string(), vec![12076, 65020]),
+                ("172.16.0.6".to_string(), vec![12076, 65020]),
+            ],
+            "instance {instance}"
+        );
+    }
+}
+
 #[test]
 fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
     let prefix = "erb";
@@ -90,7 +113,8 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
     );
     assert!(gateway_rows(&snap, "hub-vm").contains(&site_row));
 
-    // Each instance holds one session, to the customer edge of its link.
+    // Each instance holds a session with both of Microsoft's edge
+    // routers, ASN 12076, at Microsoft's address of each link's /30.
     let peers = lab.daemon().bgp_peer_status(&gw).unwrap();
     let mut sessions: Vec<(String, u32, String)> = peers
         .value
@@ -98,13 +122,17 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
         .map(|p| (p.neighbor.clone(), p.asn, p.state.clone()))
         .collect();
     sessions.sort();
+    let up = |n: &str| (n.to_string(), 12076, "Connected".to_string());
     assert_eq!(
         sessions,
         [
-            ("172.16.0.1".to_string(), 65020, "Connected".to_string()),
-            ("172.16.0.5".to_string(), 65020, "Connected".to_string()),
+            up("172.16.0.2"),
+            up("172.16.0.2"),
+            up("172.16.0.6"),
+            up("172.16.0.6")
         ]
     );
+    assert_learned_from_both_edge_routers(&lab, &gw);
 
     // The customer edge learns the hub and the spoke from Microsoft's
     // edge, ASN 12076, over both links.
@@ -129,12 +157,17 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
     );
     assert!(bird.contains("BGP.as_path: 12076"), "{bird}");
 
-    // The edge's side of each link is shaped to the circuit's 1000 Mbps.
-    for vti in ["vti0", "vti1"] {
-        let qdisc = in_netns(&router, &["tc", "qdisc", "show", "dev", vti]);
+    // Both ends of each link are shaped to the circuit's 1000 Mbps.
+    for (netns, link) in [
+        (router.clone(), "msee0"),
+        (router.clone(), "msee1"),
+        (format!("{router}-msee-primary"), "ce"),
+        (format!("{router}-msee-secondary"), "ce"),
+    ] {
+        let qdisc = in_netns(&netns, &["tc", "qdisc", "show", "dev", link]);
         assert!(
             qdisc.contains("qdisc tbf") && qdisc.contains("rate 1Gbit"),
-            "{vti}: {qdisc}"
+            "{netns} {link}: {qdisc}"
         );
     }
 
@@ -196,16 +229,24 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
         rows[4],
         serde_json::json!({"network": "172.20.0.0/16", "nextHop": "172.16.0.5", "locPrf": "", "weight": 0, "path": "65020"})
     );
-    // What the gateway advertises to the edge: the VNets, from 12076, from
-    // the one instance whose link that edge ends.
+    // What the gateway advertises to an edge router: the VNets, from its
+    // own AS.
     let g = gateway::find_gateway(&snap, &gw).unwrap();
-    let advertised = gateway::advertised_routes(&snap, g, "172.16.0.1").unwrap();
+    let advertised = gateway::advertised_routes(&snap, g, "172.16.0.2").unwrap();
     let got: Vec<(&str, &str)> = advertised
         .value
         .iter()
         .map(|r| (r.network.as_str(), r.as_path.as_str()))
         .collect();
-    assert_eq!(got, [("10.0.0.0/16", "12076"), ("10.1.0.0/16", "12076"),]);
+    assert_eq!(
+        got,
+        [
+            ("10.0.0.0/16", "65515"),
+            ("10.1.0.0/16", "65515"),
+            ("10.0.0.0/16", "65515"),
+            ("10.1.0.0/16", "65515")
+        ]
+    );
 }
 
 /// The datacenter reaches the hub by its circuit and by a site-to-site VPN
@@ -242,7 +283,7 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
                 .bgp_peer_status(gw)
                 .is_ok_and(|p| p.value.len() == n && p.value.iter().all(|s| s.state == "Connected"))
         };
-        up(&format!("{prefix}-vpngw"), 1) && up(&format!("{prefix}-ergw"), 2)
+        up(&format!("{prefix}-vpngw"), 1) && up(&format!("{prefix}-ergw"), 4)
     });
     assert!(all_up, "not every session came up");
     // Both gateways learn the datacenter (the routes follow the sessions
@@ -278,10 +319,11 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
         "the circuit carried the pings"
     );
 
-    // The circuit fails: the edge's sessions on both links go down.
+    // The circuit fails: the customer edge's sessions with Microsoft's
+    // edge go down on both links.
     let router = format!("{prefix}-dc1");
     let ctl = format!("/run/vnetd-bgp/{router}/bird.ctl");
-    for peer in ["peer_10_0_255_228", "peer_10_0_255_229"] {
+    for peer in ["peer_172_16_0_2", "peer_172_16_0_6"] {
         let out = in_netns(&router, &["birdc", "-s", &ctl, "disable", peer]);
         assert!(out.contains("disabled"), "{out}");
     }
@@ -305,7 +347,7 @@ fn expressroute_wins_over_the_backup_vpn_and_the_vpn_takes_over_when_the_circuit
     );
 
     // The circuit comes back: the traffic fails back to it.
-    for peer in ["peer_10_0_255_228", "peer_10_0_255_229"] {
+    for peer in ["peer_172_16_0_2", "peer_172_16_0_6"] {
         let out = in_netns(&router, &["birdc", "-s", &ctl, "enable", peer]);
         assert!(out.contains("enabled"), "{out}");
     }
@@ -405,8 +447,8 @@ fn both_datacenters_reach_the_spoke(lab: &Lab, prefix: &str) {
 #[test]
 fn two_circuits_reach_each_other_only_through_global_reach() {
     // Without Global Reach: each datacenter reaches the VNets, never the
-    // other datacenter (its router has no route, and the fabric would drop
-    // it as circuit_transit).
+    // other datacenter (its router learns no route to it, and the fabric
+    // would drop it as circuit_transit).
     let prefix = "ern";
     let lab = Lab::start_exact(prefix, &two_circuits_lab(prefix, false));
     both_datacenters_reach_the_spoke(&lab, prefix);
@@ -416,15 +458,23 @@ fn two_circuits_reach_each_other_only_through_global_reach() {
     assert!(!ping(&format!("{prefix}-dc-host"), DC2_HOST));
     drop(lab);
 
-    // With Global Reach: the datacenters reach each other.
+    // With Global Reach: the datacenters reach each other, each router
+    // learning the other's range over BGP from both of its circuit's edge
+    // routers (BIRD installs one route over both links).
     let prefix = "erg";
     let lab = Lab::start_exact(prefix, &two_circuits_lab(prefix, true));
     both_datacenters_reach_the_spoke(&lab, prefix);
     let dc1 = format!("{prefix}-dc1");
-    let routes = in_netns(&dc1, &["ip", "route", "show", "172.21.0.0/16"]);
+    let learned = wait_for(Duration::from_secs(30), || {
+        let routes = in_netns(&dc1, &["ip", "route", "show", "172.21.0.0/16"]);
+        routes.contains("proto bird")
+            && routes.contains("via 172.16.0.2 dev msee0")
+            && routes.contains("via 172.16.0.6 dev msee1")
+    });
     assert!(
-        routes.contains("vti0") && routes.contains("vti1"),
-        "dc1's route to dc2 over both links: {routes}"
+        learned,
+        "dc1's route to dc2 over both links: {}",
+        in_netns(&dc1, &["ip", "route", "show", "172.21.0.0/16"])
     );
     assert!(ping(&format!("{prefix}-dc-host"), DC2_HOST), "dc1 to dc2");
     assert!(ping(&format!("{prefix}-dc2-host"), DC_HOST), "dc2 to dc1");

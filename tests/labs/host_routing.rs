@@ -113,12 +113,7 @@ impl Lab {
         let mut spec = GobgpSpec::new(self.netns(0), HUB_ASN, HUB, self.dir("gobgp"), LIMITS);
         spec.neighbors = neighbors
             .iter()
-            .map(|&(index, asn)| GobgpNeighbor {
-                address: spoke_address(index),
-                asn,
-                multihop: true,
-                local_as: None,
-            })
+            .map(|&(index, asn)| GobgpNeighbor::new(spoke_address(index), asn, true))
             .collect();
         spec
     }
@@ -673,12 +668,7 @@ fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
             lab.dir(&format!("gobgp{index}")),
             LIMITS,
         );
-        spec.neighbors = vec![GobgpNeighbor {
-            address: HUB,
-            asn: site_asn,
-            multihop: true,
-            local_as: None,
-        }];
+        spec.neighbors = vec![GobgpNeighbor::new(HUB, site_asn, true)];
         let mut speaker = GobgpSpeaker::start(spec).expect("starting gobgpd");
         speaker
             .set_announced(&[net("10.9.0.0/16")])

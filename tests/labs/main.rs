@@ -18,6 +18,7 @@ mod e2e_down;
 mod e2e_examples;
 mod e2e_expressroute;
 mod e2e_flow_log;
+mod e2e_global_reach;
 mod e2e_hybrid;
 mod e2e_lab;
 mod e2e_lb;

@@ -204,14 +204,6 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
-            name: "customer-edge-without-bgp",
-            edits: &[("bgp_speaker: bird", "bgp_speaker: none")],
-            expect: &[(
-                "    site: dc1\n",
-                "the router of site `dc1` does not speak BGP",
-            )],
-        },
-        Case {
             name: "bandwidth-not-sold",
             edits: &[("bandwidth_in_mbps: 1000", "bandwidth_in_mbps: 1500")],
             expect: &[("bandwidth_in_mbps: 1500", "1500 Mbps is not a circuit size Azure offers")],
@@ -238,21 +230,6 @@ fn cases() -> Vec<Case> {
             expect: &[(
                 "- {name: gr,",
                 "`192.168.8.0/28` is not a /29: Global Reach takes an IPv4 /29",
-            )],
-        },
-        Case {
-            name: "global-reach-to-a-circuit-without-a-connection",
-            edits: &[
-                DC2_SITE,
-                DC2_CIRCUIT,
-                (
-                    "virtual_network_gateways:",
-                    "express_route_circuit_connections:\n  - name: gr\n    circuit: dc1-circuit\n    peer_circuit: dc2-circuit\n    address_prefix_ipv4: 192.168.8.0/29\n\nvirtual_network_gateways:",
-                ),
-            ],
-            expect: &[(
-                "    peer_circuit: dc2-circuit",
-                "circuit `dc2-circuit` is connected to no ExpressRoute gateway",
             )],
         },
         Case {

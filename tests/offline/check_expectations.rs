@@ -180,7 +180,7 @@ fn broken_expectations_are_refused_with_their_line() {
         (
             "unknown-via",
             "  - {name: e, from: vm1, to: vm2, protocol: Icmp, result: Allow, via: [nva2]}",
-            "no NIC, gateway or load balancer named `nva2` in this file; did you mean `nva1`?",
+            "no NIC, gateway, load balancer or circuit named `nva2` in this file; did you mean `nva1`?",
         ),
         (
             "unknown-reason",

@@ -5,11 +5,13 @@
 //! learned given as input. The expected rows were worked out by hand from
 //! `docs/src/azure-behaviour.md` §6 (ExpressRoute): the longest prefix first,
 //! then ExpressRoute over VPN, then the shorter AS path; instance `i` of the
-//! ExpressRoute gateway ends link `i` of each circuit; nothing goes from one
-//! circuit to another; the customer edge learns the VNets from ASN 12076.
+//! ExpressRoute gateway ends link `i` of each circuit, whose Microsoft
+//! edge router holds the second address of the link's /30 and prepends
+//! 12076; nothing goes from one circuit to another through a gateway; the
+//! customer edge learns the VNets from ASN 12076; Global Reach joins two
+//! circuits at their edge routers, outside the fabric.
 
 use etherparse::PacketBuilder;
-use std::net::IpAddr;
 use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
 use vnetd::diagnostics;
 use vnetd::plan::PortIdx;
@@ -45,9 +47,10 @@ fn route(prefix: &str, peer: &str, as_path: &[u32]) -> LearnedRoute {
 /// What the sessions learned:
 /// - the VPN gateway, from dc1's backup VPN: dc1's range, a /24 inside it
 ///   only the VPN carries, and 10.50.0.0/16 with a two-AS path;
-/// - the ExpressRoute gateway, on each link of dc1's circuit: dc1's range
-///   and 10.60.0.0/16 with a three-AS path; on each link of dc2's circuit:
-///   dc2's range, 10.50.0.0/16 and 10.60.0.0/16, each with one AS.
+/// - the ExpressRoute gateway, from the edge router of each link of dc1's
+///   circuit: dc1's range and 10.60.0.0/16 with a three-AS path behind
+///   12076; from each link of dc2's circuit: dc2's range, 10.50.0.0/16 and
+///   10.60.0.0/16, each with one AS behind 12076.
 fn learned() -> LearnedRoutes {
     let mut routes = LearnedRoutes::default();
     let vpn = "192.168.255.1";
@@ -61,18 +64,18 @@ fn learned() -> LearnedRoutes {
     );
     let instance = |dc1_edge: &str, dc2_edge: &str| {
         vec![
-            route("172.20.0.0/16", dc1_edge, &[65020]),
-            route("10.60.0.0/16", dc1_edge, &[65020, 65100, 65101]),
-            route("172.21.0.0/16", dc2_edge, &[65030]),
-            route("10.50.0.0/16", dc2_edge, &[65030]),
-            route("10.60.0.0/16", dc2_edge, &[65030]),
+            route("172.20.0.0/16", dc1_edge, &[12076, 65020]),
+            route("10.60.0.0/16", dc1_edge, &[12076, 65020, 65100, 65101]),
+            route("172.21.0.0/16", dc2_edge, &[12076, 65030]),
+            route("10.50.0.0/16", dc2_edge, &[12076, 65030]),
+            route("10.60.0.0/16", dc2_edge, &[12076, 65030]),
         ]
     };
     routes.gateways.insert(
         "hub-ergw".into(),
         vec![
-            instance("172.16.0.1", "172.16.1.1"),
-            instance("172.16.0.5", "172.16.1.5"),
+            instance("172.16.0.2", "172.16.1.2"),
+            instance("172.16.0.6", "172.16.1.6"),
         ],
     );
     routes
@@ -117,15 +120,15 @@ fn expressroute_wins_equal_prefixes_then_the_shorter_as_path() {
         // Longer prefix only the VPN carries: kept, and longest match
         // sends 172.20.5.0/24 over the VPN.
         ("Active", "172.20.5.0/24", VPN),
-        // VPN path of two ASes, ExpressRoute path of one: ExpressRoute.
+        // Two ASes on either path: ExpressRoute.
         ("Active", "10.50.0.0/16", &both),
-        // Then the ExpressRoute gateway's own rows: each customer edge on
-        // the instance ending its link.
-        ("Active", "172.16.0.1/32", ER0),
-        ("Active", "172.16.0.5/32", ER1),
-        // Learned from both circuits: dc2's one-AS path beats dc1's three.
-        ("Active", "172.16.1.1/32", ER0),
-        ("Active", "172.16.1.5/32", ER1),
+        // Then the ExpressRoute gateway's own rows: each Microsoft edge
+        // router on the instance ending its link.
+        ("Active", "172.16.0.2/32", ER0),
+        ("Active", "172.16.0.6/32", ER1),
+        // Learned from both circuits: dc2's two-AS path beats dc1's four.
+        ("Active", "172.16.1.2/32", ER0),
+        ("Active", "172.16.1.6/32", ER1),
         ("Active", "10.60.0.0/16", &both),
         ("Active", "172.21.0.0/16", &both),
     ]);
@@ -176,13 +179,13 @@ fn traffic_takes_expressroute_and_the_vpn_only_for_its_longer_prefix() {
         go("hub-vm", tcp(HUB_VM, [172, 20, 5, 10], 1000)),
         Verdict::Deliver(nic(&s, "dc1-to-hub-vpngw-0"))
     );
-    // Each instance reaches the customer edge of its own link.
+    // Each instance reaches the edge router of its own link.
     assert_eq!(
-        go("hub-ergw-1", tcp([10, 0, 255, 229], [172, 16, 0, 5], 179)),
+        go("hub-ergw-1", tcp([10, 0, 255, 229], [172, 16, 0, 6], 179)),
         Verdict::Deliver(nic(&s, "dc1-to-hub-ergw-1"))
     );
     assert_eq!(
-        go("hub-ergw-0", tcp([10, 0, 255, 228], [172, 16, 1, 1], 179)),
+        go("hub-ergw-0", tcp([10, 0, 255, 228], [172, 16, 1, 2], 179)),
         Verdict::Deliver(nic(&s, "dc2-to-hub-ergw-0"))
     );
 }
@@ -217,25 +220,47 @@ fn no_transit_from_one_circuit_to_another() {
 
 #[test]
 fn the_customer_edge_learns_the_vnets_from_microsofts_edge_and_nothing_of_other_circuits() {
+    use vnetd::policy::bgp::{BgpModel, SpeakerId};
+    use vnetd::topology::CircuitIdx;
     let topo = topology();
+    let model = BgpModel::of(&topo);
     let ergw = GatewayIdx::new(1);
     assert_eq!(topo.gateways[ergw].name, "hub-ergw");
-    for edge in ["172.16.0.1", "172.16.0.5", "172.16.1.1", "172.16.1.5"] {
-        let peer: IpAddr = edge.parse().unwrap();
-        let got: Vec<(String, Vec<u32>)> = vnetd::policy::bgp::BgpModel::of(&topo)
-            .advertised(ergw, usize::from(edge.ends_with(".5")), peer)
-            .expect("a customer edge of the gateway")
+    let vnets = |path: &[u32]| {
+        vec![
+            ("10.0.0.0/16".to_string(), path.to_vec()),
+            ("10.1.0.0/16".to_string(), path.to_vec()),
+        ]
+    };
+    // Each instance sends the VNets to every edge router, with its own AS.
+    for (instance, edge) in [(0, "172.16.0.2"), (1, "172.16.0.6"), (0, "172.16.1.6")] {
+        let got: Vec<(String, Vec<u32>)> = model
+            .advertised(ergw, instance, edge.parse().unwrap())
+            .expect("an edge router of the gateway")
             .into_iter()
             .map(|r| (r.prefix.to_string(), r.as_path))
             .collect();
-        assert_eq!(
-            got,
-            [
-                ("10.0.0.0/16".to_string(), vec![12076]),
-                ("10.1.0.0/16".to_string(), vec![12076]),
-            ],
-            "advertised to {edge}"
-        );
+        assert_eq!(got, vnets(&[65515]), "instance {instance} to {edge}");
+    }
+    // Each edge router sends its customer edge the VNets behind 12076 (the
+    // private 65515 removed), and nothing of the other circuit.
+    for (circuit, link, customer) in [
+        (0, 0, "172.16.0.1"),
+        (0, 1, "172.16.0.5"),
+        (1, 0, "172.16.1.1"),
+        (1, 1, "172.16.1.5"),
+    ] {
+        let id = SpeakerId::Edge {
+            circuit: CircuitIdx::new(circuit),
+            link,
+        };
+        let got: Vec<(String, Vec<u32>)> = model
+            .advertised_by(id, customer.parse().unwrap())
+            .expect("the customer edge of the link")
+            .into_iter()
+            .map(|r| (r.prefix.to_string(), r.as_path))
+            .collect();
+        assert_eq!(got, vnets(&[12076]), "to {customer}");
     }
 }
 
@@ -258,9 +283,16 @@ fn circuit_rows(
         .collect()
 }
 
+/// The snapshot with what the BGP model predicts every speaker learns (the
+/// edge routers included), as `--config` answers.
+fn predicted(topo: Topology) -> Snapshot {
+    let learned = vnetd::policy::bgp::expected_learned(&topo);
+    Snapshot::compile_learned(topo, learned, 1)
+}
+
 #[test]
 fn each_circuit_route_table_holds_the_vnets_and_only_its_own_edges_routes() {
-    let snap = snapshot();
+    let snap = predicted(topology());
     let vnets = |rows: &mut Vec<(&str, &str, &str)>| {
         for (network, hop) in [
             ("10.0.0.0/16", ER0),
@@ -273,14 +305,11 @@ fn each_circuit_route_table_holds_the_vnets_and_only_its_own_edges_routes() {
     };
     let mut want = Vec::new();
     vnets(&mut want);
-    want.push(("10.60.0.0/16", "172.16.0.1", "65020 65100 65101"));
     want.push(("172.20.0.0/16", "172.16.0.1", "65020"));
     assert_eq!(circuit_rows(&snap, "dc1-circuit", None), owned(&want));
 
     let mut want = Vec::new();
     vnets(&mut want);
-    want.push(("10.50.0.0/16", "172.16.1.5", "65030"));
-    want.push(("10.60.0.0/16", "172.16.1.5", "65030"));
     want.push(("172.21.0.0/16", "172.16.1.5", "65030"));
     assert_eq!(
         circuit_rows(&snap, "dc2-circuit", Some("secondary")),
@@ -327,7 +356,8 @@ fn circuit_routes_offline_predicts_the_edges_announcement_as_az_prints_it() {
     );
 }
 
-/// The coexistence topology with a Global Reach link between the circuits.
+/// The coexistence topology with a Global Reach link between the circuits,
+/// with what the BGP model predicts every speaker learns.
 fn with_global_reach() -> Snapshot {
     let path = format!("{}/tests/golden/{FILE}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap().replace(
@@ -338,53 +368,83 @@ fn with_global_reach() -> Snapshot {
         .unwrap_or_else(|d| panic!("{d:#?}"))
         .topology;
     assert_eq!(topo.global_reach.len(), 1);
-    Snapshot::compile_learned(topo, learned(), 1)
+    predicted(topo)
 }
 
 #[test]
-fn global_reach_carries_one_circuit_to_the_other_link_by_link_without_the_vnet() {
+fn global_reach_joins_the_circuits_at_microsofts_edge_without_the_vnet() {
     let s = with_global_reach();
-    for (from, to, src, dst) in [
-        ("dc1-to-hub-ergw-0", "dc2-to-hub-ergw-0", DC1_HOST, DC2_HOST),
-        ("dc1-to-hub-ergw-1", "dc2-to-hub-ergw-1", DC1_HOST, DC2_HOST),
-        ("dc2-to-hub-ergw-0", "dc1-to-hub-ergw-0", DC2_HOST, DC1_HOST),
-        ("dc2-to-hub-ergw-1", "dc1-to-hub-ergw-1", DC2_HOST, DC1_HOST),
+    // The fabric still carries nothing from one circuit to another: Global
+    // Reach traffic never enters it.
+    for (from, src, dst) in [
+        ("dc1-to-hub-ergw-0", DC1_HOST, DC2_HOST),
+        ("dc2-to-hub-ergw-1", DC2_HOST, DC1_HOST),
     ] {
+        let port = nic(&s, from);
         assert_eq!(
-            decide(&s, &Stateless, nic(&s, from), &tcp(src, dst, 3000), 0),
-            Verdict::Deliver(nic(&s, to)),
-            "{from} -> {to}"
+            decide(&s, &Stateless, port, &tcp(src, dst, 3000), 0),
+            Verdict::dropped(DropReason::CircuitTransit, port),
+            "{from}"
         );
     }
-    // The VNets are untouched: dc1 still reaches the spoke through the
-    // gateway, and a VPN site gains nothing from the link.
+    // dc1 still reaches the spoke through the gateway.
     let from = nic(&s, "dc1-to-hub-ergw-0");
     assert_eq!(
         decide(&s, &Stateless, from, &tcp(DC1_HOST, VM1, 3000), 0),
         Verdict::Deliver(nic(&s, "vm1"))
     );
-    assert!(s.nics[nic(&s, "dc1-to-hub-vpngw-0")]
-        .global_reach
-        .is_empty());
-    // `trace` from a dc1 host enters by dc1's circuit and takes no route.
+    // `trace` from a dc1 host: customer edge, dc1's edge router, dc2's,
+    // dc2's customer edge; and the reply the same way back.
     let query = diagnostics::trace_query(&s, "dc1-host", "dc2-host", None, None).unwrap();
     let found = diagnostics::trace::trace(&s, &query).unwrap();
     assert_eq!(found.verdict, "Allow", "{found:#?}");
     assert_eq!(found.delivered_to.as_deref(), Some("site dc2"));
-    assert_eq!(found.hops.len(), 1);
-    assert_eq!(found.hops[0].nic, "dc1-to-hub-ergw-0");
-    assert!(found.hops[0].route.is_none());
-    assert_eq!(found.hops[0].to.as_deref(), Some("dc2-to-hub-ergw-0"));
-    // Microsoft's edge on dc1's primary link now holds dc2's range too.
+    let hops: Vec<(&str, Option<&str>)> = found
+        .hops
+        .iter()
+        .map(|h| (h.nic.as_str(), h.to.as_deref()))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            ("dc1", Some("dc1-circuit-msee-primary")),
+            ("dc1-circuit-msee-primary", Some("dc2-circuit-msee-primary")),
+            ("dc2-circuit-msee-primary", Some("site dc2")),
+        ]
+    );
+    assert_eq!(found.path, ["dc1-circuit", "dc2-circuit"]);
+    assert!(found.hops.iter().all(|h| h.gateway.is_none()));
+    let reply = found.reply.as_ref().expect("a reply");
+    assert_eq!(reply.delivered_to.as_deref(), Some("site dc1"));
+    assert_eq!(reply.path, ["dc2-circuit", "dc1-circuit"]);
+    // Bounded by the circuits, not by a gateway's SKU.
+    let bottleneck = found.bottleneck.as_ref().expect("a bottleneck");
+    assert!(bottleneck.what.contains("circuit"), "{bottleneck:?}");
+    // dc1's primary edge router holds dc2's range from dc2's, over the /29.
     let rows = circuit_rows(&s, "dc1-circuit", None);
     assert!(
         rows.contains(&(
             "172.21.0.0/16".to_string(),
-            "172.16.1.1".to_string(),
-            "12076 65030".to_string()
+            "192.168.8.2".to_string(),
+            "65030".to_string()
         )),
         "{rows:?}"
     );
+    let rows = circuit_rows(&s, "dc2-circuit", Some("secondary"));
+    assert!(
+        rows.contains(&(
+            "172.20.0.0/16".to_string(),
+            "192.168.8.5".to_string(),
+            "65020".to_string()
+        )),
+        "{rows:?}"
+    );
+    // Without the link, the trace enters the fabric and is refused there.
+    let plain = predicted(topology());
+    let query = diagnostics::trace_query(&plain, "dc1-host", "dc2-host", None, None).unwrap();
+    let found = diagnostics::trace::trace(&plain, &query).unwrap();
+    assert_eq!(found.verdict, "Deny", "{found:#?}");
+    assert_eq!(found.reason.as_deref(), Some("circuit_transit"));
 }
 
 /// `text` with spoke1's subnet under a route table that sends 0.0.0.0/0 to

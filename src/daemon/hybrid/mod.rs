@@ -22,16 +22,15 @@
 //! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
 //!   announcing the site's address space to every gateway instance it has a
 //!   BGP connection to (eBGP multihop), learned routes into its kernel.
-//! - An ExpressRoute circuit is a BGP connection whose site is the customer
-//!   edge: link `i` of its private peering joins the router to instance `i`
-//!   of each connected gateway (the tunnel holds the customer edge's
-//!   address of that link), the instance meets the edge as Microsoft's
-//!   edge (ASN 12076, gobgpd's `local-as`) and passes on no learned route,
-//!   so nothing goes from one circuit to another. What the router sends
-//!   into a circuit's tunnel is shaped to `bandwidth_in_mbps` (tc tbf).
-//! - Global Reach: the router of each joined circuit's site gets static
-//!   routes to the other site's ranges over its circuit's tunnels, and the
-//!   fabric hands such packets from one circuit's tunnel to the other's.
+//! - An ExpressRoute circuit meets Microsoft's edge (`edge`): two edge
+//!   routers (MSEE, gobgpd with ASN 12076) in namespaces of their own, the
+//!   customer edge's router joined to each over the link's /30, each
+//!   holding the tunnel to the instance of each connected gateway that
+//!   ends its link. The gateway instance peers with the edge router, and
+//!   passes on no learned route, so nothing goes from one circuit to
+//!   another through a gateway.
+//! - Global Reach joins two circuits' edge routers directly; the customer
+//!   edges learn each other's ranges from them over BGP.
 //!
 //! Each speaker has a watcher ([`watch`]) that follows what it learns as
 //! gobgpd reports it and records it in the daemon's [`LearnedBook`]; the
@@ -61,6 +60,7 @@
 //! for the convergence report) and `reconcile` (bringing the hybrid half
 //! to a topology, part by part).
 
+mod edge;
 pub mod established;
 mod reconcile;
 mod specs;
@@ -202,6 +202,10 @@ pub struct Hybrid {
     /// The static routes the site routers were given (router namespace,
     /// range, tunnels).
     static_routes: Vec<(String, Ipv4Net, Vec<String>)>,
+    /// Microsoft's edge routers of the circuits, as built.
+    edge_routers: Vec<edge::EdgeRouterSpec>,
+    /// The Global Reach links between them, as joined.
+    reach_links: Vec<(crate::host::site::LinkEnd, crate::host::site::LinkEnd)>,
 }
 
 impl Hybrid {
@@ -451,6 +455,7 @@ impl Drop for Hybrid {
         for dir in self.run_dirs.drain(..) {
             let _ = std::fs::remove_dir_all(dir);
         }
+        self.remove_edge();
         for site in self.sites.drain(..).rev() {
             if let Err(e) = remove_site(&site) {
                 eprintln!("vnetd: removing site {}: {e:#}", site.router);

@@ -23,12 +23,12 @@ use super::specs::{v4, v4_nets};
 use super::supervision::Supervision;
 use super::watch::{Watch, Watcher};
 use super::{lock, Hybrid, InstanceSpeaker, SiteRouter, SupervisedRouter, RUN_DIR};
+use crate::host::netlink;
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{same_identity, GobgpSpeaker, GobgpSpec, SessionLimits};
 use crate::host::routing::BgpRouterSpec;
 use crate::host::site::{build_site, remove_site};
-use crate::host::{netlink, shaping};
 use crate::plan::PortKind;
 use crate::policy::bgp::{peer_host_groups, withheld_from};
 use crate::policy::gateways::{served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES};
@@ -56,23 +56,40 @@ pub struct HybridChanges {
     pub rebuilt_routers: Vec<String>,
 }
 
-/// What one gateway instance's speaker should be.
+/// What one speaker should be: a gateway instance's, or a circuit's edge
+/// router's (named `gateway`, instance 0).
 struct SpeakerPlan {
     gateway: String,
     instance: usize,
     spec: GobgpSpec,
     originated: Vec<Ipv4Net>,
+    /// What the supervisor calls it on stderr and in `stats`.
+    label: String,
+    /// An edge router's: its watcher installs its best routes in the
+    /// namespace's kernel.
+    programs_kernel: bool,
 }
 
 /// The speakers `topo` asks for: one per gateway instance with an IPv4
-/// address and at least one session.
+/// address and at least one session, and one per edge router of each
+/// circuit.
 fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
     let limits = SessionLimits {
         keepalive_secs: BGP_KEEPALIVE.as_secs() as u32,
         hold_secs: BGP_HOLD.as_secs() as u32,
         max_prefixes: u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32"),
     };
-    let mut plans = Vec::new();
+    let mut plans: Vec<SpeakerPlan> = super::edge::edge_speakers(topo, limits, RUN_DIR)
+        .into_iter()
+        .map(|(name, spec)| SpeakerPlan {
+            label: format!("Microsoft edge router {name}"),
+            gateway: name,
+            instance: 0,
+            spec,
+            originated: Vec::new(),
+            programs_kernel: true,
+        })
+        .collect();
     for (g, gw) in topo.gateways.iter_enumerated() {
         let express_route = gw.gateway_type == GatewayType::ExpressRoute;
         let served = v4_nets(served_ranges(topo, g));
@@ -84,7 +101,7 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
             let Some(address) = v4(*address) else {
                 continue;
             };
-            let neighbors = gobgp_neighbors(topo, g, i);
+            let neighbors = gobgp_neighbors(topo, g);
             if neighbors.is_empty() {
                 continue;
             }
@@ -108,6 +125,8 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
                 instance: i,
                 spec,
                 originated: originated.clone(),
+                label: format!("gateway {} instance {i}", gw.name),
+                programs_kernel: false,
             });
         }
     }
@@ -194,7 +213,7 @@ impl Hybrid {
             }
             self.sites.push(w);
         }
-        Ok(())
+        self.update_edge(topo, changes)
     }
 
     /// Once the tunnels exist: their addresses and the routers' routes,
@@ -252,14 +271,26 @@ impl Hybrid {
             };
             let interface = &nic.interface;
             let gw = &topo.gateways[*gateway];
-            let router = &topo.sites[*site].router_netns;
+            let router = &nic.netns;
             let Some(peer) = gw.instances.get(*instance).copied() else {
                 continue;
             };
             let Some(peer) = v4(peer) else {
                 anyhow::bail!("the tunnel {interface} of {router} ends at an IPv6 address {peer}");
             };
-            match crate::policy::bgp::router_bgp_address(topo, *site, *gateway, *instance) {
+            if let Some(circuit) = topo.circuit_of(*site, *gateway) {
+                // The edge router's end: its address of the link, and the
+                // gateway's other instances reached through it.
+                let own = crate::policy::bgp::edge_address(topo, circuit, (*instance).min(1));
+                netlink::add_peer_address(router, interface, own, peer)?;
+                for other in gw.instances.iter().filter_map(|a| v4(*a)) {
+                    if other != peer {
+                        route(router, Ipv4Net::from(other), interface);
+                    }
+                }
+                continue;
+            }
+            match crate::policy::bgp::router_bgp_address(topo, *site, *gateway) {
                 Some(local) => {
                     let Some(local) = v4(local) else {
                         anyhow::bail!("the BGP address {local} of {router} is not IPv4");
@@ -271,17 +302,6 @@ impl Hybrid {
                     Ipv4Net::from(peer),
                     std::slice::from_ref(interface),
                 )?,
-            }
-            if let Some(circuit) = topo.circuit_of(*site, *gateway) {
-                shaping::shape(router, interface, topo.circuits[circuit].bandwidth_mbps)?;
-                // Global Reach: the sites of joined circuits, through this
-                // circuit's tunnels.
-                for peer in topo.reach_peers(circuit) {
-                    let far = &topo.sites[topo.circuits[peer].site];
-                    for range in v4_nets(far.address_space.iter().copied()) {
-                        route(router, range, interface);
-                    }
-                }
             }
             let without_bgp = topo.connections_of(*gateway).any(|c| {
                 !c.bgp_enabled
@@ -409,10 +429,12 @@ impl Hybrid {
         speaker
             .set_announced(&plan.originated)
             .with_context(|| format!("announcing the VNets from {netns}"))?;
+        let kernel = plan.programs_kernel.then(|| netns.clone());
         let watcher = Watcher::start(
             speaker.api(),
             plan.gateway.clone(),
             plan.instance,
+            kernel,
             watch.clone(),
         )?;
         let mailbox = watcher.mailbox();
@@ -424,10 +446,7 @@ impl Hybrid {
                 gateway: plan.gateway.clone(),
                 instance: plan.instance,
                 speaker,
-                supervision: Supervision::new(
-                    format!("gateway {} instance {}", plan.gateway, plan.instance),
-                    &netns,
-                ),
+                supervision: Supervision::new(plan.label.clone(), &netns),
                 prefix_limited: BTreeMap::new(),
                 sessions_checked: None,
                 established: Vec::new(),
@@ -439,7 +458,7 @@ impl Hybrid {
     }
 
     /// Stops one instance's speaker and watcher for good.
-    fn retire_speaker(&mut self, gateway: &str, instance: usize) {
+    pub(super) fn retire_speaker(&mut self, gateway: &str, instance: usize) {
         self.roster.speakers.retain(|s| {
             let mut s = lock(s);
             if s.gateway != gateway || s.instance != instance {

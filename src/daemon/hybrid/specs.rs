@@ -52,22 +52,15 @@ pub(super) fn v4_nets(nets: impl IntoIterator<Item = IpNet>) -> Vec<Ipv4Net> {
         .collect()
 }
 
-/// The sessions instance `instance` of `gateway` holds, as gobgpd
-/// neighbours: [`instance_neighbors`], the IPv4 ones.
-pub(super) fn gobgp_neighbors(
-    topo: &Topology,
-    gateway: GatewayIdx,
-    instance: usize,
-) -> Vec<GobgpNeighbor> {
-    instance_neighbors(topo, gateway, instance)
+/// The sessions each instance of `gateway` holds, as gobgpd neighbours:
+/// [`instance_neighbors`], the IPv4 ones.
+pub(super) fn gobgp_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<GobgpNeighbor> {
+    instance_neighbors(topo, gateway)
         .into_iter()
         .filter_map(|n| {
-            Some(GobgpNeighbor {
-                address: v4(n.address)?,
-                asn: n.asn,
-                multihop: true,
-                local_as: n.local_as,
-            })
+            let mut neighbor = GobgpNeighbor::new(v4(n.address)?, n.asn, true);
+            neighbor.local_as = n.local_as;
+            Some(neighbor)
         })
         .collect()
 }
@@ -94,7 +87,7 @@ pub(super) fn originated_by(topo: &Topology, gateway: GatewayIdx) -> Vec<Ipv4Net
 fn instance_speaks_bgp(topo: &Topology, gateway: GatewayIdx, instance: usize) -> bool {
     let gw = &topo.gateways[gateway];
     gw.instances.get(instance).copied().and_then(v4).is_some()
-        && !gobgp_neighbors(topo, gateway, instance).is_empty()
+        && !gobgp_neighbors(topo, gateway).is_empty()
 }
 
 /// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
@@ -114,7 +107,7 @@ pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRout
             address: peer,
             asn: n.asn,
             local_address: Some(local),
-            multihop: true,
+            multihop: n.multihop,
         });
     }
     Some(BgpRouterSpec {
@@ -138,8 +131,8 @@ pub struct RoutingNeed {
 }
 
 /// The routing daemons `topo`'s lab runs, each once, with the first entry
-/// that needs it: gobgpd for gateway instances with BGP sessions, BIRD or
-/// FRR for site routers that speak BGP.
+/// that needs it: gobgpd for gateway instances with BGP sessions and for
+/// circuits' edge routers, BIRD or FRR for site routers that speak BGP.
 pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
     let mut needs: Vec<RoutingNeed> = Vec::new();
     let mut add = |suite: Suite, line: usize, key: String| {
@@ -155,6 +148,14 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
                 format!("virtual_network_gateways[{}]", gw.name),
             );
         }
+    }
+    // Microsoft's edge routers of every circuit run gobgpd.
+    if let Some(circuit) = topo.circuits.first() {
+        add(
+            Suite::Gobgp,
+            circuit.line,
+            format!("express_route_circuits[{}]", circuit.name),
+        );
     }
     for (s, site) in topo.sites.iter_enumerated() {
         let suite = match site.bgp_speaker {

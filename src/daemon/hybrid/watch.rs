@@ -10,6 +10,12 @@
 //! holds, records it there and asks the daemon to publish
 //! ([`Watch::publish`]). Nothing here takes the lock `apply` takes.
 //!
+//! The watcher of a circuit's edge router also installs the best path to
+//! each learned prefix in the router's kernel table (`ip route replace
+//! PREFIX via NEXT_HOP`), and removes what is no longer learned, or all of
+//! it when the speaker goes down or is stopped: gobgpd programs no kernel,
+//! and the edge router forwards by it.
+//!
 //! The supervisor tells a watcher what only it sees: the speaker exited
 //! (`Nudge::Down`: the instance has learned nothing until it runs again,
 //! as Azure withdraws the routes of a session that went down), it runs
@@ -19,11 +25,13 @@
 //! while the speaker runs is started again, after a pause that doubles
 //! while it keeps ending.
 
+use crate::host::netlink;
 use crate::host::routing::gobgp::{GobgpApi, LearnedPath, MonitoredTable, Origin, RibMonitor};
 use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use anyhow::{Context, Result};
-use ipnet::IpNet;
-use std::net::IpAddr;
+use ipnet::{IpNet, Ipv4Net};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -119,6 +127,7 @@ impl Watcher {
         api: GobgpApi,
         gateway: String,
         instance: usize,
+        kernel: Option<String>,
         watch: Watch,
     ) -> Result<Watcher> {
         watch.book.set(&gateway, instance, Vec::new());
@@ -131,6 +140,10 @@ impl Watcher {
                     api,
                     gateway,
                     instance,
+                    kernel: kernel.map(|netns| KernelTable {
+                        netns,
+                        installed: BTreeMap::new(),
+                    }),
                     up: true,
                     monitors: Vec::new(),
                     serial: 0,
@@ -172,6 +185,8 @@ struct WatchState {
     api: GobgpApi,
     gateway: String,
     instance: usize,
+    /// The kernel table it programs, for an edge router.
+    kernel: Option<KernelTable>,
     /// Whether the speaker runs (as the supervisor last said).
     up: bool,
     monitors: Vec<RibMonitor>,
@@ -207,7 +222,13 @@ impl WatchState {
             let mut read = false;
             for nudge in std::iter::once(first).chain(inbox.try_iter()) {
                 match nudge {
-                    Nudge::Stop => return,
+                    Nudge::Stop => {
+                        // What it installed goes with it.
+                        if let Some(kernel) = &mut self.kernel {
+                            kernel.install(&[]);
+                        }
+                        return;
+                    }
                     Nudge::Changed(n) if n == self.serial && !self.monitors.is_empty() => {
                         read = true;
                         self.pause = RESUBSCRIBE_FIRST;
@@ -224,6 +245,9 @@ impl WatchState {
                         self.monitors.clear();
                         self.resubscribe_at = None;
                         read = false;
+                        if let Some(kernel) = &mut self.kernel {
+                            kernel.install(&[]);
+                        }
                         if watch.book.set(&self.gateway, self.instance, Vec::new()) {
                             (watch.publish)();
                         }
@@ -240,6 +264,9 @@ impl WatchState {
             // A speaker that runs but does not answer keeps what it had.
             if read && self.up {
                 if let Ok(paths) = self.api.learned() {
+                    if let Some(kernel) = &mut self.kernel {
+                        kernel.install(&paths);
+                    }
                     let routes = paths.into_iter().map(learned_route).collect();
                     if watch.book.set(&self.gateway, self.instance, routes) {
                         (watch.publish)();
@@ -289,6 +316,51 @@ impl WatchState {
         }
         self.monitors = monitors;
         self.resubscribe_at = None;
+    }
+}
+
+/// A router's kernel table as its watcher programs it.
+struct KernelTable {
+    netns: String,
+    /// What it installed: prefix and next hop.
+    installed: BTreeMap<Ipv4Net, Ipv4Addr>,
+}
+
+impl KernelTable {
+    /// Installs the best of `paths` for each prefix and removes the routes
+    /// it installed before that are no longer best. A failure is said on
+    /// stderr and tried again at the next change.
+    fn install(&mut self, paths: &[LearnedPath]) {
+        let wanted: BTreeMap<Ipv4Net, Ipv4Addr> = paths
+            .iter()
+            .filter(|p| p.best)
+            .map(|p| (p.prefix, p.next_hop))
+            .collect();
+        for (prefix, next_hop) in &wanted {
+            if self.installed.get(prefix) == Some(next_hop) {
+                continue;
+            }
+            match netlink::replace_gateway_route(&self.netns, *prefix, *next_hop) {
+                Ok(()) => {
+                    self.installed.insert(*prefix, *next_hop);
+                }
+                Err(e) => eprintln!("vnetd: {e:#}"),
+            }
+        }
+        let gone: Vec<Ipv4Net> = self
+            .installed
+            .keys()
+            .filter(|p| !wanted.contains_key(p))
+            .copied()
+            .collect();
+        for prefix in gone {
+            match netlink::delete_route(&self.netns, prefix) {
+                Ok(()) => {
+                    self.installed.remove(&prefix);
+                }
+                Err(e) => eprintln!("vnetd: {e:#}"),
+            }
+        }
     }
 }
 

@@ -94,18 +94,6 @@ pub fn route_step_through(
     let Some(sender) = snap.nics.get(ingress) else {
         return drop(DropReason::Malformed, ingress);
     };
-    // Global Reach: from one circuit straight into another, no VNet.
-    if let Some((_, ports)) = sender
-        .global_reach
-        .iter()
-        .find(|(range, _)| range.contains(&dst))
-    {
-        let tunnel = choose_tunnel(ports, sender.tunnel_instance, key);
-        return Ok(Hop {
-            row: None,
-            to: HopTo::Nic(tunnel),
-        });
-    }
     let (row, mut target) = if sender.prober {
         (None, RouteTarget::Vnet(sender.vnet))
     } else {

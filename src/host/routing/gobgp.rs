@@ -31,8 +31,14 @@
 //! router ID instead, so the choice does not depend on timing.
 //!
 //! A neighbour may be met with its own `local_as` (gobgpd's per-neighbour
-//! `local-as`): an ExpressRoute gateway instance presents Microsoft's edge
-//! ASN, 12076, to a circuit's customer edge.
+//! `local-as`), from its own local address, with private ASNs removed from
+//! what it is sent (`remove-private-as = "all"`), or with the speaker's
+//! own address as next hop (an export statement setting `next-hop =
+//! self` for that neighbour: gobgpd keeps the next hop towards an iBGP
+//! neighbour). `not_handed_on` rejects, towards a set of neighbours, the
+//! routes whose next hop is one of a set of addresses (the routes learned
+//! from those neighbours): Microsoft's edge passes only the customer's
+//! routes to gateways and Global Reach peers.
 //!
 //! Each neighbour has a prefix limit: past `max_prefixes` received routes,
 //! gobgpd sends a Cease notification and keeps the session down (admin
@@ -102,6 +108,39 @@ pub struct GobgpNeighbor {
     pub multihop: bool,
     /// The AS number shown to this neighbour, when not the speaker's own.
     pub local_as: Option<u32>,
+    /// The speaker's own address on this session, when not the spec's
+    /// `local_address` (it is listened on too).
+    pub local_address: Option<Ipv4Addr>,
+    /// Private AS numbers are removed from the paths sent to it.
+    pub remove_private_as: bool,
+    /// Routes sent to it carry the speaker's own address as next hop (for
+    /// an iBGP neighbour, which would otherwise keep the next hop).
+    pub next_hop_self: bool,
+}
+
+impl GobgpNeighbor {
+    /// A neighbour at `address` in AS `asn`, met from the spec's own
+    /// address, with nothing else set.
+    pub fn new(address: Ipv4Addr, asn: u32, multihop: bool) -> Self {
+        Self {
+            address,
+            asn,
+            multihop,
+            local_as: None,
+            local_address: None,
+            remove_private_as: false,
+            next_hop_self: false,
+        }
+    }
+}
+
+/// Routes a speaker does not pass on to some neighbours: those whose next
+/// hop is one of `next_hops` (learned from those neighbours), towards any
+/// of `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotHandedOn {
+    pub to: Vec<Ipv4Addr>,
+    pub next_hops: Vec<Ipv4Addr>,
 }
 
 /// The timers a speaker offers each neighbour, and the routes it takes
@@ -148,17 +187,24 @@ pub struct GobgpSpec {
     pub pass_on_learned: bool,
     /// Export: these prefixes are never sent to this neighbour.
     pub withheld: Vec<(Ipv4Addr, Vec<Ipv4Net>)>,
+    /// Export: routes learned from some neighbours are not passed on to
+    /// some others.
+    pub not_handed_on: Option<NotHandedOn>,
     /// Where the configuration and log go.
     pub run_dir: PathBuf,
 }
 
 /// Whether `b` can be given to a gobgpd started with `a` without a
-/// restart: everything but the neighbours and policies is the same.
+/// restart: everything but the neighbours and the policies' contents is
+/// the same, it listens on the same addresses, and the same export
+/// policies apply (gobgpd takes new policy contents on SIGHUP, not a new
+/// list of them).
 pub fn same_identity(a: &GobgpSpec, b: &GobgpSpec) -> bool {
     a.netns == b.netns
         && a.asn == b.asn
         && a.router_id == b.router_id
-        && a.local_address == b.local_address
+        && config::local_addresses(a) == config::local_addresses(b)
+        && export_policies(a) == export_policies(b)
         && a.keepalive_secs == b.keepalive_secs
         && a.hold_secs == b.hold_secs
         && a.connect_retry_secs == b.connect_retry_secs
@@ -190,6 +236,7 @@ impl GobgpSpec {
             export_deny_overlapping: Vec::new(),
             pass_on_learned: true,
             withheld: Vec::new(),
+            not_handed_on: None,
             run_dir,
         }
     }
@@ -213,6 +260,8 @@ pub struct LearnedPath {
     /// The AS path, flattened (sets and sequences alike), nearest AS first.
     pub as_path: Vec<u32>,
     pub origin: Origin,
+    /// gobgpd's best path to the prefix.
+    pub best: bool,
 }
 
 /// A route as advertised to one neighbour (after the export policy).
@@ -628,12 +677,9 @@ mod tests {
             "/x".into(),
             LIMITS,
         );
-        spec.neighbors = vec![GobgpNeighbor {
-            address: Ipv4Addr::new(172, 16, 0, 1),
-            asn: 65020,
-            multihop: true,
-            local_as: Some(12076),
-        }];
+        let mut neighbor = GobgpNeighbor::new(Ipv4Addr::new(172, 16, 0, 1), 65020, true);
+        neighbor.local_as = Some(12076);
+        spec.neighbors = vec![neighbor];
         let text = config(&spec);
         assert!(text.contains(
             "neighbor-address = \"172.16.0.1\"\n    peer-as = 65020\n    local-as = 12076\n"
@@ -651,6 +697,35 @@ mod tests {
         // TOML allows a table once: local-as sits in the one
         // [neighbors.config] of the neighbour.
         assert_eq!(text.matches("[neighbors.config]").count(), 1);
+    }
+
+    #[test]
+    fn an_edge_routers_policies_are_written_in_the_order_gobgpd_applies_them() {
+        let own = Ipv4Addr::new(172, 16, 0, 2);
+        let mut spec = GobgpSpec::new("msee", 12076, own, "/x".into(), LIMITS);
+        let mut customer = GobgpNeighbor::new(Ipv4Addr::new(172, 16, 0, 1), 65020, false);
+        customer.remove_private_as = true;
+        let gateway = GobgpNeighbor::new(Ipv4Addr::new(10, 0, 255, 4), 65515, true);
+        let mut reach = GobgpNeighbor::new(Ipv4Addr::new(192, 168, 8, 2), 12076, false);
+        reach.local_address = Some(Ipv4Addr::new(192, 168, 8, 1));
+        reach.next_hop_self = true;
+        spec.neighbors = vec![customer, gateway, reach];
+        let far = vec![Ipv4Addr::new(10, 0, 255, 4), Ipv4Addr::new(192, 168, 8, 2)];
+        spec.not_handed_on = Some(NotHandedOn {
+            to: far.clone(),
+            next_hops: far,
+        });
+        let text = config(&spec);
+        assert!(text.contains("local-address-list = [\"172.16.0.2\", \"192.168.8.1\"]"));
+        assert!(text.contains(
+            "export-policy-list = [\"not-handed-on\", \"deny-overlapping\", \"next-hop-self\"]"
+        ));
+        assert!(text.contains("peer-as = 65020\n    remove-private-as = \"all\"\n"));
+        assert!(text.contains("next-hop-in-list = [\"10.0.255.4/32\", \"192.168.8.2/32\"]"));
+        assert!(text.contains("neighbor-info-list = [\"192.168.8.2/32\"]"));
+        assert!(text.contains("set-next-hop = \"self\""));
+        assert_eq!(text.matches("local-address = \"192.168.8.1\"").count(), 1);
+        assert_eq!(text.matches("[neighbors.config]").count(), 3);
     }
 
     #[test]

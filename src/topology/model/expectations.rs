@@ -17,6 +17,9 @@ pub enum Waypoint {
     Nic(NicIdx),
     Gateway(GatewayIdx),
     LoadBalancer(LoadBalancerIdx),
+    /// An ExpressRoute circuit whose Microsoft edge the path crosses
+    /// (Global Reach).
+    Circuit(CircuitIdx),
 }
 
 /// The protocols an expectation can test with a real packet.

@@ -2,7 +2,7 @@
 //! (no Azure counterpart): `from` names a NIC of the file or an
 //! on-premises host; `to` is an address, or a NIC or host name standing
 //! for its primary address; TCP and UDP need a `port`, ICMP has none;
-//! `via` names NICs, gateways or load balancers; `reason` only goes with
+//! `via` names NICs, gateways, load balancers or circuits (Global Reach); `reason` only goes with
 //! `result: Deny`. Names are unique among expectations.
 //!
 //! Whether a `reason` names a real drop reason is checked where the
@@ -160,6 +160,9 @@ impl Resolver<'_> {
         if let Some(lb) = self.topo.load_balancers.position(|l| l.name == r.name) {
             return Some(Waypoint::LoadBalancer(lb));
         }
+        if let Some(circuit) = self.topo.circuits.position(|c| c.name == r.name) {
+            return Some(Waypoint::Circuit(circuit));
+        }
         // A gateway refused for a reason already reported is not refused
         // again for its absence.
         if self
@@ -172,13 +175,14 @@ impl Resolver<'_> {
         let nics = self.topo.nics.iter().map(|n| n.name.as_str());
         let gateways = self.topo.gateways.iter().map(|g| g.name.as_str());
         let lbs = self.topo.load_balancers.iter().map(|l| l.name.as_str());
-        let known: Vec<&str> = nics.chain(gateways).chain(lbs).collect();
+        let circuits = self.topo.circuits.iter().map(|c| c.name.as_str());
+        let known: Vec<&str> = nics.chain(gateways).chain(lbs).chain(circuits).collect();
         let hint = suggestion(&r.name, known.iter().copied());
         self.diags.error(
             r.line,
             &r.key,
             format!(
-                "no NIC, gateway or load balancer named `{}` in this file{hint}",
+                "no NIC, gateway, load balancer or circuit named `{}` in this file{hint}",
                 r.name
             ),
         );

@@ -127,16 +127,6 @@ impl Resolver<'_> {
             .collect();
         let site = site?;
         let s = &self.topo.sites[site];
-        if s.bgp_speaker == BgpSpeaker::None {
-            let why = format!(
-                "the router of site `{}` does not speak BGP (bgp_speaker: none): a circuit's customer edge must run bird or frr",
-                s.name
-            );
-            let key = e.site.as_ref().map_or(e.key.clone(), |r| r.key.clone());
-            let line = e.site.as_ref().map_or(e.line, |r| r.line);
-            self.diags.error(line, &key, why);
-            return None;
-        }
         let (peer_asn, asn_line) = peer_asn?;
         if let Some(router_asn) = s.asn {
             if router_asn != peer_asn {
@@ -250,21 +240,6 @@ impl Resolver<'_> {
                 continue;
             }
             let mut refused = false;
-            for (c, r) in [(circuit, &link.circuit), (peer_circuit, &link.peer_circuit)] {
-                let connected = self
-                    .topo
-                    .connections
-                    .iter()
-                    .any(|k| k.peer == ConnectionPeer::Circuit(c));
-                if !connected {
-                    let why = format!(
-                        "circuit `{}` is connected to no ExpressRoute gateway: vnetd joins a site to the fabric through the tunnels of a circuit's connection",
-                        r.name
-                    );
-                    self.diags.error(r.line, &r.key, why);
-                    refused = true;
-                }
-            }
             let (a, b) = (
                 &self.topo.sites[self.topo.circuits[circuit].site],
                 &self.topo.sites[self.topo.circuits[peer_circuit].site],

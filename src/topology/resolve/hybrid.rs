@@ -11,17 +11,18 @@
 //! - connections: IPsec needs a local network gateway, Vnet2Vnet a peer
 //!   gateway, both on a Vpn gateway; ExpressRoute needs a circuit and an
 //!   ExpressRoute gateway, one connection per gateway and circuit;
-//! - ExpressRoute circuits: a site whose router speaks BGP (the customer
-//!   edge), a private peering with the router's ASN (never one Azure or
+//! - ExpressRoute circuits: a site whose router is the customer edge (run
+//!   by vnetd's BIRD or FRR, or by the user with `bgp_speaker: none`), a
+//!   private peering with the router's ASN (never one Azure or
 //!   IANA reserves, so never 12076 or 65515) and two distinct /30 links
 //!   no other circuit uses;
 //!   a site is the customer edge of one circuit at most;
 //! - ExpressRoute gateways: an ExpressRoute SKU (Standard, HighPerformance,
 //!   UltraPerformance, ErGw1AZ-ErGw3AZ, ErGwScale); like Azure's, they
 //!   always run two instances;
-//! - Global Reach: two different circuits, each connected to an
-//!   ExpressRoute gateway (its tunnels are how vnetd joins its site to the
-//!   fabric), one link per pair, an IPv4 /29 that overlaps neither
+//! - Global Reach: two different circuits (connected to a VNet gateway or
+//!   not: the link is between their Microsoft edges), one link per pair,
+//!   an IPv4 /29 that overlaps neither
 //!   circuit's links nor another link's /29, and sites whose ranges do not
 //!   overlap (the link makes them one routing domain);
 //! - address ranges of one routing domain (the VNets a gateway serves, the

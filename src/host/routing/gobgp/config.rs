@@ -13,6 +13,8 @@ pub(super) const IMPORT_POLICY: &str = "refuse-rejected";
 const EXPORT_POLICY: &str = "deny-overlapping";
 pub(super) const NO_TRANSIT_POLICY: &str = "no-transit";
 const WITHHOLD_POLICY: &str = "withhold";
+pub(super) const NOT_HANDED_ON_POLICY: &str = "not-handed-on";
+pub(super) const NEXT_HOP_SELF_POLICY: &str = "next-hop-self";
 
 /// The prefix-list entries (prefix, mask length range) that match every
 /// prefix overlapping `denied`: its more-specifics and itself, and each of
@@ -74,8 +76,73 @@ pub(super) fn export_policies(spec: &GobgpSpec) -> Vec<&'static str> {
     if !spec.pass_on_learned {
         policies.push(NO_TRANSIT_POLICY);
     }
+    if spec.not_handed_on.is_some() {
+        policies.push(NOT_HANDED_ON_POLICY);
+    }
     policies.push(EXPORT_POLICY);
+    if spec.neighbors.iter().any(|n| n.next_hop_self) {
+        policies.push(NEXT_HOP_SELF_POLICY);
+    }
     policies
+}
+
+/// Every address `spec` listens on and opens sessions from: its own, then
+/// each neighbour's own local address, once each.
+pub(super) fn local_addresses(spec: &GobgpSpec) -> Vec<Ipv4Addr> {
+    let mut out = vec![spec.local_address];
+    for n in &spec.neighbors {
+        if let Some(a) = n.local_address {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+fn address_list(addresses: &[Ipv4Addr]) -> String {
+    addresses
+        .iter()
+        .map(|a| format!("\"{a}/32\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The routes learned from some neighbours (by next hop), rejected towards
+/// others.
+fn toml_not_handed_on(out: &mut String, rule: &super::NotHandedOn) {
+    let name = NOT_HANDED_ON_POLICY;
+    let _ = write!(
+        out,
+        "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
+         neighbor-info-list = [{to}]\n\
+         \n[[policy-definitions]]\n  name = \"{name}\"\n  \
+         [[policy-definitions.statements]]\n    name = \"{name}-reject\"\n    \
+         [policy-definitions.statements.conditions.match-neighbor-set]\n      \
+         neighbor-set = \"{name}\"\n    \
+         [policy-definitions.statements.conditions.bgp-conditions]\n      \
+         next-hop-in-list = [{next_hops}]\n    \
+         [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n",
+        to = address_list(&rule.to),
+        next_hops = address_list(&rule.next_hops),
+    );
+}
+
+/// The speaker's own address as next hop towards the neighbours that ask
+/// for it.
+fn toml_next_hop_self(out: &mut String, neighbors: &[Ipv4Addr]) {
+    let name = NEXT_HOP_SELF_POLICY;
+    let _ = write!(
+        out,
+        "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
+         neighbor-info-list = [{to}]\n\
+         \n[[policy-definitions]]\n  name = \"{name}\"\n  \
+         [[policy-definitions.statements]]\n    name = \"{name}-set\"\n    \
+         [policy-definitions.statements.conditions.match-neighbor-set]\n      \
+         neighbor-set = \"{name}\"\n    \
+         [policy-definitions.statements.actions.bgp-actions]\n      set-next-hop = \"self\"\n",
+        to = address_list(neighbors),
+    );
 }
 
 /// Prefix-set entries matching exactly `prefixes`, no more-specifics.
@@ -191,7 +258,7 @@ pub fn config(spec: &GobgpSpec) -> String {
     let _ = write!(
         out,
         "[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n  \
-         local-address-list = [\"{local}\"]\n\
+         local-address-list = [{locals}]\n\
          [global.apply-policy.config]\n  import-policy-list = [{import_list}]\n  \
          default-import-policy = \"accept-route\"\n  \
          export-policy-list = [{export_list}]\n  \
@@ -205,13 +272,17 @@ pub fn config(spec: &GobgpSpec) -> String {
             .join(", "),
         asn = spec.asn,
         router_id = spec.router_id,
-        local = spec.local_address,
+        locals = local_addresses(spec)
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     for neighbor in &spec.neighbors {
         let _ = write!(
             out,
             "\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{address}\"\n    \
-             peer-as = {asn}\n{local_as}  \
+             peer-as = {asn}\n{local_as}{remove}  \
              [neighbors.timers.config]\n    connect-retry = {retry}\n    hold-time = {hold}\n    \
              keepalive-interval = {keepalive}\n  \
              [neighbors.transport.config]\n    local-address = \"{local}\"\n",
@@ -220,11 +291,17 @@ pub fn config(spec: &GobgpSpec) -> String {
             local_as = neighbor
                 .local_as
                 .map_or(String::new(), |a| format!("    local-as = {a}\n")),
+            remove = if neighbor.remove_private_as {
+                "    remove-private-as = \"all\"\n"
+            } else {
+                ""
+            },
             retry = spec.connect_retry_secs,
             hold = spec.hold_secs,
             keepalive = spec.keepalive_secs,
-            local = spec.local_address,
+            local = neighbor.local_address.unwrap_or(spec.local_address),
         );
+
         if neighbor.multihop {
             out.push_str(
                 "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 255\n",
@@ -253,6 +330,18 @@ pub fn config(spec: &GobgpSpec) -> String {
     toml_reject_policy(&mut out, EXPORT_POLICY, EXPORT_DENY_SET, true);
     if !spec.withheld.is_empty() {
         toml_withhold_policy(&mut out, &spec.withheld);
+    }
+    if let Some(rule) = &spec.not_handed_on {
+        toml_not_handed_on(&mut out, rule);
+    }
+    let own_next_hop: Vec<Ipv4Addr> = spec
+        .neighbors
+        .iter()
+        .filter(|n| n.next_hop_self)
+        .map(|n| n.address)
+        .collect();
+    if !own_next_hop.is_empty() {
+        toml_next_hop_self(&mut out, &own_next_hop);
     }
     if !spec.pass_on_learned {
         let _ = write!(

@@ -38,6 +38,9 @@ struct Path {
     /// originated here.
     #[serde(rename = "neighbor-ip", default)]
     neighbor_ip: Option<String>,
+    /// Whether gobgpd takes this path as the prefix's best.
+    #[serde(default)]
+    best: bool,
     #[serde(default)]
     withdrawal: bool,
 }
@@ -153,6 +156,7 @@ pub fn parse_learned(rib: &Value) -> Result<Vec<LearnedPath>> {
             next_hop: attrs.next_hop,
             as_path: attrs.as_path,
             origin: attrs.origin,
+            best: path.best,
         });
     }
     Ok(out)
@@ -381,6 +385,7 @@ mod tests {
                 next_hop: Ipv4Addr::new(10, 77, 0, 2),
                 as_path: vec![65010],
                 origin: Origin::Igp,
+                best: true,
             }]
         );
         assert_eq!(
