@@ -24,9 +24,10 @@
 //!   (gobgpd itself programs no kernel), so the routers forward as BGP
 //!   says.
 //!
-//! An edge router is built again when its circuit changes or its customer
-//! edge's namespace was built again (the veth went with it); a Global
-//! Reach link is joined again when one of its ends was.
+//! An edge router is built again when its link's addresses change or its
+//! customer edge's namespace was built again (the veth went with it); a
+//! new bandwidth is shaped in place. A Global Reach link is joined again
+//! when one of its ends was built again.
 
 use super::specs::v4;
 use super::{Hybrid, HybridChanges};
@@ -167,8 +168,22 @@ impl Hybrid {
         let mut built: Vec<String> = Vec::new();
         for old in std::mem::take(&mut self.edge_routers) {
             let customer_rebuilt = changes.rebuilt_routers.contains(&old.customer.0.netns);
-            if wanted.contains(&old) && !customer_rebuilt {
-                self.edge_routers.push(old);
+            let same = wanted
+                .iter()
+                .find(|w| w.name == old.name && w.netns == old.netns && w.customer == old.customer);
+            if let (Some(w), false) = (same, customer_rebuilt) {
+                // A new bandwidth is shaped in place.
+                if w.bandwidth_mbps != old.bandwidth_mbps {
+                    for end in [&w.customer.0, &w.customer.1] {
+                        shaping::shape(&end.netns, &end.interface, w.bandwidth_mbps)
+                            .with_context(|| format!("shaping circuit link {}", w.name))?;
+                    }
+                    changes.changed.push(format!(
+                        "{}: bandwidth {} Mbps (its sessions kept)",
+                        w.name, w.bandwidth_mbps
+                    ));
+                }
+                self.edge_routers.push(w.clone());
                 continue;
             }
             self.retire_speaker(&old.name, 0);
