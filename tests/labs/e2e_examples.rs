@@ -257,33 +257,45 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
         carried >= 6,
         "the private cloud's circuit carried {carried} packets"
     );
-    // Each customer edge learned the other site over BGP, from ASN 12076:
-    // the datacenter's BIRD and the private cloud's FRR alike.
-    let bird = common::in_netns(
-        "dc1",
-        &[
-            "birdc",
-            "-s",
-            "/run/vnetd-bgp/dc1/bird.ctl",
-            "show",
-            "route",
-            "for",
-            "10.100.1.10",
-            "all",
-        ],
-    );
-    assert!(bird.contains("BGP.as_path: 12076"), "{bird}");
-    let frr = common::in_netns(
-        "avs",
-        &[
-            "vtysh",
-            "--vty_socket",
-            "/run/vnetd-bgp/avs",
-            "-c",
-            "show ip bgp 172.20.0.0/16",
-        ],
-    );
-    assert!(frr.contains("12076") && frr.contains("172.16.1.2"), "{frr}");
+    // Each customer edge learns the other site over BGP, from ASN 12076, on
+    // both links: the datacenter's BIRD and the private cloud's FRR alike.
+    let bird = || {
+        common::in_netns(
+            "dc1",
+            &[
+                "birdc",
+                "-s",
+                "/run/vnetd-bgp/dc1/bird.ctl",
+                "show",
+                "route",
+                "for",
+                "10.100.1.10",
+                "all",
+            ],
+        )
+    };
+    let frr = || {
+        common::in_netns(
+            "avs",
+            &[
+                "vtysh",
+                "--vty_socket",
+                "/run/vnetd-bgp/avs",
+                "-c",
+                "show ip bgp 172.20.0.0/16",
+            ],
+        )
+    };
+    let learned = common::wait_for(Duration::from_secs(30), || {
+        let (bird, frr) = (bird(), frr());
+        bird.contains("BGP.as_path: 12076")
+            && bird.contains("via 172.16.0.2 on msee0")
+            && bird.contains("via 172.16.0.6 on msee1")
+            && frr.contains("12076")
+            && frr.contains("172.16.1.2")
+            && frr.contains("172.16.1.6")
+    });
+    assert!(learned, "{}\n{}", bird(), frr());
     verify_live(&mut lab);
     assert_live_equals_offline(&lab, &running_text(&lab));
 }

@@ -69,10 +69,11 @@ fn gateway_rows(snap: &Snapshot, nic: &str) -> Vec<(String, String)> {
 }
 
 /// The gateway learns the datacenter as Azure shows it: on each instance,
-/// from each edge router, AS path 12076 then the customer's AS.
+/// from each edge router, AS path 12076 then the customer's AS (waiting,
+/// bounded, for the sessions that came up after the first routes).
 fn assert_learned_from_both_edge_routers(lab: &Lab, gw: &str) {
-    let learned = lab.daemon().snapshot().learned.clone();
-    for instance in 0..2 {
+    let from = |instance: usize| {
+        let learned = lab.daemon().snapshot().learned.clone();
         let mut from: Vec<(String, Vec<u32>)> = learned
             .of(gw, instance)
             .iter()
@@ -80,14 +81,15 @@ fn assert_learned_from_both_edge_routers(lab: &Lab, gw: &str) {
             .map(|r| (r.peer.to_string(), r.as_path.clone()))
             .collect();
         from.sort();
-        assert_eq!(
-            from,
-            [
-                ("172.16.0.2".to_string(), vec![12076, 65020]),
-                ("172.16.0.6".to_string(), vec![12076, 65020]),
-            ],
-            "instance {instance}"
-        );
+        from
+    };
+    let want = [
+        ("172.16.0.2".to_string(), vec![12076, 65020]),
+        ("172.16.0.6".to_string(), vec![12076, 65020]),
+    ];
+    wait_for(Duration::from_secs(60), || (0..2).all(|i| from(i) == want));
+    for instance in 0..2 {
+        assert_eq!(from(instance), want, "instance {instance}");
     }
 }
 
@@ -115,6 +117,7 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
 
     // Each instance holds a session with both of Microsoft's edge
     // routers, ASN 12076, at Microsoft's address of each link's /30.
+    assert_learned_from_both_edge_routers(&lab, &gw);
     let peers = lab.daemon().bgp_peer_status(&gw).unwrap();
     let mut sessions: Vec<(String, u32, String)> = peers
         .value
@@ -132,7 +135,6 @@ fn a_datacenter_on_a_circuit_reaches_the_hub_and_the_transit_spoke() {
             up("172.16.0.6")
         ]
     );
-    assert_learned_from_both_edge_routers(&lab, &gw);
 
     // The customer edge learns the hub and the spoke from Microsoft's
     // edge, ASN 12076, over both links.

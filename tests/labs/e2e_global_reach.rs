@@ -149,21 +149,38 @@ fn global_reach_joins_two_circuits_without_any_vnet_gateway() {
     assert!(ping(&dc2_host, DC1_HOST), "dc2 to dc1");
 
     // The user's router, configured as for a real circuit, has both
-    // sessions up and learned dc1's range from ASN 12076 on each link.
+    // sessions up and learns dc1's range from ASN 12076 on each link (the
+    // second session may come up a moment after the first carried a ping).
+    let both_links = |routes: &str, first: &str, second: &str| {
+        routes.contains("BGP.as_path: 12076")
+            && routes.contains(&format!("via {first} on msee0"))
+            && routes.contains(&format!("via {second} on msee1"))
+    };
+    let learned = wait_for(Duration::from_secs(30), || {
+        let routes = users.birdc(&["show", "route", "for", DC1_HOST, "all"]);
+        both_links(&routes, "172.16.1.2", "172.16.1.6")
+    });
+    assert!(
+        learned,
+        "{}\n{}",
+        users.birdc(&["show", "protocols"]),
+        users.birdc(&["show", "route", "for", DC1_HOST, "all"])
+    );
     let protocols = users.birdc(&["show", "protocols"]);
     assert_eq!(protocols.matches("Established").count(), 2, "{protocols}");
-    let routes = users.birdc(&["show", "route", "for", "172.20.1.10", "all"]);
-    assert!(routes.contains("BGP.as_path: 12076"), "{routes}");
-    assert!(routes.contains("via 172.16.1.2 on msee0"), "{routes}");
-    // vnetd's BIRD on dc1 learned dc2's the same way.
+    // vnetd's BIRD on dc1 learns dc2's the same way.
     let dc1 = format!("{prefix}-dc1");
     let ctl = format!("/run/vnetd-bgp/{dc1}/bird.ctl");
-    let routes = in_netns(
-        &dc1,
-        &["birdc", "-s", &ctl, "show", "route", "for", DC2_HOST, "all"],
-    );
-    assert!(routes.contains("BGP.as_path: 12076"), "{routes}");
-    assert!(routes.contains("via 172.16.0.2 on msee0"), "{routes}");
+    let dc1_routes = || {
+        in_netns(
+            &dc1,
+            &["birdc", "-s", &ctl, "show", "route", "for", DC2_HOST, "all"],
+        )
+    };
+    let learned = wait_for(Duration::from_secs(30), || {
+        both_links(&dc1_routes(), "172.16.0.2", "172.16.0.6")
+    });
+    assert!(learned, "{}", dc1_routes());
 
     // `trace` says the same: customer edge, dc1's edge router, dc2's,
     // customer edge, bounded by the slower circuit.

@@ -108,41 +108,40 @@ fn address_list(addresses: &[Ipv4Addr]) -> String {
         .join(", ")
 }
 
-/// The routes learned from some neighbours (by next hop), rejected towards
-/// others.
-fn toml_not_handed_on(out: &mut String, rule: &super::NotHandedOn) {
-    let name = NOT_HANDED_ON_POLICY;
+/// A policy of one statement for the routes sent to the neighbours `to`
+/// (a neighbour set named like the policy): `rest` is the statement's
+/// further conditions and its actions, as TOML.
+fn toml_towards(out: &mut String, name: &str, to: &[Ipv4Addr], rest: &str) {
     let _ = write!(
         out,
         "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
          neighbor-info-list = [{to}]\n\
          \n[[policy-definitions]]\n  name = \"{name}\"\n  \
-         [[policy-definitions.statements]]\n    name = \"{name}-reject\"\n    \
+         [[policy-definitions.statements]]\n    name = \"{name}-statement\"\n    \
          [policy-definitions.statements.conditions.match-neighbor-set]\n      \
-         neighbor-set = \"{name}\"\n    \
-         [policy-definitions.statements.conditions.bgp-conditions]\n      \
-         next-hop-in-list = [{next_hops}]\n    \
-         [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n",
-        to = address_list(&rule.to),
-        next_hops = address_list(&rule.next_hops),
+         neighbor-set = \"{name}\"\n{rest}",
+        to = address_list(to),
     );
+}
+
+/// The routes learned from some neighbours (by next hop), rejected towards
+/// others.
+fn toml_not_handed_on(out: &mut String, rule: &super::NotHandedOn) {
+    let rest = format!(
+        "    [policy-definitions.statements.conditions.bgp-conditions]\n      \
+         next-hop-in-list = [{}]\n    \
+         [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n",
+        address_list(&rule.next_hops)
+    );
+    toml_towards(out, NOT_HANDED_ON_POLICY, &rule.to, &rest);
 }
 
 /// The speaker's own address as next hop towards the neighbours that ask
 /// for it.
 fn toml_next_hop_self(out: &mut String, neighbors: &[Ipv4Addr]) {
-    let name = NEXT_HOP_SELF_POLICY;
-    let _ = write!(
-        out,
-        "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
-         neighbor-info-list = [{to}]\n\
-         \n[[policy-definitions]]\n  name = \"{name}\"\n  \
-         [[policy-definitions.statements]]\n    name = \"{name}-set\"\n    \
-         [policy-definitions.statements.conditions.match-neighbor-set]\n      \
-         neighbor-set = \"{name}\"\n    \
-         [policy-definitions.statements.actions.bgp-actions]\n      set-next-hop = \"self\"\n",
-        to = address_list(neighbors),
-    );
+    let rest = "    [policy-definitions.statements.actions.bgp-actions]\n      \
+                set-next-hop = \"self\"\n";
+    toml_towards(out, NEXT_HOP_SELF_POLICY, neighbors, rest);
 }
 
 /// Prefix-set entries matching exactly `prefixes`, no more-specifics.
