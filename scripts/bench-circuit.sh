@@ -6,11 +6,12 @@
 # the cap (never more than 5 % past it); how near TCP comes to it depends
 # on the machine, so it is measured here.
 #
-# With --global-reach the lab is config/avs-expressroute.yaml instead, both
-# circuits at the chosen rate, and the stream goes from the datacenter host
-# to the private cloud's host over Global Reach: customer edge, Microsoft's
-# edge routers, customer edge, never the hub's gateway (its SKU carries
-# 1000 Mbps), so above 1000 Mbps the figure shows which of the two bounds it.
+# With --global-reach the lab is config/avs-expressroute.yaml instead, the
+# datacenter's circuit at the chosen rate (the private cloud's runs at 10
+# Gbps), and the stream goes from the datacenter host to the private
+# cloud's VM over Global Reach: customer edge, Microsoft's edge routers,
+# Tier-0, never the hub's gateway (its SKU carries 1000 Mbps), so above
+# 1000 Mbps the figure shows which of the two bounds it.
 #
 # Every namespace is renamed under a per-run prefix, so a running lab is
 # never touched; the lab is removed on exit, also after a failure.
@@ -35,9 +36,9 @@ while [ $# -gt 0 ]; do
     --binary) BINARY="$2"; shift 2 ;;
     --global-reach)
         EXAMPLE=config/avs-expressroute.yaml
-        SERVER_HOST=avs-host
-        TARGET=10.100.1.10
-        WHAT="datacenter host -> private cloud host over Global Reach"
+        SERVER_HOST=avs-vm
+        TARGET=10.110.1.10
+        WHAT="datacenter host -> private cloud VM over Global Reach"
         shift ;;
     -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench-circuit: unknown option $1" >&2; exit 1 ;;
@@ -65,6 +66,8 @@ gateways = re.findall(r"^virtual_network_gateways:\n  - name: (\S+)$", text, re.
 for gateway in gateways:
     text = re.sub(rf"\b{re.escape(gateway)}\b", f"{prefix}-{gateway}", text)
 text = text.replace("netns: ", f"netns: {prefix}-")
+# What takes its namespace from its name (a private cloud's router and hosts).
+text = f"netns_prefix: {prefix}-\n" + text
 text = re.sub(r"bandwidth_in_mbps: \d+", f"bandwidth_in_mbps: {mbps}", text)
 text = re.sub(r"^(network_interfaces:\n(?:  .*\n)*)", lambda m: re.sub(
     r"^  - name: (\S+)\n", rf"  - name: \1\n    netns: {prefix}-\1\n", m.group(1), flags=re.M),

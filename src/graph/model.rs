@@ -406,7 +406,13 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
         .iter_enumerated()
         .map(|(s, site)| {
             let speaker = <&str>::from(site.bgp_speaker);
-            let mut router = vec![format!("router {}", site.router_netns)];
+            let cloud = topo.private_clouds.iter().find(|c| c.site == s);
+            let what = if cloud.is_some() {
+                "NSX Tier-0 router"
+            } else {
+                "router"
+            };
+            let mut router = vec![format!("{what} {}", site.router_netns)];
             match site.asn {
                 Some(asn) => router.push(format!("AS {asn}, BGP: {speaker}")),
                 None => router.push(format!("BGP: {speaker}")),
@@ -427,12 +433,25 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 frontend: false,
                 circuit: false,
             }));
-            SiteBox {
-                id: site_id(topo, s),
-                label: vec![
+            let label = match cloud {
+                Some(cloud) => {
+                    let mut label = vec![
+                        format!("Azure VMware Solution private cloud {}", site.name),
+                        format!("{} (Azure's /22)", cloud.network_block),
+                    ];
+                    if !cloud.workload_segments.is_empty() {
+                        label.push(format!("segments {}", join(&cloud.workload_segments)));
+                    }
+                    label
+                }
+                None => vec![
                     format!("on-premises site {}", site.name),
                     join(&site.address_space),
                 ],
+            };
+            SiteBox {
+                id: site_id(topo, s),
+                label,
                 nodes,
             }
         })

@@ -184,6 +184,7 @@ const TOP_KEYS: &[&str] = &[
     "virtual_network_gateway_connections",
     "express_route_circuits",
     "express_route_circuit_connections",
+    "vmware_private_clouds",
     "load_balancers",
     "expectations",
     "virtual_machines",
@@ -310,6 +311,7 @@ record!(CONNECTION_KEYS: RawConnection { name, key, line } "a gateway connection
     circuit: "express_route_circuit" => optional_ref,
     bgp_enabled: "bgp_enabled" | "enable_bgp" => either_flag(false),
     _: "shared_key" => text,
+    _: "authorization_key" => text,
     routing_weight: "routing_weight" => routing_weight,
     impairments: "impairments" => impairments,
 });
@@ -333,6 +335,15 @@ record!(GLOBAL_REACH_KEYS: RawGlobalReach { name, key, line } "a Global Reach co
     circuit: "circuit" => required_ref,
     peer_circuit: "peer_circuit" => required_ref,
     address_prefix: "address_prefix_ipv4" => required_cidr_with_line,
+});
+
+record!(PRIVATE_CLOUD_KEYS: RawPrivateCloud { name, key, line } "an Azure VMware Solution private cloud" {
+    location: "location" => optional_text,
+    sku: "sku_name" => optional_text,
+    network_block: "network_subnet_cidr" => required_cidr_with_line,
+    workload_segments: "workload_segments" => optional_cidr_list,
+    hosts: "hosts" => list,
+    peering_location: "peering_location" => optional_text,
 });
 
 record!(LOAD_BALANCER_KEYS: RawLoadBalancer { name, key, line } "a load balancer" {
@@ -431,6 +442,7 @@ impl Decoder<'_> {
             connections: self.records(&top, "virtual_network_gateway_connections"),
             circuits: self.records(&top, "express_route_circuits"),
             global_reach: self.records(&top, "express_route_circuit_connections"),
+            private_clouds: self.records(&top, "vmware_private_clouds"),
             load_balancers: self.records(&top, "load_balancers"),
             expectations: self.records(&top, "expectations"),
             virtual_machines: self.records(&top, "virtual_machines"),

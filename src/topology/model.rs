@@ -20,6 +20,7 @@ pub use expectations::*;
 pub use load_balancers::*;
 
 mod express_route;
+pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
 mod index_type;
 pub(crate) use index_type::index_type;
 
@@ -106,6 +107,9 @@ pub struct Topology {
     pub circuits: TiVec<CircuitIdx, Circuit>,
     /// Global Reach links, each joining two circuits' edges directly.
     pub global_reach: Vec<GlobalReach>,
+    /// Azure VMware Solution private clouds, each a site (its Tier-0
+    /// router) on a circuit of its own.
+    pub private_clouds: Vec<PrivateCloud>,
     /// Internal Standard load balancers.
     pub load_balancers: TiVec<LoadBalancerIdx, LoadBalancer>,
     /// What must hold between endpoints (vnetd's own; Azure has none).

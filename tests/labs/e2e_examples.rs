@@ -226,7 +226,7 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
     let mut lab = Lab::start("exavs", &example("avs-expressroute.yaml"));
     // Both circuits' sessions come up and the edges learn the hub within
     // seconds; the pings retry until they have.
-    for (host, to) in [("dc-host", "10.0.1.4"), ("avs-host", "10.0.1.4")] {
+    for (host, to) in [("dc-host", "10.0.1.4"), ("avs-vm", "10.0.1.4")] {
         let start = Instant::now();
         while !ping(host, to) {
             assert!(
@@ -240,62 +240,44 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
         "VM to the datacenter"
     );
     assert!(
-        ping(&lab.ns("hub-vm"), "10.100.1.10"),
+        ping(&lab.ns("hub-vm"), "10.110.1.10"),
         "VM to the private cloud"
     );
     assert!(
-        ping("dc-host", "10.100.1.10"),
+        ping("dc-host", "10.110.1.10"),
         "datacenter to the private cloud"
     );
     assert!(
-        ping("avs-host", "172.20.1.10"),
+        ping("avs-vm", "172.20.1.10"),
         "private cloud to the datacenter"
     );
-    let carried = lab.stats("avs-to-hub-ergw-0").packets_received
-        + lab.stats("avs-to-hub-ergw-1").packets_received;
+    let carried = lab.stats("avs1-to-hub-ergw-0").packets_received
+        + lab.stats("avs1-to-hub-ergw-1").packets_received;
     assert!(
         carried >= 6,
         "the private cloud's circuit carried {carried} packets"
     );
     // Each customer edge learns the other site over BGP, from ASN 12076, on
-    // both links: the datacenter's BIRD and the private cloud's FRR alike.
-    let bird = || {
+    // both links: the datacenter's BIRD, and the private cloud's Tier-0.
+    let birdc = |router: &str, to: &str| {
+        let ctl = format!("/run/vnetd-bgp/{router}/bird.ctl");
         common::in_netns(
-            "dc1",
-            &[
-                "birdc",
-                "-s",
-                "/run/vnetd-bgp/dc1/bird.ctl",
-                "show",
-                "route",
-                "for",
-                "10.100.1.10",
-                "all",
-            ],
+            router,
+            &["birdc", "-s", &ctl, "show", "route", "for", to, "all"],
         )
     };
-    let frr = || {
-        common::in_netns(
-            "avs",
-            &[
-                "vtysh",
-                "--vty_socket",
-                "/run/vnetd-bgp/avs",
-                "-c",
-                "show ip bgp 172.20.0.0/16",
-            ],
-        )
-    };
+    let dc1 = || birdc("dc1", "10.110.1.10");
+    let avs1 = || birdc("avs1", "172.20.1.10");
     let learned = common::wait_for(Duration::from_secs(30), || {
-        let (bird, frr) = (bird(), frr());
-        bird.contains("BGP.as_path: 12076")
-            && bird.contains("via 172.16.0.2 on msee0")
-            && bird.contains("via 172.16.0.6 on msee1")
-            && frr.contains("12076")
-            && frr.contains("172.16.1.2")
-            && frr.contains("172.16.1.6")
+        let (dc1, avs1) = (dc1(), avs1());
+        dc1.contains("BGP.as_path: 12076")
+            && dc1.contains("via 172.16.0.2 on msee0")
+            && dc1.contains("via 172.16.0.6 on msee1")
+            && avs1.contains("BGP.as_path: 12076")
+            && avs1.contains("via 10.100.0.226 on msee0")
+            && avs1.contains("via 10.100.0.230 on msee1")
     });
-    assert!(learned, "{}\n{}", bird(), frr());
+    assert!(learned, "{}\n{}", dc1(), avs1());
     verify_live(&mut lab);
     assert_live_equals_offline(&lab, &running_text(&lab));
 }

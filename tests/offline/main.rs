@@ -35,6 +35,7 @@ mod lb_traces;
 mod lpm_props;
 mod nsg_classifier_props;
 mod plan;
+mod private_clouds;
 mod snapshot_reuse;
 mod topology_files;
 mod trace_agreement;

@@ -33,6 +33,7 @@ pub struct RawTopology {
     pub connections: Vec<RawConnection>,
     pub circuits: Vec<RawCircuit>,
     pub global_reach: Vec<RawGlobalReach>,
+    pub private_clouds: Vec<RawPrivateCloud>,
     pub load_balancers: Vec<RawLoadBalancer>,
     pub expectations: Vec<RawExpectation>,
     pub virtual_machines: Vec<RawVirtualMachine>,
@@ -53,6 +54,7 @@ impl RawTopology {
             && self.connections.is_empty()
             && self.circuits.is_empty()
             && self.global_reach.is_empty()
+            && self.private_clouds.is_empty()
             && self.load_balancers.is_empty()
             && self.expectations.is_empty()
             && self.virtual_machines.is_empty()
@@ -167,6 +169,24 @@ pub struct RawCircuit {
     pub bandwidth_mbps: u32,
     pub private_peering: Option<RawPrivatePeering>,
     pub latency_us: u32,
+    pub line: usize,
+}
+
+/// An Azure VMware Solution private cloud, as written.
+#[derive(Debug)]
+pub struct RawPrivateCloud {
+    pub name: String,
+    pub key: String,
+    pub location: Option<(String, usize)>,
+    pub sku: Option<(String, usize)>,
+    /// `network_subnet_cidr`: the /22 Azure carves.
+    pub network_block: (IpNet, usize),
+    /// vnetd's own: the NSX segments its Tier-0 router announces.
+    pub workload_segments: Vec<(IpNet, usize)>,
+    /// vnetd's own: the VMs on those segments.
+    pub hosts: Vec<RawSiteHost>,
+    /// The peering location of its circuit (a label).
+    pub peering_location: Option<(String, usize)>,
     pub line: usize,
 }
 

@@ -163,12 +163,13 @@ impl Resolver<'_> {
         if let Some(circuit) = self.topo.circuits.position(|c| c.name == r.name) {
             return Some(Waypoint::Circuit(circuit));
         }
-        // A gateway refused for a reason already reported is not refused
-        // again for its absence.
+        // A gateway or circuit refused for a reason already reported is not
+        // refused again for its absence.
         if self
             .refused_gateways
             .iter()
             .any(|(name, _)| *name == r.name)
+            || self.refused_circuits.contains(&r.name)
         {
             return None;
         }
