@@ -232,17 +232,17 @@ step "Starting the AVS lab ($config): a datacenter and a private cloud on circui
 start_lab
 reaches() { on "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
 for _ in $(seq 1 300); do
-  reaches dc-host 10.100.1.10 && reaches avs-host 10.0.1.4 && break
+  reaches dc-host 10.110.1.10 && reaches avs-vm 10.0.1.4 && break
   sleep 0.2
 done
 reaches hub-vm 172.20.1.10 || fail "ping hub-vm -> dc-host"
-reaches hub-vm 10.100.1.10 || fail "ping hub-vm -> avs-host"
+reaches hub-vm 10.110.1.10 || fail "ping hub-vm -> avs-vm"
 ok "the hub VM reaches the datacenter and the private cloud over their circuits"
-reaches dc-host 10.100.1.10 || fail "ping dc-host -> avs-host"
-reaches avs-host 172.20.1.10 || fail "ping avs-host -> dc-host"
+reaches dc-host 10.110.1.10 || fail "ping dc-host -> avs-vm"
+reaches avs-vm 172.20.1.10 || fail "ping avs-vm -> dc-host"
 ok "the datacenter and the private cloud reach each other through Global Reach"
 "$vnetd" circuit routes --circuit dc1-circuit
-"$vnetd" circuit routes --circuit avs-circuit
+"$vnetd" circuit routes --circuit avs1
 
 step "An apply without the Global Reach link"
 no_reach=$(mktemp --suffix=.yaml)
@@ -251,19 +251,19 @@ awk '/^express_route_circuit_connections:/ { skip = 1; next }
      !skip' "$config" >"$no_reach"
 "$vnetd" apply "$no_reach"
 start=$(date +%s%N)
-while on dc-host ping -n -q -c 1 -W 0.5 10.100.1.10 >/dev/null 2>&1; do
-  [ $(( $(date +%s%N) - start )) -le 5000000000 ] || fail "dc-host still reaches avs-host 5 s after the apply"
+while on dc-host ping -n -q -c 1 -W 0.5 10.110.1.10 >/dev/null 2>&1; do
+  [ $(( $(date +%s%N) - start )) -le 5000000000 ] || fail "dc-host still reaches avs-vm 5 s after the apply"
   sleep 0.1
 done
 ok "the datacenter lost the private cloud $(( ($(date +%s%N) - start) / 1000000 )) ms after the apply"
-reaches avs-host 172.20.1.10 && fail "avs-host still reaches dc-host"
+reaches avs-vm 172.20.1.10 && fail "avs-vm still reaches dc-host"
 ok "and the private cloud the datacenter"
 for _ in $(seq 1 300); do
-  reaches hub-vm 172.20.1.10 && reaches hub-vm 10.100.1.10 && break
+  reaches hub-vm 172.20.1.10 && reaches hub-vm 10.110.1.10 && break
   sleep 0.2
 done
 reaches hub-vm 172.20.1.10 || fail "ping hub-vm -> dc-host without Global Reach"
-reaches hub-vm 10.100.1.10 || fail "ping hub-vm -> avs-host without Global Reach"
+reaches hub-vm 10.110.1.10 || fail "ping hub-vm -> avs-vm without Global Reach"
 ok "the hub VM still reaches both sites"
 
 step "Done: every path behaved as the effective routes, NSGs, BGP, the probes and the circuits say"
