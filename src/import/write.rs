@@ -18,6 +18,7 @@
 
 use super::{ImportError, Resource};
 
+mod express_route;
 mod gateways;
 mod load_balancers;
 
@@ -58,6 +59,7 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
             model.ignored.push((r, String::new()));
         }
     }
+    model.check_circuits()?;
     model.allocate_dynamic_addresses()?;
     if model.is_empty() {
         return Err(ImportError::new(
@@ -94,6 +96,10 @@ pub const KINDS: &[&str] = &[
     "azurerm_lb_probe",
     "azurerm_lb_rule",
     "azurerm_network_interface_backend_address_pool_association",
+    "azurerm_express_route_circuit",
+    "azurerm_express_route_circuit_peering",
+    "azurerm_vmware_private_cloud",
+    "azurerm_express_route_circuit_connection",
     "azurerm_virtual_network_gateway",
     "azurerm_local_network_gateway",
     "azurerm_virtual_network_gateway_connection",

@@ -121,6 +121,13 @@ fn ilb_ha_nva() {
     imports_as_expected("ilb-ha-nva");
 }
 
+/// ExpressRoute circuits with their private peering, Global Reach, and an
+/// Azure VMware Solution private cloud connected by its authorization.
+#[test]
+fn expressroute_avs() {
+    imports_as_expected("expressroute-avs");
+}
+
 #[test]
 fn vpn_gateway() {
     imports_as_expected("vpn-gateway");
@@ -213,6 +220,13 @@ struct Broken {
 }
 
 const BROKEN: &[Broken] = &[
+    Broken {
+        case: "circuit-without-peering",
+        vars: &[],
+        location: "main.tf:1",
+        message: "circuit `dc1-circuit` has no AzurePrivatePeering \
+                  (azurerm_express_route_circuit_peering): vnetd emulates the private peering",
+    },
     Broken {
         case: "unsupported-function",
         vars: &[],

@@ -331,9 +331,11 @@ impl KernelTable {
     /// it installed before that are no longer best. A failure is said on
     /// stderr and tried again at the next change.
     fn install(&mut self, paths: &[LearnedPath]) {
+        // A route that holds its own next hop (a neighbour announcing its
+        // own address) cannot go through it: the link's route carries it.
         let wanted: BTreeMap<Ipv4Net, Ipv4Addr> = paths
             .iter()
-            .filter(|p| p.best)
+            .filter(|p| p.best && !p.prefix.contains(&p.next_hop))
             .map(|p| (p.prefix, p.next_hop))
             .collect();
         for (prefix, next_hop) in &wanted {

@@ -1,12 +1,14 @@
 //! What Azure computes and a configuration may refer to before it exists:
-//! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address.
+//! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
+//! VMware private cloud's circuit.
 
 use super::*;
 use hcl::{Map, Value};
 
 /// What Azure would compute that a reference may use: the `id` of every
 /// resource, the IDs of a VNet's inline subnets, a NIC's primary address
-/// when it is Static.
+/// when it is Static, a VMware private cloud's `circuit` block and an
+/// authorization's key.
 pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<String, Value>) {
     // Other providers' resources (random, tls, time, azapi) compute their
     // own values: every attribute the configuration does not write is
@@ -57,6 +59,18 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         "azurerm_virtual_network_gateway" => network(format!("virtualNetworkGateways/{name}")),
         "azurerm_local_network_gateway" => network(format!("localNetworkGateways/{name}")),
         "azurerm_virtual_network_gateway_connection" => network(format!("connections/{name}")),
+        "azurerm_express_route_circuit" => network(format!("expressRouteCircuits/{name}")),
+        "azurerm_express_route_circuit_peering" => network(format!(
+            "expressRouteCircuits/{}/peerings/{}",
+            text(attributes, "express_route_circuit_name"),
+            text(attributes, "peering_type")
+        )),
+        "azurerm_express_route_circuit_connection" => {
+            format!("{}/connections/{name}", text(attributes, "peering_id"))
+        }
+        "azurerm_vmware_private_cloud" => {
+            format!("{base}/Microsoft.AVS/privateClouds/{name}")
+        }
         "azurerm_lb" => network(format!("loadBalancers/{name}")),
         "azurerm_lb_backend_address_pool" => {
             format!(
@@ -91,6 +105,11 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         }
         other => format!("{base}/{other}/{name}"),
     };
+    vmware_computed(
+        kind,
+        &network(format!("expressRouteCircuits/{name}")),
+        attributes,
+    );
     if kind == "azurerm_virtual_network" {
         if let Some(Value::Array(subnets)) = attributes.get_mut("subnet") {
             for subnet in subnets {
@@ -141,4 +160,32 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
     attributes
         .entry("id".to_string())
         .or_insert(Value::from(id));
+}
+
+/// What Azure computes for Azure VMware Solution: an authorization's key,
+/// and a private cloud's `circuit` block, whose circuit (in Microsoft's
+/// subscription, under a name of Azure's) vnetd names like the cloud:
+/// `circuit` is that ID.
+fn vmware_computed(kind: &str, circuit: &str, attributes: &mut Map<String, Value>) {
+    if kind == "azurerm_vmware_express_route_authorization" {
+        // The key Azure issues; vnetd does not check it.
+        attributes
+            .entry("express_route_authorization_key".to_string())
+            .or_insert_with(|| Value::from("00000000-0000-0000-0000-000000000000"));
+    }
+    if kind == "azurerm_vmware_private_cloud" {
+        // Its circuit lives in Microsoft's subscription under a name of
+        // Azure's; vnetd names it like the cloud, and so does its ID here,
+        // and its private peering's (where Global Reach starts).
+        let circuit = circuit.to_string();
+        let mut block = Map::new();
+        block.insert("express_route_id".into(), Value::from(circuit.clone()));
+        block.insert(
+            "express_route_private_peering_id".into(),
+            Value::from(format!("{circuit}/peerings/AzurePrivatePeering")),
+        );
+        attributes
+            .entry("circuit".to_string())
+            .or_insert(Value::Array(vec![Value::Object(block)]));
+    }
 }

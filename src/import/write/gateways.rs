@@ -165,6 +165,15 @@ impl<'r> Model<'r> {
             }
             fields.push(("local_network_gateway", scalar(&local)));
         }
+        if a.str("express_route_circuit_id").is_some() {
+            let circuit = a.id_name("express_route_circuit_id", "expressRouteCircuits")?;
+            if !self.has_circuit(&circuit) {
+                return Err(a.dangling("express_route_circuit_id"));
+            }
+            fields.push(("express_route_circuit", scalar(&circuit)));
+            // The key an AVS private cloud's authorization gives is not
+            // written: vnetd does not check it.
+        }
         if a.str("peer_virtual_network_gateway_id").is_some() {
             let peer = a.id_name("peer_virtual_network_gateway_id", "virtualNetworkGateways")?;
             if !self.gateways.contains_key(&peer) {
@@ -187,22 +196,52 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn render_gateways(&self, out: &mut Output) {
-        if !self.sites.is_empty() {
+        let edges = self.edge_sites();
+        if !self.sites.is_empty() || !edges.is_empty() {
             out.line("");
-            out.line("# One site per local network gateway, for vnetd to run (Azure has no");
-            out.line("# such resource): its router speaks BGP with BIRD when the gateway has");
-            out.line("# BGP settings; its address space is the gateway's, or only the BGP");
-            out.line("# speaker's address when BGP announces the ranges: widen it to the");
-            out.line("# branch's ranges, and add hosts, as the lab needs.");
+            if !self.sites.is_empty() {
+                out.line("# One site per local network gateway, for vnetd to run (Azure has no");
+                out.line("# such resource): its router speaks BGP with BIRD when the gateway has");
+                out.line("# BGP settings; its address space is the gateway's, or only the BGP");
+                out.line("# speaker's address when BGP announces the ranges: widen it to the");
+                out.line("# branch's ranges, and add hosts, as the lab needs.");
+            }
+            if !edges.is_empty() {
+                out.line(
+                    "# One site per ExpressRoute circuit, its customer edge (`<circuit>-edge`,",
+                );
+                out.line("# no Azure resource either): BIRD with the peering's ASN; its address");
+                out.line("# space is only the edge's own address: widen it to the datacenter's");
+                out.line("# ranges, and add hosts, as the lab needs.");
+            }
             out.line("on_premises_sites:");
-            for (name, site) in &self.sites {
-                out.source(2, &site.source);
+            let mut all: Vec<(&str, &str, &[String], Option<&str>)> = self
+                .sites
+                .iter()
+                .map(|(name, site)| {
+                    let space = site.address_space.as_slice();
+                    (
+                        name.as_str(),
+                        site.source.as_str(),
+                        space,
+                        site.asn.as_deref(),
+                    )
+                })
+                .collect();
+            all.extend(edges.iter().map(|(source, name, space, asn)| {
+                (
+                    name.as_str(),
+                    source.as_str(),
+                    space.as_slice(),
+                    Some(asn.as_str()),
+                )
+            }));
+            all.sort_by_key(|(name, ..)| *name);
+            for (name, source, address_space, asn) in all {
+                out.source(2, source);
                 out.line(&format!("  - name: {}", scalar(name)));
-                out.line(&format!(
-                    "    address_space: {}",
-                    flow_list(&site.address_space)
-                ));
-                match &site.asn {
+                out.line(&format!("    address_space: {}", flow_list(address_space)));
+                match asn {
                     Some(asn) => out.line(&format!(
                         "    router: {{asn: {}, bgp_speaker: bird}}",
                         plain_or_quoted(asn)

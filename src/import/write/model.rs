@@ -128,6 +128,9 @@ pub(super) struct Model<'r> {
     /// The on-premises site of each local network gateway, by its name.
     pub(super) sites: BTreeMap<String, gateways::Site>,
     pub(super) connections: BTreeMap<String, gateways::Part>,
+    pub(super) circuits: BTreeMap<String, express_route::Circuit>,
+    pub(super) clouds: BTreeMap<String, express_route::Cloud>,
+    pub(super) reach: BTreeMap<String, express_route::Reach>,
     /// Load balancers vnetd does not emulate (public, Basic), and why.
     pub(super) skipped_load_balancers: BTreeMap<String, String>,
     /// Resources left out, each with a note (empty: none).
@@ -144,6 +147,8 @@ impl<'r> Model<'r> {
             && self.asgs.is_empty()
             && self.load_balancers.is_empty()
             && self.gateways.is_empty()
+            && self.circuits.is_empty()
+            && self.clouds.is_empty()
     }
 
     pub(super) fn add(&mut self, r: &'r Resource, index: usize) -> Result<(), ImportError> {
@@ -225,6 +230,10 @@ impl<'r> Model<'r> {
             "azurerm_virtual_network_gateway" => self.add_gateway(&a),
             "azurerm_local_network_gateway" => self.add_local_gateway(&a),
             "azurerm_virtual_network_gateway_connection" => self.add_connection(&a),
+            "azurerm_express_route_circuit" => self.add_circuit(&a),
+            "azurerm_express_route_circuit_peering" => self.add_circuit_peering(&a),
+            "azurerm_express_route_circuit_connection" => self.add_circuit_connection(&a),
+            "azurerm_vmware_private_cloud" => self.add_private_cloud(&a),
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;

@@ -84,6 +84,7 @@ impl Model<'_> {
                 out.line(&format!("  - name: {}", scalar(name)));
             }
         }
+        self.render_express_route(&mut out);
         self.render_gateways(&mut out);
         self.render_load_balancers(&mut out);
         out
