@@ -1,8 +1,8 @@
 //! `vnetd import az DIR`: a network as the Azure CLI lists it, turned into
 //! the azurerm resources Terraform would hold for it.
 //!
-//! DIR holds the JSON of five `az ... list -o json` commands, one file
-//! each ([`FILES`]); a missing file is an empty list. The CLI prints
+//! DIR holds the JSON of the `az ... list -o json` commands of [`FILES`],
+//! one file each; a missing file is an empty list. The CLI prints
 //! Azure's REST objects with `properties` flattened, in camelCase; some
 //! names changed case across CLI versions (`enableIpForwarding` and
 //! `enableIPForwarding`, `privateIpAddress` and `privateIPAddress`), and
@@ -14,7 +14,8 @@
 //! NSG its `azurerm_network_security_group` with `security_rule` blocks
 //! (Azure's default rules are left out: vnetd adds them itself); a route
 //! table its `azurerm_route_table` with `route` blocks; an ASG its
-//! `azurerm_application_security_group`. Each resource's source is the
+//! `azurerm_application_security_group`; an ExpressRoute circuit and an
+//! Azure VMware Solution private cloud what `express_route` says. Each resource's source is the
 //! Azure resource ID (for an association, the ID Terraform gives it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
@@ -29,10 +30,12 @@
 //! found wrong afterwards (a reference to nothing, a subnet without a
 //! prefix) at the line and path of the value concerned.
 
+mod express_route;
 mod model;
 
 use super::json_file::{self, Place};
 use super::{ImportError, Resource};
+use express_route::{Circuit, PrivateCloud};
 use model::{Asg, Nic, Nsg, Object, Reference, RouteTable, SecurityRule, Vm, Vnet};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -40,13 +43,21 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 6] = [
+pub const FILES: [(&str, &str); 8] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
     ("route-tables.json", "az network route-table list -o json"),
     ("asgs.json", "az network asg list -o json"),
     ("vms.json", "az vm list -o json"),
+    (
+        "express-route-circuits.json",
+        "az network express-route list -o json",
+    ),
+    (
+        "vmware-private-clouds.json",
+        "az vmware private-cloud list -o json",
+    ),
 ];
 
 /// Reads the dump in `dir`.
@@ -114,10 +125,12 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             format!("none of {} is there", names.join(", ")),
         ));
     }
-    let internal = || ImportError::new(dir.display().to_string(), "internal: six files expected");
-    let [vnets, nics, nsgs, route_tables, asgs, vms] =
-        <[Value; 6]>::try_from(documents).map_err(|_| internal())?;
-    let [vnets_at, nics_at, nsgs_at, route_tables_at, asgs_at, vms_at] = &texts[..] else {
+    let internal = || ImportError::new(dir.display().to_string(), "internal: eight files expected");
+    let [vnets, nics, nsgs, route_tables, asgs, vms, circuits, clouds] =
+        <[Value; 8]>::try_from(documents).map_err(|_| internal())?;
+    let [vnets_at, nics_at, nsgs_at, route_tables_at, asgs_at, vms_at, circuits_at, clouds_at] =
+        &texts[..]
+    else {
         return Err(internal());
     };
     let dump = Dump {
@@ -127,6 +140,8 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
         route_tables: List::read(&route_tables_at.0, &route_tables_at.1, route_tables)?,
         asgs: List::read(&asgs_at.0, &asgs_at.1, asgs)?,
         vms: List::read(&vms_at.0, &vms_at.1, vms)?,
+        circuits: List::read(&circuits_at.0, &circuits_at.1, circuits)?,
+        clouds: List::read(&clouds_at.0, &clouds_at.1, clouds)?,
     };
     let resources = dump.resources()?;
     Ok((resources, texts))
@@ -159,7 +174,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The six lists, read.
+/// The eight lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -167,6 +182,8 @@ pub struct Dump<'a> {
     pub route_tables: List<'a, RouteTable>,
     pub asgs: List<'a, Asg>,
     pub vms: List<'a, Vm>,
+    pub circuits: List<'a, Circuit>,
+    pub clouds: List<'a, PrivateCloud>,
 }
 
 /// The IDs of the dump's objects by kind, lower-cased, each to the object's
@@ -259,6 +276,8 @@ impl Dump<'_> {
         for (at, vm) in self.vms.each() {
             vm_resource(&at, vm, &known, &mut out)?;
         }
+        let clouds = express_route::private_clouds(&self.clouds, &mut out)?;
+        express_route::circuits(&self.circuits, &clouds, &mut out)?;
         Ok(out)
     }
 

@@ -21,6 +21,8 @@ fn dump_with_vms(
         route_tables: List::read("route-tables.json", "", tables)?,
         asgs: List::read("asgs.json", "", asgs)?,
         vms: List::read("vms.json", "", vms)?,
+        circuits: List::read("express-route-circuits.json", "", json!([]))?,
+        clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
     }
     .resources()
 }
@@ -208,6 +210,8 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         route_tables: List::read("route-tables.json", route_tables, parse(route_tables))?,
         asgs: List::read("asgs.json", "", json!([]))?,
         vms: List::read("vms.json", "", json!([]))?,
+        circuits: List::read("express-route-circuits.json", "", json!([]))?,
+        clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
     }
     .resources()
 }
