@@ -35,8 +35,9 @@ mod model;
 
 use super::json_file::{self, Place};
 use super::{ImportError, Resource};
-use express_route::{Circuit, PrivateCloud};
-use model::{Asg, Nic, Nsg, Object, Reference, RouteTable, SecurityRule, Vm, Vnet};
+use model::{
+    Asg, Circuit, Nic, Nsg, Object, PrivateCloud, Reference, RouteTable, SecurityRule, Vm, Vnet,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;

@@ -81,12 +81,22 @@ impl Drop for Stream {
 pub struct Capture(Option<std::process::Child>);
 
 impl Capture {
+    /// Each packet on one line, tersely (`-q`).
     pub fn start(ns: &str, filter: &str) -> Capture {
+        Capture::start_with(ns, &["-q"], filter)
+    }
+
+    /// Each packet with its flags and options (a SYN's MSS), handed over
+    /// as it comes (`--immediate-mode`).
+    pub fn start_detailed(ns: &str, filter: &str) -> Capture {
+        Capture::start_with(ns, &["--immediate-mode"], filter)
+    }
+
+    fn start_with(ns: &str, options: &[&str], filter: &str) -> Capture {
         use std::io::BufRead;
         let mut child = Command::new("ip")
-            .args([
-                "netns", "exec", ns, "tcpdump", "-i", "eth0", "-nn", "-l", "-q",
-            ])
+            .args(["netns", "exec", ns, "tcpdump", "-i", "eth0", "-nn", "-l"])
+            .args(options)
             .args(filter.split_whitespace())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -496,17 +496,8 @@ fn a_vpngw1_carries_no_more_than_its_sku_and_its_tunnel_keeps_tcp_inside_its_mtu
     // bounds every segment TCP sends (the host's own receive offload may
     // show several segments as one packet, so the sizes on its eth0 do
     // not tell).
-    let watch = Command::new("ip")
-        .args([
-            "netns", "exec", &onprem, "timeout", "8", "tcpdump", "-n", "-l", "-i", "eth0",
-        ])
-        .args(["tcp[tcpflags] == tcp-syn"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("tcpdump is installed (.ci/run installs it)");
-    // `timeout` ends tcpdump whatever becomes of the test.
-    std::thread::sleep(Duration::from_millis(500));
+    // It listens before the first connection starts.
+    let watch = common::traffic::Capture::start_detailed(&onprem, "tcp[tcpflags] == tcp-syn");
     let vm1 = lab.ns("vm1");
     let first = std::thread::spawn(move || iperf3_rate(&vm1, host, 5301, 3));
     let second = iperf3_rate(&lab.ns("vm2"), host, 5302, 3);
@@ -519,8 +510,7 @@ fn a_vpngw1_carries_no_more_than_its_sku_and_its_tunnel_keeps_tcp_inside_its_mtu
         first >= 10e6 && second >= 10e6,
         "{first}, {second}: both flows moved"
     );
-    let out = watch.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+    let out = watch.count().join("\n");
     let syns: Vec<&str> = out.lines().filter(|l| l.contains("Flags [S]")).collect();
     assert!(
         syns.len() >= 2,

@@ -12,108 +12,10 @@
 //! connection whose peer is a private cloud's private peering
 //! (`circuit.expressRoutePrivatePeeringId`) is written to the cloud's.
 
-use super::model::{Object, Reference};
+use super::model::{Circuit, CircuitPeering, PrivateCloud};
 use super::{given, identity, put_str, resource, resource_attributes, List, Place};
 use crate::import::{ImportError, Resource};
-use serde::Deserialize;
 use serde_json::json;
-
-/// `az network express-route list`: a circuit.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Circuit {
-    pub name: String,
-    pub id: String,
-    pub resource_group: Option<String>,
-    pub location: Option<String>,
-    pub service_provider_properties: Option<ProviderProperties>,
-    #[serde(default)]
-    pub peerings: Vec<CircuitPeering>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProviderProperties {
-    pub service_provider_name: Option<String>,
-    pub peering_location: Option<String>,
-    pub bandwidth_in_mbps: Option<u64>,
-}
-
-/// A peering of a circuit.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CircuitPeering {
-    pub name: String,
-    pub id: String,
-    pub peering_type: Option<String>,
-    /// `peerAsn` as the CLI prints it, `peerASN` in the REST API.
-    #[serde(alias = "peerASN")]
-    pub peer_asn: Option<u64>,
-    pub primary_peer_address_prefix: Option<String>,
-    pub secondary_peer_address_prefix: Option<String>,
-    pub vlan_id: Option<u64>,
-    #[serde(default)]
-    pub connections: Vec<CircuitConnection>,
-}
-
-/// A Global Reach connection of a peering.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CircuitConnection {
-    pub name: String,
-    pub id: String,
-    pub address_prefix: Option<String>,
-    pub express_route_circuit_peering: Option<Reference>,
-    pub peer_express_route_circuit_peering: Option<Reference>,
-}
-
-/// `az vmware private-cloud list`: a private cloud.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PrivateCloud {
-    pub name: String,
-    pub id: String,
-    pub resource_group: Option<String>,
-    pub location: Option<String>,
-    pub sku: Option<Sku>,
-    pub network_block: Option<String>,
-    pub circuit: Option<CloudCircuit>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Sku {
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CloudCircuit {
-    pub express_route_private_peering_id: Option<String>,
-}
-
-impl Object for Circuit {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn resource_group(&self) -> Option<&str> {
-        self.resource_group.as_deref()
-    }
-}
-
-impl Object for PrivateCloud {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn resource_group(&self) -> Option<&str> {
-        self.resource_group.as_deref()
-    }
-}
 
 /// The ID vnetd gives a private cloud's private peering: its circuit's,
 /// named like the cloud, in the cloud's resource group.

@@ -251,6 +251,79 @@ pub struct OsDisk {
     pub os_type: Option<String>,
 }
 
+/// `az network express-route list`: a circuit.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Circuit {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub service_provider_properties: Option<ProviderProperties>,
+    #[serde(default)]
+    pub peerings: Vec<CircuitPeering>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderProperties {
+    pub service_provider_name: Option<String>,
+    pub peering_location: Option<String>,
+    pub bandwidth_in_mbps: Option<u64>,
+}
+
+/// A peering of a circuit.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitPeering {
+    pub name: String,
+    pub id: String,
+    pub peering_type: Option<String>,
+    /// `peerAsn` as the CLI prints it, `peerASN` in the REST API.
+    #[serde(alias = "peerASN")]
+    pub peer_asn: Option<u64>,
+    pub primary_peer_address_prefix: Option<String>,
+    pub secondary_peer_address_prefix: Option<String>,
+    pub vlan_id: Option<u64>,
+    #[serde(default)]
+    pub connections: Vec<CircuitConnection>,
+}
+
+/// A Global Reach connection of a peering.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitConnection {
+    pub name: String,
+    pub id: String,
+    pub address_prefix: Option<String>,
+    pub express_route_circuit_peering: Option<Reference>,
+    pub peer_express_route_circuit_peering: Option<Reference>,
+}
+
+/// `az vmware private-cloud list`: a private cloud.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateCloud {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub sku: Option<Sku>,
+    pub network_block: Option<String>,
+    pub circuit: Option<CloudCircuit>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Sku {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudCircuit {
+    pub express_route_private_peering_id: Option<String>,
+}
+
 /// A reference to another object: `{"id": ...}` (the CLI adds the
 /// object's `resourceGroup`, which is not read).
 #[derive(Debug, Deserialize)]
@@ -283,4 +356,15 @@ macro_rules! objects {
     )*};
 }
 
-objects!(Vnet, Subnet, Peering, Nic, Nsg, RouteTable, Asg, Vm);
+objects!(
+    Vnet,
+    Subnet,
+    Peering,
+    Nic,
+    Nsg,
+    RouteTable,
+    Asg,
+    Vm,
+    Circuit,
+    PrivateCloud
+);
