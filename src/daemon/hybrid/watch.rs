@@ -319,6 +319,19 @@ impl WatchState {
     }
 }
 
+/// The routes a kernel table gets from `paths`: the best path of each
+/// prefix, by its next hop. A host route to its own next hop (a neighbour
+/// announcing its own address) cannot go through it, and the link's route
+/// carries it already: it is left out. A wider prefix may hold its next
+/// hop (a VNet holds its gateway's instances).
+fn kernel_routes(paths: &[LearnedPath]) -> BTreeMap<Ipv4Net, Ipv4Addr> {
+    paths
+        .iter()
+        .filter(|p| p.best && !(p.prefix.prefix_len() == 32 && p.prefix.addr() == p.next_hop))
+        .map(|p| (p.prefix, p.next_hop))
+        .collect()
+}
+
 /// A router's kernel table as its watcher programs it.
 struct KernelTable {
     netns: String,
@@ -331,13 +344,7 @@ impl KernelTable {
     /// it installed before that are no longer best. A failure is said on
     /// stderr and tried again at the next change.
     fn install(&mut self, paths: &[LearnedPath]) {
-        // A route that holds its own next hop (a neighbour announcing its
-        // own address) cannot go through it: the link's route carries it.
-        let wanted: BTreeMap<Ipv4Net, Ipv4Addr> = paths
-            .iter()
-            .filter(|p| p.best && !p.prefix.contains(&p.next_hop))
-            .map(|p| (p.prefix, p.next_hop))
-            .collect();
+        let wanted = kernel_routes(paths);
         for (prefix, next_hop) in &wanted {
             if self.installed.get(prefix) == Some(next_hop) {
                 continue;
@@ -393,6 +400,38 @@ mod tests {
             as_path: vec![65050],
             origin: BgpOrigin::Igp,
         }
+    }
+
+    #[test]
+    fn a_kernel_table_takes_the_best_paths_and_never_a_host_route_through_itself() {
+        use crate::host::routing::gobgp::Origin;
+        let path = |prefix: &str, next_hop: [u8; 4], best: bool| LearnedPath {
+            prefix: prefix.parse().unwrap(),
+            neighbor: Ipv4Addr::from(next_hop),
+            next_hop: Ipv4Addr::from(next_hop),
+            as_path: vec![65515],
+            origin: Origin::Igp,
+            best,
+        };
+        let routes = kernel_routes(&[
+            // A VNet holds the gateway instance it is learned from.
+            path("10.0.0.0/16", [10, 0, 255, 228], true),
+            path("10.0.0.0/16", [10, 0, 255, 229], false),
+            // A customer edge announcing its own address.
+            path("172.16.0.1/32", [172, 16, 0, 1], true),
+            path("172.20.0.0/16", [172, 16, 0, 1], true),
+        ]);
+        let got: Vec<(String, String)> = routes
+            .iter()
+            .map(|(p, h)| (p.to_string(), h.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("10.0.0.0/16".to_string(), "10.0.255.228".to_string()),
+                ("172.20.0.0/16".to_string(), "172.16.0.1".to_string()),
+            ]
+        );
     }
 
     #[test]
