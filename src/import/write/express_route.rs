@@ -14,6 +14,7 @@
 //! Microsoft's subscription is not the user's), so a connection or a
 //! Global Reach link that names it names the cloud.
 
+use super::gateways::{render_parts, Part};
 use super::{plain_or_quoted, scalar, Attrs, Model, Output};
 use crate::import::ImportError;
 use std::net::Ipv4Addr;
@@ -42,13 +43,6 @@ pub(super) struct Reach {
     circuit: String,
     peer_circuit: String,
     prefix: String,
-}
-
-/// A private cloud.
-#[derive(Debug)]
-pub(super) struct Cloud {
-    source: String,
-    fields: Vec<(&'static str, String)>,
 }
 
 /// The customer edge's address of a /30: its first.
@@ -155,7 +149,7 @@ impl<'r> Model<'r> {
         ));
         self.clouds.insert(
             name,
-            Cloud {
+            Part {
                 source: a.r.source.clone(),
                 fields,
             },
@@ -244,17 +238,7 @@ impl<'r> Model<'r> {
                 }
             }
         }
-        if !self.clouds.is_empty() {
-            out.line("");
-            out.line("vmware_private_clouds:");
-            for (name, cloud) in &self.clouds {
-                out.source(2, &cloud.source);
-                out.line(&format!("  - name: {}", scalar(name)));
-                for (field, value) in &cloud.fields {
-                    out.line(&format!("    {field}: {value}"));
-                }
-            }
-        }
+        render_parts(out, "vmware_private_clouds", &self.clouds);
         if !self.reach.is_empty() {
             out.line("");
             out.line("express_route_circuit_connections:");

@@ -15,15 +15,16 @@
 use super::{flow_list, plain_or_quoted, scalar, Attrs, Model, Output};
 use crate::import::ImportError;
 use ipnet::IpNet;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// A gateway, local gateway or connection: its source and its
-/// `key: value` lines after `name`.
+/// A gateway, local gateway, connection or private cloud: its source and
+/// its `key: value` lines after `name`.
 #[derive(Debug)]
 pub(super) struct Part {
-    source: String,
-    fields: Vec<(&'static str, String)>,
+    pub(super) source: String,
+    pub(super) fields: Vec<(&'static str, String)>,
 }
 
 /// The on-premises site a local network gateway stands for.
@@ -255,18 +256,24 @@ impl<'r> Model<'r> {
             ("local_network_gateways", &self.local_gateways),
             ("virtual_network_gateway_connections", &self.connections),
         ] {
-            if parts.is_empty() {
-                continue;
-            }
-            out.line("");
-            out.line(&format!("{key}:"));
-            for (name, part) in parts {
-                out.source(2, &part.source);
-                out.line(&format!("  - name: {}", scalar(name)));
-                for (field, value) in &part.fields {
-                    out.line(&format!("    {field}: {value}"));
-                }
-            }
+            render_parts(out, key, parts);
+        }
+    }
+}
+
+/// A list of parts under `key`, each `name` then its fields; nothing when
+/// there is none.
+pub(super) fn render_parts(out: &mut Output, key: &str, parts: &BTreeMap<String, Part>) {
+    if parts.is_empty() {
+        return;
+    }
+    out.line("");
+    out.line(&format!("{key}:"));
+    for (name, part) in parts {
+        out.source(2, &part.source);
+        out.line(&format!("  - name: {}", scalar(name)));
+        for (field, value) in &part.fields {
+            out.line(&format!("    {field}: {value}"));
         }
     }
 }

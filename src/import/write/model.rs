@@ -129,7 +129,7 @@ pub(super) struct Model<'r> {
     pub(super) sites: BTreeMap<String, gateways::Site>,
     pub(super) connections: BTreeMap<String, gateways::Part>,
     pub(super) circuits: BTreeMap<String, express_route::Circuit>,
-    pub(super) clouds: BTreeMap<String, express_route::Cloud>,
+    pub(super) clouds: BTreeMap<String, gateways::Part>,
     pub(super) reach: BTreeMap<String, express_route::Reach>,
     /// Load balancers vnetd does not emulate (public, Basic), and why.
     pub(super) skipped_load_balancers: BTreeMap<String, String>,

@@ -26,8 +26,9 @@
 //!   of a customer edge's table shows the VNets with the path `12076`
 //!   alone).
 
+use super::v4;
 use crate::topology::{CircuitIdx, ConnectionPeer, Topology, MICROSOFT_EDGE_ASN};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 /// Who an edge router's neighbour is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +49,6 @@ pub struct EdgeNeighbor {
     pub local_address: Ipv4Addr,
     pub asn: u32,
     pub role: EdgeRole,
-}
-
-fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
-    match ip {
-        IpAddr::V4(a) => Some(a),
-        IpAddr::V6(_) => None,
-    }
 }
 
 /// The address of the edge router of link `link` of `circuit`: Microsoft's
