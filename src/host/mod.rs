@@ -42,6 +42,7 @@ pub mod routing;
 pub mod shaping;
 pub mod site;
 pub mod tun;
+pub mod underlay;
 
 pub use interface::InterfaceConfig;
 pub use lab::{

@@ -39,3 +39,4 @@ mod host_plumbing;
 mod host_probe;
 mod host_routing;
 mod missing_routing_daemons;
+mod underlay;

@@ -1,0 +1,319 @@
+//! The underlay's devices and their tc attachments, through rtnetlink.
+//!
+//! Everything here works in the namespace of the thread that calls it
+//! (`*_here`), on a connection of its own: [`here`] runs work on a new
+//! thread of the caller's namespace, [`run_in`] on one that entered the
+//! namespace open as a file. The devices' namespace is held open as a file
+//! rather than found again by name, so that they are removed from where
+//! they were made, whichever thread or namespace removes them.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::RawFd;
+
+use anyhow::{anyhow, Context, Result};
+use futures::{StreamExt, TryStreamExt};
+use nix::sched::{setns, CloneFlags};
+use rtnetlink::packet_core::{
+    DefaultNla, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVxlan};
+
+use super::super::netlink::{link_index, with_connection};
+use super::VXLAN_PORT;
+
+/// Runs `work` on a new thread, which is in the caller's namespace (a
+/// thread starts in its creator's), and away from any async runtime the
+/// caller may be in.
+pub fn here<R, F>(work: F) -> Result<R>
+where
+    F: FnOnce() -> Result<R> + Send,
+    R: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(work)
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the underlay's netlink thread panicked")))
+    })
+}
+
+/// Runs `work` on a new thread that has entered the network namespace open
+/// as `namespace`.
+pub fn run_in<R, F>(namespace: &File, work: F) -> Result<R>
+where
+    F: FnOnce() -> Result<R> + Send,
+    R: Send,
+{
+    here(|| {
+        setns(namespace, CloneFlags::CLONE_NEWNET)
+            .context("entering the namespace of the underlay's devices")?;
+        work()
+    })
+}
+
+/// The name and the MTU of the interface of the current thread's namespace
+/// that holds `local`.
+pub fn mtu_of_address_here(local: Ipv4Addr) -> Result<(String, u32)> {
+    with_connection(|handle| async move {
+        let mut index = None;
+        // Read to the end: a dump left half-read would answer the next
+        // request.
+        let mut addresses = handle.address().get().execute();
+        while let Some(message) = addresses.try_next().await? {
+            // IFA_LOCAL is the interface's own address; IFA_ADDRESS is
+            // the peer's on a point-to-point link, and the same otherwise.
+            let own = message
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    AddressAttribute::Local(address) => Some(*address),
+                    _ => None,
+                })
+                .or_else(|| {
+                    message.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Address(address) => Some(*address),
+                        _ => None,
+                    })
+                });
+            if own == Some(IpAddr::V4(local)) && index.is_none() {
+                index = Some(message.header.index);
+            }
+        }
+        let index = index.with_context(|| {
+            format!("no interface of this namespace has the underlay address {local}")
+        })?;
+        let link = handle
+            .link()
+            .get()
+            .match_index(index)
+            .execute()
+            .try_next()
+            .await?
+            .with_context(|| format!("link #{index}, which holds {local}, vanished"))?;
+        let mut name = format!("#{index}");
+        let mut mtu = None;
+        for attribute in link.attributes {
+            match attribute {
+                LinkAttribute::IfName(n) => name = n,
+                LinkAttribute::Mtu(m) => mtu = Some(m),
+                _ => {}
+            }
+        }
+        let mtu = mtu.with_context(|| format!("link {name} has no MTU"))?;
+        Ok((name, mtu))
+    })
+    .with_context(|| format!("finding the MTU of the interface that holds {local}"))
+}
+
+/// Adds, from the current thread's namespace, the VXLAN device `name` in
+/// external mode on [`VXLAN_PORT`], leaving from `local`, with MTU `mtu`,
+/// down. With `target` (a namespace's file descriptor) it is born there,
+/// while its UDP socket is opened in the current thread's namespace when
+/// it goes up: the kernel keeps a VXLAN device's socket, routes and
+/// addresses in the namespace that made it.
+pub fn add_vxlan_here(name: &str, local: Ipv4Addr, mtu: u32, target: Option<RawFd>) -> Result<()> {
+    with_connection(|handle| async move {
+        let mut request = LinkMessageBuilder::<LinkVxlan>::new(name)
+            .collect_metadata(true)
+            .learning(false)
+            .port(VXLAN_PORT)
+            .local(local)
+            .mtu(mtu);
+        if let Some(fd) = target {
+            request = request.setns_by_fd(fd);
+        }
+        handle.link().add(request.build()).execute().await?;
+        Ok(())
+    })
+    .with_context(|| {
+        format!("adding the VXLAN device {name} (external, dstport {VXLAN_PORT}, local {local})")
+    })
+}
+
+/// The indexes of links `names` in the current thread's namespace.
+pub fn indexes_here<const N: usize>(names: [&str; N]) -> Result<[u32; N]> {
+    with_connection(|handle| async move {
+        let mut indexes = [0; N];
+        for (index, name) in indexes.iter_mut().zip(names) {
+            *index = link_index(&handle, name).await?;
+        }
+        Ok(indexes)
+    })
+}
+
+/// A tc program to attach: its descriptor and its name.
+pub struct Program<'a> {
+    pub fd: RawFd,
+    pub name: &'a str,
+}
+
+/// A device of the current thread's namespace and the program to run at
+/// its ingress.
+pub struct Attachment<'a> {
+    pub index: u32,
+    pub name: &'a str,
+    pub program: Program<'a>,
+}
+
+/// `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)`: a `clsact`'s ingress hook.
+const CLSACT_INGRESS: u32 = 0xffff_fff2;
+const TCA_BPF_FD: u16 = 6;
+const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_FLAGS: u16 = 8;
+const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
+const ETH_P_ALL: u16 = 0x0003;
+
+fn u32_attribute(kind: u16, value: u32) -> DefaultNla {
+    DefaultNla::new(kind, value.to_ne_bytes().to_vec())
+}
+
+/// Sends a request that creates a tc object and waits for its
+/// acknowledgement.
+async fn create(handle: &mut Handle, message: RouteNetlinkMessage) -> Result<()> {
+    let mut request = NetlinkMessage::from(message);
+    request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    let mut responses = handle.request(request)?;
+    while let Some(response) = responses.next().await {
+        if let NetlinkPayload::Error(error) = response.payload {
+            if let Some(code) = error.code {
+                return Err(std::io::Error::from_raw_os_error(-code.get()).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A qdisc of kind `kind` at `parent` of device `index`.
+fn qdisc(kind: &str, index: u32, parent: TcHandle, handle: u32) -> RouteNetlinkMessage {
+    let mut message = TcMessage::with_index(index as i32);
+    message.header.parent = parent;
+    message.header.handle = TcHandle::from(handle);
+    message.attributes.push(TcAttribute::Kind(kind.to_owned()));
+    RouteNetlinkMessage::NewQueueDiscipline(message)
+}
+
+/// `program` as a `cls_bpf` filter in direct-action mode at the ingress of
+/// device `index`'s `clsact`, for every protocol.
+fn ingress_filter(index: u32, program: &Program<'_>) -> RouteNetlinkMessage {
+    let mut message = TcMessage::with_index(index as i32);
+    message.header.parent = TcHandle::from(CLSACT_INGRESS);
+    // Priority 1, every protocol.
+    message.header.info = (1 << 16) | u32::from(ETH_P_ALL.to_be());
+    message.attributes.push(TcAttribute::Kind("bpf".to_owned()));
+    let mut name = program.name.as_bytes().to_vec();
+    name.push(0);
+    message.attributes.push(TcAttribute::Options(vec![
+        TcOption::Other(u32_attribute(TCA_BPF_FD, program.fd as u32)),
+        TcOption::Other(DefaultNla::new(TCA_BPF_NAME, name)),
+        TcOption::Other(u32_attribute(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)),
+    ]));
+    RouteNetlinkMessage::NewTrafficFilter(message)
+}
+
+/// Turns IPv6 off on `interface` of the current thread's namespace (if
+/// the kernel has it): the underlay's devices carry frames only, and an
+/// IPv6 stack of their own would send router solicitations and MLD
+/// reports, to the daemon through the TAP.
+fn disable_ipv6_here(interface: &str) -> Result<()> {
+    let file = format!("/proc/sys/net/ipv6/conf/{interface}/disable_ipv6");
+    match std::fs::write(&file, "1") {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("writing 1 to {file}")),
+    }
+}
+
+/// In the current thread's namespace, each device of `attachments`, still
+/// down: IPv6 off, a `clsact` qdisc with the program at its ingress, the
+/// MTU `mtu`, then up. The TAP (`tap`, one of them) also gets `noqueue`
+/// as its root qdisc: what the kernel hands it goes straight to the
+/// reader's ring (a multi-queue device would otherwise get a `pfifo_fast`
+/// per queue, holding nothing a full ring would not drop anyway).
+/// Everything before the devices are up: a qdisc added to a device that
+/// is up waits for the device to be deactivated.
+pub fn plumb_here(attachments: &[Attachment<'_>], tap: u32, mtu: u32) -> Result<()> {
+    for attachment in attachments {
+        disable_ipv6_here(attachment.name)?;
+    }
+    with_connection(|mut handle| async move {
+        create(&mut handle, qdisc("noqueue", tap, TcHandle::ROOT, 0))
+            .await
+            .context("giving the TAP device the noqueue qdisc")?;
+        for attachment in attachments {
+            let name = attachment.name;
+            create(
+                &mut handle,
+                qdisc("clsact", attachment.index, TcHandle::INGRESS, 0xffff_0000),
+            )
+            .await
+            .with_context(|| format!("adding a clsact qdisc to {name}"))?;
+            create(
+                &mut handle,
+                ingress_filter(attachment.index, &attachment.program),
+            )
+            .await
+            .with_context(|| format!("attaching {} to {name}", attachment.program.name))?;
+        }
+        for attachment in attachments {
+            let request = LinkUnspec::new_with_index(attachment.index)
+                .mtu(mtu)
+                .up()
+                .build();
+            handle
+                .link()
+                .set(request)
+                .execute()
+                .await
+                .with_context(|| {
+                    format!("bringing up {} (#{})", attachment.name, attachment.index)
+                })?;
+        }
+        Ok(())
+    })
+}
+
+/// Deletes link `index` of the current thread's namespace if it is still
+/// there under the name `name`; returns whether it was.
+pub fn delete_here(index: u32, name: &str) -> Result<bool> {
+    with_connection(|handle| async move {
+        let found = handle
+            .link()
+            .get()
+            .match_index(index)
+            .execute()
+            .try_next()
+            .await;
+        // Gone already (ENODEV): nothing to do.
+        let Ok(Some(link)) = found else {
+            return Ok(false);
+        };
+        let named = link
+            .attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name));
+        if !named {
+            return Ok(false);
+        }
+        handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .with_context(|| format!("deleting link {name} (#{index})"))?;
+        Ok(true)
+    })
+}
+
+/// Deletes link `name` of the current thread's namespace, if it is there.
+pub fn delete_named_here(name: &str) -> Result<()> {
+    let Ok(index) = nix::net::if_::if_nametoindex(name) else {
+        return Ok(());
+    };
+    delete_here(index, name).map(|_| ())
+}
