@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
         offload_max_flows: Option<u32>,
+        /// Which of the file's `hosts` this machine is, in a lab spread over
+        /// several: only the VNets, NICs and sites placed on it are built
+        /// here, and the other hosts are reached over VXLAN.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
         #[command(flatten)]
         empty: AllowEmpty,
     },
@@ -105,6 +110,10 @@ pub enum Command {
     Down {
         /// The topology file that was running (default: the built-in example).
         config: Option<PathBuf>,
+        /// In a lab spread over several hosts, which one this machine is:
+        /// only its share is removed.
+        #[arg(long, value_name = "NAME", requires = "config")]
+        host: Option<String>,
     },
     /// A virtual network gateway's routes and BGP sessions (like
     /// `az network vnet-gateway list-*`).

@@ -51,6 +51,8 @@ pub(super) struct LabOptions {
     pub offload: bool,
     pub offload_max_flows: Option<u32>,
     pub shaping: bool,
+    /// `--host`: which of the file's hosts this machine is.
+    pub host: Option<String>,
 }
 
 #[allow(
@@ -73,8 +75,14 @@ pub(super) fn run_lab(
         offload,
         offload_max_flows,
         shaping,
+        host,
     } = asked;
-    let loaded = load_or_builtin(path, parse_options)?;
+    let mut loaded = load_or_builtin(path, parse_options)?;
+    loaded
+        .topology
+        .placement
+        .run_on(host.as_deref())
+        .map_err(Failure::refused)?;
     require_root("run", "creates network namespaces and TUN devices")?;
     let mut options = crate::daemon::RunOptions::default();
     if let Some(w) = workers {
@@ -105,8 +113,9 @@ pub(super) fn run_lab(
     let plan = crate::plan::Plan::derive(&topo);
     let summary: Vec<String> = plan
         .ports
-        .iter()
-        .map(|n| {
+        .iter_enumerated()
+        .filter(|(p, _)| plan.is_local(*p))
+        .map(|(_, n)| {
             let ips: Vec<String> = n
                 .ip_configurations
                 .iter()
@@ -240,8 +249,15 @@ pub(super) fn run_lab(
 /// lab; without, every namespace a vnetd created whose creator has ended,
 /// whatever its file. Refuses while a lab answers on the socket: taking
 /// namespaces from under a running daemon leaves it forwarding into nothing.
-pub(super) fn down(path: Option<&Path>) -> Result<(), Failure> {
-    let loaded = path.map(|p| load(p, ParseOptions::default())).transpose()?;
+pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failure> {
+    let mut loaded = path.map(|p| load(p, ParseOptions::default())).transpose()?;
+    if let Some(loaded) = &mut loaded {
+        loaded
+            .topology
+            .placement
+            .run_on(host)
+            .map_err(Failure::refused)?;
+    }
     require_root("down", "removes network namespaces")?;
     let socket = client::socket_path();
     let socket_state = control::socket_state(&socket);

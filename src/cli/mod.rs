@@ -86,6 +86,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             no_offload,
             no_shaping,
             offload_max_flows,
+            host,
             empty,
         } => run_lab(
             config.as_deref(),
@@ -101,9 +102,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 offload: !no_offload,
                 offload_max_flows,
                 shaping: !no_shaping,
+                host,
             },
         ),
-        Command::Down { config } => down(config.as_deref()),
+        Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
         Command::Check {
             config,
@@ -392,6 +394,7 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     say_err(&render(&missing));
     if !json {
         say(&summary(path, t))?;
+        say(&placement_summary(t))?;
     }
     if t.expectations.is_empty() && !json {
         return Ok(());
@@ -407,6 +410,38 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     } else {
         Err(Failure::refused(failed.join("\n")))
     }
+}
+
+/// For a lab spread over machines, one line per host: what runs there.
+fn placement_summary(t: &topology::Topology) -> String {
+    let mut out = String::new();
+    for (host, placed) in t.placement.hosts.iter_enumerated() {
+        let vnets: Vec<&str> = t
+            .vnets
+            .iter_enumerated()
+            .filter(|(v, _)| t.placement.vnet_host(*v) == host)
+            .map(|(_, v)| v.name.as_str())
+            .collect();
+        let nics = t.nics.keys().filter(|n| t.nic_host(*n) == host).count();
+        let sites: Vec<&str> = t
+            .sites
+            .iter_enumerated()
+            .filter(|(s, _)| t.placement.site_host(*s) == host)
+            .map(|(_, s)| s.name.as_str())
+            .collect();
+        let list = |names: &[&str]| match names {
+            [] => "none".to_string(),
+            names => names.join(", "),
+        };
+        out.push_str(&format!(
+            "host {} ({}): VNets {}; {nics} NICs; sites {}\n",
+            placed.name,
+            placed.underlay_address,
+            list(&vnets),
+            list(&sites)
+        ));
+    }
+    out
 }
 
 /// One line per failed expectation, as `check` and `verify` say it:

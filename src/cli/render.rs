@@ -68,7 +68,10 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
     if json {
         return serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
     }
-    let mut out = format!("generation {}\n", report.generation);
+    let mut out = match &report.host {
+        Some(host) => format!("host {host}, generation {}\n", report.generation),
+        None => format!("generation {}\n", report.generation),
+    };
     out.push_str(&format!(
         "{:<14} {:>10} {:>12} {:>13} {:>14} {:>11} {:>15}  drops\n",
         "NIC",

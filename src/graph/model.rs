@@ -7,7 +7,7 @@ use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::catalog::round_trips::round_trip;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, GatewayIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx,
+    CircuitIdx, ConnectionPeer, GatewayIdx, HostIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx,
     SubnetRef, Topology, VnetIdx,
 };
 use std::net::IpAddr;
@@ -226,16 +226,29 @@ pub(super) fn join<T: ToString>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// The line naming the machine a part runs on, in a lab spread over
+/// several.
+fn host_line(topo: &Topology, host: HostIdx) -> Option<String> {
+    let placed = topo.placement.hosts.get(host)?;
+    Some(format!(
+        "on host {} ({})",
+        placed.name, placed.underlay_address
+    ))
+}
+
 pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
     topo.vnets
         .iter_enumerated()
         .map(|(v, vnet)| VnetBox {
             id: vnet_id(topo, v),
-            label: vec![
+            label: [
                 format!("VNet {}", vnet.name),
                 join(&vnet.address_space),
                 vnet.location.clone(),
-            ],
+            ]
+            .into_iter()
+            .chain(host_line(topo, topo.placement.vnet_host(v)))
+            .collect(),
             subnets: vnet
                 .subnets
                 .iter_enumerated()
@@ -279,6 +292,11 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
             }
             if nic.mtu != crate::topology::DEFAULT_MTU {
                 label.push(format!("MTU {}", nic.mtu));
+            }
+            // A NIC placed apart from its VNet says where.
+            let host = topo.nic_host(i);
+            if host != topo.placement.vnet_host(nic.subnet.vnet) {
+                label.extend(host_line(topo, host));
             }
             if nic.ip_forwarding {
                 label.push("NVA: IP forwarding on".to_string());
@@ -449,6 +467,10 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                     join(&site.address_space),
                 ],
             };
+            let label = label
+                .into_iter()
+                .chain(host_line(topo, topo.placement.site_host(s)))
+                .collect();
             SiteBox {
                 id: site_id(topo, s),
                 label,

@@ -309,3 +309,39 @@ fn output_ends_with_a_newline() {
     assert!(mermaid(&p).ends_with("end\n"));
     assert!(dot(&p).ends_with("}\n"));
 }
+
+#[test]
+fn a_spread_lab_names_each_vnets_host_and_a_nic_placed_apart() {
+    let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    host: h1
+    subnets:
+      - { name: nva, address_prefixes: [10.0.1.0/24] }
+network_interfaces:
+  - { name: nva1, subnet: hub/nva, private_ip_address: 10.0.1.4 }
+  - { name: nva2, subnet: hub/nva, private_ip_address: 10.0.1.5, host: h2 }
+hosts:
+  - { name: h1, underlay_address: 192.0.2.1 }
+  - { name: h2, underlay_address: 192.0.2.2 }
+";
+    let loaded = parse_str("spread.yaml", text).unwrap();
+    let picture = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let vnet = &picture.vnets[0];
+    assert_eq!(vnet.label.last().unwrap(), "on host h1 (192.0.2.1)");
+    let nics = &vnet.subnets[0].nics;
+    assert!(!nics[0].label.iter().any(|l| l.starts_with("on host")));
+    assert_eq!(nics[1].label.last().unwrap(), "on host h2 (192.0.2.2)");
+    // A lab on one machine says nothing of hosts.
+    let one = picture_of_one_machine();
+    assert!(one
+        .vnets
+        .iter()
+        .all(|v| !v.label.iter().any(|l| l.contains("host"))));
+}
+
+fn picture_of_one_machine() -> Picture {
+    picture("")
+}

@@ -10,8 +10,8 @@
 //! [`ports`]: its identity, its names and the order it takes.
 
 use crate::topology::{
-    AsgIdx, Diagnostic, GatewayIdx, IpConfiguration, Loaded, NicIdx, NsgIdx, ParseOptions, SiteIdx,
-    SubnetRef, TiVec, Topology, VnetIdx,
+    AsgIdx, Diagnostic, GatewayIdx, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx, ParseOptions,
+    SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -19,6 +19,7 @@ use std::net::IpAddr;
 pub mod diff;
 pub mod names;
 pub mod ports;
+pub mod wire;
 
 pub use diff::PlanDiff;
 
@@ -161,6 +162,8 @@ pub struct Port {
     pub interface: String,
     /// The line of the file the port comes from.
     pub line: usize,
+    /// The machine the port runs on (the first, for a lab on one).
+    pub host: HostIdx,
 }
 
 impl Port {
@@ -203,6 +206,9 @@ pub struct Plan {
     /// the first namespace (one the file names) does not start with it;
     /// `None` for a lab without ports.
     pub fabric_namespace: Option<String>,
+    /// The machine this plan is realised on, in a lab spread over several
+    /// (see [`crate::topology::Placement::local`]).
+    pub local: Option<HostIdx>,
 }
 
 impl Plan {
@@ -216,16 +222,25 @@ impl Plan {
         ports::prober::derive(topology, &mut ports);
         let mut namespaces: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
-        let sites = topology.sites.iter().flat_map(|s| {
-            std::iter::once(s.router_netns.clone()).chain(s.hosts.iter().map(|h| h.netns.clone()))
-        });
-        for name in ports.iter().map(|p: &Port| p.netns.clone()).chain(sites) {
+        // A lab spread over machines builds its own share here: the ports
+        // and sites placed on this machine.
+        let placement = &topology.placement;
+        let local_ports = ports.iter().filter(|p: &&Port| placement.is_local(p.host));
+        let sites = topology
+            .sites
+            .iter_enumerated()
+            .filter(|(s, _)| placement.is_local(placement.site_host(*s)))
+            .flat_map(|(_, s)| {
+                std::iter::once(s.router_netns.clone())
+                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
+            });
+        for name in local_ports.clone().map(|p| p.netns.clone()).chain(sites) {
             if seen.insert(name.clone()) {
                 namespaces.push(name);
             }
         }
         let prefix = topology.netns_prefix.as_str();
-        let fabric_namespace = ports.first().map(|p: &Port| {
+        let fabric_namespace = local_ports.clone().next().map(|p: &Port| {
             let behind = if p.netns.starts_with(prefix) {
                 ""
             } else {
@@ -237,7 +252,16 @@ impl Plan {
             ports,
             namespaces,
             fabric_namespace,
+            local: placement.local,
         }
+    }
+
+    /// True when `port` runs on this machine (every port does in a lab
+    /// on one machine, and offline).
+    #[inline]
+    pub fn is_local(&self, port: PortIdx) -> bool {
+        self.local
+            .is_none_or(|local| self.ports[port].host == local)
     }
 
     /// The NIC of the file a port stands for; `None` for the ports vnetd

@@ -148,6 +148,10 @@ pub struct NicTables {
     pub outbound: Vec<NsgStage>,
     pub flush_inbound: bool,
     pub flush_outbound: bool,
+    /// The port runs on another machine of a lab spread over several: its
+    /// host applies its inbound NSGs and delivers to it, as in Azure the
+    /// destination VM's host does.
+    pub remote: bool,
 }
 
 impl NicTables {
@@ -512,6 +516,7 @@ impl Snapshot {
                     .map_or(0, |v| u64::from(v.flow_timeout_minutes) * 60_000),
                 flush_inbound: flushes(&inbound),
                 flush_outbound: flushes(&outbound),
+                remote: !plan.is_local(idx),
                 inbound,
                 outbound,
             });

@@ -188,6 +188,7 @@ const TOP_KEYS: &[&str] = &[
     "load_balancers",
     "expectations",
     "virtual_machines",
+    "hosts",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -195,6 +196,7 @@ record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
     location: "location" => region,
     flow_timeout_minutes: "flow_timeout_in_minutes" => flow_timeout,
     subnets: "subnets" => list,
+    host: "host" => optional_ref,
 });
 
 record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
@@ -222,6 +224,7 @@ record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
     application_security_groups: "application_security_groups" => ref_list,
     netns: "netns" => optional_text,
     mtu: "mtu" => mtu,
+    host: "host" => optional_ref,
 });
 
 const IP_CONFIG_KEYS: &[&str] = &["name", "private_ip_address"];
@@ -278,6 +281,11 @@ record!(SITE_KEYS: RawSite { name, key, line } "an on-premises site" {
     router: "router" => router,
     hosts: "hosts" => list,
     latency_us: "latency_ms" | "round_trip_ms" => latency,
+    host: "host" => optional_ref,
+});
+
+record!(HOST_KEYS: RawHost { name, key, line } "a host" {
+    underlay_address: "underlay_address" => optional_ip,
 });
 
 record!(SITE_HOST_KEYS: RawSiteHost { name, key, line } "an on-premises host" {
@@ -446,6 +454,7 @@ impl Decoder<'_> {
             load_balancers: self.records(&top, "load_balancers"),
             expectations: self.records(&top, "expectations"),
             virtual_machines: self.records(&top, "virtual_machines"),
+            hosts: self.records(&top, "hosts"),
         }
     }
 

@@ -22,7 +22,9 @@ pub use load_balancers::*;
 mod express_route;
 pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
 mod index_type;
+mod placement;
 pub(crate) use index_type::index_type;
+pub use placement::{HostIdx, LabHost, Placement, FIRST_HOST};
 
 mod realism;
 pub use realism::*;
@@ -116,6 +118,8 @@ pub struct Topology {
     pub expectations: Vec<Expectation>,
     /// Virtual machines: sizes over NICs.
     pub virtual_machines: TiVec<VmIdx, VirtualMachine>,
+    /// The machines of a lab spread over several, and what runs on each.
+    pub placement: Placement,
 }
 
 #[derive(Debug, Clone)]

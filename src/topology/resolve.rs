@@ -39,6 +39,7 @@ mod fabric_names;
 mod hybrid;
 mod load_balancers;
 mod nics;
+mod placement;
 mod private_cloud;
 mod realism;
 pub use hybrid::{instance_addresses, reserved_asn};
@@ -68,6 +69,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         refused_circuits: Vec::new(),
     };
     r.topo.source = r.diags.file.clone();
+    let placed = placement::PlacementRefs::of(&raw);
     r.netns_prefix(raw.netns_prefix);
     r.route_tables(raw.route_tables);
     r.asgs(raw.asgs);
@@ -91,6 +93,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
     r.expectations(raw.expectations);
+    r.placement(raw.hosts, placed);
     r.topo
 }
 

@@ -6,6 +6,7 @@ pub mod bgp_agreement;
 pub mod broken_files;
 pub mod check_agreement;
 pub mod hybrid;
+pub mod placement;
 pub mod traffic;
 
 use std::io::{Read, Write};

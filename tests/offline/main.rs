@@ -35,6 +35,7 @@ mod lb_nat;
 mod lb_traces;
 mod lpm_props;
 mod nsg_classifier_props;
+mod placement;
 mod plan;
 mod private_clouds;
 mod snapshot_reuse;

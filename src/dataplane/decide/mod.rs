@@ -275,6 +275,10 @@ fn receive<C: Conntrack + ?Sized>(
     rewrite: Option<Rewrite>,
     now_ms: u64,
 ) -> Decided {
+    // A receiver on another machine is judged there, on arrival.
+    if snap.nics[receiver].remote {
+        return Decided::verdict(deliver(receiver, rewrite));
+    }
     let admission = match nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {
         Ok(admission) => admission,
         Err(rule) => {
@@ -285,19 +289,42 @@ fn receive<C: Conntrack + ?Sized>(
             })
         }
     };
-    let verdict = match rewrite {
+    Decided {
+        verdict: deliver(receiver, rewrite),
+        receiver: admission.map(|a| a.handle),
+        pin: None,
+        balanced: false,
+    }
+}
+
+/// Delivery to `receiver`, with the load balancer's rewrite if any.
+#[inline]
+fn deliver(receiver: PortIdx, rewrite: Option<Rewrite>) -> Verdict {
+    match rewrite {
         None => Verdict::Deliver(receiver),
         Some(rewrite) => Verdict::Translate {
             nic: receiver,
             rewrite,
         },
-    };
-    Decided {
-        verdict,
-        receiver: admission.map(|a| a.handle),
-        pin: None,
-        balanced: false,
     }
+}
+
+/// The receiving end of a packet another machine of the lab decided: it
+/// arrived through the underlay for `receiver`, a port of this machine,
+/// and meets the receiver's inbound NSGs, as on Azure's destination host.
+/// Everything before (routes, the sender's NSGs, peering, the load
+/// balancer) was decided on the sender's machine.
+pub fn decide_arrival<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    receiver: PortIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Verdict {
+    if snap.nics.get(receiver).is_none_or(|nic| nic.remote) {
+        return Verdict::dropped(DropReason::NoDestination, receiver);
+    }
+    receive(snap, flows, receiver, view, None, now_ms).verdict
 }
 
 /// [`decide_packet`] after the sender's NSGs, for a NIC that is the backend

@@ -37,6 +37,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
                 netns: instance_netns(&topology.netns_prefix, &gw.name, i),
                 interface: PORT_INTERFACE.into(),
                 line: gw.line,
+                host: topology.placement.vnet_host(gw.vnet),
             });
         }
     }

@@ -43,6 +43,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             netns: prober_netns(&topology.netns_prefix, &vnet.name),
             interface: PORT_INTERFACE.into(),
             line: lb.line,
+            host: topology.placement.vnet_host(v),
         });
     }
 }

@@ -58,6 +58,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
                 netns,
                 interface,
                 line: s.line,
+                host: topology.placement.site_host(site),
             });
         }
     }

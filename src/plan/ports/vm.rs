@@ -8,7 +8,7 @@ pub const KIND: &str = "vm";
 
 /// One port per NIC of the file, in file order (same indices).
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
-    for nic in &topology.nics {
+    for (n, nic) in topology.nics.iter_enumerated() {
         ports.push(Port {
             kind: PortKind::Vm,
             name: nic.name.clone(),
@@ -20,6 +20,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             netns: nic.netns.clone(),
             interface: PORT_INTERFACE.into(),
             line: nic.line,
+            host: topology.nic_host(n),
         });
     }
 }

@@ -37,6 +37,16 @@ pub struct RawTopology {
     pub load_balancers: Vec<RawLoadBalancer>,
     pub expectations: Vec<RawExpectation>,
     pub virtual_machines: Vec<RawVirtualMachine>,
+    pub hosts: Vec<RawHost>,
+}
+
+/// A machine of a lab spread over several.
+#[derive(Debug)]
+pub struct RawHost {
+    pub name: String,
+    pub key: String,
+    pub underlay_address: Option<IpAddr>,
+    pub line: usize,
 }
 
 impl RawTopology {
@@ -87,6 +97,8 @@ pub struct RawSite {
     pub router: Option<RawRouter>,
     pub hosts: Vec<RawSiteHost>,
     pub latency_us: u32,
+    /// The machine the site runs on, in a lab spread over several.
+    pub host: Option<NameRef>,
     pub line: usize,
 }
 
@@ -261,6 +273,8 @@ pub struct RawVnet {
     pub location: String,
     pub flow_timeout_minutes: u32,
     pub subnets: Vec<RawSubnet>,
+    /// The machine the VNet runs on, in a lab spread over several.
+    pub host: Option<NameRef>,
     pub line: usize,
 }
 
@@ -309,6 +323,8 @@ pub struct RawNic {
     pub application_security_groups: Vec<NameRef>,
     pub netns: Option<(String, usize)>,
     pub mtu: u16,
+    /// The machine the NIC runs on, over its VNet's.
+    pub host: Option<NameRef>,
     pub line: usize,
 }
 

@@ -79,6 +79,7 @@ impl Resolver<'_> {
                 }),
                 hosts,
                 latency_us: 0,
+                host: None,
                 line,
             });
             let (primary, secondary) = PrivateCloud::peering_links(block);

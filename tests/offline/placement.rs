@@ -1,0 +1,127 @@
+//! A lab spread over machines: the `hosts` of a file and the `host` of its
+//! VNets, NICs and sites resolve to where each part runs (a NIC's own over
+//! its VNet's, the first host for what names none), and a broken placement
+//! is refused at its line with its reason.
+
+use crate::common::placement::{hub_spoke_three_hosts, place, THREE_HOSTS};
+use vnetd::topology::{parse_str, HostIdx};
+
+fn host_names(text: &str) -> Vec<(String, String)> {
+    let topo = parse_str("placed.yaml", text).unwrap().topology;
+    topo.nics
+        .iter_enumerated()
+        .map(|(nic, n)| {
+            let host = topo.nic_host(nic);
+            (n.name.clone(), topo.placement.hosts[host].name.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn nics_run_on_their_vnets_host() {
+    let names = host_names(&hub_spoke_three_hosts());
+    let expected = [
+        ("nva1", "h1"),
+        ("shared1", "h1"),
+        ("vm1", "h2"),
+        ("vm2", "h3"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(n, h)| (n.to_string(), h.to_string()))
+        .collect();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn a_nics_own_host_wins_and_the_unplaced_run_on_the_first() {
+    let text = place(
+        &include_str!("../../config/hub-spoke.yaml").replace(
+            "    private_ip_address: 10.0.2.4\n",
+            "    private_ip_address: 10.0.2.4\n    host: h3\n",
+        ),
+        &THREE_HOSTS,
+        &[("spoke1", "h2")],
+    );
+    let topo = parse_str("placed.yaml", &text).unwrap().topology;
+    let shared1 = topo.nic_by_name("shared1").unwrap();
+    let nva1 = topo.nic_by_name("nva1").unwrap();
+    let vm2 = topo.nic_by_name("vm2").unwrap();
+    assert_eq!(topo.nic_host(shared1), HostIdx::new(2));
+    assert_eq!(topo.nic_host(nva1), HostIdx::new(0));
+    assert_eq!(topo.nic_host(vm2), HostIdx::new(0));
+    assert!(topo.placement.is_spread());
+}
+
+#[test]
+fn a_file_without_hosts_runs_on_one_machine() {
+    let topo = parse_str("one.yaml", include_str!("../../config/hub-spoke.yaml"))
+        .unwrap()
+        .topology;
+    assert!(!topo.placement.is_spread());
+}
+
+/// The refusals of `text`, as `line: message`.
+fn refusals(text: &str) -> Vec<String> {
+    match parse_str("placed.yaml", text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(diags) => diags
+            .iter()
+            .map(|d| format!("{}: {}", d.line, d.message))
+            .collect(),
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn broken_placements_are_refused_at_their_line() {
+    let base = include_str!("../../config/hub-spoke.yaml");
+    let unknown = place(base, &THREE_HOSTS, &[("spoke1", "h9")]);
+    assert_eq!(
+        refusals(&unknown),
+        [format!(
+            "{}: no host named `h9` in `hosts` (the hosts are h1, h2, h3)",
+            line_of(&unknown, "host: h9")
+        )]
+    );
+    let same_address = place(
+        base,
+        &[("h1", "192.0.2.1"), ("h2", "192.0.2.1")],
+        &[("spoke1", "h2")],
+    );
+    assert_eq!(
+        refusals(&same_address),
+        [format!(
+            "{}: 192.0.2.1 is already the underlay address of host `h1`",
+            line_of(&same_address, "name: h2,")
+        )]
+    );
+    let unlisted = base.replace("  - name: spoke1\n", "  - name: spoke1\n    host: h2\n");
+    assert_eq!(
+        refusals(&unlisted),
+        [format!(
+            "{}: `host: h2` places this on a machine, but the file has no `hosts` list",
+            line_of(&unlisted, "host: h2")
+        )]
+    );
+    let v6 = place(base, &[("h1", "2001:db8::1")], &[]);
+    assert_eq!(
+        refusals(&v6),
+        [format!(
+            "{}: 2001:db8::1 is IPv6: vnetd's VXLAN between hosts runs over IPv4 underlay addresses",
+            line_of(&v6, "2001:db8::1")
+        )]
+    );
+    let twice = place(base, &[("h1", "192.0.2.1"), ("h1", "192.0.2.2")], &[]);
+    assert_eq!(
+        refusals(&twice),
+        [format!(
+            "{}: duplicate host name `h1` (first at line {})",
+            line_of(&twice, "192.0.2.2"),
+            line_of(&twice, "192.0.2.1")
+        )]
+    );
+}
