@@ -15,6 +15,10 @@ pub struct StatsReport {
     /// more per publication (an accepted apply, a change of the routes
     /// learned over BGP, a change of a backend's probe health).
     pub generation: u64,
+    /// The machine this daemon runs as, in a lab spread over several
+    /// (`vnetd run --host`); its `nics` are the ones placed on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub nics: BTreeMap<String, NicStats>,
     pub flow_table: FlowTableReport,
     /// Deny events that could not reach the flow logs (0 without them).

@@ -60,6 +60,7 @@ fn requests() -> Vec<Request> {
 fn stats() -> StatsReport {
     StatsReport {
         generation: 3,
+        host: Some("h1".to_string()),
         nics: BTreeMap::from([(
             "vm1".to_string(),
             NicStats {

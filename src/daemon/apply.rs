@@ -118,7 +118,14 @@ impl Daemon {
     ) -> Result<ApplySummary, ApplyError> {
         let loaded =
             crate::plan::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
-        let topology = loaded.topology;
+        let mut topology = loaded.topology;
+        // A spread lab's machine stays the one it runs as.
+        let running = self.plane.load().snapshot.topology.placement.local_name();
+        if let Err(why) = topology.placement.run_on(running.as_deref()) {
+            let mut refusal = crate::topology::Diagnostics::new(source);
+            refusal.error(0, "hosts", why);
+            return Err(ApplyError::Invalid(refusal.list));
+        }
         let plan = Plan::derive(&topology);
         let too_large = super::options::lab_size_errors(&topology, &plan);
         if !too_large.is_empty() {
@@ -185,7 +192,8 @@ impl Daemon {
         // Decide each NIC's fate before touching the host.
         let mut keep: TiVec<PortIdx, Option<Arc<LivePort>>> = TiVec::new();
         let mut specs: TiVec<PortIdx, NamespaceSpec> = TiVec::new();
-        for nic in &plan.ports {
+        for (index, nic) in plan.ports.iter_enumerated() {
+            let remote = !plan.is_local(index);
             let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
             // A site's tunnels died with the router they were in.
@@ -194,7 +202,10 @@ impl Daemon {
             let reuse = old_ports
                 .get(nic.name.as_str())
                 .filter(|_| diff.kept.contains(&nic.name) && !rebuilt)
-                .filter(|(_, p)| same_plumbing(&p.spec, &spec));
+                .filter(|(_, p)| same_plumbing(&p.spec, &spec))
+                // A port that moved to or from another machine is built
+                // (or left) anew.
+                .filter(|(_, p)| p.is_remote() == remote);
             keep.push(reuse.map(|(_, p)| (*p).clone()));
             specs.push(spec);
         }
@@ -215,8 +226,9 @@ impl Daemon {
             .map(|(n, p)| (n.name.as_str(), p))
             .collect();
         let leaving_names: Vec<String> = leaving.iter().map(|(_, p)| p.spec.key()).collect();
-        for (spec, k) in specs.iter().zip(&keep) {
+        for ((port, spec), k) in specs.iter_enumerated().zip(&keep) {
             if k.is_none()
+                && plan.is_local(port)
                 && !spec.existing_namespace
                 && crate::host::netns::exists(&spec.name)
                 && !leaving_names.contains(&spec.key())
@@ -245,6 +257,11 @@ impl Daemon {
         for same_name in [false, true] {
             for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
                 if k.is_some() || leaving_names.contains(&spec.key()) != same_name {
+                    continue;
+                }
+                // Another machine builds it.
+                if !plan.is_local(i) {
+                    built[i] = Some((None, Vec::new()));
                     continue;
                 }
                 if same_name {
@@ -281,9 +298,9 @@ impl Daemon {
             ));
         }
         let mut ports = TiVec::with_capacity(specs.len());
-        for ((nic, spec), (k, queues)) in plan
+        for (((nic_index, nic), spec), (k, queues)) in plan
             .ports
-            .iter()
+            .iter_enumerated()
             .zip(specs)
             .zip(keep.into_iter().zip(built))
         {
@@ -311,6 +328,9 @@ impl Daemon {
                 spec,
                 queues,
                 fast,
+                remote: (!plan.is_local(nic_index))
+                    .then(|| self.underlay.clone())
+                    .flatten(),
             }));
         }
         self.change_kept_in_place(&old, &old_ports, (&topology, &plan), &ports, &mut summary);
@@ -320,6 +340,13 @@ impl Daemon {
         // only what the new speakers learned: the old ones' is forgotten).
         let snapshot =
             Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
+        // Ports on other machines are reached where the new plan places
+        // them before a worker forwards with it.
+        if let Some(underlay) = &self.underlay {
+            if let Err(e) = underlay.direct(&snapshot.topology, &snapshot.plan) {
+                eprintln!("vnetd: the underlay keeps the older placement: {e:#}");
+            }
+        }
         // Publishing raises the fast path's generation first: offloaded
         // flows were decided under the old plane, so the next packet of
         // each is decided again, and offloaded again if still admitted.
@@ -498,6 +525,7 @@ impl Daemon {
                         spec: spec.clone(),
                         fast: super::fast_port(plumbed),
                         queues: plumbed.take_queues(),
+                        remote: None,
                     });
                 }
                 Err(e) => lost.push(format!("{}: {e:#}", spec.name)),

@@ -72,6 +72,18 @@ type BackendValue = fn(&BackendReport) -> u64;
 /// The exposition of one stats report. Every NIC gets a drop series for
 /// every [`DropReason`], zero when nothing was dropped for it, so series do
 /// not appear and vanish with traffic.
+/// A spread lab's machine, as an info metric (joined on `instance` in
+/// queries over every host's scrape).
+fn host_info(out: &mut String, report: &StatsReport) {
+    if let Some(host) = &report.host {
+        let name = "vnetd_host_info";
+        let help =
+            "The machine of a lab spread over several this daemon runs as (`vnetd run --host`).";
+        family_header(out, name, MetricType::Gauge, help);
+        let _ = writeln!(out, "{name}{{host=\"{}\"}} 1", escape_label_value(host));
+    }
+}
+
 pub fn render(report: &StatsReport) -> String {
     let mut out = String::new();
     // Named from the NIC's side, as Azure's VM metrics are ("Packets
@@ -208,6 +220,7 @@ pub fn render(report: &StatsReport) -> String {
         family_header(&mut out, name, kind, help);
         let _ = writeln!(out, "{name} {value}");
     }
+    host_info(&mut out, report);
 
     let name = "vnetd_thread_panics_total";
     family_header(
@@ -397,6 +410,7 @@ mod tests {
     fn report(nics: &[(&str, NicStats)]) -> StatsReport {
         StatsReport {
             generation: 3,
+            host: None,
             nics: nics
                 .iter()
                 .map(|(n, s)| (n.to_string(), s.clone()))

@@ -59,12 +59,15 @@ pub mod serve;
 pub mod speakers;
 pub mod stats;
 pub mod threads;
+pub mod underlay;
+
+use underlay::UnderlayLink;
 pub mod worker;
 
 pub use apply::{ApplyError, ApplySummary};
 pub use hybrid::RoutingDaemon;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
-pub use plane::{namespace_names, LivePort, Plane, PortConntrack, PublishedPlane};
+pub use plane::{namespace_names, Egress, LivePort, Plane, PortConntrack, PublishedPlane};
 pub use port_id::PortId;
 pub use ports::namespace_spec;
 
@@ -90,6 +93,8 @@ use threads::{Backoff, Faults, ThreadKind, ThreadPanics};
 
 pub struct Daemon {
     plane: Arc<PublishedPlane>,
+    /// The VXLAN underlay to the other machines of a spread lab.
+    underlay: Option<Arc<UnderlayLink>>,
     /// The plane generation each worker forwards with (see [`Slots`]).
     worker_generations: Arc<Vec<AtomicU64>>,
     /// What `apply` changes, under the lock it takes. Only `apply` and
@@ -182,9 +187,33 @@ fn refuse_what_cannot_start(
 /// fabric of the namespace `lab` built for it. The lab's namespaces are
 /// in spec order: no search by name, which would cost a lab of thousands
 /// of NICs millions of comparisons.
-fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<PortIdx, Arc<LivePort>>> {
+///
+/// A port placed on another machine of a spread lab has no namespace here
+/// ([`LivePort::remote`]): what is delivered to it goes over the underlay.
+fn ports_of(
+    plan: &crate::plan::Plan,
+    specs: Vec<NamespaceSpec>,
+    lab: &mut HostLab,
+    underlay: Option<&Arc<UnderlayLink>>,
+) -> Result<TiVec<PortIdx, Arc<LivePort>>> {
     let mut ports = TiVec::new();
-    for ((id, spec), plumbed) in (0..).zip(specs).zip(lab.namespaces_mut()) {
+    let mut built = lab.namespaces_mut().iter_mut();
+    for ((id, spec), port) in (0..).zip(specs).zip(plan.ports.keys()) {
+        if !plan.is_local(port) {
+            let underlay = underlay
+                .cloned()
+                .context("a port on another machine, but no underlay to reach it")?;
+            ports.push(Arc::new(LivePort::remote(
+                PortId::new(id),
+                id,
+                spec,
+                underlay,
+            )));
+            continue;
+        }
+        let plumbed = built
+            .next()
+            .with_context(|| format!("namespace {} was not built", spec.key()))?;
         anyhow::ensure!(
             plumbed.spec().key() == spec.key(),
             "namespace {} was built out of order",
@@ -198,6 +227,7 @@ fn ports_of(specs: Vec<NamespaceSpec>, lab: &mut HostLab) -> Result<TiVec<PortId
             spec,
             queues,
             fast,
+            remote: None,
         }));
     }
     Ok(ports)
@@ -215,6 +245,10 @@ impl Daemon {
             true => open_fabric(&plan, options.offload_max_flows),
             false => None,
         };
+        // A spread lab's machine reaches the others over VXLAN, from the
+        // fabric's namespace when there is one.
+        let underlay_namespace = fabric.as_ref().and(plan.fabric_namespace.clone());
+        let underlay = UnderlayLink::open(&topology, underlay_namespace, workers)?.map(Arc::new);
         let specs: Vec<NamespaceSpec> = plan
             .ports
             .iter()
@@ -235,10 +269,17 @@ impl Daemon {
         let watch = watch_for(&plane_cell, &records, &stop, &faults, &panics);
         // Sites first: their routers hold the tunnels' TUN devices.
         let mut hybrid = Hybrid::build_sites(&topology)?;
-        let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &specs)
+        let local: Vec<NamespaceSpec> = (specs.iter().zip(plan.ports.keys()))
+            .filter(|(_, port)| plan.is_local(*port))
+            .map(|(spec, _)| spec.clone())
+            .collect();
+        let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &local)
             .context("building the lab's namespaces")?;
         hybrid.start_routing(&topology, &watch)?;
-        let ports = ports_of(specs, &mut lab)?;
+        let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;
+        if let Some(underlay) = &underlay {
+            underlay.direct(&topology, &plan)?;
+        }
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();
         let plane = Arc::new(PublishedPlane::new(
@@ -299,6 +340,7 @@ impl Daemon {
             epoch,
             offload,
             shaping: options.shaping,
+            underlay,
         };
         let deny_sink = daemon.start_flow_log(options)?;
         daemon.start_workers(options, deny_sink)?;
@@ -350,6 +392,7 @@ impl Daemon {
                 denies: deny_sink.clone(),
                 busy_poll: options.busy_poll,
                 udp_coalescing: options.udp_coalescing,
+                underlay: self.underlay.clone(),
                 faults: self.faults.clone(),
                 offload: self.offload.as_ref().map(|o| o.requests()),
                 shaping: options.shaping,

@@ -19,6 +19,7 @@ use std::io;
 use std::sync::Arc;
 
 use super::stats::WorkerCounters;
+use super::Egress;
 use super::Plane;
 use crate::daemon::port_id::PortId;
 use crate::dataplane::coalesce::{vnet_header, F_NEEDS_CSUM};
@@ -27,7 +28,7 @@ use crate::dataplane::pacing::{pace, Pace, Rng};
 use crate::dataplane::path_mtu::{clamp_mss, finish_checksum, fit, fragment_ipv4, Fit};
 use crate::dataplane::DropReason;
 use crate::engine::flow_table::Traffic;
-use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
+use crate::host::{gso_segment_size, VNET_HDR_LEN};
 use crate::plan::PortIdx;
 
 /// Packet memory of a worker's delay line: a path of 200 ms at 1 Gbit/s
@@ -279,7 +280,7 @@ pub fn send_error_reason(err: &io::Error) -> DropReason {
 pub fn write_counted(
     counters: &WorkerCounters,
     port: PortId,
-    queue: Option<&TunQueue>,
+    queue: Option<Egress<'_>>,
     packet: &[u8],
     traffic: Traffic,
 ) {
@@ -299,7 +300,7 @@ fn send(
     worker: usize,
     counters: &WorkerCounters,
 ) {
-    let queue = plane.ports.get(egress).and_then(|p| p.queue_for(worker));
+    let queue = plane.egress(egress, worker, packet);
     write_counted(counters, plane.port_id(egress), queue, packet, traffic);
 }
 

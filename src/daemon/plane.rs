@@ -6,9 +6,11 @@
 //! own the flow-owner numbers after the NICs').
 
 use crate::daemon::port_id::PortId;
+use crate::daemon::underlay::{frame_header, UnderlayLink};
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
 use crate::engine::flow_table::FlowOwner;
 use crate::host::fabric::Fabric;
+use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
 use crate::plan::PortIdx;
@@ -47,9 +49,63 @@ pub struct LivePort {
     /// Where the port is on the fabric, when its `eth0` is a veth there
     /// and its flows may be offloaded.
     pub fast: Option<FastPort>,
+    /// For a port on another machine of a spread lab, the underlay it is
+    /// reached through: it has no queues here.
+    pub remote: Option<Arc<UnderlayLink>>,
+}
+
+/// Where a worker writes a packet for a port: the port's TUN queue, or
+/// the underlay, framed for the port on another machine.
+pub enum Egress<'a> {
+    Tun(&'a TunQueue),
+    Underlay(&'a UnderlayQueue, [u8; ETH_HLEN]),
+}
+
+impl Egress<'_> {
+    /// Writes one packet (virtio-net header and IP packet).
+    #[inline]
+    pub fn send(&self, packet: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Egress::Tun(queue) => queue.send(packet),
+            Egress::Underlay(queue, eth) => queue.send(packet, eth),
+        }
+    }
+
+    /// Whether it takes UDP super-packets.
+    #[inline]
+    pub fn udp_segmentation(&self) -> bool {
+        match self {
+            Egress::Tun(queue) => queue.udp_segmentation(),
+            Egress::Underlay(queue, _) => queue.udp_segmentation(),
+        }
+    }
 }
 
 impl LivePort {
+    /// A port placed on another machine, reached through `underlay`:
+    /// nothing of it is built here.
+    pub fn remote(
+        id: PortId,
+        serial: u32,
+        spec: NamespaceSpec,
+        underlay: Arc<UnderlayLink>,
+    ) -> LivePort {
+        LivePort {
+            id,
+            serial,
+            spec,
+            queues: Vec::new(),
+            fast: None,
+            remote: Some(underlay),
+        }
+    }
+
+    /// True for a port on another machine.
+    #[inline]
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
     /// The queue worker `worker` writes this port's packets to: its own
     /// when the port has one per worker, else one it shares with others
     /// (a TUN device takes writes from any thread).
@@ -94,6 +150,19 @@ impl Plane {
     #[inline]
     pub fn port_id(&self, port: PortIdx) -> PortId {
         self.ports.get(port).map_or(PortId::NONE, |p| p.id)
+    }
+
+    /// Where worker `worker` writes a packet for `port` (`packet` is its
+    /// virtio-net header and IP packet, which names its IP version).
+    #[inline]
+    pub fn egress(&self, port: PortIdx, worker: usize, packet: &[u8]) -> Option<Egress<'_>> {
+        let live = self.ports.get(port)?;
+        match &live.remote {
+            None => live.queue_for(worker).map(Egress::Tun),
+            Some(underlay) => underlay
+                .queue_for(worker)
+                .map(|queue| Egress::Underlay(queue, frame_header(port, packet))),
+        }
     }
 
     /// The port whose slot is `port` in this plane (none once it has left).

@@ -128,6 +128,7 @@ mod tests {
             application_security_groups: Vec::new(),
             netns: "probe-hub".into(),
             interface: PORT_INTERFACE.into(),
+            host: crate::topology::FIRST_HOST,
             line: 0,
         };
         let spec = namespace_spec(&Topology::default(), &prober, 2, true);

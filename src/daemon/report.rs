@@ -31,16 +31,14 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         .snapshot
         .plan
         .ports
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let port = plane.port_id(crate::plan::PortIdx::from(i));
-            (n.name.clone(), daemon.nic_totals(port))
-        })
+        .iter_enumerated()
+        .filter(|(i, _)| plane.snapshot.plan.is_local(*i))
+        .map(|(i, n)| (n.name.clone(), daemon.nic_totals(plane.port_id(i))))
         .collect();
     let t = daemon.flows().stats();
     StatsReport {
         generation: plane.snapshot.generation,
+        host: plane.snapshot.topology.placement.local_name(),
         nics,
         flow_table: FlowTableReport {
             capacity: t.capacity,

@@ -29,13 +29,16 @@ use super::offload::{Ask, OffloadRequest, OffloadRequests};
 use super::pacer::{write_counted, Paced, Pacer};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
+use super::underlay::{frame_vni, UnderlayLink};
 use super::{Plane, PortConntrack, PublishedPlane};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
-use crate::dataplane::{decide_parsed, flow_hash, DropReason, PacketView, Verdict};
+use crate::dataplane::{decide_arrival, decide_parsed, flow_hash, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
+use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
+use crate::plan::wire::port_of_mac;
 use crate::plan::PortIdx;
 use crate::topology::{Direction, DEFAULT_MTU};
 use nix::errno::Errno;
@@ -81,7 +84,13 @@ pub struct Worker {
     /// Apply the delays and rates of the plane's shaping tables (off with
     /// `--no-shaping`; path MTUs hold either way).
     pub shaping: bool,
+    /// The underlay of a spread lab: this worker also takes in what other
+    /// machines send to the ports of this one.
+    pub underlay: Option<Arc<UnderlayLink>>,
 }
+
+/// The place of the underlay among a worker's watched fds (no port has it).
+const UNDERLAY: PortIdx = PortIdx::new(usize::MAX);
 
 /// The worker's view of one plane: which NIC each watched fd belongs to.
 /// The plane is held so that its queue fds stay open (and their numbers
@@ -164,6 +173,10 @@ impl Worker {
             pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
             for event in &events[..ready] {
                 let fd = event.data() as i32;
+                if current.nic_of_fd.get(&fd) == Some(&UNDERLAY) {
+                    self.take_arrivals(&current.plane, &mut buf, now_ms);
+                    continue;
+                }
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
                     let clock = (now_ms, now_ns);
                     let drained = self.drain(
@@ -189,6 +202,72 @@ impl Worker {
         Ok(())
     }
 
+    /// This worker's queue of the underlay, in a spread lab.
+    fn underlay_queue(&self) -> Option<&UnderlayQueue> {
+        self.underlay.as_ref()?.queue_for(self.index)
+    }
+
+    /// Takes in up to a batch of packets other machines sent to this one's
+    /// ports: each meets its receiver's inbound NSGs here and is delivered
+    /// (see [`decide_arrival`]). The sending machine counted it sent; it is
+    /// counted received, or dropped, at the receiver.
+    fn take_arrivals(&self, plane: &Plane, buf: &mut [u8], now_ms: u64) {
+        let Some(queue) = self.underlay_queue() else {
+            return;
+        };
+        let flows = PortConntrack {
+            table: &self.flows,
+            owners: plane,
+        };
+        let mut eth = [0u8; ETH_HLEN];
+        for _ in 0..BATCH_PER_QUEUE {
+            let len = match queue.recv(buf, &mut eth) {
+                Ok(len) => len,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A frame too short to be one: nothing to count it at.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => continue,
+                Err(_) => return,
+            };
+            // Only a port of this machine, addressed with its own VNet's
+            // identifier, receives.
+            let receiver = port_of_mac(&eth[..6])
+                .filter(|p| plane.snapshot.plan.ports.get(*p).is_some())
+                .filter(|p| plane.snapshot.plan.port_vni(*p) == frame_vni(&eth));
+            let Some(receiver) = receiver else {
+                continue;
+            };
+            let port = plane.port_id(receiver);
+            let parsed = PacketView::parse(&buf[VNET_HDR_LEN..len])
+                .map(|view| view.segmented(gso_segment_size(&buf[..VNET_HDR_LEN])));
+            let Ok(view) = parsed else {
+                self.counters.dropped(port, DropReason::Malformed);
+                continue;
+            };
+            let traffic = view.traffic();
+            match decide_arrival(&plane.snapshot, &flows, receiver, &view, now_ms) {
+                Verdict::Deliver(egress) => {
+                    let out = plane.egress(egress, self.index, &buf[..len]);
+                    write_counted(
+                        &self.counters,
+                        plane.port_id(egress),
+                        out,
+                        &buf[..len],
+                        traffic,
+                    );
+                }
+                Verdict::Drop { reason, at, rule } => {
+                    if let (Some(denies), DropReason::NsgInbound) = (&self.denies, reason) {
+                        denies.denied(plane.port_id(at), Direction::Inbound, rule, &view, now_ms);
+                    }
+                    self.counters
+                        .dropped_many(plane.port_id(at), reason, traffic.packets);
+                }
+                Verdict::Translate { .. } => {}
+            }
+        }
+    }
+
     /// How many workers the daemon runs (each says its generation).
     fn workers(&self) -> usize {
         self.generations.len()
@@ -210,6 +289,9 @@ impl Worker {
                 next.nic_of_fd.insert(queue.as_raw_fd(), nic);
             }
         }
+        if let Some(queue) = self.underlay_queue() {
+            next.nic_of_fd.insert(queue.as_raw_fd(), UNDERLAY);
+        }
         // The previous plane is still held, so its queues (and their fd
         // numbers) are still open here.
         if let Some(previous) = previous {
@@ -223,7 +305,14 @@ impl Worker {
         }
         for (fd, &nic) in &next.nic_of_fd {
             let known = previous.is_some_and(|p| p.nic_of_fd.contains_key(fd));
-            if let (false, Some(queue)) = (known, next.queue(nic, self.index, self.workers())) {
+            if known {
+                continue;
+            }
+            if nic == UNDERLAY {
+                if let Some(queue) = self.underlay_queue() {
+                    epoll.add(queue, watch(*fd))?;
+                }
+            } else if let Some(queue) = next.queue(nic, self.index, self.workers()) {
                 epoll.add(queue, watch(*fd))?;
             }
         }
@@ -258,10 +347,7 @@ impl Worker {
             packets: run.datagrams as u64,
             bytes: run.bytes as u64,
         };
-        let queue = plane
-            .ports
-            .get(egress)
-            .and_then(|p| p.queue_for(self.index));
+        let queue = plane.egress(egress, self.index, run.packet);
         let port = plane.port_id(egress);
         write_counted(&self.counters, port, queue, run.packet, traffic);
     }
@@ -418,11 +504,8 @@ impl Worker {
                     continue;
                 }
             }
-            let out = plane
-                .ports
-                .get(egress)
-                .and_then(|p| p.queue_for(self.index));
-            if self.udp_coalescing && out.is_some_and(|q| q.udp_segmentation()) {
+            let out = plane.egress(egress, self.index, &buf[..len]);
+            if self.udp_coalescing && out.as_ref().is_some_and(|q| q.udp_segmentation()) {
                 let egress_key = usize::from(egress);
                 match coalescer.offer(egress_key, &buf[..len]) {
                     Offer::Taken => continue,

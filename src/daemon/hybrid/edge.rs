@@ -61,6 +61,9 @@ fn on_link(address: std::net::Ipv4Addr, link: Ipv4Net) -> IpNet {
 pub(super) fn edge_routers(topo: &Topology) -> Vec<EdgeRouterSpec> {
     let mut out = Vec::new();
     for (c, circuit) in topo.circuits.iter_enumerated() {
+        if !topo.circuit_is_local(c) {
+            continue;
+        }
         let peering = &circuit.private_peering;
         let ce_netns = &topo.sites[circuit.site].router_netns;
         for link in 0..2 {
@@ -119,6 +122,9 @@ pub(super) fn edge_speakers(
 ) -> Vec<(String, GobgpSpec)> {
     let mut out = Vec::new();
     for (c, circuit) in topo.circuits.iter_enumerated() {
+        if !topo.circuit_is_local(c) {
+            continue;
+        }
         for link in 0..2 {
             let netns = msee_netns(topo, circuit, link);
             let own = edge_address(topo, c, link);

@@ -91,6 +91,9 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
         })
         .collect();
     for (g, gw) in topo.gateways.iter_enumerated() {
+        if !topo.gateway_is_local(g) {
+            continue;
+        }
         let express_route = gw.gateway_type == GatewayType::ExpressRoute;
         let served = v4_nets(served_ranges(topo, g));
         // A VPN gateway originates a host route to each BGP peer,
@@ -172,7 +175,10 @@ impl Hybrid {
     /// (their routers' daemons first) and builds the new and changed ones.
     /// A site whose namespaces are the same is kept whole.
     pub fn update_sites(&mut self, topo: &Topology, changes: &mut HybridChanges) -> Result<()> {
-        let wanted: Vec<_> = topo.sites.iter().map(site_spec).collect();
+        let wanted: Vec<_> = (topo.sites.iter_enumerated())
+            .filter(|(s, _)| topo.site_is_local(*s))
+            .map(|(_, site)| site_spec(site))
+            .collect();
         let site_name = |router: &str| {
             topo.sites
                 .iter()
@@ -494,7 +500,7 @@ impl Hybrid {
     fn update_routers(&mut self, topo: &Topology, changes: &mut HybridChanges) -> Result<()> {
         let mut specs: Vec<(String, BgpSpeaker, BgpRouterSpec)> = Vec::new();
         for (s, site) in topo.sites.iter_enumerated() {
-            if site.bgp_speaker == BgpSpeaker::None {
+            if site.bgp_speaker == BgpSpeaker::None || !topo.site_is_local(s) {
                 continue;
             }
             if let Some(spec) = site_router_spec(topo, s) {

@@ -141,7 +141,8 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
         }
     };
     for (g, gw) in topo.gateways.iter_enumerated() {
-        if (0..gw.instances.len()).any(|i| instance_speaks_bgp(topo, g, i)) {
+        let speaks = (0..gw.instances.len()).any(|i| instance_speaks_bgp(topo, g, i));
+        if speaks && topo.gateway_is_local(g) {
             add(
                 Suite::Gobgp,
                 gw.line,
@@ -150,7 +151,8 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
         }
     }
     // Microsoft's edge routers of every circuit run gobgpd.
-    if let Some(circuit) = topo.circuits.first() {
+    let local_circuit = (topo.circuits.iter_enumerated()).find(|(c, _)| topo.circuit_is_local(*c));
+    if let Some((_, circuit)) = local_circuit {
         add(
             Suite::Gobgp,
             circuit.line,
@@ -158,6 +160,9 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
         );
     }
     for (s, site) in topo.sites.iter_enumerated() {
+        if !topo.site_is_local(s) {
+            continue;
+        }
         let suite = match site.bgp_speaker {
             BgpSpeaker::Bird => Suite::Bird,
             BgpSpeaker::Frr => Suite::Frr,
