@@ -286,6 +286,9 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
             done.removed.join(", ")
         ));
     }
+    for device in &done.removed_devices {
+        report.push_str(&format!("vnetd: removed device {device}\n"));
+    }
     for dir in &done.removed_dirs {
         report.push_str(&format!("vnetd: removed {}\n", dir.display()));
     }

@@ -774,10 +774,17 @@ impl Daemon {
 /// namespaces of those names that vnetd did not create, or that a running
 /// vnetd still uses, are left alone and listed.
 pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
-    cleanup_named(
+    let mut done = cleanup_named(
         &namespace_names(topology),
         &[std::path::Path::new(hybrid::RUN_DIR)],
-    )
+    )?;
+    // A spread lab's machine without offload keeps its VXLAN device in
+    // its own namespace, where no namespace removal takes it.
+    if topology.placement.local.is_some() && crate::host::underlay::Underlay::remove_leftover()? {
+        done.removed_devices
+            .push(crate::host::underlay::VXLAN_DEVICE.to_string());
+    }
+    Ok(done)
 }
 
 /// Removes every namespace any crashed vnetd created, whatever its file,

@@ -61,9 +61,16 @@ impl UnderlayLink {
             trusted,
         };
         let mut underlay = Underlay::open(&spec).with_context(|| {
+            let left = nix::net::if_::if_nametoindex(crate::host::underlay::VXLAN_DEVICE).is_ok();
             format!(
-                "opening the VXLAN underlay on {} (host {})",
-                spec.local, placement.hosts[local].name
+                "opening the VXLAN underlay on {} (host {}){}",
+                spec.local,
+                placement.hosts[local].name,
+                if left {
+                    ": a crashed run left its VXLAN device here; `vnetd down FILE --host NAME` removes it"
+                } else {
+                    ""
+                }
             )
         })?;
         if underlay.inner_mtu() < u32::from(crate::topology::DEFAULT_MTU) {

@@ -27,6 +27,11 @@ pub struct ExpectationResult {
     pub passed: bool,
     /// Why it failed, in words (empty when it passed).
     pub message: String,
+    /// Why it was not tested here: in a lab spread over machines, its
+    /// source runs on another (`passed` is then true, and `observed`
+    /// empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// A verdict on a path: Allow or Deny, the drop reason and where, and the
@@ -49,7 +54,13 @@ pub struct Outcome {
 struct Report<'r> {
     passed: usize,
     failed: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    skipped: usize,
     expectations: &'r [ExpectationResult],
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The name of an expectation's source, as written.
@@ -139,7 +150,17 @@ impl ExpectationResult {
             message: problems.join("; "),
             expected,
             observed,
+            skipped: None,
         }
+    }
+
+    /// An expectation not tested here, and why.
+    pub fn skipped(topology: &Topology, expectation: &Expectation, why: String) -> Self {
+        let mut result = Self::judge(topology, expectation, Outcome::default());
+        result.passed = true;
+        result.message = String::new();
+        result.skipped = Some(why);
+        result
     }
 }
 
@@ -179,12 +200,14 @@ fn describe(outcome: &Outcome) -> String {
 /// The results as a table (one row per expectation, then a count), or as
 /// JSON.
 pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<String, QueryError> {
-    let passed = results.iter().filter(|r| r.passed).count();
-    let failed = results.len() - passed;
+    let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
+    let passed = results.iter().filter(|r| r.passed).count() - skipped;
+    let failed = results.len() - passed - skipped;
     if json {
         return json_text(&Report {
             passed,
             failed,
+            skipped,
             expectations: results,
         });
     }
@@ -195,13 +218,18 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
                 Some(port) => format!("{} {}", r.protocol, port),
                 None => r.protocol.clone(),
             };
+            let (result, found) = match &r.skipped {
+                Some(why) => ("skip", why.clone()),
+                None if r.passed => ("ok", describe(&r.observed)),
+                None => ("FAIL", describe(&r.observed)),
+            };
             vec![
-                if r.passed { "ok" } else { "FAIL" }.to_string(),
+                result.to_string(),
                 r.name.clone(),
                 format!("{} -> {}", r.from, r.to),
                 flow,
                 describe(&r.expected),
-                describe(&r.observed),
+                found,
             ]
         })
         .collect();
@@ -209,7 +237,12 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
         &["RESULT", "EXPECTATION", "PATH", "FLOW", "EXPECTED", "FOUND"],
         &rows,
     );
-    out.push_str(&format!("{passed} passed, {failed} failed\n"));
+    match skipped {
+        0 => out.push_str(&format!("{passed} passed, {failed} failed\n")),
+        _ => out.push_str(&format!(
+            "{passed} passed, {failed} failed, {skipped} skipped (their sources run on other hosts)\n"
+        )),
+    }
     Ok(out)
 }
 

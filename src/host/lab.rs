@@ -514,6 +514,8 @@ pub struct Leftovers {
     pub stopped: Vec<StoppedProcess>,
     /// The removed namespaces' run directories: removed.
     pub removed_dirs: Vec<PathBuf>,
+    /// Devices a crashed run left outside its namespaces: removed.
+    pub removed_devices: Vec<String>,
 }
 
 /// A process [`cleanup_leftovers`] stopped.

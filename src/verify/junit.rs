@@ -13,7 +13,11 @@ pub fn junit_xml(source: &str, verified: &[Verified]) -> Result<String, String> 
     let mut total = Duration::ZERO;
     for v in verified {
         let r = &v.result;
-        let status = if r.passed {
+        let status = if let Some(why) = &r.skipped {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(why.clone());
+            status
+        } else if r.passed {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -69,6 +73,7 @@ mod tests {
                 } else {
                     "expected Allow, found Deny".into()
                 },
+                skipped: None,
             },
             time: Duration::from_millis(1500),
         }
@@ -100,5 +105,18 @@ mod tests {
             xml.contains(r#"<failure message="expected Allow, found Deny" type="expectation">"#),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn an_expectation_tested_on_another_host_is_a_skipped_case() {
+        let mut elsewhere = verified("from-vm2", true);
+        elsewhere.result.skipped = Some("vm2 runs on host h3".into());
+        let xml = junit_xml("lab.yaml", &[verified("web", true), elsewhere]).unwrap();
+        assert!(xml.contains(r#"skipped="1""#), "{xml}");
+        assert!(
+            xml.contains(r#"<skipped message="vm2 runs on host h3"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"failures="0""#), "{xml}");
     }
 }

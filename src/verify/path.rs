@@ -12,6 +12,10 @@
 //! order by following each NIC's outbound record to its next hop, and
 //! NICs the walk does not reach follow in topology order.
 //!
+//! In a lab spread over machines, this machine records only its own NICs'
+//! part: the walk ends at the first next hop placed on another machine,
+//! which is where the probe was sent.
+//!
 //! Gateway ports and site tunnels stand for their gateway; a load
 //! balancer's pinned flows are kept under a key of its own, not a NIC, and
 //! are not listed, so a load balancer counts as crossed when the probe
@@ -202,6 +206,16 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
             break;
         };
         let next = next_of(out);
+        // In a lab spread over machines, a next hop on another machine
+        // is where this one's records end: the probe was sent there.
+        let elsewhere = plan
+            .ports
+            .keys()
+            .find(|port| !plan.is_local(*port) && next.iter().any(|a| plan.ports[*port].owns(*a)));
+        if let Some(port) = elsewhere.filter(|p| !order.contains(p)) {
+            order.push(port);
+            break;
+        }
         current = recorded.iter().copied().find(|candidate| {
             !order.contains(candidate)
                 && next.iter().any(|a| {

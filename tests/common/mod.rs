@@ -5,6 +5,7 @@
 pub mod bgp_agreement;
 pub mod broken_files;
 pub mod check_agreement;
+pub mod hosts;
 pub mod hybrid;
 pub mod placement;
 pub mod traffic;

@@ -39,4 +39,5 @@ mod host_plumbing;
 mod host_probe;
 mod host_routing;
 mod missing_routing_daemons;
+mod several_hosts;
 mod underlay;

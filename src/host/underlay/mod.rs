@@ -276,6 +276,15 @@ impl Underlay {
         (OBJECT.is_empty() || !UNBUILT.is_empty()).then_some(UNBUILT)
     }
 
+    /// Removes the VXLAN device a killed process left in the caller's
+    /// namespace (its TAP went with the process); says whether there was
+    /// one. Only for when no process of this program runs here.
+    pub fn remove_leftover() -> Result<bool> {
+        let found = nix::net::if_::if_nametoindex(VXLAN_DEVICE).is_ok();
+        devices::delete_named_here(VXLAN_DEVICE)?;
+        Ok(found)
+    }
+
     /// Opens the underlay `spec` describes, from (and with its UDP socket
     /// in) the caller's namespace: loads the programs, makes the TAP and
     /// the VXLAN device, attaches the programs and brings the devices up,
