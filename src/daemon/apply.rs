@@ -120,12 +120,13 @@ impl Daemon {
             crate::plan::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let mut topology = loaded.topology;
         // A spread lab's machine stays the one it runs as.
-        let running = self.plane.load().snapshot.topology.placement.local_name();
-        if let Err(why) = topology.placement.run_on(running.as_deref()) {
+        let running = &self.plane.load().snapshot.topology.placement;
+        if let Err(why) = topology.placement.run_on(running.local_name().as_deref()) {
             let mut refusal = crate::topology::Diagnostics::new(source);
             refusal.error(0, "hosts", why);
             return Err(ApplyError::Invalid(refusal.list));
         }
+        topology.placement.inner_mtu = running.inner_mtu;
         let plan = Plan::derive(&topology);
         let too_large = super::options::lab_size_errors(&topology, &plan);
         if !too_large.is_empty() {

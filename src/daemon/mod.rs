@@ -249,6 +249,8 @@ impl Daemon {
         // fabric's namespace when there is one.
         let underlay_namespace = fabric.as_ref().and(plan.fabric_namespace.clone());
         let underlay = UnderlayLink::open(&topology, underlay_namespace, workers)?.map(Arc::new);
+        let mut topology = topology;
+        topology.placement.inner_mtu = underlay.as_ref().map(|u| u.inner_mtu());
         let specs: Vec<NamespaceSpec> = plan
             .ports
             .iter()

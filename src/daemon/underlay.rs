@@ -76,8 +76,8 @@ impl UnderlayLink {
         if underlay.inner_mtu() < u32::from(crate::topology::DEFAULT_MTU) {
             eprintln!(
                 "vnetd: warning: the underlay interface {} has MTU {}, which leaves {} for \
-                 packets between hosts after VXLAN's {} bytes (Azure's is 1500): raise it to {} \
-                 for 1500",
+                 packets between hosts after VXLAN's {} bytes (Azure's is 1500): a larger packet \
+                 for another host meets that as its path MTU; raise the MTU to {} for 1500",
                 underlay.underlay_interface(),
                 underlay.underlay_mtu(),
                 underlay.inner_mtu(),
@@ -121,8 +121,8 @@ impl UnderlayLink {
     }
 
     /// The MTU of packets between machines.
-    pub fn inner_mtu(&self) -> u32 {
-        self.lock().inner_mtu()
+    pub fn inner_mtu(&self) -> u16 {
+        u16::try_from(self.lock().inner_mtu()).unwrap_or(u16::MAX)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Underlay> {

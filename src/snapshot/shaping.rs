@@ -82,8 +82,13 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
 
 impl ShapingTables {
     pub fn compile(topology: &Topology, plan: &Plan) -> ShapingTables {
-        let mut keys: HashMap<ClassKey, u16> = HashMap::new();
+        // A class is its kind and the most its ports take: a port on
+        // another machine is reached through the underlay, which may
+        // carry less than the port's own MTU.
+        let mut keys: HashMap<(ClassKey, u16), u16> = HashMap::new();
         let mut representatives: Vec<Endpoint> = Vec::new();
+        let mut class_mtu: Vec<u16> = Vec::new();
+        let mut underlay_bound: Vec<bool> = Vec::new();
         let mut class_of = TiVec::with_capacity(plan.ports.len());
         let mut mtu = TiVec::with_capacity(plan.ports.len());
         for port in plan.ports.keys() {
@@ -95,13 +100,21 @@ impl ShapingTables {
                 },
                 other => ClassKey::Other(other),
             };
-            mtu.push(match key {
+            let own = match key {
                 ClassKey::Vm { mtu, .. } => mtu,
                 ClassKey::Other(_) => crate::topology::DEFAULT_MTU,
-            });
+            };
+            let between_hosts = match plan.is_local(port) {
+                true => u16::MAX,
+                false => topology.placement.inner_mtu.unwrap_or(u16::MAX),
+            };
+            let takes = own.min(between_hosts);
+            mtu.push(takes);
             let next = keys.len() as u16;
-            let class = *keys.entry(key).or_insert_with(|| {
+            let class = *keys.entry((key, takes)).or_insert_with(|| {
                 representatives.push(e);
+                class_mtu.push(takes);
+                underlay_bound.push(between_hosts < own);
                 next
             });
             class_of.push(class);
@@ -127,13 +140,19 @@ impl ShapingTables {
         let mut buckets = Vec::new();
         let mut matrix = Vec::with_capacity(classes * classes);
         for from in &representatives {
-            for to in &representatives {
+            for ((to, takes), bound) in representatives.iter().zip(&class_mtu).zip(&underlay_bound)
+            {
                 let mut shaping = between(topology, *from, *to);
                 // What the receiver takes bounds what the path carries.
-                shaping.mtu = shaping.mtu.min(match to {
-                    Endpoint::Nic(n) => topology.nics[*n].mtu,
-                    _ => crate::topology::DEFAULT_MTU,
-                });
+                shaping.mtu = shaping.mtu.min(*takes);
+                // An underlay that carries less than the NICs take: TCP
+                // connections across it are clamped to fit (IPv6's
+                // headers, the larger), so they never meet the drop of a
+                // packet too big.
+                if *bound {
+                    let fits = takes.saturating_sub(60);
+                    shaping.mss_clamp = Some(shaping.mss_clamp.map_or(fits, |m| m.min(fits)));
+                }
                 let id = *profile_ids.entry(shaping).or_insert_with(|| {
                     let mut ids = [None; 3];
                     for (slot, cap) in ids.iter_mut().zip(shaping.caps) {

@@ -125,3 +125,36 @@ fn broken_placements_are_refused_at_their_line() {
         )]
     );
 }
+
+/// The hub-and-spoke example as host `host` runs it, over an underlay
+/// that carries `inner_mtu`.
+fn as_run_on(host: &str, inner_mtu: u16) -> vnetd::snapshot::Snapshot {
+    let mut topo = parse_str("placed.yaml", &hub_spoke_three_hosts())
+        .unwrap()
+        .topology;
+    topo.placement.run_on(Some(host)).unwrap();
+    topo.placement.inner_mtu = Some(inner_mtu);
+    vnetd::snapshot::Snapshot::compile(topo, 1)
+}
+
+#[test]
+fn an_underlay_smaller_than_azures_mtu_bounds_and_clamps_the_paths_to_other_hosts() {
+    let snap = as_run_on("h2", 1450);
+    let port = |name: &str| snap.plan.port_by_name(name).unwrap();
+    let (vm1, nva1, shared1) = (port("vm1"), port("nva1"), port("shared1"));
+    assert!(snap.plan.is_local(vm1) && !snap.plan.is_local(nva1));
+    let tables = &snap.shaping;
+    let path = |from, to| tables.profiles[tables.profile_index(from, to)].shaping;
+    // To another host: the underlay's MTU, TCP clamped to fit IPv6's
+    // headers too.
+    assert_eq!((path(vm1, nva1).mtu, path(vm1, nva1).mss_clamp), (1450, Some(1390)));
+    assert_eq!((path(vm1, shared1).mtu, path(vm1, shared1).mss_clamp), (1450, Some(1390)));
+    // Within the machine, Azure's 1500 and no clamp.
+    assert_eq!((path(nva1, vm1).mtu, path(nva1, vm1).mss_clamp), (1500, None));
+    // An underlay that carries 1500 changes nothing.
+    let roomy = as_run_on("h2", 1500);
+    let tables = &roomy.shaping;
+    let path = |from, to| tables.profiles[tables.profile_index(from, to)].shaping;
+    assert_eq!((path(vm1, nva1).mtu, path(vm1, nva1).mss_clamp), (1500, None));
+    assert!(!tables.active);
+}

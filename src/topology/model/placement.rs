@@ -42,6 +42,11 @@ pub struct Placement {
     /// share is built here. `None` for a lab on one machine, and for the
     /// offline commands, which see every part.
     pub local: Option<HostIdx>,
+    /// The largest packet the underlay carries between this machine and
+    /// the others (its MTU less VXLAN's 50 bytes), once it is opened: a
+    /// packet for a port on another machine meets it as a path MTU, so
+    /// nothing is fragmented.
+    pub inner_mtu: Option<u16>,
 }
 
 /// The host of everything in a lab that is not spread.
