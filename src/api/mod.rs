@@ -35,6 +35,7 @@ pub mod report;
 pub use convergence::{Convergence, RouteRef, SessionRef};
 pub use report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
+    UnderlayReport,
 };
 
 use crate::diagnostics::gateway::BgpPeerStatusList;

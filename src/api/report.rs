@@ -51,6 +51,10 @@ pub struct StatsReport {
     /// them.
     #[serde(default)]
     pub shaping: Option<ShapingReport>,
+    /// The VXLAN underlay to the other machines of a spread lab: null on
+    /// one machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlay: Option<UnderlayReport>,
 }
 
 /// What a running lab delays and limits.
@@ -65,6 +69,23 @@ pub struct ShapingReport {
     /// Those delays, one way: `VNet weu -> VNet eus: +42.5 ms`.
     #[serde(default)]
     pub delays: Vec<String>,
+}
+
+/// What crossed the underlay of a spread lab's machine, as packets.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnderlayReport {
+    /// The MTU packets between machines have.
+    pub inner_mtu: u16,
+    /// Sent to other machines.
+    pub sent: u64,
+    /// Received from other machines and handed to the daemon.
+    pub received: u64,
+    /// Dropped: their source is no host of the file.
+    pub untrusted: u64,
+    /// Dropped: sent for a port no machine was known to hold.
+    pub no_destination: u64,
+    /// Dropped for another reason (no tunnel key, a kernel helper failed).
+    pub failed: u64,
 }
 
 /// The kernel fast path of a running lab.

@@ -128,6 +128,12 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
         }
         None => out.push_str("offload: off (every packet takes the userspace path)\n"),
     }
+    if let Some(u) = &report.underlay {
+        out.push_str(&format!(
+            "underlay: MTU {} between hosts, {} packets sent, {} received, dropped: {} untrusted, {} without destination, {} failed\n",
+            u.inner_mtu, u.sent, u.received, u.untrusted, u.no_destination, u.failed
+        ));
+    }
     match &report.shaping {
         Some(s) if !s.on => out.push_str("shaping: off (--no-shaping): no delays or rates\n"),
         Some(s) if s.limits.is_empty() && s.delayed_paths == 0 => {

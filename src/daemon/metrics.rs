@@ -433,6 +433,7 @@ mod tests {
             routing_daemons: Vec::new(),
             offload: None,
             shaping: None,
+            underlay: None,
         }
     }
 

@@ -664,6 +664,22 @@ fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort>
     })
 }
 
+impl Daemon {
+    /// What crossed the underlay, in a spread lab.
+    pub fn underlay_report(&self) -> Option<crate::api::UnderlayReport> {
+        let underlay = self.underlay.as_ref()?;
+        let c = underlay.counters();
+        Some(crate::api::UnderlayReport {
+            inner_mtu: underlay.inner_mtu(),
+            sent: c.sent,
+            received: c.received,
+            untrusted: c.untrusted,
+            no_destination: c.no_destination,
+            failed: c.failed,
+        })
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop_workers();

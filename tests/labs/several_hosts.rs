@@ -62,6 +62,29 @@ fn hub_spoke_passes_from_the_hosts(tag: &str, offload: bool) {
         .map(|(name, host)| (name.to_string(), vec![host.to_string()]))
         .collect();
     assert_eq!(passed, expected);
+    // Each host says which it is, lists its own NICs and what crossed its
+    // underlay: packets both ways, none from an untrusted source.
+    for (host, nics) in [
+        ("h1", vec!["nva1", "shared1"]),
+        ("h2", vec!["vm1"]),
+        ("h3", vec!["vm2"]),
+    ] {
+        let out = cluster.ask(host, &["stats", "--json"]);
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(stats["host"], host);
+        let listed: Vec<&str> = stats["nics"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(listed, nics);
+        let underlay = &stats["underlay"];
+        assert_eq!(underlay["inner_mtu"], 1500, "{underlay}");
+        assert!(underlay["sent"].as_u64().unwrap() > 0, "{underlay}");
+        assert!(underlay["received"].as_u64().unwrap() > 0, "{underlay}");
+        assert_eq!(underlay["untrusted"], 0, "{underlay}");
+    }
 }
 
 #[test]

@@ -147,14 +147,26 @@ fn an_underlay_smaller_than_azures_mtu_bounds_and_clamps_the_paths_to_other_host
     let path = |from, to| tables.profiles[tables.profile_index(from, to)].shaping;
     // To another host: the underlay's MTU, TCP clamped to fit IPv6's
     // headers too.
-    assert_eq!((path(vm1, nva1).mtu, path(vm1, nva1).mss_clamp), (1450, Some(1390)));
-    assert_eq!((path(vm1, shared1).mtu, path(vm1, shared1).mss_clamp), (1450, Some(1390)));
+    assert_eq!(
+        (path(vm1, nva1).mtu, path(vm1, nva1).mss_clamp),
+        (1450, Some(1390))
+    );
+    assert_eq!(
+        (path(vm1, shared1).mtu, path(vm1, shared1).mss_clamp),
+        (1450, Some(1390))
+    );
     // Within the machine, Azure's 1500 and no clamp.
-    assert_eq!((path(nva1, vm1).mtu, path(nva1, vm1).mss_clamp), (1500, None));
+    assert_eq!(
+        (path(nva1, vm1).mtu, path(nva1, vm1).mss_clamp),
+        (1500, None)
+    );
     // An underlay that carries 1500 changes nothing.
     let roomy = as_run_on("h2", 1500);
     let tables = &roomy.shaping;
     let path = |from, to| tables.profiles[tables.profile_index(from, to)].shaping;
-    assert_eq!((path(vm1, nva1).mtu, path(vm1, nva1).mss_clamp), (1500, None));
+    assert_eq!(
+        (path(vm1, nva1).mtu, path(vm1, nva1).mss_clamp),
+        (1500, None)
+    );
     assert!(!tables.active);
 }
