@@ -54,7 +54,7 @@ pub struct StatsReport {
     /// The VXLAN underlay to the other machines of a spread lab: null on
     /// one machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub underlay: Option<UnderlayReport>,
+    pub underlay: Option<Box<UnderlayReport>>,
 }
 
 /// What a running lab delays and limits.

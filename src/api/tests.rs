@@ -123,14 +123,14 @@ fn stats() -> StatsReport {
             delayed_paths: 2,
             delays: vec!["VNet weu -> VNet eus: +42.5 ms".into()],
         }),
-        underlay: Some(UnderlayReport {
+        underlay: Some(Box::new(UnderlayReport {
             inner_mtu: 1450,
             sent: 10,
             received: 9,
             untrusted: 1,
             no_destination: 0,
             failed: 0,
-        }),
+        })),
     }
 }
 

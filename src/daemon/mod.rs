@@ -666,17 +666,17 @@ fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort>
 
 impl Daemon {
     /// What crossed the underlay, in a spread lab.
-    pub fn underlay_report(&self) -> Option<crate::api::UnderlayReport> {
+    pub fn underlay_report(&self) -> Option<Box<crate::api::UnderlayReport>> {
         let underlay = self.underlay.as_ref()?;
         let c = underlay.counters();
-        Some(crate::api::UnderlayReport {
+        Some(Box::new(crate::api::UnderlayReport {
             inner_mtu: underlay.inner_mtu(),
             sent: c.sent,
             received: c.received,
             untrusted: c.untrusted,
             no_destination: c.no_destination,
             failed: c.failed,
-        })
+        }))
     }
 }
 
