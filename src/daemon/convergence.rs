@@ -41,6 +41,11 @@ pub fn convergence_of(
         ..Convergence::default()
     };
     for (g, gw) in topo.gateways.iter_enumerated() {
+        // A gateway on another machine holds its sessions there; what it
+        // learns reaches this one over the host mesh, counted below.
+        if !topo.gateway_is_local(g) {
+            continue;
+        }
         for instance in 0..gw.instances.len() {
             let up = established
                 .get(&(gw.name.clone(), instance))
@@ -63,6 +68,9 @@ pub fn convergence_of(
         }
     }
     for (gateway, instances) in &model.learned(topo).gateways {
+        if !learned_here(topo, gateway) {
+            continue;
+        }
         for (instance, routes) in instances.iter().enumerate() {
             let have: BTreeSet<_> = learned
                 .of(gateway, instance)
@@ -99,6 +107,16 @@ pub fn convergence_of(
     state
 }
 
+/// Whether what `speaker` (a gateway, or a circuit's edge router) learns
+/// is known on this machine: every gateway's is (its own, or over the host
+/// mesh), an edge router's only on the machine of its circuit.
+fn learned_here(topo: &Topology, speaker: &str) -> bool {
+    topo.circuits
+        .iter_enumerated()
+        .find(|(_, c)| (0..2).any(|link| c.edge_router_name(link) == speaker))
+        .is_none_or(|(c, _)| topo.circuit_is_local(c))
+}
+
 impl Daemon {
     /// Whether the lab has converged now, and what is missing when not.
     pub fn convergence(&self) -> Convergence {
@@ -117,14 +135,39 @@ impl Daemon {
                 (name, done)
             })
             .collect();
-        convergence_of(
+        let mut state = convergence_of(
             topo,
             &BgpModel::of(topo),
             &snapshot.learned,
             &self.watch().sessions.established(),
             &backends,
             self.now_ms(),
-        )
+        );
+        self.mesh_convergence(&mut state);
+        state
+    }
+
+    /// In a spread lab, the sessions of the host mesh: one per other
+    /// machine, counted up once that machine's announcement is received.
+    fn mesh_convergence(&self, state: &mut Convergence) {
+        let mesh = self.mesh.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(mesh) = mesh.as_ref() else {
+            return;
+        };
+        let heard = mesh.heard();
+        for (host, address) in mesh.peers() {
+            state.sessions_expected += 1;
+            if heard.contains(address) {
+                state.sessions_established += 1;
+            } else {
+                state.sessions_down.push(SessionRef {
+                    gateway: format!("host mesh (host {host})"),
+                    instance: 0,
+                    neighbor: address.to_string(),
+                });
+            }
+        }
+        state.converged &= state.sessions_down.is_empty();
     }
 }
 

@@ -42,10 +42,13 @@
 pub mod apply;
 pub mod control;
 pub mod convergence;
+mod down;
 pub mod flow_log;
 pub mod housekeeping;
 pub mod hybrid;
 pub mod lb;
+pub mod mesh;
+pub use down::{down, down_all};
 pub mod metrics;
 pub mod offload;
 pub mod options;
@@ -72,7 +75,7 @@ pub use port_id::PortId;
 pub use ports::namespace_spec;
 
 use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
-use crate::host::{cleanup_marked, cleanup_named, HostLab, NamespaceSpec};
+use crate::host::{HostLab, NamespaceSpec};
 use crate::plan::PortIdx;
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
@@ -95,6 +98,8 @@ pub struct Daemon {
     plane: Arc<PublishedPlane>,
     /// The VXLAN underlay to the other machines of a spread lab.
     underlay: Option<Arc<UnderlayLink>>,
+    /// The BGP mesh to the other machines of a spread lab.
+    mesh: Mutex<Option<mesh::HostMesh>>,
     /// The plane generation each worker forwards with (see [`Slots`]).
     worker_generations: Arc<Vec<AtomicU64>>,
     /// What `apply` changes, under the lock it takes. Only `apply` and
@@ -297,6 +302,15 @@ impl Daemon {
         ));
         let _ = plane_cell.set(plane.clone());
         publish_learned(&plane, &records);
+        // A spread lab's machines tell each other what their gateways
+        // learn.
+        let mesh = mesh::HostMesh::start(
+            &plane.load().snapshot.topology,
+            plane_cell.clone(),
+            watch.clone(),
+            underlay.clone(),
+        )
+        .context("starting the host mesh's BGP speaker")?;
         let slots = options.flow_table_slots_for(nic_count);
         // A tracked flow takes two slots: the quota shares the flows.
         let flows = Arc::new(FlowTable::new(
@@ -343,6 +357,7 @@ impl Daemon {
             offload,
             shaping: options.shaping,
             underlay,
+            mesh: Mutex::new(mesh),
         };
         let deny_sink = daemon.start_flow_log(options)?;
         daemon.start_workers(options, deny_sink)?;
@@ -594,6 +609,8 @@ impl Daemon {
     /// are told the lab is shutting down.
     pub fn shutdown(&self) -> Result<()> {
         self.stop_workers();
+        // The other machines withdraw this one's routes first.
+        self.mesh.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.routing.store(None);
         let state = self
             .mutable
@@ -664,24 +681,10 @@ fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort>
     })
 }
 
-impl Daemon {
-    /// What crossed the underlay, in a spread lab.
-    pub fn underlay_report(&self) -> Option<Box<crate::api::UnderlayReport>> {
-        let underlay = self.underlay.as_ref()?;
-        let c = underlay.counters();
-        Some(Box::new(crate::api::UnderlayReport {
-            inner_mtu: underlay.inner_mtu(),
-            sent: c.sent,
-            received: c.received,
-            untrusted: c.untrusted,
-            no_destination: c.no_destination,
-            failed: c.failed,
-        }))
-    }
-}
-
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // The other machines withdraw this one's routes first.
+        self.mesh.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.stop_workers();
         self.routing.store(None);
         // The lab removes its namespaces when dropped.
@@ -785,28 +788,4 @@ impl Daemon {
     pub(crate) fn watch(&self) -> &Watch {
         &self.watch
     }
-}
-
-/// Removes the namespaces a topology's lab created and a crash left behind,
-/// with the routing daemons still running there and their run directories;
-/// namespaces of those names that vnetd did not create, or that a running
-/// vnetd still uses, are left alone and listed.
-pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
-    let mut done = cleanup_named(
-        &namespace_names(topology),
-        &[std::path::Path::new(hybrid::RUN_DIR)],
-    )?;
-    // A spread lab's machine without offload keeps its VXLAN device in
-    // its own namespace, where no namespace removal takes it.
-    if topology.placement.local.is_some() && crate::host::underlay::Underlay::remove_leftover()? {
-        done.removed_devices
-            .push(crate::host::underlay::VXLAN_DEVICE.to_string());
-    }
-    Ok(done)
-}
-
-/// Removes every namespace any crashed vnetd created, whatever its file,
-/// as [`down`] does; namespaces whose creator still runs are listed.
-pub fn down_all() -> Result<crate::host::Leftovers> {
-    cleanup_marked(&[std::path::Path::new(hybrid::RUN_DIR)])
 }

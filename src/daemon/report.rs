@@ -81,7 +81,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             delayed_paths: plane.snapshot.shaping.delayed_paths() as u64,
             delays: plane.snapshot.shaping.delays(),
         }),
-        underlay: daemon.underlay_report(),
+        underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
     }
 }
 

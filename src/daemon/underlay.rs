@@ -15,6 +15,7 @@ use crate::plan::wire::port_mac;
 use crate::plan::{Plan, PortIdx};
 use crate::topology::Topology;
 use anyhow::{Context, Result};
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
@@ -113,6 +114,31 @@ impl UnderlayLink {
             })
             .collect();
         self.lock().set_destinations(&destinations)
+    }
+
+    /// Trusts every other machine of the placement but `refused` (machines
+    /// that run another lab file).
+    pub fn refuse(&self, topology: &Topology, refused: &BTreeSet<Ipv4Addr>) -> Result<()> {
+        let placement = &topology.placement;
+        let trusted: Vec<Ipv4Addr> = (placement.hosts.iter_enumerated())
+            .filter(|(host, _)| Some(*host) != placement.local)
+            .map(|(_, host)| host.underlay_address)
+            .filter(|address| !refused.contains(address))
+            .collect();
+        self.lock().set_trusted(&trusted)
+    }
+
+    /// What crossed the underlay, as `stats` reports it.
+    pub fn report(&self) -> crate::api::UnderlayReport {
+        let c = self.counters();
+        crate::api::UnderlayReport {
+            inner_mtu: self.inner_mtu(),
+            sent: c.sent,
+            received: c.received,
+            untrusted: c.untrusted,
+            no_destination: c.no_destination,
+            failed: c.failed,
+        }
     }
 
     /// What the underlay's programs counted.

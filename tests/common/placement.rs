@@ -44,3 +44,18 @@ pub const THREE_HOSTS: [(&str, &str); 3] = [
     ("h2", "192.0.2.2"),
     ("h3", "192.0.2.3"),
 ];
+
+/// The hybrid example over three machines: the hub, its gateway and the
+/// branch on `h1`, each spoke on a machine of its own. The branch's
+/// namespaces are named by the lab's `netns_prefix` (the example names
+/// them itself), so that clusters run side by side.
+pub fn hybrid_three_hosts() -> String {
+    let text = include_str!("../../config/hybrid.yaml")
+        .replace("router: {netns: branch1, ", "router: {")
+        .replace(", netns: onprem-vm}", "}");
+    place(
+        &text,
+        &THREE_HOSTS,
+        &[("hub", "h1"), ("spoke1", "h2"), ("spoke2", "h3")],
+    )
+}

@@ -9,8 +9,9 @@
 use crate::common;
 
 use common::hosts::Cluster;
-use common::placement::{hub_spoke_three_hosts, THREE_HOSTS};
+use common::placement::{hub_spoke_three_hosts, hybrid_three_hosts, THREE_HOSTS};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Each host's `vnetd verify --json`: per expectation, the hosts that
 /// tested it and passed, and those that skipped it; failures, with their
@@ -18,6 +19,18 @@ use std::collections::BTreeMap;
 fn verify_on_every_host(cluster: &Cluster) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut passed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failed = Vec::new();
+    // An expectation from one host may need another's routes: every host
+    // has converged (its BGP sessions and the host mesh up, what its
+    // gateways and the others' learned known) before any verifies.
+    for (host, _) in THREE_HOSTS {
+        let out = cluster.ask(host, &["wait", "--timeout", "60"]);
+        assert!(
+            out.status.success(),
+            "{host} did not converge: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     for (host, _) in THREE_HOSTS {
         let out = cluster.ask(host, &["verify", "--json", "--wait", "30"]);
         let text = String::from_utf8_lossy(&out.stdout);
@@ -42,10 +55,20 @@ fn verify_on_every_host(cluster: &Cluster) -> (BTreeMap<String, Vec<String>>, Ve
     (passed, failed)
 }
 
+/// Each expectation of the cluster's file passes, tested once: on the
+/// host of its source (`sources`).
+fn every_expectation_passes_once(cluster: &Cluster, sources: &[(&str, &str)]) {
+    let (passed, failed) = verify_on_every_host(cluster);
+    assert_eq!(failed, Vec::<String>::new());
+    let expected: BTreeMap<String, Vec<String>> = sources
+        .iter()
+        .map(|(name, host)| (name.to_string(), vec![host.to_string()]))
+        .collect();
+    assert_eq!(passed, expected);
+}
+
 fn hub_spoke_passes_from_the_hosts(tag: &str, offload: bool) {
     let cluster = Cluster::start(tag, &hub_spoke_three_hosts(), &THREE_HOSTS, offload);
-    let (passed, failed) = verify_on_every_host(&cluster);
-    assert_eq!(failed, Vec::<String>::new());
     // Every expectation, tested once: on its source's host.
     let sources = [
         ("spoke1-pings-spoke2-through-the-nva", "h2"),
@@ -57,11 +80,7 @@ fn hub_spoke_passes_from_the_hosts(tag: &str, offload: bool) {
         ("spoke1-dns-to-shared", "h2"),
         ("hub-shared-reaches-spoke1-ssh", "h1"),
     ];
-    let expected: BTreeMap<String, Vec<String>> = sources
-        .iter()
-        .map(|(name, host)| (name.to_string(), vec![host.to_string()]))
-        .collect();
-    assert_eq!(passed, expected);
+    every_expectation_passes_once(&cluster, &sources);
     // Each host says which it is, lists its own NICs and what crossed its
     // underlay: packets both ways, none from an untrusted source.
     for (host, nics) in [
@@ -109,6 +128,16 @@ fn a_killed_host_takes_only_its_own_traffic_and_rejoins() {
         !common::ping(&vm1, "10.2.1.4"),
         "vm2 answered with its host down"
     );
+    // The others withdraw what h3 announced: their mesh session with it is
+    // down, and they say so.
+    let h3_missing = |cluster: &Cluster| {
+        let out = cluster.ask("h2", &["wait", "--timeout", "1"]);
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("host mesh (host h3)")
+    };
+    assert!(common::wait_for(std::time::Duration::from_secs(15), || {
+        h3_missing(&cluster)
+    }));
     let down = cluster.down("h3");
     assert!(
         down.status.success(),
@@ -122,5 +151,98 @@ fn a_killed_host_takes_only_its_own_traffic_and_rejoins() {
             &vm1, "10.2.1.4"
         )),
         "vm1 reaches vm2 once h3 is back"
+    );
+    let rejoined = cluster.ask("h2", &["wait", "--timeout", "30"]);
+    assert!(
+        rejoined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rejoined.stderr)
+    );
+}
+
+/// The hybrid example with the hub, its VPN gateway and the branch on one
+/// host and each spoke on another: the spokes learn the branch over the
+/// host mesh, and every expectation passes from the host of its source.
+fn hybrid_passes_from_the_hosts(tag: &str, offload: bool) {
+    let cluster = Cluster::start(tag, &hybrid_three_hosts(), &THREE_HOSTS, offload);
+    let sources = [
+        ("branch-reaches-transit-spoke", "h1"),
+        ("transit-spoke-reaches-branch", "h2"),
+        ("hub-reaches-branch", "h1"),
+        ("spoke2-never-learns-branch", "h3"),
+    ];
+    every_expectation_passes_once(&cluster, &sources);
+}
+
+#[test]
+fn hybrid_over_three_hosts_passes_without_offload() {
+    hybrid_passes_from_the_hosts("sh3hn", false);
+}
+
+#[test]
+fn hybrid_over_three_hosts_passes_with_offload() {
+    hybrid_passes_from_the_hosts("sh3ho", true);
+}
+
+/// Whether host `host`'s daemon forwards vm1's packets for `prefix` to the
+/// hub's gateway (its effective routes, as it forwards with them).
+fn vm1_routes_to_gateway(cluster: &Cluster, host: &str, prefix: &str) -> bool {
+    let out = cluster.ask(host, &["routes", "--nic", "vm1"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.contains(prefix) && l.contains("VirtualNetworkGateway"))
+}
+
+#[test]
+fn a_site_announcement_on_the_hubs_host_reaches_a_spoke_on_another_and_so_does_its_withdrawal() {
+    let cluster = Cluster::start("sh3a", &hybrid_three_hosts(), &THREE_HOSTS, false);
+    let router = cluster.ns("branch1");
+    let (conf, socket) = (
+        format!("/run/vnetd-bgp/{router}/bird.conf"),
+        format!("/run/vnetd-bgp/{router}/bird.ctl"),
+    );
+    let original = std::fs::read_to_string(&conf).unwrap();
+    // The branch router gets 172.30.0.1 and announces 172.30.0.0/24.
+    common::in_netns(
+        &router,
+        &["ip", "addr", "add", "172.30.0.1/32", "dev", "lo"],
+    );
+    let announced = original.replace(
+        "  route 192.168.0.0/16 unreachable;\n",
+        "  route 192.168.0.0/16 unreachable;\n  route 172.30.0.0/24 unreachable;\n",
+    );
+    assert_ne!(
+        announced, original,
+        "the branch's announced routes: {original}"
+    );
+    let configure = |text: &str| {
+        std::fs::write(&conf, text).unwrap();
+        let out = std::process::Command::new("birdc")
+            .args(["-s", &socket, "configure"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
+    let vm1 = cluster.ns("vm1");
+    assert!(
+        !common::ping(&vm1, "172.30.0.1"),
+        "reached before it was announced"
+    );
+    configure(&announced);
+    // vm1 (h2) forwards to it through the hub's gateway (h1).
+    assert!(common::wait_for(Duration::from_secs(15), || {
+        vm1_routes_to_gateway(&cluster, "h2", "172.30.0.0/24")
+    }));
+    assert!(common::wait_for(Duration::from_secs(10), || common::ping(
+        &vm1,
+        "172.30.0.1"
+    )));
+    configure(&original);
+    assert!(common::wait_for(Duration::from_secs(15), || {
+        !vm1_routes_to_gateway(&cluster, "h2", "172.30.0.0/24")
+    }));
+    assert!(
+        !common::ping(&vm1, "172.30.0.1"),
+        "reached after it was withdrawn"
     );
 }

@@ -197,6 +197,8 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("options", &["flow_log"]),
     ("plane", &["port_id", "stats", "options", "underlay"]),
     ("publish", &["plane", "lb", "hybrid"]),
+    ("mesh", &["root", "hybrid", "underlay"]),
+    ("down", &["root", "hybrid", "mesh"]),
     ("offload", &["plane", "port_id", "stats", "threads"]),
     ("flow_log", &["root", "threads"]),
     (

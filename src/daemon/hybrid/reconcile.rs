@@ -275,6 +275,10 @@ impl Hybrid {
             else {
                 continue;
             };
+            // Another machine plumbs the tunnels of its own sites.
+            if !topo.site_is_local(*site) {
+                continue;
+            }
             let interface = &nic.interface;
             let gw = &topo.gateways[*gateway];
             let router = &nic.netns;

@@ -59,7 +59,7 @@ impl LearnedBook {
 
     /// Records what instance `instance` of `gateway` has learned; false
     /// when the book already held exactly that.
-    pub(super) fn set(&self, gateway: &str, instance: usize, routes: Vec<LearnedRoute>) -> bool {
+    pub(crate) fn set(&self, gateway: &str, instance: usize, routes: Vec<LearnedRoute>) -> bool {
         let mut book = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         let instances = book.gateways.entry(gateway.to_owned()).or_default();
         if instances.len() <= instance {

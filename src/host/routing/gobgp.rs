@@ -64,6 +64,7 @@
 mod config;
 pub mod json;
 mod monitor;
+pub mod vpn;
 
 pub use config::config;
 use config::{export_policies, parse_prefix_sets, prefix_sets, IMPORT_POLICY};
@@ -243,7 +244,7 @@ impl GobgpSpec {
 }
 
 /// The BGP ORIGIN attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Origin {
     Igp,
     Egp,

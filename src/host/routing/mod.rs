@@ -197,7 +197,11 @@ pub trait BgpRouter {
 }
 
 /// A command that runs `program` inside the named namespace.
+/// An empty `netns` is the caller's own namespace.
 pub(crate) fn in_namespace(netns: &str, program: &str) -> Command {
+    if netns.is_empty() {
+        return Command::new(program);
+    }
     let mut command = Command::new("ip");
     command.args(["netns", "exec", netns, program]);
     command
