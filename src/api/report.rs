@@ -192,6 +192,10 @@ pub struct RoutingDaemonReport {
 /// One tracked flow, as `vnetd flows --json` prints it.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
 pub struct FlowReport {
+    /// The machine that tracks it, in a lab spread over several (each
+    /// tracks its own NICs' flows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub nic: String,
     pub direction: String,
     pub protocol: String,

@@ -156,6 +156,7 @@ fn responses() -> Vec<Response> {
         Response::Stats(stats()),
         Response::Stats(StatsReport::default()),
         Response::Flows(vec![FlowReport {
+            host: Some("h2".into()),
             nic: "vm1".into(),
             direction: "Outbound".into(),
             protocol: "Tcp".into(),

@@ -237,7 +237,12 @@ pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
             .unwrap_or_default()
             + "\n";
     }
-    let mut out = format!(
+    // A spread lab's machine lists its own NICs' flows, and says which.
+    let mut out = match flows.iter().find_map(|f| f.host.as_deref()) {
+        Some(host) => format!("host {host}\n"),
+        None => String::new(),
+    };
+    out += &format!(
         "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  rule / next hop\n",
         "NIC", "dir", "proto", "source", "destination", "pkts >", "pkts <", "idle s", "path"
     );
@@ -278,6 +283,7 @@ mod tests {
     #[test]
     fn flows_name_each_legs_path_and_why_a_judged_flow_stays_in_vnetd() {
         let flow = |offloaded, why: Option<&str>| FlowReport {
+            host: None,
             nic: "vm1".into(),
             direction: "Outbound".into(),
             protocol: "Udp".into(),

@@ -154,6 +154,7 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             Vec::new()
         };
         out.push(FlowReport {
+            host: snap.topology.placement.local_name(),
             nic: name.clone(),
             direction: direction.as_str().to_string(),
             protocol,

@@ -352,6 +352,7 @@ mod tests {
 
     fn record(nic: &str, direction: &str, source: &str, destination: &str) -> FlowReport {
         FlowReport {
+            host: None,
             nic: nic.into(),
             direction: direction.into(),
             protocol: "Tcp".into(),
