@@ -33,8 +33,13 @@ impl TargetSpec {
 
 /// The namespace of the health prober of `lb`'s VNet, if the snapshot
 /// has one.
+/// The namespace of the prober of `lb`'s VNet; `None` when the VNet has
+/// none, or runs on another machine of a spread lab (whose prober probes).
 fn prober_namespace<'s>(snapshot: &'s Snapshot, lb: &LoadBalancer) -> Option<&'s str> {
     let prober = snapshot.prober(lb.vnet)?;
+    if !snapshot.plan.is_local(prober) {
+        return None;
+    }
     Some(snapshot.plan.ports[prober].netns.as_str())
 }
 
