@@ -15,6 +15,11 @@
 //!   the gateway's machine, and forwards toward the instance over the
 //!   underlay. A route withdrawn, or a machine gone (its sessions drop,
 //!   and BGP withdraws what it sent), is withdrawn everywhere.
+//! - Each backend a load balancer's probe finds down, on the machine of the
+//!   load balancer's VNet (the one that probes), is a route whose
+//!   communities name the load balancer, the probe and the NIC: every
+//!   other machine balances its clients' flows by it, as Azure's hosts
+//!   all follow the platform's probes.
 //! - Each machine announces the digest of the file it runs (FNV-1a, 64
 //!   bits) as a large community of a route of its own. A machine whose
 //!   digest differs runs another file: its routes are not used, the
@@ -26,12 +31,14 @@
 //! other machines' gateways learned has changed.
 
 use super::hybrid::watch::Watch;
+use super::publish::Records;
 use super::underlay::UnderlayLink;
 use super::PublishedPlane;
 use crate::host::routing::gobgp::vpn::{VpnApi, VpnRoute, VpnSpeaker, VpnSpeakerSpec};
 use crate::host::routing::gobgp::Origin;
 use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
-use crate::topology::{GatewayIdx, HostIdx, Topology};
+use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
+use crate::topology::{GatewayIdx, HostIdx, LoadBalancerIdx, NicIdx, Topology};
 use anyhow::Result;
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +62,10 @@ pub const MESH_API_PORT: u16 = 50_151;
 const LEARNED_TAG: u32 = 4_200_000_001;
 /// The file digest's large community: `DIGEST_TAG:<high>:<low>`.
 const DIGEST_TAG: u32 = 4_200_000_002;
+/// A backend a probe found down: `DOWN_TAG:<load balancer>:<probe>` and
+/// `DOWN_NIC_TAG:<NIC>:0`.
+const DOWN_TAG: u32 = 4_200_000_003;
+const DOWN_NIC_TAG: u32 = 4_200_000_004;
 /// How often this machine's learned routes are compared with what it
 /// announces.
 const TICK: Duration = Duration::from_millis(200);
@@ -71,6 +82,7 @@ pub fn file_digest(text: &str) -> u64 {
 fn announced(
     topology: &Topology,
     learned: &LearnedRoutes,
+    health: &BackendHealth,
     address: Ipv4Addr,
 ) -> BTreeSet<VpnRoute> {
     let digest = file_digest(&topology.text);
@@ -84,6 +96,29 @@ fn announced(
         large_communities: vec![(DIGEST_TAG, (digest >> 32) as u32, digest as u32)],
         from: None,
     });
+    for target in health.down() {
+        let Some((lb, probe, nic)) = target_indices(topology, target) else {
+            continue;
+        };
+        // Only the machine of the load balancer's VNet probes it.
+        let vnet = topology.load_balancers[LoadBalancerIdx::new(lb as usize)].vnet;
+        if !topology
+            .placement
+            .is_local(topology.placement.vnet_host(vnet))
+        {
+            continue;
+        }
+        out.insert(VpnRoute {
+            distinguisher: (address, 1 + (lb * 64 + probe) as u16),
+            // The route's prefix only keys it: the NIC's position.
+            prefix: Ipv4Net::new(Ipv4Addr::from(nic), 32).expect("a /32"),
+            next_hop: address,
+            as_path: Vec::new(),
+            origin: Origin::Igp,
+            large_communities: vec![(DOWN_TAG, lb, probe), (DOWN_NIC_TAG, nic, 0)],
+            from: None,
+        });
+    }
     for (g, gateway) in topology.gateways.iter_enumerated() {
         if !topology.gateway_is_local(g) {
             continue;
@@ -116,6 +151,59 @@ fn announced(
         }
     }
     out
+}
+
+/// The positions of a probe target's load balancer, probe and NIC in the
+/// topology, as the mesh carries them.
+fn target_indices(topology: &Topology, target: &ProbeTarget) -> Option<(u32, u32, u32)> {
+    let lb = (topology.load_balancers.iter()).position(|l| l.name == target.load_balancer)?;
+    let balancer = &topology.load_balancers[LoadBalancerIdx::new(lb)];
+    let probe = balancer
+        .probes
+        .iter()
+        .position(|p| p.name == target.probe)?;
+    let nic = topology.nic_by_name(&target.nic)?;
+    (lb < 1024 && probe < 64).then_some((lb as u32, probe as u32, nic.index() as u32))
+}
+
+/// The backends the other machines' probes found down, from the routes
+/// received (of machines that run this file).
+fn received_health(
+    topology: &Topology,
+    routes: &[VpnRoute],
+    other_files: &BTreeSet<Ipv4Addr>,
+) -> BackendHealth {
+    let mut health = BackendHealth::default();
+    for route in routes {
+        if route.from.is_none_or(|from| other_files.contains(&from)) {
+            continue;
+        }
+        let find = |tag: u32| {
+            (route.large_communities.iter()).find_map(|(t, a, b)| (*t == tag).then_some((*a, *b)))
+        };
+        let (Some((lb, probe)), Some((nic, _))) = (find(DOWN_TAG), find(DOWN_NIC_TAG)) else {
+            continue;
+        };
+        let Some(balancer) = topology
+            .load_balancers
+            .get(LoadBalancerIdx::new(lb as usize))
+        else {
+            continue;
+        };
+        let (Some(probe), Some(nic)) = (
+            balancer.probes.get(probe as usize),
+            topology.nics.get(NicIdx::new(nic as usize)),
+        ) else {
+            continue;
+        };
+        let target = ProbeTarget {
+            load_balancer: balancer.name.clone(),
+            probe: probe.name.clone(),
+            nic: nic.name.clone(),
+        };
+        health.set(target, false);
+    }
+    health
 }
 
 /// What gateways on other machines learned, by gateway name and instance.
@@ -220,6 +308,7 @@ impl HostMesh {
     pub fn start(
         topology: &Topology,
         plane: Arc<OnceLock<Arc<PublishedPlane>>>,
+        records: Arc<Records>,
         watch: Watch,
         underlay: Option<Arc<UnderlayLink>>,
     ) -> Result<Option<HostMesh>> {
@@ -253,6 +342,7 @@ impl HostMesh {
             api: speaker.api(),
             address,
             plane,
+            records,
             watch,
             underlay,
             announced: BTreeSet::new(),
@@ -297,6 +387,7 @@ struct MeshState {
     api: VpnApi,
     address: Ipv4Addr,
     plane: Arc<OnceLock<Arc<PublishedPlane>>>,
+    records: Arc<Records>,
     watch: Watch,
     underlay: Option<Arc<UnderlayLink>>,
     announced: BTreeSet<VpnRoute>,
@@ -347,7 +438,13 @@ impl MeshState {
     /// Brings what this machine announces in line with what its gateways
     /// learned.
     fn announce(&mut self, topology: &Topology) -> Result<()> {
-        let wanted = announced(topology, &self.watch.book.current(), self.address);
+        let local_health = self.records.health.load();
+        let wanted = announced(
+            topology,
+            &self.watch.book.current(),
+            &local_health,
+            self.address,
+        );
         for gone in self.announced.difference(&wanted) {
             self.api.remove(gone.distinguisher, gone.prefix)?;
         }
@@ -376,6 +473,12 @@ impl MeshState {
                 underlay.refuse(topology, &other_files)?;
             }
             self.refused = other_files;
+        }
+        let health = received_health(topology, &routes, &self.refused);
+        if let Some(plane) = self.plane.get() {
+            if **self.records.remote_health.load() != health {
+                super::publish::publish_remote_health(plane, &self.records, &health);
+            }
         }
         let mut changed = false;
         for ((gateway, instance), routes) in learned {
@@ -418,13 +521,15 @@ mod tests {
         learned
             .gateways
             .insert(gateway.clone(), vec![vec![route.clone()]]);
-        let sent: Vec<VpnRoute> = announced(&sender, &learned, "192.0.2.1".parse().unwrap())
-            .into_iter()
-            .map(|mut r| {
-                r.from = Some("192.0.2.1".parse().unwrap());
-                r
-            })
-            .collect();
+        let health = BackendHealth::default();
+        let sent: Vec<VpnRoute> =
+            announced(&sender, &learned, &health, "192.0.2.1".parse().unwrap())
+                .into_iter()
+                .map(|mut r| {
+                    r.from = Some("192.0.2.1".parse().unwrap());
+                    r
+                })
+                .collect();
         assert_eq!(sent.len(), 2, "the digest and the route: {sent:?}");
         let mut receiver = hybrid_on_two_hosts();
         receiver.placement.run_on(Some("h2")).unwrap();
@@ -442,5 +547,61 @@ mod tests {
             ["192.0.2.1".parse::<Ipv4Addr>().unwrap()]
         );
         assert_eq!(got[&(gateway, 0)], vec![]);
+    }
+
+    #[test]
+    fn a_backend_found_down_where_its_balancer_is_probed_is_down_everywhere() {
+        let text = include_str!("../../config/ha-nva.yaml").replace(
+            "\nvnets:\n",
+            "\nhosts:\n  - {name: h1, underlay_address: 192.0.2.1}\n  - {name: h2, underlay_address: 192.0.2.2}\n\nvnets:\n",
+        )
+        .replace("  - name: spoke1\n", "  - name: spoke1\n    host: h2\n");
+        let topology = crate::topology::parse_str("ha-nva.yaml", &text)
+            .unwrap()
+            .topology;
+        let down = ProbeTarget {
+            load_balancer: "nva-ilb".into(),
+            probe: topology.load_balancers[LoadBalancerIdx::new(0)].probes[0]
+                .name
+                .clone(),
+            nic: "nva2".into(),
+        };
+        let mut health = BackendHealth::default();
+        health.set(down.clone(), false);
+        let mut prober = topology.clone();
+        prober.placement.run_on(Some("h1")).unwrap();
+        let sent: Vec<VpnRoute> = announced(
+            &prober,
+            &LearnedRoutes::default(),
+            &health,
+            "192.0.2.1".parse().unwrap(),
+        )
+        .into_iter()
+        .map(|mut r| {
+            r.from = Some("192.0.2.1".parse().unwrap());
+            r
+        })
+        .collect();
+        let mut client = topology;
+        client.placement.run_on(Some("h2")).unwrap();
+        let got = received_health(&client, &sent, &BTreeSet::new());
+        assert_eq!(got.down().collect::<Vec<_>>(), [&down]);
+        // Nothing of a machine that runs another file.
+        let other: BTreeSet<Ipv4Addr> = ["192.0.2.1".parse().unwrap()].into();
+        assert_eq!(
+            received_health(&client, &sent, &other),
+            BackendHealth::default()
+        );
+        // A machine that does not probe the balancer announces nothing of it.
+        assert_eq!(
+            announced(
+                &client,
+                &LearnedRoutes::default(),
+                &health,
+                "192.0.2.2".parse().unwrap()
+            )
+            .len(),
+            1
+        );
     }
 }

@@ -307,6 +307,7 @@ impl Daemon {
         let mesh = mesh::HostMesh::start(
             &plane.load().snapshot.topology,
             plane_cell.clone(),
+            records.clone(),
             watch.clone(),
             underlay.clone(),
         )

@@ -32,13 +32,16 @@ pub struct Records {
     pub learned: Arc<LearnedBook>,
     /// The down backends the health prober last asked to publish.
     pub health: ArcSwap<BackendHealth>,
+    /// In a spread lab, the down backends the other machines' probers
+    /// found, as the host mesh last heard them.
+    pub remote_health: ArcSwap<BackendHealth>,
 }
 
 impl Records {
-    /// The recorded health, less the backends `snapshot`'s topology does
-    /// not have.
+    /// The recorded health, this machine's and the others', less the
+    /// backends `snapshot`'s topology does not have.
     fn health_for(&self, snapshot: &Snapshot) -> BackendHealth {
-        health_for(snapshot, &self.health.load())
+        health_for(snapshot, &self.health.load().union(&self.remote_health.load()))
     }
 }
 
@@ -58,6 +61,16 @@ pub fn publish_learned(plane: &PublishedPlane, records: &Records) {
 /// already carries that health.
 pub fn publish_health(plane: &PublishedPlane, records: &Records, health: &BackendHealth) {
     records.health.store(Arc::new(health.clone()));
+    republish(plane, |old| {
+        let health = records.health_for(old);
+        (health != old.health).then(|| Snapshot::rehealthed(old, health, old.generation + 1))
+    });
+}
+
+/// Records `health` as what the other machines' probers found, then
+/// publishes a new plane with it, as [`publish_health`] does.
+pub fn publish_remote_health(plane: &PublishedPlane, records: &Records, health: &BackendHealth) {
+    records.remote_health.store(Arc::new(health.clone()));
     republish(plane, |old| {
         let health = records.health_for(old);
         (health != old.health).then(|| Snapshot::rehealthed(old, health, old.generation + 1))

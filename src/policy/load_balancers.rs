@@ -51,6 +51,14 @@ impl BackendHealth {
     pub fn down(&self) -> impl Iterator<Item = &ProbeTarget> {
         self.down.iter()
     }
+
+    /// What both found: a target is down when either marked it down (each
+    /// knows targets the other does not probe).
+    pub fn union(&self, other: &BackendHealth) -> BackendHealth {
+        BackendHealth {
+            down: self.down.union(&other.down).cloned().collect(),
+        }
+    }
 }
 
 /// The hash that places a new flow on a backend: over the fields

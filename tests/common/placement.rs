@@ -59,3 +59,14 @@ pub fn hybrid_three_hosts() -> String {
         &[("hub", "h1"), ("spoke1", "h2"), ("spoke2", "h3")],
     )
 }
+
+/// The highly available NVAs example over three machines: the hub (the
+/// NVAs, the web servers and both load balancers) on `h1`, each spoke on a
+/// machine of its own.
+pub fn ha_nva_three_hosts() -> String {
+    place(
+        include_str!("../../config/ha-nva.yaml"),
+        &THREE_HOSTS,
+        &[("hub", "h1"), ("spoke1", "h2"), ("spoke2", "h3")],
+    )
+}

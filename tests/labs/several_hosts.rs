@@ -246,3 +246,51 @@ fn a_site_announcement_on_the_hubs_host_reaches_a_spoke_on_another_and_so_does_i
         "reached after it was withdrawn"
     );
 }
+
+/// The flows `host` tracks at `nic` toward `port` (its inbound records of
+/// connections to that port).
+fn flows_at(cluster: &Cluster, host: &str, nic: &str, port: u16) -> usize {
+    let out = cluster.ask(host, &["flows", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["nic"] == nic && f["destination"] == format!("10.2.1.4:{port}"))
+        .count()
+}
+
+#[test]
+fn a_backend_down_where_its_balancer_is_probed_gets_no_flow_from_other_hosts() {
+    let cluster = Cluster::start(
+        "sh3l",
+        &common::placement::ha_nva_three_hosts(),
+        &THREE_HOSTS,
+        false,
+    );
+    // nva1 answers the probe (TCP 22), nva2 does not: h1 finds nva2 down.
+    let listen = "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 22))\ns.listen()\ntime.sleep(600)";
+    let _ssh = common::Killed(
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &cluster.ns("nva1"), "python3", "-c", listen])
+            .spawn()
+            .unwrap(),
+    );
+    let vm1 = cluster.ns("vm1");
+    // vm1 (h2) balances its flows to vm2 (h3) over the NVAs (h1) by what h1
+    // found: every new connection crosses nva1, none nva2. Each attempt
+    // opens eight connections to a port of its own.
+    let all_on_nva1 = |attempt: u16| {
+        let port = 9000 + attempt;
+        let script = format!(
+            "for i in 1 2 3 4 5 6 7 8; do timeout 1 bash -c 'echo > /dev/tcp/10.2.1.4/{port}' 2>/dev/null; done; true"
+        );
+        common::in_netns(&vm1, &["bash", "-c", &script]);
+        flows_at(&cluster, "h1", "nva2", port) == 0 && flows_at(&cluster, "h1", "nva1", port) > 0
+    };
+    let mut attempt = 0;
+    assert!(common::wait_for(Duration::from_secs(30), || {
+        attempt += 1;
+        all_on_nva1(attempt)
+    }));
+}

@@ -197,7 +197,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("options", &["flow_log"]),
     ("plane", &["port_id", "stats", "options", "underlay"]),
     ("publish", &["plane", "lb", "hybrid"]),
-    ("mesh", &["root", "hybrid", "underlay"]),
+    ("mesh", &["root", "hybrid", "underlay", "publish"]),
     ("down", &["root", "hybrid", "mesh"]),
     ("offload", &["plane", "port_id", "stats", "threads"]),
     ("flow_log", &["root", "threads"]),

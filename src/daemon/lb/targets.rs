@@ -33,14 +33,15 @@ impl TargetSpec {
 
 /// The namespace of the health prober of `lb`'s VNet, if the snapshot
 /// has one.
-/// The namespace of the prober of `lb`'s VNet; `None` when the VNet has
-/// none, or runs on another machine of a spread lab (whose prober probes).
-fn prober_namespace<'s>(snapshot: &'s Snapshot, lb: &LoadBalancer) -> Option<&'s str> {
+/// The namespace of the prober of `lb`'s VNet, and whether it runs on
+/// this machine (in a spread lab, only the machine of the load balancer's
+/// VNet probes); `None` when the VNet has none.
+fn prober_namespace<'s>(snapshot: &'s Snapshot, lb: &LoadBalancer) -> Option<(&'s str, bool)> {
     let prober = snapshot.prober(lb.vnet)?;
-    if !snapshot.plan.is_local(prober) {
-        return None;
-    }
-    Some(snapshot.plan.ports[prober].netns.as_str())
+    Some((
+        snapshot.plan.ports[prober].netns.as_str(),
+        snapshot.plan.is_local(prober),
+    ))
 }
 
 /// The NIC's primary IPv4 address: what its probes connect to.
@@ -52,14 +53,31 @@ pub(super) fn primary_ipv4(nic: &Nic) -> Option<IpAddr> {
 /// a probe, each NIC of the rule's pool with an IPv4 address, once, in
 /// order. A load balancer whose VNet has no prober is not probed (its
 /// backends stay up).
+/// What this machine's probers probe: every backend of every load
+/// balancer whose prober runs here.
 pub fn probe_targets(snapshot: &Snapshot) -> Vec<TargetSpec> {
+    targets(snapshot, true)
+}
+
+/// Every backend probed anywhere in the lab: what health may be known of.
+pub fn known_targets(snapshot: &Snapshot) -> BTreeSet<ProbeTarget> {
+    targets(snapshot, false)
+        .into_iter()
+        .map(|t| t.target)
+        .collect()
+}
+
+fn targets(snapshot: &Snapshot, only_here: bool) -> Vec<TargetSpec> {
     let topology = &snapshot.topology;
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for lb in &topology.load_balancers {
-        let Some(namespace) = prober_namespace(snapshot, lb) else {
+        let Some((namespace, here)) = prober_namespace(snapshot, lb) else {
             continue;
         };
+        if only_here && !here {
+            continue;
+        }
         for rule in &lb.rules {
             let Some(probe) = rule.probe.and_then(|p| lb.probes.get(p)) else {
                 continue;
@@ -104,10 +122,7 @@ pub fn probe_targets(snapshot: &Snapshot) -> Vec<TargetSpec> {
 /// The down backends of `health` that `snapshot` still probes: what a
 /// snapshot of that topology may carry.
 pub fn health_for(snapshot: &Snapshot, health: &BackendHealth) -> BackendHealth {
-    let targets: BTreeSet<ProbeTarget> = probe_targets(snapshot)
-        .into_iter()
-        .map(|t| t.target)
-        .collect();
+    let targets = known_targets(snapshot);
     let mut out = BackendHealth::default();
     for down in health.down().filter(|t| targets.contains(*t)) {
         out.set(down.clone(), false);
