@@ -21,7 +21,15 @@
 # With offload on (vnetd's default) each NIC's eth0 is a veth on the
 # lab's fabric; --no-offload runs the lab with every NIC a TUN eth0.
 #
-# Usage: sudo scripts/bench-scale.sh [--binary PATH] [--workers N] [--runs R] [--no-offload] [--apply M] [--idle S] N
+# With --hosts H the lab is spread over H hosts (h1..hH), each a network
+# namespace of this machine on an underlay bridge, as in vnetd's own tests
+# (tests/common/hosts.rs): one VNet per host, 10.<k>.0.0/16 on hk, with
+# N/H NICs. The hosts' daemons start one after another, each once the one
+# before is up, so that no host's bring-up competes with another's for the
+# CPUs; up and rss are per host, and down is per host too, each daemon
+# stopped in turn once all are up (see "Several hosts" below).
+#
+# Usage: sudo scripts/bench-scale.sh [--binary PATH] [--workers N] [--runs R] [--no-offload] [--apply M] [--idle S] [--hosts H] N
 set -euo pipefail
 
 usage() {
@@ -33,6 +41,8 @@ Usage: scripts/bench-scale.sh [options] N   (as root)
   --no-offload       run vnetd with --no-offload (default: offload on)
   --apply M          once up, time `vnetd apply` of the same lab with M more NICs
   --idle S           once up, measure the daemon's CPU use over S idle seconds
+  --hosts H          spread the lab over H hosts, namespaces of this machine
+                     (1..32; N/H NICs each; not with --apply or --idle)
   --workers N        vnetd forwarding threads (default: vnetd's own)
   --binary PATH      vnetd binary (default ./target/release/vnetd)
   -h, --help         this text
@@ -53,6 +63,7 @@ NICS=""
 OFFLOAD=on
 GROW=0
 IDLE=0
+HOSTS=0
 while (($#)); do
     case $1 in
     --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
@@ -61,6 +72,7 @@ while (($#)); do
     --no-offload) OFFLOAD=off; shift ;;
     --apply) GROW=${2:?--apply needs a value}; shift 2 ;;
     --idle) IDLE=${2:?--idle needs a value}; shift 2 ;;
+    --hosts) HOSTS=${2:?--hosts needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; exit 2 ;;
     *) [[ -z $NICS ]] || { usage >&2; exit 2; }; NICS=$1; shift ;;
@@ -71,6 +83,9 @@ is_uint "$RUNS" && ((RUNS >= 1)) || die "--runs must be a whole number >= 1"
 is_uint "$IDLE" || die "--idle takes a whole number of seconds"
 is_uint "$GROW" && ((NICS + GROW <= 16384)) || die "--apply takes a number, with N + M <= 16384"
 [[ -z $WORKERS ]] || { is_uint "$WORKERS" && ((WORKERS >= 1)); } || die "--workers takes a number >= 1"
+is_uint "$HOSTS" && ((HOSTS <= 32)) || die "--hosts takes a number from 1 to 32"
+((HOSTS == 0 || NICS >= HOSTS)) || die "--hosts H needs at least H NICs"
+((HOSTS == 0 || (GROW == 0 && IDLE == 0))) || die "--hosts does not go with --apply or --idle"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (it creates network namespaces)"
 
@@ -88,6 +103,8 @@ LAB_CONFIG=$WORK/lab.yaml
 GROWN_CONFIG=$WORK/grown.yaml
 export VNETD_SOCKET=$WORK/vnetd.sock
 VNETD_PID=""
+HOST_PIDS=()   # with --hosts: host k's daemon at index k-1 ("" once stopped)
+HOST_NS=()     # with --hosts: the host and bridge namespaces made so far
 
 cleanup() {
     local rc=$?
@@ -95,6 +112,11 @@ cleanup() {
     if [[ -n $VNETD_PID ]]; then
         kill -TERM "$VNETD_PID" 2>/dev/null
         wait "$VNETD_PID" 2>/dev/null
+    fi
+    if ((HOSTS > 0)); then
+        hosts_cleanup
+        rm -rf "$WORK"
+        exit "$rc"
     fi
     # Only the prefixed namespaces named in our generated config, and only
     # those this program marked as its own.
@@ -125,6 +147,163 @@ lab_file() {
         echo "  - {name: n$i, subnet: scale/s$s, private_ip_address: 10.0.$s.$h, netns: $PFX-n$i}"
     done
 }
+now() { date +%s.%N; }
+
+# ---------------------------------------------------------------------------
+# Several hosts (--hosts H): the lab over H hosts, each a namespace of this
+# machine. Host k is $PFX-host<k>, with 192.0.2.<k>/24 on its eth0 (MTU
+# 1550, room for VXLAN around Azure's 1500), a veth to the bridge br0 in
+# $PFX-underlay; its NICs' namespaces are $PFX-h<k>-n<i> (its fabric's,
+# with offload, $PFX-h<k>-n<first>.fabric), so "down" per host counts
+# $PFX-h<k>-*. Each daemon runs inside its host's namespace with
+# `nsenter --net` (not `ip netns exec`, whose mount namespace would hide
+# the namespaces the daemon makes) and a control socket of its own.
+
+host_ns() { echo "$PFX-host$1"; }
+host_socket() { echo "$WORK/h$1.sock"; }
+host_share() { echo $((NICS / HOSTS + ($1 <= NICS % HOSTS ? 1 : 0))); }
+
+# vnetd ARGS, as host k: inside its namespace, against its daemon.
+host_vnetd() {
+    local k=$1
+    shift
+    VNETD_SOCKET=$(host_socket "$k") nsenter --net="/run/netns/$(host_ns "$k")" "$BINARY" "$@"
+}
+
+# hosts_lab_file: H VNets, one per host, 250 NICs per /24 subnet of each.
+hosts_lab_file() {
+    local k i=0 j s h share
+    echo "hosts:"
+    for ((k = 1; k <= HOSTS; k++)); do
+        echo "  - {name: h$k, underlay_address: 192.0.2.$k}"
+    done
+    echo "vnets:"
+    for ((k = 1; k <= HOSTS; k++)); do
+        echo "  - name: v$k"
+        echo "    host: h$k"
+        echo "    address_space: [10.$k.0.0/16]"
+        echo "    location: westeurope"
+        echo "    subnets:"
+        share=$(host_share "$k")
+        for ((s = 0; s * 250 < share; s++)); do
+            echo "      - {name: s$s, address_prefixes: [10.$k.$s.0/24]}"
+        done
+    done
+    echo "network_interfaces:"
+    for ((k = 1; k <= HOSTS; k++)); do
+        share=$(host_share "$k")
+        for ((j = 0; j < share; j++, i++)); do
+            s=$((j / 250)) h=$((j % 250 + 4))
+            echo "  - {name: n$i, subnet: v$k/s$s, private_ip_address: 10.$k.$s.$h, netns: $PFX-h$k-n$i}"
+        done
+    done
+}
+
+# The bridge's namespace and the hosts' namespaces, each recorded in
+# HOST_NS as soon as it exists.
+hosts_build() {
+    local k ns bridge=$PFX-underlay
+    ip netns add "$bridge"
+    HOST_NS+=("$bridge")
+    ip -n "$bridge" link add br0 type bridge
+    ip -n "$bridge" link set br0 up
+    for ((k = 1; k <= HOSTS; k++)); do
+        ns=$(host_ns "$k")
+        ip netns add "$ns"
+        HOST_NS+=("$ns")
+        ip -n "$bridge" link add "p$k" mtu 1550 type veth peer name eth0 netns "$ns"
+        ip -n "$bridge" link set "p$k" master br0 up
+        ip -n "$ns" link set eth0 mtu 1550 up
+        ip -n "$ns" addr add "192.0.2.$k/24" dev eth0
+        ip -n "$ns" link set lo up
+    done
+}
+
+# On any exit: stop the daemons, `vnetd down --host` on each host, then
+# the hosts' and the bridge's namespaces.
+hosts_cleanup() {
+    local k pid ns
+    for ((k = 1; k <= ${#HOST_PIDS[@]}; k++)); do
+        pid=${HOST_PIDS[k - 1]}
+        [[ -n $pid ]] || continue
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    for ((k = 1; k <= HOSTS; k++)); do
+        [[ -e /run/netns/$(host_ns "$k") ]] || continue
+        host_vnetd "$k" down "$LAB_CONFIG" --host "h$k" >/dev/null 2>&1
+    done
+    for ns in "${HOST_NS[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+    done
+}
+
+# Namespaces of host k's share left under /run/netns.
+host_left() {
+    find /run/netns -maxdepth 1 -name "$PFX-h$1-*" 2>/dev/null | wc -l
+}
+
+# The runs: each host's daemon started once the one before is up; then,
+# all up, each stopped in turn.
+hosts_bench() {
+    local r k pid out err start up rss_kib stop rc
+    local -a ups rsss downs
+    echo "# vnetd $(basename "$BINARY"), $NICS NICs over $HOSTS hosts, offload $OFFLOAD, $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-4s %-4s %6s %8s %8s %10s\n' run host nics up_s down_s rss_mib
+    for ((r = 1; r <= RUNS; r++)); do
+        HOST_PIDS=()
+        for ((k = 1; k <= HOSTS; k++)); do
+            out=$WORK/run$r-h$k.out err=$WORK/run$r-h$k.err
+            start=$(now)
+            VNETD_SOCKET=$(host_socket "$k") nsenter --net="/run/netns/$(host_ns "$k")" \
+                "$BINARY" "${args[@]}" --host "h$k" >"$out" 2>"$err" &
+            pid=$!
+            HOST_PIDS+=("$pid")
+            until grep -q "lab up" "$out" 2>/dev/null; do
+                if ! kill -0 "$pid" 2>/dev/null; then
+                    cat "$err" >&2
+                    HOST_PIDS[k - 1]=""
+                    die "host h$k's vnetd exited before its lab was up"
+                fi
+                sleep 0.02
+            done
+            up=$(now)
+            ups[k]=$(awk -v a="$start" -v b="$up" 'BEGIN { printf "%.2f", b - a }')
+            rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+            rsss[k]=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+            echo "# h$k up in ${ups[k]} s, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        done
+        for ((k = 1; k <= HOSTS; k++)); do
+            pid=${HOST_PIDS[k - 1]}
+            stop=$(now)
+            kill -TERM "$pid"
+            rc=0
+            wait "$pid" || rc=$?
+            HOST_PIDS[k - 1]=""
+            ((rc == 0)) || { cat "$WORK/run$r-h$k.err" >&2; die "host h$k's vnetd exited with status $rc"; }
+            while (($(host_left "$k") > 0)); do sleep 0.02; done
+            downs[k]=$(awk -v a="$stop" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+        done
+        for ((k = 1; k <= HOSTS; k++)); do
+            printf '%-4s %-4s %6s %8s %8s %10s\n' "$r" "h$k" "$(host_share "$k")" "${ups[k]}" "${downs[k]}" "${rsss[k]}"
+        done
+    done
+}
+# --------------------------------------------------------------- end of --hosts
+
+if ((HOSTS > 0)); then
+    command -v nsenter >/dev/null || die "--hosts needs nsenter (util-linux)"
+    hosts_lab_file >"$LAB_CONFIG"
+    [[ -z $(find /run/netns -maxdepth 1 -name "$PFX-*" 2>/dev/null) ]] ||
+        die "network namespaces $PFX-* already exist; not touching them"
+    hosts_build
+    args=(run "$LAB_CONFIG")
+    [[ -z $WORKERS ]] || args+=(--workers "$WORKERS")
+    if [[ $OFFLOAD == on ]]; then unset VNETD_NO_OFFLOAD; else args+=(--no-offload); fi
+    hosts_bench
+    exit 0
+fi
+
 lab_file "$NICS" >"$LAB_CONFIG"
 ((GROW == 0)) || lab_file $((NICS + GROW)) >"$GROWN_CONFIG"
 
@@ -137,8 +316,6 @@ ours_left() {
     n=$(find /run/netns -maxdepth 1 -name "$PFX-*" 2>/dev/null | wc -l)
     echo "$n"
 }
-
-now() { date +%s.%N; }
 
 echo "# vnetd $(basename "$BINARY"), $NICS NICs, offload $OFFLOAD, $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-4s %8s %8s %10s %8s %8s\n' run up_s down_s rss_mib apply_s idle_cpu
