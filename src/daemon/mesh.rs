@@ -26,9 +26,10 @@
 //!   underlay refuses its packets, and both sides say so.
 //!
 //! The thread wakes on every change the speaker's RIB monitor reports,
-//! and every [`TICK`] to compare what this machine's gateways have learned
-//! with what it announces. It asks for a publication only when what the
-//! other machines' gateways learned has changed.
+//! and every `TICK` (200 ms) to compare what this machine's gateways have
+//! learned, and its probes found down, with what it announces. It asks for
+//! a publication only when what the other machines' gateways learned, or
+//! their probes found, has changed.
 
 use super::hybrid::watch::Watch;
 use super::publish::Records;
