@@ -251,9 +251,9 @@ impl Daemon {
             false => None,
         };
         // A spread lab's machine reaches the others over VXLAN, from the
-        // fabric's namespace when there is one.
-        let underlay_namespace = fabric.as_ref().and(plan.fabric_namespace.clone());
-        let underlay = UnderlayLink::open(&topology, underlay_namespace, workers)?.map(Arc::new);
+        // fabric's namespace when there is one (whose fast path then
+        // carries admitted flows between machines too).
+        let underlay = UnderlayLink::open(&topology, fabric.as_ref(), workers)?.map(Arc::new);
         let mut topology = topology;
         topology.placement.inner_mtu = underlay.as_ref().map(|u| u.inner_mtu());
         let specs: Vec<NamespaceSpec> = plan

@@ -41,7 +41,10 @@ impl Records {
     /// The recorded health, this machine's and the others', less the
     /// backends `snapshot`'s topology does not have.
     fn health_for(&self, snapshot: &Snapshot) -> BackendHealth {
-        health_for(snapshot, &self.health.load().union(&self.remote_health.load()))
+        health_for(
+            snapshot,
+            &self.health.load().union(&self.remote_health.load()),
+        )
     }
 }
 

@@ -8,7 +8,14 @@
 //! the machine of the receiving port what the destination host decides
 //! (the receiver's inbound NSGs, delivery): each NIC's flow state lives on
 //! its own machine.
+//!
+//! With offload, the underlay's devices are in the fabric's namespace and
+//! the fabric's kernel fast path joins them (`join_fabric`): it sends the
+//! admitted flows of this machine's NICs into the VXLAN device itself, and
+//! takes the admitted flows other machines send for them before the
+//! underlay hands frames to the daemon (see [`crate::daemon::offload`]).
 
+use crate::host::fabric::{Fabric, TunnelSettings};
 use crate::host::underlay::{Underlay, UnderlayCounters, UnderlayQueue, UnderlaySpec, ETH_HLEN};
 use crate::host::VNET_HDR_LEN;
 use crate::plan::wire::port_mac;
@@ -17,7 +24,7 @@ use crate::topology::Topology;
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The underlay, opened: its devices and maps, and the TAP queues the
 /// workers use (queue `w` is worker `w`'s).
@@ -36,15 +43,16 @@ impl std::fmt::Debug for UnderlayLink {
 
 impl UnderlayLink {
     /// Opens the underlay of a spread lab's machine, with one queue per
-    /// worker, its devices in `namespace` (the fabric's, with offload) or
-    /// in the daemon's own. `None` for a lab on one machine.
+    /// worker, its devices in the namespace of `fabric` (with offload),
+    /// which it joins (`join_fabric`), or in the daemon's own. `None` for
+    /// a lab on one machine.
     ///
     /// An underlay whose MTU cannot carry 1500-byte packets with VXLAN's 50
     /// bytes is used with the smaller inner MTU it leaves, said once here:
     /// nothing is fragmented.
     pub fn open(
         topology: &Topology,
-        namespace: Option<String>,
+        fabric: Option<&Arc<Fabric>>,
         workers: usize,
     ) -> Result<Option<UnderlayLink>> {
         let placement = &topology.placement;
@@ -57,7 +65,7 @@ impl UnderlayLink {
             .collect();
         let spec = UnderlaySpec {
             local: placement.hosts[local].underlay_address,
-            namespace,
+            namespace: fabric.map(|f| f.namespace().to_owned()),
             queues: workers,
             trusted,
         };
@@ -86,6 +94,14 @@ impl UnderlayLink {
                 u32::from(crate::topology::DEFAULT_MTU)
                     + u32::from(crate::host::underlay::VXLAN_OVERHEAD)
             );
+        }
+        if let Some(fabric) = fabric {
+            if let Err(err) = join_fabric(&mut underlay, fabric, spec.local) {
+                eprintln!(
+                    "vnetd: flows between hosts stay in userspace (the kernel fast path could \
+                     not join the underlay: {err:#})"
+                );
+            }
         }
         let queues = underlay.take_queues();
         Ok(Some(UnderlayLink {
@@ -154,6 +170,27 @@ impl UnderlayLink {
     fn lock(&self) -> std::sync::MutexGuard<'_, Underlay> {
         self.underlay.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Lets the fabric's kernel fast path carry admitted flows between
+/// machines: its `from_tunnel` runs first where frames arrive (taking those
+/// of installed arrivals, leaving the rest to the underlay), and it learns
+/// where the tunnel is (for its entries into it) and, now and at every
+/// change, which machines the underlay trusts: it carries frames only from
+/// and to them.
+fn join_fabric(underlay: &mut Underlay, fabric: &Arc<Fabric>, local: Ipv4Addr) -> Result<()> {
+    let settings = TunnelSettings {
+        vxlan: underlay.vxlan_index(),
+        local,
+        mtu: underlay.inner_mtu(),
+    };
+    let program = fabric.tunnel_program()?;
+    let told = fabric.clone();
+    underlay.run_first_on_arrival(
+        program,
+        "from_tunnel",
+        Box::new(move |trusted| told.set_tunnel(settings, trusted)),
+    )
 }
 
 /// The Ethernet header of a packet for port `port` on another machine:

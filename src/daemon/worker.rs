@@ -25,12 +25,12 @@
 //! the counters and the threads' fault injection.
 
 use super::flow_log::DenySink;
-use super::offload::{Ask, OffloadRequest, OffloadRequests};
+use super::offload::{Ask, Leg, OffloadRequest, OffloadRequests, Wire};
 use super::pacer::{write_counted, Paced, Pacer};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use super::underlay::{frame_vni, UnderlayLink};
-use super::{Plane, PortConntrack, PublishedPlane};
+use super::{Plane, PortConntrack, PortId, PublishedPlane};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
 use crate::dataplane::{decide_arrival, decide_parsed, flow_hash, DropReason, PacketView, Verdict};
@@ -78,8 +78,9 @@ pub struct Worker {
     pub udp_coalescing: bool,
     /// The daemon's fault injection, looked at once per wake-up.
     pub faults: Arc<Faults>,
-    /// Where flows admitted between two ports on the fabric are handed to
-    /// the kernel fast path (`None`: every packet stays here).
+    /// Where flows admitted between two ports on the fabric, or between a
+    /// port on the fabric and one on another machine, are handed to the
+    /// kernel fast path (`None`: every packet stays here).
     pub offload: Option<OffloadRequests>,
     /// Apply the delays and rates of the plane's shaping tables (off with
     /// `--no-shaping`; path MTUs hold either way).
@@ -209,8 +210,9 @@ impl Worker {
 
     /// Takes in up to a batch of packets other machines sent to this one's
     /// ports: each meets its receiver's inbound NSGs here and is delivered
-    /// (see [`decide_arrival`]). The sending machine counted it sent; it is
-    /// counted received, or dropped, at the receiver.
+    /// (see [`decide_arrival`]), and its flow's arrivals are offered to the
+    /// fast path. The sending machine counted it sent; it is counted
+    /// received, or dropped, at the receiver.
     fn take_arrivals(&self, plane: &Plane, buf: &mut [u8], now_ms: u64) {
         let Some(queue) = self.underlay_queue() else {
             return;
@@ -245,8 +247,12 @@ impl Worker {
                 continue;
             };
             let traffic = view.traffic();
+            let ask = self.offload.as_ref().and_then(|_| Ask::of(&view));
             match decide_arrival(&plane.snapshot, &flows, receiver, &view, now_ms) {
                 Verdict::Deliver(egress) => {
+                    if let (Some(requests), Some(ask)) = (&self.offload, ask) {
+                        ask_arrival(plane, requests, egress, ask);
+                    }
                     let out = plane.egress(egress, self.index, &buf[..len]);
                     write_counted(
                         &self.counters,
@@ -354,7 +360,8 @@ impl Worker {
 
     /// Asks the fast path to carry (or, at its end, stop carrying) the
     /// flow of a packet delivered unchanged from `nic` to `egress`, when
-    /// both ports are on the fabric.
+    /// `nic` is on the fabric and `egress` on the fabric too or on another
+    /// machine.
     #[inline]
     fn ask_offload(
         &self,
@@ -366,9 +373,17 @@ impl Worker {
     ) {
         let (Some(from), Some(to)) = (
             plane.ports.get(nic).and_then(|p| p.fast),
-            plane.ports.get(egress).and_then(|p| p.fast),
+            plane.ports.get(egress),
         ) else {
             return;
+        };
+        let leg = match to.fast {
+            Some(to) => Leg::Local { from, to },
+            None if to.is_remote() => Leg::Out {
+                from,
+                wire: Wire::of(&plane.snapshot.plan, nic),
+            },
+            None => return,
         };
         // Whether the flow may leave userspace is judged once per flow by
         // the offload thread, not here.
@@ -379,8 +394,7 @@ impl Worker {
             ingress_nic: nic,
             egress_nic: egress,
             ask,
-            from,
-            to,
+            leg,
         });
     }
 
@@ -528,4 +542,26 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Asks the fast path to carry (or, at its end, stop carrying) the arrivals
+/// of a flow from another machine that were delivered to `receiver`, when
+/// it is on the fabric.
+#[inline]
+fn ask_arrival(plane: &Plane, requests: &OffloadRequests, receiver: PortIdx, ask: Ask) {
+    let Some(to) = plane.ports.get(receiver).and_then(|p| p.fast) else {
+        return;
+    };
+    requests.ask(OffloadRequest {
+        generation: plane.snapshot.generation,
+        ingress: PortId::NONE,
+        egress: plane.port_id(receiver),
+        ingress_nic: receiver,
+        egress_nic: receiver,
+        ask,
+        leg: Leg::In {
+            to,
+            wire: Wire::of(&plane.snapshot.plan, receiver),
+        },
+    });
 }

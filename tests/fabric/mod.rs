@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod btf;
+pub mod tunnel;
 
 use aya::programs::TestRunOptions;
 use etherparse::PacketBuilder;

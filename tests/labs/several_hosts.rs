@@ -247,6 +247,259 @@ fn a_site_announcement_on_the_hubs_host_reaches_a_spoke_on_another_and_so_does_i
     );
 }
 
+/// What `vnetd stats --json` on one host says of one of its NICs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counted {
+    sent: u64,
+    kernel_sent: u64,
+    received: u64,
+    kernel_received: u64,
+    drops: u64,
+}
+
+/// `vnetd stats --json` on `host`.
+fn stats_on(cluster: &Cluster, host: &str) -> serde_json::Value {
+    let out = cluster.ask(host, &["stats", "--json"]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stats on {host}: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// NIC `nic`'s counters, on its host `host`.
+fn counted(cluster: &Cluster, host: &str, nic: &str) -> Counted {
+    let stats = stats_on(cluster, host);
+    let n = &stats["nics"][nic];
+    let field = |name: &str| {
+        n[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {name} for {nic} on {host}: {stats}"))
+    };
+    Counted {
+        sent: field("packets_sent"),
+        kernel_sent: field("offloaded_packets_sent"),
+        received: field("packets_received"),
+        kernel_received: field("offloaded_packets_received"),
+        drops: (n["drops"].as_object().unwrap().values())
+            .filter_map(|v| v.as_u64())
+            .sum(),
+    }
+}
+
+/// The counters of each `(host, nic)` once they stop moving (two readings
+/// in a row, a kernel read apart, agree).
+fn settled<const N: usize>(cluster: &Cluster, nics: [(&str, &str); N]) -> [Counted; N] {
+    let read = || nics.map(|(host, nic)| counted(cluster, host, nic));
+    let mut last = read();
+    let still = common::wait_for(std::time::Duration::from_secs(20), || {
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let now = read();
+        std::mem::replace(&mut last, now) == now
+    });
+    assert!(still, "the counters never settled: {last:?}");
+    last
+}
+
+/// iperf3 over TCP from vm1 (h2) to vm2 (h3) through nva1 (h1): each leg
+/// leaves one host's fabric by the tunnel and arrives at the next one's,
+/// each direction of each leg an entry of its own on both hosts (with
+/// offload). Returns what each NIC's host counted, once settled, after
+/// checking that every packet was counted once, sent on one host and
+/// received on the next, whichever path carried it.
+fn transfer_through_the_nva(tag: &str, offload: bool) -> [Counted; 3] {
+    let cluster = Cluster::start(tag, &hub_spoke_three_hosts(), &THREE_HOSTS, offload);
+    let _server = common::iperf3_server(&cluster.ns("vm2"), "10.2.1.4");
+    common::iperf3_transfer(&cluster.ns("vm1"), "10.2.1.4", "300M");
+    let counted = settled(&cluster, [("h2", "vm1"), ("h1", "nva1"), ("h3", "vm2")]);
+    let [vm1, nva1, vm2] = counted;
+    // What a NIC sent, less what was dropped there (packets of its own
+    // stack with no route, such as an appliance's own: counted sent, then
+    // dropped), the next NIC on the path received, on its own host.
+    let passed = |c: Counted| c.sent - c.drops;
+    let all = format!("vm1 on h2 {vm1:?}, nva1 on h1 {nva1:?}, vm2 on h3 {vm2:?}");
+    assert_eq!(vm2.received, passed(vm1), "{all}");
+    assert_eq!(vm1.received, passed(vm2), "{all}");
+    assert_eq!(nva1.received, passed(vm1) + passed(vm2), "{all}");
+    assert_eq!(passed(nva1), nva1.received, "{all}");
+    for (c, host, nic) in [(vm1, "h2", "vm1"), (nva1, "h1", "nva1"), (vm2, "h3", "vm2")] {
+        let drops = &stats_on(&cluster, host)["nics"][nic]["drops"];
+        assert_eq!(
+            c.drops,
+            drops["unroutable"].as_u64().unwrap_or(0),
+            "{nic}: {drops}"
+        );
+    }
+    for (host, legs) in [("h1", 4), ("h2", 2), ("h3", 2)] {
+        let report = &stats_on(&cluster, host)["offload"];
+        if !offload {
+            assert!(report.is_null(), "{host}: {report}");
+            continue;
+        }
+        // Each direction of each leg of the host's NIC was installed, and
+        // went with the connection's FIN.
+        assert!(
+            report["installed"].as_u64().unwrap() >= legs,
+            "{host}: {report}"
+        );
+        assert_eq!(report["entries"], 0, "{host}: {report}");
+    }
+    counted
+}
+
+#[test]
+fn the_kernel_carries_an_admitted_transfer_between_hosts_at_both_ends_and_counts_it_exactly() {
+    let [vm1, nva1, vm2] = transfer_through_the_nva("sh3t", true);
+    // The kernel carried the bulk of the packets (all but the first and
+    // last few, and those sent before each host installed the flow: more
+    // on a busy machine), counted at the NIC on each host: the data...
+    let most = |part: u64, all: u64| part > 0 && part * 2 > all;
+    assert!(most(vm1.kernel_sent, vm1.sent), "vm1 on h2: {vm1:?}");
+    assert!(
+        most(nva1.kernel_received, nva1.received),
+        "nva1 on h1: {nva1:?}"
+    );
+    assert!(most(nva1.kernel_sent, nva1.sent), "nva1 on h1: {nva1:?}");
+    assert!(
+        most(vm2.kernel_received, vm2.received),
+        "vm2 on h3: {vm2:?}"
+    );
+    // ...and the acknowledgements.
+    assert!(most(vm2.kernel_sent, vm2.sent), "vm2 on h3: {vm2:?}");
+    assert!(
+        most(vm1.kernel_received, vm1.received),
+        "vm1 on h2: {vm1:?}"
+    );
+}
+
+#[test]
+fn without_offload_a_transfer_between_hosts_stays_in_the_daemons_and_counts_the_same() {
+    let counted = transfer_through_the_nva("sh3u", false);
+    for c in counted {
+        assert_eq!((c.kernel_sent, c.kernel_received), (0, 0), "{c:?}");
+        assert!(c.sent > 0 && c.received > 0, "{c:?}");
+    }
+}
+
+/// The generation of the plane `host` forwards with.
+fn generation_on(cluster: &Cluster, host: &str) -> u64 {
+    stats_on(cluster, host)["generation"].as_u64().unwrap()
+}
+
+/// How many flow directions `host` has installed in the kernel so far.
+fn installs_on(cluster: &Cluster, host: &str) -> u64 {
+    stats_on(cluster, host)["offload"]["installed"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Whether `host` says the UDP flow of its NIC `nic` to 10.0.2.4:7000
+/// is carried by the kernel.
+fn offloaded_on(cluster: &Cluster, host: &str, nic: &str) -> bool {
+    let out = cluster.ask(host, &["flows", "--nic", nic, "--json"]);
+    let flows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    (flows["flows"].as_array().into_iter().flatten()).any(|f| {
+        f["protocol"] == "Udp" && f["destination"] == "10.0.2.4:7000" && f["offloaded"] == true
+    })
+}
+
+#[test]
+fn a_new_plane_on_either_host_sends_the_next_packet_between_hosts_to_its_daemon() {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    let cluster = Cluster::start("sh3g", &hub_spoke_three_hosts(), &THREE_HOSTS, true);
+    // vm1 (h2) -> shared1 (h1), over the peering.
+    let to: SocketAddr = "10.0.2.4:7000".parse().unwrap();
+    let server =
+        vnetd::host::netns::run_in(&cluster.ns("shared1"), move || common::udp_bind_again(to))
+            .unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let client = common::udp_client_for(&cluster.ns("vm1"), to);
+    // Sends `n` datagrams, each received, and returns how many of them
+    // the kernel carried out of vm1 on h2 and into shared1 on h1, once
+    // both hosts have counted all `n`.
+    let carry = |n: u64| -> (u64, u64) {
+        let before = (
+            counted(&cluster, "h2", "vm1"),
+            counted(&cluster, "h1", "shared1"),
+        );
+        let mut buf = [0u8; 64];
+        for i in 0..n {
+            client.send_to(b"datagram", to).unwrap();
+            server
+                .recv_from(&mut buf)
+                .unwrap_or_else(|e| panic!("datagram {i} of {n}: {e}"));
+        }
+        let mut now = before;
+        common::wait_for(Duration::from_secs(10), || {
+            now = (
+                counted(&cluster, "h2", "vm1"),
+                counted(&cluster, "h1", "shared1"),
+            );
+            now.0.sent - before.0.sent >= n && now.1.received - before.1.received >= n
+        });
+        assert_eq!(
+            (
+                now.0.sent - before.0.sent,
+                now.1.received - before.1.received
+            ),
+            (n, n),
+            "sent by vm1 on h2, received by shared1 on h1"
+        );
+        (
+            now.0.kernel_sent - before.0.kernel_sent,
+            now.1.kernel_received - before.1.kernel_received,
+        )
+    };
+    carry(3);
+    assert!(
+        common::wait_for(Duration::from_secs(10), || {
+            offloaded_on(&cluster, "h2", "vm1") && offloaded_on(&cluster, "h1", "shared1")
+        }),
+        "the flow is not carried by the kernel on both hosts"
+    );
+    assert_eq!(carry(10), (10, 10), "the kernel carries it at both ends");
+
+    // A new plane on the receiving host: its next packet meets the
+    // receiver's daemon (the sender's kernel still carries it), which
+    // installs it again.
+    let (generation, installs) = (generation_on(&cluster, "h1"), installs_on(&cluster, "h1"));
+    let apply = cluster.ask("h1", &["apply", cluster.file().to_str().unwrap()]);
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    assert!(generation_on(&cluster, "h1") > generation);
+    assert_eq!(carry(1), (1, 0), "after a new plane on h1");
+    assert!(
+        common::wait_for(Duration::from_secs(10), || installs_on(&cluster, "h1")
+            > installs),
+        "h1 did not install the flow again"
+    );
+    assert_eq!(carry(10), (10, 10), "installed again on h1");
+
+    // A new plane on the sending host: the same, the other way.
+    let installs = installs_on(&cluster, "h2");
+    let apply = cluster.ask("h2", &["apply", cluster.file().to_str().unwrap()]);
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    assert_eq!(carry(1), (0, 1), "after a new plane on h2");
+    assert!(
+        common::wait_for(Duration::from_secs(10), || installs_on(&cluster, "h2")
+            > installs),
+        "h2 did not install the flow again"
+    );
+    assert_eq!(carry(10), (10, 10), "installed again on h2");
+}
+
 /// The flows `host` tracks at `nic` toward `port` (its inbound records of
 /// connections to that port).
 fn flows_at(cluster: &Cluster, host: &str, nic: &str, port: u16) -> usize {
@@ -272,7 +525,14 @@ fn a_backend_down_where_its_balancer_is_probed_gets_no_flow_from_other_hosts() {
     let listen = "import socket, time\ns = socket.socket()\ns.bind(('0.0.0.0', 22))\ns.listen()\ntime.sleep(600)";
     let _ssh = common::Killed(
         std::process::Command::new("ip")
-            .args(["netns", "exec", &cluster.ns("nva1"), "python3", "-c", listen])
+            .args([
+                "netns",
+                "exec",
+                &cluster.ns("nva1"),
+                "python3",
+                "-c",
+                listen,
+            ])
             .spawn()
             .unwrap(),
     );

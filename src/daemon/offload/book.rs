@@ -1,5 +1,6 @@
-//! What the offload has put in the kernel: each installed direction with
-//! its generation and counters slot, the slots of removed entries waiting
+//! What the offload has put in the kernel: each installed direction (in
+//! the map that carries it: between two ports of the fabric, into the
+//! tunnel, or from it) with its generation and counters slot, the slots of removed entries waiting
 //! to be read a last time, the free slots with what they had counted, each
 //! NIC's count of entries against its share, and the flows judged not to
 //! leave userspace (with why) under the current generation.
@@ -13,7 +14,7 @@
 use super::eligibility::Ineligible;
 use super::FastTuple;
 use crate::daemon::port_id::PortId;
-use crate::host::fabric::{FastCounters, FastKey};
+use crate::host::fabric::{ArrivalKey, FastCounters, FastKey};
 use crate::topology::Direction;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -23,13 +24,30 @@ use std::time::{Duration, Instant};
 /// microseconds (a tc program runs to its end under RCU); this is far more.
 pub const DRAIN_GRACE: Duration = Duration::from_millis(50);
 
+/// Where the kernel holds an installed direction: which map, under which
+/// key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKey {
+    /// In `flows`: to another port of the fabric.
+    Fabric(FastKey),
+    /// In `to_tunnel`: into the tunnel, to a port on another machine.
+    Tunnel(FastKey),
+    /// In `arrivals`: from another machine, to a port of the fabric.
+    Arrival(ArrivalKey),
+}
+
 /// One installed direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Installed {
+    /// The sending port: [`PortId::NONE`] for an arrival from another
+    /// machine (its sender is counted there).
     pub ingress: PortId,
+    /// The receiving port (on another machine, for an entry into the
+    /// tunnel).
     pub egress: PortId,
-    /// The host end of the egress port on the fabric.
-    pub egress_host_end: u32,
+    /// The host end of the egress port on the fabric; `None` on another
+    /// machine.
+    pub egress_host_end: Option<u32>,
     /// How the flow is tracked at the ingress port: outbound for the
     /// sender of the flow's first packet, inbound for its replies. At the
     /// egress port it is tracked the other way.
@@ -41,17 +59,39 @@ pub struct Installed {
     pub counted: FastCounters,
 }
 
+impl Installed {
+    /// The port of this machine the entry is charged to: its sender, or
+    /// for an arrival from another machine, its receiver.
+    pub fn local_port(&self) -> PortId {
+        match self.ingress {
+            PortId::NONE => self.egress,
+            sender => sender,
+        }
+    }
+
+    /// Where the flow it carries is tracked on this machine, and in which
+    /// direction the entry's packets pass there: out of the sender, or,
+    /// for an arrival, into the receiver.
+    pub fn tracked_at(&self) -> (PortId, Direction) {
+        match self.ingress {
+            PortId::NONE => (self.egress, Direction::Inbound),
+            sender => (sender, Direction::Outbound),
+        }
+    }
+}
+
 /// The book of one fabric.
 #[derive(Debug)]
 pub struct Book {
-    pub installed: HashMap<FastKey, Installed>,
+    pub installed: HashMap<EntryKey, Installed>,
     /// Removed entries whose slots wait for their last reading, with when.
     pub draining: Vec<(Installed, Instant)>,
     /// Slots no entry uses, each with its reading when it was freed (the
     /// next entry's starting point); the lowest first, so that the slots
     /// in use stay in few chunks.
     free: Vec<(u32, FastCounters)>,
-    /// Entries per sending NIC.
+    /// Entries per NIC of this machine they are charged to (the sender,
+    /// or the receiver of an arrival).
     per_sender: HashMap<PortId, u32>,
     /// Directions judged to stay in userspace, under `judged_generation`.
     judged: HashMap<(PortId, FastTuple), Ineligible>,
@@ -92,10 +132,10 @@ impl Book {
     }
 
     /// Records an installed direction.
-    pub fn insert(&mut self, key: FastKey, installed: Installed) {
-        *self.per_sender.entry(installed.ingress).or_default() += 1;
+    pub fn insert(&mut self, key: EntryKey, installed: Installed) {
+        *self.per_sender.entry(installed.local_port()).or_default() += 1;
         if let Some(old) = self.installed.insert(key, installed) {
-            self.forget_sender(old.ingress);
+            self.forget_sender(old.local_port());
             self.draining.push((old, Instant::now()));
         }
     }
@@ -103,9 +143,9 @@ impl Book {
     /// Takes `key` out of the installed directions; its slot waits for its
     /// last reading from now on. The caller removes the kernel's entry
     /// first.
-    pub fn retire(&mut self, key: &FastKey) -> Option<Installed> {
+    pub fn retire(&mut self, key: &EntryKey) -> Option<Installed> {
         let installed = self.installed.remove(key)?;
-        self.forget_sender(installed.ingress);
+        self.forget_sender(installed.local_port());
         self.draining.push((installed, Instant::now()));
         Some(installed)
     }
@@ -188,8 +228,14 @@ impl Book {
                 Direction::Outbound => Direction::Inbound,
                 Direction::Inbound => Direction::Outbound,
             };
-            legs.insert((installed.ingress, installed.ingress_direction, tuple));
-            legs.insert((installed.egress, egress_direction, tuple));
+            // An arrival's sender, and an entry into the tunnel's receiver,
+            // are legs of the machine they are on.
+            if installed.ingress != PortId::NONE {
+                legs.insert((installed.ingress, installed.ingress_direction, tuple));
+            }
+            if installed.egress_host_end.is_some() {
+                legs.insert((installed.egress, egress_direction, tuple));
+            }
         }
         legs
     }
@@ -218,7 +264,7 @@ mod tests {
         }
     }
 
-    fn key(source_port: u16) -> FastKey {
+    fn fast_key(source_port: u16) -> FastKey {
         FastKey {
             ingress: 3,
             protocol: IPPROTO_UDP,
@@ -229,12 +275,16 @@ mod tests {
         }
     }
 
+    fn key(source_port: u16) -> EntryKey {
+        EntryKey::Fabric(fast_key(source_port))
+    }
+
     fn installed(book: &mut Book, port: u16) -> Installed {
         let (slot, counted) = book.take_slot().unwrap();
         let entry = Installed {
             ingress: PortId::new(1),
             egress: PortId::new(2),
-            egress_host_end: 4,
+            egress_host_end: Some(4),
             ingress_direction: Direction::Outbound,
             tuple: tuple(port),
             generation: 1,
@@ -297,7 +347,7 @@ mod tests {
         let leg = |ingress, egress, ingress_direction, tuple: FastTuple| Installed {
             ingress,
             egress,
-            egress_host_end: 0,
+            egress_host_end: Some(0),
             ingress_direction,
             tuple,
             generation: 1,
@@ -314,10 +364,10 @@ mod tests {
         };
         // Only the leg into the appliance.
         book.insert(
-            FastKey {
+            EntryKey::Fabric(FastKey {
                 ingress: 10,
-                ..key(1)
-            },
+                ..fast_key(1)
+            }),
             leg(vm1, nva, Direction::Outbound, forward),
         );
         let name = forward.canonical();
@@ -329,16 +379,64 @@ mod tests {
         // vm2's replies on the leg out of the appliance (tracked inbound at
         // vm2, where they are replies): that leg is carried too.
         book.insert(
-            FastKey {
+            EntryKey::Fabric(FastKey {
                 ingress: 30,
-                ..key(1)
-            },
+                ..fast_key(1)
+            }),
             leg(vm2, nva, Direction::Inbound, reply),
         );
         let legs = book.legs();
         assert!(legs.contains(&(nva, Direction::Outbound, name)));
         assert!(legs.contains(&(vm2, Direction::Inbound, name)));
         assert_eq!(legs.len(), 4);
+    }
+
+    #[test]
+    fn legs_between_machines_are_legs_of_this_machine_and_charged_to_its_port() {
+        // vm1 (1) here sends to shared1 (2) on another machine, whose
+        // replies arrive here for vm1.
+        let mut book = Book::new(8);
+        let (vm1, shared1) = (PortId::new(1), PortId::new(2));
+        let forward = tuple(1);
+        let out = Installed {
+            ingress: vm1,
+            egress: shared1,
+            egress_host_end: None,
+            ingress_direction: Direction::Outbound,
+            tuple: forward,
+            generation: 1,
+            slot: 0,
+            counted: FastCounters::default(),
+        };
+        let arrival = Installed {
+            ingress: PortId::NONE,
+            egress: vm1,
+            egress_host_end: Some(4),
+            ingress_direction: Direction::Inbound,
+            slot: 1,
+            ..out
+        };
+        assert_eq!(arrival.tracked_at(), (vm1, Direction::Inbound));
+        assert_eq!(out.tracked_at(), (vm1, Direction::Outbound));
+        book.insert(EntryKey::Tunnel(fast_key(1)), out);
+        let arrival_key = ArrivalKey {
+            vni: 1,
+            mac: [2, 0x56, 0x58, 0, 0, 0],
+            protocol: IPPROTO_UDP,
+            source: forward.destination,
+            destination: forward.source,
+            source_port: forward.destination_port,
+            destination_port: forward.source_port,
+        };
+        book.insert(EntryKey::Arrival(arrival_key), arrival);
+        assert_eq!(book.sent_by(vm1), 2, "both are vm1's, against its share");
+        let name = forward.canonical();
+        let legs = book.legs();
+        // vm1's flow is tracked outbound here (it opened it); shared1's
+        // legs are its own machine's.
+        assert_eq!(legs, HashSet::from([(vm1, Direction::Outbound, name)]));
+        book.retire(&EntryKey::Arrival(arrival_key));
+        assert_eq!(book.sent_by(vm1), 1);
     }
 
     #[test]

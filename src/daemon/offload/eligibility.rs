@@ -6,7 +6,9 @@
 //! virtual switch's software stays there: load-balanced flows (their
 //! translation, their pins, what the health probes decide; HA ports in
 //! front of appliances included), and paths that delay, cap, clamp or
-//! shrink packets (the daemon does that).
+//! shrink packets (the daemon does that). A direction that arrives from
+//! another machine was routed, paced and balanced there: on the receiving
+//! machine only a load balancer's backend keeps it in userspace.
 
 use crate::daemon::plane::Plane;
 use crate::dataplane::{route_step, Hop, HopTo};
@@ -70,4 +72,18 @@ pub fn judge(
         return Err(Ineligible::LoadBalanced);
     }
     Ok(())
+}
+
+/// Judges a direction that arrives from another machine for `receiver`
+/// under `plane`. Only the receiver's inbound NSGs and delivery happen on
+/// this machine (the sender's did the rest), so it stays in userspace only
+/// when the receiver is the backend of a frontend that translates: its
+/// flows are load balanced, and stay in the daemon whole.
+pub fn judge_arrival(plane: &Plane, receiver: PortIdx) -> Result<(), Ineligible> {
+    let balanced =
+        (plane.snapshot.nics.get(receiver)).is_none_or(|n| !n.translated_frontends.is_empty());
+    match balanced {
+        true => Err(Ineligible::LoadBalanced),
+        false => Ok(()),
+    }
 }

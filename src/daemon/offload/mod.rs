@@ -12,6 +12,20 @@
 //!
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own).
+//!
+//! In a lab spread over machines, a leg between a NIC of this machine and
+//! one of another is carried by the kernel at both ends, as AccelNet
+//! carries an admitted flow between two of Azure's hosts ([`Leg`]): the
+//! sending machine's entry (asked for by the worker that delivered a
+//! packet to the underlay) puts the packets into the VXLAN device with the
+//! receiving machine's address, the receiving port's VNI and its MAC
+//! between machines (see [`crate::plan::wire`]); the receiving machine's
+//! entry (asked for by the worker that took a packet in from the underlay
+//! and delivered it) takes the frames of that VNI, MAC and 5-tuple straight
+//! into the receiving NIC's `eth0`. Each machine decides, judges, counts
+//! and ends its own entries under its own generation, as it decides its
+//! own half of every packet in userspace: the sender's routes and NSGs on
+//! one, the receiver's NSGs on the other, and each counts at its own NIC.
 //! What stays in userspace, counted there as before: load-balanced flows
 //! and shaped paths (`eligibility`, judged once per flow direction and
 //! plane, with the reason kept for `flows`), anything to or from a
@@ -48,28 +62,26 @@
 
 mod book;
 mod eligibility;
+mod request;
 
 pub use eligibility::Ineligible;
+pub use request::{Ask, FastTuple, Leg, OffloadRequest, OffloadRequests, Wire};
 
 use super::plane::{FastPort, Plane, PublishedPlane};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use crate::daemon::port_id::PortId;
-use crate::dataplane::conntrack::{direction_code, TrackedFlow};
 use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
-use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
-use crate::dataplane::PacketView;
-use crate::engine::flow_table::{FlowKey, FlowTable, Traffic};
+use crate::engine::flow_table::{FlowTable, Traffic};
 use crate::host::fabric::{
-    Fabric, FastCounters, FastEntry, FastKey, InstallError, SLOTS_PER_CHUNK,
+    Fabric, FastCounters, FastEntry, InstallError, TunnelEntry, SLOTS_PER_CHUNK,
 };
-use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::PortIdx;
 use crate::topology::Direction;
-use book::{Book, Installed};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use book::{Book, EntryKey, Installed};
+use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -93,152 +105,6 @@ const REQUEST_QUEUE: usize = 4096;
 /// A NIC may always send on this many entries, however many NICs share
 /// the cap.
 const SHARE_FLOOR: u32 = 1024;
-
-/// A packet's flow as the fast path keys it, when the packet may be
-/// offloaded: TCP without SYN, FIN or RST, or UDP, not a fragment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FastTuple {
-    pub protocol: u8,
-    pub source: IpAddr,
-    pub destination: IpAddr,
-    pub source_port: u16,
-    pub destination_port: u16,
-}
-
-/// What a delivered packet asks of the fast path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    /// Offload its flow's direction (TCP without SYN, FIN or RST, or UDP).
-    Install(FastTuple),
-    /// Its TCP connection is ending (FIN or RST): take the flow's entries
-    /// out, so that short connections do not fill the table while they
-    /// idle out; the last packets take the userspace path.
-    Remove(FastTuple),
-}
-
-impl Ask {
-    /// What `view` asks, if anything (fragments never ask).
-    #[inline]
-    pub fn of(view: &PacketView) -> Option<Ask> {
-        if view.fragment.is_some() {
-            return None;
-        }
-        let tuple = FastTuple {
-            protocol: view.key.proto,
-            source: view.key.src,
-            destination: view.key.dst,
-            source_port: view.flow_ports.0,
-            destination_port: view.flow_ports.1,
-        };
-        match view.key.proto {
-            IPPROTO_UDP => Some(Ask::Install(tuple)),
-            IPPROTO_TCP if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 => Some(Ask::Remove(tuple)),
-            IPPROTO_TCP if view.tcp_flags & TCP_SYN == 0 => Some(Ask::Install(tuple)),
-            _ => None,
-        }
-    }
-}
-
-impl FastTuple {
-    /// The tuple of a tracked TCP or UDP flow.
-    pub fn of_tracked(flow: &TrackedFlow) -> Option<FastTuple> {
-        if !matches!(flow.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
-            return None;
-        }
-        Some(FastTuple {
-            protocol: flow.key.proto,
-            source: flow.key.src,
-            destination: flow.key.dst,
-            source_port: flow.key.src_port?,
-            destination_port: flow.key.dst_port?,
-        })
-    }
-
-    /// The tuple as the decision reads a packet's key.
-    pub fn packet_key(self) -> PacketKey {
-        PacketKey {
-            proto: self.protocol,
-            src: self.source,
-            dst: self.destination,
-            src_port: Some(self.source_port),
-            dst_port: Some(self.destination_port),
-        }
-    }
-
-    /// The fast path's key of this direction arriving at `host_end`.
-    fn key_at(self, host_end: u32) -> FastKey {
-        FastKey {
-            ingress: host_end,
-            protocol: self.protocol,
-            source: self.source,
-            destination: self.destination,
-            source_port: self.source_port,
-            destination_port: self.destination_port,
-        }
-    }
-
-    fn reversed(self) -> FastTuple {
-        FastTuple {
-            source: self.destination,
-            destination: self.source,
-            source_port: self.destination_port,
-            destination_port: self.source_port,
-            ..self
-        }
-    }
-
-    /// One name for both directions of a flow.
-    fn canonical(self) -> FastTuple {
-        let reversed = self.reversed();
-        let order = |t: &FastTuple| (t.source, t.source_port, t.destination, t.destination_port);
-        if order(&reversed) < order(&self) {
-            reversed
-        } else {
-            self
-        }
-    }
-
-    fn flow_key(self, port: PortId, direction: Direction) -> Option<FlowKey> {
-        FlowKey::from_ips(
-            port.owner(),
-            direction_code(direction),
-            self.protocol,
-            self.source,
-            self.destination,
-            self.source_port,
-            self.destination_port,
-        )
-    }
-}
-
-/// What a worker asks: offload one direction of a delivered flow.
-#[derive(Debug, Clone, Copy)]
-pub struct OffloadRequest {
-    /// The plane generation the packet was decided under.
-    pub generation: u64,
-    pub ingress: PortId,
-    pub egress: PortId,
-    /// The same ports as that plane indexes its NICs.
-    pub ingress_nic: PortIdx,
-    pub egress_nic: PortIdx,
-    pub ask: Ask,
-    pub from: FastPort,
-    pub to: FastPort,
-}
-
-/// A worker's end of the request channel.
-#[derive(Debug, Clone)]
-pub struct OffloadRequests(Sender<OffloadRequest>);
-
-impl OffloadRequests {
-    /// Asks for `request`, without waiting: a full queue drops it.
-    #[inline]
-    pub fn ask(&self, request: OffloadRequest) {
-        match self.0.try_send(request) {
-            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
-        }
-    }
-}
 
 /// Totals for `stats` and the metrics.
 #[derive(Debug, Default)]
@@ -393,10 +259,7 @@ impl Offload {
             Ask::Install(tuple) => self.install(request, tuple, plane, flows),
             Ask::Remove(tuple) => {
                 let mut book = self.book();
-                for key in [
-                    tuple.key_at(request.from.host_end),
-                    tuple.reversed().key_at(request.to.host_end),
-                ] {
+                for key in [request.leg.key(tuple), request.leg.reverse_key(tuple)] {
                     self.retire(&mut book, &key);
                 }
             }
@@ -405,11 +268,15 @@ impl Offload {
 
     /// Removes the kernel's entry of `key` and retires it in the book (its
     /// slot is read a last time later).
-    fn retire(&self, book: &mut Book, key: &FastKey) -> bool {
+    fn retire(&self, book: &mut Book, key: &EntryKey) -> bool {
         if !book.installed.contains_key(key) {
             return false;
         }
-        self.fabric.remove(key);
+        match key {
+            EntryKey::Fabric(key) => self.fabric.remove(key),
+            EntryKey::Tunnel(key) => self.fabric.remove_tunnel(key),
+            EntryKey::Arrival(key) => self.fabric.remove_arrival(key),
+        };
         book.retire(key);
         self.totals.removed.fetch_add(1, Relaxed);
         true
@@ -428,7 +295,13 @@ impl Offload {
         if request.generation != plane.snapshot.generation {
             return;
         }
-        let key = tuple.key_at(request.from.host_end);
+        // Between machines only once the fabric has joined the underlay.
+        let between_machines = !matches!(request.leg, Leg::Local { .. });
+        if between_machines && self.fabric.tunnel().is_none() {
+            return;
+        }
+        let key = request.leg.key(tuple);
+        let local = request.local_port();
         let mut book = self.book();
         if book
             .installed
@@ -438,42 +311,27 @@ impl Offload {
             return;
         }
         if book
-            .judged(request.ingress, tuple.canonical(), request.generation)
+            .judged(local, tuple.canonical(), request.generation)
             .is_some()
         {
             return;
         }
-        if let Err(why) = eligibility::judge(
-            &plane,
-            request.ingress_nic,
-            request.egress_nic,
-            &tuple.packet_key(),
-            self.shaping,
-        ) {
-            book.judge(request.ingress, tuple.canonical(), request.generation, why);
+        let judged = match request.leg {
+            Leg::In { .. } => eligibility::judge_arrival(&plane, request.egress_nic),
+            Leg::Local { .. } | Leg::Out { .. } => eligibility::judge(
+                &plane,
+                request.ingress_nic,
+                request.egress_nic,
+                &tuple.packet_key(),
+                self.shaping,
+            ),
+        };
+        if let Err(why) = judged {
+            book.judge(local, tuple.canonical(), request.generation, why);
             return;
         }
-        // Admitted, not on its first packet, and not ending (a FIN or RST
-        // was seen: its last ACKs stay in userspace).
-        let now = self.now_ms();
-        let Some(flow) = tuple
-            .flow_key(request.ingress, Direction::Outbound)
-            .and_then(|k| flows.lookup(&k, now))
-        else {
+        let Some(ingress_direction) = self.admitted(&request, tuple, flows) else {
             return;
-        };
-        let Some(value) = flow.value() else {
-            return;
-        };
-        if value.forward_packets + value.reverse_packets < 2
-            || value.idle_timeout_ms <= CLOSING_IDLE_TIMEOUT_MS
-        {
-            return;
-        }
-        let ingress_direction = if flow.is_reply() {
-            Direction::Inbound
-        } else {
-            Direction::Outbound
         };
         let replacing = book.installed.contains_key(&key);
         if !replacing && book.installed.len() >= self.fabric.capacity() as usize {
@@ -481,23 +339,17 @@ impl Offload {
             return;
         }
         let share = self.share(&plane);
-        if !replacing && book.sent_by(request.ingress) >= share {
+        if !replacing && book.sent_by(local) >= share {
             self.totals.refused_share.fetch_add(1, Relaxed);
-            *book.refused_share.entry(request.ingress).or_default() += 1;
+            *book.refused_share.entry(local).or_default() += 1;
             return;
         }
         let Some((slot, counted)) = book.take_slot() else {
             self.totals.refused_full.fetch_add(1, Relaxed);
             return;
         };
-        let entry = FastEntry {
-            egress: request.to.host_end,
-            mac: request.to.mac,
-            generation: request.generation,
-            slot,
-        };
-        match self.fabric.install(&key, entry) {
-            Ok(()) => {}
+        let egress_host_end = match self.put(&plane, &request, &key, slot) {
+            Ok(host_end) => host_end,
             Err(err) => {
                 book.untake_slot(slot, counted);
                 if err == InstallError::Full {
@@ -505,14 +357,14 @@ impl Offload {
                 }
                 return;
             }
-        }
+        };
         self.totals.installed.fetch_add(1, Relaxed);
         book.insert(
             key,
             Installed {
                 ingress: request.ingress,
                 egress: request.egress,
-                egress_host_end: request.to.host_end,
+                egress_host_end,
                 ingress_direction,
                 tuple,
                 generation: request.generation,
@@ -520,6 +372,78 @@ impl Offload {
                 counted,
             },
         );
+    }
+
+    /// Whether the flow of direction `tuple` is admitted where it is
+    /// tracked on this machine (at its sender, or for an arrival at its
+    /// receiver), not on its first packet and not ending (a FIN or RST was
+    /// seen: its last ACKs stay in userspace); if so, how it is tracked at
+    /// the sender: outbound for the flow's opener, inbound for its replies.
+    fn admitted(
+        &self,
+        request: &OffloadRequest,
+        tuple: FastTuple,
+        flows: &FlowTable,
+    ) -> Option<Direction> {
+        let (port, direction) = match request.leg {
+            Leg::In { .. } => (request.egress, Direction::Inbound),
+            Leg::Local { .. } | Leg::Out { .. } => (request.ingress, Direction::Outbound),
+        };
+        let flow = flows.lookup(&tuple.flow_key(port, direction)?, self.now_ms())?;
+        let value = flow.value()?;
+        if value.forward_packets + value.reverse_packets < 2
+            || value.idle_timeout_ms <= CLOSING_IDLE_TIMEOUT_MS
+        {
+            return None;
+        }
+        Some(match flow.is_reply() {
+            true => Direction::Inbound,
+            false => Direction::Outbound,
+        })
+    }
+
+    /// Writes the kernel's entry of `key` for `request`, counting in
+    /// `slot`; returns the host end of its egress port (`None` for a port
+    /// on another machine).
+    fn put(
+        &self,
+        plane: &Plane,
+        request: &OffloadRequest,
+        key: &EntryKey,
+        slot: u32,
+    ) -> Result<Option<u32>, InstallError> {
+        let generation = request.generation;
+        let to_port = |to: FastPort| FastEntry {
+            egress: to.host_end,
+            mac: to.mac,
+            generation,
+            slot,
+        };
+        match (key, request.leg) {
+            (EntryKey::Fabric(key), Leg::Local { to, .. }) => {
+                self.fabric.install(key, to_port(to))?;
+                Ok(Some(to.host_end))
+            }
+            (EntryKey::Arrival(key), Leg::In { to, .. }) => {
+                self.fabric.install_arrival(key, to_port(to))?;
+                Ok(Some(to.host_end))
+            }
+            (EntryKey::Tunnel(key), Leg::Out { .. }) => {
+                let Some((remote, wire)) = destination(plane, request.egress_nic) else {
+                    return Err(InstallError::Other("no machine for the port".into()));
+                };
+                let entry = TunnelEntry {
+                    remote,
+                    vni: wire.vni,
+                    mac: wire.mac,
+                    generation,
+                    slot,
+                };
+                self.fabric.install_tunnel(key, entry)?;
+                Ok(None)
+            }
+            _ => Err(InstallError::Other("a key of another leg".into())),
+        }
     }
 
     /// The most entries one NIC may send on: an even share of the cap
@@ -570,13 +494,12 @@ impl Offload {
             if let Some(now_counted) = reading(installed.slot) {
                 self.account(installed, now_counted, flows, now);
             }
-            let tracked = installed
-                .tuple
-                .flow_key(installed.ingress, Direction::Outbound)
+            let (port, direction) = installed.tracked_at();
+            let tracked = (installed.tuple.flow_key(port, direction))
                 .and_then(|k| flows.lookup(&k, now))
                 .is_some();
             let stale = installed.generation != current;
-            let egress_gone = !self.fabric.has_port(installed.egress_host_end);
+            let egress_gone = (installed.egress_host_end).is_some_and(|h| !self.fabric.has_port(h));
             if stale {
                 self.totals.removed_stale.fetch_add(1, Relaxed);
             } else if egress_gone {
@@ -588,6 +511,13 @@ impl Offload {
         }
         for key in gone {
             self.retire(&mut book, &key);
+        }
+        // What removed entries carried so far counts now, so that a report
+        // right after a flow's end has it (the last reading adds the rest).
+        for (installed, _) in book.draining.iter_mut() {
+            if let Some(now_counted) = reading(installed.slot) {
+                self.account(installed, now_counted, flows, now);
+            }
         }
         // Slots removed long enough before the reading: it is their last.
         for mut installed in book.drained_by(read_at) {
@@ -619,12 +549,17 @@ impl Offload {
         if traffic.packets == 0 {
             return;
         }
+        // As a worker counts: sent by the sender of this machine (none for
+        // an arrival, whose sender's machine counts it), received by the
+        // receiver (one on another machine too). The kernel received it
+        // only at a receiver of this machine.
         self.counters.nic_sent(installed.ingress, traffic);
         self.counters.nic_received(installed.egress, traffic);
         if let Some(c) = self.counters.ports.get(installed.ingress) {
             c.offloaded_packets_sent.fetch_add(traffic.packets, Relaxed);
         }
-        if let Some(c) = self.counters.ports.get(installed.egress) {
+        let received_here = installed.egress_host_end.is_some();
+        if let Some(c) = (self.counters.ports.get(installed.egress)).filter(|_| received_here) {
             c.offloaded_packets_received
                 .fetch_add(traffic.packets, Relaxed);
         }
@@ -674,89 +609,15 @@ impl Offload {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use etherparse::PacketBuilder;
-
-    fn tcp(
-        flags: fn(
-            etherparse::PacketBuilderStep<etherparse::TcpHeader>,
-        ) -> etherparse::PacketBuilderStep<etherparse::TcpHeader>,
-    ) -> Vec<u8> {
-        let builder =
-            flags(PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64).tcp(40000, 5201, 1, 65535));
-        let mut out = Vec::new();
-        builder.write(&mut out, b"data").unwrap();
-        out
+/// Where the tunnel takes packets for `port`, a port of `plane` on another
+/// machine: that machine's underlay address, and the port's name between
+/// machines. `None` for a port of this machine (or of no machine).
+fn destination(plane: &Plane, port: PortIdx) -> Option<(Ipv4Addr, Wire)> {
+    let snapshot = &plane.snapshot;
+    let placed = snapshot.plan.ports.get(port)?;
+    if snapshot.plan.is_local(port) {
+        return None;
     }
-
-    fn ask(packet: &[u8]) -> Option<Ask> {
-        Ask::of(&PacketView::parse(packet).unwrap())
-    }
-
-    fn tuple(protocol: u8) -> FastTuple {
-        FastTuple {
-            protocol,
-            source: "10.1.1.4".parse().unwrap(),
-            destination: "10.0.2.4".parse().unwrap(),
-            source_port: 40000,
-            destination_port: 5201,
-        }
-    }
-
-    #[test]
-    fn only_established_tcp_and_udp_ask_to_be_carried_and_fin_or_rst_end_it() {
-        assert_eq!(ask(&tcp(|b| b.syn())), None);
-        assert_eq!(ask(&tcp(|b| b.syn().ack(1))), None);
-        assert_eq!(
-            ask(&tcp(|b| b.ack(1))),
-            Some(Ask::Install(tuple(IPPROTO_TCP)))
-        );
-        assert_eq!(
-            ask(&tcp(|b| b.ack(1).psh())),
-            Some(Ask::Install(tuple(IPPROTO_TCP)))
-        );
-        assert_eq!(
-            ask(&tcp(|b| b.ack(1).fin())),
-            Some(Ask::Remove(tuple(IPPROTO_TCP)))
-        );
-        assert_eq!(
-            ask(&tcp(|b| b.rst())),
-            Some(Ask::Remove(tuple(IPPROTO_TCP)))
-        );
-        let mut udp = Vec::new();
-        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
-            .udp(40000, 5201)
-            .write(&mut udp, b"datagram")
-            .unwrap();
-        assert_eq!(ask(&udp), Some(Ask::Install(tuple(IPPROTO_UDP))));
-        let mut icmp = Vec::new();
-        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
-            .icmpv4_echo_request(1, 1)
-            .write(&mut icmp, b"ping")
-            .unwrap();
-        assert_eq!(ask(&icmp), None);
-        // A first fragment (more fragments set) never asks.
-        let mut fragment = udp.clone();
-        fragment[6] |= 0x20;
-        let header = etherparse::Ipv4HeaderSlice::from_slice(&fragment)
-            .unwrap()
-            .to_header();
-        let checksum = header.calc_header_checksum();
-        fragment[10..12].copy_from_slice(&checksum.to_be_bytes());
-        assert_eq!(ask(&fragment), None);
-    }
-
-    #[test]
-    fn both_directions_of_a_flow_share_one_name_and_keys_name_their_arrival() {
-        let forward = tuple(IPPROTO_TCP);
-        assert_eq!(forward.canonical(), forward.reversed().canonical());
-        assert_ne!(forward, forward.reversed());
-        let key = forward.reversed().key_at(7);
-        assert_eq!(
-            (key.ingress, key.source, key.source_port),
-            (7, forward.destination, forward.destination_port)
-        );
-    }
+    let host = snapshot.topology.placement.hosts.get(placed.host)?;
+    Some((host.underlay_address, Wire::of(&snapshot.plan, port)))
 }

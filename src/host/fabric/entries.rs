@@ -1,11 +1,14 @@
 //! The fabric's maps as the kernel programs read them: a port's entry
 //! (keyed by the ifindex of its host end or its TUN), a flow entry (one
 //! direction of a flow, keyed by the host end it arrives at and its
-//! 5-tuple) and a counters slot, written as the byte layouts of
+//! 5-tuple), a tunnel entry (one direction that leaves by the tunnel, keyed
+//! the same way), an arrival's key (one direction as it arrives from
+//! another host: its VNI, its destination MAC and its 5-tuple), the
+//! tunnel's settings and a counters slot, written as the byte layouts of
 //! `fabric.bpf.c`. Where each member lies is in [`layout`], which
 //! `tests/labs/fabric_program.rs` checks against the object's BTF.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use layout::*;
 
@@ -21,6 +24,12 @@ pub const SLOTS_PER_CHUNK: u32 = 2048;
 pub const CHUNK_LEN: usize = SLOTS_PER_CHUNK as usize * FLOW_COUNTERS_LEN;
 /// Length of `struct port`.
 pub const PORT_LEN: usize = 16;
+/// Length of `struct tunnel_entry`.
+pub const TUNNEL_ENTRY_LEN: usize = 32;
+/// Length of `struct arrival_key`.
+pub const ARRIVAL_KEY_LEN: usize = 56;
+/// Length of `struct tunnel_settings`.
+pub const TUNNEL_SETTINGS_LEN: usize = 12;
 
 /// The bytes each member of the maps' structs occupies, named
 /// `<STRUCT>_<MEMBER>` after `fabric.bpf.c` (padding left out: it is
@@ -71,6 +80,33 @@ pub mod layout {
     pub const PORT_MAC: Range<usize> = 8..14;
     /// `struct port.mtu`.
     pub const PORT_MTU: Range<usize> = 14..16;
+
+    /// `struct tunnel_entry.generation` (native order).
+    pub const TUNNEL_ENTRY_GENERATION: Range<usize> = 0..8;
+    /// `struct tunnel_entry.slot` (native order).
+    pub const TUNNEL_ENTRY_SLOT: Range<usize> = 8..12;
+    /// `struct tunnel_entry.remote_ipv4` (native order, the address in host
+    /// order).
+    pub const TUNNEL_ENTRY_REMOTE_IPV4: Range<usize> = 12..16;
+    /// `struct tunnel_entry.vni` (native order).
+    pub const TUNNEL_ENTRY_VNI: Range<usize> = 16..20;
+    /// `struct tunnel_entry.dst_mac`.
+    pub const TUNNEL_ENTRY_DST_MAC: Range<usize> = 20..26;
+
+    /// `struct arrival_key.flow`: a `struct flow_key` whose ifindex is 0.
+    pub const ARRIVAL_KEY_FLOW: Range<usize> = 0..super::FLOW_KEY_LEN;
+    /// `struct arrival_key.vni` (native order).
+    pub const ARRIVAL_KEY_VNI: Range<usize> = 44..48;
+    /// `struct arrival_key.mac`.
+    pub const ARRIVAL_KEY_MAC: Range<usize> = 48..54;
+
+    /// `struct tunnel_settings.vxlan_ifindex` (native order).
+    pub const TUNNEL_SETTINGS_VXLAN_IFINDEX: Range<usize> = 0..4;
+    /// `struct tunnel_settings.local_ipv4` (native order, the address in
+    /// host order).
+    pub const TUNNEL_SETTINGS_LOCAL_IPV4: Range<usize> = 4..8;
+    /// `struct tunnel_settings.mtu` (native order).
+    pub const TUNNEL_SETTINGS_MTU: Range<usize> = 8..12;
 }
 
 /// `struct port`'s kinds.
@@ -175,6 +211,119 @@ impl FastEntry {
     }
 }
 
+/// One direction of a flow that leaves by the tunnel (keyed by the
+/// [`FastKey`] of the host end it arrives at): the receiving host's
+/// underlay address, the VNI and the MAC the receiving port has between
+/// hosts, the generation of the rules that decided it, and the slot its
+/// packets are counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelEntry {
+    pub remote: Ipv4Addr,
+    pub vni: u32,
+    pub mac: [u8; 6],
+    pub generation: u64,
+    pub slot: u32,
+}
+
+impl TunnelEntry {
+    pub fn to_bytes(self) -> [u8; TUNNEL_ENTRY_LEN] {
+        let mut out = [0u8; TUNNEL_ENTRY_LEN];
+        out[TUNNEL_ENTRY_GENERATION].copy_from_slice(&self.generation.to_ne_bytes());
+        out[TUNNEL_ENTRY_SLOT].copy_from_slice(&self.slot.to_ne_bytes());
+        out[TUNNEL_ENTRY_REMOTE_IPV4].copy_from_slice(&u32::from(self.remote).to_ne_bytes());
+        out[TUNNEL_ENTRY_VNI].copy_from_slice(&self.vni.to_ne_bytes());
+        out[TUNNEL_ENTRY_DST_MAC].copy_from_slice(&self.mac);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8; TUNNEL_ENTRY_LEN]) -> TunnelEntry {
+        let word =
+            |at: std::ops::Range<usize>| u32::from_ne_bytes(bytes[at].try_into().expect("4 bytes"));
+        TunnelEntry {
+            generation: u64::from_ne_bytes(
+                bytes[TUNNEL_ENTRY_GENERATION].try_into().expect("8 bytes"),
+            ),
+            slot: word(TUNNEL_ENTRY_SLOT),
+            remote: Ipv4Addr::from(word(TUNNEL_ENTRY_REMOTE_IPV4)),
+            vni: word(TUNNEL_ENTRY_VNI),
+            mac: bytes[TUNNEL_ENTRY_DST_MAC].try_into().expect("6 bytes"),
+        }
+    }
+}
+
+/// One direction of a flow as it arrives from another host: the VNI it
+/// travels with, the MAC it is addressed to (the receiving port's between
+/// hosts) and its 5-tuple. Its entry is a [`FastEntry`]: the receiving
+/// port's host end and its `eth0`'s MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArrivalKey {
+    pub vni: u32,
+    pub mac: [u8; 6],
+    /// IP protocol number (TCP or UDP).
+    pub protocol: u8,
+    pub source: IpAddr,
+    pub destination: IpAddr,
+    pub source_port: u16,
+    pub destination_port: u16,
+}
+
+impl ArrivalKey {
+    /// The 5-tuple as a [`FastKey`] of no host end (ifindex 0).
+    fn flow(&self) -> FastKey {
+        FastKey {
+            ingress: 0,
+            protocol: self.protocol,
+            source: self.source,
+            destination: self.destination,
+            source_port: self.source_port,
+            destination_port: self.destination_port,
+        }
+    }
+
+    /// The key's bytes; `None` for addresses of two families.
+    pub fn to_bytes(&self) -> Option<[u8; ARRIVAL_KEY_LEN]> {
+        let mut out = [0u8; ARRIVAL_KEY_LEN];
+        out[ARRIVAL_KEY_FLOW].copy_from_slice(&self.flow().to_bytes()?);
+        out[ARRIVAL_KEY_VNI].copy_from_slice(&self.vni.to_ne_bytes());
+        out[ARRIVAL_KEY_MAC].copy_from_slice(&self.mac);
+        Some(out)
+    }
+
+    /// The key a map holds, read back; `None` for bytes no key has.
+    pub fn from_bytes(bytes: &[u8; ARRIVAL_KEY_LEN]) -> Option<ArrivalKey> {
+        let flow = FastKey::from_bytes(bytes[ARRIVAL_KEY_FLOW].try_into().expect("a flow key"))?;
+        Some(ArrivalKey {
+            vni: u32::from_ne_bytes(bytes[ARRIVAL_KEY_VNI].try_into().expect("4 bytes")),
+            mac: bytes[ARRIVAL_KEY_MAC].try_into().expect("6 bytes"),
+            protocol: flow.protocol,
+            source: flow.source,
+            destination: flow.destination,
+            source_port: flow.source_port,
+            destination_port: flow.destination_port,
+        })
+    }
+}
+
+/// Where the tunnel is: the VXLAN device (by its index in the fabric
+/// namespace), this host's underlay address, and the largest inner packet
+/// it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelSettings {
+    pub vxlan: u32,
+    pub local: Ipv4Addr,
+    pub mtu: u32,
+}
+
+impl TunnelSettings {
+    pub fn to_bytes(self) -> [u8; TUNNEL_SETTINGS_LEN] {
+        let mut out = [0u8; TUNNEL_SETTINGS_LEN];
+        out[TUNNEL_SETTINGS_VXLAN_IFINDEX].copy_from_slice(&self.vxlan.to_ne_bytes());
+        out[TUNNEL_SETTINGS_LOCAL_IPV4].copy_from_slice(&u32::from(self.local).to_ne_bytes());
+        out[TUNNEL_SETTINGS_MTU].copy_from_slice(&self.mtu.to_ne_bytes());
+        out
+    }
+}
+
 /// What the kernel counted in a slot: wire packets (a super-packet's
 /// segments), their IP bytes, and when the last one passed
 /// (`CLOCK_MONOTONIC` nanoseconds; 0 while none has). A slot only grows:
@@ -267,6 +416,53 @@ mod tests {
         let mut unknown = bytes;
         unknown[4] = 5;
         assert_eq!(FastKey::from_bytes(&unknown), None);
+    }
+
+    #[test]
+    fn tunnel_entries_arrival_keys_and_settings_are_laid_out_as_the_kernel_program_reads_them() {
+        let entry = TunnelEntry {
+            remote: Ipv4Addr::new(192, 0, 2, 3),
+            vni: 0x0a0b0c,
+            mac: [2, 0x56, 0x58, 0, 0, 3],
+            generation: 9,
+            slot: 4097,
+        };
+        let bytes = entry.to_bytes();
+        assert_eq!(&bytes[0..8], &9u64.to_ne_bytes());
+        assert_eq!(&bytes[8..12], &4097u32.to_ne_bytes());
+        assert_eq!(&bytes[12..16], &0xc000_0203u32.to_ne_bytes());
+        assert_eq!(&bytes[16..20], &0x0a0b0cu32.to_ne_bytes());
+        assert_eq!(&bytes[20..26], &[2, 0x56, 0x58, 0, 0, 3]);
+        assert_eq!(&bytes[26..], &[0; 6]);
+        assert_eq!(TunnelEntry::from_bytes(&bytes), entry);
+
+        let key = ArrivalKey {
+            vni: 3,
+            mac: [2, 0x56, 0x58, 0, 0, 1],
+            protocol: 6,
+            source: "10.1.1.4".parse().unwrap(),
+            destination: "10.0.2.4".parse().unwrap(),
+            source_port: 40000,
+            destination_port: 5201,
+        };
+        let bytes = key.to_bytes().unwrap();
+        assert_eq!(&bytes[0..4], &[0; 4], "no host end");
+        assert_eq!(bytes[4], 4);
+        assert_eq!(bytes[5], 6);
+        assert_eq!(&bytes[12..16], &[10, 1, 1, 4]);
+        assert_eq!(&bytes[44..48], &3u32.to_ne_bytes());
+        assert_eq!(&bytes[48..54], &[2, 0x56, 0x58, 0, 0, 1]);
+        assert_eq!(ArrivalKey::from_bytes(&bytes), Some(key));
+
+        let settings = TunnelSettings {
+            vxlan: 12,
+            local: Ipv4Addr::new(192, 0, 2, 1),
+            mtu: 1500,
+        }
+        .to_bytes();
+        assert_eq!(&settings[0..4], &12u32.to_ne_bytes());
+        assert_eq!(&settings[4..8], &0xc000_0201u32.to_ne_bytes());
+        assert_eq!(&settings[8..12], &1500u32.to_ne_bytes());
     }
 
     #[test]

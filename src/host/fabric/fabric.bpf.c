@@ -1,20 +1,32 @@
-// The fabric's kernel fast path: two tc programs (direct action) that join
-// each port's Ethernet device to its TUN device and to the other ports.
+// The fabric's kernel fast path: tc programs (direct action) that join
+// each port's Ethernet device to its TUN device, to the other ports, and,
+// in a lab spread over several hosts, to the other hosts through the
+// underlay's VXLAN device.
 //
 // `from_port` runs at the ingress of a port's host end, a veth whose peer
 // is the port's `eth0`. It answers ARP requests and IPv6 neighbour
 // solicitations with the fabric's one MAC address, moves the packets of
 // flows the daemon has installed in `flows` straight to their egress
-// port, and sends every other packet (first packets, TCP SYN, FIN and RST,
-// fragments, IP options and extension headers, packets larger than the
-// MTU the port's `eth0` was given, anything unknown) to the port's TUN
-// device, where the daemon reads it. A host end's own MTU is the largest
-// a veth takes, so whatever MTU a guest gives its `eth0`, every packet
-// reaches the program.
+// port, and those of flows installed in `to_tunnel` into the VXLAN device,
+// with the tunnel key (remote host, VNI) and the receiving port's MAC
+// between hosts that the entry holds, and sends every other packet (first
+// packets, TCP SYN, FIN and RST, fragments, IP options and extension
+// headers, packets larger than the MTU the port's `eth0` was given or than
+// the tunnel's, anything unknown) to the port's TUN device, where the
+// daemon reads it. A host end's own MTU is the largest a veth takes, so
+// whatever MTU a guest gives its `eth0`, every packet reaches the program.
 //
 // `from_daemon` runs at the ingress of a port's TUN device, where the
 // packets the daemon writes arrive: it gives each one an Ethernet header
 // and sends it out of the port's host end, to `eth0`.
+//
+// `from_tunnel` runs at the ingress of the underlay's VXLAN device, before
+// the underlay's own program, on the frames other hosts send: a frame from
+// a trusted host whose flow is installed in `arrivals`, keyed by its VNI,
+// its destination MAC (a port's name between hosts) and its 5-tuple, goes
+// straight into the receiving `eth0`; every other frame is left to the
+// underlay's program (TC_ACT_UNSPEC), which hands it to the daemon or drops
+// it.
 //
 // Every flow entry carries the generation of the rules that decided it;
 // the daemon's current generation is in `generation`, and an entry of any
@@ -33,6 +45,7 @@
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -127,6 +140,79 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } generation SEC(".maps");
+
+// One direction of a flow that leaves by the tunnel, to a port of another
+// host: where its packets go, as `flows` keys them (the `flow_key` of the
+// host end they arrive at).
+struct tunnel_entry {
+	// The generation of the rules that decided the flow.
+	__u64 generation;
+	// Where its packets are counted, in `counters`.
+	__u32 slot;
+	// The receiving host's underlay address, host order (as tunnel keys
+	// hold it).
+	__u32 remote_ipv4;
+	__u32 vni;
+	// The receiving port's MAC between hosts.
+	__u8 dst_mac[6];
+	__u8 pad[6];
+};
+
+// One direction of a flow as it arrives from another host: its VNI, the
+// MAC it is addressed to (the receiving port's name between hosts) and its
+// 5-tuple (`flow.ifindex` is 0). A frame of another VNI or for another port
+// never matches.
+struct arrival_key {
+	struct flow_key flow;
+	__u32 vni;
+	__u8 mac[6];
+	__u8 pad[2];
+};
+
+// Where the tunnel is, in its one element (vxlan_ifindex 0: no tunnel).
+struct tunnel_settings {
+	__u32 vxlan_ifindex;
+	// This host's underlay address, host order.
+	__u32 local_ipv4;
+	// The largest inner packet the tunnel carries.
+	__u32 mtu;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	// Set by the loader: the cap on offloaded flows. Not preallocated: a
+	// lab on one host never fills it.
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct flow_key);
+	__type(value, struct tunnel_entry);
+} to_tunnel SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	// Set by the loader: the cap on offloaded flows. Its values are
+	// `flow_entry`s: the receiving port's host end and its `eth0`'s MAC.
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct arrival_key);
+	__type(value, struct flow_entry);
+} arrivals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tunnel_settings);
+} tunnel SEC(".maps");
+
+// The other hosts' underlay addresses (host order): only frames from and
+// to them take the fast path. The value is unused.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} trusted SEC(".maps");
 
 static const __u8 fabric_mac[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
 
@@ -260,26 +346,26 @@ static __always_inline int answer_ns(struct __sk_buff *skb, __u32 ifindex)
 	return bpf_redirect(ifindex, 0);
 }
 
-// Moves a packet of an installed flow to its egress port's `eth0`, counting
-// it.
-// Returns -1 when the packet is not for the fast path: no entry, or one
-// decided under rules the daemon no longer holds.
-static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key,
-				     __u32 ip_len, __u32 headers_len)
+// Whether an entry of `entry_generation` is of the current generation.
+static __always_inline int current(__u64 entry_generation)
 {
-	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
-	if (!flow)
-		return -1;
 	__u32 zero = 0;
-	__u64 *current = bpf_map_lookup_elem(&generation, &zero);
-	if (!current || flow->generation != *(volatile __u64 *)current)
-		return -1;
-	__u32 chunk_index = flow->slot / SLOTS_PER_CHUNK;
-	__u32 slot = flow->slot % SLOTS_PER_CHUNK;
+	__u64 *now = bpf_map_lookup_elem(&generation, &zero);
+	return now && entry_generation == *(volatile __u64 *)now;
+}
+
+// Counts a packet of `ip_len` IP bytes and `headers_len` bytes of headers
+// in slot `slot` as the packets it stands for on the wire: a GSO
+// super-packet is its segments, each with its own copy of the headers.
+// Returns -1, counting nothing, for a slot out of range.
+static __always_inline int count(struct __sk_buff *skb, __u32 slot, __u32 ip_len,
+				 __u32 headers_len)
+{
+	__u32 chunk_index = slot / SLOTS_PER_CHUNK;
 	struct counters_chunk *chunk = bpf_map_lookup_elem(&counters, &chunk_index);
 	if (!chunk)
 		return -1;
-	struct flow_counters *counted = &chunk->slot[slot];
+	struct flow_counters *counted = &chunk->slot[slot % SLOTS_PER_CHUNK];
 	__u64 packets = 1, bytes = ip_len;
 	__u32 gso_size = skb->gso_size;
 	if (gso_size && ip_len > headers_len) {
@@ -293,20 +379,184 @@ static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key
 	__sync_fetch_and_add(&counted->packets, packets);
 	__sync_fetch_and_add(&counted->bytes, bytes);
 	counted->last_used_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+// Writes the Ethernet addresses of a packet the fabric sends on: to `dst`,
+// from the fabric's MAC. Returns -1 for a packet too short to have them.
+static __always_inline int address(struct __sk_buff *skb, const __u8 *dst)
+{
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end)
-		return TC_ACT_SHOT;
-	__builtin_memcpy(eth->h_dest, flow->dst_mac, 6);
+		return -1;
+	__builtin_memcpy(eth->h_dest, dst, 6);
 	__builtin_memcpy(eth->h_source, fabric_mac, 6);
+	return 0;
+}
+
+// Moves a packet of an installed flow to its egress port's `eth0`, counting
+// it.
+// Returns -1 when the packet is not for the fast path: no entry, or one
+// decided under rules the daemon no longer holds.
+static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key,
+				     __u32 ip_len, __u32 headers_len)
+{
+	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
+	if (!flow || !current(flow->generation))
+		return -1;
+	if (count(skb, flow->slot, ip_len, headers_len))
+		return -1;
+	if (address(skb, flow->dst_mac))
+		return TC_ACT_SHOT;
 	// Straight into the ingress of the egress host end's peer, the
 	// receiving `eth0`, in its namespace: no trip through the egress host
 	// end and the CPU's backlog queue.
 	return bpf_redirect_peer(flow->out_ifindex, 0);
 }
 
+// Moves a packet of a flow installed to leave by the tunnel into the VXLAN
+// device, with the entry's tunnel key and addressed to the receiving
+// port's MAC between hosts, counting it. `on_wire` is the size of the
+// largest packet it stands for.
+// Returns -1 when the packet is not for the fast path: no tunnel, no entry,
+// one decided under rules the daemon no longer holds, a packet larger than
+// the tunnel carries, or one for a host not trusted.
+static __always_inline int into_tunnel(struct __sk_buff *skb, struct flow_key *key,
+				       __u32 ip_len, __u32 headers_len, __u32 on_wire)
+{
+	__u32 zero = 0;
+	struct tunnel_settings *settings = bpf_map_lookup_elem(&tunnel, &zero);
+	if (!settings || !settings->vxlan_ifindex)
+		return -1;
+	struct tunnel_entry *flow = bpf_map_lookup_elem(&to_tunnel, key);
+	if (!flow || !current(flow->generation))
+		return -1;
+	if (on_wire > settings->mtu)
+		return -1;
+	// Only to a host the underlay trusts (one that runs the same lab).
+	__u32 remote = flow->remote_ipv4;
+	if (!bpf_map_lookup_elem(&trusted, &remote))
+		return -1;
+	struct bpf_tunnel_key tunnel_key = {};
+	tunnel_key.remote_ipv4 = flow->remote_ipv4;
+	tunnel_key.local_ipv4 = settings->local_ipv4;
+	tunnel_key.tunnel_id = flow->vni;
+	tunnel_key.tunnel_ttl = 64;
+	if (bpf_skb_set_tunnel_key(skb, &tunnel_key, sizeof(tunnel_key), 0))
+		return -1;
+	if (count(skb, flow->slot, ip_len, headers_len))
+		return -1;
+	if (address(skb, flow->dst_mac))
+		return TC_ACT_SHOT;
+	// Out of the VXLAN device, which encapsulates it (a super-packet
+	// whole: the underlay's device segments it, if anything does).
+	return bpf_redirect(settings->vxlan_ifindex, 0);
+}
+
 #define TCP_CONTROL (0x01 | 0x02 | 0x04) // FIN, SYN, RST
+
+// Reads the flow of an Ethernet frame's IP packet into `key` (all but its
+// ifindex), with the packet's IP length and the length of its headers (IP
+// and TCP or UDP). Returns -1 for a frame that is not for a fast path:
+// not TCP or UDP, a TCP SYN, FIN or RST, a fragment, IPv4 options or IPv6
+// extension headers, or too short.
+static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key,
+				     __u32 *ip_len, __u32 *headers_len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	__u32 l3_len;
+	__u8 *l4;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > end)
+			return -1;
+		// Options and fragments are the slow path's.
+		if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
+			return -1;
+		key->family = 4;
+		key->proto = ip->protocol;
+		__builtin_memcpy(key->saddr, &ip->saddr, 4);
+		__builtin_memcpy(key->daddr, &ip->daddr, 4);
+		*ip_len = bpf_ntohs(ip->tot_len);
+		l3_len = sizeof(*ip);
+		l4 = (void *)(ip + 1);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		key->family = 6;
+		key->proto = ip6->nexthdr;
+		__builtin_memcpy(key->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(key->daddr, &ip6->daddr, 16);
+		*ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+		l3_len = sizeof(*ip6);
+		l4 = (void *)(ip6 + 1);
+	} else {
+		return -1;
+	}
+
+	if (key->proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)l4;
+		if ((void *)(tcp + 1) > end)
+			return -1;
+		if (((__u8 *)tcp)[13] & TCP_CONTROL)
+			return -1;
+		key->sport = tcp->source;
+		key->dport = tcp->dest;
+		*headers_len = l3_len + tcp->doff * 4;
+	} else if (key->proto == IPPROTO_UDP) {
+		struct udphdr *udp = (void *)l4;
+		if ((void *)(udp + 1) > end)
+			return -1;
+		key->sport = udp->source;
+		key->dport = udp->dest;
+		*headers_len = l3_len + sizeof(*udp);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+// The largest packet a frame of `ip_len` IP bytes and `headers_len` bytes
+// of headers stands for on the wire (one segment of a super-packet).
+static __always_inline __u32 on_wire(struct __sk_buff *skb, __u32 ip_len, __u32 headers_len)
+{
+	return skb->gso_size ? headers_len + skb->gso_size : ip_len;
+}
+
+// What stays on a port's link, for an IPv6 packet: neighbour solicitations
+// are answered, the rest of neighbour discovery and link-scope multicast
+// dropped. Returns -1 for a packet that goes on.
+static __always_inline int on_link(struct __sk_buff *skb, __u32 ifindex)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = data + ETH_HLEN;
+	if ((void *)(ip6 + 1) > end)
+		return -1;
+	if (ip6->nexthdr == IPPROTO_ICMPV6_) {
+		__u8 *icmp = (void *)(ip6 + 1);
+		if ((void *)(icmp + 1) > end)
+			return -1;
+		if (*icmp == ICMPV6_NS)
+			return answer_ns(skb, ifindex);
+		// Router solicitations and the rest of neighbour discovery stay
+		// on the link, as on Azure's.
+		if (*icmp >= 133 && *icmp <= 137)
+			return TC_ACT_SHOT;
+	}
+	// Link-scope multicast (MLD reports and the like) stays on the link
+	// too.
+	if (ip6->daddr.in6_u.u6_addr8[0] == 0xff && (ip6->daddr.in6_u.u6_addr8[1] & 0x0f) == 0x02)
+		return TC_ACT_SHOT;
+	return -1;
+}
 
 SEC("classifier")
 int from_port(struct __sk_buff *skb)
@@ -324,82 +574,29 @@ int from_port(struct __sk_buff *skb)
 	__u16 proto = eth->h_proto;
 	if (proto == bpf_htons(ETH_P_ARP))
 		return answer_arp(skb, ifindex);
-
-	struct flow_key key = {};
-	key.ifindex = ifindex;
-	__u32 ip_len, l3_len;
-	__u8 *l4;
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
-		if ((void *)(ip + 1) > end)
-			return bpf_redirect(slow, 0);
-		// Options and fragments are the slow path's.
-		if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)))
-			return bpf_redirect(slow, 0);
-		key.family = 4;
-		key.proto = ip->protocol;
-		__builtin_memcpy(key.saddr, &ip->saddr, 4);
-		__builtin_memcpy(key.daddr, &ip->daddr, 4);
-		ip_len = bpf_ntohs(ip->tot_len);
-		l3_len = sizeof(*ip);
-		l4 = (void *)(ip + 1);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
-		if ((void *)(ip6 + 1) > end)
-			return bpf_redirect(slow, 0);
-		if (ip6->nexthdr == IPPROTO_ICMPV6_) {
-			__u8 *icmp = (void *)(ip6 + 1);
-			if ((void *)(icmp + 1) > end)
-				return bpf_redirect(slow, 0);
-			if (*icmp == ICMPV6_NS)
-				return answer_ns(skb, ifindex);
-			// Router solicitations and the rest of neighbour
-			// discovery stay on the link, as on Azure's.
-			if (*icmp >= 133 && *icmp <= 137)
-				return TC_ACT_SHOT;
-		}
-		// Link-scope multicast (MLD reports and the like) stays on the
-		// link too.
-		if (ip6->daddr.in6_u.u6_addr8[0] == 0xff && (ip6->daddr.in6_u.u6_addr8[1] & 0x0f) == 0x02)
-			return TC_ACT_SHOT;
-		key.family = 6;
-		key.proto = ip6->nexthdr;
-		__builtin_memcpy(key.saddr, &ip6->saddr, 16);
-		__builtin_memcpy(key.daddr, &ip6->daddr, 16);
-		ip_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-		l3_len = sizeof(*ip6);
-		l4 = (void *)(ip6 + 1);
-	} else {
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		int done = on_link(skb, ifindex);
+		if (done >= 0)
+			return done;
+	} else if (proto != bpf_htons(ETH_P_IP)) {
 		return TC_ACT_SHOT;
 	}
 
-	__u32 headers_len;
-	if (key.proto == IPPROTO_TCP) {
-		struct tcphdr *tcp = (void *)l4;
-		if ((void *)(tcp + 1) > end)
-			return bpf_redirect(slow, 0);
-		if (((__u8 *)tcp)[13] & TCP_CONTROL)
-			return bpf_redirect(slow, 0);
-		key.sport = tcp->source;
-		key.dport = tcp->dest;
-		headers_len = l3_len + tcp->doff * 4;
-	} else if (key.proto == IPPROTO_UDP) {
-		struct udphdr *udp = (void *)l4;
-		if ((void *)(udp + 1) > end)
-			return bpf_redirect(slow, 0);
-		key.sport = udp->source;
-		key.dport = udp->dest;
-		headers_len = l3_len + sizeof(*udp);
-	} else {
+	struct flow_key key = {};
+	key.ifindex = ifindex;
+	__u32 ip_len = 0, headers_len = 0;
+	if (read_flow(skb, &key, &ip_len, &headers_len))
 		return bpf_redirect(slow, 0);
-	}
 	// A packet larger than the MTU the sender's NIC was given (its guest
 	// raised it) may not fit its receiver's `eth0`, which would drop it
 	// unseen: the daemon fragments or drops and counts it.
-	__u32 on_wire = skb->gso_size ? headers_len + skb->gso_size : ip_len;
-	if (on_wire > port->mtu)
+	__u32 largest = on_wire(skb, ip_len, headers_len);
+	if (largest > port->mtu)
 		return bpf_redirect(slow, 0);
 	int done = fast_path(skb, &key, ip_len, headers_len);
+	if (done >= 0)
+		return done;
+	done = into_tunnel(skb, &key, ip_len, headers_len, largest);
 	if (done >= 0)
 		return done;
 	return bpf_redirect(slow, 0);
@@ -422,6 +619,49 @@ int from_daemon(struct __sk_buff *skb)
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
 		return TC_ACT_SHOT;
 	return bpf_redirect(out, 0);
+}
+
+SEC("classifier")
+int from_tunnel(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key tunnel_key = {};
+	if (bpf_skb_get_tunnel_key(skb, &tunnel_key, sizeof(tunnel_key), 0))
+		return TC_ACT_UNSPEC;
+	// A frame from anywhere else is the underlay's program's to drop and
+	// count.
+	__u32 remote = tunnel_key.remote_ipv4;
+	if (!bpf_map_lookup_elem(&trusted, &remote))
+		return TC_ACT_UNSPEC;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_UNSPEC;
+	struct arrival_key key = {};
+	key.vni = tunnel_key.tunnel_id;
+	__builtin_memcpy(key.mac, eth->h_dest, 6);
+	__u32 ip_len = 0, headers_len = 0;
+	if (read_flow(skb, &key.flow, &ip_len, &headers_len))
+		return TC_ACT_UNSPEC;
+	struct flow_entry *flow = bpf_map_lookup_elem(&arrivals, &key);
+	if (!flow || !current(flow->generation))
+		return TC_ACT_UNSPEC;
+	__u32 out = flow->out_ifindex;
+	struct port *port = bpf_map_lookup_elem(&ports, &out);
+	if (!port || port->kind != PORT_HOST_END)
+		return TC_ACT_UNSPEC;
+	// What would not fit the receiving `eth0` is the daemon's.
+	if (on_wire(skb, ip_len, headers_len) > port->mtu)
+		return TC_ACT_UNSPEC;
+	// Addressed to a MAC that is not the VXLAN device's, the frame came in
+	// as another host's; the receiving `eth0` takes it as its own.
+	if (bpf_skb_change_type(skb, PACKET_HOST))
+		return TC_ACT_UNSPEC;
+	if (count(skb, flow->slot, ip_len, headers_len))
+		return TC_ACT_UNSPEC;
+	if (address(skb, flow->dst_mac))
+		return TC_ACT_SHOT;
+	return bpf_redirect_peer(out, 0);
 }
 
 char LICENSE[] SEC("license") = "Apache-2.0";

@@ -20,6 +20,17 @@
 //! So whoever holds the TUN queues sees exactly the packets no flow entry
 //! took, and can write packets to the port as it would to a TUN `eth0`.
 //!
+//! A fabric may also reach other hosts through a VXLAN device in external
+//! mode in its namespace ([`Fabric::set_tunnel`]): `from_port` then also
+//! moves the packets of each tunnel entry ([`Fabric::install_tunnel`]) into
+//! that device, with the entry's tunnel key (remote host, VNI) and
+//! addressed to the MAC the receiving port has between hosts; and
+//! `from_tunnel`, which whoever holds the VXLAN device runs first at its
+//! ingress ([`Fabric::tunnel_program`]), moves each frame a trusted host
+//! sent for an arrival entry ([`Fabric::install_arrival`], keyed by VNI,
+//! destination MAC and 5-tuple) straight into the receiving `eth0`, and
+//! leaves every other frame to the next program there (`TC_ACT_UNSPEC`).
+//!
 //! Each flow entry carries a generation, and only an entry of the fabric's
 //! current generation ([`Fabric::advance_generation`]) is used: raising it
 //! sends every flow's next packet to the slow path at once. Each entry
@@ -43,8 +54,9 @@ mod unattached;
 
 pub(crate) use links::noqueue_here;
 
-use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd};
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -54,8 +66,9 @@ use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
 
 pub use entries::{
-    layout, FastCounters, FastEntry, FastKey, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN,
-    FLOW_KEY_LEN, PORT_LEN, SLOTS_PER_CHUNK,
+    layout, ArrivalKey, FastCounters, FastEntry, FastKey, TunnelEntry, TunnelSettings,
+    ARRIVAL_KEY_LEN, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORT_LEN,
+    SLOTS_PER_CHUNK, TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
 };
 use entries::{port_entry, PORT_HOST_END, PORT_TUN};
 #[doc(hidden)]
@@ -86,6 +99,10 @@ type FlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
 type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
 type CountersMap = Array<MapData, [u8; CHUNK_LEN]>;
 type GenerationMap = Array<MapData, u64>;
+type TunnelFlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; TUNNEL_ENTRY_LEN]>;
+type ArrivalMap = BpfHashMap<MapData, [u8; ARRIVAL_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
+type TunnelMap = Array<MapData, [u8; TUNNEL_SETTINGS_LEN]>;
+type TrustedMap = BpfHashMap<MapData, u32, u8>;
 
 /// A flow entry the fabric refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +142,17 @@ pub struct Fabric {
     /// The fabric namespace's link notifications, from the first
     /// [`Fabric::reap_orphans`] on.
     link_watch: Mutex<Option<links::LinkWatch>>,
+    tunnel: Mutex<Tunnel>,
+}
+
+/// The maps of the way between hosts, and the settings written to them
+/// (none until [`Fabric::set_tunnel`]).
+struct Tunnel {
+    flows: TunnelFlowMap,
+    arrivals: ArrivalMap,
+    settings: TunnelMap,
+    trusted: TrustedMap,
+    set: Option<TunnelSettings>,
 }
 
 impl std::fmt::Debug for Fabric {
@@ -240,6 +268,7 @@ impl Fabric {
             counters,
             chunks,
             generation,
+            tunnel,
         } = loaded;
         Fabric {
             namespace,
@@ -253,6 +282,7 @@ impl Fabric {
             next_port: AtomicU32::new(0),
             live: Mutex::new(HashMap::new()),
             link_watch: Mutex::new(None),
+            tunnel: Mutex::new(tunnel),
         }
     }
 
@@ -408,23 +438,20 @@ impl Fabric {
     /// there (one of an older generation: what it counted stays in its
     /// own slot).
     pub fn install(&self, key: &FastKey, entry: FastEntry) -> Result<(), InstallError> {
-        let Some(bytes) = key.to_bytes() else {
+        let bytes = self.checked(key.to_bytes(), entry.slot)?;
+        inserted(lock(&self.flows).insert(bytes, entry.to_bytes(), BPF_ANY))
+    }
+
+    /// The bytes of a key, if it has any, for an entry counting in `slot`,
+    /// if there is such a slot.
+    fn checked<K>(&self, bytes: Option<K>, slot: u32) -> Result<K, InstallError> {
+        let Some(bytes) = bytes else {
             return Err(InstallError::Other("addresses of two families".into()));
         };
-        if entry.slot >= self.slots() {
-            return Err(InstallError::Other(format!(
-                "slot {} out of range",
-                entry.slot
-            )));
+        if slot >= self.slots() {
+            return Err(InstallError::Other(format!("slot {slot} out of range")));
         }
-        const BPF_ANY: u64 = 0;
-        match lock(&self.flows).insert(bytes, entry.to_bytes(), BPF_ANY) {
-            Ok(()) => Ok(()),
-            Err(err) => match syscall_errno(&err) {
-                Some(libc::E2BIG | libc::ENOMEM) => Err(InstallError::Full),
-                _ => Err(InstallError::Other(err.to_string())),
-            },
-        }
+        Ok(bytes)
     }
 
     /// Removes the entry of `key`, if there is one. What it carried stays
@@ -434,6 +461,90 @@ impl Fabric {
             return false;
         };
         lock(&self.flows).remove(&bytes).is_ok()
+    }
+
+    /// Where the tunnel is, and which hosts' frames may take the fast path
+    /// from it: from the next packet on, tunnel entries carry and arrival
+    /// entries are used. Replaces the trusted set.
+    pub fn set_tunnel(&self, settings: TunnelSettings, trusted: &[Ipv4Addr]) -> Result<()> {
+        let mut tunnel = lock(&self.tunnel);
+        let wanted: HashSet<u32> = trusted.iter().map(|a| u32::from(*a)).collect();
+        for address in &wanted {
+            tunnel
+                .trusted
+                .insert(*address, 1, 0)
+                .with_context(|| format!("trusting {}", Ipv4Addr::from(*address)))?;
+        }
+        let stale: Vec<u32> = (tunnel.trusted.keys())
+            .filter_map(|key| key.ok())
+            .filter(|key| !wanted.contains(key))
+            .collect();
+        for address in stale {
+            let _ = tunnel.trusted.remove(&address);
+        }
+        tunnel
+            .settings
+            .set(0, settings.to_bytes(), 0)
+            .context("writing the fabric's tunnel settings")?;
+        tunnel.set = Some(settings);
+        Ok(())
+    }
+
+    /// The tunnel's settings, once [`Fabric::set_tunnel`] wrote them.
+    pub fn tunnel(&self) -> Option<TunnelSettings> {
+        lock(&self.tunnel).set
+    }
+
+    /// The descriptor of `from_tunnel`, for whoever holds the VXLAN device
+    /// to run first at its ingress (as a `cls_bpf` filter in direct-action
+    /// mode, before the program that takes what it leaves).
+    pub fn tunnel_program(&self) -> Result<RawFd> {
+        let classifier: &SchedClassifier = self
+            .programs
+            .program("from_tunnel")
+            .context("the fabric object has no program from_tunnel")?
+            .try_into()?;
+        Ok(classifier.fd()?.as_fd().as_raw_fd())
+    }
+
+    /// Installs one direction of a flow that leaves by the tunnel, keyed
+    /// as [`Fabric::install`] keys a flow entry, over any tunnel entry of
+    /// the key already there. A flow entry of the same key (an older
+    /// generation's) is left alone: it is looked up first, and not used.
+    pub fn install_tunnel(&self, key: &FastKey, entry: TunnelEntry) -> Result<(), InstallError> {
+        let bytes = self.checked(key.to_bytes(), entry.slot)?;
+        inserted(
+            lock(&self.tunnel)
+                .flows
+                .insert(bytes, entry.to_bytes(), BPF_ANY),
+        )
+    }
+
+    /// Removes the tunnel entry of `key`, if there is one.
+    pub fn remove_tunnel(&self, key: &FastKey) -> bool {
+        let Some(bytes) = key.to_bytes() else {
+            return false;
+        };
+        lock(&self.tunnel).flows.remove(&bytes).is_ok()
+    }
+
+    /// Installs one direction of a flow as it arrives from another host:
+    /// `entry` names the receiving port's host end and its `eth0`'s MAC.
+    pub fn install_arrival(&self, key: &ArrivalKey, entry: FastEntry) -> Result<(), InstallError> {
+        let bytes = self.checked(key.to_bytes(), entry.slot)?;
+        inserted(
+            lock(&self.tunnel)
+                .arrivals
+                .insert(bytes, entry.to_bytes(), BPF_ANY),
+        )
+    }
+
+    /// Removes the arrival entry of `key`, if there is one.
+    pub fn remove_arrival(&self, key: &ArrivalKey) -> bool {
+        let Some(bytes) = key.to_bytes() else {
+            return false;
+        };
+        lock(&self.tunnel).arrivals.remove(&bytes).is_ok()
     }
 
     /// How many counters slots there are (at least twice the flow
@@ -508,6 +619,17 @@ impl Drop for Fabric {
     }
 }
 
+/// `BPF_ANY`: an insert creates or replaces.
+const BPF_ANY: u64 = 0;
+
+/// An insert's outcome, as [`Fabric::install`] says it.
+fn inserted(result: Result<(), MapError>) -> Result<(), InstallError> {
+    result.map_err(|err| match syscall_errno(&err) {
+        Some(libc::E2BIG | libc::ENOMEM) => InstallError::Full,
+        _ => InstallError::Other(err.to_string()),
+    })
+}
+
 /// The programs and maps, loaded.
 struct Loaded {
     programs: Ebpf,
@@ -516,6 +638,7 @@ struct Loaded {
     counters: CountersMap,
     chunks: u32,
     generation: GenerationMap,
+    tunnel: Tunnel,
 }
 
 /// Loads the programs into the kernel, with `capacity` flow entries (and
@@ -525,11 +648,13 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
     let chunks = capacity.saturating_mul(2).div_ceil(SLOTS_PER_CHUNK).max(1);
     let mut programs = EbpfLoader::new()
         .map_max_entries("flows", capacity)
+        .map_max_entries("to_tunnel", capacity)
+        .map_max_entries("arrivals", capacity)
         .map_max_entries("counters", chunks)
         .map_max_entries("ports", max_ports.saturating_mul(2))
         .load(OBJECT)
         .context("loading the fabric's tc programs")?;
-    for name in ["from_port", "from_daemon"] {
+    for name in ["from_port", "from_daemon", "from_tunnel"] {
         let classifier: &mut SchedClassifier = programs
             .program_mut(name)
             .with_context(|| format!("the fabric object has no program {name}"))?
@@ -547,6 +672,13 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
     let flows = FlowMap::try_from(take("flows")?)?;
     let counters = CountersMap::try_from(take("counters")?)?;
     let generation = GenerationMap::try_from(take("generation")?)?;
+    let tunnel = Tunnel {
+        flows: TunnelFlowMap::try_from(take("to_tunnel")?)?,
+        arrivals: ArrivalMap::try_from(take("arrivals")?)?,
+        settings: TunnelMap::try_from(take("tunnel")?)?,
+        trusted: TrustedMap::try_from(take("trusted")?)?,
+        set: None,
+    };
     Ok(Loaded {
         programs,
         ports,
@@ -554,5 +686,6 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
         counters,
         chunks,
         generation,
+        tunnel,
     })
 }

@@ -198,13 +198,19 @@ fn qdisc(kind: &str, index: u32, parent: TcHandle, handle: u32) -> RouteNetlinkM
     RouteNetlinkMessage::NewQueueDiscipline(message)
 }
 
+/// The priority of the underlay's own filters: one program that runs
+/// before them ([`attach_first_here`]) has priority 1.
+const OWN_PRIORITY: u32 = 2;
+const FIRST_PRIORITY: u32 = 1;
+
 /// `program` as a `cls_bpf` filter in direct-action mode at the ingress of
-/// device `index`'s `clsact`, for every protocol.
-fn ingress_filter(index: u32, program: &Program<'_>) -> RouteNetlinkMessage {
+/// device `index`'s `clsact`, for every protocol, with priority `priority`
+/// (the lower first).
+fn ingress_filter(index: u32, program: &Program<'_>, priority: u32) -> RouteNetlinkMessage {
     let mut message = TcMessage::with_index(index as i32);
     message.header.parent = TcHandle::from(CLSACT_INGRESS);
-    // Priority 1, every protocol.
-    message.header.info = (1 << 16) | u32::from(ETH_P_ALL.to_be());
+    // Every protocol.
+    message.header.info = (priority << 16) | u32::from(ETH_P_ALL.to_be());
     message.attributes.push(TcAttribute::Kind("bpf".to_owned()));
     let mut name = program.name.as_bytes().to_vec();
     name.push(0);
@@ -255,7 +261,7 @@ pub fn plumb_here(attachments: &[Attachment<'_>], tap: u32, mtu: u32) -> Result<
             .with_context(|| format!("adding a clsact qdisc to {name}"))?;
             create(
                 &mut handle,
-                ingress_filter(attachment.index, &attachment.program),
+                ingress_filter(attachment.index, &attachment.program, OWN_PRIORITY),
             )
             .await
             .with_context(|| format!("attaching {} to {name}", attachment.program.name))?;
@@ -275,6 +281,16 @@ pub fn plumb_here(attachments: &[Attachment<'_>], tap: u32, mtu: u32) -> Result<
                 })?;
         }
         Ok(())
+    })
+}
+
+/// Attaches `program`, in the current thread's namespace, at the ingress of
+/// device `index` (which [`plumb_here`] gave its program) before that
+/// program: a frame it leaves (`TC_ACT_UNSPEC`) goes on to the device's own
+/// program.
+pub fn attach_first_here(index: u32, program: &Program<'_>) -> Result<()> {
+    with_connection(|mut handle| async move {
+        create(&mut handle, ingress_filter(index, program, FIRST_PRIORITY)).await
     })
 }
 

@@ -20,7 +20,11 @@
 //!   frame to the daemon through the TAP.
 //!
 //! Both count what they carry and what they drop
-//! ([`Underlay::counters`]).
+//! ([`Underlay::counters`]). Another program may run before
+//! `from_underlay` at the VXLAN device's ingress
+//! ([`Underlay::run_first_on_arrival`]: a fast path that delivers some
+//! frames itself, told the trusted hosts at every change): what it leaves
+//! reaches `from_underlay` as before.
 //!
 //! The devices may sit in another namespace than the caller's
 //! ([`UnderlaySpec::namespace`]): the VXLAN device is made from the
@@ -134,6 +138,10 @@ struct Device {
     name: &'static str,
 }
 
+/// Told the trusted hosts at every change: a program that runs before
+/// `from_underlay` and must not take frames from anyone else.
+pub type TrustMirror = Box<dyn Fn(&[Ipv4Addr]) -> Result<()> + Send>;
+
 /// The underlay's devices, programs and maps.
 pub struct Underlay {
     /// The namespace of the devices, held open: they are removed there,
@@ -147,6 +155,9 @@ pub struct Underlay {
     programs: Ebpf,
     destinations: Mutex<DestinationMap>,
     trusted: Mutex<TrustedMap>,
+    /// The trusted hosts, as last set, and who else is told them.
+    trusted_now: Vec<Ipv4Addr>,
+    mirror: Option<TrustMirror>,
     counters: CountersMap,
     underlay_interface: String,
     underlay_mtu: u32,
@@ -342,7 +353,7 @@ impl Underlay {
             counters,
         } = loaded;
         // From here on, dropping the underlay removes both devices.
-        let underlay = Underlay {
+        let mut underlay = Underlay {
             namespace,
             vxlan: Device {
                 index: vxlan,
@@ -356,6 +367,8 @@ impl Underlay {
             programs,
             destinations: Mutex::new(destinations),
             trusted: Mutex::new(trusted),
+            trusted_now: Vec::new(),
+            mirror: None,
             counters,
             underlay_interface,
             underlay_mtu,
@@ -368,7 +381,7 @@ impl Underlay {
 
     /// Writes the programs' settings and trusted hosts, then attaches them
     /// and brings the devices up.
-    fn set_up(&self, mut settings: SettingsMap, spec: &UnderlaySpec) -> Result<()> {
+    fn set_up(&mut self, mut settings: SettingsMap, spec: &UnderlaySpec) -> Result<()> {
         let mut bytes = [0u8; 12];
         bytes[0..4].copy_from_slice(&self.vxlan.index.to_ne_bytes());
         bytes[4..8].copy_from_slice(&self.tap.index.to_ne_bytes());
@@ -402,6 +415,37 @@ impl Underlay {
             devices::plumb_here(&attachments, tap, mtu)
         })
         .context("setting up the underlay's devices")
+    }
+
+    /// Runs the tc program `program` (a descriptor; `name` names it) at the
+    /// VXLAN device's ingress before `from_underlay`: each frame it leaves
+    /// (`TC_ACT_UNSPEC`) goes on to `from_underlay`, which checks its
+    /// source and hands it to the daemon. It runs in the devices'
+    /// namespace, so it may redirect only to devices there. `trust` is told
+    /// the trusted hosts once it is attached and at every change, before
+    /// `from_underlay` is, so that the program never takes frames
+    /// `from_underlay` would drop (it must trust no one until told).
+    pub fn run_first_on_arrival(
+        &mut self,
+        program: std::os::fd::RawFd,
+        name: &str,
+        trust: TrustMirror,
+    ) -> Result<()> {
+        let (index, device) = (self.vxlan.index, self.vxlan.name);
+        let program = devices::Program { fd: program, name };
+        devices::run_in(&self.namespace, || {
+            devices::attach_first_here(index, &program)
+        })
+        .with_context(|| format!("attaching {name} at the ingress of {device}"))?;
+        // Attached first: until it is told, it trusts no one.
+        trust(&self.trusted_now)?;
+        self.mirror = Some(trust);
+        Ok(())
+    }
+
+    /// The index of the VXLAN device in the namespace it is in.
+    pub fn vxlan_index(&self) -> u32 {
+        self.vxlan.index
     }
 
     /// The TAP queues, one per worker, to be taken once (an empty list
@@ -444,8 +488,13 @@ impl Underlay {
     }
 
     /// The hosts whose VXLAN packets are taken, by underlay address.
-    /// Replaces the whole set.
-    pub fn set_trusted(&self, trusted: &[Ipv4Addr]) -> Result<()> {
+    /// Replaces the whole set (the program run first at the VXLAN device's
+    /// ingress, if any, is told first).
+    pub fn set_trusted(&mut self, trusted: &[Ipv4Addr]) -> Result<()> {
+        if let Some(mirror) = &self.mirror {
+            mirror(trusted)?;
+        }
+        self.trusted_now = trusted.to_vec();
         let mut map = lock(&self.trusted);
         let wanted: HashSet<u32> = trusted.iter().map(|a| u32::from(*a)).collect();
         for address in &wanted {
