@@ -132,6 +132,14 @@ impl VpnSpeaker {
         ];
         let daemon = Daemon::spawn(&spec.netns, "setpriv", &args, &spec.run_dir.join(LOG))?;
         let mut speaker = VpnSpeaker { spec, daemon };
+        // The port first: the `gobgp` client waits a whole second for a
+        // port nobody listens on yet, a second a lab's bring-up would wait.
+        let (netns, port) = (speaker.spec.netns.clone(), speaker.spec.api_port);
+        wait_for(START_TIMEOUT, "gobgpd's API port", || {
+            speaker.daemon.check_running()?;
+            Ok(api_listens(&netns, port).then_some(()))
+        })
+        .context("starting the VPNv4 speaker")?;
         let api = speaker.api();
         wait_for(START_TIMEOUT, "gobgpd's API", || {
             speaker.daemon.check_running()?;
@@ -159,6 +167,18 @@ impl VpnSpeaker {
         self.daemon.kill();
         remove_files(&self.spec.run_dir, &[CONFIG, LOG]);
     }
+}
+
+/// Whether something accepts connections on the API port of `netns` ("":
+/// the caller's).
+fn api_listens(netns: &str, port: u16) -> bool {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let connects =
+        move || std::net::TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_ok();
+    if netns.is_empty() {
+        return connects();
+    }
+    crate::host::netns::run_in(netns, move || Ok(connects())).unwrap_or(false)
 }
 
 /// Kills the gobgpd a killed process left running with its files in
