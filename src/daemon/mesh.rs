@@ -240,10 +240,10 @@ fn received(
         }
     }
     for route in routes {
-        let Some(from) = route.from.filter(|f| !other_files.contains(f)) else {
+        // Only routes received, and from machines that run this file.
+        if route.from.is_none_or(|f| other_files.contains(&f)) {
             continue;
-        };
-        let _ = from;
+        }
         for (tag, gateway, instance) in &route.large_communities {
             let g = GatewayIdx::new(*gateway as usize);
             let Some(gw) = topology.gateways.get(g) else {

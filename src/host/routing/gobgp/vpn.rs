@@ -14,7 +14,7 @@
 //! RIB, and a monitor (`gobgp monitor global rib`) tells when they change.
 
 use super::super::{create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon};
-use super::Origin;
+use super::{Origin, API_HOST, START_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
@@ -28,10 +28,6 @@ use std::time::Duration;
 
 const CONFIG: &str = "gobgpd-vpn.toml";
 const LOG: &str = "gobgpd-vpn.log";
-const API_HOST: &str = "127.0.0.1";
-
-/// How long gobgpd gets to answer on its API.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A VPNv4 speaker: its identity, its ports and its iBGP neighbours.
 #[derive(Debug, Clone, PartialEq, Eq)]
