@@ -457,7 +457,7 @@ fn failed_expectations(source: &str, results: &[expectations::ExpectationResult]
 /// The first line of `check`: what the file declares.
 fn summary(path: &Path, t: &topology::Topology) -> String {
     format!(
-        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{}{})\n",
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{}{}{})\n",
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
@@ -482,6 +482,15 @@ fn summary(path: &Path, t: &topology::Topology) -> String {
             String::new()
         } else {
             format!(", {} load balancers", t.load_balancers.len())
+        },
+        match t.firewalls.len() {
+            0 => String::new(),
+            n => {
+                let fws: Vec<String> = (t.firewalls.iter())
+                    .map(|f| format!("{} at {}", f.name, f.private_ip))
+                    .collect();
+                format!(", {n} Azure Firewalls ({})", fws.join(", "))
+            }
         },
         if t.expectations.is_empty() {
             String::new()

@@ -23,6 +23,9 @@ pub fn namespace_spec(
         PortKind::GatewayInstance { .. } => gateway_instance(topology, port),
         PortKind::SiteTunnel { .. } => site_tunnel(port),
         PortKind::Prober { .. } => prober(port),
+        // A forwarding guest without a VM size: the firewall's SKU caps it
+        // in the fabric instead.
+        PortKind::Firewall { .. } => vm(topology, port, false),
     };
     spec.queues = queues;
     spec.nonblocking = true;

@@ -263,7 +263,9 @@ impl Worker {
                     );
                 }
                 Verdict::Drop { reason, at, rule } => {
-                    if let (Some(denies), DropReason::NsgInbound) = (&self.denies, reason) {
+                    if let (Some(denies), DropReason::NsgInbound | DropReason::FirewallDenied) =
+                        (&self.denies, reason)
+                    {
                         denies.denied(plane.port_id(at), Direction::Inbound, rule, &view, now_ms);
                     }
                     self.counters
@@ -461,7 +463,9 @@ impl Worker {
                         (&self.denies, verdict)
                     {
                         let direction = match reason {
-                            DropReason::NsgInbound => Some(Direction::Inbound),
+                            DropReason::NsgInbound | DropReason::FirewallDenied => {
+                                Some(Direction::Inbound)
+                            }
                             DropReason::NsgOutbound => Some(Direction::Outbound),
                             _ => None,
                         };

@@ -138,13 +138,7 @@ pub fn flow_verify<'s>(snap: &'s Snapshot, nic: PortIdx, query: &FlowQuery) -> F
     let verdict = judged.verdict;
     let decided_by = snap
         .deciding_rule(nic, query.direction, &verdict)
-        .map(|(stage, rule)| {
-            (
-                stage.level,
-                snap.topology.nsgs[stage.nsg].name.as_str(),
-                rule,
-            )
-        });
+        .map(|(stage, rule)| (stage.level, stage.owner.name(&snap.topology), rule));
     FlowAnswer {
         verdict: FlowVerdict {
             access: verdict.access.as_str(),
@@ -277,7 +271,7 @@ pub fn rules(snap: &Snapshot, nic: PortIdx) -> EffectiveNsgList {
                 }),
                 network_interface: None,
             },
-            NsgLevel::Nic => Association {
+            NsgLevel::Nic | NsgLevel::Firewall => Association {
                 subnet: None,
                 network_interface: Some(ResourceId {
                     id: ids::nic_id(&snap.plan.ports[nic].name),
@@ -286,7 +280,7 @@ pub fn rules(snap: &Snapshot, nic: PortIdx) -> EffectiveNsgList {
         };
         value.push(EffectiveNsg {
             network_security_group: ResourceId {
-                id: ids::nsg_id(&topo.nsgs[first.nsg].name),
+                id: ids::nsg_id(first.owner.name(topo)),
             },
             association,
             effective_security_rules: stages

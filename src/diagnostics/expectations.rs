@@ -78,6 +78,7 @@ pub fn waypoint_name(topology: &Topology, waypoint: Waypoint) -> String {
         Waypoint::Gateway(gateway) => topology.gateways[gateway].name.clone(),
         Waypoint::LoadBalancer(lb) => topology.load_balancers[lb].name.clone(),
         Waypoint::Circuit(circuit) => topology.circuits[circuit].name.clone(),
+        Waypoint::Firewall(firewall) => topology.firewalls[firewall].name.clone(),
     }
 }
 

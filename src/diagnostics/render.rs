@@ -246,6 +246,7 @@ pub(super) fn render_flow_verify(
             match level {
                 NsgLevel::Subnet => "subnet",
                 NsgLevel::Nic => "NIC",
+                NsgLevel::Firewall => "firewall",
             }
         ),
         None => writeln!(out, "Rule:   none (no NSG on the NIC or its subnet)"),

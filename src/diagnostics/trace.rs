@@ -34,7 +34,6 @@ use crate::dataplane::{
 };
 use crate::net::PacketKey;
 use crate::plan::PortIdx;
-use crate::policy::nsg::NsgLevel;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, SiteIdx};
 use etherparse::PacketBuilder;
@@ -288,11 +287,8 @@ fn nsg_checks(
         };
         let rule = &stage.rules[r];
         checks.push(NsgCheck {
-            level: match stage.level {
-                NsgLevel::Subnet => NsgLevel::Subnet.as_str(),
-                NsgLevel::Nic => NsgLevel::Nic.as_str(),
-            },
-            nsg: snap.topology.nsgs[stage.nsg].name.clone(),
+            level: stage.level.as_str(),
+            nsg: stage.owner.name(&snap.topology).to_string(),
             rule_name: rule.name.clone(),
             priority: rule.priority,
             access: rule.access.as_str(),

@@ -7,8 +7,8 @@ use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::catalog::round_trips::round_trip;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, GatewayIdx, HostIdx, LoadBalancerIdx, NextHopType, NicIdx, SiteIdx,
-    SubnetRef, Topology, VnetIdx,
+    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, HostIdx, LoadBalancerIdx, NextHopType,
+    NicIdx, SiteIdx, SubnetRef, Topology, VnetIdx,
 };
 use std::net::IpAddr;
 
@@ -113,6 +113,8 @@ pub struct PeeringEdge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplianceHop {
     Nic(NicIdx),
+    /// An Azure Firewall's private address.
+    Firewall(FirewallIdx),
     /// A load balancer's frontend (`frontend` indexes its frontends)
     /// directly reachable from the subnet.
     Frontend {
@@ -268,6 +270,7 @@ pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
                     let mut nics = nic_nodes(topo, r);
                     nics.extend(gateway_nodes(topo, r));
                     nics.extend(frontend_nodes(topo, r));
+                    nics.extend(firewall_nodes(topo, r));
                     SubnetBox {
                         id: subnet_id(topo, r),
                         label,
@@ -359,6 +362,37 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 ],
                 appliance: false,
                 gateway: true,
+                frontend: false,
+                circuit: false,
+            }
+        })
+        .collect()
+}
+
+pub(super) fn firewall_id(topo: &Topology, f: FirewallIdx) -> String {
+    format!("firewall_{f}_{}", sanitise(&topo.firewalls[f].name))
+}
+
+/// The Azure Firewall that lives in `subnet` (an AzureFirewallSubnet),
+/// drawn as the appliance it is.
+pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
+    topo.firewalls
+        .iter_enumerated()
+        .filter(|(_, fw)| fw.subnet == subnet)
+        .map(|(f, fw)| {
+            let mut label = vec![
+                format!("Azure Firewall {}", fw.name),
+                fw.private_ip.to_string(),
+                format!("{}, {} Mbps", fw.sku.as_str(), fw.sku.throughput_mbps()),
+            ];
+            if let Some(p) = fw.policy {
+                label.push(format!("policy {}", topo.firewall_policies[p].name));
+            }
+            NicNode {
+                id: firewall_id(topo, f),
+                label,
+                appliance: true,
+                gateway: false,
                 frontend: false,
                 circuit: false,
             }
@@ -674,9 +708,16 @@ pub(super) fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEd
                 Some(RouteTarget::Appliance { nic, .. }) => snapshot.plan.nic(*nic),
                 _ => None,
             };
-            let hop = match (appliance, target) {
-                (Some(nic), _) => ApplianceHop::Nic(nic),
-                (None, Some(RouteTarget::Balanced { frontend, .. })) => {
+            let firewall = match target {
+                Some(RouteTarget::Appliance { nic, .. }) => {
+                    snapshot.plan.ports[*nic].kind.firewall()
+                }
+                _ => None,
+            };
+            let hop = match (appliance, firewall, target) {
+                (Some(nic), _, _) => ApplianceHop::Nic(nic),
+                (None, Some(f), _) => ApplianceHop::Firewall(f),
+                (None, None, Some(RouteTarget::Balanced { frontend, .. })) => {
                     let fe = snapshot.frontend(*frontend);
                     ApplianceHop::Frontend {
                         load_balancer: fe.load_balancer,
@@ -697,6 +738,7 @@ pub(super) fn appliance_route_edges(snapshot: &Snapshot) -> Vec<ApplianceRouteEd
                     from_id: subnet_id(topo, subnet),
                     to_id: match hop {
                         ApplianceHop::Nic(nic) => nic_id(topo, nic),
+                        ApplianceHop::Firewall(f) => firewall_id(topo, f),
                         ApplianceHop::Frontend {
                             load_balancer,
                             frontend,

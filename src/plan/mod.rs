@@ -10,8 +10,8 @@
 //! [`ports`]: its identity, its names and the order it takes.
 
 use crate::topology::{
-    AsgIdx, Diagnostic, GatewayIdx, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx, ParseOptions,
-    SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    AsgIdx, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx,
+    ParseOptions, SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -94,6 +94,9 @@ pub enum PortKind {
     /// 168.63.129.16, and its namespace opens the probes' real TCP and HTTP
     /// connections to the backends.
     Prober { vnet: VnetIdx },
+    /// An Azure Firewall: it owns the firewall's private address, and
+    /// forwards what the firewall's policy admits.
+    Firewall { firewall: FirewallIdx },
 }
 
 impl PortKind {
@@ -104,6 +107,7 @@ impl PortKind {
             PortKind::GatewayInstance { .. } => ports::gateway_instance::KIND,
             PortKind::SiteTunnel { .. } => ports::site_tunnel::KIND,
             PortKind::Prober { .. } => ports::prober::KIND,
+            PortKind::Firewall { .. } => ports::firewall::KIND,
         }
     }
 
@@ -138,7 +142,15 @@ impl PortKind {
             PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
                 Some(gateway)
             }
-            PortKind::Vm | PortKind::Prober { .. } => None,
+            PortKind::Vm | PortKind::Prober { .. } | PortKind::Firewall { .. } => None,
+        }
+    }
+
+    /// The firewall a firewall's port stands for.
+    pub fn firewall(&self) -> Option<FirewallIdx> {
+        match *self {
+            PortKind::Firewall { firewall } => Some(firewall),
+            _ => None,
         }
     }
 }
@@ -187,6 +199,7 @@ impl Port {
                 Some(topology.gateways[gateway].name.clone())
             }
             PortKind::Prober { .. } => None,
+            PortKind::Firewall { firewall } => Some(topology.firewalls[firewall].name.clone()),
         }
     }
 }
@@ -220,6 +233,7 @@ impl Plan {
         ports::gateway_instance::derive(topology, &mut ports);
         ports::site_tunnel::derive(topology, &mut ports);
         ports::prober::derive(topology, &mut ports);
+        ports::firewall::derive(topology, &mut ports);
         let mut namespaces: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         // A lab spread over machines builds its own share here: the ports

@@ -1,6 +1,6 @@
 //! The names vnetd gives the ports and namespaces it adds to a lab: a
 //! gateway instance's, a site's tunnel to it, a circuit's Microsoft edge
-//! routers', a VNet's health prober's,
+//! routers', a VNet's health prober's, an Azure Firewall's,
 //! each behind the lab's `netns_prefix` where it is a namespace. The file
 //! names everything else.
 //!
@@ -77,7 +77,8 @@ pub fn tunnels(topology: &Topology) -> Vec<(SiteIdx, GatewayIdx)> {
 pub fn refusals(topology: &Topology, diags: &mut Diagnostics) {
     let namespaces = instance_namespaces(topology, diags);
     let ports = gateway_ports(topology, diags);
-    prober_ports(topology, &ports, namespaces, diags);
+    let (names, namespaces) = prober_ports(topology, &ports, namespaces, diags);
+    firewall_ports(topology, names, namespaces, diags);
 }
 
 /// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
@@ -162,13 +163,14 @@ fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
 
 /// Refuses a health prober's port (one per VNet with a load balancer that
 /// has a frontend) whose name is another port's, or whose namespace is
-/// taken or not a usable name.
+/// taken or not a usable name; gives every port name (lower case) and
+/// namespace so far.
 fn prober_ports(
     topology: &Topology,
     fabric: &[String],
     mut namespaces: HashSet<String>,
     diags: &mut Diagnostics,
-) {
+) -> (HashSet<String>, HashSet<String>) {
     let mut names: HashSet<String> = topology
         .nics
         .iter()
@@ -196,6 +198,33 @@ fn prober_ports(
                 vnet.name
             );
             diags.error(lb.line, &format!("load_balancers[{}]", lb.name), why);
+        }
+    }
+    (names, namespaces)
+}
+
+/// Refuses an Azure Firewall whose port (named after it) is named like
+/// another port, or whose namespace is taken or not a usable name.
+fn firewall_ports(
+    topology: &Topology,
+    mut names: HashSet<String>,
+    mut namespaces: HashSet<String>,
+    diags: &mut Diagnostics,
+) {
+    for fw in &topology.firewalls {
+        let key = format!("azure_firewalls[{}]", fw.name);
+        let netns = super::ports::firewall::netns(&topology.netns_prefix, &fw.name);
+        if !names.insert(fw.name.to_ascii_lowercase()) {
+            let why = format!(
+                "the firewall's port is named `{}`, which is already a NIC's or another port's name",
+                fw.name
+            );
+            diags.error(fw.line, &key, why);
+        } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+            let why = format!(
+                "the firewall needs the namespace `{netns}`, which is taken or not a usable name"
+            );
+            diags.error(fw.line, &key, why);
         }
     }
 }

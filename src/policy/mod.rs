@@ -6,6 +6,7 @@
 //! device.
 
 pub mod bgp;
+pub mod firewall;
 pub mod gateways;
 pub mod ids;
 pub mod load_balancers;

@@ -62,12 +62,15 @@ impl EffectiveRule {
 const USER_RULE_PREFIX: &str = "securityRules/";
 const DEFAULT_RULE_PREFIX: &str = "defaultSecurityRules/";
 
-/// Where an NSG is associated.
+/// Where an NSG is associated, or the Azure Firewall whose rules stand in
+/// the same place on its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum NsgLevel {
     Subnet,
     #[strum(serialize = "NetworkInterface")]
     Nic,
+    #[strum(serialize = "AzureFirewall")]
+    Firewall,
 }
 
 impl NsgLevel {

@@ -8,14 +8,14 @@
 //!
 //! A hop goes from one [`Endpoint`] to the next: a VM's NIC, a gateway
 //! (its instances are one endpoint), an on-premises site's tunnel to a
-//! gateway, or a VNet's health prober. A gateway's aggregate throughput is
-//! charged on the hops that leave it, so every packet it carries counts
-//! once, whichever way it goes.
+//! gateway, a VNet's health prober, or an Azure Firewall. A gateway's (or
+//! a firewall's) aggregate throughput is charged on the hops that leave
+//! it, so every packet it carries counts once, whichever way it goes.
 
 use crate::topology::catalog::round_trips;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, GatewayIdx, Impairments, NicIdx, SiteIdx, TiVec, Topology, VmIdx,
-    VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
+    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, Impairments, NicIdx, SiteIdx, TiVec,
+    Topology, VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -37,6 +37,8 @@ pub enum Endpoint {
     },
     /// A VNet's health prober (168.63.129.16).
     Prober(VnetIdx),
+    /// An Azure Firewall.
+    Firewall(FirewallIdx),
 }
 
 /// Where a hop's delay comes from.
@@ -78,12 +80,18 @@ pub enum Cap {
     Link { link: Link, mbps: u32 },
     /// An ExpressRoute circuit's bandwidth, towards its site.
     Circuit { circuit: CircuitIdx, mbps: u32 },
+    /// The throughput of an Azure Firewall's SKU, over everything it
+    /// forwards.
+    Firewall { firewall: FirewallIdx, mbps: u32 },
 }
 
 impl Cap {
     pub fn mbps(self) -> u32 {
         match self {
-            Cap::Gateway { mbps, .. } | Cap::Link { mbps, .. } | Cap::Circuit { mbps, .. } => mbps,
+            Cap::Gateway { mbps, .. }
+            | Cap::Link { mbps, .. }
+            | Cap::Circuit { mbps, .. }
+            | Cap::Firewall { mbps, .. } => mbps,
         }
     }
 
@@ -115,6 +123,10 @@ impl Cap {
             Cap::Circuit { circuit, mbps } => {
                 format!("{mbps} Mbps: circuit {}", topo.circuits[circuit].name)
             }
+            Cap::Firewall { firewall, mbps } => {
+                let f = &topo.firewalls[firewall];
+                format!("{mbps} Mbps: firewall {} ({})", f.name, f.sku.as_str())
+            }
         }
     }
 }
@@ -128,7 +140,8 @@ pub struct HopShaping {
     pub jitter_us: u32,
     /// Packets lost per million.
     pub loss_ppm: u32,
-    /// The gateway the hop leaves, if any, with its throughput.
+    /// The gateway (or firewall) the hop leaves, if any, with its
+    /// throughput.
     pub gateway_cap: Option<Cap>,
     /// The link's own rate cap (impairments or circuit bandwidth).
     pub link_cap: Option<Cap>,
@@ -176,6 +189,7 @@ fn vnet_of(topo: &Topology, e: Endpoint) -> Option<VnetIdx> {
         Endpoint::Nic(n) => Some(topo.nics[n].subnet.vnet),
         Endpoint::Gateway(g) => Some(topo.gateways[g].vnet),
         Endpoint::Prober(v) => Some(v),
+        Endpoint::Firewall(f) => Some(topo.firewalls[f].vnet),
         Endpoint::Site { .. } => None,
     }
 }
@@ -281,6 +295,10 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         Endpoint::Gateway(g) => Some(Cap::Gateway {
             gateway: g,
             mbps: topo.gateways[g].throughput_mbps,
+        }),
+        Endpoint::Firewall(f) => Some(Cap::Firewall {
+            firewall: f,
+            mbps: topo.firewalls[f].sku.throughput_mbps(),
         }),
         _ => None,
     };

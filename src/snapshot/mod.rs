@@ -41,7 +41,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub mod forwarding;
+pub mod firewalls;
+mod forwarding;
 pub mod gateways;
 pub mod load_balancers;
 pub mod rule_names;
@@ -52,6 +53,7 @@ pub mod shaping;
 /// Ports are what the compiled tables are indexed by.
 pub use crate::plan::PortIdx;
 pub use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
+pub use firewalls::StageOwner;
 pub use forwarding::{Crossing, Forwarding, Holder, RouteTarget};
 pub use gateways::{GatewayHop, GatewayTables};
 pub use load_balancers::{FrontendIdx, FrontendTables, LbBackend, LbRuleTables};
@@ -94,11 +96,11 @@ fn host_vip_row(routes: &[EffectiveRoute]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// One NSG a packet meets at a NIC.
+/// One NSG a packet meets at a NIC (or the firewall's rules at its port).
 #[derive(Debug)]
 pub struct NsgStage {
     pub level: NsgLevel,
-    pub nsg: NsgIdx,
+    pub owner: StageOwner,
     /// The rules in evaluation order (user rules by priority, then defaults).
     pub rules: Arc<[EffectiveRule]>,
     /// First-match classifier over `rules`: index into `rules`.
@@ -148,6 +150,9 @@ pub struct NicTables {
     pub outbound: Vec<NsgStage>,
     pub flush_inbound: bool,
     pub flush_outbound: bool,
+    /// The port stands for an Azure Firewall: its inbound stage is the
+    /// firewall's rules.
+    pub firewall: bool,
     /// The port runs on another machine of a lab spread over several: its
     /// host applies its inbound NSGs and delivers to it, as in Azure the
     /// destination VM's host does.
@@ -429,7 +434,9 @@ impl Snapshot {
                                         Direction::Outbound => &t.outbound,
                                     })
                                     .and_then(|stages| {
-                                        stages.iter().find(|s| s.level == level && s.nsg == nsg)
+                                        stages.iter().find(|s| {
+                                            s.level == level && s.owner == StageOwner::Nsg(nsg)
+                                        })
                                     })
                                     .filter(|s| *s.rules == rules[..]);
                                 if let Some(s) = before {
@@ -458,7 +465,7 @@ impl Snapshot {
                             .clone();
                         NsgStage {
                             level,
-                            nsg,
+                            owner: StageOwner::Nsg(nsg),
                             rules,
                             classifier,
                             rule_ids,
@@ -466,10 +473,12 @@ impl Snapshot {
                     })
                     .collect()
             };
-            let inbound = stages_for(Direction::Inbound);
+            let inbound = match nic.kind.firewall() {
+                Some(f) => vec![firewalls::firewall_stage(&topology, f, &rule_names)],
+                None => stages_for(Direction::Inbound),
+            };
             let outbound = stages_for(Direction::Outbound);
-            let flushes =
-                |stages: &[NsgStage]| stages.iter().any(|s| topology.nsgs[s.nsg].flush_connection);
+            let flushes = |stages: &[NsgStage]| stages.iter().any(|s| s.owner.flushes(&topology));
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
                 vnet: nic.subnet.vnet,
@@ -516,6 +525,7 @@ impl Snapshot {
                     .map_or(0, |v| u64::from(v.flow_timeout_minutes) * 60_000),
                 flush_inbound: flushes(&inbound),
                 flush_outbound: flushes(&outbound),
+                firewall: nic.kind.firewall().is_some(),
                 remote: !plan.is_local(idx),
                 inbound,
                 outbound,

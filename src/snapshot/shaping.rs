@@ -77,6 +77,7 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
         PortKind::GatewayInstance { gateway, .. } => Endpoint::Gateway(gateway),
         PortKind::SiteTunnel { site, gateway, .. } => Endpoint::Site { site, gateway },
         PortKind::Prober { vnet } => Endpoint::Prober(vnet),
+        PortKind::Firewall { firewall } => Endpoint::Firewall(firewall),
     }
 }
 
@@ -132,6 +133,7 @@ impl ShapingTables {
                     topology.sites[site].name, topology.gateways[gateway].name
                 ),
                 Endpoint::Prober(v) => format!("prober of {}", topology.vnets[v].name),
+                Endpoint::Firewall(f) => format!("firewall {}", topology.firewalls[f].name),
             })
             .collect();
         let mut profiles: Vec<Profile> = Vec::new();

@@ -24,9 +24,12 @@
 //! from policy, engine, dataplane or daemon.
 
 use super::diagnostic::Diagnostics;
-use super::model::{GatewayType, LoadDistribution, Probe, Protocol, Route, RouteTable, VpnType};
+use super::model::{
+    FirewallSku, GatewayType, LoadDistribution, Probe, Protocol, Route, RouteTable, VpnType,
+};
 use super::yaml::{Node, Value};
 
+mod firewalls;
 mod hybrid;
 mod load_balancers;
 mod raw;
@@ -189,6 +192,9 @@ const TOP_KEYS: &[&str] = &[
     "expectations",
     "virtual_machines",
     "hosts",
+    "azure_firewalls",
+    "firewall_policies",
+    "ip_groups",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -390,6 +396,54 @@ record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
     idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
 });
 
+record!(FIREWALL_KEYS: RawFirewall { name, key, line } "an Azure Firewall" {
+    vnet: "virtual_network" => required_ref,
+    sku: "sku_tier" => one_of_or(FirewallSku::Standard),
+    _: "sku_name" => firewall_sku_name,
+    policy: "firewall_policy" => optional_ref,
+    _: "threat_intel_mode" => text,
+});
+
+record!(FIREWALL_POLICY_KEYS: RawFirewallPolicy { name, key, line } "a firewall policy" {
+    private_ranges: "private_ranges" => private_ranges,
+    groups: "rule_collection_groups" => list,
+});
+
+record!(RULE_COLLECTION_GROUP_KEYS: RawRuleCollectionGroup { name, key, line }
+    "a rule collection group" {
+    priority: "priority" => firewall_priority,
+    collections: "network_rule_collections" => list,
+    _: "application_rule_collections" => not_emulated(
+        "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy, which \
+         vnetd does not emulate; use network rules with addresses"),
+    _: "nat_rule_collections" => not_emulated(
+        "DNAT rules translate the firewall's public address, which a lab without the \
+         Internet does not have"),
+});
+
+record!(NETWORK_RULE_COLLECTION_KEYS: RawNetworkRuleCollection { name, key, line }
+    "a network rule collection" {
+    priority: "priority" => firewall_priority,
+    action: "action" => one_of,
+    rules: "rules" => list,
+});
+
+record!(NETWORK_RULE_KEYS: RawNetworkRule { name, key, line } "a network rule" {
+    protocols: "protocols" => firewall_protocols,
+    source_addresses: "source_addresses" => firewall_addresses,
+    source_ip_groups: "source_ip_groups" => ref_list,
+    destination_addresses: "destination_addresses" => firewall_addresses,
+    destination_ip_groups: "destination_ip_groups" => ref_list,
+    _: "destination_fqdns" => not_emulated(
+        "FQDN destinations need the firewall's DNS proxy, which vnetd does not emulate; \
+         give destination_addresses"),
+    destination_ports: "destination_ports" => firewall_ports,
+});
+
+record!(IP_GROUP_KEYS: RawIpGroup { name, key, line } "an IP group" {
+    cidrs: "cidrs" => firewall_addresses,
+});
+
 record!(EXPECTATION_KEYS: RawExpectation { name, line } "an expectation" {
     from: "from" => required_ref,
     to: "to" => required_ref,
@@ -455,6 +509,9 @@ impl Decoder<'_> {
             expectations: self.records(&top, "expectations"),
             virtual_machines: self.records(&top, "virtual_machines"),
             hosts: self.records(&top, "hosts"),
+            firewalls: self.records(&top, "azure_firewalls"),
+            firewall_policies: self.records(&top, "firewall_policies"),
+            ip_groups: self.records(&top, "ip_groups"),
         }
     }
 

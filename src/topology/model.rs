@@ -15,8 +15,10 @@ use std::net::IpAddr;
 pub use typed_index_collections::{TiSlice, TiVec};
 
 mod expectations;
+mod firewalls;
 mod load_balancers;
 pub use expectations::*;
+pub use firewalls::*;
 pub use load_balancers::*;
 
 mod express_route;
@@ -114,6 +116,10 @@ pub struct Topology {
     pub private_clouds: Vec<PrivateCloud>,
     /// Internal Standard load balancers.
     pub load_balancers: TiVec<LoadBalancerIdx, LoadBalancer>,
+    /// Azure Firewalls, each in its VNet's `AzureFirewallSubnet`.
+    pub firewalls: TiVec<FirewallIdx, AzureFirewall>,
+    pub firewall_policies: TiVec<FirewallPolicyIdx, FirewallPolicy>,
+    pub ip_groups: Vec<IpGroup>,
     /// What must hold between endpoints (vnetd's own; Azure has none).
     pub expectations: Vec<Expectation>,
     /// Virtual machines: sizes over NICs.

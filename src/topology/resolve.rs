@@ -23,6 +23,7 @@
 //! - gateways, local network gateways, connections and on-premises sites:
 //!   see `resolve/hybrid.rs` and `resolve/express_route.rs`;
 //! - internal load balancers: see `resolve/load_balancers.rs`;
+//! - Azure Firewalls and their policies: see `resolve/firewalls.rs`;
 //! - the names of the ports vnetd adds to the fabric: see
 //!   `resolve/fabric_names.rs`.
 
@@ -36,6 +37,7 @@ use std::net::{IpAddr, Ipv4Addr};
 mod expectations;
 mod express_route;
 mod fabric_names;
+mod firewalls;
 mod hybrid;
 mod load_balancers;
 mod nics;
@@ -92,6 +94,9 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.check_remote_gateways();
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
+    r.ip_groups(raw.ip_groups);
+    r.firewall_policies(raw.firewall_policies);
+    r.firewalls(raw.firewalls);
     r.expectations(raw.expectations);
     r.placement(raw.hosts, placed);
     r.topo

@@ -51,7 +51,7 @@ fn every_example_lab_has_expectations_that_hold() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 11);
     for file in files {
         let path = file.display().to_string();
         let out = vnetd(&["check", &path, "--json"]);
@@ -180,7 +180,7 @@ fn broken_expectations_are_refused_with_their_line() {
         (
             "unknown-via",
             "  - {name: e, from: vm1, to: vm2, protocol: Icmp, result: Allow, via: [nva2]}",
-            "no NIC, gateway, load balancer or circuit named `nva2` in this file; did you mean `nva1`?",
+            "no NIC, gateway, load balancer, circuit or firewall named `nva2` in this file; did you mean `nva1`?",
         ),
         (
             "unknown-reason",

@@ -283,7 +283,7 @@ fn receive<C: Conntrack + ?Sized>(
         Ok(admission) => admission,
         Err(rule) => {
             return Decided::verdict(Verdict::Drop {
-                reason: DropReason::NsgInbound,
+                reason: inbound_denial(snap, receiver),
                 at: receiver,
                 rule,
             })
@@ -294,6 +294,17 @@ fn receive<C: Conntrack + ?Sized>(
         receiver: admission.map(|a| a.handle),
         pin: None,
         balanced: false,
+    }
+}
+
+/// Why the inbound stages of `receiver` denied a packet: its NSGs, or the
+/// rules of the Azure Firewall the port stands for.
+#[cold]
+fn inbound_denial(snap: &Snapshot, receiver: PortIdx) -> DropReason {
+    if snap.nics[receiver].firewall {
+        DropReason::FirewallDenied
+    } else {
+        DropReason::NsgInbound
     }
 }
 

@@ -96,6 +96,9 @@ pub enum DropReason {
     ImpairedLoss,
     /// The worker's delay line had no room for the packet.
     DelayLineFull,
+    /// Denied by an Azure Firewall: a network rule with action Deny, or
+    /// no rule matched (the default action). Counted at the firewall.
+    FirewallDenied,
 }
 
 impl DropReason {

@@ -1,8 +1,10 @@
 //! The kinds of port, one module each: what identifies a port of the kind,
 //! how it and its namespace and interface are named, and in which order the
 //! kind's ports are derived from the topology. The plan lists the kinds in
-//! this order: VM NICs, gateway instances, site tunnels, health probers.
+//! this order: VM NICs, gateway instances, site tunnels, health probers,
+//! firewalls.
 
+pub mod firewall;
 pub mod gateway_instance;
 pub mod prober;
 pub mod site_tunnel;

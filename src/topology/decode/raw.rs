@@ -3,8 +3,8 @@
 //! [`super::super::resolve`] to turn into indices.
 
 use super::super::model::{
-    Access, BgpSpeaker, Direction, ExpectedProtocol, GatewayType, Impairments, LbProtocol,
-    LoadDistribution, PortSpec, Probe, Protocol, RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, ExpectedProtocol, FirewallSku, GatewayType, Impairments,
+    LbProtocol, LoadDistribution, PortSpec, Probe, Protocol, RouteTable, ServiceTag, VpnType,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -38,6 +38,9 @@ pub struct RawTopology {
     pub expectations: Vec<RawExpectation>,
     pub virtual_machines: Vec<RawVirtualMachine>,
     pub hosts: Vec<RawHost>,
+    pub firewalls: Vec<RawFirewall>,
+    pub firewall_policies: Vec<RawFirewallPolicy>,
+    pub ip_groups: Vec<RawIpGroup>,
 }
 
 /// A machine of a lab spread over several.
@@ -68,6 +71,9 @@ impl RawTopology {
             && self.load_balancers.is_empty()
             && self.expectations.is_empty()
             && self.virtual_machines.is_empty()
+            && self.firewalls.is_empty()
+            && self.firewall_policies.is_empty()
+            && self.ip_groups.is_empty()
     }
 }
 
@@ -383,5 +389,66 @@ pub struct RawVirtualMachine {
     pub size: (String, usize),
     pub location: Option<(String, usize)>,
     pub nics: Vec<NameRef>,
+    pub line: usize,
+}
+
+/// An Azure Firewall as written.
+#[derive(Debug)]
+pub struct RawFirewall {
+    pub name: String,
+    pub key: String,
+    pub vnet: NameRef,
+    pub sku: FirewallSku,
+    pub policy: Option<NameRef>,
+    pub line: usize,
+}
+
+/// A firewall policy as written.
+#[derive(Debug)]
+pub struct RawFirewallPolicy {
+    pub name: String,
+    pub key: String,
+    pub private_ranges: Vec<IpNet>,
+    pub groups: Vec<RawRuleCollectionGroup>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawRuleCollectionGroup {
+    pub name: String,
+    pub key: String,
+    pub priority: u16,
+    pub collections: Vec<RawNetworkRuleCollection>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawNetworkRuleCollection {
+    pub name: String,
+    pub key: String,
+    pub priority: u16,
+    pub action: Access,
+    pub rules: Vec<RawNetworkRule>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawNetworkRule {
+    pub name: String,
+    pub key: String,
+    pub protocols: Vec<Protocol>,
+    pub source_addresses: Vec<IpNet>,
+    pub source_ip_groups: Vec<NameRef>,
+    pub destination_addresses: Vec<IpNet>,
+    pub destination_ip_groups: Vec<NameRef>,
+    pub destination_ports: PortSpec,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawIpGroup {
+    pub name: String,
+    pub key: String,
+    pub cidrs: Vec<IpNet>,
     pub line: usize,
 }

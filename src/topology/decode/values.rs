@@ -362,7 +362,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn port_range(&mut self, text: &str, line: usize, key: &str) -> Option<PortRange> {
+    pub(super) fn port_range(&mut self, text: &str, line: usize, key: &str) -> Option<PortRange> {
         let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|p| *p <= 65535);
         let range = match text.split_once('-') {
             None => parse(text).map(|p| (p, p)),
@@ -669,7 +669,7 @@ impl Decoder<'_> {
     }
 
     /// A CIDR in canonical form: host bits set are refused, as Azure does.
-    fn cidr_text(&mut self, text: &str, line: usize, key: &str) -> Option<IpNet> {
+    pub(super) fn cidr_text(&mut self, text: &str, line: usize, key: &str) -> Option<IpNet> {
         match IpNet::from_str(text) {
             Ok(net) if net.trunc() == net => Some(net),
             Ok(net) => {
@@ -708,7 +708,7 @@ impl Decoder<'_> {
 
     /// Each item of a list as text, then through `read`; `None` stands for
     /// a broken item (reported). Every item is checked.
-    fn texts<T>(
+    pub(super) fn texts<T>(
         &mut self,
         items: &[Node],
         key: &str,

@@ -20,6 +20,8 @@ pub enum Waypoint {
     /// An ExpressRoute circuit whose Microsoft edge the path crosses
     /// (Global Reach).
     Circuit(CircuitIdx),
+    /// An Azure Firewall.
+    Firewall(FirewallIdx),
 }
 
 /// The protocols an expectation can test with a real packet.

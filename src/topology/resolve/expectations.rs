@@ -2,7 +2,8 @@
 //! (no Azure counterpart): `from` names a NIC of the file or an
 //! on-premises host; `to` is an address, or a NIC or host name standing
 //! for its primary address; TCP and UDP need a `port`, ICMP has none;
-//! `via` names NICs, gateways, load balancers or circuits (Global Reach); `reason` only goes with
+//! `via` names NICs, gateways, load balancers, circuits (Global Reach) or
+//! firewalls; `reason` only goes with
 //! `result: Deny`. Names are unique among expectations.
 //!
 //! Whether a `reason` names a real drop reason is checked where the
@@ -163,6 +164,9 @@ impl Resolver<'_> {
         if let Some(circuit) = self.topo.circuits.position(|c| c.name == r.name) {
             return Some(Waypoint::Circuit(circuit));
         }
+        if let Some(firewall) = self.topo.firewalls.position(|f| f.name == r.name) {
+            return Some(Waypoint::Firewall(firewall));
+        }
         // A gateway or circuit refused for a reason already reported is not
         // refused again for its absence.
         if self
@@ -177,13 +181,16 @@ impl Resolver<'_> {
         let gateways = self.topo.gateways.iter().map(|g| g.name.as_str());
         let lbs = self.topo.load_balancers.iter().map(|l| l.name.as_str());
         let circuits = self.topo.circuits.iter().map(|c| c.name.as_str());
-        let known: Vec<&str> = nics.chain(gateways).chain(lbs).chain(circuits).collect();
+        let firewalls = self.topo.firewalls.iter().map(|f| f.name.as_str());
+        let known: Vec<&str> = (nics.chain(gateways).chain(lbs))
+            .chain(circuits.chain(firewalls))
+            .collect();
         let hint = suggestion(&r.name, known.iter().copied());
         self.diags.error(
             r.line,
             &r.key,
             format!(
-                "no NIC, gateway, load balancer or circuit named `{}` in this file{hint}",
+                "no NIC, gateway, load balancer, circuit or firewall named `{}` in this file{hint}",
                 r.name
             ),
         );

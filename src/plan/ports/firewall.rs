@@ -1,0 +1,40 @@
+//! An Azure Firewall: a port named after the firewall, and so is its
+//! namespace, behind the lab's `netns_prefix`; in its VNet's
+//! `AzureFirewallSubnet`, owning the firewall's private address, with IP
+//! forwarding. The daemon judges what reaches it by the firewall's policy
+//! (its inbound stage, see `snapshot::firewalls`); the namespace's kernel
+//! forwards what is admitted back into the fabric, where the
+//! `AzureFirewallSubnet`'s routes take it on.
+
+use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
+use crate::topology::{IpConfiguration, TiVec, Topology};
+
+pub const KIND: &str = "firewall";
+
+/// The namespace of the firewall `name`, in a lab whose `netns_prefix` is
+/// `prefix`.
+pub fn netns(prefix: &str, name: &str) -> String {
+    format!("{prefix}{name}")
+}
+
+/// One port per firewall, in file order.
+pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
+    for (f, fw) in topology.firewalls.iter_enumerated() {
+        ports.push(Port {
+            kind: PortKind::Firewall { firewall: f },
+            name: fw.name.clone(),
+            subnet: fw.subnet,
+            ip_configurations: vec![IpConfiguration {
+                name: "ipconfig1".into(),
+                address: fw.private_ip,
+            }],
+            ip_forwarding: true,
+            network_security_group: None,
+            application_security_groups: Vec::new(),
+            netns: netns(&topology.netns_prefix, &fw.name),
+            interface: PORT_INTERFACE.into(),
+            line: fw.line,
+            host: topology.placement.vnet_host(fw.vnet),
+        });
+    }
+}

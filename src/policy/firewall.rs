@@ -1,0 +1,87 @@
+//! Azure Firewall's network rules as the packet path judges them ("Azure
+//! Firewall rule processing logic", learn.microsoft.com/azure/firewall/
+//! rule-processing):
+//!
+//! - rule collection groups by priority, then their rule collections by
+//!   priority, then the rules in order; the rules are terminating, so the
+//!   first match decides (the policy's rules are flattened in that order
+//!   when the file is read, see [`crate::topology::FirewallPolicy`]);
+//! - a packet no rule matches meets the default action, deny ("Default
+//!   Action" in the network rule log);
+//! - the firewall is stateful: the replies of an admitted TCP or UDP flow
+//!   pass, even where a rule denies the reverse direction.
+//!
+//! The rules come out as [`EffectiveRule`]s, one per rule and protocol, so
+//! that the snapshot compiles them into the same first-match classifier,
+//! with the same flow state, as an NSG: a firewall is judged where packets
+//! reach it (the inbound stage of its port), and its replies are admitted
+//! by the flow its first packet opened.
+
+use super::nsg::EffectiveRule;
+use crate::net::PortSpec;
+use crate::topology::{Access, AzureFirewall, Direction, Protocol, Topology};
+use ipnet::IpNet;
+
+/// The name the default action goes by, in traces, drops and logs.
+pub const DEFAULT_ACTION: &str = "Default action";
+
+/// The firewall's rules in evaluation order, ending with the default
+/// action.
+pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<EffectiveRule> {
+    let mut out = Vec::new();
+    let rules = firewall
+        .policy
+        .map(|p| topology.firewall_policies[p].rules.as_slice())
+        .unwrap_or_default();
+    for rule in rules {
+        for protocol in &rule.protocols {
+            out.push(EffectiveRule {
+                name: rule.path(),
+                priority: rule.collection_priority,
+                direction: Direction::Inbound,
+                access: rule.action,
+                protocol: *protocol,
+                source_ports: PortSpec::Any,
+                destination_ports: rule.destination_ports.clone(),
+                source_prefixes: listed(&rule.sources),
+                destination_prefixes: listed(&rule.destinations),
+                source_is_named: false,
+                destination_is_named: false,
+                expanded_source: rule.sources.clone(),
+                expanded_destination: rule.destinations.clone(),
+            });
+        }
+    }
+    let everything: Vec<IpNet> = ["0.0.0.0/0", "::/0"]
+        .iter()
+        .map(|n| n.parse().expect("constant prefix"))
+        .collect();
+    out.push(EffectiveRule {
+        name: DEFAULT_ACTION.to_string(),
+        priority: u16::MAX,
+        direction: Direction::Inbound,
+        access: Access::Deny,
+        protocol: Protocol::Any,
+        source_ports: PortSpec::Any,
+        destination_ports: PortSpec::Any,
+        source_prefixes: vec!["*".into()],
+        destination_prefixes: vec!["*".into()],
+        source_is_named: false,
+        destination_is_named: false,
+        expanded_source: everything.clone(),
+        expanded_destination: everything,
+    });
+    out
+}
+
+/// What a firewall's rules are reported against: its policy, or the
+/// firewall itself when it has none.
+pub fn rules_owner<'t>(topology: &'t Topology, firewall: &'t AzureFirewall) -> &'t str {
+    firewall.policy.map_or(firewall.name.as_str(), |p| {
+        topology.firewall_policies[p].name.as_str()
+    })
+}
+
+fn listed(nets: &[IpNet]) -> Vec<String> {
+    nets.iter().map(IpNet::to_string).collect()
+}

@@ -1,0 +1,68 @@
+//! The compiled side of Azure Firewall: whose rules an NSG stage holds
+//! ([`StageOwner`]), and the stage of a firewall's port, its policy's
+//! network rules ([`crate::policy::firewall`]) in the same first-match
+//! classifier as an NSG's, judged where packets reach the firewall.
+
+use super::{rule_match, NsgStage, RuleId, RuleIdentity, RuleNames};
+use crate::engine::classifier::Classifier;
+use crate::policy::firewall;
+use crate::policy::nsg::NsgLevel;
+use crate::topology::{FirewallIdx, NsgIdx, Topology};
+use std::sync::Arc;
+
+/// Whose rules a stage holds: an NSG's, or an Azure Firewall's policy's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StageOwner {
+    Nsg(NsgIdx),
+    Firewall(FirewallIdx),
+}
+
+impl StageOwner {
+    /// The NSG's name, or the firewall policy's (the firewall's without
+    /// one).
+    pub fn name(self, topology: &Topology) -> &str {
+        match self {
+            StageOwner::Nsg(nsg) => &topology.nsgs[nsg].name,
+            StageOwner::Firewall(f) => firewall::rules_owner(topology, &topology.firewalls[f]),
+        }
+    }
+
+    /// Whether the stage's established flows are judged again when the
+    /// rules change: an NSG's `flush_connection`. A firewall keeps its
+    /// established connections.
+    pub fn flushes(self, topology: &Topology) -> bool {
+        match self {
+            StageOwner::Nsg(nsg) => topology.nsgs[nsg].flush_connection,
+            StageOwner::Firewall(_) => false,
+        }
+    }
+}
+
+/// The stage of an Azure Firewall's port: its policy's network rules and
+/// the default action, judged where packets reach it.
+pub(super) fn firewall_stage(
+    topology: &Topology,
+    f: FirewallIdx,
+    rule_names: &RuleNames,
+) -> NsgStage {
+    let fw = &topology.firewalls[f];
+    let rules = firewall::effective_rules(topology, fw);
+    let owner = firewall::rules_owner(topology, fw);
+    let matches: Vec<_> = rules.iter().map(rule_match).collect();
+    let rule_ids: Vec<RuleId> = rules
+        .iter()
+        .map(|r| {
+            rule_names.intern(RuleIdentity {
+                nsg: owner.to_string(),
+                rule: r.name.clone(),
+            })
+        })
+        .collect();
+    NsgStage {
+        level: NsgLevel::Firewall,
+        owner: StageOwner::Firewall(f),
+        rules: rules.into(),
+        classifier: Arc::new(Classifier::new(&matches)),
+        rule_ids: rule_ids.into(),
+    }
+}

@@ -1,0 +1,213 @@
+//! Decoders for the keys of Azure Firewall, its policies and IP groups:
+//! the SKU tier, rule priorities (100 to 65000), a network rule's protocols,
+//! addresses (`*`, an address, a CIDR or a range `a-b`) and destination
+//! ports, and `private_ranges`. Rule kinds vnetd does not emulate
+//! (application rules, DNAT rules, FQDN destinations) are refused at their
+//! line, saying so.
+
+use super::{Decoder, Fields};
+use crate::topology::model::{PortSpec, Protocol};
+use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
+use std::net::IpAddr;
+
+/// Priorities of rule collection groups and rule collections.
+const FIREWALL_PRIORITIES: std::ops::RangeInclusive<i64> = 100..=65_000;
+
+/// `private_ranges: [IANAPrivateRanges]`, Azure's default: RFC 1918 and
+/// RFC 6598 ("Azure Firewall SNAT private IP address ranges").
+pub const IANA_PRIVATE_RANGES: &str = "IANAPrivateRanges";
+
+/// The ranges `IANAPrivateRanges` stands for.
+pub fn iana_private_ranges() -> Vec<IpNet> {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+    ]
+    .iter()
+    .map(|n| n.parse().expect("constant prefix"))
+    .collect()
+}
+
+impl Decoder<'_> {
+    /// A rule collection group's or collection's priority.
+    pub(super) fn firewall_priority(&mut self, f: &Fields, key: &str) -> Option<u16> {
+        let n = self.required(f, key)?;
+        let why = "firewall rule collection groups and collections take priorities 100 to 65000";
+        let v = self.number_in(n, &f.key(key), FIREWALL_PRIORITIES, why)?;
+        Some(v as u16)
+    }
+
+    /// A network rule's `protocols`: TCP, UDP, ICMP or Any, at least one.
+    pub(super) fn firewall_protocols(&mut self, f: &Fields, key: &str) -> Option<Vec<Protocol>> {
+        let node = self.required(f, key)?;
+        let k = f.key(key);
+        let items = self.items(Some(node), &k);
+        if items.is_empty() {
+            self.diags
+                .error(node.line, &k, "a network rule needs at least one protocol");
+            return None;
+        }
+        let read = self.texts(items, &k, |d, text, line, k| {
+            match text.to_ascii_lowercase().as_str() {
+                "tcp" => Some(Protocol::Tcp),
+                "udp" => Some(Protocol::Udp),
+                "icmp" => Some(Protocol::Icmp),
+                "any" => Some(Protocol::Any),
+                _ => {
+                    let why = format!("`{text}` is not one of TCP, UDP, ICMP, Any");
+                    d.diags.error(line, k, why);
+                    None
+                }
+            }
+        });
+        read.into_iter().collect()
+    }
+
+    /// A network rule's addresses: each `*`, an address, a CIDR or a range
+    /// `first-last`, expanded into prefixes. Absent, none.
+    pub(super) fn firewall_addresses(&mut self, f: &Fields, key: &str) -> Option<Vec<IpNet>> {
+        let k = f.key(key);
+        let items = self.items(f.given(key), &k);
+        let read = self.texts(items, &k, |d, text, line, k| {
+            let expanded = firewall_address(&text);
+            if expanded.is_none() {
+                let why = format!(
+                    "`{text}` is not an address vnetd reads here (expected \"*\", an address, \
+                     a CIDR such as 10.1.0.0/16 or a range such as 10.1.0.4-10.1.0.9)"
+                );
+                d.diags.error(line, k, why);
+            }
+            expanded
+        });
+        let nets: Option<Vec<Vec<IpNet>>> = read.into_iter().collect();
+        nets.map(|n| n.into_iter().flatten().collect())
+    }
+
+    /// A network rule's `destination_ports`: `*`, ports or ranges.
+    pub(super) fn firewall_ports(&mut self, f: &Fields, key: &str) -> Option<PortSpec> {
+        let node = self.required(f, key)?;
+        let k = f.key(key);
+        let items = self.items(Some(node), &k);
+        if items.is_empty() {
+            self.diags
+                .error(node.line, &k, "the list of ports is empty");
+            return None;
+        }
+        let read = self.texts(items, &k, |d, text, line, k| {
+            if text == "*" {
+                return Some(None);
+            }
+            d.port_range(&text, line, k).map(Some)
+        });
+        let ranges: Option<Vec<_>> = read.into_iter().collect();
+        let ranges = ranges?;
+        if ranges.iter().any(Option::is_none) {
+            return Some(PortSpec::Any);
+        }
+        Some(PortSpec::Ranges(ranges.into_iter().flatten().collect()))
+    }
+
+    /// `private_ranges`: `IANAPrivateRanges` and CIDRs; absent, Azure's
+    /// default (`IANAPrivateRanges`).
+    pub(super) fn private_ranges(&mut self, f: &Fields, key: &str) -> Option<Vec<IpNet>> {
+        let Some(node) = f.given(key) else {
+            return Some(iana_private_ranges());
+        };
+        let k = f.key(key);
+        let items = self.items(Some(node), &k);
+        let read = self.texts(items, &k, |d, text, line, k| {
+            if text.eq_ignore_ascii_case(IANA_PRIVATE_RANGES) {
+                return Some(iana_private_ranges());
+            }
+            d.cidr_text(&text, line, k).map(|net| vec![net])
+        });
+        let nets: Option<Vec<Vec<IpNet>>> = read.into_iter().collect();
+        nets.map(|n| n.into_iter().flatten().collect())
+    }
+
+    /// azurerm's `sku_name`: `AZFW_VNet`, a firewall in a VNet. A Virtual
+    /// WAN hub's firewall (`AZFW_Hub`) needs a Virtual WAN, which vnetd
+    /// does not emulate.
+    pub(super) fn firewall_sku_name(&mut self, f: &Fields, key: &str) -> Option<()> {
+        let Some(node) = f.given(key) else {
+            return Some(());
+        };
+        let k = f.key(key);
+        let text = self.string(node, &k)?;
+        match text.to_ascii_lowercase().as_str() {
+            "azfw_vnet" => Some(()),
+            "azfw_hub" => {
+                let why = "a Virtual WAN hub's firewall (AZFW_Hub) needs a Virtual WAN, which \
+                           vnetd does not emulate; use AZFW_VNet";
+                self.diags.error(node.line, &k, why);
+                None
+            }
+            _ => {
+                let why = format!("`{text}` is not one of AZFW_VNet, AZFW_Hub");
+                self.diags.error(node.line, &k, why);
+                None
+            }
+        }
+    }
+
+    /// A key vnetd does not emulate: given, it is refused at its line with
+    /// `why`, and the item dropped.
+    pub(super) fn not_emulated(&mut self, f: &Fields, key: &str, why: &str) -> Option<()> {
+        match f.given(key) {
+            Some(node) if !self.items(Some(node), &f.key(key)).is_empty() => {
+                self.diags.error(node.line, &f.key(key), why);
+                None
+            }
+            _ => Some(()),
+        }
+    }
+}
+
+/// The prefixes one address of a network rule stands for.
+fn firewall_address(text: &str) -> Option<Vec<IpNet>> {
+    let text = text.trim();
+    if text == "*" {
+        return Some(vec!["0.0.0.0/0".parse().ok()?, "::/0".parse().ok()?]);
+    }
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Some(vec![net.trunc()]);
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(vec![IpNet::from(ip)]);
+    }
+    let (first, last) = text.split_once('-')?;
+    match (
+        first.trim().parse::<IpAddr>().ok()?,
+        last.trim().parse::<IpAddr>().ok()?,
+    ) {
+        (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => {
+            Some(Ipv4Subnets::new(a, b, 0).map(IpNet::V4).collect())
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => {
+            Some(Ipv6Subnets::new(a, b, 0).map(IpNet::V6).collect())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_expand_as_written() {
+        let nets =
+            |t| firewall_address(t).map(|v| v.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(nets("10.1.0.0/16").unwrap(), ["10.1.0.0/16"]);
+        assert_eq!(nets("10.1.2.3").unwrap(), ["10.1.2.3/32"]);
+        assert_eq!(nets("*").unwrap(), ["0.0.0.0/0", "::/0"]);
+        assert_eq!(
+            nets("10.0.0.4-10.0.0.9").unwrap(),
+            ["10.0.0.4/30", "10.0.0.8/31"]
+        );
+        assert_eq!(nets("10.0.0.9-10.0.0.4"), None);
+        assert_eq!(nets("AzureCloud"), None);
+    }
+}

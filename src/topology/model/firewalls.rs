@@ -1,0 +1,120 @@
+//! Azure Firewall in the hub: the firewall itself (in its VNet's
+//! `AzureFirewallSubnet`), its policy's network rules in evaluation order,
+//! and IP groups. See `resolve/firewalls.rs` for the rules Azure applies
+//! to them and `policy/firewall.rs` for how the rules judge packets.
+
+use super::{Access, Protocol, SubnetRef, VnetIdx};
+use crate::net::PortSpec;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+super::index_type!(
+    /// Index of an Azure Firewall in [`super::Topology::firewalls`].
+    FirewallIdx
+);
+super::index_type!(
+    /// Index of a firewall policy in [`super::Topology::firewall_policies`].
+    FirewallPolicyIdx
+);
+
+/// The subnet an Azure Firewall must be deployed in.
+pub const FIREWALL_SUBNET: &str = "AzureFirewallSubnet";
+
+/// The smallest `AzureFirewallSubnet` Azure accepts: a /26.
+pub const FIREWALL_SUBNET_MAX_PREFIX_LEN: u8 = 26;
+
+/// The firewall's SKU tier, which sets its throughput.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(ascii_case_insensitive)]
+pub enum FirewallSku {
+    Basic,
+    Standard,
+    Premium,
+}
+
+impl FirewallSku {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The throughput Azure documents for the tier ("Azure Firewall
+    /// performance"): what the lab caps the firewall's forwarding at.
+    pub fn throughput_mbps(self) -> u32 {
+        match self {
+            FirewallSku::Basic => 250,
+            FirewallSku::Standard => 30_000,
+            FirewallSku::Premium => 100_000,
+        }
+    }
+}
+
+/// An Azure Firewall (`azurerm_firewall`).
+#[derive(Debug, Clone)]
+pub struct AzureFirewall {
+    pub name: String,
+    pub vnet: VnetIdx,
+    /// Its VNet's `AzureFirewallSubnet`.
+    pub subnet: SubnetRef,
+    pub sku: FirewallSku,
+    /// No policy: every packet meets the default action (deny).
+    pub policy: Option<FirewallPolicyIdx>,
+    /// The address Azure gives it: the first usable one of its subnet.
+    pub private_ip: IpAddr,
+    pub line: usize,
+}
+
+/// A firewall policy (`azurerm_firewall_policy` with its rule collection
+/// groups), its network rules flattened in the order Azure evaluates them.
+#[derive(Debug, Clone)]
+pub struct FirewallPolicy {
+    pub name: String,
+    /// Destinations the firewall does not SNAT towards.
+    pub private_ranges: Vec<IpNet>,
+    /// Network rules by group priority, then collection priority, then
+    /// their order in the collection: the first match decides.
+    pub rules: Vec<FirewallRule>,
+    pub line: usize,
+}
+
+/// One network rule, with the group and collection it belongs to.
+#[derive(Debug, Clone)]
+pub struct FirewallRule {
+    pub group: String,
+    pub group_priority: u16,
+    pub collection: String,
+    pub collection_priority: u16,
+    pub action: Access,
+    pub name: String,
+    /// TCP, UDP, ICMP or Any; never empty.
+    pub protocols: Vec<Protocol>,
+    /// Addresses written and the IP groups' CIDRs, expanded.
+    pub sources: Vec<IpNet>,
+    pub destinations: Vec<IpNet>,
+    pub destination_ports: PortSpec,
+    pub line: usize,
+}
+
+impl FirewallRule {
+    /// `group/collection/rule`, how traces, drops and logs name the rule.
+    pub fn path(&self) -> String {
+        format!("{}/{}/{}", self.group, self.collection, self.name)
+    }
+}
+
+/// An IP group (`azurerm_ip_group`): named CIDRs rules can refer to.
+#[derive(Debug, Clone)]
+pub struct IpGroup {
+    pub name: String,
+    pub cidrs: Vec<IpNet>,
+    pub line: usize,
+}

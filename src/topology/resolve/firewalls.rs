@@ -1,0 +1,273 @@
+//! Resolution of Azure Firewalls, firewall policies and IP groups, with
+//! the rules Azure applies to them:
+//!
+//! - a firewall lives in its VNet's subnet named exactly
+//!   `AzureFirewallSubnet`, an IPv4 prefix of /26 or larger, which holds
+//!   nothing else (no NIC), and a VNet has at most one;
+//! - its private address is the first one Azure leaves usable in that
+//!   subnet (the fifth: Azure reserves the first four), the address routes
+//!   name as the firewall's next hop;
+//! - a policy's network rules run by rule collection group priority, then
+//!   rule collection priority, then their order in the collection; the
+//!   first match decides, and a packet no rule matches is denied;
+//! - a network rule has a source and a destination (addresses or IP
+//!   groups); IP groups are named in the file.
+
+use super::super::decode::{NameRef, RawFirewall, RawFirewallPolicy, RawIpGroup};
+use super::load_balancers::suggestion;
+use super::{NameRule, Resolver};
+use crate::topology::model::*;
+use ipnet::IpNet;
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+pub const FIREWALL_NAME: NameRule = NameRule {
+    kind: "Azure Firewall",
+    min: 1,
+    max: 80,
+};
+pub const FIREWALL_POLICY_NAME: NameRule = NameRule {
+    kind: "firewall policy",
+    min: 1,
+    max: 80,
+};
+pub const IP_GROUP_NAME: NameRule = NameRule {
+    kind: "IP group",
+    min: 1,
+    max: 80,
+};
+pub const FIREWALL_RULE_NAME: NameRule = NameRule {
+    kind: "firewall rule, rule collection or rule collection group",
+    min: 1,
+    max: 80,
+};
+
+/// The addresses Azure reserves at the start of every subnet: the network
+/// address, the default gateway and two for Azure DNS.
+const RESERVED_AT_START: u32 = 4;
+
+impl Resolver<'_> {
+    pub(super) fn ip_groups(&mut self, groups: Vec<RawIpGroup>) {
+        let mut seen = HashSet::new();
+        for group in groups {
+            self.check_name(
+                &group.name,
+                IP_GROUP_NAME,
+                group.line,
+                &group.key,
+                &mut seen,
+            );
+            self.topo.ip_groups.push(IpGroup {
+                name: group.name,
+                cidrs: group.cidrs,
+                line: group.line,
+            });
+        }
+    }
+
+    pub(super) fn firewall_policies(&mut self, policies: Vec<RawFirewallPolicy>) {
+        let mut seen = HashSet::new();
+        for policy in policies {
+            self.check_name(
+                &policy.name,
+                FIREWALL_POLICY_NAME,
+                policy.line,
+                &policy.key,
+                &mut seen,
+            );
+            let rules = self.policy_rules(policy.groups);
+            self.topo.firewall_policies.push(FirewallPolicy {
+                name: policy.name,
+                private_ranges: policy.private_ranges,
+                rules,
+                line: policy.line,
+            });
+        }
+    }
+
+    /// The network rules of a policy's groups, in evaluation order.
+    fn policy_rules(
+        &mut self,
+        mut groups: Vec<super::super::decode::RawRuleCollectionGroup>,
+    ) -> Vec<FirewallRule> {
+        let mut group_names = HashSet::new();
+        for group in &groups {
+            let rule = FIREWALL_RULE_NAME;
+            self.check_name(&group.name, rule, group.line, &group.key, &mut group_names);
+        }
+        // Stable: equal priorities keep the file's order.
+        groups.sort_by_key(|g| g.priority);
+        let mut rules = Vec::new();
+        for mut group in groups {
+            let mut names = HashSet::new();
+            for c in &group.collections {
+                self.check_name(&c.name, FIREWALL_RULE_NAME, c.line, &c.key, &mut names);
+            }
+            group.collections.sort_by_key(|c| c.priority);
+            for collection in group.collections {
+                let mut names = HashSet::new();
+                for rule in collection.rules {
+                    self.check_name(
+                        &rule.name,
+                        FIREWALL_RULE_NAME,
+                        rule.line,
+                        &rule.key,
+                        &mut names,
+                    );
+                    let sources = self.rule_side(
+                        rule.source_addresses,
+                        &rule.source_ip_groups,
+                        (rule.line, &rule.key, "source"),
+                    );
+                    let destinations = self.rule_side(
+                        rule.destination_addresses,
+                        &rule.destination_ip_groups,
+                        (rule.line, &rule.key, "destination"),
+                    );
+                    let (Some(sources), Some(destinations)) = (sources, destinations) else {
+                        continue;
+                    };
+                    rules.push(FirewallRule {
+                        group: group.name.clone(),
+                        group_priority: group.priority,
+                        collection: collection.name.clone(),
+                        collection_priority: collection.priority,
+                        action: collection.action,
+                        name: rule.name,
+                        protocols: rule.protocols,
+                        sources,
+                        destinations,
+                        destination_ports: rule.destination_ports,
+                        line: rule.line,
+                    });
+                }
+            }
+        }
+        rules
+    }
+
+    /// One side of a network rule: its addresses and its IP groups' CIDRs.
+    fn rule_side(
+        &mut self,
+        mut addresses: Vec<IpNet>,
+        groups: &[NameRef],
+        (line, key, side): (usize, &str, &str),
+    ) -> Option<Vec<IpNet>> {
+        if addresses.is_empty() && groups.is_empty() {
+            self.diags.error(
+                line,
+                key,
+                format!("a network rule needs {side}_addresses or {side}_ip_groups"),
+            );
+            return None;
+        }
+        let mut found_all = true;
+        for group in groups {
+            match self.topo.ip_groups.iter().find(|g| g.name == group.name) {
+                Some(g) => addresses.extend(g.cidrs.iter().copied()),
+                None => {
+                    let known = self.topo.ip_groups.iter().map(|g| g.name.as_str());
+                    let hint = suggestion(&group.name, known);
+                    let why = format!("no IP group named `{}` in this file{hint}", group.name);
+                    self.diags.error(group.line, &group.key, why);
+                    found_all = false;
+                }
+            }
+        }
+        found_all.then_some(addresses)
+    }
+
+    pub(super) fn firewalls(&mut self, firewalls: Vec<RawFirewall>) {
+        let mut seen = HashSet::new();
+        for fw in firewalls {
+            self.check_name(&fw.name, FIREWALL_NAME, fw.line, &fw.key, &mut seen);
+            let Some(vnet) = self.vnet_ref(&fw.vnet) else {
+                continue;
+            };
+            let policy = match &fw.policy {
+                None => None,
+                Some(r) => {
+                    let found = self.topo.firewall_policies.position(|p| p.name == r.name);
+                    let Some(policy) = self.lookup(r, "firewall policy", found) else {
+                        continue;
+                    };
+                    Some(policy)
+                }
+            };
+            let Some((subnet, private_ip)) = self.firewall_subnet(&fw, vnet) else {
+                continue;
+            };
+            if let Some(other) = self.topo.firewalls.iter().find(|f| f.vnet == vnet) {
+                let why = format!(
+                    "VNet `{}` already has the Azure Firewall `{}`: its {FIREWALL_SUBNET} holds one",
+                    fw.vnet.name, other.name
+                );
+                self.diags.error(fw.vnet.line, &fw.vnet.key, why);
+                continue;
+            }
+            self.topo.firewalls.push(AzureFirewall {
+                name: fw.name,
+                vnet,
+                subnet,
+                sku: fw.sku,
+                policy,
+                private_ip,
+                line: fw.line,
+            });
+        }
+    }
+
+    /// The firewall's `AzureFirewallSubnet` and the address Azure gives it
+    /// there, or the refusal.
+    fn firewall_subnet(&mut self, fw: &RawFirewall, vnet: VnetIdx) -> Option<(SubnetRef, IpAddr)> {
+        let v = &self.topo.vnets[vnet];
+        let found = v.subnets.position(|s| s.name == FIREWALL_SUBNET);
+        let Some(subnet) = found else {
+            let why = format!(
+                "VNet `{}` has no subnet named {FIREWALL_SUBNET}: an Azure Firewall is deployed in \
+                 it (an IPv4 /26 or larger)",
+                v.name
+            );
+            self.diags.error(fw.vnet.line, &fw.vnet.key, why);
+            return None;
+        };
+        let s = &v.subnets[subnet];
+        let first_v4 = s.address_prefixes.iter().find_map(|p| match p {
+            IpNet::V4(net) => Some(*net),
+            IpNet::V6(_) => None,
+        });
+        let Some(net) = first_v4.filter(|n| n.prefix_len() <= FIREWALL_SUBNET_MAX_PREFIX_LEN)
+        else {
+            let why = format!(
+                "{}/{FIREWALL_SUBNET} must have an IPv4 prefix of /{FIREWALL_SUBNET_MAX_PREFIX_LEN} \
+                 or larger for an Azure Firewall",
+                v.name
+            );
+            self.diags.error(
+                s.line,
+                &format!("vnets[{}].subnets[{FIREWALL_SUBNET}]", v.name),
+                why,
+            );
+            return None;
+        };
+        let private_ip = Ipv4Addr::from(u32::from(net.network()) + RESERVED_AT_START);
+        let subnet = SubnetRef { vnet, subnet };
+        let placed: Vec<(usize, String)> = self
+            .topo
+            .nics
+            .iter()
+            .filter(|n| n.subnet == subnet)
+            .map(|n| (n.line, n.name.clone()))
+            .collect();
+        for (line, nic) in placed {
+            let why = format!(
+                "{}/{FIREWALL_SUBNET} is reserved for the Azure Firewall `{}`: no NIC may be placed \
+                 in it",
+                v.name, fw.name
+            );
+            self.diags
+                .error(line, &format!("network_interfaces[{nic}].subnet"), why);
+        }
+        Some((subnet, IpAddr::V4(private_ip)))
+    }
+}
