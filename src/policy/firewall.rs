@@ -9,7 +9,10 @@
 //! - a packet no rule matches meets the default action, deny ("Default
 //!   Action" in the network rule log);
 //! - the firewall is stateful: the replies of an admitted TCP or UDP flow
-//!   pass, even where a rule denies the reverse direction.
+//!   pass, even where a rule denies the reverse direction;
+//! - destination ports apply to TCP and UDP: an ICMP rule matches whatever
+//!   ports it lists (Azure asks for them all the same), while a rule for
+//!   Any protocol with ports matches only packets with ports.
 //!
 //! The rules come out as [`EffectiveRule`]s, one per rule and protocol, so
 //! that the snapshot compiles them into the same first-match classifier,
@@ -42,7 +45,10 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
                 access: rule.action,
                 protocol: *protocol,
                 source_ports: PortSpec::Any,
-                destination_ports: rule.destination_ports.clone(),
+                destination_ports: match protocol {
+                    Protocol::Icmp => PortSpec::Any,
+                    _ => rule.destination_ports.clone(),
+                },
                 source_prefixes: listed(&rule.sources),
                 destination_prefixes: listed(&rule.destinations),
                 source_is_named: false,

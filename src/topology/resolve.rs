@@ -69,6 +69,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         refused_gateways: Vec::new(),
         refused_local_gateways: Vec::new(),
         refused_circuits: Vec::new(),
+        refused_firewalls: Vec::new(),
     };
     r.topo.source = r.diags.file.clone();
     let placed = placement::PlacementRefs::of(&raw);
@@ -112,6 +113,8 @@ struct Resolver<'d> {
     refused_local_gateways: Vec<String>,
     /// ExpressRoute circuits refused for a reason already reported.
     refused_circuits: Vec<String>,
+    /// Azure Firewalls refused for a reason already reported.
+    refused_firewalls: Vec<String>,
 }
 
 /// A kind of Azure resource and the length its name may have. The

@@ -17,6 +17,7 @@ mod check_expectations;
 mod decide_traces;
 mod diagnostics_cli;
 mod docs;
+mod firewall;
 mod flow_table_props;
 mod fuzz_seeds;
 mod gateway_traces;

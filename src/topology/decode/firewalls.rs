@@ -129,7 +129,8 @@ impl Decoder<'_> {
 
     /// azurerm's `sku_name`: `AZFW_VNet`, a firewall in a VNet. A Virtual
     /// WAN hub's firewall (`AZFW_Hub`) needs a Virtual WAN, which vnetd
-    /// does not emulate.
+    /// does not emulate. The firewall is kept either way, so that what
+    /// names it draws no second error.
     pub(super) fn firewall_sku_name(&mut self, f: &Fields, key: &str) -> Option<()> {
         let Some(node) = f.given(key) else {
             return Some(());
@@ -142,12 +143,12 @@ impl Decoder<'_> {
                 let why = "a Virtual WAN hub's firewall (AZFW_Hub) needs a Virtual WAN, which \
                            vnetd does not emulate; use AZFW_VNet";
                 self.diags.error(node.line, &k, why);
-                None
+                Some(())
             }
             _ => {
                 let why = format!("`{text}` is not one of AZFW_VNet, AZFW_Hub");
                 self.diags.error(node.line, &k, why);
-                None
+                Some(())
             }
         }
     }

@@ -167,13 +167,14 @@ impl Resolver<'_> {
         if let Some(firewall) = self.topo.firewalls.position(|f| f.name == r.name) {
             return Some(Waypoint::Firewall(firewall));
         }
-        // A gateway or circuit refused for a reason already reported is not
+        // A gateway, circuit or firewall refused for a reason already reported is not
         // refused again for its absence.
         if self
             .refused_gateways
             .iter()
             .any(|(name, _)| *name == r.name)
             || self.refused_circuits.contains(&r.name)
+            || self.refused_firewalls.contains(&r.name)
         {
             return None;
         }

@@ -181,40 +181,41 @@ impl Resolver<'_> {
         let mut seen = HashSet::new();
         for fw in firewalls {
             self.check_name(&fw.name, FIREWALL_NAME, fw.line, &fw.key, &mut seen);
-            let Some(vnet) = self.vnet_ref(&fw.vnet) else {
-                continue;
-            };
-            let policy = match &fw.policy {
-                None => None,
-                Some(r) => {
-                    let found = self.topo.firewall_policies.position(|p| p.name == r.name);
-                    let Some(policy) = self.lookup(r, "firewall policy", found) else {
-                        continue;
-                    };
-                    Some(policy)
-                }
-            };
-            let Some((subnet, private_ip)) = self.firewall_subnet(&fw, vnet) else {
-                continue;
-            };
-            if let Some(other) = self.topo.firewalls.iter().find(|f| f.vnet == vnet) {
-                let why = format!(
-                    "VNet `{}` already has the Azure Firewall `{}`: its {FIREWALL_SUBNET} holds one",
-                    fw.vnet.name, other.name
-                );
-                self.diags.error(fw.vnet.line, &fw.vnet.key, why);
-                continue;
+            match self.firewall(&fw) {
+                Some(firewall) => self.topo.firewalls.push(firewall),
+                None => self.refused_firewalls.push(fw.name),
             }
-            self.topo.firewalls.push(AzureFirewall {
-                name: fw.name,
-                vnet,
-                subnet,
-                sku: fw.sku,
-                policy,
-                private_ip,
-                line: fw.line,
-            });
         }
+    }
+
+    /// One firewall, or `None` once its refusal is reported.
+    fn firewall(&mut self, fw: &RawFirewall) -> Option<AzureFirewall> {
+        let vnet = self.vnet_ref(&fw.vnet)?;
+        let policy = match &fw.policy {
+            None => None,
+            Some(r) => {
+                let found = self.topo.firewall_policies.position(|p| p.name == r.name);
+                Some(self.lookup(r, "firewall policy", found)?)
+            }
+        };
+        let (subnet, private_ip) = self.firewall_subnet(fw, vnet)?;
+        if let Some(other) = self.topo.firewalls.iter().find(|f| f.vnet == vnet) {
+            let why = format!(
+                "VNet `{}` already has the Azure Firewall `{}`: its {FIREWALL_SUBNET} holds one",
+                fw.vnet.name, other.name
+            );
+            self.diags.error(fw.vnet.line, &fw.vnet.key, why);
+            return None;
+        }
+        Some(AzureFirewall {
+            name: fw.name.clone(),
+            vnet,
+            subnet,
+            sku: fw.sku,
+            policy,
+            private_ip,
+            line: fw.line,
+        })
     }
 
     /// The firewall's `AzureFirewallSubnet` and the address Azure gives it

@@ -1,0 +1,409 @@
+//! Azure Firewall offline: broken firewalls and policies are refused by
+//! `vnetd check` at their line with their reason, none panics; and the
+//! compiled firewall decides packets exactly as a naive first match over
+//! the policy as written (groups by priority, then collections by
+//! priority, then rules in order; default deny), on random policies and
+//! real packets through `decide`.
+
+use crate::common;
+
+use common::broken_files::{assert_refused_with_words, Case};
+use etherparse::PacketBuilder;
+use proptest::prelude::*;
+use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
+use vnetd::snapshot::Snapshot;
+use vnetd::topology::parse_str;
+
+const TAG: &str = "firewall";
+
+const BASE: &str = include_str!("../../config/hub-spoke-firewall.yaml");
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "no-firewall-subnet",
+            edits: &[("      - name: AzureFirewallSubnet\n", "      - name: firewall\n")],
+            expect: &[(
+                "    virtual_network: hub",
+                "VNet `hub` has no subnet named AzureFirewallSubnet",
+            )],
+        },
+        Case {
+            name: "firewall-subnet-too-small",
+            edits: &[("address_prefixes: [10.0.1.0/26]", "address_prefixes: [10.0.1.0/27]")],
+            expect: &[(
+                "- name: AzureFirewallSubnet",
+                "hub/AzureFirewallSubnet must have an IPv4 prefix of /26 or larger",
+            )],
+        },
+        Case {
+            name: "nic-in-the-firewall-subnet",
+            edits: &[(
+                "{name: shared1, subnet: hub/shared, private_ip_address: 10.0.2.4}",
+                "{name: shared1, subnet: hub/AzureFirewallSubnet, private_ip_address: 10.0.1.10}",
+            )],
+            expect: &[(
+                "{name: shared1",
+                "hub/AzureFirewallSubnet is reserved for the Azure Firewall `hub-fw`",
+            )],
+        },
+        Case {
+            name: "unknown-policy",
+            edits: &[("firewall_policy: hub-fw-policy", "firewall_policy: hub-policy")],
+            expect: &[(
+                "firewall_policy: hub-policy",
+                "no firewall policy named `hub-policy` in this file",
+            )],
+        },
+        Case {
+            name: "unknown-ip-group",
+            edits: &[("source_ip_groups: [spokes]", "source_ip_groups: [spoke]")],
+            expect: &[(
+                "source_ip_groups: [spoke]",
+                "no IP group named `spoke` in this file; did you mean `spokes`?",
+            )],
+        },
+        Case {
+            name: "application-rules",
+            edits: &[(
+                "        network_rule_collections:\n",
+                "        application_rule_collections: [{name: web, priority: 300}]\n        network_rule_collections:\n",
+            )],
+            expect: &[(
+                "application_rule_collections",
+                "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy",
+            )],
+        },
+        Case {
+            name: "fqdn-destination",
+            edits: &[(
+                "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
+                "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]",
+            )],
+            expect: &[(
+                "destination_fqdns",
+                "FQDN destinations need the firewall's DNS proxy",
+            )],
+        },
+        Case {
+            name: "priority-out-of-range",
+            edits: &[("priority: 200\n        network", "priority: 70000\n        network")],
+            expect: &[(
+                "priority: 70000",
+                "firewall rule collection groups and collections take priorities 100 to 65000",
+            )],
+        },
+        Case {
+            name: "unknown-protocol",
+            edits: &[("protocols: [ICMP]", "protocols: [GRE]")],
+            expect: &[("protocols: [GRE]", "`GRE` is not one of TCP, UDP, ICMP, Any")],
+        },
+        Case {
+            name: "virtual-wan-firewall",
+            edits: &[("sku_tier: Basic", "sku_tier: Basic\n    sku_name: AZFW_Hub")],
+            expect: &[("sku_name: AZFW_Hub", "needs a Virtual WAN")],
+        },
+        Case {
+            name: "rule-without-source",
+            edits: &[("source_addresses: [10.1.0.0/16], ", "")],
+            expect: &[(
+                "{name: spoke1-to-spoke2-web",
+                "a network rule needs source_addresses or source_ip_groups",
+            )],
+        },
+    ]
+}
+
+#[test]
+fn broken_firewalls_are_refused_with_line_and_reason() {
+    for case in &cases() {
+        assert_refused_with_words(TAG, BASE, case);
+    }
+}
+
+#[test]
+fn the_firewall_takes_the_first_usable_address_of_its_subnet() {
+    let text = BASE.replace("[10.0.1.0/26]", "[10.0.1.128/25]");
+    // 10.0.1.128/25 overlaps nothing else of the hub; the routes name the
+    // address the firewall now has.
+    let text = text.replace(
+        "next_hop_in_ip_address: 10.0.1.4",
+        "next_hop_in_ip_address: 10.0.1.132",
+    );
+    let loaded = parse_str("fw.yaml", &text).unwrap();
+    let fw = &loaded.topology.firewalls[vnetd::topology::FirewallIdx::new(0)];
+    assert_eq!(fw.private_ip.to_string(), "10.0.1.132");
+    let snap = Snapshot::compile(loaded.topology, 1);
+    let port = snap.port_by_name("hub-fw").unwrap();
+    assert!(snap.nics[port].owns("10.0.1.132".parse().unwrap()));
+}
+
+// ---- the compiled firewall against a naive first match -----------------
+
+const ADDRESSES: &[&str] = &[
+    "\"*\"",
+    "10.1.0.0/16",
+    "10.1.1.4",
+    "10.2.0.0/16",
+    "10.2.1.0-10.2.1.7",
+    "10.0.0.0/8",
+    "192.168.0.0/16",
+];
+const PORTS: &[&str] = &["\"*\"", "\"22\"", "\"80\"", "\"1000-2000\"", "\"443\""];
+const PROTOCOLS: &[&str] = &["TCP", "UDP", "ICMP", "Any"];
+
+#[derive(Debug, Clone)]
+struct RuleSpec {
+    protocols: Vec<usize>,
+    sources: Vec<usize>,
+    /// Sources through the IP group `spokes` (10.1.0.0/16, 10.2.0.0/16).
+    source_group: bool,
+    destinations: Vec<usize>,
+    ports: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct CollectionSpec {
+    priority: u16,
+    allow: bool,
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone)]
+struct GroupSpec {
+    priority: u16,
+    collections: Vec<CollectionSpec>,
+}
+
+fn rule_spec() -> impl Strategy<Value = RuleSpec> {
+    (
+        prop::collection::vec(0..PROTOCOLS.len(), 1..3),
+        prop::collection::vec(0..ADDRESSES.len(), 0..3),
+        any::<bool>(),
+        prop::collection::vec(0..ADDRESSES.len(), 1..3),
+        prop::collection::vec(0..PORTS.len(), 1..3),
+    )
+        .prop_map(
+            |(protocols, sources, group, destinations, ports)| RuleSpec {
+                protocols,
+                source_group: group || sources.is_empty(),
+                sources,
+                destinations,
+                ports,
+            },
+        )
+}
+
+fn policy_spec() -> impl Strategy<Value = Vec<GroupSpec>> {
+    let collection = (
+        100u16..400,
+        any::<bool>(),
+        prop::collection::vec(rule_spec(), 1..4),
+    )
+        .prop_map(|(priority, allow, rules)| CollectionSpec {
+            priority,
+            allow,
+            rules,
+        });
+    let group = (100u16..400, prop::collection::vec(collection, 1..4)).prop_map(
+        |(priority, collections)| GroupSpec {
+            priority,
+            collections,
+        },
+    );
+    prop::collection::vec(group, 1..3)
+}
+
+fn list(items: &[usize], names: &[&str]) -> String {
+    let v: Vec<&str> = items.iter().map(|i| names[*i]).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// The example with its policy replaced by `groups`.
+fn with_policy(groups: &[GroupSpec]) -> String {
+    let start = BASE.find("firewall_policies:").unwrap();
+    let mut text = BASE[..start].to_string();
+    text.push_str("firewall_policies:\n  - name: hub-fw-policy\n    rule_collection_groups:\n");
+    for (g, group) in groups.iter().enumerate() {
+        text.push_str(&format!(
+            "      - name: g{g}\n        priority: {}\n        network_rule_collections:\n",
+            group.priority
+        ));
+        for (c, coll) in group.collections.iter().enumerate() {
+            let action = if coll.allow { "Allow" } else { "Deny" };
+            text.push_str(&format!(
+                "          - name: c{c}\n            priority: {}\n            action: {action}\n            rules:\n",
+                coll.priority
+            ));
+            for (r, rule) in coll.rules.iter().enumerate() {
+                let mut line = format!(
+                    "              - {{name: r{r}, protocols: {}, destination_addresses: {}, destination_ports: {}",
+                    list(&rule.protocols, PROTOCOLS),
+                    list(&rule.destinations, ADDRESSES),
+                    list(&rule.ports, PORTS)
+                );
+                if !rule.sources.is_empty() {
+                    line.push_str(&format!(
+                        ", source_addresses: {}",
+                        list(&rule.sources, ADDRESSES)
+                    ));
+                }
+                if rule.source_group {
+                    line.push_str(", source_ip_groups: [spokes]");
+                }
+                line.push_str("}\n");
+                text.push_str(&line);
+            }
+        }
+    }
+    text
+}
+
+fn v4(text: &str) -> u32 {
+    u32::from(text.parse::<std::net::Ipv4Addr>().unwrap())
+}
+
+/// Whether `ip` falls in one written address of [`ADDRESSES`].
+fn address_holds(written: &str, ip: u32) -> bool {
+    let written = written.trim_matches('"');
+    if written == "*" {
+        return true;
+    }
+    if let Some((a, b)) = written.split_once('-') {
+        return (v4(a)..=v4(b)).contains(&ip);
+    }
+    match written.split_once('/') {
+        Some((net, len)) => {
+            let len: u32 = len.parse().unwrap();
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            ip & mask == v4(net) & mask
+        }
+        None => ip == v4(written),
+    }
+}
+
+fn port_holds(written: &str, port: u16) -> bool {
+    let written = written.trim_matches('"');
+    match written.split_once('-') {
+        _ if written == "*" => true,
+        Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).contains(&port),
+        None => port == written.parse::<u16>().unwrap(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// The naive answer: the first rule, in Azure's order, that matches;
+/// `None` is the default action.
+fn first_match(
+    groups: &[GroupSpec],
+    proto: Proto,
+    src: u32,
+    dst: u32,
+    port: u16,
+) -> Option<(bool, String)> {
+    let spokes = ["10.1.0.0/16", "10.2.0.0/16"];
+    let mut ordered: Vec<(usize, &GroupSpec)> = groups.iter().enumerate().collect();
+    ordered.sort_by_key(|(_, g)| g.priority);
+    for (g, group) in ordered {
+        let mut collections: Vec<(usize, &CollectionSpec)> =
+            group.collections.iter().enumerate().collect();
+        collections.sort_by_key(|(_, c)| c.priority);
+        for (c, coll) in collections {
+            for (r, rule) in coll.rules.iter().enumerate() {
+                let protocol = rule.protocols.iter().any(|p| match PROTOCOLS[*p] {
+                    "TCP" => proto == Proto::Tcp,
+                    "UDP" => proto == Proto::Udp,
+                    "ICMP" => proto == Proto::Icmp,
+                    _ => true,
+                });
+                let source = rule
+                    .sources
+                    .iter()
+                    .any(|a| address_holds(ADDRESSES[*a], src))
+                    || (rule.source_group && spokes.iter().any(|a| address_holds(a, src)));
+                let destination = rule
+                    .destinations
+                    .iter()
+                    .any(|a| address_holds(ADDRESSES[*a], dst));
+                // ICMP rules ignore ports; Any with ports matches only
+                // packets with ports.
+                let ports = match proto {
+                    Proto::Icmp => {
+                        rule.protocols.iter().any(|p| PROTOCOLS[*p] == "ICMP")
+                            || rule.ports.iter().any(|p| PORTS[*p] == "\"*\"")
+                    }
+                    _ => rule.ports.iter().any(|p| port_holds(PORTS[*p], port)),
+                };
+                if protocol && source && destination && ports {
+                    return Some((coll.allow, format!("g{g}/c{c}/r{r}")));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn packet(proto: Proto, src: &str, dst: &str, port: u16) -> Vec<u8> {
+    let octets = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap().octets();
+    let b = PacketBuilder::ipv4(octets(src), octets(dst), 64);
+    let mut out = Vec::new();
+    match proto {
+        Proto::Tcp => b
+            .tcp(40000, port, 1, 64000)
+            .syn()
+            .write(&mut out, b"x")
+            .unwrap(),
+        Proto::Udp => b.udp(40000, port).write(&mut out, b"x").unwrap(),
+        Proto::Icmp => b.icmpv4_echo_request(7, 1).write(&mut out, b"x").unwrap(),
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn the_firewall_decides_as_a_naive_first_match(groups in policy_spec()) {
+        let text = with_policy(&groups);
+        let loaded = parse_str("fw.yaml", &text).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?;
+        let snap = Snapshot::compile(loaded.topology, 1);
+        let fw = snap.port_by_name("hub-fw").unwrap();
+        let ends = [("vm1", "10.1.1.4", "vm2", "10.2.1.4"), ("vm2", "10.2.1.4", "vm1", "10.1.1.4")];
+        for (from, src, to, dst) in ends {
+            let (sender, receiver) = (snap.port_by_name(from).unwrap(), snap.port_by_name(to).unwrap());
+            for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp] {
+                for port in [22u16, 80, 443, 1500, 3000] {
+                    let bytes = packet(proto, src, dst, port);
+                    // The firewall judges what reaches it: the sender's
+                    // hop ends there, or is dropped there.
+                    let first = decide(&snap, &Stateless, sender, &bytes, 0);
+                    match first_match(&groups, proto, v4(src), v4(dst), port) {
+                        Some((true, _)) => {
+                            prop_assert_eq!(first, Verdict::Deliver(fw));
+                            let on = decide(&snap, &Stateless, fw, &bytes, 0);
+                            prop_assert_eq!(on, Verdict::Deliver(receiver));
+                        }
+                        denied => {
+                            let want = denied.map_or("Default action".to_string(), |(_, n)| n);
+                            let Verdict::Drop { reason, at, rule } = first else {
+                                return Err(TestCaseError::fail(format!(
+                                    "{proto:?} {src}->{dst}:{port} passed; expected a drop by {want}"
+                                )));
+                            };
+                            prop_assert_eq!(reason, DropReason::FirewallDenied);
+                            prop_assert_eq!(at, fw);
+                            let name = snap.rule_names.get(rule).unwrap().rule;
+                            prop_assert_eq!(name, want, "{:?} {}->{}:{}", proto, src, dst, port);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
