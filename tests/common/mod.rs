@@ -466,9 +466,14 @@ pub fn stop_lab(child: &mut std::process::Child) {
 /// `iperf3 -c DST -n BYTES -J` from namespace `ns` (a server must
 /// listen): its JSON report. Panics when iperf3 fails.
 pub fn iperf3_transfer(ns: &str, dst: &str, bytes: &str) -> serde_json::Value {
+    iperf3_transfer_to(ns, dst, IPERF3_PORT, bytes)
+}
+
+/// [`iperf3_transfer`] to a server on `port`.
+pub fn iperf3_transfer_to(ns: &str, dst: &str, port: u16, bytes: &str) -> serde_json::Value {
     let out = Command::new("ip")
         .args(["netns", "exec", ns, "iperf3", "-c", dst])
-        .args(["-n", bytes, "-J"])
+        .args(["-p", &port.to_string(), "-n", bytes, "-J"])
         .output()
         .unwrap();
     assert!(
@@ -478,6 +483,9 @@ pub fn iperf3_transfer(ns: &str, dst: &str, bytes: &str) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// iperf3's own port.
+const IPERF3_PORT: u16 = 5201;
 
 /// The namespaces a running lab whose plan lists `namespaces` has: one
 /// more, its fabric's, unless the run keeps every packet in userspace
@@ -510,9 +518,15 @@ impl Drop for Killed {
 /// most) until it listens, as it says on stdout; the rest of its output is
 /// read and dropped, so it never writes to a closed pipe.
 pub fn iperf3_server(ns: &str, address: &str) -> Killed {
+    iperf3_server_on(ns, address, IPERF3_PORT)
+}
+
+/// [`iperf3_server`] on `port` (a fresh namespace has every port free).
+pub fn iperf3_server_on(ns: &str, address: &str, port: u16) -> Killed {
     use std::io::BufRead;
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, "iperf3", "-s", "-1", "-B", address])
+        .args(["-p", &port.to_string()])
         .args(["--forceflush"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

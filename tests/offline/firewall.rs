@@ -39,11 +39,11 @@ fn cases() -> Vec<Case> {
         Case {
             name: "nic-in-the-firewall-subnet",
             edits: &[(
-                "{name: shared1, subnet: hub/shared, private_ip_address: 10.0.2.4}",
-                "{name: shared1, subnet: hub/AzureFirewallSubnet, private_ip_address: 10.0.1.10}",
+                "subnet: hub/shared\n    private_ip_address: 10.0.2.4",
+                "subnet: hub/AzureFirewallSubnet\n    private_ip_address: 10.0.1.10",
             )],
             expect: &[(
-                "{name: shared1",
+                "- name: shared1",
                 "hub/AzureFirewallSubnet is reserved for the Azure Firewall `hub-fw`",
             )],
         },
