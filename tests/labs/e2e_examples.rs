@@ -8,11 +8,15 @@ use crate::common;
 
 use common::bgp_agreement::assert_live_equals_offline;
 use common::check_agreement::assert_verify_agrees_with_check;
-use common::{in_netns, iperf3_server_on, iperf3_transfer_to, ping, tcp_echo, udp_echo, Lab};
+use common::{
+    in_netns, iperf3_server_on, iperf3_transfer_to, ping, tcp_echo, udp_echo, wait_for, Lab,
+};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vnetd::daemon::flow_log::FlowLogOptions;
+use vnetd::daemon::RunOptions;
 use vnetd::dataplane::DropReason;
 use vnetd::host::netns;
 
@@ -174,7 +178,16 @@ fn hub_spoke_chains_spoke_traffic_through_the_nva() {
 
 #[test]
 fn hub_spoke_firewall_filters_spoke_to_spoke_traffic_by_its_policy() {
-    let mut lab = Lab::start("exfw", &example("hub-spoke-firewall.yaml"));
+    let logs = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        flow_log: Some(FlowLogOptions {
+            dir: logs.path().to_path_buf(),
+            interval: Duration::from_millis(500),
+        }),
+        ..RunOptions::default()
+    };
+    let text = common::with_netns_prefix(&example("hub-spoke-firewall.yaml"), "exfw");
+    let mut lab = Lab::start_with("exfw", &text, options);
     let (vm1, vm2) = (lab.ns("vm1"), lab.ns("vm2"));
     assert!(ping(&vm1, "10.2.1.4"), "ping-between-spokes allows ICMP");
     let web = "10.2.1.4:80".parse().unwrap();
@@ -195,7 +208,56 @@ fn hub_spoke_firewall_filters_spoke_to_spoke_traffic_by_its_policy() {
         .unwrap()
         / 1e6;
     assert!(mbps <= 250.0 * 1.1, "{mbps} Mbps through a Basic firewall");
+    // The network rule log names the rule of each decision, or the
+    // default action.
+    let wanted = [
+        ("Allow", 80, "spoke1-to-spoke2-web", ""),
+        ("Deny", 22, "no-ssh-into-spoke2", ""),
+        ("Deny", 80, "", "Default Action"),
+    ];
+    let mut records = Vec::new();
+    let logged = wait_for(Duration::from_secs(30), || {
+        records = firewall_log(logs.path());
+        wanted.iter().all(|(action, port, rule, reason)| {
+            records.iter().any(|r| {
+                let p = &r["properties"];
+                p["Action"] == *action
+                    && p["DestinationPort"] == *port
+                    && p["Rule"] == *rule
+                    && p["ActionReason"] == *reason
+                    && p["Policy"] == "hub-fw-policy"
+                    && p["Protocol"] == "TCP"
+            })
+        })
+    });
+    assert!(logged, "{records:#?}");
+    assert!(
+        records.iter().all(|r| r["category"] == "AZFWNetworkRule"),
+        "{records:#?}"
+    );
     verify_live(&mut lab);
+}
+
+/// Every record of the firewall's network rule log under `dir`.
+fn firewall_log(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.join("insights-logs-azfwnetworkrule")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "PT1H.json") {
+                files.push(path);
+            }
+        }
+    }
+    files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .flat_map(|v| v["records"].as_array().cloned().unwrap_or_default())
+        .collect()
 }
 
 #[test]

@@ -34,6 +34,12 @@ pub fn log_path(dir: &Path, nsg: &str, mac: &str, unix_s: u64) -> PathBuf {
 /// planted anywhere in the blob path is refused with an error, and nothing
 /// is written outside `root`.
 pub fn append_record(root: &Path, path: &Path, record: &Record) -> Result<()> {
+    append_records(root, path, std::slice::from_ref(record))
+}
+
+/// [`append_record`] for several records of any shape (the firewall's
+/// network rule log shares the document and the link-safe write).
+pub fn append_records<R: serde::Serialize>(root: &Path, path: &Path, new: &[R]) -> Result<()> {
     use nix::errno::Errno;
     use nix::fcntl::{open, openat, renameat, OFlag};
     use nix::sys::stat::{mkdirat, Mode};
@@ -95,7 +101,9 @@ pub fn append_record(root: &Path, path: &Path, record: &Record) -> Result<()> {
         }
     };
     if let Some(records) = document.get_mut("records").and_then(|r| r.as_array_mut()) {
-        records.push(serde_json::to_value(record)?);
+        for record in new {
+            records.push(serde_json::to_value(record)?);
+        }
     }
     let mut partial_name = file_name.to_os_string();
     partial_name.push(".partial");

@@ -23,6 +23,11 @@
 //!   NSG and NIC (MAC) to that NSG's hourly `PT1H.json`, at Azure's blob
 //!   path under the flow-log directory.
 //!
+//! A port that stands for an Azure Firewall logs instead in the shape of
+//! Azure Firewall's network rule log ([`firewall`]): one record per
+//! connection it admits, when it begins, and per 5-tuple it denies, ICMP
+//! included.
+//!
 //! As in Azure, flow logs belong to NSGs: an allowed flow is logged under
 //! the NSG whose rule decided it (the last NSG that allowed it), a denied
 //! one under the NSG that denied it, and NICs without any NSG log nothing.
@@ -39,9 +44,10 @@
 
 pub mod calendar;
 pub mod file;
+pub mod firewall;
 pub mod format;
 
-pub use file::{append_record, log_path};
+pub use file::{append_record, append_records, log_path};
 pub use format::{
     flow_log_rule_name, mac_of_port, nsg_resource_id, record, Counts, FlowState, FlowTuple, Record,
 };
@@ -171,6 +177,8 @@ struct Tracked {
     reported: Counts,
     last_tuple_ms: u64,
     target: LogTarget,
+    /// The flow is an Azure Firewall's: logged once, when it began.
+    firewall: bool,
 }
 
 /// The NSG and rule behind an allowed flow's verdict tag: the rule's stable
@@ -195,6 +203,15 @@ fn denying_target(snap: &Snapshot, serial: u32, e: &DenyEvent) -> Option<LogTarg
     })
 }
 
+/// The Azure Firewall a port stands for, by name, with its policy's.
+fn firewall_at(plane: &Plane, port: PortId) -> Option<(&str, &str)> {
+    let nic = plane.port_of_slot(port)?;
+    let topology = &plane.snapshot.topology;
+    let f = plane.snapshot.plan.ports[nic].kind.firewall()?;
+    let fw = &topology.firewalls[f];
+    Some((&fw.name, crate::policy::firewall::rules_owner(topology, fw)))
+}
+
 /// The flow-log thread's state.
 pub struct FlowLogger {
     pub options: FlowLogOptions,
@@ -209,6 +226,8 @@ pub struct FlowLogger {
     /// 5-tuples (with NIC and direction) denied this interval.
     denied: HashSet<(PortId, Direction, PacketKey)>,
     pending: Vec<(LogTarget, String)>,
+    /// Network rule log records, by firewall.
+    firewall_pending: Vec<(String, firewall::FirewallRecord)>,
     lost_reported: u64,
 }
 
@@ -240,6 +259,7 @@ impl FlowLogger {
             tracked: HashMap::new(),
             denied: HashSet::new(),
             pending: Vec::new(),
+            firewall_pending: Vec::new(),
             lost_reported: 0,
         }
     }
@@ -291,9 +311,11 @@ impl FlowLogger {
         let mut seen: HashSet<FlowKey> = HashSet::new();
         let mut live: Vec<(FlowKey, crate::engine::flow_table::FlowValue)> = Vec::new();
         self.flows.for_each(now, |key, value| {
-            // A load balancer's pins are not NSG flows.
-            if loggable(key.proto) && !is_pin(key) && !RuleId::from_tag(value.verdict_tag).is_none()
-            {
+            // A load balancer's pins are not NSG flows; a firewall logs
+            // every protocol.
+            let kind_logged =
+                loggable(key.proto) || firewall_at(&plane, PortId::of_owner(key.owner)).is_some();
+            if kind_logged && !is_pin(key) && !RuleId::from_tag(value.verdict_tag).is_none() {
                 live.push((*key, *value));
             }
         });
@@ -313,13 +335,33 @@ impl FlowLogger {
                 if let Some(old) = self.tracked.remove(&key) {
                     self.end(&key, old);
                 }
-                let Some(target) =
-                    allowed_target(&plane, &key, RuleId::from_tag(value.verdict_tag))
-                else {
+                let rule = RuleId::from_tag(value.verdict_tag);
+                let Some(target) = allowed_target(&plane, &key, rule) else {
                     continue;
                 };
-                let tuple = self.tuple(&key, value.created_ms, FlowState::Begin, None);
-                self.pending.push((target.clone(), tuple));
+                let firewall = firewall_at(&plane, PortId::of_owner(key.owner));
+                if let Some((name, policy)) = firewall {
+                    let seen = firewall::Seen {
+                        proto: key.proto,
+                        src: key.src_ip(),
+                        dst: key.dst_ip(),
+                        ports: (key.src_port, key.dst_port),
+                        allowed: true,
+                    };
+                    let rule = plane.snapshot.rule_names.get(rule).map(|r| r.rule);
+                    let at = self.epoch_unix_ms + value.created_ms;
+                    let record = firewall::firewall_record(
+                        at,
+                        name,
+                        policy,
+                        rule.as_deref().unwrap_or_default(),
+                        seen,
+                    );
+                    self.firewall_pending.push((name.to_string(), record));
+                } else {
+                    let tuple = self.tuple(&key, value.created_ms, FlowState::Begin, None);
+                    self.pending.push((target.clone(), tuple));
+                }
                 self.tracked.insert(
                     key,
                     Tracked {
@@ -329,6 +371,7 @@ impl FlowLogger {
                         reported: Counts::default(),
                         last_tuple_ms: now,
                         target,
+                        firewall: firewall.is_some(),
                     },
                 );
             }
@@ -338,7 +381,7 @@ impl FlowLogger {
             };
             t.latest = counts;
             t.last_seen_ms = value.last_seen_ms;
-            if now.saturating_sub(t.last_tuple_ms) >= CONTINUING_AFTER_MS {
+            if !t.firewall && now.saturating_sub(t.last_tuple_ms) >= CONTINUING_AFTER_MS {
                 let delta = counts.since(t.reported);
                 t.reported = counts;
                 t.last_tuple_ms = now;
@@ -362,6 +405,9 @@ impl FlowLogger {
     }
 
     fn end(&mut self, key: &FlowKey, old: Tracked) {
+        if old.firewall {
+            return;
+        }
         let delta = old.latest.since(old.reported);
         let tuple = self.tuple(key, old.last_seen_ms, FlowState::End, Some(delta));
         self.pending.push((old.target, tuple));
@@ -386,7 +432,8 @@ impl FlowLogger {
     fn drain_denies(&mut self, plane: &Plane) {
         let events: Vec<DenyEvent> = self.denies.receiver.try_iter().collect();
         for e in events {
-            if !loggable(e.key.proto) {
+            let firewall = firewall_at(plane, e.port);
+            if !loggable(e.key.proto) && firewall.is_none() {
                 continue;
             }
             let id = (e.port, e.direction, e.key);
@@ -401,6 +448,25 @@ impl FlowLogger {
                 continue;
             };
             self.denied.insert(id);
+            if let Some((name, policy)) = firewall {
+                let seen = firewall::Seen {
+                    proto: e.key.proto,
+                    src: e.key.src,
+                    dst: e.key.dst,
+                    ports: e.flow_ports,
+                    allowed: false,
+                };
+                let rule = plane.snapshot.rule_names.get(e.rule).map(|r| r.rule);
+                let record = firewall::firewall_record(
+                    self.epoch_unix_ms + e.time_ms,
+                    name,
+                    policy,
+                    rule.as_deref().unwrap_or_default(),
+                    seen,
+                );
+                self.firewall_pending.push((name.to_string(), record));
+                continue;
+            }
             let tuple = FlowTuple {
                 time_s: self.unix_s(e.time_ms),
                 src: e.key.src,
@@ -429,10 +495,11 @@ impl FlowLogger {
             self.lost_reported = lost;
         }
         self.denied.clear();
+        let unix_ms = unix_ms_now();
+        self.write_firewall_records(unix_ms);
         if self.pending.is_empty() {
             return;
         }
-        let unix_ms = unix_ms_now();
         let mut by_file: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
         for (target, tuple) in self.pending.drain(..) {
             by_file
@@ -444,6 +511,21 @@ impl FlowLogger {
             let path = log_path(&self.options.dir, &nsg, &mac, unix_ms / 1000);
             let record = record(unix_ms, &nsg, &mac, &tuples);
             if let Err(e) = append_record(&self.options.dir, &path, &record) {
+                eprintln!("vnetd: flow logs: {e:#}");
+            }
+        }
+    }
+
+    /// Appends each firewall's pending network rule records to its
+    /// hourly blob.
+    fn write_firewall_records(&mut self, unix_ms: u64) {
+        let mut by_firewall: BTreeMap<String, Vec<firewall::FirewallRecord>> = BTreeMap::new();
+        for (name, record) in self.firewall_pending.drain(..) {
+            by_firewall.entry(name).or_default().push(record);
+        }
+        for (name, records) in by_firewall {
+            let path = firewall::firewall_log_path(&self.options.dir, &name, unix_ms / 1000);
+            if let Err(e) = append_records(&self.options.dir, &path, &records) {
                 eprintln!("vnetd: flow logs: {e:#}");
             }
         }
