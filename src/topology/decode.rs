@@ -415,10 +415,11 @@ record!(RULE_COLLECTION_GROUP_KEYS: RawRuleCollectionGroup { name, key, line }
     collections: "network_rule_collections" => list,
     _: "application_rule_collections" => not_emulated(
         "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy, which \
-         vnetd does not emulate; use network rules with addresses"),
+         vnetd does not emulate: the lab runs without them, so what only they allow meets the \
+         network rules and the default action (deny)"),
     _: "nat_rule_collections" => not_emulated(
         "DNAT rules translate the firewall's public address, which a lab without the \
-         Internet does not have"),
+         Internet does not have: the lab runs without them"),
 });
 
 record!(NETWORK_RULE_COLLECTION_KEYS: RawNetworkRuleCollection { name, key, line }
@@ -434,9 +435,10 @@ record!(NETWORK_RULE_KEYS: RawNetworkRule { name, key, line } "a network rule" {
     source_ip_groups: "source_ip_groups" => ref_list,
     destination_addresses: "destination_addresses" => firewall_addresses,
     destination_ip_groups: "destination_ip_groups" => ref_list,
-    _: "destination_fqdns" => not_emulated(
-        "FQDN destinations need the firewall's DNS proxy, which vnetd does not emulate; \
-         give destination_addresses"),
+    fqdns: "destination_fqdns" => not_emulated(
+        "FQDN destinations need the firewall's DNS proxy, which vnetd does not emulate: the \
+         rule holds for its destination_addresses and IP groups only, and without them for \
+         nothing"),
     destination_ports: "destination_ports" => firewall_ports,
 });
 

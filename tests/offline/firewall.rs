@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::broken_files::{assert_refused_with_words, Case};
+use common::broken_files::{assert_refused_with_words, check, Case};
 use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
@@ -22,7 +22,10 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             name: "no-firewall-subnet",
-            edits: &[("      - name: AzureFirewallSubnet\n", "      - name: firewall\n")],
+            edits: &[(
+                "      - name: AzureFirewallSubnet\n",
+                "      - name: firewall\n",
+            )],
             expect: &[(
                 "    virtual_network: hub",
                 "VNet `hub` has no subnet named AzureFirewallSubnet",
@@ -30,7 +33,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "firewall-subnet-too-small",
-            edits: &[("address_prefixes: [10.0.1.0/26]", "address_prefixes: [10.0.1.0/27]")],
+            edits: &[(
+                "address_prefixes: [10.0.1.0/26]",
+                "address_prefixes: [10.0.1.0/27]",
+            )],
             expect: &[(
                 "- name: AzureFirewallSubnet",
                 "hub/AzureFirewallSubnet must have an IPv4 prefix of /26 or larger",
@@ -49,7 +55,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "unknown-policy",
-            edits: &[("firewall_policy: hub-fw-policy", "firewall_policy: hub-policy")],
+            edits: &[(
+                "firewall_policy: hub-fw-policy",
+                "firewall_policy: hub-policy",
+            )],
             expect: &[(
                 "firewall_policy: hub-policy",
                 "no firewall policy named `hub-policy` in this file",
@@ -64,30 +73,11 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
-            name: "application-rules",
-            edits: &[(
-                "        network_rule_collections:\n",
-                "        application_rule_collections: [{name: web, priority: 300}]\n        network_rule_collections:\n",
-            )],
-            expect: &[(
-                "application_rule_collections",
-                "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy",
-            )],
-        },
-        Case {
-            name: "fqdn-destination",
-            edits: &[(
-                "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
-                "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]",
-            )],
-            expect: &[(
-                "destination_fqdns",
-                "FQDN destinations need the firewall's DNS proxy",
-            )],
-        },
-        Case {
             name: "priority-out-of-range",
-            edits: &[("priority: 200\n        network", "priority: 70000\n        network")],
+            edits: &[(
+                "priority: 200\n        network",
+                "priority: 70000\n        network",
+            )],
             expect: &[(
                 "priority: 70000",
                 "firewall rule collection groups and collections take priorities 100 to 65000",
@@ -96,7 +86,10 @@ fn cases() -> Vec<Case> {
         Case {
             name: "unknown-protocol",
             edits: &[("protocols: [ICMP]", "protocols: [GRE]")],
-            expect: &[("protocols: [GRE]", "`GRE` is not one of TCP, UDP, ICMP, Any")],
+            expect: &[(
+                "protocols: [GRE]",
+                "`GRE` is not one of TCP, UDP, ICMP, Any",
+            )],
         },
         Case {
             name: "virtual-wan-firewall",
@@ -118,6 +111,40 @@ fn cases() -> Vec<Case> {
 fn broken_firewalls_are_refused_with_line_and_reason() {
     for case in &cases() {
         assert_refused_with_words(TAG, BASE, case);
+    }
+}
+
+/// Rule kinds vnetd does not emulate are Azure's all the same: the file is
+/// accepted, with a warning at their line, and the lab runs without them.
+#[test]
+fn rules_vnetd_does_not_emulate_are_warned_about_not_refused() {
+    let cases: [(&str, &str, &str, &str); 2] = [
+        (
+            "        network_rule_collections:\n",
+            "        application_rule_collections: [{name: web, priority: 300}]\n        network_rule_collections:\n",
+            "application_rule_collections",
+            "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy",
+        ),
+        (
+            "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
+            "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]",
+            "destination_fqdns",
+            "FQDN destinations need the firewall's DNS proxy",
+        ),
+    ];
+    for (from, to, needle, words) in cases {
+        let text = BASE.replacen(from, to, 1);
+        assert_ne!(text, BASE);
+        let (code, stderr, path) = check(TAG, needle, &text);
+        assert_eq!(code, Some(0), "{needle}: {stderr}");
+        let line = common::broken_files::line_of(&text, needle, needle);
+        let prefix = format!("{}:{line}: warning: ", path.display());
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(words)),
+            "{needle}: {stderr}"
+        );
     }
 }
 

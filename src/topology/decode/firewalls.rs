@@ -2,8 +2,9 @@
 //! the SKU tier, rule priorities (100 to 65000), a network rule's protocols,
 //! addresses (`*`, an address, a CIDR or a range `a-b`) and destination
 //! ports, and `private_ranges`. Rule kinds vnetd does not emulate
-//! (application rules, DNAT rules, FQDN destinations) are refused at their
-//! line, saying so.
+//! (application rules, DNAT rules, FQDN destinations) are accepted, as
+//! Azure accepts them, and warned about at their line: the lab runs
+//! without them.
 
 use super::{Decoder, Fields};
 use crate::topology::model::{PortSpec, Protocol};
@@ -153,15 +154,16 @@ impl Decoder<'_> {
         }
     }
 
-    /// A key vnetd does not emulate: given, it is refused at its line with
-    /// `why`, and the item dropped.
-    pub(super) fn not_emulated(&mut self, f: &Fields, key: &str, why: &str) -> Option<()> {
+    /// A key vnetd does not emulate: given, it is read (its items) and
+    /// warned about at its line with `why`; the item is kept, without what
+    /// the key says. Azure accepts the design, so vnetd does not refuse it.
+    pub(super) fn not_emulated(&mut self, f: &Fields, key: &str, why: &str) -> Option<bool> {
         match f.given(key) {
             Some(node) if !self.items(Some(node), &f.key(key)).is_empty() => {
-                self.diags.error(node.line, &f.key(key), why);
-                None
+                self.diags.warning(node.line, &f.key(key), why);
+                Some(true)
             }
-            _ => Some(()),
+            _ => Some(false),
         }
     }
 }

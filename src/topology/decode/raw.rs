@@ -441,6 +441,8 @@ pub struct RawNetworkRule {
     pub source_ip_groups: Vec<NameRef>,
     pub destination_addresses: Vec<IpNet>,
     pub destination_ip_groups: Vec<NameRef>,
+    /// FQDN destinations were given (and warned about).
+    pub fqdns: bool,
     pub destination_ports: PortSpec,
     pub line: usize,
 }

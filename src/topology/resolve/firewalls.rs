@@ -119,6 +119,14 @@ impl Resolver<'_> {
                         &rule.source_ip_groups,
                         (rule.line, &rule.key, "source"),
                     );
+                    // A rule of FQDNs only was warned about: it holds for
+                    // nothing in the lab.
+                    let fqdns_only = rule.fqdns
+                        && rule.destination_addresses.is_empty()
+                        && rule.destination_ip_groups.is_empty();
+                    if fqdns_only {
+                        continue;
+                    }
                     let destinations = self.rule_side(
                         rule.destination_addresses,
                         &rule.destination_ip_groups,
