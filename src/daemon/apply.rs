@@ -99,6 +99,8 @@ fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
         && old.device_routes == new.device_routes
         && old.mtu == new.mtu
         && old.queues == new.queues
+        // A firewall whose private ranges changed translates anew.
+        && old.masquerade_except == new.masquerade_except
 }
 
 impl Daemon {

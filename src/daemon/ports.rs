@@ -23,9 +23,15 @@ pub fn namespace_spec(
         PortKind::GatewayInstance { .. } => gateway_instance(topology, port),
         PortKind::SiteTunnel { .. } => site_tunnel(port),
         PortKind::Prober { .. } => prober(port),
-        // A forwarding guest without a VM size: the firewall's SKU caps it
-        // in the fabric instead.
-        PortKind::Firewall { .. } => vm(topology, port, false),
+        // A forwarding guest without a VM size (the firewall's SKU caps it
+        // in the fabric instead), whose kernel translates the sources
+        // towards destinations outside its private ranges.
+        PortKind::Firewall { firewall } => {
+            let fw = &topology.firewalls[firewall];
+            let mut spec = vm(topology, port, false);
+            spec.masquerade_except = Some(crate::policy::firewall::private_ranges(topology, fw));
+            spec
+        }
     };
     spec.queues = queues;
     spec.nonblocking = true;

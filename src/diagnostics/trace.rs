@@ -27,22 +27,25 @@
 use super::az::SYSTEM_ROUTE;
 use super::QueryError;
 use crate::dataplane::decide::FrontendHop;
-use crate::dataplane::nat::translate;
+use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{
     balance, decide, judge_nsgs, route_step_through, Balanced, Conntrack, HopTo, PacketView,
     Stateless, Verdict,
 };
 use crate::net::PacketKey;
 use crate::plan::PortIdx;
+use crate::policy::firewall;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, SiteIdx};
 use etherparse::PacketBuilder;
-use serde::Serialize;
 use std::net::IpAddr;
 
+mod answer;
 mod edge;
 mod render;
 mod reply;
+
+pub use answer::*;
 
 pub use render::render_trace;
 pub use reply::reply_failure;
@@ -72,160 +75,6 @@ pub struct TraceQuery {
     pub protocol: ExpectedProtocol,
     /// The destination port (TCP and UDP).
     pub port: Option<u16>,
-}
-
-/// The answer of `trace --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Trace {
-    pub from: String,
-    pub source: String,
-    pub destination: String,
-    pub protocol: String,
-    pub port: Option<u16>,
-    /// `Allow` (the packet reached the NIC or site that holds the
-    /// destination) or `Deny`.
-    pub verdict: String,
-    /// Why a Deny: a drop reason as `stats` names it, or one of
-    /// [`TRACE_REASONS`].
-    pub reason: Option<String>,
-    /// Where the Deny was decided: the NIC whose drop counter counts it,
-    /// named as a path names it (a gateway's port or a site's tunnel by
-    /// the gateway's name).
-    pub at: Option<String>,
-    /// The NSG rule that denied, when one did.
-    pub rule: Option<String>,
-    /// What received the packet in the end (a NIC, or `site <name>`).
-    pub delivered_to: Option<String>,
-    /// The names crossed after the source, in order: gateways, load
-    /// balancers, NICs (what an expectation's `via` names).
-    pub path: Vec<String>,
-    pub hops: Vec<TraceHop>,
-    /// The reply, traced once the request was delivered: from the address
-    /// that received the request back to the source, as the receiver's
-    /// kernel sends it, through NSGs that admit it by the request's state.
-    /// When it does not come back, the trace is a Deny with its reason and
-    /// place.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reply: Option<Box<Trace>>,
-    /// What Azure's network adds one way over every hop, in microseconds.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub added_latency_us: u32,
-    /// The lowest rate cap over every hop, and what imposes it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bottleneck: Option<Bottleneck>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// A rate cap: its rate and what imposes it (a VM size, a gateway SKU, a
-/// link's impairments, a circuit).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Bottleneck {
-    pub mbps: u32,
-    pub what: String,
-}
-
-/// What Azure's network adds on a hop and what limits it, read from the
-/// tables the workers shape with (see the book's "Azure behaviour", §8).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HopShaping {
-    /// Delay added one way, in microseconds.
-    pub added_latency_us: u32,
-    /// The delay holds vnetd's estimate of a round trip between regions
-    /// Azure publishes no figure for.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub latency_estimated: bool,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub jitter_us: u32,
-    /// Packets lost per million.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub loss_ppm: u32,
-    /// The lowest rate cap of the hop, the sender's VM size included.
-    pub bottleneck: Option<Bottleneck>,
-    /// The largest packet the hop carries.
-    pub mtu: u16,
-    /// The MSS a VPN tunnel clamps TCP SYNs to.
-    pub mss_clamp: Option<u16>,
-}
-
-/// One pass through the fabric: from a sending NIC to a receiving one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TraceHop {
-    /// The sending NIC (an appliance from the second hop on).
-    pub nic: String,
-    /// The sender's NSGs let the packet out as the reply of a flow they
-    /// admitted (stateful), without their rules.
-    #[serde(skip_serializing_if = "is_false")]
-    pub outbound_by_state: bool,
-    pub subnet: String,
-    /// The packet as it leaves the sender.
-    pub source: String,
-    pub destination: String,
-    pub outbound: Vec<NsgCheck>,
-    pub route: Option<RouteUsed>,
-    /// The virtual network gateway the route leads through.
-    pub gateway: Option<String>,
-    /// The gateways it hands the packet on to over Vnet2Vnet connections,
-    /// in order (BGP transit through a third gateway).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub handed_on: Vec<String>,
-    /// The peering link crossed (held by the sending VNet).
-    pub peering: Option<String>,
-    pub load_balancer: Option<LoadBalancerStep>,
-    /// The receiving NIC (or site tunnel), when the packet got that far.
-    pub to: Option<String>,
-    /// The packet as the receiver gets it (after a load balancer's
-    /// translation).
-    pub received_destination: Option<String>,
-    pub inbound: Vec<NsgCheck>,
-    /// The receiver's NSGs let the packet in as the reply of a flow they
-    /// admitted.
-    #[serde(skip_serializing_if = "is_false")]
-    pub inbound_by_state: bool,
-    /// What the hop adds (delay, loss) and limits (rate, MTU), when it adds
-    /// or limits anything.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shaping: Option<HopShaping>,
-}
-
-/// What one NSG said: its level, name, the matching rule and its access.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NsgCheck {
-    pub level: &'static str,
-    pub nsg: String,
-    pub rule_name: String,
-    pub priority: u16,
-    pub access: &'static str,
-}
-
-/// The deciding route, in `az`'s words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RouteUsed {
-    pub source: &'static str,
-    pub address_prefix: String,
-    pub next_hop_type: &'static str,
-    pub next_hop_ip_address: Vec<String>,
-    /// The route table's name, or `System Route`.
-    pub route_table: String,
-}
-
-/// An internal load balancer's part of a hop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LoadBalancerStep {
-    pub name: String,
-    pub frontend: String,
-    /// The rule that carries the packet, when one does.
-    pub rule: Option<String>,
-    /// The backend chosen (by the same hash as forwarding).
-    pub backend: Option<String>,
 }
 
 /// The names of a topology's endpoints as the trace prints them.
@@ -495,6 +344,10 @@ struct Delivered {
     destination: IpAddr,
     site: Option<SiteIdx>,
     ports: Vec<PortIdx>,
+    /// The Azure Firewall that translated the packet's source to its own
+    /// address on the way, with the source it had: the reply goes to the
+    /// firewall, which translates it back.
+    translated_by: Option<(PortIdx, IpAddr)>,
 }
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
@@ -512,6 +365,7 @@ fn walk<C: Conntrack>(
         answer.path.extend(path_name(snap, ingress));
     }
     let mut left: Vec<PortIdx> = Vec::new();
+    let mut translated_by = None;
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
@@ -552,6 +406,7 @@ fn walk<C: Conntrack>(
             destination: dst,
             site: None,
             ports: left.clone(),
+            translated_by,
         };
         delivered.ports.push(received);
         if snap.nics[received].owns(dst) {
@@ -573,12 +428,34 @@ fn walk<C: Conntrack>(
             answer.at = Some(place_name(snap, received));
             return None;
         }
-        // An appliance: it forwards by its own subnet's routes.
+        // An appliance: it forwards by its own subnet's routes; an Azure
+        // Firewall translates the source first where Azure's does.
+        if let Some(original) = firewall_translation(snap, received, &mut packet) {
+            translated_by = Some((received, original));
+        }
         ingress = received;
     }
     answer.reason = Some(ROUTING_LOOP.to_string());
     answer.at = Some(place_name(snap, ingress));
     None
+}
+
+/// Translates `packet`'s source to the address of the Azure Firewall
+/// `port` stands for, when the firewall translates towards its
+/// destination (see [`crate::policy::firewall::translates_towards`], what
+/// the firewall's kernel does); the source it had.
+fn firewall_translation(snap: &Snapshot, port: PortIdx, packet: &mut [u8]) -> Option<IpAddr> {
+    let fw = &snap.topology.firewalls[snap.plan.ports[port].kind.firewall()?];
+    let key = PacketView::parse(packet).ok()?.key;
+    if !firewall::translates_towards(&snap.topology, fw, key.dst) {
+        return None;
+    }
+    let rewrite = Rewrite::Source {
+        address: fw.private_ip,
+        port: key.src_port.unwrap_or(0),
+    };
+    translate(packet, rewrite, false).ok()?;
+    Some(key.src)
 }
 
 /// The details of one hop, from the decision's steps; adds what the hop

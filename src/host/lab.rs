@@ -60,6 +60,10 @@ pub struct NamespaceSpec {
     /// What the interface may send, in megabits per second: a token
     /// bucket filter as its root qdisc (see [`super::shaping`]).
     pub egress_limit_mbps: Option<u32>,
+    /// Source-translate what leaves the interface for IPv4 destinations
+    /// outside these prefixes to the interface's address (see
+    /// [`super::nat`]); `None`: no translation.
+    pub masquerade_except: Option<Vec<IpNet>>,
 }
 
 impl NamespaceSpec {
@@ -79,6 +83,7 @@ impl NamespaceSpec {
             existing_namespace: false,
             on_fabric: false,
             egress_limit_mbps: None,
+            masquerade_except: None,
         }
     }
 
@@ -388,6 +393,7 @@ fn build_one(
                 })?;
             fabric_port = Some(port);
             limit_egress(spec)?;
+            translate_sources(spec)?;
             Ok(tun)
         })?;
         return Ok(PlumbedNamespace {
@@ -402,6 +408,7 @@ fn build_one(
     let tun = ops.create_namespace(&spec.name, &mut || {
         let tun = plumb_here(ops, spec)?;
         limit_egress(spec)?;
+        translate_sources(spec)?;
         Ok(tun)
     })?;
     Ok(PlumbedNamespace {
@@ -409,6 +416,14 @@ fn build_one(
         tun,
         fabric_port: None,
     })
+}
+
+/// Sets up the spec's source translation, if it has one.
+fn translate_sources(spec: &NamespaceSpec) -> Result<()> {
+    match &spec.masquerade_except {
+        Some(except) => super::nat::masquerade(&spec.name, &spec.interface, except),
+        None => Ok(()),
+    }
 }
 
 /// Shapes what the spec's interface sends to its limit, if it has one.

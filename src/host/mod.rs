@@ -33,6 +33,7 @@
 pub mod fabric;
 pub mod interface;
 mod lab;
+pub mod nat;
 pub mod netlink;
 pub mod netns;
 pub mod ops;

@@ -22,8 +22,30 @@
 
 use super::nsg::EffectiveRule;
 use crate::net::PortSpec;
-use crate::topology::{Access, AzureFirewall, Direction, Protocol, Topology};
+use crate::topology::{iana_private_ranges, Access, AzureFirewall, Direction, Protocol, Topology};
 use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// The destinations `firewall` does not translate sources towards: its
+/// policy's `private_ranges`, else Azure's default (RFC 1918, RFC 6598).
+pub fn private_ranges(topology: &Topology, firewall: &AzureFirewall) -> Vec<IpNet> {
+    match firewall.policy {
+        Some(p) => topology.firewall_policies[p].private_ranges.clone(),
+        None => iana_private_ranges(),
+    }
+}
+
+/// Whether `firewall` translates the source of what it forwards to `dst`
+/// to its own address: IPv4 destinations outside its private ranges ("If
+/// your organization uses registered IP address ranges outside of IANA RFC
+/// 1918 or IANA RFC 6598 for private networks, Azure Firewall SNATs the
+/// traffic to one of the firewall private IP addresses").
+pub fn translates_towards(topology: &Topology, firewall: &AzureFirewall, dst: IpAddr) -> bool {
+    dst.is_ipv4()
+        && !private_ranges(topology, firewall)
+            .iter()
+            .any(|n| n.contains(&dst))
+}
 
 /// The name the default action goes by, in traces, drops and logs.
 pub const DEFAULT_ACTION: &str = "Default action";

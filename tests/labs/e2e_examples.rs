@@ -186,7 +186,9 @@ fn hub_spoke_firewall_filters_spoke_to_spoke_traffic_by_its_policy() {
         }),
         ..RunOptions::default()
     };
+    // The firewall's namespace too is behind the lab's prefix.
     let text = common::with_netns_prefix(&example("hub-spoke-firewall.yaml"), "exfw");
+    let text = format!("netns_prefix: exfw-\n{text}");
     let mut lab = Lab::start_with("exfw", &text, options);
     let (vm1, vm2) = (lab.ns("vm1"), lab.ns("vm2"));
     assert!(ping(&vm1, "10.2.1.4"), "ping-between-spokes allows ICMP");

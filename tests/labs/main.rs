@@ -17,6 +17,7 @@ mod e2e_counting;
 mod e2e_down;
 mod e2e_examples;
 mod e2e_expressroute;
+mod e2e_firewall;
 mod e2e_flow_log;
 mod e2e_global_reach;
 mod e2e_hybrid;

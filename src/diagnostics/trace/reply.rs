@@ -4,6 +4,10 @@
 //! receiver's kernel sends it: routed by the receiver's effective routes,
 //! or entering from a site by the tunnel its router sends by.
 //!
+//! A request an Azure Firewall translated (its source made the firewall's
+//! address) is answered to the firewall, which translates the reply back
+//! and forwards it to the request's source.
+//!
 //! NSGs are stateful in Azure: a port the request left or reached admitted
 //! its flow, so the reply passes its NSGs without their rules
 //! ([`ReplyOf`]); a port the request never crossed judges the reply as a
@@ -75,8 +79,27 @@ pub(super) fn follow_reply(
                 generation: snap.generation,
             };
             let port = query.port.unwrap_or(0);
-            let packet = build_packet(from, src, query.protocol, port, Leg::Reply);
-            walk(snap, &flows, ingress, packet, &mut reply);
+            match delivered.translated_by {
+                None => {
+                    let packet = build_packet(from, src, query.protocol, port, Leg::Reply);
+                    walk(snap, &flows, ingress, packet, &mut reply);
+                }
+                // The request reached its receiver with the firewall's
+                // address as source: the reply goes to the firewall, whose
+                // kernel translates it back and sends it on.
+                Some((firewall, _)) => {
+                    let address = snap.nics[firewall].addresses[0];
+                    let packet = build_packet(from, address, query.protocol, port, Leg::Reply);
+                    let back = walk(snap, &flows, ingress, packet, &mut reply);
+                    if back.is_some_and(|b| b.port == firewall) {
+                        // Delivered only once at the request's source.
+                        reply.verdict = Access::Deny.as_str().to_string();
+                        reply.delivered_to = None;
+                        let packet = build_packet(from, src, query.protocol, port, Leg::Reply);
+                        walk(snap, &flows, firewall, packet, &mut reply);
+                    }
+                }
+            }
         }
     }
     if reply.verdict != Access::Allow.as_str() {

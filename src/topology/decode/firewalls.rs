@@ -7,29 +7,15 @@
 //! without them.
 
 use super::{Decoder, Fields};
-use crate::topology::model::{PortSpec, Protocol};
+use crate::topology::model::{iana_private_ranges, PortSpec, Protocol};
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::net::IpAddr;
 
 /// Priorities of rule collection groups and rule collections.
 const FIREWALL_PRIORITIES: std::ops::RangeInclusive<i64> = 100..=65_000;
 
-/// `private_ranges: [IANAPrivateRanges]`, Azure's default: RFC 1918 and
-/// RFC 6598 ("Azure Firewall SNAT private IP address ranges").
-pub const IANA_PRIVATE_RANGES: &str = "IANAPrivateRanges";
-
-/// The ranges `IANAPrivateRanges` stands for.
-pub fn iana_private_ranges() -> Vec<IpNet> {
-    [
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-    ]
-    .iter()
-    .map(|n| n.parse().expect("constant prefix"))
-    .collect()
-}
+/// The keyword that stands for Azure's default private ranges.
+pub const IANA_PRIVATE_RANGES_KEYWORD: &str = "IANAPrivateRanges";
 
 impl Decoder<'_> {
     /// A rule collection group's or collection's priority.
@@ -119,7 +105,7 @@ impl Decoder<'_> {
         let k = f.key(key);
         let items = self.items(Some(node), &k);
         let read = self.texts(items, &k, |d, text, line, k| {
-            if text.eq_ignore_ascii_case(IANA_PRIVATE_RANGES) {
+            if text.eq_ignore_ascii_case(IANA_PRIVATE_RANGES_KEYWORD) {
                 return Some(iana_private_ranges());
             }
             d.cidr_text(&text, line, k).map(|net| vec![net])

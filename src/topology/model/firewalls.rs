@@ -23,6 +23,24 @@ pub const FIREWALL_SUBNET: &str = "AzureFirewallSubnet";
 /// The smallest `AzureFirewallSubnet` Azure accepts: a /26.
 pub const FIREWALL_SUBNET_MAX_PREFIX_LEN: u8 = 26;
 
+/// What `private_ranges: [IANAPrivateRanges]`, Azure's default, stands
+/// for: RFC 1918 and RFC 6598 ("Azure Firewall SNAT private IP address
+/// ranges"). The firewall does not translate sources towards them.
+pub const IANA_PRIVATE_RANGES: [&str; 4] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+];
+
+/// [`IANA_PRIVATE_RANGES`] as prefixes.
+pub fn iana_private_ranges() -> Vec<IpNet> {
+    IANA_PRIVATE_RANGES
+        .iter()
+        .map(|n| n.parse().expect("constant prefix"))
+        .collect()
+}
+
 /// The firewall's SKU tier, which sets its throughput.
 #[derive(
     Debug,
