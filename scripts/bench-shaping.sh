@@ -54,14 +54,6 @@ wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 P="bsh$$"
 WORK=$(mktemp -d)
 export VNETD_SOCKET="$WORK/vnetd.sock"
-LAB_PID=""
-stop_lab() {
-    if [[ -n $LAB_PID ]]; then
-        kill -TERM "$LAB_PID" 2>/dev/null || true
-        wait "$LAB_PID" 2>/dev/null || true
-        LAB_PID=""
-    fi
-}
 cleanup() {
     stop_lab
     "$BINARY" down >/dev/null 2>&1 || true
@@ -69,20 +61,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_lab FILE [vnetd run args...]: runs the lab until "lab up".
-start_lab() {
-    local file=$1
-    shift
-    "$BINARY" run "$file" "$@" >"$WORK/run.log" 2>&1 &
-    LAB_PID=$!
-    for _ in $(seq 1 300); do
-        grep -q "lab up" "$WORK/run.log" && return 0
-        kill -0 "$LAB_PID" 2>/dev/null || { cat "$WORK/run.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "bench-shaping: the lab did not come up" >&2
-    exit 1
-}
+NAME=bench-shaping
+# shellcheck source=scripts/lib/lab.sh
+source scripts/lib/lab.sh
 
 in_ns() { ip netns exec "$P-$1" "${@:2}"; }
 

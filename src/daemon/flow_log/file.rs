@@ -10,9 +10,17 @@ use std::path::{Path, PathBuf};
 
 /// The blob path of an NSG's hourly file for one MAC, under `dir`.
 pub fn log_path(dir: &Path, nsg: &str, mac: &str, unix_s: u64) -> PathBuf {
+    hourly_blob(dir.to_path_buf(), &nsg_resource_id(nsg), unix_s)
+        .join(format!("macAddress={mac}"))
+        .join("PT1H.json")
+}
+
+/// `under/resourceId=/<the resource ID's parts>/y=…/m=…/d=…/h=…/m=00`: the
+/// hourly folder Azure writes a resource's logs of `unix_s` to.
+pub fn hourly_blob(under: PathBuf, resource_id: &str, unix_s: u64) -> PathBuf {
     let t = UtcTime::from_unix_seconds(unix_s);
-    let mut path = dir.join("resourceId=");
-    for part in nsg_resource_id(nsg).split('/').filter(|p| !p.is_empty()) {
+    let mut path = under.join("resourceId=");
+    for part in resource_id.split('/').filter(|p| !p.is_empty()) {
         path.push(part);
     }
     path.join(format!("y={:04}", t.year))
@@ -20,8 +28,6 @@ pub fn log_path(dir: &Path, nsg: &str, mac: &str, unix_s: u64) -> PathBuf {
         .join(format!("d={:02}", t.day))
         .join(format!("h={:02}", t.hour))
         .join("m=00")
-        .join(format!("macAddress={mac}"))
-        .join("PT1H.json")
 }
 
 /// Appends `record` to the `{"records":[...]}` document at `path` (created

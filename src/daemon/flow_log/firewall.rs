@@ -11,7 +11,8 @@
 //! AZUREFIREWALLS/<NAME>/y=…/m=…/d=…/h=…/m=00/PT1H.json`, appended with
 //! the same link-safe write as the NSG flow logs.
 
-use super::calendar::{iso8601, UtcTime};
+use super::calendar::iso8601;
+use super::file::hourly_blob;
 use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::policy::firewall::DEFAULT_ACTION;
 use crate::policy::ids::{RESOURCE_GROUP, SUBSCRIPTION};
@@ -33,20 +34,8 @@ pub fn firewall_resource_id(firewall: &str) -> String {
 
 /// The hourly blob of `firewall`'s records at `unix_s`.
 pub fn firewall_log_path(dir: &Path, firewall: &str, unix_s: u64) -> PathBuf {
-    let t = UtcTime::from_unix_seconds(unix_s);
-    let mut path = dir.join(CONTAINER).join("resourceId=");
-    for part in firewall_resource_id(firewall)
-        .split('/')
-        .filter(|p| !p.is_empty())
-    {
-        path.push(part);
-    }
-    path.join(format!("y={:04}", t.year))
-        .join(format!("m={:02}", t.month))
-        .join(format!("d={:02}", t.day))
-        .join(format!("h={:02}", t.hour))
-        .join("m=00")
-        .join("PT1H.json")
+    let under = dir.join(CONTAINER);
+    hourly_blob(under, &firewall_resource_id(firewall), unix_s).join("PT1H.json")
 }
 
 /// One record.

@@ -11,7 +11,10 @@
 //!   rule collection priority, then their order in the collection; the
 //!   first match decides, and a packet no rule matches is denied;
 //! - a network rule has a source and a destination (addresses or IP
-//!   groups); IP groups are named in the file.
+//!   groups); IP groups are named in the file;
+//! - the firewall's own default route goes to the Internet: a route table
+//!   on `AzureFirewallSubnet` that sends `0.0.0.0/0` elsewhere needs
+//!   forced tunnelling, which is warned about, not refused.
 
 use super::super::decode::{NameRef, RawFirewall, RawFirewallPolicy, RawIpGroup};
 use super::load_balancers::suggestion;
@@ -207,6 +210,7 @@ impl Resolver<'_> {
             }
         };
         let (subnet, private_ip) = self.firewall_subnet(fw, vnet)?;
+        self.warn_default_route_elsewhere(fw, subnet);
         if let Some(other) = self.topo.firewalls.iter().find(|f| f.vnet == vnet) {
             let why = format!(
                 "VNet `{}` already has the Azure Firewall `{}`: its {FIREWALL_SUBNET} holds one",
@@ -224,6 +228,39 @@ impl Resolver<'_> {
             private_ip,
             line: fw.line,
         })
+    }
+
+    /// Azure wants the firewall's own default route to reach the Internet:
+    /// a `0.0.0.0/0` of `AzureFirewallSubnet`'s route table that goes
+    /// elsewhere needs forced tunnelling (a management NIC), which vnetd
+    /// does not emulate. The lab follows the route, and says so.
+    fn warn_default_route_elsewhere(&mut self, fw: &RawFirewall, subnet: SubnetRef) {
+        let Some(table) = self.topo.subnet(subnet).route_table else {
+            return;
+        };
+        let table = &self.topo.route_tables[table];
+        let default: IpNet = "0.0.0.0/0".parse().expect("constant prefix");
+        let elsewhere: Vec<(usize, String, &'static str)> = table
+            .routes
+            .iter()
+            .filter(|r| r.address_prefix == default && r.next_hop_type != NextHopType::Internet)
+            .map(|r| {
+                (
+                    r.line,
+                    format!("route_tables[{}].routes[{}]", table.name, r.name),
+                    r.next_hop_type.as_str(),
+                )
+            })
+            .collect();
+        for (line, key, hop) in elsewhere {
+            let why = format!(
+                "{FIREWALL_SUBNET} of Azure Firewall `{}` sends 0.0.0.0/0 to {hop}: Azure wants it \
+                 to go to the Internet unless forced tunnelling (a management NIC) is configured, \
+                 which vnetd does not emulate; the lab follows the route",
+                fw.name
+            );
+            self.diags.warning(line, &key, why);
+        }
     }
 
     /// The firewall's `AzureFirewallSubnet` and the address Azure gives it
