@@ -15,8 +15,10 @@
 //! (Azure's default rules are left out: vnetd adds them itself); a route
 //! table its `azurerm_route_table` with `route` blocks; an ASG its
 //! `azurerm_application_security_group`; an ExpressRoute circuit and an
-//! Azure VMware Solution private cloud what `express_route` says. Each resource's source is the
-//! Azure resource ID (for an association, the ID Terraform gives it).
+//! Azure VMware Solution private cloud what `express_route` says; an Azure
+//! Firewall, its policies, their rule collection groups and IP groups what
+//! `firewall` says. Each resource's source is the Azure resource ID (for
+//! an association, the ID Terraform gives it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
 //! without case (and often answers a reference with its resource group in
@@ -31,6 +33,7 @@
 //! prefix) at the line and path of the value concerned.
 
 mod express_route;
+pub mod firewall;
 mod model;
 
 use super::json_file::{self, Place};
@@ -44,7 +47,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 8] = [
+pub const FILES: [(&str, &str); 12] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -59,6 +62,16 @@ pub const FILES: [(&str, &str); 8] = [
         "vmware-private-clouds.json",
         "az vmware private-cloud list -o json",
     ),
+    ("firewalls.json", "az network firewall list -o json"),
+    (
+        "firewall-policies.json",
+        "az network firewall policy list -o json",
+    ),
+    (
+        "firewall-rule-collection-groups.json",
+        "az network firewall policy rule-collection-group list --policy-name POLICY -g GROUP -o json",
+    ),
+    ("ip-groups.json", "az network ip-group list -o json"),
 ];
 
 /// Reads the dump in `dir`.
@@ -126,26 +139,35 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             format!("none of {} is there", names.join(", ")),
         ));
     }
-    let internal = || ImportError::new(dir.display().to_string(), "internal: eight files expected");
-    let [vnets, nics, nsgs, route_tables, asgs, vms, circuits, clouds] =
-        <[Value; 8]>::try_from(documents).map_err(|_| internal())?;
-    let [vnets_at, nics_at, nsgs_at, route_tables_at, asgs_at, vms_at, circuits_at, clouds_at] =
-        &texts[..]
-    else {
-        return Err(internal());
-    };
+    // In the order of FILES: a struct's fields are evaluated as written.
+    let mut files = documents.into_iter().zip(&texts);
     let dump = Dump {
-        vnets: List::read(&vnets_at.0, &vnets_at.1, vnets)?,
-        nics: List::read(&nics_at.0, &nics_at.1, nics)?,
-        nsgs: List::read(&nsgs_at.0, &nsgs_at.1, nsgs)?,
-        route_tables: List::read(&route_tables_at.0, &route_tables_at.1, route_tables)?,
-        asgs: List::read(&asgs_at.0, &asgs_at.1, asgs)?,
-        vms: List::read(&vms_at.0, &vms_at.1, vms)?,
-        circuits: List::read(&circuits_at.0, &circuits_at.1, circuits)?,
-        clouds: List::read(&clouds_at.0, &clouds_at.1, clouds)?,
+        vnets: next_list(&mut files)?,
+        nics: next_list(&mut files)?,
+        nsgs: next_list(&mut files)?,
+        route_tables: next_list(&mut files)?,
+        asgs: next_list(&mut files)?,
+        vms: next_list(&mut files)?,
+        circuits: next_list(&mut files)?,
+        clouds: next_list(&mut files)?,
+        firewalls: firewall::Lists {
+            firewalls: next_list(&mut files)?,
+            policies: next_list(&mut files)?,
+            groups: next_list(&mut files)?,
+            ip_groups: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
     Ok((resources, texts))
+}
+
+/// The list of the next file of `files` (its document, name and text).
+fn next_list<'a, T: DeserializeOwned>(
+    files: &mut impl Iterator<Item = (Value, &'a (String, String))>,
+) -> Result<List<'a, T>, ImportError> {
+    let internal = || ImportError::new("vnetd import az", "internal: a file of FILES is missing");
+    let (document, (file, text)) = files.next().ok_or_else(internal)?;
+    List::read(file, text, document)
 }
 
 /// The objects of one file of the dump, with the file's place.
@@ -175,7 +197,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The eight lists, read.
+/// The twelve lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -185,6 +207,7 @@ pub struct Dump<'a> {
     pub vms: List<'a, Vm>,
     pub circuits: List<'a, Circuit>,
     pub clouds: List<'a, PrivateCloud>,
+    pub firewalls: firewall::Lists<'a>,
 }
 
 /// The IDs of the dump's objects by kind, lower-cased, each to the object's
@@ -213,6 +236,8 @@ impl Known {
                     "nsg" => ("network security group", "nsgs.json"),
                     "route_table" => ("route table", "route-tables.json"),
                     "asg" => ("application security group", "asgs.json"),
+                    "ip_group" => ("IP group", "ip-groups.json"),
+                    "firewall_policy" => ("firewall policy", "firewall-policies.json"),
                     _ => ("network interface", "nics.json"),
                 };
                 at.error(format!("`{id}` names no {what} of {file}"))
@@ -279,6 +304,7 @@ impl Dump<'_> {
         }
         let clouds = express_route::private_clouds(&self.clouds, &mut out)?;
         express_route::circuits(&self.circuits, &clouds, &mut out)?;
+        self.firewalls.resources(&known, &mut out)?;
         Ok(out)
     }
 
@@ -303,6 +329,7 @@ impl Dump<'_> {
         for (kind, id) in ids {
             known.add(kind, id);
         }
+        self.firewalls.add_known(&mut known);
         known
     }
 }

@@ -18,7 +18,8 @@
 //! What only Azure knows is synthesised: IDs in Azure's format from the
 //! placeholder subscription [`SUBSCRIPTION`], the `resource_group_name`
 //! and the names; a NIC's `private_ip_address` when its primary
-//! configuration is Static. What only Terraform or Azure computes beyond
+//! configuration is Static; an Azure Firewall's private address, the first
+//! usable one of its subnet. What only Terraform or Azure computes beyond
 //! that (a `random_*` result, a data source, an output of a registry
 //! module, a variable with no value, a function vnetd does not evaluate)
 //! is an unknown, as in Terraform's plan ([`unknown`]): a placeholder in a
@@ -92,7 +93,13 @@ pub fn read_dir(
         .copied()
         .filter(|k| !crate::import::write::READ_IN_PART.contains(k))
         .collect();
-    let placeholders = unknown::settle(&mut out, &whole, functions::NAMES, &mut reader.ignored)?;
+    let placeholders = unknown::settle(
+        &mut out,
+        &whole,
+        crate::import::write::READ_KEYS,
+        functions::NAMES,
+        &mut reader.ignored,
+    )?;
     out.extend(reader.ignored);
     Ok((out, placeholders))
 }
@@ -271,6 +278,9 @@ struct Reader {
     out: Vec<Resource>,
     /// The work every evaluation of the import takes from.
     budget: Budget,
+    /// The prefixes of every subnet evaluated so far, the modules' too,
+    /// for the address Azure gives a firewall ([`computed`]).
+    subnet_prefixes: computed::SubnetPrefixes,
 }
 
 /// The names an expression of the configuration sees: `var`, `local`,

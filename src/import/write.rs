@@ -19,6 +19,8 @@
 use super::{ImportError, Resource};
 
 mod express_route;
+mod firewall_rules;
+mod firewalls;
 mod gateways;
 mod load_balancers;
 
@@ -103,6 +105,14 @@ pub const KINDS: &[&str] = &[
     "azurerm_virtual_network_gateway",
     "azurerm_local_network_gateway",
     "azurerm_virtual_network_gateway_connection",
+    "azurerm_ip_group",
+    "azurerm_ip_group_cidr",
+    "azurerm_firewall_policy",
+    "azurerm_firewall_policy_rule_collection_group",
+    "azurerm_firewall",
+    "azurerm_firewall_network_rule_collection",
+    "azurerm_firewall_application_rule_collection",
+    "azurerm_firewall_nat_rule_collection",
 ];
 
 /// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
@@ -111,6 +121,39 @@ pub const KINDS: &[&str] = &[
 pub const READ_IN_PART: &[&str] = &[
     "azurerm_linux_virtual_machine",
     "azurerm_windows_virtual_machine",
+    "azurerm_firewall_application_rule_collection",
+    "azurerm_firewall_nat_rule_collection",
+];
+
+/// Kinds of [`KINDS`] of which only these top-level attributes are read:
+/// in the others (a policy's DNS or threat intelligence settings, the
+/// application and DNAT rules of a rule collection group) a value only
+/// Azure knows takes a placeholder instead of refusing the configuration.
+pub const READ_KEYS: &[(&str, &[&str])] = &[
+    (
+        "azurerm_firewall",
+        &[
+            "name",
+            "sku_name",
+            "sku_tier",
+            "firewall_policy_id",
+            "ip_configuration",
+            "private_ip_ranges",
+        ],
+    ),
+    (
+        "azurerm_firewall_policy",
+        &["name", "private_ip_ranges", "base_policy_id"],
+    ),
+    (
+        "azurerm_firewall_policy_rule_collection_group",
+        &[
+            "name",
+            "firewall_policy_id",
+            "priority",
+            "network_rule_collection",
+        ],
+    ),
 ];
 
 /// The names of the last segments of an Azure resource ID, when their types
@@ -350,6 +393,80 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("bgp_route_propagation_enabled"), "{text}");
+    }
+
+    /// A Virtual WAN hub's firewall is listed as ignored, and so are its
+    /// classic rules; its policy is written (vnetd reads policies on their
+    /// own). A firewall naming a policy the input lacks is refused.
+    #[test]
+    fn a_hub_firewall_is_ignored_with_its_classic_rules() {
+        let vnet = resource(
+            "azurerm_virtual_network",
+            "hub",
+            json!({"name": "hub", "address_space": ["10.9.0.0/16"], "subnet": [
+                {"name": "AzureFirewallSubnet", "address_prefixes": ["10.9.0.0/26"]}]}),
+            1,
+        );
+        let policy = resource(
+            "azurerm_firewall_policy",
+            "p",
+            json!({"name": "p", "private_ip_ranges": ["IANAPrivateRanges"]}),
+            2,
+        );
+        let hub = resource(
+            "azurerm_firewall",
+            "hub-fw",
+            json!({"name": "hub-fw", "sku_name": "AZFW_Hub", "sku_tier": "Standard",
+                   "virtual_hub": [{"virtual_hub_id": "/x/virtualHubs/h"}]}),
+            3,
+        );
+        let classic = resource(
+            "azurerm_firewall_application_rule_collection",
+            "web",
+            json!({"name": "web", "azure_firewall_name": "hub-fw", "priority": 100,
+                   "action": "Allow"}),
+            4,
+        );
+        let resources = vec![vnet.clone(), policy, hub, classic];
+        let text = topology_yaml(&resources, "a test").unwrap();
+        assert!(
+            text.contains(
+                "#   azurerm_firewall.hub-fw (main.tf:3): a Virtual WAN hub's firewall \
+                 (AZFW_Hub): vnetd does not emulate Virtual WAN\n#   \
+                 azurerm_firewall_application_rule_collection.web (main.tf:4): belongs to Azure \
+                 Firewall `hub-fw`, which is not emulated\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "firewall_policies:\n  # main.tf:2\n  - name: p\n    private_ranges: \
+                 [IANAPrivateRanges]\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("azure_firewalls:"), "{text}");
+
+        let subnet_id = format!("{SUB}/virtualNetworks/hub/subnets/AzureFirewallSubnet");
+        let firewall = resource(
+            "azurerm_firewall",
+            "fw",
+            json!({"name": "fw", "firewall_policy_id": format!("{SUB}/firewallPolicies/gone"),
+                   "ip_configuration": [{"name": "c", "subnet_id": subnet_id}]}),
+            5,
+        );
+        let err = topology_yaml(&[vnet, firewall], "a test").unwrap_err();
+        assert_eq!(
+            (err.location.as_str(), err.message.as_str()),
+            (
+                "main.tf:5",
+                format!(
+                    "firewall_policy_id `{SUB}/firewallPolicies/gone` names a resource that is \
+                     not in the input"
+                )
+                .as_str()
+            )
+        );
     }
 
     #[test]

@@ -473,12 +473,18 @@ fn a_state_of_another_version_is_refused() {
 /// A copy of the az fixture in a temporary directory, `change` applied to
 /// one of its files.
 fn az_copy_with(file: &str, change: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    az_copy_of(AZ_DIR, file, change)
+}
+
+/// A copy of the az dump `source` in a temporary directory, `change`
+/// applied to one of its files.
+fn az_copy_of(source: &str, file: &str, change: impl FnOnce(&mut Value)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo(AZ_DIR)).unwrap() {
+    for entry in std::fs::read_dir(repo(source)).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
     }
-    let mut document = read_json(&format!("{AZ_DIR}/{file}"));
+    let mut document = read_json(&format!("{source}/{file}"));
     change(&mut document);
     std::fs::write(
         dir.path().join(file),
@@ -645,5 +651,108 @@ fn an_application_security_group_of_the_az_dump_reaches_the_topology() {
     assert!(
         text.ends_with("application_security_groups:\n  - name: web\n"),
         "{text}"
+    );
+}
+
+/// The `az` dump of the network of tests/import/terraform/hub-spoke-firewall.
+const FIREWALL_AZ_DIR: &str = "tests/import/az/hub-spoke-firewall";
+
+/// An Azure Firewall, its policy, rule collection group and IP group, as
+/// `az` lists them, import to the topology their Terraform configuration
+/// imports to: the route's next hop, which az knows, is the address the
+/// configuration's import gives the firewall.
+#[test]
+fn the_az_dump_of_a_firewall_imports_as_its_terraform_configuration() {
+    let text = imported(&["import", "az", FIREWALL_AZ_DIR]);
+    let expected = std::fs::read_to_string(repo(
+        "tests/import/terraform/hub-spoke-firewall/expected.yaml",
+    ))
+    .unwrap();
+    assert_eq!(without_comments(&text), without_comments(&expected));
+    assert!(
+        text.contains("        next_hop_in_ip_address: 10.0.1.4\n"),
+        "{text}"
+    );
+}
+
+/// A firewall's classic rules (inline in `az network firewall list`)
+/// become a policy of the importer's own; with a policy as well, which
+/// Azure does not allow, the dump is refused at the collection.
+#[test]
+fn classic_rules_of_an_az_firewall_are_a_policy_of_their_own() {
+    let collection = json!({
+        "action": {"type": "Allow"},
+        "id": "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-fw-lab/providers/Microsoft.Network/azureFirewalls/hub-fw/networkRuleCollections/dns",
+        "name": "dns", "priority": 150, "provisioningState": "Succeeded",
+        "rules": [{"description": null, "destinationAddresses": ["10.0.2.4"],
+                   "destinationFqdns": [], "destinationIpGroups": [], "destinationPorts": ["53"],
+                   "name": "to-shared1", "protocols": ["UDP", "TCP"],
+                   "sourceAddresses": [], "sourceIpGroups": [
+                       "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/RG-FW-LAB/providers/Microsoft.Network/ipGroups/spokes"]}]});
+    let classic = collection.clone();
+    let dir = az_copy_of(FIREWALL_AZ_DIR, "firewalls.json", move |firewalls| {
+        firewalls[0]["firewallPolicy"] = Value::Null;
+        firewalls[0]["networkRuleCollections"] = json!([classic]);
+    });
+    let text = without_comments(&imported(&["import", "az", dir.path().to_str().unwrap()]));
+    assert!(
+        text.contains(
+            "  - name: hub-fw-rules\n    rule_collection_groups:\n      - name: classic\n        \
+             priority: 100\n        network_rule_collections:\n          - name: dns\n            \
+             priority: 150\n            action: Allow\n            rules:\n              - name: \
+             to-shared1\n                protocols: [TCP, UDP]\n                source_ip_groups: \
+             [spokes]\n                destination_addresses: [10.0.2.4]\n                \
+             destination_ports: [\"53\"]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("    firewall_policy: hub-fw-rules\n"),
+        "{text}"
+    );
+
+    let id = collection["id"].as_str().unwrap().to_string();
+    let dir = az_copy_of(FIREWALL_AZ_DIR, "firewalls.json", move |firewalls| {
+        firewalls[0]["networkRuleCollections"] = json!([collection]);
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        stderr,
+        format!(
+            "{}/firewalls.json:{}: {id}: Azure Firewall `hub-fw` has the policy `hub-fw-policy` \
+             and classic rules (this rule collection): Azure does not allow both on one firewall\n",
+            dir.path().display(),
+            line_with(
+                dir.path(),
+                "firewalls.json",
+                "networkRuleCollections/dns",
+                0
+            )
+        )
+    );
+}
+
+/// A rule's IP group must be one of ip-groups.json.
+#[test]
+fn an_az_rule_naming_an_ip_group_not_listed_is_refused_at_its_path() {
+    let dir = az_copy_of(FIREWALL_AZ_DIR, "ip-groups.json", |groups| {
+        *groups = json!([]);
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    let group = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/RG-FW-LAB/\
+                 providers/Microsoft.Network/ipGroups/spokes";
+    assert_eq!(
+        stderr,
+        format!(
+            "{}/firewall-rule-collection-groups.json:{}: [0].ruleCollections[1].rules[1].\
+             sourceIpGroups[0]: `{group}` names no IP group of ip-groups.json\n",
+            dir.path().display(),
+            line_with(
+                dir.path(),
+                "firewall-rule-collection-groups.json",
+                "RG-FW-LAB",
+                0
+            )
+        )
     );
 }

@@ -156,6 +156,45 @@ fn json_syntax() {
     imports_as_expected("json-syntax");
 }
 
+/// An Azure Firewall in a module, with a policy, a rule collection group,
+/// an IP group, and a route to the firewall's address through a module
+/// output and a local.
+#[test]
+fn hub_spoke_firewall() {
+    imports_as_expected("hub-spoke-firewall");
+}
+
+/// Classic rule collections, written as a policy of the importer's own;
+/// service tags left out; an IP group with a separate CIDR.
+#[test]
+fn firewall_classic() {
+    imports_as_expected("firewall-classic");
+}
+
+/// The route to the firewall imports as the address vnetd gives the
+/// firewall, so the expectations of `config/hub-spoke-firewall.yaml`, the
+/// same network written by hand, hold on the import: traffic between the
+/// spokes goes through the firewall and meets its policy.
+#[test]
+fn the_imported_firewall_is_the_hand_written_one() {
+    let imported = vnetd::import::terraform_topology(&case_dir("hub-spoke-firewall"), &[])
+        .expect("hub-spoke-firewall imports");
+    let example = std::fs::read_to_string("config/hub-spoke-firewall.yaml").unwrap();
+    let expectations = &example[example.find("\nexpectations:\n").unwrap()..];
+    let expectations = &expectations[..expectations.find("\n\nvnets:").unwrap() + 1];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.yaml");
+    std::fs::write(&path, format!("{imported}{expectations}")).unwrap();
+    let out = vnetd(&["check", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("1 Azure Firewalls (hub-fw at 10.0.1.4), 7 expectations"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("7 passed, 0 failed\n"), "{stdout}");
+}
+
 /// azurerm v3's spellings, v4's and the JSON syntax make one topology:
 /// the three files differ only in their comments.
 #[test]
@@ -289,6 +328,13 @@ const BROKEN: &[Broken] = &[
                   after apply (it comes from length(...) <- \
                   data.azurerm_virtual_network.shared.subnets); Terraform too needs it \
                   before: give the value in the configuration",
+    },
+    Broken {
+        case: "firewall-policy-and-classic-rules",
+        vars: &[],
+        location: "main.tf:28",
+        message: "Azure Firewall `hub-fw` has the policy `hub-policy` and classic rules (this \
+                  rule collection): Azure does not allow both on one firewall",
     },
     Broken {
         case: "module-argument",

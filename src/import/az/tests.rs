@@ -23,6 +23,7 @@ fn dump_with_vms(
         vms: List::read("vms.json", "", vms)?,
         circuits: List::read("express-route-circuits.json", "", json!([]))?,
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
+        firewalls: firewall::Lists::empty(),
     }
     .resources()
 }
@@ -212,6 +213,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         vms: List::read("vms.json", "", json!([]))?,
         circuits: List::read("express-route-circuits.json", "", json!([]))?,
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
+        firewalls: firewall::Lists::empty(),
     }
     .resources()
 }

@@ -1,9 +1,113 @@
 //! What Azure computes and a configuration may refer to before it exists:
 //! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
-//! VMware private cloud's circuit.
+//! VMware private cloud's circuit, an Azure Firewall's private address.
 
 use super::*;
 use hcl::{Map, Value};
+use ipnet::{IpNet, Ipv4Net};
+use std::net::Ipv4Addr;
+
+/// The subnets evaluated so far: (VNet, subnet), named as a settled ID
+/// names them (an unknown as its placeholder), to their prefixes.
+pub(super) type SubnetPrefixes = BTreeMap<(String, String), Vec<Value>>;
+
+/// The addresses Azure reserves at the start of every subnet (the network
+/// address, the default gateway and two for Azure DNS).
+const RESERVED_AT_START: u32 = 4;
+
+/// Records the subnets a VNet (inline) or a subnet resource declares, and
+/// gives an Azure Firewall's IP configuration in a recorded subnet the
+/// `private_ip_address` Azure gives it: the first usable address of the
+/// subnet's first IPv4 prefix (in address order, as the topology file
+/// lists them), the address vnetd gives the firewall too. Routes name it
+/// as their next hop (`azurerm_firewall.fw.ip_configuration[0].
+/// private_ip_address`).
+pub(super) fn subnet_addresses(
+    kind: &str,
+    attributes: &mut Map<String, Value>,
+    subnets: &mut SubnetPrefixes,
+) {
+    let text = |values: &Map<String, Value>, key: &str| match values.get(key) {
+        Some(Value::String(s)) => unknown::settled_text(s),
+        _ => String::new(),
+    };
+    match kind {
+        "azurerm_subnet" => {
+            let vnet = text(attributes, "virtual_network_name");
+            let key = (vnet, text(attributes, "name"));
+            subnets.insert(key, prefixes_of(attributes));
+        }
+        "azurerm_virtual_network" => {
+            let vnet = text(attributes, "name");
+            for subnet in blocks(attributes.get("subnet")) {
+                let key = (vnet.clone(), text(subnet, "name"));
+                subnets.insert(key, prefixes_of(subnet));
+            }
+        }
+        "azurerm_firewall" => {
+            let configs = attributes.get_mut("ip_configuration");
+            let Some(Value::Array(configs)) = configs else {
+                return;
+            };
+            for config in configs.iter_mut() {
+                let Value::Object(config) = config else {
+                    continue;
+                };
+                let id = text(config, "subnet_id");
+                let kinds = ["virtualNetworks", "subnets"];
+                let Some(names) = crate::import::write::id_names(&id, &kinds) else {
+                    continue;
+                };
+                let key = (names[0].clone(), names[1].clone());
+                if let Some(address) = subnets.get(&key).and_then(|p| first_usable(p)) {
+                    config
+                        .entry("private_ip_address".to_string())
+                        .or_insert_with(|| Value::from(address.to_string()));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The objects of a nested block's list.
+fn blocks(value: Option<&Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    let items = match value {
+        Some(Value::Array(items)) => items.as_slice(),
+        _ => &[],
+    };
+    items.iter().filter_map(|item| match item {
+        Value::Object(map) => Some(map),
+        _ => None,
+    })
+}
+
+/// A subnet's `address_prefixes` and `address_prefix`.
+fn prefixes_of(subnet: &Map<String, Value>) -> Vec<Value> {
+    let mut prefixes = match subnet.get("address_prefixes") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    prefixes.extend(subnet.get("address_prefix").cloned());
+    prefixes
+}
+
+/// The first address Azure leaves usable in the lowest IPv4 prefix of
+/// `prefixes`; none while a prefix is not known.
+fn first_usable(prefixes: &[Value]) -> Option<Ipv4Addr> {
+    let mut lowest: Option<Ipv4Net> = None;
+    for prefix in prefixes {
+        let Value::String(text) = prefix else {
+            return None;
+        };
+        match text.parse::<IpNet>().ok()? {
+            IpNet::V4(net) => lowest = Some(lowest.map_or(net, |l| l.min(net))),
+            IpNet::V6(_) => {}
+        }
+    }
+    let network = u32::from(lowest?.network());
+    Some(Ipv4Addr::from(network.checked_add(RESERVED_AT_START)?))
+}
 
 /// What Azure would compute that a reference may use: the `id` of every
 /// resource, the IDs of a VNet's inline subnets, a NIC's primary address
@@ -103,7 +207,8 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         | "azurerm_virtual_machine" => {
             format!("{base}/Microsoft.Compute/virtualMachines/{name}")
         }
-        other => format!("{base}/{other}/{name}"),
+        other => firewall_id(other, &name, attributes, &network)
+            .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
     vmware_computed(
         kind,
@@ -162,6 +267,36 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         .or_insert(Value::from(id));
 }
 
+/// The ID of an Azure Firewall resource, its policy's or its rules', or
+/// of an IP group; `network` makes a `Microsoft.Network` ID of a path.
+fn firewall_id(
+    kind: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+    network: &dyn Fn(String) -> String,
+) -> Option<String> {
+    let text = |key: &str| match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let classic = |collections: &str| {
+        let firewall = text("azure_firewall_name");
+        network(format!("azureFirewalls/{firewall}/{collections}/{name}"))
+    };
+    Some(match kind {
+        "azurerm_firewall" => network(format!("azureFirewalls/{name}")),
+        "azurerm_firewall_policy" => network(format!("firewallPolicies/{name}")),
+        "azurerm_firewall_policy_rule_collection_group" => {
+            format!("{}/ruleCollectionGroups/{name}", text("firewall_policy_id"))
+        }
+        "azurerm_ip_group" => network(format!("ipGroups/{name}")),
+        "azurerm_firewall_network_rule_collection" => classic("networkRuleCollections"),
+        "azurerm_firewall_application_rule_collection" => classic("applicationRuleCollections"),
+        "azurerm_firewall_nat_rule_collection" => classic("natRuleCollections"),
+        _ => return None,
+    })
+}
+
 /// What Azure computes for Azure VMware Solution: an authorization's key,
 /// and a private cloud's `circuit` block, whose circuit (in Microsoft's
 /// subscription, under a name of Azure's) vnetd names like the cloud:
@@ -187,5 +322,59 @@ fn vmware_computed(kind: &str, circuit: &str, attributes: &mut Map<String, Value
         attributes
             .entry("circuit".to_string())
             .or_insert(Value::Array(vec![Value::Object(block)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(json: serde_json::Value) -> Map<String, Value> {
+        match hcl::to_value(json).unwrap() {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    /// The VNet's name holds an unknown (a random suffix), reached by the
+    /// firewall's subnet ID through other references: the two are matched
+    /// by the placeholder both take.
+    #[test]
+    fn a_firewall_gets_the_first_usable_address_of_its_subnet() {
+        let suffix = match unknown::unknown("random_pet.p.id") {
+            Value::String(s) => s,
+            _ => unreachable!(),
+        };
+        let through = match unknown::through(
+            Value::from(format!("hub-{suffix}")),
+            "azurerm_virtual_network.hub.name",
+        ) {
+            Value::String(s) => s,
+            _ => unreachable!(),
+        };
+        let mut subnets = SubnetPrefixes::new();
+        let mut vnet = object(
+            serde_json::json!({"name": format!("hub-{suffix}"), "subnet": [
+            {"name": "AzureFirewallSubnet",
+             "address_prefixes": ["fd00:1::/64", "10.0.1.64/26", "10.0.1.0/26"]},
+            {"name": "later", "address_prefixes": [format!("10.0.{suffix}.0/24")]}]}),
+        );
+        subnet_addresses("azurerm_virtual_network", &mut vnet, &mut subnets);
+        let id = |subnet: &str| format!("/x/virtualNetworks/{through}/subnets/{subnet}");
+        let mut firewall = object(serde_json::json!({"ip_configuration": [
+            {"name": "data", "subnet_id": id("AzureFirewallSubnet")},
+            {"name": "more-public-addresses"}]}));
+        subnet_addresses("azurerm_firewall", &mut firewall, &mut subnets);
+        let configs = serde_json::to_value(&firewall["ip_configuration"]).unwrap();
+        assert_eq!(configs[0]["private_ip_address"], "10.0.1.4");
+        assert_eq!(configs[1].get("private_ip_address"), None);
+
+        // A subnet whose prefix is not known gives no address: a
+        // reference to it stays unknown.
+        let mut firewall = object(serde_json::json!({"ip_configuration": [
+            {"name": "data", "subnet_id": id("later")}]}));
+        subnet_addresses("azurerm_firewall", &mut firewall, &mut subnets);
+        let configs = serde_json::to_value(&firewall["ip_configuration"]).unwrap();
+        assert_eq!(configs[0].get("private_ip_address"), None);
     }
 }

@@ -89,12 +89,15 @@ impl Reader {
                 }
             }
             child.inputs = inputs;
+            // A firewall of the module may be in a subnet of the caller's.
+            child.subnet_prefixes = self.subnet_prefixes.clone();
             let done = child
                 .evaluate_variables(&dir, &[], &[])
                 .and_then(|()| child.evaluate());
             self.budget.settle_with(&child.budget);
             done?;
             self.out.append(&mut child.out);
+            self.subnet_prefixes.append(&mut child.subnet_prefixes);
             self.ignored.append(&mut child.ignored);
             let outputs = Value::Object(child.output_values);
             evaluated.push((key.clone(), outputs));

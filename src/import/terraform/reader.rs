@@ -405,6 +405,7 @@ impl Reader {
             };
             let label = format!("{}{suffix}", block.label);
             computed_attributes(&block.kind, &label, &mut attributes);
+            computed::subnet_addresses(&block.kind, &mut attributes, &mut self.subnet_prefixes);
             let name = match attributes.get("name") {
                 Some(Value::String(n)) => n.clone(),
                 _ => label,

@@ -3,13 +3,13 @@
 //!
 //! A `random_string`'s `result`, a data source's attributes, an output of a
 //! module that is not a local directory, or an attribute the configuration
-//! does not write (a Dynamic NIC's `private_ip_address`, a firewall's
-//! address) are *unknown*. An unknown flows through expressions: a string
-//! template keeps it in place (`"vnet-${random_string.s.result}"` is
-//! `vnet-` then the unknown), functions and operators that need its value
-//! make their whole result unknown, and it carries the chain of references
-//! it came through (`local.fw_ip <- azurerm_firewall.fw.ip_configuration[0]
-//! .private_ip_address`).
+//! does not write and vnetd does not synthesise (a Dynamic NIC's
+//! `private_ip_address`, a public IP's `ip_address`) are *unknown*. An
+//! unknown flows through expressions: a string template keeps it in place
+//! (`"vnet-${random_string.s.result}"` is `vnet-` then the unknown),
+//! functions and operators that need its value make their whole result
+//! unknown, and it carries the chain of references it came through
+//! (`local.nva_ip <- azurerm_network_interface.nva.private_ip_address`).
 //!
 //! Inside a string an unknown is written between two private-use
 //! characters, which no configuration value holds, so every function that
@@ -205,9 +205,15 @@ fn needs_value(key: &str) -> bool {
 /// moved to `left_out`, with the reason in its name. A value that comes
 /// from a function the evaluator does not know is refused naming the ones
 /// it knows, `evaluated`.
+///
+/// `read_keys` names the imported kinds of which only some top-level
+/// attributes are read (a firewall policy rule collection group's network
+/// rules, not its application or DNAT rules): in their other attributes an
+/// unknown takes a placeholder, as in a kind vnetd does not import.
 pub fn settle(
     resources: &mut Vec<Resource>,
     imported: &[&str],
+    read_keys: &[(&str, &[&str])],
     evaluated: &[&str],
     left_out: &mut Vec<Resource>,
 ) -> Result<Placeholders, ImportError> {
@@ -215,15 +221,21 @@ pub fn settle(
     let mut kept = Vec::with_capacity(resources.len());
     for mut r in std::mem::take(resources) {
         let strict = imported.contains(&r.kind.as_str());
+        let read = read_keys.iter().find(|(kind, _)| *kind == r.kind);
         let (mut found, mut outside) = (None, None);
-        settle_json(
-            &mut r.attributes,
-            "",
-            strict,
-            &mut found,
-            &mut outside,
-            &mut placeholders,
-        );
+        if let serde_json::Value::Object(attributes) = &mut r.attributes {
+            for (key, value) in attributes.iter_mut() {
+                let read_here = read.is_none_or(|(_, keys)| keys.contains(&key.as_str()));
+                settle_json(
+                    value,
+                    key,
+                    strict && read_here,
+                    &mut found,
+                    &mut outside,
+                    &mut placeholders,
+                );
+            }
+        }
         if let Some((path, chain)) = outside {
             // It refers to what the configuration does not declare.
             let name = replace_unknowns(&r.name, &mut placeholders);
@@ -284,6 +296,13 @@ fn is_whole_reference(key: &str, text: &str) -> bool {
     let declared = chain_of(&Value::String(text.to_string()))
         .is_some_and(|chain| chain.split(LINK).any(|link| link.starts_with("azurerm_")));
     reference && key != "resource_group_name" && whole && !declared
+}
+
+/// `text` with each unknown replaced by its placeholder, as [`settle`]
+/// writes it in a name: how an ID built from an unknown is compared with
+/// another built from the same unknown through other references.
+pub fn settled_text(text: &str) -> String {
+    replace_unknowns(text, &mut Placeholders::new())
 }
 
 /// Each placeholder used, with the reference it stands for.
@@ -455,6 +474,7 @@ mod tests {
         let err = settle(
             &mut resources.clone(),
             &["azurerm_route_table"],
+            &[],
             super::super::functions::NAMES,
             &mut left_out,
         )
@@ -466,7 +486,7 @@ mod tests {
             err.message
         );
         // Not imported: placeholders everywhere.
-        let placeholders = settle(&mut resources, &[], &[], &mut left_out).unwrap();
+        let placeholders = settle(&mut resources, &[], &[], &[], &mut left_out).unwrap();
         assert!(left_out.is_empty());
         // Only the placeholders of imported resources are listed.
         assert!(placeholders.is_empty());
@@ -497,6 +517,7 @@ mod tests {
             &mut resources,
             &["azurerm_virtual_network_peering"],
             &[],
+            &[],
             &mut left_out,
         )
         .unwrap();
@@ -521,6 +542,7 @@ mod tests {
             &mut resources,
             &["azurerm_virtual_network_peering"],
             &[],
+            &[],
             &mut left_out,
         )
         .unwrap();
@@ -528,6 +550,43 @@ mod tests {
         assert_eq!(
             resources[0].attributes["remote_virtual_network_id"],
             "/x/virtualNetworks/hub-vnet-id"
+        );
+    }
+
+    /// A DNAT rule's destination is a public address Azure computes; vnetd
+    /// reads a rule collection group's network rules only, so there it is
+    /// a placeholder, while in a network rule it is refused.
+    #[test]
+    fn an_unknown_in_an_attribute_not_read_takes_a_placeholder() {
+        let public_ip = text_of(&unknown("azurerm_public_ip.fw.ip_address"));
+        let group = |key: &str| Resource {
+            kind: "azurerm_firewall_policy_rule_collection_group".into(),
+            name: "g".into(),
+            attributes: serde_json::json!({
+                "name": "g",
+                key: [{"rule": [{"destination_address": public_ip}]}],
+            }),
+            source: "fw.tf:9".into(),
+        };
+        let kinds = ["azurerm_firewall_policy_rule_collection_group"];
+        let read: &[(&str, &[&str])] = &[(kinds[0], &["name", "network_rule_collection"])];
+        let mut resources = vec![group("nat_rule_collection")];
+        settle(&mut resources, &kinds, read, &[], &mut Vec::new()).unwrap();
+        assert_eq!(
+            resources[0].attributes["nat_rule_collection"][0]["rule"][0]["destination_address"],
+            "fw"
+        );
+        let mut resources = vec![group("network_rule_collection")];
+        let err = settle(&mut resources, &kinds, read, &[], &mut Vec::new()).unwrap_err();
+        assert_eq!(err.location, "fw.tf:9");
+        assert!(
+            err.message.starts_with(
+                "azurerm_firewall_policy_rule_collection_group `g`: \
+                 `network_rule_collection[0].rule[0].destination_address` is known only after \
+                 apply"
+            ),
+            "{}",
+            err.message
         );
     }
 

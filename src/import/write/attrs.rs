@@ -50,11 +50,7 @@ impl<'r> Attrs<'r> {
     }
 
     pub(super) fn blocks(&self, key: &str) -> Vec<&'r Value> {
-        match self.r.attributes.get(key) {
-            Some(Value::Array(items)) => items.iter().filter(|v| v.is_object()).collect(),
-            Some(v @ Value::Object(_)) => vec![v],
-            _ => Vec::new(),
-        }
+        self.own().blocks(key)
     }
 
     pub(super) fn required_str(&self, key: &str) -> Result<String, ImportError> {
@@ -139,6 +135,17 @@ impl<'r> Attrs<'r> {
         }
         nets.sort();
         Ok(nets)
+    }
+}
+
+impl<'v> Nested<'_, 'v> {
+    /// The nested blocks `key` holds (a list of objects, or one object).
+    pub(super) fn blocks(&self, key: &str) -> Vec<&'v Value> {
+        match self.values.get(key) {
+            Some(Value::Array(items)) => items.iter().filter(|v| v.is_object()).collect(),
+            Some(v @ Value::Object(_)) => vec![v],
+            _ => Vec::new(),
+        }
     }
 }
 

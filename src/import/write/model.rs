@@ -1,6 +1,7 @@
 //! What the writer knows before it writes: the VNets, subnets, peerings,
-//! NICs, NSGs and route tables the resources describe, gathered by name,
-//! with the allocation of Dynamic private addresses.
+//! NICs, NSGs and route tables the resources describe (and, in modules of
+//! their own, load balancers, gateways, ExpressRoute and firewalls),
+//! gathered by name, with the allocation of Dynamic private addresses.
 
 use super::*;
 use crate::import::{ImportError, Resource};
@@ -136,6 +137,8 @@ pub(super) struct Model<'r> {
     /// Resources left out, each with a note (empty: none).
     pub(super) ignored: Vec<(&'r Resource, String)>,
     pub(super) vms: Vec<Vm>,
+    /// Azure Firewalls, their policies and IP groups.
+    pub(super) firewalls: firewalls::Firewalls,
 }
 
 impl<'r> Model<'r> {
@@ -234,6 +237,16 @@ impl<'r> Model<'r> {
             "azurerm_express_route_circuit_peering" => self.add_circuit_peering(&a),
             "azurerm_express_route_circuit_connection" => self.add_circuit_connection(&a),
             "azurerm_vmware_private_cloud" => self.add_private_cloud(&a),
+            "azurerm_ip_group" => self.add_ip_group(&a),
+            "azurerm_ip_group_cidr" => self.add_ip_group_cidr(&a),
+            "azurerm_firewall_policy" => self.add_firewall_policy(&a),
+            "azurerm_firewall_policy_rule_collection_group" => self.add_rule_collection_group(&a),
+            "azurerm_firewall" => self.add_firewall(&a),
+            "azurerm_firewall_network_rule_collection" => self.add_classic_network_rules(&a),
+            "azurerm_firewall_application_rule_collection" => {
+                self.add_classic_application_rules(&a)
+            }
+            "azurerm_firewall_nat_rule_collection" => self.add_classic_nat_rules(&a),
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;

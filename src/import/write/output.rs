@@ -87,6 +87,7 @@ impl Model<'_> {
         self.render_express_route(&mut out);
         self.render_gateways(&mut out);
         self.render_load_balancers(&mut out);
+        self.render_firewalls(&mut out);
         out
     }
 
