@@ -70,3 +70,13 @@ pub fn ha_nva_three_hosts() -> String {
         &[("hub", "h1"), ("spoke1", "h2"), ("spoke2", "h3")],
     )
 }
+
+/// The Azure Firewall example over three machines: the hub and its
+/// firewall on `h1`, each spoke on a machine of its own.
+pub fn hub_spoke_firewall_three_hosts() -> String {
+    place(
+        include_str!("../../config/hub-spoke-firewall.yaml"),
+        &THREE_HOSTS,
+        &[("hub", "h1"), ("spoke1", "h2"), ("spoke2", "h3")],
+    )
+}

@@ -9,7 +9,9 @@
 use crate::common;
 
 use common::hosts::Cluster;
-use common::placement::{hub_spoke_three_hosts, hybrid_three_hosts, THREE_HOSTS};
+use common::placement::{
+    hub_spoke_firewall_three_hosts, hub_spoke_three_hosts, hybrid_three_hosts, THREE_HOSTS,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -114,6 +116,36 @@ fn hub_spoke_over_three_hosts_passes_without_offload() {
 #[test]
 fn hub_spoke_over_three_hosts_passes_with_offload() {
     hub_spoke_passes_from_the_hosts("sh3o", true);
+}
+
+/// The firewall runs on its VNet's host: the spokes' packets cross the
+/// underlay to it, its policy judges them there, and what it admits
+/// crosses again to the other spoke's host.
+#[test]
+fn a_firewall_on_the_hubs_host_filters_the_spokes_on_two_others() {
+    let cluster = Cluster::start(
+        "sh3f",
+        &hub_spoke_firewall_three_hosts(),
+        &THREE_HOSTS,
+        true,
+    );
+    let sources = [
+        ("spoke1-pings-spoke2-through-the-firewall", "h2"),
+        ("spoke2-pings-spoke1-through-the-firewall", "h3"),
+        ("spoke1-reaches-spoke2-web", "h2"),
+        ("spoke1-reaches-spoke2-https", "h2"),
+        ("ssh-into-spoke2-is-denied-by-rule", "h2"),
+        ("spoke2-web-to-spoke1-meets-the-default-action", "h3"),
+        ("spoke1-reaches-the-hub-directly", "h2"),
+    ];
+    every_expectation_passes_once(&cluster, &sources);
+    let out = cluster.ask("h1", &["stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let firewall = &stats["nics"]["hub-fw"];
+    assert!(
+        firewall["drops"]["firewall_denied"].as_u64().unwrap_or(0) >= 2,
+        "{firewall}"
+    );
 }
 
 #[test]
