@@ -34,6 +34,7 @@ mod hybrid;
 mod load_balancers;
 mod raw;
 mod realism;
+mod route_servers;
 mod values;
 
 pub use raw::*;
@@ -195,6 +196,7 @@ const TOP_KEYS: &[&str] = &[
     "azure_firewalls",
     "firewall_policies",
     "ip_groups",
+    "route_servers",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -231,6 +233,8 @@ record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
     netns: "netns" => optional_text,
     mtu: "mtu" => mtu,
     host: "host" => optional_ref,
+    bgp_speaker: "bgp_speaker" => nic_bgp_speaker,
+    bgp_announce: "bgp_announce" => bgp_announce,
 });
 
 const IP_CONFIG_KEYS: &[&str] = &["name", "private_ip_address"];
@@ -446,6 +450,18 @@ record!(IP_GROUP_KEYS: RawIpGroup { name, key, line } "an IP group" {
     cidrs: "cidrs" => firewall_addresses,
 });
 
+record!(ROUTE_SERVER_KEYS: RawRouteServer { name, key, line } "an Azure Route Server" {
+    vnet: "virtual_network" => required_ref,
+    branch_to_branch_traffic: "branch_to_branch_traffic" => flag(false),
+    hub_routing_preference: "hub_routing_preference" => hub_routing_preference,
+    bgp_connections: "bgp_connections" => list,
+});
+
+record!(BGP_CONNECTION_KEYS: RawBgpConnection { name, key, line } "a Route Server BGP connection" {
+    peer_ip: "peer_ip" => route_server_peer_ip,
+    peer_asn: "peer_asn" => route_server_peer_asn,
+});
+
 record!(EXPECTATION_KEYS: RawExpectation { name, line } "an expectation" {
     from: "from" => required_ref,
     to: "to" => required_ref,
@@ -514,6 +530,7 @@ impl Decoder<'_> {
             firewalls: self.records(&top, "azure_firewalls"),
             firewall_policies: self.records(&top, "firewall_policies"),
             ip_groups: self.records(&top, "ip_groups"),
+            route_servers: self.records(&top, "route_servers"),
         }
     }
 
@@ -692,6 +709,15 @@ mod tests {
             "virtualnetworkpeering",
         );
 
+        accepts(
+            &[
+                ("ExpressRoute", HubRoutingPreference::ExpressRoute),
+                ("VpnGateway", HubRoutingPreference::VpnGateway),
+                ("ASPath", HubRoutingPreference::AsPath),
+            ],
+            "AsPathLength",
+        );
+
         assert_eq!(choice_list::<Direction>(), "Inbound, Outbound");
         assert_eq!(choice_list::<Access>(), "Allow, Deny");
         assert_eq!(choice_list::<GatewayType>(), "Vpn, Expressroute");
@@ -707,6 +733,10 @@ mod tests {
         assert_eq!(
             LoadDistribution::VARIANTS.join(", "),
             "Default, SourceIP, SourceIPProtocol"
+        );
+        assert_eq!(
+            HubRoutingPreference::VARIANTS.join(", "),
+            "ExpressRoute, VpnGateway, ASPath"
         );
     }
 }

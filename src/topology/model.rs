@@ -17,9 +17,11 @@ pub use typed_index_collections::{TiSlice, TiVec};
 mod expectations;
 mod firewalls;
 mod load_balancers;
+mod route_servers;
 pub use expectations::*;
 pub use firewalls::*;
 pub use load_balancers::*;
+pub use route_servers::*;
 
 mod express_route;
 pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
@@ -120,6 +122,11 @@ pub struct Topology {
     pub firewalls: TiVec<FirewallIdx, AzureFirewall>,
     pub firewall_policies: TiVec<FirewallPolicyIdx, FirewallPolicy>,
     pub ip_groups: Vec<IpGroup>,
+    /// Azure Route Servers, each in its VNet's `RouteServerSubnet`.
+    pub route_servers: TiVec<RouteServerIdx, RouteServer>,
+    /// The BGP daemons of appliance NICs (`bgp_speaker`), peering with
+    /// Route Servers.
+    pub appliance_speakers: Vec<ApplianceSpeaker>,
     /// What must hold between endpoints (vnetd's own; Azure has none).
     pub expectations: Vec<Expectation>,
     /// Virtual machines: sizes over NICs.
@@ -704,6 +711,17 @@ impl Topology {
                 (back.allow_gateway_transit && !there.is_empty()).then_some(there)
             })
             .unwrap_or_default()
+    }
+
+    /// Whether `subnet` takes the routes of gateways and Route Servers: its
+    /// route table (if any) does not turn gateway route propagation off.
+    pub fn propagates_gateway_routes(&self, subnet: SubnetRef) -> bool {
+        self.vnets
+            .get(subnet.vnet)
+            .and_then(|v| v.subnets.get(subnet.subnet))
+            .and_then(|s| s.route_table)
+            .and_then(|t| self.route_tables.get(t))
+            .is_none_or(|t| t.bgp_route_propagation_enabled)
     }
 
     /// VNets whose subnets receive `gateway`'s routes: its own, then the

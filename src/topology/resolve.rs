@@ -24,6 +24,8 @@
 //!   see `resolve/hybrid.rs` and `resolve/express_route.rs`;
 //! - internal load balancers: see `resolve/load_balancers.rs`;
 //! - Azure Firewalls and their policies: see `resolve/firewalls.rs`;
+//! - Azure Route Servers and the BGP speakers of the appliances peering
+//!   with them: see `resolve/route_servers.rs`;
 //! - the names of the ports vnetd adds to the fabric: see
 //!   `resolve/fabric_names.rs`.
 
@@ -44,6 +46,7 @@ mod nics;
 mod placement;
 mod private_cloud;
 mod realism;
+mod route_servers;
 pub use hybrid::{instance_addresses, reserved_asn};
 pub use realism::VM_NAME;
 
@@ -67,6 +70,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
             ..Topology::default()
         },
         refused_gateways: Vec::new(),
+        refused_route_servers: Vec::new(),
         refused_local_gateways: Vec::new(),
         refused_circuits: Vec::new(),
         refused_firewalls: Vec::new(),
@@ -79,7 +83,9 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.nsgs(raw.nsgs);
     r.vnets(raw.vnets);
     r.peerings(raw.peerings);
-    r.nics(raw.nics);
+    let mut nics = raw.nics;
+    let nic_bgp = route_servers::NicBgp::take(&mut nics);
+    r.nics(nics);
     r.virtual_machines(raw.virtual_machines);
     r.check_gateway_subnets();
     let (mut sites, mut circuits) = (raw.sites, raw.circuits);
@@ -92,6 +98,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.connections(raw.connections);
     r.global_reach(raw.global_reach);
     r.check_region_pairs();
+    r.route_servers(raw.route_servers, nic_bgp);
     r.check_remote_gateways();
     r.check_site_ranges();
     r.load_balancers(raw.load_balancers);
@@ -110,6 +117,9 @@ struct Resolver<'d> {
     /// reported (and the VNet of a refused gateway, when known): what
     /// refers to them is not refused again for their absence.
     refused_gateways: Vec<(String, Option<VnetIdx>)>,
+    /// The VNets of Route Servers refused (`None`: an unknown VNet), so
+    /// that a peering using their gateways is not refused again.
+    refused_route_servers: Vec<Option<VnetIdx>>,
     refused_local_gateways: Vec<String>,
     /// ExpressRoute circuits refused for a reason already reported.
     refused_circuits: Vec<String>,

@@ -3,8 +3,9 @@
 //! [`super::super::resolve`] to turn into indices.
 
 use super::super::model::{
-    Access, BgpSpeaker, Direction, ExpectedProtocol, FirewallSku, GatewayType, Impairments,
-    LbProtocol, LoadDistribution, PortSpec, Probe, Protocol, RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, ExpectedProtocol, FirewallSku, GatewayType,
+    HubRoutingPreference, Impairments, LbProtocol, LoadDistribution, PortSpec, Probe, Protocol,
+    RouteTable, ServiceTag, VpnType,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -41,6 +42,7 @@ pub struct RawTopology {
     pub firewalls: Vec<RawFirewall>,
     pub firewall_policies: Vec<RawFirewallPolicy>,
     pub ip_groups: Vec<RawIpGroup>,
+    pub route_servers: Vec<RawRouteServer>,
 }
 
 /// A machine of a lab spread over several.
@@ -74,6 +76,7 @@ impl RawTopology {
             && self.firewalls.is_empty()
             && self.firewall_policies.is_empty()
             && self.ip_groups.is_empty()
+            && self.route_servers.is_empty()
     }
 }
 
@@ -331,6 +334,20 @@ pub struct RawNic {
     pub mtu: u16,
     /// The machine the NIC runs on, over its VNet's.
     pub host: Option<NameRef>,
+    /// vnetd's own `bgp_speaker`, with its line: the BGP daemon of an
+    /// appliance peering with a Route Server. `Some((None, _))`: given, but
+    /// not one of bird, frr, none (reported).
+    pub bgp_speaker: Option<(Option<BgpSpeaker>, usize)>,
+    /// vnetd's own `bgp_announce`: the IPv4 prefixes that daemon announces.
+    pub bgp_announce: Option<RawAnnounce>,
+    pub line: usize,
+}
+
+/// A NIC's `bgp_announce`: each IPv4 prefix with its line, and the line of
+/// the key.
+#[derive(Debug, Clone)]
+pub struct RawAnnounce {
+    pub prefixes: Vec<(IpNet, usize)>,
     pub line: usize,
 }
 
@@ -452,5 +469,31 @@ pub struct RawIpGroup {
     pub name: String,
     pub key: String,
     pub cidrs: Vec<IpNet>,
+    pub line: usize,
+}
+
+/// An Azure Route Server as written.
+#[derive(Debug)]
+pub struct RawRouteServer {
+    pub name: String,
+    pub key: String,
+    pub vnet: NameRef,
+    pub branch_to_branch_traffic: bool,
+    pub hub_routing_preference: HubRoutingPreference,
+    pub bgp_connections: Vec<RawBgpConnection>,
+    pub line: usize,
+}
+
+/// A Route Server's BGP connection as written. A missing or refused
+/// address or ASN is reported and left `None`: the connection stays, so
+/// the appliance it names draws no second error.
+#[derive(Debug)]
+pub struct RawBgpConnection {
+    pub name: String,
+    pub key: String,
+    /// An IPv4 address and its line.
+    pub peer_ip: Option<(IpAddr, usize)>,
+    /// 1 to 65535, and its line.
+    pub peer_asn: Option<(u32, usize)>,
     pub line: usize,
 }

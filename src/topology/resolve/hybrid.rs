@@ -629,9 +629,11 @@ impl Resolver<'_> {
         }
     }
 
-    /// `use_remote_gateways` needs a gateway at the remote end and none at
-    /// home (Azure: RemoteVnetHasNoGateways, and a VNet with its own gateway
-    /// cannot use a remote one).
+    /// `use_remote_gateways` needs a gateway or a Route Server at the
+    /// remote end ("Use the remote virtual network's gateway or Route
+    /// Server") and no gateway at home (Azure: RemoteVnetHasNoGateways, and
+    /// a VNet with its own gateway cannot use a remote one). Runs after the
+    /// Route Servers are resolved.
     pub(super) fn check_remote_gateways(&mut self) {
         let mut errors = Vec::new();
         for p in &self.topo.peerings {
@@ -645,7 +647,12 @@ impl Resolver<'_> {
                 .refused_gateways
                 .iter()
                 .any(|(_, v)| *v == Some(p.remote) || v.is_none());
-            if self.topo.gateway_of(p.remote).is_none() && !refused_there {
+            let route_server_there = self.topo.route_servers.iter().any(|r| r.vnet == p.remote)
+                || self
+                    .refused_route_servers
+                    .iter()
+                    .any(|v| *v == Some(p.remote) || v.is_none());
+            if self.topo.gateway_of(p.remote).is_none() && !route_server_there && !refused_there {
                 errors.push((
                     p.line,
                     key.clone(),
