@@ -36,15 +36,21 @@
 //! nothing learned from it.
 
 pub mod edge;
+pub mod neighbors;
+pub mod route_server;
 
 pub use edge::{edge_address, edge_neighbors, EdgeNeighbor, EdgeRole};
+pub use neighbors::{
+    instance_neighbors, peer_host_groups, router_bgp_address, router_neighbors, withheld_from,
+    InstanceNeighbor, RouterNeighbor,
+};
+pub use route_server::{appliance_neighbors, route_server_neighbors};
 
 use super::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
 };
 use crate::topology::{
-    BgpSpeaker, CircuitIdx, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, Topology,
-    MICROSOFT_EDGE_ASN,
+    CircuitIdx, GatewayIdx, GatewayType, RouteServerIdx, SiteIdx, Topology, MICROSOFT_EDGE_ASN,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,164 +60,6 @@ use std::net::{IpAddr, Ipv4Addr};
 /// prefer longer paths settles in at most one round per AS on the longest
 /// path; this bound is far above any topology a file can hold.
 const MAX_ROUNDS: usize = 256;
-
-/// A BGP neighbour as a gateway instance's speaker is configured with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InstanceNeighbor {
-    pub address: IpAddr,
-    pub asn: u32,
-    /// The ASN shown to this neighbour when not the gateway's own
-    /// (Microsoft's edge, towards a circuit's customer edge).
-    pub local_as: Option<u32>,
-}
-
-/// A BGP neighbour of a site router: a gateway instance (eBGP multihop,
-/// over a VPN tunnel) or Microsoft's edge router of a circuit link (on
-/// the link's /30, one hop), and the router's own address on that session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouterNeighbor {
-    pub local_address: IpAddr,
-    pub address: IpAddr,
-    pub asn: u32,
-    pub multihop: bool,
-}
-
-/// The sessions each instance of `gateway` holds: the peering
-/// addresses of its BGP connections' local network gateways, every
-/// instance of a Vnet2Vnet peer's gateway, and both edge routers of each
-/// circuit, each once, in connection order.
-pub fn instance_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<InstanceNeighbor> {
-    let mut neighbors: Vec<InstanceNeighbor> = Vec::new();
-    let mut add = |n: InstanceNeighbor| {
-        if !neighbors.iter().any(|m| m.address == n.address) {
-            neighbors.push(n);
-        }
-    };
-    for c in topo.connections_of(gateway) {
-        match c.peer {
-            ConnectionPeer::Local(l) if c.bgp_enabled => {
-                if let Some(b) = topo.local_gateways[l].bgp {
-                    add(InstanceNeighbor {
-                        address: b.peering_address,
-                        asn: b.asn,
-                        local_as: None,
-                    });
-                }
-            }
-            ConnectionPeer::Gateway(other) if c.bgp_enabled => {
-                let o = &topo.gateways[other];
-                for address in &o.instances {
-                    add(InstanceNeighbor {
-                        address: *address,
-                        asn: o.asn,
-                        local_as: None,
-                    });
-                }
-            }
-            ConnectionPeer::Circuit(e) => {
-                // Microsoft's edge routers of both links.
-                for link in 0..2 {
-                    add(InstanceNeighbor {
-                        address: IpAddr::V4(edge_address(topo, e, link)),
-                        asn: MICROSOFT_EDGE_ASN,
-                        local_as: None,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    neighbors
-}
-
-/// The BGP address a site's router uses towards instance `instance` of
-/// `gateway` over a VPN tunnel: the peering address of the local network
-/// gateway a BGP connection of the gateway names for the site.
-pub fn router_bgp_address(topo: &Topology, site: SiteIdx, gateway: GatewayIdx) -> Option<IpAddr> {
-    topo.connections_of(gateway)
-        .filter(|c| c.bgp_enabled)
-        .find_map(|c| match c.peer {
-            ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
-                topo.local_gateways[l].bgp.map(|b| b.peering_address)
-            }
-            _ => None,
-        })
-}
-
-/// The sessions the router of `site` holds when it speaks BGP (a
-/// `bgp_speaker` and an ASN): one to every gateway instance a BGP
-/// connection joins to the site, and, when it is a circuit's customer
-/// edge, one to Microsoft's edge router of each link (ASN 12076, at
-/// Microsoft's address of the link's /30, from its own).
-pub fn router_neighbors(topo: &Topology, site: SiteIdx) -> Vec<RouterNeighbor> {
-    let s = &topo.sites[site];
-    if s.bgp_speaker == BgpSpeaker::None || s.asn.is_none() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for (g, gw) in topo.gateways.iter_enumerated() {
-        if topo.circuit_of(site, g).is_some() {
-            continue;
-        }
-        for address in &gw.instances {
-            if let Some(local_address) = router_bgp_address(topo, site, g) {
-                out.push(RouterNeighbor {
-                    local_address,
-                    address: *address,
-                    asn: gw.asn,
-                    multihop: true,
-                });
-            }
-        }
-    }
-    if let Some(circuit) = topo.circuit_of_site(site) {
-        let peering = &topo.circuits[circuit].private_peering;
-        for link in 0..2 {
-            out.push(RouterNeighbor {
-                local_address: peering.customer_address(link),
-                address: peering.microsoft_address(link),
-                asn: MICROSOFT_EDGE_ASN,
-                multihop: false,
-            });
-        }
-    }
-    out
-}
-
-/// The BGP peers of a VPN gateway whose host routes it originates, grouped
-/// by connection: a local network gateway's peering address, or the
-/// instances of a Vnet2Vnet peer. A peer is not sent its own group.
-pub fn peer_host_groups(topo: &Topology, gateway: GatewayIdx) -> Vec<Vec<IpAddr>> {
-    if topo.gateways[gateway].gateway_type == GatewayType::ExpressRoute {
-        return Vec::new();
-    }
-    let mut groups: Vec<Vec<IpAddr>> = Vec::new();
-    for c in topo.connections_of(gateway).filter(|c| c.bgp_enabled) {
-        let group: Vec<IpAddr> = match c.peer {
-            ConnectionPeer::Local(l) => topo.local_gateways[l]
-                .bgp
-                .map(|b| b.peering_address)
-                .into_iter()
-                .collect(),
-            ConnectionPeer::Gateway(g) => topo.gateways[g].instances.clone(),
-            ConnectionPeer::Circuit(_) => Vec::new(),
-        };
-        if !group.is_empty() && !groups.iter().flatten().any(|a| group.contains(a)) {
-            groups.push(group);
-        }
-    }
-    groups
-}
-
-/// What a speaker originates towards `neighbor`: its own prefixes, less
-/// the host routes of `neighbor`'s own connection.
-pub fn withheld_from(groups: &[Vec<IpAddr>], neighbor: IpAddr) -> Vec<IpAddr> {
-    groups
-        .iter()
-        .find(|g| g.contains(&neighbor))
-        .cloned()
-        .unwrap_or_default()
-}
 
 fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
     match ip {
@@ -242,6 +90,14 @@ pub enum SpeakerId {
         circuit: CircuitIdx,
         link: usize,
     },
+    /// Instance `instance` of a Route Server.
+    RouteServer {
+        route_server: RouteServerIdx,
+        instance: usize,
+    },
+    /// An appliance's speaker, by its index in
+    /// [`Topology::appliance_speakers`].
+    Appliance(usize),
 }
 
 /// One configured neighbour of a speaker, as the speaker sees it.
@@ -273,8 +129,16 @@ struct Speaker {
     pass_on_learned: bool,
     /// Refused on import: the served VNet ranges.
     reject_exact: Vec<Ipv4Net>,
+    /// Refused on import: these ranges and every prefix inside them.
+    reject_within: Vec<Ipv4Net>,
     /// Learned routes overlapping these are not passed on.
     deny_overlapping: Vec<Ipv4Net>,
+    /// Reflects routes between its iBGP neighbours (a Route Server).
+    reflector: bool,
+    /// Routes learned from the neighbours `.1` are not sent to the
+    /// neighbours `.0` (an ExpressRoute gateway beside a Route Server:
+    /// nothing from one circuit to another).
+    not_handed_on: Option<(Vec<Ipv4Addr>, Vec<Ipv4Addr>)>,
     neighbors: Vec<Neighbor>,
 }
 
@@ -282,6 +146,9 @@ struct Speaker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Received {
     as_path: Vec<u32>,
+    /// The sender's address on the session, or over iBGP (but between
+    /// edge routers, which set themselves) the next hop it had.
+    next_hop: Ipv4Addr,
 }
 
 /// What each speaker holds from each neighbour, by neighbour index.
@@ -362,11 +229,20 @@ impl BgpModel {
                         continue;
                     }
                     let receiver = &model.speakers[to];
+                    // The import refusals apply to routes learned over
+                    // eBGP (the speakers' policies match external routes
+                    // only, not to refuse their own).
+                    let external = neighbor.asn != receiver.asn;
                     next[to][k] = sent
                         .into_iter()
                         .filter(|(prefix, r)| {
                             !r.as_path.contains(&receiver.asn)
-                                && !receiver.reject_exact.contains(prefix)
+                                && !(external
+                                    && (receiver.reject_exact.contains(prefix)
+                                        || receiver
+                                            .reject_within
+                                            .iter()
+                                            .any(|w| w.contains(prefix))))
                         })
                         .collect();
                 }
@@ -402,7 +278,8 @@ impl BgpModel {
                 let router_id = neighbor
                     .peer
                     .map_or(neighbor.address, |p| self.speakers[p].router_id);
-                (r.as_path.len(), router_id, neighbor.address)
+                let internal = neighbor.asn == speaker.asn;
+                (r.as_path.len(), internal, router_id, neighbor.address)
             })
             .map(|(k, _)| Some(k))
     }
@@ -430,8 +307,13 @@ impl BgpModel {
         }
         let mut out = BTreeMap::new();
         for prefix in prefixes {
-            let as_path = match self.best(s, &prefix) {
-                Some(None) if !withheld.contains(&prefix) => vec![to.shown_asn],
+            let own = to.local_address;
+            let (as_path, next_hop) = match self.best(s, &prefix) {
+                // Originated: an empty AS path to an iBGP neighbour.
+                Some(None) if !withheld.contains(&prefix) && to.asn == speaker.asn => {
+                    (Vec::new(), own)
+                }
+                Some(None) if !withheld.contains(&prefix) => (vec![to.shown_asn], own),
                 Some(Some(k)) => {
                     let from = &speaker.neighbors[k];
                     if let (Some(from_role), Some(to_role)) = (from.role, to.role) {
@@ -439,8 +321,20 @@ impl BgpModel {
                             continue;
                         }
                     }
-                    let path = &self.rib_in[s][k][&prefix].as_path;
+                    let received = &self.rib_in[s][k][&prefix];
+                    let path = &received.as_path;
                     let from_router_id = from.peer.map(|p| self.speakers[p].router_id);
+                    // iBGP: what one internal neighbour sent goes to no
+                    // other but through a reflector.
+                    let internal = |n: &Neighbor| n.asn == speaker.asn;
+                    if internal(from) && internal(to) && !speaker.reflector {
+                        continue;
+                    }
+                    if let Some((towards, learned_from)) = &speaker.not_handed_on {
+                        if towards.contains(&to.address) && learned_from.contains(&from.address) {
+                            continue;
+                        }
+                    }
                     let overlaps = speaker
                         .deny_overlapping
                         .iter()
@@ -455,18 +349,27 @@ impl BgpModel {
                     }
                     match to.role {
                         // iBGP between edge routers: no AS added.
-                        Some(EdgeRole::Reach) => path.clone(),
-                        Some(EdgeRole::Customer) => std::iter::once(to.shown_asn)
-                            .chain(path.iter().copied().filter(|a| !edge::is_private_asn(*a)))
-                            .collect(),
-                        _ => std::iter::once(to.shown_asn)
-                            .chain(path.iter().copied())
-                            .collect(),
+                        Some(EdgeRole::Reach) => (path.clone(), own),
+                        // iBGP (a gateway and its Route Server): nor is
+                        // the next hop changed.
+                        _ if to.asn == speaker.asn => (path.clone(), received.next_hop),
+                        Some(EdgeRole::Customer) => (
+                            std::iter::once(to.shown_asn)
+                                .chain(path.iter().copied().filter(|a| !edge::is_private_asn(*a)))
+                                .collect(),
+                            own,
+                        ),
+                        _ => (
+                            std::iter::once(to.shown_asn)
+                                .chain(path.iter().copied())
+                                .collect(),
+                            own,
+                        ),
                     }
                 }
                 _ => continue,
             };
-            out.insert(prefix, Received { as_path });
+            out.insert(prefix, Received { as_path, next_hop });
         }
         out
     }
@@ -486,7 +389,14 @@ impl BgpModel {
                 SpeakerId::Edge { circuit, link } => {
                     (topo.circuits[circuit].edge_router_name(link), 0, 1)
                 }
-                SpeakerId::Router(_) => continue,
+                SpeakerId::RouteServer {
+                    route_server,
+                    instance,
+                } => {
+                    let rs = &topo.route_servers[route_server];
+                    (rs.name.clone(), instance, rs.instances.len())
+                }
+                SpeakerId::Router(_) | SpeakerId::Appliance(_) => continue,
             };
             let mut routes = Vec::new();
             for (k, neighbor) in speaker.neighbors.iter().enumerate() {
@@ -494,7 +404,7 @@ impl BgpModel {
                     routes.push(LearnedRoute {
                         prefix: IpNet::V4(*prefix),
                         peer: IpAddr::V4(neighbor.address),
-                        next_hop: IpAddr::V4(neighbor.address),
+                        next_hop: IpAddr::V4(r.next_hop),
                         as_path: r.as_path.clone(),
                         origin: BgpOrigin::Igp,
                     });
@@ -570,7 +480,7 @@ impl BgpModel {
     ) -> Option<Vec<PredictedAdvertisement>> {
         let s = self.index_of(id)?;
         let peer = v4(peer)?;
-        let neighbor = self.speakers[s]
+        self.speakers[s]
             .neighbors
             .iter()
             .find(|n| n.address == peer)?;
@@ -579,7 +489,7 @@ impl BgpModel {
                 .into_iter()
                 .map(|(prefix, r)| PredictedAdvertisement {
                     prefix: IpNet::V4(prefix),
-                    next_hop: IpAddr::V4(neighbor.local_address),
+                    next_hop: IpAddr::V4(r.next_hop),
                     as_path: r.as_path,
                 })
                 .collect(),
@@ -600,6 +510,8 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
     for (g, gw) in topo.gateways.iter_enumerated() {
         let served = v4_nets(served_ranges(topo, g));
         let groups = peer_host_groups(topo, g);
+        let transit: Option<Vec<Ipv4Addr>> = route_server::express_route_transit(topo, g)
+            .map(|edges| edges.into_iter().filter_map(v4).collect());
         let hosts: Vec<Ipv4Net> = groups
             .iter()
             .flatten()
@@ -650,9 +562,12 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
                 router_id: address,
                 originated,
                 withheld,
-                pass_on_learned: gw.gateway_type != GatewayType::ExpressRoute,
+                pass_on_learned: gw.gateway_type != GatewayType::ExpressRoute || transit.is_some(),
                 reject_exact: served.clone(),
+                reject_within: Vec::new(),
                 deny_overlapping: served.clone(),
+                reflector: false,
+                not_handed_on: transit.clone().map(|edges| (edges.clone(), edges)),
                 neighbors,
             });
         }
@@ -685,7 +600,10 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             withheld: Vec::new(),
             pass_on_learned: false,
             reject_exact: Vec::new(),
+            reject_within: Vec::new(),
             deny_overlapping: Vec::new(),
+            reflector: false,
+            not_handed_on: None,
             neighbors,
         });
     }
@@ -713,11 +631,21 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
                 withheld: Vec::new(),
                 pass_on_learned: true,
                 reject_exact: Vec::new(),
+                reject_within: Vec::new(),
                 deny_overlapping: Vec::new(),
+                reflector: false,
+                not_handed_on: None,
                 neighbors,
             });
         }
     }
+    route_server::speakers(topo, &mut out);
+    join_sessions(&mut out);
+    out
+}
+
+/// Joins each speaker's neighbours to the speakers at their other ends.
+fn join_sessions(out: &mut [Speaker]) {
     // A session is up when each end names the other's address as its
     // neighbour, from its own address, with the ASN the other shows.
     let ends: Vec<Vec<(Ipv4Addr, Ipv4Addr, u32, u32)>> = out
@@ -742,7 +670,6 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             });
         }
     }
-    out
 }
 
 #[cfg(test)]

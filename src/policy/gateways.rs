@@ -39,11 +39,13 @@
 //! and a new set compiles a new snapshot; without a lab,
 //! [`crate::policy::bgp::expected_learned`] predicts them.
 
+pub use super::learned::{BgpOrigin, LearnedRoute, LearnedRoutes};
+use super::route_server::{route_server_rows, serving_route_server};
 use crate::topology::{
-    ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, SubnetRef, Topology, VnetIdx,
+    ConnectionPeer, GatewayIdx, GatewayType, HubRoutingPreference, RouteServerIdx, SiteIdx,
+    SubnetRef, Topology, VnetIdx,
 };
 use ipnet::IpNet;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -62,44 +64,6 @@ pub const BGP_HOLD: Duration = Duration::from_secs(180);
 /// the peer still announces too many) but does not document the wait;
 /// this is vnetd's choice.
 pub const PREFIX_LIMIT_RETRY: Duration = Duration::from_secs(10);
-
-/// The ORIGIN attribute of a BGP route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
-pub enum BgpOrigin {
-    Igp,
-    Egp,
-    Incomplete,
-}
-
-/// A route one gateway instance learned over BGP.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LearnedRoute {
-    pub prefix: IpNet,
-    /// The BGP neighbor that announced it.
-    pub peer: IpAddr,
-    pub next_hop: IpAddr,
-    pub as_path: Vec<u32>,
-    pub origin: BgpOrigin,
-}
-
-/// Everything the gateways' BGP speakers learned: by gateway name (names
-/// survive an `apply` that renumbers gateways), then by instance. The
-/// edge routers of circuits are recorded the same way, each by its name
-/// ([`crate::topology::Circuit::edge_router_name`]) as one instance.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LearnedRoutes {
-    pub gateways: BTreeMap<String, Vec<Vec<LearnedRoute>>>,
-}
-
-impl LearnedRoutes {
-    /// What instance `instance` of gateway `gateway` learned.
-    pub fn of(&self, gateway: &str, instance: usize) -> &[LearnedRoute] {
-        self.gateways
-            .get(gateway)
-            .and_then(|instances| instances.get(instance))
-            .map_or(&[], Vec::as_slice)
-    }
-}
 
 /// Where a gateway sends traffic for a prefix of its table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,41 +329,55 @@ pub fn gateway_table(
 }
 
 /// One `VirtualNetworkGateway` row for a subnet: a prefix and the gateway
-/// instances it leads to.
+/// instances it leads to, or the appliances a Route Server learned it from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayRouteRow {
     pub prefix: IpNet,
-    pub gateway: GatewayIdx,
+    pub gateway: Option<GatewayIdx>,
     pub instances: Vec<usize>,
+    /// The Route Server that programs it, with the appliances' addresses
+    /// (ECMP next hops).
+    pub route_server: Option<RouteServerIdx>,
+    pub next_hops: Vec<IpAddr>,
 }
 
 /// The gateway routes `subnet` receives: those of the gateways serving its
-/// VNet, unless its route table turns propagation off. With a VPN and an
-/// ExpressRoute gateway (coexistence), a prefix both carry is taken from
-/// the ExpressRoute one, then from the shorter AS path; the longest prefix
-/// still decides first, in forwarding.
+/// VNet and of the Route Server serving it, unless its route table turns
+/// propagation off. A prefix carried by more than one is taken by the
+/// Route Server's routing preference (`hubRoutingPreference`; without a
+/// Route Server, ExpressRoute over VPN as Azure does for coexisting
+/// gateways), then by the shorter AS path, the first held on a tie; the
+/// longest prefix still decides first, in forwarding.
 pub fn gateway_effective_routes(
     topo: &Topology,
     learned: &LearnedRoutes,
     subnet: SubnetRef,
 ) -> Vec<GatewayRouteRow> {
-    let propagates = topo
-        .vnets
-        .get(subnet.vnet)
-        .and_then(|v| v.subnets.get(subnet.subnet))
-        .and_then(|s| s.route_table)
-        .and_then(|t| topo.route_tables.get(t))
-        .is_none_or(|t| t.bgp_route_propagation_enabled);
-    if !propagates {
+    if !topo.propagates_gateway_routes(subnet) {
         return Vec::new();
     }
+    let preference = serving_route_server(topo, subnet.vnet)
+        .map_or(HubRoutingPreference::ExpressRoute, |r| {
+            topo.route_servers[r].hub_routing_preference
+        });
     let mut chosen: Vec<(GatewayRouteRow, RoutePreference)> = Vec::new();
+    let mut offer = |candidate: GatewayRouteRow, rank: RoutePreference| match chosen
+        .iter_mut()
+        .find(|(r, _)| r.prefix == candidate.prefix)
+    {
+        Some(held) if rank.beats(&held.1) => *held = (candidate, rank),
+        Some(_) => {}
+        None => chosen.push((candidate, rank)),
+    };
     for gateway in topo.serving_gateways(subnet.vnet) {
         let all: Vec<usize> = (0..topo.gateways[gateway].instances.len()).collect();
-        let express_route = topo.gateways[gateway].gateway_type == GatewayType::ExpressRoute;
+        let kind = match topo.gateways[gateway].gateway_type {
+            GatewayType::ExpressRoute => SourceKind::ExpressRoute,
+            GatewayType::Vpn => SourceKind::Vpn,
+        };
         for row in gateway_table(topo, learned, gateway) {
-            let preference = RoutePreference {
-                express_route,
+            let rank = RoutePreference {
+                rank: kind.rank(preference),
                 as_path_len: match &row.source {
                     GatewayRouteSource::Bgp { as_path, .. } => as_path.len(),
                     GatewayRouteSource::Static { .. } => 0,
@@ -407,41 +385,71 @@ pub fn gateway_effective_routes(
             };
             let candidate = GatewayRouteRow {
                 prefix: row.prefix,
-                gateway,
+                gateway: Some(gateway),
                 instances: match row.egress {
                     GatewayEgress::Site { instances, .. } => instances,
                     GatewayEgress::Gateway(_) => all.clone(),
                 },
+                route_server: None,
+                next_hops: Vec::new(),
             };
-            match chosen
-                .iter_mut()
-                .find(|(r, _)| r.prefix == candidate.prefix)
-            {
-                Some(held) if preference.beats(&held.1) => *held = (candidate, preference),
-                Some(_) => {}
-                None => chosen.push((candidate, preference)),
-            }
+            offer(candidate, rank);
         }
+    }
+    for row in route_server_rows(topo, learned, subnet) {
+        let rank = RoutePreference {
+            rank: SourceKind::Appliance.rank(preference),
+            as_path_len: row.as_path_len,
+        };
+        let candidate = GatewayRouteRow {
+            prefix: row.prefix,
+            gateway: None,
+            instances: Vec::new(),
+            route_server: Some(row.route_server),
+            next_hops: row.next_hops,
+        };
+        offer(candidate, rank);
     }
     chosen.into_iter().map(|(row, _)| row).collect()
 }
 
-/// How a subnet ranks two gateways' routes to the same prefix.
+/// Where a gateway route comes from, for the routing preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceKind {
+    ExpressRoute,
+    Vpn,
+    /// An appliance, through a Route Server.
+    Appliance,
+}
+
+impl SourceKind {
+    /// Lower wins before the AS path is compared: ExpressRoute first by
+    /// default; VPN and appliances first with `VpnGateway`; all alike with
+    /// `ASPath` ("Routing preference doesn't allow users to set preference
+    /// between routes learned over VPN and NVA connections").
+    fn rank(self, preference: HubRoutingPreference) -> u8 {
+        match (preference, self) {
+            (HubRoutingPreference::AsPath, _) => 0,
+            (HubRoutingPreference::ExpressRoute, SourceKind::ExpressRoute) => 0,
+            (HubRoutingPreference::ExpressRoute, _) => 1,
+            (HubRoutingPreference::VpnGateway, SourceKind::ExpressRoute) => 1,
+            (HubRoutingPreference::VpnGateway, _) => 0,
+        }
+    }
+}
+
+/// How a subnet ranks two routes to the same prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RoutePreference {
-    express_route: bool,
+    rank: u8,
     as_path_len: usize,
 }
 
 impl RoutePreference {
-    /// ExpressRoute over VPN, then the shorter AS path; a tie keeps the
-    /// route held.
+    /// The lower rank, then the shorter AS path; a tie keeps the route
+    /// held.
     fn beats(&self, held: &RoutePreference) -> bool {
-        match (self.express_route, held.express_route) {
-            (true, false) => true,
-            (false, true) => false,
-            _ => self.as_path_len < held.as_path_len,
-        }
+        (self.rank, self.as_path_len) < (held.rank, held.as_path_len)
     }
 }
 

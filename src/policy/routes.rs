@@ -55,7 +55,7 @@
 
 use super::gateways::{gateway_effective_routes, LearnedRoutes};
 use crate::topology::model::{
-    GatewayIdx, NextHopType, RouteTableIdx, SubnetRef, Topology, VnetIdx,
+    GatewayIdx, NextHopType, RouteServerIdx, RouteTableIdx, SubnetRef, Topology, VnetIdx,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::HashMap;
@@ -122,6 +122,12 @@ pub struct EffectiveRoute {
     /// Which of its instances carry a gateway route (their addresses are
     /// the next hops Azure lists).
     pub gateway_instances: Vec<usize>,
+    /// The Route Server that programs a `VirtualNetworkGateway` route
+    /// learned from appliances.
+    pub route_server: Option<RouteServerIdx>,
+    /// Those appliances' addresses: the next hops Azure lists, between
+    /// which flows are spread by hash (ECMP).
+    pub appliances: Vec<IpAddr>,
 }
 
 impl EffectiveRoute {
@@ -137,6 +143,8 @@ impl EffectiveRoute {
             peer_vnet,
             gateway: None,
             gateway_instances: Vec::new(),
+            route_server: None,
+            appliances: Vec::new(),
         }
     }
 
@@ -149,6 +157,7 @@ impl EffectiveRoute {
     /// gateway route (two for an active-active gateway).
     pub fn next_hop_addresses(&self, topo: &Topology) -> Vec<IpAddr> {
         let mut out: Vec<IpAddr> = self.next_hop_ip.into_iter().collect();
+        out.extend(self.appliances.iter().copied());
         if let Some(gw) = self.gateway.and_then(|g| topo.gateways.get(g)) {
             if self.source == RouteSource::VirtualNetworkGateway {
                 out.extend(
@@ -253,8 +262,10 @@ pub fn effective_routes_with(
         }
         rows.push(EffectiveRoute {
             source: RouteSource::VirtualNetworkGateway,
-            gateway: Some(row.gateway),
+            gateway: row.gateway,
             gateway_instances: row.instances,
+            route_server: row.route_server,
+            appliances: row.next_hops,
             ..EffectiveRoute::system(row.prefix, NextHopType::VirtualNetworkGateway, None)
         });
     }
@@ -306,6 +317,8 @@ pub fn effective_routes_with(
                     .then(|| topo.serving_gateway(subnet.vnet))
                     .flatten(),
                 gateway_instances: Vec::new(),
+                route_server: None,
+                appliances: Vec::new(),
             });
         }
     }

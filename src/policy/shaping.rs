@@ -14,8 +14,8 @@
 
 use crate::topology::catalog::round_trips;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, Impairments, NicIdx, SiteIdx, TiVec,
-    Topology, VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
+    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, Impairments, NicIdx, RouteServerIdx,
+    SiteIdx, TiVec, Topology, VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -39,6 +39,8 @@ pub enum Endpoint {
     Prober(VnetIdx),
     /// An Azure Firewall.
     Firewall(FirewallIdx),
+    /// A Route Server (either instance): only its BGP sessions.
+    RouteServer(RouteServerIdx),
 }
 
 /// Where a hop's delay comes from.
@@ -190,6 +192,7 @@ fn vnet_of(topo: &Topology, e: Endpoint) -> Option<VnetIdx> {
         Endpoint::Gateway(g) => Some(topo.gateways[g].vnet),
         Endpoint::Prober(v) => Some(v),
         Endpoint::Firewall(f) => Some(topo.firewalls[f].vnet),
+        Endpoint::RouteServer(r) => Some(topo.route_servers[r].vnet),
         Endpoint::Site { .. } => None,
     }
 }
