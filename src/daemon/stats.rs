@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Counters of one NIC as seen by one worker, named from the NIC's side as
 /// Azure's VM metrics are ("Packets Sent", "Packets Received").
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NicCounters {
     /// Packets and bytes the NIC sent: what the daemon read from the NIC's
     /// TUN device.
@@ -28,6 +28,21 @@ pub struct NicCounters {
     pub offloaded_packets_sent: AtomicU64,
     pub offloaded_packets_received: AtomicU64,
     pub drops: [AtomicU64; DropReason::COUNT],
+}
+
+impl Default for NicCounters {
+    fn default() -> Self {
+        Self {
+            packets_sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            packets_received: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            offloaded_packets_sent: AtomicU64::new(0),
+            offloaded_packets_received: AtomicU64::new(0),
+            // More reasons than the arrays `Default` covers.
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 impl NicCounters {

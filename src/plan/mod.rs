@@ -11,7 +11,7 @@
 
 use crate::topology::{
     AsgIdx, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx,
-    ParseOptions, SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    ParseOptions, RouteServerIdx, SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -97,6 +97,13 @@ pub enum PortKind {
     /// An Azure Firewall: it owns the firewall's private address, and
     /// forwards what the firewall's policy admits.
     Firewall { firewall: FirewallIdx },
+    /// Instance `instance` of a Route Server: it owns the instance's
+    /// address in RouteServerSubnet, and its namespace runs the instance's
+    /// BGP speaker.
+    RouteServerInstance {
+        route_server: RouteServerIdx,
+        instance: usize,
+    },
 }
 
 impl PortKind {
@@ -108,6 +115,7 @@ impl PortKind {
             PortKind::SiteTunnel { .. } => ports::site_tunnel::KIND,
             PortKind::Prober { .. } => ports::prober::KIND,
             PortKind::Firewall { .. } => ports::firewall::KIND,
+            PortKind::RouteServerInstance { .. } => ports::route_server_instance::KIND,
         }
     }
 
@@ -142,7 +150,10 @@ impl PortKind {
             PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
                 Some(gateway)
             }
-            PortKind::Vm | PortKind::Prober { .. } | PortKind::Firewall { .. } => None,
+            PortKind::Vm
+            | PortKind::Prober { .. }
+            | PortKind::Firewall { .. }
+            | PortKind::RouteServerInstance { .. } => None,
         }
     }
 
@@ -200,6 +211,9 @@ impl Port {
             }
             PortKind::Prober { .. } => None,
             PortKind::Firewall { firewall } => Some(topology.firewalls[firewall].name.clone()),
+            PortKind::RouteServerInstance { route_server, .. } => {
+                Some(topology.route_servers[route_server].name.clone())
+            }
         }
     }
 }
@@ -234,6 +248,7 @@ impl Plan {
         ports::site_tunnel::derive(topology, &mut ports);
         ports::prober::derive(topology, &mut ports);
         ports::firewall::derive(topology, &mut ports);
+        ports::route_server_instance::derive(topology, &mut ports);
         let mut namespaces: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         // A lab spread over machines builds its own share here: the ports

@@ -78,7 +78,8 @@ pub fn refusals(topology: &Topology, diags: &mut Diagnostics) {
     let namespaces = instance_namespaces(topology, diags);
     let ports = gateway_ports(topology, diags);
     let (names, namespaces) = prober_ports(topology, &ports, namespaces, diags);
-    firewall_ports(topology, names, namespaces, diags);
+    let (names, namespaces) = firewall_ports(topology, names, namespaces, diags);
+    route_server_ports(topology, names, namespaces, diags);
 }
 
 /// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
@@ -210,7 +211,7 @@ fn firewall_ports(
     mut names: HashSet<String>,
     mut namespaces: HashSet<String>,
     diags: &mut Diagnostics,
-) {
+) -> (HashSet<String>, HashSet<String>) {
     for fw in &topology.firewalls {
         let key = format!("azure_firewalls[{}]", fw.name);
         let netns = super::ports::firewall::netns(&topology.netns_prefix, &fw.name);
@@ -225,6 +226,38 @@ fn firewall_ports(
                 "the firewall needs the namespace `{netns}`, which is taken or not a usable name"
             );
             diags.error(fw.line, &key, why);
+        }
+    }
+    (names, namespaces)
+}
+
+/// Refuses a Route Server instance whose port (`<route server>-<i>`) is
+/// named like another port, or whose namespace is taken or not a usable
+/// name.
+fn route_server_ports(
+    topology: &Topology,
+    mut names: HashSet<String>,
+    mut namespaces: HashSet<String>,
+    diags: &mut Diagnostics,
+) {
+    for rs in &topology.route_servers {
+        let key = format!("route_servers[{}]", rs.name);
+        for i in 0..rs.instances.len() {
+            let name = instance_name(&rs.name, i);
+            let netns = instance_netns(&topology.netns_prefix, &rs.name, i);
+            if !names.insert(name.to_ascii_lowercase()) {
+                let why = format!(
+                    "the Route Server's instance {i} is a port named `{name}`, which is already \
+                     a NIC's or another port's name"
+                );
+                diags.error(rs.line, &key, why);
+            } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+                let why = format!(
+                    "the Route Server's instance {i} needs the namespace `{netns}`, which is taken \
+                     or not a usable name"
+                );
+                diags.error(rs.line, &key, why);
+            }
         }
     }
 }

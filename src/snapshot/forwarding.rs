@@ -155,25 +155,43 @@ pub enum RouteTarget {
         frontend: FrontendIdx,
         vnet: VnetIdx,
     },
+    /// To one of the appliances a Route Server learned the prefix from:
+    /// set `set` of the subnet's [`ApplianceSets`], chosen by flow hash
+    /// (ECMP), so every packet of a flow meets the same appliance.
+    Appliances { set: u32 },
     /// None, Internet, or a VirtualNetworkGateway route without a gateway:
     /// nowhere to deliver.
     Nowhere,
 }
 
-/// Resolves every row of a subnet's routes. `lookup` is the subnet's own
-/// longest-prefix match (row index for an address).
+/// The ECMP sets of one subnet's Route Server routes: the appliance NICs
+/// each leads to, with the VNet each sits in, in next-hop address order.
+pub type ApplianceSets = Vec<Box<[(PortIdx, VnetIdx)]>>;
+
+/// Resolves every row of a subnet's routes, with the ECMP sets of its
+/// Route Server rows. `lookup` is the subnet's own longest-prefix match
+/// (row index for an address).
 pub fn resolve_targets(
     rows: &[EffectiveRoute],
     own_vnet: VnetIdx,
     forwarding: &Forwarding,
     lookup: impl Fn(IpAddr) -> Option<usize>,
-) -> Vec<RouteTarget> {
+) -> (Vec<RouteTarget>, ApplianceSets) {
     let direct = |row: &EffectiveRoute| match row.next_hop_type {
         NextHopType::VnetLocal => Some(own_vnet),
         NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => row.peer_vnet,
         _ => None,
     };
-    rows.iter()
+    // An appliance is reached as a VirtualAppliance next hop is: directly,
+    // through the subnet's own VnetLocal or peering routes.
+    let appliance = |ip: IpAddr| {
+        lookup(ip)
+            .and_then(|r| direct(&rows[r]))
+            .and_then(|vnet| forwarding.owner(vnet, ip).map(|nic| (nic, vnet)))
+    };
+    let mut sets: ApplianceSets = Vec::new();
+    let targets = rows
+        .iter()
         .map(|row| match row.next_hop_type {
             NextHopType::VnetLocal | NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => {
                 direct(row).map_or(RouteTarget::Nowhere, RouteTarget::Vnet)
@@ -198,10 +216,31 @@ pub fn resolve_targets(
                     })
                     .unwrap_or(RouteTarget::ApplianceUnreachable)
             }
+            NextHopType::VirtualNetworkGateway if row.route_server.is_some() => {
+                let set: Box<[(PortIdx, VnetIdx)]> = row
+                    .appliances
+                    .iter()
+                    .filter_map(|ip| appliance(*ip))
+                    .collect();
+                if set.is_empty() {
+                    return RouteTarget::ApplianceUnreachable;
+                }
+                let index = match sets.iter().position(|s| *s == set) {
+                    Some(i) => i,
+                    None => {
+                        sets.push(set);
+                        sets.len() - 1
+                    }
+                };
+                RouteTarget::Appliances {
+                    set: u32::try_from(index).expect("fewer sets than routes"),
+                }
+            }
             NextHopType::VirtualNetworkGateway => row
                 .gateway
                 .map_or(RouteTarget::Nowhere, RouteTarget::Gateway),
             NextHopType::None | NextHopType::Internet => RouteTarget::Nowhere,
         })
-        .collect()
+        .collect();
+    (targets, sets)
 }

@@ -45,6 +45,11 @@ pub struct GatewayTables {
     pub lpm: Lpm<usize>,
     /// The port of each instance.
     pub instances: Vec<PortIdx>,
+    /// An ExpressRoute gateway (else VPN).
+    pub express_route: bool,
+    /// Its VNet's Route Server allows branch-to-branch traffic: sites of
+    /// its VPN and ExpressRoute gateways reach each other.
+    pub branch_to_branch: bool,
 }
 
 impl GatewayTables {
@@ -111,6 +116,11 @@ pub fn compile(
                 instances: (0..gw.instances.len())
                     .filter_map(|i| instances.get(&(g, i)).copied())
                     .collect(),
+                express_route: gw.gateway_type == crate::topology::GatewayType::ExpressRoute,
+                branch_to_branch: topo
+                    .route_servers
+                    .iter()
+                    .any(|rs| rs.vnet == gw.vnet && rs.branch_to_branch_traffic),
             }
         })
         .collect()

@@ -69,6 +69,8 @@ pub struct SubnetTables {
     pub lpm: Lpm<usize>,
     /// Where each row delivers, parallel to `routes`.
     pub targets: Vec<RouteTarget>,
+    /// The appliances of [`RouteTarget::Appliances`] targets.
+    pub appliance_sets: forwarding::ApplianceSets,
     /// The row that decides packets for 168.63.129.16: system routes only,
     /// since user routes do not apply to it.
     pub host_vip_row: Option<usize>,
@@ -123,6 +125,8 @@ pub struct NicTables {
     pub gateway_port: bool,
     /// For a gateway instance's own port: which gateway and instance.
     pub gateway_instance: Option<(GatewayIdx, usize)>,
+    /// For a site's tunnel: the gateway it enters at.
+    pub site_gateway: Option<GatewayIdx>,
     /// For a site's tunnel to an ExpressRoute gateway: the circuit it
     /// stands for (a packet may not go from one circuit to another).
     pub circuit: Option<CircuitIdx>,
@@ -139,9 +143,11 @@ pub struct NicTables {
     /// IP forwarding is on: the NIC may send from, and receive for,
     /// addresses it does not own (an appliance).
     pub ip_forwarding: bool,
-    /// The NIC's own addresses, and the frontend addresses of the
-    /// floating-IP rules it is a backend of (it receives and answers for
-    /// them, as a guest with the frontend on its loopback does).
+    /// The NIC's own addresses, the frontend addresses of the floating-IP
+    /// rules it is a backend of (it receives and answers for them, as a
+    /// guest with the frontend on its loopback does), and an appliance
+    /// speaker's loopback addresses (the first of each prefix it
+    /// announces).
     pub addresses: Box<[IpAddr]>,
     /// The idle timeout of flows admitted at this NIC: its VNet's
     /// `flow_timeout_in_minutes`.
@@ -382,15 +388,17 @@ impl Snapshot {
                 continue;
             }
             let lpm = compile_lpm(&routes);
-            let targets = forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
-                lpm.lookup(ip).map(|(_, &row)| row)
-            });
+            let (targets, appliance_sets) =
+                forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
+                    lpm.lookup(ip).map(|(_, &row)| row)
+                });
             subnets.push(Arc::new(SubnetTables {
                 subnet,
                 host_vip_row: host_vip_row(&routes),
                 routes,
                 lpm,
                 targets,
+                appliance_sets,
             }));
         }
         #[allow(clippy::type_complexity)]
@@ -484,6 +492,7 @@ impl Snapshot {
                 vnet: nic.subnet.vnet,
                 gateway_port: nic.kind.gateway().is_some(),
                 gateway_instance: nic.kind.gateway_instance(),
+                site_gateway: nic.kind.site_tunnel().map(|(_, gateway, _)| gateway),
                 circuit: nic
                     .kind
                     .site_tunnel()
@@ -518,6 +527,9 @@ impl Snapshot {
                             })
                             .map(|fe| fe.address),
                     )
+                    .chain(plan.nic(idx).into_iter().flat_map(|n| {
+                        crate::policy::route_server::appliance_loopback_addresses(&topology, n)
+                    }))
                     .collect(),
                 flow_timeout_ms: topology
                     .vnets

@@ -78,6 +78,7 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
         PortKind::SiteTunnel { site, gateway, .. } => Endpoint::Site { site, gateway },
         PortKind::Prober { vnet } => Endpoint::Prober(vnet),
         PortKind::Firewall { firewall } => Endpoint::Firewall(firewall),
+        PortKind::RouteServerInstance { route_server, .. } => Endpoint::RouteServer(route_server),
     }
 }
 
@@ -134,6 +135,9 @@ impl ShapingTables {
                 ),
                 Endpoint::Prober(v) => format!("prober of {}", topology.vnets[v].name),
                 Endpoint::Firewall(f) => format!("firewall {}", topology.firewalls[f].name),
+                Endpoint::RouteServer(r) => {
+                    format!("route server {}", topology.route_servers[r].name)
+                }
             })
             .collect();
         let mut profiles: Vec<Profile> = Vec::new();

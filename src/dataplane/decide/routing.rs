@@ -104,6 +104,9 @@ pub fn route_step_through(
     };
     let mut from_vnet = sender.vnet;
     let mut via_gateway = sender.gateway_port;
+    // The subnet whose route `target` is: the sender's, or a Vnet2Vnet
+    // peer gateway's GatewaySubnet.
+    let mut deciding = snap.nic_routes(ingress);
     // A gateway hands on to a peer gateway at most once per packet's pass
     // through the fabric; more is a loop between gateways.
     let mut gateway_hops = 0;
@@ -124,6 +127,11 @@ pub fn route_step_through(
                 None => return drop(DropReason::NoDestination, ingress),
             },
             RouteTarget::Appliance { nic, vnet } => break (HopTo::Nic(nic), vnet),
+            RouteTarget::Appliances { set } => {
+                let set = &deciding.appliance_sets[set as usize];
+                let (nic, vnet) = set[(flow_hash(key) % set.len() as u64) as usize];
+                break (HopTo::Nic(nic), vnet);
+            }
             RouteTarget::Balanced { frontend, vnet } => {
                 let addressed = false;
                 break (
@@ -155,6 +163,17 @@ pub fn route_step_through(
             RouteTarget::Gateway(gateway) => {
                 crossed(gateway);
                 let tables = &snap.gateways[gateway];
+                if let Some(entered) = sender.site_gateway.filter(|g| *g != gateway) {
+                    // From a VPN site to an ExpressRoute one, or back:
+                    // only through Route Server's branch-to-branch.
+                    let from = &snap.gateways[entered];
+                    if from.vnet == tables.vnet
+                        && from.express_route != tables.express_route
+                        && !tables.branch_to_branch
+                    {
+                        return drop(DropReason::BranchToBranch, ingress);
+                    }
+                }
                 if gateway_hops == 0 && tables.vnet != from_vnet {
                     // A spoke reaching the hub's gateway crosses the peering.
                     let crossing = snap.forwarding.crossing(from_vnet, tables.vnet);
@@ -193,6 +212,7 @@ pub fn route_step_through(
                             return drop(DropReason::NoRoute, ingress);
                         };
                         target = subnet.targets[next];
+                        deciding = subnet;
                         from_vnet = peer.vnet;
                         via_gateway = true;
                     }

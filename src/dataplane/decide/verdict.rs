@@ -99,6 +99,10 @@ pub enum DropReason {
     /// Denied by an Azure Firewall: a network rule with action Deny, or
     /// no rule matched (the default action). Counted at the firewall.
     FirewallDenied,
+    /// Entered from a VPN site and would leave to an ExpressRoute site (or
+    /// the other way) through the gateways of one VNet, whose Route Server
+    /// does not allow branch-to-branch traffic (or which has none).
+    BranchToBranch,
 }
 
 impl DropReason {

@@ -2,10 +2,11 @@
 //! how it and its namespace and interface are named, and in which order the
 //! kind's ports are derived from the topology. The plan lists the kinds in
 //! this order: VM NICs, gateway instances, site tunnels, health probers,
-//! firewalls.
+//! firewalls, Route Server instances.
 
 pub mod firewall;
 pub mod gateway_instance;
 pub mod prober;
+pub mod route_server_instance;
 pub mod site_tunnel;
 pub mod vm;
