@@ -32,6 +32,9 @@ pub fn namespace_spec(
             spec.masquerade_except = Some(crate::policy::firewall::private_ranges(topology, fw));
             spec
         }
+        // Like a gateway instance: its address in RouteServerSubnet, and
+        // the instance's BGP speaker in the namespace.
+        PortKind::RouteServerInstance { .. } => vm(topology, port, false),
     };
     spec.queues = queues;
     spec.nonblocking = true;

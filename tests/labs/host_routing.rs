@@ -132,6 +132,7 @@ impl Lab {
                 local_address: Some(address),
                 multihop: true,
             }],
+            install_learned: true,
             run_dir: self.dir(&format!("router{index}")),
         }
     }
@@ -687,6 +688,7 @@ fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
         router_id: HUB,
         announce: vec![net("192.168.40.0/24")],
         neighbors: vec![neighbor(1), neighbor(2)],
+        install_learned: true,
         run_dir: lab.dir("router"),
     })
     .expect("starting the site router");

@@ -151,6 +151,9 @@ struct SupervisedRouter {
     netns: String,
     /// The daemon it runs, and the spec it was started with.
     kind: BgpSpeaker,
+    /// Whether it is started again when it exits (a site's router is; an
+    /// appliance's daemon is the appliance's own, left stopped).
+    restarts: bool,
     spec: crate::host::routing::BgpRouterSpec,
 }
 
@@ -202,6 +205,8 @@ pub struct Hybrid {
     /// The static routes the site routers were given (router namespace,
     /// range, tunnels).
     static_routes: Vec<(String, Ipv4Net, Vec<String>)>,
+    /// The addresses put on appliances' loopbacks (namespace, address).
+    appliance_addresses: Vec<(String, ipnet::IpNet)>,
     /// Microsoft's edge routers of the circuits, as built.
     edge_routers: Vec<edge::EdgeRouterSpec>,
     /// The Global Reach links between them, as joined.
@@ -325,6 +330,16 @@ impl Roster {
             };
             let now = std::time::Instant::now();
             let exits = router.router().reap();
+            if !r.restarts {
+                for exit in &exits {
+                    eprintln!(
+                        "vnetd: {} (pid {}) of {} in {} exited: {}; an appliance's daemon is \
+                         not restarted",
+                        exit.program, exit.pid, r.supervision.serves, r.netns, exit.how
+                    );
+                }
+                continue;
+            }
             r.supervision.exited(&exits, now);
             if r.supervision.due(now) {
                 let outcome = router.router().restart();

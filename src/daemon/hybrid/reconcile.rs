@@ -18,7 +18,10 @@
 //! - what a site's `latency_ms`, a link's impairments or a VM's size
 //!   change lives in the daemon's tables, not here, and touches nothing.
 
-use super::specs::{gobgp_neighbors, host_routes, originated_by, site_router_spec, site_spec};
+use super::specs::{
+    appliance_is_local, appliance_router_spec, gobgp_neighbors, host_routes, originated_by,
+    route_server_is_local, site_router_spec, site_spec,
+};
 use super::specs::{v4, v4_nets};
 use super::supervision::Supervision;
 use super::watch::{Watch, Watcher};
@@ -26,13 +29,18 @@ use super::{lock, Hybrid, InstanceSpeaker, SiteRouter, SupervisedRouter, RUN_DIR
 use crate::host::netlink;
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
-use crate::host::routing::gobgp::{same_identity, GobgpSpeaker, GobgpSpec, SessionLimits};
+use crate::host::routing::gobgp::{
+    same_identity, GobgpNeighbor, GobgpSpeaker, GobgpSpec, SessionLimits,
+};
 use crate::host::routing::BgpRouterSpec;
 use crate::host::site::{build_site, remove_site};
 use crate::plan::PortKind;
-use crate::policy::bgp::{peer_host_groups, withheld_from};
+use crate::policy::bgp::{peer_host_groups, route_server_neighbors, withheld_from};
 use crate::policy::gateways::{served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES};
-use crate::topology::{BgpSpeaker, ConnectionPeer, GatewayType, Topology};
+use crate::topology::{
+    BgpSpeaker, ConnectionPeer, GatewayType, Topology, ROUTE_SERVER_ASN,
+    ROUTE_SERVER_MAX_ROUTES_PER_PEER,
+};
 use anyhow::{Context, Result};
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
@@ -120,7 +128,15 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
                 .filter(|(_, w)| !w.is_empty())
                 .collect();
             spec.neighbors = neighbors;
-            spec.pass_on_learned = !express_route;
+            let transit = crate::policy::bgp::route_server::express_route_transit(topo, g);
+            spec.pass_on_learned = !express_route || transit.is_some();
+            spec.not_handed_on = transit.map(|edges| {
+                let edges: Vec<Ipv4Addr> = edges.into_iter().filter_map(v4).collect();
+                crate::host::routing::gobgp::NotHandedOn {
+                    to: edges.clone(),
+                    next_hops: edges,
+                }
+            });
             spec.reject_exact = served.clone();
             spec.export_deny_overlapping = served.clone();
             plans.push(SpeakerPlan {
@@ -129,6 +145,59 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
                 spec,
                 originated: originated.clone(),
                 label: format!("gateway {} instance {i}", gw.name),
+                programs_kernel: false,
+            });
+        }
+    }
+    plans.extend(route_server_plans(topo, limits));
+    plans
+}
+
+/// One speaker per instance of each Route Server with a BGP connection:
+/// ASN 65515 at the instance's address, eBGP multihop to each appliance
+/// (Azure's timers, at most [`ROUTE_SERVER_MAX_ROUTES_PER_PEER`] routes a
+/// session), originating the ranges of the VNets it serves, refusing a
+/// learned prefix equal to or inside one of them, and passing what one
+/// appliance announces on to the others.
+fn route_server_plans(topo: &Topology, limits: SessionLimits) -> Vec<SpeakerPlan> {
+    let mut plans = Vec::new();
+    for (r, rs) in topo.route_servers.iter_enumerated() {
+        if !route_server_is_local(topo, r) {
+            continue;
+        }
+        let served = v4_nets(crate::policy::route_server::served_ranges(topo, r));
+        let neighbors: Vec<GobgpNeighbor> = route_server_neighbors(topo, r)
+            .into_iter()
+            .filter_map(|n| {
+                let mut neighbor = GobgpNeighbor::new(v4(n.address)?, n.asn, true);
+                // The VNet's gateways with branch-to-branch: reflected
+                // between.
+                neighbor.route_reflector_client = n.asn == ROUTE_SERVER_ASN;
+                Some(neighbor)
+            })
+            .collect();
+        if neighbors.is_empty() {
+            continue;
+        }
+        for (i, address) in rs.instances.iter().enumerate() {
+            let Some(address) = v4(*address) else {
+                continue;
+            };
+            let netns = crate::plan::names::instance_netns(&topo.netns_prefix, &rs.name, i);
+            let run_dir = PathBuf::from(RUN_DIR).join(&netns);
+            let limits = SessionLimits {
+                max_prefixes: ROUTE_SERVER_MAX_ROUTES_PER_PEER as u32,
+                ..limits
+            };
+            let mut spec = GobgpSpec::new(&netns, ROUTE_SERVER_ASN, address, run_dir, limits);
+            spec.neighbors = neighbors.clone();
+            spec.reject_within = served.clone();
+            plans.push(SpeakerPlan {
+                gateway: rs.name.clone(),
+                instance: i,
+                spec,
+                originated: served.clone(),
+                label: format!("route server {} instance {i}", rs.name),
                 programs_kernel: false,
             });
         }
@@ -508,9 +577,19 @@ impl Hybrid {
                 continue;
             }
             if let Some(spec) = site_router_spec(topo, s) {
-                specs.push((site.name.clone(), site.bgp_speaker, spec));
+                specs.push((format!("site {}", site.name), site.bgp_speaker, spec));
             }
         }
+        for (k, a) in topo.appliance_speakers.iter().enumerate() {
+            if a.speaker == BgpSpeaker::None || !appliance_is_local(topo, k) {
+                continue;
+            }
+            if let Some(spec) = appliance_router_spec(topo, k) {
+                let name = format!("appliance {}", topo.nics[a.nic].name);
+                specs.push((name, a.speaker, spec));
+            }
+        }
+        self.own_appliance_prefixes(topo)?;
         let wanted_spec = |netns: &str| specs.iter().find(|(_, _, spec)| spec.netns == netns);
         // Daemons no longer wanted, or wanted otherwise.
         let mut restart = Vec::new();
@@ -532,9 +611,7 @@ impl Hybrid {
             }
         });
         for netns in stopped {
-            changes
-                .removed
-                .push(format!("BGP daemon of site router {netns}"));
+            changes.removed.push(format!("BGP daemon in {netns}"));
         }
         for (name, kind, spec) in &specs {
             let running = self
@@ -548,17 +625,39 @@ impl Hybrid {
             self.start_router(name, *kind, spec.clone())?;
             if restart.contains(&spec.netns) {
                 changes.rebuilt.push(format!(
-                    "site {name}: its BGP daemon restarted with its new configuration: its \
-                     sessions reset"
+                    "{name}: its BGP daemon restarted with its new configuration: its sessions \
+                     reset"
                 ));
             } else if !changes.rebuilt_routers.contains(&spec.netns) {
-                changes.added.push(format!("BGP daemon of site {name}"));
+                changes.added.push(format!("BGP daemon of {name}"));
             }
         }
         Ok(())
     }
 
-    /// Starts the BGP daemon of site `name`.
+    /// Puts the first address of each prefix an appliance announces (but
+    /// `0.0.0.0/0`) on its namespace's loopback, so the network it stands
+    /// for answers; an address already there stays.
+    fn own_appliance_prefixes(&mut self, topo: &Topology) -> Result<()> {
+        for (k, a) in topo.appliance_speakers.iter().enumerate() {
+            if !appliance_is_local(topo, k) {
+                continue;
+            }
+            let netns = &topo.nics[a.nic].netns;
+            for first in crate::policy::route_server::appliance_loopback_addresses(topo, a.nic) {
+                let address = ipnet::IpNet::from(first);
+                if !self.appliance_addresses.contains(&(netns.clone(), address)) {
+                    netlink::add_address(netns, "lo", address)?;
+                    self.appliance_addresses.push((netns.clone(), address));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the BGP daemon of `name` (`site S`, `appliance N`); an
+    /// appliance's is not restarted when it exits (it is the appliance's
+    /// own software).
     fn start_router(&mut self, name: &str, kind: BgpSpeaker, spec: BgpRouterSpec) -> Result<()> {
         if !self.run_dirs.contains(&spec.run_dir) {
             self.run_dirs.push(spec.run_dir.clone());
@@ -579,7 +678,8 @@ impl Hybrid {
             .routers
             .push(Arc::new(Mutex::new(SupervisedRouter {
                 router: Some(router),
-                supervision: Supervision::new(format!("site {name}"), &netns),
+                supervision: Supervision::new(name.to_owned(), &netns),
+                restarts: !name.starts_with("appliance "),
                 netns,
                 kind,
                 spec,

@@ -6,9 +6,14 @@ use super::RUN_DIR;
 use crate::host::routing::gobgp::GobgpNeighbor;
 use crate::host::routing::{BgpNeighbor, BgpRouterSpec, ProgramSearch, Suite};
 use crate::host::site::{SiteHostSpec, SiteSpec};
-use crate::policy::bgp::{instance_neighbors, peer_host_groups, router_neighbors};
+use crate::policy::bgp::{
+    appliance_neighbors, instance_neighbors, peer_host_groups, route_server_neighbors,
+    router_neighbors, RouterNeighbor,
+};
 use crate::policy::gateways::served_ranges;
-use crate::topology::{BgpSpeaker, Diagnostic, GatewayIdx, Severity, Site, SiteIdx, Topology};
+use crate::topology::{
+    BgpSpeaker, Diagnostic, GatewayIdx, RouteServerIdx, Severity, Site, SiteIdx, Topology,
+};
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -90,15 +95,12 @@ fn instance_speaks_bgp(topo: &Topology, gateway: GatewayIdx, instance: usize) ->
         && !gobgp_neighbors(topo, gateway).is_empty()
 }
 
-/// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
-/// ASN and at least one BGP session to a gateway instance
-/// ([`router_neighbors`], the IPv4 ones).
-pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRouterSpec> {
-    let s = &topo.sites[site];
-    let asn = s.asn?;
+/// The IPv4 sessions of a BIRD or FRR router, with its router ID: its
+/// address on the first.
+fn bgp_neighbors(sessions: Vec<RouterNeighbor>) -> (Vec<BgpNeighbor>, Option<Ipv4Addr>) {
     let mut neighbors = Vec::new();
     let mut router_id = None;
-    for n in router_neighbors(topo, site) {
+    for n in sessions {
         let (Some(local), Some(peer)) = (v4(n.local_address), v4(n.address)) else {
             continue;
         };
@@ -110,14 +112,59 @@ pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRout
             multihop: n.multihop,
         });
     }
+    (neighbors, router_id)
+}
+
+/// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
+/// ASN and at least one BGP session to a gateway instance
+/// ([`router_neighbors`], the IPv4 ones).
+pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRouterSpec> {
+    let s = &topo.sites[site];
+    let asn = s.asn?;
+    let (neighbors, router_id) = bgp_neighbors(router_neighbors(topo, site));
     Some(BgpRouterSpec {
         netns: s.router_netns.clone(),
         asn,
         router_id: router_id?,
         announce: v4_nets(s.address_space.iter().copied()),
         neighbors,
+        install_learned: true,
         run_dir: PathBuf::from(RUN_DIR).join(&s.router_netns),
     })
+}
+
+/// The BGP daemon of appliance speaker `appliance`
+/// ([`Topology::appliance_speakers`]), when it has a session: in the NIC's
+/// namespace, announcing its `bgp_announce` prefixes to both instances of
+/// each Route Server that peers with it (eBGP multihop).
+pub(super) fn appliance_router_spec(topo: &Topology, appliance: usize) -> Option<BgpRouterSpec> {
+    let a = &topo.appliance_speakers[appliance];
+    let nic = &topo.nics[a.nic];
+    let (neighbors, router_id) = bgp_neighbors(appliance_neighbors(topo, appliance));
+    Some(BgpRouterSpec {
+        netns: nic.netns.clone(),
+        asn: a.asn,
+        router_id: router_id?,
+        announce: v4_nets(a.announce.iter().copied()),
+        neighbors,
+        // The appliance's NIC routes through the fabric: what it learns
+        // stays in its daemon (a route to the VNets through a Route Server
+        // instance would otherwise take the session's own path away).
+        install_learned: false,
+        run_dir: PathBuf::from(RUN_DIR).join(&nic.netns),
+    })
+}
+
+/// Whether appliance speaker `appliance` runs on this machine.
+pub(super) fn appliance_is_local(topo: &Topology, appliance: usize) -> bool {
+    let nic = topo.appliance_speakers[appliance].nic;
+    topo.placement.is_local(topo.nic_host(nic))
+}
+
+/// Whether Route Server `r`'s instances run on this machine.
+pub(super) fn route_server_is_local(topo: &Topology, r: RouteServerIdx) -> bool {
+    topo.placement
+        .is_local(topo.placement.vnet_host(topo.route_servers[r].vnet))
 }
 
 /// A routing daemon a lab runs, and the first entry of its file that
@@ -158,6 +205,26 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
             circuit.line,
             format!("express_route_circuits[{}]", circuit.name),
         );
+    }
+    for (r, rs) in topo.route_servers.iter_enumerated() {
+        if route_server_is_local(topo, r) && !route_server_neighbors(topo, r).is_empty() {
+            add(Suite::Gobgp, rs.line, format!("route_servers[{}]", rs.name));
+        }
+    }
+    for (k, a) in topo.appliance_speakers.iter().enumerate() {
+        let suite = match a.speaker {
+            BgpSpeaker::Bird => Suite::Bird,
+            BgpSpeaker::Frr => Suite::Frr,
+            BgpSpeaker::None => continue,
+        };
+        if appliance_is_local(topo, k) && appliance_router_spec(topo, k).is_some() {
+            let nic = &topo.nics[a.nic].name;
+            add(
+                suite,
+                a.line,
+                format!("network_interfaces[{nic}].bgp_speaker"),
+            );
+        }
     }
     for (s, site) in topo.sites.iter_enumerated() {
         if !topo.site_is_local(s) {

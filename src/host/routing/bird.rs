@@ -76,15 +76,17 @@ pub fn config(spec: &BgpRouterSpec) -> String {
     for prefix in &spec.announce {
         text.push_str(&format!("  route {prefix} unreachable;\n"));
     }
-    text.push_str(
-        "}\n\
-         \n\
-         # Only routes learned over BGP reach the kernel.\n\
-         protocol kernel {\n\
-         \x20 ipv4 { import none; export where source = RTS_BGP; };\n\
-         \x20 merge paths on;\n\
-         }\n",
-    );
+    text.push_str("}\n");
+    if spec.install_learned {
+        text.push_str(
+            "\n\
+             # Only routes learned over BGP reach the kernel.\n\
+             protocol kernel {\n\
+             \x20 ipv4 { import none; export where source = RTS_BGP; };\n\
+             \x20 merge paths on;\n\
+             }\n",
+        );
+    }
     for neighbor in &spec.neighbors {
         let hops = if neighbor.multihop {
             "multihop 255;"
@@ -303,6 +305,7 @@ mod tests {
                 local_address: Some(Ipv4Addr::new(10, 77, 0, 2)),
                 multihop: true,
             }],
+            install_learned: true,
             run_dir: "/run/x".into(),
         };
         let text = config(&spec);

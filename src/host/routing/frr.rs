@@ -92,6 +92,11 @@ pub fn bgpd_config(spec: &BgpRouterSpec) -> String {
         asn = spec.asn,
         router_id = spec.router_id,
     );
+    if !spec.install_learned {
+        // Learned routes stay in bgpd (`bgp no-rib` is global: before the
+        // router).
+        text = text.replacen("router bgp", "bgp no-rib\n!\nrouter bgp", 1);
+    }
     for neighbor in &spec.neighbors {
         let address = neighbor.address;
         text.push_str(&format!(

@@ -10,7 +10,7 @@
 //! route-server clients only), so they apply to every neighbour:
 //!
 //! - import: routes learned from a neighbor whose prefix is exactly one of
-//!   `reject_exact` are refused; everything else is accepted (gobgpd
+//!   `reject_exact`, or one of `reject_within` or inside it, are refused; everything else is accepted (gobgpd
 //!   applies the global import policy to the speaker's own routes too, so
 //!   the policy names learned routes only).
 //! - export: a route learned from a neighbor is never passed on if its
@@ -117,6 +117,9 @@ pub struct GobgpNeighbor {
     /// Routes sent to it carry the speaker's own address as next hop (for
     /// an iBGP neighbour, which would otherwise keep the next hop).
     pub next_hop_self: bool,
+    /// An iBGP neighbour the speaker reflects routes to (route reflection,
+    /// the speaker's router ID as cluster ID).
+    pub route_reflector_client: bool,
 }
 
 impl GobgpNeighbor {
@@ -131,6 +134,7 @@ impl GobgpNeighbor {
             local_address: None,
             remove_private_as: false,
             next_hop_self: false,
+            route_reflector_client: false,
         }
     }
 }
@@ -179,6 +183,8 @@ pub struct GobgpSpec {
     pub max_prefixes: u32,
     /// Import: these exact prefixes are refused.
     pub reject_exact: Vec<Ipv4Net>,
+    /// Import: these prefixes and every prefix inside them are refused.
+    pub reject_within: Vec<Ipv4Net>,
     /// Export: no prefix learned from a neighbor and overlapping any of
     /// these is passed on, nor a learned `0.0.0.0/0`; what the speaker
     /// originates itself is always advertised.
@@ -234,6 +240,7 @@ impl GobgpSpec {
             connect_retry_secs: 2,
             max_prefixes: limits.max_prefixes,
             reject_exact: Vec::new(),
+            reject_within: Vec::new(),
             export_deny_overlapping: Vec::new(),
             pass_on_learned: true,
             withheld: Vec::new(),
@@ -463,7 +470,7 @@ impl GobgpSpeaker {
             .into_iter()
             .map(|p| ("export", p))
             .collect();
-        if !self.spec.reject_exact.is_empty() {
+        if config::imports_refused(&self.spec) {
             expected.push(("import", IMPORT_POLICY));
         }
         let mut missing = Vec::new();

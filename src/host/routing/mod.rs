@@ -164,6 +164,10 @@ pub struct BgpRouterSpec {
     pub announce: Vec<Ipv4Net>,
     /// The neighbours.
     pub neighbors: Vec<BgpNeighbor>,
+    /// Whether learned routes go into the namespace's kernel (a router's
+    /// do; an appliance behind a platform that routes for it keeps its
+    /// kernel's own routes).
+    pub install_learned: bool,
     /// Where the instance's configuration, sockets, pid files and logs go.
     pub run_dir: PathBuf,
 }

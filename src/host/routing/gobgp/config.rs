@@ -161,6 +161,11 @@ pub(super) fn withhold_set_name(neighbor: Ipv4Addr) -> String {
     )
 }
 
+/// Whether `spec` refuses some learned prefixes (an import policy).
+pub(super) fn imports_refused(spec: &GobgpSpec) -> bool {
+    !spec.reject_exact.is_empty() || !spec.reject_within.is_empty()
+}
+
 /// The prefix set of the import policy's refused prefixes.
 const REJECT_EXACT_SET: &str = "reject-exact";
 /// The prefix set of the export policy's denied prefixes.
@@ -171,11 +176,14 @@ const EXPORT_DENY_SET: &str = "export-deny";
 /// writes, and what a reconfigured gobgpd must hold before it is trusted.
 pub(super) fn prefix_sets(spec: &GobgpSpec) -> Vec<(String, Vec<(Ipv4Net, String)>)> {
     let mut sets = Vec::new();
-    if !spec.reject_exact.is_empty() {
-        sets.push((
-            REJECT_EXACT_SET.to_owned(),
-            exact_entries(&spec.reject_exact),
-        ));
+    if imports_refused(spec) {
+        let mut entries = exact_entries(&spec.reject_exact);
+        entries.extend(
+            spec.reject_within
+                .iter()
+                .map(|p| (p.trunc(), format!("{}..32", p.prefix_len()))),
+        );
+        sets.push((REJECT_EXACT_SET.to_owned(), entries));
     }
     let mut deny: BTreeSet<(Ipv4Net, String)> = BTreeSet::new();
     deny.insert((Ipv4Net::default(), "0..0".to_owned()));
@@ -249,7 +257,7 @@ fn toml_withhold_policy(out: &mut String, withheld: &[(Ipv4Addr, Vec<Ipv4Net>)])
 /// The gobgpd TOML configuration of `spec` (see the module documentation).
 pub fn config(spec: &GobgpSpec) -> String {
     let mut out = String::from("# Written by vnetd.\n");
-    let import_list = if spec.reject_exact.is_empty() {
+    let import_list = if !imports_refused(spec) {
         String::new()
     } else {
         format!("\"{IMPORT_POLICY}\"")
@@ -301,6 +309,14 @@ pub fn config(spec: &GobgpSpec) -> String {
             local = neighbor.local_address.unwrap_or(spec.local_address),
         );
 
+        if neighbor.route_reflector_client {
+            let _ = write!(
+                out,
+                "  [neighbors.route-reflector.config]\n    route-reflector-client = true\n    \
+                 route-reflector-cluster-id = \"{}\"\n",
+                spec.router_id
+            );
+        }
         if neighbor.multihop {
             out.push_str(
                 "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 255\n",
