@@ -41,6 +41,20 @@ fn requests() -> Vec<Request> {
             },
             json: false,
         },
+        Request::Diagnose {
+            query: Query::RouteServerLearnedRoutes {
+                route_server: "hub-rs".into(),
+                peer: Some("10.0.2.4".into()),
+            },
+            json: true,
+        },
+        Request::Diagnose {
+            query: Query::RouteServerAdvertisedRoutes {
+                route_server: "hub-rs".into(),
+                peer: "10.0.2.5".into(),
+            },
+            json: false,
+        },
         Request::Stats,
         Request::Flows { nic: None },
         Request::Flows {
@@ -301,6 +315,19 @@ fn lines_have_the_documented_shape() {
     assert_eq!(
         serde_json::from_str::<Request>(r#"{"command":"flows"}"#).unwrap(),
         Request::Flows { nic: None }
+    );
+    assert_eq!(
+        serde_json::from_str::<Request>(
+            r#"{"command":"diagnose","query":{"query":"route-server-learned-routes","route_server":"hub-rs"},"json":true}"#
+        )
+        .unwrap(),
+        Request::Diagnose {
+            query: Query::RouteServerLearnedRoutes {
+                route_server: "hub-rs".into(),
+                peer: None
+            },
+            json: true
+        }
     );
 }
 

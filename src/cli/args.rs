@@ -121,6 +121,12 @@ pub enum Command {
         #[command(subcommand)]
         what: GatewayCommand,
     },
+    /// An Azure Route Server's routes (like
+    /// `az network routeserver peering list-*`).
+    RouteServer {
+        #[command(subcommand)]
+        what: RouteServerCommand,
+    },
     /// An ExpressRoute circuit's routes (like
     /// `az network express-route list-*`).
     Circuit {
@@ -353,6 +359,32 @@ pub enum GatewayCommand {
     BgpPeerStatus {
         #[arg(long)]
         gateway: String,
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+/// `vnetd route-server ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum RouteServerCommand {
+    /// The routes the Route Server's instances learned from its BGP peers
+    /// (like `az network routeserver peering list-learned-routes`).
+    LearnedRoutes {
+        #[arg(long)]
+        route_server: String,
+        /// Only the routes learned from this peer (Azure asks per peering).
+        #[arg(long, value_name = "IP")]
+        peer: Option<String>,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// What the Route Server's instances advertise to one BGP peer (like
+    /// `az network routeserver peering list-advertised-routes`).
+    AdvertisedRoutes {
+        #[arg(long)]
+        route_server: String,
+        #[arg(long, value_name = "IP")]
+        peer: String,
         #[command(flatten)]
         source: Source,
     },

@@ -19,7 +19,7 @@ pub mod render;
 
 pub use args::{
     AllowEmpty, CircuitCommand, Cli, Command, DirectionArg, GatewayCommand, ImportCommand,
-    LbCommand, ProtocolArg, Source,
+    LbCommand, ProtocolArg, RouteServerCommand, Source,
 };
 pub use failure::Failure;
 pub use lab::BUILTIN_LAB;
@@ -152,6 +152,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 None => online(&Request::BgpPeerStatus { gateway }, source.json),
             },
         },
+        Command::RouteServer { what } => route_server(what),
         Command::Circuit {
             what:
                 CircuitCommand::Routes {
@@ -239,6 +240,29 @@ fn import(what: ImportCommand) -> Result<(), Failure> {
                 .map_err(|e| Failure::refused(e.to_string()))?;
             say(&text)
         }
+    }
+}
+
+/// `vnetd route-server ...`: from `--config`, or else from the running
+/// daemon (what the instances advertise from their speakers).
+fn route_server(what: RouteServerCommand) -> Result<(), Failure> {
+    match what {
+        RouteServerCommand::LearnedRoutes {
+            route_server,
+            peer,
+            source,
+        } => diagnose(
+            Query::RouteServerLearnedRoutes { route_server, peer },
+            &source,
+        ),
+        RouteServerCommand::AdvertisedRoutes {
+            route_server,
+            peer,
+            source,
+        } => diagnose(
+            Query::RouteServerAdvertisedRoutes { route_server, peer },
+            &source,
+        ),
     }
 }
 

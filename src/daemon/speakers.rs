@@ -1,7 +1,9 @@
 //! What the lab's BGP speakers say, in Azure's words: each gateway
 //! instance's sessions (`Get-AzVirtualNetworkGatewayBgpPeerStatus`), what
 //! it advertises to a peer (`Get-AzVirtualNetworkGatewayAdvertisedRoute`,
-//! from gobgpd's adj-RIB-out) and the routing daemons behind them. The
+//! from gobgpd's adj-RIB-out), what each Route Server instance advertises
+//! to a peer (`Get-AzRouteServerPeerAdvertisedRoute`, the same way) and
+//! the routing daemons behind them. The
 //! offline answers to the same questions come from
 //! [`crate::policy::bgp::BgpModel`]; a test holds the two equal. They
 //! ask the routing daemons as last published, each under its own lock,
@@ -96,6 +98,55 @@ impl Daemon {
             }
         }
         Ok(crate::diagnostics::gateway::GatewayRouteList { value })
+    }
+
+    /// What `route_server` advertises to `peer`, from its speakers (each
+    /// instance's gobgpd, registered under the Route Server's name like a
+    /// gateway's): its adj-RIB-out towards that neighbour.
+    pub fn route_server_advertised_routes(
+        &self,
+        route_server: &str,
+        peer: &str,
+    ) -> Result<
+        crate::diagnostics::route_server::RouteServerRouteList,
+        crate::diagnostics::QueryError,
+    > {
+        use crate::diagnostics::route_server::{
+            advertised_row, bgp_peer, find_route_server, route_list,
+        };
+        use crate::diagnostics::QueryError;
+        let snap = self.snapshot();
+        let r = find_route_server(&snap, route_server)?;
+        let peer_ip = bgp_peer(&snap, r, peer)?;
+        let instances = &snap.topology.route_servers[r].instances;
+        let mut roles = vec![Vec::new(); instances.len()];
+        let std::net::IpAddr::V4(peer_v4) = peer_ip else {
+            return Ok(route_list(roles));
+        };
+        let Some(routing) = self.routing() else {
+            return Err(QueryError::refused("the lab is shutting down"));
+        };
+        for (instance, paths) in routing.advertised(route_server, peer_v4) {
+            let paths = paths.map_err(|e| {
+                QueryError::refused(format!(
+                    "Route Server `{route_server}` instance {instance}: its speaker did not \
+                     answer: {e:#}"
+                ))
+            })?;
+            let (Some(local), Some(rows)) = (instances.get(instance), roles.get_mut(instance))
+            else {
+                continue;
+            };
+            rows.extend(paths.into_iter().map(|path| {
+                advertised_row(
+                    *local,
+                    ipnet::IpNet::V4(path.prefix),
+                    std::net::IpAddr::V4(path.next_hop),
+                    &path.as_path,
+                )
+            }));
+        }
+        Ok(route_list(roles))
     }
 
     /// The routing daemons of the lab's gateways and sites: state, pid,

@@ -12,6 +12,9 @@
 //! - `gateway learned-routes`, `advertised-routes` and, from a file,
 //!   `bgp-peer-status`, like `az network vnet-gateway list-learned-routes`,
 //!   `list-advertised-routes` and `list-bgp-peer-status` ([`gateway`]);
+//! - `route-server learned-routes` and `advertised-routes`, like
+//!   `az network routeserver peering list-learned-routes` and
+//!   `list-advertised-routes` ([`route_server`]);
 //! - `circuit routes`: an ExpressRoute circuit's route table, like
 //!   `az network express-route list-route-tables` ([`circuit`]);
 //! - `lb show`: a load balancer's backends with their probes' verdicts, in
@@ -33,6 +36,7 @@ pub mod gateway;
 pub mod load_balancer;
 pub mod query;
 pub mod render;
+pub mod route_server;
 pub mod trace;
 
 pub use az::{
@@ -156,6 +160,25 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
         Query::GatewayBgpPeerStatus { gateway } => {
             let g = gateway::find_gateway(snap, gateway)?;
             gateway::render_peer_status(gateway, &gateway::predicted_peer_status(snap, g), json)
+        }
+        Query::RouteServerLearnedRoutes { route_server, peer } => {
+            let r = route_server::find_route_server(snap, route_server)?;
+            let peer = peer
+                .as_deref()
+                .map(|p| route_server::bgp_peer(snap, r, p))
+                .transpose()?;
+            let title = match peer {
+                Some(p) => format!("Routes Route Server {route_server} learned from {p}:"),
+                None => format!("Routes Route Server {route_server} learned:"),
+            };
+            let list = route_server::learned_routes(snap, r, peer);
+            route_server::render_route_list(&title, &list, json)
+        }
+        Query::RouteServerAdvertisedRoutes { route_server, peer } => {
+            let r = route_server::find_route_server(snap, route_server)?;
+            let title = format!("Routes Route Server {route_server} advertises to {peer}:");
+            let list = route_server::advertised_routes(snap, r, peer)?;
+            route_server::render_route_list(&title, &list, json)
         }
         Query::CircuitRoutes { circuit, path } => {
             let c = circuit::find_circuit(snap, circuit)?;

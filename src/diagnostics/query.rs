@@ -118,6 +118,19 @@ pub enum Query {
     GatewayBgpPeerStatus {
         gateway: String,
     },
+    /// What a Route Server's instances learned from its peers (from one
+    /// peer only, when given).
+    RouteServerLearnedRoutes {
+        route_server: String,
+        #[serde(default)]
+        peer: Option<String>,
+    },
+    /// What a Route Server's instances advertise to one peer (a running
+    /// lab answers from its speakers).
+    RouteServerAdvertisedRoutes {
+        route_server: String,
+        peer: String,
+    },
     /// An ExpressRoute circuit's route table on one link (`primary`, the
     /// default, or `secondary`).
     CircuitRoutes {

@@ -11,7 +11,7 @@ const ARM: &str =
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/VNETD/providers/Microsoft.Network";
 use std::process::{Command, Output};
 
-fn vnetd(args: &[&str]) -> Output {
+pub(crate) fn vnetd(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vnetd"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +19,7 @@ fn vnetd(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn json_of(args: &[&str]) -> Value {
+pub(crate) fn json_of(args: &[&str]) -> Value {
     let out = vnetd(args);
     assert!(
         out.status.success(),

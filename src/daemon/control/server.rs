@@ -207,8 +207,8 @@ fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
 }
 
 /// A diagnostic question answered in the running lab: what the gateways
-/// advertise and their sessions from the BGP speakers themselves, the
-/// rest from the current snapshot.
+/// and Route Servers advertise and the gateways' sessions from the BGP
+/// speakers themselves, the rest from the current snapshot.
 fn live_answer(
     daemon: &Daemon,
     query: &diagnostics::Query,
@@ -222,6 +222,11 @@ fn live_answer(
         }
         diagnostics::Query::GatewayBgpPeerStatus { gateway } => {
             render_peer_status(gateway, &daemon.bgp_peer_status(gateway)?, json)
+        }
+        diagnostics::Query::RouteServerAdvertisedRoutes { route_server, peer } => {
+            let title = format!("Routes Route Server {route_server} advertises to {peer}:");
+            let list = daemon.route_server_advertised_routes(route_server, peer)?;
+            diagnostics::route_server::render_route_list(&title, &list, json)
         }
         _ => diagnostics::answer(&daemon.snapshot(), query, json),
     }
