@@ -2,7 +2,7 @@
 //! (`dot -Tsvg`).
 
 use super::model::*;
-use super::{FRONTEND_FILL, LOAD_BALANCING};
+use super::{FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL};
 use std::fmt::Write;
 
 /// Escapes label text for a double-quoted DOT string: backslashes (which
@@ -115,7 +115,8 @@ pub(super) fn dot(picture: &Picture) -> String {
 
 /// One node: NVAs (and site routers) as filled hexagons, gateways as
 /// trapezia, load balancer frontends as filled ovals, ExpressRoute
-/// circuits as double octagons, ordinary NICs as boxes.
+/// circuits as double octagons, Route Servers as filled boxes, ordinary
+/// NICs as boxes.
 pub(super) fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
     let label = dot_label(&node.label);
     if node.circuit {
@@ -138,6 +139,12 @@ pub(super) fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
         );
     } else if node.gateway {
         let _ = writeln!(out, "{indent}{} [label={label}, shape=trapezium];", node.id);
+    } else if node.route_server {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, style=\"rounded,filled\", color=\"{ROUTE_SERVER}\", fillcolor=\"{ROUTE_SERVER_FILL}\"];",
+            node.id
+        );
     } else {
         let _ = writeln!(out, "{indent}{} [label={label}];", node.id);
     }

@@ -2,7 +2,7 @@
 //! GitHub renders inside a ```` ```mermaid ```` block.
 
 use super::model::*;
-use super::{FRONTEND_FILL, LOAD_BALANCING};
+use super::{FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL};
 use std::fmt::Write;
 
 /// Escapes label text for a quoted Mermaid label (`["..."]`, `|"..."|`):
@@ -31,7 +31,8 @@ pub(super) fn mermaid_label(lines: &[String]) -> String {
 
 /// One node: NVAs (and site routers) as hexagons, gateways as trapezia,
 /// load balancer frontends as stadiums, ExpressRoute circuits as
-/// subroutines (a box with double sides), ordinary NICs as rectangles.
+/// subroutines (a box with double sides), ordinary NICs and Route Servers
+/// (coloured by their class) as rectangles.
 pub(super) fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label: &str) {
     if node.circuit {
         let _ = writeln!(out, "{indent}{}[[{label}]]", node.id);
@@ -150,6 +151,17 @@ pub(super) fn mermaid(picture: &Picture) -> String {
             "  classDef frontend fill:{FRONTEND_FILL},stroke:{LOAD_BALANCING}"
         );
         let _ = writeln!(out, "  class {} frontend", frontends.join(","));
+    }
+    let route_servers: Vec<&str> = nodes()
+        .filter(|n| n.route_server)
+        .map(|n| n.id.as_str())
+        .collect();
+    if !route_servers.is_empty() {
+        let _ = writeln!(
+            out,
+            "  classDef routeServer fill:{ROUTE_SERVER_FILL},stroke:{ROUTE_SERVER}"
+        );
+        let _ = writeln!(out, "  class {} routeServer", route_servers.join(","));
     }
     let unreachable: Vec<String> = picture
         .unreachable_hops()

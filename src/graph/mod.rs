@@ -16,8 +16,11 @@
 //! whether it runs BGP. Each internal load balancer's frontend is drawn in
 //! its subnet, with an edge to every backend NIC of each of its rules,
 //! labelled with the rule's name, protocol and ports; a user route whose
-//! appliance address is a frontend leads to that frontend. The probers'
-//! ports vnetd adds are not drawn.
+//! appliance address is a frontend leads to that frontend. An Azure Route
+//! Server is drawn in its RouteServerSubnet (instance addresses, ASN), with
+//! a bold edge for each BGP session to an appliance NIC (the peer's AS and
+//! what the appliance announces) and, with branch-to-branch traffic on, to
+//! each gateway of its VNet. The probers' ports vnetd adds are not drawn.
 //!
 //! The facts are gathered once into a format-neutral [`Picture`]; the two
 //! renderers only decide how to spell them. Identifiers are built from the
@@ -30,6 +33,7 @@
 mod dot;
 mod mermaid;
 mod model;
+mod route_servers;
 
 pub use dot::dot_escape;
 pub use mermaid::mermaid_escape;
@@ -46,6 +50,9 @@ use mermaid::mermaid;
 const LOAD_BALANCING: &str = "#2f855a";
 /// The fill of a load balancer frontend's node.
 const FRONTEND_FILL: &str = "#d9f2e3";
+/// The outline and fill of a Route Server's node.
+const ROUTE_SERVER: &str = "#6b46c1";
+const ROUTE_SERVER_FILL: &str = "#e9e1fb";
 
 /// The picture languages `vnetd graph` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,8 +1,9 @@
 //! The format-neutral [`Picture`]: the facts `vnetd graph` draws (VNets,
-//! subnets, NICs, gateways, sites, ExpressRoute circuits, load balancers,
-//! peerings, appliance routes), gathered once from the snapshot, and the
-//! identifiers both languages use for them.
+//! subnets, NICs, gateways, Route Servers, sites, ExpressRoute circuits,
+//! load balancers, peerings, appliance routes, BGP sessions), gathered once
+//! from the snapshot, and the identifiers both languages use for them.
 
+use super::route_servers::{route_server_edges, route_server_nodes};
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::catalog::round_trips::round_trip;
@@ -48,7 +49,8 @@ pub struct SiteBox {
 /// (from the gateway's node to a site's router, a circuit's node or the
 /// peer gateway's node), a circuit's private peering (from the site's
 /// router to the circuit's node), a Global Reach link (between two
-/// circuits' nodes).
+/// circuits' nodes), a Route Server's BGP session (from its node to an
+/// appliance NIC's) or branch-to-branch link (to a gateway's node).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionEdge {
     pub from_id: String,
@@ -83,6 +85,8 @@ pub struct NicNode {
     /// An ExpressRoute circuit at Microsoft's edge (drawn apart from
     /// every VNet and site).
     pub circuit: bool,
+    /// An Azure Route Server (drawn in its own colour).
+    pub route_server: bool,
 }
 
 /// The Azure peering state seen from the pair of VNets.
@@ -157,7 +161,10 @@ impl Picture {
             appliance_routes: appliance_route_edges(snapshot),
             sites: site_boxes(topo),
             circuits: circuit_nodes(topo),
-            connections: connection_edges(topo),
+            connections: connection_edges(topo)
+                .into_iter()
+                .chain(route_server_edges(topo))
+                .collect(),
             load_balancing: load_balancing_edges(topo),
         }
     }
@@ -271,6 +278,7 @@ pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
                     nics.extend(gateway_nodes(topo, r));
                     nics.extend(frontend_nodes(topo, r));
                     nics.extend(firewall_nodes(topo, r));
+                    nics.extend(route_server_nodes(topo, r));
                     SubnetBox {
                         id: subnet_id(topo, r),
                         label,
@@ -323,6 +331,7 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 gateway: false,
                 frontend: false,
                 circuit: false,
+                route_server: false,
             }
         })
         .collect()
@@ -364,6 +373,7 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 gateway: true,
                 frontend: false,
                 circuit: false,
+                route_server: false,
             }
         })
         .collect()
@@ -395,6 +405,7 @@ pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 gateway: false,
                 frontend: false,
                 circuit: false,
+                route_server: false,
             }
         })
         .collect()
@@ -418,6 +429,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 gateway: false,
                 frontend: true,
                 circuit: false,
+                route_server: false,
             });
         }
     }
@@ -476,6 +488,7 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 gateway: false,
                 frontend: false,
                 circuit: false,
+                route_server: false,
             }];
             nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
                 id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
@@ -484,6 +497,7 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 gateway: false,
                 frontend: false,
                 circuit: false,
+                route_server: false,
             }));
             let label = match cloud {
                 Some(cloud) => {
@@ -544,6 +558,7 @@ pub(super) fn circuit_nodes(topo: &Topology) -> Vec<NicNode> {
             gateway: false,
             frontend: false,
             circuit: true,
+            route_server: false,
         })
         .collect()
 }

@@ -345,3 +345,101 @@ hosts:
 fn picture_of_one_machine() -> Picture {
     picture("")
 }
+
+#[test]
+fn a_route_server_is_drawn_in_its_subnet_with_its_bgp_sessions_and_gateways() {
+    let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: RouteServerSubnet, address_prefixes: [10.0.1.0/26] }
+      - { name: nva, address_prefixes: [10.0.2.0/24] }
+      - { name: GatewaySubnet, address_prefixes: [10.0.255.224/27] }
+route_servers:
+  - name: hub-rs
+    virtual_network: hub
+    branch_to_branch_traffic: true
+    bgp_connections:
+      - { name: nva1, peer_ip: 10.0.2.4, peer_asn: 65001 }
+      - { name: nva2, peer_ip: 10.0.2.5, peer_asn: 65002 }
+network_interfaces:
+  - name: nva1
+    subnet: hub/nva
+    private_ip_address: 10.0.2.4
+    ip_forwarding_enabled: true
+    bgp_speaker: frr
+    bgp_announce: [10.100.0.0/16, 10.101.0.0/16]
+  - name: nva2
+    subnet: hub/nva
+    private_ip_address: 10.0.2.5
+    ip_forwarding_enabled: true
+    bgp_speaker: bird
+virtual_network_gateways:
+  - name: hub-vpngw
+    virtual_network: hub
+    type: Vpn
+    vpn_type: RouteBased
+    sku: VpnGw1
+    bgp_enabled: true
+    bgp_settings: {asn: 65515}
+";
+    let loaded = match parse_str("test.yaml", text) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("test topology refused: {e:?}"),
+    };
+    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let rs = &p.vnets[0].subnets[0].nics;
+    assert_eq!(rs.len(), 1);
+    assert!(rs[0].route_server && !rs[0].appliance && !rs[0].gateway);
+    assert_eq!(rs[0].id, "route_server_0_hub_rs");
+    assert_eq!(
+        rs[0].label,
+        vec![
+            "Route Server hub-rs",
+            "10.0.1.4, 10.0.1.5",
+            "ASN 65515",
+            "branch-to-branch"
+        ]
+    );
+    let edges: Vec<(&str, &str, Vec<String>)> = p
+        .connections
+        .iter()
+        .map(|e| (e.from_id.as_str(), e.to_id.as_str(), e.label.clone()))
+        .collect();
+    assert_eq!(
+        edges,
+        vec![
+            (
+                "route_server_0_hub_rs",
+                "nic_0_nva1",
+                vec!["BGP AS 65001: 10.100.0.0/16, 10.101.0.0/16".to_string()]
+            ),
+            (
+                "route_server_0_hub_rs",
+                "nic_1_nva2",
+                vec!["BGP AS 65002".to_string()]
+            ),
+            (
+                "route_server_0_hub_rs",
+                "gateway_0_hub_vpngw",
+                vec!["branch-to-branch".to_string()]
+            ),
+        ]
+    );
+
+    let mermaid = mermaid(&p);
+    assert!(mermaid.contains(
+        "      route_server_0_hub_rs[\"Route Server hub-rs<br/>10.0.1.4, 10.0.1.5<br/>ASN 65515<br/>branch-to-branch\"]\n"
+    ));
+    assert!(mermaid.contains("  route_server_0_hub_rs ===|\"BGP AS 65002\"| nic_1_nva2\n"));
+    assert!(mermaid.contains("  class route_server_0_hub_rs routeServer\n"));
+    let dot = dot(&p);
+    assert!(dot.contains(
+        "route_server_0_hub_rs [label=\"Route Server hub-rs\\n10.0.1.4, 10.0.1.5\\nASN 65515\\nbranch-to-branch\", style=\"rounded,filled\""
+    ));
+    assert!(dot.contains(
+        "route_server_0_hub_rs -> gateway_0_hub_vpngw [label=\"branch-to-branch\", dir=both"
+    ));
+}
