@@ -1,5 +1,7 @@
 //! Live equals offline: a running lab's gateway answers, read from its BGP
-//! speakers (learned routes, advertised routes, sessions), each circuit's
+//! speakers (learned routes, advertised routes, sessions), each Route
+//! Server's learned routes (all, and per peer) and what it advertises to
+//! each peer, as the JSON `vnetd route-server` prints, each circuit's
 //! route table on both links (its Microsoft edge routers' speakers) and
 //! every NIC's effective routes, against the BGP model's prediction from
 //! the same file. Times and message counters are left out; everything
@@ -10,10 +12,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use vnetd::diagnostics::circuit;
 use vnetd::diagnostics::gateway::{self, BgpPeerStatusList, GatewayRouteList};
+use vnetd::diagnostics::route_server::{self, RouteServerRouteList};
 use vnetd::policy::bgp::expected_learned;
 use vnetd::policy::gateways::bgp_peer_addresses;
 use vnetd::snapshot::Snapshot;
-use vnetd::topology::{parse_str, GatewayIdx};
+use vnetd::topology::{parse_str, GatewayIdx, RouteServerIdx};
 
 type Row = (String, String, String, String, String, Option<String>, u32);
 
@@ -35,6 +38,44 @@ pub struct GatewayAnswers {
     sessions: BTreeMap<String, Vec<Session>>,
     circuits: BTreeMap<(String, usize), Vec<CircuitRow>>,
     effective: BTreeMap<String, Vec<EffectiveRow>>,
+    route_servers: RouteServerAnswers,
+}
+
+/// Every Route Server answer of a lab, as the JSON `vnetd route-server
+/// learned-routes` and `advertised-routes` print.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RouteServerAnswers {
+    /// By Route Server and peer (`None`: from every peer).
+    learned: BTreeMap<(String, Option<String>), serde_json::Value>,
+    /// By Route Server and peer.
+    advertised: BTreeMap<(String, String), serde_json::Value>,
+}
+
+/// The Route Server answers, Route Server by Route Server and peer by
+/// peer: learned routes from the snapshot's, `advertised` from the model
+/// or the speakers.
+fn route_server_answers(
+    snap: &Snapshot,
+    advertised: impl Fn(RouteServerIdx, &str) -> RouteServerRouteList,
+) -> RouteServerAnswers {
+    let json = |list: RouteServerRouteList| serde_json::to_value(list).unwrap();
+    let mut out = RouteServerAnswers::default();
+    for (r, rs) in snap.topology.route_servers.iter_enumerated() {
+        out.learned.insert(
+            (rs.name.clone(), None),
+            json(route_server::learned_routes(snap, r, None)),
+        );
+        for c in &rs.bgp_connections {
+            let peer = c.peer_ip.to_string();
+            out.learned.insert(
+                (rs.name.clone(), Some(peer.clone())),
+                json(route_server::learned_routes(snap, r, Some(c.peer_ip))),
+            );
+            out.advertised
+                .insert((rs.name.clone(), peer.clone()), json(advertised(r, &peer)));
+        }
+    }
+    out
 }
 
 fn rows(list: GatewayRouteList) -> Vec<Row> {
@@ -77,11 +118,13 @@ fn sessions(list: BgpPeerStatusList) -> Vec<Session> {
 }
 
 /// The answers, gateway by gateway and peer by peer, from `learned` (the
-/// snapshot's), `advertised` and `peers`.
+/// snapshot's), `advertised` and `peers`; the Route Servers' with
+/// `rs_advertised`.
 fn answers(
     snap: &Snapshot,
     advertised: impl Fn(GatewayIdx, &str) -> GatewayRouteList,
     peers: impl Fn(GatewayIdx) -> BgpPeerStatusList,
+    rs_advertised: impl Fn(RouteServerIdx, &str) -> RouteServerRouteList,
 ) -> GatewayAnswers {
     let topo = &snap.topology;
     let mut out = GatewayAnswers {
@@ -90,6 +133,7 @@ fn answers(
         sessions: BTreeMap::new(),
         circuits: BTreeMap::new(),
         effective: BTreeMap::new(),
+        route_servers: route_server_answers(snap, rs_advertised),
     };
     for (c, circ) in topo.circuits.iter_enumerated() {
         for link in 0..2 {
@@ -140,6 +184,7 @@ pub fn offline(text: &str) -> GatewayAnswers {
         &snap,
         |g, peer| gateway::advertised_routes(&snap, g, peer).unwrap(),
         |g| gateway::predicted_peer_status(&snap, g),
+        |r, peer| route_server::advertised_routes(&snap, r, peer).unwrap(),
     )
 }
 
@@ -157,6 +202,11 @@ pub fn live(lab: &Lab) -> GatewayAnswers {
         |g| {
             daemon
                 .bgp_peer_status(&snap.topology.gateways[g].name)
+                .unwrap()
+        },
+        |r, peer| {
+            daemon
+                .route_server_advertised_routes(&snap.topology.route_servers[r].name, peer)
                 .unwrap()
         },
     )
@@ -188,4 +238,37 @@ pub fn assert_live_equals_offline(lab: &Lab, text: &str) {
         got.effective, want.effective,
         "effective routes: live (left) and offline (right)"
     );
+    assert_eq!(
+        got.route_servers.learned, want.route_servers.learned,
+        "Route Server learned routes: live (left) and offline (right)"
+    );
+    assert_eq!(
+        got.route_servers.advertised, want.route_servers.advertised,
+        "Route Server advertised routes: live (left) and offline (right)"
+    );
+}
+
+/// The JSON of `vnetd route-server learned-routes --route-server RS`
+/// (`peer`: `--peer`) and `advertised-routes --peer`, as the BGP model
+/// predicts them for `text`; `None` when it has no such Route Server or
+/// peer.
+pub fn offline_route_server_json(
+    text: &str,
+    route_server: &str,
+    peer: Option<&str>,
+    advertised: bool,
+) -> Option<serde_json::Value> {
+    let answers = offline(text).route_servers;
+    let peer = peer.map(str::to_string);
+    if advertised {
+        answers
+            .advertised
+            .get(&(route_server.to_string(), peer?))
+            .cloned()
+    } else {
+        answers
+            .learned
+            .get(&(route_server.to_string(), peer))
+            .cloned()
+    }
 }

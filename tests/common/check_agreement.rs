@@ -5,10 +5,14 @@
 //! place of a Deny, and the same leg (request or reply) that failed.
 //!
 //! One thing may differ and is left out: which backend a load balancer's
-//! hash chose. The trace hashes a packet from port 32768, a probe leaves
-//! from a port its kernel picks, and a backend the lab's health probes
-//! find down is skipped live; a backend right after its load balancer in
-//! a path is compared as "a backend of" it.
+//! hash chose, and which appliance a Route Server's ECMP routes chose.
+//! The trace hashes a packet from port 32768 (and an ICMP identifier of
+//! its own), a probe leaves from a port its kernel picks, and a backend
+//! the lab's health probes find down is skipped live; a backend right
+//! after its load balancer in a path is compared as "a backend of" it, an
+//! appliance that peers with a Route Server as "an appliance of" it.
+//! Which appliance each flow takes is held exactly by the Route Server's
+//! own lab test, flow by flow.
 
 use super::Lab;
 use serde_json::Value;
@@ -37,7 +41,13 @@ fn found(outcome: &Value, pools: &[(String, Vec<String>)]) -> Found {
             });
             match balanced_by {
                 Some((lb, _)) => format!("a backend of {lb}"),
-                None => name.clone(),
+                None => match pools
+                    .iter()
+                    .find(|(rs, nics)| rs.starts_with("route server ") && nics.contains(name))
+                {
+                    Some((rs, _)) => format!("an appliance of {rs}"),
+                    None => name.clone(),
+                },
             }
         })
         .collect();
@@ -63,6 +73,11 @@ pub fn assert_verify_agrees_with_check(lab: &mut Lab, text: &str) -> Value {
             let names = nics.map(|n| topology.nics[*n].name.clone()).collect();
             (lb.name.clone(), names)
         })
+        .chain(topology.route_servers.iter().map(|rs| {
+            let names = rs.bgp_connections.iter().filter_map(|c| c.nic);
+            let names = names.map(|n| topology.nics[n].name.clone()).collect();
+            (format!("route server {}", rs.name), names)
+        }))
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("running.yaml");

@@ -29,6 +29,7 @@ mod e2e_names;
 mod e2e_offload;
 mod e2e_panics;
 mod e2e_process;
+mod e2e_route_server;
 mod e2e_routing_supervision;
 mod e2e_scale;
 mod e2e_shaping;

@@ -439,12 +439,14 @@ fn global_reach_joins_the_circuits_at_microsofts_edge_without_the_vnet() {
         )),
         "{rows:?}"
     );
-    // Without the link, the trace enters the fabric and is refused there.
+    // Without the link, the trace enters the fabric and is refused there:
+    // dc1 sends by its VPN tunnel, and a VPN site reaches an ExpressRoute
+    // one only through a Route Server's branch-to-branch.
     let plain = predicted(topology());
     let query = diagnostics::trace_query(&plain, "dc1-host", "dc2-host", None, None).unwrap();
     let found = diagnostics::trace::trace(&plain, &query).unwrap();
     assert_eq!(found.verdict, "Deny", "{found:#?}");
-    assert_eq!(found.reason.as_deref(), Some("circuit_transit"));
+    assert_eq!(found.reason.as_deref(), Some("branch_to_branch"));
 }
 
 /// `text` with spoke1's subnet under a route table that sends 0.0.0.0/0 to

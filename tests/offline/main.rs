@@ -39,6 +39,8 @@ mod nsg_classifier_props;
 mod placement;
 mod plan;
 mod private_clouds;
+mod route_server;
+mod route_server_commands;
 mod snapshot_reuse;
 mod topology_files;
 mod trace_agreement;
