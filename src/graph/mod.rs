@@ -33,6 +33,7 @@
 mod dot;
 mod mermaid;
 mod model;
+mod parts;
 mod route_servers;
 
 pub use dot::dot_escape;

@@ -3,13 +3,15 @@
 //! load balancers, peerings, appliance routes, BGP sessions), gathered once
 //! from the snapshot, and the identifiers both languages use for them.
 
+use super::parts::{gateway_id, join, nic_id};
+pub use super::parts::{sanitise, ConnectionEdge, NicNode};
 use super::route_servers::{route_server_edges, route_server_nodes};
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::catalog::round_trips::round_trip;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, HostIdx, LoadBalancerIdx, NextHopType,
-    NicIdx, SiteIdx, SubnetRef, Topology, VnetIdx,
+    CircuitIdx, ConnectionPeer, FirewallIdx, HostIdx, LoadBalancerIdx, NextHopType, NicIdx,
+    SiteIdx, SubnetRef, Topology, VnetIdx,
 };
 use std::net::IpAddr;
 
@@ -45,19 +47,6 @@ pub struct SiteBox {
     pub nodes: Vec<NicNode>,
 }
 
-/// A link between two nodes of different places: a gateway connection
-/// (from the gateway's node to a site's router, a circuit's node or the
-/// peer gateway's node), a circuit's private peering (from the site's
-/// router to the circuit's node), a Global Reach link (between two
-/// circuits' nodes), a Route Server's BGP session (from its node to an
-/// appliance NIC's) or branch-to-branch link (to a gateway's node).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionEdge {
-    pub from_id: String,
-    pub to_id: String,
-    pub label: Vec<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VnetBox {
     pub id: String,
@@ -70,23 +59,6 @@ pub struct SubnetBox {
     pub id: String,
     pub label: Vec<String>,
     pub nics: Vec<NicNode>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NicNode {
-    pub id: String,
-    pub label: Vec<String>,
-    /// IP forwarding is on: the NIC stands for a network virtual appliance.
-    pub appliance: bool,
-    /// A virtual network gateway (drawn as a trapezium).
-    pub gateway: bool,
-    /// A load balancer's frontend (drawn as a stadium).
-    pub frontend: bool,
-    /// An ExpressRoute circuit at Microsoft's edge (drawn apart from
-    /// every VNet and site).
-    pub circuit: bool,
-    /// An Azure Route Server (drawn in its own colour).
-    pub route_server: bool,
 }
 
 /// The Azure peering state seen from the pair of VNets.
@@ -184,14 +156,6 @@ impl Picture {
     }
 }
 
-/// Replaces every character that is not an ASCII letter or digit with `_`,
-/// so that the result is a valid identifier fragment in Mermaid and DOT.
-pub fn sanitise(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
 pub(super) fn vnet_id(topo: &Topology, vnet: VnetIdx) -> String {
     let name = topo.vnets.get(vnet).map_or("", |v| v.name.as_str());
     format!("vnet_{vnet}_{}", sanitise(name))
@@ -220,19 +184,6 @@ pub(super) fn frontend_id(topo: &Topology, lb: LoadBalancerIdx, frontend: usize)
         sanitise(lb_name),
         sanitise(name)
     )
-}
-
-pub(super) fn nic_id(topo: &Topology, nic: NicIdx) -> String {
-    let name = topo.nics.get(nic).map_or("", |n| n.name.as_str());
-    format!("nic_{nic}_{}", sanitise(name))
-}
-
-pub(super) fn join<T: ToString>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The line naming the machine a part runs on, in a lab spread over
@@ -335,10 +286,6 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
             }
         })
         .collect()
-}
-
-pub(super) fn gateway_id(topo: &Topology, g: GatewayIdx) -> String {
-    format!("gateway_{g}_{}", sanitise(&topo.gateways[g].name))
 }
 
 pub(super) fn site_id(topo: &Topology, s: SiteIdx) -> String {

@@ -4,7 +4,7 @@
 //! AS and what the appliance announces) and, with branch-to-branch traffic
 //! on, a link to each gateway of its VNet.
 
-use super::model::{gateway_id, join, nic_id, sanitise, ConnectionEdge, NicNode};
+use super::parts::{gateway_id, join, nic_id, sanitise, ConnectionEdge, NicNode};
 use crate::topology::{RouteServerIdx, SubnetRef, Topology, ROUTE_SERVER_ASN};
 
 pub(super) fn route_server_id(topo: &Topology, r: RouteServerIdx) -> String {

@@ -1,0 +1,60 @@
+//! The pieces of the [`Picture`](super::Picture) that more than one of
+//! its builders make: a node, a connection edge, and the identifiers of
+//! NICs and gateways.
+
+use crate::topology::{GatewayIdx, NicIdx, Topology};
+
+/// A link between two nodes of different places: a gateway connection
+/// (from the gateway's node to a site's router, a circuit's node or the
+/// peer gateway's node), a circuit's private peering (from the site's
+/// router to the circuit's node), a Global Reach link (between two
+/// circuits' nodes), a Route Server's BGP session (from its node to an
+/// appliance NIC's) or branch-to-branch link (to a gateway's node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionEdge {
+    pub from_id: String,
+    pub to_id: String,
+    pub label: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicNode {
+    pub id: String,
+    pub label: Vec<String>,
+    /// IP forwarding is on: the NIC stands for a network virtual appliance.
+    pub appliance: bool,
+    /// A virtual network gateway (drawn as a trapezium).
+    pub gateway: bool,
+    /// A load balancer's frontend (drawn as a stadium).
+    pub frontend: bool,
+    /// An ExpressRoute circuit at Microsoft's edge (drawn apart from
+    /// every VNet and site).
+    pub circuit: bool,
+    /// An Azure Route Server (drawn in its own colour).
+    pub route_server: bool,
+}
+
+/// Replaces every character that is not an ASCII letter or digit with `_`,
+/// so that the result is a valid identifier fragment in Mermaid and DOT.
+pub fn sanitise(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+pub(super) fn nic_id(topo: &Topology, nic: NicIdx) -> String {
+    let name = topo.nics.get(nic).map_or("", |n| n.name.as_str());
+    format!("nic_{nic}_{}", sanitise(name))
+}
+
+pub(super) fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn gateway_id(topo: &Topology, g: GatewayIdx) -> String {
+    format!("gateway_{g}_{}", sanitise(&topo.gateways[g].name))
+}
