@@ -135,6 +135,9 @@ struct Speaker {
     deny_overlapping: Vec<Ipv4Net>,
     /// Reflects routes between its iBGP neighbours (a Route Server).
     reflector: bool,
+    /// Routes a session may carry; one more and the session is dropped
+    /// (a gateway's [`MAX_LEARNED_PREFIXES`], a Route Server's 1000).
+    max_prefixes: usize,
     /// Routes learned from the neighbours `.1` are not sent to the
     /// neighbours `.0` (an ExpressRoute gateway beside a Route Server:
     /// nothing from one circuit to another).
@@ -224,7 +227,7 @@ impl BgpModel {
                     };
                     let sent = model.exports(from, neighbor.local_address);
                     offered[to][k] = sent.len();
-                    over[to][k] = sent.len() > MAX_LEARNED_PREFIXES;
+                    over[to][k] = sent.len() > model.speakers[to].max_prefixes;
                     if over[to][k] {
                         continue;
                     }
@@ -444,7 +447,7 @@ impl BgpModel {
                     (None, _) => ("Connecting", None),
                     (Some(_), true) => (
                         "Stopped",
-                        Some(format!("prefix limit {MAX_LEARNED_PREFIXES} exceeded")),
+                        Some(format!("prefix limit {} exceeded", speaker.max_prefixes)),
                     ),
                     (Some(_), false) => ("Connected", None),
                 };
@@ -567,6 +570,7 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
                 reject_within: Vec::new(),
                 deny_overlapping: served.clone(),
                 reflector: false,
+                max_prefixes: MAX_LEARNED_PREFIXES,
                 not_handed_on: transit.clone().map(|edges| (edges.clone(), edges)),
                 neighbors,
             });
@@ -603,6 +607,7 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             reject_within: Vec::new(),
             deny_overlapping: Vec::new(),
             reflector: false,
+            max_prefixes: MAX_LEARNED_PREFIXES,
             not_handed_on: None,
             neighbors,
         });
@@ -634,6 +639,7 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
                 reject_within: Vec::new(),
                 deny_overlapping: Vec::new(),
                 reflector: false,
+                max_prefixes: MAX_LEARNED_PREFIXES,
                 not_handed_on: None,
                 neighbors,
             });

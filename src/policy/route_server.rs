@@ -148,3 +148,64 @@ pub fn appliance_loopback_addresses(topo: &Topology, nic: crate::topology::NicId
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::learned::{BgpOrigin, LearnedRoute};
+    use crate::topology::parse_str;
+
+    fn route(prefix: &str, peer: &str, as_path: &[u32]) -> LearnedRoute {
+        LearnedRoute {
+            prefix: prefix.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+            next_hop: peer.parse().unwrap(),
+            as_path: as_path.to_vec(),
+            origin: BgpOrigin::Igp,
+        }
+    }
+
+    #[test]
+    fn the_shortest_as_path_is_programmed_once_per_appliance() {
+        let text = include_str!("../../config/route-server.yaml");
+        let topo = parse_str("route-server.yaml", text).unwrap().topology;
+        let mut learned = LearnedRoutes::default();
+        let instance = vec![
+            route("10.100.0.0/16", "10.0.2.4", &[65001]),
+            route("10.100.0.0/16", "10.0.2.5", &[65001, 65001]),
+            route("10.200.0.0/16", "10.0.2.4", &[65001]),
+            route("10.200.0.0/16", "10.0.2.5", &[65002]),
+            // Not an appliance's: a gateway's, with branch-to-branch.
+            route("10.250.0.0/16", "10.0.255.4", &[65050]),
+        ];
+        learned
+            .gateways
+            .insert("hub-rs".into(), vec![instance.clone(), instance]);
+        let rows: Vec<(String, Vec<String>, usize)> =
+            programmed(&topo, &learned, RouteServerIdx::new(0))
+                .into_iter()
+                .map(|r| {
+                    let hops = r.next_hops.iter().map(ToString::to_string).collect();
+                    (r.prefix.to_string(), hops, r.as_path_len)
+                })
+                .collect();
+        assert_eq!(
+            rows,
+            [
+                ("10.100.0.0/16".into(), vec!["10.0.2.4".into()], 1),
+                (
+                    "10.200.0.0/16".into(),
+                    vec!["10.0.2.4".into(), "10.0.2.5".into()],
+                    1
+                ),
+            ]
+        );
+        // The spoke using the hub's gateways gets them; a VNet of its own
+        // would not.
+        let spoke = topo.vnets.position(|v| v.name == "spoke1").unwrap();
+        assert_eq!(
+            serving_route_server(&topo, spoke),
+            Some(RouteServerIdx::new(0))
+        );
+    }
+}

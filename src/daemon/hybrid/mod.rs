@@ -183,10 +183,11 @@ pub struct PeerSession {
     pub reason: Option<String>,
 }
 
-/// The words `bgp-peer-status` uses for a session dropped for the prefix
-/// limit.
-fn prefix_limit_reason() -> String {
-    format!("prefix limit {MAX_LEARNED_PREFIXES} exceeded")
+/// The words `bgp-peer-status` uses for a session `s` dropped for its
+/// prefix limit ([`MAX_LEARNED_PREFIXES`] on a gateway, 1000 on a Route
+/// Server).
+fn prefix_limit_reason(s: &InstanceSpeaker) -> String {
+    format!("prefix limit {} exceeded", s.speaker.spec().max_prefixes)
 }
 
 /// The sites and routing daemons of a running lab.
@@ -376,7 +377,7 @@ fn sessions_of(s: &InstanceSpeaker) -> Vec<PeerSession> {
                 asn: n.asn,
                 reason: (n.admin_state == "PrefixLimit"
                     || (s.prefix_limited.contains_key(&n.address) && n.state != "Established"))
-                    .then(prefix_limit_reason),
+                    .then(|| prefix_limit_reason(s)),
                 status: Some(n),
             })
             .collect(),
@@ -411,13 +412,11 @@ fn check_sessions(s: &mut InstanceSpeaker, now: std::time::Instant) {
     }
     for n in neighbors {
         if n.admin_state == "PrefixLimit" {
+            let reason = prefix_limit_reason(s);
             let retry_at = s.prefix_limited.entry(n.address).or_insert_with(|| {
                 eprintln!(
-                    "vnetd: {} dropped its session with {}: {}; letting it up again in {:?}",
-                    s.supervision.serves,
-                    n.address,
-                    prefix_limit_reason(),
-                    PREFIX_LIMIT_RETRY
+                    "vnetd: {} dropped its session with {}: {reason}; letting it up again in {:?}",
+                    s.supervision.serves, n.address, PREFIX_LIMIT_RETRY
                 );
                 now + PREFIX_LIMIT_RETRY
             });

@@ -13,9 +13,11 @@
 //!   nothing on.
 
 use super::{v4, v4_nets, InstanceNeighbor, Neighbor, RouterNeighbor, Speaker, SpeakerId};
+use crate::policy::gateways::MAX_LEARNED_PREFIXES;
 use crate::policy::route_server::served_ranges;
 use crate::topology::{
     GatewayIdx, GatewayType, RouteServerIdx, Topology, MICROSOFT_EDGE_ASN, ROUTE_SERVER_ASN,
+    ROUTE_SERVER_MAX_ROUTES_PER_PEER,
 };
 use ipnet::Ipv4Net;
 use std::net::IpAddr;
@@ -137,6 +139,7 @@ pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
                 reject_within: served.clone(),
                 deny_overlapping: Vec::new(),
                 reflector: true,
+                max_prefixes: ROUTE_SERVER_MAX_ROUTES_PER_PEER,
                 not_handed_on: None,
                 neighbors,
             });
@@ -177,6 +180,7 @@ pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
             reject_within: Vec::new(),
             deny_overlapping: Vec::new(),
             reflector: false,
+            max_prefixes: MAX_LEARNED_PREFIXES,
             not_handed_on: None,
             neighbors,
         });

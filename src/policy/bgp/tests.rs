@@ -255,3 +255,69 @@ fn ranges_learned_through_transit_join_the_virtual_network_tag() {
     assert_eq!(sorted.len(), with.len());
     assert!(with.iter().all(|n| n.prefix_len() != 0));
 }
+
+const ROUTE_SERVER: &str = include_str!("../../../config/route-server.yaml");
+
+#[test]
+fn a_route_server_learns_from_both_appliances_and_sends_them_the_vnets() {
+    let topo = parse_str("route-server.yaml", ROUTE_SERVER)
+        .unwrap()
+        .topology;
+    for i in 0..2 {
+        assert_eq!(
+            learned_rows(&topo, "hub-rs", i),
+            [
+                ("10.100.0.0/16".into(), "10.0.2.4".into(), vec![65001]),
+                ("10.100.0.0/16".into(), "10.0.2.5".into(), vec![65001]),
+            ]
+        );
+    }
+    let model = BgpModel::of(&topo);
+    let rs = SpeakerId::RouteServer {
+        route_server: RouteServerIdx::new(0),
+        instance: 1,
+    };
+    let sent: Vec<(String, String, Vec<u32>)> = model
+        .advertised_by(rs, "10.0.2.4".parse().unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.prefix.to_string(), a.next_hop.to_string(), a.as_path))
+        .collect();
+    // The hub and the spoke using its gateways; not the appliances' own
+    // prefix back (both are AS 65001).
+    assert_eq!(
+        sent,
+        [
+            ("10.0.0.0/16".into(), "10.0.1.5".into(), vec![65515]),
+            ("10.1.0.0/16".into(), "10.0.1.5".into(), vec![65515]),
+        ]
+    );
+}
+
+#[test]
+fn an_appliance_announcing_more_than_a_route_servers_limit_is_dropped() {
+    let many: Vec<String> = (0..=crate::topology::ROUTE_SERVER_MAX_ROUTES_PER_PEER as u32)
+        .map(|i| format!("172.16.{}.{}/32", i / 256, i % 256))
+        .collect();
+    let text = ROUTE_SERVER.replacen(
+        "bgp_announce: [10.100.0.0/16]",
+        &format!("bgp_announce: [10.100.0.0/16, {}]", many.join(", ")),
+        1,
+    );
+    let topo = parse_str("many.yaml", &text).unwrap().topology;
+    let model = BgpModel::of(&topo);
+    let sessions = model.sessions_of(SpeakerId::RouteServer {
+        route_server: RouteServerIdx::new(0),
+        instance: 0,
+    });
+    let nva1 = sessions
+        .iter()
+        .find(|s| s.neighbor.to_string() == "10.0.2.4")
+        .unwrap();
+    assert_eq!(nva1.state, "Stopped");
+    assert_eq!(nva1.reason.as_deref(), Some("prefix limit 1000 exceeded"));
+    assert_eq!(
+        learned_rows(&topo, "hub-rs", 0),
+        [("10.100.0.0/16".into(), "10.0.2.5".into(), vec![65001])]
+    );
+}
