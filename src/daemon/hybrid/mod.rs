@@ -47,7 +47,7 @@
 //!   them again; [`Roster::peer_status`] shows its sessions with the
 //!   reason, next to the other instances'.
 //! - A session gobgpd dropped for more than
-//!   [`MAX_LEARNED_PREFIXES`] is let up again every
+//!   [`crate::policy::gateways::MAX_LEARNED_PREFIXES`] is let up again every
 //!   [`PREFIX_LIMIT_RETRY`], as Azure re-establishes it (gobgpd alone
 //!   keeps it down for good).
 //!
@@ -82,7 +82,7 @@ use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpSpeaker, NeighborStatus};
 use crate::host::routing::{BgpRouter, ProcessExit, ProcessStatus};
 use crate::host::site::{remove_site, SiteSpec};
-use crate::policy::gateways::{MAX_LEARNED_PREFIXES, PREFIX_LIMIT_RETRY};
+use crate::policy::gateways::PREFIX_LIMIT_RETRY;
 use crate::topology::{BgpSpeaker, Topology};
 use anyhow::Result;
 use ipnet::Ipv4Net;
@@ -184,7 +184,7 @@ pub struct PeerSession {
 }
 
 /// The words `bgp-peer-status` uses for a session `s` dropped for its
-/// prefix limit ([`MAX_LEARNED_PREFIXES`] on a gateway, 1000 on a Route
+/// prefix limit ([`crate::policy::gateways::MAX_LEARNED_PREFIXES`] on a gateway, 1000 on a Route
 /// Server).
 fn prefix_limit_reason(s: &InstanceSpeaker) -> String {
     format!("prefix limit {} exceeded", s.speaker.spec().max_prefixes)
