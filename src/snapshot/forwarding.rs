@@ -156,7 +156,7 @@ pub enum RouteTarget {
         vnet: VnetIdx,
     },
     /// To one of the appliances a Route Server learned the prefix from:
-    /// set `set` of the subnet's [`ApplianceSets`], chosen by flow hash
+    /// set `set` of the subnet's `appliance_sets`, chosen by flow hash
     /// (ECMP), so every packet of a flow meets the same appliance.
     Appliances { set: u32 },
     /// None, Internet, or a VirtualNetworkGateway route without a gateway:
