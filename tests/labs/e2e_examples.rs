@@ -157,6 +157,8 @@ fn every_example_is_covered_here() {
             "hub-spoke-firewall.yaml",
             "hub-spoke.yaml",
             "hybrid.yaml",
+            // Its test: e2e_route_server.rs.
+            "route-server.yaml",
             "three-region-mesh.yaml",
             "three-tier-nsg.yaml",
             "vnet2vnet-triangle.yaml"
