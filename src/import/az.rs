@@ -17,7 +17,8 @@
 //! `azurerm_application_security_group`; an ExpressRoute circuit and an
 //! Azure VMware Solution private cloud what `express_route` says; an Azure
 //! Firewall, its policies, their rule collection groups and IP groups what
-//! `firewall` says. Each resource's source is the Azure resource ID (for
+//! `firewall` says; a Route Server and its peerings what `route_server`
+//! says. Each resource's source is the Azure resource ID (for
 //! an association, the ID Terraform gives it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
@@ -35,6 +36,7 @@
 mod express_route;
 pub mod firewall;
 mod model;
+pub mod route_server;
 
 use super::json_file::{self, Place};
 use super::{ImportError, Resource};
@@ -47,7 +49,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 12] = [
+pub const FILES: [(&str, &str); 14] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -72,6 +74,11 @@ pub const FILES: [(&str, &str); 12] = [
         "az network firewall policy rule-collection-group list --policy-name POLICY -g GROUP -o json",
     ),
     ("ip-groups.json", "az network ip-group list -o json"),
+    ("route-servers.json", "az network routeserver list -o json"),
+    (
+        "route-server-peerings.json",
+        "az network routeserver peering list --routeserver NAME -g GROUP -o json",
+    ),
 ];
 
 /// Reads the dump in `dir`.
@@ -156,6 +163,10 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             groups: next_list(&mut files)?,
             ip_groups: next_list(&mut files)?,
         },
+        route_servers: route_server::Lists {
+            servers: next_list(&mut files)?,
+            peerings: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
     Ok((resources, texts))
@@ -197,7 +208,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The twelve lists, read.
+/// The fourteen lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -208,6 +219,7 @@ pub struct Dump<'a> {
     pub circuits: List<'a, Circuit>,
     pub clouds: List<'a, PrivateCloud>,
     pub firewalls: firewall::Lists<'a>,
+    pub route_servers: route_server::Lists<'a>,
 }
 
 /// The IDs of the dump's objects by kind, lower-cased, each to the object's
@@ -238,6 +250,7 @@ impl Known {
                     "asg" => ("application security group", "asgs.json"),
                     "ip_group" => ("IP group", "ip-groups.json"),
                     "firewall_policy" => ("firewall policy", "firewall-policies.json"),
+                    "route_server" => ("Route Server", "route-servers.json"),
                     _ => ("network interface", "nics.json"),
                 };
                 at.error(format!("`{id}` names no {what} of {file}"))
@@ -305,6 +318,8 @@ impl Dump<'_> {
         let clouds = express_route::private_clouds(&self.clouds, &mut out)?;
         express_route::circuits(&self.circuits, &clouds, &mut out)?;
         self.firewalls.resources(&known, &mut out)?;
+        self.route_servers
+            .resources(&self.vnets, &known, &mut out)?;
         Ok(out)
     }
 
@@ -330,6 +345,7 @@ impl Dump<'_> {
             known.add(kind, id);
         }
         self.firewalls.add_known(&mut known);
+        self.route_servers.add_known(&mut known);
         known
     }
 }

@@ -23,6 +23,7 @@ mod firewall_rules;
 mod firewalls;
 mod gateways;
 mod load_balancers;
+mod route_servers;
 
 mod attrs;
 mod model;
@@ -113,6 +114,8 @@ pub const KINDS: &[&str] = &[
     "azurerm_firewall_network_rule_collection",
     "azurerm_firewall_application_rule_collection",
     "azurerm_firewall_nat_rule_collection",
+    "azurerm_route_server",
+    "azurerm_route_server_bgp_connection",
 ];
 
 /// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
@@ -127,8 +130,9 @@ pub const READ_IN_PART: &[&str] = &[
 
 /// Kinds of [`KINDS`] of which only these top-level attributes are read:
 /// in the others (a policy's DNS or threat intelligence settings, the
-/// application and DNAT rules of a rule collection group) a value only
-/// Azure knows takes a placeholder instead of refusing the configuration.
+/// application and DNAT rules of a rule collection group, a Route Server's
+/// public IP) a value only Azure knows takes a placeholder instead of
+/// refusing the configuration, or leaving the resource out.
 pub const READ_KEYS: &[(&str, &[&str])] = &[
     (
         "azurerm_firewall",
@@ -152,6 +156,15 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "firewall_policy_id",
             "priority",
             "network_rule_collection",
+        ],
+    ),
+    (
+        "azurerm_route_server",
+        &[
+            "name",
+            "subnet_id",
+            "branch_to_branch_traffic_enabled",
+            "hub_routing_preference",
         ],
     ),
 ];

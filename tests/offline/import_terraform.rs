@@ -171,6 +171,13 @@ fn firewall_classic() {
     imports_as_expected("firewall-classic");
 }
 
+/// An Azure Route Server with two BGP connections to the NICs of two NVAs,
+/// which are written without a daemon of vnetd's.
+#[test]
+fn route_server() {
+    imports_as_expected("route-server");
+}
+
 /// The route to the firewall imports as the address vnetd gives the
 /// firewall, so the expectations of `config/hub-spoke-firewall.yaml`, the
 /// same network written by hand, hold on the import: traffic between the
@@ -335,6 +342,14 @@ const BROKEN: &[Broken] = &[
         location: "main.tf:28",
         message: "Azure Firewall `hub-fw` has the policy `hub-policy` and classic rules (this \
                   rule collection): Azure does not allow both on one firewall",
+    },
+    Broken {
+        case: "route-server-dynamic-peer",
+        vars: &[],
+        location: "main.tf:41",
+        message: "azurerm_route_server_bgp_connection `nva`: `peer_ip` is known only after \
+                  apply (it comes from azurerm_network_interface.nva.private_ip_address), and \
+                  the topology needs its value: write it in the configuration",
     },
     Broken {
         case: "module-argument",

@@ -33,7 +33,8 @@ pub struct AddressSpace {
 }
 
 /// A subnet of a VNet: one prefix or several (the CLI prints one or the
-/// other), and its NSG and route table.
+/// other), its NSG and route table, and the IP configurations in it (a
+/// Route Server's among them).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subnet {
@@ -45,6 +46,8 @@ pub struct Subnet {
     pub address_prefix: Option<String>,
     pub network_security_group: Option<Reference>,
     pub route_table: Option<Reference>,
+    #[serde(default)]
+    pub ip_configurations: Vec<Reference>,
 }
 
 /// A peering of a VNet, with its state and flags.
@@ -463,6 +466,41 @@ pub struct IpGroup {
     pub ip_addresses: Vec<String>,
 }
 
+/// `az network routeserver list` (or `show`): a Route Server, a virtual
+/// hub to Azure. Its subnet is in `ipConfigurations[].subnet` when the
+/// CLI expands them, else found from the subnets (see `route_server`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteServer {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub allow_branch_to_branch_traffic: Option<bool>,
+    pub hub_routing_preference: Option<String>,
+    #[serde(default)]
+    pub virtual_router_ips: Vec<String>,
+    #[serde(default)]
+    pub ip_configurations: Vec<RouteServerIpConfiguration>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RouteServerIpConfiguration {
+    pub subnet: Option<Reference>,
+}
+
+/// `az network routeserver peering list`: a BGP connection of a Route
+/// Server (its ID names the Route Server).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteServerPeering {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub peer_asn: Option<u64>,
+    pub peer_ip: Option<String>,
+}
+
 /// A reference to another object: `{"id": ...}` (the CLI adds the
 /// object's `resourceGroup`, which is not read).
 #[derive(Debug, Deserialize)]
@@ -509,5 +547,7 @@ objects!(
     Firewall,
     FirewallPolicy,
     RuleCollectionGroup,
-    IpGroup
+    IpGroup,
+    RouteServer,
+    RouteServerPeering
 );

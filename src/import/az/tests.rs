@@ -24,6 +24,7 @@ fn dump_with_vms(
         circuits: List::read("express-route-circuits.json", "", json!([]))?,
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
         firewalls: firewall::Lists::empty(),
+        route_servers: route_server::Lists::empty(),
     }
     .resources()
 }
@@ -214,6 +215,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         circuits: List::read("express-route-circuits.json", "", json!([]))?,
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
         firewalls: firewall::Lists::empty(),
+        route_servers: route_server::Lists::empty(),
     }
     .resources()
 }

@@ -1,6 +1,7 @@
 //! What Azure computes and a configuration may refer to before it exists:
 //! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
-//! VMware private cloud's circuit, an Azure Firewall's private address.
+//! VMware private cloud's circuit, an Azure Firewall's private address, a
+//! Route Server's addresses and ASN.
 
 use super::*;
 use hcl::{Map, Value};
@@ -21,7 +22,10 @@ const RESERVED_AT_START: u32 = 4;
 /// subnet's first IPv4 prefix (in address order, as the topology file
 /// lists them), the address vnetd gives the firewall too. Routes name it
 /// as their next hop (`azurerm_firewall.fw.ip_configuration[0].
-/// private_ip_address`).
+/// private_ip_address`). A Route Server gets its `virtual_router_ips`
+/// likewise (that address and the next, its two instances', as vnetd
+/// places them) and `virtual_router_asn` (65515), which an appliance's
+/// configuration may name.
 pub(super) fn subnet_addresses(
     kind: &str,
     attributes: &mut Map<String, Value>,
@@ -65,6 +69,25 @@ pub(super) fn subnet_addresses(
                         .or_insert_with(|| Value::from(address.to_string()));
                 }
             }
+        }
+        "azurerm_route_server" => {
+            let id = text(attributes, "subnet_id");
+            let kinds = ["virtualNetworks", "subnets"];
+            let key = crate::import::write::id_names(&id, &kinds)
+                .map(|names| (names[0].clone(), names[1].clone()));
+            let first = key.and_then(|key| first_usable(subnets.get(&key)?));
+            if let Some(first) = first {
+                // Its two instances: the subnet's first usable address and
+                // the next.
+                let second = Ipv4Addr::from(u32::from(first).wrapping_add(1));
+                let ips = [first, second].map(|ip| Value::from(ip.to_string()));
+                attributes
+                    .entry("virtual_router_ips".to_string())
+                    .or_insert_with(|| Value::Array(ips.to_vec()));
+            }
+            attributes
+                .entry("virtual_router_asn".to_string())
+                .or_insert_with(|| Value::from(crate::topology::ROUTE_SERVER_ASN));
         }
         _ => {}
     }
@@ -207,7 +230,7 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         | "azurerm_virtual_machine" => {
             format!("{base}/Microsoft.Compute/virtualMachines/{name}")
         }
-        other => firewall_id(other, &name, attributes, &network)
+        other => firewall_or_route_server_id(other, &name, attributes, &network)
             .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
     vmware_computed(
@@ -265,6 +288,25 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
     attributes
         .entry("id".to_string())
         .or_insert(Value::from(id));
+}
+
+/// The ID of a resource of Azure Firewall or of Azure Route Server;
+/// `network` makes a `Microsoft.Network` ID of a path.
+fn firewall_or_route_server_id(
+    kind: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+    network: &dyn Fn(String) -> String,
+) -> Option<String> {
+    match kind {
+        // A Route Server is a virtual hub to Azure, as in azurerm's IDs.
+        "azurerm_route_server" => Some(network(format!("virtualHubs/{name}"))),
+        "azurerm_route_server_bgp_connection" => match attributes.get("route_server_id") {
+            Some(Value::String(server)) => Some(format!("{server}/bgpConnections/{name}")),
+            _ => Some(format!("/bgpConnections/{name}")),
+        },
+        _ => firewall_id(kind, name, attributes, network),
+    }
 }
 
 /// The ID of an Azure Firewall resource, its policy's or its rules', or
@@ -376,5 +418,39 @@ mod tests {
         subnet_addresses("azurerm_firewall", &mut firewall, &mut subnets);
         let configs = serde_json::to_value(&firewall["ip_configuration"]).unwrap();
         assert_eq!(configs[0].get("private_ip_address"), None);
+    }
+
+    /// A Route Server is a virtual hub in its ID, and its BGP connections
+    /// are under it; its instances take the fourth and fifth addresses of
+    /// its subnet.
+    #[test]
+    fn a_route_server_gets_azure_ids_and_its_instances_addresses() {
+        let mut subnets = SubnetPrefixes::new();
+        let mut subnet = object(serde_json::json!({"name": "RouteServerSubnet",
+            "virtual_network_name": "hub", "address_prefixes": ["10.0.1.0/26"]}));
+        subnet_addresses("azurerm_subnet", &mut subnet, &mut subnets);
+        let subnet_id = "/x/virtualNetworks/hub/subnets/RouteServerSubnet";
+        let mut rs = object(serde_json::json!({"name": "hub-rs",
+            "resource_group_name": "rg", "subnet_id": subnet_id}));
+        computed_attributes("azurerm_route_server", "rs", &mut rs);
+        subnet_addresses("azurerm_route_server", &mut rs, &mut subnets);
+        let rs = serde_json::to_value(&rs).unwrap();
+        let net =
+            format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network");
+        assert_eq!(rs["id"], format!("{net}/virtualHubs/hub-rs"));
+        assert_eq!(
+            rs["virtual_router_ips"],
+            serde_json::json!(["10.0.1.4", "10.0.1.5"])
+        );
+        assert_eq!(rs["virtual_router_asn"], 65515);
+
+        let mut connection = object(serde_json::json!({"name": "nva1",
+            "route_server_id": rs["id"]}));
+        computed_attributes("azurerm_route_server_bgp_connection", "c", &mut connection);
+        let connection = serde_json::to_value(&connection).unwrap();
+        assert_eq!(
+            connection["id"],
+            format!("{net}/virtualHubs/hub-rs/bgpConnections/nva1")
+        );
     }
 }

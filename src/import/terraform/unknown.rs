@@ -176,6 +176,8 @@ fn needs_value(key: &str) -> bool {
         "next_hop",
         "allocation",
         "asn",
+        "peer_ip",
+        "routing_preference",
         "enable",
         "type",
         "primary",
@@ -609,6 +611,8 @@ mod tests {
             "destination_port_range",
             "priority",
             "asn",
+            "peer_ip",
+            "hub_routing_preference",
         ] {
             assert!(needs_value(key), "{key}");
         }

@@ -1,7 +1,8 @@
 //! What the writer knows before it writes: the VNets, subnets, peerings,
 //! NICs, NSGs and route tables the resources describe (and, in modules of
-//! their own, load balancers, gateways, ExpressRoute and firewalls),
-//! gathered by name, with the allocation of Dynamic private addresses.
+//! their own, load balancers, gateways, ExpressRoute, firewalls and Route
+//! Servers), gathered by name, with the allocation of Dynamic private
+//! addresses.
 
 use super::*;
 use crate::import::{ImportError, Resource};
@@ -139,6 +140,8 @@ pub(super) struct Model<'r> {
     pub(super) vms: Vec<Vm>,
     /// Azure Firewalls, their policies and IP groups.
     pub(super) firewalls: firewalls::Firewalls,
+    /// Azure Route Servers with their BGP connections, by name.
+    pub(super) route_servers: BTreeMap<String, route_servers::RouteServer>,
 }
 
 impl<'r> Model<'r> {
@@ -247,6 +250,8 @@ impl<'r> Model<'r> {
                 self.add_classic_application_rules(&a)
             }
             "azurerm_firewall_nat_rule_collection" => self.add_classic_nat_rules(&a),
+            "azurerm_route_server" => self.add_route_server(&a),
+            "azurerm_route_server_bgp_connection" => self.add_route_server_connection(&a),
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;

@@ -88,6 +88,7 @@ impl Model<'_> {
         self.render_gateways(&mut out);
         self.render_load_balancers(&mut out);
         self.render_firewalls(&mut out);
+        self.render_route_servers(&mut out);
         out
     }
 
