@@ -7,9 +7,9 @@
 //! (their daemons are their owners'), and `vnetd check` accepts the file.
 //! Broken dumps are refused at the place of the problem.
 
+use super::import_state::{imported, refused, repo, vnetd};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 const TERRAFORM_DIR: &str = "tests/import/terraform/route-server";
 const AZ_DIR: &str = "tests/import/az/route-server";
@@ -24,39 +24,6 @@ const ROUTE_SERVERS: &str = "route_servers:
       - {name: nva1, peer_ip: 10.0.2.4, peer_asn: 65001}
       - {name: nva2, peer_ip: 10.0.2.5, peer_asn: 65001}
 ";
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn vnetd(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vnetd"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
-/// The topology an import prints; the command must succeed.
-fn imported(args: &[&str]) -> String {
-    let out = vnetd(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The stderr of an import refused with exit 1, nothing on stdout.
-fn refused(args: &[&str]) -> String {
-    let out = vnetd(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?} printed a topology");
-    stderr
-}
 
 /// The text without comments: whole-line comments and blank lines
 /// dropped, trailing `  # ...` cut.

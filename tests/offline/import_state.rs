@@ -22,11 +22,11 @@ const EXPECTED: &str = "tests/import/terraform/hub-spoke-nva/expected.yaml";
 const NET: &str =
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-lab/providers/Microsoft.Network";
 
-fn repo(path: &str) -> std::path::PathBuf {
+pub(crate) fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn vnetd(args: &[&str]) -> Output {
+pub(crate) fn vnetd(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vnetd"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -35,7 +35,7 @@ fn vnetd(args: &[&str]) -> Output {
 }
 
 /// The topology an import prints; the command must succeed.
-fn imported(args: &[&str]) -> String {
+pub(crate) fn imported(args: &[&str]) -> String {
     let out = vnetd(args);
     assert!(
         out.status.success(),
@@ -48,7 +48,7 @@ fn imported(args: &[&str]) -> String {
 
 /// The stderr of an import that must be refused with exit 1 (not a
 /// panic, whose code is 101) and print nothing on stdout.
-fn refused(args: &[&str]) -> String {
+pub(crate) fn refused(args: &[&str]) -> String {
     let out = vnetd(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
