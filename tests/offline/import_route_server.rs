@@ -7,7 +7,7 @@
 //! (their daemons are their owners'), and `vnetd check` accepts the file.
 //! Broken dumps are refused at the place of the problem.
 
-use super::import_state::{imported, refused, repo, vnetd};
+use super::import_state::{imported, refused, repo, vnetd, without_comments};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -24,19 +24,6 @@ const ROUTE_SERVERS: &str = "route_servers:
       - {name: nva1, peer_ip: 10.0.2.4, peer_asn: 65001}
       - {name: nva2, peer_ip: 10.0.2.5, peer_asn: 65001}
 ";
-
-/// The text without comments: whole-line comments and blank lines
-/// dropped, trailing `  # ...` cut.
-fn without_comments(text: &str) -> String {
-    text.lines()
-        .filter(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
-        .map(|line| match line.find("  # ") {
-            Some(at) => line[..at].trim_end(),
-            None => line,
-        })
-        .map(|line| format!("{line}\n"))
-        .collect()
-}
 
 /// `vnetd check` on `text`, written to a file: its stdout, after exit 0.
 fn checked(text: &str) -> String {

@@ -59,7 +59,7 @@ pub(crate) fn refused(args: &[&str]) -> String {
 
 /// The text without comments: whole-line comments and blank lines
 /// dropped, trailing `  # ...` cut.
-fn without_comments(text: &str) -> String {
+pub(crate) fn without_comments(text: &str) -> String {
     text.lines()
         .filter(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
         .map(|line| match line.find("  # ") {

@@ -571,13 +571,14 @@ impl Hybrid {
     /// Starts, restarts or stops each site's BGP daemon so that it matches
     /// `topo` (the daemons of removed sites were stopped with them).
     fn update_routers(&mut self, topo: &Topology, changes: &mut HybridChanges) -> Result<()> {
-        let mut specs: Vec<(String, BgpSpeaker, BgpRouterSpec)> = Vec::new();
+        // (what it serves, its daemon, its spec, whether it is restarted)
+        let mut specs: Vec<(String, BgpSpeaker, BgpRouterSpec, bool)> = Vec::new();
         for (s, site) in topo.sites.iter_enumerated() {
             if site.bgp_speaker == BgpSpeaker::None || !topo.site_is_local(s) {
                 continue;
             }
             if let Some(spec) = site_router_spec(topo, s) {
-                specs.push((format!("site {}", site.name), site.bgp_speaker, spec));
+                specs.push((format!("site {}", site.name), site.bgp_speaker, spec, true));
             }
         }
         for (k, a) in topo.appliance_speakers.iter().enumerate() {
@@ -586,18 +587,18 @@ impl Hybrid {
             }
             if let Some(spec) = appliance_router_spec(topo, k) {
                 let name = format!("appliance {}", topo.nics[a.nic].name);
-                specs.push((name, a.speaker, spec));
+                specs.push((name, a.speaker, spec, false));
             }
         }
         self.own_appliance_prefixes(topo)?;
-        let wanted_spec = |netns: &str| specs.iter().find(|(_, _, spec)| spec.netns == netns);
+        let wanted_spec = |netns: &str| specs.iter().find(|(_, _, spec, _)| spec.netns == netns);
         // Daemons no longer wanted, or wanted otherwise.
         let mut restart = Vec::new();
         let mut stopped = Vec::new();
         self.roster.routers.retain(|r| {
             let mut r = lock(r);
             match wanted_spec(&r.netns) {
-                Some((_, kind, spec)) if *spec == r.spec && *kind == r.kind => true,
+                Some((_, kind, spec, _)) if *spec == r.spec && *kind == r.kind => true,
                 Some(_) => {
                     restart.push(r.netns.clone());
                     r.router = None;
@@ -613,7 +614,7 @@ impl Hybrid {
         for netns in stopped {
             changes.removed.push(format!("BGP daemon in {netns}"));
         }
-        for (name, kind, spec) in &specs {
+        for (name, kind, spec, restarts) in &specs {
             let running = self
                 .roster
                 .routers
@@ -622,7 +623,7 @@ impl Hybrid {
             if running {
                 continue;
             }
-            self.start_router(name, *kind, spec.clone())?;
+            self.start_router(name, *kind, spec.clone(), *restarts)?;
             if restart.contains(&spec.netns) {
                 changes.rebuilt.push(format!(
                     "{name}: its BGP daemon restarted with its new configuration: its sessions \
@@ -658,7 +659,13 @@ impl Hybrid {
     /// Starts the BGP daemon of `name` (`site S`, `appliance N`); an
     /// appliance's is not restarted when it exits (it is the appliance's
     /// own software).
-    fn start_router(&mut self, name: &str, kind: BgpSpeaker, spec: BgpRouterSpec) -> Result<()> {
+    fn start_router(
+        &mut self,
+        name: &str,
+        kind: BgpSpeaker,
+        spec: BgpRouterSpec,
+        restarts: bool,
+    ) -> Result<()> {
         if !self.run_dirs.contains(&spec.run_dir) {
             self.run_dirs.push(spec.run_dir.clone());
         }
@@ -679,7 +686,7 @@ impl Hybrid {
             .push(Arc::new(Mutex::new(SupervisedRouter {
                 router: Some(router),
                 supervision: Supervision::new(name.to_owned(), &netns),
-                restarts: !name.starts_with("appliance "),
+                restarts,
                 netns,
                 kind,
                 spec,

@@ -94,19 +94,19 @@ pub fn route_step_through(
     let Some(sender) = snap.nics.get(ingress) else {
         return drop(DropReason::Malformed, ingress);
     };
+    // The subnet whose route `target` is: the sender's, or a Vnet2Vnet
+    // peer gateway's GatewaySubnet.
+    let mut deciding = snap.nic_routes(ingress);
     let (row, mut target) = if sender.prober {
         (None, RouteTarget::Vnet(sender.vnet))
     } else {
-        match snap.route_target(ingress, dst) {
-            Some((row, target)) => (Some(row), target),
+        match deciding.decide(dst) {
+            Some(row) => (Some(row), deciding.targets[row]),
             None => return drop(DropReason::NoRoute, ingress),
         }
     };
     let mut from_vnet = sender.vnet;
     let mut via_gateway = sender.gateway_port;
-    // The subnet whose route `target` is: the sender's, or a Vnet2Vnet
-    // peer gateway's GatewaySubnet.
-    let mut deciding = snap.nic_routes(ingress);
     // A gateway hands on to a peer gateway at most once per packet's pass
     // through the fabric; more is a loop between gateways.
     let mut gateway_hops = 0;
