@@ -151,6 +151,28 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Capture what crosses a NIC's eth0 in the running lab (both
+    /// directions, packets the kernel fast path carries included) as pcapng,
+    /// to stdout unless -w: `vnetd capture vm1 | wireshark -k -i -`. Ends on
+    /// Ctrl-C, when the reader goes away, or at --count or --seconds. Needs
+    /// root.
+    Capture {
+        /// The NIC to capture on, or a gateway instance (`GW-0`, `GW-1`).
+        nic: String,
+        /// A pcap filter expression, as tcpdump takes it (e.g. `icmp or
+        /// tcp port 80`).
+        #[arg(long, value_name = "EXPR")]
+        filter: Option<String>,
+        /// Write the capture to FILE instead of stdout.
+        #[arg(short = 'w', long = "write", value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Stop after N packets.
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<u64>,
+        /// Stop after SECS seconds.
+        #[arg(long, value_name = "SECS")]
+        seconds: Option<u64>,
+    },
     /// Test the topology's expectations on the running lab with real
     /// packets (ping, a TCP connection, UDP datagrams) from inside its
     /// namespaces; exit 0 when all hold, 1 otherwise. Needs root.

@@ -30,7 +30,7 @@ pub(super) fn load_or_builtin(
 
 /// Refuses a command that needs root; `doing` says what it does that needs
 /// it ("creates network namespaces and TUN devices").
-fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
+pub(super) fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
     if !nix::unistd::geteuid().is_root() {
         return Err(Failure::refused(format!(
             "vnetd {what} {doing}: it needs root (CAP_NET_ADMIN)"
@@ -362,20 +362,34 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
 /// answer read from `path` (the built-in lab without one), and a note on
 /// stderr says so. With `path` and a running lab, a file that puts the NIC
 /// elsewhere is noted too.
+/// The running lab's topology as it reads it, and its plan; refused when no
+/// lab runs or it cannot be asked.
+pub(super) fn running_plan() -> Result<(topology::Topology, crate::plan::Plan), Failure> {
+    let socket = client::socket_path();
+    let running = client::Client::new(&socket).running_topology()?;
+    let topology = running_topology(&running)?;
+    let plan = crate::plan::Plan::derive(&topology);
+    Ok((topology, plan))
+}
+
+fn running_topology(running: &crate::api::RunningTopology) -> Result<topology::Topology, Failure> {
+    let options = ParseOptions { allow_empty: true };
+    crate::plan::parse_str_with(&running.source, &running.text, options)
+        .map(|loaded| loaded.topology)
+        .map_err(|e| {
+            Failure::refused(format!(
+                "{}the running topology ({}) does not read here",
+                render(&e),
+                running.source
+            ))
+        })
+}
+
 pub(super) fn print_netns(nic: &str, path: Option<&Path>) -> Result<(), Failure> {
     let socket = client::socket_path();
     match client::Client::new(&socket).running_topology() {
         Ok(running) => {
-            let options = ParseOptions { allow_empty: true };
-            let topology = crate::plan::parse_str_with(&running.source, &running.text, options)
-                .map_err(|e| {
-                    Failure::refused(format!(
-                        "{}the running topology ({}) does not read here",
-                        render(&e),
-                        running.source
-                    ))
-                })?
-                .topology;
+            let topology = running_topology(&running)?;
             let netns = netns_of(&topology, nic).ok_or_else(|| {
                 Failure::refused(format!(
                     "no NIC named `{nic}` in the running lab ({})",

@@ -7,11 +7,13 @@
 //!
 //! The rooms: [`args`] is what clap reads, [`lab`] runs and removes labs,
 //! `converge` reports and waits for the lab's convergence,
+//! `capture` writes what crosses a port as pcapng,
 //! [`failure`] turns the errors below into exit codes, `render` prints the
 //! running lab's typed answers; this module dispatches the commands and
 //! answers the short ones.
 
 pub mod args;
+mod capture;
 mod converge;
 pub mod failure;
 pub mod lab;
@@ -169,6 +171,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 },
         } => online(&Request::LbShow { load_balancer }, json),
         Command::Netns { nic, config } => lab::print_netns(&nic, config.as_deref()),
+        Command::Capture {
+            nic,
+            filter,
+            write,
+            count,
+            seconds,
+        } => capture::capture(&capture::CaptureArgs {
+            nic: &nic,
+            filter: filter.as_deref(),
+            write: write.as_deref(),
+            count,
+            seconds,
+        }),
         Command::Graph { config, format } => graph(&config, format),
         Command::Apply {
             config,

@@ -30,6 +30,7 @@
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
 //! else of the crate.
 
+pub mod capture;
 pub mod fabric;
 pub mod interface;
 mod lab;

@@ -216,6 +216,24 @@ impl Port {
             }
         }
     }
+
+    /// What a capture of this port's device says it is (pcapng's interface
+    /// description, shown by Wireshark): the port, its subnet, its
+    /// addresses and its namespace.
+    pub fn capture_description(&self, topology: &Topology) -> String {
+        let addresses: Vec<String> = self
+            .ip_configurations
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        format!(
+            "vnetd port {} ({}, {}) in namespace {}",
+            self.name,
+            topology.subnet_path(self.subnet),
+            addresses.join(" "),
+            self.netns
+        )
+    }
 }
 
 /// Every port and namespace a topology needs on the host.

@@ -136,3 +136,10 @@ impl Drop for Capture {
         }
     }
 }
+
+/// One UDP datagram carrying `payload` from namespace `ns` to `to`
+/// (nothing needs to listen): a marker a capture can be read up to.
+pub fn udp_marker(ns: &str, to: std::net::SocketAddr, payload: &[u8]) {
+    let socket = super::udp_client_for(ns, to);
+    socket.send_to(payload, to).unwrap();
+}

@@ -13,6 +13,7 @@ mod api_client;
 mod e2e_apply;
 mod e2e_apply_held;
 mod e2e_bgp_watch;
+mod e2e_capture;
 mod e2e_counting;
 mod e2e_down;
 mod e2e_examples;
