@@ -22,14 +22,16 @@
 //! what the appliance announces) and, with branch-to-branch traffic on, to
 //! each gateway of its VNet. The probers' ports vnetd adds are not drawn.
 //!
-//! The facts are gathered once into a format-neutral [`Picture`]; the two
-//! renderers only decide how to spell them. Identifiers are built from the
+//! The facts are gathered once into a format-neutral [`Picture`]; the
+//! renderers (Mermaid, DOT, and the Cytoscape.js elements the live page
+//! draws) only decide how to spell them. Identifiers are built from the
 //! object's kind, its position and its sanitised name, so they are unique and
 //! safe in both languages; output follows file order.
 //!
 //! It owns the pictures; it may use [`crate::snapshot`], [`crate::policy`],
 //! [`crate::topology`] and [`crate::net`].
 
+pub mod cytoscape;
 mod dot;
 mod mermaid;
 mod model;

@@ -277,12 +277,14 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
             }
             NicNode {
                 id: nic_id(topo, i),
+                name: nic.name.clone(),
                 label,
                 appliance: nic.ip_forwarding,
                 gateway: false,
                 frontend: false,
                 circuit: false,
                 route_server: false,
+                firewall: false,
             }
         })
         .collect()
@@ -310,6 +312,7 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
             };
             NicNode {
                 id: gateway_id(topo, i),
+                name: g.name.clone(),
                 label: vec![
                     format!("{kind} gateway {}", g.name),
                     format!("{}, {} Mbps", g.sku, g.throughput_mbps),
@@ -321,6 +324,7 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 frontend: false,
                 circuit: false,
                 route_server: false,
+                firewall: false,
             }
         })
         .collect()
@@ -347,12 +351,14 @@ pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
             }
             NicNode {
                 id: firewall_id(topo, f),
+                name: fw.name.clone(),
                 label,
                 appliance: true,
                 gateway: false,
                 frontend: false,
                 circuit: false,
                 route_server: false,
+                firewall: true,
             }
         })
         .collect()
@@ -368,6 +374,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
             }
             nodes.push(NicNode {
                 id: frontend_id(topo, l, f),
+                name: format!("{}/{}", lb.name, frontend.name),
                 label: vec![
                     format!("load balancer {} / {}", lb.name, frontend.name),
                     frontend.address.to_string(),
@@ -377,6 +384,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 frontend: true,
                 circuit: false,
                 route_server: false,
+                firewall: false,
             });
         }
     }
@@ -430,21 +438,25 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
             }
             let mut nodes = vec![NicNode {
                 id: router_id(topo, s),
+                name: site.router_netns.clone(),
                 label: router,
                 appliance: true,
                 gateway: false,
                 frontend: false,
                 circuit: false,
                 route_server: false,
+                firewall: false,
             }];
             nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
                 id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
+                name: host.name.clone(),
                 label: vec![format!("host {}", host.name), host.address.to_string()],
                 appliance: false,
                 gateway: false,
                 frontend: false,
                 circuit: false,
                 route_server: false,
+                firewall: false,
             }));
             let label = match cloud {
                 Some(cloud) => {
@@ -500,12 +512,14 @@ pub(super) fn circuit_nodes(topo: &Topology) -> Vec<NicNode> {
         .iter_enumerated()
         .map(|(e, circuit)| NicNode {
             id: circuit_id(topo, e),
+            name: circuit.name.clone(),
             label: circuit_label(circuit),
             appliance: false,
             gateway: false,
             frontend: false,
             circuit: true,
             route_server: false,
+            firewall: false,
         })
         .collect()
 }

@@ -20,6 +20,10 @@ pub struct ConnectionEdge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NicNode {
     pub id: String,
+    /// The name of what it stands for: the NIC's (its port's), the
+    /// gateway's, the firewall's, `LB/FRONTEND`, the site router's
+    /// namespace, the site host's, the circuit's or the Route Server's.
+    pub name: String,
     pub label: Vec<String>,
     /// IP forwarding is on: the NIC stands for a network virtual appliance.
     pub appliance: bool,
@@ -32,6 +36,8 @@ pub struct NicNode {
     pub circuit: bool,
     /// An Azure Route Server (drawn in its own colour).
     pub route_server: bool,
+    /// An Azure Firewall (also an appliance: routes lead to it).
+    pub firewall: bool,
 }
 
 /// Replaces every character that is not an ASCII letter or digit with `_`,

@@ -27,12 +27,14 @@ pub(super) fn route_server_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicN
             }
             NicNode {
                 id: route_server_id(topo, r),
+                name: rs.name.clone(),
                 label,
                 appliance: false,
                 gateway: false,
                 frontend: false,
                 circuit: false,
                 route_server: true,
+                firewall: false,
             }
         })
         .collect()

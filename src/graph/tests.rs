@@ -443,3 +443,69 @@ virtual_network_gateways:
         "route_server_0_hub_rs -> gateway_0_hub_vpngw [label=\"branch-to-branch\", dir=both"
     ));
 }
+
+/// The Cytoscape elements of the built-in lab: one node per box and NIC
+/// of the picture, in the box that holds it, and edges only between
+/// nodes that exist.
+#[test]
+fn cytoscape_elements_hold_every_node_of_the_picture() {
+    let text = include_str!("../../config/hub-spoke.yaml");
+    let loaded = parse_str("hub-spoke.yaml", text).unwrap();
+    let picture = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let elements = cytoscape::elements(&picture);
+    let data = |group: &str| -> Vec<&serde_json::Value> {
+        elements
+            .iter()
+            .filter(|e| e["group"] == group)
+            .map(|e| &e["data"])
+            .collect()
+    };
+    let nodes = data("nodes");
+    let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    // The reference: a walk of the picture's boxes.
+    let mut expected = Vec::new();
+    for vnet in &picture.vnets {
+        expected.push((vnet.id.clone(), None, "vnet".to_string()));
+        for subnet in &vnet.subnets {
+            expected.push((subnet.id.clone(), Some(vnet.id.clone()), "subnet".into()));
+            for nic in &subnet.nics {
+                let kind = if nic.appliance { "appliance" } else { "nic" };
+                expected.push((nic.id.clone(), Some(subnet.id.clone()), kind.into()));
+            }
+        }
+    }
+    let got: Vec<(String, Option<String>, String)> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_string(),
+                n["parent"].as_str().map(str::to_string),
+                n["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let mut names: Vec<&str> = nodes.iter().filter_map(|n| n["name"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["nva1", "shared1", "vm1", "vm2"]);
+    let edges = data("edges");
+    for e in &edges {
+        for end in ["source", "target"] {
+            assert!(ids.contains(&e[end].as_str().unwrap()), "{e}");
+        }
+    }
+    let kinds: Vec<(&str, &str)> = edges
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("peering", "peering_0"),
+            ("peering", "peering_1"),
+            ("appliance_route", "route_0"),
+            ("appliance_route", "route_1"),
+        ]
+    );
+    assert!(edges[..2].iter().all(|e| e["state"] == "connected"));
+}
