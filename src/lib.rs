@@ -31,6 +31,9 @@
 //!   multi-queue TUN devices with offload, links, addresses and routes.
 //! - [`import`]: topology files written from Terraform configurations,
 //!   Terraform state and `az` JSON dumps.
+//! - [`web`]: the running lab's HTTP server: the Prometheus metrics and
+//!   the live page (the picture with rates, drops, flows and traces, and
+//!   capture downloads), read from the daemon's snapshot and reports.
 //! - [`verify`]: the topology's expectations tested on the running lab with
 //!   real packets from inside its namespaces, confirmed by the fabric's own
 //!   flow records and counters (`vnetd verify`).
@@ -50,3 +53,4 @@ pub mod policy;
 pub mod snapshot;
 pub mod topology;
 pub mod verify;
+pub mod web;

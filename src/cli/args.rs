@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Where `vnetd run --ui` serves the live page when no address is given:
+/// this machine only.
+pub const DEFAULT_UI_ADDRESS: &str = "127.0.0.1:9470";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "vnetd",
@@ -33,6 +37,13 @@ pub enum Command {
         /// 127.0.0.1:9469); off by default.
         #[arg(long, value_name = "ADDR")]
         metrics: Option<SocketAddr>,
+        /// Serve the live page at http://ADDR/ (default 127.0.0.1:9470):
+        /// the lab's picture with each NIC's and link's rates, drops as
+        /// they happen, flows, traces and captures; read-only. The
+        /// Prometheus metrics are served there too, at /metrics.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1,
+              default_missing_value = DEFAULT_UI_ADDRESS)]
+        ui: Option<SocketAddr>,
         /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
         /// Azure's blob paths) under this directory.
         #[arg(long, value_name = "DIR")]

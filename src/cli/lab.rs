@@ -8,7 +8,6 @@ use super::converge::Reporter;
 use super::{load, render, say, say_err, Failure};
 use crate::api::client;
 use crate::daemon::control;
-use crate::daemon::metrics::MetricsServer;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +42,8 @@ pub(super) fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
 pub(super) struct LabOptions {
     pub workers: Option<u16>,
     pub metrics: Option<SocketAddr>,
+    /// `--ui`: where to serve the live page.
+    pub ui: Option<SocketAddr>,
     pub flow_log_dir: Option<PathBuf>,
     pub flow_log_interval_secs: Option<u64>,
     pub flow_table_slots: Option<u64>,
@@ -67,6 +68,7 @@ pub(super) fn run_lab(
     let LabOptions {
         workers,
         metrics,
+        ui,
         flow_log_dir,
         flow_log_interval_secs,
         flow_table_slots,
@@ -93,6 +95,7 @@ pub(super) fn run_lab(
     options.udp_coalescing = udp_coalescing;
     options.offload &= offload;
     options.shaping = shaping;
+    options.drop_events = ui.is_some();
     if let Some(n) = offload_max_flows {
         options.offload_max_flows = n;
     }
@@ -150,13 +153,8 @@ pub(super) fn run_lab(
             return Err(f);
         }
     };
-    let metrics_server = metrics
-        .map(|addr| {
-            MetricsServer::start(addr, daemon.clone())
-                .map_err(|e| Failure::refused(format!("--metrics: {e:#}")))
-        })
-        .transpose();
-    let metrics_server = match metrics_server {
+    let servers = start_http(&daemon, metrics, ui);
+    let (metrics_server, live_page) = match servers {
         Ok(m) => m,
         Err(f) => {
             drop(server);
@@ -183,6 +181,12 @@ pub(super) fn run_lab(
     ));
     if let Some(m) = &metrics_server {
         banner.push_str(&format!("metrics: http://{}/metrics\n", m.local_addr()));
+    }
+    if let Some(page) = &live_page {
+        banner.push_str(&format!(
+            "live page: http://{}/\n",
+            page.server.local_addr()
+        ));
     }
     if let Some(log) = &options.flow_log {
         banner.push_str(&format!(
@@ -234,6 +238,7 @@ pub(super) fn run_lab(
         }
     }
     drop(reporter);
+    drop(live_page);
     drop(metrics_server);
     drop(server);
     daemon
@@ -364,6 +369,29 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
 /// elsewhere is noted too.
 /// The running lab's topology as it reads it, and its plan; refused when no
 /// lab runs or it cannot be asked.
+type HttpServers = (Option<crate::web::HttpServer>, Option<crate::web::LivePage>);
+
+/// The metrics endpoint and the live page, where asked for.
+fn start_http(
+    daemon: &std::sync::Arc<crate::daemon::Daemon>,
+    metrics: Option<SocketAddr>,
+    ui: Option<SocketAddr>,
+) -> Result<HttpServers, Failure> {
+    let metrics = metrics
+        .map(|addr| {
+            crate::web::serve_metrics(addr, daemon.clone())
+                .map_err(|e| Failure::refused(format!("--metrics: {e:#}")))
+        })
+        .transpose()?;
+    let page = ui
+        .map(|addr| {
+            crate::web::LivePage::start(addr, daemon.clone())
+                .map_err(|e| Failure::refused(format!("--ui: {e:#}")))
+        })
+        .transpose()?;
+    Ok((metrics, page))
+}
+
 pub(super) fn running_plan() -> Result<(topology::Topology, crate::plan::Plan), Failure> {
     let socket = client::socket_path();
     let running = client::Client::new(&socket).running_topology()?;

@@ -80,6 +80,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             config,
             workers,
             metrics,
+            ui,
             flow_log_dir,
             flow_log_interval_secs,
             flow_table_slots,
@@ -96,6 +97,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             LabOptions {
                 workers,
                 metrics,
+                ui,
                 flow_log_dir,
                 flow_log_interval_secs,
                 flow_table_slots,

@@ -1,34 +1,20 @@
-//! Prometheus metrics of a running lab (`vnetd run --metrics ADDR`): the
-//! counters `vnetd stats` prints and its load balancers' backend health, in the Prometheus text exposition format
-//! (version 0.0.4), served over plain HTTP/1.1 as `GET /metrics` on a TCP
-//! listener. One slow-path thread answers one request at a time from
-//! [`stats_of`], which reads the workers' counters without ever stopping
-//! them; the packet path knows nothing of it.
+//! Prometheus metrics of a running lab: the counters `vnetd stats` prints
+//! and its load balancers' backend health, in the Prometheus text
+//! exposition format (version 0.0.4), rendered from a [`StatsReport`],
+//! which reads the workers' counters without ever stopping them. The HTTP
+//! server that answers `GET /metrics` (`vnetd run --metrics ADDR`, and the
+//! live page's server) is [`crate::web`]'s; the packet path knows nothing
+//! of either.
 //!
-//! It may use the daemon, its reports, its counters and the shared accept
-//! loop, never the control socket.
+//! It may use the daemon's reports and counters.
 
-use super::report::{stats_of, BackendReport, StatsReport};
+use super::report::{BackendReport, StatsReport};
 use super::stats::NicStats;
-use super::threads::{ThreadKind, ThreadPanics};
-use super::Daemon;
 use crate::dataplane::DropReason;
-use anyhow::Context;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// The media type of the text exposition format, version 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
-
-/// How long a client may take to send its request or read the answer; a
-/// silent client holds its connection thread no longer than this.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The longest request head read; longer requests are refused.
-const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
 #[derive(Clone, Copy, strum::IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]
@@ -239,168 +225,6 @@ pub fn render(report: &StatsReport) -> String {
     out
 }
 
-/// The HTTP listener: connections are served concurrently (see
-/// [`super::serve`]); stops when dropped, without waiting for clients.
-pub struct MetricsServer {
-    local_addr: SocketAddr,
-    server: super::serve::Server,
-}
-
-impl MetricsServer {
-    /// Listens at `addr` (port 0 picks a free port; see
-    /// [`MetricsServer::local_addr`]).
-    pub fn start(addr: SocketAddr, daemon: Arc<Daemon>) -> anyhow::Result<MetricsServer> {
-        let panics = daemon.thread_panics().clone();
-        MetricsServer::serving(
-            addr,
-            move || {
-                daemon.faults().check(ThreadKind::Metrics);
-                render(&stats_of(&daemon))
-            },
-            panics,
-        )
-    }
-
-    /// Listens at `addr` and answers `GET /metrics` with what `exposition`
-    /// returns at the time of each request; a request whose answer panics
-    /// gets none (its connection is closed), counted in `panics`.
-    fn serving(
-        addr: SocketAddr,
-        exposition: impl Fn() -> String + Send + Sync + 'static,
-        panics: Arc<ThreadPanics>,
-    ) -> anyhow::Result<MetricsServer> {
-        let listener =
-            TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-        let local_addr = listener.local_addr()?;
-        listener.set_nonblocking(true)?;
-        let server = super::serve::Server::start(
-            "vnetd-metrics",
-            listener,
-            move |stream: TcpStream| {
-                let configured = stream.set_read_timeout(Some(CLIENT_TIMEOUT)).is_ok()
-                    && stream.set_write_timeout(Some(CLIENT_TIMEOUT)).is_ok();
-                if configured {
-                    handle(stream, &exposition);
-                }
-            },
-            |stream: TcpStream| {
-                let _ = stream.set_write_timeout(Some(CLIENT_TIMEOUT));
-                write_response(
-                    stream,
-                    &Response::plain("503 Service Unavailable", "too many scrapes at once"),
-                );
-            },
-            Arc::new(move |payload| {
-                panics.caught(ThreadKind::Metrics, "a metrics connection", payload)
-            }),
-        )?;
-        Ok(MetricsServer { local_addr, server })
-    }
-
-    /// The address actually listened on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Scrapes being answered now.
-    pub fn connections(&self) -> usize {
-        self.server.connections()
-    }
-}
-
-/// Reads the request head (up to the blank line), or None when the client
-/// goes silent, closes early or sends too much. The whole head must arrive
-/// within [`CLIENT_TIMEOUT`], so a client trickling bytes is cut off too.
-fn read_request_head(stream: &mut TcpStream) -> Option<String> {
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if head.len() > MAX_REQUEST_HEAD || left.is_zero() {
-            return None;
-        }
-        stream.set_read_timeout(Some(left)).ok()?;
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8(head).ok()
-}
-
-/// What to answer: status line, and the body with its content type.
-struct Response {
-    status: &'static str,
-    content_type: &'static str,
-    body: String,
-    allow_get_only: bool,
-}
-
-impl Response {
-    fn plain(status: &'static str, body: &str) -> Response {
-        Response {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            body: format!("{body}\n"),
-            allow_get_only: false,
-        }
-    }
-}
-
-/// The answer to one request head; the metrics are read only for a GET of
-/// `/metrics`.
-fn respond(head: Option<&str>, metrics: impl FnOnce() -> String) -> Response {
-    let request_line = head.and_then(|h| h.lines().next()).unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Response::plain("400 Bad Request", "bad request");
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Response::plain("400 Bad Request", "bad request");
-    }
-    let path = target.split('?').next().unwrap_or_default();
-    if path != "/metrics" {
-        return Response::plain("404 Not Found", "not found; the metrics are at /metrics");
-    }
-    if method != "GET" {
-        return Response {
-            allow_get_only: true,
-            ..Response::plain("405 Method Not Allowed", "only GET is allowed")
-        };
-    }
-    Response {
-        status: "200 OK",
-        content_type: CONTENT_TYPE,
-        body: metrics(),
-        allow_get_only: false,
-    }
-}
-
-fn handle(mut stream: TcpStream, exposition: &dyn Fn() -> String) {
-    let head = read_request_head(&mut stream);
-    write_response(stream, &respond(head.as_deref(), exposition));
-}
-
-fn write_response(mut stream: TcpStream, response: &Response) {
-    let mut text = format!(
-        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        response.status,
-        response.content_type,
-        response.body.len()
-    );
-    if response.allow_get_only {
-        text.push_str("Allow: GET\r\n");
-    }
-    text.push_str("\r\n");
-    text.push_str(&response.body);
-    let _ = stream.write_all(text.as_bytes());
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,7 +249,7 @@ mod tests {
             },
             flow_log_events_lost: 0,
             worker_restarts: 0,
-            thread_panics: ThreadPanics::default().by_kind(),
+            thread_panics: crate::daemon::threads::ThreadPanics::default().by_kind(),
             load_balancer_backends: vec![
                 backend("web1", true, None),
                 backend("web2", false, Some("HTTP 404")),
@@ -598,146 +422,5 @@ vnetd_thread_panics_total{thread=\"worker\"} 0
             }
         }
         assert_eq!(described.len(), 15);
-    }
-
-    #[test]
-    fn http_answers_by_path_and_method() {
-        let metrics = || "m 1\n".to_string();
-        let ok = respond(Some("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), metrics);
-        assert_eq!(
-            (ok.status, ok.content_type, ok.body.as_str()),
-            ("200 OK", CONTENT_TYPE, "m 1\n")
-        );
-        let query = respond(Some("GET /metrics?x=1 HTTP/1.0\r\n\r\n"), metrics);
-        assert_eq!(query.status, "200 OK");
-        assert_eq!(
-            respond(Some("GET /nope HTTP/1.1\r\n\r\n"), metrics).status,
-            "404 Not Found"
-        );
-        let post = respond(Some("POST /metrics HTTP/1.1\r\n\r\n"), metrics);
-        assert_eq!(post.status, "405 Method Not Allowed");
-        assert!(post.allow_get_only);
-        assert_eq!(respond(None, metrics).status, "400 Bad Request");
-        assert_eq!(
-            respond(Some("GET\r\n\r\n"), metrics).status,
-            "400 Bad Request"
-        );
-        assert_eq!(
-            respond(Some("GET /metrics SPDY/3\r\n\r\n"), metrics).status,
-            "400 Bad Request"
-        );
-    }
-
-    fn get(addr: SocketAddr, request: &str) -> String {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
-    }
-
-    #[test]
-    fn serves_over_tcp_and_outlasts_a_silent_client() {
-        let server = MetricsServer::serving(
-            "127.0.0.1:0".parse().unwrap(),
-            || "vnetd_snapshot_generation 1\n".to_string(),
-            Arc::default(),
-        )
-        .unwrap();
-        let addr = server.local_addr();
-        assert_ne!(addr.port(), 0);
-        // A client that connects and says nothing is given up on.
-        let _silent = TcpStream::connect(addr).unwrap();
-        let started = Instant::now();
-        let answer = get(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
-        assert!(started.elapsed() < CLIENT_TIMEOUT + Duration::from_secs(3));
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-        assert!(answer.contains("\r\nContent-Type: text/plain; version=0.0.4\r\n"));
-        assert!(answer.contains("\r\nConnection: close\r\n"));
-        assert!(answer.ends_with("\r\n\r\nvnetd_snapshot_generation 1\n"));
-        let not_found = get(addr, "GET /nope HTTP/1.1\r\n\r\n");
-        assert!(not_found.starts_with("HTTP/1.1 404 Not Found\r\n"));
-        let post = get(addr, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
-        assert!(post.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
-        assert!(post.contains("\r\nAllow: GET\r\n"));
-        // Dropping stops the thread and frees the port.
-        drop(server);
-        assert!(TcpListener::bind(addr).is_ok());
-    }
-
-    #[test]
-    fn a_client_trickling_its_request_is_cut_off() {
-        let server =
-            MetricsServer::serving("127.0.0.1:0".parse().unwrap(), String::new, Arc::default())
-                .unwrap();
-        let mut stream = TcpStream::connect(server.local_addr()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut writer = stream.try_clone().unwrap();
-        let started = Instant::now();
-        std::thread::spawn(move || {
-            while started.elapsed() < Duration::from_secs(6) && writer.write_all(b"G").is_ok() {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        });
-        // The answer arrives before the connection is reset by the bytes
-        // still being written, so read what comes until the stream ends.
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 256];
-        while let Ok(n @ 1..) = stream.read(&mut buf) {
-            answer.extend_from_slice(&buf[..n]);
-        }
-        assert!(started.elapsed() < CLIENT_TIMEOUT + Duration::from_millis(1500));
-        let answer = String::from_utf8_lossy(&answer);
-        assert!(
-            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
-            "{answer}"
-        );
-    }
-
-    #[test]
-    fn a_scrape_that_panics_is_closed_counted_and_the_next_is_served() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let panics = Arc::new(ThreadPanics::default());
-        let first = AtomicBool::new(true);
-        let server = MetricsServer::serving(
-            "127.0.0.1:0".parse().unwrap(),
-            move || {
-                if first.swap(false, Ordering::Relaxed) {
-                    panic!("a broken exposition");
-                }
-                "vnetd_snapshot_generation 1\n".to_string()
-            },
-            panics.clone(),
-        )
-        .unwrap();
-        let addr = server.local_addr();
-        // The connection is closed without an answer.
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
-            .unwrap();
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-        assert_eq!(answer, b"");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while panics.count(ThreadKind::Metrics) == 0 {
-            assert!(Instant::now() < deadline, "the panic was not counted");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // Counted once the slot was freed.
-        assert_eq!(server.connections(), 0);
-        assert_eq!(panics.by_kind()["metrics"], 1);
-        let answer = get(addr, "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-        assert!(answer.ends_with("\r\n\r\nvnetd_snapshot_generation 1\n"));
-        assert_eq!(panics.count(ThreadKind::Metrics), 1);
     }
 }

@@ -31,12 +31,14 @@
 //! forward with), [`publish`] (planes published without a lock, never
 //! over each other), [`apply`](mod@apply) (live changes and port slots),
 //! [`worker`], [`housekeeping`], [`lb`] (the load balancers' health
-//! prober), [`offload`] (flows handed to the kernel fast path), [`stats`], [`flow_log`], [`report`], [`threads`] (panics
+//! prober), [`offload`] (flows handed to the kernel fast path), [`stats`], [`flow_log`], [`drop_feed`] (drops as events, for the
+//! live page), [`report`], [`threads`] (panics
 //! caught, counted and restarted; fault injection), [`speakers`] (what
 //! the BGP speakers say, in Azure's words), [`convergence`] (whether the
 //! sessions, learned routes and first probes are all there), and
-//! the two servers [`control`] and [`metrics`] with their shared accept loop
-//! [`serve`]. This module owns the [`Daemon`]'s life: start, accessors,
+//! the control socket [`control`] with its accept loop [`serve`], and
+//! [`metrics`] (the Prometheus exposition the HTTP server of
+//! [`crate::web`] serves). This module owns the [`Daemon`]'s life: start, accessors,
 //! shutdown. Which room may use which is checked by `tests/offline/layering.rs`.
 
 pub mod apply;
@@ -49,6 +51,7 @@ pub mod hybrid;
 pub mod lb;
 pub mod mesh;
 pub use down::{down, down_all};
+pub mod drop_feed;
 pub mod metrics;
 pub mod offload;
 pub mod options;
@@ -87,7 +90,7 @@ use flow_log::{DenySink, FlowLogger};
 use housekeeping::housekeep;
 use hybrid::{Hybrid, Roster, Watch};
 use publish::{publish_applied, publish_health, publish_learned, Records};
-use stats::{NicStats, WorkerCounters};
+use stats::WorkerCounters;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -129,6 +132,9 @@ pub struct Daemon {
     epoch: Instant,
     /// Deny events the workers could not hand to the flow-log thread.
     deny_events_lost: Arc<AtomicU64>,
+    /// The consumer's end of the drop events, until it is taken
+    /// ([`Daemon::take_drop_events`]); `None` unless asked for at start.
+    drop_events: Mutex<Option<drop_feed::DropSource>>,
     /// Times a worker failed (an error or a panic) and was started again.
     worker_restarts: Arc<AtomicU64>,
     /// Panics caught in the daemon's threads, per kind.
@@ -349,6 +355,7 @@ impl Daemon {
             handles: Mutex::new(Vec::new()),
             flow_logger: Mutex::new(None),
             deny_events_lost: Arc::new(AtomicU64::new(0)),
+            drop_events: Mutex::new(None),
             worker_restarts: Arc::new(AtomicU64::new(0)),
             panics,
             faults,
@@ -361,7 +368,12 @@ impl Daemon {
             mesh: Mutex::new(mesh),
         };
         let deny_sink = daemon.start_flow_log(options)?;
-        daemon.start_workers(options, deny_sink)?;
+        let drop_sink = options.drop_events.then(|| {
+            let (sink, source) = drop_feed::drop_channel();
+            *daemon.drop_events.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+            sink
+        });
+        daemon.start_workers(options, deny_sink, drop_sink)?;
         daemon.start_background()?;
         Ok(daemon)
     }
@@ -397,7 +409,12 @@ impl Daemon {
 
     /// Starts the workers, each restarted with fresh state when it fails
     /// or panics: its share of every NIC's flows must not go dark.
-    fn start_workers(&self, options: &RunOptions, deny_sink: Option<DenySink>) -> Result<()> {
+    fn start_workers(
+        &self,
+        options: &RunOptions,
+        deny_sink: Option<DenySink>,
+        drop_sink: Option<drop_feed::DropSink>,
+    ) -> Result<()> {
         for w in 0..self.workers {
             let worker = worker::Worker {
                 index: w,
@@ -408,6 +425,7 @@ impl Daemon {
                 stop: self.stop.clone(),
                 epoch: self.epoch,
                 denies: deny_sink.clone(),
+                drops: drop_sink.clone(),
                 busy_poll: options.busy_poll,
                 udp_coalescing: options.udp_coalescing,
                 underlay: self.underlay.clone(),
@@ -512,25 +530,20 @@ impl Daemon {
         self.plane.load_full()
     }
 
-    /// Traffic and drop counters of a NIC, summed over workers (after a
-    /// reading of the kernel's counters).
-    pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
-        self.sync_offload();
-        let plane = self.plane.load();
-        let idx = plane.snapshot.port_by_name(nic)?;
-        Some(self.nic_totals(plane.port_id(idx)))
-    }
-
-    /// The counters of the NIC in slot `port`, summed over workers, as
-    /// they stand (without reading the kernel's first).
-    pub(crate) fn nic_totals(&self, port: PortId) -> NicStats {
-        stats::total(&self.counters, port)
-    }
-
     /// Deny events lost on the way to the flow logs (the flow-log thread
     /// fell behind; the packets themselves were dropped as decided).
     pub fn flow_log_events_lost(&self) -> u64 {
         self.deny_events_lost.load(Ordering::Relaxed)
+    }
+
+    /// The drop events the workers report, for the one consumer that asked
+    /// for them at start ([`RunOptions::drop_events`]); `None` when not
+    /// asked for, or already taken.
+    pub fn take_drop_events(&self) -> Option<drop_feed::DropSource> {
+        self.drop_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Times a worker failed (an error or a panic) and was started again.
@@ -548,20 +561,6 @@ impl Daemon {
     /// threads here.
     pub fn faults(&self) -> &Faults {
         &self.faults
-    }
-
-    /// Traffic and drop counters of a NIC, one entry per worker (by
-    /// worker index): which of the queues carried what.
-    pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
-        let plane = self.plane.load();
-        let port = plane.port_id(plane.snapshot.port_by_name(nic)?);
-        Some(
-            self.counters
-                .iter()
-                .take(self.workers)
-                .map(|c| stats::total(std::slice::from_ref(c), port))
-                .collect(),
-        )
     }
 
     /// Keeps a thread of the daemon's, to be joined when it stops.

@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// Apply Azure's delays and rates: region round trips, VM sizes,
     /// gateway SKUs, link impairments (off with `--no-shaping`).
     pub shaping: bool,
+    /// Report every dropped packet as an event ([`super::drop_feed`]), for
+    /// the live page (`vnetd run --ui`); off otherwise.
+    pub drop_events: bool,
 }
 
 /// The default cap on offloaded flow directions (`--offload-max-flows`):
@@ -128,6 +131,7 @@ impl Default for RunOptions {
             offload: !offload_off_by_environment(),
             offload_max_flows: DEFAULT_OFFLOAD_MAX_FLOWS,
             shaping: true,
+            drop_events: false,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 use super::lb::rfc3339;
 use super::offload::FastTuple;
+use super::plane::Plane;
 use super::{Daemon, PortId};
 pub use crate::api::report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, OffloadReport, RoutingDaemonReport,
@@ -21,20 +22,14 @@ use crate::diagnostics;
 use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::snapshot::RuleId;
 use crate::topology::Direction;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub fn stats_of(daemon: &Daemon) -> StatsReport {
     // One reading of the kernel's counters for the whole report.
     daemon.sync_offload();
     let plane = daemon.plane();
-    let nics = plane
-        .snapshot
-        .plan
-        .ports
-        .iter_enumerated()
-        .filter(|(i, _)| plane.snapshot.plan.is_local(*i))
-        .map(|(i, n)| (n.name.clone(), daemon.nic_totals(plane.port_id(i))))
-        .collect();
+    let nics = nic_counters(daemon, &plane);
     let t = daemon.flows().stats();
     StatsReport {
         generation: plane.snapshot.generation,
@@ -83,6 +78,20 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         }),
         underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
     }
+}
+
+/// The counters of every port placed on this machine, by port name, as
+/// they stand: call [`Daemon::sync_offload`] first for the kernel fast
+/// path's share to be in them.
+pub fn nic_counters(daemon: &Daemon, plane: &Plane) -> BTreeMap<String, NicStats> {
+    plane
+        .snapshot
+        .plan
+        .ports
+        .iter_enumerated()
+        .filter(|(i, _)| plane.snapshot.plan.is_local(*i))
+        .map(|(i, n)| (n.name.clone(), daemon.nic_totals(plane.port_id(i))))
+        .collect()
 }
 
 /// The backends as their probes see them, with the flows placed on each:
@@ -186,4 +195,35 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
         ))
     });
     out
+}
+
+impl Daemon {
+    /// Traffic and drop counters of a NIC, summed over workers (after a
+    /// reading of the kernel's counters).
+    pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
+        self.sync_offload();
+        let plane = self.plane.load();
+        let idx = plane.snapshot.port_by_name(nic)?;
+        Some(self.nic_totals(plane.port_id(idx)))
+    }
+
+    /// The counters of the NIC in slot `port`, summed over workers, as
+    /// they stand (without reading the kernel's first).
+    pub(crate) fn nic_totals(&self, port: PortId) -> NicStats {
+        super::stats::total(&self.counters, port)
+    }
+
+    /// Traffic and drop counters of a NIC, one entry per worker (by
+    /// worker index): which of the queues carried what.
+    pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
+        let plane = self.plane.load();
+        let port = plane.port_id(plane.snapshot.port_by_name(nic)?);
+        Some(
+            self.counters
+                .iter()
+                .take(self.workers)
+                .map(|c| super::stats::total(std::slice::from_ref(c), port))
+                .collect(),
+        )
+    }
 }

@@ -1,5 +1,5 @@
-//! The accept loop both slow-path servers share (the control socket and the
-//! metrics endpoint): connections are served concurrently, each on a thread
+//! The control socket's accept loop (the HTTP server of [`crate::web`]
+//! keeps the same promises on its own): connections are served concurrently, each on a thread
 //! of its own, at most [`MAX_CONNECTIONS`] at once; one more gets the
 //! `busy` answer and is closed. The listener is watched with `poll`, so a
 //! connection is accepted the moment it arrives and the stop flag is seen

@@ -72,6 +72,8 @@ pub struct Worker {
     pub epoch: Instant,
     /// Where NSG denies are reported for flow logs (`None`: logs are off).
     pub denies: Option<DenySink>,
+    /// Where every drop is reported for the live page (`None`: not asked).
+    pub drops: Option<super::drop_feed::DropSink>,
     /// Poll for ready queues without sleeping.
     pub busy_poll: bool,
     /// Join consecutive UDP datagrams of a flow into super-packets.
@@ -267,6 +269,9 @@ impl Worker {
                         (&self.denies, reason)
                     {
                         denies.denied(plane.port_id(at), Direction::Inbound, rule, &view, now_ms);
+                    }
+                    if let Some(drops) = &self.drops {
+                        drops.dropped(plane.port_id(at), reason, rule, &view, now_ms);
                     }
                     self.counters
                         .dropped_many(plane.port_id(at), reason, traffic.packets);
@@ -472,6 +477,11 @@ impl Worker {
                         if let Some(direction) = direction {
                             denies.denied(plane.port_id(at), direction, rule, &view, now_ms);
                         }
+                    }
+                    if let (Some(drops), Verdict::Drop { reason, at, rule }) =
+                        (&self.drops, verdict)
+                    {
+                        drops.dropped(plane.port_id(at), reason, rule, &view, now_ms);
                     }
                     verdict
                 }

@@ -4,6 +4,7 @@
 
 pub mod bgp_agreement;
 pub mod broken_files;
+pub mod browser;
 pub mod check_agreement;
 pub mod hosts;
 pub mod hybrid;

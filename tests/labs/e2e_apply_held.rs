@@ -17,7 +17,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::mpsc;
 use std::time::Duration;
 use vnetd::api::{client, Request, Response};
-use vnetd::daemon::metrics::MetricsServer;
+
 use vnetd::daemon::threads::ThreadKind;
 use vnetd::policy::load_balancers::ProbeTarget;
 
@@ -130,7 +130,7 @@ fn reports_and_health_go_on_while_an_apply_is_held() {
     let text = common::with_netns_prefix(PROBED, prefix);
     let mut lab = Lab::start_exact(prefix, &text);
     let socket = lab.serve_control();
-    let metrics = MetricsServer::start("127.0.0.1:0".parse().unwrap(), lab.shared()).unwrap();
+    let metrics = vnetd::web::serve_metrics("127.0.0.1:0".parse().unwrap(), lab.shared()).unwrap();
     let daemon = lab.shared();
 
     // Before: web1 down (nothing listens on its port 80), and one flow

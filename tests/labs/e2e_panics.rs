@@ -22,7 +22,7 @@ use std::time::Duration;
 use vnetd::api::{client, Request, StatsReport};
 use vnetd::daemon::control;
 use vnetd::daemon::flow_log::FlowLogOptions;
-use vnetd::daemon::metrics::MetricsServer;
+
 use vnetd::daemon::threads::ThreadKind;
 use vnetd::daemon::{Daemon, RunOptions};
 
@@ -218,7 +218,7 @@ fn connections_whose_handler_panics_free_their_slot_and_the_next_is_answered() {
 
     // The same for a scrape of the metrics endpoint (port 0: the kernel
     // picks a free one).
-    let metrics = MetricsServer::start("127.0.0.1:0".parse().unwrap(), lab.shared()).unwrap();
+    let metrics = vnetd::web::serve_metrics("127.0.0.1:0".parse().unwrap(), lab.shared()).unwrap();
     daemon.faults().arm_panic(ThreadKind::Metrics);
     assert_eq!(scrape(metrics.local_addr()), "");
     wait_for_panics(daemon, ThreadKind::Metrics, 1);

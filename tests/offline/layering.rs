@@ -54,6 +54,24 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "verify",
         &["api", "net", "topology", "host", "diagnostics", "plan"],
     ),
+    // The HTTP server reads the running lab: its snapshot, reports,
+    // counters and drop events, the picture, traces and captures.
+    (
+        "web",
+        &[
+            "api",
+            "daemon",
+            "dataplane",
+            "diagnostics",
+            "graph",
+            "host",
+            "net",
+            "plan",
+            "policy",
+            "snapshot",
+            "topology",
+        ],
+    ),
     (
         "cli",
         &[
@@ -71,6 +89,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "snapshot",
             "topology",
             "verify",
+            "web",
         ],
     ),
 ];
@@ -187,6 +206,7 @@ fn imports_follow_the_layers() {
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("serve", &[]),
     ("port_id", &[]),
+    ("drop_feed", &["port_id"]),
     ("stats", &["port_id"]),
     ("threads", &[]),
     ("underlay", &[]),
@@ -211,13 +231,20 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     (
         "worker",
         &[
-            "root", "flow_log", "stats", "threads", "offload", "pacer", "underlay",
+            "root",
+            "flow_log",
+            "drop_feed",
+            "stats",
+            "threads",
+            "offload",
+            "pacer",
+            "underlay",
         ],
     ),
     ("lb", &["root", "plane", "threads"]),
     ("convergence", &["root", "hybrid", "lb"]),
-    ("report", &["root", "stats", "lb", "offload"]),
-    ("metrics", &["root", "report", "serve", "stats", "threads"]),
+    ("report", &["root", "plane", "stats", "lb", "offload"]),
+    ("metrics", &["root", "report", "stats", "threads"]),
     ("control", &["root", "report", "serve", "stats", "threads"]),
 ];
 

@@ -1,0 +1,258 @@
+//! Rates from counters: what a NIC and a link carried per second between
+//! two readings, as the live page shows them. Pure arithmetic on
+//! readings; the readings themselves are taken in [`super::live`].
+
+use crate::api::{FlowReport, NicStats};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// One NIC's rates, per second; bits count IP bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NicRate {
+    pub tx_pps: u64,
+    pub rx_pps: u64,
+    pub tx_bps: u64,
+    pub rx_bps: u64,
+    pub offloaded_tx_pps: u64,
+    pub offloaded_rx_pps: u64,
+}
+
+impl NicRate {
+    fn is_zero(&self) -> bool {
+        *self == NicRate::default()
+    }
+}
+
+/// What crossed one link (a peering, an appliance route), per second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LinkRate {
+    pub bps: u64,
+    pub pps: u64,
+}
+
+fn per_second(delta: u64, seconds: f64) -> u64 {
+    if seconds <= 0.0 {
+        return 0;
+    }
+    (delta as f64 / seconds).round() as u64
+}
+
+/// The rates of every NIC between two readings `seconds` apart; NICs that
+/// carried nothing are left out. A counter that went down (a NIC removed
+/// and added again by `apply`) counts from zero.
+pub fn nic_rates(
+    before: &BTreeMap<String, NicStats>,
+    now: &BTreeMap<String, NicStats>,
+    seconds: f64,
+) -> BTreeMap<String, NicRate> {
+    let zero = NicStats::default();
+    now.iter()
+        .filter_map(|(name, n)| {
+            let b = before.get(name).unwrap_or(&zero);
+            let delta =
+                |now: u64, before: u64| per_second(now.checked_sub(before).unwrap_or(now), seconds);
+            let rate = NicRate {
+                tx_pps: delta(n.packets_sent, b.packets_sent),
+                rx_pps: delta(n.packets_received, b.packets_received),
+                tx_bps: 8 * delta(n.bytes_sent, b.bytes_sent),
+                rx_bps: 8 * delta(n.bytes_received, b.bytes_received),
+                offloaded_tx_pps: delta(n.offloaded_packets_sent, b.offloaded_packets_sent),
+                offloaded_rx_pps: delta(n.offloaded_packets_received, b.offloaded_packets_received),
+            };
+            (!rate.is_zero()).then(|| (name.clone(), rate))
+        })
+        .collect()
+}
+
+/// A tracked flow as the link meter remembers it between readings.
+type FlowId = (String, String, String, String, String);
+
+fn flow_id(f: &FlowReport) -> FlowId {
+    (
+        f.nic.clone(),
+        f.direction.clone(),
+        f.protocol.clone(),
+        f.source.clone(),
+        f.destination.clone(),
+    )
+}
+
+/// The links' rates from the flow table: each flow's bytes and packets
+/// since the previous reading, both ways, put on the links its route
+/// crosses.
+#[derive(Debug, Default)]
+pub struct LinkMeter {
+    previous: HashMap<FlowId, (u64, u64)>,
+}
+
+impl LinkMeter {
+    /// `links_of` names the links a flow crosses (none for a flow inside
+    /// one VNet with no appliance). A flow seen for the first time counts
+    /// from zero: it began since the previous reading.
+    pub fn measure<'a>(
+        &mut self,
+        flows: &'a [FlowReport],
+        seconds: f64,
+        mut links_of: impl FnMut(&'a FlowReport) -> Vec<String>,
+    ) -> BTreeMap<String, LinkRate> {
+        let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut seen = HashMap::with_capacity(flows.len());
+        for flow in flows {
+            let bytes = flow.bytes_forward + flow.bytes_reverse;
+            let packets = flow.packets_forward + flow.packets_reverse;
+            let id = flow_id(flow);
+            let (b0, p0) = self.previous.get(&id).copied().unwrap_or((0, 0));
+            seen.insert(id, (bytes, packets));
+            let (db, dp) = (
+                bytes.checked_sub(b0).unwrap_or(bytes),
+                packets.checked_sub(p0).unwrap_or(packets),
+            );
+            if db == 0 && dp == 0 {
+                continue;
+            }
+            for link in links_of(flow) {
+                let t = totals.entry(link).or_default();
+                t.0 += db;
+                t.1 += dp;
+            }
+        }
+        self.previous = seen;
+        totals
+            .into_iter()
+            .map(|(link, (bytes, packets))| {
+                let rate = LinkRate {
+                    bps: 8 * per_second(bytes, seconds),
+                    pps: per_second(packets, seconds),
+                };
+                (link, rate)
+            })
+            .filter(|(_, r)| *r != LinkRate::default())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(packets: u64, bytes: u64, offloaded: u64) -> NicStats {
+        NicStats {
+            packets_sent: packets,
+            bytes_sent: bytes,
+            packets_received: packets / 2,
+            bytes_received: bytes / 2,
+            offloaded_packets_sent: offloaded,
+            offloaded_packets_received: 0,
+            drops: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_nic_rate_is_its_counters_difference_per_second() {
+        let before = BTreeMap::from([
+            ("vm1".to_string(), stats(100, 150_000, 10)),
+            ("vm2".to_string(), stats(5, 500, 0)),
+        ]);
+        let now = BTreeMap::from([
+            ("vm1".to_string(), stats(300, 450_000, 110)),
+            ("vm2".to_string(), stats(5, 500, 0)),
+            ("vm3".to_string(), stats(4, 400, 0)),
+        ]);
+        let rates = nic_rates(&before, &now, 2.0);
+        assert_eq!(
+            rates["vm1"],
+            NicRate {
+                tx_pps: 100,
+                rx_pps: 50,
+                tx_bps: 1_200_000,
+                rx_bps: 600_000,
+                offloaded_tx_pps: 50,
+                offloaded_rx_pps: 0,
+            }
+        );
+        assert!(!rates.contains_key("vm2"), "idle NICs are left out");
+        assert_eq!(rates["vm3"].tx_pps, 2, "a new NIC counts from zero");
+        let reset = nic_rates(&now, &before, 1.0);
+        assert_eq!(
+            reset["vm1"].tx_pps, 100,
+            "a counter that went down restarts"
+        );
+    }
+
+    fn flow(nic: &str, destination: &str, bytes: u64) -> FlowReport {
+        FlowReport {
+            host: None,
+            nic: nic.into(),
+            direction: "Outbound".into(),
+            protocol: "Tcp".into(),
+            source: "10.1.1.4:40000".into(),
+            destination: destination.into(),
+            rule: None,
+            next_hop_type: None,
+            next_hop_ip_address: None,
+            gateways: vec![],
+            packets_forward: bytes / 1000,
+            bytes_forward: bytes,
+            packets_reverse: 0,
+            bytes_reverse: 0,
+            age_ms: 0,
+            idle_ms: 0,
+            offloaded: false,
+            not_offloaded_because: None,
+        }
+    }
+
+    /// The meter against a plain reference: per link, the sum of its flows'
+    /// byte differences.
+    #[test]
+    fn links_carry_the_sum_of_their_flows_differences() {
+        let mut meter = LinkMeter::default();
+        let links = |f: &FlowReport| match f.destination.as_str() {
+            "10.2.1.4:80" => vec!["route_0".to_string(), "peering_0".to_string()],
+            "10.0.2.4:80" => vec!["peering_0".to_string()],
+            _ => vec![],
+        };
+        let first = [
+            flow("vm1", "10.2.1.4:80", 10_000),
+            flow("vm1", "10.0.2.4:80", 2_000),
+        ];
+        let rates = meter.measure(&first, 1.0, links);
+        assert_eq!(
+            rates["route_0"],
+            LinkRate {
+                bps: 80_000,
+                pps: 10
+            }
+        );
+        assert_eq!(
+            rates["peering_0"],
+            LinkRate {
+                bps: 96_000,
+                pps: 12
+            }
+        );
+        let second = [
+            flow("vm1", "10.2.1.4:80", 30_000),
+            flow("vm1", "10.0.2.4:80", 2_000),
+            flow("vm1", "10.1.1.5:80", 9_000),
+        ];
+        let rates = meter.measure(&second, 2.0, links);
+        assert_eq!(
+            rates["route_0"],
+            LinkRate {
+                bps: 80_000,
+                pps: 10
+            }
+        );
+        assert_eq!(
+            rates["peering_0"],
+            LinkRate {
+                bps: 80_000,
+                pps: 10
+            }
+        );
+        assert_eq!(rates.len(), 2, "{rates:?}");
+        let idle = meter.measure(&second, 1.0, links);
+        assert!(idle.is_empty(), "{idle:?}");
+    }
+}

@@ -1,0 +1,248 @@
+//! `vnetd run --ui` on the hub-and-spoke lab, opened in a real headless
+//! Chromium: the page draws every NIC and both peerings, vm1's rate
+//! follows what iperf3 measures, a denied telnet appears as a drop naming
+//! its NSG rule, a trace is drawn hop by hop (vm1 > nva1 > vm2), and the
+//! page's capture download holds the pings that crossed vm1. Run with
+//! offload on and, in the no-offload pass, off. A screenshot is saved in
+//! `target/`. Needs root and Debian's `chromium` (`.ci/run` installs it).
+
+use crate::common;
+
+use common::browser::{Browser, Page};
+use serde_json::{json, Value};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use vnetd::host::netns;
+
+const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
+const PREFIX: &str = "page";
+
+/// How long the page may take for what it is waited for.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn ns(nic: &str) -> String {
+    format!("{PREFIX}-{nic}")
+}
+
+#[test]
+fn the_live_page_shows_the_running_lab() {
+    common::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hub-spoke.yaml");
+    std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, PREFIX)).unwrap();
+    let mut run = common::vnetd_command(&dir.path().join("vnetd.sock"));
+    run.arg("run").arg(&config).args(["--ui", "127.0.0.1:0"]);
+    let (mut lab, line) = common::spawn_lab(run, "live page: ");
+    let url = line.trim().trim_start_matches("live page: ").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+
+    let browser = Browser::launch().unwrap();
+    let page = browser.open(&url).unwrap();
+    page.wait_for("window.vnetdUi && vnetdUi.ready", "the picture", PATIENCE)
+        .unwrap();
+    every_nic_and_peering_is_drawn(&page);
+    vm1_shows_the_rate_iperf3_measures(&page);
+    a_denied_telnet_appears_with_its_rule(&page);
+    a_trace_is_drawn_hop_by_hop(&page);
+    page.screenshot(screenshot_path()).unwrap();
+    the_capture_download_holds_the_pings(&url, dir.path());
+    drop(page);
+    drop(browser);
+    common::stop_lab(&mut lab);
+}
+
+fn screenshot_path() -> PathBuf {
+    let mode = if vnetd::daemon::options::offload_off_by_environment() {
+        "no-offload"
+    } else {
+        "offload"
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("live-page-{mode}.png"))
+}
+
+fn every_nic_and_peering_is_drawn(page: &Page) {
+    let nics = page
+        .eval(
+            "vnetdUi.cy.nodes('[kind = \"nic\"], [kind = \"appliance\"]')\
+             .map(n => n.data('name')).sort()",
+        )
+        .unwrap();
+    assert_eq!(nics, json!(["nva1", "shared1", "vm1", "vm2"]));
+    // Each peering between the hub and a spoke, connected, drawn between
+    // their VNets' boxes.
+    let peerings = page
+        .eval(
+            "vnetdUi.cy.edges('[kind = \"peering\"]').map(e => \
+             [e.source().data('label').split('\\n')[0], e.target().data('label').split('\\n')[0], \
+              e.data('state')]).sort()",
+        )
+        .unwrap();
+    assert_eq!(
+        peerings,
+        json!([
+            ["VNet hub", "VNet spoke1", "connected"],
+            ["VNet hub", "VNet spoke2", "connected"]
+        ])
+    );
+    // The table has a row per NIC.
+    let rows = page
+        .eval("[...document.querySelectorAll('tr[data-nic]')].map(r => r.dataset.nic).sort()")
+        .unwrap();
+    assert_eq!(rows, json!(["nva1", "shared1", "vm1", "vm2"]));
+}
+
+/// vm1's rate on the page, frame by frame, while iperf3 sends from vm1 to
+/// shared1: the median of the frames inside the transfer is within 10 % of
+/// the median of iperf3's own one-second figures (each leaving out the
+/// first and last, which may cover part of a second).
+fn vm1_shows_the_rate_iperf3_measures(page: &Page) {
+    let _server = common::iperf3_server(&ns("shared1"), "10.0.2.4");
+    let client = std::thread::spawn(|| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns("vm1"), "iperf3", "-c", "10.0.2.4"])
+            .args(["-t", "8", "-J"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "iperf3 -c failed");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    });
+    let mut seq = page.eval("vnetdUi.seq").unwrap().as_u64().unwrap_or(0);
+    let mut rates = Vec::new();
+    while !client.is_finished() {
+        let frame = page
+            .wait_for(
+                &format!(
+                    "vnetdUi.seq > {seq} && [vnetdUi.seq, (vnetdUi.rates.vm1 || {{}}).tx_bps || 0]"
+                ),
+                "a new rates frame",
+                PATIENCE,
+            )
+            .unwrap();
+        seq = frame[0].as_u64().unwrap();
+        rates.push(frame[1].as_f64().unwrap());
+    }
+    let report = client.join().unwrap();
+    // iperf3's own figure, second by second, as the page shows it.
+    let iperf3 = inner_median(
+        report["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["sum"]["bits_per_second"].as_f64().unwrap())
+            .collect(),
+    );
+    let busy: Vec<f64> = rates.iter().copied().filter(|r| *r > 0.0).collect();
+    assert!(busy.len() >= 5, "too few frames with traffic: {rates:?}");
+    let shown = inner_median(busy);
+    assert!(
+        (shown / iperf3 - 1.0).abs() <= 0.10,
+        "the page showed {shown:.0} b/s for vm1, iperf3 measured {iperf3:.0} b/s: {rates:?}, {}",
+        report["intervals"]
+    );
+    // The table shows it too, in words.
+    let cell = page
+        .eval("document.querySelector('tr[data-nic=\"vm1\"] [data-field=\"tx_bps\"]').textContent")
+        .unwrap();
+    assert!(cell.as_str().is_some_and(|t| !t.is_empty()), "{cell}");
+}
+
+/// The median of per-second figures, leaving out the first and the last
+/// (each may cover part of a second of the transfer).
+fn inner_median(mut figures: Vec<f64>) -> f64 {
+    assert!(figures.len() >= 3, "{figures:?}");
+    let mut inner = figures.drain(1..figures.len() - 1).collect::<Vec<_>>();
+    inner.sort_by(f64::total_cmp);
+    inner[inner.len() / 2]
+}
+
+fn a_denied_telnet_appears_with_its_rule(page: &Page) {
+    let telnet: SocketAddr = "10.2.1.4:23".parse().unwrap();
+    let tried = netns::run_in(&ns("vm1"), move || {
+        Ok(TcpStream::connect_timeout(&telnet, Duration::from_secs(1)).is_ok())
+    })
+    .unwrap();
+    assert!(!tried, "telnet to vm2 connected");
+    let drop = page
+        .wait_for(
+            "(() => { const d = document.querySelector(\
+             '#drops li[data-nic=\"vm2\"][data-rule=\"deny-telnet\"]'); \
+             return d && [d.dataset.reason, d.textContent]; })()",
+            "the denied telnet in the drops",
+            PATIENCE,
+        )
+        .unwrap();
+    assert_eq!(drop[0], "nsg_inbound", "{drop}");
+    assert!(drop[1].as_str().unwrap().contains("10.2.1.4:23"), "{drop}");
+}
+
+fn a_trace_is_drawn_hop_by_hop(page: &Page) {
+    page.set_hash("#trace=vm1,10.2.1.4,tcp,80").unwrap();
+    page.wait_for(
+        "vnetdUi.trace && vnetdUi.cy.edges('.trace').length > 0",
+        "the trace drawn",
+        PATIENCE,
+    )
+    .unwrap();
+    let hops = page
+        .eval("[...document.querySelectorAll('[data-trace-hop]')].map(h => h.dataset.nic)")
+        .unwrap();
+    assert_eq!(hops, json!(["vm1", "nva1", "vm2"]));
+    let drawn = page
+        .eval(
+            "[vnetdUi.cy.nodes('.trace').map(n => n.data('name')).sort(), \
+              vnetdUi.cy.edges('.trace').map(e => [e.source().data('name'), e.target().data('name')])]",
+        )
+        .unwrap();
+    assert_eq!(
+        drawn,
+        json!([["nva1", "vm1", "vm2"], [["vm1", "nva1"], ["nva1", "vm2"]]])
+    );
+}
+
+/// `/capture/vm1.pcapng`, as the page's link asks for it with a filter and
+/// a packet count: the three pings' requests and replies, as tcpdump reads
+/// them. Asked in HTTP/1.0, so the body is the file itself, and the pings
+/// start once its first bytes (the capture is open) have arrived.
+fn the_capture_download_holds_the_pings(url: &str, dir: &Path) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+        .write_all(b"GET /capture/vm1.pcapng?seconds=60&count=6&filter=icmp HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let body_at = loop {
+        let n = stream.read(&mut buf).expect("the capture's first bytes");
+        assert!(n > 0, "the answer ended early: {answer:?}");
+        answer.extend_from_slice(&buf[..n]);
+        let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n");
+        if let Some(at) = head_end.map(|p| p + 4).filter(|at| answer.len() > *at) {
+            break at;
+        }
+    };
+    let head = String::from_utf8_lossy(&answer[..body_at]).to_lowercase();
+    assert!(head.starts_with("http/1.0 200 ok\r\n"), "{head}");
+    assert!(
+        head.contains("content-type: application/x-pcapng"),
+        "{head}"
+    );
+    assert!(common::ping(&ns("vm1"), "10.2.1.4"), "vm1 cannot ping vm2");
+    stream.read_to_end(&mut answer).unwrap();
+    let file = dir.join("download.pcapng");
+    std::fs::write(&file, &answer[body_at..]).unwrap();
+    let read = Command::new("tcpdump")
+        .args(["-nn", "-r"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&read.stdout);
+    let count = |what: &str| text.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("10.1.1.4 > 10.2.1.4: ICMP echo request"), 3, "{text}");
+    assert_eq!(count("10.2.1.4 > 10.1.1.4: ICMP echo reply"), 3, "{text}");
+}
