@@ -512,6 +512,7 @@
         'border-style': 'dashed', color: '#6b4f00',
       }),
       { selector: 'node.probe-down', style: { 'border-color': '#d0312d', 'border-style': 'dashed' } },
+      { selector: 'node.bgp-down', style: { 'border-color': '#d0312d', 'border-width': 3 } },
       { selector: 'node.trace', style: { 'border-color': '#d81b7a', 'background-color': '#fde4f0' } },
       { selector: 'node.trace-at', style: { 'border-color': '#d0312d', 'background-color': '#fdd9d7' } },
       { selector: 'node.picked', style: { 'background-color': '#fff2b3', 'border-color': '#1f2933' } },
@@ -760,7 +761,8 @@
 
   function nodeDisplay(node, rate) {
     const line = rateLine(rate);
-    const label = node.data('label') || node.data('name');
+    const bgp = node.data('bgp');
+    const label = (node.data('label') || node.data('name')) + (bgp ? `\n${bgp}` : '');
     return line ? `${label}\n${line}` : label;
   }
 
@@ -913,6 +915,11 @@
     if (ui.ready && !document.hidden) applyState(state);
   }
 
+  /** A session is up when Azure would say Connected (gobgp: Established). */
+  function sessionUp(s) {
+    return s.state === 'Connected' || s.state === 'Established';
+  }
+
   function applyState(state) {
     const cy = ui.cy;
     cy.batch(() => {
@@ -922,7 +929,30 @@
       }
       for (const s of state.sessions || []) {
         const e = s.edge ? cy.getElementById(s.edge) : null;
-        if (e && e.nonempty()) e.data('state', s.state === 'Established' ? 'up' : 'down');
+        if (e && e.nonempty()) e.data('state', sessionUp(s) ? 'up' : 'down');
+      }
+      // Each gateway: its sessions up out of all, and the prefixes they
+      // brought, on its node; its BGP connections red while one is down.
+      const gateways = new Map();
+      for (const s of state.sessions || []) {
+        const g = gateways.get(s.gateway) || { up: 0, total: 0, prefixes: 0 };
+        g.total += 1;
+        if (sessionUp(s)) g.up += 1;
+        g.prefixes += s.prefixes || 0;
+        gateways.set(s.gateway, g);
+      }
+      cy.nodes('[bgp]').forEach((n) => {
+        if (!gateways.has(n.data('name'))) n.removeData('bgp');
+      });
+      for (const [name, g] of gateways) {
+        const n = S.byName.get(name);
+        if (!n) continue;
+        n.data('bgp', `BGP ${g.up}/${g.total} up, ${g.prefixes} prefix${g.prefixes === 1 ? '' : 'es'}`);
+        n.toggleClass('bgp-down', g.up < g.total);
+        n.connectedEdges('[kind = "connection"]').forEach((e) => {
+          if (/\bBGP\b/.test(String(e.data('label')))) e.data('state', g.up === g.total ? 'up' : 'down');
+        });
+        setNodeRate(n, ui.rates[name]);
       }
       cy.nodes('.probe-down').removeClass('probe-down');
       for (const b of state.backends || []) {
