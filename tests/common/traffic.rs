@@ -143,3 +143,21 @@ pub fn udp_marker(ns: &str, to: std::net::SocketAddr, payload: &[u8]) {
     let socket = super::udp_client_for(ns, to);
     socket.send_to(payload, to).unwrap();
 }
+
+/// A TCP listener at `address` in namespace `ns` that echoes what its
+/// first connection sends until the client closes it.
+pub fn echo_once(ns: &str, address: std::net::SocketAddr) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    let listener =
+        vnetd::host::netns::run_in(ns, move || Ok(std::net::TcpListener::bind(address)?)).unwrap();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => stream.write_all(&buf[..n]).unwrap(),
+            }
+        }
+    })
+}

@@ -11,7 +11,7 @@ use common::Killed;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use std::io::{BufRead, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -99,17 +99,7 @@ fn capture_holds_every_packet_tcpdump_sees_on_eth0() {
 /// offload is on) before the rest cross.
 fn chat(socket: &Path, vm1: &str, shared1: &str) {
     let server: SocketAddr = "10.0.2.4:7100".parse().unwrap();
-    let listener = netns::run_in(shared1, move || Ok(TcpListener::bind(server)?)).unwrap();
-    let echo = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => stream.write_all(&buf[..n]).unwrap(),
-            }
-        }
-    });
+    let echo = common::traffic::echo_once(shared1, server);
     let mut stream = netns::run_in(vm1, move || {
         Ok(TcpStream::connect_timeout(&server, Duration::from_secs(5))?)
     })

@@ -12,7 +12,7 @@ use crate::common;
 use common::traffic::{Capture, Stream};
 use common::Lab;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 use vnetd::api::FlowReport;
@@ -203,18 +203,7 @@ fn an_offloaded_tcp_transfer_counts_what_iperf3_moved_within_one_percent() {
 /// A TCP connection that exchanges `rounds` messages, then closes.
 fn chat(lab: &Lab, rounds: usize, offloaded_after: usize) {
     let server: SocketAddr = "10.0.2.4:7100".parse().unwrap();
-    let listener =
-        netns::run_in(&lab.ns("shared1"), move || Ok(TcpListener::bind(server)?)).unwrap();
-    let echo = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => stream.write_all(&buf[..n]).unwrap(),
-            }
-        }
-    });
+    let echo = common::traffic::echo_once(&lab.ns("shared1"), server);
     let mut stream = netns::run_in(&lab.ns("vm1"), move || {
         Ok(TcpStream::connect_timeout(&server, Duration::from_secs(5))?)
     })
