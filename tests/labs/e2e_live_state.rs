@@ -3,7 +3,8 @@
 //! event lists the gateway's BGP session as `vnetd gateway
 //! bgp-peer-status` predicts it offline, Connected, with the prefixes the
 //! BGP model says it receives. Read over a plain TCP connection, as any
-//! client of `/events` would. Needs root, `bird2` and `gobgpd`.
+//! client of `/events` would. The connection's shared key is in none of
+//! the page's answers. Needs root, `bird2` and `gobgpd`.
 
 use crate::common;
 
@@ -16,6 +17,10 @@ use std::time::{Duration, Instant};
 
 const PREFIX: &str = "e2ls";
 
+/// The connection's shared key in this test's copy of the file: a string
+/// nothing else in the lab spells.
+const SHARED_KEY: &str = "k3y-never-shown-e2ls";
+
 /// `(gateway, neighbor, state, prefixes)` of each session, sorted.
 type Sessions = Vec<(String, String, String, u64)>;
 
@@ -25,7 +30,12 @@ fn the_state_feed_shows_the_sessions_the_bgp_model_predicts() {
     let hybrid = include_str!("../../config/hybrid.yaml");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hybrid.yaml");
-    std::fs::write(&file, common::with_netns_prefix(hybrid, PREFIX)).unwrap();
+    let text = common::with_netns_prefix(hybrid, PREFIX).replace(
+        "shared_key: \"lab\"",
+        &format!("shared_key: \"{SHARED_KEY}\""),
+    );
+    assert!(text.contains(SHARED_KEY), "the example's shared key moved");
+    std::fs::write(&file, text).unwrap();
     let socket = dir.path().join("vnetd.sock");
     let mut run = common::vnetd_command(&socket);
     run.arg("run").arg(&file).args(["--ui", "127.0.0.1:0"]);
@@ -46,7 +56,35 @@ fn the_state_feed_shows_the_sessions_the_bgp_model_predicts() {
     assert_eq!(predicted.len(), 1, "{predicted:?}");
     let shown = state_sessions_until(&addr, &predicted);
     assert_eq!(shown, predicted);
+    for path in [
+        "/",
+        "/api/graph",
+        "/api/flows",
+        "/api/trace?from=hub-vm&to=192.168.1.10",
+    ] {
+        let answer = get(&addr, path);
+        assert!(
+            answer.starts_with("HTTP/1.0 200 OK\r\n"),
+            "{path}: {answer}"
+        );
+        assert!(!answer.contains(SHARED_KEY), "{path} shows the shared key");
+    }
     common::stop_lab(&mut lab);
+}
+
+/// One GET over HTTP/1.0: the whole answer.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 /// What `vnetd gateway bgp-peer-status --config` predicts for the file's
