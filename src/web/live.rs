@@ -183,17 +183,18 @@ impl Sampler {
 
     /// One reading: every NIC's counters, and the flows when there are any.
     fn sample(&mut self, daemon: &Daemon, live: &Live) {
-        daemon.sync_offload();
+        // One reading of the fast path's counters: `flows_of` takes it
+        // when there are flows to read.
+        let flows = if daemon.flows().stats().occupied > 0 {
+            flows_of(daemon, None)
+        } else {
+            daemon.sync_offload();
+            Vec::new()
+        };
         let plane = daemon.plane();
         let snapshot = &plane.snapshot;
         let now = Instant::now();
         let counters = by_resource(&plane, nic_counters(daemon, &plane));
-        let Some((then, before)) = self.previous.replace((now, counters)) else {
-            return;
-        };
-        let seconds = now.duration_since(then).as_secs_f64();
-        let after = &self.previous.as_ref().expect("just set").1;
-        let nics: BTreeMap<String, NicRate> = nic_rates(&before, after, seconds);
         if self
             .links
             .as_ref()
@@ -203,11 +204,15 @@ impl Sampler {
             self.links = Some((snapshot.generation, map));
         }
         let map = &self.links.as_ref().expect("just set").1;
-        let flows = if daemon.flows().stats().occupied > 0 {
-            flows_of(daemon, None)
-        } else {
-            Vec::new()
+        let Some((then, before)) = self.previous.replace((now, counters)) else {
+            // The first reading: what the flows carried so far is the
+            // baseline, not this second's traffic.
+            self.meter.measure(&flows, 1.0, |f| map.links_of(f));
+            return;
         };
+        let seconds = now.duration_since(then).as_secs_f64();
+        let after = &self.previous.as_ref().expect("just set").1;
+        let nics: BTreeMap<String, NicRate> = nic_rates(&before, after, seconds);
         let links = self.meter.measure(&flows, seconds, |f| map.links_of(f));
         self.seq += 1;
         let frame = json!({
