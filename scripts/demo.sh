@@ -231,8 +231,11 @@ config=config/avs-expressroute.yaml
 step "Starting the AVS lab ($config): a datacenter and a private cloud on circuits, Global Reach"
 start_lab
 reaches() { on "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }
+# Each path comes up when its BGP routes arrive, in no set order: wait for
+# every one the checks below ping.
 for _ in $(seq 1 300); do
-  reaches dc-host 10.110.1.10 && reaches avs-vm 10.0.1.4 && break
+  reaches hub-vm 172.20.1.10 && reaches hub-vm 10.110.1.10 &&
+    reaches dc-host 10.110.1.10 && reaches avs-vm 172.20.1.10 && break
   sleep 0.2
 done
 reaches hub-vm 172.20.1.10 || fail "ping hub-vm -> dc-host"
