@@ -28,19 +28,34 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let (key, message) = (Printable(&self.key), Printable(&self.message));
         if self.key.is_empty() {
-            write!(
-                f,
-                "{}:{}: {}: {}",
-                self.file, self.line, severity, self.message
-            )
+            write!(f, "{}:{}: {}: {}", self.file, self.line, severity, message)
         } else {
             write!(
                 f,
                 "{}:{}: {}: {}: {}",
-                self.file, self.line, severity, self.key, self.message
+                self.file, self.line, severity, key, message
             )
         }
+    }
+}
+
+/// Text from the file shown with its control characters escaped (`\0`,
+/// `\u{1b}`): a name holding NUL or an escape sequence is shown as
+/// written, never sent raw to the terminal.
+struct Printable<'a>(&'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() && c != '\n' {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 

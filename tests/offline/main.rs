@@ -36,6 +36,7 @@ mod lb_distribution;
 mod lb_nat;
 mod lb_traces;
 mod lpm_props;
+mod names_as_paths;
 mod nsg_classifier_props;
 mod placement;
 mod plan;

@@ -444,9 +444,31 @@ impl Drop for Daemon {
     }
 }
 
-/// Creates `dir` (and its parents).
+/// Creates `dir` (and its parents). `dir` is made of names (a lab's,
+/// a host's, a namespace's), so it must be an absolute path that never
+/// climbs (`..`): a name that would lead a routing daemon's files out of
+/// vnetd's directories is refused here, whatever checked it before.
 pub(crate) fn create_run_dir(dir: &Path) -> Result<()> {
+    check_run_dir(dir)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Refuses a run directory that is relative or climbs out of its parent.
+fn check_run_dir(dir: &Path) -> Result<()> {
+    use std::path::Component;
+    let plain = dir.is_absolute()
+        && dir
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        && !dir.as_os_str().as_encoded_bytes().contains(&0);
+    if !plain {
+        anyhow::bail!(
+            "{} is not a plain directory under vnetd's own: a name it is made of holds `..`, \
+             `/` or NUL",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Removes the listed files of an instance, ignoring missing ones, and the
@@ -465,4 +487,27 @@ pub(crate) fn with_prefix(list: &[Ipv4Net], prefix: Ipv4Net) -> Vec<Ipv4Net> {
         out.push(prefix);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_directory_never_climbs_out_of_its_parent() {
+        for refused in [
+            "/run/vnetd-bgp/../../x",
+            "/run/vnetd-bgp/mesh-../../../x",
+            "/run/vnetd-bgp/..",
+            "run/vnetd-bgp/h1",
+            "/run/vnetd-bgp/a\0b",
+        ] {
+            let dir = Path::new(refused);
+            assert!(check_run_dir(dir).is_err(), "{refused:?} was accepted");
+            assert!(create_run_dir(dir).is_err(), "{refused:?} was created");
+        }
+        for accepted in ["/run/vnetd-bgp/lab-mesh-h1", "/run/vnetd-bgp/a..b"] {
+            check_run_dir(Path::new(accepted)).unwrap();
+        }
+    }
 }

@@ -35,6 +35,27 @@ impl PlacementRefs {
     }
 }
 
+/// The longest host name: a DNS label's.
+const MAX_HOST_NAME_LEN: usize = 63;
+
+/// Why `name` cannot name a host, or `None`. A host's name becomes part of
+/// the names of its files (its host mesh speaker's directory), so it is
+/// held to a machine name's letters: 1 to 63 letters, digits, `_`, `.` or
+/// `-`, starting with a letter or digit (never `..`, `/` or NUL).
+fn host_name_refusal(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let fits = !bytes.is_empty()
+        && bytes.len() <= MAX_HOST_NAME_LEN
+        && bytes[0].is_ascii_alphanumeric()
+        && (bytes.iter()).all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    (!fits).then(|| {
+        format!(
+            "{name:?} is not a usable host name: 1 to {MAX_HOST_NAME_LEN} letters, digits, `_`, \
+             `.` or `-`, starting with a letter or digit"
+        )
+    })
+}
+
 impl Resolver<'_> {
     /// The file's hosts, then what each `host` names.
     pub(super) fn placement(&mut self, hosts: Vec<RawHost>, refs: PlacementRefs) {
@@ -47,6 +68,11 @@ impl Resolver<'_> {
                     "duplicate host name `{}` (first at line {first})",
                     host.name
                 );
+                self.diags.error(host.line, &host.key, why);
+                continue;
+            }
+            // Refused, but declared: what it places is not refused again.
+            if let Some(why) = host_name_refusal(&host.name) {
                 self.diags.error(host.line, &host.key, why);
                 continue;
             }
