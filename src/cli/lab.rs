@@ -86,6 +86,9 @@ pub(super) fn run_lab(
         .run_on(host.as_deref())
         .map_err(Failure::refused)?;
     require_root("run", "creates network namespaces and TUN devices")?;
+    if crate::host::netns::in_private_mount_namespace() {
+        eprintln!("{}", private_mount_namespace_warning(host.as_deref()));
+    }
     let mut options = crate::daemon::RunOptions::default();
     if let Some(w) = workers {
         options.workers = usize::from(w);
@@ -369,6 +372,19 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
 /// elsewhere is noted too.
 /// The running lab's topology as it reads it, and its plan; refused when no
 /// lab runs or it cannot be asked.
+/// What `vnetd run` says when it runs in a mount namespace of its own.
+fn private_mount_namespace_warning(host: Option<&str>) -> String {
+    let host = host.map(|h| format!(" --host {h}")).unwrap_or_default();
+    let example = format!("nsenter --net=/run/netns/NAME vnetd run FILE{host}");
+    format!(
+        "vnetd: warning: this process runs in a mount namespace of its own (as `ip netns exec` \
+         gives it): the lab's namespaces will be seen only by processes in that mount \
+         namespace, and `ip netns`, `vnetd` commands and tools started elsewhere will not find \
+         them. To run in another network namespace with the machine's mounts, use \
+         `{example}`"
+    )
+}
+
 type HttpServers = (Option<crate::web::HttpServer>, Option<crate::web::LivePage>);
 
 /// The metrics endpoint and the live page, where asked for.

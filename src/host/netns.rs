@@ -45,6 +45,26 @@ pub fn path_of(name: &str) -> PathBuf {
     Path::new(NETNS_RUN_DIR).join(name)
 }
 
+/// Whether this process runs in a mount namespace other than the
+/// machine's (PID 1's) or than its parent's, as `ip netns exec`, `unshare
+/// -m` or a service's private mounts give it. Namespaces are named by bind
+/// mounts under [`NETNS_RUN_DIR`], and mounts made in such a namespace do
+/// not reach the one it came from: the namespaces made here are then seen
+/// only by processes in this one. In a container, PID 1 is the container's
+/// own, whose mounts the caller shares. A namespace that cannot be read
+/// (PID 1's, seen from a sandbox) is not compared.
+pub fn in_private_mount_namespace() -> bool {
+    let mount_ns = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let Some(own) = mount_ns("self") else {
+        return false;
+    };
+    let parent = std::os::unix::process::parent_id().to_string();
+    [mount_ns("1"), mount_ns(&parent)]
+        .into_iter()
+        .flatten()
+        .any(|other| other != own)
+}
+
 /// Refuses names that iproute2 would refuse or that would escape the
 /// namespace directory.
 fn validate_name(name: &str) -> Result<()> {

@@ -570,3 +570,57 @@ fn the_cli_names_what_went_wrong_against_a_running_lab() {
     common::stop_lab(&mut child);
     std::fs::remove_file(&config).unwrap();
 }
+
+/// A namespace the test made, removed when the test ends or panics.
+struct MadeNamespace(&'static str);
+
+impl Drop for MadeNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", self.0]).status();
+    }
+}
+
+#[test]
+fn run_in_a_mount_namespace_of_its_own_says_so() {
+    common::require_root();
+    let _serial = serial();
+    let host = MadeNamespace("vnetd-e2mnt-host");
+    assert!(Command::new("ip")
+        .args(["netns", "add", host.0])
+        .status()
+        .unwrap()
+        .success());
+    let config = write_config("e2mnt");
+    // `ip netns exec` gives the daemon a mount namespace of its own.
+    let mut run = Command::new("ip");
+    run.args(["netns", "exec", host.0])
+        .arg(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("run")
+        .arg(&config)
+        .env("VNETD_SOCKET", socket());
+    let (mut child, _) = common::spawn_lab(run, "");
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("runs in a mount namespace of its own")
+            && stderr.contains("nsenter --net=/run/netns/NAME vnetd run FILE"),
+        "{stderr}"
+    );
+    assert_eq!(namespaces_with("e2mnt"), Vec::<String>::new());
+    // Run as users are told to, it says nothing of the kind.
+    let mut run = Command::new("nsenter");
+    run.arg(format!("--net=/run/netns/{}", host.0))
+        .arg(env!("CARGO_BIN_EXE_vnetd"))
+        .arg("run")
+        .arg(&config)
+        .env("VNETD_SOCKET", socket());
+    let (mut child, _) = common::spawn_lab(run, "");
+    assert!(common::ping("e2mnt-vm1", "10.2.1.4"));
+    signal(&child, libc::SIGTERM);
+    assert!(wait_exit(&mut child).success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("mount namespace of its own"), "{stderr}");
+}
