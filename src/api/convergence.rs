@@ -9,7 +9,9 @@
 //! route the model predicts it learns (by prefix and neighbour) and the
 //! plane forwards with them, and every load balancer backend has had its
 //! first probe's verdict. A lab without BGP or load balancers is converged
-//! from the start.
+//! from the start. A machine of a spread lab has also converged only once
+//! it trusts every other machine (each announces the same numbering of the
+//! lab over the host mesh).
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,14 @@ pub struct Convergence {
     /// The backends whose probe has not answered yet, as `lb/nic`.
     #[serde(default)]
     pub backends_unprobed: Vec<String>,
+    /// In a spread lab, the other machines this one trusts, of all.
+    #[serde(default)]
+    pub hosts_trusted: usize,
+    #[serde(default)]
+    pub hosts_expected: usize,
+    /// The other machines not trusted, with why.
+    #[serde(default)]
+    pub hosts_untrusted: Vec<HostRef>,
     /// Milliseconds since the lab started.
     pub uptime_ms: u64,
 }
@@ -48,6 +58,15 @@ pub struct SessionRef {
     pub gateway: String,
     pub instance: usize,
     pub neighbor: String,
+}
+
+/// Another machine of a spread lab that this one does not trust.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct HostRef {
+    pub host: String,
+    pub address: String,
+    /// Why, in words.
+    pub why: String,
 }
 
 /// One route a gateway instance learns from a neighbour.
@@ -102,6 +121,12 @@ impl Convergence {
                 self.backends_probed, self.backends_expected
             ));
         }
+        if self.hosts_expected > 0 {
+            parts.push(format!(
+                "hosts {}/{} trusted",
+                self.hosts_trusted, self.hosts_expected
+            ));
+        }
         if parts.is_empty() {
             return "no BGP sessions or load balancer probes to wait for".to_string();
         }
@@ -141,6 +166,12 @@ impl Convergence {
                 .map(|b| format!("no probe answer yet from backend {b}")),
             "backends unprobed",
         );
+        named(
+            &mut parts,
+            (self.hosts_untrusted.iter())
+                .map(|h| format!("host {} ({}) not trusted: {}", h.host, h.address, h.why)),
+            "hosts not trusted",
+        );
         parts.join("; ")
     }
 }
@@ -151,5 +182,34 @@ fn named(parts: &mut Vec<String>, items: impl ExactSizeIterator<Item = String>, 
     parts.extend(items.take(NAMED));
     if total > NAMED {
         parts.push(format!("{} more {more}", total - NAMED));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_not_trusted_is_counted_and_named() {
+        let state = Convergence {
+            sessions_established: 2,
+            sessions_expected: 2,
+            hosts_trusted: 1,
+            hosts_expected: 2,
+            hosts_untrusted: vec![HostRef {
+                host: "h3".into(),
+                address: "192.0.2.3".into(),
+                why: "it announces no digest of the lab's numbering".into(),
+            }],
+            ..Convergence::default()
+        };
+        assert_eq!(
+            state.progress(),
+            "BGP 2/2 sessions established, 0/0 prefixes learned, hosts 1/2 trusted"
+        );
+        assert_eq!(
+            state.missing(),
+            "host h3 (192.0.2.3) not trusted: it announces no digest of the lab's numbering"
+        );
     }
 }

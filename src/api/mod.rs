@@ -32,10 +32,10 @@ pub mod client;
 pub mod convergence;
 pub mod report;
 
-pub use convergence::{Convergence, RouteRef, SessionRef};
+pub use convergence::{Convergence, HostRef, RouteRef, SessionRef};
 pub use report::{
     BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
-    UnderlayReport,
+    UnderlayHostReport, UnderlayReport,
 };
 
 use crate::diagnostics::gateway::BgpPeerStatusList;

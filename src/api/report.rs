@@ -80,12 +80,44 @@ pub struct UnderlayReport {
     pub sent: u64,
     /// Received from other machines and handed to the daemon.
     pub received: u64,
-    /// Dropped: their source is no host of the file.
+    /// Received and dropped: their source is no trusted host (no host of
+    /// the file, or one not trusted now).
     pub untrusted: u64,
-    /// Dropped: sent for a port no machine was known to hold.
+    /// Not sent: for a port on a host not trusted now.
+    #[serde(default)]
+    pub not_trusted: u64,
+    /// Not sent: for a port no machine was known to hold.
     pub no_destination: u64,
+    /// Received and dropped: their VNI is not their port's VNet's.
+    #[serde(default)]
+    pub wrong_vni: u64,
+    /// Received and dropped: their MAC names no port of this machine.
+    #[serde(default)]
+    pub unknown_port: u64,
+    /// Received and dropped: too short to be a frame.
+    #[serde(default)]
+    pub malformed: u64,
     /// Dropped for another reason (no tunnel key, a kernel helper failed).
     pub failed: u64,
+    /// Each other machine: whether it is trusted, and what was refused
+    /// from it and not sent to it.
+    #[serde(default)]
+    pub hosts: Vec<UnderlayHostReport>,
+}
+
+/// One other machine of a spread lab, as this one's underlay sees it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnderlayHostReport {
+    pub host: String,
+    pub address: String,
+    /// `trusted`, `unheard`, `no_digest` or `other_numbering`.
+    pub trust: String,
+    /// Why it is not trusted, in words (empty when it is).
+    pub why: String,
+    /// Its packets dropped because it was not trusted.
+    pub refused: u64,
+    /// Packets for its ports dropped because it was not trusted.
+    pub not_sent: u64,
 }
 
 /// The kernel fast path of a running lab.

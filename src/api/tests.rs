@@ -142,8 +142,20 @@ fn stats() -> StatsReport {
             sent: 10,
             received: 9,
             untrusted: 1,
+            not_trusted: 2,
             no_destination: 0,
+            wrong_vni: 3,
+            unknown_port: 4,
+            malformed: 0,
             failed: 0,
+            hosts: vec![UnderlayHostReport {
+                host: "h3".into(),
+                address: "192.0.2.3".into(),
+                trust: "no_digest".into(),
+                why: "it announces no digest of the lab's numbering".into(),
+                refused: 1,
+                not_sent: 2,
+            }],
         })),
     }
 }
@@ -248,6 +260,13 @@ fn responses() -> Vec<Response> {
                 prefix: "192.168.0.0/16".into(),
             }],
             backends_unprobed: Vec::new(),
+            hosts_trusted: 1,
+            hosts_expected: 2,
+            hosts_untrusted: vec![HostRef {
+                host: "h3".into(),
+                address: "192.0.2.3".into(),
+                why: "nothing heard from it over the host mesh".into(),
+            }],
             uptime_ms: 2100,
         }),
         Response::Error(ApiError::usage(

@@ -130,9 +130,30 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
     }
     if let Some(u) = &report.underlay {
         out.push_str(&format!(
-            "underlay: MTU {} between hosts, {} packets sent, {} received, dropped: {} untrusted, {} without destination, {} failed\n",
-            u.inner_mtu, u.sent, u.received, u.untrusted, u.no_destination, u.failed
+            "underlay: MTU {} between hosts, {} packets sent, {} received, dropped: {} untrusted, \
+             {} for hosts not trusted, {} without destination, {} with a wrong VNI, {} for no \
+             port here, {} malformed, {} failed\n",
+            u.inner_mtu,
+            u.sent,
+            u.received,
+            u.untrusted,
+            u.not_trusted,
+            u.no_destination,
+            u.wrong_vni,
+            u.unknown_port,
+            u.malformed,
+            u.failed
         ));
+        for h in &u.hosts {
+            let trust = match h.why.as_str() {
+                "" => "trusted".to_owned(),
+                why => format!("not trusted ({why})"),
+            };
+            out.push_str(&format!(
+                "  host {} ({}): {trust}; {} packets refused, {} not sent\n",
+                h.host, h.address, h.refused, h.not_sent
+            ));
+        }
     }
     match &report.shaping {
         Some(s) if !s.on => out.push_str("shaping: off (--no-shaping): no delays or rates\n"),

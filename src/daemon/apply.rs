@@ -89,6 +89,42 @@ impl Slots {
     }
 }
 
+/// Why a file's `hosts` cannot replace the running lab's (with the line to
+/// point at), if they differ: the machines, their names and addresses are
+/// what every machine's underlay and host mesh were opened with.
+fn hosts_change(
+    running: &crate::topology::Placement,
+    new: &crate::topology::Placement,
+) -> Option<(usize, String)> {
+    let listed = |p: &crate::topology::Placement| -> Vec<(String, std::net::Ipv4Addr)> {
+        (p.hosts.iter())
+            .map(|h| (h.name.clone(), h.underlay_address))
+            .collect()
+    };
+    let (before, after) = (listed(running), listed(new));
+    if before == after {
+        return None;
+    }
+    let shown = |list: &[(String, std::net::Ipv4Addr)]| match list {
+        [] => "none (the lab runs on one machine)".to_owned(),
+        _ => (list.iter())
+            .map(|(name, address)| format!("{name} ({address})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let line = new.hosts.first().map_or(0, |h| h.line);
+    Some((
+        line,
+        format!(
+            "the lab's hosts cannot change while it runs: it runs on {}, the file names {}; a \
+             change of `hosts` (the machines, their names or underlay addresses) takes a \
+             restart of every host (`vnetd run FILE --host NAME` on each)",
+            shown(&before),
+            shown(&after)
+        ),
+    ))
+}
+
 /// True when a NIC can keep its namespace and TUN device: same namespace,
 /// addresses, routes and MTU (a change of IP forwarding needs no
 /// re-plumbing).
@@ -121,8 +157,14 @@ impl Daemon {
         let loaded =
             crate::plan::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let mut topology = loaded.topology;
-        // A spread lab's machine stays the one it runs as.
+        // A spread lab's machines are the ones it started with, and this
+        // one stays the one it runs as.
         let running = &self.plane.load().snapshot.topology.placement;
+        if let Some((line, why)) = hosts_change(running, &topology.placement) {
+            let mut refusal = crate::topology::Diagnostics::new(source);
+            refusal.error(line, "hosts", why);
+            return Err(ApplyError::Invalid(refusal.list));
+        }
         if let Err(why) = topology.placement.run_on(running.local_name().as_deref()) {
             let mut refusal = crate::topology::Diagnostics::new(source);
             refusal.error(0, "hosts", why);
@@ -343,8 +385,24 @@ impl Daemon {
         // only what the new speakers learned: the old ones' is forgotten).
         let snapshot =
             Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
+        // A spread lab's machines understand each other only while they
+        // number it alike: a change of that numbering cuts this machine off
+        // from the others until each runs it too (see `underlay::direct`).
+        if self.underlay.is_some() {
+            let digest = |s: &Snapshot| crate::plan::wire::wire_digest(&s.topology, &s.plan);
+            if digest(&snapshot) != digest(&old.snapshot) {
+                summary.rebuilt.push(
+                    "the lab's numbering between hosts (its hosts' VNets, the ports' order, \
+                     the gateways, load balancers or probes): until every host runs this file, \
+                     this host and the others refuse each other's packets (`vnetd wait` on each \
+                     host names the hosts not trusted)"
+                        .to_owned(),
+                );
+            }
+        }
         // Ports on other machines are reached where the new plan places
-        // them before a worker forwards with it.
+        // them before a worker forwards with it, and the machines that run
+        // another numbering are no longer trusted.
         if let Some(underlay) = &self.underlay {
             if let Err(e) = underlay.direct(&snapshot.topology, &snapshot.plan) {
                 eprintln!("vnetd: the underlay keeps the older placement: {e:#}");

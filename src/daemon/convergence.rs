@@ -14,6 +14,10 @@
 //! - every load balancer backend has had its first probe's verdict (an
 //!   answer, or the probe's timeout).
 //!
+//! - in a spread lab, every other machine is trusted: it announces, over
+//!   the host mesh, the numbering of the lab this machine forwards with
+//!   (see [`super::underlay::PeerTrust`]), and its mesh session is up.
+//!
 //! A lab without BGP or load balancers is converged from the start.
 
 use super::hybrid::Established;
@@ -148,8 +152,24 @@ impl Daemon {
     }
 
     /// In a spread lab, the sessions of the host mesh: one per other
-    /// machine, counted up once that machine's announcement is received.
+    /// machine, counted up once that machine's announcement is received;
+    /// and each other machine's trust.
     fn mesh_convergence(&self, state: &mut Convergence) {
+        if let Some(underlay) = &self.underlay {
+            for (host, address, trust) in underlay.peer_trust() {
+                state.hosts_expected += 1;
+                if trust == super::underlay::PeerTrust::Trusted {
+                    state.hosts_trusted += 1;
+                } else {
+                    state.hosts_untrusted.push(crate::api::HostRef {
+                        host,
+                        address: address.to_string(),
+                        why: trust.why().to_owned(),
+                    });
+                }
+            }
+            state.converged &= state.hosts_untrusted.is_empty();
+        }
         let mesh = self.mesh.lock().unwrap_or_else(|p| p.into_inner());
         let Some(mesh) = mesh.as_ref() else {
             return;

@@ -70,6 +70,76 @@ fn host_info(out: &mut String, report: &StatsReport) {
     }
 }
 
+/// A spread lab's underlay: what crossed it, what it dropped by reason, and
+/// each other machine's trust and what was dropped of its packets.
+fn underlay(out: &mut String, report: &StatsReport) {
+    let Some(u) = &report.underlay else {
+        return;
+    };
+    let name = "vnetd_underlay_packets_total";
+    family_header(
+        out,
+        name,
+        MetricType::Counter,
+        "Packets this machine's daemon sent to and received from the other machines of the lab over the underlay, labelled by direction.",
+    );
+    let _ = writeln!(out, "{name}{{direction=\"sent\"}} {}", u.sent);
+    let _ = writeln!(out, "{name}{{direction=\"received\"}} {}", u.received);
+    let name = "vnetd_underlay_drops_total";
+    family_header(
+        out,
+        name,
+        MetricType::Counter,
+        "Packets the underlay dropped, by reason: untrusted (from no trusted host), not_trusted (for a host not trusted), no_destination, wrong_vni, unknown_port (for no port of this machine), malformed, failed.",
+    );
+    for (reason, n) in [
+        ("untrusted", u.untrusted),
+        ("not_trusted", u.not_trusted),
+        ("no_destination", u.no_destination),
+        ("wrong_vni", u.wrong_vni),
+        ("unknown_port", u.unknown_port),
+        ("malformed", u.malformed),
+        ("failed", u.failed),
+    ] {
+        let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
+    }
+    let name = "vnetd_underlay_host_trusted";
+    family_header(
+        out,
+        name,
+        MetricType::Gauge,
+        "1 while another machine of the lab is trusted (it announced the same numbering of the lab), 0 while not.",
+    );
+    for h in &u.hosts {
+        let _ = writeln!(
+            out,
+            "{name}{{host=\"{}\"}} {}",
+            escape_label_value(&h.host),
+            u8::from(h.why.is_empty())
+        );
+    }
+    let name = "vnetd_underlay_host_drops_total";
+    family_header(
+        out,
+        name,
+        MetricType::Counter,
+        "Packets dropped while another machine was not trusted, labelled by that host and reason: refused (from it), not_sent (for its ports).",
+    );
+    for h in &u.hosts {
+        let host = escape_label_value(&h.host);
+        let _ = writeln!(
+            out,
+            "{name}{{host=\"{host}\",reason=\"refused\"}} {}",
+            h.refused
+        );
+        let _ = writeln!(
+            out,
+            "{name}{{host=\"{host}\",reason=\"not_sent\"}} {}",
+            h.not_sent
+        );
+    }
+}
+
 pub fn render(report: &StatsReport) -> String {
     let mut out = String::new();
     // Named from the NIC's side, as Azure's VM metrics are ("Packets
@@ -207,6 +277,7 @@ pub fn render(report: &StatsReport) -> String {
         let _ = writeln!(out, "{name} {value}");
     }
     host_info(&mut out, report);
+    underlay(&mut out, report);
 
     let name = "vnetd_thread_panics_total";
     family_header(
@@ -422,5 +493,54 @@ vnetd_thread_panics_total{thread=\"worker\"} 0
             }
         }
         assert_eq!(described.len(), 15);
+    }
+
+    #[test]
+    fn a_spread_labs_underlay_is_counted_by_reason_and_by_host() {
+        let mut spread = report(&[("vm1", vm1_stats())]);
+        spread.host = Some("h2".into());
+        spread.underlay = Some(Box::new(crate::api::UnderlayReport {
+            inner_mtu: 1500,
+            sent: 10,
+            received: 9,
+            untrusted: 4,
+            not_trusted: 3,
+            wrong_vni: 2,
+            unknown_port: 1,
+            hosts: vec![
+                crate::api::UnderlayHostReport {
+                    host: "h1".into(),
+                    address: "192.0.2.1".into(),
+                    trust: "trusted".into(),
+                    ..Default::default()
+                },
+                crate::api::UnderlayHostReport {
+                    host: "h3".into(),
+                    address: "192.0.2.3".into(),
+                    trust: "no_digest".into(),
+                    why: "it announces no digest of the lab's numbering".into(),
+                    refused: 4,
+                    not_sent: 3,
+                },
+            ],
+            ..Default::default()
+        }));
+        let text = render(&spread);
+        for line in [
+            "vnetd_host_info{host=\"h2\"} 1",
+            "vnetd_underlay_packets_total{direction=\"sent\"} 10",
+            "vnetd_underlay_packets_total{direction=\"received\"} 9",
+            "vnetd_underlay_drops_total{reason=\"untrusted\"} 4",
+            "vnetd_underlay_drops_total{reason=\"not_trusted\"} 3",
+            "vnetd_underlay_drops_total{reason=\"wrong_vni\"} 2",
+            "vnetd_underlay_drops_total{reason=\"unknown_port\"} 1",
+            "vnetd_underlay_drops_total{reason=\"malformed\"} 0",
+            "vnetd_underlay_host_trusted{host=\"h1\"} 1",
+            "vnetd_underlay_host_trusted{host=\"h3\"} 0",
+            "vnetd_underlay_host_drops_total{host=\"h3\",reason=\"refused\"} 4",
+            "vnetd_underlay_host_drops_total{host=\"h3\",reason=\"not_sent\"} 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+        }
     }
 }

@@ -9,28 +9,137 @@
 //! (the receiver's inbound NSGs, delivery): each NIC's flow state lives on
 //! its own machine.
 //!
+//! A machine is trusted only once it is known to number the lab as this
+//! one does: it has announced, over the host mesh, the same digest of the
+//! lab's numbering ([`crate::plan::wire::wire_digest`]). Until then (and
+//! again as soon as it announces another, or nothing) its packets are
+//! refused and none are sent to it, each counted against it
+//! ([`UnderlayLink::hear`], [`PeerTrust`]). The comparison is made against
+//! the numbering the workers forward with: an `apply` that renumbers gives
+//! the new digest here before it publishes its plane
+//! ([`UnderlayLink::direct`]), so that no packet numbered one way ever
+//! crosses to a machine that reads it another.
+//!
+//! The frames the workers take in and cannot deliver (a VNI that is not
+//! their port's VNet's, a MAC that names no port of this machine) are
+//! counted by reason ([`Discard`]).
+//!
 //! With offload, the underlay's devices are in the fabric's namespace and
 //! the fabric's kernel fast path joins them (`join_fabric`): it sends the
 //! admitted flows of this machine's NICs into the VXLAN device itself, and
 //! takes the admitted flows other machines send for them before the
 //! underlay hands frames to the daemon (see [`crate::daemon::offload`]).
 
+use crate::api::{UnderlayHostReport, UnderlayReport};
 use crate::host::fabric::{Fabric, TunnelSettings};
 use crate::host::underlay::{Underlay, UnderlayCounters, UnderlayQueue, UnderlaySpec, ETH_HLEN};
 use crate::host::VNET_HDR_LEN;
-use crate::plan::wire::port_mac;
+use crate::plan::wire::{port_mac, wire_digest};
 use crate::plan::{Plan, PortIdx};
 use crate::topology::Topology;
 use anyhow::{Context, Result};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// What this machine last heard from another over the host mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// Nothing: its session is down, or it announces nothing.
+    Nothing,
+    /// Routes, but no digest of the lab's numbering among them.
+    NoDigest,
+    /// The digest of the numbering it runs.
+    Digest(u64),
+}
+
+/// Whether another machine is trusted, and why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerTrust {
+    /// It announced the digest of the numbering this machine forwards
+    /// with.
+    Trusted,
+    /// Nothing heard from it over the host mesh (yet, or any more).
+    Unheard,
+    /// Heard, but it announces no digest.
+    NoDigest,
+    /// It announces another digest: it numbers the lab's hosts, VNets,
+    /// ports, gateways or load balancers otherwise.
+    OtherNumbering,
+}
+
+impl PeerTrust {
+    /// What `heard` makes of a machine, for a machine that forwards with
+    /// the numbering of digest `ours`.
+    pub fn of(heard: Heard, ours: u64) -> PeerTrust {
+        match heard {
+            Heard::Nothing => PeerTrust::Unheard,
+            Heard::NoDigest => PeerTrust::NoDigest,
+            Heard::Digest(theirs) if theirs == ours => PeerTrust::Trusted,
+            Heard::Digest(_) => PeerTrust::OtherNumbering,
+        }
+    }
+
+    /// Its name, as `stats --json` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerTrust::Trusted => "trusted",
+            PeerTrust::Unheard => "unheard",
+            PeerTrust::NoDigest => "no_digest",
+            PeerTrust::OtherNumbering => "other_numbering",
+        }
+    }
+
+    /// Why a machine is not trusted, in words (empty when it is).
+    pub fn why(self) -> &'static str {
+        match self {
+            PeerTrust::Trusted => "",
+            PeerTrust::Unheard => "nothing heard from it over the host mesh",
+            PeerTrust::NoDigest => "it announces no digest of the lab's numbering",
+            PeerTrust::OtherNumbering => {
+                "it numbers the lab otherwise (another file's hosts, VNets, ports, gateways or \
+                 load balancers)"
+            }
+        }
+    }
+}
+
+/// Why a worker discarded a frame another machine sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discard {
+    /// Its VNI is not the VNI of the VNet of the port its MAC names.
+    WrongVni = 0,
+    /// Its MAC names no port of this machine (no port at all, or one that
+    /// runs on another machine).
+    UnknownPort = 1,
+    /// Too short to hold its headers.
+    Malformed = 2,
+}
+
+/// The trust of the other machines: what each was last heard announcing,
+/// against the numbering the workers forward with.
+#[derive(Debug)]
+struct TrustBook {
+    /// The digest of the numbering the workers forward with.
+    ours: u64,
+    heard: BTreeMap<Ipv4Addr, Heard>,
+    /// The machines trusted now, as the underlay's maps hold them.
+    trusted: Vec<Ipv4Addr>,
+}
 
 /// The underlay, opened: its devices and maps, and the TAP queues the
 /// workers use (queue `w` is worker `w`'s).
 pub struct UnderlayLink {
     underlay: Mutex<Underlay>,
     queues: Vec<UnderlayQueue>,
+    /// The other machines, by name and underlay address, in the file's
+    /// order.
+    peers: Vec<(String, Ipv4Addr)>,
+    /// Taken before `underlay`, when both are.
+    trust: Mutex<TrustBook>,
+    /// Frames the workers discarded, by [`Discard`].
+    discards: [AtomicU64; 3],
 }
 
 impl std::fmt::Debug for UnderlayLink {
@@ -59,15 +168,17 @@ impl UnderlayLink {
         let Some(local) = placement.local else {
             return Ok(None);
         };
-        let trusted: Vec<Ipv4Addr> = (placement.hosts.iter_enumerated())
+        let peers: Vec<(String, Ipv4Addr)> = (placement.hosts.iter_enumerated())
             .filter(|(host, _)| *host != local)
-            .map(|(_, host)| host.underlay_address)
+            .map(|(_, host)| (host.name.clone(), host.underlay_address))
             .collect();
+        // No one is trusted before it is heard.
         let spec = UnderlaySpec {
             local: placement.hosts[local].underlay_address,
             namespace: fabric.map(|f| f.namespace().to_owned()),
             queues: workers,
-            trusted,
+            hosts: peers.iter().map(|(_, address)| *address).collect(),
+            trusted: Vec::new(),
         };
         let mut underlay = Underlay::open(&spec).with_context(|| {
             let left = nix::net::if_::if_nametoindex(crate::host::underlay::VXLAN_DEVICE).is_ok();
@@ -104,9 +215,17 @@ impl UnderlayLink {
             }
         }
         let queues = underlay.take_queues();
+        let heard = peers.iter().map(|(_, a)| (*a, Heard::Nothing)).collect();
         Ok(Some(UnderlayLink {
             underlay: Mutex::new(underlay),
             queues,
+            peers,
+            trust: Mutex::new(TrustBook {
+                ours: wire_digest(topology, &Plan::derive(topology)),
+                heard,
+                trusted: Vec::new(),
+            }),
+            discards: Default::default(),
         }))
     }
 
@@ -118,9 +237,18 @@ impl UnderlayLink {
     }
 
     /// Points every port of `plan` placed on another machine at that
-    /// machine, with its VNet's VNI; called at each publication of a new
-    /// plan, before the workers forward with it.
+    /// machine, with its VNet's VNI, and trusts the machines heard with
+    /// the digest of its numbering; called at each publication of a new
+    /// plan, before the workers forward with it. A plan numbered otherwise
+    /// than the one before stops trusting the machines that run the old
+    /// numbering before its ports are pointed anywhere: until they run
+    /// the new one, nothing crosses between them.
     pub fn direct(&self, topology: &Topology, plan: &Plan) -> Result<()> {
+        {
+            let mut trust = self.lock_trust();
+            trust.ours = wire_digest(topology, plan);
+            self.trust_heard(&mut trust)?;
+        }
         let hosts = &topology.placement.hosts;
         let destinations: Vec<([u8; 6], Ipv4Addr, u32)> = (plan.ports.iter_enumerated())
             .filter(|(port, _)| !plan.is_local(*port))
@@ -132,28 +260,81 @@ impl UnderlayLink {
         self.lock().set_destinations(&destinations)
     }
 
-    /// Trusts every other machine of the placement but `refused` (machines
-    /// that run another lab file).
-    pub fn refuse(&self, topology: &Topology, refused: &BTreeSet<Ipv4Addr>) -> Result<()> {
-        let placement = &topology.placement;
-        let trusted: Vec<Ipv4Addr> = (placement.hosts.iter_enumerated())
-            .filter(|(host, _)| Some(*host) != placement.local)
-            .map(|(_, host)| host.underlay_address)
-            .filter(|address| !refused.contains(address))
+    /// Takes what the host mesh last heard from each other machine (a
+    /// machine left out is heard saying nothing), and trusts exactly those
+    /// heard with the digest of the numbering the workers forward with.
+    pub fn hear(&self, heard: &BTreeMap<Ipv4Addr, Heard>) -> Result<()> {
+        let mut trust = self.lock_trust();
+        for (address, was) in trust.heard.iter_mut() {
+            *was = heard.get(address).copied().unwrap_or(Heard::Nothing);
+        }
+        self.trust_heard(&mut trust)
+    }
+
+    /// Writes the machines `trust` makes trusted into the underlay's maps,
+    /// if they changed.
+    fn trust_heard(&self, trust: &mut TrustBook) -> Result<()> {
+        let ours = trust.ours;
+        let trusted: Vec<Ipv4Addr> = (trust.heard.iter())
+            .filter(|(_, heard)| PeerTrust::of(**heard, ours) == PeerTrust::Trusted)
+            .map(|(address, _)| *address)
             .collect();
-        self.lock().set_trusted(&trusted)
+        if trusted != trust.trusted {
+            self.lock().set_trusted(&trusted)?;
+            trust.trusted = trusted;
+        }
+        Ok(())
+    }
+
+    /// Each other machine, by name and underlay address, in the file's
+    /// order, and whether it is trusted now.
+    pub fn peer_trust(&self) -> Vec<(String, Ipv4Addr, PeerTrust)> {
+        let trust = self.lock_trust();
+        (self.peers.iter())
+            .map(|(name, address)| {
+                let heard = trust.heard.get(address).copied().unwrap_or(Heard::Nothing);
+                (name.clone(), *address, PeerTrust::of(heard, trust.ours))
+            })
+            .collect()
+    }
+
+    /// Counts a frame a worker took in and could not deliver.
+    #[inline]
+    pub fn discarded(&self, why: Discard) {
+        self.discards[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// What crossed the underlay, as `stats` reports it.
-    pub fn report(&self) -> crate::api::UnderlayReport {
+    pub fn report(&self) -> UnderlayReport {
         let c = self.counters();
-        crate::api::UnderlayReport {
+        let counted: BTreeMap<Ipv4Addr, (u64, u64)> = (self.lock().host_counters().into_iter())
+            .map(|h| (h.address, (h.refused, h.not_sent)))
+            .collect();
+        let discarded = |why: Discard| self.discards[why as usize].load(Ordering::Relaxed);
+        UnderlayReport {
             inner_mtu: self.inner_mtu(),
             sent: c.sent,
             received: c.received,
             untrusted: c.untrusted,
+            not_trusted: c.not_trusted,
             no_destination: c.no_destination,
+            wrong_vni: discarded(Discard::WrongVni),
+            unknown_port: discarded(Discard::UnknownPort),
+            malformed: discarded(Discard::Malformed),
             failed: c.failed,
+            hosts: (self.peer_trust().into_iter())
+                .map(|(host, address, trust)| {
+                    let (refused, not_sent) = counted.get(&address).copied().unwrap_or_default();
+                    UnderlayHostReport {
+                        host,
+                        address: address.to_string(),
+                        trust: trust.name().to_owned(),
+                        why: trust.why().to_owned(),
+                        refused,
+                        not_sent,
+                    }
+                })
+                .collect(),
         }
     }
 
@@ -169,6 +350,10 @@ impl UnderlayLink {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Underlay> {
         self.underlay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_trust(&self) -> std::sync::MutexGuard<'_, TrustBook> {
+        self.trust.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -215,6 +400,19 @@ pub fn frame_vni(eth: &[u8; ETH_HLEN]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_machine_is_trusted_only_with_the_digest_of_this_numbering() {
+        assert_eq!(PeerTrust::of(Heard::Digest(7), 7), PeerTrust::Trusted);
+        assert_eq!(
+            PeerTrust::of(Heard::Digest(8), 7),
+            PeerTrust::OtherNumbering
+        );
+        assert_eq!(PeerTrust::of(Heard::NoDigest, 7), PeerTrust::NoDigest);
+        assert_eq!(PeerTrust::of(Heard::Nothing, 7), PeerTrust::Unheard);
+        assert_eq!(PeerTrust::Trusted.why(), "");
+        assert!(PeerTrust::NoDigest.why().contains("no digest"));
+    }
 
     #[test]
     fn a_frame_names_its_port_and_ip_version() {

@@ -29,7 +29,7 @@ use super::offload::{Ask, Leg, OffloadRequest, OffloadRequests, Wire};
 use super::pacer::{write_counted, Paced, Pacer};
 use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
-use super::underlay::{frame_vni, UnderlayLink};
+use super::underlay::{frame_vni, Discard, UnderlayLink};
 use super::{Plane, PortConntrack, PortId, PublishedPlane};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::translate;
@@ -216,7 +216,10 @@ impl Worker {
     /// fast path. The sending machine counted it sent; it is counted
     /// received, or dropped, at the receiver.
     fn take_arrivals(&self, plane: &Plane, buf: &mut [u8], now_ms: u64) {
-        let Some(queue) = self.underlay_queue() else {
+        let Some(underlay) = self.underlay.as_deref() else {
+            return;
+        };
+        let Some(queue) = underlay.queue_for(self.index) else {
             return;
         };
         let flows = PortConntrack {
@@ -229,18 +232,26 @@ impl Worker {
                 Ok(len) => len,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // A frame too short to be one: nothing to count it at.
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => continue,
+                // A frame too short to be one: no port to count it at.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    underlay.discarded(Discard::Malformed);
+                    continue;
+                }
                 Err(_) => return,
             };
             // Only a port of this machine, addressed with its own VNet's
             // identifier, receives.
+            let plan = &plane.snapshot.plan;
             let receiver = port_of_mac(&eth[..6])
-                .filter(|p| plane.snapshot.plan.ports.get(*p).is_some())
-                .filter(|p| plane.snapshot.plan.port_vni(*p) == frame_vni(&eth));
+                .filter(|p| plan.ports.get(*p).is_some() && plan.is_local(*p));
             let Some(receiver) = receiver else {
+                underlay.discarded(Discard::UnknownPort);
                 continue;
             };
+            if plan.port_vni(receiver) != frame_vni(&eth) {
+                underlay.discarded(Discard::WrongVni);
+                continue;
+            }
             let port = plane.port_id(receiver);
             let parsed = PacketView::parse(&buf[VNET_HDR_LEN..len])
                 .map(|view| view.segmented(gso_segment_size(&buf[..VNET_HDR_LEN])));

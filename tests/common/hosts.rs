@@ -28,8 +28,25 @@ impl Cluster {
     /// Builds the hosts of `hosts` (name, underlay address on
     /// 192.0.2.0/24), writes `text` (a placed topology) behind the tag's
     /// `netns_prefix`, and starts a daemon on every host, returning once
-    /// each says its lab is up.
+    /// each says its lab is up and trusts every other host (they carry
+    /// each other's packets).
     pub fn start(tag: &str, text: &str, hosts: &[(&str, &str)], offload: bool) -> Cluster {
+        let names: Vec<&str> = hosts.iter().map(|(name, _)| *name).collect();
+        let cluster = Cluster::start_on(tag, text, hosts, &names, offload);
+        cluster.wait_trusted(&names);
+        cluster
+    }
+
+    /// [`Cluster::start`] with daemons on the hosts `running` only (the
+    /// others' namespaces are there, empty), returning once each says its
+    /// lab is up.
+    pub fn start_on(
+        tag: &str,
+        text: &str,
+        hosts: &[(&str, &str)],
+        running: &[&str],
+        offload: bool,
+    ) -> Cluster {
         super::require_root();
         let file = std::env::temp_dir().join(format!("vnetd-{tag}-{}.yaml", std::process::id()));
         std::fs::write(&file, format!("netns_prefix: {tag}-\n{text}")).unwrap();
@@ -44,10 +61,36 @@ impl Cluster {
             offload,
         };
         cluster.build_underlay();
-        for (name, _) in hosts {
+        for name in running {
             cluster.start_host(name);
         }
         cluster
+    }
+
+    /// What host `host`'s daemon says of the others: each one's name and
+    /// trust (`trusted`, `unheard`, ...), from `stats --json`.
+    pub fn trust_on(&self, host: &str) -> Vec<(String, String)> {
+        let out = self.ask(host, &["stats", "--json"]);
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (stats["underlay"]["hosts"].as_array().into_iter().flatten())
+            .map(|h| {
+                let field = |k: &str| h[k].as_str().unwrap_or_default().to_string();
+                (field("host"), field("trust"))
+            })
+            .collect()
+    }
+
+    /// Waits (30 s at most) until every host of `hosts` trusts every other
+    /// host of the cluster.
+    pub fn wait_trusted(&self, hosts: &[&str]) {
+        for host in hosts {
+            let mut last = Vec::new();
+            let trusted = super::wait_for(Duration::from_secs(30), || {
+                last = self.trust_on(host);
+                !last.is_empty() && last.iter().all(|(_, trust)| trust == "trusted")
+            });
+            assert!(trusted, "{host} does not trust every other host: {last:?}");
+        }
     }
 
     fn bridge_ns(&self) -> String {

@@ -114,11 +114,17 @@ fn open(host: &str, spec: UnderlaySpec) -> Underlay {
         .unwrap_or_else(|err| panic!("opening the underlay of {host}: {err:#}"))
 }
 
+/// The spec of the host at `local`, in a lab of three hosts
+/// (192.0.2.1 to .3), trusting `trusted`.
 fn spec(local: Ipv4Addr, trusted: &[Ipv4Addr], queues: usize) -> UnderlaySpec {
     UnderlaySpec {
         local,
         namespace: None,
         queues,
+        hosts: (1..=3)
+            .map(|i| Ipv4Addr::new(192, 0, 2, i))
+            .filter(|a| *a != local)
+            .collect(),
         trusted: trusted.to_vec(),
     }
 }
@@ -291,7 +297,7 @@ fn frames_from_untrusted_hosts_are_dropped_and_counted() {
         !left.iter().any(|n| n == TAP_DEVICE || n == VXLAN_DEVICE),
         "a refused underlay left devices: {left:?}"
     );
-    // B trusts another host, not A.
+    // B trusts another host of the lab, not A.
     let mut b = open(&hosts.b, spec(B_ADDRESS, &[Ipv4Addr::new(192, 0, 2, 3)], 1));
     assert_eq!((a.underlay_mtu(), a.inner_mtu()), (1500, 1450));
     a.set_destinations(&[(PORT_MAC, B_ADDRESS, VNI)]).unwrap();
@@ -301,6 +307,15 @@ fn frames_from_untrusted_hosts_are_dropped_and_counted() {
     send(&a_queues[0], &packet, PORT_MAC);
     let b_counted = counted(&b, |c| c.untrusted == 1);
     assert_eq!((b_counted.untrusted, b_counted.received), (1, 0));
+    // Counted against A, a host of the lab that B does not trust.
+    let against = b.host_counters();
+    assert_eq!(
+        against
+            .iter()
+            .map(|h| (h.address, h.refused, h.not_sent))
+            .collect::<Vec<_>>(),
+        [(A_ADDRESS, 1, 0), (Ipv4Addr::new(192, 0, 2, 3), 0, 0)]
+    );
     let mut buf = vec![0u8; VNET_HDR_LEN + 65535];
     let mut header = [0u8; ETH_HLEN];
     let read = b_queues[0].recv(&mut buf, &mut header);
@@ -318,6 +333,22 @@ fn frames_from_untrusted_hosts_are_dropped_and_counted() {
         "nothing reached B once A was trusted"
     );
     assert_eq!(counted(&b, |c| c.received == 1).received, 1);
+
+    // A sends nothing to a host it no longer trusts, and counts it
+    // against B.
+    a.set_trusted(&[]).unwrap();
+    send(&a_queues[0], &packet, PORT_MAC);
+    let a_counted = a.counters();
+    assert_eq!((a_counted.sent, a_counted.not_trusted), (2, 1));
+    let against = a.host_counters();
+    assert_eq!(
+        against
+            .iter()
+            .map(|h| (h.address, h.refused, h.not_sent))
+            .collect::<Vec<_>>(),
+        [(B_ADDRESS, 0, 1), (Ipv4Addr::new(192, 0, 2, 3), 0, 0)]
+    );
+    a.set_trusted(&[B_ADDRESS]).unwrap();
 
     // The table is replaced whole: an empty one sends nothing.
     a.set_destinations(&[]).unwrap();

@@ -242,7 +242,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
         ],
     ),
     ("lb", &["root", "plane", "threads"]),
-    ("convergence", &["root", "hybrid", "lb"]),
+    ("convergence", &["root", "hybrid", "lb", "underlay"]),
     ("report", &["root", "plane", "stats", "lb", "offload"]),
     ("metrics", &["root", "report", "stats", "threads"]),
     ("control", &["root", "report", "serve", "stats", "threads"]),

@@ -13,14 +13,16 @@
 //!   each frame the daemon writes up in a table
 //!   ([`Underlay::set_destinations`]) for the host and the VNI it goes
 //!   to, gives the frame that tunnel key and sends it out of the VXLAN
-//!   device;
+//!   device, if that host is trusted ([`Underlay::set_trusted`]);
 //! - at the ingress of the VXLAN device, `from_underlay` drops what did not
 //!   come from a trusted host ([`UnderlaySpec::trusted`]), writes the VNI
 //!   into each frame's source MAC (`02:00:<VNI, 24 bits>:00`) and hands the
 //!   frame to the daemon through the TAP.
 //!
 //! Both count what they carry and what they drop
-//! ([`Underlay::counters`]). Another program may run before
+//! ([`Underlay::counters`]), and what they refused from or did not send to
+//! each of the other hosts ([`UnderlaySpec::hosts`],
+//! [`Underlay::host_counters`]). Another program may run before
 //! `from_underlay` at the VXLAN device's ingress
 //! ([`Underlay::run_first_on_arrival`]: a fast path that delivers some
 //! frames itself, told the trusted hosts at every change): what it leaves
@@ -49,7 +51,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
 use tun_rs::{DeviceBuilder, Layer};
@@ -92,9 +94,11 @@ type DestinationMap = BpfHashMap<MapData, [u8; 6], [u8; 8]>;
 type TrustedMap = BpfHashMap<MapData, u32, u8>;
 /// `struct counters`, per CPU.
 type CountersMap = PerCpuArray<MapData, [u64; COUNTERS]>;
+/// The other hosts (host order) and their `struct host_counters`, per CPU.
+type HostsMap = PerCpuHashMap<MapData, u32, [u64; 2]>;
 
 /// How many counters `struct counters` holds.
-const COUNTERS: usize = 5;
+const COUNTERS: usize = 6;
 
 /// What to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +112,12 @@ pub struct UnderlaySpec {
     pub namespace: Option<String>,
     /// Number of TAP queues (one per worker thread), 1..=256.
     pub queues: usize,
-    /// The other hosts' underlay addresses: VXLAN packets from any other
-    /// source are dropped (and counted) at the VXLAN device's ingress.
+    /// The other hosts' underlay addresses, each counted apart
+    /// ([`Underlay::host_counters`]).
+    pub hosts: Vec<Ipv4Addr>,
+    /// The hosts trusted from the start (see [`Underlay::set_trusted`]):
+    /// VXLAN packets from any other source are dropped (and counted) at
+    /// the VXLAN device's ingress, and none are sent to another host.
     pub trusted: Vec<Ipv4Addr>,
 }
 
@@ -126,9 +134,23 @@ pub struct UnderlayCounters {
     /// Frames the daemon wrote that were dropped because their destination
     /// MAC had no entry.
     pub no_destination: u64,
+    /// Frames the daemon wrote that were dropped because the host their
+    /// destination MAC is on was not trusted.
+    pub not_trusted: u64,
     /// Frames dropped for any other reason: a frame without a tunnel key
     /// (or of an IPv6 underlay), or a helper that failed.
     pub failed: u64,
+}
+
+/// What was dropped of one other host's frames, and of the frames for it,
+/// while it was not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCounters {
+    pub address: Ipv4Addr,
+    /// Frames from it dropped at the VXLAN device's ingress.
+    pub refused: u64,
+    /// Frames the daemon wrote for a port on it, dropped at the TAP.
+    pub not_sent: u64,
 }
 
 /// A device the underlay made, in the namespace it holds.
@@ -159,6 +181,7 @@ pub struct Underlay {
     trusted_now: Vec<Ipv4Addr>,
     mirror: Option<TrustMirror>,
     counters: CountersMap,
+    hosts: HostsMap,
     underlay_interface: String,
     underlay_mtu: u32,
     inner_mtu: u32,
@@ -193,6 +216,7 @@ struct Loaded {
     destinations: DestinationMap,
     trusted: TrustedMap,
     counters: CountersMap,
+    hosts: HostsMap,
 }
 
 fn load() -> Result<Loaded> {
@@ -217,12 +241,14 @@ fn load() -> Result<Loaded> {
     let destinations = DestinationMap::try_from(take("destinations")?)?;
     let trusted = TrustedMap::try_from(take("trusted")?)?;
     let counters = CountersMap::try_from(take("counters")?)?;
+    let hosts = HostsMap::try_from(take("hosts")?)?;
     Ok(Loaded {
         programs,
         settings,
         destinations,
         trusted,
         counters,
+        hosts,
     })
 }
 
@@ -351,6 +377,7 @@ impl Underlay {
             destinations,
             trusted,
             counters,
+            hosts,
         } = loaded;
         // From here on, dropping the underlay removes both devices.
         let mut underlay = Underlay {
@@ -370,6 +397,7 @@ impl Underlay {
             trusted_now: Vec::new(),
             mirror: None,
             counters,
+            hosts,
             underlay_interface,
             underlay_mtu,
             inner_mtu,
@@ -389,6 +417,15 @@ impl Underlay {
         settings
             .set(0, bytes, 0)
             .context("writing the underlay programs' settings")?;
+        let cpus =
+            aya::util::nr_cpus().map_err(|(path, e)| anyhow::anyhow!("reading {path}: {e}"))?;
+        for host in &spec.hosts {
+            let zero =
+                PerCpuValues::try_from(vec![[0u64; 2]; cpus]).context("the hosts' counters")?;
+            self.hosts
+                .insert(u32::from(*host), zero, 0)
+                .with_context(|| format!("counting the frames of host {host}"))?;
+        }
         self.set_trusted(&spec.trusted)?;
         let to_underlay = program_fd(&self.programs, "to_underlay")?;
         let from_underlay = program_fd(&self.programs, "from_underlay")?;
@@ -487,9 +524,10 @@ impl Underlay {
         Ok(())
     }
 
-    /// The hosts whose VXLAN packets are taken, by underlay address.
-    /// Replaces the whole set (the program run first at the VXLAN device's
-    /// ingress, if any, is told first).
+    /// The hosts whose VXLAN packets are taken, and the only ones packets
+    /// are sent to, by underlay address. Replaces the whole set (the
+    /// program run first at the VXLAN device's ingress, if any, is told
+    /// first).
     pub fn set_trusted(&mut self, trusted: &[Ipv4Addr]) -> Result<()> {
         if let Some(mirror) = &self.mirror {
             mirror(trusted)?;
@@ -523,14 +561,40 @@ impl Underlay {
                 }
             }
         }
-        let [sent, received, untrusted, no_destination, failed] = sums;
+        let [sent, received, untrusted, no_destination, failed, not_trusted] = sums;
         UnderlayCounters {
             sent,
             received,
             untrusted,
             no_destination,
+            not_trusted,
             failed,
         }
+    }
+
+    /// What was refused from, and not sent to, each host of
+    /// [`UnderlaySpec::hosts`], summed over the CPUs, in address order
+    /// (empty if the kernel could not be asked).
+    pub fn host_counters(&self) -> Vec<HostCounters> {
+        let mut out: Vec<HostCounters> = self
+            .hosts
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(address, per_cpu)| {
+                let mut counted = HostCounters {
+                    address: Ipv4Addr::from(address),
+                    refused: 0,
+                    not_sent: 0,
+                };
+                for [refused, not_sent] in per_cpu.iter() {
+                    counted.refused = counted.refused.wrapping_add(*refused);
+                    counted.not_sent = counted.not_sent.wrapping_add(*not_sent);
+                }
+                counted
+            })
+            .collect();
+        out.sort_by_key(|h| h.address);
+        out
     }
 
     /// The MTU of the underlay interface that holds the local address, as

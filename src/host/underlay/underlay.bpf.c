@@ -6,7 +6,9 @@
 // writes arrive. Each one's destination MAC is looked up in `destinations`
 // for the host (its underlay IPv4 address) and the VNI it goes to; the
 // frame is given that tunnel key and sent out of the VXLAN device, which
-// encapsulates it. A frame whose MAC has no entry is dropped.
+// encapsulates it. A frame whose MAC has no entry is dropped, and so is
+// one for a host not in `trusted`: a host is sent nothing until it is
+// known to number the lab's ports as this one does.
 //
 // `from_underlay` runs at the ingress of the VXLAN device, where the
 // frames other hosts sent arrive, decapsulated, with their tunnel key. A
@@ -16,7 +18,9 @@
 // daemon, which sees only the frame, learns it, and leave by the TAP's
 // egress, which is what the daemon reads.
 //
-// Everything either program drops is counted, in `counters`.
+// Everything either program drops is counted, in `counters`, and what
+// was refused from or not sent to one of the other hosts of the lab also
+// in that host's entry of `hosts`.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -47,10 +51,18 @@ struct destination {
 #define UNTRUSTED 2
 #define NO_DESTINATION 3
 #define FAILED 4
-#define COUNTERS 5
+#define NOT_TRUSTED 5
+#define COUNTERS 6
 
 struct counters {
 	__u64 count[COUNTERS];
+};
+
+// What was dropped of one other host's frames, and of the frames for it,
+// while it was not trusted.
+struct host_counters {
+	__u64 refused;
+	__u64 not_sent;
 };
 
 struct {
@@ -83,6 +95,15 @@ struct {
 	__type(value, struct counters);
 } counters SEC(".maps");
 
+// Every other host of the lab (underlay address, host order), trusted or
+// not, with its own counters, per CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct host_counters);
+} hosts SEC(".maps");
+
 static __always_inline void count(__u32 which)
 {
 	__u32 zero = 0;
@@ -111,6 +132,13 @@ int to_underlay(struct __sk_buff *skb)
 	struct destination *destination = bpf_map_lookup_elem(&destinations, &key);
 	if (!destination)
 		return drop(NO_DESTINATION);
+	__u32 remote = destination->remote_ipv4;
+	if (!bpf_map_lookup_elem(&trusted, &remote)) {
+		struct host_counters *host = bpf_map_lookup_elem(&hosts, &remote);
+		if (host)
+			host->not_sent += 1;
+		return drop(NOT_TRUSTED);
+	}
 	struct bpf_tunnel_key tunnel = {};
 	tunnel.remote_ipv4 = destination->remote_ipv4;
 	tunnel.local_ipv4 = config->local_ipv4;
@@ -133,8 +161,12 @@ int from_underlay(struct __sk_buff *skb)
 	if (bpf_skb_get_tunnel_key(skb, &tunnel, sizeof(tunnel), 0))
 		return drop(FAILED);
 	__u32 remote = tunnel.remote_ipv4;
-	if (!bpf_map_lookup_elem(&trusted, &remote))
+	if (!bpf_map_lookup_elem(&trusted, &remote)) {
+		struct host_counters *host = bpf_map_lookup_elem(&hosts, &remote);
+		if (host)
+			host->refused += 1;
 		return drop(UNTRUSTED);
+	}
 	__u32 vni = tunnel.tunnel_id;
 	__u8 source[6] = {0x02, 0x00, (vni >> 16) & 0xff, (vni >> 8) & 0xff, vni & 0xff, 0};
 	if (bpf_skb_store_bytes(skb, ETH_ALEN, source, sizeof(source), 0))

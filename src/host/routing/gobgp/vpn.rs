@@ -2,9 +2,12 @@
 //! route an IPv4 prefix behind a route distinguisher, so that one prefix
 //! may be carried many times, once per distinguisher, each with its own
 //! next hop, AS path, origin and large communities (RFC 8092). It runs in
-//! the caller's namespace (or a named one), listens on a port of its own,
-//! and its API on another, so that it stands beside any BGP daemon of the
-//! machine.
+//! the caller's namespace (or a named one) and listens on a port of its
+//! own, so that it stands beside any BGP daemon of the machine.
+//!
+//! Its API listens on no TCP port, where any local user could add routes:
+//! it is a Unix socket ([`API_SOCKET`]), mode 0600, in its run directory,
+//! mode 0700, both root's. Only root reaches it.
 //!
 //! It dies with the process that started it (`setpriv --pdeathsig`), so
 //! that a machine whose daemon is killed is withdrawn by the others.
@@ -14,20 +17,22 @@
 //! RIB, and a monitor (`gobgp monitor global rib`) tells when they change.
 
 use super::super::{create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon};
-use super::{Origin, API_HOST, START_TIMEOUT};
+use super::{Origin, START_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Sender;
-use std::time::Duration;
 
 const CONFIG: &str = "gobgpd-vpn.toml";
 const LOG: &str = "gobgpd-vpn.log";
+/// The Unix socket of the speaker's API, in its run directory.
+pub const API_SOCKET: &str = "gobgpd-vpn.sock";
 
 /// A VPNv4 speaker: its identity, its ports and its iBGP neighbours.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +44,12 @@ pub struct VpnSpeakerSpec {
     pub address: Ipv4Addr,
     /// The BGP port it listens on and connects to.
     pub port: u16,
-    /// The port of its API (on 127.0.0.1).
-    pub api_port: u16,
     /// The neighbours, each in the speaker's own AS.
     pub neighbors: Vec<Ipv4Addr>,
     pub keepalive_secs: u32,
     pub hold_secs: u32,
-    /// Where the configuration and log go.
+    /// Where the configuration, the log and the API's socket go: made
+    /// root's alone (0700).
     pub run_dir: PathBuf,
 }
 
@@ -107,6 +111,17 @@ impl VpnSpeaker {
     /// answers.
     pub fn start(spec: VpnSpeakerSpec) -> Result<VpnSpeaker> {
         create_run_dir(&spec.run_dir)?;
+        // Whoever may enter the directory may reach the API's socket.
+        std::fs::set_permissions(&spec.run_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} root's alone", spec.run_dir.display()))?;
+        let socket = spec.run_dir.join(API_SOCKET);
+        // gobgpd does not listen on a socket file that is left over.
+        match std::fs::remove_file(&socket) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", socket.display()))
+            }
+            _ => {}
+        }
         let config_path = spec.run_dir.join(CONFIG);
         std::fs::write(&config_path, vpn_config(&spec))
             .with_context(|| format!("writing {}", config_path.display()))?;
@@ -124,18 +139,22 @@ impl VpnSpeaker {
             "toml".to_owned(),
             "-p".to_owned(),
             "--pprof-disable".to_owned(),
-            format!("--api-hosts={API_HOST}:{}", spec.api_port),
+            format!("--api-hosts=unix://{}", socket.display()),
         ];
         let daemon = Daemon::spawn(&spec.netns, "setpriv", &args, &spec.run_dir.join(LOG))?;
         let mut speaker = VpnSpeaker { spec, daemon };
-        // The port first: the `gobgp` client waits a whole second for a
-        // port nobody listens on yet, a second a lab's bring-up would wait.
-        let (netns, port) = (speaker.spec.netns.clone(), speaker.spec.api_port);
-        wait_for(START_TIMEOUT, "gobgpd's API port", || {
+        // The socket first: the `gobgp` client waits a whole second for a
+        // socket nobody listens on yet, a second a lab's bring-up would
+        // wait.
+        wait_for(START_TIMEOUT, "gobgpd's API socket", || {
             speaker.daemon.check_running()?;
-            Ok(api_listens(&netns, port).then_some(()))
+            Ok(std::os::unix::net::UnixStream::connect(&socket)
+                .ok()
+                .map(drop))
         })
         .context("starting the VPNv4 speaker")?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} root's alone", socket.display()))?;
         let api = speaker.api();
         wait_for(START_TIMEOUT, "gobgpd's API", || {
             speaker.daemon.check_running()?;
@@ -148,8 +167,7 @@ impl VpnSpeaker {
     /// Its API.
     pub fn api(&self) -> VpnApi {
         VpnApi {
-            netns: self.spec.netns.clone(),
-            port: self.spec.api_port,
+            socket: self.spec.run_dir.join(API_SOCKET),
         }
     }
 
@@ -161,20 +179,8 @@ impl VpnSpeaker {
     /// Kills gobgpd and removes its files.
     pub fn stop(mut self) {
         self.daemon.kill();
-        remove_files(&self.spec.run_dir, &[CONFIG, LOG]);
+        remove_files(&self.spec.run_dir, &[CONFIG, LOG, API_SOCKET]);
     }
-}
-
-/// Whether something accepts connections on the API port of `netns` ("":
-/// the caller's).
-fn api_listens(netns: &str, port: u16) -> bool {
-    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let connects =
-        move || std::net::TcpStream::connect_timeout(&address, Duration::from_millis(100)).is_ok();
-    if netns.is_empty() {
-        return connects();
-    }
-    crate::host::netns::run_in(netns, move || Ok(connects())).unwrap_or(false)
 }
 
 /// Kills the gobgpd a killed process left running with its files in
@@ -208,22 +214,32 @@ pub fn stop_leftover(run_dir: &std::path::Path) -> Result<Vec<u32>> {
             }
         }
     }
-    remove_files(run_dir, &[CONFIG, LOG]);
+    remove_files(run_dir, &[CONFIG, LOG, API_SOCKET]);
     Ok(found)
 }
 
-/// The API of a VPNv4 speaker, through the `gobgp` client.
+/// The API of a VPNv4 speaker, through the `gobgp` client (from any
+/// namespace: its socket is a file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VpnApi {
-    netns: String,
-    port: u16,
+    socket: PathBuf,
 }
 
 impl VpnApi {
+    /// The socket the API listens on.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The `gobgp` client, pointed at the speaker.
+    fn client(&self) -> Command {
+        let mut command = in_namespace("", "gobgp");
+        command.arg(format!("--target=unix://{}", self.socket.display()));
+        command
+    }
+
     fn gobgp(&self, args: &[&str]) -> Result<String> {
-        let mut command = in_namespace(&self.netns, "gobgp");
-        command.args(["-u", API_HOST, "-p", &self.port.to_string()]);
-        run_checked(command.args(args))
+        run_checked(self.client().args(args))
     }
 
     /// Originates `route` (replacing the one of the same distinguisher and
@@ -293,8 +309,7 @@ impl VpnApi {
     /// change) is sent on `changes` until the child is killed or the
     /// receiver is gone.
     pub fn monitor(&self, changes: Sender<()>) -> Result<Child> {
-        let mut command = in_namespace(&self.netns, "gobgp");
-        command.args(["-u", API_HOST, "-p", &self.port.to_string()]);
+        let mut command = self.client();
         command.args(["-j", "monitor", "global", "rib", "-a", "vpnv4"]);
         let mut child = command
             .stdin(Stdio::null())
@@ -418,7 +433,6 @@ mod tests {
             asn: 4_200_000_000,
             address: "192.0.2.1".parse().unwrap(),
             port: 1790,
-            api_port: 50151,
             neighbors: vec!["192.0.2.2".parse().unwrap()],
             keepalive_secs: 1,
             hold_secs: 3,
