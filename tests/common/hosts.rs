@@ -10,9 +10,10 @@
 //! clusters of different tests run side by side; each daemon has its own
 //! control socket.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One spread lab on this machine.
@@ -21,6 +22,9 @@ pub struct Cluster {
     file: PathBuf,
     hosts: Vec<(String, String)>,
     daemons: Vec<Option<Child>>,
+    /// What each host's daemon said on stderr, read as it comes (all its
+    /// runs).
+    stderr: Vec<Arc<Mutex<String>>>,
     offload: bool,
 }
 
@@ -58,6 +62,7 @@ impl Cluster {
                 .map(|(n, a)| (n.to_string(), a.to_string()))
                 .collect(),
             daemons: hosts.iter().map(|_| None).collect(),
+            stderr: hosts.iter().map(|_| Arc::default()).collect(),
             offload,
         };
         cluster.build_underlay();
@@ -177,6 +182,18 @@ impl Cluster {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let said = self.stderr[at].clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut said = said.lock().unwrap_or_else(|p| p.into_inner());
+                said.push_str(&line);
+                said.push('\n');
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
@@ -189,16 +206,22 @@ impl Cluster {
             }
         });
         let up = rx.recv_timeout(Duration::from_secs(60)).is_ok();
-        let mut stderr = String::new();
         if !up {
             let _ = child.kill();
             let _ = child.wait();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut stderr);
-            }
         }
         self.daemons[at] = Some(child);
-        assert!(up, "host {host}'s vnetd did not come up: {stderr}");
+        assert!(
+            up,
+            "host {host}'s vnetd did not come up: {}",
+            self.stderr_of(host)
+        );
+    }
+
+    /// What host `host`'s daemon has said on stderr so far.
+    pub fn stderr_of(&self, host: &str) -> String {
+        let said = self.stderr[self.index(host)].lock();
+        said.unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn index(&self, host: &str) -> usize {

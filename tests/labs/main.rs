@@ -45,4 +45,5 @@ mod host_probe;
 mod host_routing;
 mod missing_routing_daemons;
 mod several_hosts;
+mod several_hosts_trust;
 mod underlay;
