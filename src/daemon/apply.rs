@@ -422,6 +422,11 @@ impl Daemon {
         // worker forwards with the new one, so that when apply returns, the
         // next packet meets the new rules.
         self.wait_for_workers(generation);
+        if let Some(underlay) = &self.underlay {
+            if let Err(e) = underlay.settled() {
+                eprintln!("vnetd: the underlay trusts no other host anew: {e:#}");
+            }
+        }
         // Only now that no new packet can reach them.
         self.retire(state, &leaving, &replaced, generation, &mut summary);
         Ok(summary)

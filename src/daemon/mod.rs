@@ -292,6 +292,8 @@ impl Daemon {
         let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;
         if let Some(underlay) = &underlay {
             underlay.direct(&topology, &plan)?;
+            // No worker forwards yet.
+            underlay.settled()?;
         }
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();

@@ -17,7 +17,9 @@
 //! ([`UnderlayLink::hear`], [`PeerTrust`]). The comparison is made against
 //! the numbering the workers forward with: an `apply` that renumbers gives
 //! the new digest here before it publishes its plane
-//! ([`UnderlayLink::direct`]), so that no packet numbered one way ever
+//! ([`UnderlayLink::direct`]), and no machine is trusted anew, nor the new
+//! digest announced, until every worker forwards with it
+//! ([`UnderlayLink::settled`]), so that no packet numbered one way ever
 //! crosses to a machine that reads it another.
 //!
 //! The frames the workers take in and cannot deliver (a VNI that is not
@@ -126,6 +128,10 @@ struct TrustBook {
     heard: BTreeMap<Ipv4Addr, Heard>,
     /// The machines trusted now, as the underlay's maps hold them.
     trusted: Vec<Ipv4Addr>,
+    /// A plane of numbering `ours` is being published: some worker may
+    /// still forward with the one before, so no machine is trusted anew
+    /// until [`UnderlayLink::settled`].
+    settling: bool,
 }
 
 /// The underlay, opened: its devices and maps, and the TAP queues the
@@ -224,6 +230,7 @@ impl UnderlayLink {
                 ours: wire_digest(topology, &Plan::derive(topology)),
                 heard,
                 trusted: Vec::new(),
+                settling: false,
             }),
             discards: Default::default(),
         }))
@@ -242,11 +249,15 @@ impl UnderlayLink {
     /// plan, before the workers forward with it. A plan numbered otherwise
     /// than the one before stops trusting the machines that run the old
     /// numbering before its ports are pointed anywhere: until they run
-    /// the new one, nothing crosses between them.
+    /// the new one, nothing crosses between them. Machines that run the
+    /// new one are trusted only once the publisher says every worker
+    /// forwards with it ([`UnderlayLink::settled`]).
     pub fn direct(&self, topology: &Topology, plan: &Plan) -> Result<()> {
         {
             let mut trust = self.lock_trust();
-            trust.ours = wire_digest(topology, plan);
+            let ours = wire_digest(topology, plan);
+            trust.settling |= ours != trust.ours;
+            trust.ours = ours;
             self.trust_heard(&mut trust)?;
         }
         let hosts = &topology.placement.hosts;
@@ -271,13 +282,29 @@ impl UnderlayLink {
         self.trust_heard(&mut trust)
     }
 
+    /// Every worker forwards with the plane last given to
+    /// [`UnderlayLink::direct`]: the machines that number the lab as it
+    /// does are trusted from now on.
+    pub fn settled(&self) -> Result<()> {
+        let mut trust = self.lock_trust();
+        trust.settling = false;
+        self.trust_heard(&mut trust)
+    }
+
+    /// Whether a plane of another numbering is being published (see
+    /// [`UnderlayLink::settled`]).
+    pub fn settling(&self) -> bool {
+        self.lock_trust().settling
+    }
+
     /// Writes the machines `trust` makes trusted into the underlay's maps,
-    /// if they changed.
+    /// if they changed (while settling, only fewer).
     fn trust_heard(&self, trust: &mut TrustBook) -> Result<()> {
         let ours = trust.ours;
         let trusted: Vec<Ipv4Addr> = (trust.heard.iter())
             .filter(|(_, heard)| PeerTrust::of(**heard, ours) == PeerTrust::Trusted)
             .map(|(address, _)| *address)
+            .filter(|address| !trust.settling || trust.trusted.contains(address))
             .collect();
         if trusted != trust.trusted {
             self.lock().set_trusted(&trusted)?;
@@ -293,7 +320,12 @@ impl UnderlayLink {
         (self.peers.iter())
             .map(|(name, address)| {
                 let heard = trust.heard.get(address).copied().unwrap_or(Heard::Nothing);
-                (name.clone(), *address, PeerTrust::of(heard, trust.ours))
+                let mut said = PeerTrust::of(heard, trust.ours);
+                // Trusted as soon as the plane settles.
+                if said == PeerTrust::Trusted && !trust.trusted.contains(address) {
+                    said = PeerTrust::OtherNumbering;
+                }
+                (name.clone(), *address, said)
             })
             .collect()
     }

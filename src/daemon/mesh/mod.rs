@@ -229,8 +229,13 @@ impl MeshState {
             };
             let snapshot = plane.load().snapshot.clone();
             let digest = self.digest_of(&snapshot);
-            if let Err(e) = self.announce(&snapshot.topology, digest) {
-                eprintln!("vnetd: the host mesh: {e:#}");
+            // A new numbering is announced once every worker forwards with
+            // it: until then, what was announced stands.
+            let settling = self.underlay.as_ref().is_some_and(|u| u.settling());
+            if !settling {
+                if let Err(e) = self.announce(&snapshot.topology, digest) {
+                    eprintln!("vnetd: the host mesh: {e:#}");
+                }
             }
             // A new numbering: whose routes are used is decided again.
             read_again |= self.taken_with != Some(digest);
