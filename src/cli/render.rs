@@ -523,4 +523,52 @@ mod tests {
         assert!(report.load_balancer_backends.is_empty());
         assert!(report.thread_panics.is_empty());
     }
+
+    #[test]
+    fn a_spread_labs_underlay_gives_its_drops_and_each_hosts_trust() {
+        let report = StatsReport {
+            host: Some("h2".into()),
+            underlay: Some(Box::new(crate::api::UnderlayReport {
+                inner_mtu: 1500,
+                sent: 812,
+                received: 790,
+                untrusted: 4,
+                not_trusted: 3,
+                wrong_vni: 1,
+                unknown_port: 1,
+                hosts: vec![
+                    crate::api::UnderlayHostReport {
+                        host: "h1".into(),
+                        address: "192.0.2.1".into(),
+                        trust: "trusted".into(),
+                        ..Default::default()
+                    },
+                    crate::api::UnderlayHostReport {
+                        host: "h3".into(),
+                        address: "192.0.2.3".into(),
+                        trust: "no_digest".into(),
+                        why: "it announces no digest of the lab's numbering".into(),
+                        refused: 4,
+                        not_sent: 3,
+                    },
+                ],
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let text = render_stats(&report, false);
+        let at = text.find("underlay:").expect(&text);
+        let lines: Vec<&str> = text[at..].lines().take(3).collect();
+        assert_eq!(
+            lines,
+            [
+                "underlay: MTU 1500 between hosts, 812 packets sent, 790 received, dropped: 4 \
+                 untrusted, 3 for hosts not trusted, 0 without destination, 1 with a wrong VNI, 1 \
+                 for no port here, 0 malformed, 0 failed",
+                "  host h1 (192.0.2.1): trusted; 0 packets refused, 0 not sent",
+                "  host h3 (192.0.2.3): not trusted (it announces no digest of the lab's \
+                 numbering); 4 packets refused, 3 not sent",
+            ]
+        );
+    }
 }

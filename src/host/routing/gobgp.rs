@@ -3,7 +3,10 @@
 //! [`GobgpSpeaker::start`] writes a TOML configuration and starts gobgpd
 //! in the foreground inside the namespace, its gRPC API on
 //! `127.0.0.1:50051` of that namespace (each namespace has its own
-//! loopback, so instances never collide). Everything else goes through the
+//! loopback, so instances never collide, and only root can enter the
+//! namespace, where nothing else runs: no other local user reaches the
+//! API; the host mesh's speaker, in the machine's own namespace, answers
+//! on a root-only Unix socket instead, see [`vpn`]). Everything else goes through the
 //! `gobgp` client run inside the namespace with `-j`, parsed as JSON.
 //!
 //! Policies are global (gobgpd applies per-neighbour policies to
