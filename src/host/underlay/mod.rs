@@ -87,9 +87,14 @@ const UNBUILT: &str = env!("VNETD_UNDERLAY_UNBUILT");
 /// `struct settings`: the VXLAN device's index, the TAP's, the local
 /// address (host order), each a native-endian u32.
 type SettingsMap = Array<MapData, [u8; 12]>;
-/// MAC address to `struct destination`: the remote address (host order)
-/// and the VNI, each a native-endian u32.
-type DestinationMap = BpfHashMap<MapData, [u8; 6], [u8; 8]>;
+/// MAC address to `struct destination`: the remote address (host order),
+/// the VNI and whether the remote host is trusted, each a native-endian
+/// u32.
+type DestinationMap = BpfHashMap<MapData, [u8; 6], [u8; 12]>;
+
+/// One entry of the destination table: a MAC, the host it is on and the
+/// VNI it is reached with.
+type Destination = ([u8; 6], Ipv4Addr, u32);
 /// Trusted remote addresses, host order.
 type TrustedMap = BpfHashMap<MapData, u32, u8>;
 /// `struct counters`, per CPU.
@@ -175,7 +180,8 @@ pub struct Underlay {
     queues: Vec<UnderlayQueue>,
     /// The loaded programs: the devices' filters refer to them.
     programs: Ebpf,
-    destinations: Mutex<DestinationMap>,
+    /// The destination map, and the table it was last given.
+    destinations: Mutex<(DestinationMap, Vec<Destination>)>,
     trusted: Mutex<TrustedMap>,
     /// The trusted hosts, as last set, and who else is told them.
     trusted_now: Vec<Ipv4Addr>,
@@ -392,7 +398,7 @@ impl Underlay {
             },
             queues,
             programs,
-            destinations: Mutex::new(destinations),
+            destinations: Mutex::new((destinations, Vec::new())),
             trusted: Mutex::new(trusted),
             trusted_now: Vec::new(),
             mirror: None,
@@ -496,22 +502,20 @@ impl Underlay {
     /// vni)`. Replaces the whole table; a frame to a MAC that stays in it
     /// never finds it missing meanwhile. A table with a VNI wider than 24
     /// bits changes nothing.
-    pub fn set_destinations(&self, destinations: &[([u8; 6], Ipv4Addr, u32)]) -> Result<()> {
+    pub fn set_destinations(&self, destinations: &[Destination]) -> Result<()> {
         if let Some((mac, _, vni)) = destinations.iter().find(|(_, _, vni)| *vni > MAX_VNI) {
             bail!(
                 "VNI {vni} (for {}) does not fit in 24 bits",
                 format_mac(mac)
             );
         }
-        let mut map = lock(&self.destinations);
+        let mut guard = lock(&self.destinations);
+        let (map, table) = &mut *guard;
         let wanted: HashSet<[u8; 6]> = destinations.iter().map(|(mac, _, _)| *mac).collect();
-        for (mac, remote, vni) in destinations {
-            let mut value = [0u8; 8];
-            value[0..4].copy_from_slice(&u32::from(*remote).to_ne_bytes());
-            value[4..8].copy_from_slice(&vni.to_ne_bytes());
-            map.insert(*mac, value, 0)
-                .with_context(|| format!("sending {} to {remote} (VNI {vni})", format_mac(mac)))?;
+        for destination in destinations {
+            self.write_destination(map, destination)?;
         }
+        *table = destinations.to_vec();
         let stale: Vec<[u8; 6]> = map
             .keys()
             .filter_map(|key| key.ok())
@@ -524,15 +528,43 @@ impl Underlay {
         Ok(())
     }
 
+    /// Writes one entry of the destination map, marked with whether its
+    /// host is trusted now (`to_underlay` reads both in one lookup).
+    fn write_destination(
+        &self,
+        map: &mut DestinationMap,
+        (mac, remote, vni): &Destination,
+    ) -> Result<()> {
+        let mut value = [0u8; 12];
+        value[0..4].copy_from_slice(&u32::from(*remote).to_ne_bytes());
+        value[4..8].copy_from_slice(&vni.to_ne_bytes());
+        let trusted = u32::from(self.trusted_now.contains(remote));
+        value[8..12].copy_from_slice(&trusted.to_ne_bytes());
+        map.insert(*mac, value, 0)
+            .with_context(|| format!("sending {} to {remote} (VNI {vni})", format_mac(mac)))
+    }
+
     /// The hosts whose VXLAN packets are taken, and the only ones packets
     /// are sent to, by underlay address. Replaces the whole set (the
     /// program run first at the VXLAN device's ingress, if any, is told
-    /// first).
+    /// first, then the destinations of each host whose trust changed).
     pub fn set_trusted(&mut self, trusted: &[Ipv4Addr]) -> Result<()> {
         if let Some(mirror) = &self.mirror {
             mirror(trusted)?;
         }
+        let changed: Vec<Ipv4Addr> = (self.trusted_now.iter())
+            .filter(|a| !trusted.contains(a))
+            .chain(trusted.iter().filter(|a| !self.trusted_now.contains(a)))
+            .copied()
+            .collect();
         self.trusted_now = trusted.to_vec();
+        {
+            let mut guard = lock(&self.destinations);
+            let (map, table) = &mut *guard;
+            for destination in table.iter().filter(|(_, r, _)| changed.contains(r)) {
+                self.write_destination(map, destination)?;
+            }
+        }
         let mut map = lock(&self.trusted);
         let wanted: HashSet<u32> = trusted.iter().map(|a| u32::from(*a)).collect();
         for address in &wanted {
