@@ -7,8 +7,9 @@
 // for the host (its underlay IPv4 address) and the VNI it goes to; the
 // frame is given that tunnel key and sent out of the VXLAN device, which
 // encapsulates it. A frame whose MAC has no entry is dropped, and so is
-// one for a host not in `trusted`: a host is sent nothing until it is
-// known to number the lab's ports as this one does.
+// one for a host the entry says is not trusted (not in `trusted`): a host
+// is sent nothing until it is known to number the lab's ports as this one
+// does.
 //
 // `from_underlay` runs at the ingress of the VXLAN device, where the
 // frames other hosts sent arrive, decapsulated, with their tunnel key. A
