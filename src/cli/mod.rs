@@ -368,8 +368,15 @@ pub(super) fn render(diags: &[Diagnostic]) -> String {
     diags.iter().map(|d| format!("{d}\n")).collect()
 }
 
+/// Loads a lab file, its warnings said on stderr: the file's own, and
+/// each BGP session it configures that can never come up.
 pub(super) fn load(path: &Path, options: ParseOptions) -> Result<Loaded, Failure> {
-    refuse_invalid(path, crate::plan::load_file_with(path, options))
+    let parsed = crate::plan::load_file_with(path, options).map(|mut loaded| {
+        let never_up = crate::policy::bgp::sessions_never_up(&loaded.topology);
+        loaded.warnings.extend(never_up);
+        loaded
+    });
+    refuse_invalid(path, parsed)
 }
 
 /// Prints a valid topology's warnings; turns a refusal into its message.

@@ -3,11 +3,16 @@
 //!
 //! Converged means, against the topology the plane forwards with:
 //!
-//! - every BGP session of a gateway instance that the BGP model
-//!   ([`crate::policy::bgp::BgpModel`]) predicts up (`Connected`) is
-//!   Established, as the supervisor last found it; a session the model
-//!   predicts down (the other end does not name this one, or the prefix
-//!   limit drops it) is not waited for;
+//! - every BGP session the file configures is Established, as the
+//!   supervisor last found it: each session of a gateway instance (with a
+//!   site's router, a circuit's edge router, a Vnet2Vnet peer's instance,
+//!   a Route Server's instance; [`crate::policy::bgp::instance_neighbors`])
+//!   and each session of a Route Server instance with an appliance (its
+//!   `bgp_connections`). The count is of what the file configures, not of
+//!   what came up: a session that cannot come up (the other end does not
+//!   name this one, no router holds the address, the prefix limit drops
+//!   it) is counted, and keeps the lab from converging (`vnetd check`
+//!   warns about it);
 //! - every gateway instance has learned every route the model predicts
 //!   it learns, by prefix and neighbour, and the plane forwards with it
 //!   (the learned routes are the snapshot's, not only the speakers');
@@ -23,7 +28,7 @@
 use super::hybrid::Established;
 use super::Daemon;
 use crate::api::{Convergence, RouteRef, SessionRef};
-use crate::policy::bgp::BgpModel;
+use crate::policy::bgp::{BgpModel, SpeakerId};
 use crate::policy::gateways::LearnedRoutes;
 use crate::topology::Topology;
 use std::collections::BTreeSet;
@@ -44,6 +49,21 @@ pub fn convergence_of(
         uptime_ms,
         ..Convergence::default()
     };
+    let mut session = |speaker: &str, instance: usize, neighbor: IpAddr| {
+        let up = established
+            .get(&(speaker.to_owned(), instance))
+            .map_or(&[][..], Vec::as_slice);
+        state.sessions_expected += 1;
+        if matches!(neighbor, IpAddr::V4(a) if up.contains(&a)) {
+            state.sessions_established += 1;
+        } else {
+            state.sessions_down.push(SessionRef {
+                gateway: speaker.to_owned(),
+                instance,
+                neighbor: neighbor.to_string(),
+            });
+        }
+    };
     for (g, gw) in topo.gateways.iter_enumerated() {
         // A gateway on another machine holds its sessions there; what it
         // learns reaches this one over the host mesh, counted below.
@@ -51,22 +71,25 @@ pub fn convergence_of(
             continue;
         }
         for instance in 0..gw.instances.len() {
-            let up = established
-                .get(&(gw.name.clone(), instance))
-                .map_or(&[][..], Vec::as_slice);
-            for session in model.sessions(g, instance) {
-                if session.state != "Connected" {
-                    continue;
-                }
-                state.sessions_expected += 1;
-                if matches!(session.neighbor, IpAddr::V4(a) if up.contains(&a)) {
-                    state.sessions_established += 1;
-                } else {
-                    state.sessions_down.push(SessionRef {
-                        gateway: gw.name.clone(),
-                        instance,
-                        neighbor: session.neighbor.to_string(),
-                    });
+            for s in model.sessions(g, instance) {
+                session(&gw.name, instance, s.neighbor);
+            }
+        }
+    }
+    for (r, rs) in topo.route_servers.iter_enumerated() {
+        if !topo.placement.is_local(topo.placement.vnet_host(rs.vnet)) {
+            continue;
+        }
+        for instance in 0..rs.instances.len() {
+            let id = SpeakerId::RouteServer {
+                route_server: r,
+                instance,
+            };
+            for s in model.sessions_of(id) {
+                // Its sessions with the VNet's gateways are counted at the
+                // gateways.
+                if rs.bgp_connections.iter().any(|c| c.peer_ip == s.neighbor) {
+                    session(&rs.name, instance, s.neighbor);
                 }
             }
         }
@@ -203,24 +226,128 @@ mod tests {
             .topology
     }
 
-    /// Every session the model predicts up, Established.
+    /// Every session the model predicts up, Established: those of the
+    /// gateways' and the Route Servers' instances.
     fn all_up(topo: &Topology, model: &BgpModel) -> Established {
+        let connected = |sessions: Vec<crate::policy::bgp::PredictedSession>| {
+            sessions
+                .into_iter()
+                .filter(|s| s.state == "Connected")
+                .filter_map(|s| match s.neighbor {
+                    IpAddr::V4(a) => Some(a),
+                    IpAddr::V6(_) => None,
+                })
+                .collect()
+        };
         let mut up = Established::new();
         for (g, gw) in topo.gateways.iter_enumerated() {
             for i in 0..gw.instances.len() {
-                let neighbors = model
-                    .sessions(g, i)
-                    .into_iter()
-                    .filter(|s| s.state == "Connected")
-                    .filter_map(|s| match s.neighbor {
-                        IpAddr::V4(a) => Some(a),
-                        IpAddr::V6(_) => None,
-                    })
-                    .collect();
-                up.insert((gw.name.clone(), i), neighbors);
+                up.insert((gw.name.clone(), i), connected(model.sessions(g, i)));
+            }
+        }
+        for (r, rs) in topo.route_servers.iter_enumerated() {
+            for i in 0..rs.instances.len() {
+                let id = SpeakerId::RouteServer {
+                    route_server: r,
+                    instance: i,
+                };
+                up.insert((rs.name.clone(), i), connected(model.sessions_of(id)));
             }
         }
         up
+    }
+
+    fn example(name: &str, text: &str) -> Topology {
+        crate::topology::parse_str(name, text).unwrap().topology
+    }
+
+    #[test]
+    fn the_dual_device_example_counts_four_sessions_and_waits_for_each() {
+        let topo = example(
+            "dual-device-vpn.yaml",
+            include_str!("../../config/dual-device-vpn.yaml"),
+        );
+        let model = BgpModel::of(&topo);
+        let learned = expected_learned(&topo);
+        let mut up = all_up(&topo, &model);
+        let state = convergence_of(&topo, &model, &learned, &up, &[], 0);
+        assert!(state.converged, "{state:?}");
+        assert_eq!(
+            (state.sessions_established, state.sessions_expected),
+            (4, 4)
+        );
+        // The second device's sessions with both instances drop.
+        let second: std::net::Ipv4Addr = "10.52.255.254".parse().unwrap();
+        for neighbors in up.values_mut() {
+            neighbors.retain(|n| *n != second);
+        }
+        let state = convergence_of(&topo, &model, &learned, &up, &[], 0);
+        assert!(!state.converged);
+        assert!(state.progress().starts_with("BGP 2/4 sessions established"));
+        assert_eq!(
+            state.missing(),
+            "session hub-vpngw/0 with 10.52.255.254 not established; session hub-vpngw/1 with \
+             10.52.255.254 not established"
+        );
+    }
+
+    #[test]
+    fn a_session_that_cannot_come_up_is_counted_and_keeps_the_lab_unconverged() {
+        // Two local network gateways on a site's one router: it holds the
+        // first's BGP address, so the second's session never comes up.
+        let text = include_str!("../../config/hybrid.yaml")
+            .replace(
+                "virtual_network_gateway_connections:",
+                "  - {name: branch1-lng2, site: branch1, gateway_address: 203.0.113.11, \
+                 address_space: [], bgp_settings: {asn: 65050, bgp_peering_address: \
+                 192.168.255.2}}\n\nvirtual_network_gateway_connections:",
+            )
+            .replace(
+                "# What must hold",
+                "  - {name: hub-to-branch1-2, type: IPsec, virtual_network_gateway: hub-vpngw, \
+                 local_network_gateway: branch1-lng2, bgp_enabled: true}\n\n# What must hold",
+            );
+        let topo = example("hybrid.yaml", &text);
+        let model = BgpModel::of(&topo);
+        let state = convergence_of(
+            &topo,
+            &model,
+            &expected_learned(&topo),
+            &all_up(&topo, &model),
+            &[],
+            0,
+        );
+        assert!(!state.converged);
+        assert_eq!(
+            (state.sessions_established, state.sessions_expected),
+            (1, 2)
+        );
+        assert_eq!(
+            state.missing(),
+            "session hub-vpngw/0 with 192.168.255.2 not established"
+        );
+    }
+
+    #[test]
+    fn route_server_sessions_with_appliances_are_counted() {
+        let topo = example(
+            "route-server.yaml",
+            include_str!("../../config/route-server.yaml"),
+        );
+        let model = BgpModel::of(&topo);
+        let learned = expected_learned(&topo);
+        let up = all_up(&topo, &model);
+        let state = convergence_of(&topo, &model, &learned, &up, &[], 0);
+        assert!(state.converged, "{state:?}");
+        // Two instances, each with both appliances.
+        assert_eq!(
+            (state.sessions_established, state.sessions_expected),
+            (4, 4)
+        );
+        let state = convergence_of(&topo, &model, &learned, &Established::new(), &[], 0);
+        assert!(!state.converged);
+        assert_eq!(state.sessions_down.len(), 4);
+        assert_eq!(state.sessions_down[0].gateway, "hub-rs");
     }
 
     #[test]

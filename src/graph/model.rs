@@ -11,7 +11,7 @@ use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::catalog::round_trips::round_trip;
 use crate::topology::{
     CircuitIdx, ConnectionPeer, FirewallIdx, HostIdx, LoadBalancerIdx, NextHopType, NicIdx,
-    SiteIdx, SubnetRef, Topology, VnetIdx,
+    RouterRef, SiteIdx, SubnetRef, Topology, VnetIdx,
 };
 use std::net::IpAddr;
 
@@ -294,8 +294,16 @@ pub(super) fn site_id(topo: &Topology, s: SiteIdx) -> String {
     format!("site_{s}_{}", sanitise(&topo.sites[s].name))
 }
 
-pub(super) fn router_id(topo: &Topology, s: SiteIdx) -> String {
-    format!("router_{s}_{}", sanitise(&topo.sites[s].name))
+/// A site router's node: `router_<site>_<name>` for a site's one router,
+/// `router_<site>_<n>_<label>` for each of several.
+pub(super) fn router_id(topo: &Topology, at: RouterRef) -> String {
+    let site = &topo.sites[at.site];
+    if site.routers.len() == 1 {
+        format!("router_{}_{}", at.site, sanitise(&site.name))
+    } else {
+        let label = &site.routers[at.router].label;
+        format!("router_{}_{}_{}", at.site, at.router, sanitise(label))
+    }
 }
 
 /// The gateways that live in `subnet` (a GatewaySubnet).
@@ -424,29 +432,36 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
     topo.sites
         .iter_enumerated()
         .map(|(s, site)| {
-            let speaker = <&str>::from(site.bgp_speaker);
             let cloud = topo.private_clouds.iter().find(|c| c.site == s);
             let what = if cloud.is_some() {
                 "NSX Tier-0 router"
             } else {
                 "router"
             };
-            let mut router = vec![format!("{what} {}", site.router_netns)];
-            match site.asn {
-                Some(asn) => router.push(format!("AS {asn}, BGP: {speaker}")),
-                None => router.push(format!("BGP: {speaker}")),
-            }
-            let mut nodes = vec![NicNode {
-                id: router_id(topo, s),
-                name: site.router_netns.clone(),
-                label: router,
-                appliance: true,
-                gateway: false,
-                frontend: false,
-                circuit: false,
-                route_server: false,
-                firewall: false,
-            }];
+            let mut nodes: Vec<NicNode> = site
+                .routers
+                .iter()
+                .enumerate()
+                .map(|(r, router)| {
+                    let speaker = <&str>::from(router.bgp_speaker);
+                    let mut label = vec![format!("{what} {}", router.netns)];
+                    match router.asn {
+                        Some(asn) => label.push(format!("AS {asn}, BGP: {speaker}")),
+                        None => label.push(format!("BGP: {speaker}")),
+                    }
+                    NicNode {
+                        id: router_id(topo, RouterRef { site: s, router: r }),
+                        name: router.netns.clone(),
+                        label,
+                        appliance: true,
+                        gateway: false,
+                        frontend: false,
+                        circuit: false,
+                        route_server: false,
+                        firewall: false,
+                    }
+                })
+                .collect();
             nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
                 id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
                 name: host.name.clone(),
@@ -530,7 +545,11 @@ pub(super) fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
         let bgp = if c.bgp_enabled { "BGP" } else { "static" };
         let (to_id, kind) = match c.peer {
             ConnectionPeer::Local(l) => (
-                router_id(topo, topo.local_gateways[l].site),
+                router_id(
+                    topo,
+                    topo.tunnel_router(c.peer)
+                        .expect("a local gateway's router"),
+                ),
                 format!("IPsec via {}", topo.local_gateways[l].name),
             ),
             ConnectionPeer::Gateway(g) => (gateway_id(topo, g), "Vnet2Vnet".to_string()),
@@ -555,7 +574,13 @@ pub(super) fn connection_edges(topo: &Topology) -> Vec<ConnectionEdge> {
     for (e, circuit) in topo.circuits.iter_enumerated() {
         let peering = &circuit.private_peering;
         edges.push(ConnectionEdge {
-            from_id: router_id(topo, circuit.site),
+            from_id: router_id(
+                topo,
+                RouterRef {
+                    site: circuit.site,
+                    router: 0,
+                },
+            ),
             to_id: circuit_id(topo, e),
             label: vec![
                 "private peering".to_string(),

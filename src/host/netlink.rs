@@ -17,7 +17,9 @@ use futures::TryStreamExt;
 use ipnet::{IpNet, Ipv4Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
-use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteNextHop, RouteScope};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteNextHop, RouteNextHopFlags, RouteScope,
+};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns;
@@ -334,6 +336,40 @@ pub fn add_default_route(namespace: &str, interface: &str, gateway: IpAddr) -> R
     .with_context(|| {
         format!(
             "adding a default route via {gateway} dev {interface} in network namespace {namespace}"
+        )
+    })
+}
+
+/// A default route of `namespace` through several neighbours at once
+/// (`ip route add default nexthop via A dev X onlink nexthop via B dev Y
+/// onlink`): flows spread over them by the namespace's multipath hash.
+pub fn add_multipath_default_route(namespace: &str, hops: &[(String, Ipv4Addr)]) -> Result<()> {
+    let names: Vec<String> = hops
+        .iter()
+        .map(|(dev, via)| format!("{via} dev {dev}"))
+        .collect();
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let mut next_hops = Vec::new();
+            for (interface, via) in hops {
+                let mut hop = RouteNextHop::default();
+                hop.interface_index = link_index(&handle, interface).await?;
+                hop.flags = RouteNextHopFlags::Onlink;
+                hop.attributes
+                    .push(RouteAttribute::Gateway(RouteAddress::Inet(*via)));
+                next_hops.push(hop);
+            }
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .multipath(next_hops)
+                .build();
+            handle.route().add(route).execute().await?;
+            Ok(())
+        })
+    })
+    .with_context(|| {
+        format!(
+            "adding a default route via {} in network namespace {namespace}",
+            names.join(", ")
         )
     })
 }

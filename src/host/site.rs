@@ -1,57 +1,97 @@
-//! A small routed site as real Linux networking: one router namespace and
-//! one namespace per host, each host joined to the router by a veth pair.
+//! A small routed site as real Linux networking: one namespace per router
+//! and one per host, each host joined to every router by a veth pair.
 //!
-//! The router forwards between its links and hashes ECMP flows on L4 ports
+//! A router forwards between its links and hashes ECMP flows on L4 ports
 //! (`fib_multipath_hash_policy=1`), so that flows spread over equal routes
 //! a routing daemon installs later. Every host reaches everything else
-//! through its default route via the router.
+//! through its default route via the routers.
 //!
 //! Each router-side link carries the router's address as a `/32` and a
 //! `/32` route to its host, with proxy ARP on: hosts may then share a
 //! prefix (each on its own link) and still reach each other through the
 //! router.
 //!
+//! A site with several routers (devices in front of the same network):
+//! - host `h` reaches router `k` over its interface `eth<k>` (router side
+//!   `h<h>`), the router taking the `k`-th address of the host's prefix
+//!   that the host does not hold; the host holds its address on each;
+//! - the host's default route is one multipath route through every
+//!   router, its flows hashed on L4 ports too, and a router whose link
+//!   is down is skipped (`ignore_routes_with_linkdown`);
+//! - every two routers are joined by a veth pair (`r<k>` in each, `k` the
+//!   other router), up, without addresses: what runs on the routers
+//!   addresses it;
+//! - reverse-path filtering is off in the site's namespaces: a flow may
+//!   come back through another router than the one it left by.
+//!
 //! Links, addresses and routes are made through rtnetlink
 //! ([`super::netlink`]).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
 use super::{netlink, netns};
 
-/// A host of a site: a namespace with one interface, `eth0`.
+/// A host of a site: a namespace with one interface per router, `eth0`,
+/// `eth1`, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteHostSpec {
     /// The host's namespace name.
     pub netns: String,
-    /// The host's address on `eth0`, with its prefix length (e.g.
-    /// `192.168.1.10/24`).
+    /// The host's address on each of its interfaces, with its prefix
+    /// length (e.g. `192.168.1.10/24`).
     pub address: IpNet,
 }
 
-/// A site: a router namespace and its hosts.
+/// A site: its routers' namespaces and its hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteSpec {
-    /// The router's namespace name.
-    pub router: String,
-    /// The hosts, joined to the router in order: the router side of the
+    /// The routers' namespace names, never empty: the devices in front of
+    /// the site's network. The first names the site.
+    pub routers: Vec<String>,
+    /// The hosts, joined to every router in order: the router side of the
     /// n-th host's link is `h<n>`.
     pub hosts: Vec<SiteHostSpec>,
 }
 
-/// The name of the router's side of the link to the `index`-th host.
+impl SiteSpec {
+    /// The site's first router's namespace, which names the site.
+    pub fn router(&self) -> &str {
+        &self.routers[0]
+    }
+}
+
+/// The name of a router's side of the link to the `index`-th host.
 pub fn router_link_name(index: usize) -> String {
     format!("h{index}")
 }
 
-/// The router's address on a host's link: the first host address of the
-/// host's prefix, or the next one when the host has the first.
+/// The name of a host's side of its link to the `router`-th router.
+pub fn host_link_name(router: usize) -> String {
+    format!("eth{router}")
+}
+
+/// The name of a router's side of its link to the `other`-th router of
+/// its site.
+pub fn peer_link_name(other: usize) -> String {
+    format!("r{other}")
+}
+
+/// The first router's address on a host's link: the first host address of
+/// the host's prefix, or the next one when the host has the first.
 pub fn router_address_for(host: &IpNet) -> Result<IpAddr> {
+    router_address_at(host, 0)
+}
+
+/// Router `router`'s address on a host's link: the `router`-th host
+/// address of the host's prefix that the host does not hold.
+pub fn router_address_at(host: &IpNet, router: usize) -> Result<IpAddr> {
     host.hosts()
-        .find(|candidate| *candidate != host.addr())
-        .with_context(|| format!("prefix {host} has no address left for the router"))
+        .filter(|candidate| *candidate != host.addr())
+        .nth(router)
+        .with_context(|| format!("prefix {host} has no address left for router {router}"))
 }
 
 /// Writes `value` to the sysctl file `path` (under `/proc/sys`) inside the
@@ -63,74 +103,134 @@ fn set_sysctl(namespace: &str, path: &str, value: &str) -> Result<()> {
     .with_context(|| format!("setting {path} in network namespace {namespace}"))
 }
 
+/// Turns reverse-path filtering off for every interface of `namespace`,
+/// those made later included.
+fn no_reverse_path_filter(namespace: &str) -> Result<()> {
+    for conf in ["all", "default"] {
+        set_sysctl(
+            namespace,
+            &format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter"),
+            "0",
+        )?;
+    }
+    Ok(())
+}
+
 /// Builds the site: namespaces, veth pairs, addresses, routes and the
-/// router's forwarding settings. On failure, removes what it created.
+/// routers' forwarding settings. On failure, removes what it created.
 pub fn build_site(spec: &SiteSpec) -> Result<()> {
     check_spec(spec)?;
     let built = build_all(spec);
     if built.is_err() {
         let _ = remove_site(spec);
     }
-    built.with_context(|| format!("building the site of router {}", spec.router))
+    built.with_context(|| format!("building the site of router {}", spec.router()))
 }
 
 fn check_spec(spec: &SiteSpec) -> Result<()> {
-    let mut names = vec![spec.router.as_str()];
-    for host in &spec.hosts {
-        if names.contains(&host.netns.as_str()) {
-            bail!("namespace {} is listed twice in the site", host.netns);
+    if spec.routers.is_empty() {
+        bail!("a site needs a router");
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for name in spec
+        .routers
+        .iter()
+        .chain(spec.hosts.iter().map(|h| &h.netns))
+    {
+        if names.contains(&name.as_str()) {
+            bail!("namespace {name} is listed twice in the site");
         }
-        names.push(&host.netns);
-        router_address_for(&host.address)?;
+        names.push(name);
+    }
+    for host in &spec.hosts {
+        router_address_at(&host.address, spec.routers.len() - 1)?;
     }
     Ok(())
 }
 
 fn build_all(spec: &SiteSpec) -> Result<()> {
-    let router = spec.router.as_str();
-    netns::create(router)?;
-    netlink::set_link_up(router, "lo")?;
+    let several = spec.routers.len() > 1;
     let any_ipv6 = spec.hosts.iter().any(|h| h.address.addr().is_ipv6());
-    set_sysctl(router, "/proc/sys/net/ipv4/ip_forward", "1")?;
-    set_sysctl(router, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")?;
-    if any_ipv6 {
-        set_sysctl(router, "/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+    for router in &spec.routers {
+        netns::create(router)?;
+        netlink::set_link_up(router, "lo")?;
+        set_sysctl(router, "/proc/sys/net/ipv4/ip_forward", "1")?;
+        set_sysctl(router, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")?;
+        if any_ipv6 {
+            set_sysctl(router, "/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+        }
+        if several {
+            no_reverse_path_filter(router)?;
+        }
+    }
+    for (a, first) in spec.routers.iter().enumerate() {
+        for (b, second) in spec.routers.iter().enumerate().skip(a + 1) {
+            let (here, there) = (peer_link_name(b), peer_link_name(a));
+            netlink::add_veth_pair(first, &here, second, &there)
+                .with_context(|| format!("joining router {first} to router {second}"))?;
+            netlink::set_link_up(first, &here)?;
+            netlink::set_link_up(second, &there)?;
+        }
     }
     for (index, host) in spec.hosts.iter().enumerate() {
-        join_host(router, index, host)
-            .with_context(|| format!("joining host {} to the router", host.netns))?;
+        join_host(&spec.routers, index, host)
+            .with_context(|| format!("joining host {} to the routers", host.netns))?;
     }
     Ok(())
 }
 
-fn join_host(router: &str, index: usize, host: &SiteHostSpec) -> Result<()> {
+fn join_host(routers: &[String], index: usize, host: &SiteHostSpec) -> Result<()> {
     let name = host.netns.as_str();
     netns::create(name)?;
     netlink::set_link_up(name, "lo")?;
+    let several = routers.len() > 1;
+    if several {
+        no_reverse_path_filter(name)?;
+        set_sysctl(name, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")?;
+        for conf in ["all", "default"] {
+            set_sysctl(
+                name,
+                &format!("/proc/sys/net/ipv4/conf/{conf}/ignore_routes_with_linkdown"),
+                "1",
+            )?;
+        }
+    }
     let link = router_link_name(index);
-    netlink::add_veth_pair(router, &link, name, "eth0")?;
-
-    let router_address = router_address_for(&host.address)?;
     let host_len = if host.address.addr().is_ipv4() {
         32
     } else {
         128
     };
-    if host.address.addr().is_ipv4() {
-        set_sysctl(
-            router,
-            &format!("/proc/sys/net/ipv4/conf/{link}/proxy_arp"),
-            "1",
-        )?;
-    }
-    let router_single = IpNet::new(router_address, host_len).expect("a full-length prefix");
-    netlink::add_address(router, &link, router_single)?;
-    netlink::set_link_up(router, &link)?;
-    netlink::add_host_route(router, &link, host.address.addr(), router_address)?;
+    let mut hops: Vec<(String, Ipv4Addr)> = Vec::new();
+    for (k, router) in routers.iter().enumerate() {
+        let interface = host_link_name(k);
+        netlink::add_veth_pair(router, &link, name, &interface)?;
+        let router_address = router_address_at(&host.address, k)?;
+        if host.address.addr().is_ipv4() {
+            set_sysctl(
+                router,
+                &format!("/proc/sys/net/ipv4/conf/{link}/proxy_arp"),
+                "1",
+            )?;
+        }
+        let router_single = IpNet::new(router_address, host_len).expect("a full-length prefix");
+        netlink::add_address(router, &link, router_single)?;
+        netlink::set_link_up(router, &link)?;
+        netlink::add_host_route(router, &link, host.address.addr(), router_address)?;
 
-    netlink::add_address(name, "eth0", host.address)?;
-    netlink::set_link_up(name, "eth0")?;
-    netlink::add_default_route(name, "eth0", router_address)?;
+        netlink::add_address(name, &interface, host.address)?;
+        netlink::set_link_up(name, &interface)?;
+        if let IpAddr::V4(via) = router_address {
+            hops.push((interface, via));
+        }
+    }
+    let first = router_address_at(&host.address, 0)?;
+    if several && hops.len() == routers.len() {
+        netlink::add_multipath_default_route(name, &hops)?;
+    } else {
+        // One router, or an IPv6 host: through the first router.
+        netlink::add_default_route(name, &host_link_name(0), first)?;
+    }
     Ok(())
 }
 
@@ -188,7 +288,7 @@ pub fn remove_site(spec: &SiteSpec) -> Result<()> {
         .hosts
         .iter()
         .map(|h| h.netns.as_str())
-        .chain([spec.router.as_str()]);
+        .chain(spec.routers.iter().map(String::as_str));
     for name in names {
         if netns::exists(name) {
             if let Err(err) = netns::delete(name) {
@@ -224,5 +324,14 @@ mod tests {
             Some(second)
         );
         assert!(router_address_for(&net("192.168.1.1/32")).is_err());
+    }
+
+    #[test]
+    fn each_router_takes_the_next_address_the_host_does_not_have() {
+        let at = |host: &str, k| router_address_at(&net(host), k).ok().map(|a| a.to_string());
+        assert_eq!(at("10.52.1.10/24", 0).as_deref(), Some("10.52.1.1"));
+        assert_eq!(at("10.52.1.10/24", 1).as_deref(), Some("10.52.1.2"));
+        assert_eq!(at("10.52.1.2/24", 1).as_deref(), Some("10.52.1.3"));
+        assert_eq!(at("10.52.1.1/30", 1), None);
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::topology::{
     AsgIdx, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx,
-    ParseOptions, RouteServerIdx, SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    ParseOptions, RouteServerIdx, RouterRef, SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -82,11 +82,13 @@ pub enum PortKind {
         gateway: GatewayIdx,
         instance: usize,
     },
-    /// The tunnel from an on-premises site's router to one gateway
-    /// instance: a TUN in the router's namespace. What the site sends into
-    /// it enters the fabric at the gateway.
+    /// The tunnel from an on-premises site's router (`router`, its index
+    /// in the site's routers) to one gateway instance: a TUN in the
+    /// router's namespace. What the site sends into it enters the fabric
+    /// at the gateway.
     SiteTunnel {
         site: SiteIdx,
+        router: usize,
         gateway: GatewayIdx,
         instance: usize,
     },
@@ -134,7 +136,16 @@ impl PortKind {
                 site,
                 gateway,
                 instance,
+                ..
             } => Some((site, gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// The router a site tunnel starts at.
+    pub fn tunnel_router(&self) -> Option<RouterRef> {
+        match *self {
+            PortKind::SiteTunnel { site, router, .. } => Some(RouterRef { site, router }),
             _ => None,
         }
     }
@@ -278,7 +289,9 @@ impl Plan {
             .iter_enumerated()
             .filter(|(s, _)| placement.is_local(placement.site_host(*s)))
             .flat_map(|(_, s)| {
-                std::iter::once(s.router_netns.clone())
+                s.routers
+                    .iter()
+                    .map(|r| r.netns.clone())
                     .chain(s.hosts.iter().map(|h| h.netns.clone()))
             });
         for name in local_ports.clone().map(|p| p.netns.clone()).chain(sites) {

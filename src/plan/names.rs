@@ -11,7 +11,7 @@
 //! own errors.
 
 use crate::topology::resolve::valid_netns;
-use crate::topology::{Circuit, ConnectionPeer, Diagnostics, GatewayIdx, SiteIdx, Topology};
+use crate::topology::{Circuit, Diagnostics, GatewayIdx, RouterRef, Topology};
 use std::collections::HashSet;
 
 /// The name of instance `i` of a gateway: its port's, and its namespace's
@@ -26,10 +26,11 @@ pub fn instance_netns(prefix: &str, gateway: &str, i: usize) -> String {
     format!("{prefix}{}", instance_name(gateway, i))
 }
 
-/// The name of the port for the tunnel from `site` to instance `i` of
-/// `gateway`.
-pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
-    format!("{site}-to-{gateway}-{i}")
+/// The name of the port for the tunnel from a site's router, by its label
+/// (the site's name for a site's one router, `<site>-<router>` for one of
+/// several), to instance `i` of `gateway`.
+pub fn tunnel_name(router: &str, gateway: &str, i: usize) -> String {
+    format!("{router}-to-{gateway}-{i}")
 }
 
 /// The namespace of Microsoft's edge router of link `link` of `circuit`:
@@ -38,7 +39,8 @@ pub fn tunnel_name(site: &str, gateway: &str, i: usize) -> String {
 /// labs whose circuits share a name never share an edge router.
 pub fn msee_netns(topology: &Topology, circuit: &Circuit, link: usize) -> String {
     let side = if link == 0 { "primary" } else { "secondary" };
-    format!("{}-msee-{side}", topology.sites[circuit.site].router_netns)
+    let edge = &topology.sites[circuit.site].first_router().netns;
+    format!("{edge}-msee-{side}")
 }
 
 /// The name of a VNet's health prober: its port's, and its namespace's
@@ -53,18 +55,17 @@ pub fn prober_netns(prefix: &str, vnet: &str) -> String {
     format!("{prefix}{}", prober_name(vnet))
 }
 
-/// The (site, gateway) pairs with a tunnel: one per site and gateway that a
-/// connection joins, in the connections' order.
-pub fn tunnels(topology: &Topology) -> Vec<(SiteIdx, GatewayIdx)> {
+/// The (router, gateway) pairs with a tunnel: one per site router and
+/// gateway that a connection joins (a local network gateway's router, a
+/// circuit's customer edge), in the connections' order.
+pub fn tunnels(topology: &Topology) -> Vec<(RouterRef, GatewayIdx)> {
     let mut tunnels = Vec::new();
     for c in &topology.connections {
-        let site = match c.peer {
-            ConnectionPeer::Local(l) => topology.local_gateways[l].site,
-            ConnectionPeer::Circuit(e) => topology.circuits[e].site,
-            ConnectionPeer::Gateway(_) => continue,
+        let Some(router) = topology.tunnel_router(c.peer) else {
+            continue;
         };
-        if !tunnels.contains(&(site, c.gateway)) {
-            tunnels.push((site, c.gateway));
+        if !tunnels.contains(&(router, c.gateway)) {
+            tunnels.push((router, c.gateway));
         }
     }
     tunnels
@@ -91,7 +92,10 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
         .iter()
         .map(|n| n.netns.clone())
         .chain(topology.sites.iter().flat_map(|s| {
-            std::iter::once(s.router_netns.clone()).chain(s.hosts.iter().map(|h| h.netns.clone()))
+            s.routers
+                .iter()
+                .map(|r| r.netns.clone())
+                .chain(s.hosts.iter().map(|h| h.netns.clone()))
         }))
         .collect();
     for circuit in &topology.circuits {
@@ -145,11 +149,11 @@ fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
             ports.push((gw.line, instance_name(&gw.name, i)));
         }
     }
-    for (site, g) in tunnels(topology) {
+    for (at, g) in tunnels(topology) {
         let gw = &topology.gateways[g];
-        let s = &topology.sites[site];
+        let router = topology.router(at);
         for i in 0..gw.instances.len() {
-            ports.push((s.line, tunnel_name(&s.name, &gw.name, i)));
+            ports.push((router.line, tunnel_name(&router.label, &gw.name, i)));
         }
     }
     for (line, name) in &ports {

@@ -37,20 +37,23 @@
 
 pub mod edge;
 pub mod neighbors;
+pub mod never_up;
 pub mod route_server;
 
 pub use edge::{edge_address, edge_neighbors, EdgeNeighbor, EdgeRole};
 pub use neighbors::{
-    instance_neighbors, peer_host_groups, router_bgp_address, router_neighbors, withheld_from,
-    InstanceNeighbor, RouterNeighbor,
+    instance_neighbors, peer_host_groups, router_bgp_address, router_neighbors, router_own_address,
+    site_peer_neighbors, withheld_from, InstanceNeighbor, RouterNeighbor,
 };
+pub use never_up::sessions_never_up;
 pub use route_server::{appliance_neighbors, route_server_neighbors};
 
 use super::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
 };
 use crate::topology::{
-    CircuitIdx, GatewayIdx, GatewayType, RouteServerIdx, SiteIdx, Topology, MICROSOFT_EDGE_ASN,
+    CircuitIdx, GatewayIdx, GatewayType, RouteServerIdx, RouterRef, Site, Topology,
+    MICROSOFT_EDGE_ASN,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,12 +87,10 @@ pub enum SpeakerId {
         gateway: GatewayIdx,
         instance: usize,
     },
-    Router(SiteIdx),
+    /// A site's router (one of its devices).
+    Router(RouterRef),
     /// Microsoft's edge router of link `link` of a circuit.
-    Edge {
-        circuit: CircuitIdx,
-        link: usize,
-    },
+    Edge { circuit: CircuitIdx, link: usize },
     /// Instance `instance` of a Route Server.
     RouteServer {
         route_server: RouteServerIdx,
@@ -463,6 +464,33 @@ impl BgpModel {
             .collect()
     }
 
+    /// The addresses at which vnetd runs a speaker: every gateway's and
+    /// Route Server's instances, and the local addresses of every speaker
+    /// of the model (site routers and appliances whose daemon vnetd
+    /// writes, circuits' edge routers).
+    pub fn own_addresses(&self, topo: &Topology) -> BTreeSet<IpAddr> {
+        let mut own: BTreeSet<IpAddr> = topo
+            .gateways
+            .iter()
+            .flat_map(|g| g.instances.iter().copied())
+            .chain(
+                topo.route_servers
+                    .iter()
+                    .flat_map(|r| r.instances.iter().copied()),
+            )
+            .collect();
+        for speaker in &self.speakers {
+            own.insert(IpAddr::V4(speaker.router_id));
+            own.extend(
+                speaker
+                    .neighbors
+                    .iter()
+                    .map(|n| IpAddr::V4(n.local_address)),
+            );
+        }
+        own
+    }
+
     /// What instance `instance` of `gateway` advertises to `peer`; `None`
     /// when `peer` is not one of its neighbours.
     pub fn advertised(
@@ -577,40 +605,13 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
         }
     }
     for (s, site) in topo.sites.iter_enumerated() {
-        let Some(asn) = site.asn else {
-            continue;
-        };
-        let neighbors: Vec<Neighbor> = router_neighbors(topo, s)
-            .into_iter()
-            .filter_map(|n| {
-                Some(Neighbor {
-                    address: v4(n.address)?,
-                    local_address: v4(n.local_address)?,
-                    asn: n.asn,
-                    shown_asn: asn,
-                    peer: None,
-                    role: None,
-                })
-            })
-            .collect();
-        let Some(router_id) = neighbors.first().map(|n| n.local_address) else {
-            continue;
-        };
-        out.push(Speaker {
-            id: SpeakerId::Router(s),
-            asn,
-            router_id,
-            originated: v4_nets(site.address_space.iter().copied()),
-            withheld: Vec::new(),
-            pass_on_learned: false,
-            reject_exact: Vec::new(),
-            reject_within: Vec::new(),
-            deny_overlapping: Vec::new(),
-            reflector: false,
-            max_prefixes: MAX_LEARNED_PREFIXES,
-            not_handed_on: None,
-            neighbors,
-        });
+        for (r, router) in site.routers.iter().enumerate() {
+            let at = RouterRef { site: s, router: r };
+            let Some(asn) = router.asn else {
+                continue;
+            };
+            out.extend(router_speaker(topo, at, asn, site));
+        }
     }
     for (c, _) in topo.circuits.iter_enumerated() {
         for link in 0..2 {
@@ -648,6 +649,40 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
     route_server::speakers(topo, &mut out);
     join_sessions(&mut out);
     out
+}
+
+/// The speaker of router `at` of `site` (ASN `asn`), when it has a
+/// session.
+fn router_speaker(topo: &Topology, at: RouterRef, asn: u32, site: &Site) -> Option<Speaker> {
+    let neighbors: Vec<Neighbor> = router_neighbors(topo, at)
+        .into_iter()
+        .filter_map(|n| {
+            Some(Neighbor {
+                address: v4(n.address)?,
+                local_address: v4(n.local_address)?,
+                asn: n.asn,
+                shown_asn: asn,
+                peer: None,
+                role: None,
+            })
+        })
+        .collect();
+    let router_id = neighbors.first()?.local_address;
+    Some(Speaker {
+        id: SpeakerId::Router(at),
+        asn,
+        router_id,
+        originated: v4_nets(site.address_space.iter().copied()),
+        withheld: Vec::new(),
+        pass_on_learned: false,
+        reject_exact: Vec::new(),
+        reject_within: Vec::new(),
+        deny_overlapping: Vec::new(),
+        reflector: false,
+        max_prefixes: MAX_LEARNED_PREFIXES,
+        not_handed_on: None,
+        neighbors,
+    })
 }
 
 /// Joins each speaker's neighbours to the speakers at their other ends.

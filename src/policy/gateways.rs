@@ -42,8 +42,8 @@
 pub use super::learned::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use super::route_server::{route_server_rows, serving_route_server};
 use crate::topology::{
-    ConnectionPeer, GatewayIdx, GatewayType, HubRoutingPreference, RouteServerIdx, SiteIdx,
-    SubnetRef, Topology, VnetIdx,
+    ConnectionPeer, GatewayIdx, GatewayType, HubRoutingPreference, LocalGateway, RouteServerIdx,
+    RouterRef, SubnetRef, Topology, VnetIdx,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -65,14 +65,21 @@ pub const BGP_HOLD: Duration = Duration::from_secs(180);
 /// this is vnetd's choice.
 pub const PREFIX_LIMIT_RETRY: Duration = Duration::from_secs(10);
 
+/// One tunnel of a gateway: from instance `instance` to a site's router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TunnelEnd {
+    pub router: RouterRef,
+    pub instance: usize,
+}
+
 /// Where a gateway sends traffic for a prefix of its table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEgress {
-    /// Into an on-premises site, through the tunnels of these instances.
-    Site {
-        site: SiteIdx,
-        instances: Vec<usize>,
-    },
+    /// Into on-premises sites, through these tunnels (sorted, each once):
+    /// flows spread over them by hash, as Azure spreads them over the
+    /// instances of an active-active gateway and over the devices that
+    /// announce a prefix as well as each other (ECMP).
+    Site { tunnels: Vec<TunnelEnd> },
     /// To another gateway (a Vnet2Vnet connection), which forwards by its
     /// GatewaySubnet's routes.
     Gateway(GatewayIdx),
@@ -172,10 +179,21 @@ pub fn gateway_table(
     let mut rows: Vec<GatewayRoute> = Vec::new();
     let mut push = |prefix: IpNet, egress: GatewayEgress, source: GatewayRouteSource| {
         let prefix = prefix.trunc();
-        if let Some(row) = rows.iter_mut().find(|r| r.prefix == prefix) {
-            // Learned twice by different ways: the shorter AS path wins,
-            // then the lower peer address.
-            if let (
+        let Some(row) = rows.iter_mut().find(|r| r.prefix == prefix) else {
+            rows.push(GatewayRoute {
+                prefix,
+                egress,
+                source,
+            });
+            return;
+        };
+        // Two ways to one prefix: what the topology gives beats what is
+        // learned (it comes first); between two learned routes the
+        // shorter AS path wins. As good as each other into sites, both
+        // carry it (ECMP: the tunnels of both); else the lower peer
+        // address wins.
+        let (better, as_good) = match (&row.source, &source) {
+            (
                 GatewayRouteSource::Bgp {
                     as_path: held,
                     peer: held_peer,
@@ -186,50 +204,31 @@ pub fn gateway_table(
                     peer: offered_peer,
                     ..
                 },
-            ) = (&row.source, &source)
-            {
-                if (offered.len(), offered_peer) < (held.len(), held_peer) {
-                    *row = GatewayRoute {
-                        prefix,
-                        egress,
-                        source,
-                    };
-                    return;
-                }
-            }
-            // The same site through more instances, as good: widen the row.
-            if let (
-                GatewayEgress::Site { site, instances },
-                GatewayEgress::Site {
-                    site: new_site,
-                    instances: more,
-                },
-            ) = (&mut row.egress, &egress)
-            {
-                let equally_good = match (&row.source, &source) {
-                    (
-                        GatewayRouteSource::Bgp { as_path: a, .. },
-                        GatewayRouteSource::Bgp { as_path: b, .. },
-                    ) => a.len() == b.len(),
-                    (GatewayRouteSource::Static { .. }, GatewayRouteSource::Static { .. }) => true,
-                    _ => false,
-                };
-                if site == new_site && equally_good {
-                    for i in more {
-                        if !instances.contains(i) {
-                            instances.push(*i);
-                        }
+            ) => (
+                (offered.len(), offered_peer) < (held.len(), held_peer),
+                offered.len() == held.len(),
+            ),
+            (GatewayRouteSource::Static { .. }, GatewayRouteSource::Static { .. }) => (false, true),
+            _ => (false, false),
+        };
+        match (&mut row.egress, &egress) {
+            (GatewayEgress::Site { tunnels }, GatewayEgress::Site { tunnels: more }) if as_good => {
+                for t in more {
+                    if !tunnels.contains(t) {
+                        tunnels.push(*t);
                     }
-                    instances.sort_unstable();
+                }
+                tunnels.sort_unstable();
+            }
+            _ if better => {
+                *row = GatewayRoute {
+                    prefix,
+                    egress,
+                    source,
                 }
             }
-            return;
+            _ => {}
         }
-        rows.push(GatewayRoute {
-            prefix,
-            egress,
-            source,
-        });
     };
     let bgp_source = |r: &LearnedRoute| GatewayRouteSource::Bgp {
         peer: r.peer,
@@ -244,10 +243,7 @@ pub fn gateway_table(
         match c.peer {
             ConnectionPeer::Local(l) => {
                 let lng = &topo.local_gateways[l];
-                let to_site = GatewayEgress::Site {
-                    site: lng.site,
-                    instances: all.clone(),
-                };
+                let to_site = to_router(lng_router(lng), &all);
                 for prefix in &lng.address_space {
                     push(*prefix, to_site.clone(), stat());
                 }
@@ -260,11 +256,12 @@ pub fn gateway_table(
                 // edge router's /32 (Microsoft's address of the link).
                 let circuit = &topo.circuits[e];
                 let peering = &circuit.private_peering;
+                let edge = RouterRef {
+                    site: circuit.site,
+                    router: 0,
+                };
                 for &i in &all {
-                    let to_site = GatewayEgress::Site {
-                        site: circuit.site,
-                        instances: vec![i],
-                    };
+                    let to_site = to_router(edge, &[i]);
                     push(host_prefix(peering.microsoft_address(i)), to_site, stat());
                 }
             }
@@ -290,24 +287,20 @@ pub fn gateway_table(
                 };
                 for &i in &all {
                     for r in accepted(learned.of(&gw.name, i), bgp.peering_address, &served) {
-                        let to_site = GatewayEgress::Site {
-                            site: lng.site,
-                            instances: vec![i],
-                        };
-                        push(r.prefix, to_site, bgp_source(r));
+                        push(r.prefix, to_router(lng_router(lng), &[i]), bgp_source(r));
                     }
                 }
             }
             ConnectionPeer::Circuit(e) => {
                 let circuit = &topo.circuits[e];
+                let customer_edge = RouterRef {
+                    site: circuit.site,
+                    router: 0,
+                };
                 for &i in &all {
                     let edge = circuit.private_peering.microsoft_address(i.min(1));
                     for r in accepted(learned.of(&gw.name, i), edge, &served) {
-                        let to_site = GatewayEgress::Site {
-                            site: circuit.site,
-                            instances: vec![i],
-                        };
-                        push(r.prefix, to_site, bgp_source(r));
+                        push(r.prefix, to_router(customer_edge, &[i]), bgp_source(r));
                     }
                 }
             }
@@ -326,6 +319,40 @@ pub fn gateway_table(
         }
     }
     rows
+}
+
+/// The router a local network gateway stands for.
+fn lng_router(lng: &LocalGateway) -> RouterRef {
+    RouterRef {
+        site: lng.site,
+        router: lng.router,
+    }
+}
+
+/// Into `router`'s site through its tunnels to `instances`.
+fn to_router(router: RouterRef, instances: &[usize]) -> GatewayEgress {
+    GatewayEgress::Site {
+        tunnels: instances
+            .iter()
+            .map(|&instance| TunnelEnd { router, instance })
+            .collect(),
+    }
+}
+
+impl GatewayEgress {
+    /// The gateway instances it leaves by, each once, in order: those of
+    /// its tunnels, or every instance towards another gateway.
+    pub fn instances(&self, all: &[usize]) -> Vec<usize> {
+        match self {
+            GatewayEgress::Site { tunnels } => {
+                let mut instances: Vec<usize> = tunnels.iter().map(|t| t.instance).collect();
+                instances.sort_unstable();
+                instances.dedup();
+                instances
+            }
+            GatewayEgress::Gateway(_) => all.to_vec(),
+        }
+    }
 }
 
 /// One `VirtualNetworkGateway` row for a subnet: a prefix and the gateway
@@ -386,10 +413,7 @@ pub fn gateway_effective_routes(
             let candidate = GatewayRouteRow {
                 prefix: row.prefix,
                 gateway: Some(gateway),
-                instances: match row.egress {
-                    GatewayEgress::Site { instances, .. } => instances,
-                    GatewayEgress::Gateway(_) => all.clone(),
-                },
+                instances: row.egress.instances(&all),
                 route_server: None,
                 next_hops: Vec::new(),
             };

@@ -14,7 +14,7 @@ use crate::engine::lpm::Lpm;
 use crate::plan::Plan;
 use crate::plan::PortIdx;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
-use crate::topology::{GatewayIdx, SubnetRef, TiVec, Topology, VnetIdx};
+use crate::topology::{GatewayIdx, RouterRef, SubnetRef, TiVec, Topology, VnetIdx};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -22,7 +22,7 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayHop {
     /// Into a site, through the tunnel of one of these (instance, port)
-    /// pairs.
+    /// pairs: several per instance when several devices carry the prefix.
     Tunnels(Box<[(usize, PortIdx)]>),
     /// To another gateway, which forwards by its GatewaySubnet's routes.
     Gateway(GatewayIdx),
@@ -66,11 +66,13 @@ pub fn compile(
     plan: &Plan,
     learned: &LearnedRoutes,
 ) -> TiVec<GatewayIdx, GatewayTables> {
-    let mut tunnels: HashMap<(usize, GatewayIdx, usize), PortIdx> = HashMap::new();
+    let mut tunnels: HashMap<(RouterRef, GatewayIdx, usize), PortIdx> = HashMap::new();
     let mut instances: HashMap<(GatewayIdx, usize), PortIdx> = HashMap::new();
     for (idx, port) in plan.ports.iter_enumerated() {
-        if let Some((site, gateway, instance)) = port.kind.site_tunnel() {
-            tunnels.insert((site.index(), gateway, instance), idx);
+        if let (Some((_, gateway, instance)), Some(router)) =
+            (port.kind.site_tunnel(), port.kind.tunnel_router())
+        {
+            tunnels.insert((router, gateway, instance), idx);
         }
         if let Some(at) = port.kind.gateway_instance() {
             instances.insert(at, idx);
@@ -84,14 +86,12 @@ pub fn compile(
                 .iter()
                 .map(|row| match &row.egress {
                     GatewayEgress::Gateway(other) => GatewayHop::Gateway(*other),
-                    GatewayEgress::Site {
-                        site,
-                        instances: carrying,
-                    } => {
+                    GatewayEgress::Site { tunnels: carrying } => {
                         let ports: Box<[(usize, PortIdx)]> = carrying
                             .iter()
-                            .filter_map(|&i| {
-                                tunnels.get(&(site.index(), g, i)).map(|&nic| (i, nic))
+                            .filter_map(|t| {
+                                let port = tunnels.get(&(t.router, g, t.instance))?;
+                                Some((t.instance, *port))
                             })
                             .collect();
                         if ports.is_empty() {

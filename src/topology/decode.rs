@@ -25,7 +25,8 @@
 
 use super::diagnostic::Diagnostics;
 use super::model::{
-    FirewallSku, GatewayType, LoadDistribution, Probe, Protocol, Route, RouteTable, VpnType,
+    BgpSpeaker, FirewallSku, GatewayType, LoadDistribution, Probe, Protocol, Route, RouteTable,
+    VpnType,
 };
 use super::yaml::{Node, Value};
 
@@ -289,9 +290,16 @@ record!(RULE_KEYS: RawRule { name, key, line } "a security rule" {
 record!(SITE_KEYS: RawSite { name, key, line } "an on-premises site" {
     address_space: "address_space" => cidr_list,
     router: "router" => router,
+    routers: "routers" => list,
     hosts: "hosts" => list,
     latency_us: "latency_ms" | "round_trip_ms" => latency,
     host: "host" => optional_ref,
+});
+
+record!(SITE_ROUTER_KEYS: RawSiteRouter { name, key, line } "a router" {
+    netns: "netns" => optional_text,
+    asn: "asn" => asn,
+    bgp_speaker: "bgp_speaker" => one_of_or(BgpSpeaker::None),
 });
 
 record!(HOST_KEYS: RawHost { name, key, line } "a host" {
@@ -316,6 +324,7 @@ record!(GATEWAY_KEYS: RawGateway { name, key, line } "a virtual network gateway"
 
 record!(LOCAL_GATEWAY_KEYS: RawLocalGateway { name, key, line } "a local network gateway" {
     site: "site" => required_ref,
+    router: "router" => optional_ref,
     gateway_address: "gateway_address" => optional_ip,
     address_space: "address_space" => optional_cidr_list,
     bgp_settings: "bgp_settings" => bgp_settings(true),

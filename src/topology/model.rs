@@ -33,6 +33,9 @@ pub use placement::{HostIdx, LabHost, Placement, FIRST_HOST};
 mod realism;
 pub use realism::*;
 
+mod sites;
+pub use sites::*;
+
 index_type!(
     /// Index of a VNet in [`Topology::vnets`].
     VnetIdx
@@ -453,54 +456,6 @@ pub const AZURE_GATEWAY_ASN: u32 = 65515;
 /// edge sees on an ExpressRoute circuit's private peering.
 pub const MICROSOFT_EDGE_ASN: u32 = 12076;
 
-/// Which BGP daemon runs in an on-premises site's router namespace.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
-pub enum BgpSpeaker {
-    Bird,
-    Frr,
-    /// The router is left to the user (static routes, or their own daemon).
-    None,
-}
-
-/// A host behind an on-premises router: a namespace joined to the router.
-#[derive(Debug, Clone)]
-pub struct SiteHost {
-    pub name: String,
-    pub address: IpAddr,
-    pub netns: String,
-    pub line: usize,
-}
-
-/// A network outside Azure: a router namespace, and hosts behind it. The
-/// router reaches the fabric through one tunnel per gateway instance it is
-/// connected to.
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub name: String,
-    /// What the site really holds (the router announces it over BGP).
-    pub address_space: Vec<IpNet>,
-    pub router_netns: String,
-    /// The router's ASN; required when it speaks BGP.
-    pub asn: Option<u32>,
-    pub bgp_speaker: BgpSpeaker,
-    pub hosts: Vec<SiteHost>,
-    /// One-way delay between the site and Azure, in microseconds (vnetd's
-    /// own `latency_ms`: the internet path of its VPN tunnels).
-    pub latency_us: u32,
-    pub line: usize,
-}
-
 #[derive(
     Debug,
     Clone,
@@ -566,12 +521,14 @@ pub struct LocalBgp {
     pub peering_address: IpAddr,
 }
 
-/// Azure's view of an on-premises VPN device, which vnetd plays with the
-/// router of `site`.
+/// Azure's view of an on-premises VPN device, which vnetd plays with
+/// router `router` of `site`.
 #[derive(Debug, Clone)]
 pub struct LocalGateway {
     pub name: String,
     pub site: SiteIdx,
+    /// The index of its router in the site's `routers`.
+    pub router: usize,
     pub gateway_address: IpAddr,
     /// Static prefixes Azure routes to the device (may be empty with BGP).
     pub address_space: Vec<IpNet>,

@@ -47,8 +47,10 @@ mod placement;
 mod private_cloud;
 mod realism;
 mod route_servers;
+mod sites;
 pub use hybrid::{instance_addresses, reserved_asn};
 pub use realism::VM_NAME;
+pub use sites::host_link_prefix_len;
 
 const UNUSABLE_V4: &[&str] = &[
     "224.0.0.0/4",
@@ -101,6 +103,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.route_servers(raw.route_servers, nic_bgp);
     r.check_remote_gateways();
     r.check_site_ranges();
+    r.check_held_peer_addresses();
     r.load_balancers(raw.load_balancers);
     r.ip_groups(raw.ip_groups);
     r.firewall_policies(raw.firewall_policies);

@@ -22,7 +22,7 @@ pub fn global_reach_hops(topology: &Topology, from: Endpoint, to: IpAddr) -> Vec
     let Some(circuit) = topology.circuit_of_site(site) else {
         return Vec::new();
     };
-    let router = &topology.sites[site].router_netns;
+    let router = &topology.sites[site].first_router().netns;
     let link = match route_interface(router, to).ok().flatten().as_deref() {
         Some("msee0") => 0,
         Some("msee1") => 1,

@@ -131,6 +131,7 @@ impl Lab {
                 asn: HUB_ASN,
                 local_address: Some(address),
                 multihop: true,
+                pass_on: false,
             }],
             install_learned: true,
             run_dir: self.dir(&format!("router{index}")),
@@ -601,7 +602,7 @@ fn site_hosts_reach_each_other_through_the_router() {
     assert_root();
     let name = |part: &str| format!("vnetdr-{}-site-{part}", std::process::id());
     let spec = SiteSpec {
-        router: name("r"),
+        routers: vec![name("r")],
         hosts: vec![
             SiteHostSpec {
                 netns: name("a"),
@@ -626,7 +627,7 @@ fn site_hosts_reach_each_other_through_the_router() {
         "host a cannot ping host b: {}",
         String::from_utf8_lossy(&ping.stdout)
     );
-    let router_addresses = ip(&["-n", &spec.router, "-4", "address", "show"]);
+    let router_addresses = ip(&["-n", spec.router(), "-4", "address", "show"]);
     assert!(
         router_addresses.contains("192.168.1.1/32"),
         "{router_addresses}"
@@ -637,14 +638,14 @@ fn site_hosts_reach_each_other_through_the_router() {
         "{router_addresses}"
     );
     let hash = Command::new("ip")
-        .args(["netns", "exec", &spec.router, "sysctl", "-n"])
+        .args(["netns", "exec", spec.router(), "sysctl", "-n"])
         .arg("net.ipv4.fib_multipath_hash_policy")
         .output()
         .expect("running sysctl");
     assert_eq!(String::from_utf8_lossy(&hash.stdout).trim(), "1");
 
     remove_site(&spec).expect("removing the site");
-    for each in [&spec.router, &name("a"), &name("b")] {
+    for each in [spec.router(), &name("a"), &name("b")] {
         assert!(!netns::exists(each), "{each} left behind");
     }
     drop(guard);
@@ -681,6 +682,7 @@ fn equal_paths_become_one_ecmp_route<R: BgpRouter>(
         asn: HUB_ASN,
         local_address: Some(HUB),
         multihop: true,
+        pass_on: false,
     };
     let _router = start(BgpRouterSpec {
         netns: lab.netns(0).to_owned(),

@@ -80,14 +80,6 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
-            name: "two-sites-overlap-in-one-routing-domain",
-            edits: second_site!("172.20.128.0/22"),
-            expect: &[(
-                "- name: dc1\n",
-                "range 172.20.0.0/16 of site `dc1` overlaps site `dc2` (172.20.128.0/22)",
-            )],
-        },
-        Case {
             name: "circuit-without-site",
             edits: &[("    site: dc1\n", "")],
             expect: &[
@@ -274,6 +266,26 @@ fn a_second_circuit_with_its_own_range_is_valid() {
     }
     let (code, stderr, _) = check(TAG, "second-circuit", &text);
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// Two circuits announcing overlapping ranges over BGP, as a datacenter
+/// on two circuits for redundancy does: Azure takes the prefix from both,
+/// so the file is valid, with a warning naming both sites.
+#[test]
+fn two_sites_overlapping_over_bgp_alone_are_valid_with_a_warning() {
+    let mut text = BASE.to_string();
+    for (from, to) in second_site!("172.20.128.0/22") {
+        text = text.replacen(from, to, 1);
+    }
+    let (code, stderr, path) = check(TAG, "overlap-over-bgp", &text);
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = common::broken_files::line_of(&text, "- name: dc1\n", "overlap-over-bgp");
+    let warning = format!(
+        "{}:{line}: warning: on_premises_sites[dc1].address_space: range 172.20.0.0/16 of site \
+         `dc1` overlaps site `dc2` (172.20.128.0/22): both reach the gateway over BGP",
+        path.display()
+    );
+    assert!(stderr.lines().any(|l| l.starts_with(&warning)), "{stderr}");
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn express_route(t: &Topology) -> Vec<String> {
             "site {} {} AS {:?}",
             s.name,
             ranges.join(","),
-            s.asn
+            s.first_router().asn
         ));
     }
     for g in &t.global_reach {

@@ -318,7 +318,10 @@ fn a_netns_prefix_is_before_every_namespace_vnetd_names() {
     );
     // The resolved topology holds the prefixed names (`verify` and the
     // routing daemons use them).
-    assert_eq!(t.sites.iter().next().unwrap().router_netns, "lab1-branch1");
+    assert_eq!(
+        t.sites.iter().next().unwrap().first_router().netns,
+        "lab1-branch1"
+    );
     assert_eq!(
         t.sites.iter().next().unwrap().hosts[0].netns,
         "lab1-onprem-vm"

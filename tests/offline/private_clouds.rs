@@ -31,7 +31,7 @@ fn a_private_cloud_is_its_tier0_site_and_its_circuit() {
     let site = &topo.sites[cloud.site];
     let ranges: Vec<String> = site.address_space.iter().map(ToString::to_string).collect();
     assert_eq!(ranges, ["10.100.0.0/22", "10.110.1.0/24"]);
-    assert_eq!(site.asn, Some(PRIVATE_CLOUD_ASN));
+    assert_eq!(site.first_router().asn, Some(PRIVATE_CLOUD_ASN));
     let hosts: Vec<(String, String)> = site
         .hosts
         .iter()

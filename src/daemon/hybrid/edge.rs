@@ -65,7 +65,7 @@ pub(super) fn edge_routers(topo: &Topology) -> Vec<EdgeRouterSpec> {
             continue;
         }
         let peering = &circuit.private_peering;
-        let ce_netns = &topo.sites[circuit.site].router_netns;
+        let ce_netns = &topo.sites[circuit.site].first_router().netns;
         for link in 0..2 {
             let netns = msee_netns(topo, circuit, link);
             let net = peering.link(link);

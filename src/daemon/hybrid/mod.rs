@@ -472,7 +472,7 @@ impl Drop for Hybrid {
         self.remove_edge();
         for site in self.sites.drain(..).rev() {
             if let Err(e) = remove_site(&site) {
-                eprintln!("vnetd: removing site {}: {e:#}", site.router);
+                eprintln!("vnetd: removing site {}: {e:#}", site.router());
             }
         }
     }

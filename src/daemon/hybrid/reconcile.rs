@@ -20,7 +20,7 @@
 
 use super::specs::{
     appliance_is_local, appliance_router_spec, gobgp_neighbors, host_routes, originated_by,
-    route_server_is_local, site_router_spec, site_spec,
+    route_server_is_local, site_peer_links, site_router_spec, site_spec,
 };
 use super::specs::{v4, v4_nets};
 use super::supervision::Supervision;
@@ -33,12 +33,12 @@ use crate::host::routing::gobgp::{
     same_identity, GobgpNeighbor, GobgpSpeaker, GobgpSpec, SessionLimits,
 };
 use crate::host::routing::BgpRouterSpec;
-use crate::host::site::{build_site, remove_site};
+use crate::host::site::{build_site, peer_link_name, remove_site};
 use crate::plan::PortKind;
 use crate::policy::bgp::{peer_host_groups, route_server_neighbors, withheld_from};
 use crate::policy::gateways::{served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES};
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, GatewayType, Topology, ROUTE_SERVER_ASN,
+    BgpSpeaker, GatewayType, RouterRef, Topology, ROUTE_SERVER_ASN,
     ROUTE_SERVER_MAX_ROUTES_PER_PEER,
 };
 use anyhow::{Context, Result};
@@ -251,39 +251,44 @@ impl Hybrid {
         let site_name = |router: &str| {
             topo.sites
                 .iter()
-                .find(|s| s.router_netns == router)
+                .find(|s| s.first_router().netns == router)
                 .map_or_else(|| router.to_owned(), |s| s.name.clone())
         };
         let mut kept = Vec::new();
         for old in std::mem::take(&mut self.sites) {
-            match wanted.iter().find(|w| w.router == old.router) {
+            match wanted.iter().find(|w| w.router() == old.router()) {
                 Some(w) if *w == old => {
                     kept.push(old);
                     continue;
                 }
                 Some(_) => {
                     changes.rebuilt.push(format!(
-                        "site {}: its namespaces are built again (its hosts or addresses \
-                         changed): processes in them end, its tunnels and BGP sessions restart",
-                        site_name(&old.router)
+                        "site {}: its namespaces are built again (its routers, hosts or \
+                         addresses changed): processes in them end, its tunnels and BGP sessions \
+                         restart",
+                        site_name(old.router())
                     ));
-                    changes.rebuilt_routers.push(old.router.clone());
+                    changes.rebuilt_routers.extend(old.routers.iter().cloned());
                 }
-                None => changes.removed.push(format!("site router {}", old.router)),
+                None => changes
+                    .removed
+                    .push(format!("site router {}", old.router())),
             }
-            self.stop_router(&old.router);
+            for router in &old.routers {
+                self.stop_router(router);
+            }
             if let Err(e) = remove_site(&old) {
-                eprintln!("vnetd: removing site {}: {e:#}", old.router);
+                eprintln!("vnetd: removing site {}: {e:#}", old.router());
             }
         }
         self.sites = kept;
         for w in wanted {
-            if self.sites.iter().any(|s| s.router == w.router) {
+            if self.sites.iter().any(|s| s.router() == w.router()) {
                 continue;
             }
-            let name = site_name(&w.router);
+            let name = site_name(w.router());
             build_site(&w).with_context(|| format!("building site {name}"))?;
-            if !changes.rebuilt_routers.contains(&w.router) {
+            if !changes.rebuilt_routers.iter().any(|r| r == w.router()) {
                 changes.added.push(format!("site {name}"));
             }
             self.sites.push(w);
@@ -338,11 +343,16 @@ impl Hybrid {
         for nic in &crate::plan::Plan::derive(topo).ports {
             let PortKind::SiteTunnel {
                 site,
+                router: device,
                 gateway,
                 instance,
             } = &nic.kind
             else {
                 continue;
+            };
+            let at = RouterRef {
+                site: *site,
+                router: *device,
             };
             // Another machine plumbs the tunnels of its own sites.
             if !topo.site_is_local(*site) {
@@ -369,7 +379,7 @@ impl Hybrid {
                 }
                 continue;
             }
-            match crate::policy::bgp::router_bgp_address(topo, *site, *gateway) {
+            match crate::policy::bgp::router_bgp_address(topo, at, *gateway) {
                 Some(local) => {
                     let Some(local) = v4(local) else {
                         anyhow::bail!("the BGP address {local} of {router} is not IPv4");
@@ -382,10 +392,9 @@ impl Hybrid {
                     std::slice::from_ref(interface),
                 )?,
             }
-            let without_bgp = topo.connections_of(*gateway).any(|c| {
-                !c.bgp_enabled
-                    && matches!(c.peer, ConnectionPeer::Local(l) if topo.local_gateways[l].site == *site)
-            });
+            let without_bgp = topo
+                .connections_of(*gateway)
+                .any(|c| !c.bgp_enabled && topo.tunnel_router(c.peer) == Some(at));
             if without_bgp {
                 for range in v4_nets(served_ranges(topo, *gateway)) {
                     route(router, range, interface);
@@ -395,12 +404,24 @@ impl Hybrid {
         for (router, range, devices) in &static_routes {
             netlink::replace_device_route(router, *range, devices)?;
         }
+        // The links between the routers of a site: each end its router's
+        // address, the other's as its peer, for their sessions.
+        for (s, site) in topo.sites.iter_enumerated() {
+            if !topo.site_is_local(s) {
+                continue;
+            }
+            for (a, own, b, theirs) in site_peer_links(topo, s) {
+                let (here, there) = (&site.routers[a].netns, &site.routers[b].netns);
+                netlink::add_peer_address(here, &peer_link_name(b), own, theirs)?;
+                netlink::add_peer_address(there, &peer_link_name(a), theirs, own)?;
+            }
+        }
         // Routes set before and not wanted now, in routers that still run.
         for (router, range, _) in &self.static_routes {
             let wanted = static_routes
                 .iter()
                 .any(|(r, p, _)| r == router && p == range);
-            let router_kept = self.sites.iter().any(|s| &s.router == router);
+            let router_kept = self.sites.iter().any(|s| s.routers.contains(router));
             if !wanted && router_kept {
                 netlink::delete_route(router, *range)?;
             }
@@ -574,11 +595,22 @@ impl Hybrid {
         // (what it serves, its daemon, its spec, whether it is restarted)
         let mut specs: Vec<(String, BgpSpeaker, BgpRouterSpec, bool)> = Vec::new();
         for (s, site) in topo.sites.iter_enumerated() {
-            if site.bgp_speaker == BgpSpeaker::None || !topo.site_is_local(s) {
+            if !topo.site_is_local(s) {
                 continue;
             }
-            if let Some(spec) = site_router_spec(topo, s) {
-                specs.push((format!("site {}", site.name), site.bgp_speaker, spec, true));
+            for (r, router) in site.routers.iter().enumerate() {
+                if router.bgp_speaker == BgpSpeaker::None {
+                    continue;
+                }
+                let at = RouterRef { site: s, router: r };
+                if let Some(spec) = site_router_spec(topo, at) {
+                    let name = if router.label == site.name {
+                        format!("site {}", site.name)
+                    } else {
+                        format!("site {} router {}", site.name, router.name)
+                    };
+                    specs.push((name, router.bgp_speaker, spec, true));
+                }
             }
         }
         for (k, a) in topo.appliance_speakers.iter().enumerate() {

@@ -8,30 +8,30 @@ use crate::host::routing::{BgpNeighbor, BgpRouterSpec, ProgramSearch, Suite};
 use crate::host::site::{SiteHostSpec, SiteSpec};
 use crate::policy::bgp::{
     appliance_neighbors, instance_neighbors, peer_host_groups, route_server_neighbors,
-    router_neighbors, RouterNeighbor,
+    router_neighbors, router_own_address, site_peer_neighbors, RouterNeighbor,
 };
 use crate::policy::gateways::served_ranges;
+use crate::topology::resolve::host_link_prefix_len;
 use crate::topology::{
-    BgpSpeaker, Diagnostic, GatewayIdx, RouteServerIdx, Severity, Site, SiteIdx, Topology,
+    BgpSpeaker, Diagnostic, GatewayIdx, RouteServerIdx, RouterRef, Severity, Site, SiteIdx,
+    Topology,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-/// A site as the host layer builds it: each host on a link of its own,
-/// with the prefix of the site range that holds it (at most a /24).
+/// A site as the host layer builds it: its routers' namespaces, each host
+/// on a link of its own to each router, with the prefix of the site range
+/// that holds it (at most a /24).
 pub(super) fn site_spec(site: &Site) -> SiteSpec {
     SiteSpec {
-        router: site.router_netns.clone(),
+        routers: site.routers.iter().map(|r| r.netns.clone()).collect(),
         hosts: site
             .hosts
             .iter()
             .map(|h| {
                 let range = site.address_space.iter().find(|r| r.contains(&h.address));
-                let len = match h.address {
-                    IpAddr::V4(_) => range.map_or(24, |r| r.prefix_len().max(24)),
-                    IpAddr::V6(_) => range.map_or(64, |r| r.prefix_len().max(64)),
-                };
+                let len = host_link_prefix_len(h.address, range);
                 SiteHostSpec {
                     netns: h.netns.clone(),
                     address: IpNet::new(h.address, len).expect("a valid prefix length"),
@@ -96,8 +96,11 @@ fn instance_speaks_bgp(topo: &Topology, gateway: GatewayIdx, instance: usize) ->
 }
 
 /// The IPv4 sessions of a BIRD or FRR router, with its router ID: its
-/// address on the first.
-fn bgp_neighbors(sessions: Vec<RouterNeighbor>) -> (Vec<BgpNeighbor>, Option<Ipv4Addr>) {
+/// address on the first. `pass_on` marks routers of the same network.
+fn bgp_neighbors(
+    sessions: Vec<RouterNeighbor>,
+    pass_on: bool,
+) -> (Vec<BgpNeighbor>, Option<Ipv4Addr>) {
     let mut neighbors = Vec::new();
     let mut router_id = None;
     for n in sessions {
@@ -110,27 +113,66 @@ fn bgp_neighbors(sessions: Vec<RouterNeighbor>) -> (Vec<BgpNeighbor>, Option<Ipv
             asn: n.asn,
             local_address: Some(local),
             multihop: n.multihop,
+            pass_on,
         });
     }
     (neighbors, router_id)
 }
 
-/// The BGP router of site `site`, when it runs one: a `bgp_speaker`, an
-/// ASN and at least one BGP session to a gateway instance
-/// ([`router_neighbors`], the IPv4 ones).
-pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRouterSpec> {
-    let s = &topo.sites[site];
-    let asn = s.asn?;
-    let (neighbors, router_id) = bgp_neighbors(router_neighbors(topo, site));
+/// The BGP daemon of router `at` of a site, when it runs one: a
+/// `bgp_speaker`, an ASN and at least one BGP session to a gateway
+/// instance or a circuit's edge ([`router_neighbors`], the IPv4 ones),
+/// and one with each other router of its site that has one
+/// ([`site_peer_neighbors`]).
+pub(super) fn site_router_spec(topo: &Topology, at: RouterRef) -> Option<BgpRouterSpec> {
+    let router = topo.router(at);
+    let asn = router.asn?;
+    let (mut neighbors, router_id) = bgp_neighbors(router_neighbors(topo, at), false);
+    let router_id = router_id?;
+    neighbors.extend(bgp_neighbors(site_peer_neighbors(topo, at), true).0);
+    let site = &topo.sites[at.site];
     Some(BgpRouterSpec {
-        netns: s.router_netns.clone(),
+        netns: router.netns.clone(),
         asn,
-        router_id: router_id?,
-        announce: v4_nets(s.address_space.iter().copied()),
+        router_id,
+        announce: v4_nets(site.address_space.iter().copied()),
         neighbors,
         install_learned: true,
-        run_dir: PathBuf::from(RUN_DIR).join(&s.router_netns),
+        run_dir: PathBuf::from(RUN_DIR).join(&router.netns),
     })
+}
+
+/// The links between the routers of site `site` that carry a session
+/// ([`site_peer_neighbors`]): each pair once, as (router, its address,
+/// other router, its address), the first the lower index.
+pub(super) fn site_peer_links(
+    topo: &Topology,
+    site: SiteIdx,
+) -> Vec<(usize, Ipv4Addr, usize, Ipv4Addr)> {
+    let mut links = Vec::new();
+    for (r, _) in topo.sites[site].routers.iter().enumerate() {
+        let at = RouterRef { site, router: r };
+        let Some(own) = router_own_address(topo, at).and_then(v4) else {
+            continue;
+        };
+        for (other, _) in topo.sites[site].routers.iter().enumerate().skip(r + 1) {
+            let peer = RouterRef {
+                site,
+                router: other,
+            };
+            let Some(theirs) = router_own_address(topo, peer).and_then(v4) else {
+                continue;
+            };
+            let speaks = |at: RouterRef| {
+                let router = topo.router(at);
+                router.bgp_speaker != BgpSpeaker::None && router.asn.is_some()
+            };
+            if own != theirs && speaks(at) && speaks(peer) {
+                links.push((r, own, other, theirs));
+            }
+        }
+    }
+    links
 }
 
 /// The BGP daemon of appliance speaker `appliance`
@@ -140,7 +182,7 @@ pub(super) fn site_router_spec(topo: &Topology, site: SiteIdx) -> Option<BgpRout
 pub(super) fn appliance_router_spec(topo: &Topology, appliance: usize) -> Option<BgpRouterSpec> {
     let a = &topo.appliance_speakers[appliance];
     let nic = &topo.nics[a.nic];
-    let (neighbors, router_id) = bgp_neighbors(appliance_neighbors(topo, appliance));
+    let (neighbors, router_id) = bgp_neighbors(appliance_neighbors(topo, appliance), false);
     Some(BgpRouterSpec {
         netns: nic.netns.clone(),
         asn: a.asn,
@@ -230,17 +272,23 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
         if !topo.site_is_local(s) {
             continue;
         }
-        let suite = match site.bgp_speaker {
-            BgpSpeaker::Bird => Suite::Bird,
-            BgpSpeaker::Frr => Suite::Frr,
-            BgpSpeaker::None => continue,
-        };
-        if site_router_spec(topo, s).is_some() {
-            add(
-                suite,
-                site.line,
-                format!("on_premises_sites[{}].router.bgp_speaker", site.name),
-            );
+        for (r, router) in site.routers.iter().enumerate() {
+            let suite = match router.bgp_speaker {
+                BgpSpeaker::Bird => Suite::Bird,
+                BgpSpeaker::Frr => Suite::Frr,
+                BgpSpeaker::None => continue,
+            };
+            if site_router_spec(topo, RouterRef { site: s, router: r }).is_some() {
+                let key = if router.label == site.name {
+                    format!("on_premises_sites[{}].router.bgp_speaker", site.name)
+                } else {
+                    format!(
+                        "on_premises_sites[{}].routers[{}].bgp_speaker",
+                        site.name, router.name
+                    )
+                };
+                add(suite, router.line.max(site.line), key);
+            }
         }
     }
     needs.sort_by_key(|n| n.line);

@@ -17,7 +17,11 @@
 //!   through two sessions become one ECMP kernel route.
 //! - One `protocol bgp peer_A_B_C_D` per neighbour: multihop 255 (or
 //!   direct), connect retry 2 s, error wait 2..10 s, hold 180 / keepalive
-//!   60, import everything, export the static prefixes.
+//!   60, import everything, export the static prefixes; to a router in
+//!   front of the same network (`pass_on`), the routes learned over BGP
+//!   instead, with `next hop self` (BIRD never passes a route learned over
+//!   iBGP to another iBGP neighbour, and prefers a route learned over eBGP
+//!   to one learned over iBGP, merging only equals into ECMP).
 //!
 //! Runtime changes of the originated set rewrite the configuration and
 //! `birdc configure`; neighbours are disabled and enabled with `birdc`.
@@ -97,6 +101,13 @@ pub fn config(spec: &BgpRouterSpec) -> String {
             .local_address
             .map(|address| format!("  source address {address};\n"))
             .unwrap_or_default();
+        // A router of the same network gets what was learned, through
+        // this one; every other neighbour only what is originated here.
+        let export = if neighbor.pass_on {
+            "export where source = RTS_BGP;\n\x20   next hop self;"
+        } else {
+            "export where proto = \"announced\";"
+        };
         text.push_str(&format!(
             "\nprotocol bgp {name} {{\n\
              \x20 local as {local_as};\n\
@@ -110,7 +121,7 @@ pub fn config(spec: &BgpRouterSpec) -> String {
              \x20 keepalive time 60;\n\
              \x20 ipv4 {{\n\
              \x20   import all;\n\
-             \x20   export where proto = \"announced\";\n\
+             \x20   {export}\n\
              \x20   gateway recursive;\n\
              \x20   igp table master4;\n\
              \x20 }};\n\
@@ -304,6 +315,7 @@ mod tests {
                 asn: 65515,
                 local_address: Some(Ipv4Addr::new(10, 77, 0, 2)),
                 multihop: true,
+                pass_on: false,
             }],
             install_learned: true,
             run_dir: "/run/x".into(),
@@ -317,5 +329,35 @@ mod tests {
         assert!(text.contains("source address 10.77.0.2;"));
         assert!(text.contains("multihop 255;"));
         assert!(text.contains("gateway recursive;"));
+        assert!(text.contains("export where proto = \"announced\";"));
+        assert!(!text.contains("next hop self;"));
+    }
+
+    #[test]
+    fn a_router_of_the_same_network_is_sent_what_was_learned_through_this_one() {
+        let spec = BgpRouterSpec {
+            netns: "n".into(),
+            asn: 65050,
+            router_id: Ipv4Addr::new(10, 52, 255, 253),
+            announce: vec!["10.52.0.0/16".parse().expect("literal")],
+            neighbors: vec![BgpNeighbor {
+                address: Ipv4Addr::new(10, 52, 255, 254),
+                asn: 65050,
+                local_address: Some(Ipv4Addr::new(10, 52, 255, 253)),
+                multihop: false,
+                pass_on: true,
+            }],
+            install_learned: true,
+            run_dir: "/run/x".into(),
+        };
+        let text = config(&spec);
+        let session = &text[text
+            .find("protocol bgp peer_10_52_255_254")
+            .expect("the session")..];
+        assert!(session.contains("neighbor 10.52.255.254 as 65050;"));
+        assert!(session.contains("direct;"));
+        assert!(session.contains("export where source = RTS_BGP;"));
+        assert!(session.contains("next hop self;"));
+        assert!(!session.contains("proto = \"announced\""));
     }
 }

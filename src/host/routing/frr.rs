@@ -17,7 +17,10 @@
 //! prefixes go, as a site announces its address space and passes nothing
 //! on), `no bgp network import-check` (a `network` is
 //! announced without a matching route, and nothing is installed locally
-//! for it), `ebgp-multihop 255` and `timers connect 2` per neighbour,
+//! for it), `ebgp-multihop 255` (for a multihop neighbour) and `timers
+//! connect 2` per neighbour; a router in front of the same network
+//! (`pass_on`) gets `next-hop-self` and everything the router learned
+//! instead of the route map,
 //! timers 60/180, and `maximum-paths 2` so that two equal paths through
 //! two sessions become one ECMP kernel route (zebra installs them).
 //! Runtime changes go through `vtysh`.
@@ -115,10 +118,18 @@ pub fn bgpd_config(spec: &BgpRouterSpec) -> String {
         text.push_str(&format!("  network {prefix}\n"));
     }
     for neighbor in &spec.neighbors {
-        text.push_str(&format!(
-            "  neighbor {} route-map {OWN_ONLY} out\n",
-            neighbor.address
-        ));
+        if neighbor.pass_on {
+            // A router of the same network: what was learned, through
+            // this router (FRR passes nothing learned over iBGP to another
+            // iBGP neighbour, and prefers eBGP to iBGP, `maximum-paths`
+            // merging eBGP paths only).
+            text.push_str(&format!("  neighbor {} next-hop-self\n", neighbor.address));
+        } else {
+            text.push_str(&format!(
+                "  neighbor {} route-map {OWN_ONLY} out\n",
+                neighbor.address
+            ));
+        }
     }
     text.push_str("  maximum-paths 2\n exit-address-family\n!\n");
     // What the router originates has an empty AS path: only that goes out.

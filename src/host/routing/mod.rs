@@ -149,6 +149,12 @@ pub struct BgpNeighbor {
     pub local_address: Option<Ipv4Addr>,
     /// eBGP multihop (TTL 255): the neighbour need not be on a shared link.
     pub multihop: bool,
+    /// A router in front of the same network: it is sent every route the
+    /// router learned over BGP from the others, with the router itself as
+    /// the next hop (so it can forward through this router when its own
+    /// way is gone), and nothing it originates. Others are sent only what
+    /// the router originates.
+    pub pass_on: bool,
 }
 
 /// A BGP router in a namespace: what it announces and whom it peers with.

@@ -2,8 +2,9 @@
 //! `vtiN` named `<site>-to-<gateway>-<instance>`. What comes out of it
 //! enters the fabric at the gateway's `GatewaySubnet`.
 //!
-//! For a VPN site it is in the router's namespace (numbered per site, in
-//! the order the connections first name the site's gateways). For an
+//! For a VPN site it is in the namespace of the router the connection's
+//! local network gateway stands for (numbered per router, in the order the
+//! connections first name its gateways). For an
 //! ExpressRoute circuit it is in the namespace of Microsoft's edge router
 //! (MSEE) whose link the instance ends (link `i` to instance `i`),
 //! numbered per MSEE: the customer edge reaches the VNet through
@@ -16,9 +17,9 @@ use std::collections::HashMap;
 
 pub const KIND: &str = "site-tunnel";
 
-/// The port's name.
-pub fn name(site: &str, gateway: &str, instance: usize) -> String {
-    tunnel_name(site, gateway, instance)
+/// The port's name, from the router's label.
+pub fn name(router: &str, gateway: &str, instance: usize) -> String {
+    tunnel_name(router, gateway, instance)
 }
 
 /// The TUN's name inside the router's namespace: the site's `n`th tunnel.
@@ -26,19 +27,21 @@ pub fn interface(n: usize) -> String {
     format!("vti{n}")
 }
 
-/// One port per instance of each gateway a site is connected to (by a
-/// site-to-site connection or an ExpressRoute circuit), in connection
-/// order.
+/// One port per instance of each gateway a site's router is connected to
+/// (by a site-to-site connection or an ExpressRoute circuit), in
+/// connection order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     let mut per_netns: HashMap<String, usize> = HashMap::new();
-    for (site, g) in tunnels(topology) {
+    for (at, g) in tunnels(topology) {
         let gw = &topology.gateways[g];
+        let site = at.site;
         let s = &topology.sites[site];
+        let router = topology.router(at);
         let circuit = topology.circuit_of(site, g);
         for i in 0..gw.instances.len() {
             let netns = match circuit {
                 Some(c) => msee_netns(topology, &topology.circuits[c], i),
-                None => s.router_netns.clone(),
+                None => router.netns.clone(),
             };
             let n = per_netns.entry(netns.clone()).or_default();
             let interface = interface(*n);
@@ -46,10 +49,11 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             ports.push(Port {
                 kind: PortKind::SiteTunnel {
                     site,
+                    router: at.router,
                     gateway: g,
                     instance: i,
                 },
-                name: name(&s.name, &gw.name, i),
+                name: name(&router.label, &gw.name, i),
                 subnet: gw.subnet,
                 ip_configurations: Vec::new(),
                 ip_forwarding: true,

@@ -7,7 +7,7 @@
 
 use super::edge_address;
 use crate::topology::{
-    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, SiteIdx, Topology, MICROSOFT_EDGE_ASN,
+    BgpSpeaker, ConnectionPeer, GatewayIdx, GatewayType, RouterRef, Topology, MICROSOFT_EDGE_ASN,
     ROUTE_SERVER_ASN,
 };
 use std::net::IpAddr;
@@ -98,37 +98,31 @@ pub fn instance_neighbors(topo: &Topology, gateway: GatewayIdx) -> Vec<InstanceN
     neighbors
 }
 
-/// The BGP address a site's router uses towards instance `instance` of
-/// `gateway` over a VPN tunnel: the peering address of the local network
-/// gateway a BGP connection of the gateway names for the site.
-pub fn router_bgp_address(topo: &Topology, site: SiteIdx, gateway: GatewayIdx) -> Option<IpAddr> {
-    topo.connections_of(gateway)
-        .filter(|c| c.bgp_enabled)
-        .find_map(|c| match c.peer {
-            ConnectionPeer::Local(l) if topo.local_gateways[l].site == site => {
-                topo.local_gateways[l].bgp.map(|b| b.peering_address)
-            }
-            _ => None,
-        })
+/// The BGP address router `at` of a site uses towards the instances of
+/// `gateway` over its VPN tunnels: the peering address of the local
+/// network gateway of the first BGP connection of the gateway that names
+/// the router ([`Topology::router_bgp_address`]).
+pub fn router_bgp_address(topo: &Topology, at: RouterRef, gateway: GatewayIdx) -> Option<IpAddr> {
+    topo.router_bgp_address(at, gateway)
 }
 
-/// The sessions the router of `site` holds when it speaks BGP (a
-/// `bgp_speaker` and an ASN): one to every gateway instance a BGP
-/// connection joins to the site, and, when it is a circuit's customer
-/// edge, one to Microsoft's edge router of each link (ASN 12076, at
-/// Microsoft's address of the link's /30, from its own).
-pub fn router_neighbors(topo: &Topology, site: SiteIdx) -> Vec<RouterNeighbor> {
-    let s = &topo.sites[site];
-    if s.bgp_speaker == BgpSpeaker::None || s.asn.is_none() {
+/// The sessions router `at` of a site holds when it speaks BGP (a
+/// `bgp_speaker` and an ASN): one to every instance of each gateway a BGP
+/// connection joins to it, and, when it is a circuit's customer edge (a
+/// site's first router), one to Microsoft's edge router of each link (ASN
+/// 12076, at Microsoft's address of the link's /30, from its own).
+pub fn router_neighbors(topo: &Topology, at: RouterRef) -> Vec<RouterNeighbor> {
+    let router = topo.router(at);
+    if router.bgp_speaker == BgpSpeaker::None || router.asn.is_none() {
         return Vec::new();
     }
     let mut out = Vec::new();
     for (g, gw) in topo.gateways.iter_enumerated() {
-        if topo.circuit_of(site, g).is_some() {
+        if topo.circuit_of(at.site, g).is_some() {
             continue;
         }
         for address in &gw.instances {
-            if let Some(local_address) = router_bgp_address(topo, site, g) {
+            if let Some(local_address) = router_bgp_address(topo, at, g) {
                 out.push(RouterNeighbor {
                     local_address,
                     address: *address,
@@ -138,18 +132,57 @@ pub fn router_neighbors(topo: &Topology, site: SiteIdx) -> Vec<RouterNeighbor> {
             }
         }
     }
-    if let Some(circuit) = topo.circuit_of_site(site) {
-        let peering = &topo.circuits[circuit].private_peering;
-        for link in 0..2 {
-            out.push(RouterNeighbor {
-                local_address: peering.customer_address(link),
-                address: peering.microsoft_address(link),
-                asn: MICROSOFT_EDGE_ASN,
-                multihop: false,
-            });
+    if at.router == 0 {
+        if let Some(circuit) = topo.circuit_of_site(at.site) {
+            let peering = &topo.circuits[circuit].private_peering;
+            for link in 0..2 {
+                out.push(RouterNeighbor {
+                    local_address: peering.customer_address(link),
+                    address: peering.microsoft_address(link),
+                    asn: MICROSOFT_EDGE_ASN,
+                    multihop: false,
+                });
+            }
         }
     }
     out
+}
+
+/// The address router `at` of a site is known by to the other routers of
+/// its site: the local address of its first session with Azure.
+pub fn router_own_address(topo: &Topology, at: RouterRef) -> Option<IpAddr> {
+    router_neighbors(topo, at).first().map(|n| n.local_address)
+}
+
+/// The sessions router `at` holds with the other routers of its site (the
+/// devices in front of the same network), each over a link of its own
+/// between the two: every router that speaks BGP and has an address
+/// ([`router_own_address`]) meets every other one, iBGP when they share
+/// an ASN. What one learns from Azure it passes to the others, itself as
+/// the next hop, so a device that lost its own tunnels forwards through
+/// the others. These sessions are the site's own, not Azure's: the BGP
+/// model and the convergence report leave them out.
+pub fn site_peer_neighbors(topo: &Topology, at: RouterRef) -> Vec<RouterNeighbor> {
+    let Some(own) = router_own_address(topo, at) else {
+        return Vec::new();
+    };
+    let site = &topo.sites[at.site];
+    (0..site.routers.len())
+        .filter(|&other| other != at.router)
+        .filter_map(|other| {
+            let peer = RouterRef {
+                site: at.site,
+                router: other,
+            };
+            Some(RouterNeighbor {
+                local_address: own,
+                address: router_own_address(topo, peer)?,
+                asn: topo.router(peer).asn?,
+                multihop: false,
+            })
+        })
+        .filter(|n| n.address != own)
+        .collect()
 }
 
 /// The BGP peers of a VPN gateway whose host routes it originates, grouped

@@ -86,7 +86,7 @@ impl Decoder<'_> {
     }
 
     /// An ASN with its line.
-    fn asn(&mut self, f: &Fields, key: &str) -> Option<Option<(u32, usize)>> {
+    pub(super) fn asn(&mut self, f: &Fields, key: &str) -> Option<Option<(u32, usize)>> {
         let Some(node) = f.given(key) else {
             return Some(None);
         };

@@ -89,6 +89,17 @@ pub struct RawRouter {
     pub line: usize,
 }
 
+/// One of an on-premises site's `routers`, as written.
+#[derive(Debug)]
+pub struct RawSiteRouter {
+    pub name: String,
+    pub key: String,
+    pub netns: Option<(String, usize)>,
+    pub asn: Option<(u32, usize)>,
+    pub bgp_speaker: BgpSpeaker,
+    pub line: usize,
+}
+
 #[derive(Debug)]
 pub struct RawSiteHost {
     pub name: String,
@@ -104,6 +115,7 @@ pub struct RawSite {
     pub key: String,
     pub address_space: Vec<(IpNet, usize)>,
     pub router: Option<RawRouter>,
+    pub routers: Vec<RawSiteRouter>,
     pub hosts: Vec<RawSiteHost>,
     pub latency_us: u32,
     /// The machine the site runs on, in a lab spread over several.
@@ -139,6 +151,8 @@ pub struct RawLocalGateway {
     pub name: String,
     pub key: String,
     pub site: NameRef,
+    /// vnetd's own: which of the site's `routers` the device is.
+    pub router: Option<NameRef>,
     pub gateway_address: Option<IpAddr>,
     pub address_space: Vec<(IpNet, usize)>,
     pub bgp_settings: Option<RawBgpSettings>,

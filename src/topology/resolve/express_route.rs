@@ -128,7 +128,7 @@ impl Resolver<'_> {
         let site = site?;
         let s = &self.topo.sites[site];
         let (peer_asn, asn_line) = peer_asn?;
-        if let Some(router_asn) = s.asn {
+        if let Some(router_asn) = s.first_router().asn {
             if router_asn != peer_asn {
                 let why = format!(
                     "peer ASN {peer_asn} differs from {router_asn}, the ASN of site `{}`'s router, the customer edge",
@@ -287,12 +287,33 @@ impl Resolver<'_> {
         sites
     }
 
+    /// Whether every connection of `gateways` that reaches `site` runs
+    /// BGP (an ExpressRoute connection always does).
+    fn reached_over_bgp_only(&self, gateways: &[GatewayIdx], site: SiteIdx) -> bool {
+        gateways
+            .iter()
+            .flat_map(|&g| self.topo.connections_of(g))
+            .filter(|c| match c.peer {
+                ConnectionPeer::Local(l) => self.topo.local_gateways[l].site == site,
+                ConnectionPeer::Circuit(e) => self.topo.circuits[e].site == site,
+                ConnectionPeer::Gateway(_) => false,
+            })
+            .all(|c| c.bgp_enabled)
+    }
+
     /// Refuses overlapping ranges in one routing domain: for each VNet with
     /// gateways, the VNets they serve and the sites they connect to. Each
     /// message names both ranges and their owners; a pair is reported once.
+    /// Two sites whose ranges overlap are accepted, with a warning, when
+    /// both reach the gateways over BGP alone: Azure takes the same
+    /// prefixes from several local network gateways over BGP and spreads
+    /// the flows over them ("Highly Available cross-premises and VNet-to-VNet
+    /// connectivity"); without BGP, the local network gateways' static
+    /// prefixes would overlap, which it refuses.
     pub(super) fn check_site_ranges(&mut self) {
         let mut reported: HashSet<(SiteIdx, IpNet, String)> = HashSet::new();
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let hubs: Vec<VnetIdx> = {
             let mut v: Vec<VnetIdx> = self.topo.gateways.iter().map(|g| g.vnet).collect();
             v.sort();
@@ -340,13 +361,33 @@ impl Resolver<'_> {
                     }
                     for &t in &sites[n + 1..] {
                         let peer = &self.topo.sites[t];
+                        let over_bgp = self.reached_over_bgp_only(&gateways, s)
+                            && self.reached_over_bgp_only(&gateways, t);
                         for other in peer.address_space.iter().filter(|o| overlaps(range, o)) {
                             let owner = format!("site `{}` ({other})", peer.name);
-                            if reported.insert((s, *range, owner.clone())) {
-                                errors.push((site.line, s, format!(
-                                    "range {range} of site `{}` overlaps {owner}, in the same routing domain",
+                            if !reported.insert((s, *range, owner.clone())) {
+                                continue;
+                            }
+                            if over_bgp {
+                                warnings.push((site.line, s, format!(
+                                    "range {range} of site `{}` overlaps {owner}: both reach the \
+                                     gateway over BGP, so it takes the prefix from both and spreads \
+                                     flows over both sites' tunnels, as Azure does; several devices \
+                                     in front of one network are one site with `routers`",
                                     site.name
                                 )));
+                            } else {
+                                errors.push((
+                                    site.line,
+                                    s,
+                                    format!(
+                                        "range {range} of site `{}` overlaps {owner}, in the same \
+                                     routing domain, and a connection to one of them has no BGP \
+                                     (Azure takes one network from several local network \
+                                     gateways only over BGP)",
+                                        site.name
+                                    ),
+                                ));
                             }
                         }
                     }
@@ -359,6 +400,13 @@ impl Resolver<'_> {
                 self.topo.sites[s].name
             );
             self.diags.error(line, &key, why);
+        }
+        for (line, s, why) in warnings {
+            let key = format!(
+                "on_premises_sites[{}].address_space",
+                self.topo.sites[s].name
+            );
+            self.diags.warning(line, &key, why);
         }
     }
 }

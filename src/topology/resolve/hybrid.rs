@@ -27,31 +27,26 @@
 //!   overlap (the link makes them one routing domain);
 //! - address ranges of one routing domain (the VNets a gateway serves, the
 //!   gateways of those VNets, and the sites they connect to) never overlap:
-//!   a site range overlapping a VNet or another site's range is refused,
-//!   naming both;
+//!   a site range overlapping a VNet is refused, naming both, and so is one
+//!   overlapping another site's unless both sites reach the gateways over
+//!   BGP alone (Azure takes one network's prefixes from several local
+//!   network gateways over BGP; that is warned about);
 //! - `use_remote_gateways` needs a gateway in the remote VNet
 //!   (RemoteVnetHasNoGateways) and none in its own;
-//! - site hosts sit inside the site's address space; every namespace name
-//!   is used once.
+//! - sites and their routers: see `sites`.
 //!
 //! Gateway instances get the addresses real gateways show (an observed
 //! pattern, not documented): the last usable address of GatewaySubnet for
 //! active-standby, the first two usable ones (`.4` and `.5`) for
 //! active-active.
 
-use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway, RawSite};
-use super::fabric_names::unusable_netns;
-use super::{index_of, valid_netns, NameRule, Resolver, NIC_NAME};
+use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway};
+use super::{index_of, NameRule, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-pub const SITE_NAME: NameRule = NameRule {
-    kind: "on-premises site",
-    min: 1,
-    max: 80,
-};
 pub const GATEWAY_NAME: NameRule = NameRule {
     kind: "virtual network gateway",
     min: 1,
@@ -99,7 +94,6 @@ pub fn reserved_asn(asn: u32) -> Option<&'static str> {
         _ => None,
     }
 }
-
 /// The addresses of a gateway's instances in GatewaySubnet.
 pub fn instance_addresses(prefix: &IpNet, active_active: bool) -> Vec<IpAddr> {
     let IpNet::V4(p) = prefix else {
@@ -134,117 +128,6 @@ fn step_down(address: IpAddr, prefix: &Option<IpNet>, by: u32) -> IpAddr {
 }
 
 impl Resolver<'_> {
-    pub(super) fn sites(&mut self, sites: Vec<RawSite>) {
-        let mut seen = HashSet::new();
-        let mut namespaces: HashMap<String, String> = self
-            .topo
-            .nics
-            .iter()
-            .map(|n| (n.netns.clone(), format!("NIC `{}`", n.name)))
-            .collect();
-        for site in sites {
-            self.check_name(&site.name, SITE_NAME, site.line, &site.key, &mut seen);
-            let Some(router) = site.router else {
-                let why = "missing required key `router` (its namespace, ASN and BGP speaker)";
-                self.diags
-                    .error(site.line, &format!("{}.router", site.key), why);
-                continue;
-            };
-            let router_prefixed = router.netns.is_none() && !self.topo.netns_prefix.is_empty();
-            let (router_netns, ns_line) = router
-                .netns
-                .clone()
-                .unwrap_or_else(|| (self.prefixed(&site.name), router.line));
-            let mut claim = |r: &mut Self,
-                             netns: &str,
-                             prefixed: bool,
-                             line: usize,
-                             key: String,
-                             who: String| {
-                if !valid_netns(netns) {
-                    r.diags.error(line, &key, unusable_netns(netns, prefixed));
-                } else if let Some(other) = namespaces.insert(netns.to_string(), who) {
-                    r.diags.error(
-                        line,
-                        &key,
-                        format!("namespace `{netns}` is already used by {other}"),
-                    );
-                }
-            };
-            claim(
-                self,
-                &router_netns,
-                router_prefixed,
-                ns_line,
-                format!("{}.router.netns", site.key),
-                format!("the router of site `{}`", site.name),
-            );
-            if let Some((asn, line)) = router.asn {
-                if let Some(why) = reserved_asn(asn) {
-                    let key = format!("{}.router.asn", site.key);
-                    self.diags.error(line, &key, format!("ASN {asn} is {why}"));
-                }
-            }
-            if router.asn.is_none() && router.bgp_speaker != BgpSpeaker::None {
-                let key = format!("{}.router.asn", site.key);
-                let why = "a router that speaks BGP needs an `asn`";
-                self.diags.error(router.line, &key, why);
-            }
-            let address_space: Vec<IpNet> = site.address_space.iter().map(|(n, _)| *n).collect();
-            if address_space.is_empty() {
-                let key = format!("{}.address_space", site.key);
-                let why = "a site needs at least one address range";
-                self.diags.error(site.line, &key, why);
-            }
-            let mut hosts = Vec::new();
-            let mut host_names = HashSet::new();
-            for host in site.hosts {
-                self.check_name(&host.name, NIC_NAME, host.line, &host.key, &mut host_names);
-                let Some(address) = host.address else {
-                    let key = format!("{}.private_ip_address", host.key);
-                    self.diags
-                        .error(host.line, &key, "missing required key `private_ip_address`");
-                    continue;
-                };
-                if !address_space.iter().any(|n| n.contains(&address)) {
-                    let key = format!("{}.private_ip_address", host.key);
-                    let why = format!("{address} is outside the site's address space");
-                    self.diags.error(host.line, &key, why);
-                }
-                let prefixed = host.netns.is_none() && !self.topo.netns_prefix.is_empty();
-                let (netns, line) = host
-                    .netns
-                    .clone()
-                    .unwrap_or_else(|| (self.prefixed(&host.name), host.line));
-                claim(
-                    self,
-                    &netns,
-                    prefixed,
-                    line,
-                    format!("{}.netns", host.key),
-                    format!("host `{}`", host.name),
-                );
-                hosts.push(SiteHost {
-                    name: host.name,
-                    address,
-                    netns,
-                    line: host.line,
-                });
-            }
-            self.topo.sites.push(Site {
-                name: site.name,
-                address_space,
-                router_netns,
-                asn: router.asn.map(|(a, _)| a),
-                bgp_speaker: router.bgp_speaker,
-                hosts,
-                latency_us: site.latency_us,
-                line: site.line,
-            });
-        }
-    }
-
-    /// The `GatewaySubnet` of a VNet; a subnet of that name spelled in
     /// another case is refused.
     fn gateway_subnet(&mut self, vnet: VnetIdx) -> Option<SubnetRef> {
         let subnets = &self.topo.vnets[vnet].subnets;
@@ -408,6 +291,10 @@ impl Resolver<'_> {
                 self.refused_local_gateways.push(lng.name.clone());
                 continue;
             };
+            let Some(router) = self.local_gateway_router(site, &lng) else {
+                self.refused_local_gateways.push(lng.name.clone());
+                continue;
+            };
             let gateway_address = lng
                 .gateway_address
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -421,12 +308,20 @@ impl Resolver<'_> {
                                 let k = format!("{key}.asn");
                                 self.diags.error(line, &k, format!("ASN {asn} is {why}"));
                             }
-                            if let Some(site_asn) = self.topo.sites[site].asn {
-                                if site_asn != asn {
+                            let device = &self.topo.sites[site].routers[router];
+                            if let Some(router_asn) = device.asn {
+                                if router_asn != asn {
                                     let k = format!("{key}.asn");
+                                    let whose = if device.label == lng.site.name {
+                                        format!("site `{}`'s router", lng.site.name)
+                                    } else {
+                                        format!(
+                                            "router `{}` of site `{}`",
+                                            device.name, lng.site.name
+                                        )
+                                    };
                                     let why = format!(
-                                        "ASN {asn} differs from {site_asn}, the ASN of site `{}`'s router, which this gateway stands for",
-                                        lng.site.name
+                                        "ASN {asn} differs from {router_asn}, the ASN of {whose}, which this gateway stands for"
                                     );
                                     self.diags.error(line, &k, why);
                                 }
@@ -447,6 +342,7 @@ impl Resolver<'_> {
             self.topo.local_gateways.push(LocalGateway {
                 name: lng.name,
                 site,
+                router,
                 gateway_address,
                 address_space: lng.address_space.iter().map(|(n, _)| *n).collect(),
                 bgp,
@@ -628,7 +524,6 @@ impl Resolver<'_> {
             });
         }
     }
-
     /// `use_remote_gateways` needs a gateway or a Route Server at the
     /// remote end ("Use the remote virtual network's gateway or Route
     /// Server") and no gateway at home (Azure: RemoteVnetHasNoGateways, and

@@ -77,6 +77,7 @@ impl Resolver<'_> {
                     bgp_speaker: BgpSpeaker::Bird,
                     line,
                 }),
+                routers: Vec::new(),
                 hosts,
                 latency_us: 0,
                 host: None,
