@@ -14,7 +14,8 @@
 //! A site with several routers (devices in front of the same network):
 //! - host `h` reaches router `k` over its interface `eth<k>` (router side
 //!   `h<h>`), the router taking the `k`-th address of the host's prefix
-//!   that the host does not hold; the host holds its address on each;
+//!   that the host does not hold, with a `/32` route to it there; the host
+//!   holds its address on each;
 //! - the host's default route is one multipath route through every
 //!   router, its flows hashed on L4 ports too, and a router whose link
 //!   is down is skipped (`ignore_routes_with_linkdown`);
@@ -22,7 +23,12 @@
 //!   other router), up, without addresses: what runs on the routers
 //!   addresses it;
 //! - reverse-path filtering is off in the site's namespaces: a flow may
-//!   come back through another router than the one it left by.
+//!   come back through another router than the one it left by;
+//! - each of the site's namespaces hashes flows with a seed of its own
+//!   (`fib_multipath_hash_seed`, from its name, where the kernel has it:
+//!   Linux 6.11 and later): with one seed everywhere, the flows a host
+//!   hands one router would all hash to the same one of its next hops
+//!   (ECMP polarization).
 //!
 //! Links, addresses and routes are made through rtnetlink
 //! ([`super::netlink`]).
@@ -103,6 +109,22 @@ fn set_sysctl(namespace: &str, path: &str, value: &str) -> Result<()> {
     .with_context(|| format!("setting {path} in network namespace {namespace}"))
 }
 
+/// Gives `namespace` a multipath hash seed of its own, from its name,
+/// where the kernel has the setting (Linux 6.11 and later; before, every
+/// namespace shares the kernel's random one).
+fn own_hash_seed(namespace: &str) -> Result<()> {
+    use std::hash::{Hash, Hasher};
+    const SEED: &str = "/proc/sys/net/ipv4/fib_multipath_hash_seed";
+    if !std::path::Path::new(SEED).exists() {
+        return Ok(());
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    namespace.hash(&mut hasher);
+    // 0 would mean the kernel's shared seed.
+    let seed = (hasher.finish() as u32).max(1);
+    set_sysctl(namespace, SEED, &seed.to_string())
+}
+
 /// Turns reverse-path filtering off for every interface of `namespace`,
 /// those made later included.
 fn no_reverse_path_filter(namespace: &str) -> Result<()> {
@@ -161,6 +183,7 @@ fn build_all(spec: &SiteSpec) -> Result<()> {
         }
         if several {
             no_reverse_path_filter(router)?;
+            own_hash_seed(router)?;
         }
     }
     for (a, first) in spec.routers.iter().enumerate() {
@@ -186,6 +209,7 @@ fn join_host(routers: &[String], index: usize, host: &SiteHostSpec) -> Result<()
     let several = routers.len() > 1;
     if several {
         no_reverse_path_filter(name)?;
+        own_hash_seed(name)?;
         set_sysctl(name, "/proc/sys/net/ipv4/fib_multipath_hash_policy", "1")?;
         for conf in ["all", "default"] {
             set_sysctl(
@@ -220,6 +244,11 @@ fn join_host(routers: &[String], index: usize, host: &SiteHostSpec) -> Result<()
 
         netlink::add_address(name, &interface, host.address)?;
         netlink::set_link_up(name, &interface)?;
+        if several {
+            // Each router's address through its own link (the prefix's
+            // connected route leaves by the first).
+            netlink::add_host_route(name, &interface, router_address, host.address.addr())?;
+        }
         if let IpAddr::V4(via) = router_address {
             hops.push((interface, via));
         }

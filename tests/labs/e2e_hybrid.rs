@@ -568,3 +568,117 @@ fn apply_adds_a_gateway_and_slows_a_site_without_touching_the_branch() {
         "{sent} sent, {received} answered:\n{out}"
     );
 }
+
+/// Two local network gateways on a site's one router, the way a second
+/// device was written before sites had `routers`: the router holds the
+/// first one's BGP address, so the gateway's two sessions with the second
+/// can never come up. `check` warns, and the lab counts the four sessions
+/// the file configures: 2 of 4, never converged, as `vnetd wait` says.
+#[test]
+fn a_session_no_router_holds_is_counted_and_the_lab_never_converges() {
+    let prefix = "hyw";
+    let text = hybrid_lab(prefix, "bird", true).replace(
+        "virtual_network_gateway_connections:\n",
+        "  - {name: branch1-lng2, site: branch1, gateway_address: 203.0.113.11, bgp_settings: {asn: 65050, bgp_peering_address: 192.168.255.2}}\nvirtual_network_gateway_connections:\n",
+    ) + &format!(
+        "  - {{name: hub-to-branch1-2, type: IPsec, virtual_network_gateway: {prefix}-gw, local_network_gateway: branch1-lng2, bgp_enabled: true}}\n"
+    );
+    let loaded = vnetd::plan::parse_str("lab.yaml", &text).unwrap();
+    assert!(
+        loaded.warnings.iter().any(|w| w.key
+            == "virtual_network_gateway_connections[hub-to-branch1-2].local_network_gateway"
+            && w.message.contains("never come up")),
+        "{:?}",
+        loaded.warnings
+    );
+    let mut lab = Lab::start_exact(prefix, &text);
+    let two_up = wait_for(Duration::from_secs(60), || {
+        lab.daemon().convergence().sessions_established == 2
+    });
+    let state = lab.daemon().convergence();
+    assert!(two_up, "{}", state.progress());
+    assert!(!state.converged);
+    assert!(
+        state.progress().starts_with("BGP 2/4 sessions established"),
+        "{}",
+        state.progress()
+    );
+    assert_eq!(
+        state.missing(),
+        format!(
+            "session {prefix}-gw/0 with 192.168.255.2 not established; session {prefix}-gw/1 \
+             with 192.168.255.2 not established"
+        )
+    );
+    // `vnetd wait` gives up at its deadline, naming what is missing.
+    let socket = lab.serve_control();
+    let waited = common::vnetd_command(&socket)
+        .args(["wait", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert_eq!(waited.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the lab did not converge within 2 s: BGP 2/4 sessions established")
+            && stderr.contains("192.168.255.2 not established"),
+        "{stderr}"
+    );
+}
+
+/// The dual-device design imported from Terraform (one local network
+/// gateway per device, both for the same address space, one ASN) runs as
+/// one site with two routers: four sessions up, flows of different
+/// 5-tuples from the hub spread over the four tunnels.
+#[test]
+fn the_dual_device_design_imported_from_terraform_runs_four_sessions() {
+    let prefix = "hytf";
+    let imported = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/import/terraform/dual-device-vpn/expected.yaml"
+    ))
+    .unwrap();
+    let device = "      - {name: onprem-vpn2, asn: 65050, bgp_speaker: bird}\n";
+    assert!(imported.contains(device), "{imported}");
+    let text = format!(
+        "netns_prefix: {prefix}-\n{}",
+        imported.replace(
+            device,
+            &format!("{device}    hosts:\n      - {{name: onprem-host, private_ip_address: 10.51.1.10}}\n"),
+        )
+    );
+    let lab = Lab::start_exact(prefix, &text);
+    let converged = wait_for(Duration::from_secs(90), || {
+        lab.daemon().convergence().converged
+    });
+    let state = lab.daemon().convergence();
+    assert!(
+        converged,
+        "{}; missing: {}",
+        state.progress(),
+        state.missing()
+    );
+    assert_eq!(
+        (state.sessions_established, state.sessions_expected),
+        (4, 4)
+    );
+    let tunnels: Vec<String> = ["onprem-vpn1", "onprem-vpn2"]
+        .iter()
+        .flat_map(|d| (0..2).map(move |i| format!("onprem-vpn-{d}-to-hub-vpngw-{i}")))
+        .collect();
+    let received = |lab: &Lab| -> Vec<u64> {
+        tunnels
+            .iter()
+            .map(|t| lab.stats(t).packets_received)
+            .collect()
+    };
+    let before = received(&lab);
+    let server: SocketAddr = "10.51.1.10:7000".parse().unwrap();
+    for _ in 0..64 {
+        assert!(udp_echo(&lab.ns("hub-vm"), &lab.ns("onprem-host"), server));
+    }
+    let after = received(&lab);
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a > b),
+        "64 flows did not use all four tunnels {tunnels:?}: {before:?} -> {after:?}"
+    );
+}

@@ -5,6 +5,8 @@
 //! daemon's own decision names; when one appliance's daemon stops, the
 //! Route Server withdraws its routes and every flow, old and new, takes
 //! the other one. Live answers equal the BGP model's before the failure.
+//! The lab counts the Route Server's sessions with the appliances: 4 of 4
+//! once up, 2 of 4 once an appliance is gone.
 //! A VPN site and an ExpressRoute site of one hub reach each other only
 //! once the hub's Route Server allows branch-to-branch traffic.
 
@@ -143,6 +145,23 @@ fn route_server_spreads_flows_over_its_appliances_and_fails_over() {
         "vm1 never got the appliances' prefix over both: {:?}",
         next_hops(&lab)
     );
+    // The lab counts the Route Server's four sessions (two instances, two
+    // appliances) and converges once all are up.
+    let converged = wait_for(Duration::from_secs(60), || {
+        lab.daemon().convergence().converged
+    });
+    let state = lab.daemon().convergence();
+    assert!(
+        converged,
+        "{}; missing: {}",
+        state.progress(),
+        state.missing()
+    );
+    assert!(
+        state.summary().starts_with("BGP 4/4 sessions established"),
+        "{}",
+        state.summary()
+    );
     assert_live_equals_offline(&lab, &text);
     let report = assert_verify_agrees_with_check(&mut lab, &text);
     assert_eq!(report["failed"], 0, "{report:#}");
@@ -192,6 +211,17 @@ fn route_server_spreads_flows_over_its_appliances_and_fails_over() {
         "the Route Server kept nva2's route: {:?}",
         next_hops(&lab)
     );
+    // Its two sessions are counted down: the lab has not converged.
+    assert!(
+        wait_for(Duration::from_secs(10), || lab
+            .daemon()
+            .convergence()
+            .progress()
+            .starts_with("BGP 2/4 sessions established")),
+        "{}",
+        lab.daemon().convergence().progress()
+    );
+    assert!(!lab.daemon().convergence().converged);
     // Every flow, those that met nva2 included, now meets nva1.
     for (port, socket) in &flows {
         assert_eq!(decided(&lab, *port), "nva1");

@@ -651,6 +651,75 @@ fn site_hosts_reach_each_other_through_the_router() {
     drop(guard);
 }
 
+/// The interface a host of a site would send a UDP flow from `sport` by,
+/// as its kernel routes it now (`ip route get`, the multipath hash
+/// included).
+fn route_out(host: &str, sport: u16) -> String {
+    let sport = sport.to_string();
+    let got = ip(&[
+        "-n", host, "route", "get", "10.9.9.9", "ipproto", "udp", "sport", &sport, "dport", "5001",
+    ]);
+    got.split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_site_with_two_routers_spreads_each_hosts_flows_over_both() {
+    assert_root();
+    let name = |part: &str| format!("vnetdr-{}-two-{part}", std::process::id());
+    let spec = SiteSpec {
+        routers: vec![name("r1"), name("r2")],
+        hosts: vec![SiteHostSpec {
+            netns: name("a"),
+            address: "192.168.1.10/24".parse().expect("literal"),
+        }],
+    };
+    let guard = SiteGuard(spec.clone());
+    build_site(&spec).expect("building the site");
+    let host = name("a");
+    // Each router on its own link, at the next address the host lacks.
+    for (router, address) in [(name("r1"), "192.168.1.1"), (name("r2"), "192.168.1.2")] {
+        let listed = ip(&["-n", &router, "-4", "address", "show", "h0"]);
+        assert!(listed.contains(&format!("{address}/32")), "{listed}");
+        let ping = Command::new("ip")
+            .args([
+                "netns", "exec", &host, "ping", "-c", "1", "-W", "5", address,
+            ])
+            .output()
+            .expect("running ping");
+        assert!(ping.status.success(), "the host cannot reach {router}");
+    }
+    // The routers are joined to each other, up, for their own sessions.
+    assert!(ip(&["-n", &name("r1"), "link", "show", "r1"]).contains("state UP"));
+    assert!(ip(&["-n", &name("r2"), "link", "show", "r0"]).contains("state UP"));
+    // One default route through both; flows of different ports take both.
+    let default = ip(&["-n", &host, "route", "show", "default"]);
+    assert_eq!(default.matches("nexthop").count(), 2, "{default}");
+    let ways: std::collections::BTreeSet<String> = (40_000..40_064)
+        .map(|sport| route_out(&host, sport))
+        .collect();
+    assert_eq!(
+        ways.into_iter().collect::<Vec<_>>(),
+        ["eth0", "eth1"],
+        "64 flows"
+    );
+    // A router whose link is down is skipped.
+    ip(&["-n", &name("r1"), "link", "set", "h0", "down"]);
+    let ways: std::collections::BTreeSet<String> = (40_000..40_064)
+        .map(|sport| route_out(&host, sport))
+        .collect();
+    assert_eq!(ways.into_iter().collect::<Vec<_>>(), ["eth1"]);
+
+    remove_site(&spec).expect("removing the site");
+    for each in spec.routers.iter().chain([&host]) {
+        assert!(!netns::exists(each), "{each} left behind");
+    }
+    drop(guard);
+}
+
 /// A site router (on the hub namespace) peering with two gobgpd speakers
 /// that announce one prefix: the two equal paths become one ECMP kernel
 /// route with both next hops.

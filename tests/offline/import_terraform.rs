@@ -133,6 +133,46 @@ fn vpn_gateway() {
     imports_as_expected("vpn-gateway");
 }
 
+/// Two local network gateways for the same address space, with BGP and
+/// one ASN: devices in front of one network, imported as one site with a
+/// router each, which the gateway meets four times (two instances, two
+/// devices).
+#[test]
+fn dual_device_vpn() {
+    imports_as_expected("dual-device-vpn");
+    let text = std::fs::read_to_string(case_dir("dual-device-vpn").join("expected.yaml")).unwrap();
+    let topo = vnetd::topology::parse_str("expected.yaml", &text)
+        .unwrap()
+        .topology;
+    assert_eq!(topo.sites.len(), 1);
+    let routers: Vec<&str> = topo
+        .sites
+        .iter()
+        .next()
+        .unwrap()
+        .routers
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(routers, ["onprem-vpn1", "onprem-vpn2"]);
+    let model = vnetd::policy::bgp::BgpModel::of(&topo);
+    let gateway = topo.gateways.position(|g| g.name == "hub-vpngw").unwrap();
+    let connected: Vec<String> = (0..2)
+        .flat_map(|i| model.sessions(gateway, i))
+        .filter(|s| s.state == "Connected")
+        .map(|s| s.neighbor.to_string())
+        .collect();
+    assert_eq!(
+        connected,
+        [
+            "10.52.255.253",
+            "10.52.255.254",
+            "10.52.255.253",
+            "10.52.255.254"
+        ]
+    );
+}
+
 /// Random suffixes import as placeholders, a local module is followed
 /// with its inputs and outputs (with `for_each`), a registry module is
 /// not (its outputs are unknown and only name a NIC).

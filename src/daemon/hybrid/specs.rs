@@ -279,15 +279,18 @@ pub fn routing_needs(topo: &Topology) -> Vec<RoutingNeed> {
                 BgpSpeaker::None => continue,
             };
             if site_router_spec(topo, RouterRef { site: s, router: r }).is_some() {
-                let key = if router.label == site.name {
-                    format!("on_premises_sites[{}].router.bgp_speaker", site.name)
+                // A site's one router is named at the site's line.
+                let (line, key) = if router.label == site.name {
+                    let key = format!("on_premises_sites[{}].router.bgp_speaker", site.name);
+                    (site.line, key)
                 } else {
-                    format!(
+                    let key = format!(
                         "on_premises_sites[{}].routers[{}].bgp_speaker",
                         site.name, router.name
-                    )
+                    );
+                    (router.line, key)
                 };
-                add(suite, router.line.max(site.line), key);
+                add(suite, line, key);
             }
         }
     }

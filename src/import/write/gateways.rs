@@ -9,8 +9,15 @@
 //! so one site is written per local network gateway, named after it: its
 //! address space is the gateway's (or, when BGP alone announces the
 //! ranges, the BGP speaker's address), its router speaks BGP with BIRD
-//! when the gateway has BGP settings. A connection's shared key is not
-//! written: vnetd does not need it, and the file should not spread it.
+//! when the gateway has BGP settings. Local network gateways that are
+//! devices in front of one network, as Azure's highly available designs
+//! build them (BGP on each, one ASN, the same address space once each
+//! one's own BGP address is left out: Microsoft's walk-through gives each
+//! its BGP address as a /32, others the network's ranges to both), become
+//! one site with a router per device, named after its local network
+//! gateway; the site is named after what their names share. A
+//! connection's shared key is not written: vnetd does not need it, and
+//! the file should not spread it.
 
 use super::{flow_list, plain_or_quoted, scalar, Attrs, Model, Output};
 use crate::import::ImportError;
@@ -33,6 +40,21 @@ pub(super) struct Site {
     source: String,
     address_space: Vec<String>,
     asn: Option<String>,
+    /// With BGP: the gateway's address space without its own BGP
+    /// address, which devices of one network share.
+    shared_space: Option<Vec<String>>,
+}
+
+/// The sites the local network gateways stand for: each device's own, or
+/// one for the devices of one network.
+struct SiteGroup<'m> {
+    name: String,
+    source: &'m str,
+    address_space: Vec<String>,
+    asn: Option<&'m str>,
+    /// The local network gateways, each a router of the site when there
+    /// are several.
+    devices: Vec<&'m str>,
 }
 
 impl<'r> Model<'r> {
@@ -104,6 +126,7 @@ impl<'r> Model<'r> {
             .next()
             .map(|b| Attrs::nested(a.r, b));
         let mut asn = None;
+        let mut shared_space = None;
         if let Some(b) = bgp {
             let number = b.required_str("asn")?;
             let peer = b.required_str("bgp_peering_address")?;
@@ -115,12 +138,20 @@ impl<'r> Model<'r> {
                     scalar(&peer)
                 ),
             ));
+            let ip = IpAddr::from_str(&peer).map_err(|_| {
+                a.error(format!("bgp_peering_address `{peer}` is not an IP address"))
+            })?;
+            let own = IpNet::from(ip).to_string();
+            shared_space = Some(
+                address_space
+                    .iter()
+                    .filter(|p| **p != own)
+                    .cloned()
+                    .collect(),
+            );
             if address_space.is_empty() {
                 // BGP announces the ranges; the site holds its speaker.
-                let ip = IpAddr::from_str(&peer).map_err(|_| {
-                    a.error(format!("bgp_peering_address `{peer}` is not an IP address"))
-                })?;
-                address_space.push(IpNet::from(ip).to_string());
+                address_space.push(own);
             }
             asn = Some(number);
         }
@@ -136,6 +167,7 @@ impl<'r> Model<'r> {
                 source: a.r.source.clone(),
                 address_space,
                 asn,
+                shared_space,
             },
         );
         let part = Part {
@@ -196,8 +228,70 @@ impl<'r> Model<'r> {
         Ok(())
     }
 
+    /// The sites the local network gateways stand for, by name: one per
+    /// gateway, but one for the gateways that are devices of one network
+    /// (BGP, one ASN, one address space without their own BGP addresses).
+    fn site_groups(&self) -> Vec<SiteGroup<'_>> {
+        let mut groups: Vec<SiteGroup<'_>> = Vec::new();
+        let mut keys: Vec<Option<(&str, &[String])>> = Vec::new();
+        for (name, site) in &self.sites {
+            let key = site.asn.as_deref().zip(site.shared_space.as_deref());
+            let same = key.and_then(|k| keys.iter().position(|o| *o == Some(k)));
+            match same {
+                Some(g) => {
+                    let group = &mut groups[g];
+                    group.devices.push(name);
+                    for prefix in &site.address_space {
+                        if !group.address_space.contains(prefix) {
+                            group.address_space.push(prefix.clone());
+                        }
+                    }
+                }
+                None => {
+                    keys.push(key);
+                    groups.push(SiteGroup {
+                        name: name.clone(),
+                        source: &site.source,
+                        address_space: site.address_space.clone(),
+                        asn: site.asn.as_deref(),
+                        devices: vec![name],
+                    });
+                }
+            }
+        }
+        let taken: Vec<String> = self.sites.keys().cloned().collect();
+        for group in groups.iter_mut().filter(|g| g.devices.len() > 1) {
+            group.name = shared_name(&group.devices, &taken);
+            group.address_space = super::sorted_prefixes(group.address_space.clone());
+        }
+        groups
+    }
+
+    /// The local network gateways, each naming its site (and, a device of
+    /// several, its router).
+    fn local_gateway_parts(&self, groups: &[SiteGroup<'_>]) -> BTreeMap<String, Part> {
+        self.local_gateways
+            .iter()
+            .map(|(name, part)| {
+                let mut fields = part.fields.clone();
+                if let Some(group) = groups.iter().find(|g| g.devices.contains(&name.as_str())) {
+                    if group.devices.len() > 1 {
+                        fields[0] = ("site", scalar(&group.name));
+                        fields.insert(1, ("router", scalar(name)));
+                    }
+                }
+                let part = Part {
+                    source: part.source.clone(),
+                    fields,
+                };
+                (name.clone(), part)
+            })
+            .collect()
+    }
+
     pub(super) fn render_gateways(&self, out: &mut Output) {
         let edges = self.edge_sites();
+        let groups = self.site_groups();
         if !self.sites.is_empty() || !edges.is_empty() {
             out.line("");
             if !self.sites.is_empty() {
@@ -206,6 +300,11 @@ impl<'r> Model<'r> {
                 out.line("# BGP settings; its address space is the gateway's, or only the BGP");
                 out.line("# speaker's address when BGP announces the ranges: widen it to the");
                 out.line("# branch's ranges, and add hosts, as the lab needs.");
+            }
+            if groups.iter().any(|g| g.devices.len() > 1) {
+                out.line("# Local network gateways with BGP, one ASN and the same ranges are");
+                out.line("# devices in front of one network: one site, a router per device");
+                out.line("# (make them sites of their own if they are different branches).");
             }
             if !edges.is_empty() {
                 out.line(
@@ -216,48 +315,96 @@ impl<'r> Model<'r> {
                 out.line("# ranges, and add hosts, as the lab needs.");
             }
             out.line("on_premises_sites:");
-            let mut all: Vec<(&str, &str, &[String], Option<&str>)> = self
-                .sites
+            type Row<'a> = (
+                &'a str,
+                &'a str,
+                &'a [String],
+                Option<&'a str>,
+                &'a [&'a str],
+            );
+            let mut all: Vec<Row<'_>> = groups
                 .iter()
-                .map(|(name, site)| {
-                    let space = site.address_space.as_slice();
+                .map(|g| {
+                    let devices: &[&str] = if g.devices.len() > 1 { &g.devices } else { &[] };
                     (
-                        name.as_str(),
-                        site.source.as_str(),
-                        space,
-                        site.asn.as_deref(),
+                        g.name.as_str(),
+                        g.source,
+                        g.address_space.as_slice(),
+                        g.asn,
+                        devices,
                     )
                 })
                 .collect();
             all.extend(edges.iter().map(|(source, name, space, asn)| {
+                let no_devices: &[&str] = &[];
                 (
                     name.as_str(),
                     source.as_str(),
                     space.as_slice(),
                     Some(asn.as_str()),
+                    no_devices,
                 )
             }));
             all.sort_by_key(|(name, ..)| *name);
-            for (name, source, address_space, asn) in all {
+            for (name, source, address_space, asn, devices) in all {
                 out.source(2, source);
                 out.line(&format!("  - name: {}", scalar(name)));
                 out.line(&format!("    address_space: {}", flow_list(address_space)));
-                match asn {
-                    Some(asn) => out.line(&format!(
+                match (asn, devices) {
+                    (Some(asn), [_, _, ..]) => {
+                        out.line("    routers:");
+                        for device in devices {
+                            out.line(&format!(
+                                "      - {{name: {}, asn: {}, bgp_speaker: bird}}",
+                                scalar(device),
+                                plain_or_quoted(asn)
+                            ));
+                        }
+                    }
+                    (Some(asn), _) => out.line(&format!(
                         "    router: {{asn: {}, bgp_speaker: bird}}",
                         plain_or_quoted(asn)
                     )),
-                    None => out.line("    router: {bgp_speaker: none}"),
+                    (None, _) => out.line("    router: {bgp_speaker: none}"),
                 }
             }
         }
+        let local_gateways = self.local_gateway_parts(&groups);
         for (key, parts) in [
             ("virtual_network_gateways", &self.gateways),
-            ("local_network_gateways", &self.local_gateways),
+            ("local_network_gateways", &local_gateways),
             ("virtual_network_gateway_connections", &self.connections),
         ] {
             render_parts(out, key, parts);
         }
+    }
+}
+
+/// The name of the site of several devices: what their names start with,
+/// less a trailing `-`, `_` or `.` (`Site5_1`, `Site5_2`: `Site5`); the
+/// first device's name with `-site` when they share none, or when that is
+/// another local network gateway's name.
+fn shared_name(devices: &[&str], taken: &[String]) -> String {
+    let first = devices[0];
+    let mut len = first.len();
+    for other in &devices[1..] {
+        len = first
+            .char_indices()
+            .zip(other.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map_or(0, |((i, c), _)| i + c.len_utf8())
+            .min(len);
+    }
+    let shared = first[..len].trim_end_matches(['-', '_', '.']);
+    let usable = shared
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if usable && !taken.iter().any(|t| t.eq_ignore_ascii_case(shared)) {
+        shared.to_string()
+    } else {
+        format!("{first}-site")
     }
 }
 
