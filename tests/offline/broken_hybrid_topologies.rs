@@ -262,6 +262,24 @@ fn two_sites_of_one_range_over_bgp_are_valid_with_a_warning() {
     );
 }
 
+/// A third router that no local network gateway stands for: valid, with
+/// a warning that the flows the hosts hand it go nowhere.
+#[test]
+fn a_router_nothing_connects_is_warned_about() {
+    let base = include_str!("../../config/dual-device-vpn.yaml");
+    assert_valid_with_warning(
+        "idle-router",
+        base,
+        &[(
+            "      - {name: vpn2, asn: 65050, bgp_speaker: frr}\n",
+            "      - {name: vpn2, asn: 65050, bgp_speaker: frr}\n      - {name: vpn3, asn: 65050, bgp_speaker: bird}\n",
+        )],
+        "{name: vpn3",
+        "on_premises_sites[onprem].routers[vpn3]: no local network gateway stands for router \
+         `vpn3`",
+    );
+}
+
 /// The dual-device example, as a user writes it, is valid without a
 /// warning.
 #[test]

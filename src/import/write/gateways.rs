@@ -429,3 +429,22 @@ pub(super) fn render_parts(out: &mut Output, key: &str, parts: &BTreeMap<String,
 fn bgp_enabled(a: &Attrs) -> bool {
     a.bool("bgp_enabled") == Some(true) || a.bool("enable_bgp") == Some(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shared_name;
+
+    #[test]
+    fn devices_of_one_network_share_the_start_of_their_names() {
+        let taken = |names: &[&str]| names.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let all = ["Site5_1", "Site5_2"];
+        assert_eq!(shared_name(&all, &taken(&all)), "Site5");
+        let all = ["onprem-vpn1", "onprem-vpn2"];
+        assert_eq!(shared_name(&all, &taken(&all)), "onprem-vpn");
+        // Nothing shared, or a name another gateway has: the first's.
+        let all = ["alpha", "beta"];
+        assert_eq!(shared_name(&all, &taken(&all)), "alpha-site");
+        let all = ["dc", "dc-2"];
+        assert_eq!(shared_name(&all, &taken(&all)), "dc-site");
+    }
+}

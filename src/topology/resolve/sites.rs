@@ -12,7 +12,8 @@
 //!   own with `router`;
 //! - a router holds one BGP address on its tunnels to a gateway: a second
 //!   local network gateway of the same router and gateway is warned about,
-//!   its sessions never coming up.
+//!   its sessions never coming up; so is a router of several that nothing
+//!   connects (the flows hosts hand it go nowhere).
 
 use super::super::decode::{RawLocalGateway, RawSite};
 use super::fabric_names::unusable_netns;
@@ -348,6 +349,42 @@ impl Resolver<'_> {
                     bgp.peering_address, lng.name
                 ),
             ));
+        }
+        for (line, key, why) in warnings {
+            self.diags.warning(line, &key, why);
+        }
+        self.check_idle_routers();
+    }
+
+    /// Warns about a router of a site with several that no local network
+    /// gateway stands for and that is no circuit's customer edge: it has
+    /// no tunnel, yet the site's hosts hand it their share of the flows.
+    fn check_idle_routers(&mut self) {
+        let mut warnings = Vec::new();
+        for (s, site) in self.topo.sites.iter_enumerated() {
+            if site.routers.len() < 2 {
+                continue;
+            }
+            for (r, router) in site.routers.iter().enumerate() {
+                let stands_for = self
+                    .topo
+                    .local_gateways
+                    .iter()
+                    .any(|l| l.site == s && l.router == r);
+                let edge = r == 0 && self.topo.circuits.iter().any(|c| c.site == s);
+                if !stands_for && !edge {
+                    warnings.push((
+                        router.line,
+                        format!("on_premises_sites[{}].routers[{}]", site.name, router.name),
+                        format!(
+                            "no local network gateway stands for router `{}` (nor is it a \
+                             circuit's customer edge): it has no tunnel and no BGP session, so \
+                             the share of flows the site's hosts hand it goes nowhere",
+                            router.name
+                        ),
+                    ));
+                }
+            }
         }
         for (line, key, why) in warnings {
             self.diags.warning(line, &key, why);
