@@ -13,11 +13,15 @@
 //!   the gateway's ASN; it originates the ranges of the VNets the gateway
 //!   serves and, on a VPN gateway, a host route to each BGP peer's address
 //!   (withheld from the peers of the same connection);
-//! - each site router that speaks BGP (`bird` or `frr`), with the site's
-//!   ASN; it originates the site's address space and passes nothing on.
+//! - each site router that speaks BGP (`bird` or `frr`), with its ASN; it
+//!   originates the site's address space and passes nothing on to Azure
+//!   (the sessions between the routers of one site are the site's own and
+//!   carry nothing Azure learns: not modelled, see
+//!   [`site_peer_neighbors`]).
 //!
 //! Sessions: gateway to site (a BGP connection to a local network
-//! gateway), gateway to gateway (a Vnet2Vnet connection with BGP held on
+//! gateway, held by the router the local network gateway stands for),
+//! gateway to gateway (a Vnet2Vnet connection with BGP held on
 //! both sides, every instance with every instance of the other), and each
 //! instance of an ExpressRoute gateway to the customer edge of the link it
 //! ends, met as Microsoft's edge (ASN 12076). A session is up when both

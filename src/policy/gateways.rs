@@ -32,7 +32,12 @@
 //!   (forwarding), then, in a subnet served by both a VPN and an
 //!   ExpressRoute gateway, ExpressRoute; then the shorter AS path (also
 //!   within one gateway's table, where what the topology gives wins over
-//!   what is learned, and the lower peer address breaks a tie).
+//!   what is learned). Two ways into sites as good as each other share the
+//!   prefix: the row holds the tunnels of both, and flows spread over them
+//!   (Azure's ECMP over the instances of an active-active gateway and over
+//!   several on-premises devices of one network, "Highly Available
+//!   cross-premises and VNet-to-VNet connectivity"); otherwise the lower
+//!   peer address breaks a tie.
 //!
 //! The learned routes are the one input that does not come from the
 //! topology file: in a running lab the daemon's BGP speakers gather them,

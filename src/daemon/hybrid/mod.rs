@@ -21,7 +21,10 @@
 //!   ID. [`crate::policy::bgp`] models exactly these sessions and rules.
 //! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
 //!   announcing the site's address space to every gateway instance it has a
-//!   BGP connection to (eBGP multihop), learned routes into its kernel.
+//!   BGP connection to (eBGP multihop), learned routes into its kernel. The
+//!   routers of a site with several meet each other over the links between
+//!   them (their BGP addresses on both ends), each passing the others what
+//!   it learned, itself as next hop.
 //! - An ExpressRoute circuit meets Microsoft's edge (`edge`): two edge
 //!   routers (MSEE, gobgpd with ASN 12076) in namespaces of their own, the
 //!   customer edge's router joined to each over the link's /30, each
