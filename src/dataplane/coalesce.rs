@@ -289,9 +289,8 @@ pub struct Finished<'a> {
 
 /// One's-complement sum of big-endian 16-bit words (an even-length slice).
 fn sum_words(bytes: &[u8]) -> u32 {
-    bytes
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+    (bytes.as_chunks::<2>().0.iter())
+        .map(|w| u32::from(u16::from_be_bytes(*w)))
         .sum()
 }
 

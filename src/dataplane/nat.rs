@@ -136,9 +136,9 @@ fn be16(b: &[u8], at: usize) -> u16 {
 /// or, for a partial checksum, the plain pseudo-header sum.
 fn update(field: u16, old: &[u8], new: &[u8], complemented: bool) -> u16 {
     let mut sum = u32::from(if complemented { !field } else { field });
-    for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
-        sum += u32::from(!u16::from_be_bytes([o[0], o[1]]));
-        sum += u32::from(u16::from_be_bytes([n[0], n[1]]));
+    for (o, n) in old.as_chunks::<2>().0.iter().zip(new.as_chunks::<2>().0) {
+        sum += u32::from(!u16::from_be_bytes(*o));
+        sum += u32::from(u16::from_be_bytes(*n));
     }
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);

@@ -44,11 +44,11 @@ pub fn fit(packet: &[u8], mtu: u16, gso_size: u16, headers_len: u16) -> Fit {
 
 /// The 16-bit one's complement sum of `bytes` added to `sum`.
 fn sum16(bytes: &[u8], mut sum: u32) -> u32 {
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    let (words, rest) = bytes.as_chunks::<2>();
+    for word in words {
+        sum += u32::from(u16::from_be_bytes(*word));
     }
-    if let [last] = chunks.remainder() {
+    if let [last] = rest {
         sum += u32::from(*last) << 8;
     }
     sum

@@ -83,8 +83,8 @@ impl Lab {
         ip(&["-n", hub, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", hub, "address", "add", "10.77.0.1/24", "dev", "br0"]);
         ip(&["-n", hub, "link", "set", "br0", "up"]);
-        for index in 1..=spokes {
-            let spoke = lab.names[index].as_str();
+        for (index, spoke) in lab.names.iter().enumerate().skip(1).take(spokes) {
+            let spoke = spoke.as_str();
             netns::create(spoke).expect("creating a spoke namespace");
             ip(&["-n", spoke, "link", "set", "lo", "up"]);
             let port = format!("p{index}");

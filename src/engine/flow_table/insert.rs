@@ -547,12 +547,24 @@ impl FlowTable {
     /// Takes one unit of the NIC's quota, if it has one left.
     #[inline]
     fn reserve_quota(&self, nic_flows: &AtomicU32) -> bool {
+        // The loop `fetch_update` (renamed `try_update` in newer Rust)
+        // runs, written out so that every supported toolchain builds it.
         let quota = self.per_nic_quota;
-        nic_flows
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < quota).then_some(n + 1)
-            })
-            .is_ok()
+        let mut taken = nic_flows.load(Ordering::Relaxed);
+        loop {
+            if taken >= quota {
+                return false;
+            }
+            match nic_flows.compare_exchange_weak(
+                taken,
+                taken + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => taken = now,
+            }
+        }
     }
 
     /// Takes the slot at `index` for rewriting if its state is still

@@ -273,7 +273,7 @@ pub(super) fn hash_words(words: &[u64; 6]) -> u64 {
     // Two lanes of three words each, so that the multiplications of one
     // lane overlap those of the other.
     let (mut a, mut b) = (0u64, 0x9e37_79b9_7f4a_7c15u64);
-    for pair in words.chunks_exact(2) {
+    for pair in words.as_chunks::<2>().0 {
         a = (a.rotate_left(5) ^ pair[0]).wrapping_mul(SEED);
         b = (b.rotate_left(5) ^ pair[1]).wrapping_mul(SEED);
     }

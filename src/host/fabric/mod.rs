@@ -562,9 +562,8 @@ impl Fabric {
             .counters
             .get(&chunk, 0)
             .with_context(|| format!("reading the fabric's counters chunk {chunk}"))?;
-        Ok(bytes
-            .chunks_exact(FLOW_COUNTERS_LEN)
-            .map(FastCounters::from_bytes)
+        Ok((bytes.as_chunks::<FLOW_COUNTERS_LEN>().0.iter())
+            .map(|chunk| FastCounters::from_bytes(chunk))
             .collect())
     }
 
