@@ -39,13 +39,14 @@ pub(super) fn capture(args: &CaptureArgs) -> Result<(), Failure> {
             args.nic, port.netns
         )));
     }
-    let socket = CaptureSocket::open(&port.netns, &port.interface, args.filter)
-        .map_err(|e| Failure::refused(format!("vnetd capture: {e:#}")))?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| Failure::refused(format!("vnetd capture: {e}")))?;
     }
+    // Ctrl-C while the filter compiles ends the compiler too.
+    let socket = CaptureSocket::open(&port.netns, &port.interface, args.filter, &stop)
+        .map_err(|e| Failure::refused(format!("vnetd capture: {e:#}")))?;
     let limit = CaptureLimit {
         packets: args.count,
         duration: args.seconds.map(Duration::from_secs),

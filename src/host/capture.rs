@@ -12,8 +12,16 @@
 //! opening thread leaves, so the capture loop runs on the caller's thread.
 //! A filter is a pcap filter expression, compiled by `tcpdump -ddd` into
 //! classic BPF and attached to the socket: the kernel drops what it does
-//! not match before it is copied.
+//! not match before it is copied. The expression is compiled before the
+//! socket exists, by tcpdump running as nobody within a time budget
+//! ([`compile_filter`]); the socket starts with a program that takes
+//! nothing, what reached it before that is discarded, and only then is the
+//! filter attached, so no packet the filter refuses is ever read.
 
+pub use super::capture_filter::{
+    compile_filter, parse_bpf, FilterError, Instruction, LinkType, COMPILE_BUDGET, MAX_COMPILERS,
+    MAX_FILTER_LEN,
+};
 use super::netns;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::ifaddrs::getifaddrs;
@@ -33,7 +41,6 @@ use pcap_file::{DataLink, Endianness};
 use std::borrow::Cow;
 use std::io::{ErrorKind, IoSliceMut, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -41,35 +48,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// GSO super-packet.
 pub const SNAPLEN: usize = 262_144;
 
-/// One classic BPF instruction: `code`, `jt`, `jf`, `k`.
-pub type Instruction = (u16, u8, u8, u32);
-
 /// `sll_pkttype` of a packet the device sent.
 const PACKET_OUTGOING: u8 = 4;
 
-/// What the captured bytes start with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkType {
-    /// An Ethernet header (a veth).
-    Ethernet,
-    /// The IP header itself (a TUN device).
-    RawIp,
-}
-
-impl LinkType {
-    fn data_link(self) -> DataLink {
-        match self {
-            LinkType::Ethernet => DataLink::ETHERNET,
-            LinkType::RawIp => DataLink::RAW,
-        }
-    }
-
-    /// The name `tcpdump -y` knows it by.
-    fn tcpdump_name(self) -> &'static str {
-        match self {
-            LinkType::Ethernet => "EN10MB",
-            LinkType::RawIp => "RAW",
-        }
+/// The pcapng link type of what a socket of `link` captures.
+fn data_link(link: LinkType) -> DataLink {
+    match link {
+        LinkType::Ethernet => DataLink::ETHERNET,
+        LinkType::RawIp => DataLink::RAW,
     }
 }
 
@@ -101,21 +87,55 @@ pub struct CaptureSocket {
 
 impl CaptureSocket {
     /// Opens a capture of `device` in namespace `netns`, with an optional
-    /// pcap filter expression.
-    pub fn open(netns: &str, device: &str, filter: Option<&str>) -> Result<CaptureSocket> {
-        let socket = netns::run_in(netns, || open_here(device))
-            .with_context(|| format!("capturing on {device} in namespace {netns}"))?;
+    /// pcap filter expression; setting `cancelled` ends the filter's
+    /// compilation (the one who asked went away).
+    ///
+    /// The filter is compiled first, then the socket opened with a
+    /// program that takes nothing, what it queued before that discarded,
+    /// and the filter attached: a packet socket takes packets from the
+    /// moment it exists, and those, unfiltered, would otherwise be read
+    /// as if the filter had let them through.
+    pub fn open(
+        netns: &str,
+        device: &str,
+        filter: Option<&str>,
+        cancelled: &AtomicBool,
+    ) -> Result<CaptureSocket> {
+        let context = || format!("capturing on {device} in namespace {netns}");
+        let link = netns::run_in(netns, || link_of(device)).with_context(context)?;
         let user = filter
-            .map(|expr| compile_filter(expr, socket.link))
+            .map(|expr| compile_filter(expr, link, cancelled))
             .transpose()?;
-        let program: Vec<socket2::SockFilter> = on_device_only(socket.ifindex, user)
-            .into_iter()
-            .map(|(code, jt, jf, k)| socket2::SockFilter::new(code, jt, jf, k))
-            .collect();
-        socket2::SockRef::from(&socket.fd)
-            .attach_filter(&program)
-            .context("attaching the capture filter")?;
+        let socket = netns::run_in(netns, || open_here(device)).with_context(context)?;
+        if socket.link != link {
+            bail!("{device} in namespace {netns} changed its link type while the capture opened");
+        }
+        socket.discard_queued()?;
+        socket.attach(&on_device_only(socket.ifindex, user))?;
         Ok(socket)
+    }
+
+    fn attach(&self, program: &[Instruction]) -> Result<()> {
+        let program: Vec<socket2::SockFilter> = program
+            .iter()
+            .map(|&(code, jt, jf, k)| socket2::SockFilter::new(code, jt, jf, k))
+            .collect();
+        socket2::SockRef::from(&self.fd)
+            .attach_filter(&program)
+            .context("attaching the capture filter")
+    }
+
+    /// Reads and drops whatever the socket holds now.
+    fn discard_queued(&self) -> Result<()> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
+        let mut buf = [0u8; 64];
+        loop {
+            match nix::sys::socket::recv(fd, &mut buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => return Ok(()),
+                Err(e) => return Err(anyhow!(e).context("emptying the new capture socket")),
+            }
+        }
     }
 
     pub fn link_type(&self) -> LinkType {
@@ -251,13 +271,12 @@ fn gone(packets: u64) -> CaptureSummary {
     }
 }
 
-/// Runs inside the namespace: the device's index and link type, and a
-/// packet socket of every protocol.
-fn open_here(device: &str) -> Result<CaptureSocket> {
-    let ifindex = nix::net::if_::if_nametoindex(device)
+/// Runs inside the namespace: the device's link type. A device with a
+/// link address says its type; one without (a TUN device) carries bare IP
+/// packets.
+fn link_of(device: &str) -> Result<LinkType> {
+    nix::net::if_::if_nametoindex(device)
         .map_err(|_| anyhow!("no device {device} in the namespace"))?;
-    // A device with a link address says its type; one without (a TUN
-    // device) carries bare IP packets.
     let hatype = getifaddrs()
         .context("listing the namespace's devices")?
         .filter(|i| i.interface_name == device)
@@ -265,11 +284,19 @@ fn open_here(device: &str) -> Result<CaptureSocket> {
             i.address
                 .and_then(|a| a.as_link_addr().map(LinkAddr::hatype))
         });
-    let link = match hatype {
-        Some(nix::libc::ARPHRD_ETHER) => LinkType::Ethernet,
-        None | Some(nix::libc::ARPHRD_NONE) => LinkType::RawIp,
+    match hatype {
+        Some(nix::libc::ARPHRD_ETHER) => Ok(LinkType::Ethernet),
+        None | Some(nix::libc::ARPHRD_NONE) => Ok(LinkType::RawIp),
         Some(other) => bail!("{device} has link type {other}, neither Ethernet nor bare IP"),
-    };
+    }
+}
+
+/// Runs inside the namespace: a packet socket of every protocol whose
+/// program takes nothing yet.
+fn open_here(device: &str) -> Result<CaptureSocket> {
+    let ifindex = nix::net::if_::if_nametoindex(device)
+        .map_err(|_| anyhow!("no device {device} in the namespace"))?;
+    let link = link_of(device)?;
     let fd = socket(
         AddressFamily::Packet,
         SockType::Raw,
@@ -277,11 +304,17 @@ fn open_here(device: &str) -> Result<CaptureSocket> {
         SockProtocol::EthAll,
     )
     .context("opening a packet socket (needs root)")?;
-    setsockopt(&fd, sockopt::ReceiveTimestampns, &true).context("asking for packet times")?;
+    let socket = CaptureSocket { fd, link, ifindex };
+    socket.attach(&[(RETURN, 0, 0, 0)])?;
+    setsockopt(&socket.fd, sockopt::ReceiveTimestampns, &true)
+        .context("asking for packet times")?;
     // A burst of iperf3 segments must not overflow the default buffer.
-    let _ = setsockopt(&fd, sockopt::RcvBufForce, &(8 << 20));
-    Ok(CaptureSocket { fd, link, ifindex })
+    let _ = setsockopt(&socket.fd, sockopt::RcvBufForce, &(8 << 20));
+    Ok(socket)
 }
+
+/// BPF_RET|BPF_K: the program's answer, the bytes of the packet to keep.
+const RETURN: u16 = 0x06;
 
 /// The socket's program: packets of device `ifindex` only, then `user`'s
 /// filter, or the whole packet. Classic BPF jumps are relative, so a
@@ -291,7 +324,6 @@ fn on_device_only(ifindex: u32, user: Option<Vec<Instruction>>) -> Vec<Instructi
     // (SKF_AD_OFF + 8), BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K.
     const LOAD_IFINDEX: (u16, u32) = (0x20, 0xffff_f000 + 8);
     const JUMP_IF_EQUAL: u16 = 0x15;
-    const RETURN: u16 = 0x06;
     let mut program = vec![
         (LOAD_IFINDEX.0, 0, 0, LOAD_IFINDEX.1),
         (JUMP_IF_EQUAL, 1, 0, ifindex),
@@ -319,7 +351,7 @@ fn start_file<W: Write>(
     };
     let mut writer = PcapNgWriter::with_section_header(out, section)?;
     writer.write_pcapng_block(InterfaceDescriptionBlock {
-        linktype: link.data_link(),
+        linktype: data_link(link),
         snaplen: SNAPLEN as u32,
         options: vec![
             InterfaceDescriptionOption::IfName(Cow::Owned(interface.to_string())),
@@ -346,64 +378,9 @@ fn reader_gone(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Compiles a pcap filter expression for `link` with `tcpdump -ddd`, whose
-/// output is the instruction count, then one `code jt jf k` line each.
-pub fn compile_filter(expr: &str, link: LinkType) -> Result<Vec<Instruction>> {
-    let output = Command::new("tcpdump")
-        .args(["-ddd", "-y", link.tcpdump_name(), "--", expr])
-        .output()
-        .context("running tcpdump to compile the filter (Debian package `tcpdump`)")?;
-    if !output.status.success() {
-        let why = String::from_utf8_lossy(&output.stderr);
-        bail!(
-            "the filter `{expr}` is not a pcap filter expression: {}",
-            why.trim().trim_start_matches("tcpdump: ")
-        );
-    }
-    parse_bpf(&String::from_utf8_lossy(&output.stdout))
-        .with_context(|| format!("reading tcpdump's program for `{expr}`"))
-}
-
-/// Parses `tcpdump -ddd` output.
-pub fn parse_bpf(text: &str) -> Result<Vec<Instruction>> {
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let count: usize = lines
-        .next()
-        .ok_or_else(|| anyhow!("no instruction count"))?
-        .parse()
-        .context("the instruction count")?;
-    let program = lines
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let [code, jt, jf, k] = fields[..] else {
-                bail!("`{line}` is not `code jt jf k`");
-            };
-            Ok((code.parse()?, jt.parse()?, jf.parse()?, k.parse()?))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if program.len() != count || count == 0 {
-        bail!(
-            "{} instructions where the count says {count}",
-            program.len()
-        );
-    }
-    Ok(program)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tcpdump_programs_are_read_whole_or_refused() {
-        let icmp = "6\n40 0 0 12\n21 0 3 2048\n48 0 0 23\n21 0 1 1\n6 0 0 262144\n6 0 0 0\n";
-        assert_eq!(parse_bpf(icmp).unwrap().len(), 6);
-        assert!(parse_bpf("").is_err());
-        assert!(parse_bpf("2\n40 0 0 12\n").is_err(), "fewer than counted");
-        assert!(parse_bpf("1\n40 0 12\n").is_err(), "three fields");
-        assert!(parse_bpf("1\n40 0 0 x\n").is_err(), "not a number");
-        assert!(parse_bpf("1\n40 0 300 1\n").is_err(), "jf beyond u8");
-    }
 
     #[test]
     fn a_closed_pipe_is_the_reader_going_away() {
@@ -456,7 +433,7 @@ mod tests {
             .unwrap();
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &out).unwrap();
-        let read = Command::new("tcpdump")
+        let read = std::process::Command::new("tcpdump")
             .args(["-nn", "-tt", "-r"])
             .arg(file.path())
             .output()

@@ -31,6 +31,7 @@
 //! else of the crate.
 
 pub mod capture;
+pub mod capture_filter;
 pub mod fabric;
 pub mod interface;
 mod lab;

@@ -73,7 +73,12 @@ pub async fn capture(
     let description = port.capture_description(&snapshot.topology);
     let (netns, interface) = (port.netns.clone(), port.interface.clone());
     let opened = tokio::task::spawn_blocking(move || {
-        CaptureSocket::open(&netns, &interface, filter.as_deref())
+        CaptureSocket::open(
+            &netns,
+            &interface,
+            filter.as_deref(),
+            &std::sync::atomic::AtomicBool::new(false),
+        )
     })
     .await;
     let socket = match opened {

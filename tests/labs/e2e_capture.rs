@@ -2,7 +2,11 @@
 //! held, packet for packet, to what tcpdump captures on the same `eth0` at
 //! the same time, during pings and a TCP exchange (which the kernel fast
 //! path carries when offload is on), and `tcpdump -r` reads it back with
-//! every echo request and reply. Needs root (see `common::require_root`).
+//! every echo request and reply. `vnetd capture --filter icmp` keeps the
+//! pings only, and not one segment of a TCP transfer crossing the same
+//! device from before the capture opened, on a TUN port (the firewall's)
+//! and on a veth (vm1 with offload; a TUN device too under
+//! `--no-offload`). Needs root (see `common::require_root`).
 
 use crate::common;
 
@@ -18,6 +22,7 @@ use std::time::Duration;
 use vnetd::host::netns;
 
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
+const FIREWALL: &str = include_str!("../../config/hub-spoke-firewall.yaml");
 const PREFIX: &str = "cap";
 
 /// The payload of the datagram sent after the traffic: both captures are
@@ -220,4 +225,136 @@ fn up_to_marker(mut packets: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     let end = packets.iter().position(|p| p.ends_with(MARKER)).unwrap();
     packets.truncate(end + 1);
     packets
+}
+
+/// What a filtered capture holds while TCP crosses the same device: the
+/// pings, each seen as often as the device carries it, and nothing else;
+/// an unfiltered capture at the same time holds the TCP segments. The
+/// firewall's port is a TUN device (bare IP packets); vm1's a veth
+/// (Ethernet frames) unless offload is off.
+#[test]
+fn a_filtered_capture_holds_only_what_matches_on_tun_and_veth() {
+    common::require_root();
+    let prefix = "capf";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("firewall.yaml");
+    let text = format!(
+        "netns_prefix: {prefix}-\n{}",
+        common::with_netns_prefix(FIREWALL, prefix)
+    );
+    std::fs::write(&config, text).unwrap();
+    let socket = dir.path().join("vnetd.sock");
+    let mut run = common::vnetd_command(&socket);
+    run.arg("run").arg(&config);
+    let (mut lab, _) = common::spawn_lab(run, "");
+    let (vm1, vm2) = (format!("{prefix}-vm1"), format!("{prefix}-vm2"));
+
+    // TCP from vm1 to vm2's port 443 through the firewall, from before
+    // any capture opens to after the last one ends.
+    let _server = common::iperf3_server_on(&vm2, "10.2.1.4", 443);
+    let _transfer = Killed(
+        Command::new("ip")
+            .args([
+                "netns", "exec", &vm1, "iperf3", "-c", "10.2.1.4", "-p", "443",
+            ])
+            .args(["-t", "120"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let api = vnetd::api::client::Client::new(&socket);
+    let sent = |nic: &str| api.stats().unwrap().nics[nic].packets_sent;
+    let before = sent("vm1");
+    assert!(
+        common::wait_for(Duration::from_secs(10), || sent("vm1") > before + 1000),
+        "the TCP transfer never got going"
+    );
+
+    let tun = if vnetd::daemon::options::offload_off_by_environment() {
+        101
+    } else {
+        1
+    };
+    // On the firewall each packet is seen twice: in, and out again.
+    for (nic, link, seen) in [("hub-fw", 101, 2), ("vm1", tun, 1)] {
+        let filtered = dir.path().join(format!("{nic}-icmp.pcapng"));
+        let whole = dir.path().join(format!("{nic}-all.pcapng"));
+        let pings = (6 * seen).to_string();
+        let mut icmp = common::vnetd_command(&socket);
+        icmp.args(["capture", nic, "--filter", "icmp", "-c", &pings, "-w"])
+            .arg(&filtered);
+        let mut icmp = Killed(icmp.stderr(Stdio::piped()).spawn().unwrap());
+        let mut all = common::vnetd_command(&socket);
+        all.args(["capture", nic, "-c", "200", "-w"]).arg(&whole);
+        let mut all = Killed(all.stderr(Stdio::piped()).spawn().unwrap());
+        assert!(
+            common::wait_for(Duration::from_secs(10), || {
+                file_len(&filtered) > 0 && file_len(&whole) > 0
+            }),
+            "the captures of {nic} never opened"
+        );
+        assert!(common::ping(&vm1, "10.2.1.4"), "vm1 cannot ping vm2");
+        for capture in [&mut icmp, &mut all] {
+            let status = common::wait_exit(&mut capture.0);
+            assert!(status.success(), "a capture of {nic} ended with {status}");
+        }
+
+        let (linktype, packets) = read_pcapng_link(&filtered);
+        assert_eq!(linktype, link, "{nic}");
+        let kinds: Vec<(u8, Option<u8>)> = packets
+            .iter()
+            .map(|p| ip_protocol_and_icmp_type(link, p))
+            .collect();
+        let requests = kinds.iter().filter(|k| **k == (1, Some(8))).count();
+        let replies = kinds.iter().filter(|k| **k == (1, Some(0))).count();
+        assert_eq!(
+            (requests, replies, packets.len()),
+            (3 * seen, 3 * seen, 6 * seen),
+            "{nic} filtered for icmp: {kinds:?}"
+        );
+        let (linktype, packets) = read_pcapng_link(&whole);
+        assert_eq!(linktype, link, "{nic}");
+        let tcp = packets
+            .iter()
+            .filter(|p| ip_protocol_and_icmp_type(link, p).0 == 6)
+            .count();
+        assert!(
+            tcp > 0,
+            "no TCP crossed {nic} while the filtered capture ran"
+        );
+    }
+    drop(_transfer);
+    common::stop_lab(&mut lab);
+}
+
+/// The link type of a pcapng file's interface (1 Ethernet, 101 raw IP)
+/// and its packets.
+fn read_pcapng_link(path: &Path) -> (u32, Vec<Vec<u8>>) {
+    let file = std::fs::read(path).unwrap();
+    let mut reader = PcapNgReader::new(&file[..]).unwrap();
+    let mut packets = Vec::new();
+    while let Some(Ok(block)) = reader.next_block() {
+        if let Block::EnhancedPacket(packet) = block {
+            packets.push(packet.data.into_owned());
+        }
+    }
+    (u32::from(reader.interfaces()[0].linktype), packets)
+}
+
+/// The IP protocol of a captured IPv4 packet (0 for anything else), and
+/// for ICMP its type.
+fn ip_protocol_and_icmp_type(link: u32, packet: &[u8]) -> (u8, Option<u8>) {
+    let ip = match link {
+        1 if packet.get(12..14) == Some(&[0x08, 0x00]) => &packet[14..],
+        101 => packet,
+        _ => return (0, None),
+    };
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return (0, None);
+    }
+    let header = usize::from(ip[0] & 0x0f) * 4;
+    let protocol = ip[9];
+    let icmp_type = (protocol == 1).then(|| ip.get(header).copied()).flatten();
+    (protocol, icmp_type)
 }
