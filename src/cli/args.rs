@@ -44,6 +44,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR", num_args = 0..=1,
               default_missing_value = DEFAULT_UI_ADDRESS)]
         ui: Option<SocketAddr>,
+        /// The token --metrics and --ui ask for, read from FILE (which is
+        /// created with a new token, mode 0600, when there is none; a file
+        /// every user may read is refused): for a Prometheus
+        /// `credentials_file` that outlives the run. Without it, each run
+        /// draws a new token and writes it beside the control socket.
+        #[arg(long, value_name = "FILE")]
+        http_token_file: Option<PathBuf>,
+        /// A host name --metrics and --ui answer to besides localhost and
+        /// IP addresses (the name Prometheus scrapes by); may be repeated.
+        /// Requests for any other name are refused (DNS rebinding).
+        #[arg(long, value_name = "NAME")]
+        allow_host: Vec<String>,
         /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
         /// Azure's blob paths) under this directory.
         #[arg(long, value_name = "DIR")]

@@ -11,6 +11,7 @@ use crate::daemon::control;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The built-in example lab, the same file as `config/hub-spoke.yaml`.
 pub const BUILTIN_LAB: &str = include_str!("../../config/hub-spoke.yaml");
@@ -44,6 +45,10 @@ pub(super) struct LabOptions {
     pub metrics: Option<SocketAddr>,
     /// `--ui`: where to serve the live page.
     pub ui: Option<SocketAddr>,
+    /// `--http-token-file`: a fixed token for the HTTP listeners.
+    pub http_token_file: Option<PathBuf>,
+    /// `--allow-host`: names the HTTP listeners answer to.
+    pub allow_host: Vec<String>,
     pub flow_log_dir: Option<PathBuf>,
     pub flow_log_interval_secs: Option<u64>,
     pub flow_table_slots: Option<u64>,
@@ -69,6 +74,8 @@ pub(super) fn run_lab(
         workers,
         metrics,
         ui,
+        http_token_file,
+        allow_host,
         flow_log_dir,
         flow_log_interval_secs,
         flow_table_slots,
@@ -156,8 +163,15 @@ pub(super) fn run_lab(
             return Err(f);
         }
     };
-    let servers = start_http(&daemon, metrics, ui);
-    let (metrics_server, live_page) = match servers {
+    let http = HttpAsked {
+        metrics,
+        ui,
+        token_file: http_token_file,
+        allow_host,
+        socket: socket.clone(),
+    };
+    let servers = start_http(&daemon, http);
+    let http = match servers {
         Ok(m) => m,
         Err(f) => {
             drop(server);
@@ -182,13 +196,20 @@ pub(super) fn run_lab(
         table.capacity / 2,
         table.memory_bytes as f64 / (1024.0 * 1024.0)
     ));
-    if let Some(m) = &metrics_server {
+    if let Some(m) = &http.metrics {
         banner.push_str(&format!("metrics: http://{}/metrics\n", m.local_addr()));
     }
-    if let Some(page) = &live_page {
+    if let Some(page) = &http.page {
         banner.push_str(&format!(
-            "live page: http://{}/\n",
-            page.server.local_addr()
+            "live page: http://{}/?token={}\n",
+            page.server.local_addr(),
+            http.token.as_str()
+        ));
+    }
+    if let Some(file) = &http.token_file {
+        banner.push_str(&format!(
+            "HTTP token: {} (send Authorization: Bearer TOKEN)\n",
+            file.display()
         ));
     }
     if let Some(log) = &options.flow_log {
@@ -241,8 +262,7 @@ pub(super) fn run_lab(
         }
     }
     drop(reporter);
-    drop(live_page);
-    drop(metrics_server);
+    drop(http);
     drop(server);
     daemon
         .shutdown()
@@ -364,14 +384,6 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
     }
 }
 
-/// Prints the namespace of the NIC (or port) named `nic`: the running
-/// lab's, asked over the control socket, since its file may name it
-/// otherwise than `path` or the built-in lab. Only when no lab runs is the
-/// answer read from `path` (the built-in lab without one), and a note on
-/// stderr says so. With `path` and a running lab, a file that puts the NIC
-/// elsewhere is noted too.
-/// The running lab's topology as it reads it, and its plan; refused when no
-/// lab runs or it cannot be asked.
 /// What `vnetd run` says when it runs in a mount namespace of its own.
 fn private_mount_namespace_warning(host: Option<&str>) -> String {
     let host = host.map(|h| format!(" --host {h}")).unwrap_or_default();
@@ -385,29 +397,99 @@ fn private_mount_namespace_warning(host: Option<&str>) -> String {
     )
 }
 
-type HttpServers = (Option<crate::web::HttpServer>, Option<crate::web::LivePage>);
-
-/// The metrics endpoint and the live page, where asked for.
-fn start_http(
-    daemon: &std::sync::Arc<crate::daemon::Daemon>,
+/// What `vnetd run` was asked for of its HTTP listeners.
+struct HttpAsked {
     metrics: Option<SocketAddr>,
     ui: Option<SocketAddr>,
-) -> Result<HttpServers, Failure> {
-    let metrics = metrics
-        .map(|addr| {
-            crate::web::serve_metrics(addr, daemon.clone())
-                .map_err(|e| Failure::refused(format!("--metrics: {e:#}")))
-        })
-        .transpose()?;
-    let page = ui
-        .map(|addr| {
-            crate::web::LivePage::start(addr, daemon.clone())
-                .map_err(|e| Failure::refused(format!("--ui: {e:#}")))
-        })
-        .transpose()?;
-    Ok((metrics, page))
+    token_file: Option<PathBuf>,
+    allow_host: Vec<String>,
+    /// The control socket: a run's own token is written beside it.
+    socket: PathBuf,
 }
 
+/// The running HTTP listeners and their token; dropping them stops them
+/// (the page first) and removes the token file the run wrote.
+struct HttpListeners {
+    page: Option<crate::web::LivePage>,
+    metrics: Option<crate::web::HttpServer>,
+    token: crate::web::Token,
+    /// Where the token can be read, when a listener asks for it.
+    token_file: Option<PathBuf>,
+    /// The run's own token file, removed at the end.
+    written: Option<PathBuf>,
+}
+
+impl Drop for HttpListeners {
+    fn drop(&mut self) {
+        drop(self.page.take());
+        drop(self.metrics.take());
+        if let Some(file) = &self.written {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// The file a run writes its own token to: beside the control socket,
+/// named after it (`/run/vnetd/vnetd.http-token`).
+pub(super) fn token_file_of(socket: &Path) -> PathBuf {
+    socket.with_extension("http-token")
+}
+
+/// The metrics endpoint and the live page, where asked for, with the token
+/// they ask for.
+fn start_http(
+    daemon: &Arc<crate::daemon::Daemon>,
+    asked: HttpAsked,
+) -> Result<HttpListeners, Failure> {
+    use crate::web::{Access, Listeners, Token};
+    let refused = |e: anyhow::Error| Failure::refused(format!("--http-token-file: {e:#}"));
+    let (token, token_file, written) = match &asked.token_file {
+        Some(file) => (
+            Token::read_or_create(file).map_err(refused)?,
+            Some(file.clone()),
+            None,
+        ),
+        None => {
+            let token = Token::generate().map_err(refused)?;
+            let wanted = asked.metrics.is_some() || asked.ui.is_some();
+            let file = token_file_of(&asked.socket);
+            if wanted {
+                token
+                    .write_private(&file)
+                    .map_err(|e| Failure::refused(format!("the HTTP listeners' token: {e:#}")))?;
+            }
+            (token, wanted.then(|| file.clone()), wanted.then_some(file))
+        }
+    };
+    let access = Access::new(token.clone(), &asked.allow_host)
+        .map_err(|e| Failure::refused(format!("--allow-host: {e:#}")))?;
+    let listeners = Listeners::new(access);
+    let mut http = HttpListeners {
+        page: None,
+        metrics: None,
+        token,
+        token_file,
+        written,
+    };
+    if let Some(addr) = asked.metrics {
+        http.metrics = Some(
+            listeners
+                .serve_metrics(addr, daemon.clone())
+                .map_err(|e| Failure::refused(format!("--metrics: {e:#}")))?,
+        );
+    }
+    if let Some(addr) = asked.ui {
+        http.page = Some(
+            listeners
+                .serve_page(addr, daemon.clone())
+                .map_err(|e| Failure::refused(format!("--ui: {e:#}")))?,
+        );
+    }
+    Ok(http)
+}
+
+/// The running lab's topology as it reads it, and its plan; refused when no
+/// lab runs or it cannot be asked.
 pub(super) fn running_plan() -> Result<(topology::Topology, crate::plan::Plan), Failure> {
     let socket = client::socket_path();
     let running = client::Client::new(&socket).running_topology()?;
@@ -429,6 +511,12 @@ fn running_topology(running: &crate::api::RunningTopology) -> Result<topology::T
         })
 }
 
+/// Prints the namespace of the NIC (or port) named `nic`: the running
+/// lab's, asked over the control socket, since its file may name it
+/// otherwise than `path` or the built-in lab. Only when no lab runs is the
+/// answer read from `path` (the built-in lab without one), and a note on
+/// stderr says so. With `path` and a running lab, a file that puts the NIC
+/// elsewhere is noted too.
 pub(super) fn print_netns(nic: &str, path: Option<&Path>) -> Result<(), Failure> {
     let socket = client::socket_path();
     match client::Client::new(&socket).running_topology() {

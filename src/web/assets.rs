@@ -16,6 +16,7 @@ const CSS: &str = "text/css; charset=utf-8";
 /// Every file but the page itself: its path, media type and text.
 const FILES: &[(&str, &str, &str)] = &[
     ("/app.js", JAVASCRIPT, include_str!("assets/app.js")),
+    ("/auth.js", JAVASCRIPT, include_str!("assets/auth.js")),
     ("/state.js", JAVASCRIPT, include_str!("assets/state.js")),
     ("/util.js", JAVASCRIPT, include_str!("assets/util.js")),
     ("/url.js", JAVASCRIPT, include_str!("assets/url.js")),

@@ -1,33 +1,82 @@
 //! The page's capture download: `GET /capture/NIC.pcapng?seconds=N&filter=EXPR&count=C`
 //! streams what `vnetd capture NIC` would write, for N seconds (10 by
-//! default, at most 300) or until C packets. A thread captures into a bounded channel whose
-//! other end is the response body; when the browser goes away, the body
-//! is dropped, the channel closes and the capture ends as a closed pipe
-//! ends `vnetd capture`.
+//! default, at most 300) or until C packets. A thread captures into a
+//! bounded channel whose other end is the response body.
+//!
+//! Each capture is bounded whatever its reader does: at most
+//! [`MAX_CAPTURES`] run at once (one more is answered 503), and the thread
+//! waits at most until [`GRACE`] after the capture's end for a reader that
+//! does not take what it captured, then ends the capture and counts it
+//! cut; a reader that goes away (or is cut by the server's write
+//! deadline) drops the body, the channel closes and the capture ends as a
+//! closed pipe ends `vnetd capture`. The filter's compiler is called off
+//! when the request goes away before the capture starts.
 
+use super::counters::{HttpCounters, Refusal};
 use super::live::Live;
 use crate::daemon::Daemon;
-use crate::host::capture::{CaptureLimit, CaptureSocket};
+use crate::host::capture::{CaptureLimit, CaptureSocket, FilterError};
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub const DEFAULT_SECONDS: u64 = 10;
 pub const MAX_SECONDS: u64 = 300;
 
-/// A `Write` whose bytes become chunks of a response body.
-struct ChannelWriter(mpsc::Sender<std::io::Result<Bytes>>);
+/// Captures the page runs at once; each holds a thread and a packet
+/// socket's buffer (8 MiB of kernel memory at most).
+pub const MAX_CAPTURES: usize = 4;
+
+/// How long after its end a capture may wait for its reader to take what
+/// it captured.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// Chunks (about one packet each) a capture holds for its reader.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// What a capture download asked for.
+pub struct Asked {
+    /// `NIC.pcapng`.
+    pub file: String,
+    pub seconds: Option<u64>,
+    pub count: Option<u64>,
+    pub filter: Option<String>,
+}
+
+/// A `Write` whose bytes become chunks of a response body; a chunk the
+/// reader has not made room for by `deadline` fails the write.
+struct ChannelWriter {
+    sender: mpsc::Sender<std::io::Result<Bytes>>,
+    deadline: Instant,
+    /// Set when the deadline passed with the reader still there.
+    cut: bool,
+}
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-        Ok(buf.len())
+        let mut chunk = Ok(Bytes::copy_from_slice(buf));
+        loop {
+            match self.sender.try_send(chunk) {
+                Ok(()) => return Ok(buf.len()),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(std::io::ErrorKind::BrokenPipe.into())
+                }
+                Err(mpsc::error::TrySendError::Full(back)) => chunk = back,
+            }
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.cut = true;
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            // The channel is full: the reader is behind. Look again soon;
+            // the wait ends at the deadline whatever happens.
+            std::thread::sleep(left.min(Duration::from_millis(10)));
+        }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -39,23 +88,43 @@ fn refused(status: StatusCode, message: String) -> Response {
     (status, format!("{message}\n")).into_response()
 }
 
-/// Starts the capture of `file` (`NIC.pcapng`) and answers with its
-/// stream, or says why not.
+/// Calls the filter's compiler off when dropped: the request went away.
+struct CallOff(Arc<AtomicBool>);
+
+impl Drop for CallOff {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A capture slot, given back when the capture's thread ends (or it never
+/// started).
+struct CapturePlace(Arc<HttpCounters>);
+
+impl Drop for CapturePlace {
+    fn drop(&mut self) {
+        self.0.end_capture();
+    }
+}
+
+/// Starts the capture asked for and answers with its stream, or says why
+/// not.
 pub async fn capture(
     daemon: Arc<Daemon>,
     live: Arc<Live>,
-    file: String,
-    seconds: Option<u64>,
-    count: Option<u64>,
-    filter: Option<String>,
+    counters: Arc<HttpCounters>,
+    asked: Asked,
 ) -> Response {
-    let Some(nic) = file.strip_suffix(".pcapng").map(str::to_string) else {
+    let Some(nic) = asked.file.strip_suffix(".pcapng").map(str::to_string) else {
         return refused(
             StatusCode::NOT_FOUND,
             "captures are at /capture/NIC.pcapng".into(),
         );
     };
-    let seconds = seconds.unwrap_or(DEFAULT_SECONDS).clamp(1, MAX_SECONDS);
+    let seconds = asked
+        .seconds
+        .unwrap_or(DEFAULT_SECONDS)
+        .clamp(1, MAX_SECONDS);
     let snapshot = daemon.snapshot();
     let plan = &snapshot.plan;
     let Some(port) = plan.port_by_name(&nic).map(|i| plan.ports[i].clone()) else {
@@ -70,33 +139,58 @@ pub async fn capture(
             format!("{nic} is placed on another host of the lab: capture it there"),
         );
     }
+    if !counters.start_capture(MAX_CAPTURES) {
+        counters.refused(Refusal::Captures);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            format!("{MAX_CAPTURES} captures are running on this lab already: try again when one has ended\n"),
+        )
+            .into_response();
+    }
+    let place = CapturePlace(counters.clone());
     let description = port.capture_description(&snapshot.topology);
     let (netns, interface) = (port.netns.clone(), port.interface.clone());
+    let called_off = Arc::new(AtomicBool::new(false));
+    let _call_off = CallOff(called_off.clone());
+    let filter = asked.filter;
     let opened = tokio::task::spawn_blocking(move || {
-        CaptureSocket::open(
-            &netns,
-            &interface,
-            filter.as_deref(),
-            &std::sync::atomic::AtomicBool::new(false),
-        )
+        CaptureSocket::open(&netns, &interface, filter.as_deref(), &called_off)
     })
     .await;
     let socket = match opened {
         Ok(Ok(socket)) => socket,
-        Ok(Err(e)) => return refused(StatusCode::BAD_REQUEST, format!("{e:#}")),
+        Ok(Err(e)) => return filter_refused(&counters, &e),
         Err(_) => return refused(StatusCode::INTERNAL_SERVER_ERROR, "capture failed".into()),
     };
-    let (sender, mut receiver) = mpsc::channel::<std::io::Result<Bytes>>(64);
+    let (sender, mut receiver) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_CHUNKS);
+    let duration = Duration::from_secs(seconds);
     let limit = CaptureLimit {
-        packets: count,
-        duration: Some(Duration::from_secs(seconds)),
+        packets: asked.count,
+        duration: Some(duration),
     };
     let interface = port.interface.clone();
+    let deadline = Instant::now() + duration + GRACE;
     let started = std::thread::Builder::new()
         .name("vnetd-web-capture".into())
         .spawn(move || {
-            let writer = std::io::BufWriter::new(ChannelWriter(sender));
-            let _ = socket.write_pcapng(writer, &interface, &description, limit, &live.stop);
+            let mut writer = ChannelWriter {
+                sender,
+                deadline,
+                cut: false,
+            };
+            let _ = socket.write_pcapng(
+                std::io::BufWriter::new(&mut writer),
+                &interface,
+                &description,
+                limit,
+                &live.stop,
+            );
+            if writer.cut {
+                place.0.capture_cut();
+            }
+            drop(socket);
+            drop(place);
         });
     if started.is_err() {
         return refused(
@@ -116,4 +210,19 @@ pub async fn capture(
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// Why a capture could not be opened, as an answer: the filter's fault
+/// (400), no compiler free (503), or the capture's (500).
+fn filter_refused(counters: &HttpCounters, error: &anyhow::Error) -> Response {
+    let status = match error.downcast_ref::<FilterError>() {
+        Some(FilterError::Busy) => {
+            counters.refused(Refusal::Filters);
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Some(FilterError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+        Some(_) => StatusCode::BAD_REQUEST,
+        None => StatusCode::BAD_REQUEST,
+    };
+    refused(status, format!("{error:#}"))
 }

@@ -1,26 +1,36 @@
 //! The HTTP server: axum's router on hyper, on one thread with a
 //! current-thread tokio runtime, and an accept loop of vnetd's own that
-//! holds what the metrics endpoint always promised: at most
-//! [`MAX_CONNECTIONS`] at once (one more is answered 503 and closed), a
-//! request head must arrive within [`CLIENT_TIMEOUT`], one request per
-//! connection (`Connection: close`), and a connection
-//! whose handler panics is closed and counted, the next one served.
-//! Stopping never waits for a client.
+//! bounds what each client may hold: at most [`MAX_CONNECTIONS`] at once
+//! (one more is answered 503 and closed), a request head must arrive
+//! within [`CLIENT_TIMEOUT`], one request per connection (`Connection:
+//! close`), an answer may wait at most [`WRITE_TIMEOUT`] on a client that
+//! does not read (then the connection is cut and counted, and what it was
+//! streaming ends), and a connection whose handler panics is closed and
+//! counted, the next one served. When `accept` fails (out of file
+//! descriptors), the loop waits before it tries again, longer each time.
+//! Work that takes long runs on at most [`MAX_BLOCKING_THREADS`] threads
+//! beside the server's own. Stopping never waits for a client.
 
+use super::counters::{HttpCounters, Refusal};
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use anyhow::Context;
 use axum::Router;
 use futures::FutureExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{Notify, Semaphore};
+use tokio::time::Sleep;
 
 /// Connections served at once; the live page holds one for its events.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -28,6 +38,17 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// How long a client may take to send a request's head, and to take the
 /// busy answer.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long an answer may wait on a client that takes none of it (the
+/// control socket's figure).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Threads for the work that takes long (a scrape, the picture, flows, a
+/// trace, opening a capture); more waits for one of them.
+pub const MAX_BLOCKING_THREADS: usize = 4;
+
+/// The longest wait between two tries of a failing `accept`.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// A running server; stops when dropped.
 pub struct HttpServer {
@@ -45,6 +66,7 @@ impl HttpServer {
         addr: SocketAddr,
         app: Router,
         panics: Arc<ThreadPanics>,
+        counters: Arc<HttpCounters>,
     ) -> anyhow::Result<HttpServer> {
         let listener =
             TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
@@ -52,6 +74,8 @@ impl HttpServer {
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .max_blocking_threads(MAX_BLOCKING_THREADS)
+            .thread_name(format!("{name}-work"))
             .build()
             .context("starting the HTTP server's runtime")?;
         let stop = Arc::new(Notify::new());
@@ -59,6 +83,7 @@ impl HttpServer {
         let accept = AcceptLoop {
             app,
             panics,
+            counters,
             stop: stop.clone(),
             connections: connections.clone(),
         };
@@ -102,6 +127,7 @@ impl Drop for HttpServer {
 struct AcceptLoop {
     app: Router,
     panics: Arc<ThreadPanics>,
+    counters: Arc<HttpCounters>,
     stop: Arc<Notify>,
     connections: Arc<AtomicUsize>,
 }
@@ -112,26 +138,41 @@ impl AcceptLoop {
             return;
         };
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut backoff = AcceptBackoff::default();
         loop {
-            let stream = tokio::select! {
+            let accepted = tokio::select! {
                 () = self.stop.notified() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => continue,
-                },
+                accepted = listener.accept() => accepted,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => {
+                    backoff.succeeded();
+                    stream
+                }
+                Err(e) => {
+                    let Some(wait) = backoff.failed(&e) else {
+                        continue;
+                    };
+                    self.counters.accept_failed();
+                    tokio::select! {
+                        () = self.stop.notified() => return,
+                        () = tokio::time::sleep(wait) => continue,
+                    }
+                }
             };
             match slots.clone().try_acquire_owned() {
                 Ok(slot) => {
                     self.connections.fetch_add(1, Ordering::Relaxed);
                     let (app, panics) = (self.app.clone(), self.panics.clone());
-                    let connections = self.connections.clone();
+                    let (connections, counters) = (self.connections.clone(), self.counters.clone());
                     tokio::spawn(async move {
-                        serve(stream, app, &panics).await;
+                        serve(stream, app, &panics, counters).await;
                         connections.fetch_sub(1, Ordering::Relaxed);
                         drop(slot);
                     });
                 }
                 Err(_) => {
+                    self.counters.refused(Refusal::Connections);
                     tokio::spawn(busy(stream));
                 }
             }
@@ -139,10 +180,45 @@ impl AcceptLoop {
     }
 }
 
+/// How long the accept loop waits after `accept` failed: nothing for a
+/// connection that went away before it was taken, else 10 ms doubling up
+/// to [`ACCEPT_BACKOFF_MAX`] while it keeps failing (out of file
+/// descriptors or memory: trying again at once would spin).
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    next: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    pub fn failed(&mut self, error: &io::Error) -> Option<Duration> {
+        if matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::Interrupted
+        ) {
+            return None;
+        }
+        let wait = self.next.unwrap_or(Duration::from_millis(10));
+        self.next = Some((wait * 2).min(ACCEPT_BACKOFF_MAX));
+        Some(wait)
+    }
+
+    pub fn succeeded(&mut self) {
+        self.next = None;
+    }
+}
+
 /// Serves one connection; a handler's panic closes it and is counted.
-async fn serve(stream: tokio::net::TcpStream, app: Router, panics: &ThreadPanics) {
+async fn serve(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    panics: &ThreadPanics,
+    counters: Arc<HttpCounters>,
+) {
     // One request per connection: an idle keep-alive client would hold
     // its slot with no timeout to end it.
+    let stream = WriteDeadline::new(stream, WRITE_TIMEOUT, counters);
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(CLIENT_TIMEOUT)
@@ -150,6 +226,111 @@ async fn serve(stream: tokio::net::TcpStream, app: Router, panics: &ThreadPanics
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     if let Err(payload) = AssertUnwindSafe(connection).catch_unwind().await {
         panics.caught(ThreadKind::Metrics, "an HTTP connection", payload.as_ref());
+    }
+}
+
+/// A connection whose writes fail once the client has taken nothing for
+/// `timeout`: hyper then drops the connection, and with it the answer
+/// being streamed (an event stream, a capture, whose thread sees its
+/// reader gone).
+struct WriteDeadline<S> {
+    inner: S,
+    timeout: Duration,
+    /// Running while a write waits for the client.
+    stalled: Option<Pin<Box<Sleep>>>,
+    counters: Arc<HttpCounters>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, timeout: Duration, counters: Arc<HttpCounters>) -> WriteDeadline<S> {
+        WriteDeadline {
+            inner,
+            timeout,
+            stalled: None,
+            counters,
+        }
+    }
+
+    /// What a write the client did not take answers: wait, or past the
+    /// deadline, an error.
+    fn waiting<T>(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<T>> {
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.stalled = None;
+                self.counters.client_cut();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client took nothing of the answer in time",
+                )))
+            }
+        }
+    }
+
+    fn progressed<T>(
+        &mut self,
+        result: Poll<io::Result<T>>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => self.waiting(cx),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.progressed(result, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.progressed(result, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        this.progressed(result, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.progressed(result, cx)
     }
 }
 

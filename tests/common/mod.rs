@@ -135,6 +135,21 @@ impl Lab {
         self.daemon.clone().unwrap()
     }
 
+    /// The lab's metrics endpoint on a port the kernel picks, and the
+    /// request that scrapes it (with the endpoint's token).
+    pub fn serve_metrics(&self) -> (vnetd::web::HttpServer, String) {
+        let token = vnetd::web::Token::generate().unwrap();
+        let request = format!(
+            "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\r\n",
+            token.as_str()
+        );
+        let access = vnetd::web::Access::new(token, &[]).unwrap();
+        let server = vnetd::web::Listeners::new(access)
+            .serve_metrics("127.0.0.1:0".parse().unwrap(), self.shared())
+            .unwrap();
+        (server, request)
+    }
+
     /// The control server [`Lab::serve_control`] started.
     pub fn control(&self) -> &vnetd::daemon::control::ControlServer {
         &self.control.as_ref().expect("serve_control first").0
@@ -299,6 +314,20 @@ pub fn vnetd_command(socket: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vnetd"));
     c.env("VNETD_SOCKET", socket);
     c
+}
+
+/// The address and token of the line `vnetd run --ui` prints
+/// (`live page: http://127.0.0.1:PORT/?token=TOKEN`).
+pub fn live_page_address(line: &str) -> (String, String) {
+    let url = line.trim().trim_start_matches("live page: ");
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("not an http address: {line}"));
+    let (addr, token) = rest
+        .split_once("/?token=")
+        .unwrap_or_else(|| panic!("no token in the address: {line}"));
+    assert!(!token.is_empty(), "{line}");
+    (addr.to_string(), token.to_string())
 }
 
 /// A `vnetd run` child process that takes its lab down when dropped, also

@@ -89,12 +89,11 @@ fn ask(socket: &std::path::Path, request: Request) -> Response {
     })
 }
 
-fn scrape(addr: SocketAddr) -> String {
+fn scrape(addr: SocketAddr, request: &str) -> String {
+    let request = request.to_string();
     answered("a scrape of the metrics", move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
-            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
         answer
@@ -130,7 +129,7 @@ fn reports_and_health_go_on_while_an_apply_is_held() {
     let text = common::with_netns_prefix(PROBED, prefix);
     let mut lab = Lab::start_exact(prefix, &text);
     let socket = lab.serve_control();
-    let metrics = vnetd::web::serve_metrics("127.0.0.1:0".parse().unwrap(), lab.shared()).unwrap();
+    let (metrics, scrape_request) = lab.serve_metrics();
     let daemon = lab.shared();
 
     // Before: web1 down (nothing listens on its port 80), and one flow
@@ -203,7 +202,7 @@ fn reports_and_health_go_on_while_an_apply_is_held() {
         panic!("flows answered with something else");
     };
     assert!(has_the_flow(&flows), "{flows:?}");
-    let scraped = scrape(metrics.local_addr());
+    let scraped = scrape(metrics.local_addr(), &scrape_request);
     assert!(scraped.starts_with("HTTP/1.1 200 OK\r\n"), "{scraped}");
     assert!(
         scraped.contains(&format!("\nvnetd_snapshot_generation {before}\n")),

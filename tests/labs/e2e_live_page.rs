@@ -2,7 +2,10 @@
 //! Chromium: the page draws every NIC and both peerings, vm1's rate
 //! follows what iperf3 measures, a denied telnet appears as a drop naming
 //! its NSG rule, a trace is drawn hop by hop (vm1 > nva1 > vm2), and the
-//! page's capture download holds the pings that crossed vm1. Run with
+//! page's capture download holds the pings that crossed vm1. The page is
+//! opened at the very address `vnetd run` printed, token included, which
+//! it takes out of the address bar; opened without it, it says why it
+//! shows nothing. Run with
 //! offload on and, in the no-offload pass, off. A screenshot is saved in
 //! `target/`. Needs root and Debian's `chromium` (`.ci/run` installs it).
 
@@ -37,20 +40,59 @@ fn the_live_page_shows_the_running_lab() {
     let (mut lab, line) = common::spawn_lab(run, "live page: ");
     let url = line.trim().trim_start_matches("live page: ").to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let (addr, token) = common::live_page_address(&line);
 
     let browser = Browser::launch().unwrap();
+    without_the_token_the_page_says_why(&browser, &addr);
     let page = browser.open(&url).unwrap();
     page.wait_for("window.vnetdUi && vnetdUi.ready", "the picture", PATIENCE)
         .unwrap();
+    // The token is kept by the page, not left in the address bar.
+    assert_eq!(page.eval("location.search").unwrap(), json!(""));
+    assert_eq!(page.eval("location.pathname").unwrap(), json!("/"));
     every_nic_and_peering_is_drawn(&page);
     vm1_shows_the_rate_iperf3_measures(&page);
     a_denied_telnet_appears_with_its_rule(&page);
     a_trace_is_drawn_hop_by_hop(&page);
     page.screenshot(screenshot_path()).unwrap();
-    the_capture_download_holds_the_pings(&url, dir.path());
+    the_capture_link_carries_the_token(&page, &token);
+    the_capture_download_holds_the_pings(&addr, &token, dir.path());
     drop(page);
     drop(browser);
     common::stop_lab(&mut lab);
+}
+
+/// The page opened at its bare address: no data, and the reason.
+fn without_the_token_the_page_says_why(browser: &Browser, addr: &str) {
+    let bare = browser.open(&format!("http://{addr}/")).unwrap();
+    let message = bare
+        .wait_for(
+            "(() => { const m = document.getElementById('graph-message'); \
+             return m && m.textContent.includes('token') && m.textContent; })()",
+            "the page saying it needs the token",
+            PATIENCE,
+        )
+        .unwrap();
+    assert!(message.as_str().unwrap().contains("?token="), "{message}");
+    assert_eq!(bare.eval("vnetdUi.ready").unwrap(), json!(false));
+}
+
+/// The page's capture link, which a browser follows without headers,
+/// carries the token in its query.
+fn the_capture_link_carries_the_token(page: &Page, token: &str) {
+    page.set_hash("#nic=vm1").unwrap();
+    let href = page
+        .wait_for(
+            "(() => { const a = document.getElementById('capture-link'); \
+             return a.getAttribute('href').startsWith('capture/vm1.pcapng') && a.getAttribute('href'); })()",
+            "the capture link of vm1",
+            PATIENCE,
+        )
+        .unwrap();
+    assert_eq!(
+        href,
+        json!(format!("capture/vm1.pcapng?seconds=10&token={token}"))
+    );
 }
 
 fn screenshot_path() -> PathBuf {
@@ -209,13 +251,17 @@ fn a_trace_is_drawn_hop_by_hop(page: &Page) {
 /// a packet count: the three pings' requests and replies, as tcpdump reads
 /// them. Asked in HTTP/1.0, so the body is the file itself, and the pings
 /// start once its first bytes (the capture is open) have arrived.
-fn the_capture_download_holds_the_pings(url: &str, dir: &Path) {
+fn the_capture_download_holds_the_pings(addr: &str, token: &str, dir: &Path) {
     use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream
-        .write_all(b"GET /capture/vm1.pcapng?seconds=60&count=6&filter=icmp HTTP/1.0\r\n\r\n")
+        .write_all(
+            format!(
+                "GET /capture/vm1.pcapng?seconds=60&count=6&filter=icmp&token={token} HTTP/1.0\r\n\r\n"
+            )
+            .as_bytes(),
+        )
         .unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];

@@ -40,12 +40,7 @@ fn the_state_feed_shows_the_sessions_the_bgp_model_predicts() {
     let mut run = common::vnetd_command(&socket);
     run.arg("run").arg(&file).args(["--ui", "127.0.0.1:0"]);
     let (mut lab, line) = common::spawn_lab(run, "live page: ");
-    let addr = line
-        .trim()
-        .trim_start_matches("live page: ")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    let (addr, token) = common::live_page_address(&line);
     let waited = common::vnetd_command(&socket)
         .args(["wait", "--timeout", "60"])
         .output()
@@ -54,7 +49,7 @@ fn the_state_feed_shows_the_sessions_the_bgp_model_predicts() {
 
     let predicted = offline_sessions(&file);
     assert_eq!(predicted.len(), 1, "{predicted:?}");
-    let shown = state_sessions_until(&addr, &predicted);
+    let shown = state_sessions_until(&addr, &token, &predicted);
     assert_eq!(shown, predicted);
     for path in [
         "/",
@@ -62,7 +57,7 @@ fn the_state_feed_shows_the_sessions_the_bgp_model_predicts() {
         "/api/flows",
         "/api/trace?from=hub-vm&to=192.168.1.10",
     ] {
-        let answer = get(&addr, path);
+        let answer = get(&addr, &token, path);
         assert!(
             answer.starts_with("HTTP/1.0 200 OK\r\n"),
             "{path}: {answer}"
@@ -72,15 +67,17 @@ fn the_state_feed_shows_the_sessions_the_bgp_model_predicts() {
     common::stop_lab(&mut lab);
 }
 
-/// One GET over HTTP/1.0: the whole answer.
-fn get(addr: &str, path: &str) -> String {
+/// One GET over HTTP/1.0, with the page's token: the whole answer.
+fn get(addr: &str, token: &str, path: &str) -> String {
     use std::io::Read;
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     stream
-        .write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n").as_bytes(),
+        )
         .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
@@ -119,13 +116,16 @@ fn offline_sessions(file: &Path) -> Sessions {
 /// Reads `/events` until a `state` event's sessions equal `expected`, and
 /// returns the last sessions seen (the state is read every five seconds:
 /// one a session still coming up is followed by the next).
-fn state_sessions_until(addr: &str, expected: &Sessions) -> Sessions {
+fn state_sessions_until(addr: &str, token: &str, expected: &Sessions) -> Sessions {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     stream
-        .write_all(b"GET /events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n")
+        .write_all(
+            format!("GET /events?token={token} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n")
+                .as_bytes(),
+        )
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut event = String::new();

@@ -1,8 +1,9 @@
 //! `vnetd run --metrics ADDR` as users run it: the endpoint serves the
 //! lab's counters in the Prometheus text format, as read by a real client
-//! (`curl`) and a grammar-based parser of that format; a port already taken
-//! refuses the run and leaves no lab behind. Needs root (see
-//! `common::require_root`).
+//! (`curl`, sending the token as Prometheus does from a `credentials_file`)
+//! and a grammar-based parser of that format, and nothing without the
+//! token; a port already taken refuses the run and leaves no lab behind.
+//! Needs root (see `common::require_root`).
 
 use crate::common;
 
@@ -14,7 +15,7 @@ use std::process::Command;
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 15] = [
+const FAMILIES: [(&str, PrometheusType); 20] = [
     ("vnetd_nic_packets_total", PrometheusType::Counter),
     ("vnetd_nic_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_offloaded_packets_total", PrometheusType::Counter),
@@ -33,17 +34,33 @@ const FAMILIES: [(&str, PrometheusType); 15] = [
     ("vnetd_worker_restarts_total", PrometheusType::Counter),
     ("vnetd_snapshot_generation", PrometheusType::Gauge),
     ("vnetd_thread_panics_total", PrometheusType::Counter),
+    ("vnetd_http_refused_total", PrometheusType::Counter),
+    ("vnetd_http_clients_cut_total", PrometheusType::Counter),
+    ("vnetd_http_captures_cut_total", PrometheusType::Counter),
+    ("vnetd_http_captures_running", PrometheusType::Gauge),
+    ("vnetd_http_accept_errors_total", PrometheusType::Counter),
 ];
+
+/// The control socket of the test's lab.
+fn socket_of(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()))
+}
 
 /// `vnetd run` with its own control socket and a topology whose
 /// namespaces are prefixed by `prefix`, so the test never meets another lab.
 fn vnetd_run(prefix: &str, metrics: &str) -> Command {
     let config = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.yaml", std::process::id()));
     std::fs::write(&config, common::with_netns_prefix(HUB_SPOKE, prefix)).unwrap();
-    let socket = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()));
-    let mut c = common::vnetd_command(&socket);
+    let mut c = common::vnetd_command(&socket_of(prefix));
     c.arg("run").arg(config).args(["--metrics", metrics]);
     c
+}
+
+/// The header Prometheus sends with `authorization: {credentials_file: FILE}`:
+/// the file's text, trimmed, as a bearer token.
+fn bearer_from(file: &std::path::Path) -> String {
+    let token = std::fs::read_to_string(file).unwrap();
+    format!("Authorization: Bearer {}", token.trim())
 }
 
 /// Starts the lab and returns it with the metrics URL it printed.
@@ -89,7 +106,25 @@ fn metrics_endpoint_serves_the_labs_counters() {
     );
     assert!(common::ping("e2met-vm1", "10.0.2.4"));
 
+    // The run's token is beside its control socket, for root alone.
+    let token_file = socket_of("e2met").with_extension("http-token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let auth = bearer_from(&token_file);
     let (status, head, body) = curl(&[], &url);
+    assert_eq!(status, 401, "{head}");
+    assert!(!body.contains("vnetd_nic_packets_total"), "{body}");
+    let (status, head, _) = curl(&["--header", "Authorization: Bearer not-the-token"], &url);
+    assert_eq!(status, 401, "{head}");
+    let (status, head, _) = curl(
+        &["--header", "Host: rebind.example", "--header", &auth],
+        &url,
+    );
+    assert_eq!(status, 403, "{head}");
+
+    let (status, head, body) = curl(&["--header", &auth], &url);
     assert_eq!(status, 200, "{head}");
     assert!(
         head.to_ascii_lowercase()
@@ -174,6 +209,15 @@ fn metrics_endpoint_serves_the_labs_counters() {
         );
     }
     assert!(value("vnetd_flow_table_capacity", &[]) > 0.0);
+    // The refusals above, counted.
+    assert_eq!(
+        value("vnetd_http_refused_total", &[("reason", "token")]),
+        2.0
+    );
+    assert_eq!(
+        value("vnetd_http_refused_total", &[("reason", "host")]),
+        1.0
+    );
     assert!(value("vnetd_flow_table_inserted_total", &[]) >= 1.0);
     // Every NIC has every drop reason, zero or not.
     let drops = &exposition.families["vnetd_nic_drops_total"];
@@ -192,9 +236,10 @@ fn metrics_endpoint_serves_the_labs_counters() {
 
     let base = url.trim_end_matches("/metrics");
     assert_eq!(curl(&[], &format!("{base}/nope")).0, 404);
-    assert_eq!(curl(&["--request", "POST"], &url).0, 405);
+    assert_eq!(curl(&["--request", "POST", "--header", &auth], &url).0, 405);
     stop(child);
     assert_eq!(namespaces_with("e2met"), 0);
+    assert!(!token_file.exists(), "the run's token outlived it");
 }
 
 #[test]
@@ -223,9 +268,30 @@ fn slow_path_servers_outlast_abusive_clients() {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     let prefix = "e2abuse";
-    let socket = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.sock", std::process::id()));
-    let (mut child, url) = start(prefix, "127.0.0.1:0");
+    let socket = socket_of(prefix);
+    // A fixed token, as a Prometheus credentials_file holds it (readable by
+    // its group, not by every user).
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("vnetd.token");
+    std::fs::write(
+        &token_file,
+        "prometheus-scrapes-vnetd-with-this-token-0123456789\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    let mut run = vnetd_run(prefix, "127.0.0.1:0");
+    run.arg("--http-token-file").arg(&token_file);
+    let (mut child, url) = common::spawn_lab(run, "metrics: ");
     let url = url.trim().to_string();
+    let auth = bearer_from(&token_file);
+    assert_eq!(
+        auth,
+        "Authorization: Bearer prometheus-scrapes-vnetd-with-this-token-0123456789"
+    );
 
     // Control: two idle clients do not delay `stats` (before, each held
     // the only serving thread for 10 s, so this took 20).
@@ -277,12 +343,12 @@ fn slow_path_servers_outlast_abusive_clients() {
     let _half_open: Vec<std::net::TcpStream> = (0..20)
         .map(|_| std::net::TcpStream::connect(addr).unwrap())
         .collect();
-    let (status, _, _) = curl(&[], &url);
+    let (status, _, _) = curl(&["--header", &auth], &url);
     assert_eq!(status, 200);
     let mut ok = 0;
     for _ in 0..200 {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n\r\n").as_bytes())
             .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
@@ -306,4 +372,8 @@ fn slow_path_servers_outlast_abusive_clients() {
         stopped.elapsed()
     );
     assert_eq!(namespaces_with(prefix), 0);
+    assert!(
+        token_file.exists(),
+        "a token file of the user's own is kept"
+    );
 }

@@ -175,15 +175,13 @@ fn housekeeping_and_the_bgp_watcher_come_back_after_a_panic() {
     assert_eq!(daemon.worker_restarts(), 0);
 }
 
-/// One request to the metrics endpoint at `addr`, and all it answered.
-fn scrape(addr: SocketAddr) -> String {
+/// One `request` to the metrics endpoint at `addr`, and all it answered.
+fn scrape(addr: SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
-        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8(answer).unwrap()
@@ -218,12 +216,12 @@ fn connections_whose_handler_panics_free_their_slot_and_the_next_is_answered() {
 
     // The same for a scrape of the metrics endpoint (port 0: the kernel
     // picks a free one).
-    let metrics = vnetd::web::serve_metrics("127.0.0.1:0".parse().unwrap(), lab.shared()).unwrap();
+    let (metrics, request) = lab.serve_metrics();
     daemon.faults().arm_panic(ThreadKind::Metrics);
-    assert_eq!(scrape(metrics.local_addr()), "");
+    assert_eq!(scrape(metrics.local_addr(), &request), "");
     wait_for_panics(daemon, ThreadKind::Metrics, 1);
     assert_eq!(metrics.connections(), 0);
-    let answer = scrape(metrics.local_addr());
+    let answer = scrape(metrics.local_addr(), &request);
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(
         answer.contains("\nvnetd_thread_panics_total{thread=\"metrics\"} 1\n"),

@@ -10,8 +10,10 @@
 // state.js (vnetdUi, the private state), util.js (helpers), layout.js (the
 // layout), style.js (cytoscape style), graph.js (drawing, rates and state
 // on the graph), panels.js (NICs table, drops, selected NIC, tabs),
-// trace.js (traces) and url.js (#nic= and #trace=).
+// trace.js (traces), url.js (#nic= and #trace=) and auth.js (the lab's
+// token, sent with every request for the lab's data).
 
+import { api, withToken, NO_TOKEN } from './auth.js';
 import { ui, S, $ } from './state.js';
 import {
   drawGraph, fitGraph, zeroFillRates, onRates, applyFrame, refreshStaleNodes, onState, applyState,
@@ -43,7 +45,8 @@ function requestGraph() {
 }
 
 async function loadGraph() {
-  const res = await fetch('api/graph', { cache: 'no-store' });
+  const res = await api('api/graph');
+  if (res.status === 401) throw new Error(NO_TOKEN);
   if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
   const graph = await res.json();
   const first = !ui.ready;
@@ -101,7 +104,7 @@ function parse(evt) {
 
 function connect() {
   clearTimeout(S.retryTimer);
-  const es = (S.events = new EventSource('events'));
+  const es = (S.events = new EventSource(withToken('events')));
   es.onopen = () => setStatus('live', 'live');
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {

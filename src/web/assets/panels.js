@@ -2,6 +2,7 @@
 // written), the drops list, the selected NIC (its flows, refreshed every
 // 2 s while shown, and its capture link), and the side tabs.
 
+import { api, withToken, NO_TOKEN } from './auth.js';
 import { ui, S, $, NAMED_KINDS } from './state.js';
 import { el, fmtBits, fmtCount, fmtBytes, fmtMs, zeroRate, offloadShare, clock } from './util.js';
 import { writeHash } from './url.js';
@@ -165,7 +166,7 @@ export function updateCaptureLink() {
   let href = `capture/${encodeURIComponent(ui.selected)}.pcapng?seconds=10`;
   if (filter) href += `&filter=${encodeURIComponent(filter)}`;
   const a = $('capture-link');
-  a.href = href;
+  a.href = withToken(href);
   a.setAttribute('download', `${ui.selected}.pcapng`);
   a.textContent = `Download 10 s capture of ${ui.selected}`;
 }
@@ -190,10 +191,12 @@ async function loadFlows() {
   const nic = ui.selected;
   const token = ++S.flowsToken;
   try {
-    const res = await fetch(`api/flows?nic=${encodeURIComponent(nic)}`, { cache: 'no-store' });
+    const res = await api(`api/flows?nic=${encodeURIComponent(nic)}`);
+    if (res.status === 401) throw new Error(NO_TOKEN);
     if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
     const flows = await res.json();
-    if (token === S.flowsToken && nic === ui.selected) renderFlows(Array.isArray(flows) ? flows : []);
+    const total = Number(res.headers.get('x-total-count'));
+    if (token === S.flowsToken && nic === ui.selected) renderFlows(Array.isArray(flows) ? flows : [], total);
   } catch (err) {
     if (token === S.flowsToken) $('flows-status').textContent = `could not load: ${err.message}`;
   }
@@ -212,10 +215,12 @@ function flowRow(f) {
     el('td', null, f.offloaded ? 'yes' : 'no'));
 }
 
-function renderFlows(flows) {
+/** The flows answered: the most recently active when there are more than the daemon sends (`total`). */
+function renderFlows(flows, total) {
   $('flows').tBodies[0].replaceChildren(...flows.map(flowRow));
   $('flows-empty').hidden = flows.length > 0;
-  $('flows-status').textContent = `${flows.length} · ${clock(new Date().toISOString())}`;
+  const count = total > flows.length ? `${flows.length} most recent of ${total}` : `${flows.length}`;
+  $('flows-status').textContent = `${count} · ${clock(new Date().toISOString())}`;
 }
 
 // ---- Tabs ----------------------------------------------------------------

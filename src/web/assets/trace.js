@@ -2,6 +2,7 @@
 // of class trace, trace-at where it stopped, edges trace_0..) and listing it
 // hop by hop ([data-trace-hop][data-nic]).
 
+import { api, NO_TOKEN } from './auth.js';
 import { ui, S, $ } from './state.js';
 import { el, pick, fmtUs } from './util.js';
 import { arcDistance } from './layout.js';
@@ -56,7 +57,7 @@ export async function runTrace(q, opts) {
   let res;
   let body = null;
   try {
-    res = await fetch(`api/trace?${params}`, { cache: 'no-store' });
+    res = await api(`api/trace?${params}`);
     body = await res.json().catch(() => null);
   } catch (err) {
     if (token === S.traceToken) showTraceError(`Could not reach the daemon: ${err.message}`);
@@ -64,7 +65,7 @@ export async function runTrace(q, opts) {
   }
   if (token !== S.traceToken) return; // a newer trace was asked for
   if (!res.ok || !body || body.error) {
-    showTraceError((body && body.error) || `${res.status} ${res.statusText}`);
+    showTraceError((body && body.error) || (res.status === 401 ? NO_TOKEN : `${res.status} ${res.statusText}`));
     return;
   }
   ui.trace = withSource(body);
