@@ -101,18 +101,17 @@ impl CaptureSocket {
         filter: Option<&str>,
         cancelled: &AtomicBool,
     ) -> Result<CaptureSocket> {
-        let context = || format!("capturing on {device} in namespace {netns}");
-        let link = netns::run_in(netns, || link_of(device)).with_context(context)?;
-        let user = filter
-            .map(|expr| compile_filter(expr, link, cancelled))
-            .transpose()?;
-        let socket = netns::run_in(netns, || open_here(device)).with_context(context)?;
-        if socket.link != link {
-            bail!("{device} in namespace {netns} changed its link type while the capture opened");
-        }
-        socket.discard_queued()?;
-        socket.attach(&on_device_only(socket.ifindex, user))?;
-        Ok(socket)
+        let opened = netns::run_in(netns, || {
+            let link = link_of(device)?;
+            let user = filter
+                .map(|expr| compile_filter(expr, link, cancelled))
+                .transpose()?;
+            let socket = open_here(device, link)?;
+            socket.discard_queued()?;
+            socket.attach(&on_device_only(socket.ifindex, user))?;
+            Ok(socket)
+        });
+        opened.with_context(|| format!("capturing on {device} in namespace {netns}"))
     }
 
     fn attach(&self, program: &[Instruction]) -> Result<()> {
@@ -153,13 +152,34 @@ impl CaptureSocket {
         limit: CaptureLimit,
         stop: &AtomicBool,
     ) -> Result<CaptureSummary> {
+        let mut buf = vec![0u8; SNAPLEN];
+        self.write_pcapng_with(&mut buf, out, interface, description, limit, stop)
+    }
+
+    /// [`CaptureSocket::write_pcapng`], reading packets into `buf` (at
+    /// least [`SNAPLEN`] bytes), which a caller running many captures
+    /// keeps from one to the next.
+    pub fn write_pcapng_with<W: Write>(
+        &self,
+        buf: &mut [u8],
+        out: W,
+        interface: &str,
+        description: &str,
+        limit: CaptureLimit,
+        stop: &AtomicBool,
+    ) -> Result<CaptureSummary> {
+        if buf.len() < SNAPLEN {
+            bail!(
+                "a capture buffer of {} bytes, fewer than {SNAPLEN}",
+                buf.len()
+            );
+        }
         let mut writer = match start_file(out, self.link, interface, description) {
             Ok(writer) => writer,
             Err(e) if reader_gone(&e) => return Ok(gone(0)),
             Err(e) => return Err(e),
         };
         let started = Instant::now();
-        let mut buf = vec![0u8; SNAPLEN];
         let mut packets = 0u64;
         while limit.packets.is_none_or(|n| packets < n) {
             // Once asked to stop, what the socket already holds is still
@@ -179,7 +199,7 @@ impl CaptureSocket {
                 }
                 continue;
             }
-            let Some(packet) = self.receive(&mut buf)? else {
+            let Some(packet) = self.receive(buf)? else {
                 continue;
             };
             let block = EnhancedPacketBlock {
@@ -293,10 +313,9 @@ fn link_of(device: &str) -> Result<LinkType> {
 
 /// Runs inside the namespace: a packet socket of every protocol whose
 /// program takes nothing yet.
-fn open_here(device: &str) -> Result<CaptureSocket> {
+fn open_here(device: &str, link: LinkType) -> Result<CaptureSocket> {
     let ifindex = nix::net::if_::if_nametoindex(device)
         .map_err(|_| anyhow!("no device {device} in the namespace"))?;
-    let link = link_of(device)?;
     let fd = socket(
         AddressFamily::Packet,
         SockType::Raw,

@@ -15,15 +15,14 @@
 use super::counters::{HttpCounters, Refusal};
 use super::live::Live;
 use crate::daemon::Daemon;
-use crate::host::capture::{CaptureLimit, CaptureSocket, FilterError};
+use crate::host::capture::{CaptureLimit, CaptureSocket, FilterError, MAX_FILTER_LEN, SNAPLEN};
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 pub const DEFAULT_SECONDS: u64 = 10;
 pub const MAX_SECONDS: u64 = 300;
@@ -37,7 +36,27 @@ pub const MAX_CAPTURES: usize = 4;
 pub const GRACE: Duration = Duration::from_secs(2);
 
 /// Chunks (about one packet each) a capture holds for its reader.
-const CHANNEL_CHUNKS: usize = 16;
+const CHANNEL_CHUNKS: usize = 4;
+
+/// The receive buffers of the captures, one per capture that may run at
+/// once, made when first needed and kept: what a capture holds comes back
+/// to the next, not to the allocator of a thread that is gone.
+#[derive(Default)]
+pub struct Buffers(Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    fn take(&self) -> Vec<u8> {
+        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        kept.unwrap_or_else(|| vec![0u8; SNAPLEN])
+    }
+
+    fn give_back(&self, buffer: Vec<u8>) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < MAX_CAPTURES {
+            kept.push(buffer);
+        }
+    }
+}
 
 /// What a capture download asked for.
 pub struct Asked {
@@ -51,7 +70,7 @@ pub struct Asked {
 /// A `Write` whose bytes become chunks of a response body; a chunk the
 /// reader has not made room for by `deadline` fails the write.
 struct ChannelWriter {
-    sender: mpsc::Sender<std::io::Result<Bytes>>,
+    sender: flume::Sender<std::io::Result<Bytes>>,
     deadline: Instant,
     /// Set when the deadline passed with the reader still there.
     cut: bool,
@@ -59,23 +78,16 @@ struct ChannelWriter {
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut chunk = Ok(Bytes::copy_from_slice(buf));
-        loop {
-            match self.sender.try_send(chunk) {
-                Ok(()) => return Ok(buf.len()),
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    return Err(std::io::ErrorKind::BrokenPipe.into())
-                }
-                Err(mpsc::error::TrySendError::Full(back)) => chunk = back,
-            }
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+        let chunk = Ok(Bytes::copy_from_slice(buf));
+        match self.sender.send_deadline(chunk, self.deadline) {
+            Ok(()) => Ok(buf.len()),
+            Err(flume::SendTimeoutError::Timeout(_)) => {
                 self.cut = true;
-                return Err(std::io::ErrorKind::BrokenPipe.into());
+                Err(std::io::ErrorKind::BrokenPipe.into())
             }
-            // The channel is full: the reader is behind. Look again soon;
-            // the wait ends at the deadline whatever happens.
-            std::thread::sleep(left.min(Duration::from_millis(10)));
+            Err(flume::SendTimeoutError::Disconnected(_)) => {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
         }
     }
 
@@ -113,6 +125,7 @@ pub async fn capture(
     daemon: Arc<Daemon>,
     live: Arc<Live>,
     counters: Arc<HttpCounters>,
+    buffers: Arc<Buffers>,
     asked: Asked,
 ) -> Response {
     let Some(nic) = asked.file.strip_suffix(".pcapng").map(str::to_string) else {
@@ -125,6 +138,13 @@ pub async fn capture(
         .seconds
         .unwrap_or(DEFAULT_SECONDS)
         .clamp(1, MAX_SECONDS);
+    // Refused before it takes a capture's place.
+    if let Some(filter) = asked.filter.as_deref().filter(|f| f.len() > MAX_FILTER_LEN) {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            FilterError::TooLong(filter.len()).to_string(),
+        );
+    }
     let snapshot = daemon.snapshot();
     let plan = &snapshot.plan;
     let Some(port) = plan.port_by_name(&nic).map(|i| plan.ports[i].clone()) else {
@@ -163,7 +183,7 @@ pub async fn capture(
         Ok(Err(e)) => return filter_refused(&counters, &e),
         Err(_) => return refused(StatusCode::INTERNAL_SERVER_ERROR, "capture failed".into()),
     };
-    let (sender, mut receiver) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_CHUNKS);
+    let (sender, receiver) = flume::bounded::<std::io::Result<Bytes>>(CHANNEL_CHUNKS);
     let duration = Duration::from_secs(seconds);
     let limit = CaptureLimit {
         packets: asked.count,
@@ -179,13 +199,16 @@ pub async fn capture(
                 deadline,
                 cut: false,
             };
-            let _ = socket.write_pcapng(
+            let mut buffer = buffers.take();
+            let _ = socket.write_pcapng_with(
+                &mut buffer,
                 std::io::BufWriter::new(&mut writer),
                 &interface,
                 &description,
                 limit,
                 &live.stop,
             );
+            buffers.give_back(buffer);
             if writer.cut {
                 place.0.capture_cut();
             }
@@ -198,7 +221,7 @@ pub async fn capture(
             "no thread for a capture".into(),
         );
     }
-    let body = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    let body = receiver.into_stream();
     (
         [
             (header::CONTENT_TYPE, "application/x-pcapng".to_string()),
@@ -225,4 +248,48 @@ fn filter_refused(counters: &HttpCounters, error: &anyhow::Error) -> Response {
         None => StatusCode::BAD_REQUEST,
     };
     refused(status, format!("{error:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that takes nothing holds the writer until the deadline,
+    /// not longer; one that went away fails it at once.
+    #[test]
+    fn a_capture_waits_for_its_reader_until_the_deadline_only() {
+        let (sender, receiver) = flume::bounded(1);
+        let wait = Duration::from_millis(300);
+        let mut writer = ChannelWriter {
+            sender,
+            deadline: Instant::now() + wait,
+            cut: false,
+        };
+        writer.write_all(b"first").unwrap();
+        let started = Instant::now();
+        let full = writer.write_all(b"second").unwrap_err();
+        assert_eq!(full.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(writer.cut);
+        let waited = started.elapsed();
+        // The deadline, give or take the scheduler.
+        let slack = Duration::from_millis(150);
+        assert!(
+            waited + slack >= wait && waited <= wait + slack,
+            "{waited:?}"
+        );
+        assert_eq!(
+            receiver.try_recv().unwrap().unwrap(),
+            Bytes::from_static(b"first")
+        );
+        drop(receiver);
+        let mut writer = ChannelWriter {
+            cut: false,
+            ..writer
+        };
+        let started = Instant::now();
+        let gone = writer.write_all(b"third").unwrap_err();
+        assert_eq!(gone.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(!writer.cut, "a reader gone is not a capture cut");
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
 }

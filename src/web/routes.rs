@@ -97,6 +97,7 @@ struct Page {
     viewers: Arc<Semaphore>,
     /// The picture's answer for the generation it was made for.
     picture: Arc<Mutex<Option<(u64, Bytes)>>>,
+    capture_buffers: Arc<download::Buffers>,
 }
 
 /// The live page and everything it reads, and `/metrics`
@@ -109,6 +110,7 @@ pub fn page_router(daemon: Arc<Daemon>, live: Arc<Live>, gate: Gate) -> Router {
         heavy: Arc::new(Semaphore::new(MAX_HEAVY)),
         viewers: Arc::new(Semaphore::new(MAX_VIEWERS)),
         picture: Arc::default(),
+        capture_buffers: Arc::default(),
     };
     let api = Router::new()
         .route("/api/graph", get(graph))
@@ -244,7 +246,14 @@ async fn capture(
         count: q.count,
         filter,
     };
-    download::capture(page.daemon, page.live, page.counters, asked).await
+    download::capture(
+        page.daemon,
+        page.live,
+        page.counters,
+        page.capture_buffers,
+        asked,
+    )
+    .await
 }
 
 type Events = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>>;

@@ -47,6 +47,13 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// trace, opening a capture); more waits for one of them.
 pub const MAX_BLOCKING_THREADS: usize = 4;
 
+/// How long a thread for long work waits idle for more before it ends.
+const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(2);
+
+/// What a connection buffers at most, each way: a request head, and an
+/// answer's bytes not yet taken by the kernel.
+const MAX_BUFFER: usize = 64 << 10;
+
 /// The longest wait between two tries of a failing `accept`.
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -75,6 +82,9 @@ impl HttpServer {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .max_blocking_threads(MAX_BLOCKING_THREADS)
+            // An idle one gives its stack back soon (a scrape touches
+            // hundreds of KiB of it).
+            .thread_keep_alive(BLOCKING_KEEP_ALIVE)
             .thread_name(format!("{name}-work"))
             .build()
             .context("starting the HTTP server's runtime")?;
@@ -223,6 +233,7 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(CLIENT_TIMEOUT)
         .keep_alive(false)
+        .max_buf_size(MAX_BUFFER)
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     if let Err(payload) = AssertUnwindSafe(connection).catch_unwind().await {
         panics.caught(ThreadKind::Metrics, "an HTTP connection", payload.as_ref());

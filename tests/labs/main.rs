@@ -39,6 +39,7 @@ mod e2e_scale;
 mod e2e_shaping;
 mod e2e_teardown;
 mod e2e_verify;
+mod e2e_web_bounds;
 mod fabric_model;
 mod fabric_program;
 mod host_plumbing;
