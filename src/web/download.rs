@@ -10,7 +10,8 @@
 //! cut; a reader that goes away (or is cut by the server's write
 //! deadline) drops the body, the channel closes and the capture ends as a
 //! closed pipe ends `vnetd capture`. The filter's compiler is called off
-//! when the request goes away before the capture starts.
+//! when the request goes away (its client closed the connection) before
+//! the capture starts.
 
 use super::counters::{HttpCounters, Refusal};
 use super::live::Live;
@@ -171,6 +172,8 @@ pub async fn capture(
     let place = CapturePlace(counters.clone());
     let description = port.capture_description(&snapshot.topology);
     let (netns, interface) = (port.netns.clone(), port.interface.clone());
+    // The request dropped (its client closed the connection, or the
+    // server stops) calls the filter's compiler off.
     let called_off = Arc::new(AtomicBool::new(false));
     let _call_off = CallOff(called_off.clone());
     let filter = asked.filter;

@@ -227,35 +227,41 @@ async fn serve(
     counters: Arc<HttpCounters>,
 ) {
     // One request per connection: an idle keep-alive client would hold
-    // its slot with no timeout to end it.
-    let stream = WriteDeadline::new(stream, WRITE_TIMEOUT, counters);
+    // its slot with no timeout to end it. hyper keeps reading while it
+    // answers: a client that closes its connection has its answer dropped
+    // (and the work behind it, a capture's filter compiler) at once.
+    let io = ClientIo::new(stream, WRITE_TIMEOUT, counters);
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(CLIENT_TIMEOUT)
         .keep_alive(false)
         .max_buf_size(MAX_BUFFER)
-        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
     if let Err(payload) = AssertUnwindSafe(connection).catch_unwind().await {
         panics.caught(ThreadKind::Metrics, "an HTTP connection", payload.as_ref());
     }
 }
 
-/// A connection whose writes fail once the client has taken nothing for
-/// `timeout`: hyper then drops the connection, and with it the answer
-/// being streamed (an event stream, a capture, whose thread sees its
-/// reader gone).
-struct WriteDeadline<S> {
-    inner: S,
+/// The connection as hyper reads and writes it, whose writes fail once
+/// the client has taken nothing for `timeout`: hyper then drops the
+/// connection, and with it the answer being streamed (an event stream, a
+/// capture, whose thread sees its reader gone).
+struct ClientIo {
+    stream: tokio::net::TcpStream,
     timeout: Duration,
     /// Running while a write waits for the client.
     stalled: Option<Pin<Box<Sleep>>>,
     counters: Arc<HttpCounters>,
 }
 
-impl<S> WriteDeadline<S> {
-    fn new(inner: S, timeout: Duration, counters: Arc<HttpCounters>) -> WriteDeadline<S> {
-        WriteDeadline {
-            inner,
+impl ClientIo {
+    fn new(
+        stream: tokio::net::TcpStream,
+        timeout: Duration,
+        counters: Arc<HttpCounters>,
+    ) -> ClientIo {
+        ClientIo {
+            stream,
             timeout,
             stalled: None,
             counters,
@@ -297,24 +303,24 @@ impl<S> WriteDeadline<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+impl AsyncRead for ClientIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+impl AsyncWrite for ClientIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        let result = Pin::new(&mut this.stream).poll_write(cx, buf);
         this.progressed(result, cx)
     }
 
@@ -324,23 +330,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         this.progressed(result, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.stream.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_flush(cx);
+        let result = Pin::new(&mut this.stream).poll_flush(cx);
         this.progressed(result, cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let result = Pin::new(&mut this.inner).poll_shutdown(cx);
+        let result = Pin::new(&mut this.stream).poll_shutdown(cx);
         this.progressed(result, cx)
     }
 }

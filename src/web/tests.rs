@@ -416,3 +416,50 @@ fn a_failing_accept_is_tried_again_later_and_later() {
     backoff.succeeded();
     assert_eq!(backoff.failed(&emfile), Some(Duration::from_millis(10)));
 }
+
+/// A client that closes its connection while its request is being
+/// answered ends the answer's work at once: the handler is dropped (a
+/// capture's filter compiler with it) and the slot freed.
+#[test]
+fn a_request_whose_client_leaves_is_dropped_at_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let router = axum::Router::new().route(
+        "/work",
+        axum::routing::get(move || {
+            let guard = Dropped(flag.clone());
+            async move {
+                futures::future::pending::<()>().await;
+                drop(guard);
+                "never"
+            }
+        }),
+    );
+    let server = HttpServer::start(
+        "test-http",
+        "127.0.0.1:0".parse().unwrap(),
+        router,
+        Arc::default(),
+        Arc::default(),
+    )
+    .unwrap();
+    let mut client = TcpStream::connect(server.local_addr()).unwrap();
+    client
+        .write_all(b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    wait_until(Duration::from_secs(10), "the request taken", || {
+        server.connections() == 1
+    });
+    assert!(!dropped.load(Ordering::Relaxed));
+    drop(client);
+    wait_until(Duration::from_secs(2), "the work dropped", || {
+        dropped.load(Ordering::Relaxed) && server.connections() == 0
+    });
+}
