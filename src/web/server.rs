@@ -55,7 +55,7 @@ const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(2);
 const MAX_BUFFER: usize = 64 << 10;
 
 /// The longest wait between two tries of a failing `accept`.
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// A running server; stops when dropped.
 pub struct HttpServer {
