@@ -4,7 +4,8 @@
 //! (the capture module). The expression may come from a page or a script,
 //! so its compiler is bounded: at most [`MAX_FILTER_LEN`] bytes, at most
 //! [`MAX_COMPILERS`] at once, killed past [`COMPILE_BUDGET`] or when the
-//! one who asked goes away, and run as nobody with its memory capped:
+//! one who asked goes away, and run as nobody, at the lowest priority,
+//! with its memory capped:
 //! tcpdump needs no privilege to compile for a link type it is named, as
 //! it opens no device.
 
@@ -158,13 +159,15 @@ fn run_compiler(
     budget: Duration,
     cancelled: &AtomicBool,
 ) -> std::result::Result<Vec<Instruction>, FilterError> {
-    const MISSING: &str = "running tcpdump to compile the filter (Debian packages `tcpdump` and \
-                           `util-linux`)";
+    const MISSING: &str = "running tcpdump to compile the filter (Debian packages `tcpdump`, \
+                           `util-linux` and `coreutils`)";
     // tcpdump needs no privilege to compile for a link type it is named
     // (`-y`): it opens no device. std clears the supplementary groups
-    // when root changes the user; `prlimit` bounds its memory.
-    let mut command = Command::new("prlimit");
+    // when root changes the user; `nice` leaves the cores to forwarding
+    // first, `prlimit` bounds its memory.
+    let mut command = Command::new("nice");
     command
+        .args(["-n", "19", "prlimit"])
         .arg(format!("--as={COMPILER_MEMORY}"))
         .args([
             "--",
@@ -217,7 +220,7 @@ fn run_compiler(
     if !status.success() {
         let why = String::from_utf8_lossy(&stderr);
         let why = why.trim().trim_start_matches("tcpdump: ");
-        if why.is_empty() || why.starts_with("prlimit: ") {
+        if why.is_empty() || why.starts_with("prlimit: ") || why.starts_with("nice: ") {
             return Err(FilterError::Failed(anyhow!("{MISSING}: {status} {why}")));
         }
         return Err(FilterError::Refused(format!(
@@ -402,6 +405,16 @@ mod tests {
             let me = nix::unistd::geteuid().as_raw().to_string();
             assert!(field("Uid:").starts_with(&me), "{status}");
         }
+        // At the lowest priority: forwarding goes first.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let nice = stat
+            .rsplit_once(") ")
+            .unwrap()
+            .1
+            .split(' ')
+            .nth(16)
+            .unwrap();
+        assert_eq!(nice, "19", "{stat}");
         let asked = Instant::now();
         cancelled.store(true, Ordering::Relaxed);
         let result = compiling.join().unwrap();

@@ -182,7 +182,10 @@ fn compilers_of(pid: u32) -> Vec<u32> {
             continue;
         };
         let ppid = rest.split(' ').nth(1).and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) && (comm.ends_with("(tcpdump") || comm.ends_with("(prlimit")) {
+        let compiler = ["(tcpdump", "(prlimit", "(nice"]
+            .iter()
+            .any(|c| comm.ends_with(c));
+        if ppid == Some(pid) && compiler {
             found.push(child);
         }
     }
