@@ -443,15 +443,15 @@ fn start_http(
 ) -> Result<HttpListeners, Failure> {
     use crate::web::{Access, Listeners, Token};
     let refused = |e: anyhow::Error| Failure::refused(format!("--http-token-file: {e:#}"));
+    let wanted = asked.metrics.is_some() || asked.ui.is_some();
     let (token, token_file, written) = match &asked.token_file {
-        Some(file) => (
+        Some(file) if wanted => (
             Token::read_or_create(file).map_err(refused)?,
             Some(file.clone()),
             None,
         ),
-        None => {
+        _ => {
             let token = Token::generate().map_err(refused)?;
-            let wanted = asked.metrics.is_some() || asked.ui.is_some();
             let file = token_file_of(&asked.socket);
             if wanted {
                 token

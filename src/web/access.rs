@@ -243,11 +243,15 @@ pub async fn only_the_lab(State(gate): State<Gate>, request: Request, next: Next
     let headers = request.headers();
     let host = headers
         .get(header::HOST)
-        .map(|h| h.to_str().unwrap_or("\u{0}"))
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    // No Host at all is no browser's request (HTTP/1.0 from a script).
-    if let Some(host) = host {
-        if !gate.access.host_allowed(host) {
+        .map(|h| h.to_str().unwrap_or("\u{0}"));
+    // A request in absolute form names its host in its target too: both
+    // must be the lab's. No host at all is no browser's request (HTTP/1.0
+    // from a script).
+    let named = host
+        .into_iter()
+        .chain(request.uri().authority().map(|a| a.as_str()));
+    for name in named {
+        if !gate.access.host_allowed(name) {
             gate.counters.refused(Refusal::Host);
             return refused(
                 StatusCode::FORBIDDEN,
@@ -256,6 +260,7 @@ pub async fn only_the_lab(State(gate): State<Gate>, request: Request, next: Next
             );
         }
     }
+    let host = host.or_else(|| request.uri().authority().map(|a| a.as_str()));
     if !same_origin(headers, host) {
         gate.counters.refused(Refusal::Origin);
         return refused(

@@ -332,7 +332,13 @@ fn a_foreign_host_or_another_site_is_refused() {
             "{foreign}: {answer}"
         );
     }
-    assert_eq!(gate.counters.refusals(Refusal::Host), 9);
+    // A target in absolute form names a host too.
+    let absolute = get(
+        addr,
+        &format!("GET http://rebind.example/metrics HTTP/1.1\r\nHost: {addr}\r\n{auth}{CLOSE}"),
+    );
+    assert_eq!(status(&absolute), "http/1.1 403 forbidden", "{absolute}");
+    assert_eq!(gate.counters.refusals(Refusal::Host), 10);
     assert_eq!(gate.counters.refusals(Refusal::Origin), 5);
 }
 
