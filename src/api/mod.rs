@@ -34,8 +34,8 @@ pub mod report;
 
 pub use convergence::{Convergence, HostRef, RouteRef, SessionRef};
 pub use report::{
-    BackendReport, FlowReport, FlowTableReport, NicStats, RoutingDaemonReport, StatsReport,
-    UnderlayHostReport, UnderlayReport,
+    BackendReport, FlowReport, FlowTableReport, GlobalReachReport, NicStats, RoutingDaemonReport,
+    StatsReport, UnderlayHostReport, UnderlayReport,
 };
 
 use crate::diagnostics::gateway::BgpPeerStatusList;

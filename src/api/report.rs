@@ -29,8 +29,8 @@ pub struct StatsReport {
     #[serde(default)]
     pub worker_restarts: u64,
     /// Panics caught in the daemon's threads, by kind of thread (`worker`,
-    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `control`,
-    /// `metrics`), every kind present, 0 included: each such thread was
+    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `offload`,
+    /// `global-reach`, `control`, `metrics`), every kind present, 0 included: each such thread was
     /// started again, each such connection closed (empty from a daemon
     /// that did not report them).
     #[serde(default)]
@@ -50,11 +50,29 @@ pub struct StatsReport {
     /// Azure's delays and rates: null from a daemon that did not report
     /// them.
     #[serde(default)]
-    pub shaping: Option<ShapingReport>,
+    pub shaping: Option<Box<ShapingReport>>,
     /// The VXLAN underlay to the other machines of a spread lab: null on
     /// one machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlay: Option<Box<UnderlayReport>>,
+    /// The Global Reach links between edge routers of this machine: what
+    /// each adds and carried (empty without Global Reach).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_reach: Vec<GlobalReachReport>,
+}
+
+/// One Global Reach link between two edge routers, as the daemon carries
+/// it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GlobalReachReport {
+    /// The link and the peerings' link it joins: `dc1-dc2 primary`.
+    pub name: String,
+    /// What it adds one way, in microseconds (0 with `--no-shaping`).
+    pub delay_us: u64,
+    /// Packets carried, both ways (each segment of a super-packet).
+    pub packets: u64,
+    /// Packets dropped: no room to hold them, or the far end refused.
+    pub dropped: u64,
 }
 
 /// What a running lab delays and limits.

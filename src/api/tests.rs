@@ -131,12 +131,12 @@ fn stats() -> StatsReport {
             removed_stale: 1,
             removed_egress_gone: 0,
         }),
-        shaping: Some(ShapingReport {
+        shaping: Some(Box::new(ShapingReport {
             on: true,
             limits: vec!["650 Mbps: gateway hub-gw (VpnGw1)".into()],
             delayed_paths: 2,
             delays: vec!["VNet weu -> VNet eus: +42.5 ms".into()],
-        }),
+        })),
         underlay: Some(Box::new(UnderlayReport {
             inner_mtu: 1450,
             sent: 10,
@@ -157,6 +157,12 @@ fn stats() -> StatsReport {
                 not_sent: 2,
             }],
         })),
+        global_reach: vec![crate::api::GlobalReachReport {
+            name: "dc1-dc2 primary".into(),
+            delay_us: 13_000,
+            packets: 12,
+            dropped: 0,
+        }],
     }
 }
 

@@ -155,6 +155,16 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
             ));
         }
     }
+    for r in &report.global_reach {
+        out.push_str(&format!(
+            "global reach {}: +{}.{} ms one way, {} packets carried, {} dropped\n",
+            r.name,
+            r.delay_us / 1000,
+            r.delay_us % 1000 / 100,
+            r.packets,
+            r.dropped
+        ));
+    }
     match &report.shaping {
         Some(s) if !s.on => out.push_str("shaping: off (--no-shaping): no delays or rates\n"),
         Some(s) if s.limits.is_empty() && s.delayed_paths == 0 => {

@@ -329,6 +329,7 @@ mod tests {
             offload: None,
             shaping: None,
             underlay: None,
+            global_reach: Vec::new(),
         }
     }
 
@@ -429,6 +430,7 @@ vnetd_snapshot_generation 3
 vnetd_thread_panics_total{thread=\"bgp-watcher\"} 0
 vnetd_thread_panics_total{thread=\"control\"} 0
 vnetd_thread_panics_total{thread=\"flow-log\"} 0
+vnetd_thread_panics_total{thread=\"global-reach\"} 0
 vnetd_thread_panics_total{thread=\"housekeeping\"} 0
 vnetd_thread_panics_total{thread=\"metrics\"} 0
 vnetd_thread_panics_total{thread=\"offload\"} 0

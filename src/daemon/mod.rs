@@ -46,6 +46,7 @@ pub mod control;
 pub mod convergence;
 mod down;
 pub mod flow_log;
+pub mod global_reach;
 pub mod housekeeping;
 pub mod hybrid;
 pub mod lb;
@@ -149,6 +150,8 @@ pub struct Daemon {
     offload: Option<Arc<offload::Offload>>,
     /// Azure's delays and rates apply (not `--no-shaping`).
     shaping: bool,
+    /// The Global Reach links between edge routers, carried delayed.
+    reach: Arc<global_reach::ReachLines>,
 }
 
 /// Room in the process's open files beyond the ports' queues: the
@@ -280,8 +283,10 @@ impl Daemon {
         // with, and in a publication right after.
         let plane_cell: Arc<OnceLock<Arc<PublishedPlane>>> = Arc::new(OnceLock::new());
         let watch = watch_for(&plane_cell, &records, &stop, &faults, &panics);
+        let threads = (stop.clone(), panics.clone(), faults.clone());
+        let reach = Arc::new(global_reach::ReachLines::new(options.shaping, threads));
         // Sites first: their routers hold the tunnels' TUN devices.
-        let mut hybrid = Hybrid::build_sites(&topology)?;
+        let mut hybrid = Hybrid::build_sites(&topology, reach.clone())?;
         let local: Vec<NamespaceSpec> = (specs.iter().zip(plan.ports.keys()))
             .filter(|(_, port)| plan.is_local(*port))
             .map(|(spec, _)| spec.clone())
@@ -368,6 +373,7 @@ impl Daemon {
             shaping: options.shaping,
             underlay,
             mesh: Mutex::new(mesh),
+            reach,
         };
         let deny_sink = daemon.start_flow_log(options)?;
         let drop_sink = options.drop_events.then(|| {
@@ -655,6 +661,7 @@ impl Daemon {
             stop.store(true, Ordering::Relaxed);
             let _ = handle.join();
         }
+        self.reach.join();
     }
 }
 

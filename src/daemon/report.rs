@@ -67,7 +67,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             removed_stale: o.totals.removed_stale.load(Relaxed),
             removed_egress_gone: o.totals.removed_egress_gone.load(Relaxed),
         }),
-        shaping: Some(ShapingReport {
+        shaping: Some(Box::new(ShapingReport {
             on: daemon.shaping,
             limits: plane
                 .snapshot
@@ -75,8 +75,9 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
                 .limits(&plane.snapshot.topology, &plane.snapshot.plan),
             delayed_paths: plane.snapshot.shaping.delayed_paths() as u64,
             delays: plane.snapshot.shaping.delays(),
-        }),
+        })),
         underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
+        global_reach: daemon.reach.report(),
     }
 }
 

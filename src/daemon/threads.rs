@@ -48,6 +48,8 @@ pub enum ThreadKind {
     FlowLog,
     /// The thread that installs offloaded flows and reads their counters.
     Offload,
+    /// The thread that carries the Global Reach links, delayed.
+    GlobalReach,
     /// A connection of the control socket.
     Control,
     /// A connection of the metrics endpoint.
@@ -61,8 +63,8 @@ impl ThreadKind {
     pub const ALL: &'static [ThreadKind] = <Self as strum::VariantArray>::VARIANTS;
 
     /// The name `stats`, the metrics and stderr use: `worker`,
-    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `control`,
-    /// `metrics`.
+    /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `offload`,
+    /// `global-reach`, `control`, `metrics`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -372,6 +374,7 @@ mod tests {
                 "housekeeping",
                 "flow-log",
                 "offload",
+                "global-reach",
                 "control",
                 "metrics"
             ]

@@ -31,13 +31,16 @@
 //!   (ECMP polarization).
 //!
 //! Links, addresses and routes are made through rtnetlink
-//! ([`super::netlink`]).
+//! ([`super::netlink`]). Two routers are joined by a veth pair, or by a
+//! pair of TUN devices whose packets the caller carries between them (to
+//! delay them on the way, which the kernel cannot: it has no `netem`).
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;
 
+use super::tun::{TunDevice, TunOptions, TunQueue};
 use super::{netlink, netns};
 
 /// A host of a site: a namespace with one interface per router, `eth0`,
@@ -304,6 +307,47 @@ pub fn join_routers(a: &LinkEnd, b: &LinkEnd) -> Result<()> {
     joined.with_context(|| {
         format!(
             "joining {}:{} ({}) to {}:{} ({})",
+            a.netns, a.interface, a.address, b.netns, b.interface, b.address
+        )
+    })
+}
+
+/// Joins two routers' namespaces by a pair of TUN devices, one at each
+/// end under the end's interface name, each with its address, both up:
+/// a point-to-point link whose packets the caller carries from one
+/// device's queue to the other's (and may hold on the way). A device of
+/// the same name already there is replaced. The devices go when their
+/// queues are dropped, or with their namespaces.
+pub fn join_routers_through_tun(a: &LinkEnd, b: &LinkEnd) -> Result<[TunQueue; 2]> {
+    let joined = (|| -> Result<[TunQueue; 2]> {
+        let mut queues = Vec::with_capacity(2);
+        for end in [a, b] {
+            if netlink::link_names(&end.netns)?.contains(&end.interface) {
+                netlink::delete_link(&end.netns, &end.interface)?;
+            }
+            let interface = end.interface.clone();
+            let mut device = netns::run_in(&end.netns, move || {
+                TunDevice::create_as(
+                    &interface,
+                    TunOptions {
+                        queues: 1,
+                        nonblocking: true,
+                        persistent: false,
+                    },
+                )
+            })?;
+            netlink::add_address(&end.netns, &end.interface, end.address)?;
+            netlink::set_link_up(&end.netns, &end.interface)?;
+            queues.extend(device.take_queues());
+        }
+        let [first, second]: [TunQueue; 2] = queues
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("a TUN device without its queue"))?;
+        Ok([first, second])
+    })();
+    joined.with_context(|| {
+        format!(
+            "joining {}:{} ({}) to {}:{} ({}) through TUN devices",
             a.netns, a.interface, a.address, b.netns, b.interface, b.address
         )
     })

@@ -14,8 +14,8 @@
 
 use crate::topology::catalog::round_trips;
 use crate::topology::{
-    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, Impairments, NicIdx, RouteServerIdx,
-    SiteIdx, TiVec, Topology, VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
+    CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, GlobalReach, Impairments, NicIdx,
+    RouteServerIdx, SiteIdx, TiVec, Topology, VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -290,6 +290,16 @@ fn region_delay(topo: &Topology, from: VnetIdx, to: VnetIdx) -> (u32, DelaySourc
         // topology warns).
         _ => (0, DelaySource::None),
     }
+}
+
+/// What a packet between the two sites of a Global Reach link takes one
+/// way: each circuit's `latency_ms` (site to its peering location), the
+/// way between the two peering locations being Microsoft's backbone, which
+/// vnetd does not delay. The lab's edge routers carry it both ways.
+pub fn global_reach_delay_us(topo: &Topology, reach: &GlobalReach) -> u32 {
+    topo.circuits[reach.circuit]
+        .latency_us
+        .saturating_add(topo.circuits[reach.peer_circuit].latency_us)
 }
 
 /// What the hop from `from` to `to` adds and allows.

@@ -11,9 +11,11 @@
 //!   on a real /30, as a real circuit's router does. Both ends are shaped
 //!   to the circuit's `bandwidth_in_mbps` (a tc token bucket each way).
 //! - A Global Reach link joins the edge routers of the same link of two
-//!   circuits by a veth pair (`gr<n>`, `n` the link's place in the file)
-//!   holding the addresses vnetd carves out of the link's /29
-//!   ([`GlobalReach::addresses`](crate::topology::GlobalReach::addresses)).
+//!   circuits by a pair of TUN devices (`gr<n>`, `n` the link's place in
+//!   the file) holding the addresses vnetd carves out of the link's /29
+//!   ([`GlobalReach::addresses`](crate::topology::GlobalReach::addresses)),
+//!   whose packets the daemon carries from one to the other delayed by
+//!   both circuits' latency ([`crate::daemon::global_reach`]).
 //! - The tunnels of a circuit's ExpressRoute connections end in the edge
 //!   routers (see the plan's site tunnels): traffic between a VNet and the
 //!   site crosses Microsoft's edge, and traffic between two sites joined by
@@ -32,10 +34,11 @@
 use super::specs::v4;
 use super::{Hybrid, HybridChanges};
 use crate::host::routing::gobgp::{GobgpNeighbor, GobgpSpec, NotHandedOn, SessionLimits};
-use crate::host::site::{build_router, join_routers, LinkEnd};
+use crate::host::site::{build_router, join_routers, join_routers_through_tun, LinkEnd};
 use crate::host::{netlink, netns, shaping};
 use crate::plan::names::msee_netns;
 use crate::policy::bgp::{edge_address, edge_neighbors, EdgeRole};
+use crate::policy::shaping::global_reach_delay_us;
 use crate::topology::{Topology, MICROSOFT_EDGE_ASN};
 use anyhow::{Context, Result};
 use ipnet::{IpNet, Ipv4Net};
@@ -94,11 +97,26 @@ pub(super) fn edge_routers(topo: &Topology) -> Vec<EdgeRouterSpec> {
     out
 }
 
-/// The Global Reach links between edge routers: per Global Reach link,
-/// one for the primary routers and one for the secondary.
-pub(super) fn reach_links(topo: &Topology) -> Vec<(LinkEnd, LinkEnd)> {
+/// One Global Reach link between the edge routers of one link of the two
+/// circuits' peerings, as the host joins it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ReachLink {
+    /// The Global Reach link and the peerings' link: `dc1-dc2 primary`.
+    pub name: String,
+    pub ends: (LinkEnd, LinkEnd),
+    /// What a packet across takes one way: both circuits' latency.
+    pub delay_us: u32,
+}
+
+/// The Global Reach links between edge routers of this machine: per
+/// Global Reach link, one for the primary routers and one for the
+/// secondary.
+pub(super) fn reach_links(topo: &Topology) -> Vec<ReachLink> {
     let mut out = Vec::new();
     for (n, reach) in topo.global_reach.iter().enumerate() {
+        if !(topo.circuit_is_local(reach.circuit) && topo.circuit_is_local(reach.peer_circuit)) {
+            continue;
+        }
         for link in 0..2 {
             let (first, second) = reach.addresses(link);
             let net = Ipv4Net::new(first, 30).expect("a /30").trunc();
@@ -107,7 +125,11 @@ pub(super) fn reach_links(topo: &Topology) -> Vec<(LinkEnd, LinkEnd)> {
                 interface: format!("gr{n}"),
                 address: on_link(address, net),
             };
-            out.push((end(reach.circuit, first), end(reach.peer_circuit, second)));
+            out.push(ReachLink {
+                name: format!("{} {}", reach.name, ["primary", "secondary"][link]),
+                ends: (end(reach.circuit, first), end(reach.peer_circuit, second)),
+                delay_us: global_reach_delay_us(topo, reach),
+            });
         }
     }
     out
@@ -219,21 +241,39 @@ impl Hybrid {
             self.edge_routers.push(w);
         }
         let links = reach_links(topo);
+        let reach = self.reach.clone().context("no Global Reach thread")?;
         for old in std::mem::take(&mut self.reach_links) {
-            let end_rebuilt = built.contains(&old.0.netns) || built.contains(&old.1.netns);
-            if links.contains(&old) && !end_rebuilt {
-                self.reach_links.push(old);
+            let end_rebuilt =
+                built.contains(&old.ends.0.netns) || built.contains(&old.ends.1.netns);
+            let same = links
+                .iter()
+                .find(|l| l.name == old.name && l.ends == old.ends);
+            if let (Some(now), false) = (same, end_rebuilt) {
+                if now.delay_us != old.delay_us {
+                    reach.set_delay(&now.name, now.delay_us);
+                    changes.changed.push(format!(
+                        "Global Reach {}: +{} us one way",
+                        now.name, now.delay_us
+                    ));
+                }
+                self.reach_links.push(now.clone());
                 continue;
             }
-            if !end_rebuilt && netns::exists(&old.0.netns) {
-                let _ = netlink::delete_link(&old.0.netns, &old.0.interface);
+            reach.remove(&old.name);
+            for end in [&old.ends.0, &old.ends.1] {
+                if !built.contains(&end.netns) && netns::exists(&end.netns) {
+                    let _ = netlink::delete_link(&end.netns, &end.interface);
+                }
             }
         }
         for link in links {
-            if self.reach_links.contains(&link) {
+            if self.reach_links.iter().any(|l| l.name == link.name) {
                 continue;
             }
-            join_routers(&link.0, &link.1)?;
+            let ends = join_routers_through_tun(&link.ends.0, &link.ends.1)?;
+            reach
+                .add(&link.name, ends, link.delay_us)
+                .map_err(anyhow::Error::msg)?;
             self.reach_links.push(link);
         }
         Ok(())
@@ -242,6 +282,9 @@ impl Hybrid {
     /// Removes every edge router (their daemons are stopped before).
     pub(super) fn remove_edge(&mut self) {
         self.reach_links.clear();
+        if let Some(reach) = &self.reach {
+            reach.clear();
+        }
         for r in self.edge_routers.drain(..) {
             if netns::exists(&r.netns) {
                 if let Err(e) = netns::delete(&r.netns) {

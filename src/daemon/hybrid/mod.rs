@@ -32,8 +32,10 @@
 //!   ends its link. The gateway instance peers with the edge router, and
 //!   passes on no learned route, so nothing goes from one circuit to
 //!   another through a gateway.
-//! - Global Reach joins two circuits' edge routers directly; the customer
-//!   edges learn each other's ranges from them over BGP.
+//! - Global Reach joins two circuits' edge routers directly, by a link the
+//!   daemon carries delayed by both circuits' latency
+//!   ([`super::global_reach`]); the customer edges learn each other's
+//!   ranges from them over BGP.
 //!
 //! Each speaker has a watcher ([`watch`]) that follows what it learns as
 //! gobgpd reports it and records it in the daemon's [`LearnedBook`]; the
@@ -80,6 +82,7 @@ pub use watch::{LearnedBook, Watch};
 use supervision::Supervision;
 use watch::{Nudge, Watcher};
 
+use super::global_reach::ReachLines;
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{GobgpSpeaker, NeighborStatus};
@@ -214,14 +217,17 @@ pub struct Hybrid {
     /// Microsoft's edge routers of the circuits, as built.
     edge_routers: Vec<edge::EdgeRouterSpec>,
     /// The Global Reach links between them, as joined.
-    reach_links: Vec<(crate::host::site::LinkEnd, crate::host::site::LinkEnd)>,
+    reach_links: Vec<edge::ReachLink>,
+    /// What carries the Global Reach links, delayed by their circuits.
+    reach: Option<Arc<ReachLines>>,
 }
 
 impl Hybrid {
     /// Builds the sites' namespaces (before the lab's ports). On failure
     /// what was built is removed.
-    pub fn build_sites(topo: &Topology) -> Result<Hybrid> {
+    pub fn build_sites(topo: &Topology, reach: Arc<ReachLines>) -> Result<Hybrid> {
         let mut hybrid = Hybrid::default();
+        hybrid.reach = Some(reach);
         hybrid.update_sites(topo, &mut HybridChanges::default())?;
         Ok(hybrid)
     }

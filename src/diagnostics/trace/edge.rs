@@ -130,7 +130,7 @@ pub(super) fn global_reach_walk(
         near_c
     };
     crossing.shaping = Some(HopShaping {
-        added_latency_us: near_c.latency_us + far_c.latency_us,
+        added_latency_us: crate::policy::shaping::global_reach_delay_us(t, reach),
         latency_estimated: false,
         jitter_us: 0,
         loss_ppm: 0,
