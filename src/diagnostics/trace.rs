@@ -29,8 +29,8 @@ use super::QueryError;
 use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{
-    balance, decide, judge_nsgs, route_step_through, Balanced, Conntrack, HopTo, PacketView,
-    Stateless, Verdict,
+    balance, decide, judge_nsgs, route_step_through, Balanced, Conntrack, DropReason, HopTo,
+    PacketView, Stateless, Verdict,
 };
 use crate::net::PacketKey;
 use crate::plan::PortIdx;
@@ -38,12 +38,14 @@ use crate::policy::firewall;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, SiteIdx};
 use etherparse::PacketBuilder;
+use site::{site_entry, SiteEntry};
 use std::net::IpAddr;
 
 mod answer;
 mod edge;
 mod render;
 mod reply;
+mod site;
 
 pub use answer::*;
 
@@ -207,23 +209,9 @@ fn build_packet(
     out
 }
 
-/// The tunnel by which a site's router sends a packet for `to` into the
-/// fabric: the site's first (for a circuit's customer edge, the tunnel of
-/// its primary link's edge router).
-fn site_entry(snap: &Snapshot, site: SiteIdx, _to: IpAddr) -> Option<PortIdx> {
-    let tunnels: Vec<PortIdx> = snap
-        .plan
-        .ports
-        .iter_enumerated()
-        .filter(|(_, n)| n.kind.site_tunnel().is_some_and(|(s, _, _)| s == site))
-        .map(|(i, _)| i)
-        .collect();
-    tunnels.first().copied()
-}
-
-/// Where a trace starts: the NIC whose packets enter the fabric, and the
-/// source address.
-fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<PortIdx>, IpAddr), QueryError> {
+/// Where a trace starts: the NIC, or the on-premises site whose router
+/// sends the packet on; and the source address.
+fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Start, IpAddr), QueryError> {
     let t = &snap.topology;
     let family = |a: &IpAddr| a.is_ipv4() == query.to.is_ipv4();
     match query.from {
@@ -242,7 +230,7 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<PortIdx>, IpAddr
                         query.to
                     ))
                 })?;
-            Ok((Some(PortIdx::of_nic(nic)), src))
+            Ok((Start::Nic(PortIdx::of_nic(nic)), src))
         }
         Endpoint::SiteHost { site, host } => {
             let src = t.sites[site].hosts[host].address;
@@ -252,9 +240,16 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Option<PortIdx>, IpAddr
                     t.sites[site].hosts[host].name, query.to
                 )));
             }
-            Ok((site_entry(snap, site, query.to), src))
+            Ok((Start::Site(site), src))
         }
     }
+}
+
+/// What sends a trace's packet first.
+enum Start {
+    Nic(PortIdx),
+    /// An on-premises host's packet, which its site's router routes.
+    Site(SiteIdx),
 }
 
 /// Follows one packet from `query.from` to `query.to` through `snap`, and
@@ -305,21 +300,37 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
             query.protocol.as_str()
         )));
     }
-    let (entry, src) = start(snap, query)?;
+    let (first, src) = start(snap, query)?;
     let from = match query.from {
         Endpoint::Nic(nic) => t.nics[nic].name.clone(),
         Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
     };
     let mut answer = empty_trace(from, src, query.to, query);
-    if let Endpoint::SiteHost { site, .. } = query.from {
-        if edge::global_reach_walk(snap, site, src, query.to, &mut answer).is_some() {
-            edge::global_reach_reply(snap, query, src, &mut answer);
-            return Ok(answer);
-        }
-    }
-    let Some(ingress) = entry else {
-        answer.reason = Some(NO_TUNNEL.to_string());
-        return Ok(answer);
+    let ingress = match first {
+        Start::Nic(nic) => nic,
+        Start::Site(site) => match site_entry(snap, site, query.to) {
+            SiteEntry::Tunnel(tunnel) => tunnel,
+            SiteEntry::GlobalReach => {
+                if edge::global_reach_walk(snap, site, src, query.to, &mut answer).is_some() {
+                    edge::global_reach_reply(snap, query, src, &mut answer);
+                } else {
+                    answer.reason = Some(NO_TUNNEL.to_string());
+                }
+                return Ok(answer);
+            }
+            SiteEntry::NoRoute => {
+                answer
+                    .hops
+                    .push(site::no_route_hop(snap, site, src, query.to));
+                answer.reason = Some(DropReason::RouteNone.as_str().to_string());
+                answer.at = Some(site::site_place(snap, site));
+                return Ok(answer);
+            }
+            SiteEntry::NoTunnel => {
+                answer.reason = Some(NO_TUNNEL.to_string());
+                return Ok(answer);
+            }
+        },
     };
     let packet = build_packet(
         src,

@@ -439,14 +439,29 @@ fn global_reach_joins_the_circuits_at_microsofts_edge_without_the_vnet() {
         )),
         "{rows:?}"
     );
-    // Without the link, the trace enters the fabric and is refused there:
-    // dc1 sends by its VPN tunnel, and a VPN site reaches an ExpressRoute
-    // one only through a Route Server's branch-to-branch.
+    // Without the link, dc1's router has no route to dc2: the ExpressRoute
+    // gateway passes nothing from one circuit to another, and the VPN
+    // gateway never learns dc2's range (no Route Server joins the two), so
+    // the packet never leaves dc1, as the BGP model predicts what dc1's
+    // router learns.
     let plain = predicted(topology());
     let query = diagnostics::trace_query(&plain, "dc1-host", "dc2-host", None, None).unwrap();
     let found = diagnostics::trace::trace(&plain, &query).unwrap();
     assert_eq!(found.verdict, "Deny", "{found:#?}");
-    assert_eq!(found.reason.as_deref(), Some("branch_to_branch"));
+    assert_eq!(
+        (found.reason.as_deref(), found.at.as_deref()),
+        (Some("route_none"), Some("site dc1"))
+    );
+    assert!(found.path.is_empty(), "{found:#?}");
+    assert_eq!(found.hops.len(), 1);
+    assert_eq!(found.hops[0].nic, "dc1");
+    // What it does reach, it reaches by the route its router prefers: the
+    // spoke by the VPN, whose AS path (65515) is shorter than the
+    // circuit's (12076 65515), as BGP chooses.
+    let query = diagnostics::trace_query(&plain, "dc1-host", "vm1", None, None).unwrap();
+    let found = diagnostics::trace::trace(&plain, &query).unwrap();
+    assert_eq!(found.verdict, "Allow", "{found:#?}");
+    assert_eq!(found.path.first().map(String::as_str), Some("hub-vpngw"));
 }
 
 /// `text` with spoke1's subnet under a route table that sends 0.0.0.0/0 to

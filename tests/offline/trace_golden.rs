@@ -480,7 +480,17 @@ expectations:
         "{text}"
     );
     // A drop at the site's tunnel is placed at its gateway, as `verify`
-    // places the tunnel's counter.
-    let t = run(&s, "onprem-vm", "10.9.9.9", "Icmp", None);
+    // places the tunnel's counter: 10.0.9.9 is in the hub's range, which
+    // the branch's router routes into its tunnel, and no NIC holds it.
+    let t = run(&s, "onprem-vm", "10.0.9.9", "Icmp", None);
     assert_eq!(t.at.as_deref(), Some("hub-vpngw"), "{t:#?}");
+    // An address the branch's router has no route for never leaves the
+    // branch.
+    let t = run(&s, "onprem-vm", "10.9.9.9", "Icmp", None);
+    assert_eq!(
+        (t.reason.as_deref(), t.at.as_deref()),
+        (Some("route_none"), Some("site branch1")),
+        "{t:#?}"
+    );
+    assert!(t.path.is_empty(), "{t:#?}");
 }

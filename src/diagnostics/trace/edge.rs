@@ -10,10 +10,12 @@
 //! both links by its own hash, and the secondary link's routers hold the
 //! same routes.
 
+use super::site::{no_route_hop, site_entry, site_place, SiteEntry};
 use super::{
     empty_trace, Bottleneck, HopShaping, RouteUsed, Trace, TraceHop, TraceQuery, NO_TUNNEL,
     SITE_UNREACHABLE,
 };
+use crate::dataplane::DropReason;
 use crate::policy::gateways::LearnedRoute;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, CircuitIdx, GlobalReach, SiteIdx};
@@ -199,9 +201,19 @@ pub(super) fn global_reach_reply(
         .and_then(|s| t.sites[s].hosts.iter().find(|h| h.address == query.to))
         .map_or_else(|| query.to.to_string(), |h| h.name.clone());
     let mut reply = empty_trace(name, query.to, src, query);
-    let back = far.and_then(|s| global_reach_walk(snap, s, query.to, src, &mut reply));
-    if back.is_none() {
-        reply.reason = Some(NO_TUNNEL.to_string());
+    match far.map(|s| (s, site_entry(snap, s, src))) {
+        Some((s, SiteEntry::GlobalReach)) => {
+            if global_reach_walk(snap, s, query.to, src, &mut reply).is_none() {
+                reply.reason = Some(NO_TUNNEL.to_string());
+            }
+        }
+        // The far site's router has no route back: it drops the reply.
+        Some((s, SiteEntry::NoRoute)) => {
+            reply.hops.push(no_route_hop(snap, s, query.to, src));
+            reply.reason = Some(DropReason::RouteNone.as_str().to_string());
+            reply.at = Some(site_place(snap, s));
+        }
+        _ => reply.reason = Some(NO_TUNNEL.to_string()),
     }
     if reply.verdict != Access::Allow.as_str() {
         answer.verdict = reply.verdict.clone();

@@ -15,11 +15,11 @@
 //! stateless: the reply needs a way back of its own, and when it has none
 //! the whole trace is a Deny at the reply's place.
 
+use super::site::{self, site_entry, SiteEntry};
 use super::{
-    build_packet, empty_trace, nic_name, site_entry, walk, Delivered, Leg, Trace, TraceQuery,
-    NO_TUNNEL,
+    build_packet, empty_trace, nic_name, walk, Delivered, Leg, Trace, TraceQuery, NO_TUNNEL,
 };
-use crate::dataplane::{Admission, Allowed, Conntrack, PacketView};
+use crate::dataplane::{Admission, Allowed, Conntrack, DropReason, PacketView};
 use crate::engine::flow_table::FlowHandle;
 use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
@@ -59,7 +59,10 @@ pub(super) fn follow_reply(
     let t = &snap.topology;
     let from = delivered.destination;
     let (entry, name) = match delivered.site {
-        None => (Some(delivered.port), nic_name(snap, delivered.port)),
+        None => (
+            SiteEntry::Tunnel(delivered.port),
+            nic_name(snap, delivered.port),
+        ),
         Some(site) => {
             let s = &t.sites[site];
             let name = s
@@ -72,8 +75,23 @@ pub(super) fn follow_reply(
     };
     let mut reply = empty_trace(name, from, src, query);
     match entry {
-        None => reply.reason = Some(NO_TUNNEL.to_string()),
-        Some(ingress) => {
+        // A site's router sends the reply by its own routes: over Global
+        // Reach when they lead there, and with none back to the source it
+        // never comes back.
+        SiteEntry::GlobalReach => {
+            let site = delivered.site.expect("a site's entry");
+            if super::edge::global_reach_walk(snap, site, from, src, &mut reply).is_none() {
+                reply.reason = Some(NO_TUNNEL.to_string());
+            }
+        }
+        SiteEntry::NoRoute => {
+            let site = delivered.site.expect("a site's entry");
+            reply.hops.push(site::no_route_hop(snap, site, from, src));
+            reply.reason = Some(DropReason::RouteNone.as_str().to_string());
+            reply.at = Some(site::site_place(snap, site));
+        }
+        SiteEntry::NoTunnel => reply.reason = Some(NO_TUNNEL.to_string()),
+        SiteEntry::Tunnel(ingress) => {
             let flows = ReplyOf {
                 ports: delivered.ports.clone(),
                 generation: snap.generation,
