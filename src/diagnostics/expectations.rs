@@ -8,6 +8,7 @@ use super::render::{json_text, table};
 use super::trace::{reply_failure, trace, Trace, TraceQuery, TRACE_REASONS};
 use super::QueryError;
 use crate::dataplane::DropReason;
+use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, Diagnostic, Endpoint, Expectation, Severity, Topology, Waypoint};
 use serde::Serialize;
@@ -181,7 +182,9 @@ pub fn source_address(topology: &Topology, expectation: &Expectation) -> Option<
     }
 }
 
-fn describe(outcome: &Outcome) -> String {
+/// An outcome in the words of the table's EXPECTED and FOUND columns:
+/// `Deny (nsg_inbound) at vm2 via nva1`.
+pub fn describe_outcome(outcome: &Outcome) -> String {
     let mut text = outcome.result.clone();
     match (&outcome.reason, outcome.reply) {
         (Some(reason), false) => text.push_str(&format!(" ({reason})")),
@@ -221,15 +224,15 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
             };
             let (result, found) = match &r.skipped {
                 Some(why) => ("skip", why.clone()),
-                None if r.passed => ("ok", describe(&r.observed)),
-                None => ("FAIL", describe(&r.observed)),
+                None if r.passed => ("ok", describe_outcome(&r.observed)),
+                None => ("FAIL", describe_outcome(&r.observed)),
             };
             vec![
                 result.to_string(),
                 r.name.clone(),
                 format!("{} -> {}", r.from, r.to),
                 flow,
-                describe(&r.expected),
+                describe_outcome(&r.expected),
                 found,
             ]
         })
@@ -311,6 +314,16 @@ pub fn evaluate(snap: &Snapshot) -> Vec<ExpectationResult> {
             }
         })
         .collect()
+}
+
+/// What `vnetd check` finds for every expectation of `topology`: the
+/// topology compiled as a running lab's daemon would, every part of it
+/// (a spread lab's too), with what BGP is predicted to learn, then
+/// [`evaluate`]d. `verify` names it beside a failure.
+pub fn evaluate_offline(mut topology: Topology) -> Vec<ExpectationResult> {
+    topology.placement.local = None;
+    let learned = expected_learned(&topology);
+    evaluate(&Snapshot::compile_learned(topology, learned, 0))
 }
 
 /// A trace's verdict as an expectation's outcome: the request's path, and

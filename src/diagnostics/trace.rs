@@ -69,6 +69,16 @@ pub const SITE_UNREACHABLE: &str = "site_unreachable";
 pub const NO_TUNNEL: &str = "no_tunnel";
 pub const TRACE_REASONS: [&str; 3] = [ROUTING_LOOP, SITE_UNREACHABLE, NO_TUNNEL];
 
+/// The reason and place of a Deny at an on-premises router that has no
+/// route for the destination: `route_none` at `site <name>` (`verify`
+/// names what the live router drops the same way).
+pub fn site_without_route(site: &str) -> (String, String) {
+    (
+        DropReason::RouteNone.as_str().to_string(),
+        format!("site {site}"),
+    )
+}
+
 /// The question: a packet from a NIC or on-premises host to an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceQuery {
@@ -322,8 +332,8 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
                 answer
                     .hops
                     .push(site::no_route_hop(snap, site, src, query.to));
-                answer.reason = Some(DropReason::RouteNone.as_str().to_string());
-                answer.at = Some(site::site_place(snap, site));
+                let (reason, at) = site_without_route(&t.sites[site].name);
+                (answer.reason, answer.at) = (Some(reason), Some(at));
                 return Ok(answer);
             }
             SiteEntry::NoTunnel => {

@@ -7,9 +7,10 @@
 //! the N-th link of the file). The two circuits are the hops crossed, in
 //! the words of `vnetd check`.
 
+use crate::diagnostics::trace::site_without_route;
 use crate::host::netlink::route_interface;
 use crate::plan::names::msee_netns;
-use crate::topology::{Endpoint, Topology};
+use crate::topology::{Endpoint, SiteIdx, Topology};
 use std::net::IpAddr;
 
 /// The circuits a probe from `from` to `to` crosses at Microsoft's edge:
@@ -41,5 +42,24 @@ pub fn global_reach_hops(topology: &Topology, from: Endpoint, to: IpAddr) -> Vec
             topology.circuits[far].name.clone(),
         ],
         None => Vec::new(),
+    }
+}
+
+/// Why a site's router dropped a packet for `to`: it has no route for it
+/// (the kernel's own lookup finds none), `route_none` at `site <name>`, in
+/// the words of `vnetd check`. `None` when it has one, or cannot be asked
+/// (a site on another machine, an IPv6 address).
+pub fn site_router_drop(
+    topology: &Topology,
+    site: SiteIdx,
+    to: IpAddr,
+) -> Option<(String, String)> {
+    let IpAddr::V4(to) = to else {
+        return None;
+    };
+    let s = &topology.sites[site];
+    match route_interface(&s.router_netns, to) {
+        Ok(None) => Some(site_without_route(&s.name)),
+        _ => None,
     }
 }

@@ -22,13 +22,21 @@
 //!    dropped, a gateway's port named by its gateway; a Deny whose request
 //!    a record shows delivered lost its reply (see [`path`]). A probe the
 //!    fabric never saw, between two sites joined by Global Reach, is
-//!    followed through Microsoft's edge routers instead (see [`edge`]).
+//!    followed through Microsoft's edge routers instead (see [`edge`]);
+//!    one from a site whose router has no route for it (or a reply that
+//!    router has none back for) was dropped there, `route_none` at the
+//!    site, as the router's own lookup finds.
 //!    These are the words of `vnetd check`, so the two can be compared.
 //! 4. The verdict, by [`ExpectationResult::judge`], the rows `vnetd check`
-//!    prints too. A Deny that fails its expectation while the lab has not
-//!    converged (see [`crate::api::Convergence`]) says what the lab still
-//!    lacks: a session down or a route not learned yet explains a probe
-//!    with no reply better than any rule.
+//!    prints too. A failed one ends with a reason line ([`Evidence`]):
+//!    what the probe saw (no answer within its wait, a reset, an ICMP
+//!    error, a connection that opened and did not echo), who else
+//!    answered its flow (a backend whose reply was not translated back),
+//!    whether any drop counter moved, and what `check` finds for it on
+//!    the compiled tables. A Deny that fails its expectation while the lab
+//!    has not converged (see [`crate::api::Convergence`]) says what the
+//!    lab still lacks: a session down or a route not learned yet explains
+//!    a probe with no reply better than any rule.
 //!
 //! Probes run one at a time, so the counters that move belong to one probe
 //! (traffic of its own in the lab may still move them: the reason is then
@@ -43,7 +51,9 @@ pub mod probe;
 
 use crate::api::client::{Client, ClientError};
 use crate::api::{Convergence, FlowReport, StatsReport};
-use crate::diagnostics::expectations::{ExpectationResult, Outcome};
+use crate::diagnostics::expectations::{
+    describe_outcome, evaluate_offline, ExpectationResult, Outcome,
+};
 use crate::topology::{self, Endpoint, Expectation, ExpectedProtocol, Loaded, Topology};
 use listeners::{Listeners, Server, Transport};
 use probe::Source;
@@ -178,7 +188,9 @@ pub fn verify(
 ) -> Result<Vec<Verified>, VerifyError> {
     let mut listeners = Listeners::default();
     let mut out = Vec::new();
-    for expectation in &topology.expectations {
+    // What `check` finds, computed once the first probe fails.
+    let mut predicted: Option<Vec<ExpectationResult>> = None;
+    for (n, expectation) in topology.expectations.iter().enumerate() {
         if let Some(why) = placed_elsewhere(topology, running, expectation) {
             out.push(Verified {
                 result: ExpectationResult::skipped(topology, expectation, why),
@@ -187,8 +199,16 @@ pub fn verify(
             continue;
         }
         let started = Instant::now();
-        let observed = observe(topology, running, expectation, fabric, &mut listeners)?;
+        let (observed, evidence) = observe(topology, running, expectation, fabric, &mut listeners)?;
+        let tested = observed.result != "Error";
         let mut result = ExpectationResult::judge(topology, expectation, observed);
+        if !result.passed && tested {
+            let predicted = predicted.get_or_insert_with(|| evaluate_offline(topology.clone()));
+            let check = predicted.get(n).map(|p| describe_outcome(&p.observed));
+            result
+                .message
+                .push_str(&evidence.reason_line(check.as_deref()));
+        }
         explain_unconverged(&mut result, fabric);
         out.push(Verified {
             result,
@@ -197,6 +217,41 @@ pub fn verify(
     }
     listeners.close();
     Ok(out)
+}
+
+/// What a probe saw beside its outcome, for a failure's reason line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// What came back, in words ([`probe::Seen::describe`]).
+    pub seen: String,
+    /// Others than the destination that answered the probe's flow.
+    pub answered_by: Vec<String>,
+    /// A Deny that no drop counter of the fabric (nor a site's router)
+    /// explains.
+    pub unexplained: bool,
+}
+
+impl Evidence {
+    /// The reason line a failed expectation's message ends with: what the
+    /// probe saw, who else answered, whether the fabric counted a drop,
+    /// and what `check` finds on the compiled tables (`check`).
+    pub fn reason_line(&self, check: Option<&str>) -> String {
+        let mut line = format!("; observed: {}", self.seen);
+        if !self.answered_by.is_empty() {
+            line.push_str(&format!(
+                "; answered by {} instead (a reply that was not translated back, or sent \
+                 from another address)",
+                self.answered_by.join(", ")
+            ));
+        }
+        if self.unexplained {
+            line.push_str("; no drop counter of the fabric moved");
+        }
+        if let Some(check) = check {
+            line.push_str(&format!("; check finds {check}"));
+        }
+        line
+    }
 }
 
 /// In a lab spread over machines, why an expectation's probe is not sent
@@ -295,17 +350,19 @@ fn source_of(topology: &Topology, expectation: &Expectation) -> Result<Source, S
     })
 }
 
-/// Sends one expectation's probe and reads what the fabric recorded of it.
+/// Sends one expectation's probe and reads what the fabric recorded of
+/// it: the outcome, and what the probe saw beside it.
 fn observe(
     topology: &Topology,
     running: &Topology,
     expectation: &Expectation,
     fabric: &dyn Fabric,
     listeners: &mut Listeners,
-) -> Result<Outcome, VerifyError> {
+) -> Result<(Outcome, Evidence), VerifyError> {
+    let untested = |why| Ok((not_tested(why), Evidence::default()));
     let source = match source_of(topology, expectation) {
         Ok(source) => source,
-        Err(why) => return Ok(not_tested(why)),
+        Err(why) => return untested(why),
     };
     let protocol = expectation.protocol;
     let port = expectation.port.unwrap_or(0);
@@ -328,7 +385,7 @@ fn observe(
             match listeners.ensure(at, transport) {
                 Ok(Server::Ours) => {}
                 Ok(Server::Theirs) => all_ours = false,
-                Err(why) => return Ok(not_tested(why)),
+                Err(why) => return untested(why),
             }
         }
     }
@@ -342,7 +399,7 @@ fn observe(
     };
     let probed = match probed {
         Ok(probed) => probed,
-        Err(why) => return Ok(not_tested(why)),
+        Err(why) => return untested(why),
     };
     let flows_after = fabric.flows()?;
     let stats_after = fabric.stats()?;
@@ -370,27 +427,61 @@ fn observe(
         .iter()
         .any(|r| r.direction == "Inbound" && servers.iter().any(|s| s.holder == r.nic));
     let allowed = probed.answered || (protocol == ExpectedProtocol::Udp && !all_ours && delivered);
+    let mut evidence = Evidence {
+        seen: probed.seen.describe(protocol, to),
+        answered_by: path::answered_by_others(
+            &flows_before,
+            &flows_after,
+            &flow,
+            &source.name,
+            expectation.to,
+        ),
+        unexplained: false,
+    };
     if allowed {
-        return Ok(Outcome {
+        let outcome = Outcome {
             result: "Allow".to_string(),
             reason: None,
             at: None,
             via,
             reply: false,
-        });
+        };
+        return Ok((outcome, evidence));
     }
     let mut near: Vec<String> = vec![source.name.clone()];
     near.extend(records.iter().map(|r| r.nic.clone()));
     near.extend(servers.iter().map(|s| s.holder.clone()));
-    let (reason, at) = path::drop_of(running, &stats_before, &stats_after, &near).unzip();
-    Ok(Outcome {
+    // Delivered and not answered: the reply is what was lost.
+    let reply = path::delivered(running, &records);
+    let (mut reason, mut at) = path::drop_of(running, &stats_before, &stats_after, &near).unzip();
+    if reason.is_none() {
+        // No counter of the fabric moved: an on-premises router that has
+        // no route drops what the fabric never sees (the request from its
+        // site, or the reply back from a site it reached).
+        let dropped = match (expectation.from, reply) {
+            (Endpoint::SiteHost { site, .. }, false) => {
+                edge::site_router_drop(topology, site, expectation.to)
+            }
+            (_, true) => path::site_of_delivery(running, &records)
+                .and_then(|site| {
+                    topology
+                        .sites
+                        .position(|s| s.name == running.sites[site].name)
+                })
+                .and_then(|site| edge::site_router_drop(topology, site, source.address)),
+            _ => None,
+        };
+        (reason, at) = dropped.unzip();
+        evidence.unexplained = reason.is_none();
+    }
+    let outcome = Outcome {
         result: "Deny".to_string(),
         reason,
         at,
         via,
-        // Delivered and not answered: the reply is what was lost.
-        reply: path::delivered(running, &records),
-    })
+        reply,
+    };
+    Ok((outcome, evidence))
 }
 
 #[cfg(test)]
@@ -423,6 +514,24 @@ mod tests {
                  elsewhere); verify tests the lab that runs: apply the file first"
                     .to_string()
             ))
+        );
+    }
+
+    #[test]
+    fn a_failures_reason_line_says_what_was_seen_and_what_check_finds() {
+        let evidence = Evidence {
+            seen: "no answer to the TCP SYN to 10.0.2.100:80 within 2 s (neither SYN-ACK nor \
+                   reset)"
+                .into(),
+            answered_by: vec!["10.0.2.4:80".into()],
+            unexplained: true,
+        };
+        assert_eq!(
+            evidence.reason_line(Some("Allow via web-ilb > web1")),
+            "; observed: no answer to the TCP SYN to 10.0.2.100:80 within 2 s (neither SYN-ACK \
+             nor reset); answered by 10.0.2.4:80 instead (a reply that was not translated back, \
+             or sent from another address); no drop counter of the fabric moved; check finds \
+             Allow via web-ilb > web1"
         );
     }
 

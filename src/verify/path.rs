@@ -116,6 +116,44 @@ pub fn probe_records(
     out
 }
 
+/// Who else answered a probe's flow: the sources of new inbound records
+/// at the probe's source NIC (`nic`) of packets to the probe's own address
+/// and port, other than the destination it was sent to. A load balancer's
+/// backend whose reply was not translated back answers this way (the
+/// client's kernel then refuses it with a reset).
+pub fn answered_by_others(
+    before: &[FlowReport],
+    after: &[FlowReport],
+    flow: &ProbeFlow,
+    nic: &str,
+    to: IpAddr,
+) -> Vec<String> {
+    let Some(port) = flow.source_port else {
+        return Vec::new();
+    };
+    let old = packet_counts(before);
+    let mut out: Vec<String> = Vec::new();
+    for r in after {
+        if r.nic != nic || r.direction != "Inbound" || r.protocol != flow.protocol.as_str() {
+            continue;
+        }
+        let (Some(from), Some(at)) = (endpoint(&r.source), endpoint(&r.destination)) else {
+            continue;
+        };
+        let key = (
+            r.nic.as_str(),
+            r.direction.as_str(),
+            r.source.as_str(),
+            r.destination.as_str(),
+        );
+        let grew = old.get(&key).copied().unwrap_or(0) < r.packets_forward + r.packets_reverse;
+        if at == (flow.source, Some(port)) && from.0 != to && grew && !out.contains(&r.source) {
+            out.push(r.source.clone());
+        }
+    }
+    out
+}
+
 /// The name a port of the running lab's plan has as a hop: its own, or its
 /// gateway's for a gateway port or a site tunnel; none for a prober.
 pub fn hop_name(topology: &Topology, plan: &Plan, nic: PortIdx) -> Option<String> {
@@ -296,6 +334,26 @@ pub fn delivered(topology: &Topology, records: &[FlowReport]) -> bool {
         })
 }
 
+/// The site a probe was delivered to, when a record shows it received by
+/// a tunnel into the site that holds its destination.
+pub fn site_of_delivery(
+    topology: &Topology,
+    records: &[FlowReport],
+) -> Option<crate::topology::SiteIdx> {
+    let plan = Plan::derive(topology);
+    records
+        .iter()
+        .filter(|r| r.direction == "Inbound")
+        .find_map(|r| {
+            let (site, _, _) = plan.ports[plan.port_by_name(&r.nic)?].kind.site_tunnel()?;
+            let (address, _) = endpoint(&r.destination)?;
+            let s = &topology.sites[site];
+            (s.hosts.iter().any(|h| h.address == address)
+                || s.address_space.iter().any(|n| n.contains(&address)))
+            .then_some(site)
+        })
+}
+
 /// The drop counters that moved between `before` and `after`, as (reason,
 /// NIC, count).
 fn moved_drops<'a>(before: &StatsReport, after: &'a StatsReport) -> Vec<(&'a str, &'a str, u64)> {
@@ -410,6 +468,25 @@ mod tests {
         assert_eq!(hops(&t, &records, "vm1", to), ["nva1", "vm2"]);
         // Without the source's record, topology order.
         assert_eq!(hops(&t, &records[..3], "vm1", to), ["nva1", "vm2"]);
+    }
+
+    #[test]
+    fn a_backend_answering_in_its_own_name_is_named() {
+        let sent = record("vm1", "Outbound", "10.1.1.4:40000", "10.2.1.100:80");
+        let untranslated = record("vm1", "Inbound", "10.2.1.5:80", "10.1.1.4:40000");
+        let other_port = record("vm1", "Inbound", "10.2.1.6:80", "10.1.1.4:40001");
+        let after = vec![sent.clone(), untranslated, other_port];
+        let flow = ProbeFlow {
+            destinations: vec!["10.2.1.100".parse().unwrap()],
+            ..flow()
+        };
+        let to = "10.2.1.100".parse().unwrap();
+        assert_eq!(
+            answered_by_others(&[sent.clone()], &after, &flow, "vm1", to),
+            ["10.2.1.5:80"]
+        );
+        // Counted before the probe and not since: not this probe's.
+        assert!(answered_by_others(&after, &after, &flow, "vm1", to).is_empty());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! namespace, and whether they were answered.
 //!
 //! - ICMP: the `ping` tool, one echo request from the source's address,
-//!   waited for [`PING_WAIT_SECS`] seconds, tried [`PING_TRIES`] times.
+//!   waited for [`PING_WAIT_SECS`] seconds, tried [`PING_TRIES`] times; an
+//!   ICMP error it prints (a router without a route) is kept.
 //! - TCP: a connection from the source's address, given
 //!   [`CONNECT_TIMEOUT`] to complete its handshake (a denied SYN vanishes
 //!   in the fabric, so a Deny is a timeout); when the destination's server
@@ -12,9 +13,11 @@
 //!
 //! Every probe binds its socket before sending, so its source port is
 //! known even when nothing answers: the fabric's flow records are found by
-//! it.
+//! it. What came back ([`Seen`]: the answer, a reset, nothing, an error)
+//! is the first half of a failure's reason line.
 
 use crate::host::netns;
+use crate::topology::ExpectedProtocol;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
@@ -41,29 +44,93 @@ pub struct Source {
 }
 
 /// What a probe found out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probed {
     /// The destination answered.
     pub answered: bool,
     /// The source port the probe's packets carried (TCP and UDP).
     pub source_port: Option<u16>,
+    /// What came back, in more detail.
+    pub seen: Seen,
+}
+
+/// What came back to a probe, for a failure's reason line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// The answer asked for: an echo reply, the line back over TCP, a
+    /// datagram back; or the completed handshake of a server of the
+    /// user's.
+    Answered,
+    /// A TCP reset: the port is closed, and the path carried the SYN and
+    /// its answer.
+    Reset,
+    /// Nothing within the probe's wait.
+    Nothing,
+    /// An error came back instead (`Destination Net Unreachable from
+    /// 172.20.0.1`), or the source's own kernel refused to send.
+    Unreachable(String),
+    /// The TCP connection opened, but the line sent did not come back.
+    NoEcho,
+}
+
+impl Seen {
+    /// What a probe of `protocol` to `to` saw, in words.
+    pub fn describe(&self, protocol: ExpectedProtocol, to: SocketAddr) -> String {
+        let target = match protocol {
+            ExpectedProtocol::Icmp => to.ip().to_string(),
+            _ => to.to_string(),
+        };
+        match (self, protocol) {
+            (Seen::Answered, ExpectedProtocol::Icmp) => format!("an echo reply from {target}"),
+            (Seen::Answered, ExpectedProtocol::Tcp) => {
+                format!("the TCP connection to {target} opened and answered")
+            }
+            (Seen::Answered, ExpectedProtocol::Udp) => format!("an answer from {target}"),
+            (Seen::Reset, _) => format!(
+                "a TCP reset from {target} (no server on the port; the path carried the SYN and \
+                 its answer)"
+            ),
+            (Seen::Nothing, ExpectedProtocol::Icmp) => format!(
+                "no echo reply from {target} to {PING_TRIES} echo requests ({PING_WAIT_SECS} s each)"
+            ),
+            (Seen::Nothing, ExpectedProtocol::Tcp) => format!(
+                "no answer to the TCP SYN to {target} within {} s (neither SYN-ACK nor reset)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            (Seen::Nothing, ExpectedProtocol::Udp) => format!(
+                "no answer from {target} to {UDP_TRIES} datagrams ({} ms each)",
+                UDP_WAIT.as_millis()
+            ),
+            (Seen::Unreachable(what), _) => format!("{what} (sending to {target})"),
+            (Seen::NoEcho, _) => format!(
+                "the TCP connection to {target} opened, but the line sent did not come back \
+                 within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+/// The ICMP errors `ping` printed (`From 172.20.0.1 icmp_seq=1
+/// Destination Net Unreachable`), as `Destination Net Unreachable from
+/// 172.20.0.1`.
+fn ping_errors(stdout: &str) -> Option<String> {
+    stdout.lines().find_map(|line| {
+        let rest = line.strip_prefix("From ")?;
+        let (from, rest) = rest.split_once(' ')?;
+        let (_, what) = rest.split_once(' ')?;
+        let what = what.trim();
+        (!what.is_empty() && !what.starts_with("bytes")).then(|| format!("{what} from {from}"))
+    })
 }
 
 /// One echo request at a time with the real `ping`, run in the source's
 /// namespace, until one is answered.
 pub fn ping(source: &Source, to: IpAddr) -> Result<Probed, String> {
+    let mut seen = Seen::Nothing;
     for _ in 0..PING_TRIES {
         let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &source.netns,
-                "ping",
-                "-n",
-                "-q",
-                "-c",
-                "1",
-            ])
+            .args(["netns", "exec", &source.netns, "ping", "-n", "-c", "1"])
             .arg("-W")
             .arg(PING_WAIT_SECS.to_string())
             .arg("-I")
@@ -76,11 +143,20 @@ pub fn ping(source: &Source, to: IpAddr) -> Result<Probed, String> {
                 return Ok(Probed {
                     answered: true,
                     source_port: None,
+                    seen: Seen::Answered,
                 })
             }
-            // 1: no answer; 2: the kernel refused to send (no route from
-            // the namespace); anything else: ping could not run.
-            Some(1 | 2) => {}
+            // 1: no answer (or an ICMP error, which ping prints); 2: the
+            // kernel refused to send (no route from the namespace).
+            Some(1) => {
+                if let Some(error) = ping_errors(&String::from_utf8_lossy(&out.stdout)) {
+                    seen = Seen::Unreachable(error);
+                }
+            }
+            Some(2) => {
+                let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                seen = Seen::Unreachable(format!("the source's kernel refused to send: {why}"));
+            }
             _ => {
                 return Err(format!(
                     "ping in namespace {} failed: {}",
@@ -93,6 +169,7 @@ pub fn ping(source: &Source, to: IpAddr) -> Result<Probed, String> {
     Ok(Probed {
         answered: false,
         source_port: None,
+        seen,
     })
 }
 
@@ -132,27 +209,21 @@ const LINE: &[u8] = b"vnetd verify\n";
 /// the SYN and its answer) counts as answered too.
 pub fn tcp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed, String> {
     let (socket, port) = bound_socket(source, to, Type::STREAM)?;
-    let source_port = Some(port);
+    let probed = |answered: bool, seen: Seen| Probed {
+        answered,
+        source_port: Some(port),
+        seen,
+    };
     match socket.connect_timeout(&to.into(), CONNECT_TIMEOUT) {
         Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-            return Ok(Probed {
-                answered: true,
-                source_port,
-            })
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(probed(true, Seen::Reset)),
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            return Ok(probed(false, Seen::Nothing))
         }
-        Err(_) => {
-            return Ok(Probed {
-                answered: false,
-                source_port,
-            })
-        }
+        Err(e) => return Ok(probed(false, Seen::Unreachable(e.to_string()))),
     }
     if !expect_echo {
-        return Ok(Probed {
-            answered: true,
-            source_port,
-        });
+        return Ok(probed(true, Seen::Answered));
     }
     let stream: TcpStream = socket.into();
     let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
@@ -163,9 +234,9 @@ pub fn tcp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
             .read_until(b'\n', &mut echoed)
             .is_ok()
         && echoed == LINE;
-    Ok(Probed {
-        answered,
-        source_port,
+    Ok(match answered {
+        true => probed(true, Seen::Answered),
+        false => probed(false, Seen::NoEcho),
     })
 }
 
@@ -191,6 +262,7 @@ pub fn udp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
                 return Ok(Probed {
                     answered: true,
                     source_port: Some(port),
+                    seen: Seen::Answered,
                 });
             }
         }
@@ -198,5 +270,44 @@ pub fn udp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
     Ok(Probed {
         answered: false,
         source_port: Some(port),
+        seen: Seen::Nothing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_icmp_error_ping_printed_is_kept_with_its_sender() {
+        let out = "PING 10.55.0.1 (10.55.0.1) 56(84) bytes of data.\n\
+                   From 10.99.0.1 icmp_seq=1 Destination Net Unreachable\n\n\
+                   --- 10.55.0.1 ping statistics ---\n";
+        assert_eq!(
+            ping_errors(out).as_deref(),
+            Some("Destination Net Unreachable from 10.99.0.1")
+        );
+        let answered = "64 bytes from 10.2.1.4: icmp_seq=1 ttl=64 time=0.1 ms\n";
+        assert_eq!(ping_errors(answered), None);
+    }
+
+    #[test]
+    fn what_came_back_is_said_with_the_probes_wait() {
+        let to: SocketAddr = "10.0.2.100:80".parse().unwrap();
+        assert_eq!(
+            Seen::Nothing.describe(ExpectedProtocol::Tcp, to),
+            "no answer to the TCP SYN to 10.0.2.100:80 within 2 s (neither SYN-ACK nor reset)"
+        );
+        assert_eq!(
+            Seen::Nothing.describe(ExpectedProtocol::Icmp, to),
+            "no echo reply from 10.0.2.100 to 2 echo requests (2 s each)"
+        );
+        assert_eq!(
+            Seen::Nothing.describe(ExpectedProtocol::Udp, to),
+            "no answer from 10.0.2.100:80 to 3 datagrams (700 ms each)"
+        );
+        assert!(Seen::Reset
+            .describe(ExpectedProtocol::Tcp, to)
+            .starts_with("a TCP reset from 10.0.2.100:80"));
+    }
 }

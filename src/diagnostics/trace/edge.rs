@@ -10,12 +10,11 @@
 //! both links by its own hash, and the secondary link's routers hold the
 //! same routes.
 
-use super::site::{no_route_hop, site_entry, site_place, SiteEntry};
+use super::site::{no_route_hop, site_entry, SiteEntry};
 use super::{
     empty_trace, Bottleneck, HopShaping, RouteUsed, Trace, TraceHop, TraceQuery, NO_TUNNEL,
     SITE_UNREACHABLE,
 };
-use crate::dataplane::DropReason;
 use crate::policy::gateways::LearnedRoute;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, CircuitIdx, GlobalReach, SiteIdx};
@@ -210,8 +209,8 @@ pub(super) fn global_reach_reply(
         // The far site's router has no route back: it drops the reply.
         Some((s, SiteEntry::NoRoute)) => {
             reply.hops.push(no_route_hop(snap, s, query.to, src));
-            reply.reason = Some(DropReason::RouteNone.as_str().to_string());
-            reply.at = Some(site_place(snap, s));
+            let (reason, at) = super::site_without_route(&t.sites[s].name);
+            (reply.reason, reply.at) = (Some(reason), Some(at));
         }
         _ => reply.reason = Some(NO_TUNNEL.to_string()),
     }

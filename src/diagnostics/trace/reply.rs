@@ -19,7 +19,7 @@ use super::site::{self, site_entry, SiteEntry};
 use super::{
     build_packet, empty_trace, nic_name, walk, Delivered, Leg, Trace, TraceQuery, NO_TUNNEL,
 };
-use crate::dataplane::{Admission, Allowed, Conntrack, DropReason, PacketView};
+use crate::dataplane::{Admission, Allowed, Conntrack, PacketView};
 use crate::engine::flow_table::FlowHandle;
 use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
@@ -87,8 +87,8 @@ pub(super) fn follow_reply(
         SiteEntry::NoRoute => {
             let site = delivered.site.expect("a site's entry");
             reply.hops.push(site::no_route_hop(snap, site, from, src));
-            reply.reason = Some(DropReason::RouteNone.as_str().to_string());
-            reply.at = Some(site::site_place(snap, site));
+            let (reason, at) = super::site_without_route(&t.sites[site].name);
+            (reply.reason, reply.at) = (Some(reason), Some(at));
         }
         SiteEntry::NoTunnel => reply.reason = Some(NO_TUNNEL.to_string()),
         SiteEntry::Tunnel(ingress) => {

@@ -256,11 +256,6 @@ pub(super) fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> SiteEntr
     entry.map_or(SiteEntry::NoTunnel, SiteEntry::Tunnel)
 }
 
-/// The place a site's router is named by in a Deny.
-pub(super) fn site_place(snap: &Snapshot, site: SiteIdx) -> String {
-    format!("site {}", snap.topology.sites[site].name)
-}
-
 /// The hop of a router that has no route for `to`: it sends nothing on.
 pub(super) fn no_route_hop(snap: &Snapshot, site: SiteIdx, src: IpAddr, to: IpAddr) -> TraceHop {
     let name = &snap.topology.sites[site].name;
