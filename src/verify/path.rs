@@ -482,7 +482,7 @@ mod tests {
         };
         let to = "10.2.1.100".parse().unwrap();
         assert_eq!(
-            answered_by_others(&[sent.clone()], &after, &flow, "vm1", to),
+            answered_by_others(std::slice::from_ref(&sent), &after, &flow, "vm1", to),
             ["10.2.1.5:80"]
         );
         // Counted before the probe and not since: not this probe's.
