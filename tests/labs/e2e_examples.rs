@@ -375,6 +375,48 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
     assert!(learned, "{}\n{}", dc1(), avs1());
     verify_live(&mut lab);
     assert_live_equals_offline(&lab, &running_text(&lab));
+
+    // Without Global Reach the datacenter's router has no route to the
+    // private cloud (the hub's gateway passes nothing from one circuit to
+    // the other): the probe never leaves the datacenter, and `check` says
+    // so too, at the router, not at the gateway.
+    let text = running_text(&lab);
+    let (start, end) = (
+        text.find("express_route_circuit_connections:").unwrap(),
+        text.find("virtual_network_gateways:").unwrap(),
+    );
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    lab.daemon()
+        .apply("avs-without-global-reach.yaml", &without)
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let withdrawn = common::wait_for(Duration::from_secs(30), || {
+        !common::in_netns("dc1", &["ip", "route"]).contains("10.110.1.0/24")
+    });
+    assert!(withdrawn, "{}", common::in_netns("dc1", &["ip", "route"]));
+    let report = assert_verify_agrees_with_check(&mut lab, &without);
+    let row = |name: &str| {
+        let row = report["expectations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone();
+        (
+            row["observed"]["result"].clone(),
+            row["observed"]["reason"].clone(),
+            row["observed"]["at"].clone(),
+        )
+    };
+    assert_eq!(
+        row("datacenter-reaches-private-cloud"),
+        ("Deny".into(), "route_none".into(), "site dc1".into())
+    );
+    assert_eq!(
+        row("private-cloud-reaches-datacenter"),
+        ("Deny".into(), "route_none".into(), "site avs1".into())
+    );
+    assert_eq!(row("vm-reaches-private-cloud").0, "Allow");
 }
 
 #[test]

@@ -6,9 +6,16 @@
 //! Each learns the other's range over BGP from ASN 12076, pings cross
 //! customer edge, edge router, edge router, customer edge, and an apply
 //! without the link cuts the datacenters apart.
+//!
+//! With circuits that take time (`latency_ms`), a ping between the
+//! datacenters takes both circuits' delay each way, as `trace` adds it up;
+//! and `check` and `verify` find the same for on-premises sources with
+//! the link and without it (where the datacenter's router has no route,
+//! and the packet never leaves it).
 
 use crate::common;
 
+use common::check_agreement::assert_verify_agrees_with_check;
 use common::{in_netns, ping, wait_for, Lab};
 use std::process::Command;
 use std::time::Duration;
@@ -208,4 +215,192 @@ fn global_reach_joins_two_circuits_without_any_vnet_gateway() {
     let found = trace(&lab, "dc1-host", "dc2-host");
     assert_eq!(found.verdict, "Deny", "{found:#?}");
     drop(users);
+}
+
+/// Two datacenters whose routers both run vnetd's BIRD, on circuits that
+/// take `latencies` (ms, one way) to their peering locations, joined by
+/// Global Reach when `reach`; a hub VNet with one VM and no gateway; and
+/// expectations from both datacenters.
+fn delayed_datacenters(prefix: &str, latencies: (u32, u32), reach: bool) -> String {
+    let (link, to_dc2) = if reach {
+        (
+            "express_route_circuit_connections:\n  - {name: dc1-dc2, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/29}\n",
+            "result: Allow, via: [dc1-circuit, dc2-circuit]",
+        )
+    } else {
+        ("", "result: Deny, reason: route_none")
+    };
+    let back = if reach {
+        "result: Allow, via: [dc2-circuit, dc1-circuit]"
+    } else {
+        "result: Deny, reason: route_none"
+    };
+    format!(
+        "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - {{name: default, address_prefixes: [10.0.1.0/24]}}
+network_interfaces:
+  - {{name: vm, subnet: hub/default, private_ip_address: 10.0.1.4, netns: {prefix}-vm}}
+on_premises_sites:
+  - name: dc1
+    address_space: [172.20.0.0/16]
+    router: {{netns: {prefix}-dc1, asn: 65020, bgp_speaker: bird}}
+    hosts:
+      - {{name: dc1-host, private_ip_address: {DC1_HOST}, netns: {prefix}-dc1-host}}
+  - name: dc2
+    address_space: [172.21.0.0/16]
+    router: {{netns: {prefix}-dc2, asn: 65030, bgp_speaker: bird}}
+    hosts:
+      - {{name: dc2-host, private_ip_address: {DC2_HOST}, netns: {prefix}-dc2-host}}
+express_route_circuits:
+  - name: dc1-circuit
+    site: dc1
+    peering_location: Amsterdam
+    bandwidth_in_mbps: 1000
+    latency_ms: {first}
+    private_peering: {{peer_asn: 65020, primary_peer_address_prefix: 172.16.0.0/30, secondary_peer_address_prefix: 172.16.0.4/30}}
+  - name: dc2-circuit
+    site: dc2
+    peering_location: London
+    bandwidth_in_mbps: 500
+    latency_ms: {second}
+    private_peering: {{peer_asn: 65030, primary_peer_address_prefix: 172.16.1.0/30, secondary_peer_address_prefix: 172.16.1.4/30}}
+{link}
+expectations:
+  - {{name: dc1-pings-dc2, from: dc1-host, to: dc2-host, protocol: Icmp, {to_dc2}}}
+  - {{name: dc2-reaches-dc1-ssh, from: dc2-host, to: dc1-host, protocol: Tcp, port: 22, {back}}}
+  - {{name: no-datacenter-route-to-the-hub, from: dc1-host, to: vm, protocol: Icmp, result: Deny, reason: route_none}}
+",
+        first = latencies.0,
+        second = latencies.1,
+    )
+}
+
+/// The round trips of `count` pings from `ns` to `dst`, in ms.
+fn round_trips(ns: &str, dst: &str, count: u32) -> Vec<f64> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-n", "-c", &count.to_string()])
+        .args(["-i", "0.1", "-W", "2", dst])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split("time=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The report's outcome of expectation `name`: (result, reason, at).
+fn observed(report: &serde_json::Value, name: &str) -> (String, Option<String>, Option<String>) {
+    let row = report["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report:#}"));
+    let text = |key: &str| row["observed"][key].as_str().map(str::to_string);
+    (text("result").unwrap(), text("reason"), text("at"))
+}
+
+#[test]
+fn global_reach_takes_both_circuits_latency_and_check_agrees_with_verify_with_and_without_it() {
+    let prefix = "grd";
+    let text = delayed_datacenters(prefix, (3, 5), true);
+    let mut lab = Lab::start_exact(prefix, &text);
+    let dc1_host = format!("{prefix}-dc1-host");
+    assert!(
+        wait_for(Duration::from_secs(60), || ping(&dc1_host, DC2_HOST)),
+        "dc1 never reached dc2 over Global Reach"
+    );
+    // What the trace adds one way over Global Reach: both circuits (once
+    // the lab's snapshot holds what the edge routers learned).
+    let allowed = wait_for(Duration::from_secs(30), || {
+        trace(&lab, "dc1-host", "dc2-host").verdict == "Allow"
+    });
+    let found = trace(&lab, "dc1-host", "dc2-host");
+    assert!(allowed, "{found:#?}");
+    assert_eq!(found.added_latency_us, 8_000, "{found:#?}");
+    let reply = found.reply.as_ref().expect("a reply");
+    let back: u32 = (reply.hops.iter())
+        .filter_map(|h| h.shaping.as_ref())
+        .map(|s| s.added_latency_us)
+        .sum();
+    assert_eq!(back, found.added_latency_us, "{reply:#?}");
+    let expected = f64::from(found.added_latency_us + back) / 1000.0;
+    // Real pings take that, both ways, within 2 ms.
+    let mut rtts = round_trips(&dc1_host, DC2_HOST, 20);
+    assert!(rtts.len() >= 15, "{rtts:?}");
+    rtts.sort_by(f64::total_cmp);
+    let median = rtts[rtts.len() / 2];
+    assert!(
+        (median - expected).abs() <= 2.0,
+        "median round trip {median} ms, the trace's {expected} ms: {rtts:?}"
+    );
+    assert!(rtts[0] >= expected - 0.1, "{rtts:?} below {expected} ms");
+    // The daemon carried them on the link, and says what it adds.
+    let reach = vnetd::daemon::report::stats_of(lab.daemon()).global_reach;
+    let primary = reach
+        .iter()
+        .find(|r| r.name == "dc1-dc2 primary")
+        .unwrap_or_else(|| panic!("{reach:?}"));
+    assert_eq!(primary.delay_us, 8_000, "{reach:?}");
+    assert!(primary.packets >= 40, "{reach:?}");
+    assert_eq!(primary.dropped, 0, "{reach:?}");
+
+    // check and verify agree on every expectation: Global Reach both ways,
+    // and no route from a datacenter to a VNet no gateway connects.
+    let report = assert_verify_agrees_with_check(&mut lab, &text);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(
+        observed(&report, "no-datacenter-route-to-the-hub"),
+        (
+            "Deny".to_string(),
+            Some("route_none".to_string()),
+            Some("site dc1".to_string())
+        )
+    );
+
+    // Without Global Reach: each datacenter's router loses the other's
+    // range, and the packet never leaves it; check and verify agree again.
+    let without = delayed_datacenters(prefix, (3, 5), false);
+    lab.daemon()
+        .apply("no-global-reach.yaml", &without)
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let (dc1, dc2) = (format!("{prefix}-dc1"), format!("{prefix}-dc2"));
+    let withdrawn = wait_for(Duration::from_secs(30), || {
+        !in_netns(&dc1, &["ip", "route"]).contains("172.21.0.0/16")
+            && !in_netns(&dc2, &["ip", "route"]).contains("172.20.0.0/16")
+    });
+    assert!(withdrawn, "{}", in_netns(&dc1, &["ip", "route"]));
+    assert!(vnetd::daemon::report::stats_of(lab.daemon())
+        .global_reach
+        .is_empty());
+    let report = assert_verify_agrees_with_check(&mut lab, &without);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(
+        observed(&report, "dc1-pings-dc2"),
+        (
+            "Deny".to_string(),
+            Some("route_none".to_string()),
+            Some("site dc1".to_string())
+        )
+    );
+    assert_eq!(
+        observed(&report, "dc2-reaches-dc1-ssh"),
+        (
+            "Deny".to_string(),
+            Some("route_none".to_string()),
+            Some("site dc2".to_string())
+        )
+    );
 }
