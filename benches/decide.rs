@@ -3,13 +3,14 @@
 //! a few representative packets, and on the hybrid lab through its VPN
 //! gateway (a learned route given as input), and through internal load
 //! balancers. This is the work a worker does per packet between its read
-//! and its write.
+//! and its write; and what a machine of a spread lab decides of a packet
+//! another sent it.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
 use std::hint::black_box;
 use vnetd::dataplane::conntrack::NicOwners;
-use vnetd::dataplane::{decide, PacketView, Stateless, Verdict};
+use vnetd::dataplane::{decide, decide_arrival, PacketView, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::snapshot::Snapshot;
 
@@ -232,6 +233,55 @@ fn load_balancer_cases(group: &mut criterion::BenchmarkGroup<criterion::measurem
     }
 }
 
+/// What the receiving machine of a lab spread over machines decides of a
+/// packet another sent it (`config/ha-nva.yaml`, spoke1 on h2, the rest on
+/// h1, as h1 runs it): a known flow for a NIC that is no backend, one for a
+/// backend addressed to its own address, and one still addressed to the
+/// web frontend, which h1 translates to its backend (and pinned). The
+/// first two are every arrival's cost; the third a balanced one's.
+fn arrival_cases(c: &mut Criterion) {
+    let text = format!(
+        "{}\nhosts:\n  - {{name: h1, underlay_address: 192.0.2.1}}\n  - {{name: h2, underlay_address: 192.0.2.2}}\n",
+        include_str!("../config/ha-nva.yaml").replace("  - name: spoke1\n", "  - name: spoke1\n    host: h2\n")
+    );
+    let mut topology = vnetd::topology::parse_str("ha-nva.yaml", &text)
+        .unwrap()
+        .topology;
+    topology.placement.run_on(Some("h1")).unwrap();
+    let snap = Snapshot::compile(topology, 1);
+    let nic = |n: &str| snap.port_by_name(n).unwrap();
+    let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 0);
+    let plain = tcp([10, 1, 1, 4], [10, 2, 1, 4], 80);
+    let to_backend = tcp([10, 1, 1, 4], [10, 0, 2, 4], 80);
+    let to_frontend = tcp_ports([10, 1, 1, 4], [10, 0, 2, 100], 40001, 80);
+    let cases = [
+        ("a NIC, known flow", nic("vm2"), &plain),
+        (
+            "a backend at its own address, known flow",
+            nic("web1"),
+            &to_backend,
+        ),
+        (
+            "a backend through its frontend, known flow",
+            nic("web1"),
+            &to_frontend,
+        ),
+    ];
+    let mut group = c.benchmark_group("arrival");
+    for (name, receiver, packet) in cases {
+        let view = PacketView::parse(packet).unwrap();
+        let verdict = decide_arrival(&snap, &flows, receiver, &view, 0);
+        assert!(
+            matches!(verdict, Verdict::Deliver(_) | Verdict::Translate { .. }),
+            "{name}: {verdict:?}"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| decide_arrival(black_box(&snap), &flows, receiver, black_box(&view), 0))
+        });
+    }
+    group.finish();
+}
+
 /// `config/hybrid.yaml` with the branch's 192.168.0.0/16 learned by the
 /// gateway, as its BGP speaker would report it.
 fn hybrid_snapshot() -> Snapshot {
@@ -288,5 +338,5 @@ fn counting(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, counting);
+criterion_group!(benches, bench, counting, arrival_cases);
 criterion_main!(benches);

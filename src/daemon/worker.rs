@@ -32,7 +32,7 @@ use super::threads::{Faults, ThreadKind};
 use super::underlay::{frame_vni, Discard, UnderlayLink};
 use super::{Plane, PortConntrack, PortId, PublishedPlane};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
-use crate::dataplane::nat::translate;
+use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{decide_arrival, decide_parsed, flow_hash, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
@@ -275,6 +275,21 @@ impl Worker {
                         traffic,
                     );
                 }
+                // A load-balanced packet for a backend of this machine:
+                // translated here, never offloaded.
+                Verdict::Translate {
+                    nic: egress,
+                    rewrite,
+                } => {
+                    let port = plane.port_id(egress);
+                    if !translate_counted(buf, len, rewrite) {
+                        self.counters
+                            .dropped_many(port, DropReason::Malformed, traffic.packets);
+                        continue;
+                    }
+                    let out = plane.egress(egress, self.index, &buf[..len]);
+                    write_counted(&self.counters, port, out, &buf[..len], traffic);
+                }
                 Verdict::Drop { reason, at, rule } => {
                     if let (Some(denies), DropReason::NsgInbound | DropReason::FirewallDenied) =
                         (&self.denies, reason)
@@ -287,7 +302,6 @@ impl Worker {
                     self.counters
                         .dropped_many(plane.port_id(at), reason, traffic.packets);
                 }
-                Verdict::Translate { .. } => {}
             }
         }
     }
@@ -505,16 +519,21 @@ impl Worker {
                     }
                     egress
                 }
-                Verdict::Translate { nic, rewrite } => {
-                    // With NEEDS_CSUM the transport checksum field holds
-                    // only the pseudo-header sum, for the receiver to finish.
-                    let partial = vnet_header(buf).is_some_and(|h| h.flags & F_NEEDS_CSUM != 0);
-                    if translate(&mut buf[VNET_HDR_LEN..len], rewrite, partial).is_err() {
+                Verdict::Translate {
+                    nic: egress,
+                    rewrite,
+                } => {
+                    // A backend on another machine gets the client's packet
+                    // as sent: its machine translates it and pins the flow,
+                    // to translate the replies back (`decide_arrival`).
+                    let leaves_untranslated = matches!(rewrite, Rewrite::Destination { .. })
+                        && plane.ports.get(egress).is_some_and(|p| p.is_remote());
+                    if !leaves_untranslated && !translate_counted(buf, len, rewrite) {
                         self.counters
                             .dropped_many(port, DropReason::Malformed, traffic.packets);
                         continue;
                     }
-                    nic
+                    egress
                 }
                 Verdict::Drop { reason, at, .. } => {
                     self.counters
@@ -567,6 +586,16 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Applies a load balancer's `rewrite` to the packet of `buf[..len]`
+/// (virtio-net header first); false for a packet it cannot rewrite.
+#[inline]
+fn translate_counted(buf: &mut [u8], len: usize, rewrite: Rewrite) -> bool {
+    // With NEEDS_CSUM the transport checksum field holds only the
+    // pseudo-header sum, for the receiver to finish.
+    let partial = vnet_header(buf).is_some_and(|h| h.flags & F_NEEDS_CSUM != 0);
+    translate(&mut buf[VNET_HDR_LEN..len], rewrite, partial).is_ok()
 }
 
 /// Asks the fast path to carry (or, at its end, stop carrying) the arrivals

@@ -4,6 +4,7 @@
 //! is refused at its line with its reason.
 
 use crate::common::placement::{hub_spoke_three_hosts, place, THREE_HOSTS};
+use std::net::IpAddr;
 use vnetd::topology::{parse_str, HostIdx};
 
 fn host_names(text: &str) -> Vec<(String, String)> {
@@ -169,4 +170,95 @@ fn an_underlay_smaller_than_azures_mtu_bounds_and_clamps_the_paths_to_other_host
         (1500, None)
     );
     assert!(!tables.active);
+}
+
+/// The highly available NVAs example as host `host` runs it: the web
+/// frontend and its backends on h1, its client vm1 on h2.
+fn ha_nva_run_on(host: &str) -> vnetd::snapshot::Snapshot {
+    let mut topo = parse_str(
+        "placed.yaml",
+        &crate::common::placement::ha_nva_three_hosts(),
+    )
+    .unwrap()
+    .topology;
+    topo.placement.run_on(Some(host)).unwrap();
+    vnetd::snapshot::Snapshot::compile(topo, 1)
+}
+
+fn tcp(src: [u8; 4], dst: [u8; 4], ports: (u16, u16), syn_ack: (bool, bool)) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ipv4(src, dst, 64).tcp(ports.0, ports.1, 1, 64000);
+    let b = match syn_ack {
+        (true, false) => b.syn(),
+        (true, true) => b.syn().ack(2),
+        _ => b.ack(2),
+    };
+    let mut out = Vec::new();
+    b.write(&mut out, &[]).unwrap();
+    out
+}
+
+#[test]
+fn a_load_balanced_flow_between_hosts_is_translated_and_translated_back_on_the_backends_host() {
+    use vnetd::dataplane::conntrack::NicOwners;
+    use vnetd::dataplane::{decide, decide_arrival, PacketView, Rewrite, Verdict};
+    use vnetd::engine::flow_table::FlowTable;
+    let (client, backends) = (ha_nva_run_on("h2"), ha_nva_run_on("h1"));
+    let (on_h2, on_h1) = (
+        FlowTable::new(1 << 12, NicOwners::MAX_OWNERS, 0),
+        FlowTable::new(1 << 12, NicOwners::MAX_OWNERS, 0),
+    );
+    let port = |s: &vnetd::snapshot::Snapshot, name: &str| s.plan.port_by_name(name).unwrap();
+    let (vm1, frontend) = ([10, 1, 1, 4], [10, 0, 2, 100]);
+    // On h2, the client's SYN to the frontend is balanced to a backend on
+    // h1; the verdict carries the translation, which the worker leaves to
+    // h1 (the backend's port is remote here).
+    let syn = tcp(vm1, frontend, (40000, 80), (true, false));
+    let (backend, rewrite) = match decide(&client, &on_h2, port(&client, "vm1"), &syn, 0) {
+        Verdict::Translate { nic, rewrite } => (nic, rewrite),
+        other => panic!("{other:?}"),
+    };
+    assert!(!client.plan.is_local(backend));
+    let Rewrite::Destination { address, port: 80 } = rewrite else {
+        panic!("{rewrite:?}");
+    };
+    // On h1, the SYN arrives addressed to the frontend: translated to that
+    // backend, pinned there.
+    let arrived = PacketView::parse(&syn).unwrap();
+    assert_eq!(
+        decide_arrival(&backends, &on_h1, backend, &arrived, 0),
+        Verdict::Translate {
+            nic: backend,
+            rewrite
+        }
+    );
+    // The backend's SYN-ACK leaves h1 translated back to the frontend, for
+    // the client on h2.
+    let IpAddr::V4(address) = address else {
+        panic!("{address}");
+    };
+    let syn_ack = tcp(address.octets(), vm1, (80, 40000), (true, true));
+    assert_eq!(
+        decide(&backends, &on_h1, backend, &syn_ack, 0),
+        Verdict::Translate {
+            nic: port(&backends, "vm1"),
+            rewrite: Rewrite::Source {
+                address: IpAddr::from(frontend),
+                port: 80
+            }
+        }
+    );
+    // On h2 it arrives as the frontend's answer: vm1 takes it as the reply
+    // of its own connection.
+    let answered = PacketView::parse(&tcp(frontend, vm1, (80, 40000), (true, true))).unwrap();
+    assert_eq!(
+        decide_arrival(&client, &on_h2, port(&client, "vm1"), &answered, 0),
+        Verdict::Deliver(port(&client, "vm1"))
+    );
+    // A packet for the backend's own address arrives untouched.
+    let direct =
+        PacketView::parse(&tcp(vm1, address.octets(), (40001, 80), (true, false))).unwrap();
+    assert_eq!(
+        decide_arrival(&backends, &on_h1, backend, &direct, 0),
+        Verdict::Deliver(backend)
+    );
 }

@@ -1,7 +1,9 @@
 //! Load balancing: the backend a packet that reached a frontend goes to
 //! (its flow's pin, or the hash's pick among the healthy backends), the
 //! translation of its destination, and the translation back of the
-//! backends' replies.
+//! backends' replies. In a lab spread over machines, the client's machine
+//! chooses the backend and the backend's machine translates (and
+//! translates back).
 
 use super::routing::receives;
 use super::{Conntrack, DropReason, PinTarget, Verdict};
@@ -185,4 +187,63 @@ pub(super) fn untranslate<C: Conntrack + ?Sized>(
         }
     }
     (None, None)
+}
+
+/// A packet that arrived from another machine for `backend`, a backend of
+/// a frontend that translates: when it is still addressed to one of those
+/// frontends (the client's machine chose this backend and left the
+/// translation to this one), its destination is translated to the backend
+/// and its flow pinned here, so that the backend's replies are translated
+/// back by [`untranslate`]; `receive` then judges it as the backend gets
+/// it. Any other packet for the backend is received as it came.
+#[inline(never)]
+pub(super) fn arrive_balanced<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    backend: PortIdx,
+    view: &PacketView,
+    now_ms: u64,
+    receive: impl FnOnce(&PacketView, Option<Rewrite>) -> Verdict,
+) -> Verdict {
+    let found = snap.nics[backend]
+        .translated_frontends
+        .iter()
+        .map(|&f| snap.frontend(f))
+        .find(|fe| fe.address == view.key.dst);
+    let Some(fe) = found else {
+        return receive(view, None);
+    };
+    let Some(rule) = fe
+        .rule_for(view.key.proto, view.key.dst_port)
+        .map(|r| &fe.rules[r])
+    else {
+        return Verdict::dropped(DropReason::LbNoRule, backend);
+    };
+    let Some(member) = rule.member(backend).filter(|_| !rule.floating_ip) else {
+        // A floating-IP rule's backend receives the frontend's address
+        // itself.
+        return receive(view, None);
+    };
+    let original_port = view.flow_ports.1;
+    let backend_port = rule.backend_port_for(original_port);
+    match flows.pinned(fe, view, now_ms) {
+        Some(pin) if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 => flows.closing_pin(&pin),
+        Some(_) => {}
+        None => flows.pin(
+            fe,
+            view,
+            PinTarget {
+                backend,
+                reply_source: (member.address, backend_port),
+                translated: true,
+            },
+            rule.idle_timeout_ms,
+            now_ms,
+        ),
+    }
+    let rewrite = Rewrite::Destination {
+        address: member.address,
+        port: backend_port,
+    };
+    receive(&view.translated(rewrite), Some(rewrite))
 }

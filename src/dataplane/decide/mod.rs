@@ -325,7 +325,13 @@ fn deliver(receiver: PortIdx, rewrite: Option<Rewrite>) -> Verdict {
 /// arrived through the underlay for `receiver`, a port of this machine,
 /// and meets the receiver's inbound NSGs, as on Azure's destination host.
 /// Everything before (routes, the sender's NSGs, peering, the load
-/// balancer) was decided on the sender's machine.
+/// balancer's choice of backend) was decided on the sender's machine.
+///
+/// A load-balanced packet arrives as the client sent it, addressed to the
+/// frontend: the backend's machine translates its destination to the
+/// backend and pins the flow there ([`balancing::arrive_balanced`]), as
+/// Azure's host of a backend does, so that the backend's replies are
+/// translated back where they are sent, whatever machine the client is on.
 pub fn decide_arrival<C: Conntrack + ?Sized>(
     snap: &Snapshot,
     flows: &C,
@@ -333,8 +339,18 @@ pub fn decide_arrival<C: Conntrack + ?Sized>(
     view: &PacketView,
     now_ms: u64,
 ) -> Verdict {
-    if snap.nics.get(receiver).is_none_or(|nic| nic.remote) {
+    let Some(nic) = snap.nics.get(receiver).filter(|nic| !nic.remote) else {
         return Verdict::dropped(DropReason::NoDestination, receiver);
+    };
+    if !nic.translated_frontends.is_empty() {
+        return balancing::arrive_balanced(
+            snap,
+            flows,
+            receiver,
+            view,
+            now_ms,
+            |translated, to| receive(snap, flows, receiver, translated, to, now_ms).verdict,
+        );
     }
     receive(snap, flows, receiver, view, None, now_ms).verdict
 }
