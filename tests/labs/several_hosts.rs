@@ -586,3 +586,169 @@ fn a_backend_down_where_its_balancer_is_probed_gets_no_flow_from_other_hosts() {
         all_on_nva1(attempt)
     }));
 }
+
+/// Starts `python3 -m http.server PORT` in each namespace of `nss` (a web
+/// server for the web frontend and its HTTP probe, or a TCP listener for
+/// the NVAs' probe), each stopped when dropped.
+fn serve_http(nss: &[String], port: u16) -> Vec<common::Killed> {
+    nss.iter()
+        .map(|ns| {
+            common::Killed(
+                std::process::Command::new("ip")
+                    .args(["netns", "exec", ns, "python3", "-m", "http.server"])
+                    .arg(port.to_string())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `curl` from `ns` to `url`: the HTTP status, or what went wrong.
+fn curl(ns: &str, url: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-s",
+            "-m",
+            "2",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-w", "%{http_code}", url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The highly available NVAs example with the hub (both load balancers,
+/// the NVAs and the web servers) on h1 and each spoke on a host of its
+/// own: vm1 (h2) reaches the web frontend on h1 over TCP, each connection
+/// translated to a backend on h1 and its replies translated back there,
+/// and every expectation of the file passes, tested on its source's host.
+/// Returns the cluster with its servers, still serving.
+fn load_balanced_from_another_host(tag: &str, offload: bool) -> (Cluster, Vec<common::Killed>) {
+    let cluster = Cluster::start(
+        tag,
+        &common::placement::ha_nva_three_hosts(),
+        &THREE_HOSTS,
+        offload,
+    );
+    let webs = [cluster.ns("web1"), cluster.ns("web2")];
+    let nvas = [cluster.ns("nva1"), cluster.ns("nva2")];
+    let servers: Vec<common::Killed> = serve_http(&webs, 80)
+        .into_iter()
+        .chain(serve_http(&nvas, 22))
+        .collect();
+    let vm1 = cluster.ns("vm1");
+    // Once the probes on h1 find the web servers up, every connection from
+    // h2 completes: eight in a row, over both backends.
+    let answered = common::wait_for(Duration::from_secs(30), || {
+        curl(&vm1, "http://10.0.2.100/") == "200"
+    });
+    assert!(answered, "{}", curl(&vm1, "http://10.0.2.100/"));
+    for _ in 0..8 {
+        assert_eq!(curl(&vm1, "http://10.0.2.100/"), "200");
+    }
+    // Each backend got the connections translated to its own address, on
+    // its own host; no answer reached vm1 in a backend's own name.
+    let flows = |host: &str| -> Vec<serde_json::Value> {
+        let out = cluster.ask(host, &["flows", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["flows"].as_array().unwrap().clone()
+    };
+    let on_h1 = flows("h1");
+    let translated = on_h1.iter().filter(|f| {
+        f["direction"] == "Inbound"
+            && (f["destination"] == "10.0.2.4:80" || f["destination"] == "10.0.2.5:80")
+            && f["source"].as_str().unwrap().starts_with("10.1.1.4:")
+    });
+    assert!(translated.count() >= 8, "{on_h1:#?}");
+    let on_h2 = flows("h2");
+    assert!(
+        !on_h2.iter().any(|f| f["nic"] == "vm1"
+            && f["direction"] == "Inbound"
+            && f["source"].as_str().unwrap().starts_with("10.0.2.")),
+        "{on_h2:#?}"
+    );
+    every_expectation_passes_once(
+        &cluster,
+        &[
+            ("spokes-cross-the-nvas", "h2"),
+            ("spokes-ping-through-the-nvas", "h3"),
+            ("web-through-its-frontend", "h2"),
+            ("no-ssh-to-web", "h2"),
+            ("frontend-has-no-https-rule", "h2"),
+        ],
+    );
+    (cluster, servers)
+}
+
+#[test]
+fn a_load_balanced_connection_from_another_host_is_translated_both_ways_with_offload() {
+    let (cluster, _servers) = load_balanced_from_another_host("sh3w", true);
+    // The web servers drop vm1's connections themselves (their own
+    // firewall), the probes still find them up: verify on h2 fails the
+    // expectation and says what it saw, that nothing in the fabric
+    // dropped it, and what check finds.
+    let webs = [cluster.ns("web1"), cluster.ns("web2")];
+    for web in &webs {
+        common::in_netns(web, &["nft", "add", "table", "inet", "guest"]);
+        common::in_netns(
+            web,
+            &[
+                "nft",
+                "add chain inet guest input { type filter hook input priority 0; }",
+            ],
+        );
+        common::in_netns(
+            web,
+            &[
+                "nft",
+                "add rule inet guest input ip saddr 10.1.1.4 tcp dport 80 drop",
+            ],
+        );
+    }
+    let out = cluster.ask("h2", &["verify", "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let web = report["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "web-through-its-frontend")
+        .unwrap()
+        .clone();
+    assert_eq!(web["passed"], false, "{web:#}");
+    let message = web["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "expected Allow, found Deny; observed: no answer to the TCP SYN to 10.0.2.100:80 \
+             within 2 s (neither SYN-ACK nor reset); no drop counter of the fabric moved; \
+             check finds Allow via web-ilb > web"
+        ),
+        "{message}"
+    );
+    // The same line on stderr, where verify names each failure.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expectation `web-through-its-frontend` failed: expected Allow"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_load_balanced_connection_from_another_host_is_translated_both_ways_without_offload() {
+    load_balanced_from_another_host("sh3v", false);
+}
