@@ -168,21 +168,21 @@ fn verify_passes_on_the_builtin_lab_and_names_the_expectation_an_apply_breaks() 
         failed[0].contains(WEB) && failed[0].ends_with("Deny (nsg_inbound) at vm2 via nva1"),
         "{table}"
     );
+    // The failure's reason line: what the probe saw, and what check finds
+    // for the file the lab runs now.
+    let why = "expected Allow, found Deny (nsg_inbound at vm2); observed: no answer to the TCP \
+               SYN to 10.2.1.4:80 within 2 s (neither SYN-ACK nor reset); check finds Deny \
+               (nsg_inbound) at vm2 via nva1";
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!(
-            "expectation `{WEB}` failed: expected Allow, found Deny (nsg_inbound at vm2)"
-        )),
+        stderr.contains(&format!("expectation `{WEB}` failed: {why}\n")),
         "{stderr}"
     );
     assert!(table.ends_with("7 passed, 1 failed\n"), "{table}");
     let cases = junit_cases(&junit);
     let expected: Vec<(String, Option<String>)> = names
         .iter()
-        .map(|n| {
-            let failure = (n == WEB).then_some("expected Allow, found Deny (nsg_inbound at vm2)");
-            (n.clone(), failure.map(String::from))
-        })
+        .map(|n| (n.clone(), (n == WEB).then(|| why.to_string())))
         .collect();
     assert_eq!(cases, expected);
 
