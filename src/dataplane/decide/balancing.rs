@@ -226,20 +226,31 @@ pub(super) fn arrive_balanced<C: Conntrack + ?Sized>(
     };
     let original_port = view.flow_ports.1;
     let backend_port = rule.backend_port_for(original_port);
-    match flows.pinned(fe, view, now_ms) {
-        Some(pin) if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 => flows.closing_pin(&pin),
-        Some(_) => {}
-        None => flows.pin(
-            fe,
-            view,
-            PinTarget {
-                backend,
-                reply_source: (member.address, backend_port),
-                translated: true,
-            },
-            rule.idle_timeout_ms,
-            now_ms,
-        ),
+    let pinned = flows.pinned(fe, view, now_ms);
+    match pinned {
+        Some(pin) if pin.backend == flows.backend_id(backend) => {
+            if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+                flows.closing_pin(&pin);
+            }
+        }
+        // The client's machine placed the flow anew (its own pin went, or
+        // the 5-tuple is reused): this machine follows its choice.
+        _ => {
+            if let Some(stale) = pinned {
+                flows.unpin(&stale, now_ms);
+            }
+            flows.pin(
+                fe,
+                view,
+                PinTarget {
+                    backend,
+                    reply_source: (member.address, backend_port),
+                    translated: true,
+                },
+                rule.idle_timeout_ms,
+                now_ms,
+            );
+        }
     }
     let rewrite = Rewrite::Destination {
         address: member.address,
