@@ -195,7 +195,9 @@ impl ReachLines {
             "the Global Reach thread",
             (panics, stop),
             move || {
-                if let Err(e) = lines.run() {
+                // An error of epoll or the timer ends one run; the links
+                // are taken up again by the next.
+                while let Err(e) = lines.run() {
                     eprintln!("vnetd: the Global Reach thread failed ({e}); restarting it");
                     std::thread::sleep(Duration::from_millis(WAIT_MS.into()));
                 }
