@@ -370,6 +370,33 @@ fn global_reach_takes_both_circuits_latency_and_check_agrees_with_verify_with_an
         )
     );
 
+    // Faster circuits, applied: the link takes their delay in place (its
+    // sessions and devices kept), and pings follow the trace again.
+    let faster = delayed_datacenters(prefix, (1, 2), true);
+    lab.daemon()
+        .apply("faster.yaml", &faster)
+        .unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let found = trace(&lab, "dc1-host", "dc2-host");
+    assert_eq!(found.added_latency_us, 3_000, "{found:#?}");
+    let reach = vnetd::daemon::report::stats_of(lab.daemon()).global_reach;
+    assert!(
+        reach.iter().all(|r| r.delay_us == 3_000) && reach.len() == 2,
+        "{reach:?}"
+    );
+    let expected = 2.0 * f64::from(found.added_latency_us) / 1000.0;
+    assert!(
+        wait_for(Duration::from_secs(30), || ping(&dc1_host, DC2_HOST)),
+        "dc1 lost dc2 after the apply"
+    );
+    let mut rtts = round_trips(&dc1_host, DC2_HOST, 20);
+    rtts.sort_by(f64::total_cmp);
+    assert!(rtts.len() >= 15, "{rtts:?}");
+    let median = rtts[rtts.len() / 2];
+    assert!(
+        (median - expected).abs() <= 2.0,
+        "median round trip {median} ms, the trace's {expected} ms: {rtts:?}"
+    );
+
     // Without Global Reach: each datacenter's router loses the other's
     // range, and the packet never leaves it; check and verify agree again.
     let without = delayed_datacenters(prefix, (3, 5), false);
