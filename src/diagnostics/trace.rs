@@ -16,9 +16,10 @@
 //! load balancer's translation is applied to the packet; a packet handed
 //! to an on-premises site's tunnel ends at the site when the site holds
 //! the address. A packet that comes back to a NIC it already left is a
-//! routing loop. A trace from an on-premises host enters the fabric
-//! through its site's first tunnel (what the site's router does is its own
-//! routing, outside the fabric), unless Global Reach carries it (the `edge` room).
+//! routing loop. A trace from an on-premises host starts at its site's
+//! router, which sends it by its own routes (the `site` room): into the
+//! fabric by the tunnel its route leads to, over Global Reach (the `edge`
+//! room), or nowhere (a Deny `route_none` at the site).
 //!
 //! Once the request is delivered, its reply is walked back the same way
 //! (`reply`): a conversation needs both directions, and a reply with no
