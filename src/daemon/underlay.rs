@@ -4,10 +4,11 @@
 //! workers write to such a port and take in what other machines send.
 //!
 //! As on Azure, the machine of the sending NIC decides what Azure's source
-//! host decides (routes, the sender's NSGs, peering, load balancing) and
-//! the machine of the receiving port what the destination host decides
-//! (the receiver's inbound NSGs, delivery): each NIC's flow state lives on
-//! its own machine.
+//! host decides (routes, the sender's NSGs, peering, the load balancer's
+//! choice of backend) and the machine of the receiving port what the
+//! destination host decides (a load balancer's translation to its backend
+//! and back, the receiver's inbound NSGs, delivery): each NIC's flow state
+//! lives on its own machine.
 //!
 //! A machine is trusted only once it is known to number the lab as this
 //! one does: it has announced, over the host mesh, the same digest of the
