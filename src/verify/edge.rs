@@ -45,10 +45,10 @@ pub fn global_reach_hops(topology: &Topology, from: Endpoint, to: IpAddr) -> Vec
     }
 }
 
-/// Why a site's router dropped a packet for `to`: it has no route for it
-/// (the kernel's own lookup finds none), `route_none` at `site <name>`, in
-/// the words of `vnetd check`. `None` when it has one, or cannot be asked
-/// (a site on another machine, an IPv6 address).
+/// Why a site's routers dropped a packet for `to`: none of them has a
+/// route for it (each kernel's own lookup finds none), `route_none` at
+/// `site <name>`, in the words of `vnetd check`. `None` when one has, or
+/// they cannot be asked (a site on another machine, an IPv6 address).
 pub fn site_router_drop(
     topology: &Topology,
     site: SiteIdx,
@@ -58,8 +58,6 @@ pub fn site_router_drop(
         return None;
     };
     let s = &topology.sites[site];
-    match route_interface(&s.router_netns, to) {
-        Ok(None) => Some(site_without_route(&s.name)),
-        _ => None,
-    }
+    let none = (s.routers.iter()).all(|r| matches!(route_interface(&r.netns, to), Ok(None)));
+    none.then(|| site_without_route(&s.name))
 }

@@ -15,7 +15,10 @@
 //!   learned in a running lab, or what the BGP model predicts from a file.
 //!
 //! A router whose `bgp_speaker` is `none` is the user's own, configured as
-//! the file says: it takes what its neighbours send, as vnetd's would.
+//! the file says: it takes what its neighbours send, as vnetd's would. A
+//! site with several routers (devices in front of one network) sends by
+//! the first, in file order, that has a route: its hosts spread their
+//! flows over all of them, and the trace follows one.
 //! The longest prefix wins; between equal ones a static route (the lab's,
 //! lower metric than a routing daemon's), then the shorter AS path. A
 //! router without a route for the destination drops the packet: the trace
@@ -27,7 +30,7 @@ use crate::plan::PortIdx;
 use crate::policy::bgp::{router_bgp_address, BgpModel};
 use crate::policy::gateways::served_ranges;
 use crate::snapshot::Snapshot;
-use crate::topology::{CircuitIdx, ConnectionPeer, GatewayIdx, GlobalReach, SiteIdx};
+use crate::topology::{CircuitIdx, ConnectionPeer, GatewayIdx, GlobalReach, RouterRef, SiteIdx};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -69,15 +72,12 @@ pub(super) enum SiteEntry {
     NoTunnel,
 }
 
-/// The static routes of `site`'s router: the ranges each gateway it has a
+/// The static routes of router `at`: the ranges each gateway it has a
 /// connection without BGP to serves.
-fn static_routes(snap: &Snapshot, site: SiteIdx, out: &mut Vec<SiteRoute>) {
+fn static_routes(snap: &Snapshot, at: RouterRef, out: &mut Vec<SiteRoute>) {
     let t = &snap.topology;
     for c in t.connections.iter().filter(|c| !c.bgp_enabled) {
-        let ConnectionPeer::Local(l) = c.peer else {
-            continue;
-        };
-        if t.local_gateways[l].site != site {
+        if t.tunnel_router(c.peer) != Some(at) || matches!(c.peer, ConnectionPeer::Circuit(_)) {
             continue;
         }
         let Some(&instance) = t.gateways[c.gateway].instances.first() else {
@@ -101,19 +101,19 @@ fn static_routes(snap: &Snapshot, site: SiteIdx, out: &mut Vec<SiteRoute>) {
     }
 }
 
-/// What the gateways `site`'s router has BGP connections to advertise to
-/// it, as the BGP model predicts.
-fn vpn_routes(snap: &Snapshot, site: SiteIdx, out: &mut Vec<SiteRoute>) {
+/// What the gateways router `at` has BGP connections to advertise to it,
+/// as the BGP model predicts.
+fn vpn_routes(snap: &Snapshot, at: RouterRef, out: &mut Vec<SiteRoute>) {
     let t = &snap.topology;
-    let Some(asn) = t.sites[site].asn else {
+    let Some(asn) = t.router(at).asn else {
         return;
     };
     let mut model: Option<BgpModel> = None;
     for (g, gw) in t.gateways.iter_enumerated() {
-        if t.circuit_of(site, g).is_some() {
+        if t.circuit_of(at.site, g).is_some() {
             continue;
         }
-        let Some(own) = router_bgp_address(t, site, g) else {
+        let Some(own) = router_bgp_address(t, at, g) else {
             continue;
         };
         let model = model.get_or_insert_with(|| BgpModel::of(t));
@@ -135,12 +135,12 @@ fn vpn_routes(snap: &Snapshot, site: SiteIdx, out: &mut Vec<SiteRoute>) {
     }
 }
 
-/// What a circuit's customer edge learns from the edge router of each
-/// link: every route the edge router holds from others than the customer
-/// edge.
-fn circuit_routes(snap: &Snapshot, site: SiteIdx, out: &mut Vec<SiteRoute>) {
+/// What a circuit's customer edge (a site's first router) learns from the
+/// edge router of each link: every route the edge router holds from
+/// others than the customer edge.
+fn circuit_routes(snap: &Snapshot, at: RouterRef, out: &mut Vec<SiteRoute>) {
     let t = &snap.topology;
-    let Some(circuit) = t.circuit_of_site(site) else {
+    let Some(circuit) = t.circuit_of_site(at.site).filter(|_| at.router == 0) else {
         return;
     };
     let c = &t.circuits[circuit];
@@ -165,12 +165,12 @@ fn circuit_routes(snap: &Snapshot, site: SiteIdx, out: &mut Vec<SiteRoute>) {
     }
 }
 
-/// The route `site`'s router takes to `to`, if it has one.
-pub(super) fn site_route(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<SiteRoute> {
+/// The route router `at` takes to `to`, if it has one.
+fn router_route(snap: &Snapshot, at: RouterRef, to: IpAddr) -> Option<SiteRoute> {
     let mut routes = Vec::new();
-    static_routes(snap, site, &mut routes);
-    vpn_routes(snap, site, &mut routes);
-    circuit_routes(snap, site, &mut routes);
+    static_routes(snap, at, &mut routes);
+    vpn_routes(snap, at, &mut routes);
+    circuit_routes(snap, at, &mut routes);
     routes
         .into_iter()
         .filter(|r| r.prefix.contains(&to))
@@ -186,11 +186,26 @@ pub(super) fn site_route(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> Option<S
         .map(|(_, r)| r)
 }
 
-/// The tunnel of `site` into `gateway`: instance `instance`'s when it has
-/// one, else the first.
-fn tunnel_into(
+/// The router of `site` a packet for `to` leaves by, and its route: the
+/// first of the site's routers (in file order) that has one. A host
+/// spreads its flows over every router; the trace follows the first that
+/// sends the packet on.
+pub(super) fn site_route(
     snap: &Snapshot,
     site: SiteIdx,
+    to: IpAddr,
+) -> Option<(RouterRef, SiteRoute)> {
+    (0..snap.topology.sites[site].routers.len()).find_map(|router| {
+        let at = RouterRef { site, router };
+        router_route(snap, at, to).map(|route| (at, route))
+    })
+}
+
+/// The tunnel of router `at` into `gateway`: instance `instance`'s when it
+/// has one, else the first.
+fn tunnel_into(
+    snap: &Snapshot,
+    at: RouterRef,
     gateway: GatewayIdx,
     instance: Option<usize>,
 ) -> Option<PortIdx> {
@@ -199,8 +214,8 @@ fn tunnel_into(
         .ports
         .iter_enumerated()
         .filter_map(|(p, port)| {
-            let (s, g, i) = port.kind.site_tunnel()?;
-            (s == site && g == gateway).then_some((p, i))
+            let (_, g, i) = port.kind.site_tunnel()?;
+            (port.kind.tunnel_router() == Some(at) && g == gateway).then_some((p, i))
         })
         .collect();
     tunnels
@@ -226,11 +241,11 @@ fn reached_over(snap: &Snapshot, circuit: CircuitIdx, link: usize, peer: IpAddr)
 /// Where a packet for `to` from `site`'s router goes: by the router's
 /// route, then for a circuit by its edge router's.
 pub(super) fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> SiteEntry {
-    let Some(route) = site_route(snap, site, to) else {
+    let Some((at, route)) = site_route(snap, site, to) else {
         return SiteEntry::NoRoute;
     };
     let entry = match route.via {
-        SiteNextHop::Gateway { gateway, instance } => tunnel_into(snap, site, gateway, instance),
+        SiteNextHop::Gateway { gateway, instance } => tunnel_into(snap, at, gateway, instance),
         SiteNextHop::Edge { circuit, link } => {
             let t = &snap.topology;
             let name = t.circuits[circuit].edge_router_name(link);
@@ -249,7 +264,7 @@ pub(super) fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> SiteEntr
             let gateway = t.gateways.position(|g| g.instances.contains(&best.peer));
             gateway.and_then(|g| {
                 let instance = t.gateways[g].instances.iter().position(|a| *a == best.peer);
-                tunnel_into(snap, site, g, Some(link).filter(|_| instance.is_some()))
+                tunnel_into(snap, at, g, Some(link).filter(|_| instance.is_some()))
             })
         }
     };
