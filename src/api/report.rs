@@ -165,6 +165,11 @@ pub struct OffloadReport {
     pub removed_stale: u64,
     #[serde(default)]
     pub removed_egress_gone: u64,
+    /// Admitted flows not installed because their egress port had left
+    /// the fabric (its `eth0` deleted): the workers count their packets as
+    /// drops.
+    #[serde(default)]
+    pub refused_egress_gone: u64,
 }
 
 /// Totals of one NIC across workers, named from the NIC's side as Azure's

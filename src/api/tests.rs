@@ -130,6 +130,7 @@ fn stats() -> StatsReport {
             nics_at_share: [("web1-nic".to_string(), 3)].into_iter().collect(),
             removed_stale: 1,
             removed_egress_gone: 0,
+            refused_egress_gone: 0,
         }),
         shaping: Some(Box::new(ShapingReport {
             on: true,

@@ -109,7 +109,7 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
     match &report.offload {
         Some(o) => {
             out.push_str(&format!(
-                "offload: {} flow directions in the kernel (at most {}, {} per NIC), {} installed, {} removed ({} for a newer plane, {} with their egress gone), {} refused at the cap, {} at a NIC's share\n",
+                "offload: {} flow directions in the kernel (at most {}, {} per NIC), {} installed, {} removed ({} for a newer plane, {} with their egress gone), {} refused at the cap, {} at a NIC's share, {} toward a NIC gone\n",
                 o.entries,
                 o.capacity,
                 o.share_per_nic,
@@ -118,7 +118,8 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
                 o.removed_stale,
                 o.removed_egress_gone,
                 o.refused_full,
-                o.refused_share
+                o.refused_share,
+                o.refused_egress_gone
             ));
             for (nic, refused) in &o.nics_at_share {
                 out.push_str(&format!(

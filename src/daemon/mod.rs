@@ -588,7 +588,7 @@ impl Daemon {
     /// flows, so that a report made next is exact.
     pub fn sync_offload(&self) {
         if let Some(offload) = &self.offload {
-            offload.sync(&self.flows);
+            offload.sync(&self.plane.load(), &self.flows);
         }
     }
 

@@ -66,6 +66,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
                 .collect(),
             removed_stale: o.totals.removed_stale.load(Relaxed),
             removed_egress_gone: o.totals.removed_egress_gone.load(Relaxed),
+            refused_egress_gone: o.totals.refused_egress_gone.load(Relaxed),
         }),
         shaping: Some(Box::new(ShapingReport {
             on: daemon.shaping,

@@ -27,6 +27,12 @@ pub struct NicCounters {
     /// Of those, the packets the kernel fast path carried.
     pub offloaded_packets_sent: AtomicU64,
     pub offloaded_packets_received: AtomicU64,
+    /// Of the packets and bytes received, those the fabric could not hand
+    /// to the NIC after all (its `eth0` was gone when the packet, written
+    /// to its TUN device, got there): counted as `egress_gone` drops, and
+    /// left out of the received totals ([`total`]).
+    pub undelivered_packets: AtomicU64,
+    pub undelivered_bytes: AtomicU64,
     pub drops: [AtomicU64; DropReason::COUNT],
 }
 
@@ -39,6 +45,8 @@ impl Default for NicCounters {
             bytes_received: AtomicU64::new(0),
             offloaded_packets_sent: AtomicU64::new(0),
             offloaded_packets_received: AtomicU64::new(0),
+            undelivered_packets: AtomicU64::new(0),
+            undelivered_bytes: AtomicU64::new(0),
             // More reasons than the arrays `Default` covers.
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -55,6 +63,8 @@ impl NicCounters {
             &self.bytes_received,
             &self.offloaded_packets_sent,
             &self.offloaded_packets_received,
+            &self.undelivered_packets,
+            &self.undelivered_bytes,
         ]
         .into_iter()
         .chain(&self.drops)
@@ -113,6 +123,17 @@ impl WorkerCounters {
             c.drops[reason as usize].fetch_add(packets, Relaxed);
         }
     }
+
+    /// Counts `traffic`, written for the NIC and counted received then, as
+    /// never delivered after all: its `eth0` was gone (an `egress_gone`
+    /// drop at the NIC).
+    pub fn undelivered(&self, port: PortId, traffic: Traffic) {
+        if let Some(c) = self.ports.get(port) {
+            c.undelivered_packets.fetch_add(traffic.packets, Relaxed);
+            c.undelivered_bytes.fetch_add(traffic.bytes, Relaxed);
+            c.drops[DropReason::EgressGone as usize].fetch_add(traffic.packets, Relaxed);
+        }
+    }
 }
 
 /// Totals of one NIC across workers: a report of the control API, whose
@@ -125,9 +146,11 @@ impl NicStats {
     }
 }
 
-/// Sums the workers' counters for one port.
+/// Sums the workers' counters for one port: what the NIC received leaves
+/// out what was written for it and never delivered.
 pub fn total(workers: &[std::sync::Arc<WorkerCounters>], port: PortId) -> NicStats {
     let mut out = NicStats::default();
+    let (mut undelivered_packets, mut undelivered_bytes) = (0, 0);
     for w in workers {
         let Some(c) = w.ports.get(port) else { continue };
         out.packets_sent += c.packets_sent.load(Relaxed);
@@ -136,6 +159,8 @@ pub fn total(workers: &[std::sync::Arc<WorkerCounters>], port: PortId) -> NicSta
         out.bytes_received += c.bytes_received.load(Relaxed);
         out.offloaded_packets_sent += c.offloaded_packets_sent.load(Relaxed);
         out.offloaded_packets_received += c.offloaded_packets_received.load(Relaxed);
+        undelivered_packets += c.undelivered_packets.load(Relaxed);
+        undelivered_bytes += c.undelivered_bytes.load(Relaxed);
         for reason in DropReason::ALL {
             let n = c.drops[reason as usize].load(Relaxed);
             if n > 0 {
@@ -143,5 +168,7 @@ pub fn total(workers: &[std::sync::Arc<WorkerCounters>], port: PortId) -> NicSta
             }
         }
     }
+    out.packets_received = out.packets_received.saturating_sub(undelivered_packets);
+    out.bytes_received = out.bytes_received.saturating_sub(undelivered_bytes);
     out
 }

@@ -171,7 +171,8 @@ fn without_a_tunnel_its_entries_carry_nothing_and_a_local_entry_goes_first() {
     into_tunnel(&programs, IPPROTO_UDP, 3);
     let egress_mac = [0x02, 0, 0, 0, 0, 0x02];
     let local = |generation| FastEntry {
-        egress: 2002,
+        // The loopback device: a host end that exists.
+        egress: HOST_END,
         mac: egress_mac,
         generation,
         slot: SLOT + 1,

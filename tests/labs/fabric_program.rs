@@ -25,8 +25,9 @@ use fabric::{
 };
 use std::ops::Range;
 use vnetd::host::fabric::{
-    layout, FabricPrograms, FastCounters, FastEntry, FastKey, CHUNK_LEN, FABRIC_MAC,
-    FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORT_LEN, SLOTS_PER_CHUNK,
+    layout, FabricPrograms, FastCounters, FastEntry, FastKey, PortCounters, CHUNK_LEN, FABRIC_MAC,
+    FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORTS_PER_CHUNK, PORT_CHUNK_LEN,
+    PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
 };
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
@@ -35,9 +36,13 @@ use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 const HOST_END: u32 = 1;
 /// The port's TUN device (a number only: a test run redirects nowhere).
 const TUN: u32 = 1001;
-/// The egress port's host end and its `eth0`'s MAC.
-const EGRESS: u32 = 2002;
+/// The egress port's host end (a device that exists: the loopback device
+/// again, the only one a test run has) and its `eth0`'s MAC.
+const EGRESS: u32 = HOST_END;
 const EGRESS_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+/// The host end of a port whose `eth0` was deleted: no such device.
+const GONE: u32 = 2002;
+const GONE_TUN: u32 = 2003;
 
 const SOURCE: [u8; 4] = [10, 0, 1, 4];
 const DESTINATION: [u8; 4] = [10, 0, 2, 4];
@@ -450,6 +455,8 @@ fn rust_layouts() -> Vec<(&'static str, usize, Vec<Member>)> {
                 member("packets", FLOW_COUNTERS_PACKETS),
                 member("bytes", FLOW_COUNTERS_BYTES),
                 member("last_used_ns", FLOW_COUNTERS_LAST_USED_NS),
+                member("gone_packets", FLOW_COUNTERS_GONE_PACKETS),
+                member("gone_bytes", FLOW_COUNTERS_GONE_BYTES),
             ],
         ),
         (
@@ -465,7 +472,25 @@ fn rust_layouts() -> Vec<(&'static str, usize, Vec<Member>)> {
                 member("peer_ifindex", PORT_PEER_IFINDEX),
                 member("mac", PORT_MAC),
                 member("mtu", PORT_MTU),
+                member("counters_index", PORT_COUNTERS_INDEX),
             ],
+        ),
+        (
+            "port_counters",
+            PORT_COUNTERS_LEN,
+            vec![
+                member("unroutable_packets", PORT_COUNTERS_UNROUTABLE_PACKETS),
+                member("unroutable_bytes", PORT_COUNTERS_UNROUTABLE_BYTES),
+                member("malformed_packets", PORT_COUNTERS_MALFORMED_PACKETS),
+                member("malformed_bytes", PORT_COUNTERS_MALFORMED_BYTES),
+                member("undelivered_packets", PORT_COUNTERS_UNDELIVERED_PACKETS),
+                member("undelivered_bytes", PORT_COUNTERS_UNDELIVERED_BYTES),
+            ],
+        ),
+        (
+            "port_counters_chunk",
+            PORT_CHUNK_LEN,
+            vec![member("port", PORT_COUNTERS_CHUNK_PORT)],
         ),
     ]
 }
@@ -528,6 +553,13 @@ fn every_map_key_and_value_is_laid_out_as_the_daemon_writes_it() {
         btf.name_of(btf.members(chunk)[0].type_id),
         format!("struct flow_counters[{SLOTS_PER_CHUNK}]")
     );
+    let ports_chunk = btf
+        .struct_id("port_counters_chunk")
+        .expect("struct port_counters_chunk");
+    assert_eq!(
+        btf.name_of(btf.members(ports_chunk)[0].type_id),
+        format!("struct port_counters[{PORTS_PER_CHUNK}]")
+    );
     // Each map holds the key and value types the daemon's maps are made of.
     for (map, key, value) in [
         (
@@ -540,6 +572,11 @@ fn every_map_key_and_value_is_laid_out_as_the_daemon_writes_it() {
             "counters",
             ("__u32", 4),
             ("struct counters_chunk", CHUNK_LEN),
+        ),
+        (
+            "port_counters",
+            ("__u32", 4),
+            ("struct port_counters_chunk", PORT_CHUNK_LEN),
         ),
         ("generation", ("__u32", 4), ("__u64", 8)),
     ] {
@@ -563,4 +600,132 @@ fn every_map_key_and_value_is_laid_out_as_the_daemon_writes_it() {
         "the maps' layouts disagree:\n{}",
         wrong.join("\n")
     );
+}
+
+/// What the programs counted at the port whose host end is `host_end`
+/// since the last reading.
+fn port_drops(programs: &FabricPrograms, host_end: u32) -> PortCounters {
+    programs
+        .fabric()
+        .port_drops()
+        .expect("reading the ports' counters")
+        .into_iter()
+        .filter(|(h, _)| *h == host_end)
+        .map(|(_, counted)| counted)
+        .next()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_packet_for_a_port_whose_eth0_is_gone_is_dropped_and_counted_as_gone() {
+    let programs = one_port();
+    programs
+        .add_port(GONE, GONE_TUN, EGRESS_MAC, 1500)
+        .expect("a port whose host end is no device");
+    let entry = |egress| FastEntry {
+        egress,
+        mac: EGRESS_MAC,
+        generation: 3,
+        slot: SLOT,
+    };
+    programs
+        .fabric()
+        .install(&key(IPPROTO_UDP), entry(GONE))
+        .unwrap();
+    let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
+    let outcome = from_port(&programs, &frame, None);
+    assert_eq!(outcome.verdict, TC_ACT_SHOT, "handed nowhere");
+    let ip_len = (frame.len() - 14) as u64;
+    let counted = slot(&programs, SLOT);
+    assert_eq!(
+        (counted.packets, counted.bytes),
+        (0, 0),
+        "nothing delivered"
+    );
+    assert_eq!((counted.gone_packets, counted.gone_bytes), (1, ip_len));
+    // A super-packet is gone as its segments, each with its headers.
+    install(&programs, &key(IPPROTO_TCP), 3);
+    programs
+        .fabric()
+        .install(&key(IPPROTO_TCP), entry(GONE))
+        .unwrap();
+    let segment = tcp4(SOURCE, DESTINATION, PORTS, |b| b, 2800);
+    let context = SkbLayout::of_object().context(HOST_END, Some((1000, 3)));
+    assert_eq!(
+        from_port(&programs, &segment, Some(&context)).verdict,
+        TC_ACT_SHOT
+    );
+    let counted = slot(&programs, SLOT);
+    assert_eq!(
+        (counted.gone_packets, counted.gone_bytes),
+        (1 + 3, ip_len + 2800 + 3 * 40)
+    );
+    // The same entry toward a port that is there carries the packet.
+    programs
+        .fabric()
+        .install(&key(IPPROTO_UDP), entry(EGRESS))
+        .unwrap();
+    assert_eq!(
+        from_port(&programs, &frame, None).packet,
+        forwarded(&frame, EGRESS_MAC)
+    );
+    assert_eq!(slot(&programs, SLOT).packets, 1);
+}
+
+#[test]
+fn what_the_program_drops_of_a_ports_own_packets_is_counted_at_the_port() {
+    let programs = one_port();
+    // A router solicitation and an MLD report to link-scope multicast:
+    // they stay on the link, as on Azure's, counted as unroutable.
+    let mut solicitation = Vec::new();
+    PacketBuilder::ethernet2(SENDER_MAC, [0x33, 0x33, 0, 0, 0, 2])
+        .ipv6(
+            REQUESTER,
+            [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            255,
+        )
+        .icmpv6(Icmpv6Type::Unknown {
+            type_u8: 133,
+            code_u8: 0,
+            bytes5to8: [0; 4],
+        })
+        .write(&mut solicitation, &[])
+        .unwrap();
+    let mut multicast = Vec::new();
+    PacketBuilder::ethernet2(SENDER_MAC, [0x33, 0x33, 0, 0, 0, 0xfb])
+        .ipv6(
+            REQUESTER,
+            [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfb],
+            255,
+        )
+        .udp(5353, 5353)
+        .write(&mut multicast, &[0; 20])
+        .unwrap();
+    // A frame of no protocol the fabric carries (LLDP).
+    let mut lldp = vec![0x01, 0x80, 0xc2, 0, 0, 0x0e];
+    lldp.extend_from_slice(&SENDER_MAC);
+    lldp.extend_from_slice(&[0x88, 0xcc]);
+    lldp.extend_from_slice(&[0; 46]);
+    for frame in [&solicitation, &multicast, &lldp] {
+        assert_eq!(from_port(&programs, frame, None).verdict, TC_ACT_SHOT);
+    }
+    assert_eq!(
+        port_drops(&programs, HOST_END),
+        PortCounters {
+            unroutable_packets: 2,
+            unroutable_bytes: (solicitation.len() + multicast.len() - 28) as u64,
+            malformed_packets: 1,
+            malformed_bytes: 46,
+            ..PortCounters::default()
+        }
+    );
+    // Read once: the next reading has nothing new.
+    assert_eq!(port_drops(&programs, HOST_END), PortCounters::default());
+    // A neighbour solicitation is answered, not dropped: not counted.
+    from_port(&programs, &solicitation_for_the_fabric(), None);
+    assert_eq!(port_drops(&programs, HOST_END), PortCounters::default());
+}
+
+fn solicitation_for_the_fabric() -> Vec<u8> {
+    solicitation(REQUESTER, 255)
 }

@@ -314,6 +314,7 @@ mod tests {
             packets: 7,
             bytes: 700,
             last_used_ns: 1,
+            ..FastCounters::default()
         };
         book.free_slot(first.slot, last);
         // The freed slot is the next taken, starting from its last reading.

@@ -42,6 +42,15 @@
 //! for under an older plane, installed late, is never used; old entries are
 //! removed at the next read, with those whose egress port left the fabric.
 //!
+//! A port whose `eth0` is deleted behind the lab's back leaves the fabric
+//! with it: the kernel drops what an entry would still hand there, and
+//! what the daemon writes there, counting each (the entry's slot, the
+//! port's counters); this module counts them as `egress_gone` drops at
+//! the port, never as delivered, and installs no entry toward it again.
+//! What the programs drop of a port's own packets (IPv6 kept on the link,
+//! frames of no protocol the fabric carries) is counted at the port too,
+//! as the workers count what they drop.
+//!
 //! The workers only ask, with a non-blocking send of a fixed-size request
 //! on a bounded channel that this module's thread polls (so that asking
 //! never wakes a thread: no syscall on the packet path); it installs, and
@@ -72,9 +81,10 @@ use super::stats::WorkerCounters;
 use super::threads::{Faults, ThreadKind};
 use crate::daemon::port_id::PortId;
 use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
+use crate::dataplane::DropReason;
 use crate::engine::flow_table::{FlowTable, Traffic};
 use crate::host::fabric::{
-    Fabric, FastCounters, FastEntry, InstallError, TunnelEntry, SLOTS_PER_CHUNK,
+    Fabric, FastCounters, FastEntry, InstallError, PortCounters, TunnelEntry, SLOTS_PER_CHUNK,
 };
 use crate::plan::PortIdx;
 use crate::topology::Direction;
@@ -118,6 +128,8 @@ pub struct OffloadTotals {
     pub removed_stale: AtomicU64,
     /// Entries removed because their egress port left the fabric.
     pub removed_egress_gone: AtomicU64,
+    /// Installs refused because the egress port had left the fabric.
+    pub refused_egress_gone: AtomicU64,
 }
 
 /// Which tracked flows the kernel carries, and which stay in userspace
@@ -236,21 +248,32 @@ impl Offload {
             // sleeping thread to wake, and costs it no syscall.
             std::thread::sleep(POLL_PERIOD * (1 << empty_looks));
             empty_looks = (empty_looks + 1).min(IDLE_DOUBLINGS);
+            let mut looked = false;
             while let Ok(request) = self.receiver.try_recv() {
+                // A port deleted since the last look takes no entry: the
+                // kernel's notice of it is read first.
+                if !looked {
+                    self.reap();
+                    looked = true;
+                }
                 empty_looks = 0;
                 self.handle(request, plane, flows);
             }
             faults.check(ThreadKind::Offload);
             if Instant::now() >= next_sync {
-                // A port whose `eth0` was deleted behind the lab's back is
-                // gone for the workers too (they count its drops), and its
-                // entries go in the sync that follows.
-                if let Err(err) = self.fabric.reap_orphans() {
-                    eprintln!("vnetd: looking for ports gone from the fabric: {err:#}");
-                }
-                self.sync(flows);
+                self.sync(&plane.load(), flows);
                 next_sync = Instant::now() + SYNC_PERIOD;
             }
+        }
+    }
+
+    /// Takes the ports whose `eth0` was deleted behind the lab's back off
+    /// the fabric (reading the kernel's link notifications, nothing when
+    /// there are none): their TUN devices go, so the workers' writes there
+    /// fail and are counted, and no entry is installed toward them again.
+    fn reap(&self) {
+        if let Err(err) = self.fabric.reap_orphans() {
+            eprintln!("vnetd: looking for ports gone from the fabric: {err:#}");
         }
     }
 
@@ -328,6 +351,16 @@ impl Offload {
         };
         if let Err(why) = judged {
             book.judge(local, tuple.canonical(), request.generation, why);
+            return;
+        }
+        // Never toward a port whose `eth0` is gone: the workers still
+        // deliver there (and count the drops) until the plane forgets it.
+        if request
+            .leg
+            .receiver_here()
+            .is_some_and(|to| !self.fabric.has_port(to.host_end))
+        {
+            self.totals.refused_egress_gone.fetch_add(1, Relaxed);
             return;
         }
         let Some(ingress_direction) = self.admitted(&request, tuple, flows) else {
@@ -463,8 +496,12 @@ impl Offload {
     /// counters and the flows (reading each chunk of slots in use with one
     /// system call, outside the book's lock), and removes the entries of
     /// flows no longer tracked, of older generations, or whose egress port
-    /// left the fabric.
-    pub fn sync(&self, flows: &FlowTable) {
+    /// left the fabric (a port whose `eth0` was deleted is taken off it
+    /// first). What the programs dropped of `plane`'s ports is counted at
+    /// the ports.
+    pub fn sync(&self, plane: &Plane, flows: &FlowTable) {
+        self.reap();
+        self.count_port_drops(plane);
         let chunks: BTreeSet<u32> = self
             .book()
             .slots_in_use()
@@ -531,9 +568,65 @@ impl Offload {
         }
     }
 
+    /// Counts at the ports of `plane` what the programs dropped of their
+    /// packets since the last reading, as a worker counts what it drops:
+    /// IPv6 kept on the link (`unroutable`) and frames of no protocol the
+    /// fabric carries (`malformed`), each sent by the port and dropped;
+    /// and what was written for a port whose `eth0` was gone, counted
+    /// received when written, now an `egress_gone` drop instead.
+    fn count_port_drops(&self, plane: &Plane) {
+        let drops = match self.fabric.port_drops() {
+            Ok(drops) => drops,
+            Err(err) => {
+                eprintln!("vnetd: {err:#}");
+                return;
+            }
+        };
+        if drops.is_empty() {
+            return;
+        }
+        let port_of: HashMap<u32, PortId> = (plane.ports.iter())
+            .filter_map(|p| Some((p.fast?.host_end, p.id)))
+            .collect();
+        for (host_end, dropped) in drops {
+            let Some(&port) = port_of.get(&host_end) else {
+                continue;
+            };
+            self.count_dropped(port, &dropped);
+        }
+    }
+
+    fn count_dropped(&self, port: PortId, dropped: &PortCounters) {
+        for (reason, packets, bytes) in [
+            (
+                DropReason::Unroutable,
+                dropped.unroutable_packets,
+                dropped.unroutable_bytes,
+            ),
+            (
+                DropReason::Malformed,
+                dropped.malformed_packets,
+                dropped.malformed_bytes,
+            ),
+        ] {
+            if packets > 0 {
+                self.counters.nic_sent(port, Traffic { packets, bytes });
+                self.counters.dropped_many(port, reason, packets);
+            }
+        }
+        if dropped.undelivered_packets > 0 {
+            let traffic = Traffic {
+                packets: dropped.undelivered_packets,
+                bytes: dropped.undelivered_bytes,
+            };
+            self.counters.undelivered(port, traffic);
+        }
+    }
+
     /// Counts what the kernel carried on `installed` since it was last
-    /// read: at the NICs, as the workers count, and on the flow at both
-    /// ends, as the tracking of a packet in the slow path would.
+    /// read, and what it dropped because the egress port was gone: at the
+    /// NICs, as the workers count, and on the flow at both ends, as the
+    /// tracking of a packet in the slow path would.
     fn account(
         &self,
         installed: &mut Installed,
@@ -541,22 +634,37 @@ impl Offload {
         flows: &FlowTable,
         now_ms: u64,
     ) {
+        let before = installed.counted;
         let traffic = Traffic {
-            packets: now.packets.saturating_sub(installed.counted.packets),
-            bytes: now.bytes.saturating_sub(installed.counted.bytes),
+            packets: now.packets.saturating_sub(before.packets),
+            bytes: now.bytes.saturating_sub(before.bytes),
+        };
+        let gone = Traffic {
+            packets: now.gone_packets.saturating_sub(before.gone_packets),
+            bytes: now.gone_bytes.saturating_sub(before.gone_bytes),
         };
         installed.counted = now;
-        if traffic.packets == 0 {
+        if traffic.packets == 0 && gone.packets == 0 {
             return;
         }
+        let taken = Traffic {
+            packets: traffic.packets + gone.packets,
+            bytes: traffic.bytes + gone.bytes,
+        };
         // As a worker counts: sent by the sender of this machine (none for
         // an arrival, whose sender's machine counts it), received by the
-        // receiver (one on another machine too). The kernel received it
-        // only at a receiver of this machine.
-        self.counters.nic_sent(installed.ingress, traffic);
-        self.counters.nic_received(installed.egress, traffic);
+        // receiver (one on another machine too), or dropped there, its
+        // `eth0` gone. The kernel received it only at a receiver of this
+        // machine.
+        self.counters.nic_sent(installed.ingress, taken);
+        if traffic.packets > 0 {
+            self.counters.nic_received(installed.egress, traffic);
+        }
+        if gone.packets > 0 {
+            (self.counters).dropped_many(installed.egress, DropReason::EgressGone, gone.packets);
+        }
         if let Some(c) = self.counters.ports.get(installed.ingress) {
-            c.offloaded_packets_sent.fetch_add(traffic.packets, Relaxed);
+            c.offloaded_packets_sent.fetch_add(taken.packets, Relaxed);
         }
         let received_here = installed.egress_host_end.is_some();
         if let Some(c) = (self.counters.ports.get(installed.egress)).filter(|_| received_here) {
@@ -577,7 +685,7 @@ impl Offload {
                 continue;
             };
             if let Some(flow) = flows.lookup(&key, now_ms) {
-                flow.touch(last_ms, traffic, !flow.is_reply());
+                flow.touch(last_ms, taken, !flow.is_reply());
             }
         }
     }

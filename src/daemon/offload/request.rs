@@ -186,6 +186,15 @@ pub enum Leg {
 }
 
 impl Leg {
+    /// The port of the fabric the leg delivers to, if it ends on this
+    /// machine.
+    pub fn receiver_here(&self) -> Option<FastPort> {
+        match *self {
+            Leg::Local { to, .. } | Leg::In { to, .. } => Some(to),
+            Leg::Out { .. } => None,
+        }
+    }
+
     /// Where the kernel holds the entry of direction `tuple` on this leg.
     pub fn key(&self, tuple: FastTuple) -> EntryKey {
         match *self {

@@ -4,7 +4,7 @@
 //! 5-tuple), a tunnel entry (one direction that leaves by the tunnel, keyed
 //! the same way), an arrival's key (one direction as it arrives from
 //! another host: its VNI, its destination MAC and its 5-tuple), the
-//! tunnel's settings and a counters slot, written as the byte layouts of
+//! tunnel's settings, a counters slot and a port's counters, written as the byte layouts of
 //! `fabric.bpf.c`. Where each member lies is in [`layout`], which
 //! `tests/labs/fabric_program.rs` checks against the object's BTF.
 
@@ -17,13 +17,19 @@ pub const FLOW_KEY_LEN: usize = 44;
 /// Length of `struct flow_entry`.
 pub const FLOW_ENTRY_LEN: usize = 24;
 /// Length of `struct flow_counters`.
-pub const FLOW_COUNTERS_LEN: usize = 24;
+pub const FLOW_COUNTERS_LEN: usize = 40;
 /// Slots in one `struct counters_chunk` (`SLOTS_PER_CHUNK`).
 pub const SLOTS_PER_CHUNK: u32 = 2048;
 /// Length of `struct counters_chunk`.
 pub const CHUNK_LEN: usize = SLOTS_PER_CHUNK as usize * FLOW_COUNTERS_LEN;
 /// Length of `struct port`.
-pub const PORT_LEN: usize = 16;
+pub const PORT_LEN: usize = 24;
+/// Length of `struct port_counters`.
+pub const PORT_COUNTERS_LEN: usize = 48;
+/// Ports in one `struct port_counters_chunk` (`PORTS_PER_CHUNK`).
+pub const PORTS_PER_CHUNK: u32 = 1024;
+/// Length of `struct port_counters_chunk`.
+pub const PORT_CHUNK_LEN: usize = PORTS_PER_CHUNK as usize * PORT_COUNTERS_LEN;
 /// Length of `struct tunnel_entry`.
 pub const TUNNEL_ENTRY_LEN: usize = 32;
 /// Length of `struct arrival_key`.
@@ -67,6 +73,10 @@ pub mod layout {
     pub const FLOW_COUNTERS_BYTES: Range<usize> = 8..16;
     /// `struct flow_counters.last_used_ns` (native order).
     pub const FLOW_COUNTERS_LAST_USED_NS: Range<usize> = 16..24;
+    /// `struct flow_counters.gone_packets` (native order).
+    pub const FLOW_COUNTERS_GONE_PACKETS: Range<usize> = 24..32;
+    /// `struct flow_counters.gone_bytes` (native order).
+    pub const FLOW_COUNTERS_GONE_BYTES: Range<usize> = 32..40;
 
     /// `struct counters_chunk.slot`: `SLOTS_PER_CHUNK` `struct
     /// flow_counters`.
@@ -80,6 +90,25 @@ pub mod layout {
     pub const PORT_MAC: Range<usize> = 8..14;
     /// `struct port.mtu`.
     pub const PORT_MTU: Range<usize> = 14..16;
+    /// `struct port.counters_index` (native order).
+    pub const PORT_COUNTERS_INDEX: Range<usize> = 16..20;
+
+    /// `struct port_counters.unroutable_packets` (native order).
+    pub const PORT_COUNTERS_UNROUTABLE_PACKETS: Range<usize> = 0..8;
+    /// `struct port_counters.unroutable_bytes` (native order).
+    pub const PORT_COUNTERS_UNROUTABLE_BYTES: Range<usize> = 8..16;
+    /// `struct port_counters.malformed_packets` (native order).
+    pub const PORT_COUNTERS_MALFORMED_PACKETS: Range<usize> = 16..24;
+    /// `struct port_counters.malformed_bytes` (native order).
+    pub const PORT_COUNTERS_MALFORMED_BYTES: Range<usize> = 24..32;
+    /// `struct port_counters.undelivered_packets` (native order).
+    pub const PORT_COUNTERS_UNDELIVERED_PACKETS: Range<usize> = 32..40;
+    /// `struct port_counters.undelivered_bytes` (native order).
+    pub const PORT_COUNTERS_UNDELIVERED_BYTES: Range<usize> = 40..48;
+
+    /// `struct port_counters_chunk.port`: `PORTS_PER_CHUNK` `struct
+    /// port_counters`.
+    pub const PORT_COUNTERS_CHUNK_PORT: Range<usize> = 0..super::PORT_CHUNK_LEN;
 
     /// `struct tunnel_entry.generation` (native order).
     pub const TUNNEL_ENTRY_GENERATION: Range<usize> = 0..8;
@@ -326,13 +355,17 @@ impl TunnelSettings {
 
 /// What the kernel counted in a slot: wire packets (a super-packet's
 /// segments), their IP bytes, and when the last one passed
-/// (`CLOCK_MONOTONIC` nanoseconds; 0 while none has). A slot only grows:
-/// what an entry carried is the difference between two readings.
+/// (`CLOCK_MONOTONIC` nanoseconds; 0 while none has), and the wire packets
+/// and IP bytes it dropped because the entry's egress port was gone (in
+/// neither of the first two). A slot only grows: what an entry carried is
+/// the difference between two readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FastCounters {
     pub packets: u64,
     pub bytes: u64,
     pub last_used_ns: u64,
+    pub gone_packets: u64,
+    pub gone_bytes: u64,
 }
 
 impl FastCounters {
@@ -343,19 +376,80 @@ impl FastCounters {
             packets: word(FLOW_COUNTERS_PACKETS),
             bytes: word(FLOW_COUNTERS_BYTES),
             last_used_ns: word(FLOW_COUNTERS_LAST_USED_NS),
+            gone_packets: word(FLOW_COUNTERS_GONE_PACKETS),
+            gone_bytes: word(FLOW_COUNTERS_GONE_BYTES),
         }
+    }
+}
+
+/// What the programs dropped of one port's packets (sent by its `eth0`)
+/// and of the packets written for it (to its TUN device), by why: IPv6
+/// kept on the link (`unroutable_*`, with their IP bytes), frames of no
+/// protocol the fabric carries (`malformed_*`, with their bytes past the
+/// Ethernet header), and the daemon's packets for a port whose host end
+/// was gone (`undelivered_*`, as wire packets and their IP bytes).
+/// Counters only grow: what happened between two readings is their
+/// difference ([`PortCounters::since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortCounters {
+    pub unroutable_packets: u64,
+    pub unroutable_bytes: u64,
+    pub malformed_packets: u64,
+    pub malformed_bytes: u64,
+    pub undelivered_packets: u64,
+    pub undelivered_bytes: u64,
+}
+
+impl PortCounters {
+    pub fn from_bytes(bytes: &[u8]) -> PortCounters {
+        let word =
+            |at: std::ops::Range<usize>| u64::from_ne_bytes(bytes[at].try_into().expect("8 bytes"));
+        PortCounters {
+            unroutable_packets: word(PORT_COUNTERS_UNROUTABLE_PACKETS),
+            unroutable_bytes: word(PORT_COUNTERS_UNROUTABLE_BYTES),
+            malformed_packets: word(PORT_COUNTERS_MALFORMED_PACKETS),
+            malformed_bytes: word(PORT_COUNTERS_MALFORMED_BYTES),
+            undelivered_packets: word(PORT_COUNTERS_UNDELIVERED_PACKETS),
+            undelivered_bytes: word(PORT_COUNTERS_UNDELIVERED_BYTES),
+        }
+    }
+
+    /// What was counted between `earlier` and this reading.
+    pub fn since(&self, earlier: &PortCounters) -> PortCounters {
+        let less = |now: u64, then: u64| now.saturating_sub(then);
+        PortCounters {
+            unroutable_packets: less(self.unroutable_packets, earlier.unroutable_packets),
+            unroutable_bytes: less(self.unroutable_bytes, earlier.unroutable_bytes),
+            malformed_packets: less(self.malformed_packets, earlier.malformed_packets),
+            malformed_bytes: less(self.malformed_bytes, earlier.malformed_bytes),
+            undelivered_packets: less(self.undelivered_packets, earlier.undelivered_packets),
+            undelivered_bytes: less(self.undelivered_bytes, earlier.undelivered_bytes),
+        }
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        *self == PortCounters::default()
     }
 }
 
 /// A port's entry: for its host end, the TUN that is its slow path; for
 /// its TUN, the host end the daemon's packets leave by. Both carry the MAC
-/// and the MTU the port's `eth0` was given.
-pub(super) fn port_entry(kind: u32, peer: u32, mac: [u8; 6], mtu: u16) -> [u8; PORT_LEN] {
+/// and the MTU the port's `eth0` was given, and where the port's drops are
+/// counted.
+pub(super) fn port_entry(
+    kind: u32,
+    peer: u32,
+    mac: [u8; 6],
+    mtu: u16,
+    counters_index: u32,
+) -> [u8; PORT_LEN] {
     let mut out = [0u8; PORT_LEN];
     out[PORT_KIND].copy_from_slice(&kind.to_ne_bytes());
     out[PORT_PEER_IFINDEX].copy_from_slice(&peer.to_ne_bytes());
     out[PORT_MAC].copy_from_slice(&mac);
     out[PORT_MTU].copy_from_slice(&mtu.to_ne_bytes());
+    out[PORT_COUNTERS_INDEX].copy_from_slice(&counters_index.to_ne_bytes());
     out
 }
 
@@ -365,11 +459,13 @@ mod tests {
 
     #[test]
     fn a_port_entry_is_laid_out_as_the_kernel_program_reads_it() {
-        let entry = port_entry(PORT_HOST_END, 9, [1, 2, 3, 4, 5, 6], 1500);
+        let entry = port_entry(PORT_HOST_END, 9, [1, 2, 3, 4, 5, 6], 1500, 77);
         assert_eq!(&entry[0..4], &PORT_HOST_END.to_ne_bytes());
         assert_eq!(&entry[4..8], &9u32.to_ne_bytes());
         assert_eq!(&entry[8..14], &[1, 2, 3, 4, 5, 6]);
         assert_eq!(&entry[14..16], &1500u16.to_ne_bytes());
+        assert_eq!(&entry[16..20], &77u32.to_ne_bytes());
+        assert_eq!(&entry[20..24], &[0; 4]);
     }
 
     #[test]
@@ -484,12 +580,42 @@ mod tests {
         counted[0..8].copy_from_slice(&3u64.to_ne_bytes());
         counted[8..16].copy_from_slice(&4500u64.to_ne_bytes());
         counted[16..24].copy_from_slice(&77u64.to_ne_bytes());
+        counted[24..32].copy_from_slice(&2u64.to_ne_bytes());
+        counted[32..40].copy_from_slice(&3000u64.to_ne_bytes());
         assert_eq!(
             FastCounters::from_bytes(&counted),
             FastCounters {
                 packets: 3,
                 bytes: 4500,
-                last_used_ns: 77
+                last_used_ns: 77,
+                gone_packets: 2,
+                gone_bytes: 3000,
+            }
+        );
+        let mut port = [0u8; PORT_COUNTERS_LEN];
+        for (i, word) in port.chunks_exact_mut(8).enumerate() {
+            word.copy_from_slice(&(i as u64 + 1).to_ne_bytes());
+        }
+        let read = PortCounters::from_bytes(&port);
+        assert_eq!(
+            read,
+            PortCounters {
+                unroutable_packets: 1,
+                unroutable_bytes: 2,
+                malformed_packets: 3,
+                malformed_bytes: 4,
+                undelivered_packets: 5,
+                undelivered_bytes: 6,
+            }
+        );
+        assert_eq!(
+            read.since(&PortCounters {
+                unroutable_packets: 1,
+                ..PortCounters::default()
+            }),
+            PortCounters {
+                unroutable_packets: 0,
+                ..read
             }
         );
     }

@@ -18,7 +18,16 @@
 //
 // `from_daemon` runs at the ingress of a port's TUN device, where the
 // packets the daemon writes arrive: it gives each one an Ethernet header
-// and sends it out of the port's host end, to `eth0`.
+// and hands it straight into the ingress of the port's `eth0`, behind its
+// host end (`bpf_redirect_peer`: no queue in between that could drop it).
+//
+// A port whose `eth0` was deleted takes its host end with it: a packet an
+// entry or the daemon sends there is dropped and counted as such (the
+// entry's slot, the port's counters), never counted as delivered.
+//
+// A frame whose headers are not all in the packet's linear part (a raw
+// socket's ring, such as a packet generator's, hands the kernel frames in
+// pages) has them pulled in first: it is read like any other.
 //
 // `from_tunnel` runs at the ingress of the underlay's VXLAN device, before
 // the underlay's own program, on the frames other hosts send: a frame from
@@ -42,6 +51,11 @@
 // entry is gone, so that nothing an entry carried goes uncounted. They come
 // in chunks of SLOTS_PER_CHUNK, one array element each, so that the daemon
 // reads thousands of slots with one system call.
+//
+// What the programs drop themselves is counted per port, in `port_counters`
+// (chunks of PORTS_PER_CHUNK, at the index the port's entry names): IPv6
+// that stays on the link, frames of no protocol the fabric carries, and
+// what the daemon wrote for a port whose `eth0` is gone.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -67,6 +81,9 @@ struct port {
 	__u8 mac[6];
 	// The MTU the port's `eth0` was given (its guest may raise it).
 	__u16 mtu;
+	// Where the port's drops are counted, in `port_counters`.
+	__u32 counters_index;
+	__u32 pad;
 };
 
 // One direction of an installed flow, as its packets arrive at a host end.
@@ -99,6 +116,10 @@ struct flow_counters {
 	__u64 bytes;
 	// bpf_ktime_get_ns (CLOCK_MONOTONIC) of the last packet.
 	__u64 last_used_ns;
+	// Wire packets, and their IP bytes, dropped because the entry's egress
+	// port was gone (its `eth0` deleted): not in `packets` and `bytes`.
+	__u64 gone_packets;
+	__u64 gone_bytes;
 };
 
 struct {
@@ -132,6 +153,50 @@ struct {
 	__type(key, __u32);
 	__type(value, struct counters_chunk);
 } counters SEC(".maps");
+
+// The host ends of the ports, by ifindex (each its own value): a device
+// map, whose entries the kernel removes as their devices are unregistered,
+// so that a port whose `eth0` was deleted (its host end with it) is gone
+// from here before the deletion returns.
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	// Set by the loader: one entry per port the lab may hold.
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} host_ends SEC(".maps");
+
+// What the programs dropped of one port's packets, or of the daemon's
+// packets for it.
+struct port_counters {
+	// Sent by its `eth0` and kept on the link: router solicitations,
+	// neighbour discovery but solicitations (which are answered), and
+	// link-scope multicast; with their IP bytes.
+	__u64 unroutable_packets;
+	__u64 unroutable_bytes;
+	// Sent by its `eth0`: frames of no protocol the fabric carries (not
+	// IPv4, IPv6 or ARP), with their bytes past the Ethernet header.
+	__u64 malformed_packets;
+	__u64 malformed_bytes;
+	// Written by the daemon for it while its host end was gone, as wire
+	// packets and their IP bytes.
+	__u64 undelivered_packets;
+	__u64 undelivered_bytes;
+};
+
+#define PORTS_PER_CHUNK 1024
+
+struct port_counters_chunk {
+	struct port_counters port[PORTS_PER_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	// Set by the loader: enough chunks for every port the lab may hold.
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, struct port_counters_chunk);
+} port_counters SEC(".maps");
 
 // The daemon's current generation, in its one element.
 struct {
@@ -346,6 +411,42 @@ static __always_inline int answer_ns(struct __sk_buff *skb, __u32 ifindex)
 	return bpf_redirect(ifindex, 0);
 }
 
+// The most bytes of headers the programs read: Ethernet, an IPv6 header,
+// and the 24 bytes after it (a neighbour solicitation up to its target, a
+// TCP header up to its flags).
+#define HEADERS_READ (ETH_HLEN + 40 + 24)
+
+// Makes the headers the programs read part of the packet's linear data,
+// where they may not be (a frame from a raw socket's ring comes in pages).
+// Returns nonzero when they could not be.
+static __always_inline int pull_headers(struct __sk_buff *skb)
+{
+	__u32 want = skb->len < HEADERS_READ ? skb->len : HEADERS_READ;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (data + want <= end)
+		return 0;
+	return bpf_skb_pull_data(skb, want);
+}
+
+// Whether the host end `ifindex` still exists: a port whose `eth0` was
+// deleted took its host end with it.
+static __always_inline int exists(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&host_ends, &ifindex) != 0;
+}
+
+// The counters of port `port`, if the map has them.
+static __always_inline struct port_counters *port_counted(const struct port *port)
+{
+	__u32 index = port->counters_index;
+	__u32 chunk_index = index / PORTS_PER_CHUNK;
+	struct port_counters_chunk *chunk = bpf_map_lookup_elem(&port_counters, &chunk_index);
+	if (!chunk)
+		return 0;
+	return &chunk->port[index % PORTS_PER_CHUNK];
+}
+
 // Whether an entry of `entry_generation` is of the current generation.
 static __always_inline int current(__u64 entry_generation)
 {
@@ -354,32 +455,70 @@ static __always_inline int current(__u64 entry_generation)
 	return now && entry_generation == *(volatile __u64 *)now;
 }
 
-// Counts a packet of `ip_len` IP bytes and `headers_len` bytes of headers
-// in slot `slot` as the packets it stands for on the wire: a GSO
-// super-packet is its segments, each with its own copy of the headers.
-// Returns -1, counting nothing, for a slot out of range.
-static __always_inline int count(struct __sk_buff *skb, __u32 slot, __u32 ip_len,
-				 __u32 headers_len)
+// What a packet of `ip_len` IP bytes and `headers_len` bytes of headers
+// stands for on the wire: a GSO super-packet is its segments, each with
+// its own copy of the headers.
+struct on_the_wire {
+	__u64 packets;
+	__u64 bytes;
+};
+
+static __always_inline struct on_the_wire wire(struct __sk_buff *skb, __u32 ip_len,
+					       __u32 headers_len)
 {
-	__u32 chunk_index = slot / SLOTS_PER_CHUNK;
-	struct counters_chunk *chunk = bpf_map_lookup_elem(&counters, &chunk_index);
-	if (!chunk)
-		return -1;
-	struct flow_counters *counted = &chunk->slot[slot % SLOTS_PER_CHUNK];
-	__u64 packets = 1, bytes = ip_len;
+	struct on_the_wire out = {1, ip_len};
 	__u32 gso_size = skb->gso_size;
 	if (gso_size && ip_len > headers_len) {
 		__u32 payload = ip_len - headers_len;
 		__u32 segments = (payload + gso_size - 1) / gso_size;
 		if (segments == 0)
 			segments = 1;
-		packets = segments;
-		bytes = payload + (__u64)segments * headers_len;
+		out.packets = segments;
+		out.bytes = payload + (__u64)segments * headers_len;
 	}
-	__sync_fetch_and_add(&counted->packets, packets);
-	__sync_fetch_and_add(&counted->bytes, bytes);
+	return out;
+}
+
+// The counters of slot `slot`, if there is such a slot.
+static __always_inline struct flow_counters *slot_counted(__u32 slot)
+{
+	__u32 chunk_index = slot / SLOTS_PER_CHUNK;
+	struct counters_chunk *chunk = bpf_map_lookup_elem(&counters, &chunk_index);
+	if (!chunk)
+		return 0;
+	return &chunk->slot[slot % SLOTS_PER_CHUNK];
+}
+
+// Counts a packet of `ip_len` IP bytes and `headers_len` bytes of headers
+// in slot `slot` as the packets it stands for on the wire. Returns -1,
+// counting nothing, for a slot out of range.
+static __always_inline int count(struct __sk_buff *skb, __u32 slot, __u32 ip_len,
+				 __u32 headers_len)
+{
+	struct flow_counters *counted = slot_counted(slot);
+	if (!counted)
+		return -1;
+	struct on_the_wire packet = wire(skb, ip_len, headers_len);
+	__sync_fetch_and_add(&counted->packets, packet.packets);
+	__sync_fetch_and_add(&counted->bytes, packet.bytes);
 	counted->last_used_ns = bpf_ktime_get_ns();
 	return 0;
+}
+
+// Drops a packet of an entry in slot `slot` whose egress port is gone,
+// counting the packets it stands for on the wire as the slot's `gone`.
+// Returns -1, counting and dropping nothing, for a slot out of range.
+static __always_inline int gone(struct __sk_buff *skb, __u32 slot, __u32 ip_len,
+				__u32 headers_len)
+{
+	struct flow_counters *counted = slot_counted(slot);
+	if (!counted)
+		return -1;
+	struct on_the_wire packet = wire(skb, ip_len, headers_len);
+	__sync_fetch_and_add(&counted->gone_packets, packet.packets);
+	__sync_fetch_and_add(&counted->gone_bytes, packet.bytes);
+	counted->last_used_ns = bpf_ktime_get_ns();
+	return TC_ACT_SHOT;
 }
 
 // Writes the Ethernet addresses of a packet the fabric sends on: to `dst`,
@@ -406,6 +545,10 @@ static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key
 	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
 	if (!flow || !current(flow->generation))
 		return -1;
+	// Its `eth0` deleted: what the kernel would hand nowhere is counted
+	// as lost to a port that is gone.
+	if (!exists(flow->out_ifindex))
+		return gone(skb, flow->slot, ip_len, headers_len);
 	if (count(skb, flow->slot, ip_len, headers_len))
 		return -1;
 	if (address(skb, flow->dst_mac))
@@ -530,10 +673,24 @@ static __always_inline __u32 on_wire(struct __sk_buff *skb, __u32 ip_len, __u32 
 	return skb->gso_size ? headers_len + skb->gso_size : ip_len;
 }
 
+// Counts one frame of `port`'s that the program drops as `reason` (the
+// members `<reason>_packets` and `<reason>_bytes` of `struct
+// port_counters`, its bytes past the Ethernet header), and drops it.
+#define DROPPED(skb, port, reason)                                                                \
+	({                                                                                        \
+		struct port_counters *counted = port_counted(port);                               \
+		if (counted) {                                                                    \
+			__sync_fetch_and_add(&counted->reason##_packets, 1);                      \
+			__sync_fetch_and_add(&counted->reason##_bytes,                            \
+					     (skb)->len > ETH_HLEN ? (skb)->len - ETH_HLEN : 0);  \
+		}                                                                                 \
+		TC_ACT_SHOT;                                                                      \
+	})
+
 // What stays on a port's link, for an IPv6 packet: neighbour solicitations
 // are answered, the rest of neighbour discovery and link-scope multicast
-// dropped. Returns -1 for a packet that goes on.
-static __always_inline int on_link(struct __sk_buff *skb, __u32 ifindex)
+// dropped, counted as unroutable. Returns -1 for a packet that goes on.
+static __always_inline int on_link(struct __sk_buff *skb, const struct port *port, __u32 ifindex)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -549,12 +706,12 @@ static __always_inline int on_link(struct __sk_buff *skb, __u32 ifindex)
 		// Router solicitations and the rest of neighbour discovery stay
 		// on the link, as on Azure's.
 		if (*icmp >= 133 && *icmp <= 137)
-			return TC_ACT_SHOT;
+			return DROPPED(skb, port, unroutable);
 	}
 	// Link-scope multicast (MLD reports and the like) stays on the link
 	// too.
 	if (ip6->daddr.in6_u.u6_addr8[0] == 0xff && (ip6->daddr.in6_u.u6_addr8[1] & 0x0f) == 0x02)
-		return TC_ACT_SHOT;
+		return DROPPED(skb, port, unroutable);
 	return -1;
 }
 
@@ -566,20 +723,23 @@ int from_port(struct __sk_buff *skb)
 	if (!port || port->kind != PORT_HOST_END)
 		return TC_ACT_SHOT;
 	__u32 slow = port->peer_ifindex;
+	// Headers in pages: the daemon reads them all the same.
+	if (pull_headers(skb))
+		return bpf_redirect(slow, 0);
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end)
-		return TC_ACT_SHOT;
+		return DROPPED(skb, port, malformed);
 	__u16 proto = eth->h_proto;
 	if (proto == bpf_htons(ETH_P_ARP))
 		return answer_arp(skb, ifindex);
 	if (proto == bpf_htons(ETH_P_IPV6)) {
-		int done = on_link(skb, ifindex);
+		int done = on_link(skb, port, ifindex);
 		if (done >= 0)
 			return done;
 	} else if (proto != bpf_htons(ETH_P_IP)) {
-		return TC_ACT_SHOT;
+		return DROPPED(skb, port, malformed);
 	}
 
 	struct flow_key key = {};
@@ -602,6 +762,24 @@ int from_port(struct __sk_buff *skb)
 	return bpf_redirect(slow, 0);
 }
 
+// Drops a packet the daemon wrote for `port`, whose host end is gone,
+// counting it as the daemon counted it: the packets it stands for on the
+// wire and their IP bytes. `skb` has its Ethernet header.
+static __always_inline int undelivered(struct __sk_buff *skb, const struct port *port)
+{
+	struct port_counters *counted = port_counted(port);
+	if (!counted)
+		return TC_ACT_SHOT;
+	struct flow_key key = {};
+	__u32 ip_len = skb->len - ETH_HLEN, headers_len = 0;
+	struct on_the_wire packet = {1, ip_len};
+	if (pull_headers(skb) == 0 && read_flow(skb, &key, &ip_len, &headers_len) == 0)
+		packet = wire(skb, ip_len, headers_len);
+	__sync_fetch_and_add(&counted->undelivered_packets, packet.packets);
+	__sync_fetch_and_add(&counted->undelivered_bytes, packet.bytes);
+	return TC_ACT_SHOT;
+}
+
 SEC("classifier")
 int from_daemon(struct __sk_buff *skb)
 {
@@ -618,7 +796,11 @@ int from_daemon(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
 		return TC_ACT_SHOT;
-	return bpf_redirect(out, 0);
+	if (!exists(out))
+		return undelivered(skb, port);
+	// Straight into the receiving `eth0`'s ingress, as the fast path
+	// hands its packets over: no queue of the fabric's in between.
+	return bpf_redirect_peer(out, 0);
 }
 
 SEC("classifier")
@@ -631,6 +813,8 @@ int from_tunnel(struct __sk_buff *skb)
 	// count.
 	__u32 remote = tunnel_key.remote_ipv4;
 	if (!bpf_map_lookup_elem(&trusted, &remote))
+		return TC_ACT_UNSPEC;
+	if (pull_headers(skb))
 		return TC_ACT_UNSPEC;
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -653,6 +837,9 @@ int from_tunnel(struct __sk_buff *skb)
 	// What would not fit the receiving `eth0` is the daemon's.
 	if (on_wire(skb, ip_len, headers_len) > port->mtu)
 		return TC_ACT_UNSPEC;
+	if (!exists(out))
+		return gone(skb, flow->slot, ip_len, headers_len) == TC_ACT_SHOT ? TC_ACT_SHOT
+										 : TC_ACT_UNSPEC;
 	// Addressed to a MAC that is not the VXLAN device's, the frame came in
 	// as another host's; the receiving `eth0` takes it as its own.
 	if (bpf_skb_change_type(skb, PACKET_HOST))

@@ -39,7 +39,14 @@
 //! the last one passed, in a slot of a counters array that outlives it
 //! ([`Fabric::counters_chunk`]). The slots come in chunks of
 //! [`SLOTS_PER_CHUNK`], one array element each, so one system call reads
-//! thousands of them.
+//! thousands of them. A packet an entry would hand to a port whose `eth0`
+//! is gone (deleted, its host end with it) is dropped and counted as such
+//! in the entry's slot.
+//!
+//! What the programs drop themselves is counted per port
+//! ([`Fabric::port_drops`]): IPv6 a port's `eth0` sends that stays on the
+//! link, frames of no protocol the fabric carries, and what was written to
+//! a port's TUN device while its host end was gone.
 //!
 //! Every kernel object lives in the fabric namespace or in a port's
 //! namespace: removing the namespaces removes the devices, the programs'
@@ -61,14 +68,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, MapError};
+use aya::maps::{Array, DevMapHash, HashMap as BpfHashMap, MapData, MapError};
 use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
 
 pub use entries::{
-    layout, ArrivalKey, FastCounters, FastEntry, FastKey, TunnelEntry, TunnelSettings,
-    ARRIVAL_KEY_LEN, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORT_LEN,
-    SLOTS_PER_CHUNK, TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
+    layout, ArrivalKey, FastCounters, FastEntry, FastKey, PortCounters, TunnelEntry,
+    TunnelSettings, ARRIVAL_KEY_LEN, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN,
+    PORTS_PER_CHUNK, PORT_CHUNK_LEN, PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
+    TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
 };
 use entries::{port_entry, PORT_HOST_END, PORT_TUN};
 #[doc(hidden)]
@@ -98,6 +106,8 @@ const UNBUILT: &str = env!("VNETD_FABRIC_UNBUILT");
 type FlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
 type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
 type CountersMap = Array<MapData, [u8; CHUNK_LEN]>;
+type PortCountersMap = Array<MapData, [u8; PORT_CHUNK_LEN]>;
+type HostEndsMap = DevMapHash<MapData>;
 type GenerationMap = Array<MapData, u64>;
 type TunnelFlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; TUNNEL_ENTRY_LEN]>;
 type ArrivalMap = BpfHashMap<MapData, [u8; ARRIVAL_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
@@ -133,6 +143,13 @@ pub struct Fabric {
     /// `struct counters_chunk`s: the slots' counters.
     counters: CountersMap,
     chunks: u32,
+    /// `struct port_counters_chunk`s: what the programs dropped, per port.
+    port_counters: PortCountersMap,
+    /// The host ends that exist (the kernel removes a deleted one).
+    host_ends: Mutex<HostEndsMap>,
+    /// Which port counts at each index of `port_counters`, and what each
+    /// index had counted at its last reading.
+    counted_ports: Mutex<CountedPorts>,
     /// The current generation (one value), and the last one written.
     generation: Mutex<(GenerationMap, u64)>,
     capacity: u32,
@@ -164,6 +181,38 @@ impl std::fmt::Debug for Fabric {
     }
 }
 
+/// The indexes of `port_counters`: the host end of the port counting at
+/// each index in use, those free (given again lowest first), and each
+/// index's last reading (a port given an index counts from there).
+#[derive(Debug, Default)]
+struct CountedPorts {
+    host_end: HashMap<u32, u32>,
+    free: std::collections::BTreeSet<u32>,
+    next: u32,
+    read: HashMap<u32, PortCounters>,
+}
+
+impl CountedPorts {
+    /// An index for the port whose host end is `host_end`.
+    fn take(&mut self, host_end: u32) -> u32 {
+        let index = match self.free.pop_first() {
+            Some(index) => index,
+            None => {
+                self.next += 1;
+                self.next - 1
+            }
+        };
+        self.host_end.insert(index, host_end);
+        index
+    }
+
+    fn give_back(&mut self, index: u32) {
+        if self.host_end.remove(&index).is_some() {
+            self.free.insert(index);
+        }
+    }
+}
+
 /// A port on the fabric: the ifindexes (in the fabric namespace) of its
 /// host end and its TUN device, and the MAC address of its `eth0`. Its map
 /// entries and program attachments go when it is dropped.
@@ -172,6 +221,8 @@ pub struct FabricPort {
     pub host_end: u32,
     pub tun: u32,
     pub mac: [u8; 6],
+    /// Where the programs count its drops.
+    counters_index: u32,
 }
 
 impl std::fmt::Debug for FabricPort {
@@ -190,6 +241,8 @@ impl Drop for FabricPort {
         let mut ports = self.fabric.ports();
         let _ = ports.remove(&self.host_end);
         let _ = ports.remove(&self.tun);
+        lock(&self.fabric.counted_ports).give_back(self.counters_index);
+        let _ = lock(&self.fabric.host_ends).remove(self.host_end);
     }
 }
 
@@ -267,6 +320,8 @@ impl Fabric {
             flows,
             counters,
             chunks,
+            port_counters,
+            host_ends,
             generation,
             tunnel,
         } = loaded;
@@ -277,6 +332,9 @@ impl Fabric {
             flows: Mutex::new(flows),
             counters,
             chunks,
+            port_counters,
+            host_ends: Mutex::new(host_ends),
+            counted_ports: Mutex::new(CountedPorts::default()),
             generation: Mutex::new((generation, 0)),
             capacity,
             next_port: AtomicU32::new(0),
@@ -349,21 +407,14 @@ impl Fabric {
             let tun_index = device.created_index();
             let host_end = nix::net::if_::if_nametoindex(host_name.as_str())
                 .with_context(|| format!("looking up {host_name}"))?;
-            {
-                let mut ports = self.ports();
-                ports
-                    .insert(host_end, port_entry(PORT_HOST_END, tun_index, mac, mtu), 0)
-                    .context("registering the port's host end")?;
-                ports
-                    .insert(tun_index, port_entry(PORT_TUN, host_end, mac, mtu), 0)
-                    .context("registering the port's TUN device")?;
-            }
+            let counters_index = self.register(host_end, tun_index, mac, mtu, true)?;
             lock(&self.live).insert(number, host_end);
             let port = FabricPort {
                 fabric: self.clone(),
                 host_end,
                 tun: tun_index,
                 mac,
+                counters_index,
             };
             links::plumb_here(&links::PortDevices {
                 host_end,
@@ -377,6 +428,68 @@ impl Fabric {
         })?;
         interface::configure_link_here(eth0, interface, config)?;
         Ok((device, port))
+    }
+
+    /// From a thread in the namespace of `host_end`: writes the `ports`
+    /// entries of a port whose host end is `host_end` and TUN device `tun`,
+    /// for an `eth0` of address `mac` and MTU `mtu`, and the host end into
+    /// `host_ends` (a host end that is no device there fails, unless not
+    /// `required`: the port is then one whose `eth0` is gone); returns
+    /// where the programs count its drops.
+    fn register(
+        &self,
+        host_end: u32,
+        tun: u32,
+        mac: [u8; 6],
+        mtu: u16,
+        required: bool,
+    ) -> Result<u32> {
+        let index = lock(&self.counted_ports).take(host_end);
+        let written = (|| {
+            let device = lock(&self.host_ends).insert(host_end, host_end, None, 0);
+            if let (Err(err), true) = (device, required) {
+                bail!("registering the port's host end as a device: {err}");
+            }
+            let mut ports = self.ports();
+            ports
+                .insert(host_end, port_entry(PORT_HOST_END, tun, mac, mtu, index), 0)
+                .context("registering the port's host end")?;
+            ports
+                .insert(tun, port_entry(PORT_TUN, host_end, mac, mtu, index), 0)
+                .context("registering the port's TUN device")
+        })();
+        if written.is_err() {
+            lock(&self.counted_ports).give_back(index);
+            let _ = lock(&self.host_ends).remove(host_end);
+        }
+        written.map(|_| index)
+    }
+
+    /// What the programs dropped since the last call, per port on the
+    /// fabric (by its host end; ports with nothing new left out): one
+    /// system call per [`PORTS_PER_CHUNK`] ports.
+    pub fn port_drops(&self) -> Result<Vec<(u32, PortCounters)>> {
+        let mut counted = lock(&self.counted_ports);
+        let chunks: std::collections::BTreeSet<u32> = (counted.host_end.keys())
+            .map(|index| index / PORTS_PER_CHUNK)
+            .collect();
+        let mut drops = Vec::new();
+        for chunk in chunks {
+            let bytes = self
+                .port_counters
+                .get(&chunk, 0)
+                .with_context(|| format!("reading the fabric's port counters chunk {chunk}"))?;
+            for (offset, port) in bytes.chunks_exact(PORT_COUNTERS_LEN).enumerate() {
+                let index = chunk * PORTS_PER_CHUNK + offset as u32;
+                let now = PortCounters::from_bytes(port);
+                let before = counted.read.insert(index, now).unwrap_or_default();
+                let new = now.since(&before);
+                if let (false, Some(host_end)) = (new.is_empty(), counted.host_end.get(&index)) {
+                    drops.push((*host_end, new));
+                }
+            }
+        }
+        Ok(drops)
     }
 
     /// Removes the TUN device of each port whose `eth0` is gone (deleted
@@ -636,6 +749,8 @@ struct Loaded {
     flows: FlowMap,
     counters: CountersMap,
     chunks: u32,
+    port_counters: PortCountersMap,
+    host_ends: HostEndsMap,
     generation: GenerationMap,
     tunnel: Tunnel,
 }
@@ -645,12 +760,15 @@ struct Loaded {
 /// entries each: host end and TUN).
 fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
     let chunks = capacity.saturating_mul(2).div_ceil(SLOTS_PER_CHUNK).max(1);
+    let port_chunks = max_ports.div_ceil(PORTS_PER_CHUNK).max(1);
     let mut programs = EbpfLoader::new()
         .map_max_entries("flows", capacity)
         .map_max_entries("to_tunnel", capacity)
         .map_max_entries("arrivals", capacity)
         .map_max_entries("counters", chunks)
+        .map_max_entries("port_counters", port_chunks)
         .map_max_entries("ports", max_ports.saturating_mul(2))
+        .map_max_entries("host_ends", max_ports)
         .load(OBJECT)
         .context("loading the fabric's tc programs")?;
     for name in ["from_port", "from_daemon", "from_tunnel"] {
@@ -670,6 +788,8 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
     let ports = PortMap::try_from(take("ports")?)?;
     let flows = FlowMap::try_from(take("flows")?)?;
     let counters = CountersMap::try_from(take("counters")?)?;
+    let port_counters = PortCountersMap::try_from(take("port_counters")?)?;
+    let host_ends = HostEndsMap::try_from(take("host_ends")?)?;
     let generation = GenerationMap::try_from(take("generation")?)?;
     let tunnel = Tunnel {
         flows: TunnelFlowMap::try_from(take("to_tunnel")?)?,
@@ -684,6 +804,8 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
         flows,
         counters,
         chunks,
+        port_counters,
+        host_ends,
         generation,
         tunnel,
     })

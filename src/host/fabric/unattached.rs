@@ -7,7 +7,6 @@
 use anyhow::{Context, Result};
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions, TestRunResult};
 
-use super::entries::{port_entry, PORT_HOST_END, PORT_TUN};
 use super::{load, lock, Fabric, OBJECT};
 
 /// Ports the tests' maps hold at most.
@@ -63,15 +62,11 @@ impl FabricPrograms {
 
     /// Puts a port on the fabric's maps as [`Fabric::plumb_port_here`]
     /// does: `host_end` (whose slow path is `tun`) and `tun` (whose packets
-    /// leave by `host_end` to an `eth0` of address `mac` and MTU `mtu`).
+    /// leave by `host_end` to an `eth0` of address `mac` and MTU `mtu`). A
+    /// `host_end` that is no device of the calling thread's namespace is a
+    /// port whose `eth0` is gone (deleted, its host end with it).
     pub fn add_port(&self, host_end: u32, tun: u32, mac: [u8; 6], mtu: u16) -> Result<()> {
-        let mut ports = self.fabric.ports();
-        ports
-            .insert(host_end, port_entry(PORT_HOST_END, tun, mac, mtu), 0)
-            .context("registering a host end")?;
-        ports
-            .insert(tun, port_entry(PORT_TUN, host_end, mac, mtu), 0)
-            .context("registering a TUN device")?;
+        self.fabric.register(host_end, tun, mac, mtu, false)?;
         let number = self
             .fabric
             .next_port
