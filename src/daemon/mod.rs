@@ -61,6 +61,7 @@ pub mod plane;
 pub mod port_id;
 pub mod ports;
 pub mod publish;
+pub mod queue_drops;
 pub mod report;
 pub mod serve;
 pub mod speakers;
@@ -148,6 +149,8 @@ pub struct Daemon {
     programs: crate::host::routing::ProgramSearch,
     /// The kernel fast path, when the lab has one.
     offload: Option<Arc<offload::Offload>>,
+    /// What the queues between the NICs and the workers dropped.
+    queue_drops: Arc<queue_drops::QueueDrops>,
     /// Azure's delays and rates apply (not `--no-shaping`).
     shaping: bool,
     /// The Global Reach links between edge routers, carried delayed.
@@ -337,11 +340,17 @@ impl Daemon {
         let mut counters: Vec<_> = (0..workers)
             .map(|_| Arc::new(WorkerCounters::new(MAX_NICS as usize)))
             .collect();
+        let fabric_namespace = fabric.as_ref().map(|f| f.namespace().to_owned());
         let offload = fabric.map(|fabric| {
             let block = Arc::new(WorkerCounters::new(MAX_NICS as usize));
             counters.push(block.clone());
             Arc::new(offload::Offload::new(fabric, block, epoch, options.shaping))
         });
+        let queue_drops = {
+            let block = Arc::new(WorkerCounters::new(MAX_NICS as usize));
+            counters.push(block.clone());
+            Arc::new(queue_drops::QueueDrops::new(fabric_namespace, block))
+        };
         let daemon = Daemon {
             plane,
             worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
@@ -370,6 +379,7 @@ impl Daemon {
             programs: options.programs.clone(),
             epoch,
             offload,
+            queue_drops,
             shaping: options.shaping,
             underlay,
             mesh: Mutex::new(mesh),
@@ -503,12 +513,17 @@ impl Daemon {
         }
         let (flows, stop) = (self.flows.clone(), self.stop.clone());
         let (faults, panics) = (self.faults.clone(), self.panics.clone());
+        let (queue_drops, plane) = (self.queue_drops.clone(), self.plane.clone());
+        let counters = self.counters.clone();
         let housekeeping = threads::spawn_supervised(
             "vnetd-housekeeping",
             ThreadKind::Housekeeping,
             "housekeeping",
             (panics, stop.clone()),
-            move || housekeep(&flows, &stop, epoch, &faults),
+            move || {
+                let mut read_queues = || queue_drops.sync(&plane.load(), &counters, false);
+                housekeep(&flows, &stop, epoch, &faults, &mut read_queues)
+            },
         )
         .context("starting the housekeeping thread")?;
         self.keep_thread(housekeeping);
@@ -584,12 +599,15 @@ impl Daemon {
         self.offload.as_ref()
     }
 
-    /// Adds what the kernel fast path counted so far to the counters and
-    /// flows, so that a report made next is exact.
+    /// Adds what the kernel counted so far to the counters and flows: what
+    /// the fast path carried and dropped, and what the queues between the
+    /// NICs and the workers dropped, so that a report made next is exact.
     pub fn sync_offload(&self) {
+        let plane = self.plane.load();
         if let Some(offload) = &self.offload {
-            offload.sync(&self.plane.load(), &self.flows);
+            offload.sync(&plane, &self.flows);
         }
+        self.queue_drops.sync(&plane, &self.counters, false);
     }
 
     /// The flow table the workers track connections in.
@@ -687,6 +705,7 @@ fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort>
     plumbed.fabric_port().map(|p| plane::FastPort {
         host_end: p.host_end,
         mac: p.mac,
+        tun: p.tun,
     })
 }
 

@@ -131,11 +131,13 @@ impl LivePort {
     }
 }
 
-/// Where a port is on the fabric: its host end and its `eth0`'s MAC.
+/// Where a port is on the fabric: its host end, its `eth0`'s MAC, and its
+/// TUN device there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastPort {
     pub host_end: u32,
     pub mac: [u8; 6],
+    pub tun: u32,
 }
 
 /// What the workers forward with: the compiled snapshot and, for each of

@@ -25,6 +25,7 @@
 //! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
 //!   opened from inside a namespace, so that they leave from its address.
 //! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
+//! - [`link_drops`]: what devices' queues dropped, in any namespace.
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
@@ -35,6 +36,7 @@ pub mod capture_filter;
 pub mod fabric;
 pub mod interface;
 mod lab;
+pub mod link_drops;
 pub mod nat;
 pub mod netlink;
 pub mod netns;

@@ -340,10 +340,12 @@ mod tests {
             FastPort {
                 host_end: 7,
                 mac: [2, 0, 0, 0, 0, 7],
+                tun: 8,
             },
             FastPort {
                 host_end: 9,
                 mac: [2, 0, 0, 0, 0, 9],
+                tun: 10,
             },
         );
         let wire = Wire {

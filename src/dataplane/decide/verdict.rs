@@ -103,6 +103,13 @@ pub enum DropReason {
     /// the other way) through the gateways of one VNet, whose Route Server
     /// does not allow branch-to-branch traffic (or which has none).
     BranchToBranch,
+    /// The queue between the NIC and the daemon was full: the NIC sent
+    /// faster than the daemon read, and the queue of its TUN device (or of
+    /// the fabric's host end before it) dropped the packet. The kernel
+    /// counts these; they are read from its link statistics and counted at
+    /// the sending NIC, in its sent packets (not its bytes, which the
+    /// kernel does not count for them).
+    IngressQueueFull,
 }
 
 impl DropReason {
