@@ -13,7 +13,7 @@ use crate::host::fabric::Fabric;
 use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
-use crate::plan::PortIdx;
+use crate::plan::{PortIdx, PortKind};
 use crate::snapshot::Snapshot;
 use crate::topology::{TiVec, Topology};
 use arc_swap::{ArcSwap, Guard};
@@ -165,6 +165,16 @@ impl Plane {
                 .queue_for(worker)
                 .map(|queue| Egress::Underlay(queue, frame_header(port, packet))),
         }
+    }
+
+    /// Whether the workers may join datagrams into one UDP super-packet for
+    /// `port`: not for a VM's NIC, whose `eth0` counts what it is handed,
+    /// so that it counts each datagram, as a NIC counts the packets on the
+    /// wire (and as vnetd counts them). Gateways, sites, probers and the
+    /// platform's appliances take the runs whole.
+    #[inline]
+    pub fn takes_udp_runs(&self, port: PortIdx) -> bool {
+        (self.snapshot.plan.ports.get(port)).is_some_and(|p| !matches!(p.kind, PortKind::Vm))
     }
 
     /// The port whose slot is `port` in this plane (none once it has left).

@@ -7,7 +7,9 @@
 //! Consecutive UDP datagrams of one flow bound for one egress that takes
 //! UDP segmentation offload are joined into one super-packet
 //! ([`crate::dataplane::coalesce`]) and written at once, at the latest when
-//! the queue being drained is empty or its batch is done.
+//! the queue being drained is empty or its batch is done; never for a VM's
+//! NIC, whose `eth0` counts each datagram it is handed as a NIC counts
+//! packets on the wire.
 //!
 //! Per packet: one read, at most one write, no allocation, no lock, no
 //! channel hop (with flow logs on, a packet denied by an NSG also costs one
@@ -563,7 +565,8 @@ impl Worker {
                 }
             }
             let out = plane.egress(egress, self.index, &buf[..len]);
-            if self.udp_coalescing && out.as_ref().is_some_and(|q| q.udp_segmentation()) {
+            let runs = self.udp_coalescing && plane.takes_udp_runs(egress);
+            if runs && out.as_ref().is_some_and(|q| q.udp_segmentation()) {
                 let egress_key = usize::from(egress);
                 match coalescer.offer(egress_key, &buf[..len]) {
                     Offer::Taken => continue,

@@ -3,10 +3,12 @@
 //! UDP super-packet (the virtio-net header's `GSO_UDP_L4`, "USO"), which
 //! the receiving kernel takes whole through its IP layer and splits only
 //! when it queues the datagrams on the socket. One write then stands for
-//! up to [`MAX_SEGMENTS`] datagrams. This is what a NIC's receive
-//! coalescing (GRO) does for a VM in Azure; it changes no byte a receiver
-//! reads: every datagram keeps its payload, its addresses, ports, TTL and
-//! DSCP, and gets its own correct checksum from the kernel.
+//! up to [`MAX_SEGMENTS`] datagrams. It changes no byte a receiver reads:
+//! every datagram keeps its payload, its addresses, ports, TTL and DSCP,
+//! and gets its own correct checksum from the kernel. The receiving
+//! device counts the run as one packet, though: the daemon joins runs only
+//! for the ports that are not a VM's NIC (gateways, sites, probers), whose
+//! device counters no guest reads as its NIC's.
 //!
 //! TCP needs no such help: a sender's kernel already hands TCP to its TUN
 //! as segmentation-offload super-packets, which cross the fabric whole.
