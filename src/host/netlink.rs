@@ -134,6 +134,28 @@ pub fn link_names(namespace: &str) -> Result<Vec<String>> {
     .with_context(|| format!("listing links of network namespace {namespace}"))
 }
 
+/// Each link of the named namespace `namespace`, by name, with whether it
+/// has a carrier (`IFF_LOWER_UP`: for a veth, its peer is up).
+pub fn link_carriers(namespace: &str) -> Result<Vec<(String, bool)>> {
+    use rtnetlink::packet_route::link::LinkFlags;
+    netns::run_in(namespace, || {
+        with_connection(|handle| async move {
+            let mut links = handle.link().get().execute();
+            let mut out = Vec::new();
+            while let Some(link) = links.try_next().await? {
+                let up = link.header.flags.contains(LinkFlags::LowerUp);
+                for attribute in link.attributes {
+                    if let LinkAttribute::IfName(name) = attribute {
+                        out.push((name, up));
+                    }
+                }
+            }
+            Ok(out)
+        })
+    })
+    .with_context(|| format!("listing links of network namespace {namespace}"))
+}
+
 /// The interface through which `namespace`'s kernel sends a packet to
 /// `destination` now (`ip route get DESTINATION`), by name; `None` when it
 /// has no route to it.

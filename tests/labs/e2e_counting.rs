@@ -545,6 +545,89 @@ mod every_packet {
         }
     }
 
+    #[test]
+    fn a_nic_whose_eth0_is_set_down_counts_what_is_sent_to_it_as_gone_until_it_is_up_again() {
+        let lab = Lab::start("cntdown", HUB_SPOKE);
+        assert_mode(&lab);
+        let to: SocketAddr = "10.0.2.4:7800".parse().unwrap();
+        let server = netns::run_in(&lab.ns("shared1"), move || common::udp_bind_again(to)).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let client = common::udp_client_for(&lab.ns("vm1"), to);
+        let source_port = client.local_addr().unwrap().port();
+        let mut buf = [0u8; 64];
+        let carried = || !offloading() || offloaded(&lab, "vm1", source_port, &to.to_string());
+        let settled = common::wait_for(Duration::from_secs(10), || {
+            client.send_to(b"before", to).unwrap();
+            server.recv_from(&mut buf).is_ok() && carried()
+        });
+        assert!(settled, "the flow never settled");
+        while server.recv_from(&mut buf).is_ok() {}
+        let host_end = lab.daemon().plane().ports
+            [lab.daemon().snapshot().port_by_name("shared1").unwrap()]
+        .fast
+        .map(|f| f.host_end);
+        let (vm1, shared1) = (lab.stats("vm1"), lab.stats("shared1"));
+
+        common::in_netns(&lab.ns("shared1"), &["ip", "link", "set", "eth0", "down"]);
+        if let (Some(host_end), Some(offload)) = (host_end, lab.daemon().offload()) {
+            // The daemon learns it from the kernel's link notices (within
+            // half a second): from then on the fast path counts what it
+            // would hand that eth0.
+            let fabric = offload.fabric().clone();
+            assert!(
+                common::wait_for(Duration::from_secs(5), || !fabric.has_port(host_end)),
+                "the fabric never saw shared1's eth0 go down"
+            );
+        }
+        const ROUNDS: u64 = 10;
+        const PER_ROUND: u64 = 100;
+        let gone = || {
+            lab.stats("shared1").drops_for(DropReason::EgressGone)
+                - shared1.drops_for(DropReason::EgressGone)
+        };
+        for round in 1..=ROUNDS {
+            for _ in 0..PER_ROUND {
+                client.send_to(&[8u8; 200], to).unwrap();
+            }
+            assert!(
+                common::wait_for(Duration::from_secs(10), || gone() >= round * PER_ROUND),
+                "round {round}: {} counted gone; vm1 {:?}, shared1 {:?}",
+                gone(),
+                lab.stats("vm1"),
+                lab.stats("shared1")
+            );
+        }
+        let all = ROUNDS * PER_ROUND;
+        assert_eq!(gone(), all, "each datagram counted gone once");
+        let now = lab.stats("shared1");
+        assert_eq!(
+            now.packets_received, shared1.packets_received,
+            "nothing delivered to an eth0 that is down: {now:?}"
+        );
+        let vm1_now = lab.stats("vm1");
+        let unroutable = |s: &vnetd::daemon::stats::NicStats| s.drops_for(DropReason::Unroutable);
+        assert_eq!(
+            (vm1_now.packets_sent - vm1.packets_sent) - (unroutable(&vm1_now) - unroutable(&vm1)),
+            all,
+            "{vm1_now:?}"
+        );
+
+        // Up again: the datagrams arrive, and the kernel carries the flow
+        // again (with offload).
+        common::in_netns(&lab.ns("shared1"), &["ip", "link", "set", "eth0", "up"]);
+        let back = common::wait_for(Duration::from_secs(10), || {
+            client.send_to(b"again", to).unwrap();
+            server.recv_from(&mut buf).is_ok() && carried()
+        });
+        assert!(
+            back,
+            "shared1 never took the flow again: {:?}",
+            stats_of(lab.daemon()).offload
+        );
+    }
+
     /// The frames `trafgen` sends: a UDP datagram of 1000 bytes from
     /// vm1 (10.1.1.4) port `source_port` to shared1 (10.0.2.4) port 9400,
     /// behind an Ethernet header to the fabric's MAC from `eth0`'s `mac`

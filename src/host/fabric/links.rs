@@ -6,9 +6,10 @@
 //! - The programs are attached once, to two shared tc blocks; a port's
 //!   devices only join them, before they are up (a qdisc added to a device
 //!   that is up waits for the device to be deactivated).
-//! - Links deleted in the fabric namespace are learned from the kernel's
-//!   link notifications (`RTMGRP_LINK`), read without waiting: an idle lab
-//!   costs nothing, where listing every link would cost a dump of
+//! - Links deleted in the fabric namespace, and host ends whose carrier
+//!   comes and goes (their `eth0` set down and up), are learned from the
+//!   kernel's link notifications (`RTMGRP_LINK`), read without waiting: an
+//!   idle lab costs nothing, where listing every link would cost a dump of
 //!   thousands of devices each time.
 
 use std::fs::File;
@@ -277,8 +278,11 @@ pub fn delete_present_here(names: &[String]) -> Result<Vec<String>> {
 
 /// `RTMGRP_LINK`: the multicast group of link notifications.
 const RTMGRP_LINK: u32 = 1;
-/// `RTM_DELLINK`.
+/// `RTM_NEWLINK`, `RTM_DELLINK`.
+const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
+/// `IFF_LOWER_UP`: the device has a carrier (a veth: its peer is up).
+const IFF_LOWER_UP: u32 = 1 << 16;
 /// `IFLA_IFNAME`.
 const IFLA_IFNAME: u16 = 3;
 /// Length of `struct nlmsghdr` and of `struct ifinfomsg`.
@@ -299,9 +303,14 @@ pub struct LinkWatch {
 /// What a [`LinkWatch`] read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Deleted {
-    /// The links deleted since the last read, by name.
-    Links(Vec<String>),
-    /// The kernel dropped notifications: what was deleted is unknown.
+    /// The links deleted since the last read, by name, and the links whose
+    /// state was told since, each by name with whether it has a carrier
+    /// (the last word for each, in order).
+    Links {
+        deleted: Vec<String>,
+        carrier: Vec<(String, bool)>,
+    },
+    /// The kernel dropped notifications: what changed is unknown.
     Lost,
 }
 
@@ -328,16 +337,17 @@ impl LinkWatch {
         Ok(LinkWatch { socket })
     }
 
-    /// The links deleted since the last read, without waiting.
+    /// The links deleted, and the carriers told, since the last read,
+    /// without waiting.
     pub fn deleted(&self) -> Result<Deleted> {
         use nix::errno::Errno;
         use nix::sys::socket::{recv, MsgFlags};
-        let mut names = Vec::new();
+        let (mut deleted, mut carrier) = (Vec::new(), Vec::new());
         let mut lost = false;
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             match recv(self.socket.as_raw_fd(), &mut buffer, MsgFlags::MSG_DONTWAIT) {
-                Ok(read) => deleted_names(&buffer[..read], &mut names),
+                Ok(read) => changes(&buffer[..read], &mut deleted, &mut carrier),
                 Err(Errno::EAGAIN) => break,
                 Err(Errno::EINTR) => continue,
                 // The queue overflowed; reading goes on after it.
@@ -348,14 +358,15 @@ impl LinkWatch {
         Ok(if lost {
             Deleted::Lost
         } else {
-            Deleted::Links(names)
+            Deleted::Links { deleted, carrier }
         })
     }
 }
 
-/// Adds to `names` the name of each link an `RTM_DELLINK` message of
-/// `datagram` removes; anything malformed is skipped.
-fn deleted_names(datagram: &[u8], names: &mut Vec<String>) {
+/// Adds to `deleted` the name of each link an `RTM_DELLINK` message of
+/// `datagram` removes, and to `carrier` each link an `RTM_NEWLINK` message
+/// tells of, with whether it has a carrier; anything malformed is skipped.
+fn changes(datagram: &[u8], deleted: &mut Vec<String>, carrier: &mut Vec<(String, bool)>) {
     let mut rest = datagram;
     while rest.len() >= NLMSG_HEADER_LEN {
         let length = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
@@ -363,10 +374,14 @@ fn deleted_names(datagram: &[u8], names: &mut Vec<String>) {
         if length < NLMSG_HEADER_LEN || length > rest.len() {
             return;
         }
-        if kind == RTM_DELLINK {
-            if let Some(name) = link_name(&rest[NLMSG_HEADER_LEN..length]) {
-                names.push(name);
-            }
+        let message = &rest[NLMSG_HEADER_LEN..length];
+        if let (RTM_DELLINK, Some(name)) = (kind, link_name(message)) {
+            deleted.push(name);
+        } else if let (RTM_NEWLINK, Some(name), Some(flags)) =
+            (kind, link_name(message), message.get(8..12))
+        {
+            let flags = u32::from_ne_bytes(flags.try_into().expect("4 bytes"));
+            carrier.push((name, flags & IFF_LOWER_UP != 0));
         }
         let aligned = (length + 3) & !3;
         rest = rest.get(aligned..).unwrap_or_default();
@@ -398,6 +413,10 @@ mod tests {
     use super::*;
 
     fn message(kind: u16, name: &str) -> Vec<u8> {
+        message_with_flags(kind, name, 0)
+    }
+
+    fn message_with_flags(kind: u16, name: &str, flags: u32) -> Vec<u8> {
         let mut attribute = Vec::new();
         let value_len = name.len() + 1;
         attribute.extend_from_slice(&((4 + value_len) as u16).to_ne_bytes());
@@ -412,22 +431,30 @@ mod tests {
         out.extend_from_slice(&(length as u32).to_ne_bytes());
         out.extend_from_slice(&kind.to_ne_bytes());
         out.extend_from_slice(&[0u8; 10]);
-        out.extend_from_slice(&[0u8; IFINFO_LEN]);
+        let mut info = [0u8; IFINFO_LEN];
+        info[8..12].copy_from_slice(&flags.to_ne_bytes());
+        out.extend_from_slice(&info);
         out.extend_from_slice(&attribute);
         out
     }
 
     #[test]
-    fn only_deleted_links_are_named_and_truncated_messages_end_the_read() {
+    fn deleted_links_and_carriers_are_named_and_truncated_messages_end_the_read() {
         let mut datagram = message(RTM_DELLINK, "vh12");
-        datagram.extend(message(16, "vh13"));
+        datagram.extend(message_with_flags(RTM_NEWLINK, "vh13", IFF_LOWER_UP | 1));
         datagram.extend(message(RTM_DELLINK, "vt7"));
-        let mut names = Vec::new();
-        deleted_names(&datagram, &mut names);
-        assert_eq!(names, ["vh12", "vt7"]);
+        datagram.extend(message_with_flags(RTM_NEWLINK, "vh14", 1));
+        datagram.extend(message(18, "vh15"));
+        let (mut deleted, mut carrier) = (Vec::new(), Vec::new());
+        changes(&datagram, &mut deleted, &mut carrier);
+        assert_eq!(deleted, ["vh12", "vt7"]);
+        assert_eq!(
+            carrier,
+            [("vh13".to_string(), true), ("vh14".to_string(), false)]
+        );
         let whole = message(RTM_DELLINK, "vh99");
-        let mut names = Vec::new();
-        deleted_names(&whole[..whole.len() - 3], &mut names);
-        assert!(names.is_empty());
+        let (mut deleted, mut carrier) = (Vec::new(), Vec::new());
+        changes(&whole[..whole.len() - 3], &mut deleted, &mut carrier);
+        assert!(deleted.is_empty() && carrier.is_empty());
     }
 }
