@@ -321,7 +321,8 @@ impl Daemon {
                 }
                 match state.lab.add(spec) {
                     Ok(plumbed) => {
-                        built[i] = Some((super::fast_port(plumbed), plumbed.take_queues()))
+                        built[i] =
+                            Some((super::plane::FastPort::of(plumbed), plumbed.take_queues()))
                     }
                     Err(e) => {
                         let nic = &plan.ports[i].name;
@@ -589,7 +590,7 @@ impl Daemon {
                         id: old_port.id,
                         serial: old_port.serial,
                         spec: spec.clone(),
-                        fast: super::fast_port(plumbed),
+                        fast: super::plane::FastPort::of(plumbed),
                         queues: plumbed.take_queues(),
                         remote: None,
                     });

@@ -236,7 +236,7 @@ fn ports_of(
             "namespace {} was built out of order",
             spec.key()
         );
-        let fast = fast_port(plumbed);
+        let fast = plane::FastPort::of(plumbed);
         let queues = plumbed.take_queues();
         ports.push(Arc::new(LivePort {
             id: PortId::new(id),
@@ -346,11 +346,7 @@ impl Daemon {
             counters.push(block.clone());
             Arc::new(offload::Offload::new(fabric, block, epoch, options.shaping))
         });
-        let queue_drops = {
-            let block = Arc::new(WorkerCounters::new(MAX_NICS as usize));
-            counters.push(block.clone());
-            Arc::new(queue_drops::QueueDrops::new(fabric_namespace, block))
-        };
+        let queue_drops = queue_drops::QueueDrops::counting_into(fabric_namespace, &mut counters);
         let daemon = Daemon {
             plane,
             worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
@@ -698,15 +694,6 @@ fn open_fabric(
             None
         }
     }
-}
-
-/// Where a plumbed namespace's `eth0` is on the fabric, if it is.
-fn fast_port(plumbed: &crate::host::PlumbedNamespace) -> Option<plane::FastPort> {
-    plumbed.fabric_port().map(|p| plane::FastPort {
-        host_end: p.host_end,
-        mac: p.mac,
-        tun: p.tun,
-    })
 }
 
 impl Drop for Daemon {

@@ -140,6 +140,17 @@ pub struct FastPort {
     pub tun: u32,
 }
 
+impl FastPort {
+    /// Where a plumbed namespace's `eth0` is on the fabric, if it is.
+    pub fn of(plumbed: &crate::host::PlumbedNamespace) -> Option<FastPort> {
+        plumbed.fabric_port().map(|p| FastPort {
+            host_end: p.host_end,
+            mac: p.mac,
+            tun: p.tun,
+        })
+    }
+}
+
 /// What the workers forward with: the compiled snapshot and, for each of
 /// its NICs (same index), the port.
 #[derive(Debug)]

@@ -71,6 +71,18 @@ struct Book {
 }
 
 impl QueueDrops {
+    /// A reader in the daemon's namespace, for a lab whose fabric (if
+    /// any) is namespace `fabric`, counting into a block of its own that it
+    /// adds to `blocks`.
+    pub fn counting_into(
+        fabric: Option<String>,
+        blocks: &mut Vec<Arc<WorkerCounters>>,
+    ) -> Arc<QueueDrops> {
+        let counters = Arc::new(WorkerCounters::new(super::options::MAX_NICS as usize));
+        blocks.push(counters.clone());
+        Arc::new(QueueDrops::new(fabric, counters))
+    }
+
     /// A reader in the daemon's namespace, counting into `counters`, for a
     /// lab whose fabric (if any) is namespace `fabric`.
     pub fn new(fabric: Option<String>, counters: Arc<WorkerCounters>) -> QueueDrops {

@@ -221,7 +221,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("mesh", &["root", "hybrid", "underlay", "publish"]),
     ("down", &["root", "hybrid", "mesh"]),
     ("offload", &["plane", "port_id", "stats", "threads"]),
-    ("queue_drops", &["plane", "port_id", "stats"]),
+    ("queue_drops", &["plane", "port_id", "stats", "options"]),
     ("flow_log", &["root", "threads"]),
     (
         "apply",

@@ -59,8 +59,10 @@
 //!
 //! It knows Linux only: namespaces, links, flows as 5-tuples.
 
+mod counted;
 mod entries;
 mod links;
+mod presence;
 mod unattached;
 
 pub(crate) use links::noqueue_here;
@@ -76,18 +78,17 @@ use aya::maps::{Array, DevMapHash, HashMap as BpfHashMap, MapData, MapError};
 use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
 
+use counted::CountedPorts;
 pub use entries::{
     layout, ArrivalKey, FastCounters, FastEntry, FastKey, PortCounters, TunnelEntry,
     TunnelSettings, ARRIVAL_KEY_LEN, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN,
     PORTS_PER_CHUNK, PORT_CHUNK_LEN, PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
     TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
 };
-use entries::{port_entry, PORT_HOST_END, PORT_TUN};
 #[doc(hidden)]
 pub use unattached::FabricPrograms;
 
 use super::interface::{self, InterfaceConfig};
-use super::netlink;
 use super::netns;
 use super::tun::{TunDevice, TunOptions};
 
@@ -185,38 +186,6 @@ impl std::fmt::Debug for Fabric {
             .field("namespace", &self.namespace)
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
-    }
-}
-
-/// The indexes of `port_counters`: the host end of the port counting at
-/// each index in use, those free (given again lowest first), and each
-/// index's last reading (a port given an index counts from there).
-#[derive(Debug, Default)]
-struct CountedPorts {
-    host_end: HashMap<u32, u32>,
-    free: std::collections::BTreeSet<u32>,
-    next: u32,
-    read: HashMap<u32, PortCounters>,
-}
-
-impl CountedPorts {
-    /// An index for the port whose host end is `host_end`.
-    fn take(&mut self, host_end: u32) -> u32 {
-        let index = match self.free.pop_first() {
-            Some(index) => index,
-            None => {
-                self.next += 1;
-                self.next - 1
-            }
-        };
-        self.host_end.insert(index, host_end);
-        index
-    }
-
-    fn give_back(&mut self, index: u32) {
-        if self.host_end.remove(&index).is_some() {
-            self.free.insert(index);
-        }
     }
 }
 
@@ -436,179 +405,6 @@ impl Fabric {
         })?;
         interface::configure_link_here(eth0, interface, config)?;
         Ok((device, port))
-    }
-
-    /// From a thread in the namespace of `host_end`: writes the `ports`
-    /// entries of a port whose host end is `host_end` and TUN device `tun`,
-    /// for an `eth0` of address `mac` and MTU `mtu`, and the host end into
-    /// `host_ends` (a host end that is no device there fails, unless not
-    /// `required`: the port is then one whose `eth0` is gone); returns
-    /// where the programs count its drops.
-    fn register(
-        &self,
-        host_end: u32,
-        tun: u32,
-        mac: [u8; 6],
-        mtu: u16,
-        required: bool,
-    ) -> Result<u32> {
-        let index = lock(&self.counted_ports).take(host_end);
-        let written = (|| {
-            let device = lock(&self.host_ends).insert(host_end, host_end, None, 0);
-            if let (Err(err), true) = (device, required) {
-                bail!("registering the port's host end as a device: {err}");
-            }
-            let mut ports = self.ports();
-            ports
-                .insert(host_end, port_entry(PORT_HOST_END, tun, mac, mtu, index), 0)
-                .context("registering the port's host end")?;
-            ports
-                .insert(tun, port_entry(PORT_TUN, host_end, mac, mtu, index), 0)
-                .context("registering the port's TUN device")
-        })();
-        if written.is_err() {
-            lock(&self.counted_ports).give_back(index);
-            let _ = lock(&self.host_ends).remove(host_end);
-        }
-        written.map(|_| index)
-    }
-
-    /// What the programs dropped since the last call, per port on the
-    /// fabric (by its host end; ports with nothing new left out): one
-    /// system call per [`PORTS_PER_CHUNK`] ports.
-    pub fn port_drops(&self) -> Result<Vec<(u32, PortCounters)>> {
-        let mut counted = lock(&self.counted_ports);
-        let chunks: std::collections::BTreeSet<u32> = (counted.host_end.keys())
-            .map(|index| index / PORTS_PER_CHUNK)
-            .collect();
-        let mut drops = Vec::new();
-        for chunk in chunks {
-            let bytes = self
-                .port_counters
-                .get(&chunk, 0)
-                .with_context(|| format!("reading the fabric's port counters chunk {chunk}"))?;
-            for (offset, port) in bytes.chunks_exact(PORT_COUNTERS_LEN).enumerate() {
-                let index = chunk * PORTS_PER_CHUNK + offset as u32;
-                let now = PortCounters::from_bytes(port);
-                let before = counted.read.insert(index, now).unwrap_or_default();
-                let new = now.since(&before);
-                if let (false, Some(host_end)) = (new.is_empty(), counted.host_end.get(&index)) {
-                    drops.push((*host_end, new));
-                }
-            }
-        }
-        Ok(drops)
-    }
-
-    /// Removes the TUN device of each port whose `eth0` is gone (deleted
-    /// behind the fabric's back, or with its namespace, which takes its
-    /// host end with it), so that whoever writes to that TUN learns the
-    /// port is gone, as with a TUN `eth0`. Returns the TUN devices removed.
-    /// A port whose `eth0` was set down leaves `host_ends` until it is up
-    /// again: the programs count what they would hand it as they count
-    /// what they would hand a port that is gone.
-    ///
-    /// The first call lists the fabric's links; later ones read the
-    /// kernel's link notifications since (no waiting, nothing to do when
-    /// nothing changed), and list again only if the kernel dropped some.
-    pub fn reap_orphans(&self) -> Result<Vec<String>> {
-        let mut watch = lock(&self.link_watch);
-        let noticed = match watch.as_ref() {
-            Some(watch) => watch.deleted()?,
-            None => {
-                // Subscribed before listing: no deletion falls in between.
-                *watch = Some(netns::run_in(&self.namespace, links::LinkWatch::open_here)?);
-                links::Deleted::Lost
-            }
-        };
-        let (orphans, carrier): (Vec<String>, Vec<(String, bool)>) = match noticed {
-            links::Deleted::Links { deleted, carrier } => (
-                deleted
-                    .iter()
-                    .filter_map(|name| name.strip_prefix("vh"))
-                    .map(|number| format!("vt{number}"))
-                    .collect(),
-                carrier,
-            ),
-            links::Deleted::Lost => {
-                let links = netlink::link_carriers(&self.namespace)?;
-                let has = |name: &str| links.iter().any(|(n, _)| n == name);
-                let orphans = (links.iter())
-                    .filter_map(|(name, _)| name.strip_prefix("vt"))
-                    .filter(|number| !has(&format!("vh{number}")))
-                    .map(|number| format!("vt{number}"))
-                    .collect();
-                (orphans, links)
-            }
-        };
-        self.follow_carriers(&carrier)?;
-        if orphans.is_empty() {
-            return Ok(Vec::new());
-        }
-        for orphan in &orphans {
-            if let Some(number) = orphan
-                .strip_prefix("vt")
-                .and_then(|n| n.parse::<u32>().ok())
-            {
-                if let Some(host_end) = lock(&self.live).remove(&number) {
-                    lock(&self.down).remove(&host_end);
-                }
-            }
-        }
-        netns::run_in(&self.namespace, || links::delete_present_here(&orphans))
-            .with_context(|| format!("removing TUN devices of the fabric {}", self.namespace))
-    }
-
-    /// Takes the host end of each port whose `eth0` went down (its host
-    /// end lost its carrier) out of `host_ends`, and puts back each whose
-    /// `eth0` is up again; `carrier` names host ends (`vh<N>`), with
-    /// whether they have a carrier now, the last word last.
-    fn follow_carriers(&self, carrier: &[(String, bool)]) -> Result<()> {
-        let mut now: HashMap<u32, bool> = HashMap::new();
-        {
-            let live = lock(&self.live);
-            for (name, up) in carrier {
-                let number = name.strip_prefix("vh").and_then(|n| n.parse::<u32>().ok());
-                if let Some(host_end) = number.and_then(|n| live.get(&n)) {
-                    now.insert(*host_end, *up);
-                }
-            }
-        }
-        let mut down = lock(&self.down);
-        let back: Vec<u32> = (now.iter())
-            .filter(|(host_end, up)| **up && down.contains(*host_end))
-            .map(|(host_end, _)| *host_end)
-            .collect();
-        for (host_end, up) in &now {
-            if !up && down.insert(*host_end) {
-                let _ = lock(&self.host_ends).remove(*host_end);
-            }
-        }
-        if !back.is_empty() {
-            // A device map takes a device of the namespace it is written
-            // from.
-            netns::run_in(&self.namespace, || {
-                let mut host_ends = lock(&self.host_ends);
-                for host_end in &back {
-                    host_ends
-                        .insert(*host_end, *host_end, None, 0)
-                        .map_err(|err| anyhow::anyhow!("{err}"))
-                        .with_context(|| format!("putting host end #{host_end} back"))?;
-                }
-                Ok(())
-            })?;
-            for host_end in back {
-                down.remove(&host_end);
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether the port whose host end is `host_end` is still on the
-    /// fabric, its `eth0` there and up (not deleted behind the lab's back,
-    /// nor set down by its guest).
-    pub fn has_port(&self, host_end: u32) -> bool {
-        lock(&self.live).values().any(|h| *h == host_end) && !lock(&self.down).contains(&host_end)
     }
 
     /// Installs one direction of a flow, over any entry of the key already
