@@ -176,10 +176,15 @@ pub struct OffloadReport {
 /// VM metrics are ("Packets Sent", "Bytes Received", ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NicStats {
-    /// What the NIC sent (the daemon read it from the NIC's TUN device).
+    /// What the NIC sent: what the daemon read from the NIC's TUN device
+    /// or the kernel fast path took from it, and the packets a queue on the
+    /// way to the daemon dropped (`ingress_queue_full`, counted in packets
+    /// only: the kernel counts no bytes for them).
     pub packets_sent: u64,
     pub bytes_sent: u64,
-    /// What the NIC received (the daemon wrote it to the NIC's TUN device).
+    /// What the NIC received: what the daemon wrote to the NIC's TUN device
+    /// or the fast path handed to its `eth0`, less what could not reach an
+    /// `eth0` that was gone (an `egress_gone` drop instead).
     pub packets_received: u64,
     pub bytes_received: u64,
     /// Of `packets_sent` and `packets_received`, the packets the kernel

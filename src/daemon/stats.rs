@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[derive(Debug)]
 pub struct NicCounters {
     /// Packets and bytes the NIC sent: what the daemon read from the NIC's
-    /// TUN device.
+    /// TUN device, what the kernel fast path took from it, and what a
+    /// queue on the way dropped (packets only).
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     /// Packets and bytes the NIC received: what the daemon wrote to the
-    /// NIC's TUN device.
+    /// NIC's TUN device, and what the fast path handed to its `eth0`.
     pub packets_received: AtomicU64,
     pub bytes_received: AtomicU64,
     /// Of those, the packets the kernel fast path carried.
