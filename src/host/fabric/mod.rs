@@ -219,6 +219,7 @@ impl Drop for FabricPort {
         let _ = ports.remove(&self.tun);
         lock(&self.fabric.counted_ports).give_back(self.counters_index);
         let _ = lock(&self.fabric.host_ends).remove(self.host_end);
+        lock(&self.fabric.down).remove(&self.host_end);
     }
 }
 
