@@ -43,7 +43,8 @@
 //! removed at the next read, with those whose egress port left the fabric.
 //!
 //! A port whose `eth0` is deleted behind the lab's back leaves the fabric
-//! with it: the kernel drops what an entry would still hand there, and
+//! with it (one set down by its guest, until it is up again): the kernel
+//! drops what an entry would still hand there, and
 //! what the daemon writes there, counting each (the entry's slot, the
 //! port's counters); this module counts them as `egress_gone` drops at
 //! the port, never as delivered, and installs no entry toward it again.
@@ -268,9 +269,11 @@ impl Offload {
     }
 
     /// Takes the ports whose `eth0` was deleted behind the lab's back off
-    /// the fabric (reading the kernel's link notifications, nothing when
-    /// there are none): their TUN devices go, so the workers' writes there
-    /// fail and are counted, and no entry is installed toward them again.
+    /// the fabric, and those whose `eth0` was set down until it is up
+    /// again (reading the kernel's link notifications, nothing when there
+    /// are none): a deleted port's TUN device goes, so the workers' writes
+    /// there fail and are counted, and no entry is installed toward either
+    /// meanwhile.
     fn reap(&self) {
         if let Err(err) = self.fabric.reap_orphans() {
             eprintln!("vnetd: looking for ports gone from the fabric: {err:#}");
@@ -353,8 +356,8 @@ impl Offload {
             book.judge(local, tuple.canonical(), request.generation, why);
             return;
         }
-        // Never toward a port whose `eth0` is gone: the workers still
-        // deliver there (and count the drops) until the plane forgets it.
+        // Never toward a port whose `eth0` is gone or down: the workers
+        // still deliver there, and the drops are counted.
         if request
             .leg
             .receiver_here()
