@@ -238,9 +238,10 @@ fn trafgen_config(mac: Option<&str>, source_port: u16) -> String {
 /// Runs `trafgen` in `ns` on `eth0`: `frames` frames of `config`, as
 /// fast as it goes, from one CPU; returns what it says it sent.
 fn trafgen(ns: &str, config: &str, frames: u64, gap: Option<&str>) -> u64 {
-    let dir = std::env::temp_dir().join(format!("vnetd-trafgen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{ns}-{frames}.cfg"));
+    let file = std::env::temp_dir().join(format!(
+        "vnetd-trafgen-{}-{ns}-{frames}.cfg",
+        std::process::id()
+    ));
     std::fs::write(&file, config).unwrap();
     let mut command = Command::new("ip");
     command
