@@ -489,7 +489,7 @@ impl Daemon {
                 ThreadKind::BgpWatcher,
                 "the routing daemons' supervisor",
                 (panics, stop.clone()),
-                move || supervise_routing(&routing, &stop, &faults),
+                move || hybrid::supervise_routing(&routing, &stop, &faults),
             )
             .context("starting the routing daemons' supervisor")?;
             self.keep_thread(watcher);
@@ -707,25 +707,6 @@ impl Drop for Daemon {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-    }
-}
-
-/// How often the supervisor looks after the routing daemons.
-const SUPERVISE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Looks after the routing daemons ([`hybrid::Roster::supervise`]): reaps
-/// and restarts them, and lets sessions the prefix limit dropped up again.
-/// It reads which daemons the lab runs from what was published, so it
-/// never waits for an `apply`; a daemon an `apply` stops meanwhile is
-/// marked stopped for good under its own lock, and left alone.
-fn supervise_routing(routing: &ArcSwapOption<Roster>, stop: &AtomicBool, faults: &Faults) {
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(SUPERVISE_EVERY);
-        faults.check(ThreadKind::BgpWatcher);
-        let Some(roster) = routing.load_full() else {
-            return;
-        };
-        roster.supervise();
     }
 }
 

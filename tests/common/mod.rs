@@ -308,6 +308,18 @@ pub fn udp_echo(client_ns: &str, server_ns: &str, server: SocketAddr) -> bool {
     matches!(client.recv_from(&mut buf), Ok((8, _))) && &buf[..8] == b"datagram"
 }
 
+/// A counter of namespace `ns`'s `/proc/net/snmp`: `name` of the line
+/// group `group` (`"Ip"`, `"Udp"`, ...).
+pub fn snmp_counter(ns: &str, group: &str, name: &str) -> u64 {
+    let snmp = in_netns(ns, &["cat", "/proc/net/snmp"]);
+    let prefix = format!("{group}:");
+    let mut lines = snmp.lines().filter(|l| l.starts_with(&prefix));
+    let names: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let values: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    let at = names.iter().position(|n| *n == name).unwrap();
+    values[at].parse().unwrap()
+}
+
 /// A `vnetd` command whose daemon side listens on `socket`, its own
 /// control socket, so a test never talks to a lab someone else runs.
 pub fn vnetd_command(socket: &std::path::Path) -> Command {

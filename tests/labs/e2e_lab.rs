@@ -17,12 +17,7 @@ const DUAL_STACK: &str = include_str!("../../config/dual-stack.yaml");
 /// Reads `Ip: ForwDatagrams` of a namespace: how many packets its kernel
 /// forwarded.
 fn forwarded_datagrams(netns: &str) -> u64 {
-    let snmp = common::in_netns(netns, &["cat", "/proc/net/snmp"]);
-    let mut lines = snmp.lines().filter(|l| l.starts_with("Ip:"));
-    let names: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    let values: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    let at = names.iter().position(|n| *n == "ForwDatagrams").unwrap();
-    values[at].parse().unwrap()
+    common::snmp_counter(netns, "Ip", "ForwDatagrams")
 }
 
 #[test]

@@ -76,6 +76,7 @@ pub use established::{Established, SessionBook};
 pub use reconcile::HybridChanges;
 
 pub use specs::{missing_routing, routing_needs, RoutingNeed};
+pub(crate) use supervision::supervise_routing;
 pub use supervision::RoutingDaemon;
 pub use watch::{LearnedBook, Watch};
 
