@@ -212,7 +212,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("underlay", &[]),
     ("housekeeping", &["threads"]),
     ("global_reach", &["threads"]),
-    ("hybrid", &["global_reach"]),
+    ("hybrid", &["global_reach", "threads"]),
     ("speakers", &["root", "hybrid"]),
     ("ports", &[]),
     ("options", &["flow_log"]),
