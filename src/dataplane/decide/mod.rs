@@ -329,7 +329,7 @@ fn deliver(receiver: PortIdx, rewrite: Option<Rewrite>) -> Verdict {
 ///
 /// A load-balanced packet arrives as the client sent it, addressed to the
 /// frontend: the backend's machine translates its destination to the
-/// backend and pins the flow there ([`balancing::arrive_balanced`]), as
+/// backend and pins the flow there (`balancing::arrive_balanced`), as
 /// Azure's host of a backend does, so that the backend's replies are
 /// translated back where they are sent, whatever machine the client is on.
 pub fn decide_arrival<C: Conntrack + ?Sized>(
