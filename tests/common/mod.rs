@@ -41,24 +41,31 @@ pub fn lab_privileges(euid: u32) -> Result<(), String> {
     }
 }
 
-/// Gives every NIC of a block-style topology its own namespace name
-/// `<prefix>-<nic>`, so that tests running side by side never clash.
+/// Gives every namespace of the lab of `text` a name of the test's own,
+/// so that tests running side by side never clash: the lab's
+/// `netns_prefix` is `<prefix>-` (unless the file sets one), which goes
+/// before every name vnetd gives (a NIC's, a gateway instance's, a
+/// prober's, the fabric's), and each namespace the file names itself
+/// (`netns: NAME`, a site's router or host, a NIC's own) becomes
+/// `<prefix>-NAME`. [`Lab::ns`] names them alike.
 pub fn with_netns_prefix(text: &str, prefix: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
     let mut out = String::new();
-    let mut renamed = 0;
-    for (i, line) in lines.iter().enumerate() {
-        out.push_str(line);
-        out.push('\n');
-        let next_is_subnet = lines
-            .get(i + 1)
-            .is_some_and(|l| l.starts_with("    subnet: "));
-        if let (Some(name), true) = (line.strip_prefix("  - name: "), next_is_subnet) {
-            out.push_str(&format!("    netns: {prefix}-{}\n", name.trim()));
-            renamed += 1;
-        }
+    if !text.lines().any(|l| l.starts_with("netns_prefix:")) {
+        out.push_str(&format!("netns_prefix: {prefix}-\n"));
     }
-    assert!(renamed > 0, "no NIC found to rename");
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(at) = rest.find("netns: ") {
+            let (before, after) = rest.split_at(at + "netns: ".len());
+            out.push_str(before);
+            if !after.starts_with(&format!("{prefix}-")) {
+                out.push_str(&format!("{prefix}-"));
+            }
+            rest = after;
+        }
+        out.push_str(rest);
+        out.push('\n');
+    }
     out
 }
 

@@ -238,10 +238,7 @@ fn a_filtered_capture_holds_only_what_matches_on_tun_and_veth() {
     let prefix = "capf";
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("firewall.yaml");
-    let text = format!(
-        "netns_prefix: {prefix}-\n{}",
-        common::with_netns_prefix(FIREWALL, prefix)
-    );
+    let text = common::with_netns_prefix(FIREWALL, prefix);
     std::fs::write(&config, text).unwrap();
     let socket = dir.path().join("vnetd.sock");
     let mut run = common::vnetd_command(&socket);

@@ -192,7 +192,6 @@ fn hub_spoke_firewall_filters_spoke_to_spoke_traffic_by_its_policy() {
     };
     // The firewall's namespace too is behind the lab's prefix.
     let text = common::with_netns_prefix(&example("hub-spoke-firewall.yaml"), "exfw");
-    let text = format!("netns_prefix: exfw-\n{text}");
     let mut lab = Lab::start_with("exfw", &text, options);
     let (vm1, vm2) = (lab.ns("vm1"), lab.ns("vm2"));
     assert!(ping(&vm1, "10.2.1.4"), "ping-between-spokes allows ICMP");
@@ -272,7 +271,7 @@ fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
     // BGP comes up and the branch learns the VNets within seconds; the
     // pings retry until it has.
     let start = std::time::Instant::now();
-    while !ping("onprem-vm", "10.1.1.4") {
+    while !ping(&lab.ns("onprem-vm"), "10.1.1.4") {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(60),
             "the branch never reached vm1 over its BGP routes"
@@ -285,19 +284,13 @@ fn hybrid_branch_reaches_the_transit_spoke_over_bgp() {
     assert_live_equals_offline(&lab, &running_text(&lab));
 }
 
-/// The two ExpressRoute examples share their datacenter's namespaces
-/// (`dc1`, `dc-host`: sites keep the names the file gives), so their labs
-/// take turns.
-static DATACENTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
-    let _datacenter = DATACENTER.lock().unwrap_or_else(|e| e.into_inner());
     let mut lab = Lab::start("exer", &example("expressroute.yaml"));
     // Both links' sessions come up and the edge learns the VNets within
     // seconds; the pings retry until it has.
     let start = std::time::Instant::now();
-    while !ping("dc-host", "10.1.1.4") {
+    while !ping(&lab.ns("dc-host"), "10.1.1.4") {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(60),
             "the datacenter never reached vm1 over its circuit"
@@ -317,13 +310,12 @@ fn expressroute_datacenter_reaches_the_transit_spoke_over_its_circuit() {
 
 #[test]
 fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
-    let _datacenter = DATACENTER.lock().unwrap_or_else(|e| e.into_inner());
     let mut lab = Lab::start("exavs", &example("avs-expressroute.yaml"));
     // Both circuits' sessions come up and the edges learn the hub within
     // seconds; the pings retry until they have.
     for (host, to) in [("dc-host", "10.0.1.4"), ("avs-vm", "10.0.1.4")] {
         let start = Instant::now();
-        while !ping(host, to) {
+        while !ping(&lab.ns(host), to) {
             assert!(
                 start.elapsed() < Duration::from_secs(60),
                 "{host} never reached the hub VM over its circuit"
@@ -339,11 +331,11 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
         "VM to the private cloud"
     );
     assert!(
-        ping("dc-host", "10.110.1.10"),
+        ping(&lab.ns("dc-host"), "10.110.1.10"),
         "datacenter to the private cloud"
     );
     assert!(
-        ping("avs-vm", "172.20.1.10"),
+        ping(&lab.ns("avs-vm"), "172.20.1.10"),
         "private cloud to the datacenter"
     );
     let carried = lab.stats("avs1-to-hub-ergw-0").packets_received
@@ -355,9 +347,10 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
     // Each customer edge learns the other site over BGP, from ASN 12076, on
     // both links: the datacenter's BIRD, and the private cloud's Tier-0.
     let birdc = |router: &str, to: &str| {
+        let router = lab.ns(router);
         let ctl = format!("/run/vnetd-bgp/{router}/bird.ctl");
         common::in_netns(
-            router,
+            &router,
             &["birdc", "-s", &ctl, "show", "route", "for", to, "all"],
         )
     };
@@ -390,9 +383,13 @@ fn avs_private_cloud_and_datacenter_reach_each_other_over_global_reach() {
         .apply("avs-without-global-reach.yaml", &without)
         .unwrap_or_else(|e| panic!("apply: {e:?}"));
     let withdrawn = common::wait_for(Duration::from_secs(30), || {
-        !common::in_netns("dc1", &["ip", "route"]).contains("10.110.1.0/24")
+        !common::in_netns(&lab.ns("dc1"), &["ip", "route"]).contains("10.110.1.0/24")
     });
-    assert!(withdrawn, "{}", common::in_netns("dc1", &["ip", "route"]));
+    assert!(
+        withdrawn,
+        "{}",
+        common::in_netns(&lab.ns("dc1"), &["ip", "route"])
+    );
     let report = assert_verify_agrees_with_check(&mut lab, &without);
     let row = |name: &str| {
         let row = report["expectations"]

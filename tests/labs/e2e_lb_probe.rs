@@ -62,9 +62,10 @@ load_balancers:
          protocol: Tcp, frontend_port: 8080, backend_port: 80}
 ";
 
-/// The VNet's prober: vnetd names it after the VNet.
+/// The VNet's prober: vnetd names it after the VNet, behind the lab's
+/// prefix.
 fn prober_ns() -> String {
-    vnetd::plan::names::prober_netns("", "probeapp")
+    vnetd::plan::names::prober_netns(&format!("{PREFIX}-"), "probeapp")
 }
 
 /// `APP` with `ILB`, each NIC in a namespace of its own for this test.
