@@ -27,6 +27,8 @@
 //! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
 //! - [`link_drops`]: what devices' queues dropped, in any namespace.
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
+//! - [`listener`]: the one accept loop of every listening socket, with the
+//!   bounds each client is held to.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
 //! else of the crate.
@@ -37,6 +39,7 @@ pub mod fabric;
 pub mod interface;
 mod lab;
 pub mod link_drops;
+pub mod listener;
 pub mod nat;
 pub mod netlink;
 pub mod netns;

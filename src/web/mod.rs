@@ -11,11 +11,11 @@
 //! it but a drop event when the page asked for them. Every listener
 //! answers only whom it must ([`access`]: the run's token, a `Host` and
 //! `Origin` allow-list) and bounds what each client may hold
-//! ([`server`]). The rooms: [`server`] (the accept loop), [`access`] (who
-//! is answered), `counters` (what was refused and cut), `routes` (what
-//! each path answers), `live` (the feeds and their threads), `rates`,
-//! `links` and `drops` (what the feeds compute), `download` (captures)
-//! and `assets` (the page's files).
+//! ([`server`]). The rooms: [`server`] (the router on the accept loop
+//! every listener shares), [`access`] (who is answered), `counters` (what
+//! was refused and cut), `routes` (what each path answers), `live` (the
+//! feeds and their threads), `rates`, `links` and `drops` (what the feeds
+//! compute), `download` (captures) and `assets` (the page's files).
 
 pub mod access;
 mod assets;

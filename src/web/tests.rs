@@ -7,7 +7,7 @@
 use super::access::{Access, Gate, Token};
 use super::counters::{HttpCounters, Refusal};
 use super::routes::{metrics_router, Exposition};
-use super::server::{AcceptBackoff, HttpServer, CLIENT_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
+use super::server::{HttpServer, CLIENT_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -403,24 +403,6 @@ fn a_client_that_does_not_read_is_cut_and_counted() {
     assert!(ended.load(Ordering::Relaxed), "the answer's body was kept");
     assert_eq!(counters.clients_cut(), 1);
     drop(stalled);
-}
-
-#[test]
-fn a_failing_accept_is_tried_again_later_and_later() {
-    let mut backoff = AcceptBackoff::default();
-    let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
-    assert_eq!(
-        backoff.failed(&aborted),
-        None,
-        "a connection gone before it was taken"
-    );
-    let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
-    let waits: Vec<u128> = (0..9)
-        .map(|_| backoff.failed(&emfile).unwrap().as_millis())
-        .collect();
-    assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
-    backoff.succeeded();
-    assert_eq!(backoff.failed(&emfile), Some(Duration::from_millis(10)));
 }
 
 /// A client that closes its connection while its request is being

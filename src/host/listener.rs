@@ -1,0 +1,439 @@
+//! The one accept loop of every listening socket vnetd opens (the control
+//! socket, the metrics endpoint, the live page): on a thread of its own
+//! with a current-thread tokio runtime, it bounds what each client may
+//! hold. A listener says only what it serves (a [`Service`]), where what
+//! happens is counted or said (its [`Events`]) and its [`Limits`]:
+//!
+//! - at most [`Limits::connections`] connections are served at once; one
+//!   more is handed to [`Service::busy`], which tells the client the server
+//!   is busy within the shorter of the request and write deadlines (a
+//!   refused client holds less than a served one), and is closed;
+//! - a request must arrive within [`Limits::request`] of the connection:
+//!   reading fails past it, until the service marks the request arrived
+//!   ([`Arrival`]);
+//! - a write may wait at most [`Limits::write`] on a client that takes none
+//!   of it: then it fails, the connection is cut and [`Events::client_cut`]
+//!   told;
+//! - when `accept` fails (out of file descriptors or memory), the loop
+//!   waits before it tries again, longer each time ([`AcceptBackoff`]);
+//! - a service that panics has its connection closed and its slot freed
+//!   before [`Events::panicked`] is told, so a panic counted means the slot
+//!   is back;
+//! - work that blocks runs on at most [`Limits::work_threads`] threads
+//!   beside the loop's own (`spawn_blocking`), which end when idle;
+//! - stopping never waits for a client: the loop ends at once and the
+//!   connections still open end with the runtime.
+//!
+//! Plain Linux sockets: it knows nothing of what it serves.
+
+use futures::FutureExt;
+use std::any::Any;
+use std::future::Future;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Sleep;
+
+/// The longest wait between two tries of a failing `accept`.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// How long a thread for blocking work waits idle for more before it ends
+/// (and gives back the stack it touched).
+const WORK_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(2);
+
+/// What a listener allows each client, and all of them together.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub connections: usize,
+    /// How long a client may take to send its request.
+    pub request: Duration,
+    /// How long a write may wait on a client that takes none of it.
+    pub write: Duration,
+    /// Threads for the work that blocks; more waits for one of them.
+    pub work_threads: usize,
+}
+
+impl Limits {
+    /// How long the busy answer may take: the shorter of the two
+    /// deadlines, so a refused client holds less than a served one.
+    fn busy(&self) -> Duration {
+        self.request.min(self.write)
+    }
+}
+
+/// A listening socket the loop takes connections from.
+pub trait Listener: Send + 'static {
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept_one(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept_one(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept_one(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+/// What a listener serves.
+pub trait Service<S>: Send + Sync + 'static {
+    /// Serves one connection.
+    fn serve(&self, client: Client<S>) -> impl Future<Output = ()> + Send;
+    /// Tells a connection beyond [`Limits::connections`] that the server
+    /// is busy; it is given [`Limits::request`] or [`Limits::write`],
+    /// whichever is shorter.
+    fn busy(&self, stream: S) -> impl Future<Output = ()> + Send;
+}
+
+/// What the loop tells a listener's owner, to be counted or said where
+/// its users look.
+pub trait Events: Send + Sync + 'static {
+    /// `accept` failed, and the loop waits before it tries again.
+    fn accept_failed(&self, error: &io::Error);
+    /// A connection was refused: every slot was taken.
+    fn refused_busy(&self);
+    /// A connection was cut: its client took nothing of an answer for
+    /// [`Limits::write`].
+    fn client_cut(&self);
+    /// A service panicked (its connection is closed, its slot free).
+    fn panicked(&self, payload: &(dyn Any + Send));
+}
+
+/// A running accept loop; stops when dropped, without waiting for clients.
+pub struct Server {
+    stop: Arc<Notify>,
+    slots: Arc<Semaphore>,
+    limit: usize,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves `listener` (a non-blocking socket of the standard library)
+    /// on a thread named `name`, its blocking work on threads named
+    /// `name-work`.
+    pub fn start<L, T, S, E>(
+        name: &str,
+        listener: T,
+        limits: Limits,
+        service: S,
+        events: E,
+    ) -> anyhow::Result<Server>
+    where
+        L: Listener,
+        T: TryInto<L, Error = io::Error>,
+        S: Service<L::Stream>,
+        E: Events,
+    {
+        use anyhow::Context as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(limits.work_threads)
+            .thread_keep_alive(WORK_THREAD_KEEP_ALIVE)
+            .thread_name(format!("{name}-work"))
+            .build()
+            .with_context(|| format!("starting {name}'s runtime"))?;
+        let listener: L = {
+            // The socket is registered with this runtime's reactor.
+            let _entered = runtime.enter();
+            listener.try_into()
+        }
+        .with_context(|| format!("registering {name}'s socket"))?;
+        let stop = Arc::new(Notify::new());
+        let slots = Arc::new(Semaphore::new(limits.connections));
+        let accept = AcceptLoop {
+            service: Arc::new(service),
+            events: Arc::new(events),
+            limits,
+            slots: slots.clone(),
+            stop: stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                runtime.block_on(accept.run(listener));
+                // Connections still open (an event stream, a client that
+                // does not read) end with the runtime; nothing waits for
+                // their clients, nor for blocking work under way.
+                runtime.shutdown_background();
+            })
+            .with_context(|| format!("starting {name}'s thread"))?;
+        Ok(Server {
+            stop,
+            slots,
+            limit: limits.connections,
+            thread: Some(thread),
+        })
+    }
+
+    /// Connections being served now (each holds one of
+    /// [`Limits::connections`] slots).
+    pub fn connections(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct AcceptLoop<S, E> {
+    service: Arc<S>,
+    events: Arc<E>,
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    stop: Arc<Notify>,
+}
+
+impl<S, E: Events> AcceptLoop<S, E> {
+    async fn run<L>(self, listener: L)
+    where
+        L: Listener,
+        S: Service<L::Stream>,
+    {
+        let mut backoff = AcceptBackoff::default();
+        loop {
+            let accepted = tokio::select! {
+                () = self.stop.notified() => return,
+                accepted = listener.accept_one() => accepted,
+            };
+            let stream = match accepted {
+                Ok(stream) => {
+                    backoff.succeeded();
+                    stream
+                }
+                Err(e) => {
+                    let Some(wait) = backoff.failed(&e) else {
+                        continue;
+                    };
+                    self.events.accept_failed(&e);
+                    tokio::select! {
+                        () = self.stop.notified() => return,
+                        () = tokio::time::sleep(wait) => continue,
+                    }
+                }
+            };
+            let service = self.service.clone();
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    let events = self.events.clone();
+                    let client = Client::new(stream, &self.limits, events.clone());
+                    tokio::spawn(async move {
+                        let served = AssertUnwindSafe(service.serve(client)).catch_unwind().await;
+                        // The connection went with the service's future;
+                        // the slot goes before the panic is told.
+                        drop(slot);
+                        if let Err(payload) = served {
+                            events.panicked(payload.as_ref());
+                        }
+                    });
+                }
+                Err(_) => {
+                    self.events.refused_busy();
+                    let patience = self.limits.busy();
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(patience, service.busy(stream)).await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// How long the accept loop waits after `accept` failed: nothing for a
+/// connection that went away before it was taken, else 10 ms doubling up
+/// to [`ACCEPT_BACKOFF_MAX`] while it keeps failing (out of file
+/// descriptors or memory: trying again at once would spin).
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    next: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    pub fn failed(&mut self, error: &io::Error) -> Option<Duration> {
+        if matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::Interrupted
+        ) {
+            return None;
+        }
+        let wait = self.next.unwrap_or(Duration::from_millis(10));
+        self.next = Some((wait * 2).min(ACCEPT_BACKOFF_MAX));
+        Some(wait)
+    }
+
+    pub fn succeeded(&mut self) {
+        self.next = None;
+    }
+}
+
+/// Marks a connection's request arrived, which ends its request deadline;
+/// a handle, for a service that hands the connection to a protocol library
+/// and hears of the request from it.
+#[derive(Debug, Clone, Default)]
+pub struct Arrival(Arc<AtomicBool>);
+
+impl Arrival {
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn marked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One accepted connection as a service reads and writes it: reading fails
+/// once [`Limits::request`] has passed without the request marked arrived,
+/// and a write fails once the client has taken nothing for
+/// [`Limits::write`] (what was being written, a stream of events or a
+/// capture, is dropped with the connection).
+pub struct Client<S> {
+    stream: S,
+    arrival: Arrival,
+    /// Running until the request arrives.
+    request_deadline: Option<Pin<Box<Sleep>>>,
+    write_timeout: Duration,
+    /// Running while a write waits for the client.
+    stalled: Option<Pin<Box<Sleep>>>,
+    events: Arc<dyn Events>,
+}
+
+impl<S> Client<S> {
+    fn new(stream: S, limits: &Limits, events: Arc<dyn Events>) -> Client<S> {
+        Client {
+            stream,
+            arrival: Arrival::default(),
+            request_deadline: Some(Box::pin(tokio::time::sleep(limits.request))),
+            write_timeout: limits.write,
+            stalled: None,
+            events,
+        }
+    }
+
+    /// The handle that marks this connection's request arrived.
+    pub fn arrival(&self) -> Arrival {
+        self.arrival.clone()
+    }
+
+    /// Whether a read may go on: an error once the request is late.
+    fn request_late(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.arrival.marked() {
+            self.request_deadline = None;
+        }
+        self.request_deadline
+            .as_mut()
+            .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready())
+    }
+
+    /// What a write the client did not take answers: wait, or past the
+    /// deadline, an error.
+    fn waiting<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let timeout = self.write_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.stalled = None;
+                self.events.client_cut();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client took nothing of the answer in time",
+                )))
+            }
+        }
+    }
+
+    fn progressed<T>(
+        &mut self,
+        result: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Ready(r) => {
+                self.stalled = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => self.waiting(cx),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Client<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.request_late(cx) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request did not arrive in time",
+            )));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Client<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.progressed(result, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.progressed(result, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.stream).poll_flush(cx);
+        this.progressed(result, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.stream).poll_shutdown(cx);
+        this.progressed(result, cx)
+    }
+}
+
+#[cfg(test)]
+mod tests;
