@@ -35,9 +35,9 @@
 //! live page), [`report`], [`threads`] (panics
 //! caught, counted and restarted; fault injection), [`speakers`] (what
 //! the BGP speakers say, in Azure's words), [`convergence`] (whether the
-//! sessions, learned routes and first probes are all there), and
-//! the control socket [`control`] with its accept loop [`serve`], and
-//! [`metrics`] (the Prometheus exposition the HTTP server of
+//! sessions, learned routes and first probes are all there),
+//! the control socket [`control`] (served by the accept loop of
+//! [`crate::host::listener`]), and [`metrics`] (the Prometheus exposition the HTTP server of
 //! [`crate::web`] serves). This module owns the [`Daemon`]'s life: start, accessors,
 //! shutdown. Which room may use which is checked by `tests/offline/layering.rs`.
 
@@ -63,7 +63,6 @@ pub mod ports;
 pub mod publish;
 pub mod queue_drops;
 pub mod report;
-pub mod serve;
 pub mod speakers;
 pub mod stats;
 pub mod threads;

@@ -204,7 +204,6 @@ fn imports_follow_the_layers() {
 /// socket and the metrics endpoint both read the daemon's reports and
 /// never each other.
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
-    ("serve", &[]),
     ("port_id", &[]),
     ("drop_feed", &["port_id"]),
     ("stats", &["port_id"]),
@@ -247,7 +246,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("convergence", &["root", "hybrid", "lb", "underlay"]),
     ("report", &["root", "plane", "stats", "lb", "offload"]),
     ("metrics", &["root", "report", "stats", "threads"]),
-    ("control", &["root", "report", "serve", "stats", "threads"]),
+    ("control", &["root", "report", "stats", "threads"]),
 ];
 
 /// The daemon rooms named by `daemon::NAME` / `super::NAME` paths in `text`

@@ -1,21 +1,39 @@
 //! The daemon's end of the control socket: claiming the path, accepting
-//! connections on the shared bounded server, reading one request line under
-//! a deadline, and answering it from the daemon's current plane. A request
-//! whose answer panics gets no reply (its connection is closed); the panic
-//! is counted as the `control` kind's and the server goes on.
+//! connections on the accept loop every listener shares
+//! ([`crate::host::listener`]), reading one request line under a
+//! deadline, and answering it from the daemon's current plane off the
+//! loop's thread. A request whose answer panics gets no reply (its
+//! connection is closed); the panic is counted as the `control` kind's and
+//! the server goes on.
+//!
+//! Its bounds are the shared loop's, with the control socket's figures:
+//! [`MAX_CONNECTIONS`] at once (one more is answered with a `refused`
+//! error and closed), the whole request line within [`REQUEST_TIMEOUT`]
+//! and at most [`MAX_REQUEST_BYTES`] long, an answer waiting at most
+//! [`WRITE_TIMEOUT`] on a client that does not read (then it is cut). A
+//! connection waiting for its request holds no thread; an answer being
+//! computed holds one of as many threads as there are connections, so no
+//! answer waits for a thread another holds (a long `apply`, a trace). The
+//! busy answer, like every listener's, may take the shorter of the request
+//! and write deadlines (5 s). The socket's clients are root's own commands
+//! and it has no counters of its own (the metrics' `vnetd_http_*` families
+//! are the HTTP listeners'): a client cut for not reading and a failing
+//! `accept` are said on the daemon's stderr instead.
 
 use crate::api::{ApiError, ApplyOutcome, BgpPeerStatus, Diagnosis, Request, Response};
 use crate::daemon::report::{flows_of, stats_of};
-use crate::daemon::threads::ThreadKind;
-use crate::daemon::{serve, ApplyError, Daemon};
+use crate::daemon::threads::{ThreadKind, ThreadPanics};
+use crate::daemon::{ApplyError, Daemon};
 use crate::diagnostics;
+use crate::host::listener::{self, Client, Limits};
 use crate::topology::ParseOptions;
-use std::io::Write;
+use std::any::Any;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// What is at a control socket's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +105,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing an answer may block on a client that does not read.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The listening side: connections are served concurrently (see
-/// [`crate::daemon::serve`]); stops when dropped, without waiting for clients.
+/// Connections answered at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// The listening side; stops when dropped, without waiting for clients.
 pub struct ControlServer {
     path: PathBuf,
-    server: serve::Server,
+    server: listener::Server,
 }
 
 impl ControlServer {
@@ -103,38 +123,38 @@ impl ControlServer {
             std::fs::create_dir_all(dir)?;
         }
         claim_socket_path(path)?;
-        let listener = UnixListener::bind(path)?;
+        let socket = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        listener.set_nonblocking(true)?;
+        socket.set_nonblocking(true)?;
+        let limits = Limits {
+            connections: MAX_CONNECTIONS,
+            request: REQUEST_TIMEOUT,
+            write: WRITE_TIMEOUT,
+            // One thread for each answer being computed, as many as there
+            // are connections: no answer waits for another's thread.
+            work_threads: MAX_CONNECTIONS,
+        };
         let panics = daemon.thread_panics().clone();
         // Connections hold the daemon weakly: a client never keeps a lab
         // that is shutting down alive.
-        let daemon = Arc::downgrade(&daemon);
-        let server = serve::Server::start(
+        let control = Control {
+            daemon: Arc::downgrade(&daemon),
+        };
+        let server = listener::Server::start::<tokio::net::UnixListener, _, _, _>(
             "vnetd-control",
-            listener,
-            move |stream| handle(stream, &daemon),
-            |stream: UnixStream| {
-                let busy = ApiError::refused(format!(
-                    "vnetd is answering {} requests already; try again",
-                    serve::MAX_CONNECTIONS
-                ));
-                write_reply(&stream, &busy.into());
-            },
-            Arc::new(move |payload| {
-                panics.caught(ThreadKind::Control, "a control connection", payload)
-            }),
+            socket,
+            limits,
+            control,
+            ControlEvents { panics },
         )?;
         Ok(ControlServer {
             path: path.to_path_buf(),
             server,
         })
     }
-}
 
-impl ControlServer {
     /// Connections being answered now (each holds one of
-    /// [`serve::MAX_CONNECTIONS`] slots).
+    /// [`MAX_CONNECTIONS`] slots).
     pub fn connections(&self) -> usize {
         self.server.connections()
     }
@@ -146,22 +166,66 @@ impl Drop for ControlServer {
     }
 }
 
-/// Reads one request line, all of it within [`REQUEST_TIMEOUT`] and at most
-/// [`MAX_REQUEST_BYTES`] long.
-fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, ApiError> {
-    use std::io::Read;
-    let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+/// What the control socket serves: one request line, one answer line.
+struct Control {
+    daemon: Weak<Daemon>,
+}
+
+impl listener::Service<tokio::net::UnixStream> for Control {
+    async fn serve(&self, mut client: Client<tokio::net::UnixStream>) {
+        let reply = match read_request(&mut client).await {
+            Err(e) => e.into(),
+            Ok(line) => match serde_json::from_slice::<Request>(&line) {
+                Err(e) => ApiError::usage(format!("unreadable request: {e}")).into(),
+                Ok(req) => answer_off_the_loop(self.daemon.clone(), req).await,
+            },
+        };
+        write_reply(&mut client, &reply).await;
+    }
+
+    async fn busy(&self, mut stream: tokio::net::UnixStream) {
+        let busy = ApiError::refused(format!(
+            "vnetd is answering {MAX_CONNECTIONS} requests already; try again"
+        ));
+        write_reply(&mut stream, &busy.into()).await;
+    }
+}
+
+/// Where the control socket's events go: its panics under the control
+/// kind, a cut client and a failing `accept` on stderr.
+struct ControlEvents {
+    panics: Arc<ThreadPanics>,
+}
+
+impl listener::Events for ControlEvents {
+    fn accept_failed(&self, error: &std::io::Error) {
+        eprintln!("vnetd: the control socket cannot accept a connection ({error}); trying again");
+    }
+
+    fn refused_busy(&self) {
+        // The client was told; its command says so.
+    }
+
+    fn client_cut(&self) {
+        eprintln!(
+            "vnetd: a control client took nothing of its answer for {} s; its connection was cut",
+            WRITE_TIMEOUT.as_secs()
+        );
+    }
+
+    fn panicked(&self, payload: &(dyn Any + Send)) {
+        self.panics
+            .caught(ThreadKind::Control, "a control connection", payload);
+    }
+}
+
+/// Reads one request line, at most [`MAX_REQUEST_BYTES`] long (the loop
+/// gives up on it after [`REQUEST_TIMEOUT`]).
+async fn read_request(stream: &mut (impl AsyncRead + Unpin)) -> Result<Vec<u8>, ApiError> {
     let mut line = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Err(ApiError::usage("the request did not arrive in time"));
-        }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| ApiError::refused(e.to_string()))?;
-        let n = match stream.read(&mut buf) {
+        let n = match stream.read(&mut buf).await {
             Ok(0) => return Err(ApiError::usage("the request ended before its newline")),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -180,30 +244,35 @@ fn read_request(mut stream: &UnixStream) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-fn write_reply(mut stream: &UnixStream, reply: &Response) {
-    if let Ok(mut text) = serde_json::to_string(reply) {
-        text.push('\n');
-        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        let _ = stream.write_all(text.as_bytes());
+/// Answers `req` on a thread for blocking work (an `apply` plumbs
+/// namespaces, a trace walks the lab); a panic there goes on in the
+/// connection's task, where the loop catches it.
+async fn answer_off_the_loop(daemon: Weak<Daemon>, req: Request) -> Response {
+    let answered = tokio::task::spawn_blocking(move || {
+        // The daemon is held only while the answer is computed.
+        match daemon.upgrade() {
+            Some(daemon) => {
+                daemon.faults().check(ThreadKind::Control);
+                answer(&daemon, req)
+            }
+            None => ApiError::refused("the lab is shutting down").into(),
+        }
+    })
+    .await;
+    match answered {
+        Ok(reply) => reply,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(_) => ApiError::refused("the lab is shutting down").into(),
+        },
     }
 }
 
-fn handle(stream: UnixStream, daemon: &std::sync::Weak<Daemon>) {
-    let reply = match read_request(&stream) {
-        Err(e) => e.into(),
-        Ok(line) => match serde_json::from_slice::<Request>(&line) {
-            Err(e) => ApiError::usage(format!("unreadable request: {e}")).into(),
-            // The daemon is held only while the answer is computed.
-            Ok(req) => match daemon.upgrade() {
-                Some(daemon) => {
-                    daemon.faults().check(ThreadKind::Control);
-                    answer(&daemon, req)
-                }
-                None => ApiError::refused("the lab is shutting down").into(),
-            },
-        },
-    };
-    write_reply(&stream, &reply);
+async fn write_reply(stream: &mut (impl AsyncWrite + Unpin), reply: &Response) {
+    if let Ok(mut text) = serde_json::to_string(reply) {
+        text.push('\n');
+        let _ = stream.write_all(text.as_bytes()).await;
+    }
 }
 
 /// A diagnostic question answered in the running lab: what the gateways
