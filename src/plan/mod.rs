@@ -10,8 +10,9 @@
 //! [`ports`]: its identity, its names and the order it takes.
 
 use crate::topology::{
-    AsgIdx, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx,
-    ParseOptions, RouteServerIdx, RouterRef, SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    named, AsgIdx, ByName, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded,
+    NicIdx, NsgIdx, ParseOptions, RouteServerIdx, RouterRef, SiteIdx, SubnetRef, TiVec, Topology,
+    VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -200,6 +201,8 @@ pub struct Port {
     pub host: HostIdx,
 }
 
+named!(Port);
+
 impl Port {
     /// True for a NIC of the topology file.
     pub fn is_vm(&self) -> bool {
@@ -335,7 +338,7 @@ impl Plan {
     }
 
     pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {
-        self.ports.position(|p| p.name == name)
+        self.ports.by_name(name)
     }
 
     /// The health prober port of `vnet`, if it has load balancers.

@@ -153,7 +153,7 @@ pub fn appliance_loopback_addresses(topo: &Topology, nic: crate::topology::NicId
 mod tests {
     use super::*;
     use crate::policy::learned::{BgpOrigin, LearnedRoute};
-    use crate::topology::parse_str;
+    use crate::topology::{parse_str, ByName};
 
     fn route(prefix: &str, peer: &str, as_path: &[u32]) -> LearnedRoute {
         LearnedRoute {
@@ -202,7 +202,7 @@ mod tests {
         );
         // The spoke using the hub's gateways gets them; a VNet of its own
         // would not.
-        let spoke = topo.vnets.position(|v| v.name == "spoke1").unwrap();
+        let spoke = topo.vnets.by_name("spoke1").unwrap();
         assert_eq!(
             serving_route_server(&topo, spoke),
             Some(RouteServerIdx::new(0))

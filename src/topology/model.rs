@@ -24,7 +24,10 @@ pub use load_balancers::*;
 pub use route_servers::*;
 
 mod express_route;
+mod named;
 pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
+pub(crate) use named::named;
+pub use named::{ByName, Named};
 mod index_type;
 mod placement;
 pub(crate) use index_type::index_type;
@@ -416,7 +419,7 @@ impl Topology {
     }
 
     pub fn nic_by_name(&self, name: &str) -> Option<NicIdx> {
-        self.nics.position(|n| n.name == name)
+        self.nics.by_name(name)
     }
 
     /// Every subnet of every VNet, in file order.
@@ -605,12 +608,9 @@ pub struct Connection {
 impl Topology {
     /// The on-premises host named `name`: its site and its index there.
     pub fn site_host(&self, name: &str) -> Option<(SiteIdx, usize)> {
-        self.sites.iter_enumerated().find_map(|(site, s)| {
-            s.hosts
-                .iter()
-                .position(|h| h.name == name)
-                .map(|host| (site, host))
-        })
+        self.sites
+            .iter_enumerated()
+            .find_map(|(site, s)| s.hosts.by_name(name).map(|host| (site, host)))
     }
 
     /// True when the topology declares gateways, local network gateways,

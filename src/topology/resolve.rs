@@ -220,14 +220,6 @@ fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-fn index_of<K: From<usize>, T>(
-    items: &TiSlice<K, T>,
-    name: &str,
-    get: impl Fn(&T) -> &str,
-) -> Option<K> {
-    items.position(|i| get(i) == name)
-}
-
 impl Resolver<'_> {
     /// Checks a resource name against Azure's rule for its kind, and its
     /// uniqueness among `seen`.
@@ -390,7 +382,7 @@ impl Resolver<'_> {
             RawAddress::Asgs(refs) => {
                 let mut out = Vec::new();
                 for r in &refs {
-                    let found = index_of(&self.topo.asgs, &r.name, |a| &a.name);
+                    let found = self.topo.asgs.by_name(&r.name);
                     out.push(self.lookup(r, "application security group", found)?);
                 }
                 AddressSpec::Asgs(out)
@@ -491,11 +483,11 @@ impl Resolver<'_> {
                     }
                 }
                 let network_security_group = subnet.network_security_group.as_ref().and_then(|r| {
-                    let found = index_of(&self.topo.nsgs, &r.name, |n| &n.name);
+                    let found = self.topo.nsgs.by_name(&r.name);
                     self.lookup(r, "network security group", found)
                 });
                 let route_table = subnet.route_table.as_ref().and_then(|r| {
-                    let found = index_of(&self.topo.route_tables, &r.name, |t| &t.name);
+                    let found = self.topo.route_tables.by_name(&r.name);
                     self.lookup(r, "route table", found)
                 });
                 subnets.push(Subnet {
@@ -518,7 +510,7 @@ impl Resolver<'_> {
     }
 
     fn vnet_ref(&mut self, r: &NameRef) -> Option<VnetIdx> {
-        let found = index_of(&self.topo.vnets, &r.name, |v| &v.name);
+        let found = self.topo.vnets.by_name(&r.name);
         self.lookup(r, "virtual network", found)
     }
 
@@ -668,7 +660,7 @@ impl Resolver<'_> {
             );
             return None;
         };
-        let Some(vnet) = index_of(&self.topo.vnets, vnet_name, |v| &v.name) else {
+        let Some(vnet) = self.topo.vnets.by_name(vnet_name) else {
             self.diags.error(
                 r.line,
                 &r.key,
@@ -676,8 +668,7 @@ impl Resolver<'_> {
             );
             return None;
         };
-        let Some(subnet) = index_of(&self.topo.vnets[vnet].subnets, subnet_name, |s| &s.name)
-        else {
+        let Some(subnet) = self.topo.vnets[vnet].subnets.by_name(subnet_name) else {
             self.diags.error(
                 r.line,
                 &r.key,

@@ -54,6 +54,7 @@ use crate::api::{Convergence, FlowReport, StatsReport};
 use crate::diagnostics::expectations::{
     describe_outcome, evaluate_offline, ExpectationResult, Outcome,
 };
+use crate::topology::ByName;
 use crate::topology::{self, Endpoint, Expectation, ExpectedProtocol, Loaded, Topology};
 use listeners::{Listeners, Server, Transport};
 use probe::Source;
@@ -274,7 +275,7 @@ fn placed_elsewhere(
         }
         Endpoint::SiteHost { site, .. } => {
             let name = &topology.sites[site].name;
-            let found = running.sites.position(|s| &s.name == name)?;
+            let found = running.sites.by_name(name)?;
             (name, placement.site_host(found))
         }
     };
@@ -463,11 +464,7 @@ fn observe(
                 edge::site_router_drop(topology, site, expectation.to)
             }
             (_, true) => path::site_of_delivery(running, &records)
-                .and_then(|site| {
-                    topology
-                        .sites
-                        .position(|s| s.name == running.sites[site].name)
-                })
+                .and_then(|site| topology.sites.by_name(&running.sites[site].name))
                 .and_then(|site| edge::site_router_drop(topology, site, source.address)),
             _ => None,
         };

@@ -3,6 +3,7 @@
 //! load balancer placed on it.
 
 use super::*;
+use crate::topology::ByName;
 
 /// `since` as RFC 3339 in UTC, to the second.
 pub fn rfc3339(t: SystemTime) -> String {
@@ -32,7 +33,7 @@ impl Daemon {
         let snapshot = &plane.snapshot;
         let topology = &snapshot.topology;
         let mut counts = BTreeMap::new();
-        let Some(l) = topology.load_balancers.position(|l| l.name == lb) else {
+        let Some(l) = topology.load_balancers.by_name(lb) else {
             return counts;
         };
         let owners: Vec<FlowOwner> = snapshot

@@ -11,6 +11,7 @@ use crate::host::routing::gobgp::vpn::VpnRoute;
 use crate::host::routing::gobgp::Origin;
 use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
 use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
+use crate::topology::ByName;
 use crate::topology::{GatewayIdx, LoadBalancerIdx, NicIdx, Topology, VnetIdx};
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,14 +123,14 @@ pub(super) fn announced(
 /// The positions of a probe target's load balancer, probe and NIC in the
 /// topology, as the mesh carries them.
 fn target_indices(topology: &Topology, target: &ProbeTarget) -> Option<(u32, u32, u32)> {
-    let lb = (topology.load_balancers.iter()).position(|l| l.name == target.load_balancer)?;
-    let balancer = &topology.load_balancers[LoadBalancerIdx::new(lb)];
-    let probe = balancer
-        .probes
-        .iter()
-        .position(|p| p.name == target.probe)?;
+    let lb = topology.load_balancers.by_name(&target.load_balancer)?;
+    let probe = topology.load_balancers[lb].probes.by_name(&target.probe)?;
     let nic = topology.nic_by_name(&target.nic)?;
-    (lb < 1024 && probe < 64).then_some((lb as u32, probe as u32, nic.index() as u32))
+    (lb.index() < 1024 && probe < 64).then_some((
+        lb.index() as u32,
+        probe as u32,
+        nic.index() as u32,
+    ))
 }
 
 /// The underlay address of the machine that runs the parts of VNet `vnet`

@@ -3,7 +3,7 @@
 //! sessions that cannot come up.
 
 use super::*;
-use crate::topology::parse_str;
+use crate::topology::{parse_str, ByName};
 
 const TRIANGLE: &str = include_str!("../../../config/vnet2vnet-triangle.yaml");
 
@@ -26,7 +26,7 @@ fn failover() -> Topology {
 }
 
 fn gateway(topo: &Topology, name: &str) -> GatewayIdx {
-    topo.gateways.position(|g| g.name == name).unwrap()
+    topo.gateways.by_name(name).unwrap()
 }
 
 /// (prefix, peer, AS path) of what `gateway`'s instance `i` learned,
@@ -229,7 +229,7 @@ fn a_site_announcing_more_than_the_limit_is_dropped_and_nothing_of_it_is_learned
 fn ranges_learned_through_transit_join_the_virtual_network_tag() {
     use crate::policy::tags::virtual_network_tag;
     let topo = failover();
-    let spoke = topo.vnets.position(|v| v.name == "spoke-a").unwrap();
+    let spoke = topo.vnets.by_name("spoke-a").unwrap();
     let app = crate::topology::SubnetRef {
         vnet: spoke,
         subnet: crate::topology::SubnetIdx::new(0),

@@ -1,6 +1,6 @@
 use super::*;
 use crate::topology::catalog::round_trips::round_trip_ms;
-use crate::topology::{parse_str, GatewayIdx};
+use crate::topology::{parse_str, ByName};
 
 fn load(name: &str, text: &str) -> Topology {
     parse_str(name, text).expect("the lab parses").topology
@@ -11,12 +11,7 @@ fn nic(topo: &Topology, name: &str) -> Endpoint {
 }
 
 fn gateway(topo: &Topology, name: &str) -> Endpoint {
-    let g = topo
-        .gateways
-        .iter()
-        .position(|g| g.name == name)
-        .expect("the gateway");
-    Endpoint::Gateway(GatewayIdx::new(g))
+    Endpoint::Gateway(topo.gateways.by_name(name).expect("the gateway"))
 }
 
 const MESH: &str = include_str!("../../../config/three-region-mesh.yaml");

@@ -9,7 +9,7 @@
 //! hosts and circuit edges on the site's. Without `hosts`, every part is on
 //! the one machine, and [`Placement::is_spread`] is false.
 
-use super::{CircuitIdx, GatewayIdx, NicIdx, SiteIdx, TiVec, Topology, VnetIdx};
+use super::{ByName, CircuitIdx, GatewayIdx, NicIdx, SiteIdx, TiVec, Topology, VnetIdx};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -59,7 +59,7 @@ impl Placement {
     }
 
     pub fn host_by_name(&self, name: &str) -> Option<HostIdx> {
-        self.hosts.position(|h| h.name == name)
+        self.hosts.by_name(name)
     }
 
     /// The host of a VNet's gateways and prober, and of its NICs that name

@@ -83,11 +83,7 @@ impl Resolver<'_> {
     }
 
     fn file_nic(&self, name: &str) -> Option<NicIdx> {
-        self.topo
-            .nics
-            .iter()
-            .position(|n| n.name == name)
-            .map(NicIdx::from)
+        self.topo.nics.by_name(name)
     }
 
     fn site_host(&self, name: &str) -> Option<(SiteIdx, usize, IpAddr)> {
@@ -155,16 +151,16 @@ impl Resolver<'_> {
         if let Some(nic) = self.file_nic(&r.name) {
             return Some(Waypoint::Nic(nic));
         }
-        if let Some(gateway) = self.topo.gateways.position(|g| g.name == r.name) {
+        if let Some(gateway) = self.topo.gateways.by_name(&r.name) {
             return Some(Waypoint::Gateway(gateway));
         }
-        if let Some(lb) = self.topo.load_balancers.position(|l| l.name == r.name) {
+        if let Some(lb) = self.topo.load_balancers.by_name(&r.name) {
             return Some(Waypoint::LoadBalancer(lb));
         }
-        if let Some(circuit) = self.topo.circuits.position(|c| c.name == r.name) {
+        if let Some(circuit) = self.topo.circuits.by_name(&r.name) {
             return Some(Waypoint::Circuit(circuit));
         }
-        if let Some(firewall) = self.topo.firewalls.position(|f| f.name == r.name) {
+        if let Some(firewall) = self.topo.firewalls.by_name(&r.name) {
             return Some(Waypoint::Firewall(firewall));
         }
         // A gateway, circuit or firewall refused for a reason already reported is not

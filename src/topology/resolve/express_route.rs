@@ -6,7 +6,7 @@
 use super::super::catalog;
 use super::super::decode::{NameRef, RawCircuit, RawGateway, RawGlobalReach};
 use super::hybrid::{reserved_asn, CIRCUIT_NAME, EXPRESS_ROUTE_SKUS, GLOBAL_REACH_NAME};
-use super::{index_of, Resolver};
+use super::Resolver;
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{HashMap, HashSet};
@@ -86,7 +86,7 @@ impl Resolver<'_> {
     fn circuit(&mut self, e: &RawCircuit) -> Option<Circuit> {
         let site = match &e.site {
             Some(r) => {
-                let found = index_of(&self.topo.sites, &r.name, |s| &s.name);
+                let found = self.topo.sites.by_name(&r.name);
                 self.lookup(r, "on-premises site", found)
             }
             None => {
@@ -184,8 +184,7 @@ impl Resolver<'_> {
             {
                 continue;
             }
-            let find =
-                |r: &Self, name: &NameRef| index_of(&r.topo.circuits, &name.name, |c| &c.name);
+            let find = |r: &Self, name: &NameRef| r.topo.circuits.by_name(&name.name);
             let found = find(self, &link.circuit);
             let circuit = self.lookup(&link.circuit, "ExpressRoute circuit", found);
             let found = find(self, &link.peer_circuit);

@@ -205,7 +205,7 @@ impl Resolver<'_> {
         let policy = match &fw.policy {
             None => None,
             Some(r) => {
-                let found = self.topo.firewall_policies.position(|p| p.name == r.name);
+                let found = self.topo.firewall_policies.by_name(&r.name);
                 Some(self.lookup(r, "firewall policy", found)?)
             }
         };
@@ -267,7 +267,7 @@ impl Resolver<'_> {
     /// there, or the refusal.
     fn firewall_subnet(&mut self, fw: &RawFirewall, vnet: VnetIdx) -> Option<(SubnetRef, IpAddr)> {
         let v = &self.topo.vnets[vnet];
-        let found = v.subnets.position(|s| s.name == FIREWALL_SUBNET);
+        let found = v.subnets.by_name(FIREWALL_SUBNET);
         let Some(subnet) = found else {
             let why = format!(
                 "VNet `{}` has no subnet named {FIREWALL_SUBNET}: an Azure Firewall is deployed in \

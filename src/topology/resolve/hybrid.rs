@@ -41,7 +41,7 @@
 //! active-active.
 
 use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway};
-use super::{index_of, NameRule, Resolver};
+use super::{NameRule, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::HashSet;
@@ -131,7 +131,7 @@ impl Resolver<'_> {
     /// another case is refused.
     fn gateway_subnet(&mut self, vnet: VnetIdx) -> Option<SubnetRef> {
         let subnets = &self.topo.vnets[vnet].subnets;
-        let exact = subnets.position(|s| s.name == GATEWAY_SUBNET);
+        let exact = subnets.by_name(GATEWAY_SUBNET);
         exact.map(|subnet| SubnetRef { vnet, subnet })
     }
 
@@ -286,7 +286,7 @@ impl Resolver<'_> {
         let mut seen = HashSet::new();
         for lng in locals {
             self.check_name(&lng.name, LOCAL_GATEWAY_NAME, lng.line, &lng.key, &mut seen);
-            let found = index_of(&self.topo.sites, &lng.site.name, |s| &s.name);
+            let found = self.topo.sites.by_name(&lng.site.name);
             let Some(site) = self.lookup(&lng.site, "on-premises site", found) else {
                 self.refused_local_gateways.push(lng.name.clone());
                 continue;
@@ -375,12 +375,12 @@ impl Resolver<'_> {
             {
                 continue;
             }
-            let found = index_of(&self.topo.gateways, &c.gateway.name, |g| &g.name);
+            let found = self.topo.gateways.by_name(&c.gateway.name);
             let gateway = self.lookup(&c.gateway, "virtual network gateway", found);
             let peer = match c.connection_type {
                 ConnectionType::IPsec => match &c.local_gateway {
                     Some(r) => {
-                        let found = index_of(&self.topo.local_gateways, &r.name, |l| &l.name);
+                        let found = self.topo.local_gateways.by_name(&r.name);
                         self.lookup(r, "local network gateway", found)
                             .map(ConnectionPeer::Local)
                     }
@@ -392,7 +392,7 @@ impl Resolver<'_> {
                 },
                 ConnectionType::Vnet2Vnet => match &c.peer_gateway {
                     Some(r) => {
-                        let found = index_of(&self.topo.gateways, &r.name, |g| &g.name);
+                        let found = self.topo.gateways.by_name(&r.name);
                         self.lookup(r, "virtual network gateway", found)
                             .map(ConnectionPeer::Gateway)
                     }
@@ -404,7 +404,7 @@ impl Resolver<'_> {
                 },
                 ConnectionType::ExpressRoute => match &c.circuit {
                     Some(r) => {
-                        let found = index_of(&self.topo.circuits, &r.name, |e| &e.name);
+                        let found = self.topo.circuits.by_name(&r.name);
                         self.lookup(r, "ExpressRoute circuit", found)
                             .map(ConnectionPeer::Circuit)
                     }

@@ -264,7 +264,7 @@ impl Resolver<'_> {
     /// The file's NIC named by `r`; gateway and prober ports are not
     /// backends.
     fn backend_nic(&mut self, r: &NameRef) -> Option<NicIdx> {
-        if let Some(nic) = self.topo.nics.position(|n| n.name == r.name) {
+        if let Some(nic) = self.topo.nics.by_name(&r.name) {
             return Some(nic);
         }
         let vms = self.topo.nics.iter();

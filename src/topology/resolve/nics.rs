@@ -92,12 +92,12 @@ impl Resolver<'_> {
                 );
             }
             let network_security_group = nic.network_security_group.as_ref().and_then(|r| {
-                let found = index_of(&self.topo.nsgs, &r.name, |n| &n.name);
+                let found = self.topo.nsgs.by_name(&r.name);
                 self.lookup(r, "network security group", found)
             });
             let mut asgs = Vec::new();
             for r in &nic.application_security_groups {
-                let found = index_of(&self.topo.asgs, &r.name, |a| &a.name);
+                let found = self.topo.asgs.by_name(&r.name);
                 if let Some(i) = self.lookup(r, "application security group", found) {
                     asgs.push(i);
                 }

@@ -7,6 +7,7 @@
 use super::super::decode::{NameRef, RawHost, RawTopology};
 use super::super::model::{HostIdx, LabHost, Placement};
 use super::Resolver;
+use crate::topology::ByName;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -105,19 +106,19 @@ impl Resolver<'_> {
         }
         let declared = Declared(names);
         for (vnet, host) in refs.vnets {
-            let found = self.topo.vnets.position(|v| v.name == vnet);
+            let found = self.topo.vnets.by_name(&vnet);
             if let (Some(vnet), Some(host)) = (found, self.host_ref(&placement, &host, &declared)) {
                 placement.vnets.insert(vnet, host);
             }
         }
         for (nic, host) in refs.nics {
-            let found = self.topo.nics.position(|n| n.name == nic);
+            let found = self.topo.nics.by_name(&nic);
             if let (Some(nic), Some(host)) = (found, self.host_ref(&placement, &host, &declared)) {
                 placement.nics.insert(nic, host);
             }
         }
         for (site, host) in refs.sites {
-            let found = self.topo.sites.position(|s| s.name == site);
+            let found = self.topo.sites.by_name(&site);
             if let (Some(site), Some(host)) = (found, self.host_ref(&placement, &host, &declared)) {
                 placement.sites.insert(site, host);
             }

@@ -122,8 +122,8 @@ impl Resolver<'_> {
     /// Records the clouds whose site and circuit were both resolved.
     pub(super) fn record_private_clouds(&mut self, pending: Vec<PendingCloud>) {
         for cloud in pending {
-            let site = self.topo.sites.position(|s| s.name == cloud.name);
-            let circuit = self.topo.circuits.position(|c| c.name == cloud.name);
+            let site = self.topo.sites.by_name(&cloud.name);
+            let circuit = self.topo.circuits.by_name(&cloud.name);
             let (Some(site), Some(circuit)) = (site, circuit) else {
                 continue;
             };

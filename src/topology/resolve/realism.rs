@@ -9,7 +9,7 @@
 
 use super::super::catalog::{gateway_skus, round_trips, vm_sizes};
 use super::super::decode::{RawGateway, RawVirtualMachine};
-use super::{index_of, NameRule, Resolver};
+use super::{NameRule, Resolver};
 use crate::topology::model::*;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -83,7 +83,7 @@ impl Resolver<'_> {
             }
             let mut nics = Vec::new();
             for r in &vm.nics {
-                let found = index_of(&self.topo.nics, &r.name, |n| &n.name);
+                let found = self.topo.nics.by_name(&r.name);
                 let Some(nic) = self.lookup(r, "network interface", found) else {
                     continue;
                 };

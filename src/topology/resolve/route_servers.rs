@@ -137,7 +137,7 @@ impl Resolver<'_> {
             self.diags.error(rs.vnet.line, &rs.vnet.key, why);
             return None;
         }
-        let Some(subnet) = v.subnets.position(|s| s.name == ROUTE_SERVER_SUBNET) else {
+        let Some(subnet) = v.subnets.by_name(ROUTE_SERVER_SUBNET) else {
             let why = format!(
                 "VNet `{}` has no subnet named {ROUTE_SERVER_SUBNET}: Azure deploys a Route Server \
                  in it (an IPv4 /{ROUTE_SERVER_SUBNET_MAX_PREFIX_LEN} or larger; \

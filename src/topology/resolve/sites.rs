@@ -284,7 +284,7 @@ impl Resolver<'_> {
                     .error(lng.line, &format!("{}.router", lng.key), why);
                 None
             }
-            Some(r) => match s.routers.iter().position(|d| d.name == r.name) {
+            Some(r) => match s.routers.by_name(&r.name) {
                 Some(found) => Some(found),
                 None => {
                     let why = format!(
