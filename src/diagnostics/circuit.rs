@@ -14,8 +14,8 @@
 //! share Microsoft's AS). Rows are sorted by network, then next hop, as
 //! `az` lists them.
 
-use super::render::{json_text, table};
-use super::QueryError;
+use super::render::Tabular;
+use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::CircuitIdx;
 use ipnet::IpNet;
@@ -54,19 +54,8 @@ pub fn parse_link(path: Option<&str>) -> Result<usize, QueryError> {
 
 /// The circuit named `name`, or a refusal listing the circuits there are.
 pub fn find_circuit(snap: &Snapshot, name: &str) -> Result<CircuitIdx, QueryError> {
-    let topo = &snap.topology;
-    topo.circuits.position(|c| c.name == name).ok_or_else(|| {
-        let known: Vec<&str> = topo.circuits.iter().map(|c| c.name.as_str()).collect();
-        QueryError::refused(format!(
-            "no ExpressRoute circuit named `{name}` in {} (circuits: {})",
-            topo.source,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ))
-    })
+    let circuits = &snap.topology.circuits;
+    find_named(snap, circuits, name, "ExpressRoute circuit", "circuits")
 }
 
 fn as_path(path: &[u32]) -> String {
@@ -103,30 +92,21 @@ pub fn route_table(snap: &Snapshot, circuit: CircuitIdx, link: usize) -> Circuit
     }
 }
 
-/// A circuit route table as a table or `az`'s JSON.
-pub fn render_route_table(
-    title: &str,
-    list: &CircuitRouteTable,
-    json: bool,
-) -> Result<String, QueryError> {
-    if json {
-        return json_text(list);
+impl Tabular for CircuitRouteTable {
+    const COLUMNS: &'static [&'static str] = &["Network", "NextHop", "LocPrf", "Weight", "Path"];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.value
+            .iter()
+            .map(|r| {
+                vec![
+                    r.network.clone(),
+                    r.next_hop.clone(),
+                    r.loc_prf.clone(),
+                    r.weight.to_string(),
+                    r.path.clone(),
+                ]
+            })
+            .collect()
     }
-    let rows: Vec<Vec<String>> = list
-        .value
-        .iter()
-        .map(|r| {
-            vec![
-                r.network.clone(),
-                r.next_hop.clone(),
-                r.loc_prf.clone(),
-                r.weight.to_string(),
-                r.path.clone(),
-            ]
-        })
-        .collect();
-    Ok(format!(
-        "{title}\n\n{}",
-        table(&["Network", "NextHop", "LocPrf", "Weight", "Path"], &rows)
-    ))
 }

@@ -13,8 +13,8 @@
 //! [`BgpModel`]'s prediction; a running lab answers them from its
 //! speakers instead.
 
-use super::render::{json_text, table};
-use super::QueryError;
+use super::render::Tabular;
+use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{peer_host_groups, BgpModel};
 use crate::policy::gateways::{bgp_peer_addresses, served_ranges};
 use crate::snapshot::Snapshot;
@@ -44,19 +44,7 @@ pub struct GatewayRouteRow {
 
 /// The gateway named `name`, or a refusal listing the gateways there are.
 pub fn find_gateway(snap: &Snapshot, name: &str) -> Result<GatewayIdx, QueryError> {
-    let topo = &snap.topology;
-    topo.gateways.position(|g| g.name == name).ok_or_else(|| {
-        let known: Vec<&str> = topo.gateways.iter().map(|g| g.name.as_str()).collect();
-        QueryError::refused(format!(
-            "no gateway named `{name}` in {} (gateways: {})",
-            topo.source,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ))
-    })
+    find_named(snap, &snap.topology.gateways, name, "gateway", "gateways")
 }
 
 fn as_path(path: &[u32]) -> String {
@@ -125,11 +113,7 @@ pub fn bgp_peer(snap: &Snapshot, gateway: GatewayIdx, peer: &str) -> Result<IpAd
         return Err(QueryError::refused(format!(
             "{peer} is not a BGP peer of gateway `{}` (peers: {})",
             topo.gateways[gateway].name,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
+            listed(&known)
         )));
     }
     Ok(peer_ip)
@@ -201,45 +185,42 @@ pub fn predicted_peer_status(snap: &Snapshot, gateway: GatewayIdx) -> BgpPeerSta
     BgpPeerStatusList { value }
 }
 
+impl Tabular for GatewayRouteList {
+    const COLUMNS: &'static [&'static str] = &[
+        "Network",
+        "Next Hop",
+        "Source Peer",
+        "AS Path",
+        "Origin",
+        "Weight",
+        "Local Address",
+    ];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.value
+            .iter()
+            .map(|r| {
+                vec![
+                    r.network.clone(),
+                    r.next_hop.clone(),
+                    r.source_peer.clone().unwrap_or_default(),
+                    r.as_path.clone(),
+                    r.origin.clone(),
+                    r.weight.to_string(),
+                    r.local_address.clone(),
+                ]
+            })
+            .collect()
+    }
+}
+
 /// A route listing as a table or `az`'s JSON.
 pub fn render_route_list(
     title: &str,
     list: &GatewayRouteList,
     json: bool,
 ) -> Result<String, QueryError> {
-    if json {
-        return json_text(list);
-    }
-    let rows: Vec<Vec<String>> = list
-        .value
-        .iter()
-        .map(|r| {
-            vec![
-                r.network.clone(),
-                r.next_hop.clone(),
-                r.source_peer.clone().unwrap_or_default(),
-                r.as_path.clone(),
-                r.origin.clone(),
-                r.weight.to_string(),
-                r.local_address.clone(),
-            ]
-        })
-        .collect();
-    Ok(format!(
-        "{title}\n\n{}",
-        table(
-            &[
-                "Network",
-                "Next Hop",
-                "Source Peer",
-                "AS Path",
-                "Origin",
-                "Weight",
-                "Local Address"
-            ],
-            &rows
-        )
-    ))
+    list.render(title, json)
 }
 
 /// `{"value": [...]}` of `list-bgp-peer-status`.
@@ -292,48 +273,46 @@ pub fn duration_text(seconds: u64) -> String {
     )
 }
 
+impl Tabular for BgpPeerStatusList {
+    const COLUMNS: &'static [&'static str] = &[
+        "Neighbor",
+        "ASN",
+        "State",
+        "Connected Duration",
+        "Routes Received",
+        "Messages Sent",
+        "Messages Received",
+        "Local Address",
+        "Reason",
+    ];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.value
+            .iter()
+            .map(|p| {
+                vec![
+                    p.neighbor.clone(),
+                    p.asn.to_string(),
+                    p.state.clone(),
+                    p.connected_duration.clone(),
+                    p.routes_received.to_string(),
+                    p.messages_sent.to_string(),
+                    p.messages_received.to_string(),
+                    p.local_address.clone(),
+                    p.reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// The BGP sessions of `gateway` as a table or `az`'s JSON.
 pub fn render_peer_status(
     gateway: &str,
     list: &BgpPeerStatusList,
     json: bool,
 ) -> Result<String, QueryError> {
-    if json {
-        return json_text(list);
-    }
-    let rows: Vec<Vec<String>> = list
-        .value
-        .iter()
-        .map(|p| {
-            vec![
-                p.neighbor.clone(),
-                p.asn.to_string(),
-                p.state.clone(),
-                p.connected_duration.clone(),
-                p.routes_received.to_string(),
-                p.messages_sent.to_string(),
-                p.messages_received.to_string(),
-                p.local_address.clone(),
-                p.reason.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    Ok(format!(
-        "BGP peers of gateway {gateway}:\n\n{}",
-        table(
-            &[
-                "Neighbor",
-                "ASN",
-                "State",
-                "Connected Duration",
-                "Routes Received",
-                "Messages Sent",
-                "Messages Received",
-                "Local Address",
-                "Reason"
-            ],
-            &rows
-        )
-    ))
+    list.render(&format!("BGP peers of gateway {gateway}:"), json)
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! and the flow table; this room holds their shape, the lookup of a load
 //! balancer by name and the rendering.
 
-use super::render::{json_text, table};
-use super::QueryError;
+use super::render::Tabular;
+use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::LoadBalancerIdx;
 use serde::{Deserialize, Serialize};
@@ -15,25 +15,8 @@ use serde::{Deserialize, Serialize};
 /// The load balancer named `name`, or a refusal listing the load balancers
 /// there are.
 pub fn find_load_balancer(snap: &Snapshot, name: &str) -> Result<LoadBalancerIdx, QueryError> {
-    let topo = &snap.topology;
-    topo.load_balancers
-        .position(|l| l.name == name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = topo
-                .load_balancers
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect();
-            QueryError::refused(format!(
-                "no load balancer named `{name}` in {} (load balancers: {})",
-                topo.source,
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })
+    let balancers = &snap.topology.load_balancers;
+    find_named(snap, balancers, name, "load balancer", "load balancers")
 }
 
 /// `vnetd lb show --json`.
@@ -81,39 +64,38 @@ pub struct ProbeRef {
     pub port: u16,
 }
 
+impl Tabular for LoadBalancerStatus {
+    const COLUMNS: &'static [&'static str] = &[
+        "Rule", "Pool", "NIC", "Address", "Probe", "State", "Since", "Flows", "Reason",
+    ];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.backends
+            .iter()
+            .map(|b| {
+                vec![
+                    b.rule.clone(),
+                    b.pool.clone(),
+                    b.nic.clone(),
+                    b.ip_address.clone(),
+                    b.probe.as_ref().map_or_else(
+                        || "(none)".to_string(),
+                        |p| format!("{} {}:{}", p.name, p.protocol, p.port),
+                    ),
+                    b.state.clone(),
+                    b.since.clone().unwrap_or_default(),
+                    b.flows.to_string(),
+                    b.reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+}
+
 /// The status as a table or as JSON.
 pub fn render_status(status: &LoadBalancerStatus, json: bool) -> Result<String, QueryError> {
-    if json {
-        return json_text(status);
-    }
-    let rows: Vec<Vec<String>> = status
-        .backends
-        .iter()
-        .map(|b| {
-            vec![
-                b.rule.clone(),
-                b.pool.clone(),
-                b.nic.clone(),
-                b.ip_address.clone(),
-                b.probe.as_ref().map_or_else(
-                    || "(none)".to_string(),
-                    |p| format!("{} {}:{}", p.name, p.protocol, p.port),
-                ),
-                b.state.clone(),
-                b.since.clone().unwrap_or_default(),
-                b.flows.to_string(),
-                b.reason.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    Ok(format!(
-        "Backends of load balancer {}:\n\n{}",
-        status.load_balancer,
-        table(
-            &["Rule", "Pool", "NIC", "Address", "Probe", "State", "Since", "Flows", "Reason"],
-            &rows
-        )
-    ))
+    let title = format!("Backends of load balancer {}:", status.load_balancer);
+    status.render(&title, json)
 }
 
 #[cfg(test)]

@@ -48,8 +48,8 @@ pub use query::{FlowQuery, Query};
 use crate::plan::PortIdx;
 use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
-use crate::topology::{Endpoint, ExpectedProtocol, Loaded, SubnetRef};
-use render::{render_flow_verify, render_next_hop, render_routes, render_rules};
+use crate::topology::{ByName, Endpoint, ExpectedProtocol, Loaded, Named, SubnetRef, TiSlice};
+use render::{render_flow_verify, render_next_hop, render_routes, render_rules, Tabular};
 use std::net::IpAddr;
 
 /// Why a question got no answer. The CLI renders it: `Usage` (the
@@ -85,16 +85,41 @@ impl std::fmt::Display for QueryError {
 
 impl std::error::Error for QueryError {}
 
-/// The NIC named `name`, or a refusal that lists the NICs there are.
-pub fn find_nic(snap: &Snapshot, name: &str) -> Result<PortIdx, QueryError> {
-    snap.port_by_name(name).ok_or_else(|| {
-        let known: Vec<&str> = snap.plan.ports.iter().map(|n| n.name.as_str()).collect();
+/// The `kind` named `name` among `items`, or a refusal that names the
+/// file and lists the `plural` there are (`no gateway named `x` in
+/// lab.yaml (gateways: hub-gw)`): how every command finds what it is
+/// asked about.
+pub fn find_named<K: From<usize>, T: Named>(
+    snap: &Snapshot,
+    items: &TiSlice<K, T>,
+    name: &str,
+    kind: &str,
+    plural: &str,
+) -> Result<K, QueryError> {
+    items.by_name(name).ok_or_else(|| {
         QueryError::refused(format!(
-            "no NIC named `{name}` in {} (NICs: {})",
+            "no {kind} named `{name}` in {} ({plural}: {})",
             snap.topology.source,
-            known.join(", ")
+            listed(&items.names())
         ))
     })
+}
+
+/// `names` joined by commas, or `none`: what a refusal lists.
+pub fn listed<S: AsRef<str>>(names: &[S]) -> String {
+    if names.is_empty() {
+        return "none".to_string();
+    }
+    names
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The NIC named `name`, or a refusal that lists the NICs there are.
+pub fn find_nic(snap: &Snapshot, name: &str) -> Result<PortIdx, QueryError> {
+    find_named(snap, &snap.plan.ports, name, "NIC", "NICs")
 }
 
 /// Whose effective routes `routes` lists.
@@ -185,7 +210,7 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             let link = circuit::parse_link(path.as_deref())?;
             let which = if link == 0 { "primary" } else { "secondary" };
             let title = format!("Route table of circuit {circuit} ({which} link):");
-            circuit::render_route_table(&title, &circuit::route_table(snap, c, link), json)
+            circuit::route_table(snap, c, link).render(&title, json)
         }
         Query::Trace {
             from,

@@ -10,10 +10,33 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-pub(super) fn json_text<T: Serialize>(value: &T) -> Result<String, QueryError> {
+pub(super) fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, QueryError> {
     serde_json::to_string_pretty(value)
         .map(|t| t + "\n")
         .map_err(|e| QueryError::refused(format!("cannot write JSON: {e}")))
+}
+
+/// An answer that is a list of rows: printed as it is in JSON (`az`'s
+/// shape, or vnetd's own), or as an aligned table under a title.
+pub trait Tabular: Serialize {
+    /// The table's column names.
+    const COLUMNS: &'static [&'static str];
+
+    /// The rows, one cell per column.
+    fn rows(&self) -> Vec<Vec<String>>;
+
+    /// `title`, a blank line and the table.
+    fn titled_table(&self, title: &str) -> String {
+        format!("{title}\n\n{}", table(Self::COLUMNS, &self.rows()))
+    }
+
+    /// The answer as JSON, or as its table under `title`.
+    fn render(&self, title: &str, json: bool) -> Result<String, QueryError> {
+        if json {
+            return json_text(self);
+        }
+        Ok(self.titled_table(title))
+    }
 }
 
 /// Lays out rows as aligned columns under a header.
@@ -53,12 +76,38 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+impl Tabular for RouteList {
+    const COLUMNS: &'static [&'static str] = &[
+        "Source",
+        "State",
+        "Address Prefix",
+        "Next Hop Type",
+        "Next Hop IP",
+        "User Route",
+    ];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.value
+            .iter()
+            .map(|r| {
+                vec![
+                    r.source.to_string(),
+                    r.state.to_string(),
+                    r.address_prefix.join(", "),
+                    r.next_hop_type.to_string(),
+                    r.next_hop_ip_address.join(", "),
+                    r.name.clone().unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+}
+
 pub(super) fn render_routes(
     snap: &Snapshot,
     of: RoutesOf,
     json: bool,
 ) -> Result<String, QueryError> {
-    let mut out = String::new();
     let topo = &snap.topology;
     let (list, title) = match of {
         RoutesOf::Nic(idx) => (
@@ -74,40 +123,7 @@ pub(super) fn render_routes(
             format!("subnet {}", topo.subnet_path(subnet)),
         ),
     };
-    if json {
-        return json_text(&list);
-    }
-    let rows: Vec<Vec<String>> = list
-        .value
-        .iter()
-        .map(|r| {
-            vec![
-                r.source.to_string(),
-                r.state.to_string(),
-                r.address_prefix.join(", "),
-                r.next_hop_type.to_string(),
-                r.next_hop_ip_address.join(", "),
-                r.name.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let _ = writeln!(out, "Effective routes of {title}:\n");
-    let _ = write!(
-        out,
-        "{}",
-        table(
-            &[
-                "Source",
-                "State",
-                "Address Prefix",
-                "Next Hop Type",
-                "Next Hop IP",
-                "User Route"
-            ],
-            &rows
-        )
-    );
-    Ok(out)
+    list.render(&format!("Effective routes of {title}:"), json)
 }
 
 pub(super) fn render_next_hop(
@@ -285,6 +301,45 @@ fn id_name(id: &str) -> String {
         .join("/")
 }
 
+impl Tabular for EffectiveNsg {
+    const COLUMNS: &'static [&'static str] = &[
+        "Direction",
+        "Priority",
+        "Name",
+        "Access",
+        "Protocol",
+        "Source",
+        "Source Ports",
+        "Destination",
+        "Destination Ports",
+    ];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.effective_security_rules
+            .iter()
+            .map(|r| {
+                vec![
+                    r.direction.to_string(),
+                    r.priority.to_string(),
+                    r.name.clone(),
+                    r.access.to_string(),
+                    r.protocol.to_string(),
+                    shorten(
+                        &r.expanded_source_address_prefix,
+                        &r.source_address_prefixes,
+                    ),
+                    r.source_port_ranges.join(","),
+                    shorten(
+                        &r.expanded_destination_address_prefix,
+                        &r.destination_address_prefixes,
+                    ),
+                    r.destination_port_ranges.join(","),
+                ]
+            })
+            .collect()
+    }
+}
+
 pub(super) fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<String, QueryError> {
     let mut out = String::new();
     let idx = find_nic(snap, nic)?;
@@ -308,53 +363,8 @@ pub(super) fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<Str
             (_, Some(n)) => format!("NIC {}", id_name(&n.id)),
             _ => String::new(),
         };
-        let _ = writeln!(
-            out,
-            "NSG {} on {at}:\n",
-            id_name(&entry.network_security_group.id)
-        );
-        let rows: Vec<Vec<String>> = entry
-            .effective_security_rules
-            .iter()
-            .map(|r| {
-                vec![
-                    r.direction.to_string(),
-                    r.priority.to_string(),
-                    r.name.clone(),
-                    r.access.to_string(),
-                    r.protocol.to_string(),
-                    shorten(
-                        &r.expanded_source_address_prefix,
-                        &r.source_address_prefixes,
-                    ),
-                    r.source_port_ranges.join(","),
-                    shorten(
-                        &r.expanded_destination_address_prefix,
-                        &r.destination_address_prefixes,
-                    ),
-                    r.destination_port_ranges.join(","),
-                ]
-            })
-            .collect();
-        let _ = write!(
-            out,
-            "{}",
-            table(
-                &[
-                    "Direction",
-                    "Priority",
-                    "Name",
-                    "Access",
-                    "Protocol",
-                    "Source",
-                    "Source Ports",
-                    "Destination",
-                    "Destination Ports"
-                ],
-                &rows
-            )
-        );
-        let _ = writeln!(out);
+        let title = format!("NSG {} on {at}:", id_name(&entry.network_security_group.id));
+        let _ = writeln!(out, "{}", entry.titled_table(&title));
     }
     Ok(out)
 }

@@ -18,8 +18,8 @@
 //!   answers from its speakers (gobgpd's adj-RIB-out) with the same rows,
 //!   made by [`advertised_row`].
 
-use super::render::{json_text, table};
-use super::QueryError;
+use super::render::Tabular;
+use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{BgpModel, SpeakerId};
 use crate::snapshot::Snapshot;
 use crate::topology::RouteServerIdx;
@@ -94,29 +94,11 @@ pub fn route_list(roles: Vec<Vec<RouteServerRouteRow>>) -> RouteServerRouteList 
     }
 }
 
-/// The list of `names`, or `none`.
-fn listed(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
-    }
-}
-
 /// The Route Server named `name`, or a refusal listing the Route Servers
 /// there are.
 pub fn find_route_server(snap: &Snapshot, name: &str) -> Result<RouteServerIdx, QueryError> {
-    let topo = &snap.topology;
-    topo.route_servers
-        .position(|r| r.name == name)
-        .ok_or_else(|| {
-            let known: Vec<String> = topo.route_servers.iter().map(|r| r.name.clone()).collect();
-            QueryError::refused(format!(
-                "no Route Server named `{name}` in {} (Route Servers: {})",
-                topo.source,
-                listed(&known)
-            ))
-        })
+    let route_servers = &snap.topology.route_servers;
+    find_named(snap, route_servers, name, "Route Server", "Route Servers")
 }
 
 /// `peer` parsed and checked to be the address of one of `route_server`'s
@@ -238,49 +220,46 @@ pub fn advertised_routes(
     Ok(route_list(roles))
 }
 
+impl Tabular for RouteServerRouteList {
+    const COLUMNS: &'static [&'static str] = &[
+        "Role",
+        "Local Address",
+        "Network",
+        "Next Hop",
+        "Source Peer",
+        "Origin",
+        "AS Path",
+        "Weight",
+    ];
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.roles
+            .iter()
+            .flat_map(|(role, rows)| {
+                rows.iter().map(move |r| {
+                    vec![
+                        role.clone(),
+                        r.local_address.clone(),
+                        r.network.clone(),
+                        r.next_hop.clone(),
+                        r.source_peer.clone().unwrap_or_default(),
+                        r.origin.clone(),
+                        r.as_path.clone(),
+                        r.weight.to_string(),
+                    ]
+                })
+            })
+            .collect()
+    }
+}
+
 /// A Route Server listing as a table or `az`'s JSON.
 pub fn render_route_list(
     title: &str,
     list: &RouteServerRouteList,
     json: bool,
 ) -> Result<String, QueryError> {
-    if json {
-        return json_text(list);
-    }
-    let rows: Vec<Vec<String>> = list
-        .roles
-        .iter()
-        .flat_map(|(role, rows)| {
-            rows.iter().map(move |r| {
-                vec![
-                    role.clone(),
-                    r.local_address.clone(),
-                    r.network.clone(),
-                    r.next_hop.clone(),
-                    r.source_peer.clone().unwrap_or_default(),
-                    r.origin.clone(),
-                    r.as_path.clone(),
-                    r.weight.to_string(),
-                ]
-            })
-        })
-        .collect();
-    Ok(format!(
-        "{title}\n\n{}",
-        table(
-            &[
-                "Role",
-                "Local Address",
-                "Network",
-                "Next Hop",
-                "Source Peer",
-                "Origin",
-                "AS Path",
-                "Weight"
-            ],
-            &rows
-        )
-    ))
+    list.render(title, json)
 }
 
 #[cfg(test)]
