@@ -150,6 +150,79 @@ struct Speaker {
     neighbors: Vec<Neighbor>,
 }
 
+impl Neighbor {
+    /// A neighbour of a gateway or Route Server instance at
+    /// `local_address`, whose own ASN is `own_asn`; none over IPv6.
+    fn of_instance(n: InstanceNeighbor, local_address: Ipv4Addr, own_asn: u32) -> Option<Self> {
+        Some(Neighbor {
+            address: v4(n.address)?,
+            local_address,
+            asn: n.asn,
+            shown_asn: n.local_as.unwrap_or(own_asn),
+            peer: None,
+            role: None,
+        })
+    }
+
+    /// A neighbour of a site router or an appliance of ASN `own_asn`;
+    /// none over IPv6.
+    fn of_router(n: RouterNeighbor, own_asn: u32) -> Option<Self> {
+        Some(Neighbor {
+            address: v4(n.address)?,
+            local_address: v4(n.local_address)?,
+            asn: n.asn,
+            shown_asn: own_asn,
+            peer: None,
+            role: None,
+        })
+    }
+}
+
+impl Speaker {
+    /// A speaker that originates nothing, passes nothing on and refuses
+    /// nothing, with a gateway's prefix limit: what each kind of speaker
+    /// changes.
+    fn plain(id: SpeakerId, asn: u32, router_id: Ipv4Addr, neighbors: Vec<Neighbor>) -> Self {
+        Speaker {
+            id,
+            asn,
+            router_id,
+            originated: Vec::new(),
+            withheld: Vec::new(),
+            pass_on_learned: false,
+            reject_exact: Vec::new(),
+            reject_within: Vec::new(),
+            deny_overlapping: Vec::new(),
+            reflector: false,
+            max_prefixes: MAX_LEARNED_PREFIXES,
+            not_handed_on: None,
+            neighbors,
+        }
+    }
+}
+
+/// The IPv4 instances (`instances`, in order) of a gateway or Route
+/// Server of ASN `asn` that hold a session, each with its address and
+/// its neighbours among `neighbors`.
+fn instances_in_session(
+    instances: &[IpAddr],
+    neighbors: &[InstanceNeighbor],
+    asn: u32,
+) -> Vec<(usize, Ipv4Addr, Vec<Neighbor>)> {
+    instances
+        .iter()
+        .enumerate()
+        .filter_map(|(i, address)| {
+            let address = v4(*address)?;
+            let neighbors: Vec<Neighbor> = neighbors
+                .iter()
+                .filter_map(|n| Neighbor::of_instance(*n, address, asn))
+                .collect();
+            (!neighbors.is_empty()).then_some((i, address, neighbors))
+        })
+        .collect()
+}
+
 /// One route as a speaker receives it from a neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Received {
@@ -553,26 +626,8 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             .filter_map(|a| v4(*a))
             .map(Ipv4Net::from)
             .collect();
-        for (i, address) in gw.instances.iter().enumerate() {
-            let Some(address) = v4(*address) else {
-                continue;
-            };
-            let neighbors: Vec<Neighbor> = instance_neighbors(topo, g)
-                .into_iter()
-                .filter_map(|n| {
-                    Some(Neighbor {
-                        address: v4(n.address)?,
-                        local_address: address,
-                        asn: n.asn,
-                        shown_asn: n.local_as.unwrap_or(gw.asn),
-                        peer: None,
-                        role: None,
-                    })
-                })
-                .collect();
-            if neighbors.is_empty() {
-                continue;
-            }
+        let configured = instance_neighbors(topo, g);
+        for (i, address, neighbors) in instances_in_session(&gw.instances, &configured, gw.asn) {
             let withheld = neighbors
                 .iter()
                 .map(|n| {
@@ -588,23 +643,18 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             originated.extend(hosts.iter().copied());
             originated.sort();
             originated.dedup();
+            let id = SpeakerId::Instance {
+                gateway: g,
+                instance: i,
+            };
             out.push(Speaker {
-                id: SpeakerId::Instance {
-                    gateway: g,
-                    instance: i,
-                },
-                asn: gw.asn,
-                router_id: address,
                 originated,
                 withheld,
                 pass_on_learned: gw.gateway_type != GatewayType::ExpressRoute || transit.is_some(),
                 reject_exact: served.clone(),
-                reject_within: Vec::new(),
                 deny_overlapping: served.clone(),
-                reflector: false,
-                max_prefixes: MAX_LEARNED_PREFIXES,
                 not_handed_on: transit.clone().map(|edges| (edges.clone(), edges)),
-                neighbors,
+                ..Speaker::plain(id, gw.asn, address, neighbors)
             });
         }
     }
@@ -633,20 +683,11 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
             if neighbors.is_empty() {
                 continue;
             }
+            let id = SpeakerId::Edge { circuit: c, link };
+            let router_id = edge_address(topo, c, link);
             out.push(Speaker {
-                id: SpeakerId::Edge { circuit: c, link },
-                asn: MICROSOFT_EDGE_ASN,
-                router_id: edge_address(topo, c, link),
-                originated: Vec::new(),
-                withheld: Vec::new(),
                 pass_on_learned: true,
-                reject_exact: Vec::new(),
-                reject_within: Vec::new(),
-                deny_overlapping: Vec::new(),
-                reflector: false,
-                max_prefixes: MAX_LEARNED_PREFIXES,
-                not_handed_on: None,
-                neighbors,
+                ..Speaker::plain(id, MICROSOFT_EDGE_ASN, router_id, neighbors)
             });
         }
     }
@@ -660,32 +701,12 @@ fn speakers(topo: &Topology) -> Vec<Speaker> {
 fn router_speaker(topo: &Topology, at: RouterRef, asn: u32, site: &Site) -> Option<Speaker> {
     let neighbors: Vec<Neighbor> = router_neighbors(topo, at)
         .into_iter()
-        .filter_map(|n| {
-            Some(Neighbor {
-                address: v4(n.address)?,
-                local_address: v4(n.local_address)?,
-                asn: n.asn,
-                shown_asn: asn,
-                peer: None,
-                role: None,
-            })
-        })
+        .filter_map(|n| Neighbor::of_router(n, asn))
         .collect();
     let router_id = neighbors.first()?.local_address;
     Some(Speaker {
-        id: SpeakerId::Router(at),
-        asn,
-        router_id,
         originated: v4_nets(site.address_space.iter().copied()),
-        withheld: Vec::new(),
-        pass_on_learned: false,
-        reject_exact: Vec::new(),
-        reject_within: Vec::new(),
-        deny_overlapping: Vec::new(),
-        reflector: false,
-        max_prefixes: MAX_LEARNED_PREFIXES,
-        not_handed_on: None,
-        neighbors,
+        ..Speaker::plain(SpeakerId::Router(at), asn, router_id, neighbors)
     })
 }
 

@@ -12,8 +12,10 @@
 //! - An appliance originates its `bgp_announce` prefixes and passes
 //!   nothing on.
 
-use super::{v4, v4_nets, InstanceNeighbor, Neighbor, RouterNeighbor, Speaker, SpeakerId};
-use crate::policy::gateways::MAX_LEARNED_PREFIXES;
+use super::{
+    instances_in_session, v4, v4_nets, InstanceNeighbor, Neighbor, RouterNeighbor, Speaker,
+    SpeakerId,
+};
 use crate::policy::route_server::served_ranges;
 use crate::topology::{
     GatewayIdx, GatewayType, RouteServerIdx, Topology, MICROSOFT_EDGE_ASN, ROUTE_SERVER_ASN,
@@ -105,59 +107,28 @@ pub fn appliance_neighbors(topo: &Topology, appliance: usize) -> Vec<RouterNeigh
 pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
     for (r, rs) in topo.route_servers.iter_enumerated() {
         let served: Vec<Ipv4Net> = v4_nets(served_ranges(topo, r));
-        for (i, address) in rs.instances.iter().enumerate() {
-            let Some(address) = v4(*address) else {
-                continue;
+        let configured = route_server_neighbors(topo, r);
+        for (i, address, neighbors) in
+            instances_in_session(&rs.instances, &configured, ROUTE_SERVER_ASN)
+        {
+            let id = SpeakerId::RouteServer {
+                route_server: r,
+                instance: i,
             };
-            let neighbors: Vec<Neighbor> = route_server_neighbors(topo, r)
-                .into_iter()
-                .filter_map(|n| {
-                    Some(Neighbor {
-                        address: v4(n.address)?,
-                        local_address: address,
-                        asn: n.asn,
-                        shown_asn: ROUTE_SERVER_ASN,
-                        peer: None,
-                        role: None,
-                    })
-                })
-                .collect();
-            if neighbors.is_empty() {
-                continue;
-            }
             out.push(Speaker {
-                id: SpeakerId::RouteServer {
-                    route_server: r,
-                    instance: i,
-                },
-                asn: ROUTE_SERVER_ASN,
-                router_id: address,
                 originated: served.clone(),
-                withheld: Vec::new(),
                 pass_on_learned: true,
-                reject_exact: Vec::new(),
                 reject_within: served.clone(),
-                deny_overlapping: Vec::new(),
                 reflector: true,
                 max_prefixes: ROUTE_SERVER_MAX_ROUTES_PER_PEER,
-                not_handed_on: None,
-                neighbors,
+                ..Speaker::plain(id, ROUTE_SERVER_ASN, address, neighbors)
             });
         }
     }
     for (k, a) in topo.appliance_speakers.iter().enumerate() {
         let neighbors: Vec<Neighbor> = appliance_neighbors(topo, k)
             .into_iter()
-            .filter_map(|n| {
-                Some(Neighbor {
-                    address: v4(n.address)?,
-                    local_address: v4(n.local_address)?,
-                    asn: n.asn,
-                    shown_asn: a.asn,
-                    peer: None,
-                    role: None,
-                })
-            })
+            .filter_map(|n| Neighbor::of_router(n, a.asn))
             .collect();
         let Some(router_id) = topo.nics[a.nic]
             .ip_configurations
@@ -170,19 +141,8 @@ pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
             continue;
         }
         out.push(Speaker {
-            id: SpeakerId::Appliance(k),
-            asn: a.asn,
-            router_id,
             originated: v4_nets(a.announce.iter().copied()),
-            withheld: Vec::new(),
-            pass_on_learned: false,
-            reject_exact: Vec::new(),
-            reject_within: Vec::new(),
-            deny_overlapping: Vec::new(),
-            reflector: false,
-            max_prefixes: MAX_LEARNED_PREFIXES,
-            not_handed_on: None,
-            neighbors,
+            ..Speaker::plain(SpeakerId::Appliance(k), a.asn, router_id, neighbors)
         });
     }
 }
