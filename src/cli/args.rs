@@ -3,7 +3,7 @@
 
 use crate::graph::GraphFormat;
 use crate::topology::ParseOptions;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -27,81 +27,7 @@ pub enum Command {
     /// Build the lab (a namespace and TUN per NIC) and forward packets until
     /// SIGINT or SIGTERM; then remove everything. Without CONFIG, runs the
     /// built-in hub-and-spoke example (config/hub-spoke.yaml). Needs root.
-    Run {
-        /// The topology file (YAML).
-        config: Option<PathBuf>,
-        /// Forwarding threads (default: one per core), 1 to 256.
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
-        workers: Option<u16>,
-        /// Serve Prometheus metrics at http://ADDR/metrics (e.g.
-        /// 127.0.0.1:9469); off by default.
-        #[arg(long, value_name = "ADDR")]
-        metrics: Option<SocketAddr>,
-        /// Serve the live page at http://ADDR/ (default 127.0.0.1:9470):
-        /// the lab's picture with each NIC's and link's rates, drops as
-        /// they happen, flows, traces and captures; read-only. The
-        /// Prometheus metrics are served there too, at /metrics.
-        #[arg(long, value_name = "ADDR", num_args = 0..=1,
-              default_missing_value = DEFAULT_UI_ADDRESS)]
-        ui: Option<SocketAddr>,
-        /// The token --metrics and --ui ask for, read from FILE (which is
-        /// created with a new token, mode 0600, when there is none; a file
-        /// every user may read is refused): for a Prometheus
-        /// `credentials_file` that outlives the run. Without it, each run
-        /// draws a new token and writes it beside the control socket.
-        #[arg(long, value_name = "FILE")]
-        http_token_file: Option<PathBuf>,
-        /// A host name --metrics and --ui answer to besides localhost and
-        /// IP addresses (the name Prometheus scrapes by); may be repeated.
-        /// Requests for any other name are refused (DNS rebinding).
-        #[arg(long, value_name = "NAME")]
-        allow_host: Vec<String>,
-        /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
-        /// Azure's blob paths) under this directory.
-        #[arg(long, value_name = "DIR")]
-        flow_log_dir: Option<PathBuf>,
-        /// Seconds between flow-log records (Azure: 60), 1 to 3600.
-        #[arg(long, value_name = "N", requires = "flow_log_dir",
-              value_parser = clap::value_parser!(u64).range(1..=3600))]
-        flow_log_interval_secs: Option<u64>,
-        /// Slots of the flow table, 1024 to 16777216, rounded up to a power
-        /// of two; a tracked flow takes two, each slot 200 bytes (default:
-        /// 16384 per NIC, at least 65536, at most 1048576).
-        #[arg(long, value_name = "N",
-              value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
-        flow_table_slots: Option<u64>,
-        /// Forwarding threads poll their queues instead of sleeping when
-        /// idle: lower latency and fewer wake-ups, but each worker keeps a
-        /// core busy. For hosts with cores to dedicate to vnetd.
-        #[arg(long)]
-        busy_poll: bool,
-        /// Write every UDP datagram on its own instead of joining
-        /// consecutive datagrams of a flow into one super-packet (USO); for
-        /// measuring what the joining gains.
-        #[arg(long)]
-        no_udp_coalescing: bool,
-        /// Keep every packet in userspace: no admitted flow is handed to the
-        /// kernel fast path (also when VNETD_NO_OFFLOAD is set to 1).
-        #[arg(long)]
-        no_offload: bool,
-        /// Carry every link as fast as the host allows: no VM size, gateway
-        /// SKU, region or impairment delays and rates (path MTUs still
-        /// hold); for raw benchmarks.
-        #[arg(long)]
-        no_shaping: bool,
-        /// Flow directions the kernel fast path holds at most, 1 to 16777216
-        /// (default 65536); flows beyond stay in userspace, counted there.
-        #[arg(long, value_name = "N",
-              value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
-        offload_max_flows: Option<u32>,
-        /// Which of the file's `hosts` this machine is, in a lab spread over
-        /// several: only the VNets, NICs and sites placed on it are built
-        /// here, and the other hosts are reached over VXLAN.
-        #[arg(long, value_name = "NAME")]
-        host: Option<String>,
-        #[command(flatten)]
-        empty: AllowEmpty,
-    },
+    Run(RunArgs),
     /// Replace the running lab's topology without a restart; an invalid file
     /// is refused and the running topology stays. Then reports the BGP
     /// sessions and learned prefixes as they come up, until the lab has
@@ -504,4 +430,82 @@ fn name_and_value(text: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("`{text}` is not NAME=VALUE")),
     }
+}
+
+/// What `vnetd run` is asked for: the topology and how to run it.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The topology file (YAML).
+    pub config: Option<PathBuf>,
+    /// Forwarding threads (default: one per core), 1 to 256.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9469); off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Serve the live page at http://ADDR/ (default 127.0.0.1:9470):
+    /// the lab's picture with each NIC's and link's rates, drops as
+    /// they happen, flows, traces and captures; read-only. The
+    /// Prometheus metrics are served there too, at /metrics.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = DEFAULT_UI_ADDRESS)]
+    pub ui: Option<SocketAddr>,
+    /// The token --metrics and --ui ask for, read from FILE (which is
+    /// created with a new token, mode 0600, when there is none; a file
+    /// every user may read is refused): for a Prometheus
+    /// `credentials_file` that outlives the run. Without it, each run
+    /// draws a new token and writes it beside the control socket.
+    #[arg(long, value_name = "FILE")]
+    pub http_token_file: Option<PathBuf>,
+    /// A host name --metrics and --ui answer to besides localhost and
+    /// IP addresses (the name Prometheus scrapes by); may be repeated.
+    /// Requests for any other name are refused (DNS rebinding).
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Write NSG flow logs (Azure's version 2 format, PT1H.json files at
+    /// Azure's blob paths) under this directory.
+    #[arg(long, value_name = "DIR")]
+    pub flow_log_dir: Option<PathBuf>,
+    /// Seconds between flow-log records (Azure: 60), 1 to 3600.
+    #[arg(long, value_name = "N", requires = "flow_log_dir",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub flow_log_interval_secs: Option<u64>,
+    /// Slots of the flow table, 1024 to 16777216, rounded up to a power
+    /// of two; a tracked flow takes two, each slot 200 bytes (default:
+    /// 16384 per NIC, at least 65536, at most 1048576).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
+    pub flow_table_slots: Option<u64>,
+    /// Forwarding threads poll their queues instead of sleeping when
+    /// idle: lower latency and fewer wake-ups, but each worker keeps a
+    /// core busy. For hosts with cores to dedicate to vnetd.
+    #[arg(long)]
+    pub busy_poll: bool,
+    /// Write every UDP datagram on its own instead of joining
+    /// consecutive datagrams of a flow into one super-packet (USO); for
+    /// measuring what the joining gains.
+    #[arg(long)]
+    pub no_udp_coalescing: bool,
+    /// Keep every packet in userspace: no admitted flow is handed to the
+    /// kernel fast path (also when VNETD_NO_OFFLOAD is set to 1).
+    #[arg(long)]
+    pub no_offload: bool,
+    /// Carry every link as fast as the host allows: no VM size, gateway
+    /// SKU, region or impairment delays and rates (path MTUs still
+    /// hold); for raw benchmarks.
+    #[arg(long)]
+    pub no_shaping: bool,
+    /// Flow directions the kernel fast path holds at most, 1 to 16777216
+    /// (default 65536); flows beyond stay in userspace, counted there.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=16_777_216))]
+    pub offload_max_flows: Option<u32>,
+    /// Which of the file's `hosts` this machine is, in a lab spread over
+    /// several: only the VNets, NICs and sites placed on it are built
+    /// here, and the other hosts are reached over VXLAN.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    #[command(flatten)]
+    pub empty: AllowEmpty,
 }

@@ -4,6 +4,7 @@
 //! SIGINT/SIGTERM; `vnetd down` removes what a crashed run left; `vnetd
 //! netns` names a NIC's namespace, the running lab's first.
 
+use super::args::RunArgs;
 use super::converge::Reporter;
 use super::{load, render, say, say_err, Failure};
 use crate::api::client;
@@ -39,38 +40,13 @@ pub(super) fn require_root(what: &str, doing: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What `vnetd run` was asked for besides the topology.
-pub(super) struct LabOptions {
-    pub workers: Option<u16>,
-    pub metrics: Option<SocketAddr>,
-    /// `--ui`: where to serve the live page.
-    pub ui: Option<SocketAddr>,
-    /// `--http-token-file`: a fixed token for the HTTP listeners.
-    pub http_token_file: Option<PathBuf>,
-    /// `--allow-host`: names the HTTP listeners answer to.
-    pub allow_host: Vec<String>,
-    pub flow_log_dir: Option<PathBuf>,
-    pub flow_log_interval_secs: Option<u64>,
-    pub flow_table_slots: Option<u64>,
-    pub busy_poll: bool,
-    pub udp_coalescing: bool,
-    pub offload: bool,
-    pub offload_max_flows: Option<u32>,
-    pub shaping: bool,
-    /// `--host`: which of the file's hosts this machine is.
-    pub host: Option<String>,
-}
-
 #[allow(
     clippy::too_many_lines,
     reason = "the life of `vnetd run`, from the file to the last line it prints, in order"
 )]
-pub(super) fn run_lab(
-    path: Option<&Path>,
-    parse_options: ParseOptions,
-    asked: LabOptions,
-) -> Result<(), Failure> {
-    let LabOptions {
+pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
+    let RunArgs {
+        config,
         workers,
         metrics,
         ui,
@@ -80,12 +56,14 @@ pub(super) fn run_lab(
         flow_log_interval_secs,
         flow_table_slots,
         busy_poll,
-        udp_coalescing,
-        offload,
+        no_udp_coalescing,
+        no_offload,
+        no_shaping,
         offload_max_flows,
-        shaping,
         host,
+        empty,
     } = asked;
+    let (path, parse_options) = (config.as_deref(), empty.options());
     let mut loaded = load_or_builtin(path, parse_options)?;
     loaded
         .topology
@@ -102,9 +80,9 @@ pub(super) fn run_lab(
     }
     options.flow_table_slots = flow_table_slots.and_then(|n| usize::try_from(n).ok());
     options.busy_poll = busy_poll;
-    options.udp_coalescing = udp_coalescing;
-    options.offload &= offload;
-    options.shaping = shaping;
+    options.udp_coalescing = !no_udp_coalescing;
+    options.offload &= !no_offload;
+    options.shaping = !no_shaping;
     options.drop_events = ui.is_some();
     if let Some(n) = offload_max_flows {
         options.offload_max_flows = n;

@@ -33,7 +33,7 @@ use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
 use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
 use clap::Parser;
-use lab::{down, run_lab, LabOptions};
+use lab::{down, run_lab};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -76,43 +76,7 @@ pub(super) fn say_err(text: &str) {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Run {
-            config,
-            workers,
-            metrics,
-            ui,
-            http_token_file,
-            allow_host,
-            flow_log_dir,
-            flow_log_interval_secs,
-            flow_table_slots,
-            busy_poll,
-            no_udp_coalescing,
-            no_offload,
-            no_shaping,
-            offload_max_flows,
-            host,
-            empty,
-        } => run_lab(
-            config.as_deref(),
-            empty.options(),
-            LabOptions {
-                workers,
-                metrics,
-                ui,
-                http_token_file,
-                allow_host,
-                flow_log_dir,
-                flow_log_interval_secs,
-                flow_table_slots,
-                busy_poll,
-                udp_coalescing: !no_udp_coalescing,
-                offload: !no_offload,
-                offload_max_flows,
-                shaping: !no_shaping,
-                host,
-            },
-        ),
+        Command::Run(args) => run_lab(args),
         Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
         Command::Check {
