@@ -143,53 +143,22 @@ pub struct NameRule {
     pub max: usize,
 }
 
-pub const VNET_NAME: NameRule = NameRule {
-    kind: "virtual network",
-    min: 2,
-    max: 64,
-};
-pub const SUBNET_NAME: NameRule = NameRule {
-    kind: "subnet",
-    min: 1,
-    max: 80,
-};
-pub const PEERING_NAME: NameRule = NameRule {
-    kind: "peering",
-    min: 1,
-    max: 80,
-};
-pub const NIC_NAME: NameRule = NameRule {
-    kind: "network interface",
-    min: 1,
-    max: 80,
-};
-pub const NSG_NAME: NameRule = NameRule {
-    kind: "network security group",
-    min: 1,
-    max: 80,
-};
-pub const SECURITY_RULE_NAME: NameRule = NameRule {
-    kind: "security rule",
-    min: 1,
-    max: 80,
-};
-pub const ROUTE_TABLE_NAME: NameRule = NameRule {
-    kind: "route table",
-    min: 1,
-    max: 80,
-};
-pub const ROUTE_NAME: NameRule = NameRule {
-    kind: "route",
-    min: 1,
-    max: 80,
-};
-pub const ASG_NAME: NameRule = NameRule {
-    kind: "application security group",
-    min: 1,
-    max: 80,
-};
+pub const VNET_NAME: NameRule = NameRule::new("virtual network", 2, 64);
+pub const SUBNET_NAME: NameRule = NameRule::new("subnet", 1, 80);
+pub const PEERING_NAME: NameRule = NameRule::new("peering", 1, 80);
+pub const NIC_NAME: NameRule = NameRule::new("network interface", 1, 80);
+pub const NSG_NAME: NameRule = NameRule::new("network security group", 1, 80);
+pub const SECURITY_RULE_NAME: NameRule = NameRule::new("security rule", 1, 80);
+pub const ROUTE_TABLE_NAME: NameRule = NameRule::new("route table", 1, 80);
+pub const ROUTE_NAME: NameRule = NameRule::new("route", 1, 80);
+pub const ASG_NAME: NameRule = NameRule::new("application security group", 1, 80);
 
 impl NameRule {
+    /// The rule for names of `kind`: `min` to `max` characters.
+    pub const fn new(kind: &'static str, min: usize, max: usize) -> Self {
+        NameRule { kind, min, max }
+    }
+
     /// Why `name` breaks the rule, or `None` when Azure accepts it.
     pub fn refusal(&self, name: &str) -> Option<String> {
         let bytes = name.as_bytes();

@@ -16,11 +16,7 @@ use crate::topology::model::*;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-pub const EXPECTATION_NAME: NameRule = NameRule {
-    kind: "expectation",
-    min: 1,
-    max: 80,
-};
+pub const EXPECTATION_NAME: NameRule = NameRule::new("expectation", 1, 80);
 
 impl Resolver<'_> {
     pub(super) fn expectations(&mut self, raw: Vec<RawExpectation>) {

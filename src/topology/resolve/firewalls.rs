@@ -24,26 +24,14 @@ use ipnet::IpNet;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-pub const FIREWALL_NAME: NameRule = NameRule {
-    kind: "Azure Firewall",
-    min: 1,
-    max: 80,
-};
-pub const FIREWALL_POLICY_NAME: NameRule = NameRule {
-    kind: "firewall policy",
-    min: 1,
-    max: 80,
-};
-pub const IP_GROUP_NAME: NameRule = NameRule {
-    kind: "IP group",
-    min: 1,
-    max: 80,
-};
-pub const FIREWALL_RULE_NAME: NameRule = NameRule {
-    kind: "firewall rule, rule collection or rule collection group",
-    min: 1,
-    max: 80,
-};
+pub const FIREWALL_NAME: NameRule = NameRule::new("Azure Firewall", 1, 80);
+pub const FIREWALL_POLICY_NAME: NameRule = NameRule::new("firewall policy", 1, 80);
+pub const IP_GROUP_NAME: NameRule = NameRule::new("IP group", 1, 80);
+pub const FIREWALL_RULE_NAME: NameRule = NameRule::new(
+    "firewall rule, rule collection or rule collection group",
+    1,
+    80,
+);
 
 /// The addresses Azure reserves at the start of every subnet: the network
 /// address, the default gateway and two for Azure DNS.

@@ -47,31 +47,11 @@ use ipnet::IpNet;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-pub const GATEWAY_NAME: NameRule = NameRule {
-    kind: "virtual network gateway",
-    min: 1,
-    max: 80,
-};
-pub const LOCAL_GATEWAY_NAME: NameRule = NameRule {
-    kind: "local network gateway",
-    min: 1,
-    max: 80,
-};
-pub const CONNECTION_NAME: NameRule = NameRule {
-    kind: "connection",
-    min: 1,
-    max: 80,
-};
-pub const GLOBAL_REACH_NAME: NameRule = NameRule {
-    kind: "Global Reach connection",
-    min: 1,
-    max: 80,
-};
-pub const CIRCUIT_NAME: NameRule = NameRule {
-    kind: "ExpressRoute circuit",
-    min: 1,
-    max: 80,
-};
+pub const GATEWAY_NAME: NameRule = NameRule::new("virtual network gateway", 1, 80);
+pub const LOCAL_GATEWAY_NAME: NameRule = NameRule::new("local network gateway", 1, 80);
+pub const CONNECTION_NAME: NameRule = NameRule::new("connection", 1, 80);
+pub const GLOBAL_REACH_NAME: NameRule = NameRule::new("Global Reach connection", 1, 80);
+pub const CIRCUIT_NAME: NameRule = NameRule::new("ExpressRoute circuit", 1, 80);
 
 /// The SKUs of an ExpressRoute gateway.
 pub const EXPRESS_ROUTE_SKUS: &[&str] = &[

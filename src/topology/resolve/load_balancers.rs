@@ -31,31 +31,11 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-pub const LOAD_BALANCER_NAME: NameRule = NameRule {
-    kind: "load balancer",
-    min: 1,
-    max: 80,
-};
-pub const FRONTEND_NAME: NameRule = NameRule {
-    kind: "frontend IP configuration",
-    min: 1,
-    max: 80,
-};
-pub const BACKEND_POOL_NAME: NameRule = NameRule {
-    kind: "backend address pool",
-    min: 1,
-    max: 80,
-};
-pub const PROBE_NAME: NameRule = NameRule {
-    kind: "health probe",
-    min: 1,
-    max: 80,
-};
-pub const LB_RULE_NAME: NameRule = NameRule {
-    kind: "load-balancing rule",
-    min: 1,
-    max: 80,
-};
+pub const LOAD_BALANCER_NAME: NameRule = NameRule::new("load balancer", 1, 80);
+pub const FRONTEND_NAME: NameRule = NameRule::new("frontend IP configuration", 1, 80);
+pub const BACKEND_POOL_NAME: NameRule = NameRule::new("backend address pool", 1, 80);
+pub const PROBE_NAME: NameRule = NameRule::new("health probe", 1, 80);
+pub const LB_RULE_NAME: NameRule = NameRule::new("load-balancing rule", 1, 80);
 
 /// Who holds each address of a VNet, as messages name it (NIC `vm1`).
 type AddressHolders = HashMap<(VnetIdx, IpAddr), String>;

@@ -14,11 +14,7 @@ use crate::topology::model::*;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-pub const VM_NAME: NameRule = NameRule {
-    kind: "virtual machine",
-    min: 1,
-    max: 64,
-};
+pub const VM_NAME: NameRule = NameRule::new("virtual machine", 1, 64);
 
 impl Resolver<'_> {
     /// A VPN gateway's SKU in its generation, spelled as Azure does, with

@@ -31,16 +31,8 @@ use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-pub const ROUTE_SERVER_NAME: NameRule = NameRule {
-    kind: "Route Server",
-    min: 1,
-    max: 80,
-};
-pub const BGP_CONNECTION_NAME: NameRule = NameRule {
-    kind: "Route Server BGP connection",
-    min: 1,
-    max: 80,
-};
+pub const ROUTE_SERVER_NAME: NameRule = NameRule::new("Route Server", 1, 80);
+pub const BGP_CONNECTION_NAME: NameRule = NameRule::new("Route Server BGP connection", 1, 80);
 
 /// The offset of a Route Server's first instance in its subnet: Azure
 /// reserves the first four addresses; the second instance is the next one.

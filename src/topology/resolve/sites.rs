@@ -24,16 +24,8 @@ use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-pub const SITE_NAME: NameRule = NameRule {
-    kind: "on-premises site",
-    min: 1,
-    max: 80,
-};
-pub const ROUTER_NAME: NameRule = NameRule {
-    kind: "router",
-    min: 1,
-    max: 80,
-};
+pub const SITE_NAME: NameRule = NameRule::new("on-premises site", 1, 80);
+pub const ROUTER_NAME: NameRule = NameRule::new("router", 1, 80);
 
 /// A router of a site as the file writes it, before its namespace is
 /// claimed.
