@@ -14,7 +14,7 @@
 //! share Microsoft's AS). Rows are sorted by network, then next hop, as
 //! `az` lists them.
 
-use super::render::Tabular;
+use super::render::{as_path_text, Tabular};
 use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::CircuitIdx;
@@ -59,10 +59,7 @@ pub fn find_circuit(snap: &Snapshot, name: &str) -> Result<CircuitIdx, QueryErro
 }
 
 fn as_path(path: &[u32]) -> String {
-    path.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+    as_path_text(path, " ")
 }
 
 /// The route table of `circuit` on link `link` (see the module docs).

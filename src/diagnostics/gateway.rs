@@ -13,7 +13,7 @@
 //! [`BgpModel`]'s prediction; a running lab answers them from its
 //! speakers instead.
 
-use super::render::Tabular;
+use super::render::{as_path_text, Tabular};
 use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{peer_host_groups, BgpModel};
 use crate::policy::gateways::{bgp_peer_addresses, served_ranges};
@@ -48,26 +48,46 @@ pub fn find_gateway(snap: &Snapshot, name: &str) -> Result<GatewayIdx, QueryErro
 }
 
 fn as_path(path: &[u32]) -> String {
-    path.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("-")
+    as_path_text(path, "-")
 }
 
 /// Azure's own BGP weight for every route a gateway lists as learned.
 const LEARNED_WEIGHT: u32 = 32768;
 
-/// A row the gateway originates itself: no next hop, itself as source.
-fn network_row(local: &str, network: String) -> GatewayRouteRow {
+/// A row of instance `local`: `network` by `next_hop` (empty for its
+/// own) with AS path `path`, as `origin` from `source_peer` with `weight`.
+fn row(
+    local: &str,
+    network: String,
+    next_hop: String,
+    path: &[u32],
+    origin: &str,
+    source_peer: Option<String>,
+    weight: u32,
+) -> GatewayRouteRow {
     GatewayRouteRow {
-        as_path: String::new(),
+        as_path: as_path(path),
         local_address: local.to_string(),
         network,
-        next_hop: String::new(),
-        origin: "Network".into(),
-        source_peer: Some(local.to_string()),
-        weight: LEARNED_WEIGHT,
+        next_hop,
+        origin: origin.to_string(),
+        source_peer,
+        weight,
     }
+}
+
+/// A row the gateway originates itself: no next hop, itself as source.
+fn network_row(local: &str, network: String) -> GatewayRouteRow {
+    let source = Some(local.to_string());
+    row(
+        local,
+        network,
+        String::new(),
+        &[],
+        "Network",
+        source,
+        LEARNED_WEIGHT,
+    )
 }
 
 pub fn learned_routes(snap: &Snapshot, gateway: GatewayIdx) -> GatewayRouteList {
@@ -87,15 +107,15 @@ pub fn learned_routes(snap: &Snapshot, gateway: GatewayIdx) -> GatewayRouteList 
             value.push(network_row(&local, ipnet::IpNet::from(*host).to_string()));
         }
         for route in snap.learned.of(&gw.name, i) {
-            value.push(GatewayRouteRow {
-                as_path: as_path(&route.as_path),
-                local_address: local.clone(),
-                network: route.prefix.to_string(),
-                next_hop: route.next_hop.to_string(),
-                origin: "EBgp".into(),
-                source_peer: Some(route.peer.to_string()),
-                weight: LEARNED_WEIGHT,
-            });
+            value.push(row(
+                &local,
+                route.prefix.to_string(),
+                route.next_hop.to_string(),
+                &route.as_path,
+                "EBgp",
+                Some(route.peer.to_string()),
+                LEARNED_WEIGHT,
+            ));
         }
     }
     GatewayRouteList { value }
@@ -126,15 +146,8 @@ pub fn advertised_row(
     next_hop: IpAddr,
     path: &[u32],
 ) -> GatewayRouteRow {
-    GatewayRouteRow {
-        as_path: as_path(path),
-        local_address: local.to_string(),
-        network: prefix.to_string(),
-        next_hop: next_hop.to_string(),
-        origin: "Igp".into(),
-        source_peer: None,
-        weight: 0,
-    }
+    let (local, network) = (local.to_string(), prefix.to_string());
+    row(&local, network, next_hop.to_string(), path, "Igp", None, 0)
 }
 
 /// What each instance of `gateway` advertises to `peer`, as the

@@ -39,6 +39,14 @@ pub trait Tabular: Serialize {
     }
 }
 
+/// An AS path as `az` prints it: the ASNs joined by `separator`.
+pub(super) fn as_path_text(path: &[u32], separator: &str) -> String {
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 /// Lays out rows as aligned columns under a header.
 pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -18,7 +18,7 @@
 //!   answers from its speakers (gobgpd's adj-RIB-out) with the same rows,
 //!   made by [`advertised_row`].
 
-use super::render::Tabular;
+use super::render::{as_path_text, Tabular};
 use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{BgpModel, SpeakerId};
 use crate::snapshot::Snapshot;
@@ -60,10 +60,7 @@ pub fn role_name(instance: usize) -> String {
 }
 
 fn as_path(path: &[u32]) -> String {
-    path.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("-")
+    as_path_text(path, "-")
 }
 
 /// The listing of `roles` (one Vec per instance, in instance order), each
@@ -127,6 +124,27 @@ pub fn bgp_peer(
     )))
 }
 
+/// The route to `prefix` an instance at `local` holds, by `next_hop`
+/// with AS path `path`, as `origin` with `weight`.
+fn row(
+    local: IpAddr,
+    prefix: IpNet,
+    next_hop: IpAddr,
+    path: &[u32],
+    origin: &str,
+    weight: u32,
+) -> RouteServerRouteRow {
+    RouteServerRouteRow {
+        as_path: as_path(path),
+        local_address: local.to_string(),
+        network: prefix.to_string(),
+        next_hop: next_hop.to_string(),
+        origin: origin.to_string(),
+        source_peer: None,
+        weight,
+    }
+}
+
 /// One route an instance at `local` learned from `peer`.
 pub fn learned_row(
     local: IpAddr,
@@ -136,13 +154,8 @@ pub fn learned_row(
     path: &[u32],
 ) -> RouteServerRouteRow {
     RouteServerRouteRow {
-        as_path: as_path(path),
-        local_address: local.to_string(),
-        network: prefix.to_string(),
-        next_hop: next_hop.to_string(),
-        origin: "EBgp".into(),
         source_peer: Some(peer.to_string()),
-        weight: LEARNED_WEIGHT,
+        ..row(local, prefix, next_hop, path, "EBgp", LEARNED_WEIGHT)
     }
 }
 
@@ -179,15 +192,8 @@ pub fn advertised_row(
     next_hop: IpAddr,
     path: &[u32],
 ) -> RouteServerRouteRow {
-    RouteServerRouteRow {
-        as_path: as_path(path),
-        local_address: local.to_string(),
-        network: prefix.to_string(),
-        next_hop: next_hop.to_string(),
-        origin: if path.len() <= 1 { "Igp" } else { "EBgp" }.into(),
-        source_peer: None,
-        weight: 0,
-    }
+    let origin = if path.len() <= 1 { "Igp" } else { "EBgp" };
+    row(local, prefix, next_hop, path, origin, 0)
 }
 
 /// What each instance of `route_server` advertises to `peer`, as the

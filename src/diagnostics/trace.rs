@@ -500,26 +500,18 @@ fn hop_details<C: Conntrack>(
     let by_state = |nic, direction| flows.admitted(nic, direction, view, 0).is_some();
     let outbound_by_state = by_state(ingress, Direction::Outbound);
     let mut hop = TraceHop {
-        nic: sender.name.clone(),
         outbound_by_state,
-        subnet: t.subnet_path(sender.subnet),
-        source: key.src.to_string(),
-        destination: key.dst.to_string(),
         outbound: if outbound_by_state {
             Vec::new()
         } else {
             nsg_checks(snap, ingress, Direction::Outbound, &key)
         },
-        route: None,
-        gateway: None,
-        handed_on: Vec::new(),
-        peering: None,
-        load_balancer: None,
-        to: None,
-        received_destination: None,
-        inbound: Vec::new(),
-        inbound_by_state: false,
-        shaping: None,
+        ..TraceHop::sending(
+            sender.name.clone(),
+            t.subnet_path(sender.subnet),
+            key.src,
+            key.dst,
+        )
     };
     let outbound_denied = !outbound_by_state
         && judge_nsgs(snap, ingress, Direction::Outbound, &key)

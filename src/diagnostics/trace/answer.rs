@@ -4,6 +4,7 @@
 //! and the verdict with its reason and place.
 
 use serde::Serialize;
+use std::net::IpAddr;
 
 /// The answer of `trace --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,7 +87,7 @@ pub struct HopShaping {
 }
 
 /// One pass through the fabric: from a sending NIC to a receiving one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TraceHop {
     /// The sending NIC (an appliance from the second hop on).
     pub nic: String,
@@ -123,6 +124,20 @@ pub struct TraceHop {
     /// or limits anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shaping: Option<HopShaping>,
+}
+
+impl TraceHop {
+    /// `nic` (in `subnet`) sending from `source` to `destination`, with
+    /// nothing met yet.
+    pub fn sending(nic: String, subnet: String, source: IpAddr, destination: IpAddr) -> Self {
+        TraceHop {
+            nic,
+            subnet,
+            source: source.to_string(),
+            destination: destination.to_string(),
+            ..TraceHop::default()
+        }
+    }
 }
 
 /// What one NSG said: its level, name, the matching rule and its access.

@@ -56,22 +56,9 @@ fn hop(
     to: String,
 ) -> TraceHop {
     TraceHop {
-        nic: from,
-        outbound_by_state: false,
-        subnet: over,
-        source: src.to_string(),
-        destination: to_addr.to_string(),
-        outbound: Vec::new(),
         route: Some(route),
-        gateway: None,
-        handed_on: Vec::new(),
-        peering: None,
-        load_balancer: None,
         to: Some(to),
-        received_destination: None,
-        inbound: Vec::new(),
-        inbound_by_state: false,
-        shaping: None,
+        ..TraceHop::sending(from, over, src, to_addr)
     }
 }
 

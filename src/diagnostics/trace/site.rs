@@ -275,12 +275,6 @@ pub(super) fn site_entry(snap: &Snapshot, site: SiteIdx, to: IpAddr) -> SiteEntr
 pub(super) fn no_route_hop(snap: &Snapshot, site: SiteIdx, src: IpAddr, to: IpAddr) -> TraceHop {
     let name = &snap.topology.sites[site].name;
     TraceHop {
-        nic: name.clone(),
-        outbound_by_state: false,
-        subnet: "on-premises router".to_string(),
-        source: src.to_string(),
-        destination: to.to_string(),
-        outbound: Vec::new(),
         route: Some(RouteUsed {
             source: "Router",
             address_prefix: "no route".to_string(),
@@ -288,14 +282,6 @@ pub(super) fn no_route_hop(snap: &Snapshot, site: SiteIdx, src: IpAddr, to: IpAd
             next_hop_ip_address: Vec::new(),
             route_table: format!("router {name}"),
         }),
-        gateway: None,
-        handed_on: Vec::new(),
-        peering: None,
-        load_balancer: None,
-        to: None,
-        received_destination: None,
-        inbound: Vec::new(),
-        inbound_by_state: false,
-        shaping: None,
+        ..TraceHop::sending(name.clone(), "on-premises router".to_string(), src, to)
     }
 }
