@@ -98,32 +98,16 @@ pub(super) fn mermaid(picture: &Picture) -> String {
         };
         let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&edge.label));
     }
-    for edge in &picture.appliance_routes {
-        let _ = writeln!(
-            out,
-            "  {} -->|{}| {}",
-            edge.from_id,
-            mermaid_label(&edge.label()),
-            edge.to_id
+    // Appliance routes, gateway connections and load balancing, each
+    // with its own arrow.
+    let edges = (picture.appliance_routes.iter())
+        .map(|e| (&e.from_id, "-->", e.label(), &e.to_id))
+        .chain((picture.connections.iter()).map(|e| (&e.from_id, "===", e.label.clone(), &e.to_id)))
+        .chain(
+            (picture.load_balancing.iter()).map(|e| (&e.from_id, "==>", e.label.clone(), &e.to_id)),
         );
-    }
-    for edge in &picture.connections {
-        let _ = writeln!(
-            out,
-            "  {} ===|{}| {}",
-            edge.from_id,
-            mermaid_label(&edge.label),
-            edge.to_id
-        );
-    }
-    for edge in &picture.load_balancing {
-        let _ = writeln!(
-            out,
-            "  {} ==>|{}| {}",
-            edge.from_id,
-            mermaid_label(&edge.label),
-            edge.to_id
-        );
+    for (from, arrow, label, to) in edges {
+        let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&label));
     }
     let nodes = || {
         picture
@@ -133,44 +117,41 @@ pub(super) fn mermaid(picture: &Picture) -> String {
             .flat_map(|s| s.nics.iter())
             .chain(picture.sites.iter().flat_map(|s| s.nodes.iter()))
     };
-    let appliances: Vec<&str> = nodes()
-        .filter(|n| n.appliance)
-        .map(|n| n.id.as_str())
-        .collect();
-    if !appliances.is_empty() {
-        out.push_str("  classDef nva fill:#fde7c8,stroke:#c46b00\n");
-        let _ = writeln!(out, "  class {} nva", appliances.join(","));
-    }
-    let frontends: Vec<&str> = nodes()
-        .filter(|n| n.frontend)
-        .map(|n| n.id.as_str())
-        .collect();
-    if !frontends.is_empty() {
-        let _ = writeln!(
-            out,
-            "  classDef frontend fill:{FRONTEND_FILL},stroke:{LOAD_BALANCING}"
-        );
-        let _ = writeln!(out, "  class {} frontend", frontends.join(","));
-    }
-    let route_servers: Vec<&str> = nodes()
-        .filter(|n| n.route_server)
-        .map(|n| n.id.as_str())
-        .collect();
-    if !route_servers.is_empty() {
-        let _ = writeln!(
-            out,
-            "  classDef routeServer fill:{ROUTE_SERVER_FILL},stroke:{ROUTE_SERVER}"
-        );
-        let _ = writeln!(out, "  class {} routeServer", route_servers.join(","));
-    }
-    let unreachable: Vec<String> = picture
-        .unreachable_hops()
-        .into_iter()
-        .map(unreachable_id)
-        .collect();
-    if !unreachable.is_empty() {
-        out.push_str("  classDef unreachable stroke:#d00000,stroke-width:2px\n");
-        let _ = writeln!(out, "  class {} unreachable", unreachable.join(","));
+    let ids = |is: fn(&NicNode) -> bool| -> Vec<String> {
+        nodes().filter(|n| is(n)).map(|n| n.id.clone()).collect()
+    };
+    // Each class with its style and the nodes drawn in it.
+    let classes = [
+        (
+            "nva",
+            "fill:#fde7c8,stroke:#c46b00".to_string(),
+            ids(|n| n.appliance),
+        ),
+        (
+            "frontend",
+            format!("fill:{FRONTEND_FILL},stroke:{LOAD_BALANCING}"),
+            ids(|n| n.frontend),
+        ),
+        (
+            "routeServer",
+            format!("fill:{ROUTE_SERVER_FILL},stroke:{ROUTE_SERVER}"),
+            ids(|n| n.route_server),
+        ),
+        (
+            "unreachable",
+            "stroke:#d00000,stroke-width:2px".to_string(),
+            picture
+                .unreachable_hops()
+                .into_iter()
+                .map(unreachable_id)
+                .collect(),
+        ),
+    ];
+    for (class, style, members) in classes {
+        if !members.is_empty() {
+            let _ = writeln!(out, "  classDef {class} {style}");
+            let _ = writeln!(out, "  class {} {class}", members.join(","));
+        }
     }
     out
 }
