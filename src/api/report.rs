@@ -138,6 +138,28 @@ pub struct UnderlayHostReport {
     pub not_sent: u64,
 }
 
+/// Two other machines as the tests of the reports see them: `h1`
+/// trusted, `h3` not, with what was refused from it and not sent to it.
+#[cfg(test)]
+pub(crate) fn sample_underlay_hosts() -> Vec<UnderlayHostReport> {
+    vec![
+        UnderlayHostReport {
+            host: "h1".into(),
+            address: "192.0.2.1".into(),
+            trust: "trusted".into(),
+            ..Default::default()
+        },
+        UnderlayHostReport {
+            host: "h3".into(),
+            address: "192.0.2.3".into(),
+            trust: "no_digest".into(),
+            why: "it announces no digest of the lab's numbering".into(),
+            refused: 4,
+            not_sent: 3,
+        },
+    ]
+}
+
 /// The kernel fast path of a running lab.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OffloadReport {

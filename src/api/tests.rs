@@ -4,7 +4,7 @@
 use super::*;
 use crate::api::report::{OffloadReport, ShapingReport};
 use crate::diagnostics::gateway::BgpPeerStatus as PeerRow;
-use crate::diagnostics::load_balancer::{BackendStatus, ProbeRef};
+use crate::diagnostics::load_balancer::sample_backend;
 use crate::topology::Severity;
 use std::collections::BTreeMap;
 
@@ -227,21 +227,7 @@ fn responses() -> Vec<Response> {
         }),
         Response::LoadBalancer(LoadBalancerStatus {
             load_balancer: "ilb".into(),
-            backends: vec![BackendStatus {
-                rule: "http".into(),
-                pool: "web".into(),
-                nic: "web1".into(),
-                ip_address: "10.0.1.4".into(),
-                probe: Some(ProbeRef {
-                    name: "health".into(),
-                    protocol: "Http".into(),
-                    port: 80,
-                }),
-                state: "Up".into(),
-                since: Some("2026-11-23T07:50:08Z".into()),
-                reason: None,
-                flows: 3,
-            }],
+            backends: vec![sample_backend()],
         }),
         Response::RunningTopology(RunningTopology {
             source: "built-in hub-spoke.yaml".into(),

@@ -547,22 +547,7 @@ mod tests {
                 not_trusted: 3,
                 wrong_vni: 1,
                 unknown_port: 1,
-                hosts: vec![
-                    crate::api::UnderlayHostReport {
-                        host: "h1".into(),
-                        address: "192.0.2.1".into(),
-                        trust: "trusted".into(),
-                        ..Default::default()
-                    },
-                    crate::api::UnderlayHostReport {
-                        host: "h3".into(),
-                        address: "192.0.2.3".into(),
-                        trust: "no_digest".into(),
-                        why: "it announces no digest of the lab's numbering".into(),
-                        refused: 4,
-                        not_sent: 3,
-                    },
-                ],
+                hosts: crate::api::report::sample_underlay_hosts(),
                 ..Default::default()
             })),
             ..Default::default()

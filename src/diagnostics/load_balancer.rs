@@ -92,6 +92,27 @@ impl Tabular for LoadBalancerStatus {
     }
 }
 
+/// A backend as the tests of the answers see it: web1 of rule `http`,
+/// up, with three flows.
+#[cfg(test)]
+pub(crate) fn sample_backend() -> BackendStatus {
+    BackendStatus {
+        rule: "http".into(),
+        pool: "web".into(),
+        nic: "web1".into(),
+        ip_address: "10.0.1.4".into(),
+        probe: Some(ProbeRef {
+            name: "health".into(),
+            protocol: "Http".into(),
+            port: 80,
+        }),
+        state: "Up".into(),
+        since: Some("2026-11-23T07:50:08Z".into()),
+        reason: None,
+        flows: 3,
+    }
+}
+
 /// The status as a table or as JSON.
 pub fn render_status(status: &LoadBalancerStatus, json: bool) -> Result<String, QueryError> {
     let title = format!("Backends of load balancer {}:", status.load_balancer);
@@ -106,21 +127,7 @@ mod tests {
         LoadBalancerStatus {
             load_balancer: "ilb".into(),
             backends: vec![
-                BackendStatus {
-                    rule: "http".into(),
-                    pool: "web".into(),
-                    nic: "web1".into(),
-                    ip_address: "10.0.1.4".into(),
-                    probe: Some(ProbeRef {
-                        name: "health".into(),
-                        protocol: "Http".into(),
-                        port: 80,
-                    }),
-                    state: "Up".into(),
-                    since: Some("2026-11-23T07:50:08Z".into()),
-                    reason: None,
-                    flows: 3,
-                },
+                sample_backend(),
                 BackendStatus {
                     rule: "http".into(),
                     pool: "web".into(),
