@@ -31,7 +31,9 @@ pub use named::{ByName, Named};
 mod index_type;
 mod placement;
 pub(crate) use index_type::index_type;
+mod spelled;
 pub use placement::{HostIdx, LabHost, Placement, FIRST_HOST};
+pub(crate) use spelled::spelled_enum;
 
 mod realism;
 pub use realism::*;
@@ -230,33 +232,17 @@ pub struct Route {
     pub line: usize,
 }
 
-/// Next-hop types, spelled as `az network nic show-effective-route-table`
-/// prints them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum NextHopType {
-    VnetLocal,
-    VNetPeering,
-    VNetGlobalPeering,
-    VirtualAppliance,
-    VirtualNetworkGateway,
-    Internet,
-    None,
-}
-
-impl NextHopType {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+spelled_enum! {
+    /// Next-hop types, spelled as `az network nic show-effective-route-table`
+    /// prints them.
+    pub enum NextHopType {
+        VnetLocal,
+        VNetPeering,
+        VNetGlobalPeering,
+        VirtualAppliance,
+        VirtualNetworkGateway,
+        Internet,
+        None,
     }
 }
 
@@ -269,23 +255,12 @@ pub struct Nsg {
     pub line: usize,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum Direction {
-    Inbound,
-    Outbound,
+spelled_enum! {
+    #[derive(PartialOrd, Ord)]
+    pub enum Direction {
+        Inbound,
+        Outbound,
+    }
 }
 
 impl Direction {
@@ -296,32 +271,12 @@ impl Direction {
             Direction::Outbound => Direction::Inbound,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum Access {
-    Allow,
-    Deny,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+spelled_enum! {
+    pub enum Access {
+        Allow,
+        Deny,
     }
 }
 
@@ -459,38 +414,18 @@ pub const AZURE_GATEWAY_ASN: u32 = 65515;
 /// edge sees on an ExpressRoute circuit's private peering.
 pub const MICROSOFT_EDGE_ASN: u32 = 12076;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum GatewayType {
-    Vpn,
-    ExpressRoute,
+spelled_enum! {
+    pub enum GatewayType {
+        Vpn,
+        ExpressRoute,
+    }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum VpnType {
-    RouteBased,
-    PolicyBased,
+spelled_enum! {
+    pub enum VpnType {
+        RouteBased,
+        PolicyBased,
+    }
 }
 
 /// A virtual network gateway. Its instances own addresses in the VNet's

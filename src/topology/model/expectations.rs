@@ -24,28 +24,12 @@ pub enum Waypoint {
     Firewall(FirewallIdx),
 }
 
-/// The protocols an expectation can test with a real packet.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum ExpectedProtocol {
-    Tcp,
-    Udp,
-    Icmp,
-}
-
-impl ExpectedProtocol {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+spelled_enum! {
+    /// The protocols an expectation can test with a real packet.
+    pub enum ExpectedProtocol {
+        Tcp,
+        Udp,
+        Icmp,
     }
 }
 

@@ -3,7 +3,7 @@
 //! and IP groups. See `resolve/firewalls.rs` for the rules Azure applies
 //! to them and `policy/firewall.rs` for how the rules judge packets.
 
-use super::{Access, Protocol, SubnetRef, VnetIdx};
+use super::{spelled_enum, Access, Protocol, SubnetRef, VnetIdx};
 use crate::net::PortSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -41,30 +41,16 @@ pub fn iana_private_ranges() -> Vec<IpNet> {
         .collect()
 }
 
-/// The firewall's SKU tier, which sets its throughput.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum FirewallSku {
-    Basic,
-    Standard,
-    Premium,
+spelled_enum! {
+    /// The firewall's SKU tier, which sets its throughput.
+    pub enum FirewallSku {
+        Basic,
+        Standard,
+        Premium,
+    }
 }
 
 impl FirewallSku {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The throughput Azure documents for the tier ("Azure Firewall
     /// performance"): what the lab caps the firewall's forwarding at.
     pub fn throughput_mbps(self) -> u32 {

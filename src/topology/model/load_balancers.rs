@@ -3,26 +3,16 @@
 
 use super::*;
 
-/// The transport a health probe speaks.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum ProbeProtocol {
-    /// Healthy when the TCP handshake completes.
-    Tcp,
-    /// Healthy when a GET of `request_path` answers 200.
-    Http,
-    /// As Http, over TLS (certificates are not checked, as in Azure).
-    Https,
+spelled_enum! {
+    /// The transport a health probe speaks.
+    pub enum ProbeProtocol {
+        /// Healthy when the TCP handshake completes.
+        Tcp,
+        /// Healthy when a GET of `request_path` answers 200.
+        Http,
+        /// As Http, over TLS (certificates are not checked, as in Azure).
+        Https,
+    }
 }
 
 /// A load balancer's health probe.
@@ -41,50 +31,30 @@ pub struct Probe {
     pub line: usize,
 }
 
-/// The protocols a load-balancing rule carries.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum LbProtocol {
-    Tcp,
-    Udp,
-    /// HA ports (with ports 0): every TCP and UDP flow, and ICMP.
-    All,
+spelled_enum! {
+    /// The protocols a load-balancing rule carries.
+    pub enum LbProtocol {
+        Tcp,
+        Udp,
+        /// HA ports (with ports 0): every TCP and UDP flow, and ICMP.
+        All,
+    }
 }
 
-/// How a rule spreads new flows over its backends (`load_distribution`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum LoadDistribution {
-    /// The 5-tuple: source and destination address and port, protocol.
-    #[default]
-    Default,
-    /// The 2-tuple: source and destination address.
-    #[strum(serialize = "SourceIP")]
-    SourceIp,
-    /// The 3-tuple: source and destination address, protocol.
-    #[strum(serialize = "SourceIPProtocol")]
-    SourceIpProtocol,
+spelled_enum! {
+    /// How a rule spreads new flows over its backends (`load_distribution`).
+    #[derive(Default)]
+    pub enum LoadDistribution {
+        /// The 5-tuple: source and destination address and port, protocol.
+        #[default]
+        Default,
+        /// The 2-tuple: source and destination address.
+        #[strum(serialize = "SourceIP")]
+        SourceIp,
+        /// The 3-tuple: source and destination address, protocol.
+        #[strum(serialize = "SourceIPProtocol")]
+        SourceIpProtocol,
+    }
 }
 
 /// A private frontend address of an internal load balancer.

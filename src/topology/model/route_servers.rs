@@ -5,7 +5,7 @@
 //! `resolve/route_servers.rs` for the rules Azure applies to them and
 //! `policy/route_server.rs` for the routes they make.
 
-use super::{BgpSpeaker, NicIdx, SubnetRef, VnetIdx};
+use super::{spelled_enum, BgpSpeaker, NicIdx, SubnetRef, VnetIdx};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -45,32 +45,16 @@ pub fn reserved_peer_asn(asn: u32) -> bool {
     )
 }
 
-/// Which route a Route Server prefers when ExpressRoute, a VPN gateway and
-/// an appliance announce the same prefix (`hubRoutingPreference`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(ascii_case_insensitive)]
-pub enum HubRoutingPreference {
-    #[default]
-    ExpressRoute,
-    VpnGateway,
-    #[strum(serialize = "ASPath")]
-    AsPath,
-}
-
-impl HubRoutingPreference {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+spelled_enum! {
+    /// Which route a Route Server prefers when ExpressRoute, a VPN gateway and
+    /// an appliance announce the same prefix (`hubRoutingPreference`).
+    #[derive(Default)]
+    pub enum HubRoutingPreference {
+        #[default]
+        ExpressRoute,
+        VpnGateway,
+        #[strum(serialize = "ASPath")]
+        AsPath,
     }
 }
 

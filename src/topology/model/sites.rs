@@ -2,28 +2,19 @@
 //! devices in front of the same network, with hosts behind them; and the
 //! way from a connection to the router its tunnels end at.
 
-use super::{ConnectionPeer, GatewayIdx, SiteIdx, Topology};
+use super::{spelled_enum, ConnectionPeer, GatewayIdx, SiteIdx, Topology};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-/// Which BGP daemon runs in an on-premises site's router namespace.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantNames,
-)]
-#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
-pub enum BgpSpeaker {
-    Bird,
-    Frr,
-    /// The router is left to the user (static routes, or their own daemon).
-    None,
+spelled_enum! {
+    /// Which BGP daemon runs in an on-premises site's router namespace.
+    #[strum(serialize_all = "lowercase")]
+    pub enum BgpSpeaker {
+        Bird,
+        Frr,
+        /// The router is left to the user (static routes, or their own daemon).
+        None,
+    }
 }
 
 /// A host behind an on-premises router: a namespace joined to the router.
