@@ -211,6 +211,19 @@ impl Resolver<'_> {
         }
     }
 
+    /// Refuses every NIC placed in `subnet`, a subnet Azure keeps for one
+    /// service; `why` says whose it is.
+    fn refuse_nics_in(&mut self, subnet: SubnetRef, why: &str) {
+        let placed: Vec<(usize, String)> = (self.topo.nics.iter())
+            .filter(|n| n.subnet == subnet)
+            .map(|n| (n.line, n.name.clone()))
+            .collect();
+        for (line, nic) in placed {
+            let key = format!("network_interfaces[{nic}].subnet");
+            self.diags.error(line, &key, why.to_string());
+        }
+    }
+
     fn lookup<K>(&mut self, r: &NameRef, kind: &str, found: Option<K>) -> Option<K> {
         if found.is_none() {
             self.diags.error(

@@ -286,22 +286,11 @@ impl Resolver<'_> {
         };
         let private_ip = Ipv4Addr::from(u32::from(net.network()) + RESERVED_AT_START);
         let subnet = SubnetRef { vnet, subnet };
-        let placed: Vec<(usize, String)> = self
-            .topo
-            .nics
-            .iter()
-            .filter(|n| n.subnet == subnet)
-            .map(|n| (n.line, n.name.clone()))
-            .collect();
-        for (line, nic) in placed {
-            let why = format!(
-                "{}/{FIREWALL_SUBNET} is reserved for the Azure Firewall `{}`: no NIC may be placed \
-                 in it",
-                v.name, fw.name
-            );
-            self.diags
-                .error(line, &format!("network_interfaces[{nic}].subnet"), why);
-        }
+        let why = format!(
+            "{}/{FIREWALL_SUBNET} is reserved for the Azure Firewall `{}`: no NIC may be placed in it",
+            v.name, fw.name
+        );
+        self.refuse_nics_in(subnet, &why);
         Some((subnet, IpAddr::V4(private_ip)))
     }
 }

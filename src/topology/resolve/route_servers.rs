@@ -182,21 +182,11 @@ impl Resolver<'_> {
         key: &str,
         path: &str,
     ) {
-        let placed: Vec<(usize, String)> = self
-            .topo
-            .nics
-            .iter()
-            .filter(|n| n.subnet == subnet)
-            .map(|n| (n.line, n.name.clone()))
-            .collect();
-        for (line, nic) in placed {
-            let why = format!(
-                "{path} is dedicated to the Route Server `{}`: Azure allows no NIC in it",
-                rs.name
-            );
-            self.diags
-                .error(line, &format!("network_interfaces[{nic}].subnet"), why);
-        }
+        let why = format!(
+            "{path} is dedicated to the Route Server `{}`: Azure allows no NIC in it",
+            rs.name
+        );
+        self.refuse_nics_in(subnet, &why);
         let s = self.topo.subnet(subnet);
         let line = s.line;
         if let Some(table) = s.route_table {
