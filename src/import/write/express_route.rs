@@ -212,48 +212,33 @@ impl<'r> Model<'r> {
 
     pub(super) fn render_express_route(&self, out: &mut Output) {
         if !self.circuits.is_empty() {
-            out.line("");
-            out.line("express_route_circuits:");
+            out.section("express_route_circuits");
             for (name, circuit, peering) in self.peered() {
-                out.source(2, &circuit.source);
-                out.line(&format!("  - name: {}", scalar(name)));
+                out.item(2, &circuit.source, name);
                 for (field, value) in &circuit.fields {
-                    out.line(&format!("    {field}: {value}"));
+                    out.field(4, field, value);
                 }
                 out.line("    private_peering:");
-                out.line(&format!(
-                    "      peer_asn: {}",
-                    plain_or_quoted(&peering.peer_asn)
-                ));
-                out.line(&format!(
-                    "      primary_peer_address_prefix: {}",
-                    scalar(&peering.primary)
-                ));
-                out.line(&format!(
-                    "      secondary_peer_address_prefix: {}",
-                    scalar(&peering.secondary)
-                ));
+                out.field(6, "peer_asn", &plain_or_quoted(&peering.peer_asn));
+                out.field(6, "primary_peer_address_prefix", &scalar(&peering.primary));
+                out.field(
+                    6,
+                    "secondary_peer_address_prefix",
+                    &scalar(&peering.secondary),
+                );
                 if let Some(vlan) = &peering.vlan_id {
-                    out.line(&format!("      vlan_id: {}", plain_or_quoted(vlan)));
+                    out.field(6, "vlan_id", &plain_or_quoted(vlan));
                 }
             }
         }
         render_parts(out, "vmware_private_clouds", &self.clouds);
         if !self.reach.is_empty() {
-            out.line("");
-            out.line("express_route_circuit_connections:");
+            out.section("express_route_circuit_connections");
             for (name, reach) in &self.reach {
-                out.source(2, &reach.source);
-                out.line(&format!("  - name: {}", scalar(name)));
-                out.line(&format!("    circuit: {}", scalar(&reach.circuit)));
-                out.line(&format!(
-                    "    peer_circuit: {}",
-                    scalar(&reach.peer_circuit)
-                ));
-                out.line(&format!(
-                    "    address_prefix_ipv4: {}",
-                    scalar(&reach.prefix)
-                ));
+                out.item(2, &reach.source, name);
+                out.field(4, "circuit", &scalar(&reach.circuit));
+                out.field(4, "peer_circuit", &scalar(&reach.peer_circuit));
+                out.field(4, "address_prefix_ipv4", &scalar(&reach.prefix));
             }
         }
     }

@@ -173,13 +173,9 @@ fn ip_group_names(
 
 impl NetworkCollection {
     pub(super) fn render(&self, out: &mut Output, name: &str) {
-        out.source(10, &self.source);
-        out.line(&format!("          - name: {}", scalar(name)));
-        out.line(&format!(
-            "            priority: {}",
-            plain_or_quoted(&self.priority)
-        ));
-        out.line(&format!("            action: {}", scalar(&self.action)));
+        out.item(10, &self.source, name);
+        out.field(12, "priority", &plain_or_quoted(&self.priority));
+        out.field(12, "action", &scalar(&self.action));
         if self.rules.iter().any(|r| !r.left_out) {
             out.line("            rules:");
         }
@@ -198,7 +194,7 @@ impl NetworkCollection {
             }
             out.line(&format!("              - name: {}", scalar(&rule.name)));
             for (key, value) in &rule.fields {
-                out.line(&format!("                {key}: {value}"));
+                out.field(16, key, value);
             }
         }
     }

@@ -321,18 +321,15 @@ impl<'r> Model<'r> {
     pub(super) fn render_firewalls(&self, out: &mut Output) {
         let f = &self.firewalls;
         if !f.ip_groups.is_empty() {
-            out.line("");
-            out.line("ip_groups:");
+            out.section("ip_groups");
             for (name, group) in &f.ip_groups {
-                out.source(2, &group.source);
-                out.line(&format!("  - name: {}", scalar(name)));
+                out.item(2, &group.source, name);
                 let cidrs = sorted_prefixes(group.cidrs.clone());
-                out.line(&format!("    cidrs: {}", flow_list(&cidrs)));
+                out.field(4, "cidrs", &flow_list(&cidrs));
             }
         }
         if !f.policies.is_empty() {
-            out.line("");
-            out.line("firewall_policies:");
+            out.section("firewall_policies");
             for (name, policy) in &f.policies {
                 render_policy(out, name, policy);
             }
@@ -340,20 +337,18 @@ impl<'r> Model<'r> {
         if f.firewalls.is_empty() {
             return;
         }
-        out.line("");
-        out.line("azure_firewalls:");
+        out.section("azure_firewalls");
         for (name, fw) in &f.firewalls {
-            out.source(2, &fw.source);
-            out.line(&format!("  - name: {}", scalar(name)));
-            out.line(&format!("    virtual_network: {}", scalar(&fw.vnet)));
+            out.item(2, &fw.source, name);
+            out.field(4, "virtual_network", &scalar(&fw.vnet));
             if let Some(tier) = &fw.sku_tier {
-                out.line(&format!("    sku_tier: {}", scalar(tier)));
+                out.field(4, "sku_tier", &scalar(tier));
             }
             if let Some(sku) = &fw.sku_name {
-                out.line(&format!("    sku_name: {}", scalar(sku)));
+                out.field(4, "sku_name", &scalar(sku));
             }
             if let Some(policy) = &fw.policy {
-                out.line(&format!("    firewall_policy: {}", scalar(policy)));
+                out.field(4, "firewall_policy", &scalar(policy));
             }
         }
     }
@@ -370,22 +365,15 @@ fn render_policy(out: &mut Output, name: &str, policy: &Policy) {
     }
     out.line(&format!("  - name: {}", scalar(name)));
     if !policy.private_ranges.is_empty() {
-        out.line(&format!(
-            "    private_ranges: {}",
-            flow_list(&policy.private_ranges)
-        ));
+        out.field(4, "private_ranges", &flow_list(&policy.private_ranges));
     }
     if policy.groups.is_empty() {
         return;
     }
     out.line("    rule_collection_groups:");
     for (group_name, group) in &policy.groups {
-        out.source(6, &group.source);
-        out.line(&format!("      - name: {}", scalar(group_name)));
-        out.line(&format!(
-            "        priority: {}",
-            plain_or_quoted(&group.priority)
-        ));
+        out.item(6, &group.source, group_name);
+        out.field(8, "priority", &plain_or_quoted(&group.priority));
         if !group.network.is_empty() {
             out.line("        network_rule_collections:");
             for (collection_name, c) in &group.network {

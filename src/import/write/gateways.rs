@@ -347,9 +347,8 @@ impl<'r> Model<'r> {
             }));
             all.sort_by_key(|(name, ..)| *name);
             for (name, source, address_space, asn, devices) in all {
-                out.source(2, source);
-                out.line(&format!("  - name: {}", scalar(name)));
-                out.line(&format!("    address_space: {}", flow_list(address_space)));
+                out.item(2, source, name);
+                out.field(4, "address_space", &flow_list(address_space));
                 match (asn, devices) {
                     (Some(asn), [_, _, ..]) => {
                         out.line("    routers:");
@@ -414,13 +413,11 @@ pub(super) fn render_parts(out: &mut Output, key: &str, parts: &BTreeMap<String,
     if parts.is_empty() {
         return;
     }
-    out.line("");
-    out.line(&format!("{key}:"));
+    out.section(key);
     for (name, part) in parts {
-        out.source(2, &part.source);
-        out.line(&format!("  - name: {}", scalar(name)));
+        out.item(2, &part.source, name);
         for (field, value) in &part.fields {
-            out.line(&format!("    {field}: {value}"));
+            out.field(4, field, value);
         }
     }
 }

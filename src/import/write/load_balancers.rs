@@ -304,29 +304,23 @@ impl<'r> Model<'r> {
         if self.load_balancers.is_empty() {
             return;
         }
-        out.line("");
-        out.line("load_balancers:");
+        out.section("load_balancers");
         for lb in self.load_balancers.values() {
-            out.source(2, &lb.source);
-            out.line(&format!("  - name: {}", scalar(&lb.name)));
+            out.item(2, &lb.source, &lb.name);
             out.line("    sku: Standard");
             out.line("    frontend_ip_configurations:");
             for f in &lb.frontends {
                 let (vnet, subnet) = &f.subnet;
                 let address = f.address.map(|a| a.to_string()).unwrap_or_default();
                 out.line(&format!("      - name: {}", scalar(&f.name)));
-                out.line(&format!(
-                    "        subnet: {}",
-                    scalar(&format!("{vnet}/{subnet}"))
-                ));
-                out.line(&format!("        private_ip_address: {}", scalar(&address)));
+                out.field(8, "subnet", &scalar(&format!("{vnet}/{subnet}")));
+                out.field(8, "private_ip_address", &scalar(&address));
             }
             out.line("    backend_address_pools:");
             for (name, pool) in &lb.pools {
                 let nics: Vec<String> = pool.nics.iter().cloned().collect();
-                out.source(6, &pool.source);
-                out.line(&format!("      - name: {}", scalar(name)));
-                out.line(&format!("        network_interfaces: {}", flow_list(&nics)));
+                out.item(6, &pool.source, name);
+                out.field(8, "network_interfaces", &flow_list(&nics));
             }
             for (key, parts) in [("probes", &lb.probes), ("rules", &lb.rules)] {
                 if parts.is_empty() {
@@ -334,10 +328,9 @@ impl<'r> Model<'r> {
                 }
                 out.line(&format!("    {key}:"));
                 for (name, part) in parts {
-                    out.source(6, &part.source);
-                    out.line(&format!("      - name: {}", scalar(name)));
+                    out.item(6, &part.source, name);
                     for (field, value) in &part.fields {
-                        out.line(&format!("        {field}: {value}"));
+                        out.field(8, field, value);
                     }
                 }
             }

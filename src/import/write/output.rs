@@ -22,6 +22,23 @@ impl Output {
         self.text.lines().count()
     }
 
+    /// A blank line and `key:`, opening a list of the file.
+    pub(super) fn section(&mut self, key: &str) {
+        self.line("");
+        self.line(&format!("{key}:"));
+    }
+
+    /// An object of a list at `indent`: its source comment and `- name:`.
+    pub(super) fn item(&mut self, indent: usize, source: &str, name: &str) {
+        self.source(indent, source);
+        self.line(&format!("{}- name: {}", " ".repeat(indent), scalar(name)));
+    }
+
+    /// `key: value` at `indent`, `value` as the file spells it.
+    pub(super) fn field(&mut self, indent: usize, key: &str, value: &str) {
+        self.line(&format!("{}{key}: {value}", " ".repeat(indent)));
+    }
+
     /// `# SOURCE` at `indent`, remembered for mapping refusals back.
     pub(super) fn source(&mut self, indent: usize, source: &str) {
         let line = self.lines() + 1;
@@ -77,11 +94,9 @@ impl Model<'_> {
         self.render_route_tables(&mut out);
         self.render_nsgs(&mut out);
         if !self.asgs.is_empty() {
-            out.line("");
-            out.line("application_security_groups:");
+            out.section("application_security_groups");
             for (name, source) in &self.asgs {
-                out.source(2, source);
-                out.line(&format!("  - name: {}", scalar(name)));
+                out.item(2, source, name);
             }
         }
         self.render_express_route(&mut out);
@@ -96,30 +111,21 @@ impl Model<'_> {
         if self.vnets.is_empty() {
             return;
         }
-        out.line("");
-        out.line("vnets:");
+        out.section("vnets");
         for vnet in self.vnets.values() {
-            out.source(2, &vnet.source);
-            out.line(&format!("  - name: {}", scalar(&vnet.name)));
-            out.line(&format!(
-                "    address_space: {}",
-                flow_list(&vnet.address_space)
-            ));
+            out.item(2, &vnet.source, &vnet.name);
+            out.field(4, "address_space", &flow_list(&vnet.address_space));
             if let Some(location) = &vnet.location {
-                out.line(&format!("    location: {}", scalar(location)));
+                out.field(4, "location", &scalar(location));
             }
             if vnet.subnets.is_empty() {
                 continue;
             }
             out.line("    subnets:");
             for subnet in vnet.subnets.values() {
-                out.source(6, &subnet.source);
-                out.line(&format!("      - name: {}", scalar(&subnet.name)));
+                out.item(6, &subnet.source, &subnet.name);
                 let prefixes: Vec<String> = subnet.prefixes.iter().map(|p| p.to_string()).collect();
-                out.line(&format!(
-                    "        address_prefixes: {}",
-                    flow_list(&prefixes)
-                ));
+                out.field(8, "address_prefixes", &flow_list(&prefixes));
                 if let Some(nsg) = &subnet.nsg {
                     out.line(&format!(
                         "        network_security_group: {}  # {}",
@@ -142,20 +148,15 @@ impl Model<'_> {
         if self.peerings.is_empty() {
             return;
         }
-        out.line("");
-        out.line("peerings:");
+        out.section("peerings");
         let mut peerings: Vec<&Peering> = self.peerings.iter().collect();
         peerings.sort_by(|a, b| (&a.name, &a.vnet).cmp(&(&b.name, &b.vnet)));
         for p in peerings {
-            out.source(2, &p.source);
-            out.line(&format!("  - name: {}", scalar(&p.name)));
-            out.line(&format!("    virtual_network: {}", scalar(&p.vnet)));
-            out.line(&format!(
-                "    remote_virtual_network: {}",
-                scalar(&p.remote)
-            ));
+            out.item(2, &p.source, &p.name);
+            out.field(4, "virtual_network", &scalar(&p.vnet));
+            out.field(4, "remote_virtual_network", &scalar(&p.remote));
             for (key, value) in &p.flags {
-                out.line(&format!("    {key}: {value}"));
+                out.field(4, key, &value.to_string());
             }
         }
     }
@@ -164,32 +165,21 @@ impl Model<'_> {
         if self.nics.is_empty() {
             return;
         }
-        out.line("");
-        out.line("network_interfaces:");
+        out.section("network_interfaces");
         let mut nics: Vec<&Nic> = self.nics.iter().collect();
         nics.sort_by(|a, b| a.name.cmp(&b.name));
         for nic in nics {
-            out.source(2, &nic.source);
-            out.line(&format!("  - name: {}", scalar(&nic.name)));
+            out.item(2, &nic.source, &nic.name);
             let (vnet, subnet) = &nic.configs[0].subnet;
-            out.line(&format!(
-                "    subnet: {}",
-                scalar(&format!("{vnet}/{subnet}"))
-            ));
+            out.field(4, "subnet", &scalar(&format!("{vnet}/{subnet}")));
             let address = |c: &IpConfig| c.address.map(|a| a.to_string()).unwrap_or_default();
             if let [only] = nic.configs.as_slice() {
-                out.line(&format!(
-                    "    private_ip_address: {}",
-                    scalar(&address(only))
-                ));
+                out.field(4, "private_ip_address", &scalar(&address(only)));
             } else {
                 out.line("    ip_configurations:");
                 for c in &nic.configs {
                     out.line(&format!("      - name: {}", scalar(&c.name)));
-                    out.line(&format!(
-                        "        private_ip_address: {}",
-                        scalar(&address(c))
-                    ));
+                    out.field(8, "private_ip_address", &scalar(&address(c)));
                 }
             }
             if nic.ip_forwarding {
@@ -204,10 +194,7 @@ impl Model<'_> {
             }
             if !nic.asgs.is_empty() {
                 let names: Vec<String> = nic.asgs.iter().cloned().collect();
-                out.line(&format!(
-                    "    application_security_groups: {}",
-                    flow_list(&names)
-                ));
+                out.field(4, "application_security_groups", &flow_list(&names));
             }
         }
     }
@@ -216,15 +203,13 @@ impl Model<'_> {
         if self.vms.is_empty() {
             return;
         }
-        out.line("");
-        out.line("virtual_machines:");
+        out.section("virtual_machines");
         let mut vms: Vec<&Vm> = self.vms.iter().collect();
         vms.sort_by(|a, b| a.name.cmp(&b.name));
         for vm in vms {
-            out.source(2, &vm.source);
-            out.line(&format!("  - name: {}", scalar(&vm.name)));
-            out.line(&format!("    size: {}", scalar(&vm.size)));
-            out.line(&format!("    network_interfaces: {}", flow_list(&vm.nics)));
+            out.item(2, &vm.source, &vm.name);
+            out.field(4, "size", &scalar(&vm.size));
+            out.field(4, "network_interfaces", &flow_list(&vm.nics));
         }
     }
 
@@ -232,11 +217,9 @@ impl Model<'_> {
         if self.route_tables.is_empty() {
             return;
         }
-        out.line("");
-        out.line("route_tables:");
+        out.section("route_tables");
         for table in self.route_tables.values() {
-            out.source(2, &table.source);
-            out.line(&format!("  - name: {}", scalar(&table.name)));
+            out.item(2, &table.source, &table.name);
             if !table.propagation_enabled {
                 out.line("    bgp_route_propagation_enabled: false");
             }
@@ -247,18 +230,11 @@ impl Model<'_> {
             let mut routes: Vec<&Route> = table.routes.iter().collect();
             routes.sort_by(|a, b| a.name.cmp(&b.name));
             for route in routes {
-                out.source(6, &route.source);
-                out.line(&format!("      - name: {}", scalar(&route.name)));
-                out.line(&format!(
-                    "        address_prefix: {}",
-                    scalar(&route.address_prefix)
-                ));
-                out.line(&format!(
-                    "        next_hop_type: {}",
-                    scalar(&route.next_hop_type)
-                ));
+                out.item(6, &route.source, &route.name);
+                out.field(8, "address_prefix", &scalar(&route.address_prefix));
+                out.field(8, "next_hop_type", &scalar(&route.next_hop_type));
                 if let Some(ip) = &route.next_hop_ip {
-                    out.line(&format!("        next_hop_in_ip_address: {}", scalar(ip)));
+                    out.field(8, "next_hop_in_ip_address", &scalar(ip));
                 }
             }
         }
@@ -268,11 +244,9 @@ impl Model<'_> {
         if self.nsgs.is_empty() {
             return;
         }
-        out.line("");
-        out.line("network_security_groups:");
+        out.section("network_security_groups");
         for nsg in self.nsgs.values() {
-            out.source(2, &nsg.source);
-            out.line(&format!("  - name: {}", scalar(&nsg.name)));
+            out.item(2, &nsg.source, &nsg.name);
             if nsg.rules.is_empty() {
                 continue;
             }
@@ -280,10 +254,9 @@ impl Model<'_> {
             let mut rules: Vec<&Rule> = nsg.rules.iter().collect();
             rules.sort_by(|a, b| a.name.cmp(&b.name));
             for rule in rules {
-                out.source(6, &rule.source);
-                out.line(&format!("      - name: {}", scalar(&rule.name)));
+                out.item(6, &rule.source, &rule.name);
                 for (key, value) in &rule.fields {
-                    out.line(&format!("        {key}: {value}"));
+                    out.field(8, key, value);
                 }
             }
         }

@@ -102,17 +102,13 @@ impl<'r> Model<'r> {
         out.line("# and bgp_announce (the prefixes it announces).");
         out.line("route_servers:");
         for (name, rs) in &self.route_servers {
-            out.source(2, &rs.source);
-            out.line(&format!("  - name: {}", scalar(name)));
-            out.line(&format!("    virtual_network: {}", scalar(&rs.vnet)));
+            out.item(2, &rs.source, name);
+            out.field(4, "virtual_network", &scalar(&rs.vnet));
             if rs.branch_to_branch {
                 out.line("    branch_to_branch_traffic: true");
             }
             if let Some(preference) = &rs.preference {
-                out.line(&format!(
-                    "    hub_routing_preference: {}",
-                    scalar(preference)
-                ));
+                out.field(4, "hub_routing_preference", &scalar(preference));
             }
             if rs.connections.is_empty() {
                 continue;
