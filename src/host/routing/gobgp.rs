@@ -80,7 +80,7 @@ pub use monitor::{MonitorLines, MonitoredTable, RibMonitor};
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -316,6 +316,23 @@ pub struct GobgpSpeaker {
     originated: Vec<Ipv4Net>,
 }
 
+/// Writes gobgpd's configuration `text` (TOML) to `config_path`, and
+/// gives gobgpd's arguments: that file, no profiler, its API at
+/// `api_hosts`.
+fn gobgpd_args(config_path: &Path, text: &str, api_hosts: &str) -> Result<Vec<String>> {
+    std::fs::write(config_path, text)
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    Ok(vec![
+        "-f".to_owned(),
+        config_path.display().to_string(),
+        "-t".to_owned(),
+        "toml".to_owned(),
+        "-p".to_owned(),
+        "--pprof-disable".to_owned(),
+        format!("--api-hosts={api_hosts}"),
+    ])
+}
+
 impl GobgpSpeaker {
     /// Writes the configuration, starts gobgpd inside `spec.netns` (with
     /// `lo` up there, for the API) and returns once its API answers and
@@ -324,17 +341,7 @@ impl GobgpSpeaker {
         create_run_dir(&spec.run_dir)?;
         crate::host::netlink::set_link_up(&spec.netns, "lo")?;
         let config_path = spec.run_dir.join(CONFIG);
-        std::fs::write(&config_path, config(&spec))
-            .with_context(|| format!("writing {}", config_path.display()))?;
-        let args = vec![
-            "-f".to_owned(),
-            config_path.display().to_string(),
-            "-t".to_owned(),
-            "toml".to_owned(),
-            "-p".to_owned(),
-            "--pprof-disable".to_owned(),
-            format!("--api-hosts={API_HOST}:{API_PORT}"),
-        ];
+        let args = gobgpd_args(&config_path, &config(&spec), &format!("{API_HOST}:{API_PORT}"))?;
         let daemon = Daemon::spawn(&spec.netns, "gobgpd", &args, &spec.run_dir.join(LOG))?;
         let mut speaker = Self {
             spec,

@@ -17,7 +17,7 @@
 //! RIB, and a monitor (`gobgp monitor global rib`) tells when they change.
 
 use super::super::{create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon};
-use super::{Origin, START_TIMEOUT};
+use super::{gobgpd_args, Origin, START_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
@@ -123,24 +123,14 @@ impl VpnSpeaker {
             _ => {}
         }
         let config_path = spec.run_dir.join(CONFIG);
-        std::fs::write(&config_path, vpn_config(&spec))
-            .with_context(|| format!("writing {}", config_path.display()))?;
+        let api_hosts = format!("unix://{}", socket.display());
         // Killed with the process that started it (also by SIGKILL): a
         // speaker left running would go on announcing for a machine
         // whose daemon is gone.
-        let args = vec![
-            "--pdeathsig".to_owned(),
-            "KILL".to_owned(),
-            "--".to_owned(),
-            "gobgpd".to_owned(),
-            "-f".to_owned(),
-            config_path.display().to_string(),
-            "-t".to_owned(),
-            "toml".to_owned(),
-            "-p".to_owned(),
-            "--pprof-disable".to_owned(),
-            format!("--api-hosts=unix://{}", socket.display()),
-        ];
+        let mut args: Vec<String> = ["--pdeathsig", "KILL", "--", "gobgpd"]
+            .map(str::to_owned)
+            .to_vec();
+        args.extend(gobgpd_args(&config_path, &vpn_config(&spec), &api_hosts)?);
         let daemon = Daemon::spawn(&spec.netns, "setpriv", &args, &spec.run_dir.join(LOG))?;
         let mut speaker = VpnSpeaker { spec, daemon };
         // The socket first: the `gobgp` client waits a whole second for a
