@@ -30,12 +30,7 @@ impl Decoder<'_> {
     pub(super) fn firewall_protocols(&mut self, f: &Fields, key: &str) -> Option<Vec<Protocol>> {
         let node = self.required(f, key)?;
         let k = f.key(key);
-        let items = self.items(Some(node), &k);
-        if items.is_empty() {
-            self.diags
-                .error(node.line, &k, "a network rule needs at least one protocol");
-            return None;
-        }
+        let items = self.nonempty_items(node, &k, "a network rule needs at least one protocol")?;
         let read = self.texts(items, &k, |d, text, line, k| {
             match text.to_ascii_lowercase().as_str() {
                 "tcp" => Some(Protocol::Tcp),
@@ -76,12 +71,7 @@ impl Decoder<'_> {
     pub(super) fn firewall_ports(&mut self, f: &Fields, key: &str) -> Option<PortSpec> {
         let node = self.required(f, key)?;
         let k = f.key(key);
-        let items = self.items(Some(node), &k);
-        if items.is_empty() {
-            self.diags
-                .error(node.line, &k, "the list of ports is empty");
-            return None;
-        }
+        let items = self.nonempty_items(node, &k, "the list of ports is empty")?;
         let read = self.texts(items, &k, |d, text, line, k| {
             if text == "*" {
                 return Some(None);

@@ -337,12 +337,7 @@ impl Decoder<'_> {
             }
             (None, Some(n)) => {
                 let k = f.key(plural);
-                let items = self.items(Some(n), &k);
-                if items.is_empty() {
-                    self.diags
-                        .error(n.line, &k, "the list of port ranges is empty");
-                    return None;
-                }
+                let items = self.nonempty_items(n, &k, "the list of port ranges is empty")?;
                 if let [only] = items {
                     if matches!(&only.value, Value::Scalar { text, .. } if text == "*") {
                         return Some(PortSpec::Any);
@@ -416,12 +411,7 @@ impl Decoder<'_> {
         }
         if let Some(n) = f.get(plural) {
             let k = f.key(plural);
-            let items = self.items(Some(n), &k);
-            if items.is_empty() {
-                self.diags
-                    .error(n.line, &k, "the list of address prefixes is empty");
-                return None;
-            }
+            let items = self.nonempty_items(n, &k, "the list of address prefixes is empty")?;
             if items.len() > 4000 {
                 self.diags.error(
                     n.line,
@@ -560,6 +550,22 @@ impl Decoder<'_> {
     }
 
     /// The items of a list; a missing or null list is empty.
+    /// The items of the list `node` (under `key`), or `None` with the
+    /// refusal `empty` when it has none.
+    pub(super) fn nonempty_items<'n>(
+        &mut self,
+        node: &'n Node,
+        key: &str,
+        empty: &str,
+    ) -> Option<&'n [Node]> {
+        let items = self.items(Some(node), key);
+        if items.is_empty() {
+            self.diags.error(node.line, key, empty);
+            return None;
+        }
+        Some(items)
+    }
+
     pub(super) fn items<'n>(&mut self, node: Option<&'n Node>, key: &str) -> &'n [Node] {
         match node {
             None => &[],
