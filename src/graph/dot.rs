@@ -2,27 +2,19 @@
 //! (`dot -Tsvg`).
 
 use super::model::*;
-use super::{FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL};
+use super::{
+    escaped, quoted_label, FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL,
+};
 use std::fmt::Write;
 
 /// Escapes label text for a double-quoted DOT string: backslashes (which
 /// DOT reads as label escapes such as `\n`) and quotes.
 pub fn dot_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    escaped(text, &[('\\', "\\\\"), ('"', "\\\"")])
 }
 
 pub(super) fn dot_label(lines: &[String]) -> String {
-    let escaped: Vec<String> = lines.iter().map(|l| dot_escape(l)).collect();
-    format!("\"{}\"", escaped.join("\\n"))
+    quoted_label(lines, dot_escape, "\\n")
 }
 
 pub(super) fn dot(picture: &Picture) -> String {

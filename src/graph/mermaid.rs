@@ -2,31 +2,27 @@
 //! GitHub renders inside a ```` ```mermaid ```` block.
 
 use super::model::*;
-use super::{FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL};
+use super::{
+    escaped, quoted_label, FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL,
+};
 use std::fmt::Write;
 
 /// Escapes label text for a quoted Mermaid label (`["..."]`, `|"..."|`):
 /// quotes and the characters Mermaid reads as markup become entity codes.
 pub fn mermaid_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("#quot;"),
-            '#' => out.push_str("#35;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '&' => out.push_str("#amp;"),
-            '`' => out.push_str("#96;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    let entities = [
+        ('"', "#quot;"),
+        ('#', "#35;"),
+        ('<', "#lt;"),
+        ('>', "#gt;"),
+        ('&', "#amp;"),
+        ('`', "#96;"),
+    ];
+    escaped(text, &entities)
 }
 
 pub(super) fn mermaid_label(lines: &[String]) -> String {
-    let escaped: Vec<String> = lines.iter().map(|l| mermaid_escape(l)).collect();
-    format!("\"{}\"", escaped.join("<br/>"))
+    quoted_label(lines, mermaid_escape, "<br/>")
 }
 
 /// One node: NVAs (and site routers) as hexagons, gateways as trapezia,

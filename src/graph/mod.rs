@@ -57,6 +57,28 @@ const FRONTEND_FILL: &str = "#d9f2e3";
 const ROUTE_SERVER: &str = "#6b46c1";
 const ROUTE_SERVER_FILL: &str = "#e9e1fb";
 
+/// `text` on one line (a line break becomes a space), each character
+/// `escapes` names replaced by its escape: how both languages protect
+/// label text.
+fn escaped(text: &str, escapes: &[(char, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match escapes.iter().find(|(e, _)| *e == c) {
+            Some((_, escape)) => out.push_str(escape),
+            None if c == '\n' || c == '\r' => out.push(' '),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// A label of `lines`, each escaped with `escape`, joined by `separator`
+/// and double-quoted.
+fn quoted_label(lines: &[String], escape: fn(&str) -> String, separator: &str) -> String {
+    let escaped: Vec<String> = lines.iter().map(|l| escape(l)).collect();
+    format!("\"{}\"", escaped.join(separator))
+}
+
 /// The picture languages `vnetd graph` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
