@@ -197,7 +197,8 @@ mod tests {
     use serde_json::json;
     use serde_json::Value;
 
-    fn resource(kind: &str, name: &str, attributes: Value, line: usize) -> Resource {
+    /// A resource of `main.tf` at `line`, as the readers give it.
+    pub(super) fn resource(kind: &str, name: &str, attributes: Value, line: usize) -> Resource {
         Resource {
             kind: kind.into(),
             name: name.into(),

@@ -341,7 +341,11 @@ impl GobgpSpeaker {
         create_run_dir(&spec.run_dir)?;
         crate::host::netlink::set_link_up(&spec.netns, "lo")?;
         let config_path = spec.run_dir.join(CONFIG);
-        let args = gobgpd_args(&config_path, &config(&spec), &format!("{API_HOST}:{API_PORT}"))?;
+        let args = gobgpd_args(
+            &config_path,
+            &config(&spec),
+            &format!("{API_HOST}:{API_PORT}"),
+        )?;
         let daemon = Daemon::spawn(&spec.netns, "gobgpd", &args, &spec.run_dir.join(LOG))?;
         let mut speaker = Self {
             spec,

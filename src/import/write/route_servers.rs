@@ -129,20 +129,12 @@ impl<'r> Model<'r> {
 
 #[cfg(test)]
 mod tests {
+    use crate::import::write::tests::resource;
     use crate::import::write::topology_yaml;
     use crate::import::Resource;
     use serde_json::{json, Value};
 
     const SUB: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network";
-
-    fn resource(kind: &str, name: &str, attributes: Value, line: usize) -> Resource {
-        Resource {
-            kind: kind.into(),
-            name: name.into(),
-            attributes,
-            source: format!("main.tf:{line}"),
-        }
-    }
 
     fn hub() -> Resource {
         resource(
