@@ -3,6 +3,7 @@
 //! NSG rule of `flow-verify` for user rules, default rules, service tags and
 //! application security groups in both directions, and exit codes.
 
+use crate::common::golden_cases::check_cases;
 use serde_json::{json, Value};
 
 /// The resource IDs of the lab: placeholder subscription and resource group
@@ -131,224 +132,27 @@ fn next_hop_json_is_the_contract_shape() {
     );
 }
 
+/// The verdicts of `flow-verify`: the cases are data,
+/// `tests/golden/flow-verify/cases.yaml`, and each case's answers its
+/// snapshot there.
 #[test]
-fn flow_verify_user_rules_both_directions() {
-    // Inbound user deny on the subnet NSG.
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "Inbound",
-        "TCP",
-        "10.2.1.4:23",
-        "10.1.1.4:40000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "securityRules/deny-telnet"})
-    );
-    // Outbound user deny on the NIC NSG, with the Internet tag.
-    let v = flow_verify(
-        TIERS,
-        "db1",
-        "Outbound",
-        "TCP",
-        "10.50.3.4:40000",
-        "8.8.8.8:443",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "securityRules/deny-outbound-internet"})
-    );
-    // Inbound user allow by prefix list on the NIC NSG (the last NSG to allow names the rule).
-    let v = flow_verify(
-        TIERS,
-        "db1",
-        "Inbound",
-        "TCP",
-        "10.50.3.4:5432",
-        "10.50.2.4:40000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "securityRules/allow-app-tier"})
-    );
-}
-
-#[test]
-fn flow_verify_default_rules_both_directions() {
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "inbound",
-        "tcp",
-        "10.2.1.4:22",
-        "10.1.1.4:40000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "defaultSecurityRules/AllowVnetInBound"})
-    );
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "Inbound",
-        "TCP",
-        "10.2.1.4:22",
-        "203.0.113.7:40000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"})
-    );
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "Outbound",
-        "UDP",
-        "10.2.1.4:5000",
-        "10.0.1.4:53",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "defaultSecurityRules/AllowVnetOutBound"})
-    );
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "Outbound",
-        "TCP",
-        "10.2.1.4:40000",
-        "8.8.8.8:443",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "defaultSecurityRules/AllowInternetOutBound"})
-    );
-    // Private space outside the VNet tag is neither VirtualNetwork nor Internet.
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "Outbound",
-        "TCP",
-        "10.2.1.4:40000",
-        "192.168.5.5:443",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllOutBound"})
-    );
-    // The host VIP is in the VirtualNetwork tag, so AllowVnetInBound decides first.
-    let v = flow_verify(
-        HUB,
-        "vm2",
-        "Inbound",
-        "TCP",
-        "10.2.1.4:80",
-        "168.63.129.16:5000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "defaultSecurityRules/AllowVnetInBound"})
-    );
-}
-
-#[test]
-fn flow_verify_service_tags() {
-    // Internet tag as a user rule's source.
-    let v = flow_verify(
-        TIERS,
-        "web1",
-        "Inbound",
-        "TCP",
-        "10.50.1.4:443",
-        "203.0.113.9:50000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "securityRules/allow-internet-to-web"})
-    );
-    // A private address is not Internet: the same port is denied.
-    let v = flow_verify(
-        TIERS,
-        "web1",
-        "Inbound",
-        "TCP",
-        "10.50.1.4:443",
-        "192.168.1.9:50000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"})
-    );
-    // VirtualNetwork tag as a user rule's source and destination.
-    let v = flow_verify(
-        TIERS,
-        "app1",
-        "Inbound",
-        "UDP",
-        "10.50.2.4:9999",
-        "10.50.1.5:50000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "securityRules/deny-other-vnet-inbound"})
-    );
-}
-
-#[test]
-fn flow_verify_application_security_groups() {
-    // Source ASG web-asg, destination ASG app-asg.
-    let v = flow_verify(
-        TIERS,
-        "app1",
-        "Inbound",
-        "TCP",
-        "10.50.2.4:8080",
-        "10.50.1.5:50000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Allow", "ruleName": "securityRules/allow-web-to-app"})
-    );
-    // The db tier is not in web-asg: the rule does not match it.
-    let v = flow_verify(
-        TIERS,
-        "app1",
-        "Inbound",
-        "TCP",
-        "10.50.2.4:8080",
-        "10.50.3.4:50000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "securityRules/deny-other-vnet-inbound"})
-    );
-    // A destination-ASG rule applies only to member NICs: web1 is not in app-asg.
-    let v = flow_verify(
-        TIERS,
-        "web1",
-        "Inbound",
-        "TCP",
-        "10.50.1.4:8080",
-        "10.50.1.5:50000",
-    );
-    assert_eq!(
-        v,
-        json!({"access": "Deny", "ruleName": "securityRules/deny-other-vnet-inbound"})
-    );
-}
-
-#[test]
-fn flow_verify_without_nsg_allows_everything() {
-    let v = flow_verify(
-        HUB,
-        "vm1",
-        "Inbound",
-        "TCP",
-        "10.1.1.4:22",
-        "203.0.113.7:40000",
-    );
-    assert_eq!(v, json!({"access": "Allow", "ruleName": null}));
+fn flow_verify_golden() {
+    check_cases("tests/golden/flow-verify", |case| {
+        let mut out = String::new();
+        for flow in case.list("flows") {
+            let words =
+                ["config", "nic", "direction", "protocol", "local", "remote"].map(|k| flow.text(k));
+            let [config, nic, direction, protocol, local, remote] =
+                words.each_ref().map(String::as_str);
+            let v = flow_verify(config, nic, direction, protocol, local, remote);
+            out += &format!(
+                "{} => {}\n",
+                words.join(" "),
+                serde_json::to_string(&v).unwrap()
+            );
+        }
+        out
+    });
 }
 
 #[test]
