@@ -5,14 +5,13 @@
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 use vnetd::engine::flow_table::{
     FlowKey, FlowOwner, FlowPair, FlowTable, InsertOutcome, Memo, Traffic, MEMO_WORDS, PROBE_WINDOW,
 };
 
 mod flow_table_shared;
-use flow_table_shared::{key, Rng, LONG, THREADS, TIME_LIMIT};
+use flow_table_shared::{churn, key, LONG};
 
 // ---------------------------------------------------------------- pairs
 
@@ -495,79 +494,60 @@ fn concurrent_pair_churn_never_yields_a_wrong_or_torn_entry() {
     const KEYS: u64 = 100;
     const OPS: u64 = 200_000;
     let table = FlowTable::new(128, 2, 0);
-    let stop = AtomicBool::new(false);
     let hits = AtomicU64::new(0);
-    let deadline = Instant::now() + TIME_LIMIT;
-    std::thread::scope(|scope| {
-        for t in 0..THREADS {
-            let (table, stop, hits) = (&table, &stop, &hits);
-            scope.spawn(move || {
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t + 1));
-                for i in 0..OPS {
-                    if stop.load(Ordering::Relaxed) || (i % 1024 == 0 && Instant::now() > deadline)
-                    {
-                        break;
-                    }
-                    let r = rng.next();
-                    let n = r % KEYS;
-                    let k = key((n % 2) as u32, n as u32);
-                    let reply = r & (1 << 40) != 0;
-                    let asked = if reply { reply_of(&k) } else { k };
-                    let version = (r >> 32) % 1000;
-                    if t < 2 {
-                        match (r >> 20) % 4 {
-                            0 => {
-                                table.insert_pair(
-                                    FlowPair {
-                                        key: &k,
-                                        reply: &reply_of(&k),
-                                    },
-                                    n as u32,
-                                    n * 1000 + version,
-                                    LONG,
-                                    0,
-                                    Traffic::packet(1),
-                                );
-                            }
-                            1 => {
-                                table.remove(&asked, 0);
-                            }
-                            2 => {
-                                if let Some(flow) = table.lookup(&asked, 0) {
-                                    table.remove_flow(flow.handle(), 0);
-                                }
-                            }
-                            _ => {
-                                if let Some(flow) = table.lookup(&asked, 0) {
-                                    table.update_verdict_of(
-                                        flow.handle(),
-                                        n as u32,
-                                        n * 1000 + version,
-                                    );
-                                }
-                            }
-                        }
-                    } else if let Some(flow) = table.lookup(&asked, 0) {
-                        let ok = flow.key() == asked
-                            && flow.is_reply() == reply
-                            && u64::from(flow.verdict_tag()) == n
-                            && flow.generation() / 1000 == n;
-                        if !ok {
-                            stop.store(true, Ordering::Relaxed);
-                            panic!(
-                                "asked for {asked:?}, got {:?} (reply {}) tag {} generation {}",
-                                flow.key(),
-                                flow.is_reply(),
-                                flow.verdict_tag(),
-                                flow.generation()
-                            );
-                        }
-                        flow.touch(0, Traffic::packet(1), !reply);
-                        hits.fetch_add(1, Ordering::Relaxed);
+    churn(0x9e37_79b9_7f4a_7c15, OPS, |t, r| {
+        let n = r % KEYS;
+        let k = key((n % 2) as u32, n as u32);
+        let reply = r & (1 << 40) != 0;
+        let asked = if reply { reply_of(&k) } else { k };
+        let version = (r >> 32) % 1000;
+        if t < 2 {
+            match (r >> 20) % 4 {
+                0 => {
+                    table.insert_pair(
+                        FlowPair {
+                            key: &k,
+                            reply: &reply_of(&k),
+                        },
+                        n as u32,
+                        n * 1000 + version,
+                        LONG,
+                        0,
+                        Traffic::packet(1),
+                    );
+                }
+                1 => {
+                    table.remove(&asked, 0);
+                }
+                2 => {
+                    if let Some(flow) = table.lookup(&asked, 0) {
+                        table.remove_flow(flow.handle(), 0);
                     }
                 }
-            });
+                _ => {
+                    if let Some(flow) = table.lookup(&asked, 0) {
+                        table.update_verdict_of(flow.handle(), n as u32, n * 1000 + version);
+                    }
+                }
+            }
+        } else if let Some(flow) = table.lookup(&asked, 0) {
+            let ok = flow.key() == asked
+                && flow.is_reply() == reply
+                && u64::from(flow.verdict_tag()) == n
+                && flow.generation() / 1000 == n;
+            if !ok {
+                return Err(format!(
+                    "asked for {asked:?}, got {:?} (reply {}) tag {} generation {}",
+                    flow.key(),
+                    flow.is_reply(),
+                    flow.verdict_tag(),
+                    flow.generation()
+                ));
+            }
+            flow.touch(0, Traffic::packet(1), !reply);
+            hits.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
     });
     assert!(hits.load(Ordering::Relaxed) > 0, "readers found flows");
     let mut flows = Vec::new();

@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use vnetd::engine::flow_table::{FlowKey, FlowOwner};
 
 pub const TCP: u8 = 6;
@@ -38,3 +39,31 @@ impl Rng {
 
 pub const THREADS: u64 = 4;
 pub const TIME_LIMIT: Duration = Duration::from_secs(2);
+
+/// The concurrent tests' harness: [`THREADS`] threads each take up to
+/// `ops` steps (fewer once [`TIME_LIMIT`] has passed), each step
+/// `step(thread, random)` with a random number of the thread's own
+/// generator (seeded from `seed`). A step that finds something wrong
+/// returns why: every thread stops, and the test fails with it.
+pub fn churn(seed: u64, ops: u64, step: impl Fn(u64, u64) -> Result<(), String> + Sync) {
+    let stop = AtomicBool::new(false);
+    let deadline = Instant::now() + TIME_LIMIT;
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (stop, step) = (&stop, &step);
+            scope.spawn(move || {
+                let mut rng = Rng(seed ^ (t + 1));
+                for i in 0..ops {
+                    if stop.load(Ordering::Relaxed) || (i % 1024 == 0 && Instant::now() > deadline)
+                    {
+                        break;
+                    }
+                    if let Err(why) = step(t, rng.next()) {
+                        stop.store(true, Ordering::Relaxed);
+                        panic!("{why}");
+                    }
+                }
+            });
+        }
+    });
+}

@@ -5,14 +5,14 @@
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use vnetd::engine::flow_table::{
     FlowKey, FlowOwner, FlowTable, InsertOutcome, Traffic, PROBE_WINDOW,
 };
 
 use crate::flow_table_shared;
-use flow_table_shared::{key, Rng, LONG, TCP, THREADS, TIME_LIMIT};
+use flow_table_shared::{churn, key, Rng, LONG, TCP, THREADS, TIME_LIMIT};
 
 // ---------------------------------------------------------------- keys
 
@@ -674,62 +674,47 @@ fn concurrent_churn_never_yields_a_wrong_or_torn_flow() {
     const KEYS: u64 = 200;
     const OPS: u64 = 200_000;
     let table = FlowTable::new(64, 2, 0);
-    let stop = AtomicBool::new(false);
     let hits = AtomicU64::new(0);
-    let deadline = Instant::now() + TIME_LIMIT;
     // verdict_tag = key number, generation = key number * 1000 + version.
-    std::thread::scope(|scope| {
-        for t in 0..THREADS {
-            let (table, stop, hits) = (&table, &stop, &hits);
-            scope.spawn(move || {
-                let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (t + 1));
-                for i in 0..OPS {
-                    if stop.load(Ordering::Relaxed) || (i % 1024 == 0 && Instant::now() > deadline)
-                    {
-                        break;
-                    }
-                    let r = rng.next();
-                    let n = r % KEYS;
-                    let k = key((n % 2) as u32, n as u32);
-                    let version = (r >> 32) % 1000;
-                    if t < 2 {
-                        match (r >> 20) % 3 {
-                            0 => {
-                                table.insert(
-                                    &k,
-                                    n as u32,
-                                    n * 1000 + version,
-                                    LONG,
-                                    0,
-                                    Traffic::packet(1),
-                                );
-                            }
-                            1 => {
-                                table.remove(&k, 0);
-                            }
-                            _ => {
-                                table.update_verdict(&k, n as u32, n * 1000 + version, 0);
-                            }
-                        }
-                    } else if let Some(flow) = table.lookup(&k, 0) {
-                        let ok = flow.key() == k
-                            && u64::from(flow.verdict_tag()) == n
-                            && flow.generation() / 1000 == n;
-                        if !ok {
-                            stop.store(true, Ordering::Relaxed);
-                            panic!(
-                                "asked for {k:?}, got {:?} tag {} generation {}",
-                                flow.key(),
-                                flow.verdict_tag(),
-                                flow.generation()
-                            );
-                        }
-                        flow.touch(0, Traffic::packet(1), r & 1 == 0);
-                        hits.fetch_add(1, Ordering::Relaxed);
-                    }
+    churn(0x2545_f491_4f6c_dd1d, OPS, |t, r| {
+        let n = r % KEYS;
+        let k = key((n % 2) as u32, n as u32);
+        let version = (r >> 32) % 1000;
+        if t < 2 {
+            match (r >> 20) % 3 {
+                0 => {
+                    table.insert(
+                        &k,
+                        n as u32,
+                        n * 1000 + version,
+                        LONG,
+                        0,
+                        Traffic::packet(1),
+                    );
                 }
-            });
+                1 => {
+                    table.remove(&k, 0);
+                }
+                _ => {
+                    table.update_verdict(&k, n as u32, n * 1000 + version, 0);
+                }
+            }
+        } else if let Some(flow) = table.lookup(&k, 0) {
+            let ok = flow.key() == k
+                && u64::from(flow.verdict_tag()) == n
+                && flow.generation() / 1000 == n;
+            if !ok {
+                return Err(format!(
+                    "asked for {k:?}, got {:?} tag {} generation {}",
+                    flow.key(),
+                    flow.verdict_tag(),
+                    flow.generation()
+                ));
+            }
+            flow.touch(0, Traffic::packet(1), r & 1 == 0);
+            hits.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
     });
     assert!(hits.load(Ordering::Relaxed) > 0, "readers found flows");
     let mut occupied = 0;
