@@ -330,18 +330,24 @@ pub fn owner(name: &str) -> Owner {
 /// The names that have a mark under [`MARK_DIR`], sorted: every namespace
 /// created here that has not been removed, and stale marks.
 pub fn marked() -> Result<Vec<String>> {
-    let entries = match fs::read_dir(MARK_DIR) {
+    let mut names = names_in(MARK_DIR)?;
+    names.retain(|name| validate_name(name).is_ok());
+    Ok(names)
+}
+
+/// The names (in UTF-8) of what `dir` holds, sorted; none when there is
+/// no `dir`.
+fn names_in(dir: &str) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(err).with_context(|| format!("reading {MARK_DIR}")),
+        Err(err) => return Err(err).with_context(|| format!("reading {dir}")),
     };
     let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.with_context(|| format!("reading {MARK_DIR}"))?;
+        let entry = entry.with_context(|| format!("reading {dir}"))?;
         if let Some(name) = entry.file_name().to_str() {
-            if validate_name(name).is_ok() {
-                names.push(name.to_owned());
-            }
+            names.push(name.to_owned());
         }
     }
     names.sort();
@@ -404,20 +410,7 @@ pub fn exists(name: &str) -> bool {
 
 /// The names of all named network namespaces, sorted (like `ip netns list`).
 pub fn list() -> Result<Vec<String>> {
-    let entries = match fs::read_dir(NETNS_RUN_DIR) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(err).with_context(|| format!("reading {NETNS_RUN_DIR}")),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {NETNS_RUN_DIR}"))?;
-        if let Some(name) = entry.file_name().to_str() {
-            names.push(name.to_owned());
-        }
-    }
-    names.sort();
-    Ok(names)
+    names_in(NETNS_RUN_DIR)
 }
 
 /// The processes whose network namespace is the named namespace `name`
