@@ -144,21 +144,27 @@ fn every_datagram_of_an_offloaded_udp_flow_is_counted_once() {
 }
 
 #[test]
-fn an_offloaded_tcp_transfer_counts_what_iperf3_moved_within_one_percent() {
+fn an_offloaded_tcp_transfer_counts_what_iperf3_moved() {
     let lab = Lab::start("offtcp", HUB_SPOKE);
     assert_mode(&lab);
     let _server = common::iperf3_server(&lab.ns("vm2"), "10.2.1.4");
     // Through the NVA: two legs, each its own entry in the fast path.
     let report = common::iperf3_transfer(&lab.ns("vm1"), "10.2.1.4", "300M");
     // What iperf3 wrote: the server may close before the last of it
-    // arrives, so what crossed the fabric lies between what the server read
-    // and what the client wrote (with its few retransmits).
+    // arrives (what is left in the client's socket, up to its send buffer,
+    // is never sent), so what crossed the fabric lies between what the
+    // server read and what the client wrote with its retransmits.
     let sent = report["end"]["sum_sent"]["bytes"].as_u64().unwrap();
+    let retransmits = report["end"]["sum_sent"]["retransmits"]
+        .as_u64()
+        .unwrap_or(0);
     let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap();
     let mss = report["start"]["tcp_mss_default"].as_u64().unwrap();
     let headers = 1500 - mss;
     let payload = |f: &FlowReport| f.bytes_forward - f.packets_forward * headers;
-    let within_one_percent = |counted: u64| counted.abs_diff(sent) <= sent / 100;
+    // The payload is estimated from full-size headers: the handshake's
+    // larger options make it a few bytes high, well within one segment.
+    let at_most_sent = |counted: u64| counted <= sent + (retransmits + 1) * mss;
     for nic in ["vm1", "nva1", "vm2"] {
         // The last segments may still be on their way when iperf3 returns:
         // read until the count reaches what was sent or stops moving (one
@@ -177,9 +183,9 @@ fn an_offloaded_tcp_transfer_counts_what_iperf3_moved_within_one_percent() {
         });
         let f = last.unwrap_or_else(|| panic!("no flow at {nic}"));
         assert!(
-            payload(&f) >= received && within_one_percent(payload(&f)),
-            "{nic}: {} bytes of payload in {} packets counted; iperf3 sent {sent}, the server \
-             read {received}",
+            payload(&f) >= received && at_most_sent(payload(&f)),
+            "{nic}: {} bytes of payload in {} packets counted; iperf3 sent {sent} with \
+             {retransmits} retransmits, the server read {received}",
             payload(&f),
             f.packets_forward
         );
