@@ -1,9 +1,12 @@
-//! The documentation's links hold: in `README.md`, `BENCHMARKS.md`,
-//! `fuzz/README.md` and every chapter of the book (`docs/src/`), each
-//! relative link leads to a file or directory of the repository and each
-//! `#anchor` to a heading of the page it names; every chapter is listed in
+//! The documentation's links hold: in `README.md`, `BENCHMARKS.md`, the
+//! dated runs under `benchmarks/`, `fuzz/README.md` and every chapter of
+//! the book (`docs/src/`), each relative link leads to a file or directory
+//! of the repository, each `#anchor` to a heading of the page it names and
+//! each reference link (`[text][name]`) to a definition on its page; every
+//! `{{#include FILE:ANCHOR}}` finds its anchor; every chapter is listed in
 //! the book's `SUMMARY.md` and every entry there exists; the book's Layout
-//! table names only paths that exist and every module of `src/lib.rs`.
+//! table, and the lists under it, name only paths that exist, and the
+//! table every module of `src/lib.rs`.
 //!
 //! Links to `http(s)` and `mailto` addresses are not followed: the tests use
 //! no network.
@@ -23,6 +26,7 @@ fn pages(root: &Path) -> Vec<PathBuf> {
             pages.push(root.join(page));
         }
     }
+    markdown_files(&root.join("benchmarks"), &mut pages);
     markdown_files(&root.join("docs/src"), &mut pages);
     pages
 }
@@ -58,8 +62,11 @@ fn normalise(path: &Path) -> PathBuf {
 }
 
 /// The text of a page as mdBook sees it: each `{{#include PATH}}` (a path
-/// relative to the page) replaced by that file's text. An include whose
-/// file is missing is reported and left out.
+/// relative to the page) replaced by that file's text, and each
+/// `{{#include PATH:NAME}}` by the lines between the file's `ANCHOR: NAME`
+/// and `ANCHOR_END: NAME` lines (without any line that marks an anchor).
+/// An include whose file or anchor is missing is reported in `problems`
+/// (without the page's name) and left out.
 fn expanded(page: &Path, problems: &mut Vec<String>) -> String {
     let text = std::fs::read_to_string(page).unwrap();
     let mut out = String::new();
@@ -68,20 +75,56 @@ fn expanded(page: &Path, problems: &mut Vec<String>) -> String {
             .trim()
             .strip_prefix("{{#include ")
             .and_then(|rest| rest.strip_suffix("}}"));
-        match directive {
-            Some(path) => {
-                let file = page.parent().unwrap().join(path.trim());
-                match std::fs::read_to_string(&file) {
-                    Ok(included) => out.push_str(&included),
-                    Err(e) => {
-                        problems.push(format!("{}: {{{{#include {path}}}}}: {e}", page.display()))
-                    }
-                }
+        let Some(directive) = directive else {
+            out.push_str(line);
+            continue;
+        };
+        let (path, anchor) = match directive.trim().rsplit_once(':') {
+            Some((path, anchor)) => (path, Some(anchor)),
+            None => (directive.trim(), None),
+        };
+        let file = page.parent().unwrap().join(path);
+        let included = match std::fs::read_to_string(&file) {
+            Ok(included) => included,
+            Err(e) => {
+                problems.push(format!("{{{{#include {directive}}}}}: {e}"));
+                continue;
             }
-            None => out.push_str(line),
+        };
+        match anchor {
+            None => out.push_str(&included),
+            Some(anchor) => match anchored(&included, anchor) {
+                Some(part) => out.push_str(&part),
+                None => problems.push(format!(
+                    "{{{{#include {directive}}}}}: {path} has no anchor `{anchor}`"
+                )),
+            },
         }
     }
     out
+}
+
+/// The lines of `text` between `ANCHOR: name` and `ANCHOR_END: name`, as
+/// mdBook includes them: lines that mark any anchor left out.
+fn anchored(text: &str, name: &str) -> Option<String> {
+    let marks = |line: &str, mark: &str| {
+        line.split(mark)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            == Some(name)
+    };
+    let mut lines = text.split_inclusive('\n');
+    lines.by_ref().find(|line| marks(line, "ANCHOR:"))?;
+    let mut part = String::new();
+    for line in lines {
+        if marks(line, "ANCHOR_END:") {
+            return Some(part);
+        }
+        if !line.contains("ANCHOR:") && !line.contains("ANCHOR_END:") {
+            part.push_str(line);
+        }
+    }
+    None
 }
 
 /// Whether a line opens or closes a fenced code block.
@@ -264,6 +307,45 @@ fn links(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// The reference links of a page (`[text][name]`, `[name][]`) whose name
+/// no `[name]: target` of the page defines, with their line numbers;
+/// names compare without regard to case, as CommonMark compares them.
+fn undefined_references(text: &str) -> Vec<(usize, String)> {
+    let prose = prose(text);
+    let defined: BTreeSet<String> = prose
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix('[')?;
+            let (name, _) = rest.split_once("]:")?;
+            (!name.is_empty() && !name.contains(']')).then(|| name.to_lowercase())
+        })
+        .collect();
+    let line_of = |offset: usize| prose[..offset].matches('\n').count() + 1;
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = prose[from..].find("][") {
+        let start = from + at + 2;
+        let Some(len) = prose[start..].find(']') else {
+            break;
+        };
+        let name = &prose[start..start + len];
+        let name = if name.is_empty() {
+            // `[name][]`: the name is the text before.
+            let text_end = start - 2;
+            prose[..text_end]
+                .rfind('[')
+                .map_or("", |open| &prose[open + 1..text_end])
+        } else {
+            name
+        };
+        if !name.contains('\n') && !defined.contains(&name.to_lowercase()) {
+            out.push((line_of(start), name.to_string()));
+        }
+        from = start;
+    }
+    out
+}
+
 fn is_external(target: &str) -> bool {
     ["http://", "https://", "mailto:"]
         .iter()
@@ -274,15 +356,23 @@ fn is_external(target: &str) -> bool {
 fn broken_links(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let mut anchor_cache: HashMap<PathBuf, BTreeSet<String>> = HashMap::new();
-    let mut anchors_of = |file: &Path, problems: &mut Vec<String>| {
+    // A linked page's own includes are reported where that page is checked.
+    let mut anchors_of = |file: &Path| {
         anchor_cache
             .entry(file.to_path_buf())
-            .or_insert_with(|| anchors(&expanded(file, problems)))
+            .or_insert_with(|| anchors(&expanded(file, &mut Vec::new())))
             .clone()
     };
     for page in pages(root) {
-        let text = expanded(&page, &mut problems);
         let shown = page.strip_prefix(root).unwrap_or(&page).display();
+        let mut includes = Vec::new();
+        let text = expanded(&page, &mut includes);
+        problems.extend(includes.iter().map(|problem| format!("{shown}: {problem}")));
+        for (line, name) in undefined_references(&text) {
+            problems.push(format!(
+                "{shown}:{line}: [{name}] is a reference no `[{name}]: ...` of the page defines"
+            ));
+        }
         for (line, target) in links(&text) {
             if target.is_empty() {
                 problems.push(format!("{shown}:{line}: an empty link"));
@@ -317,7 +407,7 @@ fn broken_links(root: &Path) -> Vec<String> {
                 ));
                 continue;
             }
-            if !anchors_of(&file, &mut problems).contains(anchor) {
+            if !anchors_of(&file).contains(anchor) {
                 problems.push(format!(
                     "{shown}:{line}: {target}: no heading has the id `{anchor}`"
                 ));
@@ -382,10 +472,56 @@ fn looks_like_path(word: &str) -> bool {
                 .any(|ext| word.ends_with(ext)))
 }
 
+/// Whether `word` names something under one of `dirs` (those that are
+/// directories), or else under the repository.
+fn exists_under(root: &Path, dirs: &[&str], word: &str) -> bool {
+    dirs.iter()
+        .map(|dir| root.join(dir))
+        .filter(|dir| dir.is_dir())
+        .chain([root.to_path_buf()])
+        .any(|dir| dir.join(word).exists())
+}
+
+/// The paragraphs and list items of `text` outside tables, each with the
+/// number of its first line and the paths (backticked) of the heading it
+/// is under, its lines joined, so that a code span may run over a line's
+/// end.
+fn layout_blocks(text: &str) -> Vec<(usize, Vec<&str>, String)> {
+    let mut blocks = Vec::new();
+    let mut dirs: Vec<&str> = Vec::new();
+    let mut block: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let ends = trimmed.is_empty()
+            || trimmed.starts_with('#')
+            || trimmed.starts_with('|')
+            || trimmed.starts_with("- ");
+        if ends {
+            if let Some((first, joined)) = block.take() {
+                blocks.push((first, dirs.clone(), joined));
+            }
+        }
+        if trimmed.starts_with('#') {
+            dirs = code_words(trimmed);
+            blocks.push((n + 1, Vec::new(), trimmed.to_string()));
+        } else if !trimmed.is_empty() && !trimmed.starts_with('|') {
+            let (_, joined) = block.get_or_insert_with(|| (n + 1, String::new()));
+            joined.push(' ');
+            joined.push_str(trimmed);
+        }
+    }
+    if let Some((first, joined)) = block {
+        blocks.push((first, dirs, joined));
+    }
+    blocks
+}
+
 /// Paths the Layout table names that do not exist, and modules of
 /// `src/lib.rs` it does not name. A path of the first column is relative
 /// to the repository; a path of the second to a directory of its row's
-/// first column, or else to the repository.
+/// first column, or else to the repository. Below the table, a path a
+/// heading names must exist, and a path of the lists under it is relative
+/// to the heading's directories, or else to the repository.
 fn layout_problems(root: &Path) -> Vec<String> {
     let layout = root.join("docs/src/layout.md");
     let text = std::fs::read_to_string(&layout).unwrap();
@@ -411,16 +547,27 @@ fn layout_problems(root: &Path) -> Vec<String> {
             .into_iter()
             .filter(|w| looks_like_path(w))
         {
-            let found = paths
-                .iter()
-                .map(|dir| root.join(dir))
-                .filter(|dir| dir.is_dir())
-                .chain([root.to_path_buf()])
-                .any(|dir| dir.join(word).exists());
-            if !found {
+            if !exists_under(root, &paths, word) {
                 problems.push(format!(
                     "docs/src/layout.md:{line_no}: `{word}` does not exist under {}",
                     paths.join(", ")
+                ));
+            }
+        }
+    }
+    for (line_no, dirs, block) in layout_blocks(&text) {
+        for word in code_words(&block)
+            .into_iter()
+            .filter(|w| looks_like_path(w))
+        {
+            if !exists_under(root, &dirs, word) {
+                let under = if dirs.is_empty() {
+                    "the repository".to_string()
+                } else {
+                    dirs.join(", ")
+                };
+                problems.push(format!(
+                    "docs/src/layout.md:{line_no}: `{word}` does not exist under {under}"
                 ));
             }
         }
@@ -490,8 +637,11 @@ fn heading_ids_are_made_as_mdbook_and_github_make_them() {
 }
 
 /// The checks can fail: a tree with a missing file, a missing anchor in the
-/// same page and in another, a chapter left out of SUMMARY.md and an entry
-/// without its chapter has each reported, and nothing else.
+/// same page and in another, a reference link without its definition, an
+/// include of an anchor a file lacks, a link that holds in the included
+/// file but not in the page that includes it, a chapter left out of
+/// SUMMARY.md and an entry without its chapter has each reported, and
+/// nothing else.
 #[test]
 fn broken_links_and_chapters_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
@@ -501,12 +651,23 @@ fn broken_links_and_chapters_are_reported() {
         root.join("README.md"),
         "# Top\n\n[ok](docs/src/a.md#there), [ok](#top), [ok](https://example.com/x),\n\
          `[in code](nowhere.md)`, [gone](docs/src/missing.md),\n[no anchor](#bottom), \
-         [spread over\nlines](docs/src/a.md#elsewhere)\n\n```\n[in a block](nowhere.md)\n```\n",
+         [spread over\nlines](docs/src/a.md#elsewhere)\n\n```\n[in a block](nowhere.md)\n```\n\n\
+         [a reference][defined], [another][Missing], [short][]\n\n\
+         [defined]: docs/src/a.md\n[SHORT]: #top\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("benchmarks")).unwrap();
+    std::fs::write(root.join("benchmarks/x.md"), "# X\n").unwrap();
+    std::fs::write(
+        root.join("BENCHMARKS.md"),
+        "# Benchmarks\n\n<!-- ANCHOR: current -->\n## Current\n\
+         [the figures](benchmarks/x.md)\n<!-- ANCHOR_END: current -->\n",
     )
     .unwrap();
     std::fs::write(
         root.join("docs/src/a.md"),
-        "# There\n\n[up](../../README.md#top)\n",
+        "# There\n\n[up](../../README.md#top)\n{{#include ../../BENCHMARKS.md:current}}\n\
+         {{#include ../../BENCHMARKS.md:gone}}\n[the included heading](#current)\n",
     )
     .unwrap();
     std::fs::write(root.join("docs/src/b.md"), "# Unlisted\n").unwrap();
@@ -519,10 +680,13 @@ fn broken_links_and_chapters_are_reported() {
     assert_eq!(
         links,
         [
+            "README.md:12: [Missing] is a reference no `[Missing]: ...` of the page defines",
             "README.md:4: docs/src/missing.md: no such file",
             "README.md:5: #bottom: no heading has the id `bottom`",
             "README.md:6: docs/src/a.md#elsewhere: no heading has the id `elsewhere`",
             "docs/src/SUMMARY.md:4: c.md: no such file",
+            "docs/src/a.md: {{#include ../../BENCHMARKS.md:gone}}: ../../BENCHMARKS.md has no anchor `gone`",
+            "docs/src/a.md:5: benchmarks/x.md: no such file",
         ]
     );
     assert_eq!(
@@ -534,8 +698,9 @@ fn broken_links_and_chapters_are_reported() {
     );
 }
 
-/// The Layout check can fail: a path that is gone and a module of lib.rs
-/// the table leaves out are reported.
+/// The Layout check can fail: a path that is gone, from the table or from
+/// the lists under it, a heading naming a directory that is gone, and a
+/// module of lib.rs the table leaves out are reported.
 #[test]
 fn a_stale_layout_table_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
@@ -554,7 +719,10 @@ fn a_stale_layout_table_is_reported() {
         "# Layout\n\n| path | what it owns | may use |\n|---|---|---|\n\
          | `src/net.rs` | words | nothing |\n\
          | `src/engine/` | `lpm.rs` and `flow_table.rs`, `Lpm` | `net` |\n\
-         | `src/graph.rs` | pictures | |\n",
+         | `src/graph.rs` | pictures | |\n\n\
+         ## What each holds\n\n### `src/engine/`\n\n- `lpm.rs`, and the `Lpm`\n  \
+         type in `classifier.rs`\n\n### `src/gone/`\n\nThe `src/net.rs` of the \
+         repository.\n",
     )
     .unwrap();
     assert_eq!(
@@ -562,6 +730,8 @@ fn a_stale_layout_table_is_reported() {
         [
             "docs/src/layout.md:6: `flow_table.rs` does not exist under src/engine/",
             "docs/src/layout.md:7: `src/graph.rs` does not exist",
+            "docs/src/layout.md:13: `classifier.rs` does not exist under src/engine/",
+            "docs/src/layout.md:16: `src/gone/` does not exist under the repository",
             "docs/src/layout.md: the module `plan` of src/lib.rs is not in the Layout table",
         ]
     );

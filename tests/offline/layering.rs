@@ -402,6 +402,7 @@ fn nothing_points_outside_the_repository() {
     rust_files(&root.join("tests"), &mut files);
     files.push(root.join("README.md"));
     files.push(root.join("BENCHMARKS.md"));
+    book_files(&root.join("benchmarks"), &mut files);
     book_files(&root.join("docs"), &mut files);
     // Spelled in pieces, so that this file does not match itself.
     let outside = [
