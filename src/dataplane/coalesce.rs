@@ -33,7 +33,7 @@ pub const VIRTIO_NET_HDR_LEN: usize = tun_rs::VIRTIO_NET_HDR_LEN;
 /// Most datagrams joined into one super-packet. The kernel takes up to 128
 /// (`UDP_MAX_SEGMENTS`). Longer runs save writes but arrive at the
 /// receiving socket all at once: 64 lost more at 2 Gbit/s than 32
-/// (BENCHMARKS.md), when a receiver with the default 208 KiB buffer fell
+/// (`benchmarks/throughput.md`), when a receiver with the default 208 KiB buffer fell
 /// behind.
 pub const MAX_SEGMENTS: usize = 32;
 /// The header's flag for a transport checksum left to the receiver

@@ -213,7 +213,7 @@ fn kernel_has_ipv6() -> bool {
 /// Why not the files: every namespace has its own copy of each file under
 /// `/proc/sys/net` in one shared directory tree, and looking one up
 /// compares its name with every namespace's copy, so eleven writes per NIC
-/// made a lab's bring-up quadratic in its size (BENCHMARKS.md).
+/// made a lab's bring-up quadratic in its size (`benchmarks/scale.md`).
 ///
 /// The namespace-wide values (`all`) are left as the namespace was born
 /// with them: a device that does not forward takes only its own

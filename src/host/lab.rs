@@ -328,7 +328,8 @@ impl Drop for HostLab {
 /// How many namespaces are built at once. Building one is mostly waiting
 /// on the kernel (namespace setup, device registration, RCU grace periods),
 /// so a few more threads than cores keep it busy; on 2 cores, 1000 NICs
-/// came up fastest with 4 (2: 7 s, 8 and 16: 4.7-5.7 s, see BENCHMARKS.md).
+/// came up fastest with 4 (2: 7 s, 8 and 16: 4.7-5.7 s, see
+/// `benchmarks/scale.md`).
 const BUILD_THREADS: usize = 4;
 
 /// Builds every spec on a few threads, each taking the next unbuilt spec.

@@ -11,7 +11,8 @@
 //!
 //! Only what holds on any machine is asserted: a delay never below its
 //! figure and a rate never above its cap, with generous bounds on the
-//! other side. The measurements themselves are in BENCHMARKS.md.
+//! other side. The measurements themselves are in BENCHMARKS.md and
+//! `benchmarks/azure-figures.md`.
 
 use crate::common;
 
