@@ -1,44 +1,30 @@
-//! Compiles the crate's tc programs with clang: the fabric's
-//! (`src/host/fabric/fabric.bpf.c`) into `$OUT_DIR/fabric.bpf.o` and the
-//! underlay's (`src/host/underlay/underlay.bpf.c`) into
-//! `$OUT_DIR/underlay.bpf.o`, which the crate embeds. Without a clang that
-//! targets BPF (or without libbpf's headers) an object is left empty and
-//! the reason is passed on as `VNETD_FABRIC_UNBUILT` (or
-//! `VNETD_UNDERLAY_UNBUILT`): vnetd then builds and runs with every packet
-//! in userspace (or without an underlay), and says why.
+//! Compiles the crate's one BPF object with clang: `bpf/vnetd.bpf.c` (the
+//! fabric's tc programs and the underlay's, with the headers of `bpf/`)
+//! into `$OUT_DIR/vnetd.bpf.o`, which the crate embeds. Without a clang
+//! that targets BPF (or without libbpf's headers) the object is left empty
+//! and the reason is passed on as `VNETD_BPF_UNBUILT`: vnetd then builds
+//! and runs with every packet in userspace and without an underlay between
+//! hosts, and says why.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Each program's source, its object's name in `OUT_DIR`, the variable
-/// that says why it was not built, and what is lost without it.
-const PROGRAMS: [(&str, &str, &str, &str); 2] = [
-    (
-        "src/host/fabric/fabric.bpf.c",
-        "fabric.bpf.o",
-        "VNETD_FABRIC_UNBUILT",
-        "no kernel fast path",
-    ),
-    (
-        "src/host/underlay/underlay.bpf.c",
-        "underlay.bpf.o",
-        "VNETD_UNDERLAY_UNBUILT",
-        "no underlay between hosts",
-    ),
-];
+/// The object's source; every file of its directory is watched.
+const SOURCE: &str = "bpf/vnetd.bpf.c";
+const TREE: &str = "bpf";
+const OBJECT: &str = "vnetd.bpf.o";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=VNETD_CLANG");
+    // A directory: cargo reruns this script when any file under it changes.
+    println!("cargo:rerun-if-changed={TREE}");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let clang = std::env::var("VNETD_CLANG").unwrap_or_else(|_| "clang".to_owned());
-    for (source, object, variable, without) in PROGRAMS {
-        println!("cargo:rerun-if-changed={source}");
-        let unbuilt = compile(&clang, source, &out_dir.join(object));
-        if !unbuilt.is_empty() {
-            println!("cargo:warning={without}: {unbuilt}");
-        }
-        println!("cargo:rustc-env={variable}={unbuilt}");
+    let unbuilt = compile(&clang, SOURCE, &out_dir.join(OBJECT));
+    if !unbuilt.is_empty() {
+        println!("cargo:warning=no kernel fast path and no underlay between hosts: {unbuilt}");
     }
+    println!("cargo:rustc-env=VNETD_BPF_UNBUILT={unbuilt}");
 }
 
 /// Compiles `source` into `object`; returns why it could not ("" when it

@@ -36,7 +36,7 @@ fn programs() -> Option<FabricPrograms> {
         eprintln!("benches/fabric: needs root (it loads BPF programs); nothing measured");
         return None;
     }
-    if let Some(reason) = Fabric::unbuilt() {
+    if let Some(reason) = vnetd::host::bpf::unbuilt() {
         eprintln!("benches/fabric: no kernel fast path in this build ({reason}); nothing measured");
         return None;
     }

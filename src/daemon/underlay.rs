@@ -34,7 +34,7 @@
 //! underlay hands frames to the daemon (see [`crate::daemon::offload`]).
 
 use crate::api::{UnderlayHostReport, UnderlayReport};
-use crate::host::fabric::{Fabric, TunnelSettings};
+use crate::host::fabric::{Fabric, TunnelSettings, TUNNEL_PROGRAM};
 use crate::host::underlay::{Underlay, UnderlayCounters, UnderlayQueue, UnderlaySpec, ETH_HLEN};
 use crate::host::VNET_HDR_LEN;
 use crate::plan::wire::{port_mac, wire_digest};
@@ -187,7 +187,10 @@ impl UnderlayLink {
             hosts: peers.iter().map(|(_, address)| *address).collect(),
             trusted: Vec::new(),
         };
-        let mut underlay = Underlay::open(&spec).with_context(|| {
+        // Over the fabric's programs: one object, whose trusted hosts its
+        // fast path between hosts reads too.
+        let programs = fabric.map(|f| f.programs().clone());
+        let mut underlay = Underlay::open(&spec, programs).with_context(|| {
             let left = nix::net::if_::if_nametoindex(crate::host::underlay::VXLAN_DEVICE).is_ok();
             format!(
                 "opening the VXLAN underlay on {} (host {}){}",
@@ -393,22 +396,17 @@ impl UnderlayLink {
 /// Lets the fabric's kernel fast path carry admitted flows between
 /// machines: its `from_tunnel` runs first where frames arrive (taking those
 /// of installed arrivals, leaving the rest to the underlay), and it learns
-/// where the tunnel is (for its entries into it) and, now and at every
-/// change, which machines the underlay trusts: it carries frames only from
-/// and to them.
+/// where the tunnel is (for its entries into it). The underlay was opened
+/// over the fabric's programs: the machines it trusts are those the fast
+/// path carries frames from and to, in the one map both read.
 fn join_fabric(underlay: &mut Underlay, fabric: &Arc<Fabric>, local: Ipv4Addr) -> Result<()> {
     let settings = TunnelSettings {
         vxlan: underlay.vxlan_index(),
         local,
         mtu: underlay.inner_mtu(),
     };
-    let program = fabric.tunnel_program()?;
-    let told = fabric.clone();
-    underlay.run_first_on_arrival(
-        program,
-        "from_tunnel",
-        Box::new(move |trusted| told.set_tunnel(settings, trusted)),
-    )
+    underlay.run_first_on_arrival(TUNNEL_PROGRAM)?;
+    fabric.set_tunnel(settings)
 }
 
 /// The Ethernet header of a packet for port `port` on another machine:

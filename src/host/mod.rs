@@ -26,6 +26,10 @@
 //!   opened from inside a namespace, so that they leave from its address.
 //! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
 //! - [`link_drops`]: what devices' queues dropped, in any namespace.
+//! - [`bpf`]: the one BPF object (the fabric's tc programs and the
+//!   underlay's), its loader and the tc requests that attach its programs;
+//!   [`fabric`] (the kernel fast path) and [`underlay`] (VXLAN between
+//!   hosts) use them.
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //! - [`listener`]: the one accept loop of every listening socket, with the
 //!   bounds each client is held to.
@@ -33,6 +37,7 @@
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
 //! else of the crate.
 
+pub mod bpf;
 pub mod capture;
 pub mod capture_filter;
 pub mod fabric;

@@ -1,13 +1,14 @@
 //! The labs: every test that builds namespaces, TUN devices, tc programs or
-//! routing daemons, and so needs root (`common::require_root` fails them
+//! routing daemons, or loads BPF programs (`bpf`, the tests of the object
+//! in `tests/bpf/`), and so needs root (`common::require_root` fails them
 //! loudly otherwise). One binary, so that the crate is linked once for all
 //! of them; each lab names its namespaces after a prefix of its own, so
 //! that tests of different modules run side by side.
 
+#[path = "../bpf/mod.rs"]
+mod bpf;
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../fabric/mod.rs"]
-mod fabric;
 
 mod api_client;
 mod e2e_apply;
@@ -40,8 +41,6 @@ mod e2e_shaping;
 mod e2e_teardown;
 mod e2e_verify;
 mod e2e_web_bounds;
-mod fabric_model;
-mod fabric_program;
 mod host_plumbing;
 mod host_probe;
 mod host_routing;

@@ -103,14 +103,14 @@ fn hosts(test: &str, mtu: u32) -> Hosts {
 
 fn require_root_and_programs() {
     crate::common::require_root();
-    if let Some(reason) = Underlay::unbuilt() {
+    if let Some(reason) = vnetd::host::bpf::unbuilt() {
         panic!("this build has no underlay programs: {reason}");
     }
 }
 
 /// Opens an underlay from inside the namespace `host`.
 fn open(host: &str, spec: UnderlaySpec) -> Underlay {
-    netns::run_in(host, || Underlay::open(&spec))
+    netns::run_in(host, || Underlay::open(&spec, None))
         .unwrap_or_else(|err| panic!("opening the underlay of {host}: {err:#}"))
 }
 
@@ -289,7 +289,7 @@ fn frames_from_untrusted_hosts_are_dropped_and_counted() {
             namespace,
             ..spec(A_ADDRESS, &[B_ADDRESS], 1)
         };
-        let refused = netns::run_in(&hosts.a, || Underlay::open(&again));
+        let refused = netns::run_in(&hosts.a, || Underlay::open(&again, None));
         assert!(refused.is_err(), "a second underlay opened in A");
     }
     let left = netlink::link_names(&elsewhere).unwrap();

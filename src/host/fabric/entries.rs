@@ -5,8 +5,8 @@
 //! the same way), an arrival's key (one direction as it arrives from
 //! another host: its VNI, its destination MAC and its 5-tuple), the
 //! tunnel's settings, a counters slot and a port's counters, written as the byte layouts of
-//! `fabric.bpf.c`. Where each member lies is in [`layout`], which
-//! `tests/labs/fabric_program.rs` checks against the object's BTF.
+//! `bpf/fabric.h`. Where each member lies is in [`layout`], which
+//! `tests/bpf/layouts.rs` checks against the object's BTF.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -38,7 +38,7 @@ pub const ARRIVAL_KEY_LEN: usize = 56;
 pub const TUNNEL_SETTINGS_LEN: usize = 12;
 
 /// The bytes each member of the maps' structs occupies, named
-/// `<STRUCT>_<MEMBER>` after `fabric.bpf.c` (padding left out: it is
+/// `<STRUCT>_<MEMBER>` after `bpf/fabric.h` (padding left out: it is
 /// always written as zeros).
 pub mod layout {
     use std::ops::Range;

@@ -13,18 +13,14 @@
 //!   thousands of devices each time.
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{Context, Result};
-use futures::{StreamExt, TryStreamExt};
-use rtnetlink::packet_core::{
-    DefaultNla, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
-};
+use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
-use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcHeader, TcMessage, TcOption};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVeth};
 
+use super::super::bpf::tc::{self, create, Hook, Program};
 use super::super::netlink::{link_index_and_mac, with_connection};
 
 /// Adds, in the current thread's namespace, the veth `name` (down, MTU
@@ -67,80 +63,6 @@ pub fn add_veth_across(
 pub const HOST_ENDS_BLOCK: u32 = 1;
 pub const TUNS_BLOCK: u32 = 2;
 
-/// A tc program to attach: its descriptor and its name.
-pub struct Program<'a> {
-    pub fd: RawFd,
-    pub name: &'a str,
-}
-
-const TCA_INGRESS_BLOCK: u16 = 13;
-const TCA_EGRESS_BLOCK: u16 = 14;
-const TCA_BPF_FD: u16 = 6;
-const TCA_BPF_NAME: u16 = 7;
-const TCA_BPF_FLAGS: u16 = 8;
-const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
-const ETH_P_ALL: u16 = 0x0003;
-
-fn u32_attribute(kind: u16, value: u32) -> DefaultNla {
-    DefaultNla::new(kind, value.to_ne_bytes().to_vec())
-}
-
-/// Sends a request that creates a tc object and waits for its
-/// acknowledgement.
-async fn create(handle: &mut Handle, message: RouteNetlinkMessage) -> Result<()> {
-    let mut request = NetlinkMessage::from(message);
-    request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-    let mut responses = handle.request(request)?;
-    while let Some(response) = responses.next().await {
-        if let NetlinkPayload::Error(error) = response.payload {
-            if let Some(code) = error.code {
-                return Err(std::io::Error::from_raw_os_error(-code.get()).into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A qdisc of kind `kind` on device `index` whose ingress is the shared
-/// block `ingress_block` (and, for a `clsact`, whose egress is
-/// `egress_block`, if given).
-fn block_qdisc(
-    kind: &str,
-    index: u32,
-    ingress_block: u32,
-    egress_block: Option<u32>,
-) -> RouteNetlinkMessage {
-    let mut message = TcMessage::with_index(index as i32);
-    message.header.parent = TcHandle::INGRESS;
-    message.header.handle = TcHandle::from(0xffff_0000);
-    message.attributes.push(TcAttribute::Kind(kind.to_owned()));
-    message.attributes.push(TcAttribute::Other(u32_attribute(
-        TCA_INGRESS_BLOCK,
-        ingress_block,
-    )));
-    if let Some(block) = egress_block {
-        message
-            .attributes
-            .push(TcAttribute::Other(u32_attribute(TCA_EGRESS_BLOCK, block)));
-    }
-    RouteNetlinkMessage::NewQueueDiscipline(message)
-}
-
-/// A `clsact` qdisc whose ingress and egress are both shared blocks.
-fn clsact(index: u32, ingress_block: u32, egress_block: u32) -> RouteNetlinkMessage {
-    block_qdisc("clsact", index, ingress_block, Some(egress_block))
-}
-
-/// An `ingress` qdisc whose ingress is the shared block `block`. A port's
-/// devices run programs on ingress only; a `clsact` would also give each
-/// an egress block of its own, and every new block of a device without
-/// hardware offload is searched for in a list of all of them
-/// (`flow_indr_dev_setup_offload`): thousands of private egress blocks
-/// made each port's bring-up slower than the last (BENCHMARKS.md).
-fn ingress_only(index: u32, block: u32) -> RouteNetlinkMessage {
-    block_qdisc("ingress", index, block, None)
-}
-
 /// In the current thread's namespace (the fabric's): binds its `lo` (down,
 /// carrying nothing) to both blocks, so that they live as long as the
 /// namespace whatever ports come and go, and attaches `from_port` to
@@ -148,38 +70,19 @@ fn ingress_only(index: u32, block: u32) -> RouteNetlinkMessage {
 /// filters in direct-action mode.
 pub fn set_up_blocks_here(from_port: Program<'_>, from_daemon: Program<'_>) -> Result<()> {
     with_connection(|mut handle| async move {
-        create(&mut handle, clsact(1, HOST_ENDS_BLOCK, TUNS_BLOCK))
-            .await
-            .context("binding the fabric's lo to its tc blocks")?;
+        create(
+            &mut handle,
+            tc::clsact_on_blocks(1, HOST_ENDS_BLOCK, TUNS_BLOCK),
+        )
+        .await
+        .context("binding the fabric's lo to its tc blocks")?;
         for (block, program) in [(HOST_ENDS_BLOCK, from_port), (TUNS_BLOCK, from_daemon)] {
-            let mut message = TcMessage::with_index(TcHeader::TCM_IFINDEX_MAGIC_BLOCK as i32);
-            message.header.parent = TcHandle::from(block);
-            // Priority 1, every protocol.
-            message.header.info = (1 << 16) | u32::from(ETH_P_ALL.to_be());
-            message.attributes.push(TcAttribute::Kind("bpf".to_owned()));
-            let mut name = program.name.as_bytes().to_vec();
-            name.push(0);
-            message.attributes.push(TcAttribute::Options(vec![
-                TcOption::Other(u32_attribute(TCA_BPF_FD, program.fd as u32)),
-                TcOption::Other(DefaultNla::new(TCA_BPF_NAME, name)),
-                TcOption::Other(u32_attribute(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)),
-            ]));
-            create(&mut handle, RouteNetlinkMessage::NewTrafficFilter(message))
+            create(&mut handle, tc::filter(Hook::Block(block), &program, 1))
                 .await
                 .with_context(|| format!("attaching {} to tc block {block}", program.name))?;
         }
         Ok(())
     })
-}
-
-/// `noqueue` as the root qdisc of device `index`.
-fn noqueue(index: u32) -> RouteNetlinkMessage {
-    let mut message = TcMessage::with_index(index as i32);
-    message.header.parent = TcHandle::ROOT;
-    message
-        .attributes
-        .push(TcAttribute::Kind("noqueue".to_owned()));
-    RouteNetlinkMessage::NewQueueDiscipline(message)
 }
 
 /// Gives the TUN device `index` of the current thread's namespace, still
@@ -191,7 +94,7 @@ fn noqueue(index: u32) -> RouteNetlinkMessage {
 /// in front of it held nothing anyway.
 pub fn noqueue_here(index: u32) -> Result<()> {
     with_connection(|mut handle| async move {
-        create(&mut handle, noqueue(index)).await?;
+        create(&mut handle, tc::noqueue(index)).await?;
         Ok(())
     })
     .with_context(|| format!("giving TUN device #{index} the noqueue qdisc"))
@@ -218,14 +121,14 @@ pub struct PortDevices<'a> {
 /// added to a device that is up waits for the device to be deactivated.
 pub fn plumb_here(port: &PortDevices<'_>) -> Result<()> {
     with_connection(|mut handle| async move {
-        create(&mut handle, noqueue(port.tun))
+        create(&mut handle, tc::noqueue(port.tun))
             .await
             .with_context(|| format!("giving {} the noqueue qdisc", port.tun_name))?;
         for (index, name, block) in [
             (port.host_end, port.host_name, HOST_ENDS_BLOCK),
             (port.tun, port.tun_name, TUNS_BLOCK),
         ] {
-            create(&mut handle, ingress_only(index, block))
+            create(&mut handle, tc::ingress_on_block(index, block))
                 .await
                 .with_context(|| format!("binding {name} to tc block {block}"))?;
         }

@@ -4,8 +4,8 @@
 //! A port on the fabric is a veth pair: `eth0` in the port's namespace,
 //! its peer (the host end, `vh<N>`, with the fabric's MAC address
 //! [`FABRIC_MAC`]) in one fabric namespace, beside the port's TUN device
-//! (`vt<N>`). Two tc programs (`fabric.bpf.c`, compiled by `build.rs`,
-//! loaded through aya) join them:
+//! (`vt<N>`). Two tc programs of the crate's BPF object (`bpf/fabric.h`,
+//! loaded by [`super::bpf`]) join them:
 //!
 //! - at the ingress of each host end, `from_port` answers ARP and IPv6
 //!   neighbour solicitations with [`FABRIC_MAC`], moves the packets of each
@@ -25,11 +25,14 @@
 //! moves the packets of each tunnel entry ([`Fabric::install_tunnel`]) into
 //! that device, with the entry's tunnel key (remote host, VNI) and
 //! addressed to the MAC the receiving port has between hosts; and
-//! `from_tunnel`, which whoever holds the VXLAN device runs first at its
-//! ingress ([`Fabric::tunnel_program`]), moves each frame a trusted host
-//! sent for an arrival entry ([`Fabric::install_arrival`], keyed by VNI,
-//! destination MAC and 5-tuple) straight into the receiving `eth0`, and
-//! leaves every other frame to the next program there (`TC_ACT_UNSPEC`).
+//! `from_tunnel` ([`TUNNEL_PROGRAM`]), which whoever holds the VXLAN device
+//! runs first at its ingress, moves each frame a trusted host sent for an
+//! arrival entry ([`Fabric::install_arrival`], keyed by VNI, destination
+//! MAC and 5-tuple) straight into the receiving `eth0`, and leaves every
+//! other frame to the next program there (`TC_ACT_UNSPEC`). Which hosts
+//! are trusted is the underlay's to say, in the one map of the object both
+//! read ([`super::bpf::Programs::trust`]): the underlay is opened over the
+//! fabric's programs ([`Fabric::programs`]).
 //!
 //! Each flow entry carries a generation, and only an entry of the fabric's
 //! current generation ([`Fabric::advance_generation`]) is used: raising it
@@ -68,15 +71,11 @@ mod unattached;
 pub(crate) use links::noqueue_here;
 
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use aya::maps::{Array, DevMapHash, HashMap as BpfHashMap, MapData, MapError};
-use aya::programs::SchedClassifier;
-use aya::{Ebpf, EbpfLoader};
 
 use counted::CountedPorts;
 pub use entries::{
@@ -88,6 +87,7 @@ pub use entries::{
 #[doc(hidden)]
 pub use unattached::FabricPrograms;
 
+use super::bpf::{tc, Programs};
 use super::interface::{self, InterfaceConfig};
 use super::netns;
 use super::tun::{TunDevice, TunOptions};
@@ -102,11 +102,14 @@ pub const FABRIC_MAC: [u8; 6] = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
 /// instead of being dropped unseen by the veth.
 const HOST_END_MTU: u32 = 65_535;
 
-/// The tc programs, as `build.rs` compiled them (empty when it could not).
-const OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fabric.bpf.o"));
+/// The programs the fabric attaches: at each host end, at each TUN
+/// device, and (by whoever holds the VXLAN device) [`TUNNEL_PROGRAM`].
+const PROGRAMS: [&str; 3] = ["from_port", "from_daemon", TUNNEL_PROGRAM];
 
-/// Why `build.rs` left [`OBJECT`] empty ("" when it did not).
-const UNBUILT: &str = env!("VNETD_FABRIC_UNBUILT");
+/// The program to run first at the VXLAN device's ingress, in a lab over
+/// several hosts: it delivers the frames of arrival entries and leaves the
+/// others to the underlay.
+pub const TUNNEL_PROGRAM: &str = "from_tunnel";
 
 type FlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
 type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
@@ -117,7 +120,6 @@ type GenerationMap = Array<MapData, u64>;
 type TunnelFlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; TUNNEL_ENTRY_LEN]>;
 type ArrivalMap = BpfHashMap<MapData, [u8; ARRIVAL_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
 type TunnelMap = Array<MapData, [u8; TUNNEL_SETTINGS_LEN]>;
-type TrustedMap = BpfHashMap<MapData, u32, u8>;
 
 /// A flow entry the fabric refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +144,7 @@ impl std::error::Error for InstallError {}
 pub struct Fabric {
     namespace: String,
     /// The loaded programs: the shared blocks' filters refer to them.
-    programs: Ebpf,
+    programs: Arc<Programs>,
     ports: Mutex<PortMap>,
     flows: Mutex<FlowMap>,
     /// `struct counters_chunk`s: the slots' counters.
@@ -176,7 +178,6 @@ struct Tunnel {
     flows: TunnelFlowMap,
     arrivals: ArrivalMap,
     settings: TunnelMap,
-    trusted: TrustedMap,
     set: Option<TunnelSettings>,
 }
 
@@ -235,20 +236,11 @@ fn syscall_errno(err: &MapError) -> Option<i32> {
 }
 
 impl Fabric {
-    /// Why this build has no fast path (vnetd was built without a clang
-    /// that targets BPF), if so.
-    pub fn unbuilt() -> Option<&'static str> {
-        (OBJECT.is_empty() || !UNBUILT.is_empty()).then_some(UNBUILT)
-    }
-
     /// Creates the fabric namespace `namespace` and loads the programs
     /// with room for `capacity` flow entries and `max_ports` ports. Fails,
     /// leaving nothing behind, where the build or the kernel lacks what
     /// the fast path needs.
     pub fn create(namespace: &str, capacity: u32, max_ports: u32) -> Result<Arc<Fabric>> {
-        if let Some(reason) = Self::unbuilt() {
-            bail!("{reason}");
-        }
         let capacity = capacity.max(1);
         let loaded = load(capacity, max_ports.max(1))?;
         netns::create_with(namespace, || {
@@ -261,24 +253,11 @@ impl Fabric {
                     std::fs::write(file, "1").with_context(|| format!("writing 1 to {file}"))?;
                 }
             }
-            let fd_of = |name: &str| -> Result<std::os::fd::RawFd> {
-                let classifier: &SchedClassifier = loaded
-                    .programs
-                    .program(name)
-                    .with_context(|| format!("the fabric object has no program {name}"))?
-                    .try_into()?;
-                Ok(classifier.fd()?.as_fd().as_raw_fd())
+            let program = |name| -> Result<tc::Program<'_>> {
+                let fd = loaded.programs.program(name)?;
+                Ok(tc::Program { fd, name })
             };
-            links::set_up_blocks_here(
-                links::Program {
-                    fd: fd_of("from_port")?,
-                    name: "from_port",
-                },
-                links::Program {
-                    fd: fd_of("from_daemon")?,
-                    name: "from_daemon",
-                },
-            )
+            links::set_up_blocks_here(program("from_port")?, program("from_daemon")?)
         })
         .with_context(|| format!("creating the fabric namespace {namespace}"))?;
         Ok(Arc::new(Fabric::from_loaded(
@@ -320,6 +299,12 @@ impl Fabric {
             link_watch: Mutex::new(None),
             tunnel: Mutex::new(tunnel),
         }
+    }
+
+    /// The loaded programs and maps, for an underlay on this host to be
+    /// opened over: one object, whose `trusted` map both read.
+    pub fn programs(&self) -> &Arc<Programs> {
+        &self.programs
     }
 
     /// The fabric namespace's name.
@@ -437,25 +422,10 @@ impl Fabric {
         lock(&self.flows).remove(&bytes).is_ok()
     }
 
-    /// Where the tunnel is, and which hosts' frames may take the fast path
-    /// from it: from the next packet on, tunnel entries carry and arrival
-    /// entries are used. Replaces the trusted set.
-    pub fn set_tunnel(&self, settings: TunnelSettings, trusted: &[Ipv4Addr]) -> Result<()> {
+    /// Where the tunnel is: from the next packet on, tunnel entries carry
+    /// (to the hosts the underlay trusts) and arrival entries are used.
+    pub fn set_tunnel(&self, settings: TunnelSettings) -> Result<()> {
         let mut tunnel = lock(&self.tunnel);
-        let wanted: HashSet<u32> = trusted.iter().map(|a| u32::from(*a)).collect();
-        for address in &wanted {
-            tunnel
-                .trusted
-                .insert(*address, 1, 0)
-                .with_context(|| format!("trusting {}", Ipv4Addr::from(*address)))?;
-        }
-        let stale: Vec<u32> = (tunnel.trusted.keys())
-            .filter_map(|key| key.ok())
-            .filter(|key| !wanted.contains(key))
-            .collect();
-        for address in stale {
-            let _ = tunnel.trusted.remove(&address);
-        }
         tunnel
             .settings
             .set(0, settings.to_bytes(), 0)
@@ -467,18 +437,6 @@ impl Fabric {
     /// The tunnel's settings, once [`Fabric::set_tunnel`] wrote them.
     pub fn tunnel(&self) -> Option<TunnelSettings> {
         lock(&self.tunnel).set
-    }
-
-    /// The descriptor of `from_tunnel`, for whoever holds the VXLAN device
-    /// to run first at its ingress (as a `cls_bpf` filter in direct-action
-    /// mode, before the program that takes what it leaves).
-    pub fn tunnel_program(&self) -> Result<RawFd> {
-        let classifier: &SchedClassifier = self
-            .programs
-            .program("from_tunnel")
-            .context("the fabric object has no program from_tunnel")?
-            .try_into()?;
-        Ok(classifier.fd()?.as_fd().as_raw_fd())
     }
 
     /// Installs one direction of a flow that leaves by the tunnel, keyed
@@ -605,7 +563,7 @@ fn inserted(result: Result<(), MapError>) -> Result<(), InstallError> {
 
 /// The programs and maps, loaded.
 struct Loaded {
-    programs: Ebpf,
+    programs: Arc<Programs>,
     ports: PortMap,
     flows: FlowMap,
     counters: CountersMap,
@@ -616,58 +574,37 @@ struct Loaded {
     tunnel: Tunnel,
 }
 
-/// Loads the programs into the kernel, with `capacity` flow entries (and
-/// twice as many counters slots) and room for `max_ports` ports (two
-/// entries each: host end and TUN).
+/// Loads the object with the fabric's programs, with `capacity` flow
+/// entries (and twice as many counters slots) and room for `max_ports`
+/// ports (two entries each: host end and TUN).
 fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
     let chunks = capacity.saturating_mul(2).div_ceil(SLOTS_PER_CHUNK).max(1);
     let port_chunks = max_ports.div_ceil(PORTS_PER_CHUNK).max(1);
-    let mut programs = EbpfLoader::new()
-        .map_max_entries("flows", capacity)
-        .map_max_entries("to_tunnel", capacity)
-        .map_max_entries("arrivals", capacity)
-        .map_max_entries("counters", chunks)
-        .map_max_entries("port_counters", port_chunks)
-        .map_max_entries("ports", max_ports.saturating_mul(2))
-        .map_max_entries("host_ends", max_ports)
-        .load(OBJECT)
-        .context("loading the fabric's tc programs")?;
-    for name in ["from_port", "from_daemon", "from_tunnel"] {
-        let classifier: &mut SchedClassifier = programs
-            .program_mut(name)
-            .with_context(|| format!("the fabric object has no program {name}"))?
-            .try_into()?;
-        classifier
-            .load()
-            .with_context(|| format!("loading the tc program {name} (cls_bpf, direct action)"))?;
-    }
-    let mut take = |name: &str| {
-        programs
-            .take_map(name)
-            .with_context(|| format!("the fabric object has no map {name}"))
-    };
-    let ports = PortMap::try_from(take("ports")?)?;
-    let flows = FlowMap::try_from(take("flows")?)?;
-    let counters = CountersMap::try_from(take("counters")?)?;
-    let port_counters = PortCountersMap::try_from(take("port_counters")?)?;
-    let host_ends = HostEndsMap::try_from(take("host_ends")?)?;
-    let generation = GenerationMap::try_from(take("generation")?)?;
+    let sizes = [
+        ("flows", capacity),
+        ("to_tunnel", capacity),
+        ("arrivals", capacity),
+        ("counters", chunks),
+        ("port_counters", port_chunks),
+        ("ports", max_ports.saturating_mul(2)),
+        ("host_ends", max_ports),
+    ];
+    let programs = Programs::load(&sizes, &PROGRAMS).context("loading the fabric's tc programs")?;
     let tunnel = Tunnel {
-        flows: TunnelFlowMap::try_from(take("to_tunnel")?)?,
-        arrivals: ArrivalMap::try_from(take("arrivals")?)?,
-        settings: TunnelMap::try_from(take("tunnel")?)?,
-        trusted: TrustedMap::try_from(take("trusted")?)?,
+        flows: programs.take_map("to_tunnel")?,
+        arrivals: programs.take_map("arrivals")?,
+        settings: programs.take_map("tunnel")?,
         set: None,
     };
     Ok(Loaded {
-        programs,
-        ports,
-        flows,
-        counters,
+        ports: programs.take_map("ports")?,
+        flows: programs.take_map("flows")?,
+        counters: programs.take_map("counters")?,
         chunks,
-        port_counters,
-        host_ends,
-        generation,
+        port_counters: programs.take_map("port_counters")?,
+        host_ends: programs.take_map("host_ends")?,
+        generation: programs.take_map("generation")?,
         tunnel,
+        programs,
     })
 }

@@ -1,13 +1,15 @@
 //! The fabric's programs and maps loaded on their own: no namespace, no
 //! device, nothing attached. The kernel runs the programs on packets given
-//! to it (`BPF_PROG_RUN`), so that `tests/labs/fabric_program.rs` can check
-//! what `fabric.bpf.c` does with each packet, and what it counts, through
+//! to it (`BPF_PROG_RUN`), so that the tests of `tests/bpf/` can check
+//! what `bpf/fabric.h` does with each packet, and what it counts, through
 //! the same maps and the same [`Fabric`] methods the daemon uses.
 
-use anyhow::{Context, Result};
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions, TestRunResult};
+use std::net::Ipv4Addr;
 
-use super::{load, lock, Fabric, OBJECT};
+use anyhow::Result;
+use aya::programs::{TestRunOptions, TestRunResult};
+
+use super::{load, lock, Fabric};
 
 /// Ports the tests' maps hold at most.
 const TEST_PORTS: u32 = 64;
@@ -35,9 +37,6 @@ impl Fabric {
     /// nothing.
     #[doc(hidden)]
     pub fn load_for_test(capacity: u32) -> Result<FabricPrograms> {
-        if let Some(reason) = Self::unbuilt() {
-            anyhow::bail!("{reason}");
-        }
         let capacity = capacity.max(1);
         // No name a namespace can have: dropping the fabric removes no
         // namespace.
@@ -49,12 +48,6 @@ impl Fabric {
 }
 
 impl FabricPrograms {
-    /// The object `build.rs` compiled (an ELF file with its BTF), as
-    /// embedded in vnetd.
-    pub fn object() -> &'static [u8] {
-        OBJECT
-    }
-
     /// The fabric whose maps the programs use.
     pub fn fabric(&self) -> &Fabric {
         &self.fabric
@@ -75,17 +68,16 @@ impl FabricPrograms {
         Ok(())
     }
 
-    /// Runs the program `name` (`from_port` or `from_daemon`) once, as
-    /// `options` say.
+    /// Trusts the hosts `hosts` (their underlay addresses), as the
+    /// underlay of a lab over several hosts does: the tunnel's entries
+    /// carry only to them, and `from_tunnel` takes frames only from them.
+    pub fn trust(&self, hosts: &[Ipv4Addr]) -> Result<()> {
+        self.fabric.programs.trust(hosts)
+    }
+
+    /// Runs the program `name` (`from_port`, `from_daemon` or
+    /// `from_tunnel`) once, as `options` say.
     pub fn run(&self, name: &str, options: TestRunOptions<'_>) -> Result<TestRunResult> {
-        let program: &SchedClassifier = self
-            .fabric
-            .programs
-            .program(name)
-            .with_context(|| format!("the fabric object has no program {name}"))?
-            .try_into()?;
-        program
-            .test_run(options)
-            .with_context(|| format!("running {name} on a packet (BPF_PROG_RUN)"))
+        self.fabric.programs.test_run(name, options)
     }
 }

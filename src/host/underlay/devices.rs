@@ -13,17 +13,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::RawFd;
 
 use anyhow::{anyhow, Context, Result};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use nix::sched::{setns, CloneFlags};
-use rtnetlink::packet_core::{
-    DefaultNla, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
-};
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVxlan};
+use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVxlan};
 
+use super::super::bpf::tc::{self, create, Hook, Program};
 use super::super::netlink::{link_index, with_connection};
 use super::VXLAN_PORT;
 
@@ -147,12 +143,6 @@ pub fn indexes_here<const N: usize>(names: [&str; N]) -> Result<[u32; N]> {
     })
 }
 
-/// A tc program to attach: its descriptor and its name.
-pub struct Program<'a> {
-    pub fd: RawFd,
-    pub name: &'a str,
-}
-
 /// A device of the current thread's namespace and the program to run at
 /// its ingress.
 pub struct Attachment<'a> {
@@ -161,66 +151,10 @@ pub struct Attachment<'a> {
     pub program: Program<'a>,
 }
 
-/// `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)`: a `clsact`'s ingress hook.
-const CLSACT_INGRESS: u32 = 0xffff_fff2;
-const TCA_BPF_FD: u16 = 6;
-const TCA_BPF_NAME: u16 = 7;
-const TCA_BPF_FLAGS: u16 = 8;
-const TCA_BPF_FLAG_ACT_DIRECT: u32 = 1;
-const ETH_P_ALL: u16 = 0x0003;
-
-fn u32_attribute(kind: u16, value: u32) -> DefaultNla {
-    DefaultNla::new(kind, value.to_ne_bytes().to_vec())
-}
-
-/// Sends a request that creates a tc object and waits for its
-/// acknowledgement.
-async fn create(handle: &mut Handle, message: RouteNetlinkMessage) -> Result<()> {
-    let mut request = NetlinkMessage::from(message);
-    request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-    let mut responses = handle.request(request)?;
-    while let Some(response) = responses.next().await {
-        if let NetlinkPayload::Error(error) = response.payload {
-            if let Some(code) = error.code {
-                return Err(std::io::Error::from_raw_os_error(-code.get()).into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A qdisc of kind `kind` at `parent` of device `index`.
-fn qdisc(kind: &str, index: u32, parent: TcHandle, handle: u32) -> RouteNetlinkMessage {
-    let mut message = TcMessage::with_index(index as i32);
-    message.header.parent = parent;
-    message.header.handle = TcHandle::from(handle);
-    message.attributes.push(TcAttribute::Kind(kind.to_owned()));
-    RouteNetlinkMessage::NewQueueDiscipline(message)
-}
-
 /// The priority of the underlay's own filters: one program that runs
 /// before them ([`attach_first_here`]) has priority 1.
 const OWN_PRIORITY: u32 = 2;
 const FIRST_PRIORITY: u32 = 1;
-
-/// `program` as a `cls_bpf` filter in direct-action mode at the ingress of
-/// device `index`'s `clsact`, for every protocol, with priority `priority`
-/// (the lower first).
-fn ingress_filter(index: u32, program: &Program<'_>, priority: u32) -> RouteNetlinkMessage {
-    let mut message = TcMessage::with_index(index as i32);
-    message.header.parent = TcHandle::from(CLSACT_INGRESS);
-    // Every protocol.
-    message.header.info = (priority << 16) | u32::from(ETH_P_ALL.to_be());
-    message.attributes.push(TcAttribute::Kind("bpf".to_owned()));
-    let mut name = program.name.as_bytes().to_vec();
-    name.push(0);
-    message.attributes.push(TcAttribute::Options(vec![
-        TcOption::Other(u32_attribute(TCA_BPF_FD, program.fd as u32)),
-        TcOption::Other(DefaultNla::new(TCA_BPF_NAME, name)),
-        TcOption::Other(u32_attribute(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)),
-    ]));
-    RouteNetlinkMessage::NewTrafficFilter(message)
-}
 
 /// Turns IPv6 off on `interface` of the current thread's namespace (if
 /// the kernel has it): the underlay's devices carry frames only, and an
@@ -248,20 +182,21 @@ pub fn plumb_here(attachments: &[Attachment<'_>], tap: u32, mtu: u32) -> Result<
         disable_ipv6_here(attachment.name)?;
     }
     with_connection(|mut handle| async move {
-        create(&mut handle, qdisc("noqueue", tap, TcHandle::ROOT, 0))
+        create(&mut handle, tc::noqueue(tap))
             .await
             .context("giving the TAP device the noqueue qdisc")?;
         for attachment in attachments {
             let name = attachment.name;
+            create(&mut handle, tc::clsact(attachment.index))
+                .await
+                .with_context(|| format!("adding a clsact qdisc to {name}"))?;
             create(
                 &mut handle,
-                qdisc("clsact", attachment.index, TcHandle::INGRESS, 0xffff_0000),
-            )
-            .await
-            .with_context(|| format!("adding a clsact qdisc to {name}"))?;
-            create(
-                &mut handle,
-                ingress_filter(attachment.index, &attachment.program, OWN_PRIORITY),
+                tc::filter(
+                    Hook::Ingress(attachment.index),
+                    &attachment.program,
+                    OWN_PRIORITY,
+                ),
             )
             .await
             .with_context(|| format!("attaching {} to {name}", attachment.program.name))?;
@@ -290,7 +225,11 @@ pub fn plumb_here(attachments: &[Attachment<'_>], tap: u32, mtu: u32) -> Result<
 /// program.
 pub fn attach_first_here(index: u32, program: &Program<'_>) -> Result<()> {
     with_connection(|mut handle| async move {
-        create(&mut handle, ingress_filter(index, program, FIRST_PRIORITY)).await
+        create(
+            &mut handle,
+            tc::filter(Hook::Ingress(index), program, FIRST_PRIORITY),
+        )
+        .await
     })
 }
 

@@ -6,8 +6,8 @@
 //! and the VNI of each frame from the frame's tunnel key instead of a
 //! table of its own, and a multi-queue TAP device whose queues
 //! ([`UnderlayQueue`]) the daemon reads and writes, as it does a port's TUN
-//! queues. Two tc programs (`underlay.bpf.c`, compiled by `build.rs`,
-//! loaded through aya) join them:
+//! queues. Two tc programs of the crate's BPF object (`bpf/underlay.h`,
+//! loaded by [`super::bpf`]) join them:
 //!
 //! - at the ingress of the TAP, `to_underlay` looks the destination MAC of
 //!   each frame the daemon writes up in a table
@@ -22,11 +22,15 @@
 //! Both count what they carry and what they drop
 //! ([`Underlay::counters`]), and what they refused from or did not send to
 //! each of the other hosts ([`UnderlaySpec::hosts`],
-//! [`Underlay::host_counters`]). Another program may run before
-//! `from_underlay` at the VXLAN device's ingress
-//! ([`Underlay::run_first_on_arrival`]: a fast path that delivers some
-//! frames itself, told the trusted hosts at every change): what it leaves
-//! reaches `from_underlay` as before.
+//! [`Underlay::host_counters`]). Another program of the same object may
+//! run before `from_underlay` at the VXLAN device's ingress
+//! ([`Underlay::run_first_on_arrival`]: the fabric's fast path, which
+//! delivers some frames itself): what it leaves reaches `from_underlay` as
+//! before. Opened over the fabric's programs ([`Underlay::open`]), the
+//! underlay shares with it the one map of the trusted hosts
+//! ([`super::bpf::Programs::trust`]): the program that runs first reads
+//! the same set as `from_underlay`, at every moment, and takes nothing
+//! from a host `from_underlay` would refuse.
 //!
 //! The devices may sit in another namespace than the caller's
 //! ([`UnderlaySpec::namespace`]): the VXLAN device is made from the
@@ -40,22 +44,26 @@
 //! addresses and VNIs.
 
 mod devices;
+mod entries;
 mod queue;
 
+pub use entries::{
+    layout, HostCounters, UnderlayCounters, DESTINATION_LEN, FRAME_COUNTERS_LEN, HOST_COUNTERS_LEN,
+    MAC_KEY_LEN, UNDERLAY_SETTINGS_LEN,
+};
 pub use queue::{UnderlayQueue, ETH_HLEN};
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsFd, AsRawFd};
-use std::sync::{Mutex, MutexGuard};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
-use aya::programs::SchedClassifier;
-use aya::{Ebpf, EbpfLoader};
 use tun_rs::{DeviceBuilder, Layer};
 
+use super::bpf::{tc, Programs};
 use super::netns;
 use super::tun::MAX_QUEUES;
 
@@ -78,32 +86,21 @@ pub const TAP_DEVICE: &str = "vnd-underlay";
 /// The largest VNI: 24 bits.
 pub const MAX_VNI: u32 = 0xff_ffff;
 
-/// The tc programs, as `build.rs` compiled them (empty when it could not).
-const OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/underlay.bpf.o"));
+/// The programs the underlay attaches: at the TAP, at the VXLAN device.
+const PROGRAMS: [&str; 2] = ["to_underlay", "from_underlay"];
 
-/// Why `build.rs` left [`OBJECT`] empty ("" when it did not).
-const UNBUILT: &str = env!("VNETD_UNDERLAY_UNBUILT");
-
-/// `struct settings`: the VXLAN device's index, the TAP's, the local
-/// address (host order), each a native-endian u32.
-type SettingsMap = Array<MapData, [u8; 12]>;
-/// MAC address to `struct destination`: the remote address (host order),
-/// the VNI and whether the remote host is trusted, each a native-endian
-/// u32.
-type DestinationMap = BpfHashMap<MapData, [u8; 6], [u8; 12]>;
+/// `struct underlay_settings`, in its one element.
+type SettingsMap = Array<MapData, [u8; UNDERLAY_SETTINGS_LEN]>;
+/// MAC address to `struct destination`.
+type DestinationMap = BpfHashMap<MapData, [u8; MAC_KEY_LEN], [u8; DESTINATION_LEN]>;
 
 /// One entry of the destination table: a MAC, the host it is on and the
 /// VNI it is reached with.
 type Destination = ([u8; 6], Ipv4Addr, u32);
-/// Trusted remote addresses, host order.
-type TrustedMap = BpfHashMap<MapData, u32, u8>;
-/// `struct counters`, per CPU.
-type CountersMap = PerCpuArray<MapData, [u64; COUNTERS]>;
+/// `struct frame_counters`, per CPU.
+type CountersMap = PerCpuArray<MapData, [u8; FRAME_COUNTERS_LEN]>;
 /// The other hosts (host order) and their `struct host_counters`, per CPU.
-type HostsMap = PerCpuHashMap<MapData, u32, [u64; 2]>;
-
-/// How many counters `struct counters` holds.
-const COUNTERS: usize = 6;
+type HostsMap = PerCpuHashMap<MapData, u32, [u8; HOST_COUNTERS_LEN]>;
 
 /// What to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,48 +123,12 @@ pub struct UnderlaySpec {
     pub trusted: Vec<Ipv4Addr>,
 }
 
-/// What the programs counted since the underlay was opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UnderlayCounters {
-    /// Frames the daemon wrote that went into the tunnel.
-    pub sent: u64,
-    /// Frames from other hosts handed to the daemon.
-    pub received: u64,
-    /// Frames from other hosts dropped because their source address was
-    /// not trusted.
-    pub untrusted: u64,
-    /// Frames the daemon wrote that were dropped because their destination
-    /// MAC had no entry.
-    pub no_destination: u64,
-    /// Frames the daemon wrote that were dropped because the host their
-    /// destination MAC is on was not trusted.
-    pub not_trusted: u64,
-    /// Frames dropped for any other reason: a frame without a tunnel key
-    /// (or of an IPv6 underlay), or a helper that failed.
-    pub failed: u64,
-}
-
-/// What was dropped of one other host's frames, and of the frames for it,
-/// while it was not trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostCounters {
-    pub address: Ipv4Addr,
-    /// Frames from it dropped at the VXLAN device's ingress.
-    pub refused: u64,
-    /// Frames the daemon wrote for a port on it, dropped at the TAP.
-    pub not_sent: u64,
-}
-
 /// A device the underlay made, in the namespace it holds.
 #[derive(Debug, Clone, Copy)]
 struct Device {
     index: u32,
     name: &'static str,
 }
-
-/// Told the trusted hosts at every change: a program that runs before
-/// `from_underlay` and must not take frames from anyone else.
-pub type TrustMirror = Box<dyn Fn(&[Ipv4Addr]) -> Result<()> + Send>;
 
 /// The underlay's devices, programs and maps.
 pub struct Underlay {
@@ -178,14 +139,13 @@ pub struct Underlay {
     tap: Device,
     /// The TAP's queues until [`Underlay::take_queues`].
     queues: Vec<UnderlayQueue>,
-    /// The loaded programs: the devices' filters refer to them.
-    programs: Ebpf,
+    /// The loaded programs (the fabric's too, on a host with a fabric):
+    /// the devices' filters refer to them, and they hold the trusted hosts.
+    programs: Arc<Programs>,
     /// The destination map, and the table it was last given.
     destinations: Mutex<(DestinationMap, Vec<Destination>)>,
-    trusted: Mutex<TrustedMap>,
-    /// The trusted hosts, as last set, and who else is told them.
+    /// The trusted hosts, as last set.
     trusted_now: Vec<Ipv4Addr>,
-    mirror: Option<TrustMirror>,
     counters: CountersMap,
     hosts: HostsMap,
     underlay_interface: String,
@@ -215,56 +175,35 @@ fn inner_mtu_for(underlay: u32) -> u32 {
     INNER_MTU.min(underlay.saturating_sub(u32::from(VXLAN_OVERHEAD)))
 }
 
-/// The programs and maps, loaded.
+/// The underlay's maps, taken from the loaded object.
 struct Loaded {
-    programs: Ebpf,
+    programs: Arc<Programs>,
     settings: SettingsMap,
     destinations: DestinationMap,
-    trusted: TrustedMap,
     counters: CountersMap,
     hosts: HostsMap,
 }
 
-fn load() -> Result<Loaded> {
-    let mut programs = EbpfLoader::new()
-        .load(OBJECT)
-        .context("loading the underlay's tc programs")?;
-    for name in ["to_underlay", "from_underlay"] {
-        let classifier: &mut SchedClassifier = programs
-            .program_mut(name)
-            .with_context(|| format!("the underlay object has no program {name}"))?
-            .try_into()?;
-        classifier
-            .load()
-            .with_context(|| format!("loading the tc program {name} (cls_bpf, direct action)"))?;
-    }
-    let mut take = |name: &str| {
-        programs
-            .take_map(name)
-            .with_context(|| format!("the underlay object has no map {name}"))
+/// Takes the underlay's maps from `programs` (the fabric's, on a host
+/// with a fabric), or from the object loaded for the underlay alone, and
+/// loads its programs.
+fn load(programs: Option<Arc<Programs>>) -> Result<Loaded> {
+    let programs = match programs {
+        Some(programs) => {
+            for name in PROGRAMS {
+                programs.program(name)?;
+            }
+            programs
+        }
+        None => Programs::load(&[], &PROGRAMS)?,
     };
-    let settings = SettingsMap::try_from(take("settings")?)?;
-    let destinations = DestinationMap::try_from(take("destinations")?)?;
-    let trusted = TrustedMap::try_from(take("trusted")?)?;
-    let counters = CountersMap::try_from(take("counters")?)?;
-    let hosts = HostsMap::try_from(take("hosts")?)?;
     Ok(Loaded {
+        settings: programs.take_map("underlay")?,
+        destinations: programs.take_map("destinations")?,
+        counters: programs.take_map("frames")?,
+        hosts: programs.take_map("hosts")?,
         programs,
-        settings,
-        destinations,
-        trusted,
-        counters,
-        hosts,
     })
-}
-
-/// The descriptor of the loaded program `name`.
-fn program_fd(programs: &Ebpf, name: &str) -> Result<std::os::fd::RawFd> {
-    let classifier: &SchedClassifier = programs
-        .program(name)
-        .with_context(|| format!("the underlay object has no program {name}"))?
-        .try_into()?;
-    Ok(classifier.fd()?.as_fd().as_raw_fd())
 }
 
 /// Creates the TAP device [`TAP_DEVICE`] in the current thread's namespace
@@ -313,12 +252,6 @@ fn open_tap_here(queues: usize) -> Result<Vec<UnderlayQueue>> {
 }
 
 impl Underlay {
-    /// Why this build has no underlay (vnetd was built without a clang
-    /// that targets BPF), if so.
-    pub fn unbuilt() -> Option<&'static str> {
-        (OBJECT.is_empty() || !UNBUILT.is_empty()).then_some(UNBUILT)
-    }
-
     /// Removes the VXLAN device a killed process left in the caller's
     /// namespace (its TAP went with the process); says whether there was
     /// one. Only for when no process of this program runs here.
@@ -329,14 +262,13 @@ impl Underlay {
     }
 
     /// Opens the underlay `spec` describes, from (and with its UDP socket
-    /// in) the caller's namespace: loads the programs, makes the TAP and
-    /// the VXLAN device, attaches the programs and brings the devices up,
-    /// with MTU [`Underlay::inner_mtu`]. Fails, leaving no device behind,
-    /// where the build, the kernel or the namespace lacks what it needs.
-    pub fn open(spec: &UnderlaySpec) -> Result<Underlay> {
-        if let Some(reason) = Self::unbuilt() {
-            bail!("{reason}");
-        }
+    /// in) the caller's namespace: loads the programs (over `programs`, the
+    /// fabric's on a host with a fabric, else on their own), makes the TAP
+    /// and the VXLAN device, attaches the programs and brings the devices
+    /// up, with MTU [`Underlay::inner_mtu`]. Fails, leaving no device
+    /// behind, where the build, the kernel or the namespace lacks what it
+    /// needs.
+    pub fn open(spec: &UnderlaySpec, programs: Option<Arc<Programs>>) -> Result<Underlay> {
         if spec.queues == 0 || spec.queues > MAX_QUEUES {
             bail!(
                 "an underlay needs 1 to {MAX_QUEUES} queues, not {}",
@@ -362,7 +294,7 @@ impl Underlay {
                  no room for VXLAN's {VXLAN_OVERHEAD} bytes"
             );
         }
-        let loaded = load()?;
+        let loaded = load(programs)?;
         let queues = devices::run_in(&namespace, || open_tap_here(spec.queues))?;
         let target = spec.namespace.as_ref().map(|_| namespace.as_raw_fd());
         devices::here(|| devices::add_vxlan_here(VXLAN_DEVICE, spec.local, inner_mtu, target))?;
@@ -381,7 +313,6 @@ impl Underlay {
             programs,
             settings,
             destinations,
-            trusted,
             counters,
             hosts,
         } = loaded;
@@ -399,9 +330,7 @@ impl Underlay {
             queues,
             programs,
             destinations: Mutex::new((destinations, Vec::new())),
-            trusted: Mutex::new(trusted),
             trusted_now: Vec::new(),
-            mirror: None,
             counters,
             hosts,
             underlay_interface,
@@ -416,42 +345,34 @@ impl Underlay {
     /// Writes the programs' settings and trusted hosts, then attaches them
     /// and brings the devices up.
     fn set_up(&mut self, mut settings: SettingsMap, spec: &UnderlaySpec) -> Result<()> {
-        let mut bytes = [0u8; 12];
-        bytes[0..4].copy_from_slice(&self.vxlan.index.to_ne_bytes());
-        bytes[4..8].copy_from_slice(&self.tap.index.to_ne_bytes());
-        bytes[8..12].copy_from_slice(&u32::from(spec.local).to_ne_bytes());
+        let bytes = entries::settings(self.vxlan.index, self.tap.index, spec.local);
         settings
             .set(0, bytes, 0)
             .context("writing the underlay programs' settings")?;
         let cpus =
             aya::util::nr_cpus().map_err(|(path, e)| anyhow::anyhow!("reading {path}: {e}"))?;
         for host in &spec.hosts {
-            let zero =
-                PerCpuValues::try_from(vec![[0u64; 2]; cpus]).context("the hosts' counters")?;
+            let zero = PerCpuValues::try_from(vec![[0u8; HOST_COUNTERS_LEN]; cpus])
+                .context("the hosts' counters")?;
             self.hosts
                 .insert(u32::from(*host), zero, 0)
                 .with_context(|| format!("counting the frames of host {host}"))?;
         }
         self.set_trusted(&spec.trusted)?;
-        let to_underlay = program_fd(&self.programs, "to_underlay")?;
-        let from_underlay = program_fd(&self.programs, "from_underlay")?;
+        let attachment = |device: Device, name: &'static str| -> Result<_> {
+            Ok(devices::Attachment {
+                index: device.index,
+                name: device.name,
+                program: tc::Program {
+                    fd: self.programs.program(name)?,
+                    name,
+                },
+            })
+        };
+        let [to_underlay, from_underlay] = PROGRAMS;
         let attachments = [
-            devices::Attachment {
-                index: self.tap.index,
-                name: self.tap.name,
-                program: devices::Program {
-                    fd: to_underlay,
-                    name: "to_underlay",
-                },
-            },
-            devices::Attachment {
-                index: self.vxlan.index,
-                name: self.vxlan.name,
-                program: devices::Program {
-                    fd: from_underlay,
-                    name: "from_underlay",
-                },
-            },
+            attachment(self.tap, to_underlay)?,
+            attachment(self.vxlan, from_underlay)?,
         ];
         let (tap, mtu) = (self.tap.index, self.inner_mtu);
         devices::run_in(&self.namespace, || {
@@ -460,30 +381,24 @@ impl Underlay {
         .context("setting up the underlay's devices")
     }
 
-    /// Runs the tc program `program` (a descriptor; `name` names it) at the
-    /// VXLAN device's ingress before `from_underlay`: each frame it leaves
-    /// (`TC_ACT_UNSPEC`) goes on to `from_underlay`, which checks its
-    /// source and hands it to the daemon. It runs in the devices'
-    /// namespace, so it may redirect only to devices there. `trust` is told
-    /// the trusted hosts once it is attached and at every change, before
-    /// `from_underlay` is, so that the program never takes frames
-    /// `from_underlay` would drop (it must trust no one until told).
-    pub fn run_first_on_arrival(
-        &mut self,
-        program: std::os::fd::RawFd,
-        name: &str,
-        trust: TrustMirror,
-    ) -> Result<()> {
+    /// Runs the tc program `name` of the underlay's object (the fabric's
+    /// `from_tunnel`, when the underlay was opened over the fabric's
+    /// programs) at the VXLAN device's ingress before `from_underlay`: each
+    /// frame it leaves (`TC_ACT_UNSPEC`) goes on to `from_underlay`, which
+    /// checks its source and hands it to the daemon. It runs in the
+    /// devices' namespace, so it may redirect only to devices there. Of
+    /// the same object, it reads the same trusted hosts as `from_underlay`
+    /// ([`Underlay::set_trusted`]).
+    pub fn run_first_on_arrival(&mut self, name: &str) -> Result<()> {
         let (index, device) = (self.vxlan.index, self.vxlan.name);
-        let program = devices::Program { fd: program, name };
+        let program = tc::Program {
+            fd: self.programs.program(name)?,
+            name,
+        };
         devices::run_in(&self.namespace, || {
             devices::attach_first_here(index, &program)
         })
-        .with_context(|| format!("attaching {name} at the ingress of {device}"))?;
-        // Attached first: until it is told, it trusts no one.
-        trust(&self.trusted_now)?;
-        self.mirror = Some(trust);
-        Ok(())
+        .with_context(|| format!("attaching {name} at the ingress of {device}"))
     }
 
     /// The index of the VXLAN device in the namespace it is in.
@@ -535,23 +450,17 @@ impl Underlay {
         map: &mut DestinationMap,
         (mac, remote, vni): &Destination,
     ) -> Result<()> {
-        let mut value = [0u8; 12];
-        value[0..4].copy_from_slice(&u32::from(*remote).to_ne_bytes());
-        value[4..8].copy_from_slice(&vni.to_ne_bytes());
-        let trusted = u32::from(self.trusted_now.contains(remote));
-        value[8..12].copy_from_slice(&trusted.to_ne_bytes());
+        let value = entries::destination(*remote, *vni, self.trusted_now.contains(remote));
         map.insert(*mac, value, 0)
             .with_context(|| format!("sending {} to {remote} (VNI {vni})", format_mac(mac)))
     }
 
     /// The hosts whose VXLAN packets are taken, and the only ones packets
-    /// are sent to, by underlay address. Replaces the whole set (the
-    /// program run first at the VXLAN device's ingress, if any, is told
-    /// first, then the destinations of each host whose trust changed).
+    /// are sent to, by underlay address. Replaces the whole set: the
+    /// destinations of each host whose trust changed, then the trusted
+    /// hosts every program of the object reads (the fabric's too, when the
+    /// underlay was opened over its programs).
     pub fn set_trusted(&mut self, trusted: &[Ipv4Addr]) -> Result<()> {
-        if let Some(mirror) = &self.mirror {
-            mirror(trusted)?;
-        }
         let changed: Vec<Ipv4Addr> = (self.trusted_now.iter())
             .filter(|a| !trusted.contains(a))
             .chain(trusted.iter().filter(|a| !self.trusted_now.contains(a)))
@@ -565,43 +474,18 @@ impl Underlay {
                 self.write_destination(map, destination)?;
             }
         }
-        let mut map = lock(&self.trusted);
-        let wanted: HashSet<u32> = trusted.iter().map(|a| u32::from(*a)).collect();
-        for address in &wanted {
-            map.insert(*address, 1, 0)
-                .with_context(|| format!("trusting {}", Ipv4Addr::from(*address)))?;
-        }
-        let stale: Vec<u32> = map
-            .keys()
-            .filter_map(|key| key.ok())
-            .filter(|key| !wanted.contains(key))
-            .collect();
-        for address in stale {
-            let _ = map.remove(&address);
-        }
-        Ok(())
+        self.programs.trust(trusted)
     }
 
     /// What the programs counted, summed over the CPUs (all zero if the
     /// kernel could not be asked).
     pub fn counters(&self) -> UnderlayCounters {
-        let mut sums = [0u64; COUNTERS];
-        if let Ok(per_cpu) = self.counters.get(&0, 0) {
-            for counted in per_cpu.iter() {
-                for (sum, value) in sums.iter_mut().zip(counted) {
-                    *sum = sum.wrapping_add(*value);
-                }
-            }
-        }
-        let [sent, received, untrusted, no_destination, failed, not_trusted] = sums;
-        UnderlayCounters {
-            sent,
-            received,
-            untrusted,
-            no_destination,
-            not_trusted,
-            failed,
-        }
+        let Ok(per_cpu) = self.counters.get(&0, 0) else {
+            return UnderlayCounters::default();
+        };
+        (per_cpu.iter())
+            .map(UnderlayCounters::from_bytes)
+            .fold(UnderlayCounters::default(), UnderlayCounters::plus)
     }
 
     /// What was refused from, and not sent to, each host of
@@ -613,16 +497,8 @@ impl Underlay {
             .iter()
             .filter_map(Result::ok)
             .map(|(address, per_cpu)| {
-                let mut counted = HostCounters {
-                    address: Ipv4Addr::from(address),
-                    refused: 0,
-                    not_sent: 0,
-                };
-                for [refused, not_sent] in per_cpu.iter() {
-                    counted.refused = counted.refused.wrapping_add(*refused);
-                    counted.not_sent = counted.not_sent.wrapping_add(*not_sent);
-                }
-                counted
+                let none = HostCounters::none(Ipv4Addr::from(address));
+                per_cpu.iter().fold(none, HostCounters::plus)
             })
             .collect();
         out.sort_by_key(|h| h.address);

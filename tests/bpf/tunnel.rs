@@ -1,8 +1,7 @@
 //! The fabric's way between hosts, packet by packet: `from_port` run on
 //! packets of flows installed to leave by the tunnel (`BPF_PROG_RUN`, as in
-//! `tests/labs/fabric_program.rs`), and `from_tunnel` on a frame that came
-//! from no tunnel; and the layouts of the structs the way between hosts
-//! shares with the daemon, read from the object's BTF.
+//! `fabric_program.rs`), and `from_tunnel` on a frame that came from no
+//! tunnel.
 //!
 //! A test run does not say where `bpf_redirect` sent a packet, nor which
 //! tunnel key it set: the tunnel's path is told from the slow path by what
@@ -11,20 +10,15 @@
 //! Where the tunnel key takes a frame is checked with real packets, by
 //! `tests/labs/several_hosts.rs`.
 
-use super::btf::Btf;
-use super::{forwarded, from_port, load, slot, tcp4, udp4, SkbLayout, SENDER_MAC, TC_ACT_REDIRECT};
+use super::{
+    flow_key, forwarded, from_port, one_port, slot, tcp4, udp4, SkbLayout, HOST_END,
+    TC_ACT_REDIRECT,
+};
 use aya::programs::TestRunOptions;
 use std::net::Ipv4Addr;
-use vnetd::host::fabric::{
-    layout, FabricPrograms, FastEntry, FastKey, TunnelEntry, TunnelSettings, ARRIVAL_KEY_LEN,
-    FLOW_ENTRY_LEN, FLOW_KEY_LEN, TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
-};
+use vnetd::host::fabric::{FabricPrograms, FastEntry, FastKey, TunnelEntry, TunnelSettings};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
-/// The loopback device as the sending port's host end (see
-/// `fabric_program.rs`), its TUN a number only.
-const HOST_END: u32 = 1;
-const TUN: u32 = 1001;
 /// The VXLAN device (a number only: a test run redirects nowhere).
 const VXLAN: u32 = 4004;
 const LOCAL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -42,29 +36,19 @@ const TC_ACT_UNSPEC: u32 = u32::MAX;
 /// The programs with one port at generation 3, a tunnel of inner MTU
 /// `mtu` and the hosts `trusted`.
 fn with_tunnel(mtu: u32, trusted: &[Ipv4Addr]) -> FabricPrograms {
-    let programs = load(16);
-    programs
-        .add_port(HOST_END, TUN, SENDER_MAC, 1500)
-        .expect("adding the port");
-    programs.fabric().advance_generation(3).unwrap();
+    let programs = one_port();
     let settings = TunnelSettings {
         vxlan: VXLAN,
         local: LOCAL,
         mtu,
     };
-    programs.fabric().set_tunnel(settings, trusted).unwrap();
+    programs.fabric().set_tunnel(settings).unwrap();
+    programs.trust(trusted).unwrap();
     programs
 }
 
 fn key(protocol: u8) -> FastKey {
-    FastKey {
-        ingress: HOST_END,
-        protocol,
-        source: SOURCE.into(),
-        destination: DESTINATION.into(),
-        source_port: PORTS.0,
-        destination_port: PORTS.1,
-    }
+    flow_key(protocol, SOURCE, DESTINATION, PORTS)
 }
 
 fn into_tunnel(programs: &FabricPrograms, protocol: u8, generation: u64) {
@@ -128,17 +112,7 @@ fn the_tunnel_carries_nothing_of_another_generation_too_large_or_to_an_untrusted
     into_tunnel(&untrusted, IPPROTO_UDP, 3);
     assert_slow(&untrusted, &frame, "a host not trusted");
     // Trusted again, it carries.
-    untrusted
-        .fabric()
-        .set_tunnel(
-            TunnelSettings {
-                vxlan: VXLAN,
-                local: LOCAL,
-                mtu: 1500,
-            },
-            &[REMOTE],
-        )
-        .unwrap();
+    untrusted.trust(&[REMOTE]).unwrap();
     assert_eq!(
         from_port(&untrusted, &frame, None).packet,
         forwarded(&frame, WIRE_MAC)
@@ -160,9 +134,7 @@ fn the_tunnel_carries_nothing_of_another_generation_too_large_or_to_an_untrusted
 #[test]
 fn without_a_tunnel_its_entries_carry_nothing_and_a_local_entry_goes_first() {
     let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
-    let programs = load(16);
-    programs.add_port(HOST_END, TUN, SENDER_MAC, 1500).unwrap();
-    programs.fabric().advance_generation(3).unwrap();
+    let programs = one_port();
     into_tunnel(&programs, IPPROTO_UDP, 3);
     assert_slow(&programs, &frame, "no tunnel set");
     // With the tunnel set, a current entry to a port of the fabric goes
@@ -217,104 +189,4 @@ fn a_frame_from_no_tunnel_is_left_to_the_underlay() {
         .unwrap_or_else(|err| panic!("{err:#}"));
     assert_eq!(result.return_value, TC_ACT_UNSPEC);
     assert_eq!(&out[..result.data_size_out as usize], &frame[..]);
-}
-
-/// A struct's name, its length, and where `entries.rs` writes each of its
-/// members (padding aside).
-type Layout = (
-    &'static str,
-    usize,
-    Vec<(&'static str, std::ops::Range<usize>)>,
-);
-
-#[test]
-fn the_structs_between_hosts_are_laid_out_as_the_daemon_writes_them() {
-    use layout::*;
-    let btf = Btf::of_object(FabricPrograms::object()).expect("the object's BTF");
-    let expected: [Layout; 3] = [
-        (
-            "tunnel_entry",
-            TUNNEL_ENTRY_LEN,
-            vec![
-                ("generation", TUNNEL_ENTRY_GENERATION),
-                ("slot", TUNNEL_ENTRY_SLOT),
-                ("remote_ipv4", TUNNEL_ENTRY_REMOTE_IPV4),
-                ("vni", TUNNEL_ENTRY_VNI),
-                ("dst_mac", TUNNEL_ENTRY_DST_MAC),
-            ],
-        ),
-        (
-            "arrival_key",
-            ARRIVAL_KEY_LEN,
-            vec![
-                ("flow", ARRIVAL_KEY_FLOW),
-                ("vni", ARRIVAL_KEY_VNI),
-                ("mac", ARRIVAL_KEY_MAC),
-            ],
-        ),
-        (
-            "tunnel_settings",
-            TUNNEL_SETTINGS_LEN,
-            vec![
-                ("vxlan_ifindex", TUNNEL_SETTINGS_VXLAN_IFINDEX),
-                ("local_ipv4", TUNNEL_SETTINGS_LOCAL_IPV4),
-                ("mtu", TUNNEL_SETTINGS_MTU),
-            ],
-        ),
-    ];
-    let mut wrong = Vec::new();
-    for (name, len, members) in expected {
-        let id = btf
-            .struct_id(name)
-            .unwrap_or_else(|| panic!("struct {name} is not in the object"));
-        if btf.size_of(id) != len as u64 {
-            wrong.push(format!(
-                "struct {name}: {} bytes, {len} in entries.rs",
-                btf.size_of(id)
-            ));
-        }
-        for m in btf.members(id) {
-            let at = (m.bit_offset / 8) as usize;
-            let bytes = at..at + btf.size_of(m.type_id) as usize;
-            match members.iter().find(|(n, _)| *n == m.name) {
-                Some((_, rust)) if *rust == bytes => {}
-                Some((_, rust)) => wrong.push(format!("{name}.{}: {bytes:?}, {rust:?}", m.name)),
-                None if m.name.starts_with("pad") => {}
-                None => wrong.push(format!("{name}.{} is not written by entries.rs", m.name)),
-            }
-        }
-    }
-    for (map, key, value) in [
-        (
-            "to_tunnel",
-            ("struct flow_key", FLOW_KEY_LEN),
-            ("struct tunnel_entry", TUNNEL_ENTRY_LEN),
-        ),
-        (
-            "arrivals",
-            ("struct arrival_key", ARRIVAL_KEY_LEN),
-            ("struct flow_entry", FLOW_ENTRY_LEN),
-        ),
-        (
-            "tunnel",
-            ("__u32", 4),
-            ("struct tunnel_settings", TUNNEL_SETTINGS_LEN),
-        ),
-        ("trusted", ("__u32", 4), ("__u8", 1)),
-    ] {
-        let (key_id, value_id) = btf
-            .map_key_value(map)
-            .unwrap_or_else(|| panic!("the object has no map {map}"));
-        for (what, id, (c_name, len)) in [("key", key_id, key), ("value", value_id, value)] {
-            let found = (btf.name_of(id), btf.size_of(id) as usize);
-            if found != (c_name.to_owned(), len) {
-                wrong.push(format!("map {map}'s {what}: {found:?}, ({c_name}, {len})"));
-            }
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "the layouts disagree:\n{}",
-        wrong.join("\n")
-    );
 }

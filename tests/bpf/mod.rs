@@ -1,15 +1,26 @@
-//! What the tests of the fabric's kernel program share: the object loaded
-//! with no namespace ([`FabricPrograms`]), `from_port` run on one packet at
-//! a time (`BPF_PROG_RUN`) with the context a run may be given (the device
-//! it arrives on, GSO), and the packets it is given.
+//! The tests of vnetd's BPF object (`bpf/`), beside one another as the
+//! object's sources are: the fabric's programs run packet by packet
+//! (`BPF_PROG_RUN`: `fabric_program.rs`, `tunnel.rs`) and against a
+//! reference model (`fabric_model.rs`), and every map's layout read from
+//! the object's BTF (`layouts.rs`, with the reader in `btf.rs`). The labs'
+//! binary runs them (they need root to load programs); the underlay's
+//! programs are run on real frames by `tests/labs/underlay.rs`.
+//!
+//! What they share: the object loaded with no namespace
+//! ([`FabricPrograms`]), `from_port` run on one packet at a time with the
+//! context a run may be given (the device it arrives on, GSO), and the
+//! packets it is given.
 #![allow(dead_code)]
 
 pub mod btf;
-pub mod tunnel;
+mod fabric_model;
+mod fabric_program;
+mod layouts;
+mod tunnel;
 
 use aya::programs::TestRunOptions;
 use etherparse::PacketBuilder;
-use vnetd::host::fabric::{Fabric, FabricPrograms, FastCounters, FABRIC_MAC};
+use vnetd::host::fabric::{Fabric, FabricPrograms, FastCounters, FastKey, FABRIC_MAC};
 
 /// `TC_ACT_SHOT`: the packet is dropped.
 pub const TC_ACT_SHOT: u32 = 2;
@@ -30,7 +41,7 @@ pub fn require_bpf() {
         "the fabric program tests need root (euid is {euid}): they load BPF programs and maps \
          and run them on packets (BPF_PROG_RUN); run `cargo test` as root"
     );
-    if let Some(reason) = Fabric::unbuilt() {
+    if let Some(reason) = vnetd::host::bpf::unbuilt() {
         panic!("this build has no kernel fast path, so its programs cannot be tested: {reason}");
     }
 }
@@ -40,6 +51,36 @@ pub fn load(capacity: u32) -> FabricPrograms {
     require_bpf();
     Fabric::load_for_test(capacity)
         .unwrap_or_else(|err| panic!("loading the fabric's programs: {err:#}"))
+}
+
+/// The loopback device, the one device a test run may arrive on without a
+/// namespace of its own: the host end of the port under test.
+pub const HOST_END: u32 = 1;
+/// The port's TUN device (a number only: a test run redirects nowhere).
+pub const TUN: u32 = 1001;
+
+/// The programs with one port ([`HOST_END`], its `eth0` at [`SENDER_MAC`]
+/// with MTU 1500), at generation 3.
+pub fn one_port() -> FabricPrograms {
+    let programs = load(16);
+    programs
+        .add_port(HOST_END, TUN, SENDER_MAC, 1500)
+        .expect("adding the port");
+    programs.fabric().advance_generation(3).unwrap();
+    programs
+}
+
+/// One direction of a flow of `protocol` from `source` to `destination`
+/// (IPv4, with `ports`) as it arrives at [`HOST_END`].
+pub fn flow_key(protocol: u8, source: [u8; 4], destination: [u8; 4], ports: (u16, u16)) -> FastKey {
+    FastKey {
+        ingress: HOST_END,
+        protocol,
+        source: source.into(),
+        destination: destination.into(),
+        source_port: ports.0,
+        destination_port: ports.1,
+    }
 }
 
 /// Where `struct __sk_buff` holds what a test run's context may set, as
@@ -55,7 +96,7 @@ pub struct SkbLayout {
 
 impl SkbLayout {
     pub fn of_object() -> SkbLayout {
-        let btf = btf::Btf::of_object(FabricPrograms::object()).expect("the object's BTF");
+        let btf = btf::Btf::of_object(vnetd::host::bpf::object()).expect("the object's BTF");
         let id = btf
             .struct_id("__sk_buff")
             .expect("the object's BTF has struct __sk_buff (its programs' context)");

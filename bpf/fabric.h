@@ -35,7 +35,9 @@
 // its destination MAC (a port's name between hosts) and its 5-tuple, goes
 // straight into the receiving `eth0`; every other frame is left to the
 // underlay's program (TC_ACT_UNSPEC), which hands it to the daemon or drops
-// it.
+// it. Both ways between hosts carry frames only from and to the hosts in
+// `trusted` (lib/tunnel.h), the map the underlay's programs read: the
+// fast path trusts exactly whom the underlay trusts.
 //
 // Every flow entry carries the generation of the rules that decided it;
 // the daemon's current generation is in `generation`, and an entry of any
@@ -57,17 +59,17 @@
 // that stays on the link, frames of no protocol the fabric carries, and
 // what the daemon wrote for a port whose `eth0` is gone.
 
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
+#pragma once
+
 #include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/pkt_cls.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
+
+#include "lib/common.h"
+#include "lib/tunnel.h"
 
 #define PORT_HOST_END 1
 #define PORT_TUN 2
@@ -122,21 +124,11 @@ struct flow_counters {
 	__u64 gone_bytes;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	// Set by the loader: two entries per NIC the lab may hold.
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct port);
-} ports SEC(".maps");
+// Sized by the loader: two entries per NIC the lab may hold.
+MAP(ports, BPF_MAP_TYPE_HASH, __u32, struct port, 1);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	// Set by the loader: the cap on offloaded flows.
-	__uint(max_entries, 65536);
-	__type(key, struct flow_key);
-	__type(value, struct flow_entry);
-} flows SEC(".maps");
+// Sized by the loader: the cap on offloaded flows.
+MAP(flows, BPF_MAP_TYPE_HASH, struct flow_key, struct flow_entry, 1);
 
 #define SLOTS_PER_CHUNK 2048
 
@@ -144,27 +136,16 @@ struct counters_chunk {
 	struct flow_counters slot[SLOTS_PER_CHUNK];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	// Set by the loader: enough chunks for twice the cap, so that the
-	// slots of removed entries can wait to be read while new entries
-	// take others.
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, struct counters_chunk);
-} counters SEC(".maps");
+// Sized by the loader: enough chunks for twice the cap, so that the slots
+// of removed entries can wait to be read while new entries take others.
+MAP(counters, BPF_MAP_TYPE_ARRAY, __u32, struct counters_chunk, 1);
 
 // The host ends of the ports, by ifindex (each its own value): a device
 // map, whose entries the kernel removes as their devices are unregistered,
 // so that a port whose `eth0` was deleted (its host end with it) is gone
-// from here before the deletion returns.
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
-	// Set by the loader: one entry per port the lab may hold.
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct bpf_devmap_val);
-} host_ends SEC(".maps");
+// from here before the deletion returns. Sized by the loader: one entry
+// per port the lab may hold.
+MAP(host_ends, BPF_MAP_TYPE_DEVMAP_HASH, __u32, struct bpf_devmap_val, 1);
 
 // What the programs dropped of one port's packets, or of the daemon's
 // packets for it.
@@ -190,21 +171,11 @@ struct port_counters_chunk {
 	struct port_counters port[PORTS_PER_CHUNK];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	// Set by the loader: enough chunks for every port the lab may hold.
-	__uint(max_entries, 16);
-	__type(key, __u32);
-	__type(value, struct port_counters_chunk);
-} port_counters SEC(".maps");
+// Sized by the loader: enough chunks for every port the lab may hold.
+MAP(port_counters, BPF_MAP_TYPE_ARRAY, __u32, struct port_counters_chunk, 1);
 
-// The daemon's current generation, in its one element.
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} generation SEC(".maps");
+// The daemon's current generation.
+SINGLE(generation, BPF_MAP_TYPE_ARRAY, __u64);
 
 // One direction of a flow that leaves by the tunnel, to a port of another
 // host: where its packets go, as `flows` keys them (the `flow_key` of the
@@ -243,41 +214,17 @@ struct tunnel_settings {
 	__u32 mtu;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	// Set by the loader: the cap on offloaded flows. Not preallocated: a
-	// lab on one host never fills it.
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct flow_key);
-	__type(value, struct tunnel_entry);
-} to_tunnel SEC(".maps");
+// Sized by the loader: the cap on offloaded flows. Not preallocated: a
+// lab on one host never fills it.
+MAP_WITH_FLAGS(to_tunnel, BPF_MAP_TYPE_HASH, struct flow_key, struct tunnel_entry, 1,
+	       BPF_F_NO_PREALLOC);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	// Set by the loader: the cap on offloaded flows. Its values are
-	// `flow_entry`s: the receiving port's host end and its `eth0`'s MAC.
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct arrival_key);
-	__type(value, struct flow_entry);
-} arrivals SEC(".maps");
+// Sized by the loader: the cap on offloaded flows. Its values are
+// `flow_entry`s: the receiving port's host end and its `eth0`'s MAC.
+MAP_WITH_FLAGS(arrivals, BPF_MAP_TYPE_HASH, struct arrival_key, struct flow_entry, 1,
+	       BPF_F_NO_PREALLOC);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tunnel_settings);
-} tunnel SEC(".maps");
-
-// The other hosts' underlay addresses (host order): only frames from and
-// to them take the fast path. The value is unused.
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} trusted SEC(".maps");
+SINGLE(tunnel, BPF_MAP_TYPE_ARRAY, struct tunnel_settings);
 
 static const __u8 fabric_mac[6] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc};
 
@@ -450,8 +397,7 @@ static __always_inline struct port_counters *port_counted(const struct port *por
 // Whether an entry of `entry_generation` is of the current generation.
 static __always_inline int current(__u64 entry_generation)
 {
-	__u32 zero = 0;
-	__u64 *now = bpf_map_lookup_elem(&generation, &zero);
+	__u64 *now = only_element(&generation);
 	return now && entry_generation == *(volatile __u64 *)now;
 }
 
@@ -569,8 +515,7 @@ static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key
 static __always_inline int into_tunnel(struct __sk_buff *skb, struct flow_key *key,
 				       __u32 ip_len, __u32 headers_len, __u32 on_wire)
 {
-	__u32 zero = 0;
-	struct tunnel_settings *settings = bpf_map_lookup_elem(&tunnel, &zero);
+	struct tunnel_settings *settings = only_element(&tunnel);
 	if (!settings || !settings->vxlan_ifindex)
 		return -1;
 	struct tunnel_entry *flow = bpf_map_lookup_elem(&to_tunnel, key);
@@ -579,15 +524,9 @@ static __always_inline int into_tunnel(struct __sk_buff *skb, struct flow_key *k
 	if (on_wire > settings->mtu)
 		return -1;
 	// Only to a host the underlay trusts (one that runs the same lab).
-	__u32 remote = flow->remote_ipv4;
-	if (!bpf_map_lookup_elem(&trusted, &remote))
+	if (!trusted_host(flow->remote_ipv4))
 		return -1;
-	struct bpf_tunnel_key tunnel_key = {};
-	tunnel_key.remote_ipv4 = flow->remote_ipv4;
-	tunnel_key.local_ipv4 = settings->local_ipv4;
-	tunnel_key.tunnel_id = flow->vni;
-	tunnel_key.tunnel_ttl = 64;
-	if (bpf_skb_set_tunnel_key(skb, &tunnel_key, sizeof(tunnel_key), 0))
+	if (write_tunnel_key(skb, flow->remote_ipv4, settings->local_ipv4, flow->vni))
 		return -1;
 	if (count(skb, flow->slot, ip_len, headers_len))
 		return -1;
@@ -807,12 +746,11 @@ SEC("classifier")
 int from_tunnel(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key tunnel_key = {};
-	if (bpf_skb_get_tunnel_key(skb, &tunnel_key, sizeof(tunnel_key), 0))
+	if (read_tunnel_key(skb, &tunnel_key))
 		return TC_ACT_UNSPEC;
 	// A frame from anywhere else is the underlay's program's to drop and
 	// count.
-	__u32 remote = tunnel_key.remote_ipv4;
-	if (!bpf_map_lookup_elem(&trusted, &remote))
+	if (!trusted_host(tunnel_key.remote_ipv4))
 		return TC_ACT_UNSPEC;
 	if (pull_headers(skb))
 		return TC_ACT_UNSPEC;
@@ -850,5 +788,3 @@ int from_tunnel(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	return bpf_redirect_peer(out, 0);
 }
-
-char LICENSE[] SEC("license") = "Apache-2.0";

@@ -13,14 +13,12 @@
 //!
 //! The offload's own bookkeeping (which flows it asks for, its slots'
 //! reuse, its readings) is not driven here: it needs a published plane
-//! and tracked flows, and tests/e2e_offload.rs runs it on a real lab.
+//! and tracked flows, and tests/labs/e2e_offload.rs runs it on a real lab.
 //!
 //! Needs root: the program arrives on devices of a network namespace the
 //! test makes for itself (anonymous, gone with the test's thread).
 
-use crate::fabric;
-
-use fabric::{forwarded, from_port, load, SkbLayout, TC_ACT_REDIRECT, TC_ACT_SHOT};
+use super::{forwarded, from_port, load, SkbLayout, SENDER_MAC, TC_ACT_REDIRECT, TC_ACT_SHOT};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,7 +212,7 @@ impl Bench {
 /// TCP or UDP) as the fast path counts them.
 fn frame(flow: &Flow, control: Control, fragment: bool, payload: usize) -> (Vec<u8>, u64, u64) {
     use etherparse::PacketBuilder;
-    let ethernet = PacketBuilder::ethernet2(fabric::SENDER_MAC, FABRIC_MAC);
+    let ethernet = PacketBuilder::ethernet2(SENDER_MAC, FABRIC_MAC);
     let (ip, ip_header) = match (flow.source, flow.destination) {
         (IpAddr::V4(s), IpAddr::V4(d)) => (ethernet.ipv4(s.octets(), d.octets(), 64), 20),
         (IpAddr::V6(s), IpAddr::V6(d)) => (ethernet.ipv6(s.octets(), d.octets(), 64), 40),

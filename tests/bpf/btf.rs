@@ -1,7 +1,8 @@
 //! A reader of the BPF Type Format (`linux/btf.h`), as much of it as the
-//! fabric's tests need: each struct's size and its members' names, offsets
-//! and sizes, and the key and value types of each map the object defines
-//! in `.maps`, read from the `.BTF` section of a BPF object.
+//! tests of the BPF object need: each struct's size and its members'
+//! names, offsets and sizes, every map the object defines in `.maps` and
+//! the key and value types of each, read from the `.BTF` section of a BPF
+//! object.
 
 use std::collections::HashMap;
 
@@ -48,6 +49,8 @@ struct Type {
     members: Vec<Member>,
     /// An array's element type and length.
     array: Option<(u32, u32)>,
+    /// A data section's variables, by type id.
+    vars: Vec<u32>,
 }
 
 /// The types of one BTF blob, by id (0 is `void`).
@@ -106,6 +109,7 @@ impl Btf {
             size_or_type: 0,
             members: Vec::new(),
             array: None,
+            vars: Vec::new(),
         }];
         let mut at = 0;
         while at < types_data.len() {
@@ -122,6 +126,7 @@ impl Btf {
                 size_or_type,
                 members: Vec::new(),
                 array: None,
+                vars: Vec::new(),
             };
             at += match kind {
                 KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
@@ -148,7 +153,13 @@ impl Btf {
                     vlen * 12
                 }
                 KIND_ENUM | KIND_FUNC_PROTO => vlen * 8,
-                KIND_DATASEC | KIND_ENUM64 => vlen * 12,
+                KIND_DATASEC => {
+                    for i in 0..vlen {
+                        ty.vars.push(u32_at(types_data, at + i * 12)?);
+                    }
+                    vlen * 12
+                }
+                KIND_ENUM64 => vlen * 12,
                 KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
                 | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => 0,
                 other => return Err(format!("unknown BTF kind {other}")),
@@ -217,6 +228,16 @@ impl Btf {
     /// The members of the struct or union `id`.
     pub fn members(&self, id: u32) -> &[Member] {
         &self.get(self.resolve(id)).members
+    }
+
+    /// The name of every map the object defines in `.maps`.
+    pub fn maps(&self) -> Vec<String> {
+        let Some(section) = self.by_name.get(&(KIND_DATASEC, ".maps".to_owned())) else {
+            return Vec::new();
+        };
+        (self.get(*section).vars.iter())
+            .map(|var| self.get(*var).name.clone())
+            .collect()
     }
 
     /// The key and value types of the map `name` defined in `.maps`

@@ -1,5 +1,5 @@
-//! The fabric's kernel program (`src/host/fabric/fabric.bpf.c`) packet by
-//! packet: the object vnetd embeds is loaded with no namespace
+//! The fabric's kernel program (`bpf/fabric.h`) packet by packet: the
+//! object vnetd embeds is loaded with no namespace
 //! (`Fabric::load_for_test`) and `from_port` is run on packets made here
 //! (`BPF_PROG_RUN`), through the maps and the `Fabric` methods the daemon
 //! uses; each test checks the verdict, the packet as it left the program
@@ -8,34 +8,19 @@
 //! by what it does to the packet (the egress `eth0`'s MAC written in) and
 //! by its slot counting it; the slow path leaves both untouched.
 //!
-//! And the maps' layouts: every struct `fabric.bpf.c` shares with the
-//! daemon, read from the object's BTF, against the offsets and sizes
-//! `src/host/fabric/entries.rs` writes (as Cilium's alignchecker does).
-//!
 //! Needs root (to load BPF programs) and a build that compiled them: they
 //! fail, saying so, otherwise.
 
-use crate::fabric;
-
-use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Icmpv6Type, PacketBuilder};
-use fabric::btf::Btf;
-use fabric::{
-    forwarded, from_port, load, slot, tcp4, udp4, SkbLayout, SENDER_MAC, TC_ACT_REDIRECT,
-    TC_ACT_SHOT,
+use super::{
+    flow_key, forwarded, from_port, load, one_port, slot, tcp4, udp4, SkbLayout, HOST_END,
+    SENDER_MAC, TC_ACT_REDIRECT, TC_ACT_SHOT,
 };
-use std::ops::Range;
+use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Icmpv6Type, PacketBuilder};
 use vnetd::host::fabric::{
-    layout, FabricPrograms, FastCounters, FastEntry, FastKey, PortCounters, CHUNK_LEN, FABRIC_MAC,
-    FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN, PORTS_PER_CHUNK, PORT_CHUNK_LEN,
-    PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
+    FabricPrograms, FastCounters, FastEntry, FastKey, PortCounters, FABRIC_MAC, SLOTS_PER_CHUNK,
 };
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
-/// The loopback device, the one device a test run may arrive on without a
-/// namespace of its own: the host end of the port under test.
-const HOST_END: u32 = 1;
-/// The port's TUN device (a number only: a test run redirects nowhere).
-const TUN: u32 = 1001;
 /// The egress port's host end (a device that exists: the loopback device
 /// again, the only one a test run has) and its `eth0`'s MAC.
 const EGRESS: u32 = HOST_END;
@@ -49,26 +34,8 @@ const DESTINATION: [u8; 4] = [10, 0, 2, 4];
 const PORTS: (u16, u16) = (40000, 5201);
 const SLOT: u32 = 5;
 
-/// The programs with one port (the loopback device as its host end), at
-/// generation 3.
-fn one_port() -> FabricPrograms {
-    let programs = load(16);
-    programs
-        .add_port(HOST_END, TUN, SENDER_MAC, 1500)
-        .expect("adding the port");
-    programs.fabric().advance_generation(3).unwrap();
-    programs
-}
-
 fn key(protocol: u8) -> FastKey {
-    FastKey {
-        ingress: HOST_END,
-        protocol,
-        source: SOURCE.into(),
-        destination: DESTINATION.into(),
-        source_port: PORTS.0,
-        destination_port: PORTS.1,
-    }
+    flow_key(protocol, SOURCE, DESTINATION, PORTS)
 }
 
 fn install(programs: &FabricPrograms, key: &FastKey, generation: u64) {
@@ -408,198 +375,6 @@ fn a_gso_super_packet_counts_as_its_segments_each_with_its_headers() {
     // 20-byte IPv4 and 20-byte TCP headers.
     let counted = slot(&programs, SLOT);
     assert_eq!((counted.packets, counted.bytes), (3, 2800 + 3 * 40));
-}
-
-/// Where `entries.rs` writes one member of a struct.
-struct Member {
-    name: &'static str,
-    bytes: Range<usize>,
-}
-
-fn member(name: &'static str, bytes: Range<usize>) -> Member {
-    Member { name, bytes }
-}
-
-/// Each struct the daemon reads or writes, its length, and where
-/// `entries.rs` puts each of its members (padding aside).
-fn rust_layouts() -> Vec<(&'static str, usize, Vec<Member>)> {
-    use layout::*;
-    vec![
-        (
-            "flow_key",
-            FLOW_KEY_LEN,
-            vec![
-                member("ifindex", FLOW_KEY_IFINDEX),
-                member("family", FLOW_KEY_FAMILY),
-                member("proto", FLOW_KEY_PROTO),
-                member("sport", FLOW_KEY_SPORT),
-                member("dport", FLOW_KEY_DPORT),
-                member("saddr", FLOW_KEY_SADDR),
-                member("daddr", FLOW_KEY_DADDR),
-            ],
-        ),
-        (
-            "flow_entry",
-            FLOW_ENTRY_LEN,
-            vec![
-                member("generation", FLOW_ENTRY_GENERATION),
-                member("out_ifindex", FLOW_ENTRY_OUT_IFINDEX),
-                member("slot", FLOW_ENTRY_SLOT),
-                member("dst_mac", FLOW_ENTRY_DST_MAC),
-            ],
-        ),
-        (
-            "flow_counters",
-            FLOW_COUNTERS_LEN,
-            vec![
-                member("packets", FLOW_COUNTERS_PACKETS),
-                member("bytes", FLOW_COUNTERS_BYTES),
-                member("last_used_ns", FLOW_COUNTERS_LAST_USED_NS),
-                member("gone_packets", FLOW_COUNTERS_GONE_PACKETS),
-                member("gone_bytes", FLOW_COUNTERS_GONE_BYTES),
-            ],
-        ),
-        (
-            "counters_chunk",
-            CHUNK_LEN,
-            vec![member("slot", COUNTERS_CHUNK_SLOT)],
-        ),
-        (
-            "port",
-            PORT_LEN,
-            vec![
-                member("kind", PORT_KIND),
-                member("peer_ifindex", PORT_PEER_IFINDEX),
-                member("mac", PORT_MAC),
-                member("mtu", PORT_MTU),
-                member("counters_index", PORT_COUNTERS_INDEX),
-            ],
-        ),
-        (
-            "port_counters",
-            PORT_COUNTERS_LEN,
-            vec![
-                member("unroutable_packets", PORT_COUNTERS_UNROUTABLE_PACKETS),
-                member("unroutable_bytes", PORT_COUNTERS_UNROUTABLE_BYTES),
-                member("malformed_packets", PORT_COUNTERS_MALFORMED_PACKETS),
-                member("malformed_bytes", PORT_COUNTERS_MALFORMED_BYTES),
-                member("undelivered_packets", PORT_COUNTERS_UNDELIVERED_PACKETS),
-                member("undelivered_bytes", PORT_COUNTERS_UNDELIVERED_BYTES),
-            ],
-        ),
-        (
-            "port_counters_chunk",
-            PORT_CHUNK_LEN,
-            vec![member("port", PORT_COUNTERS_CHUNK_PORT)],
-        ),
-    ]
-}
-
-#[test]
-fn every_map_key_and_value_is_laid_out_as_the_daemon_writes_it() {
-    assert!(
-        !FabricPrograms::object().is_empty(),
-        "this build has no kernel fast path, so there is no BTF to check: {}",
-        vnetd::host::fabric::Fabric::unbuilt().unwrap_or_default()
-    );
-    let btf = Btf::of_object(FabricPrograms::object()).expect("the object's BTF");
-    let mut wrong = Vec::new();
-    for (name, len, members) in rust_layouts() {
-        let Some(id) = btf.struct_id(name) else {
-            wrong.push(format!("struct {name} is not in the object"));
-            continue;
-        };
-        if btf.size_of(id) != len as u64 {
-            wrong.push(format!(
-                "struct {name}: {} bytes in the object, {len} in entries.rs",
-                btf.size_of(id)
-            ));
-        }
-        for m in btf.members(id) {
-            let at = (m.bit_offset / 8) as usize;
-            let size = btf.size_of(m.type_id) as usize;
-            if m.bitfield_size != 0 || m.bit_offset % 8 != 0 {
-                wrong.push(format!("{name}.{}: a bitfield", m.name));
-            } else if m.name.starts_with("pad") {
-                // Written as zeros wherever it lies.
-            } else if let Some(rust) = members.iter().find(|r| r.name == m.name) {
-                if rust.bytes != (at..at + size) {
-                    wrong.push(format!(
-                        "{name}.{}: bytes {:?} in the object, {:?} in entries.rs",
-                        m.name,
-                        at..at + size,
-                        rust.bytes
-                    ));
-                }
-            } else {
-                wrong.push(format!(
-                    "{name}.{} (bytes {:?}) is not written by entries.rs",
-                    m.name,
-                    at..at + size
-                ));
-            }
-        }
-        for rust in &members {
-            if !btf.members(id).iter().any(|m| m.name == rust.name) {
-                wrong.push(format!("{name}.{} is not in the object", rust.name));
-            }
-        }
-    }
-    // A chunk is SLOTS_PER_CHUNK counters, one after the other.
-    let chunk = btf
-        .struct_id("counters_chunk")
-        .expect("struct counters_chunk");
-    assert_eq!(
-        btf.name_of(btf.members(chunk)[0].type_id),
-        format!("struct flow_counters[{SLOTS_PER_CHUNK}]")
-    );
-    let ports_chunk = btf
-        .struct_id("port_counters_chunk")
-        .expect("struct port_counters_chunk");
-    assert_eq!(
-        btf.name_of(btf.members(ports_chunk)[0].type_id),
-        format!("struct port_counters[{PORTS_PER_CHUNK}]")
-    );
-    // Each map holds the key and value types the daemon's maps are made of.
-    for (map, key, value) in [
-        (
-            "flows",
-            ("struct flow_key", FLOW_KEY_LEN),
-            ("struct flow_entry", FLOW_ENTRY_LEN),
-        ),
-        ("ports", ("__u32", 4), ("struct port", PORT_LEN)),
-        (
-            "counters",
-            ("__u32", 4),
-            ("struct counters_chunk", CHUNK_LEN),
-        ),
-        (
-            "port_counters",
-            ("__u32", 4),
-            ("struct port_counters_chunk", PORT_CHUNK_LEN),
-        ),
-        ("generation", ("__u32", 4), ("__u64", 8)),
-    ] {
-        let Some((key_id, value_id)) = btf.map_key_value(map) else {
-            wrong.push(format!(
-                "the object has no map {map} with a key and a value type"
-            ));
-            continue;
-        };
-        for (what, id, (c_name, len)) in [("key", key_id, key), ("value", value_id, value)] {
-            let found = (btf.name_of(id), btf.size_of(id) as usize);
-            if found != (c_name.to_owned(), len) {
-                wrong.push(format!(
-                    "map {map}'s {what}: {found:?} in the object, ({c_name}, {len}) in the daemon"
-                ));
-            }
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "the maps' layouts disagree:\n{}",
-        wrong.join("\n")
-    );
 }
 
 /// What the programs counted at the port whose host end is `host_end`
