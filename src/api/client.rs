@@ -142,7 +142,7 @@ impl Client {
             nic: nic.map(str::to_string),
         };
         match self.ask(&req)? {
-            Response::Flows(flows) => Ok(flows),
+            Response::Flows(report) => Ok(report.flows),
             other => Err(unexpected(&req, &other)),
         }
     }

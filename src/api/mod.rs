@@ -23,7 +23,10 @@
 //! tables read the lab's compiled tables, which a client does not hold.
 //! A refusal is an [`ApiError`]: its kind says whether the request was
 //! malformed (`usage`, exit 2) or named what is not there (`refused`,
-//! exit 1).
+//! exit 1). A fault the daemon met while answering, which did not stop
+//! the answer (a namespace an `apply` could not remove, the kernel fast
+//! path's counters that could not be read for `stats`), is in the
+//! answer's `warnings` as well as in the daemon's log.
 //!
 //! This module knows the diagnostics' questions and answer shapes and the
 //! topology's diagnostics; it knows nothing of the daemon.
@@ -34,8 +37,8 @@ pub mod report;
 
 pub use convergence::{Convergence, HostRef, RouteRef, SessionRef};
 pub use report::{
-    BackendReport, FlowReport, FlowTableReport, GlobalReachReport, NicStats, RoutingDaemonReport,
-    StatsReport, UnderlayHostReport, UnderlayReport,
+    BackendReport, FlowReport, FlowTableReport, FlowsReport, GlobalReachReport, NicStats,
+    RoutingDaemonReport, StatsReport, UnderlayHostReport, UnderlayReport,
 };
 
 use crate::diagnostics::gateway::BgpPeerStatusList;
@@ -91,7 +94,7 @@ pub enum Response {
     Applied(ApplyOutcome),
     Diagnosis(Diagnosis),
     Stats(StatsReport),
-    Flows(Vec<FlowReport>),
+    Flows(FlowsReport),
     BgpPeerStatus(BgpPeerStatus),
     LoadBalancer(LoadBalancerStatus),
     RunningTopology(RunningTopology),
@@ -101,8 +104,9 @@ pub enum Response {
 
 /// What an `apply` changed: the generation the lab forwards with now,
 /// the NICs and parts added, removed and re-plumbed (their namespace or
-/// addresses changed), by name, what changed in place, and what had to be
-/// built again with what is lost with it.
+/// addresses changed), by name, what changed in place, what had to be
+/// built again with what is lost with it, and the faults met on the way
+/// that did not undo it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyOutcome {
     pub source: String,
@@ -117,6 +121,11 @@ pub struct ApplyOutcome {
     /// The file's entries added (`+`), removed (`-`) or changed (`~`).
     #[serde(default)]
     pub file: Vec<String>,
+    /// Faults met on the way that did not undo the apply, each also in
+    /// the daemon's log (a namespace that could not be removed, a rate
+    /// cap that could not be changed): what did not take effect as asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A diagnostic answer as it prints: a table, or `az`-shaped JSON when

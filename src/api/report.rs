@@ -59,6 +59,11 @@ pub struct StatsReport {
     /// each adds and carried (empty without Global Reach).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub global_reach: Vec<GlobalReachReport>,
+    /// What could not be read for this report (the kernel fast path's
+    /// counters, say), each also in the daemon's log: its counts leave
+    /// that out until a later reading. Absent when everything was read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One Global Reach link between two edge routers, as the daemon carries
@@ -269,6 +274,17 @@ pub struct RoutingDaemonReport {
     pub last_exit: Option<String>,
     /// Why the last attempt to start it again failed, until one succeeds.
     pub restart_error: Option<String>,
+}
+
+/// The tracked flows, as `vnetd flows --json` prints them, and what could
+/// not be read for them (the kernel fast path's counters, say, each also
+/// in the daemon's log: their counts leave that out until a later
+/// reading).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct FlowsReport {
+    pub flows: Vec<FlowReport>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One tracked flow, as `vnetd flows --json` prints it.

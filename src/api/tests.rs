@@ -164,6 +164,7 @@ fn stats() -> StatsReport {
             packets: 12,
             dropped: 0,
         }],
+        warnings: vec!["the fabric's counters: Operation not permitted (os error 1)".into()],
     }
 }
 
@@ -181,34 +182,39 @@ fn responses() -> Vec<Response> {
                 "~route_tables[spoke1-rt]".into(),
                 "+network_interfaces[vm3]".into(),
             ],
+            warnings: vec!["removing namespace vm9: Device or resource busy".into()],
         }),
+        Response::Applied(ApplyOutcome::default()),
         Response::Diagnosis(Diagnosis {
             json: false,
             output: "Next hop from vm1 to 10.1.0.4:\n  next hop type:   VNetPeering\n".into(),
         }),
         Response::Stats(stats()),
         Response::Stats(StatsReport::default()),
-        Response::Flows(vec![FlowReport {
-            host: Some("h2".into()),
-            nic: "vm1".into(),
-            direction: "Outbound".into(),
-            protocol: "Tcp".into(),
-            source: "10.0.1.4:40000".into(),
-            destination: "[fd00::4]:80".into(),
-            rule: Some("securityRules/allow-web".into()),
-            next_hop_type: Some("VnetLocal".into()),
-            next_hop_ip_address: None,
-            gateways: Vec::new(),
-            packets_forward: 3,
-            bytes_forward: 180,
-            packets_reverse: 2,
-            bytes_reverse: 120,
-            age_ms: 1500,
-            idle_ms: 20,
-            offloaded: true,
-            not_offloaded_because: None,
-        }]),
-        Response::Flows(Vec::new()),
+        Response::Flows(FlowsReport {
+            flows: vec![FlowReport {
+                host: Some("h2".into()),
+                nic: "vm1".into(),
+                direction: "Outbound".into(),
+                protocol: "Tcp".into(),
+                source: "10.0.1.4:40000".into(),
+                destination: "[fd00::4]:80".into(),
+                rule: Some("securityRules/allow-web".into()),
+                next_hop_type: Some("VnetLocal".into()),
+                next_hop_ip_address: None,
+                gateways: Vec::new(),
+                packets_forward: 3,
+                bytes_forward: 180,
+                packets_reverse: 2,
+                bytes_reverse: 120,
+                age_ms: 1500,
+                idle_ms: 20,
+                offloaded: true,
+                not_offloaded_because: None,
+            }],
+            warnings: vec!["the fabric's counters: Operation not permitted".into()],
+        }),
+        Response::Flows(FlowsReport::default()),
         Response::BgpPeerStatus(BgpPeerStatus {
             gateway: "hub-gw".into(),
             peers: BgpPeerStatusList {
@@ -316,8 +322,8 @@ fn lines_have_the_documented_shape() {
         r#"{"command":"diagnose","query":{"query":"rules","nic":"vm1"},"json":false}"#
     );
     assert_eq!(
-        serde_json::to_string(&Response::Flows(Vec::new())).unwrap(),
-        r#"{"flows":[]}"#
+        serde_json::to_string(&Response::Flows(FlowsReport::default())).unwrap(),
+        r#"{"flows":{"flows":[]}}"#
     );
     assert_eq!(
         serde_json::to_string(&Response::Error(ApiError::refused("no NIC named `vm9`"))).unwrap(),

@@ -1,6 +1,7 @@
 //! The command line as clap reads it: commands, their arguments and the
 //! value enums. Nothing here runs anything.
 
+use super::log::LogFormat;
 use crate::graph::GraphFormat;
 use crate::topology::ParseOptions;
 use clap::{Args, Parser, Subcommand};
@@ -18,6 +19,12 @@ pub const DEFAULT_UI_ADDRESS: &str = "127.0.0.1:9470";
     about = "Azure virtual networking on one Linux host: real packets through Azure's routes, peering and NSGs"
 )]
 pub struct Cli {
+    /// How the log's lines are written on stderr: text, or one JSON
+    /// object per line (for CI systems). `RUST_LOG` filters them (default
+    /// `info`). The log is the daemon's (`vnetd run`); a command's answer
+    /// is printed as it is.
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

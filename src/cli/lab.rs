@@ -72,7 +72,7 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         .map_err(Failure::refused)?;
     require_root("run", "creates network namespaces and TUN devices")?;
     if crate::host::netns::in_private_mount_namespace() {
-        eprintln!("{}", private_mount_namespace_warning(host.as_deref()));
+        tracing::warn!("{}", private_mount_namespace_warning(host.as_deref()));
     }
     let mut options = crate::daemon::RunOptions::default();
     if let Some(w) = workers {
@@ -210,7 +210,10 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         if signal != signal_hook::consts::SIGHUP {
             break;
         }
-        // SIGHUP: read the file again and apply it, as `vnetd apply` would.
+        // SIGHUP: read the file again and apply it, as `vnetd apply` would;
+        // nobody asked but the signal, so what goes wrong is the log's.
+        let _in_lab = daemon.span().enter();
+        tracing::info!("SIGHUP: applying the file again");
         let reloaded = match path {
             Some(p) => topology::read_file(p).map(|t| (p.display().to_string(), t)),
             None => Ok((BUILTIN_NAME.to_string(), BUILTIN_LAB.to_string())),
@@ -233,10 +236,10 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
                             "after the apply",
                         ));
                     }
-                    Err(f) => say_err(&format!("{}\n", f.message)),
+                    Err(f) => tracing::warn!("reloading on SIGHUP: {}", f.message),
                 }
             }
-            Err(d) => say_err(&format!("vnetd: reloading on SIGHUP: {d}\n")),
+            Err(d) => tracing::warn!("reloading on SIGHUP: {d}"),
         }
     }
     drop(reporter);
@@ -362,12 +365,12 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
     }
 }
 
-/// What `vnetd run` says when it runs in a mount namespace of its own.
+/// What `vnetd run` logs when it runs in a mount namespace of its own.
 fn private_mount_namespace_warning(host: Option<&str>) -> String {
     let host = host.map(|h| format!(" --host {h}")).unwrap_or_default();
     let example = format!("nsenter --net=/run/netns/NAME vnetd run FILE{host}");
     format!(
-        "vnetd: warning: this process runs in a mount namespace of its own (as `ip netns exec` \
+        "this process runs in a mount namespace of its own (as `ip netns exec` \
          gives it): the lab's namespaces will be seen only by processes in that mount \
          namespace, and `ip netns`, `vnetd` commands and tools started elsewhere will not find \
          them. To run in another network namespace with the machine's mounts, use \

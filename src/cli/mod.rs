@@ -6,6 +6,7 @@
 //! of errors to exit codes; it may use every layer, and no layer uses it.
 //!
 //! The rooms: [`args`] is what clap reads, [`lab`] runs and removes labs,
+//! [`log`] writes the daemon's log (levels, spans, text or JSON),
 //! `converge` reports and waits for the lab's convergence,
 //! `capture` writes what crosses a port as pcapng,
 //! [`failure`] turns the errors below into exit codes, `render` prints the
@@ -17,6 +18,7 @@ mod capture;
 mod converge;
 pub mod failure;
 pub mod lab;
+pub mod log;
 pub mod render;
 
 pub use args::{
@@ -40,7 +42,8 @@ use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let outcome = log::init(cli.log_format).and_then(|()| run(cli));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !f.message.is_empty() {
@@ -274,10 +277,13 @@ fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
 }
 
 /// Sends a request to the running daemon and prints its answer, as a
-/// table or (`json`) as JSON.
+/// table or (`json`) as JSON, and on stderr the faults the daemon met
+/// while answering (in the JSON too).
 fn online(req: &Request, json: bool) -> Result<(), Failure> {
     let response = client::request(&client::socket_path(), req)?;
-    say(&render::printed(&response, json)?)
+    let printed = render::printed(&response, json)?;
+    say_err(&render::warning_lines(&response));
+    say(&printed)
 }
 
 fn apply(path: &Path, options: ParseOptions, wait: bool) -> Result<(), Failure> {

@@ -1,9 +1,10 @@
 //! What the commands answered by the running lab print: the daemon's
 //! typed answers ([`crate::api::Response`]) laid out as text or JSON, with
-//! the exit code each ends with.
+//! the exit code each ends with, and the faults the daemon met while
+//! answering ([`warnings`]), which the command says on stderr.
 
 use super::Failure;
-use crate::api::{ApplyOutcome, FlowReport, Response, StatsReport};
+use crate::api::{ApplyOutcome, FlowReport, FlowsReport, Response, StatsReport};
 use crate::diagnostics;
 
 /// The printed form of one answer: stdout, or the failure (its message for
@@ -13,7 +14,7 @@ pub fn printed(response: &Response, json: bool) -> Result<String, Failure> {
         Response::Applied(outcome) => render_applied(outcome),
         Response::Diagnosis(d) => d.output.clone(),
         Response::Stats(report) => render_stats(report, json),
-        Response::Flows(flows) => render_flows(flows, json),
+        Response::Flows(report) => render_flows(report, json),
         Response::BgpPeerStatus(status) => {
             diagnostics::gateway::render_peer_status(&status.gateway, &status.peers, json)?
         }
@@ -31,6 +32,26 @@ pub fn printed(response: &Response, json: bool) -> Result<String, Failure> {
             })
         }
     })
+}
+
+/// The faults the daemon met while answering, which did not stop the
+/// answer (each also in its log): an `apply`'s, or what a report could not
+/// read. The command says each on stderr, `vnetd: warning: ...`.
+pub fn warnings(response: &Response) -> &[String] {
+    match response {
+        Response::Applied(outcome) => &outcome.warnings,
+        Response::Stats(report) => &report.warnings,
+        Response::Flows(report) => &report.warnings,
+        _ => &[],
+    }
+}
+
+/// [`warnings`] as the command says them on stderr, a line each.
+pub fn warning_lines(response: &Response) -> String {
+    warnings(response)
+        .iter()
+        .map(|w| format!("vnetd: warning: {w}\n"))
+        .collect()
 }
 
 /// `FILE: applied, generation N; added ...; removed ...; re-plumbed ...`.
@@ -263,12 +284,13 @@ fn mebibytes(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-pub fn render_flows(flows: &[FlowReport], json: bool) -> String {
+/// `vnetd flows`: a table, or (`json`) `{"flows":[...]}` with the
+/// report's `warnings` when there are any.
+pub fn render_flows(report: &FlowsReport, json: bool) -> String {
     if json {
-        return serde_json::to_string_pretty(&serde_json::json!({ "flows": flows }))
-            .unwrap_or_default()
-            + "\n";
+        return serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
     }
+    let flows: &[FlowReport] = &report.flows;
     // A spread lab's machine lists its own NICs' flows, and says which.
     let mut out = match flows.iter().find_map(|f| f.host.as_deref()) {
         Some(host) => format!("host {host}\n"),
@@ -334,10 +356,11 @@ mod tests {
             offloaded,
             not_offloaded_because: why.map(str::to_string),
         };
-        let text = render_flows(
-            &[flow(true, None), flow(false, Some("load_balanced"))],
-            false,
-        );
+        let report = FlowsReport {
+            flows: vec![flow(true, None), flow(false, Some("load_balanced"))],
+            warnings: Vec::new(),
+        };
+        let text = render_flows(&report, false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(

@@ -2,6 +2,14 @@
 //! daemon's module doc for the order of its steps), and the port slots it
 //! hands out and takes back. It may use the daemon, its plane, options and
 //! counters.
+//!
+//! Each apply is logged in a span of its own (`apply`, with its source
+//! and the generation it publishes) below the lab's. A fault met on the
+//! way that does not undo the apply (a namespace that could not be
+//! removed, a rate cap that could not be changed, the fast path or the
+//! underlay that could not follow) is a warning in that span and in the
+//! summary's `warnings`: the command that asked for the apply is told,
+//! not only the log.
 
 use super::hybrid::HybridChanges;
 use super::plane::FastPort;
@@ -48,6 +56,9 @@ pub struct ApplySummary {
     /// The file's entries added (`+`), removed (`-`) or changed (`~`),
     /// by key path: `~route_tables[spoke1-rt]`.
     pub file: Vec<String>,
+    /// Faults met on the way that did not undo the apply (each also in
+    /// the daemon's log): what of it did not take effect as asked.
+    pub warnings: Vec<String>,
 }
 
 pub(super) struct Mutable {
@@ -147,12 +158,63 @@ impl Daemon {
     }
 
     /// [`Daemon::apply`] with parse options (an empty topology is refused
-    /// unless `options.allow_empty`).
+    /// unless `options.allow_empty`). Logged in a span of its own, `apply`,
+    /// below the lab's: the outcome, and each fault met on the way (also
+    /// in the summary's `warnings`, or in the refusal).
     pub fn apply_with(
         &self,
         source: &str,
         text: &str,
         options: crate::topology::ParseOptions,
+    ) -> Result<ApplySummary, ApplyError> {
+        let span = tracing::info_span!(
+            parent: &self.span,
+            "apply",
+            source = %source,
+            generation = tracing::field::Empty
+        );
+        let _in_apply = span.enter();
+        let mut warnings = Vec::new();
+        match self.apply_checked(source, text, options, &mut warnings) {
+            Ok(mut summary) => {
+                tracing::info!(
+                    added = summary.added.len(),
+                    removed = summary.removed.len(),
+                    replumbed = summary.replumbed.len(),
+                    warnings = warnings.len(),
+                    "applied"
+                );
+                summary.warnings = warnings;
+                Ok(summary)
+            }
+            Err(ApplyError::Host(e)) => {
+                // What went wrong before the apply was undone is the
+                // refusal's too.
+                let e = match warnings.is_empty() {
+                    true => e,
+                    false => anyhow::anyhow!("{e:#}; meanwhile: {}", warnings.join("; ")),
+                };
+                tracing::warn!("refused: {e:#}; the running topology is unchanged");
+                Err(ApplyError::Host(e))
+            }
+            Err(ApplyError::Invalid(errors)) => {
+                tracing::info!(
+                    errors = errors.len(),
+                    "refused: the file is invalid; the running topology is unchanged"
+                );
+                Err(ApplyError::Invalid(errors))
+            }
+        }
+    }
+
+    /// [`Daemon::apply_with`]'s checks, then its transaction under the
+    /// apply lock.
+    fn apply_checked(
+        &self,
+        source: &str,
+        text: &str,
+        options: crate::topology::ParseOptions,
+        warnings: &mut Vec<String>,
     ) -> Result<ApplySummary, ApplyError> {
         let loaded =
             crate::plan::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
@@ -184,7 +246,7 @@ impl Daemon {
                 "the lab is shutting down"
             )));
         };
-        let outcome = self.apply_locked(state, topology, plan, text);
+        let outcome = self.apply_locked(state, topology, plan, text, warnings);
         // Whatever the outcome, the routing daemons the lab runs now.
         self.publish_routing(state);
         outcome
@@ -201,6 +263,7 @@ impl Daemon {
         topology: crate::topology::Topology,
         plan: Plan,
         text: &str,
+        warnings: &mut Vec<String>,
     ) -> Result<ApplySummary, ApplyError> {
         let old = self.plane.load_full();
         // Refused before anything changes, like any invalid file.
@@ -213,10 +276,9 @@ impl Daemon {
         // namespace names), then the new ones, before the ports, whose
         // tunnels live in the sites' routers.
         let mut hybrid_changes = HybridChanges::default();
-        state
-            .hybrid
-            .update_sites(&topology, &mut hybrid_changes)
-            .map_err(|e| ApplyError::Host(e.context("updating the on-premises sites")))?;
+        let sites = state.hybrid.update_sites(&topology, &mut hybrid_changes);
+        warnings.append(&mut hybrid_changes.warnings);
+        sites.map_err(|e| ApplyError::Host(e.context("updating the on-premises sites")))?;
         // Which ports come, go or stay, by name: a port that stays keeps its
         // slot (its counters and flows) unless its plumbing changed.
         let diff = old.snapshot.plan.diff(&plan);
@@ -315,7 +377,7 @@ impl Daemon {
                         .find(|(_, p)| p.spec.key() == spec.key())
                         .expect("a departing namespace of that name");
                     if let Err(e) = state.lab.remove(&port.spec.key()) {
-                        eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.key());
+                        warn_and_keep!(warnings, "removing namespace {}: {e:#}", port.spec.key());
                     }
                     replaced.push((old_ports[name].0, port.spec.clone()));
                 }
@@ -326,7 +388,7 @@ impl Daemon {
                     }
                     Err(e) => {
                         let nic = &plan.ports[i].name;
-                        let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
+                        let undo = self.undo_builds(state, (&specs, &built), &old, &replaced);
                         return Err(ApplyError::Host(
                             e.context(format!("plumbing NIC {nic}{undo}")),
                         ));
@@ -334,11 +396,12 @@ impl Daemon {
                 }
             }
         }
-        if let Err(e) = state
+        let routing = state
             .hybrid
-            .update_routing(&topology, self.watch(), &mut hybrid_changes)
-        {
-            let undo = self.undo_builds(state, &specs, &built, &old, &replaced);
+            .update_routing(&topology, self.watch(), &mut hybrid_changes);
+        warnings.append(&mut hybrid_changes.warnings);
+        if let Err(e) = routing {
+            let undo = self.undo_builds(state, (&specs, &built), &old, &replaced);
             return Err(ApplyError::Host(
                 e.context(format!("updating the routing daemons{undo}")),
             ));
@@ -379,7 +442,13 @@ impl Daemon {
                     .flatten(),
             }));
         }
-        self.change_kept_in_place(&old, &old_ports, (&topology, &plan), &ports, &mut summary);
+        self.change_kept_in_place(
+            &old,
+            &old_ports,
+            (&topology, &plan),
+            &ports,
+            (&mut summary, warnings),
+        );
         // Built and not yet published: where tests hold an apply.
         self.faults.apply_stall_point(&self.stop);
         // What the gateways learned now (when the hybrid part was rebuilt,
@@ -406,13 +475,15 @@ impl Daemon {
         // another numbering are no longer trusted.
         if let Some(underlay) = &self.underlay {
             if let Err(e) = underlay.direct(&snapshot.topology, &snapshot.plan) {
-                eprintln!("vnetd: the underlay keeps the older placement: {e:#}");
+                warn_and_keep!(warnings, "the underlay keeps the older placement: {e:#}");
             }
         }
         // Publishing raises the fast path's generation first: offloaded
         // flows were decided under the old plane, so the next packet of
         // each is decided again, and offloaded again if still admitted.
-        let generation = self.publish_applied(Arc::new(snapshot), ports);
+        let generation = self.publish_applied(Arc::new(snapshot), ports, warnings);
+        // From here on, the apply's lines name what it published.
+        tracing::Span::current().record("generation", generation);
         summary.generation = generation;
         summary.added.extend(hybrid_changes.added);
         summary.removed.extend(hybrid_changes.removed);
@@ -425,11 +496,17 @@ impl Daemon {
         self.wait_for_workers(generation);
         if let Some(underlay) = &self.underlay {
             if let Err(e) = underlay.settled() {
-                eprintln!("vnetd: the underlay trusts no other host anew: {e:#}");
+                warn_and_keep!(warnings, "the underlay trusts no other host anew: {e:#}");
             }
         }
         // Only now that no new packet can reach them.
-        self.retire(state, &leaving, &replaced, generation, &mut summary);
+        self.retire(
+            state,
+            &leaving,
+            &replaced,
+            generation,
+            (&mut summary, warnings),
+        );
         Ok(summary)
     }
 
@@ -442,7 +519,7 @@ impl Daemon {
         old_ports: &HashMap<&str, (PortIdx, &Arc<LivePort>)>,
         (topology, plan): (&crate::topology::Topology, &Plan),
         ports: &TiVec<PortIdx, Arc<LivePort>>,
-        summary: &mut ApplySummary,
+        (summary, warnings): (&mut ApplySummary, &mut Vec<String>),
     ) {
         for (nic, port) in plan.ports.iter().zip(ports) {
             let Some((i, _)) = old_ports
@@ -473,7 +550,9 @@ impl Daemon {
                         rate(was.egress_limit_mbps),
                         rate(now.egress_limit_mbps)
                     )),
-                    Err(e) => eprintln!("vnetd: changing the rate cap of {}: {e:#}", nic.name),
+                    Err(e) => {
+                        warn_and_keep!(warnings, "changing the rate cap of {}: {e:#}", nic.name)
+                    }
                 }
             }
             let before = Some(old.snapshot.plan.ports[*i].ip_forwarding);
@@ -488,8 +567,9 @@ impl Daemon {
                     INTERFACE_NAME,
                     nic.ip_forwarding,
                 ) {
-                    eprintln!(
-                        "vnetd: setting forwarding {} in {}: {e:#}",
+                    warn_and_keep!(
+                        warnings,
+                        "setting forwarding {} in {}: {e:#}",
                         if nic.ip_forwarding { "on" } else { "off" },
                         port.spec.name
                     );
@@ -507,7 +587,7 @@ impl Daemon {
         leaving: &[(&str, &Arc<LivePort>)],
         replaced: &[(PortIdx, NamespaceSpec)],
         generation: u64,
-        summary: &mut ApplySummary,
+        (summary, warnings): (&mut ApplySummary, &mut Vec<String>),
     ) {
         for (name, port) in leaving {
             if !summary.replumbed.iter().any(|n| n == name) {
@@ -517,7 +597,7 @@ impl Daemon {
                 && !replaced.iter().any(|(_, s)| s.key() == port.spec.key())
             {
                 if let Err(e) = state.lab.remove(&port.spec.key()) {
-                    eprintln!("vnetd: removing namespace {}: {e:#}", port.spec.key());
+                    warn_and_keep!(warnings, "removing namespace {}: {e:#}", port.spec.key());
                 }
             }
             self.forget_flows_of(port.id);
@@ -558,24 +638,32 @@ impl Daemon {
 
     /// Removes the namespaces an apply built before a host failure, and
     /// rebuilds the departed ones it had replaced, giving their queues to a
-    /// republished old plane. Returns a note on what could not be restored.
+    /// republished old plane. Returns a note on what could not be undone
+    /// (each also said in the log), for the refusal.
     fn undo_builds(
         &self,
         state: &mut Mutable,
-        specs: &TiSlice<PortIdx, NamespaceSpec>,
-        built: &TiSlice<PortIdx, Option<Built>>,
+        (specs, built): (
+            &TiSlice<PortIdx, NamespaceSpec>,
+            &TiSlice<PortIdx, Option<Built>>,
+        ),
         old: &Arc<Plane>,
         replaced: &[(PortIdx, NamespaceSpec)],
     ) -> String {
+        let mut left = Vec::new();
         for (spec, b) in specs.iter().zip(built) {
             if b.is_some() {
                 if let Err(e) = state.lab.remove(&spec.key()) {
-                    eprintln!("vnetd: removing namespace {}: {e:#}", spec.key());
+                    warn_and_keep!(left, "removing namespace {}: {e:#}", spec.key());
                 }
             }
         }
+        let left = match left.is_empty() {
+            true => String::new(),
+            false => format!(" (and could not undo: {})", left.join("; ")),
+        };
         if replaced.is_empty() {
-            return String::new();
+            return left;
         }
         let mut ports = old.ports.clone();
         let mut lost = Vec::new();
@@ -600,11 +688,13 @@ impl Daemon {
         }
         // Published as any plane is: health or routes published since
         // `old` are kept.
-        self.publish_applied(old.snapshot.clone(), ports);
+        let mut faults = Vec::new();
+        self.publish_applied(old.snapshot.clone(), ports, &mut faults);
+        lost.extend(faults);
         if lost.is_empty() {
-            String::new()
+            left
         } else {
-            format!(" (but could not rebuild {})", lost.join("; "))
+            format!("{left} (but could not rebuild {})", lost.join("; "))
         }
     }
 

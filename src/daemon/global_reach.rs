@@ -87,6 +87,9 @@ pub struct ReachLines {
     stop: Arc<AtomicBool>,
     panics: Arc<ThreadPanics>,
     faults: Arc<Faults>,
+    /// The span the thread logs in: the one `new` was called in (the
+    /// lab's), not that of the apply that adds the first link.
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for ReachLines {
@@ -113,6 +116,7 @@ impl ReachLines {
             stop,
             panics,
             faults,
+            span: tracing::Span::current(),
         }
     }
 
@@ -189,6 +193,7 @@ impl ReachLines {
         }
         let lines = self.clone();
         let (panics, stop) = (self.panics.clone(), self.stop.clone());
+        let _in_lab = self.span.enter();
         let handle = threads::spawn_supervised(
             "vnetd-reach",
             ThreadKind::GlobalReach,
@@ -198,7 +203,10 @@ impl ReachLines {
                 // An error of epoll or the timer ends one run; the links
                 // are taken up again by the next.
                 while let Err(e) = lines.run() {
-                    eprintln!("vnetd: the Global Reach thread failed ({e}); restarting it");
+                    tracing::error!(
+                        kind = ThreadKind::GlobalReach.as_str(),
+                        "the Global Reach thread failed ({e}); restarting it"
+                    );
                     std::thread::sleep(Duration::from_millis(WAIT_MS.into()));
                 }
             },

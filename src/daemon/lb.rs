@@ -267,9 +267,10 @@ impl Prober {
                 });
             match started {
                 Ok(_) => tracked.in_flight = true,
-                Err(e) => eprintln!(
-                    "vnetd: starting the probe of {} in {}: {e}",
-                    tracked.spec.target.nic, tracked.spec.target.load_balancer
+                Err(e) => tracing::warn!(
+                    "starting the probe of {} in {}: {e}",
+                    tracked.spec.target.nic,
+                    tracked.spec.target.load_balancer
                 ),
             }
         }

@@ -330,6 +330,7 @@ mod tests {
             shaping: None,
             underlay: None,
             global_reach: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 

@@ -41,6 +41,18 @@
 //! [`crate::web`] serves). This module owns the [`Daemon`]'s life: start, accessors,
 //! shutdown. Which room may use which is checked by `tests/offline/layering.rs`.
 
+/// Says a fault met while doing what a command asked in the daemon's log
+/// (a warning, in the caller's module and spans) and keeps its words in
+/// `$into`, a `Vec<String>`, for that command's answer: a fault an `apply`
+/// caused reaches the `apply` as well as the log.
+macro_rules! warn_and_keep {
+    ($into:expr, $($words:tt)+) => {{
+        let message = format!($($words)+);
+        tracing::warn!("{message}");
+        $into.push(message);
+    }};
+}
+
 pub mod apply;
 pub mod control;
 pub mod convergence;
@@ -154,6 +166,10 @@ pub struct Daemon {
     shaping: bool,
     /// The Global Reach links between edge routers, carried delayed.
     reach: Arc<global_reach::ReachLines>,
+    /// The lab's span in the log (its file, and the host it runs as in a
+    /// spread lab): every thread of the lab logs inside it, each apply
+    /// and each BGP speaker in a span of its own below it.
+    span: tracing::Span,
 }
 
 /// Room in the process's open files beyond the ports' queues: the
@@ -173,10 +189,9 @@ fn queues_per_port(ports: usize, workers: usize) -> Result<usize> {
         return Ok(workers);
     }
     crate::host::allow_open_files(ports + OPEN_FILES_ROOM)?;
-    eprintln!(
-        "vnetd: warning: {ports} NICs with a TUN queue per worker need more open files than \
-         this process may hold (`ulimit -Hn`); each NIC gets one queue, read by one of the \
-         {workers} workers"
+    tracing::warn!(
+        "{ports} NICs with a TUN queue per worker need more open files than this process may \
+         hold (`ulimit -Hn`); each NIC gets one queue, read by one of the {workers} workers"
     );
     Ok(1)
 }
@@ -253,6 +268,16 @@ impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
     pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
+        let span = tracing::info_span!(
+            "lab",
+            file = %topology.source,
+            host = tracing::field::Empty
+        );
+        if let Some(host) = topology.placement.local_name() {
+            span.record("host", host.as_str());
+        }
+        // The threads started here log inside the lab's span.
+        let _in_lab = span.clone().entered();
         let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
         let plan = crate::plan::Plan::derive(&topology);
         refuse_what_cannot_start(&topology, &plan, options)?;
@@ -284,7 +309,7 @@ impl Daemon {
         // before it does is in the book the first snapshot is compiled
         // with, and in a publication right after.
         let plane_cell: Arc<OnceLock<Arc<PublishedPlane>>> = Arc::new(OnceLock::new());
-        let watch = watch_for(&plane_cell, &records, &stop, &faults, &panics);
+        let watch = watch_for(&plane_cell, &records, (&stop, &faults, &panics), &span);
         let threads = (stop.clone(), panics.clone(), faults.clone());
         let reach = Arc::new(global_reach::ReachLines::new(options.shaping, threads));
         // Sites first: their routers hold the tunnels' TUN devices.
@@ -295,6 +320,7 @@ impl Daemon {
             .collect();
         let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &local)
             .context("building the lab's namespaces")?;
+        let local_ports = local.len();
         hybrid.start_routing(&topology, &watch)?;
         let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;
         if let Some(underlay) = &underlay {
@@ -379,6 +405,7 @@ impl Daemon {
             underlay,
             mesh: Mutex::new(mesh),
             reach,
+            span,
         };
         let deny_sink = daemon.start_flow_log(options)?;
         let drop_sink = options.drop_events.then(|| {
@@ -388,6 +415,7 @@ impl Daemon {
         });
         daemon.start_workers(options, deny_sink, drop_sink)?;
         daemon.start_background()?;
+        tracing::info!(nics = local_ports, workers, "started");
         Ok(daemon)
     }
 
@@ -447,11 +475,14 @@ impl Daemon {
                 shaping: options.shaping,
             };
             let (restarts, panics) = (self.worker_restarts.clone(), self.panics.clone());
+            let span = self.span.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
                 .spawn(move || {
-                    // A worker that fails or panics is counted, said on
-                    // stderr and run again with fresh state: its share of
+                    // Only a failure is logged here, never a packet.
+                    let _in_lab = span.entered();
+                    // A worker that fails or panics is counted, said in
+                    // the log and run again with fresh state: its share of
                     // every NIC's flows must not go dark.
                     let who = format!("worker {w}");
                     let mut backoff = Backoff::default();
@@ -459,8 +490,11 @@ impl Daemon {
                         let started = Instant::now();
                         match panics.catch(ThreadKind::Worker, &who, || worker.run()) {
                             Some(Ok(())) => break,
-                            Some(Err(e)) => eprintln!("vnetd: {who} failed ({e}); restarting it"),
-                            // Said on stderr and counted by `catch`.
+                            Some(Err(e)) => tracing::error!(
+                                kind = ThreadKind::Worker.as_str(),
+                                "{who} failed ({e}); restarting it"
+                            ),
+                            // Said in the log and counted by `catch`.
                             None => {}
                         }
                         restarts.fetch_add(1, Ordering::Relaxed);
@@ -538,6 +572,12 @@ impl Daemon {
         Ok(())
     }
 
+    /// The lab's span in the log: what is said of the lab (a reload on
+    /// SIGHUP, say) is said inside it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     /// The snapshot the workers forward with now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.plane.load().snapshot.clone()
@@ -597,12 +637,16 @@ impl Daemon {
     /// Adds what the kernel counted so far to the counters and flows: what
     /// the fast path carried and dropped, and what the queues between the
     /// NICs and the workers dropped, so that a report made next is exact.
-    pub fn sync_offload(&self) {
+    /// Returns what could not be read (each said in the log too), for the
+    /// report's answer: its counts leave that out.
+    pub fn sync_offload(&self) -> Vec<String> {
         let plane = self.plane.load();
-        if let Some(offload) = &self.offload {
-            offload.sync(&plane, &self.flows);
-        }
+        let faults = match &self.offload {
+            Some(offload) => offload.sync(&plane, &self.flows),
+            None => Vec::new(),
+        };
         self.queue_drops.sync(&plane, &self.counters, false);
+        faults
     }
 
     /// The flow table the workers track connections in.
@@ -629,6 +673,8 @@ impl Daemon {
     /// connection) never delays or prevents the removal; later requests
     /// are told the lab is shutting down.
     pub fn shutdown(&self) -> Result<()> {
+        let _in_lab = self.span.enter();
+        tracing::info!("stopping: removing the lab");
         self.stop_workers();
         // The other machines withdraw this one's routes first.
         self.mesh.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -679,8 +725,8 @@ impl Daemon {
 }
 
 /// The fabric of a lab whose VM ports are offloaded, or `None`, said in one
-/// line on stderr, where the build or the kernel lacks what it needs: the
-/// lab then runs with every packet in userspace.
+/// warning in the log, where the build or the kernel lacks what it needs:
+/// the lab then runs with every packet in userspace.
 fn open_fabric(
     plan: &crate::plan::Plan,
     max_flows: u32,
@@ -689,7 +735,7 @@ fn open_fabric(
     match crate::host::fabric::Fabric::create(&name, max_flows, MAX_NICS) {
         Ok(fabric) => Some(fabric),
         Err(err) => {
-            eprintln!("vnetd: no offload ({err:#}); every packet takes the userspace path");
+            tracing::warn!("no offload ({err:#}); every packet takes the userspace path");
             None
         }
     }
@@ -715,9 +761,8 @@ impl Drop for Daemon {
 fn watch_for(
     plane: &Arc<OnceLock<Arc<PublishedPlane>>>,
     records: &Arc<Records>,
-    stop: &Arc<AtomicBool>,
-    faults: &Arc<Faults>,
-    panics: &Arc<ThreadPanics>,
+    (stop, faults, panics): (&Arc<AtomicBool>, &Arc<Faults>, &Arc<ThreadPanics>),
+    lab: &tracing::Span,
 ) -> Watch {
     let publish = {
         let (plane, records, stop, faults) =
@@ -746,18 +791,21 @@ fn watch_for(
         sessions: Arc::new(hybrid::SessionBook::default()),
         publish: Arc::new(publish),
         supervise: Arc::new(supervise),
+        lab: lab.clone(),
     }
 }
 
 impl Daemon {
     /// Publishes the plane `apply` built (see [`publish::publish_applied`])
-    /// and returns its generation.
+    /// and returns its generation; a fast path that could not follow is
+    /// kept in `faults`.
     pub(crate) fn publish_applied(
         &self,
         snapshot: Arc<Snapshot>,
         ports: TiVec<crate::plan::PortIdx, Arc<LivePort>>,
+        faults: &mut Vec<String>,
     ) -> u64 {
-        publish_applied(&self.plane, &self.records, snapshot, ports)
+        publish_applied(&self.plane, &self.records, snapshot, (ports, faults))
     }
 
     /// Publishes the routing daemons as `state` runs them now, for the

@@ -227,7 +227,8 @@ impl PublishedPlane {
             current: ArcSwap::from_pointee(plane),
             fabric,
         };
-        published.announce(published.current.load().snapshot.generation);
+        let mut faults = Vec::new();
+        published.announce(published.current.load().snapshot.generation, &mut faults);
         published
     }
 
@@ -244,17 +245,24 @@ impl PublishedPlane {
 
     /// Publishes `new` if the plane published now is still `old`; says
     /// whether it did (when not, the caller derives again from the newer
-    /// plane, so that it never overwrites one).
-    pub fn publish_over(&self, old: &Arc<Plane>, new: Arc<Plane>) -> bool {
-        self.announce(new.snapshot.generation);
+    /// plane, so that it never overwrites one). A fast path that could not
+    /// follow is said in the log and kept in `faults`, for the answer of
+    /// the command that published (an `apply`).
+    pub fn publish_over(
+        &self,
+        old: &Arc<Plane>,
+        new: Arc<Plane>,
+        faults: &mut Vec<String>,
+    ) -> bool {
+        self.announce(new.snapshot.generation, faults);
         let before = self.current.compare_and_swap(old, new);
         Arc::ptr_eq(&before, old)
     }
 
-    fn announce(&self, generation: u64) {
+    fn announce(&self, generation: u64, faults: &mut Vec<String>) {
         if let Some(fabric) = &self.fabric {
             if let Err(err) = fabric.advance_generation(generation) {
-                eprintln!("vnetd: the kernel fast path keeps older rules: {err:#}");
+                warn_and_keep!(faults, "the kernel fast path keeps older rules: {err:#}");
             }
         }
     }

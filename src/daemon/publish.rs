@@ -94,7 +94,8 @@ fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapsh
             snapshot: Arc::new(snapshot),
             ports: old.ports.clone(),
         });
-        if plane.publish_over(&old, new) {
+        // Nobody asked for this publication: a fault is in the log only.
+        if plane.publish_over(&old, new, &mut Vec::new()) {
             return;
         }
     }
@@ -106,12 +107,12 @@ fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapsh
 /// health: then the snapshot is compiled again with them, with the next
 /// generation after the plane it replaces, so that generations only grow.
 /// A snapshot that is the published one's (an `apply` undone) keeps its
-/// generation.
+/// generation. A fast path that could not follow is kept in `faults`.
 pub fn publish_applied(
     plane: &PublishedPlane,
     records: &Records,
     mut snapshot: Arc<Snapshot>,
-    ports: TiVec<PortIdx, Arc<LivePort>>,
+    (ports, faults): (TiVec<PortIdx, Arc<LivePort>>, &mut Vec<String>),
 ) -> u64 {
     loop {
         let old = plane.load_full();
@@ -130,7 +131,7 @@ pub fn publish_applied(
             snapshot: snapshot.clone(),
             ports: ports.clone(),
         });
-        if plane.publish_over(&old, new) {
+        if plane.publish_over(&old, new, faults) {
             return snapshot.generation;
         }
     }
@@ -209,7 +210,12 @@ load_balancers:
         assert_eq!(plane.load().snapshot.generation, 2);
         assert_eq!(plane.load().snapshot.health, down(&["web2"]));
         // The apply's plane comes after it, with web2 still down.
-        let generation = publish_applied(&plane, &records, Arc::new(applied), TiVec::new());
+        let generation = publish_applied(
+            &plane,
+            &records,
+            Arc::new(applied),
+            (TiVec::new(), &mut Vec::new()),
+        );
         assert_eq!(generation, 3);
         let published = plane.load_full();
         assert_eq!(published.snapshot.generation, 3);
@@ -237,7 +243,12 @@ load_balancers:
             .topology;
         let applied = Snapshot::compile_after(smaller, 2, &loaded.snapshot);
         publish_health(&plane, &records, &down(&["web1", "web2"]));
-        let generation = publish_applied(&plane, &records, Arc::new(applied), TiVec::new());
+        let generation = publish_applied(
+            &plane,
+            &records,
+            Arc::new(applied),
+            (TiVec::new(), &mut Vec::new()),
+        );
         assert_eq!(generation, 3);
         assert_eq!(plane.load().snapshot.health, down(&["web1"]));
     }
@@ -247,13 +258,23 @@ load_balancers:
         let (plane, records) = started();
         let loaded = plane.load_full();
         // Nothing published since: the same snapshot, the same generation.
-        let generation = publish_applied(&plane, &records, loaded.snapshot.clone(), TiVec::new());
+        let generation = publish_applied(
+            &plane,
+            &records,
+            loaded.snapshot.clone(),
+            (TiVec::new(), &mut Vec::new()),
+        );
         assert_eq!(generation, 1);
         assert!(Arc::ptr_eq(&plane.load().snapshot, &loaded.snapshot));
         assert!(!Arc::ptr_eq(&plane.load_full(), &loaded));
         // Health published since: kept, and the generation grows.
         publish_health(&plane, &records, &down(&["web1"]));
-        let generation = publish_applied(&plane, &records, loaded.snapshot.clone(), TiVec::new());
+        let generation = publish_applied(
+            &plane,
+            &records,
+            loaded.snapshot.clone(),
+            (TiVec::new(), &mut Vec::new()),
+        );
         assert_eq!(generation, 3);
         assert_eq!(plane.load().snapshot.health, down(&["web1"]));
     }

@@ -89,7 +89,7 @@ impl QueueDrops {
         let reader = match LinkDropReader::open() {
             Ok(reader) => Some(reader),
             Err(err) => {
-                eprintln!("vnetd: the queues' drops will not be counted: {err:#}");
+                tracing::warn!("the queues' drops will not be counted: {err:#}");
                 None
             }
         };

@@ -14,8 +14,8 @@ use super::offload::FastTuple;
 use super::plane::Plane;
 use super::{Daemon, PortId};
 pub use crate::api::report::{
-    BackendReport, FlowReport, FlowTableReport, NicStats, OffloadReport, RoutingDaemonReport,
-    ShapingReport, StatsReport,
+    BackendReport, FlowReport, FlowTableReport, FlowsReport, NicStats, OffloadReport,
+    RoutingDaemonReport, ShapingReport, StatsReport,
 };
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
@@ -25,9 +25,11 @@ use crate::topology::Direction;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// The lab's counters, as `vnetd stats --json` prints them, with what
+/// could not be read for them.
 pub fn stats_of(daemon: &Daemon) -> StatsReport {
     // One reading of the kernel's counters for the whole report.
-    daemon.sync_offload();
+    let warnings = daemon.sync_offload();
     let plane = daemon.plane();
     let nics = nic_counters(daemon, &plane);
     let t = daemon.flows().stats();
@@ -79,6 +81,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         })),
         underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
         global_reach: daemon.reach.report(),
+        warnings,
     }
 }
 
@@ -123,8 +126,15 @@ fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
         .collect()
 }
 
+/// The tracked flows of `only` (or of every NIC), sorted.
 pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
-    daemon.sync_offload();
+    flows_report(daemon, only).flows
+}
+
+/// [`flows_of`], with what could not be read for it (each also in the
+/// log): what the `flows` command is answered with.
+pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
+    let warnings = daemon.sync_offload();
     let paths = daemon.offload().map(|o| o.flow_paths()).unwrap_or_default();
     let plane = daemon.plane();
     let snap = &plane.snapshot;
@@ -196,7 +206,10 @@ pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
             &b.destination,
         ))
     });
-    out
+    FlowsReport {
+        flows: out,
+        warnings,
+    }
 }
 
 impl Daemon {

@@ -1,7 +1,8 @@
 //! Nothing dies silently: what happens when one of the daemon's threads
 //! panics. A panic in a forwarding worker, the BGP watcher, the health
-//! prober, housekeeping or the flow-log thread is caught, said on stderr
-//! with the kind of thread and the panic's message, counted per kind
+//! prober, housekeeping or the flow-log thread is caught, said in the
+//! daemon's log (an error, with the kind of thread and the panic's
+//! message, inside the span the thread was started in), counted per kind
 //! ([`ThreadPanics`], shown by `stats` and the metrics), and the thread is
 //! started again ([`supervise`]), after a pause that grows while it keeps
 //! panicking at once. A connection of the control socket or the metrics
@@ -62,14 +63,14 @@ impl ThreadKind {
     /// Every kind, in discriminant order.
     pub const ALL: &'static [ThreadKind] = <Self as strum::VariantArray>::VARIANTS;
 
-    /// The name `stats`, the metrics and stderr use: `worker`,
+    /// The name `stats`, the metrics and the log use: `worker`,
     /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `offload`,
     /// `global-reach`, `control`, `metrics`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 
-    /// What follows a caught panic, as stderr says it.
+    /// What follows a caught panic, as the log says it.
     fn after_panic(self) -> &'static str {
         match self {
             ThreadKind::Control | ThreadKind::Metrics => "the connection is closed",
@@ -227,14 +228,19 @@ impl ThreadPanics {
     }
 
     /// Takes in a panic caught in `who`, a thread of `kind`: counted, then
-    /// said on stderr.
+    /// said in the log (an error whose fields are the kind and its count).
     pub fn caught(&self, kind: ThreadKind, who: &str, payload: &(dyn Any + Send)) {
         let count = self.counts[kind as usize].fetch_add(1, Ordering::Relaxed) + 1;
-        eprintln!("{}", panic_report(kind, who, panic_message(payload), count));
+        tracing::error!(
+            kind = kind.as_str(),
+            panics = count,
+            "{}",
+            panic_report(kind, who, panic_message(payload), count)
+        );
     }
 
     /// Runs `body`, catching a panic: `None` when it panicked (counted and
-    /// said on stderr, see [`ThreadPanics::caught`]).
+    /// said in the log, see [`ThreadPanics::caught`]).
     pub fn catch<T>(&self, kind: ThreadKind, who: &str, body: impl FnOnce() -> T) -> Option<T> {
         // What these threads share is atomics, the plane behind arc-swap
         // and mutexes whose users take a poisoned lock as it is; what a
@@ -259,11 +265,11 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("(a panic without a message)")
 }
 
-/// The stderr line of a caught panic: who, the kind (as `stats` names
+/// The log's words for a caught panic: who, the kind (as `stats` names
 /// it), the message, what happens next and the kind's count so far.
 pub fn panic_report(kind: ThreadKind, who: &str, message: &str, count: u64) -> String {
     format!(
-        "vnetd: {who} panicked: {message}; {} ({} panics so far: {count})",
+        "{who} panicked: {message}; {} ({} panics so far: {count})",
         kind.after_panic(),
         kind.as_str()
     )
@@ -271,8 +277,8 @@ pub fn panic_report(kind: ThreadKind, who: &str, message: &str, count: u64) -> S
 
 /// The first pause before a failed thread runs again.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
-/// The longest pause: a thread that panics at once every time says so on
-/// stderr about once a second, not in a tight loop.
+/// The longest pause: a thread that panics at once every time says so in
+/// the log about once a second, not in a tight loop.
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 /// A run that lasted this long was healthy: the next pause is the first.
 const HEALTHY_RUN: Duration = Duration::from_secs(1);
@@ -345,7 +351,7 @@ pub fn supervise(
 /// Starts the thread `name` running `body` under [`supervise`]: every
 /// thread kind of the daemon but the workers (whose runs return errors
 /// too) is started this way. `who` names it in messages ("the offload
-/// thread").
+/// thread"); it logs inside the span it was started in (the lab's).
 pub fn spawn_supervised(
     name: &str,
     kind: ThreadKind,
@@ -353,9 +359,13 @@ pub fn spawn_supervised(
     (panics, stop): (Arc<ThreadPanics>, Arc<AtomicBool>),
     mut body: impl FnMut() + Send + 'static,
 ) -> std::io::Result<JoinHandle<()>> {
+    let span = tracing::Span::current();
     std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || supervise(kind, who, &panics, &stop, &mut body))
+        .spawn(move || {
+            let _in_span = span.entered();
+            supervise(kind, who, &panics, &stop, &mut body)
+        })
 }
 
 #[cfg(test)]
@@ -500,14 +510,14 @@ mod tests {
     }
 
     #[test]
-    fn the_stderr_line_names_the_thread_its_kind_and_the_message() {
+    fn the_log_line_names_the_thread_its_kind_and_the_message() {
         assert_eq!(
             panic_report(ThreadKind::BgpWatcher, "the BGP watcher", "boom", 2),
-            "vnetd: the BGP watcher panicked: boom; restarting it (bgp-watcher panics so far: 2)"
+            "the BGP watcher panicked: boom; restarting it (bgp-watcher panics so far: 2)"
         );
         assert_eq!(
             panic_report(ThreadKind::Control, "a control connection", "boom", 1),
-            "vnetd: a control connection panicked: boom; the connection is closed \
+            "a control connection panicked: boom; the connection is closed \
              (control panics so far: 1)"
         );
     }

@@ -204,8 +204,8 @@ impl UnderlayLink {
             )
         })?;
         if underlay.inner_mtu() < u32::from(crate::topology::DEFAULT_MTU) {
-            eprintln!(
-                "vnetd: warning: the underlay interface {} has MTU {}, which leaves {} for \
+            tracing::warn!(
+                "the underlay interface {} has MTU {}, which leaves {} for \
                  packets between hosts after VXLAN's {} bytes (Azure's is 1500): a larger packet \
                  for another host meets that as its path MTU; raise the MTU to {} for 1500",
                 underlay.underlay_interface(),
@@ -218,8 +218,8 @@ impl UnderlayLink {
         }
         if let Some(fabric) = fabric {
             if let Err(err) = join_fabric(&mut underlay, fabric, spec.local) {
-                eprintln!(
-                    "vnetd: flows between hosts stay in userspace (the kernel fast path could \
+                tracing::warn!(
+                    "flows between hosts stay in userspace (the kernel fast path could \
                      not join the underlay: {err:#})"
                 );
             }

@@ -320,7 +320,7 @@ impl HostLab {
 impl Drop for HostLab {
     fn drop(&mut self) {
         if let Err(err) = self.remove_all() {
-            eprintln!("{err:#}");
+            tracing::warn!("{err:#}");
         }
     }
 }

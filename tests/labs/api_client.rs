@@ -195,6 +195,7 @@ fn a_lab_answers_its_client_with_typed_data() {
             changed: vec![],
             rebuilt: vec![],
             file: vec![],
+            warnings: vec![],
         }
     );
     assert_eq!(daemon.snapshot().generation, 2);

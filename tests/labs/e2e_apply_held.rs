@@ -201,7 +201,7 @@ fn reports_and_health_go_on_while_an_apply_is_held() {
     let Response::Flows(flows) = ask(&socket, Request::Flows { nic: None }) else {
         panic!("flows answered with something else");
     };
-    assert!(has_the_flow(&flows), "{flows:?}");
+    assert!(has_the_flow(&flows.flows), "{flows:?}");
     let scraped = scrape(metrics.local_addr(), &scrape_request);
     assert!(scraped.starts_with("HTTP/1.1 200 OK\r\n"), "{scraped}");
     assert!(

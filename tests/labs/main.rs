@@ -29,6 +29,7 @@ mod e2e_lb;
 mod e2e_lb_probe;
 mod e2e_live_page;
 mod e2e_live_state;
+mod e2e_log;
 mod e2e_metrics;
 mod e2e_names;
 mod e2e_offload;

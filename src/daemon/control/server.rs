@@ -18,10 +18,10 @@
 //! and write deadlines (5 s). The socket's clients are root's own commands
 //! and it has no counters of its own (the metrics' `vnetd_http_*` families
 //! are the HTTP listeners'): a client cut for not reading and a failing
-//! `accept` are said on the daemon's stderr instead.
+//! `accept` are said in the daemon's log instead.
 
 use crate::api::{ApiError, ApplyOutcome, BgpPeerStatus, Diagnosis, Request, Response};
-use crate::daemon::report::{flows_of, stats_of};
+use crate::daemon::report::{flows_report, stats_of};
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::daemon::{ApplyError, Daemon};
 use crate::diagnostics;
@@ -192,14 +192,14 @@ impl listener::Service<tokio::net::UnixStream> for Control {
 }
 
 /// Where the control socket's events go: its panics under the control
-/// kind, a cut client and a failing `accept` on stderr.
+/// kind, a cut client and a failing `accept` in the log.
 struct ControlEvents {
     panics: Arc<ThreadPanics>,
 }
 
 impl listener::Events for ControlEvents {
     fn accept_failed(&self, error: &std::io::Error) {
-        eprintln!("vnetd: the control socket cannot accept a connection ({error}); trying again");
+        tracing::warn!("the control socket cannot accept a connection ({error}); trying again");
     }
 
     fn refused_busy(&self) {
@@ -207,8 +207,8 @@ impl listener::Events for ControlEvents {
     }
 
     fn client_cut(&self) {
-        eprintln!(
-            "vnetd: a control client took nothing of its answer for {} s; its connection was cut",
+        tracing::warn!(
+            "a control client took nothing of its answer for {} s; its connection was cut",
             WRITE_TIMEOUT.as_secs()
         );
     }
@@ -325,6 +325,7 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
                 changed: s.changed,
                 rebuilt: s.rebuilt,
                 file: s.file,
+                warnings: s.warnings,
             }),
             Err(ApplyError::Invalid(errors)) => {
                 let n = errors
@@ -368,7 +369,7 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
             if let Some(name) = &nic {
                 diagnostics::find_nic(&daemon.snapshot(), name)?;
             }
-            Response::Flows(flows_of(daemon, nic.as_deref()))
+            Response::Flows(flows_report(daemon, nic.as_deref()))
         }
     })
 }

@@ -269,10 +269,7 @@ impl FlowLogger {
     /// daemon runs it again with what it had tracked and not yet written.
     pub fn run(&mut self, faults: &Faults) {
         std::fs::create_dir_all(&self.options.dir).unwrap_or_else(|e| {
-            eprintln!(
-                "vnetd: flow logs: creating {}: {e}",
-                self.options.dir.display()
-            )
+            tracing::warn!("flow logs: creating {}: {e}", self.options.dir.display())
         });
         let interval = self.options.interval.max(Duration::from_millis(100));
         let scan_period = interval.min(MAX_SCAN_PERIOD);
@@ -488,8 +485,8 @@ impl FlowLogger {
     pub fn write(&mut self) {
         let lost = self.denies.lost.load(Ordering::Relaxed);
         if lost > self.lost_reported {
-            eprintln!(
-                "vnetd: flow logs: {} deny events lost (the flow-log thread fell behind)",
+            tracing::warn!(
+                "flow logs: {} deny events lost (the flow-log thread fell behind)",
                 lost - self.lost_reported
             );
             self.lost_reported = lost;
@@ -511,7 +508,7 @@ impl FlowLogger {
             let path = log_path(&self.options.dir, &nsg, &mac, unix_ms / 1000);
             let record = record(unix_ms, &nsg, &mac, &tuples);
             if let Err(e) = append_record(&self.options.dir, &path, &record) {
-                eprintln!("vnetd: flow logs: {e:#}");
+                tracing::warn!("flow logs: {e:#}");
             }
         }
     }
@@ -526,7 +523,7 @@ impl FlowLogger {
         for (name, records) in by_firewall {
             let path = firewall::firewall_log_path(&self.options.dir, &name, unix_ms / 1000);
             if let Err(e) = append_records(&self.options.dir, &path, &records) {
-                eprintln!("vnetd: flow logs: {e:#}");
+                tracing::warn!("flow logs: {e:#}");
             }
         }
     }

@@ -217,7 +217,7 @@ impl Hybrid {
             self.retire_speaker(&old.name, 0);
             if netns::exists(&old.netns) {
                 if let Err(e) = netns::delete(&old.netns) {
-                    eprintln!("vnetd: removing edge router {}: {e:#}", old.name);
+                    warn_and_keep!(changes.warnings, "removing edge router {}: {e:#}", old.name);
                 }
             }
             if !wanted.iter().any(|w| w.name == old.name) {
@@ -288,7 +288,7 @@ impl Hybrid {
         for r in self.edge_routers.drain(..) {
             if netns::exists(&r.netns) {
                 if let Err(e) = netns::delete(&r.netns) {
-                    eprintln!("vnetd: removing edge router {}: {e:#}", r.name);
+                    tracing::warn!("removing edge router {}: {e:#}", r.name);
                 }
             }
         }

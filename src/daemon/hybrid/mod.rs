@@ -44,7 +44,8 @@
 //! [`Roster::supervise`] every round, outside the lock `apply` takes (a
 //! restart may take seconds):
 //!
-//! - A routing daemon that exited is reaped, said on stderr and started
+//! - A routing daemon that exited is reaped, said in the log (inside its
+//!   speaker's span: a gateway instance's or a site router's) and started
 //!   again (after 0.5 s, then waits doubling to 30 s while it keeps
 //!   failing); [`Roster::routing_daemons`] is what `stats` shows of them.
 //! - A gateway instance whose speaker is not running has learned nothing,
@@ -208,6 +209,8 @@ pub struct Hybrid {
     book: Option<Arc<LearnedBook>>,
     /// Where the supervisor records the sessions up.
     sessions: Option<Arc<SessionBook>>,
+    /// The lab's span in the log, the parent of each speaker's.
+    lab: Option<tracing::Span>,
     /// The daemons' directories, removed with them.
     run_dirs: Vec<PathBuf>,
     /// The static routes the site routers were given (router namespace,
@@ -310,6 +313,8 @@ impl Roster {
             if s.retired {
                 continue;
             }
+            let span = s.supervision.span.clone();
+            let _in_speaker = span.enter();
             let now = std::time::Instant::now();
             let exits: Vec<ProcessExit> = s.speaker.reap().into_iter().collect();
             if !exits.is_empty() {
@@ -339,14 +344,22 @@ impl Roster {
             let Some(router) = r.router.as_mut() else {
                 continue;
             };
+            let span = r.supervision.span.clone();
+            let _in_speaker = span.enter();
             let now = std::time::Instant::now();
             let exits = router.router().reap();
             if !r.restarts {
                 for exit in &exits {
-                    eprintln!(
-                        "vnetd: {} (pid {}) of {} in {} exited: {}; an appliance's daemon is \
-                         not restarted",
-                        exit.program, exit.pid, r.supervision.serves, r.netns, exit.how
+                    tracing::warn!(
+                        program = %exit.program,
+                        pid = exit.pid,
+                        "{} (pid {}) of {} in {} exited: {}; an appliance's daemon is not \
+                         restarted",
+                        exit.program,
+                        exit.pid,
+                        r.supervision.serves,
+                        r.netns,
+                        exit.how
                     );
                 }
                 continue;
@@ -416,6 +429,12 @@ fn check_sessions(s: &mut InstanceSpeaker, now: std::time::Instant) {
         .map(|n| n.address)
         .collect();
     if established != s.established {
+        for up in established.iter().filter(|a| !s.established.contains(a)) {
+            tracing::info!(neighbor = %up, "the session with {up} is established");
+        }
+        for down in s.established.iter().filter(|a| !established.contains(a)) {
+            tracing::info!(neighbor = %down, "the session with {down} is down");
+        }
         s.sessions.set(&s.gateway, s.instance, established.clone());
         s.established = established;
         let _ = s.watcher.send(Nudge::Resync);
@@ -424,25 +443,32 @@ fn check_sessions(s: &mut InstanceSpeaker, now: std::time::Instant) {
         if n.admin_state == "PrefixLimit" {
             let reason = prefix_limit_reason(s);
             let retry_at = s.prefix_limited.entry(n.address).or_insert_with(|| {
-                eprintln!(
-                    "vnetd: {} dropped its session with {}: {reason}; letting it up again in {:?}",
-                    s.supervision.serves, n.address, PREFIX_LIMIT_RETRY
+                tracing::warn!(
+                    neighbor = %n.address,
+                    "{} dropped its session with {}: {reason}; letting it up again in {:?}",
+                    s.supervision.serves,
+                    n.address,
+                    PREFIX_LIMIT_RETRY
                 );
                 now + PREFIX_LIMIT_RETRY
             });
             if now >= *retry_at {
                 *retry_at = now + PREFIX_LIMIT_RETRY;
                 if let Err(e) = s.speaker.enable_neighbor(n.address) {
-                    eprintln!(
-                        "vnetd: letting the session of {} with {} up again: {e:#}",
-                        s.supervision.serves, n.address
+                    tracing::warn!(
+                        neighbor = %n.address,
+                        "letting the session of {} with {} up again: {e:#}",
+                        s.supervision.serves,
+                        n.address
                     );
                 }
             }
         } else if n.state == "Established" && s.prefix_limited.remove(&n.address).is_some() {
-            eprintln!(
-                "vnetd: the session of {} with {} is up again",
-                s.supervision.serves, n.address
+            tracing::info!(
+                neighbor = %n.address,
+                "the session of {} with {} is up again",
+                s.supervision.serves,
+                n.address
             );
         }
     }
@@ -482,7 +508,7 @@ impl Drop for Hybrid {
         self.remove_edge();
         for site in self.sites.drain(..).rev() {
             if let Err(e) = remove_site(&site) {
-                eprintln!("vnetd: removing site {}: {e:#}", site.router());
+                tracing::warn!("removing site {}: {e:#}", site.router());
             }
         }
     }

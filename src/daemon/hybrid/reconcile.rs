@@ -62,6 +62,9 @@ pub struct HybridChanges {
     pub removed: Vec<String>,
     /// Router namespaces built anew: the tunnels in them are new too.
     pub rebuilt_routers: Vec<String>,
+    /// Faults met on the way that did not stop it (a site's namespace
+    /// that could not be removed), each said in the log too.
+    pub warnings: Vec<String>,
 }
 
 /// What one speaker should be: a gateway instance's, or a circuit's edge
@@ -278,7 +281,7 @@ impl Hybrid {
                 self.stop_router(router);
             }
             if let Err(e) = remove_site(&old) {
-                eprintln!("vnetd: removing site {}: {e:#}", old.router());
+                warn_and_keep!(changes.warnings, "removing site {}: {e:#}", old.router());
             }
         }
         self.sites = kept;
@@ -308,6 +311,7 @@ impl Hybrid {
     ) -> Result<()> {
         self.book = Some(watch.book.clone());
         self.sessions = Some(watch.sessions.clone());
+        self.lab = Some(watch.lab.clone());
         self.plumb_tunnels(topo)?;
         self.update_speakers(topo, watch, changes)?;
         self.update_routers(topo, changes)
@@ -524,18 +528,25 @@ impl Hybrid {
         if !self.run_dirs.contains(&plan.spec.run_dir) {
             self.run_dirs.push(plan.spec.run_dir.clone());
         }
+        let span = tracing::info_span!(
+            parent: &watch.lab,
+            "speaker",
+            gateway = %plan.gateway,
+            instance = plan.instance
+        );
         let mut speaker = GobgpSpeaker::start(plan.spec.clone())
             .with_context(|| format!("starting the BGP speaker of {netns}"))?;
+        span.in_scope(|| tracing::info!("started gobgpd in {netns} for {}", plan.label));
         speaker
             .set_announced(&plan.originated)
             .with_context(|| format!("announcing the VNets from {netns}"))?;
         let kernel = plan.programs_kernel.then(|| netns.clone());
         let watcher = Watcher::start(
             speaker.api(),
-            plan.gateway.clone(),
-            plan.instance,
+            (plan.gateway.clone(), plan.instance),
             kernel,
             watch.clone(),
+            span.clone(),
         )?;
         let mailbox = watcher.mailbox();
         self.watchers
@@ -546,7 +557,7 @@ impl Hybrid {
                 gateway: plan.gateway.clone(),
                 instance: plan.instance,
                 speaker,
-                supervision: Supervision::new(plan.label.clone(), &netns),
+                supervision: Supervision::new(plan.label.clone(), &netns, span),
                 prefix_limited: BTreeMap::new(),
                 sessions_checked: None,
                 established: Vec::new(),
@@ -702,6 +713,11 @@ impl Hybrid {
             self.run_dirs.push(spec.run_dir.clone());
         }
         let netns = spec.netns.clone();
+        let span = tracing::info_span!(
+            parent: self.lab.as_ref().and_then(tracing::Span::id),
+            "speaker",
+            router = %name
+        );
         let router = match kind {
             BgpSpeaker::Bird => SiteRouter::Bird(
                 BirdRouter::start(spec.clone())
@@ -713,11 +729,12 @@ impl Hybrid {
             ),
             BgpSpeaker::None => return Ok(()),
         };
+        span.in_scope(|| tracing::info!("started the BGP daemon of {name} in {netns}"));
         self.roster
             .routers
             .push(Arc::new(Mutex::new(SupervisedRouter {
                 router: Some(router),
-                supervision: Supervision::new(name.to_owned(), &netns),
+                supervision: Supervision::new(name.to_owned(), &netns, span),
                 restarts,
                 netns,
                 kind,

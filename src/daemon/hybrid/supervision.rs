@@ -18,6 +18,10 @@ pub(super) struct Supervision {
     /// What the daemons serve, in words (`gateway G instance 0`, `site S`).
     pub(super) serves: String,
     pub(super) netns: String,
+    /// The speaker's span in the log (a gateway instance's or a site
+    /// router's, below the lab's): what is said of its daemons is said in
+    /// it.
+    pub(super) span: tracing::Span,
     /// When the daemons last started.
     started: std::time::Instant,
     /// While a daemon is down: when to try starting it again.
@@ -29,10 +33,11 @@ pub(super) struct Supervision {
 }
 
 impl Supervision {
-    pub(super) fn new(serves: String, netns: &str) -> Self {
+    pub(super) fn new(serves: String, netns: &str, span: tracing::Span) -> Self {
         Self {
             serves,
             netns: netns.to_owned(),
+            span,
             started: std::time::Instant::now(),
             retry_at: None,
             backoff: RESTART_FIRST,
@@ -40,13 +45,20 @@ impl Supervision {
         }
     }
 
-    /// Says on stderr which daemons exited, and schedules a restart: soon
+    /// Says in the log which daemons exited, and schedules a restart: soon
     /// after a long run, later and later when they keep dying.
     pub(super) fn exited(&mut self, exits: &[ProcessExit], now: std::time::Instant) {
+        let _in_speaker = self.span.enter();
         for exit in exits {
-            eprintln!(
-                "vnetd: {} (pid {}) of {} in {} exited: {}; restarting it",
-                exit.program, exit.pid, self.serves, self.netns, exit.how
+            tracing::warn!(
+                program = %exit.program,
+                pid = exit.pid,
+                "{} (pid {}) of {} in {} exited: {}; restarting it",
+                exit.program,
+                exit.pid,
+                self.serves,
+                self.netns,
+                exit.how
             );
         }
         if exits.is_empty() || self.retry_at.is_some() {
@@ -64,21 +76,23 @@ impl Supervision {
         self.retry_at.is_some_and(|at| now >= at)
     }
 
-    /// Records how a restart went, and says so on stderr.
+    /// Records how a restart went, and says so in the log.
     pub(super) fn restarted(
         &mut self,
         outcome: Result<()>,
         pids: &[ProcessStatus],
         now: std::time::Instant,
     ) {
+        let span = self.span.clone();
+        let _in_speaker = span.enter();
         match outcome {
             Ok(()) => {
                 let pids: Vec<String> = pids
                     .iter()
                     .map(|p| format!("{} pid {}", p.program, p.pid.unwrap_or(0)))
                     .collect();
-                eprintln!(
-                    "vnetd: restarted the routing daemons of {} in {} ({})",
+                tracing::info!(
+                    "restarted the routing daemons of {} in {} ({})",
                     self.serves,
                     self.netns,
                     pids.join(", ")
@@ -88,10 +102,12 @@ impl Supervision {
                 self.restart_error = None;
             }
             Err(e) => {
-                eprintln!(
-                    "vnetd: restarting the routing daemons of {} in {} failed: {e:#}; \
+                tracing::error!(
+                    "restarting the routing daemons of {} in {} failed: {e:#}; \
                      trying again in {:?}",
-                    self.serves, self.netns, self.backoff
+                    self.serves,
+                    self.netns,
+                    self.backoff
                 );
                 self.retry_at = Some(now + self.backoff);
                 self.backoff = (self.backoff * 2).min(RESTART_MAX);
@@ -171,7 +187,11 @@ mod tests {
     #[test]
     fn restarts_back_off_while_they_fail_and_start_soon_after_a_long_run() {
         let start = Instant::now();
-        let mut s = Supervision::new("gateway gw instance 0".into(), "gw-0");
+        let mut s = Supervision::new(
+            "gateway gw instance 0".into(),
+            "gw-0",
+            tracing::Span::none(),
+        );
         s.started = start;
         s.exited(&[], start);
         assert_eq!(s.retry_at, None, "nothing exited");

@@ -95,6 +95,9 @@ pub struct Watch {
     /// Runs a watcher's body, catching its panics and running it again
     /// until it returns.
     pub supervise: Supervisor,
+    /// The lab's span in the log: each speaker's span is its child,
+    /// whether the speaker started with the lab or in an apply.
+    pub lab: tracing::Span,
 }
 
 /// What wakes a watcher.
@@ -122,13 +125,14 @@ pub(super) struct Watcher {
 
 impl Watcher {
     /// Starts following the instance behind `api`, recording what it
-    /// learns under instance `instance` of `gateway`.
+    /// learns under instance `instance` of `gateway`, and logging inside
+    /// `span`, the speaker's.
     pub(super) fn start(
         api: GobgpApi,
-        gateway: String,
-        instance: usize,
+        (gateway, instance): (String, usize),
         kernel: Option<String>,
         watch: Watch,
+        span: tracing::Span,
     ) -> Result<Watcher> {
         watch.book.set(&gateway, instance, Vec::new());
         let (mailbox, inbox) = channel();
@@ -136,6 +140,7 @@ impl Watcher {
         let thread = std::thread::Builder::new()
             .name(format!("vnetd-bgp-{instance}"))
             .spawn(move || {
+                let _in_speaker = span.entered();
                 let mut state = WatchState {
                     api,
                     gateway,
@@ -241,6 +246,7 @@ impl WatchState {
                     }
                     Nudge::Changed(_) | Nudge::Ended(_) => {}
                     Nudge::Down => {
+                        tracing::debug!("the speaker is down: what it learned is withdrawn");
                         self.up = false;
                         self.monitors.clear();
                         self.resubscribe_at = None;
@@ -253,6 +259,7 @@ impl WatchState {
                         }
                     }
                     Nudge::Up => {
+                        tracing::debug!("the speaker runs again: following it afresh");
                         self.up = true;
                         self.monitors.clear();
                         self.resubscribe_at = Some(Instant::now());
@@ -267,8 +274,10 @@ impl WatchState {
                     if let Some(kernel) = &mut self.kernel {
                         kernel.install(&paths);
                     }
-                    let routes = paths.into_iter().map(learned_route).collect();
+                    let routes: Vec<LearnedRoute> = paths.into_iter().map(learned_route).collect();
+                    let count = routes.len();
                     if watch.book.set(&self.gateway, self.instance, routes) {
+                        tracing::debug!(routes = count, "what it learned changed: publishing");
                         (watch.publish)();
                     }
                 }
@@ -303,8 +312,8 @@ impl WatchState {
             match started {
                 Ok(monitor) => monitors.push(monitor),
                 Err(e) => {
-                    eprintln!(
-                        "vnetd: following the RIB of {}: {e:#}; trying again in {:?}",
+                    tracing::warn!(
+                        "following the RIB of {}: {e:#}; trying again in {:?}",
                         self.api.netns(),
                         self.pause
                     );
@@ -314,6 +323,7 @@ impl WatchState {
                 }
             }
         }
+        tracing::debug!("following the RIB of {}", self.api.netns());
         self.monitors = monitors;
         self.resubscribe_at = None;
     }
@@ -341,8 +351,8 @@ struct KernelTable {
 
 impl KernelTable {
     /// Installs the best of `paths` for each prefix and removes the routes
-    /// it installed before that are no longer best. A failure is said on
-    /// stderr and tried again at the next change.
+    /// it installed before that are no longer best. A failure is said in
+    /// the log and tried again at the next change.
     fn install(&mut self, paths: &[LearnedPath]) {
         let wanted = kernel_routes(paths);
         for (prefix, next_hop) in &wanted {
@@ -353,7 +363,7 @@ impl KernelTable {
                 Ok(()) => {
                     self.installed.insert(*prefix, *next_hop);
                 }
-                Err(e) => eprintln!("vnetd: {e:#}"),
+                Err(e) => tracing::warn!("{e:#}"),
             }
         }
         let gone: Vec<Ipv4Net> = self
@@ -367,7 +377,7 @@ impl KernelTable {
                 Ok(()) => {
                     self.installed.remove(&prefix);
                 }
-                Err(e) => eprintln!("vnetd: {e:#}"),
+                Err(e) => tracing::warn!("{e:#}"),
             }
         }
     }

@@ -14,7 +14,7 @@
 //!   trusted only while it announces the same digest: until then (and as
 //!   soon as it announces another, or none, or its session drops) its
 //!   routes are not used, the underlay refuses its packets and sends it
-//!   none, and this machine says so on stderr and in `vnetd wait`.
+//!   none, and this machine says so in its log and in `vnetd wait`.
 //! - Each route a gateway on this machine learned over BGP (from a site, a
 //!   circuit's edge router or a Vnet2Vnet peer) is a VPNv4 route: route
 //!   distinguisher `<the neighbour it came from>:<gateway × 16 +
@@ -156,11 +156,16 @@ impl HostMesh {
             complained: BTreeSet::new(),
             heard: heard.clone(),
         };
+        // Inside the lab's span: the mesh's own, naming this machine.
+        let span = tracing::info_span!("mesh", address = %address);
         let thread = {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("vnetd-mesh".into())
-                .spawn(move || state.run(speaker, &stop))?
+                .spawn(move || {
+                    let _in_mesh = span.entered();
+                    state.run(speaker, &stop)
+                })?
         };
         Ok(Some(HostMesh {
             stop,
@@ -234,7 +239,7 @@ impl MeshState {
             let settling = self.underlay.as_ref().is_some_and(|u| u.settling());
             if !settling {
                 if let Err(e) = self.announce(&snapshot.topology, digest) {
-                    eprintln!("vnetd: the host mesh: {e:#}");
+                    tracing::warn!("the host mesh: {e:#}");
                 }
             }
             // A new numbering: whose routes are used is decided again.
@@ -243,7 +248,7 @@ impl MeshState {
                 read_again = match self.take_in(&snapshot.topology, digest) {
                     Ok(()) => false,
                     Err(e) => {
-                        eprintln!("vnetd: the host mesh: {e:#}");
+                        tracing::warn!("the host mesh: {e:#}");
                         true
                     }
                 };
@@ -326,8 +331,9 @@ impl MeshState {
         Ok(())
     }
 
-    /// Says on stderr each change of another machine's trust, but its
-    /// first (a machine that comes up as it should is not news).
+    /// Says in the log each change of another machine's trust: its first
+    /// only at `debug` (a machine that comes up as it should is not news),
+    /// a machine not trusted as a warning, trusted again as news.
     fn say_trust(&mut self) {
         let Some(underlay) = &self.underlay else {
             return;
@@ -338,16 +344,26 @@ impl MeshState {
             }
             if trust == PeerTrust::Trusted {
                 if self.complained.remove(&address) {
-                    eprintln!(
-                        "vnetd: host {host} ({address}) is trusted again: it numbers the lab as \
-                         this one does"
+                    tracing::info!(
+                        host = %host,
+                        address = %address,
+                        "host {host} ({address}) is trusted again: it numbers the lab as this \
+                         one does"
+                    );
+                } else {
+                    tracing::debug!(
+                        host = %host,
+                        address = %address,
+                        "host {host} ({address}) is trusted"
                     );
                 }
                 continue;
             }
             self.complained.insert(address);
-            eprintln!(
-                "vnetd: host {host} ({address}) is not trusted: {}; its routes are not used, its \
+            tracing::warn!(
+                host = %host,
+                address = %address,
+                "host {host} ({address}) is not trusted: {}; its routes are not used, its \
                  packets are refused and none are sent to it",
                 trust.why()
             );

@@ -254,7 +254,7 @@ impl Offload {
                 // A port deleted since the last look takes no entry: the
                 // kernel's notice of it is read first.
                 if !looked {
-                    self.reap();
+                    self.reap(&mut Vec::new());
                     looked = true;
                 }
                 empty_looks = 0;
@@ -262,7 +262,8 @@ impl Offload {
             }
             faults.check(ThreadKind::Offload);
             if Instant::now() >= next_sync {
-                self.sync(&plane.load(), flows);
+                // What it could not read is in the log; nobody asked.
+                let _ = self.sync(&plane.load(), flows);
                 next_sync = Instant::now() + SYNC_PERIOD;
             }
         }
@@ -273,10 +274,10 @@ impl Offload {
     /// again (reading the kernel's link notifications, nothing when there
     /// are none): a deleted port's TUN device goes, so the workers' writes
     /// there fail and are counted, and no entry is installed toward either
-    /// meanwhile.
-    fn reap(&self) {
+    /// meanwhile. A failure is said in the log and kept in `faults`.
+    fn reap(&self, faults: &mut Vec<String>) {
         if let Err(err) = self.fabric.reap_orphans() {
-            eprintln!("vnetd: looking for ports gone from the fabric: {err:#}");
+            warn_and_keep!(faults, "looking for ports gone from the fabric: {err:#}");
         }
     }
 
@@ -501,10 +502,13 @@ impl Offload {
     /// flows no longer tracked, of older generations, or whose egress port
     /// left the fabric (a port whose `eth0` was deleted is taken off it
     /// first). What the programs dropped of `plane`'s ports is counted at
-    /// the ports.
-    pub fn sync(&self, plane: &Plane, flows: &FlowTable) {
-        self.reap();
-        self.count_port_drops(plane);
+    /// the ports. Returns what could not be read (each said in the log
+    /// too): the counts leave it out until a later reading.
+    #[must_use = "what could not be read belongs to the answer that asked for the reading"]
+    pub fn sync(&self, plane: &Plane, flows: &FlowTable) -> Vec<String> {
+        let mut faults = Vec::new();
+        self.reap(&mut faults);
+        self.count_port_drops(plane, &mut faults);
         let chunks: BTreeSet<u32> = self
             .book()
             .slots_in_use()
@@ -517,7 +521,7 @@ impl Offload {
                 Ok(counters) => {
                     readings.insert(chunk, counters);
                 }
-                Err(err) => eprintln!("vnetd: {err:#}"),
+                Err(err) => warn_and_keep!(faults, "{err:#}"),
             }
         }
         let reading = |slot: u32| {
@@ -569,6 +573,7 @@ impl Offload {
             self.account(&mut installed, last, flows, now);
             book.free_slot(installed.slot, last);
         }
+        faults
     }
 
     /// Counts at the ports of `plane` what the programs dropped of their
@@ -577,11 +582,11 @@ impl Offload {
     /// fabric carries (`malformed`), each sent by the port and dropped;
     /// and what was written for a port whose `eth0` was gone, counted
     /// received when written, now an `egress_gone` drop instead.
-    fn count_port_drops(&self, plane: &Plane) {
+    fn count_port_drops(&self, plane: &Plane, faults: &mut Vec<String>) {
         let drops = match self.fabric.port_drops() {
             Ok(drops) => drops,
             Err(err) => {
-                eprintln!("vnetd: {err:#}");
+                warn_and_keep!(faults, "{err:#}");
                 return;
             }
         };

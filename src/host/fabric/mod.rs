@@ -545,7 +545,7 @@ impl Fabric {
 impl Drop for Fabric {
     fn drop(&mut self) {
         if let Err(err) = self.remove_namespace() {
-            eprintln!("removing the fabric namespace: {err:#}");
+            tracing::warn!("removing the fabric namespace: {err:#}");
         }
     }
 }

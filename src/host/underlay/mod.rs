@@ -547,7 +547,7 @@ impl Underlay {
 impl Drop for Underlay {
     fn drop(&mut self) {
         if let Err(err) = self.remove() {
-            eprintln!("{err:#}");
+            tracing::warn!("{err:#}");
         }
     }
 }
