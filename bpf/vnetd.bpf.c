@@ -1,7 +1,7 @@
 // vnetd's one BPF object: every tc program the daemon attaches, with the
 // maps they read and write. One object, so that what two programs share
 // is one map (the hosts the underlay trusts, `lib/tunnel.h`), and one
-// loader (src/host/bpf) makes every map and finds every program by name.
+// loader (crates/host/src/bpf) makes every map and finds every program by name.
 //
 // - fabric.h: the kernel fast path between a lab's ports and, with the
 //   underlay, between hosts (`from_port`, `from_daemon`, `from_tunnel`);

@@ -1,6 +1,20 @@
 //! vnetd: Azure virtual networking on one Linux host.
 //!
-//! The crate is layered so that each layer knows only the one below it:
+//! vnetd is a workspace whose crates are its layers, so that the compiler
+//! holds each layer to the ones below it (a wrong import does not build):
+//!
+//! | crate | modules | may use |
+//! |---|---|---|
+//! | `vnetd-net` (`crates/net`) | [`net`] | nothing of vnetd |
+//! | `vnetd-engine` (`crates/engine`) | [`engine`] | net |
+//! | `vnetd-model` (`crates/model`) | [`topology`], [`policy`], [`plan`] | net |
+//! | `vnetd-decide` (`crates/decide`) | [`snapshot`], [`dataplane`], [`diagnostics`], [`graph`] | net, engine, model |
+//! | `vnetd-import` (`crates/import`) | [`import`] | net, model |
+//! | `vnetd-host` (`crates/host`) | [`host`] | nothing of vnetd |
+//! | `vnetd` (this crate) | [`api`], [`daemon`], [`verify`], [`web`], [`cli`] | all of the above |
+//!
+//! This crate re-exports the layers below under their module names, so
+//! `vnetd::topology` is `vnetd_model::topology`. The modules:
 //!
 //! - [`topology`]: the topology file (YAML), its decoding and validation into
 //!   a resolved model. Knows Azure's vocabulary and refusals, nothing else.
@@ -41,16 +55,12 @@
 pub mod api;
 pub mod cli;
 pub mod daemon;
-pub mod dataplane;
-pub mod diagnostics;
-pub mod engine;
-pub mod graph;
-pub mod host;
-pub mod import;
-pub mod net;
-pub mod plan;
-pub mod policy;
-pub mod snapshot;
-pub mod topology;
 pub mod verify;
 pub mod web;
+
+pub use vnetd_decide::{dataplane, diagnostics, graph, snapshot};
+pub use vnetd_engine as engine;
+pub use vnetd_host as host;
+pub use vnetd_import as import;
+pub use vnetd_model::{plan, policy, topology};
+pub use vnetd_net as net;

@@ -4,9 +4,9 @@
 use super::*;
 use crate::api::report::{OffloadReport, ShapingReport};
 use crate::diagnostics::gateway::BgpPeerStatus as PeerRow;
-use crate::diagnostics::load_balancer::sample_backend;
 use crate::topology::Severity;
 use std::collections::BTreeMap;
+use vnetd_decide::diagnostics::load_balancer::sample_backend;
 
 /// One line of JSON, as the socket carries it, read back.
 fn round_trip<T>(value: &T) -> T

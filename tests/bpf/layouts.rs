@@ -1,7 +1,7 @@
 //! Every map of vnetd's BPF object laid out as the daemon reads and writes
 //! it: each struct the maps hold, read from the object's BTF (`.BTF`),
-//! against the sizes and member offsets of `src/host/fabric/entries.rs`
-//! and `src/host/underlay/entries.rs` (their `layout` constants, which the
+//! against the sizes and member offsets of `crates/host/src/fabric/entries.rs`
+//! and `crates/host/src/underlay/entries.rs` (their `layout` constants, which the
 //! daemon writes with), and each map's key and value types, as Cilium's
 //! alignchecker does. A member added to a struct in `bpf/` and not to
 //! `entries.rs` fails it, and so does a map of the object that is not in

@@ -1,4 +1,4 @@
-//! The underlay (`src/host/underlay`) between two hosts on real kernels:
+//! The underlay (`crates/host/src/underlay`) between two hosts on real kernels:
 //! each "host" is a namespace, the two joined by a veth pair on
 //! 192.0.2.0/24, and each opens an `Underlay` from inside (its VXLAN
 //! socket on the veth's address). Frames written to one host's TAP queue

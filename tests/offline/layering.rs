@@ -1,37 +1,90 @@
-//! The crate's layers import one way only: each module may use the modules
-//! below it (see `src/lib.rs`), never one above. This test reads every
-//! `crate::` path in `src/` and fails on an edge the layering does not allow,
-//! naming the file and line, so a reversed import cannot land unnoticed.
+//! What the compiler cannot check of vnetd's layering.
+//!
+//! The layers are crates (`crates/*`, the root crate on top), so a wrong
+//! arrow between them does not build; [`the_crates_depend_as_the_layers_do`]
+//! keeps their manifests to the layer table, so that nobody makes a wrong
+//! import build by adding a dependency. Inside a crate of several modules
+//! the compiler allows every edge, so this test reads every `crate::` path
+//! of such a crate and fails on an edge its layering does not allow, naming
+//! the file and line; and it holds the daemon's rooms to their order.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Which top-level modules each module may use. `cli` is the top; `host`
-/// and `topology` know nothing of the rest.
-const ALLOWED: &[(&str, &[&str])] = &[
-    ("net", &[]),
-    ("topology", &["net"]),
-    ("engine", &["net"]),
-    ("host", &[]),
-    ("policy", &["net", "topology"]),
-    ("plan", &["net", "topology"]),
-    ("snapshot", &["engine", "net", "plan", "policy", "topology"]),
-    ("dataplane", &["engine", "net", "snapshot", "topology"]),
+/// Each crate of vnetd (its directory) and the crates of vnetd it may
+/// depend on: the layer table of `src/lib.rs`.
+const CRATES: &[(&str, &str, &[&str])] = &[
+    ("crates/net", "vnetd-net", &[]),
+    ("crates/engine", "vnetd-engine", &["vnetd-net"]),
+    ("crates/model", "vnetd-model", &["vnetd-net"]),
     (
-        "diagnostics",
+        "crates/decide",
+        "vnetd-decide",
+        &["vnetd-engine", "vnetd-model", "vnetd-net"],
+    ),
+    ("crates/import", "vnetd-import", &["vnetd-model"]),
+    ("crates/host", "vnetd-host", &[]),
+    (
+        ".",
+        "vnetd",
         &[
-            "dataplane",
-            "engine",
-            "net",
-            "plan",
-            "policy",
-            "snapshot",
-            "topology",
+            "vnetd-decide",
+            "vnetd-engine",
+            "vnetd-host",
+            "vnetd-import",
+            "vnetd-model",
+            "vnetd-net",
         ],
     ),
-    ("graph", &["net", "policy", "snapshot", "topology"]),
-    // `import` checks what it writes as `vnetd check` does, plan included.
-    ("import", &["net", "plan", "topology"]),
+];
+
+/// The crates of several modules, and which modules (their own, or the
+/// lower crates' they re-export under a module's name) each module may
+/// use. A crate of one module (`net`, `engine`, `import`, `host`) has no
+/// edges inside to check.
+/// Modules and the modules each may use.
+type Layers = &'static [(&'static str, &'static [&'static str])];
+
+const ALLOWED: &[(&str, Layers)] = &[
+    (
+        "crates/model/src",
+        &[
+            ("topology", &["net"]),
+            // `fixtures` is built only for tests (`cfg(test)` or the
+            // `fixtures` feature): only the policy's tests can use it.
+            ("policy", &["fixtures", "net", "topology"]),
+            ("plan", &["net", "topology"]),
+            // The tests' builders of small topologies.
+            ("fixtures", &["policy", "topology"]),
+        ],
+    ),
+    (
+        "crates/decide/src",
+        &[
+            ("snapshot", &["engine", "net", "plan", "policy", "topology"]),
+            ("dataplane", &["engine", "net", "snapshot", "topology"]),
+            (
+                "diagnostics",
+                &[
+                    "dataplane",
+                    "engine",
+                    "net",
+                    "plan",
+                    "policy",
+                    "snapshot",
+                    "topology",
+                ],
+            ),
+            ("graph", &["net", "policy", "snapshot", "topology"]),
+        ],
+    ),
+    ("src", ROOT_CRATE),
+];
+
+/// The root crate's modules. The layers below are crates it re-exports
+/// under their module names (`crate::topology`), so which of them each
+/// module may use is checked here too.
+const ROOT_CRATE: Layers = &[
     ("api", &["diagnostics", "topology"]),
     (
         "daemon",
@@ -93,6 +146,79 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// Every `src` directory of the workspace: the root crate's and each
+/// crate's under `crates/`.
+fn source_dirs(root: &Path) -> Vec<PathBuf> {
+    CRATES
+        .iter()
+        .map(|(dir, _, _)| root.join(dir).join("src"))
+        .collect()
+}
+
+/// The vnetd crates `manifest` (a `Cargo.toml`) names in its
+/// `[dependencies]` (not its dev-dependencies, which only its tests use).
+fn vnetd_dependencies(manifest: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut in_dependencies = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_dependencies = line == "[dependencies]";
+            continue;
+        }
+        if in_dependencies && line.starts_with("vnetd-") {
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            found.insert(name);
+        }
+    }
+    found
+}
+
+/// Each crate depends on exactly the crates of its layers, and the
+/// workspace has no crate the table does not list.
+#[test]
+fn the_crates_depend_as_the_layers_do() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (dir, name, allowed) in CRATES {
+        let manifest = std::fs::read_to_string(root.join(dir).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "{dir}/Cargo.toml is not the crate {name}"
+        );
+        let allowed: BTreeSet<String> = allowed.iter().map(|s| (*s).to_string()).collect();
+        assert_eq!(
+            vnetd_dependencies(&manifest),
+            allowed,
+            "{dir}/Cargo.toml: the vnetd crates {name} depends on"
+        );
+    }
+    let listed: BTreeSet<PathBuf> = CRATES
+        .iter()
+        .filter(|(dir, _, _)| *dir != ".")
+        .map(|(dir, _, _)| root.join(dir))
+        .collect();
+    let present: BTreeSet<PathBuf> = std::fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .collect();
+    assert_eq!(present, listed, "crates/ against the layer table");
+}
+
+/// The manifest check can fail: a dependency of the model on the host is
+/// seen, a dev-dependency is not.
+#[test]
+fn a_wrong_dependency_is_seen() {
+    let manifest = "[package]\nname = \"vnetd-model\"\n\n[dependencies]\nvnetd-net.workspace = true\nvnetd-host = { workspace = true }\nipnet.workspace = true\n\n[dev-dependencies]\nvnetd-decide.workspace = true\n";
+    assert_eq!(
+        vnetd_dependencies(manifest),
+        BTreeSet::from(["vnetd-host".to_string(), "vnetd-net".to_string()])
+    );
+}
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -164,16 +290,19 @@ fn crate_paths(text: &str) -> Vec<(usize, String)> {
 }
 
 /// The edges of the crate that break the layering, as (from, to, where).
-fn reversed_edges(src: &Path) -> Vec<(String, String, String)> {
+fn reversed_edges(src: &Path, layers: &[(&str, &[&str])]) -> Vec<(String, String, String)> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
-    let modules: BTreeSet<&str> = ALLOWED.iter().map(|(m, _)| *m).collect();
+    let modules: BTreeSet<&str> = layers
+        .iter()
+        .flat_map(|(m, uses)| std::iter::once(*m).chain(uses.iter().copied()))
+        .collect();
     let mut bad = Vec::new();
     for file in files {
         let Some(from) = module_of(src, &file) else {
             continue;
         };
-        let allowed = ALLOWED
+        let allowed = layers
             .iter()
             .find(|(m, _)| *m == from)
             .unwrap_or_else(|| panic!("{} is in no layer: add it to ALLOWED", file.display()))
@@ -191,8 +320,11 @@ fn reversed_edges(src: &Path) -> Vec<(String, String, String)> {
 
 #[test]
 fn imports_follow_the_layers() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let bad = reversed_edges(&src);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bad: Vec<_> = ALLOWED
+        .iter()
+        .flat_map(|(src, layers)| reversed_edges(&root.join(src), layers))
+        .collect();
     assert!(
         bad.is_empty(),
         "imports against the layering (module -> module at file:line): {bad:#?}"
@@ -378,18 +510,26 @@ fn metrics_using_control_is_reported() {
 fn a_reversed_import_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    std::fs::create_dir_all(dir.join("engine")).unwrap();
+    std::fs::create_dir_all(dir.join("topology")).unwrap();
     std::fs::write(
-        dir.join("engine/lpm.rs"),
-        "//! doc mentioning crate::daemon is fine\nuse crate::{daemon::Daemon, engine::x};\n",
+        dir.join("topology/resolve.rs"),
+        "//! doc mentioning crate::policy is fine\nuse crate::{policy::routes, topology::x, net::y};\n",
     )
     .unwrap();
-    std::fs::write(dir.join("lib.rs"), "pub mod engine;\n").unwrap();
-    let bad = reversed_edges(&dir);
+    std::fs::write(dir.join("lib.rs"), "pub mod topology;\n").unwrap();
+    let model = ALLOWED
+        .iter()
+        .find(|(src, _)| *src == "crates/model/src")
+        .unwrap()
+        .1;
+    let bad = reversed_edges(&dir, model);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(bad.len(), 1, "{bad:?}");
-    assert_eq!((bad[0].0.as_str(), bad[0].1.as_str()), ("engine", "daemon"));
-    assert!(bad[0].2.ends_with("engine/lpm.rs:2"), "{bad:?}");
+    assert_eq!(
+        (bad[0].0.as_str(), bad[0].1.as_str()),
+        ("topology", "policy")
+    );
+    assert!(bad[0].2.ends_with("topology/resolve.rs:2"), "{bad:?}");
 }
 
 /// The repository stands alone: no file points at reference material
@@ -398,7 +538,9 @@ fn a_reversed_import_is_reported() {
 fn nothing_points_outside_the_repository() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    rust_files(&root.join("src"), &mut files);
+    for src in source_dirs(root) {
+        rust_files(&src, &mut files);
+    }
     rust_files(&root.join("tests"), &mut files);
     files.push(root.join("README.md"));
     files.push(root.join("BENCHMARKS.md"));
@@ -438,7 +580,7 @@ fn verify_using_the_daemon_is_reported() {
         "use crate::api::client::Client;\nuse crate::daemon::control::{self, Request};\n",
     )
     .unwrap();
-    let bad = reversed_edges(&dir);
+    let bad = reversed_edges(&dir, ROOT_CRATE);
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert_eq!((bad[0].0.as_str(), bad[0].1.as_str()), ("verify", "daemon"));
     assert!(bad[0].2.ends_with("verify/mod.rs:2"), "{bad:?}");
@@ -474,7 +616,11 @@ fn long_files(root: &Path, dirs: &[&str], limit: usize) -> Vec<(PathBuf, usize)>
 #[test]
 fn every_file_does_one_job_in_at_most_800_lines() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let long = long_files(root, &["src", "tests", "benches", "fuzz"], MAX_LINES);
+    let long = long_files(
+        root,
+        &["src", "crates", "tests", "benches", "fuzz"],
+        MAX_LINES,
+    );
     assert!(
         long.is_empty(),
         "files over {MAX_LINES} lines (split them along their seams): {long:?}"
@@ -647,8 +793,11 @@ fn circles(edges: &BTreeSet<(String, String)>) -> BTreeSet<Vec<String>> {
 
 #[test]
 fn no_file_imports_itself_through_others() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let found = circles(&file_imports(&src));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let found: BTreeSet<Vec<String>> = source_dirs(root)
+        .iter()
+        .flat_map(|src| circles(&file_imports(src)))
+        .collect();
     assert!(
         found.is_empty(),
         "files that import each other in a circle (cut one edge): {found:#?}"

@@ -1,0 +1,511 @@
+//! Tests of the picture and of both renderers.
+
+use super::dot::*;
+use super::mermaid::*;
+use super::model::*;
+use super::*;
+use crate::topology::parse_str;
+use crate::topology::{LoadBalancerIdx, NicIdx, VnetIdx};
+use std::net::IpAddr;
+
+const VNETS: &str = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: nva, address_prefixes: [10.0.1.0/24] }
+  - name: spoke-a
+    address_space: [10.1.0.0/16]
+    location: westeurope
+  - name: spoke.b
+    address_space: [10.2.0.0/16]
+    location: eastus
+";
+
+fn picture(peerings: &str) -> Picture {
+    let text = format!("{VNETS}\npeerings:\n{peerings}");
+    let loaded = match parse_str("test.yaml", &text) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("test topology refused: {e:?}"),
+    };
+    Picture::of(&Snapshot::compile(loaded.topology, 0))
+}
+
+#[test]
+fn mermaid_escape_turns_quotes_and_markup_into_entities() {
+    assert_eq!(mermaid_escape(r#"say "hi""#), "say #quot;hi#quot;");
+    assert_eq!(mermaid_escape("a<b>&#`c"), "a#lt;b#gt;#amp;#35;#96;c");
+    assert_eq!(mermaid_escape("two\nlines"), "two lines");
+    assert_eq!(
+        mermaid_escape("10.0.0.0/16, hub-rt_1"),
+        "10.0.0.0/16, hub-rt_1"
+    );
+}
+
+#[test]
+fn dot_escape_protects_quotes_and_backslashes() {
+    assert_eq!(dot_escape(r#"say "hi""#), r#"say \"hi\""#);
+    assert_eq!(dot_escape(r"a\nb"), r"a\\nb");
+    assert_eq!(dot_escape("two\nlines"), "two lines");
+}
+
+#[test]
+fn labels_join_lines_in_each_language() {
+    let lines = vec!["VNet \"x\"".to_string(), "10.0.0.0/16".to_string()];
+    assert_eq!(
+        mermaid_label(&lines),
+        "\"VNet #quot;x#quot;<br/>10.0.0.0/16\""
+    );
+    assert_eq!(dot_label(&lines), r#""VNet \"x\"\n10.0.0.0/16""#);
+}
+
+#[test]
+fn sanitise_keeps_only_identifier_characters() {
+    assert_eq!(sanitise("spoke-1.prod_x"), "spoke_1_prod_x");
+    assert_eq!(sanitise("fd00:10::4"), "fd00_10__4");
+}
+
+#[test]
+fn both_links_make_one_connected_edge() {
+    let p = picture(
+            "  - { name: hub-to-a, virtual_network: hub, remote_virtual_network: spoke-a }
+  - { name: a-to-hub, virtual_network: spoke-a, remote_virtual_network: hub, allow_forwarded_traffic: true }
+",
+        );
+    assert_eq!(p.peerings.len(), 1);
+    let edge = &p.peerings[0];
+    assert_eq!(edge.state, PeeringState::Connected);
+    assert!(!edge.global);
+    assert_eq!((edge.from, edge.to), (VnetIdx::new(0), VnetIdx::new(1)));
+    assert_eq!(edge.from_id, "vnet_0_hub");
+    assert_eq!(edge.to_id, "vnet_1_spoke_a");
+    assert_eq!(
+        edge.label,
+        vec!["peering Connected", "forwarded traffic into spoke-a"]
+    );
+    let mermaid = mermaid(&p);
+    assert!(mermaid.contains("  vnet_0_hub ---|\"peering Connected<br/>forwarded traffic into spoke-a\"| vnet_1_spoke_a\n"));
+    let dot = dot(&p);
+    assert!(dot.contains("vnet_0_hub -> vnet_1_spoke_a [label=\"peering Connected\\nforwarded traffic into spoke-a\", dir=none"));
+}
+
+#[test]
+fn one_link_makes_a_dashed_arrow_from_its_holder() {
+    let p =
+        picture("  - { name: a-to-hub, virtual_network: spoke-a, remote_virtual_network: hub }\n");
+    assert_eq!(p.peerings.len(), 1);
+    let edge = &p.peerings[0];
+    assert_eq!(edge.state, PeeringState::Initiated);
+    assert_eq!((edge.from, edge.to), (VnetIdx::new(1), VnetIdx::new(0)));
+    assert_eq!(edge.label, vec!["peering Initiated", "only link a-to-hub"]);
+    assert!(mermaid(&p).contains("  vnet_1_spoke_a -.->|"));
+    let dot = dot(&p);
+    assert!(dot.contains("vnet_1_spoke_a -> vnet_0_hub ["));
+    assert!(dot.contains("style=dashed"));
+    assert!(!dot.contains("dir=none"));
+}
+
+#[test]
+fn peering_across_locations_is_global() {
+    let p = picture(
+        "  - { name: b-to-hub, virtual_network: spoke.b, remote_virtual_network: hub }
+  - { name: hub-to-b, virtual_network: hub, remote_virtual_network: spoke.b }
+  - { name: a-to-b, virtual_network: spoke-a, remote_virtual_network: spoke.b }
+",
+    );
+    assert_eq!(p.peerings.len(), 2);
+    let connected = &p.peerings[0];
+    assert_eq!(connected.state, PeeringState::Connected);
+    assert!(connected.global);
+    assert_eq!(connected.from_id, "vnet_2_spoke_b");
+    // West Europe and East US: 85 ms one way round, 83 the other.
+    assert_eq!(
+        connected.label,
+        vec!["global peering Connected", "round trip 84 ms"]
+    );
+    let initiated = &p.peerings[1];
+    assert_eq!(initiated.state, PeeringState::Initiated);
+    assert!(initiated.global);
+    assert_eq!(initiated.label[0], "global peering Initiated");
+}
+
+#[test]
+fn access_off_on_either_link_is_shown() {
+    let p = picture(
+            "  - { name: hub-to-a, virtual_network: hub, remote_virtual_network: spoke-a }
+  - { name: a-to-hub, virtual_network: spoke-a, remote_virtual_network: hub, allow_virtual_network_access: false }
+",
+        );
+    assert_eq!(
+        p.peerings[0].label,
+        vec!["peering Connected", "VNet access off: no traffic"]
+    );
+}
+
+#[test]
+fn appliance_routes_group_by_appliance_and_flag_unreachable_hops() {
+    let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: nva, address_prefixes: [10.0.1.0/24] }
+      - { name: app, address_prefixes: [10.0.2.0/24], route_table: app-rt }
+network_interfaces:
+  - { name: fw, subnet: hub/nva, private_ip_address: 10.0.1.4, ip_forwarding_enabled: true }
+route_tables:
+  - name: app-rt
+    routes:
+      - { name: a, address_prefix: 10.8.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.4 }
+      - { name: b, address_prefix: 10.9.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.9 }
+      - { name: c, address_prefix: 10.7.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.4 }
+      - { name: d, address_prefix: 10.6.0.0/16, next_hop_type: None }
+";
+    let loaded = match parse_str("test.yaml", text) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("test topology refused: {e:?}"),
+    };
+    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    assert_eq!(p.appliance_routes.len(), 2);
+    let to_fw = &p.appliance_routes[0];
+    assert_eq!(to_fw.hop, ApplianceHop::Nic(NicIdx::new(0)));
+    assert_eq!(to_fw.from_id, "subnet_0_1_app");
+    assert_eq!(to_fw.to_id, "nic_0_fw");
+    assert_eq!(to_fw.prefixes, vec!["10.8.0.0/16", "10.7.0.0/16"]);
+    assert_eq!(
+        to_fw.label(),
+        vec!["10.8.0.0/16, 10.7.0.0/16", "route table app-rt"]
+    );
+    let nowhere = &p.appliance_routes[1];
+    let ip: IpAddr = match "10.0.1.9".parse() {
+        Ok(ip) => ip,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(nowhere.hop, ApplianceHop::Unreachable(ip));
+    assert_eq!(nowhere.to_id, "unreachable_10_0_1_9");
+    let mermaid = mermaid(&p);
+    assert!(
+        mermaid.contains("  unreachable_10_0_1_9[\"10.0.1.9<br/>no reachable NIC: dropped\"]\n")
+    );
+    assert!(mermaid.contains("  nic_0_fw{{\"NIC fw<br/>10.0.1.4<br/>NVA: IP forwarding on\"}}\n"));
+    assert!(mermaid.contains(
+        "  subnet_0_1_app -->|\"10.8.0.0/16, 10.7.0.0/16<br/>route table app-rt\"| nic_0_fw\n"
+    ));
+    assert!(dot(&p).contains(
+        "unreachable_10_0_1_9 [label=\"10.0.1.9\\nno reachable NIC: dropped\", shape=octagon"
+    ));
+}
+
+#[test]
+fn load_balancers_draw_frontends_rule_edges_and_routes_to_their_frontends() {
+    let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: nva, address_prefixes: [10.0.1.0/24] }
+  - name: spoke
+    address_space: [10.1.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: app, address_prefixes: [10.1.1.0/24], route_table: app-rt }
+peerings:
+  - { name: hub-to-spoke, virtual_network: hub, remote_virtual_network: spoke }
+  - { name: spoke-to-hub, virtual_network: spoke, remote_virtual_network: hub }
+network_interfaces:
+  - { name: fw1, subnet: hub/nva, private_ip_address: 10.0.1.4, ip_forwarding_enabled: true }
+  - { name: fw2, subnet: hub/nva, private_ip_address: 10.0.1.5, ip_forwarding_enabled: true }
+route_tables:
+  - name: app-rt
+    routes:
+      - { name: all, address_prefix: 0.0.0.0/0, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.100 }
+load_balancers:
+  - name: fw-ilb
+    frontend_ip_configurations:
+      - { name: fe, subnet: hub/nva, private_ip_address: 10.0.1.100 }
+    backend_address_pools:
+      - { name: fws, network_interfaces: [fw1, fw2] }
+    rules:
+      - { name: ha, frontend_ip_configuration: fe, backend_address_pool: fws, protocol: All, floating_ip_enabled: true }
+      - { name: dns, frontend_ip_configuration: fe, backend_address_pool: fws, protocol: Udp, frontend_port: 53, backend_port: 5353, floating_ip_enabled: true }
+";
+    let loaded = match parse_str("test.yaml", text) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("test topology refused: {e:?}"),
+    };
+    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let nva = &p.vnets[0].subnets[0].nics;
+    let ids: Vec<&str> = nva.iter().map(|n| n.id.as_str()).collect();
+    // The prober's port (probe-hub) is not drawn.
+    assert_eq!(
+        ids,
+        vec!["nic_0_fw1", "nic_1_fw2", "frontend_0_0_fw_ilb_fe"]
+    );
+    assert!(nva[2].frontend && !nva[2].appliance && !nva[2].gateway);
+    assert_eq!(
+        nva[2].label,
+        vec!["load balancer fw-ilb / fe", "10.0.1.100"]
+    );
+
+    let edges: Vec<(&str, Vec<String>)> = p
+        .load_balancing
+        .iter()
+        .map(|e| (e.to_id.as_str(), e.label.clone()))
+        .collect();
+    let ha = vec![
+        "ha".to_string(),
+        "All 0→0 (HA ports) floating IP".to_string(),
+    ];
+    let dns = vec!["dns".to_string(), "Udp 53→5353 floating IP".to_string()];
+    assert_eq!(
+        edges,
+        vec![
+            ("nic_0_fw1", ha.clone()),
+            ("nic_1_fw2", ha),
+            ("nic_0_fw1", dns.clone()),
+            ("nic_1_fw2", dns),
+        ]
+    );
+
+    // Across the peering, the route leads to the frontend, not to a
+    // warning node.
+    assert_eq!(p.appliance_routes.len(), 1);
+    assert_eq!(
+        p.appliance_routes[0].hop,
+        ApplianceHop::Frontend {
+            load_balancer: LoadBalancerIdx::new(0),
+            frontend: 0
+        }
+    );
+    assert!(p.unreachable_hops().is_empty());
+
+    let mermaid = mermaid(&p);
+    assert!(mermaid.contains(
+        "      frontend_0_0_fw_ilb_fe([\"load balancer fw-ilb / fe<br/>10.0.1.100\"])\n"
+    ));
+    assert!(mermaid.contains(
+        "  frontend_0_0_fw_ilb_fe ==>|\"ha<br/>All 0→0 (HA ports) floating IP\"| nic_0_fw1\n"
+    ));
+    assert!(mermaid.contains(
+        "  subnet_1_0_app -->|\"0.0.0.0/0<br/>route table app-rt\"| frontend_0_0_fw_ilb_fe\n"
+    ));
+    assert!(!mermaid.contains("probe-hub"));
+    let dot = dot(&p);
+    assert!(dot.contains(
+        "frontend_0_0_fw_ilb_fe [label=\"load balancer fw-ilb / fe\\n10.0.1.100\", shape=oval"
+    ));
+    assert!(dot.contains(
+        "frontend_0_0_fw_ilb_fe -> nic_1_fw2 [label=\"dns\\nUdp 53→5353 floating IP\", color="
+    ));
+    assert!(!dot.contains("probe"));
+}
+
+#[test]
+fn output_ends_with_a_newline() {
+    let p = picture("  []\n");
+    assert!(mermaid(&p).ends_with("end\n"));
+    assert!(dot(&p).ends_with("}\n"));
+}
+
+#[test]
+fn a_spread_lab_names_each_vnets_host_and_a_nic_placed_apart() {
+    let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    host: h1
+    subnets:
+      - { name: nva, address_prefixes: [10.0.1.0/24] }
+network_interfaces:
+  - { name: nva1, subnet: hub/nva, private_ip_address: 10.0.1.4 }
+  - { name: nva2, subnet: hub/nva, private_ip_address: 10.0.1.5, host: h2 }
+hosts:
+  - { name: h1, underlay_address: 192.0.2.1 }
+  - { name: h2, underlay_address: 192.0.2.2 }
+";
+    let loaded = parse_str("spread.yaml", text).unwrap();
+    let picture = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let vnet = &picture.vnets[0];
+    assert_eq!(vnet.label.last().unwrap(), "on host h1 (192.0.2.1)");
+    let nics = &vnet.subnets[0].nics;
+    assert!(!nics[0].label.iter().any(|l| l.starts_with("on host")));
+    assert_eq!(nics[1].label.last().unwrap(), "on host h2 (192.0.2.2)");
+    // A lab on one machine says nothing of hosts.
+    let one = picture_of_one_machine();
+    assert!(one
+        .vnets
+        .iter()
+        .all(|v| !v.label.iter().any(|l| l.contains("host"))));
+}
+
+fn picture_of_one_machine() -> Picture {
+    picture("")
+}
+
+#[test]
+fn a_route_server_is_drawn_in_its_subnet_with_its_bgp_sessions_and_gateways() {
+    let text = "
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - { name: RouteServerSubnet, address_prefixes: [10.0.1.0/26] }
+      - { name: nva, address_prefixes: [10.0.2.0/24] }
+      - { name: GatewaySubnet, address_prefixes: [10.0.255.224/27] }
+route_servers:
+  - name: hub-rs
+    virtual_network: hub
+    branch_to_branch_traffic: true
+    bgp_connections:
+      - { name: nva1, peer_ip: 10.0.2.4, peer_asn: 65001 }
+      - { name: nva2, peer_ip: 10.0.2.5, peer_asn: 65002 }
+network_interfaces:
+  - name: nva1
+    subnet: hub/nva
+    private_ip_address: 10.0.2.4
+    ip_forwarding_enabled: true
+    bgp_speaker: frr
+    bgp_announce: [10.100.0.0/16, 10.101.0.0/16]
+  - name: nva2
+    subnet: hub/nva
+    private_ip_address: 10.0.2.5
+    ip_forwarding_enabled: true
+    bgp_speaker: bird
+virtual_network_gateways:
+  - name: hub-vpngw
+    virtual_network: hub
+    type: Vpn
+    vpn_type: RouteBased
+    sku: VpnGw1
+    bgp_enabled: true
+    bgp_settings: {asn: 65515}
+";
+    let loaded = match parse_str("test.yaml", text) {
+        Ok(loaded) => loaded,
+        Err(e) => panic!("test topology refused: {e:?}"),
+    };
+    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let rs = &p.vnets[0].subnets[0].nics;
+    assert_eq!(rs.len(), 1);
+    assert!(rs[0].route_server && !rs[0].appliance && !rs[0].gateway);
+    assert_eq!(rs[0].id, "route_server_0_hub_rs");
+    assert_eq!(
+        rs[0].label,
+        vec![
+            "Route Server hub-rs",
+            "10.0.1.4, 10.0.1.5",
+            "ASN 65515",
+            "branch-to-branch"
+        ]
+    );
+    let edges: Vec<(&str, &str, Vec<String>)> = p
+        .connections
+        .iter()
+        .map(|e| (e.from_id.as_str(), e.to_id.as_str(), e.label.clone()))
+        .collect();
+    assert_eq!(
+        edges,
+        vec![
+            (
+                "route_server_0_hub_rs",
+                "nic_0_nva1",
+                vec!["BGP AS 65001: 10.100.0.0/16, 10.101.0.0/16".to_string()]
+            ),
+            (
+                "route_server_0_hub_rs",
+                "nic_1_nva2",
+                vec!["BGP AS 65002".to_string()]
+            ),
+            (
+                "route_server_0_hub_rs",
+                "gateway_0_hub_vpngw",
+                vec!["branch-to-branch".to_string()]
+            ),
+        ]
+    );
+
+    let mermaid = mermaid(&p);
+    assert!(mermaid.contains(
+        "      route_server_0_hub_rs[\"Route Server hub-rs<br/>10.0.1.4, 10.0.1.5<br/>ASN 65515<br/>branch-to-branch\"]\n"
+    ));
+    assert!(mermaid.contains("  route_server_0_hub_rs ===|\"BGP AS 65002\"| nic_1_nva2\n"));
+    assert!(mermaid.contains("  class route_server_0_hub_rs routeServer\n"));
+    let dot = dot(&p);
+    assert!(dot.contains(
+        "route_server_0_hub_rs [label=\"Route Server hub-rs\\n10.0.1.4, 10.0.1.5\\nASN 65515\\nbranch-to-branch\", style=\"rounded,filled\""
+    ));
+    assert!(dot.contains(
+        "route_server_0_hub_rs -> gateway_0_hub_vpngw [label=\"branch-to-branch\", dir=both"
+    ));
+}
+
+/// The Cytoscape elements of the built-in lab: one node per box and NIC
+/// of the picture, in the box that holds it, and edges only between
+/// nodes that exist.
+#[test]
+fn cytoscape_elements_hold_every_node_of_the_picture() {
+    let text = include_str!("../../../../config/hub-spoke.yaml");
+    let loaded = parse_str("hub-spoke.yaml", text).unwrap();
+    let picture = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let elements = cytoscape::elements(&picture);
+    let data = |group: &str| -> Vec<&serde_json::Value> {
+        elements
+            .iter()
+            .filter(|e| e["group"] == group)
+            .map(|e| &e["data"])
+            .collect()
+    };
+    let nodes = data("nodes");
+    let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    // The reference: a walk of the picture's boxes.
+    let mut expected = Vec::new();
+    for vnet in &picture.vnets {
+        expected.push((vnet.id.clone(), None, "vnet".to_string()));
+        for subnet in &vnet.subnets {
+            expected.push((subnet.id.clone(), Some(vnet.id.clone()), "subnet".into()));
+            for nic in &subnet.nics {
+                let kind = if nic.appliance { "appliance" } else { "nic" };
+                expected.push((nic.id.clone(), Some(subnet.id.clone()), kind.into()));
+            }
+        }
+    }
+    let got: Vec<(String, Option<String>, String)> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_string(),
+                n["parent"].as_str().map(str::to_string),
+                n["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let mut names: Vec<&str> = nodes.iter().filter_map(|n| n["name"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["nva1", "shared1", "vm1", "vm2"]);
+    let edges = data("edges");
+    for e in &edges {
+        for end in ["source", "target"] {
+            assert!(ids.contains(&e[end].as_str().unwrap()), "{e}");
+        }
+    }
+    let kinds: Vec<(&str, &str)> = edges
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("peering", "peering_0"),
+            ("peering", "peering_1"),
+            ("appliance_route", "route_0"),
+            ("appliance_route", "route_1"),
+        ]
+    );
+    assert!(edges[..2].iter().all(|e| e["state"] == "connected"));
+}

@@ -1,0 +1,24 @@
+//! The decisions read from one compiled snapshot of Azure's model.
+//!
+//! - [`snapshot`]: the policy compiled into lookups, one immutable value
+//!   that both the packet path and the diagnostics read.
+//! - [`dataplane`]: the per-packet decision, reading a snapshot: Azure's
+//!   checks in Azure's order, with stateful NSGs.
+//! - [`diagnostics`]: the answers of `routes`, `next-hop`, `flow-verify`,
+//!   `rules`, `trace` and `check`, computed from a snapshot, as tables or
+//!   as `az`-shaped JSON.
+//! - [`graph`]: the topology as a picture (Mermaid, Graphviz DOT,
+//!   Cytoscape elements).
+//!
+//! The crate depends on `vnetd-net`, `vnetd-engine` and `vnetd-model`:
+//! nothing here can reach a TUN device, a namespace or the daemon, so
+//! forwarding and diagnostics share these tables and cannot disagree.
+
+pub use vnetd_engine as engine;
+pub use vnetd_model::{plan, policy, topology};
+pub use vnetd_net as net;
+
+pub mod dataplane;
+pub mod diagnostics;
+pub mod graph;
+pub mod snapshot;

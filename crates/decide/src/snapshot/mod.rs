@@ -1,0 +1,789 @@
+//! The compiled, immutable snapshot of a whole topology: the one value that
+//! the packet path and the diagnostics both read, so that what vnetd explains
+//! and what it forwards can never disagree.
+//!
+//! For every subnet: its effective routes (Active and Invalid rows, as
+//! Azure lists them) and a longest-prefix-match table over the Active rows.
+//! For every NIC: the NSG stages a packet meets in each direction (inbound:
+//! subnet NSG then NIC NSG; outbound: NIC NSG then subnet NSG), each stage
+//! the NSG's effective rules for that NIC (defaults added, tags and ASGs
+//! expanded) and a first-match classifier over them. Stages are shared
+//! between NICs whose rules are necessarily the same (same NSG, subnet and
+//! ASG memberships).
+//!
+//! Packets for the host virtual IP 168.63.129.16 are not subject to
+//! user-defined routes in Azure ("What is IP address 168.63.129.16?": it
+//! "isn't subject to user defined routes"). Each subnet therefore also
+//! records the row that decides that one address: the longest system
+//! (`Default`) row containing it, whatever user route would otherwise win
+//! (with no VNet range allowed to overlap it, that is the system
+//! 0.0.0.0/0 → Internet row, even where a 0/0 user route made it Invalid).
+//! [`Snapshot::route`] and [`Snapshot::route_target`] answer from that row,
+//! so `next-hop` and the packet path agree.
+//!
+//! A snapshot never changes once built; a new topology makes a new snapshot.
+//!
+//! It owns the compiled, immutable tables and the stable rule ids; it may
+//! use [`crate::policy`], [`crate::engine`], [`crate::topology`] and
+//! [`crate::net`].
+
+use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
+use crate::engine::lpm::Lpm;
+use crate::plan::Plan;
+use crate::policy::load_balancers::BackendHealth;
+use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
+use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
+use crate::policy::tags::AZURE_HOST_VIP;
+use crate::topology::{
+    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub mod firewalls;
+mod forwarding;
+pub mod gateways;
+pub mod load_balancers;
+pub mod rule_names;
+pub mod shaping;
+
+/// What a snapshot is compiled with beside its topology: the routes the
+/// gateways learned over BGP.
+/// Ports are what the compiled tables are indexed by.
+pub use crate::plan::PortIdx;
+pub use crate::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
+pub use firewalls::StageOwner;
+pub use forwarding::{Crossing, Forwarding, Holder, RouteTarget};
+pub use gateways::{GatewayHop, GatewayTables};
+pub use load_balancers::{FrontendIdx, FrontendTables, LbBackend, LbRuleTables};
+pub use rule_names::{RuleId, RuleIdentity, RuleNames, NO_RULE};
+
+/// Routes of one subnet.
+#[derive(Debug)]
+pub struct SubnetTables {
+    pub subnet: SubnetRef,
+    /// Every row, Active and Invalid, in listing order.
+    pub routes: Vec<EffectiveRoute>,
+    /// Active rows by prefix; the value is the row's index in `routes`.
+    pub lpm: Lpm<usize>,
+    /// Where each row delivers, parallel to `routes`.
+    pub targets: Vec<RouteTarget>,
+    /// The appliances of [`RouteTarget::Appliances`] targets.
+    pub appliance_sets: forwarding::ApplianceSets,
+    /// The row that decides packets for 168.63.129.16: system routes only,
+    /// since user routes do not apply to it.
+    pub host_vip_row: Option<usize>,
+}
+
+impl SubnetTables {
+    /// The deciding row for `dst`, as an index into `routes`.
+    #[inline]
+    pub fn decide(&self, dst: IpAddr) -> Option<usize> {
+        if dst == IpAddr::V4(AZURE_HOST_VIP) {
+            return self.host_vip_row;
+        }
+        self.lpm.lookup(dst).map(|(_, &row)| row)
+    }
+}
+
+/// The longest system row containing the host virtual IP.
+fn host_vip_row(routes: &[EffectiveRoute]) -> Option<usize> {
+    let vip = IpAddr::V4(AZURE_HOST_VIP);
+    routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.source == RouteSource::Default && r.address_prefix.contains(&vip))
+        .max_by_key(|(i, r)| (r.address_prefix.prefix_len(), std::cmp::Reverse(*i)))
+        .map(|(i, _)| i)
+}
+
+/// One NSG a packet meets at a NIC (or the firewall's rules at its port).
+#[derive(Debug)]
+pub struct NsgStage {
+    pub level: NsgLevel,
+    pub owner: StageOwner,
+    /// The rules in evaluation order (user rules by priority, then defaults).
+    pub rules: Arc<[EffectiveRule]>,
+    /// First-match classifier over `rules`: index into `rules`.
+    pub classifier: Arc<Classifier>,
+    /// Each rule's stable number in [`Snapshot::rule_names`], parallel to
+    /// `rules`: what a flow admitted by the rule remembers.
+    pub rule_ids: Arc<[RuleId]>,
+}
+
+/// Per-NIC compiled facts: everything the packet path reads about a NIC,
+/// so that it never walks the topology.
+#[derive(Debug)]
+pub struct NicTables {
+    /// Index into [`Snapshot::subnets`].
+    pub subnet_slot: usize,
+    /// The NIC's VNet.
+    pub vnet: VnetIdx,
+    /// The NIC is a gateway's port (an instance or a site's tunnel):
+    /// traffic it sends has entered through the gateway.
+    pub gateway_port: bool,
+    /// For a gateway instance's own port: which gateway and instance.
+    pub gateway_instance: Option<(GatewayIdx, usize)>,
+    /// For a site's tunnel: the gateway it enters at.
+    pub site_gateway: Option<GatewayIdx>,
+    /// For a site's tunnel to an ExpressRoute gateway: the circuit it
+    /// stands for (a packet may not go from one circuit to another).
+    pub circuit: Option<CircuitIdx>,
+    /// The port of its VNet's health prober: its packets go straight to the
+    /// backend addressed, untouched by user routes.
+    pub prober: bool,
+    /// The frontends whose flows this NIC serves as a backend with the
+    /// destination translated: its replies get their source translated
+    /// back.
+    pub translated_frontends: Box<[FrontendIdx]>,
+    /// Every frontend this NIC is a backend of: what it sends through one
+    /// of them would come back to the pool (Azure does not hairpin).
+    pub backend_of: Box<[FrontendIdx]>,
+    /// IP forwarding is on: the NIC may send from, and receive for,
+    /// addresses it does not own (an appliance).
+    pub ip_forwarding: bool,
+    /// The NIC's own addresses, the frontend addresses of the floating-IP
+    /// rules it is a backend of (it receives and answers for them, as a
+    /// guest with the frontend on its loopback does), and an appliance
+    /// speaker's loopback addresses (the first of each prefix it
+    /// announces).
+    pub addresses: Box<[IpAddr]>,
+    /// The idle timeout of flows admitted at this NIC: its VNet's
+    /// `flow_timeout_in_minutes`.
+    pub flow_timeout_ms: u64,
+    pub inbound: Vec<NsgStage>,
+    pub outbound: Vec<NsgStage>,
+    pub flush_inbound: bool,
+    pub flush_outbound: bool,
+    /// The port stands for an Azure Firewall: its inbound stage is the
+    /// firewall's rules.
+    pub firewall: bool,
+    /// The port runs on another machine of a lab spread over several: its
+    /// host applies its inbound NSGs and delivers to it, as in Azure the
+    /// destination VM's host does.
+    pub remote: bool,
+}
+
+impl NicTables {
+    /// Whether `ip` is one of the NIC's own addresses.
+    #[inline]
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.addresses.contains(&ip)
+    }
+
+    pub fn stages(&self, direction: Direction) -> &[NsgStage] {
+        match direction {
+            Direction::Inbound => &self.inbound,
+            Direction::Outbound => &self.outbound,
+        }
+    }
+
+    /// True when an NSG on this NIC's path in `direction` has
+    /// `flush_connection` set: its established flows are judged again when
+    /// the rules change.
+    #[inline]
+    pub fn flushes(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Inbound => self.flush_inbound,
+            Direction::Outbound => self.flush_outbound,
+        }
+    }
+}
+
+/// The outcome of the NSG stages of one NIC and direction for one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsgVerdict {
+    pub access: Access,
+    /// The deciding rule as (stage index, rule index): the denying rule, or
+    /// for an allow, the allowing rule of the last stage. `None` when the NIC
+    /// has no NSG at all (everything is allowed).
+    pub decided_by: Option<(usize, usize)>,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub topology: Topology,
+    /// The ports the topology is realised with: [`Snapshot::nics`] and every
+    /// other per-port table are indexed like `plan.ports`.
+    pub plan: Plan,
+    /// Counts the snapshots a daemon has published; 0 for a one-off.
+    pub generation: u64,
+    /// Shared with the snapshot before when their routes are the same (see
+    /// [`Snapshot::relearned`]).
+    pub subnets: Vec<Arc<SubnetTables>>,
+    subnet_slots: HashMap<SubnetRef, usize>,
+    /// Indexed like `plan.ports` (the file's NICs first, like
+    /// `topology.nics`).
+    pub nics: TiVec<PortIdx, NicTables>,
+    pub forwarding: Forwarding,
+    /// The names behind [`NsgStage::rule_ids`], shared with the snapshots
+    /// compiled before and after this one.
+    pub rule_names: Arc<RuleNames>,
+    /// What the gateways had learned over BGP when this snapshot was
+    /// compiled: the one input beside the topology.
+    pub learned: LearnedRoutes,
+    /// Indexed like `topology.gateways`.
+    pub gateways: TiVec<GatewayIdx, GatewayTables>,
+    /// What the load balancers' health probes found when this snapshot was
+    /// compiled: the other input beside the topology.
+    pub health: BackendHealth,
+    /// Every load balancer's frontends, in file order.
+    pub frontends: Vec<FrontendTables>,
+    /// Per VNet, the port of its health prober (which owns 168.63.129.16).
+    pub probers: TiVec<VnetIdx, Option<PortIdx>>,
+    /// What a packet meets between two ports: delays, caps, MTU. Shared
+    /// with the snapshots before and after this one of the same topology
+    /// (a route learned, a backend's health), so that the caps' clocks
+    /// run on across such publishes; an `apply` carries them over (see
+    /// [`shaping::ShapingTables::carry_clocks_from`]).
+    pub shaping: Arc<shaping::ShapingTables>,
+}
+
+/// The snapshot a new one follows, if any, and whether it keeps its
+/// topology.
+#[derive(Clone, Copy)]
+enum Lineage<'a> {
+    /// A topology compiled on its own.
+    First,
+    /// The successor of a snapshot, for a topology an `apply` changed.
+    After(&'a Snapshot),
+    /// The successor of a snapshot, for the very same topology.
+    SameTopology(&'a Snapshot),
+}
+
+impl<'a> Lineage<'a> {
+    fn previous(self) -> Option<&'a Snapshot> {
+        match self {
+            Lineage::First => None,
+            Lineage::After(previous) | Lineage::SameTopology(previous) => Some(previous),
+        }
+    }
+}
+
+/// What makes two NICs' view of one NSG identical.
+#[derive(Hash, PartialEq, Eq)]
+struct StageKey {
+    nsg: NsgIdx,
+    direction: Direction,
+    subnet: SubnetRef,
+    asgs: Vec<AsgIdx>,
+}
+
+impl Snapshot {
+    /// Compiles a topology on its own (rule numbers start afresh).
+    pub fn compile(topology: Topology, generation: u64) -> Snapshot {
+        Snapshot::compile_with(
+            topology,
+            LearnedRoutes::default(),
+            BackendHealth::default(),
+            generation,
+            Lineage::First,
+        )
+    }
+
+    /// Compiles a topology with the routes its gateways learned.
+    pub fn compile_learned(
+        topology: Topology,
+        learned: LearnedRoutes,
+        generation: u64,
+    ) -> Snapshot {
+        Snapshot::compile_with(
+            topology,
+            learned,
+            BackendHealth::default(),
+            generation,
+            Lineage::First,
+        )
+    }
+
+    /// Compiles the successor of `previous`: a rule keeps the number it had
+    /// there, so flows admitted under `previous` still name their rule.
+    pub fn compile_after(topology: Topology, generation: u64, previous: &Snapshot) -> Snapshot {
+        Snapshot::compile_with(
+            topology,
+            previous.learned.clone(),
+            previous.health.clone(),
+            generation,
+            Lineage::After(previous),
+        )
+    }
+
+    /// [`Snapshot::compile_after`] with the given learned routes instead of
+    /// `previous`'s (the gateways changed).
+    pub fn compile_after_with(
+        topology: Topology,
+        learned: LearnedRoutes,
+        generation: u64,
+        previous: &Snapshot,
+    ) -> Snapshot {
+        Snapshot::compile_with(
+            topology,
+            learned,
+            previous.health.clone(),
+            generation,
+            Lineage::After(previous),
+        )
+    }
+
+    /// The successor of `previous` for the same topology, with what the
+    /// gateways have learned now.
+    pub fn relearned(previous: &Snapshot, learned: LearnedRoutes, generation: u64) -> Snapshot {
+        Snapshot::compile_with(
+            previous.topology.clone(),
+            learned,
+            previous.health.clone(),
+            generation,
+            Lineage::SameTopology(previous),
+        )
+    }
+
+    /// The successor of `previous` for the same topology, with what the
+    /// load balancers' probes find now.
+    pub fn rehealthed(previous: &Snapshot, health: BackendHealth, generation: u64) -> Snapshot {
+        Snapshot::compile_with(
+            previous.topology.clone(),
+            previous.learned.clone(),
+            health,
+            generation,
+            Lineage::SameTopology(previous),
+        )
+    }
+
+    /// Compiles `topology` with its inputs; `previous` lends its rule
+    /// numbers and tells which load-balancing rules placed flows the same
+    /// way before.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one pass that builds every table of the snapshot from the same inputs, in the order each needs the others"
+    )]
+    fn compile_with(
+        topology: Topology,
+        learned: LearnedRoutes,
+        health: BackendHealth,
+        generation: u64,
+        lineage: Lineage<'_>,
+    ) -> Snapshot {
+        let previous = lineage.previous();
+        let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
+        let plan = Plan::derive(&topology);
+        let forwarding = Forwarding::build(&topology, &plan);
+        // What the same topology compiled before and still holds (a route
+        // learned elsewhere, a backend's health) is taken over, not
+        // compiled again: a BGP update replaces only the tables it changes.
+        let same_topology = match lineage {
+            Lineage::SameTopology(previous) => Some(previous),
+            Lineage::First | Lineage::After(_) => None,
+        };
+        let mut subnets = Vec::new();
+        let mut subnet_slots = HashMap::new();
+        for subnet in topology.subnet_refs() {
+            let routes = effective_routes_with(&topology, &learned, subnet);
+            subnet_slots.insert(subnet, subnets.len());
+            let unchanged = same_topology
+                .and_then(|p| p.subnet_tables_shared(subnet))
+                .filter(|before| before.routes == routes);
+            if let Some(before) = unchanged {
+                subnets.push(Arc::clone(before));
+                continue;
+            }
+            let lpm = compile_lpm(&routes);
+            let (targets, appliance_sets) =
+                forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
+                    lpm.lookup(ip).map(|(_, &row)| row)
+                });
+            subnets.push(Arc::new(SubnetTables {
+                subnet,
+                host_vip_row: host_vip_row(&routes),
+                routes,
+                lpm,
+                targets,
+                appliance_sets,
+            }));
+        }
+        #[allow(clippy::type_complexity)]
+        let mut shared: HashMap<
+            StageKey,
+            (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[RuleId]>),
+        > = HashMap::new();
+        let frontends = load_balancers::compile(
+            &topology,
+            &health,
+            generation,
+            previous.map(|p| (&p.topology, p.frontends.as_slice())),
+        );
+        let mut nics = TiVec::with_capacity(plan.ports.len());
+        for (idx, nic) in plan.ports.iter_enumerated() {
+            let file_nic = plan.nic(idx);
+            let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
+                let Some(file_nic) = file_nic else {
+                    return Vec::new();
+                };
+                nsg_chain(&topology, file_nic, direction)
+                    .into_iter()
+                    .map(|(level, nsg)| {
+                        let mut asgs = nic.application_security_groups.clone();
+                        asgs.sort_unstable();
+                        let key = StageKey {
+                            nsg,
+                            direction,
+                            subnet: nic.subnet,
+                            asgs,
+                        };
+                        let (rules, classifier, rule_ids) = shared
+                            .entry(key)
+                            .or_insert_with(|| {
+                                let rules =
+                                    effective_rules(&topology, &learned, nsg, file_nic, direction);
+                                let before = same_topology
+                                    .and_then(|p| p.nics.get(idx))
+                                    .map(|t| match direction {
+                                        Direction::Inbound => &t.inbound,
+                                        Direction::Outbound => &t.outbound,
+                                    })
+                                    .and_then(|stages| {
+                                        stages.iter().find(|s| {
+                                            s.level == level && s.owner == StageOwner::Nsg(nsg)
+                                        })
+                                    })
+                                    .filter(|s| *s.rules == rules[..]);
+                                if let Some(s) = before {
+                                    return (
+                                        s.rules.clone(),
+                                        s.classifier.clone(),
+                                        s.rule_ids.clone(),
+                                    );
+                                }
+                                let matches: Vec<_> = rules.iter().map(rule_match).collect();
+                                let ids: Vec<RuleId> = rules
+                                    .iter()
+                                    .map(|r| {
+                                        rule_names.intern(RuleIdentity {
+                                            nsg: topology.nsgs[nsg].name.clone(),
+                                            rule: r.name.clone(),
+                                        })
+                                    })
+                                    .collect();
+                                (
+                                    rules.into(),
+                                    Arc::new(Classifier::new(&matches)),
+                                    ids.into(),
+                                )
+                            })
+                            .clone();
+                        NsgStage {
+                            level,
+                            owner: StageOwner::Nsg(nsg),
+                            rules,
+                            classifier,
+                            rule_ids,
+                        }
+                    })
+                    .collect()
+            };
+            let inbound = match nic.kind.firewall() {
+                Some(f) => vec![firewalls::firewall_stage(&topology, f, &rule_names)],
+                None => stages_for(Direction::Inbound),
+            };
+            let outbound = stages_for(Direction::Outbound);
+            let flushes = |stages: &[NsgStage]| stages.iter().any(|s| s.owner.flushes(&topology));
+            nics.push(NicTables {
+                subnet_slot: subnet_slots[&nic.subnet],
+                vnet: nic.subnet.vnet,
+                gateway_port: nic.kind.gateway().is_some(),
+                gateway_instance: nic.kind.gateway_instance(),
+                site_gateway: nic.kind.site_tunnel().map(|(_, gateway, _)| gateway),
+                circuit: nic
+                    .kind
+                    .site_tunnel()
+                    .and_then(|(site, gateway, _)| topology.circuit_of(site, gateway)),
+                prober: nic.kind.is_prober(),
+                translated_frontends: (0..)
+                    .zip(&frontends)
+                    .filter(|(_, fe)| {
+                        fe.rules
+                            .iter()
+                            .any(|r| !r.floating_ip && r.member(idx).is_some())
+                    })
+                    .map(|(i, _)| FrontendIdx(i))
+                    .collect(),
+                backend_of: (0..)
+                    .zip(&frontends)
+                    .filter(|(_, fe)| fe.serves(idx))
+                    .map(|(i, _)| FrontendIdx(i))
+                    .collect(),
+                ip_forwarding: nic.ip_forwarding,
+                addresses: nic
+                    .ip_configurations
+                    .iter()
+                    .map(|c| c.address)
+                    .chain(
+                        frontends
+                            .iter()
+                            .filter(|fe| {
+                                fe.rules
+                                    .iter()
+                                    .any(|r| r.floating_ip && r.member(idx).is_some())
+                            })
+                            .map(|fe| fe.address),
+                    )
+                    .chain(plan.nic(idx).into_iter().flat_map(|n| {
+                        crate::policy::route_server::appliance_loopback_addresses(&topology, n)
+                    }))
+                    .collect(),
+                flow_timeout_ms: topology
+                    .vnets
+                    .get(nic.subnet.vnet)
+                    .map_or(0, |v| u64::from(v.flow_timeout_minutes) * 60_000),
+                flush_inbound: flushes(&inbound),
+                flush_outbound: flushes(&outbound),
+                firewall: nic.kind.firewall().is_some(),
+                remote: !plan.is_local(idx),
+                inbound,
+                outbound,
+            });
+        }
+        let gateways = gateways::compile(&topology, &plan, &learned);
+        let probers: TiVec<VnetIdx, Option<PortIdx>> =
+            topology.vnets.keys().map(|v| plan.prober(v)).collect();
+        let shaping = match lineage {
+            Lineage::SameTopology(previous) => previous.shaping.clone(),
+            Lineage::After(previous) => {
+                let tables = shaping::ShapingTables::compile(&topology, &plan);
+                tables.carry_clocks_from(&previous.shaping);
+                Arc::new(tables)
+            }
+            Lineage::First => Arc::new(shaping::ShapingTables::compile(&topology, &plan)),
+        };
+        Snapshot {
+            shaping,
+            topology,
+            plan,
+            generation,
+            subnets,
+            subnet_slots,
+            nics,
+            gateways,
+            forwarding,
+            rule_names,
+            learned,
+            health,
+            frontends,
+            probers,
+        }
+    }
+
+    /// The port named `name`: a NIC of the file or a port vnetd adds.
+    pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {
+        self.plan.port_by_name(name)
+    }
+
+    /// The compiled frontend `frontend`.
+    #[inline]
+    pub fn frontend(&self, frontend: FrontendIdx) -> &FrontendTables {
+        &self.frontends[frontend.0 as usize]
+    }
+
+    /// The health prober port of `vnet`, if it has load balancers.
+    #[inline]
+    pub fn prober(&self, vnet: VnetIdx) -> Option<PortIdx> {
+        self.probers.get(vnet).copied().flatten()
+    }
+
+    pub fn subnet_tables(&self, subnet: SubnetRef) -> Option<&SubnetTables> {
+        self.subnet_tables_shared(subnet).map(|t| &**t)
+    }
+
+    /// A subnet's tables as the snapshot holds them, to share.
+    fn subnet_tables_shared(&self, subnet: SubnetRef) -> Option<&Arc<SubnetTables>> {
+        self.subnet_slots.get(&subnet).map(|&s| &self.subnets[s])
+    }
+
+    /// The routes that apply to traffic leaving `nic`: its subnet's.
+    pub fn nic_routes(&self, nic: PortIdx) -> &SubnetTables {
+        &self.subnets[self.nics[nic].subnet_slot]
+    }
+
+    /// The deciding effective route for a packet from `nic` to `dst`;
+    /// `None` means no route matches (the packet is dropped).
+    #[inline]
+    pub fn route(&self, nic: PortIdx, dst: IpAddr) -> Option<&EffectiveRoute> {
+        let tables = self.nic_routes(nic);
+        tables.decide(dst).map(|row| &tables.routes[row])
+    }
+
+    /// The deciding row for a packet from `nic` to `dst`, as an index into
+    /// the NIC's subnet routes, with where it delivers.
+    #[inline]
+    pub fn route_target(&self, nic: PortIdx, dst: IpAddr) -> Option<(usize, RouteTarget)> {
+        let tables = self.nic_routes(nic);
+        tables.decide(dst).map(|row| (row, tables.targets[row]))
+    }
+
+    /// The stable number of the rule that decided `verdict` (see
+    /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
+    #[inline]
+    pub fn rule_id(&self, nic: PortIdx, direction: Direction, verdict: &NsgVerdict) -> RuleId {
+        verdict
+            .decided_by
+            .and_then(|(s, r)| {
+                let stage = self.nics[nic].stages(direction).get(s)?;
+                stage.rule_ids.get(r).copied()
+            })
+            .unwrap_or(NO_RULE)
+    }
+
+    /// Runs the NSG stages of `nic` in `direction` on a packet: every stage
+    /// must allow; the first deny stops evaluation. No NSG means allow.
+    #[inline]
+    pub fn evaluate(&self, nic: PortIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
+        let mut decided_by = None;
+        for (s, stage) in self.nics[nic].stages(direction).iter().enumerate() {
+            match stage.classifier.classify(key) {
+                Some(r) if stage.rules[r].access == Access::Allow => decided_by = Some((s, r)),
+                Some(r) => {
+                    return NsgVerdict {
+                        access: Access::Deny,
+                        decided_by: Some((s, r)),
+                    }
+                }
+                // The default rules match every packet, so a stage always
+                // decides; an empty classifier would be a compile fault, and
+                // failing closed is the safe reading.
+                None => {
+                    return NsgVerdict {
+                        access: Access::Deny,
+                        decided_by: None,
+                    }
+                }
+            }
+        }
+        NsgVerdict {
+            access: Access::Allow,
+            decided_by,
+        }
+    }
+
+    /// The rule behind a verdict, with its stage.
+    pub fn deciding_rule(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        verdict: &NsgVerdict,
+    ) -> Option<(&NsgStage, &EffectiveRule)> {
+        let (s, r) = verdict.decided_by?;
+        let stage = self.nics[nic].stages(direction).get(s)?;
+        Some((stage, stage.rules.get(r)?))
+    }
+}
+
+/// A lookup table from destination to the index (in `rows`) of the Active
+/// row that decides it ([`crate::policy::routes::deciding_row`] is its
+/// plain definition). No match means drop, as does a `None` next hop.
+pub fn compile_lpm(rows: &[EffectiveRoute]) -> Lpm<usize> {
+    rows.iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_active())
+        .map(|(i, r)| (r.address_prefix, i))
+        .collect()
+}
+
+/// An effective security rule as a generic match for the classifier
+/// ([`crate::policy::nsg::first_match`] is its plain definition).
+pub fn rule_match(rule: &EffectiveRule) -> RuleMatch {
+    let protocol = rule.protocol;
+    RuleMatch {
+        protocols: ProtocolSet::from_fn(|p| protocol.matches(p)),
+        src: rule.expanded_source.clone(),
+        dst: rule.expanded_destination.clone(),
+        src_ports: rule.source_ports.clone(),
+        dst_ports: rule.destination_ports.clone(),
+    }
+}
+
+#[cfg(test)]
+mod compile_tests {
+    use super::*;
+    use crate::net::{PortRange, PortSpec, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+    use crate::policy::nsg::first_match;
+    use crate::policy::routes::{active_routes, effective_routes};
+    use crate::topology::NicIdx;
+    use crate::topology::{AddressSpec, NextHopType, Protocol, ServiceTag};
+    use vnetd_model::fixtures::{first_subnet, ip, route, sec_rule, table, topo, vnet};
+
+    #[test]
+    fn compiled_table_points_at_active_rows_only() {
+        let topo = Topology {
+            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
+            route_tables: vec![table(vec![route(
+                "drop",
+                "10.0.0.0/16",
+                NextHopType::None,
+                None,
+            )])]
+            .into(),
+            ..Default::default()
+        };
+        let rows = effective_routes(&topo, first_subnet(0));
+        let lpm = compile_lpm(&rows);
+        assert_eq!(lpm.len(), active_routes(&rows).count());
+        for (_, &i) in lpm.iter() {
+            assert!(rows[i].is_active());
+        }
+    }
+
+    #[test]
+    fn classifier_agrees_with_reference_on_effective_rules() {
+        let mut udp = sec_rule(
+            "udp-dns",
+            120,
+            Direction::Inbound,
+            AddressSpec::Tag(ServiceTag::Internet),
+            AddressSpec::Any,
+        );
+        udp.protocol = Protocol::Udp;
+        udp.access = Access::Deny;
+        udp.destination_ports = PortSpec::Ranges(vec![PortRange { lo: 53, hi: 53 }]);
+        let t = topo(vec![
+            sec_rule(
+                "web",
+                100,
+                Direction::Inbound,
+                AddressSpec::Any,
+                AddressSpec::Asgs(vec![AsgIdx::new(0)]),
+            ),
+            udp,
+        ]);
+        let rules = effective_rules(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            NicIdx::new(0),
+            Direction::Inbound,
+        );
+        let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
+        let classifier = Classifier::new(&matches);
+        for proto in [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 58, 50] {
+            for src in [
+                "10.0.1.5",
+                "8.8.8.8",
+                "168.63.129.16",
+                "192.168.0.1",
+                "2001:db8::1",
+            ] {
+                for dst in ["10.0.1.4", "10.0.1.6", "::1"] {
+                    for port in [None, Some(53), Some(80), Some(81)] {
+                        let k = PacketKey {
+                            proto,
+                            src: ip(src),
+                            dst: ip(dst),
+                            src_port: port,
+                            dst_port: port,
+                        };
+                        assert_eq!(classifier.classify(&k), first_match(&rules, &k), "{k:?}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,747 @@
+//! `vnetd import az DIR`: a network as the Azure CLI lists it, turned into
+//! the azurerm resources Terraform would hold for it.
+//!
+//! DIR holds the JSON of the `az ... list -o json` commands of [`FILES`],
+//! one file each; a missing file is an empty list. The CLI prints
+//! Azure's REST objects with `properties` flattened, in camelCase; some
+//! names changed case across CLI versions (`enableIpForwarding` and
+//! `enableIPForwarding`, `privateIpAddress` and `privateIPAddress`), and
+//! both are read. Each object becomes the azurerm resources of the same
+//! thing, in the provider's v3 names: a VNet its `azurerm_virtual_network`,
+//! one `azurerm_subnet` per subnet with its NSG and route table
+//! associations, and one `azurerm_virtual_network_peering` per peering; a
+//! NIC its `azurerm_network_interface` with NSG and ASG associations; an
+//! NSG its `azurerm_network_security_group` with `security_rule` blocks
+//! (Azure's default rules are left out: vnetd adds them itself); a route
+//! table its `azurerm_route_table` with `route` blocks; an ASG its
+//! `azurerm_application_security_group`; an ExpressRoute circuit and an
+//! Azure VMware Solution private cloud what `express_route` says; an Azure
+//! Firewall, its policies, their rule collection groups and IP groups what
+//! `firewall` says; a Route Server and its peerings what `route_server`
+//! says. Each resource's source is the Azure resource ID (for
+//! an association, the ID Terraform gives it).
+//!
+//! Every reference must name an object of the dump: Azure compares IDs
+//! without case (and often answers a reference with its resource group in
+//! upper case), so references are matched without case and written as the
+//! referred object's own ID. A peering Azure reports `Disconnected` (its
+//! remote side was deleted) carries no traffic and is left out.
+//!
+//! Each file is read through the typed shapes of `model` (`az/model.rs`): a value that
+//! does not fit is refused at its file, line and path (`nics.json:59:
+//! [1].ipConfigurations: expected a list, found an object`), and what is
+//! found wrong afterwards (a reference to nothing, a subnet without a
+//! prefix) at the line and path of the value concerned.
+
+mod express_route;
+pub mod firewall;
+mod model;
+pub mod route_server;
+
+use super::json_file::{self, Place};
+use super::{ImportError, Resource};
+use model::{
+    Asg, Circuit, Nic, Nsg, Object, PrivateCloud, Reference, RouteTable, SecurityRule, Vm, Vnet,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The files of DIR, each with the command whose output it holds.
+pub const FILES: [(&str, &str); 14] = [
+    ("vnets.json", "az network vnet list -o json"),
+    ("nics.json", "az network nic list -o json"),
+    ("nsgs.json", "az network nsg list -o json"),
+    ("route-tables.json", "az network route-table list -o json"),
+    ("asgs.json", "az network asg list -o json"),
+    ("vms.json", "az vm list -o json"),
+    (
+        "express-route-circuits.json",
+        "az network express-route list -o json",
+    ),
+    (
+        "vmware-private-clouds.json",
+        "az vmware private-cloud list -o json",
+    ),
+    ("firewalls.json", "az network firewall list -o json"),
+    (
+        "firewall-policies.json",
+        "az network firewall policy list -o json",
+    ),
+    (
+        "firewall-rule-collection-groups.json",
+        "az network firewall policy rule-collection-group list --policy-name POLICY -g GROUP -o json",
+    ),
+    ("ip-groups.json", "az network ip-group list -o json"),
+    ("route-servers.json", "az network routeserver list -o json"),
+    (
+        "route-server-peerings.json",
+        "az network routeserver peering list --routeserver NAME -g GROUP -o json",
+    ),
+];
+
+/// Reads the dump in `dir`.
+pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
+    read_located(dir).map(|(resources, _)| resources)
+}
+
+/// `vnetd import az DIR`: the topology file written from the dump in
+/// `dir`; `origin` names the input in its header. Every error names the
+/// file and line of the object it is about.
+pub fn topology(dir: &Path, origin: &str) -> Result<String, ImportError> {
+    let (resources, documents) = read_located(dir)?;
+    crate::topology_yaml(&resources, origin).map_err(|e| {
+        // The writer's complaints are about resources, whose source is an
+        // Azure resource ID (an association's is `OBJECT|OTHER`): they are
+        // placed at the line of the object that has the ID.
+        let id = e.location.split('|').next().unwrap_or_default();
+        documents
+            .iter()
+            .find_map(|(file, text)| {
+                let line = json_file::line_of_id(text, id)?;
+                Some(ImportError::new(
+                    format!("{file}:{line}"),
+                    format!("{}: {}", e.location, e.message),
+                ))
+            })
+            .unwrap_or(e)
+    })
+}
+
+/// Each file of a dump, as its name and text.
+type Texts = Vec<(String, String)>;
+
+/// The dump's resources, with each file's name and text.
+fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| ImportError::new(dir.display().to_string(), format!("cannot read: {e}")))?;
+    if !meta.is_dir() {
+        return Err(ImportError::new(
+            dir.display().to_string(),
+            "not a directory: `vnetd import az` reads a directory of `az ... list -o json` files",
+        ));
+    }
+    let mut texts = Vec::new();
+    let mut documents = Vec::new();
+    let mut found_any = false;
+    for (name, _) in FILES {
+        let path = dir.join(name);
+        let (text, document) = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (String::new(), Value::Array(Vec::new()))
+            }
+            _ => {
+                found_any = true;
+                json_file::read_with_text(&path)?
+            }
+        };
+        texts.push((path.display().to_string(), text));
+        documents.push(document);
+    }
+    if !found_any {
+        let names: Vec<&str> = FILES.iter().map(|(name, _)| *name).collect();
+        return Err(ImportError::new(
+            dir.display().to_string(),
+            format!("none of {} is there", names.join(", ")),
+        ));
+    }
+    // In the order of FILES: a struct's fields are evaluated as written.
+    let mut files = documents.into_iter().zip(&texts);
+    let dump = Dump {
+        vnets: next_list(&mut files)?,
+        nics: next_list(&mut files)?,
+        nsgs: next_list(&mut files)?,
+        route_tables: next_list(&mut files)?,
+        asgs: next_list(&mut files)?,
+        vms: next_list(&mut files)?,
+        circuits: next_list(&mut files)?,
+        clouds: next_list(&mut files)?,
+        firewalls: firewall::Lists {
+            firewalls: next_list(&mut files)?,
+            policies: next_list(&mut files)?,
+            groups: next_list(&mut files)?,
+            ip_groups: next_list(&mut files)?,
+        },
+        route_servers: route_server::Lists {
+            servers: next_list(&mut files)?,
+            peerings: next_list(&mut files)?,
+        },
+    };
+    let resources = dump.resources()?;
+    Ok((resources, texts))
+}
+
+/// The list of the next file of `files` (its document, name and text).
+fn next_list<'a, T: DeserializeOwned>(
+    files: &mut impl Iterator<Item = (Value, &'a (String, String))>,
+) -> Result<List<'a, T>, ImportError> {
+    let internal = || ImportError::new("vnetd import az", "internal: a file of FILES is missing");
+    let (document, (file, text)) = files.next().ok_or_else(internal)?;
+    List::read(file, text, document)
+}
+
+/// The objects of one file of the dump, with the file's place.
+pub struct List<'a, T> {
+    at: Place<'a>,
+    items: Vec<T>,
+}
+
+impl<'a, T: DeserializeOwned> List<'a, T> {
+    /// The list `document` of `file`, parsed from `text` (empty: errors
+    /// name no line).
+    pub fn read(file: &'a str, text: &'a str, document: Value) -> Result<Self, ImportError> {
+        Ok(List {
+            items: json_file::typed(file, text, document)?,
+            at: Place::root(file, text),
+        })
+    }
+}
+
+impl<'a, T> List<'a, T> {
+    /// Each object with its place.
+    fn each(&self) -> impl Iterator<Item = (Place<'a>, &T)> + '_ {
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (self.at.index(index), item))
+    }
+}
+
+/// The fourteen lists, read.
+pub struct Dump<'a> {
+    pub vnets: List<'a, Vnet>,
+    pub nics: List<'a, Nic>,
+    pub nsgs: List<'a, Nsg>,
+    pub route_tables: List<'a, RouteTable>,
+    pub asgs: List<'a, Asg>,
+    pub vms: List<'a, Vm>,
+    pub circuits: List<'a, Circuit>,
+    pub clouds: List<'a, PrivateCloud>,
+    pub firewalls: firewall::Lists<'a>,
+    pub route_servers: route_server::Lists<'a>,
+}
+
+/// The IDs of the dump's objects by kind, lower-cased, each to the object's
+/// own spelling.
+#[derive(Default)]
+struct Known {
+    ids: HashMap<(&'static str, String), String>,
+}
+
+impl Known {
+    fn add(&mut self, kind: &'static str, id: &str) {
+        self.ids
+            .insert((kind, id.to_ascii_lowercase()), id.to_string());
+    }
+
+    /// The referred object's own ID, or an error at `at` naming what is
+    /// missing.
+    fn resolve(&self, kind: &'static str, at: &Place<'_>, id: &str) -> Result<String, ImportError> {
+        self.ids
+            .get(&(kind, id.to_ascii_lowercase()))
+            .cloned()
+            .ok_or_else(|| {
+                let (what, file) = match kind {
+                    "subnet" => ("subnet", "vnets.json"),
+                    "vnet" => ("virtual network", "vnets.json"),
+                    "nsg" => ("network security group", "nsgs.json"),
+                    "route_table" => ("route table", "route-tables.json"),
+                    "asg" => ("application security group", "asgs.json"),
+                    "ip_group" => ("IP group", "ip-groups.json"),
+                    "firewall_policy" => ("firewall policy", "firewall-policies.json"),
+                    "route_server" => ("Route Server", "route-servers.json"),
+                    _ => ("network interface", "nics.json"),
+                };
+                at.error(format!("`{id}` names no {what} of {file}"))
+            })
+    }
+
+    /// The reference at `at` (a member `{"id": ...}`), resolved.
+    fn reference(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        reference: Option<&Reference>,
+    ) -> Result<Option<String>, ImportError> {
+        reference
+            .map(|r| self.resolve(kind, &at.key("id"), &r.id))
+            .transpose()
+    }
+
+    /// The references of the list at `at`, resolved.
+    fn references(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        references: &[Reference],
+    ) -> Result<Vec<String>, ImportError> {
+        references
+            .iter()
+            .enumerate()
+            .map(|(index, r)| self.resolve(kind, &at.index(index).key("id"), &r.id))
+            .collect()
+    }
+}
+
+impl Dump<'_> {
+    /// The azurerm resources of the whole dump: VNets with their subnets
+    /// and peerings, ASGs, NSGs, route tables, then NICs.
+    pub fn resources(&self) -> Result<Vec<Resource>, ImportError> {
+        let known = self.known();
+        let mut out = Vec::new();
+        for (at, vnet) in self.vnets.each() {
+            vnet_resources(&at, vnet, &known, &mut out)?;
+        }
+        for (at, asg) in self.asgs.each() {
+            let (name, id, group) = identity(&at, asg)?;
+            let attributes = resource_attributes(&id, &name, &group, asg.location.as_deref());
+            out.push(resource(
+                "azurerm_application_security_group",
+                &name,
+                attributes,
+                &id,
+            ));
+        }
+        for (at, nsg) in self.nsgs.each() {
+            nsg_resource(&at, nsg, &known, &mut out)?;
+        }
+        for (at, table) in self.route_tables.each() {
+            route_table_resource(&at, table, &mut out)?;
+        }
+        for (at, nic) in self.nics.each() {
+            nic_resources(&at, nic, &known, &mut out)?;
+        }
+        for (at, vm) in self.vms.each() {
+            vm_resource(&at, vm, &known, &mut out)?;
+        }
+        let clouds = express_route::private_clouds(&self.clouds, &mut out)?;
+        express_route::circuits(&self.circuits, &clouds, &mut out)?;
+        self.firewalls.resources(&known, &mut out)?;
+        self.route_servers
+            .resources(&self.vnets, &known, &mut out)?;
+        Ok(out)
+    }
+
+    /// Every object's ID, before any reference is followed.
+    fn known(&self) -> Known {
+        let mut known = Known::default();
+        for vnet in &self.vnets.items {
+            known.add("vnet", &vnet.id);
+            for subnet in &vnet.subnets {
+                known.add("subnet", &subnet.id);
+            }
+        }
+        let ids = (self.nics.items.iter().map(|o| ("nic", o.id())))
+            .chain(self.nsgs.items.iter().map(|o| ("nsg", o.id())))
+            .chain(
+                self.route_tables
+                    .items
+                    .iter()
+                    .map(|o| ("route_table", o.id())),
+            )
+            .chain(self.asgs.items.iter().map(|o| ("asg", o.id())));
+        for (kind, id) in ids {
+            known.add(kind, id);
+        }
+        self.firewalls.add_known(&mut known);
+        self.route_servers.add_known(&mut known);
+        known
+    }
+}
+
+/// A VM of `az vm list`: its size (`hardwareProfile.vmSize`) and NICs
+/// (`networkProfile.networkInterfaces[].id`), as Terraform's VM resource
+/// of its OS (`storageProfile.osDisk.osType`).
+fn vm_resource(
+    at: &Place<'_>,
+    vm: &Vm,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, vm)?;
+    let mut attributes = resource_attributes(&id, &name, &group, vm.location.as_deref());
+    let size = vm
+        .hardware_profile
+        .as_ref()
+        .and_then(|p| given(p.vm_size.as_deref()));
+    put_str(&mut attributes, "size", size);
+    let nics = match &vm.network_profile {
+        Some(profile) => known.references(
+            "nic",
+            &at.key("networkProfile").key("networkInterfaces"),
+            &profile.network_interfaces,
+        )?,
+        None => Vec::new(),
+    };
+    attributes.insert("network_interface_ids".into(), json!(nics));
+    let os = (vm.storage_profile.as_ref())
+        .and_then(|storage| storage.os_disk.as_ref())
+        .and_then(|disk| given(disk.os_type.as_deref()));
+    let kind = match os.as_deref() {
+        Some(os) if os.eq_ignore_ascii_case("windows") => "azurerm_windows_virtual_machine",
+        _ => "azurerm_linux_virtual_machine",
+    };
+    out.push(resource(kind, &name, attributes, &id));
+    Ok(())
+}
+
+fn resource(kind: &str, name: &str, attributes: Map<String, Value>, source: &str) -> Resource {
+    Resource {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        attributes: Value::Object(attributes),
+        source: source.to_string(),
+    }
+}
+
+/// What every top-level resource carries: its ID, name, resource group and
+/// (when the dump has it) location.
+fn resource_attributes(
+    id: &str,
+    name: &str,
+    group: &str,
+    location: Option<&str>,
+) -> Map<String, Value> {
+    let mut attributes = Map::new();
+    attributes.insert("id".into(), json!(id));
+    attributes.insert("name".into(), json!(name));
+    attributes.insert("resource_group_name".into(), json!(group));
+    put_str(&mut attributes, "location", given(location));
+    attributes
+}
+
+/// An optional string member that says something: absent and `""` are
+/// both nothing.
+fn given(value: Option<&str>) -> Option<String> {
+    value.filter(|text| !text.is_empty()).map(str::to_string)
+}
+
+fn put_str(attributes: &mut Map<String, Value>, key: &str, value: Option<String>) {
+    if let Some(value) = value {
+        attributes.insert(key.to_string(), Value::String(value));
+    }
+}
+
+/// An object's name, ID and resource group (from the ID, else from its
+/// `resourceGroup`).
+fn identity(at: &Place<'_>, object: &impl Object) -> Result<(String, String, String), ImportError> {
+    let id = object.id();
+    let group = match resource_group_of(id) {
+        Some(group) => group,
+        None => object
+            .resource_group()
+            .filter(|group| !group.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| at.error(format!("`id` `{id}` names no resource group")))?,
+    };
+    Ok((object.name().to_string(), id.to_string(), group))
+}
+
+/// The resource group of an Azure resource ID.
+fn resource_group_of(id: &str) -> Option<String> {
+    let mut parts = id.split('/');
+    while let Some(part) = parts.next() {
+        if part.eq_ignore_ascii_case("resourceGroups") {
+            return parts.next().filter(|g| !g.is_empty()).map(str::to_string);
+        }
+    }
+    None
+}
+
+fn vnet_resources(
+    at: &Place<'_>,
+    vnet: &Vnet,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, vnet)?;
+    let mut attributes = resource_attributes(&id, &name, &group, vnet.location.as_deref());
+    attributes.insert(
+        "address_space".into(),
+        json!(vnet.address_space.address_prefixes),
+    );
+    out.push(resource("azurerm_virtual_network", &name, attributes, &id));
+
+    for (index, subnet) in vnet.subnets.iter().enumerate() {
+        let at = at.key("subnets").index(index);
+        let (subnet_name, subnet_id, subnet_group) = identity(&at, subnet)?;
+        let mut prefixes = subnet.address_prefixes.clone();
+        if prefixes.is_empty() {
+            prefixes.extend(given(subnet.address_prefix.as_deref()));
+        }
+        if prefixes.is_empty() {
+            return Err(at.error(format!(
+                "subnet `{subnet_name}` has neither `addressPrefix` nor `addressPrefixes`"
+            )));
+        }
+        let mut attributes = Map::new();
+        attributes.insert("id".into(), json!(subnet_id));
+        attributes.insert("name".into(), json!(subnet_name));
+        attributes.insert("resource_group_name".into(), json!(subnet_group));
+        attributes.insert("virtual_network_name".into(), json!(name));
+        attributes.insert("address_prefixes".into(), json!(prefixes));
+        out.push(resource(
+            "azurerm_subnet",
+            &subnet_name,
+            attributes,
+            &subnet_id,
+        ));
+
+        // Terraform gives a subnet association the subnet's ID.
+        let nsg = subnet.network_security_group.as_ref();
+        if let Some(nsg) = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)? {
+            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
+                                    "network_security_group_id": nsg});
+            out.push(Resource {
+                kind: "azurerm_subnet_network_security_group_association".into(),
+                name: subnet_name.clone(),
+                attributes,
+                source: subnet_id.clone(),
+            });
+        }
+        let table = subnet.route_table.as_ref();
+        if let Some(table) = known.reference("route_table", &at.key("routeTable"), table)? {
+            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
+                                    "route_table_id": table});
+            out.push(Resource {
+                kind: "azurerm_subnet_route_table_association".into(),
+                name: subnet_name.clone(),
+                attributes,
+                source: subnet_id.clone(),
+            });
+        }
+    }
+
+    for (index, peering) in vnet.virtual_network_peerings.iter().enumerate() {
+        let at = at.key("virtualNetworkPeerings").index(index);
+        let (peering_name, peering_id, peering_group) = identity(&at, peering)?;
+        let state = given(peering.peering_state.as_deref());
+        if state.is_some_and(|s| s.eq_ignore_ascii_case("Disconnected")) {
+            continue;
+        }
+        let remote = peering.remote_virtual_network.as_ref();
+        let Some(remote) = known.reference("vnet", &at.key("remoteVirtualNetwork"), remote)? else {
+            return Err(at.error(format!(
+                "peering `{peering_name}` has no `remoteVirtualNetwork`"
+            )));
+        };
+        let attributes = json!({
+            "id": peering_id,
+            "name": peering_name,
+            "resource_group_name": peering_group,
+            "virtual_network_name": name,
+            "remote_virtual_network_id": remote,
+            "allow_virtual_network_access": peering.allow_virtual_network_access.unwrap_or(true),
+            "allow_forwarded_traffic": peering.allow_forwarded_traffic.unwrap_or(false),
+            "allow_gateway_transit": peering.allow_gateway_transit.unwrap_or(false),
+            "use_remote_gateways": peering.use_remote_gateways.unwrap_or(false),
+        });
+        out.push(Resource {
+            kind: "azurerm_virtual_network_peering".into(),
+            name: peering_name,
+            attributes,
+            source: peering_id,
+        });
+    }
+    Ok(())
+}
+
+fn nsg_resource(
+    at: &Place<'_>,
+    nsg: &Nsg,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, nsg)?;
+    let rules = (nsg.security_rules.iter().enumerate())
+        .map(|(index, rule)| security_rule(&at.key("securityRules").index(index), rule, known))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut attributes = resource_attributes(&id, &name, &group, nsg.location.as_deref());
+    attributes.insert("security_rule".into(), Value::Array(rules));
+    out.push(resource(
+        "azurerm_network_security_group",
+        &name,
+        attributes,
+        &id,
+    ));
+    Ok(())
+}
+
+/// One `security_rule` block: the fields the rule has, each under its
+/// azurerm name; empty ones (`""`, `[]`, null) are left out.
+fn security_rule(at: &Place<'_>, rule: &SecurityRule, known: &Known) -> Result<Value, ImportError> {
+    let mut block = Map::new();
+    block.insert("name".into(), json!(rule.name));
+    block.insert("priority".into(), json!(rule.priority));
+    block.insert("direction".into(), json!(rule.direction));
+    block.insert("access".into(), json!(rule.access));
+    block.insert("protocol".into(), json!(rule.protocol));
+    put_str(
+        &mut block,
+        "description",
+        given(rule.description.as_deref()),
+    );
+    for (one, many, single, plural) in [
+        (
+            &rule.source_port_range,
+            &rule.source_port_ranges,
+            "source_port_range",
+            "source_port_ranges",
+        ),
+        (
+            &rule.destination_port_range,
+            &rule.destination_port_ranges,
+            "destination_port_range",
+            "destination_port_ranges",
+        ),
+        (
+            &rule.source_address_prefix,
+            &rule.source_address_prefixes,
+            "source_address_prefix",
+            "source_address_prefixes",
+        ),
+        (
+            &rule.destination_address_prefix,
+            &rule.destination_address_prefixes,
+            "destination_address_prefix",
+            "destination_address_prefixes",
+        ),
+    ] {
+        put_str(&mut block, single, given(one.as_deref()));
+        if !many.is_empty() {
+            block.insert(plural.into(), json!(many));
+        }
+    }
+    for (az_name, groups, azurerm_name) in [
+        (
+            "sourceApplicationSecurityGroups",
+            &rule.source_application_security_groups,
+            "source_application_security_group_ids",
+        ),
+        (
+            "destinationApplicationSecurityGroups",
+            &rule.destination_application_security_groups,
+            "destination_application_security_group_ids",
+        ),
+    ] {
+        let ids = known.references("asg", &at.key(az_name), groups)?;
+        if !ids.is_empty() {
+            block.insert(azurerm_name.into(), json!(ids));
+        }
+    }
+    Ok(Value::Object(block))
+}
+
+fn route_table_resource(
+    at: &Place<'_>,
+    table: &RouteTable,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, table)?;
+    let routes = table.routes.iter().map(|route| {
+        let mut block = Map::new();
+        block.insert("name".into(), json!(route.name));
+        block.insert("address_prefix".into(), json!(route.address_prefix));
+        block.insert("next_hop_type".into(), json!(route.next_hop_type));
+        put_str(
+            &mut block,
+            "next_hop_in_ip_address",
+            given(route.next_hop_ip_address()),
+        );
+        Value::Object(block)
+    });
+    let routes: Vec<Value> = routes.collect();
+    let disabled = table.disable_bgp_route_propagation.unwrap_or(false);
+    let mut attributes = resource_attributes(&id, &name, &group, table.location.as_deref());
+    attributes.insert("disable_bgp_route_propagation".into(), json!(disabled));
+    attributes.insert("route".into(), Value::Array(routes));
+    out.push(resource("azurerm_route_table", &name, attributes, &id));
+    Ok(())
+}
+
+fn nic_resources(
+    at: &Place<'_>,
+    nic: &Nic,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, nic)?;
+    let mut asgs: Vec<String> = Vec::new();
+    let mut configurations = Vec::with_capacity(nic.ip_configurations.len());
+    for (index, config) in nic.ip_configurations.iter().enumerate() {
+        let at = at.key("ipConfigurations").index(index);
+        let config_name = &config.name;
+        let subnet = config.subnet.as_ref();
+        let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
+            return Err(at.error(format!(
+                "IP configuration `{config_name}` of NIC `{name}` has no `subnet`"
+            )));
+        };
+        let allocation =
+            given(config.private_ip_allocation_method()).unwrap_or_else(|| "Dynamic".to_string());
+        let mut block = Map::new();
+        block.insert("name".into(), json!(config_name));
+        block.insert("subnet_id".into(), json!(subnet));
+        block.insert("private_ip_address_allocation".into(), json!(allocation));
+        put_str(
+            &mut block,
+            "private_ip_address",
+            given(config.private_ip_address()),
+        );
+        put_str(
+            &mut block,
+            "private_ip_address_version",
+            given(config.private_ip_address_version()),
+        );
+        if let Some(primary) = config.primary {
+            block.insert("primary".into(), json!(primary));
+        }
+        let groups = &config.application_security_groups;
+        for asg in known.references("asg", &at.key("applicationSecurityGroups"), groups)? {
+            if !asgs.contains(&asg) {
+                asgs.push(asg);
+            }
+        }
+        configurations.push(Value::Object(block));
+    }
+    let forwarding = nic.enable_ip_forwarding().unwrap_or(false);
+    let mut attributes = resource_attributes(&id, &name, &group, nic.location.as_deref());
+    attributes.insert("enable_ip_forwarding".into(), json!(forwarding));
+    attributes.insert("ip_configuration".into(), Value::Array(configurations));
+    out.push(resource(
+        "azurerm_network_interface",
+        &name,
+        attributes,
+        &id,
+    ));
+
+    // Terraform gives a NIC association the ID `NIC|OTHER`.
+    let nsg = nic.network_security_group.as_ref();
+    if let Some(nsg) = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)? {
+        let association = format!("{id}|{nsg}");
+        let attributes = json!({"id": association, "network_interface_id": id,
+                                "network_security_group_id": nsg});
+        out.push(Resource {
+            kind: "azurerm_network_interface_security_group_association".into(),
+            name: name.clone(),
+            attributes,
+            source: association,
+        });
+    }
+    for asg in asgs {
+        let association = format!("{id}|{asg}");
+        let attributes = json!({"id": association, "network_interface_id": id,
+                                "application_security_group_id": asg});
+        out.push(Resource {
+            kind: "azurerm_network_interface_application_security_group_association".into(),
+            name: name.clone(),
+            attributes,
+            source: association,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

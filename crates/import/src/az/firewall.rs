@@ -1,0 +1,297 @@
+//! Azure Firewall as the Azure CLI lists it (`az network firewall list`,
+//! `az network firewall policy list`, `az network firewall policy
+//! rule-collection-group list`, `az network ip-group list`), turned into
+//! the azurerm resources Terraform would hold for it: `azurerm_firewall`
+//! (its classic rule collections as `azurerm_firewall_network_rule_collection`,
+//! `..._application_...` and `..._nat_...`), `azurerm_firewall_policy`,
+//! `azurerm_firewall_policy_rule_collection_group` (a filter collection of
+//! network rules as a `network_rule_collection`, one of application rules
+//! as an `application_rule_collection`, a NAT collection as a
+//! `nat_rule_collection`) and `azurerm_ip_group`.
+//!
+//! A rule collection group's ID names its policy
+//! (`.../firewallPolicies/P/ruleCollectionGroups/G`); IP groups, policies
+//! and subnets are referred to by ID, matched without case as every other
+//! reference of the dump.
+
+use super::model::{
+    Action, ClassicCollection, Firewall, FirewallPolicy, IpGroup, NetworkRule, RuleCollection,
+    RuleCollectionGroup,
+};
+use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use crate::{ImportError, Resource};
+use serde_json::{json, Map, Value};
+
+/// The four lists of a dump that hold firewalls, read.
+pub struct Lists<'a> {
+    pub firewalls: List<'a, Firewall>,
+    pub policies: List<'a, FirewallPolicy>,
+    pub groups: List<'a, RuleCollectionGroup>,
+    pub ip_groups: List<'a, IpGroup>,
+}
+
+impl Lists<'_> {
+    /// No firewall, policy, group or IP group.
+    pub fn empty() -> Self {
+        fn none<T>() -> List<'static, T> {
+            List {
+                at: Place::root("", ""),
+                items: Vec::new(),
+            }
+        }
+        Lists {
+            firewalls: none(),
+            policies: none(),
+            groups: none(),
+            ip_groups: none(),
+        }
+    }
+
+    /// The IDs others refer to: IP groups and policies.
+    pub(super) fn add_known(&self, known: &mut Known) {
+        for group in &self.ip_groups.items {
+            known.add("ip_group", &group.id);
+        }
+        for policy in &self.policies.items {
+            known.add("firewall_policy", &policy.id);
+        }
+    }
+
+    /// The azurerm resources of the four lists.
+    pub(super) fn resources(
+        &self,
+        known: &Known,
+        out: &mut Vec<Resource>,
+    ) -> Result<(), ImportError> {
+        for (at, group) in self.ip_groups.each() {
+            let (name, id, resource_group) = identity(&at, group)?;
+            let mut attributes =
+                resource_attributes(&id, &name, &resource_group, group.location.as_deref());
+            attributes.insert("cidrs".into(), json!(group.ip_addresses));
+            out.push(resource("azurerm_ip_group", &name, attributes, &id));
+        }
+        for (at, policy) in self.policies.each() {
+            let (name, id, group) = identity(&at, policy)?;
+            let mut attributes =
+                resource_attributes(&id, &name, &group, policy.location.as_deref());
+            if let Some(snat) = &policy.snat {
+                attributes.insert("private_ip_ranges".into(), json!(snat.private_ranges));
+            }
+            if let Some(base) = &policy.base_policy {
+                attributes.insert("base_policy_id".into(), json!(base.id));
+            }
+            out.push(resource("azurerm_firewall_policy", &name, attributes, &id));
+        }
+        for (at, group) in self.groups.each() {
+            out.push(rule_collection_group(&at, group, known)?);
+        }
+        for (at, firewall) in self.firewalls.each() {
+            firewall_resources(&at, firewall, known, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// A rule collection group, its policy found from its ID.
+fn rule_collection_group(
+    at: &Place<'_>,
+    group: &RuleCollectionGroup,
+    known: &Known,
+) -> Result<Resource, ImportError> {
+    let (name, id, resource_group) = identity(at, group)?;
+    let lower = id.to_ascii_lowercase();
+    let Some(end) = lower.rfind("/rulecollectiongroups/") else {
+        return Err(at.key("id").error(format!(
+            "`{id}` is not the ID of a rule collection group \
+             (.../firewallPolicies/POLICY/ruleCollectionGroups/NAME)"
+        )));
+    };
+    let policy = known.resolve("firewall_policy", &at.key("id"), &id[..end])?;
+    let mut attributes = resource_attributes(&id, &name, &resource_group, None);
+    attributes.insert("firewall_policy_id".into(), json!(policy));
+    attributes.insert("priority".into(), json!(group.priority));
+    let mut kinds: [(&str, Vec<Value>); 3] = [
+        ("network_rule_collection", Vec::new()),
+        ("application_rule_collection", Vec::new()),
+        ("nat_rule_collection", Vec::new()),
+    ];
+    for (index, collection) in group.rule_collections.iter().enumerate() {
+        let at = at.key("ruleCollections").index(index);
+        let (kind, block) = policy_collection(&at, collection, known)?;
+        kinds[kind].1.push(block);
+    }
+    for (key, blocks) in kinds {
+        attributes.insert(key.into(), Value::Array(blocks));
+    }
+    Ok(resource(
+        "azurerm_firewall_policy_rule_collection_group",
+        &name,
+        attributes,
+        &id,
+    ))
+}
+
+/// One rule collection of a policy, as its azurerm block, with the index
+/// of its kind: 0 network, 1 application, 2 NAT.
+fn policy_collection(
+    at: &Place<'_>,
+    collection: &RuleCollection,
+    known: &Known,
+) -> Result<(usize, Value), ImportError> {
+    let is_type = |text: &Option<String>, wanted: &str| {
+        text.as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(wanted))
+    };
+    let mut block = Map::new();
+    block.insert("name".into(), json!(collection.name));
+    block.insert("priority".into(), json!(collection.priority));
+    let action = action(collection.action.as_ref());
+    let nat = "FirewallPolicyNatRuleCollection";
+    if is_type(&collection.rule_collection_type, nat) {
+        // Azure's `DNAT`, as azurerm spells it.
+        let other = action.filter(|a| !a.eq_ignore_ascii_case("dnat"));
+        put_str(&mut block, "action", other.or(Some("Dnat".to_string())));
+        return Ok((2, Value::Object(block)));
+    }
+    put_str(&mut block, "action", action);
+    if (collection.rules.iter()).any(|r| is_type(&r.rule_type, "ApplicationRule")) {
+        return Ok((1, Value::Object(block)));
+    }
+    let rules = network_rules(&at.key("rules"), &collection.rules, known)?;
+    block.insert("rule".into(), Value::Array(rules));
+    Ok((0, Value::Object(block)))
+}
+
+fn action(action: Option<&Action>) -> Option<String> {
+    action.and_then(|a| given(a.kind.as_deref()))
+}
+
+/// Network rules as azurerm `rule` blocks, their IP groups resolved.
+fn network_rules(
+    at: &Place<'_>,
+    rules: &[NetworkRule],
+    known: &Known,
+) -> Result<Vec<Value>, ImportError> {
+    let mut blocks = Vec::with_capacity(rules.len());
+    for (index, rule) in rules.iter().enumerate() {
+        let at = at.index(index);
+        let protocols: Vec<&str> = rule.protocols.iter().filter_map(Value::as_str).collect();
+        let groups = |key: &'static str, ids: &[String]| -> Result<Vec<String>, ImportError> {
+            (ids.iter().enumerate())
+                .map(|(i, id)| known.resolve("ip_group", &at.key(key).index(i), id))
+                .collect()
+        };
+        blocks.push(json!({
+            "name": rule.name,
+            "protocols": protocols,
+            "source_addresses": rule.source_addresses,
+            "source_ip_groups": groups("sourceIpGroups", &rule.source_ip_groups)?,
+            "destination_addresses": rule.destination_addresses,
+            "destination_ip_groups": groups("destinationIpGroups", &rule.destination_ip_groups)?,
+            "destination_fqdns": rule.destination_fqdns,
+            "destination_ports": rule.destination_ports,
+        }));
+    }
+    Ok(blocks)
+}
+
+/// A firewall and its classic rule collections.
+fn firewall_resources(
+    at: &Place<'_>,
+    firewall: &Firewall,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (name, id, group) = identity(at, firewall)?;
+    let mut attributes = resource_attributes(&id, &name, &group, firewall.location.as_deref());
+    if let Some(sku) = &firewall.sku {
+        put_str(&mut attributes, "sku_name", given(sku.name.as_deref()));
+        put_str(&mut attributes, "sku_tier", given(sku.tier.as_deref()));
+    }
+    let policy = firewall.firewall_policy.as_ref();
+    let at_policy = at.key("firewallPolicy");
+    if let Some(policy) = known.reference("firewall_policy", &at_policy, policy)? {
+        attributes.insert("firewall_policy_id".into(), json!(policy));
+    }
+    let mut configurations = Vec::new();
+    for (index, config) in firewall.ip_configurations.iter().enumerate() {
+        let at = at.key("ipConfigurations").index(index);
+        let subnet = known.reference("subnet", &at.key("subnet"), config.subnet.as_ref())?;
+        let mut block = Map::new();
+        block.insert("name".into(), json!(config.name));
+        put_str(&mut block, "subnet_id", subnet);
+        put_str(
+            &mut block,
+            "private_ip_address",
+            given(config.private_ip_address.as_deref()),
+        );
+        configurations.push(Value::Object(block));
+    }
+    attributes.insert("ip_configuration".into(), Value::Array(configurations));
+    if let Some(hub) = &firewall.virtual_hub {
+        attributes.insert("virtual_hub".into(), json!([{"virtual_hub_id": hub.id}]));
+    }
+    out.push(resource("azurerm_firewall", &name, attributes, &id));
+    for (key, kind, collections) in [
+        (
+            "networkRuleCollections",
+            "azurerm_firewall_network_rule_collection",
+            &firewall.network_rule_collections,
+        ),
+        (
+            "applicationRuleCollections",
+            "azurerm_firewall_application_rule_collection",
+            &firewall.application_rule_collections,
+        ),
+        (
+            "natRuleCollections",
+            "azurerm_firewall_nat_rule_collection",
+            &firewall.nat_rule_collections,
+        ),
+    ] {
+        for (index, collection) in collections.iter().enumerate() {
+            let at = at.key(key).index(index);
+            let network = kind == "azurerm_firewall_network_rule_collection";
+            out.push(classic_collection(
+                &at,
+                collection,
+                network,
+                (&name, &id),
+                known,
+                kind,
+            )?);
+        }
+    }
+    Ok(())
+}
+
+/// A classic rule collection of `firewall` (its name and ID); its rules
+/// are read when it is a `network` one.
+fn classic_collection(
+    at: &Place<'_>,
+    collection: &ClassicCollection,
+    network: bool,
+    (firewall, firewall_id): (&str, &str),
+    known: &Known,
+    kind: &str,
+) -> Result<Resource, ImportError> {
+    let id = given(collection.id.as_deref())
+        .unwrap_or_else(|| format!("{firewall_id}/{}", collection.name));
+    let mut attributes = Map::new();
+    attributes.insert("id".into(), json!(id));
+    attributes.insert("name".into(), json!(collection.name));
+    attributes.insert("azure_firewall_name".into(), json!(firewall));
+    if let Some(priority) = collection.priority {
+        attributes.insert("priority".into(), json!(priority));
+    }
+    put_str(
+        &mut attributes,
+        "action",
+        action(collection.action.as_ref()),
+    );
+    if network {
+        let rules = network_rules(&at.key("rules"), &collection.rules, known)?;
+        attributes.insert("rule".into(), Value::Array(rules));
+    }
+    Ok(resource(kind, &collection.name, attributes, &id))
+}

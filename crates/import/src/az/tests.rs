@@ -1,0 +1,317 @@
+use super::*;
+
+const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
+
+fn dump(vnets: Value, nics: Value, nsgs: Value, asgs: Value) -> Result<Vec<Resource>, ImportError> {
+    dump_with_vms(vnets, nics, nsgs, asgs, json!([]))
+}
+
+fn dump_with_vms(
+    vnets: Value,
+    nics: Value,
+    nsgs: Value,
+    asgs: Value,
+    vms: Value,
+) -> Result<Vec<Resource>, ImportError> {
+    let tables = json!([]);
+    Dump {
+        vnets: List::read("vnets.json", "", vnets)?,
+        nics: List::read("nics.json", "", nics)?,
+        nsgs: List::read("nsgs.json", "", nsgs)?,
+        route_tables: List::read("route-tables.json", "", tables)?,
+        asgs: List::read("asgs.json", "", asgs)?,
+        vms: List::read("vms.json", "", vms)?,
+        circuits: List::read("express-route-circuits.json", "", json!([]))?,
+        clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
+        firewalls: firewall::Lists::empty(),
+        route_servers: route_server::Lists::empty(),
+    }
+    .resources()
+}
+
+#[test]
+fn a_vm_of_az_vm_list_becomes_a_virtual_machine_of_its_size_and_nics() {
+    let nic_id = format!("{NET}/networkInterfaces/web1-nic");
+    let nics = json!([{"name": "web1-nic", "id": nic_id,
+        "ipConfigurations": [{"name": "c", "privateIPAddress": "10.9.1.4",
+            "privateIPAllocationMethod": "Static",
+            "subnet": {"id": format!("{NET}/virtualNetworks/vnet1/subnets/s")}}]}]);
+    let vms = json!([
+        {"name": "web1", "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web1",
+         "location": "westeurope", "hardwareProfile": {"vmSize": "Standard_D2s_v3"},
+         "storageProfile": {"osDisk": {"osType": "Windows"}},
+         "networkProfile": {"networkInterfaces": [{"id": nic_id.to_uppercase()}]}}]);
+    let vnets = json!([{"name": "vnet1", "id": format!("{NET}/virtualNetworks/vnet1"),
+        "location": "westeurope", "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+        "subnets": [{"name": "s", "id": format!("{NET}/virtualNetworks/vnet1/subnets/s"),
+                     "addressPrefix": "10.9.1.0/24"}]}]);
+    let resources = dump_with_vms(vnets, nics, json!([]), json!([]), vms).unwrap();
+    let vm = resources.iter().find(|r| r.name == "web1").unwrap();
+    assert_eq!(vm.kind, "azurerm_windows_virtual_machine");
+    assert_eq!(vm.attributes["size"], "Standard_D2s_v3");
+    assert_eq!(vm.attributes["network_interface_ids"], json!([nic_id]));
+    let text = crate::topology_yaml(&resources, "a test").unwrap();
+    let t = crate::topology::parse_str("t", &text).unwrap().topology;
+    assert_eq!(t.virtual_machines.len(), 1);
+    assert_eq!(
+        t.virtual_machines[crate::topology::VmIdx::new(0)].egress_mbps,
+        Some(1_000)
+    );
+}
+
+#[test]
+fn a_vm_naming_a_nic_the_dump_lacks_is_refused_with_its_place() {
+    let vms = json!([{"name": "web1",
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web1",
+        "networkProfile": {"networkInterfaces": [{"id": format!("{NET}/networkInterfaces/gone")}]}}]);
+    let err = dump_with_vms(vnet(), json!([]), json!([]), json!([]), vms).unwrap_err();
+    assert!(
+        err.message
+            .contains("names no network interface of nics.json"),
+        "{err:?}"
+    );
+}
+
+fn vnet() -> Value {
+    json!([{"name": "v", "id": format!("{NET}/virtualNetworks/v"), "location": "westeurope",
+            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+            "subnets": [{"name": "s", "id": format!("{NET}/virtualNetworks/v/subnets/s"),
+                         "addressPrefix": "10.9.1.0/24"}]}])
+}
+
+#[test]
+fn older_cli_casing_asgs_and_a_nic_nsg_become_associations() {
+    let asg_id = format!("{NET}/applicationSecurityGroups/web");
+    let nsg_id = format!("{NET}/networkSecurityGroups/n");
+    let nic_id = format!("{NET}/networkInterfaces/a");
+    let nics = json!([{"name": "a", "id": nic_id, "enableIpForwarding": true,
+        "networkSecurityGroup": {"id": nsg_id.to_uppercase()},
+        "ipConfigurations": [{"name": "c", "primary": true, "privateIpAddress": "10.9.1.10",
+            "privateIpAllocationMethod": "Static",
+            "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/s")},
+            "applicationSecurityGroups": [{"id": asg_id}]}]}]);
+    let nsgs = json!([{"name": "n", "id": nsg_id, "securityRules": [
+        {"name": "web", "priority": 200, "direction": "Inbound", "access": "Allow",
+         "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRanges": ["80", "443"],
+         "destinationPortRange": null, "sourceAddressPrefix": "VirtualNetwork",
+         "sourceAddressPrefixes": [], "destinationApplicationSecurityGroups": [{"id": asg_id}]}],
+        "defaultSecurityRules": [{"name": "DenyAllInBound"}]}]);
+    let asgs = json!([{"name": "web", "id": asg_id, "location": "westeurope"}]);
+    let resources = dump(vnet(), nics, nsgs, asgs).unwrap();
+    let kinds: Vec<&str> = resources.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "azurerm_virtual_network",
+            "azurerm_subnet",
+            "azurerm_application_security_group",
+            "azurerm_network_security_group",
+            "azurerm_network_interface",
+            "azurerm_network_interface_security_group_association",
+            "azurerm_network_interface_application_security_group_association",
+        ]
+    );
+    assert_eq!(
+        resources[3].attributes["security_rule"],
+        json!([{"name": "web", "priority": 200, "direction": "Inbound", "access": "Allow",
+                "protocol": "Tcp", "source_port_range": "*",
+                "destination_port_ranges": ["80", "443"],
+                "source_address_prefix": "VirtualNetwork",
+                "destination_application_security_group_ids": [asg_id]}])
+    );
+    assert_eq!(
+        resources[4].attributes,
+        json!({"id": nic_id, "name": "a", "resource_group_name": "rg",
+               "enable_ip_forwarding": true, "ip_configuration": [{
+                   "name": "c", "primary": true, "private_ip_address": "10.9.1.10",
+                   "private_ip_address_allocation": "Static",
+                   "subnet_id": format!("{NET}/virtualNetworks/v/subnets/s")}]})
+    );
+    assert_eq!(
+        resources[5].attributes["network_security_group_id"],
+        json!(nsg_id),
+        "the reference is written as the NSG's own ID"
+    );
+    assert_eq!(resources[6].source, format!("{nic_id}|{asg_id}"));
+}
+
+#[test]
+fn a_subnet_with_several_prefixes_and_a_disconnected_peering() {
+    let vnets = json!([{"name": "v", "id": format!("{NET}/virtualNetworks/v"),
+        "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+        "subnets": [{"name": "s", "id": format!("{NET}/virtualNetworks/v/subnets/s"),
+                     "addressPrefixes": ["10.9.1.0/24", "10.9.2.0/24"]}],
+        "virtualNetworkPeerings": [{"name": "gone", "id": format!("{NET}/virtualNetworks/v/virtualNetworkPeerings/gone"),
+            "peeringState": "Disconnected",
+            "remoteVirtualNetwork": {"id": format!("{NET}/virtualNetworks/deleted")}}]}]);
+    let resources = dump(vnets, json!([]), json!([]), json!([])).unwrap();
+    assert_eq!(resources.len(), 2);
+    assert_eq!(
+        resources[1].attributes["address_prefixes"],
+        json!(["10.9.1.0/24", "10.9.2.0/24"])
+    );
+}
+
+#[test]
+fn a_reference_to_nothing_names_the_file_and_the_path() {
+    let nics = json!([{"name": "a", "id": format!("{NET}/networkInterfaces/a"),
+        "ipConfigurations": [{"name": "c",
+            "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/nope")}}]}]);
+    let err = dump(vnet(), nics, json!([]), json!([])).unwrap_err();
+    assert_eq!(err.location, "nics.json");
+    assert_eq!(
+        err.message,
+        format!("[0].ipConfigurations[0].subnet.id: `{NET}/virtualNetworks/v/subnets/nope` names no subnet of vnets.json")
+    );
+}
+
+#[test]
+fn a_broken_shape_names_the_file_and_the_path() {
+    let err = dump(json!({"value": []}), json!([]), json!([]), json!([])).unwrap_err();
+    assert_eq!(err.location, "vnets.json");
+    assert_eq!(
+        err.message,
+        "(the document): expected a list, found an object"
+    );
+    let vnets = json!([{"name": "v", "id": format!("{NET}/virtualNetworks/v"),
+                        "addressSpace": {"addressPrefixes": "10.9.0.0/16"}}]);
+    let err = dump(vnets, json!([]), json!([]), json!([])).unwrap_err();
+    assert_eq!(
+        err.message,
+        "[0].addressSpace.addressPrefixes: expected a list, found a string"
+    );
+}
+
+#[test]
+fn a_directory_without_any_of_the_files_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_dir(dir.path()).unwrap_err();
+    assert!(
+        err.message.starts_with("none of vnets.json, nics.json"),
+        "{}",
+        err.message
+    );
+    std::fs::write(dir.path().join("asgs.json"), "[]").unwrap();
+    assert_eq!(read_dir(dir.path()), Ok(Vec::new()));
+    let err = read_dir(&dir.path().join("asgs.json")).unwrap_err();
+    assert!(
+        err.message.starts_with("not a directory"),
+        "{}",
+        err.message
+    );
+}
+
+/// The dump of `vnet()` with `nsgs` and `route_tables` read from their
+/// text, as `vnetd import az` reads its files: errors name the line.
+fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportError> {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    Dump {
+        vnets: List::read("vnets.json", "", vnet())?,
+        nics: List::read("nics.json", "", json!([]))?,
+        nsgs: List::read("nsgs.json", nsgs, parse(nsgs))?,
+        route_tables: List::read("route-tables.json", route_tables, parse(route_tables))?,
+        asgs: List::read("asgs.json", "", json!([]))?,
+        vms: List::read("vms.json", "", json!([]))?,
+        circuits: List::read("express-route-circuits.json", "", json!([]))?,
+        clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
+        firewalls: firewall::Lists::empty(),
+        route_servers: route_server::Lists::empty(),
+    }
+    .resources()
+}
+
+const NSGS: &str = r#"[
+  {
+    "name": "n",
+    "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n",
+    "securityRules": [
+      {"name": "ssh", "priority": 100, "direction": "Inbound", "access": "Allow",
+       "protocol": "Tcp", "destinationPortRange": "22"},
+      {
+        "name": "web",
+        "priority": 200,
+        "direction": "Inbound",
+        "access": "Allow",
+        "protocol": "Tcp",
+        "destinationPortRanges": ["80",
+          443],
+        "destinationApplicationSecurityGroups": [
+          {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/applicationSecurityGroups/web"}
+        ]
+      }
+    ]
+  }
+]"#;
+
+const ROUTE_TABLES: &str = r#"[
+  {"name": "t",
+   "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/t",
+   "routes": [
+     {"name": "a", "addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"},
+     {"name": "b",
+      "addressPrefix": "10.0.0.0/8", "nextHopType": "None"}
+   ]}
+]"#;
+
+#[test]
+fn a_value_of_the_wrong_type_deep_in_a_security_rule_names_its_line() {
+    let err = dump_texts(NSGS, "[]").unwrap_err();
+    assert_eq!(err.location, "nsgs.json:15");
+    assert_eq!(
+        err.message,
+        "[0].securityRules[1].destinationPortRanges[1]: expected a string, found a number"
+    );
+}
+
+#[test]
+fn a_rule_naming_an_asg_the_dump_lacks_names_the_line_of_the_reference() {
+    let err = dump_texts(&NSGS.replace("\n          443]", "\"443\"]"), "[]").unwrap_err();
+    assert_eq!(err.location, "nsgs.json:16");
+    assert_eq!(
+        err.message,
+        format!(
+            "[0].securityRules[1].destinationApplicationSecurityGroups[0].id: \
+             `{NET}/applicationSecurityGroups/web` names no application security group of \
+             asgs.json"
+        )
+    );
+}
+
+#[test]
+fn a_route_without_its_next_hop_type_names_the_line_of_the_route() {
+    let resources = dump_texts("[]", ROUTE_TABLES).unwrap();
+    assert_eq!(
+        resources[2].attributes["route"][1],
+        json!({"name": "b", "address_prefix": "10.0.0.0/8", "next_hop_type": "None"})
+    );
+    let tables = ROUTE_TABLES.replace(", \"nextHopType\": \"None\"", "");
+    let err = dump_texts("[]", &tables).unwrap_err();
+    assert_eq!(err.location, "route-tables.json:6");
+    assert_eq!(err.message, "[0].routes[1]: `nextHopType` is missing");
+}
+
+#[test]
+fn a_member_given_under_both_spellings_is_read_under_the_one_named_first() {
+    let nic_id = format!("{NET}/networkInterfaces/a");
+    let nics = json!([{"name": "a", "id": nic_id,
+        "enableIPForwarding": true, "enableIpForwarding": false,
+        "ipConfigurations": [{"name": "c", "primary": true,
+            "privateIPAddress": "10.9.1.10", "privateIpAddress": "10.9.1.99",
+            "privateIpAllocationMethod": "Static", "privateIPAllocationMethod": null,
+            "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/s")}}]}]);
+    let resources = dump(vnet(), nics, json!([]), json!([])).unwrap();
+    let nic = resources
+        .iter()
+        .find(|r| r.kind == "azurerm_network_interface")
+        .unwrap();
+    assert_eq!(nic.attributes["enable_ip_forwarding"], json!(true));
+    assert_eq!(
+        nic.attributes["ip_configuration"][0]["private_ip_address"],
+        json!("10.9.1.10")
+    );
+    assert_eq!(
+        nic.attributes["ip_configuration"][0]["private_ip_address_allocation"],
+        json!("Static"),
+        "a null spelling counts as absent"
+    );
+}

@@ -1,0 +1,456 @@
+//! What Azure computes and a configuration may refer to before it exists:
+//! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
+//! VMware private cloud's circuit, an Azure Firewall's private address, a
+//! Route Server's addresses and ASN.
+
+use super::*;
+use hcl::{Map, Value};
+use ipnet::{IpNet, Ipv4Net};
+use std::net::Ipv4Addr;
+
+/// The subnets evaluated so far: (VNet, subnet), named as a settled ID
+/// names them (an unknown as its placeholder), to their prefixes.
+pub(super) type SubnetPrefixes = BTreeMap<(String, String), Vec<Value>>;
+
+/// The addresses Azure reserves at the start of every subnet (the network
+/// address, the default gateway and two for Azure DNS).
+const RESERVED_AT_START: u32 = 4;
+
+/// Records the subnets a VNet (inline) or a subnet resource declares, and
+/// gives an Azure Firewall's IP configuration in a recorded subnet the
+/// `private_ip_address` Azure gives it: the first usable address of the
+/// subnet's first IPv4 prefix (in address order, as the topology file
+/// lists them), the address vnetd gives the firewall too. Routes name it
+/// as their next hop (`azurerm_firewall.fw.ip_configuration[0].
+/// private_ip_address`). A Route Server gets its `virtual_router_ips`
+/// likewise (that address and the next, its two instances', as vnetd
+/// places them) and `virtual_router_asn` (65515), which an appliance's
+/// configuration may name.
+pub(super) fn subnet_addresses(
+    kind: &str,
+    attributes: &mut Map<String, Value>,
+    subnets: &mut SubnetPrefixes,
+) {
+    let text = |values: &Map<String, Value>, key: &str| match values.get(key) {
+        Some(Value::String(s)) => unknown::settled_text(s),
+        _ => String::new(),
+    };
+    match kind {
+        "azurerm_subnet" => {
+            let vnet = text(attributes, "virtual_network_name");
+            let key = (vnet, text(attributes, "name"));
+            subnets.insert(key, prefixes_of(attributes));
+        }
+        "azurerm_virtual_network" => {
+            let vnet = text(attributes, "name");
+            for subnet in blocks(attributes.get("subnet")) {
+                let key = (vnet.clone(), text(subnet, "name"));
+                subnets.insert(key, prefixes_of(subnet));
+            }
+        }
+        "azurerm_firewall" => {
+            let configs = attributes.get_mut("ip_configuration");
+            let Some(Value::Array(configs)) = configs else {
+                return;
+            };
+            for config in configs.iter_mut() {
+                let Value::Object(config) = config else {
+                    continue;
+                };
+                let id = text(config, "subnet_id");
+                let kinds = ["virtualNetworks", "subnets"];
+                let Some(names) = crate::write::id_names(&id, &kinds) else {
+                    continue;
+                };
+                let key = (names[0].clone(), names[1].clone());
+                if let Some(address) = subnets.get(&key).and_then(|p| first_usable(p)) {
+                    config
+                        .entry("private_ip_address".to_string())
+                        .or_insert_with(|| Value::from(address.to_string()));
+                }
+            }
+        }
+        "azurerm_route_server" => {
+            let id = text(attributes, "subnet_id");
+            let kinds = ["virtualNetworks", "subnets"];
+            let key = crate::write::id_names(&id, &kinds)
+                .map(|names| (names[0].clone(), names[1].clone()));
+            let first = key.and_then(|key| first_usable(subnets.get(&key)?));
+            if let Some(first) = first {
+                // Its two instances: the subnet's first usable address and
+                // the next.
+                let second = Ipv4Addr::from(u32::from(first).wrapping_add(1));
+                let ips = [first, second].map(|ip| Value::from(ip.to_string()));
+                attributes
+                    .entry("virtual_router_ips".to_string())
+                    .or_insert_with(|| Value::Array(ips.to_vec()));
+            }
+            attributes
+                .entry("virtual_router_asn".to_string())
+                .or_insert_with(|| Value::from(crate::topology::ROUTE_SERVER_ASN));
+        }
+        _ => {}
+    }
+}
+
+/// The objects of a nested block's list.
+fn blocks(value: Option<&Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    let items = match value {
+        Some(Value::Array(items)) => items.as_slice(),
+        _ => &[],
+    };
+    items.iter().filter_map(|item| match item {
+        Value::Object(map) => Some(map),
+        _ => None,
+    })
+}
+
+/// A subnet's `address_prefixes` and `address_prefix`.
+fn prefixes_of(subnet: &Map<String, Value>) -> Vec<Value> {
+    let mut prefixes = match subnet.get("address_prefixes") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    prefixes.extend(subnet.get("address_prefix").cloned());
+    prefixes
+}
+
+/// The first address Azure leaves usable in the lowest IPv4 prefix of
+/// `prefixes`; none while a prefix is not known.
+fn first_usable(prefixes: &[Value]) -> Option<Ipv4Addr> {
+    let mut lowest: Option<Ipv4Net> = None;
+    for prefix in prefixes {
+        let Value::String(text) = prefix else {
+            return None;
+        };
+        match text.parse::<IpNet>().ok()? {
+            IpNet::V4(net) => lowest = Some(lowest.map_or(net, |l| l.min(net))),
+            IpNet::V6(_) => {}
+        }
+    }
+    let network = u32::from(lowest?.network());
+    Some(Ipv4Addr::from(network.checked_add(RESERVED_AT_START)?))
+}
+
+/// What Azure would compute that a reference may use: the `id` of every
+/// resource, the IDs of a VNet's inline subnets, a NIC's primary address
+/// when it is Static, a VMware private cloud's `circuit` block and an
+/// authorization's key.
+pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<String, Value>) {
+    // Other providers' resources (random, tls, time, azapi) compute their
+    // own values: every attribute the configuration does not write is
+    // unknown.
+    if !kind.starts_with("azurerm_") {
+        return;
+    }
+    let text = |attributes: &Map<String, Value>, key: &str| match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let name = match text(attributes, "name") {
+        n if n.is_empty() => label.to_string(),
+        n => n,
+    };
+    let group = match text(attributes, "resource_group_name") {
+        g if g.is_empty() => "unknown-resource-group".to_string(),
+        g => g,
+    };
+    let base = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers");
+    let network = |path: String| format!("{base}/Microsoft.Network/{path}");
+    let id = match kind {
+        "azurerm_resource_group" => format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"),
+        "azurerm_virtual_network" => network(format!("virtualNetworks/{name}")),
+        "azurerm_subnet" => network(format!(
+            "virtualNetworks/{}/subnets/{name}",
+            text(attributes, "virtual_network_name")
+        )),
+        "azurerm_virtual_network_peering" => network(format!(
+            "virtualNetworks/{}/virtualNetworkPeerings/{name}",
+            text(attributes, "virtual_network_name")
+        )),
+        "azurerm_network_interface" => network(format!("networkInterfaces/{name}")),
+        "azurerm_network_security_group" => network(format!("networkSecurityGroups/{name}")),
+        "azurerm_network_security_rule" => network(format!(
+            "networkSecurityGroups/{}/securityRules/{name}",
+            text(attributes, "network_security_group_name")
+        )),
+        "azurerm_route_table" => network(format!("routeTables/{name}")),
+        "azurerm_route" => network(format!(
+            "routeTables/{}/routes/{name}",
+            text(attributes, "route_table_name")
+        )),
+        "azurerm_application_security_group" => {
+            network(format!("applicationSecurityGroups/{name}"))
+        }
+        "azurerm_public_ip" => network(format!("publicIPAddresses/{name}")),
+        "azurerm_virtual_network_gateway" => network(format!("virtualNetworkGateways/{name}")),
+        "azurerm_local_network_gateway" => network(format!("localNetworkGateways/{name}")),
+        "azurerm_virtual_network_gateway_connection" => network(format!("connections/{name}")),
+        "azurerm_express_route_circuit" => network(format!("expressRouteCircuits/{name}")),
+        "azurerm_express_route_circuit_peering" => network(format!(
+            "expressRouteCircuits/{}/peerings/{}",
+            text(attributes, "express_route_circuit_name"),
+            text(attributes, "peering_type")
+        )),
+        "azurerm_express_route_circuit_connection" => {
+            format!("{}/connections/{name}", text(attributes, "peering_id"))
+        }
+        "azurerm_vmware_private_cloud" => {
+            format!("{base}/Microsoft.AVS/privateClouds/{name}")
+        }
+        "azurerm_lb" => network(format!("loadBalancers/{name}")),
+        "azurerm_lb_backend_address_pool" => {
+            format!(
+                "{}/backendAddressPools/{name}",
+                text(attributes, "loadbalancer_id")
+            )
+        }
+        "azurerm_lb_probe" => format!("{}/probes/{name}", text(attributes, "loadbalancer_id")),
+        "azurerm_lb_rule" => {
+            format!(
+                "{}/loadBalancingRules/{name}",
+                text(attributes, "loadbalancer_id")
+            )
+        }
+        // The provider's own IDs of associations.
+        "azurerm_subnet_network_security_group_association"
+        | "azurerm_subnet_route_table_association" => text(attributes, "subnet_id"),
+        "azurerm_network_interface_security_group_association" => format!(
+            "{}|{}",
+            text(attributes, "network_interface_id"),
+            text(attributes, "network_security_group_id")
+        ),
+        "azurerm_network_interface_application_security_group_association" => format!(
+            "{}|{}",
+            text(attributes, "network_interface_id"),
+            text(attributes, "application_security_group_id")
+        ),
+        "azurerm_linux_virtual_machine"
+        | "azurerm_windows_virtual_machine"
+        | "azurerm_virtual_machine" => {
+            format!("{base}/Microsoft.Compute/virtualMachines/{name}")
+        }
+        other => firewall_or_route_server_id(other, &name, attributes, &network)
+            .unwrap_or_else(|| format!("{base}/{other}/{name}")),
+    };
+    vmware_computed(
+        kind,
+        &network(format!("expressRouteCircuits/{name}")),
+        attributes,
+    );
+    if kind == "azurerm_virtual_network" {
+        if let Some(Value::Array(subnets)) = attributes.get_mut("subnet") {
+            for subnet in subnets {
+                if let Value::Object(s) = subnet {
+                    let subnet_name = match s.get("name") {
+                        Some(Value::String(n)) => n.clone(),
+                        _ => continue,
+                    };
+                    s.entry("id".to_string())
+                        .or_insert_with(|| Value::from(format!("{id}/subnets/{subnet_name}")));
+                }
+            }
+        }
+    }
+    if kind == "azurerm_network_interface" {
+        let configs: Vec<Map<String, Value>> = match attributes.get("ip_configuration") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::Object(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let is_static = |c: &Map<String, Value>| matches!(c.get("private_ip_address_allocation"), Some(Value::String(s)) if s.eq_ignore_ascii_case("static"));
+        let primary = configs
+            .iter()
+            .find(|c| matches!(c.get("primary"), Some(Value::Bool(true))))
+            .or(configs.first());
+        if let Some(p) = primary.filter(|p| is_static(p)) {
+            if let Some(address) = p.get("private_ip_address") {
+                attributes
+                    .entry("private_ip_address".to_string())
+                    .or_insert_with(|| address.clone());
+            }
+        }
+        if !configs.is_empty() && configs.iter().all(is_static) {
+            let addresses: Vec<Value> = configs
+                .iter()
+                .filter_map(|c| c.get("private_ip_address").cloned())
+                .collect();
+            attributes
+                .entry("private_ip_addresses".to_string())
+                .or_insert(Value::Array(addresses));
+        }
+    }
+    attributes
+        .entry("id".to_string())
+        .or_insert(Value::from(id));
+}
+
+/// The ID of a resource of Azure Firewall or of Azure Route Server;
+/// `network` makes a `Microsoft.Network` ID of a path.
+fn firewall_or_route_server_id(
+    kind: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+    network: &dyn Fn(String) -> String,
+) -> Option<String> {
+    match kind {
+        // A Route Server is a virtual hub to Azure, as in azurerm's IDs.
+        "azurerm_route_server" => Some(network(format!("virtualHubs/{name}"))),
+        "azurerm_route_server_bgp_connection" => match attributes.get("route_server_id") {
+            Some(Value::String(server)) => Some(format!("{server}/bgpConnections/{name}")),
+            _ => Some(format!("/bgpConnections/{name}")),
+        },
+        _ => firewall_id(kind, name, attributes, network),
+    }
+}
+
+/// The ID of an Azure Firewall resource, its policy's or its rules', or
+/// of an IP group; `network` makes a `Microsoft.Network` ID of a path.
+fn firewall_id(
+    kind: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+    network: &dyn Fn(String) -> String,
+) -> Option<String> {
+    let text = |key: &str| match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let classic = |collections: &str| {
+        let firewall = text("azure_firewall_name");
+        network(format!("azureFirewalls/{firewall}/{collections}/{name}"))
+    };
+    Some(match kind {
+        "azurerm_firewall" => network(format!("azureFirewalls/{name}")),
+        "azurerm_firewall_policy" => network(format!("firewallPolicies/{name}")),
+        "azurerm_firewall_policy_rule_collection_group" => {
+            format!("{}/ruleCollectionGroups/{name}", text("firewall_policy_id"))
+        }
+        "azurerm_ip_group" => network(format!("ipGroups/{name}")),
+        "azurerm_firewall_network_rule_collection" => classic("networkRuleCollections"),
+        "azurerm_firewall_application_rule_collection" => classic("applicationRuleCollections"),
+        "azurerm_firewall_nat_rule_collection" => classic("natRuleCollections"),
+        _ => return None,
+    })
+}
+
+/// What Azure computes for Azure VMware Solution: an authorization's key,
+/// and a private cloud's `circuit` block, whose circuit (in Microsoft's
+/// subscription, under a name of Azure's) vnetd names like the cloud:
+/// `circuit` is that ID.
+fn vmware_computed(kind: &str, circuit: &str, attributes: &mut Map<String, Value>) {
+    if kind == "azurerm_vmware_express_route_authorization" {
+        // The key Azure issues; vnetd does not check it.
+        attributes
+            .entry("express_route_authorization_key".to_string())
+            .or_insert_with(|| Value::from("00000000-0000-0000-0000-000000000000"));
+    }
+    if kind == "azurerm_vmware_private_cloud" {
+        // Its circuit lives in Microsoft's subscription under a name of
+        // Azure's; vnetd names it like the cloud, and so does its ID here,
+        // and its private peering's (where Global Reach starts).
+        let circuit = circuit.to_string();
+        let mut block = Map::new();
+        block.insert("express_route_id".into(), Value::from(circuit.clone()));
+        block.insert(
+            "express_route_private_peering_id".into(),
+            Value::from(format!("{circuit}/peerings/AzurePrivatePeering")),
+        );
+        attributes
+            .entry("circuit".to_string())
+            .or_insert(Value::Array(vec![Value::Object(block)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(json: serde_json::Value) -> Map<String, Value> {
+        match hcl::to_value(json).unwrap() {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    /// The VNet's name holds an unknown (a random suffix), reached by the
+    /// firewall's subnet ID through other references: the two are matched
+    /// by the placeholder both take.
+    #[test]
+    fn a_firewall_gets_the_first_usable_address_of_its_subnet() {
+        let suffix = match unknown::unknown("random_pet.p.id") {
+            Value::String(s) => s,
+            _ => unreachable!(),
+        };
+        let through = match unknown::through(
+            Value::from(format!("hub-{suffix}")),
+            "azurerm_virtual_network.hub.name",
+        ) {
+            Value::String(s) => s,
+            _ => unreachable!(),
+        };
+        let mut subnets = SubnetPrefixes::new();
+        let mut vnet = object(
+            serde_json::json!({"name": format!("hub-{suffix}"), "subnet": [
+            {"name": "AzureFirewallSubnet",
+             "address_prefixes": ["fd00:1::/64", "10.0.1.64/26", "10.0.1.0/26"]},
+            {"name": "later", "address_prefixes": [format!("10.0.{suffix}.0/24")]}]}),
+        );
+        subnet_addresses("azurerm_virtual_network", &mut vnet, &mut subnets);
+        let id = |subnet: &str| format!("/x/virtualNetworks/{through}/subnets/{subnet}");
+        let mut firewall = object(serde_json::json!({"ip_configuration": [
+            {"name": "data", "subnet_id": id("AzureFirewallSubnet")},
+            {"name": "more-public-addresses"}]}));
+        subnet_addresses("azurerm_firewall", &mut firewall, &mut subnets);
+        let configs = serde_json::to_value(&firewall["ip_configuration"]).unwrap();
+        assert_eq!(configs[0]["private_ip_address"], "10.0.1.4");
+        assert_eq!(configs[1].get("private_ip_address"), None);
+
+        // A subnet whose prefix is not known gives no address: a
+        // reference to it stays unknown.
+        let mut firewall = object(serde_json::json!({"ip_configuration": [
+            {"name": "data", "subnet_id": id("later")}]}));
+        subnet_addresses("azurerm_firewall", &mut firewall, &mut subnets);
+        let configs = serde_json::to_value(&firewall["ip_configuration"]).unwrap();
+        assert_eq!(configs[0].get("private_ip_address"), None);
+    }
+
+    /// A Route Server is a virtual hub in its ID, and its BGP connections
+    /// are under it; its instances take the fourth and fifth addresses of
+    /// its subnet.
+    #[test]
+    fn a_route_server_gets_azure_ids_and_its_instances_addresses() {
+        let mut subnets = SubnetPrefixes::new();
+        let mut subnet = object(serde_json::json!({"name": "RouteServerSubnet",
+            "virtual_network_name": "hub", "address_prefixes": ["10.0.1.0/26"]}));
+        subnet_addresses("azurerm_subnet", &mut subnet, &mut subnets);
+        let subnet_id = "/x/virtualNetworks/hub/subnets/RouteServerSubnet";
+        let mut rs = object(serde_json::json!({"name": "hub-rs",
+            "resource_group_name": "rg", "subnet_id": subnet_id}));
+        computed_attributes("azurerm_route_server", "rs", &mut rs);
+        subnet_addresses("azurerm_route_server", &mut rs, &mut subnets);
+        let rs = serde_json::to_value(&rs).unwrap();
+        let net =
+            format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network");
+        assert_eq!(rs["id"], format!("{net}/virtualHubs/hub-rs"));
+        assert_eq!(
+            rs["virtual_router_ips"],
+            serde_json::json!(["10.0.1.4", "10.0.1.5"])
+        );
+        assert_eq!(rs["virtual_router_asn"], 65515);
+
+        let mut connection = object(serde_json::json!({"name": "nva1",
+            "route_server_id": rs["id"]}));
+        computed_attributes("azurerm_route_server_bgp_connection", "c", &mut connection);
+        let connection = serde_json::to_value(&connection).unwrap();
+        assert_eq!(
+            connection["id"],
+            format!("{net}/virtualHubs/hub-rs/bgpConnections/nva1")
+        );
+    }
+}

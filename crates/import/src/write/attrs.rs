@@ -1,0 +1,206 @@
+//! Reading attributes leniently: Terraform, state and `az` spell the same
+//! values differently, and an unset value in several ways.
+
+use super::*;
+use crate::{ImportError, Resource};
+use ipnet::IpNet;
+use serde_json::Value;
+use std::str::FromStr;
+
+/// The attributes of a resource, or of one of its nested blocks, read
+/// leniently: Terraform and state write numbers and booleans as such, `az`
+/// sometimes as strings, and state writes an unset string as `""` and an
+/// unset list as `[]`, which all mean "not given" here.
+pub(super) struct Attrs<'r> {
+    pub(super) r: &'r Resource,
+}
+
+/// One nested block's attributes (or the resource's own), read as
+/// [`Attrs`] reads them, with the resource that holds them for messages.
+pub(super) struct Nested<'r, 'v> {
+    pub(super) values: &'v Value,
+    pub(super) resource: &'r Resource,
+}
+
+impl<'r> Attrs<'r> {
+    pub(super) fn nested<'v>(r: &'r Resource, values: &'v Value) -> Nested<'r, 'v> {
+        Nested {
+            values,
+            resource: r,
+        }
+    }
+
+    pub(super) fn own(&self) -> Nested<'r, 'r> {
+        Nested {
+            values: &self.r.attributes,
+            resource: self.r,
+        }
+    }
+
+    pub(super) fn str(&self, key: &str) -> Option<String> {
+        self.own().str(key)
+    }
+
+    pub(super) fn list(&self, key: &str) -> Vec<String> {
+        self.own().list(key)
+    }
+
+    pub(super) fn bool(&self, key: &str) -> Option<bool> {
+        self.own().bool(key)
+    }
+
+    pub(super) fn blocks(&self, key: &str) -> Vec<&'r Value> {
+        self.own().blocks(key)
+    }
+
+    pub(super) fn required_str(&self, key: &str) -> Result<String, ImportError> {
+        self.str(key)
+            .ok_or_else(|| self.error(format!("{} has no {key}", self.r.kind)))
+    }
+
+    /// The resource's name: its `name` attribute, else the reader's name.
+    pub(super) fn name(&self) -> Result<String, ImportError> {
+        match self.str("name") {
+            Some(n) => Ok(n),
+            None if !self.r.name.is_empty() => Ok(self.r.name.clone()),
+            None => Err(self.error(format!("{} has no name", self.r.kind))),
+        }
+    }
+
+    pub(super) fn error(&self, message: impl Into<String>) -> ImportError {
+        ImportError::new(&self.r.source, message)
+    }
+
+    pub(super) fn duplicate(&self, what: &str, name: &str, first: &str) -> ImportError {
+        self.error(format!(
+            "a second {what} named `{name}` (the first is at {first}); vnetd names must be \
+             unique, across resource groups too"
+        ))
+    }
+
+    pub(super) fn dangling(&self, key: &str) -> ImportError {
+        let id = self.str(key).unwrap_or_default();
+        self.error(format!(
+            "{key} `{id}` names a resource that is not in the input"
+        ))
+    }
+
+    /// The name an ID attribute refers to, its last segment of type `kind`.
+    pub(super) fn id_name(&self, key: &str, kind: &str) -> Result<String, ImportError> {
+        let id = self.required_str(key)?;
+        self.name_in_id(&id, kind, key)
+    }
+
+    pub(super) fn name_in_id(
+        &self,
+        id: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<String, ImportError> {
+        match id_names(id, &[kind]) {
+            Some(mut names) => Ok(names.remove(0)),
+            None => Err(self.error(format!(
+                "{key} `{id}` is not the ID of a {kind} resource (.../{kind}/NAME)"
+            ))),
+        }
+    }
+
+    pub(super) fn subnet_id(&self, key: &str) -> Result<(String, String), ImportError> {
+        let id = self.required_str(key)?;
+        self.subnet_in_id(&id, key)
+    }
+
+    pub(super) fn subnet_in_id(
+        &self,
+        id: &str,
+        key: &str,
+    ) -> Result<(String, String), ImportError> {
+        match id_names(id, &["virtualNetworks", "subnets"]) {
+            Some(names) => Ok((names[0].clone(), names[1].clone())),
+            None => Err(self.error(format!(
+                "{key} `{id}` is not a subnet ID (.../virtualNetworks/VNET/subnets/SUBNET)"
+            ))),
+        }
+    }
+
+    pub(super) fn cidrs(&self, texts: &[String], key: &str) -> Result<Vec<IpNet>, ImportError> {
+        let mut nets = Vec::new();
+        for t in texts {
+            match IpNet::from_str(t) {
+                Ok(n) => nets.push(n),
+                Err(_) => {
+                    return Err(self.error(format!("{key}: `{t}` is not a CIDR prefix")));
+                }
+            }
+        }
+        nets.sort();
+        Ok(nets)
+    }
+}
+
+impl<'v> Nested<'_, 'v> {
+    /// The nested blocks `key` holds (a list of objects, or one object).
+    pub(super) fn blocks(&self, key: &str) -> Vec<&'v Value> {
+        match self.values.get(key) {
+            Some(Value::Array(items)) => items.iter().filter(|v| v.is_object()).collect(),
+            Some(v @ Value::Object(_)) => vec![v],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Nested<'_, '_> {
+    pub(super) fn str(&self, key: &str) -> Option<String> {
+        match self.values.get(key)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn list(&self, key: &str) -> Vec<String> {
+        match self.values.get(key) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(super) fn bool(&self, key: &str) -> Option<bool> {
+        match self.values.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The block's own place when the reader gave it
+    /// ([`crate::BLOCK_SOURCE`]), else its resource's.
+    pub(super) fn source(&self) -> String {
+        match self.values.get(crate::BLOCK_SOURCE) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => self.resource.source.clone(),
+        }
+    }
+
+    pub(super) fn error(&self, message: impl Into<String>) -> ImportError {
+        ImportError::new(self.source(), message)
+    }
+
+    pub(super) fn required_str(&self, key: &str) -> Result<String, ImportError> {
+        self.str(key).ok_or_else(|| {
+            ImportError::new(
+                self.source(),
+                format!("a block of {} has no {key}", self.resource.kind),
+            )
+        })
+    }
+}

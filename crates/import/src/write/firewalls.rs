@@ -1,0 +1,396 @@
+//! Azure Firewall: `azurerm_firewall`, `azurerm_firewall_policy` with its
+//! `azurerm_firewall_policy_rule_collection_group`s, `azurerm_ip_group`
+//! (and `azurerm_ip_group_cidr`), and the classic rule collections
+//! (`azurerm_firewall_network_rule_collection`, `..._application_...`,
+//! `..._nat_...`), written as the topology's `azure_firewalls`,
+//! `firewall_policies` and `ip_groups`.
+//!
+//! The topology file has policies only: a firewall's classic rules are
+//! written as a policy of the importer's own, `<firewall>-rules`, with one
+//! rule collection group `classic`, and the output says so where it is.
+//! Azure does not let a firewall have both a policy and classic rules, so
+//! such an input is refused. Application and DNAT rule collections are
+//! written by name, priority and action only: vnetd warns that it does not
+//! emulate them. A Virtual WAN hub's firewall (`AZFW_Hub`) is listed as
+//! ignored. The firewall's private address is not written: vnetd gives it
+//! the first usable address of its `AzureFirewallSubnet`, as Azure does.
+
+use super::firewall_rules::{collection, NetworkCollection, Passed};
+use super::{flow_list, one_line, plain_or_quoted, scalar, sorted_prefixes, Attrs, Model, Output};
+use crate::ImportError;
+use std::collections::BTreeMap;
+
+/// The name of the group of the policy written for classic rules.
+const CLASSIC_GROUP: &str = "classic";
+
+/// The firewalls, policies and IP groups of the input.
+#[derive(Debug, Default)]
+pub(super) struct Firewalls {
+    firewalls: BTreeMap<String, Firewall>,
+    /// Firewalls vnetd does not emulate (a Virtual WAN hub's), and why.
+    skipped: BTreeMap<String, String>,
+    policies: BTreeMap<String, Policy>,
+    pub(super) ip_groups: BTreeMap<String, IpGroup>,
+}
+
+#[derive(Debug)]
+struct Firewall {
+    source: String,
+    vnet: String,
+    sku_tier: Option<String>,
+    sku_name: Option<String>,
+    policy: Option<String>,
+    /// Its policy is the one written for its classic rules.
+    classic: bool,
+    /// `private_ip_ranges`, which only classic rules use.
+    private_ranges: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Policy {
+    source: String,
+    /// For the policy written for classic rules: whose rules they are.
+    classic_of: Option<String>,
+    private_ranges: Vec<String>,
+    groups: BTreeMap<String, Group>,
+}
+
+#[derive(Debug)]
+struct Group {
+    source: String,
+    priority: String,
+    network: BTreeMap<String, NetworkCollection>,
+    application: BTreeMap<String, Passed>,
+    nat: BTreeMap<String, Passed>,
+}
+
+impl Group {
+    fn new(source: String, priority: String) -> Self {
+        Group {
+            source,
+            priority,
+            network: BTreeMap::new(),
+            application: BTreeMap::new(),
+            nat: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct IpGroup {
+    source: String,
+    cidrs: Vec<String>,
+}
+
+/// What a classic rule collection holds, by its azurerm type.
+#[derive(Debug, Clone, Copy)]
+enum Classic {
+    Network,
+    Application,
+    Nat,
+}
+
+impl<'r> Model<'r> {
+    pub(super) fn add_ip_group(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.firewalls.ip_groups.get(&name) {
+            return Err(a.duplicate("IP group", &name, &first.source));
+        }
+        let group = IpGroup {
+            source: a.r.source.clone(),
+            cidrs: a.list("cidrs"),
+        };
+        self.firewalls.ip_groups.insert(name, group);
+        Ok(())
+    }
+
+    /// `azurerm_ip_group_cidr`: one more CIDR of an IP group.
+    pub(super) fn add_ip_group_cidr(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.id_name("ip_group_id", "ipGroups")?;
+        let cidr = a.required_str("cidr")?;
+        match self.firewalls.ip_groups.get_mut(&name) {
+            Some(group) if group.cidrs.contains(&cidr) => Ok(()),
+            Some(group) => {
+                group.cidrs.push(cidr);
+                Ok(())
+            }
+            None => Err(a.dangling("ip_group_id")),
+        }
+    }
+
+    pub(super) fn add_firewall_policy(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.firewalls.policies.get(&name) {
+            return Err(a.duplicate("firewall policy", &name, &first.source));
+        }
+        if let Some(base) = a.str("base_policy_id") {
+            return Err(a.error(format!(
+                "firewall policy `{name}` inherits the rules of `{base}` (base_policy_id), and \
+                 vnetd does not import policy inheritance: copy the base policy's rule \
+                 collection groups into it"
+            )));
+        }
+        let policy = Policy {
+            source: a.r.source.clone(),
+            classic_of: None,
+            private_ranges: a.list("private_ip_ranges"),
+            groups: BTreeMap::new(),
+        };
+        self.firewalls.policies.insert(name, policy);
+        Ok(())
+    }
+
+    pub(super) fn add_rule_collection_group(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let policy_name = a.id_name("firewall_policy_id", "firewallPolicies")?;
+        let mut group = Group::new(a.r.source.clone(), a.required_str("priority")?);
+        for block in a.blocks("network_rule_collection") {
+            let c = collection(self, a, block)?;
+            group.network.insert(c.name.clone(), c);
+        }
+        for (key, passed) in [
+            ("application_rule_collection", &mut group.application),
+            ("nat_rule_collection", &mut group.nat),
+        ] {
+            for block in a.blocks(key) {
+                let c = Passed::read(&Attrs::nested(a.r, block))?;
+                passed.insert(c.name.clone(), c);
+            }
+        }
+        let Some(policy) = self.firewalls.policies.get_mut(&policy_name) else {
+            return Err(a.dangling("firewall_policy_id"));
+        };
+        if let Some(first) = policy.groups.get(&name) {
+            let what = format!("rule collection group of policy `{policy_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        policy.groups.insert(name, group);
+        Ok(())
+    }
+
+    pub(super) fn add_firewall(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.firewalls.firewalls.get(&name) {
+            return Err(a.duplicate("Azure Firewall", &name, &first.source));
+        }
+        let sku_name = a.str("sku_name");
+        let subnet_id = a
+            .blocks("ip_configuration")
+            .into_iter()
+            .find_map(|block| Attrs::nested(a.r, block).str("subnet_id"));
+        let in_hub = sku_name
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("AZFW_Hub"))
+            || !a.blocks("virtual_hub").is_empty();
+        let subnet_id = match subnet_id {
+            Some(id) if !in_hub => id,
+            _ if in_hub => {
+                let why = "a Virtual WAN hub's firewall (AZFW_Hub): vnetd does not emulate \
+                           Virtual WAN";
+                self.firewalls.skipped.insert(name, why.to_string());
+                self.ignored.push((a.r, why.to_string()));
+                return Ok(());
+            }
+            _ => {
+                return Err(a.error(format!(
+                    "Azure Firewall `{name}` has no ip_configuration with a subnet_id (its \
+                     AzureFirewallSubnet)"
+                )))
+            }
+        };
+        let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
+        self.subnet_mut(a, &vnet, &subnet)?;
+        let policy = match a.str("firewall_policy_id") {
+            Some(id) => {
+                let policy = a.name_in_id(&id, "firewallPolicies", "firewall_policy_id")?;
+                if !self.firewalls.policies.contains_key(&policy) {
+                    return Err(a.dangling("firewall_policy_id"));
+                }
+                Some(policy)
+            }
+            None => None,
+        };
+        let firewall = Firewall {
+            source: a.r.source.clone(),
+            vnet,
+            sku_tier: a.str("sku_tier"),
+            sku_name,
+            policy,
+            classic: false,
+            private_ranges: a.list("private_ip_ranges"),
+        };
+        self.firewalls.firewalls.insert(name, firewall);
+        Ok(())
+    }
+
+    pub(super) fn add_classic_network_rules(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        self.add_classic_collection(a, Classic::Network)
+    }
+
+    pub(super) fn add_classic_application_rules(
+        &mut self,
+        a: &Attrs<'r>,
+    ) -> Result<(), ImportError> {
+        self.add_classic_collection(a, Classic::Application)
+    }
+
+    pub(super) fn add_classic_nat_rules(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        self.add_classic_collection(a, Classic::Nat)
+    }
+
+    /// A classic rule collection, into the group `classic` of the policy
+    /// written for its firewall's classic rules.
+    fn add_classic_collection(&mut self, a: &Attrs<'r>, kind: Classic) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let firewall = a.required_str("azure_firewall_name")?;
+        if self.firewalls.skipped.contains_key(&firewall) {
+            let note = format!("belongs to Azure Firewall `{firewall}`, which is not emulated");
+            self.ignored.push((a.r, note));
+            return Ok(());
+        }
+        let first = match kind {
+            Classic::Network => {
+                let c = collection(self, a, &a.r.attributes)?;
+                let group = self.classic_group(a, &firewall)?;
+                group.network.insert(name.clone(), c).map(|c| c.source)
+            }
+            Classic::Application | Classic::Nat => {
+                let c = Passed::read(&a.own())?;
+                let group = self.classic_group(a, &firewall)?;
+                let passed = match kind {
+                    Classic::Application => &mut group.application,
+                    _ => &mut group.nat,
+                };
+                passed.insert(name.clone(), c).map(|c| c.source)
+            }
+        };
+        match first {
+            Some(first) => {
+                let what = format!("classic rule collection of Azure Firewall `{firewall}`");
+                Err(a.duplicate(&what, &name, &first))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The group of the policy written for the classic rules of
+    /// `firewall`, made with the policy on its first collection.
+    fn classic_group(&mut self, a: &Attrs<'r>, firewall: &str) -> Result<&mut Group, ImportError> {
+        let Some(fw) = self.firewalls.firewalls.get_mut(firewall) else {
+            let why =
+                format!("Azure Firewall `{firewall}` (azure_firewall_name) is not in the input");
+            return Err(a.error(why));
+        };
+        let policy_name = format!("{firewall}-rules");
+        match &fw.policy {
+            Some(_) if fw.classic => {}
+            Some(policy) => {
+                return Err(a.error(format!(
+                    "Azure Firewall `{firewall}` has the policy `{policy}` and classic rules \
+                     (this rule collection): Azure does not allow both on one firewall"
+                )))
+            }
+            None => {
+                if let Some(other) = self.firewalls.policies.get(&policy_name) {
+                    return Err(a.error(format!(
+                        "the classic rules of Azure Firewall `{firewall}` are written as the \
+                         policy `{policy_name}`, the name of a policy of the input (at {})",
+                        other.source
+                    )));
+                }
+                fw.policy = Some(policy_name.clone());
+                fw.classic = true;
+                let mut groups = BTreeMap::new();
+                // One group: its priority orders nothing.
+                let group = Group::new(fw.source.clone(), "100".to_string());
+                groups.insert(CLASSIC_GROUP.to_string(), group);
+                let policy = Policy {
+                    source: fw.source.clone(),
+                    classic_of: Some(firewall.to_string()),
+                    private_ranges: fw.private_ranges.clone(),
+                    groups,
+                };
+                self.firewalls.policies.insert(policy_name.clone(), policy);
+            }
+        }
+        let policy = self.firewalls.policies.get_mut(&policy_name);
+        let group = policy.and_then(|p| p.groups.get_mut(CLASSIC_GROUP));
+        group.ok_or_else(|| a.error("internal: the classic rules' group is missing"))
+    }
+
+    pub(super) fn render_firewalls(&self, out: &mut Output) {
+        let f = &self.firewalls;
+        if !f.ip_groups.is_empty() {
+            out.section("ip_groups");
+            for (name, group) in &f.ip_groups {
+                out.item(2, &group.source, name);
+                let cidrs = sorted_prefixes(group.cidrs.clone());
+                out.field(4, "cidrs", &flow_list(&cidrs));
+            }
+        }
+        if !f.policies.is_empty() {
+            out.section("firewall_policies");
+            for (name, policy) in &f.policies {
+                render_policy(out, name, policy);
+            }
+        }
+        if f.firewalls.is_empty() {
+            return;
+        }
+        out.section("azure_firewalls");
+        for (name, fw) in &f.firewalls {
+            out.item(2, &fw.source, name);
+            out.field(4, "virtual_network", &scalar(&fw.vnet));
+            if let Some(tier) = &fw.sku_tier {
+                out.field(4, "sku_tier", &scalar(tier));
+            }
+            if let Some(sku) = &fw.sku_name {
+                out.field(4, "sku_name", &scalar(sku));
+            }
+            if let Some(policy) = &fw.policy {
+                out.field(4, "firewall_policy", &scalar(policy));
+            }
+        }
+    }
+}
+
+fn render_policy(out: &mut Output, name: &str, policy: &Policy) {
+    out.source(2, &policy.source);
+    if let Some(firewall) = &policy.classic_of {
+        out.line(&format!(
+            "  # The classic rules of Azure Firewall `{}` (azurerm_firewall_*_rule_collection),",
+            one_line(firewall)
+        ));
+        out.line("  # as a policy of vnetd import's own: the topology file has policies only.");
+    }
+    out.line(&format!("  - name: {}", scalar(name)));
+    if !policy.private_ranges.is_empty() {
+        out.field(4, "private_ranges", &flow_list(&policy.private_ranges));
+    }
+    if policy.groups.is_empty() {
+        return;
+    }
+    out.line("    rule_collection_groups:");
+    for (group_name, group) in &policy.groups {
+        out.item(6, &group.source, group_name);
+        out.field(8, "priority", &plain_or_quoted(&group.priority));
+        if !group.network.is_empty() {
+            out.line("        network_rule_collections:");
+            for (collection_name, c) in &group.network {
+                c.render(out, collection_name);
+            }
+        }
+        for (key, passed) in [
+            ("application_rule_collections", &group.application),
+            ("nat_rule_collections", &group.nat),
+        ] {
+            if passed.is_empty() {
+                continue;
+            }
+            out.line(&format!("        {key}:"));
+            for c in passed.values() {
+                c.render(out);
+            }
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Internal load balancers: `azurerm_lb` with its backend pools, probes,
+//! rules and the NICs' pool associations, written as the topology's
+//! `load_balancers`. vnetd emulates internal Standard load balancers only:
+//! a public one (a frontend without a subnet) or a Basic one is listed as
+//! ignored, with everything that belongs to it.
+
+use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
+use crate::ImportError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::str::FromStr;
+
+#[derive(Debug)]
+pub(super) struct LoadBalancer {
+    pub name: String,
+    pub source: String,
+    /// Its place in the input, the order of Dynamic allocation.
+    pub input_index: usize,
+    pub frontends: Vec<Frontend>,
+    pub pools: BTreeMap<String, Pool>,
+    pub probes: BTreeMap<String, Part>,
+    pub rules: BTreeMap<String, Part>,
+}
+
+#[derive(Debug)]
+pub(super) struct Frontend {
+    pub name: String,
+    pub subnet: (String, String),
+    pub address: Option<IpAddr>,
+    pub ipv6: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Pool {
+    source: String,
+    nics: BTreeSet<String>,
+}
+
+/// A probe or a rule: its source and its `key: value` lines after `name`.
+#[derive(Debug)]
+pub(super) struct Part {
+    source: String,
+    fields: Vec<(&'static str, String)>,
+}
+
+impl<'r> Model<'r> {
+    pub(super) fn add_load_balancer(
+        &mut self,
+        a: &Attrs<'r>,
+        index: usize,
+    ) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.load_balancers.get(&name) {
+            return Err(a.duplicate("load balancer", &name, &first.source));
+        }
+        if let Some(sku) = a.str("sku").filter(|s| !s.eq_ignore_ascii_case("standard")) {
+            let why = format!(
+                "{sku} load balancers are not emulated (vnetd emulates internal Standard ones)"
+            );
+            return self.skip_load_balancer(a, name, why);
+        }
+        let mut frontends = Vec::new();
+        for block in a.blocks("frontend_ip_configuration") {
+            let b = Attrs::nested(a.r, block);
+            let frontend = b.required_str("name")?;
+            let Some(subnet_id) = b.str("subnet_id") else {
+                let why = format!(
+                    "public load balancers are not emulated (frontend `{frontend}` has no subnet)"
+                );
+                return self.skip_load_balancer(a, name, why);
+            };
+            let subnet = a.subnet_in_id(&subnet_id, "frontend_ip_configuration.subnet_id")?;
+            self.subnet_mut(a, &subnet.0, &subnet.1)?;
+            let address = match b.str("private_ip_address") {
+                Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
+                    a.error(format!(
+                        "frontend `{frontend}`: `{text}` is not an IP address"
+                    ))
+                })?),
+                None => None,
+            };
+            let is_static = b
+                .str("private_ip_address_allocation")
+                .is_some_and(|s| s.eq_ignore_ascii_case("static"));
+            if is_static && address.is_none() {
+                let why = format!("frontend `{frontend}` is Static but has no private_ip_address");
+                return Err(a.error(why));
+            }
+            frontends.push(Frontend {
+                name: frontend,
+                subnet,
+                address,
+                ipv6: b
+                    .str("private_ip_address_version")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("ipv6")),
+            });
+        }
+        frontends.sort_by(|x, y| x.name.cmp(&y.name));
+        self.load_balancers.insert(
+            name.clone(),
+            LoadBalancer {
+                name,
+                source: a.r.source.clone(),
+                input_index: index,
+                frontends,
+                pools: BTreeMap::new(),
+                probes: BTreeMap::new(),
+                rules: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    fn skip_load_balancer(
+        &mut self,
+        a: &Attrs<'r>,
+        name: String,
+        why: String,
+    ) -> Result<(), ImportError> {
+        self.ignored.push((a.r, why.clone()));
+        self.skipped_load_balancers.insert(name, why);
+        Ok(())
+    }
+
+    /// The load balancer `lb` names, or `None` when it is one vnetd does
+    /// not emulate (then `a` is listed as ignored with it).
+    fn load_balancer_named(
+        &mut self,
+        a: &Attrs<'r>,
+        lb: &str,
+        key: &str,
+    ) -> Result<Option<&mut LoadBalancer>, ImportError> {
+        if self.skipped_load_balancers.contains_key(lb) {
+            let note = format!("belongs to load balancer `{lb}`, which is not emulated");
+            self.ignored.push((a.r, note));
+            return Ok(None);
+        }
+        match self.load_balancers.get_mut(lb) {
+            Some(found) => Ok(Some(found)),
+            None => Err(a.dangling(key)),
+        }
+    }
+
+    pub(super) fn add_pool(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let lb = a.id_name("loadbalancer_id", "loadBalancers")?;
+        let source = a.r.source.clone();
+        let Some(lb) = self.load_balancer_named(a, &lb, "loadbalancer_id")? else {
+            return Ok(());
+        };
+        if let Some(first) = lb.pools.get(&name) {
+            let what = format!("backend pool of load balancer `{}`", lb.name);
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let pool = Pool {
+            source,
+            nics: BTreeSet::new(),
+        };
+        lb.pools.insert(name, pool);
+        Ok(())
+    }
+
+    pub(super) fn add_probe(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let lb = a.id_name("loadbalancer_id", "loadBalancers")?;
+        let mut fields = vec![
+            (
+                "protocol",
+                scalar(&a.str("protocol").unwrap_or_else(|| "Tcp".into())),
+            ),
+            ("port", plain_or_quoted(&a.required_str("port")?)),
+        ];
+        if let Some(path) = a.str("request_path") {
+            fields.push(("request_path", scalar(&path)));
+        }
+        if let Some(interval) = a.str("interval_in_seconds").filter(|i| i != "15") {
+            fields.push(("interval_in_seconds", plain_or_quoted(&interval)));
+        }
+        // As vnetd reads it: probe_threshold, else the older number_of_probes.
+        let threshold = a
+            .str("probe_threshold")
+            .or_else(|| a.str("number_of_probes"));
+        if let Some(threshold) = threshold.filter(|t| t != "1") {
+            fields.push(("probe_threshold", plain_or_quoted(&threshold)));
+        }
+        let part = Part {
+            source: a.r.source.clone(),
+            fields,
+        };
+        let Some(lb) = self.load_balancer_named(a, &lb, "loadbalancer_id")? else {
+            return Ok(());
+        };
+        if let Some(first) = lb.probes.get(&name) {
+            let what = format!("probe of load balancer `{}`", lb.name);
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        lb.probes.insert(name, part);
+        Ok(())
+    }
+
+    pub(super) fn add_lb_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let lb_name = a.id_name("loadbalancer_id", "loadBalancers")?;
+        let frontend = a.required_str("frontend_ip_configuration_name")?;
+        let mut pool_ids = a.list("backend_address_pool_ids");
+        pool_ids.extend(a.str("backend_address_pool_id"));
+        let [pool_id] = pool_ids.as_slice() else {
+            return Err(a.error(format!(
+                "load-balancing rule `{name}` has {} backend pools; vnetd takes one",
+                pool_ids.len()
+            )));
+        };
+        let pool = part_of(
+            a,
+            pool_id,
+            &lb_name,
+            "backendAddressPools",
+            "backend_address_pool_ids",
+        )?;
+        let probe = match a.str("probe_id") {
+            Some(id) => Some(part_of(a, &id, &lb_name, "probes", "probe_id")?),
+            None => None,
+        };
+        let mut fields = vec![
+            ("frontend_ip_configuration", scalar(&frontend)),
+            ("backend_address_pool", scalar(&pool)),
+        ];
+        if let Some(probe) = &probe {
+            fields.push(("probe", scalar(probe)));
+        }
+        fields.push(("protocol", scalar(&a.required_str("protocol")?)));
+        fields.push((
+            "frontend_port",
+            plain_or_quoted(&a.required_str("frontend_port")?),
+        ));
+        fields.push((
+            "backend_port",
+            plain_or_quoted(&a.required_str("backend_port")?),
+        ));
+        if let Some(d) = a
+            .str("load_distribution")
+            .filter(|d| !d.eq_ignore_ascii_case("default"))
+        {
+            fields.push(("load_distribution", scalar(&d)));
+        }
+        if a.bool("floating_ip_enabled") == Some(true) || a.bool("enable_floating_ip") == Some(true)
+        {
+            fields.push(("floating_ip_enabled", "true".to_string()));
+        }
+        if let Some(idle) = a.str("idle_timeout_in_minutes").filter(|i| i != "4") {
+            fields.push(("idle_timeout_in_minutes", plain_or_quoted(&idle)));
+        }
+        let part = Part {
+            source: a.r.source.clone(),
+            fields,
+        };
+        let Some(lb) = self.load_balancer_named(a, &lb_name, "loadbalancer_id")? else {
+            return Ok(());
+        };
+        if !lb.frontends.iter().any(|f| f.name == frontend) {
+            return Err(a.error(format!(
+                "load balancer `{lb_name}` has no frontend named `{frontend}`"
+            )));
+        }
+        if !lb.pools.contains_key(&pool) {
+            return Err(a.dangling("backend_address_pool_ids"));
+        }
+        if probe.as_ref().is_some_and(|p| !lb.probes.contains_key(p)) {
+            return Err(a.dangling("probe_id"));
+        }
+        if let Some(first) = lb.rules.get(&name) {
+            let what = format!("rule of load balancer `{lb_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        lb.rules.insert(name, part);
+        Ok(())
+    }
+
+    pub(super) fn add_pool_member(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let nic = a.id_name("network_interface_id", "networkInterfaces")?;
+        let pool_id = a.required_str("backend_address_pool_id")?;
+        let Some(names) = id_names(&pool_id, &["loadBalancers", "backendAddressPools"]) else {
+            return Err(a.error(format!(
+                "backend_address_pool_id `{pool_id}` is not the ID of a backend pool \
+                 (.../loadBalancers/LB/backendAddressPools/POOL)"
+            )));
+        };
+        if !self.nics.iter().any(|n| n.name == nic) {
+            return Err(a.dangling("network_interface_id"));
+        }
+        let Some(lb) = self.load_balancer_named(a, &names[0], "backend_address_pool_id")? else {
+            return Ok(());
+        };
+        match lb.pools.get_mut(&names[1]) {
+            Some(pool) => {
+                pool.nics.insert(nic);
+                Ok(())
+            }
+            None => Err(a.dangling("backend_address_pool_id")),
+        }
+    }
+
+    pub(super) fn render_load_balancers(&self, out: &mut Output) {
+        if self.load_balancers.is_empty() {
+            return;
+        }
+        out.section("load_balancers");
+        for lb in self.load_balancers.values() {
+            out.item(2, &lb.source, &lb.name);
+            out.line("    sku: Standard");
+            out.line("    frontend_ip_configurations:");
+            for f in &lb.frontends {
+                let (vnet, subnet) = &f.subnet;
+                let address = f.address.map(|a| a.to_string()).unwrap_or_default();
+                out.line(&format!("      - name: {}", scalar(&f.name)));
+                out.field(8, "subnet", &scalar(&format!("{vnet}/{subnet}")));
+                out.field(8, "private_ip_address", &scalar(&address));
+            }
+            out.line("    backend_address_pools:");
+            for (name, pool) in &lb.pools {
+                let nics: Vec<String> = pool.nics.iter().cloned().collect();
+                out.item(6, &pool.source, name);
+                out.field(8, "network_interfaces", &flow_list(&nics));
+            }
+            for (key, parts) in [("probes", &lb.probes), ("rules", &lb.rules)] {
+                if parts.is_empty() {
+                    continue;
+                }
+                out.line(&format!("    {key}:"));
+                for (name, part) in parts {
+                    out.item(6, &part.source, name);
+                    for (field, value) in &part.fields {
+                        out.field(8, field, value);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The name of a load balancer's pool or probe from its ID, which must be
+/// of load balancer `lb`.
+fn part_of(a: &Attrs, id: &str, lb: &str, kind: &str, key: &str) -> Result<String, ImportError> {
+    match id_names(id, &["loadBalancers", kind]) {
+        Some(names) if names[0] == lb => Ok(names[1].clone()),
+        Some(names) => Err(a.error(format!(
+            "{key} `{id}` is of load balancer `{}`, not of `{lb}`",
+            names[0]
+        ))),
+        None => Err(a.error(format!(
+            "{key} `{id}` is not the ID of a load balancer's {kind} (.../loadBalancers/LB/{kind}/NAME)"
+        ))),
+    }
+}

@@ -1,0 +1,706 @@
+//! What the writer knows before it writes: the VNets, subnets, peerings,
+//! NICs, NSGs and route tables the resources describe (and, in modules of
+//! their own, load balancers, gateways, ExpressRoute, firewalls and Route
+//! Servers), gathered by name, with the allocation of Dynamic private
+//! addresses.
+
+use super::*;
+use crate::{ImportError, Resource};
+use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// A name written in the file and the source of what put it there.
+#[derive(Debug, Clone)]
+pub(super) struct Link {
+    pub(super) name: String,
+    pub(super) source: String,
+}
+
+#[derive(Debug)]
+pub(super) struct Vnet {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) address_space: Vec<String>,
+    pub(super) location: Option<String>,
+    pub(super) subnets: BTreeMap<String, Subnet>,
+}
+
+#[derive(Debug)]
+pub(super) struct Subnet {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) prefixes: Vec<IpNet>,
+    /// Declared inside its VNet (a VNet's `subnet` block), so a separate
+    /// `azurerm_subnet` of the same name is the same subnet, not a second.
+    pub(super) inline: bool,
+    pub(super) nsg: Option<Link>,
+    pub(super) route_table: Option<Link>,
+}
+
+#[derive(Debug)]
+pub(super) struct Peering {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) vnet: String,
+    pub(super) remote: String,
+    /// The four flags whose value differs from the default, in file order.
+    pub(super) flags: Vec<(&'static str, bool)>,
+}
+
+/// A virtual machine: its size and the NICs it owns, by name.
+#[derive(Debug)]
+pub(super) struct Vm {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) size: String,
+    pub(super) nics: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct IpConfig {
+    pub(super) name: String,
+    pub(super) subnet: (String, String),
+    pub(super) address: Option<IpAddr>,
+    pub(super) ipv6: bool,
+    pub(super) primary: bool,
+}
+
+#[derive(Debug)]
+pub(super) struct Nic {
+    pub(super) name: String,
+    pub(super) source: String,
+    /// Its place in the input, the order of Dynamic allocation.
+    pub(super) input_index: usize,
+    pub(super) configs: Vec<IpConfig>,
+    pub(super) ip_forwarding: bool,
+    pub(super) nsg: Option<Link>,
+    pub(super) asgs: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct Rule {
+    pub(super) name: String,
+    pub(super) source: String,
+    /// An NSG's `security_rule` block (see [`Subnet::inline`]).
+    pub(super) inline: bool,
+    /// `key: value` lines after `name`, values already in YAML.
+    pub(super) fields: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug)]
+pub(super) struct Nsg {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+pub(super) struct Route {
+    pub(super) name: String,
+    pub(super) source: String,
+    /// A route table's `route` block (see [`Subnet::inline`]).
+    pub(super) inline: bool,
+    pub(super) address_prefix: String,
+    pub(super) next_hop_type: String,
+    pub(super) next_hop_ip: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct RouteTable {
+    pub(super) name: String,
+    pub(super) source: String,
+    pub(super) propagation_enabled: bool,
+    pub(super) routes: Vec<Route>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Model<'r> {
+    pub(super) vnets: BTreeMap<String, Vnet>,
+    pub(super) peerings: Vec<Peering>,
+    /// In input order (the order of Dynamic allocation); sorted when written.
+    pub(super) nics: Vec<Nic>,
+    pub(super) nsgs: BTreeMap<String, Nsg>,
+    pub(super) route_tables: BTreeMap<String, RouteTable>,
+    pub(super) asgs: BTreeMap<String, String>,
+    pub(super) load_balancers: BTreeMap<String, load_balancers::LoadBalancer>,
+    pub(super) gateways: BTreeMap<String, gateways::Part>,
+    pub(super) local_gateways: BTreeMap<String, gateways::Part>,
+    /// The on-premises site of each local network gateway, by its name.
+    pub(super) sites: BTreeMap<String, gateways::Site>,
+    pub(super) connections: BTreeMap<String, gateways::Part>,
+    pub(super) circuits: BTreeMap<String, express_route::Circuit>,
+    pub(super) clouds: BTreeMap<String, gateways::Part>,
+    pub(super) reach: BTreeMap<String, express_route::Reach>,
+    /// Load balancers vnetd does not emulate (public, Basic), and why.
+    pub(super) skipped_load_balancers: BTreeMap<String, String>,
+    /// Resources left out, each with a note (empty: none).
+    pub(super) ignored: Vec<(&'r Resource, String)>,
+    pub(super) vms: Vec<Vm>,
+    /// Azure Firewalls, their policies and IP groups.
+    pub(super) firewalls: firewalls::Firewalls,
+    /// Azure Route Servers with their BGP connections, by name.
+    pub(super) route_servers: BTreeMap<String, route_servers::RouteServer>,
+}
+
+impl<'r> Model<'r> {
+    pub(super) fn is_empty(&self) -> bool {
+        self.vnets.is_empty()
+            && self.nics.is_empty()
+            && self.nsgs.is_empty()
+            && self.route_tables.is_empty()
+            && self.asgs.is_empty()
+            && self.load_balancers.is_empty()
+            && self.gateways.is_empty()
+            && self.circuits.is_empty()
+            && self.clouds.is_empty()
+    }
+
+    pub(super) fn add(&mut self, r: &'r Resource, index: usize) -> Result<(), ImportError> {
+        let a = Attrs { r };
+        match r.kind.as_str() {
+            "azurerm_virtual_network" => self.add_vnet(&a),
+            "azurerm_subnet" => self.add_subnet(&a),
+            "azurerm_network_security_group" => self.add_nsg(&a),
+            "azurerm_network_security_rule" => {
+                let nsg_name = a.required_str("network_security_group_name")?;
+                let rule = rule(&a, a.r.attributes.clone(), false)?;
+                let nsg = self.nsg_mut(&a, &nsg_name)?;
+                match nsg.rules.iter().position(|r| r.name == rule.name) {
+                    // State lists the separate rules in their NSG too.
+                    Some(i) if nsg.rules[i].inline => nsg.rules[i] = rule,
+                    Some(i) => {
+                        let what = format!("security rule of NSG `{nsg_name}`");
+                        return Err(a.duplicate(&what, &rule.name, &nsg.rules[i].source));
+                    }
+                    None => nsg.rules.push(rule),
+                }
+                Ok(())
+            }
+            "azurerm_route_table" => self.add_route_table(&a),
+            "azurerm_route" => {
+                let table_name = a.required_str("route_table_name")?;
+                let route = route(&a, &a.r.attributes, false)?;
+                let table = self.route_table_mut(&a, &table_name)?;
+                match table.routes.iter().position(|r| r.name == route.name) {
+                    // State lists the separate routes in their table too.
+                    Some(i) if table.routes[i].inline => table.routes[i] = route,
+                    Some(i) => {
+                        let what = format!("route of route table `{table_name}`");
+                        return Err(a.duplicate(&what, &route.name, &table.routes[i].source));
+                    }
+                    None => table.routes.push(route),
+                }
+                Ok(())
+            }
+            "azurerm_application_security_group" => {
+                let name = a.name()?;
+                if let Some(first) = self.asgs.insert(name.clone(), r.source.clone()) {
+                    return Err(a.duplicate("application security group", &name, &first));
+                }
+                Ok(())
+            }
+            "azurerm_subnet_network_security_group_association" => {
+                let (vnet, subnet) = a.subnet_id("subnet_id")?;
+                let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
+                self.nsg_mut(&a, &nsg)?;
+                let link = Link {
+                    name: nsg,
+                    source: r.source.clone(),
+                };
+                self.subnet_mut(&a, &vnet, &subnet)?.nsg = Some(link);
+                Ok(())
+            }
+            "azurerm_subnet_route_table_association" => {
+                let (vnet, subnet) = a.subnet_id("subnet_id")?;
+                let table = a.id_name("route_table_id", "routeTables")?;
+                self.route_table_mut(&a, &table)?;
+                let link = Link {
+                    name: table,
+                    source: r.source.clone(),
+                };
+                self.subnet_mut(&a, &vnet, &subnet)?.route_table = Some(link);
+                Ok(())
+            }
+            "azurerm_virtual_network_peering" => self.add_peering(&a),
+            "azurerm_network_interface" => self.add_nic(&a, index),
+            "azurerm_linux_virtual_machine" | "azurerm_windows_virtual_machine" => self.add_vm(&a),
+            "azurerm_lb" => self.add_load_balancer(&a, index),
+            "azurerm_lb_backend_address_pool" => self.add_pool(&a),
+            "azurerm_lb_probe" => self.add_probe(&a),
+            "azurerm_lb_rule" => self.add_lb_rule(&a),
+            "azurerm_network_interface_backend_address_pool_association" => {
+                self.add_pool_member(&a)
+            }
+            "azurerm_virtual_network_gateway" => self.add_gateway(&a),
+            "azurerm_local_network_gateway" => self.add_local_gateway(&a),
+            "azurerm_virtual_network_gateway_connection" => self.add_connection(&a),
+            "azurerm_express_route_circuit" => self.add_circuit(&a),
+            "azurerm_express_route_circuit_peering" => self.add_circuit_peering(&a),
+            "azurerm_express_route_circuit_connection" => self.add_circuit_connection(&a),
+            "azurerm_vmware_private_cloud" => self.add_private_cloud(&a),
+            "azurerm_ip_group" => self.add_ip_group(&a),
+            "azurerm_ip_group_cidr" => self.add_ip_group_cidr(&a),
+            "azurerm_firewall_policy" => self.add_firewall_policy(&a),
+            "azurerm_firewall_policy_rule_collection_group" => self.add_rule_collection_group(&a),
+            "azurerm_firewall" => self.add_firewall(&a),
+            "azurerm_firewall_network_rule_collection" => self.add_classic_network_rules(&a),
+            "azurerm_firewall_application_rule_collection" => {
+                self.add_classic_application_rules(&a)
+            }
+            "azurerm_firewall_nat_rule_collection" => self.add_classic_nat_rules(&a),
+            "azurerm_route_server" => self.add_route_server(&a),
+            "azurerm_route_server_bgp_connection" => self.add_route_server_connection(&a),
+            "azurerm_network_interface_security_group_association" => {
+                let nic = a.id_name("network_interface_id", "networkInterfaces")?;
+                let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
+                self.nsg_mut(&a, &nsg)?;
+                let link = Link {
+                    name: nsg,
+                    source: r.source.clone(),
+                };
+                self.nic_mut(&a, &nic)?.nsg = Some(link);
+                Ok(())
+            }
+            "azurerm_network_interface_application_security_group_association" => {
+                let nic = a.id_name("network_interface_id", "networkInterfaces")?;
+                let asg =
+                    a.id_name("application_security_group_id", "applicationSecurityGroups")?;
+                if !self.asgs.contains_key(&asg) {
+                    return Err(a.dangling("application_security_group_id"));
+                }
+                self.nic_mut(&a, &nic)?.asgs.insert(asg);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn add_vnet(&mut self, a: &Attrs) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.vnets.get(&name) {
+            return Err(a.duplicate("virtual network", &name, &first.source));
+        }
+        let location = a
+            .str("location")
+            .map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string));
+        let mut vnet = Vnet {
+            name: name.clone(),
+            source: a.r.source.clone(),
+            address_space: sorted_prefixes(a.list("address_space")),
+            location,
+            subnets: BTreeMap::new(),
+        };
+        for block in a.blocks("subnet") {
+            let b = Attrs::nested(a.r, block);
+            let subnet_name = b.required_str("name")?;
+            let mut prefixes = b.list("address_prefixes");
+            prefixes.extend(b.str("address_prefix"));
+            let nsg = match b.str("security_group") {
+                Some(id) => Some(Link {
+                    name: a.name_in_id(&id, "networkSecurityGroups", "subnet.security_group")?,
+                    source: b.source(),
+                }),
+                None => None,
+            };
+            let route_table = match b.str("route_table_id") {
+                Some(id) => Some(Link {
+                    name: a.name_in_id(&id, "routeTables", "subnet.route_table_id")?,
+                    source: b.source(),
+                }),
+                None => None,
+            };
+            let subnet = Subnet {
+                name: subnet_name.clone(),
+                source: b.source(),
+                prefixes: a.cidrs(&prefixes, "subnet.address_prefixes")?,
+                inline: true,
+                nsg,
+                route_table,
+            };
+            if vnet.subnets.insert(subnet_name.clone(), subnet).is_some() {
+                let why = format!("VNet `{name}` has two subnet blocks named `{subnet_name}`");
+                return Err(a.error(why));
+            }
+        }
+        self.vnets.insert(name, vnet);
+        Ok(())
+    }
+
+    pub(super) fn add_subnet(&mut self, a: &Attrs) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let vnet_name = a.required_str("virtual_network_name")?;
+        let mut prefixes = a.list("address_prefixes");
+        prefixes.extend(a.str("address_prefix"));
+        let prefixes = a.cidrs(&prefixes, "address_prefixes")?;
+        let Some(vnet) = self.vnets.get_mut(&vnet_name) else {
+            let why = format!(
+                "subnet `{name}` is in VNet `{vnet_name}`, which the input does not declare"
+            );
+            return Err(a.error(why));
+        };
+        match vnet.subnets.get_mut(&name) {
+            // The same subnet, as Terraform state lists it in its VNet too:
+            // the subnet resource's own values win.
+            Some(inline) if inline.inline => {
+                inline.inline = false;
+                inline.source = a.r.source.clone();
+                inline.prefixes = prefixes;
+            }
+            Some(first) => {
+                let what = format!("subnet of VNet `{vnet_name}`");
+                return Err(a.duplicate(&what, &name, &first.source));
+            }
+            None => {
+                let subnet = Subnet {
+                    name: name.clone(),
+                    source: a.r.source.clone(),
+                    prefixes,
+                    inline: false,
+                    nsg: None,
+                    route_table: None,
+                };
+                vnet.subnets.insert(name, subnet);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn add_nsg(&mut self, a: &Attrs) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.nsgs.get(&name) {
+            return Err(a.duplicate("network security group", &name, &first.source));
+        }
+        let mut rules = Vec::new();
+        for block in a.blocks("security_rule") {
+            rules.push(rule(a, block.clone(), true)?);
+        }
+        let nsg = Nsg {
+            name: name.clone(),
+            source: a.r.source.clone(),
+            rules,
+        };
+        self.nsgs.insert(name, nsg);
+        Ok(())
+    }
+
+    pub(super) fn add_route_table(&mut self, a: &Attrs) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.route_tables.get(&name) {
+            return Err(a.duplicate("route table", &name, &first.source));
+        }
+        // Off if either name says so (state of provider versions that
+        // have both names holds both).
+        let propagation_enabled = a.bool("bgp_route_propagation_enabled") != Some(false)
+            && a.bool("disable_bgp_route_propagation") != Some(true);
+        let mut routes = Vec::new();
+        for block in a.blocks("route") {
+            routes.push(route(a, block, true)?);
+        }
+        let table = RouteTable {
+            name: name.clone(),
+            source: a.r.source.clone(),
+            propagation_enabled,
+            routes,
+        };
+        self.route_tables.insert(name, table);
+        Ok(())
+    }
+
+    pub(super) fn add_peering(&mut self, a: &Attrs) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let vnet = a.required_str("virtual_network_name")?;
+        let remote = a.id_name("remote_virtual_network_id", "virtualNetworks")?;
+        if !self.vnets.contains_key(&vnet) {
+            let why =
+                format!("peering `{name}` is in VNet `{vnet}`, which the input does not declare");
+            return Err(a.error(why));
+        }
+        if !self.vnets.contains_key(&remote) {
+            return Err(a.dangling("remote_virtual_network_id"));
+        }
+        let mut flags = Vec::new();
+        for (key, default) in [
+            ("allow_virtual_network_access", true),
+            ("allow_forwarded_traffic", false),
+            ("allow_gateway_transit", false),
+            ("use_remote_gateways", false),
+        ] {
+            if let Some(v) = a.bool(key).filter(|v| *v != default) {
+                flags.push((key, v));
+            }
+        }
+        self.peerings.push(Peering {
+            name,
+            source: a.r.source.clone(),
+            vnet,
+            remote,
+            flags,
+        });
+        Ok(())
+    }
+
+    /// A VM whose size has a documented bandwidth and whose NICs are in the
+    /// file; any other is left out, with the reason in the header (its
+    /// NICs stay).
+    pub(super) fn add_vm(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        use crate::topology::catalog::vm_sizes;
+        let name = a.name()?;
+        if let Some(first) = self.vms.iter().find(|v| v.name == name) {
+            return Err(a.duplicate("virtual machine", &name, &first.source));
+        }
+        let size = a.str("size").unwrap_or_default();
+        let known = vm_sizes::find(&size);
+        let mut nics = Vec::new();
+        for id in a.list("network_interface_ids") {
+            match id_names(&id, &["networkInterfaces"]) {
+                Some(mut names) => nics.push(names.remove(0)),
+                None => {
+                    let note = format!("NIC `{id}` is not a network interface ID");
+                    self.ignored.push((a.r, note));
+                    return Ok(());
+                }
+            }
+        }
+        let refused_name = crate::topology::resolve::VM_NAME.refusal(&name);
+        let why = match known {
+            _ if refused_name.is_some() => refused_name,
+            None => Some(format!("size `{size}` is not a VM size vnetd knows")),
+            Some(_) if nics.is_empty() => Some("no NIC".to_string()),
+            Some(_) => nics
+                .iter()
+                .find(|n| !self.nics.iter().any(|nic| &nic.name == *n))
+                .map(|n| format!("NIC `{n}` is not imported")),
+        };
+        let Some(size) = known.filter(|_| why.is_none()) else {
+            self.ignored.push((a.r, why.unwrap_or_default()));
+            return Ok(());
+        };
+        self.vms.push(Vm {
+            name,
+            source: a.r.source.clone(),
+            size: size.name.to_string(),
+            nics,
+        });
+        Ok(())
+    }
+
+    pub(super) fn add_nic(&mut self, a: &Attrs, index: usize) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.nics.iter().find(|n| n.name == name) {
+            return Err(a.duplicate("network interface", &name, &first.source));
+        }
+        let mut configs = Vec::new();
+        for block in a.blocks("ip_configuration") {
+            let b = Attrs::nested(a.r, block);
+            let config_name = b.required_str("name")?;
+            let Some(subnet_id) = b.str("subnet_id") else {
+                let why = format!("IP configuration `{config_name}` has no subnet_id");
+                return Err(a.error(why));
+            };
+            let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
+            self.subnet_mut(a, &vnet, &subnet)?;
+            let allocation = b.str("private_ip_address_allocation");
+            let address = match b.str("private_ip_address") {
+                Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
+                    a.error(format!(
+                        "ip_configuration `{config_name}`: `{text}` is not an IP address"
+                    ))
+                })?),
+                None => None,
+            };
+            let is_static = allocation
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("static"));
+            if is_static && address.is_none() {
+                let why = format!(
+                    "ip_configuration `{config_name}` is Static but has no private_ip_address"
+                );
+                return Err(a.error(why));
+            }
+            let ipv6 = b
+                .str("private_ip_address_version")
+                .is_some_and(|v| v.eq_ignore_ascii_case("ipv6"));
+            configs.push(IpConfig {
+                name: config_name,
+                subnet: (vnet, subnet),
+                address,
+                ipv6,
+                primary: b.bool("primary").unwrap_or(false),
+            });
+        }
+        if configs.is_empty() {
+            return Err(a.error(format!(
+                "network interface `{name}` has no ip_configuration"
+            )));
+        }
+        if let Some(other) = configs.iter().find(|c| c.subnet != configs[0].subnet) {
+            let why = format!(
+                "network interface `{name}` has IP configurations in subnets {}/{} and {}/{}; \
+                 a vnetd NIC sits in one subnet",
+                configs[0].subnet.0, configs[0].subnet.1, other.subnet.0, other.subnet.1
+            );
+            return Err(a.error(why));
+        }
+        // The primary configuration first, as vnetd takes the first one.
+        configs.sort_by_key(|c| !c.primary);
+        // On if either name says so (v3 `enable_`, v4 `_enabled`).
+        let ip_forwarding = a.bool("ip_forwarding_enabled") == Some(true)
+            || a.bool("enable_ip_forwarding") == Some(true);
+        self.nics.push(Nic {
+            name,
+            source: a.r.source.clone(),
+            input_index: index,
+            configs,
+            ip_forwarding,
+            nsg: None,
+            asgs: BTreeSet::new(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn subnet_mut(
+        &mut self,
+        a: &Attrs,
+        vnet: &str,
+        subnet: &str,
+    ) -> Result<&mut Subnet, ImportError> {
+        self.vnets
+            .get_mut(vnet)
+            .and_then(|v| v.subnets.get_mut(subnet))
+            .ok_or_else(|| a.error(format!("subnet `{vnet}/{subnet}` is not in the input")))
+    }
+
+    pub(super) fn nsg_mut(&mut self, a: &Attrs, name: &str) -> Result<&mut Nsg, ImportError> {
+        let why = format!("network security group `{name}` is not in the input");
+        self.nsgs.get_mut(name).ok_or_else(|| a.error(why))
+    }
+
+    pub(super) fn route_table_mut(
+        &mut self,
+        a: &Attrs,
+        name: &str,
+    ) -> Result<&mut RouteTable, ImportError> {
+        let why = format!("route table `{name}` is not in the input");
+        self.route_tables.get_mut(name).ok_or_else(|| a.error(why))
+    }
+
+    pub(super) fn nic_mut(&mut self, a: &Attrs, name: &str) -> Result<&mut Nic, ImportError> {
+        let why = format!("network interface `{name}` is not in the input");
+        self.nics
+            .iter_mut()
+            .find(|n| n.name == name)
+            .ok_or_else(|| a.error(why))
+    }
+
+    /// Gives each Dynamic IP configuration and load balancer frontend
+    /// without an address the first free one of its subnet, in input order.
+    pub(super) fn allocate_dynamic_addresses(&mut self) -> Result<(), ImportError> {
+        let mut taken: HashSet<IpAddr> = self
+            .nics
+            .iter()
+            .flat_map(|n| n.configs.iter().filter_map(|c| c.address))
+            .chain(
+                self.load_balancers
+                    .values()
+                    .flat_map(|lb| lb.frontends.iter().filter_map(|f| f.address)),
+            )
+            .collect();
+        // (input index, NIC or load balancer, configuration or frontend)
+        let mut claims: Vec<(usize, Claim, usize)> = Vec::new();
+        for (n, nic) in self.nics.iter().enumerate() {
+            for (c, config) in nic.configs.iter().enumerate() {
+                if config.address.is_none() {
+                    claims.push((nic.input_index, Claim::Nic(n), c));
+                }
+            }
+        }
+        for (name, lb) in &self.load_balancers {
+            for (f, frontend) in lb.frontends.iter().enumerate() {
+                if frontend.address.is_none() {
+                    claims.push((lb.input_index, Claim::Frontend(name.clone()), f));
+                }
+            }
+        }
+        claims.sort_by_key(|(index, _, item)| (*index, *item));
+        for (_, claim, item) in claims {
+            let (subnet, ipv6, what, source) = match &claim {
+                Claim::Nic(n) => {
+                    let nic = &self.nics[*n];
+                    let c = &nic.configs[item];
+                    let what = format!(
+                        "the Dynamic IP configuration `{}` of `{}`",
+                        c.name, nic.name
+                    );
+                    (c.subnet.clone(), c.ipv6, what, nic.source.clone())
+                }
+                Claim::Frontend(lb) => {
+                    let lb = &self.load_balancers[lb];
+                    let f = &lb.frontends[item];
+                    let what = format!("the Dynamic frontend `{}` of `{}`", f.name, lb.name);
+                    (f.subnet.clone(), f.ipv6, what, lb.source.clone())
+                }
+            };
+            let (vnet, subnet) = subnet;
+            let prefixes = self
+                .vnets
+                .get(&vnet)
+                .and_then(|v| v.subnets.get(&subnet))
+                .map(|s| s.prefixes.clone())
+                .unwrap_or_default();
+            let found = prefixes
+                .iter()
+                .filter(|p| matches!(p, IpNet::V6(_)) == ipv6)
+                .find_map(|p| first_free(p, &taken));
+            let Some(ip) = found else {
+                return Err(ImportError::new(
+                    source,
+                    format!("no free address left in subnet {vnet}/{subnet} for {what}"),
+                ));
+            };
+            taken.insert(ip);
+            match claim {
+                Claim::Nic(n) => self.nics[n].configs[item].address = Some(ip),
+                Claim::Frontend(lb) => {
+                    if let Some(lb) = self.load_balancers.get_mut(&lb) {
+                        lb.frontends[item].address = Some(ip);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What asks for a Dynamic address.
+pub(super) enum Claim {
+    /// A NIC, by its index in [`Model::nics`].
+    Nic(usize),
+    /// A load balancer, by name.
+    Frontend(String),
+}
+
+/// The first address of `prefix` from its fifth on that is not taken,
+/// short of the last (the broadcast address in IPv4).
+pub(super) fn first_free(prefix: &IpNet, taken: &HashSet<IpAddr>) -> Option<IpAddr> {
+    let (first, last) = match prefix {
+        IpNet::V4(p) => (
+            u128::from(u32::from(p.network())),
+            u128::from(u32::from(p.broadcast())),
+        ),
+        IpNet::V6(p) => (u128::from(p.network()), u128::from(p.broadcast())),
+    };
+    let mut candidate = first.checked_add(4)?;
+    while candidate < last {
+        let ip = match prefix {
+            IpNet::V4(_) => IpAddr::from(std::net::Ipv4Addr::from(u32::try_from(candidate).ok()?)),
+            IpNet::V6(_) => IpAddr::from(std::net::Ipv6Addr::from(candidate)),
+        };
+        if !taken.contains(&ip) {
+            return Some(ip);
+        }
+        candidate += 1;
+    }
+    None
+}

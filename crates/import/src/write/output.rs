@@ -1,0 +1,352 @@
+//! Writing: the topology file's text from the model, with a source comment
+//! before each object, the check of the written text, and YAML scalars
+//! and lists as the file spells them.
+
+use super::*;
+use crate::ImportError;
+use std::fmt::Write as _;
+
+/// The text, and for each object the line of its source comment.
+pub(super) struct Output {
+    pub(super) text: String,
+    pub(super) sources: Vec<(usize, String)>,
+}
+
+impl Output {
+    pub(super) fn line(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.text.push('\n');
+    }
+
+    pub(super) fn lines(&self) -> usize {
+        self.text.lines().count()
+    }
+
+    /// A blank line and `key:`, opening a list of the file.
+    pub(super) fn section(&mut self, key: &str) {
+        self.line("");
+        self.line(&format!("{key}:"));
+    }
+
+    /// An object of a list at `indent`: its source comment and `- name:`.
+    pub(super) fn item(&mut self, indent: usize, source: &str, name: &str) {
+        self.source(indent, source);
+        self.line(&format!("{}- name: {}", " ".repeat(indent), scalar(name)));
+    }
+
+    /// `key: value` at `indent`, `value` as the file spells it.
+    pub(super) fn field(&mut self, indent: usize, key: &str, value: &str) {
+        self.line(&format!("{}{key}: {value}", " ".repeat(indent)));
+    }
+
+    /// `# SOURCE` at `indent`, remembered for mapping refusals back.
+    pub(super) fn source(&mut self, indent: usize, source: &str) {
+        let line = self.lines() + 1;
+        self.sources.push((line, source.to_string()));
+        self.line(&format!("{}# {}", " ".repeat(indent), one_line(source)));
+    }
+}
+
+impl Model<'_> {
+    pub(super) fn render(&self, origin: &str) -> Output {
+        let mut out = Output {
+            text: String::new(),
+            sources: Vec::new(),
+        };
+        out.line(&format!(
+            "# Imported by `vnetd import` from {}.",
+            one_line(origin)
+        ));
+        out.line("# The comment before each object names where it came from.");
+        if !self.ignored.is_empty() {
+            out.line("# Ignored (vnetd does not emulate these):");
+            let mut ignored: Vec<String> = self
+                .ignored
+                .iter()
+                .map(|(r, note)| {
+                    let what = if r.name.is_empty() {
+                        r.kind.clone()
+                    } else {
+                        format!("{}.{}", r.kind, r.name)
+                    };
+                    let note = if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {note}")
+                    };
+                    format!(
+                        "#   {} ({}){}",
+                        one_line(&what),
+                        one_line(&r.source),
+                        one_line(&note)
+                    )
+                })
+                .collect();
+            ignored.sort();
+            for line in ignored {
+                out.line(&line);
+            }
+        }
+        self.render_vnets(&mut out);
+        self.render_peerings(&mut out);
+        self.render_nics(&mut out);
+        self.render_vms(&mut out);
+        self.render_route_tables(&mut out);
+        self.render_nsgs(&mut out);
+        if !self.asgs.is_empty() {
+            out.section("application_security_groups");
+            for (name, source) in &self.asgs {
+                out.item(2, source, name);
+            }
+        }
+        self.render_express_route(&mut out);
+        self.render_gateways(&mut out);
+        self.render_load_balancers(&mut out);
+        self.render_firewalls(&mut out);
+        self.render_route_servers(&mut out);
+        out
+    }
+
+    pub(super) fn render_vnets(&self, out: &mut Output) {
+        if self.vnets.is_empty() {
+            return;
+        }
+        out.section("vnets");
+        for vnet in self.vnets.values() {
+            out.item(2, &vnet.source, &vnet.name);
+            out.field(4, "address_space", &flow_list(&vnet.address_space));
+            if let Some(location) = &vnet.location {
+                out.field(4, "location", &scalar(location));
+            }
+            if vnet.subnets.is_empty() {
+                continue;
+            }
+            out.line("    subnets:");
+            for subnet in vnet.subnets.values() {
+                out.item(6, &subnet.source, &subnet.name);
+                let prefixes: Vec<String> = subnet.prefixes.iter().map(|p| p.to_string()).collect();
+                out.field(8, "address_prefixes", &flow_list(&prefixes));
+                if let Some(nsg) = &subnet.nsg {
+                    out.line(&format!(
+                        "        network_security_group: {}  # {}",
+                        scalar(&nsg.name),
+                        one_line(&nsg.source)
+                    ));
+                }
+                if let Some(rt) = &subnet.route_table {
+                    out.line(&format!(
+                        "        route_table: {}  # {}",
+                        scalar(&rt.name),
+                        one_line(&rt.source)
+                    ));
+                }
+            }
+        }
+    }
+
+    pub(super) fn render_peerings(&self, out: &mut Output) {
+        if self.peerings.is_empty() {
+            return;
+        }
+        out.section("peerings");
+        let mut peerings: Vec<&Peering> = self.peerings.iter().collect();
+        peerings.sort_by(|a, b| (&a.name, &a.vnet).cmp(&(&b.name, &b.vnet)));
+        for p in peerings {
+            out.item(2, &p.source, &p.name);
+            out.field(4, "virtual_network", &scalar(&p.vnet));
+            out.field(4, "remote_virtual_network", &scalar(&p.remote));
+            for (key, value) in &p.flags {
+                out.field(4, key, &value.to_string());
+            }
+        }
+    }
+
+    pub(super) fn render_nics(&self, out: &mut Output) {
+        if self.nics.is_empty() {
+            return;
+        }
+        out.section("network_interfaces");
+        let mut nics: Vec<&Nic> = self.nics.iter().collect();
+        nics.sort_by(|a, b| a.name.cmp(&b.name));
+        for nic in nics {
+            out.item(2, &nic.source, &nic.name);
+            let (vnet, subnet) = &nic.configs[0].subnet;
+            out.field(4, "subnet", &scalar(&format!("{vnet}/{subnet}")));
+            let address = |c: &IpConfig| c.address.map(|a| a.to_string()).unwrap_or_default();
+            if let [only] = nic.configs.as_slice() {
+                out.field(4, "private_ip_address", &scalar(&address(only)));
+            } else {
+                out.line("    ip_configurations:");
+                for c in &nic.configs {
+                    out.line(&format!("      - name: {}", scalar(&c.name)));
+                    out.field(8, "private_ip_address", &scalar(&address(c)));
+                }
+            }
+            if nic.ip_forwarding {
+                out.line("    ip_forwarding_enabled: true");
+            }
+            if let Some(nsg) = &nic.nsg {
+                out.line(&format!(
+                    "    network_security_group: {}  # {}",
+                    scalar(&nsg.name),
+                    one_line(&nsg.source)
+                ));
+            }
+            if !nic.asgs.is_empty() {
+                let names: Vec<String> = nic.asgs.iter().cloned().collect();
+                out.field(4, "application_security_groups", &flow_list(&names));
+            }
+        }
+    }
+
+    pub(super) fn render_vms(&self, out: &mut Output) {
+        if self.vms.is_empty() {
+            return;
+        }
+        out.section("virtual_machines");
+        let mut vms: Vec<&Vm> = self.vms.iter().collect();
+        vms.sort_by(|a, b| a.name.cmp(&b.name));
+        for vm in vms {
+            out.item(2, &vm.source, &vm.name);
+            out.field(4, "size", &scalar(&vm.size));
+            out.field(4, "network_interfaces", &flow_list(&vm.nics));
+        }
+    }
+
+    pub(super) fn render_route_tables(&self, out: &mut Output) {
+        if self.route_tables.is_empty() {
+            return;
+        }
+        out.section("route_tables");
+        for table in self.route_tables.values() {
+            out.item(2, &table.source, &table.name);
+            if !table.propagation_enabled {
+                out.line("    bgp_route_propagation_enabled: false");
+            }
+            if table.routes.is_empty() {
+                continue;
+            }
+            out.line("    routes:");
+            let mut routes: Vec<&Route> = table.routes.iter().collect();
+            routes.sort_by(|a, b| a.name.cmp(&b.name));
+            for route in routes {
+                out.item(6, &route.source, &route.name);
+                out.field(8, "address_prefix", &scalar(&route.address_prefix));
+                out.field(8, "next_hop_type", &scalar(&route.next_hop_type));
+                if let Some(ip) = &route.next_hop_ip {
+                    out.field(8, "next_hop_in_ip_address", &scalar(ip));
+                }
+            }
+        }
+    }
+
+    pub(super) fn render_nsgs(&self, out: &mut Output) {
+        if self.nsgs.is_empty() {
+            return;
+        }
+        out.section("network_security_groups");
+        for nsg in self.nsgs.values() {
+            out.item(2, &nsg.source, &nsg.name);
+            if nsg.rules.is_empty() {
+                continue;
+            }
+            out.line("    security_rules:");
+            let mut rules: Vec<&Rule> = nsg.rules.iter().collect();
+            rules.sort_by(|a, b| a.name.cmp(&b.name));
+            for rule in rules {
+                out.item(6, &rule.source, &rule.name);
+                for (key, value) in &rule.fields {
+                    out.field(8, key, value);
+                }
+            }
+        }
+    }
+}
+
+/// Parses the written text as `vnetd check` would; a refusal is reported
+/// at the source of the object the refused line belongs to.
+pub(super) fn check(out: &Output, origin: &str) -> Result<(), ImportError> {
+    let Err(diagnostics) = crate::plan::parse_str(origin, &out.text) else {
+        return Ok(());
+    };
+    let Some(first) = diagnostics
+        .iter()
+        .find(|d| d.severity == crate::topology::Severity::Error)
+    else {
+        return Ok(());
+    };
+    let location = out
+        .sources
+        .iter()
+        .rev()
+        .find(|(line, _)| *line <= first.line)
+        .map_or(origin, |(_, source)| source.as_str());
+    let what = if first.key.is_empty() {
+        first.message.clone()
+    } else {
+        format!("{}: {}", first.key, first.message)
+    };
+    let more = diagnostics.len() - 1;
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    Err(ImportError::new(
+        location,
+        format!("vnetd refuses what this imports to: {what}{more}"),
+    ))
+}
+
+/// A YAML scalar: plain when it cannot be read as anything but this text,
+/// double-quoted otherwise (`*`, port numbers, IPv6 addresses, ...).
+pub(super) fn scalar(text: &str) -> String {
+    let plain_chars = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_'));
+    let starts_well = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let reads_as_text = text
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() || c == '.' || c == '/');
+    let reserved = ["true", "false", "yes", "no", "on", "off", "null", "y", "n"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(text));
+    if plain_chars && starts_well && reads_as_text && !reserved {
+        return text.to_string();
+    }
+    let mut quoted = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(quoted, "\\u{:04x}", c as u32);
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// A number as a plain scalar, anything else quoted.
+pub(super) fn plain_or_quoted(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+        text.to_string()
+    } else {
+        scalar(text)
+    }
+}
+
+pub(super) fn flow_list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| scalar(s)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Text for a comment: one line.
+pub(super) fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}

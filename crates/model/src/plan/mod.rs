@@ -1,0 +1,359 @@
+//! The lab plan: what vnetd realises for a resolved topology. The topology
+//! holds what the file says; the plan derives from it, in one pure step,
+//! every port of the fabric (the file's VM NICs, and the ports vnetd adds:
+//! gateway instances, site tunnels, health probers), the namespace and
+//! interface each port lives in, and every namespace of the lab.
+//!
+//! The snapshot compiles from the plan's ports and the daemon realises the
+//! plan (one namespace or TUN per port); `apply` compares two plans to know
+//! which ports come, go or stay. Each kind of port is one module of
+//! [`ports`]: its identity, its names and the order it takes.
+
+use crate::topology::{
+    named, AsgIdx, ByName, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded,
+    NicIdx, NsgIdx, ParseOptions, RouteServerIdx, RouterRef, SiteIdx, SubnetRef, TiVec, Topology,
+    VnetIdx,
+};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+pub mod diff;
+pub mod names;
+pub mod ports;
+pub mod wire;
+
+pub use diff::PlanDiff;
+
+crate::topology::model::index_type!(
+    /// Index of a port in [`Plan::ports`]. The file's NICs come first, so
+    /// a file NIC's port sits at the NIC's position ([`PortIdx::of_nic`]);
+    /// the ports vnetd adds (gateway instances, site tunnels, health
+    /// probers) come after and stand for no NIC of the file.
+    PortIdx
+);
+
+impl PortIdx {
+    /// The port of a NIC of the file.
+    #[inline]
+    pub const fn of_nic(nic: NicIdx) -> PortIdx {
+        PortIdx::new(nic.index())
+    }
+}
+
+/// Loads a lab file: the file's own checks ([`crate::topology::parse_str`])
+/// and the plan's (every name vnetd gives is free, see [`names`]).
+pub fn parse_str(source: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+    parse_str_with(source, text, ParseOptions::default())
+}
+
+/// [`parse_str`] with options.
+pub fn parse_str_with(
+    source: &str,
+    text: &str,
+    options: ParseOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    crate::topology::parse_str_checked(source, text, options, names::refusals)
+}
+
+/// Reads and loads a lab file, as [`parse_str`] does.
+pub fn load_file(path: &std::path::Path) -> Result<Loaded, Vec<Diagnostic>> {
+    load_file_with(path, ParseOptions::default())
+}
+
+/// [`load_file`] with options.
+pub fn load_file_with(
+    path: &std::path::Path,
+    options: ParseOptions,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let text = crate::topology::read_file(path).map_err(|d| vec![d])?;
+    parse_str_with(&path.display().to_string(), &text, options)
+}
+
+/// The interface a port's TUN has inside a namespace of its own.
+pub const PORT_INTERFACE: &str = "eth0";
+
+/// What a port of the fabric stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PortKind {
+    /// A NIC of the topology file: a VM's namespace.
+    Vm,
+    /// Instance `instance` of a gateway: it owns the instance's address in
+    /// GatewaySubnet, and its namespace runs the gateway's BGP speaker.
+    GatewayInstance {
+        gateway: GatewayIdx,
+        instance: usize,
+    },
+    /// The tunnel from an on-premises site's router (`router`, its index
+    /// in the site's routers) to one gateway instance: a TUN in the
+    /// router's namespace. What the site sends into it enters the fabric
+    /// at the gateway.
+    SiteTunnel {
+        site: SiteIdx,
+        router: usize,
+        gateway: GatewayIdx,
+        instance: usize,
+    },
+    /// The platform's health prober of a VNet with load balancers: it owns
+    /// 168.63.129.16, and its namespace opens the probes' real TCP and HTTP
+    /// connections to the backends.
+    Prober { vnet: VnetIdx },
+    /// An Azure Firewall: it owns the firewall's private address, and
+    /// forwards what the firewall's policy admits.
+    Firewall { firewall: FirewallIdx },
+    /// Instance `instance` of a Route Server: it owns the instance's
+    /// address in RouteServerSubnet, and its namespace runs the instance's
+    /// BGP speaker.
+    RouteServerInstance {
+        route_server: RouteServerIdx,
+        instance: usize,
+    },
+}
+
+impl PortKind {
+    /// The kind's name, as the plan lists it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PortKind::Vm => ports::vm::KIND,
+            PortKind::GatewayInstance { .. } => ports::gateway_instance::KIND,
+            PortKind::SiteTunnel { .. } => ports::site_tunnel::KIND,
+            PortKind::Prober { .. } => ports::prober::KIND,
+            PortKind::Firewall { .. } => ports::firewall::KIND,
+            PortKind::RouteServerInstance { .. } => ports::route_server_instance::KIND,
+        }
+    }
+
+    /// Gateway and instance of a gateway instance's port.
+    pub fn gateway_instance(&self) -> Option<(GatewayIdx, usize)> {
+        match *self {
+            PortKind::GatewayInstance { gateway, instance } => Some((gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// Site, gateway and gateway instance of a site tunnel.
+    pub fn site_tunnel(&self) -> Option<(SiteIdx, GatewayIdx, usize)> {
+        match *self {
+            PortKind::SiteTunnel {
+                site,
+                gateway,
+                instance,
+                ..
+            } => Some((site, gateway, instance)),
+            _ => None,
+        }
+    }
+
+    /// The router a site tunnel starts at.
+    pub fn tunnel_router(&self) -> Option<RouterRef> {
+        match *self {
+            PortKind::SiteTunnel { site, router, .. } => Some(RouterRef { site, router }),
+            _ => None,
+        }
+    }
+
+    /// True for a VNet's health prober.
+    pub fn is_prober(&self) -> bool {
+        matches!(self, PortKind::Prober { .. })
+    }
+
+    /// The gateway a gateway instance or a site tunnel belongs to.
+    pub fn gateway(&self) -> Option<GatewayIdx> {
+        match *self {
+            PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
+                Some(gateway)
+            }
+            PortKind::Vm
+            | PortKind::Prober { .. }
+            | PortKind::Firewall { .. }
+            | PortKind::RouteServerInstance { .. } => None,
+        }
+    }
+
+    /// The firewall a firewall's port stands for.
+    pub fn firewall(&self) -> Option<FirewallIdx> {
+        match *self {
+            PortKind::Firewall { firewall } => Some(firewall),
+            _ => None,
+        }
+    }
+}
+
+/// One port of the fabric: a TUN device whose packets the fabric decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub kind: PortKind,
+    /// Unique among ports: it names the port's counters and flows.
+    pub name: String,
+    pub subnet: SubnetRef,
+    /// The first configuration is the primary one.
+    pub ip_configurations: Vec<IpConfiguration>,
+    /// Azure's `enableIPForwarding`; false means the source/destination check.
+    pub ip_forwarding: bool,
+    pub network_security_group: Option<NsgIdx>,
+    pub application_security_groups: Vec<AsgIdx>,
+    /// The network namespace the port's TUN is in.
+    pub netns: String,
+    /// The TUN's name inside `netns`.
+    pub interface: String,
+    /// The line of the file the port comes from.
+    pub line: usize,
+    /// The machine the port runs on (the first, for a lab on one).
+    pub host: HostIdx,
+}
+
+named!(Port);
+
+impl Port {
+    /// True for a NIC of the topology file.
+    pub fn is_vm(&self) -> bool {
+        self.kind == PortKind::Vm
+    }
+
+    /// True when `ip` is one of this port's own addresses.
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.ip_configurations.iter().any(|c| c.address == ip)
+    }
+
+    /// The name of the file's resource a packet at this port is reported
+    /// against: the NIC itself, or the gateway a gateway's port belongs to.
+    /// Probers stand for nothing of the file.
+    pub fn resource_name(&self, topology: &Topology) -> Option<String> {
+        match self.kind {
+            PortKind::Vm => Some(self.name.clone()),
+            PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
+                Some(topology.gateways[gateway].name.clone())
+            }
+            PortKind::Prober { .. } => None,
+            PortKind::Firewall { firewall } => Some(topology.firewalls[firewall].name.clone()),
+            PortKind::RouteServerInstance { route_server, .. } => {
+                Some(topology.route_servers[route_server].name.clone())
+            }
+        }
+    }
+
+    /// What a capture of this port's device says it is (pcapng's interface
+    /// description, shown by Wireshark): the port, its subnet, its
+    /// addresses and its namespace.
+    pub fn capture_description(&self, topology: &Topology) -> String {
+        let addresses: Vec<String> = self
+            .ip_configurations
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        format!(
+            "vnetd port {} ({}, {}) in namespace {}",
+            self.name,
+            topology.subnet_path(self.subnet),
+            addresses.join(" "),
+            self.netns
+        )
+    }
+}
+
+/// Every port and namespace a topology needs on the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The file's NICs first (same indices), then gateway instances, site
+    /// tunnels and health probers.
+    pub ports: TiVec<PortIdx, Port>,
+    /// Namespace names, each once: the ports' then the sites' routers and
+    /// hosts.
+    pub namespaces: Vec<String>,
+    /// The namespace of the lab's fabric, when its ports are offloaded
+    /// (see `vnetd::host::fabric`): named after the lab's first
+    /// namespace, `<first>.fabric`, behind the lab's `netns_prefix` when
+    /// the first namespace (one the file names) does not start with it;
+    /// `None` for a lab without ports.
+    pub fabric_namespace: Option<String>,
+    /// The machine this plan is realised on, in a lab spread over several
+    /// (see [`crate::topology::Placement::local`]).
+    pub local: Option<HostIdx>,
+}
+
+impl Plan {
+    /// Derives the plan of `topology`. Pure: the same topology gives the
+    /// same plan.
+    pub fn derive(topology: &Topology) -> Plan {
+        let mut ports = TiVec::new();
+        ports::vm::derive(topology, &mut ports);
+        ports::gateway_instance::derive(topology, &mut ports);
+        ports::site_tunnel::derive(topology, &mut ports);
+        ports::prober::derive(topology, &mut ports);
+        ports::firewall::derive(topology, &mut ports);
+        ports::route_server_instance::derive(topology, &mut ports);
+        let mut namespaces: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
+        // A lab spread over machines builds its own share here: the ports
+        // and sites placed on this machine.
+        let placement = &topology.placement;
+        let local_ports = ports.iter().filter(|p: &&Port| placement.is_local(p.host));
+        let sites = topology
+            .sites
+            .iter_enumerated()
+            .filter(|(s, _)| placement.is_local(placement.site_host(*s)))
+            .flat_map(|(_, s)| {
+                s.routers
+                    .iter()
+                    .map(|r| r.netns.clone())
+                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
+            });
+        for name in local_ports.clone().map(|p| p.netns.clone()).chain(sites) {
+            if seen.insert(name.clone()) {
+                namespaces.push(name);
+            }
+        }
+        let prefix = topology.netns_prefix.as_str();
+        let fabric_namespace = local_ports.clone().next().map(|p: &Port| {
+            let behind = if p.netns.starts_with(prefix) {
+                ""
+            } else {
+                prefix
+            };
+            format!("{behind}{}.fabric", p.netns)
+        });
+        Plan {
+            ports,
+            namespaces,
+            fabric_namespace,
+            local: placement.local,
+        }
+    }
+
+    /// True when `port` runs on this machine (every port does in a lab
+    /// on one machine, and offline).
+    #[inline]
+    pub fn is_local(&self, port: PortIdx) -> bool {
+        self.local
+            .is_none_or(|local| self.ports[port].host == local)
+    }
+
+    /// The NIC of the file a port stands for; `None` for the ports vnetd
+    /// adds.
+    #[inline]
+    pub fn nic(&self, port: PortIdx) -> Option<NicIdx> {
+        self.ports
+            .get(port)
+            .filter(|p| p.is_vm())
+            .map(|_| NicIdx::new(port.index()))
+    }
+
+    pub fn port_by_name(&self, name: &str) -> Option<PortIdx> {
+        self.ports.by_name(name)
+    }
+
+    /// The health prober port of `vnet`, if it has load balancers.
+    pub fn prober(&self, vnet: VnetIdx) -> Option<PortIdx> {
+        self.ports
+            .position(|p| matches!(p.kind, PortKind::Prober { vnet: v } if v == vnet))
+    }
+
+    /// The ports of one kind, with their indices.
+    pub fn ports_of<'a>(
+        &'a self,
+        kind: &'static str,
+    ) -> impl Iterator<Item = (PortIdx, &'a Port)> + 'a {
+        self.ports
+            .iter_enumerated()
+            .filter(move |(_, p)| p.kind.name() == kind)
+    }
+}

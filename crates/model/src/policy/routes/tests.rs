@@ -1,0 +1,400 @@
+//! Tests of effective routes.
+
+use super::*;
+use crate::fixtures::{first_subnet, net, route, table, vnet};
+use crate::topology::model::{Peering, SubnetIdx};
+
+fn link(from: usize, to: usize) -> Peering {
+    Peering {
+        name: format!("{from}-to-{to}"),
+        vnet: VnetIdx::new(from),
+        remote: VnetIdx::new(to),
+        allow_virtual_network_access: true,
+        allow_forwarded_traffic: false,
+        allow_gateway_transit: false,
+        use_remote_gateways: false,
+        impairments: None,
+        line: 0,
+    }
+}
+
+/// (source, state, prefix, next hop) of each row, as strings.
+fn summary(rows: &[EffectiveRoute]) -> Vec<(&'static str, &'static str, String, &'static str)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r.source.as_str(),
+                r.state.as_str(),
+                r.address_prefix.to_string(),
+                r.next_hop_type.as_str(),
+            )
+        })
+        .collect()
+}
+
+fn row(
+    source: &'static str,
+    state: &'static str,
+    prefix: &str,
+    hop: &'static str,
+) -> (&'static str, &'static str, String, &'static str) {
+    (source, state, prefix.to_string(), hop)
+}
+
+fn decide<'a>(rows: &'a [EffectiveRoute], dst: &str) -> Option<&'a EffectiveRoute> {
+    deciding_row(rows, dst.parse().unwrap()).and_then(|i| rows.get(i))
+}
+
+#[test]
+fn default_routes_of_a_plain_vnet() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], None)].into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert_eq!(
+        summary(&rows),
+        [
+            row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+            row("Default", "Active", "0.0.0.0/0", "Internet"),
+            row("Default", "Active", "10.0.0.0/8", "None"),
+            row("Default", "Active", "100.64.0.0/10", "None"),
+            row("Default", "Active", "172.16.0.0/12", "None"),
+            row("Default", "Active", "192.168.0.0/16", "None"),
+        ]
+    );
+    assert_eq!(
+        decide(&rows, "10.0.5.5").unwrap().next_hop_type,
+        NextHopType::VnetLocal
+    );
+    assert_eq!(
+        decide(&rows, "10.1.5.5").unwrap().next_hop_type,
+        NextHopType::None
+    );
+    assert_eq!(
+        decide(&rows, "8.8.8.8").unwrap().next_hop_type,
+        NextHopType::Internet
+    );
+    assert!(decide(&rows, "2001:db8::1").is_none());
+}
+
+#[test]
+fn vnet_range_equal_to_a_reserved_prefix_replaces_its_none_row() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["172.16.0.0/12"], None)].into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    let for_prefix: Vec<_> = summary(&rows)
+        .into_iter()
+        .filter(|r| r.2 == "172.16.0.0/12")
+        .collect();
+    assert_eq!(
+        for_prefix,
+        [row("Default", "Active", "172.16.0.0/12", "VnetLocal")]
+    );
+    assert_eq!(rows.len(), 5);
+}
+
+#[test]
+fn vnet_range_containing_a_reserved_prefix_removes_its_none_row() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["192.0.0.0/8"], None)].into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert!(rows
+        .iter()
+        .all(|r| r.address_prefix != net("192.168.0.0/16")));
+    assert_eq!(
+        decide(&rows, "192.168.1.1").unwrap().next_hop_type,
+        NextHopType::VnetLocal
+    );
+    // The other reserved rows stay.
+    assert!(rows.iter().any(|r| r.address_prefix == net("10.0.0.0/8")));
+}
+
+#[test]
+fn vnet_range_inside_a_reserved_prefix_keeps_both_rows() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["192.168.10.0/24"], None)].into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert!(rows
+        .iter()
+        .any(|r| r.address_prefix == net("192.168.0.0/16") && r.is_active()));
+    assert_eq!(
+        decide(&rows, "192.168.10.9").unwrap().next_hop_type,
+        NextHopType::VnetLocal
+    );
+    assert_eq!(
+        decide(&rows, "192.168.11.9").unwrap().next_hop_type,
+        NextHopType::None
+    );
+}
+
+#[test]
+fn connected_peer_ranges_follow_the_same_reserved_prefix_rule() {
+    let topo = Topology {
+        vnets: vec![
+            vnet("a", "westus", &["10.0.0.0/8"], None),
+            vnet("b", "westus", &["172.16.0.0/12"], None),
+        ]
+        .into(),
+        peerings: vec![link(0, 1), link(1, 0)],
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert_eq!(
+        summary(&rows),
+        [
+            row("Default", "Active", "10.0.0.0/8", "VnetLocal"),
+            row("Default", "Active", "172.16.0.0/12", "VNetPeering"),
+            row("Default", "Active", "0.0.0.0/0", "Internet"),
+            row("Default", "Active", "100.64.0.0/10", "None"),
+            row("Default", "Active", "192.168.0.0/16", "None"),
+        ]
+    );
+    assert_eq!(rows[1].peer_vnet, Some(VnetIdx::new(1)));
+}
+
+#[test]
+fn peering_routes_need_both_links_and_name_local_or_global() {
+    let mut topo = Topology {
+        vnets: vec![
+            vnet("a", "westus", &["10.0.0.0/16"], None),
+            vnet("b", "westus", &["10.1.0.0/16", "10.11.0.0/16"], None),
+            vnet("c", "eastus", &["10.2.0.0/16"], None),
+        ]
+        .into(),
+        peerings: vec![link(0, 1), link(1, 0), link(0, 2)],
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    let peering: Vec<_> = rows.iter().filter(|r| r.peer_vnet.is_some()).collect();
+    assert_eq!(peering.len(), 2);
+    assert_eq!(peering[0].address_prefix, net("10.1.0.0/16"));
+    assert_eq!(peering[1].address_prefix, net("10.11.0.0/16"));
+    assert!(peering
+        .iter()
+        .all(|r| r.next_hop_type == NextHopType::VNetPeering));
+    // One-sided towards c: no route, c's range falls into 10/8 → None.
+    assert_eq!(
+        decide(&rows, "10.2.0.4").unwrap().next_hop_type,
+        NextHopType::None
+    );
+
+    topo.peerings.push(link(2, 0));
+    let rows = effective_routes(&topo, first_subnet(0));
+    let to_c = decide(&rows, "10.2.0.4").unwrap();
+    assert_eq!(to_c.next_hop_type, NextHopType::VNetGlobalPeering);
+    assert_eq!(to_c.peer_vnet, Some(VnetIdx::new(2)));
+}
+
+#[test]
+fn peering_is_not_transitive() {
+    let topo = Topology {
+        vnets: vec![
+            vnet("a", "westus", &["10.0.0.0/16"], None),
+            vnet("b", "westus", &["10.1.0.0/16"], None),
+            vnet("c", "westus", &["10.2.0.0/16"], None),
+        ]
+        .into(),
+        peerings: vec![link(0, 1), link(1, 0), link(1, 2), link(2, 1)],
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert!(rows.iter().all(|r| r.address_prefix != net("10.2.0.0/16")));
+    assert_eq!(
+        decide(&rows, "10.2.0.4").unwrap().next_hop_type,
+        NextHopType::None
+    );
+    let hub = effective_routes(&topo, first_subnet(1));
+    assert_eq!(hub.iter().filter(|r| r.peer_vnet.is_some()).count(), 2);
+}
+
+#[test]
+fn user_route_beats_system_route_at_equal_prefix() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
+        route_tables: vec![table(vec![route(
+            "whole-vnet",
+            "10.0.0.0/16",
+            NextHopType::VirtualAppliance,
+            Some("10.0.9.4"),
+        )])]
+        .into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert_eq!(rows[0].state, RouteState::Invalid);
+    let user = rows.last().unwrap();
+    assert_eq!(user.state, RouteState::Active);
+    assert_eq!(user.name.as_deref(), Some("whole-vnet"));
+    assert_eq!(user.route_table, Some(RouteTableIdx::new(0)));
+    let decided = decide(&rows, "10.0.0.5").unwrap();
+    assert_eq!(decided.source, RouteSource::User);
+    assert_eq!(decided.next_hop_ip, Some("10.0.9.4".parse().unwrap()));
+}
+
+#[test]
+fn ranking_is_user_then_gateway_then_default() {
+    let mut rows = vec![
+        EffectiveRoute::system(net("10.5.0.0/16"), NextHopType::VnetLocal, None),
+        EffectiveRoute {
+            source: RouteSource::VirtualNetworkGateway,
+            ..EffectiveRoute::system(net("10.5.0.0/16"), NextHopType::VirtualNetworkGateway, None)
+        },
+        EffectiveRoute {
+            source: RouteSource::User,
+            ..EffectiveRoute::system(net("10.5.0.0/16"), NextHopType::None, None)
+        },
+        EffectiveRoute::system(net("192.168.0.0/16"), NextHopType::None, None),
+        EffectiveRoute {
+            source: RouteSource::VirtualNetworkGateway,
+            ..EffectiveRoute::system(
+                net("192.168.0.0/16"),
+                NextHopType::VirtualNetworkGateway,
+                None,
+            )
+        },
+    ];
+    mark_invalid(&mut rows);
+    let states: Vec<_> = rows.iter().map(|r| r.state).collect();
+    use RouteState::*;
+    assert_eq!(states, [Invalid, Invalid, Active, Invalid, Active]);
+}
+
+#[test]
+fn user_default_route_removes_the_none_rows() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
+        route_tables: vec![table(vec![route(
+            "all-via-nva",
+            "0.0.0.0/0",
+            NextHopType::VirtualAppliance,
+            Some("10.0.9.4"),
+        )])]
+        .into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert_eq!(
+        summary(&rows),
+        [
+            row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+            row("Default", "Invalid", "0.0.0.0/0", "Internet"),
+            row("User", "Active", "0.0.0.0/0", "VirtualAppliance"),
+        ]
+    );
+    assert_eq!(
+        decide(&rows, "192.168.1.1").unwrap().next_hop_type,
+        NextHopType::VirtualAppliance
+    );
+}
+
+#[test]
+fn user_default_route_with_any_next_hop_removes_the_none_rows() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
+        route_tables: vec![table(vec![route(
+            "all-to-internet",
+            "0.0.0.0/0",
+            NextHopType::Internet,
+            None,
+        )])]
+        .into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert!(rows.iter().all(|r| r.next_hop_type != NextHopType::None));
+}
+
+#[test]
+fn user_route_equal_to_the_vnet_range_with_a_local_subnet_exception() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
+        route_tables: vec![table(vec![
+            route(
+                "within-vnet",
+                "10.0.0.0/16",
+                NextHopType::VirtualAppliance,
+                Some("10.0.100.4"),
+            ),
+            route("within-subnet", "10.0.0.0/24", NextHopType::VnetLocal, None),
+        ])]
+        .into(),
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert_eq!(rows[0].state, RouteState::Invalid);
+    assert_eq!(
+        decide(&rows, "10.0.0.9").unwrap().name.as_deref(),
+        Some("within-subnet")
+    );
+    assert_eq!(
+        decide(&rows, "10.0.1.9").unwrap().name.as_deref(),
+        Some("within-vnet")
+    );
+}
+
+#[test]
+fn ipv6_default_route_only_for_dual_stack_vnets() {
+    let topo = Topology {
+        vnets: vec![
+            vnet("a", "westus", &["10.0.0.0/16", "fd00:a::/48"], None),
+            vnet("b", "eastus", &["fd00:b::/48"], None),
+        ]
+        .into(),
+        peerings: vec![link(0, 1), link(1, 0)],
+        ..Default::default()
+    };
+    let rows = effective_routes(&topo, first_subnet(0));
+    assert_eq!(
+        summary(&rows)[..4],
+        [
+            row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+            row("Default", "Active", "fd00:a::/48", "VnetLocal"),
+            row("Default", "Active", "fd00:b::/48", "VNetGlobalPeering"),
+            row("Default", "Active", "0.0.0.0/0", "Internet"),
+        ]
+    );
+    assert_eq!(
+        decide(&rows, "2001:db8::1").unwrap().next_hop_type,
+        NextHopType::Internet
+    );
+    assert_eq!(
+        decide(&rows, "fd00:b::9").unwrap().peer_vnet,
+        Some(VnetIdx::new(1))
+    );
+
+    let v6_only = effective_routes(&topo, first_subnet(1));
+    assert!(v6_only.iter().any(|r| r.address_prefix == net("::/0")));
+}
+
+#[test]
+fn missing_subnet_or_table_gives_no_panic() {
+    let topo = Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(7))].into(),
+        ..Default::default()
+    };
+    assert!(effective_routes(
+        &topo,
+        SubnetRef {
+            vnet: VnetIdx::new(3),
+            subnet: SubnetIdx::new(0)
+        }
+    )
+    .is_empty());
+    assert!(effective_routes(
+        &topo,
+        SubnetRef {
+            vnet: VnetIdx::new(0),
+            subnet: SubnetIdx::new(3)
+        }
+    )
+    .is_empty());
+    // A dangling table index is ignored.
+    assert_eq!(effective_routes(&topo, first_subnet(0)).len(), 6);
+}
