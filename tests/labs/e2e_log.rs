@@ -148,7 +148,7 @@ fn run_logs_levelled_lines_in_the_lab_apply_and_speaker_spans() {
     assert!(
         has(
             "INFO",
-            &format!("{lab}: vnetd::daemon:"),
+            &format!("{lab}: vnetd::daemon::start:"),
             " started nics=5 workers="
         ),
         "{log}"
@@ -282,7 +282,7 @@ fn log_format_json_writes_one_object_per_line() {
         .find(|e| message(e) == "started")
         .unwrap_or_else(|| panic!("no start:\n{log}"));
     assert_eq!(started["level"], "INFO");
-    assert_eq!(started["target"], "vnetd::daemon");
+    assert_eq!(started["target"], "vnetd::daemon::start");
     assert_eq!(started["fields"]["nics"], 4);
     assert_eq!(started["span"]["name"], "lab");
     let applied = events
