@@ -4,7 +4,7 @@
 //! own that never holds the lab up); `vnetd apply` and `vnetd verify
 //! --wait` ask the running lab over the control socket until it has
 //! converged or their deadline passes ([`wait_converged`]). What
-//! "converged" means is [`crate::daemon::convergence`]'s.
+//! "converged" means is [`crate::daemon::reporting::convergence`]'s.
 
 use super::say;
 use crate::api::client::{Client, ClientError};

@@ -88,7 +88,7 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         options.offload_max_flows = n;
     }
     if let Some(dir) = flow_log_dir {
-        let mut log = crate::daemon::flow_log::FlowLogOptions::new(dir);
+        let mut log = crate::daemon::options::FlowLogOptions::new(dir);
         if let Some(secs) = flow_log_interval_secs {
             log.interval = std::time::Duration::from_secs(secs);
         }
@@ -118,7 +118,7 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
     let first = plan.ports.first().map(|n| n.netns.clone());
     // A routing daemon that is not installed is named with its package
     // before anything is built.
-    let missing = crate::daemon::hybrid::missing_routing(&topo, &options.programs);
+    let missing = crate::daemon::changing::hybrid::missing_routing(&topo, &options.programs);
     if !missing.is_empty() {
         return Err(Failure::refused(render(&missing).trim_end()));
     }

@@ -5,7 +5,7 @@
 //! `tracing` inside the spans of the lab, an apply and a BGP speaker.
 //!
 //! Events at `info` and above are written unless `RUST_LOG` says
-//! otherwise (`RUST_LOG=debug`, `RUST_LOG=vnetd::daemon::hybrid=debug`,
+//! otherwise (`RUST_LOG=debug`, `RUST_LOG=vnetd::daemon::changing::hybrid=debug`,
 //! the directives of `tracing-subscriber`'s `EnvFilter`); a `RUST_LOG`
 //! that does not read is refused, as any bad option is. `--log-format`
 //! chooses between a line of text per event (time, level, spans, target,
@@ -44,7 +44,7 @@ fn filter() -> Result<EnvFilter, Failure> {
             builder.parse(&directives).map_err(|e| {
                 Failure::usage(format!(
                     "{FILTER_VARIABLE}={directives}: not a log filter ({e}); for example \
-                     RUST_LOG=debug or RUST_LOG=vnetd::daemon::hybrid=debug"
+                     RUST_LOG=debug or RUST_LOG=vnetd::daemon::changing::hybrid=debug"
                 ))
             })
         }

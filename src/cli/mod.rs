@@ -408,8 +408,10 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     }
     // The file is valid; that `run` would refuse it on this machine is a
     // warning.
-    let mut missing =
-        crate::daemon::hybrid::missing_routing(t, &crate::host::routing::ProgramSearch::from_env());
+    let mut missing = crate::daemon::changing::hybrid::missing_routing(
+        t,
+        &crate::host::routing::ProgramSearch::from_env(),
+    );
     for diagnostic in &mut missing {
         diagnostic.severity = topology::Severity::Warning;
     }

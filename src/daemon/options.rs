@@ -1,13 +1,15 @@
 //! How a lab is run: forwarding threads, the flow table's size, flow logs,
 //! where the routing daemons are found. Plain settings, filled by the
 //! command line, and the limit on a lab's size that `check`, `run` and
-//! `apply` hold a file to before anything is built; it uses no other room
-//! but the flow logs' own options.
+//! `apply` hold a file to before anything is built. Every room reads them,
+//! the flow logs' options among them (so that the settings depend on no
+//! room); it uses no other module of the daemon.
 
-use super::flow_log::FlowLogOptions;
 use crate::host::routing::ProgramSearch;
 use crate::host::{HostOps, LinuxHost};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How a lab is run.
 #[derive(Debug, Clone)]
@@ -132,6 +134,25 @@ impl Default for RunOptions {
             offload_max_flows: DEFAULT_OFFLOAD_MAX_FLOWS,
             shaping: true,
             drop_events: false,
+        }
+    }
+}
+
+/// Azure's flow-log interval: one record per NSG and MAC per minute.
+pub const DEFAULT_FLOW_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Where and how often flow logs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLogOptions {
+    pub dir: PathBuf,
+    pub interval: Duration,
+}
+
+impl FlowLogOptions {
+    pub fn new(dir: PathBuf) -> FlowLogOptions {
+        FlowLogOptions {
+            dir,
+            interval: DEFAULT_FLOW_LOG_INTERVAL,
         }
     }
 }

@@ -5,8 +5,8 @@
 //! [`PER_SECOND`] events a second go out one by one; beyond that, drops of
 //! the same NIC, reason and rule are summed into one event with a count.
 
-use crate::daemon::drop_feed::DropEvent;
-use crate::daemon::plane::Plane;
+use crate::daemon::forwarding::drop_feed::DropEvent;
+use crate::daemon::forwarding::plane::Plane;
 use crate::dataplane::decide::DropReason;
 use crate::net::PacketKey;
 use crate::topology::NextHopType;

@@ -15,8 +15,8 @@ use super::drops::{self, DropRecord, Throttle};
 use super::links::LinkMap;
 use super::rates::{nic_rates, LinkMeter, NicRate};
 use crate::api::NicStats;
-use crate::daemon::drop_feed::DropSource;
-use crate::daemon::report::{flows_of, nic_counters};
+use crate::daemon::forwarding::drop_feed::DropSource;
+use crate::daemon::reporting::report::{flows_of, nic_counters};
 use crate::daemon::Daemon;
 use crate::graph::Picture;
 use serde::Serialize;
@@ -228,7 +228,7 @@ impl Sampler {
 /// The counters of every local port under the name the page knows it by:
 /// a NIC's own, a gateway's (its instances summed).
 fn by_resource(
-    plane: &crate::daemon::plane::Plane,
+    plane: &crate::daemon::forwarding::plane::Plane,
     counters: BTreeMap<String, NicStats>,
 ) -> BTreeMap<String, NicStats> {
     let snap = &plane.snapshot;
@@ -326,7 +326,7 @@ fn read_drops(daemon: &Daemon, live: &Live, source: &DropSource) {
 
 /// `t` as RFC 3339 in UTC, to the millisecond.
 fn rfc3339_millis(t: SystemTime) -> String {
-    let seconds = crate::daemon::lb::rfc3339(t);
+    let seconds = crate::daemon::reporting::report::rfc3339(t);
     let millis = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_millis());

@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vnetd::daemon::stats::NicStats;
+use vnetd::daemon::forwarding::stats::NicStats;
 use vnetd::daemon::{Daemon, RunOptions};
 use vnetd::host::netns;
 

@@ -12,7 +12,7 @@ use vnetd::api::client::{self, Client, ClientError};
 use vnetd::api::{
     ApiError, ApplyOutcome, Diagnosis, ErrorKind, FlowReport, Request, Response, RunningTopology,
 };
-use vnetd::daemon::report::{flows_of, stats_of};
+use vnetd::daemon::reporting::report::{flows_of, stats_of};
 use vnetd::diagnostics::{self, Query};
 
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");

@@ -372,8 +372,8 @@ fn a_new_nic_never_inherits_a_departed_ones_counters_or_mac() {
     let (_, serial2) = port_of(&lab, "shared2");
     assert_ne!(serial2, old_serial);
     assert_ne!(
-        vnetd::daemon::flow_log::mac_of_port(serial2),
-        vnetd::daemon::flow_log::mac_of_port(old_serial)
+        vnetd::daemon::reporting::flow_log::mac_of_port(serial2),
+        vnetd::daemon::reporting::flow_log::mac_of_port(old_serial)
     );
     // Once every worker has moved on, shared1's slot is cleared and given
     // to the next new NIC, which starts from zero too.

@@ -148,7 +148,7 @@ fn reports_and_health_go_on_while_an_apply_is_held() {
             .any(|f| f.nic == "client" && f.source == source && f.destination == "10.0.1.4:7")
     };
     wait_for("the client's flow tracked", 10, || {
-        has_the_flow(&vnetd::daemon::report::flows_of(&daemon, None))
+        has_the_flow(&vnetd::daemon::reporting::report::flows_of(&daemon, None))
     });
     let before = daemon.snapshot().generation;
 

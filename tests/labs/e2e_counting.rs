@@ -12,7 +12,7 @@ use crate::common;
 use common::Lab;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
-use vnetd::daemon::report::flows_of;
+use vnetd::daemon::reporting::report::flows_of;
 use vnetd::dataplane::DropReason;
 
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
@@ -212,7 +212,7 @@ mod larger_mtu {
     use std::net::{SocketAddr, UdpSocket};
     use std::process::Command;
     use std::time::{Duration, Instant};
-    use vnetd::daemon::report::flows_of;
+    use vnetd::daemon::reporting::report::flows_of;
     use vnetd::daemon::RunOptions;
     use vnetd::host::netns;
 

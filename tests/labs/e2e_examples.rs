@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vnetd::daemon::flow_log::FlowLogOptions;
+use vnetd::daemon::options::FlowLogOptions;
 use vnetd::daemon::RunOptions;
 use vnetd::dataplane::DropReason;
 use vnetd::host::netns;

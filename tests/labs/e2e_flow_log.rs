@@ -317,7 +317,7 @@ fn flow_logs_never_follow_a_planted_symlink() {
     assert_eq!(outside_entries, Vec::<PathBuf>::new());
     assert!(
         stderr.contains(" WARN ")
-            && stderr.contains("vnetd::daemon::flow_log: flow logs: opening ")
+            && stderr.contains("vnetd::daemon::reporting::flow_log: flow logs: opening ")
             && stderr.contains("resourceId=: ")
             && stderr.contains("(a symbolic link or not a directory: refused)"),
         "{stderr}"

@@ -348,7 +348,7 @@ fn global_reach_takes_both_circuits_latency_and_check_agrees_with_verify_with_an
     );
     assert!(rtts[0] >= expected - 0.1, "{rtts:?} below {expected} ms");
     // The daemon carried them on the link, and says what it adds.
-    let reach = vnetd::daemon::report::stats_of(lab.daemon()).global_reach;
+    let reach = vnetd::daemon::reporting::report::stats_of(lab.daemon()).global_reach;
     let primary = reach
         .iter()
         .find(|r| r.name == "dc1-dc2 primary")
@@ -378,7 +378,7 @@ fn global_reach_takes_both_circuits_latency_and_check_agrees_with_verify_with_an
         .unwrap_or_else(|e| panic!("apply: {e:?}"));
     let found = trace(&lab, "dc1-host", "dc2-host");
     assert_eq!(found.added_latency_us, 3_000, "{found:#?}");
-    let reach = vnetd::daemon::report::stats_of(lab.daemon()).global_reach;
+    let reach = vnetd::daemon::reporting::report::stats_of(lab.daemon()).global_reach;
     assert!(
         reach.iter().all(|r| r.delay_us == 3_000) && reach.len() == 2,
         "{reach:?}"
@@ -409,7 +409,7 @@ fn global_reach_takes_both_circuits_latency_and_check_agrees_with_verify_with_an
             && !in_netns(&dc2, &["ip", "route"]).contains("172.20.0.0/16")
     });
     assert!(withdrawn, "{}", in_netns(&dc1, &["ip", "route"]));
-    assert!(vnetd::daemon::report::stats_of(lab.daemon())
+    assert!(vnetd::daemon::reporting::report::stats_of(lab.daemon())
         .global_reach
         .is_empty());
     let report = assert_verify_agrees_with_check(&mut lab, &without);

@@ -316,7 +316,8 @@ fn the_prober_marks_a_silent_backend_down_and_the_lab_reports_it() {
     };
     assert_eq!(placed("web1"), Some(Value::from(1)), "{stats}");
     assert_eq!(placed("web2"), Some(Value::from(0)), "{stats}");
-    let metrics = vnetd::daemon::metrics::render(&vnetd::daemon::control::stats_of(daemon));
+    let metrics =
+        vnetd::daemon::reporting::metrics::render(&vnetd::daemon::control::stats_of(daemon));
     assert!(
         metrics.contains(
             "vnetd_lb_backend_up{load_balancer=\"ilb\",probe=\"health\",nic=\"web2\"} 0\n"

@@ -148,7 +148,7 @@ fn run_logs_levelled_lines_in_the_lab_apply_and_speaker_spans() {
     assert!(
         has(
             "INFO",
-            &format!("{lab}: vnetd::daemon:"),
+            &format!("{lab}: vnetd::daemon::start:"),
             " started nics=5 workers="
         ),
         "{log}"
@@ -190,7 +190,7 @@ fn run_logs_levelled_lines_in_the_lab_apply_and_speaker_spans() {
     assert!(
         has(
             "INFO",
-            &format!("{lab}:{apply_span}: vnetd::daemon::apply:"),
+            &format!("{lab}:{apply_span}: vnetd::daemon::changing::apply:"),
             " applied added=0 removed=0 replumbed=0 warnings=0"
         ),
         "{log}"
@@ -282,7 +282,7 @@ fn log_format_json_writes_one_object_per_line() {
         .find(|e| message(e) == "started")
         .unwrap_or_else(|| panic!("no start:\n{log}"));
     assert_eq!(started["level"], "INFO");
-    assert_eq!(started["target"], "vnetd::daemon");
+    assert_eq!(started["target"], "vnetd::daemon::start");
     assert_eq!(started["fields"]["nics"], 4);
     assert_eq!(started["span"]["name"], "lab");
     let applied = events
@@ -290,7 +290,7 @@ fn log_format_json_writes_one_object_per_line() {
         .find(|e| message(e) == "applied")
         .unwrap_or_else(|| panic!("no apply:\n{log}"));
     assert_eq!(applied["level"], "INFO");
-    assert_eq!(applied["target"], "vnetd::daemon::apply");
+    assert_eq!(applied["target"], "vnetd::daemon::changing::apply");
     assert_eq!(applied["fields"]["warnings"], 0);
     assert_eq!(applied["span"]["name"], "apply");
     assert_eq!(applied["span"]["source"], file.as_str());
@@ -340,7 +340,7 @@ fn a_fault_of_an_apply_reaches_its_answer_and_the_log() {
     assert_eq!(stderr, format!("vnetd: warning: {fault}\n"));
     // The daemon's log says it too, as a warning inside the apply.
     let apply_span = format!(
-        "lab{{file={}}}:apply{{source={}}}: vnetd::daemon::apply: {fault}",
+        "lab{{file={}}}:apply{{source={}}}: vnetd::daemon::changing::apply: {fault}",
         files.config.display(),
         moved.display()
     );

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::Duration;
 use vnetd::api::FlowReport;
 use vnetd::daemon::options::offload_off_by_environment;
-use vnetd::daemon::report::{flows_of, stats_of};
+use vnetd::daemon::reporting::report::{flows_of, stats_of};
 use vnetd::daemon::RunOptions;
 use vnetd::host::netns;
 

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 use vnetd::api::{client, Request, StatsReport};
 use vnetd::daemon::control;
-use vnetd::daemon::flow_log::FlowLogOptions;
+use vnetd::daemon::options::FlowLogOptions;
 
 use vnetd::daemon::threads::ThreadKind;
 use vnetd::daemon::{Daemon, RunOptions};
@@ -83,7 +83,9 @@ fn assert_reported(daemon: &Daemon, panicked: &[(ThreadKind, u64)]) {
         "{line}"
     );
 
-    let metrics = vnetd::daemon::metrics::render(&vnetd::daemon::report::stats_of(daemon));
+    let metrics = vnetd::daemon::reporting::metrics::render(
+        &vnetd::daemon::reporting::report::stats_of(daemon),
+    );
     for (kind, n) in &expected {
         let series = format!("vnetd_thread_panics_total{{thread=\"{kind}\"}} {n}\n");
         assert!(metrics.contains(&series), "no {series} in\n{metrics}");

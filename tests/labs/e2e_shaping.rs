@@ -551,7 +551,7 @@ mod flow_order {
     use std::process::{Command, Stdio};
     use std::time::Duration;
     use vnetd::daemon::options::RunOptions;
-    use vnetd::daemon::report::stats_of;
+    use vnetd::daemon::reporting::report::stats_of;
 
     /// `iperf3 -u` from `ns` to `dst` at `rate` for `secs` seconds, with a
     /// one-off server in `server_ns` reporting in JSON: the receiver's summary

@@ -220,7 +220,7 @@ fn a_wrong_dependency_is_seen() {
     );
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -331,181 +331,8 @@ fn imports_follow_the_layers() {
     );
 }
 
-/// The daemon's rooms, and which of them each may use. `root` is
-/// `daemon/mod.rs` (the `Daemon` and the items it re-exports). The control
-/// socket and the metrics endpoint both read the daemon's reports and
-/// never each other.
-const DAEMON_ROOMS: &[(&str, &[&str])] = &[
-    ("port_id", &[]),
-    ("drop_feed", &["port_id"]),
-    ("stats", &["port_id"]),
-    ("threads", &[]),
-    ("underlay", &[]),
-    ("housekeeping", &["threads"]),
-    ("global_reach", &["threads"]),
-    ("hybrid", &["global_reach", "threads"]),
-    ("speakers", &["root", "hybrid"]),
-    ("ports", &[]),
-    ("options", &["flow_log"]),
-    ("plane", &["port_id", "stats", "options", "underlay"]),
-    ("publish", &["plane", "lb", "hybrid"]),
-    ("mesh", &["root", "hybrid", "underlay", "publish"]),
-    ("down", &["root", "hybrid", "mesh"]),
-    ("offload", &["plane", "port_id", "stats", "threads"]),
-    ("queue_drops", &["plane", "port_id", "stats", "options"]),
-    ("flow_log", &["root", "threads"]),
-    (
-        "apply",
-        &[
-            "root", "plane", "ports", "stats", "options", "hybrid", "offload",
-        ],
-    ),
-    ("pacer", &["root", "port_id", "stats"]),
-    (
-        "worker",
-        &[
-            "root",
-            "flow_log",
-            "drop_feed",
-            "stats",
-            "threads",
-            "offload",
-            "pacer",
-            "underlay",
-        ],
-    ),
-    ("lb", &["root", "plane", "threads"]),
-    ("convergence", &["root", "hybrid", "lb", "underlay"]),
-    ("report", &["root", "plane", "stats", "lb", "offload"]),
-    ("metrics", &["root", "report", "stats", "threads"]),
-    ("control", &["root", "report", "stats", "threads"]),
-];
-
-/// The daemon rooms named by `daemon::NAME` / `super::NAME` paths in `text`
-/// (`super` only where the file sits directly in `daemon/`), with lines.
-/// A path to an item of `daemon/mod.rs` (a capitalised name) is `root`.
-fn daemon_paths(text: &str, direct_child: bool) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    let mut prefixes = vec!["crate::daemon::"];
-    if direct_child {
-        prefixes.push("super::");
-    }
-    for (n, line) in text.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
-        for prefix in &prefixes {
-            let mut rest = code;
-            while let Some(at) = rest.find(prefix) {
-                rest = &rest[at + prefix.len()..];
-                let names: Vec<&str> = match rest.strip_prefix('{') {
-                    Some(group) => group.split('}').next().unwrap_or("").split(',').collect(),
-                    None => vec![rest],
-                };
-                for part in names {
-                    let name: String = part
-                        .trim()
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    if name.is_empty() || name == "self" {
-                        continue;
-                    }
-                    let room = if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                        "root".to_string()
-                    } else {
-                        name
-                    };
-                    found.push((n + 1, room));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// Daemon rooms that use a room they may not, as (from, to, where).
-fn reversed_daemon_edges(daemon: &Path) -> Vec<(String, String, String)> {
-    let mut files = Vec::new();
-    rust_files(daemon, &mut files);
-    let rooms: BTreeSet<&str> = DAEMON_ROOMS.iter().map(|(m, _)| *m).collect();
-    let mut bad = Vec::new();
-    for file in files {
-        let Some(from) = module_of(daemon, &file).filter(|m| m != "mod") else {
-            continue;
-        };
-        let allowed = DAEMON_ROOMS
-            .iter()
-            .find(|(m, _)| *m == from)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{} is in no daemon room: add it to DAEMON_ROOMS",
-                    file.display()
-                )
-            })
-            .1;
-        // `super::` names a room of the daemon from a file directly in
-        // `daemon/`, or from a room's own `mod.rs` one level down.
-        let room_mod = file.file_name().is_some_and(|n| n == "mod.rs")
-            && file.parent().and_then(Path::parent) == Some(daemon);
-        let direct_child = file.parent() == Some(daemon) || room_mod;
-        let text = std::fs::read_to_string(&file).unwrap();
-        for (line, to) in daemon_paths(&text, direct_child) {
-            if to == from
-                || (to != "root" && !rooms.contains(to.as_str()))
-                || allowed.contains(&to.as_str())
-            {
-                continue;
-            }
-            bad.push((from.clone(), to, format!("{}:{line}", file.display())));
-        }
-    }
-    bad
-}
-
-#[test]
-fn daemon_rooms_follow_their_order() {
-    let daemon = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/daemon");
-    let bad = reversed_daemon_edges(&daemon);
-    assert!(
-        bad.is_empty(),
-        "daemon rooms using rooms they may not (room -> room at file:line): {bad:#?}"
-    );
-}
-
-/// The rooms check can fail: metrics reaching into the control socket (the
-/// edge that tied the two together) is reported, in both spellings.
-#[test]
-fn metrics_using_control_is_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
-    std::fs::create_dir_all(dir.join("control")).unwrap();
-    std::fs::write(
-        dir.join("metrics.rs"),
-        "use super::control::{stats_of, StatsReport};\nuse super::{report, Daemon};\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("control/server.rs"),
-        "use super::render;\nuse crate::daemon::metrics::MetricsServer;\n",
-    )
-    .unwrap();
-    let mut bad = reversed_daemon_edges(&dir);
-    std::fs::remove_dir_all(&dir).unwrap();
-    bad.sort();
-    assert_eq!(bad.len(), 2, "{bad:?}");
-    assert_eq!(
-        (bad[0].0.as_str(), bad[0].1.as_str()),
-        ("control", "metrics")
-    );
-    assert!(bad[0].2.ends_with("control/server.rs:2"), "{bad:?}");
-    assert_eq!(
-        (bad[1].0.as_str(), bad[1].1.as_str()),
-        ("metrics", "control")
-    );
-    assert!(bad[1].2.ends_with("metrics.rs:1"), "{bad:?}");
-}
-
-/// The check itself can fail: a file of `engine` that uses `daemon` is
-/// reported with its line.
+/// The check itself can fail: a file of the model's `topology` that uses
+/// its `policy` is reported with its line.
 #[test]
 fn a_reversed_import_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
@@ -639,7 +466,7 @@ fn a_long_file_is_reported() {
 
 /// The module path of a file of `src/` (`src/a/b.rs` and `src/a/b/mod.rs`
 /// are `["a", "b"]`; `lib.rs` is the root).
-fn module_path(src: &Path, file: &Path) -> Vec<String> {
+pub(crate) fn module_path(src: &Path, file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src).unwrap().with_extension("");
     let mut path: Vec<String> = rel
         .components()
@@ -654,7 +481,7 @@ fn module_path(src: &Path, file: &Path) -> Vec<String> {
 /// Every path a line of code starts at `crate::`, `super::` or `self::`,
 /// with each member of a `{...}` group spelled out: `use super::{a, b::c}`
 /// gives `super::a` and `super::b::c`.
-fn relative_paths(code: &str) -> Vec<Vec<String>> {
+pub(crate) fn relative_paths(code: &str) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let bytes = code.as_bytes();
     for start in ["crate::", "super::", "self::"] {

@@ -11,7 +11,7 @@
 
 pub mod server;
 
-pub use super::report::{flows_of, flows_report, stats_of};
+pub use super::reporting::report::{flows_of, flows_report, stats_of};
 pub use server::{
     answer, claim_socket_path, socket_state, ControlServer, SocketState, MAX_REQUEST_BYTES,
     REQUEST_TIMEOUT, WRITE_TIMEOUT,

@@ -21,7 +21,7 @@
 //! `accept` are said in the daemon's log instead.
 
 use crate::api::{ApiError, ApplyOutcome, BgpPeerStatus, Diagnosis, Request, Response};
-use crate::daemon::report::{flows_report, stats_of};
+use crate::daemon::reporting::report::{flows_report, stats_of};
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::daemon::{ApplyError, Daemon};
 use crate::diagnostics;

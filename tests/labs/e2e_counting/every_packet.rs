@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 use vnetd::daemon::options::offload_off_by_environment;
-use vnetd::daemon::report::{flows_of, stats_of};
+use vnetd::daemon::reporting::report::{flows_of, stats_of};
 use vnetd::dataplane::DropReason;
 use vnetd::host::netns;
 
@@ -200,7 +200,8 @@ fn a_nic_whose_eth0_is_set_down_counts_what_is_sent_to_it_as_gone_until_it_is_up
         "nothing delivered to an eth0 that is down: {now:?}"
     );
     let vm1_now = lab.stats("vm1");
-    let unroutable = |s: &vnetd::daemon::stats::NicStats| s.drops_for(DropReason::Unroutable);
+    let unroutable =
+        |s: &vnetd::daemon::forwarding::stats::NicStats| s.drops_for(DropReason::Unroutable);
     assert_eq!(
         (vm1_now.packets_sent - vm1.packets_sent) - (unroutable(&vm1_now) - unroutable(&vm1)),
         all,

@@ -1,0 +1,739 @@
+//! Accelerated networking: the flows the daemon admitted leave userspace.
+//!
+//! As on Azure's hosts, where VFP decides a flow's first packets and the
+//! NIC's flow table carries the rest, the workers decide every packet they
+//! read, and a flow that has been admitted (its NSGs passed, its route
+//! found, at least two packets seen, so a flood of first packets installs
+//! nothing) is handed to the fabric's kernel fast path, one direction at a
+//! time ([`crate::host::fabric`]). From then on its packets go from the
+//! sender's `eth0` straight to the receiver's, except TCP SYN, FIN and RST
+//! and fragments, which the kernel still sends to the workers, so that
+//! connection state and flow-log begin and end events stay exact.
+//!
+//! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
+//! NIC to another's (NVA legs included, each leg an entry of its own).
+//!
+//! In a lab spread over machines, a leg between a NIC of this machine and
+//! one of another is carried by the kernel at both ends, as AccelNet
+//! carries an admitted flow between two of Azure's hosts ([`Leg`]): the
+//! sending machine's entry (asked for by the worker that delivered a
+//! packet to the underlay) puts the packets into the VXLAN device with the
+//! receiving machine's address, the receiving port's VNI and its MAC
+//! between machines (see [`crate::plan::wire`]); the receiving machine's
+//! entry (asked for by the worker that took a packet in from the underlay
+//! and delivered it) takes the frames of that VNI, MAC and 5-tuple straight
+//! into the receiving NIC's `eth0`. Each machine decides, judges, counts
+//! and ends its own entries under its own generation, as it decides its
+//! own half of every packet in userspace: the sender's routes and NSGs on
+//! one, the receiver's NSGs on the other, and each counts at its own NIC.
+//! What stays in userspace, counted there as before: load-balanced flows
+//! and shaped paths (`eligibility`, judged once per flow direction and
+//! plane, with the reason kept for `flows`), anything to or from a
+//! gateway, a site or a health prober, ICMP and other protocols, new flows
+//! once the fabric holds its cap of entries, and new flows of a NIC that
+//! holds its share of the cap (so that one VM cannot lock the others out).
+//!
+//! Every entry carries the generation of the plane its flow was decided
+//! under, and the kernel uses only entries of the current one: every plane
+//! published (by `apply`, the BGP watchers, the health probes) raises the
+//! fabric's generation first ([`PublishedPlane`]), so the next packet of
+//! every offloaded flow comes back to the workers, is decided again under
+//! the new rules, and is offloaded again if still admitted. An entry asked
+//! for under an older plane, installed late, is never used; old entries are
+//! removed at the next read, with those whose egress port left the fabric.
+//!
+//! A port whose `eth0` is deleted behind the lab's back leaves the fabric
+//! with it (one set down by its guest, until it is up again): the kernel
+//! drops what an entry would still hand there, and
+//! what the daemon writes there, counting each (the entry's slot, the
+//! port's counters); this module counts them as `egress_gone` drops at
+//! the port, never as delivered, and installs no entry toward it again.
+//! What the programs drop of a port's own packets (IPv6 kept on the link,
+//! frames of no protocol the fabric carries) is counted at the port too,
+//! as the workers count what they drop.
+//!
+//! The workers only ask, with a non-blocking send of a fixed-size request
+//! on a bounded channel that this module's thread polls (so that asking
+//! never wakes a thread: no syscall on the packet path); it installs, and
+//! every [`SYNC_PERIOD`] (and for each report) reads what the kernel
+//! counted, a chunk of thousands of slots per system call, and adds it
+//! where the workers would have: the NICs' counters (`offloaded` among
+//! them) and the flows' packets, bytes and last-seen times, so that
+//! `flows`, `stats`, the metrics, idle timeouts and NSG flow logs see
+//! offloaded packets as packets. Each entry counts in a slot that outlives
+//! it and is read a last time after the entry is gone (`book`), so no
+//! packet is lost between a reading and a removal. A TCP FIN or RST, which
+//! always reaches the workers, takes its flow's entries out at once (the
+//! connection's last packets take the userspace path), and a flow whose
+//! tracking ended (idle, flushed) loses its entries at the next read.
+//!
+//! It may use the plane, the flow table, the counters and the
+//! threads' fault injection.
+
+mod book;
+mod eligibility;
+mod request;
+
+pub use eligibility::Ineligible;
+pub use request::{Ask, FastTuple, Leg, OffloadRequest, OffloadRequests, Wire};
+
+use super::plane::{FastPort, Plane, PublishedPlane};
+use super::port_id::PortId;
+use super::stats::WorkerCounters;
+use crate::daemon::threads::{Faults, ThreadKind};
+use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
+use crate::dataplane::DropReason;
+use crate::engine::flow_table::{FlowTable, Traffic};
+use crate::host::fabric::{
+    Fabric, FastCounters, FastEntry, InstallError, PortCounters, TunnelEntry, SLOTS_PER_CHUNK,
+};
+use crate::plan::PortIdx;
+use crate::topology::Direction;
+use book::{Book, EntryKey, Installed};
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often what the kernel counted is added to the daemon's counters.
+pub const SYNC_PERIOD: Duration = Duration::from_millis(500);
+
+/// How often the offload thread looks for requests while they come.
+const POLL_PERIOD: Duration = Duration::from_millis(5);
+
+/// After each look that found nothing the wait doubles, up to
+/// `POLL_PERIOD << IDLE_DOUBLINGS` (80 ms): an idle lab's thread wakes a
+/// dozen times a second, not two hundred, and the first request after a
+/// quiet spell waits that long at most (its flow is in userspace meanwhile).
+const IDLE_DOUBLINGS: u32 = 4;
+
+/// Requests waiting for the offload thread at most; more are dropped (the
+/// flow's next packet asks again).
+const REQUEST_QUEUE: usize = 4096;
+
+/// A NIC may always send on this many entries, however many NICs share
+/// the cap.
+const SHARE_FLOOR: u32 = 1024;
+
+/// Totals for `stats` and the metrics.
+#[derive(Debug, Default)]
+pub struct OffloadTotals {
+    pub installed: AtomicU64,
+    pub removed: AtomicU64,
+    pub refused_full: AtomicU64,
+    /// Installs refused because the sending NIC held its share.
+    pub refused_share: AtomicU64,
+    /// Entries removed because a newer plane was published after them.
+    pub removed_stale: AtomicU64,
+    /// Entries removed because their egress port left the fabric.
+    pub removed_egress_gone: AtomicU64,
+    /// Installs refused because the egress port had left the fabric.
+    pub refused_egress_gone: AtomicU64,
+}
+
+/// Which tracked flows the kernel carries, and which stay in userspace
+/// and why, for `flows`.
+#[derive(Debug, Default)]
+pub struct FlowPaths {
+    /// Each (port, direction as tracked there, the flow's one name) a
+    /// kernel entry carries packets of.
+    pub kernel: HashSet<(PortId, Direction, FastTuple)>,
+    /// Each (sending port, the flow's one name) judged to stay in
+    /// userspace, and why.
+    pub ineligible: HashMap<(PortId, FastTuple), Ineligible>,
+}
+
+impl FlowPaths {
+    /// Whether the kernel carries the packets the flow tracked at `port`
+    /// as `direction` sends from there or receives there.
+    pub fn in_kernel(&self, port: PortId, direction: Direction, tuple: FastTuple) -> bool {
+        self.kernel.contains(&(port, direction, tuple.canonical()))
+    }
+
+    /// Why the flow tracked at `port` stays in userspace, if it was judged
+    /// so.
+    pub fn why_not(&self, port: PortId, tuple: FastTuple) -> Option<Ineligible> {
+        self.ineligible.get(&(port, tuple.canonical())).copied()
+    }
+}
+
+/// The offload of one lab: the fabric, what is installed on it, and the
+/// counters block where offloaded traffic is counted.
+pub struct Offload {
+    fabric: Arc<Fabric>,
+    sender: Sender<OffloadRequest>,
+    receiver: Receiver<OffloadRequest>,
+    book: Mutex<Book>,
+    counters: Arc<WorkerCounters>,
+    /// Azure's paces and delays apply (they keep shaped paths here).
+    shaping: bool,
+    /// `CLOCK_MONOTONIC` nanoseconds at the daemon's epoch (the kernel
+    /// stamps entries with that clock).
+    epoch_monotonic_ns: u64,
+    epoch: Instant,
+    pub totals: OffloadTotals,
+}
+
+impl std::fmt::Debug for Offload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Offload")
+            .field("fabric", &self.fabric)
+            .finish_non_exhaustive()
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+impl Offload {
+    /// The offload over `fabric`, counting into `counters` (a block of its
+    /// own among the workers' blocks).
+    pub fn new(
+        fabric: Arc<Fabric>,
+        counters: Arc<WorkerCounters>,
+        epoch: Instant,
+        shaping: bool,
+    ) -> Offload {
+        let (sender, receiver) = crossbeam_channel::bounded(REQUEST_QUEUE);
+        let since_epoch = epoch.elapsed().as_nanos() as u64;
+        let book = Book::new(fabric.slots());
+        Offload {
+            fabric,
+            sender,
+            receiver,
+            book: Mutex::new(book),
+            counters,
+            shaping,
+            epoch_monotonic_ns: monotonic_ns().saturating_sub(since_epoch),
+            epoch,
+            totals: OffloadTotals::default(),
+        }
+    }
+
+    /// The fabric the lab's VM ports are on.
+    pub fn fabric(&self) -> &Arc<Fabric> {
+        &self.fabric
+    }
+
+    /// A worker's end of the request channel.
+    pub fn requests(&self) -> OffloadRequests {
+        OffloadRequests(self.sender.clone())
+    }
+
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Installs what the workers ask and reads the kernel's counters every
+    /// [`SYNC_PERIOD`], until `stop`.
+    pub fn run(
+        &self,
+        plane: &PublishedPlane,
+        flows: &FlowTable,
+        stop: &AtomicBool,
+        faults: &Faults,
+    ) {
+        let mut next_sync = Instant::now() + SYNC_PERIOD;
+        let mut empty_looks = 0;
+        while !stop.load(Relaxed) {
+            // Polled, never waited on: a worker's request then never has a
+            // sleeping thread to wake, and costs it no syscall.
+            std::thread::sleep(POLL_PERIOD * (1 << empty_looks));
+            empty_looks = (empty_looks + 1).min(IDLE_DOUBLINGS);
+            let mut looked = false;
+            while let Ok(request) = self.receiver.try_recv() {
+                // A port deleted since the last look takes no entry: the
+                // kernel's notice of it is read first.
+                if !looked {
+                    self.reap(&mut Vec::new());
+                    looked = true;
+                }
+                empty_looks = 0;
+                self.handle(request, plane, flows);
+            }
+            faults.check(ThreadKind::Offload);
+            if Instant::now() >= next_sync {
+                // What it could not read is in the log; nobody asked.
+                let _ = self.sync(&plane.load(), flows);
+                next_sync = Instant::now() + SYNC_PERIOD;
+            }
+        }
+    }
+
+    /// Takes the ports whose `eth0` was deleted behind the lab's back off
+    /// the fabric, and those whose `eth0` was set down until it is up
+    /// again (reading the kernel's link notifications, nothing when there
+    /// are none): a deleted port's TUN device goes, so the workers' writes
+    /// there fail and are counted, and no entry is installed toward either
+    /// meanwhile. A failure is said in the log and kept in `faults`.
+    fn reap(&self, faults: &mut Vec<String>) {
+        if let Err(err) = self.fabric.reap_orphans() {
+            warn_and_keep!(faults, "looking for ports gone from the fabric: {err:#}");
+        }
+    }
+
+    fn handle(&self, request: OffloadRequest, plane: &PublishedPlane, flows: &FlowTable) {
+        match request.ask {
+            Ask::Install(tuple) => self.install(request, tuple, plane, flows),
+            Ask::Remove(tuple) => {
+                let mut book = self.book();
+                for key in [request.leg.key(tuple), request.leg.reverse_key(tuple)] {
+                    self.retire(&mut book, &key);
+                }
+            }
+        }
+    }
+
+    /// Removes the kernel's entry of `key` and retires it in the book (its
+    /// slot is read a last time later).
+    fn retire(&self, book: &mut Book, key: &EntryKey) -> bool {
+        if !book.installed.contains_key(key) {
+            return false;
+        }
+        match key {
+            EntryKey::Fabric(key) => self.fabric.remove(key),
+            EntryKey::Tunnel(key) => self.fabric.remove_tunnel(key),
+            EntryKey::Arrival(key) => self.fabric.remove_arrival(key),
+        };
+        book.retire(key);
+        self.totals.removed.fetch_add(1, Relaxed);
+        true
+    }
+
+    fn install(
+        &self,
+        request: OffloadRequest,
+        tuple: FastTuple,
+        plane: &PublishedPlane,
+        flows: &FlowTable,
+    ) {
+        // A decision under an earlier plane is not installed (were it, the
+        // kernel would not use it: its generation is not current).
+        let plane = plane.load();
+        if request.generation != plane.snapshot.generation {
+            return;
+        }
+        // Between machines only once the fabric has joined the underlay.
+        let between_machines = !matches!(request.leg, Leg::Local { .. });
+        if between_machines && self.fabric.tunnel().is_none() {
+            return;
+        }
+        let key = request.leg.key(tuple);
+        let local = request.local_port();
+        let mut book = self.book();
+        if book
+            .installed
+            .get(&key)
+            .is_some_and(|i| i.generation == request.generation)
+        {
+            return;
+        }
+        if book
+            .judged(local, tuple.canonical(), request.generation)
+            .is_some()
+        {
+            return;
+        }
+        let judged = match request.leg {
+            Leg::In { .. } => eligibility::judge_arrival(&plane, request.egress_nic),
+            Leg::Local { .. } | Leg::Out { .. } => eligibility::judge(
+                &plane,
+                request.ingress_nic,
+                request.egress_nic,
+                &tuple.packet_key(),
+                self.shaping,
+            ),
+        };
+        if let Err(why) = judged {
+            book.judge(local, tuple.canonical(), request.generation, why);
+            return;
+        }
+        // Never toward a port whose `eth0` is gone or down: the workers
+        // still deliver there, and the drops are counted.
+        if request
+            .leg
+            .receiver_here()
+            .is_some_and(|to| !self.fabric.has_port(to.host_end))
+        {
+            self.totals.refused_egress_gone.fetch_add(1, Relaxed);
+            return;
+        }
+        let Some(ingress_direction) = self.admitted(&request, tuple, flows) else {
+            return;
+        };
+        let replacing = book.installed.contains_key(&key);
+        if !replacing && book.installed.len() >= self.fabric.capacity() as usize {
+            self.totals.refused_full.fetch_add(1, Relaxed);
+            return;
+        }
+        let share = self.share(&plane);
+        if !replacing && book.sent_by(local) >= share {
+            self.totals.refused_share.fetch_add(1, Relaxed);
+            *book.refused_share.entry(local).or_default() += 1;
+            return;
+        }
+        let Some((slot, counted)) = book.take_slot() else {
+            self.totals.refused_full.fetch_add(1, Relaxed);
+            return;
+        };
+        let egress_host_end = match self.put(&plane, &request, &key, slot) {
+            Ok(host_end) => host_end,
+            Err(err) => {
+                book.untake_slot(slot, counted);
+                if err == InstallError::Full {
+                    self.totals.refused_full.fetch_add(1, Relaxed);
+                }
+                return;
+            }
+        };
+        self.totals.installed.fetch_add(1, Relaxed);
+        book.insert(
+            key,
+            Installed {
+                ingress: request.ingress,
+                egress: request.egress,
+                egress_host_end,
+                ingress_direction,
+                tuple,
+                generation: request.generation,
+                slot,
+                counted,
+            },
+        );
+    }
+
+    /// Whether the flow of direction `tuple` is admitted where it is
+    /// tracked on this machine (at its sender, or for an arrival at its
+    /// receiver), not on its first packet and not ending (a FIN or RST was
+    /// seen: its last ACKs stay in userspace); if so, how it is tracked at
+    /// the sender: outbound for the flow's opener, inbound for its replies.
+    fn admitted(
+        &self,
+        request: &OffloadRequest,
+        tuple: FastTuple,
+        flows: &FlowTable,
+    ) -> Option<Direction> {
+        let (port, direction) = match request.leg {
+            Leg::In { .. } => (request.egress, Direction::Inbound),
+            Leg::Local { .. } | Leg::Out { .. } => (request.ingress, Direction::Outbound),
+        };
+        let flow = flows.lookup(&tuple.flow_key(port, direction)?, self.now_ms())?;
+        let value = flow.value()?;
+        if value.forward_packets + value.reverse_packets < 2
+            || value.idle_timeout_ms <= CLOSING_IDLE_TIMEOUT_MS
+        {
+            return None;
+        }
+        Some(match flow.is_reply() {
+            true => Direction::Inbound,
+            false => Direction::Outbound,
+        })
+    }
+
+    /// Writes the kernel's entry of `key` for `request`, counting in
+    /// `slot`; returns the host end of its egress port (`None` for a port
+    /// on another machine).
+    fn put(
+        &self,
+        plane: &Plane,
+        request: &OffloadRequest,
+        key: &EntryKey,
+        slot: u32,
+    ) -> Result<Option<u32>, InstallError> {
+        let generation = request.generation;
+        let to_port = |to: FastPort| FastEntry {
+            egress: to.host_end,
+            mac: to.mac,
+            generation,
+            slot,
+        };
+        match (key, request.leg) {
+            (EntryKey::Fabric(key), Leg::Local { to, .. }) => {
+                self.fabric.install(key, to_port(to))?;
+                Ok(Some(to.host_end))
+            }
+            (EntryKey::Arrival(key), Leg::In { to, .. }) => {
+                self.fabric.install_arrival(key, to_port(to))?;
+                Ok(Some(to.host_end))
+            }
+            (EntryKey::Tunnel(key), Leg::Out { .. }) => {
+                let Some((remote, wire)) = destination(plane, request.egress_nic) else {
+                    return Err(InstallError::Other("no machine for the port".into()));
+                };
+                let entry = TunnelEntry {
+                    remote,
+                    vni: wire.vni,
+                    mac: wire.mac,
+                    generation,
+                    slot,
+                };
+                self.fabric.install_tunnel(key, entry)?;
+                Ok(None)
+            }
+            _ => Err(InstallError::Other("a key of another leg".into())),
+        }
+    }
+
+    /// The most entries one NIC may send on: an even share of the cap
+    /// among the plane's ports on the fabric, never below [`SHARE_FLOOR`]
+    /// or half the cap, whichever is less (nor above the cap).
+    fn share(&self, plane: &Plane) -> u32 {
+        let on_fabric = plane.ports.iter().filter(|p| p.fast.is_some()).count();
+        let capacity = self.fabric.capacity();
+        FlowTable::default_quota(
+            capacity as usize,
+            on_fabric.max(1) as u32,
+            SHARE_FLOOR.min(capacity / 2),
+        )
+    }
+
+    /// Adds what the kernel counted since the last reading to the NICs'
+    /// counters and the flows (reading each chunk of slots in use with one
+    /// system call, outside the book's lock), and removes the entries of
+    /// flows no longer tracked, of older generations, or whose egress port
+    /// left the fabric (a port whose `eth0` was deleted is taken off it
+    /// first). What the programs dropped of `plane`'s ports is counted at
+    /// the ports. Returns what could not be read (each said in the log
+    /// too): the counts leave it out until a later reading.
+    #[must_use = "what could not be read belongs to the answer that asked for the reading"]
+    pub fn sync(&self, plane: &Plane, flows: &FlowTable) -> Vec<String> {
+        let mut faults = Vec::new();
+        self.reap(&mut faults);
+        self.count_port_drops(plane, &mut faults);
+        let chunks: BTreeSet<u32> = self
+            .book()
+            .slots_in_use()
+            .map(|slot| slot / SLOTS_PER_CHUNK)
+            .collect();
+        let read_at = Instant::now();
+        let mut readings = HashMap::with_capacity(chunks.len());
+        for chunk in chunks {
+            match self.fabric.counters_chunk(chunk) {
+                Ok(counters) => {
+                    readings.insert(chunk, counters);
+                }
+                Err(err) => warn_and_keep!(faults, "{err:#}"),
+            }
+        }
+        let reading = |slot: u32| {
+            readings
+                .get(&(slot / SLOTS_PER_CHUNK))
+                .and_then(|c| c.get((slot % SLOTS_PER_CHUNK) as usize))
+                .copied()
+        };
+        let current = self.fabric.generation();
+        let now = self.now_ms();
+        let mut book = self.book();
+        let mut gone = Vec::new();
+        for (key, installed) in book.installed.iter_mut() {
+            if let Some(now_counted) = reading(installed.slot) {
+                self.account(installed, now_counted, flows, now);
+            }
+            let (port, direction) = installed.tracked_at();
+            let tracked = (installed.tuple.flow_key(port, direction))
+                .and_then(|k| flows.lookup(&k, now))
+                .is_some();
+            let stale = installed.generation != current;
+            let egress_gone = (installed.egress_host_end).is_some_and(|h| !self.fabric.has_port(h));
+            if stale {
+                self.totals.removed_stale.fetch_add(1, Relaxed);
+            } else if egress_gone {
+                self.totals.removed_egress_gone.fetch_add(1, Relaxed);
+            }
+            if stale || egress_gone || !tracked {
+                gone.push(*key);
+            }
+        }
+        for key in gone {
+            self.retire(&mut book, &key);
+        }
+        // What removed entries carried so far counts now, so that a report
+        // right after a flow's end has it (the last reading adds the rest).
+        for (installed, _) in book.draining.iter_mut() {
+            if let Some(now_counted) = reading(installed.slot) {
+                self.account(installed, now_counted, flows, now);
+            }
+        }
+        // Slots removed long enough before the reading: it is their last.
+        for mut installed in book.drained_by(read_at) {
+            let Some(last) = reading(installed.slot) else {
+                // Not read this time (its chunk could not be): next time.
+                book.draining.push((installed, read_at));
+                continue;
+            };
+            self.account(&mut installed, last, flows, now);
+            book.free_slot(installed.slot, last);
+        }
+        faults
+    }
+
+    /// Counts at the ports of `plane` what the programs dropped of their
+    /// packets since the last reading, as a worker counts what it drops:
+    /// IPv6 kept on the link (`unroutable`) and frames of no protocol the
+    /// fabric carries (`malformed`), each sent by the port and dropped;
+    /// and what was written for a port whose `eth0` was gone, counted
+    /// received when written, now an `egress_gone` drop instead.
+    fn count_port_drops(&self, plane: &Plane, faults: &mut Vec<String>) {
+        let drops = match self.fabric.port_drops() {
+            Ok(drops) => drops,
+            Err(err) => {
+                warn_and_keep!(faults, "{err:#}");
+                return;
+            }
+        };
+        if drops.is_empty() {
+            return;
+        }
+        let port_of: HashMap<u32, PortId> = (plane.ports.iter())
+            .filter_map(|p| Some((p.fast?.host_end, p.id)))
+            .collect();
+        for (host_end, dropped) in drops {
+            let Some(&port) = port_of.get(&host_end) else {
+                continue;
+            };
+            self.count_dropped(port, &dropped);
+        }
+    }
+
+    fn count_dropped(&self, port: PortId, dropped: &PortCounters) {
+        for (reason, packets, bytes) in [
+            (
+                DropReason::Unroutable,
+                dropped.unroutable_packets,
+                dropped.unroutable_bytes,
+            ),
+            (
+                DropReason::Malformed,
+                dropped.malformed_packets,
+                dropped.malformed_bytes,
+            ),
+        ] {
+            if packets > 0 {
+                self.counters.nic_sent(port, Traffic { packets, bytes });
+                self.counters.dropped_many(port, reason, packets);
+            }
+        }
+        if dropped.undelivered_packets > 0 {
+            let traffic = Traffic {
+                packets: dropped.undelivered_packets,
+                bytes: dropped.undelivered_bytes,
+            };
+            self.counters.undelivered(port, traffic);
+        }
+    }
+
+    /// Counts what the kernel carried on `installed` since it was last
+    /// read, and what it dropped because the egress port was gone: at the
+    /// NICs, as the workers count, and on the flow at both ends, as the
+    /// tracking of a packet in the slow path would.
+    fn account(
+        &self,
+        installed: &mut Installed,
+        now: FastCounters,
+        flows: &FlowTable,
+        now_ms: u64,
+    ) {
+        let before = installed.counted;
+        let traffic = Traffic {
+            packets: now.packets.saturating_sub(before.packets),
+            bytes: now.bytes.saturating_sub(before.bytes),
+        };
+        let gone = Traffic {
+            packets: now.gone_packets.saturating_sub(before.gone_packets),
+            bytes: now.gone_bytes.saturating_sub(before.gone_bytes),
+        };
+        installed.counted = now;
+        if traffic.packets == 0 && gone.packets == 0 {
+            return;
+        }
+        let taken = Traffic {
+            packets: traffic.packets + gone.packets,
+            bytes: traffic.bytes + gone.bytes,
+        };
+        // As a worker counts: sent by the sender of this machine (none for
+        // an arrival, whose sender's machine counts it), received by the
+        // receiver (one on another machine too), or dropped there, its
+        // `eth0` gone. The kernel received it only at a receiver of this
+        // machine.
+        self.counters.nic_sent(installed.ingress, taken);
+        if traffic.packets > 0 {
+            self.counters.nic_received(installed.egress, traffic);
+        }
+        if gone.packets > 0 {
+            (self.counters).dropped_many(installed.egress, DropReason::EgressGone, gone.packets);
+        }
+        if let Some(c) = self.counters.ports.get(installed.ingress) {
+            c.offloaded_packets_sent.fetch_add(taken.packets, Relaxed);
+        }
+        let received_here = installed.egress_host_end.is_some();
+        if let Some(c) = (self.counters.ports.get(installed.egress)).filter(|_| received_here) {
+            c.offloaded_packets_received
+                .fetch_add(traffic.packets, Relaxed);
+        }
+        let last_ms = now
+            .last_used_ns
+            .saturating_sub(self.epoch_monotonic_ns)
+            .checked_div(1_000_000)
+            .unwrap_or(now_ms)
+            .min(now_ms);
+        for (port, direction) in [
+            (installed.ingress, Direction::Outbound),
+            (installed.egress, Direction::Inbound),
+        ] {
+            let Some(key) = installed.tuple.flow_key(port, direction) else {
+                continue;
+            };
+            if let Some(flow) = flows.lookup(&key, now_ms) {
+                flow.touch(last_ms, taken, !flow.is_reply());
+            }
+        }
+    }
+
+    /// Which tracked flows the kernel carries now, leg by leg, and which
+    /// were judged to stay in userspace.
+    pub fn flow_paths(&self) -> FlowPaths {
+        let book = self.book();
+        FlowPaths {
+            kernel: book.legs(),
+            ineligible: book.judged_flows().collect(),
+        }
+    }
+
+    /// Directions installed now.
+    pub fn installed(&self) -> usize {
+        self.book().installed.len()
+    }
+
+    /// The NICs that were refused an install because they held their
+    /// share, with how many times.
+    pub fn refused_share(&self) -> HashMap<PortId, u64> {
+        self.book().refused_share.clone()
+    }
+
+    /// The most entries one NIC may send on under `plane`.
+    pub fn share_under(&self, plane: &Plane) -> u32 {
+        self.share(plane)
+    }
+}
+
+/// Where the tunnel takes packets for `port`, a port of `plane` on another
+/// machine: that machine's underlay address, and the port's name between
+/// machines. `None` for a port of this machine (or of no machine).
+fn destination(plane: &Plane, port: PortIdx) -> Option<(Ipv4Addr, Wire)> {
+    let snapshot = &plane.snapshot;
+    let placed = snapshot.plan.ports.get(port)?;
+    if snapshot.plan.is_local(port) {
+        return None;
+    }
+    let host = snapshot.topology.placement.hosts.get(placed.host)?;
+    Some((host.underlay_address, Wire::of(&snapshot.plan, port)))
+}

@@ -1,0 +1,399 @@
+//! What the workers ask of the offload thread, and the names it finds the
+//! kernel's entries by: a packet's flow as the fast path keys it
+//! ([`FastTuple`]), what a delivered packet asks ([`Ask`]), the way it
+//! took ([`Leg`]: between two ports of the fabric, into the tunnel to
+//! another machine, or from it), and the request a worker sends without
+//! waiting ([`OffloadRequests`]).
+
+use super::book::EntryKey;
+use crate::daemon::forwarding::plane::FastPort;
+use crate::daemon::forwarding::port_id::PortId;
+use crate::dataplane::conntrack::{direction_code, TrackedFlow};
+use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
+use crate::dataplane::PacketView;
+use crate::engine::flow_table::FlowKey;
+use crate::host::fabric::{ArrivalKey, FastKey};
+use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
+use crate::plan::wire::port_mac;
+use crate::plan::{Plan, PortIdx};
+use crate::topology::Direction;
+use crossbeam_channel::{Sender, TrySendError};
+use std::net::IpAddr;
+
+/// A packet's flow as the fast path keys it, when the packet may be
+/// offloaded: TCP without SYN, FIN or RST, or UDP, not a fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FastTuple {
+    pub protocol: u8,
+    pub source: IpAddr,
+    pub destination: IpAddr,
+    pub source_port: u16,
+    pub destination_port: u16,
+}
+
+/// What a delivered packet asks of the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Offload its flow's direction (TCP without SYN, FIN or RST, or UDP).
+    Install(FastTuple),
+    /// Its TCP connection is ending (FIN or RST): take the flow's entries
+    /// out, so that short connections do not fill the table while they
+    /// idle out; the last packets take the userspace path.
+    Remove(FastTuple),
+}
+
+impl Ask {
+    /// What `view` asks, if anything (fragments never ask).
+    #[inline]
+    pub fn of(view: &PacketView) -> Option<Ask> {
+        if view.fragment.is_some() {
+            return None;
+        }
+        let tuple = FastTuple {
+            protocol: view.key.proto,
+            source: view.key.src,
+            destination: view.key.dst,
+            source_port: view.flow_ports.0,
+            destination_port: view.flow_ports.1,
+        };
+        match view.key.proto {
+            IPPROTO_UDP => Some(Ask::Install(tuple)),
+            IPPROTO_TCP if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 => Some(Ask::Remove(tuple)),
+            IPPROTO_TCP if view.tcp_flags & TCP_SYN == 0 => Some(Ask::Install(tuple)),
+            _ => None,
+        }
+    }
+}
+
+impl FastTuple {
+    /// The tuple of a tracked TCP or UDP flow.
+    pub fn of_tracked(flow: &TrackedFlow) -> Option<FastTuple> {
+        if !matches!(flow.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
+            return None;
+        }
+        Some(FastTuple {
+            protocol: flow.key.proto,
+            source: flow.key.src,
+            destination: flow.key.dst,
+            source_port: flow.key.src_port?,
+            destination_port: flow.key.dst_port?,
+        })
+    }
+
+    /// The tuple as the decision reads a packet's key.
+    pub fn packet_key(self) -> PacketKey {
+        PacketKey {
+            proto: self.protocol,
+            src: self.source,
+            dst: self.destination,
+            src_port: Some(self.source_port),
+            dst_port: Some(self.destination_port),
+        }
+    }
+
+    /// The fast path's key of this direction arriving at `host_end`.
+    pub(super) fn key_at(self, host_end: u32) -> FastKey {
+        FastKey {
+            ingress: host_end,
+            protocol: self.protocol,
+            source: self.source,
+            destination: self.destination,
+            source_port: self.source_port,
+            destination_port: self.destination_port,
+        }
+    }
+
+    /// The fast path's key of this direction arriving from another machine
+    /// for the port named `wire` there.
+    pub(super) fn arrival_at(self, wire: Wire) -> ArrivalKey {
+        ArrivalKey {
+            vni: wire.vni,
+            mac: wire.mac,
+            protocol: self.protocol,
+            source: self.source,
+            destination: self.destination,
+            source_port: self.source_port,
+            destination_port: self.destination_port,
+        }
+    }
+
+    pub(super) fn reversed(self) -> FastTuple {
+        FastTuple {
+            source: self.destination,
+            destination: self.source,
+            source_port: self.destination_port,
+            destination_port: self.source_port,
+            ..self
+        }
+    }
+
+    /// One name for both directions of a flow.
+    pub(super) fn canonical(self) -> FastTuple {
+        let reversed = self.reversed();
+        let order = |t: &FastTuple| (t.source, t.source_port, t.destination, t.destination_port);
+        if order(&reversed) < order(&self) {
+            reversed
+        } else {
+            self
+        }
+    }
+
+    pub(super) fn flow_key(self, port: PortId, direction: Direction) -> Option<FlowKey> {
+        FlowKey::from_ips(
+            port.owner(),
+            direction_code(direction),
+            self.protocol,
+            self.source,
+            self.destination,
+            self.source_port,
+            self.destination_port,
+        )
+    }
+}
+
+/// A port's name between machines: the VNI its VNet travels with and the
+/// MAC frames for it are addressed to (see [`crate::plan::wire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Wire {
+    pub vni: u32,
+    pub mac: [u8; 6],
+}
+
+impl Wire {
+    /// The name of `port` of `plan` between machines.
+    #[inline]
+    pub fn of(plan: &Plan, port: PortIdx) -> Wire {
+        Wire {
+            vni: plan.port_vni(port),
+            mac: port_mac(port),
+        }
+    }
+}
+
+/// The way a delivered packet took, as the fast path would carry its
+/// flow's direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    /// From a port of the fabric to another (an entry of `flows`).
+    Local { from: FastPort, to: FastPort },
+    /// From a port of the fabric into the tunnel, to a port on another
+    /// machine (an entry of `to_tunnel`); `from` is named `wire` between
+    /// machines, and its replies arrive so.
+    Out { from: FastPort, wire: Wire },
+    /// From another machine through the tunnel to a port of the fabric
+    /// named `wire` between machines (an entry of `arrivals`).
+    In { to: FastPort, wire: Wire },
+}
+
+impl Leg {
+    /// The port of the fabric the leg delivers to, if it ends on this
+    /// machine.
+    pub fn receiver_here(&self) -> Option<FastPort> {
+        match *self {
+            Leg::Local { to, .. } | Leg::In { to, .. } => Some(to),
+            Leg::Out { .. } => None,
+        }
+    }
+
+    /// Where the kernel holds the entry of direction `tuple` on this leg.
+    pub fn key(&self, tuple: FastTuple) -> EntryKey {
+        match *self {
+            Leg::Local { from, .. } => EntryKey::Fabric(tuple.key_at(from.host_end)),
+            Leg::Out { from, .. } => EntryKey::Tunnel(tuple.key_at(from.host_end)),
+            Leg::In { wire, .. } => EntryKey::Arrival(tuple.arrival_at(wire)),
+        }
+    }
+
+    /// Where the kernel holds the entry of the replies to direction
+    /// `tuple`: the same leg, the other way.
+    pub fn reverse_key(&self, tuple: FastTuple) -> EntryKey {
+        let back = tuple.reversed();
+        match *self {
+            Leg::Local { to, .. } => EntryKey::Fabric(back.key_at(to.host_end)),
+            Leg::Out { wire, .. } => EntryKey::Arrival(back.arrival_at(wire)),
+            Leg::In { to, .. } => EntryKey::Tunnel(back.key_at(to.host_end)),
+        }
+    }
+}
+
+/// What a worker asks: offload one direction of a delivered flow.
+#[derive(Debug, Clone, Copy)]
+pub struct OffloadRequest {
+    /// The plane generation the packet was decided under.
+    pub generation: u64,
+    /// The sending port: [`PortId::NONE`] for a packet from another
+    /// machine, whose sender is counted there.
+    pub ingress: PortId,
+    pub egress: PortId,
+    /// The same ports as that plane indexes its NICs (for a packet from
+    /// another machine, `ingress_nic` is the receiver too).
+    pub ingress_nic: PortIdx,
+    pub egress_nic: PortIdx,
+    pub ask: Ask,
+    pub leg: Leg,
+}
+
+impl OffloadRequest {
+    /// The port of this machine the entry is charged to (against its share
+    /// of the cap) and judged for: the sender, or for a packet from another
+    /// machine, the receiver.
+    pub fn local_port(&self) -> PortId {
+        match self.leg {
+            Leg::In { .. } => self.egress,
+            Leg::Local { .. } | Leg::Out { .. } => self.ingress,
+        }
+    }
+}
+
+/// A worker's end of the request channel.
+#[derive(Debug, Clone)]
+pub struct OffloadRequests(pub(super) Sender<OffloadRequest>);
+
+impl OffloadRequests {
+    /// Asks for `request`, without waiting: a full queue drops it.
+    #[inline]
+    pub fn ask(&self, request: OffloadRequest) {
+        match self.0.try_send(request) {
+            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp(
+        flags: fn(
+            etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+        ) -> etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    ) -> Vec<u8> {
+        let builder =
+            flags(PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64).tcp(40000, 5201, 1, 65535));
+        let mut out = Vec::new();
+        builder.write(&mut out, b"data").unwrap();
+        out
+    }
+
+    fn ask(packet: &[u8]) -> Option<Ask> {
+        Ask::of(&PacketView::parse(packet).unwrap())
+    }
+
+    fn tuple(protocol: u8) -> FastTuple {
+        FastTuple {
+            protocol,
+            source: "10.1.1.4".parse().unwrap(),
+            destination: "10.0.2.4".parse().unwrap(),
+            source_port: 40000,
+            destination_port: 5201,
+        }
+    }
+
+    #[test]
+    fn only_established_tcp_and_udp_ask_to_be_carried_and_fin_or_rst_end_it() {
+        assert_eq!(ask(&tcp(|b| b.syn())), None);
+        assert_eq!(ask(&tcp(|b| b.syn().ack(1))), None);
+        assert_eq!(
+            ask(&tcp(|b| b.ack(1))),
+            Some(Ask::Install(tuple(IPPROTO_TCP)))
+        );
+        assert_eq!(
+            ask(&tcp(|b| b.ack(1).psh())),
+            Some(Ask::Install(tuple(IPPROTO_TCP)))
+        );
+        assert_eq!(
+            ask(&tcp(|b| b.ack(1).fin())),
+            Some(Ask::Remove(tuple(IPPROTO_TCP)))
+        );
+        assert_eq!(
+            ask(&tcp(|b| b.rst())),
+            Some(Ask::Remove(tuple(IPPROTO_TCP)))
+        );
+        let mut udp = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
+            .udp(40000, 5201)
+            .write(&mut udp, b"datagram")
+            .unwrap();
+        assert_eq!(ask(&udp), Some(Ask::Install(tuple(IPPROTO_UDP))));
+        let mut icmp = Vec::new();
+        PacketBuilder::ipv4([10, 1, 1, 4], [10, 0, 2, 4], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut icmp, b"ping")
+            .unwrap();
+        assert_eq!(ask(&icmp), None);
+        // A first fragment (more fragments set) never asks.
+        let mut fragment = udp.clone();
+        fragment[6] |= 0x20;
+        let header = etherparse::Ipv4HeaderSlice::from_slice(&fragment)
+            .unwrap()
+            .to_header();
+        let checksum = header.calc_header_checksum();
+        fragment[10..12].copy_from_slice(&checksum.to_be_bytes());
+        assert_eq!(ask(&fragment), None);
+    }
+
+    #[test]
+    fn each_leg_keys_a_direction_and_its_replies_in_the_map_that_carries_them() {
+        let forward = tuple(IPPROTO_TCP);
+        let (vm1, shared1) = (
+            FastPort {
+                host_end: 7,
+                mac: [2, 0, 0, 0, 0, 7],
+                tun: 8,
+            },
+            FastPort {
+                host_end: 9,
+                mac: [2, 0, 0, 0, 0, 9],
+                tun: 10,
+            },
+        );
+        let wire = Wire {
+            vni: 2,
+            mac: [2, 0x56, 0x58, 0, 0, 2],
+        };
+        let local = Leg::Local {
+            from: vm1,
+            to: shared1,
+        };
+        assert_eq!(local.key(forward), EntryKey::Fabric(forward.key_at(7)));
+        assert_eq!(
+            local.reverse_key(forward),
+            EntryKey::Fabric(forward.reversed().key_at(9))
+        );
+        // Out of vm1 to another machine: its replies arrive for vm1's name.
+        let out = Leg::Out { from: vm1, wire };
+        assert_eq!(out.key(forward), EntryKey::Tunnel(forward.key_at(7)));
+        let EntryKey::Arrival(reply) = out.reverse_key(forward) else {
+            panic!("the replies to a flow out of the tunnel arrive from it");
+        };
+        assert_eq!((reply.vni, reply.mac), (2, wire.mac));
+        assert_eq!(
+            (reply.source, reply.source_port),
+            (forward.destination, forward.destination_port)
+        );
+        // Into shared1 from another machine: its replies leave by the
+        // tunnel from shared1's host end.
+        let into = Leg::In { to: shared1, wire };
+        assert_eq!(
+            into.key(forward),
+            EntryKey::Arrival(forward.arrival_at(wire))
+        );
+        assert_eq!(
+            into.reverse_key(forward),
+            EntryKey::Tunnel(forward.reversed().key_at(9))
+        );
+    }
+
+    #[test]
+    fn both_directions_of_a_flow_share_one_name_and_keys_name_their_arrival() {
+        let forward = tuple(IPPROTO_TCP);
+        assert_eq!(forward.canonical(), forward.reversed().canonical());
+        assert_ne!(forward, forward.reversed());
+        let key = forward.reversed().key_at(7);
+        assert_eq!(
+            (key.ingress, key.source, key.source_port),
+            (7, forward.destination, forward.destination_port)
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! What the workers forward with: the [`Plane`] (one compiled snapshot and,
+//! for each port of its plan, the port holding the TUN queues), the
+//! namespaces a topology uses, and connection tracking keyed by port slots
+//! so that flows survive an `apply` that renumbers NICs. It may use the
+//! counters' port ids and the options' NIC limit (load-balancer frontends
+//! own the flow-owner numbers after the NICs').
+
+use super::port_id::PortId;
+use super::underlay::{frame_header, UnderlayLink};
+use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
+use crate::engine::flow_table::FlowOwner;
+use crate::host::fabric::Fabric;
+use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
+use crate::host::{NamespaceSpec, TunQueue};
+use crate::plan::Plan;
+use crate::plan::{PortIdx, PortKind};
+use crate::snapshot::Snapshot;
+use crate::topology::{TiVec, Topology};
+use arc_swap::{ArcSwap, Guard};
+use std::sync::Arc;
+
+/// Namespace names a topology uses: its ports' (the file's NICs, the
+/// gateway instances, the health probers) and its sites' routers and
+/// hosts, each once, as the lab plan lists them.
+pub fn namespace_names(topology: &Topology) -> Vec<String> {
+    let plan = Plan::derive(topology);
+    let mut names = plan.namespaces.clone();
+    names.extend(fabric_namespace(&plan));
+    names
+}
+
+/// The namespace of the lab's fabric (see [`crate::host::fabric`]), as the
+/// plan names it; `None` for a lab without ports.
+pub fn fabric_namespace(plan: &Plan) -> Option<String> {
+    plan.fabric_namespace.clone()
+}
+
+/// A port of the plan as it lives on the host: its TUN device as the
+/// workers see it (queue `w` belongs to worker `w`) and its place on the
+/// fabric. `id` is the NIC's slot, which keys its counters and flows and
+/// survives `apply`; `serial` is unique for the lab's life (never given to
+/// another NIC) and names the NIC's MAC address.
+#[derive(Debug)]
+pub struct LivePort {
+    pub id: PortId,
+    pub serial: u32,
+    pub spec: NamespaceSpec,
+    pub queues: Vec<TunQueue>,
+    /// Where the port is on the fabric, when its `eth0` is a veth there
+    /// and its flows may be offloaded.
+    pub fast: Option<FastPort>,
+    /// For a port on another machine of a spread lab, the underlay it is
+    /// reached through: it has no queues here.
+    pub remote: Option<Arc<UnderlayLink>>,
+}
+
+/// Where a worker writes a packet for a port: the port's TUN queue, or
+/// the underlay, framed for the port on another machine.
+pub enum Egress<'a> {
+    Tun(&'a TunQueue),
+    Underlay(&'a UnderlayQueue, [u8; ETH_HLEN]),
+}
+
+impl Egress<'_> {
+    /// Writes one packet (virtio-net header and IP packet).
+    #[inline]
+    pub fn send(&self, packet: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Egress::Tun(queue) => queue.send(packet),
+            Egress::Underlay(queue, eth) => queue.send(packet, eth),
+        }
+    }
+
+    /// Whether it takes UDP super-packets.
+    #[inline]
+    pub fn udp_segmentation(&self) -> bool {
+        match self {
+            Egress::Tun(queue) => queue.udp_segmentation(),
+            Egress::Underlay(queue, _) => queue.udp_segmentation(),
+        }
+    }
+}
+
+impl LivePort {
+    /// A port placed on another machine, reached through `underlay`:
+    /// nothing of it is built here.
+    pub fn remote(
+        id: PortId,
+        serial: u32,
+        spec: NamespaceSpec,
+        underlay: Arc<UnderlayLink>,
+    ) -> LivePort {
+        LivePort {
+            id,
+            serial,
+            spec,
+            queues: Vec::new(),
+            fast: None,
+            remote: Some(underlay),
+        }
+    }
+
+    /// True for a port on another machine.
+    #[inline]
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The queue worker `worker` writes this port's packets to: its own
+    /// when the port has one per worker, else one it shares with others
+    /// (a TUN device takes writes from any thread).
+    pub fn queue_for(&self, worker: usize) -> Option<&TunQueue> {
+        // No division on the per-packet path: a worker past the port's
+        // queues shares the first.
+        self.queues.get(worker).or_else(|| self.queues.first())
+    }
+
+    /// The queue worker `worker` (of `workers`) reads for this port, the
+    /// NIC `nic`, if any. With a queue per worker each reads its own; with
+    /// fewer (a lab too large for a descriptor per NIC and worker, see
+    /// `Daemon::start`), queue `q` is read by worker `(nic + q) % workers`,
+    /// so that the NICs are spread over the workers.
+    pub fn queue_read_by(&self, worker: usize, workers: usize, nic: PortIdx) -> Option<&TunQueue> {
+        let queues = self.queues.len();
+        if queues >= workers {
+            return self.queues.get(worker);
+        }
+        (0..queues)
+            .find(|q| (usize::from(nic) + q) % workers == worker)
+            .and_then(|q| self.queues.get(q))
+    }
+}
+
+/// Where a port is on the fabric: its host end, its `eth0`'s MAC, and its
+/// TUN device there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastPort {
+    pub host_end: u32,
+    pub mac: [u8; 6],
+    pub tun: u32,
+}
+
+impl FastPort {
+    /// Where a plumbed namespace's `eth0` is on the fabric, if it is.
+    pub fn of(plumbed: &crate::host::PlumbedNamespace) -> Option<FastPort> {
+        plumbed.fabric_port().map(|p| FastPort {
+            host_end: p.host_end,
+            mac: p.mac,
+            tun: p.tun,
+        })
+    }
+}
+
+/// What the workers forward with: the compiled snapshot and, for each of
+/// its NICs (same index), the port.
+#[derive(Debug)]
+pub struct Plane {
+    pub snapshot: Arc<Snapshot>,
+    pub ports: TiVec<PortIdx, Arc<LivePort>>,
+}
+
+impl Plane {
+    #[inline]
+    pub fn port_id(&self, port: PortIdx) -> PortId {
+        self.ports.get(port).map_or(PortId::NONE, |p| p.id)
+    }
+
+    /// Where worker `worker` writes a packet for `port` (`packet` is its
+    /// virtio-net header and IP packet, which names its IP version).
+    #[inline]
+    pub fn egress(&self, port: PortIdx, worker: usize, packet: &[u8]) -> Option<Egress<'_>> {
+        let live = self.ports.get(port)?;
+        match &live.remote {
+            None => live.queue_for(worker).map(Egress::Tun),
+            Some(underlay) => underlay
+                .queue_for(worker)
+                .map(|queue| Egress::Underlay(queue, frame_header(port, packet))),
+        }
+    }
+
+    /// Whether the workers may join datagrams into one UDP super-packet for
+    /// `port`: not for a VM's NIC, whose `eth0` counts what it is handed,
+    /// so that it counts each datagram, as a NIC counts the packets on the
+    /// wire (and as vnetd counts them). Gateways, sites, probers and the
+    /// platform's appliances take the runs whole.
+    #[inline]
+    pub fn takes_udp_runs(&self, port: PortIdx) -> bool {
+        (self.snapshot.plan.ports.get(port)).is_some_and(|p| !matches!(p.kind, PortKind::Vm))
+    }
+
+    /// The port whose slot is `port` in this plane (none once it has left).
+    pub fn port_of_slot(&self, port: PortId) -> Option<PortIdx> {
+        self.ports.position(|p| p.id == port)
+    }
+}
+
+/// The plane the workers forward with, and the one way to publish a new
+/// one (`apply`, what the gateways learned, what the health probes found,
+/// an undone apply: every publisher goes through
+/// [`PublishedPlane::publish_over`], from `publish.rs`).
+///
+/// Before a plane is published, the fabric's generation is raised to its
+/// snapshot's: from then on the kernel fast path carries no packet under an
+/// entry decided with older rules, and sends it to the workers instead,
+/// which decide it under the rules they hold (and offload its flow again
+/// if it is still admitted). Raising it first means the kernel stops
+/// before the workers start: a worker still on the older plane may ask to
+/// install under the older generation, and that entry is never used.
+pub struct PublishedPlane {
+    current: ArcSwap<Plane>,
+    fabric: Option<Arc<Fabric>>,
+}
+
+impl std::fmt::Debug for PublishedPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishedPlane")
+            .field("generation", &self.current.load().snapshot.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishedPlane {
+    /// The first plane, with the fabric whose entries follow it (none
+    /// without a fast path).
+    pub fn new(plane: Plane, fabric: Option<Arc<Fabric>>) -> PublishedPlane {
+        let published = PublishedPlane {
+            current: ArcSwap::from_pointee(plane),
+            fabric,
+        };
+        let mut faults = Vec::new();
+        published.announce(published.current.load().snapshot.generation, &mut faults);
+        published
+    }
+
+    /// The plane published now.
+    #[inline]
+    pub fn load(&self) -> Guard<Arc<Plane>> {
+        self.current.load()
+    }
+
+    /// The plane published now, held.
+    pub fn load_full(&self) -> Arc<Plane> {
+        self.current.load_full()
+    }
+
+    /// Publishes `new` if the plane published now is still `old`; says
+    /// whether it did (when not, the caller derives again from the newer
+    /// plane, so that it never overwrites one). A fast path that could not
+    /// follow is said in the log and kept in `faults`, for the answer of
+    /// the command that published (an `apply`).
+    pub fn publish_over(
+        &self,
+        old: &Arc<Plane>,
+        new: Arc<Plane>,
+        faults: &mut Vec<String>,
+    ) -> bool {
+        self.announce(new.snapshot.generation, faults);
+        let before = self.current.compare_and_swap(old, new);
+        Arc::ptr_eq(&before, old)
+    }
+
+    fn announce(&self, generation: u64, faults: &mut Vec<String>) {
+        if let Some(fabric) = &self.fabric {
+            if let Err(err) = fabric.advance_generation(generation) {
+                warn_and_keep!(faults, "the kernel fast path keeps older rules: {err:#}");
+            }
+        }
+    }
+}
+
+/// A NIC's flows belong to its port slot, so that they survive an `apply`
+/// that renumbers NICs.
+impl FlowOwners for &Plane {
+    #[inline]
+    fn owner(&self, nic: PortIdx) -> FlowOwner {
+        self.port_id(nic).owner()
+    }
+
+    /// Frontends own the numbers after the NICs' ports.
+    #[inline]
+    fn frontend_owner(&self, stable_id: u32) -> FlowOwner {
+        FlowOwner::new(crate::daemon::options::MAX_NICS + stable_id % FRONTEND_OWNERS)
+    }
+}
+
+/// Connection tracking keyed by stable port numbers.
+pub type PortConntrack<'a> = TrackedFlows<'a, &'a Plane>;

@@ -1,0 +1,273 @@
+//! What the running lab reports about itself: per-NIC counters, the flow
+//! table's occupancy, the load balancers' backends as their probes see
+//! them, the routing daemons as their supervisor sees them, and the
+//! tracked flows with the rule that admitted each, filled in from the
+//! daemon in the control API's shapes ([`crate::api::report`]). The
+//! control socket answers with them and the metrics endpoint exposes them;
+//! both read them from here.
+//!
+//! It may use the daemon (`daemon/mod.rs`) and the forwarding room's
+//! counters, never the servers that show its reports; it holds the
+//! calendar its dates are written in ([`rfc3339`]), which the prober's
+//! `lb show` answer uses too.
+
+pub use crate::api::report::{
+    BackendReport, FlowReport, FlowTableReport, FlowsReport, NicStats, OffloadReport,
+    RoutingDaemonReport, ShapingReport, StatsReport,
+};
+use crate::daemon::forwarding::offload::FastTuple;
+use crate::daemon::forwarding::plane::Plane;
+use crate::daemon::forwarding::port_id::PortId;
+use crate::daemon::forwarding::stats;
+use crate::daemon::Daemon;
+use crate::dataplane::conntrack::TrackedFlow;
+use crate::diagnostics;
+use crate::net::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+use crate::snapshot::RuleId;
+use crate::topology::Direction;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The lab's counters, as `vnetd stats --json` prints them, with what
+/// could not be read for them.
+pub fn stats_of(daemon: &Daemon) -> StatsReport {
+    // One reading of the kernel's counters for the whole report.
+    let warnings = daemon.sync_offload();
+    let plane = daemon.plane();
+    let nics = nic_counters(daemon, &plane);
+    let t = daemon.flows().stats();
+    StatsReport {
+        generation: plane.snapshot.generation,
+        host: plane.snapshot.topology.placement.local_name(),
+        nics,
+        flow_table: FlowTableReport {
+            capacity: t.capacity,
+            memory_bytes: t.memory_bytes,
+            flows: t.occupied,
+            inserted: t.inserted,
+            evicted: t.evicted,
+            failed_inserts: t.failed_inserts,
+        },
+        flow_log_events_lost: daemon.flow_log_events_lost(),
+        worker_restarts: daemon.worker_restarts(),
+        thread_panics: daemon.thread_panics().by_kind(),
+        load_balancer_backends: backends_with_flows(daemon),
+        routing_daemons: daemon.routing_daemons(),
+        offload: daemon.offload().map(|o| OffloadReport {
+            entries: o.installed() as u64,
+            capacity: u64::from(o.fabric().capacity()),
+            installed: o.totals.installed.load(Relaxed),
+            removed: o.totals.removed.load(Relaxed),
+            refused_full: o.totals.refused_full.load(Relaxed),
+            share_per_nic: u64::from(o.share_under(&plane)),
+            refused_share: o.totals.refused_share.load(Relaxed),
+            nics_at_share: o
+                .refused_share()
+                .into_iter()
+                .filter_map(|(port, n)| {
+                    let nic = plane.port_of_slot(port)?;
+                    Some((plane.snapshot.plan.ports[nic].name.clone(), n))
+                })
+                .collect(),
+            removed_stale: o.totals.removed_stale.load(Relaxed),
+            removed_egress_gone: o.totals.removed_egress_gone.load(Relaxed),
+            refused_egress_gone: o.totals.refused_egress_gone.load(Relaxed),
+        }),
+        shaping: Some(Box::new(ShapingReport {
+            on: daemon.shaping,
+            limits: plane
+                .snapshot
+                .shaping
+                .limits(&plane.snapshot.topology, &plane.snapshot.plan),
+            delayed_paths: plane.snapshot.shaping.delayed_paths() as u64,
+            delays: plane.snapshot.shaping.delays(),
+        })),
+        underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
+        global_reach: daemon.reach.report(),
+        warnings,
+    }
+}
+
+/// The counters of every port placed on this machine, by port name, as
+/// they stand: call [`Daemon::sync_offload`] first for the kernel fast
+/// path's share to be in them.
+pub fn nic_counters(daemon: &Daemon, plane: &Plane) -> BTreeMap<String, NicStats> {
+    plane
+        .snapshot
+        .plan
+        .ports
+        .iter_enumerated()
+        .filter(|(i, _)| plane.snapshot.plan.is_local(*i))
+        .map(|(i, n)| (n.name.clone(), daemon.nic_totals(plane.port_id(i))))
+        .collect()
+}
+
+/// The backends as their probes see them, with the flows placed on each:
+/// the flow table is read once per load balancer.
+fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
+    let mut flows: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>> =
+        std::collections::BTreeMap::new();
+    daemon
+        .lb_backends()
+        .into_iter()
+        .map(|(target, state)| BackendReport {
+            flows: flows
+                .entry(target.load_balancer.clone())
+                .or_insert_with(|| daemon.lb_flow_counts(&target.load_balancer))
+                .get(&target.nic)
+                .copied()
+                .unwrap_or(0),
+            load_balancer: target.load_balancer,
+            probe: target.probe,
+            nic: target.nic,
+            up: state.up,
+            since: rfc3339(state.since),
+            consecutive_successes: state.consecutive_successes,
+            consecutive_failures: state.consecutive_failures,
+            reason: state.last_reason.filter(|_| !state.up),
+        })
+        .collect()
+}
+
+/// The tracked flows of `only` (or of every NIC), sorted.
+pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
+    flows_report(daemon, only).flows
+}
+
+/// [`flows_of`], with what could not be read for it (each also in the
+/// log): what the `flows` command is answered with.
+pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
+    let warnings = daemon.sync_offload();
+    let paths = daemon.offload().map(|o| o.flow_paths()).unwrap_or_default();
+    let plane = daemon.plane();
+    let snap = &plane.snapshot;
+    let now = daemon.now_ms();
+    let mut out = Vec::new();
+    daemon.flows().for_each(now, |key, value| {
+        let flow = TrackedFlow::of(key);
+        let Some(nic) = plane.port_of_slot(PortId::of_owner(flow.owner)) else {
+            return;
+        };
+        let name = &snap.plan.ports[nic].name;
+        if only.is_some_and(|o| o != name) {
+            return;
+        }
+        let direction = flow.direction;
+        let (src, dst) = (flow.key.src, flow.key.dst);
+        let endpoint = |ip: std::net::IpAddr, port: Option<u16>| match port {
+            Some(port) => std::net::SocketAddr::new(ip, port).to_string(),
+            None => ip.to_string(),
+        };
+        let protocol = match flow.key.proto {
+            IPPROTO_TCP => "Tcp".to_string(),
+            IPPROTO_UDP => "Udp".to_string(),
+            IPPROTO_ICMP | IPPROTO_ICMPV6 => "Icmp".to_string(),
+            other => other.to_string(),
+        };
+        // The tag names the rule for the lab's life, whatever was applied
+        // since the flow was admitted.
+        let rule = snap
+            .rule_names
+            .get(RuleId::from_tag(value.verdict_tag))
+            .map(|r| r.rule);
+        let outbound = direction == Direction::Outbound;
+        let hop = outbound.then(|| diagnostics::next_hop(snap, nic, dst));
+        let gateways = if outbound {
+            diagnostics::trace::gateways_crossed(snap, nic, &flow.key)
+        } else {
+            Vec::new()
+        };
+        out.push(FlowReport {
+            host: snap.topology.placement.local_name(),
+            nic: name.clone(),
+            direction: direction.as_str().to_string(),
+            protocol,
+            source: endpoint(src, flow.key.src_port),
+            destination: endpoint(dst, flow.key.dst_port),
+            rule,
+            next_hop_type: hop.as_ref().map(|h| h.next_hop_type.to_string()),
+            next_hop_ip_address: hop.map(|h| h.next_hop_ip_address).filter(|s| !s.is_empty()),
+            gateways,
+            packets_forward: value.forward_packets,
+            bytes_forward: value.forward_bytes,
+            packets_reverse: value.reverse_packets,
+            bytes_reverse: value.reverse_bytes,
+            age_ms: now.saturating_sub(value.created_ms),
+            idle_ms: now.saturating_sub(value.last_seen_ms),
+            offloaded: FastTuple::of_tracked(&flow)
+                .is_some_and(|t| paths.in_kernel(PortId::of_owner(flow.owner), direction, t)),
+            not_offloaded_because: FastTuple::of_tracked(&flow)
+                .and_then(|t| paths.why_not(PortId::of_owner(flow.owner), t))
+                .map(|why| why.as_str().to_string()),
+        });
+    });
+    out.sort_by(|a, b| {
+        (&a.nic, &a.direction, &a.source, &a.destination).cmp(&(
+            &b.nic,
+            &b.direction,
+            &b.source,
+            &b.destination,
+        ))
+    });
+    FlowsReport {
+        flows: out,
+        warnings,
+    }
+}
+
+impl Daemon {
+    /// Traffic and drop counters of a NIC, summed over workers (after a
+    /// reading of the kernel's counters).
+    pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
+        self.sync_offload();
+        let plane = self.plane.load();
+        let idx = plane.snapshot.port_by_name(nic)?;
+        Some(self.nic_totals(plane.port_id(idx)))
+    }
+
+    /// The counters of the NIC in slot `port`, summed over workers, as
+    /// they stand (without reading the kernel's first).
+    pub(crate) fn nic_totals(&self, port: PortId) -> NicStats {
+        stats::total(&self.counters, port)
+    }
+
+    /// Traffic and drop counters of a NIC, one entry per worker (by
+    /// worker index): which of the queues carried what.
+    pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
+        let plane = self.plane.load();
+        let port = plane.port_id(plane.snapshot.port_by_name(nic)?);
+        Some(
+            self.counters
+                .iter()
+                .take(self.workers)
+                .map(|c| stats::total(std::slice::from_ref(c), port))
+                .collect(),
+        )
+    }
+}
+
+/// `since` as RFC 3339 in UTC, to the second.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn since_reads_as_rfc3339_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_542_110_435_389);
+        assert_eq!(rfc3339(t), "2018-11-13T12:00:35Z");
+    }
+}

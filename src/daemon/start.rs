@@ -1,0 +1,509 @@
+//! A lab's start: what is refused before anything is built, the
+//! namespaces and the fabric built in order, the first plane published,
+//! and the daemon's threads started (the forwarding workers, each run
+//! again with fresh state when it fails; the flow-log thread; the routing
+//! daemons' supervisor, the health prober, housekeeping and the offload
+//! thread). On failure, whatever was built is removed again.
+//!
+//! It is the daemon's root: it starts every room's threads, so it may use
+//! every room.
+
+use super::changing::apply::{Mutable, Slots};
+use super::changing::hybrid::{self, Hybrid, Watch};
+use super::changing::lb;
+use super::changing::mesh;
+use super::changing::ports::{self, namespace_spec};
+use super::changing::publish::{publish_health, publish_learned, Records};
+use super::forwarding::deny_feed::{deny_channel, DenySink};
+use super::forwarding::drop_feed;
+use super::forwarding::global_reach;
+use super::forwarding::housekeeping::housekeep;
+use super::forwarding::offload;
+use super::forwarding::plane::{self, LivePort, Plane, PublishedPlane};
+use super::forwarding::port_id::PortId;
+use super::forwarding::queue_drops;
+use super::forwarding::stats::WorkerCounters;
+use super::forwarding::underlay::UnderlayLink;
+use super::forwarding::worker;
+use super::options::{self, RunOptions, MAX_NICS};
+use super::reporting::flow_log::FlowLogger;
+use super::threads::{self, Backoff, Faults, ThreadKind, ThreadPanics};
+use super::Daemon;
+use crate::engine::flow_table::{FlowTable, DEFAULT_QUOTA_FLOOR};
+use crate::host::{HostLab, NamespaceSpec};
+use crate::plan::PortIdx;
+use crate::policy::load_balancers::BackendHealth;
+use crate::snapshot::Snapshot;
+use crate::topology::{TiVec, Topology};
+use anyhow::{Context, Result};
+use arc_swap::ArcSwapOption;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Room in the process's open files beyond the ports' queues: the
+/// daemon's own descriptors and some growth by `apply`.
+const OPEN_FILES_ROOM: u64 = 1024;
+
+/// How many TUN queues each of `ports` ports gets. One per worker, so that
+/// every worker reads every NIC, when the process may hold that many
+/// descriptors; past that (10,000 NICs and two workers need 20,000, this
+/// kind of machine's usual hard limit), one queue per port, which every
+/// worker writes and one reads, the NICs spread over the workers: the lab
+/// runs, and says so, rather than being refused for a limit it can live
+/// with. Fails, naming the limit, when even one per port is too many.
+fn queues_per_port(ports: usize, workers: usize) -> Result<usize> {
+    let ports = ports as u64;
+    if crate::host::allow_open_files(ports * workers as u64 + OPEN_FILES_ROOM).is_ok() {
+        return Ok(workers);
+    }
+    crate::host::allow_open_files(ports + OPEN_FILES_ROOM)?;
+    tracing::warn!(
+        "{ports} NICs with a TUN queue per worker need more open files than this process may \
+         hold (`ulimit -Hn`); each NIC gets one queue, read by one of the {workers} workers"
+    );
+    Ok(1)
+}
+
+/// Refuses, before any namespace is built, a lab that could not start: one
+/// past the size limits, or whose routing daemons are missing (a daemon
+/// that cannot start would only be found half-way, under the lab being
+/// removed again).
+fn refuse_what_cannot_start(
+    topology: &Topology,
+    plan: &crate::plan::Plan,
+    options: &RunOptions,
+) -> Result<()> {
+    let mut missing = options::lab_size_errors(topology, plan);
+    missing.extend(hybrid::missing_routing(topology, &options.programs));
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        anyhow::bail!("{}", lines.join("\n"));
+    }
+    Ok(())
+}
+
+/// The plane's ports: each spec with the queues and the place on the
+/// fabric of the namespace `lab` built for it. The lab's namespaces are
+/// in spec order: no search by name, which would cost a lab of thousands
+/// of NICs millions of comparisons.
+///
+/// A port placed on another machine of a spread lab has no namespace here
+/// ([`LivePort::remote`]): what is delivered to it goes over the underlay.
+fn ports_of(
+    plan: &crate::plan::Plan,
+    specs: Vec<NamespaceSpec>,
+    lab: &mut HostLab,
+    underlay: Option<&Arc<UnderlayLink>>,
+) -> Result<TiVec<PortIdx, Arc<LivePort>>> {
+    let mut ports = TiVec::new();
+    let mut built = lab.namespaces_mut().iter_mut();
+    for ((id, spec), port) in (0..).zip(specs).zip(plan.ports.keys()) {
+        if !plan.is_local(port) {
+            let underlay = underlay
+                .cloned()
+                .context("a port on another machine, but no underlay to reach it")?;
+            ports.push(Arc::new(LivePort::remote(
+                PortId::new(id),
+                id,
+                spec,
+                underlay,
+            )));
+            continue;
+        }
+        let plumbed = built
+            .next()
+            .with_context(|| format!("namespace {} was not built", spec.key()))?;
+        anyhow::ensure!(
+            plumbed.spec().key() == spec.key(),
+            "namespace {} was built out of order",
+            spec.key()
+        );
+        let fast = plane::FastPort::of(plumbed);
+        let queues = plumbed.take_queues();
+        ports.push(Arc::new(LivePort {
+            id: PortId::new(id),
+            serial: id,
+            spec,
+            queues,
+            fast,
+            remote: None,
+        }));
+    }
+    Ok(ports)
+}
+
+impl Daemon {
+    /// Builds the lab and starts forwarding. On failure, whatever was built
+    /// is removed again.
+    pub fn start(topology: Topology, options: &RunOptions) -> Result<Daemon> {
+        let span = tracing::info_span!(
+            "lab",
+            file = %topology.source,
+            host = tracing::field::Empty
+        );
+        if let Some(host) = topology.placement.local_name() {
+            span.record("host", host.as_str());
+        }
+        // The threads started here log inside the lab's span.
+        let _in_lab = span.clone().entered();
+        let workers = options.workers.clamp(1, crate::host::tun::MAX_QUEUES);
+        let plan = crate::plan::Plan::derive(&topology);
+        refuse_what_cannot_start(&topology, &plan, options)?;
+        let queues_per_port = queues_per_port(plan.ports.len(), workers)?;
+        let fabric = match options.offload {
+            true => open_fabric(&plan, options.offload_max_flows),
+            false => None,
+        };
+        // A spread lab's machine reaches the others over VXLAN, from the
+        // fabric's namespace when there is one (whose fast path then
+        // carries admitted flows between machines too).
+        let underlay = UnderlayLink::open(&topology, fabric.as_ref(), workers)?.map(Arc::new);
+        let mut topology = topology;
+        topology.placement.inner_mtu = underlay.as_ref().map(|u| u.inner_mtu());
+        let specs: Vec<NamespaceSpec> = plan
+            .ports
+            .iter()
+            .map(|port| {
+                let mut spec = namespace_spec(&topology, port, queues_per_port, options.shaping);
+                spec.on_fabric = fabric.is_some() && ports::offloadable(port);
+                spec
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let faults = Arc::new(Faults::default());
+        let panics = Arc::new(ThreadPanics::default());
+        let records = Arc::new(Records::default());
+        // The watchers start before the plane exists: what they publish
+        // before it does is in the book the first snapshot is compiled
+        // with, and in a publication right after.
+        let plane_cell: Arc<OnceLock<Arc<PublishedPlane>>> = Arc::new(OnceLock::new());
+        let watch = watch_for(&plane_cell, &records, (&stop, &faults, &panics), &span);
+        let threads = (stop.clone(), panics.clone(), faults.clone());
+        let reach = Arc::new(global_reach::ReachLines::new(options.shaping, threads));
+        // Sites first: their routers hold the tunnels' TUN devices.
+        let mut hybrid = Hybrid::build_sites(&topology, reach.clone())?;
+        let local: Vec<NamespaceSpec> = (specs.iter().zip(plan.ports.keys()))
+            .filter(|(_, port)| plan.is_local(*port))
+            .map(|(spec, _)| spec.clone())
+            .collect();
+        let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &local)
+            .context("building the lab's namespaces")?;
+        let local_ports = local.len();
+        hybrid.start_routing(&topology, &watch)?;
+        let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;
+        if let Some(underlay) = &underlay {
+            underlay.direct(&topology, &plan)?;
+            // No worker forwards yet.
+            underlay.settled()?;
+        }
+        let used = ports.len() as u32;
+        let nic_count = plan.ports.len();
+        let plane = Arc::new(PublishedPlane::new(
+            Plane {
+                snapshot: Arc::new(Snapshot::compile_learned(
+                    topology,
+                    records.learned.current(),
+                    1,
+                )),
+                ports,
+            },
+            fabric.clone(),
+        ));
+        let _ = plane_cell.set(plane.clone());
+        publish_learned(&plane, &records);
+        // A spread lab's machines tell each other what their gateways
+        // learn.
+        let mesh = mesh::HostMesh::start(
+            &plane.load().snapshot.topology,
+            plane_cell.clone(),
+            records.clone(),
+            watch.clone(),
+            underlay.clone(),
+        )
+        .context("starting the host mesh's BGP speaker")?;
+        let slots = options.flow_table_slots_for(nic_count);
+        // A tracked flow takes two slots: the quota shares the flows.
+        let flows = Arc::new(FlowTable::new(
+            slots,
+            MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
+            FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
+        ));
+        let epoch = Instant::now();
+        // One block per worker, and one for what the kernel carries.
+        let mut counters: Vec<_> = (0..workers)
+            .map(|_| Arc::new(WorkerCounters::new(MAX_NICS as usize)))
+            .collect();
+        let fabric_namespace = fabric.as_ref().map(|f| f.namespace().to_owned());
+        let offload = fabric.map(|fabric| {
+            let block = Arc::new(WorkerCounters::new(MAX_NICS as usize));
+            counters.push(block.clone());
+            Arc::new(offload::Offload::new(fabric, block, epoch, options.shaping))
+        });
+        let queue_drops = queue_drops::QueueDrops::counting_into(fabric_namespace, &mut counters);
+        let daemon = Daemon {
+            plane,
+            worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
+            routing: Arc::new(ArcSwapOption::from_pointee(hybrid.roster())),
+            mutable: Arc::new(Mutex::new(Some(Mutable {
+                lab,
+                hybrid,
+                slots: Slots::new(used),
+                next_serial: used,
+            }))),
+            records,
+            watch,
+            workers,
+            queues_per_port,
+            flows,
+            counters,
+            stop,
+            handles: Mutex::new(Vec::new()),
+            flow_logger: Mutex::new(None),
+            deny_events_lost: Arc::new(AtomicU64::new(0)),
+            drop_events: Mutex::new(None),
+            worker_restarts: Arc::new(AtomicU64::new(0)),
+            panics,
+            faults,
+            probes: Arc::new(lb::ProbeBook::default()),
+            programs: options.programs.clone(),
+            epoch,
+            offload,
+            queue_drops,
+            shaping: options.shaping,
+            underlay,
+            mesh: Mutex::new(mesh),
+            reach,
+            span,
+        };
+        let deny_sink = daemon.start_flow_log(options)?;
+        let drop_sink = options.drop_events.then(|| {
+            let (sink, source) = drop_feed::drop_channel();
+            *daemon.drop_events.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+            sink
+        });
+        daemon.start_workers(options, deny_sink, drop_sink)?;
+        daemon.start_background()?;
+        tracing::info!(nics = local_ports, workers, "started");
+        Ok(daemon)
+    }
+
+    /// Starts the flow-log thread, when the options ask for flow logs:
+    /// returns where the workers report denies to it.
+    fn start_flow_log(&self, options: &RunOptions) -> Result<Option<DenySink>> {
+        let Some(log_options) = &options.flow_log else {
+            return Ok(None);
+        };
+        let (sink, source) = deny_channel(self.deny_events_lost.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut logger = FlowLogger::new(
+            log_options.clone(),
+            self.plane.clone(),
+            self.flows.clone(),
+            source,
+            stop.clone(),
+            self.epoch,
+        );
+        let faults = self.faults.clone();
+        let handle = threads::spawn_supervised(
+            "vnetd-flow-log",
+            ThreadKind::FlowLog,
+            "the flow-log thread",
+            (self.panics.clone(), stop.clone()),
+            move || logger.run(&faults),
+        )
+        .context("starting the flow-log thread")?;
+        *self.flow_logger.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, handle));
+        Ok(Some(sink))
+    }
+
+    /// Starts the workers, each restarted with fresh state when it fails
+    /// or panics: its share of every NIC's flows must not go dark.
+    fn start_workers(
+        &self,
+        options: &RunOptions,
+        deny_sink: Option<DenySink>,
+        drop_sink: Option<drop_feed::DropSink>,
+    ) -> Result<()> {
+        for w in 0..self.workers {
+            let worker = worker::Worker {
+                index: w,
+                plane: self.plane.clone(),
+                generations: self.worker_generations.clone(),
+                flows: self.flows.clone(),
+                counters: self.counters[w].clone(),
+                stop: self.stop.clone(),
+                epoch: self.epoch,
+                denies: deny_sink.clone(),
+                drops: drop_sink.clone(),
+                busy_poll: options.busy_poll,
+                udp_coalescing: options.udp_coalescing,
+                underlay: self.underlay.clone(),
+                faults: self.faults.clone(),
+                offload: self.offload.as_ref().map(|o| o.requests()),
+                shaping: options.shaping,
+            };
+            let (restarts, panics) = (self.worker_restarts.clone(), self.panics.clone());
+            let span = self.span.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("vnetd-worker-{w}"))
+                .spawn(move || {
+                    // Only a failure is logged here, never a packet.
+                    let _in_lab = span.entered();
+                    // A worker that fails or panics is counted, said in
+                    // the log and run again with fresh state: its share of
+                    // every NIC's flows must not go dark.
+                    let who = format!("worker {w}");
+                    let mut backoff = Backoff::default();
+                    loop {
+                        let started = Instant::now();
+                        match panics.catch(ThreadKind::Worker, &who, || worker.run()) {
+                            Some(Ok(())) => break,
+                            Some(Err(e)) => tracing::error!(
+                                kind = ThreadKind::Worker.as_str(),
+                                "{who} failed ({e}); restarting it"
+                            ),
+                            // Said in the log and counted by `catch`.
+                            None => {}
+                        }
+                        restarts.fetch_add(1, Ordering::Relaxed);
+                        if !backoff.pause(started.elapsed(), &worker.stop) {
+                            break;
+                        }
+                    }
+                })
+                .context("starting a worker thread")?;
+            self.keep_thread(handle);
+        }
+        Ok(())
+    }
+
+    /// Starts the threads that are not on the packets' path: the routing
+    /// daemons' supervisor, the health prober, housekeeping and, with a
+    /// fast path, the offload thread.
+    fn start_background(&self) -> Result<()> {
+        let epoch = self.epoch;
+        {
+            let (routing, stop) = (self.routing.clone(), self.stop.clone());
+            let (faults, panics) = (self.faults.clone(), self.panics.clone());
+            let watcher = threads::spawn_supervised(
+                "vnetd-bgp",
+                ThreadKind::BgpWatcher,
+                "the routing daemons' supervisor",
+                (panics, stop.clone()),
+                move || hybrid::supervise_routing(&routing, &stop, &faults),
+            )
+            .context("starting the routing daemons' supervisor")?;
+            self.keep_thread(watcher);
+        }
+        {
+            let (plane, records) = (self.plane.clone(), self.records.clone());
+            let publish = move |health: &BackendHealth| publish_health(&plane, &records, health);
+            let prober = lb::start_prober(
+                self.plane.clone(),
+                self.probes.clone(),
+                publish,
+                self.stop.clone(),
+                (self.faults.clone(), self.panics.clone()),
+            )
+            .context("starting the health prober")?;
+            self.keep_thread(prober);
+        }
+        let (flows, stop) = (self.flows.clone(), self.stop.clone());
+        let (faults, panics) = (self.faults.clone(), self.panics.clone());
+        let (queue_drops, plane) = (self.queue_drops.clone(), self.plane.clone());
+        let counters = self.counters.clone();
+        let housekeeping = threads::spawn_supervised(
+            "vnetd-housekeeping",
+            ThreadKind::Housekeeping,
+            "housekeeping",
+            (panics, stop.clone()),
+            move || {
+                let mut read_queues = || queue_drops.sync(&plane.load(), &counters, false);
+                housekeep(&flows, &stop, epoch, &faults, &mut read_queues)
+            },
+        )
+        .context("starting the housekeeping thread")?;
+        self.keep_thread(housekeeping);
+        if let Some(offload) = self.offload.clone() {
+            let (plane, flows, stop) = (self.plane.clone(), self.flows.clone(), self.stop.clone());
+            let (faults, panics) = (self.faults.clone(), self.panics.clone());
+            let thread = threads::spawn_supervised(
+                "vnetd-offload",
+                ThreadKind::Offload,
+                "the offload thread",
+                (panics, stop.clone()),
+                move || offload.run(&plane, &flows, &stop, &faults),
+            )
+            .context("starting the offload thread")?;
+            self.keep_thread(thread);
+        }
+        Ok(())
+    }
+
+    /// Keeps a thread of the daemon's, to be joined when it stops.
+    fn keep_thread(&self, handle: JoinHandle<()>) {
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+    }
+}
+
+/// The fabric of a lab whose VM ports are offloaded, or `None`, said in one
+/// warning in the log, where the build or the kernel lacks what it needs:
+/// the lab then runs with every packet in userspace.
+fn open_fabric(
+    plan: &crate::plan::Plan,
+    max_flows: u32,
+) -> Option<Arc<crate::host::fabric::Fabric>> {
+    let name = plane::fabric_namespace(plan)?;
+    match crate::host::fabric::Fabric::create(&name, max_flows, MAX_NICS) {
+        Ok(fabric) => Some(fabric),
+        Err(err) => {
+            tracing::warn!("no offload ({err:#}); every packet takes the userspace path");
+            None
+        }
+    }
+}
+
+/// What the speakers' watchers are started with: the book they record in,
+/// a publication of what it holds (once the plane exists; a stall point
+/// of the BGP watchers first), and their panics caught and counted.
+fn watch_for(
+    plane: &Arc<OnceLock<Arc<PublishedPlane>>>,
+    records: &Arc<Records>,
+    (stop, faults, panics): (&Arc<AtomicBool>, &Arc<Faults>, &Arc<ThreadPanics>),
+    lab: &tracing::Span,
+) -> Watch {
+    let publish = {
+        let (plane, records, stop, faults) =
+            (plane.clone(), records.clone(), stop.clone(), faults.clone());
+        move || {
+            faults.stall_point(ThreadKind::BgpWatcher, &stop);
+            if let Some(plane) = plane.get() {
+                publish_learned(plane, &records);
+            }
+        }
+    };
+    let supervise = {
+        let (stop, panics) = (stop.clone(), panics.clone());
+        move |body: &mut dyn FnMut()| {
+            threads::supervise(
+                ThreadKind::BgpWatcher,
+                "a BGP watcher",
+                &panics,
+                &stop,
+                body,
+            )
+        }
+    };
+    Watch {
+        book: records.learned.clone(),
+        sessions: Arc::new(hybrid::SessionBook::default()),
+        publish: Arc::new(publish),
+        supervise: Arc::new(supervise),
+        lab: lab.clone(),
+    }
+}
