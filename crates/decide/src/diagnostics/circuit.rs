@@ -14,7 +14,7 @@
 //! share Microsoft's AS). Rows are sorted by network, then next hop, as
 //! `az` lists them.
 
-use super::render::{as_path_text, Tabular};
+use super::render::{as_path_text, Column, Tabular};
 use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::CircuitIdx;
@@ -90,20 +90,17 @@ pub fn route_table(snap: &Snapshot, circuit: CircuitIdx, link: usize) -> Circuit
 }
 
 impl Tabular for CircuitRouteTable {
-    const COLUMNS: &'static [&'static str] = &["Network", "NextHop", "LocPrf", "Weight", "Path"];
+    type Row = CircuitRoute;
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.value
-            .iter()
-            .map(|r| {
-                vec![
-                    r.network.clone(),
-                    r.next_hop.clone(),
-                    r.loc_prf.clone(),
-                    r.weight.to_string(),
-                    r.path.clone(),
-                ]
-            })
-            .collect()
+    const COLUMNS: &'static [Column<CircuitRoute>] = &[
+        ("Network", |r| r.network.clone()),
+        ("NextHop", |r| r.next_hop.clone()),
+        ("LocPrf", |r| r.loc_prf.clone()),
+        ("Weight", |r| r.weight.to_string()),
+        ("Path", |r| r.path.clone()),
+    ];
+
+    fn for_each_row(&self, row: impl FnMut(&CircuitRoute)) {
+        self.value.iter().for_each(row)
     }
 }

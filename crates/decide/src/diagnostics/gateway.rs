@@ -13,7 +13,7 @@
 //! [`BgpModel`]'s prediction; a running lab answers them from its
 //! speakers instead.
 
-use super::render::{as_path_text, Tabular};
+use super::render::{as_path_text, Column, Tabular};
 use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{peer_host_groups, BgpModel};
 use crate::policy::gateways::{bgp_peer_addresses, served_ranges};
@@ -199,31 +199,20 @@ pub fn predicted_peer_status(snap: &Snapshot, gateway: GatewayIdx) -> BgpPeerSta
 }
 
 impl Tabular for GatewayRouteList {
-    const COLUMNS: &'static [&'static str] = &[
-        "Network",
-        "Next Hop",
-        "Source Peer",
-        "AS Path",
-        "Origin",
-        "Weight",
-        "Local Address",
+    type Row = GatewayRouteRow;
+
+    const COLUMNS: &'static [Column<GatewayRouteRow>] = &[
+        ("Network", |r| r.network.clone()),
+        ("Next Hop", |r| r.next_hop.clone()),
+        ("Source Peer", |r| r.source_peer.clone().unwrap_or_default()),
+        ("AS Path", |r| r.as_path.clone()),
+        ("Origin", |r| r.origin.clone()),
+        ("Weight", |r| r.weight.to_string()),
+        ("Local Address", |r| r.local_address.clone()),
     ];
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.value
-            .iter()
-            .map(|r| {
-                vec![
-                    r.network.clone(),
-                    r.next_hop.clone(),
-                    r.source_peer.clone().unwrap_or_default(),
-                    r.as_path.clone(),
-                    r.origin.clone(),
-                    r.weight.to_string(),
-                    r.local_address.clone(),
-                ]
-            })
-            .collect()
+    fn for_each_row(&self, row: impl FnMut(&GatewayRouteRow)) {
+        self.value.iter().for_each(row)
     }
 }
 
@@ -287,35 +276,22 @@ pub fn duration_text(seconds: u64) -> String {
 }
 
 impl Tabular for BgpPeerStatusList {
-    const COLUMNS: &'static [&'static str] = &[
-        "Neighbor",
-        "ASN",
-        "State",
-        "Connected Duration",
-        "Routes Received",
-        "Messages Sent",
-        "Messages Received",
-        "Local Address",
-        "Reason",
+    type Row = BgpPeerStatus;
+
+    const COLUMNS: &'static [Column<BgpPeerStatus>] = &[
+        ("Neighbor", |p| p.neighbor.clone()),
+        ("ASN", |p| p.asn.to_string()),
+        ("State", |p| p.state.clone()),
+        ("Connected Duration", |p| p.connected_duration.clone()),
+        ("Routes Received", |p| p.routes_received.to_string()),
+        ("Messages Sent", |p| p.messages_sent.to_string()),
+        ("Messages Received", |p| p.messages_received.to_string()),
+        ("Local Address", |p| p.local_address.clone()),
+        ("Reason", |p| p.reason.clone().unwrap_or_default()),
     ];
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.value
-            .iter()
-            .map(|p| {
-                vec![
-                    p.neighbor.clone(),
-                    p.asn.to_string(),
-                    p.state.clone(),
-                    p.connected_duration.clone(),
-                    p.routes_received.to_string(),
-                    p.messages_sent.to_string(),
-                    p.messages_received.to_string(),
-                    p.local_address.clone(),
-                    p.reason.clone().unwrap_or_default(),
-                ]
-            })
-            .collect()
+    fn for_each_row(&self, row: impl FnMut(&BgpPeerStatus)) {
+        self.value.iter().for_each(row)
     }
 }
 

@@ -6,7 +6,7 @@
 //! and the flow table; this room holds their shape, the lookup of a load
 //! balancer by name and the rendering.
 
-use super::render::Tabular;
+use super::render::{Column, Tabular};
 use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::LoadBalancerIdx;
@@ -65,30 +65,27 @@ pub struct ProbeRef {
 }
 
 impl Tabular for LoadBalancerStatus {
-    const COLUMNS: &'static [&'static str] = &[
-        "Rule", "Pool", "NIC", "Address", "Probe", "State", "Since", "Flows", "Reason",
+    type Row = BackendStatus;
+
+    const COLUMNS: &'static [Column<BackendStatus>] = &[
+        ("Rule", |b| b.rule.clone()),
+        ("Pool", |b| b.pool.clone()),
+        ("NIC", |b| b.nic.clone()),
+        ("Address", |b| b.ip_address.clone()),
+        ("Probe", |b| {
+            b.probe.as_ref().map_or_else(
+                || "(none)".to_string(),
+                |p| format!("{} {}:{}", p.name, p.protocol, p.port),
+            )
+        }),
+        ("State", |b| b.state.clone()),
+        ("Since", |b| b.since.clone().unwrap_or_default()),
+        ("Flows", |b| b.flows.to_string()),
+        ("Reason", |b| b.reason.clone().unwrap_or_default()),
     ];
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.backends
-            .iter()
-            .map(|b| {
-                vec![
-                    b.rule.clone(),
-                    b.pool.clone(),
-                    b.nic.clone(),
-                    b.ip_address.clone(),
-                    b.probe.as_ref().map_or_else(
-                        || "(none)".to_string(),
-                        |p| format!("{} {}:{}", p.name, p.protocol, p.port),
-                    ),
-                    b.state.clone(),
-                    b.since.clone().unwrap_or_default(),
-                    b.flows.to_string(),
-                    b.reason.clone().unwrap_or_default(),
-                ]
-            })
-            .collect()
+    fn for_each_row(&self, row: impl FnMut(&BackendStatus)) {
+        self.backends.iter().for_each(row)
     }
 }
 

@@ -16,18 +16,32 @@ pub(super) fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, Quer
         .map_err(|e| QueryError::refused(format!("cannot write JSON: {e}")))
 }
 
+/// A table's column: its name, and how a row's cell in it reads.
+pub type Column<R> = (&'static str, fn(&R) -> String);
+
 /// An answer that is a list of rows: printed as it is in JSON (`az`'s
 /// shape, or vnetd's own), or as an aligned table under a title.
 pub trait Tabular: Serialize {
-    /// The table's column names.
-    const COLUMNS: &'static [&'static str];
+    /// What one row of the table shows.
+    type Row: 'static;
+
+    /// The table's columns, in order.
+    const COLUMNS: &'static [Column<Self::Row>];
+
+    /// Calls `row` with every row, in the table's order.
+    fn for_each_row(&self, row: impl FnMut(&Self::Row));
 
     /// The rows, one cell per column.
-    fn rows(&self) -> Vec<Vec<String>>;
+    fn rows(&self) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        self.for_each_row(|r| rows.push(Self::COLUMNS.iter().map(|(_, cell)| cell(r)).collect()));
+        rows
+    }
 
     /// `title`, a blank line and the table.
     fn titled_table(&self, title: &str) -> String {
-        format!("{title}\n\n{}", table(Self::COLUMNS, &self.rows()))
+        let header: Vec<&str> = Self::COLUMNS.iter().map(|(name, _)| *name).collect();
+        format!("{title}\n\n{}", table(&header, &self.rows()))
     }
 
     /// The answer as JSON, or as its table under `title`.
@@ -85,29 +99,19 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 impl Tabular for RouteList {
-    const COLUMNS: &'static [&'static str] = &[
-        "Source",
-        "State",
-        "Address Prefix",
-        "Next Hop Type",
-        "Next Hop IP",
-        "User Route",
+    type Row = RouteRow;
+
+    const COLUMNS: &'static [Column<RouteRow>] = &[
+        ("Source", |r| r.source.to_string()),
+        ("State", |r| r.state.to_string()),
+        ("Address Prefix", |r| r.address_prefix.join(", ")),
+        ("Next Hop Type", |r| r.next_hop_type.to_string()),
+        ("Next Hop IP", |r| r.next_hop_ip_address.join(", ")),
+        ("User Route", |r| r.name.clone().unwrap_or_default()),
     ];
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.value
-            .iter()
-            .map(|r| {
-                vec![
-                    r.source.to_string(),
-                    r.state.to_string(),
-                    r.address_prefix.join(", "),
-                    r.next_hop_type.to_string(),
-                    r.next_hop_ip_address.join(", "),
-                    r.name.clone().unwrap_or_default(),
-                ]
-            })
-            .collect()
+    fn for_each_row(&self, row: impl FnMut(&RouteRow)) {
+        self.value.iter().for_each(row)
     }
 }
 
@@ -310,41 +314,32 @@ fn id_name(id: &str) -> String {
 }
 
 impl Tabular for EffectiveNsg {
-    const COLUMNS: &'static [&'static str] = &[
-        "Direction",
-        "Priority",
-        "Name",
-        "Access",
-        "Protocol",
-        "Source",
-        "Source Ports",
-        "Destination",
-        "Destination Ports",
+    type Row = SecurityRuleRow;
+
+    const COLUMNS: &'static [Column<SecurityRuleRow>] = &[
+        ("Direction", |r| r.direction.to_string()),
+        ("Priority", |r| r.priority.to_string()),
+        ("Name", |r| r.name.clone()),
+        ("Access", |r| r.access.to_string()),
+        ("Protocol", |r| r.protocol.to_string()),
+        ("Source", |r| {
+            shorten(
+                &r.expanded_source_address_prefix,
+                &r.source_address_prefixes,
+            )
+        }),
+        ("Source Ports", |r| r.source_port_ranges.join(",")),
+        ("Destination", |r| {
+            shorten(
+                &r.expanded_destination_address_prefix,
+                &r.destination_address_prefixes,
+            )
+        }),
+        ("Destination Ports", |r| r.destination_port_ranges.join(",")),
     ];
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.effective_security_rules
-            .iter()
-            .map(|r| {
-                vec![
-                    r.direction.to_string(),
-                    r.priority.to_string(),
-                    r.name.clone(),
-                    r.access.to_string(),
-                    r.protocol.to_string(),
-                    shorten(
-                        &r.expanded_source_address_prefix,
-                        &r.source_address_prefixes,
-                    ),
-                    r.source_port_ranges.join(","),
-                    shorten(
-                        &r.expanded_destination_address_prefix,
-                        &r.destination_address_prefixes,
-                    ),
-                    r.destination_port_ranges.join(","),
-                ]
-            })
-            .collect()
+    fn for_each_row(&self, row: impl FnMut(&SecurityRuleRow)) {
+        self.effective_security_rules.iter().for_each(row)
     }
 }
 

@@ -18,7 +18,7 @@
 //!   answers from its speakers (gobgpd's adj-RIB-out) with the same rows,
 //!   made by [`advertised_row`].
 
-use super::render::{as_path_text, Tabular};
+use super::render::{as_path_text, Column, Tabular};
 use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{BgpModel, SpeakerId};
 use crate::snapshot::Snapshot;
@@ -226,36 +226,32 @@ pub fn advertised_routes(
     Ok(route_list(roles))
 }
 
+/// A row of the table: the role that learned or advertises the route,
+/// and the route.
+type RoleRow = (String, RouteServerRouteRow);
+
 impl Tabular for RouteServerRouteList {
-    const COLUMNS: &'static [&'static str] = &[
-        "Role",
-        "Local Address",
-        "Network",
-        "Next Hop",
-        "Source Peer",
-        "Origin",
-        "AS Path",
-        "Weight",
+    type Row = RoleRow;
+
+    const COLUMNS: &'static [Column<RoleRow>] = &[
+        ("Role", |(role, _)| role.clone()),
+        ("Local Address", |(_, r)| r.local_address.clone()),
+        ("Network", |(_, r)| r.network.clone()),
+        ("Next Hop", |(_, r)| r.next_hop.clone()),
+        ("Source Peer", |(_, r)| {
+            r.source_peer.clone().unwrap_or_default()
+        }),
+        ("Origin", |(_, r)| r.origin.clone()),
+        ("AS Path", |(_, r)| r.as_path.clone()),
+        ("Weight", |(_, r)| r.weight.to_string()),
     ];
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.roles
-            .iter()
-            .flat_map(|(role, rows)| {
-                rows.iter().map(move |r| {
-                    vec![
-                        role.clone(),
-                        r.local_address.clone(),
-                        r.network.clone(),
-                        r.next_hop.clone(),
-                        r.source_peer.clone().unwrap_or_default(),
-                        r.origin.clone(),
-                        r.as_path.clone(),
-                        r.weight.to_string(),
-                    ]
-                })
-            })
-            .collect()
+    fn for_each_row(&self, mut row: impl FnMut(&RoleRow)) {
+        for (role, routes) in &self.roles {
+            for route in routes {
+                row(&(role.clone(), route.clone()));
+            }
+        }
     }
 }
 

@@ -27,23 +27,20 @@ fn node(id: &str, parent: Option<&str>, kind: &str, label: &[String]) -> Value {
 }
 
 fn member(n: &NicNode, parent: &str, in_site: bool) -> Value {
-    let kind = if in_site {
-        "site_node"
-    } else if n.gateway {
-        "gateway"
-    } else if n.frontend {
-        "frontend"
-    } else if n.firewall {
-        "firewall"
-    } else if n.route_server {
-        "route_server"
-    } else if n.circuit {
-        "circuit"
-    } else if n.appliance {
-        "appliance"
-    } else {
-        "nic"
-    };
+    // The first kind that holds, in this order.
+    let kinds = [
+        (in_site, "site_node"),
+        (n.gateway, "gateway"),
+        (n.frontend, "frontend"),
+        (n.firewall, "firewall"),
+        (n.route_server, "route_server"),
+        (n.circuit, "circuit"),
+        (n.appliance, "appliance"),
+    ];
+    let kind = kinds
+        .into_iter()
+        .find_map(|(holds, kind)| holds.then_some(kind))
+        .unwrap_or("nic");
     let mut value = node(&n.id, Some(parent), kind, &n.label);
     value["data"]["name"] = json!(n.name);
     if parent.is_empty() {

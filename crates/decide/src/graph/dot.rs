@@ -17,6 +17,14 @@ pub(super) fn dot_label(lines: &[String]) -> String {
     quoted_label(lines, dot_escape, "\\n")
 }
 
+/// Opens the cluster of a box (VNet, subnet or site) with its label and
+/// `style`; `}` closes it.
+fn cluster(out: &mut String, indent: &str, id: &str, label: &[String], style: &str) {
+    let _ = writeln!(out, "{indent}subgraph cluster_{id} {{");
+    let _ = writeln!(out, "{indent}  label={};", dot_label(label));
+    let _ = writeln!(out, "{indent}  style=\"{style}\";");
+}
+
 pub(super) fn dot(picture: &Picture) -> String {
     let mut out = String::from("digraph vnetd {\n");
     // compound lets edges end at a cluster's border (lhead/ltail): a VNet or
@@ -26,14 +34,16 @@ pub(super) fn dot(picture: &Picture) -> String {
     out.push_str("  node [shape=box, style=\"rounded\", fontname=\"Helvetica\", fontsize=10];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
     for vnet in &picture.vnets {
-        let _ = writeln!(out, "  subgraph cluster_{} {{", vnet.id);
-        let _ = writeln!(out, "    label={};", dot_label(&vnet.label));
-        out.push_str("    style=\"rounded,bold\";\n");
+        cluster(&mut out, "  ", &vnet.id, &vnet.label, "rounded,bold");
         let _ = writeln!(out, "    {} [shape=point, style=invis];", vnet.id);
         for subnet in &vnet.subnets {
-            let _ = writeln!(out, "    subgraph cluster_{} {{", subnet.id);
-            let _ = writeln!(out, "      label={};", dot_label(&subnet.label));
-            out.push_str("      style=\"rounded,dashed\";\n");
+            cluster(
+                &mut out,
+                "    ",
+                &subnet.id,
+                &subnet.label,
+                "rounded,dashed",
+            );
             let _ = writeln!(out, "      {} [shape=point, style=invis];", subnet.id);
             for nic in &subnet.nics {
                 dot_node(&mut out, "      ", nic);
@@ -43,9 +53,7 @@ pub(super) fn dot(picture: &Picture) -> String {
         out.push_str("  }\n");
     }
     for site in &picture.sites {
-        let _ = writeln!(out, "  subgraph cluster_{} {{", site.id);
-        let _ = writeln!(out, "    label={};", dot_label(&site.label));
-        out.push_str("    style=\"rounded,bold\";\n");
+        cluster(&mut out, "  ", &site.id, &site.label, "rounded,bold");
         for node in &site.nodes {
             dot_node(&mut out, "    ", node);
         }
@@ -83,22 +91,20 @@ pub(super) fn dot(picture: &Picture) -> String {
             dot_label(&edge.label()),
         );
     }
-    for edge in &picture.connections {
-        let _ = writeln!(
-            out,
-            "  {} -> {} [label={}, dir=both, style=bold, color=\"#1f5fa8\"];",
-            edge.from_id,
-            edge.to_id,
-            dot_label(&edge.label)
+    // Gateway connections and load balancing, each in its own style.
+    let balancing = format!("color=\"{LOAD_BALANCING}\"");
+    let connection = "dir=both, style=bold, color=\"#1f5fa8\"";
+    let edges = (picture.connections.iter())
+        .map(|e| (&e.from_id, &e.to_id, &e.label, connection))
+        .chain(
+            (picture.load_balancing.iter())
+                .map(|e| (&e.from_id, &e.to_id, &e.label, balancing.as_str())),
         );
-    }
-    for edge in &picture.load_balancing {
+    for (from, to, label, style) in edges {
         let _ = writeln!(
             out,
-            "  {} -> {} [label={}, color=\"{LOAD_BALANCING}\"];",
-            edge.from_id,
-            edge.to_id,
-            dot_label(&edge.label)
+            "  {from} -> {to} [label={}, {style}];",
+            dot_label(label)
         );
     }
     out.push_str("}\n");

@@ -43,22 +43,17 @@ pub(super) fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label
     }
 }
 
+/// Opens the subgraph of a box (VNet, subnet or site); `end` closes it.
+fn subgraph(out: &mut String, indent: &str, id: &str, label: &[String]) {
+    let _ = writeln!(out, "{indent}subgraph {id}[{}]", mermaid_label(label));
+}
+
 pub(super) fn mermaid(picture: &Picture) -> String {
     let mut out = String::from("flowchart LR\n");
     for vnet in &picture.vnets {
-        let _ = writeln!(
-            out,
-            "  subgraph {}[{}]",
-            vnet.id,
-            mermaid_label(&vnet.label)
-        );
+        subgraph(&mut out, "  ", &vnet.id, &vnet.label);
         for subnet in &vnet.subnets {
-            let _ = writeln!(
-                out,
-                "    subgraph {}[{}]",
-                subnet.id,
-                mermaid_label(&subnet.label)
-            );
+            subgraph(&mut out, "    ", &subnet.id, &subnet.label);
             for nic in &subnet.nics {
                 let label = mermaid_label(&nic.label);
                 mermaid_node(&mut out, "      ", nic, &label);
@@ -68,12 +63,7 @@ pub(super) fn mermaid(picture: &Picture) -> String {
         out.push_str("  end\n");
     }
     for site in &picture.sites {
-        let _ = writeln!(
-            out,
-            "  subgraph {}[{}]",
-            site.id,
-            mermaid_label(&site.label)
-        );
+        subgraph(&mut out, "  ", &site.id, &site.label);
         for node in &site.nodes {
             mermaid_node(&mut out, "    ", node, &mermaid_label(&node.label));
         }

@@ -8,14 +8,18 @@ use crate::topology::parse_str;
 use crate::topology::{LoadBalancerIdx, NicIdx, VnetIdx};
 use std::net::IpAddr;
 
-const VNETS: &str = "
+/// The VNet `hub` with its subnet `nva` (10.0.1.0/24), the start of
+/// several tests' topologies.
+const HUB_WITH_NVA: &str = "
 vnets:
   - name: hub
     address_space: [10.0.0.0/16]
     location: westeurope
     subnets:
       - { name: nva, address_prefixes: [10.0.1.0/24] }
-  - name: spoke-a
+";
+
+const SPOKES: &str = "  - name: spoke-a
     address_space: [10.1.0.0/16]
     location: westeurope
   - name: spoke.b
@@ -23,13 +27,21 @@ vnets:
     location: eastus
 ";
 
-fn picture(peerings: &str) -> Picture {
-    let text = format!("{VNETS}\npeerings:\n{peerings}");
-    let loaded = match parse_str("test.yaml", &text) {
+/// The picture of the topology `text` (named `file` in its errors).
+fn picture_of(file: &str, text: &str) -> Picture {
+    let loaded = match parse_str(file, text) {
         Ok(loaded) => loaded,
         Err(e) => panic!("test topology refused: {e:?}"),
     };
     Picture::of(&Snapshot::compile(loaded.topology, 0))
+}
+
+/// The hub and two spokes, with `peerings`.
+fn picture(peerings: &str) -> Picture {
+    picture_of(
+        "test.yaml",
+        &format!("{HUB_WITH_NVA}{SPOKES}\npeerings:\n{peerings}"),
+    )
 }
 
 #[test]
@@ -145,14 +157,7 @@ fn access_off_on_either_link_is_shown() {
 
 #[test]
 fn appliance_routes_group_by_appliance_and_flag_unreachable_hops() {
-    let text = "
-vnets:
-  - name: hub
-    address_space: [10.0.0.0/16]
-    location: westeurope
-    subnets:
-      - { name: nva, address_prefixes: [10.0.1.0/24] }
-      - { name: app, address_prefixes: [10.0.2.0/24], route_table: app-rt }
+    let rest = "      - { name: app, address_prefixes: [10.0.2.0/24], route_table: app-rt }
 network_interfaces:
   - { name: fw, subnet: hub/nva, private_ip_address: 10.0.1.4, ip_forwarding_enabled: true }
 route_tables:
@@ -163,11 +168,7 @@ route_tables:
       - { name: c, address_prefix: 10.7.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.4 }
       - { name: d, address_prefix: 10.6.0.0/16, next_hop_type: None }
 ";
-    let loaded = match parse_str("test.yaml", text) {
-        Ok(loaded) => loaded,
-        Err(e) => panic!("test topology refused: {e:?}"),
-    };
-    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let p = picture_of("test.yaml", &[HUB_WITH_NVA, rest].concat());
     assert_eq!(p.appliance_routes.len(), 2);
     let to_fw = &p.appliance_routes[0];
     assert_eq!(to_fw.hop, ApplianceHop::Nic(NicIdx::new(0)));
@@ -200,14 +201,7 @@ route_tables:
 
 #[test]
 fn load_balancers_draw_frontends_rule_edges_and_routes_to_their_frontends() {
-    let text = "
-vnets:
-  - name: hub
-    address_space: [10.0.0.0/16]
-    location: westeurope
-    subnets:
-      - { name: nva, address_prefixes: [10.0.1.0/24] }
-  - name: spoke
+    let rest = "  - name: spoke
     address_space: [10.1.0.0/16]
     location: westeurope
     subnets:
@@ -232,11 +226,7 @@ load_balancers:
       - { name: ha, frontend_ip_configuration: fe, backend_address_pool: fws, protocol: All, floating_ip_enabled: true }
       - { name: dns, frontend_ip_configuration: fe, backend_address_pool: fws, protocol: Udp, frontend_port: 53, backend_port: 5353, floating_ip_enabled: true }
 ";
-    let loaded = match parse_str("test.yaml", text) {
-        Ok(loaded) => loaded,
-        Err(e) => panic!("test topology refused: {e:?}"),
-    };
-    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let p = picture_of("test.yaml", &[HUB_WITH_NVA, rest].concat());
     let nva = &p.vnets[0].subnets[0].nics;
     let ids: Vec<&str> = nva.iter().map(|n| n.id.as_str()).collect();
     // The prober's port (probe-hub) is not drawn.
@@ -327,8 +317,7 @@ hosts:
   - { name: h1, underlay_address: 192.0.2.1 }
   - { name: h2, underlay_address: 192.0.2.2 }
 ";
-    let loaded = parse_str("spread.yaml", text).unwrap();
-    let picture = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let picture = picture_of("spread.yaml", text);
     let vnet = &picture.vnets[0];
     assert_eq!(vnet.label.last().unwrap(), "on host h1 (192.0.2.1)");
     let nics = &vnet.subnets[0].nics;
@@ -385,11 +374,7 @@ virtual_network_gateways:
     bgp_enabled: true
     bgp_settings: {asn: 65515}
 ";
-    let loaded = match parse_str("test.yaml", text) {
-        Ok(loaded) => loaded,
-        Err(e) => panic!("test topology refused: {e:?}"),
-    };
-    let p = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let p = picture_of("test.yaml", text);
     let rs = &p.vnets[0].subnets[0].nics;
     assert_eq!(rs.len(), 1);
     assert!(rs[0].route_server && !rs[0].appliance && !rs[0].gateway);
@@ -450,8 +435,7 @@ virtual_network_gateways:
 #[test]
 fn cytoscape_elements_hold_every_node_of_the_picture() {
     let text = include_str!("../../../../config/hub-spoke.yaml");
-    let loaded = parse_str("hub-spoke.yaml", text).unwrap();
-    let picture = Picture::of(&Snapshot::compile(loaded.topology, 0));
+    let picture = picture_of("hub-spoke.yaml", text);
     let elements = cytoscape::elements(&picture);
     let data = |group: &str| -> Vec<&serde_json::Value> {
         elements
