@@ -186,6 +186,15 @@ load_balancers:
     }
 
     /// A published plane of generation 1 without ports, and empty records.
+    /// `snapshot` published as an apply that moves no port.
+    fn apply_moving_nothing(
+        plane: &PublishedPlane,
+        records: &Records,
+        snapshot: Arc<Snapshot>,
+    ) -> u64 {
+        publish_applied(plane, records, snapshot, (TiVec::new(), &mut Vec::new()))
+    }
+
     fn started() -> (PublishedPlane, Records) {
         let snapshot = Snapshot::compile_learned(topology(), Default::default(), 1);
         let plane = PublishedPlane::new(
@@ -210,12 +219,7 @@ load_balancers:
         assert_eq!(plane.load().snapshot.generation, 2);
         assert_eq!(plane.load().snapshot.health, down(&["web2"]));
         // The apply's plane comes after it, with web2 still down.
-        let generation = publish_applied(
-            &plane,
-            &records,
-            Arc::new(applied),
-            (TiVec::new(), &mut Vec::new()),
-        );
+        let generation = apply_moving_nothing(&plane, &records, Arc::new(applied));
         assert_eq!(generation, 3);
         let published = plane.load_full();
         assert_eq!(published.snapshot.generation, 3);
@@ -243,12 +247,7 @@ load_balancers:
             .topology;
         let applied = Snapshot::compile_after(smaller, 2, &loaded.snapshot);
         publish_health(&plane, &records, &down(&["web1", "web2"]));
-        let generation = publish_applied(
-            &plane,
-            &records,
-            Arc::new(applied),
-            (TiVec::new(), &mut Vec::new()),
-        );
+        let generation = apply_moving_nothing(&plane, &records, Arc::new(applied));
         assert_eq!(generation, 3);
         assert_eq!(plane.load().snapshot.health, down(&["web1"]));
     }
@@ -258,23 +257,13 @@ load_balancers:
         let (plane, records) = started();
         let loaded = plane.load_full();
         // Nothing published since: the same snapshot, the same generation.
-        let generation = publish_applied(
-            &plane,
-            &records,
-            loaded.snapshot.clone(),
-            (TiVec::new(), &mut Vec::new()),
-        );
+        let generation = apply_moving_nothing(&plane, &records, loaded.snapshot.clone());
         assert_eq!(generation, 1);
         assert!(Arc::ptr_eq(&plane.load().snapshot, &loaded.snapshot));
         assert!(!Arc::ptr_eq(&plane.load_full(), &loaded));
         // Health published since: kept, and the generation grows.
         publish_health(&plane, &records, &down(&["web1"]));
-        let generation = publish_applied(
-            &plane,
-            &records,
-            loaded.snapshot.clone(),
-            (TiVec::new(), &mut Vec::new()),
-        );
+        let generation = apply_moving_nothing(&plane, &records, loaded.snapshot.clone());
         assert_eq!(generation, 3);
         assert_eq!(plane.load().snapshot.health, down(&["web1"]));
     }

@@ -254,27 +254,44 @@ mod tests {
         crate::topology::parse_str(name, text).unwrap().topology
     }
 
+    /// The convergence of `topo` with what the model predicts learned and
+    /// every predicted session up, after `change` took some of it away.
+    fn converging(
+        topo: &Topology,
+        change: impl FnOnce(&mut LearnedRoutes, &mut Established),
+    ) -> Convergence {
+        let model = BgpModel::of(topo);
+        let mut learned = expected_learned(topo);
+        let mut up = all_up(topo, &model);
+        change(&mut learned, &mut up);
+        convergence_of(topo, &model, &learned, &up, &[], 0)
+    }
+
+    /// Sessions established of those expected, prefixes learned of those
+    /// expected.
+    fn counts(state: &Convergence) -> [(usize, usize); 2] {
+        [
+            (state.sessions_established, state.sessions_expected),
+            (state.prefixes_learned, state.prefixes_expected),
+        ]
+    }
+
     #[test]
     fn the_dual_device_example_counts_four_sessions_and_waits_for_each() {
         let topo = example(
             "dual-device-vpn.yaml",
             include_str!("../../../config/dual-device-vpn.yaml"),
         );
-        let model = BgpModel::of(&topo);
-        let learned = expected_learned(&topo);
-        let mut up = all_up(&topo, &model);
-        let state = convergence_of(&topo, &model, &learned, &up, &[], 0);
+        let state = converging(&topo, |_, _| {});
         assert!(state.converged, "{state:?}");
-        assert_eq!(
-            (state.sessions_established, state.sessions_expected),
-            (4, 4)
-        );
+        assert_eq!(counts(&state)[0], (4, 4));
         // The second device's sessions with both instances drop.
         let second: std::net::Ipv4Addr = "10.52.255.254".parse().unwrap();
-        for neighbors in up.values_mut() {
-            neighbors.retain(|n| *n != second);
-        }
-        let state = convergence_of(&topo, &model, &learned, &up, &[], 0);
+        let state = converging(&topo, |_, up| {
+            for neighbors in up.values_mut() {
+                neighbors.retain(|n| *n != second);
+            }
+        });
         assert!(!state.converged);
         assert!(state.progress().starts_with("BGP 2/4 sessions established"));
         assert_eq!(
@@ -300,21 +317,9 @@ mod tests {
                 "  - {name: hub-to-branch1-2, type: IPsec, virtual_network_gateway: hub-vpngw, \
                  local_network_gateway: branch1-lng2, bgp_enabled: true}\n\n# What must hold",
             );
-        let topo = example("hybrid.yaml", &text);
-        let model = BgpModel::of(&topo);
-        let state = convergence_of(
-            &topo,
-            &model,
-            &expected_learned(&topo),
-            &all_up(&topo, &model),
-            &[],
-            0,
-        );
+        let state = converging(&example("hybrid.yaml", &text), |_, _| {});
         assert!(!state.converged);
-        assert_eq!(
-            (state.sessions_established, state.sessions_expected),
-            (1, 2)
-        );
+        assert_eq!(counts(&state)[0], (1, 2));
         assert_eq!(
             state.missing(),
             "session hub-vpngw/0 with 192.168.255.2 not established"
@@ -327,17 +332,11 @@ mod tests {
             "route-server.yaml",
             include_str!("../../../config/route-server.yaml"),
         );
-        let model = BgpModel::of(&topo);
-        let learned = expected_learned(&topo);
-        let up = all_up(&topo, &model);
-        let state = convergence_of(&topo, &model, &learned, &up, &[], 0);
+        let state = converging(&topo, |_, _| {});
         assert!(state.converged, "{state:?}");
         // Two instances, each with both appliances.
-        assert_eq!(
-            (state.sessions_established, state.sessions_expected),
-            (4, 4)
-        );
-        let state = convergence_of(&topo, &model, &learned, &Established::new(), &[], 0);
+        assert_eq!(counts(&state)[0], (4, 4));
+        let state = converging(&topo, |_, up| up.clear());
         assert!(!state.converged);
         assert_eq!(state.sessions_down.len(), 4);
         assert_eq!(state.sessions_down[0].gateway, "hub-rs");
@@ -356,11 +355,7 @@ mod tests {
             2100,
         );
         assert!(state.converged, "{state:?}");
-        assert_eq!(
-            (state.sessions_established, state.sessions_expected),
-            (1, 1)
-        );
-        assert_eq!((state.prefixes_learned, state.prefixes_expected), (1, 1));
+        assert_eq!(counts(&state), [(1, 1), (1, 1)]);
         assert_eq!(state.missing(), "");
         assert_eq!(
             state.summary(),
@@ -370,15 +365,13 @@ mod tests {
 
     #[test]
     fn a_prefix_not_learned_keeps_the_lab_unconverged_and_is_named() {
-        let topo = hybrid();
-        let model = BgpModel::of(&topo);
-        let mut learned = expected_learned(&topo);
-        let routes = &mut learned.gateways.get_mut("hub-vpngw").unwrap()[0];
-        let gone = routes.remove(0);
-        assert_eq!(gone.prefix.to_string(), "192.168.0.0/16");
-        let state = convergence_of(&topo, &model, &learned, &all_up(&topo, &model), &[], 0);
+        let state = converging(&hybrid(), |learned, _| {
+            let routes = &mut learned.gateways.get_mut("hub-vpngw").unwrap()[0];
+            let gone = routes.remove(0);
+            assert_eq!(gone.prefix.to_string(), "192.168.0.0/16");
+        });
         assert!(!state.converged);
-        assert_eq!((state.prefixes_learned, state.prefixes_expected), (0, 1));
+        assert_eq!(counts(&state)[1], (0, 1));
         assert_eq!(
             state.prefixes_missing,
             [RouteRef {
@@ -400,22 +393,10 @@ mod tests {
 
     #[test]
     fn a_session_down_keeps_the_lab_unconverged_and_is_named() {
-        let topo = hybrid();
-        let model = BgpModel::of(&topo);
         // The route is there (a session that just dropped), the session not.
-        let state = convergence_of(
-            &topo,
-            &model,
-            &expected_learned(&topo),
-            &Established::new(),
-            &[],
-            0,
-        );
+        let state = converging(&hybrid(), |_, up| up.clear());
         assert!(!state.converged);
-        assert_eq!(
-            (state.sessions_established, state.sessions_expected),
-            (0, 1)
-        );
+        assert_eq!(counts(&state)[0], (0, 1));
         assert_eq!(
             state.missing(),
             "session hub-vpngw/0 with 192.168.255.1 not established"
@@ -424,15 +405,13 @@ mod tests {
 
     #[test]
     fn a_route_the_model_does_not_predict_does_not_count() {
-        let topo = hybrid();
-        let model = BgpModel::of(&topo);
-        let mut learned = expected_learned(&topo);
-        let mut extra = learned.gateways["hub-vpngw"][0][0].clone();
-        extra.prefix = "172.16.0.0/12".parse().unwrap();
-        learned.gateways.get_mut("hub-vpngw").unwrap()[0].push(extra);
-        let state = convergence_of(&topo, &model, &learned, &all_up(&topo, &model), &[], 0);
+        let state = converging(&hybrid(), |learned, _| {
+            let mut extra = learned.gateways["hub-vpngw"][0][0].clone();
+            extra.prefix = "172.16.0.0/12".parse().unwrap();
+            learned.gateways.get_mut("hub-vpngw").unwrap()[0].push(extra);
+        });
         assert!(state.converged, "{state:?}");
-        assert_eq!((state.prefixes_learned, state.prefixes_expected), (1, 1));
+        assert_eq!(counts(&state)[1], (1, 1));
     }
 
     #[test]

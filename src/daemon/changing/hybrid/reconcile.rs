@@ -81,6 +81,27 @@ struct SpeakerPlan {
     programs_kernel: bool,
 }
 
+impl SpeakerPlan {
+    /// The speaker of instance `instance` of `what` (`gateway`, `route
+    /// server`) `name`, originating `originated`, installing nothing in
+    /// its namespace's kernel.
+    fn instance_of(
+        (what, name): (&str, &str),
+        instance: usize,
+        spec: GobgpSpec,
+        originated: Vec<Ipv4Net>,
+    ) -> SpeakerPlan {
+        SpeakerPlan {
+            gateway: name.to_owned(),
+            instance,
+            spec,
+            originated,
+            label: format!("{what} {name} instance {instance}"),
+            programs_kernel: false,
+        }
+    }
+}
+
 /// The speakers `topo` asks for: one per gateway instance with an IPv4
 /// address and at least one session, and one per edge router of each
 /// circuit.
@@ -142,14 +163,12 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
             });
             spec.reject_exact = served.clone();
             spec.export_deny_overlapping = served.clone();
-            plans.push(SpeakerPlan {
-                gateway: gw.name.clone(),
-                instance: i,
+            plans.push(SpeakerPlan::instance_of(
+                ("gateway", &gw.name),
+                i,
                 spec,
-                originated: originated.clone(),
-                label: format!("gateway {} instance {i}", gw.name),
-                programs_kernel: false,
-            });
+                originated.clone(),
+            ));
         }
     }
     plans.extend(route_server_plans(topo, limits));
@@ -195,14 +214,12 @@ fn route_server_plans(topo: &Topology, limits: SessionLimits) -> Vec<SpeakerPlan
             let mut spec = GobgpSpec::new(&netns, ROUTE_SERVER_ASN, address, run_dir, limits);
             spec.neighbors = neighbors.clone();
             spec.reject_within = served.clone();
-            plans.push(SpeakerPlan {
-                gateway: rs.name.clone(),
-                instance: i,
+            plans.push(SpeakerPlan::instance_of(
+                ("route server", &rs.name),
+                i,
                 spec,
-                originated: served.clone(),
-                label: format!("route server {} instance {i}", rs.name),
-                programs_kernel: false,
-            });
+                served.clone(),
+            ));
         }
     }
     plans

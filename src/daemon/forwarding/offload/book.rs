@@ -265,14 +265,7 @@ mod tests {
     }
 
     fn fast_key(source_port: u16) -> FastKey {
-        FastKey {
-            ingress: 3,
-            protocol: IPPROTO_UDP,
-            source: "10.0.1.4".parse().unwrap(),
-            destination: "10.0.2.4".parse().unwrap(),
-            source_port,
-            destination_port: 5201,
-        }
+        tuple(source_port).key_at(3)
     }
 
     fn key(source_port: u16) -> EntryKey {
