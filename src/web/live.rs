@@ -34,6 +34,12 @@ const RECENT_DROPS: usize = 50;
 /// How often the sessions and backends are read while someone watches.
 const STATE_PERIOD: Duration = Duration::from_secs(5);
 
+/// How long the page may have had no viewer for the next frame still to
+/// follow on from the last reading (a viewer's event stream that
+/// reconnects loses nothing); after longer, a fresh reading starts, and
+/// the frame numbers skip one so that the page sees the gap.
+const RESUME_WITHIN: Duration = Duration::from_secs(5);
+
 /// The latest of each feed, as the JSON the page reads.
 pub struct Live {
     pub graph: watch::Sender<Option<Arc<str>>>,
@@ -171,8 +177,8 @@ impl Sampler {
                     });
                 }
             } else {
-                // A viewer who comes back starts from a fresh reading.
-                self.previous = None;
+                // The state is read again as soon as a viewer is back; the
+                // rates follow on from the last reading (see `sample`).
                 self.state_read = None;
             }
             if !pause(live, Duration::from_secs(1)) {
@@ -204,10 +210,22 @@ impl Sampler {
             self.links = Some((snapshot.generation, map));
         }
         let map = &self.links.as_ref().expect("just set").1;
-        let Some((then, before)) = self.previous.replace((now, counters)) else {
-            // The first reading: what the flows carried so far is the
-            // baseline, not this second's traffic.
+        let fresh = self
+            .previous
+            .as_ref()
+            .is_none_or(|(then, _)| now.duration_since(*then) > RESUME_WITHIN);
+        if fresh {
+            // The first reading, or the first after a long time unwatched:
+            // what the flows carried so far is the baseline, not this
+            // second's traffic. After a gap, the skipped number shows it.
+            if self.previous.is_some() {
+                self.seq += 1;
+            }
+            self.previous = Some((now, counters));
             self.meter.measure(&flows, 1.0, |f| map.links_of(f));
+            return;
+        }
+        let Some((then, before)) = self.previous.replace((now, counters)) else {
             return;
         };
         let seconds = now.duration_since(then).as_secs_f64();
