@@ -303,24 +303,35 @@ mod tests {
     use super::super::BgpNeighbor;
     use super::*;
 
-    #[test]
-    fn the_config_announces_statics_and_installs_only_bgp_routes() {
-        let spec = BgpRouterSpec {
+    /// A router of AS `asn` at `router_id`, announcing `announce`, with
+    /// the one neighbour `neighbor`.
+    fn spec(asn: u32, router_id: Ipv4Addr, announce: &str, neighbor: BgpNeighbor) -> BgpRouterSpec {
+        BgpRouterSpec {
             netns: "n".into(),
-            asn: 65010,
-            router_id: Ipv4Addr::new(10, 77, 0, 2),
-            announce: vec!["192.168.1.0/24".parse().expect("literal")],
-            neighbors: vec![BgpNeighbor {
-                address: Ipv4Addr::new(10, 77, 0, 1),
-                asn: 65515,
-                local_address: Some(Ipv4Addr::new(10, 77, 0, 2)),
-                multihop: true,
-                pass_on: false,
-            }],
+            asn,
+            router_id,
+            announce: vec![announce.parse().expect("literal")],
+            neighbors: vec![neighbor],
             install_learned: true,
             run_dir: "/run/x".into(),
+        }
+    }
+
+    #[test]
+    fn the_config_announces_statics_and_installs_only_bgp_routes() {
+        let neighbor = BgpNeighbor {
+            address: Ipv4Addr::new(10, 77, 0, 1),
+            asn: 65515,
+            local_address: Some(Ipv4Addr::new(10, 77, 0, 2)),
+            multihop: true,
+            pass_on: false,
         };
-        let text = config(&spec);
+        let text = config(&spec(
+            65010,
+            Ipv4Addr::new(10, 77, 0, 2),
+            "192.168.1.0/24",
+            neighbor,
+        ));
         assert!(text.contains("route 192.168.1.0/24 unreachable;"));
         assert!(text.contains("export where source = RTS_BGP;"));
         assert!(text.contains("merge paths on;"));
@@ -335,22 +346,19 @@ mod tests {
 
     #[test]
     fn a_router_of_the_same_network_is_sent_what_was_learned_through_this_one() {
-        let spec = BgpRouterSpec {
-            netns: "n".into(),
+        let neighbor = BgpNeighbor {
+            address: Ipv4Addr::new(10, 52, 255, 254),
             asn: 65050,
-            router_id: Ipv4Addr::new(10, 52, 255, 253),
-            announce: vec!["10.52.0.0/16".parse().expect("literal")],
-            neighbors: vec![BgpNeighbor {
-                address: Ipv4Addr::new(10, 52, 255, 254),
-                asn: 65050,
-                local_address: Some(Ipv4Addr::new(10, 52, 255, 253)),
-                multihop: false,
-                pass_on: true,
-            }],
-            install_learned: true,
-            run_dir: "/run/x".into(),
+            local_address: Some(Ipv4Addr::new(10, 52, 255, 253)),
+            multihop: false,
+            pass_on: true,
         };
-        let text = config(&spec);
+        let text = config(&spec(
+            65050,
+            Ipv4Addr::new(10, 52, 255, 253),
+            "10.52.0.0/16",
+            neighbor,
+        ));
         let session = &text[text
             .find("protocol bgp peer_10_52_255_254")
             .expect("the session")..];
