@@ -303,15 +303,27 @@ mod tests {
     use super::super::BgpNeighbor;
     use super::*;
 
-    /// A router of AS `asn` at `router_id`, announcing `announce`, with
-    /// the one neighbour `neighbor`.
-    fn spec(asn: u32, router_id: Ipv4Addr, announce: &str, neighbor: BgpNeighbor) -> BgpRouterSpec {
+    /// A router (AS, router ID, the prefix it announces) with one
+    /// neighbour (address, AS), met from the router ID, `multihop` and
+    /// `pass_on` as [`BgpNeighbor`] has them.
+    fn spec(
+        (asn, router_id, announce): (u32, Ipv4Addr, &str),
+        (address, neighbor_asn): (Ipv4Addr, u32),
+        multihop: bool,
+        pass_on: bool,
+    ) -> BgpRouterSpec {
         BgpRouterSpec {
             netns: "n".into(),
             asn,
             router_id,
             announce: vec![announce.parse().expect("literal")],
-            neighbors: vec![neighbor],
+            neighbors: vec![BgpNeighbor {
+                address,
+                asn: neighbor_asn,
+                local_address: Some(router_id),
+                multihop,
+                pass_on,
+            }],
             install_learned: true,
             run_dir: "/run/x".into(),
         }
@@ -319,19 +331,9 @@ mod tests {
 
     #[test]
     fn the_config_announces_statics_and_installs_only_bgp_routes() {
-        let neighbor = BgpNeighbor {
-            address: Ipv4Addr::new(10, 77, 0, 1),
-            asn: 65515,
-            local_address: Some(Ipv4Addr::new(10, 77, 0, 2)),
-            multihop: true,
-            pass_on: false,
-        };
-        let text = config(&spec(
-            65010,
-            Ipv4Addr::new(10, 77, 0, 2),
-            "192.168.1.0/24",
-            neighbor,
-        ));
+        let router = (65010, Ipv4Addr::new(10, 77, 0, 2), "192.168.1.0/24");
+        let neighbor = (Ipv4Addr::new(10, 77, 0, 1), 65515);
+        let text = config(&spec(router, neighbor, true, false));
         assert!(text.contains("route 192.168.1.0/24 unreachable;"));
         assert!(text.contains("export where source = RTS_BGP;"));
         assert!(text.contains("merge paths on;"));
@@ -346,19 +348,9 @@ mod tests {
 
     #[test]
     fn a_router_of_the_same_network_is_sent_what_was_learned_through_this_one() {
-        let neighbor = BgpNeighbor {
-            address: Ipv4Addr::new(10, 52, 255, 254),
-            asn: 65050,
-            local_address: Some(Ipv4Addr::new(10, 52, 255, 253)),
-            multihop: false,
-            pass_on: true,
-        };
-        let text = config(&spec(
-            65050,
-            Ipv4Addr::new(10, 52, 255, 253),
-            "10.52.0.0/16",
-            neighbor,
-        ));
+        let router = (65050, Ipv4Addr::new(10, 52, 255, 253), "10.52.0.0/16");
+        let neighbor = (Ipv4Addr::new(10, 52, 255, 254), 65050);
+        let text = config(&spec(router, neighbor, false, true));
         let session = &text[text
             .find("protocol bgp peer_10_52_255_254")
             .expect("the session")..];
