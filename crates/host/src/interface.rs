@@ -370,21 +370,16 @@ async fn set_up_link(
         .await
         .with_context(|| format!("setting {interface} up"))?;
 
-    for gateway in &config.gateways {
-        handle
-            .route()
-            .add(default_route(index, *gateway))
-            .execute()
-            .await
-            .with_context(|| format!("adding default route via {gateway} dev {interface}"))?;
-    }
-    for prefix in &config.device_routes {
-        handle
-            .route()
-            .add(device_route(index, *prefix))
-            .execute()
-            .await
-            .with_context(|| format!("adding route {prefix} dev {interface}"))?;
+    let default_routes = config.gateways.iter().map(|gateway| {
+        let doing = format!("adding default route via {gateway} dev {interface}");
+        (default_route(index, *gateway), doing)
+    });
+    let device_routes = config.device_routes.iter().map(|prefix| {
+        let doing = format!("adding route {prefix} dev {interface}");
+        (device_route(index, *prefix), doing)
+    });
+    for (route, doing) in default_routes.chain(device_routes) {
+        handle.route().add(route).execute().await.context(doing)?;
     }
     wait_for_ipv6_addresses(handle, interface, &config.addresses).await
 }

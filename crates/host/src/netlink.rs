@@ -20,7 +20,7 @@ use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteNextHop, RouteNextHopFlags, RouteScope,
 };
-use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::netns;
 
@@ -62,6 +62,31 @@ where
     })
 }
 
+/// Runs `operation` with a fresh rtnetlink connection in the named
+/// namespace `namespace`.
+fn with_connection_in<T, F, Fut>(namespace: &str, operation: F) -> Result<T>
+where
+    F: FnOnce(Handle) -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+    T: Send,
+{
+    netns::run_in(namespace, || with_connection(operation))
+}
+
+/// Runs `operation` on link `interface` of the named namespace
+/// `namespace`, with a fresh connection there and the link's index.
+fn on_link_in<T, F, Fut>(namespace: &str, interface: &str, operation: F) -> Result<T>
+where
+    F: FnOnce(Handle, u32) -> Fut + Send,
+    Fut: Future<Output = Result<T>>,
+    T: Send,
+{
+    with_connection_in(namespace, |handle| async move {
+        let index = link_index(&handle, interface).await?;
+        operation(handle, index).await
+    })
+}
+
 /// Link `name` of the current thread's namespace.
 async fn find_link(handle: &Handle, name: &str) -> Result<LinkMessage> {
     handle
@@ -87,6 +112,22 @@ pub(super) async fn link_index_and_mac(handle: &Handle, name: &str) -> Result<(u
         })
         .with_context(|| format!("link {name} has no Ethernet address"))?;
     Ok((link.header.index, mac))
+}
+
+/// Sets link `index` (named `name`, for the message) up over `handle`,
+/// with whatever else `link` already asks of it (an MTU, a name).
+pub(super) async fn bring_up(
+    handle: &Handle,
+    link: LinkMessageBuilder<LinkUnspec>,
+    index: u32,
+    name: &str,
+) -> Result<()> {
+    handle
+        .link()
+        .set(link.up().build())
+        .execute()
+        .await
+        .with_context(|| format!("bringing up {name} (#{index})"))
 }
 
 /// The index of link `name` in the current thread's namespace.
@@ -117,19 +158,17 @@ pub fn move_link_into_namespace(index: u32, namespace: &str, new_name: &str) -> 
 
 /// The names of all links in the named namespace `namespace`.
 pub fn link_names(namespace: &str) -> Result<Vec<String>> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let mut links = handle.link().get().execute();
-            let mut names = Vec::new();
-            while let Some(link) = links.try_next().await? {
-                for attribute in link.attributes {
-                    if let LinkAttribute::IfName(name) = attribute {
-                        names.push(name);
-                    }
+    with_connection_in(namespace, |handle| async move {
+        let mut links = handle.link().get().execute();
+        let mut names = Vec::new();
+        while let Some(link) = links.try_next().await? {
+            for attribute in link.attributes {
+                if let LinkAttribute::IfName(name) = attribute {
+                    names.push(name);
                 }
             }
-            Ok(names)
-        })
+        }
+        Ok(names)
     })
     .with_context(|| format!("listing links of network namespace {namespace}"))
 }
@@ -138,20 +177,18 @@ pub fn link_names(namespace: &str) -> Result<Vec<String>> {
 /// has a carrier (`IFF_LOWER_UP`: for a veth, its peer is up).
 pub fn link_carriers(namespace: &str) -> Result<Vec<(String, bool)>> {
     use rtnetlink::packet_route::link::LinkFlags;
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let mut links = handle.link().get().execute();
-            let mut out = Vec::new();
-            while let Some(link) = links.try_next().await? {
-                let up = link.header.flags.contains(LinkFlags::LowerUp);
-                for attribute in link.attributes {
-                    if let LinkAttribute::IfName(name) = attribute {
-                        out.push((name, up));
-                    }
+    with_connection_in(namespace, |handle| async move {
+        let mut links = handle.link().get().execute();
+        let mut out = Vec::new();
+        while let Some(link) = links.try_next().await? {
+            let up = link.header.flags.contains(LinkFlags::LowerUp);
+            for attribute in link.attributes {
+                if let LinkAttribute::IfName(name) = attribute {
+                    out.push((name, up));
                 }
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     })
     .with_context(|| format!("listing links of network namespace {namespace}"))
 }
@@ -160,52 +197,45 @@ pub fn link_carriers(namespace: &str) -> Result<Vec<(String, bool)>> {
 /// `destination` now (`ip route get DESTINATION`), by name; `None` when it
 /// has no route to it.
 pub fn route_interface(namespace: &str, destination: Ipv4Addr) -> Result<Option<String>> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let query = RouteMessageBuilder::<Ipv4Addr>::new()
-                .destination_prefix(destination, 32)
-                .build();
-            let mut answers = handle.route().get(query).execute();
-            let index = match answers.try_next().await {
-                Ok(Some(route)) => route.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Oif(index) => Some(*index),
-                    _ => None,
-                }),
-                Ok(None) => None,
-                // ENETUNREACH: no route.
-                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENETUNREACH => {
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let Some(index) = index else {
-                return Ok(None);
-            };
-            let mut links = handle.link().get().match_index(index).execute();
-            let name = links.try_next().await?.and_then(|link| {
-                link.attributes.into_iter().find_map(|a| match a {
-                    LinkAttribute::IfName(name) => Some(name),
-                    _ => None,
-                })
-            });
-            Ok(name)
-        })
+    with_connection_in(namespace, |handle| async move {
+        let query = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(destination, 32)
+            .build();
+        let mut answers = handle.route().get(query).execute();
+        let index = match answers.try_next().await {
+            Ok(Some(route)) => route.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Oif(index) => Some(*index),
+                _ => None,
+            }),
+            Ok(None) => None,
+            // ENETUNREACH: no route.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENETUNREACH => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(index) = index else {
+            return Ok(None);
+        };
+        let mut links = handle.link().get().match_index(index).execute();
+        let name = links.try_next().await?.and_then(|link| {
+            link.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::IfName(name) => Some(name),
+                _ => None,
+            })
+        });
+        Ok(name)
     })
     .with_context(|| format!("asking network namespace {namespace} its route to {destination}"))
 }
 
 /// Sets link `interface` of `namespace` up.
 pub fn set_link_up(namespace: &str, interface: &str) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let index = link_index(&handle, interface).await?;
-            handle
-                .link()
-                .set(LinkUnspec::new_with_index(index).up().build())
-                .execute()
-                .await?;
-            Ok(())
-        })
+    on_link_in(namespace, interface, |handle, index| async move {
+        handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await?;
+        Ok(())
     })
     .with_context(|| format!("setting {interface} up in network namespace {namespace}"))
 }
@@ -267,12 +297,9 @@ pub fn add_veth_here(
 
 /// Deletes link `name` of the named namespace `namespace`.
 pub fn delete_link(namespace: &str, name: &str) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let index = link_index(&handle, name).await?;
-            handle.link().del(index).execute().await?;
-            Ok(())
-        })
+    on_link_in(namespace, name, |handle, index| async move {
+        handle.link().del(index).execute().await?;
+        Ok(())
     })
     .with_context(|| format!("deleting link {name} of network namespace {namespace}"))
 }
@@ -281,11 +308,8 @@ pub fn delete_link(namespace: &str, name: &str) -> Result<()> {
 /// `namespace`; an IPv6 one without duplicate address detection, usable
 /// at once.
 pub fn add_address(namespace: &str, interface: &str, address: IpNet) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let index = link_index(&handle, interface).await?;
-            add_address_to(&handle, index, address).await
-        })
+    on_link_in(namespace, interface, |handle, index| async move {
+        add_address_to(&handle, index, address).await
     })
     .with_context(|| format!("adding {address} to {interface} in network namespace {namespace}"))
 }
@@ -314,26 +338,23 @@ pub fn add_host_route(
     destination: IpAddr,
     source: IpAddr,
 ) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let index = link_index(&handle, interface).await?;
-            let route = match (destination, source) {
-                (IpAddr::V4(d), IpAddr::V4(s)) => RouteMessageBuilder::<Ipv4Addr>::new()
-                    .destination_prefix(d, 32)
-                    .output_interface(index)
-                    .scope(RouteScope::Link)
-                    .pref_source(s)
-                    .build(),
-                (IpAddr::V6(d), IpAddr::V6(s)) => RouteMessageBuilder::<Ipv6Addr>::new()
-                    .destination_prefix(d, 128)
-                    .output_interface(index)
-                    .pref_source(s)
-                    .build(),
-                _ => bail!("{destination} and {source} are of different families"),
-            };
-            handle.route().add(route).execute().await?;
-            Ok(())
-        })
+    on_link_in(namespace, interface, |handle, index| async move {
+        let route = match (destination, source) {
+            (IpAddr::V4(d), IpAddr::V4(s)) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(d, 32)
+                .output_interface(index)
+                .scope(RouteScope::Link)
+                .pref_source(s)
+                .build(),
+            (IpAddr::V6(d), IpAddr::V6(s)) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(d, 128)
+                .output_interface(index)
+                .pref_source(s)
+                .build(),
+            _ => bail!("{destination} and {source} are of different families"),
+        };
+        handle.route().add(route).execute().await?;
+        Ok(())
     })
     .with_context(|| {
         format!("routing {destination} from {source} out of {interface} in network namespace {namespace}")
@@ -344,16 +365,13 @@ pub fn add_host_route(
 /// `onlink` (the gateway is taken as on the link whatever the
 /// interface's addresses).
 pub fn add_default_route(namespace: &str, interface: &str, gateway: IpAddr) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let index = link_index(&handle, interface).await?;
-            handle
-                .route()
-                .add(default_route(index, gateway))
-                .execute()
-                .await?;
-            Ok(())
-        })
+    on_link_in(namespace, interface, |handle, index| async move {
+        handle
+            .route()
+            .add(default_route(index, gateway))
+            .execute()
+            .await?;
+        Ok(())
     })
     .with_context(|| {
         format!(
@@ -370,23 +388,21 @@ pub fn add_multipath_default_route(namespace: &str, hops: &[(String, Ipv4Addr)])
         .iter()
         .map(|(dev, via)| format!("{via} dev {dev}"))
         .collect();
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let mut next_hops = Vec::new();
-            for (interface, via) in hops {
-                let mut hop = RouteNextHop::default();
-                hop.interface_index = link_index(&handle, interface).await?;
-                hop.flags = RouteNextHopFlags::Onlink;
-                hop.attributes
-                    .push(RouteAttribute::Gateway(RouteAddress::Inet(*via)));
-                next_hops.push(hop);
-            }
-            let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .multipath(next_hops)
-                .build();
-            handle.route().add(route).execute().await?;
-            Ok(())
-        })
+    with_connection_in(namespace, |handle| async move {
+        let mut next_hops = Vec::new();
+        for (interface, via) in hops {
+            let mut hop = RouteNextHop::default();
+            hop.interface_index = link_index(&handle, interface).await?;
+            hop.flags = RouteNextHopFlags::Onlink;
+            hop.attributes
+                .push(RouteAttribute::Gateway(RouteAddress::Inet(*via)));
+            next_hops.push(hop);
+        }
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .multipath(next_hops)
+            .build();
+        handle.route().add(route).execute().await?;
+        Ok(())
     })
     .with_context(|| {
         format!(
@@ -406,19 +422,16 @@ pub fn add_peer_address(
     local: Ipv4Addr,
     peer: Ipv4Addr,
 ) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let index = link_index(&handle, interface).await?;
-            // Replaced, so that plumbing a tunnel again changes nothing.
-            let mut request = handle.address().add(index, IpAddr::V4(local), 32).replace();
-            for attribute in &mut request.message_mut().attributes {
-                if let AddressAttribute::Address(address) = attribute {
-                    *address = IpAddr::V4(peer);
-                }
+    on_link_in(namespace, interface, |handle, index| async move {
+        // Replaced, so that plumbing a tunnel again changes nothing.
+        let mut request = handle.address().add(index, IpAddr::V4(local), 32).replace();
+        for attribute in &mut request.message_mut().attributes {
+            if let AddressAttribute::Address(address) = attribute {
+                *address = IpAddr::V4(peer);
             }
-            request.execute().await?;
-            Ok(())
-        })
+        }
+        request.execute().await?;
+        Ok(())
     })
     .with_context(|| {
         format!("adding {local}/32 peer {peer}/32 to {interface} in network namespace {namespace}")
@@ -432,32 +445,30 @@ pub fn add_peer_address(
 /// nexthop dev B`), the flows spread by the namespace's multipath hash.
 pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[String]) -> Result<()> {
     let names = interfaces.join(", ");
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let mut indexes = Vec::new();
-            for interface in interfaces {
-                indexes.push(link_index(&handle, interface).await?);
-            }
-            let route = match indexes.as_slice() {
-                [] => bail!("no interface to route {prefix} through"),
-                [index] => device_route(*index, IpNet::V4(prefix)),
-                _ => RouteMessageBuilder::<Ipv4Addr>::new()
-                    .destination_prefix(prefix.network(), prefix.prefix_len())
-                    .multipath(
-                        indexes
-                            .iter()
-                            .map(|&index| {
-                                let mut hop = RouteNextHop::default();
-                                hop.interface_index = index;
-                                hop
-                            })
-                            .collect(),
-                    )
-                    .build(),
-            };
-            handle.route().add(route).replace().execute().await?;
-            Ok(())
-        })
+    with_connection_in(namespace, |handle| async move {
+        let mut indexes = Vec::new();
+        for interface in interfaces {
+            indexes.push(link_index(&handle, interface).await?);
+        }
+        let route = match indexes.as_slice() {
+            [] => bail!("no interface to route {prefix} through"),
+            [index] => device_route(*index, IpNet::V4(prefix)),
+            _ => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(prefix.network(), prefix.prefix_len())
+                .multipath(
+                    indexes
+                        .iter()
+                        .map(|&index| {
+                            let mut hop = RouteNextHop::default();
+                            hop.interface_index = index;
+                            hop
+                        })
+                        .collect(),
+                )
+                .build(),
+        };
+        handle.route().add(route).replace().execute().await?;
+        Ok(())
     })
     .with_context(|| format!("routing {prefix} through {names} in network namespace {namespace}"))
 }
@@ -466,15 +477,13 @@ pub fn replace_device_route(namespace: &str, prefix: Ipv4Net, interfaces: &[Stri
 /// route to it there (`ip route replace PREFIX via VIA`): the kernel finds
 /// the interface that reaches `via`.
 pub fn replace_gateway_route(namespace: &str, prefix: Ipv4Net, via: Ipv4Addr) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .destination_prefix(prefix.network(), prefix.prefix_len())
-                .gateway(via)
-                .build();
-            handle.route().add(route).replace().execute().await?;
-            Ok(())
-        })
+    with_connection_in(namespace, |handle| async move {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(prefix.network(), prefix.prefix_len())
+            .gateway(via)
+            .build();
+        handle.route().add(route).replace().execute().await?;
+        Ok(())
     })
     .with_context(|| format!("routing {prefix} via {via} in network namespace {namespace}"))
 }
@@ -482,18 +491,16 @@ pub fn replace_gateway_route(namespace: &str, prefix: Ipv4Net, via: Ipv4Addr) ->
 /// Removes the main table's route to `prefix` in `namespace` (`ip route
 /// del PREFIX`); one that is not there is not an error.
 pub fn delete_route(namespace: &str, prefix: Ipv4Net) -> Result<()> {
-    netns::run_in(namespace, || {
-        with_connection(|handle| async move {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .destination_prefix(prefix.network(), prefix.prefix_len())
-                .build();
-            match handle.route().del(route).execute().await {
-                Ok(()) => Ok(()),
-                // ESRCH: no such route.
-                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
-                Err(e) => Err(e.into()),
-            }
-        })
+    with_connection_in(namespace, |handle| async move {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(prefix.network(), prefix.prefix_len())
+            .build();
+        match handle.route().del(route).execute().await {
+            Ok(()) => Ok(()),
+            // ESRCH: no such route.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     })
     .with_context(|| format!("removing the route to {prefix} in network namespace {namespace}"))
 }

@@ -268,24 +268,18 @@ mod tests {
 
     #[test]
     fn only_status_200_is_up() {
-        assert_eq!(status_outcome("HTTP/1.1 200 OK"), ProbeOutcome::Up);
-        assert_eq!(status_outcome("HTTP/1.0 200"), ProbeOutcome::Up);
-        assert_eq!(
-            status_outcome("HTTP/1.1 404 Not Found"),
-            ProbeOutcome::Down("HTTP 404".into())
-        );
-        assert_eq!(
-            status_outcome("HTTP/1.1 204 No Content"),
-            ProbeOutcome::Down("HTTP 204".into())
-        );
-        assert_eq!(
-            status_outcome("SSH-2.0-OpenSSH_9.2"),
-            ProbeOutcome::Down("not an HTTP answer".into())
-        );
-        assert_eq!(
-            status_outcome(""),
-            ProbeOutcome::Down("not an HTTP answer".into())
-        );
+        let down = |why: &str| ProbeOutcome::Down(why.into());
+        let cases = [
+            ("HTTP/1.1 200 OK", ProbeOutcome::Up),
+            ("HTTP/1.0 200", ProbeOutcome::Up),
+            ("HTTP/1.1 404 Not Found", down("HTTP 404")),
+            ("HTTP/1.1 204 No Content", down("HTTP 204")),
+            ("SSH-2.0-OpenSSH_9.2", down("not an HTTP answer")),
+            ("", down("not an HTTP answer")),
+        ];
+        for (status_line, outcome) in cases {
+            assert_eq!(status_outcome(status_line), outcome, "{status_line:?}");
+        }
     }
 
     #[test]

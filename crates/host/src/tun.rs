@@ -20,7 +20,6 @@
 //! the device is moved elsewhere. Queue fds stay valid across the move.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use anyhow::{bail, Context, Result};
 use tun_rs::{DeviceBuilder, SyncDevice};
@@ -134,25 +133,34 @@ impl TunQueue {
     }
 }
 
-impl AsRawFd for TunQueue {
-    fn as_raw_fd(&self) -> RawFd {
-        self.device.as_raw_fd()
-    }
-}
+/// Gives a queue type whose `device` field is a [`SyncDevice`] that
+/// device's fd (`AsRawFd`, `AsFd`) and a `Debug` that shows the fd.
+macro_rules! queue_fd {
+    ($queue:ident) => {
+        impl std::os::fd::AsRawFd for $queue {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&self.device)
+            }
+        }
 
-impl AsFd for TunQueue {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.device.as_fd()
-    }
-}
+        impl std::os::fd::AsFd for $queue {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.device)
+            }
+        }
 
-impl std::fmt::Debug for TunQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TunQueue")
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
+        impl std::fmt::Debug for $queue {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($queue))
+                    .field("fd", &std::os::fd::AsRawFd::as_raw_fd(self))
+                    .finish()
+            }
+        }
+    };
 }
+pub(crate) use queue_fd;
+
+queue_fd!(TunQueue);
 
 /// A TUN device and the queues opened on it.
 ///

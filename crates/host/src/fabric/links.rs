@@ -21,7 +21,7 @@ use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::super::bpf::tc::{self, create, Hook, Program};
-use super::super::netlink::{link_index_and_mac, with_connection};
+use super::super::netlink::{bring_up, link_index_and_mac, with_connection};
 
 /// Adds, in the current thread's namespace, the veth `name` (down, MTU
 /// `mtu`) whose peer `peer_name` is born in the namespace open as
@@ -136,17 +136,10 @@ pub fn plumb_here(port: &PortDevices<'_>) -> Result<()> {
             (port.tun, port.tun_name, port.mtu),
             (port.host_end, port.host_name, port.host_end_mtu),
         ] {
-            let request = LinkUnspec::new_with_index(index)
+            let link = LinkUnspec::new_with_index(index)
                 .name(name.to_owned())
-                .mtu(mtu)
-                .up()
-                .build();
-            handle
-                .link()
-                .set(request)
-                .execute()
-                .await
-                .with_context(|| format!("bringing up {name} (#{index})"))?;
+                .mtu(mtu);
+            bring_up(&handle, link, index, name).await?;
         }
         Ok(())
     })

@@ -303,24 +303,37 @@ mod tests {
     use super::super::BgpNeighbor;
     use super::*;
 
-    #[test]
-    fn the_config_announces_statics_and_installs_only_bgp_routes() {
-        let spec = BgpRouterSpec {
+    /// A router (AS, router ID, the prefix it announces) with one
+    /// neighbour (address, AS), met from the router ID, `multihop` and
+    /// `pass_on` as [`BgpNeighbor`] has them.
+    fn spec(
+        (asn, router_id, announce): (u32, Ipv4Addr, &str),
+        (address, neighbor_asn): (Ipv4Addr, u32),
+        multihop: bool,
+        pass_on: bool,
+    ) -> BgpRouterSpec {
+        BgpRouterSpec {
             netns: "n".into(),
-            asn: 65010,
-            router_id: Ipv4Addr::new(10, 77, 0, 2),
-            announce: vec!["192.168.1.0/24".parse().expect("literal")],
+            asn,
+            router_id,
+            announce: vec![announce.parse().expect("literal")],
             neighbors: vec![BgpNeighbor {
-                address: Ipv4Addr::new(10, 77, 0, 1),
-                asn: 65515,
-                local_address: Some(Ipv4Addr::new(10, 77, 0, 2)),
-                multihop: true,
-                pass_on: false,
+                address,
+                asn: neighbor_asn,
+                local_address: Some(router_id),
+                multihop,
+                pass_on,
             }],
             install_learned: true,
             run_dir: "/run/x".into(),
-        };
-        let text = config(&spec);
+        }
+    }
+
+    #[test]
+    fn the_config_announces_statics_and_installs_only_bgp_routes() {
+        let router = (65010, Ipv4Addr::new(10, 77, 0, 2), "192.168.1.0/24");
+        let neighbor = (Ipv4Addr::new(10, 77, 0, 1), 65515);
+        let text = config(&spec(router, neighbor, true, false));
         assert!(text.contains("route 192.168.1.0/24 unreachable;"));
         assert!(text.contains("export where source = RTS_BGP;"));
         assert!(text.contains("merge paths on;"));
@@ -335,22 +348,9 @@ mod tests {
 
     #[test]
     fn a_router_of_the_same_network_is_sent_what_was_learned_through_this_one() {
-        let spec = BgpRouterSpec {
-            netns: "n".into(),
-            asn: 65050,
-            router_id: Ipv4Addr::new(10, 52, 255, 253),
-            announce: vec!["10.52.0.0/16".parse().expect("literal")],
-            neighbors: vec![BgpNeighbor {
-                address: Ipv4Addr::new(10, 52, 255, 254),
-                asn: 65050,
-                local_address: Some(Ipv4Addr::new(10, 52, 255, 253)),
-                multihop: false,
-                pass_on: true,
-            }],
-            install_learned: true,
-            run_dir: "/run/x".into(),
-        };
-        let text = config(&spec);
+        let router = (65050, Ipv4Addr::new(10, 52, 255, 253), "10.52.0.0/16");
+        let neighbor = (Ipv4Addr::new(10, 52, 255, 254), 65050);
+        let text = config(&spec(router, neighbor, false, true));
         let session = &text[text
             .find("protocol bgp peer_10_52_255_254")
             .expect("the session")..];

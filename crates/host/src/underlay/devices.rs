@@ -20,7 +20,7 @@ use rtnetlink::packet_route::link::LinkAttribute;
 use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVxlan};
 
 use super::super::bpf::tc::{self, create, Hook, Program};
-use super::super::netlink::{link_index, with_connection};
+use super::super::netlink::{bring_up, link_index, with_connection};
 use super::VXLAN_PORT;
 
 /// Runs `work` on a new thread, which is in the caller's namespace (a
@@ -202,18 +202,8 @@ pub fn plumb_here(attachments: &[Attachment<'_>], tap: u32, mtu: u32) -> Result<
             .with_context(|| format!("attaching {} to {name}", attachment.program.name))?;
         }
         for attachment in attachments {
-            let request = LinkUnspec::new_with_index(attachment.index)
-                .mtu(mtu)
-                .up()
-                .build();
-            handle
-                .link()
-                .set(request)
-                .execute()
-                .await
-                .with_context(|| {
-                    format!("bringing up {} (#{})", attachment.name, attachment.index)
-                })?;
+            let link = LinkUnspec::new_with_index(attachment.index).mtu(mtu);
+            bring_up(&handle, link, attachment.index, attachment.name).await?;
         }
         Ok(())
     })

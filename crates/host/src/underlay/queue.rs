@@ -10,7 +10,6 @@
 //! 10-byte header on a write, and nothing allocated.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use tun_rs::SyncDevice;
 
@@ -127,25 +126,7 @@ impl UnderlayQueue {
     }
 }
 
-impl AsRawFd for UnderlayQueue {
-    fn as_raw_fd(&self) -> RawFd {
-        self.device.as_raw_fd()
-    }
-}
-
-impl AsFd for UnderlayQueue {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.device.as_fd()
-    }
-}
-
-impl std::fmt::Debug for UnderlayQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnderlayQueue")
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
+crate::tun::queue_fd!(UnderlayQueue);
 
 #[cfg(test)]
 mod tests {

@@ -92,11 +92,8 @@ struct Signature {
 
 const SIGNATURES: &[Signature] = {
     use Param::{Any, Text};
-    const fn fixed(
-        name: &'static str,
-        params: &'static [Param],
-        body: fn(&[Value]) -> Outcome,
-    ) -> Signature {
+    type Body = fn(&[Value]) -> Outcome;
+    const fn fixed(name: &'static str, params: &'static [Param], body: Body) -> Signature {
         Signature {
             name,
             params,
@@ -104,16 +101,10 @@ const SIGNATURES: &[Signature] = {
             body,
         }
     }
-    const fn variadic(
-        name: &'static str,
-        params: &'static [Param],
-        body: fn(&[Value]) -> Outcome,
-    ) -> Signature {
+    const fn variadic(name: &'static str, params: &'static [Param], body: Body) -> Signature {
         Signature {
-            name,
-            params,
             variadic: true,
-            body,
+            ..fixed(name, params, body)
         }
     }
     &[

@@ -12,7 +12,6 @@
 
 use super::*;
 use serde_json::Value as Json;
-use std::fmt::Write as _;
 
 /// The block types whose bodies are `TYPE -> LABEL -> body`.
 const TWO_LABELS: &[&str] = &["resource", "data"];
@@ -197,23 +196,7 @@ fn expression(value: &Json) -> String {
 /// A string as a native quoted template: quotes, backslashes and control
 /// characters escaped, `${` and `%{` kept.
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::double_quoted(s, &[('\n', "\\n"), ('\r', "\\r"), ('\t', "\\t")])
 }
 
 #[cfg(test)]

@@ -503,26 +503,33 @@ mod tests {
     #[test]
     fn a_resource_referring_outside_the_configuration_is_left_out() {
         let hub_id = text_of(&unknown("var.hub_vnet_id"));
-        let mut resources = vec![Resource {
+        let peering = |name: &str, attributes| Resource {
             kind: "azurerm_virtual_network_peering".into(),
-            name: "spoke-to-hub".into(),
-            attributes: serde_json::json!({
+            name: name.into(),
+            attributes,
+            source: "peering.tf:3".into(),
+        };
+        let settle_peerings = |resources: &mut Vec<Resource>, left_out: &mut Vec<_>| {
+            settle(
+                resources,
+                &["azurerm_virtual_network_peering"],
+                &[],
+                &[],
+                left_out,
+            )
+            .unwrap()
+        };
+        let mut resources = vec![peering(
+            "spoke-to-hub",
+            serde_json::json!({
                 "name": "spoke-to-hub",
                 "virtual_network_name": "spoke",
                 "remote_virtual_network_id": hub_id,
                 "location": text_of(&unknown("var.location")),
             }),
-            source: "peering.tf:3".into(),
-        }];
+        )];
         let mut left_out = Vec::new();
-        settle(
-            &mut resources,
-            &["azurerm_virtual_network_peering"],
-            &[],
-            &[],
-            &mut left_out,
-        )
-        .unwrap();
+        settle_peerings(&mut resources, &mut left_out);
         assert!(resources.is_empty());
         assert_eq!(
             left_out[0].name,
@@ -531,23 +538,14 @@ mod tests {
         );
         // An ID with known parts is not left out; an unknown region is no
         // region.
-        let mut resources = vec![Resource {
-            kind: "azurerm_virtual_network_peering".into(),
-            name: "p".into(),
-            attributes: serde_json::json!({
+        let mut resources = vec![peering(
+            "p",
+            serde_json::json!({
                 "remote_virtual_network_id": format!("/x/virtualNetworks/{hub_id}"),
                 "location": text_of(&unknown("var.location")),
             }),
-            source: "peering.tf:3".into(),
-        }];
-        settle(
-            &mut resources,
-            &["azurerm_virtual_network_peering"],
-            &[],
-            &[],
-            &mut left_out,
-        )
-        .unwrap();
+        )];
+        settle_peerings(&mut resources, &mut left_out);
         assert_eq!(resources[0].attributes["location"], serde_json::Value::Null);
         assert_eq!(
             resources[0].attributes["remote_virtual_network_id"],

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::ImportError;
-use std::fmt::Write as _;
 
 /// The text, and for each object the line of its source comment.
 pub(super) struct Output {
@@ -317,19 +316,7 @@ pub(super) fn scalar(text: &str) -> String {
     if plain_chars && starts_well && reads_as_text && !reserved {
         return text.to_string();
     }
-    let mut quoted = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(quoted, "\\u{:04x}", c as u32);
-            }
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
+    crate::double_quoted(text, &[])
 }
 
 /// A number as a plain scalar, anything else quoted.

@@ -436,23 +436,25 @@ mod tests {
             dst_port: None,
         };
         let decide = |k: PacketKey| first_match(&inbound, &k).map(|i| inbound[i].name.as_str());
-        assert_eq!(
-            decide(key(IPPROTO_ICMP, "10.0.1.5", "10.0.1.4")),
-            Some("defaultSecurityRules/AllowVnetInBound")
-        );
-        assert_eq!(
-            decide(key(IPPROTO_ICMP, "8.8.8.8", "10.0.1.4")),
-            Some("defaultSecurityRules/DenyAllInBound")
-        );
-        // The host VIP is in VirtualNetwork, so it matches AllowVnetInBound first.
-        assert_eq!(
-            decide(key(IPPROTO_TCP, "168.63.129.16", "10.0.1.4")),
-            Some("defaultSecurityRules/AllowVnetInBound")
-        );
-        assert_eq!(
-            decide(key(IPPROTO_TCP, "168.63.129.16", "8.8.8.8")),
-            Some("defaultSecurityRules/AllowAzureLoadBalancerInBound")
-        );
+        let cases = [
+            (IPPROTO_ICMP, "10.0.1.5", "10.0.1.4", "AllowVnetInBound"),
+            (IPPROTO_ICMP, "8.8.8.8", "10.0.1.4", "DenyAllInBound"),
+            // The host VIP is in VirtualNetwork, so it matches AllowVnetInBound first.
+            (IPPROTO_TCP, "168.63.129.16", "10.0.1.4", "AllowVnetInBound"),
+            (
+                IPPROTO_TCP,
+                "168.63.129.16",
+                "8.8.8.8",
+                "AllowAzureLoadBalancerInBound",
+            ),
+        ];
+        for (proto, src, dst, rule) in cases {
+            assert_eq!(
+                decide(key(proto, src, dst)),
+                Some(format!("defaultSecurityRules/{rule}").as_str()),
+                "{src} -> {dst}"
+            );
+        }
     }
 
     #[test]

@@ -14,6 +14,24 @@ fn gateway(topo: &Topology, name: &str) -> Endpoint {
     Endpoint::Gateway(topo.gateways.by_name(name).expect("the gateway"))
 }
 
+/// The triangle, its branch site 12 ms away.
+fn triangle_with_site_latency() -> Topology {
+    let text = TRIANGLE.replacen(
+        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}",
+        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}\n    latency_ms: 12",
+        1,
+    );
+    load("triangle", &text)
+}
+
+/// The triangle's branch site as reached through gateway `gateway`.
+fn branch_site(gateway: GatewayIdx) -> Endpoint {
+    Endpoint::Site {
+        site: SiteIdx::new(0),
+        gateway,
+    }
+}
+
 const MESH: &str = include_str!("../../../../../config/three-region-mesh.yaml");
 const TRIANGLE: &str = include_str!("../../../../../config/vnet2vnet-triangle.yaml");
 
@@ -113,19 +131,11 @@ fn a_vnet2vnet_tunnel_takes_the_regions_delay_the_vpn_mtu_and_the_gateway_it_lea
 
 #[test]
 fn a_site_s_tunnel_takes_its_latency_and_a_vpn_s_mtu() {
-    let text = TRIANGLE.replacen(
-        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}",
-        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}\n    latency_ms: 12",
-        1,
-    );
-    let topo = load("triangle", &text);
+    let topo = triangle_with_site_latency();
     let Endpoint::Gateway(gw_c) = gateway(&topo, "gw-c") else {
         unreachable!()
     };
-    let site = Endpoint::Site {
-        site: SiteIdx::new(0),
-        gateway: gw_c,
-    };
+    let site = branch_site(gw_c);
     let out = hop(&topo, Endpoint::Gateway(gw_c), site);
     let back = hop(&topo, site, Endpoint::Gateway(gw_c));
     for h in [out, back] {
@@ -158,22 +168,14 @@ fn a_vm_s_egress_limit_is_its_size_s() {
 
 #[test]
 fn a_spoke_vm_reaches_a_site_through_its_hub_gateway_and_the_site_s_path() {
-    let text = TRIANGLE.replacen(
-        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}",
-        "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}\n    latency_ms: 12",
-        1,
-    );
-    let topo = load("triangle", &text);
+    let topo = triangle_with_site_latency();
     let Endpoint::Gateway(gw_a) = gateway(&topo, "gw-a") else {
         unreachable!()
     };
     let Endpoint::Gateway(gw_c) = gateway(&topo, "gw-c") else {
         unreachable!()
     };
-    let site = Endpoint::Site {
-        site: SiteIdx::new(0),
-        gateway: gw_c,
-    };
+    let site = branch_site(gw_c);
     let spoke = nic(&topo, "spoke-vm");
     assert_eq!(
         path(&topo, spoke, site),
