@@ -69,11 +69,7 @@ impl HttpCounters {
 
     /// Takes one of `cap` capture slots; false when all are taken.
     pub fn start_capture(&self, cap: usize) -> bool {
-        self.captures_running
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < cap).then_some(n + 1)
-            })
-            .is_ok()
+        crate::host::cap::take_below(&self.captures_running, cap)
     }
 
     pub fn end_capture(&self) {

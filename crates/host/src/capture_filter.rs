@@ -118,12 +118,7 @@ struct CompilerPlace(&'static AtomicUsize);
 
 impl CompilerPlace {
     fn take(taken: &'static AtomicUsize, max: usize) -> Option<CompilerPlace> {
-        taken
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| CompilerPlace(taken))
+        crate::cap::take_below(taken, max).then_some(CompilerPlace(taken))
     }
 }
 

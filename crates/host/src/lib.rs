@@ -38,6 +38,7 @@
 //! else of the crate.
 
 pub mod bpf;
+pub mod cap;
 pub mod capture;
 pub mod capture_filter;
 pub mod fabric;
