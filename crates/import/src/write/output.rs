@@ -9,16 +9,20 @@ use crate::ImportError;
 pub(super) struct Output {
     pub(super) text: String,
     pub(super) sources: Vec<(usize, String)>,
+    /// The lines written so far, kept as they are written: counting them
+    /// in the text at each object made an import quadratic in its size.
+    lines: usize,
 }
 
 impl Output {
     pub(super) fn line(&mut self, text: &str) {
         self.text.push_str(text);
         self.text.push('\n');
+        self.lines += 1 + text.bytes().filter(|b| *b == b'\n').count();
     }
 
     pub(super) fn lines(&self) -> usize {
-        self.text.lines().count()
+        self.lines
     }
 
     /// A blank line and `key:`, opening a list of the file.
@@ -51,6 +55,7 @@ impl Model<'_> {
         let mut out = Output {
             text: String::new(),
             sources: Vec::new(),
+            lines: 0,
         };
         out.line(&format!(
             "# Imported by `vnetd import` from {}.",
@@ -336,4 +341,35 @@ pub(super) fn flow_list(items: &[String]) -> String {
 /// Text for a comment: one line.
 pub(super) fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod line_count_tests {
+    use super::*;
+
+    /// The count kept as lines are written is the text's own, source
+    /// comments land on the line they name, and a value spelled over
+    /// several lines counts each.
+    #[test]
+    fn the_lines_counted_are_the_texts() {
+        let mut out = Output {
+            text: String::new(),
+            sources: Vec::new(),
+            lines: 0,
+        };
+        out.line("# header");
+        out.section("virtual_networks");
+        out.item(2, "vnets.json: hub", "hub");
+        out.line("    address_space:\n      - 10.0.0.0/16");
+        out.item(2, "vnets.json: spoke", "spoke");
+        assert_eq!(out.lines(), out.text.lines().count());
+        for (line, source) in &out.sources {
+            let written = out.text.lines().nth(line - 1).unwrap();
+            assert_eq!(written.trim_start(), format!("# {source}"));
+        }
+        assert_eq!(
+            out.sources.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [4, 8]
+        );
+    }
 }
