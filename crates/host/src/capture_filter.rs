@@ -118,7 +118,13 @@ struct CompilerPlace(&'static AtomicUsize);
 
 impl CompilerPlace {
     fn take(taken: &'static AtomicUsize, max: usize) -> Option<CompilerPlace> {
-        crate::cap::take_below(taken, max).then_some(CompilerPlace(taken))
+        // Made only once the place is taken: a place made and dropped
+        // would give back one that was never taken.
+        if crate::cap::take_below(taken, max) {
+            Some(CompilerPlace(taken))
+        } else {
+            None
+        }
     }
 }
 
