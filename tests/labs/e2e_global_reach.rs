@@ -24,12 +24,32 @@ use vnetd::diagnostics;
 const DC1_HOST: &str = "172.20.1.10";
 const DC2_HOST: &str = "172.21.1.10";
 
-fn two_datacenters(prefix: &str, reach: bool) -> String {
-    let link = if reach {
+/// The Global Reach link between the two circuits, when `reach`.
+fn reach_link(reach: bool) -> &'static str {
+    if reach {
         "express_route_circuit_connections:\n  - {name: dc1-dc2, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/29}\n"
     } else {
         ""
-    };
+    }
+}
+
+/// A hub VNet with one VM and no gateway, and two datacenters on
+/// circuits: dc1's router runs vnetd's BIRD, dc2's `dc2_speaker`; each
+/// circuit takes `latencies` (ms, one way, or the location's own when
+/// `None`) to its peering location; then `tail` (a Global Reach link,
+/// expectations).
+fn datacenters(
+    prefix: &str,
+    dc2_speaker: &str,
+    latencies: Option<(u32, u32)>,
+    tail: &str,
+) -> String {
+    let latency =
+        |ms: Option<u32>| ms.map_or(String::new(), |ms| format!("\n    latency_ms: {ms}"));
+    let (first, second) = (
+        latency(latencies.map(|l| l.0)),
+        latency(latencies.map(|l| l.1)),
+    );
     format!(
         "
 vnets:
@@ -48,22 +68,28 @@ on_premises_sites:
       - {{name: dc1-host, private_ip_address: {DC1_HOST}, netns: {prefix}-dc1-host}}
   - name: dc2
     address_space: [172.21.0.0/16]
-    router: {{netns: {prefix}-dc2, asn: 65030, bgp_speaker: none}}
+    router: {{netns: {prefix}-dc2, asn: 65030, bgp_speaker: {dc2_speaker}}}
     hosts:
       - {{name: dc2-host, private_ip_address: {DC2_HOST}, netns: {prefix}-dc2-host}}
 express_route_circuits:
   - name: dc1-circuit
     site: dc1
     peering_location: Amsterdam
-    bandwidth_in_mbps: 1000
+    bandwidth_in_mbps: 1000{first}
     private_peering: {{peer_asn: 65020, primary_peer_address_prefix: 172.16.0.0/30, secondary_peer_address_prefix: 172.16.0.4/30}}
   - name: dc2-circuit
     site: dc2
     peering_location: London
-    bandwidth_in_mbps: 500
+    bandwidth_in_mbps: 500{second}
     private_peering: {{peer_asn: 65030, primary_peer_address_prefix: 172.16.1.0/30, secondary_peer_address_prefix: 172.16.1.4/30}}
-{link}"
+{tail}"
     )
+}
+
+/// The two datacenters with dc2's router left to the user (no speaker of
+/// vnetd's), joined by Global Reach when `reach`.
+fn two_datacenters(prefix: &str, reach: bool) -> String {
+    datacenters(prefix, "none", None, reach_link(reach))
 }
 
 /// dc2's own router: the user's BIRD, written as for a real circuit, not
@@ -222,61 +248,30 @@ fn global_reach_joins_two_circuits_without_any_vnet_gateway() {
 /// Global Reach when `reach`; a hub VNet with one VM and no gateway; and
 /// expectations from both datacenters.
 fn delayed_datacenters(prefix: &str, latencies: (u32, u32), reach: bool) -> String {
-    let (link, to_dc2) = if reach {
+    let (to_dc2, back) = if reach {
         (
-            "express_route_circuit_connections:\n  - {name: dc1-dc2, circuit: dc1-circuit, peer_circuit: dc2-circuit, address_prefix_ipv4: 192.168.8.0/29}\n",
             "result: Allow, via: [dc1-circuit, dc2-circuit]",
+            "result: Allow, via: [dc2-circuit, dc1-circuit]",
         )
     } else {
-        ("", "result: Deny, reason: route_none")
+        (
+            "result: Deny, reason: route_none",
+            "result: Deny, reason: route_none",
+        )
     };
-    let back = if reach {
-        "result: Allow, via: [dc2-circuit, dc1-circuit]"
-    } else {
-        "result: Deny, reason: route_none"
-    };
-    format!(
+    let expectations = format!(
         "
-vnets:
-  - name: hub
-    address_space: [10.0.0.0/16]
-    location: westeurope
-    subnets:
-      - {{name: default, address_prefixes: [10.0.1.0/24]}}
-network_interfaces:
-  - {{name: vm, subnet: hub/default, private_ip_address: 10.0.1.4, netns: {prefix}-vm}}
-on_premises_sites:
-  - name: dc1
-    address_space: [172.20.0.0/16]
-    router: {{netns: {prefix}-dc1, asn: 65020, bgp_speaker: bird}}
-    hosts:
-      - {{name: dc1-host, private_ip_address: {DC1_HOST}, netns: {prefix}-dc1-host}}
-  - name: dc2
-    address_space: [172.21.0.0/16]
-    router: {{netns: {prefix}-dc2, asn: 65030, bgp_speaker: bird}}
-    hosts:
-      - {{name: dc2-host, private_ip_address: {DC2_HOST}, netns: {prefix}-dc2-host}}
-express_route_circuits:
-  - name: dc1-circuit
-    site: dc1
-    peering_location: Amsterdam
-    bandwidth_in_mbps: 1000
-    latency_ms: {first}
-    private_peering: {{peer_asn: 65020, primary_peer_address_prefix: 172.16.0.0/30, secondary_peer_address_prefix: 172.16.0.4/30}}
-  - name: dc2-circuit
-    site: dc2
-    peering_location: London
-    bandwidth_in_mbps: 500
-    latency_ms: {second}
-    private_peering: {{peer_asn: 65030, primary_peer_address_prefix: 172.16.1.0/30, secondary_peer_address_prefix: 172.16.1.4/30}}
-{link}
 expectations:
   - {{name: dc1-pings-dc2, from: dc1-host, to: dc2-host, protocol: Icmp, {to_dc2}}}
   - {{name: dc2-reaches-dc1-ssh, from: dc2-host, to: dc1-host, protocol: Tcp, port: 22, {back}}}
   - {{name: no-datacenter-route-to-the-hub, from: dc1-host, to: vm, protocol: Icmp, result: Deny, reason: route_none}}
-",
-        first = latencies.0,
-        second = latencies.1,
+"
+    );
+    datacenters(
+        prefix,
+        "bird",
+        Some(latencies),
+        &format!("{}{expectations}", reach_link(reach)),
     )
 }
 
