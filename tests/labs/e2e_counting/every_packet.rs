@@ -54,27 +54,80 @@ fn link_counter(ns: &str, device: &str, counter: &str) -> u64 {
     .unwrap_or_else(|e| panic!("{counter} of {device} in {ns}: {e}"))
 }
 
+/// A UDP flow from vm1 to shared1's `port`, with both its sockets.
+struct UdpFlow {
+    server: std::net::UdpSocket,
+    client: std::net::UdpSocket,
+    to: SocketAddr,
+    source_port: u16,
+}
+
+impl UdpFlow {
+    /// Sends until the datagrams arrive and, with offload, the kernel
+    /// carries the flow; then empties the server's queue.
+    fn settled(lab: &Lab, port: u16) -> UdpFlow {
+        let to = SocketAddr::from(([10, 0, 2, 4], port));
+        let server = netns::run_in(&lab.ns("shared1"), move || common::udp_bind_again(to)).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let client = common::udp_client_for(&lab.ns("vm1"), to);
+        let source_port = client.local_addr().unwrap().port();
+        let flow = UdpFlow {
+            server,
+            client,
+            to,
+            source_port,
+        };
+        assert!(
+            flow.arrives_and_is_carried(lab, b"before"),
+            "the flow never settled"
+        );
+        let mut buf = [0u8; 64];
+        while flow.server.recv_from(&mut buf).is_ok() {}
+        flow
+    }
+
+    /// Whether `payload`, sent again until it does within 10 s, arrives
+    /// and, with offload, the kernel carries the flow.
+    fn arrives_and_is_carried(&self, lab: &Lab, payload: &[u8]) -> bool {
+        let mut buf = [0u8; 64];
+        let to = self.to.to_string();
+        common::wait_for(Duration::from_secs(10), || {
+            self.client.send_to(payload, self.to).unwrap();
+            self.server.recv_from(&mut buf).is_ok()
+                && (!offloading() || offloaded(lab, "vm1", self.source_port, &to))
+        })
+    }
+
+    /// Sends `rounds` rounds of `per_round` datagrams, each round counted
+    /// by `gone` before the next leaves, so that no queue between vm1 and
+    /// the daemon overflows; `describe` says what was counted when a
+    /// round is not.
+    fn send_in_rounds(
+        &self,
+        (rounds, per_round): (u64, u64),
+        gone: impl Fn() -> u64,
+        describe: impl Fn() -> String,
+    ) {
+        for round in 1..=rounds {
+            for _ in 0..per_round {
+                self.client.send_to(&[7u8; 200], self.to).unwrap();
+            }
+            assert!(
+                common::wait_for(Duration::from_secs(10), || gone() >= round * per_round),
+                "round {round}: {}",
+                describe()
+            );
+        }
+    }
+}
+
 #[test]
 fn a_nic_whose_eth0_is_deleted_under_an_offloaded_flow_counts_what_is_sent_to_it_as_gone() {
     let lab = Lab::start("cntgone", HUB_SPOKE);
     assert_mode(&lab);
-    let to: SocketAddr = "10.0.2.4:7700".parse().unwrap();
-    let server = netns::run_in(&lab.ns("shared1"), move || common::udp_bind_again(to)).unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let client = common::udp_client_for(&lab.ns("vm1"), to);
-    let source_port = client.local_addr().unwrap().port();
-    let mut buf = [0u8; 64];
-    // Datagrams until they arrive and, with offload, the kernel
-    // carries their flow.
-    let settled = common::wait_for(Duration::from_secs(10), || {
-        client.send_to(b"before", to).unwrap();
-        let arrived = server.recv_from(&mut buf).is_ok();
-        arrived && (!offloading() || offloaded(&lab, "vm1", source_port, &to.to_string()))
-    });
-    assert!(settled, "the flow never settled");
-    while server.recv_from(&mut buf).is_ok() {}
+    let flow = UdpFlow::settled(&lab, 7700);
     let report = || stats_of(lab.daemon()).offload;
     let installed_before = report().map(|o| o.installed);
     let host_end = lab.daemon().plane().ports
@@ -100,19 +153,15 @@ fn a_nic_whose_eth0_is_deleted_under_an_offloaded_flow_counts_what_is_sent_to_it
         lab.stats("shared1").drops_for(DropReason::EgressGone)
             - shared1.drops_for(DropReason::EgressGone)
     };
-    for round in 1..=ROUNDS {
-        for _ in 0..PER_ROUND {
-            client.send_to(&[7u8; 200], to).unwrap();
-        }
-        assert!(
-            common::wait_for(Duration::from_secs(10), || gone() >= round * PER_ROUND),
-            "round {round}: {} sent, {} counted gone; vm1 {:?}, shared1 {:?}",
+    flow.send_in_rounds((ROUNDS, PER_ROUND), gone, || {
+        format!(
+            "{} sent, {} counted gone; vm1 {:?}, shared1 {:?}",
             sent(),
             gone(),
             lab.stats("vm1"),
             lab.stats("shared1")
-        );
-    }
+        )
+    });
     let all = ROUNDS * PER_ROUND;
     let now = lab.stats("shared1");
     assert_eq!(gone(), all, "each datagram counted gone once: {now:?}");
@@ -142,21 +191,7 @@ fn a_nic_whose_eth0_is_deleted_under_an_offloaded_flow_counts_what_is_sent_to_it
 fn a_nic_whose_eth0_is_set_down_counts_what_is_sent_to_it_as_gone_until_it_is_up_again() {
     let lab = Lab::start("cntdown", HUB_SPOKE);
     assert_mode(&lab);
-    let to: SocketAddr = "10.0.2.4:7800".parse().unwrap();
-    let server = netns::run_in(&lab.ns("shared1"), move || common::udp_bind_again(to)).unwrap();
-    server
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let client = common::udp_client_for(&lab.ns("vm1"), to);
-    let source_port = client.local_addr().unwrap().port();
-    let mut buf = [0u8; 64];
-    let carried = || !offloading() || offloaded(&lab, "vm1", source_port, &to.to_string());
-    let settled = common::wait_for(Duration::from_secs(10), || {
-        client.send_to(b"before", to).unwrap();
-        server.recv_from(&mut buf).is_ok() && carried()
-    });
-    assert!(settled, "the flow never settled");
-    while server.recv_from(&mut buf).is_ok() {}
+    let flow = UdpFlow::settled(&lab, 7800);
     let host_end = lab.daemon().plane().ports
         [lab.daemon().snapshot().port_by_name("shared1").unwrap()]
     .fast
@@ -180,18 +215,14 @@ fn a_nic_whose_eth0_is_set_down_counts_what_is_sent_to_it_as_gone_until_it_is_up
         lab.stats("shared1").drops_for(DropReason::EgressGone)
             - shared1.drops_for(DropReason::EgressGone)
     };
-    for round in 1..=ROUNDS {
-        for _ in 0..PER_ROUND {
-            client.send_to(&[8u8; 200], to).unwrap();
-        }
-        assert!(
-            common::wait_for(Duration::from_secs(10), || gone() >= round * PER_ROUND),
-            "round {round}: {} counted gone; vm1 {:?}, shared1 {:?}",
+    flow.send_in_rounds((ROUNDS, PER_ROUND), gone, || {
+        format!(
+            "{} counted gone; vm1 {:?}, shared1 {:?}",
             gone(),
             lab.stats("vm1"),
             lab.stats("shared1")
-        );
-    }
+        )
+    });
     let all = ROUNDS * PER_ROUND;
     assert_eq!(gone(), all, "each datagram counted gone once");
     let now = lab.stats("shared1");
@@ -211,12 +242,8 @@ fn a_nic_whose_eth0_is_set_down_counts_what_is_sent_to_it_as_gone_until_it_is_up
     // Up again: the datagrams arrive, and the kernel carries the flow
     // again (with offload).
     common::in_netns(&lab.ns("shared1"), &["ip", "link", "set", "eth0", "up"]);
-    let back = common::wait_for(Duration::from_secs(10), || {
-        client.send_to(b"again", to).unwrap();
-        server.recv_from(&mut buf).is_ok() && carried()
-    });
     assert!(
-        back,
+        flow.arrives_and_is_carried(&lab, b"again"),
         "shared1 never took the flow again: {:?}",
         stats_of(lab.daemon()).offload
     );
