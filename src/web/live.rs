@@ -210,22 +210,18 @@ impl Sampler {
             self.links = Some((snapshot.generation, map));
         }
         let map = &self.links.as_ref().expect("just set").1;
-        let fresh = self
-            .previous
-            .as_ref()
-            .is_none_or(|(then, _)| now.duration_since(*then) > RESUME_WITHIN);
-        if fresh {
+        let previous = self.previous.replace((now, counters));
+        let after_gap = previous.is_some();
+        let Some((then, before)) =
+            previous.filter(|(then, _)| now.duration_since(*then) <= RESUME_WITHIN)
+        else {
             // The first reading, or the first after a long time unwatched:
             // what the flows carried so far is the baseline, not this
             // second's traffic. After a gap, the skipped number shows it.
-            if self.previous.is_some() {
+            if after_gap {
                 self.seq += 1;
             }
-            self.previous = Some((now, counters));
             self.meter.measure(&flows, 1.0, |f| map.links_of(f));
-            return;
-        }
-        let Some((then, before)) = self.previous.replace((now, counters)) else {
             return;
         };
         let seconds = now.duration_since(then).as_secs_f64();
