@@ -159,11 +159,13 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
     Topology {
         source: "bench".into(),
         vnets: vec![Vnet {
+            dns_servers: Vec::new(),
             name: "vnet".into(),
             address_space: vec!["10.0.0.0/16".parse().unwrap()],
             location: "westus".into(),
             flow_timeout_minutes: 4,
             subnets: vec![Subnet {
+                endpoint_policies: Default::default(),
                 name: "app".into(),
                 address_prefixes: vec!["10.0.1.0/24".parse().unwrap()],
                 network_security_group: Some(NsgIdx::new(0)),
@@ -175,6 +177,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
         }]
         .into(),
         nics: vec![Nic {
+            dns_servers: Vec::new(),
             name: "vm1".into(),
             subnet: SubnetRef {
                 vnet: VnetIdx::new(0),

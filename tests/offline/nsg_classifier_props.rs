@@ -289,6 +289,7 @@ proptest! {
 fn hand_built_topology() -> Topology {
     let net = |s: &str| -> IpNet { s.parse().unwrap() };
     let subnet = |name: &str, prefix: &str, nsg: Option<usize>, rt: Option<usize>| Subnet {
+        endpoint_policies: Default::default(),
         name: name.into(),
         address_prefixes: vec![net(prefix)],
         network_security_group: nsg.map(NsgIdx::new),
@@ -301,6 +302,7 @@ fn hand_built_topology() -> Topology {
                addrs: &[&str],
                nsg: Option<usize>,
                asgs: Vec<usize>| Nic {
+        dns_servers: Vec::new(),
         name: name.into(),
         subnet: SubnetRef {
             vnet: VnetIdx::new(vnet),
@@ -478,6 +480,7 @@ fn hand_built_topology() -> Topology {
         source: "hand-built".into(),
         vnets: vec![
             Vnet {
+                dns_servers: Vec::new(),
                 name: "hub".into(),
                 address_space: vec![net("10.0.0.0/16"), net("fd00:0:0::/48")],
                 location: "westus".into(),
@@ -486,6 +489,7 @@ fn hand_built_topology() -> Topology {
                 line: 0,
             },
             Vnet {
+                dns_servers: Vec::new(),
                 name: "spoke".into(),
                 address_space: vec![net("10.1.0.0/16")],
                 location: "eastus".into(),

@@ -22,6 +22,7 @@ pub fn ip(s: &str) -> IpAddr {
 
 fn nic(name: &str, addr: &str, asgs: Vec<usize>, nsg: Option<usize>) -> Nic {
     Nic {
+        dns_servers: Vec::new(),
         name: name.into(),
         subnet: SubnetRef {
             vnet: VnetIdx::new(0),
@@ -66,11 +67,13 @@ pub fn sec_rule(
 pub fn topo(rules: Vec<SecurityRule>) -> Topology {
     Topology {
         vnets: vec![Vnet {
+            dns_servers: Vec::new(),
             name: "vnet".into(),
             address_space: vec![net("10.0.0.0/16")],
             location: "westus".into(),
             flow_timeout_minutes: 4,
             subnets: vec![Subnet {
+                endpoint_policies: Default::default(),
                 name: "app".into(),
                 address_prefixes: vec![net("10.0.1.0/24")],
                 network_security_group: Some(NsgIdx::new(0)),
@@ -119,11 +122,13 @@ pub fn topo(rules: Vec<SecurityRule>) -> Topology {
 
 pub fn vnet(name: &str, location: &str, ranges: &[&str], route_table: Option<usize>) -> Vnet {
     Vnet {
+        dns_servers: Vec::new(),
         name: name.into(),
         address_space: ranges.iter().map(|r| net(r)).collect(),
         location: location.into(),
         flow_timeout_minutes: 4,
         subnets: vec![Subnet {
+            endpoint_policies: Default::default(),
             name: "default".into(),
             address_prefixes: vec![net(ranges[0])],
             network_security_group: None,

@@ -35,6 +35,10 @@ pub fn namespace_spec(
         // Like a gateway instance: its address in RouteServerSubnet, and
         // the instance's BGP speaker in the namespace.
         PortKind::RouteServerInstance { .. } => vm(topology, port, false),
+        // Like the prober: 168.63.129.16 alone, everything out of its TUN.
+        PortKind::AzureDns { .. } => prober(port),
+        // The PaaS resource's face: a guest with the endpoint's address.
+        PortKind::PrivateEndpoint { .. } => vm(topology, port, false),
     };
     spec.queues = queues;
     spec.nonblocking = true;

@@ -79,6 +79,8 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
         PortKind::Prober { vnet } => Endpoint::Prober(vnet),
         PortKind::Firewall { firewall } => Endpoint::Firewall(firewall),
         PortKind::RouteServerInstance { route_server, .. } => Endpoint::RouteServer(route_server),
+        PortKind::AzureDns { vnet } => Endpoint::AzureDns(vnet),
+        PortKind::PrivateEndpoint { endpoint } => Endpoint::PrivateEndpoint(endpoint),
     }
 }
 
@@ -134,6 +136,10 @@ impl ShapingTables {
                     topology.sites[site].name, topology.gateways[gateway].name
                 ),
                 Endpoint::Prober(v) => format!("prober of {}", topology.vnets[v].name),
+                Endpoint::AzureDns(v) => format!("Azure DNS of {}", topology.vnets[v].name),
+                Endpoint::PrivateEndpoint(e) => {
+                    format!("private endpoint {}", topology.private_endpoints[e].name)
+                }
                 Endpoint::Firewall(f) => format!("firewall {}", topology.firewalls[f].name),
                 Endpoint::RouteServer(r) => {
                     format!("route server {}", topology.route_servers[r].name)

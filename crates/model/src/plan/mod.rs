@@ -11,8 +11,8 @@
 
 use crate::topology::{
     named, AsgIdx, ByName, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded,
-    NicIdx, NsgIdx, ParseOptions, RouteServerIdx, RouterRef, SiteIdx, SubnetRef, TiVec, Topology,
-    VnetIdx,
+    NicIdx, NsgIdx, ParseOptions, PrivateEndpointIdx, RouteServerIdx, RouterRef, SiteIdx,
+    SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -107,6 +107,12 @@ pub enum PortKind {
         route_server: RouteServerIdx,
         instance: usize,
     },
+    /// Azure DNS of a VNet: it owns 168.63.129.16, and the daemon answers
+    /// the queries that reach its namespace.
+    AzureDns { vnet: VnetIdx },
+    /// A Private Endpoint: it owns the endpoint's address, and its
+    /// namespace answers as the PaaS resource behind it.
+    PrivateEndpoint { endpoint: PrivateEndpointIdx },
 }
 
 impl PortKind {
@@ -119,6 +125,8 @@ impl PortKind {
             PortKind::Prober { .. } => ports::prober::KIND,
             PortKind::Firewall { .. } => ports::firewall::KIND,
             PortKind::RouteServerInstance { .. } => ports::route_server_instance::KIND,
+            PortKind::AzureDns { .. } => ports::azure_dns::KIND,
+            PortKind::PrivateEndpoint { .. } => ports::private_endpoint::KIND,
         }
     }
 
@@ -165,7 +173,9 @@ impl PortKind {
             PortKind::Vm
             | PortKind::Prober { .. }
             | PortKind::Firewall { .. }
-            | PortKind::RouteServerInstance { .. } => None,
+            | PortKind::RouteServerInstance { .. }
+            | PortKind::AzureDns { .. }
+            | PortKind::PrivateEndpoint { .. } => None,
         }
     }
 
@@ -223,7 +233,10 @@ impl Port {
             PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
                 Some(topology.gateways[gateway].name.clone())
             }
-            PortKind::Prober { .. } => None,
+            PortKind::Prober { .. } | PortKind::AzureDns { .. } => None,
+            PortKind::PrivateEndpoint { endpoint } => {
+                Some(topology.private_endpoints[endpoint].name.clone())
+            }
             PortKind::Firewall { firewall } => Some(topology.firewalls[firewall].name.clone()),
             PortKind::RouteServerInstance { route_server, .. } => {
                 Some(topology.route_servers[route_server].name.clone())
@@ -281,6 +294,8 @@ impl Plan {
         ports::prober::derive(topology, &mut ports);
         ports::firewall::derive(topology, &mut ports);
         ports::route_server_instance::derive(topology, &mut ports);
+        ports::azure_dns::derive(topology, &mut ports);
+        ports::private_endpoint::derive(topology, &mut ports);
         let mut namespaces: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         // A lab spread over machines builds its own share here: the ports
@@ -345,6 +360,12 @@ impl Plan {
     pub fn prober(&self, vnet: VnetIdx) -> Option<PortIdx> {
         self.ports
             .position(|p| matches!(p.kind, PortKind::Prober { vnet: v } if v == vnet))
+    }
+
+    /// The Azure DNS port of `vnet`, if it has one.
+    pub fn azure_dns(&self, vnet: VnetIdx) -> Option<PortIdx> {
+        self.ports
+            .position(|p| matches!(p.kind, PortKind::AzureDns { vnet: v } if v == vnet))
     }
 
     /// The ports of one kind, with their indices.

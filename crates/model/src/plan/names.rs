@@ -49,6 +49,18 @@ pub fn prober_name(vnet: &str) -> String {
     format!("probe-{vnet}")
 }
 
+/// The name of a VNet's Azure DNS port: its port's, and its namespace's
+/// behind the lab's `netns_prefix`.
+pub fn azure_dns_name(vnet: &str) -> String {
+    format!("dns-{vnet}")
+}
+
+/// The namespace of a VNet's Azure DNS, in a lab whose `netns_prefix` is
+/// `prefix`.
+pub fn azure_dns_netns(prefix: &str, vnet: &str) -> String {
+    format!("{prefix}{}", azure_dns_name(vnet))
+}
+
 /// The namespace of a VNet's health prober, in a lab whose `netns_prefix`
 /// is `prefix`.
 pub fn prober_netns(prefix: &str, vnet: &str) -> String {

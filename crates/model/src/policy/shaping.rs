@@ -15,7 +15,8 @@
 use crate::topology::catalog::round_trips;
 use crate::topology::{
     CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, GlobalReach, Impairments, NicIdx,
-    RouteServerIdx, SiteIdx, TiVec, Topology, VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
+    PrivateEndpointIdx, RouteServerIdx, SiteIdx, TiVec, Topology, VmIdx, VnetIdx, DEFAULT_MTU,
+    PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -41,6 +42,10 @@ pub enum Endpoint {
     Firewall(FirewallIdx),
     /// A Route Server (either instance): only its BGP sessions.
     RouteServer(RouteServerIdx),
+    /// A VNet's Azure DNS (168.63.129.16).
+    AzureDns(VnetIdx),
+    /// A Private Endpoint, standing for the PaaS resource behind it.
+    PrivateEndpoint(PrivateEndpointIdx),
 }
 
 /// Where a hop's delay comes from.
@@ -193,6 +198,8 @@ fn vnet_of(topo: &Topology, e: Endpoint) -> Option<VnetIdx> {
         Endpoint::Prober(v) => Some(v),
         Endpoint::Firewall(f) => Some(topo.firewalls[f].vnet),
         Endpoint::RouteServer(r) => Some(topo.route_servers[r].vnet),
+        Endpoint::AzureDns(v) => Some(v),
+        Endpoint::PrivateEndpoint(e) => Some(topo.private_endpoints[e].subnet.vnet),
         Endpoint::Site { .. } => None,
     }
 }
@@ -487,7 +494,10 @@ pub fn path(topo: &Topology, from: Endpoint, to: Endpoint) -> Vec<Endpoint> {
                 chain.push(Endpoint::Gateway(g));
             }
         }
-        (Endpoint::Nic(_) | Endpoint::Prober(_), Endpoint::Site { gateway, .. }) => {
+        (
+            Endpoint::Nic(_) | Endpoint::Prober(_) | Endpoint::PrivateEndpoint(_),
+            Endpoint::Site { gateway, .. },
+        ) => {
             if let Some(g) = entry(from, Some(gateway)).filter(|g| *g != gateway) {
                 chain.push(Endpoint::Gateway(g));
             }

@@ -261,11 +261,13 @@ mod tests {
 
     fn vnet(name: &str, space: &[&str], route_table: Option<usize>) -> Vnet {
         Vnet {
+            dns_servers: Vec::new(),
             name: name.into(),
             address_space: nets(space),
             location: "westus".into(),
             flow_timeout_minutes: 4,
             subnets: vec![Subnet {
+                endpoint_policies: Default::default(),
                 name: "default".into(),
                 address_prefixes: vec![],
                 network_security_group: None,

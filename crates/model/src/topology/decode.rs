@@ -25,8 +25,8 @@
 
 use super::diagnostic::Diagnostics;
 use super::model::{
-    BgpSpeaker, FirewallSku, GatewayType, LoadDistribution, Probe, Protocol, Route, RouteTable,
-    VpnType,
+    BgpSpeaker, EndpointNetworkPolicies, FirewallSku, GatewayType, LoadDistribution, Probe,
+    Protocol, Route, RouteTable, VpnType,
 };
 use super::yaml::{Node, Value};
 
@@ -175,6 +175,9 @@ macro_rules! record {
     };
 }
 
+mod dns;
+pub use dns::{dns_name, record_data, RawPrivateEndpoint, RawRecordSet, RawVnetLink, RawZone};
+
 const TOP_KEYS: &[&str] = &[
     "netns_prefix",
     "vnets",
@@ -198,6 +201,8 @@ const TOP_KEYS: &[&str] = &[
     "firewall_policies",
     "ip_groups",
     "route_servers",
+    "private_dns_zones",
+    "private_endpoints",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -206,12 +211,15 @@ record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
     flow_timeout_minutes: "flow_timeout_in_minutes" => flow_timeout,
     subnets: "subnets" => list,
     host: "host" => optional_ref,
+    dns_servers: "dns_servers" => dns_servers,
 });
 
 record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
     address_prefixes: "address_prefixes" => cidr_list,
     network_security_group: "network_security_group" => optional_ref,
     route_table: "route_table" => optional_ref,
+    endpoint_policies: "private_endpoint_network_policies"
+        => one_of_or(EndpointNetworkPolicies::Disabled),
 });
 
 record!(PEERING_KEYS: RawPeering { name, key, line } "a peering" {
@@ -236,6 +244,7 @@ record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
     host: "host" => optional_ref,
     bgp_speaker: "bgp_speaker" => nic_bgp_speaker,
     bgp_announce: "bgp_announce" => bgp_announce,
+    dns_servers: "dns_servers" => dns_servers,
 });
 
 const IP_CONFIG_KEYS: &[&str] = &["name", "private_ip_address"];
@@ -540,6 +549,8 @@ impl Decoder<'_> {
             firewall_policies: self.records(&top, "firewall_policies"),
             ip_groups: self.records(&top, "ip_groups"),
             route_servers: self.records(&top, "route_servers"),
+            private_dns_zones: self.records(&top, "private_dns_zones"),
+            private_endpoints: self.records(&top, "private_endpoints"),
         }
     }
 

@@ -23,6 +23,8 @@ pub use firewalls::*;
 pub use load_balancers::*;
 pub use route_servers::*;
 
+mod dns;
+pub use dns::*;
 mod express_route;
 mod named;
 pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
@@ -141,6 +143,11 @@ pub struct Topology {
     pub virtual_machines: TiVec<VmIdx, VirtualMachine>,
     /// The machines of a lab spread over several, and what runs on each.
     pub placement: Placement,
+    /// Private DNS zones, with their records and VNet links.
+    pub private_dns_zones: TiVec<ZoneIdx, PrivateDnsZone>,
+    /// Private Endpoints, each a NIC-like port standing for a PaaS
+    /// resource.
+    pub private_endpoints: TiVec<PrivateEndpointIdx, PrivateEndpoint>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +161,8 @@ pub struct Vnet {
     /// Idle timeout of tracked flows, 4..=30 minutes.
     pub flow_timeout_minutes: u32,
     pub subnets: TiVec<SubnetIdx, Subnet>,
+    /// Custom DNS servers; empty: Azure DNS (168.63.129.16).
+    pub dns_servers: DnsServers,
     pub line: usize,
 }
 
@@ -163,6 +172,9 @@ pub struct Subnet {
     pub address_prefixes: Vec<IpNet>,
     pub network_security_group: Option<NsgIdx>,
     pub route_table: Option<RouteTableIdx>,
+    /// `private_endpoint_network_policies`: what binds to the subnet's
+    /// Private Endpoints.
+    pub endpoint_policies: EndpointNetworkPolicies,
     pub line: usize,
 }
 
@@ -203,6 +215,8 @@ pub struct Nic {
     pub netns: String,
     /// The NIC's MTU ([`DEFAULT_MTU`] unless the file says otherwise).
     pub mtu: u16,
+    /// The NIC's own DNS servers, over its VNet's; empty: the VNet's.
+    pub dns_servers: DnsServers,
     pub line: usize,
 }
 

@@ -36,6 +36,7 @@ use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
+mod dns;
 mod expectations;
 mod express_route;
 mod fabric_names;
@@ -108,6 +109,8 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.ip_groups(raw.ip_groups);
     r.firewall_policies(raw.firewall_policies);
     r.firewalls(raw.firewalls);
+    r.private_dns_zones(raw.private_dns_zones);
+    r.private_endpoints(raw.private_endpoints);
     r.expectations(raw.expectations);
     r.placement(raw.hosts, placed);
     r.topo
@@ -477,6 +480,7 @@ impl Resolver<'_> {
                     address_prefixes: subnet.address_prefixes.iter().map(|(n, _)| *n).collect(),
                     network_security_group,
                     route_table,
+                    endpoint_policies: subnet.endpoint_policies,
                     line: subnet.line,
                 });
             }
@@ -486,6 +490,7 @@ impl Resolver<'_> {
                 location: vnet.location,
                 flow_timeout_minutes: vnet.flow_timeout_minutes,
                 subnets,
+                dns_servers: vnet.dns_servers,
                 line: vnet.line,
             });
         }

@@ -3,9 +3,9 @@
 //! [`super::super::resolve`] to turn into indices.
 
 use super::super::model::{
-    Access, BgpSpeaker, Direction, ExpectedProtocol, FirewallSku, GatewayType,
-    HubRoutingPreference, Impairments, LbProtocol, LoadDistribution, PortSpec, Probe, Protocol,
-    RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, EndpointNetworkPolicies, ExpectedProtocol, FirewallSku,
+    GatewayType, HubRoutingPreference, Impairments, LbProtocol, LoadDistribution, PortSpec, Probe,
+    Protocol, RouteTable, ServiceTag, VpnType,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -43,6 +43,8 @@ pub struct RawTopology {
     pub firewall_policies: Vec<RawFirewallPolicy>,
     pub ip_groups: Vec<RawIpGroup>,
     pub route_servers: Vec<RawRouteServer>,
+    pub private_dns_zones: Vec<super::RawZone>,
+    pub private_endpoints: Vec<super::RawPrivateEndpoint>,
 }
 
 /// A machine of a lab spread over several.
@@ -77,6 +79,8 @@ impl RawTopology {
             && self.firewall_policies.is_empty()
             && self.ip_groups.is_empty()
             && self.route_servers.is_empty()
+            && self.private_dns_zones.is_empty()
+            && self.private_endpoints.is_empty()
     }
 }
 
@@ -298,6 +302,7 @@ pub struct RawVnet {
     pub subnets: Vec<RawSubnet>,
     /// The machine the VNet runs on, in a lab spread over several.
     pub host: Option<NameRef>,
+    pub dns_servers: Vec<IpAddr>,
     pub line: usize,
 }
 
@@ -308,6 +313,7 @@ pub struct RawSubnet {
     pub address_prefixes: Vec<(IpNet, usize)>,
     pub network_security_group: Option<NameRef>,
     pub route_table: Option<NameRef>,
+    pub endpoint_policies: EndpointNetworkPolicies,
     pub line: usize,
 }
 
@@ -354,6 +360,7 @@ pub struct RawNic {
     pub bgp_speaker: Option<(Option<BgpSpeaker>, usize)>,
     /// vnetd's own `bgp_announce`: the IPv4 prefixes that daemon announces.
     pub bgp_announce: Option<RawAnnounce>,
+    pub dns_servers: Vec<IpAddr>,
     pub line: usize,
 }
 

@@ -122,3 +122,6 @@ pub struct LoadBalancer {
 /// The source of every health probe: Azure's host virtual IP (service tag
 /// `AzureLoadBalancer`).
 pub const PROBE_SOURCE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
+
+/// Azure DNS, the same host virtual IP: where a VNet's VMs ask names.
+pub const AZURE_DNS: std::net::Ipv4Addr = PROBE_SOURCE;

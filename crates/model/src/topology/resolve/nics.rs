@@ -121,6 +121,7 @@ impl Resolver<'_> {
                 application_security_groups: asgs,
                 netns,
                 mtu: nic.mtu,
+                dns_servers: nic.dns_servers,
                 line: nic.line,
             });
         }

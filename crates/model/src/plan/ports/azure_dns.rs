@@ -1,0 +1,43 @@
+//! Azure DNS of a VNet: a port named `dns-<vnet>`, and so is its namespace,
+//! behind the lab's `netns_prefix`; in the VNet's first subnet, owning
+//! 168.63.129.16 (Azure's host virtual IP, where every VNet's VMs ask their
+//! names). The daemon answers the queries that reach its namespace with the
+//! VNet's view of names (linked Private DNS zones, VM names, public names).
+//! Every VNet with a NIC or a Private Endpoint has one.
+
+use super::super::names::{azure_dns_name, azure_dns_netns};
+use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
+use crate::topology::{IpConfiguration, SubnetIdx, SubnetRef, TiVec, Topology, AZURE_DNS};
+use std::net::IpAddr;
+
+pub const KIND: &str = "azure-dns";
+
+/// One port per VNet that has a NIC or a Private Endpoint, in VNet order.
+pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
+    for (v, vnet) in topology.vnets.iter_enumerated() {
+        let used = topology.nics.iter().any(|n| n.subnet.vnet == v)
+            || (topology.private_endpoints.iter()).any(|p| p.subnet.vnet == v);
+        if !used || vnet.subnets.is_empty() {
+            continue;
+        }
+        ports.push(Port {
+            kind: PortKind::AzureDns { vnet: v },
+            name: azure_dns_name(&vnet.name),
+            subnet: SubnetRef {
+                vnet: v,
+                subnet: SubnetIdx::new(0),
+            },
+            ip_configurations: vec![IpConfiguration {
+                name: "ipconfig1".into(),
+                address: IpAddr::V4(AZURE_DNS),
+            }],
+            ip_forwarding: false,
+            network_security_group: None,
+            application_security_groups: Vec::new(),
+            netns: azure_dns_netns(&topology.netns_prefix, &vnet.name),
+            interface: PORT_INTERFACE.into(),
+            line: vnet.line,
+            host: topology.placement.vnet_host(v),
+        });
+    }
+}
