@@ -178,6 +178,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
         .into(),
         nics: vec![Nic {
             dns_servers: Vec::new(),
+            dns_server: None,
             name: "vm1".into(),
             subnet: SubnetRef {
                 vnet: VnetIdx::new(0),

@@ -35,10 +35,12 @@
 //! | [`forwarding`] | `daemon/forwarding/` | what carries packets: the workers, the plane they forward with, the egress write, the kernel fast path, the underlay, the per-packet counters and the events the workers send |
 //! | [`changing`] | `daemon/changing/` | what changes the lab: `apply`, publication, the hybrid half, the host mesh, the health prober, port plumbing, `down` |
 //! | [`reporting`] | `daemon/reporting/` | what only reports: the reports, the metrics, the flow logs, convergence |
+//! | [`answering`] | `daemon/answering/` | what answers in the lab as Azure's platform does: Azure DNS at 168.63.129.16, the PaaS resources behind Private Endpoints |
 //!
 //! A room uses only the rooms below it: `changing` may use `reporting`
-//! and `forwarding`, `reporting` may use `forwarding`, and `forwarding`
-//! neither (`tests/offline/layering.rs` checks it). The rooms meet at
+//! and `forwarding`, `reporting` may use `forwarding` and `answering` (its
+//! counters), `answering` may use `forwarding`, and `forwarding`
+//! none (`tests/offline/layering.rs` checks it). The rooms meet at
 //! the [`Daemon`] of this root, whose methods each room writes for what it
 //! owns. Beside the rooms, at the root: [`options`] (how a lab is run,
 //! plain settings every room reads), [`threads`] (panics caught, counted
@@ -61,6 +63,7 @@ macro_rules! warn_and_keep {
     }};
 }
 
+pub mod answering;
 pub mod changing;
 pub mod control;
 pub mod forwarding;
@@ -142,6 +145,11 @@ pub struct Daemon {
     faults: Arc<Faults>,
     /// What the load balancers' health probes found, per backend.
     probes: Arc<lb::ProbeBook>,
+    /// What Azure DNS was asked, and the PaaS responders answered.
+    names: (
+        Arc<answering::azure_dns::DnsCounters>,
+        Arc<answering::paas::PaasCounters>,
+    ),
     /// Where the routing daemons' programs must be, for `apply` too.
     programs: crate::host::routing::ProgramSearch,
     /// The kernel fast path, when the lab has one.

@@ -60,7 +60,8 @@ pub fn offload_off_by_environment() -> bool {
 }
 
 /// Ports (the file's NICs, gateway instances, site tunnels, health
-/// probers) a lab may have at once. Counters and flow quotas are kept per
+/// probers, each VNet's Azure DNS, Private Endpoints, resolver endpoints) a
+/// lab may have at once. Counters and flow quotas are kept per
 /// port slot, allocated once for this many, and the fabric's `ports` map
 /// is sized from it (two entries per port).
 pub const MAX_NICS: u32 = 16_384;
@@ -84,8 +85,9 @@ pub fn lab_size_errors(
         severity: crate::topology::Severity::Error,
         key,
         message: format!(
-            "the lab would have {} ports (its NICs, gateway instances, site tunnels and health \
-             probers); vnetd runs at most {MAX_NICS} (MAX_NICS), and {} is the first past it",
+            "the lab would have {} ports (its NICs, and the ports vnetd adds: gateway instances, \
+             site tunnels, health probers, each VNet's Azure DNS, ...); vnetd runs at most \
+             {MAX_NICS} (MAX_NICS), and {} is the first past it",
             plan.ports.len(),
             first_over.name
         ),

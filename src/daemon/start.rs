@@ -8,6 +8,7 @@
 //! It is the daemon's root: it starts every room's threads, so it may use
 //! every room.
 
+use super::answering;
 use super::changing::apply::{Mutable, Slots};
 use super::changing::hybrid::{self, Hybrid, Watch};
 use super::changing::lb;
@@ -267,6 +268,7 @@ impl Daemon {
             panics,
             faults,
             probes: Arc::new(lb::ProbeBook::default()),
+            names: Default::default(),
             programs: options.programs.clone(),
             epoch,
             offload,
@@ -409,6 +411,26 @@ impl Daemon {
             )
             .context("starting the health prober")?;
             self.keep_thread(prober);
+        }
+        {
+            let supervision = (self.faults.clone(), self.panics.clone());
+            let dns = answering::azure_dns::start(
+                self.plane.clone(),
+                self.names.0.clone(),
+                answering::azure_dns::answer_datagram,
+                self.stop.clone(),
+                supervision.clone(),
+            )
+            .context("starting Azure DNS")?;
+            self.keep_thread(dns);
+            let paas = answering::paas::start(
+                self.plane.clone(),
+                self.names.1.clone(),
+                self.stop.clone(),
+                supervision,
+            )
+            .context("starting the PaaS responders")?;
+            self.keep_thread(paas);
         }
         let (flows, stop) = (self.flows.clone(), self.stop.clone());
         let (faults, panics) = (self.faults.clone(), self.panics.clone());

@@ -55,6 +55,10 @@ pub enum ThreadKind {
     Control,
     /// A connection of the metrics endpoint.
     Metrics,
+    /// Azure DNS at 168.63.129.16.
+    AzureDns,
+    /// The PaaS resources' responders behind Private Endpoints.
+    Paas,
 }
 
 impl ThreadKind {
@@ -65,7 +69,7 @@ impl ThreadKind {
 
     /// The name `stats`, the metrics and the log use: `worker`,
     /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `offload`,
-    /// `global-reach`, `control`, `metrics`.
+    /// `global-reach`, `control`, `metrics`, `azure-dns`, `paas`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -386,7 +390,9 @@ mod tests {
                 "offload",
                 "global-reach",
                 "control",
-                "metrics"
+                "metrics",
+                "azure-dns",
+                "paas"
             ]
         );
     }

@@ -19,15 +19,30 @@ use std::path::Path;
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("shared", &[]),
     ("forwarding", &["shared"]),
-    ("reporting", &["forwarding", "shared", "root"]),
+    ("answering", &["forwarding", "shared"]),
+    ("reporting", &["forwarding", "answering", "shared", "root"]),
     ("changing", &["forwarding", "reporting", "shared", "root"]),
     (
         "control",
-        &["forwarding", "reporting", "changing", "shared", "root"],
+        &[
+            "forwarding",
+            "reporting",
+            "changing",
+            "answering",
+            "shared",
+            "root",
+        ],
     ),
     (
         "root",
-        &["forwarding", "reporting", "changing", "control", "shared"],
+        &[
+            "forwarding",
+            "reporting",
+            "changing",
+            "answering",
+            "control",
+            "shared",
+        ],
     ),
 ];
 
@@ -39,7 +54,7 @@ const DAEMON_SHARED: &[&str] = &["options", "threads"];
 /// `root`.
 fn daemon_room(first: &str) -> &str {
     match first {
-        "forwarding" | "reporting" | "changing" | "control" => first,
+        "forwarding" | "reporting" | "changing" | "answering" | "control" => first,
         _ if DAEMON_SHARED.contains(&first) => "shared",
         _ => "root",
     }

@@ -87,7 +87,9 @@ fn golden_effective_routes_and_next_hops() {
 
 /// The fabric decides 168.63.129.16 from the same row `next-hop` names: the
 /// packet is not carried to the NVA (nor dropped by the None route), but
-/// meets the Internet next hop, which the lab does not have.
+/// meets the Internet next hop, which the lab does not have. A DNS query
+/// there is Azure DNS's, whatever the routes say: it reaches the VNet's
+/// Azure DNS port.
 #[test]
 fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
     use vnetd::dataplane::{decide, DropReason, Stateless, Verdict};
@@ -96,7 +98,7 @@ fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
     let udp = |src: [u8; 4], dst: [u8; 4]| {
         let mut out = Vec::new();
         etherparse::PacketBuilder::ipv4(src, dst, 64)
-            .udp(40000, 53)
+            .udp(40000, 8080)
             .write(&mut out, b"q")
             .unwrap();
         out
@@ -118,5 +120,26 @@ fn golden_17_the_fabric_agrees_with_next_hop_for_the_host_vip() {
             _ => Verdict::Deliver(nic("fw")),
         };
         assert_eq!(verdict, expected, "{from} -> {dst:?}");
+    }
+    for from in ["tunnel-vm", "sealed-vm"] {
+        let mut query = Vec::new();
+        let src = snap.topology.nics[snap.topology.nic_by_name(from).unwrap()].ip_configurations[0]
+            .address;
+        let std::net::IpAddr::V4(src) = src else {
+            unreachable!("the golden lab is IPv4")
+        };
+        etherparse::PacketBuilder::ipv4(src.octets(), VIP, 64)
+            .udp(40000, 53)
+            .write(&mut query, b"q")
+            .unwrap();
+        let vnet = snap.topology.nics[snap.topology.nic_by_name(from).unwrap()]
+            .subnet
+            .vnet;
+        let dns = snap
+            .plan
+            .azure_dns(vnet)
+            .expect("every VNet with NICs has Azure DNS");
+        let verdict = decide(&snap, &Stateless, nic(from), &query, 0);
+        assert_eq!(verdict, Verdict::Deliver(dns), "{from} asks Azure DNS");
     }
 }

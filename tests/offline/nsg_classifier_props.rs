@@ -303,6 +303,7 @@ fn hand_built_topology() -> Topology {
                nsg: Option<usize>,
                asgs: Vec<usize>| Nic {
         dns_servers: Vec::new(),
+        dns_server: None,
         name: name.into(),
         subnet: SubnetRef {
             vnet: VnetIdx::new(vnet),

@@ -62,9 +62,42 @@ fn the_built_in_lab_is_its_four_vms() {
             ("vm", "shared1", "shared1", "eth0", &["10.0.2.4"]),
             ("vm", "vm1", "vm1", "eth0", &["10.1.1.4"]),
             ("vm", "vm2", "vm2", "eth0", &["10.2.1.4"]),
+            // Each VNet's Azure DNS, owning 168.63.129.16.
+            (
+                "azure-dns",
+                "dns-hub",
+                "dns-hub",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-spoke1",
+                "dns-spoke1",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-spoke2",
+                "dns-spoke2",
+                "eth0",
+                &["168.63.129.16"]
+            ),
         ])
     );
-    assert_eq!(plan.namespaces, ["nva1", "shared1", "vm1", "vm2"]);
+    assert_eq!(
+        plan.namespaces,
+        [
+            "nva1",
+            "shared1",
+            "vm1",
+            "vm2",
+            "dns-hub",
+            "dns-spoke1",
+            "dns-spoke2"
+        ]
+    );
     // The topology holds the file's NICs only, at the same indices.
     assert_eq!(t.nics.len(), 4);
     for (i, nic) in t.nics.iter_enumerated() {
@@ -98,6 +131,27 @@ fn a_hybrid_lab_adds_the_gateway_instance_and_the_sites_tunnel() {
                 "vti0",
                 &[]
             ),
+            (
+                "azure-dns",
+                "dns-hub",
+                "dns-hub",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-spoke1",
+                "dns-spoke1",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-spoke2",
+                "dns-spoke2",
+                "eth0",
+                &["168.63.129.16"]
+            ),
         ])
     );
     assert_eq!(
@@ -108,12 +162,15 @@ fn a_hybrid_lab_adds_the_gateway_instance_and_the_sites_tunnel() {
             "vm2",
             "hub-vpngw-0",
             "branch1",
+            "dns-hub",
+            "dns-spoke1",
+            "dns-spoke2",
             "onprem-vm"
         ]
     );
     assert_eq!(t.nics.len(), 3);
     // The gateway's ports are in its GatewaySubnet, forward and have no NSG.
-    for p in plan.ports.iter().skip(3) {
+    for p in plan.ports.iter().filter(|p| p.kind.gateway().is_some()) {
         assert_eq!(t.subnet(p.subnet).name, "GatewaySubnet");
         assert!(p.ip_forwarding);
         assert_eq!(p.network_security_group, None);
@@ -137,6 +194,27 @@ fn a_vnet_with_load_balancers_gets_one_prober_after_the_vms() {
                 "prober",
                 "probe-hub",
                 "probe-hub",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-hub",
+                "dns-hub",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-spoke1",
+                "dns-spoke1",
+                "eth0",
+                &["168.63.129.16"]
+            ),
+            (
+                "azure-dns",
+                "dns-spoke2",
+                "dns-spoke2",
                 "eth0",
                 &["168.63.129.16"]
             ),
@@ -206,7 +284,10 @@ fn the_same_file_twice_is_an_empty_diff() {
     let again = Plan::derive(&load("two.yaml", TWO_VNETS));
     let diff = plan.diff(&again);
     assert!(diff.is_empty(), "{diff:?}");
-    assert_eq!(diff.kept, names(&["vm-a", "vm-b", "gw-b-0", "gw-b-1"]));
+    assert_eq!(
+        diff.kept,
+        names(&["vm-a", "vm-b", "gw-b-0", "gw-b-1", "dns-va", "dns-vb"])
+    );
 }
 
 #[test]
@@ -219,7 +300,7 @@ fn an_added_nic_is_an_added_port_and_namespace() {
     let diff = before.diff(&after);
     assert_eq!(diff.added, names(&["vm-a2"]));
     assert_eq!(diff.namespaces_added, names(&["vm-a2"]));
-    assert_eq!(diff.kept, names(&["vm-a"]));
+    assert_eq!(diff.kept, names(&["vm-a", "dns-va"]));
     assert!(diff.removed.is_empty() && diff.changed.is_empty());
     assert!(diff.namespaces_removed.is_empty());
 }
@@ -230,17 +311,17 @@ fn a_removed_vnet_takes_its_nics_and_gateway_instances_with_it() {
     let after = Plan::derive(&load("one.yaml", ONE_VNET));
     let diff = before.diff(&after);
     assert!(diff.added.is_empty());
-    assert_eq!(diff.removed, names(&["vm-b", "gw-b-0", "gw-b-1"]));
-    assert_eq!(diff.kept, names(&["vm-a"]));
+    assert_eq!(diff.removed, names(&["vm-b", "gw-b-0", "gw-b-1", "dns-vb"]));
+    assert_eq!(diff.kept, names(&["vm-a", "dns-va"]));
     assert!(diff.changed.is_empty());
     assert_eq!(
         diff.namespaces_removed,
-        names(&["vm-b", "gw-b-0", "gw-b-1"])
+        names(&["vm-b", "gw-b-0", "gw-b-1", "dns-vb"])
     );
     assert!(diff.namespaces_added.is_empty());
     // And back: the same ports appear again.
     let back = after.diff(&before);
-    assert_eq!(back.added, names(&["vm-b", "gw-b-0", "gw-b-1"]));
+    assert_eq!(back.added, names(&["vm-b", "gw-b-0", "gw-b-1", "dns-vb"]));
     assert!(back.removed.is_empty());
 }
 
@@ -250,7 +331,7 @@ fn a_moved_address_is_a_changed_port() {
     let after = Plan::derive(&load("one.yaml", &ONE_VNET.replace("10.1.1.4", "10.1.1.9")));
     let diff = before.diff(&after);
     assert_eq!(diff.changed, names(&["vm-a"]));
-    assert_eq!(diff.kept, names(&["vm-a"]));
+    assert_eq!(diff.kept, names(&["vm-a", "dns-va"]));
     assert!(diff.added.is_empty() && diff.removed.is_empty());
 }
 
@@ -283,7 +364,8 @@ fn a_netns_prefix_is_before_every_namespace_vnetd_names() {
     let t = load("prefixed.yaml", &prefixed_hybrid_lab("lab1-"));
     let plan = Plan::derive(&t);
     // Every kind of namespace: VMs, the gateway instance, the site's
-    // router (its tunnel's), the prober, the site's host.
+    // router (its tunnel's), the prober, each VNet's Azure DNS, the site's
+    // host.
     assert_eq!(
         plan.namespaces,
         [
@@ -293,6 +375,9 @@ fn a_netns_prefix_is_before_every_namespace_vnetd_names() {
             "lab1-hub-vpngw-0",
             "lab1-branch1",
             "lab1-probe-hub",
+            "lab1-dns-hub",
+            "lab1-dns-spoke1",
+            "lab1-dns-spoke2",
             "lab1-onprem-vm",
         ]
     );
@@ -313,7 +398,10 @@ fn a_netns_prefix_is_before_every_namespace_vnetd_names() {
             "vm2",
             "hub-vpngw-0",
             "branch1-to-hub-vpngw-0",
-            "probe-hub"
+            "probe-hub",
+            "dns-hub",
+            "dns-spoke1",
+            "dns-spoke2",
         ]
     );
     // The resolved topology holds the prefixed names (`verify` and the

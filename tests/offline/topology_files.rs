@@ -148,10 +148,11 @@ fn the_ilb_lab_parses_to_the_expected_model() {
         ]
     );
 
-    // Six NICs of the file, then the hub's prober; the spokes have none.
+    // Six NICs of the file, then the hub's prober; the spokes have none
+    // (each VNet's Azure DNS follows).
     let plan = Plan::derive(&topo);
     assert_eq!(topo.nics.len(), 6);
-    assert_eq!(plan.ports.len(), 7);
+    assert_eq!(plan.ports.len(), 7 + topo.vnets.len());
     assert_eq!(plan.ports.iter().filter(|n| n.is_vm()).count(), 6);
     let prober = &plan.ports[PortIdx::new(6)];
     assert_eq!(prober.name, "probe-hub");
@@ -272,7 +273,7 @@ load_balancers:
     let probers: Vec<(&str, SubnetRef, &PortKind)> = plan
         .ports
         .iter()
-        .filter(|n| !n.is_vm())
+        .filter(|n| n.kind.is_prober())
         .map(|n| (n.name.as_str(), n.subnet, &n.kind))
         .collect();
     assert_eq!(

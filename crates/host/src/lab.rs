@@ -64,6 +64,9 @@ pub struct NamespaceSpec {
     /// outside these prefixes to the interface's address (see
     /// [`super::nat`]); `None`: no translation.
     pub masquerade_except: Option<Vec<IpNet>>,
+    /// The namespace's `resolv.conf`, written where `ip netns exec` reads
+    /// it (see [`super::netns::write_resolv_conf`]); `None`: none.
+    pub resolv_conf: Option<String>,
 }
 
 impl NamespaceSpec {
@@ -84,6 +87,7 @@ impl NamespaceSpec {
             on_fabric: false,
             egress_limit_mbps: None,
             masquerade_except: None,
+            resolv_conf: None,
         }
     }
 
@@ -366,9 +370,24 @@ fn build_in_parallel(
     built.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Creates one namespace with its TUN `eth0`; on error removes the namespace
-/// again (the TUN device goes with its fds).
+/// Creates one namespace with its TUN `eth0` and its `resolv.conf`; on
+/// error removes the namespace again (the TUN device goes with its fds).
 fn build_one(
+    ops: &dyn HostOps,
+    fabric: Option<&Arc<Fabric>>,
+    spec: &NamespaceSpec,
+) -> Result<PlumbedNamespace> {
+    let built = build_interface(ops, fabric, spec)?;
+    if let (false, Some(text)) = (spec.existing_namespace, &spec.resolv_conf) {
+        if let Err(error) = netns::write_resolv_conf(&spec.name, text) {
+            let _ = netns::delete(&spec.name);
+            return Err(error);
+        }
+    }
+    Ok(built)
+}
+
+fn build_interface(
     ops: &dyn HostOps,
     fabric: Option<&Arc<Fabric>>,
     spec: &NamespaceSpec,

@@ -331,6 +331,11 @@ impl<S> Client<S> {
         }
     }
 
+    /// The connection itself (to read its addresses).
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
     /// The handle that marks this connection's request arrived.
     pub fn arrival(&self) -> Arrival {
         self.arrival.clone()

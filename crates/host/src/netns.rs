@@ -396,11 +396,39 @@ pub fn delete(name: &str) -> Result<()> {
     }
     fs::remove_file(&path)
         .with_context(|| format!("removing network namespace file {}", path.display()))?;
+    remove_etc(name);
     match fs::remove_file(mark_path(name)) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
         Err(err) => Err(err).with_context(|| format!("removing the mark of {name}")),
     }
+}
+
+/// Where `ip netns exec NAME` finds the files it puts over `/etc`.
+pub fn etc_dir_of(name: &str) -> PathBuf {
+    Path::new(ETC_NETNS_DIR).join(name)
+}
+
+const ETC_NETNS_DIR: &str = "/etc/netns";
+
+/// Writes the `resolv.conf` of the namespace `name` where `ip netns exec`
+/// (and `ip netns exec`'s users: dig, curl, getent) reads it:
+/// `/etc/netns/NAME/resolv.conf`. [`delete`] removes it with the
+/// namespace.
+pub fn write_resolv_conf(name: &str, text: &str) -> Result<()> {
+    validate_name(name)?;
+    let dir = etc_dir_of(name);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("resolv.conf");
+    fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Removes what [`write_resolv_conf`] wrote for `name`, if anything.
+fn remove_etc(name: &str) {
+    let dir = etc_dir_of(name);
+    let _ = fs::remove_file(dir.join("resolv.conf"));
+    // Only when empty: files someone else put there stay.
+    let _ = fs::remove_dir(&dir);
 }
 
 /// Whether a named network namespace `name` exists.

@@ -23,6 +23,7 @@ pub fn ip(s: &str) -> IpAddr {
 fn nic(name: &str, addr: &str, asgs: Vec<usize>, nsg: Option<usize>) -> Nic {
     Nic {
         dns_servers: Vec::new(),
+        dns_server: None,
         name: name.into(),
         subnet: SubnetRef {
             vnet: VnetIdx::new(0),

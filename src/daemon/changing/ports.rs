@@ -7,7 +7,7 @@
 
 use crate::host::NamespaceSpec;
 use crate::plan::{Port, PortKind};
-use crate::topology::Topology;
+use crate::topology::{NicIdx, Topology};
 use ipnet::{IpNet, Ipv4Net};
 
 /// The namespace and TUN of `port`, with `queues` queues; with `shaping`,
@@ -19,7 +19,13 @@ pub fn namespace_spec(
     shaping: bool,
 ) -> NamespaceSpec {
     let mut spec = match port.kind {
-        PortKind::Vm => vm(topology, port, shaping),
+        PortKind::Vm => {
+            let mut spec = vm(topology, port, shaping);
+            spec.resolv_conf = topology
+                .nic_by_name(&port.name)
+                .map(|nic| resolv_conf(topology, nic));
+            spec
+        }
         PortKind::GatewayInstance { .. } => gateway_instance(topology, port),
         PortKind::SiteTunnel { .. } => site_tunnel(port),
         PortKind::Prober { .. } => prober(port),
@@ -39,6 +45,11 @@ pub fn namespace_spec(
         PortKind::AzureDns { .. } => prober(port),
         // The PaaS resource's face: a guest with the endpoint's address.
         PortKind::PrivateEndpoint { .. } => vm(topology, port, false),
+        // A resolver's endpoint sends and receives through its subnet like
+        // a VM.
+        PortKind::ResolverInbound { .. } | PortKind::ResolverOutbound { .. } => {
+            vm(topology, port, false)
+        }
     };
     spec.queues = queues;
     spec.nonblocking = true;
@@ -82,6 +93,27 @@ fn vm(topology: &Topology, port: &Port, shaping: bool) -> NamespaceSpec {
             .map(|egress| egress.mbps);
     }
     spec
+}
+
+/// The `resolv.conf` of a VM's namespace: the DNS servers Azure's DHCP
+/// gives the NIC (its own `dns_servers`, else its VNet's, else Azure DNS at
+/// 168.63.129.16; a resolver reads the first three), and Azure's search
+/// domain, under which `vm2` finds `vm2.internal.cloudapp.net`.
+pub fn resolv_conf(topology: &Topology, nic: NicIdx) -> String {
+    let servers = crate::policy::names::dns_servers(topology, nic);
+    let mut text = format!(
+        "# vnetd: the DNS servers of NIC {}, as Azure's DHCP gives them\n",
+        topology.nics[nic].name
+    );
+    for server in servers {
+        text.push_str(&format!("nameserver {server}\n"));
+    }
+    text.push_str(&format!(
+        "search {}\n",
+        crate::policy::names::INTERNAL_SUFFIX
+    ));
+    text.push_str("options timeout:2 attempts:2\n");
+    text
 }
 
 /// A gateway instance's namespace is a VM's in GatewaySubnet, forwarding:

@@ -428,6 +428,7 @@ vnetd_worker_restarts_total 0
 vnetd_snapshot_generation 3
 # HELP vnetd_thread_panics_total Panics caught in the daemon's threads, by kind of thread (restarted, or its connection closed).
 # TYPE vnetd_thread_panics_total counter
+vnetd_thread_panics_total{thread=\"azure-dns\"} 0
 vnetd_thread_panics_total{thread=\"bgp-watcher\"} 0
 vnetd_thread_panics_total{thread=\"control\"} 0
 vnetd_thread_panics_total{thread=\"flow-log\"} 0
@@ -435,6 +436,7 @@ vnetd_thread_panics_total{thread=\"global-reach\"} 0
 vnetd_thread_panics_total{thread=\"housekeeping\"} 0
 vnetd_thread_panics_total{thread=\"metrics\"} 0
 vnetd_thread_panics_total{thread=\"offload\"} 0
+vnetd_thread_panics_total{thread=\"paas\"} 0
 vnetd_thread_panics_total{thread=\"prober\"} 0
 vnetd_thread_panics_total{thread=\"worker\"} 0
 ",

@@ -57,7 +57,11 @@ pub struct Forwarding {
 impl Forwarding {
     pub fn build(topo: &Topology, plan: &Plan) -> Forwarding {
         let mut holders = FxHashMap::default();
-        for (idx, nic) in plan.ports.iter_enumerated() {
+        // Azure DNS holds 168.63.129.16 beside the prober; only its own
+        // step ([`crate::dataplane::decide`]) reaches it.
+        let holding = (plan.ports.iter_enumerated())
+            .filter(|(_, p)| !matches!(p.kind, crate::plan::PortKind::AzureDns { .. }));
+        for (idx, nic) in holding {
             for c in &nic.ip_configurations {
                 holders.insert((nic.subnet.vnet, c.address), Holder::Nic(idx));
             }

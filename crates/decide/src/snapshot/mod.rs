@@ -29,7 +29,7 @@
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
-use crate::plan::Plan;
+use crate::plan::{Plan, PortKind};
 use crate::policy::load_balancers::BackendHealth;
 use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
@@ -133,6 +133,9 @@ pub struct NicTables {
     /// The port of its VNet's health prober: its packets go straight to the
     /// backend addressed, untouched by user routes.
     pub prober: bool,
+    /// The port of its VNet's Azure DNS: its answers go straight to the
+    /// asker, untouched by routes and NSGs.
+    pub azure_dns: bool,
     /// The frontends whose flows this NIC serves as a backend with the
     /// destination translated: its replies get their source translated
     /// back.
@@ -232,6 +235,8 @@ pub struct Snapshot {
     pub frontends: Vec<FrontendTables>,
     /// Per VNet, the port of its health prober (which owns 168.63.129.16).
     pub probers: TiVec<VnetIdx, Option<PortIdx>>,
+    /// Per VNet, the port of its Azure DNS (which owns 168.63.129.16 too).
+    pub azure_dns: TiVec<VnetIdx, Option<PortIdx>>,
     /// What a packet meets between two ports: delays, caps, MTU. Shared
     /// with the snapshots before and after this one of the same topology
     /// (a route learned, a backend's health), so that the caps' clocks
@@ -498,6 +503,7 @@ impl Snapshot {
                     .site_tunnel()
                     .and_then(|(site, gateway, _)| topology.circuit_of(site, gateway)),
                 prober: nic.kind.is_prober(),
+                azure_dns: matches!(nic.kind, PortKind::AzureDns { .. }),
                 translated_frontends: (0..)
                     .zip(&frontends)
                     .filter(|(_, fe)| {
@@ -546,6 +552,8 @@ impl Snapshot {
         let gateways = gateways::compile(&topology, &plan, &learned);
         let probers: TiVec<VnetIdx, Option<PortIdx>> =
             topology.vnets.keys().map(|v| plan.prober(v)).collect();
+        let azure_dns: TiVec<VnetIdx, Option<PortIdx>> =
+            topology.vnets.keys().map(|v| plan.azure_dns(v)).collect();
         let shaping = match lineage {
             Lineage::SameTopology(previous) => previous.shaping.clone(),
             Lineage::After(previous) => {
@@ -570,6 +578,7 @@ impl Snapshot {
             health,
             frontends,
             probers,
+            azure_dns,
         }
     }
 

@@ -81,6 +81,8 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
         PortKind::RouteServerInstance { route_server, .. } => Endpoint::RouteServer(route_server),
         PortKind::AzureDns { vnet } => Endpoint::AzureDns(vnet),
         PortKind::PrivateEndpoint { endpoint } => Endpoint::PrivateEndpoint(endpoint),
+        PortKind::ResolverInbound { resolver, .. }
+        | PortKind::ResolverOutbound { resolver, .. } => Endpoint::Resolver(resolver),
     }
 }
 
@@ -139,6 +141,9 @@ impl ShapingTables {
                 Endpoint::AzureDns(v) => format!("Azure DNS of {}", topology.vnets[v].name),
                 Endpoint::PrivateEndpoint(e) => {
                     format!("private endpoint {}", topology.private_endpoints[e].name)
+                }
+                Endpoint::Resolver(r) => {
+                    format!("DNS resolver {}", topology.dns_resolvers[r].name)
                 }
                 Endpoint::Firewall(f) => format!("firewall {}", topology.firewalls[f].name),
                 Endpoint::RouteServer(r) => {

@@ -11,8 +11,8 @@
 
 use crate::topology::{
     named, AsgIdx, ByName, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded,
-    NicIdx, NsgIdx, ParseOptions, PrivateEndpointIdx, RouteServerIdx, RouterRef, SiteIdx,
-    SubnetRef, TiVec, Topology, VnetIdx,
+    NicIdx, NsgIdx, ParseOptions, PrivateEndpointIdx, ResolverIdx, RouteServerIdx, RouterRef,
+    SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -113,6 +113,19 @@ pub enum PortKind {
     /// A Private Endpoint: it owns the endpoint's address, and its
     /// namespace answers as the PaaS resource behind it.
     PrivateEndpoint { endpoint: PrivateEndpointIdx },
+    /// An inbound endpoint of a DNS Private Resolver: it owns the
+    /// endpoint's address, and the daemon answers the queries that reach
+    /// it as Azure DNS of the resolver's VNet.
+    ResolverInbound {
+        resolver: ResolverIdx,
+        endpoint: usize,
+    },
+    /// An outbound endpoint of a DNS Private Resolver: the queries its
+    /// rulesets forward leave from its address.
+    ResolverOutbound {
+        resolver: ResolverIdx,
+        endpoint: usize,
+    },
 }
 
 impl PortKind {
@@ -127,6 +140,8 @@ impl PortKind {
             PortKind::RouteServerInstance { .. } => ports::route_server_instance::KIND,
             PortKind::AzureDns { .. } => ports::azure_dns::KIND,
             PortKind::PrivateEndpoint { .. } => ports::private_endpoint::KIND,
+            PortKind::ResolverInbound { .. } => ports::resolver_endpoint::INBOUND_KIND,
+            PortKind::ResolverOutbound { .. } => ports::resolver_endpoint::OUTBOUND_KIND,
         }
     }
 
@@ -175,7 +190,9 @@ impl PortKind {
             | PortKind::Firewall { .. }
             | PortKind::RouteServerInstance { .. }
             | PortKind::AzureDns { .. }
-            | PortKind::PrivateEndpoint { .. } => None,
+            | PortKind::PrivateEndpoint { .. }
+            | PortKind::ResolverInbound { .. }
+            | PortKind::ResolverOutbound { .. } => None,
         }
     }
 
@@ -237,6 +254,10 @@ impl Port {
             PortKind::PrivateEndpoint { endpoint } => {
                 Some(topology.private_endpoints[endpoint].name.clone())
             }
+            PortKind::ResolverInbound { resolver, .. }
+            | PortKind::ResolverOutbound { resolver, .. } => {
+                Some(topology.dns_resolvers[resolver].name.clone())
+            }
             PortKind::Firewall { firewall } => Some(topology.firewalls[firewall].name.clone()),
             PortKind::RouteServerInstance { route_server, .. } => {
                 Some(topology.route_servers[route_server].name.clone())
@@ -296,6 +317,7 @@ impl Plan {
         ports::route_server_instance::derive(topology, &mut ports);
         ports::azure_dns::derive(topology, &mut ports);
         ports::private_endpoint::derive(topology, &mut ports);
+        ports::resolver_endpoint::derive(topology, &mut ports);
         let mut namespaces: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         // A lab spread over machines builds its own share here: the ports

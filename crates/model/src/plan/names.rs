@@ -11,6 +11,7 @@
 //! own errors.
 
 use crate::topology::resolve::valid_netns;
+use crate::topology::resolve::MAX_NETNS_LEN;
 use crate::topology::{Circuit, Diagnostics, GatewayIdx, RouterRef, Topology};
 use std::collections::HashSet;
 
@@ -50,15 +51,37 @@ pub fn prober_name(vnet: &str) -> String {
 }
 
 /// The name of a VNet's Azure DNS port: its port's, and its namespace's
-/// behind the lab's `netns_prefix`.
+/// behind the lab's `netns_prefix`: `dns-<vnet>`, or for a VNet name too
+/// long for a namespace, its first characters and a digest of the rest.
 pub fn azure_dns_name(vnet: &str) -> String {
-    format!("dns-{vnet}")
+    const ROOM: usize = 40;
+    if vnet.len() <= ROOM {
+        return format!("dns-{vnet}");
+    }
+    let digest = fnv1a(vnet);
+    let head: String = vnet.chars().take(ROOM - 9).collect();
+    format!("dns-{head}-{:08x}", digest as u32)
 }
 
 /// The namespace of a VNet's Azure DNS, in a lab whose `netns_prefix` is
-/// `prefix`.
+/// `prefix`: `<prefix>dns-<vnet>`, or, where that is longer than a
+/// namespace name may be, as much of `dns` and a digest of the VNet's name
+/// as fits behind the prefix.
 pub fn azure_dns_netns(prefix: &str, vnet: &str) -> String {
-    format!("{prefix}{}", azure_dns_name(vnet))
+    let full = format!("{prefix}{}", azure_dns_name(vnet));
+    if full.len() <= MAX_NETNS_LEN {
+        return full;
+    }
+    let short = format!("dns{:08x}", fnv1a(vnet) as u32);
+    let room = MAX_NETNS_LEN.saturating_sub(prefix.len()).min(short.len());
+    format!("{prefix}{}", &short[..room])
+}
+
+/// FNV-1a of `text`: stable across runs and builds, unlike the std hasher.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The namespace of a VNet's health prober, in a lab whose `netns_prefix`
@@ -92,7 +115,8 @@ pub fn refusals(topology: &Topology, diags: &mut Diagnostics) {
     let ports = gateway_ports(topology, diags);
     let (names, namespaces) = prober_ports(topology, &ports, namespaces, diags);
     let (names, namespaces) = firewall_ports(topology, names, namespaces, diags);
-    route_server_ports(topology, names, namespaces, diags);
+    let (names, namespaces) = route_server_ports(topology, names, namespaces, diags);
+    name_ports(topology, names, namespaces, diags);
 }
 
 /// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
@@ -255,7 +279,7 @@ fn route_server_ports(
     mut names: HashSet<String>,
     mut namespaces: HashSet<String>,
     diags: &mut Diagnostics,
-) {
+) -> (HashSet<String>, HashSet<String>) {
     for rs in &topology.route_servers {
         let key = format!("route_servers[{}]", rs.name);
         for i in 0..rs.instances.len() {
@@ -274,6 +298,56 @@ fn route_server_ports(
                 );
                 diags.error(rs.line, &key, why);
             }
+        }
+    }
+    (names, namespaces)
+}
+
+/// Refuses a port of names (a VNet's Azure DNS, a Private Endpoint, a
+/// resolver's endpoint) named like another port, or whose namespace is
+/// taken or not a usable name.
+fn name_ports(
+    topology: &Topology,
+    mut names: HashSet<String>,
+    mut namespaces: HashSet<String>,
+    diags: &mut Diagnostics,
+) {
+    let plan = super::Plan::derive(topology);
+    for port in plan.ports.iter() {
+        let (what, key) = match port.kind {
+            super::PortKind::AzureDns { vnet } => (
+                format!("Azure DNS of VNet `{}`", topology.vnets[vnet].name),
+                format!("vnets[{}]", topology.vnets[vnet].name),
+            ),
+            super::PortKind::PrivateEndpoint { endpoint } => {
+                let name = &topology.private_endpoints[endpoint].name;
+                (
+                    "the Private Endpoint".to_string(),
+                    format!("private_endpoints[{name}]"),
+                )
+            }
+            super::PortKind::ResolverInbound { resolver, .. }
+            | super::PortKind::ResolverOutbound { resolver, .. } => {
+                let name = &topology.dns_resolvers[resolver].name;
+                (
+                    "the resolver's endpoint".to_string(),
+                    format!("private_dns_resolvers[{name}]"),
+                )
+            }
+            _ => continue,
+        };
+        if !names.insert(port.name.to_ascii_lowercase()) {
+            let why = format!(
+                "{what} is a port named `{}`, which is already a NIC's or another port's name",
+                port.name
+            );
+            diags.error(port.line, &key, why);
+        } else if !valid_netns(&port.netns) || !namespaces.insert(port.netns.clone()) {
+            let why = format!(
+                "{what} needs the namespace `{}`, which is taken or not a usable name",
+                port.netns
+            );
+            diags.error(port.line, &key, why);
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod gateways;
 pub mod ids;
 pub mod learned;
 pub mod load_balancers;
+pub mod names;
 pub mod nsg;
 pub mod route_server;
 pub mod routes;

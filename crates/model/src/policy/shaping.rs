@@ -15,8 +15,8 @@
 use crate::topology::catalog::round_trips;
 use crate::topology::{
     CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, GlobalReach, Impairments, NicIdx,
-    PrivateEndpointIdx, RouteServerIdx, SiteIdx, TiVec, Topology, VmIdx, VnetIdx, DEFAULT_MTU,
-    PATH_MTU_OUTSIDE_VNET,
+    PrivateEndpointIdx, ResolverIdx, RouteServerIdx, SiteIdx, TiVec, Topology, VmIdx, VnetIdx,
+    DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -46,6 +46,8 @@ pub enum Endpoint {
     AzureDns(VnetIdx),
     /// A Private Endpoint, standing for the PaaS resource behind it.
     PrivateEndpoint(PrivateEndpointIdx),
+    /// An endpoint of a DNS Private Resolver.
+    Resolver(ResolverIdx),
 }
 
 /// Where a hop's delay comes from.
@@ -200,6 +202,7 @@ fn vnet_of(topo: &Topology, e: Endpoint) -> Option<VnetIdx> {
         Endpoint::RouteServer(r) => Some(topo.route_servers[r].vnet),
         Endpoint::AzureDns(v) => Some(v),
         Endpoint::PrivateEndpoint(e) => Some(topo.private_endpoints[e].subnet.vnet),
+        Endpoint::Resolver(r) => Some(topo.dns_resolvers[r].vnet),
         Endpoint::Site { .. } => None,
     }
 }
@@ -495,7 +498,10 @@ pub fn path(topo: &Topology, from: Endpoint, to: Endpoint) -> Vec<Endpoint> {
             }
         }
         (
-            Endpoint::Nic(_) | Endpoint::Prober(_) | Endpoint::PrivateEndpoint(_),
+            Endpoint::Nic(_)
+            | Endpoint::Prober(_)
+            | Endpoint::PrivateEndpoint(_)
+            | Endpoint::Resolver(_),
             Endpoint::Site { gateway, .. },
         ) => {
             if let Some(g) = entry(from, Some(gateway)).filter(|g| *g != gateway) {

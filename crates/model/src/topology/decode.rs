@@ -176,7 +176,10 @@ macro_rules! record {
 }
 
 mod dns;
-pub use dns::{dns_name, record_data, RawPrivateEndpoint, RawRecordSet, RawVnetLink, RawZone};
+pub use dns::{
+    dns_name, record_data, RawDnsServer, RawForwardingRule, RawLocalZone, RawPrivateEndpoint,
+    RawRecordSet, RawResolver, RawResolverEndpoint, RawRuleset, RawVnetLink, RawZone,
+};
 
 const TOP_KEYS: &[&str] = &[
     "netns_prefix",
@@ -203,6 +206,8 @@ const TOP_KEYS: &[&str] = &[
     "route_servers",
     "private_dns_zones",
     "private_endpoints",
+    "private_dns_resolvers",
+    "dns_forwarding_rulesets",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -245,6 +250,7 @@ record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
     bgp_speaker: "bgp_speaker" => nic_bgp_speaker,
     bgp_announce: "bgp_announce" => bgp_announce,
     dns_servers: "dns_servers" => dns_servers,
+    dns_server: "dns_server" => dns_server,
 });
 
 const IP_CONFIG_KEYS: &[&str] = &["name", "private_ip_address"];
@@ -318,6 +324,8 @@ record!(HOST_KEYS: RawHost { name, key, line } "a host" {
 record!(SITE_HOST_KEYS: RawSiteHost { name, key, line } "an on-premises host" {
     address: "private_ip_address" => optional_ip,
     netns: "netns" => optional_text,
+    dns_servers: "dns_servers" => dns_servers,
+    dns_server: "dns_server" => dns_server,
 });
 
 record!(GATEWAY_KEYS: RawGateway { name, key, line } "a virtual network gateway" {
@@ -551,6 +559,8 @@ impl Decoder<'_> {
             route_servers: self.records(&top, "route_servers"),
             private_dns_zones: self.records(&top, "private_dns_zones"),
             private_endpoints: self.records(&top, "private_endpoints"),
+            dns_resolvers: self.records(&top, "private_dns_resolvers"),
+            forwarding_rulesets: self.records(&top, "dns_forwarding_rulesets"),
         }
     }
 

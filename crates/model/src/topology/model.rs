@@ -148,6 +148,10 @@ pub struct Topology {
     /// Private Endpoints, each a NIC-like port standing for a PaaS
     /// resource.
     pub private_endpoints: TiVec<PrivateEndpointIdx, PrivateEndpoint>,
+    /// DNS Private Resolvers, with their inbound and outbound endpoints.
+    pub dns_resolvers: TiVec<ResolverIdx, DnsResolver>,
+    /// DNS forwarding rulesets, linked to VNets.
+    pub forwarding_rulesets: Vec<ForwardingRuleset>,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +221,8 @@ pub struct Nic {
     pub mtu: u16,
     /// The NIC's own DNS servers, over its VNet's; empty: the VNet's.
     pub dns_servers: DnsServers,
+    /// vnetd's own: the DNS server the VM runs.
+    pub dns_server: Option<DnsServerConfig>,
     pub line: usize,
 }
 

@@ -47,8 +47,10 @@ mod nics;
 mod placement;
 mod private_cloud;
 mod realism;
+mod resolvers;
 mod route_servers;
 mod sites;
+pub use fabric_names::MAX_NETNS_LEN;
 pub use hybrid::{instance_addresses, reserved_asn};
 pub use realism::VM_NAME;
 pub use sites::host_link_prefix_len;
@@ -111,6 +113,8 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.firewalls(raw.firewalls);
     r.private_dns_zones(raw.private_dns_zones);
     r.private_endpoints(raw.private_endpoints);
+    r.dns_resolvers(raw.dns_resolvers);
+    r.forwarding_rulesets(raw.forwarding_rulesets);
     r.expectations(raw.expectations);
     r.placement(raw.hosts, placed);
     r.topo

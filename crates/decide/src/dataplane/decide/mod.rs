@@ -54,9 +54,14 @@ use crate::dataplane::packet::PacketView;
 use crate::engine::flow_table::FlowHandle;
 use crate::snapshot::PortIdx;
 use crate::snapshot::Snapshot;
-use crate::topology::Direction;
+use crate::topology::{Direction, AZURE_DNS};
 use balancing::untranslate;
 use stateful::{nsg_admits, nsg_stage};
+use std::net::IpAddr;
+
+const AZURE_DNS_IP: IpAddr = IpAddr::V4(AZURE_DNS);
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
 
 /// Decides the fate of one IP packet (without the virtio-net header) sent by
 /// `ingress`.
@@ -154,6 +159,11 @@ fn decide_packet<C: Conntrack + ?Sized>(
     if let Err(reason) = sender_checks(snap, ingress, view) {
         return Verdict::dropped(reason, ingress);
     }
+    if view.key.dst == AZURE_DNS_IP || snap.nics[ingress].azure_dns {
+        if let Some(verdict) = azure_dns_hop(snap, ingress, view) {
+            return verdict;
+        }
+    }
     let found = match flows.sent(ingress, view, snap.generation, now_ms) {
         Sent::Known(verdict) => return verdict,
         Sent::Admitted(admission) => Some(admission),
@@ -230,6 +240,37 @@ fn decide_packet<C: Conntrack + ?Sized>(
         }
     }
     decided.verdict
+}
+
+/// 168.63.129.16 as a VNet's Azure DNS: a query (UDP or TCP to port 53)
+/// from a port of a VNet goes to that VNet's Azure DNS port, and its answer
+/// straight back to the asker, neither meeting routes nor NSGs ("DNS
+/// communication isn't subject to the configured network security
+/// groups", Azure's page on 168.63.129.16). Only VNets ask it: a query that
+/// entered through a gateway (from on-premises) finds nothing there.
+/// Anything else to 168.63.129.16 (probe replies) takes the usual path.
+#[cold]
+#[inline(never)]
+fn azure_dns_hop(snap: &Snapshot, ingress: PortIdx, view: &PacketView) -> Option<Verdict> {
+    let sender = &snap.nics[ingress];
+    if sender.azure_dns {
+        let asker = snap.forwarding.owner(sender.vnet, view.key.dst);
+        return Some(match asker {
+            Some(asker) => Verdict::Deliver(asker),
+            None => Verdict::dropped(DropReason::NoDestination, ingress),
+        });
+    }
+    let dns = matches!(view.key.proto, IPPROTO_UDP | IPPROTO_TCP) && view.key.dst_port == Some(53);
+    if !dns {
+        return None;
+    }
+    if sender.gateway_port {
+        return Some(Verdict::dropped(DropReason::NoDestination, ingress));
+    }
+    Some(match snap.azure_dns.get(sender.vnet).copied().flatten() {
+        Some(server) => Verdict::Deliver(server),
+        None => Verdict::dropped(DropReason::NoDestination, ingress),
+    })
 }
 
 /// What deciding a hop found: the verdict, and for a delivered packet

@@ -5,7 +5,9 @@
 //! target` for SRV, `10 mail.example.com` for MX).
 
 use super::{Decoder, Fields, Head, NameRef, Record};
-use crate::topology::model::{PaasKind, RecordData, RecordType, ResolutionPolicy};
+use crate::topology::model::{
+    ConditionalForwarder, DnsSoftware, PaasKind, RecordData, RecordType, ResolutionPolicy,
+};
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -62,6 +64,73 @@ pub struct RawServiceConnection {
     pub line: usize,
 }
 
+/// A DNS Private Resolver as written.
+#[derive(Debug)]
+pub struct RawResolver {
+    pub name: String,
+    pub key: String,
+    pub vnet: NameRef,
+    pub inbound: Vec<RawResolverEndpoint>,
+    pub outbound: Vec<RawResolverEndpoint>,
+    pub line: usize,
+}
+
+/// An inbound or outbound endpoint as written (an outbound one has no
+/// address).
+#[derive(Debug)]
+pub struct RawResolverEndpoint {
+    pub name: String,
+    pub key: String,
+    pub subnet: NameRef,
+    pub address: Option<IpAddr>,
+    pub line: usize,
+}
+
+/// An outbound endpoint: only its subnet.
+#[derive(Debug)]
+pub struct RawOutboundEndpoint(pub RawResolverEndpoint);
+
+/// A DNS forwarding ruleset as written.
+#[derive(Debug)]
+pub struct RawRuleset {
+    pub name: String,
+    pub key: String,
+    /// `resolver/endpoint`
+    pub outbound_endpoints: Vec<NameRef>,
+    pub links: Vec<NameRef>,
+    pub rules: Vec<RawForwardingRule>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawForwardingRule {
+    pub name: String,
+    pub key: String,
+    pub domain: (String, usize),
+    pub targets: Vec<std::net::SocketAddr>,
+    pub enabled: bool,
+    pub line: usize,
+}
+
+/// vnetd's own `dns_server` key as written.
+#[derive(Debug)]
+pub struct RawDnsServer {
+    pub software: DnsSoftware,
+    pub forwarders: Vec<ConditionalForwarder>,
+    pub zones: Vec<RawLocalZone>,
+    pub key: String,
+    pub line: usize,
+}
+
+/// A zone a vnetd-run DNS server answers, as written.
+#[derive(Debug)]
+pub struct RawLocalZone {
+    pub name: String,
+    pub key: String,
+    pub records: Vec<RawRecordSet>,
+    pub line: usize,
+}
+
 /// Azure's record TTLs: 0 to 2,147,483,647 seconds.
 const TTL_RANGE: std::ops::RangeInclusive<i64> = 0..=2_147_483_647;
 /// The TTL a record set gets when the file gives none (azurerm requires
@@ -91,6 +160,55 @@ record!(PRIVATE_ENDPOINT_KEYS: RawPrivateEndpoint { name, key, line } "a Private
     zones: "private_dns_zone_group" => zone_group,
 });
 
+record!(RESOLVER_KEYS: RawResolver { name, key, line } "a DNS Private Resolver" {
+    vnet: "virtual_network" => required_ref,
+    inbound: "inbound_endpoints" => list,
+    outbound: "outbound_endpoints" => outbound_endpoints,
+});
+
+record!(INBOUND_KEYS: RawResolverEndpoint { name, key, line } "an inbound endpoint" {
+    subnet: "subnet" => required_ref,
+    address: "private_ip_address" => optional_ip,
+});
+
+const OUTBOUND_KEYS: &[&str] = &["name", "subnet"];
+
+impl Record for RawOutboundEndpoint {
+    const WHAT: &'static str = "an outbound endpoint";
+    const KEYS: &'static [&'static str] = OUTBOUND_KEYS;
+
+    fn decode(d: &mut Decoder, f: &Fields, head: Head) -> Option<Self> {
+        Some(RawOutboundEndpoint(RawResolverEndpoint {
+            subnet: d.required_ref(f, "subnet")?,
+            address: None,
+            name: head.name,
+            key: head.key,
+            line: head.line,
+        }))
+    }
+}
+
+record!(RULESET_KEYS: RawRuleset { name, key, line } "a DNS forwarding ruleset" {
+    outbound_endpoints: "outbound_endpoints" => ref_list,
+    links: "virtual_network_links" => ref_list,
+    rules: "rules" => list,
+});
+
+record!(FORWARDING_RULE_KEYS: RawForwardingRule { name, key, line } "a forwarding rule" {
+    domain: "domain_name" => required_text_with_line,
+    targets: "target_dns_servers" => dns_targets,
+    enabled: "enabled" => flag(true),
+});
+
+const TARGET_KEYS: &[&str] = &["ip_address", "port"];
+
+record!(LOCAL_ZONE_KEYS: RawLocalZone { name, key, line } "a zone of a DNS server" {
+    records: "records" => list,
+});
+
+const DNS_SERVER_KEYS: &[&str] = &["software", "forwarders", "zones"];
+const FORWARDER_KEYS: &[&str] = &["domain", "addresses"];
+
 const CONNECTION_KEYS: &[&str] = &[
     "name",
     "resource",
@@ -117,6 +235,117 @@ impl Decoder<'_> {
             }
         });
         Some(read.into_iter().flatten().collect())
+    }
+
+    /// vnetd's own `dns_server`: `software` (unbound or bind),
+    /// `forwarders` (`{domain, addresses}`, `.` for every name) and
+    /// `zones` it answers itself.
+    pub(super) fn dns_server(&mut self, f: &Fields, key: &str) -> Option<Option<RawDnsServer>> {
+        let Some(node) = f.given(key) else {
+            return Some(None);
+        };
+        let k = f.key(key);
+        let c = self.fields(node, &k, "a DNS server", DNS_SERVER_KEYS)?;
+        let software = self.one_of::<DnsSoftware>(&c, "software");
+        let fk = c.key("forwarders");
+        let items = self.items(c.given("forwarders"), &fk);
+        let mut forwarders = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let ik = format!("{fk}[{i}]");
+            let Some(fw) = self.fields(item, &ik, "a forwarder", FORWARDER_KEYS) else {
+                continue;
+            };
+            let Some(text) = self.required_string(&fw, "domain") else {
+                continue;
+            };
+            let domain = if text == "." {
+                String::new()
+            } else {
+                match dns_name(&text) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        self.diags.error(item.line, &fw.key("domain"), why);
+                        continue;
+                    }
+                }
+            };
+            let ak = fw.key("addresses");
+            let Some(list) = self.required(&fw, "addresses") else {
+                continue;
+            };
+            let listed = self.items(Some(list), &ak);
+            let read = self.texts(listed, &ak, |d, text, line, k| {
+                let parsed = text
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| text.parse::<IpAddr>().map(|ip| (ip, 53).into()));
+                match parsed {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        let why =
+                            format!("`{text}` is not an address (or address:port) of a DNS server");
+                        d.diags.error(line, k, why);
+                        None
+                    }
+                }
+            });
+            let addresses: Vec<_> = read.into_iter().flatten().collect();
+            if addresses.is_empty() {
+                self.diags
+                    .error(item.line, &ak, "a forwarder needs at least one address");
+                continue;
+            }
+            forwarders.push(ConditionalForwarder { domain, addresses });
+        }
+        let zones = self.records(&c, "zones");
+        Some(Some(RawDnsServer {
+            software: software?,
+            forwarders,
+            zones,
+            key: k,
+            line: node.line,
+        }))
+    }
+
+    /// A resolver's `outbound_endpoints`.
+    fn outbound_endpoints(&mut self, f: &Fields, key: &str) -> Option<Vec<RawResolverEndpoint>> {
+        let found: Vec<RawOutboundEndpoint> = self.records(f, key);
+        Some(found.into_iter().map(|o| o.0).collect())
+    }
+
+    /// A rule's `target_dns_servers`: `{ip_address, port}` (53 unless
+    /// given), one to six of them.
+    fn dns_targets(&mut self, f: &Fields, key: &str) -> Option<Vec<std::net::SocketAddr>> {
+        let node = self.required(f, key)?;
+        let k = f.key(key);
+        let items = self.nonempty_items(node, &k, "a forwarding rule needs a target DNS server")?;
+        if items.len() > 6 {
+            let why = "Azure takes at most 6 target DNS servers per forwarding rule";
+            self.diags.error(items[6].line, &k, why);
+        }
+        let mut targets = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let ik = format!("{k}[{i}]");
+            let Some(t) = self.fields(item, &ik, "a target DNS server", TARGET_KEYS) else {
+                continue;
+            };
+            let Some(ip) = self
+                .required(&t, "ip_address")
+                .and_then(|n| self.ip(n, &t.key("ip_address")))
+            else {
+                continue;
+            };
+            let port = match t.given("port") {
+                None => 53,
+                Some(n) => {
+                    match self.number_in(n, &t.key("port"), 1..=65_535, "a port is 1 to 65535") {
+                        Some(p) => p as u16,
+                        None => continue,
+                    }
+                }
+            };
+            targets.push(std::net::SocketAddr::new(ip, port));
+        }
+        Some(targets)
     }
 
     /// A record set's `type` and its `records`, each value read as that

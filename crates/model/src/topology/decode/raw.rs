@@ -45,6 +45,8 @@ pub struct RawTopology {
     pub route_servers: Vec<RawRouteServer>,
     pub private_dns_zones: Vec<super::RawZone>,
     pub private_endpoints: Vec<super::RawPrivateEndpoint>,
+    pub dns_resolvers: Vec<super::RawResolver>,
+    pub forwarding_rulesets: Vec<super::RawRuleset>,
 }
 
 /// A machine of a lab spread over several.
@@ -81,6 +83,8 @@ impl RawTopology {
             && self.route_servers.is_empty()
             && self.private_dns_zones.is_empty()
             && self.private_endpoints.is_empty()
+            && self.dns_resolvers.is_empty()
+            && self.forwarding_rulesets.is_empty()
     }
 }
 
@@ -110,6 +114,8 @@ pub struct RawSiteHost {
     pub key: String,
     pub address: Option<IpAddr>,
     pub netns: Option<(String, usize)>,
+    pub dns_servers: Vec<IpAddr>,
+    pub dns_server: Option<super::RawDnsServer>,
     pub line: usize,
 }
 
@@ -361,6 +367,7 @@ pub struct RawNic {
     /// vnetd's own `bgp_announce`: the IPv4 prefixes that daemon announces.
     pub bgp_announce: Option<RawAnnounce>,
     pub dns_servers: Vec<IpAddr>,
+    pub dns_server: Option<super::RawDnsServer>,
     pub line: usize,
 }
 

@@ -350,3 +350,113 @@ pub struct PrivateEndpoint {
 
 /// A VNet's or NIC's `dns_servers`: empty means Azure DNS.
 pub type DnsServers = Vec<IpAddr>;
+
+index_type!(
+    /// Index of a DNS Private Resolver in
+    /// [`super::Topology::dns_resolvers`].
+    ResolverIdx
+);
+
+/// An inbound endpoint of a DNS Private Resolver: an address in a subnet of
+/// its own that answers as Azure DNS of the resolver's VNet.
+#[derive(Debug, Clone)]
+pub struct InboundEndpoint {
+    pub name: String,
+    pub subnet: SubnetRef,
+    pub address: IpAddr,
+    pub line: usize,
+}
+
+/// An outbound endpoint of a DNS Private Resolver: where forwarded queries
+/// leave from, in a subnet of its own. Azure shows it no address; vnetd
+/// sends from the subnet's first usable one.
+#[derive(Debug, Clone)]
+pub struct OutboundEndpoint {
+    pub name: String,
+    pub subnet: SubnetRef,
+    pub address: IpAddr,
+    pub line: usize,
+}
+
+/// A DNS Private Resolver in its VNet.
+#[derive(Debug, Clone)]
+pub struct DnsResolver {
+    pub name: String,
+    pub vnet: VnetIdx,
+    pub inbound: Vec<InboundEndpoint>,
+    pub outbound: Vec<OutboundEndpoint>,
+    pub line: usize,
+}
+
+/// A forwarding rule: queries for `domain` and below go to `targets`.
+#[derive(Debug, Clone)]
+pub struct ForwardingRule {
+    pub name: String,
+    /// Lower case, without the final dot; empty for the root (".").
+    pub domain: String,
+    pub targets: Vec<std::net::SocketAddr>,
+    pub enabled: bool,
+    pub line: usize,
+}
+
+impl ForwardingRule {
+    /// Whether `name` (lower case, no final dot) is `domain` or below it.
+    pub fn covers(&self, name: &str) -> bool {
+        self.domain.is_empty()
+            || name == self.domain
+            || name
+                .strip_suffix(self.domain.as_str())
+                .is_some_and(|head| head.ends_with('.'))
+    }
+}
+
+/// A DNS forwarding ruleset: its rules, the outbound endpoints it sends
+/// through, and the VNets whose Azure DNS uses it.
+#[derive(Debug, Clone)]
+pub struct ForwardingRuleset {
+    pub name: String,
+    /// `(resolver, index of the outbound endpoint)`.
+    pub outbound_endpoints: Vec<(ResolverIdx, usize)>,
+    pub links: Vec<VnetIdx>,
+    pub rules: Vec<ForwardingRule>,
+    pub line: usize,
+}
+
+spelled_enum! {
+    /// The DNS servers vnetd runs for a VM or an on-premises host.
+    #[strum(serialize_all = "lowercase")]
+    pub enum DnsSoftware {
+        /// unbound, a recursive resolver and forwarder.
+        Unbound,
+        /// BIND 9's `named`, authoritative for zones and forwarding.
+        Bind,
+    }
+}
+
+/// Queries for `domain` and below go to `addresses` (the root, `""`: every
+/// query the server does not answer itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionalForwarder {
+    pub domain: String,
+    pub addresses: Vec<std::net::SocketAddr>,
+}
+
+/// A zone a DNS server answers itself.
+#[derive(Debug, Clone)]
+pub struct LocalZone {
+    pub name: String,
+    pub records: Vec<RecordSet>,
+}
+
+/// vnetd's own `dns_server` key: a real DNS server in a VM's or an
+/// on-premises host's namespace, configured by vnetd. Without a forwarder
+/// for the root, it resolves from the Internet's root servers, which a lab
+/// does not reach: names it is not told about fail, as a forwarder VM that
+/// was never pointed at Azure DNS fails in Azure.
+#[derive(Debug, Clone)]
+pub struct DnsServerConfig {
+    pub software: DnsSoftware,
+    pub forwarders: Vec<ConditionalForwarder>,
+    pub zones: Vec<LocalZone>,
+    pub line: usize,
+}

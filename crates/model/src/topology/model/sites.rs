@@ -23,6 +23,10 @@ pub struct SiteHost {
     pub name: String,
     pub address: IpAddr,
     pub netns: String,
+    /// The servers its `resolv.conf` names (none: no `resolv.conf`).
+    pub dns_servers: Vec<IpAddr>,
+    /// vnetd's own: the DNS server the host runs.
+    pub dns_server: Option<super::DnsServerConfig>,
     pub line: usize,
 }
 

@@ -65,6 +65,32 @@ impl Resolver<'_> {
         }
     }
 
+    /// vnetd's own `dns_server`: its zones checked as Private DNS zones'
+    /// records are (one set per name and type, CNAME alone).
+    pub(super) fn dns_server_config(
+        &mut self,
+        raw: super::super::decode::RawDnsServer,
+    ) -> DnsServerConfig {
+        let mut zones = Vec::new();
+        for zone in raw.zones {
+            let name = match dns_name(&zone.name) {
+                Ok(name) => name,
+                Err(why) => {
+                    self.diags.error(zone.line, &zone.key, why);
+                    continue;
+                }
+            };
+            let records = self.record_sets(&name, zone.records);
+            zones.push(LocalZone { name, records });
+        }
+        DnsServerConfig {
+            software: raw.software,
+            forwarders: raw.forwarders,
+            zones,
+            line: raw.line,
+        }
+    }
+
     fn record_sets(
         &mut self,
         zone: &str,

@@ -112,6 +112,7 @@ impl Resolver<'_> {
             let netns = nic
                 .netns
                 .map_or_else(|| self.prefixed(&nic.name), |(n, _)| n);
+            let dns_server = nic.dns_server.map(|c| self.dns_server_config(c));
             self.topo.nics.push(Nic {
                 name: nic.name,
                 subnet,
@@ -122,6 +123,7 @@ impl Resolver<'_> {
                 netns,
                 mtu: nic.mtu,
                 dns_servers: nic.dns_servers,
+                dns_server,
                 line: nic.line,
             });
         }

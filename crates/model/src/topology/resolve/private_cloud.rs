@@ -62,6 +62,8 @@ impl Resolver<'_> {
                 key: format!("{}.vcenter", cloud.key),
                 address: Some(PrivateCloud::vcenter_address(block).into()),
                 netns: None,
+                dns_servers: Vec::new(),
+                dns_server: None,
                 line,
             }];
             hosts.extend(cloud.hosts);

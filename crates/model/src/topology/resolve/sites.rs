@@ -177,10 +177,13 @@ impl Resolver<'_> {
                     format!("{}.netns", host.key),
                     format!("host `{}`", host.name),
                 );
+                let dns_server = host.dns_server.map(|c| self.dns_server_config(c));
                 hosts.push(SiteHost {
                     name: host.name,
                     address,
                     netns,
+                    dns_servers: host.dns_servers,
+                    dns_server,
                     line: host.line,
                 });
             }

@@ -1,0 +1,77 @@
+//! The endpoints of a DNS Private Resolver: a port per inbound and per
+//! outbound endpoint, named `<resolver>-<endpoint>`, and so is its
+//! namespace, behind the lab's `netns_prefix`; in the endpoint's subnet,
+//! owning its address. The daemon answers the DNS queries that reach an
+//! inbound endpoint as Azure DNS of the resolver's VNet, and sends the
+//! queries its forwarding rules take from an outbound endpoint.
+
+use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
+use crate::topology::{IpConfiguration, SubnetRef, TiVec, Topology};
+use std::net::IpAddr;
+
+pub const INBOUND_KIND: &str = "resolver-inbound";
+pub const OUTBOUND_KIND: &str = "resolver-outbound";
+
+/// The name of endpoint `endpoint` of `resolver`: its port's, and its
+/// namespace's behind the lab's `netns_prefix`.
+pub fn name(resolver: &str, endpoint: &str) -> String {
+    format!("{resolver}-{endpoint}")
+}
+
+/// One port per endpoint: every resolver's inbound endpoints, then its
+/// outbound ones, in file order.
+pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
+    for (r, resolver) in topology.dns_resolvers.iter_enumerated() {
+        let inbound = (resolver.inbound.iter().enumerate()).map(|(e, i)| {
+            let kind = PortKind::ResolverInbound {
+                resolver: r,
+                endpoint: e,
+            };
+            (kind, &i.name, i.subnet, i.address, i.line)
+        });
+        let outbound = (resolver.outbound.iter().enumerate()).map(|(e, o)| {
+            let kind = PortKind::ResolverOutbound {
+                resolver: r,
+                endpoint: e,
+            };
+            (kind, &o.name, o.subnet, o.address, o.line)
+        });
+        for (kind, endpoint, subnet, address, line) in inbound.chain(outbound) {
+            ports.push(port(
+                topology,
+                &resolver.name,
+                endpoint,
+                (kind, subnet),
+                address,
+                line,
+            ));
+        }
+    }
+}
+
+fn port(
+    topology: &Topology,
+    resolver: &str,
+    endpoint: &str,
+    (kind, subnet): (PortKind, SubnetRef),
+    address: IpAddr,
+    line: usize,
+) -> Port {
+    let name = name(resolver, endpoint);
+    Port {
+        kind,
+        netns: format!("{}{name}", topology.netns_prefix),
+        name,
+        subnet,
+        ip_configurations: vec![IpConfiguration {
+            name: "ipconfig1".into(),
+            address,
+        }],
+        ip_forwarding: false,
+        network_security_group: None,
+        application_security_groups: Vec::new(),
+        interface: PORT_INTERFACE.into(),
+        line,
+        host: topology.placement.vnet_host(subnet.vnet),
+    }
+}

@@ -1,0 +1,19 @@
+//! What answers inside the lab as Azure's own platform does: Azure DNS at
+//! 168.63.129.16 in every VNet ([`azure_dns`]), and the PaaS resources
+//! reached through Private Endpoints ([`paas`]). Each runs on a thread of
+//! its own, outside the packets' path: the fabric delivers to their ports'
+//! namespaces like to any VM's, and they answer with real sockets there.
+//!
+//! Invariants:
+//! - what they answer comes from the plane's current snapshot, read for
+//!   each query (the same compiled tables `vnetd resolve` reads offline);
+//! - they follow the plane: a port that appears gets its socket within a
+//!   tick, one that goes loses it;
+//! - every caller is bounded: a datagram gets one answer, a connection a
+//!   deadline and a slot among few; what cannot be answered is counted.
+//!
+//! This room uses the forwarding room's plane and the threads'
+//! supervision, nothing else of the daemon.
+
+pub mod azure_dns;
+pub mod paas;

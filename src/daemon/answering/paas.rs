@@ -1,0 +1,253 @@
+//! The PaaS resources behind Private Endpoints: in the namespace of each
+//! endpoint's port on this machine, an HTTP server on port 80 that answers
+//! every request with who it is and how it was reached (the resource, its
+//! sub-resource, the endpoint, the address and port asked, and the
+//! client's address), as `ifconfig.me`-style services do, so that `curl
+//! http://stcontoso.blob.core.windows.net/` shows which way a name went.
+//!
+//! Each server runs on the shared accept loop of
+//! [`crate::host::listener`], with its bounds: a few connections at once, a
+//! deadline for the request and for each write, one request per
+//! connection.
+
+use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
+use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
+use crate::host::listener::{self, Client, Limits};
+use crate::host::netns;
+use crate::plan::PortKind;
+use crate::topology::Topology;
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The port the responders listen on.
+pub const HTTP_PORT: u16 = 80;
+
+/// How often the thread looks at the plane for endpoints that came or went.
+const TICK: Duration = Duration::from_millis(200);
+
+/// What a responder reads of a request at most: its head.
+const MAX_REQUEST: usize = 8 << 10;
+
+const LIMITS: Limits = Limits {
+    connections: 16,
+    request: Duration::from_secs(2),
+    write: Duration::from_secs(2),
+    work_threads: 1,
+};
+
+/// What the responders met, for `stats` and the metrics.
+#[derive(Debug, Default)]
+pub struct PaasCounters {
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Connections refused (every slot taken) or cut (a client that took
+    /// nothing of its answer).
+    pub refused: AtomicU64,
+    /// Endpoints whose server could not start (logged).
+    pub failed: AtomicU64,
+}
+
+/// What one endpoint's responder says of itself.
+#[derive(Debug, Clone)]
+struct Identity {
+    resource: String,
+    sub_resource: &'static str,
+    kind: &'static str,
+    endpoint: String,
+    public_name: String,
+}
+
+impl Identity {
+    fn of(topology: &Topology, endpoint: crate::topology::PrivateEndpointIdx) -> Identity {
+        let pe = &topology.private_endpoints[endpoint];
+        Identity {
+            resource: pe.target.resource.clone(),
+            sub_resource: pe.target.sub_resource.name,
+            kind: pe.target.sub_resource.kind.as_str(),
+            endpoint: pe.name.clone(),
+            public_name: pe.target.public_name(),
+        }
+    }
+}
+
+struct Responder {
+    identity: Arc<Identity>,
+    counters: Arc<PaasCounters>,
+}
+
+impl listener::Service<TcpStream> for Responder {
+    async fn serve(&self, mut client: Client<TcpStream>) {
+        let arrival = client.arrival();
+        let (local, peer) = match (client.get_ref().local_addr(), client.get_ref().peer_addr()) {
+            (Ok(local), Ok(peer)) => (local, peer),
+            _ => return,
+        };
+        // The head: up to its blank line, or the limit.
+        let mut head = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        while head.len() < MAX_REQUEST && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match client.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        arrival.mark();
+        let id = &self.identity;
+        let body = format!(
+            "{resource} {sub} ({kind}) through private endpoint {endpoint}\n\
+             reached at {local} from {peer}\n\
+             public name {public}\n",
+            resource = id.resource,
+            sub = id.sub_resource,
+            kind = id.kind,
+            endpoint = id.endpoint,
+            public = id.public_name,
+        );
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\nServer: vnetd-paas\r\n\r\n{body}",
+            body.len()
+        );
+        if client.write_all(answer.as_bytes()).await.is_ok() {
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = client.shutdown().await;
+    }
+
+    async fn busy(&self, mut stream: TcpStream) {
+        let _ = stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    }
+}
+
+struct ResponderEvents {
+    counters: Arc<PaasCounters>,
+    panics: Arc<ThreadPanics>,
+}
+
+impl listener::Events for ResponderEvents {
+    fn accept_failed(&self, error: &std::io::Error) {
+        tracing::warn!("a PaaS responder's accept failed: {error}");
+    }
+
+    fn refused_busy(&self) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn client_cut(&self) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn panicked(&self, payload: &(dyn Any + Send)) {
+        self.panics
+            .caught(ThreadKind::Paas, "a PaaS responder's connection", payload);
+    }
+}
+
+/// The responders running, by their port's serial (unique for the lab's
+/// life: a port rebuilt gets a new responder).
+struct Responders {
+    running: HashMap<u32, listener::Server>,
+    counters: Arc<PaasCounters>,
+    panics: Arc<ThreadPanics>,
+    generation: Option<u64>,
+}
+
+impl Responders {
+    fn follow(&mut self, plane: &Plane) {
+        let snapshot = &plane.snapshot;
+        let wanted: Vec<(u32, &str, Identity)> = (snapshot.plan.ports.iter_enumerated())
+            .filter(|(p, _)| snapshot.plan.is_local(*p))
+            .filter_map(|(p, port)| match port.kind {
+                PortKind::PrivateEndpoint { endpoint } => Some((
+                    plane.ports.get(p)?.serial,
+                    port.netns.as_str(),
+                    Identity::of(&snapshot.topology, endpoint),
+                )),
+                _ => None,
+            })
+            .collect();
+        self.running
+            .retain(|serial, _| wanted.iter().any(|(s, _, _)| s == serial));
+        for (serial, netns, identity) in wanted {
+            if self.running.contains_key(&serial) {
+                continue;
+            }
+            match self.start_one(netns, identity) {
+                Ok(server) => {
+                    self.running.insert(serial, server);
+                }
+                Err(error) => {
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("the PaaS responder in {netns} cannot start: {error:#}");
+                }
+            }
+        }
+    }
+
+    fn start_one(&self, netns: &str, identity: Identity) -> anyhow::Result<listener::Server> {
+        let socket = netns::run_in(netns, || {
+            Ok(TcpListener::bind((Ipv4Addr::UNSPECIFIED, HTTP_PORT))?)
+        })?;
+        socket.set_nonblocking(true)?;
+        listener::Server::start::<tokio::net::TcpListener, _, _, _>(
+            &format!("vnetd-paas-{}", identity.endpoint),
+            socket,
+            LIMITS,
+            Responder {
+                identity: Arc::new(identity),
+                counters: self.counters.clone(),
+            },
+            ResponderEvents {
+                counters: self.counters.clone(),
+                panics: self.panics.clone(),
+            },
+        )
+    }
+
+    fn run(&mut self, plane: &PublishedPlane, stop: &AtomicBool, faults: &Faults) {
+        while !stop.load(Ordering::Relaxed) {
+            faults.check(ThreadKind::Paas);
+            let current = plane.load_full();
+            if self.generation != Some(current.snapshot.generation) {
+                self.follow(&current);
+                self.generation = Some(current.snapshot.generation);
+            }
+            std::thread::sleep(TICK);
+        }
+        self.running.clear();
+    }
+}
+
+/// Starts the thread that keeps a responder in every Private Endpoint's
+/// namespace of this machine.
+pub(in crate::daemon) fn start(
+    plane: Arc<PublishedPlane>,
+    counters: Arc<PaasCounters>,
+    stop: Arc<AtomicBool>,
+    (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let panics_for_servers = panics.clone();
+    threads::spawn_supervised(
+        "vnetd-paas",
+        ThreadKind::Paas,
+        "the PaaS responders",
+        (panics, stop.clone()),
+        move || {
+            let mut responders = Responders {
+                running: HashMap::new(),
+                counters: counters.clone(),
+                panics: panics_for_servers.clone(),
+                generation: None,
+            };
+            responders.run(&plane, &stop, &faults)
+        },
+    )
+}
