@@ -423,14 +423,14 @@ impl Daemon {
             )
             .context("starting Azure DNS")?;
             self.keep_thread(dns);
-            let paas = answering::paas::start(
+            let services = answering::services::start(
                 self.plane.clone(),
                 self.names.1.clone(),
                 self.stop.clone(),
                 supervision,
             )
-            .context("starting the PaaS responders")?;
-            self.keep_thread(paas);
+            .context("starting the lab's services")?;
+            self.keep_thread(services);
         }
         let (flows, stop) = (self.flows.clone(), self.stop.clone());
         let (faults, panics) = (self.faults.clone(), self.panics.clone());

@@ -57,8 +57,9 @@ pub enum ThreadKind {
     Metrics,
     /// Azure DNS at 168.63.129.16.
     AzureDns,
-    /// The PaaS resources' responders behind Private Endpoints.
-    Paas,
+    /// The lab's services: the PaaS responders behind Private Endpoints
+    /// and the DNS servers vnetd runs.
+    Services,
 }
 
 impl ThreadKind {
@@ -69,7 +70,7 @@ impl ThreadKind {
 
     /// The name `stats`, the metrics and the log use: `worker`,
     /// `bgp-watcher`, `prober`, `housekeeping`, `flow-log`, `offload`,
-    /// `global-reach`, `control`, `metrics`, `azure-dns`, `paas`.
+    /// `global-reach`, `control`, `metrics`, `azure-dns`, `services`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -392,7 +393,7 @@ mod tests {
                 "control",
                 "metrics",
                 "azure-dns",
-                "paas"
+                "services"
             ]
         );
     }

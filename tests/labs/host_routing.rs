@@ -607,10 +607,12 @@ fn site_hosts_reach_each_other_through_the_router() {
             SiteHostSpec {
                 netns: name("a"),
                 address: "192.168.1.10/24".parse().expect("literal"),
+                resolv_conf: None,
             },
             SiteHostSpec {
                 netns: name("b"),
                 address: "192.168.2.1/24".parse().expect("literal"),
+                resolv_conf: None,
             },
         ],
     };
@@ -675,6 +677,7 @@ fn a_site_with_two_routers_spreads_each_hosts_flows_over_both() {
         hosts: vec![SiteHostSpec {
             netns: name("a"),
             address: "192.168.1.10/24".parse().expect("literal"),
+            resolv_conf: None,
         }],
     };
     let guard = SiteGuard(spec.clone());

@@ -42,6 +42,7 @@ mod e2e_shaping;
 mod e2e_teardown;
 mod e2e_verify;
 mod e2e_web_bounds;
+mod host_dns_server;
 mod host_plumbing;
 mod host_probe;
 mod host_routing;

@@ -41,6 +41,7 @@ pub mod bpf;
 pub mod cap;
 pub mod capture;
 pub mod capture_filter;
+pub mod dns_server;
 pub mod fabric;
 pub mod interface;
 mod lab;

@@ -52,6 +52,9 @@ pub struct SiteHostSpec {
     /// The host's address on each of its interfaces, with its prefix
     /// length (e.g. `192.168.1.10/24`).
     pub address: IpNet,
+    /// The host's `resolv.conf` (see [`netns::write_resolv_conf`]); `None`:
+    /// none.
+    pub resolv_conf: Option<String>,
 }
 
 /// A site: its routers' namespaces and its hosts.
@@ -262,6 +265,9 @@ fn join_host(routers: &[String], index: usize, host: &SiteHostSpec) -> Result<()
     } else {
         // One router, or an IPv6 host: through the first router.
         netlink::add_default_route(name, &host_link_name(0), first)?;
+    }
+    if let Some(text) = &host.resolv_conf {
+        netns::write_resolv_conf(name, text)?;
     }
     Ok(())
 }

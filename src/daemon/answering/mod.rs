@@ -1,6 +1,8 @@
 //! What answers inside the lab as Azure's own platform does: Azure DNS at
 //! 168.63.129.16 in every VNet ([`azure_dns`]), and the PaaS resources
-//! reached through Private Endpoints ([`paas`]). Each runs on a thread of
+//! reached through Private Endpoints ([`paas`]); and the DNS servers the
+//! file asks vnetd to run in VMs and on-premises hosts ([`dns_servers`]),
+//! kept running by [`services`]. Each runs on a thread of
 //! its own, outside the packets' path: the fabric delivers to their ports'
 //! namespaces like to any VM's, and they answer with real sockets there.
 //!
@@ -16,4 +18,6 @@
 //! supervision, nothing else of the daemon.
 
 pub mod azure_dns;
+pub mod dns_servers;
 pub mod paas;
+pub mod services;

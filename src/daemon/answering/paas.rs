@@ -10,8 +10,8 @@
 //! deadline for the request and for each write, one request per
 //! connection.
 
-use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
-use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
+use crate::daemon::forwarding::plane::Plane;
+use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::host::listener::{self, Client, Limits};
 use crate::host::netns;
 use crate::plan::PortKind;
@@ -19,7 +19,7 @@ use crate::topology::Topology;
 use std::any::Any;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,9 +27,6 @@ use tokio::net::TcpStream;
 
 /// The port the responders listen on.
 pub const HTTP_PORT: u16 = 80;
-
-/// How often the thread looks at the plane for endpoints that came or went.
-const TICK: Duration = Duration::from_millis(200);
 
 /// What a responder reads of a request at most: its head.
 const MAX_REQUEST: usize = 8 << 10;
@@ -146,22 +143,34 @@ impl listener::Events for ResponderEvents {
     }
 
     fn panicked(&self, payload: &(dyn Any + Send)) {
-        self.panics
-            .caught(ThreadKind::Paas, "a PaaS responder's connection", payload);
+        self.panics.caught(
+            ThreadKind::Services,
+            "a PaaS responder's connection",
+            payload,
+        );
     }
 }
 
 /// The responders running, by their port's serial (unique for the lab's
 /// life: a port rebuilt gets a new responder).
-struct Responders {
+pub struct Responders {
     running: HashMap<u32, listener::Server>,
     counters: Arc<PaasCounters>,
     panics: Arc<ThreadPanics>,
-    generation: Option<u64>,
 }
 
 impl Responders {
-    fn follow(&mut self, plane: &Plane) {
+    pub fn new(counters: Arc<PaasCounters>, panics: Arc<ThreadPanics>) -> Responders {
+        Responders {
+            running: HashMap::new(),
+            counters,
+            panics,
+        }
+    }
+
+    /// Starts a responder for every Private Endpoint of this machine that
+    /// has none, and stops those of endpoints gone.
+    pub fn follow(&mut self, plane: &Plane) {
         let snapshot = &plane.snapshot;
         let wanted: Vec<(u32, &str, Identity)> = (snapshot.plan.ports.iter_enumerated())
             .filter(|(p, _)| snapshot.plan.is_local(*p))
@@ -212,42 +221,8 @@ impl Responders {
         )
     }
 
-    fn run(&mut self, plane: &PublishedPlane, stop: &AtomicBool, faults: &Faults) {
-        while !stop.load(Ordering::Relaxed) {
-            faults.check(ThreadKind::Paas);
-            let current = plane.load_full();
-            if self.generation != Some(current.snapshot.generation) {
-                self.follow(&current);
-                self.generation = Some(current.snapshot.generation);
-            }
-            std::thread::sleep(TICK);
-        }
+    /// Stops every responder.
+    pub fn stop(&mut self) {
         self.running.clear();
     }
-}
-
-/// Starts the thread that keeps a responder in every Private Endpoint's
-/// namespace of this machine.
-pub(in crate::daemon) fn start(
-    plane: Arc<PublishedPlane>,
-    counters: Arc<PaasCounters>,
-    stop: Arc<AtomicBool>,
-    (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let panics_for_servers = panics.clone();
-    threads::spawn_supervised(
-        "vnetd-paas",
-        ThreadKind::Paas,
-        "the PaaS responders",
-        (panics, stop.clone()),
-        move || {
-            let mut responders = Responders {
-                running: HashMap::new(),
-                counters: counters.clone(),
-                panics: panics_for_servers.clone(),
-                generation: None,
-            };
-            responders.run(&plane, &stop, &faults)
-        },
-    )
 }

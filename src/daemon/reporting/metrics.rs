@@ -436,8 +436,8 @@ vnetd_thread_panics_total{thread=\"global-reach\"} 0
 vnetd_thread_panics_total{thread=\"housekeeping\"} 0
 vnetd_thread_panics_total{thread=\"metrics\"} 0
 vnetd_thread_panics_total{thread=\"offload\"} 0
-vnetd_thread_panics_total{thread=\"paas\"} 0
 vnetd_thread_panics_total{thread=\"prober\"} 0
+vnetd_thread_panics_total{thread=\"services\"} 0
 vnetd_thread_panics_total{thread=\"worker\"} 0
 ",
         );

@@ -35,6 +35,12 @@ pub(super) fn site_spec(site: &Site) -> SiteSpec {
                 SiteHostSpec {
                     netns: h.netns.clone(),
                     address: IpNet::new(h.address, len).expect("a valid prefix length"),
+                    resolv_conf: (!h.dns_servers.is_empty()).then(|| {
+                        let servers: String = (h.dns_servers.iter())
+                            .map(|s| format!("nameserver {s}\n"))
+                            .collect();
+                        format!("# vnetd: the DNS servers of host {}\n{servers}", h.name)
+                    }),
                 }
             })
             .collect(),

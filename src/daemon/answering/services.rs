@@ -1,0 +1,62 @@
+//! The thread that keeps the lab's services running beside the forwarding:
+//! a responder in every Private Endpoint's namespace ([`super::paas`]) and
+//! the DNS servers the file's `dns_server` keys ask for
+//! ([`super::dns_servers`]). It looks at the plane every tick: what a new
+//! plane adds is started, what it drops is stopped, a DNS server that
+//! exited is started again.
+
+use super::dns_servers::{self, DnsServers};
+use super::paas::{PaasCounters, Responders};
+use crate::daemon::forwarding::plane::PublishedPlane;
+use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the thread looks at the plane and at its servers.
+const TICK: Duration = Duration::from_millis(200);
+
+fn run(
+    plane: &PublishedPlane,
+    (responders, dns): (&mut Responders, &mut DnsServers),
+    stop: &AtomicBool,
+    faults: &Faults,
+) {
+    let mut generation = None;
+    let mut wanted = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        faults.check(ThreadKind::Services);
+        let current = plane.load_full();
+        if generation != Some(current.snapshot.generation) {
+            responders.follow(&current);
+            wanted = dns_servers::wanted(&current.snapshot.topology, &current);
+            generation = Some(current.snapshot.generation);
+        }
+        dns.follow(wanted.clone());
+        std::thread::sleep(TICK);
+    }
+    responders.stop();
+    dns.stop();
+}
+
+/// Starts the services thread of a daemon. A panic is caught and counted,
+/// and the thread runs again (its servers are started again).
+pub(in crate::daemon) fn start(
+    plane: Arc<PublishedPlane>,
+    counters: Arc<PaasCounters>,
+    stop: Arc<AtomicBool>,
+    (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let for_servers = panics.clone();
+    threads::spawn_supervised(
+        "vnetd-services",
+        ThreadKind::Services,
+        "the lab's services",
+        (panics, stop.clone()),
+        move || {
+            let mut responders = Responders::new(counters.clone(), for_servers.clone());
+            let mut dns = DnsServers::default();
+            run(&plane, (&mut responders, &mut dns), &stop, &faults)
+        },
+    )
+}
