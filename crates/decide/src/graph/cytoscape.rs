@@ -69,7 +69,7 @@ pub fn elements(picture: &Picture) -> Vec<Value> {
         out.push(node(&site.id, None, "site", &site.label));
         out.extend(site.nodes.iter().map(|n| member(n, &site.id, true)));
     }
-    out.extend(picture.circuits.iter().map(|c| member(c, "", false)));
+    out.extend(picture.outside.iter().map(|c| member(c, "", false)));
     for ip in picture.unreachable_hops() {
         let label = [ip.to_string(), "no reachable NIC: dropped".to_string()];
         out.push(node(&unreachable_id(ip), None, "unreachable", &label));

@@ -59,7 +59,7 @@ pub(super) fn dot(picture: &Picture) -> String {
         }
         out.push_str("  }\n");
     }
-    for circuit in &picture.circuits {
+    for circuit in &picture.outside {
         dot_node(&mut out, "  ", circuit);
     }
     for ip in picture.unreachable_hops() {

@@ -69,7 +69,7 @@ pub(super) fn mermaid(picture: &Picture) -> String {
         }
         out.push_str("  end\n");
     }
-    for circuit in &picture.circuits {
+    for circuit in &picture.outside {
         mermaid_node(&mut out, "  ", circuit, &mermaid_label(&circuit.label));
     }
     for ip in picture.unreachable_hops() {

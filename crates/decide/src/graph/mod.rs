@@ -35,6 +35,7 @@ pub mod cytoscape;
 mod dot;
 mod mermaid;
 mod model;
+mod names;
 mod parts;
 mod route_servers;
 

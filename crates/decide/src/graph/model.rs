@@ -1,6 +1,7 @@
 //! The format-neutral [`Picture`]: the facts `vnetd graph` draws (VNets,
 //! subnets, NICs, gateways, Route Servers, sites, ExpressRoute circuits,
-//! load balancers, peerings, appliance routes, BGP sessions), gathered once
+//! load balancers, peerings, appliance routes, BGP sessions, Private
+//! Endpoints, resolvers, Private DNS zones and rulesets), gathered once
 //! from the snapshot, and the identifiers both languages use for them.
 
 use super::parts::{gateway_id, join, nic_id};
@@ -22,9 +23,11 @@ pub struct Picture {
     pub peerings: Vec<PeeringEdge>,
     pub appliance_routes: Vec<ApplianceRouteEdge>,
     pub sites: Vec<SiteBox>,
-    /// ExpressRoute circuits, where they meet Microsoft's edge: between a
-    /// site's router and the gateways connected to the circuit.
-    pub circuits: Vec<NicNode>,
+    /// What is drawn apart from every VNet and site: ExpressRoute
+    /// circuits, where they meet Microsoft's edge (between a site's router
+    /// and the gateways connected to the circuit), then Private DNS zones
+    /// and forwarding rulesets.
+    pub outside: Vec<NicNode>,
     pub connections: Vec<ConnectionEdge>,
     pub load_balancing: Vec<LoadBalancingEdge>,
 }
@@ -132,10 +135,14 @@ impl Picture {
             peerings: peering_edges(topo),
             appliance_routes: appliance_route_edges(snapshot),
             sites: site_boxes(topo),
-            circuits: circuit_nodes(topo),
+            outside: circuit_nodes(topo)
+                .into_iter()
+                .chain(super::names::name_nodes(topo))
+                .collect(),
             connections: connection_edges(topo)
                 .into_iter()
                 .chain(route_server_edges(topo))
+                .chain(super::names::name_edges(topo))
                 .collect(),
             load_balancing: load_balancing_edges(topo),
         }
@@ -230,6 +237,7 @@ pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
                     nics.extend(frontend_nodes(topo, r));
                     nics.extend(firewall_nodes(topo, r));
                     nics.extend(route_server_nodes(topo, r));
+                    nics.extend(super::names::endpoint_nodes(topo, r));
                     SubnetBox {
                         id: subnet_id(topo, r),
                         label,
