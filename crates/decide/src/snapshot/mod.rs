@@ -9,7 +9,9 @@
 //! the NSG's effective rules for that NIC (defaults added, tags and ASGs
 //! expanded) and a first-match classifier over them. Stages are shared
 //! between NICs whose rules are necessarily the same (same NSG, subnet and
-//! ASG memberships).
+//! ASG memberships). A Private Endpoint's port meets its subnet's NSG, both
+//! ways, only where the subnet's network policies bind NSGs to endpoints;
+//! the other ports vnetd adds meet none.
 //!
 //! Packets for the host virtual IP 168.63.129.16 are not subject to
 //! user-defined routes in Azure ("What is IP address 168.63.129.16?": it
@@ -29,9 +31,11 @@
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
-use crate::plan::Plan;
+use crate::plan::{Plan, PortKind};
 use crate::policy::load_balancers::BackendHealth;
-use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
+use crate::policy::nsg::{
+    effective_rules_at, endpoint_nsg_chain, nsg_chain, EffectiveRule, NsgLevel,
+};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
@@ -414,10 +418,14 @@ impl Snapshot {
         for (idx, nic) in plan.ports.iter_enumerated() {
             let file_nic = plan.nic(idx);
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
-                let Some(file_nic) = file_nic else {
-                    return Vec::new();
+                let chain = match (file_nic, &nic.kind) {
+                    (Some(file_nic), _) => nsg_chain(&topology, file_nic, direction),
+                    (None, PortKind::PrivateEndpoint { endpoint }) => {
+                        endpoint_nsg_chain(&topology, *endpoint)
+                    }
+                    (None, _) => Vec::new(),
                 };
-                nsg_chain(&topology, file_nic, direction)
+                chain
                     .into_iter()
                     .map(|(level, nsg)| {
                         let mut asgs = nic.application_security_groups.clone();
@@ -426,13 +434,14 @@ impl Snapshot {
                             nsg,
                             direction,
                             subnet: nic.subnet,
-                            asgs,
+                            asgs: asgs.clone(),
                         };
                         let (rules, classifier, rule_ids) = shared
                             .entry(key)
                             .or_insert_with(|| {
-                                let rules =
-                                    effective_rules(&topology, &learned, nsg, file_nic, direction);
+                                let rules = effective_rules_at(
+                                    &topology, &learned, nsg, nic.subnet, &asgs, direction,
+                                );
                                 let before = same_topology
                                     .and_then(|p| p.nics.get(idx))
                                     .map(|t| match direction {
