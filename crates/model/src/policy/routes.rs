@@ -377,10 +377,17 @@ fn invalidate_overridden_endpoints(topo: &Topology, rows: &mut [EffectiveRoute])
         let Some(pe) = row.endpoint.and_then(|e| topo.private_endpoints.get(e)) else {
             continue;
         };
-        if !topo.subnet(pe.subnet).endpoint_policies.route_table() {
+        let Some(vnet) = topo.vnets.get(pe.subnet.vnet) else {
+            continue;
+        };
+        let policed = vnet
+            .subnets
+            .get(pe.subnet.subnet)
+            .is_some_and(|s| s.endpoint_policies.route_table());
+        if !policed {
             continue;
         }
-        let Some(range_len) = topo.vnets[pe.subnet.vnet]
+        let Some(range_len) = vnet
             .address_space
             .iter()
             .filter(|range| range.contains(&pe.address))
