@@ -74,6 +74,11 @@ fn cases() -> Vec<Case> {
             expect: &[(6, "`VNetPeering` is not allowed in a user-defined route")],
         },
         Case {
+            name: "interface-endpoint-next-hop",
+            yaml: "route_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 10.0.3.4/32\n        next_hop_type: interfaceendpoint\n",
+            expect: &[(6, "`interfaceendpoint` is not allowed in a user-defined route: Azure creates peering, service-endpoint and private-endpoint routes itself")],
+        },
+        Case {
             name: "next-hop-ip-without-appliance",
             yaml: "route_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 10.2.0.0/16\n        next_hop_type: Internet\n        next_hop_in_ip_address: 10.0.1.4\n",
             expect: &[(7, "next_hop_in_ip_address is allowed only with VirtualAppliance")],

@@ -2,12 +2,17 @@
 //! snapshot so that forwarding a packet is a few indexed reads:
 //!
 //! - which NIC owns an address within a VNet (VnetLocal and peering next
-//!   hops deliver to the owner of the destination address in that VNet);
+//!   hops deliver to the owner of the destination address in that VNet,
+//!   and so does an InterfaceEndpoint next hop in the Private Endpoint's
+//!   VNet, whose port owns the endpoint's address);
 //! - for every VirtualAppliance route, the NIC that holds the appliance
-//!   address, found as Azure finds it: through the source subnet's own
-//!   VnetLocal or peering routes (an appliance that is not directly
-//!   reachable makes the route lead nowhere); an internal load balancer's
-//!   frontend address is such an appliance too;
+//!   address, found as Azure finds it: in the source subnet's own VNet or a
+//!   connected peer, whose VnetLocal or peering row lists the address's
+//!   range, Active or not (Azure does not look the next hop up again
+//!   through user routes, so a user route covering the appliance's own
+//!   address, such as the hub's range to the hub's firewall, still leads
+//!   there; an appliance in no such VNet makes the route lead nowhere); an
+//!   internal load balancer's frontend address is such an appliance too;
 //! - for every ordered pair of VNets, the peering facts a crossing packet is
 //!   checked against: Connected, `allow_virtual_network_access` on both
 //!   links, and `allow_forwarded_traffic` on the link held in the receiving
@@ -17,7 +22,7 @@ use super::load_balancers::FrontendIdx;
 use crate::plan::Plan;
 use crate::plan::PortIdx;
 use crate::policy::routes::EffectiveRoute;
-use crate::topology::{NextHopType, TiVec, Topology, VnetIdx};
+use crate::topology::{NextHopType, PrivateEndpointIdx, TiVec, Topology, VnetIdx};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -52,6 +57,8 @@ pub struct Forwarding {
     vnet_count: usize,
     /// Per VNet, its address space (to tell whether a packet started there).
     spaces: TiVec<VnetIdx, Vec<IpNet>>,
+    /// Per Private Endpoint, the VNet it sits in.
+    endpoint_vnets: TiVec<PrivateEndpointIdx, VnetIdx>,
 }
 
 impl Forwarding {
@@ -98,7 +105,18 @@ impl Forwarding {
             crossings,
             vnet_count: n,
             spaces: topo.vnets.iter().map(|v| v.address_space.clone()).collect(),
+            endpoint_vnets: topo
+                .private_endpoints
+                .iter()
+                .map(|pe| pe.subnet.vnet)
+                .collect(),
         }
+    }
+
+    /// The VNet of the Private Endpoint `endpoint`.
+    #[inline]
+    pub fn endpoint_vnet(&self, endpoint: PrivateEndpointIdx) -> Option<VnetIdx> {
+        self.endpoint_vnets.get(endpoint).copied()
     }
 
     /// The NIC or frontend that holds `addr` in `vnet`.
@@ -145,7 +163,8 @@ impl Forwarding {
 /// Where a route delivers, resolved at compile time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteTarget {
-    /// Deliver to the owner of the destination address in this VNet.
+    /// Deliver to the owner of the destination address in this VNet (for
+    /// an InterfaceEndpoint route, the Private Endpoint's port).
     Vnet(VnetIdx),
     /// Deliver to this appliance NIC, which sits in the given VNet.
     Appliance { nic: PortIdx, vnet: VnetIdx },
@@ -173,31 +192,39 @@ pub enum RouteTarget {
 pub type ApplianceSets = Vec<Box<[(PortIdx, VnetIdx)]>>;
 
 /// Resolves every row of a subnet's routes, with the ECMP sets of its
-/// Route Server rows. `lookup` is the subnet's own longest-prefix match
-/// (row index for an address).
+/// Route Server rows.
 pub fn resolve_targets(
     rows: &[EffectiveRoute],
     own_vnet: VnetIdx,
     forwarding: &Forwarding,
-    lookup: impl Fn(IpAddr) -> Option<usize>,
 ) -> (Vec<RouteTarget>, ApplianceSets) {
     let direct = |row: &EffectiveRoute| match row.next_hop_type {
         NextHopType::VnetLocal => Some(own_vnet),
         NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => row.peer_vnet,
+        NextHopType::InterfaceEndpoint => row.endpoint.and_then(|e| forwarding.endpoint_vnet(e)),
         _ => None,
     };
-    // An appliance is reached as a VirtualAppliance next hop is: directly,
-    // through the subnet's own VnetLocal or peering routes.
+    // The VNet an appliance address is reached in: the one of the longest
+    // direct row (VnetLocal, peering, a Private Endpoint's) containing it,
+    // whether or not a user route overrides that row.
+    let direct_vnet = |ip: IpAddr| {
+        rows.iter()
+            .filter(|r| r.address_prefix.contains(&ip))
+            .filter_map(|r| direct(r).map(|vnet| (r.address_prefix.prefix_len(), vnet)))
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, vnet)| vnet)
+    };
     let appliance = |ip: IpAddr| {
-        lookup(ip)
-            .and_then(|r| direct(&rows[r]))
-            .and_then(|vnet| forwarding.owner(vnet, ip).map(|nic| (nic, vnet)))
+        direct_vnet(ip).and_then(|vnet| forwarding.owner(vnet, ip).map(|nic| (nic, vnet)))
     };
     let mut sets: ApplianceSets = Vec::new();
     let targets = rows
         .iter()
         .map(|row| match row.next_hop_type {
-            NextHopType::VnetLocal | NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => {
+            NextHopType::VnetLocal
+            | NextHopType::VNetPeering
+            | NextHopType::VNetGlobalPeering
+            | NextHopType::InterfaceEndpoint => {
                 direct(row).map_or(RouteTarget::Nowhere, RouteTarget::Vnet)
             }
             NextHopType::VirtualAppliance => {
@@ -206,8 +233,7 @@ pub fn resolve_targets(
                 };
                 // The appliance must be reachable directly, not through
                 // another appliance.
-                lookup(ip)
-                    .and_then(|r| direct(&rows[r]))
+                direct_vnet(ip)
                     .and_then(|vnet| {
                         forwarding
                             .owner(vnet, ip)

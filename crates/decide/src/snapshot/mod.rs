@@ -9,7 +9,9 @@
 //! the NSG's effective rules for that NIC (defaults added, tags and ASGs
 //! expanded) and a first-match classifier over them. Stages are shared
 //! between NICs whose rules are necessarily the same (same NSG, subnet and
-//! ASG memberships).
+//! ASG memberships). A Private Endpoint's port meets its subnet's NSG, both
+//! ways, only where the subnet's network policies bind NSGs to endpoints;
+//! the other ports vnetd adds meet none.
 //!
 //! Packets for the host virtual IP 168.63.129.16 are not subject to
 //! user-defined routes in Azure ("What is IP address 168.63.129.16?": it
@@ -31,7 +33,9 @@ use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
 use crate::plan::{Plan, PortKind};
 use crate::policy::load_balancers::BackendHealth;
-use crate::policy::nsg::{effective_rules, nsg_chain, EffectiveRule, NsgLevel};
+use crate::policy::nsg::{
+    effective_rules_at, endpoint_nsg_chain, nsg_chain, EffectiveRule, NsgLevel,
+};
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
@@ -394,9 +398,7 @@ impl Snapshot {
             }
             let lpm = compile_lpm(&routes);
             let (targets, appliance_sets) =
-                forwarding::resolve_targets(&routes, subnet.vnet, &forwarding, |ip| {
-                    lpm.lookup(ip).map(|(_, &row)| row)
-                });
+                forwarding::resolve_targets(&routes, subnet.vnet, &forwarding);
             subnets.push(Arc::new(SubnetTables {
                 subnet,
                 host_vip_row: host_vip_row(&routes),
@@ -421,10 +423,14 @@ impl Snapshot {
         for (idx, nic) in plan.ports.iter_enumerated() {
             let file_nic = plan.nic(idx);
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
-                let Some(file_nic) = file_nic else {
-                    return Vec::new();
+                let chain = match (file_nic, &nic.kind) {
+                    (Some(file_nic), _) => nsg_chain(&topology, file_nic, direction),
+                    (None, PortKind::PrivateEndpoint { endpoint }) => {
+                        endpoint_nsg_chain(&topology, *endpoint)
+                    }
+                    (None, _) => Vec::new(),
                 };
-                nsg_chain(&topology, file_nic, direction)
+                chain
                     .into_iter()
                     .map(|(level, nsg)| {
                         let mut asgs = nic.application_security_groups.clone();
@@ -433,13 +439,14 @@ impl Snapshot {
                             nsg,
                             direction,
                             subnet: nic.subnet,
-                            asgs,
+                            asgs: asgs.clone(),
                         };
                         let (rules, classifier, rule_ids) = shared
                             .entry(key)
                             .or_insert_with(|| {
-                                let rules =
-                                    effective_rules(&topology, &learned, nsg, file_nic, direction);
+                                let rules = effective_rules_at(
+                                    &topology, &learned, nsg, nic.subnet, &asgs, direction,
+                                );
                                 let before = same_topology
                                     .and_then(|p| p.nics.get(idx))
                                     .map(|t| match direction {
@@ -711,88 +718,4 @@ pub fn rule_match(rule: &EffectiveRule) -> RuleMatch {
 }
 
 #[cfg(test)]
-mod compile_tests {
-    use super::*;
-    use crate::net::{PortRange, PortSpec, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
-    use crate::policy::nsg::first_match;
-    use crate::policy::routes::{active_routes, effective_routes};
-    use crate::topology::NicIdx;
-    use crate::topology::{AddressSpec, NextHopType, Protocol, ServiceTag};
-    use vnetd_model::fixtures::{first_subnet, ip, route, sec_rule, table, topo, vnet};
-
-    #[test]
-    fn compiled_table_points_at_active_rows_only() {
-        let topo = Topology {
-            vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
-            route_tables: vec![table(vec![route(
-                "drop",
-                "10.0.0.0/16",
-                NextHopType::None,
-                None,
-            )])]
-            .into(),
-            ..Default::default()
-        };
-        let rows = effective_routes(&topo, first_subnet(0));
-        let lpm = compile_lpm(&rows);
-        assert_eq!(lpm.len(), active_routes(&rows).count());
-        for (_, &i) in lpm.iter() {
-            assert!(rows[i].is_active());
-        }
-    }
-
-    #[test]
-    fn classifier_agrees_with_reference_on_effective_rules() {
-        let mut udp = sec_rule(
-            "udp-dns",
-            120,
-            Direction::Inbound,
-            AddressSpec::Tag(ServiceTag::Internet),
-            AddressSpec::Any,
-        );
-        udp.protocol = Protocol::Udp;
-        udp.access = Access::Deny;
-        udp.destination_ports = PortSpec::Ranges(vec![PortRange { lo: 53, hi: 53 }]);
-        let t = topo(vec![
-            sec_rule(
-                "web",
-                100,
-                Direction::Inbound,
-                AddressSpec::Any,
-                AddressSpec::Asgs(vec![AsgIdx::new(0)]),
-            ),
-            udp,
-        ]);
-        let rules = effective_rules(
-            &t,
-            &LearnedRoutes::default(),
-            NsgIdx::new(0),
-            NicIdx::new(0),
-            Direction::Inbound,
-        );
-        let matches: Vec<RuleMatch> = rules.iter().map(rule_match).collect();
-        let classifier = Classifier::new(&matches);
-        for proto in [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 58, 50] {
-            for src in [
-                "10.0.1.5",
-                "8.8.8.8",
-                "168.63.129.16",
-                "192.168.0.1",
-                "2001:db8::1",
-            ] {
-                for dst in ["10.0.1.4", "10.0.1.6", "::1"] {
-                    for port in [None, Some(53), Some(80), Some(81)] {
-                        let k = PacketKey {
-                            proto,
-                            src: ip(src),
-                            dst: ip(dst),
-                            src_port: port,
-                            dst_port: port,
-                        };
-                        assert_eq!(classifier.classify(&k), first_match(&rules, &k), "{k:?}");
-                    }
-                }
-            }
-        }
-    }
-}
+mod compile_tests;

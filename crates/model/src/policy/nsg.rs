@@ -15,6 +15,11 @@
 //! - Inbound traffic meets the subnet NSG and then the NIC NSG; outbound
 //!   traffic the NIC NSG and then the subnet NSG ([`nsg_chain`]). Both must
 //!   allow; a missing NSG allows everything.
+//! - A Private Endpoint has no NSG of its own: its subnet's NSG applies to
+//!   traffic to and from it only where the subnet's
+//!   `private_endpoint_network_policies` turn the NSG policy on
+//!   (`NetworkSecurityGroupEnabled` or `Enabled`; [`endpoint_nsg_chain`],
+//!   `docs/src/azure-behaviour.md` §4, "Private Endpoints").
 //!
 //! The rules produced here are what `vnetd rules` prints and what the
 //! snapshot compiles into `Classifier`s (in `vnetd-engine`).
@@ -23,8 +28,8 @@ use super::gateways::LearnedRoutes;
 use super::tags;
 use crate::net::PacketKey;
 use crate::topology::{
-    Access, AddressSpec, Direction, NicIdx, NsgIdx, PortSpec, Protocol, SecurityRule, ServiceTag,
-    Topology,
+    Access, AddressSpec, AsgIdx, Direction, NicIdx, NsgIdx, PortSpec, PrivateEndpointIdx, Protocol,
+    SecurityRule, ServiceTag, SubnetRef, Topology,
 };
 use ipnet::IpNet;
 
@@ -103,6 +108,29 @@ pub fn nsg_chain(topo: &Topology, nic: NicIdx, direction: Direction) -> Vec<(Nsg
     order.into_iter().flatten().collect()
 }
 
+/// The NSGs a packet meets at the Private Endpoint `endpoint`, either way:
+/// its subnet's NSG where the subnet's network policies bind NSGs to its
+/// endpoints, else none (everything is allowed). An out-of-range index has
+/// none.
+pub fn endpoint_nsg_chain(
+    topo: &Topology,
+    endpoint: PrivateEndpointIdx,
+) -> Vec<(NsgLevel, NsgIdx)> {
+    topo.private_endpoints
+        .get(endpoint)
+        .and_then(|pe| {
+            topo.vnets
+                .get(pe.subnet.vnet)?
+                .subnets
+                .get(pe.subnet.subnet)
+        })
+        .filter(|s| s.endpoint_policies.nsg())
+        .and_then(|s| s.network_security_group)
+        .map(|nsg| (NsgLevel::Subnet, nsg))
+        .into_iter()
+        .collect()
+}
+
 /// The rules of `nsg` in `direction` as they apply to `nic`: user rules by
 /// ascending priority (rules scoped by ASG to other NICs left out), then the
 /// default rules. Indices outside the topology give an empty list.
@@ -113,10 +141,38 @@ pub fn effective_rules(
     nic: NicIdx,
     direction: Direction,
 ) -> Vec<EffectiveRule> {
-    let (Some(nsg), Some(n)) = (topo.nsgs.get(nsg), topo.nics.get(nic)) else {
+    let Some(n) = topo.nics.get(nic) else {
         return Vec::new();
     };
-    let expander = Expander { topo, learned, nic };
+    effective_rules_at(
+        topo,
+        learned,
+        nsg,
+        n.subnet,
+        &n.application_security_groups,
+        direction,
+    )
+}
+
+/// [`effective_rules`] for a port in `subnet` that belongs to the
+/// application security groups `asgs`: a NIC, or a Private Endpoint (which
+/// belongs to none).
+pub fn effective_rules_at(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    nsg: NsgIdx,
+    subnet: SubnetRef,
+    asgs: &[AsgIdx],
+    direction: Direction,
+) -> Vec<EffectiveRule> {
+    let Some(nsg) = topo.nsgs.get(nsg) else {
+        return Vec::new();
+    };
+    let expander = Expander {
+        topo,
+        learned,
+        subnet,
+    };
 
     let mut user: Vec<&SecurityRule> = nsg
         .security_rules
@@ -128,9 +184,7 @@ pub fn effective_rules(
                 Direction::Outbound => &r.source,
             };
             match own_side {
-                AddressSpec::Asgs(asgs) => asgs
-                    .iter()
-                    .any(|a| n.application_security_groups.contains(a)),
+                AddressSpec::Asgs(named) => named.iter().any(|a| asgs.contains(a)),
                 _ => true,
             }
         })
@@ -256,11 +310,11 @@ fn default_rules(direction: Direction) -> [DefaultRule; 3] {
     }
 }
 
-/// Expands address specs for one NIC (tags depend on its subnet).
+/// Expands address specs for one port (tags depend on its subnet).
 struct Expander<'a> {
     topo: &'a Topology,
     learned: &'a LearnedRoutes,
-    nic: NicIdx,
+    subnet: SubnetRef,
 }
 
 impl Expander<'_> {
@@ -271,15 +325,12 @@ impl Expander<'_> {
                 IpNet::V6(ipnet::Ipv6Net::default()),
             ],
             AddressSpec::Prefixes(prefixes) => prefixes.iter().map(IpNet::trunc).collect(),
-            AddressSpec::Tag(tag) => match self.topo.nics.get(self.nic) {
-                Some(nic) => match tag {
-                    ServiceTag::VirtualNetwork => {
-                        tags::virtual_network_tag(self.topo, self.learned, nic.subnet)
-                    }
-                    ServiceTag::Internet => tags::internet_tag(self.topo, self.learned, nic.subnet),
-                    ServiceTag::AzureLoadBalancer => tags::azure_load_balancer_tag(),
-                },
-                None => Vec::new(),
+            AddressSpec::Tag(tag) => match tag {
+                ServiceTag::VirtualNetwork => {
+                    tags::virtual_network_tag(self.topo, self.learned, self.subnet)
+                }
+                ServiceTag::Internet => tags::internet_tag(self.topo, self.learned, self.subnet),
+                ServiceTag::AzureLoadBalancer => tags::azure_load_balancer_tag(),
             },
             AddressSpec::Asgs(asgs) => {
                 let mut members: Vec<IpNet> = self
@@ -559,6 +610,69 @@ mod tests {
         bare.vnets[VnetIdx::new(0)].subnets[SubnetIdx::new(0)].network_security_group = None;
         assert!(nsg_chain(&bare, NicIdx::new(1), Direction::Outbound).is_empty());
         assert!(nsg_chain(&bare, NicIdx::new(99), Direction::Outbound).is_empty());
+    }
+
+    #[test]
+    fn an_endpoint_meets_its_subnets_nsg_only_with_the_nsg_policy() {
+        use crate::topology::{
+            EndpointNetworkPolicies, PrivateEndpoint, PrivateLinkTarget, SubnetRef, SUB_RESOURCES,
+        };
+        use strum::VariantNames;
+        let subnet = SubnetRef {
+            vnet: VnetIdx::new(0),
+            subnet: SubnetIdx::new(0),
+        };
+        let mut t = topo(vec![sec_rule(
+            "to-web",
+            100,
+            Direction::Inbound,
+            AddressSpec::Any,
+            AddressSpec::Asgs(vec![AsgIdx::new(0)]),
+        )]);
+        t.private_endpoints.push(PrivateEndpoint {
+            name: "pe".into(),
+            subnet,
+            address: ip("10.0.1.9"),
+            target: PrivateLinkTarget {
+                resource: "st".into(),
+                sub_resource: &SUB_RESOURCES[0],
+                public_address: "198.18.0.1".parse().unwrap(),
+            },
+            zones: Vec::new(),
+            line: 0,
+        });
+        let endpoint = PrivateEndpointIdx::new(0);
+        for name in EndpointNetworkPolicies::VARIANTS {
+            let policies: EndpointNetworkPolicies = name.parse().unwrap();
+            t.vnets[VnetIdx::new(0)].subnets[SubnetIdx::new(0)].endpoint_policies = policies;
+            let bound = matches!(*name, "NetworkSecurityGroupEnabled" | "Enabled");
+            let expected: &[(NsgLevel, NsgIdx)] = if bound {
+                &[(NsgLevel::Subnet, NsgIdx::new(0))]
+            } else {
+                &[]
+            };
+            assert_eq!(endpoint_nsg_chain(&t, endpoint), expected, "{name}");
+        }
+        assert!(endpoint_nsg_chain(&t, PrivateEndpointIdx::new(1)).is_empty());
+        // Belonging to no ASG, the endpoint meets no rule scoped to one;
+        // its tags are its subnet's, as a NIC's there are.
+        let rules = effective_rules_at(
+            &t,
+            &LearnedRoutes::default(),
+            NsgIdx::new(0),
+            subnet,
+            &[],
+            Direction::Inbound,
+        );
+        assert_eq!(
+            names(&rules),
+            [
+                "defaultSecurityRules/AllowVnetInBound",
+                "defaultSecurityRules/AllowAzureLoadBalancerInBound",
+                "defaultSecurityRules/DenyAllInBound",
+            ]
+        );
+        assert_eq!(rules[..], rules_of(&t, 0, 1, Direction::Inbound)[1..]);
     }
 
     #[test]

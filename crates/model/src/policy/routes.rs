@@ -38,6 +38,17 @@
 //! - A user route equal to a VNet range makes the system row `Invalid`
 //!   (§1.6); this is the equal-prefix rule above.
 //!
+//! - Private Endpoint routes (§1, "Private Endpoint routes"): one
+//!   `InterfaceEndpoint` row per endpoint of the VNet and of its connected
+//!   peers, for the endpoint's address alone (/32, or /128), after the
+//!   peering rows; by prefix length it beats every wider route, user
+//!   routes to an appliance included. Where the endpoint's subnet has the
+//!   route-table network policy on (`RouteTableEnabled` or `Enabled`), a
+//!   user route of this subnet that contains the address with a prefix at
+//!   least as long as the endpoint VNet's range containing it makes the
+//!   row `Invalid`, and the user route decides; a 0.0.0.0/0 user route
+//!   never does. A /32 user route for the address beats the row at equal
+//!   prefix, whatever the policy.
 //! - Gateway routes (§1.2, see [`super::gateways`]): one
 //!   `VirtualNetworkGateway` row per prefix the serving gateway knows
 //!   (static, or learned over BGP), listed after the peering rows, unless
@@ -55,7 +66,8 @@
 
 use super::gateways::{gateway_effective_routes, LearnedRoutes};
 use crate::topology::model::{
-    GatewayIdx, NextHopType, RouteServerIdx, RouteTableIdx, SubnetRef, Topology, VnetIdx,
+    GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, SubnetRef,
+    Topology, VnetIdx,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::HashMap;
@@ -128,6 +140,8 @@ pub struct EffectiveRoute {
     /// Those appliances' addresses: the next hops Azure lists, between
     /// which flows are spread by hash (ECMP).
     pub appliances: Vec<IpAddr>,
+    /// The Private Endpoint an `InterfaceEndpoint` route leads to.
+    pub endpoint: Option<PrivateEndpointIdx>,
 }
 
 impl EffectiveRoute {
@@ -145,6 +159,7 @@ impl EffectiveRoute {
             gateway_instances: Vec::new(),
             route_server: None,
             appliances: Vec::new(),
+            endpoint: None,
         }
     }
 
@@ -194,7 +209,8 @@ fn ipv4_default() -> IpNet {
 /// Every effective route of `subnet`, Active and Invalid.
 ///
 /// Order: the VNet's ranges, the peers' ranges (peer by peer, in the order
-/// of the subnet's VNet's peering links), `0.0.0.0/0`, `::/0` (dual-stack
+/// of the subnet's VNet's peering links), the Private Endpoints' host
+/// routes (in file order), the gateway rows, `0.0.0.0/0`, `::/0` (dual-stack
 /// VNets only), the remaining reserved `None` prefixes, then the user
 /// routes in table order. An out-of-range `subnet` has no routes.
 pub fn effective_routes(topo: &Topology, subnet: SubnetRef) -> Vec<EffectiveRoute> {
@@ -252,6 +268,22 @@ pub fn effective_routes_with(
         }
     }
     let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();
+
+    // The Private Endpoints of the VNet and of its connected peers, each
+    // its own host route, in file order.
+    for (e, pe) in topo.private_endpoints.iter_enumerated() {
+        let vnet_of_endpoint = pe.subnet.vnet;
+        if vnet_of_endpoint == subnet.vnet || peers.contains(&vnet_of_endpoint) {
+            rows.push(EffectiveRoute {
+                endpoint: Some(e),
+                ..EffectiveRoute::system(
+                    IpNet::from(pe.address),
+                    NextHopType::InterfaceEndpoint,
+                    None,
+                )
+            });
+        }
+    }
 
     // A gateway route to a prefix equal to or inside the VNet's own range
     // or a connected peer's is left out, not listed as Invalid (even where
@@ -319,12 +351,58 @@ pub fn effective_routes_with(
                 gateway_instances: Vec::new(),
                 route_server: None,
                 appliances: Vec::new(),
+                endpoint: None,
             });
         }
     }
 
     mark_invalid(&mut rows);
+    invalidate_overridden_endpoints(topo, &mut rows);
     rows
+}
+
+/// Marks `Invalid` the `InterfaceEndpoint` rows a user route overrides: the
+/// endpoint's subnet has the route-table network policy on, and a user row
+/// of the listing contains the endpoint's address with a prefix at least
+/// as long as the endpoint VNet's address range containing it (so a
+/// 0.0.0.0/0 user route never does). That user route then decides by
+/// longest prefix.
+fn invalidate_overridden_endpoints(topo: &Topology, rows: &mut [EffectiveRoute]) {
+    let user_prefixes: Vec<IpNet> = rows
+        .iter()
+        .filter(|r| r.source == RouteSource::User)
+        .map(|r| r.address_prefix)
+        .collect();
+    for row in rows.iter_mut() {
+        let Some(pe) = row.endpoint.and_then(|e| topo.private_endpoints.get(e)) else {
+            continue;
+        };
+        let Some(vnet) = topo.vnets.get(pe.subnet.vnet) else {
+            continue;
+        };
+        let policed = vnet
+            .subnets
+            .get(pe.subnet.subnet)
+            .is_some_and(|s| s.endpoint_policies.route_table());
+        if !policed {
+            continue;
+        }
+        let Some(range_len) = vnet
+            .address_space
+            .iter()
+            .filter(|range| range.contains(&pe.address))
+            .map(IpNet::prefix_len)
+            .max()
+        else {
+            continue;
+        };
+        if user_prefixes
+            .iter()
+            .any(|p| p.contains(&pe.address) && p.prefix_len() >= range_len)
+        {
+            row.state = RouteState::Invalid;
+        }
+    }
 }
 
 /// At each prefix, keeps the best-ranked row Active (the first listed on a

@@ -522,8 +522,9 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("ah", Protocol::Ah),
 ];
 
-/// Next hop types only Azure's own routes have, beside the peering types
-/// of [`NextHopType`] (which a route table cannot name either).
+/// Next hop types only Azure's own routes have, beside the peering and
+/// `InterfaceEndpoint` types of [`NextHopType`] (which a route table cannot
+/// name either).
 const SYSTEM_HOP_TYPES: &[&str] = &["virtualnetworkpeering", "virtualnetworkserviceendpoint"];
 
 impl Decoder<'_> {

@@ -263,6 +263,9 @@ spelled_enum! {
         VirtualNetworkGateway,
         Internet,
         None,
+        /// A Private Endpoint's own /32 (/128) route: Azure's alone, a
+        /// route table cannot name it.
+        InterfaceEndpoint,
     }
 }
 

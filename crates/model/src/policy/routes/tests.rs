@@ -398,3 +398,128 @@ fn missing_subnet_or_table_gives_no_panic() {
     // A dangling table index is ignored.
     assert_eq!(effective_routes(&topo, first_subnet(0)).len(), 6);
 }
+
+/// Four VNets: `a` (10.0.0.0/16, a Private Endpoint at 10.0.0.4 in its
+/// only subnet, whose network policies are `policies`), `b` peered with
+/// it (both links, its subnet's route table 0 holds `routes`), `c` with a
+/// one-sided link to it, and `d` on its own.
+fn endpoint_topology(
+    policies: crate::topology::EndpointNetworkPolicies,
+    routes: Vec<crate::topology::model::Route>,
+) -> Topology {
+    use crate::topology::{PrivateEndpoint, PrivateLinkTarget, SUB_RESOURCES};
+    let mut topo = Topology {
+        vnets: vec![
+            vnet("a", "westus", &["10.0.0.0/16"], None),
+            vnet("b", "westus", &["10.1.0.0/16"], Some(0)),
+            vnet("c", "westus", &["10.2.0.0/16"], None),
+            vnet("d", "westus", &["10.3.0.0/16"], None),
+        ]
+        .into(),
+        peerings: vec![link(0, 1), link(1, 0), link(2, 0)],
+        route_tables: vec![table(routes)].into(),
+        private_endpoints: vec![PrivateEndpoint {
+            name: "pe".into(),
+            subnet: first_subnet(0),
+            address: "10.0.0.4".parse().unwrap(),
+            target: PrivateLinkTarget {
+                resource: "st".into(),
+                sub_resource: &SUB_RESOURCES[0],
+                public_address: "198.18.0.1".parse().unwrap(),
+            },
+            zones: Vec::new(),
+            line: 0,
+        }]
+        .into(),
+        ..Default::default()
+    };
+    topo.vnets[VnetIdx::new(0)].subnets[SubnetIdx::new(0)].endpoint_policies = policies;
+    topo
+}
+
+fn endpoint_rows(
+    rows: &[EffectiveRoute],
+) -> Vec<(&'static str, &'static str, String, &'static str)> {
+    summary(rows)
+        .into_iter()
+        .filter(|r| r.3 == "InterfaceEndpoint")
+        .collect()
+}
+
+#[test]
+fn an_endpoint_is_a_host_route_in_its_vnet_and_connected_peers_only() {
+    use crate::topology::EndpointNetworkPolicies::Disabled;
+    let topo = endpoint_topology(Disabled, Vec::new());
+    let own = effective_routes(&topo, first_subnet(0));
+    assert_eq!(
+        summary(&own)[..3],
+        [
+            row("Default", "Active", "10.0.0.0/16", "VnetLocal"),
+            row("Default", "Active", "10.1.0.0/16", "VNetPeering"),
+            row("Default", "Active", "10.0.0.4/32", "InterfaceEndpoint"),
+        ]
+    );
+    assert_eq!(own[2].endpoint, Some(PrivateEndpointIdx::new(0)));
+    assert!(own[2].next_hop_addresses(&topo).is_empty());
+    let peer = effective_routes(&topo, first_subnet(1));
+    assert_eq!(
+        summary(&peer)[..3],
+        [
+            row("Default", "Active", "10.1.0.0/16", "VnetLocal"),
+            row("Default", "Active", "10.0.0.0/16", "VNetPeering"),
+            row("Default", "Active", "10.0.0.4/32", "InterfaceEndpoint"),
+        ]
+    );
+    assert_eq!(
+        decide(&peer, "10.0.0.4").unwrap().next_hop_type,
+        NextHopType::InterfaceEndpoint
+    );
+    // Initiated (one link) and no peering: no row.
+    for vnet in [2, 3] {
+        assert!(endpoint_rows(&effective_routes(&topo, first_subnet(vnet))).is_empty());
+    }
+}
+
+#[test]
+fn only_the_route_table_policy_lets_a_user_route_invalidate_the_endpoint_row() {
+    use crate::topology::EndpointNetworkPolicies::{self, *};
+    let fw = || Some("10.0.1.4");
+    let cases: [(EndpointNetworkPolicies, &str, &str); 10] = [
+        // A user route as specific as the endpoint VNet's range, or more.
+        (Disabled, "10.0.0.0/16", "Active"),
+        (NetworkSecurityGroupEnabled, "10.0.0.0/16", "Active"),
+        (RouteTableEnabled, "10.0.0.0/16", "Invalid"),
+        (Enabled, "10.0.0.0/16", "Invalid"),
+        (Enabled, "10.0.0.0/24", "Invalid"),
+        // Less specific than the range, or not containing the address.
+        (Enabled, "10.0.0.0/8", "Active"),
+        (Enabled, "0.0.0.0/0", "Active"),
+        (Enabled, "10.0.1.0/24", "Active"),
+        // Equal prefix: the user route wins whatever the policy.
+        (Disabled, "10.0.0.4/32", "Invalid"),
+        (Enabled, "10.0.0.4/32", "Invalid"),
+    ];
+    for (policies, prefix, state) in cases {
+        let topo = endpoint_topology(
+            policies,
+            vec![route("r", prefix, NextHopType::VirtualAppliance, fw())],
+        );
+        let rows = effective_routes(&topo, first_subnet(1));
+        let what = format!("{policies:?} with {prefix}");
+        assert_eq!(
+            endpoint_rows(&rows),
+            [row("Default", state, "10.0.0.4/32", "InterfaceEndpoint")],
+            "{what}"
+        );
+        let decided = decide(&rows, "10.0.0.4").unwrap();
+        let expected = if state == "Active" {
+            NextHopType::InterfaceEndpoint
+        } else {
+            NextHopType::VirtualAppliance
+        };
+        assert_eq!(decided.next_hop_type, expected, "{what}");
+        // The endpoint's own VNet has no route table: its row stays.
+        let own = effective_routes(&topo, first_subnet(0));
+        assert_eq!(endpoint_rows(&own)[0].1, "Active", "{what}");
+    }
+}

@@ -218,7 +218,9 @@ impl Decoder<'_> {
             let parsed = text.parse::<NextHopType>();
             let system = matches!(
                 parsed,
-                Ok(NextHopType::VNetPeering | NextHopType::VNetGlobalPeering)
+                Ok(NextHopType::VNetPeering
+                    | NextHopType::VNetGlobalPeering
+                    | NextHopType::InterfaceEndpoint)
             ) || SYSTEM_HOP_TYPES.contains(&lower.as_str());
             if let (Ok(t), false) = (parsed, system) {
                 return Some(t);
@@ -226,7 +228,7 @@ impl Decoder<'_> {
             let why = if system {
                 format!(
                     "`{text}` is not allowed in a user-defined route: Azure creates \
-                     peering and service-endpoint routes itself"
+                     peering, service-endpoint and private-endpoint routes itself"
                 )
             } else {
                 format!(
