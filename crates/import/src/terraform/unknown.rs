@@ -182,6 +182,10 @@ fn needs_value(key: &str) -> bool {
         "type",
         "primary",
         "count",
+        "ttl",
+        "dns_server",
+        "network_policies",
+        "resolution_policy",
     ];
     if NAMING.contains(&key)
         || key.ends_with("_id")
@@ -192,6 +196,16 @@ fn needs_value(key: &str) -> bool {
         return false;
     }
     NEEDED.iter().any(|n| key.contains(n))
+}
+
+/// Whether the attribute at `path` is (part of) a DNS record's value: a
+/// record set's `records`, `record`, or a key of its `record` blocks
+/// (`record[0].exchange`).
+fn is_record_value(path: &str) -> bool {
+    path == "records"
+        || path == "record"
+        || path.starts_with("records[")
+        || path.starts_with("record[")
 }
 
 /// Decides every unknown of `resources` (see the module docs): a
@@ -333,7 +347,7 @@ fn settle_json(
     }
     match value {
         J::String(s) if s.contains(OPEN) => {
-            if strict && needs_value(key) && found.is_none() {
+            if strict && (needs_value(key) || is_record_value(path)) && found.is_none() {
                 let chain = chain_of(&Value::String(s.clone())).unwrap_or_default();
                 *found = Some((path.to_string(), chain));
             }
@@ -498,6 +512,53 @@ mod tests {
             resources[0].attributes["route"][0]["next_hop_in_ip_address"],
             "fw"
         );
+    }
+
+    /// A record's value is the answer itself: a Dynamic NIC's address in
+    /// an A record, or a target in an SRV record's block, is refused.
+    #[test]
+    fn a_record_value_known_only_after_apply_is_refused() {
+        let address = text_of(&unknown("azurerm_network_interface.vm1.private_ip_address"));
+        let record = |kind: &str, attributes: serde_json::Value| Resource {
+            kind: kind.into(),
+            name: "r".into(),
+            attributes,
+            source: "main.tf:3".into(),
+        };
+        let cases = [
+            (
+                record(
+                    "azurerm_private_dns_a_record",
+                    serde_json::json!({"name": "r", "records": [address.clone()]}),
+                ),
+                "`records[0]`",
+            ),
+            (
+                record(
+                    "azurerm_private_dns_srv_record",
+                    serde_json::json!({"name": "r", "record": [{"priority": 1, "weight": 1,
+                        "port": 5060, "target": address.clone()}]}),
+                ),
+                "`record[0].target`",
+            ),
+        ];
+        for (resource, path) in cases {
+            let kind = resource.kind.clone();
+            let err = settle(
+                &mut vec![resource],
+                &[kind.as_str()],
+                &[],
+                &[],
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+            assert!(
+                err.message
+                    .contains(&format!("{path} is known only after apply")),
+                "{}",
+                err.message
+            );
+        }
     }
 
     #[test]
