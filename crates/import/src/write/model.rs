@@ -735,13 +735,22 @@ pub(super) enum Claim {
 
 /// A subnet's `private_endpoint_network_policies` (azurerm v4's and
 /// Azure's name), else azurerm v3's boolean
-/// `private_endpoint_network_policies_enabled`: true is `Enabled`, false
-/// `Disabled`.
+/// `private_endpoint_network_policies_enabled` (true is `Enabled`, false
+/// `Disabled`), else v2's `enforce_private_link_endpoint_network_policies`,
+/// which says the opposite (true is `Disabled`). State of some provider
+/// versions holds several: the first given wins.
 pub(super) fn endpoint_policies(values: &Nested) -> Option<String> {
-    values.str("private_endpoint_network_policies").or_else(|| {
-        let enabled = values.bool("private_endpoint_network_policies_enabled")?;
-        Some(if enabled { "Enabled" } else { "Disabled" }.to_string())
-    })
+    let spelled = |enabled: bool| if enabled { "Enabled" } else { "Disabled" }.to_string();
+    values
+        .str("private_endpoint_network_policies")
+        .or_else(|| {
+            let enabled = values.bool("private_endpoint_network_policies_enabled")?;
+            Some(spelled(enabled))
+        })
+        .or_else(|| {
+            let enforced = values.bool("enforce_private_link_endpoint_network_policies")?;
+            Some(spelled(!enforced))
+        })
 }
 
 /// The first address of `prefix` from its fifth on that is not taken,

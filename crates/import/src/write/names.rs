@@ -572,6 +572,11 @@ mod tests {
                 json!({"private_endpoint_network_policies_enabled": false}),
                 5,
             ),
+            subnet(
+                "v2-enforced",
+                json!({"enforce_private_link_endpoint_network_policies": false}),
+                7,
+            ),
             // State of provider versions that hold both: the string wins.
             subnet(
                 "both",
@@ -585,6 +590,13 @@ mod tests {
             text.contains(
                 "      - name: both\n        address_prefixes: [10.0.6.0/24]\n        \
                  private_endpoint_network_policies: NetworkSecurityGroupEnabled\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "      - name: v2-enforced\n        address_prefixes: [10.0.7.0/24]\n        \
+                 private_endpoint_network_policies: Enabled\n"
             ),
             "{text}"
         );
