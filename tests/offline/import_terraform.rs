@@ -400,6 +400,15 @@ const BROKEN: &[Broken] = &[
                   the topology needs its value: write it in the configuration",
     },
     Broken {
+        case: "record-of-a-dynamic-endpoint",
+        vars: &[],
+        location: "main.tf:42",
+        message: "azurerm_private_dns_a_record `storage`: `records[0]` is known only after \
+                  apply (it comes from \
+                  azurerm_private_endpoint.st.private_service_connection[0].private_ip_address), \
+                  and the topology needs its value: write it in the configuration",
+    },
+    Broken {
         case: "module-argument",
         vars: &[],
         location: "main.tf:1",
