@@ -218,9 +218,11 @@ fn is_record_value(path: &str) -> bool {
 /// A resource vnetd imports whose reference to another (an ID, or the
 /// name of the VNet a subnet is in) is wholly unknown refers to what the
 /// configuration does not declare (a data source, a variable): it is
-/// moved to `left_out`, with the reason in its name. A value that comes
-/// from a function the evaluator does not know is refused naming the ones
-/// it knows, `evaluated`.
+/// moved to `left_out`, with the reason in its name, and so is a DNS
+/// record set whose value is known only after apply (a Dynamic NIC's
+/// address): nothing else depends on it. A value that comes from a
+/// function the evaluator does not know is refused naming the ones it
+/// knows, `evaluated`.
 ///
 /// `read_keys` names the imported kinds of which only some top-level
 /// attributes are read (a firewall policy rule collection group's network
@@ -239,6 +241,9 @@ pub fn settle(
         let strict = imported.contains(&r.kind.as_str());
         let read = read_keys.iter().find(|(kind, _)| *kind == r.kind);
         let (mut found, mut outside) = (None, None);
+        // The resource's own placeholders: listed only if it is written
+        // (or left out under a name that uses them).
+        let mut own = Placeholders::new();
         if let serde_json::Value::Object(attributes) = &mut r.attributes {
             for (key, value) in attributes.iter_mut() {
                 let read_here = read.is_none_or(|(_, keys)| keys.contains(&key.as_str()));
@@ -248,12 +253,13 @@ pub fn settle(
                     strict && read_here,
                     &mut found,
                     &mut outside,
-                    &mut placeholders,
+                    &mut own,
                 );
             }
         }
         if let Some((path, chain)) = outside {
             // It refers to what the configuration does not declare.
+            placeholders.append(&mut own);
             let name = replace_unknowns(&r.name, &mut placeholders);
             left_out.push(Resource {
                 name: format!("{name} ({path} comes from {chain}, outside the configuration)"),
@@ -266,6 +272,19 @@ pub fn settle(
             let origin = chain.rsplit(LINK).next().unwrap_or(&chain);
             let function = origin.strip_suffix("()");
             let shown = replace_unknowns(&r.name, &mut Placeholders::new());
+            let after_apply = function.is_none() && !origin.starts_with("var.");
+            if after_apply && crate::write::record_type(&r.kind).is_some() {
+                // A record set stands alone: nothing else of the file
+                // depends on it, so it is left out, not the import.
+                left_out.push(Resource {
+                    name: format!(
+                        "{shown} ({path} is known only after apply: it comes from {chain})"
+                    ),
+                    attributes: serde_json::Value::Null,
+                    ..r
+                });
+                continue;
+            }
             let message = match origin.strip_prefix("var.") {
                 _ if function.is_some() => format!(
                     "{} `{}`: `{path}` cannot be known here (it comes from {chain}): vnetd does \
@@ -290,6 +309,7 @@ pub fn settle(
             };
             return Err(ImportError::new(&r.source, message));
         }
+        placeholders.append(&mut own);
         r.name = if strict {
             replace_unknowns(&r.name, &mut placeholders)
         } else {
@@ -514,10 +534,13 @@ mod tests {
         );
     }
 
-    /// A record's value is the answer itself: a Dynamic NIC's address in
-    /// an A record, or a target in an SRV record's block, is refused.
+    /// A record's value is the answer itself, and nothing else depends on
+    /// a record set: one whose value is known only after apply (a Dynamic
+    /// NIC's address in an A record, a target in an SRV record's block) is
+    /// left out with the reason; one whose value is a variable without a
+    /// value is refused, since `--var` gives it.
     #[test]
-    fn a_record_value_known_only_after_apply_is_refused() {
+    fn a_record_value_known_only_after_apply_leaves_the_record_out() {
         let address = text_of(&unknown("azurerm_network_interface.vm1.private_ip_address"));
         let record = |kind: &str, attributes: serde_json::Value| Resource {
             kind: kind.into(),
@@ -531,7 +554,7 @@ mod tests {
                     "azurerm_private_dns_a_record",
                     serde_json::json!({"name": "r", "records": [address.clone()]}),
                 ),
-                "`records[0]`",
+                "records[0]",
             ),
             (
                 record(
@@ -539,26 +562,35 @@ mod tests {
                     serde_json::json!({"name": "r", "record": [{"priority": 1, "weight": 1,
                         "port": 5060, "target": address.clone()}]}),
                 ),
-                "`record[0].target`",
+                "record[0].target",
             ),
         ];
         for (resource, path) in cases {
             let kind = resource.kind.clone();
-            let err = settle(
-                &mut vec![resource],
-                &[kind.as_str()],
-                &[],
-                &[],
-                &mut Vec::new(),
-            )
-            .unwrap_err();
-            assert!(
-                err.message
-                    .contains(&format!("{path} is known only after apply")),
-                "{}",
-                err.message
+            let mut resources = vec![resource];
+            let mut left_out = Vec::new();
+            settle(&mut resources, &[kind.as_str()], &[], &[], &mut left_out).unwrap();
+            assert!(resources.is_empty());
+            assert_eq!(
+                left_out[0].name,
+                format!(
+                    "r ({path} is known only after apply: it comes from \
+                     azurerm_network_interface.vm1.private_ip_address)"
+                )
             );
+            assert!(left_out[0].attributes.is_null());
         }
+        let from_var = record(
+            "azurerm_private_dns_a_record",
+            serde_json::json!({"name": "r", "records": [text_of(&unknown("var.ip"))]}),
+        );
+        let kinds = ["azurerm_private_dns_a_record"];
+        let err = settle(&mut vec![from_var], &kinds, &[], &[], &mut Vec::new()).unwrap_err();
+        assert!(
+            err.message.contains("give it with --var ip=VALUE"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -38,7 +38,9 @@ resource "azurerm_private_dns_zone" "internal" {
 }
 
 # The endpoint has no ip_configuration: Azure gives it its address when it
-# makes it, so Terraform knows it only after apply, and so does the import.
+# makes it, so Terraform knows it only after apply, and so does the import,
+# which leaves the record set out (the endpoint takes the first free
+# address of its subnet, as in Azure).
 resource "azurerm_private_dns_a_record" "storage" {
   name                = "storage"
   zone_name           = azurerm_private_dns_zone.internal.name
