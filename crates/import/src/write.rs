@@ -64,13 +64,11 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
     // its kind (its name says why).
     for r in resources {
         if !KINDS.contains(&r.kind.as_str()) || r.attributes.is_null() {
-            let paas = paas_of_kind(&r.kind).is_some() && !r.attributes.is_null();
-            let note = if paas {
-                "a PaaS resource: the file names it in the Private Endpoints that reach it"
-            } else {
-                ""
+            let note = match paas_of_kind(&r.kind).filter(|_| !r.attributes.is_null()) {
+                Some(paas) => paas_note(&model, paas, r),
+                None => String::new(),
             };
-            model.ignored.push((r, note.to_string()));
+            model.ignored.push((r, note));
         }
     }
     model.check_circuits()?;
@@ -85,6 +83,19 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
     let out = model.render(origin);
     check(&out, origin)?;
     Ok(out.text)
+}
+
+/// What the header says of a PaaS resource: the file's Private Endpoints
+/// that reach it stand for it.
+fn paas_note(model: &Model, paas: &PaasResource, r: &Resource) -> String {
+    let name = r.attributes["name"].as_str().unwrap_or(&r.name);
+    match model.names.endpoints_reaching(paas.kind, name).as_slice() {
+        [] => "a PaaS resource, which no Private Endpoint of the file reaches".to_string(),
+        endpoints => format!(
+            "a PaaS resource: the file names it in the Private Endpoints that reach it ({})",
+            endpoints.join(", ")
+        ),
+    }
 }
 
 /// The kinds read, in the order they are read: what a resource refers to

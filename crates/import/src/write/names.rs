@@ -195,6 +195,20 @@ struct ZoneGroup {
     zones: Vec<String>,
 }
 
+impl Names {
+    /// The endpoints of the file that reach the PaaS resource `name` of
+    /// `kind`, by name.
+    pub(super) fn endpoints_reaching(&self, kind: PaasKind, name: &str) -> Vec<&str> {
+        self.endpoints
+            .iter()
+            .filter(|(_, e)| {
+                e.connection.kind == kind && e.connection.resource.eq_ignore_ascii_case(name)
+            })
+            .map(|(endpoint, _)| endpoint.as_str())
+            .collect()
+    }
+}
+
 /// A zone's name as Azure compares it.
 fn zone_key(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
@@ -718,7 +732,8 @@ mod tests {
     }
 
     /// An endpoint to a Private Link service by its alias is not one vnetd
-    /// places: it is listed as ignored, and the subnet stays.
+    /// places: it is listed as ignored, and the subnet stays; a PaaS
+    /// resource no endpoint reaches is listed as such.
     #[test]
     fn an_endpoint_by_alias_is_listed_as_ignored() {
         let endpoint = resource(
@@ -730,7 +745,21 @@ mod tests {
                        "private_connection_resource_alias": "partner.1234.westeurope.azure.privatelinkservice"}]}),
             3,
         );
-        let text = crate::topology_yaml(&with_hub(vec![endpoint]), "a test").unwrap();
+        let diagnostics = resource(
+            "azurerm_storage_account",
+            "stdiag",
+            json!({"name": "stdiag"}),
+            4,
+        );
+        let resources = with_hub(vec![endpoint, diagnostics]);
+        let text = crate::topology_yaml(&resources, "a test").unwrap();
+        assert!(
+            text.contains(
+                "#   azurerm_storage_account.stdiag (main.tf:4): a PaaS resource, which no \
+                 Private Endpoint of the file reaches\n"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "#   azurerm_private_endpoint.pe-partner (main.tf:3): reaches the Private Link \
