@@ -40,6 +40,7 @@
 
 mod express_route;
 pub mod firewall;
+mod known;
 mod model;
 pub mod names;
 pub mod route_server;
@@ -47,12 +48,10 @@ pub mod route_server;
 use super::json_file::{self, Place};
 use super::write::id_names;
 use super::{ImportError, Resource};
-use model::{
-    Asg, Circuit, Nic, Nsg, Object, PrivateCloud, Reference, RouteTable, SecurityRule, Vm, Vnet,
-};
+use known::Known;
+use model::{Asg, Circuit, Nic, Nsg, Object, PrivateCloud, RouteTable, SecurityRule, Vm, Vnet};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
@@ -255,70 +254,6 @@ pub struct Dump<'a> {
     pub firewalls: firewall::Lists<'a>,
     pub route_servers: route_server::Lists<'a>,
     pub names: names::Lists<'a>,
-}
-
-/// The IDs of the dump's objects by kind, lower-cased, each to the object's
-/// own spelling.
-#[derive(Default)]
-struct Known {
-    ids: HashMap<(&'static str, String), String>,
-}
-
-impl Known {
-    fn add(&mut self, kind: &'static str, id: &str) {
-        self.ids
-            .insert((kind, id.to_ascii_lowercase()), id.to_string());
-    }
-
-    /// The referred object's own ID, or an error at `at` naming what is
-    /// missing.
-    fn resolve(&self, kind: &'static str, at: &Place<'_>, id: &str) -> Result<String, ImportError> {
-        self.ids
-            .get(&(kind, id.to_ascii_lowercase()))
-            .cloned()
-            .ok_or_else(|| {
-                let (what, file) = match kind {
-                    "subnet" => ("subnet", "vnets.json"),
-                    "vnet" => ("virtual network", "vnets.json"),
-                    "nsg" => ("network security group", "nsgs.json"),
-                    "route_table" => ("route table", "route-tables.json"),
-                    "asg" => ("application security group", "asgs.json"),
-                    "ip_group" => ("IP group", "ip-groups.json"),
-                    "firewall_policy" => ("firewall policy", "firewall-policies.json"),
-                    "route_server" => ("Route Server", "route-servers.json"),
-                    "private_dns_zone" => ("Private DNS zone", "private-dns-zones.json"),
-                    "private_endpoint" => ("Private Endpoint", "private-endpoints.json"),
-                    _ => ("network interface", "nics.json"),
-                };
-                at.error(format!("`{id}` names no {what} of {file}"))
-            })
-    }
-
-    /// The reference at `at` (a member `{"id": ...}`), resolved.
-    fn reference(
-        &self,
-        kind: &'static str,
-        at: &Place<'_>,
-        reference: Option<&Reference>,
-    ) -> Result<Option<String>, ImportError> {
-        reference
-            .map(|r| self.resolve(kind, &at.key("id"), &r.id))
-            .transpose()
-    }
-
-    /// The references of the list at `at`, resolved.
-    fn references(
-        &self,
-        kind: &'static str,
-        at: &Place<'_>,
-        references: &[Reference],
-    ) -> Result<Vec<String>, ImportError> {
-        references
-            .iter()
-            .enumerate()
-            .map(|(index, r)| self.resolve(kind, &at.index(index).key("id"), &r.id))
-            .collect()
-    }
 }
 
 impl Dump<'_> {
