@@ -288,7 +288,8 @@ fn the_az_dump_gives_the_azurerm_resources_of_the_same_network() {
         by("azurerm_subnet", "nva").attributes,
         json!({"id": format!("{NET}/virtualNetworks/hub/subnets/nva"), "name": "nva",
                "resource_group_name": "rg-lab", "virtual_network_name": "hub",
-               "address_prefixes": ["10.0.1.0/24"]})
+               "address_prefixes": ["10.0.1.0/24"],
+               "private_endpoint_network_policies": "Disabled"})
     );
     // Azure answered this reference with `RG-LAB`; it is written as the
     // NSG's own ID.
@@ -311,7 +312,7 @@ fn the_az_dump_gives_the_azurerm_resources_of_the_same_network() {
         by("azurerm_network_interface", "vm1").attributes,
         json!({"id": format!("{NET}/networkInterfaces/vm1"), "name": "vm1",
                "resource_group_name": "rg-lab", "location": "westeurope",
-               "enable_ip_forwarding": false,
+               "enable_ip_forwarding": false, "dns_servers": [],
                "ip_configuration": [{
                    "name": "internal", "primary": true,
                    "private_ip_address": "10.1.1.4",

@@ -18,7 +18,12 @@
 //! Azure VMware Solution private cloud what `express_route` says; an Azure
 //! Firewall, its policies, their rule collection groups and IP groups what
 //! `firewall` says; a Route Server and its peerings what `route_server`
-//! says. Each resource's source is the Azure resource ID (for
+//! says; Private DNS zones with their links and record sets, and Private
+//! Endpoints with their DNS zone groups, what `names` says (a VNet's
+//! `dhcpOptions.dnsServers`, a NIC's `dnsSettings.dnsServers` and a
+//! subnet's `privateEndpointNetworkPolicies` are read with them; the NIC
+//! Azure makes for a Private Endpoint is the endpoint's, not imported as a
+//! NIC of the lab). Each resource's source is the Azure resource ID (for
 //! an association, the ID Terraform gives it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
@@ -35,21 +40,22 @@
 
 mod express_route;
 pub mod firewall;
+mod known;
 mod model;
+pub mod names;
 pub mod route_server;
 
 use super::json_file::{self, Place};
+use super::write::id_names;
 use super::{ImportError, Resource};
-use model::{
-    Asg, Circuit, Nic, Nsg, Object, PrivateCloud, Reference, RouteTable, SecurityRule, Vm, Vnet,
-};
+use known::Known;
+use model::{Asg, Circuit, Nic, Nsg, Object, PrivateCloud, RouteTable, SecurityRule, Vm, Vnet};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 14] = [
+pub const FILES: [(&str, &str); 19] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -78,6 +84,26 @@ pub const FILES: [(&str, &str); 14] = [
     (
         "route-server-peerings.json",
         "az network routeserver peering list --routeserver NAME -g GROUP -o json",
+    ),
+    (
+        "private-dns-zones.json",
+        "az network private-dns zone list -o json",
+    ),
+    (
+        "private-dns-links.json",
+        "az network private-dns link vnet list -z ZONE -g GROUP -o json",
+    ),
+    (
+        "private-dns-record-sets.json",
+        "az network private-dns record-set list -z ZONE -g GROUP -o json",
+    ),
+    (
+        "private-endpoints.json",
+        "az network private-endpoint list -o json",
+    ),
+    (
+        "private-dns-zone-groups.json",
+        "az network private-endpoint dns-zone-group list --endpoint-name NAME -g GROUP -o json",
     ),
 ];
 
@@ -167,6 +193,13 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             servers: next_list(&mut files)?,
             peerings: next_list(&mut files)?,
         },
+        names: names::Lists {
+            zones: next_list(&mut files)?,
+            links: next_list(&mut files)?,
+            record_sets: next_list(&mut files)?,
+            endpoints: next_list(&mut files)?,
+            zone_groups: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
     Ok((resources, texts))
@@ -208,7 +241,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The fourteen lists, read.
+/// The nineteen lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -220,68 +253,7 @@ pub struct Dump<'a> {
     pub clouds: List<'a, PrivateCloud>,
     pub firewalls: firewall::Lists<'a>,
     pub route_servers: route_server::Lists<'a>,
-}
-
-/// The IDs of the dump's objects by kind, lower-cased, each to the object's
-/// own spelling.
-#[derive(Default)]
-struct Known {
-    ids: HashMap<(&'static str, String), String>,
-}
-
-impl Known {
-    fn add(&mut self, kind: &'static str, id: &str) {
-        self.ids
-            .insert((kind, id.to_ascii_lowercase()), id.to_string());
-    }
-
-    /// The referred object's own ID, or an error at `at` naming what is
-    /// missing.
-    fn resolve(&self, kind: &'static str, at: &Place<'_>, id: &str) -> Result<String, ImportError> {
-        self.ids
-            .get(&(kind, id.to_ascii_lowercase()))
-            .cloned()
-            .ok_or_else(|| {
-                let (what, file) = match kind {
-                    "subnet" => ("subnet", "vnets.json"),
-                    "vnet" => ("virtual network", "vnets.json"),
-                    "nsg" => ("network security group", "nsgs.json"),
-                    "route_table" => ("route table", "route-tables.json"),
-                    "asg" => ("application security group", "asgs.json"),
-                    "ip_group" => ("IP group", "ip-groups.json"),
-                    "firewall_policy" => ("firewall policy", "firewall-policies.json"),
-                    "route_server" => ("Route Server", "route-servers.json"),
-                    _ => ("network interface", "nics.json"),
-                };
-                at.error(format!("`{id}` names no {what} of {file}"))
-            })
-    }
-
-    /// The reference at `at` (a member `{"id": ...}`), resolved.
-    fn reference(
-        &self,
-        kind: &'static str,
-        at: &Place<'_>,
-        reference: Option<&Reference>,
-    ) -> Result<Option<String>, ImportError> {
-        reference
-            .map(|r| self.resolve(kind, &at.key("id"), &r.id))
-            .transpose()
-    }
-
-    /// The references of the list at `at`, resolved.
-    fn references(
-        &self,
-        kind: &'static str,
-        at: &Place<'_>,
-        references: &[Reference],
-    ) -> Result<Vec<String>, ImportError> {
-        references
-            .iter()
-            .enumerate()
-            .map(|(index, r)| self.resolve(kind, &at.index(index).key("id"), &r.id))
-            .collect()
-    }
+    pub names: names::Lists<'a>,
 }
 
 impl Dump<'_> {
@@ -320,6 +292,7 @@ impl Dump<'_> {
         self.firewalls.resources(&known, &mut out)?;
         self.route_servers
             .resources(&self.vnets, &known, &mut out)?;
+        self.names.resources(&self.nics, &known, &mut out)?;
         Ok(out)
     }
 
@@ -346,6 +319,7 @@ impl Dump<'_> {
         }
         self.firewalls.add_known(&mut known);
         self.route_servers.add_known(&mut known);
+        self.names.add_known(&mut known);
         known
     }
 }
@@ -461,6 +435,9 @@ fn vnet_resources(
         "address_space".into(),
         json!(vnet.address_space.address_prefixes),
     );
+    if let Some(dhcp) = &vnet.dhcp_options {
+        attributes.insert("dns_servers".into(), json!(dhcp.dns_servers));
+    }
     out.push(resource("azurerm_virtual_network", &name, attributes, &id));
 
     for (index, subnet) in vnet.subnets.iter().enumerate() {
@@ -481,6 +458,12 @@ fn vnet_resources(
         attributes.insert("resource_group_name".into(), json!(subnet_group));
         attributes.insert("virtual_network_name".into(), json!(name));
         attributes.insert("address_prefixes".into(), json!(prefixes));
+        let policies = given(subnet.private_endpoint_network_policies.as_deref());
+        put_str(
+            &mut attributes,
+            "private_endpoint_network_policies",
+            policies,
+        );
         out.push(resource(
             "azurerm_subnet",
             &subnet_name,
@@ -667,6 +650,20 @@ fn nic_resources(
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
     let (name, id, group) = identity(at, nic)?;
+    if let Some(endpoint) = &nic.private_endpoint {
+        let endpoint = id_names(&endpoint.id, &["privateEndpoints"])
+            .map_or_else(|| endpoint.id.clone(), |mut names| names.remove(0));
+        out.push(Resource {
+            kind: "azurerm_network_interface".into(),
+            name: format!(
+                "{name} (the network interface of Private Endpoint `{endpoint}`, which stands \
+                 for it)"
+            ),
+            attributes: Value::Null,
+            source: id,
+        });
+        return Ok(());
+    }
     let mut asgs: Vec<String> = Vec::new();
     let mut configurations = Vec::with_capacity(nic.ip_configurations.len());
     for (index, config) in nic.ip_configurations.iter().enumerate() {
@@ -708,6 +705,9 @@ fn nic_resources(
     let forwarding = nic.enable_ip_forwarding().unwrap_or(false);
     let mut attributes = resource_attributes(&id, &name, &group, nic.location.as_deref());
     attributes.insert("enable_ip_forwarding".into(), json!(forwarding));
+    if let Some(dns) = &nic.dns_settings {
+        attributes.insert("dns_servers".into(), json!(dns.dns_servers));
+    }
     attributes.insert("ip_configuration".into(), Value::Array(configurations));
     out.push(resource(
         "azurerm_network_interface",

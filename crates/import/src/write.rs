@@ -23,6 +23,7 @@ mod firewall_rules;
 mod firewalls;
 mod gateways;
 mod load_balancers;
+mod names;
 mod route_servers;
 
 mod attrs;
@@ -34,6 +35,10 @@ use attrs::*;
 use model::*;
 use output::*;
 use rules::*;
+
+pub use names::{
+    paas_of_id, paas_of_kind, record_type, PaasResource, PAAS_RESOURCES, RECORD_KINDS,
+};
 
 /// Writes the topology file for `resources`. `origin` names the input in
 /// the header comment (e.g. `Terraform configuration in infra/`).
@@ -59,7 +64,11 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
     // its kind (its name says why).
     for r in resources {
         if !KINDS.contains(&r.kind.as_str()) || r.attributes.is_null() {
-            model.ignored.push((r, String::new()));
+            let note = match paas_of_kind(&r.kind).filter(|_| !r.attributes.is_null()) {
+                Some(paas) => paas_note(&model, paas, r),
+                None => String::new(),
+            };
+            model.ignored.push((r, note));
         }
     }
     model.check_circuits()?;
@@ -76,11 +85,25 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
     Ok(out.text)
 }
 
+/// What the header says of a PaaS resource: the file's Private Endpoints
+/// that reach it stand for it.
+fn paas_note(model: &Model, paas: &PaasResource, r: &Resource) -> String {
+    let name = r.attributes["name"].as_str().unwrap_or(&r.name);
+    match model.names.endpoints_reaching(paas.kind, name).as_slice() {
+        [] => "a PaaS resource, which no Private Endpoint of the file reaches".to_string(),
+        endpoints => format!(
+            "a PaaS resource: the file names it in the Private Endpoints that reach it ({})",
+            endpoints.join(", ")
+        ),
+    }
+}
+
 /// The kinds read, in the order they are read: what a resource refers to
 /// is read before it.
 pub const KINDS: &[&str] = &[
     "azurerm_virtual_network",
     "azurerm_subnet",
+    "azurerm_virtual_network_dns_servers",
     "azurerm_network_security_group",
     "azurerm_network_security_rule",
     "azurerm_route_table",
@@ -116,6 +139,18 @@ pub const KINDS: &[&str] = &[
     "azurerm_firewall_nat_rule_collection",
     "azurerm_route_server",
     "azurerm_route_server_bgp_connection",
+    "azurerm_private_dns_zone",
+    "azurerm_private_dns_zone_virtual_network_link",
+    // Before the record sets: the records the endpoints' DNS zone groups
+    // write are not written again.
+    "azurerm_private_endpoint",
+    "azurerm_private_dns_a_record",
+    "azurerm_private_dns_aaaa_record",
+    "azurerm_private_dns_cname_record",
+    "azurerm_private_dns_mx_record",
+    "azurerm_private_dns_ptr_record",
+    "azurerm_private_dns_srv_record",
+    "azurerm_private_dns_txt_record",
 ];
 
 /// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
@@ -131,8 +166,9 @@ pub const READ_IN_PART: &[&str] = &[
 /// Kinds of [`KINDS`] of which only these top-level attributes are read:
 /// in the others (a policy's DNS or threat intelligence settings, the
 /// application and DNAT rules of a rule collection group, a Route Server's
-/// public IP) a value only Azure knows takes a placeholder instead of
-/// refusing the configuration, or leaving the resource out.
+/// public IP, a zone's SOA record, a Private Endpoint's custom NIC name) a
+/// value only Azure knows takes a placeholder instead of refusing the
+/// configuration, or leaving the resource out.
 pub const READ_KEYS: &[(&str, &[&str])] = &[
     (
         "azurerm_firewall",
@@ -165,6 +201,17 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "subnet_id",
             "branch_to_branch_traffic_enabled",
             "hub_routing_preference",
+        ],
+    ),
+    ("azurerm_private_dns_zone", &["name"]),
+    (
+        "azurerm_private_endpoint",
+        &[
+            "name",
+            "subnet_id",
+            "ip_configuration",
+            "private_service_connection",
+            "private_dns_zone_group",
         ],
     ),
 ];

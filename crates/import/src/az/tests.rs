@@ -25,6 +25,7 @@ fn dump_with_vms(
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
         firewalls: firewall::Lists::empty(),
         route_servers: route_server::Lists::empty(),
+        names: names::Lists::empty(),
     }
     .resources()
 }
@@ -216,6 +217,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
         firewalls: firewall::Lists::empty(),
         route_servers: route_server::Lists::empty(),
+        names: names::Lists::empty(),
     }
     .resources()
 }
@@ -313,5 +315,107 @@ fn a_member_given_under_both_spellings_is_read_under_the_one_named_first() {
         nic.attributes["ip_configuration"][0]["private_ip_address_allocation"],
         json!("Static"),
         "a null spelling counts as absent"
+    );
+}
+
+/// A TXT record's strings are one value, as DNS joins them; an endpoint
+/// whose connection waits for approval is a manual one, and its address
+/// is its custom DNS configuration's when its NIC is not in the dump.
+#[test]
+fn txt_strings_join_and_a_manual_connection_stays_manual() {
+    let zone_id = format!("{NET}/privateDnsZones/contoso.internal");
+    let names = names::Lists {
+        zones: List::read(
+            "private-dns-zones.json",
+            "",
+            json!([{"name": "contoso.internal", "id": zone_id}]),
+        )
+        .unwrap(),
+        links: List::read("private-dns-links.json", "", json!([])).unwrap(),
+        record_sets: List::read(
+            "private-dns-record-sets.json",
+            "",
+            json!([
+                {"name": "@", "id": format!("{zone_id}/SOA/@"),
+                 "type": "Microsoft.Network/privateDnsZones/SOA", "ttl": 3600,
+                 "soaRecord": {"email": "azureprivatedns-host.microsoft.com"}},
+                {"name": "long", "id": format!("{zone_id}/TXT/long"),
+                 "type": "Microsoft.Network/privateDnsZones/TXT", "ttl": 60,
+                 "txtRecords": [{"value": ["v=DKIM1; k=rsa; ", "p=MIIB"]}]}]),
+        )
+        .unwrap(),
+        endpoints: List::read(
+            "private-endpoints.json",
+            "",
+            json!([{"name": "pe1", "id": format!("{NET}/privateEndpoints/pe1"),
+                "subnet": {"id": format!("{NET}/virtualNetworks/vnet1/subnets/s")},
+                "privateLinkServiceConnections": [],
+                "manualPrivateLinkServiceConnections": [{"name": "c",
+                    "privateLinkServiceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/sql1",
+                    "groupIds": ["sqlServer"]}],
+                "customDnsConfigs": [{"fqdn": "sql1.database.windows.net",
+                                      "ipAddresses": ["10.9.1.9"]}],
+                "networkInterfaces": [{"id": format!("{NET}/networkInterfaces/pe1.nic.1")}]}]),
+        )
+        .unwrap(),
+        zone_groups: List::read("private-dns-zone-groups.json", "", json!([])).unwrap(),
+    };
+    let resources = Dump {
+        vnets: List::read(
+            "vnets.json",
+            "",
+            json!([{"name": "vnet1", "id": format!("{NET}/virtualNetworks/vnet1"),
+                    "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+                    "subnets": [{"name": "s",
+                                 "id": format!("{NET}/virtualNetworks/vnet1/subnets/s"),
+                                 "addressPrefix": "10.9.1.0/24"}]}]),
+        )
+        .unwrap(),
+        nics: List::read("nics.json", "", json!([])).unwrap(),
+        nsgs: List::read("nsgs.json", "", json!([])).unwrap(),
+        route_tables: List::read("route-tables.json", "", json!([])).unwrap(),
+        asgs: List::read("asgs.json", "", json!([])).unwrap(),
+        vms: List::read("vms.json", "", json!([])).unwrap(),
+        circuits: List::read("express-route-circuits.json", "", json!([])).unwrap(),
+        clouds: List::read("vmware-private-clouds.json", "", json!([])).unwrap(),
+        firewalls: firewall::Lists::empty(),
+        route_servers: route_server::Lists::empty(),
+        names,
+    }
+    .resources()
+    .unwrap();
+    let kinds: Vec<&str> = resources.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "azurerm_virtual_network",
+            "azurerm_subnet",
+            "azurerm_private_dns_zone",
+            "azurerm_private_dns_txt_record",
+            "azurerm_private_endpoint",
+        ],
+        "the SOA record set is Azure's own"
+    );
+    assert_eq!(
+        resources[3].attributes["record"],
+        json!([{"value": "v=DKIM1; k=rsa; p=MIIB"}])
+    );
+    assert_eq!(
+        resources[4].attributes["private_service_connection"],
+        json!([{"name": "c", "is_manual_connection": true,
+                "private_connection_resource_id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/sql1",
+                "subresource_names": ["sqlServer"], "private_ip_address": "10.9.1.9"}])
+    );
+    let text = crate::topology_yaml(&resources, "a test").unwrap();
+    assert!(
+        text.contains(
+            "    private_service_connection:\n      name: c\n      resource: sql1\n      kind: \
+             sql_server\n      subresource_names: [sqlServer]\n      is_manual_connection: true\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("    private_ip_address: 10.9.1.9\n"),
+        "{text}"
     );
 }

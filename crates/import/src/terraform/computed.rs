@@ -1,7 +1,7 @@
 //! What Azure computes and a configuration may refer to before it exists:
 //! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
-//! VMware private cloud's circuit, an Azure Firewall's private address, a
-//! Route Server's addresses and ASN.
+//! Private Endpoint's Static address, a VMware private cloud's circuit, an
+//! Azure Firewall's private address, a Route Server's addresses and ASN.
 
 use super::*;
 use hcl::{Map, Value};
@@ -231,8 +231,10 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
             format!("{base}/Microsoft.Compute/virtualMachines/{name}")
         }
         other => firewall_or_route_server_id(other, &name, attributes, &network)
+            .or_else(|| names_id(other, &name, attributes, &base))
             .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
+    endpoint_address(kind, attributes);
     vmware_computed(
         kind,
         &network(format!("expressRouteCircuits/{name}")),
@@ -306,6 +308,69 @@ fn firewall_or_route_server_id(
             _ => Some(format!("/bgpConnections/{name}")),
         },
         _ => firewall_id(kind, name, attributes, network),
+    }
+}
+
+/// The ID of a resource of names: a Private DNS zone, its links and record
+/// sets (`.../privateDnsZones/ZONE/A/NAME`, as Azure names a record set by
+/// its type), a Private Endpoint, a VNet's DNS servers (azurerm's own ID),
+/// and a PaaS resource a Private Endpoint may reach (its own provider's
+/// ID, which tells the endpoint what it reaches); `base` is the
+/// `.../providers` of the resource's group.
+fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str) -> Option<String> {
+    if let Some(paas) = crate::write::paas_of_kind(kind) {
+        let (namespace, resource_type) = (paas.namespace, paas.resource_type);
+        return Some(format!("{base}/{namespace}/{resource_type}/{name}"));
+    }
+    let network = |path: String| format!("{base}/Microsoft.Network/{path}");
+    let text = |key: &str| match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    if let Some(record_type) = crate::write::record_type(kind) {
+        // An MX record set without a name is the zone's apex.
+        let name = match text("name") {
+            n if n.is_empty() && record_type == "MX" => "@".to_string(),
+            _ => name.to_string(),
+        };
+        let zone = text("zone_name");
+        return Some(network(format!(
+            "privateDnsZones/{zone}/{record_type}/{name}"
+        )));
+    }
+    Some(match kind {
+        "azurerm_private_dns_zone" => network(format!("privateDnsZones/{name}")),
+        "azurerm_private_dns_zone_virtual_network_link" => network(format!(
+            "privateDnsZones/{}/virtualNetworkLinks/{name}",
+            text("private_dns_zone_name")
+        )),
+        "azurerm_private_endpoint" => network(format!("privateEndpoints/{name}")),
+        "azurerm_virtual_network_dns_servers" => {
+            format!("{}/dnsServers/default", text("virtual_network_id"))
+        }
+        _ => return None,
+    })
+}
+
+/// A Private Endpoint's address in its service connection
+/// (`private_service_connection[0].private_ip_address`), where a record may
+/// name it, when its first IP configuration gives it (Static).
+fn endpoint_address(kind: &str, attributes: &mut Map<String, Value>) {
+    if kind != "azurerm_private_endpoint" {
+        return;
+    }
+    let address = blocks(attributes.get("ip_configuration"))
+        .find_map(|config| config.get("private_ip_address").cloned());
+    let Some(address) = address else {
+        return;
+    };
+    if let Some(Value::Array(connections)) = attributes.get_mut("private_service_connection") {
+        for connection in connections {
+            if let Value::Object(c) = connection {
+                c.entry("private_ip_address".to_string())
+                    .or_insert_with(|| address.clone());
+            }
+        }
     }
 }
 
@@ -418,6 +483,49 @@ mod tests {
         subnet_addresses("azurerm_firewall", &mut firewall, &mut subnets);
         let configs = serde_json::to_value(&firewall["ip_configuration"]).unwrap();
         assert_eq!(configs[0].get("private_ip_address"), None);
+    }
+
+    /// Names get Azure's IDs: a record set's names its zone and type, a
+    /// PaaS resource's its own provider (what a Private Endpoint reaches),
+    /// and a Static endpoint's address is its connection's too.
+    #[test]
+    fn names_get_azure_ids_and_a_static_endpoint_its_address() {
+        let net = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers");
+        let id = |kind: &str, json: serde_json::Value| {
+            let mut attributes = object(json);
+            computed_attributes(kind, "label", &mut attributes);
+            serde_json::to_value(&attributes).unwrap()
+        };
+        let mx = id(
+            "azurerm_private_dns_mx_record",
+            serde_json::json!({"zone_name": "contoso.internal", "resource_group_name": "rg"}),
+        );
+        assert_eq!(
+            mx["id"],
+            format!("{net}/Microsoft.Network/privateDnsZones/contoso.internal/MX/@")
+        );
+        let st = id(
+            "azurerm_storage_account",
+            serde_json::json!({"name": "stcontoso", "resource_group_name": "rg"}),
+        );
+        assert_eq!(
+            st["id"],
+            format!("{net}/Microsoft.Storage/storageAccounts/stcontoso")
+        );
+        let pe = id(
+            "azurerm_private_endpoint",
+            serde_json::json!({"name": "pe1", "resource_group_name": "rg",
+                "ip_configuration": [{"name": "blob", "private_ip_address": "10.0.3.4"}],
+                "private_service_connection": [{"name": "c"}]}),
+        );
+        assert_eq!(
+            pe["id"],
+            format!("{net}/Microsoft.Network/privateEndpoints/pe1")
+        );
+        assert_eq!(
+            pe["private_service_connection"][0]["private_ip_address"],
+            "10.0.3.4"
+        );
     }
 
     /// A Route Server is a virtual hub in its ID, and its BGP connections

@@ -182,6 +182,10 @@ fn needs_value(key: &str) -> bool {
         "type",
         "primary",
         "count",
+        "ttl",
+        "dns_server",
+        "network_policies",
+        "resolution_policy",
     ];
     if NAMING.contains(&key)
         || key.ends_with("_id")
@@ -194,6 +198,16 @@ fn needs_value(key: &str) -> bool {
     NEEDED.iter().any(|n| key.contains(n))
 }
 
+/// Whether the attribute at `path` is (part of) a DNS record's value: a
+/// record set's `records`, `record`, or a key of its `record` blocks
+/// (`record[0].exchange`).
+fn is_record_value(path: &str) -> bool {
+    path == "records"
+        || path == "record"
+        || path.starts_with("records[")
+        || path.starts_with("record[")
+}
+
 /// Decides every unknown of `resources` (see the module docs): a
 /// placeholder in names, or a refusal where a resource vnetd imports
 /// needs the value. Resources vnetd does not import take placeholders
@@ -204,9 +218,11 @@ fn needs_value(key: &str) -> bool {
 /// A resource vnetd imports whose reference to another (an ID, or the
 /// name of the VNet a subnet is in) is wholly unknown refers to what the
 /// configuration does not declare (a data source, a variable): it is
-/// moved to `left_out`, with the reason in its name. A value that comes
-/// from a function the evaluator does not know is refused naming the ones
-/// it knows, `evaluated`.
+/// moved to `left_out`, with the reason in its name, and so is a DNS
+/// record set whose value is known only after apply (a Dynamic NIC's
+/// address): nothing else depends on it. A value that comes from a
+/// function the evaluator does not know is refused naming the ones it
+/// knows, `evaluated`.
 ///
 /// `read_keys` names the imported kinds of which only some top-level
 /// attributes are read (a firewall policy rule collection group's network
@@ -225,6 +241,9 @@ pub fn settle(
         let strict = imported.contains(&r.kind.as_str());
         let read = read_keys.iter().find(|(kind, _)| *kind == r.kind);
         let (mut found, mut outside) = (None, None);
+        // The resource's own placeholders: listed only if it is written
+        // (or left out under a name that uses them).
+        let mut own = Placeholders::new();
         if let serde_json::Value::Object(attributes) = &mut r.attributes {
             for (key, value) in attributes.iter_mut() {
                 let read_here = read.is_none_or(|(_, keys)| keys.contains(&key.as_str()));
@@ -234,12 +253,13 @@ pub fn settle(
                     strict && read_here,
                     &mut found,
                     &mut outside,
-                    &mut placeholders,
+                    &mut own,
                 );
             }
         }
         if let Some((path, chain)) = outside {
             // It refers to what the configuration does not declare.
+            placeholders.append(&mut own);
             let name = replace_unknowns(&r.name, &mut placeholders);
             left_out.push(Resource {
                 name: format!("{name} ({path} comes from {chain}, outside the configuration)"),
@@ -252,6 +272,19 @@ pub fn settle(
             let origin = chain.rsplit(LINK).next().unwrap_or(&chain);
             let function = origin.strip_suffix("()");
             let shown = replace_unknowns(&r.name, &mut Placeholders::new());
+            let after_apply = function.is_none() && !origin.starts_with("var.");
+            if after_apply && crate::write::record_type(&r.kind).is_some() {
+                // A record set stands alone: nothing else of the file
+                // depends on it, so it is left out, not the import.
+                left_out.push(Resource {
+                    name: format!(
+                        "{shown} ({path} is known only after apply: it comes from {chain})"
+                    ),
+                    attributes: serde_json::Value::Null,
+                    ..r
+                });
+                continue;
+            }
             let message = match origin.strip_prefix("var.") {
                 _ if function.is_some() => format!(
                     "{} `{}`: `{path}` cannot be known here (it comes from {chain}): vnetd does \
@@ -276,6 +309,7 @@ pub fn settle(
             };
             return Err(ImportError::new(&r.source, message));
         }
+        placeholders.append(&mut own);
         r.name = if strict {
             replace_unknowns(&r.name, &mut placeholders)
         } else {
@@ -333,7 +367,7 @@ fn settle_json(
     }
     match value {
         J::String(s) if s.contains(OPEN) => {
-            if strict && needs_value(key) && found.is_none() {
+            if strict && (needs_value(key) || is_record_value(path)) && found.is_none() {
                 let chain = chain_of(&Value::String(s.clone())).unwrap_or_default();
                 *found = Some((path.to_string(), chain));
             }
@@ -497,6 +531,65 @@ mod tests {
         assert_eq!(
             resources[0].attributes["route"][0]["next_hop_in_ip_address"],
             "fw"
+        );
+    }
+
+    /// A record's value is the answer itself, and nothing else depends on
+    /// a record set: one whose value is known only after apply (a Dynamic
+    /// NIC's address in an A record, a target in an SRV record's block) is
+    /// left out with the reason; one whose value is a variable without a
+    /// value is refused, since `--var` gives it.
+    #[test]
+    fn a_record_value_known_only_after_apply_leaves_the_record_out() {
+        let address = text_of(&unknown("azurerm_network_interface.vm1.private_ip_address"));
+        let record = |kind: &str, attributes: serde_json::Value| Resource {
+            kind: kind.into(),
+            name: "r".into(),
+            attributes,
+            source: "main.tf:3".into(),
+        };
+        let cases = [
+            (
+                record(
+                    "azurerm_private_dns_a_record",
+                    serde_json::json!({"name": "r", "records": [address.clone()]}),
+                ),
+                "records[0]",
+            ),
+            (
+                record(
+                    "azurerm_private_dns_srv_record",
+                    serde_json::json!({"name": "r", "record": [{"priority": 1, "weight": 1,
+                        "port": 5060, "target": address.clone()}]}),
+                ),
+                "record[0].target",
+            ),
+        ];
+        for (resource, path) in cases {
+            let kind = resource.kind.clone();
+            let mut resources = vec![resource];
+            let mut left_out = Vec::new();
+            settle(&mut resources, &[kind.as_str()], &[], &[], &mut left_out).unwrap();
+            assert!(resources.is_empty());
+            assert_eq!(
+                left_out[0].name,
+                format!(
+                    "r ({path} is known only after apply: it comes from \
+                     azurerm_network_interface.vm1.private_ip_address)"
+                )
+            );
+            assert!(left_out[0].attributes.is_null());
+        }
+        let from_var = record(
+            "azurerm_private_dns_a_record",
+            serde_json::json!({"name": "r", "records": [text_of(&unknown("var.ip"))]}),
+        );
+        let kinds = ["azurerm_private_dns_a_record"];
+        let err = settle(&mut vec![from_var], &kinds, &[], &[], &mut Vec::new()).unwrap_err();
+        assert!(
+            err.message.contains("give it with --var ip=VALUE"),
+            "{}",
+            err.message
         );
     }
 

@@ -1,8 +1,9 @@
 //! What the writer knows before it writes: the VNets, subnets, peerings,
-//! NICs, NSGs and route tables the resources describe (and, in modules of
-//! their own, load balancers, gateways, ExpressRoute, firewalls and Route
-//! Servers), gathered by name, with the allocation of Dynamic private
-//! addresses.
+//! NICs, NSGs and route tables the resources describe, with the DNS servers
+//! of VNets and NICs (and, in modules of their own, load balancers,
+//! gateways, ExpressRoute, firewalls, Route Servers, Private DNS zones and
+//! Private Endpoints), gathered by name, with the allocation of Dynamic
+//! private addresses.
 
 use super::*;
 use crate::{ImportError, Resource};
@@ -24,6 +25,9 @@ pub(super) struct Vnet {
     pub(super) source: String,
     pub(super) address_space: Vec<String>,
     pub(super) location: Option<String>,
+    /// `dns_servers`, in their order (the first is asked first); none
+    /// means Azure DNS.
+    pub(super) dns_servers: Vec<String>,
     pub(super) subnets: BTreeMap<String, Subnet>,
 }
 
@@ -37,6 +41,8 @@ pub(super) struct Subnet {
     pub(super) inline: bool,
     pub(super) nsg: Option<Link>,
     pub(super) route_table: Option<Link>,
+    /// `private_endpoint_network_policies`, when given.
+    pub(super) endpoint_policies: Option<String>,
 }
 
 #[derive(Debug)]
@@ -75,6 +81,8 @@ pub(super) struct Nic {
     pub(super) input_index: usize,
     pub(super) configs: Vec<IpConfig>,
     pub(super) ip_forwarding: bool,
+    /// `dns_servers`, in their order; none means the VNet's.
+    pub(super) dns_servers: Vec<String>,
     pub(super) nsg: Option<Link>,
     pub(super) asgs: BTreeSet<String>,
 }
@@ -142,6 +150,8 @@ pub(super) struct Model<'r> {
     pub(super) firewalls: firewalls::Firewalls,
     /// Azure Route Servers with their BGP connections, by name.
     pub(super) route_servers: BTreeMap<String, route_servers::RouteServer>,
+    /// Private DNS zones and Private Endpoints.
+    pub(super) names: names::Names,
 }
 
 impl<'r> Model<'r> {
@@ -252,6 +262,19 @@ impl<'r> Model<'r> {
             "azurerm_firewall_nat_rule_collection" => self.add_classic_nat_rules(&a),
             "azurerm_route_server" => self.add_route_server(&a),
             "azurerm_route_server_bgp_connection" => self.add_route_server_connection(&a),
+            "azurerm_virtual_network_dns_servers" => {
+                let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
+                let servers = a.list("dns_servers");
+                match self.vnets.get_mut(&vnet) {
+                    Some(vnet) => vnet.dns_servers = servers,
+                    None => return Err(a.dangling("virtual_network_id")),
+                }
+                Ok(())
+            }
+            "azurerm_private_dns_zone" => self.add_private_dns_zone(&a),
+            "azurerm_private_dns_zone_virtual_network_link" => self.add_zone_link(&a),
+            "azurerm_private_endpoint" => self.add_private_endpoint(&a, index),
+            kind if names::record_type(kind).is_some() => self.add_record_set(&a),
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
@@ -290,6 +313,7 @@ impl<'r> Model<'r> {
             source: a.r.source.clone(),
             address_space: sorted_prefixes(a.list("address_space")),
             location,
+            dns_servers: a.list("dns_servers"),
             subnets: BTreeMap::new(),
         };
         for block in a.blocks("subnet") {
@@ -318,6 +342,7 @@ impl<'r> Model<'r> {
                 inline: true,
                 nsg,
                 route_table,
+                endpoint_policies: endpoint_policies(&b),
             };
             if vnet.subnets.insert(subnet_name.clone(), subnet).is_some() {
                 let why = format!("VNet `{name}` has two subnet blocks named `{subnet_name}`");
@@ -334,6 +359,7 @@ impl<'r> Model<'r> {
         let mut prefixes = a.list("address_prefixes");
         prefixes.extend(a.str("address_prefix"));
         let prefixes = a.cidrs(&prefixes, "address_prefixes")?;
+        let endpoint_policies = endpoint_policies(&a.own());
         let Some(vnet) = self.vnets.get_mut(&vnet_name) else {
             let why = format!(
                 "subnet `{name}` is in VNet `{vnet_name}`, which the input does not declare"
@@ -347,6 +373,7 @@ impl<'r> Model<'r> {
                 inline.inline = false;
                 inline.source = a.r.source.clone();
                 inline.prefixes = prefixes;
+                inline.endpoint_policies = endpoint_policies;
             }
             Some(first) => {
                 let what = format!("subnet of VNet `{vnet_name}`");
@@ -360,6 +387,7 @@ impl<'r> Model<'r> {
                     inline: false,
                     nsg: None,
                     route_table: None,
+                    endpoint_policies,
                 };
                 vnet.subnets.insert(name, subnet);
             }
@@ -554,6 +582,7 @@ impl<'r> Model<'r> {
             input_index: index,
             configs,
             ip_forwarding,
+            dns_servers: a.list("dns_servers"),
             nsg: None,
             asgs: BTreeSet::new(),
         });
@@ -606,6 +635,7 @@ impl<'r> Model<'r> {
                     .values()
                     .flat_map(|lb| lb.frontends.iter().filter_map(|f| f.address)),
             )
+            .chain(self.names.endpoints.values().filter_map(|e| e.address))
             .collect();
         // (input index, NIC or load balancer, configuration or frontend)
         let mut claims: Vec<(usize, Claim, usize)> = Vec::new();
@@ -621,6 +651,11 @@ impl<'r> Model<'r> {
                 if frontend.address.is_none() {
                     claims.push((lb.input_index, Claim::Frontend(name.clone()), f));
                 }
+            }
+        }
+        for (name, endpoint) in &self.names.endpoints {
+            if endpoint.address.is_none() {
+                claims.push((endpoint.input_index, Claim::Endpoint(name.clone()), 0));
             }
         }
         claims.sort_by_key(|(index, _, item)| (*index, *item));
@@ -640,6 +675,16 @@ impl<'r> Model<'r> {
                     let f = &lb.frontends[item];
                     let what = format!("the Dynamic frontend `{}` of `{}`", f.name, lb.name);
                     (f.subnet.clone(), f.ipv6, what, lb.source.clone())
+                }
+                Claim::Endpoint(name) => {
+                    let endpoint = &self.names.endpoints[name];
+                    let what = format!("Private Endpoint `{name}`");
+                    (
+                        endpoint.subnet.clone(),
+                        false,
+                        what,
+                        endpoint.source.clone(),
+                    )
                 }
             };
             let (vnet, subnet) = subnet;
@@ -667,6 +712,11 @@ impl<'r> Model<'r> {
                         lb.frontends[item].address = Some(ip);
                     }
                 }
+                Claim::Endpoint(name) => {
+                    if let Some(endpoint) = self.names.endpoints.get_mut(&name) {
+                        endpoint.address = Some(ip);
+                    }
+                }
             }
         }
         Ok(())
@@ -679,6 +729,28 @@ pub(super) enum Claim {
     Nic(usize),
     /// A load balancer, by name.
     Frontend(String),
+    /// A Private Endpoint, by name.
+    Endpoint(String),
+}
+
+/// A subnet's `private_endpoint_network_policies` (azurerm v4's and
+/// Azure's name), else azurerm v3's boolean
+/// `private_endpoint_network_policies_enabled` (true is `Enabled`, false
+/// `Disabled`), else v2's `enforce_private_link_endpoint_network_policies`,
+/// which says the opposite (true is `Disabled`). State of some provider
+/// versions holds several: the first given wins.
+pub(super) fn endpoint_policies(values: &Nested) -> Option<String> {
+    let spelled = |enabled: bool| if enabled { "Enabled" } else { "Disabled" }.to_string();
+    values
+        .str("private_endpoint_network_policies")
+        .or_else(|| {
+            let enabled = values.bool("private_endpoint_network_policies_enabled")?;
+            Some(spelled(enabled))
+        })
+        .or_else(|| {
+            let enforced = values.bool("enforce_private_link_endpoint_network_policies")?;
+            Some(spelled(!enforced))
+        })
 }
 
 /// The first address of `prefix` from its fifth on that is not taken,

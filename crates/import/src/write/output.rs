@@ -108,6 +108,7 @@ impl Model<'_> {
         self.render_load_balancers(&mut out);
         self.render_firewalls(&mut out);
         self.render_route_servers(&mut out);
+        self.render_names(&mut out);
         out
     }
 
@@ -121,6 +122,9 @@ impl Model<'_> {
             out.field(4, "address_space", &flow_list(&vnet.address_space));
             if let Some(location) = &vnet.location {
                 out.field(4, "location", &scalar(location));
+            }
+            if !vnet.dns_servers.is_empty() {
+                out.field(4, "dns_servers", &flow_list(&vnet.dns_servers));
             }
             if vnet.subnets.is_empty() {
                 continue;
@@ -143,6 +147,11 @@ impl Model<'_> {
                         scalar(&rt.name),
                         one_line(&rt.source)
                     ));
+                }
+                // Disabled is Azure's default, and the file's.
+                let policies = subnet.endpoint_policies.as_deref();
+                if let Some(p) = policies.filter(|p| !p.eq_ignore_ascii_case("Disabled")) {
+                    out.field(8, "private_endpoint_network_policies", &scalar(p));
                 }
             }
         }
@@ -188,6 +197,9 @@ impl Model<'_> {
             }
             if nic.ip_forwarding {
                 out.line("    ip_forwarding_enabled: true");
+            }
+            if !nic.dns_servers.is_empty() {
+                out.field(4, "dns_servers", &flow_list(&nic.dns_servers));
             }
             if let Some(nsg) = &nic.nsg {
                 out.line(&format!(

@@ -1,0 +1,77 @@
+//! The IDs of a dump's objects, for following its references: Azure
+//! compares IDs without case, and a reference is written as the ID of the
+//! object it names, as that object spells it.
+
+use super::model::Reference;
+use super::Place;
+use crate::ImportError;
+use std::collections::HashMap;
+
+/// The IDs of the dump's objects by kind, lower-cased, each to the object's
+/// own spelling.
+#[derive(Default)]
+pub(super) struct Known {
+    ids: HashMap<(&'static str, String), String>,
+}
+
+impl Known {
+    pub(super) fn add(&mut self, kind: &'static str, id: &str) {
+        self.ids
+            .insert((kind, id.to_ascii_lowercase()), id.to_string());
+    }
+
+    /// The referred object's own ID, or an error at `at` naming what is
+    /// missing.
+    pub(super) fn resolve(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        id: &str,
+    ) -> Result<String, ImportError> {
+        self.ids
+            .get(&(kind, id.to_ascii_lowercase()))
+            .cloned()
+            .ok_or_else(|| {
+                let (what, file) = match kind {
+                    "subnet" => ("subnet", "vnets.json"),
+                    "vnet" => ("virtual network", "vnets.json"),
+                    "nsg" => ("network security group", "nsgs.json"),
+                    "route_table" => ("route table", "route-tables.json"),
+                    "asg" => ("application security group", "asgs.json"),
+                    "ip_group" => ("IP group", "ip-groups.json"),
+                    "firewall_policy" => ("firewall policy", "firewall-policies.json"),
+                    "route_server" => ("Route Server", "route-servers.json"),
+                    "private_dns_zone" => ("Private DNS zone", "private-dns-zones.json"),
+                    "private_endpoint" => ("Private Endpoint", "private-endpoints.json"),
+                    _ => ("network interface", "nics.json"),
+                };
+                at.error(format!("`{id}` names no {what} of {file}"))
+            })
+    }
+
+    /// The reference at `at` (a member `{"id": ...}`), resolved.
+    pub(super) fn reference(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        reference: Option<&Reference>,
+    ) -> Result<Option<String>, ImportError> {
+        reference
+            .map(|r| self.resolve(kind, &at.key("id"), &r.id))
+            .transpose()
+    }
+
+    /// The references of the list at `at`, resolved.
+    pub(super) fn references(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        references: &[Reference],
+    ) -> Result<Vec<String>, ImportError> {
+        references
+            .iter()
+            .enumerate()
+            .map(|(index, r)| self.resolve(kind, &at.index(index).key("id"), &r.id))
+            .collect()
+    }
+}

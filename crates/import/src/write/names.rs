@@ -1,0 +1,538 @@
+//! Names: Private DNS zones (`azurerm_private_dns_zone`) with their record
+//! sets (`azurerm_private_dns_a_record` and the AAAA, CNAME, MX, PTR, SRV
+//! and TXT ones) and virtual network links
+//! (`azurerm_private_dns_zone_virtual_network_link`), and Private Endpoints
+//! (`azurerm_private_endpoint`) with their service connection and DNS zone
+//! group, written as the topology's `private_dns_zones` and
+//! `private_endpoints`. The DNS servers of VNets and NICs and a subnet's
+//! `private_endpoint_network_policies` are read with the VNets, subnets and
+//! NICs themselves.
+//!
+//! The PaaS resource behind an endpoint is known by the provider and type
+//! its ID names ([`PAAS_RESOURCES`]: `.../Microsoft.Storage/storageAccounts/
+//! NAME` is the storage account `NAME`). An endpoint to anything else (an
+//! Event Hubs namespace, a Private Link service, a resource reached by its
+//! alias) is listed as ignored.
+//!
+//! As in Azure, an endpoint's DNS zone group writes an A record set named
+//! after its resource in each of its zones (TTL 10): vnetd writes it from
+//! the endpoint too, so a record set of the input at that name and zone
+//! (`az` lists the ones zone groups wrote) is listed as ignored rather
+//! than written twice.
+
+use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
+use crate::topology::PaasKind;
+use crate::ImportError;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// The record set resources, each with the type of the records it holds.
+pub const RECORD_KINDS: &[(&str, &str)] = &[
+    ("azurerm_private_dns_a_record", "A"),
+    ("azurerm_private_dns_aaaa_record", "AAAA"),
+    ("azurerm_private_dns_cname_record", "CNAME"),
+    ("azurerm_private_dns_mx_record", "MX"),
+    ("azurerm_private_dns_ptr_record", "PTR"),
+    ("azurerm_private_dns_srv_record", "SRV"),
+    ("azurerm_private_dns_txt_record", "TXT"),
+];
+
+/// The record type of a record set resource's kind.
+pub fn record_type(kind: &str) -> Option<&'static str> {
+    RECORD_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, record_type)| *record_type)
+}
+
+/// A kind of PaaS resource a Private Endpoint may reach: the azurerm types
+/// of such resources, the provider namespace and resource type of their
+/// Azure ID, and the `kind` the topology file names.
+#[derive(Debug, Clone, Copy)]
+pub struct PaasResource {
+    pub azurerm: &'static [&'static str],
+    pub namespace: &'static str,
+    pub resource_type: &'static str,
+    pub kind: PaasKind,
+}
+
+/// The PaaS resources vnetd places behind Private Endpoints. A web app is
+/// a `Microsoft.Web/sites` whatever its OS, with the same names (its
+/// sub-resource `sites`, its name under `azurewebsites.net`): a Windows
+/// one is the file's `linux_web_app` too.
+pub const PAAS_RESOURCES: &[PaasResource] = &[
+    PaasResource {
+        azurerm: &["azurerm_storage_account"],
+        namespace: "Microsoft.Storage",
+        resource_type: "storageAccounts",
+        kind: PaasKind::StorageAccount,
+    },
+    PaasResource {
+        azurerm: &["azurerm_mssql_server", "azurerm_sql_server"],
+        namespace: "Microsoft.Sql",
+        resource_type: "servers",
+        kind: PaasKind::SqlServer,
+    },
+    PaasResource {
+        azurerm: &["azurerm_key_vault"],
+        namespace: "Microsoft.KeyVault",
+        resource_type: "vaults",
+        kind: PaasKind::KeyVault,
+    },
+    PaasResource {
+        azurerm: &["azurerm_cosmosdb_account"],
+        namespace: "Microsoft.DocumentDB",
+        resource_type: "databaseAccounts",
+        kind: PaasKind::CosmosdbAccount,
+    },
+    PaasResource {
+        azurerm: &["azurerm_container_registry"],
+        namespace: "Microsoft.ContainerRegistry",
+        resource_type: "registries",
+        kind: PaasKind::ContainerRegistry,
+    },
+    PaasResource {
+        azurerm: &["azurerm_linux_web_app", "azurerm_windows_web_app"],
+        namespace: "Microsoft.Web",
+        resource_type: "sites",
+        kind: PaasKind::LinuxWebApp,
+    },
+    PaasResource {
+        azurerm: &["azurerm_servicebus_namespace"],
+        namespace: "Microsoft.ServiceBus",
+        resource_type: "namespaces",
+        kind: PaasKind::ServicebusNamespace,
+    },
+];
+
+/// The PaaS resource of an azurerm type, if it is one.
+pub fn paas_of_kind(kind: &str) -> Option<&'static PaasResource> {
+    PAAS_RESOURCES.iter().find(|p| p.azurerm.contains(&kind))
+}
+
+/// The name and kind of the PaaS resource an Azure ID names
+/// (`.../providers/Microsoft.Storage/storageAccounts/NAME`), compared
+/// without case as Azure compares IDs.
+pub fn paas_of_id(id: &str) -> Option<(String, PaasKind)> {
+    let parts: Vec<&str> = id.trim_end_matches('/').split('/').collect();
+    let [.., providers, namespace, resource_type, name] = parts.as_slice() else {
+        return None;
+    };
+    if !providers.eq_ignore_ascii_case("providers") || name.is_empty() {
+        return None;
+    }
+    PAAS_RESOURCES
+        .iter()
+        .find(|p| {
+            p.namespace.eq_ignore_ascii_case(namespace)
+                && p.resource_type.eq_ignore_ascii_case(resource_type)
+        })
+        .map(|p| (name.to_string(), p.kind))
+}
+
+/// The zones and endpoints of the input.
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    /// By name in lower case, without a final dot (as Azure compares them).
+    zones: BTreeMap<String, Zone>,
+    pub(super) endpoints: BTreeMap<String, Endpoint>,
+    /// The A record sets the endpoints' DNS zone groups write, by zone and
+    /// name in lower case, each with the endpoint that writes it.
+    group_records: BTreeMap<(String, String), String>,
+}
+
+#[derive(Debug)]
+struct Zone {
+    name: String,
+    source: String,
+    /// By name in lower case and type: sorted as the file lists them.
+    records: BTreeMap<(String, &'static str), RecordSet>,
+    links: BTreeMap<String, ZoneLink>,
+}
+
+#[derive(Debug)]
+struct RecordSet {
+    name: String,
+    source: String,
+    ttl: Option<String>,
+    /// In zone-file form (`10 mail.contoso.com` for MX), sorted.
+    values: Vec<String>,
+}
+
+#[derive(Debug)]
+struct ZoneLink {
+    source: String,
+    vnet: String,
+    registration_enabled: bool,
+    resolution_policy: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct Endpoint {
+    pub(super) source: String,
+    /// Its place in the input, the order of Dynamic allocation.
+    pub(super) input_index: usize,
+    pub(super) subnet: (String, String),
+    pub(super) address: Option<IpAddr>,
+    connection: Connection,
+    group: Option<ZoneGroup>,
+}
+
+#[derive(Debug)]
+struct Connection {
+    name: Option<String>,
+    resource: String,
+    kind: PaasKind,
+    sub_resources: Vec<String>,
+    manual: bool,
+}
+
+#[derive(Debug)]
+struct ZoneGroup {
+    name: Option<String>,
+    /// The zones' own names.
+    zones: Vec<String>,
+}
+
+impl Names {
+    /// The endpoints of the file that reach the PaaS resource `name` of
+    /// `kind`, by name.
+    pub(super) fn endpoints_reaching(&self, kind: PaasKind, name: &str) -> Vec<&str> {
+        self.endpoints
+            .iter()
+            .filter(|(_, e)| {
+                e.connection.kind == kind && e.connection.resource.eq_ignore_ascii_case(name)
+            })
+            .map(|(endpoint, _)| endpoint.as_str())
+            .collect()
+    }
+}
+
+/// A zone's name as Azure compares it.
+fn zone_key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl<'r> Model<'r> {
+    pub(super) fn add_private_dns_zone(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let key = zone_key(&name);
+        if let Some(first) = self.names.zones.get(&key) {
+            return Err(a.duplicate("Private DNS zone", &name, &first.source));
+        }
+        let zone = Zone {
+            name,
+            source: a.r.source.clone(),
+            records: BTreeMap::new(),
+            links: BTreeMap::new(),
+        };
+        self.names.zones.insert(key, zone);
+        Ok(())
+    }
+
+    fn zone_mut(&mut self, a: &Attrs<'r>, name: &str) -> Result<&mut Zone, ImportError> {
+        let why = format!("Private DNS zone `{name}` is not in the input");
+        self.names
+            .zones
+            .get_mut(&zone_key(name))
+            .ok_or_else(|| a.error(why))
+    }
+
+    pub(super) fn add_zone_link(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let zone_name = a.required_str("private_dns_zone_name")?;
+        let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
+        if !self.vnets.contains_key(&vnet) {
+            return Err(a.dangling("virtual_network_id"));
+        }
+        let link = ZoneLink {
+            source: a.r.source.clone(),
+            vnet,
+            registration_enabled: a.bool("registration_enabled") == Some(true),
+            resolution_policy: a.str("resolution_policy"),
+        };
+        let zone = self.zone_mut(a, &zone_name)?;
+        if let Some(first) = zone.links.get(&name) {
+            let what = format!("virtual network link of zone `{}`", zone.name);
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        zone.links.insert(name, link);
+        Ok(())
+    }
+
+    pub(super) fn add_record_set(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let Some(record_type) = record_type(&a.r.kind) else {
+            return Ok(());
+        };
+        // azurerm names an MX record set `@` (the zone's apex) unless told.
+        let name = match a.str("name") {
+            Some(name) => name,
+            None if record_type == "MX" => "@".to_string(),
+            None => a.required_str("name")?,
+        };
+        let zone_name = a.required_str("zone_name")?;
+        let values = record_values(a, record_type)?;
+        let ttl = a.str("ttl");
+        let key = (zone_key(&zone_name), name.to_ascii_lowercase());
+        self.zone_mut(a, &zone_name)?;
+        if record_type == "A" {
+            if let Some(endpoint) = self.names.group_records.get(&key) {
+                let note = format!(
+                    "written by the DNS zone group of Private Endpoint `{endpoint}`, which the \
+                     file's endpoint writes again"
+                );
+                self.ignored.push((a.r, note));
+                return Ok(());
+            }
+        }
+        let zone = self.zone_mut(a, &zone_name)?;
+        let set_key = (key.1, record_type);
+        if let Some(first) = zone.records.get(&set_key) {
+            let what = format!("{record_type} record set of zone `{}`", zone.name);
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let set = RecordSet {
+            name,
+            source: a.r.source.clone(),
+            ttl,
+            values,
+        };
+        zone.records.insert(set_key, set);
+        Ok(())
+    }
+
+    pub(super) fn add_private_endpoint(
+        &mut self,
+        a: &Attrs<'r>,
+        index: usize,
+    ) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.names.endpoints.get(&name) {
+            return Err(a.duplicate("Private Endpoint", &name, &first.source));
+        }
+        let (vnet, subnet) = a.subnet_id("subnet_id")?;
+        self.subnet_mut(a, &vnet, &subnet)?;
+        let connections = a.blocks("private_service_connection");
+        let [block] = connections.as_slice() else {
+            return Err(a.error(format!(
+                "Private Endpoint `{name}` has {} private service connections; Azure takes one",
+                connections.len()
+            )));
+        };
+        let c = Attrs::nested(a.r, block);
+        let Some(resource_id) = c.str("private_connection_resource_id") else {
+            let why = match c.str("private_connection_resource_alias") {
+                Some(alias) => format!(
+                    "reaches the Private Link service `{alias}` by its alias: vnetd places PaaS \
+                     resources only behind Private Endpoints"
+                ),
+                None => "its private_service_connection names no resource".to_string(),
+            };
+            self.ignored.push((a.r, why));
+            return Ok(());
+        };
+        let Some((resource, kind)) = paas_of_id(&resource_id) else {
+            let known: Vec<String> = PAAS_RESOURCES
+                .iter()
+                .map(|p| format!("{}/{}", p.namespace, p.resource_type))
+                .collect();
+            let why = format!(
+                "reaches `{resource_id}`, which is not a resource vnetd places behind a Private \
+                 Endpoint ({})",
+                known.join(", ")
+            );
+            self.ignored.push((a.r, why));
+            return Ok(());
+        };
+        // The address: an IP configuration's (Static), else the one Azure
+        // gave (state and `az` know it), else Dynamic.
+        let address = a
+            .blocks("ip_configuration")
+            .into_iter()
+            .find_map(|b| Attrs::nested(a.r, b).str("private_ip_address"))
+            .or_else(|| c.str("private_ip_address"));
+        let address = match address {
+            Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
+                a.error(format!(
+                    "Private Endpoint `{name}`: `{text}` is not an IP address"
+                ))
+            })?),
+            None => None,
+        };
+        let connection = Connection {
+            name: c.str("name"),
+            resource,
+            kind,
+            sub_resources: c.list("subresource_names"),
+            manual: c.bool("is_manual_connection") == Some(true),
+        };
+        let groups = a.blocks("private_dns_zone_group");
+        let group = match groups.as_slice() {
+            [] => None,
+            [block] => Some(self.zone_group(a, block)?),
+            _ => {
+                return Err(a.error(format!(
+                    "Private Endpoint `{name}` has {} DNS zone groups; Azure takes one",
+                    groups.len()
+                )))
+            }
+        };
+        for zone in group.iter().flat_map(|g| &g.zones) {
+            let key = (zone_key(zone), connection.resource.to_ascii_lowercase());
+            self.names.group_records.entry(key).or_insert(name.clone());
+        }
+        let endpoint = Endpoint {
+            source: a.r.source.clone(),
+            input_index: index,
+            subnet: (vnet, subnet),
+            address,
+            connection,
+            group,
+        };
+        self.names.endpoints.insert(name, endpoint);
+        Ok(())
+    }
+
+    /// A `private_dns_zone_group` block: its zones, which the input must
+    /// hold, by their own names.
+    fn zone_group(
+        &self,
+        a: &Attrs<'r>,
+        block: &serde_json::Value,
+    ) -> Result<ZoneGroup, ImportError> {
+        let g = Attrs::nested(a.r, block);
+        let key = "private_dns_zone_group.private_dns_zone_ids";
+        let mut zones = Vec::new();
+        for id in g.list("private_dns_zone_ids") {
+            let Some(names) = id_names(&id, &["privateDnsZones"]) else {
+                return Err(a.error(format!(
+                    "{key} `{id}` is not the ID of a Private DNS zone (.../privateDnsZones/NAME)"
+                )));
+            };
+            let Some(zone) = self.names.zones.get(&zone_key(&names[0])) else {
+                return Err(a.error(format!(
+                    "{key} `{id}` names a resource that is not in the input"
+                )));
+            };
+            if !zones.contains(&zone.name) {
+                zones.push(zone.name.clone());
+            }
+        }
+        Ok(ZoneGroup {
+            name: g.str("name"),
+            zones,
+        })
+    }
+
+    pub(super) fn render_names(&self, out: &mut Output) {
+        let names = &self.names;
+        if !names.zones.is_empty() {
+            out.section("private_dns_zones");
+            for zone in names.zones.values() {
+                render_zone(out, zone);
+            }
+        }
+        if names.endpoints.is_empty() {
+            return;
+        }
+        out.section("private_endpoints");
+        for (name, e) in &names.endpoints {
+            out.item(2, &e.source, name);
+            let (vnet, subnet) = &e.subnet;
+            out.field(4, "subnet", &scalar(&format!("{vnet}/{subnet}")));
+            if let Some(address) = e.address {
+                out.field(4, "private_ip_address", &scalar(&address.to_string()));
+            }
+            let c = &e.connection;
+            out.line("    private_service_connection:");
+            if let Some(name) = &c.name {
+                out.field(6, "name", &scalar(name));
+            }
+            out.field(6, "resource", &scalar(&c.resource));
+            out.field(6, "kind", c.kind.as_str());
+            out.field(6, "subresource_names", &flow_list(&c.sub_resources));
+            if c.manual {
+                out.field(6, "is_manual_connection", "true");
+            }
+            if let Some(group) = &e.group {
+                out.line("    private_dns_zone_group:");
+                if let Some(name) = &group.name {
+                    out.field(6, "name", &scalar(name));
+                }
+                out.field(6, "zones", &flow_list(&group.zones));
+            }
+        }
+    }
+}
+
+fn render_zone(out: &mut Output, zone: &Zone) {
+    out.item(2, &zone.source, &zone.name);
+    if !zone.records.is_empty() {
+        out.line("    records:");
+        for ((_, record_type), set) in &zone.records {
+            out.item(6, &set.source, &set.name);
+            out.field(8, "type", record_type);
+            if let Some(ttl) = &set.ttl {
+                out.field(8, "ttl", &plain_or_quoted(ttl));
+            }
+            out.field(8, "records", &flow_list(&set.values));
+        }
+    }
+    if zone.links.is_empty() {
+        return;
+    }
+    out.line("    virtual_network_links:");
+    for (name, link) in &zone.links {
+        out.item(6, &link.source, name);
+        out.field(8, "virtual_network", &scalar(&link.vnet));
+        if link.registration_enabled {
+            out.field(8, "registration_enabled", "true");
+        }
+        let policy = link.resolution_policy.as_deref();
+        if let Some(policy) = policy.filter(|p| !p.eq_ignore_ascii_case("Default")) {
+            out.field(8, "resolution_policy", &scalar(policy));
+        }
+    }
+}
+
+/// A record set's values in zone-file form, as azurerm holds them by type:
+/// `records` (A, AAAA, PTR), `record` (CNAME), `record` blocks (MX:
+/// `preference exchange`, SRV: `priority weight port target`, TXT:
+/// `value`). They are a set in azurerm's schema: sorted (addresses by
+/// address, numbers by value), without repeats.
+fn record_values(a: &Attrs, record_type: &str) -> Result<Vec<String>, ImportError> {
+    let keys: &[&str] = match record_type {
+        "A" | "AAAA" | "PTR" => return Ok(sorted_values(a.list("records"))),
+        "CNAME" => return Ok(a.str("record").into_iter().collect()),
+        "MX" => &["preference", "exchange"],
+        "SRV" => &["priority", "weight", "port", "target"],
+        _ => &["value"],
+    };
+    let mut values = Vec::new();
+    for block in a.blocks("record") {
+        let b = Attrs::nested(a.r, block);
+        let parts = keys
+            .iter()
+            .map(|key| b.required_str(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        values.push(parts.join(" "));
+    }
+    Ok(sorted_values(values))
+}
+
+fn sorted_values(mut values: Vec<String>) -> Vec<String> {
+    let order = |value: &str| {
+        let words: Vec<(Option<u64>, String)> = value
+            .split_whitespace()
+            .map(|w| (w.parse::<u64>().ok(), w.to_string()))
+            .collect();
+        (IpAddr::from_str(value).ok(), words)
+    };
+    values.sort_by_cached_key(|v| order(v));
+    values.dedup();
+    values
+}
+
+#[cfg(test)]
+mod tests;
