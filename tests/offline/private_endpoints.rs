@@ -42,7 +42,7 @@ fn compile(name: &str, text: &str) -> Snapshot {
 
 const POLICY: &str = "private_endpoint_network_policies: Disabled";
 const DEFAULT_ROUTE: &str = "      - {name: everything-to-the-firewall";
-const SPOKE2_LINK: &str = "  - {name: spoke2-to-hub, virtual_network: spoke2, remote_virtual_network: hub, allow_forwarded_traffic: true}\n";
+const SPOKE2_LINK: &str = "  - {name: spoke2-to-hub, virtual_network: spoke2, remote_virtual_network: hub, allow_forwarded_traffic: true, use_remote_gateways: true}\n";
 const LAST_PEERING: &str = "  - {name: spoke2-to-hub,";
 const ENDPOINT: &str = "private_endpoints:\n";
 

@@ -4,6 +4,7 @@
 //! Endpoints, resolvers, Private DNS zones and rulesets), gathered once
 //! from the snapshot, and the identifiers both languages use for them.
 
+pub(super) use super::parts::vnet_id;
 use super::parts::{gateway_id, join, nic_id};
 pub use super::parts::{sanitise, ConnectionEdge, NicNode};
 use super::route_servers::{route_server_edges, route_server_nodes};
@@ -161,11 +162,6 @@ impl Picture {
         }
         hops
     }
-}
-
-pub(super) fn vnet_id(topo: &Topology, vnet: VnetIdx) -> String {
-    let name = topo.vnets.get(vnet).map_or("", |v| v.name.as_str());
-    format!("vnet_{vnet}_{}", sanitise(name))
 }
 
 pub(super) fn subnet_id(topo: &Topology, r: SubnetRef) -> String {

@@ -3,8 +3,7 @@
 //! rulesets outside every VNet, with their links to the VNets that use
 //! them and, for a ruleset, to the outbound endpoints it sends through.
 
-use super::model::vnet_id;
-use super::parts::{sanitise, ConnectionEdge, NicNode};
+use super::parts::{sanitise, vnet_id, ConnectionEdge, NicNode};
 use crate::topology::{EndpointNetworkPolicies, ResolverIdx, SubnetRef, Topology};
 
 fn node(id: String, name: String, label: Vec<String>) -> NicNode {
@@ -96,7 +95,11 @@ pub(super) fn name_nodes(topo: &Topology) -> Vec<NicNode> {
     let rulesets = topo.forwarding_rulesets.iter().enumerate().map(|(r, set)| {
         let mut label = vec![format!("DNS forwarding ruleset {}", set.name)];
         label.extend(set.rules.iter().map(|rule| {
-            let domain = if rule.domain.is_empty() { "." } else { &rule.domain };
+            let domain = if rule.domain.is_empty() {
+                "."
+            } else {
+                &rule.domain
+            };
             let targets: Vec<String> = rule.targets.iter().map(|t| t.to_string()).collect();
             format!("{domain} to {}", targets.join(", "))
         }));

@@ -2,7 +2,7 @@
 //! its builders make: a node, a connection edge, and the identifiers of
 //! NICs and gateways.
 
-use crate::topology::{GatewayIdx, NicIdx, Topology};
+use crate::topology::{GatewayIdx, NicIdx, Topology, VnetIdx};
 
 /// A link between two nodes of different places: a gateway connection
 /// (from the gateway's node to a site's router, a circuit's node or the
@@ -63,4 +63,10 @@ pub(super) fn join<T: ToString>(items: &[T]) -> String {
 
 pub(super) fn gateway_id(topo: &Topology, g: GatewayIdx) -> String {
     format!("gateway_{g}_{}", sanitise(&topo.gateways[g].name))
+}
+
+/// The id of a VNet's box.
+pub(super) fn vnet_id(topo: &Topology, vnet: VnetIdx) -> String {
+    let name = topo.vnets.get(vnet).map_or("", |v| v.name.as_str());
+    format!("vnet_{vnet}_{}", sanitise(name))
 }

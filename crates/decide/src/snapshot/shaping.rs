@@ -104,6 +104,12 @@ impl ShapingTables {
                     vnet: topology.nics[n].subnet.vnet,
                     mtu: topology.nics[n].mtu,
                 },
+                // Azure DNS answers only its own VNet: a VM of that VNet,
+                // as far as what lies between is concerned.
+                Endpoint::AzureDns(vnet) => ClassKey::Vm {
+                    vnet,
+                    mtu: crate::topology::DEFAULT_MTU,
+                },
                 other => ClassKey::Other(other),
             };
             let own = match key {

@@ -50,6 +50,20 @@ pub enum Endpoint {
     Resolver(ResolverIdx),
 }
 
+impl Endpoint {
+    /// A point inside a VNet that is reached as a VM is: a NIC, a Private
+    /// Endpoint, a resolver's endpoint, or Azure DNS.
+    fn in_a_vnet(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Nic(_)
+                | Endpoint::AzureDns(_)
+                | Endpoint::PrivateEndpoint(_)
+                | Endpoint::Resolver(_)
+        )
+    }
+}
+
 /// Where a hop's delay comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DelaySource {
@@ -500,6 +514,7 @@ pub fn path(topo: &Topology, from: Endpoint, to: Endpoint) -> Vec<Endpoint> {
         (
             Endpoint::Nic(_)
             | Endpoint::Prober(_)
+            | Endpoint::AzureDns(_)
             | Endpoint::PrivateEndpoint(_)
             | Endpoint::Resolver(_),
             Endpoint::Site { gateway, .. },
@@ -509,7 +524,7 @@ pub fn path(topo: &Topology, from: Endpoint, to: Endpoint) -> Vec<Endpoint> {
             }
             chain.push(Endpoint::Gateway(gateway));
         }
-        (Endpoint::Nic(_), Endpoint::Nic(_)) => {
+        (a, b) if a.in_a_vnet() && b.in_a_vnet() => {
             let (a, b) = (vnet_of(topo, from), vnet_of(topo, to));
             let joined = a == b || a.zip(b).is_some_and(|(a, b)| topo.peering_connected(a, b));
             if !joined {
