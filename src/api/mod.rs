@@ -37,8 +37,8 @@ pub mod report;
 
 pub use convergence::{Convergence, HostRef, RouteRef, SessionRef};
 pub use report::{
-    BackendReport, FlowReport, FlowTableReport, FlowsReport, GlobalReachReport, NicStats,
-    RoutingDaemonReport, StatsReport, UnderlayHostReport, UnderlayReport,
+    BackendReport, FlowReport, FlowTableReport, FlowsReport, GlobalReachReport, NamesReport,
+    NicStats, RoutingDaemonReport, StatsReport, UnderlayHostReport, UnderlayReport,
 };
 
 use crate::diagnostics::gateway::BgpPeerStatusList;

@@ -59,11 +59,40 @@ pub struct StatsReport {
     /// each adds and carried (empty without Global Reach).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub global_reach: Vec<GlobalReachReport>,
+    /// What Azure DNS (and the resolvers' inbound endpoints) answered and
+    /// the PaaS responders served: null from a daemon that did not report
+    /// them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<NamesReport>,
     /// What could not be read for this report (the kernel fast path's
     /// counters, say), each also in the daemon's log: its counts leave
     /// that out until a later reading. Absent when everything was read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Azure DNS's and the PaaS responders' counters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NamesReport {
+    /// Datagrams that reached Azure DNS (168.63.129.16 or an inbound
+    /// endpoint).
+    pub dns_queries: u64,
+    /// Answers sent, NXDOMAIN and SERVFAIL among them.
+    pub dns_answers: u64,
+    /// Datagrams that were not a DNS query: dropped.
+    pub dns_malformed: u64,
+    /// Answers the socket would not send.
+    pub dns_send_failed: u64,
+    /// Queries a forwarding rule sent on from an outbound endpoint.
+    #[serde(default)]
+    pub dns_forwarded: u64,
+    /// Forwarded queries no target answered in time: SERVFAIL.
+    #[serde(default)]
+    pub dns_forward_timeouts: u64,
+    /// Requests the PaaS responders answered.
+    pub paas_requests: u64,
+    /// Connections they refused (all slots taken) or cut.
+    pub paas_refused: u64,
 }
 
 /// One Global Reach link between two edge routers, as the daemon carries

@@ -164,6 +164,16 @@ fn stats() -> StatsReport {
             packets: 12,
             dropped: 0,
         }],
+        names: Some(crate::api::NamesReport {
+            dns_queries: 9,
+            dns_answers: 8,
+            dns_malformed: 1,
+            dns_send_failed: 0,
+            dns_forwarded: 2,
+            dns_forward_timeouts: 0,
+            paas_requests: 3,
+            paas_refused: 0,
+        }),
         warnings: vec!["the fabric's counters: Operation not permitted (os error 1)".into()],
     }
 }

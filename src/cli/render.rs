@@ -187,6 +187,20 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
             r.dropped
         ));
     }
+    if let Some(n) = report
+        .names
+        .as_ref()
+        .filter(|n| n.dns_queries + n.paas_requests > 0)
+    {
+        out.push_str(&format!(
+            "azure dns: {} queries, {} answers, {} malformed (dropped), {} forwarded ({} timed out)\n",
+            n.dns_queries, n.dns_answers, n.dns_malformed, n.dns_forwarded, n.dns_forward_timeouts
+        ));
+        out.push_str(&format!(
+            "paas responders: {} requests, {} refused\n",
+            n.paas_requests, n.paas_refused
+        ));
+    }
     match &report.shaping {
         Some(s) if !s.on => out.push_str("shaping: off (--no-shaping): no delays or rates\n"),
         Some(s) if s.limits.is_empty() && s.delayed_paths == 0 => {

@@ -204,6 +204,16 @@ impl Daemon {
         self.worker_restarts.load(Ordering::Relaxed)
     }
 
+    /// What Azure DNS was asked and the PaaS responders answered.
+    pub fn names_counters(
+        &self,
+    ) -> (
+        &answering::azure_dns::DnsCounters,
+        &answering::paas::PaasCounters,
+    ) {
+        (&self.names.0, &self.names.1)
+    }
+
     /// Panics caught in the daemon's threads, per kind (shared with the
     /// servers, which count their connections' panics here).
     pub fn thread_panics(&self) -> &Arc<ThreadPanics> {

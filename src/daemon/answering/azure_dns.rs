@@ -50,6 +50,10 @@ pub struct DnsCounters {
     pub malformed: AtomicU64,
     /// Answers the socket would not send.
     pub send_failed: AtomicU64,
+    /// Queries a forwarding rule sent on from an outbound endpoint.
+    pub forwarded: AtomicU64,
+    /// Forwarded queries no target answered in time.
+    pub forward_timeouts: AtomicU64,
 }
 
 impl DnsCounters {

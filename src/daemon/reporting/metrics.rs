@@ -13,6 +13,49 @@ use crate::daemon::forwarding::stats::NicStats;
 use crate::dataplane::DropReason;
 use std::fmt::Write as _;
 
+/// Azure DNS's and the PaaS responders' counters, when reported.
+fn names(out: &mut String, report: &StatsReport) {
+    let Some(n) = &report.names else {
+        return;
+    };
+    let families = [
+        (
+            "vnetd_dns_queries_total",
+            "Datagrams that reached Azure DNS (168.63.129.16 or a resolver's inbound endpoint).",
+            n.dns_queries,
+        ),
+        (
+            "vnetd_dns_answers_total",
+            "Answers Azure DNS sent, NXDOMAIN and SERVFAIL among them.",
+            n.dns_answers,
+        ),
+        (
+            "vnetd_dns_malformed_total",
+            "Datagrams to Azure DNS that were not a DNS query: dropped.",
+            n.dns_malformed,
+        ),
+        (
+            "vnetd_dns_forwarded_total",
+            "Queries a forwarding rule sent on from an outbound endpoint.",
+            n.dns_forwarded,
+        ),
+        (
+            "vnetd_dns_forward_timeouts_total",
+            "Forwarded queries no target answered in time (answered SERVFAIL).",
+            n.dns_forward_timeouts,
+        ),
+        (
+            "vnetd_paas_requests_total",
+            "Requests the PaaS resources behind Private Endpoints answered.",
+            n.paas_requests,
+        ),
+    ];
+    for (name, help, value) in families {
+        family_header(out, name, MetricType::Counter, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
 /// The media type of the text exposition format, version 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
@@ -278,6 +321,7 @@ pub fn render(report: &StatsReport) -> String {
     }
     host_info(&mut out, report);
     underlay(&mut out, report);
+    names(&mut out, report);
 
     let name = "vnetd_thread_panics_total";
     family_header(
@@ -330,6 +374,7 @@ mod tests {
             shaping: None,
             underlay: None,
             global_reach: Vec::new(),
+            names: None,
             warnings: Vec::new(),
         }
     }

@@ -84,7 +84,23 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         })),
         underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
         global_reach: daemon.reach.report(),
+        names: Some(names_report(daemon)),
         warnings,
+    }
+}
+
+/// Azure DNS's and the PaaS responders' counters as they stand.
+fn names_report(daemon: &Daemon) -> crate::api::NamesReport {
+    let (dns, paas) = daemon.names_counters();
+    crate::api::NamesReport {
+        dns_queries: dns.queries.load(Relaxed),
+        dns_answers: dns.answers.load(Relaxed),
+        dns_malformed: dns.malformed.load(Relaxed),
+        dns_send_failed: dns.send_failed.load(Relaxed),
+        dns_forwarded: dns.forwarded.load(Relaxed),
+        dns_forward_timeouts: dns.forward_timeouts.load(Relaxed),
+        paas_requests: paas.requests.load(Relaxed),
+        paas_refused: paas.refused.load(Relaxed),
     }
 }
 
