@@ -63,7 +63,7 @@ pub struct StatsReport {
     /// the PaaS responders served: null from a daemon that did not report
     /// them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub names: Option<NamesReport>,
+    pub names: Option<Box<NamesReport>>,
     /// What could not be read for this report (the kernel fast path's
     /// counters, say), each also in the daemon's log: its counts leave
     /// that out until a later reading. Absent when everything was read.

@@ -164,7 +164,7 @@ fn stats() -> StatsReport {
             packets: 12,
             dropped: 0,
         }],
-        names: Some(crate::api::NamesReport {
+        names: Some(Box::new(crate::api::NamesReport {
             dns_queries: 9,
             dns_answers: 8,
             dns_malformed: 1,
@@ -173,7 +173,7 @@ fn stats() -> StatsReport {
             dns_forward_timeouts: 0,
             paas_requests: 3,
             paas_refused: 0,
-        }),
+        })),
         warnings: vec!["the fabric's counters: Operation not permitted (os error 1)".into()],
     }
 }

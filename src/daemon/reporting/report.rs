@@ -84,7 +84,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
         })),
         underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
         global_reach: daemon.reach.report(),
-        names: Some(names_report(daemon)),
+        names: Some(Box::new(names_report(daemon))),
         warnings,
     }
 }
