@@ -74,6 +74,7 @@ const ALLOWED: &[(&str, Layers)] = &[
                 &[
                     "dataplane",
                     "engine",
+                    "names",
                     "net",
                     "plan",
                     "policy",

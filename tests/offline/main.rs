@@ -42,6 +42,7 @@ mod nsg_classifier_props;
 mod placement;
 mod plan;
 mod private_clouds;
+mod resolve_cli;
 mod route_server;
 mod route_server_commands;
 mod snapshot_reuse;
