@@ -18,6 +18,7 @@ const DUAL_STACK: &str = include_str!("../config/dual-stack.yaml");
 const HYBRID: &str = include_str!("../config/hybrid.yaml");
 const VNET2VNET: &str = include_str!("../tests/golden/32-vnet2vnet.yaml");
 const HA_NVA: &str = include_str!("../config/ha-nva.yaml");
+const PRIVATE_ENDPOINTS: &str = include_str!("../config/private-endpoints.yaml");
 
 fn compile(name: &str, text: &str) -> Snapshot {
     let loaded = parse_str(name, text).expect("shipped topology is valid");
@@ -500,4 +501,73 @@ pub fn coalesce_udp(data: &[u8]) {
         }
     }
     check_run(&mut coalescer, &run);
+}
+
+/// The lab whose Azure DNS `answer_dns` asks: Private DNS zones, a
+/// registration link, a Private Endpoint and an unlinked VNet.
+fn names_lab() -> &'static Snapshot {
+    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| compile("config/private-endpoints.yaml", PRIVATE_ENDPOINTS))
+}
+
+/// The `answer_dns` target: byte 0 selects (bit 7: over TCP, else UDP;
+/// bits 0-6: the asking VNet of `config/private-endpoints.yaml` modulo
+/// its VNet count), the rest is the DNS query given to Azure DNS's
+/// `NameTables::answer`, which must never panic. Checks: bytes it calls
+/// malformed are shorter than a header or a response, and nothing is
+/// written for them; a response carries the query's id and opcode, QR
+/// and RA set and RD copied, as many answer records as it says, TC
+/// exactly when it says it truncated, and over UDP at most the largest
+/// UDP payload.
+pub fn answer_dns(data: &[u8]) {
+    use vnetd::names::{Outcome, MAX_UDP_PAYLOAD};
+    use vnetd::topology::VnetIdx;
+    let Some((&select, query)) = data.split_first() else {
+        return;
+    };
+    let snap = names_lab();
+    let vnet = VnetIdx::new(usize::from(select & 0x7f) % snap.topology.vnets.len());
+    let tcp = select & 0x80 != 0;
+    let mut out = vec![0xee; 3];
+    let outcome = if tcp {
+        snap.names.answer_tcp(vnet, query, &mut out)
+    } else {
+        snap.names.answer(vnet, query, &mut out)
+    };
+    let answered = match outcome {
+        Outcome::Malformed => {
+            assert!(out.is_empty(), "nothing is written for malformed bytes");
+            assert!(
+                query.len() < 12 || query[2] & 0x80 != 0,
+                "a query with a header was called malformed"
+            );
+            return;
+        }
+        Outcome::Answered(answered) => answered,
+    };
+    assert!(out.len() >= 12, "a response has a header");
+    assert_eq!(out[..2], query[..2], "the id is copied");
+    assert_eq!(out[2] & 0x80, 0x80, "QR is set");
+    assert_eq!(out[2] & 0x78, query[2] & 0x78, "the opcode is copied");
+    assert_eq!(out[2] & 0x01, query[2] & 0x01, "RD is copied");
+    assert_eq!(
+        out[2] & 0x04,
+        0,
+        "Azure DNS answers as a resolver, never AA"
+    );
+    assert_eq!(out[3] & 0x80, 0x80, "RA is set");
+    assert_eq!(out[2] & 0x02 != 0, answered.truncated, "TC says truncated");
+    let answers = usize::from(u16::from_be_bytes([out[6], out[7]]));
+    assert_eq!(answers, answered.answers, "the answer count");
+    assert!(
+        !answered.truncated || answers == 0,
+        "a truncated answer has no records"
+    );
+    if !tcp {
+        assert!(
+            out.len() <= usize::from(MAX_UDP_PAYLOAD),
+            "{} bytes over UDP",
+            out.len()
+        );
+    }
 }

@@ -8,7 +8,7 @@
 //! | `vnetd-net` (`crates/net`) | [`net`] | nothing of vnetd |
 //! | `vnetd-engine` (`crates/engine`) | [`engine`] | net |
 //! | `vnetd-model` (`crates/model`) | [`topology`], [`policy`], [`plan`] | net |
-//! | `vnetd-decide` (`crates/decide`) | [`snapshot`], [`dataplane`], [`diagnostics`], [`graph`] | net, engine, model |
+//! | `vnetd-decide` (`crates/decide`) | [`snapshot`], [`dataplane`], [`diagnostics`], [`graph`], [`names`] | net, engine, model |
 //! | `vnetd-import` (`crates/import`) | [`import`] | net, model |
 //! | `vnetd-host` (`crates/host`) | [`host`] | nothing of vnetd |
 //! | `vnetd` (this crate) | [`api`], [`daemon`], [`verify`], [`web`], [`cli`] | all of the above |
@@ -36,6 +36,9 @@
 //!   `rules`, computed from a snapshot, as tables or as `az`-shaped JSON.
 //! - [`graph`]: the topology as a picture (Mermaid or Graphviz DOT) for
 //!   `vnetd graph`.
+//! - [`names`]: Azure DNS (168.63.129.16) as each VNet sees it: linked
+//!   Private DNS zones, VM names and Private Link names, answered for
+//!   `vnetd resolve` and as DNS messages for the running lab.
 //! - [`api`]: the control API of a running lab: typed requests, answers
 //!   and reports, their wire format and the socket's client.
 //! - [`daemon`]: the running lab, where the two sides meet: namespaces and
@@ -58,7 +61,7 @@ pub mod daemon;
 pub mod verify;
 pub mod web;
 
-pub use vnetd_decide::{dataplane, diagnostics, graph, snapshot};
+pub use vnetd_decide::{dataplane, diagnostics, graph, names, snapshot};
 pub use vnetd_engine as engine;
 pub use vnetd_host as host;
 pub use vnetd_import as import;

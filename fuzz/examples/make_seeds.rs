@@ -1,7 +1,8 @@
 //! Writes the seed inputs of the `decide_packet` target into
 //! `fuzz/seeds/decide_packet/`, those of `balance_packet` into
-//! `fuzz/seeds/balance_packet/` and those of `coalesce_udp` into
-//! `fuzz/seeds/coalesce_udp/` (checked in; rerun after changing them):
+//! `fuzz/seeds/balance_packet/`, those of `coalesce_udp` into
+//! `fuzz/seeds/coalesce_udp/` and those of `answer_dns` into
+//! `fuzz/seeds/answer_dns/` (checked in; rerun after changing them):
 //!
 //! ```sh
 //! cd fuzz && cargo run --example make_seeds
@@ -256,6 +257,7 @@ fn main() {
     }
     load_balancer_seeds();
     coalescer_seeds();
+    dns_seeds();
 }
 
 /// Seeds of the `coalesce_udp` target, into `fuzz/seeds/coalesce_udp/`:
@@ -406,4 +408,88 @@ fn load_balancer_seeds() {
     let mut bytes = vec![select(VM1, false)];
     bytes.extend_from_slice(&six);
     std::fs::write(dir.join("v6-udp-no-such-frontend"), bytes).unwrap();
+}
+
+/// A DNS query as a stub resolver writes it: header (RD set), one
+/// question of class IN, and an OPT record offering `edns` bytes.
+fn dns_query(id: u16, name: &str, qtype: u16, edns: Option<u16>) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    if let Some(size) = edns {
+        q.extend_from_slice(&[0, 0, 41]);
+        q.extend_from_slice(&size.to_be_bytes());
+        q.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    }
+    q
+}
+
+/// Queries to the Azure DNS of `config/private-endpoints.yaml`: the
+/// selector byte (bit 7 TCP, bits 0-6 the VNet: 0 hub, 1 spoke1, 2
+/// spoke2, 3 partner), then the query.
+fn dns_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/answer_dns");
+    std::fs::create_dir_all(&dir).unwrap();
+    const A: u16 = 1;
+    const CNAME: u16 = 5;
+    const AAAA: u16 = 28;
+    const TXT: u16 = 16;
+    let (hub, spoke1, partner, tcp) = (0u8, 1u8, 3u8, 0x80u8);
+    let storage = "stcontoso.blob.core.windows.net";
+    let mut status = dns_query(9, "vm1.contoso.internal", A, None);
+    status[2] |= 2 << 3;
+    let seeds: Vec<(&str, u8, Vec<u8>)> = vec![
+        (
+            "a-storage-from-spoke1",
+            spoke1,
+            dns_query(1, storage, A, None),
+        ),
+        (
+            "a-storage-from-partner",
+            partner,
+            dns_query(2, storage, A, None),
+        ),
+        (
+            "a-storage-edns-over-tcp",
+            spoke1 | tcp,
+            dns_query(3, storage, A, Some(1232)),
+        ),
+        (
+            "cname-files-from-hub",
+            hub,
+            dns_query(4, "files.contoso.internal", CNAME, None),
+        ),
+        (
+            "a-registered-vm",
+            hub,
+            dns_query(5, "vm1.contoso.internal", A, Some(4096)),
+        ),
+        (
+            "aaaa-nodata",
+            spoke1,
+            dns_query(6, "shared.contoso.internal", AAAA, None),
+        ),
+        (
+            "a-vm-name",
+            spoke1,
+            dns_query(7, "vm1.internal.cloudapp.net", A, None),
+        ),
+        (
+            "txt-nxdomain",
+            partner,
+            dns_query(8, "nosuch.privatelink.blob.core.windows.net", TXT, None),
+        ),
+        ("status-opcode", hub, status),
+    ];
+    for (name, sel, query) in seeds {
+        let mut bytes = vec![sel];
+        bytes.extend_from_slice(&query);
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
 }

@@ -240,6 +240,25 @@ pub enum Command {
         #[command(flatten)]
         source: Source,
     },
+    /// What a NIC's name server answers for NAME, and how Azure DNS
+    /// (168.63.129.16) found it: linked Private DNS zones, VM names,
+    /// Private Link names. Exit 3 when the NIC asks custom DNS servers,
+    /// whose answer vnetd cannot know.
+    Resolve {
+        #[arg(long)]
+        nic: String,
+        /// The name asked.
+        name: String,
+        /// The record type asked: A, AAAA, CNAME, MX, PTR, SRV, TXT, ANY, ...
+        #[arg(long = "type", value_name = "TYPE", default_value = "A")]
+        record_type: String,
+        /// The topology file (YAML) to answer from.
+        #[arg(long)]
+        config: PathBuf,
+        /// Print vnetd's JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Effective security rules of a NIC: subnet and NIC NSGs, tags expanded.
     Rules {
         #[arg(long)]

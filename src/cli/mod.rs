@@ -1,6 +1,7 @@
 //! The command line of `vnetd`. Exit codes: 0 success, 1 refused input (an
 //! invalid topology, an unknown NIC, an address outside the topology), 2
-//! usage errors.
+//! usage errors, 3 an answer vnetd cannot know (`resolve` for a NIC that
+//! asks custom DNS servers).
 //!
 //! It owns argument parsing, the lab's life as a process and the mapping
 //! of errors to exit codes; it may use every layer, and no layer uses it.
@@ -189,6 +190,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             &source,
         ),
         Command::Rules { nic, source } => diagnose(Query::Rules { nic }, &source),
+        Command::Resolve {
+            nic,
+            name,
+            record_type,
+            config,
+            json,
+        } => resolve(&config, &nic, &name, &record_type, json),
         Command::Import { what } => import(what),
     }
 }
@@ -274,6 +282,33 @@ fn diagnose(query: Query, source: &Source) -> Result<(), Failure> {
             source.json,
         ),
     }
+}
+
+/// The exit code of an answer vnetd cannot know: `resolve` for a NIC that
+/// asks custom DNS servers (the answer is theirs).
+pub const EXIT_UNDECIDED: u8 = 3;
+
+/// `vnetd resolve`: Azure DNS's answer from the file, with its chain; exit
+/// [`EXIT_UNDECIDED`] after printing when the NIC asks other servers.
+fn resolve(
+    config: &Path,
+    nic: &str,
+    name: &str,
+    record_type: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    use crate::diagnostics::names;
+    let query_type = names::parse_query_type(record_type)?;
+    let loaded = load(config, ParseOptions::default())?;
+    let answer = names::resolve_offline(&loaded, nic, name, query_type)?;
+    say(&names::render_resolution(&answer, json)?)?;
+    if answer.decided() {
+        return Ok(());
+    }
+    Err(Failure {
+        code: EXIT_UNDECIDED,
+        message: String::new(),
+    })
 }
 
 /// Sends a request to the running daemon and prints its answer, as a

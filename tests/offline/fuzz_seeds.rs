@@ -1,7 +1,8 @@
 //! The fuzz targets' seeds, replayed through the targets' own checks
 //! (`fuzz/checks.rs`) on every `cargo test`: packets in
 //! `fuzz/seeds/decide_packet/`, `fuzz/seeds/balance_packet/` and
-//! `fuzz/seeds/coalesce_udp/`, topology files in `config/` and
+//! `fuzz/seeds/coalesce_udp/`, DNS queries in `fuzz/seeds/answer_dns/`,
+//! topology files in `config/` and
 //! `fuzz/seeds/parse_topology/` (alias bombs, deep nesting, odd scalars).
 
 #[allow(dead_code)]
@@ -60,5 +61,15 @@ fn coalescer_seeds_keep_the_invariants() {
     for (name, data) in seeds {
         eprintln!("{name}");
         checks::coalesce_udp(&data);
+    }
+}
+
+#[test]
+fn dns_seeds_keep_the_invariants() {
+    let seeds = files("fuzz/seeds/answer_dns");
+    assert!(seeds.len() >= 8, "{} seeds", seeds.len());
+    for (name, data) in seeds {
+        eprintln!("{name}");
+        checks::answer_dns(&data);
     }
 }

@@ -61,13 +61,20 @@ const ALLOWED: &[(&str, Layers)] = &[
     (
         "crates/decide/src",
         &[
-            ("snapshot", &["engine", "net", "plan", "policy", "topology"]),
+            (
+                "snapshot",
+                &["engine", "names", "net", "plan", "policy", "topology"],
+            ),
+            // Azure DNS's answers: the topology's names, no tables of the
+            // snapshot (which holds them).
+            ("names", &["topology"]),
             ("dataplane", &["engine", "net", "snapshot", "topology"]),
             (
                 "diagnostics",
                 &[
                     "dataplane",
                     "engine",
+                    "names",
                     "net",
                     "plan",
                     "policy",
@@ -95,6 +102,7 @@ const ROOT_CRATE: Layers = &[
             "diagnostics",
             "engine",
             "host",
+            "names",
             "plan",
             "policy",
             "snapshot",

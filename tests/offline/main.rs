@@ -44,6 +44,7 @@ mod placement;
 mod plan;
 mod private_clouds;
 mod private_endpoints;
+mod resolve_cli;
 mod route_server;
 mod route_server_commands;
 mod snapshot_reuse;

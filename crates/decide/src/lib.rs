@@ -9,6 +9,9 @@
 //!   as `az`-shaped JSON.
 //! - [`graph`]: the topology as a picture (Mermaid, Graphviz DOT,
 //!   Cytoscape elements).
+//! - [`names`]: Azure DNS (168.63.129.16) as each VNet sees it: linked
+//!   Private DNS zones, VM names and Private Link names, answered as a
+//!   resolution with its chain or as DNS messages.
 //!
 //! The crate depends on `vnetd-net`, `vnetd-engine` and `vnetd-model`:
 //! nothing here can reach a TUN device, a namespace or the daemon, so
@@ -21,4 +24,5 @@ pub use vnetd_net as net;
 pub mod dataplane;
 pub mod diagnostics;
 pub mod graph;
+pub mod names;
 pub mod snapshot;

@@ -234,7 +234,16 @@ pub(in crate::daemon) fn start(
     )
 }
 
-/// PLACEHOLDER until the names engine lands.
-pub fn answer_datagram(_: &Snapshot, _: VnetIdx, _: &[u8], _: &mut Vec<u8>) -> Option<()> {
-    None
+/// Azure DNS's answer to a datagram from `vnet`: the snapshot's names, on
+/// the wire (`None`: not a DNS query, nothing to send).
+pub fn answer_datagram(
+    snapshot: &Snapshot,
+    vnet: VnetIdx,
+    query: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    match snapshot.names.answer(vnet, query, out) {
+        crate::names::Outcome::Answered(_) => Some(()),
+        crate::names::Outcome::Malformed => None,
+    }
 }

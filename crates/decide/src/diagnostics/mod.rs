@@ -18,7 +18,9 @@
 //! - `circuit routes`: an ExpressRoute circuit's route table, like
 //!   `az network express-route list-route-tables` ([`circuit`]);
 //! - `lb show`: a load balancer's backends with their probes' verdicts, in
-//!   vnetd's own shape ([`load_balancer`]).
+//!   vnetd's own shape ([`load_balancer`]);
+//! - `resolve`: what a NIC's name server answers for a name, and how Azure
+//!   DNS found it, in vnetd's own shape ([`names`]).
 //!
 //! Each comes as a value with the JSON shape `az` prints (the contract's
 //! keys, in its order) and as a readable table.
@@ -26,14 +28,15 @@
 //! The rooms: [`az`] computes the answers in `az`'s shapes, [`query`] is
 //! the question as it travels (from the command line or over the control
 //! socket), [`render`] lays answers out as tables or JSON. They may use the
-//! snapshot, the policy's effective rows and the dataplane's decision
-//! steps, never the daemon or the host.
+//! snapshot, its name tables, the policy's effective rows and the
+//! dataplane's decision steps, never the daemon or the host.
 
 pub mod az;
 pub mod circuit;
 pub mod expectations;
 pub mod gateway;
 pub mod load_balancer;
+pub mod names;
 pub mod query;
 pub mod render;
 pub mod route_server;

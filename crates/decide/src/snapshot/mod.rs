@@ -26,8 +26,8 @@
 //! A snapshot never changes once built; a new topology makes a new snapshot.
 //!
 //! It owns the compiled, immutable tables and the stable rule ids; it may
-//! use [`crate::policy`], [`crate::engine`], [`crate::topology`] and
-//! [`crate::net`].
+//! use [`crate::policy`], [`crate::engine`], [`crate::topology`],
+//! [`crate::names`] and [`crate::net`].
 
 use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
@@ -247,6 +247,9 @@ pub struct Snapshot {
     /// run on across such publishes; an `apply` carries them over (see
     /// [`shaping::ShapingTables::carry_clocks_from`]).
     pub shaping: Arc<shaping::ShapingTables>,
+    /// Azure DNS's answers in each VNet; shared with the snapshots of the
+    /// same topology.
+    pub names: Arc<crate::names::NameTables>,
 }
 
 /// The snapshot a new one follows, if any, and whether it keeps its
@@ -570,7 +573,12 @@ impl Snapshot {
             }
             Lineage::First => Arc::new(shaping::ShapingTables::compile(&topology, &plan)),
         };
+        let names = match lineage {
+            Lineage::SameTopology(previous) => previous.names.clone(),
+            _ => Arc::new(crate::names::NameTables::compile(&topology)),
+        };
         Snapshot {
+            names,
             shaping,
             topology,
             plan,

@@ -1,0 +1,247 @@
+//! `vnetd resolve`: what a NIC's name server answers for a name, with the
+//! chain that produced the answer (the linked zone and its link, the VM
+//! names or the public names, each CNAME followed), read from the
+//! snapshot's [`NameTables`](crate::names::NameTables), the tables the
+//! running lab's Azure DNS answers from.
+//!
+//! A NIC whose own or whose VNet's `dns_servers` name other servers does
+//! not ask Azure DNS: the answer names the server asked and is not
+//! decided, since that server's answer is its own.
+
+use super::render::{json_text, table};
+use super::QueryError;
+use crate::names::{
+    NameServers, Origin, QueryType, Resolution, Source, StepResult, INTERNAL_SUFFIX,
+    MAX_CNAME_STEPS,
+};
+use crate::snapshot::Snapshot;
+use crate::topology::{Loaded, AZURE_DNS};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::str::FromStr;
+
+/// The answer to one `resolve` question.
+#[derive(Debug, Clone)]
+pub struct NameAnswer {
+    pub nic: String,
+    pub vnet: String,
+    pub name: String,
+    pub query_type: QueryType,
+    pub servers: NameServers,
+    /// Azure DNS's answer; `None` when the NIC asks other servers.
+    pub resolution: Option<Resolution>,
+}
+
+impl NameAnswer {
+    /// Whether vnetd knows the answer: Azure DNS was asked.
+    pub fn decided(&self) -> bool {
+        self.resolution.is_some()
+    }
+}
+
+/// A question type as `dig` writes it (`A`, `aaaa`, `MX`, `ANY`).
+pub fn parse_query_type(text: &str) -> Result<QueryType, QueryError> {
+    QueryType::from_str(&text.to_ascii_uppercase())
+        .ok()
+        .filter(|t| !matches!(t, QueryType::Unknown(_)))
+        .ok_or_else(|| {
+            QueryError::usage(format!(
+                "--type `{text}`: expected a DNS record type (A, AAAA, CNAME, MX, PTR, SRV, TXT, ANY, ...)"
+            ))
+        })
+}
+
+/// What the NIC named `nic` is answered when it asks for `name`.
+pub fn resolve(
+    snap: &Snapshot,
+    nic: &str,
+    name: &str,
+    query_type: QueryType,
+) -> Result<NameAnswer, QueryError> {
+    let t = &snap.topology;
+    let idx = super::find_named(snap, &t.nics, nic, "NIC", "NICs")?;
+    let vnet = t.nics[idx].subnet.vnet;
+    let servers = NameServers::of(t, idx);
+    let resolution =
+        (servers == NameServers::AzureDns).then(|| snap.names.resolve(vnet, name, query_type));
+    Ok(NameAnswer {
+        nic: nic.to_string(),
+        vnet: t.vnets[vnet].name.clone(),
+        name: crate::names::normalise(name),
+        query_type,
+        servers,
+        resolution,
+    })
+}
+
+/// [`resolve`] from a topology file, compiled here as the daemon would.
+pub fn resolve_offline(
+    loaded: &Loaded,
+    nic: &str,
+    name: &str,
+    query_type: QueryType,
+) -> Result<NameAnswer, QueryError> {
+    let snap = Snapshot::compile(loaded.topology.clone(), 0);
+    resolve(&snap, nic, name, query_type)
+}
+
+/// Who is asked, in words.
+fn server_text(servers: &NameServers) -> String {
+    let list = |l: &[std::net::IpAddr]| {
+        l.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match servers {
+        NameServers::AzureDns => format!("Azure DNS ({AZURE_DNS})"),
+        NameServers::Nic(l) => format!("{} (the NIC's dns_servers)", list(l)),
+        NameServers::Vnet(l) => format!("{} (the VNet's dns_servers)", list(l)),
+    }
+}
+
+fn origin_text(origin: &Origin) -> String {
+    match origin {
+        Origin::Written { line } => format!("written at line {line}"),
+        Origin::ZoneGroup { endpoint } => {
+            format!("written by endpoint {endpoint}'s DNS zone group")
+        }
+        Origin::Registered { vm } => format!("VM {vm} registered by the link"),
+    }
+}
+
+/// Who answered a step, in words.
+fn source_text(source: &Source) -> String {
+    match source {
+        Source::Zone {
+            zone,
+            link,
+            resolution_policy,
+            origin,
+            wildcard,
+        } => {
+            let mut s = format!("Private DNS zone {zone} (link {link}");
+            if *resolution_policy != crate::topology::ResolutionPolicy::Default {
+                s += &format!(", {}", resolution_policy.as_str());
+            }
+            s.push(')');
+            if let Some(w) = wildcard {
+                s += &format!(", wildcard {w}");
+            }
+            if let Some(o) = origin {
+                s += &format!(", {}", origin_text(o));
+            }
+            s
+        }
+        Source::VmNames { vm: Some(vm) } => format!("VM names ({INTERNAL_SUFFIX}), VM {vm}"),
+        Source::VmNames { vm: None } => format!("VM names ({INTERNAL_SUFFIX})"),
+        Source::PublicNames { resource } => format!("public name of {resource}"),
+        Source::Nobody => "nobody: no linked zone, VM or public name holds it".into(),
+    }
+}
+
+fn result_text(result: &StepResult, query_type: QueryType) -> String {
+    match result {
+        StepResult::Records { count: 1 } => format!("1 {query_type} record"),
+        StepResult::Records { count } => format!("{count} {query_type} records"),
+        StepResult::Cname { target } => format!("CNAME to {target}"),
+        StepResult::NoData => format!("no {query_type} record (NODATA)"),
+        StepResult::NxDomain => "no such name (NXDOMAIN)".into(),
+        StepResult::Redirected => "no such name: NxDomainRedirect asks public names".into(),
+        StepResult::Loop { target } => {
+            format!("CNAME to {target}, asked before: a loop (SERVFAIL)")
+        }
+        StepResult::TooLong { target } => {
+            format!("CNAME to {target}: over {MAX_CNAME_STEPS} CNAMEs (SERVFAIL)")
+        }
+    }
+}
+
+/// The answer as a table, or as vnetd's own JSON.
+pub fn render_resolution(answer: &NameAnswer, json: bool) -> Result<String, QueryError> {
+    if json {
+        return json_text(&json_of(answer));
+    }
+    let mut out = format!(
+        "{} (VNet {}) asks {} for {} {}\n",
+        answer.nic,
+        answer.vnet,
+        server_text(&answer.servers),
+        answer.name,
+        answer.query_type
+    );
+    let Some(r) = &answer.resolution else {
+        out += "\nAzure DNS is not asked: the answer is that server's own, which vnetd \
+                cannot know from the file.\n";
+        return Ok(out);
+    };
+    out += &format!("\nStatus: {}\n\n", r.rcode.as_str());
+    let rows: Vec<Vec<String>> = r
+        .answers
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                a.ttl.to_string(),
+                a.record_type().as_str().to_string(),
+                a.data.text(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        out += "No answer records.\n";
+    } else {
+        out += &table(&["Name", "TTL", "Type", "Value"], &rows);
+    }
+    out += "\nHow it was found:\n\n";
+    let steps: Vec<Vec<String>> = (1..)
+        .zip(&r.chain)
+        .map(|(i, s)| {
+            vec![
+                i.to_string(),
+                s.name.clone(),
+                source_text(&s.source),
+                result_text(&s.result, answer.query_type),
+            ]
+        })
+        .collect();
+    out += &table(&["Step", "Name", "Answered by", "Result"], &steps);
+    Ok(out)
+}
+
+/// vnetd's own JSON shape of an answer.
+fn json_of(answer: &NameAnswer) -> Value {
+    let (kind, addresses) = match &answer.servers {
+        NameServers::AzureDns => ("azure_dns", answer.servers.addresses()),
+        NameServers::Nic(l) => ("nic_dns_servers", l.clone()),
+        NameServers::Vnet(l) => ("vnet_dns_servers", l.clone()),
+    };
+    let (status, answers, chain) = match &answer.resolution {
+        Some(r) => (
+            json!(r.rcode.as_str()),
+            r.answers
+                .iter()
+                .map(|a| {
+                    json!({"name": a.name, "ttl": a.ttl,
+                           "type": a.record_type().as_str(), "data": a.data.text()})
+                })
+                .collect(),
+            r.chain.iter().map(step_json).collect(),
+        ),
+        None => (Value::Null, Vec::new(), Vec::new()),
+    };
+    json!({
+        "nic": answer.nic,
+        "vnet": answer.vnet,
+        "server": {"kind": kind, "addresses": addresses},
+        "decided": answer.decided(),
+        "question": {"name": answer.name, "type": answer.query_type.to_string()},
+        "status": status,
+        "answers": answers,
+        "chain": chain,
+    })
+}
+
+fn step_json<T: Serialize>(step: &T) -> Value {
+    serde_json::to_value(step).unwrap_or(Value::Null)
+}

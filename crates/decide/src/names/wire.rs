@@ -1,0 +1,255 @@
+//! Azure DNS on the wire: a DNS query's bytes in, the response's bytes
+//! out, as a recursive resolver answers (RD copied, RA set, never AA),
+//! read and written with `hickory-proto`. Bytes that are not a DNS query
+//! are [`Outcome::Malformed`], for the caller to drop and count; nothing
+//! here panics on any input.
+//!
+//! - QUERY with one question of class IN is answered from
+//!   [`NameTables::resolve`]; zone transfers and other meta types are
+//!   NOTIMP, other classes REFUSED;
+//! - other opcodes are NOTIMP, a query that is not one question or whose
+//!   body cannot be read FORMERR (with its id), an EDNS version other
+//!   than 0 BADVERS (RFC 6891);
+//! - with EDNS in the query the response has EDNS too (payload
+//!   [`MAX_UDP_PAYLOAD`], no DNSSEC);
+//! - over UDP a response longer than the requester's size (its EDNS
+//!   payload size, at least [`MIN_UDP_PAYLOAD`]; 512 without EDNS; at
+//!   most [`MAX_UDP_PAYLOAD`]) goes without its records, with TC set, so
+//!   that the requester asks again over TCP.
+
+use super::{NameTables, QueryType, Rcode, Resolution};
+use crate::topology::{RecordData, VnetIdx};
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SRV, TXT};
+use hickory_proto::rr::{DNSClass, Name, RData, Record};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+/// The largest UDP response sent whatever the requester offers: the
+/// EDNS buffer size DNS Flag Day 2020 settled on (no IP fragments).
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+/// The size a UDP response always may have (RFC 1035; RFC 6891 reads a
+/// smaller EDNS size as this one).
+pub const MIN_UDP_PAYLOAD: u16 = 512;
+
+/// What became of a query's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response is in `out`: send it back to the requester.
+    Answered(Answered),
+    /// Not a DNS query (too short, or a response): nothing to send; drop
+    /// and count it.
+    Malformed,
+}
+
+/// The response that was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    pub rcode: Rcode,
+    /// Records in the answer section.
+    pub answers: usize,
+    /// The answer did not fit the requester's UDP size: TC, no records.
+    pub truncated: bool,
+}
+
+/// How the query came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl NameTables {
+    /// Answers the DNS query `query` (one UDP datagram's payload) that a
+    /// VM of `vnet` sent to 168.63.129.16, writing the response into
+    /// `out` (cleared first).
+    pub fn answer(&self, vnet: VnetIdx, query: &[u8], out: &mut Vec<u8>) -> Outcome {
+        self.respond(vnet, query, out, Transport::Udp)
+    }
+
+    /// [`NameTables::answer`] for a query that came over TCP (the message
+    /// without its two-byte length): never truncated, up to 65,535 bytes.
+    pub fn answer_tcp(&self, vnet: VnetIdx, query: &[u8], out: &mut Vec<u8>) -> Outcome {
+        self.respond(vnet, query, out, Transport::Tcp)
+    }
+
+    fn respond(
+        &self,
+        vnet: VnetIdx,
+        query: &[u8],
+        out: &mut Vec<u8>,
+        transport: Transport,
+    ) -> Outcome {
+        out.clear();
+        let Ok(header) = Header::read(&mut BinDecoder::new(query)) else {
+            return Outcome::Malformed;
+        };
+        let asked = header.metadata;
+        if asked.message_type != MessageType::Query {
+            return Outcome::Malformed;
+        }
+        let mut response = Message::response(asked.id, asked.op_code);
+        response.metadata.recursion_desired = asked.recursion_desired;
+        response.metadata.recursion_available = true;
+        response.metadata.checking_disabled = asked.checking_disabled;
+        if asked.op_code != OpCode::Query {
+            return write(response, Rcode::NotImp, None, out);
+        }
+        let Ok(message) = Message::from_vec(query) else {
+            return write(response, Rcode::FormErr, None, out);
+        };
+        let limit = match (transport, &message.edns) {
+            (Transport::Tcp, _) => u16::MAX,
+            (Transport::Udp, None) => MIN_UDP_PAYLOAD,
+            (Transport::Udp, Some(edns)) => {
+                edns.max_payload().clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
+            }
+        };
+        if let Some(theirs) = &message.edns {
+            let mut edns = Edns::new();
+            edns.set_max_payload(MAX_UDP_PAYLOAD).set_version(0);
+            response.set_edns(edns);
+            if theirs.version() != 0 {
+                return write(response, Rcode::BadVers, Some(limit), out);
+            }
+        }
+        let [question] = message.queries.as_slice() else {
+            return write(response, Rcode::FormErr, Some(limit), out);
+        };
+        response.add_query(question.clone());
+        if question.query_class() != DNSClass::IN {
+            return write(response, Rcode::Refused, Some(limit), out);
+        }
+        if !answerable(question.query_type()) {
+            return write(response, Rcode::NotImp, Some(limit), out);
+        }
+        let name = question.name().to_lowercase().to_ascii();
+        let resolution = self.resolve(vnet, &name, question.query_type());
+        response.add_answers(records(&resolution));
+        write(response, resolution.rcode, Some(limit), out)
+    }
+}
+
+/// The question types answered from the tables: every data type (a name
+/// without records of the type is NODATA) and ANY, not zone transfers or
+/// the other meta types.
+fn answerable(qtype: QueryType) -> bool {
+    !matches!(
+        qtype,
+        QueryType::AXFR | QueryType::IXFR | QueryType::OPT | QueryType::TSIG | QueryType::ZERO
+    )
+}
+
+/// The answer's records as DNS records (a value that is no DNS name is
+/// left out: the topology's names are checked, so none is).
+fn records(resolution: &Resolution) -> Vec<Record> {
+    resolution
+        .answers
+        .iter()
+        .filter_map(|r| {
+            let data = match &r.data {
+                RecordData::A(a) => RData::A(A(*a)),
+                RecordData::Aaaa(a) => RData::AAAA(AAAA(*a)),
+                RecordData::Cname(n) => RData::CNAME(CNAME(fqdn(n)?)),
+                RecordData::Ptr(n) => RData::PTR(PTR(fqdn(n)?)),
+                RecordData::Mx {
+                    preference,
+                    exchange,
+                } => RData::MX(MX::new(*preference, fqdn(exchange)?)),
+                RecordData::Srv {
+                    priority,
+                    weight,
+                    port,
+                    target,
+                } => RData::SRV(SRV::new(*priority, *weight, *port, fqdn(target)?)),
+                RecordData::Txt(text) => RData::TXT(TXT::new(character_strings(text))),
+            };
+            Some(Record::from_rdata(fqdn(&r.name)?, r.ttl, data))
+        })
+        .collect()
+}
+
+/// A name of the tables (no final dot) as an absolute DNS name.
+fn fqdn(name: &str) -> Option<Name> {
+    Name::from_ascii(format!("{name}.")).ok()
+}
+
+/// A TXT value as character-strings of at most 255 bytes each, as a zone
+/// file splits a long value.
+fn character_strings(text: &str) -> Vec<String> {
+    let mut strings = Vec::new();
+    let mut rest = text;
+    while rest.len() > 255 {
+        let mut cut = 255;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        strings.push(head.to_string());
+        rest = tail;
+    }
+    strings.push(rest.to_string());
+    strings
+}
+
+fn response_code(rcode: Rcode) -> ResponseCode {
+    match rcode {
+        Rcode::NoError => ResponseCode::NoError,
+        Rcode::FormErr => ResponseCode::FormErr,
+        Rcode::ServFail => ResponseCode::ServFail,
+        Rcode::NxDomain => ResponseCode::NXDomain,
+        Rcode::NotImp => ResponseCode::NotImp,
+        Rcode::Refused => ResponseCode::Refused,
+        Rcode::BadVers => ResponseCode::BADVERS,
+    }
+}
+
+/// Writes `response` with `rcode`; when it is longer than `limit`, again
+/// without its records and with TC set. A response that cannot be
+/// written is written as SERVFAIL.
+fn write(mut response: Message, rcode: Rcode, limit: Option<u16>, out: &mut Vec<u8>) -> Outcome {
+    response.metadata.response_code = response_code(rcode);
+    let limit = usize::from(limit.unwrap_or(MIN_UDP_PAYLOAD));
+    let mut answers = response.answers.len();
+    let mut truncated = false;
+    let mut bytes = match response.to_vec() {
+        Ok(bytes) => bytes,
+        Err(_) => return write_failure(response, out),
+    };
+    if bytes.len() > limit {
+        answers = 0;
+        truncated = true;
+        response.answers.clear();
+        response.metadata.truncation = true;
+        bytes = match response.to_vec() {
+            Ok(bytes) => bytes,
+            Err(_) => return write_failure(response, out),
+        };
+    }
+    *out = bytes;
+    Outcome::Answered(Answered {
+        rcode,
+        answers,
+        truncated,
+    })
+}
+
+/// SERVFAIL with the response's header and question only.
+fn write_failure(response: Message, out: &mut Vec<u8>) -> Outcome {
+    let mut failed = Message::response(response.metadata.id, response.metadata.op_code);
+    failed.metadata = response.metadata;
+    failed.metadata.response_code = ResponseCode::ServFail;
+    failed.metadata.truncation = false;
+    let question: Option<Query> = response.queries.first().cloned();
+    failed.queries.extend(question);
+    match failed.to_vec() {
+        Ok(bytes) => {
+            *out = bytes;
+            Outcome::Answered(Answered {
+                rcode: Rcode::ServFail,
+                answers: 0,
+                truncated: false,
+            })
+        }
+        Err(_) => Outcome::Malformed,
+    }
+}
