@@ -417,7 +417,6 @@ impl Daemon {
             let dns = answering::azure_dns::start(
                 self.plane.clone(),
                 self.names.0.clone(),
-                answering::azure_dns::answer_datagram,
                 self.stop.clone(),
                 supervision.clone(),
             )

@@ -1,22 +1,34 @@
-//! Azure DNS at 168.63.129.16: one UDP socket bound to 168.63.129.16:53 in
-//! the namespace of each VNet's Azure DNS port on this machine, all served
-//! by one thread. The fabric brings a VM's query to its VNet's port (see
-//! the decision's Azure DNS step); the answer is the snapshot's, for that
-//! VNet, written back from the same socket, so it crosses the fabric to the
-//! asker as Azure's host answers it.
+//! Azure DNS at 168.63.129.16, and the DNS Private Resolvers' endpoints,
+//! all served by one thread:
+//!
+//! - a UDP socket on 168.63.129.16:53 in the namespace of each VNet's
+//!   Azure DNS port on this machine: the fabric brings a VM's query there
+//!   (see the decision's Azure DNS step), and the answer is the snapshot's
+//!   for that VNet, written back from the same socket;
+//! - a UDP socket on each inbound endpoint's address, port 53, answering
+//!   as Azure DNS of the resolver's VNet (on-premises servers forward
+//!   there over the VPN or ExpressRoute);
+//! - a UDP socket on each outbound endpoint's address: a question a
+//!   forwarding rule takes is sent from there to the rule's targets (the
+//!   first, then the next after [`FORWARD_TIMEOUT`]), and their answer is
+//!   relayed to the asker after the CNAMEs followed before the rule; no
+//!   answer from any target is SERVFAIL.
 //!
 //! A datagram that is not a DNS query is dropped and counted
-//! ([`DnsCounters::malformed`]); nothing a query asks reaches past the lab.
+//! ([`DnsCounters::malformed`]); nothing a query asks reaches past the
+//! lab, and at most [`MAX_PENDING`] forwarded questions wait at once.
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
 use crate::host::netns;
+use crate::names::{forward_query, relay, Forwarded, Outcome};
 use crate::plan::PortKind;
 use crate::snapshot::Snapshot;
-use crate::topology::{VnetIdx, AZURE_DNS};
+use crate::topology::{ResolverIdx, VnetIdx, AZURE_DNS};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,8 +37,8 @@ use std::time::{Duration, Instant};
 /// The port Azure DNS answers on.
 pub const DNS_PORT: u16 = 53;
 
-/// How long the thread waits for a query before it looks at the plane
-/// again (and at `stop`).
+/// How long the thread waits for a datagram before it looks at the plane
+/// again (and at `stop`, and at forwarded questions overdue).
 const TICK: Duration = Duration::from_millis(100);
 
 /// How often a socket that could not be opened is tried again.
@@ -35,14 +47,20 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Datagrams read from one socket in a row before the others get a turn.
 const BURST: usize = 64;
 
-/// The largest query read: EDNS's common buffer size.
-const MAX_QUERY: usize = 4096;
+/// The largest datagram read.
+const MAX_DATAGRAM: usize = 4096;
+
+/// How long a rule's target has to answer before the next is asked.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Forwarded questions waiting at once; one more is answered SERVFAIL.
+pub const MAX_PENDING: usize = 1024;
 
 /// What Azure DNS was asked and what became of it, for `stats` and the
 /// metrics.
 #[derive(Debug, Default)]
 pub struct DnsCounters {
-    /// Datagrams read from the sockets.
+    /// Datagrams read from the answering sockets.
     pub queries: AtomicU64,
     /// Answers sent (NXDOMAIN and SERVFAIL among them).
     pub answers: AtomicU64,
@@ -56,135 +74,318 @@ pub struct DnsCounters {
     pub forward_timeouts: AtomicU64,
 }
 
-impl DnsCounters {
-    fn count(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
+fn count(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// One VNet's socket.
+/// A socket that answers: Azure DNS's of a VNet, or an inbound endpoint's
+/// (answering as Azure DNS of its resolver's VNet).
 struct Served {
     /// The port's serial: unique for the lab's life, so a port rebuilt by
     /// an `apply` (a new namespace) gets a new socket.
     serial: u32,
-    vnet: VnetIdx,
+    view: VnetIdx,
     socket: UdpSocket,
 }
 
-/// What answers the queries: the snapshot's view of names from `vnet`.
-/// `None`: the bytes are not a query, and nothing is sent.
-pub type Answerer = fn(&Snapshot, VnetIdx, &[u8], &mut Vec<u8>) -> Option<()>;
+/// An outbound endpoint's socket.
+struct Outbound {
+    serial: u32,
+    endpoint: (ResolverIdx, usize),
+    socket: UdpSocket,
+}
 
-/// The Azure DNS thread's state.
+/// A forwarded question waiting for a target's answer.
+struct Pending {
+    /// The answering socket the question came to, and who asked.
+    asker: (u32, SocketAddr),
+    query: Vec<u8>,
+    forwarded: Box<Forwarded>,
+    /// The target asked now, by its index in the rule's targets.
+    target: usize,
+    deadline: Instant,
+}
+
+/// A socket a port of this machine wants, by the port's serial.
+struct Wanted<'a> {
+    serial: u32,
+    netns: &'a str,
+    role: Role,
+}
+
+enum Role {
+    Answer {
+        view: VnetIdx,
+        address: IpAddr,
+    },
+    Send {
+        endpoint: (ResolverIdx, usize),
+        address: IpAddr,
+    },
+}
+
+/// The thread's state.
+#[derive(Default)]
 struct AzureDns {
     served: Vec<Served>,
+    outbound: Vec<Outbound>,
+    /// By outbound endpoint's serial and the id sent.
+    pending: HashMap<(u32, u16), Pending>,
+    next_id: u16,
     /// Ports whose socket could not be opened, by serial, and when to try
     /// again.
     failed: Vec<(u32, Instant)>,
     generation: Option<u64>,
     counters: Arc<DnsCounters>,
-    answer: Answerer,
+}
+
+/// The sockets this machine's ports want.
+fn wanted(plane: &Plane) -> Vec<Wanted<'_>> {
+    let snapshot = &plane.snapshot;
+    let topology = &snapshot.topology;
+    (snapshot.plan.ports.iter_enumerated())
+        .filter(|(p, _)| snapshot.plan.is_local(*p))
+        .filter_map(|(p, port)| {
+            let address = port.ip_configurations.first()?.address;
+            let role = match port.kind {
+                PortKind::AzureDns { vnet } => Role::Answer {
+                    view: vnet,
+                    address: IpAddr::V4(AZURE_DNS),
+                },
+                PortKind::ResolverInbound { resolver, .. } => Role::Answer {
+                    view: topology.dns_resolvers[resolver].vnet,
+                    address,
+                },
+                PortKind::ResolverOutbound { resolver, endpoint } => Role::Send {
+                    endpoint: (resolver, endpoint),
+                    address,
+                },
+                _ => return None,
+            };
+            Some(Wanted {
+                serial: plane.ports.get(p)?.serial,
+                netns: port.netns.as_str(),
+                role,
+            })
+        })
+        .collect()
 }
 
 impl AzureDns {
-    /// Opens a socket for every Azure DNS port of this machine that has
-    /// none, and closes those of ports gone.
+    /// Opens a socket for every port of this machine that wants one and
+    /// has none, and closes those of ports gone.
     fn follow(&mut self, plane: &Plane) {
         let now = Instant::now();
-        let wanted: Vec<(u32, VnetIdx, &str)> = plane
-            .snapshot
-            .plan
-            .ports
-            .iter_enumerated()
-            .filter(|(p, _)| plane.snapshot.plan.is_local(*p))
-            .filter_map(|(p, port)| match port.kind {
-                PortKind::AzureDns { vnet } => {
-                    let live = plane.ports.get(p)?;
-                    Some((live.serial, vnet, port.netns.as_str()))
-                }
-                _ => None,
-            })
-            .collect();
-        self.served
-            .retain(|s| wanted.iter().any(|(serial, _, _)| *serial == s.serial));
-        self.failed.retain(|(serial, at)| {
-            *at > now && wanted.iter().any(|(wanted, _, _)| wanted == serial)
-        });
-        for (serial, vnet, netns) in wanted {
-            let open = self.served.iter().any(|s| s.serial == serial)
-                || self.failed.iter().any(|(s, _)| *s == serial);
+        let wanted = wanted(plane);
+        let kept = |serial: u32| wanted.iter().any(|w| w.serial == serial);
+        self.served.retain(|s| kept(s.serial));
+        self.outbound.retain(|o| kept(o.serial));
+        self.pending
+            .retain(|(serial, _), p| kept(*serial) && kept(p.asker.0));
+        self.failed
+            .retain(|(serial, at)| *at > now && kept(*serial));
+        for w in wanted {
+            let open = self.served.iter().any(|s| s.serial == w.serial)
+                || self.outbound.iter().any(|o| o.serial == w.serial)
+                || self.failed.iter().any(|(s, _)| *s == w.serial);
             if open {
                 continue;
             }
-            match bind_in(netns) {
-                Ok(socket) => self.served.push(Served {
-                    serial,
-                    vnet,
-                    socket,
-                }),
+            let (address, port) = match w.role {
+                Role::Answer { address, .. } => (address, DNS_PORT),
+                Role::Send { address, .. } => (address, 0),
+            };
+            match bind_in(w.netns, SocketAddr::new(address, port)) {
+                Ok(socket) => match w.role {
+                    Role::Answer { view, .. } => self.served.push(Served {
+                        serial: w.serial,
+                        view,
+                        socket,
+                    }),
+                    Role::Send { endpoint, .. } => self.outbound.push(Outbound {
+                        serial: w.serial,
+                        endpoint,
+                        socket,
+                    }),
+                },
                 Err(error) => {
-                    tracing::warn!("Azure DNS cannot listen in {netns}: {error:#}");
-                    self.failed.push((serial, now + RETRY));
+                    tracing::warn!("Azure DNS cannot open {address} in {}: {error:#}", w.netns);
+                    self.failed.push((w.serial, now + RETRY));
                 }
             }
         }
     }
 
     /// Reads and answers what waits on the sockets, for at most one tick.
-    fn serve(&mut self, snapshot: &Snapshot, query: &mut [u8], answer: &mut Vec<u8>) {
-        let mut fds: Vec<PollFd> = (self.served.iter())
-            .map(|s| PollFd::new(s.socket.as_fd(), PollFlags::POLLIN))
+    fn serve(&mut self, snapshot: &Snapshot, datagram: &mut [u8], out: &mut Vec<u8>) {
+        let sockets: Vec<&UdpSocket> = (self.served.iter().map(|s| &s.socket))
+            .chain(self.outbound.iter().map(|o| &o.socket))
             .collect();
-        let timeout = PollTimeout::try_from(TICK).unwrap_or(PollTimeout::NONE);
-        if fds.is_empty() {
+        if sockets.is_empty() {
             std::thread::sleep(TICK);
             return;
         }
-        let ready = match poll(&mut fds, timeout) {
-            Ok(n) if n > 0 => fds
-                .iter()
+        let mut fds: Vec<PollFd> = (sockets.iter())
+            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let timeout = PollTimeout::try_from(TICK).unwrap_or(PollTimeout::NONE);
+        let ready: Vec<bool> = match poll(&mut fds, timeout) {
+            Ok(n) if n > 0 => (fds.iter())
                 .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
-                .collect::<Vec<bool>>(),
+                .collect(),
             _ => return,
         };
-        for (served, ready) in self.served.iter().zip(ready) {
+        let answering = self.served.len();
+        for (i, ready) in ready.into_iter().enumerate() {
             if !ready {
                 continue;
             }
             for _ in 0..BURST {
-                let (n, from) = match served.socket.recv_from(query) {
+                let socket = match i.checked_sub(answering) {
+                    None => &self.served[i].socket,
+                    Some(o) => &self.outbound[o].socket,
+                };
+                let (n, from) = match socket.recv_from(datagram) {
                     Ok(got) => got,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(_) => break,
                 };
-                DnsCounters::count(&self.counters.queries);
-                self.answer_one(snapshot, served, &query[..n], from, answer);
+                match i.checked_sub(answering) {
+                    None => self.ask(snapshot, i, &datagram[..n], from, out),
+                    Some(o) => self.answered(o, &datagram[..n], out),
+                }
             }
         }
     }
 
-    fn answer_one(
-        &self,
+    /// A question that reached answering socket `at`.
+    fn ask(
+        &mut self,
         snapshot: &Snapshot,
-        served: &Served,
+        at: usize,
         query: &[u8],
         from: SocketAddr,
-        answer: &mut Vec<u8>,
+        out: &mut Vec<u8>,
     ) {
-        answer.clear();
-        if (self.answer)(snapshot, served.vnet, query, answer).is_none() {
-            DnsCounters::count(&self.counters.malformed);
+        count(&self.counters.queries);
+        let served = &self.served[at];
+        match snapshot.names.answer(served.view, query, out) {
+            Outcome::Answered(_) => send(&served.socket, out, from, &self.counters),
+            Outcome::Malformed => count(&self.counters.malformed),
+            Outcome::Forward(forwarded) => {
+                let asker = (served.serial, from);
+                self.forward(asker, query, forwarded, 0, out);
+            }
+        }
+    }
+
+    /// Sends a forwarded question to target `target` of its rule, from the
+    /// first of the ruleset's outbound endpoints on this machine; with no
+    /// target left (or no endpoint, or no room), answers SERVFAIL.
+    fn forward(
+        &mut self,
+        asker: (u32, SocketAddr),
+        query: &[u8],
+        forwarded: Box<Forwarded>,
+        target: usize,
+        out: &mut Vec<u8>,
+    ) {
+        let outbound = (forwarded.forward.outbound.iter())
+            .find_map(|e| self.outbound.iter().position(|o| o.endpoint == *e));
+        let destination = forwarded.forward.targets.get(target).copied();
+        let (Some(o), Some(destination), true) =
+            (outbound, destination, self.pending.len() < MAX_PENDING)
+        else {
+            self.give_up(asker, query, &forwarded, out);
+            return;
+        };
+        let serial = self.outbound[o].serial;
+        let id = self.fresh_id(serial);
+        if !forward_query(&forwarded, id, out) {
+            self.give_up(asker, query, &forwarded, out);
             return;
         }
-        match served.socket.send_to(answer, from) {
-            Ok(_) => DnsCounters::count(&self.counters.answers),
-            Err(_) => DnsCounters::count(&self.counters.send_failed),
+        if self.outbound[o].socket.send_to(out, destination).is_err() {
+            self.give_up(asker, query, &forwarded, out);
+            return;
+        }
+        count(&self.counters.forwarded);
+        self.pending.insert(
+            (serial, id),
+            Pending {
+                asker,
+                query: query.to_vec(),
+                forwarded,
+                target,
+                deadline: Instant::now() + FORWARD_TIMEOUT,
+            },
+        );
+    }
+
+    /// An id not waiting on the outbound endpoint `serial`.
+    fn fresh_id(&mut self, serial: u32) -> u16 {
+        loop {
+            self.next_id = self.next_id.wrapping_add(1);
+            if !self.pending.contains_key(&(serial, self.next_id)) {
+                return self.next_id;
+            }
+        }
+    }
+
+    /// A datagram to outbound endpoint `at`: a target's answer, relayed to
+    /// whoever asked.
+    fn answered(&mut self, at: usize, datagram: &[u8], out: &mut Vec<u8>) {
+        if datagram.len() < 2 {
+            return;
+        }
+        let id = u16::from_be_bytes([datagram[0], datagram[1]]);
+        let Some(pending) = self.pending.remove(&(self.outbound[at].serial, id)) else {
+            return;
+        };
+        if let Outcome::Answered(_) = relay(&pending.query, &pending.forwarded, Some(datagram), out)
+        {
+            self.reply(pending.asker, out);
+        }
+    }
+
+    /// Questions whose target did not answer in time: the next target, or
+    /// SERVFAIL.
+    fn expire(&mut self, out: &mut Vec<u8>) {
+        let now = Instant::now();
+        let overdue: Vec<(u32, u16)> = (self.pending.iter())
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in overdue {
+            if let Some(p) = self.pending.remove(&key) {
+                count(&self.counters.forward_timeouts);
+                self.forward(p.asker, &p.query, p.forwarded, p.target + 1, out);
+            }
+        }
+    }
+
+    fn give_up(
+        &mut self,
+        asker: (u32, SocketAddr),
+        query: &[u8],
+        forwarded: &Forwarded,
+        out: &mut Vec<u8>,
+    ) {
+        if let Outcome::Answered(_) = relay(query, forwarded, None, out) {
+            self.reply(asker, out);
+        }
+    }
+
+    /// Sends `answer` from the answering socket `asker.0` to `asker.1`.
+    fn reply(&self, (serial, to): (u32, SocketAddr), answer: &[u8]) {
+        if let Some(served) = self.served.iter().find(|s| s.serial == serial) {
+            send(&served.socket, answer, to, &self.counters);
         }
     }
 
     fn run(&mut self, plane: &PublishedPlane, stop: &AtomicBool, faults: &Faults) {
-        let mut query = vec![0u8; MAX_QUERY];
-        let mut answer = Vec::with_capacity(MAX_QUERY);
+        let mut datagram = vec![0u8; MAX_DATAGRAM];
+        let mut out = Vec::with_capacity(MAX_DATAGRAM);
         while !stop.load(Ordering::Relaxed) {
             faults.check(ThreadKind::AzureDns);
             faults.stall_point(ThreadKind::AzureDns, stop);
@@ -194,25 +395,32 @@ impl AzureDns {
                 self.follow(&current);
                 self.generation = Some(generation);
             }
-            self.serve(&current.snapshot, &mut query, &mut answer);
+            self.serve(&current.snapshot, &mut datagram, &mut out);
+            self.expire(&mut out);
         }
     }
 }
 
-/// A non-blocking UDP socket on 168.63.129.16:53 in the namespace `netns`.
-fn bind_in(netns: &str) -> anyhow::Result<UdpSocket> {
-    let socket = netns::run_in(netns, || Ok(UdpSocket::bind((AZURE_DNS, DNS_PORT))?))?;
+fn send(socket: &UdpSocket, answer: &[u8], to: SocketAddr, counters: &DnsCounters) {
+    match socket.send_to(answer, to) {
+        Ok(_) => count(&counters.answers),
+        Err(_) => count(&counters.send_failed),
+    }
+}
+
+/// A non-blocking UDP socket bound to `address` in the namespace `netns`.
+fn bind_in(netns: &str, address: SocketAddr) -> anyhow::Result<UdpSocket> {
+    let socket = netns::run_in(netns, || Ok(UdpSocket::bind(address)?))?;
     socket.set_nonblocking(true)?;
     Ok(socket)
 }
 
 /// Starts the Azure DNS thread of a daemon: it follows `plane` and answers
-/// with `answer`. A panic is caught and counted in `panics`, and the thread
-/// runs again (its sockets are opened again).
+/// from its snapshot. A panic is caught and counted in `panics`, and the
+/// thread runs again (its sockets are opened again).
 pub(in crate::daemon) fn start(
     plane: Arc<PublishedPlane>,
     counters: Arc<DnsCounters>,
-    answer: Answerer,
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -223,27 +431,10 @@ pub(in crate::daemon) fn start(
         (panics, stop.clone()),
         move || {
             let mut dns = AzureDns {
-                served: Vec::new(),
-                failed: Vec::new(),
-                generation: None,
                 counters: counters.clone(),
-                answer,
+                ..AzureDns::default()
             };
             dns.run(&plane, &stop, &faults)
         },
     )
-}
-
-/// Azure DNS's answer to a datagram from `vnet`: the snapshot's names, on
-/// the wire (`None`: not a DNS query, nothing to send).
-pub fn answer_datagram(
-    snapshot: &Snapshot,
-    vnet: VnetIdx,
-    query: &[u8],
-    out: &mut Vec<u8>,
-) -> Option<()> {
-    match snapshot.names.answer(vnet, query, out) {
-        crate::names::Outcome::Answered(_) => Some(()),
-        crate::names::Outcome::Malformed => None,
-    }
 }

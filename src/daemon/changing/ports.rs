@@ -100,7 +100,7 @@ fn vm(topology: &Topology, port: &Port, shaping: bool) -> NamespaceSpec {
 /// 168.63.129.16; a resolver reads the first three), and Azure's search
 /// domain, under which `vm2` finds `vm2.internal.cloudapp.net`.
 pub fn resolv_conf(topology: &Topology, nic: NicIdx) -> String {
-    let servers = crate::policy::names::dns_servers(topology, nic);
+    let servers = crate::names::NameServers::of(topology, nic).addresses();
     let mut text = format!(
         "# vnetd: the DNS servers of NIC {}, as Azure's DHCP gives them\n",
         topology.nics[nic].name
@@ -108,10 +108,7 @@ pub fn resolv_conf(topology: &Topology, nic: NicIdx) -> String {
     for server in servers {
         text.push_str(&format!("nameserver {server}\n"));
     }
-    text.push_str(&format!(
-        "search {}\n",
-        crate::policy::names::INTERNAL_SUFFIX
-    ));
+    text.push_str(&format!("search {}\n", crate::names::INTERNAL_SUFFIX));
     text.push_str("options timeout:2 attempts:2\n");
     text
 }

@@ -33,9 +33,12 @@ pub struct NameAnswer {
 }
 
 impl NameAnswer {
-    /// Whether vnetd knows the answer: Azure DNS was asked.
+    /// Whether vnetd knows the answer: Azure DNS was asked, and answered
+    /// without forwarding.
     pub fn decided(&self) -> bool {
-        self.resolution.is_some()
+        self.resolution
+            .as_ref()
+            .is_some_and(|r| r.forward.is_none())
     }
 }
 
@@ -136,6 +139,11 @@ fn source_text(source: &Source) -> String {
         Source::VmNames { vm: Some(vm) } => format!("VM names ({INTERNAL_SUFFIX}), VM {vm}"),
         Source::VmNames { vm: None } => format!("VM names ({INTERNAL_SUFFIX})"),
         Source::PublicNames { resource } => format!("public name of {resource}"),
+        Source::Rule {
+            ruleset,
+            rule,
+            domain,
+        } => format!("forwarding rule {rule} ({domain}) of ruleset {ruleset}"),
         Source::Nobody => "nobody: no linked zone, VM or public name holds it".into(),
     }
 }
@@ -154,6 +162,7 @@ fn result_text(result: &StepResult, query_type: QueryType) -> String {
         StepResult::TooLong { target } => {
             format!("CNAME to {target}: over {MAX_CNAME_STEPS} CNAMEs (SERVFAIL)")
         }
+        StepResult::Forwarded { targets } => format!("sent on to {}", targets.join(", ")),
     }
 }
 
@@ -175,7 +184,18 @@ pub fn render_resolution(answer: &NameAnswer, json: bool) -> Result<String, Quer
                 cannot know from the file.\n";
         return Ok(out);
     };
-    out += &format!("\nStatus: {}\n\n", r.rcode.as_str());
+    match &r.forward {
+        Some(f) => {
+            let targets: Vec<String> = f.targets.iter().map(ToString::to_string).collect();
+            out += &format!(
+                "\nStatus: forwarded: {} is asked of {}, whose answer vnetd cannot know from \
+                 the file\n\n",
+                f.name,
+                targets.join(", ")
+            );
+        }
+        None => out += &format!("\nStatus: {}\n\n", r.rcode.as_str()),
+    }
     let rows: Vec<Vec<String>> = r
         .answers
         .iter()
@@ -218,7 +238,10 @@ fn json_of(answer: &NameAnswer) -> Value {
     };
     let (status, answers, chain) = match &answer.resolution {
         Some(r) => (
-            json!(r.rcode.as_str()),
+            match r.forward {
+                Some(_) => json!("Forwarded"),
+                None => json!(r.rcode.as_str()),
+            },
             r.answers
                 .iter()
                 .map(|a| {

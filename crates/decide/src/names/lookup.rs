@@ -15,6 +15,8 @@ enum Found {
     Done(Rcode),
     /// A CNAME to follow.
     Alias(String),
+    /// A forwarding rule takes the rest (set in the resolution).
+    Forwarded,
 }
 
 impl NameTables {
@@ -30,6 +32,7 @@ impl NameTables {
             rcode: Rcode::NoError,
             answers: Vec::new(),
             chain: Vec::new(),
+            forward: None,
         };
         let mut current = asked;
         let mut seen = vec![current.clone()];
@@ -39,6 +42,7 @@ impl NameTables {
                     resolution.rcode = rcode;
                     return resolution;
                 }
+                Found::Forwarded => return resolution,
                 Found::Alias(target) => {
                     let stop = if seen.contains(&target) {
                         Some(StepResult::Loop {
@@ -73,6 +77,38 @@ impl NameTables {
             view.iter()
                 .find(|l| self.zones.get(l.zone).is_some_and(|z| z.holds(name)))
         });
+        // A rule beats a linked zone only when its domain is longer: for
+        // the same domain the zone answers, NXDOMAIN included (Azure's
+        // answers in azure-docs issues 100273 and 109292).
+        let zone_labels = linked.map_or(0, |l| self.zones[l.zone].labels());
+        let rule = (self.rules.get(vnet).into_iter().flatten())
+            .find(|r| r.covers(name))
+            .filter(|r| linked.is_none() || r.labels() > zone_labels);
+        if let Some(rule) = rule {
+            let domain = if rule.domain.is_empty() {
+                ".".to_string()
+            } else {
+                rule.domain.clone()
+            };
+            push(
+                out,
+                name,
+                Source::Rule {
+                    ruleset: rule.ruleset.clone(),
+                    rule: rule.rule.clone(),
+                    domain,
+                },
+                StepResult::Forwarded {
+                    targets: rule.targets.iter().map(|t| t.to_string()).collect(),
+                },
+            );
+            out.forward = Some(super::Forward {
+                name: name.to_string(),
+                targets: rule.targets.clone(),
+                outbound: rule.outbound.clone(),
+            });
+            return Found::Forwarded;
+        }
         if let Some(link) = linked {
             if let Some(found) = self.in_zone(link, name, qtype, out) {
                 return found;

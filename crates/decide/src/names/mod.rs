@@ -35,8 +35,10 @@ mod zones;
 mod tests;
 
 pub use hickory_proto::rr::RecordType as QueryType;
-pub use resolution::{AnswerRecord, Origin, Rcode, Resolution, Source, Step, StepResult};
-pub use wire::{Answered, Outcome, MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD};
+pub use resolution::{AnswerRecord, Forward, Origin, Rcode, Resolution, Source, Step, StepResult};
+pub use wire::{
+    forward_query, relay, Answered, Forwarded, Outcome, MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD,
+};
 
 use crate::topology::{
     DnsServers, NicIdx, RecordType, ResolutionPolicy, TiVec, Topology, VnetIdx, ZoneIdx, AZURE_DNS,
@@ -135,10 +137,42 @@ struct LinkedZone {
     policy: ResolutionPolicy,
 }
 
+/// A forwarding rule as the VNets linked to its ruleset see it.
+#[derive(Debug, Clone)]
+struct LinkedRule {
+    ruleset: String,
+    rule: String,
+    /// Lower case, no final dot; empty for the root.
+    domain: String,
+    targets: Vec<std::net::SocketAddr>,
+    outbound: Vec<(crate::topology::ResolverIdx, usize)>,
+}
+
+impl LinkedRule {
+    fn labels(&self) -> usize {
+        if self.domain.is_empty() {
+            0
+        } else {
+            self.domain.split('.').count()
+        }
+    }
+
+    fn covers(&self, name: &str) -> bool {
+        self.domain.is_empty()
+            || name == self.domain
+            || name
+                .strip_suffix(self.domain.as_str())
+                .is_some_and(|head| head.ends_with('.'))
+    }
+}
+
 /// Every VNet's view of names, compiled from a topology: what Azure DNS
 /// answers there.
 #[derive(Debug, Default)]
 pub struct NameTables {
+    /// Per VNet, the enabled rules of the rulesets linked to it, the
+    /// longest domain first.
+    rules: TiVec<VnetIdx, Vec<LinkedRule>>,
     zones: TiVec<ZoneIdx, ZoneTable>,
     /// Per VNet, its linked zones, the longest zone name first.
     views: TiVec<VnetIdx, Vec<LinkedZone>>,
@@ -189,7 +223,26 @@ impl NameTables {
                     resource,
                 });
         }
+        let mut rules: TiVec<VnetIdx, Vec<LinkedRule>> =
+            topology.vnets.keys().map(|_| Vec::new()).collect();
+        for set in &topology.forwarding_rulesets {
+            for rule in set.rules.iter().filter(|r| r.enabled) {
+                for &vnet in &set.links {
+                    rules[vnet].push(LinkedRule {
+                        ruleset: set.name.clone(),
+                        rule: rule.name.clone(),
+                        domain: rule.domain.clone(),
+                        targets: rule.targets.clone(),
+                        outbound: set.outbound_endpoints.clone(),
+                    });
+                }
+            }
+        }
+        for view in rules.iter_mut() {
+            view.sort_by_key(|r| std::cmp::Reverse(r.labels()));
+        }
         NameTables {
+            rules,
             zones,
             views,
             vms,

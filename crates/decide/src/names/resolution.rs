@@ -96,6 +96,15 @@ pub enum Source {
     /// A public name vnetd knows: a Private Link resource's (`stcontoso
     /// (blob)`).
     PublicNames { resource: String },
+    /// A rule of a DNS forwarding ruleset linked to the VNet: the longest
+    /// rule that covers the name, more specific than any linked zone that
+    /// holds it.
+    Rule {
+        ruleset: String,
+        rule: String,
+        /// The rule's domain (`.` for the root).
+        domain: String,
+    },
     /// No zone, VM or public name vnetd knows holds the name; vnetd asks
     /// no server on the Internet.
     Nobody,
@@ -125,6 +134,9 @@ pub enum StepResult {
     Loop { target: String },
     /// The chain has more than [`super::MAX_CNAME_STEPS`] CNAMEs: SERVFAIL.
     TooLong { target: String },
+    /// Sent on to the rule's targets from an outbound endpoint: their
+    /// answer is the rest of the answer.
+    Forwarded { targets: Vec<String> },
 }
 
 /// One step of a resolution: the name asked, who answered, what it found.
@@ -146,6 +158,20 @@ pub struct Resolution {
     pub answers: Vec<AnswerRecord>,
     /// How the answer was found, step by step.
     pub chain: Vec<Step>,
+    /// Where a forwarding rule sends the rest of the question; `answers`
+    /// then holds the CNAMEs followed before it.
+    pub forward: Option<Forward>,
+}
+
+/// The part of a question a forwarding rule sends on: the name reached
+/// (the one asked, or a CNAME's target), to the rule's targets, from one
+/// of the ruleset's outbound endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub name: String,
+    pub targets: Vec<std::net::SocketAddr>,
+    /// `(resolver, outbound endpoint)`, in the ruleset's order.
+    pub outbound: Vec<(crate::topology::ResolverIdx, usize)>,
 }
 
 impl Resolution {

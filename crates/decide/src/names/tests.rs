@@ -6,6 +6,7 @@ use super::*;
 use crate::topology::{parse_str, Topology};
 use std::collections::BTreeSet;
 
+mod forwarding;
 mod reference;
 mod wire;
 

@@ -17,7 +17,7 @@
 //!   most [`MAX_UDP_PAYLOAD`]) goes without its records, with TC set, so
 //!   that the requester asks again over TCP.
 
-use super::{NameTables, QueryType, Rcode, Resolution};
+use super::{AnswerRecord, Forward, NameTables, QueryType, Rcode, Resolution};
 use crate::topology::{RecordData, VnetIdx};
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SRV, TXT};
@@ -32,13 +32,26 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 pub const MIN_UDP_PAYLOAD: u16 = 512;
 
 /// What became of a query's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A response is in `out`: send it back to the requester.
     Answered(Answered),
     /// Not a DNS query (too short, or a response): nothing to send; drop
     /// and count it.
     Malformed,
+    /// A forwarding rule takes the question: nothing is in `out`. Ask
+    /// [`Forward::targets`] with [`forward_query`], and answer the
+    /// requester with [`relay`] of what comes back.
+    Forward(Box<Forwarded>),
+}
+
+/// A question a forwarding rule sends on, with what was found before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub forward: Forward,
+    pub query_type: QueryType,
+    /// The CNAMEs followed before the rule took the question.
+    pub before: Vec<AnswerRecord>,
 }
 
 /// The response that was written.
@@ -124,8 +137,93 @@ impl NameTables {
         }
         let name = question.name().to_lowercase().to_ascii();
         let resolution = self.resolve(vnet, &name, question.query_type());
+        if let Some(forward) = resolution.forward {
+            return Outcome::Forward(Box::new(Forwarded {
+                forward,
+                query_type: question.query_type(),
+                before: resolution.answers,
+            }));
+        }
         response.add_answers(records(&resolution));
         write(response, resolution.rcode, Some(limit), out)
+    }
+}
+
+/// The query an outbound endpoint sends a rule's target: the name reached,
+/// of the type asked, recursion desired, with the id `id`.
+pub fn forward_query(forwarded: &Forwarded, id: u16, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Some(name) = fqdn(&forwarded.forward.name) else {
+        return false;
+    };
+    let mut query = Message::new(id, MessageType::Query, OpCode::Query);
+    query.metadata.recursion_desired = true;
+    query.add_query(Query::query(name, forwarded.query_type));
+    match query.to_vec() {
+        Ok(bytes) => {
+            *out = bytes;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The answer to the requester's `query` from a target's `upstream`
+/// response: the requester's id and question, the CNAMEs followed before
+/// the rule, then the target's answer section and response code. An
+/// upstream message that cannot be read is SERVFAIL; `None` for a query
+/// that is not one.
+pub fn relay(
+    query: &[u8],
+    forwarded: &Forwarded,
+    upstream: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    out.clear();
+    let Ok(message) = Message::from_vec(query) else {
+        return Outcome::Malformed;
+    };
+    let mut response = Message::response(message.metadata.id, message.metadata.op_code);
+    response.metadata.recursion_desired = message.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    response.queries.extend(message.queries.iter().cloned());
+    let limit = match &message.edns {
+        None => MIN_UDP_PAYLOAD,
+        Some(edns) => {
+            let mut ours = Edns::new();
+            ours.set_max_payload(MAX_UDP_PAYLOAD).set_version(0);
+            response.set_edns(ours);
+            edns.max_payload().clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
+        }
+    };
+    let before = Resolution {
+        name: String::new(),
+        query_type: forwarded.query_type,
+        rcode: Rcode::NoError,
+        answers: forwarded.before.clone(),
+        chain: Vec::new(),
+        forward: None,
+    };
+    response.add_answers(records(&before));
+    let rcode = match upstream.and_then(|bytes| Message::from_vec(bytes).ok()) {
+        Some(answer) => {
+            response.add_answers(answer.answers.iter().cloned());
+            rcode_of(answer.metadata.response_code)
+        }
+        None => Rcode::ServFail,
+    };
+    write(response, rcode, Some(limit), out)
+}
+
+/// An upstream response code as vnetd's (anything else: SERVFAIL).
+fn rcode_of(code: ResponseCode) -> Rcode {
+    match code {
+        ResponseCode::NoError => Rcode::NoError,
+        ResponseCode::NXDomain => Rcode::NxDomain,
+        ResponseCode::Refused => Rcode::Refused,
+        ResponseCode::NotImp => Rcode::NotImp,
+        ResponseCode::FormErr => Rcode::FormErr,
+        _ => Rcode::ServFail,
     }
 }
 

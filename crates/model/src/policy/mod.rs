@@ -11,7 +11,6 @@ pub mod gateways;
 pub mod ids;
 pub mod learned;
 pub mod load_balancers;
-pub mod names;
 pub mod nsg;
 pub mod route_server;
 pub mod routes;
