@@ -252,9 +252,10 @@ pub enum Command {
         /// The record type asked: A, AAAA, CNAME, MX, PTR, SRV, TXT, ANY, ...
         #[arg(long = "type", value_name = "TYPE", default_value = "A")]
         record_type: String,
-        /// The topology file (YAML) to answer from.
+        /// Answer from this topology file; without it, the running lab asks
+        /// the NIC's server for real, from the NIC's namespace.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Print vnetd's JSON instead of tables.
         #[arg(long)]
         json: bool,

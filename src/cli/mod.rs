@@ -196,7 +196,20 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             record_type,
             config,
             json,
-        } => resolve(&config, &nic, &name, &record_type, json),
+        } => match config {
+            Some(config) => resolve(&config, &nic, &name, &record_type, json),
+            None => online(
+                &Request::Diagnose {
+                    query: Query::Resolve {
+                        nic,
+                        name,
+                        record_type,
+                    },
+                    json,
+                },
+                json,
+            ),
+        },
         Command::Import { what } => import(what),
     }
 }

@@ -39,7 +39,7 @@
 //!
 //! A room uses only the rooms below it: `changing` may use `reporting`
 //! and `forwarding`, `reporting` may use `forwarding` and `answering` (its
-//! counters), `answering` may use `forwarding`, and `forwarding`
+//! counters), `answering` may use `forwarding` (and the `Daemon` it answers for), and `forwarding`
 //! none (`tests/offline/layering.rs` checks it). The rooms meet at
 //! the [`Daemon`] of this root, whose methods each room writes for what it
 //! owns. Beside the rooms, at the root: [`options`] (how a lab is run,

@@ -19,7 +19,7 @@ use std::path::Path;
 const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("shared", &[]),
     ("forwarding", &["shared"]),
-    ("answering", &["forwarding", "shared"]),
+    ("answering", &["forwarding", "shared", "root"]),
     ("reporting", &["forwarding", "answering", "shared", "root"]),
     ("changing", &["forwarding", "reporting", "shared", "root"]),
     (

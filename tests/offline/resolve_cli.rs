@@ -69,6 +69,8 @@ fn resolve_json_carries_the_answer_and_the_chain() {
                             "origin": {"kind": "zone_group", "endpoint": "pe-stcontoso-blob"}},
                  "result": {"kind": "records", "count": 1}},
             ],
+            // Offline: no real question was asked.
+            "live": null,
         })
     );
 }

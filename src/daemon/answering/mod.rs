@@ -19,5 +19,6 @@
 
 pub mod azure_dns;
 pub mod dns_servers;
+pub mod live;
 pub mod paas;
 pub mod services;

@@ -297,6 +297,16 @@ fn live_answer(
             let list = daemon.route_server_advertised_routes(route_server, peer)?;
             diagnostics::route_server::render_route_list(&title, &list, json)
         }
+        diagnostics::Query::Resolve {
+            nic,
+            name,
+            record_type,
+        } => {
+            let query_type = diagnostics::names::parse_query_type(record_type)?;
+            let answer =
+                crate::daemon::answering::live::resolve_live(daemon, nic, name, query_type)?;
+            diagnostics::names::render_resolution(&answer, json)
+        }
         _ => diagnostics::answer(&daemon.snapshot(), query, json),
     }
 }

@@ -224,6 +224,14 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             let query = trace_query(snap, from, to, protocol.as_deref(), *port)?;
             trace::render_trace(&trace::trace(snap, &query)?, json)
         }
+        Query::Resolve {
+            nic,
+            name,
+            record_type,
+        } => {
+            let query_type = names::parse_query_type(record_type)?;
+            names::render_resolution(&names::resolve(snap, nic, name, query_type)?, json)
+        }
     }
 }
 

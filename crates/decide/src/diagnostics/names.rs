@@ -11,7 +11,7 @@
 use super::render::{json_text, table};
 use super::QueryError;
 use crate::names::{
-    NameServers, Origin, QueryType, Resolution, Source, StepResult, INTERNAL_SUFFIX,
+    NameServers, Origin, QueryType, Reply, Resolution, Source, StepResult, INTERNAL_SUFFIX,
     MAX_CNAME_STEPS,
 };
 use crate::snapshot::Snapshot;
@@ -30,6 +30,17 @@ pub struct NameAnswer {
     pub servers: NameServers,
     /// Azure DNS's answer; `None` when the NIC asks other servers.
     pub resolution: Option<Resolution>,
+    /// What the NIC's first server answered a real question sent from the
+    /// NIC's namespace, in a running lab; `None` offline.
+    pub live: Option<LiveAnswer>,
+}
+
+/// A real question's fate: the server asked and its reply, or why there
+/// is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAnswer {
+    pub server: std::net::IpAddr,
+    pub reply: Result<Reply, String>,
 }
 
 impl NameAnswer {
@@ -74,6 +85,7 @@ pub fn resolve(
         query_type,
         servers,
         resolution,
+        live: None,
     })
 }
 
@@ -179,11 +191,19 @@ pub fn render_resolution(answer: &NameAnswer, json: bool) -> Result<String, Quer
         answer.name,
         answer.query_type
     );
+    if let Some(live) = &answer.live {
+        out += &live_text(live);
+    }
     let Some(r) = &answer.resolution else {
-        out += "\nAzure DNS is not asked: the answer is that server's own, which vnetd \
-                cannot know from the file.\n";
+        if answer.live.is_none() {
+            out += "\nAzure DNS is not asked: the answer is that server's own, which vnetd \
+                    cannot know from the file.\n";
+        }
         return Ok(out);
     };
+    if answer.live.is_some() {
+        out += "\nHow Azure DNS finds it:\n";
+    }
     match &r.forward {
         Some(f) => {
             let targets: Vec<String> = f.targets.iter().map(ToString::to_string).collect();
@@ -229,6 +249,37 @@ pub fn render_resolution(answer: &NameAnswer, json: bool) -> Result<String, Quer
     Ok(out)
 }
 
+/// A real question's reply, as a table.
+fn live_text(live: &LiveAnswer) -> String {
+    match &live.reply {
+        Err(why) => format!("\nAsked {} from the NIC's namespace: {why}\n", live.server),
+        Ok(reply) => {
+            let mut out = format!(
+                "\nAsked {} from the NIC's namespace: {}{}\n\n",
+                live.server,
+                reply.rcode.as_str(),
+                if reply.truncated { ", truncated" } else { "" }
+            );
+            let rows: Vec<Vec<String>> = (reply.answers.iter())
+                .map(|a| {
+                    vec![
+                        a.name.clone(),
+                        a.ttl.to_string(),
+                        a.record_type.clone(),
+                        a.data.clone(),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                out += "No answer records.\n";
+            } else {
+                out += &table(&["Name", "TTL", "Type", "Value"], &rows);
+            }
+            out
+        }
+    }
+}
+
 /// vnetd's own JSON shape of an answer.
 fn json_of(answer: &NameAnswer) -> Value {
     let (kind, addresses) = match &answer.servers {
@@ -253,6 +304,26 @@ fn json_of(answer: &NameAnswer) -> Value {
         ),
         None => (Value::Null, Vec::new(), Vec::new()),
     };
+    // A real reply is the answer; the chain says how Azure DNS found it.
+    let (status, answers, asked) = match &answer.live {
+        Some(LiveAnswer {
+            server,
+            reply: Ok(reply),
+        }) => (
+            json!(reply.rcode.as_str()),
+            reply.answers.iter().map(|a| json!(a)).collect(),
+            json!({"server": server.to_string(), "truncated": reply.truncated}),
+        ),
+        Some(LiveAnswer {
+            server,
+            reply: Err(why),
+        }) => (
+            Value::Null,
+            Vec::new(),
+            json!({"server": server.to_string(), "error": why}),
+        ),
+        None => (status, answers, Value::Null),
+    };
     json!({
         "nic": answer.nic,
         "vnet": answer.vnet,
@@ -262,6 +333,7 @@ fn json_of(answer: &NameAnswer) -> Value {
         "status": status,
         "answers": answers,
         "chain": chain,
+        "live": asked,
     })
 }
 

@@ -138,6 +138,14 @@ pub enum Query {
         #[serde(default)]
         path: Option<String>,
     },
+    /// What a NIC's name server answers for a name (a running lab asks
+    /// it for real, from the NIC's namespace).
+    Resolve {
+        nic: String,
+        name: String,
+        /// A record type as `dig` writes it (`A`, `AAAA`, `MX`, ...).
+        record_type: String,
+    },
     /// The whole path of a packet from a NIC or on-premises host.
     Trace {
         from: String,

@@ -37,7 +37,8 @@ mod tests;
 pub use hickory_proto::rr::RecordType as QueryType;
 pub use resolution::{AnswerRecord, Forward, Origin, Rcode, Resolution, Source, Step, StepResult};
 pub use wire::{
-    forward_query, relay, Answered, Forwarded, Outcome, MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD,
+    forward_query, question, read_reply, relay, Answered, Forwarded, Outcome, Reply, ReplyRecord,
+    MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD,
 };
 
 use crate::topology::{

@@ -351,3 +351,80 @@ fn write_failure(response: Message, out: &mut Vec<u8>) -> Outcome {
         Err(_) => Outcome::Malformed,
     }
 }
+
+/// A question of `query_type` for `name`, recursion desired, with the id
+/// `id`: what a VM's resolver sends. `None` for a name that is no DNS name.
+pub fn question(name: &str, query_type: QueryType, id: u16) -> Option<Vec<u8>> {
+    let mut query = Message::new(id, MessageType::Query, OpCode::Query);
+    query.metadata.recursion_desired = true;
+    query.add_query(Query::query(fqdn(&super::normalise(name))?, query_type));
+    query.to_vec().ok()
+}
+
+/// One record of an answer as a server sent it, in the words the tables
+/// use (names without their final dot).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplyRecord {
+    pub name: String,
+    pub ttl: u32,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub data: String,
+}
+
+/// A server's answer as read off the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub id: u16,
+    pub rcode: Rcode,
+    pub truncated: bool,
+    pub answers: Vec<ReplyRecord>,
+}
+
+/// Reads a response's bytes; `None` for bytes that are not one.
+pub fn read_reply(bytes: &[u8]) -> Option<Reply> {
+    let message = Message::from_vec(bytes).ok()?;
+    if message.metadata.message_type != MessageType::Response {
+        return None;
+    }
+    let unqualified = |n: &Name| {
+        n.to_lowercase()
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_string()
+    };
+    let answers = (message.answers.iter())
+        .map(|r| {
+            let data = match &r.data {
+                RData::CNAME(n) => unqualified(&n.0),
+                RData::PTR(n) => unqualified(&n.0),
+                RData::MX(mx) => format!("{} {}", mx.preference, unqualified(&mx.exchange)),
+                RData::SRV(srv) => format!(
+                    "{} {} {} {}",
+                    srv.priority,
+                    srv.weight,
+                    srv.port,
+                    unqualified(&srv.target)
+                ),
+                RData::TXT(txt) => txt
+                    .txt_data
+                    .iter()
+                    .map(|part| String::from_utf8_lossy(part).into_owned())
+                    .collect(),
+                other => other.to_string(),
+            };
+            ReplyRecord {
+                name: unqualified(&r.name),
+                ttl: r.ttl,
+                record_type: r.record_type().to_string(),
+                data,
+            }
+        })
+        .collect();
+    Some(Reply {
+        id: message.metadata.id,
+        rcode: rcode_of(message.metadata.response_code),
+        truncated: message.metadata.truncation,
+        answers,
+    })
+}
