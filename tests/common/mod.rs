@@ -9,6 +9,7 @@ pub mod check_agreement;
 pub mod golden_cases;
 pub mod hosts;
 pub mod hybrid;
+pub mod names_agreement;
 pub mod placement;
 pub mod traffic;
 

@@ -151,6 +151,7 @@ fn dual_device_vpn_spreads_flows_over_four_tunnels_and_survives_a_device() {
     assert_eq!(report["failed"], 0, "{report:#}");
     assert!(report["passed"].as_u64().unwrap() > 0, "{report:#}");
     assert_live_equals_offline(&lab, &text);
+    common::names_agreement::assert_names_live_equal_offline(&lab);
     // Each device installs the VNets through both instances, as BIRD and
     // FRR do with multipath.
     let (vpn1, vpn2) = (lab.ns("onprem-vpn1"), lab.ns("onprem-vpn2"));

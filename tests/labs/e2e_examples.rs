@@ -8,6 +8,7 @@ use crate::common;
 
 use common::bgp_agreement::assert_live_equals_offline;
 use common::check_agreement::assert_verify_agrees_with_check;
+use common::names_agreement::assert_names_live_equal_offline;
 use common::{
     in_netns, iperf3_server_on, iperf3_transfer_to, ping, tcp_echo, udp_echo, wait_for, Lab,
 };
@@ -33,6 +34,9 @@ fn verify_live(lab: &mut Lab) {
     let report = assert_verify_agrees_with_check(lab, &text);
     assert_eq!(report["failed"], 0, "{report:#}");
     assert!(report["passed"].as_u64().unwrap() > 0, "{report:#}");
+    // And every name the lab knows, from every NIC, as `vnetd resolve`
+    // answers it offline.
+    assert_names_live_equal_offline(lab);
 }
 
 /// The topology the lab runs, as the file text it was given.
@@ -159,6 +163,8 @@ fn every_example_is_covered_here() {
             "hub-spoke-firewall.yaml",
             "hub-spoke.yaml",
             "hybrid.yaml",
+            // Its test: e2e_dns.rs.
+            "private-endpoints.yaml",
             // Its test: e2e_route_server.rs.
             "route-server.yaml",
             "three-region-mesh.yaml",

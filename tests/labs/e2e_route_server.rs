@@ -165,6 +165,7 @@ fn route_server_spreads_flows_over_its_appliances_and_fails_over() {
     assert_live_equals_offline(&lab, &text);
     let report = assert_verify_agrees_with_check(&mut lab, &text);
     assert_eq!(report["failed"], 0, "{report:#}");
+    common::names_agreement::assert_names_live_equal_offline(&lab);
 
     // ECMP: every flow meets the appliance the decision names, and both
     // appliances take flows.

@@ -16,6 +16,7 @@ mod e2e_apply_held;
 mod e2e_bgp_watch;
 mod e2e_capture;
 mod e2e_counting;
+mod e2e_dns;
 mod e2e_down;
 mod e2e_dual_device;
 mod e2e_examples;
