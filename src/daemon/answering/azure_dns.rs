@@ -14,6 +14,11 @@
 //!   relayed to the asker after the CNAMEs followed before the rule; no
 //!   answer from any target is SERVFAIL.
 //!
+//! Each answering address takes TCP too (an answer too long for UDP comes
+//! truncated, and the asker asks again over TCP): at most [`MAX_TCP`]
+//! connections at once, each given two seconds for its question, one
+//! answer, then closed.
+//!
 //! A datagram that is not a DNS query is dropped and counted
 //! ([`DnsCounters::malformed`]); nothing a query asks reaches past the
 //! lab, and at most [`MAX_PENDING`] forwarded questions wait at once.
@@ -28,7 +33,8 @@ use crate::topology::{ResolverIdx, VnetIdx, AZURE_DNS};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,6 +61,16 @@ pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Forwarded questions waiting at once; one more is answered SERVFAIL.
 pub const MAX_PENDING: usize = 1024;
+
+/// TCP connections served at once, all sockets together; one more is
+/// closed at once.
+pub const MAX_TCP: usize = 64;
+
+/// How long a TCP asker has to send its question.
+const TCP_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The longest DNS message over TCP (its two-byte length).
+const MAX_TCP_MESSAGE: usize = 65_535;
 
 /// What Azure DNS was asked and what became of it, for `stats` and the
 /// metrics.
@@ -86,6 +102,16 @@ struct Served {
     serial: u32,
     view: VnetIdx,
     socket: UdpSocket,
+    /// The same address's TCP listener, for answers too long for UDP.
+    listener: TcpListener,
+}
+
+/// One TCP asker: its question read so far, until its deadline.
+struct TcpAsker {
+    view: VnetIdx,
+    stream: TcpStream,
+    read: Vec<u8>,
+    deadline: Instant,
 }
 
 /// An outbound endpoint's socket.
@@ -131,6 +157,7 @@ struct AzureDns {
     outbound: Vec<Outbound>,
     /// By outbound endpoint's serial and the id sent.
     pending: HashMap<(u32, u16), Pending>,
+    tcp: Vec<TcpAsker>,
     next_id: u16,
     /// Ports whose socket could not be opened, by serial, and when to try
     /// again.
@@ -195,18 +222,24 @@ impl AzureDns {
                 Role::Answer { address, .. } => (address, DNS_PORT),
                 Role::Send { address, .. } => (address, 0),
             };
-            match bind_in(w.netns, SocketAddr::new(address, port)) {
-                Ok(socket) => match w.role {
-                    Role::Answer { view, .. } => self.served.push(Served {
+            let listening = match w.role {
+                Role::Answer { .. } => Some(SocketAddr::new(address, port)),
+                Role::Send { .. } => None,
+            };
+            match bind_in(w.netns, SocketAddr::new(address, port), listening) {
+                Ok((socket, listener)) => match (w.role, listener) {
+                    (Role::Answer { view, .. }, Some(listener)) => self.served.push(Served {
                         serial: w.serial,
                         view,
                         socket,
+                        listener,
                     }),
-                    Role::Send { endpoint, .. } => self.outbound.push(Outbound {
+                    (Role::Send { endpoint, .. }, _) => self.outbound.push(Outbound {
                         serial: w.serial,
                         endpoint,
                         socket,
                     }),
+                    (Role::Answer { .. }, None) => {}
                 },
                 Err(error) => {
                     tracing::warn!("Azure DNS cannot open {address} in {}: {error:#}", w.netns);
@@ -218,15 +251,15 @@ impl AzureDns {
 
     /// Reads and answers what waits on the sockets, for at most one tick.
     fn serve(&mut self, snapshot: &Snapshot, datagram: &mut [u8], out: &mut Vec<u8>) {
-        let sockets: Vec<&UdpSocket> = (self.served.iter().map(|s| &s.socket))
-            .chain(self.outbound.iter().map(|o| &o.socket))
-            .collect();
-        if sockets.is_empty() {
+        if self.served.is_empty() && self.outbound.is_empty() {
             std::thread::sleep(TICK);
             return;
         }
-        let mut fds: Vec<PollFd> = (sockets.iter())
-            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+        let mut fds: Vec<PollFd> = (self.served.iter().map(|s| s.socket.as_fd()))
+            .chain(self.outbound.iter().map(|o| o.socket.as_fd()))
+            .chain(self.served.iter().map(|s| s.listener.as_fd()))
+            .chain(self.tcp.iter().map(|t| t.stream.as_fd()))
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         let timeout = PollTimeout::try_from(TICK).unwrap_or(PollTimeout::NONE);
         let ready: Vec<bool> = match poll(&mut fds, timeout) {
@@ -236,7 +269,17 @@ impl AzureDns {
             _ => return,
         };
         let answering = self.served.len();
-        for (i, ready) in ready.into_iter().enumerate() {
+        let datagrams = answering + self.outbound.len();
+        let (ready, streams) = ready.split_at(datagrams);
+        let (listeners, askers) = streams.split_at(answering);
+        for (at, ready) in listeners.iter().enumerate() {
+            if *ready {
+                self.accept(at);
+            }
+        }
+        let askers: Vec<bool> = askers.to_vec();
+        self.read_tcp(snapshot, &askers, out);
+        for (i, &ready) in ready.iter().enumerate() {
             if !ready {
                 continue;
             }
@@ -256,6 +299,70 @@ impl AzureDns {
                 }
             }
         }
+    }
+
+    /// Takes the TCP connections waiting on listener `at`, as many as
+    /// there is room for; the others are closed.
+    fn accept(&mut self, at: usize) {
+        let served = &self.served[at];
+        while let Ok((stream, _)) = served.listener.accept() {
+            if self.tcp.len() >= MAX_TCP || stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            self.tcp.push(TcpAsker {
+                view: served.view,
+                stream,
+                read: Vec::new(),
+                deadline: Instant::now() + TCP_DEADLINE,
+            });
+        }
+    }
+
+    /// Reads the TCP askers that are ready; a whole question is answered
+    /// (one write, whatever fits: an asker that takes nothing loses its
+    /// answer) and the connection closed, as is one past its deadline or
+    /// longer than a DNS message.
+    fn read_tcp(&mut self, snapshot: &Snapshot, ready: &[bool], out: &mut Vec<u8>) {
+        let now = Instant::now();
+        let mut chunk = [0u8; 4096];
+        let mut done = vec![false; self.tcp.len()];
+        for (i, asker) in self.tcp.iter_mut().enumerate() {
+            if ready.get(i).copied().unwrap_or(false) {
+                match asker.stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => done[i] = true,
+                    Ok(n) => asker.read.extend_from_slice(&chunk[..n]),
+                }
+            }
+            if asker.read.len() >= 2 {
+                let length = usize::from(u16::from_be_bytes([asker.read[0], asker.read[1]]));
+                if asker.read.len() >= 2 + length {
+                    count(&self.counters.queries);
+                    let message = &asker.read[2..2 + length];
+                    match snapshot.names.answer_tcp(asker.view, message, out) {
+                        Outcome::Answered(_) => {
+                            let mut framed = (out.len() as u16).to_be_bytes().to_vec();
+                            framed.extend_from_slice(out);
+                            match asker.stream.write(&framed) {
+                                Ok(_) => count(&self.counters.answers),
+                                Err(_) => count(&self.counters.send_failed),
+                            }
+                        }
+                        Outcome::Malformed => count(&self.counters.malformed),
+                        // A question a rule forwards is asked over UDP.
+                        Outcome::Forward(_) => count(&self.counters.send_failed),
+                    }
+                    done[i] = true;
+                }
+            }
+            if asker.deadline <= now || asker.read.len() > MAX_TCP_MESSAGE + 2 {
+                done[i] = true;
+            }
+        }
+        let mut i = 0;
+        self.tcp.retain(|_| {
+            i += 1;
+            !done[i - 1]
+        });
     }
 
     /// A question that reached answering socket `at`.
@@ -397,6 +504,8 @@ impl AzureDns {
             }
             self.serve(&current.snapshot, &mut datagram, &mut out);
             self.expire(&mut out);
+            // TCP askers past their deadline go, whatever came.
+            self.read_tcp(&current.snapshot, &[], &mut out);
         }
     }
 }
@@ -408,11 +517,23 @@ fn send(socket: &UdpSocket, answer: &[u8], to: SocketAddr, counters: &DnsCounter
     }
 }
 
-/// A non-blocking UDP socket bound to `address` in the namespace `netns`.
-fn bind_in(netns: &str, address: SocketAddr) -> anyhow::Result<UdpSocket> {
-    let socket = netns::run_in(netns, || Ok(UdpSocket::bind(address)?))?;
+/// A non-blocking UDP socket bound to `address` in the namespace `netns`,
+/// and a TCP listener on `listening` there, when asked.
+fn bind_in(
+    netns: &str,
+    address: SocketAddr,
+    listening: Option<SocketAddr>,
+) -> anyhow::Result<(UdpSocket, Option<TcpListener>)> {
+    let (socket, listener) = netns::run_in(netns, || {
+        let socket = UdpSocket::bind(address)?;
+        let listener = listening.map(TcpListener::bind).transpose()?;
+        Ok((socket, listener))
+    })?;
     socket.set_nonblocking(true)?;
-    Ok(socket)
+    if let Some(l) = &listener {
+        l.set_nonblocking(true)?;
+    }
+    Ok((socket, listener))
 }
 
 /// Starts the Azure DNS thread of a daemon: it follows `plane` and answers
