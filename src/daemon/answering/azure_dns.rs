@@ -342,9 +342,11 @@ impl AzureDns {
                         Outcome::Answered(_) => {
                             let mut framed = (out.len() as u16).to_be_bytes().to_vec();
                             framed.extend_from_slice(out);
+                            // One write: what the socket does not take now
+                            // is not waited for.
                             match asker.stream.write(&framed) {
-                                Ok(_) => count(&self.counters.answers),
-                                Err(_) => count(&self.counters.send_failed),
+                                Ok(n) if n == framed.len() => count(&self.counters.answers),
+                                _ => count(&self.counters.send_failed),
                             }
                         }
                         Outcome::Malformed => count(&self.counters.malformed),
