@@ -529,7 +529,7 @@ fn failed_expectations(source: &str, results: &[expectations::ExpectationResult]
 /// The first line of `check`: what the file declares.
 fn summary(path: &Path, t: &topology::Topology) -> String {
     format!(
-        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{}{}{})\n",
+        "{}: ok ({} VNets, {} peering links, {} NICs, {} route tables, {} NSGs{}{}{}{}{})\n",
         path.display(),
         t.vnets.len(),
         t.peerings.len(),
@@ -564,12 +564,28 @@ fn summary(path: &Path, t: &topology::Topology) -> String {
                 format!(", {n} Azure Firewalls ({})", fws.join(", "))
             }
         },
+        names_summary(t),
         if t.expectations.is_empty() {
             String::new()
         } else {
             format!(", {} expectations", t.expectations.len())
         }
     )
+}
+
+/// What `check`'s first line says of names: zones, endpoints, resolvers.
+fn names_summary(t: &topology::Topology) -> String {
+    let parts: Vec<String> = [
+        (t.private_dns_zones.len(), "Private DNS zones"),
+        (t.private_endpoints.len(), "Private Endpoints"),
+        (t.dns_resolvers.len(), "DNS Private Resolvers"),
+        (t.forwarding_rulesets.len(), "forwarding rulesets"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!(", {n} {what}"))
+    .collect();
+    parts.concat()
 }
 
 /// `vnetd verify`: the expectations of CONFIG, or of the running lab's

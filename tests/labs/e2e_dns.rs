@@ -69,6 +69,30 @@ fn curl(ns: &str, url: &str) -> String {
     in_netns(ns, &["curl", "-s", "-m", "5", url])
 }
 
+/// Runs `act` while tcpdump listens on `ns`'s eth0 for `filter`; what
+/// tcpdump printed of the first packet it saw (empty: none within 10 s).
+fn captured_during(ns: &str, filter: &str, act: impl FnOnce()) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut tcpdump = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "timeout", "10", "tcpdump", "-i", "eth0", "-n", "-l", "-c", "1",
+        ])
+        .arg(filter)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting tcpdump");
+    // tcpdump says it listens before it sees anything.
+    let mut stderr = BufReader::new(tcpdump.stderr.take().unwrap());
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("listening on") {
+        line.clear();
+    }
+    act();
+    let out = tcpdump.wait_with_output().expect("tcpdump ends");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn routes(lab: &Lab, nic: &str) -> String {
     let query = Query::Routes {
         nic: Some(nic.to_string()),

@@ -69,6 +69,9 @@ pub const MAX_TCP: usize = 64;
 /// How long a TCP asker has to send its question.
 const TCP_DEADLINE: Duration = Duration::from_secs(2);
 
+/// What each UDP socket may hold for the thread.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
 /// The longest DNS message over TCP (its two-byte length).
 const MAX_TCP_MESSAGE: usize = 65_535;
 
@@ -528,6 +531,9 @@ fn bind_in(
 ) -> anyhow::Result<(UdpSocket, Option<TcpListener>)> {
     let (socket, listener) = netns::run_in(netns, || {
         let socket = UdpSocket::bind(address)?;
+        // Room for a burst while the thread answers another socket (the
+        // kernel caps it at net.core.rmem_max).
+        let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &RECEIVE_BUFFER);
         let listener = listening.map(TcpListener::bind).transpose()?;
         Ok((socket, listener))
     })?;
