@@ -3,7 +3,9 @@
 //! and the Private Endpoints of a storage account and a key vault, a spoke
 //! asking the forwarder, two privatelink zones written by the endpoints'
 //! DNS zone groups, a private zone with every record type and
-//! auto-registration, a reverse zone), the Terraform state of the same
+//! auto-registration, a reverse zone, a DNS Private Resolver with a
+//! Dynamic inbound endpoint and a forwarding ruleset to on-premises DNS
+//! servers linked to both VNets), the Terraform state of the same
 //! network once applied (`tests/import/tfstate/private-endpoints.tfstate`)
 //! and its `az` dump (`tests/import/az/private-endpoints`) give the same
 //! topology, which `vnetd check` accepts without a warning and whose names
@@ -89,7 +91,8 @@ fn the_three_imports_give_the_same_names() {
 /// subnet's policies, every record set with its TTL, the links with
 /// auto-registration and NxDomainRedirect, both endpoints (the Dynamic one
 /// on the first free address after the Static one) and the A records
-/// their zone groups write, with Azure's TTL of 10 seconds.
+/// their zone groups write, with Azure's TTL of 10 seconds (and the A
+/// record naming the resolver's inbound endpoint).
 #[test]
 fn the_imported_names_are_the_configurations() {
     let text = std::fs::read_to_string(repo(EXPECTED)).unwrap();
@@ -111,7 +114,12 @@ fn the_imported_names_are_the_configurations() {
         .collect();
     assert_eq!(
         policies,
-        [("pe", "RouteTableEnabled"), ("shared", "Disabled")]
+        [
+            ("dns-in", "Disabled"),
+            ("dns-out", "Disabled"),
+            ("pe", "RouteTableEnabled"),
+            ("shared", "Disabled")
+        ]
     );
     let dns1 = &t.nics[t.nic_by_name("dns1").unwrap()];
     assert_eq!(servers(&dns1.dns_servers), ["168.63.129.16"]);
@@ -142,6 +150,7 @@ fn the_imported_names_are_the_configurations() {
             "dns A 300 10.0.2.4",
             "dns AAAA 300 fd00:2::4",
             "files CNAME 3600 stcontoso.blob.core.windows.net",
+            "resolver A 300 10.0.4.4",
             "storage A 300 10.0.3.4",
         ]
     );
@@ -213,6 +222,90 @@ fn the_imported_names_are_the_configurations() {
             "pe-stcontoso-blob hub/pe 10.0.3.4 stcontoso.blob.core.windows.net -> \
              stcontoso.privatelink.blob.core.windows.net [privatelink.blob.core.windows.net]",
         ]
+    );
+}
+
+/// The resolver with its endpoints (the Dynamic inbound one on its
+/// subnet's first usable address, the outbound one sending from its own
+/// subnet's) and the ruleset with its outbound endpoint, its links and its
+/// rules (a target without a port on 53, the disabled rule disabled), as
+/// the parser reads the imported file.
+#[test]
+fn the_imported_resolver_and_ruleset_are_the_configurations() {
+    let text = std::fs::read_to_string(repo(EXPECTED)).unwrap();
+    let loaded = vnetd::topology::parse_str("expected.yaml", &text).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let t = loaded.topology;
+
+    let resolvers: Vec<String> = t
+        .dns_resolvers
+        .iter()
+        .map(|r| {
+            let show = |name: &str, subnet, address: std::net::IpAddr| {
+                format!("{name} {} {address}", t.subnet_path(subnet))
+            };
+            let inbound: Vec<String> = (r.inbound.iter())
+                .map(|e| show(&e.name, e.subnet, e.address))
+                .collect();
+            let outbound: Vec<String> = (r.outbound.iter())
+                .map(|e| show(&e.name, e.subnet, e.address))
+                .collect();
+            format!(
+                "{} in {}: inbound [{}] outbound [{}]",
+                r.name,
+                t.vnets[r.vnet].name,
+                inbound.join(", "),
+                outbound.join(", ")
+            )
+        })
+        .collect();
+    assert_eq!(
+        resolvers,
+        ["hub-resolver in hub: inbound [in hub/dns-in 10.0.4.4] outbound [out hub/dns-out 10.0.4.20]"]
+    );
+
+    let rulesets: Vec<String> = t
+        .forwarding_rulesets
+        .iter()
+        .map(|set| {
+            let outbound: Vec<String> = (set.outbound_endpoints.iter())
+                .map(|(r, e)| {
+                    let resolver = &t.dns_resolvers[*r];
+                    format!("{}/{}", resolver.name, resolver.outbound[*e].name)
+                })
+                .collect();
+            let links: Vec<&str> = set
+                .links
+                .iter()
+                .map(|v| t.vnets[*v].name.as_str())
+                .collect();
+            let rules: Vec<String> = (set.rules.iter())
+                .map(|rule| {
+                    let targets: Vec<String> =
+                        rule.targets.iter().map(ToString::to_string).collect();
+                    format!(
+                        "{} {} {} -> {}",
+                        rule.name,
+                        rule.domain,
+                        if rule.enabled { "enabled" } else { "disabled" },
+                        targets.join(" ")
+                    )
+                })
+                .collect();
+            format!(
+                "{} via {} linked to {}: {}",
+                set.name,
+                outbound.join(" "),
+                links.join(" "),
+                rules.join("; ")
+            )
+        })
+        .collect();
+    assert_eq!(
+        rulesets,
+        ["onprem via hub-resolver/out linked to hub spoke1: \
+          corp corp.contoso.com enabled -> 192.168.1.10:53; \
+          legacy legacy.contoso.com disabled -> 192.168.1.11:53 192.168.1.12:5353"]
     );
 }
 
@@ -400,6 +493,69 @@ fn an_az_reference_to_what_the_dump_lacks_is_refused_at_its_place() {
         stderr.ends_with(
             "private_dns_zones[contoso.internal].records[files].records[0]: `not a name` is not \
              a CNAME value (expected one name)\n"
+        ),
+        "{stderr}"
+    );
+}
+
+/// A resolver's endpoint, a ruleset's rule and link name their resolver
+/// and ruleset by their IDs, and a ruleset its outbound endpoints: each
+/// must be an object of the dump. What vnetd refuses of an endpoint (one
+/// in a subnet that holds Private Endpoints) is placed at the endpoint.
+#[test]
+fn an_az_resolver_or_ruleset_part_must_name_objects_of_the_dump() {
+    let rules = "dns-resolver-forwarding-rules.json";
+    let dir = az_copy_with(rules, |rules| {
+        rules[1]["id"] = json!(format!(
+            "{AZ_NET}/dnsForwardingRulesets/onprem9/forwardingRules/legacy"
+        ));
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        stderr,
+        format!(
+            "{}/{rules}:{}: [1].id: `{AZ_NET}/dnsForwardingRulesets/onprem9` names no DNS \
+             forwarding ruleset of dns-resolver-forwarding-rulesets.json\n",
+            dir.path().display(),
+            line_with(dir.path(), rules, "onprem9")
+        )
+    );
+
+    let rulesets = "dns-resolver-forwarding-rulesets.json";
+    let gone = format!("{AZ_NET}/dnsResolvers/hub-resolver/outboundEndpoints/out9");
+    let dir = az_copy_with(rulesets, |rulesets| {
+        rulesets[0]["dnsResolverOutboundEndpoints"][0]["id"] = json!(gone);
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        stderr,
+        format!(
+            "{}/{rulesets}:{}: [0].dnsResolverOutboundEndpoints[0].id: `{gone}` names no \
+             outbound endpoint of dns-resolver-outbound-endpoints.json\n",
+            dir.path().display(),
+            line_with(dir.path(), rulesets, "out9")
+        )
+    );
+
+    let inbound = "dns-resolver-inbound-endpoints.json";
+    let dir = az_copy_with(inbound, |endpoints| {
+        endpoints[0]["ipConfigurations"][0]["subnet"]["id"] =
+            json!(format!("{AZ_NET}/virtualNetworks/hub/subnets/pe"));
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    let id = format!("{AZ_NET}/dnsResolvers/hub-resolver/inboundEndpoints/in");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}/{inbound}:{}: {id}: vnetd refuses what this imports to: ",
+            dir.path().display(),
+            line_with(dir.path(), inbound, &format!("\"{id}\""))
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "hub/pe is not a resolver endpoint's alone: Azure delegates it to \
+             Microsoft.Network/dnsResolvers"
         ),
         "{stderr}"
     );

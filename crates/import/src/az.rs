@@ -23,7 +23,9 @@
 //! `dhcpOptions.dnsServers`, a NIC's `dnsSettings.dnsServers` and a
 //! subnet's `privateEndpointNetworkPolicies` are read with them; the NIC
 //! Azure makes for a Private Endpoint is the endpoint's, not imported as a
-//! NIC of the lab). Each resource's source is the Azure resource ID (for
+//! NIC of the lab); DNS Private Resolvers with their endpoints, and DNS
+//! forwarding rulesets with their rules and virtual network links, what
+//! `resolvers` says. Each resource's source is the Azure resource ID (for
 //! an association, the ID Terraform gives it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
@@ -43,6 +45,7 @@ pub mod firewall;
 mod known;
 mod model;
 pub mod names;
+pub mod resolvers;
 pub mod route_server;
 
 use super::json_file::{self, Place};
@@ -55,7 +58,7 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 19] = [
+pub const FILES: [(&str, &str); 25] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -104,6 +107,27 @@ pub const FILES: [(&str, &str); 19] = [
     (
         "private-dns-zone-groups.json",
         "az network private-endpoint dns-zone-group list --endpoint-name NAME -g GROUP -o json",
+    ),
+    ("dns-resolvers.json", "az dns-resolver list -o json"),
+    (
+        "dns-resolver-inbound-endpoints.json",
+        "az dns-resolver inbound-endpoint list --dns-resolver-name NAME -g GROUP -o json",
+    ),
+    (
+        "dns-resolver-outbound-endpoints.json",
+        "az dns-resolver outbound-endpoint list --dns-resolver-name NAME -g GROUP -o json",
+    ),
+    (
+        "dns-resolver-forwarding-rulesets.json",
+        "az dns-resolver forwarding-ruleset list -o json",
+    ),
+    (
+        "dns-resolver-forwarding-rules.json",
+        "az dns-resolver forwarding-rule list --ruleset-name NAME -g GROUP -o json",
+    ),
+    (
+        "dns-resolver-vnet-links.json",
+        "az dns-resolver vnet-link list --ruleset-name NAME -g GROUP -o json",
     ),
 ];
 
@@ -200,6 +224,14 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             endpoints: next_list(&mut files)?,
             zone_groups: next_list(&mut files)?,
         },
+        resolvers: resolvers::Lists {
+            resolvers: next_list(&mut files)?,
+            inbound: next_list(&mut files)?,
+            outbound: next_list(&mut files)?,
+            rulesets: next_list(&mut files)?,
+            rules: next_list(&mut files)?,
+            links: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
     Ok((resources, texts))
@@ -241,7 +273,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The nineteen lists, read.
+/// The twenty-five lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -254,6 +286,7 @@ pub struct Dump<'a> {
     pub firewalls: firewall::Lists<'a>,
     pub route_servers: route_server::Lists<'a>,
     pub names: names::Lists<'a>,
+    pub resolvers: resolvers::Lists<'a>,
 }
 
 impl Dump<'_> {
@@ -293,6 +326,7 @@ impl Dump<'_> {
         self.route_servers
             .resources(&self.vnets, &known, &mut out)?;
         self.names.resources(&self.nics, &known, &mut out)?;
+        self.resolvers.resources(&known, &mut out)?;
         Ok(out)
     }
 
@@ -320,6 +354,7 @@ impl Dump<'_> {
         self.firewalls.add_known(&mut known);
         self.route_servers.add_known(&mut known);
         self.names.add_known(&mut known);
+        self.resolvers.add_known(&mut known);
         known
     }
 }

@@ -24,6 +24,7 @@ mod firewalls;
 mod gateways;
 mod load_balancers;
 mod names;
+mod resolvers;
 mod route_servers;
 
 mod attrs;
@@ -151,6 +152,12 @@ pub const KINDS: &[&str] = &[
     "azurerm_private_dns_ptr_record",
     "azurerm_private_dns_srv_record",
     "azurerm_private_dns_txt_record",
+    "azurerm_private_dns_resolver",
+    "azurerm_private_dns_resolver_inbound_endpoint",
+    "azurerm_private_dns_resolver_outbound_endpoint",
+    "azurerm_private_dns_resolver_dns_forwarding_ruleset",
+    "azurerm_private_dns_resolver_forwarding_rule",
+    "azurerm_private_dns_resolver_virtual_network_link",
 ];
 
 /// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
@@ -166,7 +173,8 @@ pub const READ_IN_PART: &[&str] = &[
 /// Kinds of [`KINDS`] of which only these top-level attributes are read:
 /// in the others (a policy's DNS or threat intelligence settings, the
 /// application and DNAT rules of a rule collection group, a Route Server's
-/// public IP, a zone's SOA record, a Private Endpoint's custom NIC name) a
+/// public IP, a zone's SOA record, a Private Endpoint's custom NIC name, a
+/// forwarding rule's or link's metadata) a
 /// value only Azure knows takes a placeholder instead of refusing the
 /// configuration, or leaving the resource out.
 pub const READ_KEYS: &[(&str, &[&str])] = &[
@@ -213,6 +221,36 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "private_service_connection",
             "private_dns_zone_group",
         ],
+    ),
+    (
+        "azurerm_private_dns_resolver",
+        &["name", "virtual_network_id"],
+    ),
+    (
+        "azurerm_private_dns_resolver_inbound_endpoint",
+        &["name", "private_dns_resolver_id", "ip_configurations"],
+    ),
+    (
+        "azurerm_private_dns_resolver_outbound_endpoint",
+        &["name", "private_dns_resolver_id", "subnet_id"],
+    ),
+    (
+        "azurerm_private_dns_resolver_dns_forwarding_ruleset",
+        &["name", "private_dns_resolver_outbound_endpoint_ids"],
+    ),
+    (
+        "azurerm_private_dns_resolver_forwarding_rule",
+        &[
+            "name",
+            "dns_forwarding_ruleset_id",
+            "domain_name",
+            "enabled",
+            "target_dns_servers",
+        ],
+    ),
+    (
+        "azurerm_private_dns_resolver_virtual_network_link",
+        &["name", "dns_forwarding_ruleset_id", "virtual_network_id"],
     ),
 ];
 

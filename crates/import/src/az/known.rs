@@ -43,6 +43,14 @@ impl Known {
                     "route_server" => ("Route Server", "route-servers.json"),
                     "private_dns_zone" => ("Private DNS zone", "private-dns-zones.json"),
                     "private_endpoint" => ("Private Endpoint", "private-endpoints.json"),
+                    "dns_resolver" => ("DNS Private Resolver", "dns-resolvers.json"),
+                    "outbound_endpoint" => {
+                        ("outbound endpoint", "dns-resolver-outbound-endpoints.json")
+                    }
+                    "dns_forwarding_ruleset" => (
+                        "DNS forwarding ruleset",
+                        "dns-resolver-forwarding-rulesets.json",
+                    ),
                     _ => ("network interface", "nics.json"),
                 };
                 at.error(format!("`{id}` names no {what} of {file}"))

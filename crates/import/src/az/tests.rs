@@ -26,6 +26,7 @@ fn dump_with_vms(
         firewalls: firewall::Lists::empty(),
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
+        resolvers: resolvers::Lists::empty(),
     }
     .resources()
 }
@@ -218,6 +219,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         firewalls: firewall::Lists::empty(),
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
+        resolvers: resolvers::Lists::empty(),
     }
     .resources()
 }
@@ -381,6 +383,7 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
         firewalls: firewall::Lists::empty(),
         route_servers: route_server::Lists::empty(),
         names,
+        resolvers: resolvers::Lists::empty(),
     }
     .resources()
     .unwrap();

@@ -1,7 +1,8 @@
 //! What Azure computes and a configuration may refer to before it exists:
 //! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
 //! Private Endpoint's Static address, a VMware private cloud's circuit, an
-//! Azure Firewall's private address, a Route Server's addresses and ASN.
+//! Azure Firewall's private address, a Route Server's addresses and ASN, a
+//! DNS Private Resolver's inbound endpoint's Dynamic address.
 
 use super::*;
 use hcl::{Map, Value};
@@ -25,7 +26,11 @@ const RESERVED_AT_START: u32 = 4;
 /// private_ip_address`). A Route Server gets its `virtual_router_ips`
 /// likewise (that address and the next, its two instances', as vnetd
 /// places them) and `virtual_router_asn` (65515), which an appliance's
-/// configuration may name.
+/// configuration may name. A Dynamic inbound endpoint of a DNS Private
+/// Resolver gets that first usable address too, as Azure gives it (its
+/// subnet holds nothing else): a VNet's `dns_servers` or a forwarding
+/// rule's target names it (`azurerm_private_dns_resolver_inbound_endpoint.
+/// in.ip_configurations[0].private_ip_address`).
 pub(super) fn subnet_addresses(
     kind: &str,
     attributes: &mut Map<String, Value>,
@@ -64,6 +69,31 @@ pub(super) fn subnet_addresses(
                 };
                 let key = (names[0].clone(), names[1].clone());
                 if let Some(address) = subnets.get(&key).and_then(|p| first_usable(p)) {
+                    config
+                        .entry("private_ip_address".to_string())
+                        .or_insert_with(|| Value::from(address.to_string()));
+                }
+            }
+        }
+        "azurerm_private_dns_resolver_inbound_endpoint" => {
+            let configs = attributes.get_mut("ip_configurations");
+            let Some(Value::Array(configs)) = configs else {
+                return;
+            };
+            for config in configs.iter_mut() {
+                let Value::Object(config) = config else {
+                    continue;
+                };
+                let is_static = matches!(config.get("private_ip_allocation_method"),
+                    Some(Value::String(m)) if m.eq_ignore_ascii_case("static"));
+                let id = text(config, "subnet_id");
+                let kinds = ["virtualNetworks", "subnets"];
+                let Some(names) = crate::write::id_names(&id, &kinds) else {
+                    continue;
+                };
+                let key = (names[0].clone(), names[1].clone());
+                let address = subnets.get(&key).and_then(|p| first_usable(p));
+                if let Some(address) = address.filter(|_| !is_static) {
                     config
                         .entry("private_ip_address".to_string())
                         .or_insert_with(|| Value::from(address.to_string()));
@@ -314,9 +344,10 @@ fn firewall_or_route_server_id(
 /// The ID of a resource of names: a Private DNS zone, its links and record
 /// sets (`.../privateDnsZones/ZONE/A/NAME`, as Azure names a record set by
 /// its type), a Private Endpoint, a VNet's DNS servers (azurerm's own ID),
-/// and a PaaS resource a Private Endpoint may reach (its own provider's
-/// ID, which tells the endpoint what it reaches); `base` is the
-/// `.../providers` of the resource's group.
+/// a PaaS resource a Private Endpoint may reach (its own provider's ID,
+/// which tells the endpoint what it reaches), a DNS Private Resolver and
+/// its endpoints (under it), a forwarding ruleset and its rules and links
+/// (under it); `base` is the `.../providers` of the resource's group.
 fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str) -> Option<String> {
     if let Some(paas) = crate::write::paas_of_kind(kind) {
         let (namespace, resource_type) = (paas.namespace, paas.resource_type);
@@ -348,6 +379,30 @@ fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str)
         "azurerm_virtual_network_dns_servers" => {
             format!("{}/dnsServers/default", text("virtual_network_id"))
         }
+        "azurerm_private_dns_resolver" => network(format!("dnsResolvers/{name}")),
+        "azurerm_private_dns_resolver_inbound_endpoint" => {
+            format!(
+                "{}/inboundEndpoints/{name}",
+                text("private_dns_resolver_id")
+            )
+        }
+        "azurerm_private_dns_resolver_outbound_endpoint" => {
+            format!(
+                "{}/outboundEndpoints/{name}",
+                text("private_dns_resolver_id")
+            )
+        }
+        "azurerm_private_dns_resolver_dns_forwarding_ruleset" => {
+            network(format!("dnsForwardingRulesets/{name}"))
+        }
+        "azurerm_private_dns_resolver_forwarding_rule" => format!(
+            "{}/forwardingRules/{name}",
+            text("dns_forwarding_ruleset_id")
+        ),
+        "azurerm_private_dns_resolver_virtual_network_link" => format!(
+            "{}/virtualNetworkLinks/{name}",
+            text("dns_forwarding_ruleset_id")
+        ),
         _ => return None,
     })
 }
@@ -525,6 +580,67 @@ mod tests {
         assert_eq!(
             pe["private_service_connection"][0]["private_ip_address"],
             "10.0.3.4"
+        );
+    }
+
+    /// A Dynamic inbound endpoint of a resolver gets the first usable
+    /// address of its subnet, as Azure gives it (the subnet holds nothing
+    /// else); a Static one keeps its own, or has none; the endpoint's ID
+    /// is under its resolver's, a rule's under its ruleset's.
+    #[test]
+    fn a_dynamic_inbound_endpoint_gets_the_first_usable_address_of_its_subnet() {
+        let mut subnets = SubnetPrefixes::new();
+        let mut subnet = object(serde_json::json!({"name": "dns-in",
+            "virtual_network_name": "hub", "address_prefixes": ["10.0.4.0/28"]}));
+        subnet_addresses("azurerm_subnet", &mut subnet, &mut subnets);
+        let subnet_id = "/x/virtualNetworks/hub/subnets/dns-in";
+        let mut endpoint = |config: serde_json::Value| {
+            let mut attributes = object(serde_json::json!({"name": "in",
+                "private_dns_resolver_id": "/r/dnsResolvers/hub-resolver",
+                "ip_configurations": [config]}));
+            let kind = "azurerm_private_dns_resolver_inbound_endpoint";
+            computed_attributes(kind, "in", &mut attributes);
+            subnet_addresses(kind, &mut attributes, &mut subnets);
+            serde_json::to_value(&attributes).unwrap()
+        };
+        let dynamic = endpoint(serde_json::json!({"subnet_id": subnet_id,
+            "private_ip_allocation_method": "Dynamic"}));
+        assert_eq!(
+            dynamic["id"],
+            "/r/dnsResolvers/hub-resolver/inboundEndpoints/in"
+        );
+        assert_eq!(
+            dynamic["ip_configurations"][0]["private_ip_address"],
+            "10.0.4.4"
+        );
+        let unsaid = endpoint(serde_json::json!({"subnet_id": subnet_id}));
+        assert_eq!(
+            unsaid["ip_configurations"][0]["private_ip_address"],
+            "10.0.4.4"
+        );
+        let fixed = endpoint(serde_json::json!({"subnet_id": subnet_id,
+            "private_ip_allocation_method": "Static", "private_ip_address": "10.0.4.9"}));
+        assert_eq!(
+            fixed["ip_configurations"][0]["private_ip_address"],
+            "10.0.4.9"
+        );
+        let lacking = endpoint(serde_json::json!({"subnet_id": subnet_id,
+            "private_ip_allocation_method": "Static"}));
+        assert_eq!(
+            lacking["ip_configurations"][0].get("private_ip_address"),
+            None
+        );
+
+        let mut rule = object(serde_json::json!({"name": "corp",
+            "dns_forwarding_ruleset_id": "/r/dnsForwardingRulesets/onprem"}));
+        computed_attributes(
+            "azurerm_private_dns_resolver_forwarding_rule",
+            "r",
+            &mut rule,
+        );
+        assert_eq!(
+            serde_json::to_value(&rule).unwrap()["id"],
+            "/r/dnsForwardingRulesets/onprem/forwardingRules/corp"
         );
     }
 

@@ -187,6 +187,11 @@ fn needs_value(key: &str) -> bool {
         "network_policies",
         "resolution_policy",
     ];
+    // A forwarding rule's domain is what it forwards, not a resource's
+    // name.
+    if key == "domain_name" {
+        return true;
+    }
     if NAMING.contains(&key)
         || key.ends_with("_id")
         || key.ends_with("_ids")
@@ -325,7 +330,10 @@ pub fn settle(
 /// another resource (an ID or its name) that is wholly unknown: what it
 /// names is not in the configuration.
 fn is_whole_reference(key: &str, text: &str) -> bool {
-    let reference = key.ends_with("_id") || key.ends_with("_ids") || key.ends_with("_name");
+    // A forwarding rule's `domain_name` is a value, not another resource's
+    // name.
+    let reference = (key.ends_with("_id") || key.ends_with("_ids") || key.ends_with("_name"))
+        && key != "domain_name";
     let whole = text.starts_with(OPEN) && text.ends_with(CLOSE) && text.matches(OPEN).count() == 1;
     // Through a resource of the configuration (`azurerm_virtual_network.
     // hub.name <- random_pet.p.id`), it names what the file declares.
@@ -593,6 +601,29 @@ mod tests {
         );
     }
 
+    /// A forwarding rule's domain is a value the topology needs, not a
+    /// name: a variable without a value is refused, not a placeholder.
+    #[test]
+    fn a_rules_domain_is_needed_not_a_placeholder() {
+        let kind = "azurerm_private_dns_resolver_forwarding_rule";
+        let rule = Resource {
+            kind: kind.into(),
+            name: "corp".into(),
+            attributes: serde_json::json!({"name": "corp",
+                "domain_name": text_of(&unknown("var.corp_domain")),
+                "target_dns_servers": [{"ip_address": "192.168.1.10", "port": 53}]}),
+            source: "dns.tf:4".into(),
+        };
+        let err = settle(&mut vec![rule], &[kind], &[], &[], &mut Vec::new()).unwrap_err();
+        assert_eq!(err.location, "dns.tf:4");
+        assert!(
+            err.message.contains("`domain_name` has no value")
+                && err.message.contains("give it with --var corp_domain=VALUE"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn a_resource_referring_outside_the_configuration_is_left_out() {
         let hub_id = text_of(&unknown("var.hub_vnet_id"));
@@ -704,6 +735,8 @@ mod tests {
             "asn",
             "peer_ip",
             "hub_routing_preference",
+            "domain_name",
+            "private_ip_allocation_method",
         ] {
             assert!(needs_value(key), "{key}");
         }

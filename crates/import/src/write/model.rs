@@ -1,9 +1,9 @@
 //! What the writer knows before it writes: the VNets, subnets, peerings,
 //! NICs, NSGs and route tables the resources describe, with the DNS servers
 //! of VNets and NICs (and, in modules of their own, load balancers,
-//! gateways, ExpressRoute, firewalls, Route Servers, Private DNS zones and
-//! Private Endpoints), gathered by name, with the allocation of Dynamic
-//! private addresses.
+//! gateways, ExpressRoute, firewalls, Route Servers, Private DNS zones,
+//! Private Endpoints, DNS Private Resolvers and forwarding rulesets),
+//! gathered by name, with the allocation of Dynamic private addresses.
 
 use super::*;
 use crate::{ImportError, Resource};
@@ -152,6 +152,8 @@ pub(super) struct Model<'r> {
     pub(super) route_servers: BTreeMap<String, route_servers::RouteServer>,
     /// Private DNS zones and Private Endpoints.
     pub(super) names: names::Names,
+    /// DNS Private Resolvers and forwarding rulesets.
+    pub(super) resolvers: resolvers::Resolvers,
 }
 
 impl<'r> Model<'r> {
@@ -275,6 +277,14 @@ impl<'r> Model<'r> {
             "azurerm_private_dns_zone_virtual_network_link" => self.add_zone_link(&a),
             "azurerm_private_endpoint" => self.add_private_endpoint(&a, index),
             kind if names::record_type(kind).is_some() => self.add_record_set(&a),
+            "azurerm_private_dns_resolver" => self.add_dns_resolver(&a),
+            "azurerm_private_dns_resolver_inbound_endpoint" => self.add_inbound_endpoint(&a),
+            "azurerm_private_dns_resolver_outbound_endpoint" => self.add_outbound_endpoint(&a),
+            "azurerm_private_dns_resolver_dns_forwarding_ruleset" => {
+                self.add_forwarding_ruleset(&a)
+            }
+            "azurerm_private_dns_resolver_forwarding_rule" => self.add_forwarding_rule(&a),
+            "azurerm_private_dns_resolver_virtual_network_link" => self.add_ruleset_link(&a),
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;

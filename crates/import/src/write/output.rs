@@ -109,6 +109,7 @@ impl Model<'_> {
         self.render_firewalls(&mut out);
         self.render_route_servers(&mut out);
         self.render_names(&mut out);
+        self.render_resolvers(&mut out);
         out
     }
 

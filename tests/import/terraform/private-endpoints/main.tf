@@ -317,3 +317,124 @@ resource "azurerm_private_endpoint" "events" {
     is_manual_connection           = false
   }
 }
+
+# A DNS Private Resolver in the hub: its inbound endpoint (Dynamic: the
+# import gives it the first usable address of its subnet, as Azure does)
+# answers as Azure DNS of the hub, and a ruleset linked to both VNets sends
+# the company's on-premises names to its DNS servers through the outbound
+# endpoint. Each endpoint has a /28 of its own, delegated to the resolver.
+resource "azurerm_subnet" "dns_in" {
+  name                 = "dns-in"
+  resource_group_name  = azurerm_resource_group.rg.name
+  virtual_network_name = azurerm_virtual_network.hub.name
+  address_prefixes     = ["10.0.4.0/28"]
+
+  delegation {
+    name = "Microsoft.Network.dnsResolvers"
+    service_delegation {
+      name    = "Microsoft.Network/dnsResolvers"
+      actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"]
+    }
+  }
+}
+
+resource "azurerm_subnet" "dns_out" {
+  name                 = "dns-out"
+  resource_group_name  = azurerm_resource_group.rg.name
+  virtual_network_name = azurerm_virtual_network.hub.name
+  address_prefixes     = ["10.0.4.16/28"]
+
+  delegation {
+    name = "Microsoft.Network.dnsResolvers"
+    service_delegation {
+      name    = "Microsoft.Network/dnsResolvers"
+      actions = ["Microsoft.Network/virtualNetworks/subnets/join/action"]
+    }
+  }
+}
+
+resource "azurerm_private_dns_resolver" "hub" {
+  name                = "hub-resolver"
+  resource_group_name = azurerm_resource_group.rg.name
+  location            = azurerm_resource_group.rg.location
+  virtual_network_id  = azurerm_virtual_network.hub.id
+}
+
+resource "azurerm_private_dns_resolver_inbound_endpoint" "in" {
+  name                    = "in"
+  private_dns_resolver_id = azurerm_private_dns_resolver.hub.id
+  location                = azurerm_private_dns_resolver.hub.location
+
+  ip_configurations {
+    private_ip_allocation_method = "Dynamic"
+    subnet_id                    = azurerm_subnet.dns_in.id
+  }
+}
+
+resource "azurerm_private_dns_resolver_outbound_endpoint" "out" {
+  name                    = "out"
+  private_dns_resolver_id = azurerm_private_dns_resolver.hub.id
+  location                = azurerm_private_dns_resolver.hub.location
+  subnet_id               = azurerm_subnet.dns_out.id
+}
+
+# The resolver under a name of the company's own: the inbound endpoint's
+# address, known before apply as Azure gives it.
+resource "azurerm_private_dns_a_record" "resolver" {
+  name                = "resolver"
+  zone_name           = azurerm_private_dns_zone.internal.name
+  resource_group_name = azurerm_resource_group.rg.name
+  ttl                 = 300
+  records             = [azurerm_private_dns_resolver_inbound_endpoint.in.ip_configurations[0].private_ip_address]
+}
+
+resource "azurerm_private_dns_resolver_dns_forwarding_ruleset" "onprem" {
+  name                                       = "onprem"
+  resource_group_name                        = azurerm_resource_group.rg.name
+  location                                   = azurerm_resource_group.rg.location
+  private_dns_resolver_outbound_endpoint_ids = [azurerm_private_dns_resolver_outbound_endpoint.out.id]
+}
+
+resource "azurerm_private_dns_resolver_forwarding_rule" "corp" {
+  name                      = "corp"
+  dns_forwarding_ruleset_id = azurerm_private_dns_resolver_dns_forwarding_ruleset.onprem.id
+  domain_name               = "corp.contoso.com."
+  enabled                   = true
+
+  target_dns_servers {
+    ip_address = "192.168.1.10"
+    port       = 53
+  }
+}
+
+# Kept for the migration, switched off: its first target takes the
+# default port.
+resource "azurerm_private_dns_resolver_forwarding_rule" "legacy" {
+  name                      = "legacy"
+  dns_forwarding_ruleset_id = azurerm_private_dns_resolver_dns_forwarding_ruleset.onprem.id
+  domain_name               = "legacy.contoso.com."
+  enabled                   = false
+
+  target_dns_servers {
+    ip_address = "192.168.1.11"
+  }
+
+  target_dns_servers {
+    ip_address = "192.168.1.12"
+    port       = 5353
+  }
+
+  metadata = {
+    owner = "network-team"
+  }
+}
+
+resource "azurerm_private_dns_resolver_virtual_network_link" "onprem" {
+  for_each = {
+    "onprem-hub"    = azurerm_virtual_network.hub.id
+    "onprem-spoke1" = azurerm_virtual_network.spoke1.id
+  }
+  name                      = each.key
+  dns_forwarding_ruleset_id = azurerm_private_dns_resolver_dns_forwarding_ruleset.onprem.id
+  virtual_network_id        = each.value
+}

@@ -1,0 +1,216 @@
+//! DNS Private Resolvers as the Azure CLI lists them (`az dns-resolver
+//! list`, and `az dns-resolver inbound-endpoint list` and `outbound-endpoint
+//! list` for each resolver) and DNS forwarding rulesets (`az dns-resolver
+//! forwarding-ruleset list`, and `az dns-resolver forwarding-rule list` and
+//! `vnet-link list` for each ruleset), turned into the azurerm resources
+//! Terraform would hold for them: `azurerm_private_dns_resolver`, its
+//! `_inbound_endpoint`s and `_outbound_endpoint`s,
+//! `azurerm_private_dns_resolver_dns_forwarding_ruleset`, its
+//! `_forwarding_rule`s and `_virtual_network_link`s.
+//!
+//! An endpoint's ID names its resolver
+//! (`.../dnsResolvers/RESOLVER/inboundEndpoints/NAME`), a rule's and a
+//! link's their ruleset (`.../dnsForwardingRulesets/RULESET/
+//! forwardingRules/NAME`); each must be an object of the dump. A rule's
+//! `forwardingRuleState` is its `enabled` (`Disabled` is false, anything
+//! else, or none, true: Azure's default is Enabled).
+
+use super::model::{
+    DnsResolver, ForwardingRule, ForwardingRuleset, InboundEndpoint, OutboundEndpoint, RulesetLink,
+};
+use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use crate::{ImportError, Resource};
+use serde_json::{json, Map, Value};
+
+/// The six lists of a dump that hold resolvers and rulesets, read.
+pub struct Lists<'a> {
+    pub resolvers: List<'a, DnsResolver>,
+    pub inbound: List<'a, InboundEndpoint>,
+    pub outbound: List<'a, OutboundEndpoint>,
+    pub rulesets: List<'a, ForwardingRuleset>,
+    pub rules: List<'a, ForwardingRule>,
+    pub links: List<'a, RulesetLink>,
+}
+
+impl Lists<'_> {
+    /// No resolver, endpoint, ruleset, rule or link.
+    pub fn empty() -> Self {
+        fn none<T>() -> List<'static, T> {
+            List {
+                at: Place::root("", ""),
+                items: Vec::new(),
+            }
+        }
+        Lists {
+            resolvers: none(),
+            inbound: none(),
+            outbound: none(),
+            rulesets: none(),
+            rules: none(),
+            links: none(),
+        }
+    }
+
+    /// The IDs others refer to: the resolvers', the outbound endpoints'
+    /// and the rulesets'.
+    pub(super) fn add_known(&self, known: &mut Known) {
+        for resolver in &self.resolvers.items {
+            known.add("dns_resolver", &resolver.id);
+        }
+        for endpoint in &self.outbound.items {
+            known.add("outbound_endpoint", &endpoint.id);
+        }
+        for ruleset in &self.rulesets.items {
+            known.add("dns_forwarding_ruleset", &ruleset.id);
+        }
+    }
+
+    /// The azurerm resources of the six lists.
+    pub(super) fn resources(
+        &self,
+        known: &Known,
+        out: &mut Vec<Resource>,
+    ) -> Result<(), ImportError> {
+        for (at, resolver) in self.resolvers.each() {
+            let (name, id, group) = identity(&at, resolver)?;
+            let vnet = resolver.virtual_network.as_ref();
+            let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
+                return Err(at.error(format!(
+                    "DNS Private Resolver `{name}` has no `virtualNetwork`"
+                )));
+            };
+            let mut attributes =
+                resource_attributes(&id, &name, &group, resolver.location.as_deref());
+            attributes.insert("virtual_network_id".into(), json!(vnet));
+            out.push(resource(
+                "azurerm_private_dns_resolver",
+                &name,
+                attributes,
+                &id,
+            ));
+        }
+        for (at, endpoint) in self.inbound.each() {
+            let (name, id, group) = identity(&at, endpoint)?;
+            let resolver = parent(&at, &id, "inboundEndpoints", "dns_resolver", known)?;
+            let mut configurations = Vec::new();
+            for (index, config) in endpoint.ip_configurations.iter().enumerate() {
+                let at = at.key("ipConfigurations").index(index);
+                let subnet = config.subnet.as_ref();
+                let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
+                    return Err(at.error(format!(
+                        "an IP configuration of inbound endpoint `{name}` has no `subnet`"
+                    )));
+                };
+                let mut block = Map::new();
+                block.insert("subnet_id".into(), json!(subnet));
+                let address = given(config.private_ip_address.as_deref());
+                put_str(&mut block, "private_ip_address", address);
+                let method = given(config.private_ip_allocation_method.as_deref());
+                put_str(&mut block, "private_ip_allocation_method", method);
+                configurations.push(Value::Object(block));
+            }
+            let mut attributes = resource_attributes(&id, &name, &group, None);
+            attributes.insert("private_dns_resolver_id".into(), json!(resolver));
+            attributes.insert("ip_configurations".into(), Value::Array(configurations));
+            let kind = "azurerm_private_dns_resolver_inbound_endpoint";
+            out.push(resource(kind, &name, attributes, &id));
+        }
+        for (at, endpoint) in self.outbound.each() {
+            let (name, id, group) = identity(&at, endpoint)?;
+            let resolver = parent(&at, &id, "outboundEndpoints", "dns_resolver", known)?;
+            let subnet = endpoint.subnet.as_ref();
+            let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
+                return Err(at.error(format!("outbound endpoint `{name}` has no `subnet`")));
+            };
+            let mut attributes = resource_attributes(&id, &name, &group, None);
+            attributes.insert("private_dns_resolver_id".into(), json!(resolver));
+            attributes.insert("subnet_id".into(), json!(subnet));
+            let kind = "azurerm_private_dns_resolver_outbound_endpoint";
+            out.push(resource(kind, &name, attributes, &id));
+        }
+        for (at, ruleset) in self.rulesets.each() {
+            let (name, id, group) = identity(&at, ruleset)?;
+            let endpoints = known.references(
+                "outbound_endpoint",
+                &at.key("dnsResolverOutboundEndpoints"),
+                &ruleset.dns_resolver_outbound_endpoints,
+            )?;
+            let mut attributes =
+                resource_attributes(&id, &name, &group, ruleset.location.as_deref());
+            attributes.insert(
+                "private_dns_resolver_outbound_endpoint_ids".into(),
+                json!(endpoints),
+            );
+            let kind = "azurerm_private_dns_resolver_dns_forwarding_ruleset";
+            out.push(resource(kind, &name, attributes, &id));
+        }
+        for (at, rule) in self.rules.each() {
+            let (name, id, group) = identity(&at, rule)?;
+            let ruleset = parent(&at, &id, "forwardingRules", "dns_forwarding_ruleset", known)?;
+            let Some(domain) = given(rule.domain_name.as_deref()) else {
+                return Err(at.error(format!("forwarding rule `{name}` has no `domainName`")));
+            };
+            let state = given(rule.forwarding_rule_state.as_deref());
+            let enabled = !state.is_some_and(|s| s.eq_ignore_ascii_case("Disabled"));
+            let targets: Vec<Value> = (rule.target_dns_servers.iter())
+                .map(|t| {
+                    let mut block = Map::new();
+                    block.insert("ip_address".into(), json!(t.ip_address));
+                    if let Some(port) = t.port {
+                        block.insert("port".into(), json!(port));
+                    }
+                    Value::Object(block)
+                })
+                .collect();
+            let mut attributes = resource_attributes(&id, &name, &group, None);
+            attributes.insert("dns_forwarding_ruleset_id".into(), json!(ruleset));
+            attributes.insert("domain_name".into(), json!(domain));
+            attributes.insert("enabled".into(), json!(enabled));
+            attributes.insert("target_dns_servers".into(), Value::Array(targets));
+            let kind = "azurerm_private_dns_resolver_forwarding_rule";
+            out.push(resource(kind, &name, attributes, &id));
+        }
+        for (at, link) in self.links.each() {
+            let (name, id, group) = identity(&at, link)?;
+            let ruleset = parent(
+                &at,
+                &id,
+                "virtualNetworkLinks",
+                "dns_forwarding_ruleset",
+                known,
+            )?;
+            let vnet = link.virtual_network.as_ref();
+            let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
+                return Err(at.error(format!("link `{name}` has no `virtualNetwork`")));
+            };
+            let mut attributes = resource_attributes(&id, &name, &group, None);
+            attributes.insert("dns_forwarding_ruleset_id".into(), json!(ruleset));
+            attributes.insert("virtual_network_id".into(), json!(vnet));
+            let kind = "azurerm_private_dns_resolver_virtual_network_link";
+            out.push(resource(kind, &name, attributes, &id));
+        }
+        Ok(())
+    }
+}
+
+/// The ID of the object `id` (`.../PARENT/P/CHILDREN/NAME`) is a part of,
+/// which must be an object of the dump of kind `parent_kind`.
+fn parent(
+    at: &Place<'_>,
+    id: &str,
+    children: &str,
+    parent_kind: &'static str,
+    known: &Known,
+) -> Result<String, ImportError> {
+    let marker = format!("/{}/", children.to_ascii_lowercase());
+    let Some(end) = id.to_ascii_lowercase().rfind(&marker) else {
+        let (what, path) = match parent_kind {
+            "dns_resolver" => ("DNS Private Resolver", "dnsResolvers/RESOLVER"),
+            _ => ("DNS forwarding ruleset", "dnsForwardingRulesets/RULESET"),
+        };
+        return Err(at.key("id").error(format!(
+            "`{id}` is not the ID of a part of a {what} (.../{path}/{children}/NAME)"
+        )));
+    };
+    known.resolve(parent_kind, &at.key("id"), &id[..end])
+}
