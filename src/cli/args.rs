@@ -180,7 +180,8 @@ pub enum Command {
         /// A NIC or on-premises host.
         #[arg(long)]
         from: String,
-        /// An address, or a NIC or host name (its primary address).
+        /// An address, a NIC or host name (its primary address), or a DNS
+        /// name, resolved first as the sender's Azure DNS answers it.
         #[arg(long)]
         to: String,
         /// Tcp, Udp or Icmp (default: Tcp with --port, else Icmp).

@@ -38,6 +38,12 @@
 //!    lab still lacks: a session down or a route not learned yet explains
 //!    a probe with no reply better than any rule.
 //!
+//! A conversation whose `to` is a DNS name asks for it first, with the
+//! real `dig` in the source's namespace, and probes the first address of
+//! the answer. A `resolves` expectation is that question alone: the
+//! answer's status and addresses, judged as `check` judges Azure DNS's
+//! answer from the tables.
+//!
 //! Probes run one at a time, so the counters that move belong to one probe
 //! (traffic of its own in the lab may still move them: the reason is then
 //! a best guess, and a drop that no counter shows leaves it unknown).
@@ -52,10 +58,14 @@ pub mod probe;
 use crate::api::client::{Client, ClientError};
 use crate::api::{Convergence, FlowReport, StatsReport};
 use crate::diagnostics::expectations::{
-    describe_outcome, evaluate_offline, ExpectationResult, Outcome,
+    answer_outcome, describe_outcome, evaluate_offline, ExpectationResult, Outcome,
 };
+use crate::diagnostics::names::Unresolved;
 use crate::topology::ByName;
-use crate::topology::{self, Endpoint, Expectation, ExpectedProtocol, Loaded, Topology};
+use crate::topology::{
+    self, Destination, Endpoint, Expectation, ExpectedProtocol, Loaded, Reach, Resolve, Test,
+    Topology,
+};
 use listeners::{Listeners, Server, Transport};
 use probe::Source;
 use std::net::{IpAddr, SocketAddr};
@@ -200,7 +210,17 @@ pub fn verify(
             continue;
         }
         let started = Instant::now();
-        let (observed, evidence) = observe(topology, running, expectation, fabric, &mut listeners)?;
+        let (observed, evidence) = match &expectation.test {
+            Test::Reach(reach) => observe(
+                topology,
+                running,
+                expectation,
+                reach,
+                fabric,
+                &mut listeners,
+            )?,
+            Test::Resolve(resolve) => observe_name(topology, expectation.from, resolve),
+        };
         let tested = observed.result != "Error";
         let mut result = ExpectationResult::judge(topology, expectation, observed);
         if !result.passed && tested {
@@ -313,16 +333,111 @@ fn not_tested(why: String) -> Outcome {
     Outcome {
         result: "Error".to_string(),
         reason: Some(why),
-        at: None,
-        via: Vec::new(),
-        reply: false,
+        ..Outcome::default()
     }
+}
+
+/// Where a source's DNS questions are asked: its name and namespace, or
+/// why it has no server to ask (an on-premises host without
+/// `dns_servers` has no `resolv.conf` of the lab's).
+fn asker(topology: &Topology, from: Endpoint) -> Result<(String, String), String> {
+    match from {
+        Endpoint::Nic(nic) => {
+            let nic = &topology.nics[nic];
+            Ok((nic.name.clone(), nic.netns.clone()))
+        }
+        Endpoint::SiteHost { site, host } => {
+            let host = &topology.sites[site].hosts[host];
+            if host.dns_servers.is_empty() {
+                return Err(format!(
+                    "on-premises host {} has no DNS server (`dns_servers`) to ask",
+                    host.name
+                ));
+            }
+            Ok((host.name.clone(), host.netns.clone()))
+        }
+    }
+}
+
+/// The addresses a conversation's destination name resolves to, asked
+/// for real from the source's namespace: A records, or AAAA for a source
+/// without an IPv4 address, in the answer's order. Without an address,
+/// the answer's status, or none when no answer came.
+fn resolve_destination(
+    topology: &Topology,
+    from: Endpoint,
+    name: &str,
+) -> Result<Vec<IpAddr>, Unresolved> {
+    let error = |why| Unresolved { status: None, why };
+    let (source, netns) = asker(topology, from).map_err(error)?;
+    let has_v4 = match from {
+        Endpoint::Nic(nic) => topology.nics[nic]
+            .ip_configurations
+            .iter()
+            .any(|c| c.address.is_ipv4()),
+        Endpoint::SiteHost { site, host } => topology.sites[site].hosts[host].address.is_ipv4(),
+    };
+    let query_type = if has_v4 { "A" } else { "AAAA" };
+    let answer = probe::dig(&netns, name, query_type).map_err(error)?;
+    if answer.addresses.is_empty() {
+        let status = match answer.status.as_str() {
+            "NOERROR" => format!("no {query_type} record (NODATA)"),
+            status => status.to_string(),
+        };
+        let why = format!("{name} has no address for {source}: its DNS server answers {status}");
+        return Err(Unresolved {
+            status: Some(answer.status),
+            why,
+        });
+    }
+    Ok(answer.addresses)
+}
+
+/// Asks a `resolves` expectation's question for real, from the source's
+/// namespace (A, and AAAA when an IPv6 address is expected): the status
+/// of the A question and every address.
+fn observe_name(topology: &Topology, from: Endpoint, resolve: &Resolve) -> (Outcome, Evidence) {
+    let untested = |why| (not_tested(why), Evidence::default());
+    let (source, netns) = match asker(topology, from) {
+        Ok(asker) => asker,
+        Err(why) => return untested(why),
+    };
+    let mut types = vec!["A"];
+    if resolve.asks_aaaa() {
+        types.push("AAAA");
+    }
+    let mut status = String::new();
+    let mut addresses = Vec::new();
+    for query_type in types {
+        match probe::dig(&netns, &resolve.name, query_type) {
+            Ok(answer) => {
+                if status.is_empty() {
+                    status = answer.status;
+                }
+                addresses.extend(answer.addresses);
+            }
+            Err(why) => return untested(why),
+        }
+    }
+    let outcome = answer_outcome(&status, &addresses);
+    let found = match outcome.addresses.as_deref() {
+        Some([]) | None => String::new(),
+        Some(list) => format!(", {}", list.join(", ")),
+    };
+    let evidence = Evidence {
+        seen: format!(
+            "`dig {}` in {source}'s namespace got {status}{found}",
+            resolve.name
+        ),
+        ..Evidence::default()
+    };
+    (outcome, evidence)
 }
 
 /// Where an expectation's probe starts: the source's namespace and its
 /// address of the destination's family.
-fn source_of(topology: &Topology, expectation: &Expectation) -> Result<Source, String> {
-    let (name, netns, addresses): (&str, &str, Vec<IpAddr>) = match expectation.from {
+fn source_of(topology: &Topology, from: Endpoint, to: IpAddr) -> Result<Source, String> {
+    let (name, netns, addresses): (&str, &str, Vec<IpAddr>) = match from {
         Endpoint::Nic(nic) => {
             let nic = &topology.nics[nic];
             (
@@ -336,7 +451,6 @@ fn source_of(topology: &Topology, expectation: &Expectation) -> Result<Source, S
             (&host.name, &host.netns, vec![host.address])
         }
     };
-    let to = expectation.to;
     let address = addresses
         .into_iter()
         .find(|a| a.is_ipv4() == to.is_ipv4())
@@ -351,23 +465,66 @@ fn source_of(topology: &Topology, expectation: &Expectation) -> Result<Source, S
     })
 }
 
-/// Sends one expectation's probe and reads what the fabric recorded of
-/// it: the outcome, and what the probe saw beside it.
+/// Sends one conversation's probe (to the first address its destination
+/// name resolves to, when it has one) and reads what the fabric recorded
+/// of it: the outcome, and what the probe saw beside it.
 fn observe(
     topology: &Topology,
     running: &Topology,
     expectation: &Expectation,
+    reach: &Reach,
+    fabric: &dyn Fabric,
+    listeners: &mut Listeners,
+) -> Result<(Outcome, Evidence), VerifyError> {
+    let (destination, resolved) = match &reach.to {
+        Destination::Address(address) => (*address, None),
+        Destination::Name(name) => match resolve_destination(topology, expectation.from, name) {
+            Ok(addresses) => (addresses[0], Some(addresses)),
+            Err(Unresolved { status, why }) => {
+                let outcome = match status {
+                    Some(status) => answer_outcome(&status, &[]),
+                    None => not_tested(why.clone()),
+                };
+                let evidence = Evidence {
+                    seen: why,
+                    ..Evidence::default()
+                };
+                return Ok((outcome, evidence));
+            }
+        },
+    };
+    let (mut outcome, evidence) = probe_and_read(
+        topology,
+        running,
+        expectation.from,
+        destination,
+        reach,
+        fabric,
+        listeners,
+    )?;
+    outcome.addresses = resolved.map(|l| l.iter().map(ToString::to_string).collect());
+    Ok((outcome, evidence))
+}
+
+/// Sends a conversation's probe from `from` to `destination` and reads
+/// what the fabric recorded of it.
+fn probe_and_read(
+    topology: &Topology,
+    running: &Topology,
+    from: Endpoint,
+    destination: IpAddr,
+    reach: &Reach,
     fabric: &dyn Fabric,
     listeners: &mut Listeners,
 ) -> Result<(Outcome, Evidence), VerifyError> {
     let untested = |why| Ok((not_tested(why), Evidence::default()));
-    let source = match source_of(topology, expectation) {
+    let source = match source_of(topology, from, destination) {
         Ok(source) => source,
         Err(why) => return untested(why),
     };
-    let protocol = expectation.protocol;
-    let port = expectation.port.unwrap_or(0);
-    let servers = listeners::servers_of(topology, expectation.to, protocol, port);
+    let protocol = reach.protocol;
+    let port = reach.port.unwrap_or(0);
+    let servers = listeners::servers_of(topology, destination, protocol, port);
     let transport = match protocol {
         ExpectedProtocol::Tcp => Some(Transport::Tcp),
         ExpectedProtocol::Udp => Some(Transport::Udp),
@@ -392,9 +549,9 @@ fn observe(
     }
     let stats_before = fabric.stats()?;
     let flows_before = fabric.flows()?;
-    let to = SocketAddr::new(expectation.to, port);
+    let to = SocketAddr::new(destination, port);
     let probed = match protocol {
-        ExpectedProtocol::Icmp => probe::ping(&source, expectation.to),
+        ExpectedProtocol::Icmp => probe::ping(&source, destination),
         ExpectedProtocol::Tcp => probe::tcp(&source, to, all_ours),
         ExpectedProtocol::Udp => probe::udp(&source, to, all_ours),
     };
@@ -404,12 +561,12 @@ fn observe(
     };
     let flows_after = fabric.flows()?;
     let stats_after = fabric.stats()?;
-    let mut destinations = vec![expectation.to];
+    let mut destinations = vec![destination];
     destinations.extend(
         servers
             .iter()
             .map(|s| s.bind.ip())
-            .filter(|ip| !ip.is_unspecified() && *ip != expectation.to),
+            .filter(|ip| !ip.is_unspecified() && *ip != destination),
     );
     let flow = path::ProbeFlow {
         protocol,
@@ -418,9 +575,9 @@ fn observe(
         destinations,
     };
     let records = path::probe_records(&flows_before, &flows_after, &flow);
-    let mut via = path::hops(running, &records, &source.name, expectation.to);
+    let mut via = path::hops(running, &records, &source.name, destination);
     if records.is_empty() {
-        via = edge::global_reach_hops(topology, expectation.from, expectation.to);
+        via = edge::global_reach_hops(topology, from, destination);
     }
     // A server of the user's that does not answer UDP: the datagram was
     // let through if a NIC that serves the port received it.
@@ -435,17 +592,15 @@ fn observe(
             &flows_after,
             &flow,
             &source.name,
-            expectation.to,
+            destination,
         ),
         unexplained: false,
     };
     if allowed {
         let outcome = Outcome {
             result: "Allow".to_string(),
-            reason: None,
-            at: None,
             via,
-            reply: false,
+            ..Outcome::default()
         };
         return Ok((outcome, evidence));
     }
@@ -459,9 +614,9 @@ fn observe(
         // No counter of the fabric moved: an on-premises router that has
         // no route drops what the fabric never sees (the request from its
         // site, or the reply back from a site it reached).
-        let dropped = match (expectation.from, reply) {
+        let dropped = match (from, reply) {
             (Endpoint::SiteHost { site, .. }, false) => {
-                edge::site_router_drop(topology, site, expectation.to)
+                edge::site_router_drop(topology, site, destination)
             }
             (_, true) => path::site_of_delivery(running, &records)
                 .and_then(|site| topology.sites.by_name(&running.sites[site].name))
@@ -477,6 +632,7 @@ fn observe(
         at,
         via,
         reply,
+        ..Outcome::default()
     };
     Ok((outcome, evidence))
 }
@@ -535,18 +691,18 @@ mod tests {
     #[test]
     fn the_source_speaks_the_destinations_family() {
         let t = topology("lab.yaml", HUB_SPOKE);
-        let mut e = t.expectations[0].clone();
+        let e = t.expectations[0].clone();
+        let to = e.reach().unwrap().to.address().unwrap();
         assert_eq!(
-            source_of(&t, &e),
+            source_of(&t, e.from, to),
             Ok(Source {
                 name: "vm1".into(),
                 netns: "vm1".into(),
                 address: "10.1.1.4".parse().unwrap(),
             })
         );
-        e.to = "fd00::4".parse().unwrap();
         assert_eq!(
-            source_of(&t, &e),
+            source_of(&t, e.from, "fd00::4".parse().unwrap()),
             Err("vm1 has no IPv6 address to reach fd00::4 from".to_string())
         );
     }

@@ -11,6 +11,11 @@
 //! - UDP: a datagram, tried [`UDP_TRIES`] times, each waiting
 //!   [`UDP_WAIT`] for the echo.
 //!
+//! - DNS: the real `dig`, asking the servers the namespace's
+//!   `resolv.conf` names (as the guest's own resolver does), waiting
+//!   [`DIG_WAIT_SECS`] seconds, tried [`DIG_TRIES`] times: the answer's
+//!   status and addresses.
+//!
 //! Every probe binds its socket before sending, so its source port is
 //! known even when nothing answers: the fabric's flow records are found by
 //! it. What came back ([`Seen`]: the answer, a reset, nothing, an error)
@@ -274,9 +279,106 @@ pub fn udp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
     })
 }
 
+/// Seconds `dig` waits for each answer.
+pub const DIG_WAIT_SECS: u32 = 2;
+/// Times `dig` asks before it gives up.
+pub const DIG_TRIES: u32 = 2;
+
+/// What a DNS question got: its status as `dig` prints it (`NOERROR`,
+/// `NXDOMAIN`, ...) and the addresses of its A and AAAA records, in the
+/// answer's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigAnswer {
+    pub status: String,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// Asks for `name`'s records of `query_type` (`A`, `AAAA`) with the real
+/// `dig`, run in `netns`: of the servers its `resolv.conf` names, through
+/// the fabric as the guest's own questions go.
+pub fn dig(netns: &str, name: &str, query_type: &str) -> Result<DigAnswer, String> {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns,
+            "dig",
+            "+noall",
+            "+comments",
+            "+answer",
+        ])
+        .arg(format!("+time={DIG_WAIT_SECS}"))
+        .arg(format!("+tries={DIG_TRIES}"))
+        .args([name, query_type])
+        .output()
+        .map_err(|e| format!("cannot run `ip netns exec ... dig`: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match (out.status.code(), read_dig(&stdout)) {
+        (Some(0), Some(answer)) => Ok(answer),
+        // 9: no server answered.
+        (Some(9), _) => Err(format!(
+            "no DNS server answered `dig {name} {query_type}` in namespace {netns} ({DIG_TRIES} \
+             tries of {DIG_WAIT_SECS} s)"
+        )),
+        _ => Err(format!(
+            "`dig {name} {query_type}` in namespace {netns} failed: {}{}",
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+/// The status and addresses of `dig +noall +comments +answer`'s output:
+/// the header comment (`;; ->>HEADER<<- opcode: QUERY, status: NOERROR,
+/// id: 4242`) and the answer's records (`name. 10 IN A 10.0.3.4`).
+fn read_dig(stdout: &str) -> Option<DigAnswer> {
+    let status = stdout.lines().find_map(|line| {
+        let (_, rest) = line.split_once("status: ")?;
+        Some(rest.split(',').next()?.trim().to_string())
+    })?;
+    let addresses = stdout
+        .lines()
+        .filter(|line| !line.starts_with(';'))
+        .filter_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [_, _, "IN", "A" | "AAAA", data] => data.parse().ok(),
+                _ => None,
+            },
+        )
+        .collect();
+    Some(DigAnswer { status, addresses })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digs_status_and_addresses_are_read_in_the_answers_order() {
+        let out = ";; Got answer:\n\
+                   ;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 4242\n\
+                   ;; flags: qr rd ra; QUERY: 1, ANSWER: 2, AUTHORITY: 0, ADDITIONAL: 1\n\n\
+                   ;; ANSWER SECTION:\n\
+                   stcontoso.blob.core.windows.net. 300 IN CNAME stcontoso.privatelink.blob.core.windows.net.\n\
+                   stcontoso.privatelink.blob.core.windows.net. 10 IN A 10.0.3.4\n\
+                   stcontoso.privatelink.blob.core.windows.net. 10 IN A 10.0.3.5\n";
+        assert_eq!(
+            read_dig(out),
+            Some(DigAnswer {
+                status: "NOERROR".into(),
+                addresses: vec!["10.0.3.4".parse().unwrap(), "10.0.3.5".parse().unwrap()],
+            })
+        );
+        let missing = ";; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 7\n";
+        assert_eq!(
+            read_dig(missing),
+            Some(DigAnswer {
+                status: "NXDOMAIN".into(),
+                addresses: Vec::new(),
+            })
+        );
+        assert_eq!(read_dig(";; no servers could be reached\n"), None);
+    }
 
     #[test]
     fn an_icmp_error_ping_printed_is_kept_with_its_sender() {

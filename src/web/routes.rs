@@ -212,8 +212,7 @@ async fn trace(State(page): State<Page>, Query(q): Query<TraceQuery>) -> Respons
         let snapshot = daemon.snapshot();
         let protocol = q.protocol.filter(|p| !p.is_empty());
         let answer =
-            crate::diagnostics::trace_query(&snapshot, &q.from, &q.to, protocol.as_deref(), q.port)
-                .and_then(|query| crate::diagnostics::trace::trace(&snapshot, &query));
+            crate::diagnostics::trace_words(&snapshot, &q.from, &q.to, protocol.as_deref(), q.port);
         match answer {
             Ok(trace) => Json(trace).into_response(),
             Err(e) => (

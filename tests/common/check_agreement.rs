@@ -2,7 +2,9 @@
 //! to learn) against `vnetd verify` (live, real packets in the running
 //! lab) on the same file: for every expectation the same verdict, the same
 //! path (gateways, load balancers, NICs, in order), the same reason and
-//! place of a Deny, and the same leg (request or reply) that failed.
+//! place of a Deny, and the same leg (request or reply) that failed; for a
+//! name (a `resolves` expectation, or a conversation whose `to` is a name)
+//! the same status and addresses, Azure DNS's tables against `dig`.
 //!
 //! One thing may differ and is left out: which backend a load balancer's
 //! hash chose, and which appliance a Route Server's ECMP routes chose.
@@ -18,8 +20,16 @@ use super::Lab;
 use serde_json::Value;
 use vnetd::topology::parse_str;
 
-/// An outcome as compared: result, reason, place, path, reply.
-type Found = (String, Option<String>, Option<String>, Vec<String>, bool);
+/// An outcome as compared: result, reason, place, path, reply, and the
+/// addresses of a name's answer.
+type Found = (
+    String,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+    bool,
+    Option<Vec<String>>,
+);
 
 /// `outcome` with each load balancer's chosen backend named by its pool.
 fn found(outcome: &Value, pools: &[(String, Vec<String>)]) -> Found {
@@ -57,6 +67,11 @@ fn found(outcome: &Value, pools: &[(String, Vec<String>)]) -> Found {
         text("at"),
         via,
         outcome["reply"].as_bool().unwrap(),
+        outcome["addresses"].as_array().map(|list| {
+            list.iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        }),
     )
 }
 

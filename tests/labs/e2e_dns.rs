@@ -19,14 +19,20 @@
 //!   on answering;
 //! - every name, from every NIC, is answered live as `vnetd resolve`
 //!   answers it offline;
+//! - the example's expectations, `resolves` ones and a conversation to
+//!   the storage account by name among them, hold under `vnetd verify` as
+//!   under `vnetd check`; a wrong answer fails live with what `dig` found;
+//!   the running lab's `trace` to the name is the file's;
 //! - a VNet whose custom DNS server (unbound, vnetd's `dns_server` key)
 //!   does not forward to Azure DNS cannot resolve the `privatelink` name,
 //!   and can once an `apply` makes it forward, without a restart.
 
 use crate::common;
 
+use common::check_agreement::assert_verify_agrees_with_check;
 use common::names_agreement::assert_names_live_equal_offline;
 use common::{wait_for, Lab};
+use serde_json::json;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -110,9 +116,131 @@ fn route_line(table: &str, prefix: &str) -> String {
         .to_string()
 }
 
+/// `vnetd verify` of the running example agrees with `vnetd check`, names
+/// included; a wrong `resolves` expectation fails live with what `dig`
+/// found and what `check` finds, in the table, on stderr and in JUnit; and
+/// the running lab's `trace` to the name is the file's.
+fn verify_names_live(lab: &mut Lab, text: &str) {
+    let report = assert_verify_agrees_with_check(lab, text);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let row = |name: &str| {
+        report["expectations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no expectation {name} in {report:#}"))
+            .clone()
+    };
+    let endpoint = row("spoke1-resolves-the-storage-account-to-the-endpoint");
+    assert_eq!(
+        (&endpoint["protocol"], &endpoint["observed"]),
+        (
+            &json!("DNS"),
+            &json!({"result": "NOERROR", "addresses": ["10.0.3.4"], "reason": null,
+                    "at": null, "via": [], "reply": false})
+        )
+    );
+    let public = row("the-partner-vnet-resolves-the-public-address");
+    assert_eq!(public["observed"]["addresses"], json!(["198.18.0.10"]));
+    let by_name = row("spoke1-reaches-the-storage-account-by-name");
+    assert_eq!(
+        by_name["observed"],
+        json!({"result": "Allow", "addresses": ["10.0.3.4"], "reason": null, "at": null,
+               "via": ["pe-stcontoso-blob"], "reply": false})
+    );
+
+    // A wrong answer, verified from a file naming the running lab's NICs.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong.yaml");
+    let wrong = text.replacen(
+        "expectations:\n",
+        "expectations:\n  - {name: vm3-gets-the-endpoint, from: vm3, resolves: \
+         stcontoso.blob.core.windows.net, to: [10.0.3.4]}\n",
+        1,
+    );
+    std::fs::write(&file, wrong).unwrap();
+    let junit = dir.path().join("verify.xml");
+    let socket = lab.serve_control();
+    let out = common::vnetd_command(&socket)
+        .arg("verify")
+        .arg(&file)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let failure = "expected 10.0.3.4, found 198.18.0.10; observed: `dig \
+                   stcontoso.blob.core.windows.net` in vm3's namespace got NOERROR, 198.18.0.10; \
+                   check finds 198.18.0.10";
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "{}: expectation `vm3-gets-the-endpoint` failed: {failure}",
+            file.display()
+        )
+    );
+    let rows: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.starts_with("ok") || l.starts_with("FAIL"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rows[0],
+        "FAIL vm3-gets-the-endpoint vm3 -> stcontoso.blob.core.windows.net DNS 10.0.3.4 \
+         198.18.0.10"
+    );
+    assert!(
+        rows.contains(
+            &"ok spoke1-reaches-the-storage-account-by-name vm1 -> \
+              stcontoso.blob.core.windows.net (10.0.3.4) Tcp 80 Allow Allow via pe-stcontoso-blob"
+                .to_string()
+        ),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(r#"<testcase name="spoke1-resolves-the-storage-account-to-the-endpoint""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            r#"<failure message="expected 10.0.3.4, found 198.18.0.10; observed: `dig stcontoso.blob.core.windows.net` in vm3"#
+        ),
+        "{xml}"
+    );
+
+    // The running lab's trace to the name: the file's, resolution first.
+    let live = common::vnetd_command(&socket)
+        .args([
+            "trace", "--from", "vm1", "--to", NAME, "--port", "80", "--json",
+        ])
+        .output()
+        .unwrap();
+    let offline_file = dir.path().join("running.yaml");
+    std::fs::write(&offline_file, text).unwrap();
+    let offline = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(["trace", "--config"])
+        .arg(&offline_file)
+        .args(["--from", "vm1", "--to", NAME, "--port", "80", "--json"])
+        .output()
+        .unwrap();
+    let json_of = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let live = json_of(&live);
+    assert_eq!(live["resolution"]["addresses"], json!(["10.0.3.4"]));
+    assert_eq!(live, json_of(&offline));
+}
+
 #[test]
 fn the_example_resolves_and_reaches_the_storage_account_by_name() {
-    let lab = Lab::start("exdns", EXAMPLE);
+    let mut lab = Lab::start("exdns", EXAMPLE);
     let (vm1, vm3, laptop) = (lab.ns("vm1"), lab.ns("vm3"), lab.ns("laptop"));
 
     // A linked spoke: the CNAME, then the endpoint; curl by name reaches it.
@@ -181,6 +309,13 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
 
     // Every name from every NIC: live as offline.
     assert_names_live_equal_offline(&lab);
+
+    // The example's expectations, its names' answers and the conversation
+    // to the storage account by name included: `verify` (dig in the
+    // namespaces, then the probe to the first address) finds what `check`
+    // finds on the tables.
+    let text = lab.daemon().snapshot().topology.text.to_string();
+    verify_names_live(&mut lab, &text);
 
     // The route-table policy and a /16 to the firewall: the /32 goes
     // Invalid, and the same request crosses the firewall.

@@ -42,7 +42,7 @@ fn listening(lab: &Lab) -> BTreeMap<String, (String, Vec<String>)> {
         .topology
         .expectations
         .iter()
-        .filter_map(|e| e.port)
+        .filter_map(|e| e.reach()?.port)
         .map(|p| format!(":{p} "))
         .collect();
     ["vm1", "vm2", "nva1", "shared1"]

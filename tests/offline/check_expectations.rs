@@ -160,7 +160,7 @@ fn broken_expectations_are_refused_with_their_line() {
         (
             "unknown-destination",
             "  - {name: e, from: vm1, to: vm9x, protocol: Icmp, result: Allow}",
-            "`vm9x` is neither an address nor a NIC or on-premises host of this file; did you mean `vm1`?",
+            "`vm9x` is neither an address, a NIC or on-premises host of this file, nor a DNS name of two labels or more; did you mean `vm1`?",
         ),
         (
             "icmp-with-port",

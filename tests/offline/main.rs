@@ -38,6 +38,7 @@ mod lb_distribution;
 mod lb_nat;
 mod lb_traces;
 mod lpm_props;
+mod name_expectations;
 mod names_as_paths;
 mod nsg_classifier_props;
 mod placement;

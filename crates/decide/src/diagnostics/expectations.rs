@@ -1,18 +1,36 @@
 //! The outcome of the file's `expectations` (vnetd's own; Azure has
-//! none), however they were tested: `vnetd check` walks each one through
-//! the compiled tables ([`super::trace`]), `vnetd verify` sends real
-//! packets. Both report with the same [`ExpectationResult`] rows, the same
-//! table and the same JSON.
+//! none), however they were tested: `vnetd check` walks each conversation
+//! through the compiled tables ([`super::trace`]) and reads each name's
+//! answer from Azure DNS's tables ([`super::names`]), `vnetd verify` sends
+//! real packets and real DNS questions. Both report with the same
+//! [`ExpectationResult`] rows, the same table and the same JSON.
+//!
+//! A conversation whose `to` is a DNS name goes to the first address the
+//! source's question gets; offline, that is Azure DNS's answer in the
+//! source's VNet, and an expectation whose answer vnetd cannot know
+//! offline (custom DNS servers, an on-premises host, a forwarding rule)
+//! fails as undecided, with why.
 
+use super::names::{expected_name_answer, lookup_destination};
 use super::render::{json_text, table};
 use super::trace::{reply_failure, trace, Trace, TraceQuery, TRACE_REASONS};
 use super::QueryError;
 use crate::dataplane::DropReason;
 use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
-use crate::topology::{Access, Diagnostic, Endpoint, Expectation, Severity, Topology, Waypoint};
+use crate::topology::{
+    Access, Destination, Diagnostic, DnsStatus, Endpoint, Expectation, Reach, Resolve, Severity,
+    Test, Topology, Waypoint,
+};
 use serde::Serialize;
 use std::net::IpAddr;
+
+/// The `protocol` of a `resolves` expectation's row: a DNS question.
+pub const DNS_PROTOCOL: &str = "DNS";
+
+/// The `result` of an outcome vnetd cannot know offline (the answer of
+/// custom DNS servers, or of a forwarding rule's targets).
+pub const UNDECIDED: &str = "Undecided";
 
 /// One expectation, what it asked for, what was found, and whether the two
 /// agree.
@@ -36,10 +54,17 @@ pub struct ExpectationResult {
 }
 
 /// A verdict on a path: Allow or Deny, the drop reason and where, and the
-/// hops crossed (the `via` asked for, or the path found).
+/// hops crossed (the `via` asked for, or the path found); or a name's
+/// answer: its status (NOERROR, NXDOMAIN, SERVFAIL) and addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Outcome {
     pub result: String,
+    /// The addresses a name's answer ends at: for a `resolves`
+    /// expectation, the ones expected (sorted; absent when only the status
+    /// is) and found; for a conversation whose `to` is a name, the ones it
+    /// resolved to, in the answer's order (the first is the one reached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<String>>,
     pub reason: Option<String>,
     /// Where the Deny was: a NIC, or a gateway for its ports and the site
     /// tunnels into it.
@@ -84,33 +109,52 @@ pub fn waypoint_name(topology: &Topology, waypoint: Waypoint) -> String {
 }
 
 impl ExpectationResult {
-    /// Compares what was observed with what `expectation` asks: the
-    /// result, the reason of a Deny when one is named, and every `via`
-    /// hop among those crossed (`observed.via`).
+    /// Compares what was observed with what `expectation` asks: for a
+    /// conversation, the result, the reason of a Deny when one is named,
+    /// and every `via` hop among those crossed (`observed.via`); for a
+    /// name, the status and the addresses, in any order.
     pub fn judge(topology: &Topology, expectation: &Expectation, observed: Outcome) -> Self {
+        match &expectation.test {
+            Test::Reach(reach) => Self::judge_reach(topology, expectation, reach, observed),
+            Test::Resolve(resolve) => Self::judge_name(topology, expectation, resolve, observed),
+        }
+    }
+
+    fn judge_reach(
+        topology: &Topology,
+        expectation: &Expectation,
+        reach: &Reach,
+        observed: Outcome,
+    ) -> Self {
         let expected = Outcome {
-            result: expectation.result.as_str().to_string(),
-            reason: expectation.reason.as_ref().map(|(r, _)| r.clone()),
-            at: None,
-            via: expectation
+            result: reach.result.as_str().to_string(),
+            reason: reach.reason.as_ref().map(|(r, _)| r.clone()),
+            via: reach
                 .via
                 .iter()
                 .map(|w| waypoint_name(topology, *w))
                 .collect(),
-            reply: false,
+            ..Outcome::default()
         };
         let mut problems = Vec::new();
+        // The address reached: as written, or the first the name resolved to.
+        let to = reach.to.address().or_else(|| {
+            let first = observed.addresses.as_ref()?.first()?;
+            first.parse().ok()
+        });
         if observed.result != expected.result && observed.reply {
-            let from = expectation.to.to_string();
-            let to = source_address(topology, expectation).map_or_else(
-                || endpoint_name(topology, expectation.from),
-                |a| a.to_string(),
-            );
+            let from = to.map_or_else(|| reach.to_written.clone(), |a| a.to_string());
+            let back_to = to
+                .and_then(|to| source_address(topology, expectation.from, to))
+                .map_or_else(
+                    || endpoint_name(topology, expectation.from),
+                    |a| a.to_string(),
+                );
             let reply = reply_failure(
                 observed.reason.as_deref(),
                 observed.at.as_deref(),
                 &from,
-                &to,
+                &back_to,
             );
             problems.push(format!(
                 "expected {}, found {}: {reply}",
@@ -126,7 +170,7 @@ impl ExpectationResult {
                 found.push(')');
             }
             problems.push(format!("expected {}, found {found}", expected.result));
-        } else if expectation.result == Access::Deny {
+        } else if reach.result == Access::Deny {
             if let (Some(want), Some(got)) = (&expected.reason, &observed.reason) {
                 if want != got {
                     problems.push(format!("expected reason {want}, found {got}"));
@@ -145,11 +189,52 @@ impl ExpectationResult {
         ExpectationResult {
             name: expectation.name.clone(),
             from: endpoint_name(topology, expectation.from),
-            to: expectation.to_written.clone(),
-            protocol: expectation.protocol.as_str().to_string(),
-            port: expectation.port,
+            to: reach.to_written.clone(),
+            protocol: reach.protocol.as_str().to_string(),
+            port: reach.port,
             passed: problems.is_empty(),
             message: problems.join("; "),
+            expected,
+            observed,
+            skipped: None,
+        }
+    }
+
+    fn judge_name(
+        topology: &Topology,
+        expectation: &Expectation,
+        resolve: &Resolve,
+        observed: Outcome,
+    ) -> Self {
+        let expected = expected_answer(resolve);
+        let mut found: Option<Vec<IpAddr>> = observed
+            .addresses
+            .as_ref()
+            .map(|l| l.iter().filter_map(|a| a.parse().ok()).collect());
+        if let Some(found) = &mut found {
+            found.sort();
+        }
+        let holds = observed.result == expected.result
+            && resolve
+                .addresses
+                .as_ref()
+                .is_none_or(|want| found.as_ref() == Some(want));
+        let message = match holds {
+            true => String::new(),
+            false => format!(
+                "expected {}, found {}",
+                describe_outcome(&expected),
+                describe_outcome(&observed)
+            ),
+        };
+        ExpectationResult {
+            name: expectation.name.clone(),
+            from: endpoint_name(topology, expectation.from),
+            to: resolve.name.clone(),
+            protocol: DNS_PROTOCOL.to_string(),
+            port: None,
+            passed: holds,
+            message,
             expected,
             observed,
             skipped: None,
@@ -164,13 +249,53 @@ impl ExpectationResult {
         result.skipped = Some(why);
         result
     }
+
+    /// An expectation that failed before anything could be compared: its
+    /// destination's name or its answer is not known (`result` says how),
+    /// or its trace was refused; `why` is the message.
+    pub fn failed(
+        topology: &Topology,
+        expectation: &Expectation,
+        observed: Outcome,
+        why: String,
+    ) -> Self {
+        let mut result = Self::judge(topology, expectation, observed);
+        result.passed = false;
+        result.message = why;
+        result
+    }
 }
 
-/// The address an expectation's source sends from: its address of the
-/// destination's family.
-pub fn source_address(topology: &Topology, expectation: &Expectation) -> Option<IpAddr> {
-    let family = |a: &IpAddr| a.is_ipv4() == expectation.to.is_ipv4();
-    match expectation.from {
+/// What a `resolves` expectation asks, as an outcome: its status and,
+/// when written, its addresses.
+pub fn expected_answer(resolve: &Resolve) -> Outcome {
+    Outcome {
+        result: resolve.status.as_str().to_string(),
+        addresses: resolve
+            .addresses
+            .as_ref()
+            .map(|l| l.iter().map(ToString::to_string).collect()),
+        ..Outcome::default()
+    }
+}
+
+/// A name's answer as an outcome: its status and addresses (sorted).
+pub fn answer_outcome(status: &str, addresses: &[IpAddr]) -> Outcome {
+    let mut sorted = addresses.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    Outcome {
+        result: status.to_string(),
+        addresses: Some(sorted.iter().map(ToString::to_string).collect()),
+        ..Outcome::default()
+    }
+}
+
+/// The address an expectation's source sends to `to` from: its address
+/// of `to`'s family.
+pub fn source_address(topology: &Topology, from: Endpoint, to: IpAddr) -> Option<IpAddr> {
+    let family = |a: &IpAddr| a.is_ipv4() == to.is_ipv4();
+    match from {
         Endpoint::Nic(nic) => topology.nics[nic]
             .ip_configurations
             .iter()
@@ -185,6 +310,9 @@ pub fn source_address(topology: &Topology, expectation: &Expectation) -> Option<
 /// An outcome in the words of the table's EXPECTED and FOUND columns:
 /// `Deny (nsg_inbound) at vm2 via nva1`.
 pub fn describe_outcome(outcome: &Outcome) -> String {
+    if let Some(addresses) = &outcome.addresses {
+        return describe_answer(outcome, addresses);
+    }
     let mut text = outcome.result.clone();
     match (&outcome.reason, outcome.reply) {
         (Some(reason), false) => text.push_str(&format!(" ({reason})")),
@@ -199,6 +327,25 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
         text.push_str(&format!(" via {}", outcome.via.join(" > ")));
     }
     text
+}
+
+/// A name's answer in the table's words: its addresses (`10.0.3.4`), its
+/// status when it has none (`NXDOMAIN`, `NOERROR, no address`), or the
+/// status alone when no address is stated. A conversation to a name shows
+/// its address in the PATH column instead.
+fn describe_answer(outcome: &Outcome, addresses: &[String]) -> String {
+    if DnsStatus::parse(&outcome.result).is_none() {
+        return describe_outcome(&Outcome {
+            addresses: None,
+            ..outcome.clone()
+        });
+    }
+    match (addresses, outcome.result.as_str()) {
+        ([], "NOERROR") => "NOERROR, no address".to_string(),
+        ([], status) => status.to_string(),
+        (list, "NOERROR") => list.join(", "),
+        (list, status) => format!("{status}, {}", list.join(", ")),
+    }
 }
 
 /// The results as a table (one row per expectation, then a count), or as
@@ -227,10 +374,15 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
                 None if r.passed => ("ok", describe_outcome(&r.observed)),
                 None => ("FAIL", describe_outcome(&r.observed)),
             };
+            // A conversation to a name: the address it went to.
+            let reached = match (r.protocol.as_str(), &r.observed.addresses) {
+                (DNS_PROTOCOL, _) | (_, None) => String::new(),
+                (_, Some(list)) => list.first().map(|a| format!(" ({a})")).unwrap_or_default(),
+            };
             vec![
                 result.to_string(),
                 r.name.clone(),
-                format!("{} -> {}", r.from, r.to),
+                format!("{} -> {}{reached}", r.from, r.to),
                 flow,
                 describe_outcome(&r.expected),
                 found,
@@ -263,7 +415,7 @@ pub fn unknown_reasons(topology: &Topology) -> Vec<Diagnostic> {
         .expectations
         .iter()
         .filter_map(|e| {
-            let (reason, line) = e.reason.as_ref()?;
+            let (reason, line) = e.reach()?.reason.as_ref()?;
             if known.contains(&reason.as_str()) {
                 return None;
             }
@@ -290,30 +442,74 @@ fn strsim_closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
-/// What the compiled tables say of each expectation: its path traced hop
-/// by hop ([`trace`]) and judged.
+/// What the compiled tables say of each expectation: a conversation's
+/// path traced hop by hop ([`trace`]) to its address (a name's first, as
+/// Azure DNS answers the source), a name's answer read from Azure DNS's
+/// tables; each judged.
 pub fn evaluate(snap: &Snapshot) -> Vec<ExpectationResult> {
     let t = &snap.topology;
     t.expectations
         .iter()
-        .map(|e| {
-            let query = TraceQuery {
-                from: e.from,
-                to: e.to,
-                protocol: e.protocol,
-                port: e.port,
-            };
-            match trace(snap, &query) {
-                Ok(found) => ExpectationResult::judge(t, e, outcome_of(&found)),
-                Err(error) => {
-                    let mut result = ExpectationResult::judge(t, e, Outcome::default());
-                    result.passed = false;
-                    result.message = error.message().to_string();
-                    result
+        .map(|e| match &e.test {
+            Test::Reach(reach) => evaluate_reach(snap, e, reach),
+            Test::Resolve(resolve) => match expected_name_answer(snap, e.from, resolve) {
+                Ok((status, addresses)) => {
+                    ExpectationResult::judge(t, e, answer_outcome(status.as_str(), &addresses))
                 }
-            }
+                Err(why) => ExpectationResult::failed(t, e, undecided(), why),
+            },
         })
         .collect()
+}
+
+/// The outcome of what vnetd cannot know offline.
+fn undecided() -> Outcome {
+    Outcome {
+        result: UNDECIDED.to_string(),
+        ..Outcome::default()
+    }
+}
+
+fn evaluate_reach(snap: &Snapshot, e: &Expectation, reach: &Reach) -> ExpectationResult {
+    let t = &snap.topology;
+    let (to, addresses) = match &reach.to {
+        Destination::Address(address) => (*address, None),
+        Destination::Name(name) => match lookup_destination(snap, e.from, name) {
+            Ok(found) => (found.addresses[0], Some(found.addresses)),
+            Err(unresolved) => {
+                let observed = match unresolved.status {
+                    Some(status) => answer_outcome(&status, &[]),
+                    None => undecided(),
+                };
+                return ExpectationResult::failed(t, e, observed, unresolved.why);
+            }
+        },
+    };
+    let query = TraceQuery {
+        from: e.from,
+        to,
+        protocol: reach.protocol,
+        port: reach.port,
+    };
+    let addresses = addresses.map(|l| l.iter().map(ToString::to_string).collect());
+    match trace(snap, &query) {
+        Ok(found) => {
+            let observed = Outcome {
+                addresses,
+                ..outcome_of(&found)
+            };
+            ExpectationResult::judge(t, e, observed)
+        }
+        Err(error) => ExpectationResult::failed(
+            t,
+            e,
+            Outcome {
+                addresses,
+                ..Outcome::default()
+            },
+            error.message().to_string(),
+        ),
+    }
 }
 
 /// What `vnetd check` finds for every expectation of `topology`: the
@@ -335,6 +531,7 @@ pub fn outcome_of(found: &Trace) -> Outcome {
         .is_some_and(|r| r.verdict != Access::Allow.as_str());
     Outcome {
         result: found.verdict.clone(),
+        addresses: None,
         reason: found.reason.clone(),
         at: found.at.clone(),
         via: found.path.clone(),

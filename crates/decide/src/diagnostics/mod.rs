@@ -221,8 +221,8 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             protocol,
             port,
         } => {
-            let query = trace_query(snap, from, to, protocol.as_deref(), *port)?;
-            trace::render_trace(&trace::trace(snap, &query)?, json)
+            let found = trace_words(snap, from, to, protocol.as_deref(), *port)?;
+            trace::render_trace(&found, json)
         }
         Query::Resolve {
             nic,
@@ -235,9 +235,23 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
     }
 }
 
-/// The question of `trace` from its words: `from` a NIC or on-premises
-/// host, `to` an address or a NIC or host name; the protocol is TCP when
-/// a port is given and ICMP otherwise, unless written.
+/// `vnetd trace` from its words ([`trace_request`]): the trace, with how
+/// the destination was resolved when it was written as a DNS name.
+pub fn trace_words(
+    snap: &Snapshot,
+    from: &str,
+    to: &str,
+    protocol: Option<&str>,
+    port: Option<u16>,
+) -> Result<trace::Trace, QueryError> {
+    let (query, resolution) = trace_request(snap, from, to, protocol, port)?;
+    let mut found = trace::trace(snap, &query)?;
+    found.resolution = resolution;
+    Ok(found)
+}
+
+/// The question of `trace` from its words ([`trace_request`]), without
+/// how a destination name was resolved.
 pub fn trace_query(
     snap: &Snapshot,
     from: &str,
@@ -245,6 +259,22 @@ pub fn trace_query(
     protocol: Option<&str>,
     port: Option<u16>,
 ) -> Result<trace::TraceQuery, QueryError> {
+    trace_request(snap, from, to, protocol, port).map(|(query, _)| query)
+}
+
+/// The question of `trace` from its words: `from` a NIC or on-premises
+/// host, `to` an address, a NIC or host name, or a DNS name (two labels or
+/// more) that the sender resolves first, as Azure DNS answers it in its
+/// VNet ([`names::lookup_destination`]), the trace going to the first
+/// address; the protocol is TCP when a port is given and ICMP otherwise,
+/// unless written.
+pub fn trace_request(
+    snap: &Snapshot,
+    from: &str,
+    to: &str,
+    protocol: Option<&str>,
+    port: Option<u16>,
+) -> Result<(trace::TraceQuery, Option<names::NameLookup>), QueryError> {
     let t = &snap.topology;
     let host = |name: &str| {
         let (site, host) = t.site_host(name)?;
@@ -274,21 +304,6 @@ pub fn trace_query(
             )))
         }
     };
-    let destination = match to.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => match (vm(to), host(to)) {
-            (Some(nic), _) => t.nics[nic].ip_configurations[0].address,
-            (None, Some((_, _, address))) => address,
-            (None, None) => {
-                return Err(QueryError::refused(format!(
-                    "--to: `{to}` is neither an address nor a NIC or on-premises host of {} \
-                     (there are: {})",
-                    t.source,
-                    endpoints()
-                )))
-            }
-        },
-    };
     let protocol = match protocol.map(str::to_ascii_lowercase).as_deref() {
         None if port.is_some() => ExpectedProtocol::Tcp,
         None => ExpectedProtocol::Icmp,
@@ -313,12 +328,33 @@ pub fn trace_query(
         }
         _ => {}
     }
-    Ok(trace::TraceQuery {
+    let (destination, resolution) = match to.parse::<IpAddr>() {
+        Ok(ip) => (ip, None),
+        Err(_) => match (vm(to), host(to)) {
+            (Some(nic), _) => (t.nics[nic].ip_configurations[0].address, None),
+            (None, Some((_, _, address))) => (address, None),
+            (None, None) if to.trim_end_matches('.').contains('.') => {
+                let found = names::lookup_destination(snap, source, to)
+                    .map_err(|u| QueryError::refused(format!("--to {to}: {}", u.why)))?;
+                (found.addresses[0], Some(found))
+            }
+            (None, None) => {
+                return Err(QueryError::refused(format!(
+                    "--to: `{to}` is neither an address, a NIC or on-premises host of {} \
+                     (there are: {}), nor a DNS name of two labels or more",
+                    t.source,
+                    endpoints()
+                )))
+            }
+        },
+    };
+    let query = trace::TraceQuery {
         from: source,
         to: destination,
         protocol,
         port,
-    })
+    };
+    Ok((query, resolution))
 }
 
 /// Answers from a topology file, compiled here as the daemon would, with

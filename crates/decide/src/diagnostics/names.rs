@@ -7,17 +7,23 @@
 //! A NIC whose own or whose VNet's `dns_servers` name other servers does
 //! not ask Azure DNS: the answer names the server asked and is not
 //! decided, since that server's answer is its own.
+//!
+//! The same answer gives `trace` and the expectations the address of a
+//! destination written as a name ([`lookup_destination`]), and tests a
+//! `resolves` expectation ([`expected_name_answer`]), with the same
+//! refusal where vnetd cannot know the answer offline.
 
 use super::render::{json_text, table};
 use super::QueryError;
 use crate::names::{
-    NameServers, Origin, QueryType, Reply, Resolution, Source, StepResult, INTERNAL_SUFFIX,
-    MAX_CNAME_STEPS,
+    NameServers, Origin, QueryType, Rcode, Reply, Resolution, Source, Step, StepResult,
+    INTERNAL_SUFFIX, MAX_CNAME_STEPS,
 };
 use crate::snapshot::Snapshot;
-use crate::topology::{Loaded, AZURE_DNS};
+use crate::topology::{Endpoint, Loaded, Resolve, VnetIdx, AZURE_DNS};
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 /// The answer to one `resolve` question.
@@ -339,4 +345,218 @@ fn json_of(answer: &NameAnswer) -> Value {
 
 fn step_json<T: Serialize>(step: &T) -> Value {
     serde_json::to_value(step).unwrap_or(Value::Null)
+}
+
+/// How `trace` and the expectations find the address of a destination
+/// written as a DNS name: Azure DNS's answer in the sender's view, read
+/// from the snapshot's tables (what the sender's own question gets in the
+/// running lab).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameLookup {
+    /// The name asked: lower case, without the final dot.
+    pub name: String,
+    /// `A`, or `AAAA` for a sender without an IPv4 address.
+    #[serde(rename = "type")]
+    pub query_type: String,
+    /// The sender's VNet, whose Azure DNS answers.
+    pub vnet: String,
+    /// The server asked (168.63.129.16).
+    pub server: String,
+    pub status: String,
+    /// The addresses the answer ends at, in its order: a trace goes to the
+    /// first.
+    pub addresses: Vec<IpAddr>,
+    /// How Azure DNS found them, as `resolve --json` prints its chain.
+    pub chain: Vec<Step>,
+}
+
+/// Why a destination name gives no address to go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// The answer's status when it holds no address (`NXDOMAIN`,
+    /// `NOERROR` for NODATA, `SERVFAIL`); `None` when there is no answer
+    /// to go by: vnetd cannot know it offline, or none came.
+    pub status: Option<String>,
+    /// In words.
+    pub why: String,
+}
+
+impl Unresolved {
+    fn undecided(why: String) -> Self {
+        Unresolved { status: None, why }
+    }
+}
+
+/// The VNet whose Azure DNS answers `from`'s question for `name`; or why
+/// vnetd cannot know offline what `from` is answered: it asks other
+/// servers (custom `dns_servers`, or an on-premises host's own).
+fn azure_dns_view(snap: &Snapshot, from: Endpoint, name: &str) -> Result<VnetIdx, String> {
+    let t = &snap.topology;
+    let list = |l: &[IpAddr]| {
+        l.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match from {
+        Endpoint::Nic(nic) => match NameServers::of(t, nic) {
+            NameServers::AzureDns => Ok(t.nics[nic].subnet.vnet),
+            servers => Err(format!(
+                "{} asks {} for {name}, not Azure DNS: vnetd cannot know that server's answer \
+                 offline",
+                t.nics[nic].name,
+                server_text(&servers)
+            )),
+        },
+        Endpoint::SiteHost { site, host } => {
+            let host = &t.sites[site].hosts[host];
+            if host.dns_servers.is_empty() {
+                return Err(format!(
+                    "on-premises host {} has no DNS server (`dns_servers`) to ask for {name}",
+                    host.name
+                ));
+            }
+            Err(format!(
+                "on-premises host {} asks {} for {name}, not Azure DNS: vnetd cannot know that \
+                 server's answer offline",
+                host.name,
+                list(&host.dns_servers)
+            ))
+        }
+    }
+}
+
+/// Why a resolution that a forwarding rule sent on is not known offline.
+fn forwarded_text(snap: &Snapshot, vnet: VnetIdx, resolution: &Resolution) -> Option<String> {
+    let forward = resolution.forward.as_ref()?;
+    let targets: Vec<String> = forward.targets.iter().map(ToString::to_string).collect();
+    let rule = resolution.chain.iter().rev().find_map(|s| match &s.source {
+        Source::Rule { ruleset, rule, .. } => {
+            Some(format!(" (forwarding rule {rule} of ruleset {ruleset})"))
+        }
+        _ => None,
+    });
+    Some(format!(
+        "Azure DNS of VNet {} sends {} on to {}{}: vnetd cannot know that server's answer offline",
+        snap.topology.vnets[vnet].name,
+        forward.name,
+        targets.join(", "),
+        rule.unwrap_or_default()
+    ))
+}
+
+/// The address family a sender asks for: A when it has an IPv4 address,
+/// else AAAA.
+fn family_question(snap: &Snapshot, from: Endpoint) -> QueryType {
+    let t = &snap.topology;
+    let has_v4 = match from {
+        Endpoint::Nic(nic) => t.nics[nic]
+            .ip_configurations
+            .iter()
+            .any(|c| c.address.is_ipv4()),
+        Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].address.is_ipv4(),
+    };
+    if has_v4 {
+        QueryType::A
+    } else {
+        QueryType::AAAA
+    }
+}
+
+/// The addresses `from` resolves `name` to, with how they were found; or
+/// why vnetd cannot say offline, or that the name has no address.
+pub fn lookup_destination(
+    snap: &Snapshot,
+    from: Endpoint,
+    name: &str,
+) -> Result<NameLookup, Unresolved> {
+    let name = crate::names::normalise(name);
+    let vnet = azure_dns_view(snap, from, &name).map_err(Unresolved::undecided)?;
+    let query_type = family_question(snap, from);
+    let resolution = snap.names.resolve(vnet, &name, query_type);
+    if let Some(why) = forwarded_text(snap, vnet, &resolution) {
+        return Err(Unresolved::undecided(why));
+    }
+    let addresses = resolution.addresses();
+    let vnet_name = snap.topology.vnets[vnet].name.clone();
+    if addresses.is_empty() {
+        let status = match resolution.rcode {
+            Rcode::NoError => format!("no {query_type} record (NODATA)"),
+            rcode => rcode.as_str().to_string(),
+        };
+        return Err(Unresolved {
+            status: Some(resolution.rcode.as_str().to_string()),
+            why: format!(
+                "{name} has no address in VNet {vnet_name}'s view: Azure DNS answers {status}"
+            ),
+        });
+    }
+    Ok(NameLookup {
+        name,
+        query_type: query_type.to_string(),
+        vnet: vnet_name,
+        server: AZURE_DNS.to_string(),
+        status: resolution.rcode.as_str().to_string(),
+        addresses,
+        chain: resolution.chain,
+    })
+}
+
+/// What Azure DNS answers `from` for a `resolves` expectation's name (A,
+/// and AAAA when it expects an IPv6 address): the status of the A
+/// question and every address, sorted; or why vnetd cannot say offline.
+pub fn expected_name_answer(
+    snap: &Snapshot,
+    from: Endpoint,
+    expected: &Resolve,
+) -> Result<(Rcode, Vec<IpAddr>), String> {
+    let vnet = azure_dns_view(snap, from, &expected.name)?;
+    let mut types = vec![QueryType::A];
+    if expected.asks_aaaa() {
+        types.push(QueryType::AAAA);
+    }
+    let mut status = Rcode::NoError;
+    let mut addresses = Vec::new();
+    for (i, query_type) in types.into_iter().enumerate() {
+        let resolution = snap.names.resolve(vnet, &expected.name, query_type);
+        if let Some(why) = forwarded_text(snap, vnet, &resolution) {
+            return Err(why);
+        }
+        if i == 0 {
+            status = resolution.rcode;
+        }
+        addresses.extend(resolution.addresses());
+    }
+    addresses.sort();
+    addresses.dedup();
+    Ok((status, addresses))
+}
+
+/// The lookup as the lines `trace` prints before its hops: what was asked
+/// and answered, then one line per step of the chain.
+pub fn render_lookup(lookup: &NameLookup, from: &str) -> String {
+    let addresses: Vec<String> = lookup.addresses.iter().map(ToString::to_string).collect();
+    let mut out = format!(
+        "{from} (VNet {}) asks Azure DNS ({}) for {} {}: {}, {}\n",
+        lookup.vnet,
+        lookup.server,
+        lookup.name,
+        lookup.query_type,
+        lookup.status,
+        addresses.join(", ")
+    );
+    let query_type = QueryType::from_str(&lookup.query_type).unwrap_or(QueryType::A);
+    let steps: Vec<Vec<String>> = (1..)
+        .zip(&lookup.chain)
+        .map(|(i, s)| {
+            vec![
+                i.to_string(),
+                s.name.clone(),
+                source_text(&s.source),
+                result_text(&s.result, query_type),
+            ]
+        })
+        .collect();
+    out += &table(&["STEP", "NAME", "ANSWERED BY", "RESULT"], &steps);
+    out
 }

@@ -285,6 +285,7 @@ pub fn trace(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
 /// A trace's answer before its walk: a Deny with nothing found yet.
 fn empty_trace(from: String, src: IpAddr, dst: IpAddr, query: &TraceQuery) -> Trace {
     Trace {
+        resolution: None,
         from,
         source: src.to_string(),
         destination: dst.to_string(),

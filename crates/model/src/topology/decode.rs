@@ -176,10 +176,12 @@ macro_rules! record {
 }
 
 mod dns;
+mod expectations;
 pub use dns::{
     dns_name, record_data, RawDnsServer, RawForwardingRule, RawLocalZone, RawPrivateEndpoint,
     RawRecordSet, RawResolver, RawResolverEndpoint, RawRuleset, RawVnetLink, RawZone,
 };
+pub use expectations::{RawExpectation, RawReach, RawTest};
 
 const TOP_KEYS: &[&str] = &[
     "netns_prefix",
@@ -486,16 +488,6 @@ record!(ROUTE_SERVER_KEYS: RawRouteServer { name, key, line } "an Azure Route Se
 record!(BGP_CONNECTION_KEYS: RawBgpConnection { name, key, line } "a Route Server BGP connection" {
     peer_ip: "peer_ip" => route_server_peer_ip,
     peer_asn: "peer_asn" => route_server_peer_asn,
-});
-
-record!(EXPECTATION_KEYS: RawExpectation { name, line } "an expectation" {
-    from: "from" => required_ref,
-    to: "to" => required_ref,
-    protocol: "protocol" => one_of,
-    port: "port" => optional_port,
-    result: "result" => one_of,
-    via: "via" => ref_list,
-    reason: "reason" => optional_text,
 });
 
 const ASG_KEYS: &[&str] = &["name"];

@@ -3,12 +3,18 @@
 //! the route, the peering, the load balancer's step and what the hop adds,
 //! and the verdict with its reason and place.
 
+use crate::diagnostics::names::NameLookup;
 use serde::Serialize;
 use std::net::IpAddr;
 
 /// The answer of `trace --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Trace {
+    /// How the destination was found when it was written as a DNS name:
+    /// Azure DNS's answer in the sender's view; the trace goes to its first
+    /// address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<NameLookup>,
     pub from: String,
     pub source: String,
     pub destination: String,

@@ -3,6 +3,7 @@
 //! crossed.
 
 use super::{reply_failure, NsgCheck, Trace};
+use crate::diagnostics::names::render_lookup;
 use crate::diagnostics::render::{json_text, table};
 use crate::diagnostics::QueryError;
 use crate::topology::Access;
@@ -52,9 +53,17 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
         Some(port) => format!("{} port {port}", trace.protocol),
         None => trace.protocol.clone(),
     };
+    // A destination written as a name: how it was found, first.
+    let named = match &trace.resolution {
+        Some(lookup) => {
+            out.push_str(&render_lookup(lookup, &trace.from));
+            format!(" ({})", lookup.name)
+        }
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "Trace from {} ({}) to {}, {flow}:",
+        "Trace from {} ({}) to {}{named}, {flow}:",
         trace.from, trace.source, trace.destination
     );
     out.push_str(&table(&["HOP", "NIC", "STEP", "DETAIL"], &hop_rows(trace)));

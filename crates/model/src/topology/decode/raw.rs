@@ -3,9 +3,9 @@
 //! [`super::super::resolve`] to turn into indices.
 
 use super::super::model::{
-    Access, BgpSpeaker, Direction, EndpointNetworkPolicies, ExpectedProtocol, FirewallSku,
-    GatewayType, HubRoutingPreference, Impairments, LbProtocol, LoadDistribution, PortSpec, Probe,
-    Protocol, RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, Direction, EndpointNetworkPolicies, FirewallSku, GatewayType,
+    HubRoutingPreference, Impairments, LbProtocol, LoadDistribution, PortSpec, Probe, Protocol,
+    RouteTable, ServiceTag, VpnType,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -36,7 +36,7 @@ pub struct RawTopology {
     pub global_reach: Vec<RawGlobalReach>,
     pub private_clouds: Vec<RawPrivateCloud>,
     pub load_balancers: Vec<RawLoadBalancer>,
-    pub expectations: Vec<RawExpectation>,
+    pub expectations: Vec<super::RawExpectation>,
     pub virtual_machines: Vec<RawVirtualMachine>,
     pub hosts: Vec<RawHost>,
     pub firewalls: Vec<RawFirewall>,
@@ -410,20 +410,6 @@ pub struct RawRule {
     pub source: RawAddress,
     pub destination: RawAddress,
     pub line: usize,
-}
-
-/// An expectation as written: names stay names until resolution.
-#[derive(Debug)]
-pub struct RawExpectation {
-    pub name: String,
-    pub line: usize,
-    pub from: NameRef,
-    pub to: NameRef,
-    pub protocol: ExpectedProtocol,
-    pub port: Option<(u16, usize)>,
-    pub result: Access,
-    pub via: Vec<NameRef>,
-    pub reason: Option<(String, usize)>,
 }
 
 /// A virtual machine, as written: its size still a name, its NICs names.

@@ -1,15 +1,17 @@
 //! Resolution of `expectations`, vnetd's own statements about a network
 //! (no Azure counterpart): `from` names a NIC of the file or an
-//! on-premises host; `to` is an address, or a NIC or host name standing
-//! for its primary address; TCP and UDP need a `port`, ICMP has none;
-//! `via` names NICs, gateways, load balancers, circuits (Global Reach) or
-//! firewalls; `reason` only goes with
-//! `result: Deny`. Names are unique among expectations.
+//! on-premises host. A conversation's `to` is an address, a NIC or host
+//! name standing for its primary address, or a DNS name (two labels or
+//! more) the source resolves first; TCP and UDP need a `port`, ICMP has
+//! none; `via` names NICs, gateways, load balancers, circuits (Global
+//! Reach) or firewalls; `reason` only goes with `result: Deny`. A
+//! `resolves` expectation was read whole by the decoder. Names are unique
+//! among expectations.
 //!
 //! Whether a `reason` names a real drop reason is checked where the
 //! reasons are known, by the expectations' evaluator.
 
-use super::super::decode::{NameRef, RawExpectation};
+use super::super::decode::{dns_name, NameRef, RawExpectation, RawReach, RawTest};
 use super::load_balancers::suggestion;
 use super::{NameRule, Resolver};
 use crate::topology::model::*;
@@ -30,52 +32,78 @@ impl Resolver<'_> {
                 &mut seen,
             );
             let from = self.expectation_source(&e.from);
-            let to = self.expectation_destination(&e.to);
             let key = format!("expectations[{}]", e.name);
-            let port = match (e.protocol, e.port) {
-                (ExpectedProtocol::Icmp, Some((_, line))) => {
-                    self.diags
-                        .error(line, &format!("{key}.port"), "ICMP has no port");
-                    None
-                }
-                (ExpectedProtocol::Icmp, None) => Some(None),
-                (_, Some((port, _))) => Some(Some(port)),
-                (protocol, None) => {
-                    self.diags.error(
-                        e.line,
-                        &key,
-                        format!("`port` is required with protocol {}", protocol.as_str()),
-                    );
-                    None
-                }
+            let test = match e.test {
+                RawTest::Reach(reach) => self.reach(&key, e.line, reach),
+                RawTest::Resolve {
+                    name,
+                    addresses,
+                    status,
+                } => Some(Test::Resolve(Resolve {
+                    name,
+                    addresses,
+                    status,
+                })),
             };
-            if let (Access::Allow, Some((_, line))) = (e.result, &e.reason) {
-                self.diags.error(
-                    *line,
-                    &format!("{key}.reason"),
-                    "`reason` names why a packet is dropped; it goes with `result: Deny`",
-                );
-            }
-            let via: Vec<Option<Waypoint>> = e.via.iter().map(|r| self.waypoint(r)).collect();
-            let (Some(from), Some(to), Some(port)) = (from, to, port) else {
-                continue;
-            };
-            let Some(via) = via.into_iter().collect::<Option<Vec<_>>>() else {
+            let (Some(from), Some(test)) = (from, test) else {
                 continue;
             };
             self.topo.expectations.push(Expectation {
                 name: e.name,
                 from,
-                to,
-                to_written: e.to.name,
-                protocol: e.protocol,
-                port,
-                result: e.result,
-                via,
-                reason: e.reason,
+                test,
                 line: e.line,
             });
         }
+    }
+
+    /// A conversation's parts resolved; `None` when one is refused (the
+    /// refusal is reported).
+    fn reach(&mut self, key: &str, line: usize, raw: RawReach) -> Option<Test> {
+        let RawReach {
+            to,
+            protocol,
+            port,
+            result,
+            via,
+            reason,
+        } = raw;
+        let destination = self.expectation_destination(&to);
+        let port = match (protocol, port) {
+            (ExpectedProtocol::Icmp, Some((_, line))) => {
+                self.diags
+                    .error(line, &format!("{key}.port"), "ICMP has no port");
+                None
+            }
+            (ExpectedProtocol::Icmp, None) => Some(None),
+            (_, Some((port, _))) => Some(Some(port)),
+            (protocol, None) => {
+                self.diags.error(
+                    line,
+                    key,
+                    format!("`port` is required with protocol {}", protocol.as_str()),
+                );
+                None
+            }
+        };
+        if let (Access::Allow, Some((_, line))) = (result, &reason) {
+            self.diags.error(
+                *line,
+                &format!("{key}.reason"),
+                "`reason` names why a packet is dropped; it goes with `result: Deny`",
+            );
+        }
+        let via: Vec<Option<Waypoint>> = via.iter().map(|r| self.waypoint(r)).collect();
+        let via = via.into_iter().collect::<Option<Vec<_>>>()?;
+        Some(Test::Reach(Reach {
+            to: destination?,
+            to_written: to.name,
+            protocol,
+            port: port?,
+            result,
+            via,
+            reason,
+        }))
     }
 
     fn file_nic(&self, name: &str) -> Option<NicIdx> {
@@ -118,25 +146,39 @@ impl Resolver<'_> {
         None
     }
 
-    fn expectation_destination(&mut self, r: &NameRef) -> Option<IpAddr> {
+    /// A conversation's `to`: an address, a NIC or host (its primary
+    /// address), or a DNS name of two labels or more, resolved when the
+    /// expectation is tested. A single label that names nothing is a
+    /// mistyped NIC or host more likely than a name.
+    fn expectation_destination(&mut self, r: &NameRef) -> Option<Destination> {
         if let Ok(ip) = r.name.parse::<IpAddr>() {
-            return Some(ip);
+            return Some(Destination::Address(ip));
         }
         if let Some(nic) = self.file_nic(&r.name) {
             return self.topo.nics[nic]
                 .ip_configurations
                 .first()
-                .map(|c| c.address);
+                .map(|c| Destination::Address(c.address));
         }
         if let Some((_, _, address)) = self.site_host(&r.name) {
-            return Some(address);
+            return Some(Destination::Address(address));
+        }
+        if r.name.trim_end_matches('.').contains('.') {
+            match dns_name(&r.name) {
+                Ok(name) => return Some(Destination::Name(name)),
+                Err(why) => {
+                    self.diags.error(r.line, &r.key, why);
+                    return None;
+                }
+            }
         }
         let hint = self.endpoint_hint(&r.name);
         self.diags.error(
             r.line,
             &r.key,
             format!(
-                "`{}` is neither an address nor a NIC or on-premises host of this file{hint}",
+                "`{}` is neither an address, a NIC or on-premises host of this file, nor a DNS \
+                 name of two labels or more{hint}",
                 r.name
             ),
         );
