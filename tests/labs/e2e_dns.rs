@@ -337,15 +337,30 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
     let line = route_line(&routes(&lab, "vm1"), "10.0.3.4/32");
     assert!(line.contains("Invalid"), "{line}");
     let crossed = lab.stats("hub-fw").packets_received;
-    let page = curl(&vm1, &format!("http://{NAME}/"));
+    let mut page = String::new();
+    let seen = captured_during(
+        &lab.ns("hub-fw"),
+        "tcp and dst host 10.0.3.4 and dst port 80",
+        || page = curl(&vm1, &format!("http://{NAME}/")),
+    );
     assert!(
         page.contains("reached at 10.0.3.4:80 from 10.1.1.4:"),
         "{page}"
     );
     assert!(
+        seen.contains("10.1.1.4.") && seen.contains("> 10.0.3.4.80"),
+        "tcpdump in the firewall saw: {seen}"
+    );
+    assert!(
         lab.stats("hub-fw").packets_received > crossed,
         "the request crossed the firewall"
     );
+    // The same question over TCP.
+    let tcp = in_netns(
+        &vm1,
+        &["dig", "+short", "+tcp", "+time=2", "+tries=1", NAME],
+    );
+    assert_eq!(tcp.lines().collect::<Vec<_>>(), [PRIVATELINK, "10.0.3.4"]);
 }
 
 const CUSTOM_DNS: &str = r#"

@@ -533,7 +533,11 @@ fn bind_in(
         let socket = UdpSocket::bind(address)?;
         // Room for a burst while the thread answers another socket (the
         // kernel caps it at net.core.rmem_max).
-        let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &RECEIVE_BUFFER);
+        let _ = nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::RcvBuf,
+            &RECEIVE_BUFFER,
+        );
         let listener = listening.map(TcpListener::bind).transpose()?;
         Ok((socket, listener))
     })?;
