@@ -9,6 +9,7 @@ use super::converge::Reporter;
 use super::{load, render, say, say_err, Failure};
 use crate::api::client;
 use crate::daemon::control;
+use crate::plan::PortKind;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,10 +103,11 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::refused(format!("cannot watch signals: {e}")))?;
     let topo = loaded.topology;
     let plan = crate::plan::Plan::derive(&topo);
+    // Azure DNS's ports are the platform's: not listed among the NICs.
     let summary: Vec<String> = plan
         .ports
         .iter_enumerated()
-        .filter(|(p, _)| plan.is_local(*p))
+        .filter(|(p, n)| plan.is_local(*p) && !matches!(n.kind, PortKind::AzureDns { .. }))
         .map(|(_, n)| {
             let ips: Vec<String> = n
                 .ip_configurations

@@ -191,7 +191,13 @@ impl Daemon {
             .collect();
         let mut lab = HostLab::build_on(options.host.clone(), fabric.clone(), &local)
             .context("building the lab's namespaces")?;
-        let local_ports = local.len();
+        // What the log calls the lab's NICs: its ports but Azure DNS's,
+        // which are the platform's.
+        let local_ports = (plan.ports.iter_enumerated())
+            .filter(|(p, port)| {
+                plan.is_local(*p) && !matches!(port.kind, crate::plan::PortKind::AzureDns { .. })
+            })
+            .count();
         hybrid.start_routing(&topology, &watch)?;
         let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;
         if let Some(underlay) = &underlay {

@@ -99,10 +99,11 @@ fn two_labs_of_one_file_run_side_by_side_behind_their_prefixes() {
         );
     }
     // Every namespace of a lab is behind its prefix: six NICs, the
-    // prober, and the fabric (unless the run keeps packets in userspace).
+    // prober, each of the three VNets' Azure DNS, and the fabric (unless
+    // the run keeps packets in userspace).
     for (lab, prefix) in [(&a, "e2pfa"), (&b, "e2pfb")] {
         let names = common::namespaces_with(prefix);
-        assert_eq!(names.len(), common::with_fabric(7), "{names:?}");
+        assert_eq!(names.len(), common::with_fabric(7 + 3), "{names:?}");
         if common::with_fabric(0) == 1 {
             assert!(names.contains(&lab.ns("nva1.fabric")), "{names:?}");
         }

@@ -9,6 +9,10 @@ use common::LabProcess;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// The built-in lab's namespaces: its four VMs' and its three VNets'
+/// Azure DNS.
+const HUB_SPOKE_NAMESPACES: usize = 4 + 3;
+
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
 
 /// The tests of this file run one at a time: they count temporary TUN
@@ -70,7 +74,10 @@ fn sigterm_removes_the_whole_lab() {
     let _serial = serial();
     let config = write_config("e2term");
     let mut child = start(&[config.to_str().unwrap()]);
-    assert_eq!(namespaces_with("e2term").len(), common::with_fabric(4));
+    assert_eq!(
+        namespaces_with("e2term").len(),
+        common::with_fabric(HUB_SPOKE_NAMESPACES)
+    );
     assert!(common::ping("e2term-vm1", "10.2.1.4"));
     signal(&child, libc::SIGTERM);
     assert!(wait_exit(&mut child).success());
@@ -88,7 +95,10 @@ fn sigkill_leftovers_are_removed_by_down() {
     wait_exit(&mut child);
     // A crash leaves the namespaces (the TUNs die with the process) and
     // the control socket, which nobody answers on any more.
-    assert_eq!(namespaces_with("e2kill").len(), common::with_fabric(4));
+    assert_eq!(
+        namespaces_with("e2kill").len(),
+        common::with_fabric(HUB_SPOKE_NAMESPACES)
+    );
     assert!(socket().exists());
     let out = vnetd().arg("down").arg(&config).output().unwrap();
     assert!(
@@ -180,7 +190,10 @@ fn down_refuses_while_the_lab_runs() {
         )),
         "{stderr}"
     );
-    assert_eq!(namespaces_with("e2busy").len(), common::with_fabric(4));
+    assert_eq!(
+        namespaces_with("e2busy").len(),
+        common::with_fabric(HUB_SPOKE_NAMESPACES)
+    );
     assert!(common::ping("e2busy-vm1", "10.2.1.4"));
     common::stop_lab(&mut child);
     assert_eq!(namespaces_with("e2busy"), Vec::<String>::new());
@@ -229,12 +242,13 @@ fn a_lab_past_the_open_file_limit_runs_with_one_queue_per_nic() {
     common::require_root();
     let _serial = serial();
     let config = write_config("e2fds");
-    // Four ports and two workers: a queue per worker needs 4 x 2 + 1024
-    // descriptors, one per port 4 + 1024; the hard limit sits between,
-    // and setpriv takes away the capability that would raise it.
+    // Seven ports (four VMs, three VNets' Azure DNS) and two workers: a
+    // queue per worker needs 7 x 2 + 1024 descriptors, one per port
+    // 7 + 1024; the hard limit sits between, and setpriv takes away the
+    // capability that would raise it.
     let mut run = Command::new("setpriv");
     run.args(["--bounding-set=-sys_resource", "--", "prlimit"])
-        .arg("--nofile=1029:1029")
+        .arg("--nofile=1035:1035")
         .arg("--")
         .arg(env!("CARGO_BIN_EXE_vnetd"))
         .args(["run", "--workers", "2", config.to_str().unwrap()])
@@ -257,7 +271,10 @@ fn a_lab_past_the_open_file_limit_runs_with_one_queue_per_nic() {
     let status = wait_exit(&mut child);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(queues, 4, "one TUN queue per port; stderr: {stderr}");
+    assert_eq!(
+        queues, HUB_SPOKE_NAMESPACES,
+        "one TUN queue per port; stderr: {stderr}"
+    );
     assert_eq!(answered, [true; 4], "{paths:?}; stderr: {stderr}");
     assert!(stderr.contains("each NIC gets one queue"), "{stderr}");
     assert!(status.success(), "{stderr}");
@@ -566,7 +583,10 @@ fn the_cli_names_what_went_wrong_against_a_running_lab() {
     let out = vnetd().arg("stats").stdout(writer).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    assert_eq!(namespaces_with("e2msg").len(), common::with_fabric(4));
+    assert_eq!(
+        namespaces_with("e2msg").len(),
+        common::with_fabric(HUB_SPOKE_NAMESPACES)
+    );
     common::stop_lab(&mut child);
     std::fs::remove_file(&config).unwrap();
 }

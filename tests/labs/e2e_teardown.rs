@@ -9,6 +9,10 @@ use common::{namespaces_with, spawn_lab, vnetd_command, Lab};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
+/// The built-in lab's namespaces: its four VMs' and its three VNets'
+/// Azure DNS.
+const HUB_SPOKE_NAMESPACES: usize = 4 + 3;
+
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
 
 /// Runs `body`, which must panic, and returns what it recorded before.
@@ -61,7 +65,11 @@ fn a_panic_inside_an_in_process_lab_removes_it() {
         assert!(common::ping(&lab.ns("vm1"), "10.0.2.4"));
         *seen = namespaces_with(prefix).len();
     });
-    assert_eq!(namespaces, common::with_fabric(4), "the lab was up");
+    assert_eq!(
+        namespaces,
+        common::with_fabric(HUB_SPOKE_NAMESPACES),
+        "the lab was up"
+    );
     assert_eq!(namespaces_with(prefix), Vec::<String>::new());
 }
 
@@ -76,7 +84,10 @@ fn a_panic_beside_a_vnetd_run_child_stops_it_and_removes_its_lab() {
         run.arg("run").arg(&config);
         let (child, _) = spawn_lab(run, "");
         *seen = child.id();
-        assert_eq!(namespaces_with(prefix).len(), common::with_fabric(4));
+        assert_eq!(
+            namespaces_with(prefix).len(),
+            common::with_fabric(HUB_SPOKE_NAMESPACES)
+        );
     });
     assert!(pid > 0);
     assert!(!process_exists(pid), "vnetd run {pid} is still there");

@@ -86,9 +86,10 @@ fn hub_spoke_passes_from_the_hosts(tag: &str, offload: bool) {
     // Each host says which it is, lists its own NICs and what crossed its
     // underlay: packets both ways, none from an untrusted source.
     for (host, nics) in [
-        ("h1", vec!["nva1", "shared1"]),
-        ("h2", vec!["vm1"]),
-        ("h3", vec!["vm2"]),
+        // Each VNet's Azure DNS runs on its VNet's host.
+        ("h1", vec!["dns-hub", "nva1", "shared1"]),
+        ("h2", vec!["dns-spoke1", "vm1"]),
+        ("h3", vec!["dns-spoke2", "vm2"]),
     ] {
         let out = cluster.ask(host, &["stats", "--json"]);
         let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -66,21 +66,21 @@ fn the_built_in_lab_is_its_four_vms() {
             (
                 "azure-dns",
                 "dns-hub",
-                "dns-hub",
+                "nva1.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
             (
                 "azure-dns",
                 "dns-spoke1",
-                "dns-spoke1",
+                "vm1.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
             (
                 "azure-dns",
                 "dns-spoke2",
-                "dns-spoke2",
+                "vm2.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
@@ -88,15 +88,7 @@ fn the_built_in_lab_is_its_four_vms() {
     );
     assert_eq!(
         plan.namespaces,
-        [
-            "nva1",
-            "shared1",
-            "vm1",
-            "vm2",
-            "dns-hub",
-            "dns-spoke1",
-            "dns-spoke2"
-        ]
+        ["nva1", "shared1", "vm1", "vm2", "nva1.dns", "vm1.dns", "vm2.dns"]
     );
     // The topology holds the file's NICs only, at the same indices.
     assert_eq!(t.nics.len(), 4);
@@ -134,21 +126,21 @@ fn a_hybrid_lab_adds_the_gateway_instance_and_the_sites_tunnel() {
             (
                 "azure-dns",
                 "dns-hub",
-                "dns-hub",
+                "hub-vm.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
             (
                 "azure-dns",
                 "dns-spoke1",
-                "dns-spoke1",
+                "vm1.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
             (
                 "azure-dns",
                 "dns-spoke2",
-                "dns-spoke2",
+                "vm2.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
@@ -162,9 +154,9 @@ fn a_hybrid_lab_adds_the_gateway_instance_and_the_sites_tunnel() {
             "vm2",
             "hub-vpngw-0",
             "branch1",
-            "dns-hub",
-            "dns-spoke1",
-            "dns-spoke2",
+            "hub-vm.dns",
+            "vm1.dns",
+            "vm2.dns",
             "onprem-vm"
         ]
     );
@@ -200,21 +192,21 @@ fn a_vnet_with_load_balancers_gets_one_prober_after_the_vms() {
             (
                 "azure-dns",
                 "dns-hub",
-                "dns-hub",
+                "nva1.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
             (
                 "azure-dns",
                 "dns-spoke1",
-                "dns-spoke1",
+                "vm1.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
             (
                 "azure-dns",
                 "dns-spoke2",
-                "dns-spoke2",
+                "vm2.dns",
                 "eth0",
                 &["168.63.129.16"]
             ),
@@ -316,7 +308,7 @@ fn a_removed_vnet_takes_its_nics_and_gateway_instances_with_it() {
     assert!(diff.changed.is_empty());
     assert_eq!(
         diff.namespaces_removed,
-        names(&["vm-b", "gw-b-0", "gw-b-1", "dns-vb"])
+        names(&["vm-b", "gw-b-0", "gw-b-1", "vm-b.dns"])
     );
     assert!(diff.namespaces_added.is_empty());
     // And back: the same ports appear again.
@@ -375,9 +367,9 @@ fn a_netns_prefix_is_before_every_namespace_vnetd_names() {
             "lab1-hub-vpngw-0",
             "lab1-branch1",
             "lab1-probe-hub",
-            "lab1-dns-hub",
-            "lab1-dns-spoke1",
-            "lab1-dns-spoke2",
+            "lab1-hub-vm.dns",
+            "lab1-vm1.dns",
+            "lab1-vm2.dns",
             "lab1-onprem-vm",
         ]
     );

@@ -11,7 +11,6 @@
 //! own errors.
 
 use crate::topology::resolve::valid_netns;
-use crate::topology::resolve::MAX_NETNS_LEN;
 use crate::topology::{Circuit, Diagnostics, GatewayIdx, RouterRef, Topology};
 use std::collections::HashSet;
 
@@ -50,38 +49,17 @@ pub fn prober_name(vnet: &str) -> String {
     format!("probe-{vnet}")
 }
 
-/// The name of a VNet's Azure DNS port: its port's, and its namespace's
-/// behind the lab's `netns_prefix`: `dns-<vnet>`, or for a VNet name too
-/// long for a namespace, its first characters and a digest of the rest.
+/// The name of a VNet's Azure DNS port: `dns-<vnet>`.
 pub fn azure_dns_name(vnet: &str) -> String {
-    const ROOM: usize = 40;
-    if vnet.len() <= ROOM {
-        return format!("dns-{vnet}");
-    }
-    let digest = fnv1a(vnet);
-    let head: String = vnet.chars().take(ROOM - 9).collect();
-    format!("dns-{head}-{:08x}", digest as u32)
+    format!("dns-{vnet}")
 }
 
-/// The namespace of a VNet's Azure DNS, in a lab whose `netns_prefix` is
-/// `prefix`: `<prefix>dns-<vnet>`, or, where that is longer than a
-/// namespace name may be, as much of `dns` and a digest of the VNet's name
-/// as fits behind the prefix.
-pub fn azure_dns_netns(prefix: &str, vnet: &str) -> String {
-    let full = format!("{prefix}{}", azure_dns_name(vnet));
-    if full.len() <= MAX_NETNS_LEN {
-        return full;
-    }
-    let short = format!("dns{:08x}", fnv1a(vnet) as u32);
-    let room = MAX_NETNS_LEN.saturating_sub(prefix.len()).min(short.len());
-    format!("{prefix}{}", &short[..room])
-}
-
-/// FNV-1a of `text`: stable across runs and builds, unlike the std hasher.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// The namespace of a VNet's Azure DNS: named after the namespace of the
+/// VNet's first port (`<that namespace>.dns`), which is the lab's own, so
+/// two labs with VNets of one name never share it, whatever their
+/// `netns_prefix`.
+pub fn azure_dns_netns(first_port_netns: &str) -> String {
+    format!("{first_port_netns}.dns")
 }
 
 /// The namespace of a VNet's health prober, in a lab whose `netns_prefix`
@@ -336,13 +314,16 @@ fn name_ports(
             }
             _ => continue,
         };
+        // Azure DNS's namespace is derived from one of the lab's own, as
+        // the fabric's is: never too long for the host, only maybe taken.
+        let derived = matches!(port.kind, super::PortKind::AzureDns { .. });
         if !names.insert(port.name.to_ascii_lowercase()) {
             let why = format!(
                 "{what} is a port named `{}`, which is already a NIC's or another port's name",
                 port.name
             );
             diags.error(port.line, &key, why);
-        } else if !valid_netns(&port.netns) || !namespaces.insert(port.netns.clone()) {
+        } else if !(derived || valid_netns(&port.netns)) || !namespaces.insert(port.netns.clone()) {
             let why = format!(
                 "{what} needs the namespace `{}`, which is taken or not a usable name",
                 port.netns

@@ -1,5 +1,5 @@
-//! Azure DNS of a VNet: a port named `dns-<vnet>`, and so is its namespace,
-//! behind the lab's `netns_prefix`; in the VNet's first subnet, owning
+//! Azure DNS of a VNet: a port named `dns-<vnet>`, whose namespace is named
+//! after the VNet's first port's (`vm1.dns`); in the VNet's first subnet, owning
 //! 168.63.129.16 (Azure's host virtual IP, where every VNet's VMs ask their
 //! names). The daemon answers the queries that reach its namespace with the
 //! VNet's view of names (linked Private DNS zones, VM names, public names).
@@ -15,11 +15,18 @@ pub const KIND: &str = "azure-dns";
 /// One port per VNet that has a NIC or a Private Endpoint, in VNet order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     for (v, vnet) in topology.vnets.iter_enumerated() {
-        let used = topology.nics.iter().any(|n| n.subnet.vnet == v)
-            || (topology.private_endpoints.iter()).any(|p| p.subnet.vnet == v);
-        if !used || vnet.subnets.is_empty() {
+        let first = (topology.nics.iter().find(|n| n.subnet.vnet == v))
+            .map(|n| n.netns.clone())
+            .or_else(|| {
+                (topology
+                    .private_endpoints
+                    .iter()
+                    .find(|p| p.subnet.vnet == v))
+                .map(|p| super::private_endpoint::netns(&topology.netns_prefix, &p.name))
+            });
+        let (Some(first), false) = (first, vnet.subnets.is_empty()) else {
             continue;
-        }
+        };
         ports.push(Port {
             kind: PortKind::AzureDns { vnet: v },
             name: azure_dns_name(&vnet.name),
@@ -34,7 +41,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             ip_forwarding: false,
             network_security_group: None,
             application_security_groups: Vec::new(),
-            netns: azure_dns_netns(&topology.netns_prefix, &vnet.name),
+            netns: azure_dns_netns(&first),
             interface: PORT_INTERFACE.into(),
             line: vnet.line,
             host: topology.placement.vnet_host(v),
