@@ -218,9 +218,11 @@ fn apply_refuses_a_hybrid_part_whose_daemons_are_missing_and_changes_nothing() {
     );
     let mut left = common::namespaces_with(&prefix);
     left.sort();
-    let mut expected = vec![format!("{prefix}-hub-vm")];
+    // The running lab's VM, its VNet's Azure DNS and its fabric.
+    let mut expected = vec![format!("{prefix}-hub-vm"), format!("{prefix}-hub-vm.dns")];
     if common::with_fabric(0) == 1 {
         expected.push(format!("{prefix}-hub-vm.fabric"));
     }
+    expected.sort();
     assert_eq!(left, expected);
 }
