@@ -252,6 +252,16 @@ pub struct List<'a, T> {
     items: Vec<T>,
 }
 
+impl<T> List<'static, T> {
+    /// A list the dump does not hold: no items, and nowhere to point at.
+    pub fn none() -> Self {
+        List {
+            at: Place::root("", ""),
+            items: Vec::new(),
+        }
+    }
+}
+
 impl<'a, T: DeserializeOwned> List<'a, T> {
     /// The list `document` of `file`, parsed from `text` (empty: errors
     /// name no line).

@@ -33,17 +33,11 @@ pub struct Lists<'a> {
 impl Lists<'_> {
     /// No firewall, policy, group or IP group.
     pub fn empty() -> Self {
-        fn none<T>() -> List<'static, T> {
-            List {
-                at: Place::root("", ""),
-                items: Vec::new(),
-            }
-        }
         Lists {
-            firewalls: none(),
-            policies: none(),
-            groups: none(),
-            ip_groups: none(),
+            firewalls: List::none(),
+            policies: List::none(),
+            groups: List::none(),
+            ip_groups: List::none(),
         }
     }
 

@@ -43,18 +43,12 @@ pub struct Lists<'a> {
 impl Lists<'_> {
     /// No zone, link, record set, endpoint or zone group.
     pub fn empty() -> Self {
-        fn none<T>() -> List<'static, T> {
-            List {
-                at: Place::root("", ""),
-                items: Vec::new(),
-            }
-        }
         Lists {
-            zones: none(),
-            links: none(),
-            record_sets: none(),
-            endpoints: none(),
-            zone_groups: none(),
+            zones: List::none(),
+            links: List::none(),
+            record_sets: List::none(),
+            endpoints: List::none(),
+            zone_groups: List::none(),
         }
     }
 

@@ -35,19 +35,13 @@ pub struct Lists<'a> {
 impl Lists<'_> {
     /// No resolver, endpoint, ruleset, rule or link.
     pub fn empty() -> Self {
-        fn none<T>() -> List<'static, T> {
-            List {
-                at: Place::root("", ""),
-                items: Vec::new(),
-            }
-        }
         Lists {
-            resolvers: none(),
-            inbound: none(),
-            outbound: none(),
-            rulesets: none(),
-            rules: none(),
-            links: none(),
+            resolvers: List::none(),
+            inbound: List::none(),
+            outbound: List::none(),
+            rulesets: List::none(),
+            rules: List::none(),
+            links: List::none(),
         }
     }
 
