@@ -6,6 +6,7 @@
 //! device.
 
 pub mod bgp;
+pub mod egress;
 pub mod firewall;
 pub mod gateways;
 pub mod ids;

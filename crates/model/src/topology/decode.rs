@@ -176,10 +176,15 @@ macro_rules! record {
 }
 
 mod dns;
+mod edge;
 mod expectations;
 pub use dns::{
     dns_name, record_data, RawDnsServer, RawForwardingRule, RawLocalZone, RawPrivateEndpoint,
     RawRecordSet, RawResolver, RawResolverEndpoint, RawRuleset, RawVnetLink, RawZone,
+};
+pub use edge::{
+    RawInternet, RawInternetServer, RawNatGateway, RawNatRule, RawNatRuleCollection, RawPublicIp,
+    RawPublicIpPrefix,
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
 
@@ -210,6 +215,10 @@ const TOP_KEYS: &[&str] = &[
     "private_endpoints",
     "private_dns_resolvers",
     "dns_forwarding_rulesets",
+    "internet",
+    "public_ip_prefixes",
+    "public_ip_addresses",
+    "nat_gateways",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -227,6 +236,7 @@ record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
     route_table: "route_table" => optional_ref,
     endpoint_policies: "private_endpoint_network_policies"
         => one_of_or(EndpointNetworkPolicies::Disabled),
+    default_outbound_access: "default_outbound_access" => flag(false),
 });
 
 record!(PEERING_KEYS: RawPeering { name, key, line } "a peering" {
@@ -253,6 +263,7 @@ record!(NIC_KEYS: RawNic { name, key, line } "a network interface" {
     bgp_announce: "bgp_announce" => bgp_announce,
     dns_servers: "dns_servers" => dns_servers,
     dns_server: "dns_server" => dns_server,
+    public_ip: "public_ip_address" => optional_ref,
 });
 
 const IP_CONFIG_KEYS: &[&str] = &["name", "private_ip_address"];
@@ -434,6 +445,7 @@ record!(FIREWALL_KEYS: RawFirewall { name, key, line } "an Azure Firewall" {
     _: "sku_name" => firewall_sku_name,
     policy: "firewall_policy" => optional_ref,
     _: "threat_intel_mode" => text,
+    public_ips: "public_ip_addresses" => ref_list,
 });
 
 record!(FIREWALL_POLICY_KEYS: RawFirewallPolicy { name, key, line } "a firewall policy" {
@@ -449,9 +461,7 @@ record!(RULE_COLLECTION_GROUP_KEYS: RawRuleCollectionGroup { name, key, line }
         "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy, which \
          vnetd does not emulate: the lab runs without them, so what only they allow meets the \
          network rules and the default action (deny)"),
-    _: "nat_rule_collections" => not_emulated(
-        "DNAT rules translate the firewall's public address, which a lab without the \
-         Internet does not have: the lab runs without them"),
+    nat_collections: "nat_rule_collections" => list,
 });
 
 record!(NETWORK_RULE_COLLECTION_KEYS: RawNetworkRuleCollection { name, key, line }
@@ -554,6 +564,10 @@ impl Decoder<'_> {
             private_endpoints: self.records(&top, "private_endpoints"),
             dns_resolvers: self.records(&top, "private_dns_resolvers"),
             forwarding_rulesets: self.records(&top, "dns_forwarding_rulesets"),
+            internet: self.internet(&top, "internet"),
+            public_ip_prefixes: self.records(&top, "public_ip_prefixes"),
+            public_ips: self.records(&top, "public_ip_addresses"),
+            nat_gateways: self.records(&top, "nat_gateways"),
         }
     }
 

@@ -25,6 +25,8 @@ pub use route_servers::*;
 
 mod dns;
 pub use dns::*;
+mod edge;
+pub use edge::*;
 mod express_route;
 mod named;
 pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
@@ -152,6 +154,9 @@ pub struct Topology {
     pub dns_resolvers: TiVec<ResolverIdx, DnsResolver>,
     /// DNS forwarding rulesets, linked to VNets.
     pub forwarding_rulesets: Vec<ForwardingRuleset>,
+    /// The Internet edge: the emulated Internet, public addresses, NAT
+    /// gateways, default outbound access and DNAT rules.
+    pub edge: Edge,
 }
 
 #[derive(Debug, Clone)]

@@ -37,6 +37,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
 mod dns;
+mod edge;
 mod expectations;
 mod express_route;
 mod fabric_names;
@@ -67,7 +68,7 @@ const MAX_RULES_PER_NSG: usize = 1000;
 const MAX_PEERINGS_PER_VNET: usize = 500;
 const MAX_IP_CONFIGS_PER_NIC: usize = 256;
 
-pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
+pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     let mut r = Resolver {
         diags,
         topo: Topology {
@@ -82,6 +83,7 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     };
     r.topo.source = r.diags.file.clone();
     let placed = placement::PlacementRefs::of(&raw);
+    let edge_refs = edge::EdgeRefs::take(&mut raw);
     r.netns_prefix(raw.netns_prefix);
     r.route_tables(raw.route_tables);
     r.asgs(raw.asgs);
@@ -115,6 +117,15 @@ pub fn resolve(raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.private_endpoints(raw.private_endpoints);
     r.dns_resolvers(raw.dns_resolvers);
     r.forwarding_rulesets(raw.forwarding_rulesets);
+    r.edge(
+        edge::RawEdge {
+            internet: raw.internet,
+            prefixes: raw.public_ip_prefixes,
+            public_ips: raw.public_ips,
+            nat_gateways: raw.nat_gateways,
+        },
+        edge_refs,
+    );
     r.expectations(raw.expectations);
     r.placement(raw.hosts, placed);
     r.topo

@@ -47,6 +47,10 @@ pub struct RawTopology {
     pub private_endpoints: Vec<super::RawPrivateEndpoint>,
     pub dns_resolvers: Vec<super::RawResolver>,
     pub forwarding_rulesets: Vec<super::RawRuleset>,
+    pub internet: Option<super::RawInternet>,
+    pub public_ip_prefixes: Vec<super::RawPublicIpPrefix>,
+    pub public_ips: Vec<super::RawPublicIp>,
+    pub nat_gateways: Vec<super::RawNatGateway>,
 }
 
 /// A machine of a lab spread over several.
@@ -85,6 +89,10 @@ impl RawTopology {
             && self.private_endpoints.is_empty()
             && self.dns_resolvers.is_empty()
             && self.forwarding_rulesets.is_empty()
+            && self.internet.is_none()
+            && self.public_ip_prefixes.is_empty()
+            && self.public_ips.is_empty()
+            && self.nat_gateways.is_empty()
     }
 }
 
@@ -320,6 +328,7 @@ pub struct RawSubnet {
     pub network_security_group: Option<NameRef>,
     pub route_table: Option<NameRef>,
     pub endpoint_policies: EndpointNetworkPolicies,
+    pub default_outbound_access: bool,
     pub line: usize,
 }
 
@@ -368,6 +377,7 @@ pub struct RawNic {
     pub bgp_announce: Option<RawAnnounce>,
     pub dns_servers: Vec<IpAddr>,
     pub dns_server: Option<super::RawDnsServer>,
+    pub public_ip: Option<NameRef>,
     pub line: usize,
 }
 
@@ -431,6 +441,7 @@ pub struct RawFirewall {
     pub vnet: NameRef,
     pub sku: FirewallSku,
     pub policy: Option<NameRef>,
+    pub public_ips: Vec<NameRef>,
     pub line: usize,
 }
 
@@ -450,6 +461,7 @@ pub struct RawRuleCollectionGroup {
     pub key: String,
     pub priority: u16,
     pub collections: Vec<RawNetworkRuleCollection>,
+    pub nat_collections: Vec<super::RawNatRuleCollection>,
     pub line: usize,
 }
 

@@ -25,6 +25,10 @@ macro_rules! named {
 pub(crate) use named;
 
 named!(
+    PublicIp,
+    PublicIpPrefix,
+    NatGateway,
+    InternetServer,
     Vnet,
     Subnet,
     Nic,

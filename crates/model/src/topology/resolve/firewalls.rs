@@ -146,7 +146,7 @@ impl Resolver<'_> {
     }
 
     /// One side of a network rule: its addresses and its IP groups' CIDRs.
-    fn rule_side(
+    pub(super) fn rule_side(
         &mut self,
         mut addresses: Vec<IpNet>,
         groups: &[NameRef],

@@ -1,0 +1,121 @@
+//! How a packet leaves for the Internet, in Azure's precedence ("What is
+//! Azure NAT Gateway", "Default outbound access in Azure"): a user-defined
+//! route to an appliance or a gateway first (the routes decide that before
+//! this module is asked), then a NAT gateway on the subnet, then the NIC's
+//! own public IP, then default outbound access, which a private subnet
+//! (`default_outbound_access: false`) does not have. A load balancer's
+//! outbound rules would come before default outbound access; vnetd has no
+//! public load balancer yet, so none is ever chosen.
+//!
+//! An Azure Firewall leaves through a NAT gateway on `AzureFirewallSubnet`
+//! when there is one ("Scale SNAT ports with Azure NAT Gateway"), else
+//! through its own public IP (the first, where Azure picks one of them).
+
+use crate::topology::{FirewallIdx, NatGatewayIdx, NicIdx, SubnetRef, Topology};
+use std::net::IpAddr;
+
+/// A sender the egress question is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressSender {
+    Nic(NicIdx),
+    Firewall(FirewallIdx),
+}
+
+/// How a sender's Internet-bound traffic leaves, and with which public
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Egress {
+    /// The subnet's NAT gateway: its addresses, ports allocated per
+    /// destination.
+    NatGateway(NatGatewayIdx),
+    /// The NIC's (or firewall's) own public IP, one to one.
+    PublicIp(IpAddr),
+    /// Default outbound access's implicit address.
+    DefaultOutbound(IpAddr),
+    /// No way out: the packet is dropped at the `Internet` next hop.
+    None,
+}
+
+impl Egress {
+    /// The method's name, as `next-hop`, `trace` and `flows` show it.
+    pub fn method(self) -> &'static str {
+        match self {
+            Egress::NatGateway(_) => "NatGateway",
+            Egress::PublicIp(_) => "PublicIp",
+            Egress::DefaultOutbound(_) => "DefaultOutbound",
+            Egress::None => "None",
+        }
+    }
+
+    /// The public address a flow leaves with, for those methods that have
+    /// one address (a NAT gateway's flows take one of its addresses each).
+    pub fn single_address(self) -> Option<IpAddr> {
+        match self {
+            Egress::PublicIp(a) | Egress::DefaultOutbound(a) => Some(a),
+            Egress::NatGateway(_) | Egress::None => None,
+        }
+    }
+}
+
+/// The way out of `sender` in `subnet`.
+pub fn egress(topo: &Topology, sender: EgressSender, subnet: SubnetRef) -> Egress {
+    let edge = &topo.edge;
+    if let Some(gateway) = edge.nat_gateway_of(subnet) {
+        if !edge.nat_gateways[gateway].addresses.is_empty() {
+            return Egress::NatGateway(gateway);
+        }
+    }
+    match sender {
+        EgressSender::Nic(nic) => {
+            if let Some(address) = edge.nic_public_address(nic) {
+                return Egress::PublicIp(address);
+            }
+            match edge.default_outbound_addresses.get(&nic) {
+                Some(&address) => Egress::DefaultOutbound(address),
+                None => Egress::None,
+            }
+        }
+        EgressSender::Firewall(firewall) => match edge.firewall_addresses(firewall).first() {
+            Some(&address) => Egress::PublicIp(address),
+            None => Egress::None,
+        },
+    }
+}
+
+/// The NAT gateway address a flow from `private` leaves with: one of the
+/// gateway's addresses, the same for every flow of one source address (so
+/// a VM keeps one public address, as Azure's NAT gateway keeps a source on
+/// one address while it has ports).
+pub fn nat_address(addresses: &[IpAddr], private: IpAddr) -> Option<IpAddr> {
+    if addresses.is_empty() {
+        return None;
+    }
+    let folded = match private {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let n = u128::from(a);
+            (n as u64) ^ ((n >> 64) as u64)
+        }
+    };
+    let i = (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % addresses.len();
+    Some(addresses[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_source_keeps_one_nat_address_and_sources_spread() {
+        let addresses: Vec<IpAddr> = (1..=4)
+            .map(|i| format!("198.51.100.{i}").parse().unwrap())
+            .collect();
+        let a: IpAddr = "10.1.1.4".parse().unwrap();
+        assert_eq!(nat_address(&addresses, a), nat_address(&addresses, a));
+        let used: std::collections::BTreeSet<_> = (4..68)
+            .map(|i| nat_address(&addresses, format!("10.1.1.{i}").parse().unwrap()).unwrap())
+            .collect();
+        assert_eq!(used.len(), 4, "{used:?}");
+        assert_eq!(nat_address(&[], a), None);
+    }
+}
