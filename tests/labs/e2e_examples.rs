@@ -163,6 +163,8 @@ fn every_example_is_covered_here() {
             "hub-spoke-firewall.yaml",
             "hub-spoke.yaml",
             "hybrid.yaml",
+            // Its test: e2e_internet_edge.rs.
+            "internet-edge.yaml",
             // Its test: e2e_dns.rs.
             "private-endpoints.yaml",
             // Its test: e2e_route_server.rs.

@@ -64,6 +64,9 @@ pub struct NamespaceSpec {
     /// outside these prefixes to the interface's address (see
     /// [`super::nat`]); `None`: no translation.
     pub masquerade_except: Option<Vec<IpNet>>,
+    /// Destination translations, applied with the source translation
+    /// above (see [`super::nat`]).
+    pub dnat: Vec<super::nat::DestinationNat>,
     /// The namespace's `resolv.conf`, written where `ip netns exec` reads
     /// it (see [`super::netns::write_resolv_conf`]); `None`: none.
     pub resolv_conf: Option<String>,
@@ -87,6 +90,7 @@ impl NamespaceSpec {
             on_fabric: false,
             egress_limit_mbps: None,
             masquerade_except: None,
+            dnat: Vec::new(),
             resolv_conf: None,
         }
     }
@@ -441,7 +445,7 @@ fn build_interface(
 /// Sets up the spec's source translation, if it has one.
 fn translate_sources(spec: &NamespaceSpec) -> Result<()> {
     match &spec.masquerade_except {
-        Some(except) => super::nat::masquerade(&spec.name, &spec.interface, except),
+        Some(except) => super::nat::masquerade(&spec.name, &spec.interface, except, &spec.dnat),
         None => Ok(()),
     }
 }

@@ -1,7 +1,10 @@
-//! Source NAT in a namespace, for a router that translates what it
-//! forwards to some destinations: the one place the host layer runs `nft`
-//! (the netlink crates vnetd uses do not speak nftables). The kernel's
-//! connection tracking translates the replies back.
+//! Address translation in a namespace, for a router that translates what
+//! it forwards: destination NAT of given addresses and ports (each also
+//! source-translated to the router's own address, so that the replies
+//! come back through it), and source NAT towards some destinations. The
+//! one place the host layer runs `nft` (the netlink crates vnetd uses do
+//! not speak nftables). The kernel's connection tracking translates the
+//! replies back.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -12,9 +15,22 @@ use ipnet::IpNet;
 /// The nftables table vnetd owns in such a namespace.
 const TABLE: &str = "vnetd_snat";
 
+/// A destination translation: what arrives for `address`:`port` over
+/// `protocol` (`tcp` or `udp`) goes to `to`:`to_port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationNat {
+    pub protocol: &'static str,
+    pub address: std::net::Ipv4Addr,
+    pub port: u16,
+    pub to: std::net::Ipv4Addr,
+    pub to_port: u16,
+}
+
 /// The ruleset that masquerades what leaves `interface` for an IPv4
-/// destination outside `except` (to the interface's own address).
-pub fn masquerade_ruleset(interface: &str, except: &[IpNet]) -> String {
+/// destination outside `except` (to the interface's own address), and
+/// translates the destinations `dnat` lists (masquerading what they
+/// translate).
+pub fn masquerade_ruleset(interface: &str, except: &[IpNet], dnat: &[DestinationNat]) -> String {
     let kept: Vec<String> = except
         .iter()
         .filter(|n| matches!(n, IpNet::V4(_)))
@@ -31,14 +47,34 @@ pub fn masquerade_ruleset(interface: &str, except: &[IpNet]) -> String {
             "ip daddr != @kept ".to_string(),
         )
     };
+    let mut prerouting = String::new();
+    let mut translated = String::new();
+    if !dnat.is_empty() {
+        prerouting.push_str(
+            "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n",
+        );
+        for d in dnat {
+            prerouting.push_str(&format!(
+                "    ip daddr {} {} dport {} dnat to {}:{}\n",
+                d.address, d.protocol, d.port, d.to, d.to_port
+            ));
+        }
+        prerouting.push_str("  }\n");
+        translated = format!("    oifname \"{interface}\" ct status dnat masquerade\n");
+    }
     format!(
-        "table ip {TABLE} {{\n{set}  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname \"{interface}\" {condition}masquerade\n  }}\n}}\n"
+        "table ip {TABLE} {{\n{set}{prerouting}  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{translated}    oifname \"{interface}\" {condition}masquerade\n  }}\n}}\n"
     )
 }
 
 /// Installs [`masquerade_ruleset`] in the named namespace.
-pub fn masquerade(namespace: &str, interface: &str, except: &[IpNet]) -> Result<()> {
-    let ruleset = masquerade_ruleset(interface, except);
+pub fn masquerade(
+    namespace: &str,
+    interface: &str,
+    except: &[IpNet],
+    dnat: &[DestinationNat],
+) -> Result<()> {
+    let ruleset = masquerade_ruleset(interface, except, dnat);
     let mut child = Command::new("ip")
         .args(["netns", "exec", namespace, "nft", "-f", "-"])
         .stdin(Stdio::piped())
@@ -71,7 +107,7 @@ mod tests {
             .iter()
             .map(|n| n.parse().unwrap())
             .collect();
-        let rules = masquerade_ruleset("eth0", &except);
+        let rules = masquerade_ruleset("eth0", &except, &[]);
         assert!(
             rules.contains("elements = { 10.0.0.0/8, 100.64.0.0/10 }"),
             "{rules}"
@@ -80,8 +116,28 @@ mod tests {
             rules.contains("oifname \"eth0\" ip daddr != @kept masquerade"),
             "{rules}"
         );
-        let always = masquerade_ruleset("eth0", &[]);
+        let always = masquerade_ruleset("eth0", &[], &[]);
         assert!(!always.contains("set kept"), "{always}");
         assert!(always.contains("oifname \"eth0\" masquerade"), "{always}");
+        assert!(!always.contains("prerouting"), "{always}");
+    }
+
+    #[test]
+    fn destination_translations_come_first_and_are_masqueraded() {
+        let dnat = [DestinationNat {
+            protocol: "tcp",
+            address: "198.51.100.20".parse().unwrap(),
+            port: 443,
+            to: "10.2.1.4".parse().unwrap(),
+            to_port: 8443,
+        }];
+        let rules = masquerade_ruleset("eth0", &[], &dnat);
+        assert!(
+            rules.contains("ip daddr 198.51.100.20 tcp dport 443 dnat to 10.2.1.4:8443"),
+            "{rules}"
+        );
+        let translated = rules.find("ct status dnat masquerade").unwrap();
+        let rest = rules.find("oifname \"eth0\" masquerade").unwrap();
+        assert!(translated < rest, "{rules}");
     }
 }

@@ -5,6 +5,11 @@
 //! client's address), as `ifconfig.me`-style services do, so that `curl
 //! http://stcontoso.blob.core.windows.net/` shows which way a name went.
 //!
+//! The emulated Internet's servers answer the same way, on each of their
+//! ports in the Internet's namespace: their name, the address and port
+//! asked, and the client's address as the server saw it (after the lab's
+//! translations), the answer an `ifconfig.me` gives.
+//!
 //! Each server runs on the shared accept loop of
 //! [`crate::host::listener`], with its bounds: a few connections at once, a
 //! deadline for the request and for each write, one request per
@@ -18,7 +23,7 @@ use crate::plan::PortKind;
 use crate::topology::Topology;
 use std::any::Any;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,25 +55,60 @@ pub struct PaasCounters {
     pub failed: AtomicU64,
 }
 
-/// What one endpoint's responder says of itself.
+/// What one responder says of itself: a PaaS resource behind a Private
+/// Endpoint, or a server of the Internet.
 #[derive(Debug, Clone)]
-struct Identity {
-    resource: String,
-    sub_resource: &'static str,
-    kind: &'static str,
-    endpoint: String,
-    public_name: String,
+enum Identity {
+    Paas {
+        resource: String,
+        sub_resource: &'static str,
+        kind: &'static str,
+        endpoint: String,
+        public_name: String,
+    },
+    Internet {
+        server: String,
+    },
 }
 
 impl Identity {
     fn of(topology: &Topology, endpoint: crate::topology::PrivateEndpointIdx) -> Identity {
         let pe = &topology.private_endpoints[endpoint];
-        Identity {
+        Identity::Paas {
             resource: pe.target.resource.clone(),
             sub_resource: pe.target.sub_resource.name,
             kind: pe.target.sub_resource.kind.as_str(),
             endpoint: pe.name.clone(),
             public_name: pe.target.public_name(),
+        }
+    }
+
+    /// The name the responder's thread goes by.
+    fn name(&self) -> &str {
+        match self {
+            Identity::Paas { endpoint, .. } => endpoint,
+            Identity::Internet { server } => server,
+        }
+    }
+
+    /// The answer's body for a client at `peer` that reached `local`.
+    fn body(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> String {
+        match self {
+            Identity::Paas {
+                resource,
+                sub_resource,
+                kind,
+                endpoint,
+                public_name,
+            } => format!(
+                "{resource} {sub_resource} ({kind}) through private endpoint {endpoint}\n\
+                 reached at {local} from {peer}\n\
+                 public name {public_name}\n"
+            ),
+            Identity::Internet { server } => format!(
+                "{ip}\nInternet server {server} reached at {local} from {peer}\n",
+                ip = peer.ip()
+            ),
         }
     }
 }
@@ -95,17 +135,7 @@ impl listener::Service<TcpStream> for Responder {
             }
         }
         arrival.mark();
-        let id = &self.identity;
-        let body = format!(
-            "{resource} {sub} ({kind}) through private endpoint {endpoint}\n\
-             reached at {local} from {peer}\n\
-             public name {public}\n",
-            resource = id.resource,
-            sub = id.sub_resource,
-            kind = id.kind,
-            endpoint = id.endpoint,
-            public = id.public_name,
-        );
+        let body = self.identity.body(local, peer);
         let answer = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: {}\r\nConnection: close\r\nServer: vnetd-paas\r\n\r\n{body}",
@@ -151,10 +181,14 @@ impl listener::Events for ResponderEvents {
     }
 }
 
-/// The responders running, by their port's serial (unique for the lab's
-/// life: a port rebuilt gets a new responder).
+/// A responder: its port's serial (unique for the lab's life: a port
+/// rebuilt gets a new responder), its server (0 for a Private Endpoint,
+/// else the Internet server's position plus one) and its TCP port.
+type Key = (u32, u32, u16);
+
+/// The responders running.
 pub struct Responders {
-    running: HashMap<u32, listener::Server>,
+    running: HashMap<Key, listener::Server>,
     counters: Arc<PaasCounters>,
     panics: Arc<ThreadPanics>,
 }
@@ -168,46 +202,70 @@ impl Responders {
         }
     }
 
-    /// Starts a responder for every Private Endpoint of this machine that
-    /// has none, and stops those of endpoints gone.
+    /// Starts a responder for every Private Endpoint and Internet server
+    /// port of this machine that has none, and stops those gone.
     pub fn follow(&mut self, plane: &Plane) {
         let snapshot = &plane.snapshot;
-        let wanted: Vec<(u32, &str, Identity)> = (snapshot.plan.ports.iter_enumerated())
-            .filter(|(p, _)| snapshot.plan.is_local(*p))
-            .filter_map(|(p, port)| match port.kind {
-                PortKind::PrivateEndpoint { endpoint } => Some((
-                    plane.ports.get(p)?.serial,
-                    port.netns.as_str(),
-                    Identity::of(&snapshot.topology, endpoint),
-                )),
-                _ => None,
-            })
-            .collect();
-        self.running
-            .retain(|serial, _| wanted.iter().any(|(s, _, _)| s == serial));
-        for (serial, netns, identity) in wanted {
-            if self.running.contains_key(&serial) {
+        let mut wanted: Vec<(Key, &str, SocketAddr, Identity)> = Vec::new();
+        for (p, port) in snapshot.plan.ports.iter_enumerated() {
+            let Some(serial) = plane.ports.get(p).map(|s| s.serial) else {
+                continue;
+            };
+            if !snapshot.plan.is_local(p) {
                 continue;
             }
-            match self.start_one(netns, identity) {
+            match port.kind {
+                PortKind::PrivateEndpoint { endpoint } => wanted.push((
+                    (serial, 0, HTTP_PORT),
+                    port.netns.as_str(),
+                    (Ipv4Addr::UNSPECIFIED, HTTP_PORT).into(),
+                    Identity::of(&snapshot.topology, endpoint),
+                )),
+                PortKind::Internet => {
+                    for (i, server) in snapshot.topology.edge.servers().iter().enumerate() {
+                        for &listen in &server.ports {
+                            wanted.push((
+                                (serial, i as u32 + 1, listen),
+                                port.netns.as_str(),
+                                (server.address, listen).into(),
+                                Identity::Internet {
+                                    server: server.name.clone(),
+                                },
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.running
+            .retain(|key, _| wanted.iter().any(|(k, _, _, _)| k == key));
+        for (key, netns, address, identity) in wanted {
+            if self.running.contains_key(&key) {
+                continue;
+            }
+            match self.start_one(netns, address, identity) {
                 Ok(server) => {
-                    self.running.insert(serial, server);
+                    self.running.insert(key, server);
                 }
                 Err(error) => {
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("the PaaS responder in {netns} cannot start: {error:#}");
+                    tracing::warn!("the responder at {address} in {netns} cannot start: {error:#}");
                 }
             }
         }
     }
 
-    fn start_one(&self, netns: &str, identity: Identity) -> anyhow::Result<listener::Server> {
-        let socket = netns::run_in(netns, || {
-            Ok(TcpListener::bind((Ipv4Addr::UNSPECIFIED, HTTP_PORT))?)
-        })?;
+    fn start_one(
+        &self,
+        netns: &str,
+        address: SocketAddr,
+        identity: Identity,
+    ) -> anyhow::Result<listener::Server> {
+        let socket = netns::run_in(netns, || Ok(TcpListener::bind(address)?))?;
         socket.set_nonblocking(true)?;
         listener::Server::start::<tokio::net::TcpListener, _, _, _>(
-            &format!("vnetd-paas-{}", identity.endpoint),
+            &format!("vnetd-paas-{}", identity.name()),
             socket,
             LIMITS,
             Responder {

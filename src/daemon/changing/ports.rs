@@ -36,6 +36,7 @@ pub fn namespace_spec(
             let fw = &topology.firewalls[firewall];
             let mut spec = vm(topology, port, false);
             spec.masquerade_except = Some(crate::policy::firewall::private_ranges(topology, fw));
+            spec.dnat = firewall_dnat(topology, fw);
             spec
         }
         // Like a gateway instance: its address in RouteServerSubnet, and
@@ -50,10 +51,53 @@ pub fn namespace_spec(
         PortKind::ResolverInbound { .. } | PortKind::ResolverOutbound { .. } => {
             vm(topology, port, false)
         }
+        // Like the prober: the Internet servers' addresses alone, and
+        // everything else (the lab's public addresses) out of its TUN.
+        PortKind::Internet => prober(port),
     };
     spec.queues = queues;
     spec.nonblocking = true;
     spec
+}
+
+/// The DNAT rules of `fw`'s policy as its namespace applies them: IPv4
+/// rules whose destination is one of the firewall's public addresses
+/// (what the fabric delivers to it).
+fn firewall_dnat(
+    topology: &Topology,
+    fw: &crate::topology::AzureFirewall,
+) -> Vec<crate::host::nat::DestinationNat> {
+    use std::net::IpAddr;
+    let Some(rules) = fw.policy.and_then(|p| topology.edge.dnat_rules.get(&p)) else {
+        return Vec::new();
+    };
+    let Some(f) = topology.firewalls.iter().position(|f| f.name == fw.name) else {
+        return Vec::new();
+    };
+    let owned = topology
+        .edge
+        .firewall_addresses(crate::topology::FirewallIdx::new(f));
+    let mut out = Vec::new();
+    for rule in rules.iter().filter(|r| owned.contains(&r.destination)) {
+        let (IpAddr::V4(address), IpAddr::V4(to)) = (rule.destination, rule.translated_address)
+        else {
+            continue;
+        };
+        for protocol in &rule.protocols {
+            let protocol = match protocol {
+                crate::topology::Protocol::Udp => "udp",
+                _ => "tcp",
+            };
+            out.push(crate::host::nat::DestinationNat {
+                protocol,
+                address,
+                port: rule.destination_port,
+                to,
+                to_port: rule.translated_port,
+            });
+        }
+    }
+    out
 }
 
 /// Whether `port`'s flows may leave userspace: a VM's NIC (an NVA's and a

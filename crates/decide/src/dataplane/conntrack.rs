@@ -10,12 +10,14 @@
 //! last packet instead, so that its end is known (and flow-logged) promptly.
 
 use super::decide::{
-    Admission, Allowed, Conntrack, KnownHop, Pin, PinTarget, Sent, CLOSING_IDLE_TIMEOUT_MS,
+    Admission, Allowed, Conntrack, EdgeTranslation, KnownHop, NewTranslation, Pin, PinTarget, Sent,
+    CLOSING_IDLE_TIMEOUT_MS,
 };
-pub use super::memos::{holds_hop, hop_memo, stored_hop, PinMemo};
+pub use super::memos::{holds_hop, hop_memo, stored_hop, EdgeMemo, PinMemo};
 use super::packet::PacketView;
 use crate::engine::flow_table::{
-    FlowKey, FlowOwner, FlowPair, FlowRef, FlowTable, KeyWords, Memo, Traffic,
+    FlowHandle, FlowKey, FlowOwner, FlowPair, FlowRef, FlowTable, InsertOutcome, KeyWords, Memo,
+    Traffic,
 };
 use crate::engine::fragments::DatagramId;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
@@ -34,6 +36,22 @@ pub const PIN_DIRECTION: u8 = 2;
 pub fn is_pin(key: &FlowKey) -> bool {
     key.direction == PIN_DIRECTION
 }
+
+/// The direction code of the Internet edge's translations: a pair of the
+/// flow as its private side sends it and as the Internet sends it, whose
+/// memo is an [`EdgeMemo`].
+pub const EDGE_DIRECTION: u8 = 3;
+
+/// True for a translation of the Internet edge (not an NSG flow).
+#[inline]
+pub fn is_edge_translation(key: &FlowKey) -> bool {
+    key.direction == EDGE_DIRECTION
+}
+
+/// The stable id the edge's translations are owned under (among the
+/// frontends' owners): one owner for every translation, since a reply
+/// from the Internet names neither the NIC nor the method.
+pub const EDGE_STABLE_ID: u32 = FRONTEND_OWNERS - 1;
 
 /// How many flow owners are set aside for load-balancer frontends, after
 /// the NICs' own: a frontend's flows count against the quota of owner
@@ -383,6 +401,98 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         self.table.remove_flow(pin.handle, now_ms);
     }
 
+    fn edge_translation(
+        &self,
+        p: &PacketView,
+        _inside: bool,
+        now_ms: u64,
+    ) -> Option<EdgeTranslation> {
+        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
+        let key = FlowKey::from_ips(
+            owner,
+            EDGE_DIRECTION,
+            p.key.proto,
+            p.key.src,
+            p.key.dst,
+            p.flow_ports.0,
+            p.flow_ports.1,
+        )?;
+        let flow = self.table.lookup(&key, now_ms)?;
+        let memo = EdgeMemo::from_memo(&flow.memo()?)?;
+        // The flow's packets are counted by its NSG entries.
+        flow.keep_alive(now_ms);
+        Some(EdgeTranslation {
+            private: memo.private,
+            public: memo.public,
+            handle: flow.handle(),
+        })
+    }
+
+    fn edge_taken(
+        &self,
+        proto: u8,
+        remote: (IpAddr, u16),
+        public: (IpAddr, u16),
+        now_ms: u64,
+    ) -> bool {
+        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
+        FlowKey::from_ips(
+            owner,
+            EDGE_DIRECTION,
+            proto,
+            remote.0,
+            public.0,
+            remote.1,
+            public.1,
+        )
+        .is_some_and(|k| self.table.lookup(&k, now_ms).is_some())
+    }
+
+    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
+        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
+        let inside = FlowKey::from_ips(
+            owner,
+            EDGE_DIRECTION,
+            new.proto,
+            new.private.0,
+            new.remote.0,
+            new.private.1,
+            new.remote.1,
+        )?;
+        let outside = FlowKey::from_ips(
+            owner,
+            EDGE_DIRECTION,
+            new.proto,
+            new.remote.0,
+            new.public.0,
+            new.remote.1,
+            new.public.1,
+        )?;
+        let memo = EdgeMemo {
+            private: new.private,
+            public: new.public,
+        };
+        match self.table.insert_pair_with_memo(
+            FlowPair {
+                key: &inside,
+                reply: &outside,
+            },
+            &memo.to_memo(),
+            new.idle_timeout_ms,
+            now_ms,
+            Traffic::default(),
+        ) {
+            InsertOutcome::Inserted | InsertOutcome::Evicted => {
+                self.table.lookup(&inside, now_ms).map(|f| f.handle())
+            }
+            InsertOutcome::Existing | InsertOutcome::Full | InsertOutcome::NicOutOfRange => None,
+        }
+    }
+
+    fn edge_forget(&self, translation: &EdgeTranslation, now_ms: u64) {
+        self.table.remove_flow(translation.handle, now_ms);
+    }
+
     fn closing_pin(&self, pin: &Pin) {
         self.table
             .shorten_idle_timeout(pin.handle, CLOSING_IDLE_TIMEOUT_MS);
@@ -518,6 +628,33 @@ impl Conntrack for FlowTable {
 
     fn unpin(&self, pin: &Pin, now_ms: u64) {
         by_nic(self).unpin(pin, now_ms)
+    }
+
+    fn edge_translation(
+        &self,
+        p: &PacketView,
+        inside: bool,
+        now_ms: u64,
+    ) -> Option<EdgeTranslation> {
+        by_nic(self).edge_translation(p, inside, now_ms)
+    }
+
+    fn edge_taken(
+        &self,
+        proto: u8,
+        remote: (IpAddr, u16),
+        public: (IpAddr, u16),
+        now_ms: u64,
+    ) -> bool {
+        by_nic(self).edge_taken(proto, remote, public, now_ms)
+    }
+
+    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
+        by_nic(self).edge_translate(new, now_ms)
+    }
+
+    fn edge_forget(&self, translation: &EdgeTranslation, now_ms: u64) {
+        by_nic(self).edge_forget(translation, now_ms)
     }
 
     fn closing_pin(&self, pin: &Pin) {

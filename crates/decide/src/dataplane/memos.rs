@@ -13,6 +13,68 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Which record a memo holds.
 const MEMO_HOP: u64 = 1;
 const MEMO_PIN: u64 = 2;
+const MEMO_EDGE: u64 = 3;
+
+/// A translation at the Internet edge, as its two entries keep it: the
+/// private address and port, and the public ones.
+///
+/// - word 0: kind, IPv6 (bit 8), private port (bits 16-31), public port
+///   (bits 32-47);
+/// - words 1-2: the private address (IPv4 in word 1);
+/// - words 3-4: the public address (IPv4 in word 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeMemo {
+    pub private: (IpAddr, u16),
+    pub public: (IpAddr, u16),
+}
+
+impl EdgeMemo {
+    pub fn to_memo(self) -> Memo {
+        let mut words = [0u64; 6];
+        let v6 = self.private.0.is_ipv6();
+        words[0] = MEMO_EDGE
+            | u64::from(v6) << 8
+            | u64::from(self.private.1) << 16
+            | u64::from(self.public.1) << 32;
+        let (w1, w2) = address_words(self.private.0);
+        let (w3, w4) = address_words(self.public.0);
+        words[1] = w1;
+        words[2] = w2;
+        words[3] = w3;
+        words[4] = w4;
+        Memo(words)
+    }
+
+    pub fn from_memo(memo: &Memo) -> Option<EdgeMemo> {
+        let w = memo.0;
+        if w[0] & 0xff != MEMO_EDGE {
+            return None;
+        }
+        let v6 = w[0] & 1 << 8 != 0;
+        Some(EdgeMemo {
+            private: (address_of(v6, w[1], w[2]), (w[0] >> 16) as u16),
+            public: (address_of(v6, w[3], w[4]), (w[0] >> 32) as u16),
+        })
+    }
+}
+
+fn address_words(a: IpAddr) -> (u64, u64) {
+    match a {
+        IpAddr::V4(a) => (u64::from(u32::from(a)), 0),
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            ((bits >> 64) as u64, bits as u64)
+        }
+    }
+}
+
+fn address_of(v6: bool, high: u64, low: u64) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(u128::from(high) << 64 | u128::from(low)))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(high as u32))
+    }
+}
 
 /// A load balancer's pin as its entries' memo records it: the backend (as
 /// [`Conntrack::backend_id`](super::decide::Conntrack::backend_id) names it), the destination port the flow's

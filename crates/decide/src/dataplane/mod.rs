@@ -22,8 +22,9 @@ pub mod path_mtu;
 
 pub use decide::{
     balance, decide, decide_arrival, decide_parsed, flow_hash, judge_nsgs, route_step,
-    route_step_through, sender_checks, Admission, Allowed, Balanced, Conntrack, DropReason, Hop,
-    HopTo, KnownHop, NsgJudgement, Pin, PinTarget, Sent, Stateless, Verdict,
+    route_step_through, sender_checks, Admission, Allowed, Balanced, Conntrack, DropReason,
+    EdgeTranslation, Hop, HopTo, KnownHop, NewTranslation, NsgJudgement, Pin, PinTarget, Sent,
+    Stateless, Verdict,
 };
 pub use nat::{translate, Rewrite};
 pub use packet::PacketView;

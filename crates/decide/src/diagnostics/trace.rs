@@ -371,6 +371,10 @@ struct Delivered {
     /// address on the way, with the source it had: the reply goes to the
     /// firewall, which translates it back.
     translated_by: Option<(PortIdx, IpAddr)>,
+    /// The Internet edge's translation on the way out: the source the
+    /// packet had and the public address it left with. The reply comes
+    /// back to the public address, and the edge translates it back.
+    edge: Option<(IpAddr, IpAddr)>,
 }
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
@@ -389,6 +393,7 @@ fn walk<C: Conntrack>(
     }
     let mut left: Vec<PortIdx> = Vec::new();
     let mut translated_by = None;
+    let mut edge = None;
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
@@ -414,6 +419,10 @@ fn walk<C: Conntrack>(
             }
             Verdict::Deliver(nic) => nic,
             Verdict::Translate { nic, rewrite } => {
+                if let (true, Rewrite::Source { address, .. }) = (snap.nics[nic].internet, rewrite)
+                {
+                    edge = Some((view.key.src, address));
+                }
                 translate(&mut packet, rewrite, false).expect("a packet the trace built");
                 nic
             }
@@ -430,6 +439,7 @@ fn walk<C: Conntrack>(
             site: None,
             ports: left.clone(),
             translated_by,
+            edge,
         };
         delivered.ports.push(received);
         if snap.nics[received].owns(dst) {

@@ -45,6 +45,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub mod edge;
 pub mod firewalls;
 mod forwarding;
 pub mod gateways;
@@ -170,6 +171,11 @@ pub struct NicTables {
     /// host applies its inbound NSGs and delivers to it, as in Azure the
     /// destination VM's host does.
     pub remote: bool,
+    /// The port is the emulated Internet: its packets are decided by the
+    /// public address they are sent to.
+    pub internet: bool,
+    /// How its Internet-bound packets leave (see [`edge`]).
+    pub egress: edge::EgressHop,
 }
 
 impl NicTables {
@@ -250,6 +256,9 @@ pub struct Snapshot {
     /// Azure DNS's answers in each VNet; shared with the snapshots of the
     /// same topology.
     pub names: Arc<crate::names::NameTables>,
+    /// The Internet edge: the Internet's port, public addresses, NAT
+    /// gateways.
+    pub edge: edge::EdgeTables,
 }
 
 /// The snapshot a new one follows, if any, and whether it keeps its
@@ -422,6 +431,7 @@ impl Snapshot {
             generation,
             previous.map(|p| (&p.topology, p.frontends.as_slice())),
         );
+        let edge = edge::EdgeTables::compile(&topology, &plan);
         let mut nics = TiVec::with_capacity(plan.ports.len());
         for (idx, nic) in plan.ports.iter_enumerated() {
             let file_nic = plan.nic(idx);
@@ -555,6 +565,8 @@ impl Snapshot {
                 flush_outbound: flushes(&outbound),
                 firewall: nic.kind.firewall().is_some(),
                 remote: !plan.is_local(idx),
+                internet: nic.kind == PortKind::Internet,
+                egress: edge.egress_of(&topology, &plan, idx),
                 inbound,
                 outbound,
             });
@@ -578,6 +590,7 @@ impl Snapshot {
             _ => Arc::new(crate::names::NameTables::compile(&topology)),
         };
         Snapshot {
+            edge,
             names,
             shaping,
             topology,

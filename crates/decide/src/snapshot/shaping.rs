@@ -83,6 +83,7 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
         PortKind::PrivateEndpoint { endpoint } => Endpoint::PrivateEndpoint(endpoint),
         PortKind::ResolverInbound { resolver, .. }
         | PortKind::ResolverOutbound { resolver, .. } => Endpoint::Resolver(resolver),
+        PortKind::Internet => Endpoint::Internet,
     }
 }
 
@@ -152,6 +153,7 @@ impl ShapingTables {
                     format!("DNS resolver {}", topology.dns_resolvers[r].name)
                 }
                 Endpoint::Firewall(f) => format!("firewall {}", topology.firewalls[f].name),
+                Endpoint::Internet => "the Internet".to_string(),
                 Endpoint::RouteServer(r) => {
                     format!("route server {}", topology.route_servers[r].name)
                 }

@@ -126,6 +126,9 @@ pub enum PortKind {
         resolver: ResolverIdx,
         endpoint: usize,
     },
+    /// The emulated Internet: it owns the Internet servers' addresses, and
+    /// what it sends is decided by the public address it is sent to.
+    Internet,
 }
 
 impl PortKind {
@@ -142,6 +145,7 @@ impl PortKind {
             PortKind::PrivateEndpoint { .. } => ports::private_endpoint::KIND,
             PortKind::ResolverInbound { .. } => ports::resolver_endpoint::INBOUND_KIND,
             PortKind::ResolverOutbound { .. } => ports::resolver_endpoint::OUTBOUND_KIND,
+            PortKind::Internet => ports::internet::KIND,
         }
     }
 
@@ -192,7 +196,8 @@ impl PortKind {
             | PortKind::AzureDns { .. }
             | PortKind::PrivateEndpoint { .. }
             | PortKind::ResolverInbound { .. }
-            | PortKind::ResolverOutbound { .. } => None,
+            | PortKind::ResolverOutbound { .. }
+            | PortKind::Internet => None,
         }
     }
 
@@ -250,7 +255,7 @@ impl Port {
             PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
                 Some(topology.gateways[gateway].name.clone())
             }
-            PortKind::Prober { .. } | PortKind::AzureDns { .. } => None,
+            PortKind::Prober { .. } | PortKind::AzureDns { .. } | PortKind::Internet => None,
             PortKind::PrivateEndpoint { endpoint } => {
                 Some(topology.private_endpoints[endpoint].name.clone())
             }
@@ -318,6 +323,7 @@ impl Plan {
         ports::azure_dns::derive(topology, &mut ports);
         ports::private_endpoint::derive(topology, &mut ports);
         ports::resolver_endpoint::derive(topology, &mut ports);
+        ports::internet::derive(topology, &mut ports);
         let mut namespaces: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         // A lab spread over machines builds its own share here: the ports

@@ -312,11 +312,15 @@ fn name_ports(
                     format!("private_dns_resolvers[{name}]"),
                 )
             }
+            super::PortKind::Internet => ("the Internet".to_string(), "internet".to_string()),
             _ => continue,
         };
         // Azure DNS's namespace is derived from one of the lab's own, as
         // the fabric's is: never too long for the host, only maybe taken.
-        let derived = matches!(port.kind, super::PortKind::AzureDns { .. });
+        let derived = matches!(
+            port.kind,
+            super::PortKind::AzureDns { .. } | super::PortKind::Internet
+        );
         if !names.insert(port.name.to_ascii_lowercase()) {
             let why = format!(
                 "{what} is a port named `{}`, which is already a NIC's or another port's name",

@@ -51,9 +51,39 @@ pub fn translates_towards(topology: &Topology, firewall: &AzureFirewall, dst: Ip
 pub const DEFAULT_ACTION: &str = "Default action";
 
 /// The firewall's rules in evaluation order, ending with the default
-/// action.
+/// action: its policy's DNAT rules first (each allowing what it
+/// translates, the network rule Azure adds for it: "DNAT rules are
+/// processed before network rules"), then its network rules.
 pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<EffectiveRule> {
     let mut out = Vec::new();
+    let dnat = firewall
+        .policy
+        .and_then(|p| topology.edge.dnat_rules.get(&p))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for rule in dnat {
+        let destination = IpNet::from(rule.destination);
+        for protocol in &rule.protocols {
+            out.push(EffectiveRule {
+                name: rule.path(),
+                priority: rule.collection_priority,
+                direction: Direction::Inbound,
+                access: Access::Allow,
+                protocol: *protocol,
+                source_ports: PortSpec::Any,
+                destination_ports: PortSpec::Ranges(vec![crate::net::PortRange {
+                    lo: rule.destination_port,
+                    hi: rule.destination_port,
+                }]),
+                source_prefixes: listed(&rule.sources),
+                destination_prefixes: vec![destination.to_string()],
+                source_is_named: false,
+                destination_is_named: false,
+                expanded_source: rule.sources.clone(),
+                expanded_destination: vec![destination],
+            });
+        }
+    }
     let rules = firewall
         .policy
         .map(|p| topology.firewall_policies[p].rules.as_slice())

@@ -48,6 +48,8 @@ pub enum Endpoint {
     PrivateEndpoint(PrivateEndpointIdx),
     /// An endpoint of a DNS Private Resolver.
     Resolver(ResolverIdx),
+    /// The emulated Internet: no region, no delay of its own.
+    Internet,
 }
 
 impl Endpoint {
@@ -217,7 +219,7 @@ fn vnet_of(topo: &Topology, e: Endpoint) -> Option<VnetIdx> {
         Endpoint::AzureDns(v) => Some(v),
         Endpoint::PrivateEndpoint(e) => Some(topo.private_endpoints[e].subnet.vnet),
         Endpoint::Resolver(r) => Some(topo.dns_resolvers[r].vnet),
-        Endpoint::Site { .. } => None,
+        Endpoint::Site { .. } | Endpoint::Internet => None,
     }
 }
 

@@ -37,6 +37,7 @@
 //! verdicts (and load balancers' pins) outlive a snapshot.
 
 mod balancing;
+mod edge;
 mod routing;
 mod stateful;
 mod verdict;
@@ -44,8 +45,8 @@ mod verdict;
 pub use balancing::{balance, Balanced, FrontendHop};
 pub use routing::{flow_hash, route_step, route_step_through, sender_checks, Hop, HopTo};
 pub use stateful::{
-    judge_nsgs, Admission, Allowed, Conntrack, KnownHop, NsgJudgement, Pin, PinTarget, Sent,
-    Stateless, CLOSING_IDLE_TIMEOUT_MS,
+    judge_nsgs, Admission, Allowed, Conntrack, EdgeTranslation, KnownHop, NewTranslation,
+    NsgJudgement, Pin, PinTarget, Sent, Stateless, CLOSING_IDLE_TIMEOUT_MS,
 };
 pub use verdict::{DropReason, Verdict};
 
@@ -187,7 +188,9 @@ fn decide_packet<C: Conntrack + ?Sized>(
             }
         }
     };
-    let decided = if snap.nics[ingress].translated_frontends.is_empty() {
+    let decided = if snap.nics[ingress].internet {
+        edge::arrive(snap, flows, ingress, view, now_ms)
+    } else if snap.nics[ingress].translated_frontends.is_empty() {
         match route_step(snap, ingress, &view.key) {
             Ok(Hop {
                 to: HopTo::Nic(receiver),
@@ -211,6 +214,10 @@ fn decide_packet<C: Conntrack + ?Sized>(
                 },
                 now_ms,
             ),
+            Err(Verdict::Drop {
+                reason: DropReason::NextHopInternet,
+                ..
+            }) => edge::leave(snap, flows, ingress, view, now_ms),
             Err(drop) => Decided::verdict(drop),
         }
     } else {

@@ -198,6 +198,57 @@ pub trait Conntrack {
     fn backend_id(&self, nic: PortIdx) -> u32 {
         nic.index() as u32
     }
+    /// The Internet edge's translation of the flow `packet` belongs to, as
+    /// the private side sends it (`inside`: from the private address to
+    /// the remote one) or as the Internet sends it (from the remote address
+    /// to the public one); reading it keeps it alive. Trackers without
+    /// memory know none.
+    fn edge_translation(
+        &self,
+        _packet: &PacketView,
+        _inside: bool,
+        _now_ms: u64,
+    ) -> Option<EdgeTranslation> {
+        None
+    }
+    /// Whether a public address and port are taken towards `remote` for
+    /// protocol `proto`. Trackers without memory have nothing taken.
+    fn edge_taken(
+        &self,
+        _proto: u8,
+        _remote: (IpAddr, u16),
+        _public: (IpAddr, u16),
+        _now_ms: u64,
+    ) -> bool {
+        false
+    }
+    /// Records a translation between `private` and `public` for a flow with
+    /// `remote`; whether it was recorded (a tracker without memory records
+    /// nothing, and answers as if it had).
+    fn edge_translate(&self, _new: NewTranslation, _now_ms: u64) -> Option<FlowHandle> {
+        Some(FlowHandle::NONE)
+    }
+    /// Forgets a translation (its public address is gone).
+    fn edge_forget(&self, _translation: &EdgeTranslation, _now_ms: u64) {}
+}
+
+/// A translation of the Internet edge, as [`Conntrack::edge_translation`]
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeTranslation {
+    pub private: (IpAddr, u16),
+    pub public: (IpAddr, u16),
+    pub handle: FlowHandle,
+}
+
+/// A translation to record ([`Conntrack::edge_translate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewTranslation {
+    pub proto: u8,
+    pub private: (IpAddr, u16),
+    pub public: (IpAddr, u16),
+    pub remote: (IpAddr, u16),
+    pub idle_timeout_ms: u64,
 }
 
 /// What an NSG allowed a flow with, as [`Conntrack::admit`] and

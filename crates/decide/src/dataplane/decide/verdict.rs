@@ -34,7 +34,9 @@ pub enum DropReason {
     NoRoute,
     /// The deciding route has next hop None.
     RouteNone,
-    /// The deciding route goes to the Internet, which the lab does not have.
+    /// The deciding route goes to the Internet, and the sender has no way
+    /// out: no NAT gateway on its subnet, no public IP, no default outbound
+    /// access (a private subnet), or a lab without an Internet.
     NextHopInternet,
     /// The deciding route goes to a virtual network gateway, and there is
     /// none (a user route to VirtualNetworkGateway in a VNet without one).
@@ -110,6 +112,22 @@ pub enum DropReason {
     /// the sending NIC, in its sent packets (not its bytes, which the
     /// kernel does not count for them).
     IngressQueueFull,
+    /// A NAT gateway's address had no port left towards the packet's
+    /// destination (Azure's SNAT port exhaustion: 50,000 connections per
+    /// public address per destination), or the flow table had no room
+    /// for the translation.
+    SnatPortExhausted,
+    /// Sent from the Internet to a NAT gateway's or a default outbound
+    /// address with no flow of the lab to answer: Azure's NAT gateway
+    /// takes no unsolicited inbound traffic.
+    NatUnsolicited,
+    /// A protocol the NAT gateway's SKU does not translate (ICMP through a
+    /// Standard NAT gateway, which carries TCP and UDP only).
+    NatProtocol,
+    /// Sent from the Internet to a NIC's Standard public IP while neither
+    /// the NIC nor its subnet has an NSG: Standard public IPs are closed to
+    /// inbound traffic until an NSG allows it.
+    PublicIpClosed,
 }
 
 impl DropReason {

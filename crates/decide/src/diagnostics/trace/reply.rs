@@ -19,7 +19,7 @@ use super::site::{self, site_entry, SiteEntry};
 use super::{
     build_packet, empty_trace, nic_name, walk, Delivered, Leg, Trace, TraceQuery, NO_TUNNEL,
 };
-use crate::dataplane::{Admission, Allowed, Conntrack, PacketView};
+use crate::dataplane::{Admission, Allowed, Conntrack, EdgeTranslation, PacketView};
 use crate::engine::flow_table::FlowHandle;
 use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
@@ -31,6 +31,9 @@ use std::net::IpAddr;
 struct ReplyOf {
     ports: Vec<PortIdx>,
     generation: u64,
+    /// The Internet edge's translation of the request: its private source
+    /// and public address.
+    edge: Option<(IpAddr, IpAddr)>,
 }
 
 impl Conntrack for ReplyOf {
@@ -44,6 +47,14 @@ impl Conntrack for ReplyOf {
     fn admit(&self, _: PortIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
     fn refresh(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
     fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+    fn edge_translation(&self, p: &PacketView, _: bool, _: u64) -> Option<EdgeTranslation> {
+        let (private, public) = self.edge?;
+        (p.key.dst == public).then_some(EdgeTranslation {
+            private: (private, p.flow_ports.1),
+            public: (public, p.flow_ports.1),
+            handle: FlowHandle::NONE,
+        })
+    }
 }
 
 /// Traces the reply of the request `query` from `src`, delivered as
@@ -95,18 +106,24 @@ pub(super) fn follow_reply(
             let flows = ReplyOf {
                 ports: delivered.ports.clone(),
                 generation: snap.generation,
+                edge: delivered.edge,
             };
             let port = query.port.unwrap_or(0);
+            // The Internet answers the public address the request left
+            // with; the edge translates it back.
+            let answered = delivered.edge.map_or(src, |(_, public)| public);
             match delivered.translated_by {
                 None => {
-                    let packet = build_packet(from, src, query.protocol, port, Leg::Reply);
+                    let packet = build_packet(from, answered, query.protocol, port, Leg::Reply);
                     walk(snap, &flows, ingress, packet, &mut reply);
                 }
                 // The request reached its receiver with the firewall's
                 // address as source: the reply goes to the firewall, whose
                 // kernel translates it back and sends it on.
                 Some((firewall, _)) => {
-                    let address = snap.nics[firewall].addresses[0];
+                    let address = delivered
+                        .edge
+                        .map_or(snap.nics[firewall].addresses[0], |(_, public)| public);
                     let packet = build_packet(from, address, query.protocol, port, Leg::Reply);
                     let back = walk(snap, &flows, ingress, packet, &mut reply);
                     if back.is_some_and(|b| b.port == firewall) {

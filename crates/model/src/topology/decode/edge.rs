@@ -159,12 +159,14 @@ impl Decoder<'_> {
         let node = self.required(f, key)?;
         let k = f.key(key);
         let items = self.nonempty_items(node, &k, "the list of ports is empty")?;
-        let read = self.texts(items, &k, |d, text, line, k| match text.trim().parse::<u16>() {
-            Ok(p) if p > 0 => Some(p),
-            _ => {
-                let why = format!("`{text}` is not a port (1 to 65535)");
-                d.diags.error(line, k, why);
-                None
+        let read = self.texts(items, &k, |d, text, line, k| {
+            match text.trim().parse::<u16>() {
+                Ok(p) if p > 0 => Some(p),
+                _ => {
+                    let why = format!("`{text}` is not a port (1 to 65535)");
+                    d.diags.error(line, k, why);
+                    None
+                }
             }
         });
         read.into_iter().collect()

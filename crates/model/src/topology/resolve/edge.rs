@@ -52,8 +52,11 @@ impl EdgeRefs {
         for vnet in &raw.vnets {
             for subnet in &vnet.subnets {
                 if subnet.default_outbound_access {
-                    refs.default_outbound
-                        .push((vnet.name.clone(), subnet.name.clone(), subnet.line));
+                    refs.default_outbound.push((
+                        vnet.name.clone(),
+                        subnet.name.clone(),
+                        subnet.line,
+                    ));
                 }
             }
         }
@@ -463,10 +466,14 @@ impl Resolver<'_> {
                      ({pool}): `{}` gets none",
                     n.name
                 );
-                self.diags.warning(n.line, &format!("network_interfaces[{}]", n.name), why);
+                self.diags
+                    .warning(n.line, &format!("network_interfaces[{}]", n.name), why);
                 break;
             };
-            self.topo.edge.default_outbound_addresses.insert(nic, address);
+            self.topo
+                .edge
+                .default_outbound_addresses
+                .insert(nic, address);
         }
         self.topo.edge.default_outbound = with;
     }
@@ -585,8 +592,7 @@ impl Resolver<'_> {
                     ),
                     true,
                 ));
-            } else if let Some((net, owner)) =
-                private.iter().find(|(n, _)| n.contains(&s.address))
+            } else if let Some((net, owner)) = private.iter().find(|(n, _)| n.contains(&s.address))
             {
                 notes.push((
                     s.line,

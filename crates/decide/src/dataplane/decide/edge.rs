@@ -1,0 +1,235 @@
+//! The Internet edge in the decision: a packet whose route says `Internet`
+//! leaves through its sender's way out ([`EgressHop`], Azure's precedence
+//! compiled per port) with its source translated to a public address, and
+//! a packet the Internet sends to a public address is translated back (a
+//! reply), translated to the NIC behind a public IP (unsolicited, past
+//! the NIC's NSGs), handed to the firewall that owns it (whose DNAT rules
+//! translate it in its namespace), or dropped.
+//!
+//! A translation lives in the flow table as a pair: the flow as the private
+//! side sends it and as the Internet sends it. It is found again by every
+//! later packet of the flow under any snapshot (an existing flow keeps its
+//! way out when a NAT gateway is added, as in Azure) for as long as its
+//! public address still belongs to the lab; a translation whose address is
+//! gone is forgotten and the flow decided anew.
+//!
+//! A NAT gateway gives a flow the address [`nat_address`] picks for its
+//! source and the first free port towards its destination from
+//! [`NAT_PORTS`], so that ports run out where Azure's do: 50,000 flows to
+//! one destination from one address.
+
+use super::{receive, Conntrack, Decided, DropReason, NewTranslation, Verdict};
+use crate::dataplane::nat::Rewrite;
+use crate::dataplane::packet::PacketView;
+use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
+use crate::policy::egress::nat_address;
+use crate::snapshot::edge::{
+    EgressHop, PublicTarget, NAT_PORTS, NAT_UDP_IDLE_MS, ONE_TO_ONE_IDLE_MS,
+};
+use crate::snapshot::{PortIdx, Snapshot};
+use std::net::IpAddr;
+
+const IPPROTO_ICMP: u8 = 1;
+
+/// A packet of `ingress` whose route goes to the Internet.
+#[inline(never)]
+pub(super) fn leave<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: PortIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Decided {
+    let drop = |reason| Decided::verdict(Verdict::dropped(reason, ingress));
+    let Some(internet) = snap.edge.internet else {
+        return drop(DropReason::NextHopInternet);
+    };
+    // What a firewall sends from its own public address it translated
+    // itself (the replies of its DNAT rules).
+    if snap.edge.public.get(&view.key.src) == Some(&PublicTarget::Firewall(ingress)) {
+        return receive(snap, flows, internet, view, None, now_ms);
+    }
+    if let Some(t) = flows.edge_translation(view, true, now_ms) {
+        if snap.edge.public.contains_key(&t.public.0) {
+            return out_through(snap, flows, internet, view, t.public, t.handle, now_ms);
+        }
+        flows.edge_forget(&t, now_ms);
+    }
+    let (public, idle_timeout_ms) = match snap.nics[ingress].egress {
+        EgressHop::None => return drop(DropReason::NextHopInternet),
+        EgressHop::PublicIp(address) | EgressHop::DefaultOutbound(address) => {
+            ((address, view.flow_ports.0), ONE_TO_ONE_IDLE_MS)
+        }
+        EgressHop::NatGateway(g) => {
+            let gateway = &snap.edge.nat_gateways[g as usize];
+            let carried = match view.key.proto {
+                IPPROTO_TCP | IPPROTO_UDP => true,
+                IPPROTO_ICMP => gateway.icmp,
+                _ => false,
+            };
+            if !carried {
+                return drop(DropReason::NatProtocol);
+            }
+            let Some(address) = nat_address(&gateway.addresses, view.key.src) else {
+                return drop(DropReason::NextHopInternet);
+            };
+            let idle = if view.key.proto == IPPROTO_TCP {
+                gateway.tcp_idle_ms
+            } else {
+                NAT_UDP_IDLE_MS
+            };
+            match free_port(snap, flows, view, address, now_ms) {
+                Some(port) => ((address, port), idle),
+                None => return drop(DropReason::SnatPortExhausted),
+            }
+        }
+    };
+    let new = NewTranslation {
+        proto: view.key.proto,
+        private: (view.key.src, view.flow_ports.0),
+        public,
+        remote: (view.key.dst, view.flow_ports.1),
+        idle_timeout_ms,
+    };
+    match flows.edge_translate(new, now_ms) {
+        Some(handle) => out_through(snap, flows, internet, view, public, handle, now_ms),
+        None => drop(DropReason::SnatPortExhausted),
+    }
+}
+
+/// The first port of `address` free towards the packet's destination, from
+/// a start that spreads sources over the range; ICMP keeps its identifier
+/// (the NAT gateway translates the address only).
+fn free_port<C: Conntrack + ?Sized>(
+    _snap: &Snapshot,
+    flows: &C,
+    view: &PacketView,
+    address: IpAddr,
+    now_ms: u64,
+) -> Option<u16> {
+    let remote = (view.key.dst, view.flow_ports.1);
+    if view.key.proto == IPPROTO_ICMP {
+        let id = view.flow_ports.0;
+        return (!flows.edge_taken(view.key.proto, remote, (address, id), now_ms)).then_some(id);
+    }
+    let span = NAT_PORTS.end - NAT_PORTS.start;
+    let start = u32::from(view.flow_ports.0) % span;
+    (0..span)
+        .map(|i| (NAT_PORTS.start + (start + i) % span) as u16)
+        .find(|&port| !flows.edge_taken(view.key.proto, remote, (address, port), now_ms))
+}
+
+/// Delivery to the Internet with the source translated to `public`.
+fn out_through<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    internet: PortIdx,
+    view: &PacketView,
+    public: (IpAddr, u16),
+    handle: crate::engine::flow_table::FlowHandle,
+    now_ms: u64,
+) -> Decided {
+    let rewrite = Rewrite::Source {
+        address: public.0,
+        port: public.1,
+    };
+    let decided = receive(
+        snap,
+        flows,
+        internet,
+        &view.translated(rewrite),
+        Some(rewrite),
+        now_ms,
+    );
+    Decided {
+        pin: (handle != crate::engine::flow_table::FlowHandle::NONE).then_some(handle),
+        ..decided
+    }
+}
+
+/// A packet the Internet sent: decided by the public address it is sent
+/// to.
+#[inline(never)]
+pub(super) fn arrive<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    internet: PortIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Decided {
+    let drop = |reason| Decided::verdict(Verdict::dropped(reason, internet));
+    let Some(&target) = snap.edge.public.get(&view.key.dst) else {
+        return drop(DropReason::NoDestination);
+    };
+    if let Some(t) = flows.edge_translation(view, false, now_ms) {
+        let Some(receiver) = private_owner(snap, target, t.private.0) else {
+            return drop(DropReason::NoDestination);
+        };
+        let rewrite = Rewrite::Destination {
+            address: t.private.0,
+            port: t.private.1,
+        };
+        let decided = receive(
+            snap,
+            flows,
+            receiver,
+            &view.translated(rewrite),
+            Some(rewrite),
+            now_ms,
+        );
+        return Decided {
+            pin: Some(t.handle),
+            ..decided
+        };
+    }
+    match target {
+        PublicTarget::Nic { port, private } => {
+            if snap.nics[port].inbound.is_empty() {
+                return drop(DropReason::PublicIpClosed);
+            }
+            let rewrite = Rewrite::Destination {
+                address: private,
+                port: view.flow_ports.1,
+            };
+            let decided = receive(
+                snap,
+                flows,
+                port,
+                &view.translated(rewrite),
+                Some(rewrite),
+                now_ms,
+            );
+            if decided.verdict.egress().is_none() {
+                return decided;
+            }
+            // The NIC's answers leave through the address they came in on.
+            let new = NewTranslation {
+                proto: view.key.proto,
+                private: (private, view.flow_ports.1),
+                public: (view.key.dst, view.flow_ports.1),
+                remote: (view.key.src, view.flow_ports.0),
+                idle_timeout_ms: ONE_TO_ONE_IDLE_MS,
+            };
+            let handle = flows.edge_translate(new, now_ms);
+            Decided {
+                pin: handle.filter(|h| *h != crate::engine::flow_table::FlowHandle::NONE),
+                ..decided
+            }
+        }
+        PublicTarget::NatGateway(_) | PublicTarget::DefaultOutbound(_) => {
+            drop(DropReason::NatUnsolicited)
+        }
+        PublicTarget::Firewall(port) => receive(snap, flows, port, view, None, now_ms),
+    }
+}
+
+/// The port that owns `private` behind the public address `target`.
+fn private_owner(snap: &Snapshot, target: PublicTarget, private: IpAddr) -> Option<PortIdx> {
+    let vnet = match target {
+        PublicTarget::Nic { port, .. }
+        | PublicTarget::DefaultOutbound(port)
+        | PublicTarget::Firewall(port) => snap.nics[port].vnet,
+        PublicTarget::NatGateway(g) => snap.edge.nat_gateways[g as usize].vnet,
+    };
+    snap.forwarding.owner(vnet, private)
+}

@@ -1,0 +1,163 @@
+//! `config/internet-edge.yaml`, live: every spoke VM's `curl` to the
+//! Internet's echo server shows the source Azure would show (the NAT
+//! gateway's address through the firewall, the VM's own public IP, the
+//! default outbound address), the private subnet's fails and is counted
+//! at the `Internet` next hop; from the Internet, `curl https://` to the
+//! firewall's public address reaches vm2's web server through the DNAT
+//! rule, with the firewall's private address as the source the server
+//! sees, while a port without a rule meets the default action and an
+//! unsolicited packet to the NAT gateway is dropped and counted. (The
+//! offline `check` of the file's expectations runs with every example's,
+//! in `tests/offline/check_expectations.rs`.) Needs root.
+
+use crate::common;
+
+use common::Lab;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vnetd::dataplane::DropReason;
+
+const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
+const ECHO: &str = "http://203.0.113.10/";
+
+/// What `args` print inside `ns`, whether or not they succeed (a failed
+/// connection prints nothing).
+fn in_netns(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {args:?} in {ns}: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first line of what the echo server answered `ns`, the source it
+/// saw; empty when the connection failed.
+fn seen_source(ns: &str) -> String {
+    let answer = in_netns(ns, &["curl", "-s", "-m", "3", ECHO]);
+    answer.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// An HTTPS server on 443 of `ns` (a self-signed certificate) answering
+/// every request with the client address it saw; stopped when dropped.
+struct EchoTls {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl EchoTls {
+    fn start(ns: &str) -> EchoTls {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "1",
+            ])
+            .args(["-subj", "/CN=vm2"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl makes the certificate");
+        assert!(made.success());
+        const SERVE: &str = "import http.server, socketserver, ssl, sys
+class Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (self.client_address[0] + '\\n').encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+socketserver.TCPServer.allow_reuse_address = True
+server = socketserver.TCPServer(('0.0.0.0', 443), Echo)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+";
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", SERVE])
+            .arg(&cert)
+            .arg(&key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the web server");
+        EchoTls { child, _dir: dir }
+    }
+}
+
+impl Drop for EchoTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What `curl -k https://URL` from `ns` answers, retried until it answers
+/// or 10 s pass (the server may still be starting).
+fn https_answer(ns: &str, url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = in_netns(ns, &["curl", "-s", "-k", "-m", "2", url]);
+        if !answer.is_empty() || Instant::now() > deadline {
+            return answer.trim().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
+    let lab = Lab::start("exedge", EXAMPLE);
+    assert_eq!(
+        seen_source(&lab.ns("vm1")),
+        "198.51.100.10",
+        "through the firewall's NAT gateway"
+    );
+    assert_eq!(
+        seen_source(&lab.ns("vm2")),
+        "198.51.100.30",
+        "its own public IP"
+    );
+    assert_eq!(
+        seen_source(&lab.ns("vm3")),
+        "192.0.2.1",
+        "default outbound access"
+    );
+    let before = lab.stats("vm4").drops_for(DropReason::NextHopInternet);
+    assert_eq!(
+        seen_source(&lab.ns("vm4")),
+        "",
+        "a private subnet has no way out"
+    );
+    assert!(lab.stats("vm4").drops_for(DropReason::NextHopInternet) > before);
+
+    let internet = format!("{}.internet", lab.ns("vm1"));
+    let _web = EchoTls::start(&lab.ns("vm2"));
+    assert_eq!(
+        https_answer(&internet, "https://198.51.100.20/"),
+        "10.0.1.4",
+        "the DNAT rule reaches vm2, which sees the firewall's private address"
+    );
+    let denied = lab.stats("hub-fw").drops_for(DropReason::FirewallDenied);
+    let answer = in_netns(
+        &internet,
+        &["curl", "-s", "-k", "-m", "2", "https://198.51.100.20:8443/"],
+    );
+    assert_eq!(answer, "", "no DNAT rule for 8443");
+    assert!(lab.stats("hub-fw").drops_for(DropReason::FirewallDenied) > denied);
+
+    let unsolicited = lab.stats("internet").drops_for(DropReason::NatUnsolicited);
+    let answer = in_netns(
+        &internet,
+        &["curl", "-s", "-m", "2", "http://198.51.100.10/"],
+    );
+    assert_eq!(answer, "", "a NAT gateway takes no unsolicited connection");
+    assert!(lab.stats("internet").drops_for(DropReason::NatUnsolicited) > unsolicited);
+}
