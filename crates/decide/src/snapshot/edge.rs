@@ -161,3 +161,41 @@ impl EdgeTables {
         }
     }
 }
+
+/// The NAT gateway address a flow from `private` leaves with: one of the
+/// gateway's addresses, the same for every flow of one source address (so
+/// a VM keeps one public address, as Azure's NAT gateway keeps a source on
+/// one address while it has ports).
+pub fn nat_address(addresses: &[IpAddr], private: IpAddr) -> Option<IpAddr> {
+    if addresses.is_empty() {
+        return None;
+    }
+    let folded = match private {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let n = u128::from(a);
+            (n as u64) ^ ((n >> 64) as u64)
+        }
+    };
+    let i = (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % addresses.len();
+    Some(addresses[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_source_keeps_one_nat_address_and_sources_spread() {
+        let addresses: Vec<IpAddr> = (1..=4)
+            .map(|i| format!("198.51.100.{i}").parse().unwrap())
+            .collect();
+        let a: IpAddr = "10.1.1.4".parse().unwrap();
+        assert_eq!(nat_address(&addresses, a), nat_address(&addresses, a));
+        let used: std::collections::BTreeSet<_> = (4..68)
+            .map(|i| nat_address(&addresses, format!("10.1.1.{i}").parse().unwrap()).unwrap())
+            .collect();
+        assert_eq!(used.len(), 4, "{used:?}");
+        assert_eq!(nat_address(&[], a), None);
+    }
+}

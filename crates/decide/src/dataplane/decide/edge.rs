@@ -22,9 +22,8 @@ use super::{receive, Conntrack, Decided, DropReason, NewTranslation, Verdict};
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::PacketView;
 use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
-use crate::policy::egress::nat_address;
 use crate::snapshot::edge::{
-    EgressHop, PublicTarget, NAT_PORTS, NAT_UDP_IDLE_MS, ONE_TO_ONE_IDLE_MS,
+    nat_address, EgressHop, PublicTarget, NAT_PORTS, NAT_UDP_IDLE_MS, ONE_TO_ONE_IDLE_MS,
 };
 use crate::snapshot::{PortIdx, Snapshot};
 use std::net::IpAddr;
