@@ -8,6 +8,7 @@ mod common;
 #[path = "../flow_table_shared/mod.rs"]
 mod flow_table_shared;
 
+mod broken_edge_topologies;
 mod broken_expressroute_topologies;
 mod broken_hybrid_topologies;
 mod broken_lb_topologies;
@@ -40,6 +41,7 @@ mod lb_traces;
 mod lpm_props;
 mod name_expectations;
 mod names_as_paths;
+mod nat_gateway;
 mod nsg_classifier_props;
 mod placement;
 mod plan;

@@ -1,0 +1,176 @@
+//! A NAT gateway's ports on real packets through the decision: with one
+//! public address, exactly 50,000 UDP flows to one destination get a port
+//! each (Azure's "50,000 concurrent connections per public IP address to
+//! the same destination"), every one distinct and from 1024 on; the next
+//! is dropped as `snat_port_exhausted`, while another destination port
+//! still gets one. Each reply finds its flow's private address and port;
+//! a Standard gateway drops a ping, a StandardV2 one translates it.
+
+use etherparse::PacketBuilder;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use vnetd::dataplane::conntrack::NicOwners;
+use vnetd::dataplane::{decide, DropReason, Rewrite, Verdict};
+use vnetd::engine::flow_table::FlowTable;
+use vnetd::snapshot::Snapshot;
+
+fn lab(sku: &str) -> Snapshot {
+    let text = format!(
+        "internet:
+  servers: [{{name: echo, address: 203.0.113.10, ports: [80]}}]
+public_ip_addresses:
+  - {{name: nat-pip, ip_address: 198.51.100.10}}
+nat_gateways:
+  - {{name: nat, sku_name: {sku}, public_ip_addresses: [nat-pip], subnets: [vn/app]}}
+vnets:
+  - name: vn
+    address_space: [10.1.0.0/16]
+    subnets:
+      - {{name: app, address_prefixes: [10.1.1.0/24]}}
+network_interfaces:
+  - {{name: vm1, subnet: vn/app, private_ip_address: 10.1.1.4}}
+  - {{name: vm2, subnet: vn/app, private_ip_address: 10.1.1.5}}
+"
+    );
+    let loaded = vnetd::plan::parse_str("nat.yaml", &text).unwrap();
+    Snapshot::compile(loaded.topology, 1)
+}
+
+fn udp(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
+    let (s, d): (IpAddr, IpAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (s, d) else {
+        unreachable!()
+    };
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+        .udp(sport, dport)
+        .write(&mut out, b"x")
+        .unwrap();
+    out
+}
+
+fn ping(src: &str, dst: &str) -> Vec<u8> {
+    let (s, d): (IpAddr, IpAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (s, d) else {
+        unreachable!()
+    };
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+        .icmpv4_echo_request(7, 1)
+        .write(&mut out, b"x")
+        .unwrap();
+    out
+}
+
+fn table() -> FlowTable {
+    FlowTable::new(1 << 20, NicOwners::MAX_OWNERS, 400_000)
+}
+
+#[test]
+fn one_address_carries_50000_flows_to_one_destination_and_no_more() {
+    let snap = lab("Standard");
+    let flows = table();
+    let vm1 = snap.port_by_name("vm1").unwrap();
+    let internet = snap.port_by_name("internet").unwrap();
+    let nat: IpAddr = "198.51.100.10".parse().unwrap();
+    let mut ports = HashSet::new();
+    let mut first = None;
+    for sport in 10_000..60_000u16 {
+        let verdict = decide(
+            &snap,
+            &flows,
+            vm1,
+            &udp("10.1.1.4", "203.0.113.10", sport, 53),
+            0,
+        );
+        match verdict {
+            Verdict::Translate {
+                nic,
+                rewrite: Rewrite::Source { address, port },
+            } if nic == internet && address == nat => {
+                assert!((1024..51_024).contains(&port), "port {port}");
+                assert!(ports.insert(port), "port {port} given twice");
+                first.get_or_insert((sport, port));
+            }
+            other => panic!("flow from port {sport}: {other:?}"),
+        }
+    }
+    assert_eq!(ports.len(), 50_000);
+    let next = decide(
+        &snap,
+        &flows,
+        vm1,
+        &udp("10.1.1.4", "203.0.113.10", 60_000, 53),
+        0,
+    );
+    assert_eq!(
+        next,
+        Verdict::dropped(DropReason::SnatPortExhausted, vm1),
+        "the 50,001st flow to one destination"
+    );
+    // Ports are per destination: another port of the same server has all
+    // of them.
+    let other = decide(
+        &snap,
+        &flows,
+        vm1,
+        &udp("10.1.1.4", "203.0.113.10", 60_000, 54),
+        0,
+    );
+    assert!(
+        matches!(other, Verdict::Translate { nic, .. } if nic == internet),
+        "{other:?}"
+    );
+    // A reply finds its flow.
+    let (sport, port) = first.unwrap();
+    let reply = decide(
+        &snap,
+        &flows,
+        internet,
+        &udp("203.0.113.10", "198.51.100.10", 53, port),
+        0,
+    );
+    assert_eq!(
+        reply,
+        Verdict::Translate {
+            nic: vm1,
+            rewrite: Rewrite::Destination {
+                address: "10.1.1.4".parse().unwrap(),
+                port: sport
+            }
+        }
+    );
+}
+
+#[test]
+fn a_standard_gateway_drops_pings_and_a_standard_v2_translates_them() {
+    let snap = lab("Standard");
+    let vm2 = snap.port_by_name("vm2").unwrap();
+    let verdict = decide(&snap, &table(), vm2, &ping("10.1.1.5", "203.0.113.10"), 0);
+    assert_eq!(verdict, Verdict::dropped(DropReason::NatProtocol, vm2));
+    let snap = lab("StandardV2");
+    let internet = snap.port_by_name("internet").unwrap();
+    let verdict = decide(&snap, &table(), vm2, &ping("10.1.1.5", "203.0.113.10"), 0);
+    assert!(
+        matches!(verdict, Verdict::Translate { nic, rewrite: Rewrite::Source { address, .. } }
+            if nic == internet && address == "198.51.100.10".parse::<IpAddr>().unwrap()),
+        "{verdict:?}"
+    );
+}
+
+#[test]
+fn an_unsolicited_packet_to_the_gateway_is_dropped() {
+    let snap = lab("Standard");
+    let internet = snap.port_by_name("internet").unwrap();
+    let verdict = decide(
+        &snap,
+        &table(),
+        internet,
+        &udp("203.0.113.10", "198.51.100.10", 53, 4000),
+        0,
+    );
+    assert_eq!(
+        verdict,
+        Verdict::dropped(DropReason::NatUnsolicited, internet)
+    );
+}
