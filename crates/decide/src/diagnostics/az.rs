@@ -40,6 +40,47 @@ pub struct NextHop {
     /// The user route's route table as an Azure resource ID, or
     /// `System Route`.
     pub route_table_id: String,
+    /// vnetd's own, for an `Internet` next hop: how the packet leaves and
+    /// with which public address (absent for every other next hop, so
+    /// that the answer is Azure's key for key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EgressAnswer>,
+}
+
+/// How an Internet-bound packet leaves ([`crate::snapshot::edge`]).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressAnswer {
+    /// `NatGateway`, `PublicIp`, `DefaultOutbound`, or `None` (dropped).
+    pub method: &'static str,
+    /// The NAT gateway's name, for that method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<String>,
+    /// The public address the packet leaves with; empty for `None`.
+    pub public_ip_address: String,
+}
+
+/// The way out of `nic` for a packet from `src`, as the packet path
+/// takes it.
+pub fn egress_answer(snap: &Snapshot, nic: PortIdx, src: Option<IpAddr>) -> EgressAnswer {
+    use crate::snapshot::edge::{nat_address, EgressHop};
+    let hop = snap.nics[nic].egress;
+    let (nat_gateway, address) = match hop {
+        EgressHop::None => (None, None),
+        EgressHop::PublicIp(a) | EgressHop::DefaultOutbound(a) => (None, Some(a)),
+        EgressHop::NatGateway(g) => {
+            let tables = &snap.edge.nat_gateways[g as usize];
+            (
+                Some(snap.topology.edge.nat_gateways[tables.gateway].name.clone()),
+                src.and_then(|s| nat_address(&tables.addresses, s)),
+            )
+        }
+    };
+    EgressAnswer {
+        method: hop.method(),
+        nat_gateway,
+        public_ip_address: address.map(|a| a.to_string()).unwrap_or_default(),
+    }
 }
 
 /// What `routeTableId` says for a route that is no user route.
@@ -115,6 +156,14 @@ pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
                 Some(rt) => ids::route_table_id(&snap.topology.route_tables[rt].name),
                 None => SYSTEM_ROUTE.to_string(),
             },
+            egress: (route.next_hop_type == NextHopType::Internet).then(|| {
+                let src = snap.plan.ports[nic]
+                    .ip_configurations
+                    .iter()
+                    .map(|c| c.address)
+                    .find(|a| a.is_ipv4() == dst.is_ipv4());
+                egress_answer(snap, nic, src)
+            }),
         },
         // No route at all: the packet is dropped, which Azure reports as
         // next hop None.
@@ -122,6 +171,7 @@ pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
             next_hop_type: NextHopType::None.as_str(),
             next_hop_ip_address: String::new(),
             route_table_id: SYSTEM_ROUTE.to_string(),
+            egress: None,
         },
     }
 }

@@ -404,6 +404,7 @@ fn walk<C: Conntrack>(
         let view = PacketView::parse(&packet).expect("a packet the trace built");
         let verdict = decide(snap, flows, ingress, &packet, 0);
         let mut hop = hop_details(snap, flows, ingress, &view, &verdict, &mut answer.path);
+        edge_details(snap, ingress, &view, &verdict, &mut hop);
         let received = match verdict {
             Verdict::Drop { reason, at, .. } => {
                 answer.reason = Some(reason.as_str().to_string());
@@ -471,6 +472,66 @@ fn walk<C: Conntrack>(
     answer.reason = Some(ROUTING_LOOP.to_string());
     answer.at = Some(place_name(snap, ingress));
     None
+}
+
+/// What a hop shows of the Internet edge: for a packet leaving for the
+/// Internet, its way out and public address; for a packet from the
+/// Internet, what its public destination stands for (the route of the
+/// Internet's placeholder subnet means nothing there).
+fn edge_details(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    view: &PacketView,
+    verdict: &Verdict,
+    hop: &mut TraceHop,
+) {
+    use crate::snapshot::edge::{EgressHop, PublicTarget};
+    if snap.nics[ingress].internet {
+        hop.subnet = "the Internet".to_string();
+        hop.route = None;
+        hop.public_address = Some(match snap.edge.public.get(&view.key.dst) {
+            Some(PublicTarget::Nic { port, .. }) => {
+                format!("public IP of {}", snap.plan.ports[*port].name)
+            }
+            Some(PublicTarget::NatGateway(g)) => {
+                let gateway = snap.edge.nat_gateways[*g as usize].gateway;
+                format!(
+                    "NAT gateway {}",
+                    snap.topology.edge.nat_gateways[gateway].name
+                )
+            }
+            Some(PublicTarget::DefaultOutbound(port)) => format!(
+                "default outbound address of {}",
+                snap.plan.ports[*port].name
+            ),
+            Some(PublicTarget::Firewall(port)) => {
+                format!("public IP of {}", snap.plan.ports[*port].name)
+            }
+            None => "no public address of the lab".to_string(),
+        });
+        return;
+    }
+    let Verdict::Translate {
+        nic,
+        rewrite: Rewrite::Source { address, .. },
+    } = *verdict
+    else {
+        return;
+    };
+    if !snap.nics[nic].internet {
+        return;
+    }
+    let method = match snap.nics[ingress].egress {
+        EgressHop::NatGateway(g) => {
+            let gateway = snap.edge.nat_gateways[g as usize].gateway;
+            format!(
+                "NatGateway {}",
+                snap.topology.edge.nat_gateways[gateway].name
+            )
+        }
+        other => other.method().to_string(),
+    };
+    hop.egress = Some(format!("{method}, as {address}"));
 }
 
 /// Translates `packet`'s source to the address of the Azure Firewall

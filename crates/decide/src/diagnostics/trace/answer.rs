@@ -121,6 +121,15 @@ pub struct TraceHop {
     /// The packet as the receiver gets it (after a load balancer's
     /// translation).
     pub received_destination: Option<String>,
+    /// For a packet leaving for the Internet: how it leaves and the
+    /// public address its source becomes (`NatGateway hub-nat, as
+    /// 198.51.100.10`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<String>,
+    /// For a packet the Internet sends: what the public address it is
+    /// sent to stands for (`NAT gateway hub-nat`, `public IP of vm2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_address: Option<String>,
     pub inbound: Vec<NsgCheck>,
     /// The receiver's NSGs let the packet in as the reply of a flow they
     /// admitted.

@@ -154,6 +154,9 @@ fn hop_rows(trace: &Trace) -> Vec<Vec<String>> {
             "outbound",
             describe_side(hop.outbound_by_state, &hop.outbound),
         );
+        if let Some(public) = &hop.public_address {
+            detail("public", public.clone());
+        }
         if let Some(route) = &hop.route {
             let ip = if route.next_hop_ip_address.is_empty() {
                 String::new()
@@ -194,6 +197,9 @@ fn hop_rows(trace: &Trace) -> Vec<Vec<String>> {
                 .filter(|d| **d != hop.destination)
                 .map(|d| format!(" (as {d})"))
                 .unwrap_or_default();
+            if let Some(egress) = &hop.egress {
+                detail("leaves by", egress.clone());
+            }
             detail("to", format!("{to}{dst}"));
             detail("inbound", describe_side(hop.inbound_by_state, &hop.inbound));
         }
