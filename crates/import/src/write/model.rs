@@ -2,7 +2,8 @@
 //! NICs, NSGs and route tables the resources describe, with the DNS servers
 //! of VNets and NICs (and, in modules of their own, load balancers,
 //! gateways, ExpressRoute, firewalls, Route Servers, Private DNS zones,
-//! Private Endpoints, DNS Private Resolvers and forwarding rulesets),
+//! Private Endpoints, DNS Private Resolvers and forwarding rulesets, and
+//! the Internet edge: public IPs and prefixes, NAT gateways),
 //! gathered by name, with the allocation of Dynamic private addresses.
 
 use super::*;
@@ -43,6 +44,9 @@ pub(super) struct Subnet {
     pub(super) route_table: Option<Link>,
     /// `private_endpoint_network_policies`, when given.
     pub(super) endpoint_policies: Option<String>,
+    /// `default_outbound_access_enabled`, when given (Azure's default,
+    /// and azurerm's, is true).
+    pub(super) default_outbound: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -71,6 +75,8 @@ pub(super) struct IpConfig {
     pub(super) address: Option<IpAddr>,
     pub(super) ipv6: bool,
     pub(super) primary: bool,
+    /// `public_ip_address_id`, when given.
+    pub(super) public_ip: Option<String>,
 }
 
 #[derive(Debug)]
@@ -85,6 +91,10 @@ pub(super) struct Nic {
     pub(super) dns_servers: Vec<String>,
     pub(super) nsg: Option<Link>,
     pub(super) asgs: BTreeSet<String>,
+    /// The public IP of its primary configuration, by name.
+    pub(super) public_ip: Option<String>,
+    /// What of its public IPs is left out, and why.
+    pub(super) public_ip_notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -154,6 +164,8 @@ pub(super) struct Model<'r> {
     pub(super) names: names::Names,
     /// DNS Private Resolvers and forwarding rulesets.
     pub(super) resolvers: resolvers::Resolvers,
+    /// Public IPs and prefixes, NAT gateways.
+    pub(super) edge: edge::Edge,
 }
 
 impl<'r> Model<'r> {
@@ -236,6 +248,12 @@ impl<'r> Model<'r> {
                 Ok(())
             }
             "azurerm_virtual_network_peering" => self.add_peering(&a),
+            "azurerm_public_ip_prefix" => self.add_public_ip_prefix(&a),
+            "azurerm_public_ip" => self.add_public_ip(&a),
+            "azurerm_nat_gateway" => self.add_nat_gateway(&a),
+            "azurerm_nat_gateway_public_ip_association" => self.add_nat_gateway_public_ip(&a),
+            "azurerm_nat_gateway_public_ip_prefix_association" => self.add_nat_gateway_prefix(&a),
+            "azurerm_subnet_nat_gateway_association" => self.add_subnet_nat_gateway(&a),
             "azurerm_network_interface" => self.add_nic(&a, index),
             "azurerm_linux_virtual_machine" | "azurerm_windows_virtual_machine" => self.add_vm(&a),
             "azurerm_lb" => self.add_load_balancer(&a, index),
@@ -353,6 +371,7 @@ impl<'r> Model<'r> {
                 nsg,
                 route_table,
                 endpoint_policies: endpoint_policies(&b),
+                default_outbound: b.bool("default_outbound_access_enabled"),
             };
             if vnet.subnets.insert(subnet_name.clone(), subnet).is_some() {
                 let why = format!("VNet `{name}` has two subnet blocks named `{subnet_name}`");
@@ -370,6 +389,7 @@ impl<'r> Model<'r> {
         prefixes.extend(a.str("address_prefix"));
         let prefixes = a.cidrs(&prefixes, "address_prefixes")?;
         let endpoint_policies = endpoint_policies(&a.own());
+        let default_outbound = a.bool("default_outbound_access_enabled");
         let Some(vnet) = self.vnets.get_mut(&vnet_name) else {
             let why = format!(
                 "subnet `{name}` is in VNet `{vnet_name}`, which the input does not declare"
@@ -384,6 +404,7 @@ impl<'r> Model<'r> {
                 inline.source = a.r.source.clone();
                 inline.prefixes = prefixes;
                 inline.endpoint_policies = endpoint_policies;
+                inline.default_outbound = default_outbound;
             }
             Some(first) => {
                 let what = format!("subnet of VNet `{vnet_name}`");
@@ -398,6 +419,7 @@ impl<'r> Model<'r> {
                     nsg: None,
                     route_table: None,
                     endpoint_policies,
+                    default_outbound,
                 };
                 vnet.subnets.insert(name, subnet);
             }
@@ -566,6 +588,7 @@ impl<'r> Model<'r> {
                 address,
                 ipv6,
                 primary: b.bool("primary").unwrap_or(false),
+                public_ip: b.str("public_ip_address_id"),
             });
         }
         if configs.is_empty() {
@@ -586,6 +609,7 @@ impl<'r> Model<'r> {
         // On if either name says so (v3 `enable_`, v4 `_enabled`).
         let ip_forwarding = a.bool("ip_forwarding_enabled") == Some(true)
             || a.bool("enable_ip_forwarding") == Some(true);
+        let (public_ip, public_ip_notes) = self.edge.nic_public_ip(&configs);
         self.nics.push(Nic {
             name,
             source: a.r.source.clone(),
@@ -595,6 +619,8 @@ impl<'r> Model<'r> {
             dns_servers: a.list("dns_servers"),
             nsg: None,
             asgs: BTreeSet::new(),
+            public_ip,
+            public_ip_notes,
         });
         Ok(())
     }
