@@ -30,6 +30,7 @@ mod resolvers;
 mod route_servers;
 
 mod attrs;
+mod dynamic;
 mod model;
 mod output;
 mod rules;
