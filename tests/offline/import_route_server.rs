@@ -91,9 +91,13 @@ fn terraform_writes_the_route_server_and_its_bgp_connections() {
         text.contains("# The appliances' BGP daemons are not written: a NIC's bgp_speaker and\n"),
         "{text}"
     );
-    // Read and left out: the public IP vnetd does not emulate is listed.
+    // Read and left out: the Route Server's public IP, to which the lab
+    // gives no public address, is listed with what holds it.
     assert!(
-        text.contains("#   azurerm_public_ip.hub-rs-ip (main.tf:55)\n"),
+        text.contains(
+            "#   azurerm_public_ip.hub-rs-ip (main.tf:55): held by azurerm_route_server \
+             `hub-rs`: the lab gives it no public address\n"
+        ),
         "{text}"
     );
     let stdout = checked(&text);

@@ -658,10 +658,15 @@ fn an_application_security_group_of_the_az_dump_reaches_the_topology() {
 /// The `az` dump of the network of tests/import/terraform/hub-spoke-firewall.
 const FIREWALL_AZ_DIR: &str = "tests/import/az/hub-spoke-firewall";
 
-/// An Azure Firewall, its policy, rule collection group and IP group, as
-/// `az` lists them, import to the topology their Terraform configuration
-/// imports to: the route's next hop, which az knows, is the address the
-/// configuration's import gives the firewall.
+/// An Azure Firewall, its policy, rule collection group, IP group and
+/// public IP, as `az` lists them, import to the topology their Terraform
+/// configuration imports to: the route's next hop, which az knows, is the
+/// address the configuration's import gives the firewall. The public IP's
+/// address is Azure's in the dump, and the DNAT rule's destination with
+/// it; the configuration does not know it, and its import leaves the
+/// address to vnetd, which gives it 198.51.100.1, and the rule that one.
+/// The firewall's management public IP is left out of both, with what
+/// holds it.
 #[test]
 fn the_az_dump_of_a_firewall_imports_as_its_terraform_configuration() {
     let text = imported(&["import", "az", FIREWALL_AZ_DIR]);
@@ -669,11 +674,35 @@ fn the_az_dump_of_a_firewall_imports_as_its_terraform_configuration() {
         "tests/import/terraform/hub-spoke-firewall/expected.yaml",
     ))
     .unwrap();
-    assert_eq!(without_comments(&text), without_comments(&expected));
+    let azure_address = "  - name: hub-fw-pip\n    ip_address: 20.61.14.9\n";
+    assert!(text.contains(azure_address), "{text}");
+    assert!(
+        text.contains("                destination_address: 20.61.14.9\n"),
+        "{text}"
+    );
+    let vnetd_address = "destination_address: 198.51.100.1  # public IP `hub-fw-pip`: the \
+                         address vnetd gives it (Azure's is known only after apply)\n";
+    assert!(expected.contains(vnetd_address), "{expected}");
+    let known_here = text
+        .replace(azure_address, "  - name: hub-fw-pip\n")
+        .replace(
+            "destination_address: 20.61.14.9\n",
+            "destination_address: 198.51.100.1\n",
+        );
+    assert_eq!(without_comments(&known_here), without_comments(&expected));
     assert!(
         text.contains("        next_hop_in_ip_address: 10.0.1.4\n"),
         "{text}"
     );
+    for text in [&text, &expected] {
+        assert!(
+            text.contains(
+                "): held by the management IP configuration of Azure Firewall `hub-fw`: the \
+                 lab gives it no public address\n"
+            ),
+            "{text}"
+        );
+    }
 }
 
 /// A firewall's classic rules (inline in `az network firewall list`)
@@ -708,7 +737,9 @@ fn classic_rules_of_an_az_firewall_are_a_policy_of_their_own() {
         "{text}"
     );
     assert!(
-        text.ends_with("    firewall_policy: hub-fw-rules\n"),
+        text.ends_with(
+            "    firewall_policy: hub-fw-rules\n    public_ip_addresses: [hub-fw-pip]\n"
+        ),
         "{text}"
     );
 

@@ -236,10 +236,21 @@ fn hub_spoke_firewall() {
 }
 
 /// Classic rule collections, written as a policy of the importer's own;
-/// service tags left out; an IP group with a separate CIDR.
+/// service tags left out; an IP group with a separate CIDR; a classic DNAT
+/// rule to the firewall's public IP, whose address vnetd gives.
 #[test]
 fn firewall_classic() {
     imports_as_expected("firewall-classic");
+}
+
+/// The Internet edge before apply: public IPs without their addresses,
+/// prefixes left out, a NAT gateway, default outbound access, NICs' and a
+/// firewall's public IPs, DNAT rules to the firewall's public IP (and one
+/// to a Dynamic NIC left out). The state and az dump of the same network
+/// are `import_edge`'s.
+#[test]
+fn internet_edge() {
+    imports_as_expected("internet-edge");
 }
 
 /// An Azure Route Server with two BGP connections to the NICs of two NVAs,

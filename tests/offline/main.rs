@@ -27,6 +27,7 @@ mod golden_expressroute;
 mod golden_gateway_routes;
 mod golden_routes;
 mod graph_snapshots;
+mod import_edge;
 mod import_express_route;
 mod import_names;
 mod import_route_server;

@@ -40,13 +40,17 @@
 //! found wrong afterwards (a reference to nothing, a subnet without a
 //! prefix) at the line and path of the value concerned.
 
+mod edge;
 mod express_route;
+mod files;
 pub mod firewall;
 mod known;
 mod model;
 pub mod names;
 pub mod resolvers;
 pub mod route_server;
+
+pub use files::FILES;
 
 use super::json_file::{self, Place};
 use super::write::id_names;
@@ -56,80 +60,6 @@ use model::{Asg, Circuit, Nic, Nsg, Object, PrivateCloud, RouteTable, SecurityRu
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::path::Path;
-
-/// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 25] = [
-    ("vnets.json", "az network vnet list -o json"),
-    ("nics.json", "az network nic list -o json"),
-    ("nsgs.json", "az network nsg list -o json"),
-    ("route-tables.json", "az network route-table list -o json"),
-    ("asgs.json", "az network asg list -o json"),
-    ("vms.json", "az vm list -o json"),
-    (
-        "express-route-circuits.json",
-        "az network express-route list -o json",
-    ),
-    (
-        "vmware-private-clouds.json",
-        "az vmware private-cloud list -o json",
-    ),
-    ("firewalls.json", "az network firewall list -o json"),
-    (
-        "firewall-policies.json",
-        "az network firewall policy list -o json",
-    ),
-    (
-        "firewall-rule-collection-groups.json",
-        "az network firewall policy rule-collection-group list --policy-name POLICY -g GROUP -o json",
-    ),
-    ("ip-groups.json", "az network ip-group list -o json"),
-    ("route-servers.json", "az network routeserver list -o json"),
-    (
-        "route-server-peerings.json",
-        "az network routeserver peering list --routeserver NAME -g GROUP -o json",
-    ),
-    (
-        "private-dns-zones.json",
-        "az network private-dns zone list -o json",
-    ),
-    (
-        "private-dns-links.json",
-        "az network private-dns link vnet list -z ZONE -g GROUP -o json",
-    ),
-    (
-        "private-dns-record-sets.json",
-        "az network private-dns record-set list -z ZONE -g GROUP -o json",
-    ),
-    (
-        "private-endpoints.json",
-        "az network private-endpoint list -o json",
-    ),
-    (
-        "private-dns-zone-groups.json",
-        "az network private-endpoint dns-zone-group list --endpoint-name NAME -g GROUP -o json",
-    ),
-    ("dns-resolvers.json", "az dns-resolver list -o json"),
-    (
-        "dns-resolver-inbound-endpoints.json",
-        "az dns-resolver inbound-endpoint list --dns-resolver-name NAME -g GROUP -o json",
-    ),
-    (
-        "dns-resolver-outbound-endpoints.json",
-        "az dns-resolver outbound-endpoint list --dns-resolver-name NAME -g GROUP -o json",
-    ),
-    (
-        "dns-resolver-forwarding-rulesets.json",
-        "az dns-resolver forwarding-ruleset list -o json",
-    ),
-    (
-        "dns-resolver-forwarding-rules.json",
-        "az dns-resolver forwarding-rule list --ruleset-name NAME -g GROUP -o json",
-    ),
-    (
-        "dns-resolver-vnet-links.json",
-        "az dns-resolver vnet-link list --ruleset-name NAME -g GROUP -o json",
-    ),
-];
 
 /// Reads the dump in `dir`.
 pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
@@ -213,6 +143,11 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             groups: next_list(&mut files)?,
             ip_groups: next_list(&mut files)?,
         },
+        edge: edge::Lists {
+            public_ips: next_list(&mut files)?,
+            prefixes: next_list(&mut files)?,
+            nat_gateways: next_list(&mut files)?,
+        },
         route_servers: route_server::Lists {
             servers: next_list(&mut files)?,
             peerings: next_list(&mut files)?,
@@ -283,7 +218,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The twenty-five lists, read.
+/// The twenty-eight lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -294,6 +229,7 @@ pub struct Dump<'a> {
     pub circuits: List<'a, Circuit>,
     pub clouds: List<'a, PrivateCloud>,
     pub firewalls: firewall::Lists<'a>,
+    pub edge: edge::Lists<'a>,
     pub route_servers: route_server::Lists<'a>,
     pub names: names::Lists<'a>,
     pub resolvers: resolvers::Lists<'a>,
@@ -332,6 +268,7 @@ impl Dump<'_> {
         }
         let clouds = express_route::private_clouds(&self.clouds, &mut out)?;
         express_route::circuits(&self.circuits, &clouds, &mut out)?;
+        self.edge.resources(&known, &mut out)?;
         self.firewalls.resources(&known, &mut out)?;
         self.route_servers
             .resources(&self.vnets, &known, &mut out)?;
@@ -362,6 +299,7 @@ impl Dump<'_> {
             known.add(kind, id);
         }
         self.firewalls.add_known(&mut known);
+        self.edge.add_known(&mut known);
         self.route_servers.add_known(&mut known);
         self.names.add_known(&mut known);
         self.resolvers.add_known(&mut known);
@@ -509,6 +447,9 @@ fn vnet_resources(
             "private_endpoint_network_policies",
             policies,
         );
+        if let Some(outbound) = subnet.default_outbound_access {
+            attributes.insert("default_outbound_access_enabled".into(), json!(outbound));
+        }
         out.push(resource(
             "azurerm_subnet",
             &subnet_name,
@@ -534,6 +475,17 @@ fn vnet_resources(
                                     "route_table_id": table});
             out.push(Resource {
                 kind: "azurerm_subnet_route_table_association".into(),
+                name: subnet_name.clone(),
+                attributes,
+                source: subnet_id.clone(),
+            });
+        }
+        let gateway = subnet.nat_gateway.as_ref();
+        if let Some(gateway) = known.reference("nat_gateway", &at.key("natGateway"), gateway)? {
+            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
+                                    "nat_gateway_id": gateway});
+            out.push(Resource {
+                kind: "azurerm_subnet_nat_gateway_association".into(),
                 name: subnet_name.clone(),
                 attributes,
                 source: subnet_id.clone(),
@@ -738,6 +690,10 @@ fn nic_resources(
         );
         if let Some(primary) = config.primary {
             block.insert("primary".into(), json!(primary));
+        }
+        if let Some(public_ip) = &config.public_ip_address {
+            let id = known.own_id_or_given("public_ip", &public_ip.id);
+            block.insert("public_ip_address_id".into(), json!(id));
         }
         let groups = &config.application_security_groups;
         for asg in known.references("asg", &at.key("applicationSecurityGroups"), groups)? {

@@ -55,6 +55,13 @@ pub fn terraform_topology(dir: &Path, vars: &[(String, String)]) -> Result<Strin
 /// No HCL or azurerm name starts with `_`, so it cannot clash.
 pub const BLOCK_SOURCE: &str = "__source";
 
+/// The attribute a DNAT rule's object may carry, from the Terraform
+/// reader: an object naming each of the rule's attributes whose value is
+/// known only after apply (taken out of the rule), with the chain of
+/// references it comes from. The writer leaves such a rule out, saying
+/// why, instead of refusing the configuration.
+pub const KNOWN_AFTER_APPLY: &str = "__known_after_apply";
+
 /// One azurerm resource, fully evaluated: what a Terraform plan or state
 /// holds for it.
 #[derive(Debug, Clone, PartialEq)]

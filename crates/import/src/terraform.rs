@@ -35,6 +35,7 @@
 //! `file:line`, naming the expression.
 
 mod computed;
+mod dnat;
 pub mod eval;
 pub mod functions;
 mod json_syntax;
@@ -87,6 +88,10 @@ pub fn read_dir(
     reader.evaluate_variables(dir, &tfvars, vars)?;
     reader.evaluate()?;
     let mut out = reader.out;
+    // A DNAT rule's destination that is a public IP's address is known
+    // only after apply: it is handed on as that public IP, which the
+    // writer knows.
+    dnat::settle_rules(&mut out, &reader.public_ip_origins);
     // What vnetd reads only in part settles as what it does not read.
     let whole: Vec<&str> = crate::write::KINDS
         .iter()
@@ -281,6 +286,12 @@ struct Reader {
     /// The prefixes of every subnet evaluated so far, the modules' too,
     /// for the address Azure gives a firewall ([`computed`]).
     subnet_prefixes: computed::SubnetPrefixes,
+    /// The address of the module instance this configuration is
+    /// (`module.fw.`, `module.spoke["a"].module.vnet.`; empty at the root).
+    address: String,
+    /// The ID of every public IP evaluated so far (the modules' too), by
+    /// the origin its unknown `ip_address` carries ([`dnat`]).
+    public_ip_origins: dnat::PublicIpOrigins,
 }
 
 /// The names an expression of the configuration sees: `var`, `local`,

@@ -18,6 +18,8 @@
 
 use super::{ImportError, Resource};
 
+mod dnat_rules;
+mod edge;
 mod express_route;
 mod firewall_rules;
 mod firewalls;
@@ -28,6 +30,7 @@ mod resolvers;
 mod route_servers;
 
 mod attrs;
+mod dynamic;
 mod model;
 mod output;
 mod rules;
@@ -52,6 +55,7 @@ pub use names::{
 /// since the order in which Azure created them is not known.
 pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, ImportError> {
     let mut model = Model::default();
+    model.edge.find_holders(resources);
     for kind in KINDS {
         for (index, r) in resources
             .iter()
@@ -81,7 +85,16 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
              security group was found",
         ));
     }
-    let out = model.render(origin);
+    let mut out = model.render(origin);
+    // A DNAT rule to a public IP written without an address gets the
+    // address vnetd gives that public IP: read back from the file, which
+    // is then written again with the rule.
+    if model.dnat_needs_allocations() {
+        if let Ok(loaded) = crate::plan::parse_str(origin, &out.text) {
+            model.edge.learn(&loaded.topology);
+            out = model.render(origin);
+        }
+    }
     check(&out, origin)?;
     Ok(out.text)
 }
@@ -113,6 +126,13 @@ pub const KINDS: &[&str] = &[
     "azurerm_subnet_network_security_group_association",
     "azurerm_subnet_route_table_association",
     "azurerm_virtual_network_peering",
+    // Before what names them: NICs, firewalls, NAT gateways.
+    "azurerm_public_ip_prefix",
+    "azurerm_public_ip",
+    "azurerm_nat_gateway",
+    "azurerm_nat_gateway_public_ip_association",
+    "azurerm_nat_gateway_public_ip_prefix_association",
+    "azurerm_subnet_nat_gateway_association",
     "azurerm_network_interface",
     "azurerm_network_interface_security_group_association",
     "azurerm_network_interface_application_security_group_association",
@@ -172,11 +192,11 @@ pub const READ_IN_PART: &[&str] = &[
 
 /// Kinds of [`KINDS`] of which only these top-level attributes are read:
 /// in the others (a policy's DNS or threat intelligence settings, the
-/// application and DNAT rules of a rule collection group, a Route Server's
-/// public IP, a zone's SOA record, a Private Endpoint's custom NIC name, a
-/// forwarding rule's or link's metadata) a
-/// value only Azure knows takes a placeholder instead of refusing the
-/// configuration, or leaving the resource out.
+/// application rules of a rule collection group, a Route Server's public
+/// IP, a zone's SOA record, a Private Endpoint's custom NIC name, a
+/// forwarding rule's or link's metadata, a public IP's DNS label, a
+/// prefix's length) a value only Azure knows takes a placeholder instead
+/// of refusing the configuration, or leaving the resource out.
 pub const READ_KEYS: &[(&str, &[&str])] = &[
     (
         "azurerm_firewall",
@@ -200,6 +220,32 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "firewall_policy_id",
             "priority",
             "network_rule_collection",
+            "nat_rule_collection",
+        ],
+    ),
+    (
+        "azurerm_public_ip",
+        &[
+            "name",
+            "location",
+            "sku",
+            "ip_version",
+            "ip_address",
+            "public_ip_prefix_id",
+        ],
+    ),
+    (
+        "azurerm_public_ip_prefix",
+        &["name", "location", "ip_prefix"],
+    ),
+    (
+        "azurerm_nat_gateway",
+        &[
+            "name",
+            "sku_name",
+            "idle_timeout_in_minutes",
+            "public_ip_address_ids",
+            "public_ip_prefix_ids",
         ],
     ),
     (

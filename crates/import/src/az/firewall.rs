@@ -7,7 +7,14 @@
 //! `azurerm_firewall_policy_rule_collection_group` (a filter collection of
 //! network rules as a `network_rule_collection`, one of application rules
 //! as an `application_rule_collection`, a NAT collection as a
-//! `nat_rule_collection`) and `azurerm_ip_group`.
+//! `nat_rule_collection` with its rules) and `azurerm_ip_group`. A
+//! firewall's public IPs are its IP configurations' `publicIPAddress`
+//! (not its management configuration's).
+//!
+//! A policy's NAT rule lists its destination in `destinationAddresses`,
+//! as Azure's API does, where azurerm has one `destination_address`: one
+//! address is written so, several as `destination_addresses`, as a
+//! classic rule has them.
 //!
 //! A rule collection group's ID names its policy
 //! (`.../firewallPolicies/P/ruleCollectionGroups/G`); IP groups, policies
@@ -145,6 +152,8 @@ fn policy_collection(
         // Azure's `DNAT`, as azurerm spells it.
         let other = action.filter(|a| !a.eq_ignore_ascii_case("dnat"));
         put_str(&mut block, "action", other.or(Some("Dnat".to_string())));
+        let rules = nat_rules(&at.key("rules"), &collection.rules, known, true)?;
+        block.insert("rule".into(), Value::Array(rules));
         return Ok((2, Value::Object(block)));
     }
     put_str(&mut block, "action", action);
@@ -189,6 +198,50 @@ fn network_rules(
     Ok(blocks)
 }
 
+/// DNAT rules as azurerm `rule` blocks, their IP groups resolved; a
+/// `policy` rule's one destination as `destination_address`.
+fn nat_rules(
+    at: &Place<'_>,
+    rules: &[NetworkRule],
+    known: &Known,
+    policy: bool,
+) -> Result<Vec<Value>, ImportError> {
+    let mut blocks = Vec::with_capacity(rules.len());
+    for (index, rule) in rules.iter().enumerate() {
+        let at = at.index(index);
+        let protocols: Vec<&str> = rule.protocols.iter().filter_map(Value::as_str).collect();
+        let groups = (rule.source_ip_groups.iter().enumerate())
+            .map(|(i, id)| known.resolve("ip_group", &at.key("sourceIpGroups").index(i), id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut block = Map::new();
+        block.insert("name".into(), json!(rule.name));
+        block.insert("protocols".into(), json!(protocols));
+        block.insert("source_addresses".into(), json!(rule.source_addresses));
+        block.insert("source_ip_groups".into(), json!(groups));
+        match rule.destination_addresses.as_slice() {
+            [one] if policy => {
+                block.insert("destination_address".into(), json!(one));
+            }
+            all => {
+                block.insert("destination_addresses".into(), json!(all));
+            }
+        }
+        block.insert("destination_ports".into(), json!(rule.destination_ports));
+        let translated = given(rule.translated_address.as_deref());
+        put_str(&mut block, "translated_address", translated);
+        let fqdn = given(rule.translated_fqdn.as_deref());
+        put_str(&mut block, "translated_fqdn", fqdn);
+        let port = match &rule.translated_port {
+            Some(Value::String(text)) => given(Some(text)),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        put_str(&mut block, "translated_port", port);
+        blocks.push(Value::Object(block));
+    }
+    Ok(blocks)
+}
+
 /// A firewall and its classic rule collections.
 fn firewall_resources(
     at: &Place<'_>,
@@ -219,9 +272,20 @@ fn firewall_resources(
             "private_ip_address",
             given(config.private_ip_address.as_deref()),
         );
+        if let Some(public_ip) = &config.public_ip_address {
+            let id = known.own_id_or_given("public_ip", &public_ip.id);
+            block.insert("public_ip_address_id".into(), json!(id));
+        }
         configurations.push(Value::Object(block));
     }
     attributes.insert("ip_configuration".into(), Value::Array(configurations));
+    let management = firewall.management_ip_configuration.as_ref();
+    if let Some(public_ip) = management.and_then(|m| m.public_ip_address.as_ref()) {
+        let id = known.own_id_or_given("public_ip", &public_ip.id);
+        let block =
+            json!([{"name": management.map(|m| m.name.clone()), "public_ip_address_id": id}]);
+        attributes.insert("management_ip_configuration".into(), block);
+    }
     if let Some(hub) = &firewall.virtual_hub {
         attributes.insert("virtual_hub".into(), json!([{"virtual_hub_id": hub.id}]));
     }
@@ -245,11 +309,9 @@ fn firewall_resources(
     ] {
         for (index, collection) in collections.iter().enumerate() {
             let at = at.key(key).index(index);
-            let network = kind == "azurerm_firewall_network_rule_collection";
             out.push(classic_collection(
                 &at,
                 collection,
-                network,
                 (&name, &id),
                 known,
                 kind,
@@ -259,12 +321,11 @@ fn firewall_resources(
     Ok(())
 }
 
-/// A classic rule collection of `firewall` (its name and ID); its rules
-/// are read when it is a `network` one.
+/// A classic rule collection of `firewall` (its name and ID), of azurerm
+/// type `kind`; its rules are read when it is a network or NAT one.
 fn classic_collection(
     at: &Place<'_>,
     collection: &ClassicCollection,
-    network: bool,
     (firewall, firewall_id): (&str, &str),
     known: &Known,
     kind: &str,
@@ -283,8 +344,16 @@ fn classic_collection(
         "action",
         action(collection.action.as_ref()),
     );
-    if network {
-        let rules = network_rules(&at.key("rules"), &collection.rules, known)?;
+    let rules = match kind {
+        "azurerm_firewall_network_rule_collection" => {
+            network_rules(&at.key("rules"), &collection.rules, known)?
+        }
+        "azurerm_firewall_nat_rule_collection" => {
+            nat_rules(&at.key("rules"), &collection.rules, known, false)?
+        }
+        _ => Vec::new(),
+    };
+    if !rules.is_empty() {
         attributes.insert("rule".into(), Value::Array(rules));
     }
     Ok(resource(kind, &collection.name, attributes, &id))

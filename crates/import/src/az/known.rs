@@ -51,10 +51,20 @@ impl Known {
                         "DNS forwarding ruleset",
                         "dns-resolver-forwarding-rulesets.json",
                     ),
+                    "nat_gateway" => ("NAT gateway", "nat-gateways.json"),
                     _ => ("network interface", "nics.json"),
                 };
                 at.error(format!("`{id}` names no {what} of {file}"))
             })
+    }
+
+    /// The referred object's own ID when the dump has it, else `id` as
+    /// given: for a public IP or prefix, which the writer lets a
+    /// reference name without the input holding it (it is often kept
+    /// apart from the network).
+    pub(super) fn own_id_or_given(&self, kind: &'static str, id: &str) -> String {
+        let own = self.ids.get(&(kind, id.to_ascii_lowercase()));
+        own.map_or_else(|| id.to_string(), String::clone)
     }
 
     /// The reference at `at` (a member `{"id": ...}`), resolved.

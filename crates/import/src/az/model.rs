@@ -5,13 +5,18 @@
 //! ignored. A member the CLI may leave out (or print as null) is an `Option` or an
 //! empty list; the others must be there. What the members mean, and what
 //! becomes of them, is the parent module's business. The shapes of names
-//! (Private DNS, Private Endpoints, DNS Private Resolvers) are in `dns`.
+//! (Private DNS, Private Endpoints, DNS Private Resolvers) are in `dns`,
+//! those of Azure Firewall in `firewall`, those of the Internet edge
+//! (public IPs and prefixes, NAT gateways) in `edge`.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 mod dns;
+mod edge;
+mod firewall;
 pub use dns::*;
+pub use edge::*;
+pub use firewall::*;
 
 /// `az network vnet list`: a virtual network with its subnets and
 /// peerings.
@@ -63,6 +68,9 @@ pub struct Subnet {
     pub private_endpoint_network_policies: Option<String>,
     #[serde(default)]
     pub ip_configurations: Vec<Reference>,
+    pub nat_gateway: Option<Reference>,
+    /// Absent (or null) on subnets made before the setting: on.
+    pub default_outbound_access: Option<bool>,
 }
 
 /// A peering of a VNet, with its state and flags.
@@ -120,6 +128,8 @@ pub struct IpConfiguration {
     pub primary: Option<bool>,
     #[serde(default)]
     pub application_security_groups: Vec<Reference>,
+    #[serde(rename = "publicIPAddress", alias = "publicIpAddress")]
+    pub public_ip_address: Option<Reference>,
 }
 
 impl IpConfiguration {
@@ -347,144 +357,6 @@ pub struct CloudCircuit {
     pub express_route_private_peering_id: Option<String>,
 }
 
-/// `az network firewall list`: an Azure Firewall, with its classic rule
-/// collections inline.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Firewall {
-    pub name: String,
-    pub id: String,
-    pub resource_group: Option<String>,
-    pub location: Option<String>,
-    pub sku: Option<FirewallSku>,
-    pub firewall_policy: Option<Reference>,
-    pub virtual_hub: Option<Reference>,
-    #[serde(default)]
-    pub ip_configurations: Vec<FirewallIpConfiguration>,
-    #[serde(default)]
-    pub network_rule_collections: Vec<ClassicCollection>,
-    #[serde(default)]
-    pub application_rule_collections: Vec<ClassicCollection>,
-    #[serde(default)]
-    pub nat_rule_collections: Vec<ClassicCollection>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct FirewallSku {
-    pub name: Option<String>,
-    pub tier: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FirewallIpConfiguration {
-    pub name: String,
-    pub subnet: Option<Reference>,
-    #[serde(rename = "privateIPAddress", alias = "privateIpAddress")]
-    pub private_ip_address: Option<String>,
-}
-
-/// A classic rule collection of a firewall (network, application or
-/// NAT): only a network one's rules are read.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClassicCollection {
-    pub name: String,
-    pub id: Option<String>,
-    pub priority: Option<i64>,
-    pub action: Option<Action>,
-    #[serde(default)]
-    pub rules: Vec<NetworkRule>,
-}
-
-/// A collection's action: `{"type": "Allow"}`.
-#[derive(Debug, Deserialize)]
-pub struct Action {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-}
-
-/// A network rule, classic or of a policy (`ipProtocols` there,
-/// `protocols` in a classic one), with `ruleType` in a policy: an
-/// application rule has the same place and is not read further.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NetworkRule {
-    pub name: String,
-    pub rule_type: Option<String>,
-    #[serde(alias = "ipProtocols", default)]
-    pub protocols: Vec<Value>,
-    #[serde(default)]
-    pub source_addresses: Vec<String>,
-    #[serde(default)]
-    pub source_ip_groups: Vec<String>,
-    #[serde(default)]
-    pub destination_addresses: Vec<String>,
-    #[serde(default)]
-    pub destination_ip_groups: Vec<String>,
-    #[serde(default)]
-    pub destination_fqdns: Vec<String>,
-    #[serde(default)]
-    pub destination_ports: Vec<String>,
-}
-
-/// `az network firewall policy list`: a firewall policy.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FirewallPolicy {
-    pub name: String,
-    pub id: String,
-    pub resource_group: Option<String>,
-    pub location: Option<String>,
-    pub base_policy: Option<Reference>,
-    pub snat: Option<Snat>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Snat {
-    #[serde(default)]
-    pub private_ranges: Vec<String>,
-}
-
-/// `az network firewall policy rule-collection-group list`: a rule
-/// collection group of a policy (its ID names the policy).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleCollectionGroup {
-    pub name: String,
-    pub id: String,
-    pub resource_group: Option<String>,
-    pub priority: i64,
-    #[serde(default)]
-    pub rule_collections: Vec<RuleCollection>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleCollection {
-    pub name: String,
-    pub priority: i64,
-    pub action: Option<Action>,
-    /// `FirewallPolicyFilterRuleCollection` or
-    /// `FirewallPolicyNatRuleCollection`.
-    pub rule_collection_type: Option<String>,
-    #[serde(default)]
-    pub rules: Vec<NetworkRule>,
-}
-
-/// `az network ip-group list`: an IP group.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IpGroup {
-    pub name: String,
-    pub id: String,
-    pub resource_group: Option<String>,
-    pub location: Option<String>,
-    #[serde(default)]
-    pub ip_addresses: Vec<String>,
-}
-
 /// `az network routeserver list` (or `show`): a Route Server, a virtual
 /// hub to Azure. Its subnet is in `ipConfigurations[].subnet` when the
 /// CLI expands them, else found from the subnets (see `route_server`).
@@ -567,6 +439,9 @@ objects!(
     FirewallPolicy,
     RuleCollectionGroup,
     IpGroup,
+    PublicIp,
+    PublicIpPrefix,
+    NatGateway,
     RouteServer,
     RouteServerPeering,
     PrivateDnsZone,

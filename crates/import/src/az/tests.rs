@@ -24,6 +24,7 @@ fn dump_with_vms(
         circuits: List::read("express-route-circuits.json", "", json!([]))?,
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
         firewalls: firewall::Lists::empty(),
+        edge: edge::Lists::empty(),
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
         resolvers: resolvers::Lists::empty(),
@@ -217,6 +218,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         circuits: List::read("express-route-circuits.json", "", json!([]))?,
         clouds: List::read("vmware-private-clouds.json", "", json!([]))?,
         firewalls: firewall::Lists::empty(),
+        edge: edge::Lists::empty(),
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
         resolvers: resolvers::Lists::empty(),
@@ -381,6 +383,7 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
         circuits: List::read("express-route-circuits.json", "", json!([])).unwrap(),
         clouds: List::read("vmware-private-clouds.json", "", json!([])).unwrap(),
         firewalls: firewall::Lists::empty(),
+        edge: edge::Lists::empty(),
         route_servers: route_server::Lists::empty(),
         names,
         resolvers: resolvers::Lists::empty(),
@@ -420,5 +423,220 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
     assert!(
         text.contains("    private_ip_address: 10.9.1.9\n"),
         "{text}"
+    );
+}
+
+/// The Internet edge of `az`: a subnet's NAT gateway and default outbound
+/// access, a NIC's public IP, a public IP's prefix and what holds it, a NAT
+/// gateway's public IPs and prefixes as associations, a policy's NAT rule
+/// (one destination, `destination_address` as azurerm has it) and a
+/// firewall's public IPs (its management configuration's apart).
+#[test]
+fn the_edge_of_az_becomes_azurerm_resources() {
+    let subnet_id = format!("{NET}/virtualNetworks/vnet1/subnets/s");
+    let gateway_id = format!("{NET}/natGateways/natgw");
+    let pip = |name: &str| format!("{NET}/publicIPAddresses/{name}");
+    let vnets = json!([{"name": "vnet1", "id": format!("{NET}/virtualNetworks/vnet1"),
+        "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+        "subnets": [{"name": "s", "id": subnet_id, "addressPrefix": "10.9.1.0/24",
+                     "defaultOutboundAccess": false,
+                     "natGateway": {"id": gateway_id.to_uppercase()}}]}]);
+    let nics = json!([{"name": "a", "id": format!("{NET}/networkInterfaces/a"),
+        "ipConfigurations": [{"name": "c", "privateIPAddress": "10.9.1.4",
+            "privateIPAllocationMethod": "Static", "subnet": {"id": subnet_id},
+            "publicIPAddress": {"id": pip("a-pip").to_uppercase()}}]}]);
+    let prefix_id = format!("{NET}/publicIPPrefixes/p");
+    let edge = edge::Lists {
+        public_ips: List::read(
+            "public-ips.json",
+            "",
+            json!([
+                {"name": "a-pip", "id": pip("a-pip"), "location": "westeurope",
+                 "ipAddress": "203.0.113.5", "publicIPAddressVersion": "IPv4",
+                 "publicIPAllocationMethod": "Static", "sku": {"name": "Standard"},
+                 "publicIPPrefix": {"id": prefix_id.to_uppercase()},
+                 "ipConfiguration": {"id": format!("{NET}/networkInterfaces/a/ipConfigurations/c")}},
+                {"name": "gw-pip", "id": pip("gw-pip"), "ipAddress": "203.0.113.9",
+                 "sku": {"name": "Standard", "tier": "Regional"}}]),
+        )
+        .unwrap(),
+        prefixes: List::read(
+            "public-ip-prefixes.json",
+            "",
+            json!([{"name": "p", "id": prefix_id, "ipPrefix": "203.0.113.4/30",
+                    "prefixLength": 30, "sku": {"name": "Standard"}}]),
+        )
+        .unwrap(),
+        nat_gateways: List::read(
+            "nat-gateways.json",
+            "",
+            json!([{"name": "natgw", "id": gateway_id, "sku": {"name": "StandardV2"},
+                    "idleTimeoutInMinutes": 4,
+                    "publicIpAddresses": [{"id": pip("gw-pip")}],
+                    "publicIpPrefixes": null,
+                    "subnets": [{"id": subnet_id}]}]),
+        )
+        .unwrap(),
+    };
+    let mut dump = Dump {
+        vnets: List::read("vnets.json", "", vnets).unwrap(),
+        nics: List::read("nics.json", "", nics).unwrap(),
+        nsgs: List::read("nsgs.json", "", json!([])).unwrap(),
+        route_tables: List::read("route-tables.json", "", json!([])).unwrap(),
+        asgs: List::read("asgs.json", "", json!([])).unwrap(),
+        vms: List::read("vms.json", "", json!([])).unwrap(),
+        circuits: List::read("express-route-circuits.json", "", json!([])).unwrap(),
+        clouds: List::read("vmware-private-clouds.json", "", json!([])).unwrap(),
+        firewalls: firewall::Lists::empty(),
+        edge,
+        route_servers: route_server::Lists::empty(),
+        names: names::Lists::empty(),
+        resolvers: resolvers::Lists::empty(),
+    };
+    let resources = dump.resources().unwrap();
+    let of = |kind: &str| -> Vec<&Value> {
+        (resources.iter().filter(|r| r.kind == kind))
+            .map(|r| &r.attributes)
+            .collect()
+    };
+    assert_eq!(
+        of("azurerm_subnet")[0]["default_outbound_access_enabled"],
+        json!(false)
+    );
+    assert_eq!(
+        of("azurerm_subnet_nat_gateway_association"),
+        [&json!({"id": subnet_id, "subnet_id": subnet_id, "nat_gateway_id": gateway_id})]
+    );
+    assert_eq!(
+        of("azurerm_network_interface")[0]["ip_configuration"][0]["public_ip_address_id"],
+        json!(pip("a-pip")),
+        "written as the public IP's own ID"
+    );
+    assert_eq!(
+        of("azurerm_public_ip")[0],
+        &json!({"id": pip("a-pip"), "name": "a-pip", "resource_group_name": "rg",
+                "location": "westeurope", "sku": "Standard", "allocation_method": "Static",
+                "ip_address": "203.0.113.5", "ip_version": "IPv4",
+                "ip_configuration_id": format!("{NET}/networkInterfaces/a/ipConfigurations/c"),
+                "public_ip_prefix_id": prefix_id})
+    );
+    assert_eq!(
+        of("azurerm_nat_gateway"),
+        [
+            &json!({"id": gateway_id, "name": "natgw", "resource_group_name": "rg",
+                 "sku_name": "StandardV2", "idle_timeout_in_minutes": 4})
+        ]
+    );
+    assert_eq!(
+        of("azurerm_nat_gateway_public_ip_association"),
+        [
+            &json!({"id": format!("{gateway_id}|{}", pip("gw-pip")), "nat_gateway_id": gateway_id,
+                 "public_ip_address_id": pip("gw-pip")})
+        ]
+    );
+    let text = crate::topology_yaml(&resources, "a test").unwrap();
+    assert!(
+        text.contains(
+            "\nnat_gateways:\n  # /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/\
+             natGateways/natgw\n  - name: natgw\n    sku_name: StandardV2\n    \
+             public_ip_addresses:\n"
+        ),
+        "{text}"
+    );
+
+    // A NAT gateway a subnet names must be in the dump.
+    dump.edge.nat_gateways = List::read("nat-gateways.json", "", json!([])).unwrap();
+    let err = dump.resources().unwrap_err();
+    assert_eq!(
+        err.message,
+        format!(
+            "[0].subnets[0].natGateway.id: `{}` names no NAT gateway of nat-gateways.json",
+            gateway_id.to_uppercase()
+        )
+    );
+}
+
+/// A policy's NAT rule with one destination is azurerm's
+/// `destination_address`; a classic one keeps `destination_addresses`; a
+/// firewall's management public IP is its `management_ip_configuration`'s.
+#[test]
+fn nat_rules_and_a_firewalls_public_ips_of_az() {
+    let policy_id = format!("{NET}/firewallPolicies/p");
+    let firewalls = firewall::Lists {
+        firewalls: List::read(
+            "firewalls.json",
+            "",
+            json!([{"name": "fw", "id": format!("{NET}/azureFirewalls/fw"),
+                "firewallPolicy": {"id": policy_id},
+                "ipConfigurations": [{"name": "data", "privateIPAddress": "10.9.0.4",
+                    "subnet": {"id": format!("{NET}/virtualNetworks/v/subnets/s")},
+                    "publicIPAddress": {"id": format!("{NET}/publicIPAddresses/fw-pip")}}],
+                "managementIpConfiguration": {"name": "mgmt",
+                    "publicIPAddress": {"id": format!("{NET}/publicIPAddresses/mgmt-pip")}},
+                "natRuleCollections": [{"name": "classic", "priority": 100,
+                    "action": {"type": "Dnat"}, "rules": [{"name": "ssh",
+                        "protocols": ["TCP"], "sourceAddresses": ["*"],
+                        "destinationAddresses": ["203.0.113.5"], "destinationPorts": ["22"],
+                        "translatedAddress": "10.9.1.4", "translatedPort": "22"}]}]}]),
+        )
+        .unwrap(),
+        policies: List::read(
+            "firewall-policies.json",
+            "",
+            json!([{"name": "p", "id": policy_id}]),
+        )
+        .unwrap(),
+        groups: List::read(
+            "firewall-rule-collection-groups.json",
+            "",
+            json!([{"name": "g", "id": format!("{policy_id}/ruleCollectionGroups/g"),
+                "priority": 100, "ruleCollections": [{"name": "in", "priority": 100,
+                    "action": {"type": "DNAT"},
+                    "ruleCollectionType": "FirewallPolicyNatRuleCollection",
+                    "rules": [{"name": "https", "ruleType": "NatRule", "ipProtocols": ["TCP"],
+                        "sourceAddresses": ["*"], "sourceIpGroups": [],
+                        "destinationAddresses": ["203.0.113.5"], "destinationPorts": ["443"],
+                        "translatedAddress": null, "translatedFqdn": "app.contoso.com",
+                        "translatedPort": 8443}]}]}]),
+        )
+        .unwrap(),
+        ip_groups: List::read("ip-groups.json", "", json!([])).unwrap(),
+    };
+    let known = {
+        let mut known = Known::default();
+        known.add("subnet", &format!("{NET}/virtualNetworks/v/subnets/s"));
+        firewalls.add_known(&mut known);
+        known
+    };
+    let mut out = Vec::new();
+    firewalls.resources(&known, &mut out).unwrap();
+    let group = out.iter().find(|r| r.name == "g").unwrap();
+    assert_eq!(
+        group.attributes["nat_rule_collection"],
+        json!([{"name": "in", "priority": 100, "action": "Dnat", "rule": [{"name": "https",
+            "protocols": ["TCP"], "source_addresses": ["*"], "source_ip_groups": [],
+            "destination_address": "203.0.113.5", "destination_ports": ["443"],
+            "translated_fqdn": "app.contoso.com", "translated_port": "8443"}]}])
+    );
+    let fw = out.iter().find(|r| r.kind == "azurerm_firewall").unwrap();
+    assert_eq!(
+        fw.attributes["ip_configuration"][0]["public_ip_address_id"],
+        json!(format!("{NET}/publicIPAddresses/fw-pip")),
+        "a public IP the dump lacks is handed on as its ID"
+    );
+    assert_eq!(
+        fw.attributes["management_ip_configuration"],
+        json!([{"name": "mgmt", "public_ip_address_id": format!("{NET}/publicIPAddresses/mgmt-pip")}])
+    );
+    let classic = out
+        .iter()
+        .find(|r| r.kind == "azurerm_firewall_nat_rule_collection")
+        .unwrap();
+    assert_eq!(
+        classic.attributes["rule"],
+        json!([{"name": "ssh", "protocols": ["TCP"], "source_addresses": ["*"],
+            "source_ip_groups": [], "destination_addresses": ["203.0.113.5"],
+            "destination_ports": ["22"], "translated_address": "10.9.1.4",
+            "translated_port": "22"}])
     );
 }

@@ -261,6 +261,7 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
             format!("{base}/Microsoft.Compute/virtualMachines/{name}")
         }
         other => firewall_or_route_server_id(other, &name, attributes, &network)
+            .or_else(|| edge_id(other, &name, attributes, &network))
             .or_else(|| names_id(other, &name, attributes, &base))
             .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
@@ -339,6 +340,37 @@ fn firewall_or_route_server_id(
         },
         _ => firewall_id(kind, name, attributes, network),
     }
+}
+
+/// The ID of a public IP prefix, a NAT gateway, or of an association of a
+/// NAT gateway (the provider's: `GATEWAY_ID|IP_ID`, a subnet's the
+/// subnet's ID); `network` makes a `Microsoft.Network` ID of a path.
+fn edge_id(
+    kind: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+    network: &dyn Fn(String) -> String,
+) -> Option<String> {
+    let text = |key: &str| match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    Some(match kind {
+        "azurerm_public_ip_prefix" => network(format!("publicIPPrefixes/{name}")),
+        "azurerm_nat_gateway" => network(format!("natGateways/{name}")),
+        "azurerm_nat_gateway_public_ip_association" => {
+            format!(
+                "{}|{}",
+                text("nat_gateway_id"),
+                text("public_ip_address_id")
+            )
+        }
+        "azurerm_nat_gateway_public_ip_prefix_association" => {
+            format!("{}|{}", text("nat_gateway_id"), text("public_ip_prefix_id"))
+        }
+        "azurerm_subnet_nat_gateway_association" => text("subnet_id"),
+        _ => return None,
+    })
 }
 
 /// The ID of a resource of names: a Private DNS zone, its links and record

@@ -5,7 +5,7 @@
 //! or a repository is not fetched: it is listed as ignored and its
 //! outputs are unknown (see [`super::unknown`]).
 
-use super::reader::instances_value;
+use super::reader::{instances_value, InstanceKey};
 use super::*;
 
 /// How deep module calls may nest (a module that calls itself would
@@ -68,6 +68,11 @@ impl Reader {
         let instances = self.instances(block, file)?;
         let mut evaluated = Vec::new();
         for (key, extras) in &instances {
+            let suffix = match key {
+                InstanceKey::Single => String::new(),
+                InstanceKey::Index(n) => format!("[{n}]"),
+                InstanceKey::Key(k) => format!("[\"{k}\"]"),
+            };
             let mut inputs = Map::new();
             for attr in block.body.attributes() {
                 let name = attr.key.as_str();
@@ -91,6 +96,7 @@ impl Reader {
             child.inputs = inputs;
             // A firewall of the module may be in a subnet of the caller's.
             child.subnet_prefixes = self.subnet_prefixes.clone();
+            child.address = format!("{}module.{label}{suffix}.", self.address);
             let done = child
                 .evaluate_variables(&dir, &[], &[])
                 .and_then(|()| child.evaluate());
@@ -98,6 +104,7 @@ impl Reader {
             done?;
             self.out.append(&mut child.out);
             self.subnet_prefixes.append(&mut child.subnet_prefixes);
+            self.public_ip_origins.append(&mut child.public_ip_origins);
             self.ignored.append(&mut child.ignored);
             let outputs = Value::Object(child.output_values);
             evaluated.push((key.clone(), outputs));

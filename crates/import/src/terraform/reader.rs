@@ -416,6 +416,11 @@ impl Reader {
                 attributes: json,
                 source: source.clone(),
             });
+            // After the resource is recorded: its address stays unknown
+            // there, and references to it carry its origin.
+            let origin = format!("{}{address}{suffix}.ip_address", self.address);
+            let origins = &mut self.public_ip_origins;
+            dnat::public_ip_address(&block.kind, origin, &mut attributes, origins);
             evaluated.push((key.clone(), Value::Object(attributes)));
         }
         let value = instances_value(block, evaluated);

@@ -62,6 +62,18 @@ pub fn chain_of(value: &Value) -> Option<String> {
     }
 }
 
+/// The chain of the unknown `text` is, when it is one unknown and
+/// nothing else.
+pub fn whole_chain(text: &str) -> Option<String> {
+    let whole = text.starts_with(OPEN) && text.ends_with(CLOSE) && text.matches(OPEN).count() == 1;
+    whole.then(|| chain_of(&Value::String(text.to_string())))?
+}
+
+/// The origin of `chain`: its last link, what the value came from.
+pub fn origin_of(chain: &str) -> &str {
+    chain.rsplit(LINK).next().unwrap_or(chain)
+}
+
 /// An unknown for what `what` (an expression's text) makes of the first
 /// unknown of `from`.
 pub fn derived(what: &str, from: &Value) -> Value {

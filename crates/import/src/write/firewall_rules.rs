@@ -1,7 +1,8 @@
 //! The rule collections of an Azure Firewall policy (or of a firewall's
 //! classic rules): network rule collections with their rules, in the
-//! topology's keys, and application and DNAT rule collections, written by
-//! name, priority and action for vnetd to warn about.
+//! topology's keys, and application rule collections, written by name,
+//! priority and action for vnetd to warn about (DNAT rule collections are
+//! `dnat_rules`').
 //!
 //! A network rule's IP groups are IDs in azurerm and names in the file. A
 //! destination address that is a service tag (`AzureCloud`, `Storage`)
@@ -38,7 +39,7 @@ struct NetworkRule {
     left_out: bool,
 }
 
-/// An application or DNAT rule collection: vnetd reads no more.
+/// An application rule collection: vnetd reads no more.
 #[derive(Debug)]
 pub(super) struct Passed {
     pub(super) name: String,
@@ -150,7 +151,7 @@ fn is_address(text: &str) -> bool {
 
 /// The names of the IP groups `ids` (of attribute `key`) name, sorted;
 /// each must be in the input.
-fn ip_group_names(
+pub(super) fn ip_group_names(
     model: &Model,
     owner: &Attrs,
     ids: &[String],
@@ -201,8 +202,7 @@ impl NetworkCollection {
 }
 
 impl Passed {
-    /// An application or DNAT rule collection: its name, priority and
-    /// action.
+    /// An application rule collection: its name, priority and action.
     pub(super) fn read(b: &Nested) -> Result<Passed, ImportError> {
         let name = b.required_str("name")?;
         let priority = b

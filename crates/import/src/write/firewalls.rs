@@ -9,12 +9,18 @@
 //! written as a policy of the importer's own, `<firewall>-rules`, with one
 //! rule collection group `classic`, and the output says so where it is.
 //! Azure does not let a firewall have both a policy and classic rules, so
-//! such an input is refused. Application and DNAT rule collections are
-//! written by name, priority and action only: vnetd warns that it does not
-//! emulate them. A Virtual WAN hub's firewall (`AZFW_Hub`) is listed as
+//! such an input is refused. Application rule collections are written by
+//! name, priority and action only: vnetd warns that it does not emulate
+//! them. DNAT rule collections are written with their rules (see
+//! `dnat_rules`). A Virtual WAN hub's firewall (`AZFW_Hub`) is listed as
 //! ignored. The firewall's private address is not written: vnetd gives it
-//! the first usable address of its `AzureFirewallSubnet`, as Azure does.
+//! the first usable address of its `AzureFirewallSubnet`, as Azure does;
+//! its public IPs (those of its `ip_configuration`s, not of its management
+//! IP configuration, which carries Azure's own traffic) are written by
+//! name, in the input's order.
 
+use super::dnat_rules::{nat_collection, NatCollection};
+use super::edge::Edge;
 use super::firewall_rules::{collection, NetworkCollection, Passed};
 use super::{flow_list, one_line, plain_or_quoted, scalar, sorted_prefixes, Attrs, Model, Output};
 use crate::ImportError;
@@ -44,6 +50,10 @@ struct Firewall {
     classic: bool,
     /// `private_ip_ranges`, which only classic rules use.
     private_ranges: Vec<String>,
+    /// Its public IPs, by name, in the input's order.
+    public_ips: Vec<String>,
+    /// What of its public IPs is left out, and why.
+    public_ip_notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -61,7 +71,7 @@ struct Group {
     priority: String,
     network: BTreeMap<String, NetworkCollection>,
     application: BTreeMap<String, Passed>,
-    nat: BTreeMap<String, Passed>,
+    nat: BTreeMap<String, NatCollection>,
 }
 
 impl Group {
@@ -148,14 +158,13 @@ impl<'r> Model<'r> {
             let c = collection(self, a, block)?;
             group.network.insert(c.name.clone(), c);
         }
-        for (key, passed) in [
-            ("application_rule_collection", &mut group.application),
-            ("nat_rule_collection", &mut group.nat),
-        ] {
-            for block in a.blocks(key) {
-                let c = Passed::read(&Attrs::nested(a.r, block))?;
-                passed.insert(c.name.clone(), c);
-            }
+        for block in a.blocks("application_rule_collection") {
+            let c = Passed::read(&Attrs::nested(a.r, block))?;
+            group.application.insert(c.name.clone(), c);
+        }
+        for block in a.blocks("nat_rule_collection") {
+            let c = nat_collection(self, a, block)?;
+            group.nat.insert(c.name.clone(), c);
         }
         let Some(policy) = self.firewalls.policies.get_mut(&policy_name) else {
             return Err(a.dangling("firewall_policy_id"));
@@ -210,6 +219,18 @@ impl<'r> Model<'r> {
             }
             None => None,
         };
+        let mut public_ips = Vec::new();
+        let mut public_ip_notes = Vec::new();
+        for block in a.blocks("ip_configuration") {
+            let Some(id) = Attrs::nested(a.r, block).str("public_ip_address_id") else {
+                continue;
+            };
+            match self.edge.public_ip_named(&id) {
+                Ok(name) if public_ips.contains(&name) => {}
+                Ok(name) => public_ips.push(name),
+                Err(why) => public_ip_notes.push(format!("a public IP left out: {why}")),
+            }
+        }
         let firewall = Firewall {
             source: a.r.source.clone(),
             vnet,
@@ -218,6 +239,8 @@ impl<'r> Model<'r> {
             policy,
             classic: false,
             private_ranges: a.list("private_ip_ranges"),
+            public_ips,
+            public_ip_notes,
         };
         self.firewalls.firewalls.insert(name, firewall);
         Ok(())
@@ -254,14 +277,15 @@ impl<'r> Model<'r> {
                 let group = self.classic_group(a, &firewall)?;
                 group.network.insert(name.clone(), c).map(|c| c.source)
             }
-            Classic::Application | Classic::Nat => {
+            Classic::Application => {
                 let c = Passed::read(&a.own())?;
                 let group = self.classic_group(a, &firewall)?;
-                let passed = match kind {
-                    Classic::Application => &mut group.application,
-                    _ => &mut group.nat,
-                };
-                passed.insert(name.clone(), c).map(|c| c.source)
+                group.application.insert(name.clone(), c).map(|c| c.source)
+            }
+            Classic::Nat => {
+                let c = nat_collection(self, a, &a.r.attributes)?;
+                let group = self.classic_group(a, &firewall)?;
+                group.nat.insert(name.clone(), c).map(|c| c.source)
             }
         };
         match first {
@@ -331,7 +355,7 @@ impl<'r> Model<'r> {
         if !f.policies.is_empty() {
             out.section("firewall_policies");
             for (name, policy) in &f.policies {
-                render_policy(out, name, policy);
+                render_policy(out, name, policy, &self.edge);
             }
         }
         if f.firewalls.is_empty() {
@@ -350,11 +374,25 @@ impl<'r> Model<'r> {
             if let Some(policy) = &fw.policy {
                 out.field(4, "firewall_policy", &scalar(policy));
             }
+            for note in &fw.public_ip_notes {
+                out.line(&format!("    # {}", one_line(note)));
+            }
+            if !fw.public_ips.is_empty() {
+                out.field(4, "public_ip_addresses", &flow_list(&fw.public_ips));
+            }
         }
+    }
+
+    /// Whether a DNAT rule names a public IP written without an address,
+    /// whose address vnetd gives it: the file must be read back for it.
+    pub(super) fn dnat_needs_allocations(&self) -> bool {
+        let policies = self.firewalls.policies.values();
+        let mut collections = policies.flat_map(|p| p.groups.values().flat_map(|g| g.nat.values()));
+        collections.any(|c| c.public_ips().any(|ip| self.edge.lacks_address(ip)))
     }
 }
 
-fn render_policy(out: &mut Output, name: &str, policy: &Policy) {
+fn render_policy(out: &mut Output, name: &str, policy: &Policy, edge: &Edge) {
     out.source(2, &policy.source);
     if let Some(firewall) = &policy.classic_of {
         out.line(&format!(
@@ -380,17 +418,17 @@ fn render_policy(out: &mut Output, name: &str, policy: &Policy) {
                 c.render(out, collection_name);
             }
         }
-        for (key, passed) in [
-            ("application_rule_collections", &group.application),
-            ("nat_rule_collections", &group.nat),
-        ] {
-            if passed.is_empty() {
-                continue;
-            }
-            out.line(&format!("        {key}:"));
-            for c in passed.values() {
+        if !group.application.is_empty() {
+            out.line("        application_rule_collections:");
+            for c in group.application.values() {
                 c.render(out);
             }
+        }
+        if group.nat.values().any(NatCollection::is_written) {
+            out.line("        nat_rule_collections:");
+        }
+        for c in group.nat.values() {
+            c.render(out, edge);
         }
     }
 }

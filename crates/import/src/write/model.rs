@@ -2,13 +2,15 @@
 //! NICs, NSGs and route tables the resources describe, with the DNS servers
 //! of VNets and NICs (and, in modules of their own, load balancers,
 //! gateways, ExpressRoute, firewalls, Route Servers, Private DNS zones,
-//! Private Endpoints, DNS Private Resolvers and forwarding rulesets),
-//! gathered by name, with the allocation of Dynamic private addresses.
+//! Private Endpoints, DNS Private Resolvers and forwarding rulesets, and
+//! the Internet edge: public IPs and prefixes, NAT gateways),
+//! gathered by name (the allocation of Dynamic private addresses is
+//! `dynamic`'s).
 
 use super::*;
 use crate::{ImportError, Resource};
 use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -43,6 +45,9 @@ pub(super) struct Subnet {
     pub(super) route_table: Option<Link>,
     /// `private_endpoint_network_policies`, when given.
     pub(super) endpoint_policies: Option<String>,
+    /// `default_outbound_access_enabled`, when given (Azure's default,
+    /// and azurerm's, is true).
+    pub(super) default_outbound: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -71,6 +76,8 @@ pub(super) struct IpConfig {
     pub(super) address: Option<IpAddr>,
     pub(super) ipv6: bool,
     pub(super) primary: bool,
+    /// `public_ip_address_id`, when given.
+    pub(super) public_ip: Option<String>,
 }
 
 #[derive(Debug)]
@@ -85,6 +92,10 @@ pub(super) struct Nic {
     pub(super) dns_servers: Vec<String>,
     pub(super) nsg: Option<Link>,
     pub(super) asgs: BTreeSet<String>,
+    /// The public IP of its primary configuration, by name.
+    pub(super) public_ip: Option<String>,
+    /// What of its public IPs is left out, and why.
+    pub(super) public_ip_notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -154,6 +165,8 @@ pub(super) struct Model<'r> {
     pub(super) names: names::Names,
     /// DNS Private Resolvers and forwarding rulesets.
     pub(super) resolvers: resolvers::Resolvers,
+    /// Public IPs and prefixes, NAT gateways.
+    pub(super) edge: edge::Edge,
 }
 
 impl<'r> Model<'r> {
@@ -236,6 +249,12 @@ impl<'r> Model<'r> {
                 Ok(())
             }
             "azurerm_virtual_network_peering" => self.add_peering(&a),
+            "azurerm_public_ip_prefix" => self.add_public_ip_prefix(&a),
+            "azurerm_public_ip" => self.add_public_ip(&a),
+            "azurerm_nat_gateway" => self.add_nat_gateway(&a),
+            "azurerm_nat_gateway_public_ip_association" => self.add_nat_gateway_public_ip(&a),
+            "azurerm_nat_gateway_public_ip_prefix_association" => self.add_nat_gateway_prefix(&a),
+            "azurerm_subnet_nat_gateway_association" => self.add_subnet_nat_gateway(&a),
             "azurerm_network_interface" => self.add_nic(&a, index),
             "azurerm_linux_virtual_machine" | "azurerm_windows_virtual_machine" => self.add_vm(&a),
             "azurerm_lb" => self.add_load_balancer(&a, index),
@@ -353,6 +372,7 @@ impl<'r> Model<'r> {
                 nsg,
                 route_table,
                 endpoint_policies: endpoint_policies(&b),
+                default_outbound: b.bool("default_outbound_access_enabled"),
             };
             if vnet.subnets.insert(subnet_name.clone(), subnet).is_some() {
                 let why = format!("VNet `{name}` has two subnet blocks named `{subnet_name}`");
@@ -370,6 +390,7 @@ impl<'r> Model<'r> {
         prefixes.extend(a.str("address_prefix"));
         let prefixes = a.cidrs(&prefixes, "address_prefixes")?;
         let endpoint_policies = endpoint_policies(&a.own());
+        let default_outbound = a.bool("default_outbound_access_enabled");
         let Some(vnet) = self.vnets.get_mut(&vnet_name) else {
             let why = format!(
                 "subnet `{name}` is in VNet `{vnet_name}`, which the input does not declare"
@@ -384,6 +405,7 @@ impl<'r> Model<'r> {
                 inline.source = a.r.source.clone();
                 inline.prefixes = prefixes;
                 inline.endpoint_policies = endpoint_policies;
+                inline.default_outbound = default_outbound;
             }
             Some(first) => {
                 let what = format!("subnet of VNet `{vnet_name}`");
@@ -398,6 +420,7 @@ impl<'r> Model<'r> {
                     nsg: None,
                     route_table: None,
                     endpoint_policies,
+                    default_outbound,
                 };
                 vnet.subnets.insert(name, subnet);
             }
@@ -566,6 +589,7 @@ impl<'r> Model<'r> {
                 address,
                 ipv6,
                 primary: b.bool("primary").unwrap_or(false),
+                public_ip: b.str("public_ip_address_id"),
             });
         }
         if configs.is_empty() {
@@ -586,6 +610,7 @@ impl<'r> Model<'r> {
         // On if either name says so (v3 `enable_`, v4 `_enabled`).
         let ip_forwarding = a.bool("ip_forwarding_enabled") == Some(true)
             || a.bool("enable_ip_forwarding") == Some(true);
+        let (public_ip, public_ip_notes) = self.edge.nic_public_ip(&configs);
         self.nics.push(Nic {
             name,
             source: a.r.source.clone(),
@@ -595,6 +620,8 @@ impl<'r> Model<'r> {
             dns_servers: a.list("dns_servers"),
             nsg: None,
             asgs: BTreeSet::new(),
+            public_ip,
+            public_ip_notes,
         });
         Ok(())
     }
@@ -632,115 +659,6 @@ impl<'r> Model<'r> {
             .find(|n| n.name == name)
             .ok_or_else(|| a.error(why))
     }
-
-    /// Gives each Dynamic IP configuration and load balancer frontend
-    /// without an address the first free one of its subnet, in input order.
-    pub(super) fn allocate_dynamic_addresses(&mut self) -> Result<(), ImportError> {
-        let mut taken: HashSet<IpAddr> = self
-            .nics
-            .iter()
-            .flat_map(|n| n.configs.iter().filter_map(|c| c.address))
-            .chain(
-                self.load_balancers
-                    .values()
-                    .flat_map(|lb| lb.frontends.iter().filter_map(|f| f.address)),
-            )
-            .chain(self.names.endpoints.values().filter_map(|e| e.address))
-            .collect();
-        // (input index, NIC or load balancer, configuration or frontend)
-        let mut claims: Vec<(usize, Claim, usize)> = Vec::new();
-        for (n, nic) in self.nics.iter().enumerate() {
-            for (c, config) in nic.configs.iter().enumerate() {
-                if config.address.is_none() {
-                    claims.push((nic.input_index, Claim::Nic(n), c));
-                }
-            }
-        }
-        for (name, lb) in &self.load_balancers {
-            for (f, frontend) in lb.frontends.iter().enumerate() {
-                if frontend.address.is_none() {
-                    claims.push((lb.input_index, Claim::Frontend(name.clone()), f));
-                }
-            }
-        }
-        for (name, endpoint) in &self.names.endpoints {
-            if endpoint.address.is_none() {
-                claims.push((endpoint.input_index, Claim::Endpoint(name.clone()), 0));
-            }
-        }
-        claims.sort_by_key(|(index, _, item)| (*index, *item));
-        for (_, claim, item) in claims {
-            let (subnet, ipv6, what, source) = match &claim {
-                Claim::Nic(n) => {
-                    let nic = &self.nics[*n];
-                    let c = &nic.configs[item];
-                    let what = format!(
-                        "the Dynamic IP configuration `{}` of `{}`",
-                        c.name, nic.name
-                    );
-                    (c.subnet.clone(), c.ipv6, what, nic.source.clone())
-                }
-                Claim::Frontend(lb) => {
-                    let lb = &self.load_balancers[lb];
-                    let f = &lb.frontends[item];
-                    let what = format!("the Dynamic frontend `{}` of `{}`", f.name, lb.name);
-                    (f.subnet.clone(), f.ipv6, what, lb.source.clone())
-                }
-                Claim::Endpoint(name) => {
-                    let endpoint = &self.names.endpoints[name];
-                    let what = format!("Private Endpoint `{name}`");
-                    (
-                        endpoint.subnet.clone(),
-                        false,
-                        what,
-                        endpoint.source.clone(),
-                    )
-                }
-            };
-            let (vnet, subnet) = subnet;
-            let prefixes = self
-                .vnets
-                .get(&vnet)
-                .and_then(|v| v.subnets.get(&subnet))
-                .map(|s| s.prefixes.clone())
-                .unwrap_or_default();
-            let found = prefixes
-                .iter()
-                .filter(|p| matches!(p, IpNet::V6(_)) == ipv6)
-                .find_map(|p| first_free(p, &taken));
-            let Some(ip) = found else {
-                return Err(ImportError::new(
-                    source,
-                    format!("no free address left in subnet {vnet}/{subnet} for {what}"),
-                ));
-            };
-            taken.insert(ip);
-            match claim {
-                Claim::Nic(n) => self.nics[n].configs[item].address = Some(ip),
-                Claim::Frontend(lb) => {
-                    if let Some(lb) = self.load_balancers.get_mut(&lb) {
-                        lb.frontends[item].address = Some(ip);
-                    }
-                }
-                Claim::Endpoint(name) => {
-                    if let Some(endpoint) = self.names.endpoints.get_mut(&name) {
-                        endpoint.address = Some(ip);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What asks for a Dynamic address.
-pub(super) enum Claim {
-    /// A NIC, by its index in [`Model::nics`].
-    Nic(usize),
-    /// A load balancer, by name.
-    Frontend(String),
-    /// A Private Endpoint, by name.
-    Endpoint(String),
 }
 
 /// A subnet's `private_endpoint_network_policies` (azurerm v4's and
@@ -761,28 +679,4 @@ pub(super) fn endpoint_policies(values: &Nested) -> Option<String> {
             let enforced = values.bool("enforce_private_link_endpoint_network_policies")?;
             Some(spelled(!enforced))
         })
-}
-
-/// The first address of `prefix` from its fifth on that is not taken,
-/// short of the last (the broadcast address in IPv4).
-pub(super) fn first_free(prefix: &IpNet, taken: &HashSet<IpAddr>) -> Option<IpAddr> {
-    let (first, last) = match prefix {
-        IpNet::V4(p) => (
-            u128::from(u32::from(p.network())),
-            u128::from(u32::from(p.broadcast())),
-        ),
-        IpNet::V6(p) => (u128::from(p.network()), u128::from(p.broadcast())),
-    };
-    let mut candidate = first.checked_add(4)?;
-    while candidate < last {
-        let ip = match prefix {
-            IpNet::V4(_) => IpAddr::from(std::net::Ipv4Addr::from(u32::try_from(candidate).ok()?)),
-            IpNet::V6(_) => IpAddr::from(std::net::Ipv6Addr::from(candidate)),
-        };
-        if !taken.contains(&ip) {
-            return Some(ip);
-        }
-        candidate += 1;
-    }
-    None
 }

@@ -106,6 +106,7 @@ impl Model<'_> {
         self.render_express_route(&mut out);
         self.render_gateways(&mut out);
         self.render_load_balancers(&mut out);
+        self.render_edge(&mut out);
         self.render_firewalls(&mut out);
         self.render_route_servers(&mut out);
         self.render_names(&mut out);
@@ -154,6 +155,10 @@ impl Model<'_> {
                 if let Some(p) = policies.filter(|p| !p.eq_ignore_ascii_case("Disabled")) {
                     out.field(8, "private_endpoint_network_policies", &scalar(p));
                 }
+                // Azure's default (and azurerm's) is on, the file's off:
+                // written either way.
+                let outbound = subnet.default_outbound.unwrap_or(true);
+                out.field(8, "default_outbound_access", &outbound.to_string());
             }
         }
     }
@@ -212,6 +217,12 @@ impl Model<'_> {
             if !nic.asgs.is_empty() {
                 let names: Vec<String> = nic.asgs.iter().cloned().collect();
                 out.field(4, "application_security_groups", &flow_list(&names));
+            }
+            for note in &nic.public_ip_notes {
+                out.line(&format!("    # {}", one_line(note)));
+            }
+            if let Some(public_ip) = &nic.public_ip {
+                out.field(4, "public_ip_address", &scalar(public_ip));
             }
         }
     }

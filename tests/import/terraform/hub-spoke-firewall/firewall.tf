@@ -79,7 +79,7 @@ resource "azurerm_firewall_policy_rule_collection_group" "spoke_to_spoke" {
   }
 
   # Its destination is the firewall's public address, known only after
-  # apply: a placeholder, since vnetd does not read DNAT rules.
+  # apply: it imports as the address vnetd gives that public IP.
   nat_rule_collection {
     name     = "web-in"
     priority = 400

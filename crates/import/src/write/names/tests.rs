@@ -79,7 +79,10 @@ fn v3_and_v4_spellings_of_endpoint_network_policies() {
         "{text}"
     );
     assert!(
-        text.contains("      - name: v3-off\n        address_prefixes: [10.0.5.0/24]\n      #"),
+        text.contains(
+            "      - name: v3-off\n        address_prefixes: [10.0.5.0/24]\n        \
+             default_outbound_access: true\n      #"
+        ),
         "{text}"
     );
     assert!(

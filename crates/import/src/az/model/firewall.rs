@@ -1,0 +1,152 @@
+//! The shapes of Azure Firewall's objects: firewalls with their classic
+//! rule collections, policies, their rule collection groups, IP groups.
+
+use super::Reference;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `az network firewall list`: an Azure Firewall, with its classic rule
+/// collections inline.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Firewall {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub sku: Option<FirewallSku>,
+    pub firewall_policy: Option<Reference>,
+    pub virtual_hub: Option<Reference>,
+    #[serde(default)]
+    pub ip_configurations: Vec<FirewallIpConfiguration>,
+    pub management_ip_configuration: Option<FirewallIpConfiguration>,
+    #[serde(default)]
+    pub network_rule_collections: Vec<ClassicCollection>,
+    #[serde(default)]
+    pub application_rule_collections: Vec<ClassicCollection>,
+    #[serde(default)]
+    pub nat_rule_collections: Vec<ClassicCollection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FirewallSku {
+    pub name: Option<String>,
+    pub tier: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirewallIpConfiguration {
+    pub name: String,
+    pub subnet: Option<Reference>,
+    #[serde(rename = "privateIPAddress", alias = "privateIpAddress")]
+    pub private_ip_address: Option<String>,
+    #[serde(rename = "publicIPAddress", alias = "publicIpAddress")]
+    pub public_ip_address: Option<Reference>,
+}
+
+/// A classic rule collection of a firewall (network, application or
+/// NAT): a network or NAT one's rules are read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassicCollection {
+    pub name: String,
+    pub id: Option<String>,
+    pub priority: Option<i64>,
+    pub action: Option<Action>,
+    #[serde(default)]
+    pub rules: Vec<NetworkRule>,
+}
+
+/// A collection's action: `{"type": "Allow"}`.
+#[derive(Debug, Deserialize)]
+pub struct Action {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// A network or NAT rule, classic or of a policy (`ipProtocols` there,
+/// `protocols` in a classic one), with `ruleType` in a policy: an
+/// application rule has the same place and is not read further. A NAT
+/// rule has its translation (`translatedPort` is a string, a number in
+/// some versions).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkRule {
+    pub name: String,
+    pub rule_type: Option<String>,
+    #[serde(alias = "ipProtocols", default)]
+    pub protocols: Vec<Value>,
+    #[serde(default)]
+    pub source_addresses: Vec<String>,
+    #[serde(default)]
+    pub source_ip_groups: Vec<String>,
+    #[serde(default)]
+    pub destination_addresses: Vec<String>,
+    #[serde(default)]
+    pub destination_ip_groups: Vec<String>,
+    #[serde(default)]
+    pub destination_fqdns: Vec<String>,
+    #[serde(default)]
+    pub destination_ports: Vec<String>,
+    pub translated_address: Option<String>,
+    pub translated_fqdn: Option<String>,
+    pub translated_port: Option<Value>,
+}
+
+/// `az network firewall policy list`: a firewall policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirewallPolicy {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    pub base_policy: Option<Reference>,
+    pub snat: Option<Snat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snat {
+    #[serde(default)]
+    pub private_ranges: Vec<String>,
+}
+
+/// `az network firewall policy rule-collection-group list`: a rule
+/// collection group of a policy (its ID names the policy).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleCollectionGroup {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub priority: i64,
+    #[serde(default)]
+    pub rule_collections: Vec<RuleCollection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleCollection {
+    pub name: String,
+    pub priority: i64,
+    pub action: Option<Action>,
+    /// `FirewallPolicyFilterRuleCollection` or
+    /// `FirewallPolicyNatRuleCollection`.
+    pub rule_collection_type: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<NetworkRule>,
+}
+
+/// `az network ip-group list`: an IP group.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpGroup {
+    pub name: String,
+    pub id: String,
+    pub resource_group: Option<String>,
+    pub location: Option<String>,
+    #[serde(default)]
+    pub ip_addresses: Vec<String>,
+}

@@ -1,0 +1,512 @@
+//! The Internet edge: `azurerm_public_ip_prefix`, `azurerm_public_ip`,
+//! `azurerm_nat_gateway` with its `azurerm_nat_gateway_public_ip_association`s,
+//! `azurerm_nat_gateway_public_ip_prefix_association`s and
+//! `azurerm_subnet_nat_gateway_association`s, written as the topology's
+//! `public_ip_prefixes`, `public_ip_addresses` and `nat_gateways`; the
+//! public IP a NIC's primary IP configuration and an Azure Firewall's IP
+//! configurations name (`public_ip_address_id`) is written on the NIC and
+//! the firewall by name.
+//!
+//! What Azure allocates is written when the input knows it (state and
+//! `az` do): a public IP's `ip_address`, a prefix's `ip_prefix`. A public
+//! IP whose address is known only after apply is written without one, and
+//! vnetd gives it one (the next free address of its prefix, or of its own
+//! pool); a DNAT rule naming it gets that address (see `dnat_rules`),
+//! which the writer reads back from the file it wrote. A prefix without
+//! its `ip_prefix` cannot be written: Azure picks it at creation. It is
+//! left out and listed with the reason, and its public IPs and NAT gateway
+//! associations are written without it, each saying so.
+//!
+//! A public IP is written when the lab gives it a place: on a NIC, an
+//! Azure Firewall (its IP configurations) or a NAT gateway, or nowhere (one
+//! attached to nothing, as Azure keeps it). One attached to what vnetd
+//! gives no public address (a VPN or ExpressRoute gateway, a Route Server,
+//! a public load balancer, a firewall's management IP configuration,
+//! which carries Azure's own traffic) is listed as ignored with what holds
+//! it: the lab has no use for it.
+//!
+//! A public IP is often kept apart from the network it serves (made once,
+//! read as a data source): a reference to one the input does not hold, or
+//! left out, does not refuse the import. The NIC, firewall or NAT gateway
+//! is written without it, and a comment in it says why. A NAT gateway, a
+//! subnet or a VNet named by an association must be in the input, as for
+//! every other association.
+
+use super::{id_names, one_line, plain_or_quoted, scalar, Attrs, IpConfig, Link, Model, Output};
+use crate::ImportError;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// The public IPs, prefixes and NAT gateways of the input, by name.
+#[derive(Debug, Default)]
+pub(super) struct Edge {
+    prefixes: BTreeMap<String, Prefix>,
+    /// Prefixes that cannot be written, and why.
+    left_out_prefixes: BTreeMap<String, String>,
+    public_ips: BTreeMap<String, PublicIp>,
+    /// Public IPs that cannot be written, and why.
+    left_out_ips: BTreeMap<String, String>,
+    nat_gateways: BTreeMap<String, NatGateway>,
+    /// The address vnetd gives each public IP written without one, read
+    /// back from the written file.
+    allocated: BTreeMap<String, IpAddr>,
+    /// What holds each public IP the lab has no use for, by its ID in
+    /// lower case.
+    held_elsewhere: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+struct Prefix {
+    source: String,
+    ip_prefix: IpNet,
+    location: Option<String>,
+}
+
+#[derive(Debug)]
+struct PublicIp {
+    source: String,
+    address: Option<IpAddr>,
+    sku: Option<String>,
+    prefix: Option<String>,
+    location: Option<String>,
+    /// What of it is left out (its prefix), and why.
+    note: Option<String>,
+}
+
+#[derive(Debug)]
+struct NatGateway {
+    source: String,
+    sku_name: Option<String>,
+    idle_timeout: Option<String>,
+    public_ips: Vec<Link>,
+    prefixes: Vec<Link>,
+    /// `vnet/subnet`, each with the source of its association.
+    subnets: Vec<Link>,
+    /// What of its addresses is left out, and why.
+    notes: Vec<String>,
+}
+
+/// A region as the file spells it (its programmatic name).
+fn region(location: Option<String>) -> Option<String> {
+    location.map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string))
+}
+
+/// The resources whose references to a public IP are the places the lab
+/// gives it, or are not attachments at all (a DNAT rule's destination).
+const PLACES: &[&str] = &[
+    "azurerm_public_ip",
+    "azurerm_network_interface",
+    "azurerm_nat_gateway",
+    "azurerm_nat_gateway_public_ip_association",
+    "azurerm_firewall_policy_rule_collection_group",
+    "azurerm_firewall_nat_rule_collection",
+];
+
+impl Edge {
+    /// Finds, among `resources`, what holds each public IP that the lab
+    /// gives no public address: any reference outside [`PLACES`] and a
+    /// firewall's IP configurations, or (from `az`) the public IP's own
+    /// `ip_configuration_id` when it names neither a NIC nor a firewall.
+    pub(super) fn find_holders(&mut self, resources: &[crate::Resource]) {
+        for r in resources.iter().filter(|r| !r.attributes.is_null()) {
+            let name = r.attributes["name"].as_str().unwrap_or(&r.name);
+            if r.kind == "azurerm_public_ip" {
+                let config = r.attributes["ip_configuration_id"].as_str();
+                let holder = config.and_then(holder_in_id);
+                if let (Some(holder), Some(id)) = (holder, r.attributes["id"].as_str()) {
+                    self.held_elsewhere.insert(id.to_ascii_lowercase(), holder);
+                }
+                continue;
+            }
+            if PLACES.contains(&r.kind.as_str()) {
+                continue;
+            }
+            let (values, holder) = if r.kind == "azurerm_firewall" {
+                let what = format!("the management IP configuration of Azure Firewall `{name}`");
+                (&r.attributes["management_ip_configuration"], what)
+            } else {
+                (&r.attributes, format!("{} `{name}`", r.kind))
+            };
+            let mut ids = Vec::new();
+            public_ip_ids(values, &mut ids);
+            for id in ids {
+                self.held_elsewhere
+                    .entry(id)
+                    .or_insert_with(|| holder.clone());
+            }
+        }
+    }
+
+    /// The name of the public IP `id` names, or why it is not written.
+    pub(super) fn public_ip_named(&self, id: &str) -> Result<String, String> {
+        let Some(name) = id_names(id, &["publicIPAddresses"]).map(|mut n| n.remove(0)) else {
+            return Err(format!("`{id}` is not the ID of a public IP address"));
+        };
+        if self.public_ips.contains_key(&name) {
+            return Ok(name);
+        }
+        Err(match self.left_out_ips.get(&name) {
+            Some(why) => format!("public IP `{name}` is left out: {why}"),
+            None => format!("`{id}` names no public IP address of the input"),
+        })
+    }
+
+    /// The name of the public IP prefix `id` names, or why it is not
+    /// written.
+    fn prefix_named(&self, id: &str) -> Result<String, String> {
+        let Some(name) = id_names(id, &["publicIPPrefixes"]).map(|mut n| n.remove(0)) else {
+            return Err(format!("`{id}` is not the ID of a public IP prefix"));
+        };
+        if self.prefixes.contains_key(&name) {
+            return Ok(name);
+        }
+        Err(match self.left_out_prefixes.get(&name) {
+            Some(why) => format!("public IP prefix `{name}` is left out: {why}"),
+            None => format!("`{id}` names no public IP prefix of the input"),
+        })
+    }
+
+    /// A NIC's public IP: its primary configuration's (the first of
+    /// `configs`), with a note for each one left out.
+    pub(super) fn nic_public_ip(&self, configs: &[IpConfig]) -> (Option<String>, Vec<String>) {
+        let mut notes = Vec::new();
+        let mut written = None;
+        for (i, config) in configs.iter().enumerate() {
+            let Some(id) = &config.public_ip else {
+                continue;
+            };
+            if i > 0 {
+                notes.push(format!(
+                    "the public IP of IP configuration `{}` left out: vnetd gives a NIC one \
+                     public IP, its primary configuration's",
+                    config.name
+                ));
+                continue;
+            }
+            match self.public_ip_named(id) {
+                Ok(name) => written = Some(name),
+                Err(why) => notes.push(format!("public_ip_address left out: {why}")),
+            }
+        }
+        (written, notes)
+    }
+
+    /// The address of public IP `name` in the lab, and whether it is the
+    /// one vnetd gives it (the input does not know Azure's); none while the
+    /// file has not been read back.
+    pub(super) fn address_of(&self, name: &str) -> Option<(IpAddr, bool)> {
+        let ip = self.public_ips.get(name)?;
+        match ip.address {
+            Some(address) => Some((address, false)),
+            None => self.allocated.get(name).map(|a| (*a, true)),
+        }
+    }
+
+    /// Whether public IP `name` is written without an address.
+    pub(super) fn lacks_address(&self, name: &str) -> bool {
+        self.public_ips
+            .get(name)
+            .is_some_and(|ip| ip.address.is_none())
+    }
+
+    /// Records the addresses vnetd gave the public IPs written without
+    /// one, as `topology` (the written file, read) holds them.
+    pub(super) fn learn(&mut self, topology: &crate::topology::Topology) {
+        for ip in &topology.edge.public_ips {
+            if self.lacks_address(&ip.name) {
+                self.allocated.insert(ip.name.clone(), ip.address);
+            }
+        }
+    }
+
+    fn gateway_mut(&mut self, a: &Attrs) -> Result<(String, &mut NatGateway), ImportError> {
+        let name = a.id_name("nat_gateway_id", "natGateways")?;
+        match self.nat_gateways.get_mut(&name) {
+            Some(gateway) => Ok((name, gateway)),
+            None => Err(a.dangling("nat_gateway_id")),
+        }
+    }
+}
+
+impl NatGateway {
+    /// One more public IP (by ID), or a note saying why not.
+    fn add_public_ip(&mut self, named: Result<String, String>, source: &str) {
+        match named {
+            Ok(name) if self.public_ips.iter().any(|l| l.name == name) => {}
+            Ok(name) => self.public_ips.push(Link {
+                name,
+                source: source.to_string(),
+            }),
+            Err(why) => self.notes.push(format!("a public IP left out: {why}")),
+        }
+    }
+
+    /// One more public IP prefix (by ID), or a note saying why not.
+    fn add_prefix(&mut self, named: Result<String, String>, source: &str) {
+        match named {
+            Ok(name) if self.prefixes.iter().any(|l| l.name == name) => {}
+            Ok(name) => self.prefixes.push(Link {
+                name,
+                source: source.to_string(),
+            }),
+            Err(why) => self
+                .notes
+                .push(format!("a public IP prefix left out: {why}")),
+        }
+    }
+}
+
+impl<'r> Model<'r> {
+    pub(super) fn add_public_ip_prefix(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.edge.prefixes.get(&name) {
+            return Err(a.duplicate("public IP prefix", &name, &first.source));
+        }
+        let Some(text) = a.str("ip_prefix") else {
+            // Azure picks the prefix when it creates it.
+            let length = a
+                .str("prefix_length")
+                .filter(|l| l.parse::<u8>().is_ok())
+                .map_or(String::new(), |l| {
+                    format!(" (Azure picks a /{l} when it creates it)")
+                });
+            let why = format!("its ip_prefix is known only after apply{length}");
+            self.edge.left_out_prefixes.insert(name, why.clone());
+            self.ignored.push((a.r, why));
+            return Ok(());
+        };
+        let Ok(ip_prefix) = IpNet::from_str(&text) else {
+            return Err(a.error(format!(
+                "public IP prefix `{name}`: ip_prefix `{text}` is not a CIDR prefix"
+            )));
+        };
+        let prefix = Prefix {
+            source: a.r.source.clone(),
+            ip_prefix,
+            location: region(a.str("location")),
+        };
+        self.edge.prefixes.insert(name, prefix);
+        Ok(())
+    }
+
+    pub(super) fn add_public_ip(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.edge.public_ips.get(&name) {
+            return Err(a.duplicate("public IP address", &name, &first.source));
+        }
+        let id = a.str("id").unwrap_or_default().to_ascii_lowercase();
+        if let Some(holder) = self.edge.held_elsewhere.get(&id) {
+            let why = format!("held by {holder}: the lab gives it no public address");
+            self.edge.left_out_ips.insert(name, why.clone());
+            self.ignored.push((a.r, why));
+            return Ok(());
+        }
+        let address = match a.str("ip_address") {
+            Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
+                a.error(format!(
+                    "public IP address `{name}`: ip_address `{text}` is not an IP address"
+                ))
+            })?),
+            None => None,
+        };
+        let ipv6 = a
+            .str("ip_version")
+            .is_some_and(|v| v.eq_ignore_ascii_case("ipv6"));
+        if ipv6 && address.is_none() {
+            let why = "an IPv6 address known only after apply: vnetd's own pool of public \
+                       addresses is IPv4"
+                .to_string();
+            self.edge.left_out_ips.insert(name, why.clone());
+            self.ignored.push((a.r, why));
+            return Ok(());
+        }
+        let (prefix, note) = match a.str("public_ip_prefix_id") {
+            None => (None, None),
+            Some(id) => match self.edge.prefix_named(&id) {
+                Ok(prefix) => (Some(prefix), None),
+                Err(why) => {
+                    let from = if address.is_some() {
+                        "its address is the one the input gives"
+                    } else {
+                        "vnetd gives it an address of its own pool"
+                    };
+                    (
+                        None,
+                        Some(format!("public_ip_prefix left out: {why}; {from}")),
+                    )
+                }
+            },
+        };
+        let ip = PublicIp {
+            source: a.r.source.clone(),
+            address,
+            sku: a.str("sku"),
+            prefix,
+            location: region(a.str("location")),
+            note,
+        };
+        self.edge.public_ips.insert(name, ip);
+        Ok(())
+    }
+
+    pub(super) fn add_nat_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        if let Some(first) = self.edge.nat_gateways.get(&name) {
+            return Err(a.duplicate("NAT gateway", &name, &first.source));
+        }
+        let mut gateway = NatGateway {
+            source: a.r.source.clone(),
+            sku_name: a.str("sku_name"),
+            idle_timeout: a.str("idle_timeout_in_minutes"),
+            public_ips: Vec::new(),
+            prefixes: Vec::new(),
+            subnets: Vec::new(),
+            notes: Vec::new(),
+        };
+        // azurerm v2 listed them in the gateway; later versions have the
+        // association resources below.
+        for id in a.list("public_ip_address_ids") {
+            gateway.add_public_ip(self.edge.public_ip_named(&id), &a.r.source);
+        }
+        for id in a.list("public_ip_prefix_ids") {
+            gateway.add_prefix(self.edge.prefix_named(&id), &a.r.source);
+        }
+        self.edge.nat_gateways.insert(name, gateway);
+        Ok(())
+    }
+
+    /// `azurerm_nat_gateway_public_ip_association`.
+    pub(super) fn add_nat_gateway_public_ip(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let id = a.required_str("public_ip_address_id")?;
+        let named = self.edge.public_ip_named(&id);
+        let (_, gateway) = self.edge.gateway_mut(a)?;
+        gateway.add_public_ip(named, &a.r.source);
+        Ok(())
+    }
+
+    /// `azurerm_nat_gateway_public_ip_prefix_association`.
+    pub(super) fn add_nat_gateway_prefix(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let id = a.required_str("public_ip_prefix_id")?;
+        let named = self.edge.prefix_named(&id);
+        let (_, gateway) = self.edge.gateway_mut(a)?;
+        gateway.add_prefix(named, &a.r.source);
+        Ok(())
+    }
+
+    /// `azurerm_subnet_nat_gateway_association`: one more subnet the
+    /// gateway serves.
+    pub(super) fn add_subnet_nat_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let (vnet, subnet) = a.subnet_id("subnet_id")?;
+        self.subnet_mut(a, &vnet, &subnet)?;
+        let (_, gateway) = self.edge.gateway_mut(a)?;
+        let name = format!("{vnet}/{subnet}");
+        if !gateway.subnets.iter().any(|l| l.name == name) {
+            gateway.subnets.push(Link {
+                name,
+                source: a.r.source.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn render_edge(&self, out: &mut Output) {
+        let e = &self.edge;
+        if !e.prefixes.is_empty() {
+            out.section("public_ip_prefixes");
+            for (name, p) in &e.prefixes {
+                out.item(2, &p.source, name);
+                out.field(4, "ip_prefix", &scalar(&p.ip_prefix.to_string()));
+                if let Some(location) = &p.location {
+                    out.field(4, "location", &scalar(location));
+                }
+            }
+        }
+        if !e.public_ips.is_empty() {
+            out.section("public_ip_addresses");
+            for (name, ip) in &e.public_ips {
+                out.item(2, &ip.source, name);
+                if let Some(address) = ip.address {
+                    out.field(4, "ip_address", &scalar(&address.to_string()));
+                }
+                if let Some(sku) = &ip.sku {
+                    out.field(4, "sku", &scalar(sku));
+                }
+                if let Some(note) = &ip.note {
+                    out.line(&format!("    # {}", one_line(note)));
+                }
+                if let Some(prefix) = &ip.prefix {
+                    out.field(4, "public_ip_prefix", &scalar(prefix));
+                }
+                if let Some(location) = &ip.location {
+                    out.field(4, "location", &scalar(location));
+                }
+            }
+        }
+        if e.nat_gateways.is_empty() {
+            return;
+        }
+        out.section("nat_gateways");
+        for (name, g) in &e.nat_gateways {
+            out.item(2, &g.source, name);
+            if let Some(sku) = &g.sku_name {
+                out.field(4, "sku_name", &scalar(sku));
+            }
+            // 4 minutes is Azure's default, and the file's.
+            if let Some(minutes) = g.idle_timeout.as_deref().filter(|m| *m != "4") {
+                out.field(4, "idle_timeout_in_minutes", &plain_or_quoted(minutes));
+            }
+            for note in &g.notes {
+                out.line(&format!("    # {}", one_line(note)));
+            }
+            for (key, links) in [
+                ("public_ip_addresses", &g.public_ips),
+                ("public_ip_prefixes", &g.prefixes),
+                ("subnets", &g.subnets),
+            ] {
+                if links.is_empty() {
+                    continue;
+                }
+                out.line(&format!("    {key}:"));
+                let mut links: Vec<&Link> = links.iter().collect();
+                links.sort_by(|a, b| a.name.cmp(&b.name));
+                for link in links {
+                    out.source(6, &link.source);
+                    out.line(&format!("      - {}", scalar(&link.name)));
+                }
+            }
+        }
+    }
+}
+
+/// Every public IP ID in `value`, in lower case.
+fn public_ip_ids(value: &serde_json::Value, ids: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if id_names(s, &["publicIPAddresses"]).is_some() => {
+            ids.push(s.to_ascii_lowercase());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| public_ip_ids(v, ids)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| public_ip_ids(v, ids)),
+        _ => {}
+    }
+}
+
+/// What an IP configuration's ID (`.../virtualNetworkGateways/gw/
+/// ipConfigurations/default`) belongs to, when it is neither a NIC's nor a
+/// firewall's: its resource type and name.
+fn holder_in_id(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let at = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("providers"))?;
+    let (kind, name) = (parts.get(at + 2)?, parts.get(at + 3)?);
+    let placed = ["networkInterfaces", "azureFirewalls"];
+    if placed.iter().any(|p| p.eq_ignore_ascii_case(kind)) {
+        return None;
+    }
+    Some(format!("{kind} `{name}`"))
+}
+
+#[cfg(test)]
+mod tests;
