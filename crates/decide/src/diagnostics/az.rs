@@ -40,9 +40,9 @@ pub struct NextHop {
     /// The user route's route table as an Azure resource ID, or
     /// `System Route`.
     pub route_table_id: String,
-    /// vnetd's own, for an `Internet` next hop: how the packet leaves and
-    /// with which public address (absent for every other next hop, so
-    /// that the answer is Azure's key for key).
+    /// vnetd's own, for an `Internet` next hop in a lab with an Internet:
+    /// how the packet leaves and with which public address (absent
+    /// otherwise, so that the answer is Azure's key for key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub egress: Option<EgressAnswer>,
 }
@@ -156,14 +156,17 @@ pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
                 Some(rt) => ids::route_table_id(&snap.topology.route_tables[rt].name),
                 None => SYSTEM_ROUTE.to_string(),
             },
-            egress: (route.next_hop_type == NextHopType::Internet).then(|| {
-                let src = snap.plan.ports[nic]
-                    .ip_configurations
-                    .iter()
-                    .map(|c| c.address)
-                    .find(|a| a.is_ipv4() == dst.is_ipv4());
-                egress_answer(snap, nic, src)
-            }),
+            // Only a lab with an Internet has ways out to name: other labs'
+            // answers stay Azure's, key for key.
+            egress: (route.next_hop_type == NextHopType::Internet && snap.edge.internet.is_some())
+                .then(|| {
+                    let src = snap.plan.ports[nic]
+                        .ip_configurations
+                        .iter()
+                        .map(|c| c.address)
+                        .find(|a| a.is_ipv4() == dst.is_ipv4());
+                    egress_answer(snap, nic, src)
+                }),
         },
         // No route at all: the packet is dropped, which Azure reports as
         // next hop None.
