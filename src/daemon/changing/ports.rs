@@ -53,7 +53,16 @@ pub fn namespace_spec(
         }
         // Like the prober: the Internet servers' addresses alone, and
         // everything else (the lab's public addresses) out of its TUN.
-        PortKind::Internet => prober(port),
+        PortKind::Internet => {
+            let mut spec = prober(port);
+            let v4 = spec.addresses.iter().any(|a| matches!(a, IpNet::V4(_)));
+            let v6 = spec.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
+            spec.device_routes.retain(|_| v4);
+            if v6 {
+                spec.device_routes.push(IpNet::V6(ipnet::Ipv6Net::default()));
+            }
+            spec
+        }
     };
     spec.queues = queues;
     spec.nonblocking = true;

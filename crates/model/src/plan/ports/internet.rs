@@ -19,6 +19,10 @@ pub const KIND: &str = "internet";
 /// The port's name.
 pub const NAME: &str = "internet";
 
+/// The Internet's own address when the file names no IPv4 server: its
+/// namespace needs one to route IPv4 by (TEST-NET-3's last, RFC 5737).
+pub const PLACEHOLDER_ADDRESS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(203, 0, 113, 254);
+
 /// The Internet's namespace, named after the lab's first port's.
 pub fn netns(first_port_netns: &str) -> String {
     format!("{first_port_netns}.internet")
@@ -34,6 +38,19 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         return;
     };
     let servers = topology.edge.servers();
+    let mut ip_configurations: Vec<IpConfiguration> = servers
+        .iter()
+        .map(|s| IpConfiguration {
+            name: s.name.clone(),
+            address: s.address,
+        })
+        .collect();
+    if !ip_configurations.iter().any(|c| c.address.is_ipv4()) {
+        ip_configurations.push(IpConfiguration {
+            name: NAME.into(),
+            address: PLACEHOLDER_ADDRESS.into(),
+        });
+    }
     ports.push(Port {
         kind: PortKind::Internet,
         name: NAME.into(),
@@ -41,13 +58,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             vnet: VnetIdx::new(0),
             subnet: SubnetIdx::new(0),
         },
-        ip_configurations: servers
-            .iter()
-            .map(|s| IpConfiguration {
-                name: s.name.clone(),
-                address: s.address,
-            })
-            .collect(),
+        ip_configurations,
         ip_forwarding: true,
         network_security_group: None,
         application_security_groups: Vec::new(),
