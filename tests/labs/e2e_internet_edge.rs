@@ -6,16 +6,20 @@
 //! firewall's public address reaches vm2's web server through the DNAT
 //! rule, with the firewall's private address as the source the server
 //! sees, while a port without a rule meets the default action and an
-//! unsolicited packet to the NAT gateway is dropped and counted. (The
+//! unsolicited packet to the NAT gateway is dropped and counted. A NAT
+//! gateway added with `apply` takes new flows while an established one
+//! keeps its address, and removed, gives its flows back. (The
 //! offline `check` of the file's expectations runs with every example's,
 //! in `tests/offline/check_expectations.rs`.) Needs root.
 
 use crate::common;
 
 use common::Lab;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use vnetd::dataplane::DropReason;
+use vnetd::host::netns;
 
 const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
 const ECHO: &str = "http://203.0.113.10/";
@@ -160,4 +164,64 @@ fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
     );
     assert_eq!(answer, "", "a NAT gateway takes no unsolicited connection");
     assert!(lab.stats("internet").drops_for(DropReason::NatUnsolicited) > unsolicited);
+}
+
+/// The source the Internet's UDP server at 203.0.113.10:7000 sees for a
+/// datagram `client` sends (`None`: none arrived within 2 s).
+fn udp_seen(client: &UdpSocket, server: &UdpSocket) -> Option<IpAddr> {
+    let to: SocketAddr = "203.0.113.10:7000".parse().unwrap();
+    client.send_to(b"hello", to).unwrap();
+    let mut buf = [0u8; 16];
+    server.recv_from(&mut buf).ok().map(|(_, from)| from.ip())
+}
+
+#[test]
+fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
+    let prefix = "exnat";
+    let lab = Lab::start(prefix, EXAMPLE);
+    let (vm3, internet) = (lab.ns("vm3"), format!("{}.internet", lab.ns("vm1")));
+    let server_address: SocketAddr = "203.0.113.10:7000".parse().unwrap();
+    let server = netns::run_in(&internet, move || common::udp_bind_again(server_address)).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let established = common::udp_client_for(&vm3, server_address);
+    assert_eq!(udp_seen(&established, &server), Some(ip("192.0.2.1")));
+
+    // A NAT gateway on vm3's subnet: new flows take it, the established
+    // one keeps default outbound access.
+    let with_nat = EXAMPLE
+        .replacen(
+            "public_ip_addresses:\n",
+            "public_ip_addresses:\n  - {name: legacy-pip, ip_address: 198.51.100.40}\n",
+            1,
+        )
+        .replacen(
+            "nat_gateways:\n",
+            "nat_gateways:\n  - {name: legacy-nat, public_ip_addresses: [legacy-pip], \
+             subnets: [spoke2/legacy]}\n",
+            1,
+        );
+    lab.daemon()
+        .apply(
+            "with-nat.yaml",
+            &common::with_netns_prefix(&with_nat, prefix),
+        )
+        .unwrap();
+    let through_nat = common::udp_client_for(&vm3, server_address);
+    assert_eq!(udp_seen(&through_nat, &server), Some(ip("198.51.100.40")));
+    assert_eq!(seen_source(&vm3), "198.51.100.40");
+    assert_eq!(udp_seen(&established, &server), Some(ip("192.0.2.1")));
+
+    // Removed again: its flows lose their address and are decided anew,
+    // by default outbound access.
+    lab.daemon()
+        .apply(
+            "without-nat.yaml",
+            &common::with_netns_prefix(EXAMPLE, prefix),
+        )
+        .unwrap();
+    assert_eq!(udp_seen(&through_nat, &server), Some(ip("192.0.2.1")));
+    assert_eq!(seen_source(&vm3), "192.0.2.1");
 }

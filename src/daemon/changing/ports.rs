@@ -59,7 +59,8 @@ pub fn namespace_spec(
             let v6 = spec.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
             spec.device_routes.retain(|_| v4);
             if v6 {
-                spec.device_routes.push(IpNet::V6(ipnet::Ipv6Net::default()));
+                spec.device_routes
+                    .push(IpNet::V6(ipnet::Ipv6Net::default()));
             }
             spec
         }
