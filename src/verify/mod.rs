@@ -298,6 +298,8 @@ fn placed_elsewhere(
             let found = running.sites.by_name(name)?;
             (name, placement.site_host(found))
         }
+        // The Internet runs on the first machine.
+        Endpoint::Internet(_) => (&"the Internet".to_string(), crate::topology::FIRST_HOST),
     };
     if placement.is_local(host) {
         return None;
@@ -356,6 +358,10 @@ fn asker(topology: &Topology, from: Endpoint) -> Result<(String, String), String
             }
             Ok((host.name.clone(), host.netns.clone()))
         }
+        Endpoint::Internet(server) => Err(format!(
+            "{} asks no DNS server of the lab",
+            topology.edge.internet_name(server)
+        )),
     }
 }
 
@@ -376,6 +382,7 @@ fn resolve_destination(
             .iter()
             .any(|c| c.address.is_ipv4()),
         Endpoint::SiteHost { site, host } => topology.sites[site].hosts[host].address.is_ipv4(),
+        Endpoint::Internet(_) => true,
     };
     let query_type = if has_v4 { "A" } else { "AAAA" };
     let answer = probe::dig(&netns, name, query_type).map_err(error)?;
@@ -449,6 +456,30 @@ fn source_of(topology: &Topology, from: Endpoint, to: IpAddr) -> Result<Source, 
         Endpoint::SiteHost { site, host } => {
             let host = &topology.sites[site].hosts[host];
             (&host.name, &host.netns, vec![host.address])
+        }
+        Endpoint::Internet(server) => {
+            let plan = crate::plan::Plan::derive(topology);
+            let Some(port) = plan
+                .ports
+                .iter()
+                .find(|p| p.kind == crate::plan::PortKind::Internet)
+            else {
+                return Err("the lab has no Internet to send from".to_string());
+            };
+            let address = topology
+                .edge
+                .internet_source(server, to.is_ipv4())
+                .ok_or_else(|| {
+                    format!(
+                        "{} has no address of {to}'s family",
+                        topology.edge.internet_name(server)
+                    )
+                })?;
+            return Ok(Source {
+                name: topology.edge.internet_name(server),
+                netns: port.netns.clone(),
+                address,
+            });
         }
     };
     let address = addresses
@@ -568,9 +599,13 @@ fn probe_and_read(
             .map(|s| s.bind.ip())
             .filter(|ip| !ip.is_unspecified() && *ip != destination),
     );
+    let (translated_sources, translated) =
+        path::edge_translations(running, destination, protocol, port);
+    destinations.extend(translated);
     let flow = path::ProbeFlow {
         protocol,
         source: source.address,
+        translated_sources,
         source_port: probed.source_port,
         destinations,
     };

@@ -35,6 +35,9 @@ use std::net::{IpAddr, SocketAddr};
 pub struct ProbeFlow {
     pub protocol: ExpectedProtocol,
     pub source: IpAddr,
+    /// Other sources the probe may be recorded with: the address a
+    /// firewall's DNAT rule translated its source to.
+    pub translated_sources: Vec<IpAddr>,
     /// TCP and UDP; ICMP records show no port.
     pub source_port: Option<u16>,
     /// The destination, and the backends a load balancer may have
@@ -65,7 +68,9 @@ impl ProbeFlow {
             ExpectedProtocol::Icmp => true,
             _ => source.1 == self.source_port,
         };
-        source.0 == self.source && port_matches && self.destinations.contains(&destination.0)
+        (source.0 == self.source || self.translated_sources.contains(&source.0))
+            && port_matches
+            && self.destinations.contains(&destination.0)
     }
 }
 
@@ -258,6 +263,7 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
             !order.contains(candidate)
                 && next.iter().any(|a| {
                     plan.ports[*candidate].owns(*a)
+                        || public_addresses(topology, &plan, *candidate).contains(a)
                         || balancer_at(topology, *a).is_some_and(|lb| {
                             balancers_of(topology, &plan, *candidate).contains(&lb)
                         })
@@ -305,6 +311,58 @@ pub fn hops(topology: &Topology, records: &[FlowReport], source: &str, to: IpAdd
     }
     names.retain(|n| n != source);
     names
+}
+
+/// The public addresses that lead to `port`: its NIC's public IP, or its
+/// firewall's.
+fn public_addresses(topology: &Topology, plan: &Plan, port: PortIdx) -> Vec<IpAddr> {
+    let edge = &topology.edge;
+    match (plan.nic(port), plan.ports[port].kind.firewall()) {
+        (Some(nic), _) => edge.nic_public_address(nic).into_iter().collect(),
+        (None, Some(f)) => edge.firewall_addresses(f),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// What a probe to `destination` (protocol `protocol`, port `port`) may be
+/// recorded as after the Internet edge translated it: the private address
+/// behind a NIC's public IP, or a firewall DNAT rule's translated address
+/// (and the firewall's private address as the source it then has).
+pub fn edge_translations(
+    topology: &Topology,
+    destination: IpAddr,
+    protocol: ExpectedProtocol,
+    port: u16,
+) -> (Vec<IpAddr>, Vec<IpAddr>) {
+    let edge = &topology.edge;
+    let (mut sources, mut destinations) = (Vec::new(), Vec::new());
+    for (&nic, _) in edge.nic_public_ips.iter() {
+        if edge.nic_public_address(nic) == Some(destination) {
+            let n = &topology.nics[nic];
+            destinations.extend(n.ip_configurations.first().map(|c| c.address));
+        }
+    }
+    for (f, fw) in topology.firewalls.iter_enumerated() {
+        if !edge.firewall_addresses(f).contains(&destination) {
+            continue;
+        }
+        let rules = fw.policy.and_then(|p| edge.dnat_rules.get(&p));
+        for rule in rules.into_iter().flatten() {
+            let proto = match protocol {
+                ExpectedProtocol::Tcp => crate::net::IPPROTO_TCP,
+                ExpectedProtocol::Udp => crate::net::IPPROTO_UDP,
+                ExpectedProtocol::Icmp => continue,
+            };
+            if rule.destination == destination
+                && rule.destination_port == port
+                && rule.protocols.iter().any(|p| p.matches(proto))
+            {
+                destinations.push(rule.translated_address);
+                sources.push(fw.private_ip);
+            }
+        }
+    }
+    (sources, destinations)
 }
 
 /// Whether the probe reached what holds its destination: a NIC that owns
@@ -435,6 +493,7 @@ mod tests {
         ProbeFlow {
             protocol: ExpectedProtocol::Tcp,
             source: "10.1.1.4".parse().unwrap(),
+            translated_sources: Vec::new(),
             source_port: Some(40000),
             destinations: vec!["10.2.1.4".parse().unwrap()],
         }

@@ -10,10 +10,12 @@
 //! gateway added with `apply` takes new flows while an established one
 //! keeps its address, and removed, gives its flows back. (The
 //! offline `check` of the file's expectations runs with every example's,
-//! in `tests/offline/check_expectations.rs`.) Needs root.
+//! in `tests/offline/check_expectations.rs`; `verify`'s real packets
+//! agree with it here.) Needs root.
 
 use crate::common;
 
+use common::check_agreement::assert_verify_agrees_with_check;
 use common::Lab;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -118,7 +120,7 @@ fn https_answer(ns: &str, url: &str) -> String {
 
 #[test]
 fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
-    let lab = Lab::start("exedge", EXAMPLE);
+    let mut lab = Lab::start("exedge", EXAMPLE);
     assert_eq!(
         seen_source(&lab.ns("vm1")),
         "198.51.100.10",
@@ -164,6 +166,12 @@ fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
     );
     assert_eq!(answer, "", "a NAT gateway takes no unsolicited connection");
     assert!(lab.stats("internet").drops_for(DropReason::NatUnsolicited) > unsolicited);
+
+    // `verify`'s real packets, both ways, say what `check` says.
+    let text = lab.daemon().snapshot().topology.text.to_string();
+    let report = assert_verify_agrees_with_check(&mut lab, &text);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 9, "{report:#}");
 }
 
 /// The source the Internet's UDP server at 203.0.113.10:7000 sees for a

@@ -94,6 +94,7 @@ pub fn endpoint_name(topology: &Topology, endpoint: Endpoint) -> String {
     match endpoint {
         Endpoint::Nic(nic) => topology.nics[nic].name.clone(),
         Endpoint::SiteHost { site, host } => topology.sites[site].hosts[host].name.clone(),
+        Endpoint::Internet(server) => topology.edge.internet_name(server),
     }
 }
 
@@ -304,6 +305,7 @@ pub fn source_address(topology: &Topology, from: Endpoint, to: IpAddr) -> Option
         Endpoint::SiteHost { site, host } => {
             Some(topology.sites[site].hosts[host].address).filter(family)
         }
+        Endpoint::Internet(server) => topology.edge.internet_source(server, to.is_ipv4()),
     }
 }
 

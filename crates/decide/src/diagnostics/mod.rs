@@ -293,9 +293,22 @@ pub fn trace_request(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let internet = |name: &str| {
+        if !t.edge.has_internet() {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(crate::topology::INTERNET_ENDPOINT) {
+            return Some(None);
+        }
+        let found = t.edge.servers().iter().position(|s| s.name == name);
+        found.map(Some)
+    };
     let source = match (vm(from), host(from)) {
         (Some(nic), _) => Endpoint::Nic(nic),
         (None, Some((site, host, _))) => Endpoint::SiteHost { site, host },
+        (None, None) if internet(from).is_some() => {
+            Endpoint::Internet(internet(from).expect("checked"))
+        }
         (None, None) => {
             return Err(QueryError::refused(format!(
                 "--from: no NIC or on-premises host named `{from}` in {} (there are: {})",

@@ -423,6 +423,9 @@ fn azure_dns_view(snap: &Snapshot, from: Endpoint, name: &str) -> Result<VnetIdx
                 list(&host.dns_servers)
             ))
         }
+        Endpoint::Internet(_) => Err(format!(
+            "the Internet asks no DNS server of the lab for {name}: vnetd cannot know its answer"
+        )),
     }
 }
 
@@ -455,6 +458,7 @@ fn family_question(snap: &Snapshot, from: Endpoint) -> QueryType {
             .iter()
             .any(|c| c.address.is_ipv4()),
         Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].address.is_ipv4(),
+        Endpoint::Internet(_) => true,
     };
     if has_v4 {
         QueryType::A

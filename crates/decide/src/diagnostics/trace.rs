@@ -253,6 +253,22 @@ fn start(snap: &Snapshot, query: &TraceQuery) -> Result<(Start, IpAddr), QueryEr
             }
             Ok((Start::Site(site), src))
         }
+        Endpoint::Internet(server) => {
+            let port = snap.edge.internet.ok_or_else(|| {
+                QueryError::refused("the lab has no Internet to send from".to_string())
+            })?;
+            let src = t
+                .edge
+                .internet_source(server, query.to.is_ipv4())
+                .ok_or_else(|| {
+                    QueryError::refused(format!(
+                        "{} has no address of {}'s family",
+                        t.edge.internet_name(server),
+                        query.to
+                    ))
+                })?;
+            Ok((Start::Nic(port), src))
+        }
     }
 }
 
@@ -316,6 +332,7 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     let from = match query.from {
         Endpoint::Nic(nic) => t.nics[nic].name.clone(),
         Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
+        Endpoint::Internet(server) => t.edge.internet_name(server),
     };
     let mut answer = empty_trace(from, src, query.to, query);
     let ingress = match first {
@@ -375,6 +392,9 @@ struct Delivered {
     /// packet had and the public address it left with. The reply comes
     /// back to the public address, and the edge translates it back.
     edge: Option<(IpAddr, IpAddr)>,
+    /// The destination a firewall's DNAT rule translated on the way: the
+    /// reply leaves the firewall from it.
+    dnat: Option<IpAddr>,
 }
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
@@ -394,6 +414,7 @@ fn walk<C: Conntrack>(
     let mut left: Vec<PortIdx> = Vec::new();
     let mut translated_by = None;
     let mut edge = None;
+    let mut dnat = None;
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
@@ -441,6 +462,7 @@ fn walk<C: Conntrack>(
             ports: left.clone(),
             translated_by,
             edge,
+            dnat,
         };
         delivered.ports.push(received);
         if snap.nics[received].owns(dst) {
@@ -463,8 +485,12 @@ fn walk<C: Conntrack>(
             return None;
         }
         // An appliance: it forwards by its own subnet's routes; an Azure
-        // Firewall translates the source first where Azure's does.
-        if let Some(original) = firewall_translation(snap, received, &mut packet) {
+        // Firewall translates the destination of what its DNAT rules match
+        // (and the source with it), or the source where Azure's does.
+        if let Some((source, destination)) = firewall_dnat(snap, received, &mut packet) {
+            translated_by = Some((received, source));
+            dnat = Some(destination);
+        } else if let Some(original) = firewall_translation(snap, received, &mut packet) {
             translated_by = Some((received, original));
         }
         ingress = received;
@@ -532,6 +558,37 @@ fn edge_details(
         other => other.method().to_string(),
     };
     hop.egress = Some(format!("{method}, as {address}"));
+}
+
+/// Applies the DNAT rule of the Azure Firewall `port` stands for that
+/// matches `packet` (its public address, protocol and port), as the
+/// firewall's kernel does: the destination becomes the rule's translated
+/// address and port, the source the firewall's private address. The
+/// source and destination the packet had.
+fn firewall_dnat(snap: &Snapshot, port: PortIdx, packet: &mut [u8]) -> Option<(IpAddr, IpAddr)> {
+    let f = snap.plan.ports[port].kind.firewall()?;
+    let fw = &snap.topology.firewalls[f];
+    let rules = snap.topology.edge.dnat_rules.get(&fw.policy?)?;
+    let view = PacketView::parse(packet).ok()?;
+    let key = view.key;
+    let owned = snap.topology.edge.firewall_addresses(f);
+    let rule = rules.iter().find(|r| {
+        owned.contains(&r.destination)
+            && r.destination == key.dst
+            && key.dst_port == Some(r.destination_port)
+            && r.protocols.iter().any(|p| p.matches(key.proto))
+    })?;
+    let to = Rewrite::Destination {
+        address: rule.translated_address,
+        port: rule.translated_port,
+    };
+    translate(packet, to, false).ok()?;
+    let from = Rewrite::Source {
+        address: fw.private_ip,
+        port: key.src_port.unwrap_or(0),
+    };
+    translate(packet, from, false).ok()?;
+    Some((key.src, key.dst))
 }
 
 /// Translates `packet`'s source to the address of the Azure Firewall

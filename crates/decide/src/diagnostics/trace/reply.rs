@@ -130,6 +130,9 @@ pub(super) fn follow_reply(
                         // Delivered only once at the request's source.
                         reply.verdict = Access::Deny.as_str().to_string();
                         reply.delivered_to = None;
+                        // A DNAT reply leaves the firewall from the public
+                        // address the request was sent to.
+                        let from = delivered.dnat.unwrap_or(from);
                         let packet = build_packet(from, src, query.protocol, port, Leg::Reply);
                         walk(snap, &flows, firewall, packet, &mut reply);
                     }

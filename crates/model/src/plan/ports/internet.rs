@@ -19,10 +19,6 @@ pub const KIND: &str = "internet";
 /// The port's name.
 pub const NAME: &str = "internet";
 
-/// The Internet's own address when the file names no IPv4 server: its
-/// namespace needs one to route IPv4 by (TEST-NET-3's last, RFC 5737).
-pub const PLACEHOLDER_ADDRESS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(203, 0, 113, 254);
-
 /// The Internet's namespace, named after the lab's first port's.
 pub fn netns(first_port_netns: &str) -> String {
     format!("{first_port_netns}.internet")
@@ -38,19 +34,18 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         return;
     };
     let servers = topology.edge.servers();
-    let mut ip_configurations: Vec<IpConfiguration> = servers
-        .iter()
-        .map(|s| IpConfiguration {
-            name: s.name.clone(),
-            address: s.address,
+    let ip_configurations: Vec<IpConfiguration> = topology
+        .edge
+        .internet_addresses()
+        .into_iter()
+        .map(|address| IpConfiguration {
+            name: servers
+                .iter()
+                .find(|s| s.address == address)
+                .map_or_else(|| NAME.to_string(), |s| s.name.clone()),
+            address,
         })
         .collect();
-    if !ip_configurations.iter().any(|c| c.address.is_ipv4()) {
-        ip_configurations.push(IpConfiguration {
-            name: NAME.into(),
-            address: PLACEHOLDER_ADDRESS.into(),
-        });
-    }
     ports.push(Port {
         kind: PortKind::Internet,
         name: NAME.into(),

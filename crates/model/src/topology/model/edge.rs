@@ -33,6 +33,11 @@ pub const PUBLIC_ADDRESS_POOL: &str = "198.51.100.0/24";
 /// never chooses; these stand for them.
 pub const DEFAULT_OUTBOUND_POOL: &str = "192.0.2.0/24";
 
+/// The Internet's own address when the file names no IPv4 server: its
+/// namespace needs one to route IPv4 by (TEST-NET-3's last, RFC 5737).
+pub const INTERNET_PLACEHOLDER_ADDRESS: std::net::Ipv4Addr =
+    std::net::Ipv4Addr::new(203, 0, 113, 254);
+
 /// A NAT gateway holds at most 16 public addresses, from addresses and
 /// prefixes together ("Azure NAT Gateway resource").
 pub const NAT_GATEWAY_MAX_ADDRESSES: usize = 16;
@@ -195,6 +200,40 @@ impl Edge {
     /// The servers of the Internet, none when the file names none.
     pub fn servers(&self) -> &[InternetServer] {
         self.internet.as_ref().map_or(&[], |i| i.servers.as_slice())
+    }
+
+    /// The addresses the Internet's namespace owns: its servers', and the
+    /// placeholder when none of them is IPv4.
+    pub fn internet_addresses(&self) -> Vec<IpAddr> {
+        let mut out: Vec<IpAddr> = self.servers().iter().map(|s| s.address).collect();
+        if !out.iter().any(IpAddr::is_ipv4) {
+            out.push(INTERNET_PLACEHOLDER_ADDRESS.into());
+        }
+        out
+    }
+
+    /// The address an expectation `from` the Internet sends from towards
+    /// an address of `v4`'s family: the server's, or the Internet's first
+    /// of that family.
+    pub fn internet_source(&self, server: Option<usize>, v4: bool) -> Option<IpAddr> {
+        match server {
+            Some(i) => self
+                .servers()
+                .get(i)
+                .map(|s| s.address)
+                .filter(|a| a.is_ipv4() == v4),
+            None => self
+                .internet_addresses()
+                .into_iter()
+                .find(|a| a.is_ipv4() == v4),
+        }
+    }
+
+    /// The name an expectation's Internet source goes by.
+    pub fn internet_name(&self, server: Option<usize>) -> String {
+        server
+            .and_then(|i| self.servers().get(i))
+            .map_or_else(|| "internet".to_string(), |s| s.name.clone())
     }
 
     /// The NAT gateway serving `subnet`, if any.

@@ -5,13 +5,18 @@
 
 use super::*;
 
-/// Where an expectation's packets start: a NIC of the file, or a host
-/// behind an on-premises site's router.
+/// Where an expectation's packets start: a NIC of the file, a host
+/// behind an on-premises site's router, or the emulated Internet (one of
+/// its servers, or `None`: its first address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Nic(NicIdx),
     SiteHost { site: SiteIdx, host: usize },
+    Internet(Option<usize>),
 }
+
+/// The name an expectation's `from` gives the Internet itself.
+pub const INTERNET_ENDPOINT: &str = "internet";
 
 /// A hop an expectation's path must cross.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

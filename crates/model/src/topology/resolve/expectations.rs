@@ -134,6 +134,20 @@ impl Resolver<'_> {
         if let Some((site, host, _)) = self.site_host(&r.name) {
             return Some(Endpoint::SiteHost { site, host });
         }
+        if self.topo.edge.has_internet() {
+            if r.name.eq_ignore_ascii_case(INTERNET_ENDPOINT) {
+                return Some(Endpoint::Internet(None));
+            }
+            if let Some(i) = self
+                .topo
+                .edge
+                .servers()
+                .iter()
+                .position(|s| s.name == r.name)
+            {
+                return Some(Endpoint::Internet(Some(i)));
+            }
+        }
         let hint = self.endpoint_hint(&r.name);
         self.diags.error(
             r.line,
