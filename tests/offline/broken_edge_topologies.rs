@@ -113,12 +113,16 @@ fn what_azure_refuses_at_the_edge_is_refused_with_its_line() {
 
 #[test]
 fn a_public_address_in_a_vnets_range_is_a_warning() {
-    let text = BASE.replacen("ip_address: 198.51.100.30,", "ip_address: 10.2.9.9,", 1);
+    let text = BASE.replacen(
+        "public_ip_addresses:\n",
+        "public_ip_addresses:\n  - {name: spare-pip, ip_address: 10.2.9.9}\n",
+        1,
+    );
     let (code, stderr, path) = check(TAG, "public-in-private", &text);
     assert_eq!(code, Some(0), "{stderr}");
     let line = common::broken_files::line_of(&text, "ip_address: 10.2.9.9", "warning");
     let want = format!(
-        "{}:{line}: warning: public_ip_addresses[vm2-pip]: 10.2.9.9 is inside VNet `spoke2`'s \
+        "{}:{line}: warning: public_ip_addresses[spare-pip]: 10.2.9.9 is inside VNet `spoke2`'s \
          range 10.2.0.0/16: packets to it from the lab stay in the lab",
         path.display()
     );

@@ -1,0 +1,129 @@
+//! The Internet edge and Azure Firewall's translations in a trace: what a
+//! hop shows of the way out and of a public destination, and the
+//! firewall's DNAT and SNAT, applied to the traced packet as the
+//! firewall's kernel applies them.
+
+use super::answer::TraceHop;
+use crate::dataplane::nat::{translate, Rewrite};
+use crate::dataplane::{PacketView, Verdict};
+use crate::plan::PortIdx;
+use crate::policy::firewall;
+use crate::snapshot::Snapshot;
+use std::net::IpAddr;
+
+/// What a hop shows of the Internet edge: for a packet leaving for the
+/// Internet, its way out and public address; for a packet from the
+/// Internet, what its public destination stands for (the route of the
+/// Internet's placeholder subnet means nothing there).
+pub(super) fn edge_details(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    view: &PacketView,
+    verdict: &Verdict,
+    hop: &mut TraceHop,
+) {
+    use crate::snapshot::edge::{EgressHop, PublicTarget};
+    if snap.nics[ingress].internet {
+        hop.subnet = "the Internet".to_string();
+        hop.route = None;
+        hop.public_address = Some(match snap.edge.public.get(&view.key.dst) {
+            Some(PublicTarget::Nic { port, .. }) => {
+                format!("public IP of {}", snap.plan.ports[*port].name)
+            }
+            Some(PublicTarget::NatGateway(g)) => {
+                let gateway = snap.edge.nat_gateways[*g as usize].gateway;
+                format!(
+                    "NAT gateway {}",
+                    snap.topology.edge.nat_gateways[gateway].name
+                )
+            }
+            Some(PublicTarget::DefaultOutbound(port)) => format!(
+                "default outbound address of {}",
+                snap.plan.ports[*port].name
+            ),
+            Some(PublicTarget::Firewall(port)) => {
+                format!("public IP of {}", snap.plan.ports[*port].name)
+            }
+            None => "no public address of the lab".to_string(),
+        });
+        return;
+    }
+    let Verdict::Translate {
+        nic,
+        rewrite: Rewrite::Source { address, .. },
+    } = *verdict
+    else {
+        return;
+    };
+    if !snap.nics[nic].internet {
+        return;
+    }
+    let method = match snap.nics[ingress].egress {
+        EgressHop::NatGateway(g) => {
+            let gateway = snap.edge.nat_gateways[g as usize].gateway;
+            format!(
+                "NatGateway {}",
+                snap.topology.edge.nat_gateways[gateway].name
+            )
+        }
+        other => other.method().to_string(),
+    };
+    hop.egress = Some(format!("{method}, as {address}"));
+}
+
+/// Applies the DNAT rule of the Azure Firewall `port` stands for that
+/// matches `packet` (its public address, protocol and port), as the
+/// firewall's kernel does: the destination becomes the rule's translated
+/// address and port, the source the firewall's private address. The
+/// source and destination the packet had.
+pub(super) fn firewall_dnat(
+    snap: &Snapshot,
+    port: PortIdx,
+    packet: &mut [u8],
+) -> Option<(IpAddr, IpAddr)> {
+    let f = snap.plan.ports[port].kind.firewall()?;
+    let fw = &snap.topology.firewalls[f];
+    let rules = snap.topology.edge.dnat_rules.get(&fw.policy?)?;
+    let view = PacketView::parse(packet).ok()?;
+    let key = view.key;
+    let owned = snap.topology.edge.firewall_addresses(f);
+    let rule = rules.iter().find(|r| {
+        owned.contains(&r.destination)
+            && r.destination == key.dst
+            && key.dst_port == Some(r.destination_port)
+            && r.protocols.iter().any(|p| p.matches(key.proto))
+    })?;
+    let to = Rewrite::Destination {
+        address: rule.translated_address,
+        port: rule.translated_port,
+    };
+    translate(packet, to, false).ok()?;
+    let from = Rewrite::Source {
+        address: fw.private_ip,
+        port: key.src_port.unwrap_or(0),
+    };
+    translate(packet, from, false).ok()?;
+    Some((key.src, key.dst))
+}
+
+/// Translates `packet`'s source to the address of the Azure Firewall
+/// `port` stands for, when the firewall translates towards its
+/// destination (see [`crate::policy::firewall::translates_towards`], what
+/// the firewall's kernel does); the source it had.
+pub(super) fn firewall_translation(
+    snap: &Snapshot,
+    port: PortIdx,
+    packet: &mut [u8],
+) -> Option<IpAddr> {
+    let fw = &snap.topology.firewalls[snap.plan.ports[port].kind.firewall()?];
+    let key = PacketView::parse(packet).ok()?.key;
+    if !firewall::translates_towards(&snap.topology, fw, key.dst) {
+        return None;
+    }
+    let rewrite = Rewrite::Source {
+        address: fw.private_ip,
+        port: key.src_port.unwrap_or(0),
+    };
+    translate(packet, rewrite, false).ok()?;
+    Some(key.src)
+}
