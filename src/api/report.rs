@@ -351,8 +351,14 @@ pub struct FlowReport {
     /// in either direction between this NIC and the next hop of the leg).
     #[serde(default)]
     pub offloaded: bool,
+    /// The Internet edge's translation of the flow: the public address
+    /// and port its private side leaves as (on the private side's
+    /// records), or the private address and port behind the public one
+    /// (on the Internet's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translated: Option<String>,
     /// Why the flow, sent from this NIC, stays in userspace, when it was
-    /// judged to: `load_balanced` or `shaped`.
+    /// judged to: `load_balanced`, `shaped` or `translated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_offloaded_because: Option<String>,
 }

@@ -221,6 +221,7 @@ fn responses() -> Vec<Response> {
                 idle_ms: 20,
                 offloaded: true,
                 not_offloaded_because: None,
+                translated: None,
             }],
             warnings: vec!["the fabric's counters: Operation not permitted".into()],
         }),

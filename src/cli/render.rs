@@ -316,7 +316,7 @@ pub fn render_flows(report: &FlowsReport, json: bool) -> String {
     );
     for f in flows {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}{}\n",
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}{}{}\n",
             f.nic,
             f.direction,
             f.protocol,
@@ -332,6 +332,10 @@ pub fn render_flows(report: &FlowsReport, json: bool) -> String {
                 String::new()
             } else {
                 format!(" ({})", f.gateways.join(" > "))
+            },
+            match &f.translated {
+                Some(t) => format!("; {t}"),
+                None => String::new(),
             },
             match &f.not_offloaded_because {
                 Some(why) => format!("; stays in vnetd: {why}"),
@@ -369,6 +373,7 @@ mod tests {
             idle_ms: 0,
             offloaded,
             not_offloaded_because: why.map(str::to_string),
+            translated: None,
         };
         let report = FlowsReport {
             flows: vec![flow(true, None), flow(false, Some("load_balanced"))],

@@ -486,6 +486,7 @@ mod tests {
             idle_ms: 1,
             offloaded: false,
             not_offloaded_because: None,
+            translated: None,
         }
     }
 

@@ -199,6 +199,7 @@ mod tests {
             idle_ms: 0,
             offloaded: false,
             not_offloaded_because: None,
+            translated: None,
         }
     }
 

@@ -193,6 +193,7 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
         } else {
             Vec::new()
         };
+        let translated = edge_translation(daemon, &plane, nic, &flow, now);
         out.push(FlowReport {
             host: snap.topology.placement.local_name(),
             nic: name.clone(),
@@ -214,7 +215,9 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
                 .is_some_and(|t| paths.in_kernel(PortId::of_owner(flow.owner), direction, t)),
             not_offloaded_because: FastTuple::of_tracked(&flow)
                 .and_then(|t| paths.why_not(PortId::of_owner(flow.owner), t))
-                .map(|why| why.as_str().to_string()),
+                .map(|why| why.as_str().to_string())
+                .or_else(|| translated.as_ref().map(|_| "translated".to_string())),
+            translated,
         });
     });
     out.sort_by(|a, b| {
@@ -229,6 +232,44 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
         flows: out,
         warnings,
     }
+}
+
+/// The Internet edge's side of a tracked flow, in words: on the private
+/// side's records the public address it leaves as, on the Internet's the
+/// private address behind the public one. TCP and UDP (an ICMP record
+/// keeps no identifier to look it up by).
+fn edge_translation(
+    daemon: &Daemon,
+    plane: &crate::daemon::forwarding::plane::Plane,
+    nic: crate::plan::PortIdx,
+    flow: &crate::dataplane::conntrack::TrackedFlow,
+    now: u64,
+) -> Option<String> {
+    let key = &flow.key;
+    let (Some(sport), Some(dport)) = (key.src_port, key.dst_port) else {
+        return None;
+    };
+    let tracked = crate::dataplane::conntrack::TrackedFlows {
+        table: daemon.flows(),
+        owners: plane,
+    };
+    let found = |src, dst| tracked.edge_of(key.proto, src, dst, now);
+    let endpoint = |(ip, port): (std::net::IpAddr, u16)| std::net::SocketAddr::new(ip, port);
+    let internet = plane.snapshot.nics[nic].internet;
+    // The Internet's records hold the public side, whose flow runs from
+    // the remote end; the others the private side, sent or received.
+    let (src, dst) = match (internet, flow.direction) {
+        (true, Direction::Inbound) => ((key.dst, dport), (key.src, sport)),
+        (true, Direction::Outbound) => ((key.src, sport), (key.dst, dport)),
+        (false, Direction::Outbound) => ((key.src, sport), (key.dst, dport)),
+        (false, Direction::Inbound) => ((key.dst, dport), (key.src, sport)),
+    };
+    let memo = found(src, dst)?;
+    Some(if internet {
+        format!("from {}", endpoint(memo.private))
+    } else {
+        format!("as {}", endpoint(memo.public))
+    })
 }
 
 impl Daemon {

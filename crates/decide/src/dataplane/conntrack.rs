@@ -176,6 +176,21 @@ pub struct TrackedFlows<'t, O> {
 }
 
 impl<O: FlowOwners> TrackedFlows<'_, O> {
+    /// The Internet edge's translation of the flow from `src` to `dst`
+    /// (ports as the flow's packets carry them), looked up from either
+    /// side, without touching it: what `vnetd flows` shows of it.
+    pub fn edge_of(
+        &self,
+        proto: u8,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        now_ms: u64,
+    ) -> Option<EdgeMemo> {
+        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
+        let key = FlowKey::from_ips(owner, EDGE_DIRECTION, proto, src.0, dst.0, src.1, dst.1)?;
+        EdgeMemo::from_memo(&self.table.lookup(&key, now_ms)?.memo()?)
+    }
+
     #[inline]
     fn key(&self, nic: PortIdx, direction: Direction, p: &PacketView) -> Option<FlowKey> {
         flow_key(self.owners.owner(nic), direction, p)
