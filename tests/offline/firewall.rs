@@ -149,11 +149,13 @@ fn rules_vnetd_does_not_emulate_are_warned_about_not_refused() {
 }
 
 /// A route table that sends the firewall's own default route elsewhere
-/// than the Internet is Azure's forced tunnelling, which vnetd does not
-/// emulate: warned about at the route's line, the lab follows the route.
+/// than the Internet is Azure's forced tunnelling: with the management
+/// subnet the lab follows the route silently, as Azure does; without it
+/// the lab still follows the route, and warns at its line that Azure wants
+/// the subnet.
 #[test]
-fn the_firewall_subnets_default_route_elsewhere_is_warned_about() {
-    let text = BASE
+fn the_firewall_subnets_default_route_elsewhere_needs_the_management_subnet() {
+    let tunnelled = BASE
         .replacen(
             "      - name: AzureFirewallSubnet\n        address_prefixes: [10.0.1.0/26]\n",
             "      - name: AzureFirewallSubnet\n        address_prefixes: [10.0.1.0/26]\n        route_table: firewall-rt\n",
@@ -164,14 +166,23 @@ fn the_firewall_subnets_default_route_elsewhere_is_warned_about() {
             "route_tables:\n  - name: firewall-rt\n    routes:\n      - {name: default-to-onprem, address_prefix: 0.0.0.0/0, next_hop_type: None}\n",
             1,
         );
-    let (code, stderr, path) = check(TAG, "forced-tunnel", &text);
+    let (code, stderr, _) = check(TAG, "forced-tunnel", &tunnelled);
     assert_eq!(code, Some(0), "{stderr}");
-    let line = common::broken_files::line_of(&text, "default-to-onprem", "forced-tunnel");
+    assert!(!stderr.contains("forced"), "{stderr}");
+    let unmanaged = tunnelled.replacen(
+        "      - name: AzureFirewallManagementSubnet\n        address_prefixes: [10.0.1.64/26]\n",
+        "",
+        1,
+    );
+    assert_ne!(unmanaged, tunnelled);
+    let (code, stderr, path) = check(TAG, "forced-tunnel-unmanaged", &unmanaged);
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = common::broken_files::line_of(&unmanaged, "default-to-onprem", "forced-tunnel");
     let want = format!(
         "{}:{line}: warning: route_tables[firewall-rt].routes[default-to-onprem]: \
-         AzureFirewallSubnet of Azure Firewall `hub-fw` sends 0.0.0.0/0 to None: Azure wants it \
-         to go to the Internet unless forced tunnelling (a management NIC) is configured, which \
-         vnetd does not emulate; the lab follows the route",
+         AzureFirewallSubnet of Azure Firewall `hub-fw` sends 0.0.0.0/0 to None: Azure's forced \
+         tunnelling needs the management NIC in AzureFirewallManagementSubnet, which this VNet \
+         lacks; the lab follows the route",
         path.display()
     );
     assert!(stderr.lines().any(|l| l == want), "{stderr}");

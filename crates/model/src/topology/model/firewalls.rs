@@ -20,6 +20,9 @@ super::index_type!(
 /// The subnet an Azure Firewall must be deployed in.
 pub const FIREWALL_SUBNET: &str = "AzureFirewallSubnet";
 
+/// The subnet of a forced-tunnelled firewall's management NIC.
+pub const FIREWALL_MANAGEMENT_SUBNET: &str = "AzureFirewallManagementSubnet";
+
 /// The smallest `AzureFirewallSubnet` Azure accepts: a /26.
 pub const FIREWALL_SUBNET_MAX_PREFIX_LEN: u8 = 26;
 

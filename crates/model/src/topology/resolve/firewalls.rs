@@ -218,14 +218,25 @@ impl Resolver<'_> {
         })
     }
 
-    /// Azure wants the firewall's own default route to reach the Internet:
-    /// a `0.0.0.0/0` of `AzureFirewallSubnet`'s route table that goes
-    /// elsewhere needs forced tunnelling (a management NIC), which vnetd
-    /// does not emulate. The lab follows the route, and says so.
+    /// Azure wants the firewall's own default route to reach the Internet
+    /// unless it is forced-tunnelled: a `0.0.0.0/0` of
+    /// `AzureFirewallSubnet`'s route table that goes elsewhere (an
+    /// on-premises appliance, a gateway) needs the management NIC, in
+    /// `AzureFirewallManagementSubnet` ("Azure Firewall forced
+    /// tunneling"). With that subnet the lab follows the route as Azure
+    /// does; without it, the lab still follows the route, and says Azure
+    /// would want the subnet.
     fn warn_default_route_elsewhere(&mut self, fw: &RawFirewall, subnet: SubnetRef) {
         let Some(table) = self.topo.subnet(subnet).route_table else {
             return;
         };
+        let managed = self.topo.vnets[subnet.vnet]
+            .subnets
+            .by_name(FIREWALL_MANAGEMENT_SUBNET)
+            .is_some();
+        if managed {
+            return;
+        }
         let table = &self.topo.route_tables[table];
         let default: IpNet = "0.0.0.0/0".parse().expect("constant prefix");
         let elsewhere: Vec<(usize, String, &'static str)> = table
@@ -242,9 +253,9 @@ impl Resolver<'_> {
             .collect();
         for (line, key, hop) in elsewhere {
             let why = format!(
-                "{FIREWALL_SUBNET} of Azure Firewall `{}` sends 0.0.0.0/0 to {hop}: Azure wants it \
-                 to go to the Internet unless forced tunnelling (a management NIC) is configured, \
-                 which vnetd does not emulate; the lab follows the route",
+                "{FIREWALL_SUBNET} of Azure Firewall `{}` sends 0.0.0.0/0 to {hop}: Azure's forced \
+                 tunnelling needs the management NIC in {FIREWALL_MANAGEMENT_SUBNET}, which this \
+                 VNet lacks; the lab follows the route",
                 fw.name
             );
             self.diags.warning(line, &key, why);
