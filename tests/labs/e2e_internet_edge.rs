@@ -233,3 +233,36 @@ fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
     assert_eq!(udp_seen(&through_nat, &server), Some(ip("192.0.2.1")));
     assert_eq!(seen_source(&vm3), "192.0.2.1");
 }
+
+/// `config/private-endpoints.yaml` with default outbound access for the
+/// partner VNet, which no `privatelink` zone is linked to: its VM resolves
+/// the storage account to its public address and reaches the account's
+/// public face on the Internet, which sees the VM's implicit address.
+#[test]
+fn an_unlinked_vnet_reaches_the_storage_accounts_public_face() {
+    let text = include_str!("../../config/private-endpoints.yaml").replacen(
+        "      - name: app\n        address_prefixes: [10.9.1.0/24]\n",
+        "      - name: app\n        address_prefixes: [10.9.1.0/24]\n        default_outbound_access: true\n",
+        1,
+    );
+    assert!(text.contains("default_outbound_access: true"));
+    let lab = Lab::start("expub", &text);
+    let answer = in_netns(
+        &lab.ns("vm3"),
+        &[
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "http://stcontoso.blob.core.windows.net/",
+        ],
+    );
+    assert!(
+        answer.starts_with("stcontoso.blob.core.windows.net through its public endpoint\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("reached at 198.18.0.10:80 from 192.0.2.1:"),
+        "{answer}"
+    );
+}

@@ -8,7 +8,9 @@
 //! The emulated Internet's servers answer the same way, on each of their
 //! ports in the Internet's namespace: their name, the address and port
 //! asked, and the client's address as the server saw it (after the lab's
-//! translations), the answer an `ifconfig.me` gives.
+//! translations), the answer an `ifconfig.me` gives. So do the public
+//! faces of the PaaS resources there, on port 80 of their public
+//! addresses.
 //!
 //! Each server runs on the shared accept loop of
 //! [`crate::host::listener`], with its bounds: a few connections at once, a
@@ -69,6 +71,10 @@ enum Identity {
     Internet {
         server: String,
     },
+    /// A PaaS resource's public face, on the Internet.
+    PaasPublic {
+        public_name: String,
+    },
 }
 
 impl Identity {
@@ -88,6 +94,7 @@ impl Identity {
         match self {
             Identity::Paas { endpoint, .. } => endpoint,
             Identity::Internet { server } => server,
+            Identity::PaasPublic { public_name } => public_name,
         }
     }
 
@@ -108,6 +115,10 @@ impl Identity {
             Identity::Internet { server } => format!(
                 "{ip}\nInternet server {server} reached at {local} from {peer}\n",
                 ip = peer.ip()
+            ),
+            Identity::PaasPublic { public_name } => format!(
+                "{public_name} through its public endpoint\n\
+                 reached at {local} from {peer}\n"
             ),
         }
     }
@@ -183,7 +194,8 @@ impl listener::Events for ResponderEvents {
 
 /// A responder: its port's serial (unique for the lab's life: a port
 /// rebuilt gets a new responder), its server (0 for a Private Endpoint,
-/// else the Internet server's position plus one) and its TCP port.
+/// the Internet server's position plus one, then the PaaS public faces
+/// after the servers) and its TCP port.
 type Key = (u32, u32, u16);
 
 /// The responders running.
@@ -222,7 +234,20 @@ impl Responders {
                     Identity::of(&snapshot.topology, endpoint),
                 )),
                 PortKind::Internet => {
-                    for (i, server) in snapshot.topology.edge.servers().iter().enumerate() {
+                    let faces = crate::plan::ports::internet::paas_public_faces(&snapshot.topology);
+                    let servers = snapshot.topology.edge.servers();
+                    for (i, (address, public_name)) in faces.into_iter().enumerate() {
+                        if servers.iter().any(|s| s.address == address) {
+                            continue;
+                        }
+                        wanted.push((
+                            (serial, (servers.len() + 1 + i) as u32, HTTP_PORT),
+                            port.netns.as_str(),
+                            (address, HTTP_PORT).into(),
+                            Identity::PaasPublic { public_name },
+                        ));
+                    }
+                    for (i, server) in servers.iter().enumerate() {
                         for &listen in &server.ports {
                             wanted.push((
                                 (serial, i as u32 + 1, listen),

@@ -34,7 +34,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         return;
     };
     let servers = topology.edge.servers();
-    let ip_configurations: Vec<IpConfiguration> = topology
+    let mut ip_configurations: Vec<IpConfiguration> = topology
         .edge
         .internet_addresses()
         .into_iter()
@@ -46,6 +46,15 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             address,
         })
         .collect();
+    // The public faces of the PaaS resources behind Private Endpoints.
+    for (address, resource) in paas_public_faces(topology) {
+        if !ip_configurations.iter().any(|c| c.address == address) {
+            ip_configurations.push(IpConfiguration {
+                name: resource,
+                address,
+            });
+        }
+    }
     ports.push(Port {
         kind: PortKind::Internet,
         name: NAME.into(),
@@ -62,6 +71,20 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         line: topology.edge.internet.as_ref().map_or(0, |i| i.line),
         host: internet_host(topology),
     });
+}
+
+/// The public address of each PaaS resource behind a Private Endpoint,
+/// each once, with the resource's public name: on the Internet, its
+/// public face answers there.
+pub fn paas_public_faces(topology: &Topology) -> Vec<(std::net::IpAddr, String)> {
+    let mut out: Vec<(std::net::IpAddr, String)> = Vec::new();
+    for pe in &topology.private_endpoints {
+        let address = std::net::IpAddr::V4(pe.target.public_address);
+        if !out.iter().any(|(a, _)| *a == address) {
+            out.push((address, pe.target.public_name()));
+        }
+    }
+    out
 }
 
 /// The machine the Internet runs on: the first.
