@@ -53,8 +53,11 @@ pub fn namespace_spec(
         }
         // Like the prober: the Internet servers' addresses alone, and
         // everything else (the lab's public addresses) out of its TUN.
+        // It forwards: a packet from the lab to another of the lab's public
+        // addresses goes out and comes back in, as on the Internet.
         PortKind::Internet => {
             let mut spec = prober(port);
+            spec.forwarding = true;
             let v4 = spec.addresses.iter().any(|a| matches!(a, IpNet::V4(_)));
             let v6 = spec.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
             spec.device_routes.retain(|_| v4);
