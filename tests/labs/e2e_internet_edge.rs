@@ -266,3 +266,79 @@ fn an_unlinked_vnet_reaches_the_storage_accounts_public_face() {
         "{answer}"
     );
 }
+
+/// Every datagram a VM puts on its NIC towards the Internet is counted
+/// once, sent and received, through its public IP and through the NAT
+/// gateway (by way of the firewall), and once as a drop from the private
+/// subnet, with the fast path on and off: translated flows stay in the
+/// workers, so the counts are theirs.
+#[test]
+fn datagrams_to_the_internet_are_counted_once_each_with_offload_on_and_off() {
+    for (prefix, offload) in [("excnt", true), ("excno", false)] {
+        let options = vnetd::daemon::options::RunOptions {
+            offload,
+            ..Default::default()
+        };
+        // The firewall lets spoke1's datagrams to port 7001 out too.
+        let text = EXAMPLE.replacen(
+            "              - {name: web-out,",
+            "              - {name: udp-out, protocols: [UDP], source_addresses: [10.1.0.0/16], \
+             destination_addresses: [\"*\"], destination_ports: [\"7001\"]}\n              - {name: \
+             web-out,",
+            1,
+        );
+        assert!(text.contains("udp-out"));
+        let lab = Lab::start_with(prefix, &common::with_netns_prefix(&text, prefix), options);
+        let internet = format!("{}.internet", lab.ns("vm1"));
+        let to: SocketAddr = "203.0.113.10:7001".parse().unwrap();
+        let server = netns::run_in(&internet, move || common::udp_bind_again(to)).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        const DATAGRAMS: u64 = 200;
+        let received = || lab.stats("internet").packets_received;
+        for (vm, source) in [("vm2", "198.51.100.30"), ("vm1", "198.51.100.10")] {
+            let (sent0, received0) = (lab.stats(vm).packets_sent, received());
+            let client = common::udp_client_for(&lab.ns(vm), to);
+            let mut seen = 0;
+            for _ in 0..DATAGRAMS {
+                client.send_to(&[1u8; 100], to).unwrap();
+                let mut buf = [0u8; 128];
+                let (_, from) = server.recv_from(&mut buf).unwrap_or_else(|e| {
+                    panic!(
+                        "{vm}, offload {offload}, datagram {seen}: {e}; hub-fw {:?}, internet {:?}",
+                        lab.stats("hub-fw"),
+                        lab.stats("internet")
+                    )
+                });
+                assert_eq!(from.ip().to_string(), source, "{vm}, offload {offload}");
+                seen += 1;
+            }
+            assert_eq!(seen, DATAGRAMS);
+            // A worker counts a packet just after writing it: the last
+            // may be counted an instant after the server read it.
+            common::wait_for(Duration::from_secs(10), || {
+                lab.stats(vm).packets_sent - sent0 >= DATAGRAMS
+                    && received() - received0 >= DATAGRAMS
+            });
+            assert_eq!(lab.stats(vm).packets_sent - sent0, DATAGRAMS, "{vm}");
+            assert_eq!(received() - received0, DATAGRAMS, "{vm}, offload {offload}");
+        }
+        let (sent0, dropped0) = (
+            lab.stats("vm4").packets_sent,
+            lab.stats("vm4").drops_for(DropReason::NextHopInternet),
+        );
+        let client = common::udp_client_for(&lab.ns("vm4"), to);
+        for _ in 0..DATAGRAMS {
+            client.send_to(&[1u8; 100], to).unwrap();
+        }
+        common::wait_for(Duration::from_secs(10), || {
+            lab.stats("vm4").drops_for(DropReason::NextHopInternet) - dropped0 >= DATAGRAMS
+        });
+        assert_eq!(lab.stats("vm4").packets_sent - sent0, DATAGRAMS);
+        assert_eq!(
+            lab.stats("vm4").drops_for(DropReason::NextHopInternet) - dropped0,
+            DATAGRAMS
+        );
+    }
+}
