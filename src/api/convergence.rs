@@ -48,6 +48,10 @@ pub struct Convergence {
     /// The other machines not trusted, with why.
     #[serde(default)]
     pub hosts_untrusted: Vec<HostRef>,
+    /// The lab's servers (the PaaS resources' responders, the Internet's
+    /// servers) are not yet listening for what the plane forwards with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub servers_starting: bool,
     /// Milliseconds since the lab started.
     pub uptime_ms: u64,
 }
@@ -172,6 +176,9 @@ impl Convergence {
                 .map(|h| format!("host {} ({}) not trusted: {}", h.host, h.address, h.why)),
             "hosts not trusted",
         );
+        if self.servers_starting {
+            parts.push("the lab's servers are starting".to_string());
+        }
         parts.join("; ")
     }
 }

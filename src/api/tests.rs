@@ -277,6 +277,7 @@ fn responses() -> Vec<Response> {
                 address: "192.0.2.3".into(),
                 why: "nothing heard from it over the host mesh".into(),
             }],
+            servers_starting: true,
             uptime_ms: 2100,
         }),
         Response::Error(ApiError::usage(

@@ -55,6 +55,9 @@ pub struct PaasCounters {
     pub refused: AtomicU64,
     /// Endpoints whose server could not start (logged).
     pub failed: AtomicU64,
+    /// The plane generation whose servers run: the responders were started
+    /// (or found running) for it.
+    pub serving_generation: AtomicU64,
 }
 
 /// What one responder says of itself: a PaaS resource behind a Private

@@ -9,7 +9,7 @@ use super::dns_servers::{self, DnsServers};
 use super::paas::{PaasCounters, Responders};
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ const TICK: Duration = Duration::from_millis(200);
 fn run(
     plane: &PublishedPlane,
     (responders, dns): (&mut Responders, &mut DnsServers),
-    stop: &AtomicBool,
+    (stop, serving): (&AtomicBool, &AtomicU64),
     faults: &Faults,
 ) {
     let mut generation = None;
@@ -29,6 +29,7 @@ fn run(
         let current = plane.load_full();
         if generation != Some(current.snapshot.generation) {
             responders.follow(&current);
+            serving.store(current.snapshot.generation, Ordering::Release);
             wanted = dns_servers::wanted(&current.snapshot.topology, &current);
             generation = Some(current.snapshot.generation);
         }
@@ -56,7 +57,13 @@ pub(in crate::daemon) fn start(
         move || {
             let mut responders = Responders::new(counters.clone(), for_servers.clone());
             let mut dns = DnsServers::default();
-            run(&plane, (&mut responders, &mut dns), &stop, &faults)
+            let serving = &counters.serving_generation;
+            run(
+                &plane,
+                (&mut responders, &mut dns),
+                (&stop, serving),
+                &faults,
+            )
         },
     )
 }

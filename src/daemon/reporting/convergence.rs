@@ -164,7 +164,27 @@ impl Daemon {
             self.now_ms(),
         );
         self.mesh_convergence(&mut state);
+        self.servers_convergence(&snapshot, &mut state);
         state
+    }
+
+    /// Whether the lab's servers (the responders of Private Endpoints and
+    /// of the Internet) listen for the plane forwarded with: a lab that has
+    /// some converges once the services thread has started them.
+    fn servers_convergence(&self, snapshot: &crate::snapshot::Snapshot, state: &mut Convergence) {
+        let has_servers = snapshot.plan.ports.iter().any(|p| {
+            matches!(
+                p.kind,
+                crate::plan::PortKind::PrivateEndpoint { .. } | crate::plan::PortKind::Internet
+            )
+        });
+        let serving = self
+            .names
+            .1
+            .serving_generation
+            .load(std::sync::atomic::Ordering::Acquire);
+        state.servers_starting = has_servers && serving < snapshot.generation;
+        state.converged &= !state.servers_starting;
     }
 
     /// In a spread lab, the sessions of the host mesh: one per other
