@@ -180,6 +180,17 @@ impl Drop for Lab {
     }
 }
 
+/// Runs a command inside a namespace and returns its stdout, whether or
+/// not it succeeds (a failed `curl` or `dig` prints nothing).
+pub fn stdout_in(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {args:?} in {ns}: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs a command inside a namespace and returns its stdout; panics if it
 /// fails.
 pub fn in_netns(ns: &str, args: &[&str]) -> String {

@@ -42,17 +42,6 @@ const EXAMPLE: &str = include_str!("../../config/private-endpoints.yaml");
 const NAME: &str = "stcontoso.blob.core.windows.net";
 const PRIVATELINK: &str = "stcontoso.privatelink.blob.core.windows.net.";
 
-/// Runs a command inside `ns` and returns its stdout, whatever its exit
-/// (dig exits 9 when no server answers).
-fn in_netns(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {args:?} in {ns}: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Datagrams Azure DNS dropped as not DNS.
 fn malformed(lab: &Lab) -> u64 {
     lab.daemon()
@@ -64,7 +53,7 @@ fn malformed(lab: &Lab) -> u64 {
 
 /// `dig +short NAME` inside `ns`, one try of two seconds, lines trimmed.
 fn dig(ns: &str, name: &str) -> Vec<String> {
-    in_netns(ns, &["dig", "+short", "+time=2", "+tries=1", name])
+    common::stdout_in(ns, &["dig", "+short", "+time=2", "+tries=1", name])
         .lines()
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty() && !l.starts_with(';'))
@@ -72,7 +61,7 @@ fn dig(ns: &str, name: &str) -> Vec<String> {
 }
 
 fn curl(ns: &str, url: &str) -> String {
-    in_netns(ns, &["curl", "-s", "-m", "5", url])
+    common::stdout_in(ns, &["curl", "-s", "-m", "5", url])
 }
 
 /// Runs `act` while tcpdump listens on `ns`'s eth0 for `filter`; what
@@ -257,7 +246,7 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
     // The VM names of its own VNet, and the short name through the search
     // domain.
     assert_eq!(dig(&vm1, "vm1.internal.cloudapp.net"), ["10.1.1.4"]);
-    assert!(in_netns(&vm1, &["getent", "hosts", "vm1"]).starts_with("10.1.1.4"));
+    assert!(common::stdout_in(&vm1, &["getent", "hosts", "vm1"]).starts_with("10.1.1.4"));
     // An unlinked VNet: the public face.
     assert_eq!(dig(&vm3, NAME), [PRIVATELINK, "198.18.0.10"]);
     // The /32 in the spoke's effective routes.
@@ -290,7 +279,7 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
         "{page}"
     );
     // 168.63.129.16 answers VNets only.
-    let asked = in_netns(
+    let asked = common::stdout_in(
         &laptop,
         &["dig", "+time=2", "+tries=1", "@168.63.129.16", NAME],
     );
@@ -298,7 +287,7 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
 
     // A datagram that is not DNS: dropped and counted; Azure DNS goes on.
     let before = malformed(&lab);
-    in_netns(
+    common::stdout_in(
         &vm1,
         &["python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'\\x01', ('168.63.129.16', 53))"],
     );
@@ -356,7 +345,7 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
         "the request crossed the firewall"
     );
     // The same question over TCP.
-    let tcp = in_netns(
+    let tcp = common::stdout_in(
         &vm1,
         &["dig", "+short", "+tcp", "+time=2", "+tries=1", NAME],
     );

@@ -26,21 +26,10 @@ use vnetd::host::netns;
 const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
 const ECHO: &str = "http://203.0.113.10/";
 
-/// What `args` print inside `ns`, whether or not they succeed (a failed
-/// connection prints nothing).
-fn in_netns(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {args:?} in {ns}: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The first line of what the echo server answered `ns`, the source it
 /// saw; empty when the connection failed.
 fn seen_source(ns: &str) -> String {
-    let answer = in_netns(ns, &["curl", "-s", "-m", "3", ECHO]);
+    let answer = common::stdout_in(ns, &["curl", "-s", "-m", "3", ECHO]);
     answer.lines().next().unwrap_or_default().trim().to_string()
 }
 
@@ -110,7 +99,7 @@ impl Drop for EchoTls {
 fn https_answer(ns: &str, url: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let answer = in_netns(ns, &["curl", "-s", "-k", "-m", "2", url]);
+        let answer = common::stdout_in(ns, &["curl", "-s", "-k", "-m", "2", url]);
         if !answer.is_empty() || Instant::now() > deadline {
             return answer.trim().to_string();
         }
@@ -152,7 +141,7 @@ fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
         "the DNAT rule reaches vm2, which sees the firewall's private address"
     );
     let denied = lab.stats("hub-fw").drops_for(DropReason::FirewallDenied);
-    let answer = in_netns(
+    let answer = common::stdout_in(
         &internet,
         &["curl", "-s", "-k", "-m", "2", "https://198.51.100.20:8443/"],
     );
@@ -160,7 +149,7 @@ fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
     assert!(lab.stats("hub-fw").drops_for(DropReason::FirewallDenied) > denied);
 
     let unsolicited = lab.stats("internet").drops_for(DropReason::NatUnsolicited);
-    let answer = in_netns(
+    let answer = common::stdout_in(
         &internet,
         &["curl", "-s", "-m", "2", "http://198.51.100.10/"],
     );
@@ -247,7 +236,7 @@ fn an_unlinked_vnet_reaches_the_storage_accounts_public_face() {
     );
     assert!(text.contains("default_outbound_access: true"));
     let lab = Lab::start("expub", &text);
-    let answer = in_netns(
+    let answer = common::stdout_in(
         &lab.ns("vm3"),
         &[
             "curl",

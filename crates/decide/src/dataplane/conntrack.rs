@@ -48,6 +48,18 @@ pub fn is_edge_translation(key: &FlowKey) -> bool {
     key.direction == EDGE_DIRECTION
 }
 
+/// A key of the edge's translations: the flow from `src` to `dst` (each
+/// an address and port) of `proto`, owned by `owner`.
+#[inline]
+fn edge_key(
+    owner: FlowOwner,
+    proto: u8,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+) -> Option<FlowKey> {
+    FlowKey::from_ips(owner, EDGE_DIRECTION, proto, src.0, dst.0, src.1, dst.1)
+}
+
 /// The stable id the edge's translations are owned under (among the
 /// frontends' owners): one owner for every translation, since a reply
 /// from the Internet names neither the NIC nor the method.
@@ -186,8 +198,7 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
         dst: (IpAddr, u16),
         now_ms: u64,
     ) -> Option<EdgeMemo> {
-        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
-        let key = FlowKey::from_ips(owner, EDGE_DIRECTION, proto, src.0, dst.0, src.1, dst.1)?;
+        let key = edge_key(self.owners.frontend_owner(EDGE_STABLE_ID), proto, src, dst)?;
         EdgeMemo::from_memo(&self.table.lookup(&key, now_ms)?.memo()?)
     }
 
@@ -422,15 +433,11 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         _inside: bool,
         now_ms: u64,
     ) -> Option<EdgeTranslation> {
-        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
-        let key = FlowKey::from_ips(
-            owner,
-            EDGE_DIRECTION,
+        let key = edge_key(
+            self.owners.frontend_owner(EDGE_STABLE_ID),
             p.key.proto,
-            p.key.src,
-            p.key.dst,
-            p.flow_ports.0,
-            p.flow_ports.1,
+            (p.key.src, p.flow_ports.0),
+            (p.key.dst, p.flow_ports.1),
         )?;
         let flow = self.table.lookup(&key, now_ms)?;
         let memo = EdgeMemo::from_memo(&flow.memo()?)?;
@@ -450,39 +457,19 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         public: (IpAddr, u16),
         now_ms: u64,
     ) -> bool {
-        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
-        FlowKey::from_ips(
-            owner,
-            EDGE_DIRECTION,
+        edge_key(
+            self.owners.frontend_owner(EDGE_STABLE_ID),
             proto,
-            remote.0,
-            public.0,
-            remote.1,
-            public.1,
+            remote,
+            public,
         )
         .is_some_and(|k| self.table.lookup(&k, now_ms).is_some())
     }
 
     fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
         let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
-        let inside = FlowKey::from_ips(
-            owner,
-            EDGE_DIRECTION,
-            new.proto,
-            new.private.0,
-            new.remote.0,
-            new.private.1,
-            new.remote.1,
-        )?;
-        let outside = FlowKey::from_ips(
-            owner,
-            EDGE_DIRECTION,
-            new.proto,
-            new.remote.0,
-            new.public.0,
-            new.remote.1,
-            new.public.1,
-        )?;
+        let inside = edge_key(owner, new.proto, new.private, new.remote)?;
+        let outside = edge_key(owner, new.proto, new.remote, new.public)?;
         let memo = EdgeMemo {
             private: new.private,
             public: new.public,

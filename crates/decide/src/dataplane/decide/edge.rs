@@ -132,18 +132,30 @@ fn out_through<C: Conntrack + ?Sized>(
         address: public.0,
         port: public.1,
     };
-    let decided = receive(
-        snap,
-        flows,
-        internet,
-        &view.translated(rewrite),
-        Some(rewrite),
-        now_ms,
-    );
+    let decided = receive_rewritten(snap, flows, internet, view, rewrite, now_ms);
     Decided {
         pin: (handle != crate::engine::flow_table::FlowHandle::NONE).then_some(handle),
         ..decided
     }
+}
+
+/// The receiving end for `view` rewritten as `rewrite` says.
+fn receive_rewritten<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    receiver: PortIdx,
+    view: &PacketView,
+    rewrite: Rewrite,
+    now_ms: u64,
+) -> Decided {
+    receive(
+        snap,
+        flows,
+        receiver,
+        &view.translated(rewrite),
+        Some(rewrite),
+        now_ms,
+    )
 }
 
 /// A packet the Internet sent: decided by the public address it is sent
@@ -168,14 +180,7 @@ pub(super) fn arrive<C: Conntrack + ?Sized>(
             address: t.private.0,
             port: t.private.1,
         };
-        let decided = receive(
-            snap,
-            flows,
-            receiver,
-            &view.translated(rewrite),
-            Some(rewrite),
-            now_ms,
-        );
+        let decided = receive_rewritten(snap, flows, receiver, view, rewrite, now_ms);
         return Decided {
             pin: Some(t.handle),
             ..decided
@@ -190,14 +195,7 @@ pub(super) fn arrive<C: Conntrack + ?Sized>(
                 address: private,
                 port: view.flow_ports.1,
             };
-            let decided = receive(
-                snap,
-                flows,
-                port,
-                &view.translated(rewrite),
-                Some(rewrite),
-                now_ms,
-            );
+            let decided = receive_rewritten(snap, flows, port, view, rewrite, now_ms);
             if decided.verdict.egress().is_none() {
                 return decided;
             }
