@@ -4,8 +4,10 @@
 //! - the sampler, once a second: the snapshot's generation (the page
 //!   redraws when it changes), and only while someone watches, every
 //!   NIC's rates from one reading of the counters (the kernel fast path's
-//!   included), the links' rates from the flow table, and every five
-//!   seconds the BGP sessions and the load balancers' backends;
+//!   included, the Internet's port's among them), the links' rates from
+//!   the flow table (and each NAT gateway's, from its way to the
+//!   Internet), and every five seconds the BGP sessions and the load
+//!   balancers' backends;
 //! - the drop reader: the workers' drop events, named and throttled
 //!   ([`super::drops`]), kept as the last few for a viewer who arrives.
 //!
@@ -13,7 +15,7 @@
 
 use super::drops::{self, DropRecord, Throttle};
 use super::links::LinkMap;
-use super::rates::{nic_rates, LinkMeter, NicRate};
+use super::rates::{nic_rates, LinkMeter, LinkRate, NicRate};
 use crate::api::NicStats;
 use crate::daemon::forwarding::drop_feed::DropSource;
 use crate::daemon::reporting::report::{flows_of, nic_counters};
@@ -227,20 +229,29 @@ impl Sampler {
         let seconds = now.duration_since(then).as_secs_f64();
         let after = &self.previous.as_ref().expect("just set").1;
         let nics: BTreeMap<String, NicRate> = nic_rates(&before, after, seconds);
-        let links = self.meter.measure(&flows, seconds, |f| map.links_of(f));
+        let traffic = self.meter.measure(&flows, seconds, |f| map.links_of(f));
+        let links: BTreeMap<&String, LinkRate> =
+            traffic.iter().map(|(l, t)| (l, t.rate())).collect();
+        // A NAT gateway has no port: what it carries is what crosses its
+        // way to the Internet, sent (to the Internet) and received apart.
+        let nat_gateways: BTreeMap<&String, NicRate> = (map.nat_gateways().iter())
+            .filter_map(|(link, name)| traffic.get(link).map(|t| (name, t.port_rate())))
+            .collect();
         self.seq += 1;
         let frame = json!({
             "seq": self.seq,
             "interval_ms": (seconds * 1000.0).round() as u64,
             "nics": nics,
             "links": links,
+            "nat_gateways": nat_gateways,
         });
         live.rates.send_replace(Some(frame.to_string().into()));
     }
 }
 
 /// The counters of every local port under the name the page knows it by:
-/// a NIC's own, a gateway's (its instances summed).
+/// a NIC's own, a gateway's (its instances summed), the Internet's port's
+/// (`internet`, a name no NIC may take).
 fn by_resource(
     plane: &crate::daemon::forwarding::plane::Plane,
     counters: BTreeMap<String, NicStats>,
@@ -248,8 +259,11 @@ fn by_resource(
     let snap = &plane.snapshot;
     let mut out: BTreeMap<String, NicStats> = BTreeMap::new();
     for port in &snap.plan.ports {
-        let (Some(name), Some(c)) = (port.resource_name(&snap.topology), counters.get(&port.name))
-        else {
+        let name = match port.kind {
+            crate::plan::PortKind::Internet => Some(port.name.clone()),
+            _ => port.resource_name(&snap.topology),
+        };
+        let (Some(name), Some(c)) = (name, counters.get(&port.name)) else {
             continue;
         };
         let total = out.entry(name).or_default();

@@ -1,6 +1,7 @@
 //! Rates from counters: what a NIC and a link carried per second between
-//! two readings, as the live page shows them. Pure arithmetic on
-//! readings; the readings themselves are taken in [`super::live`].
+//! two readings, as the live page shows them (a link both ways, and each
+//! way apart for a NAT gateway's node). Pure arithmetic on readings; the
+//! readings themselves are taken in [`super::live`].
 
 use crate::api::{FlowReport, NicStats};
 use serde::Serialize;
@@ -28,6 +29,40 @@ impl NicRate {
 pub struct LinkRate {
     pub bps: u64,
     pub pps: u64,
+}
+
+/// What crossed one link between two readings, each way: forward is the
+/// way its flows' first packets went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LinkTraffic {
+    pub bytes_forward: u64,
+    pub packets_forward: u64,
+    pub bytes_reverse: u64,
+    pub packets_reverse: u64,
+    pub seconds: f64,
+}
+
+impl LinkTraffic {
+    /// Both ways together, per second.
+    pub fn rate(&self) -> LinkRate {
+        LinkRate {
+            bps: 8 * per_second(self.bytes_forward + self.bytes_reverse, self.seconds),
+            pps: per_second(self.packets_forward + self.packets_reverse, self.seconds),
+        }
+    }
+
+    /// Each way apart, as a port's rates are: sent is forward (towards
+    /// where the flows were opened to), received the replies.
+    pub fn port_rate(&self) -> NicRate {
+        NicRate {
+            tx_pps: per_second(self.packets_forward, self.seconds),
+            rx_pps: per_second(self.packets_reverse, self.seconds),
+            tx_bps: 8 * per_second(self.bytes_forward, self.seconds),
+            rx_bps: 8 * per_second(self.bytes_reverse, self.seconds),
+            offloaded_tx_pps: 0,
+            offloaded_rx_pps: 0,
+        }
+    }
 }
 
 fn per_second(delta: u64, seconds: f64) -> u64 {
@@ -77,56 +112,73 @@ fn flow_id(f: &FlowReport) -> FlowId {
     )
 }
 
+/// A flow's counters at one reading: bytes and packets forward, then
+/// reverse.
+type FlowCounters = [u64; 4];
+
+fn counters(f: &FlowReport) -> FlowCounters {
+    [
+        f.bytes_forward,
+        f.packets_forward,
+        f.bytes_reverse,
+        f.packets_reverse,
+    ]
+}
+
 /// The links' rates from the flow table: each flow's bytes and packets
-/// since the previous reading, both ways, put on the links its route
+/// since the previous reading, each way, put on the links its route
 /// crosses.
 #[derive(Debug, Default)]
 pub struct LinkMeter {
-    previous: HashMap<FlowId, (u64, u64)>,
+    previous: HashMap<FlowId, FlowCounters>,
 }
 
 impl LinkMeter {
     /// `links_of` names the links a flow crosses (none for a flow inside
     /// one VNet with no appliance). A flow seen for the first time counts
-    /// from zero: it began since the previous reading.
+    /// from zero: it began since the previous reading. Links that carried
+    /// nothing are left out.
     pub fn measure<'a>(
         &mut self,
         flows: &'a [FlowReport],
         seconds: f64,
         mut links_of: impl FnMut(&'a FlowReport) -> Vec<String>,
-    ) -> BTreeMap<String, LinkRate> {
-        let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    ) -> BTreeMap<String, LinkTraffic> {
+        let mut totals: BTreeMap<String, FlowCounters> = BTreeMap::new();
         let mut seen = HashMap::with_capacity(flows.len());
         for flow in flows {
-            let bytes = flow.bytes_forward + flow.bytes_reverse;
-            let packets = flow.packets_forward + flow.packets_reverse;
+            let now = counters(flow);
             let id = flow_id(flow);
-            let (b0, p0) = self.previous.get(&id).copied().unwrap_or((0, 0));
-            seen.insert(id, (bytes, packets));
-            let (db, dp) = (
-                bytes.checked_sub(b0).unwrap_or(bytes),
-                packets.checked_sub(p0).unwrap_or(packets),
-            );
-            if db == 0 && dp == 0 {
+            let before = self.previous.get(&id).copied().unwrap_or_default();
+            seen.insert(id, now);
+            // A counter that went down (the flow ended and began again)
+            // counts from zero.
+            let delta: FlowCounters =
+                std::array::from_fn(|i| now[i].checked_sub(before[i]).unwrap_or(now[i]));
+            if delta == [0; 4] {
                 continue;
             }
             for link in links_of(flow) {
                 let t = totals.entry(link).or_default();
-                t.0 += db;
-                t.1 += dp;
+                for (total, d) in t.iter_mut().zip(delta) {
+                    *total += d;
+                }
             }
         }
         self.previous = seen;
         totals
             .into_iter()
-            .map(|(link, (bytes, packets))| {
-                let rate = LinkRate {
-                    bps: 8 * per_second(bytes, seconds),
-                    pps: per_second(packets, seconds),
+            .map(|(link, [bf, pf, br, pr])| {
+                let traffic = LinkTraffic {
+                    bytes_forward: bf,
+                    packets_forward: pf,
+                    bytes_reverse: br,
+                    packets_reverse: pr,
+                    seconds,
                 };
-                (link, rate)
+                (link, traffic)
             })
-            .filter(|(_, r)| *r != LinkRate::default())
+            .filter(|(_, t)| t.rate() != LinkRate::default())
             .collect()
     }
 }
@@ -222,7 +274,7 @@ mod tests {
             let rates = meter.measure(flows, seconds, links);
             let mut seen: Vec<(String, u64, u64)> = rates
                 .iter()
-                .map(|(link, rate)| (link.clone(), rate.bps, rate.pps))
+                .map(|(link, t)| (link.clone(), t.rate().bps, t.rate().pps))
                 .collect();
             seen.sort();
             seen
@@ -243,5 +295,36 @@ mod tests {
         );
         let idle = meter.measure(&second, 1.0, links);
         assert!(idle.is_empty(), "{idle:?}");
+    }
+
+    /// A link's traffic each way: forward is what the flows' openers
+    /// sent, reverse the replies; as a port's rates, sent and received.
+    #[test]
+    fn a_link_keeps_each_way_apart() {
+        let mut meter = LinkMeter::default();
+        let mut out = flow("vm2", "203.0.113.10:80", 4_000);
+        out.bytes_reverse = 10_000;
+        out.packets_reverse = 8;
+        let to_internet = |_: &FlowReport| vec!["internet_2".to_string()];
+        let traffic = meter.measure(std::slice::from_ref(&out), 2.0, to_internet);
+        let link = traffic["internet_2"];
+        assert_eq!(
+            link.rate(),
+            LinkRate {
+                bps: 56_000,
+                pps: 6
+            }
+        );
+        assert_eq!(
+            link.port_rate(),
+            NicRate {
+                tx_pps: 2,
+                rx_pps: 4,
+                tx_bps: 16_000,
+                rx_bps: 40_000,
+                offloaded_tx_pps: 0,
+                offloaded_rx_pps: 0,
+            }
+        );
     }
 }

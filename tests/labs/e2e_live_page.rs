@@ -5,7 +5,11 @@
 //! page's capture download holds the pings that crossed vm1. The page is
 //! opened at the very address `vnetd run` printed, token included, which
 //! it takes out of the address bar; opened without it, it says why it
-//! shows nothing. Run with
+//! shows nothing. On the Internet edge example, the page draws what
+//! `vnetd graph` draws (the Internet, the NAT gateway, the ways out and
+//! the DNAT rule), and a real `curl` from vm2 to the Internet's echo
+//! server shows as the Internet's rate, adding up to what its port's
+//! counters counted, and on vm2's way out. Run with
 //! offload on and, in the no-offload pass, off. A screenshot is saved in
 //! `target/`. Needs root and Debian's `chromium` (`.ci/run` installs it).
 
@@ -96,6 +100,10 @@ fn the_capture_link_carries_the_token(page: &Page, token: &str) {
 }
 
 fn screenshot_path() -> PathBuf {
+    screenshot_named("live-page")
+}
+
+fn screenshot_named(name: &str) -> PathBuf {
     let mode = if vnetd::daemon::options::offload_off_by_environment() {
         "no-offload"
     } else {
@@ -103,7 +111,296 @@ fn screenshot_path() -> PathBuf {
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("live-page-{mode}.png"))
+    dir.join(format!("{name}-{mode}.png"))
+}
+
+const INTERNET_EDGE: &str = include_str!("../../config/internet-edge.yaml");
+const EDGE_PREFIX: &str = "pgnet";
+
+/// The Internet edge example on the page: the picture is the one `vnetd
+/// graph` makes of the file, the Internet and its NAT gateway are drawn
+/// with their ways out, and a real curl from vm2 to the echo server is
+/// shown as the Internet's rate and on vm2's way out.
+#[test]
+fn the_live_page_draws_the_internet_edge_and_its_rate() {
+    common::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("internet-edge.yaml");
+    std::fs::write(
+        &config,
+        common::with_netns_prefix(INTERNET_EDGE, EDGE_PREFIX),
+    )
+    .unwrap();
+    let socket = dir.path().join("vnetd.sock");
+    let mut run = common::vnetd_command(&socket);
+    run.arg("run").arg(&config).args(["--ui", "127.0.0.1:0"]);
+    let (mut lab, line) = common::spawn_lab(run, "live page: ");
+    let url = line.trim().trim_start_matches("live page: ").to_string();
+    let (addr, token) = common::live_page_address(&line);
+
+    // The page's picture is the file's, as the offline renderers draw it.
+    let loaded = vnetd::plan::load_file(&config).unwrap();
+    let offline = vnetd::graph::cytoscape::elements(&vnetd::graph::Picture::of(
+        &vnetd::snapshot::Snapshot::compile(loaded.topology, 0),
+    ));
+    let served = get_json(&addr, &token, "/api/graph");
+    assert_eq!(served["elements"], Value::from(offline));
+
+    let browser = Browser::launch().unwrap();
+    let page = browser.open(&url).unwrap();
+    page.wait_for("window.vnetdUi && vnetdUi.ready", "the picture", PATIENCE)
+        .unwrap();
+    the_internet_and_its_ways_are_drawn(&page);
+    a_curl_to_the_internet_shows_as_its_rate(&page, &socket);
+    a_curl_through_the_nat_gateway_shows_as_its_rate(&page);
+    traces_reach_and_leave_the_internet(&page);
+    page.screenshot(screenshot_named("live-page-internet-edge"))
+        .unwrap();
+    drop(page);
+    drop(browser);
+    common::stop_lab(&mut lab);
+}
+
+/// One GET with the page's token: the answer's JSON body.
+fn get_json(addr: &str, token: &str, path: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{path}: {head}");
+    serde_json::from_str(body).unwrap()
+}
+
+fn the_internet_and_its_ways_are_drawn(page: &Page) {
+    let nodes = page
+        .eval(
+            "vnetdUi.cy.nodes('[kind = \"internet\"], [kind = \"nat_gateway\"]')\
+             .map(n => [n.data('kind'), n.data('name'), n.data('label')]).sort()",
+        )
+        .unwrap();
+    assert_eq!(
+        nodes,
+        json!([
+            [
+                "internet",
+                "internet",
+                "Internet\necho 203.0.113.10, port 80"
+            ],
+            [
+                "nat_gateway",
+                "hub-nat",
+                "NAT gateway hub-nat\nStandard, idle 4 min\npublic 198.51.100.10"
+            ]
+        ])
+    );
+    // Each way out and in, by the names (or first label line) of its ends.
+    let ways = page
+        .eval(
+            "vnetdUi.cy.edges('[kind = \"egress\"], [kind = \"ingress\"]').map(e => \
+             [e.data('kind'), ...[e.source(), e.target()].map(n => n.data('name') || n.data('label').split('\\n')[0]), \
+              e.data('label').split('\\n')[0]]).sort()",
+        )
+        .unwrap();
+    assert_eq!(
+        ways,
+        json!([
+            ["egress", "hub-nat", "internet", "outbound TCP, UDP"],
+            [
+                "egress",
+                "subnet AzureFirewallSubnet",
+                "hub-nat",
+                "leaves by NatGateway"
+            ],
+            ["egress", "vm2", "internet", "leaves by PublicIp"],
+            ["egress", "vm3", "internet", "leaves by DefaultOutbound"],
+            ["ingress", "internet", "hub-fw", "DNAT https-to-vm2"]
+        ])
+    );
+    // The Internet is a port: it has its row among the NICs.
+    let rows = page
+        .eval("[...document.querySelectorAll('tr[data-nic]')].map(r => r.dataset.nic).sort()")
+        .unwrap();
+    assert_eq!(rows, json!(["internet", "vm1", "vm2", "vm3", "vm4"]));
+}
+
+/// The bytes the Internet's port received and sent, as `vnetd stats`
+/// counts them.
+fn internet_bytes(socket: &Path) -> (u64, u64) {
+    let out = common::vnetd_command(socket)
+        .args(["stats", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let internet = &stats["nics"]["internet"];
+    let bytes = |field: &str| {
+        internet[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {field} for the Internet in {stats}"))
+    };
+    (bytes("bytes_received"), bytes("bytes_sent"))
+}
+
+/// A real curl from vm2 to the echo server: the page's rate frames for
+/// the Internet, from before it to the first idle frame after, add up to
+/// what the Internet's port counted meanwhile (each frame's rate is
+/// rounded to a byte a second), and vm2's way out carried it.
+fn a_curl_to_the_internet_shows_as_its_rate(page: &Page, socket: &Path) {
+    let vm2_way = page
+        .eval(
+            "vnetdUi.cy.edges('[kind = \"egress\"]')\
+             .filter(e => e.source().data('name') === 'vm2')[0].id()",
+        )
+        .unwrap();
+    let vm2_way = vm2_way.as_str().unwrap().to_string();
+    // A frame begun before the curl and no traffic since: the counters
+    // read now are where the frames after `before` start.
+    let before = page
+        .wait_for(
+            "vnetdUi.history.length > 0 && !vnetdUi.history.at(-1).nics.internet && vnetdUi.seq",
+            "an idle rates frame",
+            PATIENCE,
+        )
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    let (received_before, sent_before) = internet_bytes(socket);
+    let seen = common::in_netns(
+        &format!("{EDGE_PREFIX}-vm2"),
+        &["curl", "-s", "-m", "5", "http://203.0.113.10/"],
+    );
+    // The echo server's first line is the source it saw.
+    let source = seen.lines().next().unwrap_or_default().trim();
+    assert_eq!(source, "198.51.100.30", "vm2 leaves by its public IP");
+    // The frame that carried the curl, then an idle one: the counters read
+    // then hold all of it.
+    let frames = page
+        .wait_for(
+            &format!(
+                "(() => {{ const h = vnetdUi.history.filter(f => f.seq > {before});                  const busy = h.findIndex(f => f.nics.internet);                  return busy >= 0 && h.slice(busy + 1).some(f => !f.nics.internet) && h.map(f =>                  [f.seq, f.interval_ms, (f.nics.internet || {{rx_bps: 0}}).rx_bps,                   (f.nics.internet || {{tx_bps: 0}}).tx_bps, ((f.links || {{}})['{vm2_way}'] || {{bps: 0}}).bps]); }})()"
+            ),
+            "the Internet busy, then idle again",
+            PATIENCE,
+        )
+        .unwrap();
+    let (received_after, sent_after) = internet_bytes(socket);
+    let frames: Vec<Vec<f64>> = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let seqs: Vec<u64> = frames.iter().map(|f| f[0] as u64).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1) && seqs.first() == Some(&(before + 1)),
+        "frames missing from the page's history: {seqs:?}"
+    );
+    let bits = |column: usize| -> f64 { frames.iter().map(|f| f[column] * f[1] / 1000.0).sum() };
+    // Each frame's rate is rounded to a byte a second (and its interval to
+    // a millisecond).
+    let close = |page: f64, counted: u64| {
+        let counted = counted as f64 * 8.0;
+        (page - counted).abs() <= 8.0 * frames.len() as f64 + counted * 0.01
+    };
+    let received = received_after - received_before;
+    let sent = sent_after - sent_before;
+    assert!(
+        received > 0 && sent > 0,
+        "the Internet's port counted nothing"
+    );
+    assert!(
+        close(bits(2), received),
+        "the page's rates add up to {} bits received, the port counted {received} bytes: {frames:?}",
+        bits(2)
+    );
+    assert!(
+        close(bits(3), sent),
+        "the page's rates add up to {} bits sent, the port counted {sent} bytes: {frames:?}",
+        bits(3)
+    );
+    assert!(
+        frames.iter().any(|f| f[4] > 0.0),
+        "vm2's way out carried nothing: {frames:?}"
+    );
+}
+
+/// A real curl from vm1, which leaves through the firewall and its
+/// subnet's NAT gateway: over the frames from before it to the first idle
+/// one after, what the gateway's node shows it sent to the Internet and
+/// received adds up to what the Internet's port received and sent (the
+/// same packets; each frame's rates are rounded to a byte a second).
+fn a_curl_through_the_nat_gateway_shows_as_its_rate(page: &Page) {
+    let before = page
+        .wait_for(
+            "vnetdUi.history.length > 0 && !vnetdUi.history.at(-1).nics.internet && vnetdUi.seq",
+            "an idle rates frame",
+            PATIENCE,
+        )
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    let seen = common::in_netns(
+        &format!("{EDGE_PREFIX}-vm1"),
+        &["curl", "-s", "-m", "5", "http://203.0.113.10/"],
+    );
+    let source = seen.lines().next().unwrap_or_default().trim();
+    assert_eq!(source, "198.51.100.10", "vm1 leaves by the NAT gateway");
+    let frames = page
+        .wait_for(
+            &format!(
+                "(() => {{ const h = vnetdUi.history.filter(f => f.seq > {before}); \
+                 const busy = h.findIndex(f => f.nat_gateways['hub-nat']); \
+                 const idle = (f) => !f.nat_gateways['hub-nat'] && !f.nics.internet; \
+                 const zero = {{tx_bps: 0, rx_bps: 0}}; \
+                 return busy >= 0 && h.slice(busy + 1).some(idle) && h.map(f => \
+                 [f.interval_ms, (f.nat_gateways['hub-nat'] || zero).tx_bps, \
+                  (f.nat_gateways['hub-nat'] || zero).rx_bps, (f.nics.internet || zero).rx_bps, \
+                  (f.nics.internet || zero).tx_bps]); }})()"
+            ),
+            "the NAT gateway busy, then idle again",
+            PATIENCE,
+        )
+        .unwrap();
+    let frames: Vec<Vec<f64>> = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let bits = |column: usize| -> f64 { frames.iter().map(|f| f[column] * f[0] / 1000.0).sum() };
+    let rounding = 16.0 * frames.len() as f64;
+    assert!(bits(1) > 0.0 && bits(2) > 0.0, "{frames:?}");
+    assert!(
+        (bits(1) - bits(3)).abs() <= rounding + bits(3) * 0.01,
+        "the NAT gateway sent {} bits, the Internet received {}: {frames:?}",
+        bits(1),
+        bits(3)
+    );
+    assert!(
+        (bits(2) - bits(4)).abs() <= rounding + bits(4) * 0.01,
+        "the NAT gateway received {} bits, the Internet sent {}: {frames:?}",
+        bits(2),
+        bits(4)
+    );
 }
 
 fn every_nic_and_peering_is_drawn(page: &Page) {
@@ -293,4 +590,36 @@ fn the_capture_download_holds_the_pings(addr: &str, token: &str, dir: &Path) {
     let count = |what: &str| text.lines().filter(|l| l.contains(what)).count();
     assert_eq!(count("10.1.1.4 > 10.2.1.4: ICMP echo request"), 3, "{text}");
     assert_eq!(count("10.2.1.4 > 10.1.1.4: ICMP echo reply"), 3, "{text}");
+}
+
+/// A trace to the echo server ends at the Internet's node; one from the
+/// Internet to the firewall's public address follows the DNAT rule to vm2.
+fn traces_reach_and_leave_the_internet(page: &Page) {
+    for (hash, nodes, edges) in [
+        (
+            "#trace=vm2,203.0.113.10,tcp,80",
+            json!(["internet", "vm2"]),
+            json!([["vm2", "internet"]]),
+        ),
+        (
+            "#trace=internet,198.51.100.20,tcp,443",
+            json!(["hub-fw", "internet", "vm2"]),
+            json!([["internet", "hub-fw"], ["hub-fw", "vm2"]]),
+        ),
+    ] {
+        page.set_hash(hash).unwrap();
+        let from = hash["#trace=".len()..].split(',').next().unwrap();
+        let drawn = page
+            .wait_for(
+                &format!(
+                    "vnetdUi.trace && vnetdUi.trace.from === '{from}' && vnetdUi.cy.edges('.trace').length > 0 && \
+                     [vnetdUi.cy.nodes('.trace').map(n => n.data('name')).sort(), \
+                      vnetdUi.cy.edges('.trace').map(e => [e.source().data('name'), e.target().data('name')])]"
+                ),
+                "the trace drawn",
+                PATIENCE,
+            )
+            .unwrap();
+        assert_eq!(drawn, json!([nodes, edges]), "{hash}");
+    }
 }

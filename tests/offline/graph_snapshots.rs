@@ -1,7 +1,8 @@
 //! `vnetd graph` on every example lab in `config/`, and on the golden
 //! topologies that draw what no example lab has (load balancers): the
 //! Mermaid and DOT pictures match the checked-in references in
-//! `tests/graph/`, the DOT is
+//! `tests/graph/` (and, for the labs in [`CYTOSCAPE_LABS`], the Cytoscape
+//! elements the live page draws), the DOT is
 //! accepted by the real Graphviz `dot`, and the Mermaid passes a structural
 //! check (there is no Mermaid renderer on the test machines).
 //!
@@ -28,6 +29,11 @@ fn manifest_dir() -> PathBuf {
 
 /// Golden topologies pictured beside the example labs.
 const GOLDEN_LABS: &[&str] = &["tests/golden/40-ilb-ha-ports.yaml"];
+
+/// Labs whose Cytoscape elements (the live page's picture) are kept as a
+/// reference too: the one with the Internet edge, whose nodes and edges
+/// the page puts rates on by their identifiers.
+const CYTOSCAPE_LABS: &[&str] = &["config/internet-edge.yaml"];
 
 /// Every `config/*.yaml`, sorted by name, then [`GOLDEN_LABS`].
 fn example_labs() -> Vec<PathBuf> {
@@ -68,7 +74,48 @@ fn pictures_match_the_references() {
                 insta::assert_snapshot!(name, picture(&lab, format));
             }
         }
+        for lab in CYTOSCAPE_LABS.iter().map(|lab| manifest_dir().join(lab)) {
+            let name = format!("{}.cytoscape.json", lab_name(&lab));
+            insta::assert_snapshot!(name, cytoscape_elements(&lab));
+        }
     });
+}
+
+/// The live page's picture of `lab`: its Cytoscape elements, one a line.
+fn cytoscape_elements(lab: &Path) -> String {
+    let loaded =
+        vnetd::plan::load_file(lab).unwrap_or_else(|e| panic!("{} refused: {e:?}", lab.display()));
+    let snapshot = Snapshot::compile(loaded.topology, 0);
+    let elements = vnetd::graph::cytoscape::elements(&vnetd::graph::Picture::of(&snapshot));
+    let lines: Vec<String> = elements.iter().map(|e| e.to_string()).collect();
+    lines.join("\n") + "\n"
+}
+
+/// Every lab's Cytoscape elements: identifiers unique, and every edge
+/// between two of its nodes (an edge to a missing node would be dropped by
+/// the page without a word).
+#[test]
+fn every_cytoscape_edge_joins_two_drawn_nodes() {
+    for lab in example_labs() {
+        let loaded = vnetd::plan::load_file(&lab).unwrap();
+        let snapshot = Snapshot::compile(loaded.topology, 0);
+        let elements = vnetd::graph::cytoscape::elements(&vnetd::graph::Picture::of(&snapshot));
+        let mut ids = HashSet::new();
+        let mut nodes = HashSet::new();
+        for e in &elements {
+            let id = e["data"]["id"].as_str().unwrap().to_string();
+            assert!(ids.insert(id.clone()), "{}: {id} twice", lab.display());
+            if e["group"] == "nodes" {
+                nodes.insert(id);
+            }
+        }
+        for e in elements.iter().filter(|e| e["group"] == "edges") {
+            for end in ["source", "target"] {
+                let node = e["data"][end].as_str().unwrap();
+                assert!(nodes.contains(node), "{}: {e} to no node", lab.display());
+            }
+        }
+    }
 }
 
 #[test]
@@ -186,7 +233,7 @@ fn every_mermaid_picture_is_well_formed() {
 
 #[test]
 fn the_mermaid_checker_rejects_broken_pictures() {
-    let good = "flowchart LR\n  subgraph a[\"A\"]\n    n1[\"one\"]\n    f1([\"fe\"])\n  end\n  a -->|\"x\"| n1\n  f1 ==>|\"y\"| n1\n";
+    let good = "flowchart LR\n  subgraph a[\"A\"]\n    n1[\"one\"]\n    f1([\"fe\"])\n  end\n  i1((\"net\"))\n  a -->|\"x\"| n1\n  f1 ==>|\"y\"| n1\n  i1 -.->|\"z\"| f1\n";
     assert_eq!(check_mermaid(good), Ok(()));
     let broken = [
         ("graph TD\n", "header"),
@@ -204,6 +251,7 @@ fn the_mermaid_checker_rejects_broken_pictures() {
         ("flowchart LR\n  spoke-1[\"one\"]\n", "identifier"),
         ("flowchart LR\n  n1[\"one\n", "quote"),
         ("flowchart LR\n  n1([\"one\"]\n", "quote"),
+        ("flowchart LR\n  n1((\"one\")\n", "quote"),
         ("flowchart LR\n  n1(one)\n", "unquoted"),
     ];
     for (text, why) in broken {
@@ -277,13 +325,14 @@ fn check_mermaid(text: &str) -> Result<(), String> {
 }
 
 /// Removes the quoted labels of a line (`["..."]`, `(["..."])`,
-/// `[["..."]]`, `{{"..."}}`, `[/"..."\]`, `|"..."|`),
+/// `(("..."))`, `[["..."]]`, `{{"..."}}`, `[/"..."\]`, `|"..."|`),
 /// leaving identifiers and arrows. A quote that does not open or close a
 /// label where a label may be is a raw quote inside a label.
 fn strip_labels(line: &str) -> Result<String, String> {
     // A stadium's and a subroutine's openers end like a rectangle's, so
     // they are tried first.
-    const OPENERS: [(&str, &str); 6] = [
+    const OPENERS: [(&str, &str); 7] = [
+        ("((\"", "\"))"),
         ("([\"", "\"])"),
         ("[[\"", "\"]]"),
         ("[\"", "\"]"),

@@ -58,6 +58,7 @@ async function loadGraph() {
   fillTraceFrom();
   S.shownNics = new Set();
   S.shownLinks = new Set();
+  S.shownNatGateways = new Set();
   S.staleNodes.clear();
   zeroFillRates();
   if (S.frame) applyFrame(S.frame);

@@ -1,8 +1,9 @@
 // The cytoscape graph: creates it, draws a generation's elements and its
-// legend, and shows the live events on it: rates on the NICs' labels and on
-// busy links (one batch per frame; labels out of view when they come into
-// view), and the state feed (peerings, BGP sessions with the gateway's
-// badge, load balancer backends whose probe is down).
+// legend, and shows the live events on it: rates on the NICs' (and the
+// Internet's, and NAT gateways') labels and on busy links (one batch per
+// frame; labels out of view when they come into view), and the state feed
+// (peerings, BGP sessions with the gateway's badge, load balancer backends
+// whose probe is down).
 
 import { ui, S, $, NAMED_KINDS, MIN_FONT_PX } from './state.js';
 import { el, zeroRate, rateLine } from './util.js';
@@ -63,6 +64,8 @@ export function fitGraph() {
 function indexNames(cy) {
   S.byName.clear();
   S.names = [];
+  S.natGateways.clear();
+  cy.nodes('[kind = "nat_gateway"]').forEach((n) => S.natGateways.set(n.data('name'), n));
   cy.nodes().forEach((n) => {
     const name = n.data('name');
     if (!name || S.byName.has(name)) return;
@@ -74,7 +77,8 @@ function indexNames(cy) {
 const LEGEND = [
   ['nic', 'NIC'], ['appliance', 'appliance (NVA)'], ['gateway', 'gateway'], ['frontend', 'LB frontend'],
   ['firewall', 'Azure Firewall'], ['route_server', 'Route Server'], ['circuit', 'ExpressRoute circuit'],
-  ['site_node', 'on-premises node'], ['unreachable', 'unreachable next hop'],
+  ['site_node', 'on-premises node'], ['internet', 'Internet'], ['nat_gateway', 'NAT gateway'],
+  ['unreachable', 'unreachable next hop'],
 ];
 
 function renderLegend(tree) {
@@ -85,6 +89,8 @@ function renderLegend(tree) {
   if (edgeKinds.has('appliance_route')) items.push(el('li', { class: 'ln ln-route' }, 'route to appliance'));
   if (edgeKinds.has('connection')) items.push(el('li', { class: 'ln ln-connection' }, 'connection (red: down)'));
   if (edgeKinds.has('load_balancing')) items.push(el('li', { class: 'ln ln-lb' }, 'load balancing'));
+  if (edgeKinds.has('egress')) items.push(el('li', { class: 'ln ln-egress' }, 'way out to the Internet'));
+  if (edgeKinds.has('ingress')) items.push(el('li', { class: 'ln ln-ingress' }, 'in from the Internet'));
   items.push(el('li', { class: 'ln ln-busy' }, 'traffic'), el('li', { class: 'ln ln-trace' }, 'trace'));
   $('legend').replaceChildren(...items);
 }
@@ -101,12 +107,13 @@ export function zeroFillRates() {
 /** Keeps the frame in the hook; draws it now, or when the page is shown again. */
 export function onRates(frame) {
   const nics = frame.nics || {};
-  ui.history.push({ seq: frame.seq, interval_ms: frame.interval_ms, nics });
+  frame.links = frame.links || {};
+  frame.nat_gateways = frame.nat_gateways || {};
+  ui.history.push({ seq: frame.seq, interval_ms: frame.interval_ms, nics, links: frame.links, nat_gateways: frame.nat_gateways });
   if (ui.history.length > HISTORY) ui.history.shift();
   for (const name of S.frameNics) if (!(name in nics)) ui.rates[name] = zeroRate();
   for (const name of Object.keys(nics)) ui.rates[name] = Object.assign(zeroRate(), nics[name]);
   frame.nics = nics;
-  frame.links = frame.links || {};
   S.frame = frame;
   S.frameNics = new Set(Object.keys(nics));
   ui.seq = frame.seq;
@@ -172,13 +179,15 @@ function scheduleStaleRefresh() {
   if (!S.staleTimer) S.staleTimer = setTimeout(refreshStaleNodes, 150);
 }
 
-/** Applies one frame in one batch: only NICs and links in it or just gone idle. */
+/** Applies one frame in one batch: only NICs, NAT gateways and links in it or just gone idle. */
 export function applyFrame(frame) {
   const cy = ui.cy;
   const nics = new Set(Object.keys(frame.nics));
   const links = new Set(Object.keys(frame.links));
+  const nats = new Set(Object.keys(frame.nat_gateways || {}));
   const touchedNics = [...nics, ...[...S.shownNics].filter((n) => !nics.has(n))];
   const touchedLinks = [...links, ...[...S.shownLinks].filter((l) => !links.has(l))];
+  const touchedNats = [...nats, ...[...S.shownNatGateways].filter((n) => !nats.has(n))];
   const view = { extent: cy.extent(), zoom: cy.zoom() };
   cy.batch(() => {
     for (const name of touchedNics) {
@@ -188,9 +197,16 @@ export function applyFrame(frame) {
       else S.staleNodes.add(name); // written when it comes into view
     }
     for (const id of touchedLinks) updateLink(cy.getElementById(id), frame.links[id]);
+    // A few nodes: written whether in view or not.
+    for (const name of touchedNats) {
+      const node = S.natGateways.get(name);
+      const text = node && nodeDisplay(node, (frame.nat_gateways || {})[name]);
+      if (node && node.data('display') !== text) node.data('display', text);
+    }
   });
   S.shownNics = nics;
   S.shownLinks = links;
+  S.shownNatGateways = nats;
   S.framePending = false;
   updateRows(touchedNics);
 }

@@ -301,11 +301,12 @@ export function toElements(tree, positions) {
 }
 
 /**
- * Edge labels sit beside their line, not on it: routes above, peerings and
- * the rest below, so the labels of two edges through one gap do not meet.
+ * Edge labels sit beside their line, not on it: routes (and the ways in
+ * from the Internet) above, peerings and the rest below, so the labels of
+ * two edges through one gap do not meet.
  */
 function labelMargin(e) {
   const lines = String(e.label || '').split('\n').length;
   const off = (lines * L.edgeLine) / 2 + 10;
-  return e.kind === 'appliance_route' || e.kind === 'load_balancing' ? -off : off;
+  return ['appliance_route', 'load_balancing', 'ingress'].includes(e.kind) ? -off : off;
 }

@@ -8,7 +8,7 @@ export const ui = (window.vnetdUi = {
   host: null,
   seq: 0,
   rates: {},
-  history: [], // the last HISTORY (graph.js) rates frames as received: {seq, interval_ms, nics}
+  history: [], // the last HISTORY (graph.js) rates frames as received: {seq, interval_ms, nics, links, nat_gateways}
   drops: [],
   trace: null,
   state: null,
@@ -26,6 +26,8 @@ export const S = {
   frameNics: new Set(), // NICs non-zero in the latest frame received
   shownNics: new Set(), // NICs non-zero in the frame last drawn
   shownLinks: new Set(), // links busy in the frame last drawn
+  natGateways: new Map(), // NAT gateway name -> its node (a NIC may have the same name)
+  shownNatGateways: new Set(), // NAT gateways busy in the frame last drawn
   framePending: false, // a frame arrived that is not drawn yet
   staleNodes: new Set(), // NICs whose label lags the rates (were out of view)
   staleTimer: 0,
@@ -51,7 +53,7 @@ export const S = {
 };
 
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
-export const NAMED_KINDS = new Set(['nic', 'appliance', 'gateway', 'site_node']); // have ports: rates, flows, captures
+export const NAMED_KINDS = new Set(['nic', 'appliance', 'gateway', 'site_node', 'internet']); // have ports: rates, flows, captures
 export const MIN_FONT_PX = 7; // labels smaller than this on screen are not drawn
 
 export const $ = (id) => document.getElementById(id);

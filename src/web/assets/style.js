@@ -1,4 +1,5 @@
-// The cytoscape style sheet: shape and colour of each node and edge kind,
+// The cytoscape style sheet: shape and colour of each node and edge kind
+// (the Internet an ellipse, its ways out solid and ways in dashed),
 // and of the classes the page sets (busy, trace, trace-at, picked,
 // probe-down, bgp-down, show-label).
 
@@ -59,6 +60,8 @@ export function graphStyle() {
     kindNode('route_server', { shape: 'round-hexagon', 'background-color': '#e0f0f6', 'border-color': '#1f7a99' }),
     kindNode('circuit', { shape: 'barrel', 'background-color': '#f1e6f8', 'border-color': '#8e44ad' }),
     kindNode('site_node', { 'background-color': '#eceff1', 'border-color': '#5f6b76' }),
+    kindNode('internet', { shape: 'ellipse', 'background-color': '#e3eefa', 'border-color': '#2b6cb0', 'border-width': 3 }),
+    kindNode('nat_gateway', { 'background-color': '#dcf3ef', 'border-color': '#0f766e' }),
     kindNode('unreachable', {
       shape: 'round-octagon', 'background-color': '#fff3c4', 'border-color': '#d4a000',
       'border-style': 'dashed', color: '#6b4f00',
@@ -97,6 +100,11 @@ export function graphStyle() {
       },
     },
     { selector: 'edge[kind = "load_balancing"].show-label', style: { label: 'data(display)' } },
+    {
+      selector: 'edge[kind = "egress"], edge[kind = "ingress"]',
+      style: { 'line-color': '#2b6cb0', 'target-arrow-color': '#2b6cb0', 'target-arrow-shape': 'triangle', color: '#1d4e80' },
+    },
+    { selector: 'edge[kind = "ingress"]', style: { 'line-style': 'dashed', 'line-dash-pattern': [6, 4] } },
     { selector: 'edge.busy', style: { width: 'data(rw)', 'line-color': 'data(rc)', 'target-arrow-color': 'data(rc)' } },
     {
       selector: 'edge.trace',

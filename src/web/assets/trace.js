@@ -10,7 +10,7 @@ import { fitGraph } from './graph.js';
 import { showTab } from './panels.js';
 import { writeHash } from './url.js';
 
-const TRACE_FROM_KINDS = new Set(['nic', 'appliance', 'site_node']);
+const TRACE_FROM_KINDS = new Set(['nic', 'appliance', 'site_node', 'internet']);
 
 // ---- Form and request --------------------------------------------------
 
@@ -74,14 +74,16 @@ export async function runTrace(q, opts) {
 }
 
 /**
- * The answer with its path starting at the sending NIC: the trace engine
- * lists the names crossed after the source; the page draws (and the
- * hook's path lists) the source too.
+ * The answer with its path starting at the sending NIC and, for a packet
+ * that left for the Internet, ending there: the trace engine lists the
+ * ports crossed after the source, and names the Internet only as where
+ * it was delivered; the page draws (and the hook's path lists) both.
  */
 function withSource(t) {
-  const path = Array.isArray(t.path) ? t.path : [];
-  if (!t.from || path[0] === t.from) return t;
-  return Object.assign({}, t, { path: [t.from, ...path] });
+  let path = Array.isArray(t.path) ? t.path : [];
+  if (t.from && path[0] !== t.from) path = [t.from, ...path];
+  if (t.delivered_to === 'internet' && path[path.length - 1] !== 'internet') path = [...path, 'internet'];
+  return path === t.path ? t : Object.assign({}, t, { path });
 }
 
 export function clearTrace() {

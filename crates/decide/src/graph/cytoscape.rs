@@ -2,10 +2,11 @@
 //! page of a running lab: VNets, subnets and sites are compound nodes
 //! holding what sits in them, and every node and edge keeps the identifier
 //! the other renderers use, so rates, drops and traces can be put on them.
-//! The page lays the elements out itself.
+//! The ways to the Internet are edges of kind `egress`, those from it
+//! `ingress`. The page lays the elements out itself.
 
 use super::model::{unreachable_id, PeeringState, Picture};
-use super::parts::NicNode;
+use super::parts::{InternetPart, NicNode};
 use serde_json::{json, Value};
 
 /// The edge identifiers the picture's edges get here, by kind and
@@ -16,6 +17,10 @@ pub fn peering_edge_id(index: usize) -> String {
 
 pub fn appliance_route_edge_id(index: usize) -> String {
     format!("route_{index}")
+}
+
+pub fn internet_edge_id(index: usize) -> String {
+    format!("internet_{index}")
 }
 
 fn node(id: &str, parent: Option<&str>, kind: &str, label: &[String]) -> Value {
@@ -29,6 +34,11 @@ fn node(id: &str, parent: Option<&str>, kind: &str, label: &[String]) -> Value {
 fn member(n: &NicNode, parent: &str, in_site: bool) -> Value {
     // The first kind that holds, in this order.
     let kinds = [
+        (n.internet_edge == Some(InternetPart::Internet), "internet"),
+        (
+            n.internet_edge == Some(InternetPart::NatGateway),
+            "nat_gateway",
+        ),
         (in_site, "site_node"),
         (n.gateway, "gateway"),
         (n.frontend, "frontend"),
@@ -105,6 +115,15 @@ pub fn elements(picture: &Picture) -> Vec<Value> {
     for (i, l) in picture.load_balancing.iter().enumerate() {
         let id = format!("balancing_{i}");
         out.push(edge(id, &l.from_id, &l.to_id, "load_balancing", &l.label));
+    }
+    for (i, e) in picture.internet.iter().enumerate() {
+        let kind = if e.link.inbound() {
+            "ingress"
+        } else {
+            "egress"
+        };
+        let id = internet_edge_id(i);
+        out.push(edge(id, &e.from_id, &e.to_id, kind, &e.label));
     }
     out
 }

@@ -3,7 +3,8 @@
 
 use super::model::*;
 use super::{
-    escaped, quoted_label, FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL,
+    escaped, quoted_label, FRONTEND_FILL, INTERNET, INTERNET_FILL, LOAD_BALANCING, NAT_GATEWAY,
+    NAT_GATEWAY_FILL, ROUTE_SERVER, ROUTE_SERVER_FILL,
 };
 use std::fmt::Write;
 
@@ -107,17 +108,44 @@ pub(super) fn dot(picture: &Picture) -> String {
             dot_label(label)
         );
     }
+    // The ways to the Internet (solid) and from it (dashed); a subnet's
+    // way to its NAT gateway starts at the subnet's border.
+    for edge in &picture.internet {
+        let (from, to) = (&edge.from_id, &edge.to_id);
+        let style = match edge.link {
+            InternetLink::NatSubnet { .. } => format!(", ltail=cluster_{from}"),
+            link if link.inbound() => ", style=dashed".to_string(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {from} -> {to} [label={}, color=\"{INTERNET}\"{style}];",
+            dot_label(&edge.label)
+        );
+    }
     out.push_str("}\n");
     out
 }
 
 /// One node: NVAs (and site routers) as filled hexagons, gateways as
 /// trapezia, load balancer frontends as filled ovals, ExpressRoute
-/// circuits as double octagons, Route Servers as filled boxes, ordinary
-/// NICs as boxes.
+/// circuits as double octagons, the Internet as a filled ellipse, Route
+/// Servers and NAT gateways as filled boxes, ordinary NICs as boxes.
 pub(super) fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
     let label = dot_label(&node.label);
-    if node.circuit {
+    if node.internet_edge == Some(InternetPart::Internet) {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, shape=ellipse, style=filled, penwidth=2, color=\"{INTERNET}\", fillcolor=\"{INTERNET_FILL}\"];",
+            node.id
+        );
+    } else if node.internet_edge == Some(InternetPart::NatGateway) {
+        let _ = writeln!(
+            out,
+            "{indent}{} [label={label}, style=\"rounded,filled\", color=\"{NAT_GATEWAY}\", fillcolor=\"{NAT_GATEWAY_FILL}\"];",
+            node.id
+        );
+    } else if node.circuit {
         let _ = writeln!(
             out,
             "{indent}{} [label={label}, shape=doubleoctagon, color=\"#1f5fa8\"];",

@@ -3,7 +3,8 @@
 
 use super::model::*;
 use super::{
-    escaped, quoted_label, FRONTEND_FILL, LOAD_BALANCING, ROUTE_SERVER, ROUTE_SERVER_FILL,
+    escaped, quoted_label, FRONTEND_FILL, INTERNET, INTERNET_FILL, LOAD_BALANCING, NAT_GATEWAY,
+    NAT_GATEWAY_FILL, ROUTE_SERVER, ROUTE_SERVER_FILL,
 };
 use std::fmt::Write;
 
@@ -27,10 +28,13 @@ pub(super) fn mermaid_label(lines: &[String]) -> String {
 
 /// One node: NVAs (and site routers) as hexagons, gateways as trapezia,
 /// load balancer frontends as stadiums, ExpressRoute circuits as
-/// subroutines (a box with double sides), ordinary NICs and Route Servers
-/// (coloured by their class) as rectangles.
+/// subroutines (a box with double sides), the Internet as a circle,
+/// ordinary NICs, Route Servers and NAT gateways (coloured by their class)
+/// as rectangles.
 pub(super) fn mermaid_node(out: &mut String, indent: &str, node: &NicNode, label: &str) {
-    if node.circuit {
+    if node.internet_edge == Some(InternetPart::Internet) {
+        let _ = writeln!(out, "{indent}{}(({label}))", node.id);
+    } else if node.circuit {
         let _ = writeln!(out, "{indent}{}[[{label}]]", node.id);
     } else if node.frontend {
         let _ = writeln!(out, "{indent}{}([{label}])", node.id);
@@ -84,13 +88,18 @@ pub(super) fn mermaid(picture: &Picture) -> String {
         };
         let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&edge.label));
     }
-    // Appliance routes, gateway connections and load balancing, each
-    // with its own arrow.
+    // Appliance routes, gateway connections, load balancing and the ways
+    // to (solid) and from (dotted) the Internet, each with its own arrow.
+    let internet_arrow = |e: &InternetEdge| if e.link.inbound() { "-.->" } else { "-->" };
     let edges = (picture.appliance_routes.iter())
         .map(|e| (&e.from_id, "-->", e.label(), &e.to_id))
         .chain((picture.connections.iter()).map(|e| (&e.from_id, "===", e.label.clone(), &e.to_id)))
         .chain(
             (picture.load_balancing.iter()).map(|e| (&e.from_id, "==>", e.label.clone(), &e.to_id)),
+        )
+        .chain(
+            (picture.internet.iter())
+                .map(|e| (&e.from_id, internet_arrow(e), e.label.clone(), &e.to_id)),
         );
     for (from, arrow, label, to) in edges {
         let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&label));
@@ -102,6 +111,7 @@ pub(super) fn mermaid(picture: &Picture) -> String {
             .flat_map(|v| v.subnets.iter())
             .flat_map(|s| s.nics.iter())
             .chain(picture.sites.iter().flat_map(|s| s.nodes.iter()))
+            .chain(picture.outside.iter())
     };
     let ids = |is: fn(&NicNode) -> bool| -> Vec<String> {
         nodes().filter(|n| is(n)).map(|n| n.id.clone()).collect()
@@ -122,6 +132,16 @@ pub(super) fn mermaid(picture: &Picture) -> String {
             "routeServer",
             format!("fill:{ROUTE_SERVER_FILL},stroke:{ROUTE_SERVER}"),
             ids(|n| n.route_server),
+        ),
+        (
+            "internet",
+            format!("fill:{INTERNET_FILL},stroke:{INTERNET},stroke-width:2px"),
+            ids(|n| n.internet_edge == Some(InternetPart::Internet)),
+        ),
+        (
+            "natGateway",
+            format!("fill:{NAT_GATEWAY_FILL},stroke:{NAT_GATEWAY}"),
+            ids(|n| n.internet_edge == Some(InternetPart::NatGateway)),
         ),
         (
             "unreachable",

@@ -20,7 +20,15 @@
 //! Server is drawn in its RouteServerSubnet (instance addresses, ASN), with
 //! a bold edge for each BGP session to an appliance NIC (the peer's AS and
 //! what the appliance announces) and, with branch-to-branch traffic on, to
-//! each gateway of its VNet. The probers' ports vnetd adds are not drawn.
+//! each gateway of its VNet. The Internet, when the lab has one, is a node
+//! outside every VNet with its servers; each NAT gateway is a node (SKU,
+//! idle timeout, public addresses) the subnets it serves lead to, with its
+//! way to the Internet; a NIC's or a firewall's public IP and a subnet's
+//! default outbound access are lines of their labels, and a sender that
+//! leaves by its own address (Azure's precedence, as forwarding follows
+//! it) has an edge to the Internet labelled with the method and the
+//! address; each firewall DNAT rule is an edge from the Internet to the
+//! firewall. The probers' ports vnetd adds are not drawn.
 //!
 //! The facts are gathered once into a format-neutral [`Picture`]; the
 //! renderers (Mermaid, DOT, and the Cytoscape.js elements the live page
@@ -33,6 +41,7 @@
 
 pub mod cytoscape;
 mod dot;
+mod internet;
 mod mermaid;
 mod model;
 mod names;
@@ -42,8 +51,9 @@ mod route_servers;
 pub use dot::dot_escape;
 pub use mermaid::mermaid_escape;
 pub use model::{
-    sanitise, ApplianceHop, ApplianceRouteEdge, ConnectionEdge, LoadBalancingEdge, NicNode,
-    PeeringEdge, PeeringState, Picture, SiteBox, SubnetBox, VnetBox,
+    sanitise, ApplianceHop, ApplianceRouteEdge, ConnectionEdge, InternetEdge, InternetLink,
+    InternetPart, LoadBalancingEdge, NicNode, PeeringEdge, PeeringState, Picture, SiteBox,
+    SubnetBox, VnetBox, INTERNET_ID,
 };
 
 use crate::snapshot::Snapshot;
@@ -57,6 +67,13 @@ const FRONTEND_FILL: &str = "#d9f2e3";
 /// The outline and fill of a Route Server's node.
 const ROUTE_SERVER: &str = "#6b46c1";
 const ROUTE_SERVER_FILL: &str = "#e9e1fb";
+/// The colour of the ways to and from the Internet, and the outline and
+/// fill of the Internet's node.
+const INTERNET: &str = "#2b6cb0";
+const INTERNET_FILL: &str = "#e3eefa";
+/// The outline and fill of a NAT gateway's node.
+const NAT_GATEWAY: &str = "#0f766e";
+const NAT_GATEWAY_FILL: &str = "#dcf3ef";
 
 /// `text` on one line (a line break becomes a space), each character
 /// `escapes` names replaced by its escape: how both languages protect

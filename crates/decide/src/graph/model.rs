@@ -1,12 +1,15 @@
 //! The format-neutral [`Picture`]: the facts `vnetd graph` draws (VNets,
 //! subnets, NICs, gateways, Route Servers, sites, ExpressRoute circuits,
 //! load balancers, peerings, appliance routes, BGP sessions, Private
-//! Endpoints, resolvers, Private DNS zones and rulesets), gathered once
-//! from the snapshot, and the identifiers both languages use for them.
+//! Endpoints, resolvers, Private DNS zones and rulesets, the Internet and
+//! its NAT gateways, public addresses and DNAT rules), gathered once from
+//! the snapshot, and the identifiers both languages use for them.
 
-pub(super) use super::parts::vnet_id;
+use super::internet::{default_outbound_line, internet_edges, internet_nodes, public_line};
+pub use super::internet::{InternetEdge, InternetLink, INTERNET_ID};
+pub(super) use super::parts::{firewall_id, subnet_id, vnet_id};
 use super::parts::{gateway_id, join, nic_id};
-pub use super::parts::{sanitise, ConnectionEdge, NicNode};
+pub use super::parts::{sanitise, ConnectionEdge, InternetPart, NicNode};
 use super::route_servers::{route_server_edges, route_server_nodes};
 use crate::policy::routes::RouteSource;
 use crate::snapshot::{RouteTarget, Snapshot};
@@ -27,10 +30,13 @@ pub struct Picture {
     /// What is drawn apart from every VNet and site: ExpressRoute
     /// circuits, where they meet Microsoft's edge (between a site's router
     /// and the gateways connected to the circuit), then Private DNS zones
-    /// and forwarding rulesets.
+    /// and forwarding rulesets, then the Internet and the NAT gateways.
     pub outside: Vec<NicNode>,
     pub connections: Vec<ConnectionEdge>,
     pub load_balancing: Vec<LoadBalancingEdge>,
+    /// The ways to and from the Internet: NAT gateways' subnets and their
+    /// way out, senders leaving by their own address, DNAT rules.
+    pub internet: Vec<InternetEdge>,
 }
 
 /// One rule of a load balancer reaching one backend: from the frontend's
@@ -139,6 +145,7 @@ impl Picture {
             outside: circuit_nodes(topo)
                 .into_iter()
                 .chain(super::names::name_nodes(topo))
+                .chain(internet_nodes(snapshot))
                 .collect(),
             connections: connection_edges(topo)
                 .into_iter()
@@ -146,6 +153,7 @@ impl Picture {
                 .chain(super::names::name_edges(topo))
                 .collect(),
             load_balancing: load_balancing_edges(topo),
+            internet: internet_edges(snapshot),
         }
     }
 
@@ -162,15 +170,6 @@ impl Picture {
         }
         hops
     }
-}
-
-pub(super) fn subnet_id(topo: &Topology, r: SubnetRef) -> String {
-    let name = topo
-        .vnets
-        .get(r.vnet)
-        .and_then(|v| v.subnets.get(r.subnet))
-        .map_or("", |s| s.name.as_str());
-    format!("subnet_{}_{}_{}", r.vnet, r.subnet, sanitise(name))
 }
 
 pub(super) fn unreachable_id(ip: IpAddr) -> String {
@@ -228,6 +227,7 @@ pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
                     if let Some(rt) = subnet.route_table.and_then(|i| topo.route_tables.get(i)) {
                         label.push(format!("route table {}", rt.name));
                     }
+                    label.extend(default_outbound_line(topo, r));
                     let mut nics = nic_nodes(topo, r);
                     nics.extend(gateway_nodes(topo, r));
                     nics.extend(frontend_nodes(topo, r));
@@ -252,6 +252,8 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
         .map(|(i, nic)| {
             let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
             let mut label = vec![format!("NIC {}", nic.name), join(&addresses)];
+            let public: Vec<IpAddr> = topo.edge.nic_public_address(i).into_iter().collect();
+            label.extend(public_line(&public));
             if let Some(egress) = crate::policy::shaping::vm_egress(topo, i) {
                 let (vm, mbps) = (&topo.virtual_machines[egress.vm], egress.mbps);
                 label.push(format!("VM {} ({}, {mbps} Mbps out)", vm.name, vm.size));
@@ -289,6 +291,7 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 circuit: false,
                 route_server: false,
                 firewall: false,
+                internet_edge: None,
             }
         })
         .collect()
@@ -337,13 +340,10 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 circuit: false,
                 route_server: false,
                 firewall: false,
+                internet_edge: None,
             }
         })
         .collect()
-}
-
-pub(super) fn firewall_id(topo: &Topology, f: FirewallIdx) -> String {
-    format!("firewall_{f}_{}", sanitise(&topo.firewalls[f].name))
 }
 
 /// The Azure Firewall that lives in `subnet` (an AzureFirewallSubnet),
@@ -356,8 +356,13 @@ pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
             let mut label = vec![
                 format!("Azure Firewall {}", fw.name),
                 fw.private_ip.to_string(),
-                format!("{}, {} Mbps", fw.sku.as_str(), fw.sku.throughput_mbps()),
             ];
+            label.extend(public_line(&topo.edge.firewall_addresses(f)));
+            label.push(format!(
+                "{}, {} Mbps",
+                fw.sku.as_str(),
+                fw.sku.throughput_mbps()
+            ));
             if let Some(p) = fw.policy {
                 label.push(format!("policy {}", topo.firewall_policies[p].name));
             }
@@ -371,6 +376,7 @@ pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 circuit: false,
                 route_server: false,
                 firewall: true,
+                internet_edge: None,
             }
         })
         .collect()
@@ -397,6 +403,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 circuit: false,
                 route_server: false,
                 firewall: false,
+                internet_edge: None,
             });
         }
     }
@@ -463,6 +470,7 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                         circuit: false,
                         route_server: false,
                         firewall: false,
+                        internet_edge: None,
                     }
                 })
                 .collect();
@@ -476,6 +484,7 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                 circuit: false,
                 route_server: false,
                 firewall: false,
+                internet_edge: None,
             }));
             let label = match cloud {
                 Some(cloud) => {
@@ -539,6 +548,7 @@ pub(super) fn circuit_nodes(topo: &Topology) -> Vec<NicNode> {
             circuit: true,
             route_server: false,
             firewall: false,
+            internet_edge: None,
         })
         .collect()
 }

@@ -17,6 +17,7 @@ fn node(id: String, name: String, label: Vec<String>) -> NicNode {
         circuit: false,
         route_server: false,
         firewall: false,
+        internet_edge: None,
     }
 }
 

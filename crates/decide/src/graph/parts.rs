@@ -1,8 +1,8 @@
 //! The pieces of the [`Picture`](super::Picture) that more than one of
 //! its builders make: a node, a connection edge, and the identifiers of
-//! NICs and gateways.
+//! NICs, gateways, firewalls, VNets and subnets.
 
-use crate::topology::{GatewayIdx, NicIdx, Topology, VnetIdx};
+use crate::topology::{FirewallIdx, GatewayIdx, NicIdx, SubnetRef, Topology, VnetIdx};
 
 /// A link between two nodes of different places: a gateway connection
 /// (from the gateway's node to a site's router, a circuit's node or the
@@ -22,7 +22,8 @@ pub struct NicNode {
     pub id: String,
     /// The name of what it stands for: the NIC's (its port's), the
     /// gateway's, the firewall's, `LB/FRONTEND`, the site router's
-    /// namespace, the site host's, the circuit's or the Route Server's.
+    /// namespace, the site host's, the circuit's, the Route Server's, the
+    /// NAT gateway's, or `internet` (the Internet's port).
     pub name: String,
     pub label: Vec<String>,
     /// IP forwarding is on: the NIC stands for a network virtual appliance.
@@ -38,6 +39,17 @@ pub struct NicNode {
     pub route_server: bool,
     /// An Azure Firewall (also an appliance: routes lead to it).
     pub firewall: bool,
+    /// The Internet or a NAT gateway, drawn apart from every VNet.
+    pub internet_edge: Option<InternetPart>,
+}
+
+/// What stands at the Internet edge of the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternetPart {
+    /// The emulated Internet, with its servers.
+    Internet,
+    /// A NAT gateway, between the subnets it serves and the Internet.
+    NatGateway,
 }
 
 /// Replaces every character that is not an ASCII letter or digit with `_`,
@@ -69,4 +81,18 @@ pub(super) fn gateway_id(topo: &Topology, g: GatewayIdx) -> String {
 pub(super) fn vnet_id(topo: &Topology, vnet: VnetIdx) -> String {
     let name = topo.vnets.get(vnet).map_or("", |v| v.name.as_str());
     format!("vnet_{vnet}_{}", sanitise(name))
+}
+
+/// The id of a subnet's box.
+pub(super) fn subnet_id(topo: &Topology, r: SubnetRef) -> String {
+    let name = topo
+        .vnets
+        .get(r.vnet)
+        .and_then(|v| v.subnets.get(r.subnet))
+        .map_or("", |s| s.name.as_str());
+    format!("subnet_{}_{}_{}", r.vnet, r.subnet, sanitise(name))
+}
+
+pub(super) fn firewall_id(topo: &Topology, f: FirewallIdx) -> String {
+    format!("firewall_{f}_{}", sanitise(&topo.firewalls[f].name))
 }

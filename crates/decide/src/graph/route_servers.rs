@@ -35,6 +35,7 @@ pub(super) fn route_server_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicN
                 circuit: false,
                 route_server: true,
                 firewall: false,
+                internet_edge: None,
             }
         })
         .collect()

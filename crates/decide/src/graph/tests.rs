@@ -493,3 +493,168 @@ fn cytoscape_elements_hold_every_node_of_the_picture() {
     );
     assert!(edges[..2].iter().all(|e| e["state"] == "connected"));
 }
+
+/// The Internet edge in Azure's precedence: a NAT gateway before a NIC's
+/// own public IP (which then only takes what comes in), a user route
+/// before every way out, default outbound access last; a lab without any
+/// of it draws no Internet.
+#[test]
+fn the_internet_edge_follows_azures_precedence() {
+    let text = "
+internet:
+  servers:
+    - {name: echo, address: 203.0.113.10, ports: [80, 443]}
+public_ip_addresses:
+  - {name: nat-pip, ip_address: 198.51.100.10}
+  - {name: web-pip, ip_address: 198.51.100.30}
+  - {name: nva-pip, ip_address: 198.51.100.40}
+public_ip_prefixes:
+  - {name: nat-prefix, ip_prefix: 198.51.100.16/30}
+nat_gateways:
+  - {name: app-nat, sku_name: StandardV2, public_ip_addresses: [nat-pip], public_ip_prefixes: [nat-prefix], subnets: [hub/app, hub/routed]}
+vnets:
+  - name: hub
+    address_space: [10.0.0.0/16]
+    location: westeurope
+    subnets:
+      - {name: app, address_prefixes: [10.0.1.0/24]}
+      - {name: routed, address_prefixes: [10.0.2.0/24], route_table: to-nva}
+      - {name: legacy, address_prefixes: [10.0.3.0/24], default_outbound_access: true, route_table: to-nva}
+      - {name: nva, address_prefixes: [10.0.4.0/24]}
+      - {name: open, address_prefixes: [10.0.5.0/24], default_outbound_access: true}
+network_interfaces:
+  - {name: web, subnet: hub/app, private_ip_address: 10.0.1.4, public_ip_address: web-pip}
+  - {name: batch, subnet: hub/routed, private_ip_address: 10.0.2.4}
+  - {name: old, subnet: hub/legacy, private_ip_address: 10.0.3.4}
+  - {name: nva1, subnet: hub/nva, private_ip_address: 10.0.4.4, ip_forwarding_enabled: true, public_ip_address: nva-pip}
+  - {name: open1, subnet: hub/open, private_ip_address: 10.0.5.4}
+route_tables:
+  - name: to-nva
+    routes:
+      - {name: out, address_prefix: 0.0.0.0/0, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.4.4}
+";
+    let p = picture_of("edge.yaml", text);
+    let internet = p.outside.iter().find(|n| n.id == INTERNET_ID);
+    let internet = internet.expect("the Internet's node");
+    assert_eq!(internet.name, "internet");
+    assert_eq!(internet.internet_edge, Some(InternetPart::Internet));
+    assert_eq!(
+        internet.label,
+        ["Internet", "echo 203.0.113.10, ports 80, 443"]
+    );
+    let nat = p.outside.iter().find(|n| n.id == "nat_gateway_0_app_nat");
+    let nat = nat.expect("the NAT gateway's node");
+    assert_eq!(
+        nat.label,
+        [
+            "NAT gateway app-nat",
+            "StandardV2, idle 4 min",
+            "public 198.51.100.10, 198.51.100.16/30"
+        ]
+    );
+    let edges: Vec<(&str, &str, Vec<&str>)> = (p.internet.iter())
+        .map(|e| {
+            let label = e.label.iter().map(String::as_str).collect();
+            (e.from_id.as_str(), e.to_id.as_str(), label)
+        })
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            (
+                "subnet_0_0_app",
+                "nat_gateway_0_app_nat",
+                vec!["leaves by NatGateway"]
+            ),
+            (
+                "subnet_0_1_routed",
+                "nat_gateway_0_app_nat",
+                vec!["associated", "Internet routed to VirtualAppliance"]
+            ),
+            (
+                "nat_gateway_0_app_nat",
+                "internet",
+                vec!["outbound TCP, UDP, ICMP echo"]
+            ),
+            // The NAT gateway takes web's way out; its public IP still
+            // takes what comes in.
+            (
+                "internet",
+                "nic_0_web",
+                vec!["to public 198.51.100.30", "inbound only"]
+            ),
+            // old's default outbound access is never reached: its route
+            // sends the Internet to nva1.
+            (
+                "nic_3_nva1",
+                "internet",
+                vec!["leaves by PublicIp", "as 198.51.100.40"]
+            ),
+            (
+                "nic_4_open1",
+                "internet",
+                vec!["leaves by DefaultOutbound", "as 192.0.2.2"]
+            ),
+        ]
+    );
+    let inbound: Vec<bool> = p.internet.iter().map(|e| e.link.inbound()).collect();
+    assert_eq!(inbound, [false, false, false, true, false, false]);
+    let web = &p.vnets[0].subnets[0].nics[0];
+    assert_eq!(web.label, ["NIC web", "10.0.1.4", "public 198.51.100.30"]);
+    let legacy = &p.vnets[0].subnets[2];
+    assert_eq!(
+        legacy.label,
+        [
+            "subnet legacy",
+            "10.0.3.0/24",
+            "route table to-nva",
+            "default outbound access"
+        ]
+    );
+    let mermaid = mermaid(&p);
+    assert!(mermaid.contains("  internet((\"Internet<br/>echo 203.0.113.10, ports 80, 443\"))\n"));
+    assert!(mermaid
+        .contains("  internet -.->|\"to public 198.51.100.30<br/>inbound only\"| nic_0_web\n"));
+    assert!(mermaid.contains("  class nat_gateway_0_app_nat natGateway\n"));
+    let dot = dot(&p);
+    assert!(dot.contains(
+        "  subnet_0_0_app -> nat_gateway_0_app_nat [label=\"leaves by NatGateway\", color=\"#2b6cb0\", ltail=cluster_subnet_0_0_app];\n"
+    ));
+    assert!(dot.contains(
+        "  internet [label=\"Internet\\necho 203.0.113.10, ports 80, 443\", shape=ellipse"
+    ));
+    let elements = cytoscape::elements(&p);
+    let kinds: Vec<(&str, &str)> = (elements.iter())
+        .filter(|e| {
+            e["data"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("internet"))
+        })
+        .map(|e| {
+            (
+                e["data"]["id"].as_str().unwrap_or(""),
+                e["data"]["kind"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("internet", "internet"),
+            ("internet_0", "egress"),
+            ("internet_1", "egress"),
+            ("internet_2", "egress"),
+            ("internet_3", "ingress"),
+            ("internet_4", "egress"),
+            ("internet_5", "egress"),
+        ]
+    );
+
+    // Without public addresses, default outbound access or servers, no
+    // Internet is drawn.
+    let plain = picture(
+        "  - {name: hub-to-spoke-a, virtual_network: hub, remote_virtual_network: spoke-a}\n",
+    );
+    assert!(plain.internet.is_empty());
+    assert!(plain.outside.iter().all(|n| n.internet_edge.is_none()));
+}
