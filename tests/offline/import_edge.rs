@@ -46,6 +46,27 @@ fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
+/// The DNAT rules every source of the edge fixtures knows, to the
+/// firewall's public address `fw`.
+fn dnat_to_spoke(fw: IpAddr) -> [(String, IpAddr, u16, IpAddr, u16); 2] {
+    [
+        (
+            "inbound/dnat-to-spoke/https-to-app1".into(),
+            fw,
+            443,
+            ip("10.20.1.4"),
+            8443,
+        ),
+        (
+            "inbound/dnat-to-spoke/ssh-to-db1".into(),
+            fw,
+            2222,
+            ip("10.20.2.4"),
+            22,
+        ),
+    ]
+}
+
 /// (rule path, destination, port, translated address, port) of every DNAT
 /// rule, in Azure's order.
 fn dnat_rules(t: &vnetd::topology::Topology) -> Vec<(String, IpAddr, u16, IpAddr, u16)> {
@@ -103,28 +124,16 @@ fn the_state_imports_the_edge_azure_allocated() {
     assert_eq!(
         dnat_rules(&t),
         [
-            (
-                "inbound/dnat-to-spoke/https-to-app1".into(),
-                fw,
-                443,
-                ip("10.20.1.4"),
-                8443
-            ),
-            (
-                "inbound/dnat-to-spoke/ssh-to-db1".into(),
-                fw,
-                2222,
-                ip("10.20.2.4"),
-                22
-            ),
-            (
+            dnat_to_spoke(fw).to_vec(),
+            vec![(
                 "inbound/dnat-to-spoke/http-to-app2".into(),
                 fw,
                 8080,
                 ip("10.20.1.5"),
                 80
-            ),
+            )]
         ]
+        .concat()
     );
     let outbound: Vec<String> = e
         .default_outbound
@@ -171,25 +180,7 @@ fn the_configuration_leaves_what_azure_allocates_to_vnetd() {
     assert_eq!(pips, names.into_iter().zip(vnetds).collect::<Vec<_>>());
     assert!(t.edge.public_ip_prefixes.is_empty());
     let fw = vnetds[0];
-    assert_eq!(
-        dnat_rules(&t),
-        [
-            (
-                "inbound/dnat-to-spoke/https-to-app1".into(),
-                fw,
-                443,
-                ip("10.20.1.4"),
-                8443
-            ),
-            (
-                "inbound/dnat-to-spoke/ssh-to-db1".into(),
-                fw,
-                2222,
-                ip("10.20.2.4"),
-                22
-            ),
-        ]
-    );
+    assert_eq!(dnat_rules(&t), dnat_to_spoke(fw));
     assert!(
         text.contains(
             "              # main.tf:273: DNAT rule `http-to-app2` left out: `translated_address` \
