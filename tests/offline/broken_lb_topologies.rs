@@ -182,7 +182,7 @@ fn cases() -> Vec<Case> {
             expect: &[(
                 "sku: Basic",
                 "load_balancers[nva-ilb].sku: Basic load balancers were retired on 2025-09-30; \
-                 vnetd emulates internal Standard ones",
+                 vnetd emulates Standard ones",
             )],
         },
         Case {

@@ -74,7 +74,8 @@ fn the_ilb_lab_parses_to_the_expected_model() {
                 vnet: VnetIdx::new(0),
                 frontends: vec![Frontend {
                     name: "fe".into(),
-                    subnet: subnet(0, 0),
+                    subnet: Some(subnet(0, 0)),
+                    public_ip: None,
                     address: ip("10.0.1.100"),
                     line: at("{name: fe, subnet: hub/nva"),
                 }],
@@ -103,8 +104,10 @@ fn the_ilb_lab_parses_to_the_expected_model() {
                     distribution: LoadDistribution::Default,
                     floating_ip: false,
                     idle_timeout_minutes: 4,
+                    disable_outbound_snat: false,
                     line: at("{name: ha-ports"),
                 }],
+                outbound_rules: Vec::new(),
                 line: at("- name: nva-ilb"),
             },
             LoadBalancer {
@@ -112,7 +115,8 @@ fn the_ilb_lab_parses_to_the_expected_model() {
                 vnet: VnetIdx::new(0),
                 frontends: vec![Frontend {
                     name: "fe".into(),
-                    subnet: subnet(0, 1),
+                    subnet: Some(subnet(0, 1)),
+                    public_ip: None,
                     address: ip("10.0.2.100"),
                     line: at("{name: fe, subnet: hub/web"),
                 }],
@@ -141,8 +145,10 @@ fn the_ilb_lab_parses_to_the_expected_model() {
                     distribution: LoadDistribution::Default,
                     floating_ip: false,
                     idle_timeout_minutes: 4,
+                    disable_outbound_snat: false,
                     line: at("{name: http, frontend_ip_configuration"),
                 }],
+                outbound_rules: Vec::new(),
                 line: at("- name: web-ilb"),
             },
         ]

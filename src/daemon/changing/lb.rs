@@ -363,6 +363,7 @@ mod tests {
             distribution: LoadDistribution::Default,
             floating_ip: false,
             idle_timeout_minutes: 4,
+            disable_outbound_snat: false,
             line: 0,
         };
         topology.load_balancers.push(LoadBalancer {
@@ -370,7 +371,8 @@ mod tests {
             vnet,
             frontends: vec![Frontend {
                 name: "fe".into(),
-                subnet,
+                subnet: Some(subnet),
+                public_ip: None,
                 address: "10.0.1.100".parse().unwrap(),
                 line: 0,
             }],
@@ -393,6 +395,7 @@ mod tests {
                 rule("again", Some(0)),
                 rule("bare", None),
             ],
+            outbound_rules: Vec::new(),
             line: 0,
         });
         topology

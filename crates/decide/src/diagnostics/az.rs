@@ -51,11 +51,15 @@ pub struct NextHop {
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct EgressAnswer {
-    /// `NatGateway`, `PublicIp`, `DefaultOutbound`, or `None` (dropped).
+    /// `NatGateway`, `PublicIp`, `LoadBalancer`, `DefaultOutbound`, or
+    /// `None` (dropped).
     pub method: &'static str,
     /// The NAT gateway's name, for that method.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nat_gateway: Option<String>,
+    /// The load balancer's name, for `LoadBalancer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<String>,
     /// The public address the packet leaves with; empty for `None`.
     pub public_ip_address: String,
 }
@@ -75,10 +79,28 @@ pub fn egress_answer(snap: &Snapshot, nic: PortIdx, src: Option<IpAddr>) -> Egre
                 src.and_then(|s| nat_address(&tables.addresses, s)),
             )
         }
+        // A flow leaves with the first frontend address while the NIC has
+        // ports on it.
+        EgressHop::LoadBalancer { outbound, .. } => (
+            None,
+            snap.edge.outbound[outbound as usize]
+                .addresses
+                .first()
+                .copied(),
+        ),
+    };
+    let load_balancer = match hop {
+        EgressHop::LoadBalancer { outbound, .. } => {
+            let way = &snap.edge.outbound[outbound as usize];
+            let lb = &snap.topology.load_balancers[way.load_balancer];
+            Some(lb.name.clone())
+        }
+        _ => None,
     };
     EgressAnswer {
         method: hop.method(),
         nat_gateway,
+        load_balancer,
         public_ip_address: address.map(|a| a.to_string()).unwrap_or_default(),
     }
 }

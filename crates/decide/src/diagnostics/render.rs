@@ -169,9 +169,13 @@ pub(super) fn render_next_hop(
     let _ = writeln!(out, "  route table:     {table}");
     let _ = writeln!(out, "  matched prefix:  {prefix}");
     if let Some(egress) = &hop.egress {
-        let by = match (&egress.nat_gateway, egress.public_ip_address.as_str()) {
+        let through = egress
+            .nat_gateway
+            .as_ref()
+            .or(egress.load_balancer.as_ref());
+        let by = match (through, egress.public_ip_address.as_str()) {
             (_, "") => format!("{} (no way out: dropped)", egress.method),
-            (Some(gateway), address) => format!("{} {gateway}, as {address}", egress.method),
+            (Some(through), address) => format!("{} {through}, as {address}", egress.method),
             (None, address) => format!("{}, as {address}", egress.method),
         };
         let _ = writeln!(out, "  leaves by:       {by}");

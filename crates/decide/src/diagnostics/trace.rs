@@ -35,6 +35,7 @@ use crate::dataplane::{
 };
 use crate::net::PacketKey;
 use crate::plan::PortIdx;
+use crate::snapshot::edge::PublicTarget;
 use crate::snapshot::{RouteTarget, Snapshot};
 use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, SiteIdx};
 use etherparse::PacketBuilder;
@@ -396,6 +397,10 @@ struct Delivered {
     /// The destination a firewall's DNAT rule translated on the way: the
     /// reply leaves the firewall from it.
     dnat: Option<IpAddr>,
+    /// The public load balancer frontend (address and port) that
+    /// translated the packet from the Internet: the backend's reply leaves
+    /// with it as its source.
+    public_frontend: Option<(IpAddr, u16)>,
 }
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
@@ -416,6 +421,7 @@ fn walk<C: Conntrack>(
     let mut translated_by = None;
     let mut edge = None;
     let mut dnat = None;
+    let mut public_frontend = None;
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
@@ -446,6 +452,11 @@ fn walk<C: Conntrack>(
                 {
                     edge = Some((view.key.src, address));
                 }
+                if let (Some(PublicTarget::Frontend(_)), Rewrite::Destination { .. }) =
+                    (snap.edge.public.get(&view.key.dst), rewrite)
+                {
+                    public_frontend = Some((view.key.dst, view.flow_ports.1));
+                }
                 translate(&mut packet, rewrite, false).expect("a packet the trace built");
                 nic
             }
@@ -464,6 +475,7 @@ fn walk<C: Conntrack>(
             translated_by,
             edge,
             dnat,
+            public_frontend,
         };
         delivered.ports.push(received);
         if snap.nics[received].owns(dst) {
@@ -576,12 +588,27 @@ fn hop_details<C: Conntrack>(
         .or(entry_gateway)
         .map(|g| t.gateways[g].name.clone());
     let mut translated = None;
-    if let Ok(h) = step {
-        if let HopTo::Frontend {
+    // A frontend reached by the route, or from the Internet, a public one.
+    let reached = match step.as_ref().map(|h| h.to) {
+        Ok(HopTo::Frontend {
             frontend,
             addressed,
-        } = h.to
-        {
+        }) => Some((frontend, addressed)),
+        _ if snap.nics[ingress].internet => match snap.edge.public.get(&key.dst) {
+            // One whose rules carry the packet: the load balancer took it.
+            Some(&PublicTarget::Frontend(frontend))
+                if (snap.frontend(frontend))
+                    .rule_for(key.proto, key.dst_port)
+                    .is_some() =>
+            {
+                Some((frontend, true))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    {
+        if let Some((frontend, addressed)) = reached {
             let fe = snap.frontend(frontend);
             let lb = &t.load_balancers[fe.load_balancer];
             let rule = if addressed {

@@ -16,6 +16,7 @@
 //! the sender leaves by its public IP, and the subnet's edge to its NAT
 //! gateway says where the routes send it instead.
 
+use super::model::frontend_id;
 use super::parts::{firewall_id, join, nic_id, sanitise, subnet_id, InternetPart, NicNode};
 use crate::snapshot::edge::EgressHop;
 use crate::snapshot::{PortIdx, Snapshot};
@@ -147,6 +148,31 @@ pub(super) fn internet_nodes(snapshot: &Snapshot) -> Vec<NicNode> {
             InternetPart::NatGateway,
         ));
     }
+    // A public load balancer's frontends sit in no subnet: they are drawn
+    // beside the Internet, and lead to their pools as internal ones do.
+    for (l, lb) in topo.load_balancers.iter_enumerated() {
+        for (f, frontend) in lb.frontends.iter().enumerate() {
+            if !frontend.is_public() {
+                continue;
+            }
+            nodes.push(NicNode {
+                id: frontend_id(topo, l, f),
+                name: format!("{}/{}", lb.name, frontend.name),
+                label: vec![
+                    format!("public load balancer {} / {}", lb.name, frontend.name),
+                    frontend.address.to_string(),
+                ],
+                frontend: true,
+                internet_edge: None,
+                ..node(
+                    String::new(),
+                    String::new(),
+                    Vec::new(),
+                    InternetPart::Internet,
+                )
+            });
+        }
+    }
     nodes
 }
 
@@ -219,13 +245,20 @@ pub(super) fn internet_edges(snapshot: &Snapshot) -> Vec<InternetEdge> {
             continue;
         };
         let routed_out = internet_route(snapshot, p.subnet) == Some(NextHopType::Internet);
-        let (method, address) = match snapshot.nics[port].egress {
-            EgressHop::PublicIp(a) | EgressHop::DefaultOutbound(a) if routed_out => {
-                (snapshot.nics[port].egress.method(), Some(a))
+        let egress = snapshot.nics[port].egress;
+        let address = match egress {
+            EgressHop::PublicIp(a) | EgressHop::DefaultOutbound(a) if routed_out => Some(a),
+            EgressHop::LoadBalancer { outbound, .. } if routed_out => {
+                let way = &snapshot.edge.outbound[outbound as usize];
+                way.addresses.first().copied()
             }
-            _ => ("", None),
+            _ => None,
         };
         if let Some(address) = address {
+            let method = match egress {
+                EgressHop::LoadBalancer { .. } => egress.describe(snapshot),
+                _ => egress.method().to_string(),
+            };
             edges.push(InternetEdge {
                 from_id: id,
                 to_id: INTERNET_ID.to_string(),

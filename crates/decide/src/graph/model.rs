@@ -387,7 +387,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
     let mut nodes = Vec::new();
     for (l, lb) in topo.load_balancers.iter_enumerated() {
         for (f, frontend) in lb.frontends.iter().enumerate() {
-            if frontend.subnet != subnet {
+            if frontend.subnet != Some(subnet) {
                 continue;
             }
             nodes.push(NicNode {

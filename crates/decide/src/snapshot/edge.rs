@@ -5,8 +5,10 @@
 
 use crate::plan::{Plan, PortIdx, PortKind};
 use crate::policy::egress::{egress, Egress, EgressSender};
+use crate::snapshot::FrontendIdx;
 use crate::topology::{
-    NatGatewayIdx, Topology, VnetIdx, NAT_CONNECTIONS_PER_DESTINATION, NAT_FIRST_PORT,
+    LbOutbound, LbProtocol, LoadBalancerIdx, NatGatewayIdx, Topology, VnetIdx,
+    NAT_CONNECTIONS_PER_DESTINATION, NAT_FIRST_PORT,
 };
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -24,6 +26,10 @@ pub enum EgressHop {
     PublicIp(IpAddr),
     /// Default outbound access's implicit address, ports kept.
     DefaultOutbound(IpAddr),
+    /// Through a public load balancer, by its way out's position in
+    /// [`EdgeTables::outbound`], from the ports of block `slot` (the NIC's
+    /// position in the pool).
+    LoadBalancer { outbound: u16, slot: u16 },
 }
 
 impl EgressHop {
@@ -34,6 +40,31 @@ impl EgressHop {
             EgressHop::NatGateway(_) => "NatGateway",
             EgressHop::PublicIp(_) => "PublicIp",
             EgressHop::DefaultOutbound(_) => "DefaultOutbound",
+            EgressHop::LoadBalancer { .. } => "LoadBalancer",
+        }
+    }
+
+    /// The method with what it goes through, as `trace` and `next-hop`
+    /// name it: `NatGateway hub-nat`, `LoadBalancer web-lb (outbound rule
+    /// web-out)`, `PublicIp`.
+    pub fn describe(self, snap: &super::Snapshot) -> String {
+        let topo = &snap.topology;
+        match self {
+            EgressHop::NatGateway(g) => {
+                let gateway = snap.edge.nat_gateways[g as usize].gateway;
+                format!("NatGateway {}", topo.edge.nat_gateways[gateway].name)
+            }
+            EgressHop::LoadBalancer { outbound, .. } => {
+                let way = &snap.edge.outbound[outbound as usize];
+                let lb = &topo.load_balancers[way.load_balancer];
+                let kind = match way.way {
+                    LbOutbound::Rule(_) => "outbound rule",
+                    LbOutbound::Implicit(_) => "load-balancing rule",
+                };
+                let name = lb.outbound_way(way.way).name;
+                format!("LoadBalancer {} ({kind} {name})", lb.name)
+            }
+            other => other.method().to_string(),
         }
     }
 }
@@ -51,6 +82,34 @@ pub enum PublicTarget {
     /// A public IP of an Azure Firewall: delivered to the firewall, whose
     /// DNAT rules translate it.
     Firewall(PortIdx),
+    /// A public load balancer's frontend: its load-balancing rules carry
+    /// what comes in; its outbound rules' replies come back through it.
+    Frontend(FrontendIdx),
+}
+
+/// A public load balancer's way out, as the decision uses it.
+#[derive(Debug, Clone)]
+pub struct OutboundTables {
+    pub load_balancer: LoadBalancerIdx,
+    pub way: LbOutbound,
+    /// The load balancer's VNet.
+    pub vnet: VnetIdx,
+    /// Its frontends' public addresses.
+    pub addresses: Box<[IpAddr]>,
+    /// Ports each NIC of the pool has on each address, from
+    /// [`NAT_FIRST_PORT`] + slot × this.
+    pub ports_per_backend: u16,
+    pub tcp: bool,
+    pub udp: bool,
+    pub idle_ms: u64,
+}
+
+impl OutboundTables {
+    /// The ports of block `slot`.
+    pub fn ports(&self, slot: u16) -> std::ops::Range<u32> {
+        let start = u32::from(NAT_FIRST_PORT) + u32::from(slot) * u32::from(self.ports_per_backend);
+        start..start + u32::from(self.ports_per_backend)
+    }
 }
 
 /// A NAT gateway as the decision uses it.
@@ -87,6 +146,9 @@ pub struct EdgeTables {
     pub internet: Option<PortIdx>,
     pub public: FxHashMap<IpAddr, PublicTarget>,
     pub nat_gateways: Vec<NatTables>,
+    /// Public load balancers' ways out (outbound rules and implicit SNAT)
+    /// that some NIC takes.
+    pub outbound: Vec<OutboundTables>,
 }
 
 impl EdgeTables {
@@ -131,10 +193,55 @@ impl EdgeTables {
                 }
             }
         }
+        let mut frontend_index = 0u32;
+        for lb in topology.load_balancers.iter() {
+            for fe in &lb.frontends {
+                if fe.is_public() {
+                    public.insert(
+                        fe.address,
+                        PublicTarget::Frontend(FrontendIdx(frontend_index)),
+                    );
+                }
+                frontend_index += 1;
+            }
+        }
+        let mut outbound: Vec<OutboundTables> = Vec::new();
+        for nic in plan
+            .ports
+            .iter_enumerated()
+            .filter_map(|(p, _)| plan.nic(p))
+        {
+            let Some((l, way)) = topology.lb_egress(nic) else {
+                continue;
+            };
+            if outbound
+                .iter()
+                .any(|o| o.load_balancer == l && o.way == way)
+            {
+                continue;
+            }
+            let lb = &topology.load_balancers[l];
+            let w = lb.outbound_way(way);
+            outbound.push(OutboundTables {
+                load_balancer: l,
+                way,
+                vnet: lb.vnet,
+                addresses: w
+                    .frontends
+                    .iter()
+                    .map(|&f| lb.frontends[f].address)
+                    .collect(),
+                ports_per_backend: w.ports_per_backend.min(u32::from(u16::MAX)) as u16,
+                tcp: matches!(w.protocol, LbProtocol::Tcp | LbProtocol::All),
+                udp: matches!(w.protocol, LbProtocol::Udp | LbProtocol::All),
+                idle_ms: u64::from(w.idle_timeout_minutes) * 60_000,
+            });
+        }
         EdgeTables {
             internet,
             public,
             nat_gateways,
+            outbound,
         }
     }
 
@@ -156,6 +263,23 @@ impl EdgeTables {
                 .position(|t| t.gateway == g)
                 .map_or(EgressHop::None, |i| EgressHop::NatGateway(i as u16)),
             Egress::PublicIp(a) => EgressHop::PublicIp(a),
+            Egress::LoadBalancer(l, way) => {
+                let Some(nic) = plan.nic(port) else {
+                    return EgressHop::None;
+                };
+                let lb = &topology.load_balancers[l];
+                let pool = &lb.pools[lb.outbound_way(way).pool].nics;
+                let slot = pool.iter().position(|&n| n == nic);
+                let outbound =
+                    (self.outbound.iter()).position(|o| o.load_balancer == l && o.way == way);
+                match (outbound, slot) {
+                    (Some(outbound), Some(slot)) => EgressHop::LoadBalancer {
+                        outbound: outbound as u16,
+                        slot: slot as u16,
+                    },
+                    _ => EgressHop::None,
+                }
+            }
             Egress::DefaultOutbound(a) => EgressHop::DefaultOutbound(a),
             Egress::None => EgressHop::None,
         }

@@ -2,16 +2,18 @@
 //! Azure NAT Gateway", "Default outbound access in Azure"): a user-defined
 //! route to an appliance or a gateway first (the routes decide that before
 //! this module is asked), then a NAT gateway on the subnet, then the NIC's
-//! own public IP, then default outbound access, which a private subnet
-//! (`default_outbound_access: false`) does not have. A load balancer's
-//! outbound rules would come before default outbound access; vnetd has no
-//! public load balancer yet, so none is ever chosen.
+//! own public IP, then a public load balancer's outbound rule (or a
+//! load-balancing rule's implicit SNAT) for a NIC in its pool, then default
+//! outbound access, which a private subnet (`default_outbound_access:
+//! false`) does not have, nor a NIC in a Standard load balancer's pool.
 //!
 //! An Azure Firewall leaves through a NAT gateway on `AzureFirewallSubnet`
 //! when there is one ("Scale SNAT ports with Azure NAT Gateway"), else
 //! through its own public IP (the first, where Azure picks one of them).
 
-use crate::topology::{FirewallIdx, NatGatewayIdx, NicIdx, SubnetRef, Topology};
+use crate::topology::{
+    FirewallIdx, LbOutbound, LoadBalancerIdx, NatGatewayIdx, NicIdx, SubnetRef, Topology,
+};
 use std::net::IpAddr;
 
 /// A sender the egress question is asked for.
@@ -30,6 +32,8 @@ pub enum Egress {
     NatGateway(NatGatewayIdx),
     /// The NIC's (or firewall's) own public IP, one to one.
     PublicIp(IpAddr),
+    /// A public load balancer's frontends, ports from the NIC's block.
+    LoadBalancer(LoadBalancerIdx, LbOutbound),
     /// Default outbound access's implicit address.
     DefaultOutbound(IpAddr),
     /// No way out: the packet is dropped at the `Internet` next hop.
@@ -42,6 +46,7 @@ impl Egress {
         match self {
             Egress::NatGateway(_) => "NatGateway",
             Egress::PublicIp(_) => "PublicIp",
+            Egress::LoadBalancer(..) => "LoadBalancer",
             Egress::DefaultOutbound(_) => "DefaultOutbound",
             Egress::None => "None",
         }
@@ -52,7 +57,7 @@ impl Egress {
     pub fn single_address(self) -> Option<IpAddr> {
         match self {
             Egress::PublicIp(a) | Egress::DefaultOutbound(a) => Some(a),
-            Egress::NatGateway(_) | Egress::None => None,
+            Egress::NatGateway(_) | Egress::LoadBalancer(..) | Egress::None => None,
         }
     }
 }
@@ -69,6 +74,9 @@ pub fn egress(topo: &Topology, sender: EgressSender, subnet: SubnetRef) -> Egres
         EgressSender::Nic(nic) => {
             if let Some(address) = edge.nic_public_address(nic) {
                 return Egress::PublicIp(address);
+            }
+            if let Some((lb, way)) = topo.lb_egress(nic) {
+                return Egress::LoadBalancer(lb, way);
             }
             match edge.default_outbound_addresses.get(&nic) {
                 Some(&address) => Egress::DefaultOutbound(address),

@@ -409,11 +409,22 @@ record!(LOAD_BALANCER_KEYS: RawLoadBalancer { name, key, line } "a load balancer
     pools: "backend_address_pools" => list,
     probes: "probes" => list,
     rules: "rules" => list,
+    outbound_rules: "outbound_rules" => list,
 });
 
 record!(FRONTEND_KEYS: RawFrontend { name, key, line } "a frontend IP configuration" {
-    subnet: "subnet" => required_ref_or_none,
-    address: "private_ip_address" => required_ip_or_none,
+    (subnet, address, public_ip): "subnet"
+        | "private_ip_address"
+        | "public_ip_address" => frontend_place,
+});
+
+record!(OUTBOUND_RULE_KEYS: RawOutboundRule { name, key, line } "an outbound rule" {
+    frontends: "frontend_ip_configurations" => ref_list,
+    pool: "backend_address_pool" => required_ref,
+    protocol: "protocol" => spelled_one_of,
+    allocated_ports: "allocated_outbound_ports" => allocated_outbound_ports,
+    idle_timeout_minutes: "idle_timeout_in_minutes" => outbound_idle_timeout,
+    tcp_reset: "tcp_reset_enabled" | "enable_tcp_reset" => agreeing_flag(false),
 });
 
 record!(BACKEND_POOL_KEYS: RawBackendPool { name, key, line } "a backend address pool" {
@@ -437,6 +448,7 @@ record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
     distribution: "load_distribution" => spelled_one_of_or(LoadDistribution::Default),
     floating_ip: "floating_ip_enabled" | "enable_floating_ip" => agreeing_flag(false),
     idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
+    disable_outbound_snat: "disable_outbound_snat" => flag(false),
 });
 
 record!(FIREWALL_KEYS: RawFirewall { name, key, line } "an Azure Firewall" {

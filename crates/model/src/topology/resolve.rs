@@ -80,6 +80,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         refused_local_gateways: Vec::new(),
         refused_circuits: Vec::new(),
         refused_firewalls: Vec::new(),
+        public_ip_users: Default::default(),
     };
     r.topo.source = r.diags.file.clone();
     let placed = placement::PlacementRefs::of(&raw);
@@ -109,6 +110,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.check_remote_gateways();
     r.check_site_ranges();
     r.check_held_peer_addresses();
+    r.public_addresses(raw.internet, raw.public_ip_prefixes, raw.public_ips);
     r.load_balancers(raw.load_balancers);
     r.ip_groups(raw.ip_groups);
     r.firewall_policies(raw.firewall_policies);
@@ -119,9 +121,6 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.forwarding_rulesets(raw.forwarding_rulesets);
     r.edge(
         edge::RawEdge {
-            internet: raw.internet,
-            prefixes: raw.public_ip_prefixes,
-            public_ips: raw.public_ips,
             nat_gateways: raw.nat_gateways,
         },
         edge_refs,
@@ -146,6 +145,8 @@ struct Resolver<'d> {
     refused_circuits: Vec<String>,
     /// Azure Firewalls refused for a reason already reported.
     refused_firewalls: Vec<String>,
+    /// Who uses each public IP so far (a public IP serves one resource).
+    public_ip_users: std::collections::HashMap<PublicIpIdx, String>,
 }
 
 /// A kind of Azure resource and the length its name may have. The

@@ -18,7 +18,10 @@
 //! [`NAT_PORTS`], so that ports run out where Azure's do: 50,000 flows to
 //! one destination from one address.
 
-use super::{receive, Conntrack, Decided, DropReason, NewTranslation, Verdict};
+use super::{
+    balance, receive, Balanced, Conntrack, Decided, DropReason, FrontendHop, NewTranslation,
+    Verdict,
+};
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::PacketView;
 use crate::net::{IPPROTO_TCP, IPPROTO_UDP};
@@ -77,8 +80,28 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
             } else {
                 NAT_UDP_IDLE_MS
             };
-            match free_port(snap, flows, view, address, now_ms) {
+            match free_port(flows, view, address, NAT_PORTS, now_ms) {
                 Some(port) => ((address, port), idle),
+                None => return drop(DropReason::SnatPortExhausted),
+            }
+        }
+        EgressHop::LoadBalancer { outbound, slot } => {
+            let way = &snap.edge.outbound[outbound as usize];
+            let carried = match view.key.proto {
+                IPPROTO_TCP => way.tcp,
+                IPPROTO_UDP => way.udp,
+                _ => false,
+            };
+            if !carried {
+                return drop(DropReason::NatProtocol);
+            }
+            // The NIC's block on each frontend address in turn.
+            let found = way.addresses.iter().find_map(|&address| {
+                let port = free_port(flows, view, address, way.ports(slot), now_ms)?;
+                Some((address, port))
+            });
+            match found {
+                Some(public) => (public, way.idle_ms),
                 None => return drop(DropReason::SnatPortExhausted),
             }
         }
@@ -96,14 +119,14 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
     }
 }
 
-/// The first port of `address` free towards the packet's destination, from
-/// a start that spreads sources over the range; ICMP keeps its identifier
-/// (the NAT gateway translates the address only).
+/// The first port of `ports` on `address` free towards the packet's
+/// destination, from a start that spreads sources over the range; ICMP
+/// keeps its identifier (the NAT gateway translates the address only).
 fn free_port<C: Conntrack + ?Sized>(
-    _snap: &Snapshot,
     flows: &C,
     view: &PacketView,
     address: IpAddr,
+    ports: std::ops::Range<u32>,
     now_ms: u64,
 ) -> Option<u16> {
     let remote = (view.key.dst, view.flow_ports.1);
@@ -111,10 +134,13 @@ fn free_port<C: Conntrack + ?Sized>(
         let id = view.flow_ports.0;
         return (!flows.edge_taken(view.key.proto, remote, (address, id), now_ms)).then_some(id);
     }
-    let span = NAT_PORTS.end - NAT_PORTS.start;
+    let span = ports.end.saturating_sub(ports.start);
+    if span == 0 {
+        return None;
+    }
     let start = u32::from(view.flow_ports.0) % span;
     (0..span)
-        .map(|i| (NAT_PORTS.start + (start + i) % span) as u16)
+        .map(|i| (ports.start + (start + i) % span) as u16)
         .find(|&port| !flows.edge_taken(view.key.proto, remote, (address, port), now_ms))
 }
 
@@ -217,6 +243,55 @@ pub(super) fn arrive<C: Conntrack + ?Sized>(
             drop(DropReason::NatUnsolicited)
         }
         PublicTarget::Firewall(port) => receive(snap, flows, port, view, None, now_ms),
+        PublicTarget::Frontend(frontend) => {
+            let reached = FrontendHop {
+                frontend,
+                addressed: true,
+            };
+            match balance(snap, flows, internet, view, reached, now_ms) {
+                // A Standard load balancer is closed to the Internet until
+                // an NSG opens it, as a Standard public IP is.
+                Ok(b) if snap.nics[b.backend].inbound.is_empty() => {
+                    drop(DropReason::PublicIpClosed)
+                }
+                Ok(Balanced {
+                    backend,
+                    rewrite: Some(there),
+                    pin,
+                }) => receive_rewritten(snap, flows, backend, view, there, now_ms).balanced(pin),
+                Ok(Balanced {
+                    backend,
+                    rewrite: None,
+                    pin,
+                }) => receive(snap, flows, backend, view, None, now_ms).balanced(pin),
+                Err(verdict) => Decided::verdict(verdict),
+            }
+        }
+    }
+}
+
+/// A backend's packet to the Internet: a reply the load balancer
+/// translated back to its public frontend (`back`) goes out as it is;
+/// anything else leaves by the backend's way out.
+#[inline(never)]
+pub(super) fn leave_from_backend<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: PortIdx,
+    view: &PacketView,
+    sent: &PacketView,
+    back: Option<Rewrite>,
+    now_ms: u64,
+) -> Decided {
+    let answered = back.is_some()
+        && matches!(
+            snap.edge.public.get(&sent.key.src),
+            Some(PublicTarget::Frontend(_))
+        );
+    match (answered, snap.edge.internet) {
+        (true, Some(internet)) => receive(snap, flows, internet, sent, back, now_ms),
+        (true, None) => Decided::verdict(Verdict::dropped(DropReason::NextHopInternet, ingress)),
+        (false, _) => leave(snap, flows, ingress, view, now_ms),
     }
 }
 
@@ -227,6 +302,7 @@ fn private_owner(snap: &Snapshot, target: PublicTarget, private: IpAddr) -> Opti
         | PublicTarget::DefaultOutbound(port)
         | PublicTarget::Firewall(port) => snap.nics[port].vnet,
         PublicTarget::NatGateway(g) => snap.edge.nat_gateways[g as usize].vnet,
+        PublicTarget::Frontend(f) => snap.frontend(f).vnet,
     };
     snap.forwarding.owner(vnet, private)
 }

@@ -425,22 +425,29 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
         None => view,
     };
     let hop = match route_step(snap, ingress, &sent.key) {
-        Ok(hop) => hop,
+        Ok(hop) => Ok(hop.to),
+        Err(Verdict::Drop {
+            reason: DropReason::NextHopInternet,
+            ..
+        }) => Err(()),
         Err(drop) => return Decided::verdict(drop),
     };
-    let decided = match hop.to {
-        HopTo::Nic(receiver) => receive(snap, flows, receiver, sent, back, now_ms),
+    let decided = match hop {
+        // To the Internet: a reply through a public frontend, or the
+        // backend's own way out.
+        Err(()) => edge::leave_from_backend(snap, flows, ingress, view, sent, back, now_ms),
+        Ok(HopTo::Nic(receiver)) => receive(snap, flows, receiver, sent, back, now_ms),
         // A reply translated back that is bound for a frontend answers a
         // flow sent from a frontend's own address (only an appliance can
         // send one): it cannot be translated back and balanced again in
         // one pass, and a frontend is nobody's client.
-        HopTo::Frontend { .. } if back.is_some() => {
+        Ok(HopTo::Frontend { .. }) if back.is_some() => {
             Decided::verdict(Verdict::dropped(DropReason::LbHairpin, ingress))
         }
-        HopTo::Frontend {
+        Ok(HopTo::Frontend {
             frontend,
             addressed,
-        } => decide_balanced(
+        }) => decide_balanced(
             snap,
             flows,
             ingress,

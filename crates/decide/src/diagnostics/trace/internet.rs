@@ -22,7 +22,7 @@ pub(super) fn edge_details(
     verdict: &Verdict,
     hop: &mut TraceHop,
 ) {
-    use crate::snapshot::edge::{EgressHop, PublicTarget};
+    use crate::snapshot::edge::PublicTarget;
     if snap.nics[ingress].internet {
         hop.subnet = "the Internet".to_string();
         hop.route = None;
@@ -44,6 +44,14 @@ pub(super) fn edge_details(
             Some(PublicTarget::Firewall(port)) => {
                 format!("public IP of {}", snap.plan.ports[*port].name)
             }
+            Some(PublicTarget::Frontend(f)) => {
+                let fe = snap.frontend(*f);
+                let lb = &snap.topology.load_balancers[fe.load_balancer];
+                format!(
+                    "frontend {} of load balancer {}",
+                    lb.frontends[fe.frontend].name, lb.name
+                )
+            }
             None => "no public address of the lab".to_string(),
         });
         return;
@@ -58,15 +66,17 @@ pub(super) fn edge_details(
     if !snap.nics[nic].internet {
         return;
     }
-    let method = match snap.nics[ingress].egress {
-        EgressHop::NatGateway(g) => {
-            let gateway = snap.edge.nat_gateways[g as usize].gateway;
+    let method = match snap.edge.public.get(&address) {
+        // A backend's reply, translated back to its public frontend.
+        Some(PublicTarget::Frontend(f)) => {
+            let fe = snap.frontend(*f);
+            let lb = &snap.topology.load_balancers[fe.load_balancer];
             format!(
-                "NatGateway {}",
-                snap.topology.edge.nat_gateways[gateway].name
+                "LoadBalancer {} (frontend {})",
+                lb.name, lb.frontends[fe.frontend].name
             )
         }
-        other => other.method().to_string(),
+        _ => snap.nics[ingress].egress.describe(snap),
     };
     hop.egress = Some(format!("{method}, as {address}"));
 }

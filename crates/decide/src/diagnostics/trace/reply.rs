@@ -19,9 +19,10 @@ use super::site::{self, site_entry, SiteEntry};
 use super::{
     build_packet, empty_trace, nic_name, walk, Delivered, Leg, Trace, TraceQuery, NO_TUNNEL,
 };
-use crate::dataplane::{Admission, Allowed, Conntrack, EdgeTranslation, PacketView};
+use crate::dataplane::{Admission, Allowed, Conntrack, EdgeTranslation, PacketView, Pin};
 use crate::engine::flow_table::FlowHandle;
 use crate::plan::PortIdx;
+use crate::snapshot::FrontendTables;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, Direction};
 use std::net::IpAddr;
@@ -34,6 +35,8 @@ struct ReplyOf {
     /// The Internet edge's translation of the request: its private source
     /// and public address.
     edge: Option<(IpAddr, IpAddr)>,
+    /// The public frontend (address, port) the request came in by.
+    public_frontend: Option<(IpAddr, u16)>,
 }
 
 impl Conntrack for ReplyOf {
@@ -47,6 +50,16 @@ impl Conntrack for ReplyOf {
     fn admit(&self, _: PortIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
     fn refresh(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
     fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
+    fn pinned(&self, frontend: &FrontendTables, _: &PacketView, _: u64) -> Option<Pin> {
+        let (address, original_port) = self.public_frontend?;
+        (frontend.address == address).then_some(Pin {
+            backend: 0,
+            original_port,
+            translated: true,
+            reply: true,
+            handle: FlowHandle::NONE,
+        })
+    }
     fn edge_translation(&self, p: &PacketView, _: bool, _: u64) -> Option<EdgeTranslation> {
         let (private, public) = self.edge?;
         (p.key.dst == public).then_some(EdgeTranslation {
@@ -107,6 +120,7 @@ pub(super) fn follow_reply(
                 ports: delivered.ports.clone(),
                 generation: snap.generation,
                 edge: delivered.edge,
+                public_frontend: delivered.public_frontend,
             };
             let port = query.port.unwrap_or(0);
             // The Internet answers the public address the request left

@@ -25,14 +25,25 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         let Some(lb) = topology.load_balancers.iter().find(|lb| lb.vnet == v) else {
             continue;
         };
-        let Some(first) = lb.frontends.first() else {
+        if lb.frontends.is_empty() {
+            continue;
+        }
+        // A private frontend's subnet, else (a public load balancer) a
+        // backend's.
+        let backends = lb.pools.iter().flat_map(|p| p.nics.iter());
+        let subnet = lb
+            .frontends
+            .iter()
+            .find_map(|f| f.subnet)
+            .or_else(|| backends.map(|&n| topology.nics[n].subnet).next());
+        let Some(subnet) = subnet else {
             continue;
         };
         let name = name(&vnet.name);
         ports.push(Port {
             kind: PortKind::Prober { vnet: v },
             name: name.clone(),
-            subnet: first.subnet,
+            subnet,
             ip_configurations: vec![IpConfiguration {
                 name: "ipconfig1".into(),
                 address: IpAddr::V4(PROBE_SOURCE),

@@ -1,4 +1,6 @@
-//! Decoders for the keys of internal load balancers: the SKU, a probe's
+//! Decoders for the keys of load balancers: the SKU, where a frontend
+//! sits (a subnet and private address, or a public IP), an outbound
+//! rule's ports and timeout, a probe's
 //! protocol with its request path and its numbers, a rule's protocol with
 //! its ports, enum values in Azure's mixed-case spelling, and the azurerm
 //! spellings that renamed a flag (`enable_floating_ip` /
@@ -32,10 +34,10 @@ impl Decoder<'_> {
         };
         let why = match text.to_ascii_lowercase().as_str() {
             "standard" => return Some(()),
-            "basic" => "Basic load balancers were retired on 2025-09-30; vnetd emulates internal \
-                        Standard ones"
+            "basic" => "Basic load balancers were retired on 2025-09-30; vnetd emulates Standard \
+                        ones"
                 .to_string(),
-            "gateway" => "Gateway load balancers are not emulated; vnetd emulates internal \
+            "gateway" => "Gateway load balancers are not emulated; vnetd emulates \
                           Standard ones"
                 .to_string(),
             _ => format!("`{text}` is not a load balancer SKU (expected Standard)"),
@@ -44,14 +46,64 @@ impl Decoder<'_> {
         Some(())
     }
 
-    /// A required reference whose absence is reported without dropping
-    /// the item: `None` stands for it.
-    pub(super) fn required_ref_or_none(
+    /// Where a frontend sits: a private one names `subnet` and
+    /// `private_ip_address`, a public one `public_ip_address` alone. What
+    /// is missing or mixed is reported and `None` kept.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn frontend_place(
+        &mut self,
+        f: &Fields,
+        subnet_key: &str,
+        address_key: &str,
+        public_key: &str,
+    ) -> Option<(Option<NameRef>, Option<(IpAddr, usize)>, Option<NameRef>)> {
+        let public = self.optional_ref(f, public_key)?;
+        if let Some(public) = public {
+            for key in [subnet_key, address_key] {
+                if let Some(node) = f.given(key) {
+                    let why = format!(
+                        "a frontend is public (`{public_key}`) or private (`{subnet_key}` and \
+                         `{address_key}`), not both"
+                    );
+                    self.diags.error(node.line, &f.key(key), why);
+                }
+            }
+            return Some((None, None, Some(public)));
+        }
+        let subnet = self.required_ref(f, subnet_key);
+        let address = self.required_ip_or_none(f, address_key)?;
+        Some((subnet, address, None))
+    }
+
+    /// An outbound rule's `allocated_outbound_ports`: absent or 0 for
+    /// Azure's default allocation, else a multiple of 8 up to 64,000.
+    pub(super) fn allocated_outbound_ports(
         &mut self,
         f: &Fields,
         key: &str,
-    ) -> Option<Option<NameRef>> {
-        Some(self.required_ref(f, key))
+    ) -> Option<Option<(u32, usize)>> {
+        let Some(node) = f.given(key) else {
+            return Some(None);
+        };
+        let why = "Azure allocates 0 (its default) to 64,000 ports";
+        let ports = self.number_in(node, &f.key(key), 0..=64_000, why)?;
+        if ports % 8 != 0 {
+            let why =
+                format!("{ports} is not a multiple of 8: Azure allocates ports in blocks of 8");
+            self.diags.error(node.line, &f.key(key), why);
+            return None;
+        }
+        Some((ports > 0).then_some((ports as u32, node.line)))
+    }
+
+    /// An outbound rule's idle timeout: 4 minutes unless given, 4 to 120.
+    pub(super) fn outbound_idle_timeout(&mut self, f: &Fields, key: &str) -> Option<u32> {
+        let Some(node) = f.given(key) else {
+            return Some(4);
+        };
+        let why = "Azure allows 4 to 120 minutes";
+        let minutes = self.number_in(node, &f.key(key), 4..=120, why);
+        Some(minutes.map_or(4, |v| v as u32))
     }
 
     /// A required address with its line; missing or broken, it is reported

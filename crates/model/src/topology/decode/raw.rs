@@ -254,9 +254,10 @@ pub struct RawGlobalReach {
     pub line: usize,
 }
 
-/// A load balancer's frontend. A missing or broken subnet or address is
-/// reported and left `None`: the frontend stays, so the rules naming it
-/// are still checked without a second error.
+/// A load balancer's frontend: private (`subnet` and address) or public
+/// (`public_ip`). A missing or broken subnet or address is reported and
+/// left `None`: the frontend stays, so the rules naming it are still
+/// checked without a second error.
 #[derive(Debug)]
 pub struct RawFrontend {
     pub name: String,
@@ -265,6 +266,22 @@ pub struct RawFrontend {
     pub subnet: Option<NameRef>,
     /// The address and the line it is written on.
     pub address: Option<(IpAddr, usize)>,
+    /// The public IP address of a public frontend.
+    pub public_ip: Option<NameRef>,
+    pub line: usize,
+}
+
+/// An outbound rule of a public load balancer, its numbers checked.
+#[derive(Debug)]
+pub struct RawOutboundRule {
+    pub name: String,
+    pub key: String,
+    pub frontends: Vec<NameRef>,
+    pub pool: NameRef,
+    pub protocol: LbProtocol,
+    pub allocated_ports: Option<(u32, usize)>,
+    pub idle_timeout_minutes: u32,
+    pub tcp_reset: bool,
     pub line: usize,
 }
 
@@ -290,10 +307,11 @@ pub struct RawLbRule {
     pub distribution: LoadDistribution,
     pub floating_ip: bool,
     pub idle_timeout_minutes: u32,
+    pub disable_outbound_snat: bool,
     pub line: usize,
 }
 
-/// An internal load balancer as written. Probes need no names resolved,
+/// A load balancer as written. Probes need no names resolved,
 /// so they are decoded straight into the model.
 #[derive(Debug)]
 pub struct RawLoadBalancer {
@@ -303,6 +321,7 @@ pub struct RawLoadBalancer {
     pub pools: Vec<RawBackendPool>,
     pub probes: Vec<Probe>,
     pub rules: Vec<RawLbRule>,
+    pub outbound_rules: Vec<RawOutboundRule>,
     pub line: usize,
 }
 

@@ -1,5 +1,9 @@
-//! Internal Standard load balancers of the resolved topology: frontends,
-//! backend pools, health probes and load-balancing rules, all in one VNet.
+//! Standard load balancers of the resolved topology: frontends, backend
+//! pools, health probes, load-balancing rules and outbound rules. An
+//! internal load balancer's frontends are private addresses of its VNet; a
+//! public one's are public IP addresses, reached from the Internet, and
+//! its backends may leave through them (outbound rules, or a
+//! load-balancing rule's implicit SNAT). Its pools are NICs of one VNet.
 
 use super::*;
 
@@ -57,13 +61,24 @@ spelled_enum! {
     }
 }
 
-/// A private frontend address of an internal load balancer.
+/// A frontend address: a private address of the VNet (an internal load
+/// balancer) or a public IP address (a public load balancer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frontend {
     pub name: String,
-    pub subnet: SubnetRef,
+    /// The subnet of a private frontend; `None` for a public one.
+    pub subnet: Option<SubnetRef>,
+    /// The public IP address of a public frontend.
+    pub public_ip: Option<PublicIpIdx>,
     pub address: IpAddr,
     pub line: usize,
+}
+
+impl Frontend {
+    /// True for a frontend on a public IP address.
+    pub fn is_public(&self) -> bool {
+        self.public_ip.is_some()
+    }
 }
 
 /// A backend address pool: NICs of the load balancer's VNet (their
@@ -96,6 +111,10 @@ pub struct LbRule {
     /// Direct server return: the backend receives the frontend address.
     pub floating_ip: bool,
     pub idle_timeout_minutes: u32,
+    /// `disable_outbound_snat`: on a public frontend, a rule without it
+    /// also lets its pool leave through the frontend (implicit SNAT, with
+    /// the default port allocation), unless an outbound rule serves them.
+    pub disable_outbound_snat: bool,
     pub line: usize,
 }
 
@@ -106,8 +125,46 @@ impl LbRule {
     }
 }
 
-/// An internal Standard load balancer. Its frontends, pools and rules all
-/// sit in one VNet, as Azure requires.
+/// An outbound rule of a public load balancer: the pool's NICs leave for
+/// the Internet through the frontends' addresses, each NIC with its own
+/// block of ports on each address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRule {
+    pub name: String,
+    /// Indexes into [`LoadBalancer::frontends`] (public ones).
+    pub frontends: Vec<usize>,
+    /// Index into [`LoadBalancer::pools`].
+    pub pool: usize,
+    /// Tcp, Udp or All (TCP and UDP; ICMP is never translated).
+    pub protocol: LbProtocol,
+    /// `allocated_outbound_ports` per NIC and address; `None` for Azure's
+    /// default allocation by pool size ([`default_outbound_ports`]).
+    pub allocated_ports: Option<u32>,
+    pub idle_timeout_minutes: u32,
+    pub tcp_reset: bool,
+    pub line: usize,
+}
+
+/// SNAT ports a public frontend address offers its backends in all.
+pub const LB_SNAT_PORTS_PER_ADDRESS: u32 = 64_000;
+
+/// Azure's default SNAT port allocation per backend and frontend address,
+/// by the number of instances in the pool ("Source Network Address
+/// Translation for outbound connections", default port allocation table).
+pub fn default_outbound_ports(pool_size: usize) -> u32 {
+    match pool_size {
+        0..=50 => 1024,
+        51..=100 => 512,
+        101..=200 => 256,
+        201..=400 => 128,
+        401..=800 => 64,
+        _ => 32,
+    }
+}
+
+/// A Standard load balancer, internal or public (never both: Azure keeps
+/// a load balancer's frontends of one kind). Its pools, and an internal
+/// one's frontends, sit in one VNet, as Azure requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancer {
     pub name: String,
@@ -116,7 +173,105 @@ pub struct LoadBalancer {
     pub pools: Vec<BackendPool>,
     pub probes: Vec<Probe>,
     pub rules: Vec<LbRule>,
+    pub outbound_rules: Vec<OutboundRule>,
     pub line: usize,
+}
+
+impl LoadBalancer {
+    /// True for a public load balancer (its frontends are public IPs).
+    pub fn is_public(&self) -> bool {
+        self.frontends.iter().any(Frontend::is_public)
+    }
+
+    /// What a way out through this load balancer translates with.
+    pub fn outbound_way(&self, way: LbOutbound) -> OutboundWay<'_> {
+        match way {
+            LbOutbound::Rule(i) => {
+                let r = &self.outbound_rules[i];
+                let pool_size = self.pools[r.pool].nics.len();
+                OutboundWay {
+                    name: &r.name,
+                    frontends: r.frontends.clone(),
+                    pool: r.pool,
+                    protocol: r.protocol,
+                    ports_per_backend: r
+                        .allocated_ports
+                        .unwrap_or_else(|| default_outbound_ports(pool_size)),
+                    idle_timeout_minutes: r.idle_timeout_minutes,
+                }
+            }
+            LbOutbound::Implicit(i) => {
+                let r = &self.rules[i];
+                OutboundWay {
+                    name: &r.name,
+                    frontends: vec![r.frontend],
+                    pool: r.pool,
+                    protocol: r.protocol,
+                    ports_per_backend: default_outbound_ports(self.pools[r.pool].nics.len()),
+                    idle_timeout_minutes: r.idle_timeout_minutes,
+                }
+            }
+        }
+    }
+}
+
+/// How a NIC leaves through a public load balancer: an outbound rule, or
+/// else a load-balancing rule's implicit SNAT through its frontend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbOutbound {
+    /// By index into [`LoadBalancer::outbound_rules`].
+    Rule(usize),
+    /// By index into [`LoadBalancer::rules`].
+    Implicit(usize),
+}
+
+/// A way out through a load balancer, as the packet path compiles it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundWay<'a> {
+    /// The rule's name.
+    pub name: &'a str,
+    pub frontends: Vec<usize>,
+    pub pool: usize,
+    pub protocol: LbProtocol,
+    pub ports_per_backend: u32,
+    pub idle_timeout_minutes: u32,
+}
+
+impl Topology {
+    /// The way out a public load balancer gives `nic`: the first outbound
+    /// rule whose pool holds it, else the first load-balancing rule on a
+    /// public frontend that keeps its implicit SNAT.
+    pub fn lb_egress(&self, nic: NicIdx) -> Option<(LoadBalancerIdx, LbOutbound)> {
+        let in_pool = |lb: &LoadBalancer, pool: usize| lb.pools[pool].nics.contains(&nic);
+        let public = || {
+            self.load_balancers
+                .iter_enumerated()
+                .filter(|(_, lb)| lb.is_public())
+        };
+        let by_rule = public().find_map(|(l, lb)| {
+            let i = lb.outbound_rules.iter().position(|r| in_pool(lb, r.pool))?;
+            Some((l, LbOutbound::Rule(i)))
+        });
+        by_rule.or_else(|| {
+            public().find_map(|(l, lb)| {
+                let i = lb.rules.iter().position(|r| {
+                    !r.disable_outbound_snat
+                        && lb.frontends[r.frontend].is_public()
+                        && in_pool(lb, r.pool)
+                })?;
+                Some((l, LbOutbound::Implicit(i)))
+            })
+        })
+    }
+
+    /// True when `nic` is in a backend pool of a Standard load balancer:
+    /// it then has no default outbound access ("when only an internal
+    /// load balancer serves a VM, default SNAT isn't available").
+    pub fn in_backend_pool(&self, nic: NicIdx) -> bool {
+        self.load_balancers
+            .iter()
+            .any(|lb| lb.pools.iter().any(|p| p.nics.contains(&nic)))
+    }
 }
 
 /// The source of every health probe: Azure's host virtual IP (service tag

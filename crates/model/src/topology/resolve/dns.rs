@@ -216,8 +216,8 @@ impl Resolver<'_> {
             }
         }
         for lb in &self.topo.load_balancers {
-            for f in &lb.frontends {
-                taken.insert((f.subnet.vnet, f.address), lb.name.clone());
+            for f in lb.frontends.iter().filter(|f| !f.is_public()) {
+                taken.insert((lb.vnet, f.address), lb.name.clone());
             }
         }
         let mut public: HashMap<String, Ipv4Addr> = HashMap::new();

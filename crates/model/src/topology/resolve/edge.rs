@@ -89,18 +89,25 @@ impl EdgeRefs {
 
 /// The edge's own records.
 pub struct RawEdge {
-    pub internet: Option<RawInternet>,
-    pub prefixes: Vec<RawPublicIpPrefix>,
-    pub public_ips: Vec<RawPublicIp>,
     pub nat_gateways: Vec<RawNatGateway>,
 }
 
 impl Resolver<'_> {
+    /// The Internet and the public addresses, before what uses them (load
+    /// balancers' public frontends, then [`Self::edge`]).
+    pub(super) fn public_addresses(
+        &mut self,
+        internet: Option<RawInternet>,
+        prefixes: Vec<RawPublicIpPrefix>,
+        public_ips: Vec<RawPublicIp>,
+    ) {
+        self.internet(internet);
+        self.public_ip_prefixes(prefixes);
+        self.public_ips(public_ips);
+    }
+
     pub(super) fn edge(&mut self, raw: RawEdge, refs: EdgeRefs) {
-        self.internet(raw.internet);
-        self.public_ip_prefixes(raw.prefixes);
-        self.public_ips(raw.public_ips);
-        let mut users: HashMap<PublicIpIdx, String> = HashMap::new();
+        let mut users = std::mem::take(&mut self.public_ip_users);
         self.nic_public_ips(refs.nic_public_ips, &mut users);
         self.firewall_public_ips(refs.firewall_public_ips, &mut users);
         self.nat_gateways(raw.nat_gateways, &mut users);
@@ -236,7 +243,7 @@ impl Resolver<'_> {
 
     /// A public IP named by `r`, refused when another resource already
     /// uses it.
-    fn public_ip_for(
+    pub(super) fn public_ip_for(
         &mut self,
         r: &NameRef,
         user: &str,
@@ -258,7 +265,7 @@ impl Resolver<'_> {
     }
 
     /// Refuses a public IP of another region than the resource using it.
-    fn check_region(&mut self, ip: PublicIpIdx, location: &str, r: &NameRef) -> bool {
+    pub(super) fn check_region(&mut self, ip: PublicIpIdx, location: &str, r: &NameRef) -> bool {
         match &self.topo.edge.public_ips[ip].location {
             Some(l) if !location.is_empty() && l != location => {
                 let why = format!(
@@ -454,7 +461,9 @@ impl Resolver<'_> {
             .nics
             .iter_enumerated()
             .filter(|(i, n)| {
-                with.contains(&n.subnet) && !self.topo.edge.nic_public_ips.contains_key(i)
+                with.contains(&n.subnet)
+                    && !self.topo.edge.nic_public_ips.contains_key(i)
+                    && !self.topo.in_backend_pool(*i)
             })
             .map(|(i, _)| i)
             .collect();

@@ -24,7 +24,7 @@
 //! adds it, names it after the VNet and refuses a file whose NICs or
 //! namespaces already take those names (`plan::names`).
 
-use super::super::decode::{closest, NameRef, RawLoadBalancer};
+use super::super::decode::{closest, NameRef, RawFrontend, RawLoadBalancer};
 use super::{NameRule, Resolver};
 use crate::topology::model::*;
 use std::collections::hash_map::Entry;
@@ -62,14 +62,29 @@ impl Resolver<'_> {
         for lb in load_balancers {
             self.check_name(&lb.name, LOAD_BALANCER_NAME, lb.line, &lb.key, &mut seen);
             let frontends = self.frontends(&lb, &mut holders);
-            let vnet = frontends.iter().flatten().next().map(|f| f.subnet.vnet);
-            let pools = self.pools(&lb, vnet);
+            let public = lb.frontends.iter().any(|f| f.public_ip.is_some());
+            // An internal load balancer sits in its frontends' VNet, a
+            // public one in its backends'.
+            let mut vnet = frontends
+                .iter()
+                .flatten()
+                .find_map(|f| f.subnet.map(|s| s.vnet));
+            let pools = self.pools(&lb, &mut vnet, public);
+            if public && vnet.is_none() {
+                vnet = self.topo.vnets.keys().next();
+            }
+            if let Some(vnet) = vnet.filter(|_| public) {
+                self.check_frontend_regions(&lb, &frontends, vnet);
+            }
             let probes = self.probes(&lb);
             let rules = self.lb_rules(&lb, &frontends, &pools);
+            let outbound_rules = self.outbound_rules(&lb, &frontends, &pools, rules.as_deref());
             // A part left out was refused with its reason: the file is
             // refused, and the load balancer need not be whole.
             let frontends: Option<Vec<Frontend>> = frontends.into_iter().collect();
-            let (Some(vnet), Some(frontends), Some(rules)) = (vnet, frontends, rules) else {
+            let (Some(vnet), Some(frontends), Some(rules), Some(outbound_rules)) =
+                (vnet, frontends, rules, outbound_rules)
+            else {
                 continue;
             };
             self.topo.load_balancers.push(LoadBalancer {
@@ -79,9 +94,64 @@ impl Resolver<'_> {
                 pools,
                 probes,
                 rules,
+                outbound_rules,
                 line: lb.line,
             });
         }
+    }
+
+    /// Refuses a public frontend whose address is of another region than
+    /// the load balancer's VNet.
+    fn check_frontend_regions(
+        &mut self,
+        lb: &RawLoadBalancer,
+        frontends: &[Option<Frontend>],
+        vnet: VnetIdx,
+    ) {
+        let location = self.topo.vnets[vnet].location.clone();
+        for (raw, fe) in lb.frontends.iter().zip(frontends) {
+            if let (
+                Some(r),
+                Some(Frontend {
+                    public_ip: Some(ip),
+                    ..
+                }),
+            ) = (&raw.public_ip, fe)
+            {
+                self.check_region(*ip, &location, r);
+            }
+        }
+    }
+
+    /// A public frontend on the public IP `r` names.
+    fn public_frontend(
+        &mut self,
+        lb: &RawLoadBalancer,
+        fe: &RawFrontend,
+        r: &NameRef,
+    ) -> Option<Frontend> {
+        let user = format!("frontend `{}` of load balancer `{}`", fe.name, lb.name);
+        let mut users = std::mem::take(&mut self.public_ip_users);
+        let ip = self.public_ip_for(r, &user, &mut users);
+        self.public_ip_users = users;
+        let ip = ip?;
+        let public = &self.topo.edge.public_ips[ip];
+        if public.sku == PublicIpSku::Basic {
+            let why = format!(
+                "public IP address `{}` is Basic: a Standard load balancer takes Standard public \
+                 IPs",
+                r.name
+            );
+            self.diags.error(r.line, &r.key, why);
+            return None;
+        }
+        Some(Frontend {
+            name: fe.name.clone(),
+            subnet: None,
+            public_ip: Some(ip),
+            address: public.address,
+            line: fe.line,
+        })
     }
 
     /// The addresses frontends may not take: the file's NICs' and the
@@ -120,8 +190,29 @@ impl Resolver<'_> {
         let mut names = HashSet::new();
         let mut first: Option<(&str, VnetIdx)> = None;
         let mut out = Vec::new();
+        let mut kinds: (Option<&str>, Option<&str>) = (None, None);
         for fe in &lb.frontends {
             self.check_name(&fe.name, FRONTEND_NAME, fe.line, &fe.key, &mut names);
+            let (public, private) = &mut kinds;
+            let (this, other) = match fe.public_ip {
+                Some(_) => (public, *private),
+                None => (private, *public),
+            };
+            this.get_or_insert(&fe.name);
+            if let Some(other) = other {
+                let why = format!(
+                    "frontend `{}` and frontend `{other}` are one public and one private: Azure \
+                     keeps a load balancer's frontends all public or all private",
+                    fe.name
+                );
+                self.diags.error(fe.line, &fe.key, why);
+                out.push(None);
+                continue;
+            }
+            if let Some(r) = &fe.public_ip {
+                out.push(self.public_frontend(lb, fe, r));
+                continue;
+            }
             let Some((r, subnet)) = fe
                 .subnet
                 .as_ref()
@@ -182,7 +273,8 @@ impl Resolver<'_> {
             }
             out.push(Some(Frontend {
                 name: fe.name.clone(),
-                subnet,
+                subnet: Some(subnet),
+                public_ip: None,
                 address,
                 line: fe.line,
             }));
@@ -192,7 +284,14 @@ impl Resolver<'_> {
 
     /// The backend pools, each with the NICs it could resolve. `vnet` is
     /// the load balancer's, when a frontend told it.
-    fn pools(&mut self, lb: &RawLoadBalancer, vnet: Option<VnetIdx>) -> Vec<BackendPool> {
+    /// A public load balancer (`public`) takes the VNet of its first
+    /// backend, when `vnet` does not tell it yet.
+    fn pools(
+        &mut self,
+        lb: &RawLoadBalancer,
+        vnet: &mut Option<VnetIdx>,
+        public: bool,
+    ) -> Vec<BackendPool> {
         let mut names = HashSet::new();
         let mut out = Vec::new();
         for pool in &lb.pools {
@@ -215,7 +314,10 @@ impl Resolver<'_> {
                     )
                 } else {
                     let nic_vnet = self.topo.nics[nic].subnet.vnet;
-                    match vnet {
+                    if public && vnet.is_none() {
+                        *vnet = Some(nic_vnet);
+                    }
+                    match *vnet {
                         Some(vnet) if vnet != nic_vnet => format!(
                             "NIC `{}` is in VNet `{}`, but load balancer `{}` is in VNet `{}`: a \
                              backend must be in its load balancer's VNet",
@@ -303,6 +405,7 @@ impl Resolver<'_> {
                 distribution: rule.distribution,
                 floating_ip: rule.floating_ip,
                 idle_timeout_minutes: rule.idle_timeout_minutes,
+                disable_outbound_snat: rule.disable_outbound_snat,
                 line: rule.line,
             };
             if let Some(why) = conflict(&rules, &resolved, frontend_names[frontend]) {
@@ -334,6 +437,102 @@ impl Resolver<'_> {
             rules.push(resolved);
         }
         complete.then_some(rules)
+    }
+
+    /// The outbound rules, or `None` when one names what its load
+    /// balancer lacks. Azure refuses an outbound rule on a private
+    /// frontend, more ports than the frontends offer the pool
+    /// ([`LB_SNAT_PORTS_PER_ADDRESS`] each), and a load-balancing rule
+    /// that keeps its implicit SNAT on a frontend an outbound rule uses.
+    fn outbound_rules(
+        &mut self,
+        lb: &RawLoadBalancer,
+        frontends: &[Option<Frontend>],
+        pools: &[BackendPool],
+        rules: Option<&[LbRule]>,
+    ) -> Option<Vec<OutboundRule>> {
+        let frontend_names: Vec<&str> = lb.frontends.iter().map(|f| f.name.as_str()).collect();
+        let pool_names: Vec<&str> = lb.pools.iter().map(|p| p.name.as_str()).collect();
+        let mut names = HashSet::new();
+        let mut out = Vec::new();
+        let mut complete = true;
+        for raw in &lb.outbound_rules {
+            let rule_name = NameRule::new("outbound rule", 1, 80);
+            self.check_name(&raw.name, rule_name, raw.line, &raw.key, &mut names);
+            if raw.frontends.is_empty() {
+                let why = "an outbound rule needs a frontend IP configuration: its public \
+                           address is the way out";
+                let key = format!("{}.frontend_ip_configurations", raw.key);
+                self.diags.error(raw.line, &key, why);
+                complete = false;
+                continue;
+            }
+            let mut chosen = Vec::new();
+            for r in &raw.frontends {
+                let kind = "frontend IP configuration";
+                let Some(f) = self.member(&lb.name, r, kind, &frontend_names) else {
+                    complete = false;
+                    continue;
+                };
+                if let Some(fe) = &frontends[f] {
+                    if !fe.is_public() {
+                        let why = format!(
+                            "frontend `{}` is private: an outbound rule translates to a public \
+                             frontend's address",
+                            fe.name
+                        );
+                        self.diags.error(r.line, &r.key, why);
+                        complete = false;
+                        continue;
+                    }
+                }
+                chosen.push(f);
+            }
+            let kind = "backend address pool";
+            let Some(pool) = self.member(&lb.name, &raw.pool, kind, &pool_names) else {
+                complete = false;
+                continue;
+            };
+            if let Some((ports, line)) = raw.allocated_ports {
+                let instances = pools[pool].nics.len() as u64;
+                let offered = LB_SNAT_PORTS_PER_ADDRESS as u64 * chosen.len() as u64;
+                if u64::from(ports) * instances > offered {
+                    let why = format!(
+                        "{ports} ports for each of the {instances} NICs of pool `{}` is {} ports, \
+                         more than the {} its {} frontend address(es) offer",
+                        pools[pool].name,
+                        u64::from(ports) * instances,
+                        offered,
+                        chosen.len()
+                    );
+                    let key = format!("{}.allocated_outbound_ports", raw.key);
+                    self.diags.error(line, &key, why);
+                    complete = false;
+                }
+            }
+            for rule in rules.unwrap_or_default() {
+                if chosen.contains(&rule.frontend) && !rule.disable_outbound_snat {
+                    let why = format!(
+                        "load-balancing rule `{}` uses frontend `{}`, which outbound rule `{}` \
+                         uses too: Azure requires `disable_outbound_snat: true` on that rule",
+                        rule.name, frontend_names[rule.frontend], raw.name
+                    );
+                    self.diags.error(rule.line, &raw.key, why);
+                    complete = false;
+                }
+            }
+            out.push(OutboundRule {
+                name: raw.name.clone(),
+                frontends: chosen,
+                pool,
+                protocol: raw.protocol,
+                allocated_ports: raw.allocated_ports.map(|(p, _)| p),
+                idle_timeout_minutes: raw.idle_timeout_minutes,
+                tcp_reset: raw.tcp_reset,
+                line: raw.line,
+            });
+        }
+        complete.then_some(out)
     }
 
     /// The position of the `kind` named by `r` among a load balancer's.
