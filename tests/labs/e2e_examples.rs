@@ -167,6 +167,8 @@ fn every_example_is_covered_here() {
             "internet-edge.yaml",
             // Its test: e2e_dns.rs.
             "private-endpoints.yaml",
+            // Its test: e2e_public_lb.rs.
+            "public-load-balancer.yaml",
             // Its test: e2e_route_server.rs.
             "route-server.yaml",
             "three-region-mesh.yaml",

@@ -38,6 +38,7 @@ mod e2e_offload;
 mod e2e_panics;
 mod e2e_private_endpoints;
 mod e2e_process;
+mod e2e_public_lb;
 mod e2e_route_server;
 mod e2e_routing_supervision;
 mod e2e_scale;

@@ -131,3 +131,108 @@ fn a_public_address_in_a_vnets_range_is_a_warning() {
         "expected\n{want}\ngot:\n{stderr}"
     );
 }
+
+const PUBLIC_LB: &str = include_str!("../../config/public-load-balancer.yaml");
+
+/// What Azure refuses of a public load balancer, each a change of
+/// `config/public-load-balancer.yaml`.
+fn public_load_balancer_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "plb-public-and-private-frontends",
+            edits: &[(
+                "      - {name: out-fe, public_ip_address: out-pip}",
+                "      - {name: out-fe, public_ip_address: out-pip}\n      - {name: inside, \
+                 subnet: app/web, private_ip_address: 10.3.1.100}",
+            )],
+            expect: &[(
+                "{name: inside,",
+                "frontend `inside` and frontend `web-fe` are one public and one private: Azure \
+                 keeps a load balancer's frontends all public or all private",
+            )],
+        },
+        Case {
+            name: "plb-basic-public-ip-on-a-frontend",
+            edits: &[(
+                "{name: web-pip, sku: Standard,",
+                "{name: web-pip, sku: Basic,",
+            )],
+            expect: &[(
+                "{name: web-fe, public_ip_address: web-pip}",
+                "is Basic: a Standard load balancer takes Standard public IPs",
+            )],
+        },
+        Case {
+            name: "plb-public-ip-of-another-region",
+            edits: &[(
+                "ip_address: 198.51.100.51, location: westeurope}",
+                "ip_address: 198.51.100.51, location: northeurope}",
+            )],
+            expect: &[(
+                "{name: out-fe, public_ip_address: out-pip}",
+                "is in northeurope, the resource using it in westeurope",
+            )],
+        },
+        Case {
+            name: "plb-rule-keeps-its-snat-beside-an-outbound-rule",
+            edits: &[
+                (
+                    "backend_port: 80, disable_outbound_snat: true}",
+                    "backend_port: 80, disable_outbound_snat: false}",
+                ),
+                (
+                    "frontend_ip_configurations: [out-fe]",
+                    "frontend_ip_configurations: [web-fe]",
+                ),
+            ],
+            expect: &[(
+                "- {name: http, frontend_ip_configuration: web-fe",
+                "Azure requires `disable_outbound_snat: true` on that rule",
+            )],
+        },
+        Case {
+            name: "plb-more-ports-than-the-frontend-offers",
+            edits: &[(
+                "protocol: All, idle_timeout_in_minutes: 4}",
+                "protocol: All, idle_timeout_in_minutes: 4, allocated_outbound_ports: 32000}",
+            )],
+            expect: &[(
+                "allocated_outbound_ports: 32000",
+                "32000 ports for each of the 3 NICs of pool `webs` is 96000 ports, more than the \
+                 64000 its 1 frontend address(es) offer",
+            )],
+        },
+        Case {
+            name: "plb-ports-not-in-blocks-of-eight",
+            edits: &[(
+                "protocol: All, idle_timeout_in_minutes: 4}",
+                "protocol: All, idle_timeout_in_minutes: 4, allocated_outbound_ports: 100}",
+            )],
+            expect: &[(
+                "allocated_outbound_ports: 100",
+                "100 is not a multiple of 8: Azure allocates ports in blocks of 8",
+            )],
+        },
+        Case {
+            name: "plb-public-ip-used-twice",
+            edits: &[(
+                "{name: web3, subnet: app/web, private_ip_address: 10.3.1.6, public_ip_address: \
+                 web3-pip}",
+                "{name: web3, subnet: app/web, private_ip_address: 10.3.1.6, public_ip_address: \
+                 out-pip}",
+            )],
+            expect: &[(
+                "public_ip_address: out-pip}",
+                "public IP address `out-pip` is already used by frontend `out-fe` of load \
+                 balancer `web-lb`",
+            )],
+        },
+    ]
+}
+
+#[test]
+fn what_azure_refuses_of_a_public_load_balancer_is_refused_with_its_line() {
+    for case in public_load_balancer_cases() {
+        assert_refused_with_words("plb", PUBLIC_LB, &case);
+    }
+}

@@ -48,6 +48,7 @@ mod placement;
 mod plan;
 mod private_clouds;
 mod private_endpoints;
+mod public_load_balancer;
 mod resolve_cli;
 mod route_server;
 mod route_server_commands;

@@ -595,14 +595,7 @@ fn hop_details<C: Conntrack>(
             addressed,
         }) => Some((frontend, addressed)),
         _ if snap.nics[ingress].internet => match snap.edge.public.get(&key.dst) {
-            // One whose rules carry the packet: the load balancer took it.
-            Some(&PublicTarget::Frontend(frontend))
-                if (snap.frontend(frontend))
-                    .rule_for(key.proto, key.dst_port)
-                    .is_some() =>
-            {
-                Some((frontend, true))
-            }
+            Some(&PublicTarget::Frontend(frontend)) => Some((frontend, true)),
             _ => None,
         },
         _ => None,

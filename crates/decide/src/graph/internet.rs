@@ -16,8 +16,9 @@
 //! the sender leaves by its public IP, and the subnet's edge to its NAT
 //! gateway says where the routes send it instead.
 
-use super::model::frontend_id;
-use super::parts::{firewall_id, join, nic_id, sanitise, subnet_id, InternetPart, NicNode};
+use super::parts::{
+    firewall_id, frontend_id, join, nic_id, sanitise, subnet_id, InternetPart, NicNode,
+};
 use crate::snapshot::edge::EgressHop;
 use crate::snapshot::{PortIdx, Snapshot};
 use crate::topology::{NatGatewayIdx, NextHopType, SubnetRef, Topology};

@@ -8,7 +8,7 @@
 use super::internet::{default_outbound_line, internet_edges, internet_nodes, public_line};
 pub use super::internet::{InternetEdge, InternetLink, INTERNET_ID};
 pub(super) use super::parts::{firewall_id, subnet_id, vnet_id};
-use super::parts::{gateway_id, join, nic_id};
+use super::parts::{frontend_id, gateway_id, join, nic_id};
 pub use super::parts::{sanitise, ConnectionEdge, InternetPart, NicNode};
 use super::route_servers::{route_server_edges, route_server_nodes};
 use crate::policy::routes::RouteSource;
@@ -174,18 +174,6 @@ impl Picture {
 
 pub(super) fn unreachable_id(ip: IpAddr) -> String {
     format!("unreachable_{}", sanitise(&ip.to_string()))
-}
-
-pub(super) fn frontend_id(topo: &Topology, lb: LoadBalancerIdx, frontend: usize) -> String {
-    let (lb_name, name) = topo.load_balancers.get(lb).map_or(("", ""), |l| {
-        let name = l.frontends.get(frontend).map_or("", |f| f.name.as_str());
-        (l.name.as_str(), name)
-    });
-    format!(
-        "frontend_{lb}_{frontend}_{}_{}",
-        sanitise(lb_name),
-        sanitise(name)
-    )
 }
 
 /// The line naming the machine a part runs on, in a lab spread over

@@ -2,7 +2,9 @@
 //! its builders make: a node, a connection edge, and the identifiers of
 //! NICs, gateways, firewalls, VNets and subnets.
 
-use crate::topology::{FirewallIdx, GatewayIdx, NicIdx, SubnetRef, Topology, VnetIdx};
+use crate::topology::{
+    FirewallIdx, GatewayIdx, LoadBalancerIdx, NicIdx, SubnetRef, Topology, VnetIdx,
+};
 
 /// A link between two nodes of different places: a gateway connection
 /// (from the gateway's node to a site's router, a circuit's node or the
@@ -95,4 +97,17 @@ pub(super) fn subnet_id(topo: &Topology, r: SubnetRef) -> String {
 
 pub(super) fn firewall_id(topo: &Topology, f: FirewallIdx) -> String {
     format!("firewall_{f}_{}", sanitise(&topo.firewalls[f].name))
+}
+
+/// The node of a load balancer's frontend.
+pub(super) fn frontend_id(topo: &Topology, lb: LoadBalancerIdx, frontend: usize) -> String {
+    let (lb_name, name) = topo.load_balancers.get(lb).map_or(("", ""), |l| {
+        let name = l.frontends.get(frontend).map_or("", |f| f.name.as_str());
+        (l.name.as_str(), name)
+    });
+    format!(
+        "frontend_{lb}_{frontend}_{}_{}",
+        sanitise(lb_name),
+        sanitise(name)
+    )
 }
