@@ -619,9 +619,20 @@ fn probe_and_read(
     let delivered = records
         .iter()
         .any(|r| r.direction == "Inbound" && servers.iter().any(|s| s.holder == r.nic));
-    let allowed = probed.answered || (protocol == ExpectedProtocol::Udp && !all_ours && delivered);
+    let mut near: Vec<String> = vec![source.name.clone()];
+    near.extend(records.iter().map(|r| r.nic.clone()));
+    near.extend(servers.iter().map(|s| s.holder.clone()));
+    let dropped = path::drop_of(running, &stats_before, &stats_after, &near);
+    // A reset the fabric sent for a SYN it dropped (a NAT gateway's answer
+    // to an unknown connection) opened nothing: the probe was denied.
+    let mut seen = probed.seen;
+    if seen == probe::Seen::Reset && dropped.is_some() {
+        seen = probe::Seen::ResetByFabric;
+    }
+    let answered = probed.answered && seen != probe::Seen::ResetByFabric;
+    let allowed = answered || (protocol == ExpectedProtocol::Udp && !all_ours && delivered);
     let mut evidence = Evidence {
-        seen: probed.seen.describe(protocol, to),
+        seen: seen.describe(protocol, to),
         answered_by: path::answered_by_others(
             &flows_before,
             &flows_after,
@@ -639,12 +650,9 @@ fn probe_and_read(
         };
         return Ok((outcome, evidence));
     }
-    let mut near: Vec<String> = vec![source.name.clone()];
-    near.extend(records.iter().map(|r| r.nic.clone()));
-    near.extend(servers.iter().map(|s| s.holder.clone()));
     // Delivered and not answered: the reply is what was lost.
     let reply = path::delivered(running, &records);
-    let (mut reason, mut at) = path::drop_of(running, &stats_before, &stats_after, &near).unzip();
+    let (mut reason, mut at) = dropped.unzip();
     if reason.is_none() {
         // No counter of the fabric moved: an on-premises router that has
         // no route drops what the fabric never sees (the request from its

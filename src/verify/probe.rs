@@ -69,6 +69,9 @@ pub enum Seen {
     /// A TCP reset: the port is closed, and the path carried the SYN and
     /// its answer.
     Reset,
+    /// A TCP reset from the fabric itself, which dropped the SYN (a NAT
+    /// gateway resets connections it does not know).
+    ResetByFabric,
     /// Nothing within the probe's wait.
     Nothing,
     /// An error came back instead (`Destination Net Unreachable from
@@ -91,6 +94,10 @@ impl Seen {
                 format!("the TCP connection to {target} opened and answered")
             }
             (Seen::Answered, ExpectedProtocol::Udp) => format!("an answer from {target}"),
+            (Seen::ResetByFabric, _) => format!(
+                "a TCP reset for {target} from the fabric, which dropped the SYN (a NAT \
+                 gateway resets connections it does not know)"
+            ),
             (Seen::Reset, _) => format!(
                 "a TCP reset from {target} (no server on the port; the path carried the SYN and \
                  its answer)"

@@ -38,6 +38,7 @@ use super::underlay::{frame_vni, Discard, UnderlayLink};
 use crate::daemon::threads::{Faults, ThreadKind};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::{translate, Rewrite};
+use crate::dataplane::tcp_reset::{tcp_reset, TCP_RESET_LEN};
 use crate::dataplane::{decide_arrival, decide_parsed, flow_hash, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
@@ -311,6 +312,21 @@ impl Worker {
         }
     }
 
+    /// Answers `packet`, which came from `sender`, with a TCP reset
+    /// written back to it (a NAT gateway's answer to an unknown
+    /// connection), counted as a packet `sender` receives.
+    #[cold]
+    fn send_reset(&self, plane: &Plane, sender: PortIdx, packet: &[u8]) {
+        let mut out = [0u8; VNET_HDR_LEN + TCP_RESET_LEN];
+        let Some(len) = tcp_reset(packet, &mut out[VNET_HDR_LEN..]) else {
+            return;
+        };
+        let reset = &out[..VNET_HDR_LEN + len];
+        let queue = plane.egress(sender, self.index, reset);
+        let traffic = Traffic::packet(len as u64);
+        write_counted(&self.counters, plane.port_id(sender), queue, reset, traffic);
+    }
+
     /// How many workers the daemon runs (each says its generation).
     fn workers(&self) -> usize {
         self.generations.len()
@@ -491,9 +507,17 @@ impl Worker {
                 Ok(view) if plane.snapshot.shaping.active => flow_hash(&view.key),
                 _ => 0,
             };
+            let mut reset = false;
             let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
+                    if let Verdict::Drop {
+                        reason: DropReason::NatUnsolicited,
+                        ..
+                    } = verdict
+                    {
+                        reset = plane.snapshot.edge.resets(&view);
+                    }
                     if let (Some(denies), Verdict::Drop { reason, at, rule }) =
                         (&self.denies, verdict)
                     {
@@ -543,6 +567,9 @@ impl Worker {
                 Verdict::Drop { reason, at, .. } => {
                     self.counters
                         .dropped_many(plane.port_id(at), reason, traffic.packets);
+                    if reset {
+                        self.send_reset(plane, nic, &buf[VNET_HDR_LEN..len]);
+                    }
                     continue;
                 }
             };

@@ -19,6 +19,7 @@ pub mod nat;
 pub mod pacing;
 pub mod packet;
 pub mod path_mtu;
+pub mod tcp_reset;
 
 pub use decide::{
     balance, decide, decide_arrival, decide_parsed, flow_hash, judge_nsgs, route_step,
