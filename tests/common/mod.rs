@@ -10,6 +10,7 @@ pub mod golden_cases;
 pub mod hosts;
 pub mod hybrid;
 pub mod names_agreement;
+pub mod packets;
 pub mod placement;
 pub mod traffic;
 
@@ -189,6 +190,14 @@ pub fn stdout_in(ns: &str, args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|e| panic!("running {args:?} in {ns}: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the Internet's echo server at 203.0.113.10 answered `curl` from
+/// `ns` with first: the source address it saw; empty when the connection
+/// failed.
+pub fn echo_seen(ns: &str) -> String {
+    let answer = stdout_in(ns, &["curl", "-s", "-m", "5", "http://203.0.113.10/"]);
+    answer.lines().next().unwrap_or_default().trim().to_string()
 }
 
 /// Runs a command inside a namespace and returns its stdout; panics if it

@@ -25,14 +25,6 @@ use vnetd::dataplane::DropReason;
 use vnetd::host::netns;
 
 const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
-const ECHO: &str = "http://203.0.113.10/";
-
-/// The first line of what the echo server answered `ns`, the source it
-/// saw; empty when the connection failed.
-fn seen_source(ns: &str) -> String {
-    let answer = common::stdout_in(ns, &["curl", "-s", "-m", "3", ECHO]);
-    answer.lines().next().unwrap_or_default().trim().to_string()
-}
 
 /// An HTTPS server on 443 of `ns` (a self-signed certificate) answering
 /// every request with the client address it saw; stopped when dropped.
@@ -111,24 +103,16 @@ fn https_answer(ns: &str, url: &str) -> String {
 #[test]
 fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
     let mut lab = Lab::start("exedge", EXAMPLE);
-    assert_eq!(
-        seen_source(&lab.ns("vm1")),
-        "198.51.100.10",
-        "through the firewall's NAT gateway"
-    );
-    assert_eq!(
-        seen_source(&lab.ns("vm2")),
-        "198.51.100.30",
-        "its own public IP"
-    );
-    assert_eq!(
-        seen_source(&lab.ns("vm3")),
-        "192.0.2.1",
-        "default outbound access"
-    );
+    for (vm, source, way) in [
+        ("vm1", "198.51.100.10", "through the firewall's NAT gateway"),
+        ("vm2", "198.51.100.30", "its own public IP"),
+        ("vm3", "192.0.2.1", "default outbound access"),
+    ] {
+        assert_eq!(common::echo_seen(&lab.ns(vm)), source, "{vm}: {way}");
+    }
     let before = lab.stats("vm4").drops_for(DropReason::NextHopInternet);
     assert_eq!(
-        seen_source(&lab.ns("vm4")),
+        common::echo_seen(&lab.ns("vm4")),
         "",
         "a private subnet has no way out"
     );
@@ -212,7 +196,7 @@ fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
         .unwrap();
     let through_nat = common::udp_client_for(&vm3, server_address);
     assert_eq!(udp_seen(&through_nat, &server), Some(ip("198.51.100.40")));
-    assert_eq!(seen_source(&vm3), "198.51.100.40");
+    assert_eq!(common::echo_seen(&vm3), "198.51.100.40");
     assert_eq!(udp_seen(&established, &server), Some(ip("192.0.2.1")));
 
     // Removed again: its flows lose their address and are decided anew,
@@ -224,7 +208,7 @@ fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
         )
         .unwrap();
     assert_eq!(udp_seen(&through_nat, &server), Some(ip("192.0.2.1")));
-    assert_eq!(seen_source(&vm3), "192.0.2.1");
+    assert_eq!(common::echo_seen(&vm3), "192.0.2.1");
 }
 
 /// `config/private-endpoints.yaml` with default outbound access for the

@@ -117,16 +117,6 @@ fn screenshot_named(name: &str) -> PathBuf {
 const INTERNET_EDGE: &str = include_str!("../../config/internet-edge.yaml");
 const EDGE_PREFIX: &str = "pgnet";
 
-/// What the Internet's echo server answers `curl` from the VM `vm` of
-/// the edge lab with first: the source it saw.
-fn source_seen_by_echo(vm: &str) -> String {
-    let seen = common::in_netns(
-        &format!("{EDGE_PREFIX}-{vm}"),
-        &["curl", "-s", "-m", "5", "http://203.0.113.10/"],
-    );
-    seen.lines().next().unwrap_or_default().trim().to_string()
-}
-
 /// The Internet edge example on the page: the picture is the one `vnetd
 /// graph` makes of the file, the Internet and its NAT gateway are drawn
 /// with their ways out, and a real curl from vm2 to the echo server is
@@ -283,7 +273,7 @@ fn a_curl_to_the_internet_shows_as_its_rate(page: &Page, socket: &Path) {
         .unwrap();
     let (received_before, sent_before) = internet_bytes(socket);
     assert_eq!(
-        source_seen_by_echo("vm2"),
+        common::echo_seen(&format!("{EDGE_PREFIX}-vm2")),
         "198.51.100.30",
         "vm2 leaves by its public IP"
     );
@@ -361,7 +351,7 @@ fn a_curl_through_the_nat_gateway_shows_as_its_rate(page: &Page) {
         .as_u64()
         .unwrap();
     assert_eq!(
-        source_seen_by_echo("vm1"),
+        common::echo_seen(&format!("{EDGE_PREFIX}-vm1")),
         "198.51.100.10",
         "vm1 leaves by the NAT gateway"
     );

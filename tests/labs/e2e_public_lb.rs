@@ -55,13 +55,6 @@ impl Drop for NamedEcho {
     }
 }
 
-/// The first line the echo server at 203.0.113.10 answered `ns`: the
-/// source it saw; empty when the connection failed.
-fn seen_by_echo(ns: &str) -> String {
-    let answer = common::stdout_in(ns, &["curl", "-s", "-m", "3", "http://203.0.113.10/"]);
-    answer.lines().next().unwrap_or_default().trim().to_string()
-}
-
 #[test]
 fn a_public_load_balancer_serves_the_internet_and_its_pool_leaves_by_its_outbound_rule() {
     let mut lab = Lab::start("explb", EXAMPLE);
@@ -114,26 +107,14 @@ fn a_public_load_balancer_serves_the_internet_and_its_pool_leaves_by_its_outboun
     assert!(lab.stats("internet").drops_for(DropReason::LbNoRule) > before);
 
     // The ways out, in Azure's precedence.
-    assert_eq!(
-        seen_by_echo(&lab.ns("web1")),
-        "198.51.100.51",
-        "outbound rule"
-    );
-    assert_eq!(
-        seen_by_echo(&lab.ns("web2")),
-        "198.51.100.51",
-        "outbound rule"
-    );
-    assert_eq!(
-        seen_by_echo(&lab.ns("web3")),
-        "198.51.100.52",
-        "its own public IP"
-    );
-    assert_eq!(
-        seen_by_echo(&lab.ns("jump")),
-        "192.0.2.1",
-        "default outbound access"
-    );
+    for (vm, source, way) in [
+        ("web1", "198.51.100.51", "outbound rule"),
+        ("web2", "198.51.100.51", "outbound rule"),
+        ("web3", "198.51.100.52", "its own public IP"),
+        ("jump", "192.0.2.1", "default outbound access"),
+    ] {
+        assert_eq!(common::echo_seen(&lab.ns(vm)), source, "{vm}: {way}");
+    }
 
     // `verify`'s real packets, both ways, say what `check` says.
     let text = lab.daemon().snapshot().topology.text.to_string();

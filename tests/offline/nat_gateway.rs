@@ -6,7 +6,7 @@
 //! still gets one. Each reply finds its flow's private address and port;
 //! a Standard gateway drops a ping, a StandardV2 one translates it.
 
-use etherparse::PacketBuilder;
+use crate::common::packets::{ping4, udp4};
 use std::collections::HashSet;
 use std::net::IpAddr;
 use vnetd::dataplane::conntrack::NicOwners;
@@ -36,32 +36,6 @@ network_interfaces:
     Snapshot::compile(loaded.topology, 1)
 }
 
-fn udp(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
-    let (s, d): (IpAddr, IpAddr) = (src.parse().unwrap(), dst.parse().unwrap());
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (s, d) else {
-        unreachable!()
-    };
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(s.octets(), d.octets(), 64)
-        .udp(sport, dport)
-        .write(&mut out, b"x")
-        .unwrap();
-    out
-}
-
-fn ping(src: &str, dst: &str) -> Vec<u8> {
-    let (s, d): (IpAddr, IpAddr) = (src.parse().unwrap(), dst.parse().unwrap());
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (s, d) else {
-        unreachable!()
-    };
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(s.octets(), d.octets(), 64)
-        .icmpv4_echo_request(7, 1)
-        .write(&mut out, b"x")
-        .unwrap();
-    out
-}
-
 fn table() -> FlowTable {
     FlowTable::new(1 << 20, NicOwners::MAX_OWNERS, 400_000)
 }
@@ -80,7 +54,7 @@ fn one_address_carries_50000_flows_to_one_destination_and_no_more() {
             &snap,
             &flows,
             vm1,
-            &udp("10.1.1.4", "203.0.113.10", sport, 53),
+            &udp4("10.1.1.4", "203.0.113.10", sport, 53),
             0,
         );
         match verdict {
@@ -100,7 +74,7 @@ fn one_address_carries_50000_flows_to_one_destination_and_no_more() {
         &snap,
         &flows,
         vm1,
-        &udp("10.1.1.4", "203.0.113.10", 60_000, 53),
+        &udp4("10.1.1.4", "203.0.113.10", 60_000, 53),
         0,
     );
     assert_eq!(
@@ -114,7 +88,7 @@ fn one_address_carries_50000_flows_to_one_destination_and_no_more() {
         &snap,
         &flows,
         vm1,
-        &udp("10.1.1.4", "203.0.113.10", 60_000, 54),
+        &udp4("10.1.1.4", "203.0.113.10", 60_000, 54),
         0,
     );
     assert!(
@@ -127,7 +101,7 @@ fn one_address_carries_50000_flows_to_one_destination_and_no_more() {
         &snap,
         &flows,
         internet,
-        &udp("203.0.113.10", "198.51.100.10", 53, port),
+        &udp4("203.0.113.10", "198.51.100.10", 53, port),
         0,
     );
     assert_eq!(
@@ -146,11 +120,11 @@ fn one_address_carries_50000_flows_to_one_destination_and_no_more() {
 fn a_standard_gateway_drops_pings_and_a_standard_v2_translates_them() {
     let snap = lab("Standard");
     let vm2 = snap.port_by_name("vm2").unwrap();
-    let verdict = decide(&snap, &table(), vm2, &ping("10.1.1.5", "203.0.113.10"), 0);
+    let verdict = decide(&snap, &table(), vm2, &ping4("10.1.1.5", "203.0.113.10"), 0);
     assert_eq!(verdict, Verdict::dropped(DropReason::NatProtocol, vm2));
     let snap = lab("StandardV2");
     let internet = snap.port_by_name("internet").unwrap();
-    let verdict = decide(&snap, &table(), vm2, &ping("10.1.1.5", "203.0.113.10"), 0);
+    let verdict = decide(&snap, &table(), vm2, &ping4("10.1.1.5", "203.0.113.10"), 0);
     assert!(
         matches!(verdict, Verdict::Translate { nic, rewrite: Rewrite::Source { address, .. } }
             if nic == internet && address == "198.51.100.10".parse::<IpAddr>().unwrap()),
@@ -166,7 +140,7 @@ fn an_unsolicited_packet_to_the_gateway_is_dropped() {
         &snap,
         &table(),
         internet,
-        &udp("203.0.113.10", "198.51.100.10", 53, 4000),
+        &udp4("203.0.113.10", "198.51.100.10", 53, 4000),
         0,
     );
     assert_eq!(

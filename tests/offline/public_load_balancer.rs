@@ -14,6 +14,7 @@
 //! frontend again; the backend's NSG judges the packet as translated (its
 //! backend port), and without an NSG the backend is closed to the Internet.
 
+use crate::common::packets::{ping4, syn4, udp4};
 use etherparse::PacketBuilder;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -77,31 +78,6 @@ load_balancers:
     Snapshot::compile(loaded.topology, 1)
 }
 
-fn udp(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src.parse().unwrap(), dst.parse().unwrap()) else {
-        unreachable!()
-    };
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(s.octets(), d.octets(), 64)
-        .udp(sport, dport)
-        .write(&mut out, b"x")
-        .unwrap();
-    out
-}
-
-fn syn(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src.parse().unwrap(), dst.parse().unwrap()) else {
-        unreachable!()
-    };
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(s.octets(), d.octets(), 64)
-        .tcp(sport, dport, 1, 64_000)
-        .syn()
-        .write(&mut out, &[])
-        .unwrap();
-    out
-}
-
 fn table() -> FlowTable {
     FlowTable::new(1 << 20, NicOwners::MAX_OWNERS, 400_000)
 }
@@ -129,7 +105,7 @@ fn leave(
                 snap,
                 flows,
                 port,
-                &udp(private, "203.0.113.10", sport, dport),
+                &udp4(private, "203.0.113.10", sport, dport),
                 0,
             ) {
                 Verdict::Translate {
@@ -187,7 +163,7 @@ fn each_backend_has_its_own_block_of_the_default_allocation_per_destination() {
         &snap,
         &flows,
         internet,
-        &udp("203.0.113.10", "198.51.100.51", 53, port),
+        &udp4("203.0.113.10", "198.51.100.51", 53, port),
         0,
     );
     assert_eq!(
@@ -240,13 +216,8 @@ fn a_public_ip_comes_first_and_the_pool_has_no_default_outbound_access() {
     // A pool NIC without a rule for its protocol: no way out (ICMP).
     let snap = lab("", "out-fe", true);
     let web1 = snap.port_by_name("web1").unwrap();
-    let mut ping = Vec::new();
-    PacketBuilder::ipv4([10, 1, 1, 4], [203, 0, 113, 10], 64)
-        .icmpv4_echo_request(7, 1)
-        .write(&mut ping, b"x")
-        .unwrap();
     assert_eq!(
-        decide(&snap, &table(), web1, &ping, 0),
+        decide(&snap, &table(), web1, &ping4("10.1.1.4", "203.0.113.10"), 0),
         Verdict::dropped(DropReason::NatProtocol, web1)
     );
 }
@@ -266,7 +237,7 @@ fn the_internet_reaches_a_backend_through_the_frontend_and_the_reply_leaves_as_i
             &snap,
             &flows,
             internet,
-            &syn("203.0.113.10", "198.51.100.50", sport, 80),
+            &syn4("203.0.113.10", "198.51.100.50", sport, 80),
             0,
         );
         let Verdict::Translate {
@@ -314,7 +285,7 @@ fn the_internet_reaches_a_backend_through_the_frontend_and_the_reply_leaves_as_i
             &snap,
             &flows,
             internet,
-            &syn("203.0.113.10", "198.51.100.50", 30_100, 22),
+            &syn4("203.0.113.10", "198.51.100.50", 30_100, 22),
             0
         ),
         Verdict::dropped(DropReason::LbNoRule, internet)
@@ -326,7 +297,7 @@ fn the_internet_reaches_a_backend_through_the_frontend_and_the_reply_leaves_as_i
             &closed,
             &table(),
             internet,
-            &syn("203.0.113.10", "198.51.100.50", 30_000, 80),
+            &syn4("203.0.113.10", "198.51.100.50", 30_000, 80),
             0
         ),
         Verdict::dropped(DropReason::PublicIpClosed, internet)
