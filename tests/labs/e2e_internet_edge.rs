@@ -19,7 +19,7 @@ use crate::common;
 use common::check_agreement::assert_verify_agrees_with_check;
 use common::Lab;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vnetd::dataplane::DropReason;
 use vnetd::host::netns;
@@ -29,7 +29,7 @@ const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
 /// An HTTPS server on 443 of `ns` (a self-signed certificate) answering
 /// every request with the client address it saw; stopped when dropped.
 struct EchoTls {
-    child: Child,
+    _server: common::EchoServer,
     _dir: tempfile::TempDir,
 }
 
@@ -51,39 +51,11 @@ impl EchoTls {
             .status()
             .expect("openssl makes the certificate");
         assert!(made.success());
-        const SERVE: &str = "import http.server, socketserver, ssl, sys
-class Echo(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (self.client_address[0] + '\\n').encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-socketserver.TCPServer.allow_reuse_address = True
-server = socketserver.TCPServer(('0.0.0.0', 443), Echo)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
-server.socket = context.wrap_socket(server.socket, server_side=True)
-server.serve_forever()
-";
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", SERVE])
-            .arg(&cert)
-            .arg(&key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs the web server");
-        EchoTls { child, _dir: dir }
-    }
-}
-
-impl Drop for EchoTls {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let server = common::EchoServer::start(ns, 443, None, Some((&cert, &key)));
+        EchoTls {
+            _server: server,
+            _dir: dir,
+        }
     }
 }
 

@@ -12,55 +12,18 @@ use crate::common;
 use common::check_agreement::assert_verify_agrees_with_check;
 use common::Lab;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use vnetd::dataplane::DropReason;
 
 const EXAMPLE: &str = include_str!("../../config/public-load-balancer.yaml");
 const BACKENDS: [&str; 3] = ["web1", "web2", "web3"];
 
-/// An HTTP server on port 80 of `ns` that answers every request with the
-/// client address it saw and its own name; stopped when dropped.
-struct NamedEcho(Child);
-
-impl NamedEcho {
-    fn start(ns: &str, name: &str) -> NamedEcho {
-        const SERVE: &str = "import http.server, socketserver, sys
-class Echo(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (self.client_address[0] + ' ' + sys.argv[1] + '\\n').encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-socketserver.TCPServer.allow_reuse_address = True
-socketserver.TCPServer(('0.0.0.0', 80), Echo).serve_forever()
-";
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "python3", "-c", SERVE, name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs the web server");
-        NamedEcho(child)
-    }
-}
-
-impl Drop for NamedEcho {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_public_load_balancer_serves_the_internet_and_its_pool_leaves_by_its_outbound_rule() {
     let mut lab = Lab::start("explb", EXAMPLE);
-    let _servers: Vec<NamedEcho> = BACKENDS
+    let _servers: Vec<common::EchoServer> = BACKENDS
         .iter()
-        .map(|b| NamedEcho::start(&lab.ns(b), b))
+        .map(|b| common::EchoServer::start(&lab.ns(b), 80, Some(b), None))
         .collect();
     let up = |lab: &Lab| {
         let backends = lab.daemon().lb_backends();

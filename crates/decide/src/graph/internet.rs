@@ -17,7 +17,7 @@
 //! gateway says where the routes send it instead.
 
 use super::parts::{
-    firewall_id, frontend_id, join, nic_id, sanitise, subnet_id, InternetPart, NicNode,
+    firewall_id, frontend_node, join, nic_id, sanitise, subnet_id, InternetPart, NicNode,
 };
 use crate::snapshot::edge::EgressHop;
 use crate::snapshot::{PortIdx, Snapshot};
@@ -156,22 +156,7 @@ pub(super) fn internet_nodes(snapshot: &Snapshot) -> Vec<NicNode> {
             if !frontend.is_public() {
                 continue;
             }
-            nodes.push(NicNode {
-                id: frontend_id(topo, l, f),
-                name: format!("{}/{}", lb.name, frontend.name),
-                label: vec![
-                    format!("public load balancer {} / {}", lb.name, frontend.name),
-                    frontend.address.to_string(),
-                ],
-                frontend: true,
-                internet_edge: None,
-                ..node(
-                    String::new(),
-                    String::new(),
-                    Vec::new(),
-                    InternetPart::Internet,
-                )
-            });
+            nodes.push(frontend_node(topo, l, f, "public load balancer"));
         }
     }
     nodes

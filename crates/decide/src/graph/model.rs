@@ -8,7 +8,7 @@
 use super::internet::{default_outbound_line, internet_edges, internet_nodes, public_line};
 pub use super::internet::{InternetEdge, InternetLink, INTERNET_ID};
 pub(super) use super::parts::{firewall_id, subnet_id, vnet_id};
-use super::parts::{frontend_id, gateway_id, join, nic_id};
+use super::parts::{frontend_id, frontend_node, gateway_id, join, nic_id};
 pub use super::parts::{sanitise, ConnectionEdge, InternetPart, NicNode};
 use super::route_servers::{route_server_edges, route_server_nodes};
 use crate::policy::routes::RouteSource;
@@ -378,21 +378,7 @@ pub(super) fn frontend_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
             if frontend.subnet != Some(subnet) {
                 continue;
             }
-            nodes.push(NicNode {
-                id: frontend_id(topo, l, f),
-                name: format!("{}/{}", lb.name, frontend.name),
-                label: vec![
-                    format!("load balancer {} / {}", lb.name, frontend.name),
-                    frontend.address.to_string(),
-                ],
-                appliance: false,
-                gateway: false,
-                frontend: true,
-                circuit: false,
-                route_server: false,
-                firewall: false,
-                internet_edge: None,
-            });
+            nodes.push(frontend_node(topo, l, f, "load balancer"));
         }
     }
     nodes

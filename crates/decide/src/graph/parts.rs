@@ -111,3 +111,30 @@ pub(super) fn frontend_id(topo: &Topology, lb: LoadBalancerIdx, frontend: usize)
         sanitise(name)
     )
 }
+
+/// The node of a load balancer's frontend, its label saying `kind` (`load
+/// balancer`, `public load balancer`), the names and the address.
+pub(super) fn frontend_node(
+    topo: &Topology,
+    lb: LoadBalancerIdx,
+    frontend: usize,
+    kind: &str,
+) -> NicNode {
+    let l = &topo.load_balancers[lb];
+    let fe = &l.frontends[frontend];
+    NicNode {
+        id: frontend_id(topo, lb, frontend),
+        name: format!("{}/{}", l.name, fe.name),
+        label: vec![
+            format!("{kind} {} / {}", l.name, fe.name),
+            fe.address.to_string(),
+        ],
+        appliance: false,
+        gateway: false,
+        frontend: true,
+        circuit: false,
+        route_server: false,
+        firewall: false,
+        internet_edge: None,
+    }
+}
