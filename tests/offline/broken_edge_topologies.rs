@@ -101,6 +101,18 @@ fn cases() -> Vec<Case> {
                  this one has 17",
             )],
         },
+        Case {
+            name: "ipv6-address-on-a-standard-nat-gateway",
+            edits: &[(
+                "{name: nat-pip, sku: Standard, ip_address: 198.51.100.10,",
+                "{name: nat-pip, sku: Standard, ip_address: \"2001:db8:100::10\",",
+            )],
+            expect: &[(
+                "public_ip_addresses: [nat-pip]",
+                "public IP address `nat-pip` is IPv6: a Standard NAT gateway takes IPv4 \
+                 addresses only (StandardV2 takes IPv6 too)",
+            )],
+        },
     ]
 }
 

@@ -4,7 +4,8 @@
 //! the same destination"), every one distinct and from 1024 on; the next
 //! is dropped as `snat_port_exhausted`, while another destination port
 //! still gets one. Each reply finds its flow's private address and port;
-//! a Standard gateway drops a ping, a StandardV2 one translates it.
+//! a Standard gateway drops a ping, a StandardV2 one translates it, and
+//! IPv6 flows to IPv6 addresses of its own.
 
 use crate::common::packets::{ping4, udp4};
 use std::collections::HashSet;
@@ -146,5 +147,96 @@ fn an_unsolicited_packet_to_the_gateway_is_dropped() {
     assert_eq!(
         verdict,
         Verdict::dropped(DropReason::NatUnsolicited, internet)
+    );
+}
+
+/// A StandardV2 NAT gateway with an address of each family: an IPv6 flow
+/// leaves with its IPv6 address, an IPv4 one with its IPv4 address, and
+/// the IPv6 reply finds its flow.
+#[test]
+fn a_standard_v2_gateway_translates_each_family_to_its_own_address() {
+    let text = "internet:
+  servers: [{name: echo6, address: '2001:db8:ffff::10', ports: [80]}, {name: echo, address: 203.0.113.10, ports: [80]}]
+public_ip_addresses:
+  - {name: nat-pip, ip_address: 198.51.100.10}
+  - {name: nat-pip6, ip_address: '2001:db8:100::10'}
+nat_gateways:
+  - {name: nat, sku_name: StandardV2, public_ip_addresses: [nat-pip, nat-pip6], subnets: [vn/app]}
+vnets:
+  - name: vn
+    address_space: [10.1.0.0/16, 'fd00:1::/48']
+    subnets:
+      - {name: app, address_prefixes: [10.1.1.0/24, 'fd00:1:0:1::/64']}
+network_interfaces:
+  - name: vm1
+    subnet: vn/app
+    ip_configurations:
+      - {name: v4, private_ip_address: 10.1.1.4}
+      - {name: v6, private_ip_address: 'fd00:1:0:1::4'}
+";
+    let snap = Snapshot::compile(
+        vnetd::plan::parse_str("nat6.yaml", text).unwrap().topology,
+        1,
+    );
+    let flows = table();
+    let vm1 = snap.port_by_name("vm1").unwrap();
+    let internet = snap.port_by_name("internet").unwrap();
+    let udp6 = |src: &str, dst: &str, sport: u16, dport: u16| {
+        let (IpAddr::V6(s), IpAddr::V6(d)) = (src.parse().unwrap(), dst.parse().unwrap()) else {
+            unreachable!()
+        };
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+            .udp(sport, dport)
+            .write(&mut out, b"x")
+            .unwrap();
+        out
+    };
+    let out = decide(
+        &snap,
+        &flows,
+        vm1,
+        &udp6("fd00:1:0:1::4", "2001:db8:ffff::10", 5000, 53),
+        0,
+    );
+    let Verdict::Translate {
+        nic,
+        rewrite: Rewrite::Source { address, port },
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (nic, address),
+        (internet, "2001:db8:100::10".parse().unwrap())
+    );
+    let back = decide(
+        &snap,
+        &flows,
+        internet,
+        &udp6("2001:db8:ffff::10", "2001:db8:100::10", 53, port),
+        0,
+    );
+    assert_eq!(
+        back,
+        Verdict::Translate {
+            nic: vm1,
+            rewrite: Rewrite::Destination {
+                address: "fd00:1:0:1::4".parse().unwrap(),
+                port: 5000
+            }
+        }
+    );
+    let v4 = decide(
+        &snap,
+        &flows,
+        vm1,
+        &udp4("10.1.1.4", "203.0.113.10", 5000, 53),
+        0,
+    );
+    assert!(
+        matches!(v4, Verdict::Translate { rewrite: Rewrite::Source { address, .. }, .. }
+            if address == "198.51.100.10".parse::<IpAddr>().unwrap()),
+        "{v4:?}"
     );
 }

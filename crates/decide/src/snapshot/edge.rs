@@ -302,7 +302,10 @@ impl EdgeTables {
 /// a VM keeps one public address, as Azure's NAT gateway keeps a source on
 /// one address while it has ports).
 pub fn nat_address(addresses: &[IpAddr], private: IpAddr) -> Option<IpAddr> {
-    if addresses.is_empty() {
+    // Only an address of the source's family can stand for it.
+    let same = |a: &&IpAddr| a.is_ipv6() == private.is_ipv6();
+    let count = addresses.iter().filter(same).count();
+    if count == 0 {
         return None;
     }
     let folded = match private {
@@ -312,8 +315,8 @@ pub fn nat_address(addresses: &[IpAddr], private: IpAddr) -> Option<IpAddr> {
             (n as u64) ^ ((n >> 64) as u64)
         }
     };
-    let i = (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % addresses.len();
-    Some(addresses[i])
+    let i = (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % count;
+    addresses.iter().filter(same).nth(i).copied()
 }
 
 #[cfg(test)]
@@ -332,5 +335,12 @@ mod tests {
             .collect();
         assert_eq!(used.len(), 4, "{used:?}");
         assert_eq!(nat_address(&[], a), None);
+        // A source takes an address of its own family, or none.
+        let v6: IpAddr = "2001:db8:100::10".parse().unwrap();
+        let mixed = [addresses[0], v6];
+        let from_v6: IpAddr = "fd00:1::4".parse().unwrap();
+        assert_eq!(nat_address(&mixed, from_v6), Some(v6));
+        assert_eq!(nat_address(&mixed, a), Some(addresses[0]));
+        assert_eq!(nat_address(&addresses, from_v6), None);
     }
 }

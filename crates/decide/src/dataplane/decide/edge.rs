@@ -59,6 +59,12 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
     }
     let (public, idle_timeout_ms) = match snap.nics[ingress].egress {
         EgressHop::None => return drop(DropReason::NextHopInternet),
+        // An address of the other family has no way out to give.
+        EgressHop::PublicIp(address) | EgressHop::DefaultOutbound(address)
+            if address.is_ipv6() != view.key.src.is_ipv6() =>
+        {
+            return drop(DropReason::NextHopInternet)
+        }
         EgressHop::PublicIp(address) | EgressHop::DefaultOutbound(address) => {
             ((address, view.flow_ports.0), ONE_TO_ONE_IDLE_MS)
         }
@@ -96,7 +102,9 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
                 return drop(DropReason::NatProtocol);
             }
             // The NIC's block on each frontend address in turn.
-            let found = way.addresses.iter().find_map(|&address| {
+            let v6 = view.key.src.is_ipv6();
+            let same_family = way.addresses.iter().filter(|a| a.is_ipv6() == v6);
+            let found = same_family.copied().find_map(|address| {
                 let port = free_port(flows, view, address, way.ports(slot), now_ms)?;
                 Some((address, port))
             });

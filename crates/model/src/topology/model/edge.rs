@@ -78,6 +78,11 @@ impl NatGatewaySku {
     pub fn carries_icmp(self) -> bool {
         matches!(self, NatGatewaySku::StandardV2)
     }
+
+    /// StandardV2 takes IPv6 public addresses too; Standard is IPv4 only.
+    pub fn carries_ipv6(self) -> bool {
+        matches!(self, NatGatewaySku::StandardV2)
+    }
 }
 
 /// The emulated Internet: one namespace that stands for everything outside

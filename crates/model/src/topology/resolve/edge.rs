@@ -386,6 +386,15 @@ impl Resolver<'_> {
                     self.diags.error(r.line, &r.key, why);
                     continue;
                 }
+                if self.topo.edge.public_ips[ip].address.is_ipv6() && !g.sku.carries_ipv6() {
+                    let why = format!(
+                        "public IP address `{}` is IPv6: a Standard NAT gateway takes IPv4 \
+                         addresses only (StandardV2 takes IPv6 too)",
+                        r.name
+                    );
+                    self.diags.error(r.line, &r.key, why);
+                    continue;
+                }
                 if self.check_region(ip, &location, r) {
                     public_ips.push(ip);
                     addresses.push(self.topo.edge.public_ips[ip].address);
@@ -408,6 +417,15 @@ impl Resolver<'_> {
                         self.diags.error(r.line, &r.key, why);
                         continue;
                     }
+                }
+                if prefix.prefix.addr().is_ipv6() && !g.sku.carries_ipv6() {
+                    let why = format!(
+                        "public IP prefix `{}` is IPv6: a Standard NAT gateway takes IPv4 \
+                         addresses only (StandardV2 takes IPv6 too)",
+                        r.name
+                    );
+                    self.diags.error(r.line, &r.key, why);
+                    continue;
                 }
                 addresses.extend(prefix_addresses(prefix.prefix));
                 prefixes.push(px);
