@@ -12,6 +12,7 @@ pub mod hybrid;
 pub mod names_agreement;
 pub mod packets;
 pub mod placement;
+pub mod servers;
 pub mod traffic;
 
 use std::io::{Read, Write};
@@ -190,14 +191,6 @@ pub fn stdout_in(ns: &str, args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|e| panic!("running {args:?} in {ns}: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// What the Internet's echo server at 203.0.113.10 answered `curl` from
-/// `ns` with first: the source address it saw; empty when the connection
-/// failed.
-pub fn echo_seen(ns: &str) -> String {
-    let answer = stdout_in(ns, &["curl", "-s", "-m", "5", "http://203.0.113.10/"]);
-    answer.lines().next().unwrap_or_default().trim().to_string()
 }
 
 /// Runs a command inside a namespace and returns its stdout; panics if it
@@ -739,58 +732,21 @@ impl vnetd::host::HostOps for FailingHost {
     }
 }
 
-/// An HTTP server of python3's on `port` of a namespace that answers every
-/// GET with the client address it saw, then `name` when one is given (an
-/// ifconfig.me-style service, or a backend saying who it is); over TLS
-/// with `tls` (certificate and key files). Stopped when dropped.
-pub struct EchoServer(std::process::Child);
-
-impl EchoServer {
-    pub fn start(
-        ns: &str,
-        port: u16,
-        name: Option<&str>,
-        tls: Option<(&std::path::Path, &std::path::Path)>,
-    ) -> EchoServer {
-        const SERVE: &str = "import http.server, socketserver, ssl, sys
-port, name = int(sys.argv[1]), sys.argv[2]
-class Echo(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (' '.join(filter(None, [self.client_address[0], name])) + '\\n').encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-socketserver.TCPServer.allow_reuse_address = True
-server = socketserver.TCPServer(('0.0.0.0', port), Echo)
-if len(sys.argv) > 3:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(sys.argv[3], sys.argv[4])
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-server.serve_forever()
-";
-        let mut command = std::process::Command::new("ip");
-        command
-            .args(["netns", "exec", ns, "python3", "-c", SERVE])
-            .arg(port.to_string())
-            .arg(name.unwrap_or_default());
-        if let Some((cert, key)) = tls {
-            command.arg(cert).arg(key);
+/// Processes whose command line mentions `needle` (routing daemons name
+/// their run directory, which names their namespace).
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push(format!(
+                "{}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
         }
-        let child = command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 runs the echo server");
-        EchoServer(child)
     }
-}
-
-impl Drop for EchoServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    found
 }

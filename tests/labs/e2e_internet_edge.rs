@@ -29,7 +29,7 @@ const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
 /// An HTTPS server on 443 of `ns` (a self-signed certificate) answering
 /// every request with the client address it saw; stopped when dropped.
 struct EchoTls {
-    _server: common::EchoServer,
+    _server: common::servers::EchoServer,
     _dir: tempfile::TempDir,
 }
 
@@ -51,7 +51,7 @@ impl EchoTls {
             .status()
             .expect("openssl makes the certificate");
         assert!(made.success());
-        let server = common::EchoServer::start(ns, 443, None, Some((&cert, &key)));
+        let server = common::servers::EchoServer::start(ns, 443, None, Some((&cert, &key)));
         EchoTls {
             _server: server,
             _dir: dir,
@@ -80,11 +80,15 @@ fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
         ("vm2", "198.51.100.30", "its own public IP"),
         ("vm3", "192.0.2.1", "default outbound access"),
     ] {
-        assert_eq!(common::echo_seen(&lab.ns(vm)), source, "{vm}: {way}");
+        assert_eq!(
+            common::servers::echo_seen(&lab.ns(vm)),
+            source,
+            "{vm}: {way}"
+        );
     }
     let before = lab.stats("vm4").drops_for(DropReason::NextHopInternet);
     assert_eq!(
-        common::echo_seen(&lab.ns("vm4")),
+        common::servers::echo_seen(&lab.ns("vm4")),
         "",
         "a private subnet has no way out"
     );
@@ -168,7 +172,7 @@ fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
         .unwrap();
     let through_nat = common::udp_client_for(&vm3, server_address);
     assert_eq!(udp_seen(&through_nat, &server), Some(ip("198.51.100.40")));
-    assert_eq!(common::echo_seen(&vm3), "198.51.100.40");
+    assert_eq!(common::servers::echo_seen(&vm3), "198.51.100.40");
     assert_eq!(udp_seen(&established, &server), Some(ip("192.0.2.1")));
 
     // Removed again: its flows lose their address and are decided anew,
@@ -180,7 +184,7 @@ fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
         )
         .unwrap();
     assert_eq!(udp_seen(&through_nat, &server), Some(ip("192.0.2.1")));
-    assert_eq!(common::echo_seen(&vm3), "192.0.2.1");
+    assert_eq!(common::servers::echo_seen(&vm3), "192.0.2.1");
 }
 
 /// `config/private-endpoints.yaml` with default outbound access for the

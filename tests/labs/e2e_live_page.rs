@@ -273,7 +273,7 @@ fn a_curl_to_the_internet_shows_as_its_rate(page: &Page, socket: &Path) {
         .unwrap();
     let (received_before, sent_before) = internet_bytes(socket);
     assert_eq!(
-        common::echo_seen(&format!("{EDGE_PREFIX}-vm2")),
+        common::servers::echo_seen(&format!("{EDGE_PREFIX}-vm2")),
         "198.51.100.30",
         "vm2 leaves by its public IP"
     );
@@ -351,7 +351,7 @@ fn a_curl_through_the_nat_gateway_shows_as_its_rate(page: &Page) {
         .as_u64()
         .unwrap();
     assert_eq!(
-        common::echo_seen(&format!("{EDGE_PREFIX}-vm1")),
+        common::servers::echo_seen(&format!("{EDGE_PREFIX}-vm1")),
         "198.51.100.10",
         "vm1 leaves by the NAT gateway"
     );

@@ -33,7 +33,7 @@ network_interfaces:
 fn a_standard_v2_nat_gateway_carries_both_families_and_ping() {
     let lab = Lab::start("natv2", LAB);
     let vm1 = lab.ns("vm1");
-    assert_eq!(common::echo_seen(&vm1), "198.51.100.10");
+    assert_eq!(common::servers::echo_seen(&vm1), "198.51.100.10");
     let seen6 = common::stdout_in(
         &vm1,
         &["curl", "-s", "-m", "5", "http://[2001:db8:ffff::10]/"],

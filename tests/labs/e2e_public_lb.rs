@@ -21,9 +21,9 @@ const BACKENDS: [&str; 3] = ["web1", "web2", "web3"];
 #[test]
 fn a_public_load_balancer_serves_the_internet_and_its_pool_leaves_by_its_outbound_rule() {
     let mut lab = Lab::start("explb", EXAMPLE);
-    let _servers: Vec<common::EchoServer> = BACKENDS
+    let _servers: Vec<common::servers::EchoServer> = BACKENDS
         .iter()
-        .map(|b| common::EchoServer::start(&lab.ns(b), 80, Some(b), None))
+        .map(|b| common::servers::EchoServer::start(&lab.ns(b), 80, Some(b), None))
         .collect();
     let up = |lab: &Lab| {
         let backends = lab.daemon().lb_backends();
@@ -76,7 +76,11 @@ fn a_public_load_balancer_serves_the_internet_and_its_pool_leaves_by_its_outboun
         ("web3", "198.51.100.52", "its own public IP"),
         ("jump", "192.0.2.1", "default outbound access"),
     ] {
-        assert_eq!(common::echo_seen(&lab.ns(vm)), source, "{vm}: {way}");
+        assert_eq!(
+            common::servers::echo_seen(&lab.ns(vm)),
+            source,
+            "{vm}: {way}"
+        );
     }
 
     // `verify`'s real packets, both ways, say what `check` says.

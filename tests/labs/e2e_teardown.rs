@@ -32,25 +32,6 @@ fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Processes whose command line mentions `needle` (routing daemons name
-/// their run directory, which names their namespace).
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(needle) {
-            found.push(format!(
-                "{}: {cmdline}",
-                entry.file_name().to_string_lossy()
-            ));
-        }
-    }
-    found
-}
-
 fn write_config(prefix: &str, text: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("vnetd-{prefix}-{}.yaml", std::process::id()));
     std::fs::write(&path, text).unwrap();
@@ -106,7 +87,7 @@ fn a_panic_beside_a_stuck_hybrid_lab_kills_it_and_removes_its_routing_daemons() 
         run.arg("run").arg(&config);
         let (child, _) = spawn_lab(run, "");
         seen.0 = child.id();
-        seen.1 = processes_mentioning(&format!("vnetd-bgp/{prefix}-")).len();
+        seen.1 = common::processes_mentioning(&format!("vnetd-bgp/{prefix}-")).len();
         // A daemon that no longer answers SIGTERM: the guard must kill it
         // and remove what it leaves with `vnetd down`.
         common::signal(&child, libc::SIGSTOP);
@@ -114,7 +95,7 @@ fn a_panic_beside_a_stuck_hybrid_lab_kills_it_and_removes_its_routing_daemons() 
     assert!(daemons >= 2, "gobgpd and BIRD were running ({daemons})");
     assert!(!process_exists(pid), "vnetd run {pid} is still there");
     assert_eq!(
-        processes_mentioning(&format!("vnetd-bgp/{prefix}-")),
+        common::processes_mentioning(&format!("vnetd-bgp/{prefix}-")),
         Vec::<String>::new(),
         "routing daemons left behind"
     );

@@ -38,7 +38,7 @@ use super::underlay::{frame_vni, Discard, UnderlayLink};
 use crate::daemon::threads::{Faults, ThreadKind};
 use crate::dataplane::coalesce::{vnet_header, Offer, UdpCoalescer, F_NEEDS_CSUM};
 use crate::dataplane::nat::{translate, Rewrite};
-use crate::dataplane::tcp_reset::{tcp_reset, TCP_RESET_LEN};
+use crate::dataplane::tcp_reset::{answers_with_reset, tcp_reset, TCP_RESET_LEN};
 use crate::dataplane::{decide_arrival, decide_parsed, flow_hash, DropReason, PacketView, Verdict};
 use crate::engine::flow_table::FlowTable;
 use crate::engine::flow_table::Traffic;
@@ -516,7 +516,7 @@ impl Worker {
                         ..
                     } = verdict
                     {
-                        reset = plane.snapshot.edge.resets(&view);
+                        reset = answers_with_reset(&plane.snapshot, &view);
                     }
                     if let (Some(denies), Verdict::Drop { reason, at, rule }) =
                         (&self.denies, verdict)

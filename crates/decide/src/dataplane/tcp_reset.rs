@@ -14,7 +14,21 @@
 //! Byte work only, on a packet as a TUN device hands it over (IP, no link
 //! header); no allocation: the reset is written into the caller's buffer.
 
+use crate::dataplane::PacketView;
+use crate::snapshot::edge::PublicTarget;
+use crate::snapshot::Snapshot;
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+
+/// Whether a packet dropped as unsolicited is answered with a reset: a
+/// TCP segment to a NAT gateway's address (default outbound addresses
+/// stay silent).
+pub fn answers_with_reset(snap: &Snapshot, view: &PacketView) -> bool {
+    view.key.proto == crate::net::IPPROTO_TCP
+        && matches!(
+            snap.edge.public.get(&view.key.dst),
+            Some(PublicTarget::NatGateway(_))
+        )
+}
 
 /// Room a reset needs: an IPv6 header and a TCP header without options.
 pub const TCP_RESET_LEN: usize = 40 + 20;

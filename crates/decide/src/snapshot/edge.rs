@@ -245,17 +245,6 @@ impl EdgeTables {
         }
     }
 
-    /// Whether a packet dropped as unsolicited is answered with a TCP
-    /// reset: a TCP segment to a NAT gateway's address (Azure's NAT
-    /// gateway resets unknown connections; other addresses stay silent).
-    pub fn resets(&self, view: &crate::dataplane::PacketView) -> bool {
-        view.key.proto == crate::net::IPPROTO_TCP
-            && matches!(
-                self.public.get(&view.key.dst),
-                Some(PublicTarget::NatGateway(_))
-            )
-    }
-
     /// The way out of `port`.
     pub fn egress_of(&self, topology: &Topology, plan: &Plan, port: PortIdx) -> EgressHop {
         if self.internet.is_none() {
