@@ -220,3 +220,59 @@ fn the_configuration_gives_the_states_load_balancer() {
         .collect();
     assert_eq!(without_comments(&text), known_after_apply);
 }
+
+/// A rule of the dump naming a pool of another load balancer is refused
+/// at the reference, with the file, line and path; a pool member that is
+/// not a NIC of nics.json (a scale set's instance) is left out and listed.
+#[test]
+fn an_az_rule_naming_another_load_balancers_pool_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo(AZ_DIR)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let path = dir.path().join("load-balancers.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let pool = "loadBalancers/web-lb/backendAddressPools/webs";
+    let vmss = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-plb/\
+                providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/0/\
+                networkInterfaces/n/ipConfigurations/c";
+    let member = "networkInterfaces/web1/ipConfigurations/ipconfig1\",\n            \
+                  \"resourceGroup\": \"RG-PLB\"\n          },";
+    assert!(text.contains(member), "{text}");
+    let with_vmss = text.replacen(
+        member,
+        &format!("{member}\n          {{\"id\": \"{vmss}\"}},"),
+        1,
+    );
+    std::fs::write(&path, &with_vmss).unwrap();
+    let out = imported(&["import", "az", dir.path().to_str().unwrap()]);
+    let note = format!(
+        "#   azurerm_network_interface_backend_address_pool_association.`{vmss}` (not an IP \
+         configuration of a NIC of nics.json) ({vmss}|"
+    );
+    assert!(out.contains(&note), "{out}");
+
+    // The rule's `backendAddressPool`, the first reference to the pool
+    // after the rule's start, named as another load balancer's.
+    let rule_at = text.find("\n    \"loadBalancingRules\": [").unwrap();
+    let at = rule_at + text[rule_at..].find(pool).unwrap();
+    let other = format!(
+        "{}loadBalancers/other-lb/backendAddressPools/webs{}",
+        &text[..at],
+        &text[at + pool.len()..]
+    );
+    std::fs::write(&path, &other).unwrap();
+    let stderr = super::import_state::refused(&["import", "az", dir.path().to_str().unwrap()]);
+    let line = other[..at].lines().count();
+    let id = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/RG-PLB/\
+              providers/Microsoft.Network/loadBalancers/other-lb/backendAddressPools/webs";
+    assert_eq!(
+        stderr,
+        format!(
+            "{}:{line}: [0].loadBalancingRules[0].backendAddressPool.id: `{id}` names no \
+             backendAddressPools of load balancer `web-lb`\n",
+            path.display()
+        )
+    );
+}
