@@ -253,6 +253,15 @@ fn internet_edge() {
     imports_as_expected("internet-edge");
 }
 
+/// A public Standard load balancer: frontends on public IPs, a rule that
+/// gives up its implicit SNAT, an outbound rule, and a frontend on a
+/// public IP prefix left out. Its state and az dump are
+/// `import_public_lb`'s.
+#[test]
+fn public_load_balancer() {
+    imports_as_expected("public-load-balancer");
+}
+
 /// An Azure Route Server with two BGP connections to the NICs of two NVAs,
 /// which are written without a daemon of vnetd's.
 #[test]

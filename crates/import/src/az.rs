@@ -15,7 +15,8 @@
 //! (Azure's default rules are left out: vnetd adds them itself); a route
 //! table its `azurerm_route_table` with `route` blocks; an ASG its
 //! `azurerm_application_security_group`; an ExpressRoute circuit and an
-//! Azure VMware Solution private cloud what `express_route` says; an Azure
+//! Azure VMware Solution private cloud what `express_route` says; a load
+//! balancer what `load_balancers` says; an Azure
 //! Firewall, its policies, their rule collection groups and IP groups what
 //! `firewall` says; a Route Server and its peerings what `route_server`
 //! says; Private DNS zones with their links and record sets, and Private
@@ -45,6 +46,7 @@ mod express_route;
 mod files;
 pub mod firewall;
 mod known;
+mod load_balancers;
 mod model;
 pub mod names;
 pub mod resolvers;
@@ -56,7 +58,9 @@ use super::json_file::{self, Place};
 use super::write::id_names;
 use super::{ImportError, Resource};
 use known::Known;
-use model::{Asg, Circuit, Nic, Nsg, Object, PrivateCloud, RouteTable, SecurityRule, Vm, Vnet};
+use model::{
+    Asg, Circuit, LoadBalancer, Nic, Nsg, Object, PrivateCloud, RouteTable, SecurityRule, Vm, Vnet,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -148,6 +152,7 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             prefixes: next_list(&mut files)?,
             nat_gateways: next_list(&mut files)?,
         },
+        load_balancers: next_list(&mut files)?,
         route_servers: route_server::Lists {
             servers: next_list(&mut files)?,
             peerings: next_list(&mut files)?,
@@ -218,7 +223,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The twenty-eight lists, read.
+/// The twenty-nine lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -230,6 +235,7 @@ pub struct Dump<'a> {
     pub clouds: List<'a, PrivateCloud>,
     pub firewalls: firewall::Lists<'a>,
     pub edge: edge::Lists<'a>,
+    pub load_balancers: List<'a, LoadBalancer>,
     pub route_servers: route_server::Lists<'a>,
     pub names: names::Lists<'a>,
     pub resolvers: resolvers::Lists<'a>,
@@ -269,6 +275,7 @@ impl Dump<'_> {
         let clouds = express_route::private_clouds(&self.clouds, &mut out)?;
         express_route::circuits(&self.circuits, &clouds, &mut out)?;
         self.edge.resources(&known, &mut out)?;
+        load_balancers::resources(&self.load_balancers, &known, &mut out)?;
         self.firewalls.resources(&known, &mut out)?;
         self.route_servers
             .resources(&self.vnets, &known, &mut out)?;

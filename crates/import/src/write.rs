@@ -142,6 +142,7 @@ pub const KINDS: &[&str] = &[
     "azurerm_lb_backend_address_pool",
     "azurerm_lb_probe",
     "azurerm_lb_rule",
+    "azurerm_lb_outbound_rule",
     "azurerm_network_interface_backend_address_pool_association",
     "azurerm_express_route_circuit",
     "azurerm_express_route_circuit_peering",

@@ -3,7 +3,7 @@
 //! read before it, whichever file holds it: every ID is known first).
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 28] = [
+pub const FILES: [(&str, &str); 29] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -34,6 +34,7 @@ pub const FILES: [(&str, &str); 28] = [
         "az network public-ip prefix list -o json",
     ),
     ("nat-gateways.json", "az network nat gateway list -o json"),
+    ("load-balancers.json", "az network lb list -o json"),
     ("route-servers.json", "az network routeserver list -o json"),
     (
         "route-server-peerings.json",

@@ -7,16 +7,19 @@
 //! becomes of them, is the parent module's business. The shapes of names
 //! (Private DNS, Private Endpoints, DNS Private Resolvers) are in `dns`,
 //! those of Azure Firewall in `firewall`, those of the Internet edge
-//! (public IPs and prefixes, NAT gateways) in `edge`.
+//! (public IPs and prefixes, NAT gateways) in `edge`, those of load
+//! balancers in `load_balancers`.
 
 use serde::Deserialize;
 
 mod dns;
 mod edge;
 mod firewall;
+mod load_balancers;
 pub use dns::*;
 pub use edge::*;
 pub use firewall::*;
+pub use load_balancers::*;
 
 /// `az network vnet list`: a virtual network with its subnets and
 /// peerings.
@@ -442,6 +445,7 @@ objects!(
     PublicIp,
     PublicIpPrefix,
     NatGateway,
+    LoadBalancer,
     RouteServer,
     RouteServerPeering,
     PrivateDnsZone,

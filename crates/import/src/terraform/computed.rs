@@ -162,6 +162,21 @@ fn first_usable(prefixes: &[Value]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(network.checked_add(RESERVED_AT_START)?))
 }
 
+/// The ID of a load balancer's part: `LB_ID/KIND/NAME`.
+fn lb_part_id(kind: &str, name: &str, attributes: &Map<String, Value>) -> String {
+    let segment = match kind {
+        "azurerm_lb_backend_address_pool" => "backendAddressPools",
+        "azurerm_lb_probe" => "probes",
+        "azurerm_lb_rule" => "loadBalancingRules",
+        _ => "outboundRules",
+    };
+    let lb = match attributes.get("loadbalancer_id") {
+        Some(Value::String(id)) => id.as_str(),
+        _ => "",
+    };
+    format!("{lb}/{segment}/{name}")
+}
+
 /// What Azure would compute that a reference may use: the `id` of every
 /// resource, the IDs of a VNet's inline subnets, a NIC's primary address
 /// when it is Static, a VMware private cloud's `circuit` block and an
@@ -229,19 +244,10 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
             format!("{base}/Microsoft.AVS/privateClouds/{name}")
         }
         "azurerm_lb" => network(format!("loadBalancers/{name}")),
-        "azurerm_lb_backend_address_pool" => {
-            format!(
-                "{}/backendAddressPools/{name}",
-                text(attributes, "loadbalancer_id")
-            )
-        }
-        "azurerm_lb_probe" => format!("{}/probes/{name}", text(attributes, "loadbalancer_id")),
-        "azurerm_lb_rule" => {
-            format!(
-                "{}/loadBalancingRules/{name}",
-                text(attributes, "loadbalancer_id")
-            )
-        }
+        "azurerm_lb_backend_address_pool"
+        | "azurerm_lb_probe"
+        | "azurerm_lb_rule"
+        | "azurerm_lb_outbound_rule" => lb_part_id(kind, &name, attributes),
         // The provider's own IDs of associations.
         "azurerm_subnet_network_security_group_association"
         | "azurerm_subnet_route_table_association" => text(attributes, "subnet_id"),

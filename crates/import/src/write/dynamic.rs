@@ -34,7 +34,7 @@ impl Model<'_> {
         }
         for (name, lb) in &self.load_balancers {
             for (f, frontend) in lb.frontends.iter().enumerate() {
-                if frontend.address.is_none() {
+                if frontend.address.is_none() && frontend.subnet.is_some() {
                     claims.push((lb.input_index, Claim::Frontend(name.clone()), f));
                 }
             }
@@ -60,7 +60,8 @@ impl Model<'_> {
                     let lb = &self.load_balancers[lb];
                     let f = &lb.frontends[item];
                     let what = format!("the Dynamic frontend `{}` of `{}`", f.name, lb.name);
-                    (f.subnet.clone(), f.ipv6, what, lb.source.clone())
+                    let subnet = f.subnet.clone().unwrap_or_default();
+                    (subnet, f.ipv6, what, lb.source.clone())
                 }
                 Claim::Endpoint(name) => {
                     let endpoint = &self.names.endpoints[name];

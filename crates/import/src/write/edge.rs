@@ -18,12 +18,13 @@
 //! associations are written without it, each saying so.
 //!
 //! A public IP is written when the lab gives it a place: on a NIC, an
-//! Azure Firewall (its IP configurations) or a NAT gateway, or nowhere (one
-//! attached to nothing, as Azure keeps it). One attached to what vnetd
-//! gives no public address (a VPN or ExpressRoute gateway, a Route Server,
-//! a public load balancer, a firewall's management IP configuration,
-//! which carries Azure's own traffic) is listed as ignored with what holds
-//! it: the lab has no use for it.
+//! Azure Firewall (its IP configurations), a NAT gateway or a Standard load
+//! balancer's frontend, or nowhere (one attached to nothing, as Azure
+//! keeps it). One attached to what vnetd gives no public address (a VPN or
+//! ExpressRoute gateway, a Route Server, a Basic load balancer, a
+//! firewall's management IP configuration, which carries Azure's own
+//! traffic) is listed as ignored with what holds it: the lab has no use
+//! for it.
 //!
 //! A public IP is often kept apart from the network it serves (made once,
 //! read as a data source): a reference to one the input does not hold, or
@@ -32,10 +33,11 @@
 //! subnet or a VNet named by an association must be in the input, as for
 //! every other association.
 
+use super::load_balancers::is_standard;
 use super::{id_names, one_line, plain_or_quoted, scalar, Attrs, IpConfig, Link, Model, Output};
 use crate::ImportError;
 use ipnet::IpNet;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -110,11 +112,24 @@ impl Edge {
     /// firewall's IP configurations, or (from `az`) the public IP's own
     /// `ip_configuration_id` when it names neither a NIC nor a firewall.
     pub(super) fn find_holders(&mut self, resources: &[crate::Resource]) {
+        let name_of = |r: &crate::Resource| {
+            let name = r.attributes["name"].as_str().unwrap_or(&r.name);
+            name.to_ascii_lowercase()
+        };
+        // The load balancers the import writes, whose frontends are places.
+        let load_balancers: HashSet<String> = resources
+            .iter()
+            .filter(|r| r.kind == "azurerm_lb" && is_standard(&r.attributes))
+            .map(name_of)
+            .collect();
         for r in resources.iter().filter(|r| !r.attributes.is_null()) {
             let name = r.attributes["name"].as_str().unwrap_or(&r.name);
+            if r.kind == "azurerm_lb" && load_balancers.contains(&name_of(r)) {
+                continue;
+            }
             if r.kind == "azurerm_public_ip" {
                 let config = r.attributes["ip_configuration_id"].as_str();
-                let holder = config.and_then(holder_in_id);
+                let holder = config.and_then(|id| holder_in_id(id, &load_balancers));
                 if let (Some(holder), Some(id)) = (holder, r.attributes["id"].as_str()) {
                     self.held_elsewhere.insert(id.to_ascii_lowercase(), holder);
                 }
@@ -493,9 +508,10 @@ fn public_ip_ids(value: &serde_json::Value, ids: &mut Vec<String>) {
 }
 
 /// What an IP configuration's ID (`.../virtualNetworkGateways/gw/
-/// ipConfigurations/default`) belongs to, when it is neither a NIC's nor a
-/// firewall's: its resource type and name.
-fn holder_in_id(id: &str) -> Option<String> {
+/// ipConfigurations/default`) belongs to, when it is neither a NIC's, a
+/// firewall's nor a frontend of one of `load_balancers` (written ones, by
+/// name in lower case): its resource type and name.
+fn holder_in_id(id: &str, load_balancers: &HashSet<String>) -> Option<String> {
     let parts: Vec<&str> = id.split('/').collect();
     let at = parts
         .iter()
@@ -503,6 +519,11 @@ fn holder_in_id(id: &str) -> Option<String> {
     let (kind, name) = (parts.get(at + 2)?, parts.get(at + 3)?);
     let placed = ["networkInterfaces", "azureFirewalls"];
     if placed.iter().any(|p| p.eq_ignore_ascii_case(kind)) {
+        return None;
+    }
+    if kind.eq_ignore_ascii_case("loadBalancers")
+        && load_balancers.contains(&name.to_ascii_lowercase())
+    {
         return None;
     }
     Some(format!("{kind} `{name}`"))

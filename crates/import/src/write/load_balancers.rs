@@ -1,8 +1,27 @@
-//! Internal load balancers: `azurerm_lb` with its backend pools, probes,
-//! rules and the NICs' pool associations, written as the topology's
-//! `load_balancers`. vnetd emulates internal Standard load balancers only:
-//! a public one (a frontend without a subnet) or a Basic one is listed as
-//! ignored, with everything that belongs to it.
+//! Standard load balancers, internal and public: `azurerm_lb` with its
+//! backend pools, probes, load-balancing rules, outbound rules and the
+//! NICs' pool associations, written as the topology's `load_balancers`.
+//!
+//! A frontend with a `subnet_id` is private (an internal load balancer);
+//! one with a `public_ip_address_id` is public, written with the name of
+//! that public IP, which must be one the import writes (see `edge`). A
+//! frontend vnetd cannot write is left out, listed with the load balancer
+//! and the reason: one on a public IP the input does not hold (or leaves
+//! out), and one on a public IP prefix only (`public_ip_prefix_id`: Azure
+//! gives it the prefix's addresses, a vnetd frontend has one). A rule on a
+//! left-out frontend is listed as ignored; an outbound rule loses that
+//! frontend, and is listed as ignored when none is left. Frontends public
+//! and private in one load balancer are written as they are: the topology
+//! file refuses them with Azure's reason.
+//!
+//! A load-balancing rule keeps `disable_outbound_snat` when true; an
+//! outbound rule (`azurerm_lb_outbound_rule`) is written with its
+//! frontends, pool, protocol, `allocated_outbound_ports` (azurerm's
+//! default, 1024, when the configuration does not say; 0, Azure's
+//! allocation by pool size, is not written), idle timeout and TCP reset.
+//!
+//! A Basic (or Gateway) load balancer is listed as ignored, with
+//! everything that belongs to it, and so is one left with no frontend.
 
 use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
 use crate::ImportError;
@@ -20,12 +39,18 @@ pub(super) struct LoadBalancer {
     pub pools: BTreeMap<String, Pool>,
     pub probes: BTreeMap<String, Part>,
     pub rules: BTreeMap<String, Part>,
+    pub outbound_rules: BTreeMap<String, Part>,
+    /// Frontends that cannot be written, and why.
+    pub left_out_frontends: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
 pub(super) struct Frontend {
     pub name: String,
-    pub subnet: (String, String),
+    /// The subnet of a private frontend; `None` for a public one.
+    pub subnet: Option<(String, String)>,
+    /// The public IP of a public frontend, by name.
+    pub public_ip: Option<String>,
     pub address: Option<IpAddr>,
     pub ipv6: bool,
 }
@@ -53,21 +78,47 @@ impl<'r> Model<'r> {
         if let Some(first) = self.load_balancers.get(&name) {
             return Err(a.duplicate("load balancer", &name, &first.source));
         }
-        if let Some(sku) = a.str("sku").filter(|s| !s.eq_ignore_ascii_case("standard")) {
-            let why = format!(
-                "{sku} load balancers are not emulated (vnetd emulates internal Standard ones)"
-            );
+        if !is_standard(&a.r.attributes) {
+            let sku = a.str("sku").unwrap_or_default();
+            let why =
+                format!("{sku} load balancers are not emulated (vnetd emulates Standard ones)");
             return self.skip_load_balancer(a, name, why);
         }
         let mut frontends = Vec::new();
+        let mut left_out_frontends = BTreeMap::new();
         for block in a.blocks("frontend_ip_configuration") {
             let b = Attrs::nested(a.r, block);
             let frontend = b.required_str("name")?;
-            let Some(subnet_id) = b.str("subnet_id") else {
+            if let Some(id) = b.str("public_ip_address_id") {
+                match self.edge.public_ip_named(&id) {
+                    Ok(public_ip) => frontends.push(Frontend {
+                        name: frontend,
+                        subnet: None,
+                        public_ip: Some(public_ip),
+                        address: None,
+                        ipv6: false,
+                    }),
+                    Err(why) => {
+                        left_out_frontends.insert(frontend, why);
+                    }
+                }
+                continue;
+            }
+            if let Some(id) = b.str("public_ip_prefix_id") {
+                let prefix =
+                    id_names(&id, &["publicIPPrefixes"]).map_or(id, |mut names| names.remove(0));
                 let why = format!(
-                    "public load balancers are not emulated (frontend `{frontend}` has no subnet)"
+                    "it takes its addresses from public IP prefix `{prefix}`; a vnetd frontend \
+                     takes one public IP address"
                 );
-                return self.skip_load_balancer(a, name, why);
+                left_out_frontends.insert(frontend, why);
+                continue;
+            }
+            let Some(subnet_id) = b.str("subnet_id") else {
+                return Err(a.error(format!(
+                    "frontend `{frontend}` has no subnet_id, public_ip_address_id or \
+                     public_ip_prefix_id"
+                )));
             };
             let subnet = a.subnet_in_id(&subnet_id, "frontend_ip_configuration.subnet_id")?;
             self.subnet_mut(a, &subnet.0, &subnet.1)?;
@@ -88,12 +139,21 @@ impl<'r> Model<'r> {
             }
             frontends.push(Frontend {
                 name: frontend,
-                subnet,
+                subnet: Some(subnet),
+                public_ip: None,
                 address,
                 ipv6: b
                     .str("private_ip_address_version")
                     .is_some_and(|v| v.eq_ignore_ascii_case("ipv6")),
             });
+        }
+        if frontends.is_empty() && !left_out_frontends.is_empty() {
+            let why: Vec<String> = left_out_frontends
+                .iter()
+                .map(|(name, why)| format!("frontend `{name}` left out: {why}"))
+                .collect();
+            let why = format!("no frontend vnetd can write ({})", why.join("; "));
+            return self.skip_load_balancer(a, name, why);
         }
         frontends.sort_by(|x, y| x.name.cmp(&y.name));
         self.load_balancers.insert(
@@ -106,8 +166,14 @@ impl<'r> Model<'r> {
                 pools: BTreeMap::new(),
                 probes: BTreeMap::new(),
                 rules: BTreeMap::new(),
+                outbound_rules: BTreeMap::new(),
+                left_out_frontends: left_out_frontends.clone(),
             },
         );
+        for (frontend, why) in left_out_frontends {
+            let note = format!("frontend `{frontend}` left out: {why}");
+            self.ignored.push((a.r, note));
+        }
         Ok(())
     }
 
@@ -139,6 +205,21 @@ impl<'r> Model<'r> {
             Some(found) => Ok(Some(found)),
             None => Err(a.dangling(key)),
         }
+    }
+
+    /// True when `frontend` of load balancer `lb` is left out: then `a`,
+    /// which needs it, is listed as ignored with the reason.
+    fn on_left_out_frontend(&mut self, a: &Attrs<'r>, lb: &str, frontend: &str) -> bool {
+        let why = self
+            .load_balancers
+            .get(lb)
+            .and_then(|lb| lb.left_out_frontends.get(frontend));
+        let Some(why) = why else {
+            return false;
+        };
+        let note = format!("its frontend `{frontend}` is left out: {why}");
+        self.ignored.push((a.r, note));
+        true
     }
 
     pub(super) fn add_pool(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -250,10 +331,16 @@ impl<'r> Model<'r> {
         if let Some(idle) = a.str("idle_timeout_in_minutes").filter(|i| i != "4") {
             fields.push(("idle_timeout_in_minutes", plain_or_quoted(&idle)));
         }
+        if a.bool("disable_outbound_snat") == Some(true) {
+            fields.push(("disable_outbound_snat", "true".to_string()));
+        }
         let part = Part {
             source: a.r.source.clone(),
             fields,
         };
+        if self.on_left_out_frontend(a, &lb_name, &frontend) {
+            return Ok(());
+        }
         let Some(lb) = self.load_balancer_named(a, &lb_name, "loadbalancer_id")? else {
             return Ok(());
         };
@@ -273,6 +360,101 @@ impl<'r> Model<'r> {
             return Err(a.duplicate(&what, &name, &first.source));
         }
         lb.rules.insert(name, part);
+        Ok(())
+    }
+
+    /// `azurerm_lb_outbound_rule`: one more outbound rule of its load
+    /// balancer, without its frontends that are left out.
+    pub(super) fn add_outbound_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let lb_name = a.id_name("loadbalancer_id", "loadBalancers")?;
+        let mut frontends = Vec::new();
+        for block in a.blocks("frontend_ip_configuration") {
+            let b = Attrs::nested(a.r, block);
+            // State holds each frontend's ID beside its name.
+            let name = b.str("name").or_else(|| {
+                let id = b.str("id")?;
+                id_names(&id, &["loadBalancers", "frontendIPConfigurations"])
+                    .map(|mut names| names.remove(1))
+            });
+            let Some(name) = name else {
+                return Err(b.error("a frontend_ip_configuration block has no name"));
+            };
+            if !frontends.contains(&name) {
+                frontends.push(name);
+            }
+        }
+        let pool_id = a.required_str("backend_address_pool_id")?;
+        let pool = part_of(
+            a,
+            &pool_id,
+            &lb_name,
+            "backendAddressPools",
+            "backend_address_pool_id",
+        )?;
+        let mut notes = Vec::new();
+        let mut kept = Vec::new();
+        for frontend in frontends {
+            let left_out = self
+                .load_balancers
+                .get(&lb_name)
+                .and_then(|lb| lb.left_out_frontends.get(&frontend));
+            match left_out {
+                Some(why) => notes.push(format!("frontend `{frontend}` left out: {why}")),
+                None => kept.push(frontend),
+            }
+        }
+        if kept.is_empty() && !notes.is_empty() {
+            let note = format!("no frontend left ({})", notes.join("; "));
+            self.ignored.push((a.r, note));
+            return Ok(());
+        }
+        let mut fields = vec![
+            ("frontend_ip_configurations", flow_list(&kept)),
+            ("backend_address_pool", scalar(&pool)),
+            ("protocol", scalar(&a.required_str("protocol")?)),
+        ];
+        // Absent, azurerm sends its default of 1024; 0 asks Azure for its
+        // allocation by pool size, the file's default.
+        let ports = a
+            .str("allocated_outbound_ports")
+            .unwrap_or_else(|| "1024".into());
+        if ports != "0" {
+            fields.push(("allocated_outbound_ports", plain_or_quoted(&ports)));
+        }
+        if let Some(idle) = a.str("idle_timeout_in_minutes").filter(|i| i != "4") {
+            fields.push(("idle_timeout_in_minutes", plain_or_quoted(&idle)));
+        }
+        // v3 `enable_tcp_reset`, v4 `tcp_reset_enabled`.
+        if a.bool("tcp_reset_enabled") == Some(true) || a.bool("enable_tcp_reset") == Some(true) {
+            fields.push(("tcp_reset_enabled", "true".to_string()));
+        }
+        let part = Part {
+            source: a.r.source.clone(),
+            fields,
+        };
+        let Some(lb) = self.load_balancer_named(a, &lb_name, "loadbalancer_id")? else {
+            return Ok(());
+        };
+        if let Some(missing) = kept
+            .iter()
+            .find(|f| !lb.frontends.iter().any(|fe| &fe.name == *f))
+        {
+            return Err(a.error(format!(
+                "load balancer `{lb_name}` has no frontend named `{missing}`"
+            )));
+        }
+        if !lb.pools.contains_key(&pool) {
+            return Err(a.dangling("backend_address_pool_id"));
+        }
+        if let Some(first) = lb.outbound_rules.get(&name) {
+            let what = format!("outbound rule of load balancer `{lb_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        lb.outbound_rules.insert(name, part);
+        for note in notes {
+            self.ignored.push((a.r, note));
+        }
         Ok(())
     }
 
@@ -310,11 +492,15 @@ impl<'r> Model<'r> {
             out.line("    sku: Standard");
             out.line("    frontend_ip_configurations:");
             for f in &lb.frontends {
-                let (vnet, subnet) = &f.subnet;
-                let address = f.address.map(|a| a.to_string()).unwrap_or_default();
                 out.line(&format!("      - name: {}", scalar(&f.name)));
-                out.field(8, "subnet", &scalar(&format!("{vnet}/{subnet}")));
-                out.field(8, "private_ip_address", &scalar(&address));
+                if let Some(public_ip) = &f.public_ip {
+                    out.field(8, "public_ip_address", &scalar(public_ip));
+                }
+                if let Some((vnet, subnet)) = &f.subnet {
+                    let address = f.address.map(|a| a.to_string()).unwrap_or_default();
+                    out.field(8, "subnet", &scalar(&format!("{vnet}/{subnet}")));
+                    out.field(8, "private_ip_address", &scalar(&address));
+                }
             }
             out.line("    backend_address_pools:");
             for (name, pool) in &lb.pools {
@@ -322,7 +508,11 @@ impl<'r> Model<'r> {
                 out.item(6, &pool.source, name);
                 out.field(8, "network_interfaces", &flow_list(&nics));
             }
-            for (key, parts) in [("probes", &lb.probes), ("rules", &lb.rules)] {
+            for (key, parts) in [
+                ("probes", &lb.probes),
+                ("rules", &lb.rules),
+                ("outbound_rules", &lb.outbound_rules),
+            ] {
                 if parts.is_empty() {
                     continue;
                 }
@@ -352,3 +542,17 @@ fn part_of(a: &Attrs, id: &str, lb: &str, kind: &str, key: &str) -> Result<Strin
         ))),
     }
 }
+
+/// Whether an `azurerm_lb`'s attributes are a Standard load balancer's,
+/// the one SKU vnetd emulates (a `sku` not given is taken as Standard).
+pub(super) fn is_standard(attributes: &serde_json::Value) -> bool {
+    match attributes.get("sku") {
+        Some(serde_json::Value::String(sku)) => {
+            sku.is_empty() || sku.eq_ignore_ascii_case("standard")
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -152,7 +152,8 @@ pub(super) struct Model<'r> {
     pub(super) circuits: BTreeMap<String, express_route::Circuit>,
     pub(super) clouds: BTreeMap<String, gateways::Part>,
     pub(super) reach: BTreeMap<String, express_route::Reach>,
-    /// Load balancers vnetd does not emulate (public, Basic), and why.
+    /// Load balancers vnetd does not emulate (Basic, or without a frontend
+    /// it can write), and why.
     pub(super) skipped_load_balancers: BTreeMap<String, String>,
     /// Resources left out, each with a note (empty: none).
     pub(super) ignored: Vec<(&'r Resource, String)>,
@@ -261,6 +262,7 @@ impl<'r> Model<'r> {
             "azurerm_lb_backend_address_pool" => self.add_pool(&a),
             "azurerm_lb_probe" => self.add_probe(&a),
             "azurerm_lb_rule" => self.add_lb_rule(&a),
+            "azurerm_lb_outbound_rule" => self.add_outbound_rule(&a),
             "azurerm_network_interface_backend_address_pool_association" => {
                 self.add_pool_member(&a)
             }

@@ -1,7 +1,7 @@
 # Internal load balancers: a pair of NVAs behind HA ports, and two web
-# servers behind an HTTP rule whose frontend address is Dynamic. A public
-# load balancer, which vnetd does not emulate, is listed as ignored with
-# its pool.
+# servers behind an HTTP rule whose frontend address is Dynamic. A Basic
+# public load balancer, which vnetd does not emulate, is listed as ignored
+# with its pool and its public IP.
 
 locals {
   rg       = "rg-ilb"
@@ -157,14 +157,14 @@ resource "azurerm_public_ip" "pub" {
   resource_group_name = local.rg
   location            = local.location
   allocation_method   = "Static"
-  sku                 = "Standard"
+  sku                 = "Basic"
 }
 
 resource "azurerm_lb" "pub" {
   name                = "pub-lb"
   resource_group_name = local.rg
   location            = local.location
-  sku                 = "Standard"
+  sku                 = "Basic"
 
   frontend_ip_configuration {
     name                 = "pub-fe"
