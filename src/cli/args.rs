@@ -152,6 +152,34 @@ pub enum Command {
         #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "60")]
         wait: Option<u64>,
     },
+    /// A lab's whole test, for CI: build the lab of CONFIG, wait for it
+    /// to converge, test every expectation with real packets, write the
+    /// reports and the evidence of each failure, and take the lab down
+    /// (also on timeout, SIGINT or SIGTERM). Exit 0 when every
+    /// expectation holds, 1 when one fails, 2 when the file or the machine
+    /// stopped the run. Needs root.
+    Ci {
+        /// The topology file, with its expectations.
+        config: PathBuf,
+        /// Also write the results as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// The folder for the JSON report, the flow logs and each failed
+        /// expectation's evidence (a capture, its trace, flows, counters
+        /// and BGP sessions).
+        #[arg(long, value_name = "DIR", default_value = "vnetd-artifacts")]
+        artifacts: PathBuf,
+        /// The whole run's limit, in seconds: past it the lab is taken
+        /// down and the exit code is 2.
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        timeout: u64,
+        /// How long to wait for convergence before testing anyway.
+        #[arg(long, value_name = "SECS", default_value_t = 120)]
+        converge_timeout: u64,
+        /// Keep every flow in userspace (no kernel fast path).
+        #[arg(long)]
+        no_offload: bool,
+    },
     /// Wait until the running lab has converged (its BGP sessions up, the
     /// routes the BGP model predicts learned, the load balancers' first
     /// probes answered), printing how far it has come; a lab still

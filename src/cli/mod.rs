@@ -16,6 +16,7 @@
 
 pub mod args;
 mod capture;
+mod ci;
 mod converge;
 pub mod failure;
 pub mod lab;
@@ -83,6 +84,21 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_lab(args),
         Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
+        Command::Ci {
+            config,
+            junit,
+            artifacts,
+            timeout,
+            converge_timeout,
+            no_offload,
+        } => ci::ci(ci::CiArgs {
+            config,
+            junit,
+            artifacts,
+            timeout: std::time::Duration::from_secs(timeout),
+            converge_timeout: std::time::Duration::from_secs(converge_timeout),
+            no_offload,
+        }),
         Command::Check {
             config,
             empty,

@@ -197,16 +197,29 @@ pub fn verify(
     running: &Topology,
     fabric: &dyn Fabric,
 ) -> Result<Vec<Verified>, VerifyError> {
+    verify_each(topology, running, fabric, &mut |_| {})
+}
+
+/// [`verify`], calling `on_result` with each result as soon as it is known
+/// (`vnetd ci` prints them as they come).
+pub fn verify_each(
+    topology: &Topology,
+    running: &Topology,
+    fabric: &dyn Fabric,
+    on_result: &mut dyn FnMut(&Verified),
+) -> Result<Vec<Verified>, VerifyError> {
     let mut listeners = Listeners::default();
     let mut out = Vec::new();
     // What `check` finds, computed once the first probe fails.
     let mut predicted: Option<Vec<ExpectationResult>> = None;
     for (n, expectation) in topology.expectations.iter().enumerate() {
         if let Some(why) = placed_elsewhere(topology, running, expectation) {
-            out.push(Verified {
+            let skipped = Verified {
                 result: ExpectationResult::skipped(topology, expectation, why),
                 time: Duration::ZERO,
-            });
+            };
+            on_result(&skipped);
+            out.push(skipped);
             continue;
         }
         let started = Instant::now();
@@ -231,10 +244,12 @@ pub fn verify(
                 .push_str(&evidence.reason_line(check.as_deref()));
         }
         explain_unconverged(&mut result, fabric);
-        out.push(Verified {
+        let verified = Verified {
             result,
             time: started.elapsed(),
-        });
+        };
+        on_result(&verified);
+        out.push(verified);
     }
     listeners.close();
     Ok(out)
