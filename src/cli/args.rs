@@ -180,6 +180,15 @@ pub enum Command {
         #[arg(long)]
         no_offload: bool,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish,
+    /// elvish, powershell): `vnetd completions bash >
+    /// /usr/share/bash-completion/completions/vnetd`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print vnetd's man page (roff): `vnetd man | man -l -`.
+    Man,
     /// Wait until the running lab has converged (its BGP sessions up, the
     /// routes the BGP model predicts learned, the load balancers' first
     /// probes answered), printing how far it has come; a lab still

@@ -21,6 +21,7 @@ mod converge;
 pub mod failure;
 pub mod lab;
 pub mod log;
+mod manual;
 pub mod render;
 
 pub use args::{
@@ -84,6 +85,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_lab(args),
         Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man => manual::man_page(),
         Command::Ci {
             config,
             junit,

@@ -41,6 +41,7 @@ mod lb_distribution;
 mod lb_nat;
 mod lb_traces;
 mod lpm_props;
+mod manual;
 mod name_expectations;
 mod names_as_paths;
 mod nat_gateway;
