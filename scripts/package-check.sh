@@ -35,7 +35,8 @@ if ldd "$vnetd" 2>&1 | grep -q '=>'; then
   fail "$vnetd is linked dynamically"
 fi
 man -w vnetd >/dev/null || fail "man vnetd finds no page"
-man vnetd 2>/dev/null | grep -q 'vnetd ci' || fail "the man page does not list vnetd ci"
+man vnetd 2>/dev/null | grep -q 'vnetd-ci' || fail "the man page does not list vnetd ci"
+man vnetd-ci 2>/dev/null | grep -q 'artifacts' || fail "man vnetd-ci does not say what vnetd ci does"
 bash -c 'source /usr/share/bash-completion/completions/vnetd && complete -p vnetd' >/dev/null ||
   fail "the bash completion does not load"
 

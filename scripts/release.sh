@@ -33,14 +33,17 @@ if ldd "$bin" 2>&1 | grep -q '=>'; then
   ldd "$bin" >&2
   exit 1
 fi
-install -m 0755 "$bin" "$out/vnetd"
+# Without its debug information (kept in the build's own copy).
+strip -o "$out/vnetd" "$bin"
+bin=$out/vnetd
 
 # The Debian package, assembled as dpkg-deb expects it.
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 install -D -m 0755 "$bin" "$stage/usr/bin/vnetd"
 mkdir -p "$stage/usr/share/man/man1"
-"$bin" man | gzip -9n >"$stage/usr/share/man/man1/vnetd.1.gz"
+"$bin" man --dir "$stage/usr/share/man/man1"
+gzip -9n "$stage"/usr/share/man/man1/*.1
 install -d "$stage/usr/share/bash-completion/completions" \
   "$stage/usr/share/zsh/vendor-completions" \
   "$stage/usr/share/fish/vendor_completions.d"

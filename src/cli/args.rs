@@ -187,8 +187,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print vnetd's man page (roff): `vnetd man | man -l -`.
-    Man,
+    /// Print vnetd's man page (roff): `vnetd man | man -l -`; with
+    /// `--dir DIR`, write it and a page per subcommand (`vnetd-ci.1`, ...)
+    /// into DIR instead.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Wait until the running lab has converged (its BGP sessions up, the
     /// routes the BGP model predicts learned, the load balancers' first
     /// probes answered), printing how far it has come; a lab still

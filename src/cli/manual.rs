@@ -14,11 +14,16 @@ pub(super) fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
     say(&String::from_utf8_lossy(&out))
 }
 
-/// The man page, as roff, on stdout.
-pub(super) fn man_page() -> Result<(), Failure> {
+/// The man page, as roff, on stdout; with `dir`, every page (vnetd's and
+/// one per subcommand, which vnetd's names) written into it.
+pub(super) fn man_pages(dir: Option<&std::path::Path>) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::refused(format!("vnetd man: {e}"));
+    if let Some(dir) = dir {
+        return clap_mangen::generate_to(Cli::command(), dir).map_err(fail);
+    }
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
-        .map_err(|e| Failure::refused(format!("vnetd man: {e}")))?;
+        .map_err(fail)?;
     say(&String::from_utf8_lossy(&out))
 }

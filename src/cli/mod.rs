@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
         Command::Completions { shell } => manual::completions(shell),
-        Command::Man => manual::man_page(),
+        Command::Man { dir } => manual::man_pages(dir.as_deref()),
         Command::Ci {
             config,
             junit,
