@@ -34,6 +34,12 @@
 //! read ([`super::bpf::Programs::trust`]): the underlay is opened over the
 //! fabric's programs ([`Fabric::programs`]).
 //!
+//! A flow entry may also rewrite its packets' source or destination
+//! address and port on the way ([`FastRewrite`], IPv4 TCP and UDP: an
+//! address translation its installer decided), fixing the IP and TCP or
+//! UDP checksums; a packet of such an entry it cannot rewrite (not IPv4,
+//! not TCP or UDP) goes to the slow path.
+//!
 //! Each flow entry carries a generation, and only an entry of the fabric's
 //! current generation ([`Fabric::advance_generation`]) is used: raising it
 //! sends every flow's next packet to the slow path at once. Each entry
@@ -79,7 +85,7 @@ use aya::maps::{Array, DevMapHash, HashMap as BpfHashMap, MapData, MapError};
 
 use counted::CountedPorts;
 pub use entries::{
-    layout, ArrivalKey, FastCounters, FastEntry, FastKey, PortCounters, TunnelEntry,
+    layout, ArrivalKey, FastCounters, FastEntry, FastKey, FastRewrite, PortCounters, TunnelEntry,
     TunnelSettings, ARRIVAL_KEY_LEN, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN,
     PORTS_PER_CHUNK, PORT_CHUNK_LEN, PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
     TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,

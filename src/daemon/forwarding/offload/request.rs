@@ -9,6 +9,7 @@ use super::book::EntryKey;
 use crate::daemon::forwarding::plane::FastPort;
 use crate::daemon::forwarding::port_id::PortId;
 use crate::dataplane::conntrack::{direction_code, TrackedFlow};
+use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dataplane::PacketView;
 use crate::engine::flow_table::FlowKey;
@@ -114,6 +115,23 @@ impl FastTuple {
             destination: self.destination,
             source_port: self.source_port,
             destination_port: self.destination_port,
+        }
+    }
+
+    /// The tuple as it arrives after `rewrite` (itself without one).
+    pub fn rewritten(self, rewrite: Option<Rewrite>) -> FastTuple {
+        match rewrite {
+            None => self,
+            Some(Rewrite::Source { address, port }) => FastTuple {
+                source: address,
+                source_port: port,
+                ..self
+            },
+            Some(Rewrite::Destination { address, port }) => FastTuple {
+                destination: address,
+                destination_port: port,
+                ..self
+            },
         }
     }
 
@@ -231,9 +249,23 @@ pub struct OffloadRequest {
     pub egress_nic: PortIdx,
     pub ask: Ask,
     pub leg: Leg,
+    /// The address translation the packet met on the way (the Internet
+    /// edge's, or a load balancer's), if any.
+    pub rewrite: Option<Rewrite>,
 }
 
 impl OffloadRequest {
+    /// Where the kernel holds the entries of both directions of `tuple`'s
+    /// flow on the request's leg: the direction as sent, and its replies
+    /// as they come back (to the translated addresses, if it is
+    /// translated).
+    pub fn keys(&self, tuple: FastTuple) -> [EntryKey; 2] {
+        [
+            self.leg.key(tuple),
+            self.leg.reverse_key(tuple.rewritten(self.rewrite)),
+        ]
+    }
+
     /// The port of this machine the entry is charged to (against its share
     /// of the cap) and judged for: the sender, or for a packet from another
     /// machine, the receiver.
