@@ -40,7 +40,8 @@
 // fast path trusts exactly whom the underlay trusts.
 //
 // A flow entry may rewrite its packets' source or destination address and
-// port (an address translation the daemon decided, IPv4 TCP and UDP), with
+// port (an address translation the daemon decided, IPv4 TCP and UDP, and
+// the address of an ICMP echo, its identifier kept), with
 // the IP header's checksum and the TCP or UDP checksum fixed (its
 // pseudo-header included; a partial checksum stays partial, for the
 // receiver or the segmentation to finish; a UDP checksum of zero, none,
@@ -120,7 +121,8 @@ struct flow_entry {
 	__u32 slot;
 	// The MAC of the egress port's `eth0`.
 	__u8 dst_mac[6];
-	// What the packets' headers become on the way (IPv4 TCP and UDP):
+	// What the packets' headers become on the way (IPv4 TCP, UDP and ICMP
+	// echo, whose identifier stays):
 	// REWRITE_NONE, or their source (REWRITE_SOURCE) or destination
 	// (REWRITE_DESTINATION) address and port, to `to_addr` and `to_port`.
 	__u8 rewrite;
@@ -523,7 +525,8 @@ static __always_inline int address(struct __sk_buff *skb, const __u8 *dst)
 	})
 
 // Rewrites the source or destination address and port of an IPv4 TCP or
-// UDP packet (no IP options: `read_flow` saw to that) as `flow` says, and
+// UDP packet (no IP options: `read_flow` saw to that), or the address of
+// an ICMPv4 echo whose identifier the entry keeps, as `flow` says, and
 // fixes its checksums. Returns -1, the packet unchanged, when it cannot
 // start (the addresses or ports unreadable), 1 when it failed midway (the
 // packet half rewritten), 0 when done or when there is nothing to rewrite.
@@ -536,9 +539,25 @@ static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entr
 		return -1;
 	const __u32 ip_at = ETH_HLEN;
 	const __u32 l4_at = ip_at + sizeof(struct iphdr);
+	const __u32 ip_check_at = ip_at + __builtin_offsetof(struct iphdr, check);
 	int source = flow->rewrite == REWRITE_SOURCE;
 	__u32 addr_at = ip_at + (source ? __builtin_offsetof(struct iphdr, saddr)
 					: __builtin_offsetof(struct iphdr, daddr));
+	__be32 old_addr, new_addr;
+	__builtin_memcpy(&new_addr, flow->to_addr, 4);
+	if (key->proto == IPPROTO_ICMP) {
+		// An echo keeps its identifier; its checksum does not cover the
+		// addresses, so only the IP header's changes.
+		if (flow->to_port != key->sport)
+			return -1;
+		if (bpf_skb_load_bytes(skb, addr_at, &old_addr, 4))
+			return -1;
+		if (bpf_l3_csum_replace(skb, ip_check_at, old_addr, new_addr, sizeof(new_addr)))
+			return -1;
+		if (bpf_skb_store_bytes(skb, addr_at, &new_addr, sizeof(new_addr), 0))
+			return 1;
+		return 0;
+	}
 	__u32 port_at = l4_at + (source ? 0 : 2);
 	__u32 check_at;
 	__u64 mangled = 0;
@@ -552,12 +571,10 @@ static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entr
 	} else {
 		return -1;
 	}
-	__be32 old_addr, new_addr;
 	__be16 old_port, new_port;
 	if (bpf_skb_load_bytes(skb, addr_at, &old_addr, 4) ||
 	    bpf_skb_load_bytes(skb, port_at, &old_port, 2))
 		return -1;
-	__builtin_memcpy(&new_addr, flow->to_addr, 4);
 	new_port = flow->to_port;
 	// The address is in the pseudo-header: with a partial checksum (the
 	// sender's stack left it to the device) the helper updates the
@@ -566,8 +583,7 @@ static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entr
 				BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)))
 		return -1;
 	if (bpf_l4_csum_replace(skb, check_at, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_l3_csum_replace(skb, ip_at + __builtin_offsetof(struct iphdr, check), old_addr, new_addr,
-				sizeof(new_addr)) ||
+	    bpf_l3_csum_replace(skb, ip_check_at, old_addr, new_addr, sizeof(new_addr)) ||
 	    bpf_skb_store_bytes(skb, addr_at, &new_addr, sizeof(new_addr), 0) ||
 	    bpf_skb_store_bytes(skb, port_at, &new_port, sizeof(new_port), 0))
 		return 1;
@@ -643,11 +659,17 @@ static __always_inline int into_tunnel(struct __sk_buff *skb, struct flow_key *k
 
 #define TCP_CONTROL (0x01 | 0x02 | 0x04) // FIN, SYN, RST
 
+#define ICMP_ECHO_REPLY 0
+#define ICMP_ECHO_REQUEST 8
+// Type, code, checksum, identifier, sequence number.
+#define ICMP_ECHO_LEN 8
+
 // Reads the flow of an Ethernet frame's IP packet into `key` (all but its
 // ifindex), with the packet's IP length and the length of its headers (IP
-// and TCP or UDP). Returns -1 for a frame that is not for a fast path:
-// not TCP or UDP, a TCP SYN, FIN or RST, a fragment, IPv4 options or IPv6
-// extension headers, or too short.
+// and TCP, UDP or ICMP echo). Returns -1 for a frame that is not for a
+// fast path: not TCP, UDP or an ICMPv4 echo request or reply, a TCP SYN,
+// FIN or RST, a fragment, IPv4 options or IPv6 extension headers, or too
+// short. (An ICMP echo has entries only where the daemon translates it.)
 static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key,
 				     __u32 *ip_len, __u32 *headers_len)
 {
@@ -703,6 +725,16 @@ static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key
 		key->sport = udp->source;
 		key->dport = udp->dest;
 		*headers_len = l3_len + sizeof(*udp);
+	} else if (key->proto == IPPROTO_ICMP && key->family == 4) {
+		// An echo request or reply, keyed by its identifier both ways,
+		// as the daemon keys it.
+		if ((void *)(l4 + ICMP_ECHO_LEN) > end)
+			return -1;
+		if ((l4[0] != ICMP_ECHO_REPLY && l4[0] != ICMP_ECHO_REQUEST) || l4[1] != 0)
+			return -1;
+		__builtin_memcpy(&key->sport, l4 + 4, 2);
+		key->dport = key->sport;
+		*headers_len = l3_len + ICMP_ECHO_LEN;
 	} else {
 		return -1;
 	}

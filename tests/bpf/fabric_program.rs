@@ -632,3 +632,59 @@ fn a_udp_datagram_without_a_checksum_keeps_none_when_translated() {
     assert_eq!(&outcome.packet[14 + 20 + 6..14 + 20 + 8], &[0, 0]);
     assert!(checksums_hold(&outcome.packet));
 }
+
+fn echo_request(id: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(super::SENDER_MAC, FABRIC_MAC)
+        .ipv4(SOURCE, DESTINATION, 64)
+        .icmpv4_echo_request(id, 7)
+        .write(&mut out, &[0x5a; 56])
+        .unwrap();
+    out
+}
+
+#[test]
+fn an_icmp_echo_keeps_its_identifier_and_has_its_address_translated() {
+    const ID: u16 = 0x4242;
+    let programs = one_port();
+    let key = flow_key(1, SOURCE, DESTINATION, (ID, ID));
+    let rewrite = |port| FastRewrite::Source {
+        address: [198, 51, 100, 10].into(),
+        port,
+    };
+    let entry = |port| FastEntry {
+        egress: EGRESS,
+        mac: EGRESS_MAC,
+        generation: 3,
+        slot: SLOT,
+        rewrite: Some(rewrite(port)),
+    };
+    programs.fabric().install(&key, entry(ID)).unwrap();
+    let frame = echo_request(ID);
+    let outcome = from_port(&programs, &frame, None);
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
+    let reference = Rewrite::Source {
+        address: [198, 51, 100, 10].into(),
+        port: ID,
+    };
+    assert_eq!(outcome.packet, translated_by_the_workers(&frame, reference));
+    let ip = etherparse::Ipv4HeaderSlice::from_slice(&outcome.packet[14..])
+        .unwrap()
+        .to_header();
+    assert_eq!(ip.calc_header_checksum(), ip.header_checksum);
+    assert_eq!(
+        &outcome.packet[34..],
+        &frame[34..],
+        "the echo itself, its checksum included, is unchanged"
+    );
+    assert_eq!(slot(&programs, SLOT).packets, 1);
+    // An entry that would change the identifier is not the kernel's to
+    // apply: the daemon takes the echo.
+    let programs = one_port();
+    programs.fabric().install(&key, entry(ID + 1)).unwrap();
+    assert_slow(&programs, &frame, "an identifier the entry would change");
+    // Nor is an echo of another identifier, which has no entry.
+    let programs = one_port();
+    programs.fabric().install(&key, entry(ID)).unwrap();
+    assert_slow(&programs, &echo_request(ID + 1), "another identifier");
+}

@@ -644,3 +644,120 @@ fn a_tcp_stream_to_the_internet_is_counted_exactly_with_offload_on_and_off() {
         }
     }
 }
+
+/// An ICMP socket in namespace `ns` that sends echo requests of one
+/// identifier and reads the replies to them.
+struct Pinger {
+    socket: socket2::Socket,
+    id: u16,
+}
+
+impl Pinger {
+    fn new(ns: &str, id: u16) -> Pinger {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = netns::run_in(ns, || {
+            Ok(Socket::new(
+                Domain::IPV4,
+                Type::RAW,
+                Some(Protocol::ICMPV4),
+            )?)
+        })
+        .unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        Pinger { socket, id }
+    }
+
+    /// Sends echo request `seq` (56 bytes of data, as ping's) to `to` and
+    /// waits for its reply; whether it came from `to`.
+    fn echo(&self, to: std::net::Ipv4Addr, seq: u16) -> bool {
+        use etherparse::{IcmpEchoHeader, Icmpv4Header, Icmpv4Type};
+        let data = [0x5a; 56];
+        let echo = IcmpEchoHeader { id: self.id, seq };
+        let header = Icmpv4Header::with_checksum(Icmpv4Type::EchoRequest(echo), &data);
+        let mut request = header.to_bytes().to_vec();
+        request.extend_from_slice(&data);
+        let address = SocketAddr::new(to.into(), 0);
+        self.socket.send_to(&request, &address.into()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut buf = [0u8; 256];
+        while Instant::now() < deadline {
+            // A raw socket reads the IP header too: the reply's source.
+            let Ok(len) = std::io::Read::read(&mut &self.socket, &mut buf) else {
+                return false;
+            };
+            let Ok(reply) = etherparse::SlicedPacket::from_ip(&buf[..len]) else {
+                continue;
+            };
+            let Some(etherparse::TransportSlice::Icmpv4(icmp)) = &reply.transport else {
+                continue;
+            };
+            if icmp.icmp_type() == Icmpv4Type::EchoReply(echo) {
+                let from = match &reply.net {
+                    Some(etherparse::NetSlice::Ipv4(ip)) => ip.header().source_addr(),
+                    _ => return false,
+                };
+                return from == to;
+            }
+        }
+        false
+    }
+}
+
+/// Echo requests to the Internet's echo server through a public IP and by
+/// default outbound access, with the fast path on and off: every one is
+/// answered (the translation holds both ways, the identifier kept) and
+/// every request and reply is counted once at each end; with the fast
+/// path on, the kernel carries them both ways once the first were
+/// answered.
+#[test]
+fn echoes_to_the_internet_are_answered_and_counted_exactly_with_offload_on_and_off() {
+    const ECHOES: u16 = 200;
+    let echo_server: std::net::Ipv4Addr = "203.0.113.10".parse().unwrap();
+    for (prefix, offload) in [("exicm", true), ("exicn", false)] {
+        let options = vnetd::daemon::options::RunOptions {
+            offload,
+            ..Default::default()
+        };
+        let text = every_way_out();
+        let lab = Lab::start_with(prefix, &common::with_netns_prefix(&text, prefix), options);
+        for (vm, id) in [("vm2", 0x7702), ("vm5", 0x7705)] {
+            let what = format!("{vm}, offload {offload}");
+            let (vm_before, internet_before) = (traffic(&lab, vm), traffic(&lab, "internet"));
+            let pinger = Pinger::new(&lab.ns(vm), id);
+            for seq in 0..ECHOES {
+                assert!(pinger.echo(echo_server, seq), "{what}: echo {seq}");
+                if seq == 1 && offload {
+                    let carried = common::wait_for(Duration::from_secs(10), || {
+                        flows_of(lab.daemon(), Some(vm)).iter().any(|f| {
+                            f.protocol == "Icmp" && f.destination == "203.0.113.10" && f.offloaded
+                        })
+                    });
+                    assert!(carried, "{what}: never carried by the kernel");
+                }
+            }
+            let echoes = u64::from(ECHOES);
+            common::wait_for(Duration::from_secs(10), || {
+                moved(&lab, vm, vm_before)[1] >= echoes
+                    && moved(&lab, "internet", internet_before)[1] >= echoes
+            });
+            let (v, i) = (
+                moved(&lab, vm, vm_before),
+                moved(&lab, "internet", internet_before),
+            );
+            // 20 bytes of IPv4, 8 of ICMP and 56 of data.
+            let expected = [echoes, echoes, echoes * 84];
+            assert_eq!(v[..3], expected, "{what}: at the VM, {v:?}");
+            assert_eq!(i[..3], expected, "{what}: at the Internet, {i:?}");
+            let kernel_counted = [v[3], v[4], i[3], i[4]];
+            match offload {
+                true => assert!(
+                    kernel_counted.iter().all(|n| *n > 0),
+                    "{what}: {kernel_counted:?}"
+                ),
+                false => assert_eq!(kernel_counted, [0; 4], "{what}"),
+            }
+        }
+    }
+}

@@ -485,9 +485,11 @@ impl Worker {
                 Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
             };
             self.counters.nic_sent(port, traffic);
-            let ask = match (&self.offload, &parsed) {
-                (Some(_), Ok(view)) => Ask::of(view),
-                _ => None,
+            // A packet the edge translates asks for more (its ICMP echo
+            // too): what it asks, delivered unchanged or translated.
+            let (ask, ask_translated) = match (&self.offload, &parsed) {
+                (Some(_), Ok(view)) => (Ask::of(view), Ask::of_translated(view)),
+                _ => (None, None),
             };
             let headers_len = parsed.as_ref().map_or(0, |v| v.headers_len);
             // Which departure clock the packet's flow keeps its order by.
@@ -546,7 +548,7 @@ impl Worker {
                     // the same translation (the offload thread judges
                     // which translations it takes).
                     if let (Some(requests), Some(ask), false) =
-                        (&self.offload, ask, leaves_untranslated)
+                        (&self.offload, ask_translated, leaves_untranslated)
                     {
                         self.ask_offload(plane, requests, (nic, egress), ask, Some(rewrite));
                     }

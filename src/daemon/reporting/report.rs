@@ -195,15 +195,15 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
         };
         let translated = edge_translation(daemon, &plane, nic, &flow, now);
         let port = PortId::of_owner(flow.owner);
-        let offloaded =
-            FastTuple::of_tracked(&flow).is_some_and(|t| paths.in_kernel(port, direction, t));
+        let tuple = FastTuple::of_key(key);
+        let offloaded = tuple.is_some_and(|t| paths.in_kernel(port, direction, t));
         // Why it stays here, as judged; a translated flow of a port off the
         // fabric (a firewall's) or of a lab without offload stays for its
         // translation.
         let on_fabric = daemon.offload().is_some() && plane.ports[nic].fast.is_some();
         let not_offloaded_because = match offloaded {
             true => None,
-            false => (FastTuple::of_tracked(&flow).and_then(|t| paths.why_not(port, t)))
+            false => (tuple.and_then(|t| paths.why_not(port, t)))
                 .map(|why| why.as_str().to_string())
                 .or_else(|| (translated.is_some() && !on_fabric).then(|| "translated".to_string())),
         };

@@ -154,7 +154,8 @@ pub(super) const PORT_TUN: u32 = 2;
 pub struct FastKey {
     /// The ifindex (in the fabric namespace) of the host end it arrives at.
     pub ingress: u32,
-    /// IP protocol number (TCP or UDP).
+    /// IP protocol number (TCP, UDP, or ICMP for an ICMPv4 echo, whose
+    /// identifier is both its ports).
     pub protocol: u8,
     pub source: IpAddr,
     pub destination: IpAddr,
@@ -225,8 +226,9 @@ pub struct FastEntry {
     pub generation: u64,
     pub slot: u32,
     /// An address translation on the way, if any: the kernel rewrites
-    /// IPv4 TCP and UDP packets, checksums fixed; anything else of an
-    /// entry with a rewrite goes to the slow path.
+    /// IPv4 TCP and UDP packets, and the address of an ICMPv4 echo whose
+    /// identifier is the rewrite's port (it stays), checksums fixed;
+    /// anything else of an entry with a rewrite goes to the slow path.
     pub rewrite: Option<FastRewrite>,
 }
 

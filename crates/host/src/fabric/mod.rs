@@ -12,7 +12,7 @@
 //!   flow entry ([`Fabric::install`]) straight into the ingress of the
 //!   `eth0` behind that entry's egress host end, counting them, and sends every other packet to the port's TUN
 //!   device (first packets, TCP SYN, FIN and RST, fragments, IP options,
-//!   IPv6 extension headers, anything not TCP or UDP);
+//!   IPv6 extension headers, anything not TCP, UDP or an ICMPv4 echo);
 //! - at the ingress of each TUN device, `from_daemon` gives each packet
 //!   the reader of the TUN wrote an Ethernet header and sends it out of the
 //!   port's host end, to `eth0`.
@@ -35,10 +35,12 @@
 //! fabric's programs ([`Fabric::programs`]).
 //!
 //! A flow entry may also rewrite its packets' source or destination
-//! address and port on the way ([`FastRewrite`], IPv4 TCP and UDP: an
-//! address translation its installer decided), fixing the IP and TCP or
-//! UDP checksums; a packet of such an entry it cannot rewrite (not IPv4,
-//! not TCP or UDP) goes to the slow path.
+//! address and port on the way ([`FastRewrite`], IPv4 TCP and UDP, and
+//! the address of an ICMPv4 echo that keeps its identifier: an address
+//! translation its installer decided), fixing the IP and TCP or UDP
+//! checksums; a packet of such an entry it cannot rewrite goes to the
+//! slow path. ICMPv4 echo requests and replies are keyed by their
+//! identifier, as source and destination port.
 //!
 //! Each flow entry carries a generation, and only an entry of the fabric's
 //! current generation ([`Fabric::advance_generation`]) is used: raising it

@@ -12,8 +12,8 @@
 //!
 //! A translated direction leaves userspace when the translation is the
 //! Internet edge's (a NAT gateway's, a public IP's, default outbound
-//! access's, each way, and a public IP's inbound 1:1), of IPv4 TCP or UDP,
-//! between two ports of the fabric: the kernel rewrites the packets as the
+//! access's, each way, and a public IP's inbound 1:1), of IPv4 TCP, UDP or
+//! ICMP echo, between two ports of the fabric: the kernel rewrites the packets as the
 //! daemon would ([`crate::host::fabric::FastRewrite`]), and keeps the
 //! translation alive while it carries them. Any other translation (a load
 //! balancer's, an IPv6 one) stays here, as Azure's VFP keeps what needs its
@@ -28,7 +28,7 @@ use crate::dataplane::nat::Rewrite;
 use crate::dataplane::{route_step, Hop, HopTo};
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::host::fabric::FastRewrite;
-use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
+use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::PortIdx;
 use std::net::IpAddr;
 
@@ -121,7 +121,8 @@ pub struct EdgeRewrite {
 /// Judges the direction `tuple` (as sent) that the workers translated as
 /// `rewrite` between two ports of the fabric under `plane`: the kernel
 /// carries it when the translation is the Internet edge's one, found in
-/// `flows` (by the packet as sent, from either side), of IPv4 TCP or UDP.
+/// `flows` (by the packet as sent, from either side), of IPv4 TCP, UDP or
+/// ICMP echo (its identifier kept: the memo's port on both sides).
 pub fn judge_translation(
     plane: &Plane,
     flows: &FlowTable,
@@ -129,7 +130,7 @@ pub fn judge_translation(
     rewrite: Rewrite,
     now_ms: u64,
 ) -> Result<EdgeRewrite, Ineligible> {
-    let carried = matches!(tuple.protocol, IPPROTO_TCP | IPPROTO_UDP);
+    let carried = matches!(tuple.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_ICMP);
     let (IpAddr::V4(_), IpAddr::V4(_), true) = (tuple.source, tuple.destination, carried) else {
         return Err(Ineligible::Translated);
     };
@@ -163,7 +164,9 @@ pub fn judge_translation(
 
 /// `rewrite` in the kernel's terms, if it is the translation `memo` makes
 /// of a packet sent from `sent.0` to `sent.1`: the private side's source
-/// becomes the public one, or the public destination the private one.
+/// becomes the public one, or the public destination the private one. (An
+/// ICMP echo's "port" is its identifier, which the edge keeps, so the
+/// kernel's check that it stays holds.)
 fn edge_rewrite(
     memo: EdgeMemo,
     sent: ((IpAddr, u16), (IpAddr, u16)),

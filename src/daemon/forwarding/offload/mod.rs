@@ -12,7 +12,8 @@
 //!
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own), and
-//! the Internet edge's translated IPv4 TCP and UDP flows between a VM's NIC
+//! the Internet edge's translated IPv4 TCP and UDP flows and ICMP echoes
+//! (the identifier kept, which the kernel keys them by) between a VM's NIC
 //! and the Internet, which is a port of the fabric too: out through a NAT
 //! gateway, a public IP or default outbound access with the source
 //! translated, their replies translated back, and a public IP's inbound
@@ -40,8 +41,8 @@
 //! shaped paths and translations the kernel does not take (IPv6)
 //! (`eligibility`, judged once per flow direction and plane, with the
 //! reason kept for `flows`), anything to or from a gateway, a site, a
-//! firewall (whose namespace translates) or a health prober, ICMP and
-//! other protocols, new flows
+//! firewall (whose namespace translates) or a health prober, ICMP (but
+//! the edge's echoes) and other protocols, new flows
 //! once the fabric holds its cap of entries, and new flows of a NIC that
 //! holds its share of the cap (so that one VM cannot lock the others out).
 //!
