@@ -65,16 +65,16 @@ pub struct Installed {
     pub slot: u32,
     /// The slot's reading when the entry was last accounted.
     pub counted: FastCounters,
+    /// The NIC of this machine the entry counts against, in its share of
+    /// the cap: its sender; for an arrival from another machine, or a
+    /// direction the Internet sends, its receiver.
+    pub charged: PortId,
 }
 
 impl Installed {
-    /// The port of this machine the entry is charged to: its sender, or
-    /// for an arrival from another machine, its receiver.
+    /// The NIC the entry counts against.
     pub fn local_port(&self) -> PortId {
-        match self.ingress {
-            PortId::NONE => self.egress,
-            sender => sender,
-        }
+        self.charged
     }
 
     /// Where the flow it carries is tracked on this machine, and in which
@@ -295,6 +295,7 @@ mod tests {
             generation: 1,
             slot,
             counted,
+            charged: PortId::new(1),
         };
         book.insert(key(port), entry);
         entry
@@ -361,6 +362,7 @@ mod tests {
             generation: 1,
             slot: 0,
             counted: FastCounters::default(),
+            charged: ingress,
         };
         let forward = tuple(1);
         let reply = FastTuple {
@@ -417,6 +419,7 @@ mod tests {
             generation: 1,
             slot: 0,
             counted: FastCounters::default(),
+            charged: vm1,
         };
         let arrival = Installed {
             ingress: PortId::NONE,
@@ -471,6 +474,7 @@ mod tests {
             generation: 1,
             slot: 0,
             counted: FastCounters::default(),
+            charged: vm2,
         };
         let reply = Installed {
             ingress: internet,
@@ -484,6 +488,8 @@ mod tests {
         };
         book.insert(EntryKey::Fabric(private.key_at(3)), leave);
         book.insert(EntryKey::Fabric(public.reversed().key_at(4)), reply);
+        // Both count against vm2's share: the Internet sends for every VM.
+        assert_eq!((book.sent_by(vm2), book.sent_by(internet)), (2, 0));
         // The VM tracks the flow by its private side, the Internet by
         // its public one: each sees its own legs.
         assert_eq!(

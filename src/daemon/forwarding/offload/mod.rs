@@ -402,10 +402,19 @@ impl Offload {
             self.totals.refused_full.fetch_add(1, Relaxed);
             return;
         }
+        // What the Internet sends counts against its receiver's share: it
+        // answers every VM's flows, and is no VM to hold a share of its own.
+        let from_the_internet = (plane.snapshot.nics.get(request.ingress_nic))
+            .is_some_and(|n| n.internet && matches!(request.leg, Leg::Local { .. }));
+        let charged = if from_the_internet {
+            request.egress
+        } else {
+            local
+        };
         let share = self.share(&plane);
-        if !replacing && book.sent_by(local) >= share {
+        if !replacing && book.sent_by(charged) >= share {
             self.totals.refused_share.fetch_add(1, Relaxed);
-            *book.refused_share.entry(local).or_default() += 1;
+            *book.refused_share.entry(charged).or_default() += 1;
             return;
         }
         let Some((slot, counted)) = book.take_slot() else {
@@ -437,6 +446,7 @@ impl Offload {
                 generation: request.generation,
                 slot,
                 counted,
+                charged,
             },
         );
     }
@@ -520,10 +530,14 @@ impl Offload {
     }
 
     /// The most entries one NIC may send on: an even share of the cap
-    /// among the plane's ports on the fabric, never below [`SHARE_FLOOR`]
-    /// or half the cap, whichever is less (nor above the cap).
+    /// among the plane's NICs on the fabric (the Internet's port, which
+    /// holds no share, aside), never below [`SHARE_FLOOR`] or half the
+    /// cap, whichever is less (nor above the cap).
     fn share(&self, plane: &Plane) -> u32 {
-        let on_fabric = plane.ports.iter().filter(|p| p.fast.is_some()).count();
+        let nics = &plane.snapshot.nics;
+        let on_fabric = (plane.ports.iter_enumerated())
+            .filter(|(i, p)| p.fast.is_some() && nics.get(*i).is_none_or(|n| !n.internet))
+            .count();
         let capacity = self.fabric.capacity();
         FlowTable::default_quota(
             capacity as usize,
