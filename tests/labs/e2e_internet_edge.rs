@@ -8,7 +8,11 @@
 //! sees, while a port without a rule meets the default action and an
 //! unsolicited packet to the NAT gateway is dropped and counted. A NAT
 //! gateway added with `apply` takes new flows while an established one
-//! keeps its address, and removed, gives its flows back. (The
+//! keeps its address, and removed, gives its flows back. With the fast
+//! path on, the kernel carries the translated flows of the VMs (UDP, TCP
+//! and ICMP echo, each way out and a public IP's way in), every packet
+//! counted once in both modes, and a translation that goes takes the
+//! kernel's entry with it. (The
 //! offline `check` of the file's expectations runs with every example's,
 //! in `tests/offline/check_expectations.rs`; `verify`'s real packets
 //! agree with it here.) Needs root.
@@ -760,4 +764,83 @@ fn echoes_to_the_internet_are_answered_and_counted_exactly_with_offload_on_and_o
             }
         }
     }
+}
+
+/// Forgets every translation of the Internet edge whose private side is
+/// `private`, as their expiry would.
+fn forget_translations_of(lab: &Lab, private: IpAddr) -> usize {
+    let (daemon, now) = (lab.daemon(), lab.daemon().now_ms());
+    let mut keys = Vec::new();
+    daemon.flows().for_each(now, |key, _| {
+        if vnetd::dataplane::conntrack::is_edge_translation(key)
+            && (key.src_ip() == private || key.dst_ip() == private)
+        {
+            keys.push(*key);
+        }
+    });
+    let handles: Vec<_> = (keys.iter())
+        .filter_map(|k| daemon.flows().lookup(k, now).map(|f| f.handle()))
+        .collect();
+    for handle in &handles {
+        daemon.flows().remove_flow(*handle, now);
+    }
+    handles.len()
+}
+
+/// A translation that goes (as it does when it idles out) takes the
+/// kernel's entry with it: the flow leaves the kernel at the next reading,
+/// its next datagrams are decided anew in the workers, translated again
+/// the same way (vm2's public IP), and carried by the kernel again; every
+/// datagram each way is counted once throughout.
+#[test]
+fn a_translation_that_goes_takes_the_kernels_entry_with_it() {
+    let prefix = "exexp";
+    let lab = Lab::start(prefix, &common::with_netns_prefix(&every_way_out(), prefix));
+    let offload = !vnetd::daemon::options::offload_off_by_environment();
+    let internet = format!("{}.internet", lab.ns("vm1"));
+    let to: SocketAddr = "203.0.113.10:7004".parse().unwrap();
+    let server = netns::run_in(&internet, move || common::udp_bind_again(to)).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let client = common::udp_client_for(&lab.ns("vm2"), to);
+    let public: IpAddr = "198.51.100.30".parse().unwrap();
+    let before = (traffic(&lab, "vm2"), traffic(&lab, "internet"));
+    let carried_now = || carried(&lab, "vm2", "203.0.113.10:7004");
+    let what = format!("offload {offload}");
+    echoed(
+        &client,
+        &server,
+        to,
+        public,
+        || !offload || carried_now(),
+        &what,
+    );
+    assert_counted(&lab, "vm2", before, offload, &what);
+
+    let private: IpAddr = "10.2.1.4".parse().unwrap();
+    assert_eq!(forget_translations_of(&lab, private), 1, "one translation");
+    // The next reading (every report makes one) finds it gone.
+    assert!(
+        !carried_now(),
+        "the kernel still carries a forgotten translation"
+    );
+    let again = (traffic(&lab, "vm2"), traffic(&lab, "internet"));
+    echoed(
+        &client,
+        &server,
+        to,
+        public,
+        || !offload || carried_now(),
+        &what,
+    );
+    assert_counted(&lab, "vm2", again, offload, &what);
+    let translated = flows_of(lab.daemon(), Some("vm2"))
+        .into_iter()
+        .find(|f| f.destination == "203.0.113.10:7004")
+        .and_then(|f| f.translated);
+    assert!(
+        translated.is_some_and(|t| t.starts_with("as 198.51.100.30:")),
+        "translated anew"
+    );
 }
