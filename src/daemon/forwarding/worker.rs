@@ -485,10 +485,13 @@ impl Worker {
                 Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
             };
             self.counters.nic_sent(port, traffic);
-            // A packet the edge translates asks for more (its ICMP echo
-            // too): what it asks, delivered unchanged or translated.
+            // What it asks delivered unchanged, and translated (an ICMP
+            // echo the edge translates asks too).
             let (ask, ask_translated) = match (&self.offload, &parsed) {
-                (Some(_), Ok(view)) => (Ask::of(view), Ask::of_translated(view)),
+                (Some(_), Ok(view)) => {
+                    let ask = Ask::of(view);
+                    (ask, ask.or_else(|| Ask::of_echo(view)))
+                }
                 _ => (None, None),
             };
             let headers_len = parsed.as_ref().map_or(0, |v| v.headers_len);

@@ -65,13 +65,14 @@ impl Ask {
         }
     }
 
-    /// What `view` asks when it is translated: as [`Ask::of`], and an
-    /// ICMPv4 echo asks too (the edge translates its address and keeps its
-    /// identifier, which the fast path keys it by).
+    /// What an ICMPv4 echo `view` asks when it is translated (the edge
+    /// translates its address and keeps its identifier, which the fast
+    /// path keys it by): what [`Ask::of`] does not ask, a translated
+    /// packet may.
     #[inline]
-    pub fn of_translated(view: &PacketView) -> Option<Ask> {
+    pub fn of_echo(view: &PacketView) -> Option<Ask> {
         if view.key.proto != IPPROTO_ICMP || !view.key.src.is_ipv4() || view.fragment.is_some() {
-            return Ask::of(view);
+            return None;
         }
         Some(Ask::Install(FastTuple {
             protocol: view.key.proto,
@@ -375,7 +376,7 @@ mod tests {
             .unwrap();
         assert_eq!(ask(&icmp), None);
         // Translated, an ICMPv4 echo asks too, by its identifier both ways.
-        let translated = Ask::of_translated(&PacketView::parse(&icmp).unwrap());
+        let translated = Ask::of_echo(&PacketView::parse(&icmp).unwrap());
         assert_eq!(
             translated,
             Some(Ask::Install(FastTuple {
@@ -385,10 +386,7 @@ mod tests {
                 ..tuple(IPPROTO_UDP)
             }))
         );
-        assert_eq!(
-            Ask::of_translated(&PacketView::parse(&udp).unwrap()),
-            Some(Ask::Install(tuple(IPPROTO_UDP)))
-        );
+        assert_eq!(Ask::of_echo(&PacketView::parse(&udp).unwrap()), None);
         // A first fragment (more fragments set) never asks.
         let mut fragment = udp.clone();
         fragment[6] |= 0x20;
