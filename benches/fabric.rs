@@ -10,8 +10,9 @@
 use aya::programs::TestRunOptions;
 use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
+use std::net::IpAddr;
 use std::time::Duration;
-use vnetd::host::fabric::{Fabric, FabricPrograms, FastEntry, FastKey, FABRIC_MAC};
+use vnetd::host::fabric::{Fabric, FabricPrograms, FastEntry, FastKey, FastRewrite, FABRIC_MAC};
 
 /// The loopback device: the one device a test run arrives on, the port's
 /// host end, and the egress of its flow's entry (a device that exists).
@@ -29,8 +30,8 @@ fn datagram(payload: usize, source_port: u16) -> Vec<u8> {
     out
 }
 
-/// The programs with one port and an entry for the datagrams from port
-/// 40000, at the current generation.
+/// The programs with one port and entries for the datagrams from port
+/// 40000 and, translated, from port 40002, at the current generation.
 fn programs() -> Option<FabricPrograms> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("benches/fabric: needs root (it loads BPF programs); nothing measured");
@@ -58,8 +59,38 @@ fn programs() -> Option<FabricPrograms> {
         mac: EGRESS_MAC,
         generation: 3,
         slot: 7,
+        rewrite: None,
     };
     programs.fabric().install(&key, entry).expect("an entry");
+    // The datagrams from port 40002 are translated, their source to
+    // 198.51.100.10; a run repeats on the packet as the last one left it,
+    // so the translated source has an entry that translates it back.
+    let private = FastKey {
+        source_port: 40002,
+        ..key
+    };
+    let public = FastKey {
+        source: [198, 51, 100, 10].into(),
+        ..private
+    };
+    for (from, to) in [(private, public), (public, private)] {
+        let IpAddr::V4(address) = to.source else {
+            unreachable!("IPv4 keys")
+        };
+        let rewrite = FastRewrite::Source {
+            address,
+            port: to.source_port,
+        };
+        let translated = FastEntry {
+            rewrite: Some(rewrite),
+            slot: 8,
+            ..entry
+        };
+        programs
+            .fabric()
+            .install(&from, translated)
+            .expect("an entry");
+    }
     Some(programs)
 }
 
@@ -94,6 +125,10 @@ fn from_port(c: &mut Criterion) {
     for (name, frame) in [
         ("fast path, 1400-byte datagram", datagram(1372, 40000)),
         ("fast path, 64-byte datagram", datagram(18, 40000)),
+        (
+            "fast path, translated 1400-byte datagram",
+            datagram(1372, 40002),
+        ),
         ("slow path, no entry", datagram(1372, 40001)),
     ] {
         group.bench_function(name, |b| b.iter_custom(|n| run(&programs, &frame, n)));

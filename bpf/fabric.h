@@ -39,6 +39,14 @@
 // `trusted` (lib/tunnel.h), the map the underlay's programs read: the
 // fast path trusts exactly whom the underlay trusts.
 //
+// A flow entry may rewrite its packets' source or destination address and
+// port (an address translation the daemon decided, IPv4 TCP and UDP, and
+// the address of an ICMP echo, its identifier kept), with
+// the IP header's checksum and the TCP or UDP checksum fixed (its
+// pseudo-header included; a partial checksum stays partial, for the
+// receiver or the segmentation to finish; a UDP checksum of zero, none,
+// stays zero). The packet's flow key is the one it arrives with.
+//
 // Every flow entry carries the generation of the rules that decided it;
 // the daemon's current generation is in `generation`, and an entry of any
 // other generation is not used: its packets go to the daemon, which decides
@@ -100,6 +108,10 @@ struct flow_key {
 	__u8 daddr[16];
 };
 
+#define REWRITE_NONE 0
+#define REWRITE_SOURCE 1
+#define REWRITE_DESTINATION 2
+
 struct flow_entry {
 	// The generation of the rules that decided the flow.
 	__u64 generation;
@@ -109,7 +121,16 @@ struct flow_entry {
 	__u32 slot;
 	// The MAC of the egress port's `eth0`.
 	__u8 dst_mac[6];
-	__u8 pad[2];
+	// What the packets' headers become on the way (IPv4 TCP, UDP and ICMP
+	// echo, whose identifier stays):
+	// REWRITE_NONE, or their source (REWRITE_SOURCE) or destination
+	// (REWRITE_DESTINATION) address and port, to `to_addr` and `to_port`.
+	__u8 rewrite;
+	__u8 pad;
+	// Network order.
+	__u8 to_addr[4];
+	__u16 to_port; // network order
+	__u8 pad2[2];
 };
 
 // What the entries using one slot carried.
@@ -436,18 +457,26 @@ static __always_inline struct flow_counters *slot_counted(__u32 slot)
 }
 
 // Counts a packet of `ip_len` IP bytes and `headers_len` bytes of headers
-// in slot `slot` as the packets it stands for on the wire. Returns -1,
-// counting nothing, for a slot out of range.
+// in `counted` (a slot's counters) as the packets it stands for on the
+// wire.
+static __always_inline void count_in(struct flow_counters *counted, struct __sk_buff *skb,
+				     __u32 ip_len, __u32 headers_len)
+{
+	struct on_the_wire packet = wire(skb, ip_len, headers_len);
+	__sync_fetch_and_add(&counted->packets, packet.packets);
+	__sync_fetch_and_add(&counted->bytes, packet.bytes);
+	counted->last_used_ns = bpf_ktime_get_ns();
+}
+
+// Counts a packet in slot `slot`, as `count_in` does. Returns -1, counting
+// nothing, for a slot out of range.
 static __always_inline int count(struct __sk_buff *skb, __u32 slot, __u32 ip_len,
 				 __u32 headers_len)
 {
 	struct flow_counters *counted = slot_counted(slot);
 	if (!counted)
 		return -1;
-	struct on_the_wire packet = wire(skb, ip_len, headers_len);
-	__sync_fetch_and_add(&counted->packets, packet.packets);
-	__sync_fetch_and_add(&counted->bytes, packet.bytes);
-	counted->last_used_ns = bpf_ktime_get_ns();
+	count_in(counted, skb, ip_len, headers_len);
 	return 0;
 }
 
@@ -481,12 +510,93 @@ static __always_inline int address(struct __sk_buff *skb, const __u8 *dst)
 	return 0;
 }
 
-// Moves a packet of an installed flow to its egress port's `eth0`, counting
-// it.
+// Counts one frame of `port`'s that the program drops as `reason` (the
+// members `<reason>_packets` and `<reason>_bytes` of `struct
+// port_counters`, its bytes past the Ethernet header), and drops it.
+#define DROPPED(skb, port, reason)                                                                \
+	({                                                                                        \
+		struct port_counters *counted = port_counted(port);                               \
+		if (counted) {                                                                    \
+			__sync_fetch_and_add(&counted->reason##_packets, 1);                      \
+			__sync_fetch_and_add(&counted->reason##_bytes,                            \
+					     (skb)->len > ETH_HLEN ? (skb)->len - ETH_HLEN : 0);  \
+		}                                                                                 \
+		TC_ACT_SHOT;                                                                      \
+	})
+
+// Rewrites the source or destination address and port of an IPv4 TCP or
+// UDP packet (no IP options: `read_flow` saw to that), or the address of
+// an ICMPv4 echo whose identifier the entry keeps, as `flow` says, and
+// fixes its checksums. Returns -1, the packet unchanged, when it cannot
+// start (the addresses or ports unreadable), 1 when it failed midway (the
+// packet half rewritten), 0 when done or when there is nothing to rewrite.
+static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entry *flow,
+				   const struct flow_key *key)
+{
+	if (flow->rewrite == REWRITE_NONE)
+		return 0;
+	if (key->family != 4)
+		return -1;
+	const __u32 ip_at = ETH_HLEN;
+	const __u32 l4_at = ip_at + sizeof(struct iphdr);
+	const __u32 ip_check_at = ip_at + __builtin_offsetof(struct iphdr, check);
+	int source = flow->rewrite == REWRITE_SOURCE;
+	__u32 addr_at = ip_at + (source ? __builtin_offsetof(struct iphdr, saddr)
+					: __builtin_offsetof(struct iphdr, daddr));
+	__be32 old_addr, new_addr;
+	__builtin_memcpy(&new_addr, flow->to_addr, 4);
+	if (key->proto == IPPROTO_ICMP) {
+		// An echo keeps its identifier; its checksum does not cover the
+		// addresses, so only the IP header's changes.
+		if (flow->to_port != key->sport)
+			return -1;
+		if (bpf_skb_load_bytes(skb, addr_at, &old_addr, 4))
+			return -1;
+		if (bpf_l3_csum_replace(skb, ip_check_at, old_addr, new_addr, sizeof(new_addr)))
+			return -1;
+		if (bpf_skb_store_bytes(skb, addr_at, &new_addr, sizeof(new_addr), 0))
+			return 1;
+		return 0;
+	}
+	__u32 port_at = l4_at + (source ? 0 : 2);
+	__u32 check_at;
+	__u64 mangled = 0;
+	if (key->proto == IPPROTO_TCP) {
+		check_at = l4_at + __builtin_offsetof(struct tcphdr, check);
+	} else if (key->proto == IPPROTO_UDP) {
+		check_at = l4_at + __builtin_offsetof(struct udphdr, check);
+		// A UDP checksum of zero is none, and stays none; a computed
+		// zero is sent as all ones.
+		mangled = BPF_F_MARK_MANGLED_0;
+	} else {
+		return -1;
+	}
+	__be16 old_port, new_port;
+	if (bpf_skb_load_bytes(skb, addr_at, &old_addr, 4) ||
+	    bpf_skb_load_bytes(skb, port_at, &old_port, 2))
+		return -1;
+	new_port = flow->to_port;
+	// The address is in the pseudo-header: with a partial checksum (the
+	// sender's stack left it to the device) the helper updates the
+	// pseudo-header sum the field holds, and leaves the rest alone.
+	if (bpf_l4_csum_replace(skb, check_at, old_addr, new_addr,
+				BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)))
+		return -1;
+	if (bpf_l4_csum_replace(skb, check_at, old_port, new_port, mangled | sizeof(new_port)) ||
+	    bpf_l3_csum_replace(skb, ip_check_at, old_addr, new_addr, sizeof(new_addr)) ||
+	    bpf_skb_store_bytes(skb, addr_at, &new_addr, sizeof(new_addr), 0) ||
+	    bpf_skb_store_bytes(skb, port_at, &new_port, sizeof(new_port), 0))
+		return 1;
+	return 0;
+}
+
+// Moves a packet of an installed flow to its egress port's `eth0`,
+// rewriting it as the entry says, counting it.
 // Returns -1 when the packet is not for the fast path: no entry, or one
-// decided under rules the daemon no longer holds.
-static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key,
-				     __u32 ip_len, __u32 headers_len)
+// decided under rules the daemon no longer holds, or one whose rewrite
+// cannot be applied to it.
+static __always_inline int fast_path(struct __sk_buff *skb, const struct port *port,
+				     struct flow_key *key, __u32 ip_len, __u32 headers_len)
 {
 	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
 	if (!flow || !current(flow->generation))
@@ -495,8 +605,18 @@ static __always_inline int fast_path(struct __sk_buff *skb, struct flow_key *key
 	// as lost to a port that is gone.
 	if (!exists(flow->out_ifindex))
 		return gone(skb, flow->slot, ip_len, headers_len);
-	if (count(skb, flow->slot, ip_len, headers_len))
+	// Out of range, the slot counts nothing: the daemon takes the packet.
+	struct flow_counters *counted = slot_counted(flow->slot);
+	if (!counted)
 		return -1;
+	int rewritten = rewrite(skb, flow, key);
+	if (rewritten < 0)
+		return -1;
+	// Half rewritten (the kernel could not make the packet writable): no
+	// path can take it any more; it is dropped where it was sent, counted.
+	if (rewritten > 0)
+		return DROPPED(skb, port, malformed);
+	count_in(counted, skb, ip_len, headers_len);
 	if (address(skb, flow->dst_mac))
 		return TC_ACT_SHOT;
 	// Straight into the ingress of the egress host end's peer, the
@@ -539,11 +659,17 @@ static __always_inline int into_tunnel(struct __sk_buff *skb, struct flow_key *k
 
 #define TCP_CONTROL (0x01 | 0x02 | 0x04) // FIN, SYN, RST
 
+#define ICMP_ECHO_REPLY 0
+#define ICMP_ECHO_REQUEST 8
+// Type, code, checksum, identifier, sequence number.
+#define ICMP_ECHO_LEN 8
+
 // Reads the flow of an Ethernet frame's IP packet into `key` (all but its
 // ifindex), with the packet's IP length and the length of its headers (IP
-// and TCP or UDP). Returns -1 for a frame that is not for a fast path:
-// not TCP or UDP, a TCP SYN, FIN or RST, a fragment, IPv4 options or IPv6
-// extension headers, or too short.
+// and TCP, UDP or ICMP echo). Returns -1 for a frame that is not for a
+// fast path: not TCP, UDP or an ICMPv4 echo request or reply, a TCP SYN,
+// FIN or RST, a fragment, IPv4 options or IPv6 extension headers, or too
+// short. (An ICMP echo has entries only where the daemon translates it.)
 static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key,
 				     __u32 *ip_len, __u32 *headers_len)
 {
@@ -599,6 +725,16 @@ static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key
 		key->sport = udp->source;
 		key->dport = udp->dest;
 		*headers_len = l3_len + sizeof(*udp);
+	} else if (key->proto == IPPROTO_ICMP && key->family == 4) {
+		// An echo request or reply, keyed by its identifier both ways,
+		// as the daemon keys it.
+		if ((void *)(l4 + ICMP_ECHO_LEN) > end)
+			return -1;
+		if ((l4[0] != ICMP_ECHO_REPLY && l4[0] != ICMP_ECHO_REQUEST) || l4[1] != 0)
+			return -1;
+		__builtin_memcpy(&key->sport, l4 + 4, 2);
+		key->dport = key->sport;
+		*headers_len = l3_len + ICMP_ECHO_LEN;
 	} else {
 		return -1;
 	}
@@ -611,20 +747,6 @@ static __always_inline __u32 on_wire(struct __sk_buff *skb, __u32 ip_len, __u32 
 {
 	return skb->gso_size ? headers_len + skb->gso_size : ip_len;
 }
-
-// Counts one frame of `port`'s that the program drops as `reason` (the
-// members `<reason>_packets` and `<reason>_bytes` of `struct
-// port_counters`, its bytes past the Ethernet header), and drops it.
-#define DROPPED(skb, port, reason)                                                                \
-	({                                                                                        \
-		struct port_counters *counted = port_counted(port);                               \
-		if (counted) {                                                                    \
-			__sync_fetch_and_add(&counted->reason##_packets, 1);                      \
-			__sync_fetch_and_add(&counted->reason##_bytes,                            \
-					     (skb)->len > ETH_HLEN ? (skb)->len - ETH_HLEN : 0);  \
-		}                                                                                 \
-		TC_ACT_SHOT;                                                                      \
-	})
 
 // What stays on a port's link, for an IPv6 packet: neighbour solicitations
 // are answered, the rest of neighbour discovery and link-scope multicast
@@ -692,7 +814,7 @@ int from_port(struct __sk_buff *skb)
 	__u32 largest = on_wire(skb, ip_len, headers_len);
 	if (largest > port->mtu)
 		return bpf_redirect(slow, 0);
-	int done = fast_path(skb, &key, ip_len, headers_len);
+	int done = fast_path(skb, port, &key, ip_len, headers_len);
 	if (done >= 0)
 		return done;
 	done = into_tunnel(skb, &key, ip_len, headers_len, largest);

@@ -301,6 +301,7 @@ fn check(bench: &Bench, steps: &[Step]) {
                     mac: mac_of(egress),
                     generation: model.current.saturating_sub(age),
                     slot,
+                    rewrite: None,
                 };
                 fabric
                     .install(&bench.key(port, flow), entry)

@@ -45,6 +45,9 @@ fn structs() -> Vec<Struct> {
                 ("out_ifindex", FLOW_ENTRY_OUT_IFINDEX),
                 ("slot", FLOW_ENTRY_SLOT),
                 ("dst_mac", FLOW_ENTRY_DST_MAC),
+                ("rewrite", FLOW_ENTRY_REWRITE),
+                ("to_addr", FLOW_ENTRY_TO_ADDR),
+                ("to_port", FLOW_ENTRY_TO_PORT),
             ],
         ),
         (

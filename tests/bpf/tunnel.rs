@@ -148,6 +148,7 @@ fn without_a_tunnel_its_entries_carry_nothing_and_a_local_entry_goes_first() {
         mac: egress_mac,
         generation,
         slot: SLOT + 1,
+        rewrite: None,
     };
     programs
         .fabric()

@@ -114,10 +114,11 @@ fn firewall_dnat(
 }
 
 /// Whether `port`'s flows may leave userspace: a VM's NIC (an NVA's and a
-/// backend's among them) is on the fabric; gateways, sites and probers
-/// keep every packet in the workers.
+/// backend's among them) and the Internet (whose flows with the lab's
+/// public addresses the kernel translates) are on the fabric; gateways,
+/// sites, firewalls and probers keep every packet in the workers.
 pub fn offloadable(port: &Port) -> bool {
-    matches!(port.kind, PortKind::Vm)
+    matches!(port.kind, PortKind::Vm | PortKind::Internet)
 }
 
 /// A VM's namespace: its addresses with the prefix length of the subnet

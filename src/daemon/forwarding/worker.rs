@@ -412,17 +412,18 @@ impl Worker {
     }
 
     /// Asks the fast path to carry (or, at its end, stop carrying) the
-    /// flow of a packet delivered unchanged from `nic` to `egress`, when
-    /// `nic` is on the fabric and `egress` on the fabric too or on another
-    /// machine.
+    /// flow of a packet delivered from `nic` to `egress`, when `nic` is on
+    /// the fabric and `egress` on the fabric too or, for a packet
+    /// delivered unchanged, on another machine. `rewrite` is the
+    /// translation the packet met here.
     #[inline]
     fn ask_offload(
         &self,
         plane: &Plane,
         requests: &OffloadRequests,
-        nic: PortIdx,
-        egress: PortIdx,
+        (nic, egress): (PortIdx, PortIdx),
         ask: Ask,
+        rewrite: Option<Rewrite>,
     ) {
         let (Some(from), Some(to)) = (
             plane.ports.get(nic).and_then(|p| p.fast),
@@ -432,7 +433,9 @@ impl Worker {
         };
         let leg = match to.fast {
             Some(to) => Leg::Local { from, to },
-            None if to.is_remote() => Leg::Out {
+            // A translated packet between machines is translated where it
+            // arrives (a load balancer's backend) or never leaves this one.
+            None if to.is_remote() && rewrite.is_none() => Leg::Out {
                 from,
                 wire: Wire::of(&plane.snapshot.plan, nic),
             },
@@ -448,6 +451,7 @@ impl Worker {
             egress_nic: egress,
             ask,
             leg,
+            rewrite,
         });
     }
 
@@ -497,9 +501,14 @@ impl Worker {
                 Err(_) => Traffic::packet((len - VNET_HDR_LEN) as u64),
             };
             self.counters.nic_sent(port, traffic);
-            let ask = match (&self.offload, &parsed) {
-                (Some(_), Ok(view)) => Ask::of(view),
-                _ => None,
+            // What it asks delivered unchanged, and translated (an ICMP
+            // echo the edge translates asks too).
+            let (ask, ask_translated) = match (&self.offload, &parsed) {
+                (Some(_), Ok(view)) => {
+                    let ask = Ask::of(view);
+                    (ask, ask.or_else(|| Ask::of_echo(view)))
+                }
+                _ => (None, None),
             };
             let headers_len = parsed.as_ref().map_or(0, |v| v.headers_len);
             // Which departure clock the packet's flow keeps its order by.
@@ -544,7 +553,7 @@ impl Worker {
             let egress = match verdict {
                 Verdict::Deliver(egress) => {
                     if let (Some(requests), Some(ask)) = (&self.offload, ask) {
-                        self.ask_offload(plane, requests, nic, egress, ask);
+                        self.ask_offload(plane, requests, (nic, egress), ask, None);
                     }
                     egress
                 }
@@ -561,6 +570,14 @@ impl Worker {
                         self.counters
                             .dropped_many(port, DropReason::Malformed, traffic.packets);
                         continue;
+                    }
+                    // Translated here: the kernel may carry the flow with
+                    // the same translation (the offload thread judges
+                    // which translations it takes).
+                    if let (Some(requests), Some(ask), false) =
+                        (&self.offload, ask_translated, leaves_untranslated)
+                    {
+                        self.ask_offload(plane, requests, (nic, egress), ask, Some(rewrite));
                     }
                     egress
                 }
@@ -650,5 +667,6 @@ fn ask_arrival(plane: &Plane, requests: &OffloadRequests, receiver: PortIdx, ask
             to,
             wire: Wire::of(&plane.snapshot.plan, receiver),
         },
+        rewrite: None,
     });
 }

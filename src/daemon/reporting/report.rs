@@ -194,6 +194,19 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
             Vec::new()
         };
         let translated = edge_translation(daemon, &plane, nic, &flow, now);
+        let port = PortId::of_owner(flow.owner);
+        let tuple = FastTuple::of_key(key);
+        let offloaded = tuple.is_some_and(|t| paths.in_kernel(port, direction, t));
+        // Why it stays here, as judged; a translated flow of a port off the
+        // fabric (a firewall's) or of a lab without offload stays for its
+        // translation.
+        let on_fabric = daemon.offload().is_some() && plane.ports[nic].fast.is_some();
+        let not_offloaded_because = match offloaded {
+            true => None,
+            false => (tuple.and_then(|t| paths.why_not(port, t)))
+                .map(|why| why.as_str().to_string())
+                .or_else(|| (translated.is_some() && !on_fabric).then(|| "translated".to_string())),
+        };
         out.push(FlowReport {
             host: snap.topology.placement.local_name(),
             nic: name.clone(),
@@ -211,12 +224,8 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
             bytes_reverse: value.reverse_bytes,
             age_ms: now.saturating_sub(value.created_ms),
             idle_ms: now.saturating_sub(value.last_seen_ms),
-            offloaded: FastTuple::of_tracked(&flow)
-                .is_some_and(|t| paths.in_kernel(PortId::of_owner(flow.owner), direction, t)),
-            not_offloaded_because: FastTuple::of_tracked(&flow)
-                .and_then(|t| paths.why_not(PortId::of_owner(flow.owner), t))
-                .map(|why| why.as_str().to_string())
-                .or_else(|| translated.as_ref().map(|_| "translated".to_string())),
+            offloaded,
+            not_offloaded_because,
             translated,
         });
     });

@@ -15,7 +15,7 @@ use layout::*;
 /// Length of `struct flow_key`.
 pub const FLOW_KEY_LEN: usize = 44;
 /// Length of `struct flow_entry`.
-pub const FLOW_ENTRY_LEN: usize = 24;
+pub const FLOW_ENTRY_LEN: usize = 32;
 /// Length of `struct flow_counters`.
 pub const FLOW_COUNTERS_LEN: usize = 40;
 /// Slots in one `struct counters_chunk` (`SLOTS_PER_CHUNK`).
@@ -66,6 +66,13 @@ pub mod layout {
     pub const FLOW_ENTRY_SLOT: Range<usize> = 12..16;
     /// `struct flow_entry.dst_mac`.
     pub const FLOW_ENTRY_DST_MAC: Range<usize> = 16..22;
+    /// `struct flow_entry.rewrite`: `REWRITE_NONE`, `REWRITE_SOURCE` or
+    /// `REWRITE_DESTINATION`.
+    pub const FLOW_ENTRY_REWRITE: Range<usize> = 22..23;
+    /// `struct flow_entry.to_addr`: an IPv4 address.
+    pub const FLOW_ENTRY_TO_ADDR: Range<usize> = 24..28;
+    /// `struct flow_entry.to_port` (network order).
+    pub const FLOW_ENTRY_TO_PORT: Range<usize> = 28..30;
 
     /// `struct flow_counters.packets` (native order).
     pub const FLOW_COUNTERS_PACKETS: Range<usize> = 0..8;
@@ -147,7 +154,8 @@ pub(super) const PORT_TUN: u32 = 2;
 pub struct FastKey {
     /// The ifindex (in the fabric namespace) of the host end it arrives at.
     pub ingress: u32,
-    /// IP protocol number (TCP or UDP).
+    /// IP protocol number (TCP, UDP, or ICMP for an ICMPv4 echo, whose
+    /// identifier is both its ports).
     pub protocol: u8,
     pub source: IpAddr,
     pub destination: IpAddr,
@@ -208,15 +216,33 @@ impl FastKey {
 }
 
 /// A flow entry: where the flow's packets go (the host end of the egress
-/// port and the MAC address of that port's `eth0`), the generation of the
-/// rules that decided it, and the slot its packets are counted in.
+/// port and the MAC address of that port's `eth0`), what their headers
+/// become on the way, the generation of the rules that decided it, and the
+/// slot its packets are counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastEntry {
     pub egress: u32,
     pub mac: [u8; 6],
     pub generation: u64,
     pub slot: u32,
+    /// An address translation on the way, if any: the kernel rewrites
+    /// IPv4 TCP and UDP packets, and the address of an ICMPv4 echo whose
+    /// identifier is the rewrite's port (it stays), checksums fixed;
+    /// anything else of an entry with a rewrite goes to the slow path.
+    pub rewrite: Option<FastRewrite>,
 }
+
+/// What one side of a packet (address and port) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FastRewrite {
+    Source { address: Ipv4Addr, port: u16 },
+    Destination { address: Ipv4Addr, port: u16 },
+}
+
+/// `struct flow_entry.rewrite`'s values.
+const REWRITE_NONE: u8 = 0;
+const REWRITE_SOURCE: u8 = 1;
+const REWRITE_DESTINATION: u8 = 2;
 
 impl FastEntry {
     pub fn to_bytes(self) -> [u8; FLOW_ENTRY_LEN] {
@@ -225,10 +251,23 @@ impl FastEntry {
         out[FLOW_ENTRY_OUT_IFINDEX].copy_from_slice(&self.egress.to_ne_bytes());
         out[FLOW_ENTRY_SLOT].copy_from_slice(&self.slot.to_ne_bytes());
         out[FLOW_ENTRY_DST_MAC].copy_from_slice(&self.mac);
+        let (kind, address, port) = match self.rewrite {
+            None => (REWRITE_NONE, Ipv4Addr::UNSPECIFIED, 0),
+            Some(FastRewrite::Source { address, port }) => (REWRITE_SOURCE, address, port),
+            Some(FastRewrite::Destination { address, port }) => {
+                (REWRITE_DESTINATION, address, port)
+            }
+        };
+        out[FLOW_ENTRY_REWRITE].copy_from_slice(&[kind]);
+        out[FLOW_ENTRY_TO_ADDR].copy_from_slice(&address.octets());
+        out[FLOW_ENTRY_TO_PORT].copy_from_slice(&port.to_be_bytes());
         out
     }
 
     pub fn from_bytes(bytes: &[u8; FLOW_ENTRY_LEN]) -> FastEntry {
+        let address: [u8; 4] = bytes[FLOW_ENTRY_TO_ADDR].try_into().expect("4 bytes");
+        let address = Ipv4Addr::from(address);
+        let port = u16::from_be_bytes(bytes[FLOW_ENTRY_TO_PORT].try_into().expect("2 bytes"));
         FastEntry {
             generation: u64::from_ne_bytes(
                 bytes[FLOW_ENTRY_GENERATION].try_into().expect("8 bytes"),
@@ -236,6 +275,11 @@ impl FastEntry {
             egress: u32::from_ne_bytes(bytes[FLOW_ENTRY_OUT_IFINDEX].try_into().expect("4 bytes")),
             slot: u32::from_ne_bytes(bytes[FLOW_ENTRY_SLOT].try_into().expect("4 bytes")),
             mac: bytes[FLOW_ENTRY_DST_MAC].try_into().expect("6 bytes"),
+            rewrite: match bytes[FLOW_ENTRY_REWRITE.start] {
+                REWRITE_SOURCE => Some(FastRewrite::Source { address, port }),
+                REWRITE_DESTINATION => Some(FastRewrite::Destination { address, port }),
+                _ => None,
+            },
         }
     }
 }
@@ -568,14 +612,41 @@ mod tests {
             mac: [2, 0, 0, 0, 0, 0x0b],
             generation: 0x0102_0304_0506_0708,
             slot: 77,
+            rewrite: None,
         };
         let bytes = entry.to_bytes();
         assert_eq!(&bytes[0..8], &0x0102_0304_0506_0708u64.to_ne_bytes());
         assert_eq!(&bytes[8..12], &9u32.to_ne_bytes());
         assert_eq!(&bytes[12..16], &77u32.to_ne_bytes());
         assert_eq!(&bytes[16..22], &[2, 0, 0, 0, 0, 0x0b]);
-        assert_eq!(&bytes[22..24], &[0, 0]);
+        assert_eq!(&bytes[22..32], &[0; 10]);
         assert_eq!(FastEntry::from_bytes(&bytes), entry);
+        for (rewrite, kind) in [
+            (
+                FastRewrite::Source {
+                    address: Ipv4Addr::new(198, 51, 100, 10),
+                    port: 1025,
+                },
+                1,
+            ),
+            (
+                FastRewrite::Destination {
+                    address: Ipv4Addr::new(198, 51, 100, 10),
+                    port: 1025,
+                },
+                2,
+            ),
+        ] {
+            let translated = FastEntry {
+                rewrite: Some(rewrite),
+                ..entry
+            };
+            let bytes = translated.to_bytes();
+            assert_eq!(bytes[22], kind);
+            assert_eq!(&bytes[24..28], &[198, 51, 100, 10]);
+            assert_eq!(&bytes[28..30], &1025u16.to_be_bytes());
+            assert_eq!(FastEntry::from_bytes(&bytes), translated);
+        }
         let mut counted = [0u8; FLOW_COUNTERS_LEN];
         counted[0..8].copy_from_slice(&3u64.to_ne_bytes());
         counted[8..16].copy_from_slice(&4500u64.to_ne_bytes());

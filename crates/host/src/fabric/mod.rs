@@ -12,7 +12,7 @@
 //!   flow entry ([`Fabric::install`]) straight into the ingress of the
 //!   `eth0` behind that entry's egress host end, counting them, and sends every other packet to the port's TUN
 //!   device (first packets, TCP SYN, FIN and RST, fragments, IP options,
-//!   IPv6 extension headers, anything not TCP or UDP);
+//!   IPv6 extension headers, anything not TCP, UDP or an ICMPv4 echo);
 //! - at the ingress of each TUN device, `from_daemon` gives each packet
 //!   the reader of the TUN wrote an Ethernet header and sends it out of the
 //!   port's host end, to `eth0`.
@@ -33,6 +33,14 @@
 //! are trusted is the underlay's to say, in the one map of the object both
 //! read ([`super::bpf::Programs::trust`]): the underlay is opened over the
 //! fabric's programs ([`Fabric::programs`]).
+//!
+//! A flow entry may also rewrite its packets' source or destination
+//! address and port on the way ([`FastRewrite`], IPv4 TCP and UDP, and
+//! the address of an ICMPv4 echo that keeps its identifier: an address
+//! translation its installer decided), fixing the IP and TCP or UDP
+//! checksums; a packet of such an entry it cannot rewrite goes to the
+//! slow path. ICMPv4 echo requests and replies are keyed by their
+//! identifier, as source and destination port.
 //!
 //! Each flow entry carries a generation, and only an entry of the fabric's
 //! current generation ([`Fabric::advance_generation`]) is used: raising it
@@ -79,7 +87,7 @@ use aya::maps::{Array, DevMapHash, HashMap as BpfHashMap, MapData, MapError};
 
 use counted::CountedPorts;
 pub use entries::{
-    layout, ArrivalKey, FastCounters, FastEntry, FastKey, PortCounters, TunnelEntry,
+    layout, ArrivalKey, FastCounters, FastEntry, FastKey, FastRewrite, PortCounters, TunnelEntry,
     TunnelSettings, ARRIVAL_KEY_LEN, CHUNK_LEN, FLOW_COUNTERS_LEN, FLOW_ENTRY_LEN, FLOW_KEY_LEN,
     PORTS_PER_CHUNK, PORT_CHUNK_LEN, PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
     TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,

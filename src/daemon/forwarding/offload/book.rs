@@ -14,6 +14,7 @@
 use super::eligibility::Ineligible;
 use super::FastTuple;
 use crate::daemon::forwarding::port_id::PortId;
+use crate::engine::flow_table::FlowKey;
 use crate::host::fabric::{ArrivalKey, FastCounters, FastKey};
 use crate::topology::Direction;
 use std::collections::{HashMap, HashSet};
@@ -52,21 +53,28 @@ pub struct Installed {
     /// sender of the flow's first packet, inbound for its replies. At the
     /// egress port it is tracked the other way.
     pub ingress_direction: Direction,
+    /// The direction as sent.
     pub tuple: FastTuple,
+    /// The direction as it arrives: `tuple`, or, for a translated one,
+    /// `tuple` rewritten as the kernel rewrites it.
+    pub arrived: FastTuple,
+    /// For a translated direction, the key of the Internet edge's
+    /// translation its packets keep alive (the entry goes with it).
+    pub translation: Option<FlowKey>,
     pub generation: u64,
     pub slot: u32,
     /// The slot's reading when the entry was last accounted.
     pub counted: FastCounters,
+    /// The NIC of this machine the entry counts against, in its share of
+    /// the cap: its sender; for an arrival from another machine, or a
+    /// direction the Internet sends, its receiver.
+    pub charged: PortId,
 }
 
 impl Installed {
-    /// The port of this machine the entry is charged to: its sender, or
-    /// for an arrival from another machine, its receiver.
+    /// The NIC the entry counts against.
     pub fn local_port(&self) -> PortId {
-        match self.ingress {
-            PortId::NONE => self.egress,
-            sender => sender,
-        }
+        self.charged
     }
 
     /// Where the flow it carries is tracked on this machine, and in which
@@ -224,6 +232,8 @@ impl Book {
         let mut legs = HashSet::with_capacity(self.installed.len() * 2);
         for installed in self.installed.values() {
             let tuple = installed.tuple.canonical();
+            // A translated flow is named at its receiver as it arrives.
+            let arrived = installed.arrived.canonical();
             let egress_direction = match installed.ingress_direction {
                 Direction::Outbound => Direction::Inbound,
                 Direction::Inbound => Direction::Outbound,
@@ -234,7 +244,7 @@ impl Book {
                 legs.insert((installed.ingress, installed.ingress_direction, tuple));
             }
             if installed.egress_host_end.is_some() {
-                legs.insert((installed.egress, egress_direction, tuple));
+                legs.insert((installed.egress, egress_direction, arrived));
             }
         }
         legs
@@ -280,9 +290,12 @@ mod tests {
             egress_host_end: Some(4),
             ingress_direction: Direction::Outbound,
             tuple: tuple(port),
+            arrived: tuple(port),
+            translation: None,
             generation: 1,
             slot,
             counted,
+            charged: PortId::new(1),
         };
         book.insert(key(port), entry);
         entry
@@ -344,9 +357,12 @@ mod tests {
             egress_host_end: Some(0),
             ingress_direction,
             tuple,
+            arrived: tuple,
+            translation: None,
             generation: 1,
             slot: 0,
             counted: FastCounters::default(),
+            charged: ingress,
         };
         let forward = tuple(1);
         let reply = FastTuple {
@@ -398,9 +414,12 @@ mod tests {
             egress_host_end: None,
             ingress_direction: Direction::Outbound,
             tuple: forward,
+            arrived: forward,
+            translation: None,
             generation: 1,
             slot: 0,
             counted: FastCounters::default(),
+            charged: vm1,
         };
         let arrival = Installed {
             ingress: PortId::NONE,
@@ -431,6 +450,55 @@ mod tests {
         assert_eq!(legs, HashSet::from([(vm1, Direction::Outbound, name)]));
         book.retire(&EntryKey::Arrival(arrival_key));
         assert_eq!(book.sent_by(vm1), 1);
+    }
+
+    #[test]
+    fn a_translated_flow_is_a_leg_at_each_end_under_the_name_it_has_there() {
+        // vm2 (1) leaves for the Internet (2) as its public IP; the
+        // Internet's replies are translated back.
+        let mut book = Book::new(8);
+        let (vm2, internet) = (PortId::new(1), PortId::new(2));
+        let private = tuple(40000);
+        let public = FastTuple {
+            source: "198.51.100.30".parse().unwrap(),
+            ..private
+        };
+        let leave = Installed {
+            ingress: vm2,
+            egress: internet,
+            egress_host_end: Some(4),
+            ingress_direction: Direction::Outbound,
+            tuple: private,
+            arrived: public,
+            translation: None,
+            generation: 1,
+            slot: 0,
+            counted: FastCounters::default(),
+            charged: vm2,
+        };
+        let reply = Installed {
+            ingress: internet,
+            egress: vm2,
+            egress_host_end: Some(3),
+            ingress_direction: Direction::Inbound,
+            tuple: public.reversed(),
+            arrived: private.reversed(),
+            slot: 1,
+            ..leave
+        };
+        book.insert(EntryKey::Fabric(private.key_at(3)), leave);
+        book.insert(EntryKey::Fabric(public.reversed().key_at(4)), reply);
+        // Both count against vm2's share: the Internet sends for every VM.
+        assert_eq!((book.sent_by(vm2), book.sent_by(internet)), (2, 0));
+        // The VM tracks the flow by its private side, the Internet by
+        // its public one: each sees its own legs.
+        assert_eq!(
+            book.legs(),
+            HashSet::from([
+                (vm2, Direction::Outbound, private.canonical()),
+                (internet, Direction::Inbound, public.canonical()),
+            ])
+        );
     }
 
     #[test]

@@ -9,11 +9,28 @@
 //! shrink packets (the daemon does that). A direction that arrives from
 //! another machine was routed, paced and balanced there: on the receiving
 //! machine only a load balancer's backend keeps it in userspace.
+//!
+//! A translated direction leaves userspace when the translation is the
+//! Internet edge's (a NAT gateway's, a public IP's, default outbound
+//! access's, each way, and a public IP's inbound 1:1), of IPv4 TCP, UDP or
+//! ICMP echo, between two ports of the fabric: the kernel rewrites the packets as the
+//! daemon would ([`crate::host::fabric::FastRewrite`]), and keeps the
+//! translation alive while it carries them. Any other translation (a load
+//! balancer's, an IPv6 one) stays here, as Azure's VFP keeps what needs its
+//! software.
 
+use super::request::FastTuple;
 use crate::daemon::forwarding::plane::Plane;
+use crate::dataplane::conntrack::{
+    EdgeMemo, FlowOwners, TrackedFlows, EDGE_DIRECTION, EDGE_STABLE_ID,
+};
+use crate::dataplane::nat::Rewrite;
 use crate::dataplane::{route_step, Hop, HopTo};
-use crate::net::PacketKey;
+use crate::engine::flow_table::{FlowKey, FlowTable};
+use crate::host::fabric::FastRewrite;
+use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::PortIdx;
+use std::net::IpAddr;
 
 /// Why a flow's direction stays in userspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +41,9 @@ pub enum Ineligible {
     /// Its path paces, delays, clamps the MSS or has a smaller MTU than its
     /// sender.
     Shaped,
+    /// Its translation is not one the kernel carries: IPv6, or none of the
+    /// Internet edge's (the firewall's DNAT is its namespace's).
+    Translated,
 }
 
 impl Ineligible {
@@ -31,6 +51,7 @@ impl Ineligible {
         match self {
             Ineligible::LoadBalanced => "load_balanced",
             Ineligible::Shaped => "shaped",
+            Ineligible::Translated => "translated",
         }
     }
 }
@@ -85,5 +106,157 @@ pub fn judge_arrival(plane: &Plane, receiver: PortIdx) -> Result<(), Ineligible>
     match balanced {
         true => Err(Ineligible::LoadBalanced),
         false => Ok(()),
+    }
+}
+
+/// A translated direction the kernel may carry: the rewrite in the
+/// kernel's terms, and the key of the Internet edge's translation its
+/// packets keep alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeRewrite {
+    pub rewrite: FastRewrite,
+    pub translation: FlowKey,
+}
+
+/// Judges the direction `tuple` (as sent) that the workers translated as
+/// `rewrite` between two ports of the fabric under `plane`: the kernel
+/// carries it when the translation is the Internet edge's one, found in
+/// `flows` (by the packet as sent, from either side), of IPv4 TCP, UDP or
+/// ICMP echo (its identifier kept: the memo's port on both sides).
+pub fn judge_translation(
+    plane: &Plane,
+    flows: &FlowTable,
+    tuple: FastTuple,
+    rewrite: Rewrite,
+    now_ms: u64,
+) -> Result<EdgeRewrite, Ineligible> {
+    let carried = matches!(tuple.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_ICMP);
+    let (IpAddr::V4(_), IpAddr::V4(_), true) = (tuple.source, tuple.destination, carried) else {
+        return Err(Ineligible::Translated);
+    };
+    let sent = (
+        (tuple.source, tuple.source_port),
+        (tuple.destination, tuple.destination_port),
+    );
+    let tracked = TrackedFlows {
+        table: flows,
+        owners: plane,
+    };
+    let memo = tracked
+        .edge_of(tuple.protocol, sent.0, sent.1, now_ms)
+        .ok_or(Ineligible::Translated)?;
+    let rewrite = edge_rewrite(memo, sent, rewrite).ok_or(Ineligible::Translated)?;
+    let translation = FlowKey::from_ips(
+        plane.frontend_owner(EDGE_STABLE_ID),
+        EDGE_DIRECTION,
+        tuple.protocol,
+        tuple.source,
+        tuple.destination,
+        tuple.source_port,
+        tuple.destination_port,
+    )
+    .ok_or(Ineligible::Translated)?;
+    Ok(EdgeRewrite {
+        rewrite,
+        translation,
+    })
+}
+
+/// `rewrite` in the kernel's terms, if it is the translation `memo` makes
+/// of a packet sent from `sent.0` to `sent.1`: the private side's source
+/// becomes the public one, or the public destination the private one. (An
+/// ICMP echo's "port" is its identifier, which the edge keeps, so the
+/// kernel's check that it stays holds.)
+fn edge_rewrite(
+    memo: EdgeMemo,
+    sent: ((IpAddr, u16), (IpAddr, u16)),
+    rewrite: Rewrite,
+) -> Option<FastRewrite> {
+    match rewrite {
+        Rewrite::Source {
+            address: IpAddr::V4(address),
+            port,
+        } if sent.0 == memo.private && (IpAddr::V4(address), port) == memo.public => {
+            Some(FastRewrite::Source { address, port })
+        }
+        Rewrite::Destination {
+            address: IpAddr::V4(address),
+            port,
+        } if sent.1 == memo.public && (IpAddr::V4(address), port) == memo.private => {
+            Some(FastRewrite::Destination { address, port })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(address: &str, port: u16) -> (IpAddr, u16) {
+        (address.parse().unwrap(), port)
+    }
+
+    #[test]
+    fn only_the_edges_own_translation_of_the_packet_is_carried() {
+        let memo = EdgeMemo {
+            private: at("10.2.1.4", 40000),
+            public: at("198.51.100.30", 40000),
+        };
+        let remote = at("203.0.113.10", 7001);
+        let (public, private) = (memo.public.0, memo.private.0);
+        // Leaving: the private source becomes the public one.
+        assert_eq!(
+            edge_rewrite(
+                memo,
+                (memo.private, remote),
+                Rewrite::Source {
+                    address: public,
+                    port: 40000
+                }
+            ),
+            Some(FastRewrite::Source {
+                address: [198, 51, 100, 30].into(),
+                port: 40000
+            })
+        );
+        // Its replies: the public destination becomes the private one.
+        assert_eq!(
+            edge_rewrite(
+                memo,
+                (remote, memo.public),
+                Rewrite::Destination {
+                    address: private,
+                    port: 40000
+                }
+            ),
+            Some(FastRewrite::Destination {
+                address: [10, 2, 1, 4].into(),
+                port: 40000
+            })
+        );
+        // Another translation of the same packet (a load balancer's) is
+        // not the edge's.
+        let other = Rewrite::Source {
+            address: "198.51.100.99".parse().unwrap(),
+            port: 40000,
+        };
+        assert_eq!(edge_rewrite(memo, (memo.private, remote), other), None);
+        let other_port = Rewrite::Destination {
+            address: private,
+            port: 40001,
+        };
+        assert_eq!(edge_rewrite(memo, (remote, memo.public), other_port), None);
+        // IPv6 stays in userspace.
+        let v6 = EdgeMemo {
+            private: at("fd00::4", 40000),
+            public: at("2001:db8::30", 40000),
+        };
+        let leave = Rewrite::Source {
+            address: v6.public.0,
+            port: 40000,
+        };
+        let remote6 = at("2001:db8:1::10", 7001);
+        assert_eq!(edge_rewrite(v6, (v6.private, remote6), leave), None);
     }
 }

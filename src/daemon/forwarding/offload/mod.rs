@@ -11,7 +11,18 @@
 //! connection state and flow-log begin and end events stay exact.
 //!
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
-//! NIC to another's (NVA legs included, each leg an entry of its own).
+//! NIC to another's (NVA legs included, each leg an entry of its own), and
+//! the Internet edge's translated IPv4 TCP and UDP flows and ICMP echoes
+//! (the identifier kept, which the kernel keys them by) between a VM's NIC
+//! and the Internet, which is a port of the fabric too: out through a NAT
+//! gateway, a public IP or default outbound access with the source
+//! translated, their replies translated back, and a public IP's inbound
+//! 1:1 with its answers. The kernel's entry rewrites each packet as the
+//! workers would (`eligibility` says which translations it takes), and each
+//! reading keeps the translation alive as the workers' packets do; an
+//! entry goes at the next reading once its translation is gone (expired,
+//! or its public address removed by `apply`, whose new generation has
+//! already sent the flow back to the workers).
 //!
 //! In a lab spread over machines, a leg between a NIC of this machine and
 //! one of another is carried by the kernel at both ends, as AccelNet
@@ -26,10 +37,12 @@
 //! and ends its own entries under its own generation, as it decides its
 //! own half of every packet in userspace: the sender's routes and NSGs on
 //! one, the receiver's NSGs on the other, and each counts at its own NIC.
-//! What stays in userspace, counted there as before: load-balanced flows
-//! and shaped paths (`eligibility`, judged once per flow direction and
-//! plane, with the reason kept for `flows`), anything to or from a
-//! gateway, a site or a health prober, ICMP and other protocols, new flows
+//! What stays in userspace, counted there as before: load-balanced flows,
+//! shaped paths and translations the kernel does not take (IPv6)
+//! (`eligibility`, judged once per flow direction and plane, with the
+//! reason kept for `flows`), anything to or from a gateway, a site, a
+//! firewall (whose namespace translates) or a health prober, ICMP (but
+//! the edge's echoes) and other protocols, new flows
 //! once the fabric holds its cap of entries, and new flows of a NIC that
 //! holds its share of the cap (so that one VM cannot lock the others out).
 //!
@@ -85,7 +98,8 @@ use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
 use crate::dataplane::DropReason;
 use crate::engine::flow_table::{FlowTable, Traffic};
 use crate::host::fabric::{
-    Fabric, FastCounters, FastEntry, InstallError, PortCounters, TunnelEntry, SLOTS_PER_CHUNK,
+    Fabric, FastCounters, FastEntry, FastRewrite, InstallError, PortCounters, TunnelEntry,
+    SLOTS_PER_CHUNK,
 };
 use crate::plan::PortIdx;
 use crate::topology::Direction;
@@ -286,7 +300,7 @@ impl Offload {
             Ask::Install(tuple) => self.install(request, tuple, plane, flows),
             Ask::Remove(tuple) => {
                 let mut book = self.book();
-                for key in [request.leg.key(tuple), request.leg.reverse_key(tuple)] {
+                for key in request.keys(tuple) {
                     self.retire(&mut book, &key);
                 }
             }
@@ -353,10 +367,23 @@ impl Offload {
                 self.shaping,
             ),
         };
-        if let Err(why) = judged {
-            book.judge(local, tuple.canonical(), request.generation, why);
-            return;
-        }
+        // A translated direction: only the Internet edge's translations,
+        // between two ports of this machine's fabric.
+        let edge = judged.and_then(|()| match (request.rewrite, request.leg) {
+            (None, _) => Ok(None),
+            (Some(rewrite), Leg::Local { .. }) => {
+                eligibility::judge_translation(&plane, flows, tuple, rewrite, self.now_ms())
+                    .map(Some)
+            }
+            (Some(_), Leg::In { .. } | Leg::Out { .. }) => Err(Ineligible::Translated),
+        });
+        let edge = match edge {
+            Ok(edge) => edge,
+            Err(why) => {
+                book.judge(local, tuple.canonical(), request.generation, why);
+                return;
+            }
+        };
         // Never toward a port whose `eth0` is gone or down: the workers
         // still deliver there, and the drops are counted.
         if request
@@ -375,17 +402,27 @@ impl Offload {
             self.totals.refused_full.fetch_add(1, Relaxed);
             return;
         }
+        // What the Internet sends counts against its receiver's share: it
+        // answers every VM's flows, and is no VM to hold a share of its own.
+        let from_the_internet = (plane.snapshot.nics.get(request.ingress_nic))
+            .is_some_and(|n| n.internet && matches!(request.leg, Leg::Local { .. }));
+        let charged = if from_the_internet {
+            request.egress
+        } else {
+            local
+        };
         let share = self.share(&plane);
-        if !replacing && book.sent_by(local) >= share {
+        if !replacing && book.sent_by(charged) >= share {
             self.totals.refused_share.fetch_add(1, Relaxed);
-            *book.refused_share.entry(local).or_default() += 1;
+            *book.refused_share.entry(charged).or_default() += 1;
             return;
         }
         let Some((slot, counted)) = book.take_slot() else {
             self.totals.refused_full.fetch_add(1, Relaxed);
             return;
         };
-        let egress_host_end = match self.put(&plane, &request, &key, slot) {
+        let rewrite = edge.map(|e| e.rewrite);
+        let egress_host_end = match self.put(&plane, &request, &key, slot, rewrite) {
             Ok(host_end) => host_end,
             Err(err) => {
                 book.untake_slot(slot, counted);
@@ -404,9 +441,12 @@ impl Offload {
                 egress_host_end,
                 ingress_direction,
                 tuple,
+                arrived: tuple.rewritten(request.rewrite),
+                translation: edge.map(|e| e.translation),
                 generation: request.generation,
                 slot,
                 counted,
+                charged,
             },
         );
     }
@@ -440,29 +480,35 @@ impl Offload {
     }
 
     /// Writes the kernel's entry of `key` for `request`, counting in
-    /// `slot`; returns the host end of its egress port (`None` for a port
-    /// on another machine).
+    /// `slot`, rewriting its packets as `rewrite` says (only between two
+    /// ports of the fabric); returns the host end of its egress port
+    /// (`None` for a port on another machine).
     fn put(
         &self,
         plane: &Plane,
         request: &OffloadRequest,
         key: &EntryKey,
         slot: u32,
+        rewrite: Option<FastRewrite>,
     ) -> Result<Option<u32>, InstallError> {
         let generation = request.generation;
-        let to_port = |to: FastPort| FastEntry {
+        let to_port = |to: FastPort, rewrite| FastEntry {
             egress: to.host_end,
             mac: to.mac,
             generation,
             slot,
+            rewrite,
         };
         match (key, request.leg) {
             (EntryKey::Fabric(key), Leg::Local { to, .. }) => {
-                self.fabric.install(key, to_port(to))?;
+                self.fabric.install(key, to_port(to, rewrite))?;
                 Ok(Some(to.host_end))
             }
+            (_, _) if rewrite.is_some() => {
+                Err(InstallError::Other("a rewrite between machines".into()))
+            }
             (EntryKey::Arrival(key), Leg::In { to, .. }) => {
-                self.fabric.install_arrival(key, to_port(to))?;
+                self.fabric.install_arrival(key, to_port(to, None))?;
                 Ok(Some(to.host_end))
             }
             (EntryKey::Tunnel(key), Leg::Out { .. }) => {
@@ -484,10 +530,14 @@ impl Offload {
     }
 
     /// The most entries one NIC may send on: an even share of the cap
-    /// among the plane's ports on the fabric, never below [`SHARE_FLOOR`]
-    /// or half the cap, whichever is less (nor above the cap).
+    /// among the plane's NICs on the fabric (the Internet's port, which
+    /// holds no share, aside), never below [`SHARE_FLOOR`] or half the
+    /// cap, whichever is less (nor above the cap).
     fn share(&self, plane: &Plane) -> u32 {
-        let on_fabric = plane.ports.iter().filter(|p| p.fast.is_some()).count();
+        let nics = &plane.snapshot.nics;
+        let on_fabric = (plane.ports.iter_enumerated())
+            .filter(|(i, p)| p.fast.is_some() && nics.get(*i).is_none_or(|n| !n.internet))
+            .count();
         let capacity = self.fabric.capacity();
         FlowTable::default_quota(
             capacity as usize,
@@ -539,9 +589,12 @@ impl Offload {
                 self.account(installed, now_counted, flows, now);
             }
             let (port, direction) = installed.tracked_at();
+            // A translated flow lives as long as its translation too: one
+            // that expired, or whose public address went, is decided anew.
             let tracked = (installed.tuple.flow_key(port, direction))
                 .and_then(|k| flows.lookup(&k, now))
-                .is_some();
+                .is_some()
+                && (installed.translation).is_none_or(|k| flows.lookup(&k, now).is_some());
             let stale = installed.generation != current;
             let egress_gone = (installed.egress_host_end).is_some_and(|h| !self.fabric.has_port(h));
             if stale {
@@ -685,16 +738,23 @@ impl Offload {
             .checked_div(1_000_000)
             .unwrap_or(now_ms)
             .min(now_ms);
-        for (port, direction) in [
-            (installed.ingress, Direction::Outbound),
-            (installed.egress, Direction::Inbound),
+        // At the receiver, a translated direction is tracked as it arrives.
+        for (port, direction, tuple) in [
+            (installed.ingress, Direction::Outbound, installed.tuple),
+            (installed.egress, Direction::Inbound, installed.arrived),
         ] {
-            let Some(key) = installed.tuple.flow_key(port, direction) else {
+            let Some(key) = tuple.flow_key(port, direction) else {
                 continue;
             };
             if let Some(flow) = flows.lookup(&key, now_ms) {
                 flow.touch(last_ms, taken, !flow.is_reply());
             }
+        }
+        // The translation's idle timer runs from the last packet carried,
+        // as a worker's packet keeps it alive (counting nothing: the flows
+        // above count).
+        if let Some(flow) = (installed.translation).and_then(|k| flows.lookup(&k, now_ms)) {
+            flow.keep_alive(last_ms);
         }
     }
 

@@ -8,12 +8,13 @@
 use super::book::EntryKey;
 use crate::daemon::forwarding::plane::FastPort;
 use crate::daemon::forwarding::port_id::PortId;
-use crate::dataplane::conntrack::{direction_code, TrackedFlow};
+use crate::dataplane::conntrack::direction_code;
+use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dataplane::PacketView;
 use crate::engine::flow_table::FlowKey;
 use crate::host::fabric::{ArrivalKey, FastKey};
-use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
+use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::wire::port_mac;
 use crate::plan::{Plan, PortIdx};
 use crate::topology::Direction;
@@ -63,20 +64,41 @@ impl Ask {
             _ => None,
         }
     }
+
+    /// What an ICMPv4 echo `view` asks when it is translated (the edge
+    /// translates its address and keeps its identifier, which the fast
+    /// path keys it by): what [`Ask::of`] does not ask, a translated
+    /// packet may.
+    #[inline]
+    pub fn of_echo(view: &PacketView) -> Option<Ask> {
+        if view.key.proto != IPPROTO_ICMP || !view.key.src.is_ipv4() || view.fragment.is_some() {
+            return None;
+        }
+        Some(Ask::Install(FastTuple {
+            protocol: view.key.proto,
+            source: view.key.src,
+            destination: view.key.dst,
+            source_port: view.flow_ports.0,
+            destination_port: view.flow_ports.1,
+        }))
+    }
 }
 
 impl FastTuple {
-    /// The tuple of a tracked TCP or UDP flow.
-    pub fn of_tracked(flow: &TrackedFlow) -> Option<FastTuple> {
-        if !matches!(flow.key.proto, IPPROTO_TCP | IPPROTO_UDP) {
-            return None;
-        }
-        Some(FastTuple {
-            protocol: flow.key.proto,
-            source: flow.key.src,
-            destination: flow.key.dst,
-            source_port: flow.key.src_port?,
-            destination_port: flow.key.dst_port?,
+    /// The tuple of a tracked TCP, UDP or ICMPv4 flow, keyed `key` (an
+    /// ICMP echo by its identifier both ways).
+    pub fn of_key(key: &FlowKey) -> Option<FastTuple> {
+        let carried = match key.proto {
+            IPPROTO_TCP | IPPROTO_UDP => true,
+            IPPROTO_ICMP => !key.v6,
+            _ => false,
+        };
+        carried.then(|| FastTuple {
+            protocol: key.proto,
+            source: key.src_ip(),
+            destination: key.dst_ip(),
+            source_port: key.src_port,
+            destination_port: key.dst_port,
         })
     }
 
@@ -114,6 +136,23 @@ impl FastTuple {
             destination: self.destination,
             source_port: self.source_port,
             destination_port: self.destination_port,
+        }
+    }
+
+    /// The tuple as it arrives after `rewrite` (itself without one).
+    pub fn rewritten(self, rewrite: Option<Rewrite>) -> FastTuple {
+        match rewrite {
+            None => self,
+            Some(Rewrite::Source { address, port }) => FastTuple {
+                source: address,
+                source_port: port,
+                ..self
+            },
+            Some(Rewrite::Destination { address, port }) => FastTuple {
+                destination: address,
+                destination_port: port,
+                ..self
+            },
         }
     }
 
@@ -231,9 +270,23 @@ pub struct OffloadRequest {
     pub egress_nic: PortIdx,
     pub ask: Ask,
     pub leg: Leg,
+    /// The address translation the packet met on the way (the Internet
+    /// edge's, or a load balancer's), if any.
+    pub rewrite: Option<Rewrite>,
 }
 
 impl OffloadRequest {
+    /// Where the kernel holds the entries of both directions of `tuple`'s
+    /// flow on the request's leg: the direction as sent, and its replies
+    /// as they come back (to the translated addresses, if it is
+    /// translated).
+    pub fn keys(&self, tuple: FastTuple) -> [EntryKey; 2] {
+        [
+            self.leg.key(tuple),
+            self.leg.reverse_key(tuple.rewritten(self.rewrite)),
+        ]
+    }
+
     /// The port of this machine the entry is charged to (against its share
     /// of the cap) and judged for: the sender, or for a packet from another
     /// machine, the receiver.
@@ -322,6 +375,18 @@ mod tests {
             .write(&mut icmp, b"ping")
             .unwrap();
         assert_eq!(ask(&icmp), None);
+        // Translated, an ICMPv4 echo asks too, by its identifier both ways.
+        let translated = Ask::of_echo(&PacketView::parse(&icmp).unwrap());
+        assert_eq!(
+            translated,
+            Some(Ask::Install(FastTuple {
+                protocol: crate::net::IPPROTO_ICMP,
+                source_port: 1,
+                destination_port: 1,
+                ..tuple(IPPROTO_UDP)
+            }))
+        );
+        assert_eq!(Ask::of_echo(&PacketView::parse(&udp).unwrap()), None);
         // A first fragment (more fragments set) never asks.
         let mut fragment = udp.clone();
         fragment[6] |= 0x20;
