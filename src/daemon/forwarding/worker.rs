@@ -312,6 +312,32 @@ impl Worker {
         }
     }
 
+    /// Feeds a packet the decision dropped to the flow logs' deny feed and
+    /// the live page's drop feed; true when the drop is answered with a
+    /// TCP reset (a NAT gateway's unknown connection).
+    fn note_drop(
+        &self,
+        plane: &Plane,
+        (reason, at, rule): (DropReason, PortIdx, crate::snapshot::RuleId),
+        view: &PacketView,
+        now_ms: u64,
+    ) -> bool {
+        if let Some(denies) = &self.denies {
+            let direction = match reason {
+                DropReason::NsgInbound | DropReason::FirewallDenied => Some(Direction::Inbound),
+                DropReason::NsgOutbound => Some(Direction::Outbound),
+                _ => None,
+            };
+            if let Some(direction) = direction {
+                denies.denied(plane.port_id(at), direction, rule, view, now_ms);
+            }
+        }
+        if let Some(drops) = &self.drops {
+            drops.dropped(plane.port_id(at), reason, rule, view, now_ms);
+        }
+        reason == DropReason::NatUnsolicited && answers_with_reset(&plane.snapshot, view)
+    }
+
     /// Answers `packet`, which came from `sender`, with a TCP reset
     /// written back to it (a NAT gateway's answer to an unknown
     /// connection), counted as a packet `sender` receives.
@@ -520,31 +546,8 @@ impl Worker {
             let verdict = match parsed {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
-                    if let Verdict::Drop {
-                        reason: DropReason::NatUnsolicited,
-                        ..
-                    } = verdict
-                    {
-                        reset = answers_with_reset(&plane.snapshot, &view);
-                    }
-                    if let (Some(denies), Verdict::Drop { reason, at, rule }) =
-                        (&self.denies, verdict)
-                    {
-                        let direction = match reason {
-                            DropReason::NsgInbound | DropReason::FirewallDenied => {
-                                Some(Direction::Inbound)
-                            }
-                            DropReason::NsgOutbound => Some(Direction::Outbound),
-                            _ => None,
-                        };
-                        if let Some(direction) = direction {
-                            denies.denied(plane.port_id(at), direction, rule, &view, now_ms);
-                        }
-                    }
-                    if let (Some(drops), Verdict::Drop { reason, at, rule }) =
-                        (&self.drops, verdict)
-                    {
-                        drops.dropped(plane.port_id(at), reason, rule, &view, now_ms);
+                    if let Verdict::Drop { reason, at, rule } = verdict {
+                        reset = self.note_drop(plane, (reason, at, rule), &view, now_ms);
                     }
                     verdict
                 }

@@ -12,10 +12,11 @@
 //! lost or counted twice.
 
 use super::eligibility::Ineligible;
+use super::request::EntryKey;
 use super::FastTuple;
 use crate::daemon::forwarding::port_id::PortId;
 use crate::engine::flow_table::FlowKey;
-use crate::host::fabric::{ArrivalKey, FastCounters, FastKey};
+use crate::host::fabric::FastCounters;
 use crate::topology::Direction;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -24,18 +25,6 @@ use std::time::{Duration, Instant};
 /// that found the entry just before it was removed is counted within
 /// microseconds (a tc program runs to its end under RCU); this is far more.
 pub const DRAIN_GRACE: Duration = Duration::from_millis(50);
-
-/// Where the kernel holds an installed direction: which map, under which
-/// key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryKey {
-    /// In `flows`: to another port of the fabric.
-    Fabric(FastKey),
-    /// In `to_tunnel`: into the tunnel, to a port on another machine.
-    Tunnel(FastKey),
-    /// In `arrivals`: from another machine, to a port of the fabric.
-    Arrival(ArrivalKey),
-}
 
 /// One installed direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +251,7 @@ impl Book {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::fabric::{ArrivalKey, FastKey};
     use crate::net::IPPROTO_UDP;
 
     fn tuple(source_port: u16) -> FastTuple {

@@ -103,7 +103,8 @@ use crate::host::fabric::{
 };
 use crate::plan::PortIdx;
 use crate::topology::Direction;
-use book::{Book, EntryKey, Installed};
+use book::{Book, Installed};
+use request::EntryKey;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;

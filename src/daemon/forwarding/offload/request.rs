@@ -5,7 +5,6 @@
 //! another machine, or from it), and the request a worker sends without
 //! waiting ([`OffloadRequests`]).
 
-use super::book::EntryKey;
 use crate::daemon::forwarding::plane::FastPort;
 use crate::daemon::forwarding::port_id::PortId;
 use crate::dataplane::conntrack::direction_code;
@@ -20,6 +19,18 @@ use crate::plan::{Plan, PortIdx};
 use crate::topology::Direction;
 use crossbeam_channel::{Sender, TrySendError};
 use std::net::IpAddr;
+
+/// Where the kernel holds an installed direction: which map, under which
+/// key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKey {
+    /// In `flows`: to another port of the fabric.
+    Fabric(FastKey),
+    /// In `to_tunnel`: into the tunnel, to a port on another machine.
+    Tunnel(FastKey),
+    /// In `arrivals`: from another machine, to a port of the fabric.
+    Arrival(ArrivalKey),
+}
 
 /// A packet's flow as the fast path keys it, when the packet may be
 /// offloaded: TCP without SYN, FIN or RST, or UDP, not a fragment.
