@@ -6,6 +6,7 @@ pub mod bgp_agreement;
 pub mod broken_files;
 pub mod browser;
 pub mod check_agreement;
+pub mod edge;
 pub mod golden_cases;
 pub mod hosts;
 pub mod hybrid;

@@ -23,23 +23,12 @@ const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
 /// and vm1 through the firewall's NAT gateway; the firewall lets spoke1's
 /// datagrams to port 7001 out too.
 fn every_way_out() -> String {
-    let text = EXAMPLE
+    let text = common::edge::with_legacy_nat_gateway(EXAMPLE)
         .replacen(
             "              - {name: web-out,",
             "              - {name: udp-out, protocols: [UDP], source_addresses: [10.1.0.0/16], \
              destination_addresses: [\"*\"], destination_ports: [\"7001\"]}\n              - {name: \
              web-out,",
-            1,
-        )
-        .replacen(
-            "public_ip_addresses:\n",
-            "public_ip_addresses:\n  - {name: legacy-pip, ip_address: 198.51.100.40}\n",
-            1,
-        )
-        .replacen(
-            "nat_gateways:\n",
-            "nat_gateways:\n  - {name: legacy-nat, public_ip_addresses: [legacy-pip], \
-             subnets: [spoke2/legacy]}\n",
             1,
         )
         .replacen(
@@ -158,12 +147,12 @@ fn echoed(
     }
 }
 
-/// Whether the kernel carries a UDP flow `nic` tracks with `destination`
-/// (as `flows` shows it).
-fn carried(lab: &Lab, nic: &str, destination: &str) -> bool {
+/// Whether the kernel carries a flow of `protocol` (`Udp`, `Tcp`) that
+/// `nic` tracks with `destination` (as `flows` shows it).
+fn carried(lab: &Lab, protocol: &str, nic: &str, destination: &str) -> bool {
     flows_of(lab.daemon(), Some(nic))
         .iter()
-        .any(|f| f.protocol == "Udp" && f.destination == destination && f.offloaded)
+        .any(|f| f.protocol == protocol && f.destination == destination && f.offloaded)
 }
 
 /// Every datagram to the Internet and every answer is counted once, sent
@@ -208,7 +197,7 @@ fn datagrams_to_the_internet_are_counted_once_each_with_offload_on_and_off() {
                 &server,
                 to,
                 source.parse().unwrap(),
-                || !kernel_expected || carried(&lab, vm, "203.0.113.10:7001"),
+                || !kernel_expected || carried(&lab, "Udp", vm, "203.0.113.10:7001"),
                 &what,
             );
             assert_counted(
@@ -258,7 +247,7 @@ fn datagrams_to_the_internet_are_counted_once_each_with_offload_on_and_off() {
             &vm2_server,
             inbound,
             "203.0.113.10".parse().unwrap(),
-            || !through_the_kernel || carried(&lab, "vm2", "10.2.1.4:7002"),
+            || !through_the_kernel || carried(&lab, "Udp", "vm2", "10.2.1.4:7002"),
             &what,
         );
         let before = (vm_before, internet_before);
@@ -281,13 +270,6 @@ fn datagrams_to_the_internet_are_counted_once_each_with_offload_on_and_off() {
             DATAGRAMS
         );
     }
-}
-
-/// Whether the kernel carries a TCP flow `nic` tracks with `destination`.
-fn carried_tcp(lab: &Lab, nic: &str, destination: &str) -> bool {
-    flows_of(lab.daemon(), Some(nic))
-        .iter()
-        .any(|f| f.protocol == "Tcp" && f.destination == destination && f.offloaded)
 }
 
 /// A TCP stream to the Internet through a public IP and through a NAT
@@ -343,8 +325,9 @@ fn a_tcp_stream_to_the_internet_is_counted_exactly_with_offload_on_and_off() {
             client.write_all(&vec![7u8; FIRST]).unwrap();
             if offload {
                 assert!(
-                    common::wait_for(Duration::from_secs(10), || carried_tcp(
+                    common::wait_for(Duration::from_secs(10), || carried(
                         &lab,
+                        "Tcp",
                         vm,
                         "203.0.113.10:7003"
                     )),
@@ -541,7 +524,7 @@ fn a_translation_that_goes_takes_the_kernels_entry_with_it() {
     let client = common::udp_client_for(&lab.ns("vm2"), to);
     let public: IpAddr = "198.51.100.30".parse().unwrap();
     let before = (traffic(&lab, "vm2"), traffic(&lab, "internet"));
-    let carried_now = || carried(&lab, "vm2", "203.0.113.10:7004");
+    let carried_now = || carried(&lab, "Udp", "vm2", "203.0.113.10:7004");
     let what = format!("offload {offload}");
     echoed(
         &client,

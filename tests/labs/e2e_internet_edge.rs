@@ -155,18 +155,7 @@ fn a_nat_gateway_added_takes_new_flows_and_leaves_established_ones() {
 
     // A NAT gateway on vm3's subnet: new flows take it, the established
     // one keeps default outbound access.
-    let with_nat = EXAMPLE
-        .replacen(
-            "public_ip_addresses:\n",
-            "public_ip_addresses:\n  - {name: legacy-pip, ip_address: 198.51.100.40}\n",
-            1,
-        )
-        .replacen(
-            "nat_gateways:\n",
-            "nat_gateways:\n  - {name: legacy-nat, public_ip_addresses: [legacy-pip], \
-             subnets: [spoke2/legacy]}\n",
-            1,
-        );
+    let with_nat = common::edge::with_legacy_nat_gateway(EXAMPLE);
     lab.daemon()
         .apply(
             "with-nat.yaml",

@@ -155,25 +155,7 @@ fn an_unsolicited_packet_to_the_gateway_is_dropped() {
 /// the IPv6 reply finds its flow.
 #[test]
 fn a_standard_v2_gateway_translates_each_family_to_its_own_address() {
-    let text = "internet:
-  servers: [{name: echo6, address: '2001:db8:ffff::10', ports: [80]}, {name: echo, address: 203.0.113.10, ports: [80]}]
-public_ip_addresses:
-  - {name: nat-pip, ip_address: 198.51.100.10}
-  - {name: nat-pip6, ip_address: '2001:db8:100::10'}
-nat_gateways:
-  - {name: nat, sku_name: StandardV2, public_ip_addresses: [nat-pip, nat-pip6], subnets: [vn/app]}
-vnets:
-  - name: vn
-    address_space: [10.1.0.0/16, 'fd00:1::/48']
-    subnets:
-      - {name: app, address_prefixes: [10.1.1.0/24, 'fd00:1:0:1::/64']}
-network_interfaces:
-  - name: vm1
-    subnet: vn/app
-    ip_configurations:
-      - {name: v4, private_ip_address: 10.1.1.4}
-      - {name: v6, private_ip_address: 'fd00:1:0:1::4'}
-";
+    let text = include_str!("../fixtures/nat-v2-dual-stack.yaml");
     let snap = Snapshot::compile(
         vnetd::plan::parse_str("nat6.yaml", text).unwrap().topology,
         1,

@@ -104,8 +104,8 @@ use crate::host::fabric::{
 use crate::plan::PortIdx;
 use crate::topology::Direction;
 use book::{Book, Installed};
-use request::EntryKey;
 use crossbeam_channel::{Receiver, Sender};
+use request::EntryKey;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

@@ -326,6 +326,21 @@ impl Resolver<'_> {
         }
     }
 
+    /// Refuses an IPv6 address (`v6`) of the `kind` `r` names on a NAT
+    /// gateway of `sku` that carries IPv4 only.
+    fn family_fits(&mut self, sku: NatGatewaySku, v6: bool, kind: &str, r: &NameRef) -> bool {
+        if v6 && !sku.carries_ipv6() {
+            let why = format!(
+                "{kind} `{}` is IPv6: a Standard NAT gateway takes IPv4 addresses only \
+                 (StandardV2 takes IPv6 too)",
+                r.name
+            );
+            self.diags.error(r.line, &r.key, why);
+            return false;
+        }
+        true
+    }
+
     fn nat_gateways(
         &mut self,
         gateways: Vec<RawNatGateway>,
@@ -386,13 +401,8 @@ impl Resolver<'_> {
                     self.diags.error(r.line, &r.key, why);
                     continue;
                 }
-                if self.topo.edge.public_ips[ip].address.is_ipv6() && !g.sku.carries_ipv6() {
-                    let why = format!(
-                        "public IP address `{}` is IPv6: a Standard NAT gateway takes IPv4 \
-                         addresses only (StandardV2 takes IPv6 too)",
-                        r.name
-                    );
-                    self.diags.error(r.line, &r.key, why);
+                let v6 = self.topo.edge.public_ips[ip].address.is_ipv6();
+                if !self.family_fits(g.sku, v6, "public IP address", r) {
                     continue;
                 }
                 if self.check_region(ip, &location, r) {
@@ -418,16 +428,11 @@ impl Resolver<'_> {
                         continue;
                     }
                 }
-                if prefix.prefix.addr().is_ipv6() && !g.sku.carries_ipv6() {
-                    let why = format!(
-                        "public IP prefix `{}` is IPv6: a Standard NAT gateway takes IPv4 \
-                         addresses only (StandardV2 takes IPv6 too)",
-                        r.name
-                    );
-                    self.diags.error(r.line, &r.key, why);
+                let (v6, net) = (prefix.prefix.addr().is_ipv6(), prefix.prefix);
+                if !self.family_fits(g.sku, v6, "public IP prefix", r) {
                     continue;
                 }
-                addresses.extend(prefix_addresses(prefix.prefix));
+                addresses.extend(prefix_addresses(net));
                 prefixes.push(px);
             }
             if addresses.len() > NAT_GATEWAY_MAX_ADDRESSES {
