@@ -61,7 +61,7 @@ set -e
 }
 grep -q 'name="transit-spoke-reaches-branch"' "$work/false.xml" || fail "the JUnit does not name the case"
 grep -q '<failure' "$work/false.xml" || fail "the JUnit has no failure"
-tcpdump -nr "$work/false/transit-spoke-reaches-branch/capture.pcapng" 'tcp and dst port 22' 2>/dev/null |
+tcpdump -nr "$work/false/transit-spoke-reaches-branch/capture-vm1.pcapng" 'tcp and dst port 22' 2>/dev/null |
   grep -q '> 192.168.1.10.22' || fail "the capture does not hold the failed flow"
 
 # vnetd run: a TCP stream between two VMs leaves userspace for the kernel

@@ -2,8 +2,8 @@
 //! It builds the lab, waits for it to converge, tests every expectation
 //! with real packets (as `vnetd verify`), writes JUnit and the JSON
 //! report, keeps the evidence of each failed expectation in an artifacts
-//! folder (a capture of the source's NIC while the probe is sent again, as
-//! pcapng; `trace` of the same flow; the source's flow records; the lab's
+//! folder (a capture of each end that is a port of the lab while the
+//! probe is sent again, as pcapng; `trace` of the same flow; the source's flow records; the lab's
 //! counters; the gateways' BGP sessions; the NSG flow logs of the whole
 //! run), and always takes the lab down: when it is done, when the run's
 //! time is up, and on SIGINT or SIGTERM.
@@ -129,6 +129,14 @@ pub(super) fn ci(args: CiArgs) -> Result<(), Failure> {
     refuse_unknown_reasons(&topology).map_err(|f| environment(f.message))?;
     require_root("ci", "builds the lab's namespaces and TUN devices")
         .map_err(|f| environment(f.message))?;
+    // What the machine offers, one line each; without the first two no
+    // lab can be built.
+    for offer in crate::host::machine::offers() {
+        say(&format!("vnetd ci: {}\n", offer.line()))?;
+        if offer.needed && !offer.present {
+            return Err(environment(format!("vnetd ci: {}", offer.line())));
+        }
+    }
     let options = RunOptions {
         offload: RunOptions::default().offload && !args.no_offload,
         flow_log: Some(FlowLogOptions {
@@ -363,61 +371,78 @@ fn evidence(
     if !bgp.is_empty() {
         write(&dir.join("bgp.txt"), &bgp)?;
     }
-    capture_again(
-        topology,
-        running,
-        fabric,
-        failed,
-        &dir.join("capture.pcapng"),
-    )
+    capture_again(topology, running, fabric, failed, dir)
 }
 
-/// Captures the source's port as pcapng into `file` while the failed
-/// expectation's probe is sent again.
+/// Captures each end of the failed expectation that is a port of the lab
+/// (its source, and its destination when it is one: a NIC, the Internet)
+/// as pcapng into `dir/capture-PORT.pcapng`, while its probe is sent again.
 fn capture_again(
     topology: &Topology,
     running: &Topology,
     fabric: &ControlSocket,
     failed: &ExpectationResult,
-    file: &Path,
+    dir: &Path,
 ) -> Result<(), Failure> {
     let plan = crate::plan::Plan::derive(running);
-    let Some(port) = plan.port_by_name(&failed.from).map(|p| &plan.ports[p]) else {
-        return Err(environment(format!(
-            "{} is no port of the lab: no capture",
-            failed.from
-        )));
+    let by_address = |end: &str| {
+        let address: std::net::IpAddr = end.parse().ok()?;
+        plan.ports
+            .iter_enumerated()
+            .find(|(_, p)| p.ip_configurations.iter().any(|c| c.address == address))
+            .map(|(i, _)| i)
     };
+    let mut ends: Vec<crate::plan::PortIdx> = Vec::new();
+    for end in [&failed.from, &failed.to] {
+        let found = plan.port_by_name(end).or_else(|| by_address(end));
+        if let Some(port) = found.filter(|p| !ends.contains(p)) {
+            ends.push(port);
+        }
+    }
+    if ends.is_empty() {
+        return Err(environment(format!(
+            "neither {} nor {} is a port of the lab: no capture",
+            failed.from, failed.to
+        )));
+    }
     let stop = Arc::new(AtomicBool::new(false));
-    let capture = CaptureSocket::open(&port.netns, &port.interface, None, &stop)
-        .map_err(|e| environment(format!("capture on {}: {e:#}", failed.from)))?;
-    let out = std::fs::File::create(file)
-        .map_err(|e| environment(format!("cannot create {}: {e}", file.display())))?;
-    let description = port.capture_description(running);
-    let interface = port.interface.clone();
-    let writer_stop = stop.clone();
-    let writer = std::thread::spawn(move || {
-        let limit = CaptureLimit {
-            packets: None,
-            duration: None,
-        };
-        capture.write_pcapng(
-            std::io::BufWriter::new(out),
-            &interface,
-            &description,
-            limit,
-            &writer_stop,
-        )
-    });
+    let mut writers = Vec::new();
+    for port in ends {
+        let port = &plan.ports[port];
+        let capture = CaptureSocket::open(&port.netns, &port.interface, None, &stop)
+            .map_err(|e| environment(format!("capture on {}: {e:#}", port.name)))?;
+        let file = dir.join(format!("capture-{}.pcapng", folder_name(&port.name)));
+        let out = std::fs::File::create(&file)
+            .map_err(|e| environment(format!("cannot create {}: {e}", file.display())))?;
+        let (description, interface, name) = (
+            port.capture_description(running),
+            port.interface.clone(),
+            port.name.clone(),
+        );
+        let writer_stop = stop.clone();
+        writers.push(std::thread::spawn(move || {
+            let limit = CaptureLimit {
+                packets: None,
+                duration: None,
+            };
+            let out = std::io::BufWriter::new(out);
+            let written = capture.write_pcapng(out, &interface, &description, limit, &writer_stop);
+            written
+                .map(|_| ())
+                .map_err(|e| format!("capture on {name}: {e:#}"))
+        }));
+    }
     let mut again = topology.clone();
     again.expectations.retain(|e| e.name == failed.name);
     let probed = verify::verify(&again, running, fabric);
     std::thread::sleep(CAPTURE_TAIL);
     stop.store(true, Ordering::Release);
-    let written = writer
-        .join()
-        .map_err(|_| environment("the capture's writer panicked"))?;
-    written.map_err(|e| environment(format!("capture on {}: {e:#}", failed.from)))?;
+    for writer in writers {
+        writer
+            .join()
+            .map_err(|_| environment("a capture's writer panicked"))?
+            .map_err(environment)?;
+    }
     probed.map_err(|e| environment(format!("probing again: {}", e.0)))?;
     Ok(())
 }

@@ -72,6 +72,16 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         .run_on(host.as_deref())
         .map_err(Failure::refused)?;
     require_root("run", "creates network namespaces and TUN devices")?;
+    // What the machine lacks, one line each, and what works without it.
+    for offer in crate::host::machine::offers()
+        .into_iter()
+        .filter(|o| !o.present)
+    {
+        if offer.needed {
+            return Err(Failure::refused(format!("vnetd run: {}", offer.line())));
+        }
+        tracing::warn!("{}", offer.line());
+    }
     if crate::host::netns::in_private_mount_namespace() {
         tracing::warn!("{}", private_mount_namespace_warning(host.as_deref()));
     }

@@ -140,7 +140,7 @@ fn ci_passes_the_hybrid_example_and_keeps_the_evidence_of_a_false_expectation() 
     // vm1 to the branch host's port 22) is in it.
     let read = Command::new("tcpdump")
         .args(["-n", "-r"])
-        .arg(evidence.join("capture.pcapng"))
+        .arg(evidence.join("capture-vm1.pcapng"))
         .arg("tcp and dst port 22")
         .output()
         .unwrap();

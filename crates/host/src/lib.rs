@@ -47,6 +47,7 @@ pub mod interface;
 mod lab;
 pub mod link_drops;
 pub mod listener;
+pub mod machine;
 pub mod nat;
 pub mod netlink;
 pub mod netns;
