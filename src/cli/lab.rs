@@ -72,16 +72,6 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         .run_on(host.as_deref())
         .map_err(Failure::refused)?;
     require_root("run", "creates network namespaces and TUN devices")?;
-    // What the machine lacks, one line each, and what works without it.
-    for offer in crate::host::machine::offers()
-        .into_iter()
-        .filter(|o| !o.present)
-    {
-        if offer.needed {
-            return Err(Failure::refused(format!("vnetd run: {}", offer.line())));
-        }
-        tracing::warn!("{}", offer.line());
-    }
     if crate::host::netns::in_private_mount_namespace() {
         tracing::warn!("{}", private_mount_namespace_warning(host.as_deref()));
     }
@@ -133,6 +123,16 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
     let missing = crate::daemon::changing::hybrid::missing_routing(&topo, &options.programs);
     if !missing.is_empty() {
         return Err(Failure::refused(render(&missing).trim_end()));
+    }
+    // What the machine lacks, one line each, and what works without it.
+    for offer in crate::host::machine::offers()
+        .into_iter()
+        .filter(|o| !o.present)
+    {
+        if offer.needed {
+            return Err(Failure::refused(format!("vnetd run: {}", offer.line())));
+        }
+        tracing::warn!("{}", offer.line());
     }
     let socket = client::socket_path();
     // Before building anything: the socket's path must be free, or hold a
