@@ -12,7 +12,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
 use std::net::IpAddr;
 use std::time::Duration;
-use vnetd::host::fabric::{Fabric, FabricPrograms, FastEntry, FastKey, FastRewrite, FABRIC_MAC};
+use vnetd::host::fabric::{
+    Fabric, FabricPrograms, FastEntry, FastKey, FastRewrite, Touched, FABRIC_MAC,
+};
 
 /// The loopback device: the one device a test run arrives on, the port's
 /// host end, and the egress of its flow's entry (a device that exists).
@@ -42,10 +44,10 @@ fn programs() -> Option<FabricPrograms> {
         return None;
     }
     let programs = Fabric::load_for_test(1024).expect("loading the fabric's programs");
-    programs
+    let port = programs
         .add_port(HOST_END, 1001, SENDER_MAC, 1500)
         .expect("a port");
-    programs.fabric().advance_generation(3).unwrap();
+    programs.fabric().advance(3, Touched::All).unwrap();
     let key = FastKey {
         ingress: HOST_END,
         protocol: 17,
@@ -56,6 +58,7 @@ fn programs() -> Option<FabricPrograms> {
     };
     let entry = FastEntry {
         egress: HOST_END,
+        egress_port: port,
         mac: EGRESS_MAC,
         generation: 3,
         slot: 7,

@@ -47,12 +47,17 @@
 // receiver or the segmentation to finish; a UDP checksum of zero, none,
 // stays zero). The packet's flow key is the one it arrives with.
 //
-// Every flow entry carries the generation of the rules that decided it;
-// the daemon's current generation is in `generation`, and an entry of any
-// other generation is not used: its packets go to the daemon, which decides
-// them again under the rules it holds now (and installs the flow again if it
-// is still admitted). So a change of rules reaches every flow at its next
-// packet, and an entry installed late under old rules never carries one.
+// Every flow entry carries the generation of the rules that decided it,
+// and is used only while that generation is at least the fabric's floor
+// (`generation`: raised when rules change for every port) and at least the
+// generation of each of its two ports (`port_generations`: raised for the
+// ports whose rules a change touched, their routes, NSGs or learned
+// routes). An entry older than either is not used: its packets go to the
+// daemon, which decides them again under the rules it holds now (and
+// installs the flow again if it is still admitted). So a change of rules
+// reaches every flow it may change at its next packet, an entry installed
+// late under old rules never carries one, and the flows of ports a change
+// did not touch stay in the kernel.
 //
 // Every packet that passes a flow entry is counted in the entry's slot of
 // `counters` as the packets it stands for on the wire (a GSO super-packet is
@@ -131,6 +136,10 @@ struct flow_entry {
 	__u8 to_addr[4];
 	__u16 to_port; // network order
 	__u8 pad2[2];
+	// Where the egress port's generation is, in `port_generations` (its
+	// index in `port_counters`).
+	__u32 out_port;
+	__u32 pad3;
 };
 
 // What the entries using one slot carried.
@@ -195,8 +204,13 @@ struct port_counters_chunk {
 // Sized by the loader: enough chunks for every port the lab may hold.
 MAP(port_counters, BPF_MAP_TYPE_ARRAY, __u32, struct port_counters_chunk, 1);
 
-// The daemon's current generation.
+// The fabric's floor: no entry of an older generation is used.
 SINGLE(generation, BPF_MAP_TYPE_ARRAY, __u64);
+
+// Each port's generation, at its index in `port_counters`: no entry of an
+// older generation is used for a packet from or to the port. Sized by the
+// loader: one per port the lab may hold.
+MAP(port_generations, BPF_MAP_TYPE_ARRAY, __u32, __u64, 1);
 
 // One direction of a flow that leaves by the tunnel, to a port of another
 // host: where its packets go, as `flows` keys them (the `flow_key` of the
@@ -415,11 +429,19 @@ static __always_inline struct port_counters *port_counted(const struct port *por
 	return &chunk->port[index % PORTS_PER_CHUNK];
 }
 
-// Whether an entry of `entry_generation` is of the current generation.
-static __always_inline int current(__u64 entry_generation)
+// Whether an entry of `entry_generation` between the ports at indexes
+// `from` and `to` of `port_generations` holds: not older than the fabric's
+// floor nor than either port's generation.
+static __always_inline int current(__u64 entry_generation, __u32 from, __u32 to)
 {
-	__u64 *now = only_element(&generation);
-	return now && entry_generation == *(volatile __u64 *)now;
+	__u64 *floor = only_element(&generation);
+	if (!floor || entry_generation < *(volatile __u64 *)floor)
+		return 0;
+	__u64 *sender = bpf_map_lookup_elem(&port_generations, &from);
+	if (!sender || entry_generation < *(volatile __u64 *)sender)
+		return 0;
+	__u64 *receiver = bpf_map_lookup_elem(&port_generations, &to);
+	return receiver && entry_generation >= *(volatile __u64 *)receiver;
 }
 
 // What a packet of `ip_len` IP bytes and `headers_len` bytes of headers
@@ -599,7 +621,7 @@ static __always_inline int fast_path(struct __sk_buff *skb, const struct port *p
 				     struct flow_key *key, __u32 ip_len, __u32 headers_len)
 {
 	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
-	if (!flow || !current(flow->generation))
+	if (!flow || !current(flow->generation, port->counters_index, flow->out_port))
 		return -1;
 	// Its `eth0` deleted: what the kernel would hand nowhere is counted
 	// as lost to a port that is gone.
@@ -632,14 +654,16 @@ static __always_inline int fast_path(struct __sk_buff *skb, const struct port *p
 // Returns -1 when the packet is not for the fast path: no tunnel, no entry,
 // one decided under rules the daemon no longer holds, a packet larger than
 // the tunnel carries, or one for a host not trusted.
-static __always_inline int into_tunnel(struct __sk_buff *skb, struct flow_key *key,
-				       __u32 ip_len, __u32 headers_len, __u32 on_wire)
+static __always_inline int into_tunnel(struct __sk_buff *skb, const struct port *port,
+				       struct flow_key *key, __u32 ip_len, __u32 headers_len,
+				       __u32 on_wire)
 {
 	struct tunnel_settings *settings = only_element(&tunnel);
 	if (!settings || !settings->vxlan_ifindex)
 		return -1;
+	// The receiving port is another host's, which judges its own half.
 	struct tunnel_entry *flow = bpf_map_lookup_elem(&to_tunnel, key);
-	if (!flow || !current(flow->generation))
+	if (!flow || !current(flow->generation, port->counters_index, port->counters_index))
 		return -1;
 	if (on_wire > settings->mtu)
 		return -1;
@@ -817,7 +841,7 @@ int from_port(struct __sk_buff *skb)
 	int done = fast_path(skb, port, &key, ip_len, headers_len);
 	if (done >= 0)
 		return done;
-	done = into_tunnel(skb, &key, ip_len, headers_len, largest);
+	done = into_tunnel(skb, port, &key, ip_len, headers_len, largest);
 	if (done >= 0)
 		return done;
 	return bpf_redirect(slow, 0);
@@ -887,8 +911,9 @@ int from_tunnel(struct __sk_buff *skb)
 	__u32 ip_len = 0, headers_len = 0;
 	if (read_flow(skb, &key.flow, &ip_len, &headers_len))
 		return TC_ACT_UNSPEC;
+	// The sending port is another host's, which judges its own half.
 	struct flow_entry *flow = bpf_map_lookup_elem(&arrivals, &key);
-	if (!flow || !current(flow->generation))
+	if (!flow || !current(flow->generation, flow->out_port, flow->out_port))
 		return TC_ACT_UNSPEC;
 	__u32 out = flow->out_ifindex;
 	struct port *port = bpf_map_lookup_elem(&ports, &out);

@@ -345,7 +345,10 @@ impl Daemon {
         ports: TiVec<crate::plan::PortIdx, Arc<LivePort>>,
         faults: &mut Vec<String>,
     ) -> u64 {
+        // Refused (the fault is in `faults`): the plane published stays,
+        // and so does its generation.
         publish_applied(&self.plane, &self.records, snapshot, (ports, faults))
+            .unwrap_or_else(|_| self.plane.load().snapshot.generation)
     }
 
     /// Publishes the routing daemons as `state` runs them now, for the

@@ -1,14 +1,16 @@
 //! The fabric's kernel program against a reference model. Random
-//! sequences of packets, plane publishes (the generation raised, as
-//! `apply`, learned routes and health changes do), installs (some decided
+//! sequences of packets, plane publishes (the floor raised for every port,
+//! as `apply` does, or the generation of some ports only, as learned routes
+//! and health changes do), installs (some decided
 //! under an older plane and installed late) and removals are run against
 //! the real `from_port` (`BPF_PROG_RUN`) and its real maps, through the
 //! `Fabric` methods the offload uses (`install`, `remove`,
-//! `advance_generation`, `counters_chunk`), and against a reference: a map
-//! of entries with their generations, where a packet takes the fast path
-//! if and only if it is TCP without SYN, FIN or RST or UDP, not a
-//! fragment, and an entry exists for its arrival and 5-tuple whose
-//! generation is the current one. Every verdict, every packet as it left
+//! `advance`, `counters_chunk`), and against a reference: a map of entries
+//! with their generations, where a packet takes the fast path if and only
+//! if it is TCP without SYN, FIN or RST or UDP, not a fragment, and an
+//! entry exists for its arrival and 5-tuple whose generation is neither
+//! older than the floor nor than the generation of its sending or its
+//! receiving port. Every verdict, every packet as it left
 //! the program and every counters slot must be what the reference says.
 //!
 //! The offload's own bookkeeping (which flows it asks for, its slots'
@@ -24,7 +26,7 @@ use proptest::test_runner::{Config, TestRunner};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::process::Command;
-use vnetd::host::fabric::{FabricPrograms, FastCounters, FastEntry, FastKey, FABRIC_MAC};
+use vnetd::host::fabric::{FabricPrograms, FastCounters, FastEntry, FastKey, Touched, FABRIC_MAC};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
 /// The MTU every port of the model is given.
@@ -85,8 +87,14 @@ enum Step {
         /// A GSO super-packet of this segment size.
         gso_size: Option<u32>,
     },
-    /// A plane is published: the generation goes up by one.
+    /// A plane is published: the generation goes up by one, and the floor
+    /// with it.
     Publish,
+    /// A plane is published that changes the ports `touched` (a bit each):
+    /// the generation goes up by one, and theirs with it.
+    PublishPorts {
+        touched: u8,
+    },
     /// An entry for `flow` arriving at `port`, to `egress`, decided `age`
     /// generations ago.
     Install {
@@ -129,6 +137,7 @@ fn step() -> impl Strategy<Value = Step> {
                 gso_size,
             }),
         1 => Just(Step::Publish),
+        2 => (1u8..(1 << PORTS)).prop_map(|touched| Step::PublishPorts { touched }),
         4 => (0..PORTS, flow.clone(), 0..PORTS, age, 0..SLOTS).prop_map(
             |(port, flow, egress, age, slot)| Step::Install {
                 port,
@@ -148,6 +157,8 @@ struct Bench {
     programs: FabricPrograms,
     /// The host ends' ifindexes, then the device with no port entry.
     devices: Vec<u32>,
+    /// Each port's index in `port_generations`.
+    indexes: Vec<u32>,
     skb: SkbLayout,
     flows: Vec<Flow>,
 }
@@ -176,14 +187,18 @@ impl Bench {
             }
         }
         devices.truncate(PORTS + 1);
+        let mut indexes = Vec::new();
         for (port, host_end) in devices[..PORTS].iter().enumerate() {
-            programs
-                .add_port(*host_end, 5000 + port as u32, mac_of(port), PORT_MTU)
-                .expect("adding a port");
+            indexes.push(
+                programs
+                    .add_port(*host_end, 5000 + port as u32, mac_of(port), PORT_MTU)
+                    .expect("adding a port"),
+            );
         }
         Bench {
             programs,
             devices,
+            indexes,
             skb: SkbLayout::of_object(),
             flows: flows(),
         }
@@ -265,8 +280,12 @@ fn wire(ip_len: u64, headers: u64, gso_size: Option<u32>) -> (u64, u64) {
 /// each slot has counted since the case began.
 #[derive(Debug, Default)]
 struct Model {
+    /// The latest plane's generation.
     current: u64,
-    entries: BTreeMap<(usize, usize), FastEntry>,
+    floor: u64,
+    ports: [u64; PORTS],
+    /// Each entry, with its egress port.
+    entries: BTreeMap<(usize, usize), (FastEntry, usize)>,
     counted: BTreeMap<u32, (u64, u64)>,
 }
 
@@ -277,8 +296,12 @@ fn check(bench: &Bench, steps: &[Step]) {
         fabric.remove(&key);
     }
     let baseline = bench.slots();
+    let ports: [u64; PORTS] = std::array::from_fn(|p| fabric.port_generation(bench.indexes[p]));
+    let floor = fabric.generation();
     let mut model = Model {
-        current: fabric.generation(),
+        current: floor.max(ports.iter().copied().max().unwrap_or(0)),
+        floor,
+        ports,
         ..Model::default()
     };
     let mut before = baseline.clone();
@@ -287,7 +310,19 @@ fn check(bench: &Bench, steps: &[Step]) {
         match *step {
             Step::Publish => {
                 model.current += 1;
-                fabric.advance_generation(model.current).unwrap();
+                model.floor = model.current;
+                fabric.advance(model.current, Touched::All).unwrap();
+            }
+            Step::PublishPorts { touched } => {
+                model.current += 1;
+                let ports: Vec<usize> = (0..PORTS).filter(|p| touched & (1 << p) != 0).collect();
+                for &p in &ports {
+                    model.ports[p] = model.current;
+                }
+                let indexes: Vec<u32> = ports.iter().map(|&p| bench.indexes[p]).collect();
+                fabric
+                    .advance(model.current, Touched::Ports(&indexes))
+                    .unwrap();
             }
             Step::Install {
                 port,
@@ -298,6 +333,7 @@ fn check(bench: &Bench, steps: &[Step]) {
             } => {
                 let entry = FastEntry {
                     egress: bench.devices[egress],
+                    egress_port: bench.indexes[egress],
                     mac: mac_of(egress),
                     generation: model.current.saturating_sub(age),
                     slot,
@@ -306,7 +342,7 @@ fn check(bench: &Bench, steps: &[Step]) {
                 fabric
                     .install(&bench.key(port, flow), entry)
                     .expect("installing");
-                model.entries.insert((port, flow), entry);
+                model.entries.insert((port, flow), (entry, egress));
             }
             Step::Remove { port, flow } => {
                 let removed = fabric.remove(&bench.key(port, flow));
@@ -339,9 +375,16 @@ fn check(bench: &Bench, steps: &[Step]) {
                         Some(size) => headers + u64::from(size) <= u64::from(PORT_MTU),
                         None => ip_len <= u64::from(PORT_MTU),
                     };
-                    let entry = model.entries.get(&(port, flow)).filter(|e| {
-                        e.generation == model.current && !control && !(v4 && fragment) && fits
-                    });
+                    let entry = (model.entries.get(&(port, flow)))
+                        .filter(|(e, egress)| {
+                            e.generation >= model.floor
+                                && e.generation >= model.ports[port]
+                                && e.generation >= model.ports[*egress]
+                                && !control
+                                && !(v4 && fragment)
+                                && fits
+                        })
+                        .map(|(e, _)| e);
                     assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "step {index}: {step:?}");
                     match entry {
                         Some(entry) => {
@@ -392,7 +435,7 @@ fn check(bench: &Bench, steps: &[Step]) {
     let expected: BTreeSet<_> = model
         .entries
         .iter()
-        .map(|(&(port, flow), entry)| (bench.key(port, flow), entry.to_bytes()))
+        .map(|(&(port, flow), (entry, _))| (bench.key(port, flow), entry.to_bytes()))
         .collect();
     assert_eq!(installed, expected, "the entries left in the map");
 }

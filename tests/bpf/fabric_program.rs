@@ -18,8 +18,8 @@ use super::{
 use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Icmpv6Type, PacketBuilder};
 use vnetd::dataplane::nat::{translate, Rewrite};
 use vnetd::host::fabric::{
-    FabricPrograms, FastCounters, FastEntry, FastKey, FastRewrite, PortCounters, FABRIC_MAC,
-    SLOTS_PER_CHUNK,
+    FabricPrograms, FastCounters, FastEntry, FastKey, FastRewrite, GenerationFault, PortCounters,
+    Touched, FABRIC_MAC, SLOTS_PER_CHUNK,
 };
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
@@ -43,6 +43,7 @@ fn key(protocol: u8) -> FastKey {
 fn install(programs: &FabricPrograms, key: &FastKey, generation: u64) {
     let entry = FastEntry {
         egress: EGRESS,
+        egress_port: 0,
         mac: EGRESS_MAC,
         generation,
         slot: SLOT,
@@ -241,7 +242,7 @@ fn an_entry_of_another_generation_is_not_used_and_counts_nothing() {
         forwarded(&frame, EGRESS_MAC)
     );
     let before = slot(&programs, SLOT);
-    programs.fabric().advance_generation(4).unwrap();
+    programs.fabric().advance(4, Touched::All).unwrap();
     let outcome = from_port(&programs, &frame, None);
     assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
     assert_eq!(outcome.packet, frame, "to the slow path after a publish");
@@ -250,6 +251,59 @@ fn an_entry_of_another_generation_is_not_used_and_counts_nothing() {
         before,
         "nothing counted after a publish"
     );
+}
+
+#[test]
+fn a_generation_the_kernel_cannot_be_given_takes_the_entries_it_concerns_out_of_the_kernel() {
+    let programs = one_port();
+    let fabric = programs.fabric();
+    // The port under test is the first (index 0); another port's entry is
+    // not concerned by a change of the first port's rules.
+    let other_host_end = 3004;
+    let other = programs
+        .add_port(other_host_end, 3005, EGRESS_MAC, 1500)
+        .unwrap();
+    install(&programs, &key(IPPROTO_UDP), 3);
+    let others_key = FastKey {
+        ingress: other_host_end,
+        ..key(IPPROTO_UDP)
+    };
+    let others_entry = FastEntry {
+        egress: other_host_end,
+        egress_port: other,
+        mac: EGRESS_MAC,
+        generation: 3,
+        slot: SLOT + 1,
+        rewrite: None,
+    };
+    fabric.install(&others_key, others_entry).unwrap();
+    let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
+    assert_eq!(
+        from_port(&programs, &frame, None).packet,
+        forwarded(&frame, EGRESS_MAC)
+    );
+
+    fabric.fail_next_generation_write();
+    let fault = fabric.advance(4, Touched::Ports(&[0])).unwrap_err();
+    assert!(matches!(fault, GenerationFault::Closed(_)), "{fault}");
+    // The kernel was not told, so the entry is gone from it: the next
+    // packet reaches the daemon, which decides it under the new rules.
+    let before = slot(&programs, SLOT);
+    let outcome = from_port(&programs, &frame, None);
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
+    assert_eq!(outcome.packet, frame, "to the slow path");
+    assert_eq!(slot(&programs, SLOT), before, "nothing counted");
+    let left: Vec<FastKey> = fabric.entries().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(left, vec![others_key], "only the other port's entry stays");
+    // The daemon judges its entries by what it meant to write.
+    assert!(!fabric.holds(3, [0, 0]));
+    assert!(fabric.holds(3, [other, other]));
+    assert!(fabric.holds(4, [0, other]));
+
+    // The next write goes through: the map holds it.
+    fabric.advance(5, Touched::Ports(&[other])).unwrap();
+    assert_eq!(fabric.port_generation(other), 5);
+    assert!(!fabric.holds(4, [0, other]));
 }
 
 #[test]
@@ -402,6 +456,7 @@ fn a_packet_for_a_port_whose_eth0_is_gone_is_dropped_and_counted_as_gone() {
         .expect("a port whose host end is no device");
     let entry = |egress| FastEntry {
         egress,
+        egress_port: 0,
         mac: EGRESS_MAC,
         generation: 3,
         slot: SLOT,
@@ -580,6 +635,7 @@ fn a_translated_flow_is_rewritten_as_the_workers_rewrite_it_with_its_checksums_f
             let programs = one_port();
             let entry = FastEntry {
                 egress: EGRESS,
+                egress_port: 0,
                 mac: EGRESS_MAC,
                 generation: 3,
                 slot: SLOT,
@@ -614,6 +670,7 @@ fn a_udp_datagram_without_a_checksum_keeps_none_when_translated() {
     };
     let entry = FastEntry {
         egress: EGRESS,
+        egress_port: 0,
         mac: EGRESS_MAC,
         generation: 3,
         slot: SLOT,
@@ -654,6 +711,7 @@ fn an_icmp_echo_keeps_its_identifier_and_has_its_address_translated() {
     };
     let entry = |port| FastEntry {
         egress: EGRESS,
+        egress_port: 0,
         mac: EGRESS_MAC,
         generation: 3,
         slot: SLOT,

@@ -48,6 +48,7 @@ fn structs() -> Vec<Struct> {
                 ("rewrite", FLOW_ENTRY_REWRITE),
                 ("to_addr", FLOW_ENTRY_TO_ADDR),
                 ("to_port", FLOW_ENTRY_TO_PORT),
+                ("out_port", FLOW_ENTRY_OUT_PORT),
             ],
         ),
         (
@@ -189,6 +190,7 @@ fn maps() -> Vec<(&'static str, Type, Type)> {
             ("struct port_counters_chunk", PORT_CHUNK_LEN),
         ),
         ("generation", index, ("__u64", 8)),
+        ("port_generations", index, ("__u64", 8)),
         (
             "to_tunnel",
             flow_key,

@@ -20,7 +20,7 @@ mod tunnel;
 
 use aya::programs::TestRunOptions;
 use etherparse::PacketBuilder;
-use vnetd::host::fabric::{Fabric, FabricPrograms, FastCounters, FastKey, FABRIC_MAC};
+use vnetd::host::fabric::{Fabric, FabricPrograms, FastCounters, FastKey, Touched, FABRIC_MAC};
 
 /// `TC_ACT_SHOT`: the packet is dropped.
 pub const TC_ACT_SHOT: u32 = 2;
@@ -66,7 +66,7 @@ pub fn one_port() -> FabricPrograms {
     programs
         .add_port(HOST_END, TUN, SENDER_MAC, 1500)
         .expect("adding the port");
-    programs.fabric().advance_generation(3).unwrap();
+    programs.fabric().advance(3, Touched::All).unwrap();
     programs
 }
 

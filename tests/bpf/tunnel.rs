@@ -145,6 +145,7 @@ fn without_a_tunnel_its_entries_carry_nothing_and_a_local_entry_goes_first() {
     let local = |generation| FastEntry {
         // The loopback device: a host end that exists.
         egress: HOST_END,
+        egress_port: 0,
         mac: egress_mac,
         generation,
         slot: SLOT + 1,

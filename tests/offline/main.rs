@@ -14,6 +14,7 @@ mod broken_hybrid_topologies;
 mod broken_lb_topologies;
 mod broken_realism_topologies;
 mod broken_topologies;
+mod changed_ports;
 mod check_expectations;
 mod daemon_rooms;
 mod decide_traces;

@@ -15,7 +15,7 @@
 
 use super::hybrid::LearnedBook;
 use super::lb::health_for;
-use crate::daemon::forwarding::plane::{LivePort, Plane, PublishedPlane};
+use crate::daemon::forwarding::plane::{LivePort, Plane, Publication, PublishedPlane};
 use crate::plan::PortIdx;
 use crate::policy::load_balancers::BackendHealth;
 use crate::snapshot::Snapshot;
@@ -94,9 +94,11 @@ fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapsh
             snapshot: Arc::new(snapshot),
             ports: old.ports.clone(),
         });
-        // Nobody asked for this publication: a fault is in the log only.
-        if plane.publish_over(&old, new, &mut Vec::new()) {
-            return;
+        // Nobody asked for this publication: a fault is in the log only
+        // (a refused one is offered again with the next change).
+        match plane.publish_over(&old, new, &mut Vec::new()) {
+            Publication::Published | Publication::Refused => return,
+            Publication::Superseded => {}
         }
     }
 }
@@ -107,13 +109,15 @@ fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapsh
 /// health: then the snapshot is compiled again with them, with the next
 /// generation after the plane it replaces, so that generations only grow.
 /// A snapshot that is the published one's (an `apply` undone) keeps its
-/// generation. A fast path that could not follow is kept in `faults`.
+/// generation. A fast path that could not follow is kept in `faults`; one
+/// that could neither follow nor be emptied of the flows the plane changes
+/// refuses it (`Err`, the fault said): the plane published stays.
 pub fn publish_applied(
     plane: &PublishedPlane,
     records: &Records,
     mut snapshot: Arc<Snapshot>,
     (ports, faults): (TiVec<PortIdx, Arc<LivePort>>, &mut Vec<String>),
-) -> u64 {
+) -> Result<u64, String> {
     loop {
         let old = plane.load_full();
         let learned = records.learned.current();
@@ -131,8 +135,12 @@ pub fn publish_applied(
             snapshot: snapshot.clone(),
             ports: ports.clone(),
         });
-        if plane.publish_over(&old, new, faults) {
-            return snapshot.generation;
+        match plane.publish_over(&old, new, faults) {
+            Publication::Published => return Ok(snapshot.generation),
+            Publication::Refused => {
+                return Err(faults.last().cloned().unwrap_or_default());
+            }
+            Publication::Superseded => {}
         }
     }
 }
@@ -193,6 +201,7 @@ load_balancers:
         snapshot: Arc<Snapshot>,
     ) -> u64 {
         publish_applied(plane, records, snapshot, (TiVec::new(), &mut Vec::new()))
+            .expect("published")
     }
 
     fn started() -> (PublishedPlane, Records) {

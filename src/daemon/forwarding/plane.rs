@@ -9,12 +9,12 @@ use super::port_id::PortId;
 use super::underlay::{frame_header, UnderlayLink};
 use crate::dataplane::conntrack::{FlowOwners, TrackedFlows, FRONTEND_OWNERS};
 use crate::engine::flow_table::FlowOwner;
-use crate::host::fabric::Fabric;
+use crate::host::fabric::{Fabric, GenerationFault, Touched};
 use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
 use crate::plan::{PortIdx, PortKind};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{ChangedPorts, Snapshot};
 use crate::topology::{TiVec, Topology};
 use arc_swap::{ArcSwap, Guard};
 use std::sync::Arc;
@@ -138,6 +138,8 @@ pub struct FastPort {
     pub host_end: u32,
     pub mac: [u8; 6],
     pub tun: u32,
+    /// Where the fabric keeps the port's generation and counters.
+    pub index: u32,
 }
 
 impl FastPort {
@@ -147,6 +149,7 @@ impl FastPort {
             host_end: p.host_end,
             mac: p.mac,
             tun: p.tun,
+            index: p.index(),
         })
     }
 }
@@ -199,13 +202,23 @@ impl Plane {
 /// an undone apply: every publisher goes through
 /// [`PublishedPlane::publish_over`], from `publish.rs`).
 ///
-/// Before a plane is published, the fabric's generation is raised to its
-/// snapshot's: from then on the kernel fast path carries no packet under an
-/// entry decided with older rules, and sends it to the workers instead,
-/// which decide it under the rules they hold (and offload its flow again
-/// if it is still admitted). Raising it first means the kernel stops
+/// Before a plane is published, the fabric is told which ports it may
+/// decide otherwise than the plane before ([`Snapshot::changed_ports_since`]):
+/// their generation is raised to the new snapshot's (every port's, for a
+/// plane of another topology). From then on the kernel fast path carries
+/// no packet of theirs under an entry decided with older rules, and sends
+/// it to the workers instead, which decide it under the rules they hold
+/// (and offload its flow again if it is still admitted); the flows of the
+/// other ports stay in the kernel. Raising it first means the kernel stops
 /// before the workers start: a worker still on the older plane may ask to
 /// install under the older generation, and that entry is never used.
+///
+/// When the kernel cannot be told, the entries of the ports concerned are
+/// removed instead; when they cannot be removed either, the plane is not
+/// published ([`Publication::Refused`]): the kernel never decides with
+/// older rules than the workers.
+///
+/// [`Snapshot::changed_ports_since`]: crate::snapshot::Snapshot::changed_ports_since
 pub struct PublishedPlane {
     current: ArcSwap<Plane>,
     fabric: Option<Arc<Fabric>>,
@@ -227,8 +240,12 @@ impl PublishedPlane {
             current: ArcSwap::from_pointee(plane),
             fabric,
         };
-        let mut faults = Vec::new();
-        published.announce(published.current.load().snapshot.generation, &mut faults);
+        if let Some(fabric) = &published.fabric {
+            let generation = published.current.load().snapshot.generation;
+            if let Err(err) = fabric.advance(generation, Touched::All) {
+                tracing::warn!("the kernel fast path: {err}");
+            }
+        }
         published
     }
 
@@ -243,29 +260,56 @@ impl PublishedPlane {
         self.current.load_full()
     }
 
-    /// Publishes `new` if the plane published now is still `old`; says
-    /// whether it did (when not, the caller derives again from the newer
-    /// plane, so that it never overwrites one). A fast path that could not
-    /// follow is said in the log and kept in `faults`, for the answer of
-    /// the command that published (an `apply`).
+    /// Publishes `new` if the plane published now is still `old`, and says
+    /// whether it did (when superseded, the caller derives again from the
+    /// newer plane, so that it never overwrites one). A fast path that could
+    /// not follow is said in the log and kept in `faults`, for the answer
+    /// of the command that published (an `apply`).
     pub fn publish_over(
         &self,
         old: &Arc<Plane>,
         new: Arc<Plane>,
         faults: &mut Vec<String>,
-    ) -> bool {
-        self.announce(new.snapshot.generation, faults);
-        let before = self.current.compare_and_swap(old, new);
-        Arc::ptr_eq(&before, old)
-    }
-
-    fn announce(&self, generation: u64, faults: &mut Vec<String>) {
+    ) -> Publication {
         if let Some(fabric) = &self.fabric {
-            if let Err(err) = fabric.advance_generation(generation) {
-                warn_and_keep!(faults, "the kernel fast path keeps older rules: {err:#}");
+            let changed = new.snapshot.changed_ports_since(&old.snapshot);
+            let ports: Vec<u32> = match &changed {
+                ChangedPorts::All => Vec::new(),
+                ChangedPorts::Only(ports) => (ports.iter())
+                    .filter_map(|&p| new.ports.get(p)?.fast.map(|f| f.index))
+                    .collect(),
+            };
+            let touched = match changed {
+                ChangedPorts::All => Touched::All,
+                ChangedPorts::Only(_) => Touched::Ports(&ports),
+            };
+            match fabric.advance(new.snapshot.generation, touched) {
+                Ok(()) => {}
+                Err(err @ GenerationFault::Closed(_)) => warn_and_keep!(faults, "{err}"),
+                Err(err @ GenerationFault::Open(_)) => {
+                    warn_and_keep!(faults, "{err}; the new rules are not published");
+                    return Publication::Refused;
+                }
             }
         }
+        let before = self.current.compare_and_swap(old, new);
+        if Arc::ptr_eq(&before, old) {
+            Publication::Published
+        } else {
+            Publication::Superseded
+        }
     }
+}
+
+/// What became of a plane offered to [`PublishedPlane::publish_over`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    Published,
+    /// Another plane was published meanwhile: derive again from it.
+    Superseded,
+    /// The kernel fast path could neither follow nor be emptied of the
+    /// flows the plane changes: the plane published stays.
+    Refused,
 }
 
 /// A NIC's flows belong to its port slot, so that they survive an `apply`

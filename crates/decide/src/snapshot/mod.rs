@@ -45,6 +45,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use changes::ChangedPorts;
+
+mod changes;
 pub mod edge;
 pub mod firewalls;
 mod forwarding;
@@ -222,6 +225,9 @@ pub struct Snapshot {
     pub plan: Plan,
     /// Counts the snapshots a daemon has published; 0 for a one-off.
     pub generation: u64,
+    /// Shared by the snapshots of one topology (relearned or rehealthed),
+    /// another for each topology compiled afresh.
+    pub topology_version: u64,
     /// Shared with the snapshot before when their routes are the same (see
     /// [`Snapshot::relearned`]).
     pub subnets: Vec<Arc<SubnetTables>>,
@@ -589,7 +595,12 @@ impl Snapshot {
             Lineage::SameTopology(previous) => previous.names.clone(),
             _ => Arc::new(crate::names::NameTables::compile(&topology)),
         };
+        let topology_version = match lineage {
+            Lineage::SameTopology(previous) => previous.topology_version,
+            Lineage::First | Lineage::After(_) => changes::next_topology_version(),
+        };
         Snapshot {
+            topology_version,
             edge,
             names,
             shaping,

@@ -38,6 +38,13 @@ impl CountedPorts {
         index
     }
 
+    /// The index of each port in use, by its host end.
+    pub(super) fn index_by_host_end(&self) -> HashMap<u32, u32> {
+        (self.host_end.iter())
+            .map(|(&index, &host_end)| (host_end, index))
+            .collect()
+    }
+
     /// Frees `index`, once its port is gone.
     pub(super) fn give_back(&mut self, index: u32) {
         if self.host_end.remove(&index).is_some() {

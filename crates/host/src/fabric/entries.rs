@@ -15,7 +15,7 @@ use layout::*;
 /// Length of `struct flow_key`.
 pub const FLOW_KEY_LEN: usize = 44;
 /// Length of `struct flow_entry`.
-pub const FLOW_ENTRY_LEN: usize = 32;
+pub const FLOW_ENTRY_LEN: usize = 40;
 /// Length of `struct flow_counters`.
 pub const FLOW_COUNTERS_LEN: usize = 40;
 /// Slots in one `struct counters_chunk` (`SLOTS_PER_CHUNK`).
@@ -73,6 +73,9 @@ pub mod layout {
     pub const FLOW_ENTRY_TO_ADDR: Range<usize> = 24..28;
     /// `struct flow_entry.to_port` (network order).
     pub const FLOW_ENTRY_TO_PORT: Range<usize> = 28..30;
+    /// `struct flow_entry.out_port` (native order): the egress port's
+    /// index in `port_generations`.
+    pub const FLOW_ENTRY_OUT_PORT: Range<usize> = 32..36;
 
     /// `struct flow_counters.packets` (native order).
     pub const FLOW_COUNTERS_PACKETS: Range<usize> = 0..8;
@@ -222,6 +225,9 @@ impl FastKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastEntry {
     pub egress: u32,
+    /// The egress port's index (its [`super::FabricPort::index`]), whose
+    /// generation the entry must not be older than.
+    pub egress_port: u32,
     pub mac: [u8; 6],
     pub generation: u64,
     pub slot: u32,
@@ -251,6 +257,7 @@ impl FastEntry {
         out[FLOW_ENTRY_OUT_IFINDEX].copy_from_slice(&self.egress.to_ne_bytes());
         out[FLOW_ENTRY_SLOT].copy_from_slice(&self.slot.to_ne_bytes());
         out[FLOW_ENTRY_DST_MAC].copy_from_slice(&self.mac);
+        out[FLOW_ENTRY_OUT_PORT].copy_from_slice(&self.egress_port.to_ne_bytes());
         let (kind, address, port) = match self.rewrite {
             None => (REWRITE_NONE, Ipv4Addr::UNSPECIFIED, 0),
             Some(FastRewrite::Source { address, port }) => (REWRITE_SOURCE, address, port),
@@ -273,6 +280,9 @@ impl FastEntry {
                 bytes[FLOW_ENTRY_GENERATION].try_into().expect("8 bytes"),
             ),
             egress: u32::from_ne_bytes(bytes[FLOW_ENTRY_OUT_IFINDEX].try_into().expect("4 bytes")),
+            egress_port: u32::from_ne_bytes(
+                bytes[FLOW_ENTRY_OUT_PORT].try_into().expect("4 bytes"),
+            ),
             slot: u32::from_ne_bytes(bytes[FLOW_ENTRY_SLOT].try_into().expect("4 bytes")),
             mac: bytes[FLOW_ENTRY_DST_MAC].try_into().expect("6 bytes"),
             rewrite: match bytes[FLOW_ENTRY_REWRITE.start] {
@@ -609,6 +619,7 @@ mod tests {
     fn entries_and_counters_are_laid_out_as_the_kernel_program_reads_them() {
         let entry = FastEntry {
             egress: 9,
+            egress_port: 5,
             mac: [2, 0, 0, 0, 0, 0x0b],
             generation: 0x0102_0304_0506_0708,
             slot: 77,
@@ -620,6 +631,8 @@ mod tests {
         assert_eq!(&bytes[12..16], &77u32.to_ne_bytes());
         assert_eq!(&bytes[16..22], &[2, 0, 0, 0, 0, 0x0b]);
         assert_eq!(&bytes[22..32], &[0; 10]);
+        assert_eq!(&bytes[32..36], &5u32.to_ne_bytes());
+        assert_eq!(&bytes[36..40], &[0; 4]);
         assert_eq!(FastEntry::from_bytes(&bytes), entry);
         for (rewrite, kind) in [
             (

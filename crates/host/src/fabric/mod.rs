@@ -42,9 +42,11 @@
 //! slow path. ICMPv4 echo requests and replies are keyed by their
 //! identifier, as source and destination port.
 //!
-//! Each flow entry carries a generation, and only an entry of the fabric's
-//! current generation ([`Fabric::advance_generation`]) is used: raising it
-//! sends every flow's next packet to the slow path at once. Each entry
+//! Each flow entry carries a generation, and is used only while it is not
+//! older than the fabric's floor nor than either of its ports' generations
+//! ([`Fabric::advance`]): raising the floor sends every flow's next packet
+//! to the slow path at once, raising a port's the next packet of its flows
+//! only. Each entry
 //! counts what it carried, as wire packets (a GSO super-packet is its
 //! segments, each with its own headers) and their IP bytes, with the time
 //! the last one passed, in a slot of a counters array that outlives it
@@ -72,6 +74,7 @@
 
 mod counted;
 mod entries;
+mod generations;
 mod links;
 mod presence;
 mod unattached;
@@ -92,6 +95,8 @@ pub use entries::{
     PORTS_PER_CHUNK, PORT_CHUNK_LEN, PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
     TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
 };
+pub use generations::{GenerationFault, Touched};
+use generations::{GenerationMap, Generations};
 #[doc(hidden)]
 pub use unattached::FabricPrograms;
 
@@ -124,7 +129,6 @@ type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
 type CountersMap = Array<MapData, [u8; CHUNK_LEN]>;
 type PortCountersMap = Array<MapData, [u8; PORT_CHUNK_LEN]>;
 type HostEndsMap = DevMapHash<MapData>;
-type GenerationMap = Array<MapData, u64>;
 type TunnelFlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; TUNNEL_ENTRY_LEN]>;
 type ArrivalMap = BpfHashMap<MapData, [u8; ARRIVAL_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
 type TunnelMap = Array<MapData, [u8; TUNNEL_SETTINGS_LEN]>;
@@ -165,8 +169,8 @@ pub struct Fabric {
     /// Which port counts at each index of `port_counters`, and what each
     /// index had counted at its last reading.
     counted_ports: Mutex<CountedPorts>,
-    /// The current generation (one value), and the last one written.
-    generation: Mutex<(GenerationMap, u64)>,
+    /// The floor and each port's generation: which entries hold.
+    generations: Mutex<Generations>,
     capacity: u32,
     next_port: AtomicU32,
     /// The host end of each port on the fabric, by its number (`vh<N>`).
@@ -217,6 +221,13 @@ impl std::fmt::Debug for FabricPort {
             .field("tun", &self.tun)
             .field("mac", &self.mac)
             .finish_non_exhaustive()
+    }
+}
+
+impl FabricPort {
+    /// The port's index in `port_counters` and `port_generations`.
+    pub fn index(&self) -> u32 {
+        self.counters_index
     }
 }
 
@@ -287,6 +298,7 @@ impl Fabric {
             port_counters,
             host_ends,
             generation,
+            port_generations,
             tunnel,
         } = loaded;
         Fabric {
@@ -299,7 +311,7 @@ impl Fabric {
             port_counters,
             host_ends: Mutex::new(host_ends),
             counted_ports: Mutex::new(CountedPorts::default()),
-            generation: Mutex::new((generation, 0)),
+            generations: Mutex::new(Generations::new(generation, port_generations)),
             capacity,
             next_port: AtomicU32::new(0),
             live: Mutex::new(HashMap::new()),
@@ -507,25 +519,6 @@ impl Fabric {
             .collect())
     }
 
-    /// The fabric's current generation: entries of any other are not used.
-    pub fn generation(&self) -> u64 {
-        lock(&self.generation).1
-    }
-
-    /// Raises the current generation to `generation` (never lowers it):
-    /// from the next packet on, entries of older generations are not used.
-    pub fn advance_generation(&self, generation: u64) -> Result<()> {
-        let mut current = lock(&self.generation);
-        if generation > current.1 {
-            current
-                .0
-                .set(0, generation, 0)
-                .context("writing the fabric's generation")?;
-            current.1 = generation;
-        }
-        Ok(())
-    }
-
     /// Every installed entry.
     pub fn entries(&self) -> Vec<(FastKey, FastEntry)> {
         let flows = lock(&self.flows);
@@ -579,6 +572,7 @@ struct Loaded {
     port_counters: PortCountersMap,
     host_ends: HostEndsMap,
     generation: GenerationMap,
+    port_generations: GenerationMap,
     tunnel: Tunnel,
 }
 
@@ -596,6 +590,7 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
         ("port_counters", port_chunks),
         ("ports", max_ports.saturating_mul(2)),
         ("host_ends", max_ports),
+        ("port_generations", max_ports),
     ];
     let programs = Programs::load(&sizes, &PROGRAMS).context("loading the fabric's tc programs")?;
     let tunnel = Tunnel {
@@ -612,6 +607,7 @@ fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
         port_counters: programs.take_map("port_counters")?,
         host_ends: programs.take_map("host_ends")?,
         generation: programs.take_map("generation")?,
+        port_generations: programs.take_map("port_generations")?,
         tunnel,
         programs,
     })

@@ -57,15 +57,16 @@ impl FabricPrograms {
     /// does: `host_end` (whose slow path is `tun`) and `tun` (whose packets
     /// leave by `host_end` to an `eth0` of address `mac` and MTU `mtu`). A
     /// `host_end` that is no device of the calling thread's namespace is a
-    /// port whose `eth0` is gone (deleted, its host end with it).
-    pub fn add_port(&self, host_end: u32, tun: u32, mac: [u8; 6], mtu: u16) -> Result<()> {
-        self.fabric.register(host_end, tun, mac, mtu, false)?;
+    /// port whose `eth0` is gone (deleted, its host end with it). Returns
+    /// the port's index (in `port_counters` and `port_generations`).
+    pub fn add_port(&self, host_end: u32, tun: u32, mac: [u8; 6], mtu: u16) -> Result<u32> {
+        let index = self.fabric.register(host_end, tun, mac, mtu, false)?;
         let number = self
             .fabric
             .next_port
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         lock(&self.fabric.live).insert(number, host_end);
-        Ok(())
+        Ok(index)
     }
 
     /// Trusts the hosts `hosts` (their underlay addresses), as the

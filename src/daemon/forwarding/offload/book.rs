@@ -51,6 +51,10 @@ pub struct Installed {
     /// translation its packets keep alive (the entry goes with it).
     pub translation: Option<FlowKey>,
     pub generation: u64,
+    /// The fabric's indexes of the ports whose generations the entry must
+    /// not be older than: its sender's and its receiver's on this machine
+    /// (one port twice for a leg to or from another machine).
+    pub fabric_ports: [u32; 2],
     pub slot: u32,
     /// The slot's reading when the entry was last accounted.
     pub counted: FastCounters,
@@ -283,6 +287,7 @@ mod tests {
             arrived: tuple(port),
             translation: None,
             generation: 1,
+            fabric_ports: [0, 1],
             slot,
             counted,
             charged: PortId::new(1),
@@ -326,6 +331,7 @@ mod tests {
         let old = installed(&mut book, 1);
         let newer = Installed {
             generation: 2,
+            fabric_ports: [0, 1],
             slot: book.take_slot().unwrap().0,
             ..old
         };
@@ -350,6 +356,7 @@ mod tests {
             arrived: tuple,
             translation: None,
             generation: 1,
+            fabric_ports: [0, 1],
             slot: 0,
             counted: FastCounters::default(),
             charged: ingress,
@@ -407,6 +414,7 @@ mod tests {
             arrived: forward,
             translation: None,
             generation: 1,
+            fabric_ports: [0, 1],
             slot: 0,
             counted: FastCounters::default(),
             charged: vm1,
@@ -462,6 +470,7 @@ mod tests {
             arrived: public,
             translation: None,
             generation: 1,
+            fabric_ports: [0, 1],
             slot: 0,
             counted: FastCounters::default(),
             charged: vm2,

@@ -47,13 +47,17 @@
 //! holds its share of the cap (so that one VM cannot lock the others out).
 //!
 //! Every entry carries the generation of the plane its flow was decided
-//! under, and the kernel uses only entries of the current one: every plane
-//! published (by `apply`, the BGP watchers, the health probes) raises the
-//! fabric's generation first ([`PublishedPlane`]), so the next packet of
-//! every offloaded flow comes back to the workers, is decided again under
-//! the new rules, and is offloaded again if still admitted. An entry asked
-//! for under an older plane, installed late, is never used; old entries are
-//! removed at the next read, with those whose egress port left the fabric.
+//! under, and the kernel uses it only while it is not older than the
+//! generation of either of its ports: every plane published (by `apply`,
+//! the BGP watchers, the health probes) first raises the generation of the
+//! ports it may decide otherwise ([`PublishedPlane`]: their routes, NSGs,
+//! learned routes or backends' health changed; every port's for another
+//! topology), so the next packet of each of their offloaded flows comes
+//! back to the workers, is decided again under the new rules, and is
+//! offloaded again if still admitted, while the flows of the other ports
+//! stay in the kernel. An entry asked for under an older plane, installed
+//! late, is never used where it could be wrong; stale entries are removed
+//! at the next read, with those whose egress port left the fabric.
 //!
 //! A port whose `eth0` is deleted behind the lab's back leaves the fabric
 //! with it (one set down by its guest, until it is up again): the kernel
@@ -423,7 +427,15 @@ impl Offload {
             return;
         };
         let rewrite = edge.map(|e| e.rewrite);
-        let egress_host_end = match self.put(&plane, &request, &key, slot, rewrite) {
+        // Not if a plane published since made it stale (the kernel may not
+        // have been told: see `Fabric::installing`).
+        let put = self
+            .fabric
+            .installing(request.generation, request.leg.fabric_ports(), || {
+                self.put(&plane, &request, &key, slot, rewrite)
+            });
+        let put = put.unwrap_or(Err(InstallError::Other("stale".into())));
+        let egress_host_end = match put {
             Ok(host_end) => host_end,
             Err(err) => {
                 book.untake_slot(slot, counted);
@@ -445,6 +457,7 @@ impl Offload {
                 arrived: tuple.rewritten(request.rewrite),
                 translation: edge.map(|e| e.translation),
                 generation: request.generation,
+                fabric_ports: request.leg.fabric_ports(),
                 slot,
                 counted,
                 charged,
@@ -495,6 +508,7 @@ impl Offload {
         let generation = request.generation;
         let to_port = |to: FastPort, rewrite| FastEntry {
             egress: to.host_end,
+            egress_port: to.index,
             mac: to.mac,
             generation,
             slot,
@@ -581,7 +595,6 @@ impl Offload {
                 .and_then(|c| c.get((slot % SLOTS_PER_CHUNK) as usize))
                 .copied()
         };
-        let current = self.fabric.generation();
         let now = self.now_ms();
         let mut book = self.book();
         let mut gone = Vec::new();
@@ -596,7 +609,9 @@ impl Offload {
                 .and_then(|k| flows.lookup(&k, now))
                 .is_some()
                 && (installed.translation).is_none_or(|k| flows.lookup(&k, now).is_some());
-            let stale = installed.generation != current;
+            let stale = !self
+                .fabric
+                .holds(installed.generation, installed.fabric_ports);
             let egress_gone = (installed.egress_host_end).is_some_and(|h| !self.fabric.has_port(h));
             if stale {
                 self.totals.removed_stale.fetch_add(1, Relaxed);

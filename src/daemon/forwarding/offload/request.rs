@@ -245,6 +245,17 @@ impl Leg {
         }
     }
 
+    /// The fabric's indexes of the leg's ports on this machine, whose
+    /// generations its entries must not be older than (one port twice for
+    /// a leg to or from another machine).
+    pub fn fabric_ports(&self) -> [u32; 2] {
+        match *self {
+            Leg::Local { from, to } => [from.index, to.index],
+            Leg::Out { from, .. } => [from.index; 2],
+            Leg::In { to, .. } => [to.index; 2],
+        }
+    }
+
     /// Where the kernel holds the entry of direction `tuple` on this leg.
     pub fn key(&self, tuple: FastTuple) -> EntryKey {
         match *self {
@@ -417,11 +428,13 @@ mod tests {
                 host_end: 7,
                 mac: [2, 0, 0, 0, 0, 7],
                 tun: 8,
+                index: 0,
             },
             FastPort {
                 host_end: 9,
                 mac: [2, 0, 0, 0, 0, 9],
                 tun: 10,
+                index: 1,
             },
         );
         let wire = Wire {
