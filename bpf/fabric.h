@@ -152,6 +152,10 @@ struct flow_counters {
 	// port was gone (its `eth0` deleted): not in `packets` and `bytes`.
 	__u64 gone_packets;
 	__u64 gone_bytes;
+	// A cache line each: a flow's two directions take neighbouring slots
+	// and are counted on different CPUs, which would otherwise pass one
+	// line back and forth at every packet.
+	__u64 pad[3];
 };
 
 // Sized by the loader: two entries per NIC the lab may hold.
@@ -160,7 +164,7 @@ MAP(ports, BPF_MAP_TYPE_HASH, __u32, struct port, 1);
 // Sized by the loader: the cap on offloaded flows.
 MAP(flows, BPF_MAP_TYPE_HASH, struct flow_key, struct flow_entry, 1);
 
-#define SLOTS_PER_CHUNK 2048
+#define SLOTS_PER_CHUNK 1024
 
 struct counters_chunk {
 	struct flow_counters slot[SLOTS_PER_CHUNK];

@@ -209,7 +209,7 @@ impl Btf {
     }
 
     /// The name of type `id` as C writes it (`struct flow_key`, `__u32`,
-    /// `struct flow_counters[2048]`).
+    /// `struct flow_counters[1024]`).
     pub fn name_of(&self, id: u32) -> String {
         let resolved = self.resolve(id);
         let ty = self.get(resolved);

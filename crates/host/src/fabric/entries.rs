@@ -16,10 +16,10 @@ use layout::*;
 pub const FLOW_KEY_LEN: usize = 44;
 /// Length of `struct flow_entry`.
 pub const FLOW_ENTRY_LEN: usize = 40;
-/// Length of `struct flow_counters`.
-pub const FLOW_COUNTERS_LEN: usize = 40;
+/// Length of `struct flow_counters`: a cache line.
+pub const FLOW_COUNTERS_LEN: usize = 64;
 /// Slots in one `struct counters_chunk` (`SLOTS_PER_CHUNK`).
-pub const SLOTS_PER_CHUNK: u32 = 2048;
+pub const SLOTS_PER_CHUNK: u32 = 1024;
 /// Length of `struct counters_chunk`.
 pub const CHUNK_LEN: usize = SLOTS_PER_CHUNK as usize * FLOW_COUNTERS_LEN;
 /// Length of `struct port`.
