@@ -304,19 +304,36 @@ impl HostLab {
     }
 
     fn remove_all(&mut self) -> Result<()> {
-        let mut failures = Vec::new();
-        // Close the lab's queue fds first, then drop the namespaces; links
-        // go with their namespace.
-        for plumbed in self.namespaces.drain(..).rev() {
-            let (name, shared) = (plumbed.spec.name.clone(), plumbed.spec.existing_namespace);
-            drop(plumbed);
-            if shared {
-                continue;
+        // Last built, first removed: each thread takes the next from the
+        // end. Removing one is mostly the kernel's waiting (its devices
+        // unregistered, its mount undone), as building one is, so a few
+        // threads at once keep it busy.
+        let left = Mutex::new(self.namespaces.drain(..).collect::<Vec<_>>());
+        let threads = BUILD_THREADS.min(left.lock().map_or(0, |l| l.len()));
+        let failures = Mutex::new(Vec::new());
+        let ops = &*self.ops;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let next = left.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    let Some(plumbed) = next else {
+                        break;
+                    };
+                    let (name, shared) =
+                        (plumbed.spec.name.clone(), plumbed.spec.existing_namespace);
+                    // Its queue fds closed first; its links go with it.
+                    drop(plumbed);
+                    if shared {
+                        continue;
+                    }
+                    if let Err(err) = ops.delete_namespace(&name) {
+                        (failures.lock().unwrap_or_else(|p| p.into_inner()))
+                            .push(format!("{err:#}"));
+                    }
+                });
             }
-            if let Err(err) = self.ops.delete_namespace(&name) {
-                failures.push(format!("{err:#}"));
-            }
-        }
+        });
+        let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
         if failures.is_empty() {
             Ok(())
         } else {
