@@ -5,7 +5,8 @@
 //! It costs the packet path one `try_send` of a small fixed-size
 //! [`DropEvent`] on a bounded channel, and only when a consumer asked for
 //! drops at start: a full channel loses the event and counts it, never
-//! blocks or drops a packet. The counters (`vnetd stats`) count every drop
+//! blocks or drops a packet, and the consumer polls, so no worker ever
+//! wakes it. The counters (`vnetd stats`) count every drop
 //! whatever happens here.
 
 use super::port_id::PortId;
@@ -16,10 +17,13 @@ use crate::snapshot::RuleId;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Events the channel holds before it loses the next one.
 const CAPACITY: usize = 4096;
+
+/// How often the consumer looks for events while there are none.
+pub const POLL: Duration = Duration::from_millis(20);
 
 /// One dropped packet, as a worker reports it. Fixed size, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +79,22 @@ pub struct DropSource {
 }
 
 impl DropSource {
-    /// The next event, waiting at most `wait`.
+    /// The next event, waiting at most `wait`. It looks again every
+    /// [`POLL`] rather than waiting on the channel: a consumer asleep on it
+    /// would have every worker's `try_send` wake it, a system call on the
+    /// packet path.
     pub fn next(&self, wait: Duration) -> Option<DropEvent> {
-        self.receiver.recv_timeout(wait).ok()
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Ok(event) = self.receiver.try_recv() {
+                return Some(event);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::sleep(POLL.min(left));
+        }
     }
 
     /// Events lost because the channel was full.
