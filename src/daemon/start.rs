@@ -350,6 +350,7 @@ impl Daemon {
                 underlay: self.underlay.clone(),
                 faults: self.faults.clone(),
                 offload: self.offload.as_ref().map(|o| o.requests()),
+                asked: Default::default(),
                 shaping: options.shaping,
             };
             let (restarts, panics) = (self.worker_restarts.clone(), self.panics.clone());

@@ -29,7 +29,7 @@
 //! report on it.
 
 use super::deny_feed::DenySink;
-use super::offload::{Ask, Leg, OffloadRequest, OffloadRequests, Wire};
+use super::offload::{Ask, AskThrottle, Leg, OffloadRequest, OffloadRequests, Wire};
 use super::pacer::{write_counted, Paced, Pacer};
 use super::plane::{Plane, PortConntrack, PublishedPlane};
 use super::port_id::PortId;
@@ -90,6 +90,9 @@ pub struct Worker {
     /// port on the fabric and one on another machine, are handed to the
     /// kernel fast path (`None`: every packet stays here).
     pub offload: Option<OffloadRequests>,
+    /// How often this worker has asked for each flow direction (its own:
+    /// a worker runs on one thread).
+    pub asked: AskThrottle,
     /// Apply the delays and rates of the plane's shaping tables (off with
     /// `--no-shaping`; path MTUs hold either way).
     pub shaping: bool,
@@ -468,7 +471,16 @@ impl Worker {
             None => return,
         };
         // Whether the flow may leave userspace is judged once per flow by
-        // the offload thread, not here.
+        // the offload thread, not here; a direction asks a few times, not
+        // at every packet. The end of a connection always asks.
+        if let Ask::Install(tuple) = ask {
+            if !self
+                .asked
+                .due(nic.index(), &tuple, plane.snapshot.generation)
+            {
+                return;
+            }
+        }
         requests.ask(OffloadRequest {
             generation: plane.snapshot.generation,
             ingress: plane.port_id(nic),

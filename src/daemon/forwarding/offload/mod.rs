@@ -92,7 +92,7 @@ mod eligibility;
 mod request;
 
 pub use eligibility::Ineligible;
-pub use request::{Ask, FastTuple, Leg, OffloadRequest, OffloadRequests, Wire};
+pub use request::{Ask, AskThrottle, FastTuple, Leg, OffloadRequest, OffloadRequests, Wire};
 
 use super::plane::{FastPort, Plane, PublishedPlane};
 use super::port_id::PortId;

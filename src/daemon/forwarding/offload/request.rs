@@ -18,6 +18,7 @@ use crate::plan::wire::port_mac;
 use crate::plan::{Plan, PortIdx};
 use crate::topology::Direction;
 use crossbeam_channel::{Sender, TrySendError};
+use std::cell::Cell;
 use std::net::IpAddr;
 
 /// Where the kernel holds an installed direction: which map, under which
@@ -320,6 +321,80 @@ impl OffloadRequest {
     }
 }
 
+/// Slots of a worker's [`AskThrottle`] (a power of two).
+const THROTTLE_SLOTS: usize = 4096;
+
+/// How often a worker asks for one flow direction: at its 1st, 2nd, 4th,
+/// 8th, ... packet under a plane, so that a direction that stays in
+/// userspace (judged so once by the offload thread: a load-balanced or
+/// shaped path, a full table) costs the channel a few requests rather than
+/// one a packet, while one that may leave is asked for at once. Direct
+/// mapped by the direction's hash, filled once at the worker's start: a
+/// collision only starts a count afresh (an ask sooner).
+#[derive(Debug)]
+pub struct AskThrottle {
+    slots: Box<[Cell<Asked>]>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Asked {
+    hash: u64,
+    generation: u64,
+    packets: u32,
+}
+
+impl Default for AskThrottle {
+    fn default() -> Self {
+        AskThrottle {
+            slots: vec![Cell::new(Asked::default()); THROTTLE_SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl AskThrottle {
+    /// Whether the packet of direction `tuple` from port `nic` under plane
+    /// `generation` should ask: its direction's count is a power of two.
+    #[inline]
+    pub fn due(&self, nic: usize, tuple: &FastTuple, generation: u64) -> bool {
+        let hash = tuple.mixed(nic);
+        let slot = &self.slots[(hash as usize) & (THROTTLE_SLOTS - 1)];
+        let mut asked = slot.get();
+        if asked.hash != hash || asked.generation != generation {
+            asked = Asked {
+                hash,
+                generation,
+                packets: 0,
+            };
+        }
+        asked.packets = asked.packets.saturating_add(1);
+        slot.set(asked);
+        asked.packets.is_power_of_two()
+    }
+}
+
+impl FastTuple {
+    /// A cheap 64-bit mix of the direction and the port it leaves (not a
+    /// hash anyone can be made to collide on purpose: a collision only
+    /// makes a worker ask sooner).
+    fn mixed(&self, nic: usize) -> u64 {
+        let address = |a: IpAddr| match a {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            IpAddr::V6(v6) => u128::from(v6),
+        };
+        let fold = |v: u128| (v as u64) ^ ((v >> 64) as u64);
+        let mut h = (nic as u64) ^ (u64::from(self.protocol) << 56);
+        for part in [
+            fold(address(self.source)),
+            fold(address(self.destination)),
+            (u64::from(self.source_port) << 16) | u64::from(self.destination_port),
+        ] {
+            h = (h ^ part).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^= h >> 29;
+        }
+        h
+    }
+}
+
 /// A worker's end of the request channel.
 #[derive(Debug, Clone)]
 pub struct OffloadRequests(pub(super) Sender<OffloadRequest>);
@@ -418,6 +493,25 @@ mod tests {
         let checksum = header.calc_header_checksum();
         fragment[10..12].copy_from_slice(&checksum.to_be_bytes());
         assert_eq!(ask(&fragment), None);
+    }
+
+    #[test]
+    fn a_direction_asks_at_its_first_second_fourth_and_eighth_packet_under_a_plane() {
+        let throttle = AskThrottle::default();
+        let forward = tuple(IPPROTO_TCP);
+        let asks = |generation| -> Vec<u32> {
+            (1..=20)
+                .filter(|_| throttle.due(3, &forward, generation))
+                .collect()
+        };
+        assert_eq!(asks(1), vec![1, 2, 4, 8, 16]);
+        // Counting on: of the 21st to 40th packets, the 32nd only.
+        assert_eq!(asks(1), vec![12]);
+        // A new plane counts afresh.
+        assert_eq!(asks(2), vec![1, 2, 4, 8, 16]);
+        // Another direction, or the same from another port, counts apart.
+        assert!(throttle.due(3, &forward.reversed(), 2));
+        assert!(throttle.due(4, &forward, 2));
     }
 
     #[test]
