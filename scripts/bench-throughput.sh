@@ -739,7 +739,7 @@ start_vnetd() {
     "$binary" run "$config" --workers "$workers" "$@" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} ${mode_args[@]+"${mode_args[@]}"} >"$log" 2>&1 &
     VNETD_PID=$!
     for ((i = 0; i < 300; i++)); do
-        if grep -q '^vnetd: lab up' "$log"; then
+        if grep -qs '^vnetd: lab up' "$log"; then
             if [[ $mode == offload ]] && grep -q '^vnetd: no offload' "$log"; then
                 die "vnetd could not offload: $(grep '^vnetd: no offload' "$log")"
             fi
@@ -865,14 +865,15 @@ echo "command:  $COMMAND"
 if ((PPS)); then
     gen=""
     for g in $(tr ' ' '\n' <<<"$GENERATORS_USED" | sort -u); do
-        [[ $g == trafgen ]] && g="trafgen $(trafgen --version 2>/dev/null | head -n 1 | cut -d' ' -f2)"
+        # trafgen --version exits 1 after printing its version.
+        [[ $g == trafgen ]] && g="trafgen $({ trafgen --version 2>/dev/null || true; } | head -n 1 | cut -d' ' -f2)"
         gen+="${gen:+ and }$g"
     done
     echo "packets:  ${gen:-no generator ran}: one UDP flow per row; 64 B frames are 46-byte IPv4 packets, IMIX 7:4:1 of 46-, 576- and 1500-byte IPv4 packets (frames of 64, 594 and 1518 B); ${DURATION} s counted after $((WARMUP > 1 ? WARMUP : 1)) s of sending; offered = the sender's eth0 tx (and its tx drops), delivered = an nft counter in the receiver"
 fi
 if ((LATENCY)); then
     tool=$(latency_tool)
-    [[ $tool == sockperf ]] && tool="sockperf $(sockperf --version 2>/dev/null | head -n 1 | sed 's/.*version //')"
+    [[ $tool == sockperf ]] && tool="sockperf $({ sockperf --version 2>/dev/null || true; } | head -n 1 | sed 's/.*version //; s/-no\.git$//')"
     echo "latency:  $tool ping-pong, 64-byte messages, one in flight, round trip in microseconds (sockperf --full-rtt)"
 fi
 if ((${#CAPS[@]})); then
