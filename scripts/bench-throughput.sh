@@ -96,7 +96,7 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      offload,no-offload; no-offload adds --no-offload)
   --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0
                      --small --connections --streams 1,2,4,8 --pps
-                     --latency (the paths stay --paths')
+                     --latency; the paths stay --paths'
   --vnetd-args ARGS  extra arguments for `vnetd run` (e.g. "--busy-poll")
   --compare PATH     also measure another vnetd binary (e.g. a build of an
                      earlier commit) in the same run; its rows are marked

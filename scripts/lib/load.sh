@@ -150,7 +150,8 @@ generator_for() {
 # of them (the settle lets the generator start, the neighbour resolve and,
 # with offload, the flow move to the kernel). The receivers must hold the
 # sink (sink_add); delivered is the sum of their counters (a load
-# balancer's flow lands on one backend of several). Prints "<offered
+# balancer's flow lands on one backend of several), in datagrams even
+# where the receiver was handed UDP super-packets. Prints "<offered
 # packets/s> <delivered packets/s> <delivered IP bytes/s> <delivered
 # packets> <daemon CPU ns>".
 send_packets() {
@@ -174,10 +175,13 @@ send_packets() {
             trafgen --dev eth0 --conf "$conf" --cpus "$cpus" --no-sock-mem >"$log" 2>&1 &
     fi
     gen_pid=$!
-    result=$(python3 - "$sender" "$receivers" "$settle" "$secs" "${VNETD_PID:-}" <<'PY'
+    local sizes
+    read -r -a sizes <<<"$(packet_sizes "$mix")"
+    result=$(python3 - "$sender" "$receivers" "$settle" "$secs" "${VNETD_PID:-}" "${sizes[@]}" <<'PY'
 import glob, json, subprocess, sys, time
 
 sender, receivers, settle, secs, pid = sys.argv[1], sys.argv[2].split(","), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+sizes = [int(s) for s in sys.argv[6:]]
 
 def offered():
     # What the sender's eth0 took: sent, or dropped at its queue.
@@ -211,7 +215,23 @@ t0, s0, (p0, b0), c0 = time.monotonic(), offered(), delivered(), cpu_ns()
 time.sleep(secs)
 t1, s1, (p1, b1), c1 = time.monotonic(), offered(), delivered(), cpu_ns()
 elapsed = t1 - t0
-print("%.0f %.0f %.0f %d %d" % ((s1 - s0) / elapsed, (p1 - p0) / elapsed, (b1 - b0) / elapsed, p1 - p0, c1 - c0))
+skbs, nbytes = p1 - p0, b1 - b0
+# nft counts what the receiving kernel took in, and a receiver may be
+# handed UDP super-packets (segmentation offload: one IPv4 and UDP
+# header, the payloads of several datagrams of one size), which it splits
+# only for the socket. Datagrams are counted as Azure counts them: of one
+# size, from the bytes (each super-packet holds 28 bytes of headers once);
+# of a mix, only where none came joined.
+if len(set(sizes)) == 1:
+    datagrams = (nbytes - 28 * skbs) // (sizes[0] - 28)
+    nbytes = datagrams * sizes[0]
+else:
+    mean = sum(sizes) / len(sizes)
+    if skbs and abs(nbytes / skbs - mean) > 0.01 * mean:
+        sys.exit("the receiver took %d B per packet where the mix averages %.1f: "
+                 "super-packets of several sizes cannot be counted by datagram" % (nbytes / skbs, mean))
+    datagrams = skbs
+print("%.0f %.0f %.0f %d %d" % ((s1 - s0) / elapsed, datagrams / elapsed, nbytes / elapsed, datagrams, c1 - c0))
 PY
     ) || rc=$?
     wait "$gen_pid" || {
