@@ -1,30 +1,59 @@
 #!/usr/bin/env bash
-# Throughput of vnetd against kernel forwarding, measured in one run so the
-# ratio between them means something even on a busy machine:
+# Throughput, packet rates and round trips of vnetd against kernel
+# forwarding, measured in one run so the ratio between them means something
+# even on a busy machine:
 #
 #   a) kernel:  ns A -veth- router ns (ip_forward=1) -veth- ns B
 #   b) vnetd:   vm1 -> shared1 across a peering (one pass through the daemon)
 #   c) vnetd:   vm1 -> vm2 through the NVA nva1 (two passes through the
 #               daemon plus the NVA namespace's own kernel forwarding)
+#   d) vnetd:   client -> an internal load balancer's frontend -> a backend
+#               (scripts/labs/internal-lb.yaml)            --paths lb
+#   e) vnetd:   vm1 -> Azure Firewall -> vm2, spoke to spoke
+#               (config/hub-spoke-firewall.yaml)           --paths firewall
+#   f) vnetd:   vm-a -> gateway => Vnet2Vnet => gateway -> vm-b
+#               (scripts/labs/vnet2vnet.yaml)              --paths gateway
 #
-# b) and c) are measured once per mode (--modes): "offload", vnetd's
+# b) to f) are measured once per mode (--modes): "offload", vnetd's
 # default, where admitted flows leave userspace for the kernel fast path,
 # and "no-offload" (`vnetd run --no-offload`), where every packet crosses
-# the daemon. --connections adds a row of new TCP connections per second
-# (a python3 client loop: connect, one byte each way, close) on a), b) and
-# after the table the ratio of the offload figure to the no-offload one.
+# the daemon. e) and f) run with `vnetd run --no-shaping`: a firewall's
+# tier and a gateway's SKU cap what they carry (250 Mbps, 650 Mbps), which
+# would measure Azure's figure, not the path; the caps are printed.
 #
-# b) and c) use the built-in lab (config/hub-spoke.yaml) with every
-# namespace renamed under a per-run prefix, so a lab that is already running
-# (with namespaces vm1, vm2, ...) is never touched.
+# a) to c) take every row asked for; d) to f) one TCP stream and, with
+# --pps, 64-byte frames from one core. The rows:
+#   TCP x1, --parallel     iperf3's own sum_received (-P: one process)
+#   --streams N,...        N iperf3 processes at once, one stream and one
+#                          server port each: the sum of what they received
+#                          and of their retransmits
+#   --udp-rates, --small   iperf3 UDP
+#   --pps                  one UDP flow from a kernel packet generator
+#                          (pktgen where the kernel has it, else trafgen),
+#                          64-byte frames and IMIX (7:4:1 of 46-, 576- and
+#                          1500-byte IP packets), from one core and from
+#                          --pps-cpus cores: offered at the sender's eth0,
+#                          delivered at an nft counter in the receiver
+#   --latency              sockperf ping-pong over UDP and TCP (python3's
+#                          where sockperf is missing): round trip average,
+#                          p50 and p99
+#   --connections          new TCP connections per second (a python3
+#                          client loop: connect, one byte each way, close)
+#                          on a) and b), and after the table the ratio of
+#                          the offload figure to the no-offload one
 #
-# Every figure is iperf3's own sum_received from its JSON output; any failed
-# measurement stops the run with a non-zero exit and no table. Beside each
-# vnetd figure: the CPU time the daemon spent per GB received.
+# Every lab runs under a per-run namespace prefix, so a lab that is
+# already running (with namespaces vm1, vm2, ...) is never touched.
+#
+# Any failed measurement stops the run with a non-zero exit and no table.
+# Beside each vnetd figure: the CPU time the daemon spent per GB received
+# (per packet delivered, for --pps).
 #
 # Usage: sudo scripts/bench-throughput.sh [--seconds N] [--workers N[,N...]]
 #            [--binary PATH] [--warmup N] [--parallel N[,N...]] [--udp]
 #            [--udp-rates R[,R...]] [--small] [--connections] [--all]
+#            [--streams N[,N...]] [--pps] [--pps-cpus N] [--latency]
+#            [--paths peering,nva,lb,firewall,gateway]
 #            [--modes offload,no-offload] [--vnetd-args ARGS]
 set -euo pipefail
 
@@ -32,9 +61,10 @@ usage() {
     cat <<'EOF'
 Usage: scripts/bench-throughput.sh [options]   (as root)
 
-  --seconds N        length of each measured iperf3 run (default 10)
+  --seconds N        length of each measured row (default 10)
   --warmup N         length of the discarded warm-up run before each
-                     measurement (default 2; 0 skips it)
+                     measurement (default 2; 0 skips it; a --pps row sends
+                     for at least 1 s before it counts)
   --workers N[,N..]  vnetd forwarding threads; a list measures each count
                      (default: nproc, which is also vnetd's own default)
   --binary PATH      vnetd binary (default ./target/release/vnetd, built
@@ -47,10 +77,26 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      datagrams (iperf3 -u -l 64), in packets per second
   --connections      also measure new TCP connections per second (a short
                      python3 client loop against a python3 server)
+  --streams N[,N..]  also measure N TCP streams from N separate iperf3
+                     processes (one server port each; 1 is the TCP x1 row)
+  --pps              also measure packets per second with a kernel packet
+                     generator (pktgen, else trafgen): one UDP flow of
+                     64-byte frames and of IMIX, from one core and from
+                     --pps-cpus cores; offered, delivered and loss
+  --pps-cpus N       generator cores of the second --pps row (default
+                     nproc; 1 leaves it out)
+  --latency          also measure round trips: sockperf ping-pong over UDP
+                     and TCP (a python3 ping-pong if sockperf is missing)
+  --paths LIST       vnetd paths, comma-separated, of peering, nva, lb,
+                     firewall, gateway, or all (default peering,nva); the
+                     kernel reference is always measured; firewall and
+                     gateway run with --no-shaping, and their caps are
+                     printed
   --modes LIST       vnetd modes to measure, comma-separated (default
                      offload,no-offload; no-offload adds --no-offload)
   --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0
-                     --small --connections
+                     --small --connections --streams 1,2,4,8 --pps
+                     --latency; the paths stay --paths'
   --vnetd-args ARGS  extra arguments for `vnetd run` (e.g. "--busy-poll")
   --compare PATH     also measure another vnetd binary (e.g. a build of an
                      earlier commit) in the same run; its rows are marked
@@ -76,7 +122,17 @@ UDP_RATES=""
 SMALL=0
 VNETD_ARGS=""
 CONNECTIONS=0
+STREAMS_LIST=""
+PPS=0
+PPS_CPUS=""
+LATENCY=0
+PATHS_LIST=peering,nva
 MODES_LIST=offload,no-offload
+# The exact command, printed with the results.
+COMMAND="$0"
+for arg in "$@"; do
+    if [[ $arg =~ ^[A-Za-z0-9_,./:=@+-]+$ ]]; then COMMAND+=" $arg"; else COMMAND+=" $(printf '%q' "$arg")"; fi
+done
 while (($#)); do
     case $1 in
     --seconds) DURATION=${2:?--seconds needs a value}; shift 2 ;;
@@ -89,8 +145,13 @@ while (($#)); do
     --udp-rate | --udp-rates) UDP_RATES=${UDP_RATES:+$UDP_RATES,}${2:?$1 needs a value}; shift 2 ;;
     --small) SMALL=1; shift ;;
     --connections) CONNECTIONS=1; shift ;;
+    --streams) STREAMS_LIST=${2:?--streams needs a value}; shift 2 ;;
+    --pps) PPS=1; shift ;;
+    --pps-cpus) PPS_CPUS=${2:?--pps-cpus needs a value}; shift 2 ;;
+    --latency) LATENCY=1; shift ;;
+    --paths) PATHS_LIST=${2:?--paths needs a value}; shift 2 ;;
     --modes) MODES_LIST=${2:?--modes needs a value}; shift 2 ;;
-    --all) PARALLEL_LIST=2,4; UDP_RATES=500M,1G,2G,0; SMALL=1; CONNECTIONS=1; shift ;;
+    --all) PARALLEL_LIST=2,4; UDP_RATES=500M,1G,2G,0; SMALL=1; CONNECTIONS=1; STREAMS_LIST=1,2,4,8; PPS=1; LATENCY=1; shift ;;
     --vnetd-args) VNETD_ARGS=${2?--vnetd-args needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -106,6 +167,18 @@ IFS=, read -r -a RATES <<<"$UDP_RATES"
 for r in ${RATES[@]+"${RATES[@]}"}; do
     [[ $r =~ ^[0-9]+[KMG]?$ ]] || die "--udp-rates takes rates like 0, 500M or 2G, comma-separated"
 done
+IFS=, read -r -a STREAMS <<<"$STREAMS_LIST"
+for n in ${STREAMS[@]+"${STREAMS[@]}"}; do
+    is_uint "$n" && ((n >= 1 && n <= 64)) || die "--streams takes stream counts from 1 to 64, comma-separated"
+done
+if [[ -z $PPS_CPUS ]]; then PPS_CPUS=$(nproc); fi
+is_uint "$PPS_CPUS" && ((PPS_CPUS >= 1 && PPS_CPUS <= $(nproc))) || die "--pps-cpus takes a number from 1 to nproc ($(nproc))"
+if [[ $PATHS_LIST == all ]]; then PATHS_LIST=peering,nva,lb,firewall,gateway; fi
+IFS=, read -r -a PATHS <<<"$PATHS_LIST"
+for p in ${PATHS[@]+"${PATHS[@]}"}; do
+    [[ $p =~ ^(peering|nva|lb|firewall|gateway)$ ]] || die "--paths takes peering, nva, lb, firewall, gateway or all, comma-separated"
+done
+wants_path() { [[ ",$PATHS_LIST," == *",$1,"* ]]; }
 read -r -a EXTRA_VNETD_ARGS <<<"$VNETD_ARGS"
 IFS=, read -r -a MODES <<<"$MODES_LIST"
 ((${#MODES[@]} > 0)) || die "--modes needs at least one of offload, no-offload"
@@ -131,6 +204,9 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for tool in iperf3 ip ping ss python3 timeout; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y iperf3 iproute2 iputils-ping python3)"
 done
+if ((PPS)); then
+    command -v nft >/dev/null || die "--pps counts with nft: apt-get install -y nftables"
+fi
 
 # A relative --binary means relative to where the script was started, not
 # to the repository it changes into.
@@ -144,6 +220,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 LAB_TEMPLATE=$REPO/config/hub-spoke.yaml
 [[ -f $LAB_TEMPLATE ]] || die "$LAB_TEMPLATE not found"
+# shellcheck source=scripts/lib/load.sh
+source "$REPO/scripts/lib/load.sh"
+if ((PPS)) && ! command -v trafgen >/dev/null && [[ ! -e /proc/net/pktgen/pgctrl ]]; then
+    die "--pps needs a packet generator: trafgen (apt-get install -y netsniff-ng) or the kernel's pktgen (modprobe pktgen)"
+fi
+if ((LATENCY)) && [[ $(latency_tool) != sockperf ]]; then
+    echo "bench-throughput: sockperf not found (apt-get install -y sockperf); round trips are measured with a python3 ping-pong, marked (python3) in their rows" >&2
+fi
 
 if [[ -z $BINARY ]]; then
     BINARY=$REPO/target/release/vnetd
@@ -173,6 +257,9 @@ CREATED_NS=()
 SERVER_PIDS=()
 VNETD_PID=""
 LAB_CONFIG=$WORK/lab.yaml
+# The lab file vnetd runs now (the generated hub-spoke lab, or another
+# path's).
+RUNNING_CONFIG=$LAB_CONFIG
 # The lab's own control socket, so the run never meets a lab already running.
 export VNETD_SOCKET=$WORK/vnetd.sock
 
@@ -205,7 +292,7 @@ stop_vnetd() {
     fi
     # Removes only the prefixed namespaces named in our generated config, in
     # case the daemon died without removing them itself.
-    "$BINARY" down "$LAB_CONFIG" >/dev/null 2>&1 || true
+    "$BINARY" down "$RUNNING_CONFIG" >/dev/null 2>&1 || true
     return 0
 }
 
@@ -250,13 +337,14 @@ wait_listening() {
     die "$what in $ns did not start"
 }
 
-# Starts an iperf3 server in namespace $1 and waits until it listens.
+# Starts an iperf3 server in namespace $1 on port $2 (default $PORT) and
+# waits until it listens.
 PORT=5201
 start_server() {
-    local ns=$1
-    ip netns exec "$ns" iperf3 -s -p "$PORT" >"$WORK/server-$ns.log" 2>&1 &
+    local ns=$1 port=${2:-$PORT}
+    ip netns exec "$ns" iperf3 -s -p "$port" >"$WORK/server-$ns-$port.log" 2>&1 &
     SERVER_PIDS+=($!)
-    wait_listening "$ns" "$PORT" "$WORK/server-$ns.log" "iperf3 server"
+    wait_listening "$ns" "$port" "$WORK/server-$ns-$port.log" "iperf3 server"
 }
 
 # Fails unless $2 answers a ping from namespace $1 with TTL $3. The TTL
@@ -273,10 +361,10 @@ check_path() {
 
 # Runs iperf3 from namespace $1 to $2; $3 = tcp|udp, $4 = streams, $5 =
 # UDP rate (iperf3 -b), $6 = UDP datagram length, $7 = seconds, $8 = JSON
-# output file. Returns iperf3's status.
+# output file, $9 = server port (default $PORT). Returns iperf3's status.
 run_iperf() {
-    local ns=$1 dst=$2 proto=$3 streams=$4 rate=$5 length=$6 secs=$7 out=$8
-    local args=(-c "$dst" -p "$PORT" -t "$secs" -J --connect-timeout 3000)
+    local ns=$1 dst=$2 proto=$3 streams=$4 rate=$5 length=$6 secs=$7 out=$8 port=${9:-$PORT}
+    local args=(-c "$dst" -p "$port" -t "$secs" -J --connect-timeout 3000)
     if ((streams > 1)); then args+=(-P "$streams"); fi
     # 1400-byte datagrams stay below the 1500-byte MTU, so UDP measures
     # packets, not IP fragments.
@@ -370,45 +458,184 @@ vnetd_cpu_ns() {
     fi
 }
 
-ROWS=()
-# measure <path label> <workers> <client ns> <server address>: one row per
-# variant (TCP x1, TCP xP..., UDP at each rate, small UDP packets). The
-# server must already listen.
-measure() {
-    local label=$1 workers=$2 ns=$3 dst=$4 proto streams rate length test tag out result
-    local variants=("tcp 1 - -") v p r
-    for p in ${PARALLEL[@]+"${PARALLEL[@]}"}; do variants+=("tcp $p - -"); done
-    for r in ${RATES[@]+"${RATES[@]}"}; do variants+=("udp 1 $r 1400"); done
-    if ((SMALL)); then variants+=("udp 1 0 64"); fi
-    local cpu0 cpu1
-    for v in "${variants[@]}"; do
-        read -r proto streams rate length <<<"$v"
-        if [[ $proto == tcp ]]; then
-            test="TCP x$streams"
-        elif [[ $rate == 0 ]]; then
-            test="UDP unlimited, ${length} B"
-        else
-            test="UDP $rate, ${length} B"
-        fi
-        tag="$ns-$proto-$streams-$rate-$length-w$workers"
-        if ((WARMUP > 0)); then
-            # Discarded: lets TCP leave slow start and fills neighbour and
-            # flow tables. (iperf3 -O is not used: iperf3 3.10-3.12 still
-            # counts omitted seconds in the end sums, esnet/iperf#1261.)
-            run_iperf "$ns" "$dst" "$proto" "$streams" "$rate" "$length" "$WARMUP" "$WORK/warmup-$tag.json" ||
-                die "warm-up $label ($test) failed: $(parse_iperf "$WORK/warmup-$tag.json" 2>&1 | tail -n 1) $(cat "$WORK/warmup-$tag.json.err")"
-        fi
-        out=$WORK/$tag.json
-        echo "bench-throughput: measuring $label, $test, ${DURATION}s" >&2
-        cpu0=$(vnetd_cpu_ns)
-        run_iperf "$ns" "$dst" "$proto" "$streams" "$rate" "$length" "$DURATION" "$out" ||
-            die "$label ($test) failed: $(parse_iperf "$out" 2>&1 | tail -n 1) $(cat "$out.err")"
-        cpu1=$(vnetd_cpu_ns)
-        result=$(parse_iperf "$out") || die "$label ($test): cannot read a result"
-        ROWS+=("$label|$workers|$test|$result|$((cpu1 - cpu0))")
+# Prints "<bits per second> <bytes> <retransmits>" summed over the iperf3
+# JSON files given (one per process of a --streams row), or fails with the
+# first error.
+parse_iperf_sum() {
+    python3 - "$@" <<'PY'
+import json, sys
+
+bps = nbytes = retransmits = 0
+for name in sys.argv[1:]:
+    with open(name) as f:
+        text = f.read()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        sys.exit("iperf3 printed no JSON: " + text[:300])
+    if doc.get("error"):
+        sys.exit("iperf3: " + doc["error"])
+    received = doc.get("end", {}).get("sum_received", {})
+    if not received.get("bits_per_second"):
+        sys.exit(name + ": no end.sum_received.bits_per_second")
+    bps += received["bits_per_second"]
+    nbytes += received.get("bytes", 0)
+    retransmits += doc["end"].get("sum_sent", {}).get("retransmits", 0)
+print("%.0f %d %d" % (bps, nbytes, retransmits))
+PY
+}
+
+# Runs $1 iperf3 clients at once from namespace $2 to $3, one stream each,
+# the n-th to port $PORT+n-1, for $4 seconds; their JSON goes to
+# $5-<n>.json. Fails if any of them fails.
+run_iperf_processes() {
+    local n=$1 ns=$2 dst=$3 secs=$4 out=$5 i pids=() failed=0
+    for ((i = 0; i < n; i++)); do
+        run_iperf "$ns" "$dst" tcp 1 - - "$secs" "$out-$i.json" $((PORT + i)) &
+        pids+=($!)
     done
-    if ((CONNECTIONS)); then
-        start_conn_server "$5" "$dst"
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || failed=1
+    done
+    ((failed == 0)) || die "an iperf3 process of $n failed: $(parse_iperf_sum "$out"-*.json 2>&1 | tail -n 1) $(cat "$out"-*.json.err)"
+}
+
+ROWS=()
+# The packet generators the --pps rows used, as generator_for names them.
+GENERATORS_USED=""
+# One row of the table, its fields in this order: path label, workers ("-"
+# for the kernel), test (rows of one test are compared), kind (tcp, udp,
+# pps, rtt, conn), bits/s, bytes received, offered packets/s, received
+# packets/s (connections/s for conn), packets received, retransmits or
+# loss, round trip "avg p50 p99" in microseconds, vnetd CPU ns.
+add_row() {
+    local IFS='|'
+    ROWS+=("$*")
+}
+
+# Sets VARIANTS to what a path measures: "full" (a) to c)) every row asked
+# for, "short" (d) to f)) one TCP stream and, with --pps, 64-byte frames
+# from one core.
+variants() {
+    local p n r mix
+    VARIANTS=("tcp 1 - -")
+    if [[ $1 == full ]]; then
+        for p in ${PARALLEL[@]+"${PARALLEL[@]}"}; do VARIANTS+=("tcp $p - -"); done
+        for n in ${STREAMS[@]+"${STREAMS[@]}"}; do
+            # 1 is the TCP x1 row, measured anyway.
+            if ((n > 1)); then VARIANTS+=("procs $n - -"); fi
+        done
+        for r in ${RATES[@]+"${RATES[@]}"}; do VARIANTS+=("udp 1 $r 1400"); done
+        if ((SMALL)); then VARIANTS+=("udp 1 0 64"); fi
+        if ((PPS)); then
+            for mix in 64 imix; do
+                VARIANTS+=("pps $mix 1 -")
+                if ((PPS_CPUS > 1)); then VARIANTS+=("pps $mix $PPS_CPUS -"); fi
+            done
+        fi
+        if ((LATENCY)); then VARIANTS+=("rtt udp - -" "rtt tcp - -"); fi
+    elif ((PPS)); then
+        VARIANTS+=("pps 64 1 -")
+    fi
+}
+
+# measure <path label> <workers> <client ns> <destination address>
+# <server ns[,server ns...]> <full|short> <client address>: one row per
+# variant (see variants). An iperf3 server must already listen on $PORT in
+# each server namespace (a load balancer's flow reaches one of several);
+# the other servers are started here.
+measure() {
+    local label=$1 workers=$2 ns=$3 dst=$4 servers=$5 set=$6 src=$7
+    local server=${servers%%,*} kind a b c test tag out result v cpu0 cpu1 i first
+    local bps nbytes pps extra offered delivered rate packets cpu tool pingpong_started=0
+    variants "$set"
+    for v in "${VARIANTS[@]}"; do
+        read -r kind a b c <<<"$v"
+        case $kind in
+        tcp) test="TCP x$a" ;;
+        udp) if [[ $b == 0 ]]; then test="UDP unlimited, ${c} B"; else test="UDP $b, ${c} B"; fi ;;
+        procs) test="TCP x$a, $a iperf3 processes" ;;
+        pps)
+            test="64 B frames"
+            [[ $a == imix ]] && test="IMIX 7:4:1"
+            test+=", $b core"
+            ((b > 1)) && test+="s"
+            ;;
+        rtt)
+            tool=$(latency_tool)
+            test="${a^^} ping-pong, 64 B"
+            [[ $tool == sockperf ]] || test+=" ($tool)"
+            ;;
+        esac
+        tag="$ns-$kind-$a-$b-$c-w$workers"
+        out=$WORK/$tag
+        case $kind in
+        tcp | udp)
+            if ((WARMUP > 0)); then
+                # Discarded: lets TCP leave slow start and fills neighbour and
+                # flow tables. (iperf3 -O is not used: iperf3 3.10-3.12 still
+                # counts omitted seconds in the end sums, esnet/iperf#1261.)
+                run_iperf "$ns" "$dst" "$kind" "$a" "$b" "$c" "$WARMUP" "$WORK/warmup-$tag.json" ||
+                    die "warm-up $label ($test) failed: $(parse_iperf "$WORK/warmup-$tag.json" 2>&1 | tail -n 1) $(cat "$WORK/warmup-$tag.json.err")"
+            fi
+            echo "bench-throughput: measuring $label, $test, ${DURATION}s" >&2
+            cpu0=$(vnetd_cpu_ns)
+            run_iperf "$ns" "$dst" "$kind" "$a" "$b" "$c" "$DURATION" "$out.json" ||
+                die "$label ($test) failed: $(parse_iperf "$out.json" 2>&1 | tail -n 1) $(cat "$out.json.err")"
+            cpu1=$(vnetd_cpu_ns)
+            result=$(parse_iperf "$out.json") || die "$label ($test): cannot read a result"
+            read -r bps nbytes pps extra <<<"$result"
+            add_row "$label" "$workers" "$test" "$kind" "$bps" "$nbytes" - "$pps" - "$extra" - $((cpu1 - cpu0))
+            ;;
+        procs)
+            # One server per process, each on its own port; the first
+            # is the path's own server.
+            first=${#SERVER_PIDS[@]}
+            for ((i = 1; i < a; i++)); do start_server "$server" $((PORT + i)); done
+            if ((WARMUP > 0)); then run_iperf_processes "$a" "$ns" "$dst" "$WARMUP" "$WORK/warmup-$tag"; fi
+            echo "bench-throughput: measuring $label, $test, ${DURATION}s" >&2
+            cpu0=$(vnetd_cpu_ns)
+            run_iperf_processes "$a" "$ns" "$dst" "$DURATION" "$out"
+            cpu1=$(vnetd_cpu_ns)
+            result=$(parse_iperf_sum "$out"-*.json) || die "$label ($test): $result"
+            read -r bps nbytes extra <<<"$result"
+            add_row "$label" "$workers" "$test" tcp "$bps" "$nbytes" - - - "$extra" - $((cpu1 - cpu0))
+            for ((i = first; i < ${#SERVER_PIDS[@]}; i++)); do
+                kill "${SERVER_PIDS[$i]}" 2>/dev/null || true
+                wait "${SERVER_PIDS[$i]}" 2>/dev/null || true
+            done
+            SERVER_PIDS=("${SERVER_PIDS[@]:0:first}")
+            ;;
+        pps)
+            local receiver
+            for receiver in ${servers//,/ }; do sink_add "$receiver"; done
+            GENERATORS_USED+=" $(generator_for "$ns")"
+            echo "bench-throughput: measuring $label, $test, ${DURATION}s" >&2
+            # The settle (the warm-up, at least 1 s) is sent but not counted.
+            result=$(send_packets "$ns" "$servers" "$src" "$dst" "$a" "$b" $((WARMUP > 1 ? WARMUP : 1)) "$DURATION") ||
+                die "$label ($test) failed"
+            read -r offered delivered rate packets cpu <<<"$result"
+            extra=$(python3 -c 'import sys; o, d = float(sys.argv[1]), float(sys.argv[2]); print("%.2f%% lost" % max(0.0, 100 * (o - d) / o))' "$offered" "$delivered")
+            add_row "$label" "$workers" "$test" pps $((rate * 8)) $((rate * DURATION)) "$offered" "$delivered" "$packets" "$extra" - "$cpu"
+            ;;
+        rtt)
+            if ((!pingpong_started)); then
+                start_pingpong_servers "$server" "$dst"
+                SERVER_PIDS+=("${PINGPONG_PIDS[@]}")
+                pingpong_started=1
+            fi
+            if ((WARMUP > 0)); then round_trips "$ns" "$dst" "$a" "$WARMUP" >/dev/null; fi
+            echo "bench-throughput: measuring $label, $test, ${DURATION}s" >&2
+            cpu0=$(vnetd_cpu_ns)
+            result=$(round_trips "$ns" "$dst" "$a" "$DURATION") || die "$label ($test) failed"
+            cpu1=$(vnetd_cpu_ns)
+            read -r rate b c packets <<<"$result"
+            add_row "$label" "$workers" "$test" rtt - - - - "$packets" - "$rate $b $c" $((cpu1 - cpu0))
+            ;;
+        esac
+    done
+    if [[ $set == full ]] && ((CONNECTIONS)); then
+        start_conn_server "$server" "$dst"
         if ((WARMUP > 0)); then
             conn_rate "$ns" "$dst" "$WARMUP" >/dev/null || die "warm-up $label (connections) failed"
         fi
@@ -416,8 +643,7 @@ measure() {
         cpu0=$(vnetd_cpu_ns)
         result=$(conn_rate "$ns" "$dst" "$DURATION") || die "$label (connections) failed"
         cpu1=$(vnetd_cpu_ns)
-        # As a UDP row reads: no bits, no bytes, the rate where packets go.
-        ROWS+=("$label|$workers|TCP connections|0 0 $result -|$((cpu1 - cpu0))")
+        add_row "$label" "$workers" "TCP connections" conn 0 0 - "$result" - - - $((cpu1 - cpu0))
     fi
 }
 
@@ -443,12 +669,12 @@ ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
 
 check_path "$KA" 198.51.100.2 63
 start_server "$KB"
-measure "a) kernel: veth, router ns, veth" - "$KA" 198.51.100.2 "$KB"
+measure "a) kernel: veth, router ns, veth" - "$KA" 198.51.100.2 "$KB" full 192.0.2.2
 stop_servers
 for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
 CREATED_NS=()
 
-# --- b), c) vnetd -----------------------------------------------------------
+# --- b) to f) vnetd ---------------------------------------------------------
 # The built-in lab with each NIC's namespace renamed under our prefix.
 awk -v pfx="$PFX" '
     /^[^ #]/ { in_nics = ($0 ~ /^network_interfaces:/) }
@@ -468,14 +694,57 @@ for ns in "$VM1" "$VM2" "$SHARED1" "$NVA1"; do
     fi
 done
 
+# The other paths' labs, each under a prefix of this run (netns_prefix).
+# The firewall's policy gains one rule for the benchmark's own traffic
+# (iperf3's port and the generators' datagrams; it allows web and ping).
+LB_CONFIG=$WORK/internal-lb.yaml
+FW_CONFIG=$WORK/hub-spoke-firewall.yaml
+GW_CONFIG=$WORK/vnet2vnet.yaml
+{ echo "netns_prefix: $PFX-lb-"; cat "$REPO/scripts/labs/internal-lb.yaml"; } >"$LB_CONFIG"
+{
+    echo "netns_prefix: $PFX-fw-"
+    sed '/name: ping-between-spokes/a\              - {name: benchmark-traffic, protocols: [TCP, UDP], source_addresses: [10.1.0.0/16], destination_addresses: [10.2.0.0/16], destination_ports: ["'"$PORT"'", "'"$SINK_PORT"'"]}' \
+        "$REPO/config/hub-spoke-firewall.yaml"
+} >"$FW_CONFIG"
+grep -q 'name: benchmark-traffic' "$FW_CONFIG" || die "could not add the benchmark's rule to config/hub-spoke-firewall.yaml"
+{ echo "netns_prefix: $PFX-gw-"; cat "$REPO/scripts/labs/vnet2vnet.yaml"; } >"$GW_CONFIG"
+# The cap each path's lab applies with shaping on, as `vnetd trace` names
+# the path's bottleneck; the runs below lift it (--no-shaping).
+bottleneck() {
+    "$BINARY" trace --config "$1" --from "$2" --to "$3" --protocol tcp --port "$PORT" --json |
+        python3 -c 'import json,sys; b=json.load(sys.stdin).get("bottleneck"); print(b["what"] if b else "none")'
+}
+CAPS=()
+for p in lb firewall gateway; do
+    wants_path "$p" || continue
+    case $p in
+    lb) config=$LB_CONFIG ;;
+    firewall) config=$FW_CONFIG ;;
+    gateway) config=$GW_CONFIG ;;
+    esac
+    "$BINARY" check "$config" >"$WORK/check-$p.log" 2>&1 || { cat "$WORK/check-$p.log" >&2; die "the $p lab does not pass vnetd check"; }
+done
+if wants_path firewall; then CAPS+=("e) $(bottleneck "$FW_CONFIG" vm1 10.2.1.4)"); fi
+if wants_path gateway; then CAPS+=("f) $(bottleneck "$GW_CONFIG" vm-a 10.71.1.4)"); fi
+
+# start_vnetd BINARY WORKERS MODE CONFIG [vnetd run args...]: runs the lab
+# until it says it is up.
 start_vnetd() {
-    local binary=$1 workers=$2 mode=$3 log=$WORK/vnetd-w$2-$3.log i
+    local binary=$1 workers=$2 mode=$3 config=$4 log i
+    shift 4
+    log=$WORK/vnetd-$(basename "$config" .yaml)-w$workers-$mode.log
     local mode_args=()
     if [[ $mode == no-offload ]]; then mode_args=(--no-offload); fi
-    "$binary" run "$LAB_CONFIG" --workers "$workers" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} ${mode_args[@]+"${mode_args[@]}"} >"$log" 2>&1 &
+    RUNNING_CONFIG=$config
+    "$binary" run "$config" --workers "$workers" "$@" ${EXTRA_VNETD_ARGS[@]+"${EXTRA_VNETD_ARGS[@]}"} ${mode_args[@]+"${mode_args[@]}"} >"$log" 2>&1 &
     VNETD_PID=$!
     for ((i = 0; i < 300; i++)); do
-        grep -q '^vnetd: lab up' "$log" && return 0
+        if grep -qs '^vnetd: lab up' "$log"; then
+            if [[ $mode == offload ]] && grep -q '^vnetd: no offload' "$log"; then
+                die "vnetd could not offload: $(grep '^vnetd: no offload' "$log")"
+            fi
+            return 0
+        fi
         if ! kill -0 "$VNETD_PID" 2>/dev/null; then
             VNETD_PID=""
             cat "$log" >&2
@@ -487,27 +756,95 @@ start_vnetd() {
     die "vnetd did not report 'lab up' within 30 s"
 }
 
+# The running lab's own expectations, with real packets (`vnetd verify`):
+# proves a path that a TTL cannot (a gateway or a load balancer does not
+# decrement it).
+verify_lab() {
+    "$1" verify >"$WORK/verify.log" 2>&1 || { cat "$WORK/verify.log" >&2; die "vnetd verify failed in $(basename "$RUNNING_CONFIG")"; }
+}
+
+# A TCP listener in namespace $1 on port 8080 that accepts and closes:
+# what the internal load balancer's probe asks of a backend.
+start_probe_listener() {
+    ip netns exec "$1" python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.close()
+' >"$WORK/probe-$1.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    wait_listening "$1" 8080 "$WORK/probe-$1.log" "probe listener"
+}
+
+# Fails unless every backend of load balancer $2 is up (`vnetd lb show`).
+check_backends_up() {
+    "$1" lb show --lb "$2" --json | python3 -c '
+import json, sys
+down = [b["nic"] for b in json.load(sys.stdin)["backends"] if b["state"] != "Up"]
+sys.exit("backends down: " + ", ".join(down) if down else 0)' || die "load balancer $2 has a backend down"
+}
+
 for binary in "${BINARIES[@]}"; do
     mark=""
     if ((${#BINARIES[@]} > 1)); then mark=" [$(basename "$binary")]"; fi
     for w in "${WORKERS[@]}"; do
         for mode in "${MODES[@]}"; do
-            start_vnetd "$binary" "$w" "$mode"
-            if [[ $mode == offload ]] && grep -q '^vnetd: no offload' "$WORK/vnetd-w$w-$mode.log"; then
-                die "vnetd could not offload: $(grep '^vnetd: no offload' "$WORK/vnetd-w$w-$mode.log")"
+            if wants_path peering || wants_path nva; then
+                start_vnetd "$binary" "$w" "$mode" "$LAB_CONFIG"
+                if wants_path peering; then
+                    check_path "$VM1" 10.0.2.4 64
+                    start_server "$SHARED1"
+                    # The connection rate is measured once per mode, on the peering.
+                    measure "b) vnetd peering: vm1 -> shared1, $mode$mark" "$w" "$VM1" 10.0.2.4 "$SHARED1" full 10.1.1.4
+                    stop_servers
+                fi
+                if wants_path nva; then
+                    check_path "$VM1" 10.2.1.4 63
+                    start_server "$VM2"
+                    CONNECTIONS_ASKED=$CONNECTIONS CONNECTIONS=0
+                    measure "c) vnetd via NVA: vm1 -> nva1 -> vm2, $mode$mark" "$w" "$VM1" 10.2.1.4 "$VM2" full 10.1.1.4
+                    CONNECTIONS=$CONNECTIONS_ASKED
+                    stop_servers
+                fi
+                stop_vnetd
             fi
-            check_path "$VM1" 10.0.2.4 64
-            check_path "$VM1" 10.2.1.4 63
-            start_server "$SHARED1"
-            measure "b) vnetd peering: vm1 -> shared1, $mode$mark" "$w" "$VM1" 10.0.2.4 "$SHARED1"
-            stop_servers
-            start_server "$VM2"
-            # The connection rate is measured once per mode, on the peering.
-            CONNECTIONS_ASKED=$CONNECTIONS CONNECTIONS=0
-            measure "c) vnetd via NVA: vm1 -> nva1 -> vm2, $mode$mark" "$w" "$VM1" 10.2.1.4 "$VM2"
-            CONNECTIONS=$CONNECTIONS_ASKED
-            stop_servers
-            stop_vnetd
+            if wants_path lb; then
+                start_vnetd "$binary" "$w" "$mode" "$LB_CONFIG"
+                for ns in "$PFX-lb-backend1" "$PFX-lb-backend2"; do
+                    start_probe_listener "$ns"
+                    start_server "$ns"
+                done
+                verify_lab "$binary"
+                check_backends_up "$binary" bench-ilb
+                measure "d) vnetd internal LB: client -> 10.60.2.100 -> backend, $mode$mark" "$w" \
+                    "$PFX-lb-client" 10.60.2.100 "$PFX-lb-backend1,$PFX-lb-backend2" short 10.60.1.4
+                check_backends_up "$binary" bench-ilb
+                stop_servers
+                stop_vnetd
+            fi
+            if wants_path firewall; then
+                start_vnetd "$binary" "$w" "$mode" "$FW_CONFIG" --no-shaping
+                # The firewall's namespace forwards: TTL 63, as through the NVA.
+                check_path "$PFX-fw-vm1" 10.2.1.4 63
+                start_server "$PFX-fw-vm2"
+                measure "e) vnetd Azure Firewall: vm1 -> hub-fw -> vm2, $mode, --no-shaping$mark" "$w" \
+                    "$PFX-fw-vm1" 10.2.1.4 "$PFX-fw-vm2" short 10.1.1.4
+                stop_servers
+                stop_vnetd
+            fi
+            if wants_path gateway; then
+                start_vnetd "$binary" "$w" "$mode" "$GW_CONFIG" --no-shaping
+                verify_lab "$binary"
+                start_server "$PFX-gw-vm-b"
+                measure "f) vnetd gateways: vm-a -> gw-a -> gw-b -> vm-b, $mode, --no-shaping$mark" "$w" \
+                    "$PFX-gw-vm-a" 10.71.1.4 "$PFX-gw-vm-b" short 10.70.1.4
+                stop_servers
+                stop_vnetd
+            fi
         done
     done
 done
@@ -524,31 +861,75 @@ echo "machine:  nproc $(nproc), kernel $(uname -r), ${cpu:-cpu unknown}"
 echo "load:     $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min averages)"
 echo "vnetd:    commit $commit, --workers ${WORKERS_LIST}${VNETD_ARGS:+ $VNETD_ARGS}, modes $MODES_LIST, binary $BINARY${COMPARE:+, compared with $COMPARE}"
 echo "iperf3:   $(iperf3 --version | head -n 1 | cut -d' ' -f1-2), ${DURATION} s per row after a ${WARMUP} s warm-up run (discarded), MTU 1500 on every link"
+echo "command:  $COMMAND"
+if ((PPS)); then
+    gen=""
+    for g in $(tr ' ' '\n' <<<"$GENERATORS_USED" | sort -u); do
+        # trafgen --version exits 1 after printing its version.
+        [[ $g == trafgen ]] && g="trafgen $({ trafgen --version 2>/dev/null || true; } | head -n 1 | cut -d' ' -f2)"
+        gen+="${gen:+ and }$g"
+    done
+    echo "packets:  ${gen:-no generator ran}: one UDP flow per row; 64 B frames are 46-byte IPv4 packets, IMIX 7:4:1 of 46-, 576- and 1500-byte IPv4 packets (frames of 64, 594 and 1518 B); ${DURATION} s counted after $((WARMUP > 1 ? WARMUP : 1)) s of sending; offered = the sender's eth0 tx (and its tx drops), delivered = an nft counter in the receiver"
+fi
+if ((LATENCY)); then
+    tool=$(latency_tool)
+    [[ $tool == sockperf ]] && tool="sockperf $({ sockperf --version 2>/dev/null || true; } | head -n 1 | sed 's/.*version //; s/-no\.git$//')"
+    echo "latency:  $tool ping-pong, 64-byte messages, one in flight, round trip in microseconds (sockperf --full-rtt)"
+fi
+if ((${#CAPS[@]})); then
+    caps=$(printf '%s; ' "${CAPS[@]}")
+    echo "caps:     ${caps%; }: what the labs carry with shaping on; their rows run with vnetd run --no-shaping, which lifts the caps"
+fi
 echo
-# The ratio compares each row with the kernel row of the same test (packets
-# per second for small packets, bits per second otherwise). The CPU column
-# is vnetd's CPU time, in seconds, per GB (10^9 bytes) received.
+# The ratio compares each row with the kernel row of the same test: packets
+# (or connections) per second where the row counts them, round trips per
+# second (the inverse of the average round trip) for ping-pong, bits per
+# second otherwise. The CPU column is vnetd's CPU time, in seconds, per GB
+# (10^9 bytes) received, or in nanoseconds per packet delivered (--pps).
 printf '%s\n' "${ROWS[@]}" | python3 -c '
 import sys
 rows = [l.rstrip("\n").split("|") for l in sys.stdin if l.strip()]
-def rate(result):
-    bps, _bytes, pps, _extra = result.split(" ", 3)
+# label, workers, test, kind, bps, bytes, offered, pps, packets, extra, rtt, cpu_ns
+def rate(r):
+    kind, bps, pps, rtt = r[3], r[4], r[7], r[10]
+    if kind == "rtt":
+        return 1 / float(rtt.split()[0])
     return float(pps) if pps != "-" else float(bps)
-kernel = {r[2]: rate(r[3]) for r in rows if r[1] == "-"}
-print("| path | workers | test | Gbit/s | kpps | retransmits / loss | vnetd/kernel | vnetd CPU s/GB |")
-print("|---|---|---|---|---|---|---|---|")
-for label, workers, test, result, cpu_ns in rows:
-    bps, nbytes, pps, extra = result.split(" ", 3)
-    gb = int(nbytes) / 1e9
-    ref = kernel.get(test)
-    ratio = "%.2f" % (rate(result) / ref) if ref else "-"
+kernel = {r[2]: rate(r) for r in rows if r[1] == "-"}
+has_pps = any(r[3] == "pps" for r in rows)
+has_rtt = any(r[3] == "rtt" for r in rows)
+header = ["path", "workers", "test", "Gbit/s"]
+if has_pps:
+    header.append("offered kpps")
+header += ["kpps", "retransmits / loss"]
+if has_rtt:
+    header.append("round trip µs avg / p50 / p99")
+header += ["vnetd/kernel", "vnetd CPU s/GB (pps: ns/packet)" if has_pps else "vnetd CPU s/GB"]
+print("| " + " | ".join(header) + " |")
+print("|" + "---|" * len(header))
+for r in rows:
+    label, workers, test, kind, bps, nbytes, offered, pps, packets, extra, rtt, cpu_ns = r
+    gbits = "%.2f" % (float(bps) / 1e9) if kind in ("tcp", "udp", "pps") else "-"
     kpps = "%.0f" % (float(pps) / 1e3) if pps != "-" else "-"
-    cpu = "%.2f" % (int(cpu_ns) / 1e9 / gb) if gb and workers != "-" else "-"
-    gbits = "%.2f" % (float(bps) / 1e9) if test != "TCP connections" else "-"
-    if test == "TCP connections":
+    if kind == "conn":
         kpps = "%.2f k conn/s" % (float(pps) / 1e3)
-    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (label, workers, test, gbits, kpps, extra, ratio, cpu))
-conns = {r[0]: float(r[3].split(" ")[2]) for r in rows if r[2] == "TCP connections" and r[1] != "-"}
+    ref = kernel.get(test)
+    ratio = "%.2f" % (rate(r) / ref) if ref else "-"
+    cpu = "-"
+    if workers != "-":
+        if kind == "pps" and int(packets):
+            cpu = "%.0f ns/packet" % (int(cpu_ns) / int(packets))
+        elif kind in ("tcp", "udp") and int(nbytes):
+            cpu = "%.2f" % (int(cpu_ns) / 1e9 / (int(nbytes) / 1e9))
+    cells = [label, workers, test, gbits]
+    if has_pps:
+        cells.append("%.0f" % (float(offered) / 1e3) if offered != "-" else "-")
+    cells += [kpps, extra]
+    if has_rtt:
+        cells.append(" / ".join(rtt.split()) if rtt != "-" else "-")
+    cells += [ratio, cpu]
+    print("| " + " | ".join(cells) + " |")
+conns = {r[0]: float(r[7]) for r in rows if r[3] == "conn" and r[1] != "-"}
 on = [v for k, v in conns.items() if ", offload" in k]
 off = [v for k, v in conns.items() if ", no-offload" in k]
 if on and off:
