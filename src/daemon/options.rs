@@ -63,8 +63,10 @@ pub fn offload_off_by_environment() -> bool {
 /// probers, each VNet's Azure DNS, Private Endpoints, resolver endpoints) a
 /// lab may have at once. Counters and flow quotas are kept per
 /// port slot, allocated once for this many, and the fabric's `ports` map
-/// is sized from it (two entries per port).
-pub const MAX_NICS: u32 = 16_384;
+/// is sized from it (two entries per port): 16,384 NICs, and room for the
+/// ports vnetd adds beside them (a lab of 16,384 NICs has an Azure DNS
+/// port per VNet at least).
+pub const MAX_NICS: u32 = 16_384 + 1_024;
 
 /// The error that refuses a lab of more than [`MAX_NICS`] ports, at the
 /// first port past the limit; none for a lab within it.

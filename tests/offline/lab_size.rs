@@ -71,3 +71,10 @@ fn check_accepts_a_lab_at_the_limit() {
     let (code, stderr, _) = check("at", &lab_of(MAX_NICS as usize - 1));
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn check_accepts_sixteen_thousand_three_hundred_and_eighty_four_nics_with_the_ports_vnetd_adds() {
+    // 16,384 NICs and their VNet's Azure DNS: more ports than NICs.
+    let (code, stderr, _) = check("nics", &lab_of(16_384));
+    assert_eq!(code, Some(0), "{stderr}");
+}

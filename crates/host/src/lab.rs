@@ -309,8 +309,15 @@ impl HostLab {
         // unregistered, its mount undone), as building one is, so a few
         // threads at once keep it busy.
         let left = Mutex::new(self.namespaces.drain(..).collect::<Vec<_>>());
-        let threads = BUILD_THREADS.min(left.lock().map_or(0, |l| l.len()));
+        let threads = REMOVE_THREADS.min(left.lock().map_or(0, |l| l.len()));
         let failures = Mutex::new(Vec::new());
+        // Each namespace is held open until all are unmounted: one that
+        // dies starts the kernel's cleanup, which walks every other
+        // namespace and slows the grace period each unmount waits for, so
+        // that thousands of unmounts beside it took minutes. Held, they die
+        // together once the lab is gone, and the kernel frees them in the
+        // background.
+        let held = Mutex::new(Vec::new());
         let ops = &*self.ops;
         std::thread::scope(|scope| {
             for _ in 0..threads {
@@ -326,6 +333,9 @@ impl HostLab {
                     if shared {
                         continue;
                     }
+                    if let Ok(file) = std::fs::File::open(netns::path_of(&name)) {
+                        held.lock().unwrap_or_else(|p| p.into_inner()).push(file);
+                    }
                     if let Err(err) = ops.delete_namespace(&name) {
                         (failures.lock().unwrap_or_else(|p| p.into_inner()))
                             .push(format!("{err:#}"));
@@ -333,6 +343,7 @@ impl HostLab {
                 });
             }
         });
+        drop(held);
         let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
         if failures.is_empty() {
             Ok(())
@@ -349,6 +360,11 @@ impl Drop for HostLab {
         }
     }
 }
+
+/// How many namespaces are removed at once. Each unmount waits for an RCU
+/// grace period, which unmounts waiting together share: on 2 cores, 16,384
+/// NICs stopped in 28.7 s with 4 threads, 24.0 s with 32.
+const REMOVE_THREADS: usize = 32;
 
 /// How many namespaces are built at once. Building one is mostly waiting
 /// on the kernel (namespace setup, device registration, RCU grace periods),
