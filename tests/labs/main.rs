@@ -30,6 +30,7 @@ mod e2e_hybrid;
 mod e2e_internet_edge;
 mod e2e_lab;
 mod e2e_lb;
+mod e2e_lb_offload;
 mod e2e_lb_probe;
 mod e2e_live_page;
 mod e2e_live_state;

@@ -181,6 +181,16 @@ impl FlowOwners for NicOwners {
     }
 }
 
+/// A load balancer's pin as [`TrackedFlows::pin_of`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundPin {
+    /// The entry the packet found (the pinned flow's own, or its reply's).
+    pub key: FlowKey,
+    pub memo: PinMemo,
+    /// The packet is a reply of the pinned flow.
+    pub reply: bool,
+}
+
 /// Connection tracking on a flow table, flows keyed by `owners`.
 pub struct TrackedFlows<'t, O> {
     pub table: &'t FlowTable,
@@ -200,6 +210,38 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
     ) -> Option<EdgeMemo> {
         let key = edge_key(self.owners.frontend_owner(EDGE_STABLE_ID), proto, src, dst)?;
         EdgeMemo::from_memo(&self.table.lookup(&key, now_ms)?.memo()?)
+    }
+
+    /// The pin of `frontend` that a packet of `proto` from `src` to `dst`
+    /// (ports as it carries them) is found by, looked up without touching
+    /// it: its key, what it records, and whether the packet is one of the
+    /// pinned flow's replies. `None` while there is none, or its memo is
+    /// being written. What the kernel fast path checks a load-balanced
+    /// flow's entry against, and keeps alive.
+    pub fn pin_of(
+        &self,
+        frontend: &FrontendTables,
+        proto: u8,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        now_ms: u64,
+    ) -> Option<FoundPin> {
+        let owner = self.owners.frontend_owner(frontend.stable_id);
+        let key = pin_key(owner, proto, src.0, dst.0, (src.1, dst.1))?;
+        let flow = self.table.lookup(&key, now_ms)?;
+        let memo = PinMemo::from_memo(&flow.memo()?)?;
+        Some(FoundPin {
+            key,
+            memo,
+            reply: flow.is_reply(),
+        })
+    }
+
+    /// How a pin's memo names the backend on `nic` (see
+    /// [`Conntrack::backend_id`]).
+    #[inline]
+    pub fn backend_of(&self, nic: PortIdx) -> u32 {
+        self.owners.owner(nic).get()
     }
 
     #[inline]

@@ -24,8 +24,8 @@ pub mod tcp_reset;
 pub use decide::{
     balance, decide, decide_arrival, decide_parsed, flow_hash, judge_nsgs, route_step,
     route_step_through, sender_checks, Admission, Allowed, Balanced, Conntrack, DropReason,
-    EdgeTranslation, Hop, HopTo, KnownHop, NewTranslation, NsgJudgement, Pin, PinTarget, Sent,
-    Stateless, Verdict,
+    EdgeTranslation, FrontendHop, Hop, HopTo, KnownHop, NewTranslation, NsgJudgement, Pin,
+    PinTarget, Sent, Stateless, Verdict,
 };
 pub use nat::{translate, Rewrite};
 pub use packet::PacketView;

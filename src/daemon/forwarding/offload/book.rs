@@ -15,6 +15,7 @@ use super::eligibility::Ineligible;
 use super::request::EntryKey;
 use super::FastTuple;
 use crate::daemon::forwarding::port_id::PortId;
+use crate::dataplane::conntrack::PinMemo;
 use crate::engine::flow_table::FlowKey;
 use crate::host::fabric::FastCounters;
 use crate::topology::Direction;
@@ -50,6 +51,10 @@ pub struct Installed {
     /// For a translated direction, the key of the Internet edge's
     /// translation its packets keep alive (the entry goes with it).
     pub translation: Option<FlowKey>,
+    /// For a load-balanced direction, the load balancer's pin its packets
+    /// are found by and keep alive, with what it records: the entry goes
+    /// when the pin goes or records otherwise.
+    pub pin: Option<(FlowKey, PinMemo)>,
     pub generation: u64,
     /// The fabric's indexes of the ports whose generations the entry must
     /// not be older than: its sender's and its receiver's on this machine
@@ -286,6 +291,7 @@ mod tests {
             tuple: tuple(port),
             arrived: tuple(port),
             translation: None,
+            pin: None,
             generation: 1,
             fabric_ports: [0, 1],
             slot,
@@ -355,6 +361,7 @@ mod tests {
             tuple,
             arrived: tuple,
             translation: None,
+            pin: None,
             generation: 1,
             fabric_ports: [0, 1],
             slot: 0,
@@ -413,6 +420,7 @@ mod tests {
             tuple: forward,
             arrived: forward,
             translation: None,
+            pin: None,
             generation: 1,
             fabric_ports: [0, 1],
             slot: 0,
@@ -469,6 +477,7 @@ mod tests {
             tuple: private,
             arrived: public,
             translation: None,
+            pin: None,
             generation: 1,
             fabric_ports: [0, 1],
             slot: 0,

@@ -3,9 +3,7 @@
 //! offload's book, with its reason when it may not), never per packet.
 //!
 //! What stays in userspace, as on Azure's hosts where what needs the
-//! virtual switch's software stays there: load-balanced flows (their
-//! translation, their pins, what the health probes decide; HA ports in
-//! front of appliances included), and paths that delay, cap, clamp or
+//! virtual switch's software stays there: paths that delay, cap, clamp or
 //! shrink packets (the daemon does that). A direction that arrives from
 //! another machine was routed, paced and balanced there: on the receiving
 //! machine only a load balancer's backend keeps it in userspace.
@@ -13,11 +11,23 @@
 //! A translated direction leaves userspace when the translation is the
 //! Internet edge's (a NAT gateway's, a public IP's, default outbound
 //! access's, each way, and a public IP's inbound 1:1), of IPv4 TCP, UDP or
-//! ICMP echo, between two ports of the fabric: the kernel rewrites the packets as the
-//! daemon would ([`crate::host::fabric::FastRewrite`]), and keeps the
-//! translation alive while it carries them. Any other translation (a load
-//! balancer's, an IPv6 one) stays here, as Azure's VFP keeps what needs its
-//! software.
+//! ICMP echo, between two ports of the fabric: the kernel rewrites the
+//! packets as the daemon would ([`crate::host::fabric::FastRewrite`]), and
+//! keeps the translation alive while it carries them.
+//!
+//! A load-balanced direction between two ports of the fabric leaves
+//! userspace when the load balancer's own pin of the flow, as the workers
+//! find it, says exactly what the kernel will do (`super::balanced`): the
+//! client's packets to a frontend go to the pinned backend, their
+//! destination rewritten to the backend's address and the rule's backend
+//! port (unchanged for floating IP and HA ports); the backend's replies
+//! leave with the frontend as their source (unchanged for floating IP); an
+//! appliance's leg onward behind HA ports is delivered as it is. The entry
+//! keeps the pin alive and goes with it. What stays: a flow pinned to a
+//! backend its probe finds down (Azure keeps it there; the workers do), a
+//! flow left unpinned by a full table, IPv6 translations, load-balanced
+//! legs between machines, and a backend's packets that are none of its
+//! frontends' flows (a later client's pin may make them replies).
 
 use super::request::FastTuple;
 use crate::daemon::forwarding::plane::Plane;
@@ -25,24 +35,35 @@ use crate::dataplane::conntrack::{
     EdgeMemo, FlowOwners, TrackedFlows, EDGE_DIRECTION, EDGE_STABLE_ID,
 };
 use crate::dataplane::nat::Rewrite;
-use crate::dataplane::{route_step, Hop, HopTo};
+use crate::dataplane::{route_step, FrontendHop, Hop, HopTo};
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::host::fabric::FastRewrite;
 use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::PortIdx;
+use crate::snapshot::edge::PublicTarget;
+use crate::snapshot::Snapshot;
 use std::net::IpAddr;
 
 /// Why a flow's direction stays in userspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Ineligible {
-    /// Its sender's replies are translated by a load balancer frontend, or
-    /// its route leads to one.
+    /// A load balancer takes part in a way the kernel does not follow: a
+    /// leg between machines, two frontends on one path, a backend of
+    /// several frontends that translate answering one, or a backend's
+    /// packets that are none of its frontends' flows.
     LoadBalanced,
+    /// Pinned to a backend whose probe finds it down: an established
+    /// connection Azure keeps there, which the workers carry.
+    BackendDown,
+    /// Through a frontend, but not pinned (the table's room for the
+    /// frontend's flows was full): placed packet by packet.
+    Unpinned,
     /// Its path paces, delays, clamps the MSS or has a smaller MTU than its
     /// sender.
     Shaped,
     /// Its translation is not one the kernel carries: IPv6, or none of the
-    /// Internet edge's (the firewall's DNAT is its namespace's).
+    /// Internet edge's or a load balancer's (the firewall's DNAT is its
+    /// namespace's).
     Translated,
 }
 
@@ -50,21 +71,38 @@ impl Ineligible {
     pub fn as_str(self) -> &'static str {
         match self {
             Ineligible::LoadBalanced => "load_balanced",
+            Ineligible::BackendDown => "backend_down",
+            Ineligible::Unpinned => "unpinned",
             Ineligible::Shaped => "shaped",
             Ineligible::Translated => "translated",
         }
     }
 }
 
+/// The load balancer's part in a direction, as the workers decide it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balancing {
+    /// None: no frontend on its path, and its sender is no backend of a
+    /// frontend that translates.
+    None,
+    /// Its route (or, from the Internet, its public destination) reaches
+    /// a frontend.
+    Frontend(FrontendHop),
+    /// Its sender is a backend of a frontend that translates: its packets
+    /// are looked up as the replies of its frontends' flows first.
+    FromBackend,
+}
+
 /// Judges the direction `key` from `nic` to `egress` under `plane`, with
-/// shaping on or off for the lab.
+/// shaping on or off for the lab: the load balancer's part in it, if it
+/// is not kept in userspace.
 pub fn judge(
     plane: &Plane,
     nic: PortIdx,
     egress: PortIdx,
     key: &PacketKey,
     shaping: bool,
-) -> Result<(), Ineligible> {
+) -> Result<Balancing, Ineligible> {
     let snap = &plane.snapshot;
     // A path that delays, caps, clamps or cuts packets keeps them in the
     // daemon, where that happens (a single-NIC VM's own cap is its eth0's,
@@ -78,21 +116,38 @@ pub fn judge(
             return Err(Ineligible::Shaped);
         }
     }
-    let balanced = snap
-        .nics
-        .get(nic)
-        .is_none_or(|n| !n.translated_frontends.is_empty())
-        || matches!(
-            route_step(snap, nic, key),
-            Ok(Hop {
-                to: HopTo::Frontend { .. },
-                ..
-            })
-        );
-    if balanced {
-        return Err(Ineligible::LoadBalanced);
+    balancing(snap, nic, key).ok_or(Ineligible::LoadBalanced)
+}
+
+/// The load balancer's part in a packet `key` that `nic` sends under
+/// `snap`, as the decision takes it (`None` for a port it does not know).
+pub fn balancing(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> Option<Balancing> {
+    let sender = snap.nics.get(nic)?;
+    if !sender.translated_frontends.is_empty() {
+        return Some(Balancing::FromBackend);
     }
-    Ok(())
+    if sender.internet {
+        return Some(match snap.edge.public.get(&key.dst) {
+            Some(&PublicTarget::Frontend(frontend)) => Balancing::Frontend(FrontendHop {
+                frontend,
+                addressed: true,
+            }),
+            _ => Balancing::None,
+        });
+    }
+    Some(match route_step(snap, nic, key) {
+        Ok(Hop {
+            to: HopTo::Frontend {
+                frontend,
+                addressed,
+            },
+            ..
+        }) => Balancing::Frontend(FrontendHop {
+            frontend,
+            addressed,
+        }),
+        _ => Balancing::None,
+    })
 }
 
 /// Judges a direction that arrives from another machine for `receiver`

@@ -17,12 +17,21 @@
 //! and the Internet, which is a port of the fabric too: out through a NAT
 //! gateway, a public IP or default outbound access with the source
 //! translated, their replies translated back, and a public IP's inbound
-//! 1:1 with its answers. The kernel's entry rewrites each packet as the
-//! workers would (`eligibility` says which translations it takes), and each
-//! reading keeps the translation alive as the workers' packets do; an
-//! entry goes at the next reading once its translation is gone (expired,
-//! or its public address removed by `apply`, whose new generation has
-//! already sent the flow back to the workers).
+//! 1:1 with its answers. So are load-balanced flows between two ports of
+//! the fabric, as the load balancer's pin places them: a client's packets
+//! to a frontend, their destination rewritten to the pinned backend's
+//! address and the rule's backend port, and the backend's replies, their
+//! source rewritten back to the frontend (nothing rewritten with floating
+//! IP or behind HA ports). The kernel's entry rewrites each packet as the
+//! workers would (`eligibility` and `balanced` say which translations it
+//! takes), and each reading keeps the translation or the pin alive as the
+//! workers' packets do; an entry goes at the next reading once its translation is gone
+//! (expired, or its public address removed by `apply`, whose new
+//! generation has already sent the flow back to the workers), or once its
+//! pin is gone, records another placement, or is about to idle out. A
+//! backend's health changing is a new plane for the pools' ports, so their
+//! flows are placed again in the workers (an established connection on a
+//! backend gone down stays there, in the workers, as Azure keeps it).
 //!
 //! In a lab spread over machines, a leg between a NIC of this machine and
 //! one of another is carried by the kernel at both ends, as AccelNet
@@ -37,7 +46,9 @@
 //! and ends its own entries under its own generation, as it decides its
 //! own half of every packet in userspace: the sender's routes and NSGs on
 //! one, the receiver's NSGs on the other, and each counts at its own NIC.
-//! What stays in userspace, counted there as before: load-balanced flows,
+//! What stays in userspace, counted there as before: load-balanced flows
+//! the kernel would not carry exactly as the workers do (pinned to a
+//! backend gone down, unpinned, between machines, through two frontends),
 //! shaped paths and translations the kernel does not take (IPv6)
 //! (`eligibility`, judged once per flow direction and plane, with the
 //! reason kept for `flows`), anything to or from a gateway, a site, a
@@ -87,10 +98,13 @@
 //! It may use the plane, the flow table, the counters and the
 //! threads' fault injection.
 
+mod balanced;
 mod book;
+mod counting;
 mod eligibility;
 mod request;
 
+use eligibility::Balancing;
 pub use eligibility::Ineligible;
 pub use request::{Ask, AskThrottle, FastTuple, Leg, OffloadRequest, OffloadRequests, Wire};
 
@@ -98,12 +112,11 @@ use super::plane::{FastPort, Plane, PublishedPlane};
 use super::port_id::PortId;
 use super::stats::WorkerCounters;
 use crate::daemon::threads::{Faults, ThreadKind};
+use crate::dataplane::conntrack::PinMemo;
 use crate::dataplane::decide::CLOSING_IDLE_TIMEOUT_MS;
-use crate::dataplane::DropReason;
-use crate::engine::flow_table::{FlowTable, Traffic};
+use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::host::fabric::{
-    Fabric, FastCounters, FastEntry, FastRewrite, InstallError, PortCounters, TunnelEntry,
-    SLOTS_PER_CHUNK,
+    Fabric, FastEntry, FastRewrite, InstallError, TunnelEntry, SLOTS_PER_CHUNK,
 };
 use crate::plan::PortIdx;
 use crate::topology::Direction;
@@ -176,6 +189,16 @@ impl FlowPaths {
     pub fn why_not(&self, port: PortId, tuple: FastTuple) -> Option<Ineligible> {
         self.ineligible.get(&(port, tuple.canonical())).copied()
     }
+}
+
+/// What an entry does besides delivering its packets: the rewrite it
+/// makes, and what it keeps alive (and goes with): the Internet edge's
+/// translation, or the load balancer's pin (with what it must record).
+#[derive(Debug, Clone, Copy, Default)]
+struct Carried {
+    rewrite: Option<FastRewrite>,
+    translation: Option<FlowKey>,
+    pin: Option<(FlowKey, PinMemo)>,
 }
 
 /// The offload of one lab: the fabric, what is installed on it, and the
@@ -363,7 +386,9 @@ impl Offload {
             return;
         }
         let judged = match request.leg {
-            Leg::In { .. } => eligibility::judge_arrival(&plane, request.egress_nic),
+            Leg::In { .. } => {
+                eligibility::judge_arrival(&plane, request.egress_nic).map(|()| Balancing::None)
+            }
             Leg::Local { .. } | Leg::Out { .. } => eligibility::judge(
                 &plane,
                 request.ingress_nic,
@@ -372,18 +397,10 @@ impl Offload {
                 self.shaping,
             ),
         };
-        // A translated direction: only the Internet edge's translations,
-        // between two ports of this machine's fabric.
-        let edge = judged.and_then(|()| match (request.rewrite, request.leg) {
-            (None, _) => Ok(None),
-            (Some(rewrite), Leg::Local { .. }) => {
-                eligibility::judge_translation(&plane, flows, tuple, rewrite, self.now_ms())
-                    .map(Some)
-            }
-            (Some(_), Leg::In { .. } | Leg::Out { .. }) => Err(Ineligible::Translated),
-        });
-        let edge = match edge {
-            Ok(edge) => edge,
+        let carried =
+            judged.and_then(|balancing| self.carried(&plane, &request, tuple, balancing, flows));
+        let carried = match carried {
+            Ok(carried) => carried,
             Err(why) => {
                 book.judge(local, tuple.canonical(), request.generation, why);
                 return;
@@ -426,7 +443,7 @@ impl Offload {
             self.totals.refused_full.fetch_add(1, Relaxed);
             return;
         };
-        let rewrite = edge.map(|e| e.rewrite);
+        let rewrite = carried.rewrite;
         // Not if a plane published since made it stale (the kernel may not
         // have been told: see `Fabric::installing`).
         let put = self
@@ -455,7 +472,8 @@ impl Offload {
                 ingress_direction,
                 tuple,
                 arrived: tuple.rewritten(request.rewrite),
-                translation: edge.map(|e| e.translation),
+                translation: carried.translation,
+                pin: carried.pin,
                 generation: request.generation,
                 fabric_ports: request.leg.fabric_ports(),
                 slot,
@@ -463,6 +481,60 @@ impl Offload {
                 charged,
             },
         );
+    }
+
+    /// What the kernel's entry for the direction `tuple` of `request` does
+    /// besides delivering it, judged against the flow table: the Internet
+    /// edge's translation, or the load balancer's part (`balancing`), each
+    /// only between two ports of this machine's fabric; or why it stays.
+    fn carried(
+        &self,
+        plane: &Plane,
+        request: &OffloadRequest,
+        tuple: FastTuple,
+        balancing: Balancing,
+        flows: &FlowTable,
+    ) -> Result<Carried, Ineligible> {
+        let local = matches!(request.leg, Leg::Local { .. });
+        let now = self.now_ms();
+        let edge = |rewrite| {
+            let edge = eligibility::judge_translation(plane, flows, tuple, rewrite, now)?;
+            Ok(Carried {
+                rewrite: Some(edge.rewrite),
+                translation: Some(edge.translation),
+                pin: None,
+            })
+        };
+        match (balancing, request.rewrite) {
+            (Balancing::None, None) => Ok(Carried::default()),
+            (Balancing::None, Some(_)) if !local => Err(Ineligible::Translated),
+            (Balancing::None, Some(rewrite)) => edge(rewrite),
+            (_, _) if !local => Err(Ineligible::LoadBalanced),
+            (balancing, rewrite) => {
+                // What the Internet sends to a public frontend's address
+                // may answer a backend's flow out through it (an outbound
+                // rule's translation), which is the edge's.
+                if let (Balancing::Frontend(_), Some(rewrite)) = (balancing, rewrite) {
+                    if let Ok(carried) = edge(rewrite) {
+                        return Ok(carried);
+                    }
+                }
+                let pinned = balanced::judge_balanced(
+                    plane,
+                    flows,
+                    (request.ingress_nic, request.egress_nic),
+                    tuple,
+                    balancing,
+                    rewrite,
+                    now,
+                )?;
+                Ok(Carried {
+                    rewrite: pinned.rewrite,
+                    translation: None,
+                    pin: Some((pinned.pin, pinned.memo)),
+                })
+            }
+        }
     }
 
     /// Whether the flow of direction `tuple` is admitted where it is
@@ -608,7 +680,8 @@ impl Offload {
             let tracked = (installed.tuple.flow_key(port, direction))
                 .and_then(|k| flows.lookup(&k, now))
                 .is_some()
-                && (installed.translation).is_none_or(|k| flows.lookup(&k, now).is_some());
+                && (installed.translation).is_none_or(|k| flows.lookup(&k, now).is_some())
+                && (installed.pin).is_none_or(|pin| balanced::pin_holds(flows, pin, now));
             let stale = !self
                 .fabric
                 .holds(installed.generation, installed.fabric_ports);
@@ -643,135 +716,6 @@ impl Offload {
             book.free_slot(installed.slot, last);
         }
         faults
-    }
-
-    /// Counts at the ports of `plane` what the programs dropped of their
-    /// packets since the last reading, as a worker counts what it drops:
-    /// IPv6 kept on the link (`unroutable`) and frames of no protocol the
-    /// fabric carries (`malformed`), each sent by the port and dropped;
-    /// and what was written for a port whose `eth0` was gone, counted
-    /// received when written, now an `egress_gone` drop instead.
-    fn count_port_drops(&self, plane: &Plane, faults: &mut Vec<String>) {
-        let drops = match self.fabric.port_drops() {
-            Ok(drops) => drops,
-            Err(err) => {
-                warn_and_keep!(faults, "{err:#}");
-                return;
-            }
-        };
-        if drops.is_empty() {
-            return;
-        }
-        let port_of: HashMap<u32, PortId> = (plane.ports.iter())
-            .filter_map(|p| Some((p.fast?.host_end, p.id)))
-            .collect();
-        for (host_end, dropped) in drops {
-            let Some(&port) = port_of.get(&host_end) else {
-                continue;
-            };
-            self.count_dropped(port, &dropped);
-        }
-    }
-
-    fn count_dropped(&self, port: PortId, dropped: &PortCounters) {
-        for (reason, packets, bytes) in [
-            (
-                DropReason::Unroutable,
-                dropped.unroutable_packets,
-                dropped.unroutable_bytes,
-            ),
-            (
-                DropReason::Malformed,
-                dropped.malformed_packets,
-                dropped.malformed_bytes,
-            ),
-        ] {
-            if packets > 0 {
-                self.counters.nic_sent(port, Traffic { packets, bytes });
-                self.counters.dropped_many(port, reason, packets);
-            }
-        }
-        if dropped.undelivered_packets > 0 {
-            let traffic = Traffic {
-                packets: dropped.undelivered_packets,
-                bytes: dropped.undelivered_bytes,
-            };
-            self.counters.undelivered(port, traffic);
-        }
-    }
-
-    /// Counts what the kernel carried on `installed` since it was last
-    /// read, and what it dropped because the egress port was gone: at the
-    /// NICs, as the workers count, and on the flow at both ends, as the
-    /// tracking of a packet in the slow path would.
-    fn account(
-        &self,
-        installed: &mut Installed,
-        now: FastCounters,
-        flows: &FlowTable,
-        now_ms: u64,
-    ) {
-        let before = installed.counted;
-        let traffic = Traffic {
-            packets: now.packets.saturating_sub(before.packets),
-            bytes: now.bytes.saturating_sub(before.bytes),
-        };
-        let gone = Traffic {
-            packets: now.gone_packets.saturating_sub(before.gone_packets),
-            bytes: now.gone_bytes.saturating_sub(before.gone_bytes),
-        };
-        installed.counted = now;
-        if traffic.packets == 0 && gone.packets == 0 {
-            return;
-        }
-        let taken = Traffic {
-            packets: traffic.packets + gone.packets,
-            bytes: traffic.bytes + gone.bytes,
-        };
-        // As a worker counts: sent by the sender of this machine (none for
-        // an arrival, whose sender's machine counts it), received by the
-        // receiver (one on another machine too), or dropped there, its
-        // `eth0` gone. The kernel received it only at a receiver of this
-        // machine.
-        self.counters.nic_sent(installed.ingress, taken);
-        if traffic.packets > 0 {
-            self.counters.nic_received(installed.egress, traffic);
-        }
-        if gone.packets > 0 {
-            (self.counters).dropped_many(installed.egress, DropReason::EgressGone, gone.packets);
-        }
-        if let Some(c) = self.counters.ports.get(installed.ingress) {
-            c.offloaded_packets_sent.fetch_add(taken.packets, Relaxed);
-        }
-        let received_here = installed.egress_host_end.is_some();
-        if let Some(c) = (self.counters.ports.get(installed.egress)).filter(|_| received_here) {
-            c.offloaded_packets_received
-                .fetch_add(traffic.packets, Relaxed);
-        }
-        let last_ms = now
-            .last_used_ns
-            .saturating_sub(self.epoch_monotonic_ns)
-            .checked_div(1_000_000)
-            .unwrap_or(now_ms)
-            .min(now_ms);
-        // At the receiver, a translated direction is tracked as it arrives.
-        for (port, direction, tuple) in [
-            (installed.ingress, Direction::Outbound, installed.tuple),
-            (installed.egress, Direction::Inbound, installed.arrived),
-        ] {
-            let Some(key) = tuple.flow_key(port, direction) else {
-                continue;
-            };
-            if let Some(flow) = flows.lookup(&key, now_ms) {
-                flow.touch(last_ms, taken, !flow.is_reply());
-            }
-        }
-        // The translation's idle timer runs from the last packet carried,
-        // as a worker's packet keeps it alive (counting nothing: the flows
-        // above count).
-        if let Some(flow) = (installed.translation).and_then(|k| flows.lookup(&k, now_ms)) {
-            flow.keep_alive(last_ms);
-        }
     }
 
     /// Which tracked flows the kernel carries now, leg by leg, and which
