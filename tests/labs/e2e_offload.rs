@@ -9,7 +9,6 @@
 
 use crate::common;
 
-use common::traffic::{Capture, Stream};
 use common::Lab;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -21,15 +20,15 @@ use vnetd::daemon::reporting::report::{flows_of, stats_of};
 use vnetd::daemon::RunOptions;
 use vnetd::host::netns;
 
-const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
+pub(crate) const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
 
 /// Whether this run offloads (it must, unless told not to: a build or a
 /// kernel without the fast path fails here rather than pass unseen).
-fn offloading() -> bool {
+pub(crate) fn offloading() -> bool {
     !offload_off_by_environment()
 }
 
-fn assert_mode(lab: &Lab) {
+pub(crate) fn assert_mode(lab: &Lab) {
     assert_eq!(
         lab.daemon().offload().is_some(),
         offloading(),
@@ -38,7 +37,7 @@ fn assert_mode(lab: &Lab) {
 }
 
 /// The flow of `nic` to `destination` over `protocol` (the busiest one).
-fn flow(lab: &Lab, nic: &str, protocol: &str, destination: &str) -> Option<FlowReport> {
+pub(crate) fn flow(lab: &Lab, nic: &str, protocol: &str, destination: &str) -> Option<FlowReport> {
     flows_of(lab.daemon(), Some(nic))
         .into_iter()
         .filter(|f| f.protocol == protocol && f.destination == destination)
@@ -47,7 +46,7 @@ fn flow(lab: &Lab, nic: &str, protocol: &str, destination: &str) -> Option<FlowR
 
 /// Waits until the flow is offloaded; in a run without offload, checks
 /// that it never is.
-fn wait_offloaded(lab: &Lab, nic: &str, protocol: &str, destination: &str) {
+pub(crate) fn wait_offloaded(lab: &Lab, nic: &str, protocol: &str, destination: &str) {
     if offloading() {
         assert!(
             common::wait_for(Duration::from_secs(10), || {
@@ -62,7 +61,7 @@ fn wait_offloaded(lab: &Lab, nic: &str, protocol: &str, destination: &str) {
     }
 }
 
-fn bound_in(ns: &str, address: SocketAddr) -> UdpSocket {
+pub(crate) fn bound_in(ns: &str, address: SocketAddr) -> UdpSocket {
     let socket = netns::run_in(ns, move || common::udp_bind_again(address)).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -71,7 +70,7 @@ fn bound_in(ns: &str, address: SocketAddr) -> UdpSocket {
 }
 
 /// Receives `n` datagrams of `len` bytes on `socket`.
-fn receive(socket: &UdpSocket, n: usize, len: usize) {
+pub(crate) fn receive(socket: &UdpSocket, n: usize, len: usize) {
     let mut buf = vec![0u8; 2048];
     for i in 0..n {
         let (got, _) = socket
@@ -461,245 +460,9 @@ fn every_address_off_the_nic_resolves_to_the_fabric_mac() {
     }
 }
 
-/// Waits until the gateway has learned exactly `prefixes` and every worker
-/// forwards with that plane.
-fn wait_learned(lab: &Lab, gateway: &str, prefixes: &[&str]) {
-    let want: std::collections::BTreeSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
-    let learned = || -> std::collections::BTreeSet<String> {
-        lab.daemon()
-            .snapshot()
-            .learned
-            .of(gateway, 0)
-            .iter()
-            .map(|r| r.prefix.to_string())
-            .collect()
-    };
-    assert!(
-        common::wait_for(Duration::from_secs(60), || learned() == want),
-        "learned {:?}, waiting for {want:?}",
-        learned()
-    );
-    let generation = lab.daemon().snapshot().generation;
-    assert!(
-        common::wait_for(Duration::from_secs(5), || {
-            lab.daemon().oldest_worker_generation() >= generation
-        }),
-        "the workers did not take plane {generation}"
-    );
-}
-
-#[test]
-fn a_bgp_announcement_and_its_withdrawal_move_an_offloaded_flow_at_its_next_packet() {
-    use common::hybrid::{hybrid_lab, reconfigure_branch, BRANCH_ANNOUNCES, BRANCH_HOST};
-    let prefix = "offbgp";
-    let gateway = format!("{prefix}-gw");
-    // spoke1 sends the branch's 192.168.0.0/16 to an appliance in the hub
-    // (a user route beats the same prefix learned over BGP); the appliance
-    // hands it to the gateway.
-    let text = hybrid_lab(prefix, "bird", false)
-        .replace(
-            "      - {name: app, address_prefixes: [10.1.1.0/24]}",
-            "      - {name: app, address_prefixes: [10.1.1.0/24], route_table: spoke1-rt}",
-        )
-        .replace(
-            "route_tables:\n",
-            &format!(
-                "  - {{name: nva, subnet: hub/default, private_ip_address: 10.0.1.5, ip_forwarding_enabled: true, netns: {prefix}-nva}}\nroute_tables:\n  - {{name: spoke1-rt, routes: [{{name: branch-via-nva, address_prefix: 192.168.0.0/16, next_hop_type: VirtualAppliance, next_hop_in_ip_address: 10.0.1.5}}]}}\n"
-            ),
-        );
-    let lab = Lab::start_exact(prefix, &text);
-    assert_mode(&lab);
-    wait_learned(&lab, &gateway, &["172.20.0.0/16", "192.168.0.0/16"]);
-    let to: SocketAddr = format!("{BRANCH_HOST}:5301").parse().unwrap();
-    let server = bound_in(&format!("{prefix}-onprem"), to);
-    let client = common::udp_client_for(&lab.ns("vm1"), to);
-    let stream = Stream::start(client, server, to);
-    stream.wait_for_more(50);
-    // The leg to the appliance leaves userspace.
-    wait_offloaded(&lab, "vm1", "Udp", &to.to_string());
-    let filter = format!("udp and host {BRANCH_HOST} and port 5301");
-    let through_nva = Capture::start(&lab.ns("nva"), &filter);
-    stream.wait_for_more(50);
-    assert!(
-        !through_nva.count().is_empty(),
-        "the stream passes the appliance"
-    );
-
-    // The branch announces 192.168.1.0/24: longer than the user route, so
-    // spoke1 now sends the stream straight to the gateway.
-    let more_specific = "  route 192.168.1.0/24 unreachable;\n";
-    reconfigure_branch(prefix, |c| {
-        c.replace(
-            BRANCH_ANNOUNCES,
-            &format!("{BRANCH_ANNOUNCES}{more_specific}"),
-        )
-    });
-    wait_learned(
-        &lab,
-        &gateway,
-        &["172.20.0.0/16", "192.168.0.0/16", "192.168.1.0/24"],
-    );
-    let after_announcement = Capture::start(&lab.ns("nva"), &filter);
-    stream.wait_for_more(300);
-    let seen = after_announcement.count();
-    assert!(
-        seen.is_empty(),
-        "the appliance saw {} packets of the stream after the announcement: {:?}",
-        seen.len(),
-        &seen[..seen.len().min(5)]
-    );
-    let flow_now = flow(&lab, "vm1", "Udp", &to.to_string()).expect("the stream's flow");
-    assert_eq!(
-        flow_now.next_hop_type.as_deref(),
-        Some("VirtualNetworkGateway"),
-        "{flow_now:?}"
-    );
-    assert!(!flow_now.offloaded, "{flow_now:?}");
-
-    // Withdrawn again: back through the appliance, and offloaded again.
-    reconfigure_branch(prefix, |c| c.replace(more_specific, ""));
-    wait_learned(&lab, &gateway, &["172.20.0.0/16", "192.168.0.0/16"]);
-    let after_withdrawal = Capture::start(&lab.ns("nva"), &filter);
-    stream.wait_for_more(100);
-    assert!(
-        !after_withdrawal.count().is_empty(),
-        "the stream passes the appliance again after the withdrawal"
-    );
-    wait_offloaded(&lab, "vm1", "Udp", &to.to_string());
-    drop(stream);
-}
-
-/// What `nic` sent that the workers forwarded (not the kernel).
-fn sent_by_the_workers(lab: &Lab, nic: &str) -> u64 {
-    let stats = lab.stats(nic);
-    stats.packets_sent - stats.offloaded_packets_sent
-}
-
-#[test]
-fn a_bgp_update_leaves_the_offloaded_flows_of_ports_it_does_not_change_in_the_kernel() {
-    use common::hybrid::{hybrid_lab, reconfigure_branch, BRANCH_ANNOUNCES};
-    let prefix = "offkeep";
-    let gateway = format!("{prefix}-gw");
-    // vm3 beside vm2 in spoke2, whose route table does not propagate what
-    // the gateway learns: their flows are decided alike before and after.
-    let text = hybrid_lab(prefix, "bird", false).replace(
-        "route_tables:\n",
-        &format!("  - {{name: vm3, subnet: spoke2/app, private_ip_address: 10.2.1.5, netns: {prefix}-vm3}}\nroute_tables:\n"),
-    );
-    let lab = Lab::start_exact(prefix, &text);
-    assert_mode(&lab);
-    wait_learned(&lab, &gateway, &["172.20.0.0/16", "192.168.0.0/16"]);
-    let to: SocketAddr = "10.2.1.5:5302".parse().unwrap();
-    let server = bound_in(&lab.ns("vm3"), to);
-    let client = common::udp_client_for(&lab.ns("vm2"), to);
-    let stream = Stream::start(client, server, to);
-    stream.wait_for_more(50);
-    wait_offloaded(&lab, "vm2", "Udp", &to.to_string());
-    // Settled: what reached the workers before the entry took over.
-    stream.wait_for_more(50);
-    let by_workers = sent_by_the_workers(&lab, "vm2");
-    let generation = lab.daemon().snapshot().generation;
-
-    // The branch announces 192.168.1.0/24: hub-vm and vm1 learn it, the
-    // gateway's ports forward it; vm2 and vm3 do not.
-    reconfigure_branch(prefix, |c| {
-        c.replace(
-            BRANCH_ANNOUNCES,
-            &format!("{BRANCH_ANNOUNCES}  route 192.168.1.0/24 unreachable;\n"),
-        )
-    });
-    wait_learned(
-        &lab,
-        &gateway,
-        &["172.20.0.0/16", "192.168.0.0/16", "192.168.1.0/24"],
-    );
-    assert!(lab.daemon().snapshot().generation > generation);
-    let offloaded_before = lab.stats("vm2").offloaded_packets_sent;
-    stream.wait_for_more(300);
-    let after = lab.stats("vm2");
-    if offloading() {
-        // Every datagram since the update passed the kernel: none came back
-        // to the workers to be decided again.
-        assert_eq!(
-            sent_by_the_workers(&lab, "vm2"),
-            by_workers,
-            "the workers saw datagrams of vm2's stream after the update"
-        );
-        assert!(
-            after.offloaded_packets_sent >= offloaded_before + 300,
-            "{} then {}",
-            offloaded_before,
-            after.offloaded_packets_sent
-        );
-        assert!(flow(&lab, "vm2", "Udp", &to.to_string()).is_some_and(|f| f.offloaded));
-    } else {
-        assert_eq!(after.offloaded_packets_sent, 0);
-    }
-    drop(stream);
-}
-
-#[test]
-fn a_generation_the_kernel_cannot_be_given_stops_an_offloaded_flow_all_the_same() {
-    let prefix = "offgen";
-    let lab = Lab::start(prefix, HUB_SPOKE);
-    assert_mode(&lab);
-    let to: SocketAddr = "10.2.1.4:7510".parse().unwrap();
-    let server = bound_in(&lab.ns("vm2"), to);
-    let client = common::udp_client_for(&lab.ns("vm1"), to);
-    for _ in 0..3 {
-        client.send_to(b"before", to).unwrap();
-    }
-    receive(&server, 3, 6);
-    wait_offloaded(&lab, "vm1", "Udp", "10.2.1.4:7510");
-    // The kernel refuses the next generation: the entries it concerns must
-    // leave the kernel instead, so that the deny below holds at once.
-    if let Some(offload) = lab.daemon().offload() {
-        offload.fabric().fail_next_generation_write();
-    }
-    let denied_before = lab
-        .stats("vm2")
-        .drops_for(vnetd::dataplane::DropReason::NsgInbound);
-    let summary = lab
-        .daemon()
-        .apply(
-            "deny.yaml",
-            &common::with_netns_prefix(&denying_udp(7510), prefix),
-        )
-        .unwrap_or_else(|e| panic!("apply refused: {e:?}"));
-    if offloading() {
-        assert!(
-            summary
-                .warnings
-                .iter()
-                .any(|w| w.contains("generation failed")),
-            "the apply's answer says the fast path could not follow: {:?}",
-            summary.warnings
-        );
-    }
-    const AFTER: u64 = 5;
-    for _ in 0..AFTER {
-        client.send_to(b"after!", to).unwrap();
-    }
-    server
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    assert!(
-        server.recv_from(&mut buf).is_err(),
-        "a datagram crossed the deny"
-    );
-    let denied = || {
-        lab.stats("vm2")
-            .drops_for(vnetd::dataplane::DropReason::NsgInbound)
-            - denied_before
-    };
-    common::wait_for(Duration::from_secs(10), || denied() >= AFTER);
-    assert_eq!(denied(), AFTER);
-}
-
 /// The hub-and-spoke file with spoke2's NSG denying UDP to `port` and
 /// flushing the connections it no longer admits.
-fn denying_udp(port: u16) -> String {
+pub(crate) fn denying_udp(port: u16) -> String {
     HUB_SPOKE
         .replace(
             "    security_rules:\n      - name: deny-telnet\n",

@@ -39,6 +39,7 @@ mod e2e_metrics;
 mod e2e_names;
 mod e2e_nat_v2;
 mod e2e_offload;
+mod e2e_offload_rules;
 mod e2e_panics;
 mod e2e_private_endpoints;
 mod e2e_process;
