@@ -371,6 +371,37 @@ fn flows_beyond_the_cap_stay_in_userspace_and_are_counted_there() {
     assert!(!f.offloaded, "{f:?}");
 }
 
+/// Sends five datagrams from `client` to `to` and checks that none
+/// reaches `server` in vm2 and that each is counted as an inbound NSG
+/// denial there, beyond `denied_before`: what holds from the moment an
+/// `apply` of a deny returns.
+pub(crate) fn assert_denied_from_now(
+    lab: &Lab,
+    (client, server): (&UdpSocket, &UdpSocket),
+    to: SocketAddr,
+    denied_before: u64,
+) {
+    const AFTER: u64 = 5;
+    for _ in 0..AFTER {
+        client.send_to(b"after!", to).unwrap();
+    }
+    server
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        server.recv_from(&mut buf).is_err(),
+        "a datagram crossed the deny"
+    );
+    let denied = || {
+        lab.stats("vm2")
+            .drops_for(vnetd::dataplane::DropReason::NsgInbound)
+            - denied_before
+    };
+    common::wait_for(Duration::from_secs(10), || denied() >= AFTER);
+    assert_eq!(denied(), AFTER);
+}
+
 #[test]
 fn a_flushing_deny_stops_an_offloaded_flow_once_apply_returns() {
     let prefix = "offfl";
@@ -401,27 +432,7 @@ fn a_flushing_deny_stops_an_offloaded_flow_once_apply_returns() {
     lab.daemon()
         .apply("deny.yaml", &common::with_netns_prefix(&deny, prefix))
         .unwrap_or_else(|e| panic!("apply refused: {e:?}"));
-    // From the moment apply returns, nothing of the flow reaches vm2, and
-    // every datagram is a counted denial.
-    const AFTER: u64 = 5;
-    for _ in 0..AFTER {
-        client.send_to(b"after!", to).unwrap();
-    }
-    server
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    assert!(
-        server.recv_from(&mut buf).is_err(),
-        "a datagram crossed the deny"
-    );
-    let denied = || {
-        lab.stats("vm2")
-            .drops_for(vnetd::dataplane::DropReason::NsgInbound)
-            - denied_before
-    };
-    common::wait_for(Duration::from_secs(10), || denied() >= AFTER);
-    assert_eq!(denied(), AFTER);
+    assert_denied_from_now(&lab, (&client, &server), to, denied_before);
     if let Some(offload) = lab.daemon().offload() {
         // The leg into the NVA is still admitted and offloaded again; the
         // leg to vm2 is not.

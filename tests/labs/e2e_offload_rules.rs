@@ -5,7 +5,8 @@
 //! `e2e_offload` does. Needs root (see `common::require_root`).
 
 use super::e2e_offload::{
-    assert_mode, bound_in, denying_udp, flow, offloading, receive, wait_offloaded, HUB_SPOKE,
+    assert_denied_from_now, assert_mode, bound_in, denying_udp, flow, offloading, receive,
+    wait_offloaded, HUB_SPOKE,
 };
 use crate::common;
 
@@ -229,23 +230,5 @@ fn a_generation_the_kernel_cannot_be_given_stops_an_offloaded_flow_all_the_same(
             summary.warnings
         );
     }
-    const AFTER: u64 = 5;
-    for _ in 0..AFTER {
-        client.send_to(b"after!", to).unwrap();
-    }
-    server
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    assert!(
-        server.recv_from(&mut buf).is_err(),
-        "a datagram crossed the deny"
-    );
-    let denied = || {
-        lab.stats("vm2")
-            .drops_for(vnetd::dataplane::DropReason::NsgInbound)
-            - denied_before
-    };
-    common::wait_for(Duration::from_secs(10), || denied() >= AFTER);
-    assert_eq!(denied(), AFTER);
+    assert_denied_from_now(&lab, (&client, &server), to, denied_before);
 }
