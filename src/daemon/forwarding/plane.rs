@@ -184,11 +184,22 @@ impl Plane {
     /// Whether the workers may join datagrams into one UDP super-packet for
     /// `port`: not for a VM's NIC, whose `eth0` counts what it is handed,
     /// so that it counts each datagram, as a NIC counts the packets on the
-    /// wire (and as vnetd counts them). Gateways, sites, probers and the
-    /// platform's appliances take the runs whole.
+    /// wire (and as vnetd counts them), nor for a port that forwards to
+    /// VMs (a firewall, the Internet). Gateways, sites and probers take the
+    /// runs whole.
     #[inline]
     pub fn takes_udp_runs(&self, port: PortIdx) -> bool {
-        (self.snapshot.plan.ports.get(port)).is_some_and(|p| !matches!(p.kind, PortKind::Vm))
+        // Only ports whose namespace ends the datagrams or hands them out
+        // of Azure: a firewall or the Internet forwards to VMs, which would
+        // get the run whole.
+        (self.snapshot.plan.ports.get(port)).is_some_and(|p| {
+            matches!(
+                p.kind,
+                PortKind::GatewayInstance { .. }
+                    | PortKind::SiteTunnel { .. }
+                    | PortKind::Prober { .. }
+            )
+        })
     }
 
     /// The port whose slot is `port` in this plane (none once it has left).
