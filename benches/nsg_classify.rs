@@ -159,6 +159,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
     Topology {
         source: "bench".into(),
         vnets: vec![Vnet {
+            tags: Default::default(),
             dns_servers: Vec::new(),
             name: "vnet".into(),
             address_space: vec!["10.0.0.0/16".parse().unwrap()],
@@ -166,6 +167,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
             flow_timeout_minutes: 4,
             subnets: vec![Subnet {
                 endpoint_policies: Default::default(),
+                delegation: None,
                 name: "app".into(),
                 address_prefixes: vec!["10.0.1.0/24".parse().unwrap()],
                 network_security_group: Some(NsgIdx::new(0)),

@@ -486,6 +486,7 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     if !json {
         say(&summary(path, t))?;
         say(&placement_summary(t))?;
+        say(&network_manager_summary(t))?;
     }
     if t.expectations.is_empty() && !json {
         return Ok(());
@@ -530,6 +531,37 @@ fn placement_summary(t: &topology::Topology) -> String {
             placed.underlay_address,
             list(&vnets),
             list(&sites)
+        ));
+    }
+    out
+}
+
+/// One line per network group with the VNets it holds, and one per
+/// connected group: what Virtual Network Manager puts in place.
+fn network_manager_summary(t: &topology::Topology) -> String {
+    let m = &t.network_management;
+    let names = |vnets: &[topology::VnetIdx]| match vnets {
+        [] => "no VNet".to_string(),
+        vnets => (vnets.iter())
+            .map(|&v| t.vnets[v].name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let mut out = String::new();
+    for g in &m.groups {
+        out.push_str(&format!(
+            "network group {}/{}: {}\n",
+            g.manager,
+            g.name,
+            names(&g.members)
+        ));
+    }
+    for g in &m.connected_groups {
+        out.push_str(&format!(
+            "connected group of {}{}: {}\n",
+            g.configuration,
+            if g.global { " (global)" } else { "" },
+            names(&g.members)
         ));
     }
     out

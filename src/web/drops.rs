@@ -78,14 +78,16 @@ pub fn record(plane: &Plane, event: &DropEvent, time: String) -> Option<DropReco
         DropReason::NsgInbound | DropReason::FirewallDenied | DropReason::DestinationCheck => {
             "inbound"
         }
+        // Judged on the way out when the NIC sent it.
+        DropReason::AdminDenied if !snap.nics[port].owns(event.key.src) => "inbound",
         _ => "outbound",
     };
     let (rule, rule_kind, detail) = match snap.rule_names.get(event.rule) {
         Some(named) => {
-            let kind = if event.reason == DropReason::FirewallDenied {
-                "firewall"
-            } else {
-                "nsg"
+            let kind = match event.reason {
+                DropReason::FirewallDenied => "firewall",
+                DropReason::AdminDenied => "admin",
+                _ => "nsg",
             };
             let short = named
                 .rule

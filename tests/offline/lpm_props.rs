@@ -227,6 +227,7 @@ fn topology() -> impl Strategy<Value = Topology> {
                     .into_iter()
                     .enumerate()
                     .map(|(i, (space, east, table))| Vnet {
+                        tags: Default::default(),
                         dns_servers: Vec::new(),
                         name: format!("v{i}"),
                         address_space: space.clone(),
@@ -238,6 +239,7 @@ fn topology() -> impl Strategy<Value = Topology> {
                         flow_timeout_minutes: 4,
                         subnets: vec![Subnet {
                             endpoint_policies: Default::default(),
+                            delegation: None,
                             name: "s".into(),
                             address_prefixes: vec![space[0]],
                             network_security_group: None,

@@ -117,6 +117,7 @@ fn rule() -> impl Strategy<Value = EffectiveRule> {
                 destination_is_named: false,
                 expanded_source: src,
                 expanded_destination: dst,
+                admin_action: None,
             },
         )
 }
@@ -290,6 +291,7 @@ fn hand_built_topology() -> Topology {
     let net = |s: &str| -> IpNet { s.parse().unwrap() };
     let subnet = |name: &str, prefix: &str, nsg: Option<usize>, rt: Option<usize>| Subnet {
         endpoint_policies: Default::default(),
+        delegation: None,
         name: name.into(),
         address_prefixes: vec![net(prefix)],
         network_security_group: nsg.map(NsgIdx::new),
@@ -481,6 +483,7 @@ fn hand_built_topology() -> Topology {
         source: "hand-built".into(),
         vnets: vec![
             Vnet {
+                tags: Default::default(),
                 dns_servers: Vec::new(),
                 name: "hub".into(),
                 address_space: vec![net("10.0.0.0/16"), net("fd00:0:0::/48")],
@@ -490,6 +493,7 @@ fn hand_built_topology() -> Topology {
                 line: 0,
             },
             Vnet {
+                tags: Default::default(),
                 dns_servers: Vec::new(),
                 name: "spoke".into(),
                 address_space: vec![net("10.1.0.0/16")],

@@ -69,12 +69,14 @@ pub fn topo(rules: Vec<SecurityRule>) -> Topology {
     Topology {
         vnets: vec![Vnet {
             dns_servers: Vec::new(),
+            tags: Default::default(),
             name: "vnet".into(),
             address_space: vec![net("10.0.0.0/16")],
             location: "westus".into(),
             flow_timeout_minutes: 4,
             subnets: vec![Subnet {
                 endpoint_policies: Default::default(),
+                delegation: None,
                 name: "app".into(),
                 address_prefixes: vec![net("10.0.1.0/24")],
                 network_security_group: Some(NsgIdx::new(0)),
@@ -124,12 +126,14 @@ pub fn topo(rules: Vec<SecurityRule>) -> Topology {
 pub fn vnet(name: &str, location: &str, ranges: &[&str], route_table: Option<usize>) -> Vnet {
     Vnet {
         dns_servers: Vec::new(),
+        tags: Default::default(),
         name: name.into(),
         address_space: ranges.iter().map(|r| net(r)).collect(),
         location: location.into(),
         flow_timeout_minutes: 4,
         subnets: vec![Subnet {
             endpoint_policies: Default::default(),
+            delegation: None,
             name: "default".into(),
             address_prefixes: vec![net(ranges[0])],
             network_security_group: None,

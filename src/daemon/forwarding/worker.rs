@@ -300,8 +300,12 @@ impl Worker {
                     write_counted(&self.counters, port, out, &buf[..len], traffic);
                 }
                 Verdict::Drop { reason, at, rule } => {
-                    if let (Some(denies), DropReason::NsgInbound | DropReason::FirewallDenied) =
-                        (&self.denies, reason)
+                    if let (
+                        Some(denies),
+                        DropReason::NsgInbound
+                        | DropReason::FirewallDenied
+                        | DropReason::AdminDenied,
+                    ) = (&self.denies, reason)
                     {
                         denies.denied(plane.port_id(at), Direction::Inbound, rule, &view, now_ms);
                     }
@@ -322,6 +326,7 @@ impl Worker {
         &self,
         plane: &Plane,
         (reason, at, rule): (DropReason, PortIdx, crate::snapshot::RuleId),
+        ingress: PortIdx,
         view: &PacketView,
         now_ms: u64,
     ) -> bool {
@@ -329,6 +334,9 @@ impl Worker {
             let direction = match reason {
                 DropReason::NsgInbound | DropReason::FirewallDenied => Some(Direction::Inbound),
                 DropReason::NsgOutbound => Some(Direction::Outbound),
+                // The sender's admin rules judge its outbound packets.
+                DropReason::AdminDenied if at == ingress => Some(Direction::Outbound),
+                DropReason::AdminDenied => Some(Direction::Inbound),
                 _ => None,
             };
             if let Some(direction) = direction {
@@ -559,7 +567,7 @@ impl Worker {
                 Ok(view) => {
                     let verdict = decide_parsed(&plane.snapshot, &flows, nic, &view, now_ms);
                     if let Verdict::Drop { reason, at, rule } = verdict {
-                        reset = self.note_drop(plane, (reason, at, rule), &view, now_ms);
+                        reset = self.note_drop(plane, (reason, at, rule), nic, &view, now_ms);
                     }
                     verdict
                 }

@@ -85,7 +85,7 @@ function renderLegend(tree) {
   const kinds = new Set([...tree.nodes.values()].map((n) => n.data.kind));
   const edgeKinds = new Set(tree.edges.map((e) => e.kind));
   const items = LEGEND.filter(([k]) => kinds.has(k)).map(([k, text]) => el('li', { class: `sw sw-${k}` }, text));
-  if (edgeKinds.has('peering')) items.push(el('li', { class: 'ln ln-peering' }, 'peering (dashed: initiated)'));
+  if (edgeKinds.has('peering')) items.push(el('li', { class: 'ln ln-peering' }, 'peering (dashed: initiated, dotted: connected group)'));
   if (edgeKinds.has('appliance_route')) items.push(el('li', { class: 'ln ln-route' }, 'route to appliance'));
   if (edgeKinds.has('connection')) items.push(el('li', { class: 'ln ln-connection' }, 'connection (red: down)'));
   if (edgeKinds.has('load_balancing')) items.push(el('li', { class: 'ln ln-lb' }, 'load balancing'));

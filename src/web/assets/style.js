@@ -86,6 +86,7 @@ export function graphStyle() {
     { selector: 'edge.arc', style: { 'curve-style': 'unbundled-bezier', 'control-point-distances': 'data(cpd)', 'control-point-weights': 0.5 } },
     { selector: 'edge[kind = "peering"]', style: { width: 2.5, 'line-color': '#4a7fc1', color: '#1d3f6e' } },
     { selector: 'edge[kind = "peering"][state = "initiated"]', style: { 'line-style': 'dashed', 'line-dash-pattern': [7, 5] } },
+    { selector: 'edge[kind = "peering"][state = "connected-group"]', style: { 'line-style': 'dotted' } },
     {
       selector: 'edge[kind = "appliance_route"]',
       style: { 'line-color': '#d9822b', 'target-arrow-color': '#d9822b', 'target-arrow-shape': 'triangle', color: '#7a4a12' },

@@ -8,8 +8,8 @@ use crate::plan::PortIdx;
 use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
 use crate::policy::routes::EffectiveRoute;
-use crate::snapshot::Snapshot;
-use crate::topology::{NextHopType, PortSpec, SubnetRef};
+use crate::snapshot::{Snapshot, StageOwner};
+use crate::topology::{NextHopType, PortSpec, SubnetRef, Topology};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -314,19 +314,35 @@ fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
             rule.destination_is_named,
             &rule.expanded_destination,
         ),
-        access: rule.access.as_str(),
+        access: rule
+            .admin_action
+            .map_or(rule.access.as_str(), |action| action.as_str()),
         priority: rule.priority,
         direction: rule.direction.as_str(),
     }
 }
 
-/// Effective security rules: one entry per associated NSG (subnet first),
+/// The resource ID of the configuration of the first of `rules` (admin
+/// rules, named `securityAdminRules/<configuration>/...`).
+fn admin_configuration_id(topo: &Topology, rules: &[EffectiveRule]) -> String {
+    let configuration = rules
+        .first()
+        .and_then(|r| r.name.split('/').nth(1))
+        .unwrap_or_default();
+    let manager = (topo.network_management.admin_rules.iter())
+        .find(|r| r.configuration == configuration)
+        .map_or("", |r| r.manager.as_str());
+    ids::security_admin_configuration_id(manager, configuration)
+}
+
+/// Effective security rules: one entry for the security admin rules (if
+/// any), then one per associated NSG (subnet first),
 /// inbound rules then outbound, each in evaluation order.
 pub fn rules(snap: &Snapshot, nic: PortIdx) -> EffectiveNsgList {
     let tables = &snap.nics[nic];
     let topo = &snap.topology;
     let mut value: Vec<EffectiveNsg> = Vec::new();
-    for level in [NsgLevel::Subnet, NsgLevel::Nic] {
+    for level in [NsgLevel::Admin, NsgLevel::Subnet, NsgLevel::Nic] {
         let stages: Vec<_> = tables
             .inbound
             .iter()
@@ -337,7 +353,7 @@ pub fn rules(snap: &Snapshot, nic: PortIdx) -> EffectiveNsgList {
             continue;
         };
         let association = match level {
-            NsgLevel::Subnet => Association {
+            NsgLevel::Admin | NsgLevel::Subnet => Association {
                 subnet: Some(ResourceId {
                     id: {
                         let at = snap.plan.ports[nic].subnet;
@@ -353,10 +369,14 @@ pub fn rules(snap: &Snapshot, nic: PortIdx) -> EffectiveNsgList {
                 }),
             },
         };
+        // Admin rules are listed under the configuration of the first one
+        // (the rows name each rule's configuration in full).
+        let id = match first.owner {
+            StageOwner::SecurityAdmin => admin_configuration_id(topo, &first.rules),
+            owner => ids::nsg_id(owner.name(topo)),
+        };
         value.push(EffectiveNsg {
-            network_security_group: ResourceId {
-                id: ids::nsg_id(first.owner.name(topo)),
-            },
+            network_security_group: ResourceId { id },
             association,
             effective_security_rules: stages
                 .iter()

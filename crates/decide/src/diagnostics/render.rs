@@ -277,6 +277,13 @@ pub(super) fn render_flow_verify(
     }
     let _ = writeln!(out, "Access: {}", answer.verdict.access);
     let _ = match answer.decided_by {
+        Some((NsgLevel::Admin, _, rule)) => writeln!(
+            out,
+            "Rule:   {} (priority {}, {}) of the VNet's security admin rules",
+            rule.name,
+            rule.priority,
+            rule.admin_action.map_or("Allow", |a| a.as_str()),
+        ),
         Some((level, nsg, rule)) => writeln!(
             out,
             "Rule:   {} (priority {}) of NSG {} on the {}",
@@ -287,6 +294,7 @@ pub(super) fn render_flow_verify(
                 NsgLevel::Subnet => "subnet",
                 NsgLevel::Nic => "NIC",
                 NsgLevel::Firewall => "firewall",
+                NsgLevel::Admin => "VNet",
             }
         ),
         None => writeln!(out, "Rule:   none (no NSG on the NIC or its subnet)"),
@@ -378,7 +386,15 @@ pub(super) fn render_rules(snap: &Snapshot, nic: &str, json: bool) -> Result<Str
             (_, Some(n)) => format!("NIC {}", id_name(&n.id)),
             _ => String::new(),
         };
-        let title = format!("NSG {} on {at}:", id_name(&entry.network_security_group.id));
+        let id = &entry.network_security_group.id;
+        let title = if id.contains("/securityAdminConfigurations/") {
+            format!(
+                "Security admin rules of {} on the VNet of {at} (before the NSGs):",
+                id_name(id)
+            )
+        } else {
+            format!("NSG {} on {at}:", id_name(id))
+        };
         let _ = writeln!(out, "{}", entry.titled_table(&title));
     }
     Ok(out)

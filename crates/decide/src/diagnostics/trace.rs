@@ -35,9 +35,10 @@ use crate::dataplane::{
 };
 use crate::net::PacketKey;
 use crate::plan::PortIdx;
+use crate::policy::nsg::NsgLevel;
 use crate::snapshot::edge::PublicTarget;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{Access, Direction, Endpoint, ExpectedProtocol, SiteIdx};
+use crate::topology::{Access, AdminAction, Direction, Endpoint, ExpectedProtocol, SiteIdx};
 use etherparse::PacketBuilder;
 use internet::{edge_details, firewall_dnat, firewall_translation};
 use site::{site_entry, SiteEntry};
@@ -136,8 +137,9 @@ fn cross(path: &mut Vec<String>, name: String) {
     }
 }
 
-/// The NSG rules a packet meets at `nic` in `direction`, one per NSG, up
-/// to the first that denies (where evaluation stops).
+/// The rules a packet meets at `nic` in `direction`: the security admin
+/// rule that matches, if any, then one per NSG, up to the rule that ends
+/// evaluation (a deny, or an admin rule's `AlwaysAllow`).
 fn nsg_checks(
     snap: &Snapshot,
     nic: PortIdx,
@@ -146,7 +148,12 @@ fn nsg_checks(
 ) -> Vec<NsgCheck> {
     let mut checks = Vec::new();
     for stage in snap.nics[nic].stages(direction) {
+        let admin = stage.level == NsgLevel::Admin;
         let Some(r) = stage.classifier.classify(key) else {
+            // Admin rules have no default rules: no match goes on.
+            if admin {
+                continue;
+            }
             break;
         };
         let rule = &stage.rules[r];
@@ -156,8 +163,9 @@ fn nsg_checks(
             rule_name: rule.name.clone(),
             priority: rule.priority,
             access: rule.access.as_str(),
+            admin_action: rule.admin_action.map(AdminAction::as_str),
         });
-        if rule.access == Access::Deny {
+        if rule.access == Access::Deny || rule.admin_action == Some(AdminAction::AlwaysAllow) {
             break;
         }
     }
@@ -665,12 +673,16 @@ fn hop_details<C: Conntrack>(
             Some(gateway) => snap.gateways[gateway].vnet,
             None => snap.nics[receiver].vnet,
         };
-        if from_vnet != to_vnet {
+        if from_vnet != to_vnet && t.peering_connected(from_vnet, to_vnet) {
             hop.peering = t
                 .peerings
                 .iter()
                 .find(|p| p.vnet == from_vnet && p.remote == to_vnet)
                 .map(|p| p.name.clone());
+        } else if from_vnet != to_vnet {
+            hop.connected_group = t
+                .connected_group(from_vnet, to_vnet)
+                .map(|g| g.configuration.clone());
         }
         hop.to = Some(nic_name(snap, receiver));
         let received_key = translated.unwrap_or(key);

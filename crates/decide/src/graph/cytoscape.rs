@@ -95,6 +95,7 @@ pub fn elements(picture: &Picture) -> Vec<Value> {
         e["data"]["state"] = json!(match p.state {
             PeeringState::Connected => "connected",
             PeeringState::Initiated => "initiated",
+            PeeringState::ConnectedGroup => "connected-group",
         });
         out.push(e);
     }

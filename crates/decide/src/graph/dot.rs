@@ -76,6 +76,7 @@ pub(super) fn dot(picture: &Picture) -> String {
         let style = match edge.state {
             PeeringState::Connected => "dir=none, style=solid, penwidth=2",
             PeeringState::Initiated => "style=dashed",
+            PeeringState::ConnectedGroup => "dir=none, style=dotted, penwidth=2",
         };
         let _ = writeln!(
             out,

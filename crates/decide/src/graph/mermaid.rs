@@ -85,6 +85,7 @@ pub(super) fn mermaid(picture: &Picture) -> String {
         let arrow = match edge.state {
             PeeringState::Connected => "---",
             PeeringState::Initiated => "-.->",
+            PeeringState::ConnectedGroup => "-.-",
         };
         let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&edge.label));
     }

@@ -78,6 +78,9 @@ pub enum PeeringState {
     Connected,
     /// Only the link held in `from` exists: no traffic flows yet.
     Initiated,
+    /// No Connected peering: a Virtual Network Manager connected group
+    /// joins the two VNets.
+    ConnectedGroup,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -663,6 +666,24 @@ pub(super) fn peering_edges(topo: &Topology) -> Vec<PeeringEdge> {
             global,
             label,
         });
+    }
+    // Connected groups join members that no Connected peering joins.
+    for a in topo.vnets.keys() {
+        for b in topo.connected_group_peers(a).into_iter().filter(|&b| b > a) {
+            let Some(group) = topo.connected_group(a, b) else {
+                continue;
+            };
+            let global = topo.vnets[a].location != topo.vnets[b].location;
+            edges.push(PeeringEdge {
+                from_id: vnet_id(topo, a),
+                to_id: vnet_id(topo, b),
+                from: a,
+                to: b,
+                state: PeeringState::ConnectedGroup,
+                global,
+                label: vec![format!("connected group of {}", group.configuration)],
+            });
+        }
     }
     edges
 }

@@ -10,11 +10,16 @@ use crate::policy::nsg::NsgLevel;
 use crate::topology::{FirewallIdx, NsgIdx, Topology};
 use std::sync::Arc;
 
+/// How listings name the owner of admin rules.
+pub const ADMIN_OWNER: &str = "SecurityAdminConfigurations";
+
 /// Whose rules a stage holds: an NSG's, or an Azure Firewall's policy's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StageOwner {
     Nsg(NsgIdx),
     Firewall(FirewallIdx),
+    /// Virtual Network Manager's security admin rules of the NIC's VNet.
+    SecurityAdmin,
 }
 
 impl StageOwner {
@@ -24,6 +29,7 @@ impl StageOwner {
         match self {
             StageOwner::Nsg(nsg) => &topology.nsgs[nsg].name,
             StageOwner::Firewall(f) => firewall::rules_owner(topology, &topology.firewalls[f]),
+            StageOwner::SecurityAdmin => ADMIN_OWNER,
         }
     }
 
@@ -34,6 +40,9 @@ impl StageOwner {
         match self {
             StageOwner::Nsg(nsg) => topology.nsgs[nsg].flush_connection,
             StageOwner::Firewall(_) => false,
+            // As an NSG without flush_connection: a new deployment judges
+            // new flows; established ones carry on.
+            StageOwner::SecurityAdmin => false,
         }
     }
 }

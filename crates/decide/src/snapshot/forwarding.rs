@@ -101,6 +101,15 @@ impl Forwarding {
                             && back.allow_virtual_network_access,
                         forwarded: back.allow_forwarded_traffic,
                     };
+                } else if from != to && topo.connected_group(from, to).is_some() {
+                    // A connected group has no settings to turn traffic
+                    // off: its members reach each other, forwarded
+                    // traffic included.
+                    crossings[from.index() * n + to.index()] = Crossing {
+                        connected: true,
+                        access: true,
+                        forwarded: true,
+                    };
                 }
             }
         }
@@ -204,7 +213,9 @@ pub fn resolve_targets(
 ) -> (Vec<RouteTarget>, ApplianceSets) {
     let direct = |row: &EffectiveRoute| match row.next_hop_type {
         NextHopType::VnetLocal => Some(own_vnet),
-        NextHopType::VNetPeering | NextHopType::VNetGlobalPeering => row.peer_vnet,
+        NextHopType::VNetPeering | NextHopType::VNetGlobalPeering | NextHopType::ConnectedGroup => {
+            row.peer_vnet
+        }
         NextHopType::InterfaceEndpoint => row.endpoint.and_then(|e| forwarding.endpoint_vnet(e)),
         _ => None,
     };
@@ -228,6 +239,7 @@ pub fn resolve_targets(
             NextHopType::VnetLocal
             | NextHopType::VNetPeering
             | NextHopType::VNetGlobalPeering
+            | NextHopType::ConnectedGroup
             | NextHopType::InterfaceEndpoint => {
                 direct(row).map_or(RouteTarget::Nowhere, RouteTarget::Vnet)
             }

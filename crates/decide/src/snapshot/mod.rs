@@ -29,7 +29,7 @@
 //! use [`crate::policy`], [`crate::engine`], [`crate::topology`],
 //! [`crate::names`] and [`crate::net`].
 
-use crate::engine::classifier::{Classifier, PacketKey, ProtocolSet, RuleMatch};
+use crate::engine::classifier::{Classifier, ProtocolSet, RuleMatch};
 use crate::engine::lpm::Lpm;
 use crate::plan::{Plan, PortKind};
 use crate::policy::load_balancers::BackendHealth;
@@ -39,13 +39,14 @@ use crate::policy::nsg::{
 use crate::policy::routes::{effective_routes_with, EffectiveRoute, RouteSource};
 use crate::policy::tags::AZURE_HOST_VIP;
 use crate::topology::{
-    Access, AsgIdx, CircuitIdx, Direction, GatewayIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    AsgIdx, CircuitIdx, Direction, GatewayIdx, NsgIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use changes::ChangedPorts;
+pub use stages::NsgVerdict;
 
 mod changes;
 pub mod edge;
@@ -55,6 +56,7 @@ pub mod gateways;
 pub mod load_balancers;
 pub mod rule_names;
 pub mod shaping;
+mod stages;
 
 /// What a snapshot is compiled with beside its topology: the routes the
 /// gateways learned over BGP.
@@ -106,8 +108,9 @@ fn host_vip_row(routes: &[EffectiveRoute]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// One NSG a packet meets at a NIC (or the firewall's rules at its port).
-#[derive(Debug)]
+/// One NSG a packet meets at a NIC (or the firewall's rules at its port,
+/// or Virtual Network Manager's security admin rules before the NSGs).
+#[derive(Debug, Clone)]
 pub struct NsgStage {
     pub level: NsgLevel,
     pub owner: StageOwner,
@@ -205,16 +208,6 @@ impl NicTables {
             Direction::Outbound => self.flush_outbound,
         }
     }
-}
-
-/// The outcome of the NSG stages of one NIC and direction for one packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NsgVerdict {
-    pub access: Access,
-    /// The deciding rule as (stage index, rule index): the denying rule, or
-    /// for an allow, the allowing rule of the last stage. `None` when the NIC
-    /// has no NSG at all (everything is allowed).
-    pub decided_by: Option<(usize, usize)>,
 }
 
 #[derive(Debug)]
@@ -438,6 +431,7 @@ impl Snapshot {
             previous.map(|p| (&p.topology, p.frontends.as_slice())),
         );
         let edge = edge::EdgeTables::compile(&topology, &plan);
+        let mut admin_stages: HashMap<(SubnetRef, Direction), Option<NsgStage>> = HashMap::new();
         let mut nics = TiVec::with_capacity(plan.ports.len());
         for (idx, nic) in plan.ports.iter_enumerated() {
             let file_nic = plan.nic(idx);
@@ -512,11 +506,32 @@ impl Snapshot {
                     })
                     .collect()
             };
-            let inbound = match nic.kind.firewall() {
+            let mut inbound = match nic.kind.firewall() {
                 Some(f) => vec![firewalls::firewall_stage(&topology, f, &rule_names)],
                 None => stages_for(Direction::Inbound),
             };
-            let outbound = stages_for(Direction::Outbound);
+            let mut outbound = stages_for(Direction::Outbound);
+            if file_nic.is_some() {
+                for (direction, stages) in [
+                    (Direction::Inbound, &mut inbound),
+                    (Direction::Outbound, &mut outbound),
+                ] {
+                    let stage = admin_stages
+                        .entry((nic.subnet, direction))
+                        .or_insert_with(|| {
+                            stages::admin_stage(
+                                &topology,
+                                &learned,
+                                nic.subnet,
+                                direction,
+                                &rule_names,
+                            )
+                        });
+                    if let Some(stage) = stage {
+                        stages.insert(0, stage.clone());
+                    }
+                }
+            }
             let flushes = |stages: &[NsgStage]| stages.iter().any(|s| s.owner.flushes(&topology));
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
@@ -666,62 +681,6 @@ impl Snapshot {
     pub fn route_target(&self, nic: PortIdx, dst: IpAddr) -> Option<(usize, RouteTarget)> {
         let tables = self.nic_routes(nic);
         tables.decide(dst).map(|row| (row, tables.targets[row]))
-    }
-
-    /// The stable number of the rule that decided `verdict` (see
-    /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
-    #[inline]
-    pub fn rule_id(&self, nic: PortIdx, direction: Direction, verdict: &NsgVerdict) -> RuleId {
-        verdict
-            .decided_by
-            .and_then(|(s, r)| {
-                let stage = self.nics[nic].stages(direction).get(s)?;
-                stage.rule_ids.get(r).copied()
-            })
-            .unwrap_or(NO_RULE)
-    }
-
-    /// Runs the NSG stages of `nic` in `direction` on a packet: every stage
-    /// must allow; the first deny stops evaluation. No NSG means allow.
-    #[inline]
-    pub fn evaluate(&self, nic: PortIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
-        let mut decided_by = None;
-        for (s, stage) in self.nics[nic].stages(direction).iter().enumerate() {
-            match stage.classifier.classify(key) {
-                Some(r) if stage.rules[r].access == Access::Allow => decided_by = Some((s, r)),
-                Some(r) => {
-                    return NsgVerdict {
-                        access: Access::Deny,
-                        decided_by: Some((s, r)),
-                    }
-                }
-                // The default rules match every packet, so a stage always
-                // decides; an empty classifier would be a compile fault, and
-                // failing closed is the safe reading.
-                None => {
-                    return NsgVerdict {
-                        access: Access::Deny,
-                        decided_by: None,
-                    }
-                }
-            }
-        }
-        NsgVerdict {
-            access: Access::Allow,
-            decided_by,
-        }
-    }
-
-    /// The rule behind a verdict, with its stage.
-    pub fn deciding_rule(
-        &self,
-        nic: PortIdx,
-        direction: Direction,
-        verdict: &NsgVerdict,
-    ) -> Option<(&NsgStage, &EffectiveRule)> {
-        let (s, r) = verdict.decided_by?;
-        let stage = self.nics[nic].stages(direction).get(s)?;
-        Some((stage, stage.rules.get(r)?))
     }
 }
 

@@ -65,6 +65,7 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         let destination = IpNet::from(rule.destination);
         for protocol in &rule.protocols {
             out.push(EffectiveRule {
+                admin_action: None,
                 name: rule.path(),
                 priority: rule.collection_priority,
                 direction: Direction::Inbound,
@@ -91,6 +92,7 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
     for rule in rules {
         for protocol in &rule.protocols {
             out.push(EffectiveRule {
+                admin_action: None,
                 name: rule.path(),
                 priority: rule.collection_priority,
                 direction: Direction::Inbound,
@@ -115,6 +117,7 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         .map(|n| n.parse().expect("constant prefix"))
         .collect();
     out.push(EffectiveRule {
+        admin_action: None,
         name: DEFAULT_ACTION.to_string(),
         priority: u16::MAX,
         direction: Direction::Inbound,

@@ -28,6 +28,14 @@ pub fn nsg_id(name: &str) -> String {
     network_id("networkSecurityGroups", name)
 }
 
+/// `.../networkManagers/<manager>/securityAdminConfigurations/<configuration>`
+pub fn security_admin_configuration_id(manager: &str, configuration: &str) -> String {
+    format!(
+        "{}/securityAdminConfigurations/{configuration}",
+        network_id("networkManagers", manager)
+    )
+}
+
 /// `.../virtualNetworks/<vnet>/subnets/<subnet>`
 pub fn subnet_id(vnet: &str, subnet: &str) -> String {
     format!("{}/subnets/{subnet}", network_id("virtualNetworks", vnet))

@@ -5,6 +5,7 @@
 //! [`crate::topology`] and [`crate::net`], never an engine, a packet or a
 //! device.
 
+pub mod admin;
 pub mod bgp;
 pub mod egress;
 pub mod firewall;

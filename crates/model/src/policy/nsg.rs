@@ -28,8 +28,8 @@ use super::gateways::LearnedRoutes;
 use super::tags;
 use crate::net::PacketKey;
 use crate::topology::{
-    Access, AddressSpec, AsgIdx, Direction, NicIdx, NsgIdx, PortSpec, PrivateEndpointIdx, Protocol,
-    SecurityRule, ServiceTag, SubnetRef, Topology,
+    Access, AddressSpec, AdminAction, AsgIdx, Direction, NicIdx, NsgIdx, PortSpec,
+    PrivateEndpointIdx, Protocol, SecurityRule, ServiceTag, SubnetRef, Topology,
 };
 use ipnet::IpNet;
 
@@ -55,6 +55,9 @@ pub struct EffectiveRule {
     pub destination_is_named: bool,
     pub expanded_source: Vec<IpNet>,
     pub expanded_destination: Vec<IpNet>,
+    /// A security admin rule's action (its `access` is `Deny` for `Deny`,
+    /// `Allow` for the others); `None` for NSG and firewall rules.
+    pub admin_action: Option<AdminAction>,
 }
 
 impl EffectiveRule {
@@ -71,6 +74,9 @@ const DEFAULT_RULE_PREFIX: &str = "defaultSecurityRules/";
 /// the same place on its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum NsgLevel {
+    /// Virtual Network Manager's security admin rules, before any NSG.
+    #[strum(serialize = "SecurityAdmin")]
+    Admin,
     Subnet,
     #[strum(serialize = "NetworkInterface")]
     Nic,
@@ -208,6 +214,7 @@ pub fn effective_rules_at(
             destination_is_named: is_named(&r.destination),
             expanded_source: expander.expand(&r.source),
             expanded_destination: expander.expand(&r.destination),
+            admin_action: None,
         })
         .collect();
 
@@ -225,6 +232,7 @@ pub fn effective_rules_at(
         destination_is_named: is_named(&d.destination),
         expanded_source: expander.expand(&d.source),
         expanded_destination: expander.expand(&d.destination),
+        admin_action: None,
     }));
     rules
 }
@@ -311,14 +319,14 @@ fn default_rules(direction: Direction) -> [DefaultRule; 3] {
 }
 
 /// Expands address specs for one port (tags depend on its subnet).
-struct Expander<'a> {
-    topo: &'a Topology,
-    learned: &'a LearnedRoutes,
-    subnet: SubnetRef,
+pub(super) struct Expander<'a> {
+    pub(super) topo: &'a Topology,
+    pub(super) learned: &'a LearnedRoutes,
+    pub(super) subnet: SubnetRef,
 }
 
 impl Expander<'_> {
-    fn expand(&self, spec: &AddressSpec) -> Vec<IpNet> {
+    pub(super) fn expand(&self, spec: &AddressSpec) -> Vec<IpNet> {
         match spec {
             AddressSpec::Any => vec![
                 IpNet::V4(ipnet::Ipv4Net::default()),
@@ -354,7 +362,7 @@ impl Expander<'_> {
     /// The side as Azure's effective rules list it: `*` is `0.0.0.0/0`
     /// ("0.0.0.0/0 in the Source and Destination columns represents all
     /// addresses"), a single address keeps its /32 or /128.
-    fn listed(&self, spec: &AddressSpec) -> Vec<String> {
+    pub(super) fn listed(&self, spec: &AddressSpec) -> Vec<String> {
         match spec {
             AddressSpec::Any => vec!["0.0.0.0/0".to_string()],
             AddressSpec::Prefixes(prefixes) => {
@@ -371,7 +379,7 @@ impl Expander<'_> {
 }
 
 /// Tags and ASGs stand for addresses that Azure lists expanded.
-fn is_named(spec: &AddressSpec) -> bool {
+pub(super) fn is_named(spec: &AddressSpec) -> bool {
     matches!(spec, AddressSpec::Tag(_) | AddressSpec::Asgs(_))
 }
 

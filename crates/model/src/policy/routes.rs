@@ -22,6 +22,11 @@
 //!   (Initiated) peering adds nothing; peering is not transitive. The rows
 //!   do not depend on `allowVirtualNetworkAccess`: that setting gates
 //!   traffic, which the dataplane enforces, not routes.
+//! - Connected group routes: one `ConnectedGroup` row per address range
+//!   of each VNet a Virtual Network Manager connected group joins this
+//!   one with, after the peering rows, where no Connected peering joins
+//!   the two (the peering's rows stand for that VNet); they reach what a
+//!   peering would.
 //! - User routes (§1.3, §1.7): the rows of the subnet's route table, in
 //!   table order.
 //! - Selection (§1.4): at an equal prefix, User beats VirtualNetworkGateway
@@ -265,6 +270,20 @@ pub fn effective_routes_with(
         };
         for range in &peer_vnet.address_space {
             rows.push(EffectiveRoute::system(range.trunc(), hop, Some(peer)));
+        }
+    }
+    // The VNets of its connected groups that no Connected peering joins:
+    // `ConnectedGroup` rows, with no peering behind them.
+    if !topo.network_management.connected_groups.is_empty() {
+        for peer in topo.connected_group_peers(subnet.vnet) {
+            peers.push(peer);
+            for range in &topo.vnets[peer].address_space {
+                rows.push(EffectiveRoute::system(
+                    range.trunc(),
+                    NextHopType::ConnectedGroup,
+                    Some(peer),
+                ));
+            }
         }
     }
     let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();

@@ -128,6 +128,15 @@ fn tag_ranges(topo: &Topology, learned: &LearnedRoutes, subnet: SubnetRef) -> Ve
         }
     }
 
+    // The VNets of its connected groups: reached as peers are.
+    for peer in topo.connected_group_peers(subnet.vnet) {
+        topo.vnets[peer]
+            .address_space
+            .iter()
+            .copied()
+            .for_each(&mut push);
+    }
+
     gateway_vnets.into_iter().for_each(&mut push);
     push(IpNet::V4(AZURE_HOST_VIP_NET));
 
@@ -262,12 +271,14 @@ mod tests {
     fn vnet(name: &str, space: &[&str], route_table: Option<usize>) -> Vnet {
         Vnet {
             dns_servers: Vec::new(),
+            tags: Default::default(),
             name: name.into(),
             address_space: nets(space),
             location: "westus".into(),
             flow_timeout_minutes: 4,
             subnets: vec![Subnet {
                 endpoint_policies: Default::default(),
+                delegation: None,
                 name: "default".into(),
                 address_prefixes: vec![],
                 network_security_group: None,

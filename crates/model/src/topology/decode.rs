@@ -178,6 +178,7 @@ macro_rules! record {
 mod dns;
 mod edge;
 mod expectations;
+mod network_managers;
 pub use dns::{
     dns_name, record_data, RawDnsServer, RawForwardingRule, RawLocalZone, RawPrivateEndpoint,
     RawRecordSet, RawResolver, RawResolverEndpoint, RawRuleset, RawVnetLink, RawZone,
@@ -187,6 +188,7 @@ pub use edge::{
     RawPublicIpPrefix,
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
+pub use network_managers::*;
 
 const TOP_KEYS: &[&str] = &[
     "netns_prefix",
@@ -219,6 +221,7 @@ const TOP_KEYS: &[&str] = &[
     "public_ip_prefixes",
     "public_ip_addresses",
     "nat_gateways",
+    "network_managers",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -228,6 +231,7 @@ record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
     subnets: "subnets" => list,
     host: "host" => optional_ref,
     dns_servers: "dns_servers" => dns_servers,
+    tags: "tags" => tag_map,
 });
 
 record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
@@ -237,6 +241,7 @@ record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
     endpoint_policies: "private_endpoint_network_policies"
         => one_of_or(EndpointNetworkPolicies::Disabled),
     default_outbound_access: "default_outbound_access" => flag(false),
+    delegation: "delegation" => optional_text,
 });
 
 record!(PEERING_KEYS: RawPeering { name, key, line } "a peering" {
@@ -580,6 +585,7 @@ impl Decoder<'_> {
             public_ip_prefixes: self.records(&top, "public_ip_prefixes"),
             public_ips: self.records(&top, "public_ip_addresses"),
             nat_gateways: self.records(&top, "nat_gateways"),
+            network_managers: self.records(&top, "network_managers"),
         }
     }
 

@@ -39,6 +39,8 @@ mod spelled;
 pub use placement::{HostIdx, LabHost, Placement, FIRST_HOST};
 pub(crate) use spelled::spelled_enum;
 
+mod network_managers;
+pub use network_managers::*;
 mod realism;
 pub use realism::*;
 
@@ -157,6 +159,9 @@ pub struct Topology {
     /// The Internet edge: the emulated Internet, public addresses, NAT
     /// gateways, default outbound access and DNAT rules.
     pub edge: Edge,
+    /// Azure Virtual Network Manager: network groups, security admin
+    /// rules, connected groups (its peerings are in `peerings`).
+    pub network_management: NetworkManagement,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +177,8 @@ pub struct Vnet {
     pub subnets: TiVec<SubnetIdx, Subnet>,
     /// Custom DNS servers; empty: Azure DNS (168.63.129.16).
     pub dns_servers: DnsServers,
+    /// Resource tags, which network groups' conditions may select on.
+    pub tags: std::collections::BTreeMap<String, String>,
     pub line: usize,
 }
 
@@ -184,6 +191,8 @@ pub struct Subnet {
     /// `private_endpoint_network_policies`: what binds to the subnet's
     /// Private Endpoints.
     pub endpoint_policies: EndpointNetworkPolicies,
+    /// The service the subnet is delegated to (`Microsoft.Sql/managedInstances`).
+    pub delegation: Option<String>,
     pub line: usize,
 }
 
@@ -271,6 +280,9 @@ spelled_enum! {
         /// A Private Endpoint's own /32 (/128) route: Azure's alone, a
         /// route table cannot name it.
         InterfaceEndpoint,
+        /// A VNet of the same Virtual Network Manager connected group:
+        /// Azure's alone, with no peering behind it.
+        ConnectedGroup,
     }
 }
 
@@ -424,6 +436,23 @@ impl Topology {
     /// True when both links of the peering exist (Azure state Connected).
     pub fn peering_connected(&self, a: VnetIdx, b: VnetIdx) -> bool {
         self.peering_link(a, b).is_some() && self.peering_link(b, a).is_some()
+    }
+
+    /// The VNets `vnet` reaches through Virtual Network Manager's connected
+    /// groups and not through a Connected peering, in VNet order.
+    pub fn connected_group_peers(&self, vnet: VnetIdx) -> Vec<VnetIdx> {
+        self.vnets
+            .keys()
+            .filter(|&peer| {
+                !self.peering_connected(vnet, peer) && self.connected_group(vnet, peer).is_some()
+            })
+            .collect()
+    }
+
+    /// The connected group that joins `a` and `b`, if any.
+    pub fn connected_group(&self, a: VnetIdx, b: VnetIdx) -> Option<&ConnectedGroup> {
+        let same_region = self.vnets[a].location == self.vnets[b].location;
+        self.network_management.connected_group(a, b, same_region)
     }
 
     /// True when the peering between `a` and `b` crosses regions.

@@ -44,6 +44,7 @@ mod fabric_names;
 mod firewalls;
 mod hybrid;
 mod load_balancers;
+mod network_managers;
 mod nics;
 mod placement;
 mod private_cloud;
@@ -91,6 +92,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.nsgs(raw.nsgs);
     r.vnets(raw.vnets);
     r.peerings(raw.peerings);
+    r.network_managers(raw.network_managers);
     let mut nics = raw.nics;
     let nic_bgp = route_servers::NicBgp::take(&mut nics);
     r.nics(nics);
@@ -497,6 +499,7 @@ impl Resolver<'_> {
                     network_security_group,
                     route_table,
                     endpoint_policies: subnet.endpoint_policies,
+                    delegation: subnet.delegation.map(|(service, _)| service),
                     line: subnet.line,
                 });
             }
@@ -507,6 +510,7 @@ impl Resolver<'_> {
                 flow_timeout_minutes: vnet.flow_timeout_minutes,
                 subnets,
                 dns_servers: vnet.dns_servers,
+                tags: vnet.tags,
                 line: vnet.line,
             });
         }

@@ -180,11 +180,15 @@ fn decide_packet<C: Conntrack + ?Sized>(
         now_ms,
     ) {
         Ok(admission) => admission,
-        Err(rule) => {
+        Err(denied) => {
             return Verdict::Drop {
-                reason: DropReason::NsgOutbound,
+                reason: if denied.by_admin {
+                    DropReason::AdminDenied
+                } else {
+                    DropReason::NsgOutbound
+                },
                 at: ingress,
-                rule,
+                rule: denied.rule,
             }
         }
     };
@@ -329,11 +333,15 @@ fn receive<C: Conntrack + ?Sized>(
     }
     let admission = match nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {
         Ok(admission) => admission,
-        Err(rule) => {
+        Err(denied) => {
             return Decided::verdict(Verdict::Drop {
-                reason: inbound_denial(snap, receiver),
+                reason: if denied.by_admin {
+                    DropReason::AdminDenied
+                } else {
+                    inbound_denial(snap, receiver)
+                },
                 at: receiver,
-                rule,
+                rule: denied.rule,
             })
         }
     };

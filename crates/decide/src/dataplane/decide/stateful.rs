@@ -314,6 +314,24 @@ pub struct NsgJudgement {
     pub rule: RuleId,
 }
 
+/// A packet the stages of one NIC and direction denied: the rule, and
+/// whether it was a security admin rule (or an NSG's, a firewall's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denial {
+    pub rule: RuleId,
+    pub by_admin: bool,
+}
+
+impl From<NsgJudgement> for Denial {
+    #[inline]
+    fn from(judged: NsgJudgement) -> Denial {
+        Denial {
+            rule: judged.rule,
+            by_admin: judged.verdict.by_admin,
+        }
+    }
+}
+
 /// Step 3 and 8 without state: the NSG stages of `nic` in `direction` on
 /// `key`. Forwarding runs it for every packet no flow admits;
 /// `flow-verify` runs it for its question.
@@ -346,7 +364,7 @@ pub(super) fn nsg_admits<C: Conntrack + ?Sized>(
     direction: Direction,
     view: &PacketView,
     now_ms: u64,
-) -> Result<Option<Admission>, RuleId> {
+) -> Result<Option<Admission>, Denial> {
     let found = flows.admitted(nic, direction, view, now_ms);
     nsg_stage(snap, flows, nic, direction, view, found, now_ms)
 }
@@ -362,7 +380,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
     view: &PacketView,
     found: Option<Admission>,
     now_ms: u64,
-) -> Result<Option<Admission>, RuleId> {
+) -> Result<Option<Admission>, Denial> {
     if let Some(admission) = found {
         let flow_direction = if admission.reply {
             direction.opposite()
@@ -385,7 +403,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
         let judged = judge_nsgs(snap, nic, flow_direction, &key);
         if judged.verdict.access == Access::Deny {
             flows.revoke(nic, direction, view, admission, now_ms);
-            return Err(judged.rule);
+            return Err(judged.into());
         }
         flows.refresh(
             nic,
@@ -402,7 +420,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
     }
     let judged = judge_nsgs(snap, nic, direction, &view.key);
     if judged.verdict.access == Access::Deny {
-        return Err(judged.rule);
+        return Err(judged.into());
     }
     let timeout_ms = snap.nics[nic].flow_timeout_ms;
     flows.admit(

@@ -128,6 +128,10 @@ pub enum DropReason {
     /// the NIC nor its subnet has an NSG: Standard public IPs are closed to
     /// inbound traffic until an NSG allows it.
     PublicIpClosed,
+    /// Denied by a Virtual Network Manager security admin rule (either
+    /// direction), whatever the NSGs say. Counted at the NIC whose VNet's
+    /// rule denied it.
+    AdminDenied,
 }
 
 impl DropReason {

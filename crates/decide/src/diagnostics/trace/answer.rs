@@ -115,6 +115,10 @@ pub struct TraceHop {
     pub handed_on: Vec<String>,
     /// The peering link crossed (held by the sending VNet).
     pub peering: Option<String>,
+    /// The Virtual Network Manager connected group crossed instead of a
+    /// peering: its connectivity configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected_group: Option<String>,
     pub load_balancer: Option<LoadBalancerStep>,
     /// The receiving NIC (or site tunnel), when the packet got that far.
     pub to: Option<String>,
@@ -164,6 +168,9 @@ pub struct NsgCheck {
     pub rule_name: String,
     pub priority: u16,
     pub access: &'static str,
+    /// A security admin rule's action (`Allow`, `AlwaysAllow`, `Deny`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_action: Option<&'static str>,
 }
 
 /// The deciding route, in `az`'s words.

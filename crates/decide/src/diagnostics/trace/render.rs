@@ -36,7 +36,11 @@ fn describe_checks(checks: &[NsgCheck]) -> String {
         .map(|c| {
             format!(
                 "{} {}: {} ({} {})",
-                c.level, c.nsg, c.rule_name, c.priority, c.access
+                c.level,
+                c.nsg,
+                c.rule_name,
+                c.priority,
+                c.admin_action.unwrap_or(c.access)
             )
         })
         .collect::<Vec<_>>()
@@ -177,6 +181,12 @@ fn hop_rows(trace: &Trace) -> Vec<Vec<String>> {
         }
         if let Some(peering) = &hop.peering {
             detail("peering", peering.clone());
+        }
+        if let Some(group) = &hop.connected_group {
+            detail(
+                "connected",
+                format!("connected group of {group} (no peering)"),
+            );
         }
         if let Some(lb) = &hop.load_balancer {
             detail(

@@ -51,6 +51,7 @@ pub struct RawTopology {
     pub public_ip_prefixes: Vec<super::RawPublicIpPrefix>,
     pub public_ips: Vec<super::RawPublicIp>,
     pub nat_gateways: Vec<super::RawNatGateway>,
+    pub network_managers: Vec<super::RawNetworkManager>,
 }
 
 /// A machine of a lab spread over several.
@@ -336,6 +337,7 @@ pub struct RawVnet {
     /// The machine the VNet runs on, in a lab spread over several.
     pub host: Option<NameRef>,
     pub dns_servers: Vec<IpAddr>,
+    pub tags: std::collections::BTreeMap<String, String>,
     pub line: usize,
 }
 
@@ -348,6 +350,8 @@ pub struct RawSubnet {
     pub route_table: Option<NameRef>,
     pub endpoint_policies: EndpointNetworkPolicies,
     pub default_outbound_access: bool,
+    /// The service the subnet is delegated to, with its line.
+    pub delegation: Option<(String, usize)>,
     pub line: usize,
 }
 

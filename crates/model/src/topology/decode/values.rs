@@ -464,7 +464,7 @@ impl Decoder<'_> {
     }
 
     /// `*`, a service tag (only where `tags_allowed`), an IP or a CIDR.
-    fn address_text(
+    pub(super) fn address_text(
         &mut self,
         text: &str,
         line: usize,

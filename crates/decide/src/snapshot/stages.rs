@@ -1,0 +1,145 @@
+//! How one NIC's stages judge a packet: Virtual Network Manager's
+//! security admin rules first (`Deny` and `AlwaysAllow` decide, `Allow`
+//! and no match go on), then its NSGs (or an Azure Firewall's rules), as
+//! [`crate::policy::admin::first_decision`] defines plainly; and the
+//! compiled stage of a VNet's admin rules.
+
+use super::{
+    firewalls, rule_match, NsgStage, RuleId, RuleIdentity, RuleNames, Snapshot, StageOwner, NO_RULE,
+};
+use crate::engine::classifier::{Classifier, PacketKey};
+use crate::plan::PortIdx;
+use crate::policy::admin::effective_admin_rules;
+use crate::policy::gateways::LearnedRoutes;
+use crate::policy::nsg::{EffectiveRule, NsgLevel};
+use crate::topology::{Access, AdminAction, Direction, SubnetRef, Topology};
+use std::sync::Arc;
+
+/// The outcome of the NSG stages of one NIC and direction for one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsgVerdict {
+    pub access: Access,
+    /// A security admin rule decided: `Deny` or `AlwaysAllow` (an `Allow`
+    /// admin rule hands the packet on to the NSGs).
+    pub by_admin: bool,
+    /// The deciding rule as (stage index, rule index): the denying rule, or
+    /// for an allow, the allowing rule of the last stage. `None` when the NIC
+    /// has no NSG at all (everything is allowed).
+    pub decided_by: Option<(usize, usize)>,
+}
+
+impl Snapshot {
+    /// The stable number of the rule that decided `verdict` (see
+    /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
+    #[inline]
+    pub fn rule_id(&self, nic: PortIdx, direction: Direction, verdict: &NsgVerdict) -> RuleId {
+        verdict
+            .decided_by
+            .and_then(|(s, r)| {
+                let stage = self.nics[nic].stages(direction).get(s)?;
+                stage.rule_ids.get(r).copied()
+            })
+            .unwrap_or(NO_RULE)
+    }
+
+    /// Runs the stages of `nic` in `direction` on a packet: first the
+    /// security admin rules (`Deny` and `AlwaysAllow` decide, `Allow` and
+    /// no match go on), then the NSGs, every one of which must allow; the
+    /// first deny stops evaluation. No NSG means allow.
+    #[inline]
+    pub fn evaluate(&self, nic: PortIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
+        let mut decided_by = None;
+        for (s, stage) in self.nics[nic].stages(direction).iter().enumerate() {
+            if stage.level == NsgLevel::Admin {
+                // Admin rules have no default rules: no match goes on.
+                let Some(r) = stage.classifier.classify(key) else {
+                    continue;
+                };
+                match stage.rules[r].admin_action {
+                    Some(AdminAction::Allow) | None => decided_by = Some((s, r)),
+                    Some(action) => {
+                        return NsgVerdict {
+                            access: if action == AdminAction::Deny {
+                                Access::Deny
+                            } else {
+                                Access::Allow
+                            },
+                            by_admin: true,
+                            decided_by: Some((s, r)),
+                        }
+                    }
+                }
+                continue;
+            }
+            match stage.classifier.classify(key) {
+                Some(r) if stage.rules[r].access == Access::Allow => decided_by = Some((s, r)),
+                Some(r) => {
+                    return NsgVerdict {
+                        access: Access::Deny,
+                        by_admin: false,
+                        decided_by: Some((s, r)),
+                    }
+                }
+                // The default rules match every packet, so a stage always
+                // decides; an empty classifier would be a compile fault, and
+                // failing closed is the safe reading.
+                None => {
+                    return NsgVerdict {
+                        access: Access::Deny,
+                        by_admin: false,
+                        decided_by: None,
+                    }
+                }
+            }
+        }
+        NsgVerdict {
+            access: Access::Allow,
+            by_admin: false,
+            decided_by,
+        }
+    }
+
+    /// The rule behind a verdict, with its stage.
+    pub fn deciding_rule(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        verdict: &NsgVerdict,
+    ) -> Option<(&NsgStage, &EffectiveRule)> {
+        let (s, r) = verdict.decided_by?;
+        let stage = self.nics[nic].stages(direction).get(s)?;
+        Some((stage, stage.rules.get(r)?))
+    }
+}
+
+/// The security admin rules of `subnet`'s VNet in `direction` as a stage,
+/// or `None` where none hold.
+pub(super) fn admin_stage(
+    topology: &Topology,
+    learned: &LearnedRoutes,
+    subnet: SubnetRef,
+    direction: Direction,
+    rule_names: &RuleNames,
+) -> Option<NsgStage> {
+    let rules = effective_admin_rules(topology, learned, subnet, direction);
+    if rules.is_empty() {
+        return None;
+    }
+    let matches: Vec<_> = rules.iter().map(rule_match).collect();
+    let rule_ids: Vec<RuleId> = rules
+        .iter()
+        .map(|r| {
+            rule_names.intern(RuleIdentity {
+                nsg: firewalls::ADMIN_OWNER.to_string(),
+                rule: r.name.clone(),
+            })
+        })
+        .collect();
+    Some(NsgStage {
+        level: NsgLevel::Admin,
+        owner: StageOwner::SecurityAdmin,
+        rules: rules.into(),
+        classifier: Arc::new(Classifier::new(&matches)),
+        rule_ids: rule_ids.into(),
+    })
+}
