@@ -46,6 +46,7 @@ mod manual;
 mod name_expectations;
 mod names_as_paths;
 mod nat_gateway;
+mod network_manager;
 mod nsg_classifier_props;
 mod placement;
 mod plan;

@@ -3,10 +3,10 @@
 //! evaluation.
 
 use super::*;
+use crate::engine::classifier::PacketKey;
 use crate::net::{PortRange, PortSpec, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::policy::nsg::{effective_rules, first_match};
 use crate::policy::routes::{active_routes, effective_routes};
-use crate::engine::classifier::PacketKey;
 use crate::topology::{Access, NicIdx};
 use crate::topology::{AddressSpec, NextHopType, Protocol, ServiceTag};
 use vnetd_model::fixtures::{first_subnet, ip, route, sec_rule, table, topo, vnet};
