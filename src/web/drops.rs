@@ -27,7 +27,7 @@ pub struct DropRecord {
     /// The rule's own name (`deny-telnet`), or the route's prefix and next
     /// hop, or null when no rule decided.
     pub rule: Option<String>,
-    /// `nsg`, `firewall` or `route`.
+    /// `admin` (a security admin rule), `nsg`, `firewall` or `route`.
     pub rule_kind: Option<&'static str>,
     /// Where the rule sits: `NSG/securityRules/NAME`, or the route's table.
     pub detail: Option<String>,

@@ -21,7 +21,7 @@ pub mod access;
 mod assets;
 mod counters;
 mod download;
-mod drops;
+pub mod drops;
 mod links;
 mod live;
 mod rates;

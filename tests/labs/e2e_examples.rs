@@ -165,6 +165,8 @@ fn every_example_is_covered_here() {
             "hybrid.yaml",
             // Its test: e2e_internet_edge.rs.
             "internet-edge.yaml",
+            // Its test: e2e_network_manager.rs.
+            "network-manager.yaml",
             // Its test: e2e_dns.rs.
             "private-endpoints.yaml",
             // Its test: e2e_public_lb.rs.

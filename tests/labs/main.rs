@@ -38,6 +38,7 @@ mod e2e_log;
 mod e2e_metrics;
 mod e2e_names;
 mod e2e_nat_v2;
+mod e2e_network_manager;
 mod e2e_offload;
 mod e2e_offload_rules;
 mod e2e_panics;

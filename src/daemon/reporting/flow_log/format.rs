@@ -119,10 +119,14 @@ pub fn nsg_resource_id(nsg: &str) -> String {
 }
 
 /// A rule's name as flow logs write it: `UserRule_x` or `DefaultRule_x`
-/// (from the effective rule names `securityRules/x`, `defaultSecurityRules/x`).
+/// (from the effective rule names `securityRules/x`, `defaultSecurityRules/x`),
+/// and `SecurityAdminRule_configuration/collection/rule` for a security
+/// admin rule (`securityAdminRules/...`).
 pub fn flow_log_rule_name(effective: &str) -> String {
     if let Some(name) = effective.strip_prefix("defaultSecurityRules/") {
         format!("DefaultRule_{name}")
+    } else if let Some(path) = effective.strip_prefix("securityAdminRules/") {
+        format!("SecurityAdminRule_{path}")
     } else if let Some(name) = effective.strip_prefix("securityRules/") {
         format!("UserRule_{name}")
     } else {
