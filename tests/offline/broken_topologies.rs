@@ -76,7 +76,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "interface-endpoint-next-hop",
             yaml: "route_tables:\n  - name: rt\n    routes:\n      - name: r\n        address_prefix: 10.0.3.4/32\n        next_hop_type: interfaceendpoint\n",
-            expect: &[(6, "`interfaceendpoint` is not allowed in a user-defined route: Azure creates peering, service-endpoint and private-endpoint routes itself")],
+            expect: &[(6, "`interfaceendpoint` is not allowed in a user-defined route: Azure creates peering, connected-group, service-endpoint and private-endpoint routes itself")],
         },
         Case {
             name: "next-hop-ip-without-appliance",

@@ -554,16 +554,109 @@ fn what_azure_refuses_in_a_network_manager_is_refused_with_its_line() {
     }
 }
 
-#[test]
-fn routing_configurations_are_accepted_with_a_warning() {
-    let text = EXAMPLE.replace(
+/// The example with a routing configuration deployed to West Europe only:
+/// the spokes there send 192.168.0.0/16 to hub1.
+fn with_routing(rules: &str) -> String {
+    EXAMPLE.replace(
         "    deployments:\n",
-        "    routing_configurations:\n      - {name: to-the-firewall}\n    deployments:\n",
-    );
-    let (code, stderr, _) = check(TAG, "routing", &text);
-    assert_eq!(code, Some(0), "{stderr}");
+        &format!(
+            "    routing_configurations:\n      - name: through-the-hub\n        rule_collections:\n          \
+             - name: spokes\n            network_groups: [spokes]\n            rules:\n{rules}    deployments:\n      \
+             - {{location: westeurope, scope_access: Routing, configurations: [through-the-hub]}}\n"
+        ),
+    )
+}
+
+const TO_HUB1: &str = "              - {name: private-to-hub1, destination: 192.168.0.0/16, \
+                       next_hop_type: VirtualAppliance, next_hop_address: 10.0.1.4}\n";
+
+#[test]
+fn routing_rules_write_user_routes_into_the_deployed_members_subnets() {
+    let tagged =
+        "              - {name: to-a-tag, destination: AzureCloud, next_hop_type: Internet}\n";
+    let text = with_routing(&format!("{TO_HUB1}{tagged}"));
+    let loaded = parse_str("test.yaml", &text).expect("accepted");
     assert!(
-        stderr.contains("routing configurations are not emulated yet"),
+        loaded.warnings.iter().any(|w| w.message.contains(
+            "`AzureCloud` is a service tag: routing rules to service tags are not emulated"
+        )),
+        "{:#?}",
+        loaded.warnings
+    );
+    let snap = Snapshot::compile(loaded.topology, 1);
+    let dst: IpAddr = "192.168.1.1".parse().unwrap();
+    for vm in ["vm1", "vm2"] {
+        let route = snap.route(snap.port_by_name(vm).unwrap(), dst).unwrap();
+        assert_eq!(route.next_hop_type, NextHopType::VirtualAppliance, "{vm}");
+        assert_eq!(route.next_hop_ip, Some("10.0.1.4".parse().unwrap()));
+        assert_eq!(route.name.as_deref(), Some("private-to-hub1"));
+        let table = &snap.topology.route_tables[route.route_table.unwrap()];
+        assert_eq!(
+            table.name,
+            format!("ANM_through-the-hub_spoke{}_app", &vm[2..])
+        );
+    }
+    // spoke3 is in a region the configuration is not deployed to; the hub
+    // is in no group.
+    for vm in ["vm3", "hub1"] {
+        let route = snap.route(snap.port_by_name(vm).unwrap(), dst).unwrap();
+        assert_eq!(route.next_hop_type, NextHopType::None, "{vm}");
+    }
+}
+
+#[test]
+fn a_subnets_own_route_wins_over_a_routing_rule_for_the_same_destination() {
+    let text = with_routing(TO_HUB1)
+        .replace(
+            "      - {name: app, address_prefixes: [10.1.1.0/24], network_security_group: app-nsg}",
+            "      - {name: app, address_prefixes: [10.1.1.0/24], network_security_group: app-nsg, route_table: own}",
+        )
+        .replace(
+            "network_managers:\n",
+            "route_tables:\n  - name: own\n    bgp_route_propagation_enabled: false\n    routes:\n      \
+             - {name: private-to-nowhere, address_prefix: 192.168.0.0/16, next_hop_type: None}\n\
+             network_managers:\n",
+        );
+    let loaded = parse_str("test.yaml", &text).expect("accepted");
+    assert!(
+        loaded.warnings.iter().any(|w| w.message.contains(
+            "subnet `spoke1/app`'s route table has a route for 192.168.0.0/16 already: Azure \
+             ignores this rule there"
+        )),
+        "{:#?}",
+        loaded.warnings
+    );
+    let snap = Snapshot::compile(loaded.topology, 1);
+    let vm1 = snap.port_by_name("vm1").unwrap();
+    let route = snap.route(vm1, "192.168.1.1".parse().unwrap()).unwrap();
+    assert_eq!(route.name.as_deref(), Some("private-to-nowhere"));
+    // The managed table keeps the subnet's own table's propagation.
+    assert!(!snap
+        .topology
+        .propagates_gateway_routes(snap.plan.ports[vm1].subnet));
+}
+
+#[test]
+fn conflicting_routing_rules_and_routes_to_peerings_are_refused_at_their_line() {
+    let conflict = "              - {name: private-elsewhere, destination: 192.168.0.0/16, \
+                    next_hop_type: Internet}\n";
+    let text = with_routing(&format!("{TO_HUB1}{conflict}"));
+    let (code, stderr, path) = check(TAG, "routing-conflict", &text);
+    assert_eq!(code, Some(1), "{stderr}");
+    let line = common::broken_files::line_of(&text, "name: private-elsewhere", "conflict");
+    assert!(
+        stderr.contains(&format!(
+            "{}:{line}: error: network_managers[contoso-avnm].routing_configurations[through-the-hub].rule_collections[spokes].rules[private-elsewhere]: rule `private-to-hub1` already sends 192.168.0.0/16 elsewhere in subnet `spoke1/app`",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    let to_group = "              - {name: to-the-group, destination: 10.2.0.0/16, \
+                    next_hop_type: ConnectedGroup}\n";
+    let (code, stderr, _) = check(TAG, "routing-system-hop", &with_routing(to_group));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`ConnectedGroup` is not allowed in a user-defined route"),
         "{stderr}"
     );
 }

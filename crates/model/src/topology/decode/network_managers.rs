@@ -1,10 +1,11 @@
 //! Decoders for Azure Virtual Network Manager (`network_managers`): network
-//! groups, connectivity and security admin configurations, their rule
-//! collections and rules, and deployments, with keys as `azurerm` names
-//! them. Admin rule priorities run from 1 to 4096, and their protocols are
-//! TCP, UDP, ICMP, ESP, AH or Any ("Security admin rules in Azure Virtual
-//! Network Manager"). Routing configurations are accepted and warned
-//! about: the lab runs without them.
+//! groups, connectivity, security admin and routing configurations, their
+//! rule collections and rules, and deployments, with keys as `azurerm`
+//! names them. Admin rule priorities run from 1 to 4096, and their
+//! protocols are TCP, UDP, ICMP, ESP, AH or Any ("Security admin rules in
+//! Azure Virtual Network Manager"). A routing rule's destination is a
+//! prefix; one given as a service tag is accepted, warned about and left
+//! out.
 
 use super::values::choice_list;
 use super::{Decoder, Fields, Head, NameRef, Node, Record};
@@ -23,6 +24,7 @@ pub struct RawNetworkManager {
     pub groups: Vec<RawNetworkGroup>,
     pub connectivity: Vec<RawConnectivityConfiguration>,
     pub security: Vec<RawSecurityAdminConfiguration>,
+    pub routing: Vec<RawRoutingConfiguration>,
     pub deployments: Vec<RawDeployment>,
     pub line: usize,
 }
@@ -93,6 +95,35 @@ pub struct RawAdminRule {
     pub line: usize,
 }
 
+#[derive(Debug)]
+pub struct RawRoutingConfiguration {
+    pub name: String,
+    pub key: String,
+    pub collections: Vec<RawRoutingCollection>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawRoutingCollection {
+    pub name: String,
+    pub key: String,
+    pub groups: Vec<NameRef>,
+    pub bgp_route_propagation_enabled: bool,
+    pub rules: Vec<RawRoutingRule>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawRoutingRule {
+    pub name: String,
+    pub key: String,
+    /// `None`: a service tag, warned about and left out.
+    pub destination: Option<ipnet::IpNet>,
+    pub next_hop_type: crate::topology::model::NextHopType,
+    pub next_hop_ip: Option<std::net::IpAddr>,
+    pub line: usize,
+}
+
 /// A deployment (`azurerm_network_manager_deployment`): configurations of
 /// one kind committed to one region.
 #[derive(Debug)]
@@ -122,9 +153,7 @@ record!(NETWORK_MANAGER_KEYS: RawNetworkManager { name, key, line } "a network m
     groups: "network_groups" => list,
     connectivity: "connectivity_configurations" => list,
     security: "security_admin_configurations" => list,
-    _: "routing_configurations" => not_emulated(
-        "routing configurations are not emulated yet: the lab runs without the routes they \
-         would write, on the subnets' own route tables"),
+    routing: "routing_configurations" => list,
     deployments: "deployments" => deployments,
 });
 
@@ -170,6 +199,27 @@ record!(ADMIN_RULE_KEYS: RawAdminRule { name, key, line } "a security admin rule
     destinations: "destinations" => admin_addresses,
 });
 
+record!(ROUTING_CONFIGURATION_KEYS: RawRoutingConfiguration { name, key, line }
+    "a routing configuration" {
+    _: "description" => text,
+    _: "route_table_usage_mode" => text,
+    collections: "rule_collections" => list,
+});
+
+record!(ROUTING_COLLECTION_KEYS: RawRoutingCollection { name, key, line }
+    "a routing rule collection" {
+    _: "description" => text,
+    groups: "network_groups" => ref_list,
+    bgp_route_propagation_enabled: "bgp_route_propagation_enabled" => flag(true),
+    rules: "rules" => list,
+});
+
+record!(ROUTING_RULE_KEYS: RawRoutingRule { name, key, line } "a routing rule" {
+    _: "description" => text,
+    destination: "destination" => routing_destination?,
+    (next_hop_type, next_hop_ip): "next_hop_type" | "next_hop_address" => next_hop,
+});
+
 const APPLIES_TO_GROUP_KEYS: &[&str] = &[
     "network_group",
     "group_connectivity",
@@ -188,6 +238,27 @@ impl Decoder<'_> {
         let why = "security admin rules take priorities 1 to 4096";
         let v = self.number_in(n, &f.key(key), ADMIN_PRIORITIES, why)?;
         Some(v as u16)
+    }
+
+    /// A routing rule's destination: a prefix, or a service tag (warned
+    /// about: `None`).
+    fn routing_destination(&mut self, f: &Fields, key: &str) -> Option<Option<ipnet::IpNet>> {
+        let node = self.required(f, key)?;
+        let k = f.key(key);
+        let text = self.string(node, &k)?;
+        if text.contains('/') || text.parse::<std::net::IpAddr>().is_ok() {
+            let net = match text.parse::<std::net::IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip),
+                Err(_) => self.cidr_text(&text, node.line, &k)?,
+            };
+            return Some(Some(net.trunc()));
+        }
+        let why = format!(
+            "`{text}` is a service tag: routing rules to service tags are not emulated, \
+             the lab runs without this one"
+        );
+        self.diags.warning(node.line, &k, why);
+        Some(None)
     }
 
     /// An admin rule's port ranges: absent or `*`, any port.

@@ -220,7 +220,8 @@ impl Decoder<'_> {
                 parsed,
                 Ok(NextHopType::VNetPeering
                     | NextHopType::VNetGlobalPeering
-                    | NextHopType::InterfaceEndpoint)
+                    | NextHopType::InterfaceEndpoint
+                    | NextHopType::ConnectedGroup)
             ) || SYSTEM_HOP_TYPES.contains(&lower.as_str());
             if let (Ok(t), false) = (parsed, system) {
                 return Some(t);
@@ -228,7 +229,8 @@ impl Decoder<'_> {
             let why = if system {
                 format!(
                     "`{text}` is not allowed in a user-defined route: Azure creates \
-                     peering, service-endpoint and private-endpoint routes itself"
+                     peering, connected-group, service-endpoint and private-endpoint routes \
+                     itself"
                 )
             } else {
                 format!(

@@ -18,14 +18,22 @@
 //!   VNets, joined across regions only when it is global;
 //! - security admin rules hold in the VNets of their collection's groups,
 //!   except VNets with network intent policies (a subnet delegated to SQL
-//!   Managed Instance), which Azure leaves out by default (warned).
+//!   Managed Instance), which Azure leaves out by default (warned);
+//! - routing rules write user-defined routes into every subnet of their
+//!   collection's groups: into a route table the network manager manages,
+//!   which holds the subnet's own routes too (a rule with the destination
+//!   of one of them is ignored, warned), with the subnet's own table's
+//!   route propagation, or the collection's where it has none; two rules
+//!   for one destination with different next hops in one subnet are
+//!   refused ("UDR management": conflicting rules are not supported).
 
 use super::super::decode::{
     NameRef, RawConnectivityConfiguration, RawNetworkGroup, RawNetworkManager,
-    RawSecurityAdminConfiguration,
+    RawRoutingConfiguration, RawSecurityAdminConfiguration,
 };
 use super::{NameRule, Resolver};
 use crate::topology::model::*;
+use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 
 pub const NETWORK_MANAGER_NAME: NameRule = NameRule::new("network manager", 1, 64);
@@ -64,6 +72,7 @@ impl Resolver<'_> {
             })
             .map(|(i, _)| i)
             .collect();
+        let mut routes: Vec<(SubnetRef, ManagedRoute)> = Vec::new();
         for manager in managers {
             self.check_name(
                 &manager.name,
@@ -88,7 +97,11 @@ impl Resolver<'_> {
             for config in manager.security {
                 self.security_admin(&manager.name, &groups, &committed, config);
             }
+            for config in manager.routing {
+                self.routing(&groups, &committed, config, &mut routes);
+            }
         }
+        self.managed_route_tables(routes);
     }
 
     fn network_group(
@@ -136,19 +149,13 @@ impl Resolver<'_> {
         deployments: &[super::super::decode::RawDeployment],
     ) -> Committed {
         let kind_of = |name: &str| -> Option<ScopeAccess> {
-            let name = name.to_ascii_lowercase();
-            if manager
-                .connectivity
-                .iter()
-                .any(|c| c.name.to_ascii_lowercase() == name)
-            {
+            let named = |n: &str| n.eq_ignore_ascii_case(name);
+            if manager.connectivity.iter().any(|c| named(&c.name)) {
                 Some(ScopeAccess::Connectivity)
-            } else if manager
-                .security
-                .iter()
-                .any(|c| c.name.to_ascii_lowercase() == name)
-            {
+            } else if manager.security.iter().any(|c| named(&c.name)) {
                 Some(ScopeAccess::SecurityAdmin)
+            } else if manager.routing.iter().any(|c| named(&c.name)) {
+                Some(ScopeAccess::Routing)
             } else {
                 None
             }
@@ -188,7 +195,6 @@ impl Resolver<'_> {
                         );
                         self.diags.error(r.line, &r.key, why);
                     }
-                    None if d.scope_access == ScopeAccess::Routing => {}
                     None => {
                         let why = format!(
                             "no configuration named `{}` in this network manager",
@@ -436,4 +442,136 @@ impl Resolver<'_> {
             }
         }
     }
+
+    /// Collects the routes `c`'s deployed rules write, per member subnet.
+    fn routing(
+        &mut self,
+        groups: &HashMap<String, NetworkGroupIdx>,
+        committed: &Committed,
+        c: RawRoutingConfiguration,
+        routes: &mut Vec<(SubnetRef, ManagedRoute)>,
+    ) {
+        let mut unused = HashSet::new();
+        self.check_name(&c.name, CONFIGURATION_NAME, c.line, &c.key, &mut unused);
+        let regions = committed.regions(ScopeAccess::Routing, &c.name).to_vec();
+        for collection in c.collections {
+            let mut vnets: Vec<VnetIdx> = Vec::new();
+            for r in &collection.groups {
+                if let Some(group) = self.group_ref(groups, r) {
+                    for v in self.deployed_members(group, &regions) {
+                        if !vnets.contains(&v) {
+                            vnets.push(v);
+                        }
+                    }
+                }
+            }
+            let subnets: Vec<SubnetRef> = (self.topo.subnet_refs())
+                .filter(|s| vnets.contains(&s.vnet))
+                .collect();
+            for rule in &collection.rules {
+                let Some(prefix) = rule.destination else {
+                    continue;
+                };
+                if let (NextHopType::VirtualAppliance, Some(ip)) =
+                    (rule.next_hop_type, rule.next_hop_ip)
+                {
+                    if ip.is_ipv4() != matches!(prefix, IpNet::V4(_)) {
+                        let why = format!("next hop {ip} is not of the family of {prefix}");
+                        self.diags.error(rule.line, &rule.key, why);
+                        continue;
+                    }
+                }
+                for &subnet in &subnets {
+                    routes.push((
+                        subnet,
+                        ManagedRoute {
+                            route: Route {
+                                name: rule.name.clone(),
+                                address_prefix: prefix,
+                                next_hop_type: rule.next_hop_type,
+                                next_hop_ip: rule.next_hop_ip,
+                                line: rule.line,
+                            },
+                            key: rule.key.clone(),
+                            configuration: c.name.clone(),
+                            propagation: collection.bgp_route_propagation_enabled,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Gives every subnet the routing rules reach a route table of the
+    /// network manager's, holding the subnet's own routes and the rules'.
+    fn managed_route_tables(&mut self, routes: Vec<(SubnetRef, ManagedRoute)>) {
+        let mut subnets: Vec<SubnetRef> = routes.iter().map(|(s, _)| *s).collect();
+        subnets.sort();
+        subnets.dedup();
+        for subnet in subnets {
+            let own = self.topo.subnet(subnet).route_table;
+            let (mut table_routes, propagation) = match own.map(|t| &self.topo.route_tables[t]) {
+                Some(t) => (t.routes.clone(), Some(t.bgp_route_propagation_enabled)),
+                None => (Vec::new(), None),
+            };
+            let own_count = table_routes.len();
+            let mut collection_propagation = true;
+            let mut configuration = String::new();
+            for (_, m) in routes.iter().filter(|(s, _)| *s == subnet) {
+                configuration.clone_from(&m.configuration);
+                collection_propagation &= m.propagation;
+                let same = table_routes
+                    .iter()
+                    .position(|r| r.address_prefix == m.route.address_prefix);
+                match same {
+                    None => table_routes.push(m.route.clone()),
+                    Some(i) if i < own_count => {
+                        let why = format!(
+                            "subnet `{}`'s route table has a route for {} already: Azure \
+                             ignores this rule there",
+                            self.topo.subnet_path(subnet),
+                            m.route.address_prefix
+                        );
+                        self.diags.warning(m.route.line, &m.key, why);
+                    }
+                    Some(i) => {
+                        let first = &table_routes[i];
+                        if (first.next_hop_type, first.next_hop_ip)
+                            != (m.route.next_hop_type, m.route.next_hop_ip)
+                        {
+                            let why = format!(
+                                "rule `{}` already sends {} elsewhere in subnet `{}`: Azure does \
+                                 not support conflicting routing rules",
+                                first.name,
+                                m.route.address_prefix,
+                                self.topo.subnet_path(subnet)
+                            );
+                            self.diags.error(m.route.line, &m.key, why);
+                        }
+                    }
+                }
+            }
+            let name = format!(
+                "ANM_{configuration}_{}_{}",
+                self.topo.vnets[subnet.vnet].name,
+                self.topo.subnet(subnet).name
+            );
+            self.topo.route_tables.push(RouteTable {
+                name,
+                bgp_route_propagation_enabled: propagation.unwrap_or(collection_propagation),
+                routes: table_routes,
+                line: self.topo.subnet(subnet).line,
+            });
+            let idx = RouteTableIdx::new(self.topo.route_tables.len() - 1);
+            self.topo.vnets[subnet.vnet].subnets[subnet.subnet].route_table = Some(idx);
+        }
+    }
+}
+
+/// A route a routing rule writes into one subnet.
+struct ManagedRoute {
+    route: Route,
+    key: String,
+    configuration: String,
+    propagation: bool,
 }
