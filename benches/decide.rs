@@ -2,9 +2,10 @@
 //! peering and destination checks) on the built-in hub-and-spoke lab, for
 //! a few representative packets, and on the hybrid lab through its VPN
 //! gateway (a learned route given as input), and through internal load
-//! balancers. This is the work a worker does per packet between its read
-//! and its write; and what a machine of a spread lab decides of a packet
-//! another sent it.
+//! balancers, and past Virtual Network Manager's security admin rules.
+//! This is the work a worker does per packet between its read and its
+//! write; and what a machine of a spread lab decides of a packet another
+//! sent it.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
@@ -167,6 +168,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     load_balancer_cases(&mut group);
+    admin_rule_cases(&mut group);
     group.finish();
 }
 
@@ -225,6 +227,61 @@ fn load_balancer_cases(group: &mut criterion::BenchmarkGroup<criterion::measurem
                     black_box(&snap),
                     &flows,
                     black_box(ingress),
+                    black_box(packet),
+                    0,
+                )
+            })
+        });
+    }
+}
+
+/// New flows (no flow state) of `config/network-manager.yaml` at NICs whose
+/// VNet has security admin rules: RDP from the Internet, denied by the
+/// admin rule before the NSG that allows it; monitoring, let through by
+/// an `AlwaysAllow` rule past the NSG that denies it; and spoke to spoke
+/// over the connected group, where no admin rule matches and the NSGs
+/// decide.
+fn admin_rule_cases(group: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>) {
+    let text = include_str!("../config/network-manager.yaml");
+    let topology = vnetd::topology::parse_str("network-manager.yaml", text)
+        .unwrap()
+        .topology;
+    let snap = Snapshot::compile(topology, 1);
+    let nic = |n: &str| snap.port_by_name(n).unwrap();
+    let internet = nic("internet");
+    let cases = [
+        (
+            "admin rule Deny",
+            internet,
+            tcp([203, 0, 113, 10], [198, 51, 100, 40], 3389),
+            false,
+        ),
+        (
+            "admin rule AlwaysAllow",
+            nic("mon1"),
+            tcp([10, 0, 3, 4], [10, 2, 1, 4], 9100),
+            true,
+        ),
+        (
+            "admin rules, none matching, NSG allows",
+            nic("vm2"),
+            tcp([10, 2, 1, 4], [10, 1, 1, 4], 80),
+            true,
+        ),
+    ];
+    for (name, ingress, packet, delivered) in &cases {
+        let verdict = decide(&snap, &Stateless, *ingress, packet, 0);
+        assert_eq!(
+            !matches!(verdict, Verdict::Drop { .. }),
+            *delivered,
+            "{name}: {verdict:?}"
+        );
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                decide(
+                    black_box(&snap),
+                    &Stateless,
+                    black_box(*ingress),
                     black_box(packet),
                     0,
                 )
