@@ -428,6 +428,9 @@ fn vnet_resources(
     if let Some(dhcp) = &vnet.dhcp_options {
         attributes.insert("dns_servers".into(), json!(dhcp.dns_servers));
     }
+    if !vnet.tags.is_empty() {
+        attributes.insert("tags".into(), json!(vnet.tags));
+    }
     out.push(resource("azurerm_virtual_network", &name, attributes, &id));
 
     for (index, subnet) in vnet.subnets.iter().enumerate() {
@@ -456,6 +459,19 @@ fn vnet_resources(
         );
         if let Some(outbound) = subnet.default_outbound_access {
             attributes.insert("default_outbound_access_enabled".into(), json!(outbound));
+        }
+        // azurerm's `delegation` blocks: each a name and the service.
+        let delegations: Vec<Value> = (subnet.delegations.iter())
+            .filter_map(|d| {
+                let service = given(d.service_name.as_deref())?;
+                Some(
+                    json!({"name": d.name.clone().unwrap_or_else(|| service.clone()),
+                            "service_delegation": [{"name": service}]}),
+                )
+            })
+            .collect();
+        if !delegations.is_empty() {
+            attributes.insert("delegation".into(), Value::Array(delegations));
         }
         out.push(resource(
             "azurerm_subnet",

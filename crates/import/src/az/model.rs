@@ -32,6 +32,9 @@ pub struct Vnet {
     pub location: Option<String>,
     pub address_space: AddressSpace,
     pub dhcp_options: Option<DhcpOptions>,
+    /// Tag names to values (what a network group's conditions select).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub subnets: Vec<Subnet>,
     #[serde(default)]
@@ -74,6 +77,16 @@ pub struct Subnet {
     pub nat_gateway: Option<Reference>,
     /// Absent (or null) on subnets made before the setting: on.
     pub default_outbound_access: Option<bool>,
+    #[serde(default)]
+    pub delegations: Vec<Delegation>,
+}
+
+/// A subnet's delegation to a service (`Microsoft.Sql/managedInstances`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delegation {
+    pub name: Option<String>,
+    pub service_name: Option<String>,
 }
 
 /// A peering of a VNet, with its state and flags.
