@@ -49,6 +49,7 @@ mod known;
 mod load_balancers;
 mod model;
 pub mod names;
+pub mod network_managers;
 pub mod resolvers;
 pub mod route_server;
 
@@ -67,15 +68,20 @@ use std::path::Path;
 
 /// Reads the dump in `dir`.
 pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
-    read_located(dir).map(|(resources, _)| resources)
+    read_located(dir).map(|(resources, _, _)| resources)
 }
 
 /// `vnetd import az DIR`: the topology file written from the dump in
 /// `dir`; `origin` names the input in its header. Every error names the
 /// file and line of the object it is about.
 pub fn topology(dir: &Path, origin: &str) -> Result<String, ImportError> {
-    let (resources, documents) = read_located(dir)?;
+    let (resources, documents, places) = read_located(dir)?;
     crate::topology_yaml(&resources, origin).map_err(|e| {
+        // An object without an ID (a deployment status) is placed where
+        // the dump has it.
+        if let Some((_, place)) = places.iter().find(|(source, _)| *source == e.location) {
+            return ImportError::new(place, format!("{}: {}", e.location, e.message));
+        }
         // The writer's complaints are about resources, whose source is an
         // Azure resource ID (an association's is `OBJECT|OTHER`): they are
         // placed at the line of the object that has the ID.
@@ -96,8 +102,13 @@ pub fn topology(dir: &Path, origin: &str) -> Result<String, ImportError> {
 /// Each file of a dump, as its name and text.
 type Texts = Vec<(String, String)>;
 
-/// The dump's resources, with each file's name and text.
-fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
+/// Sources of resources whose objects have no ID, each with the place
+/// of its object (`file:line`).
+type Places = Vec<(String, String)>;
+
+/// The dump's resources, with each file's name and text, and the places
+/// of the objects without an ID.
+fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts, Places), ImportError> {
     let meta = std::fs::metadata(dir)
         .map_err(|e| ImportError::new(dir.display().to_string(), format!("cannot read: {e}")))?;
     if !meta.is_dir() {
@@ -172,9 +183,22 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             rules: next_list(&mut files)?,
             links: next_list(&mut files)?,
         },
+        network_managers: network_managers::Lists {
+            managers: next_list(&mut files)?,
+            groups: next_list(&mut files)?,
+            static_members: next_list(&mut files)?,
+            connectivity: next_list(&mut files)?,
+            security_admin: next_list(&mut files)?,
+            rule_collections: next_list(&mut files)?,
+            rules: next_list(&mut files)?,
+            routing: next_list(&mut files)?,
+            deployments: next_list(&mut files)?,
+            policies: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
-    Ok((resources, texts))
+    let places = dump.network_managers.places();
+    Ok((resources, texts, places))
 }
 
 /// The list of the next file of `files` (its document, name and text).
@@ -223,7 +247,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The twenty-nine lists, read.
+/// The thirty-nine lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -239,6 +263,7 @@ pub struct Dump<'a> {
     pub route_servers: route_server::Lists<'a>,
     pub names: names::Lists<'a>,
     pub resolvers: resolvers::Lists<'a>,
+    pub network_managers: network_managers::Lists<'a>,
 }
 
 impl Dump<'_> {
@@ -247,8 +272,11 @@ impl Dump<'_> {
     pub fn resources(&self) -> Result<Vec<Resource>, ImportError> {
         let known = self.known();
         let mut out = Vec::new();
+        // The peerings a deployed connectivity configuration of the dump
+        // made are the file's network manager's to make again.
+        let managed = self.network_managers.deploys_connectivity();
         for (at, vnet) in self.vnets.each() {
-            vnet_resources(&at, vnet, &known, &mut out)?;
+            vnet_resources(&at, vnet, managed, &known, &mut out)?;
         }
         for (at, asg) in self.asgs.each() {
             let (name, id, group) = identity(&at, asg)?;
@@ -281,6 +309,7 @@ impl Dump<'_> {
             .resources(&self.vnets, &known, &mut out)?;
         self.names.resources(&self.nics, &known, &mut out)?;
         self.resolvers.resources(&known, &mut out)?;
+        self.network_managers.resources(&known, &mut out)?;
         Ok(out)
     }
 
@@ -310,6 +339,7 @@ impl Dump<'_> {
         self.route_servers.add_known(&mut known);
         self.names.add_known(&mut known);
         self.resolvers.add_known(&mut known);
+        self.network_managers.add_known(&mut known);
         known
     }
 }
@@ -413,9 +443,14 @@ fn resource_group_of(id: &str) -> Option<String> {
     None
 }
 
+/// A VNet's resources: the VNet, its subnets and their associations, and
+/// its peerings; with `managed`, a peering Virtual Network Manager made
+/// (named `ANM_…`, as Azure names them) is listed as ignored, since the
+/// connectivity configuration that made it is imported.
 fn vnet_resources(
     at: &Place<'_>,
     vnet: &Vnet,
+    managed: bool,
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
@@ -521,6 +556,21 @@ fn vnet_resources(
         let (peering_name, peering_id, peering_group) = identity(&at, peering)?;
         let state = given(peering.peering_state.as_deref());
         if state.is_some_and(|s| s.eq_ignore_ascii_case("Disconnected")) {
+            continue;
+        }
+        let made_by_manager = peering_name
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("ANM_"));
+        if managed && made_by_manager {
+            out.push(Resource {
+                kind: "azurerm_virtual_network_peering".into(),
+                name: format!(
+                    "{peering_name} (made by Virtual Network Manager: the network manager of the \
+                     file makes it)"
+                ),
+                attributes: Value::Null,
+                source: peering_id,
+            });
             continue;
         }
         let remote = peering.remote_virtual_network.as_ref();

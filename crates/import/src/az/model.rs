@@ -8,7 +8,8 @@
 //! (Private DNS, Private Endpoints, DNS Private Resolvers) are in `dns`,
 //! those of Azure Firewall in `firewall`, those of the Internet edge
 //! (public IPs and prefixes, NAT gateways) in `edge`, those of load
-//! balancers in `load_balancers`.
+//! balancers in `load_balancers`, those of Virtual Network Manager in
+//! `network_managers`.
 
 use serde::Deserialize;
 
@@ -16,10 +17,12 @@ mod dns;
 mod edge;
 mod firewall;
 mod load_balancers;
+mod network_managers;
 pub use dns::*;
 pub use edge::*;
 pub use firewall::*;
 pub use load_balancers::*;
+pub use network_managers::*;
 
 /// `az network vnet list`: a virtual network with its subnets and
 /// peerings.

@@ -385,8 +385,8 @@ impl<'r> Model<'r> {
             direction: required("direction")?,
             action: required("action")?,
             protocol: required("protocol")?,
-            source_ports: a.list("source_port_ranges"),
-            destination_ports: a.list("destination_port_ranges"),
+            source_ports: any_port_is_none(a.list("source_port_ranges")),
+            destination_ports: any_port_is_none(a.list("destination_port_ranges")),
             sources,
             destinations,
         };
@@ -648,7 +648,7 @@ impl<'r> Model<'r> {
                     self.addresses(manager, &rule.sources),
                     self.addresses(manager, &rule.destinations),
                 ) {
-                    (Ok(s), Ok(d)) => (s, d),
+                    (Ok(s), Ok(d)) => (any_address_is_none(s), any_address_is_none(d)),
                     (Err(group), _) | (_, Err(group)) => {
                         out.line(&format!(
                             "              # {}: admin rule `{}` left out: its network group \
@@ -712,6 +712,28 @@ impl NetworkManagers {
 
     fn group_mut(&mut self, manager: &str, group: &str) -> Option<&mut Group> {
         self.managers.get_mut(manager)?.groups.get_mut(group)
+    }
+}
+
+/// Port ranges as the file writes them: none when they are every port
+/// (`*`, or `0-65535`, which Azure writes for a rule made without
+/// ports), the file's default.
+fn any_port_is_none(ranges: Vec<String>) -> Vec<String> {
+    let every = |r: &String| r == "*" || r == "0-65535";
+    if ranges.iter().any(every) {
+        Vec::new()
+    } else {
+        ranges
+    }
+}
+
+/// Sources or destinations as the file writes them: none when one of
+/// them is `*` (any address), the file's default.
+fn any_address_is_none(texts: Vec<String>) -> Vec<String> {
+    if texts.iter().any(|t| t == "*") {
+        Vec::new()
+    } else {
+        texts
     }
 }
 
