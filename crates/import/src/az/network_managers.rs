@@ -17,7 +17,7 @@
 //! A deployment status has no ID: it becomes the deployment azurerm keeps
 //! for the region and kind, with azurerm's ID (`NM_ID/commit|REGION|KIND`),
 //! its manager from its configurations' IDs, and a problem with it is
-//! placed at its entry of the file ([`Lists::places`]). Only what Azure
+//! placed at its entry of the file (`Lists::places`). Only what Azure
 //! has committed or is committing (`Deployed`, `Deploying`) is read; a
 //! `Failed` or `NotStarted` one is listed as ignored, and an entry that
 //! commits nothing is left aside.

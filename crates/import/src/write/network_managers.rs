@@ -35,9 +35,13 @@ pub const ROUTING_KINDS: &[&str] = &[
     "azurerm_network_manager_routing_rule",
 ];
 
-/// Why a routing configuration (or what belongs to one) is left out.
-const ROUTING_LEFT_OUT: &str = "part of a routing configuration of Virtual Network Manager: \
-     vnetd does not emulate them yet, and the lab runs on the subnets' own route tables";
+/// Why a routing configuration is left out.
+const ROUTING_LEFT_OUT: &str = "a routing configuration of Virtual Network Manager: vnetd does \
+     not emulate them yet, and the lab runs on the subnets' own route tables";
+
+/// Why a routing configuration's rule collection or rule is left out.
+const ROUTING_PART_LEFT_OUT: &str = "part of a routing configuration of Virtual Network \
+     Manager: vnetd does not emulate them yet, and the lab runs on the subnets' own route tables";
 
 /// Why a deployment of routing configurations is left out.
 const ROUTING_DEPLOYMENT_LEFT_OUT: &str = "a deployment of routing configurations of Virtual \
@@ -511,8 +515,11 @@ impl<'r> Model<'r> {
     /// [`POLICY_KIND`] definition; a policy that adds VNets to a network
     /// group of the input is noted at that group too.
     pub(super) fn network_manager_note(&mut self, r: &Resource) -> Option<String> {
-        if ROUTING_KINDS.contains(&r.kind.as_str()) {
+        if r.kind == ROUTING_KINDS[0] {
             return Some(ROUTING_LEFT_OUT.to_string());
+        }
+        if ROUTING_KINDS.contains(&r.kind.as_str()) {
+            return Some(ROUTING_PART_LEFT_OUT.to_string());
         }
         if r.kind != POLICY_KIND {
             return None;
@@ -784,3 +791,6 @@ fn policy_network_group(attributes: &serde_json::Value) -> Option<String> {
         .as_str()
         .map(str::to_string)
 }
+
+#[cfg(test)]
+mod tests;
