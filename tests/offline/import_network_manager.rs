@@ -1,10 +1,11 @@
-//! Azure Virtual Network Manager imported both ways: the Terraform
-//! configuration `tests/import/terraform/network-manager` and the `az`
+//! Azure Virtual Network Manager imported three ways: the Terraform
+//! configuration `tests/import/terraform/network-manager`, its state once
+//! applied (`tests/import/tfstate/network-manager.tfstate`) and the `az`
 //! dump `tests/import/az/network-manager` are the design of
 //! `config/network-manager.yaml` (a hub and three spokes in two regions;
 //! hub-and-spoke with direct connectivity, global; admin rules that deny
 //! RDP and SSH from the Internet and always allow the hub's monitoring
-//! subnet; an NSG that allows RDP; spoke2 peered by hand). Both import to
+//! subnet; an NSG that allows RDP; spoke2 peered by hand). All import to
 //! the same `network_managers`, which `vnetd check` accepts, and decide as
 //! the hand-written example does: every trace of a matrix of flows (the
 //! admin rules' verdicts among them), every NIC's effective routes (the
@@ -25,6 +26,7 @@ use vnetd::topology::{Endpoint, ExpectedProtocol, Topology};
 
 const TERRAFORM_DIR: &str = "tests/import/terraform/network-manager";
 const AZ_DIR: &str = "tests/import/az/network-manager";
+const STATE: &str = "tests/import/tfstate/network-manager.tfstate";
 const EXAMPLE: &str = "config/network-manager.yaml";
 
 /// What the Terraform import writes for the network manager, exactly.
@@ -212,6 +214,26 @@ fn the_az_dump_imports_as_the_terraform_configuration() {
     checked(&az);
 }
 
+/// The state of the configuration once applied knows what Azure gave
+/// (vm1's public address) and imports as the dump, comments aside; the
+/// policy that adds members is named from its `policy_rule` text.
+#[test]
+fn the_state_imports_as_the_az_dump() {
+    let state = imported(&["import", "tfstate", STATE]);
+    let az = imported(&["import", "az", AZ_DIR]);
+    assert_eq!(without_comments(&state), without_comments(&az));
+    assert!(
+        state.contains(
+            "#   azurerm_policy_definition.spokes-by-tag (/subscriptions/00000000-0000-0000-0000-\
+             000000000000/providers/Microsoft.Authorization/policyDefinitions/spokes-by-tag): \
+             adds VNets to network group `spokes` of network manager `contoso-avnm` (Azure \
+             Policy): vnetd imports the group's static members only\n"
+        ),
+        "{state}"
+    );
+    checked(&state);
+}
+
 /// Azure's REST API keeps an object's values under `properties`, where
 /// the CLI flattens them: a dump in that shape imports the same.
 #[test]
@@ -353,7 +375,7 @@ fn anm_peerings(t: &Topology) -> Vec<String> {
     peerings
 }
 
-/// Both imports decide as the hand-written example: the same traces
+/// Every import decides as the hand-written example: the same traces
 /// (verdict, reason, place, the admin rule or NSG rule that decided, the
 /// route, the peering or connected group crossed), the same effective
 /// routes, the same ANM peerings; and the example's own expectations hold
@@ -402,6 +424,7 @@ fn the_imports_decide_as_the_example() {
     let internet = section("internet", "public_ip_addresses");
     for args in [
         ["import", "terraform", TERRAFORM_DIR],
+        ["import", "tfstate", STATE],
         ["import", "az", AZ_DIR],
     ] {
         let text = imported(&args) + &internet;
