@@ -6,20 +6,18 @@ resource "azurerm_policy_definition" "spokes_by_tag" {
   mode         = "Microsoft.Network.Data"
   display_name = "VNets tagged role=spoke join the spokes group"
 
-  policy_rule = <<-JSON
-    {
-      "if": {
-        "allOf": [
-          {"field": "type", "equals": "Microsoft.Network/virtualNetworks"},
-          {"field": "tags['role']", "equals": "spoke"}
-        ]
-      },
-      "then": {
-        "effect": "addToNetworkGroup",
-        "details": {"networkGroupId": "${azurerm_network_manager_network_group.spokes.id}"}
-      }
+  policy_rule = jsonencode({
+    if = {
+      allOf = [
+        { field = "type", equals = "Microsoft.Network/virtualNetworks" },
+        { field = "tags['role']", equals = "spoke" },
+      ]
     }
-  JSON
+    then = {
+      effect  = "addToNetworkGroup"
+      details = { networkGroupId = azurerm_network_manager_network_group.spokes.id }
+    }
+  })
 }
 
 resource "azurerm_subscription_policy_assignment" "spokes_by_tag" {
