@@ -26,14 +26,20 @@
 //! Azure makes for a Private Endpoint is the endpoint's, not imported as a
 //! NIC of the lab); DNS Private Resolvers with their endpoints, and DNS
 //! forwarding rulesets with their rules and virtual network links, what
-//! `resolvers` says. Each resource's source is the Azure resource ID (for
-//! an association, the ID Terraform gives it).
+//! `resolvers` says; Virtual Network Manager (network managers, their
+//! groups, static members, configurations, admin rules and deployment
+//! statuses) and the policy definitions that add VNets to a group, what
+//! `network_managers` says. A VNet's `tags` and a subnet's
+//! `delegations[].serviceName` are read with them. Each resource's source
+//! is the Azure resource ID (for an association, the ID Terraform gives
+//! it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
 //! without case (and often answers a reference with its resource group in
 //! upper case), so references are matched without case and written as the
-//! referred object's own ID. A peering Azure reports `Disconnected` (its
-//! remote side was deleted) carries no traffic and is left out.
+//! referred object's own ID. Peerings are `peerings`' (one Azure reports
+//! `Disconnected` is left out, one Virtual Network Manager made is the
+//! file's network manager's).
 //!
 //! Each file is read through the typed shapes of `model` (`az/model.rs`): a value that
 //! does not fit is refused at its file, line and path (`nics.json:59:
@@ -50,6 +56,7 @@ mod load_balancers;
 mod model;
 pub mod names;
 pub mod network_managers;
+mod peerings;
 pub mod resolvers;
 pub mod route_server;
 
@@ -444,9 +451,8 @@ fn resource_group_of(id: &str) -> Option<String> {
 }
 
 /// A VNet's resources: the VNet, its subnets and their associations, and
-/// its peerings; with `managed`, a peering Virtual Network Manager made
-/// (named `ANM_…`, as Azure names them) is listed as ignored, since the
-/// connectivity configuration that made it is imported.
+/// its peerings (`peerings`; with `managed`, those Virtual Network Manager
+/// made are the file's network manager's).
 fn vnet_resources(
     at: &Place<'_>,
     vnet: &Vnet,
@@ -551,53 +557,7 @@ fn vnet_resources(
         }
     }
 
-    for (index, peering) in vnet.virtual_network_peerings.iter().enumerate() {
-        let at = at.key("virtualNetworkPeerings").index(index);
-        let (peering_name, peering_id, peering_group) = identity(&at, peering)?;
-        let state = given(peering.peering_state.as_deref());
-        if state.is_some_and(|s| s.eq_ignore_ascii_case("Disconnected")) {
-            continue;
-        }
-        let made_by_manager = peering_name
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case("ANM_"));
-        if managed && made_by_manager {
-            out.push(Resource {
-                kind: "azurerm_virtual_network_peering".into(),
-                name: format!(
-                    "{peering_name} (made by Virtual Network Manager: the network manager of the \
-                     file makes it)"
-                ),
-                attributes: Value::Null,
-                source: peering_id,
-            });
-            continue;
-        }
-        let remote = peering.remote_virtual_network.as_ref();
-        let Some(remote) = known.reference("vnet", &at.key("remoteVirtualNetwork"), remote)? else {
-            return Err(at.error(format!(
-                "peering `{peering_name}` has no `remoteVirtualNetwork`"
-            )));
-        };
-        let attributes = json!({
-            "id": peering_id,
-            "name": peering_name,
-            "resource_group_name": peering_group,
-            "virtual_network_name": name,
-            "remote_virtual_network_id": remote,
-            "allow_virtual_network_access": peering.allow_virtual_network_access.unwrap_or(true),
-            "allow_forwarded_traffic": peering.allow_forwarded_traffic.unwrap_or(false),
-            "allow_gateway_transit": peering.allow_gateway_transit.unwrap_or(false),
-            "use_remote_gateways": peering.use_remote_gateways.unwrap_or(false),
-        });
-        out.push(Resource {
-            kind: "azurerm_virtual_network_peering".into(),
-            name: peering_name,
-            attributes,
-            source: peering_id,
-        });
-    }
-    Ok(())
+    peerings::resources(at, vnet, &name, managed, known, out)
 }
 
 fn nsg_resource(
