@@ -371,9 +371,9 @@ const BROKEN: &[Broken] = &[
         message: "azurerm_virtual_network `hub`: `address_space[0]` cannot be known here (it \
                   comes from file()): vnetd does not evaluate the function `file` (it \
                   evaluates cidrhost, cidrsubnet, coalesce, concat, contains, distinct, element, \
-                  flatten, format, join, keys, length, lookup, lower, merge, one, replace, split, \
-                  substr, title, tolist, tonumber, toset, tostring, trimprefix, trimspace, trimsuffix, \
-                  upper, values), and the topology needs the value",
+                  flatten, format, join, jsonencode, keys, length, lookup, lower, merge, one, \
+                  replace, split, substr, title, tolist, tonumber, toset, tostring, trimprefix, \
+                  trimspace, trimsuffix, upper, values), and the topology needs the value",
     },
     Broken {
         case: "data-reference",

@@ -31,6 +31,8 @@ mod graph_snapshots;
 mod import_edge;
 mod import_express_route;
 mod import_names;
+mod import_network_manager;
+mod import_network_manager_refusals;
 mod import_public_lb;
 mod import_route_server;
 mod import_state;

@@ -26,14 +26,20 @@
 //! Azure makes for a Private Endpoint is the endpoint's, not imported as a
 //! NIC of the lab); DNS Private Resolvers with their endpoints, and DNS
 //! forwarding rulesets with their rules and virtual network links, what
-//! `resolvers` says. Each resource's source is the Azure resource ID (for
-//! an association, the ID Terraform gives it).
+//! `resolvers` says; Virtual Network Manager (network managers, their
+//! groups, static members, configurations, admin rules and deployment
+//! statuses) and the policy definitions that add VNets to a group, what
+//! `network_managers` says. A VNet's `tags` and a subnet's
+//! `delegations[].serviceName` are read with them. Each resource's source
+//! is the Azure resource ID (for an association, the ID Terraform gives
+//! it).
 //!
 //! Every reference must name an object of the dump: Azure compares IDs
 //! without case (and often answers a reference with its resource group in
 //! upper case), so references are matched without case and written as the
-//! referred object's own ID. A peering Azure reports `Disconnected` (its
-//! remote side was deleted) carries no traffic and is left out.
+//! referred object's own ID. Peerings are `peerings`' (one Azure reports
+//! `Disconnected` is left out, one Virtual Network Manager made is the
+//! file's network manager's).
 //!
 //! Each file is read through the typed shapes of `model` (`az/model.rs`): a value that
 //! does not fit is refused at its file, line and path (`nics.json:59:
@@ -49,6 +55,8 @@ mod known;
 mod load_balancers;
 mod model;
 pub mod names;
+pub mod network_managers;
+mod peerings;
 pub mod resolvers;
 pub mod route_server;
 
@@ -67,15 +75,20 @@ use std::path::Path;
 
 /// Reads the dump in `dir`.
 pub fn read_dir(dir: &Path) -> Result<Vec<Resource>, ImportError> {
-    read_located(dir).map(|(resources, _)| resources)
+    read_located(dir).map(|(resources, _, _)| resources)
 }
 
 /// `vnetd import az DIR`: the topology file written from the dump in
 /// `dir`; `origin` names the input in its header. Every error names the
 /// file and line of the object it is about.
 pub fn topology(dir: &Path, origin: &str) -> Result<String, ImportError> {
-    let (resources, documents) = read_located(dir)?;
+    let (resources, documents, places) = read_located(dir)?;
     crate::topology_yaml(&resources, origin).map_err(|e| {
+        // An object without an ID (a deployment status) is placed where
+        // the dump has it.
+        if let Some((_, place)) = places.iter().find(|(source, _)| *source == e.location) {
+            return ImportError::new(place, format!("{}: {}", e.location, e.message));
+        }
         // The writer's complaints are about resources, whose source is an
         // Azure resource ID (an association's is `OBJECT|OTHER`): they are
         // placed at the line of the object that has the ID.
@@ -96,8 +109,13 @@ pub fn topology(dir: &Path, origin: &str) -> Result<String, ImportError> {
 /// Each file of a dump, as its name and text.
 type Texts = Vec<(String, String)>;
 
-/// The dump's resources, with each file's name and text.
-fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
+/// Sources of resources whose objects have no ID, each with the place
+/// of its object (`file:line`).
+type Places = Vec<(String, String)>;
+
+/// The dump's resources, with each file's name and text, and the places
+/// of the objects without an ID.
+fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts, Places), ImportError> {
     let meta = std::fs::metadata(dir)
         .map_err(|e| ImportError::new(dir.display().to_string(), format!("cannot read: {e}")))?;
     if !meta.is_dir() {
@@ -172,9 +190,22 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts), ImportError> {
             rules: next_list(&mut files)?,
             links: next_list(&mut files)?,
         },
+        network_managers: network_managers::Lists {
+            managers: next_list(&mut files)?,
+            groups: next_list(&mut files)?,
+            static_members: next_list(&mut files)?,
+            connectivity: next_list(&mut files)?,
+            security_admin: next_list(&mut files)?,
+            rule_collections: next_list(&mut files)?,
+            rules: next_list(&mut files)?,
+            routing: next_list(&mut files)?,
+            deployments: next_list(&mut files)?,
+            policies: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
-    Ok((resources, texts))
+    let places = dump.network_managers.places();
+    Ok((resources, texts, places))
 }
 
 /// The list of the next file of `files` (its document, name and text).
@@ -223,7 +254,7 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The twenty-nine lists, read.
+/// The thirty-nine lists, read.
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -239,6 +270,7 @@ pub struct Dump<'a> {
     pub route_servers: route_server::Lists<'a>,
     pub names: names::Lists<'a>,
     pub resolvers: resolvers::Lists<'a>,
+    pub network_managers: network_managers::Lists<'a>,
 }
 
 impl Dump<'_> {
@@ -247,8 +279,11 @@ impl Dump<'_> {
     pub fn resources(&self) -> Result<Vec<Resource>, ImportError> {
         let known = self.known();
         let mut out = Vec::new();
+        // The peerings a deployed connectivity configuration of the dump
+        // made are the file's network manager's to make again.
+        let managed = self.network_managers.deploys_connectivity();
         for (at, vnet) in self.vnets.each() {
-            vnet_resources(&at, vnet, &known, &mut out)?;
+            vnet_resources(&at, vnet, managed, &known, &mut out)?;
         }
         for (at, asg) in self.asgs.each() {
             let (name, id, group) = identity(&at, asg)?;
@@ -281,6 +316,7 @@ impl Dump<'_> {
             .resources(&self.vnets, &known, &mut out)?;
         self.names.resources(&self.nics, &known, &mut out)?;
         self.resolvers.resources(&known, &mut out)?;
+        self.network_managers.resources(&known, &mut out)?;
         Ok(out)
     }
 
@@ -310,6 +346,7 @@ impl Dump<'_> {
         self.route_servers.add_known(&mut known);
         self.names.add_known(&mut known);
         self.resolvers.add_known(&mut known);
+        self.network_managers.add_known(&mut known);
         known
     }
 }
@@ -413,9 +450,13 @@ fn resource_group_of(id: &str) -> Option<String> {
     None
 }
 
+/// A VNet's resources: the VNet, its subnets and their associations, and
+/// its peerings (`peerings`; with `managed`, those Virtual Network Manager
+/// made are the file's network manager's).
 fn vnet_resources(
     at: &Place<'_>,
     vnet: &Vnet,
+    managed: bool,
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
@@ -427,6 +468,9 @@ fn vnet_resources(
     );
     if let Some(dhcp) = &vnet.dhcp_options {
         attributes.insert("dns_servers".into(), json!(dhcp.dns_servers));
+    }
+    if !vnet.tags.is_empty() {
+        attributes.insert("tags".into(), json!(vnet.tags));
     }
     out.push(resource("azurerm_virtual_network", &name, attributes, &id));
 
@@ -456,6 +500,19 @@ fn vnet_resources(
         );
         if let Some(outbound) = subnet.default_outbound_access {
             attributes.insert("default_outbound_access_enabled".into(), json!(outbound));
+        }
+        // azurerm's `delegation` blocks: each a name and the service.
+        let delegations: Vec<Value> = (subnet.delegations.iter())
+            .filter_map(|d| {
+                let service = given(d.service_name.as_deref())?;
+                Some(
+                    json!({"name": d.name.clone().unwrap_or_else(|| service.clone()),
+                            "service_delegation": [{"name": service}]}),
+                )
+            })
+            .collect();
+        if !delegations.is_empty() {
+            attributes.insert("delegation".into(), Value::Array(delegations));
         }
         out.push(resource(
             "azurerm_subnet",
@@ -500,38 +557,7 @@ fn vnet_resources(
         }
     }
 
-    for (index, peering) in vnet.virtual_network_peerings.iter().enumerate() {
-        let at = at.key("virtualNetworkPeerings").index(index);
-        let (peering_name, peering_id, peering_group) = identity(&at, peering)?;
-        let state = given(peering.peering_state.as_deref());
-        if state.is_some_and(|s| s.eq_ignore_ascii_case("Disconnected")) {
-            continue;
-        }
-        let remote = peering.remote_virtual_network.as_ref();
-        let Some(remote) = known.reference("vnet", &at.key("remoteVirtualNetwork"), remote)? else {
-            return Err(at.error(format!(
-                "peering `{peering_name}` has no `remoteVirtualNetwork`"
-            )));
-        };
-        let attributes = json!({
-            "id": peering_id,
-            "name": peering_name,
-            "resource_group_name": peering_group,
-            "virtual_network_name": name,
-            "remote_virtual_network_id": remote,
-            "allow_virtual_network_access": peering.allow_virtual_network_access.unwrap_or(true),
-            "allow_forwarded_traffic": peering.allow_forwarded_traffic.unwrap_or(false),
-            "allow_gateway_transit": peering.allow_gateway_transit.unwrap_or(false),
-            "use_remote_gateways": peering.use_remote_gateways.unwrap_or(false),
-        });
-        out.push(Resource {
-            kind: "azurerm_virtual_network_peering".into(),
-            name: peering_name,
-            attributes,
-            source: peering_id,
-        });
-    }
-    Ok(())
+    peerings::resources(at, vnet, &name, managed, known, out)
 }
 
 fn nsg_resource(

@@ -521,6 +521,12 @@ impl<'a> Place<'a> {
         }
     }
 
+    /// Where the value is: `file:line`, or the file when the line is not
+    /// known.
+    pub fn location(&self) -> String {
+        location(self.file, self.text, &self.steps)
+    }
+
     /// An error about the value here: located at its file and line, the
     /// message starting with its path.
     pub fn error(&self, message: impl std::fmt::Display) -> ImportError {

@@ -26,6 +26,7 @@ mod firewalls;
 mod gateways;
 mod load_balancers;
 mod names;
+mod network_managers;
 mod resolvers;
 mod route_servers;
 
@@ -71,6 +72,9 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
         if !KINDS.contains(&r.kind.as_str()) || r.attributes.is_null() {
             let note = match paas_of_kind(&r.kind).filter(|_| !r.attributes.is_null()) {
                 Some(paas) => paas_note(&model, paas, r),
+                None if !r.attributes.is_null() => {
+                    model.network_manager_note(r).unwrap_or_default()
+                }
                 None => String::new(),
             };
             model.ignored.push((r, note));
@@ -179,6 +183,15 @@ pub const KINDS: &[&str] = &[
     "azurerm_private_dns_resolver_dns_forwarding_ruleset",
     "azurerm_private_dns_resolver_forwarding_rule",
     "azurerm_private_dns_resolver_virtual_network_link",
+    // After the VNets their groups hold.
+    "azurerm_network_manager",
+    "azurerm_network_manager_network_group",
+    "azurerm_network_manager_static_member",
+    "azurerm_network_manager_connectivity_configuration",
+    "azurerm_network_manager_security_admin_configuration",
+    "azurerm_network_manager_admin_rule_collection",
+    "azurerm_network_manager_admin_rule",
+    "azurerm_network_manager_deployment",
 ];
 
 /// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
@@ -298,6 +311,22 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
     (
         "azurerm_private_dns_resolver_virtual_network_link",
         &["name", "dns_forwarding_ruleset_id", "virtual_network_id"],
+    ),
+    // A network manager's scope is most often a data source's
+    // subscription.
+    ("azurerm_network_manager", &["name"]),
+    (
+        "azurerm_network_manager_network_group",
+        &["name", "network_manager_id", "member_type"],
+    ),
+    (
+        "azurerm_network_manager_deployment",
+        &[
+            "network_manager_id",
+            "location",
+            "scope_access",
+            "configuration_ids",
+        ],
     ),
 ];
 

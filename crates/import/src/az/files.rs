@@ -3,7 +3,7 @@
 //! read before it, whichever file holds it: every ID is known first).
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 29] = [
+pub const FILES: [(&str, &str); 39] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -80,5 +80,47 @@ pub const FILES: [(&str, &str); 29] = [
     (
         "dns-resolver-vnet-links.json",
         "az dns-resolver vnet-link list --ruleset-name NAME -g GROUP -o json",
+    ),
+    ("network-managers.json", "az network manager list -o json"),
+    (
+        "network-manager-groups.json",
+        "az network manager group list --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-static-members.json",
+        "az network manager group static-member list --network-group-name NG \
+         --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-connectivity-configs.json",
+        "az network manager connect-config list --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-security-admin-configs.json",
+        "az network manager security-admin-config list --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-admin-rule-collections.json",
+        "az network manager security-admin-config rule-collection list --configuration-name \
+         CONFIG --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-admin-rules.json",
+        "az network manager security-admin-config rule-collection rule list \
+         --rule-collection-name COLLECTION --configuration-name CONFIG --network-manager-name NM \
+         -g GROUP -o json",
+    ),
+    (
+        "network-manager-routing-configs.json",
+        "az network manager routing-config list --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-deployments.json",
+        "az network manager list-deploy-status --network-manager-name NM -g GROUP --regions \
+         REGION... --deployment-types Connectivity SecurityAdmin Routing --query value -o json",
+    ),
+    (
+        "policy-definitions.json",
+        "az policy definition list --query \"[?mode=='Microsoft.Network.Data']\" -o json",
     ),
 ];

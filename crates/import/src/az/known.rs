@@ -52,6 +52,18 @@ impl Known {
                         "dns-resolver-forwarding-rulesets.json",
                     ),
                     "nat_gateway" => ("NAT gateway", "nat-gateways.json"),
+                    "network_manager" => ("network manager", "network-managers.json"),
+                    "network_group" => ("network group", "network-manager-groups.json"),
+                    "configuration" => (
+                        "configuration",
+                        "network-manager-connectivity-configs.json, \
+                         network-manager-security-admin-configs.json or \
+                         network-manager-routing-configs.json",
+                    ),
+                    "admin_rule_collection" => (
+                        "admin rule collection",
+                        "network-manager-admin-rule-collections.json",
+                    ),
                     _ => ("network interface", "nics.json"),
                 };
                 at.error(format!("`{id}` names no {what} of {file}"))

@@ -8,7 +8,8 @@
 //! (Private DNS, Private Endpoints, DNS Private Resolvers) are in `dns`,
 //! those of Azure Firewall in `firewall`, those of the Internet edge
 //! (public IPs and prefixes, NAT gateways) in `edge`, those of load
-//! balancers in `load_balancers`.
+//! balancers in `load_balancers`, those of Virtual Network Manager in
+//! `network_managers`.
 
 use serde::Deserialize;
 
@@ -16,10 +17,12 @@ mod dns;
 mod edge;
 mod firewall;
 mod load_balancers;
+mod network_managers;
 pub use dns::*;
 pub use edge::*;
 pub use firewall::*;
 pub use load_balancers::*;
+pub use network_managers::*;
 
 /// `az network vnet list`: a virtual network with its subnets and
 /// peerings.
@@ -32,6 +35,9 @@ pub struct Vnet {
     pub location: Option<String>,
     pub address_space: AddressSpace,
     pub dhcp_options: Option<DhcpOptions>,
+    /// Tag names to values (what a network group's conditions select).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub subnets: Vec<Subnet>,
     #[serde(default)]
@@ -74,6 +80,16 @@ pub struct Subnet {
     pub nat_gateway: Option<Reference>,
     /// Absent (or null) on subnets made before the setting: on.
     pub default_outbound_access: Option<bool>,
+    #[serde(default)]
+    pub delegations: Vec<Delegation>,
+}
+
+/// A subnet's delegation to a service (`Microsoft.Sql/managedInstances`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delegation {
+    pub name: Option<String>,
+    pub service_name: Option<String>,
 }
 
 /// A peering of a VNet, with its state and flags.

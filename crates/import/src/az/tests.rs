@@ -29,6 +29,7 @@ fn dump_with_vms(
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
         resolvers: resolvers::Lists::empty(),
+        network_managers: network_managers::Lists::empty(),
     }
     .resources()
 }
@@ -224,6 +225,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
         resolvers: resolvers::Lists::empty(),
+        network_managers: network_managers::Lists::empty(),
     }
     .resources()
 }
@@ -390,6 +392,7 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
         route_servers: route_server::Lists::empty(),
         names,
         resolvers: resolvers::Lists::empty(),
+        network_managers: network_managers::Lists::empty(),
     }
     .resources()
     .unwrap();
@@ -496,6 +499,7 @@ fn the_edge_of_az_becomes_azurerm_resources() {
         route_servers: route_server::Lists::empty(),
         names: names::Lists::empty(),
         resolvers: resolvers::Lists::empty(),
+        network_managers: network_managers::Lists::empty(),
     };
     let resources = dump.resources().unwrap();
     let of = |kind: &str| -> Vec<&Value> {

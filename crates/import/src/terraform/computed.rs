@@ -269,6 +269,7 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         other => firewall_or_route_server_id(other, &name, attributes, &network)
             .or_else(|| edge_id(other, &name, attributes, &network))
             .or_else(|| names_id(other, &name, attributes, &base))
+            .or_else(|| network_manager_id(other, &name, attributes, &network))
             .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
     endpoint_address(kind, attributes);
@@ -346,6 +347,54 @@ fn firewall_or_route_server_id(
         },
         _ => firewall_id(kind, name, attributes, network),
     }
+}
+
+/// The ID of a resource of Virtual Network Manager, as azurerm has it:
+/// a network manager's `.../networkManagers/NAME`, and each part under
+/// what it belongs to (`NETWORK_GROUP_ID/staticMembers/NAME`,
+/// `COLLECTION_ID/rules/NAME`); a deployment's is azurerm's own,
+/// `MANAGER_ID/commit|LOCATION|SCOPE_ACCESS`. `network` makes a
+/// `Microsoft.Network` ID of a path.
+fn network_manager_id(
+    kind: &str,
+    name: &str,
+    attributes: &Map<String, Value>,
+    network: &dyn Fn(String) -> String,
+) -> Option<String> {
+    let text = |key: &str| match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let under = |parent: &str, segment: &str| format!("{}/{segment}/{name}", text(parent));
+    Some(match kind {
+        "azurerm_network_manager" => network(format!("networkManagers/{name}")),
+        "azurerm_network_manager_network_group" => under("network_manager_id", "networkGroups"),
+        "azurerm_network_manager_static_member" => under("network_group_id", "staticMembers"),
+        "azurerm_network_manager_connectivity_configuration" => {
+            under("network_manager_id", "connectivityConfigurations")
+        }
+        "azurerm_network_manager_security_admin_configuration" => {
+            under("network_manager_id", "securityAdminConfigurations")
+        }
+        "azurerm_network_manager_admin_rule_collection" => {
+            under("security_admin_configuration_id", "ruleCollections")
+        }
+        "azurerm_network_manager_admin_rule" => under("admin_rule_collection_id", "rules"),
+        "azurerm_network_manager_routing_configuration" => {
+            under("network_manager_id", "routingConfigurations")
+        }
+        "azurerm_network_manager_routing_rule_collection" => {
+            under("routing_configuration_id", "ruleCollections")
+        }
+        "azurerm_network_manager_routing_rule" => under("rule_collection_id", "rules"),
+        "azurerm_network_manager_deployment" => format!(
+            "{}/commit|{}|{}",
+            text("network_manager_id"),
+            text("location"),
+            text("scope_access")
+        ),
+        _ => return None,
+    })
 }
 
 /// The ID of a public IP prefix, a NAT gateway, or of an association of a

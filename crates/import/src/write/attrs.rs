@@ -173,6 +173,26 @@ impl Nested<'_, '_> {
         }
     }
 
+    /// A map of texts (`tags`): each entry whose value is a text, a
+    /// number or a boolean, by name; anything else is no map.
+    pub(super) fn map(&self, key: &str) -> std::collections::BTreeMap<String, String> {
+        let Some(Value::Object(entries)) = self.values.get(key) else {
+            return Default::default();
+        };
+        entries
+            .iter()
+            .filter_map(|(name, value)| {
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return None,
+                };
+                Some((name.clone(), text))
+            })
+            .collect()
+    }
+
     pub(super) fn bool(&self, key: &str) -> Option<bool> {
         match self.values.get(key)? {
             Value::Bool(b) => Some(*b),

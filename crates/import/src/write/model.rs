@@ -30,6 +30,8 @@ pub(super) struct Vnet {
     /// `dns_servers`, in their order (the first is asked first); none
     /// means Azure DNS.
     pub(super) dns_servers: Vec<String>,
+    /// `tags`, by name: what a network group's `member_tags` selects.
+    pub(super) tags: BTreeMap<String, String>,
     pub(super) subnets: BTreeMap<String, Subnet>,
 }
 
@@ -48,6 +50,40 @@ pub(super) struct Subnet {
     /// `default_outbound_access_enabled`, when given (Azure's default,
     /// and azurerm's, is true).
     pub(super) default_outbound: Option<bool>,
+    /// The service the subnet is delegated to, and the services of any
+    /// further delegation block (written as a comment).
+    pub(super) delegation: Delegation,
+}
+
+/// A subnet's `delegation` blocks: the service of the first
+/// (`service_delegation.name`), which the file keeps, and those of the
+/// others, which it cannot hold.
+#[derive(Debug, Default)]
+pub(super) struct Delegation {
+    pub(super) service: Option<String>,
+    pub(super) others: Vec<String>,
+}
+
+impl Delegation {
+    /// The delegations of a subnet (a resource, or a VNet's inline block).
+    pub(super) fn of(values: &Nested) -> Delegation {
+        let mut services = values.blocks("delegation").into_iter().filter_map(|block| {
+            let b = Nested {
+                values: block,
+                resource: values.resource,
+            };
+            let service = b.blocks("service_delegation").into_iter().next()?;
+            Nested {
+                values: service,
+                resource: values.resource,
+            }
+            .str("name")
+        });
+        Delegation {
+            service: services.next(),
+            others: services.collect(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -168,6 +204,8 @@ pub(super) struct Model<'r> {
     pub(super) resolvers: resolvers::Resolvers,
     /// Public IPs and prefixes, NAT gateways.
     pub(super) edge: edge::Edge,
+    /// Virtual Network Manager.
+    pub(super) network_managers: network_managers::NetworkManagers,
 }
 
 impl<'r> Model<'r> {
@@ -306,6 +344,9 @@ impl<'r> Model<'r> {
             }
             "azurerm_private_dns_resolver_forwarding_rule" => self.add_forwarding_rule(&a),
             "azurerm_private_dns_resolver_virtual_network_link" => self.add_ruleset_link(&a),
+            kind if kind.starts_with("azurerm_network_manager") => {
+                self.add_network_manager_part(&a)
+            }
             "azurerm_network_interface_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
@@ -345,6 +386,7 @@ impl<'r> Model<'r> {
             address_space: sorted_prefixes(a.list("address_space")),
             location,
             dns_servers: a.list("dns_servers"),
+            tags: a.own().map("tags"),
             subnets: BTreeMap::new(),
         };
         for block in a.blocks("subnet") {
@@ -375,6 +417,7 @@ impl<'r> Model<'r> {
                 route_table,
                 endpoint_policies: endpoint_policies(&b),
                 default_outbound: b.bool("default_outbound_access_enabled"),
+                delegation: Delegation::of(&b),
             };
             if vnet.subnets.insert(subnet_name.clone(), subnet).is_some() {
                 let why = format!("VNet `{name}` has two subnet blocks named `{subnet_name}`");
@@ -393,6 +436,7 @@ impl<'r> Model<'r> {
         let prefixes = a.cidrs(&prefixes, "address_prefixes")?;
         let endpoint_policies = endpoint_policies(&a.own());
         let default_outbound = a.bool("default_outbound_access_enabled");
+        let delegation = Delegation::of(&a.own());
         let Some(vnet) = self.vnets.get_mut(&vnet_name) else {
             let why = format!(
                 "subnet `{name}` is in VNet `{vnet_name}`, which the input does not declare"
@@ -408,6 +452,7 @@ impl<'r> Model<'r> {
                 inline.prefixes = prefixes;
                 inline.endpoint_policies = endpoint_policies;
                 inline.default_outbound = default_outbound;
+                inline.delegation = delegation;
             }
             Some(first) => {
                 let what = format!("subnet of VNet `{vnet_name}`");
@@ -423,6 +468,7 @@ impl<'r> Model<'r> {
                     route_table: None,
                     endpoint_policies,
                     default_outbound,
+                    delegation,
                 };
                 vnet.subnets.insert(name, subnet);
             }

@@ -111,6 +111,7 @@ impl Model<'_> {
         self.render_route_servers(&mut out);
         self.render_names(&mut out);
         self.render_resolvers(&mut out);
+        self.render_network_managers(&mut out);
         out
     }
 
@@ -127,6 +128,9 @@ impl Model<'_> {
             }
             if !vnet.dns_servers.is_empty() {
                 out.field(4, "dns_servers", &flow_list(&vnet.dns_servers));
+            }
+            if !vnet.tags.is_empty() {
+                out.field(4, "tags", &flow_map(&vnet.tags));
             }
             if vnet.subnets.is_empty() {
                 continue;
@@ -154,6 +158,16 @@ impl Model<'_> {
                 let policies = subnet.endpoint_policies.as_deref();
                 if let Some(p) = policies.filter(|p| !p.eq_ignore_ascii_case("Disabled")) {
                     out.field(8, "private_endpoint_network_policies", &scalar(p));
+                }
+                let delegation = &subnet.delegation;
+                if !delegation.others.is_empty() {
+                    out.line(&format!(
+                        "        # Also delegated to {}: the file keeps one delegation, the first",
+                        one_line(&delegation.others.join(", "))
+                    ));
+                }
+                if let Some(service) = &delegation.service {
+                    out.field(8, "delegation", &scalar(service));
                 }
                 // Azure's default (and azurerm's) is on, the file's off:
                 // written either way.
@@ -355,6 +369,16 @@ pub(super) fn plain_or_quoted(text: &str) -> String {
     } else {
         scalar(text)
     }
+}
+
+/// A mapping on one line (`{role: spoke, env: "1"}`), keys and values as
+/// [`scalar`]s, in key order.
+pub(super) fn flow_map(entries: &std::collections::BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = entries
+        .iter()
+        .map(|(key, value)| format!("{}: {}", scalar(key), scalar(value)))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 pub(super) fn flow_list(items: &[String]) -> String {

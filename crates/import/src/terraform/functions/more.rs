@@ -1,7 +1,7 @@
 //! The string and collection functions real configurations use beside the
-//! network ones: `coalesce`, `one`, `distinct`, `replace`, `split`,
-//! `substr`, `title`, `trimspace`, `trimprefix`, `trimsuffix`, as Terraform
-//! documents them.
+//! network ones: `coalesce`, `one`, `distinct`, `jsonencode`, `replace`,
+//! `split`, `substr`, `title`, `trimspace`, `trimprefix`, `trimsuffix`, as
+//! Terraform documents them.
 
 use super::*;
 
@@ -33,6 +33,68 @@ pub(super) fn distinct(args: &[Value]) -> Outcome {
         }
     }
     Ok(Value::Array(out))
+}
+
+/// `jsonencode`: the value as compact JSON, as Terraform writes it: an
+/// object's keys in lexical order, and `<`, `>`, `&`, U+2028 and U+2029
+/// escaped as `\u003c` and so on (Terraform escapes what HTML would
+/// read). How an Azure Policy rule is most often written.
+pub(super) fn jsonencode(args: &[Value]) -> Outcome {
+    let mut out = String::new();
+    encode(&args[0], &mut out)?;
+    Ok(Value::String(out))
+}
+
+fn encode(value: &Value, out: &mut String) -> Result<(), String> {
+    check_string(out.len()).map_err(bound)?;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(text) => {
+            out.push('"');
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                        out.push_str(&format!("\\u{:04x}", c as u32));
+                    }
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                encode(item, out)?;
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                encode(&Value::String(key.clone()), out)?;
+                out.push(':');
+                encode(item, out)?;
+            }
+            out.push('}');
+        }
+    }
+    check_string(out.len()).map_err(bound)
 }
 
 pub(super) fn replace(args: &[Value]) -> Outcome {
@@ -167,5 +229,18 @@ mod tests {
         assert_eq!(call("title", &[s("hub spoke-dev")]), Ok(s("Hub Spoke-Dev")));
         assert_eq!(call("trimprefix", &[s("rg-x"), s("rg-")]), Ok(s("x")));
         assert_eq!(call("trimsuffix", &[s("x-rg"), s("-rg")]), Ok(s("x")));
+        let mut object = hcl::Map::new();
+        object.insert("then".to_string(), Value::from("a<b & \"c\"\n"));
+        object.insert(
+            "if".to_string(),
+            Value::Array(vec![Value::from(1), Value::Bool(true)]),
+        );
+        object.insert("none".to_string(), Value::Null);
+        assert_eq!(
+            call("jsonencode", &[Value::Object(object)]),
+            Ok(s(
+                r#"{"if":[1,true],"none":null,"then":"a\u003cb \u0026 \"c\"\n"}"#
+            ))
+        );
     }
 }

@@ -1,0 +1,796 @@
+//! Azure Virtual Network Manager: `azurerm_network_manager` with its
+//! network groups and their static members, its connectivity and
+//! security admin configurations (admin rule collections and rules), and
+//! its deployments, written as the topology's `network_managers`.
+//!
+//! What the file cannot hold is left out and said, as Azure's designs go:
+//!
+//! - Membership by Azure Policy (a policy definition whose effect is
+//!   `addToNetworkGroup`) is not read: a group is written with its static
+//!   members, and a comment before it names the policy that adds more (the
+//!   policy is listed as ignored, naming the group). A group without a
+//!   static member says so too: its members, if any, are the policies'.
+//! - Routing configurations (with their rule collections and rules) and
+//!   deployments of them are listed as ignored: vnetd does not emulate
+//!   them yet, and the file's `routing_configurations` has no schema of its
+//!   own to write them in; a group of subnets (`member_type = "Subnet"`),
+//!   which only routing configurations use, is left out with them.
+//! - An admin rule's address of type `NetworkGroup` (a group as source or
+//!   destination) is written as the address spaces of the group's static
+//!   members, which is what Azure matches; a rule whose group has none
+//!   would match nothing, and is left out as a comment in its collection.
+//! - `apply_on_network_intent_policy_based_services` is not in the file:
+//!   vnetd leaves VNets with network intent policies out of admin rules, as
+//!   Azure does by default, and a comment says so when the input asks
+//!   otherwise.
+
+use super::{flow_list, one_line, plain_or_quoted, scalar, Attrs, Link, Model, Output};
+use crate::{ImportError, Resource};
+use std::collections::BTreeMap;
+
+/// The resource types of routing configurations, listed as ignored.
+pub const ROUTING_KINDS: &[&str] = &[
+    "azurerm_network_manager_routing_configuration",
+    "azurerm_network_manager_routing_rule_collection",
+    "azurerm_network_manager_routing_rule",
+];
+
+/// Why a routing configuration is left out.
+const ROUTING_LEFT_OUT: &str = "a routing configuration of Virtual Network Manager: vnetd does \
+     not emulate them yet, and the lab runs on the subnets' own route tables";
+
+/// Why a routing configuration's rule collection or rule is left out.
+const ROUTING_PART_LEFT_OUT: &str = "part of a routing configuration of Virtual Network \
+     Manager: vnetd does not emulate them yet, and the lab runs on the subnets' own route tables";
+
+/// Why a deployment of routing configurations is left out.
+const ROUTING_DEPLOYMENT_LEFT_OUT: &str = "a deployment of routing configurations of Virtual \
+     Network Manager: vnetd does not emulate them yet, and the lab runs on the subnets' own \
+     route tables";
+
+/// The policy definitions that may add VNets to a network group.
+pub const POLICY_KIND: &str = "azurerm_policy_definition";
+
+/// The network managers of the input, by name.
+#[derive(Debug, Default)]
+pub(super) struct NetworkManagers {
+    managers: BTreeMap<String, Manager>,
+    /// Groups left out (of subnets), by manager and name: what they are.
+    left_out_groups: BTreeMap<(String, String), String>,
+}
+
+#[derive(Debug)]
+struct Manager {
+    source: String,
+    groups: BTreeMap<String, Group>,
+    connectivity: BTreeMap<String, Connectivity>,
+    security: BTreeMap<String, Security>,
+    /// In input order; sorted by region and kind when written.
+    deployments: Vec<Deployment>,
+}
+
+#[derive(Debug)]
+struct Group {
+    source: String,
+    members: Vec<Link>,
+    /// The policy definitions that add members to it, by their source.
+    policies: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Connectivity {
+    source: String,
+    topology: String,
+    hub: Option<String>,
+    global_mesh: bool,
+    delete_existing_peering: bool,
+    groups: Vec<AppliesTo>,
+}
+
+/// One `applies_to_group` of a connectivity configuration.
+#[derive(Debug)]
+struct AppliesTo {
+    group: String,
+    connectivity: Option<String>,
+    global_mesh: bool,
+    use_hub_gateway: bool,
+}
+
+#[derive(Debug)]
+struct Security {
+    source: String,
+    /// What the input asks of VNets with network intent policies, when it
+    /// is not Azure's default (`None`).
+    intent_policy_services: Vec<String>,
+    collections: BTreeMap<String, Collection>,
+}
+
+#[derive(Debug)]
+struct Collection {
+    source: String,
+    groups: Vec<String>,
+    rules: BTreeMap<String, AdminRule>,
+}
+
+#[derive(Debug)]
+struct AdminRule {
+    source: String,
+    priority: String,
+    direction: String,
+    action: String,
+    protocol: String,
+    source_ports: Vec<String>,
+    destination_ports: Vec<String>,
+    sources: Vec<Address>,
+    destinations: Vec<Address>,
+}
+
+/// One source or destination of an admin rule.
+#[derive(Debug)]
+enum Address {
+    /// An address, a prefix, a service tag or `*`, as written.
+    Text(String),
+    /// A network group of the same manager: its members' address spaces.
+    Group(String),
+}
+
+#[derive(Debug)]
+struct Deployment {
+    source: String,
+    location: String,
+    scope_access: String,
+    configurations: Vec<String>,
+}
+
+/// The configurations a deployment may name: their ID's segment and kind.
+const CONFIGURATION_SEGMENTS: &[(&str, &str)] = &[
+    ("connectivityConfigurations", "Connectivity"),
+    ("securityAdminConfigurations", "SecurityAdmin"),
+    ("routingConfigurations", "Routing"),
+];
+
+impl<'r> Model<'r> {
+    /// A resource of Virtual Network Manager, by its kind.
+    pub(super) fn add_network_manager_part(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        match a.r.kind.as_str() {
+            "azurerm_network_manager" => self.add_network_manager(a),
+            "azurerm_network_manager_network_group" => self.add_network_group(a),
+            "azurerm_network_manager_static_member" => self.add_static_member(a),
+            "azurerm_network_manager_connectivity_configuration" => {
+                self.add_connectivity_configuration(a)
+            }
+            "azurerm_network_manager_security_admin_configuration" => {
+                self.add_security_admin_configuration(a)
+            }
+            "azurerm_network_manager_admin_rule_collection" => self.add_admin_rule_collection(a),
+            "azurerm_network_manager_admin_rule" => self.add_admin_rule(a),
+            "azurerm_network_manager_deployment" => self.add_network_manager_deployment(a),
+            _ => Ok(()),
+        }
+    }
+
+    fn add_network_manager(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let managers = &mut self.network_managers.managers;
+        if let Some(first) = managers.get(&name) {
+            return Err(a.duplicate("network manager", &name, &first.source));
+        }
+        managers.insert(
+            name,
+            Manager {
+                source: a.r.source.clone(),
+                groups: BTreeMap::new(),
+                connectivity: BTreeMap::new(),
+                security: BTreeMap::new(),
+                deployments: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    fn add_network_group(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
+        let nm = &mut self.network_managers;
+        let Some(manager) = nm.managers.get_mut(&manager_name) else {
+            return Err(a.dangling("network_manager_id"));
+        };
+        if let Some(first) = manager.groups.get(&name) {
+            let what = format!("network group of network manager `{manager_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let subnets = a
+            .str("member_type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("Subnet"));
+        if subnets {
+            let note = "a network group of subnets (member_type Subnet), which only routing \
+                        configurations use: vnetd does not emulate them yet";
+            nm.left_out_groups
+                .insert((manager_name, name), "a group of subnets".to_string());
+            self.ignored.push((a.r, note.to_string()));
+            return Ok(());
+        }
+        let group = Group {
+            source: a.r.source.clone(),
+            members: Vec::new(),
+            policies: Vec::new(),
+        };
+        manager.groups.insert(name, group);
+        Ok(())
+    }
+
+    fn add_static_member(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let (manager, group) = group_in_id(a, "network_group_id")?;
+        if let Some(what) = self.network_managers.left_out_group(&manager, &group) {
+            let note = format!("a member of network group `{group}`, {what}, which is left out");
+            self.ignored.push((a.r, note));
+            return Ok(());
+        }
+        let vnet = a.id_name("target_virtual_network_id", "virtualNetworks")?;
+        if !self.vnets.contains_key(&vnet) {
+            return Err(a.dangling("target_virtual_network_id"));
+        }
+        let Some(g) = self.network_managers.group_mut(&manager, &group) else {
+            return Err(a.dangling("network_group_id"));
+        };
+        if let Some(first) = g.members.iter().find(|m| m.name == vnet) {
+            return Err(a.error(format!(
+                "VNet `{vnet}` is a static member of network group `{group}` twice (the first \
+                 at {})",
+                first.source
+            )));
+        }
+        g.members.push(Link {
+            name: vnet,
+            source: a.r.source.clone(),
+        });
+        Ok(())
+    }
+
+    fn add_connectivity_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
+        let topology = a.required_str("connectivity_topology")?;
+        let hub = match a.blocks("hub").first() {
+            Some(block) => {
+                let b = Attrs::nested(a.r, block);
+                let id = b.required_str("resource_id")?;
+                let vnet = a.name_in_id(&id, "virtualNetworks", "hub.resource_id")?;
+                if !self.vnets.contains_key(&vnet) {
+                    return Err(a.error(format!(
+                        "hub.resource_id `{id}` names a resource that is not in the input"
+                    )));
+                }
+                Some(vnet)
+            }
+            None => None,
+        };
+        let mut groups = Vec::new();
+        for block in a.blocks("applies_to_group") {
+            let b = Attrs::nested(a.r, block);
+            let id = b.required_str("network_group_id")?;
+            let group = self.group_of_manager(a, &manager_name, &id, "applies_to_group")?;
+            groups.push(AppliesTo {
+                group,
+                connectivity: b.str("group_connectivity"),
+                global_mesh: b.bool("global_mesh_enabled") == Some(true),
+                use_hub_gateway: b.bool("use_hub_gateway") == Some(true),
+            });
+        }
+        let configuration = Connectivity {
+            source: a.r.source.clone(),
+            topology,
+            hub,
+            global_mesh: a.bool("global_mesh_enabled") == Some(true),
+            delete_existing_peering: a.bool("delete_existing_peering_enabled") == Some(true),
+            groups,
+        };
+        let manager = self.manager_mut(a, &manager_name)?;
+        if let Some(first) = manager.connectivity.get(&name) {
+            let what = format!("connectivity configuration of network manager `{manager_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        manager.connectivity.insert(name, configuration);
+        Ok(())
+    }
+
+    fn add_security_admin_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
+        let intent_policy_services: Vec<String> = a
+            .list("apply_on_network_intent_policy_based_services")
+            .into_iter()
+            .filter(|s| !s.eq_ignore_ascii_case("None"))
+            .collect();
+        let manager = self.manager_mut(a, &manager_name)?;
+        if let Some(first) = manager.security.get(&name) {
+            let what = format!("security admin configuration of network manager `{manager_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let configuration = Security {
+            source: a.r.source.clone(),
+            intent_policy_services,
+            collections: BTreeMap::new(),
+        };
+        manager.security.insert(name, configuration);
+        Ok(())
+    }
+
+    fn add_admin_rule_collection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let kinds = ["networkManagers", "securityAdminConfigurations"];
+        let key = "security_admin_configuration_id";
+        let [manager_name, configuration] = ids_in(a, key, &kinds)?;
+        let mut groups = Vec::new();
+        for id in a.list("network_group_ids") {
+            groups.push(self.group_of_manager(a, &manager_name, &id, "network_group_ids")?);
+        }
+        let Some(security) = (self.network_managers.managers.get_mut(&manager_name))
+            .and_then(|m| m.security.get_mut(&configuration))
+        else {
+            return Err(a.dangling(key));
+        };
+        if let Some(first) = security.collections.get(&name) {
+            let what = format!("rule collection of security admin configuration `{configuration}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let collection = Collection {
+            source: a.r.source.clone(),
+            groups,
+            rules: BTreeMap::new(),
+        };
+        security.collections.insert(name, collection);
+        Ok(())
+    }
+
+    fn add_admin_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let kinds = [
+            "networkManagers",
+            "securityAdminConfigurations",
+            "ruleCollections",
+        ];
+        let key = "admin_rule_collection_id";
+        let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
+        let mut sides = Vec::new();
+        for side in ["source", "destination"] {
+            let mut addresses = Vec::new();
+            for block in a.blocks(side) {
+                let b = Attrs::nested(a.r, block);
+                let Some(prefix) = b.str("address_prefix") else {
+                    return Err(b.error(format!(
+                        "a {side} block of admin rule `{name}` has no address_prefix"
+                    )));
+                };
+                let kind = b.str("address_prefix_type").unwrap_or_default();
+                if kind.eq_ignore_ascii_case("NetworkGroup") {
+                    let key = format!("{side}.address_prefix");
+                    addresses.push(Address::Group(self.group_of_manager(
+                        a,
+                        &manager_name,
+                        &prefix,
+                        &key,
+                    )?));
+                } else {
+                    addresses.push(Address::Text(prefix));
+                }
+            }
+            sides.push(addresses);
+        }
+        let destinations = sides.pop().unwrap_or_default();
+        let sources = sides.pop().unwrap_or_default();
+        let required = |key: &str| {
+            a.str(key)
+                .ok_or_else(|| a.error(format!("admin rule `{name}` has no {key}")))
+        };
+        let rule = AdminRule {
+            source: a.r.source.clone(),
+            priority: required("priority")?,
+            direction: required("direction")?,
+            action: required("action")?,
+            protocol: required("protocol")?,
+            source_ports: any_port_is_none(a.list("source_port_ranges")),
+            destination_ports: any_port_is_none(a.list("destination_port_ranges")),
+            sources,
+            destinations,
+        };
+        let Some(collection) = (self.network_managers.managers.get_mut(&manager_name))
+            .and_then(|m| m.security.get_mut(&configuration))
+            .and_then(|c| c.collections.get_mut(&collection_name))
+        else {
+            return Err(a.dangling(key));
+        };
+        if let Some(first) = collection.rules.get(&name) {
+            let what = format!("admin rule of rule collection `{collection_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        collection.rules.insert(name, rule);
+        Ok(())
+    }
+
+    fn add_network_manager_deployment(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
+        let location = a.required_str("location")?;
+        let location =
+            crate::topology::regions::canonical(&location).map_or(location, str::to_string);
+        let scope_access = a.required_str("scope_access")?;
+        if scope_access.eq_ignore_ascii_case("Routing") {
+            self.ignored
+                .push((a.r, ROUTING_DEPLOYMENT_LEFT_OUT.to_string()));
+            return Ok(());
+        }
+        let mut configurations = Vec::new();
+        for id in a.list("configuration_ids") {
+            let found = CONFIGURATION_SEGMENTS.iter().find_map(|(segment, _)| {
+                crate::write::id_names(&id, &["networkManagers", segment])
+                    .map(|names| (names, *segment))
+            });
+            let Some((names, segment)) = found else {
+                return Err(a.error(format!(
+                    "configuration_ids: `{id}` is not the ID of a connectivity or security \
+                     admin configuration (.../networkManagers/NAME/connectivityConfigurations/\
+                     NAME)"
+                )));
+            };
+            let [manager, configuration] = [names[0].clone(), names[1].clone()];
+            if manager != manager_name {
+                return Err(a.error(format!(
+                    "configuration_ids: `{id}` is a configuration of network manager \
+                     `{manager}`, and the deployment is of `{manager_name}`"
+                )));
+            }
+            let known =
+                self.network_managers
+                    .managers
+                    .get(&manager)
+                    .is_some_and(|m| match segment {
+                        "connectivityConfigurations" => m.connectivity.contains_key(&configuration),
+                        "securityAdminConfigurations" => m.security.contains_key(&configuration),
+                        _ => true,
+                    });
+            if !known {
+                return Err(a.error(format!(
+                    "configuration_ids: `{id}` names a resource that is not in the input"
+                )));
+            }
+            configurations.push(configuration);
+        }
+        let deployment = Deployment {
+            source: a.r.source.clone(),
+            location,
+            scope_access,
+            configurations,
+        };
+        self.manager_mut(a, &manager_name)?
+            .deployments
+            .push(deployment);
+        Ok(())
+    }
+
+    fn manager_mut(&mut self, a: &Attrs, name: &str) -> Result<&mut Manager, ImportError> {
+        self.network_managers
+            .managers
+            .get_mut(name)
+            .ok_or_else(|| a.dangling("network_manager_id"))
+    }
+
+    /// The network group `id` names, which must be one of `manager`'s
+    /// (`key` is where the ID is, for messages).
+    fn group_of_manager(
+        &self,
+        a: &Attrs,
+        manager: &str,
+        id: &str,
+        key: &str,
+    ) -> Result<String, ImportError> {
+        let Some(names) = crate::write::id_names(id, &["networkManagers", "networkGroups"]) else {
+            return Err(a.error(format!(
+                "{key}: `{id}` is not the ID of a network group \
+                 (.../networkManagers/NAME/networkGroups/NAME)"
+            )));
+        };
+        let [of, group] = [&names[0], &names[1]];
+        if of != manager {
+            return Err(a.error(format!(
+                "{key}: `{id}` is a network group of network manager `{of}`, not of `{manager}`"
+            )));
+        }
+        if let Some(what) = self.network_managers.left_out_group(of, group) {
+            return Err(a.error(format!(
+                "{key}: `{id}` is {what}, which security admin and connectivity \
+                 configurations cannot use"
+            )));
+        }
+        let known =
+            (self.network_managers.managers.get(of)).is_some_and(|m| m.groups.contains_key(group));
+        if !known {
+            return Err(a.error(format!(
+                "{key}: `{id}` names a resource that is not in the input"
+            )));
+        }
+        Ok(group.clone())
+    }
+
+    /// What the header says of a resource of [`ROUTING_KINDS`] or a
+    /// [`POLICY_KIND`] definition; a policy that adds VNets to a network
+    /// group of the input is noted at that group too.
+    pub(super) fn network_manager_note(&mut self, r: &Resource) -> Option<String> {
+        if r.kind == ROUTING_KINDS[0] {
+            return Some(ROUTING_LEFT_OUT.to_string());
+        }
+        if ROUTING_KINDS.contains(&r.kind.as_str()) {
+            return Some(ROUTING_PART_LEFT_OUT.to_string());
+        }
+        if r.kind != POLICY_KIND {
+            return None;
+        }
+        let id = policy_network_group(&r.attributes)?;
+        let names = crate::write::id_names(&id, &["networkManagers", "networkGroups"])?;
+        let (manager, group) = (&names[0], &names[1]);
+        let g = self.network_managers.group_mut(manager, group)?;
+        g.policies.push(r.source.clone());
+        Some(format!(
+            "adds VNets to network group `{group}` of network manager `{manager}` (Azure \
+             Policy): vnetd imports the group's static members only"
+        ))
+    }
+
+    pub(super) fn render_network_managers(&self, out: &mut Output) {
+        if self.network_managers.managers.is_empty() {
+            return;
+        }
+        out.section("network_managers");
+        for (name, manager) in &self.network_managers.managers {
+            out.item(2, &manager.source, name);
+            if !manager.groups.is_empty() {
+                out.line("    network_groups:");
+                for (group_name, group) in &manager.groups {
+                    out.item(6, &group.source, group_name);
+                    for policy in &group.policies {
+                        out.line(&format!(
+                            "        # Azure Policy adds members ({}): not imported; write its \
+                             condition as member_name_contains or member_tags",
+                            one_line(policy)
+                        ));
+                    }
+                    if group.members.is_empty() {
+                        if group.policies.is_empty() {
+                            out.line(
+                                "        # No static member: the members Azure Policy adds, if \
+                                 any, are not imported",
+                            );
+                        }
+                        continue;
+                    }
+                    out.line("        static_members:");
+                    let mut members: Vec<&Link> = group.members.iter().collect();
+                    members.sort_by(|a, b| a.name.cmp(&b.name));
+                    for member in members {
+                        out.source(10, &member.source);
+                        out.line(&format!("          - {}", scalar(&member.name)));
+                    }
+                }
+            }
+            if !manager.connectivity.is_empty() {
+                out.line("    connectivity_configurations:");
+                for (config_name, c) in &manager.connectivity {
+                    out.item(6, &c.source, config_name);
+                    out.field(8, "connectivity_topology", &scalar(&c.topology));
+                    if let Some(hub) = &c.hub {
+                        out.field(8, "hub", &scalar(hub));
+                    }
+                    if c.global_mesh {
+                        out.line("        global_mesh_enabled: true");
+                    }
+                    if c.delete_existing_peering {
+                        out.line("        delete_existing_peering_enabled: true");
+                    }
+                    if c.groups.is_empty() {
+                        continue;
+                    }
+                    out.line("        applies_to_group:");
+                    for g in &c.groups {
+                        let mut fields = vec![format!("network_group: {}", scalar(&g.group))];
+                        if let Some(connectivity) = &g.connectivity {
+                            fields.push(format!("group_connectivity: {}", scalar(connectivity)));
+                        }
+                        if g.global_mesh {
+                            fields.push("global_mesh_enabled: true".to_string());
+                        }
+                        if g.use_hub_gateway {
+                            fields.push("use_hub_gateway: true".to_string());
+                        }
+                        out.line(&format!("          - {{{}}}", fields.join(", ")));
+                    }
+                }
+            }
+            if !manager.security.is_empty() {
+                out.line("    security_admin_configurations:");
+                for (config_name, c) in &manager.security {
+                    self.render_security_admin(out, manager, config_name, c);
+                }
+            }
+            if !manager.deployments.is_empty() {
+                out.line("    deployments:");
+                let mut deployments: Vec<&Deployment> = manager.deployments.iter().collect();
+                deployments.sort_by(|a, b| {
+                    (&a.location, &a.scope_access).cmp(&(&b.location, &b.scope_access))
+                });
+                for d in deployments {
+                    out.source(6, &d.source);
+                    out.line(&format!(
+                        "      - {{location: {}, scope_access: {}, configurations: {}}}",
+                        scalar(&d.location),
+                        scalar(&d.scope_access),
+                        flow_list(&d.configurations)
+                    ));
+                }
+            }
+        }
+    }
+
+    fn render_security_admin(&self, out: &mut Output, manager: &Manager, name: &str, c: &Security) {
+        out.item(6, &c.source, name);
+        if !c.intent_policy_services.is_empty() {
+            out.line(&format!(
+                "        # apply_on_network_intent_policy_based_services is {}: the file has no \
+                 such setting, and vnetd leaves VNets with network intent policies out, as \
+                 Azure does by default",
+                one_line(&c.intent_policy_services.join(", "))
+            ));
+        }
+        if c.collections.is_empty() {
+            return;
+        }
+        out.line("        rule_collections:");
+        for (collection_name, collection) in &c.collections {
+            out.item(10, &collection.source, collection_name);
+            out.field(12, "network_groups", &flow_list(&collection.groups));
+            if collection.rules.is_empty() {
+                continue;
+            }
+            out.line("            rules:");
+            for (rule_name, rule) in &collection.rules {
+                let (sources, destinations) = match (
+                    self.addresses(manager, &rule.sources),
+                    self.addresses(manager, &rule.destinations),
+                ) {
+                    (Ok(s), Ok(d)) => (any_address_is_none(s), any_address_is_none(d)),
+                    (Err(group), _) | (_, Err(group)) => {
+                        out.line(&format!(
+                            "              # {}: admin rule `{}` left out: its network group \
+                             `{group}` has no static member, so vnetd cannot tell its \
+                             addresses",
+                            one_line(&rule.source),
+                            one_line(rule_name)
+                        ));
+                        continue;
+                    }
+                };
+                out.item(14, &rule.source, rule_name);
+                out.field(16, "priority", &plain_or_quoted(&rule.priority));
+                out.field(16, "direction", &scalar(&rule.direction));
+                out.field(16, "action", &scalar(&rule.action));
+                out.field(16, "protocol", &scalar(&rule.protocol));
+                for (key, list) in [
+                    ("source_port_ranges", &rule.source_ports),
+                    ("destination_port_ranges", &rule.destination_ports),
+                    ("sources", &sources),
+                    ("destinations", &destinations),
+                ] {
+                    if !list.is_empty() {
+                        out.field(16, key, &flow_list(list));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The texts of `addresses`, a network group as its static members'
+    /// address spaces; `Err` names a group without one.
+    fn addresses(&self, manager: &Manager, addresses: &[Address]) -> Result<Vec<String>, String> {
+        let mut texts = Vec::new();
+        for address in addresses {
+            match address {
+                Address::Text(text) => texts.push(text.clone()),
+                Address::Group(group) => {
+                    let members = manager.groups.get(group).map_or(&[][..], |g| &g.members);
+                    let spaces = members
+                        .iter()
+                        .filter_map(|m| self.vnets.get(&m.name))
+                        .flat_map(|v| v.address_space.iter().cloned());
+                    let before = texts.len();
+                    texts.extend(spaces);
+                    if texts.len() == before {
+                        return Err(group.clone());
+                    }
+                }
+            }
+        }
+        Ok(texts)
+    }
+}
+
+impl NetworkManagers {
+    fn left_out_group(&self, manager: &str, group: &str) -> Option<&String> {
+        self.left_out_groups
+            .get(&(manager.to_string(), group.to_string()))
+    }
+
+    fn group_mut(&mut self, manager: &str, group: &str) -> Option<&mut Group> {
+        self.managers.get_mut(manager)?.groups.get_mut(group)
+    }
+}
+
+/// Port ranges as the file writes them: none when they are every port
+/// (`*`, or `0-65535`, which Azure writes for a rule made without
+/// ports), the file's default.
+fn any_port_is_none(ranges: Vec<String>) -> Vec<String> {
+    let every = |r: &String| r == "*" || r == "0-65535";
+    if ranges.iter().any(every) {
+        Vec::new()
+    } else {
+        ranges
+    }
+}
+
+/// Sources or destinations as the file writes them: none when one of
+/// them is `*` (any address), the file's default.
+fn any_address_is_none(texts: Vec<String>) -> Vec<String> {
+    if texts.iter().any(|t| t == "*") {
+        Vec::new()
+    } else {
+        texts
+    }
+}
+
+/// The (manager, group) of a network group ID attribute.
+fn group_in_id(a: &Attrs, key: &str) -> Result<(String, String), ImportError> {
+    let [manager, group] = ids_in(a, key, &["networkManagers", "networkGroups"])?;
+    Ok((manager, group))
+}
+
+/// The names of the last segments of the ID at `key`, of types `kinds`.
+fn ids_in<const N: usize>(
+    a: &Attrs,
+    key: &str,
+    kinds: &[&str; N],
+) -> Result<[String; N], ImportError> {
+    let id = a.required_str(key)?;
+    let names = crate::write::id_names(&id, kinds).ok_or_else(|| {
+        let shape: Vec<String> = kinds.iter().map(|k| format!("{k}/NAME")).collect();
+        a.error(format!(
+            "{key} `{id}` is not such an ID (.../{})",
+            shape.join("/")
+        ))
+    })?;
+    names
+        .try_into()
+        .map_err(|_| a.error(format!("{key} `{id}` is not such an ID")))
+}
+
+/// The network group a policy definition adds VNets to: its rule's
+/// `then.details.networkGroupId` when its effect is `addToNetworkGroup`.
+/// The rule is an object, or its JSON text (Terraform writes it so).
+fn policy_network_group(attributes: &serde_json::Value) -> Option<String> {
+    let rule = &attributes["policy_rule"];
+    let parsed;
+    let rule = match rule {
+        serde_json::Value::String(text) => {
+            parsed = serde_json::from_str::<serde_json::Value>(text).ok()?;
+            &parsed
+        }
+        other => other,
+    };
+    let then = &rule["then"];
+    let effect = then["effect"].as_str()?;
+    if !effect.eq_ignore_ascii_case("addToNetworkGroup") {
+        return None;
+    }
+    then["details"]["networkGroupId"]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests;
