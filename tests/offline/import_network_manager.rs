@@ -5,11 +5,14 @@
 //! `config/network-manager.yaml` (a hub and three spokes in two regions;
 //! hub-and-spoke with direct connectivity, global; admin rules that deny
 //! RDP and SSH from the Internet and always allow the hub's monitoring
-//! subnet; an NSG that allows RDP; spoke2 peered by hand). All import to
-//! the same `network_managers`, which `vnetd check` accepts, and decide as
-//! the hand-written example does: every trace of a matrix of flows (the
-//! admin rules' verdicts among them), every NIC's effective routes (the
-//! `ConnectedGroup` ones among them) and the `ANM_` peerings are the
+//! subnet; an NSG that allows RDP; spoke2 peered by hand), with one
+//! routing configuration more ([`ROUTING`]: the spokes of West Europe send
+//! 192.168.0.0/16 to the hub's appliance). All import to the same
+//! `network_managers`, which `vnetd check` accepts, and decide as the
+//! hand-written example with that routing configuration does: every trace
+//! of a matrix of flows (the admin rules' verdicts among them), every
+//! NIC's effective routes (the `ConnectedGroup` ones and the routing
+//! rule's user route among them) and the `ANM_` peerings are the
 //! example's; the policy that adds members and the peerings Azure made
 //! are named. What else the file cannot hold, and what is refused, is
 //! `import_network_manager_refusals`'.
@@ -28,6 +31,20 @@ pub(crate) const TERRAFORM_DIR: &str = "tests/import/terraform/network-manager";
 pub(crate) const AZ_DIR: &str = "tests/import/az/network-manager";
 const STATE: &str = "tests/import/tfstate/network-manager.tfstate";
 const EXAMPLE: &str = "config/network-manager.yaml";
+
+/// The routing configuration of the imports, which the example lacks: it
+/// is appended to the example's network manager (whose last key is
+/// `deployments`) to judge them.
+const ROUTING: &str = "      - {location: westeurope, scope_access: Routing, configurations: [through-the-hub]}
+    routing_configurations:
+      - name: through-the-hub
+        route_table_usage_mode: ManagedOnly
+        rule_collections:
+          - name: spokes
+            network_groups: [spokes]
+            rules:
+              - {name: private-to-the-nva, destination: 192.168.0.0/16, next_hop_type: VirtualAppliance, next_hop_address: 10.0.1.4}
+";
 
 /// What the Terraform import writes for the network manager, exactly.
 pub(crate) const NETWORK_MANAGERS: &str = "network_managers:
@@ -74,6 +91,17 @@ pub(crate) const NETWORK_MANAGERS: &str = "network_managers:
                 protocol: Tcp
                 destination_port_ranges: [\"22\", \"3389\"]
                 sources: [Internet]
+    routing_configurations:
+      # network-manager.tf:103
+      - name: through-the-hub
+        route_table_usage_mode: ManagedOnly
+        rule_collections:
+          # network-manager.tf:109
+          - name: spokes
+            network_groups: [spokes]
+            rules:
+              # network-manager.tf:116
+              - {name: private-to-the-nva, destination: 192.168.0.0/16, next_hop_type: VirtualAppliance, next_hop_address: 10.0.1.4}
     deployments:
       # network-manager.tf:85
       - {location: northeurope, scope_access: Connectivity, configurations: [hub-and-spoke]}
@@ -81,6 +109,8 @@ pub(crate) const NETWORK_MANAGERS: &str = "network_managers:
       - {location: northeurope, scope_access: SecurityAdmin, configurations: [guardrails]}
       # network-manager.tf:85
       - {location: westeurope, scope_access: Connectivity, configurations: [hub-and-spoke]}
+      # network-manager.tf:131
+      - {location: westeurope, scope_access: Routing, configurations: [through-the-hub]}
       # network-manager.tf:93
       - {location: westeurope, scope_access: SecurityAdmin, configurations: [guardrails]}
 ";
@@ -273,6 +303,9 @@ fn an_az_dump_with_properties_imports_the_same() {
         "network-manager-security-admin-configs.json",
         "network-manager-admin-rule-collections.json",
         "network-manager-admin-rules.json",
+        "network-manager-routing-configs.json",
+        "network-manager-routing-rule-collections.json",
+        "network-manager-routing-rules.json",
         "policy-definitions.json",
     ] {
         let path = dir.path().join(file);
@@ -375,14 +408,20 @@ fn anm_peerings(t: &Topology) -> Vec<String> {
     peerings
 }
 
-/// Every import decides as the hand-written example: the same traces
-/// (verdict, reason, place, the admin rule or NSG rule that decided, the
-/// route, the peering or connected group crossed), the same effective
-/// routes, the same ANM peerings; and the example's own expectations hold
-/// on them.
+/// Every import decides as the hand-written example with [`ROUTING`]: the
+/// same traces (verdict, reason, place, the admin rule or NSG rule that
+/// decided, the route, the peering or connected group crossed), the same
+/// effective routes (the routing rule's among them, in the spokes of West
+/// Europe only), the same ANM peerings; and the example's own
+/// expectations hold on them.
 #[test]
 fn the_imports_decide_as_the_example() {
     let example_text = std::fs::read_to_string(repo(EXAMPLE)).unwrap();
+    assert!(
+        example_text.ends_with("configurations: [guardrails]}\n"),
+        "the example's network manager ends with its deployments"
+    );
+    let example_text = example_text + ROUTING;
     let example = topology(EXAMPLE, &example_text);
     let peerings = anm_peerings(&example);
     assert_eq!(
@@ -406,6 +445,16 @@ fn the_imports_decide_as_the_example() {
         .map(|(nic, _)| nic.as_str())
         .collect();
     assert_eq!(connected, ["vm1", "vm2", "vm3"]);
+    // The routing rule's user route, in the spokes its deployment reaches.
+    let rule_route =
+        "{\"source\":\"User\",\"state\":\"Active\",\"addressPrefix\":[\"192.168.0.0/16\"],\
+                      \"nextHopType\":\"VirtualAppliance\",\"nextHopIpAddress\":[\"10.0.1.4\"],\
+                      \"name\":\"private-to-the-nva\",";
+    let routed: Vec<&str> = (example_routes.iter())
+        .filter(|(_, list)| list.contains(rule_route))
+        .map(|(nic, _)| nic.as_str())
+        .collect();
+    assert_eq!(routed, ["vm1", "vm2"], "{example_routes:?}");
     let example_decisions = decisions(example);
     let admin_denied = (example_decisions.iter())
         .filter(|(_, answer)| answer.contains("\"reason\":\"admin_denied\""))

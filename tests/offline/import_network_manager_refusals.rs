@@ -1,8 +1,8 @@
 //! What an import of Azure Virtual Network Manager cannot hold, and what
 //! it refuses, from the fixtures of `import_network_manager` changed one
-//! thing at a time: routing configurations, a static member from outside
-//! the configuration and a deployment Azure has not committed are named
-//! and left out; the peerings Azure made stay when nothing of the dump
+//! thing at a time: a group of subnets (in a routing rule collection),
+//! a static member from outside the configuration and a deployment Azure
+//! has not committed are named and left out; the peerings Azure made stay when nothing of the dump
 //! makes them again; a reference to what the input lacks, and what vnetd
 //! refuses of what is written, are refused at the file and line of their
 //! source (a deployment status, which has no ID, at its entry).
@@ -10,75 +10,119 @@
 use super::import_network_manager::{
     az_copy_with, checked, copy_of, line_with, topology, NETWORK_MANAGERS, TERRAFORM_DIR,
 };
-use super::import_state::{imported, refused, without_comments};
+use super::import_state::{imported, refused, vnetd};
 use serde_json::{json, Value};
 
-/// Routing configurations are not emulated: a configuration's, its rule
-/// collection's, its rule's and its deployment's resources are listed as
-/// ignored with the reason, and the rest of the file is as without them.
+/// What the file cannot hold of a routing configuration: a group of
+/// subnets is left out of a rule collection (and one on groups of subnets
+/// only is a comment); `NoNextHop` is the file's `None`; a destination
+/// given as a service tag is written, and vnetd warns that it leaves it
+/// out; azurerm's default for BGP route propagation (off) is written.
 #[test]
-fn routing_configurations_are_named_and_left_out() {
+fn what_a_routing_configuration_cannot_hold_is_said() {
     let dir = copy_of(TERRAFORM_DIR);
     std::fs::write(
         dir.path().join("routing.tf"),
-        r#"resource "azurerm_network_manager_routing_configuration" "to_firewall" {
-  name               = "to-firewall"
+        r#"resource "azurerm_network_manager_network_group" "apps" {
+  name               = "apps"
+  network_manager_id = azurerm_network_manager.avnm.id
+  member_type        = "Subnet"
+}
+
+resource "azurerm_network_manager_routing_configuration" "more" {
+  name               = "more"
   network_manager_id = azurerm_network_manager.avnm.id
 }
 
-resource "azurerm_network_manager_routing_rule_collection" "spokes" {
-  name                     = "spokes"
-  routing_configuration_id = azurerm_network_manager_routing_configuration.to_firewall.id
-  network_group_ids        = [azurerm_network_manager_network_group.spokes.id]
+resource "azurerm_network_manager_routing_rule_collection" "mixed" {
+  name                     = "mixed"
+  routing_configuration_id = azurerm_network_manager_routing_configuration.more.id
+  network_group_ids = [
+    azurerm_network_manager_network_group.spokes.id,
+    azurerm_network_manager_network_group.apps.id,
+  ]
 }
 
-resource "azurerm_network_manager_routing_rule" "default" {
-  name               = "default"
-  rule_collection_id = azurerm_network_manager_routing_rule_collection.spokes.id
+resource "azurerm_network_manager_routing_rule_collection" "apps_only" {
+  name                     = "apps-only"
+  routing_configuration_id = azurerm_network_manager_routing_configuration.more.id
+  network_group_ids        = [azurerm_network_manager_network_group.apps.id]
+}
+
+resource "azurerm_network_manager_routing_rule" "black_hole" {
+  name               = "black-hole"
+  rule_collection_id = azurerm_network_manager_routing_rule_collection.mixed.id
 
   destination {
     type    = "AddressPrefix"
-    address = "0.0.0.0/0"
+    address = "172.16.0.0/12"
   }
 
   next_hop {
-    type    = "VirtualAppliance"
-    address = "10.0.1.4"
+    type = "NoNextHop"
   }
 }
 
-resource "azurerm_network_manager_deployment" "routing" {
-  network_manager_id = azurerm_network_manager.avnm.id
-  location           = "westeurope"
-  scope_access       = "Routing"
-  configuration_ids  = [azurerm_network_manager_routing_configuration.to_firewall.id]
+resource "azurerm_network_manager_routing_rule" "storage" {
+  name               = "storage"
+  rule_collection_id = azurerm_network_manager_routing_rule_collection.mixed.id
+
+  destination {
+    type    = "ServiceTag"
+    address = "Storage"
+  }
+
+  next_hop {
+    type = "Internet"
+  }
 }
 "#,
     )
     .unwrap();
     let text = imported(&["import", "terraform", dir.path().to_str().unwrap()]);
-    let why = "of Virtual Network Manager: vnetd does not emulate them yet, and the lab runs on \
-               the subnets' own route tables";
-    let part = format!("part of a routing configuration {why}");
-    for line in [
-        format!(
-            "#   azurerm_network_manager_routing_configuration.to-firewall (routing.tf:1): a \
-             routing configuration {why}\n"
+    assert!(
+        text.contains(
+            "#   azurerm_network_manager_network_group.apps (routing.tf:1): a network group of \
+             subnets (member_type Subnet), which only routing configurations use: the file's \
+             network groups hold VNets\n"
         ),
-        format!("#   azurerm_network_manager_routing_rule.default (routing.tf:12): {part}\n"),
-        format!(
-            "#   azurerm_network_manager_routing_rule_collection.spokes (routing.tf:6): {part}\n"
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    routing_configurations:
+      # routing.tf:7
+      - name: more
+        rule_collections:
+          # routing.tf:21: rule collection `apps-only` left out: it applies to groups of subnets (apps) only, and the file's network groups hold VNets
+          # routing.tf:12
+          - name: mixed
+            # network group `apps`, a group of subnets, is left out: the file's network groups hold VNets
+            network_groups: [spokes]
+            bgp_route_propagation_enabled: false
+            rules:
+              # routing.tf:27
+              - {name: black-hole, destination: 172.16.0.0/12, next_hop_type: None}
+              # routing.tf:41
+              - {name: storage, destination: Storage, next_hop_type: Internet}
+      # network-manager.tf:103
+      - name: through-the-hub
+"
         ),
-        format!(
-            "#   azurerm_network_manager_deployment.routing (routing.tf:27): a deployment of \
-             routing configurations {why}\n"
+        "{text}"
+    );
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(&lab, &text).unwrap();
+    let out = vnetd(&["check", lab.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`Storage` is a service tag: routing rules to service tags are not emulated, the \
+             lab runs without this one"
         ),
-    ] {
-        assert!(text.contains(&line), "{line}\n{text}");
-    }
-    let without = imported(&["import", "terraform", TERRAFORM_DIR]);
-    assert_eq!(without_comments(&text), without_comments(&without));
-    checked(&text);
+        "{stderr}"
+    );
 }
 
 /// A static member naming a VNet that comes from outside the
@@ -359,4 +403,59 @@ fn az_peerings_of_the_manager_stay_when_nothing_deploys_them() {
         ]
     );
     assert!(t.network_management.connected_groups.is_empty());
+}
+
+/// An az routing rule collection that disables BGP route propagation
+/// (`"True"`, as Azure writes it) and a rule with no next hop
+/// (`NoNextHop`) are the file's `bgp_route_propagation_enabled: false`
+/// and `None`; a rule of a collection the dump lacks is refused at its
+/// ID.
+#[test]
+fn az_routing_flags_and_next_hops_are_the_files() {
+    let dir = az_copy_with("network-manager-routing-rule-collections.json", |c| {
+        c[0]["disableBgpRoutePropagation"] = json!("True");
+    });
+    let file = dir.path().join("network-manager-routing-rules.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut rules: Value = serde_json::from_str(&text).unwrap();
+    rules[0]["nextHop"] = json!({"nextHopType": "NoNextHop", "nextHopAddress": ""});
+    std::fs::write(&file, serde_json::to_string_pretty(&rules).unwrap()).unwrap();
+    let text = imported(&["import", "az", dir.path().to_str().unwrap()]);
+    assert!(
+        text.contains(
+            "            network_groups: [spokes]
+            bgp_route_propagation_enabled: false
+            rules:
+"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "              - {name: private-to-the-nva, destination: 192.168.0.0/16, \
+             next_hop_type: None}\n"
+        ),
+        "{text}"
+    );
+    checked(&text);
+
+    let dir = az_copy_with("network-manager-routing-rule-collections.json", |c| {
+        *c = json!([]);
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    let file = "network-manager-routing-rules.json";
+    assert!(
+        stderr.starts_with(&format!(
+            "{}/{file}:{}: [0].id: ",
+            dir.path().display(),
+            line_with(dir.path(), file, "rules/private-to-the-nva", 0)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "names no routing rule collection of network-manager-routing-rule-collections.json"
+        ),
+        "{stderr}"
+    );
 }

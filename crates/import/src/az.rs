@@ -199,6 +199,8 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts, Places), ImportErro
             rule_collections: next_list(&mut files)?,
             rules: next_list(&mut files)?,
             routing: next_list(&mut files)?,
+            routing_collections: next_list(&mut files)?,
+            routing_rules: next_list(&mut files)?,
             deployments: next_list(&mut files)?,
             policies: next_list(&mut files)?,
         },

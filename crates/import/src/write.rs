@@ -191,6 +191,9 @@ pub const KINDS: &[&str] = &[
     "azurerm_network_manager_security_admin_configuration",
     "azurerm_network_manager_admin_rule_collection",
     "azurerm_network_manager_admin_rule",
+    "azurerm_network_manager_routing_configuration",
+    "azurerm_network_manager_routing_rule_collection",
+    "azurerm_network_manager_routing_rule",
     "azurerm_network_manager_deployment",
 ];
 

@@ -3,7 +3,7 @@
 //! read before it, whichever file holds it: every ID is known first).
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 39] = [
+pub const FILES: [(&str, &str); 41] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -113,6 +113,16 @@ pub const FILES: [(&str, &str); 39] = [
     (
         "network-manager-routing-configs.json",
         "az network manager routing-config list --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-routing-rule-collections.json",
+        "az network manager routing-config rule-collection list --config-name CONFIG \
+         --network-manager-name NM -g GROUP -o json",
+    ),
+    (
+        "network-manager-routing-rules.json",
+        "az network manager routing-config rule-collection rule list --collection-name \
+         COLLECTION --config-name CONFIG --network-manager-name NM -g GROUP -o json",
     ),
     (
         "network-manager-deployments.json",

@@ -60,6 +60,10 @@ impl Known {
                          network-manager-security-admin-configs.json or \
                          network-manager-routing-configs.json",
                     ),
+                    "routing_rule_collection" => (
+                        "routing rule collection",
+                        "network-manager-routing-rule-collections.json",
+                    ),
                     "admin_rule_collection" => (
                         "admin rule collection",
                         "network-manager-admin-rule-collections.json",

@@ -1,13 +1,17 @@
 //! Azure Virtual Network Manager as the Azure CLI lists it (`az network
 //! manager list`, and per manager its groups, their static members, its
 //! connectivity, security admin and routing configurations, the rule
-//! collections and rules of the security admin ones, and its deployment
-//! statuses), turned into the azurerm resources Terraform would hold for
-//! it: `azurerm_network_manager`, `_network_group`, `_static_member`,
-//! `_connectivity_configuration`, `_security_admin_configuration`,
-//! `_admin_rule_collection`, `_admin_rule`, `_routing_configuration` and
-//! `_deployment`, with azurerm's names (an admin rule's `access` is its
-//! `action`, a configuration's `isGlobal` its `global_mesh_enabled`).
+//! collections and rules of the security admin and routing ones, and its
+//! deployment statuses), turned into the azurerm resources Terraform would
+//! hold for it: `azurerm_network_manager`, `_network_group`,
+//! `_static_member`, `_connectivity_configuration`,
+//! `_security_admin_configuration`, `_admin_rule_collection`,
+//! `_admin_rule`, `_routing_configuration`, `_routing_rule_collection`,
+//! `_routing_rule` and `_deployment`, with azurerm's names (an admin
+//! rule's `access` is its `action`, a configuration's `isGlobal` its
+//! `global_mesh_enabled`, a routing rule collection's
+//! `disableBgpRoutePropagation` the opposite of its
+//! `bgp_route_propagation_enabled`, which Azure enables when not given).
 //!
 //! What an object belongs to is read from its ID, as Azure nests them
 //! (`.../networkManagers/NM/networkGroups/G/staticMembers/M` is a member
@@ -28,8 +32,8 @@
 
 use super::model::{
     AddressPrefixItem, AdminRule, AdminRuleCollection, ConnectivityConfiguration, DeploymentStatus,
-    NetworkGroup, NetworkManager, PolicyDefinition, RoutingConfiguration,
-    SecurityAdminConfiguration, StaticMember,
+    NetworkGroup, NetworkManager, PolicyDefinition, RoutingConfiguration, RoutingRule,
+    RoutingRuleCollection, SecurityAdminConfiguration, StaticMember,
 };
 use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
 use crate::{ImportError, Resource};
@@ -45,6 +49,8 @@ pub struct Lists<'a> {
     pub rule_collections: List<'a, AdminRuleCollection>,
     pub rules: List<'a, AdminRule>,
     pub routing: List<'a, RoutingConfiguration>,
+    pub routing_collections: List<'a, RoutingRuleCollection>,
+    pub routing_rules: List<'a, RoutingRule>,
     pub deployments: List<'a, DeploymentStatus>,
     pub policies: List<'a, PolicyDefinition>,
 }
@@ -61,6 +67,8 @@ impl Lists<'_> {
             rule_collections: List::none(),
             rules: List::none(),
             routing: List::none(),
+            routing_collections: List::none(),
+            routing_rules: List::none(),
             deployments: List::none(),
             policies: List::none(),
         }
@@ -74,7 +82,10 @@ impl Lists<'_> {
             .chain((self.connectivity.items.iter()).map(|o| ("configuration", &o.id)))
             .chain((self.security_admin.items.iter()).map(|o| ("configuration", &o.id)))
             .chain((self.routing.items.iter()).map(|o| ("configuration", &o.id)))
-            .chain((self.rule_collections.items.iter()).map(|o| ("admin_rule_collection", &o.id)));
+            .chain((self.rule_collections.items.iter()).map(|o| ("admin_rule_collection", &o.id)))
+            .chain(
+                (self.routing_collections.items.iter()).map(|o| ("routing_rule_collection", &o.id)),
+            );
         for (kind, id) in ids {
             known.add(kind, id);
         }
@@ -164,9 +175,17 @@ impl Lists<'_> {
         }
         for (at, config) in self.routing.each() {
             let segment = "routingConfigurations";
-            let (attributes, name, id) = part(&at, config, MANAGER, segment, known)?;
+            let (mut attributes, name, id) = part(&at, config, MANAGER, segment, known)?;
+            let mode = given(config.props().route_table_usage_mode.as_deref());
+            put_str(&mut attributes, "route_table_usage_mode", mode);
             let kind = "azurerm_network_manager_routing_configuration";
             out.push(resource(kind, &name, attributes, &id));
+        }
+        for (at, collection) in self.routing_collections.each() {
+            routing_collection(&at, collection, known, out)?;
+        }
+        for (at, rule) in self.routing_rules.each() {
+            routing_rule(&at, rule, known, out)?;
         }
         for (at, status) in self.deployments.each() {
             if let Some(deployment) = deployment(&at, status, known)? {
@@ -243,6 +262,94 @@ const MANAGER: (&str, &str) = ("network_manager", "network_manager_id");
 const GROUP: (&str, &str) = ("network_group", "network_group_id");
 const SECURITY_ADMIN: (&str, &str) = ("configuration", "security_admin_configuration_id");
 const COLLECTION: (&str, &str) = ("admin_rule_collection", "admin_rule_collection_id");
+const ROUTING: (&str, &str) = ("configuration", "routing_configuration_id");
+const ROUTING_COLLECTION: (&str, &str) = ("routing_rule_collection", "rule_collection_id");
+
+/// `azurerm_network_manager_routing_rule_collection`: the groups it
+/// applies to, and whether BGP routes propagate (Azure's
+/// `disableBgpRoutePropagation`, `"False"` when not given).
+fn routing_collection(
+    at: &Place<'_>,
+    collection: &RoutingRuleCollection,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (mut attributes, name, id) = part(at, collection, ROUTING, "ruleCollections", known)?;
+    let props = collection.props();
+    let mut ids = Vec::with_capacity(props.applies_to.len());
+    for (index, g) in props.applies_to.iter().enumerate() {
+        let at = at.key("appliesTo").index(index).key("networkGroupId");
+        let Some(group) = given(g.network_group_id.as_deref()) else {
+            return Err(at.error("no network group's ID"));
+        };
+        ids.push(known.resolve("network_group", &at, &group)?);
+    }
+    attributes.insert("network_group_ids".into(), json!(ids));
+    let disabled = match &props.disable_bgp_route_propagation {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("True") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("False") || s.is_empty() => false,
+        Some(other) => {
+            return Err(at
+                .key("disableBgpRoutePropagation")
+                .error(format!("`{other}` is not True or False")));
+        }
+    };
+    attributes.insert("bgp_route_propagation_enabled".into(), json!(!disabled));
+    let kind = "azurerm_network_manager_routing_rule_collection";
+    out.push(resource(kind, &name, attributes, &id));
+    Ok(())
+}
+
+/// `azurerm_network_manager_routing_rule`: its `destination` and
+/// `next_hop` blocks, with azurerm's keys.
+fn routing_rule(
+    at: &Place<'_>,
+    rule: &RoutingRule,
+    known: &Known,
+    out: &mut Vec<Resource>,
+) -> Result<(), ImportError> {
+    let (mut attributes, name, id) = part(at, rule, ROUTING_COLLECTION, "rules", known)?;
+    let props = rule.props();
+    let destination = props.destination.as_ref();
+    let Some(address) = destination.and_then(|d| given(d.destination_address.as_deref())) else {
+        return Err(at
+            .key("destination")
+            .key("destinationAddress")
+            .error("no destination (a prefix or a service tag)"));
+    };
+    let mut block = Map::new();
+    put_str(
+        &mut block,
+        "type",
+        destination.and_then(|d| given(d.kind.as_deref())),
+    );
+    block.insert("address".into(), json!(address));
+    attributes.insert("destination".into(), json!([block]));
+    let next_hop = props.next_hop.as_ref();
+    let Some(kind) = next_hop.and_then(|h| given(h.next_hop_type.as_deref())) else {
+        return Err(at
+            .key("nextHop")
+            .key("nextHopType")
+            .error("no next hop type"));
+    };
+    let mut block = Map::new();
+    block.insert("type".into(), json!(kind));
+    put_str(
+        &mut block,
+        "address",
+        next_hop.and_then(|h| given(h.next_hop_address.as_deref())),
+    );
+    attributes.insert("next_hop".into(), json!([block]));
+    out.push(resource(
+        "azurerm_network_manager_routing_rule",
+        &name,
+        attributes,
+        &id,
+    ));
+    Ok(())
+}
 
 /// `azurerm_network_manager_connectivity_configuration`: its topology,
 /// its hub (the first of `hubs`: Azure takes one) and the groups it

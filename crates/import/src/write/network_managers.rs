@@ -1,7 +1,8 @@
 //! Azure Virtual Network Manager: `azurerm_network_manager` with its
 //! network groups and their static members, its connectivity and
 //! security admin configurations (admin rule collections and rules), and
-//! its deployments, written as the topology's `network_managers`.
+//! routing configurations (routing rule collections and rules), and its
+//! deployments, written as the topology's `network_managers`.
 //!
 //! What the file cannot hold is left out and said, as Azure's designs go:
 //!
@@ -10,11 +11,16 @@
 //!   members, and a comment before it names the policy that adds more (the
 //!   policy is listed as ignored, naming the group). A group without a
 //!   static member says so too: its members, if any, are the policies'.
-//! - Routing configurations (with their rule collections and rules) and
-//!   deployments of them are listed as ignored: vnetd does not emulate
-//!   them yet, and the file's `routing_configurations` has no schema of its
-//!   own to write them in; a group of subnets (`member_type = "Subnet"`),
-//!   which only routing configurations use, is left out with them.
+//! - A group of subnets (`member_type = "Subnet"`), which only routing
+//!   configurations use, is left out with its members: the file's network
+//!   groups hold VNets. A routing rule collection that names one is
+//!   written without it, and a comment names it; one that names nothing
+//!   else is left out as a comment.
+//! - A routing rule's destination of type `ServiceTag` is written as the
+//!   tag, which vnetd warns about and leaves out; its next hop type
+//!   `NoNextHop` is the file's (and a route table's) `None`. A rule
+//!   collection's `bgp_route_propagation_enabled` is azurerm's (`false`
+//!   when not given), written when not the file's default (`true`).
 //! - An admin rule's address of type `NetworkGroup` (a group as source or
 //!   destination) is written as the address spaces of the group's static
 //!   members, which is what Azure matches; a rule whose group has none
@@ -27,26 +33,6 @@
 use super::{flow_list, one_line, plain_or_quoted, scalar, Attrs, Link, Model, Output};
 use crate::{ImportError, Resource};
 use std::collections::BTreeMap;
-
-/// The resource types of routing configurations, listed as ignored.
-pub const ROUTING_KINDS: &[&str] = &[
-    "azurerm_network_manager_routing_configuration",
-    "azurerm_network_manager_routing_rule_collection",
-    "azurerm_network_manager_routing_rule",
-];
-
-/// Why a routing configuration is left out.
-const ROUTING_LEFT_OUT: &str = "a routing configuration of Virtual Network Manager: vnetd does \
-     not emulate them yet, and the lab runs on the subnets' own route tables";
-
-/// Why a routing configuration's rule collection or rule is left out.
-const ROUTING_PART_LEFT_OUT: &str = "part of a routing configuration of Virtual Network \
-     Manager: vnetd does not emulate them yet, and the lab runs on the subnets' own route tables";
-
-/// Why a deployment of routing configurations is left out.
-const ROUTING_DEPLOYMENT_LEFT_OUT: &str = "a deployment of routing configurations of Virtual \
-     Network Manager: vnetd does not emulate them yet, and the lab runs on the subnets' own \
-     route tables";
 
 /// The policy definitions that may add VNets to a network group.
 pub const POLICY_KIND: &str = "azurerm_policy_definition";
@@ -65,6 +51,7 @@ struct Manager {
     groups: BTreeMap<String, Group>,
     connectivity: BTreeMap<String, Connectivity>,
     security: BTreeMap<String, Security>,
+    routing: BTreeMap<String, Routing>,
     /// In input order; sorted by region and kind when written.
     deployments: Vec<Deployment>,
 }
@@ -135,6 +122,34 @@ enum Address {
 }
 
 #[derive(Debug)]
+struct Routing {
+    source: String,
+    /// `ManagedOnly` or `UseExisting`, when given.
+    route_table_usage_mode: Option<String>,
+    collections: BTreeMap<String, RoutingCollection>,
+}
+
+#[derive(Debug)]
+struct RoutingCollection {
+    source: String,
+    groups: Vec<String>,
+    /// The groups of subnets it names, which are left out.
+    subnet_groups: Vec<String>,
+    bgp_route_propagation_enabled: bool,
+    rules: BTreeMap<String, RoutingRule>,
+}
+
+#[derive(Debug)]
+struct RoutingRule {
+    source: String,
+    /// A prefix, an address or a service tag, as given.
+    destination: String,
+    /// The file's (a route table's) spelling: `None` for `NoNextHop`.
+    next_hop_type: String,
+    next_hop_address: Option<String>,
+}
+
+#[derive(Debug)]
 struct Deployment {
     source: String,
     location: String,
@@ -164,6 +179,11 @@ impl<'r> Model<'r> {
             }
             "azurerm_network_manager_admin_rule_collection" => self.add_admin_rule_collection(a),
             "azurerm_network_manager_admin_rule" => self.add_admin_rule(a),
+            "azurerm_network_manager_routing_configuration" => self.add_routing_configuration(a),
+            "azurerm_network_manager_routing_rule_collection" => {
+                self.add_routing_rule_collection(a)
+            }
+            "azurerm_network_manager_routing_rule" => self.add_routing_rule(a),
             "azurerm_network_manager_deployment" => self.add_network_manager_deployment(a),
             _ => Ok(()),
         }
@@ -182,6 +202,7 @@ impl<'r> Model<'r> {
                 groups: BTreeMap::new(),
                 connectivity: BTreeMap::new(),
                 security: BTreeMap::new(),
+                routing: BTreeMap::new(),
                 deployments: Vec::new(),
             },
         );
@@ -204,7 +225,7 @@ impl<'r> Model<'r> {
             .is_some_and(|t| t.eq_ignore_ascii_case("Subnet"));
         if subnets {
             let note = "a network group of subnets (member_type Subnet), which only routing \
-                        configurations use: vnetd does not emulate them yet";
+                        configurations use: the file's network groups hold VNets";
             nm.left_out_groups
                 .insert((manager_name, name), "a group of subnets".to_string());
             self.ignored.push((a.r, note.to_string()));
@@ -408,17 +429,121 @@ impl<'r> Model<'r> {
         Ok(())
     }
 
+    fn add_routing_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
+        let route_table_usage_mode = a.str("route_table_usage_mode");
+        let manager = self.manager_mut(a, &manager_name)?;
+        if let Some(first) = manager.routing.get(&name) {
+            let what = format!("routing configuration of network manager `{manager_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let configuration = Routing {
+            source: a.r.source.clone(),
+            route_table_usage_mode,
+            collections: BTreeMap::new(),
+        };
+        manager.routing.insert(name, configuration);
+        Ok(())
+    }
+
+    fn add_routing_rule_collection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let kinds = ["networkManagers", "routingConfigurations"];
+        let key = "routing_configuration_id";
+        let [manager_name, configuration] = ids_in(a, key, &kinds)?;
+        let (mut groups, mut subnet_groups) = (Vec::new(), Vec::new());
+        for id in a.list("network_group_ids") {
+            // A group of subnets is left out: the collection is written
+            // without it.
+            let subnets = crate::write::id_names(&id, &["networkManagers", "networkGroups"])
+                .filter(|names| names[0] == manager_name)
+                .filter(|names| {
+                    (self.network_managers)
+                        .left_out_group(&names[0], &names[1])
+                        .is_some()
+                });
+            match subnets {
+                Some(names) => subnet_groups.push(names[1].clone()),
+                None => groups.push(self.group_of_manager(
+                    a,
+                    &manager_name,
+                    &id,
+                    "network_group_ids",
+                )?),
+            }
+        }
+        let Some(routing) = (self.network_managers.managers.get_mut(&manager_name))
+            .and_then(|m| m.routing.get_mut(&configuration))
+        else {
+            return Err(a.dangling(key));
+        };
+        if let Some(first) = routing.collections.get(&name) {
+            let what = format!("rule collection of routing configuration `{configuration}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let collection = RoutingCollection {
+            source: a.r.source.clone(),
+            groups,
+            subnet_groups,
+            // azurerm's default.
+            bgp_route_propagation_enabled: a.bool("bgp_route_propagation_enabled") == Some(true),
+            rules: BTreeMap::new(),
+        };
+        routing.collections.insert(name, collection);
+        Ok(())
+    }
+
+    fn add_routing_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let kinds = [
+            "networkManagers",
+            "routingConfigurations",
+            "ruleCollections",
+        ];
+        let key = "rule_collection_id";
+        let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
+        let block = |side: &str| {
+            a.blocks(side)
+                .first()
+                .map(|b| Attrs::nested(a.r, b))
+                .ok_or_else(|| a.error(format!("routing rule `{name}` has no {side} block")))
+        };
+        let destination = block("destination")?.required_str("address")?;
+        let next_hop = block("next_hop")?;
+        let next_hop_type = next_hop.required_str("type")?;
+        let next_hop_type = if next_hop_type.eq_ignore_ascii_case("NoNextHop") {
+            "None".to_string()
+        } else {
+            next_hop_type
+        };
+        let next_hop_address = next_hop.str("address").filter(|s| !s.is_empty());
+        let rule = RoutingRule {
+            source: a.r.source.clone(),
+            destination,
+            next_hop_type,
+            next_hop_address,
+        };
+        let Some(collection) = (self.network_managers.managers.get_mut(&manager_name))
+            .and_then(|m| m.routing.get_mut(&configuration))
+            .and_then(|c| c.collections.get_mut(&collection_name))
+        else {
+            return Err(a.dangling(key));
+        };
+        if let Some(first) = collection.rules.get(&name) {
+            let what = format!("routing rule of rule collection `{collection_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        collection.rules.insert(name, rule);
+        Ok(())
+    }
+
     fn add_network_manager_deployment(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let manager_name = a.id_name("network_manager_id", "networkManagers")?;
         let location = a.required_str("location")?;
         let location =
             crate::topology::regions::canonical(&location).map_or(location, str::to_string);
         let scope_access = a.required_str("scope_access")?;
-        if scope_access.eq_ignore_ascii_case("Routing") {
-            self.ignored
-                .push((a.r, ROUTING_DEPLOYMENT_LEFT_OUT.to_string()));
-            return Ok(());
-        }
         let mut configurations = Vec::new();
         for id in a.list("configuration_ids") {
             let found = CONFIGURATION_SEGMENTS.iter().find_map(|(segment, _)| {
@@ -427,9 +552,9 @@ impl<'r> Model<'r> {
             });
             let Some((names, segment)) = found else {
                 return Err(a.error(format!(
-                    "configuration_ids: `{id}` is not the ID of a connectivity or security \
-                     admin configuration (.../networkManagers/NAME/connectivityConfigurations/\
-                     NAME)"
+                    "configuration_ids: `{id}` is not the ID of a connectivity, security \
+                     admin or routing configuration (.../networkManagers/NAME/\
+                     connectivityConfigurations/NAME)"
                 )));
             };
             let [manager, configuration] = [names[0].clone(), names[1].clone()];
@@ -446,7 +571,7 @@ impl<'r> Model<'r> {
                     .is_some_and(|m| match segment {
                         "connectivityConfigurations" => m.connectivity.contains_key(&configuration),
                         "securityAdminConfigurations" => m.security.contains_key(&configuration),
-                        _ => true,
+                        _ => m.routing.contains_key(&configuration),
                     });
             if !known {
                 return Err(a.error(format!(
@@ -511,16 +636,10 @@ impl<'r> Model<'r> {
         Ok(group.clone())
     }
 
-    /// What the header says of a resource of [`ROUTING_KINDS`] or a
-    /// [`POLICY_KIND`] definition; a policy that adds VNets to a network
-    /// group of the input is noted at that group too.
+    /// What the header says of a [`POLICY_KIND`] definition; a policy
+    /// that adds VNets to a network group of the input is noted at that
+    /// group too.
     pub(super) fn network_manager_note(&mut self, r: &Resource) -> Option<String> {
-        if r.kind == ROUTING_KINDS[0] {
-            return Some(ROUTING_LEFT_OUT.to_string());
-        }
-        if ROUTING_KINDS.contains(&r.kind.as_str()) {
-            return Some(ROUTING_PART_LEFT_OUT.to_string());
-        }
         if r.kind != POLICY_KIND {
             return None;
         }
@@ -608,6 +727,12 @@ impl<'r> Model<'r> {
                 out.line("    security_admin_configurations:");
                 for (config_name, c) in &manager.security {
                     self.render_security_admin(out, manager, config_name, c);
+                }
+            }
+            if !manager.routing.is_empty() {
+                out.line("    routing_configurations:");
+                for (config_name, c) in &manager.routing {
+                    render_routing(out, config_name, c);
                 }
             }
             if !manager.deployments.is_empty() {
@@ -719,6 +844,59 @@ impl NetworkManagers {
 
     fn group_mut(&mut self, manager: &str, group: &str) -> Option<&mut Group> {
         self.managers.get_mut(manager)?.groups.get_mut(group)
+    }
+}
+
+/// A routing configuration, its rule collections and their rules; a
+/// collection whose groups are all groups of subnets is a comment.
+fn render_routing(out: &mut Output, name: &str, c: &Routing) {
+    out.item(6, &c.source, name);
+    if let Some(mode) = &c.route_table_usage_mode {
+        out.field(8, "route_table_usage_mode", &scalar(mode));
+    }
+    if c.collections.is_empty() {
+        return;
+    }
+    out.line("        rule_collections:");
+    for (collection_name, collection) in &c.collections {
+        if collection.groups.is_empty() {
+            out.line(&format!(
+                "          # {}: rule collection `{}` left out: it applies to groups of subnets \
+                 ({}) only, and the file's network groups hold VNets",
+                one_line(&collection.source),
+                one_line(collection_name),
+                one_line(&collection.subnet_groups.join(", "))
+            ));
+            continue;
+        }
+        out.item(10, &collection.source, collection_name);
+        for group in &collection.subnet_groups {
+            out.line(&format!(
+                "            # network group `{}`, a group of subnets, is left out: the file's \
+                 network groups hold VNets",
+                one_line(group)
+            ));
+        }
+        out.field(12, "network_groups", &flow_list(&collection.groups));
+        if !collection.bgp_route_propagation_enabled {
+            out.line("            bgp_route_propagation_enabled: false");
+        }
+        if collection.rules.is_empty() {
+            continue;
+        }
+        out.line("            rules:");
+        for (rule_name, rule) in &collection.rules {
+            let mut fields = vec![
+                format!("name: {}", scalar(rule_name)),
+                format!("destination: {}", scalar(&rule.destination)),
+                format!("next_hop_type: {}", scalar(&rule.next_hop_type)),
+            ];
+            if let Some(address) = &rule.next_hop_address {
+                fields.push(format!("next_hop_address: {}", scalar(address)));
+            }
+            out.source(14, &rule.source);
+            out.line(&format!("              - {{{}}}", fields.join(", ")));
+        }
     }
 }
 

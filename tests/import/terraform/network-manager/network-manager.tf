@@ -2,7 +2,7 @@ resource "azurerm_network_manager" "avnm" {
   name                = "contoso-avnm"
   location            = azurerm_resource_group.rg.location
   resource_group_name = azurerm_resource_group.rg.name
-  scope_accesses      = ["Connectivity", "SecurityAdmin"]
+  scope_accesses      = ["Connectivity", "SecurityAdmin", "Routing"]
   description         = "Hub and spokes of Contoso"
 
   scope {
@@ -96,4 +96,41 @@ resource "azurerm_network_manager_deployment" "security_admin" {
   location           = each.key
   scope_access       = "SecurityAdmin"
   configuration_ids  = [azurerm_network_manager_security_admin_configuration.guardrails.id]
+}
+
+# The spokes of West Europe send the private range to the appliance in
+# the hub, which the security admin rules leave alone.
+resource "azurerm_network_manager_routing_configuration" "through_the_hub" {
+  name                   = "through-the-hub"
+  network_manager_id     = azurerm_network_manager.avnm.id
+  route_table_usage_mode = "ManagedOnly"
+}
+
+resource "azurerm_network_manager_routing_rule_collection" "spokes" {
+  name                          = "spokes"
+  routing_configuration_id      = azurerm_network_manager_routing_configuration.through_the_hub.id
+  network_group_ids             = [azurerm_network_manager_network_group.spokes.id]
+  bgp_route_propagation_enabled = true
+}
+
+resource "azurerm_network_manager_routing_rule" "private_to_the_nva" {
+  name               = "private-to-the-nva"
+  rule_collection_id = azurerm_network_manager_routing_rule_collection.spokes.id
+
+  destination {
+    type    = "AddressPrefix"
+    address = "192.168.0.0/16"
+  }
+
+  next_hop {
+    type    = "VirtualAppliance"
+    address = azurerm_network_interface.nic["hub1"].private_ip_address
+  }
+}
+
+resource "azurerm_network_manager_deployment" "routing" {
+  network_manager_id = azurerm_network_manager.avnm.id
+  location           = "westeurope"
+  scope_access       = "Routing"
+  configuration_ids  = [azurerm_network_manager_routing_configuration.through_the_hub.id]
 }

@@ -1,8 +1,8 @@
 //! The shapes of Azure Virtual Network Manager's objects: network
 //! managers, network groups and their static members, connectivity,
-//! security admin and routing configurations, admin rule collections and
-//! rules, deployment statuses, and the policy definitions that add VNets
-//! to a group.
+//! security admin and routing configurations, admin and routing rule
+//! collections and rules, deployment statuses, and the policy definitions
+//! that add VNets to a group.
 //!
 //! The CLI's `network manager` commands print an object with its
 //! `properties` flattened (`connectivityTopology` beside `id`), as every
@@ -10,8 +10,8 @@
 //! extension, keep them under `properties`. Both are read: an object with
 //! `properties` is read from there, any other from its own members.
 //! Azure writes some flags as the text `"True"` or `"False"` (`isGlobal`,
-//! `useHubGateway`, `deleteExistingPeering`): they are kept as given, and
-//! read as booleans either way.
+//! `useHubGateway`, `deleteExistingPeering`, `disableBgpRoutePropagation`):
+//! they are read as booleans either way.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -184,6 +184,51 @@ pub type RoutingConfiguration = Arm<RoutingProps>;
 #[serde(rename_all = "camelCase")]
 pub struct RoutingProps {
     pub description: Option<String>,
+    /// `ManagedOnly` or `UseExisting`.
+    pub route_table_usage_mode: Option<String>,
+}
+
+/// `az network manager routing-config rule-collection list`.
+pub type RoutingRuleCollection = Arm<RoutingCollectionProps>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingCollectionProps {
+    pub description: Option<String>,
+    #[serde(default)]
+    pub applies_to: Vec<GroupReference>,
+    /// `"True"` or `"False"` (Azure's default), or a boolean.
+    pub disable_bgp_route_propagation: Option<Value>,
+}
+
+/// `az network manager routing-config rule-collection rule list`.
+pub type RoutingRule = Arm<RoutingRuleProps>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingRuleProps {
+    pub description: Option<String>,
+    pub destination: Option<RoutingDestination>,
+    pub next_hop: Option<RoutingNextHop>,
+}
+
+/// A routing rule's destination: a prefix (`AddressPrefix`) or a service
+/// tag (`ServiceTag`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingDestination {
+    pub destination_address: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// A routing rule's next hop: `VirtualAppliance` (with its address),
+/// `VirtualNetworkGateway`, `VnetLocal`, `Internet` or `NoNextHop`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingNextHop {
+    pub next_hop_type: Option<String>,
+    pub next_hop_address: Option<String>,
 }
 
 /// One entry of `az network manager list-deploy-status` (its `value`):

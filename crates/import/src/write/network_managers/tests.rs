@@ -164,8 +164,8 @@ fn a_group_of_subnets_is_left_out_with_its_members() {
     assert!(
         text.contains(
             "#   azurerm_network_manager_network_group.subnets (main.tf:20): a network group of \
-             subnets (member_type Subnet), which only routing configurations use: vnetd does not \
-             emulate them yet\n#   azurerm_network_manager_static_member.m (main.tf:21): a \
+             subnets (member_type Subnet), which only routing configurations use: the file's \
+             network groups hold VNets\n#   azurerm_network_manager_static_member.m (main.tf:21): a \
              member of network group `subnets`, a group of subnets, which is left out\n"
         ),
         "{text}"
