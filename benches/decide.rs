@@ -11,8 +11,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
 use std::hint::black_box;
 use vnetd::dataplane::conntrack::NicOwners;
-use vnetd::dataplane::{decide, decide_arrival, PacketView, Stateless, Verdict};
+use vnetd::dataplane::{decide, decide_arrival, Conntrack, PacketView, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
+use vnetd::plan::PortIdx;
 use vnetd::snapshot::Snapshot;
 
 fn tcp(src: [u8; 4], dst: [u8; 4], dport: u16) -> Vec<u8> {
@@ -63,17 +64,7 @@ fn bench(c: &mut Criterion) {
             *name != "NSG deny",
             "{name}: {verdict:?}"
         );
-        group.bench_function(*name, |b| {
-            b.iter(|| {
-                decide(
-                    black_box(&snap),
-                    &Stateless,
-                    black_box(*ingress),
-                    black_box(packet),
-                    0,
-                )
-            })
-        });
+        time_decide(&mut group, name, &snap, &Stateless, *ingress, packet);
         // Stateful: the flow is known after the first packet, so the NSG
         // rules are skipped and the flow table is read instead.
         let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 0);
@@ -155,17 +146,7 @@ fn bench(c: &mut Criterion) {
             matches!(verdict, Verdict::Deliver(_)),
             "{name}: {verdict:?}"
         );
-        group.bench_function(*name, |b| {
-            b.iter(|| {
-                decide(
-                    black_box(&hybrid),
-                    &Stateless,
-                    black_box(*ingress),
-                    black_box(packet),
-                    0,
-                )
-            })
-        });
+        time_decide(&mut group, name, &hybrid, &Stateless, *ingress, packet);
     }
     load_balancer_cases(&mut group);
     admin_rule_cases(&mut group);
@@ -221,17 +202,7 @@ fn load_balancer_cases(group: &mut criterion::BenchmarkGroup<criterion::measurem
         ("load balancer, reply of a known flow", backend, &reply),
         ("HA ports next hop, known flow", nic("vm1"), &through_nvas),
     ] {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                decide(
-                    black_box(&snap),
-                    &flows,
-                    black_box(ingress),
-                    black_box(packet),
-                    0,
-                )
-            })
-        });
+        time_decide(group, name, &snap, &flows, ingress, packet);
     }
 }
 
@@ -276,18 +247,30 @@ fn admin_rule_cases(group: &mut criterion::BenchmarkGroup<criterion::measurement
             *delivered,
             "{name}: {verdict:?}"
         );
-        group.bench_function(*name, |b| {
-            b.iter(|| {
-                decide(
-                    black_box(&snap),
-                    &Stateless,
-                    black_box(*ingress),
-                    black_box(packet),
-                    0,
-                )
-            })
-        });
+        time_decide(group, name, &snap, &Stateless, *ingress, packet);
     }
+}
+
+/// Times the decision of `packet` from `ingress` under `flows`.
+fn time_decide<C: Conntrack + ?Sized>(
+    group: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
+    name: &str,
+    snap: &Snapshot,
+    flows: &C,
+    ingress: PortIdx,
+    packet: &[u8],
+) {
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            decide(
+                black_box(snap),
+                flows,
+                black_box(ingress),
+                black_box(packet),
+                0,
+            )
+        })
+    });
 }
 
 /// What the receiving machine of a lab spread over machines decides of a

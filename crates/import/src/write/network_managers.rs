@@ -157,13 +157,6 @@ struct Deployment {
     configurations: Vec<String>,
 }
 
-/// The configurations a deployment may name: their ID's segment and kind.
-const CONFIGURATION_SEGMENTS: &[(&str, &str)] = &[
-    ("connectivityConfigurations", "Connectivity"),
-    ("securityAdminConfigurations", "SecurityAdmin"),
-    ("routingConfigurations", "Routing"),
-];
-
 impl<'r> Model<'r> {
     /// A resource of Virtual Network Manager, by its kind.
     pub(super) fn add_network_manager_part(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -429,169 +422,6 @@ impl<'r> Model<'r> {
         Ok(())
     }
 
-    fn add_routing_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
-        let route_table_usage_mode = a.str("route_table_usage_mode");
-        let manager = self.manager_mut(a, &manager_name)?;
-        if let Some(first) = manager.routing.get(&name) {
-            let what = format!("routing configuration of network manager `{manager_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        let configuration = Routing {
-            source: a.r.source.clone(),
-            route_table_usage_mode,
-            collections: BTreeMap::new(),
-        };
-        manager.routing.insert(name, configuration);
-        Ok(())
-    }
-
-    fn add_routing_rule_collection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        let kinds = ["networkManagers", "routingConfigurations"];
-        let key = "routing_configuration_id";
-        let [manager_name, configuration] = ids_in(a, key, &kinds)?;
-        let (mut groups, mut subnet_groups) = (Vec::new(), Vec::new());
-        for id in a.list("network_group_ids") {
-            // A group of subnets is left out: the collection is written
-            // without it.
-            let subnets = crate::write::id_names(&id, &["networkManagers", "networkGroups"])
-                .filter(|names| names[0] == manager_name)
-                .filter(|names| {
-                    (self.network_managers)
-                        .left_out_group(&names[0], &names[1])
-                        .is_some()
-                });
-            match subnets {
-                Some(names) => subnet_groups.push(names[1].clone()),
-                None => groups.push(self.group_of_manager(
-                    a,
-                    &manager_name,
-                    &id,
-                    "network_group_ids",
-                )?),
-            }
-        }
-        let Some(routing) = (self.network_managers.managers.get_mut(&manager_name))
-            .and_then(|m| m.routing.get_mut(&configuration))
-        else {
-            return Err(a.dangling(key));
-        };
-        if let Some(first) = routing.collections.get(&name) {
-            let what = format!("rule collection of routing configuration `{configuration}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        let collection = RoutingCollection {
-            source: a.r.source.clone(),
-            groups,
-            subnet_groups,
-            // azurerm's default.
-            bgp_route_propagation_enabled: a.bool("bgp_route_propagation_enabled") == Some(true),
-            rules: BTreeMap::new(),
-        };
-        routing.collections.insert(name, collection);
-        Ok(())
-    }
-
-    fn add_routing_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        let kinds = [
-            "networkManagers",
-            "routingConfigurations",
-            "ruleCollections",
-        ];
-        let key = "rule_collection_id";
-        let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
-        let block = |side: &str| {
-            a.blocks(side)
-                .first()
-                .map(|b| Attrs::nested(a.r, b))
-                .ok_or_else(|| a.error(format!("routing rule `{name}` has no {side} block")))
-        };
-        let destination = block("destination")?.required_str("address")?;
-        let next_hop = block("next_hop")?;
-        let next_hop_type = next_hop.required_str("type")?;
-        let next_hop_type = if next_hop_type.eq_ignore_ascii_case("NoNextHop") {
-            "None".to_string()
-        } else {
-            next_hop_type
-        };
-        let next_hop_address = next_hop.str("address").filter(|s| !s.is_empty());
-        let rule = RoutingRule {
-            source: a.r.source.clone(),
-            destination,
-            next_hop_type,
-            next_hop_address,
-        };
-        let Some(collection) = (self.network_managers.managers.get_mut(&manager_name))
-            .and_then(|m| m.routing.get_mut(&configuration))
-            .and_then(|c| c.collections.get_mut(&collection_name))
-        else {
-            return Err(a.dangling(key));
-        };
-        if let Some(first) = collection.rules.get(&name) {
-            let what = format!("routing rule of rule collection `{collection_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        collection.rules.insert(name, rule);
-        Ok(())
-    }
-
-    fn add_network_manager_deployment(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
-        let location = a.required_str("location")?;
-        let location =
-            crate::topology::regions::canonical(&location).map_or(location, str::to_string);
-        let scope_access = a.required_str("scope_access")?;
-        let mut configurations = Vec::new();
-        for id in a.list("configuration_ids") {
-            let found = CONFIGURATION_SEGMENTS.iter().find_map(|(segment, _)| {
-                crate::write::id_names(&id, &["networkManagers", segment])
-                    .map(|names| (names, *segment))
-            });
-            let Some((names, segment)) = found else {
-                return Err(a.error(format!(
-                    "configuration_ids: `{id}` is not the ID of a connectivity, security \
-                     admin or routing configuration (.../networkManagers/NAME/\
-                     connectivityConfigurations/NAME)"
-                )));
-            };
-            let [manager, configuration] = [names[0].clone(), names[1].clone()];
-            if manager != manager_name {
-                return Err(a.error(format!(
-                    "configuration_ids: `{id}` is a configuration of network manager \
-                     `{manager}`, and the deployment is of `{manager_name}`"
-                )));
-            }
-            let known =
-                self.network_managers
-                    .managers
-                    .get(&manager)
-                    .is_some_and(|m| match segment {
-                        "connectivityConfigurations" => m.connectivity.contains_key(&configuration),
-                        "securityAdminConfigurations" => m.security.contains_key(&configuration),
-                        _ => m.routing.contains_key(&configuration),
-                    });
-            if !known {
-                return Err(a.error(format!(
-                    "configuration_ids: `{id}` names a resource that is not in the input"
-                )));
-            }
-            configurations.push(configuration);
-        }
-        let deployment = Deployment {
-            source: a.r.source.clone(),
-            location,
-            scope_access,
-            configurations,
-        };
-        self.manager_mut(a, &manager_name)?
-            .deployments
-            .push(deployment);
-        Ok(())
-    }
-
     fn manager_mut(&mut self, a: &Attrs, name: &str) -> Result<&mut Manager, ImportError> {
         self.network_managers
             .managers
@@ -732,7 +562,7 @@ impl<'r> Model<'r> {
             if !manager.routing.is_empty() {
                 out.line("    routing_configurations:");
                 for (config_name, c) in &manager.routing {
-                    render_routing(out, config_name, c);
+                    routing::render_routing(out, config_name, c);
                 }
             }
             if !manager.deployments.is_empty() {
@@ -847,59 +677,6 @@ impl NetworkManagers {
     }
 }
 
-/// A routing configuration, its rule collections and their rules; a
-/// collection whose groups are all groups of subnets is a comment.
-fn render_routing(out: &mut Output, name: &str, c: &Routing) {
-    out.item(6, &c.source, name);
-    if let Some(mode) = &c.route_table_usage_mode {
-        out.field(8, "route_table_usage_mode", &scalar(mode));
-    }
-    if c.collections.is_empty() {
-        return;
-    }
-    out.line("        rule_collections:");
-    for (collection_name, collection) in &c.collections {
-        if collection.groups.is_empty() {
-            out.line(&format!(
-                "          # {}: rule collection `{}` left out: it applies to groups of subnets \
-                 ({}) only, and the file's network groups hold VNets",
-                one_line(&collection.source),
-                one_line(collection_name),
-                one_line(&collection.subnet_groups.join(", "))
-            ));
-            continue;
-        }
-        out.item(10, &collection.source, collection_name);
-        for group in &collection.subnet_groups {
-            out.line(&format!(
-                "            # network group `{}`, a group of subnets, is left out: the file's \
-                 network groups hold VNets",
-                one_line(group)
-            ));
-        }
-        out.field(12, "network_groups", &flow_list(&collection.groups));
-        if !collection.bgp_route_propagation_enabled {
-            out.line("            bgp_route_propagation_enabled: false");
-        }
-        if collection.rules.is_empty() {
-            continue;
-        }
-        out.line("            rules:");
-        for (rule_name, rule) in &collection.rules {
-            let mut fields = vec![
-                format!("name: {}", scalar(rule_name)),
-                format!("destination: {}", scalar(&rule.destination)),
-                format!("next_hop_type: {}", scalar(&rule.next_hop_type)),
-            ];
-            if let Some(address) = &rule.next_hop_address {
-                fields.push(format!("next_hop_address: {}", scalar(address)));
-            }
-            out.source(14, &rule.source);
-            out.line(&format!("              - {{{}}}", fields.join(", ")));
-        }
-    }
-}
-
 /// Port ranges as the file writes them: none when they are every port
 /// (`*`, or `0-65535`, which Azure writes for a rule made without
 /// ports), the file's default.
@@ -970,5 +747,7 @@ fn policy_network_group(attributes: &serde_json::Value) -> Option<String> {
         .map(str::to_string)
 }
 
+mod deployments;
+mod routing;
 #[cfg(test)]
 mod tests;

@@ -72,7 +72,12 @@ impl Decoder<'_> {
         let node = self.required(f, key)?;
         let k = f.key(key);
         let items = self.nonempty_items(node, &k, "the list of ports is empty")?;
-        let read = self.texts(items, &k, |d, text, line, k| {
+        self.port_items(items, &k)
+    }
+
+    /// Each item `*`, a port or a range: any port when one is `*`.
+    pub(super) fn port_items(&mut self, items: &[super::Node], k: &str) -> Option<PortSpec> {
+        let read = self.texts(items, k, |d, text, line, k| {
             if text == "*" {
                 return Some(None);
             }

@@ -268,18 +268,7 @@ impl Decoder<'_> {
         if items.is_empty() {
             return Some(PortSpec::Any);
         }
-        let read = self.texts(items, &k, |d, text, line, k| {
-            if text == "*" {
-                return Some(None);
-            }
-            d.port_range(&text, line, k).map(Some)
-        });
-        let ranges: Option<Vec<_>> = read.into_iter().collect();
-        let ranges = ranges?;
-        if ranges.iter().any(Option::is_none) {
-            return Some(PortSpec::Any);
-        }
-        Some(PortSpec::Ranges(ranges.into_iter().flatten().collect()))
+        self.port_items(items, &k)
     }
 
     /// An admin rule's sources or destinations: each `*`, an address, a

@@ -1,0 +1,170 @@
+//! Routing configurations of Virtual Network Manager: a configuration,
+//! its routing rule collections and their rules, read from
+//! `azurerm_network_manager_routing_*` and written as a network manager's
+//! `routing_configurations`.
+
+use super::*;
+
+impl<'r> Model<'r> {
+    pub(super) fn add_routing_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let manager_name = a.id_name("network_manager_id", "networkManagers")?;
+        let route_table_usage_mode = a.str("route_table_usage_mode");
+        let manager = self.manager_mut(a, &manager_name)?;
+        if let Some(first) = manager.routing.get(&name) {
+            let what = format!("routing configuration of network manager `{manager_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let configuration = Routing {
+            source: a.r.source.clone(),
+            route_table_usage_mode,
+            collections: BTreeMap::new(),
+        };
+        manager.routing.insert(name, configuration);
+        Ok(())
+    }
+
+    pub(super) fn add_routing_rule_collection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let kinds = ["networkManagers", "routingConfigurations"];
+        let key = "routing_configuration_id";
+        let [manager_name, configuration] = ids_in(a, key, &kinds)?;
+        let (mut groups, mut subnet_groups) = (Vec::new(), Vec::new());
+        for id in a.list("network_group_ids") {
+            // A group of subnets is left out: the collection is written
+            // without it.
+            let subnets = crate::write::id_names(&id, &["networkManagers", "networkGroups"])
+                .filter(|names| names[0] == manager_name)
+                .filter(|names| {
+                    (self.network_managers)
+                        .left_out_group(&names[0], &names[1])
+                        .is_some()
+                });
+            match subnets {
+                Some(names) => subnet_groups.push(names[1].clone()),
+                None => groups.push(self.group_of_manager(
+                    a,
+                    &manager_name,
+                    &id,
+                    "network_group_ids",
+                )?),
+            }
+        }
+        let Some(routing) = (self.network_managers.managers.get_mut(&manager_name))
+            .and_then(|m| m.routing.get_mut(&configuration))
+        else {
+            return Err(a.dangling(key));
+        };
+        if let Some(first) = routing.collections.get(&name) {
+            let what = format!("rule collection of routing configuration `{configuration}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        let collection = RoutingCollection {
+            source: a.r.source.clone(),
+            groups,
+            subnet_groups,
+            // azurerm's default.
+            bgp_route_propagation_enabled: a.bool("bgp_route_propagation_enabled") == Some(true),
+            rules: BTreeMap::new(),
+        };
+        routing.collections.insert(name, collection);
+        Ok(())
+    }
+
+    pub(super) fn add_routing_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
+        let name = a.name()?;
+        let kinds = [
+            "networkManagers",
+            "routingConfigurations",
+            "ruleCollections",
+        ];
+        let key = "rule_collection_id";
+        let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
+        let block = |side: &str| {
+            a.blocks(side)
+                .first()
+                .map(|b| Attrs::nested(a.r, b))
+                .ok_or_else(|| a.error(format!("routing rule `{name}` has no {side} block")))
+        };
+        let destination = block("destination")?.required_str("address")?;
+        let next_hop = block("next_hop")?;
+        let next_hop_type = next_hop.required_str("type")?;
+        let next_hop_type = if next_hop_type.eq_ignore_ascii_case("NoNextHop") {
+            "None".to_string()
+        } else {
+            next_hop_type
+        };
+        let next_hop_address = next_hop.str("address").filter(|s| !s.is_empty());
+        let rule = RoutingRule {
+            source: a.r.source.clone(),
+            destination,
+            next_hop_type,
+            next_hop_address,
+        };
+        let Some(collection) = (self.network_managers.managers.get_mut(&manager_name))
+            .and_then(|m| m.routing.get_mut(&configuration))
+            .and_then(|c| c.collections.get_mut(&collection_name))
+        else {
+            return Err(a.dangling(key));
+        };
+        if let Some(first) = collection.rules.get(&name) {
+            let what = format!("routing rule of rule collection `{collection_name}`");
+            return Err(a.duplicate(&what, &name, &first.source));
+        }
+        collection.rules.insert(name, rule);
+        Ok(())
+    }
+}
+
+/// A routing configuration, its rule collections and their rules; a
+/// collection whose groups are all groups of subnets is a comment.
+pub(super) fn render_routing(out: &mut Output, name: &str, c: &Routing) {
+    out.item(6, &c.source, name);
+    if let Some(mode) = &c.route_table_usage_mode {
+        out.field(8, "route_table_usage_mode", &scalar(mode));
+    }
+    if c.collections.is_empty() {
+        return;
+    }
+    out.line("        rule_collections:");
+    for (collection_name, collection) in &c.collections {
+        if collection.groups.is_empty() {
+            out.line(&format!(
+                "          # {}: rule collection `{}` left out: it applies to groups of subnets \
+                 ({}) only, and the file's network groups hold VNets",
+                one_line(&collection.source),
+                one_line(collection_name),
+                one_line(&collection.subnet_groups.join(", "))
+            ));
+            continue;
+        }
+        out.item(10, &collection.source, collection_name);
+        for group in &collection.subnet_groups {
+            out.line(&format!(
+                "            # network group `{}`, a group of subnets, is left out: the file's \
+                 network groups hold VNets",
+                one_line(group)
+            ));
+        }
+        out.field(12, "network_groups", &flow_list(&collection.groups));
+        if !collection.bgp_route_propagation_enabled {
+            out.line("            bgp_route_propagation_enabled: false");
+        }
+        if collection.rules.is_empty() {
+            continue;
+        }
+        out.line("            rules:");
+        for (rule_name, rule) in &collection.rules {
+            let mut fields = vec![
+                format!("name: {}", scalar(rule_name)),
+                format!("destination: {}", scalar(&rule.destination)),
+                format!("next_hop_type: {}", scalar(&rule.next_hop_type)),
+            ];
+            if let Some(address) = &rule.next_hop_address {
+                fields.push(format!("next_hop_address: {}", scalar(address)));
+            }
+            out.source(14, &rule.source);
+            out.line(&format!("              - {{{}}}", fields.join(", ")));
+        }
+    }
+}
