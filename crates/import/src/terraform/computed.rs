@@ -361,10 +361,7 @@ fn network_manager_id(
     attributes: &Map<String, Value>,
     network: &dyn Fn(String) -> String,
 ) -> Option<String> {
-    let text = |key: &str| match attributes.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let text = |key: &str| string_attribute(attributes, key);
     let under = |parent: &str, segment: &str| format!("{}/{segment}/{name}", text(parent));
     Some(match kind {
         "azurerm_network_manager" => network(format!("networkManagers/{name}")),
@@ -406,10 +403,7 @@ fn edge_id(
     attributes: &Map<String, Value>,
     network: &dyn Fn(String) -> String,
 ) -> Option<String> {
-    let text = |key: &str| match attributes.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let text = |key: &str| string_attribute(attributes, key);
     Some(match kind {
         "azurerm_public_ip_prefix" => network(format!("publicIPPrefixes/{name}")),
         "azurerm_nat_gateway" => network(format!("natGateways/{name}")),
@@ -441,10 +435,7 @@ fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str)
         return Some(format!("{base}/{namespace}/{resource_type}/{name}"));
     }
     let network = |path: String| format!("{base}/Microsoft.Network/{path}");
-    let text = |key: &str| match attributes.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let text = |key: &str| string_attribute(attributes, key);
     if let Some(record_type) = crate::write::record_type(kind) {
         // An MX record set without a name is the zone's apex.
         let name = match text("name") {
@@ -524,10 +515,7 @@ fn firewall_id(
     attributes: &Map<String, Value>,
     network: &dyn Fn(String) -> String,
 ) -> Option<String> {
-    let text = |key: &str| match attributes.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let text = |key: &str| string_attribute(attributes, key);
     let classic = |collections: &str| {
         let firewall = text("azure_firewall_name");
         network(format!("azureFirewalls/{firewall}/{collections}/{name}"))
@@ -571,6 +559,15 @@ fn vmware_computed(kind: &str, circuit: &str, attributes: &mut Map<String, Value
         attributes
             .entry("circuit".to_string())
             .or_insert(Value::Array(vec![Value::Object(block)]));
+    }
+}
+
+/// A string attribute of a resource, or "" when it is absent or not a
+/// string (an ID that is not known yet).
+fn string_attribute(attributes: &Map<String, Value>, key: &str) -> String {
+    match attributes.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
     }
 }
 
