@@ -170,11 +170,7 @@ fn lb_part_id(kind: &str, name: &str, attributes: &Map<String, Value>) -> String
         "azurerm_lb_rule" => "loadBalancingRules",
         _ => "outboundRules",
     };
-    let lb = match attributes.get("loadbalancer_id") {
-        Some(Value::String(id)) => id.as_str(),
-        _ => "",
-    };
-    format!("{lb}/{segment}/{name}")
+    child_id(attributes, "loadbalancer_id", segment, name)
 }
 
 /// What Azure would compute that a reference may use: the `id` of every
@@ -188,10 +184,7 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
     if !kind.starts_with("azurerm_") {
         return;
     }
-    let text = |attributes: &Map<String, Value>, key: &str| match attributes.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let text = string_attribute;
     let name = match text(attributes, "name") {
         n if n.is_empty() => label.to_string(),
         n => n,
@@ -238,7 +231,7 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
             text(attributes, "peering_type")
         )),
         "azurerm_express_route_circuit_connection" => {
-            format!("{}/connections/{name}", text(attributes, "peering_id"))
+            child_id(attributes, "peering_id", "connections", &name)
         }
         "azurerm_vmware_private_cloud" => {
             format!("{base}/Microsoft.AVS/privateClouds/{name}")
@@ -341,10 +334,12 @@ fn firewall_or_route_server_id(
     match kind {
         // A Route Server is a virtual hub to Azure, as in azurerm's IDs.
         "azurerm_route_server" => Some(network(format!("virtualHubs/{name}"))),
-        "azurerm_route_server_bgp_connection" => match attributes.get("route_server_id") {
-            Some(Value::String(server)) => Some(format!("{server}/bgpConnections/{name}")),
-            _ => Some(format!("/bgpConnections/{name}")),
-        },
+        "azurerm_route_server_bgp_connection" => Some(child_id(
+            attributes,
+            "route_server_id",
+            "bgpConnections",
+            name,
+        )),
         _ => firewall_id(kind, name, attributes, network),
     }
 }
@@ -362,7 +357,7 @@ fn network_manager_id(
     network: &dyn Fn(String) -> String,
 ) -> Option<String> {
     let text = |key: &str| string_attribute(attributes, key);
-    let under = |parent: &str, segment: &str| format!("{}/{segment}/{name}", text(parent));
+    let under = |parent: &str, segment: &str| child_id(attributes, parent, segment, name);
     Some(match kind {
         "azurerm_network_manager" => network(format!("networkManagers/{name}")),
         "azurerm_network_manager_network_group" => under("network_manager_id", "networkGroups"),
@@ -436,6 +431,7 @@ fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str)
     }
     let network = |path: String| format!("{base}/Microsoft.Network/{path}");
     let text = |key: &str| string_attribute(attributes, key);
+    let under = |parent: &str, segment: &str| child_id(attributes, parent, segment, name);
     if let Some(record_type) = crate::write::record_type(kind) {
         // An MX record set without a name is the zone's apex.
         let name = match text("name") {
@@ -459,28 +455,20 @@ fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str)
         }
         "azurerm_private_dns_resolver" => network(format!("dnsResolvers/{name}")),
         "azurerm_private_dns_resolver_inbound_endpoint" => {
-            format!(
-                "{}/inboundEndpoints/{name}",
-                text("private_dns_resolver_id")
-            )
+            under("private_dns_resolver_id", "inboundEndpoints")
         }
         "azurerm_private_dns_resolver_outbound_endpoint" => {
-            format!(
-                "{}/outboundEndpoints/{name}",
-                text("private_dns_resolver_id")
-            )
+            under("private_dns_resolver_id", "outboundEndpoints")
         }
         "azurerm_private_dns_resolver_dns_forwarding_ruleset" => {
             network(format!("dnsForwardingRulesets/{name}"))
         }
-        "azurerm_private_dns_resolver_forwarding_rule" => format!(
-            "{}/forwardingRules/{name}",
-            text("dns_forwarding_ruleset_id")
-        ),
-        "azurerm_private_dns_resolver_virtual_network_link" => format!(
-            "{}/virtualNetworkLinks/{name}",
-            text("dns_forwarding_ruleset_id")
-        ),
+        "azurerm_private_dns_resolver_forwarding_rule" => {
+            under("dns_forwarding_ruleset_id", "forwardingRules")
+        }
+        "azurerm_private_dns_resolver_virtual_network_link" => {
+            under("dns_forwarding_ruleset_id", "virtualNetworkLinks")
+        }
         _ => return None,
     })
 }
@@ -523,9 +511,12 @@ fn firewall_id(
     Some(match kind {
         "azurerm_firewall" => network(format!("azureFirewalls/{name}")),
         "azurerm_firewall_policy" => network(format!("firewallPolicies/{name}")),
-        "azurerm_firewall_policy_rule_collection_group" => {
-            format!("{}/ruleCollectionGroups/{name}", text("firewall_policy_id"))
-        }
+        "azurerm_firewall_policy_rule_collection_group" => child_id(
+            attributes,
+            "firewall_policy_id",
+            "ruleCollectionGroups",
+            name,
+        ),
         "azurerm_ip_group" => network(format!("ipGroups/{name}")),
         "azurerm_firewall_network_rule_collection" => classic("networkRuleCollections"),
         "azurerm_firewall_application_rule_collection" => classic("applicationRuleCollections"),
@@ -571,6 +562,13 @@ fn string_attribute(attributes: &Map<String, Value>, key: &str) -> String {
     }
 }
 
+/// The ID of a part named `name` under the resource whose ID is the
+/// attribute `parent`: `PARENT_ID/SEGMENT/NAME` (`/SEGMENT/NAME` while the
+/// parent's ID is not known).
+fn child_id(attributes: &Map<String, Value>, parent: &str, segment: &str, name: &str) -> String {
+    format!("{}/{segment}/{name}", string_attribute(attributes, parent))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,6 +578,16 @@ mod tests {
             Value::Object(map) => map,
             other => panic!("not an object: {other:?}"),
         }
+    }
+
+    /// The prefixes known after an `azurerm_subnet` named `name` of the
+    /// VNet `hub` with the one prefix `prefix`, and that subnet's ID.
+    fn hub_subnet(name: &str, prefix: &str) -> (SubnetPrefixes, String) {
+        let mut subnets = SubnetPrefixes::new();
+        let mut subnet = object(serde_json::json!({"name": name,
+            "virtual_network_name": "hub", "address_prefixes": [prefix]}));
+        subnet_addresses("azurerm_subnet", &mut subnet, &mut subnets);
+        (subnets, format!("/x/virtualNetworks/hub/subnets/{name}"))
     }
 
     /// The VNet's name holds an unknown (a random suffix), reached by the
@@ -673,11 +681,7 @@ mod tests {
     /// is under its resolver's, a rule's under its ruleset's.
     #[test]
     fn a_dynamic_inbound_endpoint_gets_the_first_usable_address_of_its_subnet() {
-        let mut subnets = SubnetPrefixes::new();
-        let mut subnet = object(serde_json::json!({"name": "dns-in",
-            "virtual_network_name": "hub", "address_prefixes": ["10.0.4.0/28"]}));
-        subnet_addresses("azurerm_subnet", &mut subnet, &mut subnets);
-        let subnet_id = "/x/virtualNetworks/hub/subnets/dns-in";
+        let (mut subnets, subnet_id) = hub_subnet("dns-in", "10.0.4.0/28");
         let mut endpoint = |config: serde_json::Value| {
             let mut attributes = object(serde_json::json!({"name": "in",
                 "private_dns_resolver_id": "/r/dnsResolvers/hub-resolver",
@@ -733,11 +737,7 @@ mod tests {
     /// its subnet.
     #[test]
     fn a_route_server_gets_azure_ids_and_its_instances_addresses() {
-        let mut subnets = SubnetPrefixes::new();
-        let mut subnet = object(serde_json::json!({"name": "RouteServerSubnet",
-            "virtual_network_name": "hub", "address_prefixes": ["10.0.1.0/26"]}));
-        subnet_addresses("azurerm_subnet", &mut subnet, &mut subnets);
-        let subnet_id = "/x/virtualNetworks/hub/subnets/RouteServerSubnet";
+        let (mut subnets, subnet_id) = hub_subnet("RouteServerSubnet", "10.0.1.0/26");
         let mut rs = object(serde_json::json!({"name": "hub-rs",
             "resource_group_name": "rg", "subnet_id": subnet_id}));
         computed_attributes("azurerm_route_server", "rs", &mut rs);
