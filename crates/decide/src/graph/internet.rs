@@ -96,16 +96,8 @@ pub(super) fn default_outbound_line(topo: &Topology, subnet: SubnetRef) -> Optio
 pub(super) fn internet_nodes(snapshot: &Snapshot) -> Vec<NicNode> {
     let topo = &snapshot.topology;
     let node = |id: String, name: String, label: Vec<String>, part| NicNode {
-        id,
-        name,
-        label,
-        appliance: false,
-        gateway: false,
-        frontend: false,
-        circuit: false,
-        route_server: false,
-        firewall: false,
         internet_edge: Some(part),
+        ..NicNode::new(id, name, label)
     };
     let edge = &topo.edge;
     let mut nodes = Vec::new();

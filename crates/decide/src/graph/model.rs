@@ -273,16 +273,8 @@ pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
                 label.push(format!("ASG {}", asgs.join(", ")));
             }
             NicNode {
-                id: nic_id(topo, i),
-                name: nic.name.clone(),
-                label,
                 appliance: nic.ip_forwarding,
-                gateway: false,
-                frontend: false,
-                circuit: false,
-                route_server: false,
-                firewall: false,
-                internet_edge: None,
+                ..NicNode::new(nic_id(topo, i), nic.name.clone(), label)
             }
         })
         .collect()
@@ -317,21 +309,17 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
                 "active-standby"
             };
             NicNode {
-                id: gateway_id(topo, i),
-                name: g.name.clone(),
-                label: vec![
-                    format!("{kind} gateway {}", g.name),
-                    format!("{}, {} Mbps", g.sku, g.throughput_mbps),
-                    format!("AS {}, {mode}", g.asn),
-                    join(&g.instances),
-                ],
-                appliance: false,
                 gateway: true,
-                frontend: false,
-                circuit: false,
-                route_server: false,
-                firewall: false,
-                internet_edge: None,
+                ..NicNode::new(
+                    gateway_id(topo, i),
+                    g.name.clone(),
+                    vec![
+                        format!("{kind} gateway {}", g.name),
+                        format!("{}, {} Mbps", g.sku, g.throughput_mbps),
+                        format!("AS {}, {mode}", g.asn),
+                        join(&g.instances),
+                    ],
+                )
             }
         })
         .collect()
@@ -358,16 +346,9 @@ pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 label.push(format!("policy {}", topo.firewall_policies[p].name));
             }
             NicNode {
-                id: firewall_id(topo, f),
-                name: fw.name.clone(),
-                label,
                 appliance: true,
-                gateway: false,
-                frontend: false,
-                circuit: false,
-                route_server: false,
                 firewall: true,
-                internet_edge: None,
+                ..NicNode::new(firewall_id(topo, f), fw.name.clone(), label)
             }
         })
         .collect()
@@ -438,30 +419,21 @@ pub(super) fn site_boxes(topo: &Topology) -> Vec<SiteBox> {
                         None => label.push(format!("BGP: {speaker}")),
                     }
                     NicNode {
-                        id: router_id(topo, RouterRef { site: s, router: r }),
-                        name: router.netns.clone(),
-                        label,
                         appliance: true,
-                        gateway: false,
-                        frontend: false,
-                        circuit: false,
-                        route_server: false,
-                        firewall: false,
-                        internet_edge: None,
+                        ..NicNode::new(
+                            router_id(topo, RouterRef { site: s, router: r }),
+                            router.netns.clone(),
+                            label,
+                        )
                     }
                 })
                 .collect();
-            nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| NicNode {
-                id: format!("host_{s}_{h}_{}", sanitise(&host.name)),
-                name: host.name.clone(),
-                label: vec![format!("host {}", host.name), host.address.to_string()],
-                appliance: false,
-                gateway: false,
-                frontend: false,
-                circuit: false,
-                route_server: false,
-                firewall: false,
-                internet_edge: None,
+            nodes.extend(site.hosts.iter().enumerate().map(|(h, host)| {
+                NicNode::new(
+                    format!("host_{s}_{h}_{}", sanitise(&host.name)),
+                    host.name.clone(),
+                    vec![format!("host {}", host.name), host.address.to_string()],
+                )
             }));
             let label = match cloud {
                 Some(cloud) => {
@@ -516,16 +488,12 @@ pub(super) fn circuit_nodes(topo: &Topology) -> Vec<NicNode> {
     topo.circuits
         .iter_enumerated()
         .map(|(e, circuit)| NicNode {
-            id: circuit_id(topo, e),
-            name: circuit.name.clone(),
-            label: circuit_label(circuit),
-            appliance: false,
-            gateway: false,
-            frontend: false,
             circuit: true,
-            route_server: false,
-            firewall: false,
-            internet_edge: None,
+            ..NicNode::new(
+                circuit_id(topo, e),
+                circuit.name.clone(),
+                circuit_label(circuit),
+            )
         })
         .collect()
 }

@@ -6,21 +6,6 @@
 use super::parts::{sanitise, vnet_id, ConnectionEdge, NicNode};
 use crate::topology::{EndpointNetworkPolicies, ResolverIdx, SubnetRef, Topology};
 
-fn node(id: String, name: String, label: Vec<String>) -> NicNode {
-    NicNode {
-        id,
-        name,
-        label,
-        appliance: false,
-        gateway: false,
-        frontend: false,
-        circuit: false,
-        route_server: false,
-        firewall: false,
-        internet_edge: None,
-    }
-}
-
 fn endpoint_id(topo: &Topology, resolver: ResolverIdx, kind: &str, endpoint: usize) -> String {
     let name = &topo.dns_resolvers[resolver].name;
     format!("resolver_{resolver}_{kind}{endpoint}_{}", sanitise(name))
@@ -47,7 +32,7 @@ pub(super) fn endpoint_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                 label.push(format!("network policies {}", policies.as_str()));
             }
             let id = format!("endpoint_{e}_{}", sanitise(&pe.name));
-            node(id, pe.name.clone(), label)
+            NicNode::new(id, pe.name.clone(), label)
         })
         .collect();
     for (r, resolver) in topo.dns_resolvers.iter_enumerated() {
@@ -58,7 +43,7 @@ pub(super) fn endpoint_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                     inbound.address.to_string(),
                 ];
                 let id = endpoint_id(topo, r, "in", i);
-                nodes.push(node(id, resolver.name.clone(), label));
+                nodes.push(NicNode::new(id, resolver.name.clone(), label));
             }
         }
         for (o, outbound) in resolver.outbound.iter().enumerate() {
@@ -68,7 +53,7 @@ pub(super) fn endpoint_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode>
                     resolver.name, outbound.name
                 )];
                 let id = endpoint_id(topo, r, "out", o);
-                nodes.push(node(id, resolver.name.clone(), label));
+                nodes.push(NicNode::new(id, resolver.name.clone(), label));
             }
         }
     }
@@ -91,7 +76,7 @@ pub(super) fn name_nodes(topo: &Topology) -> Vec<NicNode> {
             format!("Private DNS zone {}", zone.name),
             format!("{records} record(s)"),
         ];
-        node(zone_id(z.into(), &zone.name), zone.name.clone(), label)
+        NicNode::new(zone_id(z.into(), &zone.name), zone.name.clone(), label)
     });
     let rulesets = topo.forwarding_rulesets.iter().enumerate().map(|(r, set)| {
         let mut label = vec![format!("DNS forwarding ruleset {}", set.name)];
@@ -104,7 +89,7 @@ pub(super) fn name_nodes(topo: &Topology) -> Vec<NicNode> {
             let targets: Vec<String> = rule.targets.iter().map(|t| t.to_string()).collect();
             format!("{domain} to {}", targets.join(", "))
         }));
-        node(ruleset_id(r, &set.name), set.name.clone(), label)
+        NicNode::new(ruleset_id(r, &set.name), set.name.clone(), label)
     });
     zones.chain(rulesets).collect()
 }

@@ -45,6 +45,25 @@ pub struct NicNode {
     pub internet_edge: Option<InternetPart>,
 }
 
+impl NicNode {
+    /// A node of nothing drawn apart (a NIC, a site's host, a name's
+    /// resource): every kind flag off; a builder sets the one its node is.
+    pub(super) fn new(id: String, name: String, label: Vec<String>) -> Self {
+        NicNode {
+            id,
+            name,
+            label,
+            appliance: false,
+            gateway: false,
+            frontend: false,
+            circuit: false,
+            route_server: false,
+            firewall: false,
+            internet_edge: None,
+        }
+    }
+}
+
 /// What stands at the Internet edge of the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InternetPart {
@@ -123,18 +142,14 @@ pub(super) fn frontend_node(
     let l = &topo.load_balancers[lb];
     let fe = &l.frontends[frontend];
     NicNode {
-        id: frontend_id(topo, lb, frontend),
-        name: format!("{}/{}", l.name, fe.name),
-        label: vec![
-            format!("{kind} {} / {}", l.name, fe.name),
-            fe.address.to_string(),
-        ],
-        appliance: false,
-        gateway: false,
         frontend: true,
-        circuit: false,
-        route_server: false,
-        firewall: false,
-        internet_edge: None,
+        ..NicNode::new(
+            frontend_id(topo, lb, frontend),
+            format!("{}/{}", l.name, fe.name),
+            vec![
+                format!("{kind} {} / {}", l.name, fe.name),
+                fe.address.to_string(),
+            ],
+        )
     }
 }

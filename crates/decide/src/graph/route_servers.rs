@@ -26,16 +26,8 @@ pub(super) fn route_server_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicN
                 label.push("branch-to-branch".to_string());
             }
             NicNode {
-                id: route_server_id(topo, r),
-                name: rs.name.clone(),
-                label,
-                appliance: false,
-                gateway: false,
-                frontend: false,
-                circuit: false,
                 route_server: true,
-                firewall: false,
-                internet_edge: None,
+                ..NicNode::new(route_server_id(topo, r), rs.name.clone(), label)
             }
         })
         .collect()
