@@ -41,6 +41,7 @@ use model::*;
 use output::*;
 use rules::*;
 
+pub(crate) use dnat_rules::DNAT_RULE_ATTRIBUTES;
 pub use names::{
     paas_of_id, paas_of_kind, record_type, PaasResource, PAAS_RESOURCES, RECORD_KINDS,
 };
@@ -369,6 +370,29 @@ mod tests {
             attributes,
             source: format!("main.tf:{line}"),
         }
+    }
+
+    /// The `Microsoft.Network` provider of group `rg` in subscription `s`,
+    /// under which the writer's tests make their IDs.
+    pub(super) const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
+
+    /// The ID of `path` (`virtualNetworks/hub`) under [`NET`].
+    pub(super) fn net_id(path: &str) -> String {
+        format!("{NET}/{path}")
+    }
+
+    /// `resources`, then a resource of each of `more` at line 10 and on,
+    /// named by its `name` attribute (`unnamed` when it has none).
+    pub(super) fn with_more(
+        mut resources: Vec<Resource>,
+        more: Vec<(&str, Value)>,
+        unnamed: &str,
+    ) -> Vec<Resource> {
+        for (i, (kind, attributes)) in more.into_iter().enumerate() {
+            let name = attributes["name"].as_str().unwrap_or(unnamed).to_string();
+            resources.push(resource(kind, &name, attributes, 10 + i));
+        }
+        resources
     }
 
     const SUB: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network";

@@ -1,22 +1,16 @@
 //! The writer's Internet edge: what is written, what is left out and why,
 //! and what the written file gives once vnetd reads it.
 
-use super::super::tests::resource;
+use super::super::tests::{net_id, resource, with_more};
 use super::super::topology_yaml;
 use crate::Resource;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
-const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
-
-fn id(path: &str) -> String {
-    format!("{NET}/{path}")
-}
-
 /// A hub (`AzureFirewallSubnet`, `web`) and a spoke (`app`, `db`) in West
 /// Europe, and what `more` adds (at line 10 and on).
 fn network(more: Vec<(&str, Value)>) -> Vec<Resource> {
-    let mut resources = vec![
+    let resources = vec![
         resource(
             "azurerm_virtual_network",
             "hub",
@@ -50,43 +44,36 @@ fn network(more: Vec<(&str, Value)>) -> Vec<Resource> {
             4,
         ),
     ];
-    for (i, (kind, attributes)) in more.into_iter().enumerate() {
-        let name = attributes["name"]
-            .as_str()
-            .unwrap_or("association")
-            .to_string();
-        resources.push(resource(kind, &name, attributes, 10 + i));
-    }
-    resources
+    with_more(resources, more, "association")
 }
 
 fn public_ip(name: &str, address: Option<&str>, prefix: Option<&str>) -> (&'static str, Value) {
-    let mut attributes = json!({"name": name, "id": id(&format!("publicIPAddresses/{name}")),
+    let mut attributes = json!({"name": name, "id": net_id(&format!("publicIPAddresses/{name}")),
         "location": "westeurope", "sku": "Standard", "allocation_method": "Static"});
     if let Some(address) = address {
         attributes["ip_address"] = json!(address);
     }
     if let Some(prefix) = prefix {
-        attributes["public_ip_prefix_id"] = json!(id(&format!("publicIPPrefixes/{prefix}")));
+        attributes["public_ip_prefix_id"] = json!(net_id(&format!("publicIPPrefixes/{prefix}")));
     }
     ("azurerm_public_ip", attributes)
 }
 
 fn nic(name: &str, subnet: &str, address: &str, public_ip: Option<&str>) -> (&'static str, Value) {
-    let mut config = json!({"name": "internal", "subnet_id": id(subnet),
+    let mut config = json!({"name": "internal", "subnet_id": net_id(subnet),
         "private_ip_address_allocation": "Static", "private_ip_address": address});
     if let Some(ip) = public_ip {
-        config["public_ip_address_id"] = json!(id(&format!("publicIPAddresses/{ip}")));
+        config["public_ip_address_id"] = json!(net_id(&format!("publicIPAddresses/{ip}")));
     }
     (
         "azurerm_network_interface",
-        json!({"name": name, "id": id(&format!("networkInterfaces/{name}")),
+        json!({"name": name, "id": net_id(&format!("networkInterfaces/{name}")),
                "ip_configuration": [config]}),
     )
 }
 
 fn firewall(public_ip: &str) -> Vec<(&'static str, Value)> {
-    let policy = id("firewallPolicies/hub-fw-policy");
+    let policy = net_id("firewallPolicies/hub-fw-policy");
     vec![
         (
             "azurerm_firewall_policy",
@@ -96,8 +83,8 @@ fn firewall(public_ip: &str) -> Vec<(&'static str, Value)> {
             "azurerm_firewall",
             json!({"name": "hub-fw", "sku_name": "AZFW_VNet", "sku_tier": "Standard",
                    "firewall_policy_id": policy, "ip_configuration": [{"name": "data",
-                       "subnet_id": id("virtualNetworks/hub/subnets/AzureFirewallSubnet"),
-                       "public_ip_address_id": id(&format!("publicIPAddresses/{public_ip}"))}]}),
+                       "subnet_id": net_id("virtualNetworks/hub/subnets/AzureFirewallSubnet"),
+                       "public_ip_address_id": net_id(&format!("publicIPAddresses/{public_ip}"))}]}),
         ),
     ]
 }
@@ -106,14 +93,14 @@ fn dnat_group(rules: Value) -> (&'static str, Value) {
     (
         "azurerm_firewall_policy_rule_collection_group",
         json!({"name": "inbound", "priority": 100,
-               "firewall_policy_id": id("firewallPolicies/hub-fw-policy"),
+               "firewall_policy_id": net_id("firewallPolicies/hub-fw-policy"),
                "nat_rule_collection": [{"name": "dnat-to-spoke", "priority": 100,
                                         "action": "Dnat", "rule": rules}]}),
     )
 }
 
 fn nat_gateway(name: &str, ip: &str, prefix: &str, subnet: &str) -> Vec<(&'static str, Value)> {
-    let gateway = id(&format!("natGateways/{name}"));
+    let gateway = net_id(&format!("natGateways/{name}"));
     vec![
         (
             "azurerm_nat_gateway",
@@ -123,16 +110,16 @@ fn nat_gateway(name: &str, ip: &str, prefix: &str, subnet: &str) -> Vec<(&'stati
         (
             "azurerm_nat_gateway_public_ip_association",
             json!({"nat_gateway_id": gateway,
-                   "public_ip_address_id": id(&format!("publicIPAddresses/{ip}"))}),
+                   "public_ip_address_id": net_id(&format!("publicIPAddresses/{ip}"))}),
         ),
         (
             "azurerm_nat_gateway_public_ip_prefix_association",
             json!({"nat_gateway_id": gateway,
-                   "public_ip_prefix_id": id(&format!("publicIPPrefixes/{prefix}"))}),
+                   "public_ip_prefix_id": net_id(&format!("publicIPPrefixes/{prefix}"))}),
         ),
         (
             "azurerm_subnet_nat_gateway_association",
-            json!({"subnet_id": id(subnet), "nat_gateway_id": gateway}),
+            json!({"subnet_id": net_id(subnet), "nat_gateway_id": gateway}),
         ),
     ]
 }
@@ -157,7 +144,7 @@ fn a_deployed_edge_is_written_with_azures_addresses() {
     let mut more = vec![
         (
             "azurerm_public_ip_prefix",
-            json!({"name": "egress-prefix", "id": id("publicIPPrefixes/egress-prefix"),
+            json!({"name": "egress-prefix", "id": net_id("publicIPPrefixes/egress-prefix"),
                    "location": "westeurope", "ip_prefix": "203.0.113.16/30",
                    "prefix_length": 30}),
         ),
@@ -310,7 +297,7 @@ fn a_dnat_rule_to_a_public_ip_gets_the_address_vnetd_gives_it() {
     more.extend(firewall("fw-pip"));
     more.push(dnat_group(
         json!([{"name": "https-to-app1", "protocols": ["TCP"],
-        "source_addresses": ["*"], "destination_address": id("publicIPAddresses/fw-pip"),
+        "source_addresses": ["*"], "destination_address": net_id("publicIPAddresses/fw-pip"),
         "destination_ports": ["443"], "translated_address": "10.20.1.4",
         "translated_port": 8443}]),
     ));
@@ -346,11 +333,11 @@ fn a_dnat_rule_to_a_public_ip_gets_the_address_vnetd_gives_it() {
 /// of another action; a classic rule's two destinations make two rules.
 #[test]
 fn what_cannot_be_written_is_left_out_with_why() {
-    let gateway = id("natGateways/natgw");
+    let gateway = net_id("natGateways/natgw");
     let mut more = vec![
         (
             "azurerm_public_ip_prefix",
-            json!({"name": "egress-prefix", "id": id("publicIPPrefixes/egress-prefix"),
+            json!({"name": "egress-prefix", "id": net_id("publicIPPrefixes/egress-prefix"),
                    "location": "westeurope", "prefix_length": 28}),
         ),
         public_ip("web2-pip", None, Some("egress-prefix")),
@@ -367,15 +354,15 @@ fn what_cannot_be_written_is_left_out_with_why() {
         (
             "azurerm_nat_gateway_public_ip_prefix_association",
             json!({"nat_gateway_id": gateway,
-                   "public_ip_prefix_id": id("publicIPPrefixes/egress-prefix")}),
+                   "public_ip_prefix_id": net_id("publicIPPrefixes/egress-prefix")}),
         ),
         public_ip("fw-pip", Some("203.0.113.10"), None),
     ];
     more.push((
         "azurerm_firewall",
         json!({"name": "classic-fw", "ip_configuration": [{"name": "data",
-            "subnet_id": id("virtualNetworks/hub/subnets/AzureFirewallSubnet"),
-            "public_ip_address_id": id("publicIPAddresses/fw-pip")}]}),
+            "subnet_id": net_id("virtualNetworks/hub/subnets/AzureFirewallSubnet"),
+            "public_ip_address_id": net_id("publicIPAddresses/fw-pip")}]}),
     ));
     more.push((
         "azurerm_firewall_nat_rule_collection",
@@ -419,7 +406,7 @@ fn what_cannot_be_written_is_left_out_with_why() {
         text.contains(&format!(
             "    private_ip_address: 10.10.2.4\n    # public_ip_address left out: `{}` names no \
              public IP address of the input\n",
-            id("publicIPAddresses/gone-pip")
+            net_id("publicIPAddresses/gone-pip")
         )),
         "{text}"
     );
@@ -483,8 +470,9 @@ fn what_cannot_be_written_is_left_out_with_why() {
 #[test]
 fn a_public_ip_the_lab_has_no_use_for_is_listed_with_its_holder() {
     let mut vpn_pip = public_ip("vpngw-pip", Some("203.0.113.30"), None);
-    vpn_pip.1["ip_configuration_id"] =
-        json!(id("virtualNetworkGateways/vpngw/ipConfigurations/default"));
+    vpn_pip.1["ip_configuration_id"] = json!(net_id(
+        "virtualNetworkGateways/vpngw/ipConfigurations/default"
+    ));
     let more = vec![
         public_ip("gw-pip", None, None),
         vpn_pip,
@@ -493,14 +481,14 @@ fn a_public_ip_the_lab_has_no_use_for_is_listed_with_its_holder() {
         (
             "azurerm_bastion_host",
             json!({"name": "bastion", "ip_configuration": [{"name": "c",
-                "public_ip_address_id": id("publicIPAddresses/gw-pip")}]}),
+                "public_ip_address_id": net_id("publicIPAddresses/gw-pip")}]}),
         ),
         (
             "azurerm_firewall",
             json!({"name": "fw", "ip_configuration": [{"name": "data",
-                "subnet_id": id("virtualNetworks/hub/subnets/AzureFirewallSubnet")}],
+                "subnet_id": net_id("virtualNetworks/hub/subnets/AzureFirewallSubnet")}],
                 "management_ip_configuration": [{"name": "m",
-                    "public_ip_address_id": id("publicIPAddresses/mgmt-pip")}]}),
+                    "public_ip_address_id": net_id("publicIPAddresses/mgmt-pip")}]}),
         ),
     ];
     let text = topology_yaml(&network(more), "a test").unwrap();
@@ -525,8 +513,8 @@ fn a_public_ip_the_lab_has_no_use_for_is_listed_with_its_holder() {
 fn a_subnet_association_to_a_nat_gateway_not_in_the_input_is_refused() {
     let more = vec![(
         "azurerm_subnet_nat_gateway_association",
-        json!({"subnet_id": id("virtualNetworks/spoke/subnets/app"),
-               "nat_gateway_id": id("natGateways/gone")}),
+        json!({"subnet_id": net_id("virtualNetworks/spoke/subnets/app"),
+               "nat_gateway_id": net_id("natGateways/gone")}),
     )];
     let err = topology_yaml(&network(more), "a test").unwrap_err();
     assert_eq!(err.location, "main.tf:10");
@@ -534,7 +522,7 @@ fn a_subnet_association_to_a_nat_gateway_not_in_the_input_is_refused() {
         err.message,
         format!(
             "nat_gateway_id `{}` names a resource that is not in the input",
-            id("natGateways/gone")
+            net_id("natGateways/gone")
         )
     );
 }

@@ -1,22 +1,17 @@
 //! The writer's public load balancers: what is written, what is left out
 //! and why, and what vnetd refuses in the written file.
 
-use super::super::tests::resource;
+use super::super::tests::{net_id, resource, with_more};
 use super::super::topology_yaml;
 use crate::Resource;
 use serde_json::{json, Value};
 
-const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
 const LB: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb";
-
-fn id(path: &str) -> String {
-    format!("{NET}/{path}")
-}
 
 /// A VNet with subnet `web`, NIC `web1` in it, public IP `pip` (at
 /// 203.0.113.7), and what `more` adds (at line 10 and on).
 fn network(more: Vec<(&str, Value)>) -> Vec<Resource> {
-    let mut resources = vec![
+    let resources = vec![
         resource(
             "azurerm_virtual_network",
             "app",
@@ -27,24 +22,20 @@ fn network(more: Vec<(&str, Value)>) -> Vec<Resource> {
         resource(
             "azurerm_network_interface",
             "web1",
-            json!({"name": "web1", "id": id("networkInterfaces/web1"), "ip_configuration": [{
-                "name": "c", "subnet_id": id("virtualNetworks/app/subnets/web"),
+            json!({"name": "web1", "id": net_id("networkInterfaces/web1"), "ip_configuration": [{
+                "name": "c", "subnet_id": net_id("virtualNetworks/app/subnets/web"),
                 "private_ip_address_allocation": "Static", "private_ip_address": "10.3.1.4"}]}),
             2,
         ),
         resource(
             "azurerm_public_ip",
             "pip",
-            json!({"name": "pip", "id": id("publicIPAddresses/pip"), "sku": "Standard",
+            json!({"name": "pip", "id": net_id("publicIPAddresses/pip"), "sku": "Standard",
                    "location": "westeurope", "ip_address": "203.0.113.7"}),
             3,
         ),
     ];
-    for (i, (kind, attributes)) in more.into_iter().enumerate() {
-        let name = attributes["name"].as_str().unwrap_or("").to_string();
-        resources.push(resource(kind, &name, attributes, 10 + i));
-    }
-    resources
+    with_more(resources, more, "")
 }
 
 fn pool() -> (&'static str, Value) {
@@ -57,7 +48,7 @@ fn pool() -> (&'static str, Value) {
 fn member() -> (&'static str, Value) {
     (
         "azurerm_network_interface_backend_address_pool_association",
-        json!({"network_interface_id": id("networkInterfaces/web1"),
+        json!({"network_interface_id": net_id("networkInterfaces/web1"),
                "ip_configuration_name": "c",
                "backend_address_pool_id": format!("{LB}/backendAddressPools/webs")}),
     )
@@ -100,7 +91,8 @@ fn outbound_rule_lines(text: &str) -> String {
 /// is read as v3's `enable_tcp_reset`.
 #[test]
 fn outbound_ports_are_azurerms_default_unless_given() {
-    let frontends = json!([{"name": "fe", "public_ip_address_id": id("publicIPAddresses/pip")}]);
+    let frontends =
+        json!([{"name": "fe", "public_ip_address_id": net_id("publicIPAddresses/pip")}]);
     let given = |more: Value| {
         let resources = network(vec![
             lb(frontends.clone()),
@@ -135,9 +127,9 @@ fn outbound_ports_are_azurerms_default_unless_given() {
 /// listed as ignored with all that belongs to it.
 #[test]
 fn a_frontend_on_a_public_ip_not_in_the_input_is_left_out() {
-    let elsewhere = id("publicIPAddresses/kept-elsewhere");
+    let elsewhere = net_id("publicIPAddresses/kept-elsewhere");
     let frontends = json!([
-        {"name": "fe", "public_ip_address_id": id("publicIPAddresses/pip")},
+        {"name": "fe", "public_ip_address_id": net_id("publicIPAddresses/pip")},
         {"name": "gone", "public_ip_address_id": elsewhere}]);
     let rule = (
         "azurerm_lb_rule",
@@ -199,9 +191,9 @@ fn a_frontend_on_a_public_ip_not_in_the_input_is_left_out() {
 #[test]
 fn public_and_private_frontends_are_refused_with_azures_reason() {
     let frontends = json!([
-        {"name": "private", "subnet_id": id("virtualNetworks/app/subnets/web"),
+        {"name": "private", "subnet_id": net_id("virtualNetworks/app/subnets/web"),
          "private_ip_address_allocation": "Static", "private_ip_address": "10.3.1.10"},
-        {"name": "public", "public_ip_address_id": id("publicIPAddresses/pip")}]);
+        {"name": "public", "public_ip_address_id": net_id("publicIPAddresses/pip")}]);
     let err = topology_yaml(&network(vec![lb(frontends), pool()]), "a test").unwrap_err();
     assert_eq!(err.location, "main.tf:10");
     assert!(
@@ -218,7 +210,8 @@ fn public_and_private_frontends_are_refused_with_azures_reason() {
 /// at the rule.
 #[test]
 fn an_outbound_rule_on_a_frontend_the_load_balancer_lacks_is_refused() {
-    let frontends = json!([{"name": "fe", "public_ip_address_id": id("publicIPAddresses/pip")}]);
+    let frontends =
+        json!([{"name": "fe", "public_ip_address_id": net_id("publicIPAddresses/pip")}]);
     let resources = network(vec![
         lb(frontends),
         pool(),

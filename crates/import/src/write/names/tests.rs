@@ -1,10 +1,8 @@
 //! The writer's names: endpoints, zone groups, record sets and policies.
 
-use super::super::tests::resource;
+use super::super::tests::{resource, NET};
 use super::*;
 use serde_json::json;
-
-const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
 
 /// A VNet `hub` with a subnet `pe`, and what `more` adds.
 fn with_hub(more: Vec<crate::Resource>) -> Vec<crate::Resource> {

@@ -1,11 +1,9 @@
 //! The writer's resolvers and rulesets: what is read, what is refused, and
 //! where a refusal of vnetd's is placed.
 
-use super::super::tests::resource;
+use super::super::tests::{resource, with_more, NET};
 use super::super::topology_yaml;
 use serde_json::{json, Value};
-
-const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
 
 fn subnet_id(vnet: &str, subnet: &str) -> String {
     format!("{NET}/virtualNetworks/{vnet}/subnets/{subnet}")
@@ -20,7 +18,7 @@ const RULESET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Ne
 /// in it with the outbound endpoint `out`, a ruleset `rs1` through it, and
 /// what `more` adds (at line 10 and on).
 fn with_resolver(more: Vec<(&str, Value)>) -> Vec<crate::Resource> {
-    let mut resources = vec![
+    let resources = vec![
         resource(
             "azurerm_virtual_network",
             "hub",
@@ -51,11 +49,7 @@ fn with_resolver(more: Vec<(&str, Value)>) -> Vec<crate::Resource> {
             4,
         ),
     ];
-    for (i, (kind, attributes)) in more.into_iter().enumerate() {
-        let name = attributes["name"].as_str().unwrap_or_default().to_string();
-        resources.push(resource(kind, &name, attributes, 10 + i));
-    }
-    resources
+    with_more(resources, more, "")
 }
 
 fn inbound(name: &str, config: Value) -> (&'static str, Value) {
