@@ -24,17 +24,6 @@ use std::collections::BTreeMap;
 /// unknown its `ip_address` is.
 pub(super) type PublicIpOrigins = BTreeMap<String, String>;
 
-/// The attributes of a DNAT rule whose unknowns are settled here.
-const RULE_VALUES: &[&str] = &[
-    "protocols",
-    "source_addresses",
-    "destination_address",
-    "destination_addresses",
-    "destination_ports",
-    "translated_address",
-    "translated_port",
-];
-
 /// Gives an `azurerm_public_ip` without an `ip_address` (Azure allocates
 /// it) the unknown `origin` as its address, for references to carry, and
 /// records the public IP's ID under that origin.
@@ -88,7 +77,8 @@ fn settle_collection(collection: &mut J, origins: &PublicIpOrigins) {
 
 fn settle_rule(rule: &mut serde_json::Map<String, J>, origins: &PublicIpOrigins) {
     let mut after_apply = serde_json::Map::new();
-    for key in RULE_VALUES {
+    // The attributes the writer needs known.
+    for key in crate::write::DNAT_RULE_ATTRIBUTES {
         let Some(value) = rule.get_mut(*key) else {
             continue;
         };

@@ -61,8 +61,11 @@ enum Destination {
     LeftOut(String),
 }
 
-/// The attributes a DNAT rule needs, in the order their absence is told.
-const NEEDED: &[&str] = &[
+/// The attributes a DNAT rule needs, in the order their absence is told:
+/// the Terraform reader settles the unknowns of these, and the writer
+/// leaves a rule out, naming the first of them that is known only after
+/// apply.
+pub(crate) const DNAT_RULE_ATTRIBUTES: &[&str] = &[
     "protocols",
     "source_addresses",
     "destination_address",
@@ -124,7 +127,7 @@ fn nat_rule(model: &Model, owner: &Attrs, block: &Value) -> Result<NatRule, Impo
     let translated_address = b.str("translated_address").unwrap_or_default();
     let translated_port = b.str("translated_port").unwrap_or_default();
     let unknown = block.get(crate::KNOWN_AFTER_APPLY);
-    let after_apply = NEEDED.iter().find_map(|key| {
+    let after_apply = DNAT_RULE_ATTRIBUTES.iter().find_map(|key| {
         let chain = unknown?.get(*key)?.as_str()?;
         Some(format!(
             "`{key}` is known only after apply (it comes from {chain})"
