@@ -63,26 +63,20 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         .unwrap_or_default();
     for rule in dnat {
         let destination = IpNet::from(rule.destination);
+        let port = crate::net::PortRange {
+            lo: rule.destination_port,
+            hi: rule.destination_port,
+        };
         for protocol in &rule.protocols {
-            out.push(EffectiveRule {
-                admin_action: None,
-                name: rule.path(),
-                priority: rule.collection_priority,
-                direction: Direction::Inbound,
-                access: Access::Allow,
-                protocol: *protocol,
-                source_ports: PortSpec::Any,
-                destination_ports: PortSpec::Ranges(vec![crate::net::PortRange {
-                    lo: rule.destination_port,
-                    hi: rule.destination_port,
-                }]),
-                source_prefixes: listed(&rule.sources),
-                destination_prefixes: vec![destination.to_string()],
-                source_is_named: false,
-                destination_is_named: false,
-                expanded_source: rule.sources.clone(),
-                expanded_destination: vec![destination],
-            });
+            out.push(firewall_rule(
+                rule.path(),
+                rule.collection_priority,
+                Access::Allow,
+                *protocol,
+                PortSpec::Ranges(vec![port]),
+                &rule.sources,
+                &[destination],
+            ));
         }
     }
     let rules = firewall
@@ -91,46 +85,38 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         .unwrap_or_default();
     for rule in rules {
         for protocol in &rule.protocols {
-            out.push(EffectiveRule {
-                admin_action: None,
-                name: rule.path(),
-                priority: rule.collection_priority,
-                direction: Direction::Inbound,
-                access: rule.action,
-                protocol: *protocol,
-                source_ports: PortSpec::Any,
-                destination_ports: match protocol {
-                    Protocol::Icmp => PortSpec::Any,
-                    _ => rule.destination_ports.clone(),
-                },
-                source_prefixes: listed(&rule.sources),
-                destination_prefixes: listed(&rule.destinations),
-                source_is_named: false,
-                destination_is_named: false,
-                expanded_source: rule.sources.clone(),
-                expanded_destination: rule.destinations.clone(),
-            });
+            let destination_ports = match protocol {
+                Protocol::Icmp => PortSpec::Any,
+                _ => rule.destination_ports.clone(),
+            };
+            out.push(firewall_rule(
+                rule.path(),
+                rule.collection_priority,
+                rule.action,
+                *protocol,
+                destination_ports,
+                &rule.sources,
+                &rule.destinations,
+            ));
         }
     }
     let everything: Vec<IpNet> = ["0.0.0.0/0", "::/0"]
         .iter()
         .map(|n| n.parse().expect("constant prefix"))
         .collect();
+    let any = firewall_rule(
+        DEFAULT_ACTION.to_string(),
+        u16::MAX,
+        Access::Deny,
+        Protocol::Any,
+        PortSpec::Any,
+        &everything,
+        &everything,
+    );
     out.push(EffectiveRule {
-        admin_action: None,
-        name: DEFAULT_ACTION.to_string(),
-        priority: u16::MAX,
-        direction: Direction::Inbound,
-        access: Access::Deny,
-        protocol: Protocol::Any,
-        source_ports: PortSpec::Any,
-        destination_ports: PortSpec::Any,
         source_prefixes: vec!["*".into()],
         destination_prefixes: vec!["*".into()],
-        source_is_named: false,
-        destination_is_named: false,
-        expanded_source: everything.clone(),
-        expanded_destination: everything,
+        ..any
     });
     out
 }
@@ -141,6 +127,36 @@ pub fn rules_owner<'t>(topology: &'t Topology, firewall: &'t AzureFirewall) -> &
     firewall.policy.map_or(firewall.name.as_str(), |p| {
         topology.firewall_policies[p].name.as_str()
     })
+}
+
+/// One of the firewall's rules as its effective rules list it: inbound,
+/// from any source port, its sides the prefixes it names (a firewall's
+/// rules name no tag or ASG), listed as written.
+fn firewall_rule(
+    name: String,
+    priority: u16,
+    access: Access,
+    protocol: Protocol,
+    destination_ports: PortSpec,
+    sources: &[IpNet],
+    destinations: &[IpNet],
+) -> EffectiveRule {
+    EffectiveRule {
+        admin_action: None,
+        name,
+        priority,
+        direction: Direction::Inbound,
+        access,
+        protocol,
+        source_ports: PortSpec::Any,
+        destination_ports,
+        source_prefixes: listed(sources),
+        destination_prefixes: listed(destinations),
+        source_is_named: false,
+        destination_is_named: false,
+        expanded_source: sources.to_vec(),
+        expanded_destination: destinations.to_vec(),
+    }
 }
 
 fn listed(nets: &[IpNet]) -> Vec<String> {
