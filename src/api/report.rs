@@ -363,3 +363,32 @@ pub struct FlowReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_offloaded_because: Option<String>,
 }
+
+/// A TCP flow of `nic` from `source` to `destination` as the tests of
+/// the reports start it: outbound, allowed by no NSG, no route named, no
+/// packet counted, not offloaded, not translated; a test sets what it is
+/// about.
+#[cfg(test)]
+pub(crate) fn sample_flow(nic: &str, source: &str, destination: &str) -> FlowReport {
+    FlowReport {
+        host: None,
+        nic: nic.into(),
+        direction: "Outbound".into(),
+        protocol: "Tcp".into(),
+        source: source.into(),
+        destination: destination.into(),
+        rule: None,
+        next_hop_type: None,
+        next_hop_ip_address: None,
+        gateways: Vec::new(),
+        packets_forward: 0,
+        bytes_forward: 0,
+        packets_reverse: 0,
+        bytes_reverse: 0,
+        age_ms: 0,
+        idle_ms: 0,
+        offloaded: false,
+        not_offloaded_because: None,
+        translated: None,
+    }
+}

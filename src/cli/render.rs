@@ -355,25 +355,14 @@ mod tests {
     #[test]
     fn flows_name_each_legs_path_and_why_a_judged_flow_stays_in_vnetd() {
         let flow = |offloaded, why: Option<&str>| FlowReport {
-            host: None,
-            nic: "vm1".into(),
-            direction: "Outbound".into(),
             protocol: "Udp".into(),
-            source: "10.1.1.4:40000".into(),
-            destination: "10.2.1.4:53".into(),
-            rule: None,
             next_hop_type: Some("VirtualAppliance".into()),
             next_hop_ip_address: Some("10.0.1.4".into()),
-            gateways: Vec::new(),
             packets_forward: 3,
             bytes_forward: 120,
-            packets_reverse: 0,
-            bytes_reverse: 0,
-            age_ms: 0,
-            idle_ms: 0,
             offloaded,
             not_offloaded_because: why.map(str::to_string),
-            translated: None,
+            ..crate::api::report::sample_flow("vm1", "10.1.1.4:40000", "10.2.1.4:53")
         };
         let report = FlowsReport {
             flows: vec![flow(true, None), flow(false, Some("load_balanced"))],

@@ -468,25 +468,14 @@ mod tests {
 
     fn record(nic: &str, direction: &str, source: &str, destination: &str) -> FlowReport {
         FlowReport {
-            host: None,
-            nic: nic.into(),
             direction: direction.into(),
-            protocol: "Tcp".into(),
-            source: source.into(),
-            destination: destination.into(),
-            rule: None,
-            next_hop_type: None,
-            next_hop_ip_address: None,
-            gateways: Vec::new(),
             packets_forward: 3,
             bytes_forward: 180,
             packets_reverse: 2,
             bytes_reverse: 120,
             age_ms: 5,
             idle_ms: 1,
-            offloaded: false,
-            not_offloaded_because: None,
-            translated: None,
+            ..crate::api::report::sample_flow(nic, source, destination)
         }
     }
 

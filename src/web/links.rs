@@ -202,27 +202,15 @@ mod tests {
     /// A flow record as `vnetd flows` reports it.
     fn flow(nic: &str, destination: &str, next_hop: Option<(&str, &str)>) -> FlowReport {
         FlowReport {
-            host: None,
-            nic: nic.into(),
-            direction: "Outbound".into(),
-            protocol: "Tcp".into(),
-            source: "10.9.9.9:40000".into(),
-            destination: destination.into(),
-            rule: None,
             next_hop_type: next_hop.map(|(t, _)| t.to_string()),
             next_hop_ip_address: next_hop
                 .map(|(_, a)| a.to_string())
                 .filter(|a| !a.is_empty()),
-            gateways: vec![],
             packets_forward: 1,
             bytes_forward: 100,
             packets_reverse: 1,
             bytes_reverse: 100,
-            age_ms: 0,
-            idle_ms: 0,
-            offloaded: false,
-            not_offloaded_because: None,
-            translated: None,
+            ..crate::api::report::sample_flow(nic, "10.9.9.9:40000", destination)
         }
     }
 

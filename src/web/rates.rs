@@ -233,25 +233,9 @@ mod tests {
 
     fn flow(nic: &str, destination: &str, bytes: u64) -> FlowReport {
         FlowReport {
-            host: None,
-            nic: nic.into(),
-            direction: "Outbound".into(),
-            protocol: "Tcp".into(),
-            source: "10.1.1.4:40000".into(),
-            destination: destination.into(),
-            rule: None,
-            next_hop_type: None,
-            next_hop_ip_address: None,
-            gateways: vec![],
             packets_forward: bytes / 1000,
             bytes_forward: bytes,
-            packets_reverse: 0,
-            bytes_reverse: 0,
-            age_ms: 0,
-            idle_ms: 0,
-            offloaded: false,
-            not_offloaded_because: None,
-            translated: None,
+            ..crate::api::report::sample_flow(nic, "10.1.1.4:40000", destination)
         }
     }
 
