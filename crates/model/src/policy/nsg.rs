@@ -200,39 +200,11 @@ pub fn effective_rules_at(
 
     let mut rules: Vec<EffectiveRule> = user
         .into_iter()
-        .map(|r| EffectiveRule {
-            name: format!("{USER_RULE_PREFIX}{}", r.name),
-            priority: r.priority,
-            direction,
-            access: r.access,
-            protocol: r.protocol,
-            source_ports: r.source_ports.clone(),
-            destination_ports: r.destination_ports.clone(),
-            source_prefixes: expander.listed(&r.source),
-            destination_prefixes: expander.listed(&r.destination),
-            source_is_named: is_named(&r.source),
-            destination_is_named: is_named(&r.destination),
-            expanded_source: expander.expand(&r.source),
-            expanded_destination: expander.expand(&r.destination),
-            admin_action: None,
-        })
+        .map(|r| expander.effective(format!("{USER_RULE_PREFIX}{}", r.name), r))
         .collect();
-
-    rules.extend(default_rules(direction).iter().map(|d| EffectiveRule {
-        name: format!("{DEFAULT_RULE_PREFIX}{}", d.name),
-        priority: d.priority,
-        direction,
-        access: d.access,
-        protocol: Protocol::Any,
-        source_ports: PortSpec::Any,
-        destination_ports: PortSpec::Any,
-        source_prefixes: expander.listed(&d.source),
-        destination_prefixes: expander.listed(&d.destination),
-        source_is_named: is_named(&d.source),
-        destination_is_named: is_named(&d.destination),
-        expanded_source: expander.expand(&d.source),
-        expanded_destination: expander.expand(&d.destination),
-        admin_action: None,
+    rules.extend(default_rules(direction).into_iter().map(|d| {
+        let name = format!("{DEFAULT_RULE_PREFIX}{}", d.name);
+        expander.effective(name, &d.security_rule(direction))
     }));
     rules
 }
@@ -263,6 +235,24 @@ struct DefaultRule {
     access: Access,
     source: AddressSpec,
     destination: AddressSpec,
+}
+
+impl DefaultRule {
+    /// The rule of `direction` as a security rule of the file would be.
+    fn security_rule(self, direction: Direction) -> SecurityRule {
+        SecurityRule {
+            name: self.name.to_string(),
+            priority: self.priority,
+            direction,
+            access: self.access,
+            protocol: Protocol::Any,
+            source_ports: PortSpec::Any,
+            destination_ports: PortSpec::Any,
+            source: self.source,
+            destination: self.destination,
+            line: 0,
+        }
+    }
 }
 
 fn default_rules(direction: Direction) -> [DefaultRule; 3] {
@@ -356,6 +346,27 @@ impl Expander<'_> {
                 members.dedup();
                 members
             }
+        }
+    }
+
+    /// `rule`, named `name`, as it applies: its sides listed as written,
+    /// said to be named (a tag, ASGs) and expanded.
+    fn effective(&self, name: String, rule: &SecurityRule) -> EffectiveRule {
+        EffectiveRule {
+            name,
+            priority: rule.priority,
+            direction: rule.direction,
+            access: rule.access,
+            protocol: rule.protocol,
+            source_ports: rule.source_ports.clone(),
+            destination_ports: rule.destination_ports.clone(),
+            source_prefixes: self.listed(&rule.source),
+            destination_prefixes: self.listed(&rule.destination),
+            source_is_named: is_named(&rule.source),
+            destination_is_named: is_named(&rule.destination),
+            expanded_source: self.expand(&rule.source),
+            expanded_destination: self.expand(&rule.destination),
+            admin_action: None,
         }
     }
 
