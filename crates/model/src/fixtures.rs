@@ -1,13 +1,13 @@
 //! Small topologies built in code for the tests: a VNet with one subnet,
 //! a route, a route table, an NSG rule and a one-subnet topology with
-//! three NICs, shared by this crate's tests and (with the `fixtures`
+//! three NICs, a Private Endpoint, shared by this crate's tests and (with the `fixtures`
 //! feature, as a dev-dependency) by the snapshot's.
 
 use crate::topology::model::{Route, RouteTable};
 use crate::topology::{
     Access, AddressSpec, Asg, AsgIdx, Direction, IpConfiguration, NextHopType, Nic, Nsg, NsgIdx,
-    PortRange, PortSpec, Protocol, RouteTableIdx, SecurityRule, Subnet, SubnetIdx, SubnetRef,
-    Topology, Vnet, VnetIdx,
+    PortRange, PortSpec, PrivateEndpoint, PrivateLinkTarget, Protocol, RouteTableIdx, SecurityRule,
+    Subnet, SubnetIdx, SubnetRef, Topology, Vnet, VnetIdx, SUB_RESOURCES,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -168,5 +168,23 @@ pub fn first_subnet(vnet: usize) -> SubnetRef {
     SubnetRef {
         vnet: VnetIdx::new(vnet),
         subnet: SubnetIdx::new(0),
+    }
+}
+
+/// A Private Endpoint `pe` at `address` in `subnet`, reaching the blob
+/// service of the storage account `st` (public address 198.18.0.1), in no
+/// DNS zone.
+pub fn private_endpoint(subnet: SubnetRef, address: IpAddr) -> PrivateEndpoint {
+    PrivateEndpoint {
+        name: "pe".into(),
+        subnet,
+        address,
+        target: PrivateLinkTarget {
+            resource: "st".into(),
+            sub_resource: &SUB_RESOURCES[0],
+            public_address: "198.18.0.1".parse().unwrap(),
+        },
+        zones: Vec::new(),
+        line: 0,
     }
 }

@@ -633,9 +633,7 @@ mod tests {
 
     #[test]
     fn an_endpoint_meets_its_subnets_nsg_only_with_the_nsg_policy() {
-        use crate::topology::{
-            EndpointNetworkPolicies, PrivateEndpoint, PrivateLinkTarget, SubnetRef, SUB_RESOURCES,
-        };
+        use crate::topology::{EndpointNetworkPolicies, SubnetRef};
         use strum::VariantNames;
         let subnet = SubnetRef {
             vnet: VnetIdx::new(0),
@@ -648,18 +646,8 @@ mod tests {
             AddressSpec::Any,
             AddressSpec::Asgs(vec![AsgIdx::new(0)]),
         )]);
-        t.private_endpoints.push(PrivateEndpoint {
-            name: "pe".into(),
-            subnet,
-            address: ip("10.0.1.9"),
-            target: PrivateLinkTarget {
-                resource: "st".into(),
-                sub_resource: &SUB_RESOURCES[0],
-                public_address: "198.18.0.1".parse().unwrap(),
-            },
-            zones: Vec::new(),
-            line: 0,
-        });
+        let endpoint = crate::fixtures::private_endpoint(subnet, ip("10.0.1.9"));
+        t.private_endpoints.push(endpoint);
         let endpoint = PrivateEndpointIdx::new(0);
         for name in EndpointNetworkPolicies::VARIANTS {
             let policies: EndpointNetworkPolicies = name.parse().unwrap();

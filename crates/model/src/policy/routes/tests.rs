@@ -1,7 +1,7 @@
 //! Tests of effective routes.
 
 use super::*;
-use crate::fixtures::{first_subnet, net, route, table, vnet};
+use crate::fixtures::{first_subnet, net, private_endpoint, route, table, vnet};
 use crate::topology::model::{Peering, SubnetIdx};
 
 fn link(from: usize, to: usize) -> Peering {
@@ -407,7 +407,6 @@ fn endpoint_topology(
     policies: crate::topology::EndpointNetworkPolicies,
     routes: Vec<crate::topology::model::Route>,
 ) -> Topology {
-    use crate::topology::{PrivateEndpoint, PrivateLinkTarget, SUB_RESOURCES};
     let mut topo = Topology {
         vnets: vec![
             vnet("a", "westus", &["10.0.0.0/16"], None),
@@ -418,18 +417,10 @@ fn endpoint_topology(
         .into(),
         peerings: vec![link(0, 1), link(1, 0), link(2, 0)],
         route_tables: vec![table(routes)].into(),
-        private_endpoints: vec![PrivateEndpoint {
-            name: "pe".into(),
-            subnet: first_subnet(0),
-            address: "10.0.0.4".parse().unwrap(),
-            target: PrivateLinkTarget {
-                resource: "st".into(),
-                sub_resource: &SUB_RESOURCES[0],
-                public_address: "198.18.0.1".parse().unwrap(),
-            },
-            zones: Vec::new(),
-            line: 0,
-        }]
+        private_endpoints: vec![private_endpoint(
+            first_subnet(0),
+            "10.0.0.4".parse().unwrap(),
+        )]
         .into(),
         ..Default::default()
     };
