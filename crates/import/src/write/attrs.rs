@@ -85,6 +85,22 @@ impl<'r> Attrs<'r> {
         ))
     }
 
+    /// The object of `held` that the ID attribute `key` refers to (by its
+    /// last segment of type `kind`), which the input must hold, with its
+    /// name.
+    pub(super) fn referred_mut<'m, T>(
+        &self,
+        key: &str,
+        kind: &str,
+        held: &'m mut std::collections::BTreeMap<String, T>,
+    ) -> Result<(String, &'m mut T), ImportError> {
+        let name = self.id_name(key, kind)?;
+        match held.get_mut(&name) {
+            Some(found) => Ok((name, found)),
+            None => Err(self.dangling(key)),
+        }
+    }
+
     /// The name an ID attribute refers to, its last segment of type `kind`.
     pub(super) fn id_name(&self, key: &str, kind: &str) -> Result<String, ImportError> {
         let id = self.required_str(key)?;

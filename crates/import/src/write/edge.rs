@@ -237,11 +237,7 @@ impl Edge {
     }
 
     fn gateway_mut(&mut self, a: &Attrs) -> Result<(String, &mut NatGateway), ImportError> {
-        let name = a.id_name("nat_gateway_id", "natGateways")?;
-        match self.nat_gateways.get_mut(&name) {
-            Some(gateway) => Ok((name, gateway)),
-            None => Err(a.dangling("nat_gateway_id")),
-        }
+        a.referred_mut("nat_gateway_id", "natGateways", &mut self.nat_gateways)
     }
 }
 

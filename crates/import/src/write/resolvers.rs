@@ -99,11 +99,8 @@ impl<'r> Model<'r> {
     /// The resolver `private_dns_resolver_id` names, which the input must
     /// hold, with its name.
     fn resolver_mut(&mut self, a: &Attrs<'r>) -> Result<(String, &mut Resolver), ImportError> {
-        let name = a.id_name("private_dns_resolver_id", "dnsResolvers")?;
-        match self.resolvers.resolvers.get_mut(&name) {
-            Some(resolver) => Ok((name, resolver)),
-            None => Err(a.dangling("private_dns_resolver_id")),
-        }
+        let resolvers = &mut self.resolvers.resolvers;
+        a.referred_mut("private_dns_resolver_id", "dnsResolvers", resolvers)
     }
 
     pub(super) fn add_inbound_endpoint(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -210,11 +207,12 @@ impl<'r> Model<'r> {
     /// The ruleset `dns_forwarding_ruleset_id` names, which the input must
     /// hold, with its name.
     fn ruleset_mut(&mut self, a: &Attrs<'r>) -> Result<(String, &mut Ruleset), ImportError> {
-        let name = a.id_name("dns_forwarding_ruleset_id", "dnsForwardingRulesets")?;
-        match self.resolvers.rulesets.get_mut(&name) {
-            Some(ruleset) => Ok((name, ruleset)),
-            None => Err(a.dangling("dns_forwarding_ruleset_id")),
-        }
+        let rulesets = &mut self.resolvers.rulesets;
+        a.referred_mut(
+            "dns_forwarding_ruleset_id",
+            "dnsForwardingRulesets",
+            rulesets,
+        )
     }
 
     pub(super) fn add_forwarding_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
