@@ -40,7 +40,7 @@
 //! active-standby, the first two usable ones (`.4` and `.5`) for
 //! active-active.
 
-use super::super::decode::{ConnectionType, RawConnection, RawGateway, RawLocalGateway};
+use super::super::decode::{ConnectionType, NameRef, RawConnection, RawGateway, RawLocalGateway};
 use super::{NameRule, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
@@ -331,6 +331,25 @@ impl Resolver<'_> {
         }
     }
 
+    /// The peer connection `c` names with `peer` (a `kind`, found by
+    /// `by_name`), which a connection of its type needs: its absence is
+    /// refused with `needs`, a name the file lacks with the reference.
+    fn needed_peer<K>(
+        &mut self,
+        c: &RawConnection,
+        peer: Option<&NameRef>,
+        needs: &str,
+        kind: &str,
+        by_name: impl FnOnce(&Topology, &str) -> Option<K>,
+    ) -> Option<K> {
+        let Some(r) = peer else {
+            self.diags.error(c.line, &c.key, needs);
+            return None;
+        };
+        let found = by_name(&self.topo, &r.name);
+        self.lookup(r, kind, found)
+    }
+
     #[allow(
         clippy::too_many_lines,
         reason = "one pass over the file's connections: each key is checked where it is read, so that its error names its line"
@@ -358,42 +377,33 @@ impl Resolver<'_> {
             let found = self.topo.gateways.by_name(&c.gateway.name);
             let gateway = self.lookup(&c.gateway, "virtual network gateway", found);
             let peer = match c.connection_type {
-                ConnectionType::IPsec => match &c.local_gateway {
-                    Some(r) => {
-                        let found = self.topo.local_gateways.by_name(&r.name);
-                        self.lookup(r, "local network gateway", found)
-                            .map(ConnectionPeer::Local)
-                    }
-                    None => {
-                        let why = "an IPsec connection needs `local_network_gateway`";
-                        self.diags.error(c.line, &c.key, why);
-                        None
-                    }
-                },
-                ConnectionType::Vnet2Vnet => match &c.peer_gateway {
-                    Some(r) => {
-                        let found = self.topo.gateways.by_name(&r.name);
-                        self.lookup(r, "virtual network gateway", found)
-                            .map(ConnectionPeer::Gateway)
-                    }
-                    None => {
-                        let why = "a Vnet2Vnet connection needs `peer_virtual_network_gateway`";
-                        self.diags.error(c.line, &c.key, why);
-                        None
-                    }
-                },
-                ConnectionType::ExpressRoute => match &c.circuit {
-                    Some(r) => {
-                        let found = self.topo.circuits.by_name(&r.name);
-                        self.lookup(r, "ExpressRoute circuit", found)
-                            .map(ConnectionPeer::Circuit)
-                    }
-                    None => {
-                        let why = "an ExpressRoute connection needs `express_route_circuit`";
-                        self.diags.error(c.line, &c.key, why);
-                        None
-                    }
-                },
+                ConnectionType::IPsec => self
+                    .needed_peer(
+                        &c,
+                        c.local_gateway.as_ref(),
+                        "an IPsec connection needs `local_network_gateway`",
+                        "local network gateway",
+                        |topo, name| topo.local_gateways.by_name(name),
+                    )
+                    .map(ConnectionPeer::Local),
+                ConnectionType::Vnet2Vnet => self
+                    .needed_peer(
+                        &c,
+                        c.peer_gateway.as_ref(),
+                        "a Vnet2Vnet connection needs `peer_virtual_network_gateway`",
+                        "virtual network gateway",
+                        |topo, name| topo.gateways.by_name(name),
+                    )
+                    .map(ConnectionPeer::Gateway),
+                ConnectionType::ExpressRoute => self
+                    .needed_peer(
+                        &c,
+                        c.circuit.as_ref(),
+                        "an ExpressRoute connection needs `express_route_circuit`",
+                        "ExpressRoute circuit",
+                        |topo, name| topo.circuits.by_name(name),
+                    )
+                    .map(ConnectionPeer::Circuit),
             };
             let (Some(gateway), Some(peer)) = (gateway, peer) else {
                 continue;
