@@ -426,6 +426,18 @@ fn put_str(attributes: &mut Map<String, Value>, key: &str, value: Option<String>
     }
 }
 
+/// Each value of `values` that the dump gives, under its key.
+fn put_given<T: Into<Value>, const N: usize>(
+    attributes: &mut Map<String, Value>,
+    values: [(&str, Option<T>); N],
+) {
+    for (key, value) in values {
+        if let Some(value) = value {
+            attributes.insert(key.to_string(), value.into());
+        }
+    }
+}
+
 /// An object's name, ID and resource group (from the ID, else from its
 /// `resourceGroup`).
 fn identity(at: &Place<'_>, object: &impl Object) -> Result<(String, String, String), ImportError> {

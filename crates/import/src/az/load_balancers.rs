@@ -20,7 +20,9 @@
 //! a NIC of nics.json (a scale set's instance) is left out, with its ID.
 
 use super::model::{LbFrontend, LbOutboundRule, LbProbe, LbRule, LoadBalancer, Reference};
-use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use super::{
+    given, identity, put_given, put_str, resource, resource_attributes, Known, List, Place,
+};
 use crate::write::id_names;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
@@ -165,15 +167,14 @@ fn probe_resource(
         "request_path",
         given(probe.request_path.as_deref()),
     );
-    for (key, value) in [
-        ("interval_in_seconds", probe.interval_in_seconds),
-        ("number_of_probes", probe.number_of_probes),
-        ("probe_threshold", probe.probe_threshold),
-    ] {
-        if let Some(value) = value {
-            attributes.insert(key.into(), json!(value));
-        }
-    }
+    put_given(
+        &mut attributes,
+        [
+            ("interval_in_seconds", probe.interval_in_seconds),
+            ("number_of_probes", probe.number_of_probes),
+            ("probe_threshold", probe.probe_threshold),
+        ],
+    );
     Ok(resource(
         "azurerm_lb_probe",
         &probe.name,
@@ -213,28 +214,26 @@ fn rule_resource(
         attributes.insert("probe_id".into(), json!(probe));
     }
     put_str(&mut attributes, "protocol", given(rule.protocol.as_deref()));
-    for (key, value) in [
-        ("frontend_port", rule.frontend_port),
-        ("backend_port", rule.backend_port),
-        ("idle_timeout_in_minutes", rule.idle_timeout_in_minutes),
-    ] {
-        if let Some(value) = value {
-            attributes.insert(key.into(), json!(value));
-        }
-    }
+    put_given(
+        &mut attributes,
+        [
+            ("frontend_port", rule.frontend_port),
+            ("backend_port", rule.backend_port),
+            ("idle_timeout_in_minutes", rule.idle_timeout_in_minutes),
+        ],
+    );
     put_str(
         &mut attributes,
         "load_distribution",
         given(rule.load_distribution.as_deref()),
     );
-    for (key, value) in [
-        ("enable_floating_ip", rule.enable_floating_ip),
-        ("disable_outbound_snat", rule.disable_outbound_snat),
-    ] {
-        if let Some(value) = value {
-            attributes.insert(key.into(), json!(value));
-        }
-    }
+    put_given(
+        &mut attributes,
+        [
+            ("enable_floating_ip", rule.enable_floating_ip),
+            ("disable_outbound_snat", rule.disable_outbound_snat),
+        ],
+    );
     Ok(resource(
         "azurerm_lb_rule",
         &rule.name,
