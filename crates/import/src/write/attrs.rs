@@ -71,6 +71,39 @@ impl<'r> Attrs<'r> {
         ImportError::new(&self.r.source, message)
     }
 
+    /// `text` as an IP address; else refused at the resource, `what`
+    /// naming the value (`frontend `fe``).
+    pub(super) fn ip_address(
+        &self,
+        text: &str,
+        what: &str,
+    ) -> Result<std::net::IpAddr, ImportError> {
+        std::net::IpAddr::from_str(text)
+            .map_err(|_| self.error(format!("{what}: `{text}` is not an IP address")))
+    }
+
+    /// The `private_ip_address` of `block`, an IP configuration of the
+    /// resource whose `allocation` attribute says Static or Dynamic: none
+    /// when not given; refused at the resource, `what` naming the block,
+    /// when it is no address or when a Static block lacks it.
+    pub(super) fn private_address(
+        &self,
+        block: &Nested,
+        allocation: &str,
+        what: &str,
+    ) -> Result<Option<std::net::IpAddr>, ImportError> {
+        let address = match block.str("private_ip_address") {
+            Some(text) => Some(self.ip_address(&text, what)?),
+            None => None,
+        };
+        let is_static = (block.str(allocation)).is_some_and(|s| s.eq_ignore_ascii_case("static"));
+        if is_static && address.is_none() {
+            let why = format!("{what} is Static but has no private_ip_address");
+            return Err(self.error(why));
+        }
+        Ok(address)
+    }
+
     pub(super) fn duplicate(&self, what: &str, name: &str, first: &str) -> ImportError {
         self.error(format!(
             "a second {what} named `{name}` (the first is at {first}); vnetd names must be \

@@ -315,11 +315,9 @@ impl<'r> Model<'r> {
             return Ok(());
         }
         let address = match a.str("ip_address") {
-            Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
-                a.error(format!(
-                    "public IP address `{name}`: ip_address `{text}` is not an IP address"
-                ))
-            })?),
+            Some(text) => {
+                Some(a.ip_address(&text, &format!("public IP address `{name}`: ip_address"))?)
+            }
             None => None,
         };
         let ipv6 = a

@@ -27,7 +27,6 @@ use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
 use crate::ImportError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::str::FromStr;
 
 #[derive(Debug)]
 pub(super) struct LoadBalancer {
@@ -122,21 +121,8 @@ impl<'r> Model<'r> {
             };
             let subnet = a.subnet_in_id(&subnet_id, "frontend_ip_configuration.subnet_id")?;
             self.subnet_mut(a, &subnet.0, &subnet.1)?;
-            let address = match b.str("private_ip_address") {
-                Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
-                    a.error(format!(
-                        "frontend `{frontend}`: `{text}` is not an IP address"
-                    ))
-                })?),
-                None => None,
-            };
-            let is_static = b
-                .str("private_ip_address_allocation")
-                .is_some_and(|s| s.eq_ignore_ascii_case("static"));
-            if is_static && address.is_none() {
-                let why = format!("frontend `{frontend}` is Static but has no private_ip_address");
-                return Err(a.error(why));
-            }
+            let what = format!("frontend `{frontend}`");
+            let address = a.private_address(&b, "private_ip_address_allocation", &what)?;
             frontends.push(Frontend {
                 name: frontend,
                 subnet: Some(subnet),

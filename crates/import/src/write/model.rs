@@ -12,7 +12,6 @@ use crate::{ImportError, Resource};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::str::FromStr;
 
 /// A name written in the file and the source of what put it there.
 #[derive(Debug, Clone)]
@@ -610,24 +609,8 @@ impl<'r> Model<'r> {
             };
             let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
             self.subnet_mut(a, &vnet, &subnet)?;
-            let allocation = b.str("private_ip_address_allocation");
-            let address = match b.str("private_ip_address") {
-                Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
-                    a.error(format!(
-                        "ip_configuration `{config_name}`: `{text}` is not an IP address"
-                    ))
-                })?),
-                None => None,
-            };
-            let is_static = allocation
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("static"));
-            if is_static && address.is_none() {
-                let why = format!(
-                    "ip_configuration `{config_name}` is Static but has no private_ip_address"
-                );
-                return Err(a.error(why));
-            }
+            let what = format!("ip_configuration `{config_name}`");
+            let address = a.private_address(&b, "private_ip_address_allocation", &what)?;
             let ipv6 = b
                 .str("private_ip_address_version")
                 .is_some_and(|v| v.eq_ignore_ascii_case("ipv6"));

@@ -353,11 +353,7 @@ impl<'r> Model<'r> {
             .find_map(|b| Attrs::nested(a.r, b).str("private_ip_address"))
             .or_else(|| c.str("private_ip_address"));
         let address = match address {
-            Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
-                a.error(format!(
-                    "Private Endpoint `{name}`: `{text}` is not an IP address"
-                ))
-            })?),
+            Some(text) => Some(a.ip_address(&text, &format!("Private Endpoint `{name}`"))?),
             None => None,
         };
         let connection = Connection {

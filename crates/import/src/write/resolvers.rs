@@ -23,7 +23,6 @@ use super::{flow_list, id_names, scalar, Attrs, Model, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 /// The port a target DNS server listens on unless told.
 const DNS_PORT: u16 = 53;
@@ -118,22 +117,8 @@ impl<'r> Model<'r> {
         };
         let subnet = a.subnet_in_id(&subnet_id, "ip_configurations.subnet_id")?;
         self.subnet_mut(a, &subnet.0, &subnet.1)?;
-        let address = match c.str("private_ip_address") {
-            Some(text) => Some(IpAddr::from_str(&text).map_err(|_| {
-                a.error(format!(
-                    "inbound endpoint `{name}`: `{text}` is not an IP address"
-                ))
-            })?),
-            None => None,
-        };
-        let is_static = c
-            .str("private_ip_allocation_method")
-            .is_some_and(|m| m.eq_ignore_ascii_case("static"));
-        if is_static && address.is_none() {
-            return Err(a.error(format!(
-                "inbound endpoint `{name}` is Static but has no private_ip_address"
-            )));
-        }
+        let what = format!("inbound endpoint `{name}`");
+        let address = a.private_address(&c, "private_ip_allocation_method", &what)?;
         let endpoint = Endpoint {
             source: a.r.source.clone(),
             subnet,
@@ -222,11 +207,7 @@ impl<'r> Model<'r> {
         for block in a.blocks("target_dns_servers") {
             let t = Attrs::nested(a.r, block);
             let text = t.required_str("ip_address")?;
-            let Ok(ip) = IpAddr::from_str(&text) else {
-                return Err(a.error(format!(
-                    "forwarding rule `{name}`: target `{text}` is not an IP address"
-                )));
-            };
+            let ip = a.ip_address(&text, &format!("forwarding rule `{name}`: target"))?;
             let port = match t.str("port") {
                 None => DNS_PORT,
                 Some(text) => match text.parse::<u16>() {
