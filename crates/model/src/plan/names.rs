@@ -97,6 +97,18 @@ pub fn refusals(topology: &Topology, diags: &mut Diagnostics) {
     name_ports(topology, names, namespaces, diags);
 }
 
+/// Takes `netns` for a namespace vnetd adds: false when it is not a
+/// usable name or is taken already.
+fn claim_netns(namespaces: &mut HashSet<String>, netns: &str) -> bool {
+    valid_netns(netns) && namespaces.insert(netns.to_string())
+}
+
+/// Takes `name` for a port vnetd adds (port names are compared without
+/// case): false when a NIC or another port has it.
+fn claim_port(names: &mut HashSet<String>, name: &str) -> bool {
+    names.insert(name.to_ascii_lowercase())
+}
+
 /// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
 /// router or host, an earlier instance) or not a usable name; gives every
 /// namespace of the lab so far.
@@ -115,7 +127,7 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
     for circuit in &topology.circuits {
         for link in 0..2 {
             let netns = msee_netns(topology, circuit, link);
-            if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+            if !claim_netns(&mut namespaces, &netns) {
                 let why = format!(
                     "the circuit's Microsoft edge router of link {link} needs the namespace \
                      `{netns}`, which is taken or not a usable name"
@@ -131,7 +143,7 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
     for gw in &topology.gateways {
         for i in 0..gw.instances.len() {
             let netns = instance_netns(&topology.netns_prefix, &gw.name, i);
-            if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+            if !claim_netns(&mut namespaces, &netns) {
                 let why = format!(
                     "the gateway's instance {i} needs the namespace `{netns}`, which is taken or \
                      not a usable name"
@@ -171,7 +183,7 @@ fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
         }
     }
     for (line, name) in &ports {
-        if !names.insert(name.to_ascii_lowercase()) {
+        if !claim_port(&mut names, name) {
             let why =
                 format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name");
             diags.error(*line, &format!("network_interfaces[{name}]"), why);
@@ -206,11 +218,11 @@ fn prober_ports(
         }
         let name = prober_name(&vnet.name);
         let netns = prober_netns(&topology.netns_prefix, &vnet.name);
-        if !names.insert(name.to_ascii_lowercase()) {
+        if !claim_port(&mut names, &name) {
             let why =
                 format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name");
             diags.error(lb.line, &format!("network_interfaces[{name}]"), why);
-        } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+        } else if !claim_netns(&mut namespaces, &netns) {
             let why = format!(
                 "the health prober of VNet `{}` needs the namespace `{netns}`, which is taken or \
                  not a usable name",
@@ -233,13 +245,13 @@ fn firewall_ports(
     for fw in &topology.firewalls {
         let key = format!("azure_firewalls[{}]", fw.name);
         let netns = super::ports::firewall::netns(&topology.netns_prefix, &fw.name);
-        if !names.insert(fw.name.to_ascii_lowercase()) {
+        if !claim_port(&mut names, &fw.name) {
             let why = format!(
                 "the firewall's port is named `{}`, which is already a NIC's or another port's name",
                 fw.name
             );
             diags.error(fw.line, &key, why);
-        } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+        } else if !claim_netns(&mut namespaces, &netns) {
             let why = format!(
                 "the firewall needs the namespace `{netns}`, which is taken or not a usable name"
             );
@@ -263,13 +275,13 @@ fn route_server_ports(
         for i in 0..rs.instances.len() {
             let name = instance_name(&rs.name, i);
             let netns = instance_netns(&topology.netns_prefix, &rs.name, i);
-            if !names.insert(name.to_ascii_lowercase()) {
+            if !claim_port(&mut names, &name) {
                 let why = format!(
                     "the Route Server's instance {i} is a port named `{name}`, which is already \
                      a NIC's or another port's name"
                 );
                 diags.error(rs.line, &key, why);
-            } else if !valid_netns(&netns) || !namespaces.insert(netns.clone()) {
+            } else if !claim_netns(&mut namespaces, &netns) {
                 let why = format!(
                     "the Route Server's instance {i} needs the namespace `{netns}`, which is taken \
                      or not a usable name"
@@ -321,13 +333,20 @@ fn name_ports(
             port.kind,
             super::PortKind::AzureDns { .. } | super::PortKind::Internet
         );
-        if !names.insert(port.name.to_ascii_lowercase()) {
+        if !claim_port(&mut names, &port.name) {
             let why = format!(
                 "{what} is a port named `{}`, which is already a NIC's or another port's name",
                 port.name
             );
             diags.error(port.line, &key, why);
-        } else if !(derived || valid_netns(&port.netns)) || !namespaces.insert(port.netns.clone()) {
+            continue;
+        }
+        let claimed = if derived {
+            namespaces.insert(port.netns.clone())
+        } else {
+            claim_netns(&mut namespaces, &port.netns)
+        };
+        if !claimed {
             let why = format!(
                 "{what} needs the namespace `{}`, which is taken or not a usable name",
                 port.netns
