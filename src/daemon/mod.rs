@@ -164,6 +164,10 @@ pub struct Daemon {
     /// spread lab): every thread of the lab logs inside it, each apply
     /// and each BGP speaker in a span of its own below it.
     span: tracing::Span,
+    /// The namespaces of the lab once removed, alive until the daemon is
+    /// dropped: declared last, so that they die after the plane above has
+    /// closed the ports' TUN queues (see [`crate::host::UnmountedNamespaces`]).
+    unmounted: Mutex<Option<crate::host::UnmountedNamespaces>>,
 }
 
 impl Daemon {
@@ -285,7 +289,9 @@ impl Daemon {
             Some(s) => {
                 // The daemons and sites go first, then the ports.
                 drop(s.hybrid);
-                s.lab.teardown()
+                s.lab.teardown().map(|unmounted| {
+                    *self.unmounted.lock().unwrap_or_else(|p| p.into_inner()) = Some(unmounted);
+                })
             }
             None => Ok(()),
         };

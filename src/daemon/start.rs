@@ -284,6 +284,7 @@ impl Daemon {
             mesh: Mutex::new(mesh),
             reach,
             span,
+            unmounted: Mutex::new(None),
         };
         let deny_sink = daemon.start_flow_log(options)?;
         let drop_sink = options.drop_events.then(|| {

@@ -324,8 +324,12 @@ fn lab_builds_the_namespace_and_teardown_removes_it() {
         assert_eq!(err.kind(), ErrorKind::WouldBlock);
     }
 
-    lab.teardown().expect("teardown");
+    // Unmounted at once, kept alive until the answer goes.
+    let unmounted = lab.teardown().expect("teardown");
+    assert_eq!(unmounted.len(), 1);
+    assert!(!netns::exists(&name));
     drop(queues);
+    drop(unmounted);
     assert!(!netns::exists(&name));
     assert!(!ip(&["netns", "list"]).contains(&name));
     let (ok, _) = run(Command::new("ip").args(["-n", &name, "link"]));

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use ipnet::IpNet;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::fabric::{Fabric, FabricPort};
+use super::held_files::HeldFiles;
 use super::interface::InterfaceConfig;
 use super::netns;
 use super::ops::{HostOps, LinuxHost};
@@ -298,12 +299,16 @@ impl HostLab {
         self.ops.delete_namespace(&name)
     }
 
-    /// Removes every namespace the lab created; reports every failure.
-    pub fn teardown(mut self) -> Result<()> {
-        self.remove_all()
+    /// Removes every namespace the lab created (none is left under
+    /// `/run/netns`); reports every failure. The namespaces die when the
+    /// answer is dropped: drop it once the TUN queues of the lab are
+    /// closed (see [`UnmountedNamespaces`]).
+    pub fn teardown(mut self) -> Result<UnmountedNamespaces> {
+        let (held, removed) = self.remove_all();
+        removed.map(|()| UnmountedNamespaces(held))
     }
 
-    fn remove_all(&mut self) -> Result<()> {
+    fn remove_all(&mut self) -> (HeldFiles, Result<()>) {
         // Last built, first removed: each thread takes the next from the
         // end. Removing one is mostly the kernel's waiting (its devices
         // unregistered, its mount undone), as building one is, so a few
@@ -316,8 +321,9 @@ impl HostLab {
         // namespace and slows the grace period each unmount waits for, so
         // that thousands of unmounts beside it took minutes. Held, they die
         // together once the lab is gone, and the kernel frees them in the
-        // background.
-        let held = Mutex::new(Vec::new());
+        // background. Held without descriptors: next to a TUN queue per
+        // NIC, a descriptor per namespace would pass the process's limit.
+        let held = Mutex::new(HeldFiles::new());
         let ops = &*self.ops;
         std::thread::scope(|scope| {
             for _ in 0..threads {
@@ -334,7 +340,7 @@ impl HostLab {
                         continue;
                     }
                     if let Ok(file) = std::fs::File::open(netns::path_of(&name)) {
-                        held.lock().unwrap_or_else(|p| p.into_inner()).push(file);
+                        held.lock().unwrap_or_else(|p| p.into_inner()).hold(file);
                     }
                     if let Err(err) = ops.delete_namespace(&name) {
                         (failures.lock().unwrap_or_else(|p| p.into_inner()))
@@ -343,21 +349,45 @@ impl HostLab {
                 });
             }
         });
-        drop(held);
+        let held = held.into_inner().unwrap_or_else(|p| p.into_inner());
         let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
         if failures.is_empty() {
-            Ok(())
+            (held, Ok(()))
         } else {
-            bail!("tearing down the host lab: {}", failures.join("; "))
+            let failed = anyhow!("tearing down the host lab: {}", failures.join("; "));
+            (held, Err(failed))
         }
     }
 }
 
 impl Drop for HostLab {
     fn drop(&mut self) {
-        if let Err(err) = self.remove_all() {
+        if let (_, Err(err)) = self.remove_all() {
             tracing::warn!("{err:#}");
         }
+    }
+}
+
+/// The namespaces of a removed lab: unmounted, so that no tool sees them,
+/// and kept alive until this is dropped, when they die together and the
+/// kernel frees them in the background.
+///
+/// Drop it after the lab's TUN queues are closed: closing a queue takes
+/// the lock under which the kernel unregisters the devices of dying
+/// namespaces, so that queues closed while thousands of namespaces die
+/// wait for all of them (16,384 NICs: ten seconds), where closed before,
+/// each waits only for its own grace period.
+#[derive(Debug, Default)]
+pub struct UnmountedNamespaces(HeldFiles);
+
+impl UnmountedNamespaces {
+    /// How many namespaces are kept alive.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

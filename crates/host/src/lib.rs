@@ -25,6 +25,7 @@
 //! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
 //!   opened from inside a namespace, so that they leave from its address.
 //! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
+//! - [`held_files`]: files kept open without taking descriptors.
 //! - [`link_drops`]: what devices' queues dropped, in any namespace.
 //! - [`bpf`]: the one BPF object (the fabric's tc programs and the
 //!   underlay's), its loader and the tc requests that attach its programs;
@@ -43,6 +44,7 @@ pub mod capture;
 pub mod capture_filter;
 pub mod dns_server;
 pub mod fabric;
+pub mod held_files;
 pub mod interface;
 mod lab;
 pub mod link_drops;
@@ -63,7 +65,8 @@ pub mod underlay;
 pub use interface::InterfaceConfig;
 pub use lab::{
     allow_open_files, cleanup_leftovers, cleanup_marked, cleanup_named, HostLab, Leftovers,
-    NamespaceSpec, PlumbedNamespace, StoppedProcess, DEFAULT_MTU, INTERFACE_NAME,
+    NamespaceSpec, PlumbedNamespace, StoppedProcess, UnmountedNamespaces, DEFAULT_MTU,
+    INTERFACE_NAME,
 };
 pub use ops::{HostOps, LinuxHost};
 pub use tun::{gso_segment_size, Offloads, TunDevice, TunOptions, TunQueue, VNET_HDR_LEN};

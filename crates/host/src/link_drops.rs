@@ -6,9 +6,13 @@
 //! the caller's (`IFLA_TARGET_NETNSID`), which is assigned on first use as
 //! `ip netns set NAME auto` assigns it; the id is kept for as long as the
 //! namespace is the same one (a namespace removed and made again under its
-//! name gets an id of its own). Requests go out in batches, one system call
-//! each way per batch, so that hundreds of devices cost a few calls. Nothing
-//! here runs per packet.
+//! name gets an id of its own). A device named by its index is read by its
+//! statistics instead (`RTM_GETSTATS`), over a socket opened in its own
+//! namespace: a link message of a veth whose peer is in another namespace
+//! costs the kernel a walk of every namespace id it knows there, thousands
+//! on a fabric of thousands of ports, where statistics cost no such walk.
+//! Requests go out in batches, one system call each way per batch, so that
+//! hundreds of devices cost a few calls. Nothing here runs per packet.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -56,6 +60,13 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWNSID: u16 = 88;
 const RTM_GETNSID: u16 = 90;
+const RTM_NEWSTATS: u16 = 92;
+const RTM_GETSTATS: u16 = 94;
+/// `struct if_stats_msg`: family, padding, ifindex, filter mask.
+const IF_STATS_MSG_LEN: usize = 12;
+/// `IFLA_STATS_LINK_64`: a `struct rtnl_link_stats64`, as the filter's
+/// bit and as the answer's attribute.
+const IFLA_STATS_LINK_64: u16 = 1;
 const IFINFO_LEN: usize = 16;
 const RTGENMSG_LEN: usize = 4;
 const IFLA_IFNAME: u16 = 3;
@@ -80,27 +91,19 @@ pub struct LinkDropReader {
     /// Each namespace's id here, with the identity (inode) of the
     /// namespace it was given for.
     ids: HashMap<String, (u64, i32)>,
+    /// A socket opened in each namespace whose devices are read by index,
+    /// with the identity (inode) of the namespace it was opened in.
+    inside: HashMap<String, (u64, OwnedFd)>,
     sequence: u32,
 }
 
 impl LinkDropReader {
     /// A reader in the calling thread's namespace.
     pub fn open() -> Result<LinkDropReader> {
-        let socket = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
-        )
-        .context("opening a netlink socket for link statistics")?;
-        bind(socket.as_raw_fd(), &NetlinkAddr::new(0, 0))
-            .context("binding a netlink socket for link statistics")?;
-        let timeout = nix::sys::time::TimeVal::new(ANSWER_WITHIN.as_secs() as i64, 0);
-        setsockopt(&socket, sockopt::ReceiveTimeout, &timeout)
-            .context("setting the netlink socket's receive timeout")?;
         Ok(LinkDropReader {
-            socket,
+            socket: open_socket()?,
             ids: HashMap::new(),
+            inside: HashMap::new(),
             sequence: 0,
         })
     }
@@ -108,59 +111,60 @@ impl LinkDropReader {
     /// What each of `links` dropped, in order; `None` for a device (or a
     /// namespace) that is not there, or could not be read.
     pub fn read(&mut self, links: &[LinkId]) -> Vec<Option<LinkDrops>> {
-        let mut out = Vec::with_capacity(links.len());
-        for batch in links.chunks(BATCH) {
-            let requests: Vec<Option<Vec<u8>>> = batch
-                .iter()
-                .map(|link| {
+        let mut out = vec![None; links.len()];
+        let mut by_index: HashMap<&str, Vec<(usize, u32)>> = HashMap::new();
+        let mut by_name = Vec::new();
+        for (place, link) in links.iter().enumerate() {
+            match link.device {
+                Device::Index(index) => {
+                    (by_index.entry(link.namespace.as_str()).or_default()).push((place, index))
+                }
+                Device::Name(_) => by_name.push(place),
+            }
+        }
+        for batch in by_name.chunks(BATCH) {
+            let requests: Vec<Option<Vec<u8>>> = (batch.iter())
+                .map(|&place| {
+                    let link = &links[place];
                     let id = self.namespace_id(&link.namespace).ok()?;
                     Some(link_request(&link.device, id))
                 })
                 .collect();
-            let answers = self.ask(&requests).unwrap_or_default();
-            out.extend((0..batch.len()).map(|i| answers.get(&i).copied().flatten()));
+            let answers = ask(&self.socket, &mut self.sequence, &requests).unwrap_or_default();
+            for (i, &place) in batch.iter().enumerate() {
+                out[place] = answers.get(&i).copied().flatten();
+            }
+        }
+        for (namespace, devices) in by_index {
+            if self.open_inside(namespace).is_err() {
+                continue;
+            }
+            let socket = &self.inside[namespace].1;
+            for batch in devices.chunks(BATCH) {
+                let requests: Vec<Option<Vec<u8>>> = (batch.iter())
+                    .map(|&(_, index)| Some(stats_request(index)))
+                    .collect();
+                let answers = ask(socket, &mut self.sequence, &requests).unwrap_or_default();
+                for (i, &(place, _)) in batch.iter().enumerate() {
+                    out[place] = answers.get(&i).copied().flatten();
+                }
+            }
         }
         out
     }
 
-    /// Sends each request of `requests` there is (numbered by its place)
-    /// in one datagram and reads their answers: each place's drops, or
-    /// `None` for a refused request.
-    fn ask(&mut self, requests: &[Option<Vec<u8>>]) -> Result<HashMap<usize, Option<LinkDrops>>> {
-        let first = self.sequence;
-        let mut datagram = Vec::new();
-        let mut waiting = 0;
-        for (place, request) in requests.iter().enumerate() {
-            if let Some(request) = request {
-                let mut message = request.clone();
-                let sequence = first.wrapping_add(place as u32);
-                message[8..12].copy_from_slice(&sequence.to_ne_bytes());
-                datagram.extend(message);
-                waiting += 1;
-            }
+    /// Opens a socket in namespace `name` on first use, and again for a
+    /// namespace made anew under its name.
+    fn open_inside(&mut self, name: &str) -> Result<()> {
+        let path = netns::path_of(name);
+        let identity = std::fs::metadata(&path)
+            .with_context(|| format!("namespace {}", path.display()))?
+            .ino();
+        if !matches!(self.inside.get(name), Some((known, _)) if *known == identity) {
+            let socket = netns::run_in(name, open_socket)?;
+            self.inside.insert(name.to_owned(), (identity, socket));
         }
-        self.sequence = first.wrapping_add(requests.len() as u32);
-        let mut answers = HashMap::new();
-        if waiting == 0 {
-            return Ok(answers);
-        }
-        send(self.socket.as_raw_fd(), &datagram, MsgFlags::empty())
-            .context("asking for link statistics")?;
-        let mut buffer = vec![0u8; 64 * 1024];
-        while answers.len() < waiting {
-            let read = match recv(self.socket.as_raw_fd(), &mut buffer, MsgFlags::empty()) {
-                Ok(read) => read,
-                Err(Errno::EINTR) => continue,
-                Err(err) => return Err(err).context("reading link statistics"),
-            };
-            for (sequence, answer) in messages(&buffer[..read]) {
-                let place = sequence.wrapping_sub(first) as usize;
-                if place < requests.len() {
-                    answers.insert(place, link_drops(answer));
-                }
-            }
-        }
-        Ok(answers)
+        Ok(())
     }
 
     /// The id of namespace `name` here, assigned if it has none.
@@ -243,6 +247,77 @@ impl LinkDropReader {
             }
         }
     }
+}
+
+/// A netlink socket of the calling thread's namespace, with a deadline on
+/// every answer.
+fn open_socket() -> Result<OwnedFd> {
+    let socket = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .context("opening a netlink socket for link statistics")?;
+    bind(socket.as_raw_fd(), &NetlinkAddr::new(0, 0))
+        .context("binding a netlink socket for link statistics")?;
+    let timeout = nix::sys::time::TimeVal::new(ANSWER_WITHIN.as_secs() as i64, 0);
+    setsockopt(&socket, sockopt::ReceiveTimeout, &timeout)
+        .context("setting the netlink socket's receive timeout")?;
+    Ok(socket)
+}
+
+/// Sends each request of `requests` there is (numbered by its place) in
+/// one datagram on `socket`, numbered from `sequence` on, and reads their
+/// answers: each place's drops, or `None` for a refused request.
+fn ask(
+    socket: &OwnedFd,
+    sequence: &mut u32,
+    requests: &[Option<Vec<u8>>],
+) -> Result<HashMap<usize, Option<LinkDrops>>> {
+    let first = *sequence;
+    let mut datagram = Vec::new();
+    let mut waiting = 0;
+    for (place, request) in requests.iter().enumerate() {
+        if let Some(request) = request {
+            let mut message = request.clone();
+            let numbered = first.wrapping_add(place as u32);
+            message[8..12].copy_from_slice(&numbered.to_ne_bytes());
+            datagram.extend(message);
+            waiting += 1;
+        }
+    }
+    *sequence = first.wrapping_add(requests.len() as u32);
+    let mut answers = HashMap::new();
+    if waiting == 0 {
+        return Ok(answers);
+    }
+    send(socket.as_raw_fd(), &datagram, MsgFlags::empty()).context("asking for link statistics")?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    while answers.len() < waiting {
+        let read = match recv(socket.as_raw_fd(), &mut buffer, MsgFlags::empty()) {
+            Ok(read) => read,
+            Err(Errno::EINTR) => continue,
+            Err(err) => return Err(err).context("reading link statistics"),
+        };
+        for (numbered, answer) in messages(&buffer[..read]) {
+            let place = numbered.wrapping_sub(first) as usize;
+            if place < requests.len() {
+                answers.insert(place, link_drops(answer));
+            }
+        }
+    }
+    Ok(answers)
+}
+
+/// The request for the statistics of device `index` of the socket's
+/// namespace (its sequence number written in later).
+fn stats_request(index: u32) -> Vec<u8> {
+    let mut body = vec![0u8; IF_STATS_MSG_LEN];
+    body[4..8].copy_from_slice(&index.to_ne_bytes());
+    let filter = 1u32 << (IFLA_STATS_LINK_64 - 1);
+    body[8..12].copy_from_slice(&filter.to_ne_bytes());
+    message(RTM_GETSTATS, NLM_F_REQUEST, 0, &body)
 }
 
 /// A netlink message of `kind` with `body`.
@@ -336,13 +411,18 @@ fn attributes(mut area: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-/// The drops a link message reports; `None` for an error or a message
-/// without statistics.
+/// The drops a link message or a statistics message reports; `None` for
+/// an error or a message without statistics.
 fn link_drops(answer: Answer<'_>) -> Option<LinkDrops> {
-    let Answer::Message(RTM_NEWLINK, body) = answer else {
+    let (attributes_at, wanted) = match answer {
+        Answer::Message(RTM_NEWLINK, _) => (IFINFO_LEN, IFLA_STATS64),
+        Answer::Message(RTM_NEWSTATS, _) => (IF_STATS_MSG_LEN, IFLA_STATS_LINK_64),
+        _ => return None,
+    };
+    let Answer::Message(_, body) = answer else {
         return None;
     };
-    let (_, stats) = attributes(body.get(IFINFO_LEN..)?).find(|(k, _)| *k == IFLA_STATS64)?;
+    let (_, stats) = attributes(body.get(attributes_at..)?).find(|(k, _)| *k == wanted)?;
     let word = |at: usize| Some(u64::from_ne_bytes(stats.get(at..at + 8)?.try_into().ok()?));
     Some(LinkDrops {
         rx_dropped: word(STATS64_RX_DROPPED)?,
@@ -385,6 +465,38 @@ mod tests {
         );
         // A message cut short ends the walk.
         assert_eq!(messages(&datagram[..20]).count(), 0);
+    }
+
+    #[test]
+    fn a_statistics_message_gives_its_drops_and_its_request_names_the_device() {
+        let mut body = vec![0u8; IF_STATS_MSG_LEN];
+        body[4..8].copy_from_slice(&12u32.to_ne_bytes());
+        let mut stats = vec![0u8; 24 * 8];
+        stats[STATS64_RX_DROPPED..STATS64_RX_DROPPED + 8].copy_from_slice(&3u64.to_ne_bytes());
+        stats[STATS64_TX_DROPPED..STATS64_TX_DROPPED + 8].copy_from_slice(&4u64.to_ne_bytes());
+        push_attribute(&mut body, IFLA_STATS_LINK_64, &stats);
+        let datagram = message(RTM_NEWSTATS, 0, 9, &body);
+        let read: Vec<(u32, Option<LinkDrops>)> = messages(&datagram)
+            .map(|(sequence, answer)| (sequence, link_drops(answer)))
+            .collect();
+        let drops = LinkDrops {
+            rx_dropped: 3,
+            tx_dropped: 4,
+        };
+        assert_eq!(read, vec![(9, Some(drops))]);
+        // Attribute 1 of a link message is another one (its address).
+        let mut link = vec![0u8; IFINFO_LEN];
+        push_attribute(&mut link, IFLA_STATS_LINK_64, &stats);
+        let datagram = message(RTM_NEWLINK, 0, 10, &link);
+        let (_, answer) = messages(&datagram).next().expect("a message");
+        assert_eq!(link_drops(answer), None);
+
+        let request = stats_request(12);
+        assert_eq!(u16::from_ne_bytes([request[4], request[5]]), RTM_GETSTATS);
+        let body = &request[NLMSG_HEADER_LEN..];
+        assert_eq!(body.len(), IF_STATS_MSG_LEN);
+        assert_eq!(&body[4..8], &12u32.to_ne_bytes());
+        assert_eq!(&body[8..12], &1u32.to_ne_bytes());
     }
 
     #[test]
