@@ -599,9 +599,10 @@ impl Daemon {
                     warn_and_keep!(warnings, "removing namespace {}: {e:#}", port.spec.key());
                 }
             }
-            self.forget_flows_of(port.id);
             state.slots.retiring.push((port.id, generation));
         }
+        let departed: Vec<PortId> = leaving.iter().map(|(_, port)| port.id).collect();
+        self.forget_flows_of(&departed);
     }
 
     /// Waits, at most a second, until every worker forwards with plane
@@ -619,6 +620,7 @@ impl Daemon {
     fn recycle_slots(&self, state: &mut Mutable) {
         let oldest = self.oldest_worker_generation();
         let mut still = Vec::new();
+        let mut freed = Vec::new();
         for (slot, generation) in std::mem::take(&mut state.slots.retiring) {
             if generation <= oldest {
                 for counters in &self.counters {
@@ -626,12 +628,13 @@ impl Daemon {
                         c.reset();
                     }
                 }
-                self.forget_flows_of(slot);
-                state.slots.free.push(slot);
+                freed.push(slot);
             } else {
                 still.push((slot, generation));
             }
         }
+        self.forget_flows_of(&freed);
+        state.slots.free.extend(freed);
         state.slots.retiring = still;
     }
 
@@ -697,11 +700,19 @@ impl Daemon {
         }
     }
 
-    fn forget_flows_of(&self, port: PortId) {
+    /// Forgets every flow the NICs `ports` own, in one walk of the table.
+    fn forget_flows_of(&self, ports: &[PortId]) {
+        if ports.is_empty() {
+            return;
+        }
+        // One walk of the table for all of them: a walk per port made an
+        // apply removing a thousand NICs walk a million slots a thousand
+        // times.
+        let owners: std::collections::HashSet<_> = ports.iter().map(|p| p.owner()).collect();
         let now = self.now_ms();
         let mut keys: Vec<FlowKey> = Vec::new();
         self.flows.for_each(now, |k, _| {
-            if k.owner == port.owner() {
+            if owners.contains(&k.owner) {
                 keys.push(*k);
             }
         });
