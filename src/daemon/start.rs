@@ -208,14 +208,14 @@ impl Daemon {
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();
         let plane = Arc::new(PublishedPlane::new(
-            Plane {
-                snapshot: Arc::new(Snapshot::compile_learned(
+            Plane::new(
+                Arc::new(Snapshot::compile_learned(
                     topology,
                     records.learned.current(),
                     1,
                 )),
                 ports,
-            },
+            ),
             fabric.clone(),
         ));
         let _ = plane_cell.set(plane.clone());

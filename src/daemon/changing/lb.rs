@@ -632,10 +632,10 @@ mod tests {
         };
         let book = Arc::new(ProbeBook::default());
         let plane = Arc::new(PublishedPlane::new(
-            Plane {
-                snapshot: Arc::new(Snapshot::compile(topology(1, 5, 1), 1)),
-                ports: crate::topology::TiVec::new(),
-            },
+            Plane::new(
+                Arc::new(Snapshot::compile(topology(1, 5, 1), 1)),
+                crate::topology::TiVec::new(),
+            ),
             None,
         ));
         let (faults, panics) = (

@@ -90,10 +90,7 @@ fn republish(plane: &PublishedPlane, derive: impl Fn(&Snapshot) -> Option<Snapsh
         let Some(snapshot) = derive(&old.snapshot) else {
             return;
         };
-        let new = Arc::new(Plane {
-            snapshot: Arc::new(snapshot),
-            ports: old.ports.clone(),
-        });
+        let new = Arc::new(old.with_snapshot(Arc::new(snapshot)));
         // Nobody asked for this publication: a fault is in the log only
         // (a refused one is offered again with the next change).
         match plane.publish_over(&old, new, &mut Vec::new()) {
@@ -118,6 +115,7 @@ pub fn publish_applied(
     mut snapshot: Arc<Snapshot>,
     (ports, faults): (TiVec<PortIdx, Arc<LivePort>>, &mut Vec<String>),
 ) -> Result<u64, String> {
+    let with_ports = Plane::new(snapshot.clone(), ports);
     loop {
         let old = plane.load_full();
         let learned = records.learned.current();
@@ -131,10 +129,7 @@ pub fn publish_applied(
         if health != snapshot.health {
             snapshot = Arc::new(Snapshot::rehealthed(&snapshot, health, generation));
         }
-        let new = Arc::new(Plane {
-            snapshot: snapshot.clone(),
-            ports: ports.clone(),
-        });
+        let new = Arc::new(with_ports.with_snapshot(snapshot.clone()));
         match plane.publish_over(&old, new, faults) {
             Publication::Published => return Ok(snapshot.generation),
             Publication::Refused => {
@@ -206,13 +201,7 @@ load_balancers:
 
     fn started() -> (PublishedPlane, Records) {
         let snapshot = Snapshot::compile_learned(topology(), Default::default(), 1);
-        let plane = PublishedPlane::new(
-            Plane {
-                snapshot: Arc::new(snapshot),
-                ports: TiVec::new(),
-            },
-            None,
-        );
+        let plane = PublishedPlane::new(Plane::new(Arc::new(snapshot), TiVec::new()), None);
         (plane, Records::default())
     }
 

@@ -17,6 +17,7 @@ use crate::plan::{PortIdx, PortKind};
 use crate::snapshot::{ChangedPorts, Snapshot};
 use crate::topology::{TiVec, Topology};
 use arc_swap::{ArcSwap, Guard};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Namespace names a topology uses: its ports' (the file's NICs, the
@@ -160,9 +161,32 @@ impl FastPort {
 pub struct Plane {
     pub snapshot: Arc<Snapshot>,
     pub ports: TiVec<PortIdx, Arc<LivePort>>,
+    /// Each port's position by its slot, built once with the ports (the
+    /// flow log and `flows` ask it for every flow).
+    by_slot: Arc<HashMap<PortId, PortIdx>>,
 }
 
 impl Plane {
+    pub fn new(snapshot: Arc<Snapshot>, ports: TiVec<PortIdx, Arc<LivePort>>) -> Plane {
+        let by_slot = (ports.iter_enumerated())
+            .map(|(at, port)| (port.id, at))
+            .collect();
+        Plane {
+            snapshot,
+            ports,
+            by_slot: Arc::new(by_slot),
+        }
+    }
+
+    /// The same ports under `snapshot`.
+    pub fn with_snapshot(&self, snapshot: Arc<Snapshot>) -> Plane {
+        Plane {
+            snapshot,
+            ports: self.ports.clone(),
+            by_slot: self.by_slot.clone(),
+        }
+    }
+
     #[inline]
     pub fn port_id(&self, port: PortIdx) -> PortId {
         self.ports.get(port).map_or(PortId::NONE, |p| p.id)
@@ -204,7 +228,7 @@ impl Plane {
 
     /// The port whose slot is `port` in this plane (none once it has left).
     pub fn port_of_slot(&self, port: PortId) -> Option<PortIdx> {
-        self.ports.position(|p| p.id == port)
+        self.by_slot.get(&port).copied()
     }
 }
 
@@ -340,3 +364,36 @@ impl FlowOwners for &Plane {
 
 /// Connection tracking keyed by stable port numbers.
 pub type PortConntrack<'a> = TrackedFlows<'a, &'a Plane>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(slot: u32) -> Arc<LivePort> {
+        Arc::new(LivePort {
+            id: PortId::new(slot),
+            serial: slot,
+            spec: NamespaceSpec::new(format!("slot{slot}")),
+            queues: Vec::new(),
+            fast: None,
+            remote: None,
+        })
+    }
+
+    #[test]
+    fn a_slot_finds_the_port_a_scan_of_the_ports_finds() {
+        let snapshot = Arc::new(Snapshot::compile(Topology::default(), 1));
+        // Slots as an apply leaves them: out of order, with gaps.
+        let slots = [7, 3, 11, 0, 12, 5];
+        let ports: TiVec<PortIdx, Arc<LivePort>> = slots.iter().map(|&s| port(s)).collect();
+        let plane = Plane::new(snapshot.clone(), ports);
+        let again = plane.with_snapshot(snapshot);
+        for slot in 0..14 {
+            let slot = PortId::new(slot);
+            let scanned = plane.ports.position(|p| p.id == slot);
+            assert_eq!(plane.port_of_slot(slot), scanned, "{slot:?}");
+            assert_eq!(again.port_of_slot(slot), scanned, "{slot:?}");
+        }
+        assert_eq!(plane.port_of_slot(PortId::NONE), None);
+    }
+}
