@@ -34,6 +34,8 @@ pub struct HeldFiles {
     open: Vec<File>,
     /// How many are parked in the pair.
     parked: usize,
+    /// The kernel refused a batch: no more are parked.
+    refused: bool,
 }
 
 impl Default for HeldFiles {
@@ -55,13 +57,14 @@ impl HeldFiles {
             pair,
             open: Vec::new(),
             parked: 0,
+            refused: false,
         }
     }
 
     /// Keeps `file` open until this is dropped.
     pub fn hold(&mut self, file: File) {
         self.open.push(file);
-        if self.open.len() >= BATCH {
+        if self.open.len() >= BATCH && !self.refused {
             self.park();
         }
     }
@@ -80,10 +83,11 @@ impl HeldFiles {
         self.open.len()
     }
 
-    /// Sends the files open here to the pair and closes them here; keeps
-    /// them open where the kernel refuses (no pair, its buffer full, or
-    /// `ETOOMANYREFS` for a process that may not have that many in
-    /// flight).
+    /// Sends the files open here to the pair and closes them here. Where
+    /// the kernel refuses (its buffer full, or `ETOOMANYREFS` for a
+    /// process that may not have that many in flight), these and every
+    /// later file stay open here: a second try would only be refused
+    /// again, and the files must not outgrow one message.
     fn park(&mut self) {
         let Some((sender, _)) = &self.pair else {
             return;
@@ -100,6 +104,9 @@ impl HeldFiles {
         if sent.is_ok() {
             self.parked += self.open.len();
             self.open.clear();
+        } else {
+            // What is parked stays there until the pair is dropped.
+            self.refused = true;
         }
     }
 }
