@@ -373,8 +373,13 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
             None => figures.hop(gateway_cap, VPN_TUNNEL_MTU, Some(VPN_TCP_MSS)),
         };
     }
+    // To or from the Internet: no region and no link, but what a firewall
+    // forwards there counts against its tier like the rest.
     let (Some(a), Some(b)) = (vnet_of(topo, from), vnet_of(topo, to)) else {
-        return HopShaping::NONE;
+        return HopShaping {
+            gateway_cap,
+            ..HopShaping::NONE
+        };
     };
     // Two gateways: a Vnet2Vnet tunnel.
     if let (Endpoint::Gateway(g), Endpoint::Gateway(peer)) = (from, to) {

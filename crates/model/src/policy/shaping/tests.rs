@@ -251,3 +251,29 @@ fn losses_compound_and_the_three_lowest_caps_bind() {
     assert_eq!(caps, vec![300, 500, 700]);
     assert_eq!(path.bottleneck().map(Cap::mbps), Some(300));
 }
+
+#[test]
+fn what_a_firewall_forwards_counts_against_its_tier_towards_the_internet_too() {
+    const FIREWALL: &str = include_str!("../../../../../config/hub-spoke-firewall.yaml");
+    let topo = load("fw", FIREWALL);
+    let fw = Endpoint::Firewall(FirewallIdx::new(0));
+    let basic = Some(Cap::Firewall {
+        firewall: FirewallIdx::new(0),
+        mbps: 250,
+    });
+    // Every hop that leaves it is charged, whether to a VNet or out.
+    for to in [nic(&topo, "vm2"), Endpoint::Internet] {
+        let out = hop(&topo, fw, to);
+        assert_eq!(out.gateway_cap, basic, "to {to:?}");
+        assert!(out.holds_packets(), "to {to:?}");
+    }
+    // What reaches it is charged where it leaves, not twice.
+    for from in [nic(&topo, "vm1"), Endpoint::Internet] {
+        assert_eq!(hop(&topo, from, fw), HopShaping::NONE, "from {from:?}");
+    }
+    // The Internet's own hops add nothing.
+    assert_eq!(
+        hop(&topo, nic(&topo, "vm1"), Endpoint::Internet),
+        HopShaping::NONE
+    );
+}
