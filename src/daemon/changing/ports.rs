@@ -114,11 +114,16 @@ fn firewall_dnat(
 }
 
 /// Whether `port`'s flows may leave userspace: a VM's NIC (an NVA's and a
-/// backend's among them) and the Internet (whose flows with the lab's
-/// public addresses the kernel translates) are on the fabric; gateways,
-/// sites, firewalls and probers keep every packet in the workers.
+/// backend's among them), an Azure Firewall (a forwarding guest whose
+/// policy the workers judge on each flow's first packets, as an NSG's) and
+/// the Internet (whose flows with the lab's public addresses the kernel
+/// translates) are on the fabric; gateways, sites and probers keep every
+/// packet in the workers.
 pub fn offloadable(port: &Port) -> bool {
-    matches!(port.kind, PortKind::Vm | PortKind::Internet)
+    matches!(
+        port.kind,
+        PortKind::Vm | PortKind::Firewall { .. } | PortKind::Internet
+    )
 }
 
 /// A VM's namespace: its addresses with the prefix length of the subnet

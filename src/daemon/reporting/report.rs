@@ -198,8 +198,7 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
         let tuple = FastTuple::of_key(key);
         let offloaded = tuple.is_some_and(|t| paths.in_kernel(port, direction, t));
         // Why it stays here, as judged; a translated flow of a port off the
-        // fabric (a firewall's) or of a lab without offload stays for its
-        // translation.
+        // fabric or of a lab without offload stays for its translation.
         let on_fabric = daemon.offload().is_some() && plane.ports[nic].fast.is_some();
         let not_offloaded_because = match offloaded {
             true => None,
