@@ -450,9 +450,11 @@ fn a_tcp_transfer_through_an_internal_frontend_is_carried_by_the_kernel() {
     let client = moved(&lab, "client", before);
     let stats = lab.stats(backend);
     if offloading() {
-        // Most segments left userspace, and the backend's ACKs came back
-        // through the kernel, translated to the frontend.
-        assert!(client[3] * 10 >= client[0] * 9, "client: {client:?}");
+        // Most segments left userspace (all but those the workers carried
+        // while the entry was being installed, which a slower build makes
+        // more of), and the backend's ACKs came back through the kernel,
+        // translated to the frontend.
+        assert!(client[3] * 4 >= client[0] * 3, "client: {client:?}");
         assert!(
             stats.offloaded_packets_sent * 10 >= stats.packets_sent * 8,
             "{stats:?}"
