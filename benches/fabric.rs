@@ -63,6 +63,7 @@ fn programs() -> Option<FabricPrograms> {
         generation: 3,
         slot: 7,
         rewrite: None,
+        path_mtu: None,
     };
     programs.fabric().install(&key, entry).expect("an entry");
     // The datagrams from port 40002 are translated, their source to

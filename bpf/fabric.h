@@ -135,7 +135,11 @@ struct flow_entry {
 	// Network order.
 	__u8 to_addr[4];
 	__u16 to_port; // network order
-	__u8 pad2[2];
+	// The largest packet the path carries (a VPN tunnel's MTU, say), when
+	// less than the sender's port takes; 0: no bound of its own. A larger
+	// packet (a super-packet, by its segments) goes to the daemon, which
+	// drops or fragments it and says so.
+	__u16 mtu;
 	// Where the egress port's generation is, in `port_generations` (its
 	// index in `port_counters`).
 	__u32 out_port;
@@ -617,15 +621,19 @@ static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entr
 }
 
 // Moves a packet of an installed flow to its egress port's `eth0`,
-// rewriting it as the entry says, counting it.
-// Returns -1 when the packet is not for the fast path: no entry, or one
-// decided under rules the daemon no longer holds, or one whose rewrite
-// cannot be applied to it.
+// rewriting it as the entry says, counting it. `on_wire` is the size of
+// the largest packet it stands for.
+// Returns -1 when the packet is not for the fast path: no entry, one
+// decided under rules the daemon no longer holds, a packet larger than
+// the entry's path carries, or one whose rewrite cannot be applied to it.
 static __always_inline int fast_path(struct __sk_buff *skb, const struct port *port,
-				     struct flow_key *key, __u32 ip_len, __u32 headers_len)
+				     struct flow_key *key, __u32 ip_len, __u32 headers_len,
+				     __u32 on_wire)
 {
 	struct flow_entry *flow = bpf_map_lookup_elem(&flows, key);
 	if (!flow || !current(flow->generation, port->counters_index, flow->out_port))
+		return -1;
+	if (flow->mtu && on_wire > flow->mtu)
 		return -1;
 	// Its `eth0` deleted: what the kernel would hand nowhere is counted
 	// as lost to a port that is gone.
@@ -842,7 +850,7 @@ int from_port(struct __sk_buff *skb)
 	__u32 largest = on_wire(skb, ip_len, headers_len);
 	if (largest > port->mtu)
 		return bpf_redirect(slow, 0);
-	int done = fast_path(skb, port, &key, ip_len, headers_len);
+	int done = fast_path(skb, port, &key, ip_len, headers_len, largest);
 	if (done >= 0)
 		return done;
 	done = into_tunnel(skb, port, &key, ip_len, headers_len, largest);

@@ -10,7 +10,9 @@
 //! if it is TCP without SYN, FIN or RST or UDP, not a fragment, and an
 //! entry exists for its arrival and 5-tuple whose generation is neither
 //! older than the floor nor than the generation of its sending or its
-//! receiving port. Every verdict, every packet as it left
+//! receiving port, and whose path carries the packet (each segment of a
+//! super-packet) when the entry bounds it (a VPN tunnel's MTU). Every
+//! verdict, every packet as it left
 //! the program and every counters slot must be what the reference says.
 //!
 //! The offload's own bookkeeping (which flows it asks for, its slots'
@@ -96,13 +98,14 @@ enum Step {
         touched: u8,
     },
     /// An entry for `flow` arriving at `port`, to `egress`, decided `age`
-    /// generations ago.
+    /// generations ago, over a path that carries at most `path_mtu`.
     Install {
         port: usize,
         flow: usize,
         egress: usize,
         age: u64,
         slot: u32,
+        path_mtu: Option<u16>,
     },
     Remove {
         port: usize,
@@ -138,15 +141,22 @@ fn step() -> impl Strategy<Value = Step> {
             }),
         1 => Just(Step::Publish),
         2 => (1u8..(1 << PORTS)).prop_map(|touched| Step::PublishPorts { touched }),
-        4 => (0..PORTS, flow.clone(), 0..PORTS, age, 0..SLOTS).prop_map(
-            |(port, flow, egress, age, slot)| Step::Install {
-                port,
-                flow,
-                egress,
-                age,
-                slot
-            }
-        ),
+        4 => (
+            (0..PORTS, flow.clone(), 0..PORTS),
+            age,
+            0..SLOTS,
+            prop::option::weighted(0.3, 600..1500u16),
+        )
+            .prop_map(
+                |((port, flow, egress), age, slot, path_mtu)| Step::Install {
+                    port,
+                    flow,
+                    egress,
+                    age,
+                    slot,
+                    path_mtu,
+                }
+            ),
         1 => (0..PORTS, flow).prop_map(|(port, flow)| Step::Remove { port, flow }),
     ]
 }
@@ -330,6 +340,7 @@ fn check(bench: &Bench, steps: &[Step]) {
                 egress,
                 age,
                 slot,
+                path_mtu,
             } => {
                 let entry = FastEntry {
                     egress: bench.devices[egress],
@@ -338,6 +349,7 @@ fn check(bench: &Bench, steps: &[Step]) {
                     generation: model.current.saturating_sub(age),
                     slot,
                     rewrite: None,
+                    path_mtu,
                 };
                 fabric
                     .install(&bench.key(port, flow), entry)
@@ -371,10 +383,11 @@ fn check(bench: &Bench, steps: &[Step]) {
                     let control = f.protocol == IPPROTO_TCP && control != Control::None;
                     // What a packet is on the sender's wire (one segment of
                     // a super-packet) must fit the MTU its port was given.
-                    let fits = match gso_size {
-                        Some(size) => headers + u64::from(size) <= u64::from(PORT_MTU),
-                        None => ip_len <= u64::from(PORT_MTU),
+                    let on_wire = match gso_size {
+                        Some(size) => headers + u64::from(size),
+                        None => ip_len,
                     };
+                    let fits = on_wire <= u64::from(PORT_MTU);
                     let entry = (model.entries.get(&(port, flow)))
                         .filter(|(e, egress)| {
                             e.generation >= model.floor
@@ -383,6 +396,7 @@ fn check(bench: &Bench, steps: &[Step]) {
                                 && !control
                                 && !(v4 && fragment)
                                 && fits
+                                && e.path_mtu.is_none_or(|mtu| on_wire <= u64::from(mtu))
                         })
                         .map(|(e, _)| e);
                     assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "step {index}: {step:?}");

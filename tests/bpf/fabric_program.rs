@@ -48,6 +48,7 @@ fn install(programs: &FabricPrograms, key: &FastKey, generation: u64) {
         generation,
         slot: SLOT,
         rewrite: None,
+        path_mtu: None,
     };
     programs.fabric().install(key, entry).expect("installing");
 }
@@ -275,6 +276,7 @@ fn a_generation_the_kernel_cannot_be_given_takes_the_entries_it_concerns_out_of_
         generation: 3,
         slot: SLOT + 1,
         rewrite: None,
+        path_mtu: None,
     };
     fabric.install(&others_key, others_entry).unwrap();
     let frame = udp4(SOURCE, DESTINATION, PORTS, 100);
@@ -461,6 +463,7 @@ fn a_packet_for_a_port_whose_eth0_is_gone_is_dropped_and_counted_as_gone() {
         generation: 3,
         slot: SLOT,
         rewrite: None,
+        path_mtu: None,
     };
     programs
         .fabric()
@@ -640,6 +643,7 @@ fn a_translated_flow_is_rewritten_as_the_workers_rewrite_it_with_its_checksums_f
                 generation: 3,
                 slot: SLOT,
                 rewrite: Some(rewrite),
+                path_mtu: None,
             };
             programs.fabric().install(&key(protocol), entry).unwrap();
             let outcome = from_port(&programs, &frame, None);
@@ -675,6 +679,7 @@ fn a_udp_datagram_without_a_checksum_keeps_none_when_translated() {
         generation: 3,
         slot: SLOT,
         rewrite: Some(rewrite),
+        path_mtu: None,
     };
     programs.fabric().install(&key(IPPROTO_UDP), entry).unwrap();
     let mut frame = udp4(SOURCE, DESTINATION, PORTS, 100);
@@ -716,6 +721,7 @@ fn an_icmp_echo_keeps_its_identifier_and_has_its_address_translated() {
         generation: 3,
         slot: SLOT,
         rewrite: Some(rewrite(port)),
+        path_mtu: None,
     };
     programs.fabric().install(&key, entry(ID)).unwrap();
     let frame = echo_request(ID);

@@ -48,6 +48,7 @@ fn structs() -> Vec<Struct> {
                 ("rewrite", FLOW_ENTRY_REWRITE),
                 ("to_addr", FLOW_ENTRY_TO_ADDR),
                 ("to_port", FLOW_ENTRY_TO_PORT),
+                ("mtu", FLOW_ENTRY_MTU),
                 ("out_port", FLOW_ENTRY_OUT_PORT),
             ],
         ),

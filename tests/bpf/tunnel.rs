@@ -150,6 +150,7 @@ fn without_a_tunnel_its_entries_carry_nothing_and_a_local_entry_goes_first() {
         generation,
         slot: SLOT + 1,
         rewrite: None,
+        path_mtu: None,
     };
     programs
         .fabric()

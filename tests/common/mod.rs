@@ -170,6 +170,21 @@ impl Lab {
     pub fn stats(&self, nic: &str) -> NicStats {
         self.daemon().nic_stats(nic).unwrap()
     }
+
+    /// Every packet of the lab, summed over its ports: sent, received,
+    /// and dropped with a reason. In a lab whose only senders are its
+    /// NICs, the first is the sum of the other two once nothing is in
+    /// flight.
+    pub fn accounts(&self) -> (u64, u64, u64) {
+        let stats = vnetd::daemon::reporting::report::stats_of(self.daemon());
+        stats.nics.values().fold((0, 0, 0), |(s, r, d), n| {
+            (
+                s + n.packets_sent,
+                r + n.packets_received,
+                d + n.drops.values().sum::<u64>(),
+            )
+        })
+    }
 }
 
 impl Drop for Lab {

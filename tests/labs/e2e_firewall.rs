@@ -148,20 +148,6 @@ fn datagrams_through_the_firewall_reach_the_vm_one_by_one() {
     assert_eq!(lab.stats("vm2").packets_received as usize, SENT);
 }
 
-/// Every packet of the lab, summed over its ports: sent, received, and
-/// dropped with a reason. The lab holds no sender but its NICs, so once
-/// nothing is in flight the first is the sum of the other two.
-fn lab_accounts(lab: &Lab) -> (u64, u64, u64) {
-    let stats = vnetd::daemon::reporting::report::stats_of(lab.daemon());
-    stats.nics.values().fold((0, 0, 0), |(s, r, d), n| {
-        (
-            s + n.packets_sent,
-            r + n.packets_received,
-            d + n.drops.values().sum::<u64>(),
-        )
-    })
-}
-
 /// The firewall's leg out to `to` of an open connection from vm1, once
 /// judged: carried by the kernel, or kept in the workers with a reason.
 fn leg_out_of_the_firewall(lab: &Lab, to: SocketAddr) -> Option<vnetd::api::FlowReport> {
@@ -240,13 +226,13 @@ fn what_the_firewall_admits_leaves_userspace_where_nothing_caps_it() {
         // The last segments and the FINs may still be on their way, and
         // the kernel's counters are read every half second.
         let balanced = || {
-            let (sent, received, dropped) = lab_accounts(&lab);
+            let (sent, received, dropped) = lab.accounts();
             sent == received + dropped
         };
         assert!(
             common::wait_for(Duration::from_secs(10), balanced),
             "shaping {shaping}: sent, received, dropped: {:?}",
-            lab_accounts(&lab)
+            lab.accounts()
         );
         let [vm1, fw, vm2] = [("vm1", 0), ("hub-fw", 1), ("vm2", 2)].map(|(nic, i)| {
             let (now, then) = (lab.stats(nic), &before[i]);

@@ -4,8 +4,10 @@
 //! that compares every port's effective routes and NSG rules as text, a
 //! route learned by the hybrid example's gateway changes the ports that
 //! learn it and not the spoke whose route table does not propagate
-//! gateway routes; a plane of the same rules changes no port; an `apply`
-//! changes every one.
+//! gateway routes; a route learned by a gateway that two VNets' Vnet2Vnet
+//! path crosses changes both their VMs, whose routes lead into gateways;
+//! a plane of the same rules changes no port; an `apply` changes every
+//! one.
 
 use std::collections::BTreeSet;
 use vnetd::plan::PortIdx;
@@ -14,18 +16,28 @@ use vnetd::snapshot::{ChangedPorts, Snapshot};
 use vnetd::topology;
 
 const HYBRID: &str = include_str!("../../config/hybrid.yaml");
+const VNET2VNET: &str = include_str!("../../scripts/labs/vnet2vnet.yaml");
+
+fn compiled(name: &str, text: &str) -> Snapshot {
+    let loaded = topology::parse_str(name, text).expect("the example parses");
+    Snapshot::compile(loaded.topology, 1)
+}
 
 fn hybrid() -> Snapshot {
-    let loaded = topology::parse_str("hybrid.yaml", HYBRID).expect("the example parses");
-    Snapshot::compile(loaded.topology, 1)
+    compiled("hybrid.yaml", HYBRID)
 }
 
 /// `prefixes` learned by the hub's gateway, first instance, from the
 /// branch.
 fn learned(prefixes: &[&str]) -> LearnedRoutes {
+    learned_by("hub-vpngw", prefixes)
+}
+
+/// `prefixes` learned by `gateway`'s first instance from a branch.
+fn learned_by(gateway: &str, prefixes: &[&str]) -> LearnedRoutes {
     let mut learned = LearnedRoutes::default();
     learned.gateways.insert(
-        "hub-vpngw".into(),
+        gateway.into(),
         vec![prefixes
             .iter()
             .map(|p| LearnedRoute {
@@ -41,7 +53,8 @@ fn learned(prefixes: &[&str]) -> LearnedRoutes {
 }
 
 /// The reference: the ports whose effective routes or NSG rules read
-/// otherwise, compared as text.
+/// otherwise, or, for a port with a route into a gateway, the gateways'
+/// tables, compared as text.
 fn differing(now: &Snapshot, before: &Snapshot) -> BTreeSet<PortIdx> {
     let seen = |s: &Snapshot, idx: PortIdx| {
         let nic = &s.nics[idx];
@@ -49,7 +62,14 @@ fn differing(now: &Snapshot, before: &Snapshot) -> BTreeSet<PortIdx> {
         let rules: Vec<_> = (nic.inbound.iter().chain(&nic.outbound))
             .map(|stage| format!("{:?}", stage.rules))
             .collect();
-        format!("{routes:?} {rules:?}")
+        let into_a_gateway = routes
+            .iter()
+            .any(|r| format!("{:?}", r.next_hop_type) == "VirtualNetworkGateway");
+        let gateways = match into_a_gateway {
+            true => format!("{:?}", s.gateways),
+            false => String::new(),
+        };
+        format!("{routes:?} {rules:?} {gateways}")
     };
     (now.plan.ports.keys())
         .filter(|&idx| seen(now, idx) != seen(before, idx))
@@ -85,6 +105,25 @@ fn a_learned_route_changes_the_ports_that_learn_it_and_no_other() {
         assert!(!changed.contains(&port("vm2")), "{changed:?}");
         assert!(!reference.contains(&port("vm2")));
     }
+}
+
+#[test]
+fn a_route_a_crossed_gateway_learns_changes_the_vms_whose_routes_lead_into_it() {
+    let first = compiled("vnet2vnet.yaml", VNET2VNET);
+    let now = Snapshot::relearned(&first, learned_by("gw-b", &["192.168.0.0/16"]), 2);
+    let changed = only(now.changed_ports_since(&first));
+    let reference = differing(&now, &first);
+    assert!(reference.is_subset(&changed), "{reference:?} {changed:?}");
+    for vm in ["vm-a", "vm-b"] {
+        let port = now.port_by_name(vm).unwrap();
+        assert!(changed.contains(&port), "{vm}: {changed:?}");
+    }
+    // Nothing learned changed: no port.
+    let same = Snapshot::relearned(&now, learned_by("gw-b", &["192.168.0.0/16"]), 3);
+    assert_eq!(
+        same.changed_ports_since(&now),
+        ChangedPorts::Only(Vec::new())
+    );
 }
 
 #[test]

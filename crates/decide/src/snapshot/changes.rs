@@ -5,13 +5,16 @@
 //! every flow whose decision it can change, and only those (a BGP update
 //! learned by one gateway must not pull every VM's flows out of the
 //! kernel). A flow's decision reads its sender's routes (its subnet's
-//! effective routes, learned routes included) and NSGs, its receiver's
+//! effective routes, learned routes included, and past a route into a
+//! gateway, the gateways' own tables of what they learned) and NSGs, its
+//! receiver's
 //! NSGs and addresses, the load balancers a port is a backend or frontend
 //! of, and the port's way out to the Internet. A snapshot of the same
 //! topology (what the gateways learned, or the probes found, changed)
 //! shares every table that did not change, so most comparisons are of
 //! pointers; a snapshot of another topology (`apply`) changes every port.
 
+use super::forwarding::RouteTarget;
 use super::{NicTables, NsgStage, Snapshot};
 use crate::plan::PortIdx;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +60,7 @@ impl Snapshot {
                     || now.translated_frontends != then.translated_frontends
                     || now.backend_of != then.backend_of
                     || now.egress != then.egress
-                    || (learned_changed && now.learns())
+                    || (learned_changed && (now.learns() || self.routes_into_a_gateway(now)))
                     || (health_changed && now.balanced())
             })
             .map(|((idx, _), _)| idx)
@@ -75,6 +78,17 @@ impl Snapshot {
             return false;
         };
         Arc::ptr_eq(a, b) || (a.subnet == b.subnet && a.routes == b.routes)
+    }
+
+    /// Whether one of the port's routes leads into a gateway, whose own
+    /// table (what it learned, and a Vnet2Vnet peer's) decides the rest of
+    /// the way.
+    fn routes_into_a_gateway(&self, now: &NicTables) -> bool {
+        (self.subnets.get(now.subnet_slot)).is_some_and(|s| {
+            s.targets
+                .iter()
+                .any(|t| matches!(t, RouteTarget::Gateway(_)))
+        })
     }
 }
 

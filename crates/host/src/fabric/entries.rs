@@ -73,6 +73,8 @@ pub mod layout {
     pub const FLOW_ENTRY_TO_ADDR: Range<usize> = 24..28;
     /// `struct flow_entry.to_port` (network order).
     pub const FLOW_ENTRY_TO_PORT: Range<usize> = 28..30;
+    /// `struct flow_entry.mtu` (native order): 0 for none.
+    pub const FLOW_ENTRY_MTU: Range<usize> = 30..32;
     /// `struct flow_entry.out_port` (native order): the egress port's
     /// index in `port_generations`.
     pub const FLOW_ENTRY_OUT_PORT: Range<usize> = 32..36;
@@ -236,6 +238,10 @@ pub struct FastEntry {
     /// identifier is the rewrite's port (it stays), checksums fixed;
     /// anything else of an entry with a rewrite goes to the slow path.
     pub rewrite: Option<FastRewrite>,
+    /// The largest IP packet the path carries, when less than the sending
+    /// port takes (a VPN tunnel's 1400): a larger packet, or a
+    /// super-packet whose segments are, goes to the slow path.
+    pub path_mtu: Option<u16>,
 }
 
 /// What one side of a packet (address and port) becomes.
@@ -258,6 +264,7 @@ impl FastEntry {
         out[FLOW_ENTRY_SLOT].copy_from_slice(&self.slot.to_ne_bytes());
         out[FLOW_ENTRY_DST_MAC].copy_from_slice(&self.mac);
         out[FLOW_ENTRY_OUT_PORT].copy_from_slice(&self.egress_port.to_ne_bytes());
+        out[FLOW_ENTRY_MTU].copy_from_slice(&self.path_mtu.unwrap_or(0).to_ne_bytes());
         let (kind, address, port) = match self.rewrite {
             None => (REWRITE_NONE, Ipv4Addr::UNSPECIFIED, 0),
             Some(FastRewrite::Source { address, port }) => (REWRITE_SOURCE, address, port),
@@ -289,6 +296,10 @@ impl FastEntry {
                 REWRITE_SOURCE => Some(FastRewrite::Source { address, port }),
                 REWRITE_DESTINATION => Some(FastRewrite::Destination { address, port }),
                 _ => None,
+            },
+            path_mtu: match u16::from_ne_bytes(bytes[FLOW_ENTRY_MTU].try_into().expect("2 bytes")) {
+                0 => None,
+                mtu => Some(mtu),
             },
         }
     }
@@ -624,6 +635,7 @@ mod tests {
             generation: 0x0102_0304_0506_0708,
             slot: 77,
             rewrite: None,
+            path_mtu: None,
         };
         let bytes = entry.to_bytes();
         assert_eq!(&bytes[0..8], &0x0102_0304_0506_0708u64.to_ne_bytes());
@@ -660,6 +672,13 @@ mod tests {
             assert_eq!(&bytes[28..30], &1025u16.to_be_bytes());
             assert_eq!(FastEntry::from_bytes(&bytes), translated);
         }
+        let bounded = FastEntry {
+            path_mtu: Some(1400),
+            ..entry
+        };
+        let bytes = bounded.to_bytes();
+        assert_eq!(&bytes[30..32], &1400u16.to_ne_bytes());
+        assert_eq!(FastEntry::from_bytes(&bytes), bounded);
         let mut counted = [0u8; FLOW_COUNTERS_LEN];
         counted[0..8].copy_from_slice(&3u64.to_ne_bytes());
         counted[8..16].copy_from_slice(&4500u64.to_ne_bytes());

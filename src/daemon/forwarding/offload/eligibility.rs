@@ -3,8 +3,12 @@
 //! offload's book, with its reason when it may not), never per packet.
 //!
 //! What stays in userspace, as on Azure's hosts where what needs the
-//! virtual switch's software stays there: paths that delay, cap, clamp or
-//! shrink packets (the daemon does that). A direction that arrives from
+//! virtual switch's software stays there: paths that delay or cap packets
+//! (the daemon does that). A path that clamps the TCP MSS (a VPN tunnel)
+//! leaves userspace all the same, since every SYN reaches the daemon; one
+//! that carries less than its sender may send (a tunnel's MTU) leaves with
+//! that bound in its entry ([`path_mtu`]), and a larger packet still
+//! reaches the daemon, which drops or fragments it and says so. A direction that arrives from
 //! another machine was routed, paced and balanced there: on the receiving
 //! machine only a load balancer's backend keeps it in userspace.
 //!
@@ -58,8 +62,7 @@ pub enum Ineligible {
     /// Through a frontend, but not pinned (the table's room for the
     /// frontend's flows was full): placed packet by packet.
     Unpinned,
-    /// Its path paces, delays, clamps the MSS or has a smaller MTU than its
-    /// sender.
+    /// Its path paces or delays packets (shaping on).
     Shaped,
     /// Its translation is not one the kernel carries: IPv6, or none of the
     /// Internet edge's or a load balancer's (the firewall's DNAT is its
@@ -104,19 +107,26 @@ pub fn judge(
     shaping: bool,
 ) -> Result<Balancing, Ineligible> {
     let snap = &plane.snapshot;
-    // A path that delays, caps, clamps or cuts packets keeps them in the
-    // daemon, where that happens (a single-NIC VM's own cap is its eth0's,
-    // and holds on either path).
+    // A path that delays or caps packets keeps them in the daemon, where
+    // that happens (a single-NIC VM's own cap is its eth0's, and holds on
+    // either path).
     let tables = &snap.shaping;
-    if tables.active {
-        let index = tables.profile_index(nic, egress);
-        let path = &tables.profiles[index].shaping;
-        let paced = shaping && tables.paces(nic, index);
-        if paced || path.mss_clamp.is_some() || tables.mtu[nic] > path.mtu {
-            return Err(Ineligible::Shaped);
-        }
+    if tables.active && shaping && tables.paces(nic, tables.profile_index(nic, egress)) {
+        return Err(Ineligible::Shaped);
     }
     balancing(snap, nic, key).ok_or(Ineligible::LoadBalanced)
+}
+
+/// The largest packet the path from `nic` to `egress` carries under
+/// `snap`, when it is less than what `nic` may send (a VPN tunnel's MTU, a
+/// receiver's smaller one): the bound of the path's kernel entry.
+pub fn path_mtu(snap: &Snapshot, nic: PortIdx, egress: PortIdx) -> Option<u16> {
+    let tables = &snap.shaping;
+    if !tables.active {
+        return None;
+    }
+    let path = tables.profile(nic, egress).shaping.mtu;
+    (path < tables.mtu[nic]).then_some(path)
 }
 
 /// The load balancer's part in a packet `key` that `nic` sends under

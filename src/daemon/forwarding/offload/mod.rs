@@ -395,7 +395,17 @@ impl Offload {
                 request.egress_nic,
                 &tuple.packet_key(),
                 self.shaping,
-            ),
+            )
+            .and_then(|balancing| {
+                // A tunnel entry holds no bound of its path's own: a path
+                // that carries less than its sender may send stays here.
+                let (from, to) = (request.ingress_nic, request.egress_nic);
+                let bounded = eligibility::path_mtu(&plane.snapshot, from, to).is_some();
+                match (request.leg, bounded) {
+                    (Leg::Out { .. }, true) => Err(Ineligible::Shaped),
+                    _ => Ok(balancing),
+                }
+            }),
         };
         let carried =
             judged.and_then(|balancing| self.carried(&plane, &request, tuple, balancing, flows));
@@ -578,24 +588,27 @@ impl Offload {
         rewrite: Option<FastRewrite>,
     ) -> Result<Option<u32>, InstallError> {
         let generation = request.generation;
-        let to_port = |to: FastPort, rewrite| FastEntry {
+        let to_port = |to: FastPort, rewrite, path_mtu| FastEntry {
             egress: to.host_end,
             egress_port: to.index,
             mac: to.mac,
             generation,
             slot,
             rewrite,
+            path_mtu,
         };
         match (key, request.leg) {
             (EntryKey::Fabric(key), Leg::Local { to, .. }) => {
-                self.fabric.install(key, to_port(to, rewrite))?;
+                let bound =
+                    eligibility::path_mtu(&plane.snapshot, request.ingress_nic, request.egress_nic);
+                self.fabric.install(key, to_port(to, rewrite, bound))?;
                 Ok(Some(to.host_end))
             }
             (_, _) if rewrite.is_some() => {
                 Err(InstallError::Other("a rewrite between machines".into()))
             }
             (EntryKey::Arrival(key), Leg::In { to, .. }) => {
-                self.fabric.install_arrival(key, to_port(to, None))?;
+                self.fabric.install_arrival(key, to_port(to, None, None))?;
                 Ok(Some(to.host_end))
             }
             (EntryKey::Tunnel(key), Leg::Out { .. }) => {
