@@ -185,6 +185,21 @@ impl Lab {
             )
         })
     }
+
+    /// Waits until [`Lab::accounts`] balance (the last packets of a
+    /// transfer may still be on their way, and the kernel's counters are
+    /// read every half second), and fails with them if they never do.
+    pub fn assert_balanced(&self, what: &str) {
+        let balanced = || {
+            let (sent, received, dropped) = self.accounts();
+            sent == received + dropped
+        };
+        assert!(
+            wait_for(std::time::Duration::from_secs(10), balanced),
+            "{what}: sent, received, dropped: {:?}",
+            self.accounts()
+        );
+    }
 }
 
 impl Drop for Lab {

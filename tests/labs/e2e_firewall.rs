@@ -223,17 +223,7 @@ fn what_the_firewall_admits_leaves_userspace_where_nothing_caps_it() {
         let received = report["end"]["sum_received"]["bytes"].as_u64().unwrap();
         // The server may close before reading the last of it.
         assert!(received > 0, "{}", report["end"]);
-        // The last segments and the FINs may still be on their way, and
-        // the kernel's counters are read every half second.
-        let balanced = || {
-            let (sent, received, dropped) = lab.accounts();
-            sent == received + dropped
-        };
-        assert!(
-            common::wait_for(Duration::from_secs(10), balanced),
-            "shaping {shaping}: sent, received, dropped: {:?}",
-            lab.accounts()
-        );
+        lab.assert_balanced(&format!("shaping {shaping}"));
         let [vm1, fw, vm2] = [("vm1", 0), ("hub-fw", 1), ("vm2", 2)].map(|(nic, i)| {
             let (now, then) = (lab.stats(nic), &before[i]);
             vnetd::api::NicStats {

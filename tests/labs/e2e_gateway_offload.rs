@@ -24,20 +24,6 @@ fn ip_len(payload: usize) -> usize {
     20 + 8 + payload
 }
 
-/// Waits until the lab's accounts balance: what its NICs sent is what
-/// they received plus what was dropped with a reason.
-fn assert_balanced(lab: &Lab, what: &str) {
-    let balanced = || {
-        let (sent, received, dropped) = lab.accounts();
-        sent == received + dropped
-    };
-    assert!(
-        common::wait_for(Duration::from_secs(10), balanced),
-        "{what}: sent, received, dropped: {:?}",
-        lab.accounts()
-    );
-}
-
 #[test]
 fn a_path_through_two_vpn_gateways_leaves_userspace_within_its_tunnels_mtu() {
     let offloading = !offload_off_by_environment();
@@ -62,7 +48,7 @@ fn a_path_through_two_vpn_gateways_leaves_userspace_within_its_tunnels_mtu() {
         seen.contains("mss 1350,"),
         "the SYN crossed unclamped:\n{seen}"
     );
-    assert_balanced(&lab, "after the transfer");
+    lab.assert_balanced("after the transfer");
     let (sent, carried) = {
         let vm = lab.stats("vm-a");
         (vm.packets_sent, vm.offloaded_packets_sent)
@@ -109,7 +95,7 @@ fn a_path_through_two_vpn_gateways_leaves_userspace_within_its_tunnels_mtu() {
     for _ in 0..3 {
         assert_eq!(exchange(1400 - 28), Some(1372), "1400 bytes do");
     }
-    assert_balanced(&lab, "after the datagrams");
+    lab.assert_balanced("after the datagrams");
     let after = lab.stats("vm-a");
     let dropped = |s: &vnetd::api::NicStats| s.drops.get("too_big").copied().unwrap_or(0);
     assert_eq!(dropped(&after) - dropped(&before), 1, "{after:?}");
