@@ -8,9 +8,11 @@
 //! leaves userspace all the same, since every SYN reaches the daemon; one
 //! that carries less than its sender may send (a tunnel's MTU) leaves with
 //! that bound in its entry ([`path_mtu`]), and a larger packet still
-//! reaches the daemon, which drops or fragments it and says so. A direction that arrives from
-//! another machine was routed, paced and balanced there: on the receiving
-//! machine only a load balancer's backend keeps it in userspace.
+//! reaches the daemon, which drops or fragments it and says so.
+//!
+//! A direction that arrives from another machine was routed, paced and
+//! balanced there: on the receiving machine only a load balancer's backend
+//! keeps it in userspace.
 //!
 //! A translated direction leaves userspace when the translation is the
 //! Internet edge's (a NAT gateway's, a public IP's, default outbound
