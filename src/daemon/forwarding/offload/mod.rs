@@ -81,8 +81,10 @@
 //! as the workers count what they drop.
 //!
 //! The workers only ask, with a non-blocking send of a fixed-size request
-//! on a bounded channel that this module's thread polls (so that asking
-//! never wakes a thread: no syscall on the packet path); it installs, and
+//! on a bounded channel that this module's thread polls while requests
+//! come (so that asking wakes no thread: no syscall on the packet path);
+//! after a quiet spell, the first request rings its [`Doorbell`], one wake
+//! per quiet spell, so that a new flow leaves userspace at once. It installs, and
 //! every [`SYNC_PERIOD`] (and for each report) reads what the kernel
 //! counted, a chunk of thousands of slots per system call, and adds it
 //! where the workers would have: the NICs' counters (`offloaded` among
@@ -101,6 +103,7 @@
 mod balanced;
 mod book;
 mod counting;
+mod doorbell;
 mod eligibility;
 mod request;
 
@@ -122,6 +125,7 @@ use crate::plan::PortIdx;
 use crate::topology::Direction;
 use book::{Book, Installed};
 use crossbeam_channel::{Receiver, Sender};
+use doorbell::Doorbell;
 use request::EntryKey;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -133,13 +137,14 @@ use std::time::{Duration, Instant};
 pub const SYNC_PERIOD: Duration = Duration::from_millis(500);
 
 /// How often the offload thread looks for requests while they come.
-const POLL_PERIOD: Duration = Duration::from_millis(5);
+const POLL_PERIOD: Duration = Duration::from_millis(1);
 
 /// After each look that found nothing the wait doubles, up to
-/// `POLL_PERIOD << IDLE_DOUBLINGS` (80 ms): an idle lab's thread wakes a
-/// dozen times a second, not two hundred, and the first request after a
-/// quiet spell waits that long at most (its flow is in userspace meanwhile).
-const IDLE_DOUBLINGS: u32 = 4;
+/// `POLL_PERIOD << IDLE_DOUBLINGS` (128 ms): an idle lab's thread wakes
+/// eight times a second. It sleeps armed then ([`Doorbell`]): the first
+/// request after a quiet spell wakes it, and its flow leaves userspace at
+/// once rather than after the rest of the wait.
+const IDLE_DOUBLINGS: u32 = 7;
 
 /// Requests waiting for the offload thread at most; more are dropped (the
 /// flow's next packet asks again).
@@ -207,6 +212,7 @@ pub struct Offload {
     fabric: Arc<Fabric>,
     sender: Sender<OffloadRequest>,
     receiver: Receiver<OffloadRequest>,
+    doorbell: Arc<Doorbell>,
     book: Mutex<Book>,
     counters: Arc<WorkerCounters>,
     /// Azure's paces and delays apply (they keep shaped paths here).
@@ -248,6 +254,7 @@ impl Offload {
             fabric,
             sender,
             receiver,
+            doorbell: Arc::default(),
             book: Mutex::new(book),
             counters,
             shaping,
@@ -264,7 +271,10 @@ impl Offload {
 
     /// A worker's end of the request channel.
     pub fn requests(&self) -> OffloadRequests {
-        OffloadRequests(self.sender.clone())
+        OffloadRequests {
+            sender: self.sender.clone(),
+            doorbell: self.doorbell.clone(),
+        }
     }
 
     fn book(&self) -> MutexGuard<'_, Book> {
@@ -286,10 +296,19 @@ impl Offload {
     ) {
         let mut next_sync = Instant::now() + SYNC_PERIOD;
         let mut empty_looks = 0;
+        self.doorbell.answer_from_here();
         while !stop.load(Relaxed) {
-            // Polled, never waited on: a worker's request then never has a
-            // sleeping thread to wake, and costs it no syscall.
-            std::thread::sleep(POLL_PERIOD * (1 << empty_looks));
+            // Polled while requests come: a worker's request then has no
+            // sleeping thread to wake, and costs it no syscall. After a
+            // look that found nothing, the first request wakes the thread.
+            if empty_looks == 0 {
+                std::thread::sleep(POLL_PERIOD);
+            } else {
+                self.doorbell
+                    .sleep_armed(POLL_PERIOD * (1 << empty_looks), || {
+                        !self.receiver.is_empty()
+                    });
+            }
             empty_looks = (empty_looks + 1).min(IDLE_DOUBLINGS);
             let mut looked = false;
             while let Ok(request) = self.receiver.try_recv() {

@@ -5,6 +5,7 @@
 //! another machine, or from it), and the request a worker sends without
 //! waiting ([`OffloadRequests`]).
 
+use super::doorbell::Doorbell;
 use crate::daemon::forwarding::plane::FastPort;
 use crate::daemon::forwarding::port_id::PortId;
 use crate::dataplane::conntrack::direction_code;
@@ -20,6 +21,7 @@ use crate::topology::Direction;
 use crossbeam_channel::{Sender, TrySendError};
 use std::cell::Cell;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Where the kernel holds an installed direction: which map, under which
 /// key.
@@ -397,14 +399,20 @@ impl FastTuple {
 
 /// A worker's end of the request channel.
 #[derive(Debug, Clone)]
-pub struct OffloadRequests(pub(super) Sender<OffloadRequest>);
+pub struct OffloadRequests {
+    pub(super) sender: Sender<OffloadRequest>,
+    pub(super) doorbell: Arc<Doorbell>,
+}
 
 impl OffloadRequests {
-    /// Asks for `request`, without waiting: a full queue drops it.
+    /// Asks for `request`, without waiting: a full queue drops it. A
+    /// request queued while the offload thread sleeps after a quiet spell
+    /// wakes it ([`Doorbell`]).
     #[inline]
     pub fn ask(&self, request: OffloadRequest) {
-        match self.0.try_send(request) {
-            Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+        match self.sender.try_send(request) {
+            Ok(()) => self.doorbell.ring(),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
         }
     }
 }
