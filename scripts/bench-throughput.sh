@@ -101,6 +101,11 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
   --compare PATH     also measure another vnetd binary (e.g. a build of an
                      earlier commit) in the same run; its rows are marked
                      with the file name
+  --rps MASK         after each lab is up, write MASK (hex CPUs, e.g. 3) to
+                     rps_cpus of every receive queue of its fabric's host
+                     ends: each guest's packets are steered by flow, which
+                     keeps one TCP flow in order on the fast path (see
+                     benchmarks/throughput.md, 2026-11-27, reordering)
   -h, --help         this text
 EOF
 }
@@ -117,6 +122,7 @@ WARMUP=2
 WORKERS_LIST=""
 BINARY=""
 COMPARE=""
+RPS_MASK=""
 PARALLEL_LIST=""
 UDP_RATES=""
 SMALL=0
@@ -140,6 +146,7 @@ while (($#)); do
     --workers) WORKERS_LIST=${2:?--workers needs a value}; shift 2 ;;
     --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
     --compare) COMPARE=${2:?--compare needs a value}; shift 2 ;;
+    --rps) RPS_MASK=${2:?--rps needs a value}; shift 2 ;;
     --parallel) PARALLEL_LIST=${2:?--parallel needs a value}; shift 2 ;;
     --udp) UDP_RATES=${UDP_RATES:+$UDP_RATES,}0; shift ;;
     --udp-rate | --udp-rates) UDP_RATES=${UDP_RATES:+$UDP_RATES,}${2:?$1 needs a value}; shift 2 ;;
@@ -727,6 +734,16 @@ done
 if wants_path firewall; then CAPS+=("e) $(bottleneck "$FW_CONFIG" vm1 10.2.1.4)"); fi
 if wants_path gateway; then CAPS+=("f) $(bottleneck "$GW_CONFIG" vm-a 10.71.1.4)"); fi
 
+# --rps: writes RPS_MASK to the receive queues of every host end (vh*) in
+# this run's fabric namespaces.
+steer_host_ends() {
+    local ns
+    for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX.*\.fabric$"); do
+        ip netns exec "$ns" sh -c 'for q in /sys/class/net/vh*/queues/rx-*; do echo "$1" > "$q/rps_cpus"; done' sh "$RPS_MASK" ||
+            die "could not write --rps $RPS_MASK in $ns"
+    done
+}
+
 # start_vnetd BINARY WORKERS MODE CONFIG [vnetd run args...]: runs the lab
 # until it says it is up.
 start_vnetd() {
@@ -743,6 +760,7 @@ start_vnetd() {
             if [[ $mode == offload ]] && grep -q '^vnetd: no offload' "$log"; then
                 die "vnetd could not offload: $(grep '^vnetd: no offload' "$log")"
             fi
+            if [[ -n $RPS_MASK ]]; then steer_host_ends; fi
             return 0
         fi
         if ! kill -0 "$VNETD_PID" 2>/dev/null; then
