@@ -4,6 +4,8 @@
 # even on a busy machine:
 #
 #   a) kernel:  ns A -veth- router ns (ip_forward=1) -veth- ns B
+#  a0) no forwarding: ns A -veth- ns B, with --ceiling: what the two ends
+#      alone reach, a ceiling no forwarder between them passes
 #   b) vnetd:   vm1 -> shared1 across a peering (one pass through the daemon)
 #   c) vnetd:   vm1 -> vm2 through the NVA nva1 (two passes through the
 #               daemon plus the NVA namespace's own kernel forwarding)
@@ -101,6 +103,8 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
   --compare PATH     also measure another vnetd binary (e.g. a build of an
                      earlier commit) in the same run; its rows are marked
                      with the file name
+  --ceiling          also measure a0), two namespaces joined by one veth,
+                     with every test of a)
   --rps MASK         after each lab is up, write MASK (hex CPUs, e.g. 3) to
                      rps_cpus of every receive queue of its fabric's host
                      ends: each guest's packets are steered by flow, which
@@ -123,6 +127,7 @@ WORKERS_LIST=""
 BINARY=""
 COMPARE=""
 RPS_MASK=""
+CEILING=0
 PARALLEL_LIST=""
 UDP_RATES=""
 SMALL=0
@@ -147,6 +152,7 @@ while (($#)); do
     --binary) BINARY=${2:?--binary needs a value}; shift 2 ;;
     --compare) COMPARE=${2:?--compare needs a value}; shift 2 ;;
     --rps) RPS_MASK=${2:?--rps needs a value}; shift 2 ;;
+    --ceiling) CEILING=1; shift ;;
     --parallel) PARALLEL_LIST=${2:?--parallel needs a value}; shift 2 ;;
     --udp) UDP_RATES=${UDP_RATES:+$UDP_RATES,}0; shift ;;
     --udp-rate | --udp-rates) UDP_RATES=${UDP_RATES:+$UDP_RATES,}${2:?$1 needs a value}; shift 2 ;;
@@ -681,6 +687,24 @@ stop_servers
 for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
 CREATED_NS=()
 
+# --- a0) no forwarding ------------------------------------------------------
+if ((CEILING)); then
+    CA=$PFX-ca CB=$PFX-cb
+    ns_add "$CA"
+    ns_add "$CB"
+    ip -n "$CA" link add eth0 type veth peer name eth0 netns "$CB"
+    ip -n "$CA" addr add 192.0.2.2/24 dev eth0
+    ip -n "$CB" addr add 192.0.2.3/24 dev eth0
+    ip -n "$CA" link set eth0 up
+    ip -n "$CB" link set eth0 up
+    check_path "$CA" 192.0.2.3 64
+    start_server "$CB"
+    measure "a0) no forwarding: veth between two namespaces" - "$CA" 192.0.2.3 "$CB" full 192.0.2.2
+    stop_servers
+    for ns in "$CA" "$CB"; do ip netns del "$ns"; done
+    CREATED_NS=()
+fi
+
 # --- b) to f) vnetd ---------------------------------------------------------
 # The built-in lab with each NIC's namespace renamed under our prefix.
 awk -v pfx="$PFX" '
@@ -913,7 +937,7 @@ def rate(r):
     if kind == "rtt":
         return 1 / float(rtt.split()[0])
     return float(pps) if pps != "-" else float(bps)
-kernel = {r[2]: rate(r) for r in rows if r[1] == "-"}
+kernel = {r[2]: rate(r) for r in rows if r[0].startswith("a) kernel")}
 has_pps = any(r[3] == "pps" for r in rows)
 has_rtt = any(r[3] == "rtt" for r in rows)
 header = ["path", "workers", "test", "Gbit/s"]
