@@ -6,6 +6,10 @@
 #   a) kernel:  ns A -veth- router ns (ip_forward=1) -veth- ns B
 #  a0) no forwarding: ns A -veth- ns B, with --ceiling: what the two ends
 #      alone reach, a ceiling no forwarder between them passes
+#  a1) with --ceiling and the firewall path: a) with the Azure Firewall
+#      namespace's SNAT rule in the router (connection tracking on)
+#  a2) with --ceiling and the gateway path: two routers in series, the
+#      hops of two gateways done by the kernel alone
 #   b) vnetd:   vm1 -> shared1 across a peering (one pass through the daemon)
 #   c) vnetd:   vm1 -> vm2 through the NVA nva1 (two passes through the
 #               daemon plus the NVA namespace's own kernel forwarding)
@@ -104,7 +108,10 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      earlier commit) in the same run; its rows are marked
                      with the file name
   --ceiling          also measure a0), two namespaces joined by one veth,
-                     with every test of a)
+                     with every test of a); with --paths firewall a1),
+                     the kernel router tracking connections as the
+                     firewall's namespace does; with --paths gateway a2),
+                     two kernel routers in series
   --rps MASK         after each lab is up, write MASK (hex CPUs, e.g. 3) to
                      rps_cpus of every receive queue of its fabric's host
                      ends: each guest's packets are steered by flow, which
@@ -663,22 +670,27 @@ measure() {
 # --- a) kernel forwarding -------------------------------------------------
 # Documentation prefixes (RFC 5737), in different /24s so the router routes.
 KA=$PFX-ka KR=$PFX-kr KB=$PFX-kb
+# kernel_router_between A R B: A -veth- R (forwarding) -veth- B, made.
+kernel_router_between() {
+    local a=$1 r=$2 b=$3
+    ip -n "$a" link add eth0 type veth peer name eth-a netns "$r"
+    ip -n "$b" link add eth0 type veth peer name eth-b netns "$r"
+    ip -n "$a" addr add 192.0.2.2/24 dev eth0
+    ip -n "$r" addr add 192.0.2.1/24 dev eth-a
+    ip -n "$r" addr add 198.51.100.1/24 dev eth-b
+    ip -n "$b" addr add 198.51.100.2/24 dev eth0
+    ip -n "$a" link set eth0 up
+    ip -n "$b" link set eth0 up
+    ip -n "$r" link set eth-a up
+    ip -n "$r" link set eth-b up
+    ip -n "$a" route add default via 192.0.2.1
+    ip -n "$b" route add default via 198.51.100.1
+    ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+}
 ns_add "$KA"
 ns_add "$KR"
 ns_add "$KB"
-ip -n "$KA" link add eth0 type veth peer name eth-a netns "$KR"
-ip -n "$KB" link add eth0 type veth peer name eth-b netns "$KR"
-ip -n "$KA" addr add 192.0.2.2/24 dev eth0
-ip -n "$KR" addr add 192.0.2.1/24 dev eth-a
-ip -n "$KR" addr add 198.51.100.1/24 dev eth-b
-ip -n "$KB" addr add 198.51.100.2/24 dev eth0
-ip -n "$KA" link set eth0 up
-ip -n "$KB" link set eth0 up
-ip -n "$KR" link set eth-a up
-ip -n "$KR" link set eth-b up
-ip -n "$KA" route add default via 192.0.2.1
-ip -n "$KB" route add default via 198.51.100.1
-ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
+kernel_router_between "$KA" "$KR" "$KB"
 
 check_path "$KA" 198.51.100.2 63
 start_server "$KB"
@@ -702,6 +714,64 @@ if ((CEILING)); then
     measure "a0) no forwarding: veth between two namespaces" - "$CA" 192.0.2.3 "$CB" full 192.0.2.2
     stop_servers
     for ns in "$CA" "$CB"; do ip netns del "$ns"; done
+    CREATED_NS=()
+fi
+
+# --- a1) the router tracking connections, as the firewall's namespace ------
+if ((CEILING)) && wants_path firewall; then
+    ns_add "$KA"
+    ns_add "$KR"
+    ns_add "$KB"
+    kernel_router_between "$KA" "$KR" "$KB"
+    # The rule of the firewall's namespace: SNAT past its private ranges,
+    # which the benchmark's own addresses stay inside, as vm1's and vm2's.
+    ip netns exec "$KR" nft -f - <<'NFT'
+table ip bench_snat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        ip daddr != { 192.0.2.0/24, 198.51.100.0/24 } masquerade
+    }
+}
+NFT
+    check_path "$KA" 198.51.100.2 63
+    start_server "$KB"
+    measure "a1) kernel: veth, router ns tracking connections, veth" - "$KA" 198.51.100.2 "$KB" short 192.0.2.2
+    stop_servers
+    for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
+    CREATED_NS=()
+fi
+
+# --- a2) two routers in series, as two gateways ----------------------------
+if ((CEILING)) && wants_path gateway; then
+    KR2=$PFX-kr2
+    ns_add "$KA"
+    ns_add "$KR"
+    ns_add "$KR2"
+    ns_add "$KB"
+    ip -n "$KA" link add eth0 type veth peer name eth-a netns "$KR"
+    ip -n "$KR" link add eth-m type veth peer name eth-m netns "$KR2"
+    ip -n "$KB" link add eth0 type veth peer name eth-b netns "$KR2"
+    ip -n "$KA" addr add 192.0.2.2/24 dev eth0
+    ip -n "$KR" addr add 192.0.2.1/24 dev eth-a
+    ip -n "$KR" addr add 203.0.113.1/24 dev eth-m
+    ip -n "$KR2" addr add 203.0.113.2/24 dev eth-m
+    ip -n "$KR2" addr add 198.51.100.1/24 dev eth-b
+    ip -n "$KB" addr add 198.51.100.2/24 dev eth0
+    for link in "$KA eth0" "$KR eth-a" "$KR eth-m" "$KR2 eth-m" "$KR2 eth-b" "$KB eth0"; do
+        read -r ns dev <<<"$link"
+        ip -n "$ns" link set "$dev" up
+    done
+    ip -n "$KA" route add default via 192.0.2.1
+    ip -n "$KR" route add 198.51.100.0/24 via 203.0.113.2
+    ip -n "$KR2" route add 192.0.2.0/24 via 203.0.113.1
+    ip -n "$KB" route add default via 198.51.100.1
+    ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$KR2" sysctl -qw net.ipv4.ip_forward=1
+    check_path "$KA" 198.51.100.2 62
+    start_server "$KB"
+    measure "a2) kernel: veth, two router ns in series, veth" - "$KA" 198.51.100.2 "$KB" short 192.0.2.2
+    stop_servers
+    for ns in "$KA" "$KR" "$KR2" "$KB"; do ip netns del "$ns"; done
     CREATED_NS=()
 fi
 

@@ -83,9 +83,9 @@
 //! The workers only ask, with a non-blocking send of a fixed-size request
 //! on a bounded channel that this module's thread polls while requests
 //! come (so that asking wakes no thread: no syscall on the packet path);
-//! after a quiet spell, the first request rings its [`Doorbell`], one wake
-//! per quiet spell, so that a new flow leaves userspace at once. It installs, and
-//! every [`SYNC_PERIOD`] (and for each report) reads what the kernel
+//! after a quiet spell, the first request rings its `Doorbell`, one wake
+//! per quiet spell, so that a new flow leaves userspace at once. It
+//! installs, and every [`SYNC_PERIOD`] (and for each report) reads what the kernel
 //! counted, a chunk of thousands of slots per system call, and adds it
 //! where the workers would have: the NICs' counters (`offloaded` among
 //! them) and the flows' packets, bytes and last-seen times, so that

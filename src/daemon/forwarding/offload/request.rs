@@ -407,7 +407,7 @@ pub struct OffloadRequests {
 impl OffloadRequests {
     /// Asks for `request`, without waiting: a full queue drops it. A
     /// request queued while the offload thread sleeps after a quiet spell
-    /// wakes it ([`Doorbell`]).
+    /// wakes it (its `Doorbell`).
     #[inline]
     pub fn ask(&self, request: OffloadRequest) {
         match self.sender.try_send(request) {
