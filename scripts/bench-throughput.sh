@@ -10,6 +10,8 @@
 #      namespace's SNAT rule in the router (connection tracking on)
 #  a2) with --ceiling and the gateway path: two routers in series, the
 #      hops of two gateways done by the kernel alone
+#  a3) with --ceiling and the gateway path: a) with TCP's MSS at the VPN
+#      tunnel's clamp, 1350 (iperf3 -M 1350)
 #   b) vnetd:   vm1 -> shared1 across a peering (one pass through the daemon)
 #   c) vnetd:   vm1 -> vm2 through the NVA nva1 (two passes through the
 #               daemon plus the NVA namespace's own kernel forwarding)
@@ -111,7 +113,8 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      with every test of a); with --paths firewall a1),
                      the kernel router tracking connections as the
                      firewall's namespace does; with --paths gateway a2),
-                     two kernel routers in series
+                     two kernel routers in series, and a3), a) with the
+                     VPN tunnel's MSS of 1350
   --rps MASK         after each lab is up, write MASK (hex CPUs, e.g. 3) to
                      rps_cpus of every receive queue of its fabric's host
                      ends: each guest's packets are steered by flow, which
@@ -135,6 +138,8 @@ BINARY=""
 COMPARE=""
 RPS_MASK=""
 CEILING=0
+# Extra iperf3 client arguments for the rows being measured (a3: -M).
+IPERF_EXTRA=()
 PARALLEL_LIST=""
 UDP_RATES=""
 SMALL=0
@@ -389,6 +394,7 @@ run_iperf() {
     # 1400-byte datagrams stay below the 1500-byte MTU, so UDP measures
     # packets, not IP fragments.
     if [[ $proto == udp ]]; then args+=(-u -b "$rate" -l "$length"); fi
+    args+=(${IPERF_EXTRA[@]+"${IPERF_EXTRA[@]}"})
     # iperf3 can hang when its peer vanishes mid-test; bound it.
     timeout --kill-after=5 $((secs + 30)) ip netns exec "$ns" iperf3 "${args[@]}" >"$out" 2>"$out.err"
 }
@@ -554,13 +560,13 @@ variants() {
             done
         fi
         if ((LATENCY)); then VARIANTS+=("rtt udp - -" "rtt tcp - -"); fi
-    elif ((PPS)); then
+    elif ((PPS)) && [[ $1 != tcp-only ]]; then
         VARIANTS+=("pps 64 1 -")
     fi
 }
 
 # measure <path label> <workers> <client ns> <destination address>
-# <server ns[,server ns...]> <full|short> <client address>: one row per
+# <server ns[,server ns...]> <full|short|tcp-only> <client address>: one row per
 # variant (see variants). An iperf3 server must already listen on $PORT in
 # each server namespace (a load balancer's flow reaches one of several);
 # the other servers are started here.
@@ -772,6 +778,20 @@ if ((CEILING)) && wants_path gateway; then
     measure "a2) kernel: veth, two router ns in series, veth" - "$KA" 198.51.100.2 "$KB" short 192.0.2.2
     stop_servers
     for ns in "$KA" "$KR" "$KR2" "$KB"; do ip netns del "$ns"; done
+    CREATED_NS=()
+
+    # a3) one router, TCP at the tunnel's MSS: the clamp's own cost.
+    ns_add "$KA"
+    ns_add "$KR"
+    ns_add "$KB"
+    kernel_router_between "$KA" "$KR" "$KB"
+    check_path "$KA" 198.51.100.2 63
+    start_server "$KB"
+    IPERF_EXTRA=(-M 1350)
+    measure "a3) kernel: veth, router ns, veth, MSS 1350" - "$KA" 198.51.100.2 "$KB" tcp-only 192.0.2.2
+    IPERF_EXTRA=()
+    stop_servers
+    for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
     CREATED_NS=()
 fi
 
