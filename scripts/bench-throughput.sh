@@ -676,34 +676,41 @@ measure() {
 # --- a) kernel forwarding -------------------------------------------------
 # Documentation prefixes (RFC 5737), in different /24s so the router routes.
 KA=$PFX-ka KR=$PFX-kr KB=$PFX-kb
-# kernel_router_between A R B: A -veth- R (forwarding) -veth- B, made.
-kernel_router_between() {
-    local a=$1 r=$2 b=$3
-    ip -n "$a" link add eth0 type veth peer name eth-a netns "$r"
-    ip -n "$b" link add eth0 type veth peer name eth-b netns "$r"
-    ip -n "$a" addr add 192.0.2.2/24 dev eth0
-    ip -n "$r" addr add 192.0.2.1/24 dev eth-a
-    ip -n "$r" addr add 198.51.100.1/24 dev eth-b
-    ip -n "$b" addr add 198.51.100.2/24 dev eth0
-    ip -n "$a" link set eth0 up
-    ip -n "$b" link set eth0 up
-    ip -n "$r" link set eth-a up
-    ip -n "$r" link set eth-b up
-    ip -n "$a" route add default via 192.0.2.1
-    ip -n "$b" route add default via 198.51.100.1
-    ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+# router_lab: KA -veth- KR (forwarding) -veth- KB, made.
+router_lab() {
+    ns_add "$KA"
+    ns_add "$KR"
+    ns_add "$KB"
+    ip -n "$KA" link add eth0 type veth peer name eth-a netns "$KR"
+    ip -n "$KB" link add eth0 type veth peer name eth-b netns "$KR"
+    ip -n "$KA" addr add 192.0.2.2/24 dev eth0
+    ip -n "$KR" addr add 192.0.2.1/24 dev eth-a
+    ip -n "$KR" addr add 198.51.100.1/24 dev eth-b
+    ip -n "$KB" addr add 198.51.100.2/24 dev eth0
+    ip -n "$KA" link set eth0 up
+    ip -n "$KB" link set eth0 up
+    ip -n "$KR" link set eth-a up
+    ip -n "$KR" link set eth-b up
+    ip -n "$KA" route add default via 192.0.2.1
+    ip -n "$KB" route add default via 198.51.100.1
+    ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
 }
-ns_add "$KA"
-ns_add "$KR"
-ns_add "$KB"
-kernel_router_between "$KA" "$KR" "$KB"
 
-check_path "$KA" 198.51.100.2 63
-start_server "$KB"
-measure "a) kernel: veth, router ns, veth" - "$KA" 198.51.100.2 "$KB" full 192.0.2.2
-stop_servers
-for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
-CREATED_NS=()
+# kernel_rows LABEL CLIENT DST SERVER SET SRC TTL: proves the path (the
+# reply's TTL), measures LABEL's rows (see measure), then removes the
+# namespaces made since the last call.
+kernel_rows() {
+    local label=$1 client=$2 dst=$3 server=$4 set=$5 src=$6 ttl=$7 ns
+    check_path "$client" "$dst" "$ttl"
+    start_server "$server"
+    measure "$label" - "$client" "$dst" "$server" "$set" "$src"
+    stop_servers
+    for ns in ${CREATED_NS[@]+"${CREATED_NS[@]}"}; do ip netns del "$ns"; done
+    CREATED_NS=()
+}
+
+router_lab
+kernel_rows "a) kernel: veth, router ns, veth" "$KA" 198.51.100.2 "$KB" full 192.0.2.2 63
 
 # --- a0) no forwarding ------------------------------------------------------
 if ((CEILING)); then
@@ -715,20 +722,12 @@ if ((CEILING)); then
     ip -n "$CB" addr add 192.0.2.3/24 dev eth0
     ip -n "$CA" link set eth0 up
     ip -n "$CB" link set eth0 up
-    check_path "$CA" 192.0.2.3 64
-    start_server "$CB"
-    measure "a0) no forwarding: veth between two namespaces" - "$CA" 192.0.2.3 "$CB" full 192.0.2.2
-    stop_servers
-    for ns in "$CA" "$CB"; do ip netns del "$ns"; done
-    CREATED_NS=()
+    kernel_rows "a0) no forwarding: veth between two namespaces" "$CA" 192.0.2.3 "$CB" full 192.0.2.2 64
 fi
 
 # --- a1) the router tracking connections, as the firewall's namespace ------
 if ((CEILING)) && wants_path firewall; then
-    ns_add "$KA"
-    ns_add "$KR"
-    ns_add "$KB"
-    kernel_router_between "$KA" "$KR" "$KB"
+    router_lab
     # The rule of the firewall's namespace: SNAT past its private ranges,
     # which the benchmark's own addresses stay inside, as vm1's and vm2's.
     ip netns exec "$KR" nft -f - <<'NFT'
@@ -739,15 +738,10 @@ table ip bench_snat {
     }
 }
 NFT
-    check_path "$KA" 198.51.100.2 63
-    start_server "$KB"
-    measure "a1) kernel: veth, router ns tracking connections, veth" - "$KA" 198.51.100.2 "$KB" short 192.0.2.2
-    stop_servers
-    for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
-    CREATED_NS=()
+    kernel_rows "a1) kernel: veth, router ns tracking connections, veth" "$KA" 198.51.100.2 "$KB" short 192.0.2.2 63
 fi
 
-# --- a2) two routers in series, as two gateways ----------------------------
+# --- a2) two routers in series, as two gateways; a3) the tunnel's MSS -----
 if ((CEILING)) && wants_path gateway; then
     KR2=$PFX-kr2
     ns_add "$KA"
@@ -773,26 +767,13 @@ if ((CEILING)) && wants_path gateway; then
     ip -n "$KB" route add default via 198.51.100.1
     ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1
     ip netns exec "$KR2" sysctl -qw net.ipv4.ip_forward=1
-    check_path "$KA" 198.51.100.2 62
-    start_server "$KB"
-    measure "a2) kernel: veth, two router ns in series, veth" - "$KA" 198.51.100.2 "$KB" short 192.0.2.2
-    stop_servers
-    for ns in "$KA" "$KR" "$KR2" "$KB"; do ip netns del "$ns"; done
-    CREATED_NS=()
+    kernel_rows "a2) kernel: veth, two router ns in series, veth" "$KA" 198.51.100.2 "$KB" short 192.0.2.2 62
 
-    # a3) one router, TCP at the tunnel's MSS: the clamp's own cost.
-    ns_add "$KA"
-    ns_add "$KR"
-    ns_add "$KB"
-    kernel_router_between "$KA" "$KR" "$KB"
-    check_path "$KA" 198.51.100.2 63
-    start_server "$KB"
+    # One router, TCP at the tunnel's MSS: the clamp's own cost.
+    router_lab
     IPERF_EXTRA=(-M 1350)
-    measure "a3) kernel: veth, router ns, veth, MSS 1350" - "$KA" 198.51.100.2 "$KB" tcp-only 192.0.2.2
+    kernel_rows "a3) kernel: veth, router ns, veth, MSS 1350" "$KA" 198.51.100.2 "$KB" tcp-only 192.0.2.2 63
     IPERF_EXTRA=()
-    stop_servers
-    for ns in "$KA" "$KR" "$KB"; do ip netns del "$ns"; done
-    CREATED_NS=()
 fi
 
 # --- b) to f) vnetd ---------------------------------------------------------
