@@ -209,7 +209,22 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
         now_ms: u64,
     ) -> Option<EdgeMemo> {
         let key = edge_key(self.owners.frontend_owner(EDGE_STABLE_ID), proto, src, dst)?;
-        EdgeMemo::from_memo(&self.table.lookup(&key, now_ms)?.memo()?)
+        self.with_memo(&key, now_ms, EdgeMemo::from_memo)
+            .map(|(_, memo)| memo)
+    }
+
+    /// The flow recorded under `key` and its memo as `read` takes it:
+    /// `None` while there is none, or while its memo is being written.
+    #[inline]
+    fn with_memo<M>(
+        &self,
+        key: &FlowKey,
+        now_ms: u64,
+        read: impl FnOnce(&Memo) -> Option<M>,
+    ) -> Option<(FlowRef<'_>, M)> {
+        let flow = self.table.lookup(key, now_ms)?;
+        let memo = read(&flow.memo()?)?;
+        Some((flow, memo))
     }
 
     /// The pin of `frontend` that a packet of `proto` from `src` to `dst`
@@ -228,8 +243,7 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
     ) -> Option<FoundPin> {
         let owner = self.owners.frontend_owner(frontend.stable_id);
         let key = pin_key(owner, proto, src.0, dst.0, (src.1, dst.1))?;
-        let flow = self.table.lookup(&key, now_ms)?;
-        let memo = PinMemo::from_memo(&flow.memo()?)?;
+        let (flow, memo) = self.with_memo(&key, now_ms, PinMemo::from_memo)?;
         Some(FoundPin {
             key,
             memo,
@@ -395,10 +409,9 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     fn pinned(&self, frontend: &FrontendTables, p: &PacketView, now_ms: u64) -> Option<Pin> {
         let owner = self.owners.frontend_owner(frontend.stable_id);
         let key = pin_key(owner, p.key.proto, p.key.src, p.key.dst, p.flow_ports)?;
-        let flow = self.table.lookup(&key, now_ms)?;
         // A pin whose memo is being written at this instant is not yet
         // readable: the packet is placed by the hash, as its flow was.
-        let pin = PinMemo::from_memo(&flow.memo()?)?;
+        let (flow, pin) = self.with_memo(&key, now_ms, PinMemo::from_memo)?;
         // The flow's packets are counted by its NSG entries.
         flow.keep_alive(now_ms);
         Some(Pin {
@@ -481,8 +494,7 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             (p.key.src, p.flow_ports.0),
             (p.key.dst, p.flow_ports.1),
         )?;
-        let flow = self.table.lookup(&key, now_ms)?;
-        let memo = EdgeMemo::from_memo(&flow.memo()?)?;
+        let (flow, memo) = self.with_memo(&key, now_ms, EdgeMemo::from_memo)?;
         // The flow's packets are counted by its NSG entries.
         flow.keep_alive(now_ms);
         Some(EdgeTranslation {

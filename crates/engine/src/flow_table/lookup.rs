@@ -8,7 +8,7 @@ use super::{
     spin, FlowHandle, FlowKey, FlowRef, FlowTable, FlowValue, KeyWords, Traffic, PROBE_WINDOW,
     READ_ATTEMPTS,
 };
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, AtomicU64, Ordering};
 
 /// Where a key's probe starts and the fingerprint its slot carries.
 #[derive(Clone, Copy)]
@@ -92,18 +92,24 @@ impl FlowTable {
             .is_some_and(|(_, live)| live)
     }
 
-    /// The last-seen time of the entry `partner` names, and whether its
-    /// side is live; `None` if the link no longer holds.
-    pub(super) fn side_last_seen(&self, partner: u64, now_ms: u64) -> Option<(u64, bool)> {
+    /// The slot `partner` names, its state word and that word's value,
+    /// read once; `None` if there is no partner or the link no longer
+    /// holds.
+    #[inline]
+    fn linked(&self, partner: u64) -> Option<(usize, &AtomicU64, u64)> {
         if partner == NO_PARTNER {
             return None;
         }
         let index = link_index(partner);
         let state_word = self.states.get(index)?;
         let s0 = state_word.load(Ordering::Acquire);
-        if !links_to(partner, s0) {
-            return None;
-        }
+        links_to(partner, s0).then_some((index, state_word, s0))
+    }
+
+    /// The last-seen time of the entry `partner` names, and whether its
+    /// side is live; `None` if the link no longer holds.
+    pub(super) fn side_last_seen(&self, partner: u64, now_ms: u64) -> Option<(u64, bool)> {
+        let (index, state_word, s0) = self.linked(partner)?;
         let slot = &self.slots[index];
         let last_seen = slot.last_seen();
         let live = !slot.expired(now_ms);
@@ -274,15 +280,7 @@ impl FlowTable {
 
     /// The value of the entry `partner` names, if the link holds.
     fn partner_value(&self, partner: u64) -> Option<FlowValue> {
-        if partner == NO_PARTNER {
-            return None;
-        }
-        let index = link_index(partner);
-        let state_word = self.states.get(index)?;
-        let s0 = state_word.load(Ordering::Acquire);
-        if !links_to(partner, s0) {
-            return None;
-        }
+        let (index, state_word, s0) = self.linked(partner)?;
         let mut value = self.slots[index].value();
         value.memo = self.memos[index].read(s0);
         fence(Ordering::Acquire);
