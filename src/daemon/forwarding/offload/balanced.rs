@@ -386,6 +386,29 @@ mod tests {
         (verdict, judged)
     }
 
+    /// vm1's connection from `source_port` to the frontend: its SYN
+    /// decided, then its first ACK offered to the kernel's path.
+    fn connect_to_frontend(
+        snap: &Snapshot,
+        flows: &FlowTable,
+        vm1: PortIdx,
+        source_port: u16,
+    ) -> (Verdict, Result<PinnedRewrite, Ineligible>) {
+        decide(
+            snap,
+            flows,
+            vm1,
+            &tcp((VM1, source_port), (WEB_FE, 80), true),
+            0,
+        );
+        offer(
+            snap,
+            flows,
+            vm1,
+            &tcp((VM1, source_port), (WEB_FE, 80), false),
+        )
+    }
+
     /// The kernel's rewrite of `verdict`'s, as the workers made it.
     fn kernel(verdict: Verdict) -> Option<FastRewrite> {
         match verdict {
@@ -418,14 +441,7 @@ mod tests {
         let snap = lab();
         let flows = table();
         let vm1 = port(&snap, "vm1");
-        decide(
-            &snap,
-            &flows,
-            vm1,
-            &tcp((VM1, 40000), (WEB_FE, 80), true),
-            0,
-        );
-        let (verdict, judged) = offer(&snap, &flows, vm1, &tcp((VM1, 40000), (WEB_FE, 80), false));
+        let (verdict, judged) = connect_to_frontend(&snap, &flows, vm1, 40000);
         let Verdict::Translate { nic: web, .. } = verdict else {
             panic!("{verdict:?}");
         };
@@ -503,14 +519,7 @@ mod tests {
         let snap = lab();
         let flows = table();
         let vm1 = port(&snap, "vm1");
-        decide(
-            &snap,
-            &flows,
-            vm1,
-            &tcp((VM1, 40001), (WEB_FE, 80), true),
-            0,
-        );
-        let (verdict, _) = offer(&snap, &flows, vm1, &tcp((VM1, 40001), (WEB_FE, 80), false));
+        let (verdict, _) = connect_to_frontend(&snap, &flows, vm1, 40001);
         let Verdict::Translate { nic: web, .. } = verdict else {
             panic!("{verdict:?}");
         };
@@ -540,19 +549,7 @@ mod tests {
         assert_eq!(judged, Err(Ineligible::BackendDown));
         // A new connection goes to the other backend, and is carried.
         for source_port in 41000..41010 {
-            decide(
-                &down,
-                &flows,
-                vm1,
-                &tcp((VM1, source_port), (WEB_FE, 80), true),
-                0,
-            );
-            let (verdict, judged) = offer(
-                &down,
-                &flows,
-                vm1,
-                &tcp((VM1, source_port), (WEB_FE, 80), false),
-            );
+            let (verdict, judged) = connect_to_frontend(&down, &flows, vm1, source_port);
             assert!(matches!(verdict, Verdict::Translate { nic, .. } if nic != web));
             assert_eq!(judged.unwrap().rewrite, kernel(verdict));
         }
@@ -587,14 +584,7 @@ mod tests {
         let snap = lab();
         let flows = table();
         let vm1 = port(&snap, "vm1");
-        decide(
-            &snap,
-            &flows,
-            vm1,
-            &tcp((VM1, 40002), (WEB_FE, 80), true),
-            0,
-        );
-        let (_, judged) = offer(&snap, &flows, vm1, &tcp((VM1, 40002), (WEB_FE, 80), false));
+        let (_, judged) = connect_to_frontend(&snap, &flows, vm1, 40002);
         let judged = judged.unwrap();
         let pin = (judged.pin, judged.memo);
         let idle = 4 * 60 * 1000;

@@ -281,22 +281,42 @@ mod tests {
         EntryKey::Fabric(fast_key(source_port))
     }
 
-    fn installed(book: &mut Book, port: u16) -> Installed {
-        let (slot, counted) = book.take_slot().unwrap();
-        let entry = Installed {
-            ingress: PortId::new(1),
-            egress: PortId::new(2),
+    /// An entry for `tuple` from `ingress` to `egress`, as it arrived,
+    /// charged to `ingress`: generation 1, slot 0, host end 4.
+    fn entry(
+        ingress: PortId,
+        egress: PortId,
+        ingress_direction: Direction,
+        tuple: FastTuple,
+    ) -> Installed {
+        Installed {
+            ingress,
+            egress,
             egress_host_end: Some(4),
-            ingress_direction: Direction::Outbound,
-            tuple: tuple(port),
-            arrived: tuple(port),
+            ingress_direction,
+            tuple,
+            arrived: tuple,
             translation: None,
             pin: None,
             generation: 1,
             fabric_ports: [0, 1],
+            slot: 0,
+            counted: FastCounters::default(),
+            charged: ingress,
+        }
+    }
+
+    fn installed(book: &mut Book, port: u16) -> Installed {
+        let (slot, counted) = book.take_slot().unwrap();
+        let entry = Installed {
             slot,
             counted,
-            charged: PortId::new(1),
+            ..entry(
+                PortId::new(1),
+                PortId::new(2),
+                Direction::Outbound,
+                tuple(port),
+            )
         };
         book.insert(key(port), entry);
         entry
@@ -353,20 +373,17 @@ mod tests {
         // vm1 (1) -> nva (2) -> vm2 (3): the same 5-tuple on both legs.
         let mut book = Book::new(8);
         let (vm1, nva, vm2) = (PortId::new(1), PortId::new(2), PortId::new(3));
-        let leg = |ingress, egress, ingress_direction, tuple: FastTuple| Installed {
-            ingress,
-            egress,
-            egress_host_end: Some(0),
-            ingress_direction,
-            tuple,
-            arrived: tuple,
-            translation: None,
-            pin: None,
-            generation: 1,
-            fabric_ports: [0, 1],
-            slot: 0,
-            counted: FastCounters::default(),
-            charged: ingress,
+        // A leg arriving on fabric port `at`.
+        let insert_leg = |book: &mut Book, at, (ingress, egress), direction, tuple| {
+            let key = FastKey {
+                ingress: at,
+                ..fast_key(1)
+            };
+            let leg = Installed {
+                egress_host_end: Some(0),
+                ..entry(ingress, egress, direction, tuple)
+            };
+            book.insert(EntryKey::Fabric(key), leg);
         };
         let forward = tuple(1);
         let reply = FastTuple {
@@ -377,13 +394,7 @@ mod tests {
             ..forward
         };
         // Only the leg into the appliance.
-        book.insert(
-            EntryKey::Fabric(FastKey {
-                ingress: 10,
-                ..fast_key(1)
-            }),
-            leg(vm1, nva, Direction::Outbound, forward),
-        );
+        insert_leg(&mut book, 10, (vm1, nva), Direction::Outbound, forward);
         let name = forward.canonical();
         let legs = book.legs();
         assert!(legs.contains(&(vm1, Direction::Outbound, name)));
@@ -392,13 +403,7 @@ mod tests {
         assert!(!legs.contains(&(vm2, Direction::Inbound, name)));
         // vm2's replies on the leg out of the appliance (tracked inbound at
         // vm2, where they are replies): that leg is carried too.
-        book.insert(
-            EntryKey::Fabric(FastKey {
-                ingress: 30,
-                ..fast_key(1)
-            }),
-            leg(vm2, nva, Direction::Inbound, reply),
-        );
+        insert_leg(&mut book, 30, (vm2, nva), Direction::Inbound, reply);
         let legs = book.legs();
         assert!(legs.contains(&(nva, Direction::Outbound, name)));
         assert!(legs.contains(&(vm2, Direction::Inbound, name)));
@@ -413,19 +418,8 @@ mod tests {
         let (vm1, shared1) = (PortId::new(1), PortId::new(2));
         let forward = tuple(1);
         let out = Installed {
-            ingress: vm1,
-            egress: shared1,
             egress_host_end: None,
-            ingress_direction: Direction::Outbound,
-            tuple: forward,
-            arrived: forward,
-            translation: None,
-            pin: None,
-            generation: 1,
-            fabric_ports: [0, 1],
-            slot: 0,
-            counted: FastCounters::default(),
-            charged: vm1,
+            ..entry(vm1, shared1, Direction::Outbound, forward)
         };
         let arrival = Installed {
             ingress: PortId::NONE,
@@ -470,19 +464,8 @@ mod tests {
             ..private
         };
         let leave = Installed {
-            ingress: vm2,
-            egress: internet,
-            egress_host_end: Some(4),
-            ingress_direction: Direction::Outbound,
-            tuple: private,
             arrived: public,
-            translation: None,
-            pin: None,
-            generation: 1,
-            fabric_ports: [0, 1],
-            slot: 0,
-            counted: FastCounters::default(),
-            charged: vm2,
+            ..entry(vm2, internet, Direction::Outbound, private)
         };
         let reply = Installed {
             ingress: internet,
