@@ -63,18 +63,17 @@ impl Plan {
             .filter(|p| new.port_by_name(&p.name).is_none())
             .map(|p| p.name.clone())
             .collect();
-        d.namespaces_added = new
-            .namespaces
-            .iter()
-            .filter(|n| !self.namespaces.contains(n))
-            .cloned()
-            .collect();
-        d.namespaces_removed = self
-            .namespaces
-            .iter()
-            .filter(|n| !new.namespaces.contains(n))
-            .cloned()
-            .collect();
+        d.namespaces_added = missing_from(&new.namespaces, &self.namespaces);
+        d.namespaces_removed = missing_from(&self.namespaces, &new.namespaces);
         d
     }
+}
+
+/// The names of `names` that `other` lacks, in `names`' order.
+fn missing_from(names: &[String], other: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| !other.contains(n))
+        .cloned()
+        .collect()
 }

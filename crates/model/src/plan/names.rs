@@ -109,6 +109,22 @@ fn claim_port(names: &mut HashSet<String>, name: &str) -> bool {
     names.insert(name.to_ascii_lowercase())
 }
 
+/// The refusal of a port vnetd adds (`what`) named `name`, which a NIC or
+/// another port has.
+fn port_taken(what: &str, name: &str) -> String {
+    format!("{what} is a port named `{name}`, which is already a NIC's or another port's name")
+}
+
+/// The refusal of the namespace `netns` that vnetd would give `what`.
+fn netns_taken(what: &str, netns: &str) -> String {
+    format!("{what} needs the namespace `{netns}`, which is taken or not a usable name")
+}
+
+/// The refusal of a port of the fabric named `name`, which a NIC has.
+fn like_a_nic(name: &str) -> String {
+    format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name")
+}
+
 /// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
 /// router or host, an earlier instance) or not a usable name; gives every
 /// namespace of the lab so far.
@@ -128,10 +144,8 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
         for link in 0..2 {
             let netns = msee_netns(topology, circuit, link);
             if !claim_netns(&mut namespaces, &netns) {
-                let why = format!(
-                    "the circuit's Microsoft edge router of link {link} needs the namespace \
-                     `{netns}`, which is taken or not a usable name"
-                );
+                let what = format!("the circuit's Microsoft edge router of link {link}");
+                let why = netns_taken(&what, &netns);
                 diags.error(
                     circuit.line,
                     &format!("express_route_circuits[{}]", circuit.name),
@@ -144,10 +158,7 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
         for i in 0..gw.instances.len() {
             let netns = instance_netns(&topology.netns_prefix, &gw.name, i);
             if !claim_netns(&mut namespaces, &netns) {
-                let why = format!(
-                    "the gateway's instance {i} needs the namespace `{netns}`, which is taken or \
-                     not a usable name"
-                );
+                let why = netns_taken(&format!("the gateway's instance {i}"), &netns);
                 diags.error(
                     gw.line,
                     &format!("virtual_network_gateways[{}]", gw.name),
@@ -184,9 +195,11 @@ fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
     }
     for (line, name) in &ports {
         if !claim_port(&mut names, name) {
-            let why =
-                format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name");
-            diags.error(*line, &format!("network_interfaces[{name}]"), why);
+            diags.error(
+                *line,
+                &format!("network_interfaces[{name}]"),
+                like_a_nic(name),
+            );
         }
     }
     ports.into_iter().map(|(_, n)| n).collect()
@@ -219,15 +232,14 @@ fn prober_ports(
         let name = prober_name(&vnet.name);
         let netns = prober_netns(&topology.netns_prefix, &vnet.name);
         if !claim_port(&mut names, &name) {
-            let why =
-                format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name");
-            diags.error(lb.line, &format!("network_interfaces[{name}]"), why);
-        } else if !claim_netns(&mut namespaces, &netns) {
-            let why = format!(
-                "the health prober of VNet `{}` needs the namespace `{netns}`, which is taken or \
-                 not a usable name",
-                vnet.name
+            diags.error(
+                lb.line,
+                &format!("network_interfaces[{name}]"),
+                like_a_nic(&name),
             );
+        } else if !claim_netns(&mut namespaces, &netns) {
+            let what = format!("the health prober of VNet `{}`", vnet.name);
+            let why = netns_taken(&what, &netns);
             diags.error(lb.line, &format!("load_balancers[{}]", lb.name), why);
         }
     }
@@ -252,9 +264,7 @@ fn firewall_ports(
             );
             diags.error(fw.line, &key, why);
         } else if !claim_netns(&mut namespaces, &netns) {
-            let why = format!(
-                "the firewall needs the namespace `{netns}`, which is taken or not a usable name"
-            );
+            let why = netns_taken("the firewall", &netns);
             diags.error(fw.line, &key, why);
         }
     }
@@ -275,18 +285,11 @@ fn route_server_ports(
         for i in 0..rs.instances.len() {
             let name = instance_name(&rs.name, i);
             let netns = instance_netns(&topology.netns_prefix, &rs.name, i);
+            let what = format!("the Route Server's instance {i}");
             if !claim_port(&mut names, &name) {
-                let why = format!(
-                    "the Route Server's instance {i} is a port named `{name}`, which is already \
-                     a NIC's or another port's name"
-                );
-                diags.error(rs.line, &key, why);
+                diags.error(rs.line, &key, port_taken(&what, &name));
             } else if !claim_netns(&mut namespaces, &netns) {
-                let why = format!(
-                    "the Route Server's instance {i} needs the namespace `{netns}`, which is taken \
-                     or not a usable name"
-                );
-                diags.error(rs.line, &key, why);
+                diags.error(rs.line, &key, netns_taken(&what, &netns));
             }
         }
     }
@@ -334,11 +337,7 @@ fn name_ports(
             super::PortKind::AzureDns { .. } | super::PortKind::Internet
         );
         if !claim_port(&mut names, &port.name) {
-            let why = format!(
-                "{what} is a port named `{}`, which is already a NIC's or another port's name",
-                port.name
-            );
-            diags.error(port.line, &key, why);
+            diags.error(port.line, &key, port_taken(&what, &port.name));
             continue;
         }
         let claimed = if derived {
@@ -347,11 +346,7 @@ fn name_ports(
             claim_netns(&mut namespaces, &port.netns)
         };
         if !claimed {
-            let why = format!(
-                "{what} needs the namespace `{}`, which is taken or not a usable name",
-                port.netns
-            );
-            diags.error(port.line, &key, why);
+            diags.error(port.line, &key, netns_taken(&what, &port.netns));
         }
     }
 }

@@ -6,8 +6,8 @@
 //! Every VNet with a NIC or a Private Endpoint has one.
 
 use super::super::names::{azure_dns_name, azure_dns_netns};
-use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{IpConfiguration, SubnetIdx, SubnetRef, TiVec, Topology, AZURE_DNS};
+use super::super::{Port, PortIdx, PortKind};
+use crate::topology::{SubnetIdx, SubnetRef, TiVec, Topology, AZURE_DNS};
 use std::net::IpAddr;
 
 pub const KIND: &str = "azure-dns";
@@ -27,24 +27,17 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         let (Some(first), false) = (first, vnet.subnets.is_empty()) else {
             continue;
         };
-        ports.push(Port {
-            kind: PortKind::AzureDns { vnet: v },
-            name: azure_dns_name(&vnet.name),
-            subnet: SubnetRef {
-                vnet: v,
-                subnet: SubnetIdx::new(0),
-            },
-            ip_configurations: vec![IpConfiguration {
-                name: "ipconfig1".into(),
-                address: IpAddr::V4(AZURE_DNS),
-            }],
-            ip_forwarding: false,
-            network_security_group: None,
-            application_security_groups: Vec::new(),
-            netns: azure_dns_netns(&first),
-            interface: PORT_INTERFACE.into(),
-            line: vnet.line,
-            host: topology.placement.vnet_host(v),
-        });
+        let subnet = SubnetRef {
+            vnet: v,
+            subnet: SubnetIdx::new(0),
+        };
+        ports.push(super::one_address(
+            PortKind::AzureDns { vnet: v },
+            azure_dns_name(&vnet.name),
+            azure_dns_netns(&first),
+            (subnet, IpAddr::V4(AZURE_DNS)),
+            vnet.line,
+            topology.placement.vnet_host(v),
+        ));
     }
 }

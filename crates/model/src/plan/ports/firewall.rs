@@ -6,8 +6,8 @@
 //! forwards what is admitted back into the fabric, where the
 //! `AzureFirewallSubnet`'s routes take it on.
 
-use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{IpConfiguration, TiVec, Topology};
+use super::super::{Port, PortIdx, PortKind};
+use crate::topology::{TiVec, Topology};
 
 pub const KIND: &str = "firewall";
 
@@ -20,21 +20,17 @@ pub fn netns(prefix: &str, name: &str) -> String {
 /// One port per firewall, in file order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     for (f, fw) in topology.firewalls.iter_enumerated() {
+        let port = super::one_address(
+            PortKind::Firewall { firewall: f },
+            fw.name.clone(),
+            netns(&topology.netns_prefix, &fw.name),
+            (fw.subnet, fw.private_ip),
+            fw.line,
+            topology.placement.vnet_host(fw.vnet),
+        );
         ports.push(Port {
-            kind: PortKind::Firewall { firewall: f },
-            name: fw.name.clone(),
-            subnet: fw.subnet,
-            ip_configurations: vec![IpConfiguration {
-                name: "ipconfig1".into(),
-                address: fw.private_ip,
-            }],
             ip_forwarding: true,
-            network_security_group: None,
-            application_security_groups: Vec::new(),
-            netns: netns(&topology.netns_prefix, &fw.name),
-            interface: PORT_INTERFACE.into(),
-            line: fw.line,
-            host: topology.placement.vnet_host(fw.vnet),
+            ..port
         });
     }
 }

@@ -4,8 +4,8 @@
 //! reached through the endpoint: a responder that names the resource and
 //! the address it was reached on.
 
-use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{IpConfiguration, TiVec, Topology};
+use super::super::{Port, PortIdx, PortKind};
+use crate::topology::{TiVec, Topology};
 
 pub const KIND: &str = "private-endpoint";
 
@@ -18,21 +18,13 @@ pub fn netns(prefix: &str, name: &str) -> String {
 /// One port per Private Endpoint, in file order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     for (e, pe) in topology.private_endpoints.iter_enumerated() {
-        ports.push(Port {
-            kind: PortKind::PrivateEndpoint { endpoint: e },
-            name: pe.name.clone(),
-            subnet: pe.subnet,
-            ip_configurations: vec![IpConfiguration {
-                name: "ipconfig1".into(),
-                address: pe.address,
-            }],
-            ip_forwarding: false,
-            network_security_group: None,
-            application_security_groups: Vec::new(),
-            netns: netns(&topology.netns_prefix, &pe.name),
-            interface: PORT_INTERFACE.into(),
-            line: pe.line,
-            host: topology.placement.vnet_host(pe.subnet.vnet),
-        });
+        ports.push(super::one_address(
+            PortKind::PrivateEndpoint { endpoint: e },
+            pe.name.clone(),
+            netns(&topology.netns_prefix, &pe.name),
+            (pe.subnet, pe.address),
+            pe.line,
+            topology.placement.vnet_host(pe.subnet.vnet),
+        ));
     }
 }

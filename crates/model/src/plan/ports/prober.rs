@@ -6,8 +6,8 @@
 //! VNet end here, consumed by the fabric.
 
 use super::super::names::{prober_name, prober_netns};
-use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{IpConfiguration, TiVec, Topology, PROBE_SOURCE};
+use super::super::{Port, PortIdx, PortKind};
+use crate::topology::{TiVec, Topology, PROBE_SOURCE};
 use std::net::IpAddr;
 
 pub const KIND: &str = "prober";
@@ -39,22 +39,13 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         let Some(subnet) = subnet else {
             continue;
         };
-        let name = name(&vnet.name);
-        ports.push(Port {
-            kind: PortKind::Prober { vnet: v },
-            name: name.clone(),
-            subnet,
-            ip_configurations: vec![IpConfiguration {
-                name: "ipconfig1".into(),
-                address: IpAddr::V4(PROBE_SOURCE),
-            }],
-            ip_forwarding: false,
-            network_security_group: None,
-            application_security_groups: Vec::new(),
-            netns: prober_netns(&topology.netns_prefix, &vnet.name),
-            interface: PORT_INTERFACE.into(),
-            line: lb.line,
-            host: topology.placement.vnet_host(v),
-        });
+        ports.push(super::one_address(
+            PortKind::Prober { vnet: v },
+            name(&vnet.name),
+            prober_netns(&topology.netns_prefix, &vnet.name),
+            (subnet, IpAddr::V4(PROBE_SOURCE)),
+            lb.line,
+            topology.placement.vnet_host(v),
+        ));
     }
 }

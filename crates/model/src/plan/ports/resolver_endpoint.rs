@@ -5,8 +5,8 @@
 //! inbound endpoint as Azure DNS of the resolver's VNet, and sends the
 //! queries its forwarding rules take from an outbound endpoint.
 
-use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
-use crate::topology::{IpConfiguration, SubnetRef, TiVec, Topology};
+use super::super::{Port, PortIdx, PortKind};
+use crate::topology::{SubnetRef, TiVec, Topology};
 use std::net::IpAddr;
 
 pub const INBOUND_KIND: &str = "resolver-inbound";
@@ -58,20 +58,12 @@ fn port(
     line: usize,
 ) -> Port {
     let name = name(resolver, endpoint);
-    Port {
+    super::one_address(
         kind,
-        netns: format!("{}{name}", topology.netns_prefix),
-        name,
-        subnet,
-        ip_configurations: vec![IpConfiguration {
-            name: "ipconfig1".into(),
-            address,
-        }],
-        ip_forwarding: false,
-        network_security_group: None,
-        application_security_groups: Vec::new(),
-        interface: PORT_INTERFACE.into(),
+        name.clone(),
+        format!("{}{name}", topology.netns_prefix),
+        (subnet, address),
         line,
-        host: topology.placement.vnet_host(subnet.vnet),
-    }
+        topology.placement.vnet_host(subnet.vnet),
+    )
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::fixtures::{first_subnet, net, private_endpoint, route, table, vnet};
-use crate::topology::model::{Peering, SubnetIdx};
+use crate::topology::model::{Peering, Route, SubnetIdx, Vnet};
 
 fn link(from: usize, to: usize) -> Peering {
     Peering {
@@ -45,12 +45,37 @@ fn decide<'a>(rows: &'a [EffectiveRoute], dst: &str) -> Option<&'a EffectiveRout
     deciding_row(rows, dst.parse().unwrap()).and_then(|i| rows.get(i))
 }
 
+/// The next hop type of the row deciding `dst`, which one must.
+fn hop(rows: &[EffectiveRoute], dst: &str) -> NextHopType {
+    decide(rows, dst).unwrap().next_hop_type
+}
+
+/// A topology of `vnets` and the `peerings` between them.
+fn peered(vnets: Vec<Vnet>, peerings: Vec<Peering>) -> Topology {
+    Topology {
+        vnets: vnets.into(),
+        peerings,
+        ..Default::default()
+    }
+}
+
+/// VNet `a` over `ranges`, alone.
+fn alone(ranges: &[&str]) -> Topology {
+    peered(vec![vnet("a", "westus", ranges, None)], vec![])
+}
+
+/// VNet `a` (10.0.0.0/16), whose subnet's route table holds `routes`.
+fn with_routes(routes: Vec<Route>) -> Topology {
+    Topology {
+        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
+        route_tables: vec![table(routes)].into(),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn default_routes_of_a_plain_vnet() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], None)].into(),
-        ..Default::default()
-    };
+    let topo = alone(&["10.0.0.0/16"]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(
         summary(&rows),
@@ -63,27 +88,15 @@ fn default_routes_of_a_plain_vnet() {
             row("Default", "Active", "192.168.0.0/16", "None"),
         ]
     );
-    assert_eq!(
-        decide(&rows, "10.0.5.5").unwrap().next_hop_type,
-        NextHopType::VnetLocal
-    );
-    assert_eq!(
-        decide(&rows, "10.1.5.5").unwrap().next_hop_type,
-        NextHopType::None
-    );
-    assert_eq!(
-        decide(&rows, "8.8.8.8").unwrap().next_hop_type,
-        NextHopType::Internet
-    );
+    assert_eq!(hop(&rows, "10.0.5.5"), NextHopType::VnetLocal);
+    assert_eq!(hop(&rows, "10.1.5.5"), NextHopType::None);
+    assert_eq!(hop(&rows, "8.8.8.8"), NextHopType::Internet);
     assert!(decide(&rows, "2001:db8::1").is_none());
 }
 
 #[test]
 fn vnet_range_equal_to_a_reserved_prefix_replaces_its_none_row() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["172.16.0.0/12"], None)].into(),
-        ..Default::default()
-    };
+    let topo = alone(&["172.16.0.0/12"]);
     let rows = effective_routes(&topo, first_subnet(0));
     let for_prefix: Vec<_> = summary(&rows)
         .into_iter()
@@ -98,53 +111,36 @@ fn vnet_range_equal_to_a_reserved_prefix_replaces_its_none_row() {
 
 #[test]
 fn vnet_range_containing_a_reserved_prefix_removes_its_none_row() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["192.0.0.0/8"], None)].into(),
-        ..Default::default()
-    };
+    let topo = alone(&["192.0.0.0/8"]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert!(rows
         .iter()
         .all(|r| r.address_prefix != net("192.168.0.0/16")));
-    assert_eq!(
-        decide(&rows, "192.168.1.1").unwrap().next_hop_type,
-        NextHopType::VnetLocal
-    );
+    assert_eq!(hop(&rows, "192.168.1.1"), NextHopType::VnetLocal);
     // The other reserved rows stay.
     assert!(rows.iter().any(|r| r.address_prefix == net("10.0.0.0/8")));
 }
 
 #[test]
 fn vnet_range_inside_a_reserved_prefix_keeps_both_rows() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["192.168.10.0/24"], None)].into(),
-        ..Default::default()
-    };
+    let topo = alone(&["192.168.10.0/24"]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert!(rows
         .iter()
         .any(|r| r.address_prefix == net("192.168.0.0/16") && r.is_active()));
-    assert_eq!(
-        decide(&rows, "192.168.10.9").unwrap().next_hop_type,
-        NextHopType::VnetLocal
-    );
-    assert_eq!(
-        decide(&rows, "192.168.11.9").unwrap().next_hop_type,
-        NextHopType::None
-    );
+    assert_eq!(hop(&rows, "192.168.10.9"), NextHopType::VnetLocal);
+    assert_eq!(hop(&rows, "192.168.11.9"), NextHopType::None);
 }
 
 #[test]
 fn connected_peer_ranges_follow_the_same_reserved_prefix_rule() {
-    let topo = Topology {
-        vnets: vec![
+    let topo = peered(
+        vec![
             vnet("a", "westus", &["10.0.0.0/8"], None),
             vnet("b", "westus", &["172.16.0.0/12"], None),
-        ]
-        .into(),
-        peerings: vec![link(0, 1), link(1, 0)],
-        ..Default::default()
-    };
+        ],
+        vec![link(0, 1), link(1, 0)],
+    );
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(
         summary(&rows),
@@ -161,16 +157,14 @@ fn connected_peer_ranges_follow_the_same_reserved_prefix_rule() {
 
 #[test]
 fn peering_routes_need_both_links_and_name_local_or_global() {
-    let mut topo = Topology {
-        vnets: vec![
+    let mut topo = peered(
+        vec![
             vnet("a", "westus", &["10.0.0.0/16"], None),
             vnet("b", "westus", &["10.1.0.0/16", "10.11.0.0/16"], None),
             vnet("c", "eastus", &["10.2.0.0/16"], None),
-        ]
-        .into(),
-        peerings: vec![link(0, 1), link(1, 0), link(0, 2)],
-        ..Default::default()
-    };
+        ],
+        vec![link(0, 1), link(1, 0), link(0, 2)],
+    );
     let rows = effective_routes(&topo, first_subnet(0));
     let peering: Vec<_> = rows.iter().filter(|r| r.peer_vnet.is_some()).collect();
     assert_eq!(peering.len(), 2);
@@ -180,10 +174,7 @@ fn peering_routes_need_both_links_and_name_local_or_global() {
         .iter()
         .all(|r| r.next_hop_type == NextHopType::VNetPeering));
     // One-sided towards c: no route, c's range falls into 10/8 → None.
-    assert_eq!(
-        decide(&rows, "10.2.0.4").unwrap().next_hop_type,
-        NextHopType::None
-    );
+    assert_eq!(hop(&rows, "10.2.0.4"), NextHopType::None);
 
     topo.peerings.push(link(2, 0));
     let rows = effective_routes(&topo, first_subnet(0));
@@ -194,39 +185,29 @@ fn peering_routes_need_both_links_and_name_local_or_global() {
 
 #[test]
 fn peering_is_not_transitive() {
-    let topo = Topology {
-        vnets: vec![
+    let topo = peered(
+        vec![
             vnet("a", "westus", &["10.0.0.0/16"], None),
             vnet("b", "westus", &["10.1.0.0/16"], None),
             vnet("c", "westus", &["10.2.0.0/16"], None),
-        ]
-        .into(),
-        peerings: vec![link(0, 1), link(1, 0), link(1, 2), link(2, 1)],
-        ..Default::default()
-    };
+        ],
+        vec![link(0, 1), link(1, 0), link(1, 2), link(2, 1)],
+    );
     let rows = effective_routes(&topo, first_subnet(0));
     assert!(rows.iter().all(|r| r.address_prefix != net("10.2.0.0/16")));
-    assert_eq!(
-        decide(&rows, "10.2.0.4").unwrap().next_hop_type,
-        NextHopType::None
-    );
+    assert_eq!(hop(&rows, "10.2.0.4"), NextHopType::None);
     let hub = effective_routes(&topo, first_subnet(1));
     assert_eq!(hub.iter().filter(|r| r.peer_vnet.is_some()).count(), 2);
 }
 
 #[test]
 fn user_route_beats_system_route_at_equal_prefix() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
-        route_tables: vec![table(vec![route(
-            "whole-vnet",
-            "10.0.0.0/16",
-            NextHopType::VirtualAppliance,
-            Some("10.0.9.4"),
-        )])]
-        .into(),
-        ..Default::default()
-    };
+    let topo = with_routes(vec![route(
+        "whole-vnet",
+        "10.0.0.0/16",
+        NextHopType::VirtualAppliance,
+        Some("10.0.9.4"),
+    )]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(rows[0].state, RouteState::Invalid);
     let user = rows.last().unwrap();
@@ -268,17 +249,12 @@ fn ranking_is_user_then_gateway_then_default() {
 
 #[test]
 fn user_default_route_removes_the_none_rows() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
-        route_tables: vec![table(vec![route(
-            "all-via-nva",
-            "0.0.0.0/0",
-            NextHopType::VirtualAppliance,
-            Some("10.0.9.4"),
-        )])]
-        .into(),
-        ..Default::default()
-    };
+    let topo = with_routes(vec![route(
+        "all-via-nva",
+        "0.0.0.0/0",
+        NextHopType::VirtualAppliance,
+        Some("10.0.9.4"),
+    )]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(
         summary(&rows),
@@ -288,45 +264,32 @@ fn user_default_route_removes_the_none_rows() {
             row("User", "Active", "0.0.0.0/0", "VirtualAppliance"),
         ]
     );
-    assert_eq!(
-        decide(&rows, "192.168.1.1").unwrap().next_hop_type,
-        NextHopType::VirtualAppliance
-    );
+    assert_eq!(hop(&rows, "192.168.1.1"), NextHopType::VirtualAppliance);
 }
 
 #[test]
 fn user_default_route_with_any_next_hop_removes_the_none_rows() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
-        route_tables: vec![table(vec![route(
-            "all-to-internet",
-            "0.0.0.0/0",
-            NextHopType::Internet,
-            None,
-        )])]
-        .into(),
-        ..Default::default()
-    };
+    let topo = with_routes(vec![route(
+        "all-to-internet",
+        "0.0.0.0/0",
+        NextHopType::Internet,
+        None,
+    )]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert!(rows.iter().all(|r| r.next_hop_type != NextHopType::None));
 }
 
 #[test]
 fn user_route_equal_to_the_vnet_range_with_a_local_subnet_exception() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
-        route_tables: vec![table(vec![
-            route(
-                "within-vnet",
-                "10.0.0.0/16",
-                NextHopType::VirtualAppliance,
-                Some("10.0.100.4"),
-            ),
-            route("within-subnet", "10.0.0.0/24", NextHopType::VnetLocal, None),
-        ])]
-        .into(),
-        ..Default::default()
-    };
+    let topo = with_routes(vec![
+        route(
+            "within-vnet",
+            "10.0.0.0/16",
+            NextHopType::VirtualAppliance,
+            Some("10.0.100.4"),
+        ),
+        route("within-subnet", "10.0.0.0/24", NextHopType::VnetLocal, None),
+    ]);
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(rows[0].state, RouteState::Invalid);
     assert_eq!(
@@ -341,15 +304,13 @@ fn user_route_equal_to_the_vnet_range_with_a_local_subnet_exception() {
 
 #[test]
 fn ipv6_default_route_only_for_dual_stack_vnets() {
-    let topo = Topology {
-        vnets: vec![
+    let topo = peered(
+        vec![
             vnet("a", "westus", &["10.0.0.0/16", "fd00:a::/48"], None),
             vnet("b", "eastus", &["fd00:b::/48"], None),
-        ]
-        .into(),
-        peerings: vec![link(0, 1), link(1, 0)],
-        ..Default::default()
-    };
+        ],
+        vec![link(0, 1), link(1, 0)],
+    );
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(
         summary(&rows)[..4],
@@ -360,10 +321,7 @@ fn ipv6_default_route_only_for_dual_stack_vnets() {
             row("Default", "Active", "0.0.0.0/0", "Internet"),
         ]
     );
-    assert_eq!(
-        decide(&rows, "2001:db8::1").unwrap().next_hop_type,
-        NextHopType::Internet
-    );
+    assert_eq!(hop(&rows, "2001:db8::1"), NextHopType::Internet);
     assert_eq!(
         decide(&rows, "fd00:b::9").unwrap().peer_vnet,
         Some(VnetIdx::new(1))

@@ -6,6 +6,11 @@ fn load(name: &str, text: &str) -> Topology {
     parse_str(name, text).expect("the lab parses").topology
 }
 
+/// The lab `text`, named `name`, with its first `old` replaced by `new`.
+fn edited(name: &str, text: &str, old: &str, new: &str) -> Topology {
+    load(name, &text.replacen(old, new, 1))
+}
+
 fn nic(topo: &Topology, name: &str) -> Endpoint {
     Endpoint::Nic(topo.nic_by_name(name).expect("the NIC"))
 }
@@ -16,12 +21,12 @@ fn gateway(topo: &Topology, name: &str) -> Endpoint {
 
 /// The triangle, its branch site 12 ms away.
 fn triangle_with_site_latency() -> Topology {
-    let text = TRIANGLE.replacen(
+    edited(
+        "triangle",
+        TRIANGLE,
         "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}",
         "router: {netns: tri-branch, asn: 65050, bgp_speaker: bird}\n    latency_ms: 12",
-        1,
-    );
-    load("triangle", &text)
+    )
 }
 
 /// The triangle's branch site as reached through gateway `gateway`.
@@ -67,12 +72,12 @@ fn a_ping_round_trip_is_the_mean_of_the_two_directions() {
 
 #[test]
 fn a_link_s_impairments_replace_the_regions_delay_and_cap_it() {
-    let text = MESH.replacen(
+    let topo = edited(
+        "mesh",
+        MESH,
         "{ name: weu-to-eus, virtual_network: weu, remote_virtual_network: eus }",
         "{ name: weu-to-eus, virtual_network: weu, remote_virtual_network: eus, impairments: {latency_ms: 5, jitter_ms: 1, loss_percent: 0.1, rate_mbps: 500} }",
-        1,
     );
-    let topo = load("mesh", &text);
     let hop = hop(&topo, nic(&topo, "weu-vm"), nic(&topo, "eus-vm"));
     assert_eq!(hop.delay_us, 5_000);
     assert_eq!(hop.delay_source, DelaySource::Link);
@@ -93,12 +98,12 @@ fn a_link_s_impairments_replace_the_regions_delay_and_cap_it() {
 
 #[test]
 fn inside_a_region_nothing_is_added_and_the_receiver_s_mtu_holds() {
-    let text = MESH.replacen(
+    let topo = edited(
+        "mesh",
+        MESH,
         "{ name: eus-vm, subnet: eus/default, private_ip_address: 10.20.1.4 }",
         "{ name: eus-vm, subnet: eus/default, private_ip_address: 10.20.1.4, mtu: 9000 }\n  - { name: eus-vm2, subnet: eus/default, private_ip_address: 10.20.1.5, mtu: 3900 }",
-        1,
     );
-    let topo = load("mesh", &text);
     let hop = hop(&topo, nic(&topo, "eus-vm"), nic(&topo, "eus-vm2"));
     assert_eq!(
         hop,

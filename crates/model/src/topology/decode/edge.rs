@@ -198,20 +198,11 @@ impl Decoder<'_> {
 
     /// A DNAT rule's `protocols`: TCP and UDP only.
     fn dnat_protocols(&mut self, f: &Fields, key: &str) -> Option<Vec<Protocol>> {
-        let node = self.required(f, key)?;
-        let k = f.key(key);
-        let items = self.nonempty_items(node, &k, "a DNAT rule needs at least one protocol")?;
-        let read = self.texts(items, &k, |d, text, line, k| {
-            match text.to_ascii_lowercase().as_str() {
-                "tcp" => Some(Protocol::Tcp),
-                "udp" => Some(Protocol::Udp),
-                _ => {
-                    let why = format!("`{text}` is not a DNAT rule's protocol (TCP, UDP)");
-                    d.diags.error(line, k, why);
-                    None
-                }
-            }
-        });
-        read.into_iter().collect()
+        let allowed = [("tcp", Protocol::Tcp), ("udp", Protocol::Udp)];
+        let (empty, refused) = (
+            "a DNAT rule needs at least one protocol",
+            "is not a DNAT rule's protocol (TCP, UDP)",
+        );
+        self.protocol_list(f, key, &allowed, empty, refused)
     }
 }

@@ -28,21 +28,40 @@ impl Decoder<'_> {
 
     /// A network rule's `protocols`: TCP, UDP, ICMP or Any, at least one.
     pub(super) fn firewall_protocols(&mut self, f: &Fields, key: &str) -> Option<Vec<Protocol>> {
+        let allowed = [
+            ("tcp", Protocol::Tcp),
+            ("udp", Protocol::Udp),
+            ("icmp", Protocol::Icmp),
+            ("any", Protocol::Any),
+        ];
+        let (empty, refused) = (
+            "a network rule needs at least one protocol",
+            "is not one of TCP, UDP, ICMP, Any",
+        );
+        self.protocol_list(f, key, &allowed, empty, refused)
+    }
+
+    /// A required, non-empty list of protocols, each one of `allowed`
+    /// (lower-case spellings, matched without case); `empty` is the
+    /// refusal of an empty list, `refused` follows a bad item's text.
+    pub(super) fn protocol_list(
+        &mut self,
+        f: &Fields,
+        key: &str,
+        allowed: &[(&str, Protocol)],
+        empty: &str,
+        refused: &str,
+    ) -> Option<Vec<Protocol>> {
         let node = self.required(f, key)?;
         let k = f.key(key);
-        let items = self.nonempty_items(node, &k, "a network rule needs at least one protocol")?;
+        let items = self.nonempty_items(node, &k, empty)?;
         let read = self.texts(items, &k, |d, text, line, k| {
-            match text.to_ascii_lowercase().as_str() {
-                "tcp" => Some(Protocol::Tcp),
-                "udp" => Some(Protocol::Udp),
-                "icmp" => Some(Protocol::Icmp),
-                "any" => Some(Protocol::Any),
-                _ => {
-                    let why = format!("`{text}` is not one of TCP, UDP, ICMP, Any");
-                    d.diags.error(line, k, why);
-                    None
-                }
+            let lower = text.to_ascii_lowercase();
+            let found = allowed.iter().find(|(name, _)| *name == lower);
+            if found.is_none() {
+                d.diags.error(line, k, format!("`{text}` {refused}"));
             }
+            found.map(|&(_, p)| p)
         });
         read.into_iter().collect()
     }
