@@ -142,15 +142,24 @@ impl Programs {
             map.insert(*address, 1, 0)
                 .with_context(|| format!("trusting {}", Ipv4Addr::from(*address)))?;
         }
-        let stale: Vec<u32> = (map.keys())
-            .filter_map(|key| key.ok())
-            .filter(|key| !wanted.contains(key))
-            .collect();
-        for address in stale {
-            // Gone meanwhile is gone.
-            let _ = map.remove(&address);
-        }
+        remove_all_but(&mut map, &wanted);
         Ok(())
+    }
+}
+
+/// Removes from `map` every key that is not in `wanted`. A key removed
+/// meanwhile by someone else is gone as wanted.
+pub(crate) fn remove_all_but<K, V>(map: &mut BpfHashMap<MapData, K, V>, wanted: &HashSet<K>)
+where
+    K: aya::Pod + Eq + std::hash::Hash,
+    V: aya::Pod,
+{
+    let stale: Vec<K> = (map.keys())
+        .filter_map(|key| key.ok())
+        .filter(|key| !wanted.contains(key))
+        .collect();
+    for key in stale {
+        let _ = map.remove(&key);
     }
 }
 

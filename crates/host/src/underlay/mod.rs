@@ -63,7 +63,7 @@ use anyhow::{bail, Context, Result};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 use tun_rs::{DeviceBuilder, Layer};
 
-use super::bpf::{tc, Programs};
+use super::bpf::{remove_all_but, tc, Programs};
 use super::netns;
 use super::tun::MAX_QUEUES;
 
@@ -431,15 +431,7 @@ impl Underlay {
             self.write_destination(map, destination)?;
         }
         *table = destinations.to_vec();
-        let stale: Vec<[u8; 6]> = map
-            .keys()
-            .filter_map(|key| key.ok())
-            .filter(|key| !wanted.contains(key))
-            .collect();
-        for mac in stale {
-            // Gone meanwhile is gone.
-            let _ = map.remove(&mac);
-        }
+        remove_all_but(map, &wanted);
         Ok(())
     }
 
