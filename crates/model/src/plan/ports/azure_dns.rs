@@ -31,7 +31,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             vnet: v,
             subnet: SubnetIdx::new(0),
         };
-        ports.push(super::one_address(
+        ports.push(super::one_address::one_address(
             PortKind::AzureDns { vnet: v },
             azure_dns_name(&vnet.name),
             azure_dns_netns(&first),

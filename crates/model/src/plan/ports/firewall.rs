@@ -20,7 +20,7 @@ pub fn netns(prefix: &str, name: &str) -> String {
 /// One port per firewall, in file order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     for (f, fw) in topology.firewalls.iter_enumerated() {
-        let port = super::one_address(
+        let port = super::one_address::one_address(
             PortKind::Firewall { firewall: f },
             fw.name.clone(),
             netns(&topology.netns_prefix, &fw.name),

@@ -15,38 +15,13 @@ pub mod route_server_instance;
 pub mod site_tunnel;
 pub mod vm;
 
-use super::names::{instance_name, instance_netns};
-use super::{Port, PortKind, PORT_INTERFACE};
-use crate::topology::{HostIdx, IpConfiguration, SubnetRef, Topology};
-use std::net::IpAddr;
+mod one_address;
 
-/// A port vnetd adds with one address (`ipconfig1`): no NSG or ASGs, no IP
-/// forwarding, its TUN named [`PORT_INTERFACE`].
-fn one_address(
-    kind: PortKind,
-    name: String,
-    netns: String,
-    (subnet, address): (SubnetRef, IpAddr),
-    line: usize,
-    host: HostIdx,
-) -> Port {
-    Port {
-        kind,
-        name,
-        subnet,
-        ip_configurations: vec![IpConfiguration {
-            name: "ipconfig1".into(),
-            address,
-        }],
-        ip_forwarding: false,
-        network_security_group: None,
-        application_security_groups: Vec::new(),
-        netns,
-        interface: PORT_INTERFACE.into(),
-        line,
-        host,
-    }
-}
+use super::names::{instance_name, instance_netns};
+use super::{Port, PortKind};
+use crate::topology::{HostIdx, SubnetRef, Topology};
+use one_address::one_address;
+use std::net::IpAddr;
 
 /// The ports of a resource run as instances, one per address in `subnet`:
 /// instance `i` is named `<name>-<i>`, and so is its namespace, behind the

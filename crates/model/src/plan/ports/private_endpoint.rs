@@ -18,7 +18,7 @@ pub fn netns(prefix: &str, name: &str) -> String {
 /// One port per Private Endpoint, in file order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     for (e, pe) in topology.private_endpoints.iter_enumerated() {
-        ports.push(super::one_address(
+        ports.push(super::one_address::one_address(
             PortKind::PrivateEndpoint { endpoint: e },
             pe.name.clone(),
             netns(&topology.netns_prefix, &pe.name),

@@ -39,7 +39,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
         let Some(subnet) = subnet else {
             continue;
         };
-        ports.push(super::one_address(
+        ports.push(super::one_address::one_address(
             PortKind::Prober { vnet: v },
             name(&vnet.name),
             prober_netns(&topology.netns_prefix, &vnet.name),

@@ -58,7 +58,7 @@ fn port(
     line: usize,
 ) -> Port {
     let name = name(resolver, endpoint);
-    super::one_address(
+    super::one_address::one_address(
         kind,
         name.clone(),
         format!("{}{name}", topology.netns_prefix),
