@@ -47,6 +47,7 @@
 //! found wrong afterwards (a reference to nothing, a subnet without a
 //! prefix) at the line and path of the value concerned.
 
+mod attributes;
 mod edge;
 mod express_route;
 mod files;
@@ -61,6 +62,10 @@ pub mod resolvers;
 pub mod route_server;
 
 pub use files::FILES;
+
+use attributes::{
+    as_map, given, identity, put_given, put_str, put_text, resource, resource_attributes, top_level,
+};
 
 use super::json_file::{self, Place};
 use super::write::id_names;
@@ -225,9 +230,9 @@ pub struct List<'a, T> {
     items: Vec<T>,
 }
 
-impl<T> List<'static, T> {
+impl<T> Default for List<'_, T> {
     /// A list the dump does not hold: no items, and nowhere to point at.
-    pub fn none() -> Self {
+    fn default() -> Self {
         List {
             at: Place::root("", ""),
             items: Vec::new(),
@@ -256,7 +261,17 @@ impl<'a, T> List<'a, T> {
     }
 }
 
-/// The thirty-nine lists, read.
+impl<T: Object> List<'_, T> {
+    /// Adds each object's ID to `known` as one of `kind`.
+    fn add_known(&self, kind: &'static str, known: &mut Known) {
+        for item in &self.items {
+            known.add(kind, item.id());
+        }
+    }
+}
+
+/// The thirty-nine lists, read (by default, all empty).
+#[derive(Default)]
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
     pub nics: List<'a, Nic>,
@@ -288,8 +303,7 @@ impl Dump<'_> {
             vnet_resources(&at, vnet, managed, &known, &mut out)?;
         }
         for (at, asg) in self.asgs.each() {
-            let (name, id, group) = identity(&at, asg)?;
-            let attributes = resource_attributes(&id, &name, &group, asg.location.as_deref());
+            let (name, id, attributes) = top_level(&at, asg, asg.location.as_deref())?;
             out.push(resource(
                 "azurerm_application_security_group",
                 &name,
@@ -331,18 +345,10 @@ impl Dump<'_> {
                 known.add("subnet", &subnet.id);
             }
         }
-        let ids = (self.nics.items.iter().map(|o| ("nic", o.id())))
-            .chain(self.nsgs.items.iter().map(|o| ("nsg", o.id())))
-            .chain(
-                self.route_tables
-                    .items
-                    .iter()
-                    .map(|o| ("route_table", o.id())),
-            )
-            .chain(self.asgs.items.iter().map(|o| ("asg", o.id())));
-        for (kind, id) in ids {
-            known.add(kind, id);
-        }
+        self.nics.add_known("nic", &mut known);
+        self.nsgs.add_known("nsg", &mut known);
+        self.route_tables.add_known("route_table", &mut known);
+        self.asgs.add_known("asg", &mut known);
         self.firewalls.add_known(&mut known);
         self.edge.add_known(&mut known);
         self.route_servers.add_known(&mut known);
@@ -362,8 +368,7 @@ fn vm_resource(
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, vm)?;
-    let mut attributes = resource_attributes(&id, &name, &group, vm.location.as_deref());
+    let (name, id, mut attributes) = top_level(at, vm, vm.location.as_deref())?;
     let size = vm
         .hardware_profile
         .as_ref()
@@ -389,81 +394,6 @@ fn vm_resource(
     Ok(())
 }
 
-fn resource(kind: &str, name: &str, attributes: Map<String, Value>, source: &str) -> Resource {
-    Resource {
-        kind: kind.to_string(),
-        name: name.to_string(),
-        attributes: Value::Object(attributes),
-        source: source.to_string(),
-    }
-}
-
-/// What every top-level resource carries: its ID, name, resource group and
-/// (when the dump has it) location.
-fn resource_attributes(
-    id: &str,
-    name: &str,
-    group: &str,
-    location: Option<&str>,
-) -> Map<String, Value> {
-    let mut attributes = Map::new();
-    attributes.insert("id".into(), json!(id));
-    attributes.insert("name".into(), json!(name));
-    attributes.insert("resource_group_name".into(), json!(group));
-    put_str(&mut attributes, "location", given(location));
-    attributes
-}
-
-/// An optional string member that says something: absent and `""` are
-/// both nothing.
-fn given(value: Option<&str>) -> Option<String> {
-    value.filter(|text| !text.is_empty()).map(str::to_string)
-}
-
-fn put_str(attributes: &mut Map<String, Value>, key: &str, value: Option<String>) {
-    if let Some(value) = value {
-        attributes.insert(key.to_string(), Value::String(value));
-    }
-}
-
-/// Each value of `values` that the dump gives, under its key.
-fn put_given<T: Into<Value>, const N: usize>(
-    attributes: &mut Map<String, Value>,
-    values: [(&str, Option<T>); N],
-) {
-    for (key, value) in values {
-        if let Some(value) = value {
-            attributes.insert(key.to_string(), value.into());
-        }
-    }
-}
-
-/// An object's name, ID and resource group (from the ID, else from its
-/// `resourceGroup`).
-fn identity(at: &Place<'_>, object: &impl Object) -> Result<(String, String, String), ImportError> {
-    let id = object.id();
-    let group = match resource_group_of(id) {
-        Some(group) => group,
-        None => object
-            .resource_group()
-            .filter(|group| !group.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| at.error(format!("`id` `{id}` names no resource group")))?,
-    };
-    Ok((object.name().to_string(), id.to_string(), group))
-}
-
-/// The resource group of an Azure resource ID.
-fn resource_group_of(id: &str) -> Option<String> {
-    let mut parts = id.split('/');
-    while let Some(part) = parts.next() {
-        if part.eq_ignore_ascii_case("resourceGroups") {
-            return parts.next().filter(|g| !g.is_empty()).map(str::to_string);
-        }
-    }
-    None
-}
-
 /// A VNet's resources: the VNet, its subnets and their associations, and
 /// its peerings (`peerings`; with `managed`, those Virtual Network Manager
 /// made are the file's network manager's).
@@ -474,8 +404,7 @@ fn vnet_resources(
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, vnet)?;
-    let mut attributes = resource_attributes(&id, &name, &group, vnet.location.as_deref());
+    let (name, id, mut attributes) = top_level(at, vnet, vnet.location.as_deref())?;
     attributes.insert(
         "address_space".into(),
         json!(vnet.address_space.address_prefixes),
@@ -580,11 +509,10 @@ fn nsg_resource(
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, nsg)?;
+    let (name, id, mut attributes) = top_level(at, nsg, nsg.location.as_deref())?;
     let rules = (nsg.security_rules.iter().enumerate())
         .map(|(index, rule)| security_rule(&at.key("securityRules").index(index), rule, known))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut attributes = resource_attributes(&id, &name, &group, nsg.location.as_deref());
     attributes.insert("security_rule".into(), Value::Array(rules));
     out.push(resource(
         "azurerm_network_security_group",
@@ -604,11 +532,7 @@ fn security_rule(at: &Place<'_>, rule: &SecurityRule, known: &Known) -> Result<V
     block.insert("direction".into(), json!(rule.direction));
     block.insert("access".into(), json!(rule.access));
     block.insert("protocol".into(), json!(rule.protocol));
-    put_str(
-        &mut block,
-        "description",
-        given(rule.description.as_deref()),
-    );
+    put_text(&mut block, "description", rule.description.as_deref());
     for (one, many, single, plural) in [
         (
             &rule.source_port_range,
@@ -665,22 +589,21 @@ fn route_table_resource(
     table: &RouteTable,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, table)?;
+    let (name, id, mut attributes) = top_level(at, table, table.location.as_deref())?;
     let routes = table.routes.iter().map(|route| {
         let mut block = Map::new();
         block.insert("name".into(), json!(route.name));
         block.insert("address_prefix".into(), json!(route.address_prefix));
         block.insert("next_hop_type".into(), json!(route.next_hop_type));
-        put_str(
+        put_text(
             &mut block,
             "next_hop_in_ip_address",
-            given(route.next_hop_ip_address()),
+            route.next_hop_ip_address(),
         );
         Value::Object(block)
     });
     let routes: Vec<Value> = routes.collect();
     let disabled = table.disable_bgp_route_propagation.unwrap_or(false);
-    let mut attributes = resource_attributes(&id, &name, &group, table.location.as_deref());
     attributes.insert("disable_bgp_route_propagation".into(), json!(disabled));
     attributes.insert("route".into(), Value::Array(routes));
     out.push(resource("azurerm_route_table", &name, attributes, &id));
@@ -693,7 +616,7 @@ fn nic_resources(
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, nic)?;
+    let (name, id, mut attributes) = top_level(at, nic, nic.location.as_deref())?;
     if let Some(endpoint) = &nic.private_endpoint {
         let endpoint = id_names(&endpoint.id, &["privateEndpoints"])
             .map_or_else(|| endpoint.id.clone(), |mut names| names.remove(0));
@@ -725,15 +648,15 @@ fn nic_resources(
         block.insert("name".into(), json!(config_name));
         block.insert("subnet_id".into(), json!(subnet));
         block.insert("private_ip_address_allocation".into(), json!(allocation));
-        put_str(
+        put_text(
             &mut block,
             "private_ip_address",
-            given(config.private_ip_address()),
+            config.private_ip_address(),
         );
-        put_str(
+        put_text(
             &mut block,
             "private_ip_address_version",
-            given(config.private_ip_address_version()),
+            config.private_ip_address_version(),
         );
         if let Some(primary) = config.primary {
             block.insert("primary".into(), json!(primary));
@@ -751,7 +674,6 @@ fn nic_resources(
         configurations.push(Value::Object(block));
     }
     let forwarding = nic.enable_ip_forwarding().unwrap_or(false);
-    let mut attributes = resource_attributes(&id, &name, &group, nic.location.as_deref());
     attributes.insert("enable_ip_forwarding".into(), json!(forwarding));
     if let Some(dns) = &nic.dns_settings {
         attributes.insert("dns_servers".into(), json!(dns.dns_servers));

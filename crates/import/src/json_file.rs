@@ -756,12 +756,8 @@ mod tests {
         std::fs::write(&path, "[\n  {\"a\": 1,}\n]").unwrap();
         let err = read(&path).unwrap_err();
         assert_eq!(err.location, format!("{}:2", path.display()));
-        assert!(
-            err.message.starts_with("not valid JSON: "),
-            "{}",
-            err.message
-        );
+        err.assert_starts_with("not valid JSON: ");
         let err = read(dir.path()).unwrap_err();
-        assert!(err.message.contains("a directory"), "{}", err.message);
+        err.assert_contains("a directory");
     }
 }

@@ -103,6 +103,35 @@ impl ImportError {
     }
 }
 
+#[cfg(test)]
+impl ImportError {
+    /// Asserts that the message holds `part`, showing the message when not.
+    #[track_caller]
+    pub(crate) fn assert_contains(&self, part: &str) {
+        assert!(self.message.contains(part), "{}", self.message);
+    }
+
+    /// Asserts the error's location and message.
+    #[track_caller]
+    pub(crate) fn assert_is(&self, location: &str, message: &str) {
+        let got = (self.location.as_str(), self.message.as_str());
+        assert_eq!(got, (location, message));
+    }
+
+    /// Asserts that the message starts with `start`, showing it when not.
+    #[track_caller]
+    pub(crate) fn assert_starts_with(&self, start: &str) {
+        assert!(self.message.starts_with(start), "{}", self.message);
+    }
+}
+
+/// Asserts that `text` holds `part`, showing `text` when not.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_has(text: &str, part: &str) {
+    assert!(text.contains(part), "{text}");
+}
+
 /// The most of one value an error message quotes, in bytes.
 pub const QUOTED_BYTES: usize = 200;
 

@@ -604,11 +604,7 @@ resource "azurerm_virtual_network" "hub" {
         let used = text.replace("[local.range]", "[local.key]");
         let err = read(&[("main.tf", &used)], &[]).unwrap_err();
         assert_eq!(err.location, "main.tf:3");
-        assert!(
-            err.message.starts_with("`cidrhost(\"not-a-prefix\", 1)`"),
-            "{}",
-            err.message
-        );
+        err.assert_starts_with("`cidrhost(\"not-a-prefix\", 1)`");
     }
 
     #[test]

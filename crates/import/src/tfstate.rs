@@ -400,26 +400,18 @@ mod tests {
     fn unknown_versions_plans_and_other_documents_are_refused() {
         let err = read_value(json!({"version": 3, "modules": []})).unwrap_err();
         assert_eq!(err.location, "state.json");
-        assert!(
-            err.message.starts_with(
-                "(the document): Terraform state version 3 is not supported: vnetd reads version 4"
-            ),
-            "{}",
-            err.message
+        err.assert_starts_with(
+            "(the document): Terraform state version 3 is not supported: vnetd reads version 4",
         );
         let err = read_value(json!({"format_version": "1.2", "planned_values": {}})).unwrap_err();
-        assert!(err.message.contains("saved plan"), "{}", err.message);
+        err.assert_contains("saved plan");
         let err = read_value(json!([1, 2])).unwrap_err();
         assert_eq!(
             err.message,
             "(the document): expected an object, found a list"
         );
         let err = read_value(json!({"resources": []})).unwrap_err();
-        assert!(
-            err.message.starts_with("neither a Terraform state"),
-            "{}",
-            err.message
-        );
+        err.assert_starts_with("neither a Terraform state");
     }
 
     #[test]

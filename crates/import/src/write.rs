@@ -359,6 +359,7 @@ pub fn id_names(id: &str, kinds: &[&str]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assert_has;
     use serde_json::json;
     use serde_json::Value;
 
@@ -508,17 +509,11 @@ mod tests {
             12,
         ));
         let text = topology_yaml(&resources, "a test").unwrap();
-        assert!(
-            text.contains("#   azurerm_linux_virtual_machine.bad!name (main.tf:12): `bad!name` is not a valid virtual machine name"),
-            "{text}"
-        );
-        assert!(text.contains("  # main.tf:10\n  - name: web\n    size: Standard_D2s_v3\n    network_interfaces: [a, b]\n"), "{text}");
+        assert_has(&text, "#   azurerm_linux_virtual_machine.bad!name (main.tf:12): `bad!name` is not a valid virtual machine name");
+        assert_has(&text, "  # main.tf:10\n  - name: web\n    size: Standard_D2s_v3\n    network_interfaces: [a, b]\n");
         // A real size whose page documents no bandwidth is written: the
         // lab runs it without a cap, with a warning.
-        assert!(
-            text.contains("  - name: old\n    size: Standard_B2s\n"),
-            "{text}"
-        );
+        assert_has(&text, "  - name: old\n    size: Standard_B2s\n");
         let loaded = crate::topology::parse_str("t", &text).unwrap();
         assert!(
             loaded.warnings.iter().any(|w| w
@@ -582,18 +577,9 @@ mod tests {
         assert_eq!(text.matches("- name: sn").count(), 1, "{text}");
         assert_eq!(text.matches("- name: deny-telnet").count(), 1, "{text}");
         assert_eq!(text.matches("- name: to-all").count(), 1, "{text}");
-        assert!(
-            text.contains("      # main.tf:2\n      - name: sn"),
-            "{text}"
-        );
-        assert!(
-            text.contains("      # main.tf:4\n      - name: deny-telnet"),
-            "{text}"
-        );
-        assert!(
-            text.contains("      # main.tf:6\n      - name: to-all"),
-            "{text}"
-        );
+        assert_has(&text, "      # main.tf:2\n      - name: sn");
+        assert_has(&text, "      # main.tf:4\n      - name: deny-telnet");
+        assert_has(&text, "      # main.tf:6\n      - name: to-all");
         assert!(!text.contains("bgp_route_propagation_enabled"), "{text}");
     }
 
@@ -631,21 +617,17 @@ mod tests {
         );
         let resources = vec![vnet.clone(), policy, hub, classic];
         let text = topology_yaml(&resources, "a test").unwrap();
-        assert!(
-            text.contains(
-                "#   azurerm_firewall.hub-fw (main.tf:3): a Virtual WAN hub's firewall \
+        assert_has(
+            &text,
+            "#   azurerm_firewall.hub-fw (main.tf:3): a Virtual WAN hub's firewall \
                  (AZFW_Hub): vnetd does not emulate Virtual WAN\n#   \
                  azurerm_firewall_application_rule_collection.web (main.tf:4): belongs to Azure \
-                 Firewall `hub-fw`, which is not emulated\n"
-            ),
-            "{text}"
+                 Firewall `hub-fw`, which is not emulated\n",
         );
-        assert!(
-            text.contains(
-                "firewall_policies:\n  # main.tf:2\n  - name: p\n    private_ranges: \
-                 [IANAPrivateRanges]\n"
-            ),
-            "{text}"
+        assert_has(
+            &text,
+            "firewall_policies:\n  # main.tf:2\n  - name: p\n    private_ranges: \
+                 [IANAPrivateRanges]\n",
         );
         assert!(!text.contains("azure_firewalls:"), "{text}");
 
@@ -658,16 +640,12 @@ mod tests {
             5,
         );
         let err = topology_yaml(&[vnet, firewall], "a test").unwrap_err();
-        assert_eq!(
-            (err.location.as_str(), err.message.as_str()),
-            (
-                "main.tf:5",
-                format!(
-                    "firewall_policy_id `{SUB}/firewallPolicies/gone` names a resource that is \
+        err.assert_is(
+            "main.tf:5",
+            &format!(
+                "firewall_policy_id `{SUB}/firewallPolicies/gone` names a resource that is \
                      not in the input"
-                )
-                .as_str()
-            )
+            ),
         );
     }
 
@@ -690,11 +668,7 @@ mod tests {
         ];
         let err = topology_yaml(&resources, "a test").unwrap_err();
         assert_eq!(err.location, "main.tf:7");
-        assert!(
-            err.message.contains("virtualNetworks/gone"),
-            "{}",
-            err.message
-        );
+        err.assert_contains("virtualNetworks/gone");
     }
 
     #[test]
@@ -710,6 +684,6 @@ mod tests {
         )];
         let err = topology_yaml(&resources, "a test").unwrap_err();
         assert_eq!(err.location, "main.tf:3");
-        assert!(err.message.contains("Storage"), "{}", err.message);
+        err.assert_contains("Storage");
     }
 }

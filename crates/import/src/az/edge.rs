@@ -16,11 +16,12 @@
 //! out with a note (a public IP is often kept apart from the network).
 
 use super::model::{EdgeSku, NatGateway, PublicIp, PublicIpPrefix};
-use super::{given, identity, put_str, resource, resource_attributes, Known, List};
+use super::{as_map, given, put_str, put_text, resource, top_level, Known, List};
 use crate::{ImportError, Resource};
 use serde_json::json;
 
 /// The three lists of a dump that hold the Internet edge, read.
+#[derive(Default)]
 pub struct Lists<'a> {
     pub public_ips: List<'a, PublicIp>,
     pub prefixes: List<'a, PublicIpPrefix>,
@@ -32,26 +33,11 @@ fn sku_name(sku: &Option<EdgeSku>) -> Option<String> {
 }
 
 impl Lists<'_> {
-    /// No public IP, prefix or NAT gateway.
-    pub fn empty() -> Self {
-        Lists {
-            public_ips: List::none(),
-            prefixes: List::none(),
-            nat_gateways: List::none(),
-        }
-    }
-
     /// The IDs others refer to: public IPs, prefixes, NAT gateways.
     pub(super) fn add_known(&self, known: &mut Known) {
-        for ip in &self.public_ips.items {
-            known.add("public_ip", &ip.id);
-        }
-        for prefix in &self.prefixes.items {
-            known.add("public_ip_prefix", &prefix.id);
-        }
-        for gateway in &self.nat_gateways.items {
-            known.add("nat_gateway", &gateway.id);
-        }
+        self.public_ips.add_known("public_ip", known);
+        self.prefixes.add_known("public_ip_prefix", known);
+        self.nat_gateways.add_known("nat_gateway", known);
     }
 
     /// The azurerm resources of the three lists.
@@ -61,37 +47,22 @@ impl Lists<'_> {
         out: &mut Vec<Resource>,
     ) -> Result<(), ImportError> {
         for (at, prefix) in self.prefixes.each() {
-            let (name, id, group) = identity(&at, prefix)?;
-            let mut attributes =
-                resource_attributes(&id, &name, &group, prefix.location.as_deref());
+            let (name, id, mut attributes) = top_level(&at, prefix, prefix.location.as_deref())?;
             put_str(&mut attributes, "sku", sku_name(&prefix.sku));
-            put_str(
-                &mut attributes,
-                "ip_prefix",
-                given(prefix.ip_prefix.as_deref()),
-            );
+            put_text(&mut attributes, "ip_prefix", prefix.ip_prefix.as_deref());
             if let Some(length) = prefix.prefix_length {
                 attributes.insert("prefix_length".into(), json!(length));
             }
-            put_str(
-                &mut attributes,
-                "ip_version",
-                given(prefix.version.as_deref()),
-            );
+            put_text(&mut attributes, "ip_version", prefix.version.as_deref());
             out.push(resource("azurerm_public_ip_prefix", &name, attributes, &id));
         }
         for (at, ip) in self.public_ips.each() {
-            let (name, id, group) = identity(&at, ip)?;
-            let mut attributes = resource_attributes(&id, &name, &group, ip.location.as_deref());
+            let (name, id, mut attributes) = top_level(&at, ip, ip.location.as_deref())?;
             put_str(&mut attributes, "sku", sku_name(&ip.sku));
             let method = given(ip.allocation_method.as_deref());
             put_str(&mut attributes, "allocation_method", method);
-            put_str(
-                &mut attributes,
-                "ip_address",
-                given(ip.ip_address.as_deref()),
-            );
-            put_str(&mut attributes, "ip_version", given(ip.version.as_deref()));
+            put_text(&mut attributes, "ip_address", ip.ip_address.as_deref());
+            put_text(&mut attributes, "ip_version", ip.version.as_deref());
             // What it is attached to: the writer leaves it to what the lab
             // gives no public address (a VPN gateway, which the dump does
             // not list).
@@ -105,39 +76,34 @@ impl Lists<'_> {
             out.push(resource("azurerm_public_ip", &name, attributes, &id));
         }
         for (at, gateway) in self.nat_gateways.each() {
-            let (name, id, group) = identity(&at, gateway)?;
-            let location = gateway.location.as_deref();
-            let mut attributes = resource_attributes(&id, &name, &group, location);
+            let (name, id, mut attributes) = top_level(&at, gateway, gateway.location.as_deref())?;
             put_str(&mut attributes, "sku_name", sku_name(&gateway.sku));
             if let Some(minutes) = gateway.idle_timeout_in_minutes {
                 attributes.insert("idle_timeout_in_minutes".into(), json!(minutes));
             }
             out.push(resource("azurerm_nat_gateway", &name, attributes, &id));
-            let ips = gateway.public_ip_addresses.iter().flatten();
-            for ip in ips {
-                let ip = known.own_id_or_given("public_ip", &ip.id);
-                let association = format!("{id}|{ip}");
-                let attributes = json!({"id": association, "nat_gateway_id": id,
-                                        "public_ip_address_id": ip});
-                let kind = "azurerm_nat_gateway_public_ip_association";
-                out.push(resource(kind, &name, as_map(attributes), &association));
-            }
-            for prefix in gateway.public_ip_prefixes.iter().flatten() {
-                let prefix = known.own_id_or_given("public_ip_prefix", &prefix.id);
-                let association = format!("{id}|{prefix}");
-                let attributes = json!({"id": association, "nat_gateway_id": id,
-                                        "public_ip_prefix_id": prefix});
-                let kind = "azurerm_nat_gateway_public_ip_prefix_association";
-                out.push(resource(kind, &name, as_map(attributes), &association));
+            let associations = [
+                (
+                    "public_ip",
+                    "public_ip_address_id",
+                    &gateway.public_ip_addresses,
+                ),
+                (
+                    "public_ip_prefix",
+                    "public_ip_prefix_id",
+                    &gateway.public_ip_prefixes,
+                ),
+            ];
+            for (of, key, references) in associations {
+                let kind = format!("azurerm_nat_gateway_{of}_association");
+                for reference in references.iter().flatten() {
+                    let target = known.own_id_or_given(of, &reference.id);
+                    let association = format!("{id}|{target}");
+                    let attributes = json!({"id": association, "nat_gateway_id": id, key: target});
+                    out.push(resource(&kind, &name, as_map(attributes), &association));
+                }
             }
         }
         Ok(())
-    }
-}
-
-fn as_map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
     }
 }

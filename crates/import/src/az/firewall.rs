@@ -25,11 +25,12 @@ use super::model::{
     Action, ClassicCollection, Firewall, FirewallPolicy, IpGroup, NetworkRule, RuleCollection,
     RuleCollectionGroup,
 };
-use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use super::{given, put_str, put_text, resource, top_level, Known, List, Place};
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 
 /// The four lists of a dump that hold firewalls, read.
+#[derive(Default)]
 pub struct Lists<'a> {
     pub firewalls: List<'a, Firewall>,
     pub policies: List<'a, FirewallPolicy>,
@@ -38,24 +39,10 @@ pub struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// No firewall, policy, group or IP group.
-    pub fn empty() -> Self {
-        Lists {
-            firewalls: List::none(),
-            policies: List::none(),
-            groups: List::none(),
-            ip_groups: List::none(),
-        }
-    }
-
     /// The IDs others refer to: IP groups and policies.
     pub(super) fn add_known(&self, known: &mut Known) {
-        for group in &self.ip_groups.items {
-            known.add("ip_group", &group.id);
-        }
-        for policy in &self.policies.items {
-            known.add("firewall_policy", &policy.id);
-        }
+        self.ip_groups.add_known("ip_group", known);
+        self.policies.add_known("firewall_policy", known);
     }
 
     /// The azurerm resources of the four lists.
@@ -65,16 +52,12 @@ impl Lists<'_> {
         out: &mut Vec<Resource>,
     ) -> Result<(), ImportError> {
         for (at, group) in self.ip_groups.each() {
-            let (name, id, resource_group) = identity(&at, group)?;
-            let mut attributes =
-                resource_attributes(&id, &name, &resource_group, group.location.as_deref());
+            let (name, id, mut attributes) = top_level(&at, group, group.location.as_deref())?;
             attributes.insert("cidrs".into(), json!(group.ip_addresses));
             out.push(resource("azurerm_ip_group", &name, attributes, &id));
         }
         for (at, policy) in self.policies.each() {
-            let (name, id, group) = identity(&at, policy)?;
-            let mut attributes =
-                resource_attributes(&id, &name, &group, policy.location.as_deref());
+            let (name, id, mut attributes) = top_level(&at, policy, policy.location.as_deref())?;
             if let Some(snat) = &policy.snat {
                 attributes.insert("private_ip_ranges".into(), json!(snat.private_ranges));
             }
@@ -99,7 +82,7 @@ fn rule_collection_group(
     group: &RuleCollectionGroup,
     known: &Known,
 ) -> Result<Resource, ImportError> {
-    let (name, id, resource_group) = identity(at, group)?;
+    let (name, id, mut attributes) = top_level(at, group, None)?;
     let lower = id.to_ascii_lowercase();
     let Some(end) = lower.rfind("/rulecollectiongroups/") else {
         return Err(at.key("id").error(format!(
@@ -108,7 +91,6 @@ fn rule_collection_group(
         )));
     };
     let policy = known.resolve("firewall_policy", &at.key("id"), &id[..end])?;
-    let mut attributes = resource_attributes(&id, &name, &resource_group, None);
     attributes.insert("firewall_policy_id".into(), json!(policy));
     attributes.insert("priority".into(), json!(group.priority));
     let mut kinds: [(&str, Vec<Value>); 3] = [
@@ -249,11 +231,10 @@ fn firewall_resources(
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, firewall)?;
-    let mut attributes = resource_attributes(&id, &name, &group, firewall.location.as_deref());
+    let (name, id, mut attributes) = top_level(at, firewall, firewall.location.as_deref())?;
     if let Some(sku) = &firewall.sku {
-        put_str(&mut attributes, "sku_name", given(sku.name.as_deref()));
-        put_str(&mut attributes, "sku_tier", given(sku.tier.as_deref()));
+        put_text(&mut attributes, "sku_name", sku.name.as_deref());
+        put_text(&mut attributes, "sku_tier", sku.tier.as_deref());
     }
     let policy = firewall.firewall_policy.as_ref();
     let at_policy = at.key("firewallPolicy");
@@ -267,10 +248,10 @@ fn firewall_resources(
         let mut block = Map::new();
         block.insert("name".into(), json!(config.name));
         put_str(&mut block, "subnet_id", subnet);
-        put_str(
+        put_text(
             &mut block,
             "private_ip_address",
-            given(config.private_ip_address.as_deref()),
+            config.private_ip_address.as_deref(),
         );
         if let Some(public_ip) = &config.public_ip_address {
             let id = known.own_id_or_given("public_ip", &public_ip.id);

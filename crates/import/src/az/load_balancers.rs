@@ -20,9 +20,7 @@
 //! a NIC of nics.json (a scale set's instance) is left out, with its ID.
 
 use super::model::{LbFrontend, LbOutboundRule, LbProbe, LbRule, LoadBalancer, Reference};
-use super::{
-    given, identity, put_given, put_str, resource, resource_attributes, Known, List, Place,
-};
+use super::{as_map, given, put_given, put_str, put_text, resource, top_level, Known, List, Place};
 use crate::write::id_names;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
@@ -45,8 +43,7 @@ fn load_balancer(
     known: &Known,
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
-    let (name, id, group) = identity(at, lb)?;
-    let mut attributes = resource_attributes(&id, &name, &group, lb.location.as_deref());
+    let (name, id, mut attributes) = top_level(at, lb, lb.location.as_deref())?;
     let sku = lb.sku.as_ref().and_then(|s| given(s.name.as_deref()));
     put_str(&mut attributes, "sku", sku);
     let mut frontends = Vec::new();
@@ -136,6 +133,22 @@ impl Parts<'_> {
         }
     }
 
+    /// The name and ID of the part of kind `kind` that member `key` of
+    /// `what` (a rule, at `at`) names: it must name one.
+    fn required(
+        &self,
+        at: &Place<'_>,
+        what: &str,
+        key: &str,
+        kind: &str,
+        r: Option<&Reference>,
+    ) -> Result<(String, String), ImportError> {
+        let Some(r) = r else {
+            return Err(at.error(format!("{what} has no `{key}`")));
+        };
+        self.named(&at.key(key).key("id"), kind, r)
+    }
+
     /// What every part's resource carries: its ID, name and load balancer.
     fn attributes(&self, kind: &str, name: &str) -> (String, Map<String, Value>) {
         let id = format!("{}/{kind}/{name}", self.lb_id);
@@ -153,19 +166,15 @@ fn probe_resource(
     parts: &Parts<'_>,
 ) -> Result<Resource, ImportError> {
     let (probe_id, mut attributes) = parts.attributes("probes", &probe.name);
-    put_str(
-        &mut attributes,
-        "protocol",
-        given(probe.protocol.as_deref()),
-    );
+    put_text(&mut attributes, "protocol", probe.protocol.as_deref());
     let Some(port) = probe.port else {
         return Err(at.error(format!("probe `{}` has no `port`", probe.name)));
     };
     attributes.insert("port".into(), json!(port));
-    put_str(
+    put_text(
         &mut attributes,
         "request_path",
-        given(probe.request_path.as_deref()),
+        probe.request_path.as_deref(),
     );
     put_given(
         &mut attributes,
@@ -189,12 +198,15 @@ fn rule_resource(
     parts: &Parts<'_>,
 ) -> Result<Resource, ImportError> {
     let (rule_id, mut attributes) = parts.attributes("loadBalancingRules", &rule.name);
-    let Some(frontend) = &rule.frontend else {
-        let why = format!("rule `{}` has no `frontendIPConfiguration`", rule.name);
-        return Err(at.error(why));
-    };
-    let at_frontend = at.key("frontendIPConfiguration").key("id");
-    let (frontend, _) = parts.named(&at_frontend, "frontendIPConfigurations", frontend)?;
+    let what = format!("rule `{}`", rule.name);
+    let frontend = rule.frontend.as_ref();
+    let (frontend, _) = parts.required(
+        at,
+        &what,
+        "frontendIPConfiguration",
+        "frontendIPConfigurations",
+        frontend,
+    )?;
     attributes.insert("frontend_ip_configuration_name".into(), json!(frontend));
     let mut pools = Vec::new();
     for (i, pool) in rule.backend_address_pools.iter().enumerate() {
@@ -213,7 +225,7 @@ fn rule_resource(
         let (_, probe) = parts.named(&at.key("probe").key("id"), "probes", probe)?;
         attributes.insert("probe_id".into(), json!(probe));
     }
-    put_str(&mut attributes, "protocol", given(rule.protocol.as_deref()));
+    put_text(&mut attributes, "protocol", rule.protocol.as_deref());
     put_given(
         &mut attributes,
         [
@@ -222,10 +234,10 @@ fn rule_resource(
             ("idle_timeout_in_minutes", rule.idle_timeout_in_minutes),
         ],
     );
-    put_str(
+    put_text(
         &mut attributes,
         "load_distribution",
-        given(rule.load_distribution.as_deref()),
+        rule.load_distribution.as_deref(),
     );
     put_given(
         &mut attributes,
@@ -255,14 +267,11 @@ fn outbound_rule_resource(
         blocks.push(json!({"id": id, "name": name}));
     }
     attributes.insert("frontend_ip_configuration".into(), Value::Array(blocks));
-    let Some(pool) = &rule.backend_address_pool else {
-        let why = format!("outbound rule `{}` has no `backendAddressPool`", rule.name);
-        return Err(at.error(why));
-    };
-    let at_pool = at.key("backendAddressPool").key("id");
-    let (_, pool) = parts.named(&at_pool, "backendAddressPools", pool)?;
+    let what = format!("outbound rule `{}`", rule.name);
+    let pool = rule.backend_address_pool.as_ref();
+    let (_, pool) = parts.required(at, &what, "backendAddressPool", "backendAddressPools", pool)?;
     attributes.insert("backend_address_pool_id".into(), json!(pool));
-    put_str(&mut attributes, "protocol", given(rule.protocol.as_deref()));
+    put_text(&mut attributes, "protocol", rule.protocol.as_deref());
     // Azure's 0 (or nothing) is its allocation by pool size, not
     // azurerm's default of 1024.
     let ports = rule.allocated_outbound_ports.unwrap_or(0);
@@ -288,20 +297,20 @@ fn frontend_block(
     if let Some(subnet) = known.reference("subnet", &at.key("subnet"), frontend.subnet.as_ref())? {
         block.insert("subnet_id".into(), json!(subnet));
     }
-    put_str(
+    put_text(
         &mut block,
         "private_ip_address",
-        given(frontend.private_ip_address.as_deref()),
+        frontend.private_ip_address.as_deref(),
     );
-    put_str(
+    put_text(
         &mut block,
         "private_ip_address_allocation",
-        given(frontend.private_ip_allocation_method.as_deref()),
+        frontend.private_ip_allocation_method.as_deref(),
     );
-    put_str(
+    put_text(
         &mut block,
         "private_ip_address_version",
-        given(frontend.private_ip_address_version.as_deref()),
+        frontend.private_ip_address_version.as_deref(),
     );
     if let Some(ip) = &frontend.public_ip_address {
         let ip = known.own_id_or_given("public_ip", &ip.id);
@@ -343,11 +352,4 @@ fn pool_member(
                             "backend_address_pool_id": pool_id});
     let nic_name = parts[parts.len() - 3];
     Ok(resource(kind, nic_name, as_map(attributes), &association))
-}
-
-fn as_map(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }

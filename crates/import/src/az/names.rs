@@ -26,12 +26,16 @@
 use super::model::{
     Nic, PrivateDnsZone, PrivateDnsZoneGroup, PrivateEndpoint, RecordSet, ZoneLink,
 };
-use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use super::{
+    given, identity, put_str, put_text, resource, resource_attributes, top_level, Known, List,
+    Place,
+};
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 /// The five lists of a dump that hold names, read.
+#[derive(Default)]
 pub struct Lists<'a> {
     pub zones: List<'a, PrivateDnsZone>,
     pub links: List<'a, ZoneLink>,
@@ -41,25 +45,10 @@ pub struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// No zone, link, record set, endpoint or zone group.
-    pub fn empty() -> Self {
-        Lists {
-            zones: List::none(),
-            links: List::none(),
-            record_sets: List::none(),
-            endpoints: List::none(),
-            zone_groups: List::none(),
-        }
-    }
-
     /// The IDs others refer to: the zones' and the endpoints'.
     pub(super) fn add_known(&self, known: &mut Known) {
-        for zone in &self.zones.items {
-            known.add("private_dns_zone", &zone.id);
-        }
-        for endpoint in &self.endpoints.items {
-            known.add("private_endpoint", &endpoint.id);
-        }
+        self.zones.add_known("private_dns_zone", known);
+        self.endpoints.add_known("private_endpoint", known);
     }
 
     /// The azurerm resources of the five lists; `nics` for the address of
@@ -73,9 +62,8 @@ impl Lists<'_> {
         // Each zone's name, by its ID in lower case.
         let mut zone_names = HashMap::new();
         for (at, zone) in self.zones.each() {
-            let (name, id, group) = identity(&at, zone)?;
+            let (name, id, attributes) = top_level(&at, zone, None)?;
             zone_names.insert(id.to_ascii_lowercase(), name.clone());
-            let attributes = resource_attributes(&id, &name, &group, None);
             out.push(resource("azurerm_private_dns_zone", &name, attributes, &id));
         }
         let zone_of = |at: &Place<'_>, id: &str| -> Result<String, ImportError> {
@@ -275,8 +263,7 @@ fn endpoint_resource(
     nic_addresses: &HashMap<String, String>,
     known: &Known,
 ) -> Result<Resource, ImportError> {
-    let (name, id, group) = identity(at, endpoint)?;
-    let mut attributes = resource_attributes(&id, &name, &group, endpoint.location.as_deref());
+    let (name, id, mut attributes) = top_level(at, endpoint, endpoint.location.as_deref())?;
     let subnet = endpoint.subnet.as_ref();
     let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
         return Err(at.error(format!("Private Endpoint `{name}` has no `subnet`")));
@@ -286,13 +273,13 @@ fn endpoint_resource(
         .map(|c| {
             let mut block = Map::new();
             block.insert("name".into(), json!(c.name));
-            put_str(
+            put_text(
                 &mut block,
                 "private_ip_address",
-                given(c.private_ip_address.as_deref()),
+                c.private_ip_address.as_deref(),
             );
-            put_str(&mut block, "subresource_name", given(c.group_id.as_deref()));
-            put_str(&mut block, "member_name", given(c.member_name.as_deref()));
+            put_text(&mut block, "subresource_name", c.group_id.as_deref());
+            put_text(&mut block, "member_name", c.member_name.as_deref());
             Value::Object(block)
         })
         .collect();

@@ -35,11 +35,12 @@ use super::model::{
     NetworkGroup, NetworkManager, PolicyDefinition, RoutingConfiguration, RoutingRule,
     RoutingRuleCollection, SecurityAdminConfiguration, StaticMember,
 };
-use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use super::{given, identity, put_str, put_text, resource, top_level, Known, List, Place};
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 
 /// The lists of a dump that hold Virtual Network Manager, read.
+#[derive(Default)]
 pub struct Lists<'a> {
     pub managers: List<'a, NetworkManager>,
     pub groups: List<'a, NetworkGroup>,
@@ -56,39 +57,17 @@ pub struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// No network manager and nothing of one.
-    pub fn empty() -> Self {
-        Lists {
-            managers: List::none(),
-            groups: List::none(),
-            static_members: List::none(),
-            connectivity: List::none(),
-            security_admin: List::none(),
-            rule_collections: List::none(),
-            rules: List::none(),
-            routing: List::none(),
-            routing_collections: List::none(),
-            routing_rules: List::none(),
-            deployments: List::none(),
-            policies: List::none(),
-        }
-    }
-
     /// The IDs that others refer to.
     pub(super) fn add_known(&self, known: &mut Known) {
-        let ids = (self.managers.items.iter()).map(|o| ("network_manager", &o.id));
-        let ids = ids
-            .chain((self.groups.items.iter()).map(|o| ("network_group", &o.id)))
-            .chain((self.connectivity.items.iter()).map(|o| ("configuration", &o.id)))
-            .chain((self.security_admin.items.iter()).map(|o| ("configuration", &o.id)))
-            .chain((self.routing.items.iter()).map(|o| ("configuration", &o.id)))
-            .chain((self.rule_collections.items.iter()).map(|o| ("admin_rule_collection", &o.id)))
-            .chain(
-                (self.routing_collections.items.iter()).map(|o| ("routing_rule_collection", &o.id)),
-            );
-        for (kind, id) in ids {
-            known.add(kind, id);
-        }
+        self.managers.add_known("network_manager", known);
+        self.groups.add_known("network_group", known);
+        self.connectivity.add_known("configuration", known);
+        self.security_admin.add_known("configuration", known);
+        self.routing.add_known("configuration", known);
+        self.rule_collections
+            .add_known("admin_rule_collection", known);
+        self.routing_collections
+            .add_known("routing_rule_collection", known);
     }
 
     /// The azurerm resources of the lists.
@@ -98,15 +77,9 @@ impl Lists<'_> {
         out: &mut Vec<Resource>,
     ) -> Result<(), ImportError> {
         for (at, manager) in self.managers.each() {
-            let (name, id, group) = identity(&at, manager)?;
+            let (name, id, mut attributes) = top_level(&at, manager, manager.location.as_deref())?;
             let props = manager.props();
-            let mut attributes =
-                resource_attributes(&id, &name, &group, manager.location.as_deref());
-            put_str(
-                &mut attributes,
-                "description",
-                given(props.description.as_deref()),
-            );
+            put_text(&mut attributes, "description", props.description.as_deref());
             let accesses = &props.network_manager_scope_accesses;
             attributes.insert("scope_accesses".into(), json!(accesses));
             out.push(resource("azurerm_network_manager", &name, attributes, &id));
@@ -114,16 +87,8 @@ impl Lists<'_> {
         for (at, group) in self.groups.each() {
             let (mut attributes, name, id) = part(&at, group, MANAGER, "networkGroups", known)?;
             let props = group.props();
-            put_str(
-                &mut attributes,
-                "description",
-                given(props.description.as_deref()),
-            );
-            put_str(
-                &mut attributes,
-                "member_type",
-                given(props.member_type.as_deref()),
-            );
+            put_text(&mut attributes, "description", props.description.as_deref());
+            put_text(&mut attributes, "member_type", props.member_type.as_deref());
             let kind = "azurerm_network_manager_network_group";
             out.push(resource(kind, &name, attributes, &id));
         }
@@ -197,7 +162,7 @@ impl Lists<'_> {
             let mut attributes = Map::new();
             attributes.insert("id".into(), json!(policy.id));
             attributes.insert("name".into(), json!(policy.name));
-            put_str(&mut attributes, "mode", given(props.mode.as_deref()));
+            put_text(&mut attributes, "mode", props.mode.as_deref());
             if let Some(rule) = &props.policy_rule {
                 attributes.insert("policy_rule".into(), rule.clone());
             }
@@ -363,10 +328,10 @@ fn connectivity(
     let segment = "connectivityConfigurations";
     let (mut attributes, name, id) = part(at, config, MANAGER, segment, known)?;
     let props = config.props();
-    put_str(
+    put_text(
         &mut attributes,
         "connectivity_topology",
-        given(props.connectivity_topology.as_deref()),
+        props.connectivity_topology.as_deref(),
     );
     if let Some(hub) = props.hubs.first() {
         let at = at.key("hubs").index(0).key("resourceId");
@@ -396,10 +361,10 @@ fn connectivity(
         let group = known.resolve("network_group", &at.key("networkGroupId"), &group)?;
         let mut block = Map::new();
         block.insert("network_group_id".into(), json!(group));
-        put_str(
+        put_text(
             &mut block,
             "group_connectivity",
-            given(g.group_connectivity.as_deref()),
+            g.group_connectivity.as_deref(),
         );
         if let Some(global) = &g.is_global {
             block.insert("global_mesh_enabled".into(), global.clone());
@@ -426,17 +391,9 @@ fn admin_rule(
 ) -> Result<(), ImportError> {
     let (mut attributes, name, id) = part(at, rule, COLLECTION, "rules", known)?;
     let props = rule.props();
-    put_str(&mut attributes, "action", given(props.access.as_deref()));
-    put_str(
-        &mut attributes,
-        "direction",
-        given(props.direction.as_deref()),
-    );
-    put_str(
-        &mut attributes,
-        "protocol",
-        given(props.protocol.as_deref()),
-    );
+    put_text(&mut attributes, "action", props.access.as_deref());
+    put_text(&mut attributes, "direction", props.direction.as_deref());
+    put_text(&mut attributes, "protocol", props.protocol.as_deref());
     if let Some(priority) = &props.priority {
         attributes.insert("priority".into(), priority.clone());
     }

@@ -18,11 +18,12 @@
 use super::model::{
     DnsResolver, ForwardingRule, ForwardingRuleset, InboundEndpoint, OutboundEndpoint, RulesetLink,
 };
-use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use super::{given, put_str, resource, top_level, Known, List, Place};
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 
 /// The six lists of a dump that hold resolvers and rulesets, read.
+#[derive(Default)]
 pub struct Lists<'a> {
     pub resolvers: List<'a, DnsResolver>,
     pub inbound: List<'a, InboundEndpoint>,
@@ -33,30 +34,12 @@ pub struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// No resolver, endpoint, ruleset, rule or link.
-    pub fn empty() -> Self {
-        Lists {
-            resolvers: List::none(),
-            inbound: List::none(),
-            outbound: List::none(),
-            rulesets: List::none(),
-            rules: List::none(),
-            links: List::none(),
-        }
-    }
-
     /// The IDs others refer to: the resolvers', the outbound endpoints'
     /// and the rulesets'.
     pub(super) fn add_known(&self, known: &mut Known) {
-        for resolver in &self.resolvers.items {
-            known.add("dns_resolver", &resolver.id);
-        }
-        for endpoint in &self.outbound.items {
-            known.add("outbound_endpoint", &endpoint.id);
-        }
-        for ruleset in &self.rulesets.items {
-            known.add("dns_forwarding_ruleset", &ruleset.id);
-        }
+        self.resolvers.add_known("dns_resolver", known);
+        self.outbound.add_known("outbound_endpoint", known);
+        self.rulesets.add_known("dns_forwarding_ruleset", known);
     }
 
     /// The azurerm resources of the six lists.
@@ -66,15 +49,14 @@ impl Lists<'_> {
         out: &mut Vec<Resource>,
     ) -> Result<(), ImportError> {
         for (at, resolver) in self.resolvers.each() {
-            let (name, id, group) = identity(&at, resolver)?;
+            let (name, id, mut attributes) =
+                top_level(&at, resolver, resolver.location.as_deref())?;
             let vnet = resolver.virtual_network.as_ref();
             let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
                 return Err(at.error(format!(
                     "DNS Private Resolver `{name}` has no `virtualNetwork`"
                 )));
             };
-            let mut attributes =
-                resource_attributes(&id, &name, &group, resolver.location.as_deref());
             attributes.insert("virtual_network_id".into(), json!(vnet));
             out.push(resource(
                 "azurerm_private_dns_resolver",
@@ -84,7 +66,7 @@ impl Lists<'_> {
             ));
         }
         for (at, endpoint) in self.inbound.each() {
-            let (name, id, group) = identity(&at, endpoint)?;
+            let (name, id, mut attributes) = top_level(&at, endpoint, None)?;
             let resolver = parent(&at, &id, "inboundEndpoints", "dns_resolver", known)?;
             let mut configurations = Vec::new();
             for (index, config) in endpoint.ip_configurations.iter().enumerate() {
@@ -103,34 +85,30 @@ impl Lists<'_> {
                 put_str(&mut block, "private_ip_allocation_method", method);
                 configurations.push(Value::Object(block));
             }
-            let mut attributes = resource_attributes(&id, &name, &group, None);
             attributes.insert("private_dns_resolver_id".into(), json!(resolver));
             attributes.insert("ip_configurations".into(), Value::Array(configurations));
             let kind = "azurerm_private_dns_resolver_inbound_endpoint";
             out.push(resource(kind, &name, attributes, &id));
         }
         for (at, endpoint) in self.outbound.each() {
-            let (name, id, group) = identity(&at, endpoint)?;
+            let (name, id, mut attributes) = top_level(&at, endpoint, None)?;
             let resolver = parent(&at, &id, "outboundEndpoints", "dns_resolver", known)?;
             let subnet = endpoint.subnet.as_ref();
             let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
                 return Err(at.error(format!("outbound endpoint `{name}` has no `subnet`")));
             };
-            let mut attributes = resource_attributes(&id, &name, &group, None);
             attributes.insert("private_dns_resolver_id".into(), json!(resolver));
             attributes.insert("subnet_id".into(), json!(subnet));
             let kind = "azurerm_private_dns_resolver_outbound_endpoint";
             out.push(resource(kind, &name, attributes, &id));
         }
         for (at, ruleset) in self.rulesets.each() {
-            let (name, id, group) = identity(&at, ruleset)?;
+            let (name, id, mut attributes) = top_level(&at, ruleset, ruleset.location.as_deref())?;
             let endpoints = known.references(
                 "outbound_endpoint",
                 &at.key("dnsResolverOutboundEndpoints"),
                 &ruleset.dns_resolver_outbound_endpoints,
             )?;
-            let mut attributes =
-                resource_attributes(&id, &name, &group, ruleset.location.as_deref());
             attributes.insert(
                 "private_dns_resolver_outbound_endpoint_ids".into(),
                 json!(endpoints),
@@ -139,7 +117,7 @@ impl Lists<'_> {
             out.push(resource(kind, &name, attributes, &id));
         }
         for (at, rule) in self.rules.each() {
-            let (name, id, group) = identity(&at, rule)?;
+            let (name, id, mut attributes) = top_level(&at, rule, None)?;
             let ruleset = parent(&at, &id, "forwardingRules", "dns_forwarding_ruleset", known)?;
             let Some(domain) = given(rule.domain_name.as_deref()) else {
                 return Err(at.error(format!("forwarding rule `{name}` has no `domainName`")));
@@ -156,7 +134,6 @@ impl Lists<'_> {
                     Value::Object(block)
                 })
                 .collect();
-            let mut attributes = resource_attributes(&id, &name, &group, None);
             attributes.insert("dns_forwarding_ruleset_id".into(), json!(ruleset));
             attributes.insert("domain_name".into(), json!(domain));
             attributes.insert("enabled".into(), json!(enabled));
@@ -165,7 +142,7 @@ impl Lists<'_> {
             out.push(resource(kind, &name, attributes, &id));
         }
         for (at, link) in self.links.each() {
-            let (name, id, group) = identity(&at, link)?;
+            let (name, id, mut attributes) = top_level(&at, link, None)?;
             let ruleset = parent(
                 &at,
                 &id,
@@ -177,7 +154,6 @@ impl Lists<'_> {
             let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
                 return Err(at.error(format!("link `{name}` has no `virtualNetwork`")));
             };
-            let mut attributes = resource_attributes(&id, &name, &group, None);
             attributes.insert("dns_forwarding_ruleset_id".into(), json!(ruleset));
             attributes.insert("virtual_network_id".into(), json!(vnet));
             let kind = "azurerm_private_dns_resolver_virtual_network_link";

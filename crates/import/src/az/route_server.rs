@@ -13,38 +13,23 @@
 //! names its Route Server (`.../virtualHubs/RS/bgpConnections/NAME`).
 
 use super::model::{RouteServer, RouteServerPeering, Subnet, Vnet};
-use super::{given, identity, put_str, resource, resource_attributes, Known, List, Place};
+use super::{given, identity, put_str, put_text, resource, top_level, Known, List, Place};
 use crate::{ImportError, Resource};
 use ipnet::IpNet;
 use serde_json::{json, Map};
 use std::net::IpAddr;
 
 /// The two lists of a dump that hold Route Servers, read.
+#[derive(Default)]
 pub struct Lists<'a> {
     pub servers: List<'a, RouteServer>,
     pub peerings: List<'a, RouteServerPeering>,
 }
 
 impl Lists<'_> {
-    /// No Route Server and no peering.
-    pub fn empty() -> Self {
-        Lists {
-            servers: List {
-                at: Place::root("", ""),
-                items: Vec::new(),
-            },
-            peerings: List {
-                at: Place::root("", ""),
-                items: Vec::new(),
-            },
-        }
-    }
-
     /// The IDs the peerings refer to: the Route Servers'.
     pub(super) fn add_known(&self, known: &mut Known) {
-        for server in &self.servers.items {
-            known.add("route_server", &server.id);
-        }
+        self.servers.add_known("route_server", known);
     }
 
     /// The azurerm resources of the two lists; `vnets` for the subnet of
@@ -56,10 +41,8 @@ impl Lists<'_> {
         out: &mut Vec<Resource>,
     ) -> Result<(), ImportError> {
         for (at, server) in self.servers.each() {
-            let (name, id, group) = identity(&at, server)?;
+            let (name, id, mut attributes) = top_level(&at, server, server.location.as_deref())?;
             let subnet = subnet_of(&at, server, &name, vnets, known)?;
-            let mut attributes =
-                resource_attributes(&id, &name, &group, server.location.as_deref());
             attributes.insert("subnet_id".into(), json!(subnet));
             if let Some(allow) = server.allow_branch_to_branch_traffic {
                 attributes.insert("branch_to_branch_traffic_enabled".into(), json!(allow));
@@ -90,11 +73,7 @@ impl Lists<'_> {
             if let Some(asn) = peering.peer_asn {
                 attributes.insert("peer_asn".into(), json!(asn));
             }
-            put_str(
-                &mut attributes,
-                "peer_ip",
-                given(peering.peer_ip.as_deref()),
-            );
+            put_text(&mut attributes, "peer_ip", peering.peer_ip.as_deref());
             let kind = "azurerm_route_server_bgp_connection";
             out.push(resource(kind, &name, attributes, &id));
         }

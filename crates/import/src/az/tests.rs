@@ -1,4 +1,5 @@
 use super::*;
+use crate::assert_has;
 
 const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
 
@@ -19,31 +20,9 @@ fn dump_with_vms(
         nsgs: List::read("nsgs.json", "", nsgs)?,
         asgs: List::read("asgs.json", "", asgs)?,
         vms: List::read("vms.json", "", vms)?,
-        ..empty_dump()
+        ..Dump::default()
     }
     .resources()
-}
-
-/// A dump none of whose files holds an object: a test gives the files it
-/// reads and takes the others from here.
-fn empty_dump() -> Dump<'static> {
-    Dump {
-        vnets: List::none(),
-        nics: List::none(),
-        nsgs: List::none(),
-        route_tables: List::none(),
-        asgs: List::none(),
-        vms: List::none(),
-        circuits: List::none(),
-        clouds: List::none(),
-        firewalls: firewall::Lists::empty(),
-        edge: edge::Lists::empty(),
-        load_balancers: List::none(),
-        route_servers: route_server::Lists::empty(),
-        names: names::Lists::empty(),
-        resolvers: resolvers::Lists::empty(),
-        network_managers: network_managers::Lists::empty(),
-    }
 }
 
 #[test]
@@ -203,19 +182,11 @@ fn a_broken_shape_names_the_file_and_the_path() {
 fn a_directory_without_any_of_the_files_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let err = read_dir(dir.path()).unwrap_err();
-    assert!(
-        err.message.starts_with("none of vnets.json, nics.json"),
-        "{}",
-        err.message
-    );
+    err.assert_starts_with("none of vnets.json, nics.json");
     std::fs::write(dir.path().join("asgs.json"), "[]").unwrap();
     assert_eq!(read_dir(dir.path()), Ok(Vec::new()));
     let err = read_dir(&dir.path().join("asgs.json")).unwrap_err();
-    assert!(
-        err.message.starts_with("not a directory"),
-        "{}",
-        err.message
-    );
+    err.assert_starts_with("not a directory");
 }
 
 /// The dump of `vnet()` with `nsgs` and `route_tables` read from their
@@ -226,7 +197,7 @@ fn dump_texts(nsgs: &str, route_tables: &str) -> Result<Vec<Resource>, ImportErr
         vnets: List::read("vnets.json", "", vnet())?,
         nsgs: List::read("nsgs.json", nsgs, parse(nsgs))?,
         route_tables: List::read("route-tables.json", route_tables, parse(route_tables))?,
-        ..empty_dump()
+        ..Dump::default()
     }
     .resources()
 }
@@ -381,7 +352,7 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
         )
         .unwrap(),
         names,
-        ..empty_dump()
+        ..Dump::default()
     }
     .resources()
     .unwrap();
@@ -408,17 +379,12 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
                 "subresource_names": ["sqlServer"], "private_ip_address": "10.9.1.9"}])
     );
     let text = crate::topology_yaml(&resources, "a test").unwrap();
-    assert!(
-        text.contains(
-            "    private_service_connection:\n      name: c\n      resource: sql1\n      kind: \
-             sql_server\n      subresource_names: [sqlServer]\n      is_manual_connection: true\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "    private_service_connection:\n      name: c\n      resource: sql1\n      kind: \
+             sql_server\n      subresource_names: [sqlServer]\n      is_manual_connection: true\n",
     );
-    assert!(
-        text.contains("    private_ip_address: 10.9.1.9\n"),
-        "{text}"
-    );
+    assert_has(&text, "    private_ip_address: 10.9.1.9\n");
 }
 
 /// The Internet edge of `az`: a subnet's NAT gateway and default outbound
@@ -477,7 +443,7 @@ fn the_edge_of_az_becomes_azurerm_resources() {
         vnets: List::read("vnets.json", "", vnets).unwrap(),
         nics: List::read("nics.json", "", nics).unwrap(),
         edge,
-        ..empty_dump()
+        ..Dump::default()
     };
     let resources = dump.resources().unwrap();
     let of = |kind: &str| -> Vec<&Value> {
@@ -521,13 +487,11 @@ fn the_edge_of_az_becomes_azurerm_resources() {
         ]
     );
     let text = crate::topology_yaml(&resources, "a test").unwrap();
-    assert!(
-        text.contains(
-            "\nnat_gateways:\n  # /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/\
+    assert_has(
+        &text,
+        "\nnat_gateways:\n  # /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/\
              natGateways/natgw\n  - name: natgw\n    sku_name: StandardV2\n    \
-             public_ip_addresses:\n"
-        ),
-        "{text}"
+             public_ip_addresses:\n",
     );
 
     // A NAT gateway a subnet names must be in the dump.

@@ -36,77 +36,31 @@ pub(super) fn subnet_addresses(
     attributes: &mut Map<String, Value>,
     subnets: &mut SubnetPrefixes,
 ) {
-    let text = |values: &Map<String, Value>, key: &str| match values.get(key) {
-        Some(Value::String(s)) => unknown::settled_text(s),
-        _ => String::new(),
-    };
     match kind {
         "azurerm_subnet" => {
-            let vnet = text(attributes, "virtual_network_name");
-            let key = (vnet, text(attributes, "name"));
+            let vnet = settled_text(attributes, "virtual_network_name");
+            let key = (vnet, settled_text(attributes, "name"));
             subnets.insert(key, prefixes_of(attributes));
         }
         "azurerm_virtual_network" => {
-            let vnet = text(attributes, "name");
+            let vnet = settled_text(attributes, "name");
             for subnet in blocks(attributes.get("subnet")) {
-                let key = (vnet.clone(), text(subnet, "name"));
+                let key = (vnet.clone(), settled_text(subnet, "name"));
                 subnets.insert(key, prefixes_of(subnet));
             }
         }
         "azurerm_firewall" => {
-            let configs = attributes.get_mut("ip_configuration");
-            let Some(Value::Array(configs)) = configs else {
-                return;
-            };
-            for config in configs.iter_mut() {
-                let Value::Object(config) = config else {
-                    continue;
-                };
-                let id = text(config, "subnet_id");
-                let kinds = ["virtualNetworks", "subnets"];
-                let Some(names) = crate::write::id_names(&id, &kinds) else {
-                    continue;
-                };
-                let key = (names[0].clone(), names[1].clone());
-                if let Some(address) = subnets.get(&key).and_then(|p| first_usable(p)) {
-                    config
-                        .entry("private_ip_address".to_string())
-                        .or_insert_with(|| Value::from(address.to_string()));
-                }
-            }
+            give_first_usable(attributes, "ip_configuration", subnets, |_| false);
         }
         "azurerm_private_dns_resolver_inbound_endpoint" => {
-            let configs = attributes.get_mut("ip_configurations");
-            let Some(Value::Array(configs)) = configs else {
-                return;
+            let is_static = |config: &Map<String, Value>| {
+                matches!(config.get("private_ip_allocation_method"),
+                    Some(Value::String(m)) if m.eq_ignore_ascii_case("static"))
             };
-            for config in configs.iter_mut() {
-                let Value::Object(config) = config else {
-                    continue;
-                };
-                let is_static = matches!(config.get("private_ip_allocation_method"),
-                    Some(Value::String(m)) if m.eq_ignore_ascii_case("static"));
-                let id = text(config, "subnet_id");
-                let kinds = ["virtualNetworks", "subnets"];
-                let Some(names) = crate::write::id_names(&id, &kinds) else {
-                    continue;
-                };
-                let key = (names[0].clone(), names[1].clone());
-                let address = subnets.get(&key).and_then(|p| first_usable(p));
-                if let Some(address) = address.filter(|_| !is_static) {
-                    config
-                        .entry("private_ip_address".to_string())
-                        .or_insert_with(|| Value::from(address.to_string()));
-                }
-            }
+            give_first_usable(attributes, "ip_configurations", subnets, is_static);
         }
         "azurerm_route_server" => {
-            let id = text(attributes, "subnet_id");
-            let kinds = ["virtualNetworks", "subnets"];
-            let key = crate::write::id_names(&id, &kinds)
-                .map(|names| (names[0].clone(), names[1].clone()));
-            let first = key.and_then(|key| first_usable(subnets.get(&key)?));
-            if let Some(first) = first {
+            if let Some(first) = first_usable_of(attributes, subnets) {
                 // Its two instances: the subnet's first usable address and
                 // the next.
                 let second = Ipv4Addr::from(u32::from(first).wrapping_add(1));
@@ -120,6 +74,48 @@ pub(super) fn subnet_addresses(
                 .or_insert_with(|| Value::from(crate::topology::ROUTE_SERVER_ASN));
         }
         _ => {}
+    }
+}
+
+/// The text of the string `key` of `values`, settled; "" when it is absent
+/// or not a string.
+fn settled_text(values: &Map<String, Value>, key: &str) -> String {
+    match values.get(key) {
+        Some(Value::String(s)) => unknown::settled_text(s),
+        _ => String::new(),
+    }
+}
+
+/// The first usable address of the subnet the `subnet_id` of `values`
+/// names, when its prefixes are known.
+fn first_usable_of(values: &Map<String, Value>, subnets: &SubnetPrefixes) -> Option<Ipv4Addr> {
+    let id = settled_text(values, "subnet_id");
+    let names = crate::write::id_names(&id, &["virtualNetworks", "subnets"])?;
+    first_usable(subnets.get(&(names[0].clone(), names[1].clone()))?)
+}
+
+/// Gives each IP configuration of the block list `key` without a
+/// `private_ip_address`, unless it `keeps_its_own`, the first usable
+/// address of its subnet.
+fn give_first_usable(
+    attributes: &mut Map<String, Value>,
+    key: &str,
+    subnets: &SubnetPrefixes,
+    keeps_its_own: impl Fn(&Map<String, Value>) -> bool,
+) {
+    let Some(Value::Array(configs)) = attributes.get_mut(key) else {
+        return;
+    };
+    for config in configs.iter_mut() {
+        let Value::Object(config) = config else {
+            continue;
+        };
+        let address = first_usable_of(config, subnets);
+        if let Some(address) = address.filter(|_| !keeps_its_own(config)) {
+            config
+                .entry("private_ip_address".to_string())
+                .or_insert_with(|| Value::from(address.to_string()));
+        }
     }
 }
 
@@ -643,32 +639,30 @@ mod tests {
             computed_attributes(kind, "label", &mut attributes);
             serde_json::to_value(&attributes).unwrap()
         };
-        let mx = id(
-            "azurerm_private_dns_mx_record",
-            serde_json::json!({"zone_name": "contoso.internal", "resource_group_name": "rg"}),
-        );
-        assert_eq!(
-            mx["id"],
-            format!("{net}/Microsoft.Network/privateDnsZones/contoso.internal/MX/@")
-        );
-        let st = id(
-            "azurerm_storage_account",
-            serde_json::json!({"name": "stcontoso", "resource_group_name": "rg"}),
-        );
-        assert_eq!(
-            st["id"],
-            format!("{net}/Microsoft.Storage/storageAccounts/stcontoso")
-        );
-        let pe = id(
-            "azurerm_private_endpoint",
-            serde_json::json!({"name": "pe1", "resource_group_name": "rg",
-                "ip_configuration": [{"name": "blob", "private_ip_address": "10.0.3.4"}],
-                "private_service_connection": [{"name": "c"}]}),
-        );
-        assert_eq!(
-            pe["id"],
-            format!("{net}/Microsoft.Network/privateEndpoints/pe1")
-        );
+        let cases = [
+            (
+                "azurerm_private_dns_mx_record",
+                serde_json::json!({"zone_name": "contoso.internal", "resource_group_name": "rg"}),
+                "Microsoft.Network/privateDnsZones/contoso.internal/MX/@",
+            ),
+            (
+                "azurerm_storage_account",
+                serde_json::json!({"name": "stcontoso", "resource_group_name": "rg"}),
+                "Microsoft.Storage/storageAccounts/stcontoso",
+            ),
+            (
+                "azurerm_private_endpoint",
+                serde_json::json!({"name": "pe1", "resource_group_name": "rg",
+                    "ip_configuration": [{"name": "blob", "private_ip_address": "10.0.3.4"}],
+                    "private_service_connection": [{"name": "c"}]}),
+                "Microsoft.Network/privateEndpoints/pe1",
+            ),
+        ];
+        let [_, _, pe] = cases.map(|(kind, json, path)| {
+            let got = id(kind, json);
+            assert_eq!(got["id"], format!("{net}/{path}"), "{kind}");
+            got
+        });
         assert_eq!(
             pe["private_service_connection"][0]["private_ip_address"],
             "10.0.3.4"
@@ -691,33 +685,41 @@ mod tests {
             subnet_addresses(kind, &mut attributes, &mut subnets);
             serde_json::to_value(&attributes).unwrap()
         };
-        let dynamic = endpoint(serde_json::json!({"subnet_id": subnet_id,
-            "private_ip_allocation_method": "Dynamic"}));
-        assert_eq!(
-            dynamic["id"],
-            "/r/dnsResolvers/hub-resolver/inboundEndpoints/in"
-        );
-        assert_eq!(
-            dynamic["ip_configurations"][0]["private_ip_address"],
-            "10.0.4.4"
-        );
-        let unsaid = endpoint(serde_json::json!({"subnet_id": subnet_id}));
-        assert_eq!(
-            unsaid["ip_configurations"][0]["private_ip_address"],
-            "10.0.4.4"
-        );
-        let fixed = endpoint(serde_json::json!({"subnet_id": subnet_id,
-            "private_ip_allocation_method": "Static", "private_ip_address": "10.0.4.9"}));
-        assert_eq!(
-            fixed["ip_configurations"][0]["private_ip_address"],
-            "10.0.4.9"
-        );
-        let lacking = endpoint(serde_json::json!({"subnet_id": subnet_id,
-            "private_ip_allocation_method": "Static"}));
-        assert_eq!(
-            lacking["ip_configurations"][0].get("private_ip_address"),
-            None
-        );
+        // Dynamic, unsaid, Static with an address, Static without one.
+        let cases = [
+            (
+                serde_json::json!({"subnet_id": subnet_id,
+                    "private_ip_allocation_method": "Dynamic"}),
+                Some("10.0.4.4"),
+            ),
+            (
+                serde_json::json!({"subnet_id": subnet_id}),
+                Some("10.0.4.4"),
+            ),
+            (
+                serde_json::json!({"subnet_id": subnet_id,
+                    "private_ip_allocation_method": "Static", "private_ip_address": "10.0.4.9"}),
+                Some("10.0.4.9"),
+            ),
+            (
+                serde_json::json!({"subnet_id": subnet_id,
+                    "private_ip_allocation_method": "Static"}),
+                None,
+            ),
+        ];
+        for (config, address) in cases {
+            let shown = config.to_string();
+            let got = endpoint(config);
+            assert_eq!(
+                got["id"],
+                "/r/dnsResolvers/hub-resolver/inboundEndpoints/in"
+            );
+            assert_eq!(
+                got["ip_configurations"][0].get("private_ip_address"),
+                address.map(serde_json::Value::from).as_ref(),
+                "{shown}"
+            );
+        }
 
         let mut rule = object(serde_json::json!({"name": "corp",
             "dns_forwarding_ruleset_id": "/r/dnsForwardingRulesets/onprem"}));

@@ -536,11 +536,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.location, "main.tf:7");
-        assert!(
-            err.message.contains("`route[0].next_hop_in_ip_address` is known only after apply (it comes from local.fw <- azurerm_firewall.fw.ip_address)"),
-            "{}",
-            err.message
-        );
+        err.assert_contains("`route[0].next_hop_in_ip_address` is known only after apply (it comes from local.fw <- azurerm_firewall.fw.ip_address)");
         // Not imported: placeholders everywhere.
         let placeholders = settle(&mut resources, &[], &[], &[], &mut left_out).unwrap();
         assert!(left_out.is_empty());
@@ -606,11 +602,7 @@ mod tests {
         );
         let kinds = ["azurerm_private_dns_a_record"];
         let err = settle(&mut vec![from_var], &kinds, &[], &[], &mut Vec::new()).unwrap_err();
-        assert!(
-            err.message.contains("give it with --var ip=VALUE"),
-            "{}",
-            err.message
-        );
+        err.assert_contains("give it with --var ip=VALUE");
     }
 
     /// A forwarding rule's domain is a value the topology needs, not a
@@ -628,12 +620,8 @@ mod tests {
         };
         let err = settle(&mut vec![rule], &[kind], &[], &[], &mut Vec::new()).unwrap_err();
         assert_eq!(err.location, "dns.tf:4");
-        assert!(
-            err.message.contains("`domain_name` has no value")
-                && err.message.contains("give it with --var corp_domain=VALUE"),
-            "{}",
-            err.message
-        );
+        err.assert_contains("`domain_name` has no value");
+        err.assert_contains("give it with --var corp_domain=VALUE");
     }
 
     #[test]
@@ -715,14 +703,10 @@ mod tests {
         let mut resources = vec![group("network_rule_collection")];
         let err = settle(&mut resources, &kinds, read, &[], &mut Vec::new()).unwrap_err();
         assert_eq!(err.location, "fw.tf:9");
-        assert!(
-            err.message.starts_with(
-                "azurerm_firewall_policy_rule_collection_group `g`: \
+        err.assert_starts_with(
+            "azurerm_firewall_policy_rule_collection_group `g`: \
                  `network_rule_collection[0].rule[0].destination_address` is known only after \
-                 apply"
-            ),
-            "{}",
-            err.message
+                 apply",
         );
     }
 

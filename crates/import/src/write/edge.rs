@@ -34,7 +34,7 @@
 //! every other association.
 
 use super::load_balancers::is_standard;
-use super::{id_names, one_line, plain_or_quoted, scalar, Attrs, IpConfig, Link, Model, Output};
+use super::{id_names, plain_or_quoted, scalar, Attrs, IpConfig, Link, Model, Output};
 use crate::ImportError;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashSet};
@@ -427,9 +427,7 @@ impl<'r> Model<'r> {
             for (name, p) in &e.prefixes {
                 out.item(2, &p.source, name);
                 out.field(4, "ip_prefix", &scalar(&p.ip_prefix.to_string()));
-                if let Some(location) = &p.location {
-                    out.field(4, "location", &scalar(location));
-                }
+                out.scalar_field(4, "location", p.location.as_deref());
             }
         }
         if !e.public_ips.is_empty() {
@@ -439,18 +437,10 @@ impl<'r> Model<'r> {
                 if let Some(address) = ip.address {
                     out.field(4, "ip_address", &scalar(&address.to_string()));
                 }
-                if let Some(sku) = &ip.sku {
-                    out.field(4, "sku", &scalar(sku));
-                }
-                if let Some(note) = &ip.note {
-                    out.line(&format!("    # {}", one_line(note)));
-                }
-                if let Some(prefix) = &ip.prefix {
-                    out.field(4, "public_ip_prefix", &scalar(prefix));
-                }
-                if let Some(location) = &ip.location {
-                    out.field(4, "location", &scalar(location));
-                }
+                out.scalar_field(4, "sku", ip.sku.as_deref());
+                out.notes(4, &ip.note);
+                out.scalar_field(4, "public_ip_prefix", ip.prefix.as_deref());
+                out.scalar_field(4, "location", ip.location.as_deref());
             }
         }
         if e.nat_gateways.is_empty() {
@@ -459,16 +449,12 @@ impl<'r> Model<'r> {
         out.section("nat_gateways");
         for (name, g) in &e.nat_gateways {
             out.item(2, &g.source, name);
-            if let Some(sku) = &g.sku_name {
-                out.field(4, "sku_name", &scalar(sku));
-            }
+            out.scalar_field(4, "sku_name", g.sku_name.as_deref());
             // 4 minutes is Azure's default, and the file's.
             if let Some(minutes) = g.idle_timeout.as_deref().filter(|m| *m != "4") {
                 out.field(4, "idle_timeout_in_minutes", &plain_or_quoted(minutes));
             }
-            for note in &g.notes {
-                out.line(&format!("    # {}", one_line(note)));
-            }
+            out.notes(4, &g.notes);
             for (key, links) in [
                 ("public_ip_addresses", &g.public_ips),
                 ("public_ip_prefixes", &g.prefixes),

@@ -190,9 +190,7 @@ impl NetworkCollection {
                 continue;
             }
             out.source(14, &rule.source);
-            if let Some(note) = &rule.note {
-                out.line(&format!("              # {}", one_line(note)));
-            }
+            out.notes(14, &rule.note);
             out.line(&format!("              - name: {}", scalar(&rule.name)));
             for (key, value) in &rule.fields {
                 out.field(16, key, value);

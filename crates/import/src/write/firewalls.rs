@@ -365,18 +365,10 @@ impl<'r> Model<'r> {
         for (name, fw) in &f.firewalls {
             out.item(2, &fw.source, name);
             out.field(4, "virtual_network", &scalar(&fw.vnet));
-            if let Some(tier) = &fw.sku_tier {
-                out.field(4, "sku_tier", &scalar(tier));
-            }
-            if let Some(sku) = &fw.sku_name {
-                out.field(4, "sku_name", &scalar(sku));
-            }
-            if let Some(policy) = &fw.policy {
-                out.field(4, "firewall_policy", &scalar(policy));
-            }
-            for note in &fw.public_ip_notes {
-                out.line(&format!("    # {}", one_line(note)));
-            }
+            out.scalar_field(4, "sku_tier", fw.sku_tier.as_deref());
+            out.scalar_field(4, "sku_name", fw.sku_name.as_deref());
+            out.scalar_field(4, "firewall_policy", fw.policy.as_deref());
+            out.notes(4, &fw.public_ip_notes);
             if !fw.public_ips.is_empty() {
                 out.field(4, "public_ip_addresses", &flow_list(&fw.public_ips));
             }

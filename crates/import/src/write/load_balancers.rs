@@ -479,9 +479,7 @@ impl<'r> Model<'r> {
             out.line("    frontend_ip_configurations:");
             for f in &lb.frontends {
                 out.line(&format!("      - name: {}", scalar(&f.name)));
-                if let Some(public_ip) = &f.public_ip {
-                    out.field(8, "public_ip_address", &scalar(public_ip));
-                }
+                out.scalar_field(8, "public_ip_address", f.public_ip.as_deref());
                 if let Some((vnet, subnet)) = &f.subnet {
                     let address = f.address.map(|a| a.to_string()).unwrap_or_default();
                     out.field(8, "subnet", &scalar(&format!("{vnet}/{subnet}")));

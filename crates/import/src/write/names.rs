@@ -442,9 +442,7 @@ impl<'r> Model<'r> {
             }
             let c = &e.connection;
             out.line("    private_service_connection:");
-            if let Some(name) = &c.name {
-                out.field(6, "name", &scalar(name));
-            }
+            out.scalar_field(6, "name", c.name.as_deref());
             out.field(6, "resource", &scalar(&c.resource));
             out.field(6, "kind", c.kind.as_str());
             out.field(6, "subresource_names", &flow_list(&c.sub_resources));
@@ -453,9 +451,7 @@ impl<'r> Model<'r> {
             }
             if let Some(group) = &e.group {
                 out.line("    private_dns_zone_group:");
-                if let Some(name) = &group.name {
-                    out.field(6, "name", &scalar(name));
-                }
+                out.scalar_field(6, "name", group.name.as_deref());
                 out.field(6, "zones", &flow_list(&group.zones));
             }
         }

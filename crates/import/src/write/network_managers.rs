@@ -525,9 +525,7 @@ impl<'r> Model<'r> {
                 for (config_name, c) in &manager.connectivity {
                     out.item(6, &c.source, config_name);
                     out.field(8, "connectivity_topology", &scalar(&c.topology));
-                    if let Some(hub) = &c.hub {
-                        out.field(8, "hub", &scalar(hub));
-                    }
+                    out.scalar_field(8, "hub", c.hub.as_deref());
                     if c.global_mesh {
                         out.line("        global_mesh_enabled: true");
                     }

@@ -42,6 +42,20 @@ impl Output {
         self.line(&format!("{}{key}: {value}", " ".repeat(indent)));
     }
 
+    /// `key: value` at `indent` when there is a value, as a scalar.
+    pub(super) fn scalar_field(&mut self, indent: usize, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.field(indent, key, &scalar(value));
+        }
+    }
+
+    /// A comment `# NOTE` at `indent` for each of `notes`, one line each.
+    pub(super) fn notes<'n>(&mut self, indent: usize, notes: impl IntoIterator<Item = &'n String>) {
+        for note in notes {
+            self.line(&format!("{}# {}", " ".repeat(indent), one_line(note)));
+        }
+    }
+
     /// `# SOURCE` at `indent`, remembered for mapping refusals back.
     pub(super) fn source(&mut self, indent: usize, source: &str) {
         let line = self.lines() + 1;
@@ -123,9 +137,7 @@ impl Model<'_> {
         for vnet in self.vnets.values() {
             out.item(2, &vnet.source, &vnet.name);
             out.field(4, "address_space", &flow_list(&vnet.address_space));
-            if let Some(location) = &vnet.location {
-                out.field(4, "location", &scalar(location));
-            }
+            out.scalar_field(4, "location", vnet.location.as_deref());
             if !vnet.dns_servers.is_empty() {
                 out.field(4, "dns_servers", &flow_list(&vnet.dns_servers));
             }
@@ -166,9 +178,7 @@ impl Model<'_> {
                         one_line(&delegation.others.join(", "))
                     ));
                 }
-                if let Some(service) = &delegation.service {
-                    out.field(8, "delegation", &scalar(service));
-                }
+                out.scalar_field(8, "delegation", delegation.service.as_deref());
                 // Azure's default (and azurerm's) is on, the file's off:
                 // written either way.
                 let outbound = subnet.default_outbound.unwrap_or(true);
@@ -232,12 +242,8 @@ impl Model<'_> {
                 let names: Vec<String> = nic.asgs.iter().cloned().collect();
                 out.field(4, "application_security_groups", &flow_list(&names));
             }
-            for note in &nic.public_ip_notes {
-                out.line(&format!("    # {}", one_line(note)));
-            }
-            if let Some(public_ip) = &nic.public_ip {
-                out.field(4, "public_ip_address", &scalar(public_ip));
-            }
+            out.notes(4, &nic.public_ip_notes);
+            out.scalar_field(4, "public_ip_address", nic.public_ip.as_deref());
         }
     }
 
@@ -275,9 +281,7 @@ impl Model<'_> {
                 out.item(6, &route.source, &route.name);
                 out.field(8, "address_prefix", &scalar(&route.address_prefix));
                 out.field(8, "next_hop_type", &scalar(&route.next_hop_type));
-                if let Some(ip) = &route.next_hop_ip {
-                    out.field(8, "next_hop_in_ip_address", &scalar(ip));
-                }
+                out.scalar_field(8, "next_hop_in_ip_address", route.next_hop_ip.as_deref());
             }
         }
     }

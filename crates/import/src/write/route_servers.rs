@@ -107,9 +107,7 @@ impl<'r> Model<'r> {
             if rs.branch_to_branch {
                 out.line("    branch_to_branch_traffic: true");
             }
-            if let Some(preference) = &rs.preference {
-                out.field(4, "hub_routing_preference", &scalar(preference));
-            }
+            out.scalar_field(4, "hub_routing_preference", rs.preference.as_deref());
             if rs.connections.is_empty() {
                 continue;
             }
@@ -202,13 +200,10 @@ mod tests {
     #[test]
     fn a_route_server_outside_route_server_subnet_is_refused() {
         let err = topology_yaml(&[hub(), route_server("nva", json!({}))], "t").unwrap_err();
-        assert_eq!(
-            (err.location.as_str(), err.message.as_str()),
-            (
-                "main.tf:2",
-                "Route Server `rs`: subnet_id names the subnet `hub/nva`: Azure deploys a Route \
-                 Server only in the subnet named RouteServerSubnet"
-            )
+        err.assert_is(
+            "main.tf:2",
+            "Route Server `rs`: subnet_id names the subnet `hub/nva`: Azure deploys a Route \
+                 Server only in the subnet named RouteServerSubnet",
         );
     }
 
@@ -236,6 +231,6 @@ mod tests {
         let resources = vec![hub(), route_server("RouteServerSubnet", json!({})), bad];
         let err = topology_yaml(&resources, "t").unwrap_err();
         assert_eq!(err.location, "main.tf:9");
-        assert!(err.message.contains("65515"), "{}", err.message);
+        err.assert_contains("65515");
     }
 }

@@ -167,24 +167,28 @@ pub(super) fn trimspace(args: &[Value]) -> Outcome {
 }
 
 pub(super) fn trimprefix(args: &[Value]) -> Outcome {
-    let subject = text(&args[0], "the string")?;
-    let prefix = text(&args[1], "the prefix")?;
-    Ok(Value::String(
-        subject
-            .strip_prefix(prefix.as_str())
-            .unwrap_or(&subject)
-            .to_string(),
-    ))
+    trim_affix(args, "the prefix", |subject, prefix| {
+        subject.strip_prefix(prefix)
+    })
 }
 
 pub(super) fn trimsuffix(args: &[Value]) -> Outcome {
+    trim_affix(args, "the suffix", |subject, suffix| {
+        subject.strip_suffix(suffix)
+    })
+}
+
+/// The string of `args[0]` without the affix of `args[1]` (`what`), which
+/// `strip` takes off when the string has it.
+fn trim_affix(
+    args: &[Value],
+    what: &str,
+    strip: for<'s> fn(&'s str, &str) -> Option<&'s str>,
+) -> Outcome {
     let subject = text(&args[0], "the string")?;
-    let suffix = text(&args[1], "the suffix")?;
+    let affix = text(&args[1], what)?;
     Ok(Value::String(
-        subject
-            .strip_suffix(suffix.as_str())
-            .unwrap_or(&subject)
-            .to_string(),
+        strip(&subject, &affix).unwrap_or(&subject).to_string(),
     ))
 }
 

@@ -3,6 +3,7 @@
 
 use super::super::tests::{net_id, resource, with_more};
 use super::super::topology_yaml;
+use crate::assert_has;
 use crate::Resource;
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -178,62 +179,47 @@ fn a_deployed_edge_is_written_with_azures_addresses() {
         "translated_address": "10.20.1.4", "translated_fqdn": "", "translated_port": 8443}]),
     ));
     let text = topology_yaml(&network(more), "a test").unwrap();
-    assert!(
-        text.contains(
-            "\npublic_ip_prefixes:\n  # main.tf:10\n  - name: egress-prefix\n    ip_prefix: \
+    assert_has(
+        &text,
+        "\npublic_ip_prefixes:\n  # main.tf:10\n  - name: egress-prefix\n    ip_prefix: \
              203.0.113.16/30\n    location: westeurope\n\npublic_ip_addresses:\n  # \
              main.tf:12\n  - name: fw-pip\n    ip_address: 203.0.113.10\n    sku: Standard\n    \
-             location: westeurope\n"
-        ),
-        "{text}"
+             location: westeurope\n",
     );
-    assert!(
-        text.contains(
-            "\nnat_gateways:\n  # main.tf:16\n  - name: spoke-natgw\n    sku_name: Standard\n    \
+    assert_has(
+        &text,
+        "\nnat_gateways:\n  # main.tf:16\n  - name: spoke-natgw\n    sku_name: Standard\n    \
              idle_timeout_in_minutes: 10\n    public_ip_addresses:\n      # main.tf:17\n      - \
              natgw-pip\n    public_ip_prefixes:\n      # main.tf:18\n      - egress-prefix\n    \
-             subnets:\n      # main.tf:19\n      - spoke/app\n"
-        ),
-        "{text}"
+             subnets:\n      # main.tf:19\n      - spoke/app\n",
     );
-    assert!(
-        text.contains(
-            "        nat_rule_collections:\n          # main.tf:22\n          - name: \
+    assert_has(&text, "        nat_rule_collections:\n          # main.tf:22\n          - name: \
              dnat-to-spoke\n            priority: 100\n            action: Dnat\n            \
              rules:\n              # main.tf:22\n              - name: https-to-app1\n                \
              protocols: [TCP]\n                source_addresses: [\"*\"]\n                \
              destination_address: 203.0.113.10\n                destination_ports: \
              [\"443\"]\n                translated_address: 10.20.1.4\n                \
-             translated_port: 8443\n"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("    public_ip_address: web1-pip\n"), "{text}");
-    assert!(
-        text.contains("    firewall_policy: hub-fw-policy\n    public_ip_addresses: [fw-pip]\n"),
-        "{text}"
+             translated_port: 8443\n");
+    assert_has(&text, "    public_ip_address: web1-pip\n");
+    assert_has(
+        &text,
+        "    firewall_policy: hub-fw-policy\n    public_ip_addresses: [fw-pip]\n",
     );
     // Written either way: azurerm's default when the input does not say.
-    assert!(
-        text.contains(
-            "      - name: app\n        address_prefixes: [10.20.1.0/24]\n        \
-             default_outbound_access: true\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: app\n        address_prefixes: [10.20.1.0/24]\n        \
+             default_outbound_access: true\n",
     );
-    assert!(
-        text.contains(
-            "      - name: db\n        address_prefixes: [10.20.2.0/24]\n        \
-             default_outbound_access: false\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: db\n        address_prefixes: [10.20.2.0/24]\n        \
+             default_outbound_access: false\n",
     );
-    assert!(
-        text.contains(
-            "      - name: web\n        address_prefixes: [10.10.2.0/24]\n        \
-             default_outbound_access: false\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: web\n        address_prefixes: [10.10.2.0/24]\n        \
+             default_outbound_access: false\n",
     );
 
     let t = loaded(&text);
@@ -303,16 +289,14 @@ fn a_dnat_rule_to_a_public_ip_gets_the_address_vnetd_gives_it() {
     ));
     let text = topology_yaml(&network(more), "a test").unwrap();
     // vnetd gives the public IPs its pool's addresses in the file's order.
-    assert!(
-        text.contains(
-            "                destination_address: 198.51.100.1  # public IP `fw-pip`: the \
-             address vnetd gives it (Azure's is known only after apply)\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "                destination_address: 198.51.100.1  # public IP `fw-pip`: the \
+             address vnetd gives it (Azure's is known only after apply)\n",
     );
-    assert!(
-        text.contains("  - name: fw-pip\n    sku: Standard\n    location: westeurope\n"),
-        "{text}"
+    assert_has(
+        &text,
+        "  - name: fw-pip\n    sku: Standard\n    location: westeurope\n",
     );
     let t = loaded(&text);
     let fw_pip = t
@@ -386,67 +370,53 @@ fn what_cannot_be_written_is_left_out_with_why() {
                "action": "Snat", "rule": []}),
     ));
     let text = topology_yaml(&network(more), "a test").unwrap();
-    assert!(
-        text.contains(
-            "#   azurerm_public_ip_prefix.egress-prefix (main.tf:10): its ip_prefix is known \
-             only after apply (Azure picks a /28 when it creates it)\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "#   azurerm_public_ip_prefix.egress-prefix (main.tf:10): its ip_prefix is known \
+             only after apply (Azure picks a /28 when it creates it)\n",
     );
-    assert!(
-        text.contains(
-            "  - name: web2-pip\n    sku: Standard\n    # public_ip_prefix left out: public IP \
+    assert_has(
+        &text,
+        "  - name: web2-pip\n    sku: Standard\n    # public_ip_prefix left out: public IP \
              prefix `egress-prefix` is left out: its ip_prefix is known only after apply (Azure \
              picks a /28 when it creates it); vnetd gives it an address of its own pool\n    \
-             location: westeurope\n"
-        ),
-        "{text}"
+             location: westeurope\n",
     );
-    assert!(
-        text.contains(&format!(
+    assert_has(
+        &text,
+        &format!(
             "    private_ip_address: 10.10.2.4\n    # public_ip_address left out: `{}` names no \
              public IP address of the input\n",
             net_id("publicIPAddresses/gone-pip")
-        )),
-        "{text}"
+        ),
     );
-    assert!(
-        text.contains(
-            "  - name: natgw\n    # a public IP prefix left out: public IP prefix \
+    assert_has(
+        &text,
+        "  - name: natgw\n    # a public IP prefix left out: public IP prefix \
              `egress-prefix` is left out: its ip_prefix is known only after apply (Azure picks \
-             a /28 when it creates it)\n"
-        ),
-        "{text}"
+             a /28 when it creates it)\n",
     );
-    assert!(
-        text.contains(
-            "            rules:\n              # main.tf:17\n              # Rule `ssh` has 2 \
-             destination addresses: one rule each.\n              - name: ssh-1\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "            rules:\n              # main.tf:17\n              # Rule `ssh` has 2 \
+             destination addresses: one rule each.\n              - name: ssh-1\n",
     );
-    assert!(text.contains("              - name: ssh-2\n"), "{text}");
-    assert!(
-        text.contains(
-            "              # main.tf:17: DNAT rule `later` left out: `destination_addresses` is \
-             known only after apply (it comes from data.azurerm_public_ip.shared.ip_address)\n"
-        ),
-        "{text}"
+    assert_has(&text, "              - name: ssh-2\n");
+    assert_has(
+        &text,
+        "              # main.tf:17: DNAT rule `later` left out: `destination_addresses` is \
+             known only after apply (it comes from data.azurerm_public_ip.shared.ip_address)\n",
     );
-    assert!(
-        text.contains(
-            "              # main.tf:17: DNAT rule `by-name` left out: it translates to the \
+    assert_has(
+        &text,
+        "              # main.tf:17: DNAT rule `by-name` left out: it translates to the \
              FQDN `app.contoso.com`, and vnetd translates to addresses only: write \
-             translated_address\n"
-        ),
-        "{text}"
+             translated_address\n",
     );
-    assert!(
-        text.contains(
-            "          # main.tf:18: DNAT rule collection `snat` left out: its action is Snat, \
-             and vnetd emulates Dnat only\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "          # main.tf:18: DNAT rule collection `snat` left out: its action is Snat, \
+             and vnetd emulates Dnat only\n",
     );
     let t = loaded(&text);
     let rules: Vec<String> = t

@@ -3,6 +3,7 @@
 
 use super::super::tests::{net_id, resource, with_more};
 use super::super::topology_yaml;
+use crate::assert_has;
 use crate::Resource;
 use serde_json::{json, Value};
 
@@ -153,12 +154,10 @@ fn a_frontend_on_a_public_ip_not_in_the_input_is_left_out() {
     ] {
         assert!(text.contains(&line), "{line}\n{text}");
     }
-    assert!(
-        text.contains(
-            "    frontend_ip_configurations:\n      - name: fe\n        public_ip_address: pip\n    \
-             backend_address_pools:\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "    frontend_ip_configurations:\n      - name: fe\n        public_ip_address: pip\n    \
+         backend_address_pools:\n",
     );
     assert!(!text.contains("    rules:"), "{text}");
     assert_eq!(
@@ -169,19 +168,19 @@ fn a_frontend_on_a_public_ip_not_in_the_input_is_left_out() {
 
     let only_gone = json!([{"name": "gone", "public_ip_address_id": elsewhere}]);
     let text = topology_yaml(&network(vec![lb(only_gone), pool(), member()]), "a test").unwrap();
-    assert!(
-        text.contains(&format!(
+    assert_has(
+        &text,
+        &format!(
             "#   azurerm_lb.lb (main.tf:10): no frontend vnetd can write (frontend `gone` left \
              out: {why})\n#   azurerm_lb_backend_address_pool.webs (main.tf:11): belongs to load \
              balancer `lb`, which is not emulated\n"
-        )),
-        "{text}"
+        ),
     );
     assert!(!text.contains("load_balancers:"), "{text}");
     // The public IP a skipped load balancer does not hold stays, unattached.
-    assert!(
-        text.contains("public_ip_addresses:\n  # main.tf:3\n  - name: pip\n"),
-        "{text}"
+    assert_has(
+        &text,
+        "public_ip_addresses:\n  # main.tf:3\n  - name: pip\n",
     );
 }
 
@@ -196,13 +195,9 @@ fn public_and_private_frontends_are_refused_with_azures_reason() {
         {"name": "public", "public_ip_address_id": net_id("publicIPAddresses/pip")}]);
     let err = topology_yaml(&network(vec![lb(frontends), pool()]), "a test").unwrap_err();
     assert_eq!(err.location, "main.tf:10");
-    assert!(
-        err.message.contains(
-            "frontend `public` and frontend `private` are one public and one private: Azure \
-             keeps a load balancer's frontends all public or all private"
-        ),
-        "{}",
-        err.message
+    err.assert_contains(
+        "frontend `public` and frontend `private` are one public and one private: Azure \
+             keeps a load balancer's frontends all public or all private",
     );
 }
 
@@ -218,11 +213,8 @@ fn an_outbound_rule_on_a_frontend_the_load_balancer_lacks_is_refused() {
         outbound_rule(&["typo"], json!({})),
     ]);
     let err = topology_yaml(&resources, "a test").unwrap_err();
-    assert_eq!(
-        (err.location.as_str(), err.message.as_str()),
-        (
-            "main.tf:12",
-            "load balancer `lb` has no frontend named `typo`"
-        )
+    err.assert_is(
+        "main.tf:12",
+        "load balancer `lb` has no frontend named `typo`",
     );
 }

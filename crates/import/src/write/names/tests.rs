@@ -2,6 +2,7 @@
 
 use super::super::tests::{resource, NET};
 use super::*;
+use crate::assert_has;
 use serde_json::json;
 
 /// A VNet `hub` with a subnet `pe`, and what `more` adds.
@@ -62,33 +63,25 @@ fn v3_and_v4_spellings_of_endpoint_network_policies() {
         ),
     ]);
     let text = crate::topology_yaml(&resources, "a test").unwrap();
-    assert!(
-        text.contains(
-            "      - name: both\n        address_prefixes: [10.0.6.0/24]\n        \
-             private_endpoint_network_policies: NetworkSecurityGroupEnabled\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: both\n        address_prefixes: [10.0.6.0/24]\n        \
+             private_endpoint_network_policies: NetworkSecurityGroupEnabled\n",
     );
-    assert!(
-        text.contains(
-            "      - name: v2-enforced\n        address_prefixes: [10.0.7.0/24]\n        \
-             private_endpoint_network_policies: Enabled\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: v2-enforced\n        address_prefixes: [10.0.7.0/24]\n        \
+             private_endpoint_network_policies: Enabled\n",
     );
-    assert!(
-        text.contains(
-            "      - name: v3-off\n        address_prefixes: [10.0.5.0/24]\n        \
-             default_outbound_access: true\n      #"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: v3-off\n        address_prefixes: [10.0.5.0/24]\n        \
+             default_outbound_access: true\n      #",
     );
-    assert!(
-        text.contains(
-            "      - name: v3-on\n        address_prefixes: [10.0.4.0/24]\n        \
-             private_endpoint_network_policies: Enabled\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: v3-on\n        address_prefixes: [10.0.4.0/24]\n        \
+             private_endpoint_network_policies: Enabled\n",
     );
 }
 
@@ -125,21 +118,17 @@ fn a_record_of_a_zone_group_is_written_by_the_endpoint_only() {
         record("other", 5),
     ]);
     let text = crate::topology_yaml(&resources, "a test").unwrap();
-    assert!(
-        text.contains(
-            "#   azurerm_private_dns_a_record.stcontoso (main.tf:4): written by the DNS zone \
-             group of Private Endpoint `pe1`, which the file's endpoint writes again\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "#   azurerm_private_dns_a_record.stcontoso (main.tf:4): written by the DNS zone \
+             group of Private Endpoint `pe1`, which the file's endpoint writes again\n",
     );
-    assert!(text.contains("      - name: other\n"), "{text}");
+    assert_has(&text, "      - name: other\n");
     assert!(!text.contains("- name: stcontoso"), "{text}");
-    assert!(
-        text.contains(
-            "    private_dns_zone_group:\n      name: default\n      zones: \
-             [privatelink.blob.core.windows.net]\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "    private_dns_zone_group:\n      name: default\n      zones: \
+             [privatelink.blob.core.windows.net]\n",
     );
     let t = crate::topology::parse_str("t", &text).unwrap().topology;
     let zone = t.private_dns_zones.iter().next().unwrap();
@@ -170,12 +159,9 @@ fn what_names_nothing_of_the_input_is_refused_at_its_source() {
         7,
     );
     let err = crate::topology_yaml(&with_hub(vec![record]), "a test").unwrap_err();
-    assert_eq!(
-        (err.location.as_str(), err.message.as_str()),
-        (
-            "main.tf:7",
-            "Private DNS zone `contoso.internal` is not in the input"
-        )
+    err.assert_is(
+        "main.tf:7",
+        "Private DNS zone `contoso.internal` is not in the input",
     );
     let link = resource(
         "azurerm_private_dns_zone_virtual_network_link",
@@ -218,20 +204,16 @@ fn an_endpoint_by_alias_is_listed_as_ignored() {
     );
     let resources = with_hub(vec![endpoint, diagnostics]);
     let text = crate::topology_yaml(&resources, "a test").unwrap();
-    assert!(
-        text.contains(
-            "#   azurerm_storage_account.stdiag (main.tf:4): a PaaS resource, which no \
-             Private Endpoint of the file reaches\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "#   azurerm_storage_account.stdiag (main.tf:4): a PaaS resource, which no \
+             Private Endpoint of the file reaches\n",
     );
-    assert!(
-        text.contains(
-            "#   azurerm_private_endpoint.pe-partner (main.tf:3): reaches the Private Link \
+    assert_has(
+        &text,
+        "#   azurerm_private_endpoint.pe-partner (main.tf:3): reaches the Private Link \
              service `partner.1234.westeurope.azure.privatelinkservice` by its alias: vnetd \
-             places PaaS resources only behind Private Endpoints\n"
-        ),
-        "{text}"
+             places PaaS resources only behind Private Endpoints\n",
     );
     assert!(!text.contains("private_endpoints:"), "{text}");
 }

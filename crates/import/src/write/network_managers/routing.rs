@@ -120,9 +120,11 @@ impl<'r> Model<'r> {
 /// collection whose groups are all groups of subnets is a comment.
 pub(super) fn render_routing(out: &mut Output, name: &str, c: &Routing) {
     out.item(6, &c.source, name);
-    if let Some(mode) = &c.route_table_usage_mode {
-        out.field(8, "route_table_usage_mode", &scalar(mode));
-    }
+    out.scalar_field(
+        8,
+        "route_table_usage_mode",
+        c.route_table_usage_mode.as_deref(),
+    );
     if c.collections.is_empty() {
         return;
     }

@@ -4,6 +4,7 @@
 
 use super::super::tests::resource;
 use super::super::topology_yaml;
+use crate::assert_has;
 use crate::Resource;
 use serde_json::{json, Value};
 
@@ -109,19 +110,15 @@ fn a_group_without_a_static_member_is_said_and_its_rules_left_out() {
     resources.extend(admin_rule(json!({"destination": [
         {"address_prefix_type": "NetworkGroup", "address_prefix": group}]})));
     let text = topology_yaml(&resources, "t").unwrap();
-    assert!(
-        text.contains(
-            "      - name: g\n        # No static member: the members Azure Policy adds, if \
-             any, are not imported\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "      - name: g\n        # No static member: the members Azure Policy adds, if \
+             any, are not imported\n",
     );
-    assert!(
-        text.contains(
-            "            rules:\n              # main.tf:12: admin rule `r` left out: its network \
-             group `g` has no static member, so vnetd cannot tell its addresses\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "            rules:\n              # main.tf:12: admin rule `r` left out: its network \
+             group `g` has no static member, so vnetd cannot tell its addresses\n",
     );
     assert!(!text.contains("- name: r\n"), "{text}");
 }
@@ -161,31 +158,22 @@ fn a_group_of_subnets_is_left_out_with_its_members() {
         21,
     ));
     let text = topology_yaml(&resources, "t").unwrap();
-    assert!(
-        text.contains(
-            "#   azurerm_network_manager_network_group.subnets (main.tf:20): a network group of \
+    assert_has(&text, "#   azurerm_network_manager_network_group.subnets (main.tf:20): a network group of \
              subnets (member_type Subnet), which only routing configurations use: the file's \
              network groups hold VNets\n#   azurerm_network_manager_static_member.m (main.tf:21): a \
-             member of network group `subnets`, a group of subnets, which is left out\n"
-        ),
-        "{text}"
-    );
+             member of network group `subnets`, a group of subnets, which is left out\n");
     let mut with_rules = resources.clone();
     let mut rules = admin_rule(json!({}));
     rules[1].attributes["network_group_ids"] = json!([format!("{}/networkGroups/subnets", nm())]);
     with_rules.extend(rules);
     let err = topology_yaml(&with_rules, "t").unwrap_err();
-    assert_eq!(
-        (err.location.as_str(), err.message.as_str()),
-        (
-            "main.tf:11",
-            format!(
-                "network_group_ids: `{}/networkGroups/subnets` is a group of subnets, which \
+    err.assert_is(
+        "main.tf:11",
+        &format!(
+            "network_group_ids: `{}/networkGroups/subnets` is a group of subnets, which \
                  security admin and connectivity configurations cannot use",
-                nm()
-            )
-            .as_str()
-        )
+            nm()
+        ),
     );
 }
 
@@ -203,16 +191,12 @@ fn dangling_references_are_refused_at_their_resource() {
         30,
     ));
     let err = topology_yaml(&resources, "t").unwrap_err();
-    assert_eq!(
-        (err.location.as_str(), err.message.as_str()),
-        (
-            "main.tf:30",
-            format!(
-                "target_virtual_network_id `{NET}/virtualNetworks/gone` names a resource that is \
+    err.assert_is(
+        "main.tf:30",
+        &format!(
+            "target_virtual_network_id `{NET}/virtualNetworks/gone` names a resource that is \
                  not in the input"
-            )
-            .as_str()
-        )
+        ),
     );
 
     let mut resources = base(&["va"]);
@@ -225,17 +209,13 @@ fn dangling_references_are_refused_at_their_resource() {
         31,
     ));
     let err = topology_yaml(&resources, "t").unwrap_err();
-    assert_eq!(
-        (err.location.as_str(), err.message.as_str()),
-        (
-            "main.tf:31",
-            format!(
-                "configuration_ids: `{}/connectivityConfigurations/gone` names a resource that \
+    err.assert_is(
+        "main.tf:31",
+        &format!(
+            "configuration_ids: `{}/connectivityConfigurations/gone` names a resource that \
                  is not in the input",
-                nm()
-            )
-            .as_str()
-        )
+            nm()
+        ),
     );
 
     let mut resources = base(&["va"]);
@@ -244,16 +224,12 @@ fn dangling_references_are_refused_at_their_resource() {
         json!([format!("{NET}/networkManagers/other/networkGroups/g")]);
     resources.extend(rules);
     let err = topology_yaml(&resources, "t").unwrap_err();
-    assert_eq!(
-        (err.location.as_str(), err.message.as_str()),
-        (
-            "main.tf:11",
-            format!(
-                "network_group_ids: `{NET}/networkManagers/other/networkGroups/g` is a network \
+    err.assert_is(
+        "main.tf:11",
+        &format!(
+            "network_group_ids: `{NET}/networkManagers/other/networkGroups/g` is a network \
                  group of network manager `other`, not of `nm`"
-            )
-            .as_str()
-        )
+        ),
     );
 }
 
@@ -289,21 +265,17 @@ fn a_global_mesh_is_written_and_read_back() {
         42,
     ));
     let text = topology_yaml(&resources, "t").unwrap();
-    assert!(
-        text.contains(
-            "      - name: mesh\n        connectivity_topology: Mesh\n        \
+    assert_has(
+        &text,
+        "      - name: mesh\n        connectivity_topology: Mesh\n        \
              global_mesh_enabled: true\n        delete_existing_peering_enabled: true\n        \
-             applies_to_group:\n          - {network_group: g, group_connectivity: None}\n"
-        ),
-        "{text}"
+             applies_to_group:\n          - {network_group: g, group_connectivity: None}\n",
     );
-    assert!(
-        text.contains(
-            "      - name: sec\n        # apply_on_network_intent_policy_based_services is All: \
+    assert_has(
+        &text,
+        "      - name: sec\n        # apply_on_network_intent_policy_based_services is All: \
              the file has no such setting, and vnetd leaves VNets with network intent policies \
-             out, as Azure does by default\n"
-        ),
-        "{text}"
+             out, as Azure does by default\n",
     );
     assert!(
         text.ends_with(
@@ -346,16 +318,14 @@ fn tags_and_delegations_are_written() {
         ),
     ];
     let text = topology_yaml(&resources, "t").unwrap();
-    assert!(
-        text.contains("    tags: {\"cost center\": \"1234\", \"on\": \"true\", role: spoke}\n"),
-        "{text}"
+    assert_has(
+        &text,
+        "    tags: {\"cost center\": \"1234\", \"on\": \"true\", role: spoke}\n",
     );
-    assert!(
-        text.contains(
-            "        # Also delegated to Microsoft.Web/serverFarms: the file keeps one delegation, \
-             the first\n        delegation: Microsoft.Sql/managedInstances\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "        # Also delegated to Microsoft.Web/serverFarms: the file keeps one delegation, \
+             the first\n        delegation: Microsoft.Sql/managedInstances\n",
     );
     let t = crate::topology::parse_str("t", &text).unwrap().topology;
     let v = &t.vnets[crate::topology::VnetIdx::new(0)];

@@ -3,6 +3,7 @@
 
 use super::super::tests::{resource, with_more, NET};
 use super::super::topology_yaml;
+use crate::assert_has;
 use serde_json::{json, Value};
 
 fn subnet_id(vnet: &str, subnet: &str) -> String {
@@ -92,12 +93,10 @@ fn ports_default_to_53_and_only_a_disabled_rule_says_so() {
         ),
     ]);
     let text = topology_yaml(&resources, "a test").unwrap();
-    assert!(
-        text.contains(
-            "    inbound_endpoints:\n      # main.tf:10\n      - name: in\n        subnet: \
-             hub/in\n    outbound_endpoints:\n"
-        ),
-        "{text}"
+    assert_has(
+        &text,
+        "    inbound_endpoints:\n      # main.tf:10\n      - name: in\n        subnet: \
+             hub/in\n    outbound_endpoints:\n",
     );
     let rules = [
         "      - name: a",
@@ -110,7 +109,7 @@ fn ports_default_to_53_and_only_a_disabled_rule_says_so() {
         "        enabled: false",
         "        target_dns_servers: [{ip_address: 192.168.1.12, port: 53}]",
     ];
-    assert!(text.contains(&rules.join("\n")), "{text}");
+    assert_has(&text, &rules.join("\n"));
     let loaded = crate::topology::parse_str("t", &text).unwrap();
     let t = loaded.topology;
     let resolver = t.dns_resolvers.iter().next().unwrap();
@@ -198,12 +197,7 @@ fn a_refusal_of_vnetd_points_at_the_endpoint_or_link() {
     ]);
     let err = topology_yaml(&shared, "a test").unwrap_err();
     assert_eq!(err.location, "main.tf:11", "{}", err.message);
-    assert!(
-        err.message
-            .contains("hub/in is not a resolver endpoint's alone"),
-        "{}",
-        err.message
-    );
+    err.assert_contains("hub/in is not a resolver endpoint's alone");
 
     let mut far = with_resolver(vec![(
         "azurerm_private_dns_resolver_virtual_network_link",
@@ -222,10 +216,5 @@ fn a_refusal_of_vnetd_points_at_the_endpoint_or_link() {
     );
     let err = topology_yaml(&far, "a test").unwrap_err();
     assert_eq!(err.location, "main.tf:10", "{}", err.message);
-    assert!(
-        err.message
-            .contains("VNet `far` is in eastus, the ruleset's resolver in westeurope"),
-        "{}",
-        err.message
-    );
+    err.assert_contains("VNet `far` is in eastus, the ruleset's resolver in westeurope");
 }
