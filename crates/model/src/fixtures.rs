@@ -164,7 +164,8 @@ pub fn table(routes: Vec<Route>) -> RouteTable {
     }
 }
 
-pub fn first_subnet(vnet: usize) -> SubnetRef {
+/// Subnet 0 of VNet `vnet`.
+pub const fn first_subnet(vnet: usize) -> SubnetRef {
     SubnetRef {
         vnet: VnetIdx::new(vnet),
         subnet: SubnetIdx::new(0),

@@ -65,8 +65,7 @@ pub fn load_file_with(
     path: &std::path::Path,
     options: ParseOptions,
 ) -> Result<Loaded, Vec<Diagnostic>> {
-    let text = crate::topology::read_file(path).map_err(|d| vec![d])?;
-    parse_str_with(&path.display().to_string(), &text, options)
+    crate::topology::load_file_checked(path, options, names::refusals)
 }
 
 /// The interface a port's TUN has inside a namespace of its own.

@@ -89,24 +89,55 @@ pub fn tunnels(topology: &Topology) -> Vec<(RouterRef, GatewayIdx)> {
 /// (gateway instance, tunnel, prober) named like a NIC of the file or
 /// another port, a prober's namespace that is taken or unusable.
 pub fn refusals(topology: &Topology, diags: &mut Diagnostics) {
-    let namespaces = instance_namespaces(topology, diags);
-    let ports = gateway_ports(topology, diags);
-    let (names, namespaces) = prober_ports(topology, &ports, namespaces, diags);
-    let (names, namespaces) = firewall_ports(topology, names, namespaces, diags);
-    let (names, namespaces) = route_server_ports(topology, names, namespaces, diags);
-    name_ports(topology, names, namespaces, diags);
+    let mut taken = Taken::of_file(topology);
+    instance_namespaces(topology, &mut taken, diags);
+    gateway_ports(topology, &mut taken, diags);
+    prober_ports(topology, &mut taken, diags);
+    firewall_ports(topology, &mut taken, diags);
+    route_server_ports(topology, &mut taken, diags);
+    name_ports(topology, taken, diags);
 }
 
-/// Takes `netns` for a namespace vnetd adds: false when it is not a
-/// usable name or is taken already.
-fn claim_netns(namespaces: &mut HashSet<String>, netns: &str) -> bool {
-    valid_netns(netns) && namespaces.insert(netns.to_string())
+/// The port names (lower case) and namespaces taken so far.
+struct Taken {
+    names: HashSet<String>,
+    namespaces: HashSet<String>,
 }
 
-/// Takes `name` for a port vnetd adds (port names are compared without
-/// case): false when a NIC or another port has it.
-fn claim_port(names: &mut HashSet<String>, name: &str) -> bool {
-    names.insert(name.to_ascii_lowercase())
+impl Taken {
+    /// What the file takes: its NICs' names, and the namespaces of its NICs
+    /// and of its sites' routers and hosts.
+    fn of_file(topology: &Topology) -> Self {
+        let names = topology
+            .nics
+            .iter()
+            .map(|n| n.name.to_ascii_lowercase())
+            .collect();
+        let namespaces = topology
+            .nics
+            .iter()
+            .map(|n| n.netns.clone())
+            .chain(topology.sites.iter().flat_map(|s| {
+                s.routers
+                    .iter()
+                    .map(|r| r.netns.clone())
+                    .chain(s.hosts.iter().map(|h| h.netns.clone()))
+            }))
+            .collect();
+        Taken { names, namespaces }
+    }
+
+    /// Takes `netns` for a namespace vnetd adds: false when it is not a
+    /// usable name or is taken already.
+    fn netns(&mut self, netns: &str) -> bool {
+        valid_netns(netns) && self.namespaces.insert(netns.to_string())
+    }
+
+    /// Takes `name` for a port vnetd adds (port names are compared without
+    /// case): false when a NIC or another port has it.
+    fn port(&mut self, name: &str) -> bool {
+        self.names.insert(name.to_ascii_lowercase())
+    }
 }
 
 /// The refusal of a port vnetd adds (`what`) named `name`, which a NIC or
@@ -125,25 +156,14 @@ fn like_a_nic(name: &str) -> String {
     format!("vnetd names a port of the fabric `{name}`, which is already a NIC's name")
 }
 
-/// Refuses a gateway instance whose namespace is taken (by a NIC, a site's
-/// router or host, an earlier instance) or not a usable name; gives every
-/// namespace of the lab so far.
-fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<String> {
-    let mut namespaces: HashSet<String> = topology
-        .nics
-        .iter()
-        .map(|n| n.netns.clone())
-        .chain(topology.sites.iter().flat_map(|s| {
-            s.routers
-                .iter()
-                .map(|r| r.netns.clone())
-                .chain(s.hosts.iter().map(|h| h.netns.clone()))
-        }))
-        .collect();
+/// Refuses a namespace of a circuit's Microsoft edge router or of a
+/// gateway instance that is taken (by a NIC, a site's router or host, an
+/// earlier one) or not a usable name.
+fn instance_namespaces(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics) {
     for circuit in &topology.circuits {
         for link in 0..2 {
             let netns = msee_netns(topology, circuit, link);
-            if !claim_netns(&mut namespaces, &netns) {
+            if !taken.netns(&netns) {
                 let what = format!("the circuit's Microsoft edge router of link {link}");
                 let why = netns_taken(&what, &netns);
                 diags.error(
@@ -157,7 +177,7 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
     for gw in &topology.gateways {
         for i in 0..gw.instances.len() {
             let netns = instance_netns(&topology.netns_prefix, &gw.name, i);
-            if !claim_netns(&mut namespaces, &netns) {
+            if !taken.netns(&netns) {
                 let why = netns_taken(&format!("the gateway's instance {i}"), &netns);
                 diags.error(
                     gw.line,
@@ -167,19 +187,12 @@ fn instance_namespaces(topology: &Topology, diags: &mut Diagnostics) -> HashSet<
             }
         }
     }
-    namespaces
 }
 
 /// Refuses a port vnetd adds for the gateways (one per gateway instance,
 /// named like its namespace, and one per tunnel from a site's router to a
-/// gateway instance) that is named like a NIC of the file; gives the
-/// ports' names.
-fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
-    let mut names: HashSet<String> = topology
-        .nics
-        .iter()
-        .map(|n| n.name.to_ascii_lowercase())
-        .collect();
+/// gateway instance) that is named like a NIC of the file.
+fn gateway_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics) {
     let mut ports: Vec<(usize, String)> = Vec::new();
     for gw in &topology.gateways {
         for i in 0..gw.instances.len() {
@@ -194,7 +207,7 @@ fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
         }
     }
     for (line, name) in &ports {
-        if !claim_port(&mut names, name) {
+        if !taken.port(name) {
             diags.error(
                 *line,
                 &format!("network_interfaces[{name}]"),
@@ -202,26 +215,12 @@ fn gateway_ports(topology: &Topology, diags: &mut Diagnostics) -> Vec<String> {
             );
         }
     }
-    ports.into_iter().map(|(_, n)| n).collect()
 }
 
 /// Refuses a health prober's port (one per VNet with a load balancer that
 /// has a frontend) whose name is another port's, or whose namespace is
-/// taken or not a usable name; gives every port name (lower case) and
-/// namespace so far.
-fn prober_ports(
-    topology: &Topology,
-    fabric: &[String],
-    mut namespaces: HashSet<String>,
-    diags: &mut Diagnostics,
-) -> (HashSet<String>, HashSet<String>) {
-    let mut names: HashSet<String> = topology
-        .nics
-        .iter()
-        .map(|n| n.name.as_str())
-        .chain(fabric.iter().map(String::as_str))
-        .map(str::to_ascii_lowercase)
-        .collect();
+/// taken or not a usable name.
+fn prober_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics) {
     for (v, vnet) in topology.vnets.iter_enumerated() {
         let Some(lb) = topology.load_balancers.iter().find(|lb| lb.vnet == v) else {
             continue;
@@ -231,80 +230,62 @@ fn prober_ports(
         }
         let name = prober_name(&vnet.name);
         let netns = prober_netns(&topology.netns_prefix, &vnet.name);
-        if !claim_port(&mut names, &name) {
+        if !taken.port(&name) {
             diags.error(
                 lb.line,
                 &format!("network_interfaces[{name}]"),
                 like_a_nic(&name),
             );
-        } else if !claim_netns(&mut namespaces, &netns) {
+        } else if !taken.netns(&netns) {
             let what = format!("the health prober of VNet `{}`", vnet.name);
             let why = netns_taken(&what, &netns);
             diags.error(lb.line, &format!("load_balancers[{}]", lb.name), why);
         }
     }
-    (names, namespaces)
 }
 
 /// Refuses an Azure Firewall whose port (named after it) is named like
 /// another port, or whose namespace is taken or not a usable name.
-fn firewall_ports(
-    topology: &Topology,
-    mut names: HashSet<String>,
-    mut namespaces: HashSet<String>,
-    diags: &mut Diagnostics,
-) -> (HashSet<String>, HashSet<String>) {
+fn firewall_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics) {
     for fw in &topology.firewalls {
         let key = format!("azure_firewalls[{}]", fw.name);
         let netns = super::ports::firewall::netns(&topology.netns_prefix, &fw.name);
-        if !claim_port(&mut names, &fw.name) {
+        if !taken.port(&fw.name) {
             let why = format!(
                 "the firewall's port is named `{}`, which is already a NIC's or another port's name",
                 fw.name
             );
             diags.error(fw.line, &key, why);
-        } else if !claim_netns(&mut namespaces, &netns) {
+        } else if !taken.netns(&netns) {
             let why = netns_taken("the firewall", &netns);
             diags.error(fw.line, &key, why);
         }
     }
-    (names, namespaces)
 }
 
 /// Refuses a Route Server instance whose port (`<route server>-<i>`) is
 /// named like another port, or whose namespace is taken or not a usable
 /// name.
-fn route_server_ports(
-    topology: &Topology,
-    mut names: HashSet<String>,
-    mut namespaces: HashSet<String>,
-    diags: &mut Diagnostics,
-) -> (HashSet<String>, HashSet<String>) {
+fn route_server_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics) {
     for rs in &topology.route_servers {
         let key = format!("route_servers[{}]", rs.name);
         for i in 0..rs.instances.len() {
             let name = instance_name(&rs.name, i);
             let netns = instance_netns(&topology.netns_prefix, &rs.name, i);
             let what = format!("the Route Server's instance {i}");
-            if !claim_port(&mut names, &name) {
+            if !taken.port(&name) {
                 diags.error(rs.line, &key, port_taken(&what, &name));
-            } else if !claim_netns(&mut namespaces, &netns) {
+            } else if !taken.netns(&netns) {
                 diags.error(rs.line, &key, netns_taken(&what, &netns));
             }
         }
     }
-    (names, namespaces)
 }
 
 /// Refuses a port of names (a VNet's Azure DNS, a Private Endpoint, a
 /// resolver's endpoint) named like another port, or whose namespace is
 /// taken or not a usable name.
-fn name_ports(
-    topology: &Topology,
-    mut names: HashSet<String>,
-    mut namespaces: HashSet<String>,
-    diags: &mut Diagnostics,
-) {
+fn name_ports(topology: &Topology, mut taken: Taken, diags: &mut Diagnostics) {
     let plan = super::Plan::derive(topology);
     for port in plan.ports.iter() {
         let (what, key) = match port.kind {
@@ -336,14 +317,14 @@ fn name_ports(
             port.kind,
             super::PortKind::AzureDns { .. } | super::PortKind::Internet
         );
-        if !claim_port(&mut names, &port.name) {
+        if !taken.port(&port.name) {
             diags.error(port.line, &key, port_taken(&what, &port.name));
             continue;
         }
         let claimed = if derived {
-            namespaces.insert(port.netns.clone())
+            taken.namespaces.insert(port.netns.clone())
         } else {
-            claim_netns(&mut namespaces, &port.netns)
+            taken.netns(&port.netns)
         };
         if !claimed {
             diags.error(port.line, &key, netns_taken(&what, &port.netns));

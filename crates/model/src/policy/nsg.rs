@@ -397,7 +397,7 @@ pub(super) fn is_named(spec: &AddressSpec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{ip, net, sec_rule, topo};
+    use crate::fixtures::{first_subnet, ip, net, sec_rule, topo};
 
     /// The effective rules of NSG `nsg` for NIC `nic`, nothing learned
     /// over BGP.
@@ -633,12 +633,9 @@ mod tests {
 
     #[test]
     fn an_endpoint_meets_its_subnets_nsg_only_with_the_nsg_policy() {
-        use crate::topology::{EndpointNetworkPolicies, SubnetRef};
+        use crate::topology::EndpointNetworkPolicies;
         use strum::VariantNames;
-        let subnet = SubnetRef {
-            vnet: VnetIdx::new(0),
-            subnet: SubnetIdx::new(0),
-        };
+        let subnet = first_subnet(0);
         let mut t = topo(vec![sec_rule(
             "to-web",
             100,

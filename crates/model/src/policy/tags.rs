@@ -254,8 +254,9 @@ fn push_range_as_cidrs(out: &mut Vec<IpNet>, lo: u128, hi: u128, v6: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::first_subnet;
     use crate::topology::{
-        NextHopType, Peering, Route, RouteTable, RouteTableIdx, Subnet, SubnetIdx, Vnet, VnetIdx,
+        NextHopType, Peering, Route, RouteTable, RouteTableIdx, Subnet, Vnet, VnetIdx,
     };
     use proptest::prelude::*;
     use std::net::IpAddr;
@@ -341,10 +342,7 @@ mod tests {
     static NONE: std::sync::LazyLock<LearnedRoutes> =
         std::sync::LazyLock::new(LearnedRoutes::default);
 
-    const HUB: SubnetRef = SubnetRef {
-        vnet: VnetIdx::new(0),
-        subnet: SubnetIdx::new(0),
-    };
+    const HUB: SubnetRef = first_subnet(0);
 
     #[test]
     fn vnet_tag_has_own_space_and_host_vip() {
@@ -381,10 +379,7 @@ mod tests {
             ])
         );
         // From spoke3 the hub is in the tag: spoke3's own link allows access.
-        let spoke3 = SubnetRef {
-            vnet: VnetIdx::new(3),
-            subnet: SubnetIdx::new(0),
-        };
+        let spoke3 = first_subnet(3);
         assert_eq!(
             virtual_network_tag(&t, &NONE, spoke3),
             nets(&[
@@ -395,10 +390,7 @@ mod tests {
             ])
         );
         // spoke2 holds no link at all.
-        let spoke2 = SubnetRef {
-            vnet: VnetIdx::new(2),
-            subnet: SubnetIdx::new(0),
-        };
+        let spoke2 = first_subnet(2);
         assert_eq!(
             virtual_network_tag(&t, &NONE, spoke2),
             nets(&["10.2.0.0/16", "168.63.129.16/32"])

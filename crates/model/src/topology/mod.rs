@@ -193,6 +193,16 @@ pub fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
 
 /// [`load_file`] with options.
 pub fn load_file_with(path: &Path, options: ParseOptions) -> Result<Loaded, Vec<Diagnostic>> {
+    load_file_checked(path, options, |_, _| {})
+}
+
+/// Reads ([`read_file`]) and parses a topology file with `more` checks, as
+/// [`parse_str_checked`] does.
+pub fn load_file_checked(
+    path: &Path,
+    options: ParseOptions,
+    more: impl FnOnce(&Topology, &mut Diagnostics),
+) -> Result<Loaded, Vec<Diagnostic>> {
     let text = read_file(path).map_err(|d| vec![d])?;
-    parse_str_with(&path.display().to_string(), &text, options)
+    parse_str_checked(&path.display().to_string(), &text, options, more)
 }

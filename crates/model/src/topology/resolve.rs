@@ -206,26 +206,37 @@ impl NameRule {
     }
 }
 
+/// The names of one kind of resource seen so far, and Azure's rule for
+/// them: what [`Resolver::check_name`] checks a name against.
+struct Names {
+    rule: NameRule,
+    seen: HashSet<String>,
+}
+
+impl Names {
+    /// No name of `rule`'s kind seen yet.
+    fn new(rule: NameRule) -> Self {
+        Names {
+            rule,
+            seen: HashSet::new(),
+        }
+    }
+}
+
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
 impl Resolver<'_> {
     /// Checks a resource name against Azure's rule for its kind, and its
-    /// uniqueness among `seen`.
-    fn check_name(
-        &mut self,
-        name: &str,
-        rule: NameRule,
-        line: usize,
-        key: &str,
-        seen: &mut HashSet<String>,
-    ) {
+    /// uniqueness among the `names` of that kind seen so far.
+    fn check_name(&mut self, names: &mut Names, name: &str, line: usize, key: &str) {
+        let rule = names.rule;
         if let Some(refusal) = rule.refusal(name) {
             self.diags.error(line, key, refusal);
         }
         // Azure resource names are case-insensitive.
-        if !seen.insert(name.to_ascii_lowercase()) {
+        if !names.seen.insert(name.to_ascii_lowercase()) {
             let kind = rule.kind;
             self.diags
                 .error(line, key, format!("duplicate {kind} name `{name}`"));
@@ -246,21 +257,20 @@ impl Resolver<'_> {
     }
 
     fn lookup<K>(&mut self, r: &NameRef, kind: &str, found: Option<K>) -> Option<K> {
-        if found.is_none() {
-            self.diags.error(
-                r.line,
-                &r.key,
-                format!("no {kind} named `{}` in this file", r.name),
-            );
-        }
-        found
+        found.or_else(|| self.refuse_ref(r, format!("no {kind} named `{}` in this file", r.name)))
+    }
+
+    /// Reports `why` at the reference `r`, and gives no referent.
+    fn refuse_ref<T>(&mut self, r: &NameRef, why: impl Into<String>) -> Option<T> {
+        self.diags.error(r.line, &r.key, why);
+        None
     }
 
     fn route_tables(&mut self, tables: Vec<RouteTable>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(ROUTE_TABLE_NAME);
         for table in tables {
             let key = format!("route_tables[{}]", table.name);
-            self.check_name(&table.name, ROUTE_TABLE_NAME, table.line, &key, &mut seen);
+            self.check_name(&mut seen, &table.name, table.line, &key);
             if table.routes.len() > MAX_ROUTES_PER_TABLE {
                 self.diags.error(
                     table.line,
@@ -271,11 +281,11 @@ impl Resolver<'_> {
                     ),
                 );
             }
-            let mut names = HashSet::new();
+            let mut names = Names::new(ROUTE_NAME);
             let mut prefixes: HashMap<IpNet, &str> = HashMap::new();
             for route in &table.routes {
                 let rkey = format!("{key}.routes[{}]", route.name);
-                self.check_name(&route.name, ROUTE_NAME, route.line, &rkey, &mut names);
+                self.check_name(&mut names, &route.name, route.line, &rkey);
                 if let Some(first) = prefixes.insert(route.address_prefix, &route.name) {
                     self.diags.error(
                         route.line,
@@ -304,18 +314,18 @@ impl Resolver<'_> {
     }
 
     fn asgs(&mut self, asgs: Vec<(String, usize)>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(ASG_NAME);
         for (name, line) in asgs {
             let key = format!("application_security_groups[{name}]");
-            self.check_name(&name, ASG_NAME, line, &key, &mut seen);
+            self.check_name(&mut seen, &name, line, &key);
             self.topo.asgs.push(Asg { name, line });
         }
     }
 
     fn nsgs(&mut self, nsgs: Vec<super::decode::RawNsg>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(NSG_NAME);
         for nsg in nsgs {
-            self.check_name(&nsg.name, NSG_NAME, nsg.line, &nsg.key, &mut seen);
+            self.check_name(&mut seen, &nsg.name, nsg.line, &nsg.key);
             if nsg.rules.len() > MAX_RULES_PER_NSG {
                 self.diags.error(
                     nsg.line,
@@ -326,17 +336,11 @@ impl Resolver<'_> {
                     ),
                 );
             }
-            let mut names = HashSet::new();
+            let mut names = Names::new(SECURITY_RULE_NAME);
             let mut priorities: HashMap<(Direction, u16), String> = HashMap::new();
             let mut rules = Vec::new();
             for rule in nsg.rules {
-                self.check_name(
-                    &rule.name,
-                    SECURITY_RULE_NAME,
-                    rule.line,
-                    &rule.key,
-                    &mut names,
-                );
+                self.check_name(&mut names, &rule.name, rule.line, &rule.key);
                 if let Some(first) =
                     priorities.insert((rule.direction, rule.priority), rule.name.clone())
                 {
@@ -395,9 +399,9 @@ impl Resolver<'_> {
 
     fn vnets(&mut self, vnets: Vec<super::decode::RawVnet>) {
         let unusable: Vec<IpNet> = UNUSABLE_V4.iter().filter_map(|s| s.parse().ok()).collect();
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(VNET_NAME);
         for vnet in vnets {
-            self.check_name(&vnet.name, VNET_NAME, vnet.line, &vnet.key, &mut seen);
+            self.check_name(&mut seen, &vnet.name, vnet.line, &vnet.key);
             let space_key = format!("{}.address_space", vnet.key);
             for (i, (net, line)) in vnet.address_space.iter().enumerate() {
                 let key = format!("{space_key}[{i}]");
@@ -429,16 +433,10 @@ impl Resolver<'_> {
                     "an IPv6 range needs an IPv4 range beside it: Azure has no IPv6-only virtual networks",
                 );
             }
-            let mut subnet_names = HashSet::new();
+            let mut subnet_names = Names::new(SUBNET_NAME);
             let mut subnets: TiVec<SubnetIdx, Subnet> = TiVec::new();
             for subnet in vnet.subnets {
-                self.check_name(
-                    &subnet.name,
-                    SUBNET_NAME,
-                    subnet.line,
-                    &subnet.key,
-                    &mut subnet_names,
-                );
+                self.check_name(&mut subnet_names, &subnet.name, subnet.line, &subnet.key);
                 let pkey = format!("{}.address_prefixes", subnet.key);
                 for (i, (net, line)) in subnet.address_prefixes.iter().enumerate() {
                     let key = format!("{pkey}[{i}]");
@@ -550,41 +548,15 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            if let Some(first) = self.topo.peering_link(vnet, remote) {
-                let first = first.name.clone();
-                self.diags.error(
-                    p.line,
-                    &p.key,
-                    format!(
-                        "VNet `{}` already has a peering to `{}` (`{first}`)",
-                        p.vnet.name, p.remote.name
-                    ),
-                );
+            if let Some(refusal) = self.link_refusal(&p, vnet, remote) {
+                self.diags.error(p.line, &p.key, refusal);
                 continue;
             }
-            let a = &self.topo.vnets[vnet];
-            let b = &self.topo.vnets[remote];
-            let clash = a
-                .address_space
-                .iter()
-                .flat_map(|x| b.address_space.iter().map(move |y| (x, y)))
-                .find(|(x, y)| overlaps(x, y))
-                .map(|(x, y)| (*x, *y));
-            if let Some((x, y)) = clash {
-                self.diags.error(
-                    p.line,
-                    &p.key,
-                    format!(
-                        "cannot peer `{}` with `{}`: their address spaces overlap ({x} and {y})",
-                        p.vnet.name, p.remote.name
-                    ),
-                );
-                continue;
-            }
+            let gateways_key = format!("{}.use_remote_gateways", p.key);
             if p.allow_gateway_transit && p.use_remote_gateways {
                 self.diags.error(
                     p.line,
-                    &format!("{}.use_remote_gateways", p.key),
+                    &gateways_key,
                     "a link cannot both offer gateway transit and use remote gateways",
                 );
             }
@@ -597,7 +569,7 @@ impl Resolver<'_> {
             {
                 self.diags.error(
                     p.line,
-                    &format!("{}.use_remote_gateways", p.key),
+                    &gateways_key,
                     format!(
                         "VNet `{}` already uses remote gateways through another peering",
                         p.vnet.name
@@ -658,30 +630,45 @@ impl Resolver<'_> {
         }
     }
 
+    /// Why the link `p` from `vnet` to `remote` is refused: one exists already, or the address spaces overlap.
+    fn link_refusal(
+        &self,
+        p: &super::decode::RawPeering,
+        vnet: VnetIdx,
+        remote: VnetIdx,
+    ) -> Option<String> {
+        let (local_name, remote_name) = (&p.vnet.name, &p.remote.name);
+        if let Some(first) = self.topo.peering_link(vnet, remote) {
+            return Some(format!(
+                "VNet `{local_name}` already has a peering to `{remote_name}` (`{}`)",
+                first.name
+            ));
+        }
+        let (a, b) = (&self.topo.vnets[vnet], &self.topo.vnets[remote]);
+        a.address_space
+            .iter()
+            .flat_map(|x| b.address_space.iter().map(move |y| (x, y)))
+            .find(|(x, y)| overlaps(x, y))
+            .map(|(x, y)| {
+                format!("cannot peer `{local_name}` with `{remote_name}`: their address spaces overlap ({x} and {y})")
+            })
+    }
+
     fn subnet_ref(&mut self, r: &NameRef) -> Option<SubnetRef> {
         let Some((vnet_name, subnet_name)) = r.name.split_once('/') else {
-            self.diags.error(
-                r.line,
-                &r.key,
-                format!("`{}` is not of the form vnet/subnet", r.name),
-            );
-            return None;
+            return self.refuse_ref(r, format!("`{}` is not of the form vnet/subnet", r.name));
         };
         let Some(vnet) = self.topo.vnets.by_name(vnet_name) else {
-            self.diags.error(
-                r.line,
-                &r.key,
+            return self.refuse_ref(
+                r,
                 format!("no virtual network named `{vnet_name}` in this file"),
             );
-            return None;
         };
         let Some(subnet) = self.topo.vnets[vnet].subnets.by_name(subnet_name) else {
-            self.diags.error(
-                r.line,
-                &r.key,
+            return self.refuse_ref(
+                r,
                 format!("VNet `{vnet_name}` has no subnet named `{subnet_name}`"),
             );
-            return None;
         };
         Some(SubnetRef { vnet, subnet })
     }

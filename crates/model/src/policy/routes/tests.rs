@@ -67,9 +67,8 @@ fn alone(ranges: &[&str]) -> Topology {
 /// VNet `a` (10.0.0.0/16), whose subnet's route table holds `routes`.
 fn with_routes(routes: Vec<Route>) -> Topology {
     Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))].into(),
         route_tables: vec![table(routes)].into(),
-        ..Default::default()
+        ..peered(vec![vnet("a", "westus", &["10.0.0.0/16"], Some(0))], vec![])
     }
 }
 
@@ -333,18 +332,8 @@ fn ipv6_default_route_only_for_dual_stack_vnets() {
 
 #[test]
 fn missing_subnet_or_table_gives_no_panic() {
-    let topo = Topology {
-        vnets: vec![vnet("a", "westus", &["10.0.0.0/16"], Some(7))].into(),
-        ..Default::default()
-    };
-    assert!(effective_routes(
-        &topo,
-        SubnetRef {
-            vnet: VnetIdx::new(3),
-            subnet: SubnetIdx::new(0)
-        }
-    )
-    .is_empty());
+    let topo = peered(vec![vnet("a", "westus", &["10.0.0.0/16"], Some(7))], vec![]);
+    assert!(effective_routes(&topo, first_subnet(3)).is_empty());
     assert!(effective_routes(
         &topo,
         SubnetRef {
@@ -365,22 +354,20 @@ fn endpoint_topology(
     policies: crate::topology::EndpointNetworkPolicies,
     routes: Vec<crate::topology::model::Route>,
 ) -> Topology {
+    let vnets = vec![
+        vnet("a", "westus", &["10.0.0.0/16"], None),
+        vnet("b", "westus", &["10.1.0.0/16"], Some(0)),
+        vnet("c", "westus", &["10.2.0.0/16"], None),
+        vnet("d", "westus", &["10.3.0.0/16"], None),
+    ];
     let mut topo = Topology {
-        vnets: vec![
-            vnet("a", "westus", &["10.0.0.0/16"], None),
-            vnet("b", "westus", &["10.1.0.0/16"], Some(0)),
-            vnet("c", "westus", &["10.2.0.0/16"], None),
-            vnet("d", "westus", &["10.3.0.0/16"], None),
-        ]
-        .into(),
-        peerings: vec![link(0, 1), link(1, 0), link(2, 0)],
         route_tables: vec![table(routes)].into(),
         private_endpoints: vec![private_endpoint(
             first_subnet(0),
             "10.0.0.4".parse().unwrap(),
         )]
         .into(),
-        ..Default::default()
+        ..peered(vnets, vec![link(0, 1), link(1, 0), link(2, 0)])
     };
     topo.vnets[VnetIdx::new(0)].subnets[SubnetIdx::new(0)].endpoint_policies = policies;
     topo

@@ -37,11 +37,7 @@ impl Decoder<'_> {
         old: &str,
         default: bool,
     ) -> Option<bool> {
-        if f.has(new) && f.has(old) {
-            let why = format!("`{new}` and `{old}` are the same setting: give one");
-            self.diags.error(f.line, &f.key(old), why);
-        }
-        let key = if f.has(old) { old } else { new };
+        let key = self.either_key(f, new, old);
         self.flag(f, key, default)
     }
 
@@ -53,14 +49,11 @@ impl Decoder<'_> {
         enabled: &str,
         disabled: &str,
     ) -> Option<bool> {
-        if f.has(enabled) && f.has(disabled) {
-            let why = format!("`{enabled}` and `{disabled}` are the same setting: give one");
-            self.diags.error(f.line, &f.key(disabled), why);
-        }
+        let key = self.either_key(f, enabled, disabled);
         if f.has(disabled) {
-            return self.flag(f, disabled, false).map(|d| !d);
+            return self.flag(f, key, false).map(|d| !d);
         }
-        self.flag(f, enabled, true)
+        self.flag(f, key, true)
     }
 
     /// An optional value from a fixed set, matched case-insensitively.

@@ -123,11 +123,7 @@ impl Decoder<'_> {
         new: &str,
         old: &str,
     ) -> Option<Vec<NameRef>> {
-        if f.has(new) && f.has(old) {
-            let why = format!("`{new}` and `{old}` are the same setting: give one");
-            self.diags.error(f.line, &f.key(old), why);
-        }
-        let key = if f.has(old) { old } else { new };
+        let key = self.either_key(f, new, old);
         self.ref_list(f, key)
     }
 

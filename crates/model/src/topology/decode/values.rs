@@ -44,6 +44,20 @@ impl Decoder<'_> {
         Some(())
     }
 
+    /// Which of two spellings of one setting to read: `old` when given, else
+    /// `new`; both at once is refused.
+    pub(super) fn either_key<'k>(&mut self, f: &Fields, new: &'k str, old: &'k str) -> &'k str {
+        if f.has(new) && f.has(old) {
+            let why = format!("`{new}` and `{old}` are the same setting: give one");
+            self.diags.error(f.line, &f.key(old), why);
+        }
+        if f.has(old) {
+            old
+        } else {
+            new
+        }
+    }
+
     /// Optional text, with its line; a wrong type is reported and ignored.
     pub(super) fn optional_text(
         &mut self,

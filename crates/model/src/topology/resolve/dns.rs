@@ -14,7 +14,7 @@
 //!   TTL 10, in each of its zones, replacing one the file wrote.
 
 use super::super::decode::{dns_name, RawPrivateEndpoint, RawZone};
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -160,10 +160,10 @@ impl Resolver<'_> {
         raw: Vec<super::super::decode::RawVnetLink>,
         registering: &mut HashMap<VnetIdx, String>,
     ) -> Vec<VnetLink> {
-        let mut names = HashSet::new();
+        let mut names = Names::new(LINK_NAME);
         let mut links: Vec<VnetLink> = Vec::new();
         for link in raw {
-            self.check_name(&link.name, LINK_NAME, link.line, &link.key, &mut names);
+            self.check_name(&mut names, &link.name, link.line, &link.key);
             let Some(vnet) = self.vnet_ref(&link.vnet) else {
                 continue;
             };
@@ -208,7 +208,7 @@ impl Resolver<'_> {
     }
 
     pub(super) fn private_endpoints(&mut self, endpoints: Vec<RawPrivateEndpoint>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(PRIVATE_ENDPOINT_NAME);
         let mut taken: HashMap<(VnetIdx, IpAddr), String> = HashMap::new();
         for nic in &self.topo.nics {
             for c in &nic.ip_configurations {
@@ -222,7 +222,7 @@ impl Resolver<'_> {
         }
         let mut public: HashMap<String, Ipv4Addr> = HashMap::new();
         for pe in endpoints {
-            self.check_name(&pe.name, PRIVATE_ENDPOINT_NAME, pe.line, &pe.key, &mut seen);
+            self.check_name(&mut seen, &pe.name, pe.line, &pe.key);
             let Some(subnet) = self.subnet_ref(&pe.subnet) else {
                 continue;
             };

@@ -23,7 +23,7 @@
 use super::super::decode::{
     NameRef, RawInternet, RawNatGateway, RawNatRuleCollection, RawPublicIp, RawPublicIpPrefix,
 };
-use super::Resolver;
+use super::{Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -31,6 +31,8 @@ use std::net::IpAddr;
 
 pub const PUBLIC_IP_NAME: super::NameRule = super::NameRule::new("public IP address", 1, 80);
 pub const NAT_GATEWAY_NAME: super::NameRule = super::NameRule::new("NAT gateway", 1, 80);
+const INTERNET_SERVER_NAME: super::NameRule = super::NameRule::new("Internet server", 1, 80);
+const PUBLIC_IP_PREFIX_NAME: super::NameRule = super::NameRule::new("public IP prefix", 1, 80);
 
 /// What the edge needs from records other parts of the file consumed: the
 /// subnets written with default outbound access, the NICs' and firewalls'
@@ -120,11 +122,10 @@ impl Resolver<'_> {
         let Some(internet) = internet else {
             return;
         };
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(INTERNET_SERVER_NAME);
         let mut servers = Vec::new();
         for s in internet.servers {
-            let rule = super::NameRule::new("Internet server", 1, 80);
-            self.check_name(&s.name, rule, s.line, &s.key, &mut seen);
+            self.check_name(&mut seen, &s.name, s.line, &s.key);
             if servers
                 .iter()
                 .any(|o: &InternetServer| o.address == s.address)
@@ -147,10 +148,9 @@ impl Resolver<'_> {
     }
 
     fn public_ip_prefixes(&mut self, prefixes: Vec<RawPublicIpPrefix>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(PUBLIC_IP_PREFIX_NAME);
         for p in prefixes {
-            let rule = super::NameRule::new("public IP prefix", 1, 80);
-            self.check_name(&p.name, rule, p.line, &p.key, &mut seen);
+            self.check_name(&mut seen, &p.name, p.line, &p.key);
             let fits = match p.prefix {
                 IpNet::V4(n) => (24..=31).contains(&n.prefix_len()),
                 IpNet::V6(n) => (124..=127).contains(&n.prefix_len()),
@@ -174,11 +174,11 @@ impl Resolver<'_> {
     }
 
     fn public_ips(&mut self, ips: Vec<RawPublicIp>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(PUBLIC_IP_NAME);
         let mut taken: HashSet<IpAddr> = ips.iter().filter_map(|p| p.address).collect();
         let pool: IpNet = PUBLIC_ADDRESS_POOL.parse().expect("constant prefix");
         for p in ips {
-            self.check_name(&p.name, PUBLIC_IP_NAME, p.line, &p.key, &mut seen);
+            self.check_name(&mut seen, &p.name, p.line, &p.key);
             let prefix = match &p.prefix {
                 None => None,
                 Some(r) => {
@@ -257,8 +257,7 @@ impl Resolver<'_> {
                  with one resource",
                 r.name
             );
-            self.diags.error(r.line, &r.key, why);
-            return None;
+            return self.refuse_ref(r, why);
         }
         users.insert(ip, user.to_string());
         Some(ip)
@@ -346,10 +345,10 @@ impl Resolver<'_> {
         gateways: Vec<RawNatGateway>,
         users: &mut HashMap<PublicIpIdx, String>,
     ) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(NAT_GATEWAY_NAME);
         let mut served: HashMap<SubnetRef, String> = HashMap::new();
         for g in gateways {
-            self.check_name(&g.name, NAT_GATEWAY_NAME, g.line, &g.key, &mut seen);
+            self.check_name(&mut seen, &g.name, g.line, &g.key);
             let mut subnets = Vec::new();
             for r in &g.subnets {
                 let Some(subnet) = self.subnet_ref(r) else {

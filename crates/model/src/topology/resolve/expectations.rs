@@ -13,23 +13,21 @@
 
 use super::super::decode::{dns_name, NameRef, RawExpectation, RawReach, RawTest};
 use super::load_balancers::suggestion;
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 pub const EXPECTATION_NAME: NameRule = NameRule::new("expectation", 1, 80);
 
 impl Resolver<'_> {
     pub(super) fn expectations(&mut self, raw: Vec<RawExpectation>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(EXPECTATION_NAME);
         for e in raw {
             self.check_name(
+                &mut seen,
                 &e.name,
-                EXPECTATION_NAME,
                 e.line,
                 &format!("expectations[{}]", e.name),
-                &mut seen,
             );
             let from = self.expectation_source(&e.from);
             let key = format!("expectations[{}]", e.name);
@@ -181,8 +179,7 @@ impl Resolver<'_> {
             match dns_name(&r.name) {
                 Ok(name) => return Some(Destination::Name(name)),
                 Err(why) => {
-                    self.diags.error(r.line, &r.key, why);
-                    return None;
+                    return self.refuse_ref(r, why);
                 }
             }
         }

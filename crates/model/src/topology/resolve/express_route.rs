@@ -6,7 +6,7 @@
 use super::super::catalog;
 use super::super::decode::{NameRef, RawCircuit, RawGateway, RawGlobalReach};
 use super::hybrid::{reserved_asn, CIRCUIT_NAME, EXPRESS_ROUTE_SKUS, GLOBAL_REACH_NAME};
-use super::Resolver;
+use super::{Names, Resolver};
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{HashMap, HashSet};
@@ -37,10 +37,10 @@ impl Resolver<'_> {
     }
 
     pub(super) fn circuits(&mut self, circuits: Vec<RawCircuit>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(CIRCUIT_NAME);
         let mut edges: HashMap<SiteIdx, String> = HashMap::new();
         for e in circuits {
-            self.check_name(&e.name, CIRCUIT_NAME, e.line, &e.key, &mut seen);
+            self.check_name(&mut seen, &e.name, e.line, &e.key);
             match self.circuit(&e) {
                 Some(circuit) => {
                     if let Some(other) = edges.insert(circuit.site, e.name.clone()) {
@@ -169,15 +169,9 @@ impl Resolver<'_> {
     }
 
     pub(super) fn global_reach(&mut self, links: Vec<RawGlobalReach>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(GLOBAL_REACH_NAME);
         for link in links {
-            self.check_name(
-                &link.name,
-                GLOBAL_REACH_NAME,
-                link.line,
-                &link.key,
-                &mut seen,
-            );
+            self.check_name(&mut seen, &link.name, link.line, &link.key);
             if [&link.circuit, &link.peer_circuit]
                 .iter()
                 .any(|r| self.refused_circuits.contains(&r.name))

@@ -18,10 +18,9 @@
 
 use super::super::decode::{NameRef, RawFirewall, RawFirewallPolicy, RawIpGroup};
 use super::load_balancers::suggestion;
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 pub const FIREWALL_NAME: NameRule = NameRule::new("Azure Firewall", 1, 80);
@@ -39,15 +38,9 @@ const RESERVED_AT_START: u32 = 4;
 
 impl Resolver<'_> {
     pub(super) fn ip_groups(&mut self, groups: Vec<RawIpGroup>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(IP_GROUP_NAME);
         for group in groups {
-            self.check_name(
-                &group.name,
-                IP_GROUP_NAME,
-                group.line,
-                &group.key,
-                &mut seen,
-            );
+            self.check_name(&mut seen, &group.name, group.line, &group.key);
             self.topo.ip_groups.push(IpGroup {
                 name: group.name,
                 cidrs: group.cidrs,
@@ -57,15 +50,9 @@ impl Resolver<'_> {
     }
 
     pub(super) fn firewall_policies(&mut self, policies: Vec<RawFirewallPolicy>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(FIREWALL_POLICY_NAME);
         for policy in policies {
-            self.check_name(
-                &policy.name,
-                FIREWALL_POLICY_NAME,
-                policy.line,
-                &policy.key,
-                &mut seen,
-            );
+            self.check_name(&mut seen, &policy.name, policy.line, &policy.key);
             let rules = self.policy_rules(policy.groups);
             self.topo.firewall_policies.push(FirewallPolicy {
                 name: policy.name,
@@ -81,30 +68,23 @@ impl Resolver<'_> {
         &mut self,
         mut groups: Vec<super::super::decode::RawRuleCollectionGroup>,
     ) -> Vec<FirewallRule> {
-        let mut group_names = HashSet::new();
+        let mut group_names = Names::new(FIREWALL_RULE_NAME);
         for group in &groups {
-            let rule = FIREWALL_RULE_NAME;
-            self.check_name(&group.name, rule, group.line, &group.key, &mut group_names);
+            self.check_name(&mut group_names, &group.name, group.line, &group.key);
         }
         // Stable: equal priorities keep the file's order.
         groups.sort_by_key(|g| g.priority);
         let mut rules = Vec::new();
         for mut group in groups {
-            let mut names = HashSet::new();
+            let mut names = Names::new(FIREWALL_RULE_NAME);
             for c in &group.collections {
-                self.check_name(&c.name, FIREWALL_RULE_NAME, c.line, &c.key, &mut names);
+                self.check_name(&mut names, &c.name, c.line, &c.key);
             }
             group.collections.sort_by_key(|c| c.priority);
             for collection in group.collections {
-                let mut names = HashSet::new();
+                let mut names = Names::new(FIREWALL_RULE_NAME);
                 for rule in collection.rules {
-                    self.check_name(
-                        &rule.name,
-                        FIREWALL_RULE_NAME,
-                        rule.line,
-                        &rule.key,
-                        &mut names,
-                    );
+                    self.check_name(&mut names, &rule.name, rule.line, &rule.key);
                     let sources = self.rule_side(
                         rule.source_addresses,
                         &rule.source_ip_groups,
@@ -177,9 +157,9 @@ impl Resolver<'_> {
     }
 
     pub(super) fn firewalls(&mut self, firewalls: Vec<RawFirewall>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(FIREWALL_NAME);
         for fw in firewalls {
-            self.check_name(&fw.name, FIREWALL_NAME, fw.line, &fw.key, &mut seen);
+            self.check_name(&mut seen, &fw.name, fw.line, &fw.key);
             match self.firewall(&fw) {
                 Some(firewall) => self.topo.firewalls.push(firewall),
                 None => self.refused_firewalls.push(fw.name),
@@ -204,8 +184,7 @@ impl Resolver<'_> {
                 "VNet `{}` already has the Azure Firewall `{}`: its {FIREWALL_SUBNET} holds one",
                 fw.vnet.name, other.name
             );
-            self.diags.error(fw.vnet.line, &fw.vnet.key, why);
-            return None;
+            return self.refuse_ref(&fw.vnet, why);
         }
         Some(AzureFirewall {
             name: fw.name.clone(),
@@ -273,8 +252,7 @@ impl Resolver<'_> {
                  it (an IPv4 /26 or larger)",
                 v.name
             );
-            self.diags.error(fw.vnet.line, &fw.vnet.key, why);
-            return None;
+            return self.refuse_ref(&fw.vnet, why);
         };
         let s = &v.subnets[subnet];
         let first_v4 = s.address_prefixes.iter().find_map(|p| match p {

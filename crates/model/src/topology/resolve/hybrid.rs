@@ -41,10 +41,9 @@
 //! active-active.
 
 use super::super::decode::{ConnectionType, NameRef, RawConnection, RawGateway, RawLocalGateway};
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 pub const GATEWAY_NAME: NameRule = NameRule::new("virtual network gateway", 1, 80);
@@ -152,9 +151,9 @@ impl Resolver<'_> {
     }
 
     pub(super) fn gateways(&mut self, gateways: Vec<RawGateway>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(GATEWAY_NAME);
         for gw in gateways {
-            self.check_name(&gw.name, GATEWAY_NAME, gw.line, &gw.key, &mut seen);
+            self.check_name(&mut seen, &gw.name, gw.line, &gw.key);
             let Some(vnet) = self.vnet_ref(&gw.vnet) else {
                 self.refused_gateways.push((gw.name.clone(), None));
                 continue;
@@ -263,9 +262,9 @@ impl Resolver<'_> {
     }
 
     pub(super) fn local_gateways(&mut self, locals: Vec<RawLocalGateway>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(LOCAL_GATEWAY_NAME);
         for lng in locals {
-            self.check_name(&lng.name, LOCAL_GATEWAY_NAME, lng.line, &lng.key, &mut seen);
+            self.check_name(&mut seen, &lng.name, lng.line, &lng.key);
             let found = self.topo.sites.by_name(&lng.site.name);
             let Some(site) = self.lookup(&lng.site, "on-premises site", found) else {
                 self.refused_local_gateways.push(lng.name.clone());
@@ -355,9 +354,9 @@ impl Resolver<'_> {
         reason = "one pass over the file's connections: each key is checked where it is read, so that its error names its line"
     )]
     pub(super) fn connections(&mut self, connections: Vec<RawConnection>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(CONNECTION_NAME);
         for c in connections {
-            self.check_name(&c.name, CONNECTION_NAME, c.line, &c.key, &mut seen);
+            self.check_name(&mut seen, &c.name, c.line, &c.key);
             if self
                 .refused_gateways
                 .iter()

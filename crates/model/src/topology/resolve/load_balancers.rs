@@ -25,7 +25,7 @@
 //! namespaces already take those names (`plan::names`).
 
 use super::super::decode::{closest, NameRef, RawFrontend, RawLoadBalancer};
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -36,6 +36,7 @@ pub const FRONTEND_NAME: NameRule = NameRule::new("frontend IP configuration", 1
 pub const BACKEND_POOL_NAME: NameRule = NameRule::new("backend address pool", 1, 80);
 pub const PROBE_NAME: NameRule = NameRule::new("health probe", 1, 80);
 pub const LB_RULE_NAME: NameRule = NameRule::new("load-balancing rule", 1, 80);
+const OUTBOUND_RULE_NAME: NameRule = NameRule::new("outbound rule", 1, 80);
 
 /// Who holds each address of a VNet, as messages name it (NIC `vm1`).
 type AddressHolders = HashMap<(VnetIdx, IpAddr), String>;
@@ -57,10 +58,10 @@ fn family(ip: IpAddr) -> &'static str {
 
 impl Resolver<'_> {
     pub(super) fn load_balancers(&mut self, load_balancers: Vec<RawLoadBalancer>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(LOAD_BALANCER_NAME);
         let mut holders = self.address_holders();
         for lb in load_balancers {
-            self.check_name(&lb.name, LOAD_BALANCER_NAME, lb.line, &lb.key, &mut seen);
+            self.check_name(&mut seen, &lb.name, lb.line, &lb.key);
             let frontends = self.frontends(&lb, &mut holders);
             let public = lb.frontends.iter().any(|f| f.public_ip.is_some());
             // An internal load balancer sits in its frontends' VNet, a
@@ -142,8 +143,7 @@ impl Resolver<'_> {
                  IPs",
                 r.name
             );
-            self.diags.error(r.line, &r.key, why);
-            return None;
+            return self.refuse_ref(r, why);
         }
         Some(Frontend {
             name: fe.name.clone(),
@@ -187,12 +187,12 @@ impl Resolver<'_> {
             let key = format!("{}.frontend_ip_configurations", lb.key);
             self.diags.error(lb.line, &key, why);
         }
-        let mut names = HashSet::new();
+        let mut names = Names::new(FRONTEND_NAME);
         let mut first: Option<(&str, VnetIdx)> = None;
         let mut out = Vec::new();
         let mut kinds: (Option<&str>, Option<&str>) = (None, None);
         for fe in &lb.frontends {
-            self.check_name(&fe.name, FRONTEND_NAME, fe.line, &fe.key, &mut names);
+            self.check_name(&mut names, &fe.name, fe.line, &fe.key);
             let (public, private) = &mut kinds;
             let (this, other) = match fe.public_ip {
                 Some(_) => (public, *private),
@@ -292,16 +292,10 @@ impl Resolver<'_> {
         vnet: &mut Option<VnetIdx>,
         public: bool,
     ) -> Vec<BackendPool> {
-        let mut names = HashSet::new();
+        let mut names = Names::new(BACKEND_POOL_NAME);
         let mut out = Vec::new();
         for pool in &lb.pools {
-            self.check_name(
-                &pool.name,
-                BACKEND_POOL_NAME,
-                pool.line,
-                &pool.key,
-                &mut names,
-            );
+            self.check_name(&mut names, &pool.name, pool.line, &pool.key);
             let mut nics: Vec<NicIdx> = Vec::new();
             for r in &pool.nics {
                 let Some(nic) = self.backend_nic(r) else {
@@ -357,10 +351,10 @@ impl Resolver<'_> {
     }
 
     fn probes(&mut self, lb: &RawLoadBalancer) -> Vec<Probe> {
-        let mut names = HashSet::new();
+        let mut names = Names::new(PROBE_NAME);
         for probe in &lb.probes {
             let key = format!("{}.probes[{}]", lb.key, probe.name);
-            self.check_name(&probe.name, PROBE_NAME, probe.line, &key, &mut names);
+            self.check_name(&mut names, &probe.name, probe.line, &key);
         }
         lb.probes.clone()
     }
@@ -375,13 +369,13 @@ impl Resolver<'_> {
         let frontend_names: Vec<&str> = lb.frontends.iter().map(|f| f.name.as_str()).collect();
         let pool_names: Vec<&str> = lb.pools.iter().map(|p| p.name.as_str()).collect();
         let probe_names: Vec<&str> = lb.probes.iter().map(|p| p.name.as_str()).collect();
-        let mut names = HashSet::new();
+        let mut names = Names::new(LB_RULE_NAME);
         let mut rules: Vec<LbRule> = Vec::new();
         let mut complete = true;
         // (pool, NIC, IPv4) already checked for an address of the family.
         let mut families_checked = HashSet::new();
         for rule in &lb.rules {
-            self.check_name(&rule.name, LB_RULE_NAME, rule.line, &rule.key, &mut names);
+            self.check_name(&mut names, &rule.name, rule.line, &rule.key);
             let kind = "frontend IP configuration";
             let frontend = self.member(&lb.name, &rule.frontend, kind, &frontend_names);
             let kind = "backend address pool";
@@ -453,12 +447,11 @@ impl Resolver<'_> {
     ) -> Option<Vec<OutboundRule>> {
         let frontend_names: Vec<&str> = lb.frontends.iter().map(|f| f.name.as_str()).collect();
         let pool_names: Vec<&str> = lb.pools.iter().map(|p| p.name.as_str()).collect();
-        let mut names = HashSet::new();
+        let mut names = Names::new(OUTBOUND_RULE_NAME);
         let mut out = Vec::new();
         let mut complete = true;
         for raw in &lb.outbound_rules {
-            let rule_name = NameRule::new("outbound rule", 1, 80);
-            self.check_name(&raw.name, rule_name, raw.line, &raw.key, &mut names);
+            self.check_name(&mut names, &raw.name, raw.line, &raw.key);
             if raw.frontends.is_empty() {
                 let why = "an outbound rule needs a frontend IP configuration: its public \
                            address is the way out";

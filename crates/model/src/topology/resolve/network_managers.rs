@@ -31,7 +31,7 @@ use super::super::decode::{
     NameRef, RawConnectivityConfiguration, RawNetworkGroup, RawNetworkManager,
     RawRoutingConfiguration, RawSecurityAdminConfiguration,
 };
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
@@ -60,8 +60,8 @@ impl Committed {
 
 impl Resolver<'_> {
     pub(super) fn network_managers(&mut self, managers: Vec<RawNetworkManager>) {
-        let mut seen = HashSet::new();
-        let mut group_names = HashSet::new();
+        let mut seen = Names::new(NETWORK_MANAGER_NAME);
+        let mut group_names = Names::new(NETWORK_GROUP_NAME);
         self.topo.network_management.intent_policy_vnets = (self.topo.vnets.iter_enumerated())
             .filter(|(_, v)| {
                 v.subnets.iter().any(|s| {
@@ -74,13 +74,7 @@ impl Resolver<'_> {
             .collect();
         let mut routes: Vec<(SubnetRef, ManagedRoute)> = Vec::new();
         for manager in managers {
-            self.check_name(
-                &manager.name,
-                NETWORK_MANAGER_NAME,
-                manager.line,
-                &manager.key,
-                &mut seen,
-            );
+            self.check_name(&mut seen, &manager.name, manager.line, &manager.key);
             let committed = self.deployments(&manager, &manager.deployments);
             let groups: HashMap<String, NetworkGroupIdx> = manager
                 .groups
@@ -108,9 +102,9 @@ impl Resolver<'_> {
         &mut self,
         manager: &str,
         g: RawNetworkGroup,
-        seen: &mut HashSet<String>,
+        seen: &mut Names,
     ) -> Option<NetworkGroupIdx> {
-        self.check_name(&g.name, NETWORK_GROUP_NAME, g.line, &g.key, seen);
+        self.check_name(seen, &g.name, g.line, &g.key);
         let mut members: Vec<VnetIdx> = Vec::new();
         for r in &g.static_members {
             if let Some(v) = self.vnet_ref(r) {
@@ -233,8 +227,8 @@ impl Resolver<'_> {
         committed: &Committed,
         c: RawConnectivityConfiguration,
     ) {
-        let mut unused = HashSet::new();
-        self.check_name(&c.name, CONFIGURATION_NAME, c.line, &c.key, &mut unused);
+        let mut unused = Names::new(CONFIGURATION_NAME);
+        self.check_name(&mut unused, &c.name, c.line, &c.key);
         let hub = match (c.topology, &c.hub) {
             (ConnectivityTopology::HubAndSpoke, Some(r)) => self.vnet_ref(r),
             (ConnectivityTopology::HubAndSpoke, None) => {
@@ -356,19 +350,18 @@ impl Resolver<'_> {
         committed: &Committed,
         c: RawSecurityAdminConfiguration,
     ) {
-        let mut unused = HashSet::new();
-        self.check_name(&c.name, CONFIGURATION_NAME, c.line, &c.key, &mut unused);
+        let mut unused = Names::new(CONFIGURATION_NAME);
+        self.check_name(&mut unused, &c.name, c.line, &c.key);
         let regions = committed
             .regions(ScopeAccess::SecurityAdmin, &c.name)
             .to_vec();
-        let mut collection_names = HashSet::new();
+        let mut collection_names = Names::new(ADMIN_RULE_NAME);
         for collection in c.collections {
             self.check_name(
+                &mut collection_names,
                 &collection.name,
-                ADMIN_RULE_NAME,
                 collection.line,
                 &collection.key,
-                &mut collection_names,
             );
             if collection.groups.is_empty() {
                 let why = "a rule collection applies to at least one network group";
@@ -402,16 +395,10 @@ impl Resolver<'_> {
                     applies_to.push(v);
                 }
             }
-            let mut rule_names = HashSet::new();
+            let mut rule_names = Names::new(ADMIN_RULE_NAME);
             let mut priorities: HashMap<(Direction, u16), String> = HashMap::new();
             for rule in collection.rules {
-                self.check_name(
-                    &rule.name,
-                    ADMIN_RULE_NAME,
-                    rule.line,
-                    &rule.key,
-                    &mut rule_names,
-                );
+                self.check_name(&mut rule_names, &rule.name, rule.line, &rule.key);
                 if let Some(first) =
                     priorities.insert((rule.direction, rule.priority), rule.name.clone())
                 {
@@ -451,8 +438,8 @@ impl Resolver<'_> {
         c: RawRoutingConfiguration,
         routes: &mut Vec<(SubnetRef, ManagedRoute)>,
     ) {
-        let mut unused = HashSet::new();
-        self.check_name(&c.name, CONFIGURATION_NAME, c.line, &c.key, &mut unused);
+        let mut unused = Names::new(CONFIGURATION_NAME);
+        self.check_name(&mut unused, &c.name, c.line, &c.key);
         let regions = committed.regions(ScopeAccess::Routing, &c.name).to_vec();
         for collection in c.collections {
             let mut vnets: Vec<VnetIdx> = Vec::new();

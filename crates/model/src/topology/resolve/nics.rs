@@ -7,13 +7,13 @@ use super::*;
 
 impl Resolver<'_> {
     pub(super) fn nics(&mut self, nics: Vec<super::super::decode::RawNic>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(NIC_NAME);
         let mut namespaces: HashMap<String, String> = HashMap::new();
         // (VNet, address) -> NIC name, for Azure's uniqueness within a VNet.
         let mut taken: HashMap<(VnetIdx, IpAddr), String> = HashMap::new();
         let mut resolved: Vec<(super::super::decode::RawNic, SubnetRef)> = Vec::new();
         for nic in nics {
-            self.check_name(&nic.name, NIC_NAME, nic.line, &nic.key, &mut seen);
+            self.check_name(&mut seen, &nic.name, nic.line, &nic.key);
             let Some(subnet) = self.subnet_ref(&nic.subnet) else {
                 continue;
             };

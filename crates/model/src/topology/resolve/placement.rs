@@ -172,8 +172,7 @@ impl Resolver<'_> {
                 "`host: {}` places this on a machine, but the file has no `hosts` list",
                 r.name
             );
-            self.diags.error(r.line, &r.key, why);
-            return None;
+            return self.refuse_ref(r, why);
         }
         let found = placement.host_by_name(&r.name);
         if found.is_none() && !declared.0.contains_key(&r.name) {

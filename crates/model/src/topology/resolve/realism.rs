@@ -9,9 +9,9 @@
 
 use super::super::catalog::{gateway_skus, round_trips, vm_sizes};
 use super::super::decode::{RawGateway, RawVirtualMachine};
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 
 pub const VM_NAME: NameRule = NameRule::new("virtual machine", 1, 64);
@@ -57,10 +57,10 @@ impl Resolver<'_> {
     }
 
     pub(super) fn virtual_machines(&mut self, vms: Vec<RawVirtualMachine>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(VM_NAME);
         let mut owner: HashMap<NicIdx, String> = HashMap::new();
         for vm in vms {
-            self.check_name(&vm.name, VM_NAME, vm.line, &vm.key, &mut seen);
+            self.check_name(&mut seen, &vm.name, vm.line, &vm.key);
             let (given_size, size_line) = &vm.size;
             let size = vm_sizes::find(given_size);
             if let Some(undocumented) = size.filter(|s| s.mbps.is_none()) {

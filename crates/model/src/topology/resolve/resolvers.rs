@@ -15,7 +15,7 @@
 //!   Azure DNS itself (168.63.129.16); at most 1,000 rules.
 
 use super::super::decode::{dns_name, RawResolver, RawResolverEndpoint, RawRuleset};
-use super::{is_reserved, NameRule, Resolver};
+use super::{is_reserved, NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::HashSet;
@@ -33,10 +33,10 @@ const SUBNET_PREFIXES: std::ops::RangeInclusive<u8> = 24..=28;
 
 impl Resolver<'_> {
     pub(super) fn dns_resolvers(&mut self, resolvers: Vec<RawResolver>) {
-        let mut names = HashSet::new();
+        let mut names = Names::new(RESOLVER_NAME);
         let mut used: HashSet<SubnetRef> = HashSet::new();
         for raw in resolvers {
-            self.check_name(&raw.name, RESOLVER_NAME, raw.line, &raw.key, &mut names);
+            self.check_name(&mut names, &raw.name, raw.line, &raw.key);
             let Some(vnet) = self.vnet_ref(&raw.vnet) else {
                 continue;
             };
@@ -46,16 +46,10 @@ impl Resolver<'_> {
                     self.diags.error(raw.line, &raw.key, why);
                 }
             }
-            let mut endpoint_names = HashSet::new();
+            let mut endpoint_names = Names::new(RESOLVER_ENDPOINT_NAME);
             let mut endpoint =
                 |r: &mut Self, e: &RawResolverEndpoint| -> Option<(SubnetRef, IpAddr)> {
-                    r.check_name(
-                        &e.name,
-                        RESOLVER_ENDPOINT_NAME,
-                        e.line,
-                        &e.key,
-                        &mut endpoint_names,
-                    );
+                    r.check_name(&mut endpoint_names, &e.name, e.line, &e.key);
                     let subnet = r.resolver_subnet(vnet, e, &mut used)?;
                     let address = match e.address {
                         Some(ip) => {
@@ -148,9 +142,9 @@ impl Resolver<'_> {
     }
 
     pub(super) fn forwarding_rulesets(&mut self, rulesets: Vec<RawRuleset>) {
-        let mut names = HashSet::new();
+        let mut names = Names::new(RULESET_NAME);
         for raw in rulesets {
-            self.check_name(&raw.name, RULESET_NAME, raw.line, &raw.key, &mut names);
+            self.check_name(&mut names, &raw.name, raw.line, &raw.key);
             let mut outbound_endpoints = Vec::new();
             for r in &raw.outbound_endpoints {
                 if let Some(found) = self.outbound_endpoint_ref(r) {
@@ -211,17 +205,11 @@ impl Resolver<'_> {
             let why = format!("a ruleset holds at most {MAX_RULES} rules");
             self.diags.error(raw.line, &raw.key, why);
         }
-        let mut names = HashSet::new();
+        let mut names = Names::new(FORWARDING_RULE_NAME);
         let mut domains = HashSet::new();
         let mut rules = Vec::new();
         for rule in &raw.rules {
-            self.check_name(
-                &rule.name,
-                FORWARDING_RULE_NAME,
-                rule.line,
-                &rule.key,
-                &mut names,
-            );
+            self.check_name(&mut names, &rule.name, rule.line, &rule.key);
             let (text, line) = &rule.domain;
             let key = format!("{}.domain_name", rule.key);
             let domain = if text == "." {
@@ -304,13 +292,11 @@ impl Resolver<'_> {
     ) -> Option<(ResolverIdx, usize)> {
         let Some((resolver, endpoint)) = r.name.split_once('/') else {
             let why = format!("`{}` is not of the form resolver/endpoint", r.name);
-            self.diags.error(r.line, &r.key, why);
-            return None;
+            return self.refuse_ref(r, why);
         };
         let Some(ri) = self.topo.dns_resolvers.position(|x| x.name == resolver) else {
             let why = format!("no DNS Private Resolver named `{resolver}` in this file");
-            self.diags.error(r.line, &r.key, why);
-            return None;
+            return self.refuse_ref(r, why);
         };
         let found = self.topo.dns_resolvers[ri]
             .outbound
@@ -318,8 +304,7 @@ impl Resolver<'_> {
             .position(|o| o.name == endpoint);
         let Some(e) = found else {
             let why = format!("resolver `{resolver}` has no outbound endpoint named `{endpoint}`");
-            self.diags.error(r.line, &r.key, why);
-            return None;
+            return self.refuse_ref(r, why);
         };
         Some((ri, e))
     }

@@ -25,10 +25,10 @@
 //!   announcing more than 1000 (both warned about).
 
 use super::super::decode::{RawAnnounce, RawNic, RawRouteServer};
-use super::{NameRule, Resolver};
+use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 pub const ROUTE_SERVER_NAME: NameRule = NameRule::new("Route Server", 1, 80);
@@ -85,10 +85,10 @@ impl Resolver<'_> {
     /// Returns the VNet of every Route Server, refused or not (`None`: its
     /// VNet does not exist, reported).
     pub(super) fn route_servers(&mut self, servers: Vec<RawRouteServer>, nics: Vec<NicBgp>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(ROUTE_SERVER_NAME);
         let mut claims = Vec::new();
         for rs in servers {
-            self.check_name(&rs.name, ROUTE_SERVER_NAME, rs.line, &rs.key, &mut seen);
+            self.check_name(&mut seen, &rs.name, rs.line, &rs.key);
             let vnet = self.vnet_ref(&rs.vnet);
             let placed = vnet.and_then(|v| self.place_route_server(&rs, v));
             let bgp_connections = self.bgp_connections(&rs, vnet, &mut claims);
@@ -126,8 +126,7 @@ impl Resolver<'_> {
                  virtual network",
                 v.name, other.name
             );
-            self.diags.error(rs.vnet.line, &rs.vnet.key, why);
-            return None;
+            return self.refuse_ref(&rs.vnet, why);
         }
         let Some(subnet) = v.subnets.by_name(ROUTE_SERVER_SUBNET) else {
             let why = format!(
@@ -136,8 +135,7 @@ impl Resolver<'_> {
                  /{ROUTE_SERVER_SUBNET_ADVISED_PREFIX_LEN} is advised)",
                 v.name
             );
-            self.diags.error(rs.vnet.line, &rs.vnet.key, why);
-            return None;
+            return self.refuse_ref(&rs.vnet, why);
         };
         let s = &v.subnets[subnet];
         let key = format!("vnets[{}].subnets[{ROUTE_SERVER_SUBNET}]", v.name);
@@ -215,12 +213,11 @@ impl Resolver<'_> {
         vnet: Option<VnetIdx>,
         claims: &mut Vec<Claim>,
     ) -> Vec<RouteServerPeer> {
-        let mut names = HashSet::new();
+        let mut names = Names::new(BGP_CONNECTION_NAME);
         let mut addresses: HashMap<IpAddr, &str> = HashMap::new();
         let mut peers = Vec::new();
         for (i, c) in rs.bgp_connections.iter().enumerate() {
-            let rule = BGP_CONNECTION_NAME;
-            self.check_name(&c.name, rule, c.line, &c.key, &mut names);
+            self.check_name(&mut names, &c.name, c.line, &c.key);
             if i == ROUTE_SERVER_MAX_PEERS {
                 let why = format!(
                     "Route Server `{}` has more than {ROUTE_SERVER_MAX_PEERS} BGP connections: \

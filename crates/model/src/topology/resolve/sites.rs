@@ -18,10 +18,10 @@
 use super::super::decode::{RawLocalGateway, RawSite};
 use super::fabric_names::unusable_netns;
 use super::hybrid::reserved_asn;
-use super::{valid_netns, NameRule, Resolver, NIC_NAME};
+use super::{valid_netns, NameRule, Names, Resolver, NIC_NAME};
 use crate::topology::model::*;
 use ipnet::IpNet;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 pub const SITE_NAME: NameRule = NameRule::new("on-premises site", 1, 80);
@@ -69,7 +69,7 @@ pub fn host_link_prefix_len(address: IpAddr, range: Option<&IpNet>) -> u8 {
 
 impl Resolver<'_> {
     pub(super) fn sites(&mut self, sites: Vec<RawSite>) {
-        let mut seen = HashSet::new();
+        let mut seen = Names::new(SITE_NAME);
         let mut namespaces: HashMap<String, String> = self
             .topo
             .nics
@@ -77,7 +77,7 @@ impl Resolver<'_> {
             .map(|n| (n.netns.clone(), format!("NIC `{}`", n.name)))
             .collect();
         for site in sites {
-            self.check_name(&site.name, SITE_NAME, site.line, &site.key, &mut seen);
+            self.check_name(&mut seen, &site.name, site.line, &site.key);
             let mut claim = |r: &mut Self,
                              netns: &str,
                              prefixed: bool,
@@ -145,9 +145,9 @@ impl Resolver<'_> {
                 self.diags.error(site.line, &key, why);
             }
             let mut hosts = Vec::new();
-            let mut host_names = HashSet::new();
+            let mut host_names = Names::new(NIC_NAME);
             for host in site.hosts {
-                self.check_name(&host.name, NIC_NAME, host.line, &host.key, &mut host_names);
+                self.check_name(&mut host_names, &host.name, host.line, &host.key);
                 let Some(address) = host.address else {
                     let key = format!("{}.private_ip_address", host.key);
                     self.diags
@@ -229,10 +229,10 @@ impl Resolver<'_> {
                 line: router.line,
             }],
             (None, false) => {
-                let mut names = HashSet::new();
+                let mut names = Names::new(ROUTER_NAME);
                 let mut out = Vec::new();
                 for r in &site.routers {
-                    self.check_name(&r.name, ROUTER_NAME, r.line, &r.key, &mut names);
+                    self.check_name(&mut names, &r.name, r.line, &r.key);
                     out.push(WrittenRouter {
                         name: r.name.clone(),
                         label: format!("{}-{}", site.name, r.name),
