@@ -184,12 +184,8 @@ fn probe_resource(
             ("probe_threshold", probe.probe_threshold),
         ],
     );
-    Ok(resource(
-        "azurerm_lb_probe",
-        &probe.name,
-        attributes,
-        &probe_id,
-    ))
+    let kind = "azurerm_lb_probe";
+    Ok(resource(kind, &probe.name, attributes, &probe_id))
 }
 
 fn rule_resource(
@@ -246,12 +242,8 @@ fn rule_resource(
             ("disable_outbound_snat", rule.disable_outbound_snat),
         ],
     );
-    Ok(resource(
-        "azurerm_lb_rule",
-        &rule.name,
-        attributes,
-        &rule_id,
-    ))
+    let kind = "azurerm_lb_rule";
+    Ok(resource(kind, &rule.name, attributes, &rule_id))
 }
 
 fn outbound_rule_resource(

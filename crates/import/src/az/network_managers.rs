@@ -32,8 +32,8 @@
 
 use super::model::{
     AddressPrefixItem, AdminRule, AdminRuleCollection, ConnectivityConfiguration, DeploymentStatus,
-    NetworkGroup, NetworkManager, PolicyDefinition, RoutingConfiguration, RoutingRule,
-    RoutingRuleCollection, SecurityAdminConfiguration, StaticMember,
+    GroupReference, NetworkGroup, NetworkManager, PolicyDefinition, RoutingConfiguration,
+    RoutingRule, RoutingRuleCollection, SecurityAdminConfiguration, StaticMember,
 };
 use super::{given, identity, put_str, put_text, resource, top_level, Known, List, Place};
 use crate::{ImportError, Resource};
@@ -123,14 +123,7 @@ impl Lists<'_> {
             let (mut attributes, name, id) =
                 part(&at, collection, SECURITY_ADMIN, "ruleCollections", known)?;
             let groups = &collection.props().applies_to_groups;
-            let mut ids = Vec::with_capacity(groups.len());
-            for (index, g) in groups.iter().enumerate() {
-                let at = at.key("appliesToGroups").index(index).key("networkGroupId");
-                let Some(group) = given(g.network_group_id.as_deref()) else {
-                    return Err(at.error("no network group's ID"));
-                };
-                ids.push(known.resolve("network_group", &at, &group)?);
-            }
+            let ids = group_ids(&at.key("appliesToGroups"), groups, known)?;
             attributes.insert("network_group_ids".into(), json!(ids));
             let kind = "azurerm_network_manager_admin_rule_collection";
             out.push(resource(kind, &name, attributes, &id));
@@ -230,6 +223,24 @@ const COLLECTION: (&str, &str) = ("admin_rule_collection", "admin_rule_collectio
 const ROUTING: (&str, &str) = ("configuration", "routing_configuration_id");
 const ROUTING_COLLECTION: (&str, &str) = ("routing_rule_collection", "rule_collection_id");
 
+/// The IDs of the network groups `groups` (the list at `at`) name, each
+/// a group of the dump.
+fn group_ids(
+    at: &Place<'_>,
+    groups: &[GroupReference],
+    known: &Known,
+) -> Result<Vec<String>, ImportError> {
+    let mut ids = Vec::with_capacity(groups.len());
+    for (index, g) in groups.iter().enumerate() {
+        let at = at.index(index).key("networkGroupId");
+        let Some(group) = given(g.network_group_id.as_deref()) else {
+            return Err(at.error("no network group's ID"));
+        };
+        ids.push(known.resolve("network_group", &at, &group)?);
+    }
+    Ok(ids)
+}
+
 /// `azurerm_network_manager_routing_rule_collection`: the groups it
 /// applies to, and whether BGP routes propagate (Azure's
 /// `disableBgpRoutePropagation`, `"False"` when not given).
@@ -241,14 +252,7 @@ fn routing_collection(
 ) -> Result<(), ImportError> {
     let (mut attributes, name, id) = part(at, collection, ROUTING, "ruleCollections", known)?;
     let props = collection.props();
-    let mut ids = Vec::with_capacity(props.applies_to.len());
-    for (index, g) in props.applies_to.iter().enumerate() {
-        let at = at.key("appliesTo").index(index).key("networkGroupId");
-        let Some(group) = given(g.network_group_id.as_deref()) else {
-            return Err(at.error("no network group's ID"));
-        };
-        ids.push(known.resolve("network_group", &at, &group)?);
-    }
+    let ids = group_ids(&at.key("appliesTo"), &props.applies_to, known)?;
     attributes.insert("network_group_ids".into(), json!(ids));
     let disabled = match &props.disable_bgp_route_propagation {
         None | Some(Value::Null) => false,

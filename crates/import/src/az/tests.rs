@@ -1,6 +1,11 @@
 use super::*;
 use crate::assert_has;
 
+/// The list of `file` holding `document` (parsed without its text).
+fn list<T: DeserializeOwned>(file: &'static str, document: Value) -> List<'static, T> {
+    List::read(file, "", document).unwrap()
+}
+
 const NET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network";
 
 fn dump(vnets: Value, nics: Value, nsgs: Value, asgs: Value) -> Result<Vec<Resource>, ImportError> {
@@ -305,16 +310,13 @@ fn a_member_given_under_both_spellings_is_read_under_the_one_named_first() {
 fn txt_strings_join_and_a_manual_connection_stays_manual() {
     let zone_id = format!("{NET}/privateDnsZones/contoso.internal");
     let names = names::Lists {
-        zones: List::read(
+        zones: list(
             "private-dns-zones.json",
-            "",
             json!([{"name": "contoso.internal", "id": zone_id}]),
-        )
-        .unwrap(),
-        links: List::read("private-dns-links.json", "", json!([])).unwrap(),
-        record_sets: List::read(
+        ),
+        links: list("private-dns-links.json", json!([])),
+        record_sets: list(
             "private-dns-record-sets.json",
-            "",
             json!([
                 {"name": "@", "id": format!("{zone_id}/SOA/@"),
                  "type": "Microsoft.Network/privateDnsZones/SOA", "ttl": 3600,
@@ -322,11 +324,9 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
                 {"name": "long", "id": format!("{zone_id}/TXT/long"),
                  "type": "Microsoft.Network/privateDnsZones/TXT", "ttl": 60,
                  "txtRecords": [{"value": ["v=DKIM1; k=rsa; ", "p=MIIB"]}]}]),
-        )
-        .unwrap(),
-        endpoints: List::read(
+        ),
+        endpoints: list(
             "private-endpoints.json",
-            "",
             json!([{"name": "pe1", "id": format!("{NET}/privateEndpoints/pe1"),
                 "subnet": {"id": format!("{NET}/virtualNetworks/vnet1/subnets/s")},
                 "privateLinkServiceConnections": [],
@@ -336,21 +336,18 @@ fn txt_strings_join_and_a_manual_connection_stays_manual() {
                 "customDnsConfigs": [{"fqdn": "sql1.database.windows.net",
                                       "ipAddresses": ["10.9.1.9"]}],
                 "networkInterfaces": [{"id": format!("{NET}/networkInterfaces/pe1.nic.1")}]}]),
-        )
-        .unwrap(),
-        zone_groups: List::read("private-dns-zone-groups.json", "", json!([])).unwrap(),
+        ),
+        zone_groups: list("private-dns-zone-groups.json", json!([])),
     };
     let resources = Dump {
-        vnets: List::read(
+        vnets: list(
             "vnets.json",
-            "",
             json!([{"name": "vnet1", "id": format!("{NET}/virtualNetworks/vnet1"),
                     "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
                     "subnets": [{"name": "s",
                                  "id": format!("{NET}/virtualNetworks/vnet1/subnets/s"),
                                  "addressPrefix": "10.9.1.0/24"}]}]),
-        )
-        .unwrap(),
+        ),
         names,
         ..Dump::default()
     }
@@ -408,9 +405,8 @@ fn the_edge_of_az_becomes_azurerm_resources() {
             "publicIPAddress": {"id": pip("a-pip").to_uppercase()}}]}]);
     let prefix_id = format!("{NET}/publicIPPrefixes/p");
     let edge = edge::Lists {
-        public_ips: List::read(
+        public_ips: list(
             "public-ips.json",
-            "",
             json!([
                 {"name": "a-pip", "id": pip("a-pip"), "location": "westeurope",
                  "ipAddress": "203.0.113.5", "publicIPAddressVersion": "IPv4",
@@ -419,29 +415,24 @@ fn the_edge_of_az_becomes_azurerm_resources() {
                  "ipConfiguration": {"id": format!("{NET}/networkInterfaces/a/ipConfigurations/c")}},
                 {"name": "gw-pip", "id": pip("gw-pip"), "ipAddress": "203.0.113.9",
                  "sku": {"name": "Standard", "tier": "Regional"}}]),
-        )
-        .unwrap(),
-        prefixes: List::read(
+        ),
+        prefixes: list(
             "public-ip-prefixes.json",
-            "",
             json!([{"name": "p", "id": prefix_id, "ipPrefix": "203.0.113.4/30",
                     "prefixLength": 30, "sku": {"name": "Standard"}}]),
-        )
-        .unwrap(),
-        nat_gateways: List::read(
+        ),
+        nat_gateways: list(
             "nat-gateways.json",
-            "",
             json!([{"name": "natgw", "id": gateway_id, "sku": {"name": "StandardV2"},
                     "idleTimeoutInMinutes": 4,
                     "publicIpAddresses": [{"id": pip("gw-pip")}],
                     "publicIpPrefixes": null,
                     "subnets": [{"id": subnet_id}]}]),
-        )
-        .unwrap(),
+        ),
     };
     let mut dump = Dump {
-        vnets: List::read("vnets.json", "", vnets).unwrap(),
-        nics: List::read("nics.json", "", nics).unwrap(),
+        vnets: list("vnets.json", vnets),
+        nics: list("nics.json", nics),
         edge,
         ..Dump::default()
     };
@@ -495,7 +486,7 @@ fn the_edge_of_az_becomes_azurerm_resources() {
     );
 
     // A NAT gateway a subnet names must be in the dump.
-    dump.edge.nat_gateways = List::read("nat-gateways.json", "", json!([])).unwrap();
+    dump.edge.nat_gateways = list("nat-gateways.json", json!([]));
     let err = dump.resources().unwrap_err();
     assert_eq!(
         err.message,
@@ -513,9 +504,8 @@ fn the_edge_of_az_becomes_azurerm_resources() {
 fn nat_rules_and_a_firewalls_public_ips_of_az() {
     let policy_id = format!("{NET}/firewallPolicies/p");
     let firewalls = firewall::Lists {
-        firewalls: List::read(
+        firewalls: list(
             "firewalls.json",
-            "",
             json!([{"name": "fw", "id": format!("{NET}/azureFirewalls/fw"),
                 "firewallPolicy": {"id": policy_id},
                 "ipConfigurations": [{"name": "data", "privateIPAddress": "10.9.0.4",
@@ -528,17 +518,13 @@ fn nat_rules_and_a_firewalls_public_ips_of_az() {
                         "protocols": ["TCP"], "sourceAddresses": ["*"],
                         "destinationAddresses": ["203.0.113.5"], "destinationPorts": ["22"],
                         "translatedAddress": "10.9.1.4", "translatedPort": "22"}]}]}]),
-        )
-        .unwrap(),
-        policies: List::read(
+        ),
+        policies: list(
             "firewall-policies.json",
-            "",
             json!([{"name": "p", "id": policy_id}]),
-        )
-        .unwrap(),
-        groups: List::read(
+        ),
+        groups: list(
             "firewall-rule-collection-groups.json",
-            "",
             json!([{"name": "g", "id": format!("{policy_id}/ruleCollectionGroups/g"),
                 "priority": 100, "ruleCollections": [{"name": "in", "priority": 100,
                     "action": {"type": "DNAT"},
@@ -548,9 +534,8 @@ fn nat_rules_and_a_firewalls_public_ips_of_az() {
                         "destinationAddresses": ["203.0.113.5"], "destinationPorts": ["443"],
                         "translatedAddress": null, "translatedFqdn": "app.contoso.com",
                         "translatedPort": 8443}]}]}]),
-        )
-        .unwrap(),
-        ip_groups: List::read("ip-groups.json", "", json!([])).unwrap(),
+        ),
+        ip_groups: list("ip-groups.json", json!([])),
     };
     let known = {
         let mut known = Known::default();

@@ -190,7 +190,12 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         g => g,
     };
     let base = format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers");
-    let network = |path: String| format!("{base}/Microsoft.Network/{path}");
+    let parts = IdParts {
+        name: &name,
+        attributes,
+        base: &base,
+    };
+    let network = |path: String| parts.network(path);
     let id = match kind {
         "azurerm_resource_group" => format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"),
         "azurerm_virtual_network" => network(format!("virtualNetworks/{name}")),
@@ -255,18 +260,15 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         | "azurerm_virtual_machine" => {
             format!("{base}/Microsoft.Compute/virtualMachines/{name}")
         }
-        other => firewall_or_route_server_id(other, &name, attributes, &network)
-            .or_else(|| edge_id(other, &name, attributes, &network))
-            .or_else(|| names_id(other, &name, attributes, &base))
-            .or_else(|| network_manager_id(other, &name, attributes, &network))
+        other => (parts.firewall_or_route_server_id(other))
+            .or_else(|| parts.edge_id(other))
+            .or_else(|| parts.names_id(other))
+            .or_else(|| parts.network_manager_id(other))
             .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
+    let circuit = network(format!("expressRouteCircuits/{name}"));
     endpoint_address(kind, attributes);
-    vmware_computed(
-        kind,
-        &network(format!("expressRouteCircuits/{name}")),
-        attributes,
-    );
+    vmware_computed(kind, &circuit, attributes);
     if kind == "azurerm_virtual_network" {
         if let Some(Value::Array(subnets)) = attributes.get_mut("subnet") {
             for subnet in subnets {
@@ -319,154 +321,184 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
         .or_insert(Value::from(id));
 }
 
-/// The ID of a resource of Azure Firewall or of Azure Route Server;
-/// `network` makes a `Microsoft.Network` ID of a path.
-fn firewall_or_route_server_id(
-    kind: &str,
-    name: &str,
-    attributes: &Map<String, Value>,
-    network: &dyn Fn(String) -> String,
-) -> Option<String> {
-    match kind {
-        // A Route Server is a virtual hub to Azure, as in azurerm's IDs.
-        "azurerm_route_server" => Some(network(format!("virtualHubs/{name}"))),
-        "azurerm_route_server_bgp_connection" => Some(child_id(
-            attributes,
-            "route_server_id",
-            "bgpConnections",
-            name,
-        )),
-        _ => firewall_id(kind, name, attributes, network),
+/// What a resource's ID is made of: its name, its attributes and the
+/// `.../providers` of its resource group.
+struct IdParts<'a> {
+    name: &'a str,
+    attributes: &'a Map<String, Value>,
+    base: &'a str,
+}
+
+impl IdParts<'_> {
+    /// The `Microsoft.Network` ID of `path` in the resource's group.
+    fn network(&self, path: String) -> String {
+        format!("{}/Microsoft.Network/{path}", self.base)
     }
-}
 
-/// The ID of a resource of Virtual Network Manager, as azurerm has it:
-/// a network manager's `.../networkManagers/NAME`, and each part under
-/// what it belongs to (`NETWORK_GROUP_ID/staticMembers/NAME`,
-/// `COLLECTION_ID/rules/NAME`); a deployment's is azurerm's own,
-/// `MANAGER_ID/commit|LOCATION|SCOPE_ACCESS`. `network` makes a
-/// `Microsoft.Network` ID of a path.
-fn network_manager_id(
-    kind: &str,
-    name: &str,
-    attributes: &Map<String, Value>,
-    network: &dyn Fn(String) -> String,
-) -> Option<String> {
-    let text = |key: &str| string_attribute(attributes, key);
-    let under = |parent: &str, segment: &str| child_id(attributes, parent, segment, name);
-    Some(match kind {
-        "azurerm_network_manager" => network(format!("networkManagers/{name}")),
-        "azurerm_network_manager_network_group" => under("network_manager_id", "networkGroups"),
-        "azurerm_network_manager_static_member" => under("network_group_id", "staticMembers"),
-        "azurerm_network_manager_connectivity_configuration" => {
-            under("network_manager_id", "connectivityConfigurations")
-        }
-        "azurerm_network_manager_security_admin_configuration" => {
-            under("network_manager_id", "securityAdminConfigurations")
-        }
-        "azurerm_network_manager_admin_rule_collection" => {
-            under("security_admin_configuration_id", "ruleCollections")
-        }
-        "azurerm_network_manager_admin_rule" => under("admin_rule_collection_id", "rules"),
-        "azurerm_network_manager_routing_configuration" => {
-            under("network_manager_id", "routingConfigurations")
-        }
-        "azurerm_network_manager_routing_rule_collection" => {
-            under("routing_configuration_id", "ruleCollections")
-        }
-        "azurerm_network_manager_routing_rule" => under("rule_collection_id", "rules"),
-        "azurerm_network_manager_deployment" => format!(
-            "{}/commit|{}|{}",
-            text("network_manager_id"),
-            text("location"),
-            text("scope_access")
-        ),
-        _ => return None,
-    })
-}
-
-/// The ID of a public IP prefix, a NAT gateway, or of an association of a
-/// NAT gateway (the provider's: `GATEWAY_ID|IP_ID`, a subnet's the
-/// subnet's ID); `network` makes a `Microsoft.Network` ID of a path.
-fn edge_id(
-    kind: &str,
-    name: &str,
-    attributes: &Map<String, Value>,
-    network: &dyn Fn(String) -> String,
-) -> Option<String> {
-    let text = |key: &str| string_attribute(attributes, key);
-    Some(match kind {
-        "azurerm_public_ip_prefix" => network(format!("publicIPPrefixes/{name}")),
-        "azurerm_nat_gateway" => network(format!("natGateways/{name}")),
-        "azurerm_nat_gateway_public_ip_association" => {
-            format!(
-                "{}|{}",
-                text("nat_gateway_id"),
-                text("public_ip_address_id")
-            )
-        }
-        "azurerm_nat_gateway_public_ip_prefix_association" => {
-            format!("{}|{}", text("nat_gateway_id"), text("public_ip_prefix_id"))
-        }
-        "azurerm_subnet_nat_gateway_association" => text("subnet_id"),
-        _ => return None,
-    })
-}
-
-/// The ID of a resource of names: a Private DNS zone, its links and record
-/// sets (`.../privateDnsZones/ZONE/A/NAME`, as Azure names a record set by
-/// its type), a Private Endpoint, a VNet's DNS servers (azurerm's own ID),
-/// a PaaS resource a Private Endpoint may reach (its own provider's ID,
-/// which tells the endpoint what it reaches), a DNS Private Resolver and
-/// its endpoints (under it), a forwarding ruleset and its rules and links
-/// (under it); `base` is the `.../providers` of the resource's group.
-fn names_id(kind: &str, name: &str, attributes: &Map<String, Value>, base: &str) -> Option<String> {
-    if let Some(paas) = crate::write::paas_of_kind(kind) {
-        let (namespace, resource_type) = (paas.namespace, paas.resource_type);
-        return Some(format!("{base}/{namespace}/{resource_type}/{name}"));
+    /// The string attribute `key`, or "" (see [`string_attribute`]).
+    fn text(&self, key: &str) -> String {
+        string_attribute(self.attributes, key)
     }
-    let network = |path: String| format!("{base}/Microsoft.Network/{path}");
-    let text = |key: &str| string_attribute(attributes, key);
-    let under = |parent: &str, segment: &str| child_id(attributes, parent, segment, name);
-    if let Some(record_type) = crate::write::record_type(kind) {
-        // An MX record set without a name is the zone's apex.
-        let name = match text("name") {
-            n if n.is_empty() && record_type == "MX" => "@".to_string(),
-            _ => name.to_string(),
+
+    /// The resource's ID under the one its attribute `parent` names:
+    /// `PARENT_ID/SEGMENT/NAME`.
+    fn under(&self, parent: &str, segment: &str) -> String {
+        child_id(self.attributes, parent, segment, self.name)
+    }
+
+    /// The ID of a resource of Azure Firewall or of Azure Route Server.
+    fn firewall_or_route_server_id(&self, kind: &str) -> Option<String> {
+        match kind {
+            // A Route Server is a virtual hub to Azure, as in azurerm's IDs.
+            "azurerm_route_server" => Some(self.network(format!("virtualHubs/{}", self.name))),
+            "azurerm_route_server_bgp_connection" => {
+                Some(self.under("route_server_id", "bgpConnections"))
+            }
+            _ => self.firewall_id(kind),
+        }
+    }
+
+    /// The ID of a resource of Virtual Network Manager, as azurerm has it:
+    /// a network manager's `.../networkManagers/NAME`, and each part under
+    /// what it belongs to (`NETWORK_GROUP_ID/staticMembers/NAME`,
+    /// `COLLECTION_ID/rules/NAME`); a deployment's is azurerm's own,
+    /// `MANAGER_ID/commit|LOCATION|SCOPE_ACCESS`.
+    fn network_manager_id(&self, kind: &str) -> Option<String> {
+        Some(match kind {
+            "azurerm_network_manager" => self.network(format!("networkManagers/{}", self.name)),
+            "azurerm_network_manager_network_group" => {
+                self.under("network_manager_id", "networkGroups")
+            }
+            "azurerm_network_manager_static_member" => {
+                self.under("network_group_id", "staticMembers")
+            }
+            "azurerm_network_manager_connectivity_configuration" => {
+                self.under("network_manager_id", "connectivityConfigurations")
+            }
+            "azurerm_network_manager_security_admin_configuration" => {
+                self.under("network_manager_id", "securityAdminConfigurations")
+            }
+            "azurerm_network_manager_admin_rule_collection" => {
+                self.under("security_admin_configuration_id", "ruleCollections")
+            }
+            "azurerm_network_manager_admin_rule" => self.under("admin_rule_collection_id", "rules"),
+            "azurerm_network_manager_routing_configuration" => {
+                self.under("network_manager_id", "routingConfigurations")
+            }
+            "azurerm_network_manager_routing_rule_collection" => {
+                self.under("routing_configuration_id", "ruleCollections")
+            }
+            "azurerm_network_manager_routing_rule" => self.under("rule_collection_id", "rules"),
+            "azurerm_network_manager_deployment" => format!(
+                "{}/commit|{}|{}",
+                self.text("network_manager_id"),
+                self.text("location"),
+                self.text("scope_access")
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The ID of a public IP prefix, a NAT gateway, or of an association of a
+    /// NAT gateway (the provider's: `GATEWAY_ID|IP_ID`, a subnet's the
+    /// subnet's ID).
+    fn edge_id(&self, kind: &str) -> Option<String> {
+        let name = self.name;
+        Some(match kind {
+            "azurerm_public_ip_prefix" => self.network(format!("publicIPPrefixes/{name}")),
+            "azurerm_nat_gateway" => self.network(format!("natGateways/{name}")),
+            "azurerm_nat_gateway_public_ip_association" => {
+                format!(
+                    "{}|{}",
+                    self.text("nat_gateway_id"),
+                    self.text("public_ip_address_id")
+                )
+            }
+            "azurerm_nat_gateway_public_ip_prefix_association" => {
+                format!(
+                    "{}|{}",
+                    self.text("nat_gateway_id"),
+                    self.text("public_ip_prefix_id")
+                )
+            }
+            "azurerm_subnet_nat_gateway_association" => self.text("subnet_id"),
+            _ => return None,
+        })
+    }
+
+    /// The ID of a resource of names: a Private DNS zone, its links and record
+    /// sets (`.../privateDnsZones/ZONE/A/NAME`, as Azure names a record set by
+    /// its type), a Private Endpoint, a VNet's DNS servers (azurerm's own ID),
+    /// a PaaS resource a Private Endpoint may reach (its own provider's ID,
+    /// which tells the endpoint what it reaches), a DNS Private Resolver and
+    /// its endpoints (under it), a forwarding ruleset and its rules and links
+    /// (under it).
+    fn names_id(&self, kind: &str) -> Option<String> {
+        let (name, base) = (self.name, self.base);
+        if let Some(paas) = crate::write::paas_of_kind(kind) {
+            let (namespace, resource_type) = (paas.namespace, paas.resource_type);
+            return Some(format!("{base}/{namespace}/{resource_type}/{name}"));
+        }
+        if let Some(record_type) = crate::write::record_type(kind) {
+            // An MX record set without a name is the zone's apex.
+            let name = match self.text("name") {
+                n if n.is_empty() && record_type == "MX" => "@".to_string(),
+                _ => name.to_string(),
+            };
+            let zone = self.text("zone_name");
+            return Some(self.network(format!("privateDnsZones/{zone}/{record_type}/{name}")));
+        }
+        Some(match kind {
+            "azurerm_private_dns_zone" => self.network(format!("privateDnsZones/{name}")),
+            "azurerm_private_dns_zone_virtual_network_link" => self.network(format!(
+                "privateDnsZones/{}/virtualNetworkLinks/{name}",
+                self.text("private_dns_zone_name")
+            )),
+            "azurerm_private_endpoint" => self.network(format!("privateEndpoints/{name}")),
+            "azurerm_virtual_network_dns_servers" => {
+                format!("{}/dnsServers/default", self.text("virtual_network_id"))
+            }
+            "azurerm_private_dns_resolver" => self.network(format!("dnsResolvers/{name}")),
+            "azurerm_private_dns_resolver_inbound_endpoint" => {
+                self.under("private_dns_resolver_id", "inboundEndpoints")
+            }
+            "azurerm_private_dns_resolver_outbound_endpoint" => {
+                self.under("private_dns_resolver_id", "outboundEndpoints")
+            }
+            "azurerm_private_dns_resolver_dns_forwarding_ruleset" => {
+                self.network(format!("dnsForwardingRulesets/{name}"))
+            }
+            "azurerm_private_dns_resolver_forwarding_rule" => {
+                self.under("dns_forwarding_ruleset_id", "forwardingRules")
+            }
+            "azurerm_private_dns_resolver_virtual_network_link" => {
+                self.under("dns_forwarding_ruleset_id", "virtualNetworkLinks")
+            }
+            _ => return None,
+        })
+    }
+
+    /// The ID of an Azure Firewall resource, its policy's or its rules', or
+    /// of an IP group.
+    fn firewall_id(&self, kind: &str) -> Option<String> {
+        let name = self.name;
+        let classic = |collections: &str| {
+            let firewall = self.text("azure_firewall_name");
+            self.network(format!("azureFirewalls/{firewall}/{collections}/{name}"))
         };
-        let zone = text("zone_name");
-        return Some(network(format!(
-            "privateDnsZones/{zone}/{record_type}/{name}"
-        )));
+        Some(match kind {
+            "azurerm_firewall" => self.network(format!("azureFirewalls/{name}")),
+            "azurerm_firewall_policy" => self.network(format!("firewallPolicies/{name}")),
+            "azurerm_firewall_policy_rule_collection_group" => {
+                self.under("firewall_policy_id", "ruleCollectionGroups")
+            }
+            "azurerm_ip_group" => self.network(format!("ipGroups/{name}")),
+            "azurerm_firewall_network_rule_collection" => classic("networkRuleCollections"),
+            "azurerm_firewall_application_rule_collection" => classic("applicationRuleCollections"),
+            "azurerm_firewall_nat_rule_collection" => classic("natRuleCollections"),
+            _ => return None,
+        })
     }
-    Some(match kind {
-        "azurerm_private_dns_zone" => network(format!("privateDnsZones/{name}")),
-        "azurerm_private_dns_zone_virtual_network_link" => network(format!(
-            "privateDnsZones/{}/virtualNetworkLinks/{name}",
-            text("private_dns_zone_name")
-        )),
-        "azurerm_private_endpoint" => network(format!("privateEndpoints/{name}")),
-        "azurerm_virtual_network_dns_servers" => {
-            format!("{}/dnsServers/default", text("virtual_network_id"))
-        }
-        "azurerm_private_dns_resolver" => network(format!("dnsResolvers/{name}")),
-        "azurerm_private_dns_resolver_inbound_endpoint" => {
-            under("private_dns_resolver_id", "inboundEndpoints")
-        }
-        "azurerm_private_dns_resolver_outbound_endpoint" => {
-            under("private_dns_resolver_id", "outboundEndpoints")
-        }
-        "azurerm_private_dns_resolver_dns_forwarding_ruleset" => {
-            network(format!("dnsForwardingRulesets/{name}"))
-        }
-        "azurerm_private_dns_resolver_forwarding_rule" => {
-            under("dns_forwarding_ruleset_id", "forwardingRules")
-        }
-        "azurerm_private_dns_resolver_virtual_network_link" => {
-            under("dns_forwarding_ruleset_id", "virtualNetworkLinks")
-        }
-        _ => return None,
-    })
 }
 
 /// A Private Endpoint's address in its service connection
@@ -489,36 +521,6 @@ fn endpoint_address(kind: &str, attributes: &mut Map<String, Value>) {
             }
         }
     }
-}
-
-/// The ID of an Azure Firewall resource, its policy's or its rules', or
-/// of an IP group; `network` makes a `Microsoft.Network` ID of a path.
-fn firewall_id(
-    kind: &str,
-    name: &str,
-    attributes: &Map<String, Value>,
-    network: &dyn Fn(String) -> String,
-) -> Option<String> {
-    let text = |key: &str| string_attribute(attributes, key);
-    let classic = |collections: &str| {
-        let firewall = text("azure_firewall_name");
-        network(format!("azureFirewalls/{firewall}/{collections}/{name}"))
-    };
-    Some(match kind {
-        "azurerm_firewall" => network(format!("azureFirewalls/{name}")),
-        "azurerm_firewall_policy" => network(format!("firewallPolicies/{name}")),
-        "azurerm_firewall_policy_rule_collection_group" => child_id(
-            attributes,
-            "firewall_policy_id",
-            "ruleCollectionGroups",
-            name,
-        ),
-        "azurerm_ip_group" => network(format!("ipGroups/{name}")),
-        "azurerm_firewall_network_rule_collection" => classic("networkRuleCollections"),
-        "azurerm_firewall_application_rule_collection" => classic("applicationRuleCollections"),
-        "azurerm_firewall_nat_rule_collection" => classic("natRuleCollections"),
-        _ => return None,
-    })
 }
 
 /// What Azure computes for Azure VMware Solution: an authorization's key,

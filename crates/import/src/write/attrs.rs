@@ -5,6 +5,7 @@ use super::*;
 use crate::{ImportError, Resource};
 use ipnet::IpNet;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// The attributes of a resource, or of one of its nested blocks, read
@@ -58,6 +59,23 @@ impl<'r> Attrs<'r> {
             .ok_or_else(|| self.error(format!("{} has no {key}", self.r.kind)))
     }
 
+    /// The one nested block `key`; refused, saying how many `blocks`
+    /// `what` has, when there is not exactly one: Azure takes one.
+    pub(super) fn one_block(
+        &self,
+        key: &str,
+        what: &str,
+        blocks: &str,
+    ) -> Result<Nested<'r, 'r>, ImportError> {
+        match self.blocks(key).as_slice() {
+            [block] => Ok(Attrs::nested(self.r, block)),
+            others => Err(self.error(format!(
+                "{what} has {} {blocks}; Azure takes one",
+                others.len()
+            ))),
+        }
+    }
+
     /// The resource's name: its `name` attribute, else the reader's name.
     pub(super) fn name(&self) -> Result<String, ImportError> {
         match self.str("name") {
@@ -109,6 +127,36 @@ impl<'r> Attrs<'r> {
             "a second {what} named `{name}` (the first is at {first}); vnetd names must be \
              unique, across resource groups too"
         ))
+    }
+
+    /// Refuses a second `what` named `name` when `held` has one already
+    /// (`source` gives the first's place).
+    pub(super) fn unique<T>(
+        &self,
+        held: &BTreeMap<String, T>,
+        what: &str,
+        name: &str,
+        source: impl Fn(&T) -> &str,
+    ) -> Result<(), ImportError> {
+        match held.get(name) {
+            Some(first) => Err(self.duplicate(what, name, source(first))),
+            None => Ok(()),
+        }
+    }
+
+    /// Holds `item` as `name` in `held`, refusing a second `what` of that
+    /// name (`source` gives the first's place).
+    pub(super) fn insert_unique<T>(
+        &self,
+        held: &mut BTreeMap<String, T>,
+        what: &str,
+        name: String,
+        item: T,
+        source: impl Fn(&T) -> &str,
+    ) -> Result<(), ImportError> {
+        self.unique(held, what, &name, source)?;
+        held.insert(name, item);
+        Ok(())
     }
 
     pub(super) fn dangling(&self, key: &str) -> ImportError {

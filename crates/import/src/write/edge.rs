@@ -90,6 +90,32 @@ struct NatGateway {
     notes: Vec<String>,
 }
 
+/// What a NAT gateway takes its addresses from: a public IP or a public
+/// IP prefix.
+#[derive(Clone, Copy)]
+pub(super) enum GatewayAddress {
+    PublicIp,
+    Prefix,
+}
+
+impl GatewayAddress {
+    /// What the file's notes call it.
+    fn what(self) -> &'static str {
+        match self {
+            GatewayAddress::PublicIp => "public IP",
+            GatewayAddress::Prefix => "public IP prefix",
+        }
+    }
+
+    /// The attribute of an association that names it.
+    fn key(self) -> &'static str {
+        match self {
+            GatewayAddress::PublicIp => "public_ip_address_id",
+            GatewayAddress::Prefix => "public_ip_prefix_id",
+        }
+    }
+}
+
 /// A region as the file spells it (its programmatic name).
 fn region(location: Option<String>) -> Option<String> {
     location.map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string))
@@ -156,30 +182,35 @@ impl Edge {
 
     /// The name of the public IP `id` names, or why it is not written.
     pub(super) fn public_ip_named(&self, id: &str) -> Result<String, String> {
-        let Some(name) = id_names(id, &["publicIPAddresses"]).map(|mut n| n.remove(0)) else {
-            return Err(format!("`{id}` is not the ID of a public IP address"));
-        };
-        if self.public_ips.contains_key(&name) {
-            return Ok(name);
-        }
-        Err(match self.left_out_ips.get(&name) {
-            Some(why) => format!("public IP `{name}` is left out: {why}"),
-            None => format!("`{id}` names no public IP address of the input"),
-        })
+        self.address_named(GatewayAddress::PublicIp, id)
     }
 
-    /// The name of the public IP prefix `id` names, or why it is not
+    /// The name of the public IP or prefix `id` names, or why it is not
     /// written.
-    fn prefix_named(&self, id: &str) -> Result<String, String> {
-        let Some(name) = id_names(id, &["publicIPPrefixes"]).map(|mut n| n.remove(0)) else {
-            return Err(format!("`{id}` is not the ID of a public IP prefix"));
+    fn address_named(&self, kind: GatewayAddress, id: &str) -> Result<String, String> {
+        let (segment, what, left_out) = match kind {
+            GatewayAddress::PublicIp => {
+                ("publicIPAddresses", "public IP address", &self.left_out_ips)
+            }
+            GatewayAddress::Prefix => (
+                "publicIPPrefixes",
+                "public IP prefix",
+                &self.left_out_prefixes,
+            ),
         };
-        if self.prefixes.contains_key(&name) {
+        let Some(name) = id_names(id, &[segment]).map(|mut n| n.remove(0)) else {
+            return Err(format!("`{id}` is not the ID of a {what}"));
+        };
+        let held = match kind {
+            GatewayAddress::PublicIp => self.public_ips.contains_key(&name),
+            GatewayAddress::Prefix => self.prefixes.contains_key(&name),
+        };
+        if held {
             return Ok(name);
         }
-        Err(match self.left_out_prefixes.get(&name) {
-            Some(why) => format!("public IP prefix `{name}` is left out: {why}"),
-            None => format!("`{id}` names no public IP prefix of the input"),
+        Err(match left_out.get(&name) {
+            Some(why) => format!("{} `{name}` is left out: {why}", kind.what()),
+            None => format!("`{id}` names no {what} of the input"),
         })
     }
 
@@ -242,29 +273,18 @@ impl Edge {
 }
 
 impl NatGateway {
-    /// One more public IP (by ID), or a note saying why not.
-    fn add_public_ip(&mut self, named: Result<String, String>, source: &str) {
+    /// One more public IP or prefix (by ID), or a note saying why not.
+    fn add(&mut self, kind: GatewayAddress, named: Result<String, String>, source: &str) {
+        let links = match kind {
+            GatewayAddress::PublicIp => &mut self.public_ips,
+            GatewayAddress::Prefix => &mut self.prefixes,
+        };
         match named {
-            Ok(name) if self.public_ips.iter().any(|l| l.name == name) => {}
-            Ok(name) => self.public_ips.push(Link {
-                name,
-                source: source.to_string(),
-            }),
-            Err(why) => self.notes.push(format!("a public IP left out: {why}")),
-        }
-    }
-
-    /// One more public IP prefix (by ID), or a note saying why not.
-    fn add_prefix(&mut self, named: Result<String, String>, source: &str) {
-        match named {
-            Ok(name) if self.prefixes.iter().any(|l| l.name == name) => {}
-            Ok(name) => self.prefixes.push(Link {
-                name,
-                source: source.to_string(),
-            }),
+            Ok(name) if links.iter().any(|l| l.name == name) => {}
+            Ok(name) => links.push(Link::new(name, source)),
             Err(why) => self
                 .notes
-                .push(format!("a public IP prefix left out: {why}")),
+                .push(format!("a {} left out: {why}", kind.what())),
         }
     }
 }
@@ -272,9 +292,9 @@ impl NatGateway {
 impl<'r> Model<'r> {
     pub(super) fn add_public_ip_prefix(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.edge.prefixes.get(&name) {
-            return Err(a.duplicate("public IP prefix", &name, &first.source));
-        }
+        a.unique(&self.edge.prefixes, "public IP prefix", &name, |f| {
+            &f.source
+        })?;
         let Some(text) = a.str("ip_prefix") else {
             // Azure picks the prefix when it creates it.
             let length = a
@@ -304,9 +324,9 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_public_ip(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.edge.public_ips.get(&name) {
-            return Err(a.duplicate("public IP address", &name, &first.source));
-        }
+        a.unique(&self.edge.public_ips, "public IP address", &name, |f| {
+            &f.source
+        })?;
         let id = a.str("id").unwrap_or_default().to_ascii_lowercase();
         if let Some(holder) = self.edge.held_elsewhere.get(&id) {
             let why = format!("held by {holder}: the lab gives it no public address");
@@ -333,7 +353,7 @@ impl<'r> Model<'r> {
         }
         let (prefix, note) = match a.str("public_ip_prefix_id") {
             None => (None, None),
-            Some(id) => match self.edge.prefix_named(&id) {
+            Some(id) => match self.edge.address_named(GatewayAddress::Prefix, &id) {
                 Ok(prefix) => (Some(prefix), None),
                 Err(why) => {
                     let from = if address.is_some() {
@@ -362,9 +382,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_nat_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.edge.nat_gateways.get(&name) {
-            return Err(a.duplicate("NAT gateway", &name, &first.source));
-        }
+        a.unique(&self.edge.nat_gateways, "NAT gateway", &name, |f| &f.source)?;
         let mut gateway = NatGateway {
             source: a.r.source.clone(),
             sku_name: a.str("sku_name"),
@@ -376,31 +394,30 @@ impl<'r> Model<'r> {
         };
         // azurerm v2 listed them in the gateway; later versions have the
         // association resources below.
-        for id in a.list("public_ip_address_ids") {
-            gateway.add_public_ip(self.edge.public_ip_named(&id), &a.r.source);
-        }
-        for id in a.list("public_ip_prefix_ids") {
-            gateway.add_prefix(self.edge.prefix_named(&id), &a.r.source);
+        let lists = [
+            ("public_ip_address_ids", GatewayAddress::PublicIp),
+            ("public_ip_prefix_ids", GatewayAddress::Prefix),
+        ];
+        for (key, kind) in lists {
+            for id in a.list(key) {
+                gateway.add(kind, self.edge.address_named(kind, &id), &a.r.source);
+            }
         }
         self.edge.nat_gateways.insert(name, gateway);
         Ok(())
     }
 
-    /// `azurerm_nat_gateway_public_ip_association`.
-    pub(super) fn add_nat_gateway_public_ip(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let id = a.required_str("public_ip_address_id")?;
-        let named = self.edge.public_ip_named(&id);
+    /// `azurerm_nat_gateway_public_ip_association` (`kind` a public IP)
+    /// or `azurerm_nat_gateway_public_ip_prefix_association`.
+    pub(super) fn add_nat_gateway_address(
+        &mut self,
+        a: &Attrs<'r>,
+        kind: GatewayAddress,
+    ) -> Result<(), ImportError> {
+        let id = a.required_str(kind.key())?;
+        let named = self.edge.address_named(kind, &id);
         let (_, gateway) = self.edge.gateway_mut(a)?;
-        gateway.add_public_ip(named, &a.r.source);
-        Ok(())
-    }
-
-    /// `azurerm_nat_gateway_public_ip_prefix_association`.
-    pub(super) fn add_nat_gateway_prefix(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let id = a.required_str("public_ip_prefix_id")?;
-        let named = self.edge.prefix_named(&id);
-        let (_, gateway) = self.edge.gateway_mut(a)?;
-        gateway.add_prefix(named, &a.r.source);
+        gateway.add(kind, named, &a.r.source);
         Ok(())
     }
 
@@ -412,10 +429,7 @@ impl<'r> Model<'r> {
         let (_, gateway) = self.edge.gateway_mut(a)?;
         let name = format!("{vnet}/{subnet}");
         if !gateway.subnets.iter().any(|l| l.name == name) {
-            gateway.subnets.push(Link {
-                name,
-                source: a.r.source.clone(),
-            });
+            gateway.subnets.push(Link::new(name, &a.r.source));
         }
         Ok(())
     }
@@ -464,12 +478,7 @@ impl<'r> Model<'r> {
                     continue;
                 }
                 out.line(&format!("    {key}:"));
-                let mut links: Vec<&Link> = links.iter().collect();
-                links.sort_by(|a, b| a.name.cmp(&b.name));
-                for link in links {
-                    out.source(6, &link.source);
-                    out.line(&format!("      - {}", scalar(&link.name)));
-                }
+                out.link_list(6, links);
             }
         }
     }

@@ -57,9 +57,7 @@ fn customer_address(link: &str) -> Option<String> {
 impl<'r> Model<'r> {
     pub(super) fn add_circuit(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.circuits.get(&name) {
-            return Err(a.duplicate("ExpressRoute circuit", &name, &first.source));
-        }
+        a.unique(&self.circuits, "ExpressRoute circuit", &name, |f| &f.source)?;
         let mut fields = vec![("site", scalar(&format!("{name}-edge")))];
         for key in ["service_provider_name", "peering_location"] {
             if let Some(value) = a.str(key) {
@@ -134,9 +132,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_private_cloud(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.clouds.get(&name) {
-            return Err(a.duplicate("VMware private cloud", &name, &first.source));
-        }
+        a.unique(&self.clouds, "VMware private cloud", &name, |f| &f.source)?;
         let mut fields = Vec::new();
         for key in ["location", "sku_name"] {
             if let Some(value) = a.str(key) {
@@ -147,13 +143,7 @@ impl<'r> Model<'r> {
             "network_subnet_cidr",
             scalar(&a.required_str("network_subnet_cidr")?),
         ));
-        self.clouds.insert(
-            name,
-            Part {
-                source: a.r.source.clone(),
-                fields,
-            },
-        );
+        self.clouds.insert(name, Part::new(a, fields));
         Ok(())
     }
 

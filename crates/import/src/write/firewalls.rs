@@ -103,9 +103,7 @@ enum Classic {
 impl<'r> Model<'r> {
     pub(super) fn add_ip_group(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.firewalls.ip_groups.get(&name) {
-            return Err(a.duplicate("IP group", &name, &first.source));
-        }
+        a.unique(&self.firewalls.ip_groups, "IP group", &name, |f| &f.source)?;
         let group = IpGroup {
             source: a.r.source.clone(),
             cidrs: a.list("cidrs"),
@@ -130,9 +128,9 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_firewall_policy(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.firewalls.policies.get(&name) {
-            return Err(a.duplicate("firewall policy", &name, &first.source));
-        }
+        a.unique(&self.firewalls.policies, "firewall policy", &name, |f| {
+            &f.source
+        })?;
         if let Some(base) = a.str("base_policy_id") {
             return Err(a.error(format!(
                 "firewall policy `{name}` inherits the rules of `{base}` (base_policy_id), and \
@@ -169,19 +167,15 @@ impl<'r> Model<'r> {
         let Some(policy) = self.firewalls.policies.get_mut(&policy_name) else {
             return Err(a.dangling("firewall_policy_id"));
         };
-        if let Some(first) = policy.groups.get(&name) {
-            let what = format!("rule collection group of policy `{policy_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        policy.groups.insert(name, group);
-        Ok(())
+        let what = format!("rule collection group of policy `{policy_name}`");
+        a.insert_unique(&mut policy.groups, &what, name, group, |f| &f.source)
     }
 
     pub(super) fn add_firewall(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.firewalls.firewalls.get(&name) {
-            return Err(a.duplicate("Azure Firewall", &name, &first.source));
-        }
+        a.unique(&self.firewalls.firewalls, "Azure Firewall", &name, |f| {
+            &f.source
+        })?;
         let sku_name = a.str("sku_name");
         let subnet_id = a
             .blocks("ip_configuration")

@@ -26,12 +26,31 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-/// A gateway, local gateway, connection or private cloud: its source and
-/// its `key: value` lines after `name`.
+/// A gateway, local gateway, connection or private cloud, or a load
+/// balancer's probe or rule: its source and its `key: value` lines after
+/// `name`.
 #[derive(Debug)]
 pub(super) struct Part {
     pub(super) source: String,
     pub(super) fields: Vec<(&'static str, String)>,
+}
+
+impl Part {
+    /// The part the resource `a` stands for, with its `fields`.
+    pub(super) fn new(a: &Attrs, fields: Vec<(&'static str, String)>) -> Self {
+        Part {
+            source: a.r.source.clone(),
+            fields,
+        }
+    }
+
+    /// Writes the part as the item `name` at `indent`, its fields under it.
+    pub(super) fn render(&self, out: &mut Output, indent: usize, name: &str) {
+        out.item(indent, &self.source, name);
+        for (field, value) in &self.fields {
+            out.field(indent + 2, field, value);
+        }
+    }
 }
 
 /// The on-premises site a local network gateway stands for.
@@ -60,9 +79,9 @@ struct SiteGroup<'m> {
 impl<'r> Model<'r> {
     pub(super) fn add_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.gateways.get(&name) {
-            return Err(a.duplicate("virtual network gateway", &name, &first.source));
-        }
+        a.unique(&self.gateways, "virtual network gateway", &name, |f| {
+            &f.source
+        })?;
         let Some(config) = a.blocks("ip_configuration").into_iter().next() else {
             return Err(a.error(format!(
                 "virtual network gateway `{name}` has no ip_configuration (its GatewaySubnet)"
@@ -101,19 +120,15 @@ impl<'r> Model<'r> {
                 ));
             }
         }
-        let part = Part {
-            source: a.r.source.clone(),
-            fields,
-        };
-        self.gateways.insert(name, part);
+        self.gateways.insert(name, Part::new(a, fields));
         Ok(())
     }
 
     pub(super) fn add_local_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.local_gateways.get(&name) {
-            return Err(a.duplicate("local network gateway", &name, &first.source));
-        }
+        a.unique(&self.local_gateways, "local network gateway", &name, |f| {
+            &f.source
+        })?;
         let mut address_space = super::sorted_prefixes(a.list("address_space"));
         let mut fields = vec![("site", scalar(&name))];
         if let Some(address) = a.str("gateway_address") {
@@ -170,19 +185,15 @@ impl<'r> Model<'r> {
                 shared_space,
             },
         );
-        let part = Part {
-            source: a.r.source.clone(),
-            fields,
-        };
-        self.local_gateways.insert(name, part);
+        self.local_gateways.insert(name, Part::new(a, fields));
         Ok(())
     }
 
     pub(super) fn add_connection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.connections.get(&name) {
-            return Err(a.duplicate("gateway connection", &name, &first.source));
-        }
+        a.unique(&self.connections, "gateway connection", &name, |f| {
+            &f.source
+        })?;
         let gateway = a.id_name("virtual_network_gateway_id", "virtualNetworkGateways")?;
         if !self.gateways.contains_key(&gateway) {
             return Err(a.dangling("virtual_network_gateway_id"));
@@ -220,11 +231,7 @@ impl<'r> Model<'r> {
         if let Some(weight) = a.str("routing_weight").filter(|w| w != "0") {
             fields.push(("routing_weight", plain_or_quoted(&weight)));
         }
-        let part = Part {
-            source: a.r.source.clone(),
-            fields,
-        };
-        self.connections.insert(name, part);
+        self.connections.insert(name, Part::new(a, fields));
         Ok(())
     }
 
@@ -415,10 +422,7 @@ pub(super) fn render_parts(out: &mut Output, key: &str, parts: &BTreeMap<String,
     }
     out.section(key);
     for (name, part) in parts {
-        out.item(2, &part.source, name);
-        for (field, value) in &part.fields {
-            out.field(4, field, value);
-        }
+        part.render(out, 2, name);
     }
 }
 

@@ -23,6 +23,7 @@
 //! A Basic (or Gateway) load balancer is listed as ignored, with
 //! everything that belongs to it, and so is one left with no frontend.
 
+use super::gateways::Part;
 use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
 use crate::ImportError;
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,13 +61,6 @@ pub(super) struct Pool {
     nics: BTreeSet<String>,
 }
 
-/// A probe or a rule: its source and its `key: value` lines after `name`.
-#[derive(Debug)]
-pub(super) struct Part {
-    source: String,
-    fields: Vec<(&'static str, String)>,
-}
-
 impl<'r> Model<'r> {
     pub(super) fn add_load_balancer(
         &mut self,
@@ -74,9 +68,7 @@ impl<'r> Model<'r> {
         index: usize,
     ) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.load_balancers.get(&name) {
-            return Err(a.duplicate("load balancer", &name, &first.source));
-        }
+        a.unique(&self.load_balancers, "load balancer", &name, |f| &f.source)?;
         if !is_standard(&a.r.attributes) {
             let sku = a.str("sku").unwrap_or_default();
             let why =
@@ -215,16 +207,12 @@ impl<'r> Model<'r> {
         let Some(lb) = self.load_balancer_named(a, &lb, "loadbalancer_id")? else {
             return Ok(());
         };
-        if let Some(first) = lb.pools.get(&name) {
-            let what = format!("backend pool of load balancer `{}`", lb.name);
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
+        let what = format!("backend pool of load balancer `{}`", lb.name);
         let pool = Pool {
             source,
             nics: BTreeSet::new(),
         };
-        lb.pools.insert(name, pool);
-        Ok(())
+        a.insert_unique(&mut lb.pools, &what, name, pool, |f| &f.source)
     }
 
     pub(super) fn add_probe(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -250,19 +238,12 @@ impl<'r> Model<'r> {
         if let Some(threshold) = threshold.filter(|t| t != "1") {
             fields.push(("probe_threshold", plain_or_quoted(&threshold)));
         }
-        let part = Part {
-            source: a.r.source.clone(),
-            fields,
-        };
+        let part = Part::new(a, fields);
         let Some(lb) = self.load_balancer_named(a, &lb, "loadbalancer_id")? else {
             return Ok(());
         };
-        if let Some(first) = lb.probes.get(&name) {
-            let what = format!("probe of load balancer `{}`", lb.name);
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        lb.probes.insert(name, part);
-        Ok(())
+        let what = format!("probe of load balancer `{}`", lb.name);
+        a.insert_unique(&mut lb.probes, &what, name, part, |f| &f.source)
     }
 
     pub(super) fn add_lb_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -320,10 +301,7 @@ impl<'r> Model<'r> {
         if a.bool("disable_outbound_snat") == Some(true) {
             fields.push(("disable_outbound_snat", "true".to_string()));
         }
-        let part = Part {
-            source: a.r.source.clone(),
-            fields,
-        };
+        let part = Part::new(a, fields);
         if self.on_left_out_frontend(a, &lb_name, &frontend) {
             return Ok(());
         }
@@ -341,12 +319,8 @@ impl<'r> Model<'r> {
         if probe.as_ref().is_some_and(|p| !lb.probes.contains_key(p)) {
             return Err(a.dangling("probe_id"));
         }
-        if let Some(first) = lb.rules.get(&name) {
-            let what = format!("rule of load balancer `{lb_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        lb.rules.insert(name, part);
-        Ok(())
+        let what = format!("rule of load balancer `{lb_name}`");
+        a.insert_unique(&mut lb.rules, &what, name, part, |f| &f.source)
     }
 
     /// `azurerm_lb_outbound_rule`: one more outbound rule of its load
@@ -415,10 +389,7 @@ impl<'r> Model<'r> {
         if a.bool("tcp_reset_enabled") == Some(true) || a.bool("enable_tcp_reset") == Some(true) {
             fields.push(("tcp_reset_enabled", "true".to_string()));
         }
-        let part = Part {
-            source: a.r.source.clone(),
-            fields,
-        };
+        let part = Part::new(a, fields);
         let Some(lb) = self.load_balancer_named(a, &lb_name, "loadbalancer_id")? else {
             return Ok(());
         };
@@ -433,11 +404,8 @@ impl<'r> Model<'r> {
         if !lb.pools.contains_key(&pool) {
             return Err(a.dangling("backend_address_pool_id"));
         }
-        if let Some(first) = lb.outbound_rules.get(&name) {
-            let what = format!("outbound rule of load balancer `{lb_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        lb.outbound_rules.insert(name, part);
+        let what = format!("outbound rule of load balancer `{lb_name}`");
+        a.insert_unique(&mut lb.outbound_rules, &what, name, part, |f| &f.source)?;
         for note in notes {
             self.ignored.push((a.r, note));
         }
@@ -502,10 +470,7 @@ impl<'r> Model<'r> {
                 }
                 out.line(&format!("    {key}:"));
                 for (name, part) in parts {
-                    out.item(6, &part.source, name);
-                    for (field, value) in &part.fields {
-                        out.field(8, field, value);
-                    }
+                    part.render(out, 6, name);
                 }
             }
         }

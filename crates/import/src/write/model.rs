@@ -20,6 +20,16 @@ pub(super) struct Link {
     pub(super) source: String,
 }
 
+impl Link {
+    /// `name`, written in the file for what was read at `source`.
+    pub(super) fn new(name: String, source: &str) -> Self {
+        Link {
+            name,
+            source: source.to_string(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Vnet {
     pub(super) name: String,
@@ -230,32 +240,20 @@ impl<'r> Model<'r> {
                 let nsg_name = a.required_str("network_security_group_name")?;
                 let rule = rule(&a, a.r.attributes.clone(), false)?;
                 let nsg = self.nsg_mut(&a, &nsg_name)?;
-                match nsg.rules.iter().position(|r| r.name == rule.name) {
-                    // State lists the separate rules in their NSG too.
-                    Some(i) if nsg.rules[i].inline => nsg.rules[i] = rule,
-                    Some(i) => {
-                        let what = format!("security rule of NSG `{nsg_name}`");
-                        return Err(a.duplicate(&what, &rule.name, &nsg.rules[i].source));
-                    }
-                    None => nsg.rules.push(rule),
-                }
-                Ok(())
+                let what = format!("security rule of NSG `{nsg_name}`");
+                add_separate(&a, &mut nsg.rules, rule, &what, |r| {
+                    (r.name.as_str(), r.inline, r.source.as_str())
+                })
             }
             "azurerm_route_table" => self.add_route_table(&a),
             "azurerm_route" => {
                 let table_name = a.required_str("route_table_name")?;
                 let route = route(&a, &a.r.attributes, false)?;
                 let table = self.route_table_mut(&a, &table_name)?;
-                match table.routes.iter().position(|r| r.name == route.name) {
-                    // State lists the separate routes in their table too.
-                    Some(i) if table.routes[i].inline => table.routes[i] = route,
-                    Some(i) => {
-                        let what = format!("route of route table `{table_name}`");
-                        return Err(a.duplicate(&what, &route.name, &table.routes[i].source));
-                    }
-                    None => table.routes.push(route),
-                }
-                Ok(())
+                let what = format!("route of route table `{table_name}`");
+                add_separate(&a, &mut table.routes, route, &what, |r| {
+                    (r.name.as_str(), r.inline, r.source.as_str())
+                })
             }
             "azurerm_application_security_group" => {
                 let name = a.name()?;
@@ -268,30 +266,27 @@ impl<'r> Model<'r> {
                 let (vnet, subnet) = a.subnet_id("subnet_id")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
                 self.nsg_mut(&a, &nsg)?;
-                let link = Link {
-                    name: nsg,
-                    source: r.source.clone(),
-                };
-                self.subnet_mut(&a, &vnet, &subnet)?.nsg = Some(link);
+                self.subnet_mut(&a, &vnet, &subnet)?.nsg = Some(Link::new(nsg, &r.source));
                 Ok(())
             }
             "azurerm_subnet_route_table_association" => {
                 let (vnet, subnet) = a.subnet_id("subnet_id")?;
                 let table = a.id_name("route_table_id", "routeTables")?;
                 self.route_table_mut(&a, &table)?;
-                let link = Link {
-                    name: table,
-                    source: r.source.clone(),
-                };
-                self.subnet_mut(&a, &vnet, &subnet)?.route_table = Some(link);
+                self.subnet_mut(&a, &vnet, &subnet)?.route_table =
+                    Some(Link::new(table, &r.source));
                 Ok(())
             }
             "azurerm_virtual_network_peering" => self.add_peering(&a),
             "azurerm_public_ip_prefix" => self.add_public_ip_prefix(&a),
             "azurerm_public_ip" => self.add_public_ip(&a),
             "azurerm_nat_gateway" => self.add_nat_gateway(&a),
-            "azurerm_nat_gateway_public_ip_association" => self.add_nat_gateway_public_ip(&a),
-            "azurerm_nat_gateway_public_ip_prefix_association" => self.add_nat_gateway_prefix(&a),
+            "azurerm_nat_gateway_public_ip_association" => {
+                self.add_nat_gateway_address(&a, edge::GatewayAddress::PublicIp)
+            }
+            "azurerm_nat_gateway_public_ip_prefix_association" => {
+                self.add_nat_gateway_address(&a, edge::GatewayAddress::Prefix)
+            }
             "azurerm_subnet_nat_gateway_association" => self.add_subnet_nat_gateway(&a),
             "azurerm_network_interface" => self.add_nic(&a, index),
             "azurerm_linux_virtual_machine" | "azurerm_windows_virtual_machine" => self.add_vm(&a),
@@ -350,11 +345,7 @@ impl<'r> Model<'r> {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
                 let nsg = a.id_name("network_security_group_id", "networkSecurityGroups")?;
                 self.nsg_mut(&a, &nsg)?;
-                let link = Link {
-                    name: nsg,
-                    source: r.source.clone(),
-                };
-                self.nic_mut(&a, &nic)?.nsg = Some(link);
+                self.nic_mut(&a, &nic)?.nsg = Some(Link::new(nsg, &r.source));
                 Ok(())
             }
             "azurerm_network_interface_application_security_group_association" => {
@@ -373,9 +364,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_vnet(&mut self, a: &Attrs) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.vnets.get(&name) {
-            return Err(a.duplicate("virtual network", &name, &first.source));
-        }
+        a.unique(&self.vnets, "virtual network", &name, |f| &f.source)?;
         let location = a
             .str("location")
             .map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string));
@@ -477,9 +466,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_nsg(&mut self, a: &Attrs) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.nsgs.get(&name) {
-            return Err(a.duplicate("network security group", &name, &first.source));
-        }
+        a.unique(&self.nsgs, "network security group", &name, |f| &f.source)?;
         let mut rules = Vec::new();
         for block in a.blocks("security_rule") {
             rules.push(rule(a, block.clone(), true)?);
@@ -495,9 +482,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_route_table(&mut self, a: &Attrs) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.route_tables.get(&name) {
-            return Err(a.duplicate("route table", &name, &first.source));
-        }
+        a.unique(&self.route_tables, "route table", &name, |f| &f.source)?;
         // Off if either name says so (state of provider versions that
         // have both names holds both).
         let propagation_enabled = a.bool("bgp_route_propagation_enabled") != Some(false)
@@ -710,4 +695,24 @@ pub(super) fn endpoint_policies(values: &Nested) -> Option<String> {
             let enforced = values.bool("enforce_private_link_endpoint_network_policies")?;
             Some(spelled(!enforced))
         })
+}
+
+/// Adds `item`, a separate resource, to `items`: in place of the inline
+/// block of its name (state lists a separate one in its parent too), else
+/// refused as a second `what` when one of its name is there. `held` gives
+/// an item's name, whether it is inline, and its source.
+fn add_separate<T>(
+    a: &Attrs,
+    items: &mut Vec<T>,
+    item: T,
+    what: &str,
+    held: impl Fn(&T) -> (&str, bool, &str),
+) -> Result<(), ImportError> {
+    let name = held(&item).0.to_string();
+    match items.iter().position(|i| held(i).0 == name) {
+        Some(i) if held(&items[i]).1 => items[i] = item,
+        Some(i) => return Err(a.duplicate(what, &name, held(&items[i]).2)),
+        None => items.push(item),
+    }
+    Ok(())
 }

@@ -253,12 +253,8 @@ impl<'r> Model<'r> {
             resolution_policy: a.str("resolution_policy"),
         };
         let zone = self.zone_mut(a, &zone_name)?;
-        if let Some(first) = zone.links.get(&name) {
-            let what = format!("virtual network link of zone `{}`", zone.name);
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        zone.links.insert(name, link);
-        Ok(())
+        let what = format!("virtual network link of zone `{}`", zone.name);
+        a.insert_unique(&mut zone.links, &what, name, link, |f| &f.source)
     }
 
     pub(super) fn add_record_set(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -308,19 +304,17 @@ impl<'r> Model<'r> {
         index: usize,
     ) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.names.endpoints.get(&name) {
-            return Err(a.duplicate("Private Endpoint", &name, &first.source));
-        }
+        a.unique(&self.names.endpoints, "Private Endpoint", &name, |f| {
+            &f.source
+        })?;
         let (vnet, subnet) = a.subnet_id("subnet_id")?;
         self.subnet_mut(a, &vnet, &subnet)?;
-        let connections = a.blocks("private_service_connection");
-        let [block] = connections.as_slice() else {
-            return Err(a.error(format!(
-                "Private Endpoint `{name}` has {} private service connections; Azure takes one",
-                connections.len()
-            )));
-        };
-        let c = Attrs::nested(a.r, block);
+        let what = format!("Private Endpoint `{name}`");
+        let c = a.one_block(
+            "private_service_connection",
+            &what,
+            "private service connections",
+        )?;
         let Some(resource_id) = c.str("private_connection_resource_id") else {
             let why = match c.str("private_connection_resource_alias") {
                 Some(alias) => format!(

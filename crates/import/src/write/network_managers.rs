@@ -184,22 +184,16 @@ impl<'r> Model<'r> {
 
     fn add_network_manager(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
+        let manager = Manager {
+            source: a.r.source.clone(),
+            groups: BTreeMap::new(),
+            connectivity: BTreeMap::new(),
+            security: BTreeMap::new(),
+            routing: BTreeMap::new(),
+            deployments: Vec::new(),
+        };
         let managers = &mut self.network_managers.managers;
-        if let Some(first) = managers.get(&name) {
-            return Err(a.duplicate("network manager", &name, &first.source));
-        }
-        managers.insert(
-            name,
-            Manager {
-                source: a.r.source.clone(),
-                groups: BTreeMap::new(),
-                connectivity: BTreeMap::new(),
-                security: BTreeMap::new(),
-                routing: BTreeMap::new(),
-                deployments: Vec::new(),
-            },
-        );
-        Ok(())
+        a.insert_unique(managers, "network manager", name, manager, |f| &f.source)
     }
 
     fn add_network_group(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -209,10 +203,8 @@ impl<'r> Model<'r> {
         let Some(manager) = nm.managers.get_mut(&manager_name) else {
             return Err(a.dangling("network_manager_id"));
         };
-        if let Some(first) = manager.groups.get(&name) {
-            let what = format!("network group of network manager `{manager_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
+        let what = format!("network group of network manager `{manager_name}`");
+        a.unique(&manager.groups, &what, &name, |f| &f.source)?;
         let subnets = a
             .str("member_type")
             .is_some_and(|t| t.eq_ignore_ascii_case("Subnet"));
@@ -254,10 +246,7 @@ impl<'r> Model<'r> {
                 first.source
             )));
         }
-        g.members.push(Link {
-            name: vnet,
-            source: a.r.source.clone(),
-        });
+        g.members.push(Link::new(vnet, &a.r.source));
         Ok(())
     }
 
@@ -300,12 +289,10 @@ impl<'r> Model<'r> {
             groups,
         };
         let manager = self.manager_mut(a, &manager_name)?;
-        if let Some(first) = manager.connectivity.get(&name) {
-            let what = format!("connectivity configuration of network manager `{manager_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        manager.connectivity.insert(name, configuration);
-        Ok(())
+        let what = format!("connectivity configuration of network manager `{manager_name}`");
+        a.insert_unique(&mut manager.connectivity, &what, name, configuration, |f| {
+            &f.source
+        })
     }
 
     fn add_security_admin_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -317,17 +304,15 @@ impl<'r> Model<'r> {
             .filter(|s| !s.eq_ignore_ascii_case("None"))
             .collect();
         let manager = self.manager_mut(a, &manager_name)?;
-        if let Some(first) = manager.security.get(&name) {
-            let what = format!("security admin configuration of network manager `{manager_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
+        let what = format!("security admin configuration of network manager `{manager_name}`");
         let configuration = Security {
             source: a.r.source.clone(),
             intent_policy_services,
             collections: BTreeMap::new(),
         };
-        manager.security.insert(name, configuration);
-        Ok(())
+        a.insert_unique(&mut manager.security, &what, name, configuration, |f| {
+            &f.source
+        })
     }
 
     fn add_admin_rule_collection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -344,17 +329,15 @@ impl<'r> Model<'r> {
         else {
             return Err(a.dangling(key));
         };
-        if let Some(first) = security.collections.get(&name) {
-            let what = format!("rule collection of security admin configuration `{configuration}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
+        let what = format!("rule collection of security admin configuration `{configuration}`");
         let collection = Collection {
             source: a.r.source.clone(),
             groups,
             rules: BTreeMap::new(),
         };
-        security.collections.insert(name, collection);
-        Ok(())
+        a.insert_unique(&mut security.collections, &what, name, collection, |f| {
+            &f.source
+        })
     }
 
     fn add_admin_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -414,12 +397,8 @@ impl<'r> Model<'r> {
         else {
             return Err(a.dangling(key));
         };
-        if let Some(first) = collection.rules.get(&name) {
-            let what = format!("admin rule of rule collection `{collection_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        collection.rules.insert(name, rule);
-        Ok(())
+        let what = format!("admin rule of rule collection `{collection_name}`");
+        a.insert_unique(&mut collection.rules, &what, name, rule, |f| &f.source)
     }
 
     fn manager_mut(&mut self, a: &Attrs, name: &str) -> Result<&mut Manager, ImportError> {
@@ -512,12 +491,7 @@ impl<'r> Model<'r> {
                         continue;
                     }
                     out.line("        static_members:");
-                    let mut members: Vec<&Link> = group.members.iter().collect();
-                    members.sort_by(|a, b| a.name.cmp(&b.name));
-                    for member in members {
-                        out.source(10, &member.source);
-                        out.line(&format!("          - {}", scalar(&member.name)));
-                    }
+                    out.link_list(10, &group.members);
                 }
             }
             if !manager.connectivity.is_empty() {

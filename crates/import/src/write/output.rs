@@ -56,6 +56,23 @@ impl Output {
         }
     }
 
+    /// `key: NAME  # SOURCE` at `indent` when there is a `link`.
+    pub(super) fn link_field(&mut self, indent: usize, key: &str, link: Option<&Link>) {
+        if let Some(link) = link {
+            let (name, source) = (scalar(&link.name), one_line(&link.source));
+            self.line(&format!("{}{key}: {name}  # {source}", " ".repeat(indent)));
+        }
+    }
+
+    /// The names of `links` as a list at `indent`, in name order, each
+    /// after its source comment.
+    pub(super) fn link_list(&mut self, indent: usize, links: &[Link]) {
+        for link in by_name(links, |l| &l.name) {
+            self.source(indent, &link.source);
+            self.line(&format!("{}- {}", " ".repeat(indent), scalar(&link.name)));
+        }
+    }
+
     /// `# SOURCE` at `indent`, remembered for mapping refusals back.
     pub(super) fn source(&mut self, indent: usize, source: &str) {
         let line = self.lines() + 1;
@@ -152,20 +169,8 @@ impl Model<'_> {
                 out.item(6, &subnet.source, &subnet.name);
                 let prefixes: Vec<String> = subnet.prefixes.iter().map(|p| p.to_string()).collect();
                 out.field(8, "address_prefixes", &flow_list(&prefixes));
-                if let Some(nsg) = &subnet.nsg {
-                    out.line(&format!(
-                        "        network_security_group: {}  # {}",
-                        scalar(&nsg.name),
-                        one_line(&nsg.source)
-                    ));
-                }
-                if let Some(rt) = &subnet.route_table {
-                    out.line(&format!(
-                        "        route_table: {}  # {}",
-                        scalar(&rt.name),
-                        one_line(&rt.source)
-                    ));
-                }
+                out.link_field(8, "network_security_group", subnet.nsg.as_ref());
+                out.link_field(8, "route_table", subnet.route_table.as_ref());
                 // Disabled is Azure's default, and the file's.
                 let policies = subnet.endpoint_policies.as_deref();
                 if let Some(p) = policies.filter(|p| !p.eq_ignore_ascii_case("Disabled")) {
@@ -209,9 +214,7 @@ impl Model<'_> {
             return;
         }
         out.section("network_interfaces");
-        let mut nics: Vec<&Nic> = self.nics.iter().collect();
-        nics.sort_by(|a, b| a.name.cmp(&b.name));
-        for nic in nics {
+        for nic in by_name(&self.nics, |n| &n.name) {
             out.item(2, &nic.source, &nic.name);
             let (vnet, subnet) = &nic.configs[0].subnet;
             out.field(4, "subnet", &scalar(&format!("{vnet}/{subnet}")));
@@ -231,13 +234,7 @@ impl Model<'_> {
             if !nic.dns_servers.is_empty() {
                 out.field(4, "dns_servers", &flow_list(&nic.dns_servers));
             }
-            if let Some(nsg) = &nic.nsg {
-                out.line(&format!(
-                    "    network_security_group: {}  # {}",
-                    scalar(&nsg.name),
-                    one_line(&nsg.source)
-                ));
-            }
+            out.link_field(4, "network_security_group", nic.nsg.as_ref());
             if !nic.asgs.is_empty() {
                 let names: Vec<String> = nic.asgs.iter().cloned().collect();
                 out.field(4, "application_security_groups", &flow_list(&names));
@@ -252,9 +249,7 @@ impl Model<'_> {
             return;
         }
         out.section("virtual_machines");
-        let mut vms: Vec<&Vm> = self.vms.iter().collect();
-        vms.sort_by(|a, b| a.name.cmp(&b.name));
-        for vm in vms {
+        for vm in by_name(&self.vms, |v| &v.name) {
             out.item(2, &vm.source, &vm.name);
             out.field(4, "size", &scalar(&vm.size));
             out.field(4, "network_interfaces", &flow_list(&vm.nics));
@@ -275,9 +270,7 @@ impl Model<'_> {
                 continue;
             }
             out.line("    routes:");
-            let mut routes: Vec<&Route> = table.routes.iter().collect();
-            routes.sort_by(|a, b| a.name.cmp(&b.name));
-            for route in routes {
+            for route in by_name(&table.routes, |r| &r.name) {
                 out.item(6, &route.source, &route.name);
                 out.field(8, "address_prefix", &scalar(&route.address_prefix));
                 out.field(8, "next_hop_type", &scalar(&route.next_hop_type));
@@ -297,9 +290,7 @@ impl Model<'_> {
                 continue;
             }
             out.line("    security_rules:");
-            let mut rules: Vec<&Rule> = nsg.rules.iter().collect();
-            rules.sort_by(|a, b| a.name.cmp(&b.name));
-            for rule in rules {
+            for rule in by_name(&nsg.rules, |r| &r.name) {
                 out.item(6, &rule.source, &rule.name);
                 for (key, value) in &rule.fields {
                     out.field(8, key, value);
@@ -307,6 +298,13 @@ impl Model<'_> {
             }
         }
     }
+}
+
+/// `items` in the order of their names (`name` gives an item's).
+pub(super) fn by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut sorted: Vec<&T> = items.iter().collect();
+    sorted.sort_by(|a, b| name(a).cmp(name(b)));
+    sorted
 }
 
 /// Parses the written text as `vnetd check` would; a refusal is reported

@@ -78,9 +78,12 @@ struct ForwardingRule {
 impl<'r> Model<'r> {
     pub(super) fn add_dns_resolver(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.resolvers.resolvers.get(&name) {
-            return Err(a.duplicate("DNS Private Resolver", &name, &first.source));
-        }
+        a.unique(
+            &self.resolvers.resolvers,
+            "DNS Private Resolver",
+            &name,
+            |f| &f.source,
+        )?;
         let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
         if !self.vnets.contains_key(&vnet) {
             return Err(a.dangling("virtual_network_id"));
@@ -104,14 +107,8 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_inbound_endpoint(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        let configs = a.blocks("ip_configurations");
-        let [config] = configs.as_slice() else {
-            return Err(a.error(format!(
-                "inbound endpoint `{name}` has {} IP configurations; Azure takes one",
-                configs.len()
-            )));
-        };
-        let c = Attrs::nested(a.r, config);
+        let what = format!("inbound endpoint `{name}`");
+        let c = a.one_block("ip_configurations", &what, "IP configurations")?;
         let Some(subnet_id) = c.str("subnet_id") else {
             return Err(a.error(format!("inbound endpoint `{name}` has no subnet_id")));
         };
@@ -125,12 +122,8 @@ impl<'r> Model<'r> {
             address,
         };
         let (resolver_name, resolver) = self.resolver_mut(a)?;
-        if let Some(first) = resolver.inbound.get(&name) {
-            let what = format!("inbound endpoint of resolver `{resolver_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        resolver.inbound.insert(name, endpoint);
-        Ok(())
+        let what = format!("inbound endpoint of resolver `{resolver_name}`");
+        a.insert_unique(&mut resolver.inbound, &what, name, endpoint, |f| &f.source)
     }
 
     pub(super) fn add_outbound_endpoint(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -143,19 +136,18 @@ impl<'r> Model<'r> {
             address: None,
         };
         let (resolver_name, resolver) = self.resolver_mut(a)?;
-        if let Some(first) = resolver.outbound.get(&name) {
-            let what = format!("outbound endpoint of resolver `{resolver_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        resolver.outbound.insert(name, endpoint);
-        Ok(())
+        let what = format!("outbound endpoint of resolver `{resolver_name}`");
+        a.insert_unique(&mut resolver.outbound, &what, name, endpoint, |f| &f.source)
     }
 
     pub(super) fn add_forwarding_ruleset(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.resolvers.rulesets.get(&name) {
-            return Err(a.duplicate("DNS forwarding ruleset", &name, &first.source));
-        }
+        a.unique(
+            &self.resolvers.rulesets,
+            "DNS forwarding ruleset",
+            &name,
+            |f| &f.source,
+        )?;
         let key = "private_dns_resolver_outbound_endpoint_ids";
         let mut outbound_endpoints = Vec::new();
         for id in a.list(key) {
@@ -230,12 +222,8 @@ impl<'r> Model<'r> {
             targets,
         };
         let (ruleset_name, ruleset) = self.ruleset_mut(a)?;
-        if let Some(first) = ruleset.rules.get(&name) {
-            let what = format!("forwarding rule of ruleset `{ruleset_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        ruleset.rules.insert(name, rule);
-        Ok(())
+        let what = format!("forwarding rule of ruleset `{ruleset_name}`");
+        a.insert_unique(&mut ruleset.rules, &what, name, rule, |f| &f.source)
     }
 
     pub(super) fn add_ruleset_link(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -249,12 +237,8 @@ impl<'r> Model<'r> {
             vnet,
         };
         let (ruleset_name, ruleset) = self.ruleset_mut(a)?;
-        if let Some(first) = ruleset.links.get(&name) {
-            let what = format!("virtual network link of ruleset `{ruleset_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        ruleset.links.insert(name, link);
-        Ok(())
+        let what = format!("virtual network link of ruleset `{ruleset_name}`");
+        a.insert_unique(&mut ruleset.links, &what, name, link, |f| &f.source)
     }
 
     pub(super) fn render_resolvers(&self, out: &mut Output) {

@@ -46,9 +46,7 @@ struct Connection {
 impl<'r> Model<'r> {
     pub(super) fn add_route_server(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        if let Some(first) = self.route_servers.get(&name) {
-            return Err(a.duplicate("Route Server", &name, &first.source));
-        }
+        a.unique(&self.route_servers, "Route Server", &name, |f| &f.source)?;
         let (vnet, subnet) = a.subnet_id("subnet_id")?;
         self.subnet_mut(a, &vnet, &subnet)?;
         if subnet != ROUTE_SERVER_SUBNET {
@@ -82,12 +80,8 @@ impl<'r> Model<'r> {
         let Some(rs) = self.route_servers.get_mut(&server) else {
             return Err(a.dangling("route_server_id"));
         };
-        if let Some(first) = rs.connections.get(&name) {
-            let what = format!("BGP connection of Route Server `{server}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        rs.connections.insert(name, connection);
-        Ok(())
+        let what = format!("BGP connection of Route Server `{server}`");
+        a.insert_unique(&mut rs.connections, &what, name, connection, |f| &f.source)
     }
 
     pub(super) fn render_route_servers(&self, out: &mut Output) {

@@ -11,17 +11,15 @@ impl<'r> Model<'r> {
         let manager_name = a.id_name("network_manager_id", "networkManagers")?;
         let route_table_usage_mode = a.str("route_table_usage_mode");
         let manager = self.manager_mut(a, &manager_name)?;
-        if let Some(first) = manager.routing.get(&name) {
-            let what = format!("routing configuration of network manager `{manager_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
+        let what = format!("routing configuration of network manager `{manager_name}`");
         let configuration = Routing {
             source: a.r.source.clone(),
             route_table_usage_mode,
             collections: BTreeMap::new(),
         };
-        manager.routing.insert(name, configuration);
-        Ok(())
+        a.insert_unique(&mut manager.routing, &what, name, configuration, |f| {
+            &f.source
+        })
     }
 
     pub(super) fn add_routing_rule_collection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -55,10 +53,7 @@ impl<'r> Model<'r> {
         else {
             return Err(a.dangling(key));
         };
-        if let Some(first) = routing.collections.get(&name) {
-            let what = format!("rule collection of routing configuration `{configuration}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
+        let what = format!("rule collection of routing configuration `{configuration}`");
         let collection = RoutingCollection {
             source: a.r.source.clone(),
             groups,
@@ -67,8 +62,9 @@ impl<'r> Model<'r> {
             bgp_route_propagation_enabled: a.bool("bgp_route_propagation_enabled") == Some(true),
             rules: BTreeMap::new(),
         };
-        routing.collections.insert(name, collection);
-        Ok(())
+        a.insert_unique(&mut routing.collections, &what, name, collection, |f| {
+            &f.source
+        })
     }
 
     pub(super) fn add_routing_rule(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -107,12 +103,8 @@ impl<'r> Model<'r> {
         else {
             return Err(a.dangling(key));
         };
-        if let Some(first) = collection.rules.get(&name) {
-            let what = format!("routing rule of rule collection `{collection_name}`");
-            return Err(a.duplicate(&what, &name, &first.source));
-        }
-        collection.rules.insert(name, rule);
-        Ok(())
+        let what = format!("routing rule of rule collection `{collection_name}`");
+        a.insert_unique(&mut collection.rules, &what, name, rule, |f| &f.source)
     }
 }
 

@@ -38,15 +38,33 @@ fn base(members: &[&str]) -> Vec<Resource> {
         ),
     ];
     for (i, member) in members.iter().enumerate() {
-        resources.push(resource(
-            "azurerm_network_manager_static_member",
-            member,
-            json!({"name": member, "network_group_id": format!("{}/networkGroups/g", nm()),
-                   "target_virtual_network_id": format!("{NET}/virtualNetworks/{member}")}),
-            5 + i,
-        ));
+        resources.push(static_member(member, 5 + i));
     }
     resources
+}
+
+/// The VNet `member` as a static member of group `g`, at `line`.
+fn static_member(member: &str, line: usize) -> Resource {
+    resource(
+        "azurerm_network_manager_static_member",
+        member,
+        json!({"name": member, "network_group_id": format!("{}/networkGroups/g", nm()),
+               "target_virtual_network_id": format!("{NET}/virtualNetworks/{member}")}),
+        line,
+    )
+}
+
+/// A deployment of the connectivity configuration `configuration` in
+/// West Europe, at `line`.
+fn deployment(configuration: &str, line: usize) -> Resource {
+    resource(
+        "azurerm_network_manager_deployment",
+        "d",
+        json!({"network_manager_id": nm(), "location": "West Europe",
+               "scope_access": "Connectivity",
+               "configuration_ids": [format!("{}/connectivityConfigurations/{configuration}", nm())]}),
+        line,
+    )
 }
 
 /// A security admin configuration `sec`, its collection `c` on group
@@ -183,13 +201,7 @@ fn a_group_of_subnets_is_left_out_with_its_members() {
 #[test]
 fn dangling_references_are_refused_at_their_resource() {
     let mut resources = base(&["va"]);
-    resources.push(resource(
-        "azurerm_network_manager_static_member",
-        "gone",
-        json!({"name": "gone", "network_group_id": format!("{}/networkGroups/g", nm()),
-               "target_virtual_network_id": format!("{NET}/virtualNetworks/gone")}),
-        30,
-    ));
+    resources.push(static_member("gone", 30));
     let err = topology_yaml(&resources, "t").unwrap_err();
     err.assert_is(
         "main.tf:30",
@@ -200,14 +212,7 @@ fn dangling_references_are_refused_at_their_resource() {
     );
 
     let mut resources = base(&["va"]);
-    resources.push(resource(
-        "azurerm_network_manager_deployment",
-        "d",
-        json!({"network_manager_id": nm(), "location": "West Europe",
-               "scope_access": "Connectivity",
-               "configuration_ids": [format!("{}/connectivityConfigurations/gone", nm())]}),
-        31,
-    ));
+    resources.push(deployment("gone", 31));
     let err = topology_yaml(&resources, "t").unwrap_err();
     err.assert_is(
         "main.tf:31",
@@ -256,14 +261,7 @@ fn a_global_mesh_is_written_and_read_back() {
                "apply_on_network_intent_policy_based_services": ["All"]}),
         41,
     ));
-    resources.push(resource(
-        "azurerm_network_manager_deployment",
-        "d",
-        json!({"network_manager_id": nm(), "location": "West Europe",
-               "scope_access": "Connectivity",
-               "configuration_ids": [format!("{}/connectivityConfigurations/mesh", nm())]}),
-        42,
-    ));
+    resources.push(deployment("mesh", 42));
     let text = topology_yaml(&resources, "t").unwrap();
     assert_has(
         &text,
