@@ -459,6 +459,16 @@ mod tests {
         expected
     }
 
+    /// [`check`]s each packet and insists on the rule given with it.
+    fn check_each(
+        rules: &[RuleMatch],
+        cases: impl IntoIterator<Item = (PacketKey, Option<usize>)>,
+    ) {
+        for (k, expected) in cases {
+            assert_eq!(check(rules, k), expected, "{k:?}");
+        }
+    }
+
     #[test]
     fn empty_classifier_matches_nothing() {
         let c = Classifier::new(&[]);
@@ -476,17 +486,14 @@ mod tests {
             rule(ProtocolSet::of(&[TCP]), &["10.0.0.0/8"], &["0.0.0.0/0"]),
             rule(ProtocolSet::ANY, &["0.0.0.0/0"], &["0.0.0.0/0"]),
         ];
-        assert_eq!(
-            check(&rules, key(TCP, "10.1.2.3", "8.8.8.8", Some(1), Some(80))),
-            Some(0)
-        );
-        assert_eq!(
-            check(&rules, key(UDP, "10.1.2.3", "8.8.8.8", Some(1), Some(80))),
-            Some(1)
-        );
-        assert_eq!(
-            check(&rules, key(TCP, "11.1.2.3", "8.8.8.8", Some(1), Some(80))),
-            Some(1)
+        let k = |proto, src| key(proto, src, "8.8.8.8", Some(1), Some(80));
+        check_each(
+            &rules,
+            [
+                (k(TCP, "10.1.2.3"), Some(0)),
+                (k(UDP, "10.1.2.3"), Some(1)),
+                (k(TCP, "11.1.2.3"), Some(1)),
+            ],
         );
     }
 
@@ -500,11 +507,16 @@ mod tests {
         r2.dst_ports = ports(&[(1, 65534)]);
         let rules = vec![r0, r1, r2];
         let k = |p| key(TCP, "1.1.1.1", "2.2.2.2", Some(9), p);
-        assert_eq!(check(&rules, k(Some(0))), Some(0));
-        assert_eq!(check(&rules, k(Some(65535))), Some(1));
-        assert_eq!(check(&rules, k(Some(1))), Some(2));
-        assert_eq!(check(&rules, k(Some(65534))), Some(2));
-        assert_eq!(check(&rules, k(None)), None);
+        check_each(
+            &rules,
+            [
+                (k(Some(0)), Some(0)),
+                (k(Some(65535)), Some(1)),
+                (k(Some(1)), Some(2)),
+                (k(Some(65534)), Some(2)),
+                (k(None), None),
+            ],
+        );
     }
 
     #[test]
@@ -513,13 +525,12 @@ mod tests {
         ranged.src_ports = ports(&[(0, 65535)]);
         let any = rule(ProtocolSet::ANY, &["0.0.0.0/0"], &["0.0.0.0/0"]);
         let rules = vec![ranged, any];
-        assert_eq!(
-            check(&rules, key(ICMP, "1.1.1.1", "2.2.2.2", None, None)),
-            Some(1)
-        );
-        assert_eq!(
-            check(&rules, key(UDP, "1.1.1.1", "2.2.2.2", Some(0), Some(0))),
-            Some(0)
+        check_each(
+            &rules,
+            [
+                (key(ICMP, "1.1.1.1", "2.2.2.2", None, None), Some(1)),
+                (key(UDP, "1.1.1.1", "2.2.2.2", Some(0), Some(0)), Some(0)),
+            ],
         );
     }
 
@@ -553,15 +564,20 @@ mod tests {
             rule(ProtocolSet::ANY, &["0.0.0.0/0"], &["255.255.255.255/32"]),
         ];
         let k = |s, d| key(TCP, s, d, Some(1), Some(1));
-        assert_eq!(check(&rules, k("10.0.0.5", "1.1.1.1")), Some(0));
-        assert_eq!(check(&rules, k("10.0.0.4", "1.1.1.1")), Some(1));
-        assert_eq!(check(&rules, k("10.0.0.6", "1.1.1.1")), Some(1));
-        assert_eq!(check(&rules, k("10.0.0.0", "1.1.1.1")), Some(1));
-        assert_eq!(check(&rules, k("10.0.0.255", "1.1.1.1")), Some(1));
-        assert_eq!(check(&rules, k("10.0.1.0", "1.1.1.1")), None);
-        assert_eq!(check(&rules, k("9.255.255.255", "1.1.1.1")), None);
-        assert_eq!(check(&rules, k("0.0.0.0", "255.255.255.255")), Some(2));
-        assert_eq!(check(&rules, k("0.0.0.0", "255.255.255.254")), None);
+        check_each(
+            &rules,
+            [
+                (k("10.0.0.5", "1.1.1.1"), Some(0)),
+                (k("10.0.0.4", "1.1.1.1"), Some(1)),
+                (k("10.0.0.6", "1.1.1.1"), Some(1)),
+                (k("10.0.0.0", "1.1.1.1"), Some(1)),
+                (k("10.0.0.255", "1.1.1.1"), Some(1)),
+                (k("10.0.1.0", "1.1.1.1"), None),
+                (k("9.255.255.255", "1.1.1.1"), None),
+                (k("0.0.0.0", "255.255.255.255"), Some(2)),
+                (k("0.0.0.0", "255.255.255.254"), None),
+            ],
+        );
     }
 
     #[test]
@@ -576,19 +592,26 @@ mod tests {
             ),
         ];
         let k = |s, d| key(UDP, s, d, Some(1), Some(1));
-        assert_eq!(check(&rules, k("2001:db8::1", "::1")), Some(0));
-        assert_eq!(check(&rules, k("2001:db8::2", "::1")), Some(1));
-        assert_eq!(check(&rules, k("2001:db8::", "::1")), Some(1));
+        check_each(
+            &rules,
+            [
+                (k("2001:db8::1", "::1"), Some(0)),
+                (k("2001:db8::2", "::1"), Some(1)),
+                (k("2001:db8::", "::1"), Some(1)),
+            ],
+        );
         assert_eq!(
             check(&rules, k("2001:db8:0:1::", "::1")),
             None,
             "just past the /64"
         );
-        assert_eq!(
-            check(&rules, k("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")),
-            Some(2)
+        check_each(
+            &rules,
+            [
+                (k("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Some(2)),
+                (k("::", "::"), None),
+            ],
         );
-        assert_eq!(check(&rules, k("::", "::")), None);
     }
 
     #[test]
@@ -597,13 +620,12 @@ mod tests {
             rule(ProtocolSet::ANY, &["::/0"], &["::/0"]),
             rule(ProtocolSet::ANY, &["0.0.0.0/0"], &["0.0.0.0/0"]),
         ];
-        assert_eq!(
-            check(&rules, key(TCP, "1.2.3.4", "5.6.7.8", Some(1), Some(1))),
-            Some(1)
-        );
-        assert_eq!(
-            check(&rules, key(TCP, "::ffff:1.2.3.4", "::1", Some(1), Some(1))),
-            Some(0)
+        check_each(
+            &rules,
+            [
+                (key(TCP, "1.2.3.4", "5.6.7.8", Some(1), Some(1)), Some(1)),
+                (key(TCP, "::ffff:1.2.3.4", "::1", Some(1), Some(1)), Some(0)),
+            ],
         );
         let v6_only = vec![rule(ProtocolSet::ANY, &["::/96"], &["::/96"])];
         // 1.2.3.4 is numerically inside ::/96 but is an IPv4 address.
@@ -633,11 +655,16 @@ mod tests {
             rule(ProtocolSet::NONE, &["0.0.0.0/0"], &["0.0.0.0/0"]),
         ];
         let k = |p| key(p, "1.1.1.1", "2.2.2.2", None, None);
-        assert_eq!(check(&rules, k(ICMP)), Some(0));
-        assert_eq!(check(&rules, k(58)), Some(0));
-        assert_eq!(check(&rules, k(255)), Some(1));
-        assert_eq!(check(&rules, k(0)), None);
-        assert_eq!(check(&rules, k(TCP)), None);
+        check_each(
+            &rules,
+            [
+                (k(ICMP), Some(0)),
+                (k(58), Some(0)),
+                (k(255), Some(1)),
+                (k(0), None),
+                (k(TCP), None),
+            ],
+        );
     }
 
     #[test]

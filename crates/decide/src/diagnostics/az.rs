@@ -126,17 +126,18 @@ fn propagation_disabled(snap: &Snapshot, subnet: SubnetRef) -> bool {
         .is_some_and(|rt| !t.route_tables[rt].bgp_route_propagation_enabled)
 }
 
+/// The route's next-hop addresses as text, in order.
+fn next_hop_texts(snap: &Snapshot, route: &EffectiveRoute) -> impl Iterator<Item = String> {
+    (route.next_hop_addresses(&snap.topology).into_iter()).map(|ip| ip.to_string())
+}
+
 fn route_row(snap: &Snapshot, route: &EffectiveRoute, disable_bgp: bool) -> RouteRow {
     RouteRow {
         source: route.source.as_str(),
         state: route.state.as_str(),
         address_prefix: vec![route.address_prefix.to_string()],
         next_hop_type: route.next_hop_type.as_str(),
-        next_hop_ip_address: route
-            .next_hop_addresses(&snap.topology)
-            .iter()
-            .map(|ip| ip.to_string())
-            .collect(),
+        next_hop_ip_address: next_hop_texts(snap, route).collect(),
         name: route.name.clone(),
         disable_bgp_route_propagation: disable_bgp,
     }
@@ -169,11 +170,7 @@ pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
     match route {
         Some(route) => NextHop {
             next_hop_type: route.next_hop_type.as_str(),
-            next_hop_ip_address: route
-                .next_hop_addresses(&snap.topology)
-                .first()
-                .map(|ip| ip.to_string())
-                .unwrap_or_default(),
+            next_hop_ip_address: next_hop_texts(snap, route).next().unwrap_or_default(),
             route_table_id: match route.route_table {
                 Some(rt) => ids::route_table_id(&snap.topology.route_tables[rt].name),
                 None => SYSTEM_ROUTE.to_string(),

@@ -222,37 +222,29 @@ pub fn render_resolution(answer: &NameAnswer, json: bool) -> Result<String, Quer
         }
         None => out += &format!("\nStatus: {}\n\n", r.rcode.as_str()),
     }
-    let rows: Vec<Vec<String>> = r
-        .answers
-        .iter()
-        .map(|a| {
-            vec![
-                a.name.clone(),
-                a.ttl.to_string(),
-                a.record_type().as_str().to_string(),
-                a.data.text(),
-            ]
-        })
-        .collect();
-    if rows.is_empty() {
-        out += "No answer records.\n";
-    } else {
-        out += &table(&["Name", "TTL", "Type", "Value"], &rows);
-    }
+    out += &answers_table(
+        (r.answers.iter()).map(|a| (&a.name, a.ttl, a.record_type().as_str(), a.data.text())),
+    );
     out += "\nHow it was found:\n\n";
-    let steps: Vec<Vec<String>> = (1..)
-        .zip(&r.chain)
+    let steps = step_rows(&r.chain, answer.query_type);
+    out += &table(&["Step", "Name", "Answered by", "Result"], &steps);
+    Ok(out)
+}
+
+/// The rows of a chain's table: the step's number (from 1), its name,
+/// who answered it and what it found for a `query_type` question.
+fn step_rows(chain: &[Step], query_type: QueryType) -> Vec<Vec<String>> {
+    (1..)
+        .zip(chain)
         .map(|(i, s)| {
             vec![
                 i.to_string(),
                 s.name.clone(),
                 source_text(&s.source),
-                result_text(&s.result, answer.query_type),
+                result_text(&s.result, query_type),
             ]
         })
-        .collect();
-    out += &table(&["Step", "Name", "Answered by", "Result"], &steps);
-    Ok(out)
+        .collect()
 }
 
 /// A real question's reply, as a table.
@@ -266,24 +258,27 @@ fn live_text(live: &LiveAnswer) -> String {
                 reply.rcode.as_str(),
                 if reply.truncated { ", truncated" } else { "" }
             );
-            let rows: Vec<Vec<String>> = (reply.answers.iter())
-                .map(|a| {
-                    vec![
-                        a.name.clone(),
-                        a.ttl.to_string(),
-                        a.record_type.clone(),
-                        a.data.clone(),
-                    ]
-                })
-                .collect();
-            if rows.is_empty() {
-                out += "No answer records.\n";
-            } else {
-                out += &table(&["Name", "TTL", "Type", "Value"], &rows);
-            }
+            out += &answers_table(
+                (reply.answers.iter())
+                    .map(|a| (&a.name, a.ttl, a.record_type.as_str(), a.data.clone())),
+            );
             out
         }
     }
+}
+
+/// Answer records (name, TTL, type, value) as a table, or a line saying
+/// there are none.
+fn answers_table<'a>(records: impl Iterator<Item = (&'a String, u32, &'a str, String)>) -> String {
+    let rows: Vec<Vec<String>> = records
+        .map(|(name, ttl, kind, value)| {
+            vec![name.clone(), ttl.to_string(), kind.to_string(), value]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "No answer records.\n".to_string();
+    }
+    table(&["Name", "TTL", "Type", "Value"], &rows)
 }
 
 /// vnetd's own JSON shape of an answer.
@@ -550,17 +545,7 @@ pub fn render_lookup(lookup: &NameLookup, from: &str) -> String {
         addresses.join(", ")
     );
     let query_type = QueryType::from_str(&lookup.query_type).unwrap_or(QueryType::A);
-    let steps: Vec<Vec<String>> = (1..)
-        .zip(&lookup.chain)
-        .map(|(i, s)| {
-            vec![
-                i.to_string(),
-                s.name.clone(),
-                source_text(&s.source),
-                result_text(&s.result, query_type),
-            ]
-        })
-        .collect();
+    let steps = step_rows(&lookup.chain, query_type);
     out += &table(&["STEP", "NAME", "ANSWERED BY", "RESULT"], &steps);
     out
 }

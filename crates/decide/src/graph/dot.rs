@@ -73,11 +73,11 @@ pub(super) fn dot(picture: &Picture) -> String {
     }
     for edge in &picture.peerings {
         let (from, to) = (&edge.from_id, &edge.to_id);
-        let style = match edge.state {
-            PeeringState::Connected => "dir=none, style=solid, penwidth=2",
-            PeeringState::Initiated => "style=dashed",
-            PeeringState::ConnectedGroup => "dir=none, style=dotted, penwidth=2",
-        };
+        let style = edge.state.pick([
+            "dir=none, style=solid, penwidth=2",
+            "style=dashed",
+            "dir=none, style=dotted, penwidth=2",
+        ]);
         let _ = writeln!(
             out,
             "  {from} -> {to} [label={}, {style}, ltail=cluster_{from}, lhead=cluster_{to}];",
@@ -133,46 +133,25 @@ pub(super) fn dot(picture: &Picture) -> String {
 /// circuits as double octagons, the Internet as a filled ellipse, Route
 /// Servers and NAT gateways as filled boxes, ordinary NICs as boxes.
 pub(super) fn dot_node(out: &mut String, indent: &str, node: &NicNode) {
-    let label = dot_label(&node.label);
-    if node.internet_edge == Some(InternetPart::Internet) {
-        let _ = writeln!(
-            out,
-            "{indent}{} [label={label}, shape=ellipse, style=filled, penwidth=2, color=\"{INTERNET}\", fillcolor=\"{INTERNET_FILL}\"];",
-            node.id
-        );
+    let shape = if node.internet_edge == Some(InternetPart::Internet) {
+        format!(", shape=ellipse, style=filled, penwidth=2, color=\"{INTERNET}\", fillcolor=\"{INTERNET_FILL}\"")
     } else if node.internet_edge == Some(InternetPart::NatGateway) {
-        let _ = writeln!(
-            out,
-            "{indent}{} [label={label}, style=\"rounded,filled\", color=\"{NAT_GATEWAY}\", fillcolor=\"{NAT_GATEWAY_FILL}\"];",
-            node.id
-        );
+        format!(
+            ", style=\"rounded,filled\", color=\"{NAT_GATEWAY}\", fillcolor=\"{NAT_GATEWAY_FILL}\""
+        )
     } else if node.circuit {
-        let _ = writeln!(
-            out,
-            "{indent}{} [label={label}, shape=doubleoctagon, color=\"#1f5fa8\"];",
-            node.id
-        );
+        ", shape=doubleoctagon, color=\"#1f5fa8\"".to_string()
     } else if node.frontend {
-        let _ = writeln!(
-            out,
-            "{indent}{} [label={label}, shape=oval, style=filled, fillcolor=\"{FRONTEND_FILL}\"];",
-            node.id
-        );
+        format!(", shape=oval, style=filled, fillcolor=\"{FRONTEND_FILL}\"")
     } else if node.appliance {
-        let _ = writeln!(
-            out,
-            "{indent}{} [label={label}, shape=hexagon, style=filled, fillcolor=\"#fde7c8\"];",
-            node.id
-        );
+        ", shape=hexagon, style=filled, fillcolor=\"#fde7c8\"".to_string()
     } else if node.gateway {
-        let _ = writeln!(out, "{indent}{} [label={label}, shape=trapezium];", node.id);
+        ", shape=trapezium".to_string()
     } else if node.route_server {
-        let _ = writeln!(
-            out,
-            "{indent}{} [label={label}, style=\"rounded,filled\", color=\"{ROUTE_SERVER}\", fillcolor=\"{ROUTE_SERVER_FILL}\"];",
-            node.id
-        );
+        format!(", style=\"rounded,filled\", color=\"{ROUTE_SERVER}\", fillcolor=\"{ROUTE_SERVER_FILL}\"")
     } else {
-        let _ = writeln!(out, "{indent}{} [label={label}];", node.id);
-    }
+        String::new()
+    };
+    let label = dot_label(&node.label);
+    let _ = writeln!(out, "{indent}{} [label={label}{shape}];", node.id);
 }

@@ -82,11 +82,7 @@ pub(super) fn mermaid(picture: &Picture) -> String {
     }
     for edge in &picture.peerings {
         let (from, to) = (&edge.from_id, &edge.to_id);
-        let arrow = match edge.state {
-            PeeringState::Connected => "---",
-            PeeringState::Initiated => "-.->",
-            PeeringState::ConnectedGroup => "-.-",
-        };
+        let arrow = edge.state.pick(["---", "-.->", "-.-"]);
         let _ = writeln!(out, "  {from} {arrow}|{}| {to}", mermaid_label(&edge.label));
     }
     // Appliance routes, gateway connections, load balancing and the ways

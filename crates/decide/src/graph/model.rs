@@ -8,7 +8,7 @@
 use super::internet::{default_outbound_line, internet_edges, internet_nodes, public_line};
 pub use super::internet::{InternetEdge, InternetLink, INTERNET_ID};
 pub(super) use super::parts::{firewall_id, subnet_id, vnet_id};
-use super::parts::{frontend_id, frontend_node, gateway_id, join, nic_id};
+use super::parts::{frontend_id, frontend_node, gateway_id, in_subnet, join, nic_id};
 pub use super::parts::{sanitise, ConnectionEdge, InternetPart, NicNode};
 use super::route_servers::{route_server_edges, route_server_nodes};
 use crate::policy::routes::RouteSource;
@@ -81,6 +81,17 @@ pub enum PeeringState {
     /// No Connected peering: a Virtual Network Manager connected group
     /// joins the two VNets.
     ConnectedGroup,
+}
+
+impl PeeringState {
+    /// The one of `[connected, initiated, connected_group]` for this state.
+    pub(super) fn pick<T>(self, [connected, initiated, group]: [T; 3]) -> T {
+        match self {
+            PeeringState::Connected => connected,
+            PeeringState::Initiated => initiated,
+            PeeringState::ConnectedGroup => group,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,9 +248,7 @@ pub(super) fn vnet_boxes(topo: &Topology) -> Vec<VnetBox> {
 }
 
 pub(super) fn nic_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
-    topo.nics
-        .iter_enumerated()
-        .filter(|(_, nic)| nic.subnet == subnet)
+    in_subnet(&topo.nics, subnet, |nic| nic.subnet)
         .map(|(i, nic)| {
             let addresses: Vec<IpAddr> = nic.ip_configurations.iter().map(|c| c.address).collect();
             let mut label = vec![format!("NIC {}", nic.name), join(&addresses)];
@@ -298,9 +307,7 @@ pub(super) fn router_id(topo: &Topology, at: RouterRef) -> String {
 
 /// The gateways that live in `subnet` (a GatewaySubnet).
 pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
-    topo.gateways
-        .iter_enumerated()
-        .filter(|(_, g)| g.subnet == subnet)
+    in_subnet(&topo.gateways, subnet, |g| g.subnet)
         .map(|(i, g)| {
             let kind = <&str>::from(g.gateway_type);
             let mode = if g.active_active {
@@ -328,9 +335,7 @@ pub(super) fn gateway_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> 
 /// The Azure Firewall that lives in `subnet` (an AzureFirewallSubnet),
 /// drawn as the appliance it is.
 pub(super) fn firewall_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
-    topo.firewalls
-        .iter_enumerated()
-        .filter(|(_, fw)| fw.subnet == subnet)
+    in_subnet(&topo.firewalls, subnet, |fw| fw.subnet)
         .map(|(f, fw)| {
             let mut label = vec![
                 format!("Azure Firewall {}", fw.name),

@@ -3,7 +3,7 @@
 //! rulesets outside every VNet, with their links to the VNets that use
 //! them and, for a ruleset, to the outbound endpoints it sends through.
 
-use super::parts::{sanitise, vnet_id, ConnectionEdge, NicNode};
+use super::parts::{in_subnet, sanitise, vnet_id, ConnectionEdge, NicNode};
 use crate::topology::{EndpointNetworkPolicies, ResolverIdx, SubnetRef, Topology};
 
 fn endpoint_id(topo: &Topology, resolver: ResolverIdx, kind: &str, endpoint: usize) -> String {
@@ -14,8 +14,7 @@ fn endpoint_id(topo: &Topology, resolver: ResolverIdx, kind: &str, endpoint: usi
 /// The Private Endpoints and resolver endpoints that sit in `subnet`.
 pub(super) fn endpoint_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
     let policies = topo.subnet(subnet).endpoint_policies;
-    let mut nodes: Vec<NicNode> = (topo.private_endpoints.iter_enumerated())
-        .filter(|(_, pe)| pe.subnet == subnet)
+    let mut nodes: Vec<NicNode> = in_subnet(&topo.private_endpoints, subnet, |pe| pe.subnet)
         .map(|(e, pe)| {
             let target = &pe.target;
             let mut label = vec![

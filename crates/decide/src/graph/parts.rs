@@ -1,9 +1,10 @@
 //! The pieces of the [`Picture`](super::Picture) that more than one of
-//! its builders make: a node, a connection edge, and the identifiers of
-//! NICs, gateways, firewalls, VNets and subnets.
+//! its builders make: a node, a connection edge, the identifiers of
+//! NICs, gateways, firewalls, VNets and subnets, and which parts live in
+//! a subnet.
 
 use crate::topology::{
-    FirewallIdx, GatewayIdx, LoadBalancerIdx, NicIdx, SubnetRef, Topology, VnetIdx,
+    FirewallIdx, GatewayIdx, LoadBalancerIdx, NicIdx, SubnetRef, TiVec, Topology, VnetIdx,
 };
 
 /// A link between two nodes of different places: a gateway connection
@@ -152,4 +153,14 @@ pub(super) fn frontend_node(
             ],
         )
     }
+}
+
+/// Each of `items` (with its index) whose subnet, as `subnet_of` reads
+/// it, is `subnet`, in order.
+pub(super) fn in_subnet<K: From<usize>, T>(
+    items: &TiVec<K, T>,
+    subnet: SubnetRef,
+    subnet_of: impl Fn(&T) -> SubnetRef,
+) -> impl Iterator<Item = (K, &T)> {
+    (items.iter_enumerated()).filter(move |(_, item)| subnet_of(item) == subnet)
 }

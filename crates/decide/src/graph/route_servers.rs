@@ -4,7 +4,7 @@
 //! AS and what the appliance announces) and, with branch-to-branch traffic
 //! on, a link to each gateway of its VNet.
 
-use super::parts::{gateway_id, join, nic_id, sanitise, ConnectionEdge, NicNode};
+use super::parts::{gateway_id, in_subnet, join, nic_id, sanitise, ConnectionEdge, NicNode};
 use crate::topology::{RouteServerIdx, SubnetRef, Topology, ROUTE_SERVER_ASN};
 
 pub(super) fn route_server_id(topo: &Topology, r: RouteServerIdx) -> String {
@@ -13,9 +13,7 @@ pub(super) fn route_server_id(topo: &Topology, r: RouteServerIdx) -> String {
 
 /// The Route Servers that live in `subnet` (a RouteServerSubnet).
 pub(super) fn route_server_nodes(topo: &Topology, subnet: SubnetRef) -> Vec<NicNode> {
-    topo.route_servers
-        .iter_enumerated()
-        .filter(|(_, rs)| rs.subnet == subnet)
+    in_subnet(&topo.route_servers, subnet, |rs| rs.subnet)
         .map(|(r, rs)| {
             let mut label = vec![
                 format!("Route Server {}", rs.name),

@@ -36,6 +36,18 @@ fn picture_of(file: &str, text: &str) -> Picture {
     Picture::of(&Snapshot::compile(loaded.topology, 0))
 }
 
+/// Asserts that the Mermaid text of `p` holds each of `in_mermaid` and
+/// its DOT text each of `in_dot`.
+fn assert_drawn(p: &Picture, in_mermaid: &[&str], in_dot: &[&str]) {
+    let (mermaid, dot) = (mermaid(p), dot(p));
+    for part in in_mermaid {
+        assert!(mermaid.contains(part), "{part}");
+    }
+    for part in in_dot {
+        assert!(dot.contains(part), "{part}");
+    }
+}
+
 /// The hub and two spokes, with `peerings`.
 fn picture(peerings: &str) -> Picture {
     picture_of(
@@ -96,10 +108,11 @@ fn both_links_make_one_connected_edge() {
         edge.label,
         vec!["peering Connected", "forwarded traffic into spoke-a"]
     );
-    let mermaid = mermaid(&p);
-    assert!(mermaid.contains("  vnet_0_hub ---|\"peering Connected<br/>forwarded traffic into spoke-a\"| vnet_1_spoke_a\n"));
-    let dot = dot(&p);
-    assert!(dot.contains("vnet_0_hub -> vnet_1_spoke_a [label=\"peering Connected\\nforwarded traffic into spoke-a\", dir=none"));
+    assert_drawn(
+        &p,
+        &["  vnet_0_hub ---|\"peering Connected<br/>forwarded traffic into spoke-a\"| vnet_1_spoke_a\n"],
+        &["vnet_0_hub -> vnet_1_spoke_a [label=\"peering Connected\\nforwarded traffic into spoke-a\", dir=none"],
+    );
 }
 
 #[test]
@@ -186,17 +199,15 @@ route_tables:
     };
     assert_eq!(nowhere.hop, ApplianceHop::Unreachable(ip));
     assert_eq!(nowhere.to_id, "unreachable_10_0_1_9");
-    let mermaid = mermaid(&p);
-    assert!(
-        mermaid.contains("  unreachable_10_0_1_9[\"10.0.1.9<br/>no reachable NIC: dropped\"]\n")
+    assert_drawn(
+        &p,
+        &[
+            "  unreachable_10_0_1_9[\"10.0.1.9<br/>no reachable NIC: dropped\"]\n",
+            "  nic_0_fw{{\"NIC fw<br/>10.0.1.4<br/>NVA: IP forwarding on\"}}\n",
+            "  subnet_0_1_app -->|\"10.8.0.0/16, 10.7.0.0/16<br/>route table app-rt\"| nic_0_fw\n",
+        ],
+        &["unreachable_10_0_1_9 [label=\"10.0.1.9\\nno reachable NIC: dropped\", shape=octagon"],
     );
-    assert!(mermaid.contains("  nic_0_fw{{\"NIC fw<br/>10.0.1.4<br/>NVA: IP forwarding on\"}}\n"));
-    assert!(mermaid.contains(
-        "  subnet_0_1_app -->|\"10.8.0.0/16, 10.7.0.0/16<br/>route table app-rt\"| nic_0_fw\n"
-    ));
-    assert!(dot(&p).contains(
-        "unreachable_10_0_1_9 [label=\"10.0.1.9\\nno reachable NIC: dropped\", shape=octagon"
-    ));
 }
 
 #[test]
@@ -272,25 +283,20 @@ load_balancers:
     );
     assert!(p.unreachable_hops().is_empty());
 
-    let mermaid = mermaid(&p);
-    assert!(mermaid.contains(
-        "      frontend_0_0_fw_ilb_fe([\"load balancer fw-ilb / fe<br/>10.0.1.100\"])\n"
-    ));
-    assert!(mermaid.contains(
-        "  frontend_0_0_fw_ilb_fe ==>|\"ha<br/>All 0→0 (HA ports) floating IP\"| nic_0_fw1\n"
-    ));
-    assert!(mermaid.contains(
-        "  subnet_1_0_app -->|\"0.0.0.0/0<br/>route table app-rt\"| frontend_0_0_fw_ilb_fe\n"
-    ));
-    assert!(!mermaid.contains("probe-hub"));
-    let dot = dot(&p);
-    assert!(dot.contains(
-        "frontend_0_0_fw_ilb_fe [label=\"load balancer fw-ilb / fe\\n10.0.1.100\", shape=oval"
-    ));
-    assert!(dot.contains(
-        "frontend_0_0_fw_ilb_fe -> nic_1_fw2 [label=\"dns\\nUdp 53→5353 floating IP\", color="
-    ));
-    assert!(!dot.contains("probe"));
+    assert_drawn(
+        &p,
+        &[
+            "      frontend_0_0_fw_ilb_fe([\"load balancer fw-ilb / fe<br/>10.0.1.100\"])\n",
+            "  frontend_0_0_fw_ilb_fe ==>|\"ha<br/>All 0→0 (HA ports) floating IP\"| nic_0_fw1\n",
+            "  subnet_1_0_app -->|\"0.0.0.0/0<br/>route table app-rt\"| frontend_0_0_fw_ilb_fe\n",
+        ],
+        &[
+            "frontend_0_0_fw_ilb_fe [label=\"load balancer fw-ilb / fe\\n10.0.1.100\", shape=oval",
+            "frontend_0_0_fw_ilb_fe -> nic_1_fw2 [label=\"dns\\nUdp 53→5353 floating IP\", color=",
+        ],
+    );
+    assert!(!mermaid(&p).contains("probe-hub"));
+    assert!(!dot(&p).contains("probe"));
 }
 
 #[test]
@@ -414,19 +420,18 @@ virtual_network_gateways:
         ]
     );
 
-    let mermaid = mermaid(&p);
-    assert!(mermaid.contains(
-        "      route_server_0_hub_rs[\"Route Server hub-rs<br/>10.0.1.4, 10.0.1.5<br/>ASN 65515<br/>branch-to-branch\"]\n"
-    ));
-    assert!(mermaid.contains("  route_server_0_hub_rs ===|\"BGP AS 65002\"| nic_1_nva2\n"));
-    assert!(mermaid.contains("  class route_server_0_hub_rs routeServer\n"));
-    let dot = dot(&p);
-    assert!(dot.contains(
-        "route_server_0_hub_rs [label=\"Route Server hub-rs\\n10.0.1.4, 10.0.1.5\\nASN 65515\\nbranch-to-branch\", style=\"rounded,filled\""
-    ));
-    assert!(dot.contains(
-        "route_server_0_hub_rs -> gateway_0_hub_vpngw [label=\"branch-to-branch\", dir=both"
-    ));
+    assert_drawn(
+        &p,
+        &[
+            "      route_server_0_hub_rs[\"Route Server hub-rs<br/>10.0.1.4, 10.0.1.5<br/>ASN 65515<br/>branch-to-branch\"]\n",
+            "  route_server_0_hub_rs ===|\"BGP AS 65002\"| nic_1_nva2\n",
+            "  class route_server_0_hub_rs routeServer\n",
+        ],
+        &[
+            "route_server_0_hub_rs [label=\"Route Server hub-rs\\n10.0.1.4, 10.0.1.5\\nASN 65515\\nbranch-to-branch\", style=\"rounded,filled\"",
+            "route_server_0_hub_rs -> gateway_0_hub_vpngw [label=\"branch-to-branch\", dir=both",
+        ],
+    );
 }
 
 /// The Cytoscape elements of the built-in lab: one node per box and NIC
@@ -611,18 +616,18 @@ route_tables:
             "default outbound access"
         ]
     );
-    let mermaid = mermaid(&p);
-    assert!(mermaid.contains("  internet((\"Internet<br/>echo 203.0.113.10, ports 80, 443\"))\n"));
-    assert!(mermaid
-        .contains("  internet -.->|\"to public 198.51.100.30<br/>inbound only\"| nic_0_web\n"));
-    assert!(mermaid.contains("  class nat_gateway_0_app_nat natGateway\n"));
-    let dot = dot(&p);
-    assert!(dot.contains(
-        "  subnet_0_0_app -> nat_gateway_0_app_nat [label=\"leaves by NatGateway\", color=\"#2b6cb0\", ltail=cluster_subnet_0_0_app];\n"
-    ));
-    assert!(dot.contains(
-        "  internet [label=\"Internet\\necho 203.0.113.10, ports 80, 443\", shape=ellipse"
-    ));
+    assert_drawn(
+        &p,
+        &[
+            "  internet((\"Internet<br/>echo 203.0.113.10, ports 80, 443\"))\n",
+            "  internet -.->|\"to public 198.51.100.30<br/>inbound only\"| nic_0_web\n",
+            "  class nat_gateway_0_app_nat natGateway\n",
+        ],
+        &[
+            "  subnet_0_0_app -> nat_gateway_0_app_nat [label=\"leaves by NatGateway\", color=\"#2b6cb0\", ltail=cluster_subnet_0_0_app];\n",
+            "  internet [label=\"Internet\\necho 203.0.113.10, ports 80, 443\", shape=ellipse",
+        ],
+    );
     let elements = cytoscape::elements(&p);
     let kinds: Vec<(&str, &str)> = (elements.iter())
         .filter(|e| {

@@ -120,6 +120,11 @@ fn ask(t: &Topology, tables: &NameTables, from: &str, name: &str, q: QueryType) 
     tables.resolve(vnet(t, from), name, q)
 }
 
+/// The status of an A question for `name` asked from `from`.
+fn a_status(t: &Topology, tables: &NameTables, from: &str, name: &str) -> Rcode {
+    ask(t, tables, from, name, QueryType::A).rcode
+}
+
 #[test]
 fn a_linked_vnet_gets_the_private_address_an_unlinked_one_the_public() {
     let (t, n) = lab();
@@ -225,7 +230,7 @@ fn registration_links_register_every_vm_and_written_records_win() {
     let web = ask(&t, &n, "hub", "web-vm.contoso.internal", QueryType::A);
     assert_eq!(lines(&web), ["web-vm.contoso.internal 10 A 10.0.2.5"]);
     assert_eq!(
-        ask(&t, &n, "hub", "web-nic.contoso.internal", QueryType::A).rcode,
+        a_status(&t, &n, "hub", "web-nic.contoso.internal"),
         Rcode::NxDomain
     );
     // vm1 registers, but the file wrote vm1's A record set.
@@ -233,7 +238,7 @@ fn registration_links_register_every_vm_and_written_records_win() {
     assert_eq!(lines(&vm1), ["vm1.contoso.internal 60 A 10.99.99.99"]);
     // A VNet linked to no registering zone registers nothing.
     assert_eq!(
-        ask(&t, &n, "spoke", "vm3.contoso.internal", QueryType::A).rcode,
+        a_status(&t, &n, "spoke", "vm3.contoso.internal"),
         Rcode::NxDomain
     );
 }
@@ -324,34 +329,43 @@ fn a_name_with_other_types_is_nodata() {
 #[test]
 fn zones_answer_every_type_they_hold_and_wildcards() {
     let (t, n) = lab();
-    let one = |name, q| lines(&ask(&t, &n, "spoke", name, q));
-    assert_eq!(
-        one("contoso.internal", QueryType::MX),
-        ["contoso.internal 3600 MX 10 mail.contoso.internal"]
-    );
-    assert_eq!(
-        one("contoso.internal", QueryType::TXT),
-        ["contoso.internal 3600 TXT v=spf1 -all"]
-    );
-    assert_eq!(
-        one("_sip._tcp.contoso.internal", QueryType::SRV),
-        ["_sip._tcp.contoso.internal 3600 SRV 10 5 5060 sip.contoso.internal"]
-    );
-    assert_eq!(
-        one("six.contoso.internal", QueryType::AAAA),
-        ["six.contoso.internal 3600 AAAA fd00::6"]
-    );
-    assert_eq!(
-        one("4.2.0.10.contoso.internal", QueryType::PTR),
-        ["4.2.0.10.contoso.internal 3600 PTR shared.contoso.internal"]
-    );
-    assert_eq!(
-        one("anything.wild.contoso.internal", QueryType::A),
-        ["anything.wild.contoso.internal 20 A 10.0.2.20"]
-    );
+    for (name, q, want) in [
+        (
+            "contoso.internal",
+            QueryType::MX,
+            "contoso.internal 3600 MX 10 mail.contoso.internal",
+        ),
+        (
+            "contoso.internal",
+            QueryType::TXT,
+            "contoso.internal 3600 TXT v=spf1 -all",
+        ),
+        (
+            "_sip._tcp.contoso.internal",
+            QueryType::SRV,
+            "_sip._tcp.contoso.internal 3600 SRV 10 5 5060 sip.contoso.internal",
+        ),
+        (
+            "six.contoso.internal",
+            QueryType::AAAA,
+            "six.contoso.internal 3600 AAAA fd00::6",
+        ),
+        (
+            "4.2.0.10.contoso.internal",
+            QueryType::PTR,
+            "4.2.0.10.contoso.internal 3600 PTR shared.contoso.internal",
+        ),
+        (
+            "anything.wild.contoso.internal",
+            QueryType::A,
+            "anything.wild.contoso.internal 20 A 10.0.2.20",
+        ),
+    ] {
+        assert_eq!(lines(&ask(&t, &n, "spoke", name, q)), [want], "{name} {q}");
+    }
     // The wildcard stands for names below its parent only.
     assert_eq!(
-        ask(&t, &n, "spoke", "a.b.contoso.internal", QueryType::A).rcode,
+        a_status(&t, &n, "spoke", "a.b.contoso.internal"),
         Rcode::NxDomain
     );
 }

@@ -293,13 +293,7 @@ struct StageKey {
 impl Snapshot {
     /// Compiles a topology on its own (rule numbers start afresh).
     pub fn compile(topology: Topology, generation: u64) -> Snapshot {
-        Snapshot::compile_with(
-            topology,
-            LearnedRoutes::default(),
-            BackendHealth::default(),
-            generation,
-            Lineage::First,
-        )
+        Snapshot::compile_learned(topology, LearnedRoutes::default(), generation)
     }
 
     /// Compiles a topology with the routes its gateways learned.
@@ -320,13 +314,7 @@ impl Snapshot {
     /// Compiles the successor of `previous`: a rule keeps the number it had
     /// there, so flows admitted under `previous` still name their rule.
     pub fn compile_after(topology: Topology, generation: u64, previous: &Snapshot) -> Snapshot {
-        Snapshot::compile_with(
-            topology,
-            previous.learned.clone(),
-            previous.health.clone(),
-            generation,
-            Lineage::After(previous),
-        )
+        Snapshot::compile_after_with(topology, previous.learned.clone(), generation, previous)
     }
 
     /// [`Snapshot::compile_after`] with the given learned routes instead of
@@ -349,21 +337,26 @@ impl Snapshot {
     /// The successor of `previous` for the same topology, with what the
     /// gateways have learned now.
     pub fn relearned(previous: &Snapshot, learned: LearnedRoutes, generation: u64) -> Snapshot {
-        Snapshot::compile_with(
-            previous.topology.clone(),
-            learned,
-            previous.health.clone(),
-            generation,
-            Lineage::SameTopology(previous),
-        )
+        Snapshot::recompiled(previous, learned, previous.health.clone(), generation)
     }
 
     /// The successor of `previous` for the same topology, with what the
     /// load balancers' probes find now.
     pub fn rehealthed(previous: &Snapshot, health: BackendHealth, generation: u64) -> Snapshot {
+        Snapshot::recompiled(previous, previous.learned.clone(), health, generation)
+    }
+
+    /// The successor of `previous` for the same topology, from the given
+    /// inputs.
+    fn recompiled(
+        previous: &Snapshot,
+        learned: LearnedRoutes,
+        health: BackendHealth,
+        generation: u64,
+    ) -> Snapshot {
         Snapshot::compile_with(
             previous.topology.clone(),
-            previous.learned.clone(),
+            learned,
             health,
             generation,
             Lineage::SameTopology(previous),

@@ -24,6 +24,22 @@ fn reply(key: &FlowKey) -> FlowKey {
     reply
 }
 
+/// Enters `key` and its reply with `verdict_tag` and `generation`, idle
+/// for up to a second from time 0.
+fn insert_pair(table: &FlowTable, key: &FlowKey, verdict_tag: u32, generation: u64) {
+    table.insert_pair(
+        FlowPair {
+            key,
+            reply: &reply(key),
+        },
+        verdict_tag,
+        generation,
+        1_000,
+        0,
+        Traffic::packet(0),
+    );
+}
+
 fn model(test: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);
@@ -37,17 +53,7 @@ fn a_verdict_update_is_never_seen_torn() {
     model(|| {
         let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
         let k = key(1);
-        table.insert_pair(
-            FlowPair {
-                key: &k,
-                reply: &reply(&k),
-            },
-            1,
-            100,
-            1_000,
-            0,
-            Traffic::packet(0),
-        );
+        insert_pair(&table, &k, 1, 100);
         let writer = {
             let table = table.clone();
             thread::spawn(move || {
@@ -77,32 +83,12 @@ fn a_reused_slot_never_answers_for_its_old_key() {
     model(|| {
         let table = Arc::new(FlowTable::new(PROBE_WINDOW, 1, 0));
         let (a, b) = (key(1), key(2));
-        table.insert_pair(
-            FlowPair {
-                key: &a,
-                reply: &reply(&a),
-            },
-            1,
-            1,
-            1_000,
-            0,
-            Traffic::packet(0),
-        );
+        insert_pair(&table, &a, 1, 1);
         let writer = {
             let table = table.clone();
             thread::spawn(move || {
                 table.remove(&a, 0);
-                table.insert_pair(
-                    FlowPair {
-                        key: &b,
-                        reply: &reply(&b),
-                    },
-                    2,
-                    2,
-                    1_000,
-                    0,
-                    Traffic::packet(0),
-                );
+                insert_pair(&table, &b, 2, 2);
             })
         };
         for asked in [a, reply(&a)] {
@@ -131,17 +117,7 @@ fn a_pair_being_entered_is_found_whole_or_not_at_all() {
         let writer = {
             let table = table.clone();
             thread::spawn(move || {
-                table.insert_pair(
-                    FlowPair {
-                        key: &k,
-                        reply: &reply(&k),
-                    },
-                    7,
-                    70,
-                    1_000,
-                    0,
-                    Traffic::packet(0),
-                );
+                insert_pair(&table, &k, 7, 70);
             })
         };
         if let Some(flow) = table.lookup(&reply(&k), 0) {

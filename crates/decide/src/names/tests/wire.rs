@@ -88,6 +88,7 @@ fn a_response_copies_the_id_and_question_and_answers_as_a_resolver() {
 
 #[test]
 fn nxdomain_nodata_and_servfail_reach_the_wire() {
+    use ResponseCode::{NXDomain, NoError, ServFail};
     let (t, n) = lab();
     let hub = vnet(&t, "hub");
     let code = |name: &str, q| {
@@ -95,27 +96,16 @@ fn nxdomain_nodata_and_servfail_reach_the_wire() {
         assert_eq!(answered.answers, m.answers.len());
         (m.metadata.response_code, m.answers.len())
     };
-    assert_eq!(
-        code("nosuch.contoso.internal.", QueryType::A),
-        (ResponseCode::NXDomain, 0)
-    );
-    assert_eq!(
-        code("www.example.com.", QueryType::A),
-        (ResponseCode::NXDomain, 0)
-    );
-    assert_eq!(
-        code("shared.contoso.internal.", QueryType::AAAA),
-        (ResponseCode::NoError, 0)
-    );
-    assert_eq!(
-        code("loop1.contoso.internal.", QueryType::A),
-        (ResponseCode::ServFail, 0)
-    );
-    // A CNAME to a missing name: the CNAME with NXDOMAIN (RFC 6604).
-    assert_eq!(
-        code("alias.contoso.internal.", QueryType::A),
-        (ResponseCode::NXDomain, 1)
-    );
+    for (name, q, rcode, answers) in [
+        ("nosuch.contoso.internal.", QueryType::A, NXDomain, 0),
+        ("www.example.com.", QueryType::A, NXDomain, 0),
+        ("shared.contoso.internal.", QueryType::AAAA, NoError, 0),
+        ("loop1.contoso.internal.", QueryType::A, ServFail, 0),
+        // A CNAME to a missing name: the CNAME with NXDOMAIN (RFC 6604).
+        ("alias.contoso.internal.", QueryType::A, NXDomain, 1),
+    ] {
+        assert_eq!(code(name, q), (rcode, answers), "{name} {q}");
+    }
     // Other types are written as hickory reads them.
     let (_, m) = respond(
         &n,
