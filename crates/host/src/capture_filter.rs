@@ -344,11 +344,8 @@ mod tests {
     fn compilers_of(marker: u16) -> Vec<u32> {
         let needle = format!("portrange {marker}-{}", marker + 1);
         let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+        for (pid, dir) in crate::process::listed::<u32>().unwrap() {
+            let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
                 continue;
             };
             let cmdline = String::from_utf8_lossy(&cmdline);

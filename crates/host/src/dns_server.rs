@@ -224,36 +224,51 @@ pub fn unbound_config(spec: &DnsServerSpec) -> String {
          \x20 harden-referral-path: no\n\
          \x20 qname-minimisation: no\n"
     );
-    for zone in &spec.zones {
-        text.push_str(&format!(
-            "  local-zone: \"{}\" static\n",
-            absolute(&zone.name)
-        ));
-        for r in &zone.records {
-            text.push_str(&format!(
+    push_sections(
+        &mut text,
+        &spec.zones,
+        |zone| format!("  local-zone: \"{}\" static\n", absolute(&zone.name)),
+        |zone| zone.records.as_slice(),
+        |zone, r| {
+            format!(
                 "  local-data: '{} {} IN {} {}'\n",
                 owner_name(&zone.name, &r.owner),
                 r.ttl,
                 r.record_type,
                 zone_data(&r.record_type, &r.data)
-            ));
-        }
-    }
+            )
+        },
+    );
     text.push_str("remote-control:\n  control-enable: no\n");
-    for forwarder in &spec.forwarders {
-        text.push_str(&format!(
-            "forward-zone:\n  name: \"{}\"\n",
-            absolute(&forwarder.domain)
-        ));
-        for address in &forwarder.addresses {
-            text.push_str(&format!(
-                "  forward-addr: {}@{}\n",
-                address.ip(),
-                address.port()
-            ));
+    push_sections(
+        &mut text,
+        &spec.forwarders,
+        |forwarder| {
+            format!(
+                "forward-zone:\n  name: \"{}\"\n",
+                absolute(&forwarder.domain)
+            )
+        },
+        |forwarder| forwarder.addresses.as_slice(),
+        |_, address| format!("  forward-addr: {}@{}\n", address.ip(), address.port()),
+    );
+    text
+}
+
+/// Appends each of `sections`' heading, then a line for each of its entries.
+fn push_sections<S, E>(
+    text: &mut String,
+    sections: &[S],
+    heading: impl Fn(&S) -> String,
+    entries: fn(&S) -> &[E],
+    line: impl Fn(&S, &E) -> String,
+) {
+    for section in sections {
+        text.push_str(&heading(section));
+        for entry in entries(section) {
+            text.push_str(&line(section, entry));
         }
     }
-    text
 }
 
 fn zone_file_name(zone: &str) -> String {

@@ -603,10 +603,7 @@ pub fn allow_open_files(needed: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn net(text: &str) -> IpNet {
-        text.parse().expect("literal prefix")
-    }
+    use crate::test_support::ip_net as net;
 
     #[test]
     fn first_host_gateways_take_the_first_host_of_each_family() {

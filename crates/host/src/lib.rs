@@ -59,6 +59,8 @@ pub mod process;
 pub mod routing;
 pub mod shaping;
 pub mod site;
+#[cfg(test)]
+mod test_support;
 pub mod tun;
 pub mod underlay;
 

@@ -449,17 +449,9 @@ pub fn processes_in(name: &str) -> Result<Vec<u32>> {
     let target =
         fs::metadata(path_of(name)).with_context(|| format!("network namespace {name}"))?;
     let mut pids = Vec::new();
-    for entry in fs::read_dir("/proc").context("reading /proc")? {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for (pid, dir) in crate::process::listed::<u32>().context("reading /proc")? {
         // A process that ends meanwhile (or a zombie) has no namespace.
-        let Ok(ns) = fs::metadata(entry.path().join("ns/net")) else {
+        let Ok(ns) = fs::metadata(dir.join("ns/net")) else {
             continue;
         };
         if ns.dev() == target.dev() && ns.ino() == target.ino() {

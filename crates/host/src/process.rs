@@ -1,5 +1,5 @@
-//! Processes as `/proc` shows them: whether the process that made
-//! something is still the one running under its pid.
+//! Processes as `/proc` shows them: which there are, and whether the
+//! process that made something is still the one running under its pid.
 //!
 //! A pid names a process only while it runs. Once it ends, it stays a
 //! zombie until its parent reaps it, and then the kernel may give the pid
@@ -8,7 +8,7 @@
 //! ticks since boot), which never changes while the process lives and
 //! tells it apart from a later process of the same pid.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -53,6 +53,15 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 pub fn stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
+}
+
+/// Every process `/proc` lists, as its pid (read as a `P`) and directory.
+pub fn listed<P: std::str::FromStr>() -> std::io::Result<impl Iterator<Item = (P, PathBuf)>> {
+    let entries = std::fs::read_dir("/proc")?.flatten();
+    Ok(entries.filter_map(|entry| {
+        let pid = entry.file_name().to_str()?.parse().ok()?;
+        Some((pid, entry.path()))
+    }))
 }
 
 /// This process.

@@ -385,10 +385,7 @@ pub fn remove_site(spec: &SiteSpec) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn net(text: &str) -> IpNet {
-        text.parse().expect("literal prefix")
-    }
+    use crate::test_support::ip_net as net;
 
     #[test]
     fn the_router_takes_the_first_host_address_the_host_does_not_have() {

@@ -670,16 +670,13 @@ impl GobgpApi {
 mod tests {
     use super::config::{overlapping_entries, NO_TRANSIT_POLICY};
     use super::*;
+    use crate::test_support::v4_net as net;
 
     const LIMITS: SessionLimits = SessionLimits {
         keepalive_secs: 60,
         hold_secs: 180,
         max_prefixes: 4000,
     };
-
-    fn net(text: &str) -> Ipv4Net {
-        text.parse().expect("literal prefix")
-    }
 
     #[test]
     fn overlap_covers_more_specifics_and_every_supernet() {

@@ -359,10 +359,7 @@ pub fn parse_monitor_line(line: &str) -> Result<Vec<RibChange>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn net(text: &str) -> Ipv4Net {
-        text.parse().expect("literal prefix")
-    }
+    use crate::test_support::v4_net as net;
 
     #[test]
     fn rib_json_is_read_into_learned_and_originated_paths() {

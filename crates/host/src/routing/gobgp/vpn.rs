@@ -179,18 +179,8 @@ impl VpnSpeaker {
 pub fn stop_leftover(run_dir: &std::path::Path) -> Result<Vec<u32>> {
     let config = run_dir.join(CONFIG).display().to_string();
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .context("reading /proc")?
-        .flatten()
-    {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+    for (pid, dir) in crate::process::listed::<i32>().context("reading /proc")? {
+        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
             continue;
         };
         let mut args = cmdline.split(|b| *b == 0);
