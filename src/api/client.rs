@@ -103,6 +103,15 @@ impl Client {
         }
     }
 
+    /// Sends `req`; `pick` takes the data out of its answer, or hands back one of another kind.
+    fn ask_for<T>(
+        &self,
+        req: Request,
+        pick: impl FnOnce(Response) -> Result<T, Box<Response>>,
+    ) -> Result<T, ClientError> {
+        pick(self.ask(&req)?).map_err(|other| unexpected(&req, &other))
+    }
+
     pub fn apply(
         &self,
         source: &str,
@@ -114,26 +123,24 @@ impl Client {
             text: text.to_string(),
             allow_empty,
         };
-        match self.ask(&req)? {
+        self.ask_for(req, |answer| match answer {
             Response::Applied(outcome) => Ok(outcome),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     pub fn diagnose(&self, query: Query, json: bool) -> Result<Diagnosis, ClientError> {
-        let req = Request::Diagnose { query, json };
-        match self.ask(&req)? {
+        self.ask_for(Request::Diagnose { query, json }, |answer| match answer {
             Response::Diagnosis(d) => Ok(d),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     pub fn stats(&self) -> Result<StatsReport, ClientError> {
-        let req = Request::Stats;
-        match self.ask(&req)? {
+        self.ask_for(Request::Stats, |answer| match answer {
             Response::Stats(report) => Ok(report),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     /// The tracked flows, of the NIC `nic` or of all.
@@ -141,47 +148,45 @@ impl Client {
         let req = Request::Flows {
             nic: nic.map(str::to_string),
         };
-        match self.ask(&req)? {
+        self.ask_for(req, |answer| match answer {
             Response::Flows(report) => Ok(report.flows),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     pub fn bgp_peer_status(&self, gateway: &str) -> Result<BgpPeerStatus, ClientError> {
         let req = Request::BgpPeerStatus {
             gateway: gateway.to_string(),
         };
-        match self.ask(&req)? {
+        self.ask_for(req, |answer| match answer {
             Response::BgpPeerStatus(status) => Ok(status),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     pub fn lb_show(&self, load_balancer: &str) -> Result<LoadBalancerStatus, ClientError> {
         let req = Request::LbShow {
             load_balancer: load_balancer.to_string(),
         };
-        match self.ask(&req)? {
+        self.ask_for(req, |answer| match answer {
             Response::LoadBalancer(status) => Ok(status),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     pub fn running_topology(&self) -> Result<RunningTopology, ClientError> {
-        let req = Request::RunningTopology;
-        match self.ask(&req)? {
+        self.ask_for(Request::RunningTopology, |answer| match answer {
             Response::RunningTopology(running) => Ok(running),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 
     /// Whether the lab has converged, and what is missing when not.
     pub fn convergence(&self) -> Result<Convergence, ClientError> {
-        let req = Request::Convergence;
-        match self.ask(&req)? {
+        self.ask_for(Request::Convergence, |answer| match answer {
             Response::Convergence(state) => Ok(state),
-            other => Err(unexpected(&req, &other)),
-        }
+            other => Err(Box::new(other)),
+        })
     }
 }
 

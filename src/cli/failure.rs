@@ -3,6 +3,7 @@
 //! which know nothing of exit codes.
 
 use crate::api::client::ClientError;
+use crate::api::ApiError;
 use crate::diagnostics::QueryError;
 
 /// An outcome with its exit code: 1 for refused input, 2 for usage.
@@ -28,10 +29,17 @@ impl Failure {
 }
 
 impl From<QueryError> for Failure {
+    /// As the daemon's refusal of the same query.
     fn from(e: QueryError) -> Failure {
-        match e {
-            QueryError::Usage(m) => Failure::usage(m),
-            QueryError::Refused(m) => Failure::refused(m),
+        ApiError::from(e).into()
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
         }
     }
 }
@@ -40,10 +48,7 @@ impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Failure {
         match e {
             ClientError::Unreachable(m) => Failure::refused(m),
-            ClientError::Refused(e) => Failure {
-                code: e.exit_code(),
-                message: e.to_string(),
-            },
+            ClientError::Refused(e) => e.into(),
         }
     }
 }

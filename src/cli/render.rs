@@ -382,6 +382,16 @@ mod tests {
         );
     }
 
+    /// The lines of `text` below the first that starts with `heading`; `what` names the table.
+    fn rows_below<'a>(text: &'a str, heading: &str, what: &str) -> Vec<&'a str> {
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.starts_with(heading))
+            .expect(what);
+        lines[header + 1..].to_vec()
+    }
+
     #[test]
     fn stats_list_the_probed_backends_with_the_reason_of_a_down_one() {
         let backend = |nic: &str, up: bool, reason: Option<&str>| BackendReport {
@@ -408,17 +418,13 @@ mod tests {
             ..Default::default()
         };
         let text = render_stats(&report, false);
-        let lines: Vec<&str> = text.lines().collect();
-        let header = lines
-            .iter()
-            .position(|l| l.starts_with("load balancer"))
-            .expect("a backend table");
+        let rows = rows_below(&text, "load balancer", "a backend table");
         assert_eq!(
-            lines[header + 1],
+            rows[0],
             "ilb            health         web1           Up    2026-11-23T07:50:08Z      3"
         );
         assert_eq!(
-            lines[header + 2],
+            rows[1],
             "ilb            health         web2           Down  2026-11-23T07:50:08Z      0  connection refused"
         );
         // Without load balancers, no table.
@@ -537,18 +543,14 @@ mod tests {
             daemon("bird", None, 0, Some("exit status 1")),
         ];
         let text = render_stats(&report, false);
-        let lines: Vec<&str> = text.lines().collect();
-        let header = lines
-            .iter()
-            .position(|l| l.starts_with("daemon "))
-            .expect("a routing daemon table");
+        let rows = rows_below(&text, "daemon ", "a routing daemon table");
         assert_eq!(
-            lines[header + 1],
+            rows[0],
             "gobgpd   hub-gw-0         gateway hub-gw instance 0  running     4242        1  \
              killed by signal 9 (SIGKILL)"
         );
         assert_eq!(
-            lines[header + 2],
+            rows[1],
             "bird     hub-gw-0         gateway hub-gw instance 0  down           -        0  \
              exit status 1"
         );

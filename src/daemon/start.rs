@@ -396,16 +396,13 @@ impl Daemon {
         let epoch = self.epoch;
         {
             let (routing, stop) = (self.routing.clone(), self.stop.clone());
-            let (faults, panics) = (self.faults.clone(), self.panics.clone());
-            let watcher = threads::spawn_supervised(
-                "vnetd-bgp",
-                ThreadKind::BgpWatcher,
+            let faults = self.faults.clone();
+            self.keep_supervised(
+                ("vnetd-bgp", ThreadKind::BgpWatcher),
                 "the routing daemons' supervisor",
-                (panics, stop.clone()),
+                "starting the routing daemons' supervisor",
                 move || hybrid::supervise_routing(&routing, &stop, &faults),
-            )
-            .context("starting the routing daemons' supervisor")?;
-            self.keep_thread(watcher);
+            )?;
         }
         {
             let (plane, records) = (self.plane.clone(), self.records.clone());
@@ -440,38 +437,53 @@ impl Daemon {
             self.keep_thread(services);
         }
         let (flows, stop) = (self.flows.clone(), self.stop.clone());
-        let (faults, panics) = (self.faults.clone(), self.panics.clone());
+        let faults = self.faults.clone();
         let (queue_drops, plane) = (self.queue_drops.clone(), self.plane.clone());
         let counters = self.counters.clone();
-        let housekeeping = threads::spawn_supervised(
-            "vnetd-housekeeping",
-            ThreadKind::Housekeeping,
+        self.keep_supervised(
+            ("vnetd-housekeeping", ThreadKind::Housekeeping),
             "housekeeping",
-            (panics, stop.clone()),
+            "starting the housekeeping thread",
             move || {
                 let mut read_queues = || queue_drops.sync(&plane.load(), &counters, false);
                 housekeep(&flows, &stop, epoch, &faults, &mut read_queues)
             },
-        )
-        .context("starting the housekeeping thread")?;
-        self.keep_thread(housekeeping);
+        )?;
         if let Some(offload) = self.offload.clone() {
             let (plane, flows, stop) = (self.plane.clone(), self.flows.clone(), self.stop.clone());
-            let (faults, panics) = (self.faults.clone(), self.panics.clone());
-            let thread = threads::spawn_supervised(
-                "vnetd-offload",
-                ThreadKind::Offload,
+            let faults = self.faults.clone();
+            self.keep_supervised(
+                ("vnetd-offload", ThreadKind::Offload),
                 "the offload thread",
-                (panics, stop.clone()),
+                "starting the offload thread",
                 move || offload.run(&plane, &flows, &stop, &faults),
-            )
-            .context("starting the offload thread")?;
-            self.keep_thread(thread);
+            )?;
         }
         Ok(())
     }
 
     /// Keeps a thread of the daemon's, to be joined when it stops.
+    /// Starts `body` on thread `name`, supervised as `who` of `kind` until
+    /// the daemon stops, and keeps it; `starting` says what failed to start.
+    fn keep_supervised(
+        &self,
+        (name, kind): (&str, ThreadKind),
+        who: &'static str,
+        starting: &'static str,
+        body: impl FnMut() + Send + 'static,
+    ) -> Result<()> {
+        let thread = threads::spawn_supervised(
+            name,
+            kind,
+            who,
+            (self.panics.clone(), self.stop.clone()),
+            body,
+        )
+        .context(starting)?;
+        self.keep_thread(thread);
+        Ok(())
+    }
+
     fn keep_thread(&self, handle: JoinHandle<()>) {
         self.handles
             .lock()

@@ -541,42 +541,42 @@ mod tests {
         assert_eq!(backoff.next_pause(quick), FIRST_PAUSE * 2);
     }
 
+    /// Supervises `body` (given its run's number) as a thread of `kind`, the
+    /// daemon stopping or not; how often it ran, and the panics counted.
+    fn runs_supervised(
+        kind: ThreadKind,
+        who: &str,
+        stopping: bool,
+        mut body: impl FnMut(u32),
+    ) -> (u32, ThreadPanics) {
+        let panics = ThreadPanics::default();
+        let stop = AtomicBool::new(stopping);
+        let mut runs = 0;
+        supervise(kind, who, &panics, &stop, || {
+            runs += 1;
+            body(runs);
+        });
+        (runs, panics)
+    }
+
     #[test]
     fn a_supervised_body_runs_again_after_a_panic_until_it_returns() {
-        let panics = ThreadPanics::default();
-        let stop = AtomicBool::new(false);
-        let mut runs = 0;
-        supervise(
-            ThreadKind::Housekeeping,
-            "housekeeping",
-            &panics,
-            &stop,
-            || {
-                runs += 1;
-                if runs < 3 {
-                    panic!("run {runs}");
+        let (runs, panics) =
+            runs_supervised(ThreadKind::Housekeeping, "housekeeping", false, |run| {
+                if run < 3 {
+                    panic!("run {run}");
                 }
-            },
-        );
+            });
         assert_eq!(runs, 3);
         assert_eq!(panics.count(ThreadKind::Housekeeping), 2);
     }
 
     #[test]
     fn a_stopped_daemon_does_not_restart_a_thread_that_panicked() {
-        let panics = ThreadPanics::default();
-        let stop = AtomicBool::new(true);
-        let mut runs = 0;
-        supervise(
-            ThreadKind::FlowLog,
-            "the flow-log thread",
-            &panics,
-            &stop,
-            || {
-                runs += 1;
+        let (runs, panics) =
+            runs_supervised(ThreadKind::FlowLog, "the flow-log thread", true, |_| {
                 panic!("while stopping");
-            },
-        );
+            });
         assert_eq!(runs, 1);
         assert_eq!(panics.count(ThreadKind::FlowLog), 1);
     }

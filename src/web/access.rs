@@ -381,32 +381,18 @@ mod tests {
             h
         };
         let host = Some("127.0.0.1:9470");
-        assert!(same_origin(&headers(&[]), host));
-        assert!(same_origin(
-            &headers(&[
-                ("origin", "http://127.0.0.1:9470"),
-                ("sec-fetch-site", "same-origin")
-            ]),
-            host
-        ));
-        assert!(same_origin(&headers(&[("sec-fetch-site", "none")]), host));
-        assert!(!same_origin(
-            &headers(&[("origin", "http://127.0.0.1:8000")]),
-            host
-        ));
-        assert!(!same_origin(
-            &headers(&[("origin", "http://rebind.example")]),
-            host
-        ));
-        assert!(!same_origin(&headers(&[("origin", "null")]), host));
-        assert!(!same_origin(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            host
-        ));
-        assert!(!same_origin(
-            &headers(&[("sec-fetch-site", "same-site")]),
-            host
-        ));
+        let from_page = |pairs: &[_]| same_origin(&headers(pairs), host);
+        assert!(from_page(&[]));
+        assert!(from_page(&[
+            ("origin", "http://127.0.0.1:9470"),
+            ("sec-fetch-site", "same-origin")
+        ]));
+        assert!(from_page(&[("sec-fetch-site", "none")]));
+        assert!(!from_page(&[("origin", "http://127.0.0.1:8000")]));
+        assert!(!from_page(&[("origin", "http://rebind.example")]));
+        assert!(!from_page(&[("origin", "null")]));
+        assert!(!from_page(&[("sec-fetch-site", "cross-site")]));
+        assert!(!from_page(&[("sec-fetch-site", "same-site")]));
         assert!(!same_origin(
             &headers(&[("origin", "http://127.0.0.1:9470")]),
             None

@@ -548,6 +548,14 @@ mod tests {
         }
     }
 
+    /// A prober with a fresh book whose scripted runner finds web2 down for `why`.
+    fn prober_finding_web2_down(why: &str) -> (Arc<Scripted>, Prober) {
+        let script = Arc::new(Scripted::default());
+        script.answer("web2", ProbeOutcome::Down(why.into()));
+        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
+        (script, prober)
+    }
+
     fn runs_of(book: &ProbeBook, nic: &str) -> (u32, u32) {
         let states = book.states();
         let state = &states.iter().find(|(t, _)| t.nic == nic).unwrap().1;
@@ -556,9 +564,7 @@ mod tests {
 
     #[test]
     fn the_prober_probes_at_once_then_every_interval_and_applies_the_threshold() {
-        let script = Arc::new(Scripted::default());
-        script.answer("web2", ProbeOutcome::Down("HTTP 404".into()));
-        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
+        let (script, prober) = prober_finding_web2_down("HTTP 404");
         let snapshot = Snapshot::compile(topology(2, 5, 2), 1);
         let t0 = Instant::now();
         // First probes at once; one failure is not enough to go down.
@@ -597,10 +603,8 @@ mod tests {
 
     #[test]
     fn a_hanging_probe_delays_no_other() {
-        let script = Arc::new(Scripted::default());
+        let (script, prober) = prober_finding_web2_down("timed out");
         script.slow.lock().unwrap().push("web1".into());
-        script.answer("web2", ProbeOutcome::Down("timed out".into()));
-        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
         let snapshot = Snapshot::compile(topology(2, 1, 1), 1);
         let t0 = Instant::now();
         let started = Instant::now();
@@ -682,9 +686,7 @@ mod tests {
 
     #[test]
     fn targets_that_vanish_are_forgotten_and_their_health_with_them() {
-        let script = Arc::new(Scripted::default());
-        script.answer("web2", ProbeOutcome::Down("connection refused".into()));
-        let prober = Prober::new(Arc::new(ProbeBook::default()), script.runner());
+        let (script, prober) = prober_finding_web2_down("connection refused");
         let two = Snapshot::compile(topology(2, 5, 1), 1);
         let t0 = Instant::now();
         let health = settle(&prober, &two, t0, |h, _| !h.is_up(&target("web2")));

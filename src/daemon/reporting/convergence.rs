@@ -287,6 +287,23 @@ mod tests {
         convergence_of(topo, &model, &learned, &up, &[], 0)
     }
 
+    /// The example `name` and its convergence with nothing taken away, checked converged.
+    fn converged_example(name: &str, text: &str) -> (Topology, Convergence) {
+        let topo = example(name, text);
+        let state = converging(&topo, |_, _| {});
+        assert!(state.converged, "{state:?}");
+        (topo, state)
+    }
+
+    /// Checks `state` unconverged, with `sessions` established of those
+    /// expected and `missing` said missing.
+    #[track_caller]
+    fn assert_waiting(state: &Convergence, sessions: (usize, usize), missing: &str) {
+        assert!(!state.converged);
+        assert_eq!(counts(state)[0], sessions);
+        assert_eq!(state.missing(), missing);
+    }
+
     /// Sessions established of those expected, prefixes learned of those
     /// expected.
     fn counts(state: &Convergence) -> [(usize, usize); 2] {
@@ -298,12 +315,10 @@ mod tests {
 
     #[test]
     fn the_dual_device_example_counts_four_sessions_and_waits_for_each() {
-        let topo = example(
+        let (topo, state) = converged_example(
             "dual-device-vpn.yaml",
             include_str!("../../../config/dual-device-vpn.yaml"),
         );
-        let state = converging(&topo, |_, _| {});
-        assert!(state.converged, "{state:?}");
         assert_eq!(counts(&state)[0], (4, 4));
         // The second device's sessions with both instances drop.
         let second: std::net::Ipv4Addr = "10.52.255.254".parse().unwrap();
@@ -338,22 +353,19 @@ mod tests {
                  local_network_gateway: branch1-lng2, bgp_enabled: true}\n\n# What must hold",
             );
         let state = converging(&example("hybrid.yaml", &text), |_, _| {});
-        assert!(!state.converged);
-        assert_eq!(counts(&state)[0], (1, 2));
-        assert_eq!(
-            state.missing(),
-            "session hub-vpngw/0 with 192.168.255.2 not established"
+        assert_waiting(
+            &state,
+            (1, 2),
+            "session hub-vpngw/0 with 192.168.255.2 not established",
         );
     }
 
     #[test]
     fn route_server_sessions_with_appliances_are_counted() {
-        let topo = example(
+        let (topo, state) = converged_example(
             "route-server.yaml",
             include_str!("../../../config/route-server.yaml"),
         );
-        let state = converging(&topo, |_, _| {});
-        assert!(state.converged, "{state:?}");
         // Two instances, each with both appliances.
         assert_eq!(counts(&state)[0], (4, 4));
         let state = converging(&topo, |_, up| up.clear());
@@ -415,11 +427,10 @@ mod tests {
     fn a_session_down_keeps_the_lab_unconverged_and_is_named() {
         // The route is there (a session that just dropped), the session not.
         let state = converging(&hybrid(), |_, up| up.clear());
-        assert!(!state.converged);
-        assert_eq!(counts(&state)[0], (0, 1));
-        assert_eq!(
-            state.missing(),
-            "session hub-vpngw/0 with 192.168.255.1 not established"
+        assert_waiting(
+            &state,
+            (0, 1),
+            "session hub-vpngw/0 with 192.168.255.1 not established",
         );
     }
 
@@ -437,9 +448,7 @@ mod tests {
     #[test]
     fn a_lab_without_bgp_converges_at_once_and_waits_for_first_probes() {
         let text = include_str!("../../../config/hub-spoke.yaml");
-        let topo = crate::topology::parse_str("hub-spoke.yaml", text)
-            .unwrap()
-            .topology;
+        let topo = example("hub-spoke.yaml", text);
         let model = BgpModel::of(&topo);
         let none = LearnedRoutes::default();
         let state = convergence_of(&topo, &model, &none, &Established::new(), &[], 0);

@@ -140,9 +140,7 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
             if neighbors.is_empty() {
                 continue;
             }
-            let netns = crate::plan::names::instance_netns(&topo.netns_prefix, &gw.name, i);
-            let run_dir = PathBuf::from(RUN_DIR).join(&netns);
-            let mut spec = GobgpSpec::new(&netns, gw.asn, address, run_dir, limits);
+            let mut spec = instance_spec(topo, (&gw.name, i), gw.asn, address, limits);
             spec.withheld = neighbors
                 .iter()
                 .map(|n| {
@@ -175,6 +173,20 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
     plans
 }
 
+/// A speaker of ASN `asn` at `address` for instance `i` of `name`, in the
+/// instance's namespace and run directory.
+fn instance_spec(
+    topo: &Topology,
+    (name, i): (&str, usize),
+    asn: u32,
+    address: Ipv4Addr,
+    limits: SessionLimits,
+) -> GobgpSpec {
+    let netns = crate::plan::names::instance_netns(&topo.netns_prefix, name, i);
+    let run_dir = PathBuf::from(RUN_DIR).join(&netns);
+    GobgpSpec::new(&netns, asn, address, run_dir, limits)
+}
+
 /// One speaker per instance of each Route Server with a BGP connection:
 /// ASN 65515 at the instance's address, eBGP multihop to each appliance
 /// (Azure's timers, at most [`ROUTE_SERVER_MAX_ROUTES_PER_PEER`] routes a
@@ -205,13 +217,11 @@ fn route_server_plans(topo: &Topology, limits: SessionLimits) -> Vec<SpeakerPlan
             let Some(address) = v4(*address) else {
                 continue;
             };
-            let netns = crate::plan::names::instance_netns(&topo.netns_prefix, &rs.name, i);
-            let run_dir = PathBuf::from(RUN_DIR).join(&netns);
             let limits = SessionLimits {
                 max_prefixes: ROUTE_SERVER_MAX_ROUTES_PER_PEER as u32,
                 ..limits
             };
-            let mut spec = GobgpSpec::new(&netns, ROUTE_SERVER_ASN, address, run_dir, limits);
+            let mut spec = instance_spec(topo, (&rs.name, i), ROUTE_SERVER_ASN, address, limits);
             spec.neighbors = neighbors.clone();
             spec.reject_within = served.clone();
             plans.push(SpeakerPlan::instance_of(

@@ -140,6 +140,17 @@ fn vnet_address(topology: &Topology, vnet: VnetIdx) -> Option<Ipv4Addr> {
     (placement.hosts.get(placement.vnet_host(vnet))).map(|h| h.underlay_address)
 }
 
+/// The routes of `routes` sent by a `trusted` machine, each with its sender.
+fn from_trusted<'a>(
+    routes: &'a [VpnRoute],
+    trusted: &'a BTreeSet<Ipv4Addr>,
+) -> impl Iterator<Item = (Ipv4Addr, &'a VpnRoute)> + 'a {
+    let sender = |route: &VpnRoute| route.from.filter(|from| trusted.contains(from));
+    routes
+        .iter()
+        .filter_map(move |route| Some((sender(route)?, route)))
+}
+
 /// The backends the other machines' probes found down, from the routes
 /// received: only from `trusted` machines, and for each load balancer only
 /// from the machine that probes it (its VNet's).
@@ -149,10 +160,7 @@ pub(super) fn received_health(
     trusted: &BTreeSet<Ipv4Addr>,
 ) -> BackendHealth {
     let mut health = BackendHealth::default();
-    for route in routes {
-        let Some(from) = route.from.filter(|from| trusted.contains(from)) else {
-            continue;
-        };
+    for (from, route) in from_trusted(routes, trusted) {
         let find = |tag: u32| {
             (route.large_communities.iter()).find_map(|(t, a, b)| (*t == tag).then_some((*a, *b)))
         };
@@ -229,10 +237,7 @@ pub(super) fn received(
             }
         }
     }
-    for route in routes {
-        let Some(from) = route.from.filter(|from| trusted.contains(from)) else {
-            continue;
-        };
+    for (from, route) in from_trusted(routes, trusted) {
         for (tag, gateway, instance) in &route.large_communities {
             let g = GatewayIdx::new(*gateway as usize);
             let Some(gw) = topology.gateways.get(g) else {
