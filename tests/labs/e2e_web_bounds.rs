@@ -285,25 +285,30 @@ fn the_page_answers_only_its_token_holders_on_its_own_host() {
     assert!(answer.starts_with("HTTP/1.1 405 "), "{answer}");
 
     // A flows answer holds the most recent 1000, and says how many there are.
+    // A burst of 1100 datagrams may overflow the NIC's queue (a drop the
+    // daemon counts), so each round sends every flow again: the same five
+    // tuples, so a flow already tracked is not counted twice.
     let vm1 = format!("{prefix}-vm1");
     let flows: u16 = 1100;
-    netns::run_in(&vm1, move || {
-        for port in 20_000..20_000 + flows {
-            let socket = UdpSocket::bind(("10.1.1.4", port))?;
-            socket.send_to(b"flow", "10.0.2.4:9")?;
-        }
-        Ok(())
-    })
-    .unwrap();
+    let send_every_flow = || {
+        netns::run_in(&vm1, move || {
+            for port in 20_000..20_000 + flows {
+                let socket = UdpSocket::bind(("10.1.1.4", port))?;
+                socket.send_to(b"flow", "10.0.2.4:9")?;
+            }
+            Ok(())
+        })
+        .unwrap()
+    };
     let mut answer = page.get("/api/flows?nic=vm1", &page.bearer());
-    assert!(
-        common::wait_for(Duration::from_secs(10), || {
+    let all_listed = (0..5).any(|_| {
+        send_every_flow();
+        common::wait_for(Duration::from_secs(5), || {
             answer = page.get("/api/flows?nic=vm1", &page.bearer());
             total_count(&answer) >= usize::from(flows)
-        }),
-        "{:?}",
-        answer.head
-    );
+        })
+    });
+    assert!(all_listed, "{:?}", answer.head);
     let listed: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), vnetd::web::MAX_FLOWS);
     common::stop_lab(&mut lab);
