@@ -64,7 +64,8 @@ pub mod route_server;
 pub use files::FILES;
 
 use attributes::{
-    as_map, given, identity, put_given, put_str, put_text, resource, resource_attributes, top_level,
+    as_map, given, identity, put_given, put_str, put_text, put_texts, resource,
+    resource_attributes, top_level,
 };
 
 use super::json_file::{self, Place};
@@ -465,38 +466,41 @@ fn vnet_resources(
         ));
 
         // Terraform gives a subnet association the subnet's ID.
-        let nsg = subnet.network_security_group.as_ref();
-        if let Some(nsg) = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)? {
-            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
-                                    "network_security_group_id": nsg});
-            out.push(Resource {
-                kind: "azurerm_subnet_network_security_group_association".into(),
-                name: subnet_name.clone(),
-                attributes,
-                source: subnet_id.clone(),
-            });
-        }
-        let table = subnet.route_table.as_ref();
-        if let Some(table) = known.reference("route_table", &at.key("routeTable"), table)? {
-            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
-                                    "route_table_id": table});
-            out.push(Resource {
-                kind: "azurerm_subnet_route_table_association".into(),
-                name: subnet_name.clone(),
-                attributes,
-                source: subnet_id.clone(),
-            });
-        }
-        let gateway = subnet.nat_gateway.as_ref();
-        if let Some(gateway) = known.reference("nat_gateway", &at.key("natGateway"), gateway)? {
-            let attributes = json!({"id": subnet_id, "subnet_id": subnet_id,
-                                    "nat_gateway_id": gateway});
-            out.push(Resource {
-                kind: "azurerm_subnet_nat_gateway_association".into(),
-                name: subnet_name.clone(),
-                attributes,
-                source: subnet_id.clone(),
-            });
+        for (kind, az_name, reference, association, key) in [
+            (
+                "nsg",
+                "networkSecurityGroup",
+                &subnet.network_security_group,
+                "azurerm_subnet_network_security_group_association",
+                "network_security_group_id",
+            ),
+            (
+                "route_table",
+                "routeTable",
+                &subnet.route_table,
+                "azurerm_subnet_route_table_association",
+                "route_table_id",
+            ),
+            (
+                "nat_gateway",
+                "natGateway",
+                &subnet.nat_gateway,
+                "azurerm_subnet_nat_gateway_association",
+                "nat_gateway_id",
+            ),
+        ] {
+            if let Some(other) = known.reference(kind, &at.key(az_name), reference.as_ref())? {
+                let mut attributes = Map::new();
+                attributes.insert("id".into(), json!(subnet_id));
+                attributes.insert("subnet_id".into(), json!(subnet_id));
+                attributes.insert(key.into(), json!(other));
+                out.push(Resource {
+                    kind: association.into(),
+                    name: subnet_name.clone(),
+                    attributes: Value::Object(attributes),
+                    source: subnet_id.clone(),
+                });
+            }
         }
     }
 
@@ -637,11 +641,8 @@ fn nic_resources(
         let at = at.key("ipConfigurations").index(index);
         let config_name = &config.name;
         let subnet = config.subnet.as_ref();
-        let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
-            return Err(at.error(format!(
-                "IP configuration `{config_name}` of NIC `{name}` has no `subnet`"
-            )));
-        };
+        let what = format_args!("IP configuration `{config_name}` of NIC `{name}`");
+        let subnet = known.required("subnet", &at, "subnet", subnet, what)?;
         let allocation =
             given(config.private_ip_allocation_method()).unwrap_or_else(|| "Dynamic".to_string());
         let mut block = Map::new();
@@ -688,25 +689,25 @@ fn nic_resources(
 
     // Terraform gives a NIC association the ID `NIC|OTHER`.
     let nsg = nic.network_security_group.as_ref();
-    if let Some(nsg) = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)? {
-        let association = format!("{id}|{nsg}");
-        let attributes = json!({"id": association, "network_interface_id": id,
-                                "network_security_group_id": nsg});
+    let nsg = known.reference("nsg", &at.key("networkSecurityGroup"), nsg)?;
+    let nsg = nsg.into_iter().map(|nsg| {
+        let kind = "azurerm_network_interface_security_group_association";
+        (kind, "network_security_group_id", nsg)
+    });
+    let asgs = asgs.into_iter().map(|asg| {
+        let kind = "azurerm_network_interface_application_security_group_association";
+        (kind, "application_security_group_id", asg)
+    });
+    for (kind, key, other) in nsg.chain(asgs) {
+        let association = format!("{id}|{other}");
+        let mut attributes = Map::new();
+        attributes.insert("id".into(), json!(association));
+        attributes.insert("network_interface_id".into(), json!(id));
+        attributes.insert(key.into(), json!(other));
         out.push(Resource {
-            kind: "azurerm_network_interface_security_group_association".into(),
+            kind: kind.into(),
             name: name.clone(),
-            attributes,
-            source: association,
-        });
-    }
-    for asg in asgs {
-        let association = format!("{id}|{asg}");
-        let attributes = json!({"id": association, "network_interface_id": id,
-                                "application_security_group_id": asg});
-        out.push(Resource {
-            kind: "azurerm_network_interface_application_security_group_association".into(),
-            name: name.clone(),
-            attributes,
+            attributes: Value::Object(attributes),
             source: association,
         });
     }

@@ -416,25 +416,27 @@ mod tests {
 
     #[test]
     fn a_broken_resource_is_named_by_its_path() {
-        let state = json!({"version": 4, "resources": [
-            {"mode": "managed", "type": "azurerm_subnet", "name": "a",
-             "instances": [{"attributes": {"id": "x", "name": "a"}}]},
-            {"mode": "managed", "type": "azurerm_subnet", "name": "b",
-             "instances": [{"attributes_flat": {"id": "y"}}]}
-        ]});
-        let err = read_value(state).unwrap_err();
-        assert_eq!(
-            err.message,
-            "resources[1].instances[0]: `attributes` is missing"
-        );
-        let state = json!({"version": 4, "resources": [
-            {"mode": "managed", "type": "azurerm_subnet", "name": "a",
-             "instances": [{"attributes": {"name": "a"}}]}
-        ]});
-        let err = read_value(state).unwrap_err();
-        assert_eq!(
-            err.message,
-            "resources[0].instances[0].attributes: azurerm_subnet `a` has no `id`: not created yet, or not a state"
-        );
+        for (resources, message) in [
+            (
+                json!([
+                    {"mode": "managed", "type": "azurerm_subnet", "name": "a",
+                     "instances": [{"attributes": {"id": "x", "name": "a"}}]},
+                    {"mode": "managed", "type": "azurerm_subnet", "name": "b",
+                     "instances": [{"attributes_flat": {"id": "y"}}]}
+                ]),
+                "resources[1].instances[0]: `attributes` is missing",
+            ),
+            (
+                json!([
+                    {"mode": "managed", "type": "azurerm_subnet", "name": "a",
+                     "instances": [{"attributes": {"name": "a"}}]}
+                ]),
+                "resources[0].instances[0].attributes: azurerm_subnet `a` has no `id`: not created yet, or not a state",
+            ),
+        ] {
+            let state = json!({"version": 4, "resources": resources});
+            let err = read_value(state).unwrap_err();
+            assert_eq!(err.message, message, "for the resources {resources}");
+        }
     }
 }

@@ -64,6 +64,17 @@ pub(super) fn put_text(attributes: &mut Map<String, Value>, key: &str, value: Op
     put_str(attributes, key, given(value));
 }
 
+/// Each optional string member of `values` under its key when it says
+/// something (see [`put_text`]).
+pub(super) fn put_texts<const N: usize>(
+    attributes: &mut Map<String, Value>,
+    values: [(&str, Option<&str>); N],
+) {
+    for (key, value) in values {
+        put_text(attributes, key, value);
+    }
+}
+
 /// Each value of `values` that the dump gives, under its key.
 pub(super) fn put_given<T: Into<Value>, const N: usize>(
     attributes: &mut Map<String, Value>,

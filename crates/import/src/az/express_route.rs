@@ -13,7 +13,7 @@
 //! (`circuit.expressRoutePrivatePeeringId`) is written to the cloud's.
 
 use super::model::{Circuit, CircuitPeering, PrivateCloud};
-use super::{given, identity, put_str, put_text, resource, resource_attributes, List, Place};
+use super::{given, identity, put_str, put_texts, resource, resource_attributes, List, Place};
 use crate::{ImportError, Resource};
 use serde_json::json;
 
@@ -79,15 +79,12 @@ pub(super) fn circuits(
         let (name, id, group) = identity(&at, circuit)?;
         let mut attributes = resource_attributes(&id, &name, &group, circuit.location.as_deref());
         if let Some(p) = &circuit.service_provider_properties {
-            put_text(
+            put_texts(
                 &mut attributes,
-                "service_provider_name",
-                p.service_provider_name.as_deref(),
-            );
-            put_text(
-                &mut attributes,
-                "peering_location",
-                p.peering_location.as_deref(),
+                [
+                    ("service_provider_name", p.service_provider_name.as_deref()),
+                    ("peering_location", p.peering_location.as_deref()),
+                ],
             );
             if let Some(mbps) = p.bandwidth_in_mbps {
                 attributes.insert("bandwidth_in_mbps".into(), json!(mbps));

@@ -95,6 +95,20 @@ impl Known {
             .transpose()
     }
 
+    /// The reference of member `key` of `what` (the object at `at`),
+    /// resolved: `what` must have one.
+    pub(super) fn required(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        key: &'static str,
+        reference: Option<&Reference>,
+        what: impl std::fmt::Display,
+    ) -> Result<String, ImportError> {
+        let resolved = self.reference(kind, &at.key(key), reference)?;
+        resolved.ok_or_else(|| at.error(format!("{what} has no `{key}`")))
+    }
+
     /// The references of the list at `at`, resolved.
     pub(super) fn references(
         &self,

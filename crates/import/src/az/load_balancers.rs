@@ -20,7 +20,9 @@
 //! a NIC of nics.json (a scale set's instance) is left out, with its ID.
 
 use super::model::{LbFrontend, LbOutboundRule, LbProbe, LbRule, LoadBalancer, Reference};
-use super::{as_map, given, put_given, put_str, put_text, resource, top_level, Known, List, Place};
+use super::{
+    as_map, given, put_given, put_str, put_text, put_texts, resource, top_level, Known, List, Place,
+};
 use crate::write::id_names;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
@@ -289,20 +291,19 @@ fn frontend_block(
     if let Some(subnet) = known.reference("subnet", &at.key("subnet"), frontend.subnet.as_ref())? {
         block.insert("subnet_id".into(), json!(subnet));
     }
-    put_text(
+    put_texts(
         &mut block,
-        "private_ip_address",
-        frontend.private_ip_address.as_deref(),
-    );
-    put_text(
-        &mut block,
-        "private_ip_address_allocation",
-        frontend.private_ip_allocation_method.as_deref(),
-    );
-    put_text(
-        &mut block,
-        "private_ip_address_version",
-        frontend.private_ip_address_version.as_deref(),
+        [
+            ("private_ip_address", frontend.private_ip_address.as_deref()),
+            (
+                "private_ip_address_allocation",
+                frontend.private_ip_allocation_method.as_deref(),
+            ),
+            (
+                "private_ip_address_version",
+                frontend.private_ip_address_version.as_deref(),
+            ),
+        ],
     );
     if let Some(ip) = &frontend.public_ip_address {
         let ip = known.own_id_or_given("public_ip", &ip.id);

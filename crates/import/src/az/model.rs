@@ -427,9 +427,11 @@ pub trait Object {
     fn resource_group(&self) -> Option<&str>;
 }
 
+// `Object` for shapes with members `name`, `id` and `resourceGroup`:
+// `objects!(A, B)`, or `objects!(<P> Shape<P>)` for a generic one.
 macro_rules! objects {
-    ($($shape:ty),*) => {$(
-        impl Object for $shape {
+    (<$($generic:ident)?> $shape:ty) => {
+        impl<$($generic)?> Object for $shape {
             fn name(&self) -> &str {
                 &self.name
             }
@@ -440,7 +442,8 @@ macro_rules! objects {
                 self.resource_group.as_deref()
             }
         }
-    )*};
+    };
+    ($($shape:ty),*) => {$(objects!(<> $shape);)*};
 }
 
 objects!(
@@ -475,3 +478,5 @@ objects!(
     ForwardingRule,
     RulesetLink
 );
+// Virtual Network Manager's objects, whatever their properties.
+objects!(<P> Arm<P>);

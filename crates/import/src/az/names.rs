@@ -27,7 +27,7 @@ use super::model::{
     Nic, PrivateDnsZone, PrivateDnsZoneGroup, PrivateEndpoint, RecordSet, ZoneLink,
 };
 use super::{
-    given, identity, put_str, put_text, resource, resource_attributes, top_level, Known, List,
+    given, identity, put_str, put_texts, resource, resource_attributes, top_level, Known, List,
     Place,
 };
 use crate::{ImportError, Resource};
@@ -80,9 +80,8 @@ impl Lists<'_> {
             let (name, id, group) = identity(&at, link)?;
             let zone = zone_of(&at, &id)?;
             let vnet = link.virtual_network.as_ref();
-            let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
-                return Err(at.error(format!("link `{name}` has no `virtualNetwork`")));
-            };
+            let what = format_args!("link `{name}`");
+            let vnet = known.required("vnet", &at, "virtualNetwork", vnet, what)?;
             let mut attributes = resource_attributes(&id, &name, &group, None);
             attributes.insert("private_dns_zone_name".into(), json!(zone));
             attributes.insert("virtual_network_id".into(), json!(vnet));
@@ -265,21 +264,21 @@ fn endpoint_resource(
 ) -> Result<Resource, ImportError> {
     let (name, id, mut attributes) = top_level(at, endpoint, endpoint.location.as_deref())?;
     let subnet = endpoint.subnet.as_ref();
-    let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
-        return Err(at.error(format!("Private Endpoint `{name}` has no `subnet`")));
-    };
+    let what = format_args!("Private Endpoint `{name}`");
+    let subnet = known.required("subnet", at, "subnet", subnet, what)?;
     attributes.insert("subnet_id".into(), json!(subnet));
     let configurations: Vec<Value> = (endpoint.ip_configurations.iter())
         .map(|c| {
             let mut block = Map::new();
             block.insert("name".into(), json!(c.name));
-            put_text(
+            put_texts(
                 &mut block,
-                "private_ip_address",
-                c.private_ip_address.as_deref(),
+                [
+                    ("private_ip_address", c.private_ip_address.as_deref()),
+                    ("subresource_name", c.group_id.as_deref()),
+                    ("member_name", c.member_name.as_deref()),
+                ],
             );
-            put_text(&mut block, "subresource_name", c.group_id.as_deref());
-            put_text(&mut block, "member_name", c.member_name.as_deref());
             Value::Object(block)
         })
         .collect();

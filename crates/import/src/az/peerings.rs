@@ -46,11 +46,8 @@ pub(super) fn resources(
             continue;
         }
         let remote = peering.remote_virtual_network.as_ref();
-        let Some(remote) = known.reference("vnet", &at.key("remoteVirtualNetwork"), remote)? else {
-            return Err(at.error(format!(
-                "peering `{peering_name}` has no `remoteVirtualNetwork`"
-            )));
-        };
+        let what = format_args!("peering `{peering_name}`");
+        let remote = known.required("vnet", &at, "remoteVirtualNetwork", remote, what)?;
         let attributes = json!({
             "id": peering_id,
             "name": peering_name,

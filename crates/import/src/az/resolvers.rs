@@ -52,11 +52,8 @@ impl Lists<'_> {
             let (name, id, mut attributes) =
                 top_level(&at, resolver, resolver.location.as_deref())?;
             let vnet = resolver.virtual_network.as_ref();
-            let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
-                return Err(at.error(format!(
-                    "DNS Private Resolver `{name}` has no `virtualNetwork`"
-                )));
-            };
+            let what = format_args!("DNS Private Resolver `{name}`");
+            let vnet = known.required("vnet", &at, "virtualNetwork", vnet, what)?;
             attributes.insert("virtual_network_id".into(), json!(vnet));
             out.push(resource(
                 "azurerm_private_dns_resolver",
@@ -72,11 +69,8 @@ impl Lists<'_> {
             for (index, config) in endpoint.ip_configurations.iter().enumerate() {
                 let at = at.key("ipConfigurations").index(index);
                 let subnet = config.subnet.as_ref();
-                let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
-                    return Err(at.error(format!(
-                        "an IP configuration of inbound endpoint `{name}` has no `subnet`"
-                    )));
-                };
+                let what = format_args!("an IP configuration of inbound endpoint `{name}`");
+                let subnet = known.required("subnet", &at, "subnet", subnet, what)?;
                 let mut block = Map::new();
                 block.insert("subnet_id".into(), json!(subnet));
                 let address = given(config.private_ip_address.as_deref());
@@ -94,9 +88,8 @@ impl Lists<'_> {
             let (name, id, mut attributes) = top_level(&at, endpoint, None)?;
             let resolver = parent(&at, &id, "outboundEndpoints", "dns_resolver", known)?;
             let subnet = endpoint.subnet.as_ref();
-            let Some(subnet) = known.reference("subnet", &at.key("subnet"), subnet)? else {
-                return Err(at.error(format!("outbound endpoint `{name}` has no `subnet`")));
-            };
+            let what = format_args!("outbound endpoint `{name}`");
+            let subnet = known.required("subnet", &at, "subnet", subnet, what)?;
             attributes.insert("private_dns_resolver_id".into(), json!(resolver));
             attributes.insert("subnet_id".into(), json!(subnet));
             let kind = "azurerm_private_dns_resolver_outbound_endpoint";
@@ -151,9 +144,8 @@ impl Lists<'_> {
                 known,
             )?;
             let vnet = link.virtual_network.as_ref();
-            let Some(vnet) = known.reference("vnet", &at.key("virtualNetwork"), vnet)? else {
-                return Err(at.error(format!("link `{name}` has no `virtualNetwork`")));
-            };
+            let what = format_args!("link `{name}`");
+            let vnet = known.required("vnet", &at, "virtualNetwork", vnet, what)?;
             attributes.insert("dns_forwarding_ruleset_id".into(), json!(ruleset));
             attributes.insert("virtual_network_id".into(), json!(vnet));
             let kind = "azurerm_private_dns_resolver_virtual_network_link";

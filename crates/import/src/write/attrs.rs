@@ -59,6 +59,12 @@ impl<'r> Attrs<'r> {
             .ok_or_else(|| self.error(format!("{} has no {key}", self.r.kind)))
     }
 
+    /// The first nested block `key`, when there is one.
+    pub(super) fn first_block(&self, key: &str) -> Option<Nested<'r, 'r>> {
+        let block = self.blocks(key).into_iter().next()?;
+        Some(Attrs::nested(self.r, block))
+    }
+
     /// The one nested block `key`; refused, saying how many `blocks`
     /// `what` has, when there is not exactly one: Azure takes one.
     pub(super) fn one_block(
@@ -164,6 +170,21 @@ impl<'r> Attrs<'r> {
         self.error(format!(
             "{key} `{id}` names a resource that is not in the input"
         ))
+    }
+
+    /// The name the ID attribute `key` refers to (by its last segment of
+    /// type `kind`), which `held` must hold.
+    pub(super) fn referred<T>(
+        &self,
+        key: &str,
+        kind: &str,
+        held: &BTreeMap<String, T>,
+    ) -> Result<String, ImportError> {
+        let name = self.id_name(key, kind)?;
+        if !held.contains_key(&name) {
+            return Err(self.dangling(key));
+        }
+        Ok(name)
     }
 
     /// The object of `held` that the ID attribute `key` refers to (by its

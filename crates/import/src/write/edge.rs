@@ -436,32 +436,23 @@ impl<'r> Model<'r> {
 
     pub(super) fn render_edge(&self, out: &mut Output) {
         let e = &self.edge;
-        if !e.prefixes.is_empty() {
-            out.section("public_ip_prefixes");
-            for (name, p) in &e.prefixes {
-                out.item(2, &p.source, name);
-                out.field(4, "ip_prefix", &scalar(&p.ip_prefix.to_string()));
-                out.scalar_field(4, "location", p.location.as_deref());
+        out.list(0, "public_ip_prefixes", &e.prefixes, |out, (name, p)| {
+            out.item(2, &p.source, name);
+            out.field(4, "ip_prefix", &scalar(&p.ip_prefix.to_string()));
+            out.scalar_field(4, "location", p.location.as_deref());
+        });
+        let ips = &e.public_ips;
+        out.list(0, "public_ip_addresses", ips, |out, (name, ip)| {
+            out.item(2, &ip.source, name);
+            if let Some(address) = ip.address {
+                out.field(4, "ip_address", &scalar(&address.to_string()));
             }
-        }
-        if !e.public_ips.is_empty() {
-            out.section("public_ip_addresses");
-            for (name, ip) in &e.public_ips {
-                out.item(2, &ip.source, name);
-                if let Some(address) = ip.address {
-                    out.field(4, "ip_address", &scalar(&address.to_string()));
-                }
-                out.scalar_field(4, "sku", ip.sku.as_deref());
-                out.notes(4, &ip.note);
-                out.scalar_field(4, "public_ip_prefix", ip.prefix.as_deref());
-                out.scalar_field(4, "location", ip.location.as_deref());
-            }
-        }
-        if e.nat_gateways.is_empty() {
-            return;
-        }
-        out.section("nat_gateways");
-        for (name, g) in &e.nat_gateways {
+            out.scalar_field(4, "sku", ip.sku.as_deref());
+            out.notes(4, &ip.note);
+            out.scalar_field(4, "public_ip_prefix", ip.prefix.as_deref());
+            out.scalar_field(4, "location", ip.location.as_deref());
+        });
+        out.list(0, "nat_gateways", &e.nat_gateways, |out, (name, g)| {
             out.item(2, &g.source, name);
             out.scalar_field(4, "sku_name", g.sku_name.as_deref());
             // 4 minutes is Azure's default, and the file's.
@@ -480,7 +471,7 @@ impl<'r> Model<'r> {
                 out.line(&format!("    {key}:"));
                 out.link_list(6, links);
             }
-        }
+        });
     }
 }
 

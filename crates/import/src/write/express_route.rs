@@ -222,14 +222,16 @@ impl<'r> Model<'r> {
             }
         }
         render_parts(out, "vmware_private_clouds", &self.clouds);
-        if !self.reach.is_empty() {
-            out.section("express_route_circuit_connections");
-            for (name, reach) in &self.reach {
+        out.list(
+            0,
+            "express_route_circuit_connections",
+            &self.reach,
+            |out, (name, reach)| {
                 out.item(2, &reach.source, name);
                 out.field(4, "circuit", &scalar(&reach.circuit));
                 out.field(4, "peer_circuit", &scalar(&reach.peer_circuit));
                 out.field(4, "address_prefix_ipv4", &scalar(&reach.prefix));
-            }
-        }
+            },
+        );
     }
 }

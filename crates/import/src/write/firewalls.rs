@@ -338,25 +338,16 @@ impl<'r> Model<'r> {
 
     pub(super) fn render_firewalls(&self, out: &mut Output) {
         let f = &self.firewalls;
-        if !f.ip_groups.is_empty() {
-            out.section("ip_groups");
-            for (name, group) in &f.ip_groups {
-                out.item(2, &group.source, name);
-                let cidrs = sorted_prefixes(group.cidrs.clone());
-                out.field(4, "cidrs", &flow_list(&cidrs));
-            }
-        }
-        if !f.policies.is_empty() {
-            out.section("firewall_policies");
-            for (name, policy) in &f.policies {
-                render_policy(out, name, policy, &self.edge);
-            }
-        }
-        if f.firewalls.is_empty() {
-            return;
-        }
-        out.section("azure_firewalls");
-        for (name, fw) in &f.firewalls {
+        out.list(0, "ip_groups", &f.ip_groups, |out, (name, group)| {
+            out.item(2, &group.source, name);
+            let cidrs = sorted_prefixes(group.cidrs.clone());
+            out.field(4, "cidrs", &flow_list(&cidrs));
+        });
+        let policies = &f.policies;
+        out.list(0, "firewall_policies", policies, |out, (name, policy)| {
+            render_policy(out, name, policy, &self.edge);
+        });
+        out.list(0, "azure_firewalls", &f.firewalls, |out, (name, fw)| {
             out.item(2, &fw.source, name);
             out.field(4, "virtual_network", &scalar(&fw.vnet));
             out.scalar_field(4, "sku_tier", fw.sku_tier.as_deref());
@@ -366,7 +357,7 @@ impl<'r> Model<'r> {
             if !fw.public_ips.is_empty() {
                 out.field(4, "public_ip_addresses", &flow_list(&fw.public_ips));
             }
-        }
+        });
     }
 
     /// Whether a DNAT rule names a public IP written without an address,
@@ -391,30 +382,31 @@ fn render_policy(out: &mut Output, name: &str, policy: &Policy, edge: &Edge) {
     if !policy.private_ranges.is_empty() {
         out.field(4, "private_ranges", &flow_list(&policy.private_ranges));
     }
-    if policy.groups.is_empty() {
-        return;
-    }
-    out.line("    rule_collection_groups:");
-    for (group_name, group) in &policy.groups {
-        out.item(6, &group.source, group_name);
-        out.field(8, "priority", &plain_or_quoted(&group.priority));
-        if !group.network.is_empty() {
-            out.line("        network_rule_collections:");
-            for (collection_name, c) in &group.network {
-                c.render(out, collection_name);
-            }
-        }
-        if !group.application.is_empty() {
-            out.line("        application_rule_collections:");
-            for c in group.application.values() {
+    out.list(
+        4,
+        "rule_collection_groups",
+        &policy.groups,
+        |out, (group_name, group)| {
+            out.item(6, &group.source, group_name);
+            out.field(8, "priority", &plain_or_quoted(&group.priority));
+            out.list(
+                8,
+                "network_rule_collections",
+                &group.network,
+                |out, (name, c)| {
+                    c.render(out, name);
+                },
+            );
+            let application = group.application.values();
+            out.list(8, "application_rule_collections", application, |out, c| {
                 c.render(out);
+            });
+            if group.nat.values().any(NatCollection::is_written) {
+                out.line("        nat_rule_collections:");
             }
-        }
-        if group.nat.values().any(NatCollection::is_written) {
-            out.line("        nat_rule_collections:");
-        }
-        for c in group.nat.values() {
-            c.render(out, edge);
-        }
-    }
+            for c in group.nat.values() {
+                c.render(out, edge);
+            }
+        },
+    );
 }

@@ -82,12 +82,12 @@ impl<'r> Model<'r> {
         a.unique(&self.gateways, "virtual network gateway", &name, |f| {
             &f.source
         })?;
-        let Some(config) = a.blocks("ip_configuration").into_iter().next() else {
+        let Some(config) = a.first_block("ip_configuration") else {
             return Err(a.error(format!(
                 "virtual network gateway `{name}` has no ip_configuration (its GatewaySubnet)"
             )));
         };
-        let subnet_id = Attrs::nested(a.r, config).required_str("subnet_id")?;
+        let subnet_id = config.required_str("subnet_id")?;
         let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
         self.subnet_mut(a, &vnet, &subnet)?;
         let mut fields = vec![
@@ -108,11 +108,7 @@ impl<'r> Model<'r> {
         }
         if bgp_enabled(a) {
             fields.push(("bgp_enabled", "true".into()));
-            let asn = a
-                .blocks("bgp_settings")
-                .into_iter()
-                .next()
-                .and_then(|b| Attrs::nested(a.r, b).str("asn"));
+            let asn = a.first_block("bgp_settings").and_then(|b| b.str("asn"));
             if let Some(asn) = asn {
                 fields.push((
                     "bgp_settings",
@@ -135,11 +131,7 @@ impl<'r> Model<'r> {
             fields.push(("gateway_address", scalar(&address)));
         }
         fields.push(("address_space", flow_list(&address_space)));
-        let bgp = a
-            .blocks("bgp_settings")
-            .into_iter()
-            .next()
-            .map(|b| Attrs::nested(a.r, b));
+        let bgp = a.first_block("bgp_settings");
         let mut asn = None;
         let mut shared_space = None;
         if let Some(b) = bgp {
@@ -194,19 +186,21 @@ impl<'r> Model<'r> {
         a.unique(&self.connections, "gateway connection", &name, |f| {
             &f.source
         })?;
-        let gateway = a.id_name("virtual_network_gateway_id", "virtualNetworkGateways")?;
-        if !self.gateways.contains_key(&gateway) {
-            return Err(a.dangling("virtual_network_gateway_id"));
-        }
+        let gateway = a.referred(
+            "virtual_network_gateway_id",
+            "virtualNetworkGateways",
+            &self.gateways,
+        )?;
         let mut fields = vec![
             ("type", scalar(&a.required_str("type")?)),
             ("virtual_network_gateway", scalar(&gateway)),
         ];
         if a.str("local_network_gateway_id").is_some() {
-            let local = a.id_name("local_network_gateway_id", "localNetworkGateways")?;
-            if !self.local_gateways.contains_key(&local) {
-                return Err(a.dangling("local_network_gateway_id"));
-            }
+            let local = a.referred(
+                "local_network_gateway_id",
+                "localNetworkGateways",
+                &self.local_gateways,
+            )?;
             fields.push(("local_network_gateway", scalar(&local)));
         }
         if a.str("express_route_circuit_id").is_some() {
@@ -219,10 +213,11 @@ impl<'r> Model<'r> {
             // written: vnetd does not check it.
         }
         if a.str("peer_virtual_network_gateway_id").is_some() {
-            let peer = a.id_name("peer_virtual_network_gateway_id", "virtualNetworkGateways")?;
-            if !self.gateways.contains_key(&peer) {
-                return Err(a.dangling("peer_virtual_network_gateway_id"));
-            }
+            let peer = a.referred(
+                "peer_virtual_network_gateway_id",
+                "virtualNetworkGateways",
+                &self.gateways,
+            )?;
             fields.push(("peer_virtual_network_gateway", scalar(&peer)));
         }
         if bgp_enabled(a) {
@@ -417,13 +412,7 @@ fn shared_name(devices: &[&str], taken: &[String]) -> String {
 /// A list of parts under `key`, each `name` then its fields; nothing when
 /// there is none.
 pub(super) fn render_parts(out: &mut Output, key: &str, parts: &BTreeMap<String, Part>) {
-    if parts.is_empty() {
-        return;
-    }
-    out.section(key);
-    for (name, part) in parts {
-        part.render(out, 2, name);
-    }
+    out.list(0, key, parts, |out, (name, part)| part.render(out, 2, name));
 }
 
 /// BGP on, under the v3 (`enable_bgp`) or the v4 (`bgp_enabled`) name.

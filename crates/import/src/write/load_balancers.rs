@@ -437,11 +437,8 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn render_load_balancers(&self, out: &mut Output) {
-        if self.load_balancers.is_empty() {
-            return;
-        }
-        out.section("load_balancers");
-        for lb in self.load_balancers.values() {
+        let lbs = self.load_balancers.values();
+        out.list(0, "load_balancers", lbs, |out, lb| {
             out.item(2, &lb.source, &lb.name);
             out.line("    sku: Standard");
             out.line("    frontend_ip_configurations:");
@@ -465,15 +462,9 @@ impl<'r> Model<'r> {
                 ("rules", &lb.rules),
                 ("outbound_rules", &lb.outbound_rules),
             ] {
-                if parts.is_empty() {
-                    continue;
-                }
-                out.line(&format!("    {key}:"));
-                for (name, part) in parts {
-                    part.render(out, 6, name);
-                }
+                out.list(4, key, parts, |out, (name, part)| part.render(out, 6, name));
             }
-        }
+        });
     }
 }
 

@@ -350,11 +350,11 @@ impl<'r> Model<'r> {
             }
             "azurerm_network_interface_application_security_group_association" => {
                 let nic = a.id_name("network_interface_id", "networkInterfaces")?;
-                let asg =
-                    a.id_name("application_security_group_id", "applicationSecurityGroups")?;
-                if !self.asgs.contains_key(&asg) {
-                    return Err(a.dangling("application_security_group_id"));
-                }
+                let asg = a.referred(
+                    "application_security_group_id",
+                    "applicationSecurityGroups",
+                    &self.asgs,
+                )?;
                 self.nic_mut(&a, &nic)?.asgs.insert(asg);
                 Ok(())
             }
@@ -382,20 +382,16 @@ impl<'r> Model<'r> {
             let subnet_name = b.required_str("name")?;
             let mut prefixes = b.list("address_prefixes");
             prefixes.extend(b.str("address_prefix"));
-            let nsg = match b.str("security_group") {
-                Some(id) => Some(Link {
-                    name: a.name_in_id(&id, "networkSecurityGroups", "subnet.security_group")?,
-                    source: b.source(),
-                }),
-                None => None,
+            // What the ID under `key` (of a `kind` resource) names.
+            let link = |key: &str, kind: &str| -> Result<Option<Link>, ImportError> {
+                let Some(id) = b.str(key) else {
+                    return Ok(None);
+                };
+                let name = a.name_in_id(&id, kind, &format!("subnet.{key}"))?;
+                Ok(Some(Link::new(name, &b.source())))
             };
-            let route_table = match b.str("route_table_id") {
-                Some(id) => Some(Link {
-                    name: a.name_in_id(&id, "routeTables", "subnet.route_table_id")?,
-                    source: b.source(),
-                }),
-                None => None,
-            };
+            let nsg = link("security_group", "networkSecurityGroups")?;
+            let route_table = link("route_table_id", "routeTables")?;
             let subnet = Subnet {
                 name: subnet_name.clone(),
                 source: b.source(),

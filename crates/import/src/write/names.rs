@@ -242,10 +242,7 @@ impl<'r> Model<'r> {
     pub(super) fn add_zone_link(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
         let zone_name = a.required_str("private_dns_zone_name")?;
-        let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
-        if !self.vnets.contains_key(&vnet) {
-            return Err(a.dangling("virtual_network_id"));
-        }
+        let vnet = a.referred("virtual_network_id", "virtualNetworks", &self.vnets)?;
         let link = ZoneLink {
             source: a.r.source.clone(),
             vnet,
@@ -417,17 +414,9 @@ impl<'r> Model<'r> {
 
     pub(super) fn render_names(&self, out: &mut Output) {
         let names = &self.names;
-        if !names.zones.is_empty() {
-            out.section("private_dns_zones");
-            for zone in names.zones.values() {
-                render_zone(out, zone);
-            }
-        }
-        if names.endpoints.is_empty() {
-            return;
-        }
-        out.section("private_endpoints");
-        for (name, e) in &names.endpoints {
+        out.list(0, "private_dns_zones", names.zones.values(), render_zone);
+        let endpoints = &names.endpoints;
+        out.list(0, "private_endpoints", endpoints, |out, (name, e)| {
             out.item(2, &e.source, name);
             let (vnet, subnet) = &e.subnet;
             out.field(4, "subnet", &scalar(&format!("{vnet}/{subnet}")));
@@ -448,28 +437,23 @@ impl<'r> Model<'r> {
                 out.scalar_field(6, "name", group.name.as_deref());
                 out.field(6, "zones", &flow_list(&group.zones));
             }
-        }
+        });
     }
 }
 
 fn render_zone(out: &mut Output, zone: &Zone) {
     out.item(2, &zone.source, &zone.name);
-    if !zone.records.is_empty() {
-        out.line("    records:");
-        for ((_, record_type), set) in &zone.records {
-            out.item(6, &set.source, &set.name);
-            out.field(8, "type", record_type);
-            if let Some(ttl) = &set.ttl {
-                out.field(8, "ttl", &plain_or_quoted(ttl));
-            }
-            out.field(8, "records", &flow_list(&set.values));
+    let records = &zone.records;
+    out.list(4, "records", records, |out, ((_, record_type), set)| {
+        out.item(6, &set.source, &set.name);
+        out.field(8, "type", record_type);
+        if let Some(ttl) = &set.ttl {
+            out.field(8, "ttl", &plain_or_quoted(ttl));
         }
-    }
-    if zone.links.is_empty() {
-        return;
-    }
-    out.line("    virtual_network_links:");
-    for (name, link) in &zone.links {
+        out.field(8, "records", &flow_list(&set.values));
+    });
+    let links = &zone.links;
+    out.list(4, "virtual_network_links", links, |out, (name, link)| {
         out.item(6, &link.source, name);
         out.field(8, "virtual_network", &scalar(&link.vnet));
         if link.registration_enabled {
@@ -479,7 +463,7 @@ fn render_zone(out: &mut Output, zone: &Zone) {
         if let Some(policy) = policy.filter(|p| !p.eq_ignore_ascii_case("Default")) {
             out.field(8, "resolution_policy", &scalar(policy));
         }
-    }
+    });
 }
 
 /// A record set's values in zone-file form, as azurerm holds them by type:

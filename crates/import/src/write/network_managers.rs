@@ -232,10 +232,7 @@ impl<'r> Model<'r> {
             self.ignored.push((a.r, note));
             return Ok(());
         }
-        let vnet = a.id_name("target_virtual_network_id", "virtualNetworks")?;
-        if !self.vnets.contains_key(&vnet) {
-            return Err(a.dangling("target_virtual_network_id"));
-        }
+        let vnet = a.referred("target_virtual_network_id", "virtualNetworks", &self.vnets)?;
         let Some(g) = self.network_managers.group_mut(&manager, &group) else {
             return Err(a.dangling("network_group_id"));
         };
@@ -254,9 +251,8 @@ impl<'r> Model<'r> {
         let name = a.name()?;
         let manager_name = a.id_name("network_manager_id", "networkManagers")?;
         let topology = a.required_str("connectivity_topology")?;
-        let hub = match a.blocks("hub").first() {
-            Some(block) => {
-                let b = Attrs::nested(a.r, block);
+        let hub = match a.first_block("hub") {
+            Some(b) => {
                 let id = b.required_str("resource_id")?;
                 let vnet = a.name_in_id(&id, "virtualNetworks", "hub.resource_id")?;
                 if !self.vnets.contains_key(&vnet) {
@@ -324,9 +320,8 @@ impl<'r> Model<'r> {
         for id in a.list("network_group_ids") {
             groups.push(self.group_of_manager(a, &manager_name, &id, "network_group_ids")?);
         }
-        let Some(security) = (self.network_managers.managers.get_mut(&manager_name))
-            .and_then(|m| m.security.get_mut(&configuration))
-        else {
+        let nm = &mut self.network_managers;
+        let Some(security) = nm.security_mut(&manager_name, &configuration) else {
             return Err(a.dangling(key));
         };
         let what = format!("rule collection of security admin configuration `{configuration}`");
@@ -391,8 +386,8 @@ impl<'r> Model<'r> {
             sources,
             destinations,
         };
-        let Some(collection) = (self.network_managers.managers.get_mut(&manager_name))
-            .and_then(|m| m.security.get_mut(&configuration))
+        let Some(collection) = (self.network_managers)
+            .security_mut(&manager_name, &configuration)
             .and_then(|c| c.collections.get_mut(&collection_name))
         else {
             return Err(a.dangling(key));
@@ -464,96 +459,63 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn render_network_managers(&self, out: &mut Output) {
-        if self.network_managers.managers.is_empty() {
-            return;
-        }
-        out.section("network_managers");
-        for (name, manager) in &self.network_managers.managers {
+        let managers = &self.network_managers.managers;
+        out.list(0, "network_managers", managers, |out, (name, manager)| {
             out.item(2, &manager.source, name);
-            if !manager.groups.is_empty() {
-                out.line("    network_groups:");
-                for (group_name, group) in &manager.groups {
-                    out.item(6, &group.source, group_name);
-                    for policy in &group.policies {
-                        out.line(&format!(
-                            "        # Azure Policy adds members ({}): not imported; write its \
-                             condition as member_name_contains or member_tags",
-                            one_line(policy)
-                        ));
-                    }
-                    if group.members.is_empty() {
-                        if group.policies.is_empty() {
-                            out.line(
-                                "        # No static member: the members Azure Policy adds, if \
-                                 any, are not imported",
-                            );
-                        }
-                        continue;
-                    }
-                    out.line("        static_members:");
-                    out.link_list(10, &group.members);
-                }
-            }
-            if !manager.connectivity.is_empty() {
-                out.line("    connectivity_configurations:");
-                for (config_name, c) in &manager.connectivity {
-                    out.item(6, &c.source, config_name);
-                    out.field(8, "connectivity_topology", &scalar(&c.topology));
-                    out.scalar_field(8, "hub", c.hub.as_deref());
-                    if c.global_mesh {
-                        out.line("        global_mesh_enabled: true");
-                    }
-                    if c.delete_existing_peering {
-                        out.line("        delete_existing_peering_enabled: true");
-                    }
-                    if c.groups.is_empty() {
-                        continue;
-                    }
-                    out.line("        applies_to_group:");
-                    for g in &c.groups {
-                        let mut fields = vec![format!("network_group: {}", scalar(&g.group))];
-                        if let Some(connectivity) = &g.connectivity {
-                            fields.push(format!("group_connectivity: {}", scalar(connectivity)));
-                        }
-                        if g.global_mesh {
-                            fields.push("global_mesh_enabled: true".to_string());
-                        }
-                        if g.use_hub_gateway {
-                            fields.push("use_hub_gateway: true".to_string());
-                        }
-                        out.line(&format!("          - {{{}}}", fields.join(", ")));
-                    }
-                }
-            }
-            if !manager.security.is_empty() {
-                out.line("    security_admin_configurations:");
-                for (config_name, c) in &manager.security {
-                    self.render_security_admin(out, manager, config_name, c);
-                }
-            }
-            if !manager.routing.is_empty() {
-                out.line("    routing_configurations:");
-                for (config_name, c) in &manager.routing {
-                    routing::render_routing(out, config_name, c);
-                }
-            }
-            if !manager.deployments.is_empty() {
-                out.line("    deployments:");
-                let mut deployments: Vec<&Deployment> = manager.deployments.iter().collect();
-                deployments.sort_by(|a, b| {
-                    (&a.location, &a.scope_access).cmp(&(&b.location, &b.scope_access))
-                });
-                for d in deployments {
-                    out.source(6, &d.source);
+            let groups = &manager.groups;
+            out.list(4, "network_groups", groups, |out, (group_name, group)| {
+                out.item(6, &group.source, group_name);
+                for policy in &group.policies {
                     out.line(&format!(
-                        "      - {{location: {}, scope_access: {}, configurations: {}}}",
-                        scalar(&d.location),
-                        scalar(&d.scope_access),
-                        flow_list(&d.configurations)
+                        "        # Azure Policy adds members ({}): not imported; write its \
+                         condition as member_name_contains or member_tags",
+                        one_line(policy)
                     ));
                 }
-            }
-        }
+                if group.members.is_empty() {
+                    if group.policies.is_empty() {
+                        out.line(
+                            "        # No static member: the members Azure Policy adds, if \
+                             any, are not imported",
+                        );
+                    }
+                    return;
+                }
+                out.line("        static_members:");
+                out.link_list(10, &group.members);
+            });
+            out.list(
+                4,
+                "connectivity_configurations",
+                &manager.connectivity,
+                render_connectivity,
+            );
+            out.list(
+                4,
+                "security_admin_configurations",
+                &manager.security,
+                |out, (name, c)| self.render_security_admin(out, manager, name, c),
+            );
+            out.list(
+                4,
+                "routing_configurations",
+                &manager.routing,
+                routing::render_routing,
+            );
+            let mut deployments: Vec<&Deployment> = manager.deployments.iter().collect();
+            deployments.sort_by(|a, b| {
+                (&a.location, &a.scope_access).cmp(&(&b.location, &b.scope_access))
+            });
+            out.list(4, "deployments", deployments, |out, d| {
+                out.source(6, &d.source);
+                out.line(&format!(
+                    "      - {{location: {}, scope_access: {}, configurations: {}}}",
+                    scalar(&d.location),
+                    scalar(&d.scope_access),
+                    flow_list(&d.configurations)
+                ));
+            });
+        });
     }
 
     fn render_security_admin(&self, out: &mut Output, manager: &Manager, name: &str, c: &Security) {
@@ -566,51 +528,48 @@ impl<'r> Model<'r> {
                 one_line(&c.intent_policy_services.join(", "))
             ));
         }
-        if c.collections.is_empty() {
-            return;
-        }
-        out.line("        rule_collections:");
-        for (collection_name, collection) in &c.collections {
-            out.item(10, &collection.source, collection_name);
-            out.field(12, "network_groups", &flow_list(&collection.groups));
-            if collection.rules.is_empty() {
-                continue;
-            }
-            out.line("            rules:");
-            for (rule_name, rule) in &collection.rules {
-                let (sources, destinations) = match (
-                    self.addresses(manager, &rule.sources),
-                    self.addresses(manager, &rule.destinations),
-                ) {
-                    (Ok(s), Ok(d)) => (any_address_is_none(s), any_address_is_none(d)),
-                    (Err(group), _) | (_, Err(group)) => {
-                        out.line(&format!(
-                            "              # {}: admin rule `{}` left out: its network group \
-                             `{group}` has no static member, so vnetd cannot tell its \
-                             addresses",
-                            one_line(&rule.source),
-                            one_line(rule_name)
-                        ));
-                        continue;
+        out.list(
+            8,
+            "rule_collections",
+            &c.collections,
+            |out, (collection_name, collection)| {
+                out.item(10, &collection.source, collection_name);
+                out.field(12, "network_groups", &flow_list(&collection.groups));
+                out.list(12, "rules", &collection.rules, |out, (rule_name, rule)| {
+                    let (sources, destinations) = match (
+                        self.addresses(manager, &rule.sources),
+                        self.addresses(manager, &rule.destinations),
+                    ) {
+                        (Ok(s), Ok(d)) => (any_address_is_none(s), any_address_is_none(d)),
+                        (Err(group), _) | (_, Err(group)) => {
+                            out.line(&format!(
+                                "              # {}: admin rule `{}` left out: its network group \
+                                 `{group}` has no static member, so vnetd cannot tell its \
+                                 addresses",
+                                one_line(&rule.source),
+                                one_line(rule_name)
+                            ));
+                            return;
+                        }
+                    };
+                    out.item(14, &rule.source, rule_name);
+                    out.field(16, "priority", &plain_or_quoted(&rule.priority));
+                    out.field(16, "direction", &scalar(&rule.direction));
+                    out.field(16, "action", &scalar(&rule.action));
+                    out.field(16, "protocol", &scalar(&rule.protocol));
+                    for (key, list) in [
+                        ("source_port_ranges", &rule.source_ports),
+                        ("destination_port_ranges", &rule.destination_ports),
+                        ("sources", &sources),
+                        ("destinations", &destinations),
+                    ] {
+                        if !list.is_empty() {
+                            out.field(16, key, &flow_list(list));
+                        }
                     }
-                };
-                out.item(14, &rule.source, rule_name);
-                out.field(16, "priority", &plain_or_quoted(&rule.priority));
-                out.field(16, "direction", &scalar(&rule.direction));
-                out.field(16, "action", &scalar(&rule.action));
-                out.field(16, "protocol", &scalar(&rule.protocol));
-                for (key, list) in [
-                    ("source_port_ranges", &rule.source_ports),
-                    ("destination_port_ranges", &rule.destination_ports),
-                    ("sources", &sources),
-                    ("destinations", &destinations),
-                ] {
-                    if !list.is_empty() {
-                        out.field(16, key, &flow_list(list));
-                    }
-                }
-            }
-        }
+                });
+            },
+        );
     }
 
     /// The texts of `addresses`, a network group as its static members'
@@ -638,6 +597,32 @@ impl<'r> Model<'r> {
     }
 }
 
+/// A connectivity configuration, with the groups it applies to.
+fn render_connectivity(out: &mut Output, (name, c): (&String, &Connectivity)) {
+    out.item(6, &c.source, name);
+    out.field(8, "connectivity_topology", &scalar(&c.topology));
+    out.scalar_field(8, "hub", c.hub.as_deref());
+    if c.global_mesh {
+        out.line("        global_mesh_enabled: true");
+    }
+    if c.delete_existing_peering {
+        out.line("        delete_existing_peering_enabled: true");
+    }
+    out.list(8, "applies_to_group", &c.groups, |out, g| {
+        let mut fields = vec![format!("network_group: {}", scalar(&g.group))];
+        if let Some(connectivity) = &g.connectivity {
+            fields.push(format!("group_connectivity: {}", scalar(connectivity)));
+        }
+        if g.global_mesh {
+            fields.push("global_mesh_enabled: true".to_string());
+        }
+        if g.use_hub_gateway {
+            fields.push("use_hub_gateway: true".to_string());
+        }
+        out.line(&format!("          - {{{}}}", fields.join(", ")));
+    });
+}
+
 impl NetworkManagers {
     fn left_out_group(&self, manager: &str, group: &str) -> Option<&String> {
         self.left_out_groups
@@ -646,6 +631,16 @@ impl NetworkManagers {
 
     fn group_mut(&mut self, manager: &str, group: &str) -> Option<&mut Group> {
         self.managers.get_mut(manager)?.groups.get_mut(group)
+    }
+
+    /// The security admin configuration `name` of `manager`.
+    fn security_mut(&mut self, manager: &str, name: &str) -> Option<&mut Security> {
+        self.managers.get_mut(manager)?.security.get_mut(name)
+    }
+
+    /// The routing configuration `name` of `manager`.
+    fn routing_mut(&mut self, manager: &str, name: &str) -> Option<&mut Routing> {
+        self.managers.get_mut(manager)?.routing.get_mut(name)
     }
 }
 

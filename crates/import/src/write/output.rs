@@ -31,6 +31,29 @@ impl Output {
         self.line(&format!("{key}:"));
     }
 
+    /// A list under `key` at `indent` (a section of the file at 0), with
+    /// `each` writing each of `items`; nothing when there are none.
+    pub(super) fn list<T>(
+        &mut self,
+        indent: usize,
+        key: &str,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) {
+        let mut items = items.into_iter().peekable();
+        if items.peek().is_none() {
+            return;
+        }
+        if indent == 0 {
+            self.section(key);
+        } else {
+            self.line(&format!("{}{key}:", " ".repeat(indent)));
+        }
+        for item in items {
+            each(self, item);
+        }
+    }
+
     /// An object of a list at `indent`: its source comment and `- name:`.
     pub(super) fn item(&mut self, indent: usize, source: &str, name: &str) {
         self.source(indent, source);
@@ -122,36 +145,42 @@ impl Model<'_> {
                 out.line(&line);
             }
         }
-        self.render_vnets(&mut out);
-        self.render_peerings(&mut out);
-        self.render_nics(&mut out);
-        self.render_vms(&mut out);
-        self.render_route_tables(&mut out);
-        self.render_nsgs(&mut out);
-        if !self.asgs.is_empty() {
-            out.section("application_security_groups");
-            for (name, source) in &self.asgs {
-                out.item(2, source, name);
-            }
+        // The file's sections, in the order it has them.
+        let sections: [fn(&Self, &mut Output); 16] = [
+            Self::render_vnets,
+            Self::render_peerings,
+            Self::render_nics,
+            Self::render_vms,
+            Self::render_route_tables,
+            Self::render_nsgs,
+            Self::render_asgs,
+            Self::render_express_route,
+            Self::render_gateways,
+            Self::render_load_balancers,
+            Self::render_edge,
+            Self::render_firewalls,
+            Self::render_route_servers,
+            Self::render_names,
+            Self::render_resolvers,
+            Self::render_network_managers,
+        ];
+        for render in sections {
+            render(self, &mut out);
         }
-        self.render_express_route(&mut out);
-        self.render_gateways(&mut out);
-        self.render_load_balancers(&mut out);
-        self.render_edge(&mut out);
-        self.render_firewalls(&mut out);
-        self.render_route_servers(&mut out);
-        self.render_names(&mut out);
-        self.render_resolvers(&mut out);
-        self.render_network_managers(&mut out);
         out
     }
 
+    fn render_asgs(&self, out: &mut Output) {
+        out.list(
+            0,
+            "application_security_groups",
+            &self.asgs,
+            |out, (name, source)| out.item(2, source, name),
+        );
+    }
+
     pub(super) fn render_vnets(&self, out: &mut Output) {
-        if self.vnets.is_empty() {
-            return;
-        }
-        out.section("vnets");
-        for vnet in self.vnets.values() {
+        out.list(0, "vnets", self.vnets.values(), |out, vnet| {
             out.item(2, &vnet.source, &vnet.name);
             out.field(4, "address_space", &flow_list(&vnet.address_space));
             out.scalar_field(4, "location", vnet.location.as_deref());
@@ -161,11 +190,7 @@ impl Model<'_> {
             if !vnet.tags.is_empty() {
                 out.field(4, "tags", &flow_map(&vnet.tags));
             }
-            if vnet.subnets.is_empty() {
-                continue;
-            }
-            out.line("    subnets:");
-            for subnet in vnet.subnets.values() {
+            out.list(4, "subnets", vnet.subnets.values(), |out, subnet| {
                 out.item(6, &subnet.source, &subnet.name);
                 let prefixes: Vec<String> = subnet.prefixes.iter().map(|p| p.to_string()).collect();
                 out.field(8, "address_prefixes", &flow_list(&prefixes));
@@ -188,33 +213,26 @@ impl Model<'_> {
                 // written either way.
                 let outbound = subnet.default_outbound.unwrap_or(true);
                 out.field(8, "default_outbound_access", &outbound.to_string());
-            }
-        }
+            });
+        });
     }
 
     pub(super) fn render_peerings(&self, out: &mut Output) {
-        if self.peerings.is_empty() {
-            return;
-        }
-        out.section("peerings");
         let mut peerings: Vec<&Peering> = self.peerings.iter().collect();
         peerings.sort_by(|a, b| (&a.name, &a.vnet).cmp(&(&b.name, &b.vnet)));
-        for p in peerings {
+        out.list(0, "peerings", peerings, |out, p| {
             out.item(2, &p.source, &p.name);
             out.field(4, "virtual_network", &scalar(&p.vnet));
             out.field(4, "remote_virtual_network", &scalar(&p.remote));
             for (key, value) in &p.flags {
                 out.field(4, key, &value.to_string());
             }
-        }
+        });
     }
 
     pub(super) fn render_nics(&self, out: &mut Output) {
-        if self.nics.is_empty() {
-            return;
-        }
-        out.section("network_interfaces");
-        for nic in by_name(&self.nics, |n| &n.name) {
+        let nics = by_name(&self.nics, |n| &n.name);
+        out.list(0, "network_interfaces", nics, |out, nic| {
             out.item(2, &nic.source, &nic.name);
             let (vnet, subnet) = &nic.configs[0].subnet;
             out.field(4, "subnet", &scalar(&format!("{vnet}/{subnet}")));
@@ -241,62 +259,47 @@ impl Model<'_> {
             }
             out.notes(4, &nic.public_ip_notes);
             out.scalar_field(4, "public_ip_address", nic.public_ip.as_deref());
-        }
+        });
     }
 
     pub(super) fn render_vms(&self, out: &mut Output) {
-        if self.vms.is_empty() {
-            return;
-        }
-        out.section("virtual_machines");
-        for vm in by_name(&self.vms, |v| &v.name) {
+        let vms = by_name(&self.vms, |v| &v.name);
+        out.list(0, "virtual_machines", vms, |out, vm| {
             out.item(2, &vm.source, &vm.name);
             out.field(4, "size", &scalar(&vm.size));
             out.field(4, "network_interfaces", &flow_list(&vm.nics));
-        }
+        });
     }
 
     pub(super) fn render_route_tables(&self, out: &mut Output) {
-        if self.route_tables.is_empty() {
-            return;
-        }
-        out.section("route_tables");
-        for table in self.route_tables.values() {
+        let tables = self.route_tables.values();
+        out.list(0, "route_tables", tables, |out, table| {
             out.item(2, &table.source, &table.name);
             if !table.propagation_enabled {
                 out.line("    bgp_route_propagation_enabled: false");
             }
-            if table.routes.is_empty() {
-                continue;
-            }
-            out.line("    routes:");
-            for route in by_name(&table.routes, |r| &r.name) {
+            let routes = by_name(&table.routes, |r| &r.name);
+            out.list(4, "routes", routes, |out, route| {
                 out.item(6, &route.source, &route.name);
                 out.field(8, "address_prefix", &scalar(&route.address_prefix));
                 out.field(8, "next_hop_type", &scalar(&route.next_hop_type));
                 out.scalar_field(8, "next_hop_in_ip_address", route.next_hop_ip.as_deref());
-            }
-        }
+            });
+        });
     }
 
     pub(super) fn render_nsgs(&self, out: &mut Output) {
-        if self.nsgs.is_empty() {
-            return;
-        }
-        out.section("network_security_groups");
-        for nsg in self.nsgs.values() {
+        let nsgs = self.nsgs.values();
+        out.list(0, "network_security_groups", nsgs, |out, nsg| {
             out.item(2, &nsg.source, &nsg.name);
-            if nsg.rules.is_empty() {
-                continue;
-            }
-            out.line("    security_rules:");
-            for rule in by_name(&nsg.rules, |r| &r.name) {
+            let rules = by_name(&nsg.rules, |r| &r.name);
+            out.list(4, "security_rules", rules, |out, rule| {
                 out.item(6, &rule.source, &rule.name);
                 for (key, value) in &rule.fields {
                     out.field(8, key, value);
                 }
-            }
-        }
+            });
+        });
     }
 }
 

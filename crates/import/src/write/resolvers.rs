@@ -84,10 +84,7 @@ impl<'r> Model<'r> {
             &name,
             |f| &f.source,
         )?;
-        let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
-        if !self.vnets.contains_key(&vnet) {
-            return Err(a.dangling("virtual_network_id"));
-        }
+        let vnet = a.referred("virtual_network_id", "virtualNetworks", &self.vnets)?;
         let resolver = Resolver {
             source: a.r.source.clone(),
             vnet,
@@ -228,10 +225,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_ruleset_link(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.name()?;
-        let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
-        if !self.vnets.contains_key(&vnet) {
-            return Err(a.dangling("virtual_network_id"));
-        }
+        let vnet = a.referred("virtual_network_id", "virtualNetworks", &self.vnets)?;
         let link = RulesetLink {
             source: a.r.source.clone(),
             vnet,
@@ -243,75 +237,59 @@ impl<'r> Model<'r> {
 
     pub(super) fn render_resolvers(&self, out: &mut Output) {
         let r = &self.resolvers;
-        if !r.resolvers.is_empty() {
-            out.section("private_dns_resolvers");
-            for (name, resolver) in &r.resolvers {
-                out.item(2, &resolver.source, name);
-                out.field(4, "virtual_network", &scalar(&resolver.vnet));
-                render_endpoints(out, "inbound_endpoints", &resolver.inbound);
-                render_endpoints(out, "outbound_endpoints", &resolver.outbound);
-            }
-        }
-        if r.rulesets.is_empty() {
-            return;
-        }
-        out.section("dns_forwarding_rulesets");
-        for (name, ruleset) in &r.rulesets {
-            out.item(2, &ruleset.source, name);
-            out.field(
-                4,
-                "outbound_endpoints",
-                &flow_list(&ruleset.outbound_endpoints),
-            );
-            if !ruleset.links.is_empty() {
-                out.line("    virtual_network_links:");
-                let mut links: Vec<&RulesetLink> = ruleset.links.values().collect();
-                links.sort_by(|a, b| a.vnet.cmp(&b.vnet));
-                for link in links {
-                    out.source(6, &link.source);
-                    out.line(&format!("      - {}", scalar(&link.vnet)));
-                }
-            }
-            if ruleset.rules.is_empty() {
-                continue;
-            }
-            out.line("    rules:");
-            for (rule_name, rule) in &ruleset.rules {
-                out.item(6, &rule.source, rule_name);
-                out.field(8, "domain_name", &scalar(&rule.domain));
-                if !rule.enabled {
-                    out.field(8, "enabled", "false");
-                }
-                let targets: Vec<String> = rule
-                    .targets
-                    .iter()
-                    .map(|(ip, port)| {
-                        format!("{{ip_address: {}, port: {port}}}", scalar(&ip.to_string()))
-                    })
-                    .collect();
-                out.field(
-                    8,
-                    "target_dns_servers",
-                    &format!("[{}]", targets.join(", ")),
-                );
-            }
-        }
+        out.list(0, "private_dns_resolvers", &r.resolvers, render_resolver);
+        out.list(0, "dns_forwarding_rulesets", &r.rulesets, render_ruleset);
     }
 }
 
+fn render_resolver(out: &mut Output, (name, resolver): (&String, &Resolver)) {
+    out.item(2, &resolver.source, name);
+    out.field(4, "virtual_network", &scalar(&resolver.vnet));
+    render_endpoints(out, "inbound_endpoints", &resolver.inbound);
+    render_endpoints(out, "outbound_endpoints", &resolver.outbound);
+}
+
+fn render_ruleset(out: &mut Output, (name, ruleset): (&String, &Ruleset)) {
+    out.item(2, &ruleset.source, name);
+    out.field(
+        4,
+        "outbound_endpoints",
+        &flow_list(&ruleset.outbound_endpoints),
+    );
+    let mut links: Vec<&RulesetLink> = ruleset.links.values().collect();
+    links.sort_by(|a, b| a.vnet.cmp(&b.vnet));
+    out.list(4, "virtual_network_links", links, |out, link| {
+        out.source(6, &link.source);
+        out.line(&format!("      - {}", scalar(&link.vnet)));
+    });
+    out.list(4, "rules", &ruleset.rules, |out, (rule_name, rule)| {
+        out.item(6, &rule.source, rule_name);
+        out.field(8, "domain_name", &scalar(&rule.domain));
+        if !rule.enabled {
+            out.field(8, "enabled", "false");
+        }
+        let targets: Vec<String> = rule
+            .targets
+            .iter()
+            .map(|(ip, port)| format!("{{ip_address: {}, port: {port}}}", scalar(&ip.to_string())))
+            .collect();
+        out.field(
+            8,
+            "target_dns_servers",
+            &format!("[{}]", targets.join(", ")),
+        );
+    });
+}
+
 fn render_endpoints(out: &mut Output, key: &str, endpoints: &BTreeMap<String, Endpoint>) {
-    if endpoints.is_empty() {
-        return;
-    }
-    out.line(&format!("    {key}:"));
-    for (name, e) in endpoints {
+    out.list(4, key, endpoints, |out, (name, e)| {
         out.item(6, &e.source, name);
         let (vnet, subnet) = &e.subnet;
         out.field(8, "subnet", &scalar(&format!("{vnet}/{subnet}")));
         if let Some(address) = e.address {
             out.field(8, "private_ip_address", &scalar(&address.to_string()));
         }
-    }
+    });
 }
 
 #[cfg(test)]

@@ -37,18 +37,6 @@ impl<P> Arm<P> {
     }
 }
 
-impl<P> super::Object for Arm<P> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn resource_group(&self) -> Option<&str> {
-        self.resource_group.as_deref()
-    }
-}
-
 /// `az network manager list`.
 pub type NetworkManager = Arm<ManagerProps>;
 

@@ -157,19 +157,16 @@ pub(super) fn strip_of(element: &Element) -> Strip {
 /// removed, as HCL does.
 pub(super) fn strip_literal(mut literal: &str, prev: Strip, next: Strip) -> &str {
     let is_space = |c: char| c.is_whitespace() && c != '\r' && c != '\n';
+    let line_breaks = ["\r\n", "\n"];
     if prev.strip_end() {
         literal = literal.trim_start_matches(is_space);
-        literal = literal
-            .strip_prefix("\r\n")
-            .or_else(|| literal.strip_prefix('\n'))
-            .unwrap_or(literal);
+        let rest = line_breaks.iter().find_map(|b| literal.strip_prefix(b));
+        literal = rest.unwrap_or(literal);
     }
     if next.strip_start() {
         literal = literal.trim_end_matches(is_space);
-        literal = literal
-            .strip_suffix("\r\n")
-            .or_else(|| literal.strip_suffix('\n'))
-            .unwrap_or(literal);
+        let rest = line_breaks.iter().find_map(|b| literal.strip_suffix(b));
+        literal = rest.unwrap_or(literal);
     }
     literal
 }

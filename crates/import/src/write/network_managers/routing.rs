@@ -48,9 +48,8 @@ impl<'r> Model<'r> {
                 )?),
             }
         }
-        let Some(routing) = (self.network_managers.managers.get_mut(&manager_name))
-            .and_then(|m| m.routing.get_mut(&configuration))
-        else {
+        let nm = &mut self.network_managers;
+        let Some(routing) = nm.routing_mut(&manager_name, &configuration) else {
             return Err(a.dangling(key));
         };
         let what = format!("rule collection of routing configuration `{configuration}`");
@@ -77,9 +76,7 @@ impl<'r> Model<'r> {
         let key = "rule_collection_id";
         let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
         let block = |side: &str| {
-            a.blocks(side)
-                .first()
-                .map(|b| Attrs::nested(a.r, b))
+            a.first_block(side)
                 .ok_or_else(|| a.error(format!("routing rule `{name}` has no {side} block")))
         };
         let destination = block("destination")?.required_str("address")?;
@@ -97,8 +94,8 @@ impl<'r> Model<'r> {
             next_hop_type,
             next_hop_address,
         };
-        let Some(collection) = (self.network_managers.managers.get_mut(&manager_name))
-            .and_then(|m| m.routing.get_mut(&configuration))
+        let Some(collection) = (self.network_managers)
+            .routing_mut(&manager_name, &configuration)
             .and_then(|c| c.collections.get_mut(&collection_name))
         else {
             return Err(a.dangling(key));
@@ -110,7 +107,7 @@ impl<'r> Model<'r> {
 
 /// A routing configuration, its rule collections and their rules; a
 /// collection whose groups are all groups of subnets is a comment.
-pub(super) fn render_routing(out: &mut Output, name: &str, c: &Routing) {
+pub(super) fn render_routing(out: &mut Output, (name, c): (&String, &Routing)) {
     out.item(6, &c.source, name);
     out.scalar_field(
         8,

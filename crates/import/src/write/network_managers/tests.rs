@@ -200,42 +200,41 @@ fn a_group_of_subnets_is_left_out_with_its_members() {
 /// configuration.
 #[test]
 fn dangling_references_are_refused_at_their_resource() {
-    let mut resources = base(&["va"]);
-    resources.push(static_member("gone", 30));
-    let err = topology_yaml(&resources, "t").unwrap_err();
-    err.assert_is(
-        "main.tf:30",
-        &format!(
-            "target_virtual_network_id `{NET}/virtualNetworks/gone` names a resource that is \
-                 not in the input"
-        ),
-    );
-
-    let mut resources = base(&["va"]);
-    resources.push(deployment("gone", 31));
-    let err = topology_yaml(&resources, "t").unwrap_err();
-    err.assert_is(
-        "main.tf:31",
-        &format!(
-            "configuration_ids: `{}/connectivityConfigurations/gone` names a resource that \
-                 is not in the input",
-            nm()
-        ),
-    );
-
-    let mut resources = base(&["va"]);
     let mut rules = admin_rule(json!({}));
     rules[1].attributes["network_group_ids"] =
         json!([format!("{NET}/networkManagers/other/networkGroups/g")]);
-    resources.extend(rules);
-    let err = topology_yaml(&resources, "t").unwrap_err();
-    err.assert_is(
-        "main.tf:11",
-        &format!(
-            "network_group_ids: `{NET}/networkManagers/other/networkGroups/g` is a network \
-                 group of network manager `other`, not of `nm`"
+    for (more, location, message) in [
+        (
+            vec![static_member("gone", 30)],
+            "main.tf:30",
+            format!(
+                "target_virtual_network_id `{NET}/virtualNetworks/gone` names a resource that \
+                 is not in the input"
+            ),
         ),
-    );
+        (
+            vec![deployment("gone", 31)],
+            "main.tf:31",
+            format!(
+                "configuration_ids: `{}/connectivityConfigurations/gone` names a resource \
+                 that is not in the input",
+                nm()
+            ),
+        ),
+        (
+            rules,
+            "main.tf:11",
+            format!(
+                "network_group_ids: `{NET}/networkManagers/other/networkGroups/g` is a \
+                 network group of network manager `other`, not of `nm`"
+            ),
+        ),
+    ] {
+        let mut resources = base(&["va"]);
+        resources.extend(more);
+        let err = topology_yaml(&resources, "t").unwrap_err();
+        err.assert_is(location, &message);
+    }
 }
 
 /// A mesh, its flags and a deployment by the region's display name are
