@@ -1,13 +1,13 @@
 //! Small topologies built in code for the tests: a VNet with one subnet,
-//! a route, a route table, an NSG rule and a one-subnet topology with
+//! a peering link, a route, a route table, an NSG rule and a one-subnet topology with
 //! three NICs, a Private Endpoint, shared by this crate's tests and (with the `fixtures`
 //! feature, as a dev-dependency) by the snapshot's.
 
 use crate::topology::model::{Route, RouteTable};
 use crate::topology::{
     Access, AddressSpec, Asg, AsgIdx, Direction, IpConfiguration, NextHopType, Nic, Nsg, NsgIdx,
-    PortRange, PortSpec, PrivateEndpoint, PrivateLinkTarget, Protocol, RouteTableIdx, SecurityRule,
-    Subnet, SubnetIdx, SubnetRef, Topology, Vnet, VnetIdx, SUB_RESOURCES,
+    Peering, PortRange, PortSpec, PrivateEndpoint, PrivateLinkTarget, Protocol, RouteTableIdx,
+    SecurityRule, Subnet, SubnetIdx, SubnetRef, Topology, Vnet, VnetIdx, SUB_RESOURCES,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -141,6 +141,22 @@ pub fn vnet(name: &str, location: &str, ranges: &[&str], route_table: Option<usi
             line: 0,
         }]
         .into(),
+        line: 0,
+    }
+}
+
+/// The peering link `from`-to-`to` between VNets of those indices, with
+/// VNet access allowed and nothing else.
+pub fn peering(from: usize, to: usize) -> Peering {
+    Peering {
+        name: format!("{from}-to-{to}"),
+        vnet: VnetIdx::new(from),
+        remote: VnetIdx::new(to),
+        allow_virtual_network_access: true,
+        allow_forwarded_traffic: false,
+        allow_gateway_transit: false,
+        use_remote_gateways: false,
+        impairments: None,
         line: 0,
     }
 }

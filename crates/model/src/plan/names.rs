@@ -221,13 +221,7 @@ fn gateway_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics
 /// has a frontend) whose name is another port's, or whose namespace is
 /// taken or not a usable name.
 fn prober_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagnostics) {
-    for (v, vnet) in topology.vnets.iter_enumerated() {
-        let Some(lb) = topology.load_balancers.iter().find(|lb| lb.vnet == v) else {
-            continue;
-        };
-        if lb.frontends.is_empty() {
-            continue;
-        }
+    for (_, vnet, lb) in topology.probed_vnets() {
         let name = prober_name(&vnet.name);
         let netns = prober_netns(&topology.netns_prefix, &vnet.name);
         if !taken.port(&name) {

@@ -70,7 +70,7 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         for protocol in &rule.protocols {
             out.push(firewall_rule(
                 rule.path(),
-                rule.collection_priority,
+                rule.place.collection_priority,
                 Access::Allow,
                 *protocol,
                 PortSpec::Ranges(vec![port]),
@@ -91,7 +91,7 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
             };
             out.push(firewall_rule(
                 rule.path(),
-                rule.collection_priority,
+                rule.place.collection_priority,
                 rule.action,
                 *protocol,
                 destination_ports,

@@ -254,65 +254,26 @@ fn push_range_as_cidrs(out: &mut Vec<IpNet>, lo: u128, hi: u128, v6: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::first_subnet;
-    use crate::topology::{
-        NextHopType, Peering, Route, RouteTable, RouteTableIdx, Subnet, Vnet, VnetIdx,
-    };
+    use crate::fixtures::{self, first_subnet, net, peering, table, vnet};
+    use crate::topology::{NextHopType, Peering, Route, VnetIdx};
     use proptest::prelude::*;
     use std::net::IpAddr;
-
-    fn net(s: &str) -> IpNet {
-        s.parse().unwrap()
-    }
 
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|s| net(s)).collect()
     }
 
-    fn vnet(name: &str, space: &[&str], route_table: Option<usize>) -> Vnet {
-        Vnet {
-            dns_servers: Vec::new(),
-            tags: Default::default(),
-            name: name.into(),
-            address_space: nets(space),
-            location: "westus".into(),
-            flow_timeout_minutes: 4,
-            subnets: vec![Subnet {
-                endpoint_policies: Default::default(),
-                delegation: None,
-                name: "default".into(),
-                address_prefixes: vec![],
-                network_security_group: None,
-                route_table: route_table.map(RouteTableIdx::new),
-                line: 0,
-            }]
-            .into(),
-            line: 0,
-        }
-    }
-
     fn link(from: usize, to: usize, access: bool) -> Peering {
         Peering {
-            name: format!("{from}-to-{to}"),
-            vnet: VnetIdx::new(from),
-            remote: VnetIdx::new(to),
             allow_virtual_network_access: access,
-            allow_forwarded_traffic: false,
-            allow_gateway_transit: false,
-            use_remote_gateways: false,
-            impairments: None,
-            line: 0,
+            ..peering(from, to)
         }
     }
 
+    /// A route to `prefix` through the appliance 10.0.1.4.
     fn route(prefix: &str) -> Route {
-        Route {
-            name: prefix.into(),
-            address_prefix: net(prefix),
-            next_hop_type: NextHopType::VirtualAppliance,
-            next_hop_ip: Some("10.0.1.4".parse().unwrap()),
-            line: 0,
-        }
+        let appliance = Some("10.0.1.4");
+        fixtures::route(prefix, prefix, NextHopType::VirtualAppliance, appliance)
     }
 
     /// hub 10.0/16 (with route table 0), spoke1 10.1/16, spoke2 10.2/16,
@@ -320,20 +281,14 @@ mod tests {
     fn topo(peerings: Vec<Peering>, routes: Vec<Route>) -> Topology {
         Topology {
             vnets: vec![
-                vnet("hub", &["10.0.0.0/16", "fd00::/48"], Some(0)),
-                vnet("spoke1", &["10.1.0.0/16"], None),
-                vnet("spoke2", &["10.2.0.0/16"], None),
-                vnet("spoke3", &["10.3.0.0/16"], None),
+                vnet("hub", "westus", &["10.0.0.0/16", "fd00::/48"], Some(0)),
+                vnet("spoke1", "westus", &["10.1.0.0/16"], None),
+                vnet("spoke2", "westus", &["10.2.0.0/16"], None),
+                vnet("spoke3", "westus", &["10.3.0.0/16"], None),
             ]
             .into(),
             peerings,
-            route_tables: vec![RouteTable {
-                name: "hub-rt".into(),
-                bgp_route_propagation_enabled: true,
-                routes,
-                line: 0,
-            }]
-            .into(),
+            route_tables: vec![table(routes)].into(),
             ..Topology::default()
         }
     }

@@ -21,13 +21,7 @@ pub fn name(vnet: &str) -> String {
 /// One port per VNet with a load balancer (that has a frontend), in VNet
 /// order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
-    for (v, vnet) in topology.vnets.iter_enumerated() {
-        let Some(lb) = topology.load_balancers.iter().find(|lb| lb.vnet == v) else {
-            continue;
-        };
-        if lb.frontends.is_empty() {
-            continue;
-        }
+    for (v, vnet, lb) in topology.probed_vnets() {
         // A private frontend's subnet, else (a public load balancer) a
         // backend's.
         let backends = lb.pools.iter().flat_map(|p| p.nics.iter());

@@ -6,8 +6,7 @@
 //! queries its forwarding rules take from an outbound endpoint.
 
 use super::super::{Port, PortIdx, PortKind};
-use crate::topology::{SubnetRef, TiVec, Topology};
-use std::net::IpAddr;
+use crate::topology::{ResolverEndpoint, TiVec, Topology};
 
 pub const INBOUND_KIND: &str = "resolver-inbound";
 pub const OUTBOUND_KIND: &str = "resolver-outbound";
@@ -22,48 +21,35 @@ pub fn name(resolver: &str, endpoint: &str) -> String {
 /// outbound ones, in file order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
     for (r, resolver) in topology.dns_resolvers.iter_enumerated() {
-        let inbound = (resolver.inbound.iter().enumerate()).map(|(e, i)| {
+        let inbound = (resolver.inbound.iter().enumerate()).map(|(e, endpoint)| {
             let kind = PortKind::ResolverInbound {
                 resolver: r,
                 endpoint: e,
             };
-            (kind, &i.name, i.subnet, i.address, i.line)
+            (kind, endpoint)
         });
-        let outbound = (resolver.outbound.iter().enumerate()).map(|(e, o)| {
+        let outbound = (resolver.outbound.iter().enumerate()).map(|(e, endpoint)| {
             let kind = PortKind::ResolverOutbound {
                 resolver: r,
                 endpoint: e,
             };
-            (kind, &o.name, o.subnet, o.address, o.line)
+            (kind, endpoint)
         });
-        for (kind, endpoint, subnet, address, line) in inbound.chain(outbound) {
-            ports.push(port(
-                topology,
-                &resolver.name,
-                endpoint,
-                (kind, subnet),
-                address,
-                line,
-            ));
+        for (kind, endpoint) in inbound.chain(outbound) {
+            ports.push(port(topology, &resolver.name, kind, endpoint));
         }
     }
 }
 
-fn port(
-    topology: &Topology,
-    resolver: &str,
-    endpoint: &str,
-    (kind, subnet): (PortKind, SubnetRef),
-    address: IpAddr,
-    line: usize,
-) -> Port {
-    let name = name(resolver, endpoint);
+fn port(topology: &Topology, resolver: &str, kind: PortKind, endpoint: &ResolverEndpoint) -> Port {
+    let name = name(resolver, &endpoint.name);
+    let subnet = endpoint.subnet;
     super::one_address::one_address(
         kind,
         name.clone(),
         format!("{}{name}", topology.netns_prefix),
-        (subnet, address),
-        line,
+        (subnet, endpoint.address),
+        endpoint.line,
         topology.placement.vnet_host(subnet.vnet),
     )
 }

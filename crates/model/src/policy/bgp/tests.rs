@@ -50,6 +50,24 @@ fn rows(want: &[Learned]) -> Vec<(String, String, Vec<u32>)> {
     rows
 }
 
+/// `text` with its first `list` (`key: [prefix]`) followed by `count`
+/// host routes of 172.16.0.0/12.
+fn with_host_routes(text: &str, list: &str, count: usize) -> String {
+    let routes: Vec<String> = (0..count as u32)
+        .map(|i| format!("172.{}.{}.{}/32", 16 + i / 65536, (i / 256) % 256, i % 256))
+        .collect();
+    let longer = format!("{}, {}]", list.trim_end_matches(']'), routes.join(", "));
+    text.replacen(list, &longer, 1)
+}
+
+/// The session with `neighbor`, which one of `sessions` must be.
+fn session_with(sessions: Vec<PredictedSession>, neighbor: &str) -> PredictedSession {
+    sessions
+        .into_iter()
+        .find(|s| s.neighbor.to_string() == neighbor)
+        .unwrap_or_else(|| panic!("no session with {neighbor}"))
+}
+
 // Addresses: gw-a 10.10.255.30, gw-b 10.20.255.4 and .5, gw-c
 // 10.30.255.30, the branch's BGP address 192.168.255.1.
 const A: &str = "10.10.255.30";
@@ -195,21 +213,12 @@ fn a_one_sided_vnet2vnet_connection_never_comes_up() {
 #[test]
 fn a_site_announcing_more_than_the_limit_is_dropped_and_nothing_of_it_is_learned() {
     // 4001 /32s in the branch's address space.
-    let ranges: Vec<String> = (0..=MAX_LEARNED_PREFIXES as u32)
-        .map(|i| format!("172.{}.{}.{}/32", 16 + i / 65536, (i / 256) % 256, i % 256))
-        .collect();
-    let text = TRIANGLE.replace(
-        "address_space: [192.168.0.0/16]",
-        &format!("address_space: [192.168.0.0/16, {}]", ranges.join(", ")),
-    );
+    let list = "address_space: [192.168.0.0/16]";
+    let text = with_host_routes(TRIANGLE, list, MAX_LEARNED_PREFIXES + 1);
     let topo = parse_str("big.yaml", &text).unwrap().topology;
     let model = BgpModel::of(&topo);
     let c = gateway(&topo, "gw-c");
-    let branch = model
-        .sessions(c, 0)
-        .into_iter()
-        .find(|s| s.neighbor.to_string() == BRANCH)
-        .unwrap();
+    let branch = session_with(model.sessions(c, 0), BRANCH);
     assert_eq!(branch.state, "Stopped");
     assert_eq!(branch.routes_received, MAX_LEARNED_PREFIXES as u64 + 2);
     assert!(learned_rows(&topo, "gw-c", 0)
@@ -296,24 +305,16 @@ fn a_route_server_learns_from_both_appliances_and_sends_them_the_vnets() {
 
 #[test]
 fn an_appliance_announcing_more_than_a_route_servers_limit_is_dropped() {
-    let many: Vec<String> = (0..=crate::topology::ROUTE_SERVER_MAX_ROUTES_PER_PEER as u32)
-        .map(|i| format!("172.16.{}.{}/32", i / 256, i % 256))
-        .collect();
-    let text = ROUTE_SERVER.replacen(
-        "bgp_announce: [10.100.0.0/16]",
-        &format!("bgp_announce: [10.100.0.0/16, {}]", many.join(", ")),
-        1,
-    );
+    let list = "bgp_announce: [10.100.0.0/16]";
+    let many = crate::topology::ROUTE_SERVER_MAX_ROUTES_PER_PEER + 1;
+    let text = with_host_routes(ROUTE_SERVER, list, many);
     let topo = parse_str("many.yaml", &text).unwrap().topology;
     let model = BgpModel::of(&topo);
     let sessions = model.sessions_of(SpeakerId::RouteServer {
         route_server: RouteServerIdx::new(0),
         instance: 0,
     });
-    let nva1 = sessions
-        .iter()
-        .find(|s| s.neighbor.to_string() == "10.0.2.4")
-        .unwrap();
+    let nva1 = session_with(sessions, "10.0.2.4");
     assert_eq!(nva1.state, "Stopped");
     assert_eq!(nva1.reason.as_deref(), Some("prefix limit 1000 exceeded"));
     assert_eq!(

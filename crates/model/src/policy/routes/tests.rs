@@ -1,22 +1,8 @@
 //! Tests of effective routes.
 
 use super::*;
-use crate::fixtures::{first_subnet, net, private_endpoint, route, table, vnet};
+use crate::fixtures::{first_subnet, net, peering, private_endpoint, route, table, vnet};
 use crate::topology::model::{Peering, Route, SubnetIdx, Vnet};
-
-fn link(from: usize, to: usize) -> Peering {
-    Peering {
-        name: format!("{from}-to-{to}"),
-        vnet: VnetIdx::new(from),
-        remote: VnetIdx::new(to),
-        allow_virtual_network_access: true,
-        allow_forwarded_traffic: false,
-        allow_gateway_transit: false,
-        use_remote_gateways: false,
-        impairments: None,
-        line: 0,
-    }
-}
 
 /// (source, state, prefix, next hop) of each row, as strings.
 fn summary(rows: &[EffectiveRoute]) -> Vec<(&'static str, &'static str, String, &'static str)> {
@@ -138,7 +124,7 @@ fn connected_peer_ranges_follow_the_same_reserved_prefix_rule() {
             vnet("a", "westus", &["10.0.0.0/8"], None),
             vnet("b", "westus", &["172.16.0.0/12"], None),
         ],
-        vec![link(0, 1), link(1, 0)],
+        vec![peering(0, 1), peering(1, 0)],
     );
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(
@@ -162,20 +148,20 @@ fn peering_routes_need_both_links_and_name_local_or_global() {
             vnet("b", "westus", &["10.1.0.0/16", "10.11.0.0/16"], None),
             vnet("c", "eastus", &["10.2.0.0/16"], None),
         ],
-        vec![link(0, 1), link(1, 0), link(0, 2)],
+        vec![peering(0, 1), peering(1, 0), peering(0, 2)],
     );
     let rows = effective_routes(&topo, first_subnet(0));
-    let peering: Vec<_> = rows.iter().filter(|r| r.peer_vnet.is_some()).collect();
-    assert_eq!(peering.len(), 2);
-    assert_eq!(peering[0].address_prefix, net("10.1.0.0/16"));
-    assert_eq!(peering[1].address_prefix, net("10.11.0.0/16"));
-    assert!(peering
+    let peer_rows: Vec<_> = rows.iter().filter(|r| r.peer_vnet.is_some()).collect();
+    assert_eq!(peer_rows.len(), 2);
+    assert_eq!(peer_rows[0].address_prefix, net("10.1.0.0/16"));
+    assert_eq!(peer_rows[1].address_prefix, net("10.11.0.0/16"));
+    assert!(peer_rows
         .iter()
         .all(|r| r.next_hop_type == NextHopType::VNetPeering));
     // One-sided towards c: no route, c's range falls into 10/8 → None.
     assert_eq!(hop(&rows, "10.2.0.4"), NextHopType::None);
 
-    topo.peerings.push(link(2, 0));
+    topo.peerings.push(peering(2, 0));
     let rows = effective_routes(&topo, first_subnet(0));
     let to_c = decide(&rows, "10.2.0.4").unwrap();
     assert_eq!(to_c.next_hop_type, NextHopType::VNetGlobalPeering);
@@ -190,7 +176,7 @@ fn peering_is_not_transitive() {
             vnet("b", "westus", &["10.1.0.0/16"], None),
             vnet("c", "westus", &["10.2.0.0/16"], None),
         ],
-        vec![link(0, 1), link(1, 0), link(1, 2), link(2, 1)],
+        vec![peering(0, 1), peering(1, 0), peering(1, 2), peering(2, 1)],
     );
     let rows = effective_routes(&topo, first_subnet(0));
     assert!(rows.iter().all(|r| r.address_prefix != net("10.2.0.0/16")));
@@ -308,7 +294,7 @@ fn ipv6_default_route_only_for_dual_stack_vnets() {
             vnet("a", "westus", &["10.0.0.0/16", "fd00:a::/48"], None),
             vnet("b", "eastus", &["fd00:b::/48"], None),
         ],
-        vec![link(0, 1), link(1, 0)],
+        vec![peering(0, 1), peering(1, 0)],
     );
     let rows = effective_routes(&topo, first_subnet(0));
     assert_eq!(
@@ -367,7 +353,7 @@ fn endpoint_topology(
             "10.0.0.4".parse().unwrap(),
         )]
         .into(),
-        ..peered(vnets, vec![link(0, 1), link(1, 0), link(2, 0)])
+        ..peered(vnets, vec![peering(0, 1), peering(1, 0), peering(2, 0)])
     };
     topo.vnets[VnetIdx::new(0)].subnets[SubnetIdx::new(0)].endpoint_policies = policies;
     topo

@@ -84,25 +84,18 @@ mod tests {
 
     #[test]
     fn generations_carry_what_the_table_says() {
-        assert_eq!(
-            vpn_mbps("VpnGw1", Generation::Generation1),
-            Some(("VpnGw1", 650))
-        );
-        assert_eq!(
-            vpn_mbps("vpngw2", Generation::Generation1),
-            Some(("VpnGw2", 1_000))
-        );
-        assert_eq!(
-            vpn_mbps("VpnGw2", Generation::Generation2),
-            Some(("VpnGw2", 1_250))
-        );
-        assert_eq!(
-            vpn_mbps("VpnGw5AZ", Generation::Generation2),
-            Some(("VpnGw5AZ", 10_000))
-        );
-        assert_eq!(vpn_mbps("VpnGw1", Generation::Generation2), None);
-        assert_eq!(vpn_mbps("VpnGw4", Generation::Generation1), None);
-        assert_eq!(vpn_mbps("VpnGw9", Generation::Generation1), None);
+        use Generation::{Generation1 as G1, Generation2 as G2};
+        for (sku, generation, found) in [
+            ("VpnGw1", G1, Some(("VpnGw1", 650))),
+            ("vpngw2", G1, Some(("VpnGw2", 1_000))),
+            ("VpnGw2", G2, Some(("VpnGw2", 1_250))),
+            ("VpnGw5AZ", G2, Some(("VpnGw5AZ", 10_000))),
+            ("VpnGw1", G2, None),
+            ("VpnGw4", G1, None),
+            ("VpnGw9", G1, None),
+        ] {
+            assert_eq!(vpn_mbps(sku, generation), found, "{sku} {generation:?}");
+        }
         assert_eq!(express_route_mbps("ErGw3AZ"), Some(10_000));
         assert_eq!(express_route_mbps("standard"), Some(1_000));
     }

@@ -357,21 +357,9 @@ index_type!(
     ResolverIdx
 );
 
-/// An inbound endpoint of a DNS Private Resolver: an address in a subnet of
-/// its own that answers as Azure DNS of the resolver's VNet.
+/// An endpoint of a DNS Private Resolver, in a subnet of its own.
 #[derive(Debug, Clone)]
-pub struct InboundEndpoint {
-    pub name: String,
-    pub subnet: SubnetRef,
-    pub address: IpAddr,
-    pub line: usize,
-}
-
-/// An outbound endpoint of a DNS Private Resolver: where forwarded queries
-/// leave from, in a subnet of its own. Azure shows it no address; vnetd
-/// sends from the subnet's first usable one.
-#[derive(Debug, Clone)]
-pub struct OutboundEndpoint {
+pub struct ResolverEndpoint {
     pub name: String,
     pub subnet: SubnetRef,
     pub address: IpAddr,
@@ -383,8 +371,12 @@ pub struct OutboundEndpoint {
 pub struct DnsResolver {
     pub name: String,
     pub vnet: VnetIdx,
-    pub inbound: Vec<InboundEndpoint>,
-    pub outbound: Vec<OutboundEndpoint>,
+    /// Inbound endpoints: each an address that answers as Azure DNS of
+    /// the resolver's VNet.
+    pub inbound: Vec<ResolverEndpoint>,
+    /// Outbound endpoints: where forwarded queries leave from. Azure shows
+    /// them no address; vnetd sends from the subnet's first usable one.
+    pub outbound: Vec<ResolverEndpoint>,
     pub line: usize,
 }
 

@@ -6,7 +6,7 @@
 //! See `resolve/edge.rs` for what Azure refuses and
 //! `policy/egress.rs` for Azure's precedence between the ways out.
 
-use super::{spelled_enum, FirewallIdx, NicIdx, Protocol, SubnetRef};
+use super::{spelled_enum, FirewallIdx, NicIdx, Protocol, RulePlace, SubnetRef};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -146,10 +146,7 @@ pub struct NatGateway {
 /// the source to the firewall's private address as well.
 #[derive(Debug, Clone)]
 pub struct DnatRule {
-    pub group: String,
-    pub group_priority: u16,
-    pub collection: String,
-    pub collection_priority: u16,
+    pub place: RulePlace,
     pub name: String,
     /// TCP or UDP.
     pub protocols: Vec<Protocol>,
@@ -164,7 +161,7 @@ pub struct DnatRule {
 impl DnatRule {
     /// `group/collection/rule`, how traces, drops and logs name the rule.
     pub fn path(&self) -> String {
-        format!("{}/{}/{}", self.group, self.collection, self.name)
+        self.place.path(&self.name)
     }
 }
 

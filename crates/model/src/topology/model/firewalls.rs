@@ -93,13 +93,28 @@ pub struct FirewallPolicy {
     pub line: usize,
 }
 
-/// One network rule, with the group and collection it belongs to.
-#[derive(Debug, Clone)]
-pub struct FirewallRule {
+/// Where a rule of a firewall policy sits: its rule collection group and
+/// its rule collection, each with its priority (lower first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulePlace {
     pub group: String,
     pub group_priority: u16,
     pub collection: String,
     pub collection_priority: u16,
+}
+
+impl RulePlace {
+    /// `group/collection/rule` for the rule `name` here: how traces, drops
+    /// and logs name it.
+    pub fn path(&self, name: &str) -> String {
+        format!("{}/{}/{name}", self.group, self.collection)
+    }
+}
+
+/// One network rule, with the group and collection it belongs to.
+#[derive(Debug, Clone)]
+pub struct FirewallRule {
+    pub place: RulePlace,
     pub action: Access,
     pub name: String,
     /// TCP, UDP, ICMP or Any; never empty.
@@ -114,7 +129,7 @@ pub struct FirewallRule {
 impl FirewallRule {
     /// `group/collection/rule`, how traces, drops and logs name the rule.
     pub fn path(&self) -> String {
-        format!("{}/{}/{}", self.group, self.collection, self.name)
+        self.place.path(&self.name)
     }
 }
 

@@ -264,6 +264,16 @@ impl Topology {
         })
     }
 
+    /// The VNets Azure's health prober reaches, each with the load
+    /// balancer that places it: the VNet's first, when that one has a
+    /// frontend. In VNet order.
+    pub fn probed_vnets(&self) -> impl Iterator<Item = (VnetIdx, &Vnet, &LoadBalancer)> {
+        self.vnets.iter_enumerated().filter_map(|(v, vnet)| {
+            let lb = self.load_balancers.iter().find(|lb| lb.vnet == v)?;
+            (!lb.frontends.is_empty()).then_some((v, vnet, lb))
+        })
+    }
+
     /// True when `nic` is in a backend pool of a Standard load balancer:
     /// it then has no default outbound access ("when only an internal
     /// load balancer serves a VM, default SNAT isn't available").

@@ -34,12 +34,8 @@ impl Resolver<'_> {
         let mut seen = HashSet::new();
         let mut registering: HashMap<VnetIdx, String> = HashMap::new();
         for zone in zones {
-            let name = match dns_name(&zone.name) {
-                Ok(name) => name,
-                Err(why) => {
-                    self.diags.error(zone.line, &zone.key, why);
-                    continue;
-                }
+            let Some(name) = self.dns_name_at(&zone.name, zone.line, &zone.key) else {
+                continue;
             };
             let labels = name.split('.').count();
             if !(MIN_ZONE_LABELS..=MAX_ZONE_LABELS).contains(&labels) {
@@ -65,6 +61,18 @@ impl Resolver<'_> {
         }
     }
 
+    /// `written` as a DNS name (see [`dns_name`]); `None`, reported at
+    /// `line` and `key`, when it is not one.
+    pub(super) fn dns_name_at(&mut self, written: &str, line: usize, key: &str) -> Option<String> {
+        match dns_name(written) {
+            Ok(name) => Some(name),
+            Err(why) => {
+                self.diags.error(line, key, why);
+                None
+            }
+        }
+    }
+
     /// vnetd's own `dns_server`: its zones checked as Private DNS zones'
     /// records are (one set per name and type, CNAME alone).
     pub(super) fn dns_server_config(
@@ -73,12 +81,8 @@ impl Resolver<'_> {
     ) -> DnsServerConfig {
         let mut zones = Vec::new();
         for zone in raw.zones {
-            let name = match dns_name(&zone.name) {
-                Ok(name) => name,
-                Err(why) => {
-                    self.diags.error(zone.line, &zone.key, why);
-                    continue;
-                }
+            let Some(name) = self.dns_name_at(&zone.name, zone.line, &zone.key) else {
+                continue;
             };
             let records = self.record_sets(&name, zone.records);
             zones.push(LocalZone { name, records });
@@ -98,17 +102,13 @@ impl Resolver<'_> {
     ) -> Vec<RecordSet> {
         let mut sets: Vec<RecordSet> = Vec::new();
         for set in raw {
-            let relative = if set.name == "@" {
-                Ok("@".to_string())
+            let name = if set.name == "@" {
+                Some("@".to_string())
             } else {
-                dns_name(&set.name)
+                self.dns_name_at(&set.name, set.line, &set.key)
             };
-            let name = match relative {
-                Ok(n) => n,
-                Err(why) => {
-                    self.diags.error(set.line, &set.key, why);
-                    continue;
-                }
+            let Some(name) = name else {
+                continue;
             };
             let (record_type, values) = set.record_type;
             if values.len() > MAX_RECORDS_PER_SET {

@@ -515,6 +515,12 @@ impl Resolver<'_> {
             let Some(p) = self.topo.firewall_policies.by_name(&policy) else {
                 continue;
             };
+            let place = RulePlace {
+                group,
+                group_priority,
+                collection: collection.name,
+                collection_priority: collection.priority,
+            };
             for rule in collection.rules {
                 let sources = self.rule_side(
                     rule.source_addresses,
@@ -526,10 +532,7 @@ impl Resolver<'_> {
                 };
                 for &port in &rule.destination_ports {
                     by_policy.entry(p).or_default().push(DnatRule {
-                        group: group.clone(),
-                        group_priority,
-                        collection: collection.name.clone(),
-                        collection_priority: collection.priority,
+                        place: place.clone(),
                         name: rule.name.clone(),
                         protocols: rule.protocols.clone(),
                         sources: sources.clone(),
@@ -545,7 +548,7 @@ impl Resolver<'_> {
         }
         for (p, mut rules) in by_policy {
             // Stable: equal priorities keep the file's order.
-            rules.sort_by_key(|r| (r.group_priority, r.collection_priority));
+            rules.sort_by_key(|r| (r.place.group_priority, r.place.collection_priority));
             self.topo.edge.dnat_rules.insert(p, rules);
         }
     }

@@ -11,7 +11,7 @@
 //! Whether a `reason` names a real drop reason is checked where the
 //! reasons are known, by the expectations' evaluator.
 
-use super::super::decode::{dns_name, NameRef, RawExpectation, RawReach, RawTest};
+use super::super::decode::{NameRef, RawExpectation, RawReach, RawTest};
 use super::load_balancers::suggestion;
 use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
@@ -147,15 +147,13 @@ impl Resolver<'_> {
             }
         }
         let hint = self.endpoint_hint(&r.name);
-        self.diags.error(
-            r.line,
-            &r.key,
+        self.refuse_ref(
+            r,
             format!(
                 "no NIC or on-premises host named `{}` in this file{hint}",
                 r.name
             ),
-        );
-        None
+        )
     }
 
     /// A conversation's `to`: an address, a NIC or host (its primary
@@ -176,24 +174,19 @@ impl Resolver<'_> {
             return Some(Destination::Address(address));
         }
         if r.name.trim_end_matches('.').contains('.') {
-            match dns_name(&r.name) {
-                Ok(name) => return Some(Destination::Name(name)),
-                Err(why) => {
-                    return self.refuse_ref(r, why);
-                }
-            }
+            return self
+                .dns_name_at(&r.name, r.line, &r.key)
+                .map(Destination::Name);
         }
         let hint = self.endpoint_hint(&r.name);
-        self.diags.error(
-            r.line,
-            &r.key,
+        self.refuse_ref(
+            r,
             format!(
                 "`{}` is neither an address, a NIC or on-premises host of this file, nor a DNS \
                  name of two labels or more{hint}",
                 r.name
             ),
-        );
-        None
+        )
     }
 
     fn waypoint(&mut self, r: &NameRef) -> Option<Waypoint> {
@@ -232,14 +225,12 @@ impl Resolver<'_> {
             .chain(circuits.chain(firewalls))
             .collect();
         let hint = suggestion(&r.name, known.iter().copied());
-        self.diags.error(
-            r.line,
-            &r.key,
+        self.refuse_ref(
+            r,
             format!(
                 "no NIC, gateway, load balancer, circuit or firewall named `{}` in this file{hint}",
                 r.name
             ),
-        );
-        None
+        )
     }
 }

@@ -5,9 +5,13 @@
 //! namespaces are named by the lab plan (`plan::names`).
 
 use super::{valid_netns, Resolver};
+use std::collections::HashMap;
 
 /// The longest namespace name vnetd makes or accepts.
 pub const MAX_NETNS_LEN: usize = 64;
+
+/// The namespaces taken so far, each with who holds it (NIC `vm1`).
+pub(super) type Namespaces = HashMap<String, String>;
 
 /// Why `netns` cannot name a namespace; `prefixed` when vnetd made it from
 /// the lab's `netns_prefix` and a name of the file.
@@ -42,6 +46,31 @@ impl Resolver<'_> {
             return;
         }
         self.topo.netns_prefix = prefix;
+    }
+
+    /// The namespace of a NIC, or of a site's router or host: its `netns`
+    /// as written, else `name` behind the lab's `netns_prefix` (on `line`).
+    /// Refused at `<key>.netns` when it is no usable name or `taken`
+    /// holds it already; else recorded there for `who`.
+    pub(super) fn claim_netns(
+        &mut self,
+        written: &Option<(String, usize)>,
+        (name, line): (&str, usize),
+        key: &str,
+        who: String,
+        taken: &mut Namespaces,
+    ) -> String {
+        let prefixed = written.is_none() && !self.topo.netns_prefix.is_empty();
+        let (netns, line) = (written.clone()).unwrap_or_else(|| (self.prefixed(name), line));
+        let key = format!("{key}.netns");
+        if !valid_netns(&netns) {
+            self.diags
+                .error(line, &key, unusable_netns(&netns, prefixed));
+        } else if let Some(other) = taken.insert(netns.clone(), who) {
+            let why = format!("namespace `{netns}` is already used by {other}");
+            self.diags.error(line, &key, why);
+        }
+        netns
     }
 
     /// `name` behind the lab's `netns_prefix`: a namespace vnetd names

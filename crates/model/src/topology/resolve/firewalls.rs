@@ -82,6 +82,12 @@ impl Resolver<'_> {
             }
             group.collections.sort_by_key(|c| c.priority);
             for collection in group.collections {
+                let place = RulePlace {
+                    group: group.name.clone(),
+                    group_priority: group.priority,
+                    collection: collection.name,
+                    collection_priority: collection.priority,
+                };
                 let mut names = Names::new(FIREWALL_RULE_NAME);
                 for rule in collection.rules {
                     self.check_name(&mut names, &rule.name, rule.line, &rule.key);
@@ -107,10 +113,7 @@ impl Resolver<'_> {
                         continue;
                     };
                     rules.push(FirewallRule {
-                        group: group.name.clone(),
-                        group_priority: group.priority,
-                        collection: collection.name.clone(),
-                        collection_priority: collection.priority,
+                        place: place.clone(),
                         action: collection.action,
                         name: rule.name,
                         protocols: rule.protocols,

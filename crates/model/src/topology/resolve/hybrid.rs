@@ -106,6 +106,9 @@ fn step_down(address: IpAddr, prefix: &Option<IpNet>, by: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(moved))
 }
 
+/// Finds a connection's peer by name among the resources of its kind.
+type PeerByName = fn(&Topology, &str) -> Option<ConnectionPeer>;
+
 impl Resolver<'_> {
     /// another case is refused.
     fn gateway_subnet(&mut self, vnet: VnetIdx) -> Option<SubnetRef> {
@@ -333,14 +336,14 @@ impl Resolver<'_> {
     /// The peer connection `c` names with `peer` (a `kind`, found by
     /// `by_name`), which a connection of its type needs: its absence is
     /// refused with `needs`, a name the file lacks with the reference.
-    fn needed_peer<K>(
+    fn needed_peer(
         &mut self,
         c: &RawConnection,
         peer: Option<&NameRef>,
         needs: &str,
         kind: &str,
-        by_name: impl FnOnce(&Topology, &str) -> Option<K>,
-    ) -> Option<K> {
+        by_name: PeerByName,
+    ) -> Option<ConnectionPeer> {
         let Some(r) = peer else {
             self.diags.error(c.line, &c.key, needs);
             return None;
@@ -375,35 +378,27 @@ impl Resolver<'_> {
             }
             let found = self.topo.gateways.by_name(&c.gateway.name);
             let gateway = self.lookup(&c.gateway, "virtual network gateway", found);
-            let peer = match c.connection_type {
-                ConnectionType::IPsec => self
-                    .needed_peer(
-                        &c,
-                        c.local_gateway.as_ref(),
-                        "an IPsec connection needs `local_network_gateway`",
-                        "local network gateway",
-                        |topo, name| topo.local_gateways.by_name(name),
-                    )
-                    .map(ConnectionPeer::Local),
-                ConnectionType::Vnet2Vnet => self
-                    .needed_peer(
-                        &c,
-                        c.peer_gateway.as_ref(),
-                        "a Vnet2Vnet connection needs `peer_virtual_network_gateway`",
-                        "virtual network gateway",
-                        |topo, name| topo.gateways.by_name(name),
-                    )
-                    .map(ConnectionPeer::Gateway),
-                ConnectionType::ExpressRoute => self
-                    .needed_peer(
-                        &c,
-                        c.circuit.as_ref(),
-                        "an ExpressRoute connection needs `express_route_circuit`",
-                        "ExpressRoute circuit",
-                        |topo, name| topo.circuits.by_name(name),
-                    )
-                    .map(ConnectionPeer::Circuit),
+            let (peer, needs, kind, by_name): (_, _, _, PeerByName) = match c.connection_type {
+                ConnectionType::IPsec => (
+                    c.local_gateway.as_ref(),
+                    "an IPsec connection needs `local_network_gateway`",
+                    "local network gateway",
+                    |topo, name| topo.local_gateways.by_name(name).map(ConnectionPeer::Local),
+                ),
+                ConnectionType::Vnet2Vnet => (
+                    c.peer_gateway.as_ref(),
+                    "a Vnet2Vnet connection needs `peer_virtual_network_gateway`",
+                    "virtual network gateway",
+                    |topo, name| topo.gateways.by_name(name).map(ConnectionPeer::Gateway),
+                ),
+                ConnectionType::ExpressRoute => (
+                    c.circuit.as_ref(),
+                    "an ExpressRoute connection needs `express_route_circuit`",
+                    "ExpressRoute circuit",
+                    |topo, name| topo.circuits.by_name(name).map(ConnectionPeer::Circuit),
+                ),
             };
+            let peer = self.needed_peer(&c, peer, needs, kind, by_name);
             let (Some(gateway), Some(peer)) = (gateway, peer) else {
                 continue;
             };

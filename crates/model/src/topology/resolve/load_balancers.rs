@@ -346,8 +346,7 @@ impl Resolver<'_> {
         let vms = self.topo.nics.iter();
         let hint = suggestion(&r.name, vms.map(|n| n.name.as_str()));
         let why = format!("no network interface named `{}` in this file{hint}", r.name);
-        self.diags.error(r.line, &r.key, why);
-        None
+        self.refuse_ref(r, why)
     }
 
     fn probes(&mut self, lb: &RawLoadBalancer) -> Vec<Probe> {

@@ -238,8 +238,7 @@ impl Resolver<'_> {
             }
             (ConnectivityTopology::Mesh, Some(r)) => {
                 let why = "a mesh configuration has no hub";
-                self.diags.error(r.line, &r.key, why);
-                None
+                self.refuse_ref(r, why)
             }
             (ConnectivityTopology::Mesh, None) => None,
         };

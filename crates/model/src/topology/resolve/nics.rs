@@ -8,41 +8,31 @@ use super::*;
 impl Resolver<'_> {
     pub(super) fn nics(&mut self, nics: Vec<super::super::decode::RawNic>) {
         let mut seen = Names::new(NIC_NAME);
-        let mut namespaces: HashMap<String, String> = HashMap::new();
+        let mut namespaces = super::fabric_names::Namespaces::new();
         // (VNet, address) -> NIC name, for Azure's uniqueness within a VNet.
         let mut taken: HashMap<(VnetIdx, IpAddr), String> = HashMap::new();
-        let mut resolved: Vec<(super::super::decode::RawNic, SubnetRef)> = Vec::new();
+        let mut resolved: Vec<(super::super::decode::RawNic, SubnetRef, String)> = Vec::new();
         for nic in nics {
             self.check_name(&mut seen, &nic.name, nic.line, &nic.key);
             let Some(subnet) = self.subnet_ref(&nic.subnet) else {
                 continue;
             };
-            let prefixed = nic.netns.is_none() && !self.topo.netns_prefix.is_empty();
-            let (netns, ns_line) = nic
-                .netns
-                .clone()
-                .unwrap_or_else(|| (self.prefixed(&nic.name), nic.line));
-            if !valid_netns(&netns) {
-                self.diags.error(
-                    ns_line,
-                    &format!("{}.netns", nic.key),
-                    super::fabric_names::unusable_netns(&netns, prefixed),
-                );
-            } else if let Some(other) = namespaces.insert(netns.clone(), nic.name.clone()) {
-                self.diags.error(
-                    ns_line,
-                    &format!("{}.netns", nic.key),
-                    format!("namespace `{netns}` is already used by NIC `{other}`"),
-                );
-            }
+            let who = format!("NIC `{}`", nic.name);
+            let netns = self.claim_netns(
+                &nic.netns,
+                (&nic.name, nic.line),
+                &nic.key,
+                who,
+                &mut namespaces,
+            );
             for c in &nic.ip_configurations {
                 if let Some(ip) = c.address {
                     self.check_static_address(&nic.name, subnet, ip, c.line, &c.key, &mut taken);
                 }
             }
-            resolved.push((nic, subnet));
+            resolved.push((nic, subnet, netns));
         }
-        for (nic, subnet) in resolved {
+        for (nic, subnet, netns) in resolved {
             let mut configs = Vec::new();
             let mut names = HashSet::new();
             if nic.ip_configurations.len() > MAX_IP_CONFIGS_PER_NIC {
@@ -109,9 +99,6 @@ impl Resolver<'_> {
                     "Azure allows at most 20 application security groups per IP configuration",
                 );
             }
-            let netns = nic
-                .netns
-                .map_or_else(|| self.prefixed(&nic.name), |(n, _)| n);
             let dns_server = nic.dns_server.map(|c| self.dns_server_config(c));
             self.topo.nics.push(Nic {
                 name: nic.name,

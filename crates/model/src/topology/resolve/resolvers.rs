@@ -14,7 +14,7 @@
 //!   has 2 to 34 labels, unique in its ruleset, with 1 to 6 targets, never
 //!   Azure DNS itself (168.63.129.16); at most 1,000 rules.
 
-use super::super::decode::{dns_name, RawResolver, RawResolverEndpoint, RawRuleset};
+use super::super::decode::{RawResolver, RawResolverEndpoint, RawRuleset};
 use super::{is_reserved, NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
@@ -48,7 +48,7 @@ impl Resolver<'_> {
             }
             let mut endpoint_names = Names::new(RESOLVER_ENDPOINT_NAME);
             let mut endpoint =
-                |r: &mut Self, e: &RawResolverEndpoint| -> Option<(SubnetRef, IpAddr)> {
+                |r: &mut Self, e: &RawResolverEndpoint| -> Option<ResolverEndpoint> {
                     r.check_name(&mut endpoint_names, &e.name, e.line, &e.key);
                     let subnet = r.resolver_subnet(vnet, e, &mut used)?;
                     let address = match e.address {
@@ -59,30 +59,19 @@ impl Resolver<'_> {
                         }
                         None => first_usable(r.topo.subnet(subnet))?,
                     };
-                    Some((subnet, address))
+                    Some(ResolverEndpoint {
+                        name: e.name.clone(),
+                        subnet,
+                        address,
+                        line: e.line,
+                    })
                 };
-            let mut inbound = Vec::new();
-            for e in &raw.inbound {
-                if let Some((subnet, address)) = endpoint(self, e) {
-                    inbound.push(InboundEndpoint {
-                        name: e.name.clone(),
-                        subnet,
-                        address,
-                        line: e.line,
-                    });
-                }
-            }
-            let mut outbound = Vec::new();
-            for e in &raw.outbound {
-                if let Some((subnet, address)) = endpoint(self, e) {
-                    outbound.push(OutboundEndpoint {
-                        name: e.name.clone(),
-                        subnet,
-                        address,
-                        line: e.line,
-                    });
-                }
-            }
+            let inbound: Vec<_> = (raw.inbound.iter())
+                .filter_map(|e| endpoint(self, e))
+                .collect();
+            let outbound: Vec<_> = (raw.outbound.iter())
+                .filter_map(|e| endpoint(self, e))
+                .collect();
             self.topo.dns_resolvers.push(DnsResolver {
                 name: raw.name,
                 vnet,
@@ -213,15 +202,12 @@ impl Resolver<'_> {
             let (text, line) = &rule.domain;
             let key = format!("{}.domain_name", rule.key);
             let domain = if text == "." {
-                String::new()
+                Some(String::new())
             } else {
-                match dns_name(text) {
-                    Ok(d) => d,
-                    Err(why) => {
-                        self.diags.error(*line, &key, why);
-                        continue;
-                    }
-                }
+                self.dns_name_at(text, *line, &key)
+            };
+            let Some(domain) = domain else {
+                continue;
             };
             let labels = if domain.is_empty() {
                 0

@@ -16,12 +16,11 @@
 //!   connects (the flows hosts hand it go nowhere).
 
 use super::super::decode::{RawLocalGateway, RawSite};
-use super::fabric_names::unusable_netns;
+use super::fabric_names::Namespaces;
 use super::hybrid::reserved_asn;
-use super::{valid_netns, NameRule, Names, Resolver, NIC_NAME};
+use super::{NameRule, Names, Resolver, NIC_NAME};
 use crate::topology::model::*;
 use ipnet::IpNet;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 pub const SITE_NAME: NameRule = NameRule::new("on-premises site", 1, 80);
@@ -70,7 +69,7 @@ pub fn host_link_prefix_len(address: IpAddr, range: Option<&IpNet>) -> u8 {
 impl Resolver<'_> {
     pub(super) fn sites(&mut self, sites: Vec<RawSite>) {
         let mut seen = Names::new(SITE_NAME);
-        let mut namespaces: HashMap<String, String> = self
+        let mut namespaces: Namespaces = self
             .topo
             .nics
             .iter()
@@ -78,46 +77,19 @@ impl Resolver<'_> {
             .collect();
         for site in sites {
             self.check_name(&mut seen, &site.name, site.line, &site.key);
-            let mut claim = |r: &mut Self,
-                             netns: &str,
-                             prefixed: bool,
-                             line: usize,
-                             key: String,
-                             who: String| {
-                if !valid_netns(netns) {
-                    r.diags.error(line, &key, unusable_netns(netns, prefixed));
-                } else if let Some(other) = namespaces.insert(netns.to_string(), who) {
-                    r.diags.error(
-                        line,
-                        &key,
-                        format!("namespace `{netns}` is already used by {other}"),
-                    );
-                }
-            };
             let written = self.site_routers(&site);
             if written.is_empty() {
                 continue;
             }
             let mut routers = Vec::new();
             for w in written {
-                let prefixed = w.netns.is_none() && !self.topo.netns_prefix.is_empty();
-                let (netns, ns_line) = w
-                    .netns
-                    .clone()
-                    .unwrap_or_else(|| (self.prefixed(&w.label), w.line));
                 let who = if w.label == site.name {
                     format!("the router of site `{}`", site.name)
                 } else {
                     format!("router `{}` of site `{}`", w.name, site.name)
                 };
-                claim(
-                    self,
-                    &netns,
-                    prefixed,
-                    ns_line,
-                    format!("{}.netns", w.key),
-                    who,
-                );
+                let label = (w.label.as_str(), w.line);
+                let netns = self.claim_netns(&w.netns, label, &w.key, who, &mut namespaces);
                 if let Some((asn, line)) = w.asn {
                     if let Some(why) = reserved_asn(asn) {
                         let key = format!("{}.asn", w.key);
@@ -164,19 +136,9 @@ impl Resolver<'_> {
                     let key = format!("{}.private_ip_address", host.key);
                     self.diags.error(host.line, &key, why);
                 }
-                let prefixed = host.netns.is_none() && !self.topo.netns_prefix.is_empty();
-                let (netns, line) = host
-                    .netns
-                    .clone()
-                    .unwrap_or_else(|| (self.prefixed(&host.name), host.line));
-                claim(
-                    self,
-                    &netns,
-                    prefixed,
-                    line,
-                    format!("{}.netns", host.key),
-                    format!("host `{}`", host.name),
-                );
+                let who = format!("host `{}`", host.name);
+                let name = (host.name.as_str(), host.line);
+                let netns = self.claim_netns(&host.netns, name, &host.key, who, &mut namespaces);
                 let dns_server = host.dns_server.map(|c| self.dns_server_config(c));
                 hosts.push(SiteHost {
                     name: host.name,
@@ -288,8 +250,7 @@ impl Resolver<'_> {
                         r.name,
                         names()
                     );
-                    self.diags.error(r.line, &r.key, why);
-                    None
+                    self.refuse_ref(r, why)
                 }
             },
         }
