@@ -24,6 +24,7 @@
 //! caller owns the writing; [`UdpCoalescer`] holds one run at a time in a
 //! buffer allocated once.
 
+use super::checksum::{fold, set_ipv4_header_checksum, sum16};
 use crate::net::IPPROTO_UDP;
 use tun_rs::{VirtioNetHdr, VIRTIO_NET_HDR_GSO_UDP_L4};
 
@@ -253,13 +254,11 @@ impl UdpCoalescer {
         let mut pseudo: u32 = u32::from(IPPROTO_UDP) + udp_len as u32;
         if first.ipv6 {
             ip[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-            pseudo += sum_words(&ip[8..40]);
+            pseudo += sum16(&ip[8..40], 0);
         } else {
             ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
-            ip[10..12].copy_from_slice(&[0, 0]);
-            let checksum = !fold(sum_words(&ip[..20]));
-            ip[10..12].copy_from_slice(&checksum.to_be_bytes());
-            pseudo += sum_words(&ip[12..20]);
+            set_ipv4_header_checksum(&mut ip[..20]);
+            pseudo += sum16(&ip[12..20], 0);
         }
         let udp = &mut self.buffer[udp_start..];
         udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
@@ -289,21 +288,6 @@ pub struct Finished<'a> {
     pub bytes: usize,
 }
 
-/// One's-complement sum of big-endian 16-bit words (an even-length slice).
-fn sum_words(bytes: &[u8]) -> u32 {
-    (bytes.as_chunks::<2>().0.iter())
-        .map(|w| u32::from(u16::from_be_bytes(*w)))
-        .sum()
-}
-
-/// Folds a 32-bit one's-complement sum to 16 bits.
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
-}
-
 /// What the receiving kernel makes of a super-packet: each segment as a
 /// plain datagram with complete checksums, for tests to compare with what
 /// went in. A packet without USO comes back as it is.
@@ -330,25 +314,19 @@ pub fn segment_like_the_kernel(packet: &[u8]) -> Vec<Vec<u8>> {
         let mut pseudo = u32::from(IPPROTO_UDP) + udp_len as u32;
         if ipv6 {
             seg_ip[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-            pseudo += sum_words(&seg_ip[8..40]);
+            pseudo += sum16(&seg_ip[8..40], 0);
         } else {
             let total = (ip_header_len + udp_len) as u16;
             seg_ip[2..4].copy_from_slice(&total.to_be_bytes());
             let id = u16::from_be_bytes([seg_ip[4], seg_ip[5]]).wrapping_add(index as u16);
             seg_ip[4..6].copy_from_slice(&id.to_be_bytes());
-            seg_ip[10..12].copy_from_slice(&[0, 0]);
-            let checksum = !fold(sum_words(&seg_ip[..20]));
-            seg_ip[10..12].copy_from_slice(&checksum.to_be_bytes());
-            pseudo += sum_words(&seg_ip[12..20]);
+            set_ipv4_header_checksum(&mut seg_ip[..20]);
+            pseudo += sum16(&seg_ip[12..20], 0);
         }
         let udp = &mut seg_ip[ip_header_len..];
         udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
         udp[6..8].copy_from_slice(&[0, 0]);
-        let mut padded = udp.to_vec();
-        if padded.len() % 2 == 1 {
-            padded.push(0);
-        }
-        let checksum = match !fold(pseudo + sum_words(&padded)) {
+        let checksum = match !fold(sum16(udp, pseudo)) {
             0 => 0xffff,
             c => c,
         };
@@ -369,9 +347,7 @@ mod tests {
         let mut ip = Vec::new();
         builder.write(&mut ip, payload).unwrap();
         ip[4..6].copy_from_slice(&id.to_be_bytes());
-        ip[10..12].copy_from_slice(&[0, 0]);
-        let checksum = !fold(sum_words(&ip[..20]));
-        ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+        set_ipv4_header_checksum(&mut ip[..20]);
         packet.extend_from_slice(&ip);
         packet
     }

@@ -10,6 +10,7 @@
 //! too) and NSG state on the flow table; it may use [`crate::snapshot`],
 //! [`crate::engine`], [`crate::topology`] and [`crate::net`].
 
+mod checksum;
 pub mod coalesce;
 pub mod conntrack;
 pub mod decide;

@@ -13,6 +13,7 @@
 //! the ports are not (they are in the part the kernel sums). GSO
 //! super-packets therefore stay whole. No allocation, no copy.
 
+use super::checksum::fold;
 use crate::net::{IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use etherparse::IpSlice;
 use std::net::IpAddr;
@@ -140,10 +141,7 @@ fn update(field: u16, old: &[u8], new: &[u8], complemented: bool) -> u16 {
         sum += u32::from(!u16::from_be_bytes(*o));
         sum += u32::from(u16::from_be_bytes(*n));
     }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let folded = sum as u16;
+    let folded = fold(sum);
     if complemented {
         !folded
     } else {

@@ -9,6 +9,8 @@
 //! header); no allocation: fragments are written into the caller's
 //! buffer one at a time.
 
+use super::checksum::{fold, set_ipv4_header_checksum, sum16};
+
 /// What the path does to a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
@@ -40,25 +42,6 @@ pub fn fit(packet: &[u8], mtu: u16, gso_size: u16, headers_len: u16) -> Fit {
         Some(4) if packet.len() >= 20 && packet[6] & 0x40 == 0 => Fit::Fragment,
         _ => Fit::TooBig,
     }
-}
-
-/// The 16-bit one's complement sum of `bytes` added to `sum`.
-fn sum16(bytes: &[u8], mut sum: u32) -> u32 {
-    let (words, rest) = bytes.as_chunks::<2>();
-    for word in words {
-        sum += u32::from(u16::from_be_bytes(*word));
-    }
-    if let [last] = rest {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 /// Completes a checksum the sender left to the device (`NEEDS_CSUM`: the
@@ -115,9 +98,7 @@ pub fn fragment_ipv4(
         let mf = if last && !more_after { 0 } else { 0x2000 };
         let offset = base + (pos / 8) as u16;
         frag[6..8].copy_from_slice(&(mf | offset).to_be_bytes());
-        frag[10..12].copy_from_slice(&[0, 0]);
-        let check = !fold(sum16(&frag[..ihl], 0));
-        frag[10..12].copy_from_slice(&check.to_be_bytes());
+        set_ipv4_header_checksum(&mut frag[..ihl]);
         emit(&out[..prefix + ihl + len]);
         pos += len;
     }

@@ -162,6 +162,16 @@ pub fn subnet_routes(snap: &Snapshot, subnet: SubnetRef) -> RouteList {
     }
 }
 
+/// The first address of `nic` in `dst`'s family: what it sends to `dst`
+/// from.
+pub(super) fn source_towards(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> Option<IpAddr> {
+    snap.plan.ports[nic]
+        .ip_configurations
+        .iter()
+        .map(|c| c.address)
+        .find(|a| a.is_ipv4() == dst.is_ipv4())
+}
+
 pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
     // The deciding row as forwarding finds it (`route_step`'s lookup).
     let route = snap
@@ -178,14 +188,7 @@ pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {
             // Only a lab with an Internet has ways out to name: other labs'
             // answers stay Azure's, key for key.
             egress: (route.next_hop_type == NextHopType::Internet && snap.edge.internet.is_some())
-                .then(|| {
-                    let src = snap.plan.ports[nic]
-                        .ip_configurations
-                        .iter()
-                        .map(|c| c.address)
-                        .find(|a| a.is_ipv4() == dst.is_ipv4());
-                    egress_answer(snap, nic, src)
-                }),
+                .then(|| egress_answer(snap, nic, source_towards(snap, nic, dst))),
         },
         // No route at all: the packet is dropped, which Azure reports as
         // next hop None.

@@ -13,7 +13,7 @@
 
 use super::names::{expected_name_answer, lookup_destination};
 use super::render::{json_text, table};
-use super::trace::{reply_failure, trace, Trace, TraceQuery, TRACE_REASONS};
+use super::trace::{endpoint_name, reply_failure, trace, Trace, TraceQuery, TRACE_REASONS};
 use super::QueryError;
 use crate::dataplane::DropReason;
 use crate::policy::bgp::expected_learned;
@@ -87,15 +87,6 @@ struct Report<'r> {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
-}
-
-/// The name of an expectation's source, as written.
-pub fn endpoint_name(topology: &Topology, endpoint: Endpoint) -> String {
-    match endpoint {
-        Endpoint::Nic(nic) => topology.nics[nic].name.clone(),
-        Endpoint::SiteHost { site, host } => topology.sites[site].hosts[host].name.clone(),
-        Endpoint::Internet(server) => topology.edge.internet_name(server),
-    }
 }
 
 /// The name of a `via` hop, as written.

@@ -108,17 +108,20 @@ pub fn resolve_offline(
 
 /// Who is asked, in words.
 fn server_text(servers: &NameServers) -> String {
-    let list = |l: &[std::net::IpAddr]| {
-        l.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     match servers {
         NameServers::AzureDns => format!("Azure DNS ({AZURE_DNS})"),
-        NameServers::Nic(l) => format!("{} (the NIC's dns_servers)", list(l)),
-        NameServers::Vnet(l) => format!("{} (the VNet's dns_servers)", list(l)),
+        NameServers::Nic(l) => format!("{} (the NIC's dns_servers)", addresses_text(l)),
+        NameServers::Vnet(l) => format!("{} (the VNet's dns_servers)", addresses_text(l)),
     }
+}
+
+/// Addresses joined by commas.
+fn addresses_text(addresses: &[IpAddr]) -> String {
+    addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn origin_text(origin: &Origin) -> String {
@@ -387,12 +390,6 @@ impl Unresolved {
 /// servers (custom `dns_servers`, or an on-premises host's own).
 fn azure_dns_view(snap: &Snapshot, from: Endpoint, name: &str) -> Result<VnetIdx, String> {
     let t = &snap.topology;
-    let list = |l: &[IpAddr]| {
-        l.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     match from {
         Endpoint::Nic(nic) => match NameServers::of(t, nic) {
             NameServers::AzureDns => Ok(t.nics[nic].subnet.vnet),
@@ -415,7 +412,7 @@ fn azure_dns_view(snap: &Snapshot, from: Endpoint, name: &str) -> Result<VnetIdx
                 "on-premises host {} asks {} for {name}, not Azure DNS: vnetd cannot know that \
                  server's answer offline",
                 host.name,
-                list(&host.dns_servers)
+                addresses_text(&host.dns_servers)
             ))
         }
         Endpoint::Internet(_) => Err(format!(
@@ -534,7 +531,6 @@ pub fn expected_name_answer(
 /// The lookup as the lines `trace` prints before its hops: what was asked
 /// and answered, then one line per step of the chain.
 pub fn render_lookup(lookup: &NameLookup, from: &str) -> String {
-    let addresses: Vec<String> = lookup.addresses.iter().map(ToString::to_string).collect();
     let mut out = format!(
         "{from} (VNet {}) asks Azure DNS ({}) for {} {}: {}, {}\n",
         lookup.vnet,
@@ -542,7 +538,7 @@ pub fn render_lookup(lookup: &NameLookup, from: &str) -> String {
         lookup.name,
         lookup.query_type,
         lookup.status,
-        addresses.join(", ")
+        addresses_text(&lookup.addresses)
     );
     let query_type = QueryType::from_str(&lookup.query_type).unwrap_or(QueryType::A);
     let steps = step_rows(&lookup.chain, query_type);

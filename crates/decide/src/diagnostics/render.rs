@@ -191,11 +191,7 @@ pub(super) fn render_next_hop(
 /// with their probe state, as the packet path sees them.
 fn load_balancer_behind(snap: &Snapshot, nic: crate::plan::PortIdx, dst: IpAddr) -> Option<String> {
     use crate::dataplane::{route_step, HopTo};
-    let src = snap.plan.ports[nic]
-        .ip_configurations
-        .iter()
-        .map(|c| c.address)
-        .find(|a| a.is_ipv4() == dst.is_ipv4())?;
+    let src = source_towards(snap, nic, dst)?;
     let key = crate::net::PacketKey {
         proto: crate::net::IPPROTO_TCP,
         src,

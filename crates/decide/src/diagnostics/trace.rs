@@ -38,7 +38,9 @@ use crate::plan::PortIdx;
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::edge::PublicTarget;
 use crate::snapshot::{RouteTarget, Snapshot};
-use crate::topology::{Access, AdminAction, Direction, Endpoint, ExpectedProtocol, SiteIdx};
+use crate::topology::{
+    Access, AdminAction, Direction, Endpoint, ExpectedProtocol, SiteIdx, Topology,
+};
 use etherparse::PacketBuilder;
 use internet::{edge_details, firewall_dnat, firewall_translation};
 use site::{site_entry, SiteEntry};
@@ -330,6 +332,15 @@ fn empty_trace(from: String, src: IpAddr, dst: IpAddr, query: &TraceQuery) -> Tr
     }
 }
 
+/// The name of a source (a trace's, an expectation's), as written.
+pub fn endpoint_name(topology: &Topology, endpoint: Endpoint) -> String {
+    match endpoint {
+        Endpoint::Nic(nic) => topology.nics[nic].name.clone(),
+        Endpoint::SiteHost { site, host } => topology.sites[site].hosts[host].name.clone(),
+        Endpoint::Internet(server) => topology.edge.internet_name(server),
+    }
+}
+
 fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     let t = &snap.topology;
     if query.protocol != ExpectedProtocol::Icmp && query.port.is_none() {
@@ -339,11 +350,7 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         )));
     }
     let (first, src) = start(snap, query)?;
-    let from = match query.from {
-        Endpoint::Nic(nic) => t.nics[nic].name.clone(),
-        Endpoint::SiteHost { site, host } => t.sites[site].hosts[host].name.clone(),
-        Endpoint::Internet(server) => t.edge.internet_name(server),
-    };
+    let from = endpoint_name(t, query.from);
     let mut answer = empty_trace(from, src, query.to, query);
     let ingress = match first {
         Start::Nic(nic) => nic,

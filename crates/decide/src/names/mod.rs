@@ -159,12 +159,17 @@ impl LinkedRule {
     }
 
     fn covers(&self, name: &str) -> bool {
-        self.domain.is_empty()
-            || name == self.domain
-            || name
-                .strip_suffix(self.domain.as_str())
-                .is_some_and(|head| head.ends_with('.'))
+        self.domain.is_empty() || in_domain(name, &self.domain)
     }
+}
+
+/// `name` is `domain` or below it (both lower case, without the final
+/// dot).
+fn in_domain(name: &str, domain: &str) -> bool {
+    name == domain
+        || name
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
 }
 
 /// Every VNet's view of names, compiled from a topology: what Azure DNS

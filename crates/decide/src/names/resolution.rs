@@ -46,15 +46,20 @@ pub struct AnswerRecord {
 
 impl AnswerRecord {
     pub fn record_type(&self) -> RecordType {
-        match self.data {
-            RecordData::A(_) => RecordType::A,
-            RecordData::Aaaa(_) => RecordType::Aaaa,
-            RecordData::Cname(_) => RecordType::Cname,
-            RecordData::Mx { .. } => RecordType::Mx,
-            RecordData::Ptr(_) => RecordType::Ptr,
-            RecordData::Srv { .. } => RecordType::Srv,
-            RecordData::Txt(_) => RecordType::Txt,
-        }
+        type_of(&self.data)
+    }
+}
+
+/// The type of a record holding `data`.
+pub(super) fn type_of(data: &RecordData) -> RecordType {
+    match data {
+        RecordData::A(_) => RecordType::A,
+        RecordData::Aaaa(_) => RecordType::Aaaa,
+        RecordData::Cname(_) => RecordType::Cname,
+        RecordData::Mx { .. } => RecordType::Mx,
+        RecordData::Ptr(_) => RecordType::Ptr,
+        RecordData::Srv { .. } => RecordType::Srv,
+        RecordData::Txt(_) => RecordType::Txt,
     }
 }
 

@@ -5,7 +5,7 @@
 //! from one that exists without the type asked, and a wildcard stands only
 //! for names that do not exist (RFC 4592).
 
-use super::{Origin, VmName, VM_NAME_TTL};
+use super::{in_domain, Origin, VmName, VM_NAME_TTL};
 use crate::topology::{
     PrivateDnsZone, RecordData, RecordType, TiVec, Topology, VnetIdx, ZoneIdx, ZONE_GROUP_TTL,
 };
@@ -130,10 +130,7 @@ impl ZoneTable {
 
     /// `name` is the zone's apex or below it.
     pub fn holds(&self, name: &str) -> bool {
-        name == self.name
-            || name
-                .strip_suffix(self.name.as_str())
-                .is_some_and(|head| head.ends_with('.'))
+        in_domain(name, &self.name)
     }
 
     /// What the zone holds at `name` (a name it [`holds`](Self::holds)):

@@ -3,12 +3,10 @@
 //! network rules ([`crate::policy::firewall`]) in the same first-match
 //! classifier as an NSG's, judged where packets reach the firewall.
 
-use super::{rule_match, NsgStage, RuleId, RuleIdentity, RuleNames};
-use crate::engine::classifier::Classifier;
+use super::{NsgStage, RuleNames};
 use crate::policy::firewall;
 use crate::policy::nsg::NsgLevel;
 use crate::topology::{FirewallIdx, NsgIdx, Topology};
-use std::sync::Arc;
 
 /// How listings name the owner of admin rules.
 pub const ADMIN_OWNER: &str = "SecurityAdminConfigurations";
@@ -54,24 +52,7 @@ pub(super) fn firewall_stage(
     f: FirewallIdx,
     rule_names: &RuleNames,
 ) -> NsgStage {
-    let fw = &topology.firewalls[f];
-    let rules = firewall::effective_rules(topology, fw);
-    let owner = firewall::rules_owner(topology, fw);
-    let matches: Vec<_> = rules.iter().map(rule_match).collect();
-    let rule_ids: Vec<RuleId> = rules
-        .iter()
-        .map(|r| {
-            rule_names.intern(RuleIdentity {
-                nsg: owner.to_string(),
-                rule: r.name.clone(),
-            })
-        })
-        .collect();
-    NsgStage {
-        level: NsgLevel::Firewall,
-        owner: StageOwner::Firewall(f),
-        rules: rules.into(),
-        classifier: Arc::new(Classifier::new(&matches)),
-        rule_ids: rule_ids.into(),
-    }
+    let rules = firewall::effective_rules(topology, &topology.firewalls[f]);
+    let owner = StageOwner::Firewall(f);
+    NsgStage::compile(topology, NsgLevel::Firewall, owner, rules, rule_names)
 }

@@ -123,6 +123,38 @@ pub struct NsgStage {
     pub rule_ids: Arc<[RuleId]>,
 }
 
+impl NsgStage {
+    /// The stage of `owner`'s `rules` (in evaluation order) met at
+    /// `level`: their first-match classifier, and each rule's stable
+    /// number under the owner's name.
+    fn compile(
+        topology: &Topology,
+        level: NsgLevel,
+        owner: StageOwner,
+        rules: Vec<EffectiveRule>,
+        rule_names: &RuleNames,
+    ) -> NsgStage {
+        let matches: Vec<_> = rules.iter().map(rule_match).collect();
+        let name = owner.name(topology);
+        let rule_ids: Vec<RuleId> = rules
+            .iter()
+            .map(|r| {
+                rule_names.intern(RuleIdentity {
+                    nsg: name.to_string(),
+                    rule: r.name.clone(),
+                })
+            })
+            .collect();
+        NsgStage {
+            level,
+            owner,
+            rules: rules.into(),
+            classifier: Arc::new(Classifier::new(&matches)),
+            rule_ids: rule_ids.into(),
+        }
+    }
+}
+
 /// Per-NIC compiled facts: everything the packet path reads about a NIC,
 /// so that it never walks the topology.
 #[derive(Debug)]
@@ -412,11 +444,7 @@ impl Snapshot {
                 appliance_sets,
             }));
         }
-        #[allow(clippy::type_complexity)]
-        let mut shared: HashMap<
-            StageKey,
-            (Arc<[EffectiveRule]>, Arc<Classifier>, Arc<[RuleId]>),
-        > = HashMap::new();
+        let mut shared: HashMap<StageKey, NsgStage> = HashMap::new();
         let frontends = load_balancers::compile(
             &topology,
             &health,
@@ -447,54 +475,32 @@ impl Snapshot {
                             subnet: nic.subnet,
                             asgs: asgs.clone(),
                         };
-                        let (rules, classifier, rule_ids) = shared
-                            .entry(key)
-                            .or_insert_with(|| {
-                                let rules = effective_rules_at(
-                                    &topology, &learned, nsg, nic.subnet, &asgs, direction,
-                                );
-                                let before = same_topology
-                                    .and_then(|p| p.nics.get(idx))
-                                    .map(|t| match direction {
-                                        Direction::Inbound => &t.inbound,
-                                        Direction::Outbound => &t.outbound,
+                        let stage = shared.entry(key).or_insert_with(|| {
+                            let rules = effective_rules_at(
+                                &topology, &learned, nsg, nic.subnet, &asgs, direction,
+                            );
+                            let before = same_topology
+                                .and_then(|p| p.nics.get(idx))
+                                .map(|t| match direction {
+                                    Direction::Inbound => &t.inbound,
+                                    Direction::Outbound => &t.outbound,
+                                })
+                                .and_then(|stages| {
+                                    stages.iter().find(|s| {
+                                        s.level == level && s.owner == StageOwner::Nsg(nsg)
                                     })
-                                    .and_then(|stages| {
-                                        stages.iter().find(|s| {
-                                            s.level == level && s.owner == StageOwner::Nsg(nsg)
-                                        })
-                                    })
-                                    .filter(|s| *s.rules == rules[..]);
-                                if let Some(s) = before {
-                                    return (
-                                        s.rules.clone(),
-                                        s.classifier.clone(),
-                                        s.rule_ids.clone(),
-                                    );
-                                }
-                                let matches: Vec<_> = rules.iter().map(rule_match).collect();
-                                let ids: Vec<RuleId> = rules
-                                    .iter()
-                                    .map(|r| {
-                                        rule_names.intern(RuleIdentity {
-                                            nsg: topology.nsgs[nsg].name.clone(),
-                                            rule: r.name.clone(),
-                                        })
-                                    })
-                                    .collect();
-                                (
-                                    rules.into(),
-                                    Arc::new(Classifier::new(&matches)),
-                                    ids.into(),
-                                )
-                            })
-                            .clone();
+                                })
+                                .filter(|s| *s.rules == rules[..]);
+                            if let Some(s) = before {
+                                return s.clone();
+                            }
+                            let owner = StageOwner::Nsg(nsg);
+                            NsgStage::compile(&topology, level, owner, rules, &rule_names)
+                        });
+                        // The same NSG may be met at another level first.
                         NsgStage {
                             level,
-                            owner: StageOwner::Nsg(nsg),
-                            rules,
-                            classifier,
-                            rule_ids,
+                            ..stage.clone()
                         }
                     })
                     .collect()

@@ -4,16 +4,13 @@
 //! [`crate::policy::admin::first_decision`] defines plainly; and the
 //! compiled stage of a VNet's admin rules.
 
-use super::{
-    firewalls, rule_match, NsgStage, RuleId, RuleIdentity, RuleNames, Snapshot, StageOwner, NO_RULE,
-};
-use crate::engine::classifier::{Classifier, PacketKey};
+use super::{NsgStage, RuleId, RuleNames, Snapshot, StageOwner, NO_RULE};
+use crate::engine::classifier::PacketKey;
 use crate::plan::PortIdx;
 use crate::policy::admin::effective_admin_rules;
 use crate::policy::gateways::LearnedRoutes;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
 use crate::topology::{Access, AdminAction, Direction, SubnetRef, Topology};
-use std::sync::Arc;
 
 /// The outcome of the NSG stages of one NIC and direction for one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,21 +122,12 @@ pub(super) fn admin_stage(
     if rules.is_empty() {
         return None;
     }
-    let matches: Vec<_> = rules.iter().map(rule_match).collect();
-    let rule_ids: Vec<RuleId> = rules
-        .iter()
-        .map(|r| {
-            rule_names.intern(RuleIdentity {
-                nsg: firewalls::ADMIN_OWNER.to_string(),
-                rule: r.name.clone(),
-            })
-        })
-        .collect();
-    Some(NsgStage {
-        level: NsgLevel::Admin,
-        owner: StageOwner::SecurityAdmin,
-        rules: rules.into(),
-        classifier: Arc::new(Classifier::new(&matches)),
-        rule_ids: rule_ids.into(),
-    })
+    let owner = StageOwner::SecurityAdmin;
+    Some(NsgStage::compile(
+        topology,
+        NsgLevel::Admin,
+        owner,
+        rules,
+        rule_names,
+    ))
 }

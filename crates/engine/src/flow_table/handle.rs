@@ -2,6 +2,7 @@
 //! slot and acts on it without another lookup, and [`FlowRef`], what a
 //! lookup returns.
 
+use super::slot::Slot;
 use super::state::{holds_flow, is_reply, KEY_EPOCH_MASK, KEY_EPOCH_SHIFT, KIND_FREE, REPLY};
 use super::{FlowKey, FlowTable, FlowValue, KeyWords, Memo, Traffic};
 use crate::sync::Ordering;
@@ -63,19 +64,28 @@ impl FlowTable {
 }
 
 impl FlowTable {
+    /// The slot of the entry a word from [`FlowHandle::to_word`] names,
+    /// with the entry's handle, if the entry still holds its slot and its
+    /// flow is live as [`FlowTable::lookup`] would find it.
+    #[inline]
+    fn live_entry_of_word(&self, word: u64, now_ms: u64) -> Option<(FlowHandle, &Slot)> {
+        let handle = self.handle_of_word(word)?;
+        let slot = &self.slots[handle.index];
+        if slot.expired(now_ms) && !self.is_live(handle, now_ms) {
+            return None;
+        }
+        Some((handle, slot))
+    }
+
     /// Counts `traffic` on the entry a word from [`FlowHandle::to_word`]
     /// names, in its own orientation (a reply entry's as replies), if it
     /// still holds its slot and its flow is live as [`FlowTable::lookup`]
     /// would find it. Returns whether it counted.
     #[inline]
     pub fn touch_word(&self, word: u64, now_ms: u64, traffic: Traffic) -> bool {
-        let Some(handle) = self.handle_of_word(word) else {
+        let Some((handle, slot)) = self.live_entry_of_word(word, now_ms) else {
             return false;
         };
-        let slot = &self.slots[handle.index];
-        if slot.expired(now_ms) && !self.is_live(handle, now_ms) {
-            return false;
-        }
         slot.count(now_ms, traffic, !handle.is_reply());
         true
     }
@@ -84,17 +94,10 @@ impl FlowTable {
     /// (see [`FlowTable::keep_alive`]), if it is still there and live.
     #[inline]
     pub fn keep_alive_word(&self, word: u64, now_ms: u64) -> bool {
-        let Some(handle) = self.handle_of_word(word) else {
+        let Some((_, slot)) = self.live_entry_of_word(word, now_ms) else {
             return false;
         };
-        let slot = &self.slots[handle.index];
-        if slot.expired(now_ms) && !self.is_live(handle, now_ms) {
-            return false;
-        }
-        let last_seen = &slot.last_seen_ms;
-        if last_seen.load(Ordering::Relaxed) < now_ms {
-            last_seen.store(now_ms, Ordering::Relaxed);
-        }
+        slot.mark_seen(now_ms);
         true
     }
 }

@@ -96,7 +96,7 @@ impl FlowTable {
     /// read once; `None` if there is no partner or the link no longer
     /// holds.
     #[inline]
-    fn linked(&self, partner: u64) -> Option<(usize, &AtomicU64, u64)> {
+    pub(super) fn linked(&self, partner: u64) -> Option<(usize, &AtomicU64, u64)> {
         if partner == NO_PARTNER {
             return None;
         }
@@ -210,10 +210,7 @@ impl FlowTable {
         if !same_flow(state_word.load(Ordering::Relaxed), handle.state) {
             return false;
         }
-        let last_seen = &self.slots[handle.index].last_seen_ms;
-        if last_seen.load(Ordering::Relaxed) < now_ms {
-            last_seen.store(now_ms, Ordering::Relaxed);
-        }
+        self.slots[handle.index].mark_seen(now_ms);
         true
     }
 

@@ -255,16 +255,22 @@ impl std::fmt::Debug for FlowTable {
     }
 }
 
+/// The slots a table asked for `capacity` has: a power of two, at least
+/// [`PROBE_WINDOW`].
+fn rounded_capacity(capacity: usize) -> usize {
+    capacity
+        .max(PROBE_WINDOW)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << (usize::BITS - 1))
+}
+
 impl FlowTable {
     /// A table of `capacity` slots (rounded up to a power of two, at least
     /// [`PROBE_WINDOW`]) for NICs `0..max_nics`, each allowed
     /// `per_nic_quota` flows (0 means no limit beyond capacity).
     /// All memory is allocated here, once.
     pub fn new(capacity: usize, max_nics: u32, per_nic_quota: u32) -> FlowTable {
-        let capacity = capacity
-            .max(PROBE_WINDOW)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << (usize::BITS - 1));
+        let capacity = rounded_capacity(capacity);
         let per_nic_quota = if per_nic_quota == 0 {
             u32::MAX
         } else {
@@ -289,10 +295,7 @@ impl FlowTable {
     /// rounding as [`FlowTable::new`]), for `max_nics` NICs: slot bodies,
     /// memos, state words, per-NIC counts and the fragment map.
     pub fn memory_bytes(capacity: usize, max_nics: u32) -> usize {
-        let capacity = capacity
-            .max(PROBE_WINDOW)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << (usize::BITS - 1));
+        let capacity = rounded_capacity(capacity);
         capacity
             * (std::mem::size_of::<Slot>()
                 + std::mem::size_of::<MemoCell>()

@@ -56,6 +56,15 @@ impl Slot {
         )
     }
 
+    /// Marks the entry as seen at `now_ms` without counting a packet: one
+    /// read, and a store at most once per millisecond.
+    #[inline]
+    pub(super) fn mark_seen(&self, now_ms: u64) {
+        if self.last_seen_ms.load(Ordering::Relaxed) < now_ms {
+            self.last_seen_ms.store(now_ms, Ordering::Relaxed);
+        }
+    }
+
     /// The entry's value, without its memo (kept apart, see
     /// [`super::memo`]).
     pub(super) fn value(&self) -> FlowValue {

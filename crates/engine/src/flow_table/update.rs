@@ -65,13 +65,8 @@ impl FlowTable {
     /// Puts the reply entry `partner` names in `UPDATING`, for the holder
     /// of its forward entry.
     fn lock_partner(&self, partner: u64) -> Option<(usize, u64)> {
-        if partner == NO_PARTNER {
-            return None;
-        }
-        let index = link_index(partner);
-        let state_word = self.states.get(index)?;
-        let current = state_word.load(Ordering::Acquire);
-        if kind(current) != KIND_LIVE || !links_to(partner, current) {
+        let (index, state_word, current) = self.linked(partner)?;
+        if kind(current) != KIND_LIVE {
             return None;
         }
         let updating = next_verdict(current, KIND_UPDATING);

@@ -4,6 +4,7 @@
 //! and the verdict with its reason and place.
 
 use crate::diagnostics::names::NameLookup;
+use crate::topology::Access;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -51,6 +52,21 @@ pub struct Trace {
     /// The lowest rate cap over every hop, and what imposes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bottleneck: Option<Bottleneck>,
+}
+
+impl Trace {
+    /// Records `reply` as this trace's reply; a reply that does not come
+    /// back makes the whole trace a Deny with the reply's reason, place and
+    /// rule.
+    pub(super) fn set_reply(&mut self, reply: Trace) {
+        if reply.verdict != Access::Allow.as_str() {
+            self.verdict = reply.verdict.clone();
+            self.reason = reply.reason.clone();
+            self.at = reply.at.clone();
+            self.rule = reply.rule.clone();
+        }
+        self.reply = Some(Box::new(reply));
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -201,10 +201,5 @@ pub(super) fn global_reach_reply(
         }
         _ => reply.reason = Some(NO_TUNNEL.to_string()),
     }
-    if reply.verdict != Access::Allow.as_str() {
-        answer.verdict = reply.verdict.clone();
-        answer.reason = reply.reason.clone();
-        answer.at = reply.at.clone();
-    }
-    answer.reply = Some(Box::new(reply));
+    answer.set_reply(reply);
 }

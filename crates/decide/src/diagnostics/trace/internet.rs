@@ -8,7 +8,8 @@ use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{PacketView, Verdict};
 use crate::plan::PortIdx;
 use crate::policy::firewall;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{FrontendIdx, Snapshot};
+use crate::topology::AzureFirewall;
 use std::net::IpAddr;
 
 /// What a hop shows of the Internet edge: for a packet leaving for the
@@ -45,12 +46,8 @@ pub(super) fn edge_details(
                 format!("public IP of {}", snap.plan.ports[*port].name)
             }
             Some(PublicTarget::Frontend(f)) => {
-                let fe = snap.frontend(*f);
-                let lb = &snap.topology.load_balancers[fe.load_balancer];
-                format!(
-                    "frontend {} of load balancer {}",
-                    lb.frontends[fe.frontend].name, lb.name
-                )
+                let (lb, frontend) = frontend_names(snap, *f);
+                format!("frontend {frontend} of load balancer {lb}")
             }
             None => "no public address of the lab".to_string(),
         });
@@ -69,16 +66,19 @@ pub(super) fn edge_details(
     let method = match snap.edge.public.get(&address) {
         // A backend's reply, translated back to its public frontend.
         Some(PublicTarget::Frontend(f)) => {
-            let fe = snap.frontend(*f);
-            let lb = &snap.topology.load_balancers[fe.load_balancer];
-            format!(
-                "LoadBalancer {} (frontend {})",
-                lb.name, lb.frontends[fe.frontend].name
-            )
+            let (lb, frontend) = frontend_names(snap, *f);
+            format!("LoadBalancer {lb} (frontend {frontend})")
         }
         _ => snap.nics[ingress].egress.describe(snap),
     };
     hop.egress = Some(format!("{method}, as {address}"));
+}
+
+/// The names of frontend `f`'s load balancer and of the frontend.
+fn frontend_names(snap: &Snapshot, f: FrontendIdx) -> (&str, &str) {
+    let fe = snap.frontend(f);
+    let lb = &snap.topology.load_balancers[fe.load_balancer];
+    (&lb.name, &lb.frontends[fe.frontend].name)
 }
 
 /// Applies the DNAT rule of the Azure Firewall `port` stands for that
@@ -108,11 +108,7 @@ pub(super) fn firewall_dnat(
         port: rule.translated_port,
     };
     translate(packet, to, false).ok()?;
-    let from = Rewrite::Source {
-        address: fw.private_ip,
-        port: key.src_port.unwrap_or(0),
-    };
-    translate(packet, from, false).ok()?;
+    from_firewall(fw, key.src_port, packet)?;
     Some((key.src, key.dst))
 }
 
@@ -130,10 +126,16 @@ pub(super) fn firewall_translation(
     if !firewall::translates_towards(&snap.topology, fw, key.dst) {
         return None;
     }
+    from_firewall(fw, key.src_port, packet)?;
+    Some(key.src)
+}
+
+/// Makes `packet`'s source the private address of the firewall `fw`, its
+/// port (`src_port`) kept, as the firewall's kernel does.
+fn from_firewall(fw: &AzureFirewall, src_port: Option<u16>, packet: &mut [u8]) -> Option<()> {
     let rewrite = Rewrite::Source {
         address: fw.private_ip,
-        port: key.src_port.unwrap_or(0),
+        port: src_port.unwrap_or(0),
     };
-    translate(packet, rewrite, false).ok()?;
-    Some(key.src)
+    translate(packet, rewrite, false).ok()
 }

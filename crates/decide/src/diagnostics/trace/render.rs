@@ -70,14 +70,14 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
         "Trace from {} ({}) to {}{named}, {flow}:",
         trace.from, trace.source, trace.destination
     );
-    out.push_str(&table(&["HOP", "NIC", "STEP", "DETAIL"], &hop_rows(trace)));
+    out.push_str(&hop_table(trace));
     if let Some(reply) = &trace.reply {
         let _ = writeln!(
             out,
             "Reply from {} ({}) to {}:",
             reply.from, reply.source, reply.destination
         );
-        out.push_str(&table(&["HOP", "NIC", "STEP", "DETAIL"], &hop_rows(reply)));
+        out.push_str(&hop_table(reply));
     }
     let reply_failed = trace
         .reply
@@ -140,8 +140,8 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
     Ok(out)
 }
 
-/// The table rows of one direction's hops.
-fn hop_rows(trace: &Trace) -> Vec<Vec<String>> {
+/// The table of one direction's hops.
+fn hop_table(trace: &Trace) -> String {
     let mut rows = Vec::new();
     for (i, hop) in trace.hops.iter().enumerate() {
         let number = (i + 1).to_string();
@@ -234,5 +234,5 @@ fn hop_rows(trace: &Trace) -> Vec<Vec<String>> {
             }
         }
     }
-    rows
+    table(&["HOP", "NIC", "STEP", "DETAIL"], &rows)
 }

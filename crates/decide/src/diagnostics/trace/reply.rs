@@ -154,13 +154,7 @@ pub(super) fn follow_reply(
             }
         }
     }
-    if reply.verdict != Access::Allow.as_str() {
-        answer.verdict = reply.verdict.clone();
-        answer.reason = reply.reason.clone();
-        answer.at = reply.at.clone();
-        answer.rule = reply.rule.clone();
-    }
-    answer.reply = Some(Box::new(reply));
+    answer.set_reply(reply);
 }
 
 /// A reply that did not come back, in words: `reply: no route from

@@ -2,11 +2,12 @@
 //! tables, each question scans the file's zones, VMs, NICs and
 //! endpoints. Slow and simple: the engine's reference.
 
+use super::super::resolution::type_of;
 use super::super::{
     normalise, QueryType, Rcode, INTERNAL_SUFFIX, MAX_CNAME_STEPS, PUBLIC_NAME_TTL, VM_NAME_TTL,
 };
 use crate::topology::{
-    PrivateDnsZone, RecordData, RecordType, ResolutionPolicy, Topology, VnetIdx,
+    PrivateDnsZone, RecordData, RecordSet, RecordType, ResolutionPolicy, Topology, VnetIdx,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -45,18 +46,6 @@ pub fn resolve(t: &Topology, vnet: VnetIdx, name: &str, q: QueryType) -> (Rcode,
         .collect();
     lines.sort();
     (rcode, lines)
-}
-
-fn type_of(d: &RecordData) -> RecordType {
-    match d {
-        RecordData::A(_) => RecordType::A,
-        RecordData::Aaaa(_) => RecordType::Aaaa,
-        RecordData::Cname(_) => RecordType::Cname,
-        RecordData::Mx { .. } => RecordType::Mx,
-        RecordData::Ptr(_) => RecordType::Ptr,
-        RecordData::Srv { .. } => RecordType::Srv,
-        RecordData::Txt(_) => RecordType::Txt,
-    }
 }
 
 fn in_domain(name: &str, domain: &str) -> bool {
@@ -101,20 +90,22 @@ fn vms(t: &Topology, vnet: VnetIdx) -> Vec<(String, String, Option<Ipv4Addr>, Op
     out
 }
 
+/// The owner of the record set `s` of zone `z`: `@` is the apex.
+fn owner_of(z: &PrivateDnsZone, s: &RecordSet) -> String {
+    if s.name == "@" {
+        z.name.clone()
+    } else {
+        format!("{}.{}", s.name, z.name)
+    }
+}
+
 /// A zone's record sets (owner, type, TTL, values): written, then the
 /// registered VMs whose name no written A or CNAME set takes.
 fn zone_sets(t: &Topology, z: &PrivateDnsZone) -> Vec<(String, RecordType, u32, Vec<RecordData>)> {
     let mut sets: Vec<(String, RecordType, u32, Vec<RecordData>)> = z
         .records
         .iter()
-        .map(|s| {
-            let owner = if s.name == "@" {
-                z.name.clone()
-            } else {
-                format!("{}.{}", s.name, z.name)
-            };
-            (owner, s.record_type, s.ttl, s.records.clone())
-        })
+        .map(|s| (owner_of(z, s), s.record_type, s.ttl, s.records.clone()))
         .collect();
     for link in z.links.iter().filter(|l| l.registration_enabled) {
         for (label, _, v4, _) in vms(t, link.vnet) {
@@ -258,11 +249,7 @@ pub fn names_to_ask(t: &Topology) -> Vec<String> {
             names.push(format!("{m}.{}", z.name));
         }
         for s in &z.records {
-            let owner = if s.name == "@" {
-                z.name.clone()
-            } else {
-                format!("{}.{}", s.name, z.name)
-            };
+            let owner = owner_of(z, s);
             names.push(owner.replace('*', "anything"));
             names.push(format!("deeper.{}", owner.replace('*', "anything")));
             if let Some((_, parent)) = owner.split_once('.') {
