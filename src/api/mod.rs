@@ -109,16 +109,24 @@ pub enum Response {
 /// that did not undo it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyOutcome {
+    /// The file applied, as the request named it.
     pub source: String,
     pub generation: u64,
+    /// NICs (and the ports vnetd adds) that are new.
     pub added: Vec<String>,
+    /// NICs and ports that are gone.
     pub removed: Vec<String>,
+    /// NICs and ports whose namespace or TUN was built again.
     pub replumbed: Vec<String>,
+    /// What changed in place, each with what changed: a VM's rate cap, a
+    /// NIC's IP forwarding, a gateway's BGP neighbours, a new site.
     #[serde(default)]
     pub changed: Vec<String>,
+    /// What had to be built again, each with what is lost with it.
     #[serde(default)]
     pub rebuilt: Vec<String>,
-    /// The file's entries added (`+`), removed (`-`) or changed (`~`).
+    /// The file's entries added (`+`), removed (`-`) or changed (`~`),
+    /// by key path: `~route_tables[spoke1-rt]`.
     #[serde(default)]
     pub file: Vec<String>,
     /// Faults met on the way that did not undo the apply, each also in

@@ -58,6 +58,17 @@ fn environment(message: impl Into<String>) -> Failure {
     }
 }
 
+/// The control socket at `socket` could not be had: a fault of the
+/// environment.
+fn socket_unusable(socket: &Path) -> impl Fn(anyhow::Error) -> Failure + '_ {
+    move |e| {
+        environment(format!(
+            "vnetd ci: control socket {}: {e:#}",
+            socket.display()
+        ))
+    }
+}
+
 /// The lab's removal, done once, by whoever comes first: the run when it
 /// is done, or the watchdog on a signal or at the deadline.
 struct Teardown {
@@ -156,12 +167,7 @@ pub(super) fn ci(args: CiArgs) -> Result<(), Failure> {
         ))
     })?;
     let socket = client::socket_path();
-    control::claim_socket_path(&socket).map_err(|e| {
-        environment(format!(
-            "vnetd ci: control socket {}: {e:#}",
-            socket.display()
-        ))
-    })?;
+    control::claim_socket_path(&socket).map_err(socket_unusable(&socket))?;
     // Caught from here on: a signal while the lab is built is handled
     // once it is, by taking it down.
     let signals = signal_hook::iterator::Signals::new([
@@ -240,12 +246,7 @@ fn test(
     socket: &Path,
     started: Instant,
 ) -> Result<(Vec<Verified>, bool), Failure> {
-    let _server = ControlServer::start(socket, daemon.clone()).map_err(|e| {
-        environment(format!(
-            "vnetd ci: control socket {}: {e:#}",
-            socket.display()
-        ))
-    })?;
+    let _server = ControlServer::start(socket, daemon.clone()).map_err(socket_unusable(socket))?;
     let fabric = ControlSocket(client::Client::new(socket));
     let print = |line: &str| {
         let _ = say(line);

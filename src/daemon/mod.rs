@@ -72,7 +72,7 @@ pub mod reporting;
 mod start;
 pub mod threads;
 
-pub use changing::apply::{ApplyError, ApplySummary};
+pub use changing::apply::ApplyError;
 pub use changing::down::{down, down_all};
 pub use changing::hybrid::RoutingDaemon;
 pub use changing::ports::namespace_spec;

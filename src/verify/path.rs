@@ -26,7 +26,7 @@
 use crate::api::{FlowReport, StatsReport};
 use crate::plan::Plan;
 use crate::plan::PortIdx;
-use crate::topology::{ExpectedProtocol, LoadBalancerIdx, Topology};
+use crate::topology::{ExpectedProtocol, LoadBalancerIdx, Site, Topology};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -74,17 +74,21 @@ impl ProbeFlow {
     }
 }
 
-/// Packets counted per record, keyed by where and what it is.
+/// Where and what a record is: its NIC, direction, source and destination.
+fn record_key(r: &FlowReport) -> (&str, &str, &str, &str) {
+    (
+        r.nic.as_str(),
+        r.direction.as_str(),
+        r.source.as_str(),
+        r.destination.as_str(),
+    )
+}
+
+/// Packets counted per record, keyed by [`record_key`].
 fn packet_counts(records: &[FlowReport]) -> BTreeMap<(&str, &str, &str, &str), u64> {
     let mut counts = BTreeMap::new();
     for r in records {
-        let key = (
-            r.nic.as_str(),
-            r.direction.as_str(),
-            r.source.as_str(),
-            r.destination.as_str(),
-        );
-        *counts.entry(key).or_insert(0) += r.packets_forward + r.packets_reverse;
+        *counts.entry(record_key(r)).or_insert(0) += r.packets_forward + r.packets_reverse;
     }
     counts
 }
@@ -99,21 +103,9 @@ pub fn probe_records(
     let new = packet_counts(after);
     let mut out: Vec<FlowReport> = Vec::new();
     for r in after.iter().filter(|r| flow.matches(r)) {
-        let key = (
-            r.nic.as_str(),
-            r.direction.as_str(),
-            r.source.as_str(),
-            r.destination.as_str(),
-        );
+        let key = record_key(r);
         let grew = new.get(&key).copied().unwrap_or(0) > old.get(&key).copied().unwrap_or(0);
-        let listed = out.iter().any(|o| {
-            (
-                o.nic.as_str(),
-                o.direction.as_str(),
-                o.source.as_str(),
-                o.destination.as_str(),
-            ) == key
-        });
+        let listed = out.iter().any(|o| record_key(o) == key);
         if grew && !listed {
             out.push(r.clone());
         }
@@ -145,13 +137,8 @@ pub fn answered_by_others(
         let (Some(from), Some(at)) = (endpoint(&r.source), endpoint(&r.destination)) else {
             continue;
         };
-        let key = (
-            r.nic.as_str(),
-            r.direction.as_str(),
-            r.source.as_str(),
-            r.destination.as_str(),
-        );
-        let grew = old.get(&key).copied().unwrap_or(0) < r.packets_forward + r.packets_reverse;
+        let grew =
+            old.get(&record_key(r)).copied().unwrap_or(0) < r.packets_forward + r.packets_reverse;
         if at == (flow.source, Some(port)) && from.0 != to && grew && !out.contains(&r.source) {
             out.push(r.source.clone());
         }
@@ -382,14 +369,17 @@ pub fn delivered(topology: &Topology, records: &[FlowReport]) -> bool {
             };
             let port = &plan.ports[nic];
             match port.kind.site_tunnel() {
-                Some((site, _, _)) => {
-                    let s = &topology.sites[site];
-                    s.hosts.iter().any(|h| h.address == address)
-                        || s.address_space.iter().any(|n| n.contains(&address))
-                }
+                Some((site, _, _)) => site_holds(&topology.sites[site], address),
                 None => port.is_vm() && port.owns(address),
             }
         })
+}
+
+/// Whether `site` holds `address`: one of its hosts has it, or its
+/// address space takes it in.
+fn site_holds(site: &Site, address: IpAddr) -> bool {
+    site.hosts.iter().any(|h| h.address == address)
+        || site.address_space.iter().any(|n| n.contains(&address))
 }
 
 /// The site a probe was delivered to, when a record shows it received by
@@ -405,10 +395,7 @@ pub fn site_of_delivery(
         .find_map(|r| {
             let (site, _, _) = plan.ports[plan.port_by_name(&r.nic)?].kind.site_tunnel()?;
             let (address, _) = endpoint(&r.destination)?;
-            let s = &topology.sites[site];
-            (s.hosts.iter().any(|h| h.address == address)
-                || s.address_space.iter().any(|n| n.contains(&address)))
-            .then_some(site)
+            site_holds(&topology.sites[site], address).then_some(site)
         })
 }
 

@@ -4,6 +4,7 @@
 //! early for the same reason, and `accept` failing. One set for every
 //! listener of a run, shared by them.
 
+use crate::daemon::reporting::metrics::{family_header, MetricType};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use strum::{EnumCount, IntoEnumIterator};
@@ -91,13 +92,10 @@ impl HttpCounters {
 
     /// The counters in the Prometheus text format, after the daemon's.
     pub fn render(&self, out: &mut String) {
-        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
-        family(
+        family_header(
             out,
             "vnetd_http_refused_total",
-            "counter",
+            MetricType::Counter,
             "Requests the HTTP listeners turned away, by reason: a foreign Host, a cross-site \
              Origin, no or a wrong token, or no room (connections, captures, viewers, filters).",
         );
@@ -109,42 +107,36 @@ impl HttpCounters {
                 self.refusals(why)
             );
         }
-        family(
-            out,
-            "vnetd_http_clients_cut_total",
-            "counter",
-            "HTTP connections cut because the client stopped reading the answer.",
-        );
-        let _ = writeln!(out, "vnetd_http_clients_cut_total {}", self.clients_cut());
-        family(
-            out,
-            "vnetd_http_captures_cut_total",
-            "counter",
-            "Captures of the live page ended before their time because the reader did not keep up.",
-        );
-        let _ = writeln!(out, "vnetd_http_captures_cut_total {}", self.captures_cut());
-        family(
-            out,
-            "vnetd_http_captures_running",
-            "gauge",
-            "Captures of the live page running now.",
-        );
-        let _ = writeln!(
-            out,
-            "vnetd_http_captures_running {}",
-            self.captures_running()
-        );
-        family(
-            out,
-            "vnetd_http_accept_errors_total",
-            "counter",
-            "Times accepting an HTTP connection failed (out of file descriptors or memory); the \
-             listener waits before it tries again.",
-        );
-        let _ = writeln!(
-            out,
-            "vnetd_http_accept_errors_total {}",
-            self.accept_errors()
-        );
+        let families = [
+            (
+                "vnetd_http_clients_cut_total",
+                MetricType::Counter,
+                "HTTP connections cut because the client stopped reading the answer.",
+                self.clients_cut(),
+            ),
+            (
+                "vnetd_http_captures_cut_total",
+                MetricType::Counter,
+                "Captures of the live page ended before their time because the reader did not keep up.",
+                self.captures_cut(),
+            ),
+            (
+                "vnetd_http_captures_running",
+                MetricType::Gauge,
+                "Captures of the live page running now.",
+                self.captures_running() as u64,
+            ),
+            (
+                "vnetd_http_accept_errors_total",
+                MetricType::Counter,
+                "Times accepting an HTTP connection failed (out of file descriptors or memory); the \
+                 listener waits before it tries again.",
+                self.accept_errors(),
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            family_header(out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use super::server::{HttpServer, CLIENT_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,14 +23,40 @@ fn gate() -> Gate {
     }
 }
 
+/// A server of `router` on a free port of 127.0.0.1.
+fn serve(
+    router: axum::Router,
+    panics: Arc<ThreadPanics>,
+    counters: Arc<HttpCounters>,
+) -> HttpServer {
+    let addr = "127.0.0.1:0".parse().unwrap();
+    HttpServer::start("test-http", addr, router, panics, counters).unwrap()
+}
+
 /// A metrics server, and the header that shows its token.
 fn metrics_server(exposition: Exposition, panics: Arc<ThreadPanics>) -> (HttpServer, Gate) {
-    let addr = "127.0.0.1:0".parse().unwrap();
     let gate = gate();
     let router = metrics_router(exposition, gate.clone());
-    let server =
-        HttpServer::start("test-http", addr, router, panics, gate.counters.clone()).unwrap();
+    let server = serve(router, panics, gate.counters.clone());
     (server, gate)
+}
+
+/// A connection that sent `GET path` and reads nothing yet.
+fn send_get(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    stream
+}
+
+/// Sets its flag when dropped: a handler's work was dropped.
+struct Dropped(Arc<AtomicBool>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn bearer(gate: &Gate) -> String {
@@ -136,7 +163,6 @@ fn a_client_trickling_its_request_is_cut_off() {
 
 #[test]
 fn a_scrape_that_panics_is_closed_counted_and_the_next_is_served() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let panics = Arc::new(ThreadPanics::default());
     let first = Arc::new(AtomicBool::new(true));
     let (server, gate) = metrics_server(
@@ -155,11 +181,9 @@ fn a_scrape_that_panics_is_closed_counted_and_the_next_is_served() {
         &format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n"),
     );
     assert_eq!(unanswered, "", "the connection is closed without an answer");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while panics.count(ThreadKind::Metrics) == 0 || server.connections() > 0 {
-        assert!(Instant::now() < deadline, "the panic was not counted");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(10), "the panic counted", || {
+        panics.count(ThreadKind::Metrics) > 0 && server.connections() == 0
+    });
     let answer = get(addr, &format!("GET /metrics HTTP/1.1\r\n{auth}{CLOSE}"));
     assert!(
         answer.ends_with("\r\n\r\nvnetd_snapshot_generation 1\n"),
@@ -174,24 +198,15 @@ fn one_connection_beyond_the_cap_is_told_the_server_is_busy() {
         "/hold",
         axum::routing::get(futures::future::pending::<&'static str>),
     );
-    let addr = "127.0.0.1:0".parse().unwrap();
     let counters = Arc::new(HttpCounters::default());
-    let server =
-        HttpServer::start("test-http", addr, router, Arc::default(), counters.clone()).unwrap();
+    let server = serve(router, Arc::default(), counters.clone());
     let addr = server.local_addr();
     let held: Vec<TcpStream> = (0..MAX_CONNECTIONS)
-        .map(|_| {
-            let mut s = TcpStream::connect(addr).unwrap();
-            s.write_all(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
-                .unwrap();
-            s
-        })
+        .map(|_| send_get(addr, "/hold"))
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.connections() < MAX_CONNECTIONS {
-        assert!(Instant::now() < deadline, "{} held", server.connections());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(10), "every connection held", || {
+        server.connections() >= MAX_CONNECTIONS
+    });
     let busy = get(addr, "GET /hold HTTP/1.1\r\n\r\n");
     assert!(
         busy.starts_with("http/1.1 503 service unavailable\r\n"),
@@ -199,11 +214,11 @@ fn one_connection_beyond_the_cap_is_told_the_server_is_busy() {
     );
     assert_eq!(counters.refusals(Refusal::Connections), 1);
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.connections() > 0 {
-        assert!(Instant::now() < deadline, "closed clients still counted");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        Duration::from_secs(10),
+        "the closed clients uncounted",
+        || server.connections() == 0,
+    );
 }
 
 /// Waits until `done`, for at most `patience`.
@@ -347,13 +362,6 @@ fn a_foreign_host_or_another_site_is_refused() {
 /// counted; others are served meanwhile.
 #[test]
 fn a_client_that_does_not_read_is_cut_and_counted() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    struct Dropped(Arc<AtomicBool>);
-    impl Drop for Dropped {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     let ended = Arc::new(AtomicBool::new(false));
     let flag = ended.clone();
     let router = axum::Router::new()
@@ -371,19 +379,9 @@ fn a_client_that_does_not_read_is_cut_and_counted() {
         )
         .route("/quick", axum::routing::get(|| async { "here\n" }));
     let counters = Arc::new(HttpCounters::default());
-    let server = HttpServer::start(
-        "test-http",
-        "127.0.0.1:0".parse().unwrap(),
-        router,
-        Arc::default(),
-        counters.clone(),
-    )
-    .unwrap();
+    let server = serve(router, Arc::default(), counters.clone());
     let addr = server.local_addr();
-    let mut stalled = TcpStream::connect(addr).unwrap();
-    stalled
-        .write_all(b"GET /flood HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
+    let stalled = send_get(addr, "/flood");
     let started = Instant::now();
     wait_until(Duration::from_secs(10), "the flood answered", || {
         server.connections() == 1
@@ -410,13 +408,6 @@ fn a_client_that_does_not_read_is_cut_and_counted() {
 /// capture's filter compiler with it) and the slot freed.
 #[test]
 fn a_request_whose_client_leaves_is_dropped_at_once() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    struct Dropped(Arc<AtomicBool>);
-    impl Drop for Dropped {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     let dropped = Arc::new(AtomicBool::new(false));
     let flag = dropped.clone();
     let router = axum::Router::new().route(
@@ -430,18 +421,8 @@ fn a_request_whose_client_leaves_is_dropped_at_once() {
             }
         }),
     );
-    let server = HttpServer::start(
-        "test-http",
-        "127.0.0.1:0".parse().unwrap(),
-        router,
-        Arc::default(),
-        Arc::default(),
-    )
-    .unwrap();
-    let mut client = TcpStream::connect(server.local_addr()).unwrap();
-    client
-        .write_all(b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
+    let server = serve(router, Arc::default(), Arc::default());
+    let client = send_get(server.local_addr(), "/work");
     wait_until(Duration::from_secs(10), "the request taken", || {
         server.connections() == 1
     });

@@ -318,6 +318,7 @@ pub fn parse_bpf(text: &str) -> Result<Vec<Instruction>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::wait_until;
 
     #[test]
     fn tcpdump_programs_are_read_whole_or_refused() {
@@ -356,14 +357,6 @@ mod tests {
         found
     }
 
-    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "{what}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
     /// The compiler runs as nobody, with no group of root's, and is gone
     /// (killed and reaped) at once when the one who asked goes away.
     #[test]
@@ -380,7 +373,7 @@ mod tests {
             )
         });
         let mut pid = 0;
-        wait_for("tcpdump never started", || {
+        wait_until("tcpdump started", || {
             pid = compilers_of(MARKER).first().copied().unwrap_or(0);
             pid != 0
         });

@@ -53,6 +53,7 @@ pub mod machine;
 pub mod nat;
 pub mod netlink;
 pub mod netns;
+mod nlmsg;
 pub mod ops;
 pub mod probe;
 pub mod process;

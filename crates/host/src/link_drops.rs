@@ -27,6 +27,7 @@ use nix::sys::socket::{
 };
 
 use super::netns;
+use super::nlmsg::{attributes, message, push_attribute, IFINFO_LEN, IFLA_IFNAME, RTM_NEWLINK};
 
 /// A device: by its index, or by its name, in its namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -52,11 +53,9 @@ pub struct LinkDrops {
     pub tx_dropped: u64,
 }
 
-const NLMSG_HEADER_LEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
-const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWNSID: u16 = 88;
 const RTM_GETNSID: u16 = 90;
@@ -67,9 +66,7 @@ const IF_STATS_MSG_LEN: usize = 12;
 /// `IFLA_STATS_LINK_64`: a `struct rtnl_link_stats64`, as the filter's
 /// bit and as the answer's attribute.
 const IFLA_STATS_LINK_64: u16 = 1;
-const IFINFO_LEN: usize = 16;
 const RTGENMSG_LEN: usize = 4;
-const IFLA_IFNAME: u16 = 3;
 const IFLA_STATS64: u16 = 23;
 const IFLA_TARGET_NETNSID: u16 = 46;
 const NETNSA_NSID: u16 = 1;
@@ -320,28 +317,6 @@ fn stats_request(index: u32) -> Vec<u8> {
     message(RTM_GETSTATS, NLM_F_REQUEST, 0, &body)
 }
 
-/// A netlink message of `kind` with `body`.
-fn message(kind: u16, flags: u16, sequence: u32, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(NLMSG_HEADER_LEN + body.len());
-    out.extend(((NLMSG_HEADER_LEN + body.len()) as u32).to_ne_bytes());
-    out.extend(kind.to_ne_bytes());
-    out.extend(flags.to_ne_bytes());
-    out.extend(sequence.to_ne_bytes());
-    out.extend(0u32.to_ne_bytes());
-    out.extend(body);
-    out
-}
-
-/// Appends a netlink attribute, padded to 4 bytes.
-fn push_attribute(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
-    out.extend(((4 + value.len()) as u16).to_ne_bytes());
-    out.extend(kind.to_ne_bytes());
-    out.extend(value);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
-
 /// The request for device `device` of the namespace whose id is
 /// `namespace_id` (its sequence number written in later).
 fn link_request(device: &Device, namespace_id: i32) -> Vec<u8> {
@@ -369,19 +344,9 @@ enum Answer<'a> {
 /// Each message of `datagram`, with its sequence number; anything
 /// malformed ends the walk.
 fn messages(datagram: &[u8]) -> impl Iterator<Item = (u32, Answer<'_>)> {
-    let mut rest = datagram;
+    let mut walk = super::nlmsg::messages(datagram);
     std::iter::from_fn(move || {
-        if rest.len() < NLMSG_HEADER_LEN {
-            return None;
-        }
-        let length = u32::from_ne_bytes(rest[0..4].try_into().ok()?) as usize;
-        let kind = u16::from_ne_bytes(rest[4..6].try_into().ok()?);
-        let sequence = u32::from_ne_bytes(rest[8..12].try_into().ok()?);
-        if length < NLMSG_HEADER_LEN || length > rest.len() {
-            return None;
-        }
-        let body = &rest[NLMSG_HEADER_LEN..length];
-        rest = rest.get((length + 3) & !3..).unwrap_or_default();
+        let (kind, sequence, body) = walk.next()?;
         let answer = match kind {
             NLMSG_ERROR => {
                 let code = i32::from_ne_bytes(body.get(..4)?.try_into().ok()?);
@@ -390,24 +355,6 @@ fn messages(datagram: &[u8]) -> impl Iterator<Item = (u32, Answer<'_>)> {
             other => Answer::Message(other, body),
         };
         Some((sequence, answer))
-    })
-}
-
-/// The attributes (kind, value) of an attribute area.
-fn attributes(mut area: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if area.len() < 4 {
-            return None;
-        }
-        let length = u16::from_ne_bytes([area[0], area[1]]) as usize;
-        // The kind without the nested and byte-order flags.
-        let kind = u16::from_ne_bytes([area[2], area[3]]) & 0x3fff;
-        if length < 4 || length > area.len() {
-            return None;
-        }
-        let value = &area[4..length];
-        area = area.get((length + 3) & !3..).unwrap_or_default();
-        Some((kind, value))
     })
 }
 
@@ -433,6 +380,7 @@ fn link_drops(answer: Answer<'_>) -> Option<LinkDrops> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nlmsg::NLMSG_HEADER_LEN;
 
     #[test]
     fn a_link_message_gives_its_drops_and_an_error_none() {

@@ -13,6 +13,7 @@
 
 use super::hybrid::HybridChanges;
 use super::ports::namespace_spec;
+use crate::api::ApplyOutcome;
 use crate::daemon::forwarding::plane::{FastPort, LivePort, Plane};
 use crate::daemon::forwarding::port_id::PortId;
 use crate::daemon::options::MAX_NICS;
@@ -38,29 +39,6 @@ pub enum ApplyError {
     /// The host refused a change (e.g. a namespace name already taken): the
     /// running topology is untouched.
     Host(anyhow::Error),
-}
-
-/// What an `apply` changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ApplySummary {
-    pub generation: u64,
-    /// NICs (and the ports vnetd adds) that are new.
-    pub added: Vec<String>,
-    /// NICs and ports that are gone.
-    pub removed: Vec<String>,
-    /// NICs and ports whose namespace or TUN was built again.
-    pub replumbed: Vec<String>,
-    /// What changed in place, each with what changed: a VM's rate cap, a
-    /// NIC's IP forwarding, a gateway's BGP neighbours, a new site.
-    pub changed: Vec<String>,
-    /// What had to be built again, each with what is lost with it.
-    pub rebuilt: Vec<String>,
-    /// The file's entries added (`+`), removed (`-`) or changed (`~`),
-    /// by key path: `~route_tables[spoke1-rt]`.
-    pub file: Vec<String>,
-    /// Faults met on the way that did not undo the apply (each also in
-    /// the daemon's log): what of it did not take effect as asked.
-    pub warnings: Vec<String>,
 }
 
 pub(in crate::daemon) struct Mutable {
@@ -155,7 +133,7 @@ fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
 impl Daemon {
     /// Replaces the running topology with the one in `text` (see the module
     /// doc). On refusal nothing changes.
-    pub fn apply(&self, source: &str, text: &str) -> Result<ApplySummary, ApplyError> {
+    pub fn apply(&self, source: &str, text: &str) -> Result<ApplyOutcome, ApplyError> {
         self.apply_with(source, text, crate::topology::ParseOptions::default())
     }
 
@@ -168,7 +146,7 @@ impl Daemon {
         source: &str,
         text: &str,
         options: crate::topology::ParseOptions,
-    ) -> Result<ApplySummary, ApplyError> {
+    ) -> Result<ApplyOutcome, ApplyError> {
         let span = tracing::info_span!(
             parent: &self.span,
             "apply",
@@ -186,6 +164,7 @@ impl Daemon {
                     warnings = warnings.len(),
                     "applied"
                 );
+                summary.source = source.to_string();
                 summary.warnings = warnings;
                 Ok(summary)
             }
@@ -217,7 +196,7 @@ impl Daemon {
         text: &str,
         options: crate::topology::ParseOptions,
         warnings: &mut Vec<String>,
-    ) -> Result<ApplySummary, ApplyError> {
+    ) -> Result<ApplyOutcome, ApplyError> {
         let loaded =
             crate::plan::parse_str_with(source, text, options).map_err(ApplyError::Invalid)?;
         let mut topology = loaded.topology;
@@ -266,7 +245,7 @@ impl Daemon {
         plan: Plan,
         text: &str,
         warnings: &mut Vec<String>,
-    ) -> Result<ApplySummary, ApplyError> {
+    ) -> Result<ApplyOutcome, ApplyError> {
         let old = self.plane.load_full();
         // Refused before anything changes, like any invalid file.
         let missing = super::hybrid::missing_routing(&topology, &self.programs);
@@ -293,10 +272,10 @@ impl Daemon {
             .map(|((i, n), p)| (n.name.as_str(), (i, p)))
             .collect();
         let generation = old.snapshot.generation + 1;
-        let mut summary = ApplySummary {
+        let mut summary = ApplyOutcome {
             generation,
             file: crate::topology::changes::file_changes(&old.snapshot.topology.text, text),
-            ..ApplySummary::default()
+            ..ApplyOutcome::default()
         };
         // Decide each NIC's fate before touching the host.
         let mut keep: TiVec<PortIdx, Option<Arc<LivePort>>> = TiVec::new();
@@ -518,7 +497,7 @@ impl Daemon {
         old_ports: &HashMap<&str, (PortIdx, &Arc<LivePort>)>,
         (topology, plan): (&crate::topology::Topology, &Plan),
         ports: &TiVec<PortIdx, Arc<LivePort>>,
-        (summary, warnings): (&mut ApplySummary, &mut Vec<String>),
+        (summary, warnings): (&mut ApplyOutcome, &mut Vec<String>),
     ) {
         for (nic, port) in plan.ports.iter().zip(ports) {
             let Some((i, _)) = old_ports
@@ -586,7 +565,7 @@ impl Daemon {
         leaving: &[(&str, &Arc<LivePort>)],
         replaced: &[(PortIdx, NamespaceSpec)],
         generation: u64,
-        (summary, warnings): (&mut ApplySummary, &mut Vec<String>),
+        (summary, warnings): (&mut ApplyOutcome, &mut Vec<String>),
     ) {
         for (name, port) in leaving {
             if !summary.replumbed.iter().any(|n| n == name) {

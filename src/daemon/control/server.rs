@@ -20,7 +20,7 @@
 //! are the HTTP listeners'): a client cut for not reading and a failing
 //! `accept` are said in the daemon's log instead.
 
-use crate::api::{ApiError, ApplyOutcome, BgpPeerStatus, Diagnosis, Request, Response};
+use crate::api::{ApiError, BgpPeerStatus, Diagnosis, Request, Response};
 use crate::daemon::reporting::report::{flows_report, stats_of};
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::daemon::{ApplyError, Daemon};
@@ -326,17 +326,7 @@ fn answer_or_refuse(daemon: &Daemon, req: Request) -> Result<Response, ApiError>
             text,
             allow_empty,
         } => match daemon.apply_with(&source, &text, ParseOptions { allow_empty }) {
-            Ok(s) => Response::Applied(ApplyOutcome {
-                source,
-                generation: s.generation,
-                added: s.added,
-                removed: s.removed,
-                replumbed: s.replumbed,
-                changed: s.changed,
-                rebuilt: s.rebuilt,
-                file: s.file,
-                warnings: s.warnings,
-            }),
+            Ok(outcome) => Response::Applied(outcome),
             Err(ApplyError::Invalid(errors)) => {
                 let n = errors
                     .iter()

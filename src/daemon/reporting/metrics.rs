@@ -59,9 +59,10 @@ fn names(out: &mut String, report: &StatsReport) {
 /// The media type of the text exposition format, version 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
+/// A metric family's `# TYPE`.
 #[derive(Clone, Copy, strum::IntoStaticStr)]
 #[strum(serialize_all = "lowercase")]
-enum MetricType {
+pub(crate) enum MetricType {
     Counter,
     Gauge,
 }
@@ -72,7 +73,8 @@ impl MetricType {
     }
 }
 
-fn family_header(out: &mut String, name: &str, kind: MetricType, help: &str) {
+/// A metric family's `# HELP` and `# TYPE` lines.
+pub(crate) fn family_header(out: &mut String, name: &str, kind: MetricType, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
 }

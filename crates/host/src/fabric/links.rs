@@ -22,6 +22,7 @@ use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::super::bpf::tc::{self, create, Hook, Program};
 use super::super::netlink::{bring_up, link_index_and_mac, with_connection};
+use super::super::nlmsg::{self, IFINFO_LEN, IFLA_IFNAME, RTM_NEWLINK};
 
 /// Adds, in the current thread's namespace, the veth `name` (down, MTU
 /// `mtu`) whose peer `peer_name` is born in the namespace open as
@@ -174,16 +175,10 @@ pub fn delete_present_here(names: &[String]) -> Result<Vec<String>> {
 
 /// `RTMGRP_LINK`: the multicast group of link notifications.
 const RTMGRP_LINK: u32 = 1;
-/// `RTM_NEWLINK`, `RTM_DELLINK`.
-const RTM_NEWLINK: u16 = 16;
+/// `RTM_DELLINK`.
 const RTM_DELLINK: u16 = 17;
 /// `IFF_LOWER_UP`: the device has a carrier (a veth: its peer is up).
 const IFF_LOWER_UP: u32 = 1 << 16;
-/// `IFLA_IFNAME`.
-const IFLA_IFNAME: u16 = 3;
-/// Length of `struct nlmsghdr` and of `struct ifinfomsg`.
-const NLMSG_HEADER_LEN: usize = 16;
-const IFINFO_LEN: usize = 16;
 /// What the kernel may queue for the watch before it drops notifications
 /// (a lab that adds thousands of ports at once overflows it; the watcher
 /// then lists the links once).
@@ -263,14 +258,7 @@ impl LinkWatch {
 /// `datagram` removes, and to `carrier` each link an `RTM_NEWLINK` message
 /// tells of, with whether it has a carrier; anything malformed is skipped.
 fn changes(datagram: &[u8], deleted: &mut Vec<String>, carrier: &mut Vec<(String, bool)>) {
-    let mut rest = datagram;
-    while rest.len() >= NLMSG_HEADER_LEN {
-        let length = u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let kind = u16::from_ne_bytes([rest[4], rest[5]]);
-        if length < NLMSG_HEADER_LEN || length > rest.len() {
-            return;
-        }
-        let message = &rest[NLMSG_HEADER_LEN..length];
+    for (kind, _, message) in nlmsg::messages(datagram) {
         if let (RTM_DELLINK, Some(name)) = (kind, link_name(message)) {
             deleted.push(name);
         } else if let (RTM_NEWLINK, Some(name), Some(flags)) =
@@ -279,59 +267,31 @@ fn changes(datagram: &[u8], deleted: &mut Vec<String>, carrier: &mut Vec<(String
             let flags = u32::from_ne_bytes(flags.try_into().expect("4 bytes"));
             carrier.push((name, flags & IFF_LOWER_UP != 0));
         }
-        let aligned = (length + 3) & !3;
-        rest = rest.get(aligned..).unwrap_or_default();
     }
 }
 
 /// The `IFLA_IFNAME` of an `ifinfomsg` with its attributes.
 fn link_name(message: &[u8]) -> Option<String> {
-    let mut attributes = message.get(IFINFO_LEN..)?;
-    while attributes.len() >= 4 {
-        let length = u16::from_ne_bytes([attributes[0], attributes[1]]) as usize;
-        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
-        if length < 4 || length > attributes.len() {
-            return None;
-        }
-        if kind == IFLA_IFNAME {
-            let value = &attributes[4..length];
-            let end = value.iter().position(|b| *b == 0).unwrap_or(value.len());
-            return String::from_utf8(value[..end].to_vec()).ok();
-        }
-        let aligned = (length + 3) & !3;
-        attributes = attributes.get(aligned..).unwrap_or_default();
-    }
-    None
+    let (_, value) =
+        nlmsg::attributes(message.get(IFINFO_LEN..)?).find(|(kind, _)| *kind == IFLA_IFNAME)?;
+    let end = value.iter().position(|b| *b == 0).unwrap_or(value.len());
+    String::from_utf8(value[..end].to_vec()).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nlmsg::push_attribute;
 
     fn message(kind: u16, name: &str) -> Vec<u8> {
         message_with_flags(kind, name, 0)
     }
 
     fn message_with_flags(kind: u16, name: &str, flags: u32) -> Vec<u8> {
-        let mut attribute = Vec::new();
-        let value_len = name.len() + 1;
-        attribute.extend_from_slice(&((4 + value_len) as u16).to_ne_bytes());
-        attribute.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
-        attribute.extend_from_slice(name.as_bytes());
-        attribute.push(0);
-        while attribute.len() % 4 != 0 {
-            attribute.push(0);
-        }
-        let length = NLMSG_HEADER_LEN + IFINFO_LEN + attribute.len();
-        let mut out = Vec::new();
-        out.extend_from_slice(&(length as u32).to_ne_bytes());
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(&[0u8; 10]);
-        let mut info = [0u8; IFINFO_LEN];
-        info[8..12].copy_from_slice(&flags.to_ne_bytes());
-        out.extend_from_slice(&info);
-        out.extend_from_slice(&attribute);
-        out
+        let mut body = vec![0u8; IFINFO_LEN];
+        body[8..12].copy_from_slice(&flags.to_ne_bytes());
+        push_attribute(&mut body, IFLA_IFNAME, format!("{name}\0").as_bytes());
+        nlmsg::message(kind, 0, 0, &body)
     }
 
     #[test]

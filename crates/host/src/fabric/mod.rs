@@ -436,10 +436,8 @@ impl Fabric {
     /// Removes the entry of `key`, if there is one. What it carried stays
     /// in its slot.
     pub fn remove(&self, key: &FastKey) -> bool {
-        let Some(bytes) = key.to_bytes() else {
-            return false;
-        };
-        lock(&self.flows).remove(&bytes).is_ok()
+        key.to_bytes()
+            .is_some_and(|bytes| lock(&self.flows).remove(&bytes).is_ok())
     }
 
     /// Where the tunnel is: from the next packet on, tunnel entries carry
@@ -474,10 +472,8 @@ impl Fabric {
 
     /// Removes the tunnel entry of `key`, if there is one.
     pub fn remove_tunnel(&self, key: &FastKey) -> bool {
-        let Some(bytes) = key.to_bytes() else {
-            return false;
-        };
-        lock(&self.tunnel).flows.remove(&bytes).is_ok()
+        key.to_bytes()
+            .is_some_and(|bytes| lock(&self.tunnel).flows.remove(&bytes).is_ok())
     }
 
     /// Installs one direction of a flow as it arrives from another host:
@@ -493,10 +489,8 @@ impl Fabric {
 
     /// Removes the arrival entry of `key`, if there is one.
     pub fn remove_arrival(&self, key: &ArrivalKey) -> bool {
-        let Some(bytes) = key.to_bytes() else {
-            return false;
-        };
-        lock(&self.tunnel).arrivals.remove(&bytes).is_ok()
+        key.to_bytes()
+            .is_some_and(|bytes| lock(&self.tunnel).arrivals.remove(&bytes).is_ok())
     }
 
     /// How many counters slots there are (at least twice the flow

@@ -6,6 +6,7 @@
 //! no client.
 
 use super::{AcceptBackoff, Client, Events, Limits, Server, Service};
+use crate::test_support::wait_until;
 use std::any::Any;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -120,14 +121,6 @@ fn ask(path: &Path, request: &str) -> String {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within 10 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -55,6 +55,17 @@ pub(super) struct EdgeRouterSpec {
     pub bandwidth_mbps: u32,
 }
 
+impl EdgeRouterSpec {
+    /// Shapes both ends of the circuit's link to its bandwidth.
+    fn shape(&self) -> Result<()> {
+        for end in [&self.customer.0, &self.customer.1] {
+            shaping::shape(&end.netns, &end.interface, self.bandwidth_mbps)
+                .with_context(|| format!("shaping circuit link {}", self.name))?;
+        }
+        Ok(())
+    }
+}
+
 /// A /30 address as a link end holds it.
 fn on_link(address: std::net::Ipv4Addr, link: Ipv4Net) -> IpNet {
     IpNet::V4(Ipv4Net::new(address, link.prefix_len()).expect("a valid length"))
@@ -202,10 +213,7 @@ impl Hybrid {
             if let (Some(w), false) = (same, customer_rebuilt) {
                 // A new bandwidth is shaped in place.
                 if w.bandwidth_mbps != old.bandwidth_mbps {
-                    for end in [&w.customer.0, &w.customer.1] {
-                        shaping::shape(&end.netns, &end.interface, w.bandwidth_mbps)
-                            .with_context(|| format!("shaping circuit link {}", w.name))?;
-                    }
+                    w.shape()?;
                     changes.changed.push(format!(
                         "{}: bandwidth {} Mbps (its sessions kept)",
                         w.name, w.bandwidth_mbps
@@ -232,10 +240,7 @@ impl Hybrid {
             }
             build_router(&w.netns)?;
             join_routers(&w.customer.0, &w.customer.1)?;
-            for end in [&w.customer.0, &w.customer.1] {
-                shaping::shape(&end.netns, &end.interface, w.bandwidth_mbps)
-                    .with_context(|| format!("shaping circuit link {}", w.name))?;
-            }
+            w.shape()?;
             changes.rebuilt_routers.push(w.netns.clone());
             built.push(w.netns.clone());
             self.edge_routers.push(w);

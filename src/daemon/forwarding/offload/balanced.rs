@@ -17,7 +17,7 @@
 //! itself, which each reading of the kernel's counters checks
 //! ([`pin_holds`]).
 
-use super::eligibility::{Balancing, Ineligible};
+use super::eligibility::{kernel_rewrite, Balancing, Ineligible};
 use super::request::FastTuple;
 use crate::daemon::forwarding::plane::Plane;
 use crate::dataplane::conntrack::{FlowOwners, FoundPin, PinMemo, TrackedFlows};
@@ -27,8 +27,7 @@ use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::host::fabric::FastRewrite;
 use crate::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::PortIdx;
-use crate::snapshot::Snapshot;
-use std::net::IpAddr;
+use crate::snapshot::{FrontendTables, Snapshot};
 use std::time::Duration;
 
 /// A load-balanced direction the kernel may carry: the rewrite in the
@@ -108,19 +107,10 @@ pub fn balanced_rewrite<O: FlowOwners>(
     if rewrite != expected {
         return Err(Ineligible::LoadBalanced);
     }
-    let rewrite = match expected {
-        None => None,
-        Some(Rewrite::Destination {
-            address: IpAddr::V4(address),
-            port,
-        }) => Some(FastRewrite::Destination { address, port }),
-        Some(Rewrite::Source {
-            address: IpAddr::V4(address),
-            port,
-        }) => Some(FastRewrite::Source { address, port }),
-        // The kernel rewrites IPv4 alone.
-        Some(_) => return Err(Ineligible::Translated),
-    };
+    // The kernel rewrites IPv4 alone.
+    let rewrite = expected
+        .map(|r| kernel_rewrite(r).ok_or(Ineligible::Translated))
+        .transpose()?;
     Ok(PinnedRewrite {
         rewrite,
         pin: pin.key,
@@ -145,15 +135,7 @@ fn through_frontend<O: FlowOwners>(
         false => fe.next_hop_rule(tuple.protocol),
     };
     let rule = rule.map(|r| &fe.rules[r]).ok_or(Ineligible::LoadBalanced)?;
-    let pin = tracked
-        .pin_of(
-            fe,
-            tuple.protocol,
-            (tuple.source, tuple.source_port),
-            (tuple.destination, tuple.destination_port),
-            now_ms,
-        )
-        .ok_or(Ineligible::Unpinned)?;
+    let pin = pin_of(tracked, fe, tuple, now_ms).ok_or(Ineligible::Unpinned)?;
     let backend = rule
         .pool
         .iter()
@@ -178,6 +160,22 @@ fn through_frontend<O: FlowOwners>(
     Ok((pin, Some(there)))
 }
 
+/// The pin of frontend `fe` that the packets of `tuple` are found by.
+fn pin_of<O: FlowOwners>(
+    tracked: &TrackedFlows<'_, O>,
+    fe: &FrontendTables,
+    tuple: FastTuple,
+    now_ms: u64,
+) -> Option<FoundPin> {
+    tracked.pin_of(
+        fe,
+        tuple.protocol,
+        (tuple.source, tuple.source_port),
+        (tuple.destination, tuple.destination_port),
+        now_ms,
+    )
+}
+
 /// A packet of a backend of a frontend that translates: the pin it is
 /// found by as its frontend's flow (as a reply, translated back to the
 /// frontend; or, behind HA ports, an appliance's leg onward), when the
@@ -196,14 +194,7 @@ fn from_backend<O: FlowOwners>(
     let frontends = &snap.nics[sender].translated_frontends;
     let found = frontends.iter().find_map(|&f| {
         let fe = snap.frontend(f);
-        let pin = tracked.pin_of(
-            fe,
-            tuple.protocol,
-            (tuple.source, tuple.source_port),
-            (tuple.destination, tuple.destination_port),
-            now_ms,
-        )?;
-        Some((fe, pin))
+        Some((fe, pin_of(tracked, fe, tuple, now_ms)?))
     });
     let key = tuple.packet_key();
     let Some((fe, pin)) = found else {
@@ -309,6 +300,7 @@ mod tests {
     use crate::dataplane::decide;
     use crate::policy::load_balancers::{BackendHealth, ProbeTarget};
     use etherparse::PacketBuilder;
+    use std::net::IpAddr;
 
     const HA_NVA: &str = include_str!("../../../../config/ha-nva.yaml");
 
@@ -323,6 +315,22 @@ mod tests {
 
     fn port(snap: &Snapshot, name: &str) -> PortIdx {
         snap.plan.port_by_name(name).unwrap()
+    }
+
+    /// The first address of NIC `nic`, which must be IPv4.
+    fn v4_of(snap: &Snapshot, nic: PortIdx) -> [u8; 4] {
+        match snap.nics[nic].addresses.first() {
+            Some(IpAddr::V4(a)) => a.octets(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The flows of `table`, each NIC its own owner.
+    fn tracked_flows(table: &FlowTable) -> TrackedFlows<'_, NicOwners> {
+        TrackedFlows {
+            table,
+            owners: NicOwners,
+        }
     }
 
     fn tcp(src: ([u8; 4], u16), dst: ([u8; 4], u16), syn: bool) -> Vec<u8> {
@@ -343,14 +351,7 @@ mod tests {
     }
 
     fn tuple_of(packet: &[u8]) -> FastTuple {
-        let view = crate::dataplane::PacketView::parse(packet).unwrap();
-        FastTuple {
-            protocol: view.key.proto,
-            source: view.key.src,
-            destination: view.key.dst,
-            source_port: view.flow_ports.0,
-            destination_port: view.flow_ports.1,
-        }
+        FastTuple::of_view(&crate::dataplane::PacketView::parse(packet).unwrap())
     }
 
     /// The decision of `packet` from `sender` (recorded in `flows`),
@@ -369,10 +370,7 @@ mod tests {
             Verdict::Drop { .. } => panic!("dropped: {verdict:?}"),
         };
         let tuple = tuple_of(packet);
-        let tracked = TrackedFlows {
-            table: flows,
-            owners: NicOwners,
-        };
+        let tracked = tracked_flows(flows);
         let balancing = balancing(snap, sender, &tuple.packet_key()).unwrap();
         let judged = balanced_rewrite(
             snap,
@@ -412,22 +410,7 @@ mod tests {
     /// The kernel's rewrite of `verdict`'s, as the workers made it.
     fn kernel(verdict: Verdict) -> Option<FastRewrite> {
         match verdict {
-            Verdict::Translate {
-                rewrite:
-                    Rewrite::Destination {
-                        address: IpAddr::V4(address),
-                        port,
-                    },
-                ..
-            } => Some(FastRewrite::Destination { address, port }),
-            Verdict::Translate {
-                rewrite:
-                    Rewrite::Source {
-                        address: IpAddr::V4(address),
-                        port,
-                    },
-                ..
-            } => Some(FastRewrite::Source { address, port }),
+            Verdict::Translate { rewrite, .. } => kernel_rewrite(rewrite),
             _ => None,
         }
     }
@@ -454,10 +437,7 @@ mod tests {
         assert_eq!(judged.rewrite, kernel(verdict));
         assert!(pin_holds(&flows, (judged.pin, judged.memo), 10));
         // The backend's answer leaves as the frontend's.
-        let address = match snap.nics[web].addresses.first() {
-            Some(IpAddr::V4(a)) => a.octets(),
-            other => panic!("{other:?}"),
-        };
+        let address = v4_of(&snap, web);
         let (verdict, judged) = judged_reply(&snap, &flows, web, address);
         let judged = judged.unwrap();
         assert_eq!(
@@ -470,10 +450,7 @@ mod tests {
         assert_eq!(judged.rewrite, kernel(verdict));
         // Another rewrite than the pin's is not the workers'.
         let tuple = tuple_of(&tcp((VM1, 40000), (WEB_FE, 80), false));
-        let tracked = TrackedFlows {
-            table: &flows,
-            owners: NicOwners,
-        };
+        let tracked = tracked_flows(&flows);
         let other = snap
             .plan
             .ports
@@ -495,10 +472,7 @@ mod tests {
         );
         // Without its pin (a table that holds none), it stays.
         let empty = table();
-        let tracked = TrackedFlows {
-            table: &empty,
-            owners: NicOwners,
-        };
+        let tracked = tracked_flows(&empty);
         assert_eq!(
             balanced_rewrite(&snap, &tracked, (vm1, web), tuple, hop, Some(mine), 10),
             Err(Ineligible::Unpinned)
@@ -539,10 +513,7 @@ mod tests {
         assert!(matches!(verdict, Verdict::Translate { nic, .. } if nic == web));
         assert_eq!(judged, Err(Ineligible::BackendDown));
         // Its backend's answers too, translated back in the workers.
-        let address = match down.nics[web].addresses.first() {
-            Some(IpAddr::V4(a)) => a.octets(),
-            other => panic!("{other:?}"),
-        };
+        let address = v4_of(&down, web);
         let answer = tcp((address, 80), (VM1, 40001), false);
         let (verdict, judged) = offer(&down, &flows, web, &answer);
         assert!(matches!(verdict, Verdict::Translate { nic, .. } if nic == vm1));

@@ -386,13 +386,7 @@ mod tests {
             book.insert(EntryKey::Fabric(key), leg);
         };
         let forward = tuple(1);
-        let reply = FastTuple {
-            source: forward.destination,
-            destination: forward.source,
-            source_port: forward.destination_port,
-            destination_port: forward.source_port,
-            ..forward
-        };
+        let reply = forward.reversed();
         // Only the leg into the appliance.
         insert_leg(&mut book, 10, (vm1, nva), Direction::Outbound, forward);
         let name = forward.canonical();

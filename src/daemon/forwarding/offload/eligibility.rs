@@ -239,19 +239,29 @@ fn edge_rewrite(
     sent: ((IpAddr, u16), (IpAddr, u16)),
     rewrite: Rewrite,
 ) -> Option<FastRewrite> {
-    match rewrite {
-        Rewrite::Source {
-            address: IpAddr::V4(address),
-            port,
-        } if sent.0 == memo.private && (IpAddr::V4(address), port) == memo.public => {
-            Some(FastRewrite::Source { address, port })
+    let edges = match rewrite {
+        Rewrite::Source { address, port } => {
+            sent.0 == memo.private && (address, port) == memo.public
         }
+        Rewrite::Destination { address, port } => {
+            sent.1 == memo.public && (address, port) == memo.private
+        }
+    };
+    kernel_rewrite(rewrite).filter(|_| edges)
+}
+
+/// `rewrite` in the kernel's terms; `None` for IPv6, which the kernel
+/// does not rewrite.
+pub(super) fn kernel_rewrite(rewrite: Rewrite) -> Option<FastRewrite> {
+    match rewrite {
         Rewrite::Destination {
             address: IpAddr::V4(address),
             port,
-        } if sent.1 == memo.public && (IpAddr::V4(address), port) == memo.private => {
-            Some(FastRewrite::Destination { address, port })
-        }
+        } => Some(FastRewrite::Destination { address, port }),
+        Rewrite::Source {
+            address: IpAddr::V4(address),
+            port,
+        } => Some(FastRewrite::Source { address, port }),
         _ => None,
     }
 }

@@ -64,13 +64,7 @@ impl Ask {
         if view.fragment.is_some() {
             return None;
         }
-        let tuple = FastTuple {
-            protocol: view.key.proto,
-            source: view.key.src,
-            destination: view.key.dst,
-            source_port: view.flow_ports.0,
-            destination_port: view.flow_ports.1,
-        };
+        let tuple = FastTuple::of_view(view);
         match view.key.proto {
             IPPROTO_UDP => Some(Ask::Install(tuple)),
             IPPROTO_TCP if view.tcp_flags & (TCP_FIN | TCP_RST) != 0 => Some(Ask::Remove(tuple)),
@@ -88,17 +82,23 @@ impl Ask {
         if view.key.proto != IPPROTO_ICMP || !view.key.src.is_ipv4() || view.fragment.is_some() {
             return None;
         }
-        Some(Ask::Install(FastTuple {
+        Some(Ask::Install(FastTuple::of_view(view)))
+    }
+}
+
+impl FastTuple {
+    /// The tuple of the packet `view`, its ports as it carries them.
+    #[inline]
+    pub fn of_view(view: &PacketView) -> FastTuple {
+        FastTuple {
             protocol: view.key.proto,
             source: view.key.src,
             destination: view.key.dst,
             source_port: view.flow_ports.0,
             destination_port: view.flow_ports.1,
-        }))
+        }
     }
-}
 
-impl FastTuple {
     /// The tuple of a tracked TCP, UDP or ICMPv4 flow, keyed `key` (an
     /// ICMP echo by its identifier both ways).
     pub fn of_key(key: &FlowKey) -> Option<FastTuple> {

@@ -261,16 +261,7 @@ impl FlowLogger {
                         ports: (key.src_port, key.dst_port),
                         allowed: true,
                     };
-                    let rule = plane.snapshot.rule_names.get(rule).map(|r| r.rule);
-                    let at = self.epoch_unix_ms + value.created_ms;
-                    let record = firewall::firewall_record(
-                        at,
-                        name,
-                        policy,
-                        rule.as_deref().unwrap_or_default(),
-                        seen,
-                    );
-                    self.firewall_pending.push((name.to_string(), record));
+                    self.firewall_saw(&plane, (name, policy), rule, value.created_ms, seen);
                 } else {
                     let tuple = self.tuple(&key, value.created_ms, FlowState::Begin, None);
                     self.pending.push((target.clone(), tuple));
@@ -315,6 +306,27 @@ impl FlowLogger {
             }
         }
         self.drain_denies(&plane);
+    }
+
+    /// Queues the record of what firewall `name` of `policy` saw at
+    /// `at_ms` (on the daemon's clock), decided by `rule`.
+    fn firewall_saw(
+        &mut self,
+        plane: &Plane,
+        (name, policy): (&str, &str),
+        rule: RuleId,
+        at_ms: u64,
+        seen: firewall::Seen,
+    ) {
+        let rule = plane.snapshot.rule_names.get(rule).map(|r| r.rule);
+        let record = firewall::firewall_record(
+            self.epoch_unix_ms + at_ms,
+            name,
+            policy,
+            rule.as_deref().unwrap_or_default(),
+            seen,
+        );
+        self.firewall_pending.push((name.to_string(), record));
     }
 
     fn end(&mut self, key: &FlowKey, old: Tracked) {
@@ -369,15 +381,7 @@ impl FlowLogger {
                     ports: e.flow_ports,
                     allowed: false,
                 };
-                let rule = plane.snapshot.rule_names.get(e.rule).map(|r| r.rule);
-                let record = firewall::firewall_record(
-                    self.epoch_unix_ms + e.time_ms,
-                    name,
-                    policy,
-                    rule.as_deref().unwrap_or_default(),
-                    seen,
-                );
-                self.firewall_pending.push((name.to_string(), record));
+                self.firewall_saw(plane, (name, policy), e.rule, e.time_ms, seen);
                 continue;
             }
             let tuple = FlowTuple {
