@@ -64,7 +64,7 @@ pub mod route_server;
 pub use files::FILES;
 
 use attributes::{
-    as_map, given, identity, put_given, put_str, put_text, put_texts, resource,
+    as_map, given, identity, put_given, put_sku_name, put_str, put_text, put_texts, resource,
     resource_attributes, top_level,
 };
 
@@ -563,7 +563,7 @@ fn security_rule(at: &Place<'_>, rule: &SecurityRule, known: &Known) -> Result<V
             "destination_address_prefixes",
         ),
     ] {
-        put_str(&mut block, single, given(one.as_deref()));
+        put_text(&mut block, single, one.as_deref());
         if !many.is_empty() {
             block.insert(plural.into(), json!(many));
         }

@@ -1,7 +1,7 @@
 //! What the resources of a dump carry, and the reading of the members
 //! every object has: its name, ID and resource group.
 
-use super::model::Object;
+use super::model::{Object, Sku};
 use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
@@ -73,6 +73,15 @@ pub(super) fn put_texts<const N: usize>(
     for (key, value) in values {
         put_text(attributes, key, value);
     }
+}
+
+/// The name of an object's `sku` under `key`, when it says something.
+pub(super) fn put_sku_name(attributes: &mut Map<String, Value>, key: &str, sku: &Option<Sku>) {
+    put_text(
+        attributes,
+        key,
+        sku.as_ref().and_then(|s| s.name.as_deref()),
+    );
 }
 
 /// Each value of `values` that the dump gives, under its key.

@@ -15,8 +15,8 @@
 //! the dump does not hold is handed on as its ID, for the writer to leave
 //! out with a note (a public IP is often kept apart from the network).
 
-use super::model::{EdgeSku, NatGateway, PublicIp, PublicIpPrefix};
-use super::{as_map, given, put_str, put_text, resource, top_level, Known, List};
+use super::model::{NatGateway, PublicIp, PublicIpPrefix};
+use super::{as_map, given, put_sku_name, put_str, put_text, resource, top_level, Known, List};
 use crate::{ImportError, Resource};
 use serde_json::json;
 
@@ -26,10 +26,6 @@ pub struct Lists<'a> {
     pub public_ips: List<'a, PublicIp>,
     pub prefixes: List<'a, PublicIpPrefix>,
     pub nat_gateways: List<'a, NatGateway>,
-}
-
-fn sku_name(sku: &Option<EdgeSku>) -> Option<String> {
-    sku.as_ref().and_then(|s| given(s.name.as_deref()))
 }
 
 impl Lists<'_> {
@@ -48,7 +44,7 @@ impl Lists<'_> {
     ) -> Result<(), ImportError> {
         for (at, prefix) in self.prefixes.each() {
             let (name, id, mut attributes) = top_level(&at, prefix, prefix.location.as_deref())?;
-            put_str(&mut attributes, "sku", sku_name(&prefix.sku));
+            put_sku_name(&mut attributes, "sku", &prefix.sku);
             put_text(&mut attributes, "ip_prefix", prefix.ip_prefix.as_deref());
             if let Some(length) = prefix.prefix_length {
                 attributes.insert("prefix_length".into(), json!(length));
@@ -58,7 +54,7 @@ impl Lists<'_> {
         }
         for (at, ip) in self.public_ips.each() {
             let (name, id, mut attributes) = top_level(&at, ip, ip.location.as_deref())?;
-            put_str(&mut attributes, "sku", sku_name(&ip.sku));
+            put_sku_name(&mut attributes, "sku", &ip.sku);
             let method = given(ip.allocation_method.as_deref());
             put_str(&mut attributes, "allocation_method", method);
             put_text(&mut attributes, "ip_address", ip.ip_address.as_deref());
@@ -77,7 +73,7 @@ impl Lists<'_> {
         }
         for (at, gateway) in self.nat_gateways.each() {
             let (name, id, mut attributes) = top_level(&at, gateway, gateway.location.as_deref())?;
-            put_str(&mut attributes, "sku_name", sku_name(&gateway.sku));
+            put_sku_name(&mut attributes, "sku_name", &gateway.sku);
             if let Some(minutes) = gateway.idle_timeout_in_minutes {
                 attributes.insert("idle_timeout_in_minutes".into(), json!(minutes));
             }

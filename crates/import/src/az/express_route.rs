@@ -13,7 +13,10 @@
 //! (`circuit.expressRoutePrivatePeeringId`) is written to the cloud's.
 
 use super::model::{Circuit, CircuitPeering, PrivateCloud};
-use super::{given, identity, put_str, put_texts, resource, resource_attributes, List, Place};
+use super::{
+    given, identity, put_sku_name, put_str, put_text, put_texts, resource, resource_attributes,
+    List, Place,
+};
 use crate::{ImportError, Resource};
 use serde_json::json;
 
@@ -36,8 +39,7 @@ pub(super) fn private_clouds(
     for (at, cloud) in clouds.each() {
         let (name, id, group) = identity(&at, cloud)?;
         let mut attributes = resource_attributes(&id, &name, &group, cloud.location.as_deref());
-        let sku = cloud.sku.as_ref().and_then(|s| given(s.name.as_deref()));
-        put_str(&mut attributes, "sku_name", sku);
+        put_sku_name(&mut attributes, "sku_name", &cloud.sku);
         let block = given(cloud.network_block.as_deref()).ok_or_else(|| {
             at.error(format!(
                 "private cloud `{name}` has no `networkBlock` (its /22)"
@@ -121,18 +123,10 @@ fn peering_resources(
     if let Some(asn) = peering.peer_asn {
         attributes.insert("peer_asn".into(), json!(asn));
     }
-    for (key, value) in [
-        (
-            "primary_peer_address_prefix",
-            &peering.primary_peer_address_prefix,
-        ),
-        (
-            "secondary_peer_address_prefix",
-            &peering.secondary_peer_address_prefix,
-        ),
-    ] {
-        put_str(&mut attributes, key, given(value.as_deref()));
-    }
+    let primary = peering.primary_peer_address_prefix.as_deref();
+    put_text(&mut attributes, "primary_peer_address_prefix", primary);
+    let secondary = peering.secondary_peer_address_prefix.as_deref();
+    put_text(&mut attributes, "secondary_peer_address_prefix", secondary);
     if let Some(vlan) = peering.vlan_id {
         attributes.insert("vlan_id".into(), json!(vlan));
     }

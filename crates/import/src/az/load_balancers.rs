@@ -21,7 +21,7 @@
 
 use super::model::{LbFrontend, LbOutboundRule, LbProbe, LbRule, LoadBalancer, Reference};
 use super::{
-    as_map, given, put_given, put_str, put_text, put_texts, resource, top_level, Known, List, Place,
+    as_map, put_given, put_sku_name, put_text, put_texts, resource, top_level, Known, List, Place,
 };
 use crate::write::id_names;
 use crate::{ImportError, Resource};
@@ -46,8 +46,7 @@ fn load_balancer(
     out: &mut Vec<Resource>,
 ) -> Result<(), ImportError> {
     let (name, id, mut attributes) = top_level(at, lb, lb.location.as_deref())?;
-    let sku = lb.sku.as_ref().and_then(|s| given(s.name.as_deref()));
-    put_str(&mut attributes, "sku", sku);
+    put_sku_name(&mut attributes, "sku", &lb.sku);
     let mut frontends = Vec::new();
     for (index, frontend) in lb.frontends.iter().enumerate() {
         let at = at.key("frontendIPConfigurations").index(index);

@@ -365,9 +365,13 @@ pub struct PrivateCloud {
     pub circuit: Option<CloudCircuit>,
 }
 
+/// An object's `sku` (a private cloud's, a public IP's or prefix's, a
+/// NAT gateway's, a load balancer's, an Azure Firewall's): its name, and
+/// its tier (read for a firewall).
 #[derive(Debug, Deserialize)]
 pub struct Sku {
     pub name: Option<String>,
+    pub tier: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -165,8 +165,13 @@ impl<'r> Attrs<'r> {
         Ok(())
     }
 
+    /// That the ID attribute `key` names what the input does not hold.
     pub(super) fn dangling(&self, key: &str) -> ImportError {
-        let id = self.str(key).unwrap_or_default();
+        self.not_in_input(key, &self.str(key).unwrap_or_default())
+    }
+
+    /// That `id`, given under `key`, names what the input does not hold.
+    pub(super) fn not_in_input(&self, key: &str, id: &str) -> ImportError {
         self.error(format!(
             "{key} `{id}` names a resource that is not in the input"
         ))

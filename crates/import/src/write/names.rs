@@ -398,9 +398,7 @@ impl<'r> Model<'r> {
                 )));
             };
             let Some(zone) = self.names.zones.get(&zone_key(&names[0])) else {
-                return Err(a.error(format!(
-                    "{key} `{id}` names a resource that is not in the input"
-                )));
+                return Err(a.not_in_input(key, &id));
             };
             if !zones.contains(&zone.name) {
                 zones.push(zone.name.clone());

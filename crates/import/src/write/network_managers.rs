@@ -256,9 +256,7 @@ impl<'r> Model<'r> {
                 let id = b.required_str("resource_id")?;
                 let vnet = a.name_in_id(&id, "virtualNetworks", "hub.resource_id")?;
                 if !self.vnets.contains_key(&vnet) {
-                    return Err(a.error(format!(
-                        "hub.resource_id `{id}` names a resource that is not in the input"
-                    )));
+                    return Err(a.not_in_input("hub.resource_id", &id));
                 }
                 Some(vnet)
             }

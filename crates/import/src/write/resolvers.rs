@@ -111,7 +111,6 @@ impl<'r> Model<'r> {
         };
         let subnet = a.subnet_in_id(&subnet_id, "ip_configurations.subnet_id")?;
         self.subnet_mut(a, &subnet.0, &subnet.1)?;
-        let what = format!("inbound endpoint `{name}`");
         let address = a.private_address(&c, "private_ip_allocation_method", &what)?;
         let endpoint = Endpoint {
             source: a.r.source.clone(),
@@ -160,9 +159,7 @@ impl<'r> Model<'r> {
                 .get(&names[0])
                 .is_some_and(|r| r.outbound.contains_key(&names[1]));
             if !known {
-                return Err(a.error(format!(
-                    "{key} `{id}` names a resource that is not in the input"
-                )));
+                return Err(a.not_in_input(key, &id));
             }
             outbound_endpoints.push(format!("{}/{}", names[0], names[1]));
         }

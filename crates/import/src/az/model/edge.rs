@@ -3,7 +3,7 @@
 //! and `Ip` in others, and both spellings have been seen for each: both
 //! are read.
 
-use super::Reference;
+use super::{Reference, Sku};
 use serde::Deserialize;
 
 /// `az network public-ip list`: a public IP address, with the address
@@ -25,7 +25,7 @@ pub struct PublicIp {
     pub allocation_method: Option<String>,
     #[serde(rename = "publicIPPrefix", alias = "publicIpPrefix")]
     pub prefix: Option<Reference>,
-    pub sku: Option<EdgeSku>,
+    pub sku: Option<Sku>,
     /// The IP configuration it is attached to (a NIC's, a gateway's, ...).
     pub ip_configuration: Option<Reference>,
 }
@@ -43,7 +43,7 @@ pub struct PublicIpPrefix {
     pub prefix_length: Option<u64>,
     #[serde(rename = "publicIPAddressVersion", alias = "publicIpAddressVersion")]
     pub version: Option<String>,
-    pub sku: Option<EdgeSku>,
+    pub sku: Option<Sku>,
 }
 
 /// `az network nat gateway list`: a NAT gateway with its public IPs and
@@ -56,16 +56,10 @@ pub struct NatGateway {
     pub id: String,
     pub resource_group: Option<String>,
     pub location: Option<String>,
-    pub sku: Option<EdgeSku>,
+    pub sku: Option<Sku>,
     pub idle_timeout_in_minutes: Option<u64>,
     #[serde(default, alias = "publicIPAddresses")]
     pub public_ip_addresses: Option<Vec<Reference>>,
     #[serde(default, alias = "publicIPPrefixes")]
     pub public_ip_prefixes: Option<Vec<Reference>>,
-}
-
-/// A public IP's, prefix's or NAT gateway's `sku`.
-#[derive(Debug, Deserialize)]
-pub struct EdgeSku {
-    pub name: Option<String>,
 }

@@ -1,7 +1,7 @@
 //! The shapes of Azure Firewall's objects: firewalls with their classic
 //! rule collections, policies, their rule collection groups, IP groups.
 
-use super::Reference;
+use super::{Reference, Sku};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -14,7 +14,7 @@ pub struct Firewall {
     pub id: String,
     pub resource_group: Option<String>,
     pub location: Option<String>,
-    pub sku: Option<FirewallSku>,
+    pub sku: Option<Sku>,
     pub firewall_policy: Option<Reference>,
     pub virtual_hub: Option<Reference>,
     #[serde(default)]
@@ -26,12 +26,6 @@ pub struct Firewall {
     pub application_rule_collections: Vec<ClassicCollection>,
     #[serde(default)]
     pub nat_rule_collections: Vec<ClassicCollection>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct FirewallSku {
-    pub name: Option<String>,
-    pub tier: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 //! rules, each a member list of the load balancer. The CLI prints `IP` in
 //! some member names and `Ip` in others: both are read.
 
-use super::Reference;
+use super::{Reference, Sku};
 use serde::Deserialize;
 
 /// `az network lb list`: a load balancer with its parts.
@@ -14,7 +14,7 @@ pub struct LoadBalancer {
     pub id: String,
     pub resource_group: Option<String>,
     pub location: Option<String>,
-    pub sku: Option<LbSku>,
+    pub sku: Option<Sku>,
     #[serde(
         default,
         rename = "frontendIPConfigurations",
@@ -29,12 +29,6 @@ pub struct LoadBalancer {
     pub load_balancing_rules: Vec<LbRule>,
     #[serde(default)]
     pub outbound_rules: Vec<LbOutboundRule>,
-}
-
-/// A load balancer's `sku`.
-#[derive(Debug, Deserialize)]
-pub struct LbSku {
-    pub name: Option<String>,
 }
 
 /// A frontend: private (a subnet and an address) or public (a public IP,

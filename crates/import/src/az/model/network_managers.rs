@@ -232,27 +232,14 @@ pub struct DeploymentStatus {
     pub configuration_ids: Vec<String>,
 }
 
-/// `az policy definition list`: a policy definition, of which vnetd
-/// reads whether it adds VNets to a network group.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyDefinition {
-    pub name: String,
-    pub id: String,
-    properties: Option<PolicyProps>,
-    #[serde(flatten)]
-    flattened: PolicyProps,
-}
+/// `az policy definition list`: a policy definition (one of a
+/// subscription has no group), of which vnetd reads whether it adds VNets
+/// to a network group.
+pub type PolicyDefinition = Arm<PolicyProps>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyProps {
     pub mode: Option<String>,
     pub policy_rule: Option<Value>,
-}
-
-impl PolicyDefinition {
-    pub fn props(&self) -> &PolicyProps {
-        self.properties.as_ref().unwrap_or(&self.flattened)
-    }
 }
