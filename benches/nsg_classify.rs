@@ -137,20 +137,22 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
     let rules = (0..USER_RULES)
         .map(|i| SecurityRule {
             name: format!("rule{i}"),
-            priority: 100 + i as u16,
-            direction: Direction::Inbound,
-            access: if rng.below(2) == 0 {
-                Access::Allow
-            } else {
-                Access::Deny
+            settings: SecurityRuleSettings {
+                priority: 100 + i as u16,
+                direction: Direction::Inbound,
+                access: if rng.below(2) == 0 {
+                    Access::Allow
+                } else {
+                    Access::Deny
+                },
+                protocol: rng.protocol(),
+                source_ports: if rng.below(4) == 0 {
+                    rng.ports()
+                } else {
+                    PortSpec::Any
+                },
+                destination_ports: rng.ports(),
             },
-            protocol: rng.protocol(),
-            source_ports: if rng.below(4) == 0 {
-                rng.ports()
-            } else {
-                PortSpec::Any
-            },
-            destination_ports: rng.ports(),
             source: rng.address(wildcards),
             destination: rng.address(wildcards),
             line: 0,

@@ -86,10 +86,10 @@ pub fn servers_of(
             if lb.frontends[rule.frontend].address != to {
                 continue;
             }
-            let carried = match (rule.protocol, protocol) {
+            let carried = match (rule.settings.protocol, protocol) {
                 (LbProtocol::All, _) => true,
-                (LbProtocol::Tcp, ExpectedProtocol::Tcp) => rule.frontend_port == port,
-                (LbProtocol::Udp, ExpectedProtocol::Udp) => rule.frontend_port == port,
+                (LbProtocol::Tcp, ExpectedProtocol::Tcp) => rule.settings.frontend_port == port,
+                (LbProtocol::Udp, ExpectedProtocol::Udp) => rule.settings.frontend_port == port,
                 _ => false,
             };
             if !carried {
@@ -98,7 +98,7 @@ pub fn servers_of(
             let backend_port = if rule.ha_ports() {
                 port
             } else {
-                rule.backend_port
+                rule.settings.backend_port
             };
             for &nic in &lb.pools[rule.pool].nics {
                 let nic = &topology.nics[nic];
@@ -110,7 +110,7 @@ pub fn servers_of(
                 else {
                     continue;
                 };
-                let bind = if rule.floating_ip {
+                let bind = if rule.settings.floating_ip {
                     let any = if to.is_ipv4() {
                         IpAddr::from([0u8; 4])
                     } else {

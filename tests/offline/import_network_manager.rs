@@ -397,10 +397,10 @@ fn anm_peerings(t: &Topology) -> Vec<String> {
                 p.name,
                 t.vnets[p.vnet].name,
                 t.vnets[p.remote].name,
-                p.allow_virtual_network_access,
-                p.allow_forwarded_traffic,
-                p.allow_gateway_transit,
-                p.use_remote_gateways
+                p.flags.allow_virtual_network_access,
+                p.flags.allow_forwarded_traffic,
+                p.flags.allow_gateway_transit,
+                p.flags.use_remote_gateways
             )
         })
         .collect();

@@ -159,7 +159,7 @@ fn the_state_imports_the_public_load_balancer() {
             ("web-fe", ip("203.0.113.50"), true)
         ]
     );
-    assert!(lb.rules[0].disable_outbound_snat);
+    assert!(lb.rules[0].settings.disable_outbound_snat);
     let web1 = t.nic_by_name("web1").unwrap();
     let (l, way) = t.lb_egress(web1).unwrap();
     let way = t.load_balancers[l].outbound_way(way);

@@ -9,8 +9,8 @@ use vnetd::engine::lpm::Lpm;
 use vnetd::policy::routes::{effective_routes, EffectiveRoute};
 use vnetd::snapshot::compile_lpm;
 use vnetd::topology::model::{
-    NextHopType, Peering, Route, RouteTable, RouteTableIdx, Subnet, SubnetIdx, SubnetRef, Topology,
-    Vnet, VnetIdx,
+    NextHopType, Peering, PeeringFlags, Route, RouteTable, RouteTableIdx, Subnet, SubnetIdx,
+    SubnetRef, Topology, Vnet, VnetIdx,
 };
 
 /// A few base addresses per family, so that random prefixes nest and
@@ -257,10 +257,12 @@ fn topology() -> impl Strategy<Value = Topology> {
                         name: format!("{a}-{b}"),
                         vnet: VnetIdx::new(a),
                         remote: VnetIdx::new(b),
-                        allow_virtual_network_access: true,
-                        allow_forwarded_traffic: false,
-                        allow_gateway_transit: false,
-                        use_remote_gateways: false,
+                        flags: PeeringFlags {
+                            allow_virtual_network_access: true,
+                            allow_forwarded_traffic: false,
+                            allow_gateway_transit: false,
+                            use_remote_gateways: false,
+                        },
                         impairments: None,
                         line: 0,
                     })

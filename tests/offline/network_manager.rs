@@ -230,11 +230,12 @@ fn admin_matches(rule: &AdminRule, key: &PacketKey, subnet_rules: &[EffectiveRul
                 AddressSpec::Tag(_) | AddressSpec::Asgs(_) => false,
             })
     };
-    rule.protocol.matches(key.proto)
-        && side(&rule.sources, key.src)
-        && side(&rule.destinations, key.dst)
-        && rule.source_ports.matches(key.src_port)
-        && rule.destination_ports.matches(key.dst_port)
+    let s = &rule.settings;
+    s.protocol.matches(key.proto)
+        && side(&s.sources, key.src)
+        && side(&s.destinations, key.dst)
+        && s.source_ports.matches(key.src_port)
+        && s.destination_ports.matches(key.dst_port)
 }
 
 proptest! {
@@ -274,9 +275,9 @@ proptest! {
             // The reference: admin rules of the VNet and direction, by
             // priority then file order, scanned linearly.
             let mut held: Vec<&AdminRule> = topo.network_management.admin_rules.iter()
-                .filter(|r| r.direction == dir && r.applies_to.contains(&subnet.vnet))
+                .filter(|r| r.settings.direction == dir && r.applies_to.contains(&subnet.vnet))
                 .collect();
-            held.sort_by_key(|r| r.priority);
+            held.sort_by_key(|r| r.settings.priority);
             let chain: Vec<Vec<EffectiveRule>> = nsg_chain(&topo, NicIdx::new(0), dir)
                 .into_iter()
                 .map(|(_, nsg)| effective_rules_at(&topo, &learned, nsg, subnet, &[], dir))
@@ -287,8 +288,8 @@ proptest! {
                 .collect::<Vec<_>>();
             let first_admin = held.iter().position(|r| admin_matches(r, &key, &defaults));
             let expected: (Access, Option<String>) = match first_admin.map(|i| held[i]) {
-                Some(r) if r.action == AdminAction::Deny => (Access::Deny, Some(r.path())),
-                Some(r) if r.action == AdminAction::AlwaysAllow => (Access::Allow, Some(r.path())),
+                Some(r) if r.settings.action == AdminAction::Deny => (Access::Deny, Some(r.path())),
+                Some(r) if r.settings.action == AdminAction::AlwaysAllow => (Access::Allow, Some(r.path())),
                 allowed => {
                     let mut verdict = (Access::Allow, allowed.map(AdminRule::path));
                     for rules in &chain {

@@ -28,8 +28,9 @@ fn every_config_file_is_valid() {
 use std::net::IpAddr;
 use vnetd::plan::{Plan, PortIdx, PortKind};
 use vnetd::topology::{
-    parse_str, BackendPool, Frontend, LbProtocol, LbRule, LoadBalancer, LoadDistribution, NicIdx,
-    Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx, PROBE_SOURCE,
+    parse_str, BackendPool, Frontend, LbProtocol, LbRule, LbRuleSettings, LoadBalancer,
+    LoadDistribution, NicIdx, Probe, ProbeProtocol, SubnetIdx, SubnetRef, Topology, VnetIdx,
+    PROBE_SOURCE,
 };
 
 fn ip(text: &str) -> IpAddr {
@@ -98,13 +99,15 @@ fn the_ilb_lab_parses_to_the_expected_model() {
                     frontend: 0,
                     pool: 0,
                     probe: Some(0),
-                    protocol: LbProtocol::All,
-                    frontend_port: 0,
-                    backend_port: 0,
-                    distribution: LoadDistribution::Default,
-                    floating_ip: false,
-                    idle_timeout_minutes: 4,
-                    disable_outbound_snat: false,
+                    settings: LbRuleSettings {
+                        protocol: LbProtocol::All,
+                        frontend_port: 0,
+                        backend_port: 0,
+                        distribution: LoadDistribution::Default,
+                        floating_ip: false,
+                        idle_timeout_minutes: 4,
+                        disable_outbound_snat: false,
+                    },
                     line: at("{name: ha-ports"),
                 }],
                 outbound_rules: Vec::new(),
@@ -139,13 +142,15 @@ fn the_ilb_lab_parses_to_the_expected_model() {
                     frontend: 0,
                     pool: 0,
                     probe: Some(0),
-                    protocol: LbProtocol::Tcp,
-                    frontend_port: 80,
-                    backend_port: 80,
-                    distribution: LoadDistribution::Default,
-                    floating_ip: false,
-                    idle_timeout_minutes: 4,
-                    disable_outbound_snat: false,
+                    settings: LbRuleSettings {
+                        protocol: LbProtocol::Tcp,
+                        frontend_port: 80,
+                        backend_port: 80,
+                        distribution: LoadDistribution::Default,
+                        floating_ip: false,
+                        idle_timeout_minutes: 4,
+                        disable_outbound_snat: false,
+                    },
                     line: at("{name: http, frontend_ip_configuration"),
                 }],
                 outbound_rules: Vec::new(),
@@ -239,10 +244,10 @@ load_balancers:
         .iter()
         .map(|r| {
             (
-                r.protocol,
-                r.frontend_port,
-                r.backend_port,
-                r.floating_ip,
+                r.settings.protocol,
+                r.settings.frontend_port,
+                r.settings.backend_port,
+                r.settings.floating_ip,
                 r.probe,
             )
         })
@@ -260,13 +265,13 @@ load_balancers:
     let both = &db.probes[1];
     assert_eq!(both.protocol, ProbeProtocol::Tcp);
     assert_eq!((both.port, both.threshold), (1433, 2));
-    let sql = &db.rules[0];
+    let sql = &db.rules[0].settings;
     assert_eq!((sql.frontend_port, sql.backend_port), (1433, 1433));
     assert_eq!(sql.distribution, LoadDistribution::SourceIpProtocol);
     assert!(sql.floating_ip);
     assert_eq!(sql.idle_timeout_minutes, 30);
-    assert_eq!(sql.probe, Some(1));
-    let dns = &db.rules[1];
+    assert_eq!(db.rules[0].probe, Some(1));
+    let dns = &db.rules[1].settings;
     assert_eq!(dns.protocol, LbProtocol::Udp);
     assert_eq!((dns.frontend_port, dns.backend_port), (53, 5353));
     assert_eq!(dns.distribution, LoadDistribution::SourceIp);

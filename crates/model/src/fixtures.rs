@@ -6,8 +6,9 @@
 use crate::topology::model::{Route, RouteTable};
 use crate::topology::{
     Access, AddressSpec, Asg, AsgIdx, Direction, IpConfiguration, NextHopType, Nic, Nsg, NsgIdx,
-    Peering, PortRange, PortSpec, PrivateEndpoint, PrivateLinkTarget, Protocol, RouteTableIdx,
-    SecurityRule, Subnet, SubnetIdx, SubnetRef, Topology, Vnet, VnetIdx, SUB_RESOURCES,
+    Peering, PeeringFlags, PortRange, PortSpec, PrivateEndpoint, PrivateLinkTarget, Protocol,
+    RouteTableIdx, SecurityRule, SecurityRuleSettings, Subnet, SubnetIdx, SubnetRef, Topology,
+    Vnet, VnetIdx, SUB_RESOURCES,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -51,12 +52,14 @@ pub fn sec_rule(
 ) -> SecurityRule {
     SecurityRule {
         name: name.into(),
-        priority,
-        direction,
-        access: Access::Allow,
-        protocol: Protocol::Tcp,
-        source_ports: PortSpec::Any,
-        destination_ports: PortSpec::Ranges(vec![PortRange { lo: 80, hi: 80 }]),
+        settings: SecurityRuleSettings {
+            priority,
+            direction,
+            access: Access::Allow,
+            protocol: Protocol::Tcp,
+            source_ports: PortSpec::Any,
+            destination_ports: PortSpec::Ranges(vec![PortRange { lo: 80, hi: 80 }]),
+        },
         source,
         destination,
         line: 0,
@@ -152,10 +155,12 @@ pub fn peering(from: usize, to: usize) -> Peering {
         name: format!("{from}-to-{to}"),
         vnet: VnetIdx::new(from),
         remote: VnetIdx::new(to),
-        allow_virtual_network_access: true,
-        allow_forwarded_traffic: false,
-        allow_gateway_transit: false,
-        use_remote_gateways: false,
+        flags: PeeringFlags {
+            allow_virtual_network_access: true,
+            allow_forwarded_traffic: false,
+            allow_gateway_transit: false,
+            use_remote_gateways: false,
+        },
         impairments: None,
         line: 0,
     }

@@ -233,14 +233,14 @@ fn load_balancer_behind(snap: &Snapshot, nic: crate::plan::PortIdx, dst: IpAddr)
                 format!("{} {} ({state})", snap.plan.ports[b.port()].name, b.address)
             })
             .collect();
-        let protocol: &str = r.protocol.into();
+        let protocol: &str = r.settings.protocol.into();
         let _ = writeln!(
             out,
             "  rule {}:  {protocol} {} -> {}, {}: {}",
             r.name,
-            r.frontend_port,
-            r.backend_port,
-            <&str>::from(r.distribution),
+            r.settings.frontend_port,
+            r.settings.backend_port,
+            <&str>::from(r.settings.distribution),
             backends.join(", ")
         );
     }

@@ -379,12 +379,15 @@ pub(super) fn load_balancing_edges(topo: &Topology) -> Vec<LoadBalancingEdge> {
     let mut edges = Vec::new();
     for (l, lb) in topo.load_balancers.iter_enumerated() {
         for rule in &lb.rules {
-            let protocol = <&str>::from(rule.protocol);
-            let mut ports = format!("{protocol} {}→{}", rule.frontend_port, rule.backend_port);
+            let protocol = <&str>::from(rule.settings.protocol);
+            let mut ports = format!(
+                "{protocol} {}→{}",
+                rule.settings.frontend_port, rule.settings.backend_port
+            );
             if rule.ha_ports() {
                 ports.push_str(" (HA ports)");
             }
-            if rule.floating_ip {
+            if rule.settings.floating_ip {
                 ports.push_str(" floating IP");
             }
             let Some(pool) = lb.pools.get(rule.pool) else {
@@ -610,13 +613,15 @@ pub(super) fn peering_edges(topo: &Topology) -> Vec<PeeringEdge> {
                         label.push(format!("{} capped at {rate} Mbps", l.name));
                     }
                 }
-                if !(link.allow_virtual_network_access && back.allow_virtual_network_access) {
+                if !(link.flags.allow_virtual_network_access
+                    && back.flags.allow_virtual_network_access)
+                {
                     label.push("VNet access off: no traffic".to_string());
                 }
                 // The link held in a VNet decides whether that VNet accepts
                 // traffic that started elsewhere (an NVA's forwarded packets).
                 for l in [link, back] {
-                    if l.allow_forwarded_traffic {
+                    if l.flags.allow_forwarded_traffic {
                         label.push(format!("forwarded traffic into {}", vnet_name(l.vnet)));
                     }
                 }

@@ -41,9 +41,9 @@ fn classifier_agrees_with_reference_on_effective_rules() {
         AddressSpec::Tag(ServiceTag::Internet),
         AddressSpec::Any,
     );
-    udp.protocol = Protocol::Udp;
-    udp.access = Access::Deny;
-    udp.destination_ports = PortSpec::Ranges(vec![PortRange { lo: 53, hi: 53 }]);
+    udp.settings.protocol = Protocol::Udp;
+    udp.settings.access = Access::Deny;
+    udp.settings.destination_ports = PortSpec::Ranges(vec![PortRange { lo: 53, hi: 53 }]);
     let t = topo(vec![
         sec_rule(
             "web",

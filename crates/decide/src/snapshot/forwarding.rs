@@ -97,9 +97,9 @@ impl Forwarding {
                 {
                     crossings[from.index() * n + to.index()] = Crossing {
                         connected: true,
-                        access: out.allow_virtual_network_access
-                            && back.allow_virtual_network_access,
-                        forwarded: back.allow_forwarded_traffic,
+                        access: out.flags.allow_virtual_network_access
+                            && back.flags.allow_virtual_network_access,
+                        forwarded: back.flags.allow_forwarded_traffic,
                     };
                 } else if from != to && topo.connected_group(from, to).is_some() {
                     // A connected group has no settings to turn traffic

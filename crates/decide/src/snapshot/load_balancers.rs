@@ -224,12 +224,12 @@ pub fn compile(
                         .collect();
                     LbRuleTables {
                         rule: i,
-                        protocol: r.protocol,
-                        frontend_port: r.frontend_port,
-                        backend_port: r.backend_port,
-                        distribution: r.distribution,
-                        floating_ip: r.floating_ip,
-                        idle_timeout_ms: u64::from(r.idle_timeout_minutes) * 60_000,
+                        protocol: r.settings.protocol,
+                        frontend_port: r.settings.frontend_port,
+                        backend_port: r.settings.backend_port,
+                        distribution: r.settings.distribution,
+                        floating_ip: r.settings.floating_ip,
+                        idle_timeout_ms: u64::from(r.settings.idle_timeout_minutes) * 60_000,
                         placement_since: generation,
                         pool,
                         healthy,

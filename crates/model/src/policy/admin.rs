@@ -36,10 +36,10 @@ pub fn effective_admin_rules(
     direction: Direction,
 ) -> Vec<EffectiveRule> {
     let mut held: Vec<&AdminRule> = (topo.network_management.admin_rules.iter())
-        .filter(|r| r.direction == direction && r.applies_to.contains(&subnet.vnet))
+        .filter(|r| r.settings.direction == direction && r.applies_to.contains(&subnet.vnet))
         .collect();
     // Stable: equal priorities keep file order.
-    held.sort_by_key(|r| r.priority);
+    held.sort_by_key(|r| r.settings.priority);
     let expander = Expander {
         topo,
         learned,
@@ -47,18 +47,19 @@ pub fn effective_admin_rules(
     };
     held.into_iter()
         .map(|r| {
-            let (source, destination) = (side(&r.sources), side(&r.destinations));
+            let s = &r.settings;
+            let (source, destination) = (side(&s.sources), side(&s.destinations));
             EffectiveRule {
                 name: format!("{ADMIN_RULE_PREFIX}{}", r.path()),
-                priority: r.priority,
+                priority: s.priority,
                 direction,
-                access: match r.action {
+                access: match s.action {
                     AdminAction::Deny => Access::Deny,
                     AdminAction::Allow | AdminAction::AlwaysAllow => Access::Allow,
                 },
-                protocol: r.protocol,
-                source_ports: r.source_ports.clone(),
-                destination_ports: r.destination_ports.clone(),
+                protocol: s.protocol,
+                source_ports: s.source_ports.clone(),
+                destination_ports: s.destination_ports.clone(),
                 source_prefixes: source.iter().flat_map(|a| expander.listed(a)).collect(),
                 destination_prefixes: (destination.iter())
                     .flat_map(|a| expander.listed(a))
@@ -69,7 +70,7 @@ pub fn effective_admin_rules(
                 expanded_destination: (destination.iter())
                     .flat_map(|a| expander.expand(a))
                     .collect(),
-                admin_action: Some(r.action),
+                admin_action: Some(s.action),
             }
         })
         .collect()

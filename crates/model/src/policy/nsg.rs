@@ -29,7 +29,8 @@ use super::tags;
 use crate::net::PacketKey;
 use crate::topology::{
     Access, AddressSpec, AdminAction, AsgIdx, Direction, NicIdx, NsgIdx, PortSpec,
-    PrivateEndpointIdx, Protocol, SecurityRule, ServiceTag, SubnetRef, Topology,
+    PrivateEndpointIdx, Protocol, SecurityRule, SecurityRuleSettings, ServiceTag, SubnetRef,
+    Topology,
 };
 use ipnet::IpNet;
 
@@ -183,7 +184,7 @@ pub fn effective_rules_at(
     let mut user: Vec<&SecurityRule> = nsg
         .security_rules
         .iter()
-        .filter(|r| r.direction == direction)
+        .filter(|r| r.settings.direction == direction)
         .filter(|r| {
             let own_side = match direction {
                 Direction::Inbound => &r.destination,
@@ -196,7 +197,7 @@ pub fn effective_rules_at(
         })
         .collect();
     // Stable: rules sharing a priority (refused by validation) keep file order.
-    user.sort_by_key(|r| r.priority);
+    user.sort_by_key(|r| r.settings.priority);
 
     let mut rules: Vec<EffectiveRule> = user
         .into_iter()
@@ -242,12 +243,14 @@ impl DefaultRule {
     fn security_rule(self, direction: Direction) -> SecurityRule {
         SecurityRule {
             name: self.name.to_string(),
-            priority: self.priority,
-            direction,
-            access: self.access,
-            protocol: Protocol::Any,
-            source_ports: PortSpec::Any,
-            destination_ports: PortSpec::Any,
+            settings: SecurityRuleSettings {
+                priority: self.priority,
+                direction,
+                access: self.access,
+                protocol: Protocol::Any,
+                source_ports: PortSpec::Any,
+                destination_ports: PortSpec::Any,
+            },
             source: self.source,
             destination: self.destination,
             line: 0,
@@ -354,12 +357,12 @@ impl Expander<'_> {
     fn effective(&self, name: String, rule: &SecurityRule) -> EffectiveRule {
         EffectiveRule {
             name,
-            priority: rule.priority,
-            direction: rule.direction,
-            access: rule.access,
-            protocol: rule.protocol,
-            source_ports: rule.source_ports.clone(),
-            destination_ports: rule.destination_ports.clone(),
+            priority: rule.settings.priority,
+            direction: rule.settings.direction,
+            access: rule.settings.access,
+            protocol: rule.settings.protocol,
+            source_ports: rule.settings.source_ports.clone(),
+            destination_ports: rule.settings.destination_ports.clone(),
             source_prefixes: self.listed(&rule.source),
             destination_prefixes: self.listed(&rule.destination),
             source_is_named: is_named(&rule.source),

@@ -43,10 +43,10 @@ pub fn served_vnets(topo: &Topology, route_server: RouteServerIdx) -> Vec<VnetId
 fn uses_remote(topo: &Topology, vnet: VnetIdx, hub: VnetIdx) -> bool {
     topo.peerings
         .iter()
-        .any(|p| p.vnet == vnet && p.remote == hub && p.use_remote_gateways)
+        .any(|p| p.vnet == vnet && p.remote == hub && p.flags.use_remote_gateways)
         && topo
             .peering_link(hub, vnet)
-            .is_some_and(|back| back.allow_gateway_transit)
+            .is_some_and(|back| back.flags.allow_gateway_transit)
 }
 
 /// The Route Server whose routes `vnet` receives, if any.

@@ -121,7 +121,8 @@ fn tag_ranges(topo: &Topology, learned: &LearnedRoutes, subnet: SubnetRef) -> Ve
     }
 
     for link in topo.peerings.iter().filter(|p| p.vnet == subnet.vnet) {
-        if link.allow_virtual_network_access && topo.peering_connected(link.vnet, link.remote) {
+        if link.flags.allow_virtual_network_access && topo.peering_connected(link.vnet, link.remote)
+        {
             if let Some(peer) = topo.vnets.get(link.remote) {
                 peer.address_space.iter().copied().for_each(&mut push);
             }
@@ -264,10 +265,9 @@ mod tests {
     }
 
     fn link(from: usize, to: usize, access: bool) -> Peering {
-        Peering {
-            allow_virtual_network_access: access,
-            ..peering(from, to)
-        }
+        let mut link = peering(from, to);
+        link.flags.allow_virtual_network_access = access;
+        link
     }
 
     /// A route to `prefix` through the appliance 10.0.1.4.

@@ -25,8 +25,9 @@
 
 use super::diagnostic::Diagnostics;
 use super::model::{
-    BgpSpeaker, EndpointNetworkPolicies, FirewallSku, GatewayType, LoadDistribution, Probe,
-    Protocol, Route, RouteTable, VpnType,
+    BgpSpeaker, EndpointNetworkPolicies, FirewallSku, GatewayType, LbRuleSettings,
+    LoadDistribution, PeeringFlags, Probe, Protocol, Route, RouteTable, SecurityRuleSettings,
+    VpnType,
 };
 use super::yaml::{Node, Value};
 
@@ -97,83 +98,8 @@ struct Head {
     line: usize,
 }
 
-/// Declares a [`Record`]: the constant listing its keys, and its decoding.
-///
-/// ```text
-/// record!(KEYS: Type { name, key, line } "an item" {
-///     field: "key" => decoder,
-///     field: "key" => decoder(args),
-///     field: "key_a" | "key_b" => decoder,
-///     (field_a, field_b): "key" => decoder,
-///     _: "key" => decoder,
-///     field: "key" => decoder?,
-/// });
-/// ```
-///
-/// The braces after the type name the [`Head`] parts the type keeps. Each
-/// decoder is a `Decoder` method called as `decoder(fields, keys.., args..)`
-/// and returning `Option`, `None` when the item must be dropped. Fields are
-/// read in the order written, all of them before a `None` drops the item,
-/// so one broken key does not hide the errors of the next; a decoder marked
-/// `?` drops the item at once. `_` checks a key without keeping it.
-macro_rules! record {
-    ($keys:ident: $ty:ident { $($head:ident),* } $what:literal { $($entries:tt)* }) => {
-        record!(@entry [$keys $ty [$($head)*] $what d f] [] [] [] [] $($entries)*);
-    };
-    (@entry [$keys:ident $ty:ident $head:tt $what:literal $d:ident $f:ident]
-        [$($k:literal)*] [$($pat:tt)*] [$($val:tt)*] [$($field:tt)*]
-        $target:tt : $($key:literal)|+ => $dec:ident $(($($arg:expr),*))? ?, $($rest:tt)*
-    ) => {
-        record!(@entry [$keys $ty $head $what $d $f]
-            [$($k)* $($key)+]
-            [$($pat)* Some($target),]
-            [$($val)* Some($d.$dec($f, $($key,)+ $($($arg),*)?)?),]
-            [$($field)* $target]
-            $($rest)*);
-    };
-    (@entry [$keys:ident $ty:ident $head:tt $what:literal $d:ident $f:ident]
-        [$($k:literal)*] [$($pat:tt)*] [$($val:tt)*] [$($field:tt)*]
-        $target:tt : $($key:literal)|+ => $dec:ident $(($($arg:expr),*))?, $($rest:tt)*
-    ) => {
-        record!(@entry [$keys $ty $head $what $d $f]
-            [$($k)* $($key)+]
-            [$($pat)* Some($target),]
-            [$($val)* $d.$dec($f, $($key,)+ $($($arg),*)?),]
-            [$($field)* $target]
-            $($rest)*);
-    };
-    (@entry [$keys:ident $ty:ident [$($head:ident)*] $what:literal $d:ident $f:ident]
-        [$($k:literal)*] [$($pat:tt)*] [$($val:tt)*] [$($field:tt)*]
-    ) => {
-        const $keys: &[&str] = &["name", $($k),*];
-
-        impl Record for $ty {
-            const WHAT: &'static str = $what;
-            const KEYS: &'static [&'static str] = $keys;
-
-            fn decode($d: &mut Decoder, $f: &Fields, head: Head) -> Option<Self> {
-                let Head { $($head,)* .. } = head;
-                let ($($pat)*) = ($($val)*) else {
-                    return None;
-                };
-                Some(record!(@build $ty [$($head)*] $($field)*))
-            }
-        }
-    };
-    // The struct from the names bound above: `_` fills nothing, `(a, b)` two.
-    (@build $ty:ident [$($done:ident)*]) => {
-        $ty { $($done),* }
-    };
-    (@build $ty:ident [$($done:ident)*] _ $($rest:tt)*) => {
-        record!(@build $ty [$($done)*] $($rest)*)
-    };
-    (@build $ty:ident [$($done:ident)*] ($($f:ident),*) $($rest:tt)*) => {
-        record!(@build $ty [$($done)* $($f)*] $($rest)*)
-    };
-    (@build $ty:ident [$($done:ident)*] $f:ident $($rest:tt)*) => {
-        record!(@build $ty [$($done)* $f] $($rest)*)
-    };
-}
+#[macro_use]
+mod record;
 
 mod dns;
 mod edge;
@@ -247,10 +173,12 @@ record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
 record!(PEERING_KEYS: RawPeering { name, key, line } "a peering" {
     vnet: "virtual_network" => required_ref,
     remote: "remote_virtual_network" => required_ref,
-    allow_virtual_network_access: "allow_virtual_network_access" => flag(true),
-    allow_forwarded_traffic: "allow_forwarded_traffic" => flag(false),
-    allow_gateway_transit: "allow_gateway_transit" => flag(false),
-    use_remote_gateways: "use_remote_gateways" => flag(false),
+    flags: PeeringFlags {
+        allow_virtual_network_access: "allow_virtual_network_access" => flag(true),
+        allow_forwarded_traffic: "allow_forwarded_traffic" => flag(false),
+        allow_gateway_transit: "allow_gateway_transit" => flag(false),
+        use_remote_gateways: "use_remote_gateways" => flag(false),
+    },
     impairments: "impairments" => impairments,
 });
 
@@ -306,12 +234,14 @@ record!(NSG_KEYS: RawNsg { name, key, line } "a network security group" {
 
 record!(RULE_KEYS: RawRule { name, key, line } "a security rule" {
     _: "description" => text,
-    priority: "priority" => priority,
-    direction: "direction" => one_of,
-    access: "access" => one_of,
-    protocol: "protocol" => one_of_listed(PROTOCOLS),
-    source_ports: "source_port_range" | "source_port_ranges" => ports,
-    destination_ports: "destination_port_range" | "destination_port_ranges" => ports,
+    settings: SecurityRuleSettings {
+        priority: "priority" => priority,
+        direction: "direction" => one_of,
+        access: "access" => one_of,
+        protocol: "protocol" => one_of_listed(PROTOCOLS),
+        source_ports: "source_port_range" | "source_port_ranges" => ports,
+        destination_ports: "destination_port_range" | "destination_port_ranges" => ports,
+    },
     source: "source_address_prefix"
         | "source_address_prefixes"
         | "source_application_security_groups" => address,
@@ -447,13 +377,15 @@ record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
     frontend: "frontend_ip_configuration" => required_ref,
     pool: "backend_address_pool" => required_ref,
     probe: "probe" => optional_ref,
-    (protocol, frontend_port, backend_port): "protocol"
-        | "frontend_port"
-        | "backend_port" => rule_ports,
-    distribution: "load_distribution" => spelled_one_of_or(LoadDistribution::Default),
-    floating_ip: "floating_ip_enabled" | "enable_floating_ip" => agreeing_flag(false),
-    idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
-    disable_outbound_snat: "disable_outbound_snat" => flag(false),
+    settings: LbRuleSettings {
+        (protocol, frontend_port, backend_port): "protocol"
+            | "frontend_port"
+            | "backend_port" => rule_ports,
+        distribution: "load_distribution" => spelled_one_of_or(LoadDistribution::Default),
+        floating_ip: "floating_ip_enabled" | "enable_floating_ip" => agreeing_flag(false),
+        idle_timeout_minutes: "idle_timeout_in_minutes" => idle_timeout,
+        disable_outbound_snat: "disable_outbound_snat" => flag(false),
+    },
 });
 
 record!(FIREWALL_KEYS: RawFirewall { name, key, line } "an Azure Firewall" {

@@ -203,13 +203,19 @@ pub struct Peering {
     pub name: String,
     pub vnet: VnetIdx,
     pub remote: VnetIdx,
+    pub flags: PeeringFlags,
+    /// vnetd's own: what this direction of the link adds.
+    pub impairments: Option<Impairments>,
+    pub line: usize,
+}
+
+/// What one link of a peering allows, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeeringFlags {
     pub allow_virtual_network_access: bool,
     pub allow_forwarded_traffic: bool,
     pub allow_gateway_transit: bool,
     pub use_remote_gateways: bool,
-    /// vnetd's own: what this direction of the link adds.
-    pub impairments: Option<Impairments>,
-    pub line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,15 +392,22 @@ pub enum AddressSpec {
 #[derive(Debug, Clone)]
 pub struct SecurityRule {
     pub name: String,
+    pub settings: SecurityRuleSettings,
+    pub source: AddressSpec,
+    pub destination: AddressSpec,
+    pub line: usize,
+}
+
+/// What a security rule does and to which protocol and ports, as written
+/// (its addresses aside).
+#[derive(Debug, Clone)]
+pub struct SecurityRuleSettings {
     pub priority: u16,
     pub direction: Direction,
     pub access: Access,
     pub protocol: Protocol,
     pub source_ports: PortSpec,
     pub destination_ports: PortSpec,
-    pub source: AddressSpec,
-    pub destination: AddressSpec,
-    pub line: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -653,11 +666,11 @@ impl Topology {
         }
         self.peerings
             .iter()
-            .filter(|p| p.vnet == vnet && p.use_remote_gateways)
+            .filter(|p| p.vnet == vnet && p.flags.use_remote_gateways)
             .find_map(|p| {
                 let back = self.peering_link(p.remote, vnet)?;
                 let there = self.gateways_of(p.remote);
-                (back.allow_gateway_transit && !there.is_empty()).then_some(there)
+                (back.flags.allow_gateway_transit && !there.is_empty()).then_some(there)
             })
             .unwrap_or_default()
     }

@@ -341,16 +341,17 @@ impl Resolver<'_> {
             let mut rules = Vec::new();
             for rule in nsg.rules {
                 self.check_name(&mut names, &rule.name, rule.line, &rule.key);
-                if let Some(first) =
-                    priorities.insert((rule.direction, rule.priority), rule.name.clone())
-                {
+                if let Some(first) = priorities.insert(
+                    (rule.settings.direction, rule.settings.priority),
+                    rule.name.clone(),
+                ) {
                     self.diags.error(
                         rule.line,
                         &format!("{}.priority", rule.key),
                         format!(
                             "priority {} is already used by {} rule `{first}`: priorities are unique per direction",
-                            rule.priority,
-                            rule.direction.as_str().to_lowercase()
+                            rule.settings.priority,
+                            rule.settings.direction.as_str().to_lowercase()
                         ),
                     );
                 }
@@ -361,12 +362,7 @@ impl Resolver<'_> {
                 };
                 rules.push(SecurityRule {
                     name: rule.name,
-                    priority: rule.priority,
-                    direction: rule.direction,
-                    access: rule.access,
-                    protocol: rule.protocol,
-                    source_ports: rule.source_ports,
-                    destination_ports: rule.destination_ports,
+                    settings: rule.settings,
                     source,
                     destination,
                     line: rule.line,
@@ -553,19 +549,19 @@ impl Resolver<'_> {
                 continue;
             }
             let gateways_key = format!("{}.use_remote_gateways", p.key);
-            if p.allow_gateway_transit && p.use_remote_gateways {
+            if p.flags.allow_gateway_transit && p.flags.use_remote_gateways {
                 self.diags.error(
                     p.line,
                     &gateways_key,
                     "a link cannot both offer gateway transit and use remote gateways",
                 );
             }
-            if p.use_remote_gateways
+            if p.flags.use_remote_gateways
                 && self
                     .topo
                     .peerings
                     .iter()
-                    .any(|q| q.vnet == vnet && q.use_remote_gateways)
+                    .any(|q| q.vnet == vnet && q.flags.use_remote_gateways)
             {
                 self.diags.error(
                     p.line,
@@ -580,10 +576,7 @@ impl Resolver<'_> {
                 name: p.name,
                 vnet,
                 remote,
-                allow_virtual_network_access: p.allow_virtual_network_access,
-                allow_forwarded_traffic: p.allow_forwarded_traffic,
-                allow_gateway_transit: p.allow_gateway_transit,
-                use_remote_gateways: p.use_remote_gateways,
+                flags: p.flags,
                 impairments: p.impairments,
                 line: p.line,
             });
@@ -604,7 +597,7 @@ impl Resolver<'_> {
                     ),
                 ),
                 Some(back) => {
-                    if p.use_remote_gateways && !back.allow_gateway_transit {
+                    if p.flags.use_remote_gateways && !back.flags.allow_gateway_transit {
                         self.diags.error(
                             p.line,
                             &format!("{key}.use_remote_gateways"),

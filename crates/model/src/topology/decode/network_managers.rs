@@ -11,7 +11,7 @@ use super::values::choice_list;
 use super::{Decoder, Fields, Head, NameRef, Node, Record};
 use crate::net::PortSpec;
 use crate::topology::model::{
-    AddressSpec, AdminAction, ConnectivityTopology, Direction, Protocol, ScopeAccess,
+    AddressSpec, AdminRuleSettings, ConnectivityTopology, Protocol, ScopeAccess,
 };
 use std::collections::BTreeMap;
 use strum::VariantNames;
@@ -84,14 +84,7 @@ pub struct RawAdminRuleCollection {
 pub struct RawAdminRule {
     pub name: String,
     pub key: String,
-    pub priority: u16,
-    pub direction: Direction,
-    pub action: AdminAction,
-    pub protocol: Protocol,
-    pub source_ports: PortSpec,
-    pub destination_ports: PortSpec,
-    pub sources: Vec<AddressSpec>,
-    pub destinations: Vec<AddressSpec>,
+    pub settings: AdminRuleSettings,
     pub line: usize,
 }
 
@@ -189,14 +182,16 @@ record!(ADMIN_COLLECTION_KEYS: RawAdminRuleCollection { name, key, line }
 
 record!(ADMIN_RULE_KEYS: RawAdminRule { name, key, line } "a security admin rule" {
     _: "description" => text,
-    priority: "priority" => admin_priority,
-    direction: "direction" => one_of,
-    action: "action" => one_of,
-    protocol: "protocol" => one_of_listed(ADMIN_PROTOCOLS),
-    source_ports: "source_port_ranges" => admin_ports,
-    destination_ports: "destination_port_ranges" => admin_ports,
-    sources: "sources" => admin_addresses,
-    destinations: "destinations" => admin_addresses,
+    settings: AdminRuleSettings {
+        priority: "priority" => admin_priority,
+        direction: "direction" => one_of,
+        action: "action" => one_of,
+        protocol: "protocol" => one_of_listed(ADMIN_PROTOCOLS),
+        source_ports: "source_port_ranges" => admin_ports,
+        destination_ports: "destination_port_ranges" => admin_ports,
+        sources: "sources" => admin_addresses,
+        destinations: "destinations" => admin_addresses,
+    },
 });
 
 record!(ROUTING_CONFIGURATION_KEYS: RawRoutingConfiguration { name, key, line }

@@ -3,9 +3,9 @@
 //! [`super::super::resolve`] to turn into indices.
 
 use super::super::model::{
-    Access, BgpSpeaker, Direction, EndpointNetworkPolicies, FirewallSku, GatewayType,
-    HubRoutingPreference, Impairments, LbProtocol, LoadDistribution, PortSpec, Probe, Protocol,
-    RouteTable, ServiceTag, VpnType,
+    Access, BgpSpeaker, EndpointNetworkPolicies, FirewallSku, GatewayType, HubRoutingPreference,
+    Impairments, LbProtocol, LbRuleSettings, PeeringFlags, PortSpec, Probe, Protocol, RouteTable,
+    SecurityRuleSettings, ServiceTag, VpnType,
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -302,13 +302,7 @@ pub struct RawLbRule {
     pub frontend: NameRef,
     pub pool: NameRef,
     pub probe: Option<NameRef>,
-    pub protocol: LbProtocol,
-    pub frontend_port: u16,
-    pub backend_port: u16,
-    pub distribution: LoadDistribution,
-    pub floating_ip: bool,
-    pub idle_timeout_minutes: u32,
-    pub disable_outbound_snat: bool,
+    pub settings: LbRuleSettings,
     pub line: usize,
 }
 
@@ -361,10 +355,7 @@ pub struct RawPeering {
     pub key: String,
     pub vnet: NameRef,
     pub remote: NameRef,
-    pub allow_virtual_network_access: bool,
-    pub allow_forwarded_traffic: bool,
-    pub allow_gateway_transit: bool,
-    pub use_remote_gateways: bool,
+    pub flags: PeeringFlags,
     pub impairments: Option<Impairments>,
     pub line: usize,
 }
@@ -434,12 +425,7 @@ pub enum RawAddress {
 pub struct RawRule {
     pub name: String,
     pub key: String,
-    pub priority: u16,
-    pub direction: Direction,
-    pub access: Access,
-    pub protocol: Protocol,
-    pub source_ports: PortSpec,
-    pub destination_ports: PortSpec,
+    pub settings: SecurityRuleSettings,
     pub source: RawAddress,
     pub destination: RawAddress,
     pub line: usize,

@@ -102,6 +102,14 @@ pub struct LbRule {
     /// Index into [`LoadBalancer::probes`]; without one every backend is
     /// taken as healthy.
     pub probe: Option<usize>,
+    pub settings: LbRuleSettings,
+    pub line: usize,
+}
+
+/// What a load-balancing rule does with the flows it carries, as written
+/// (its ports already checked against its protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LbRuleSettings {
     pub protocol: LbProtocol,
     /// 0 with HA ports.
     pub frontend_port: u16,
@@ -115,13 +123,12 @@ pub struct LbRule {
     /// also lets its pool leave through the frontend (implicit SNAT, with
     /// the default port allocation), unless an outbound rule serves them.
     pub disable_outbound_snat: bool,
-    pub line: usize,
 }
 
 impl LbRule {
     /// True for an HA-ports rule (protocol All, ports 0).
     pub fn ha_ports(&self) -> bool {
-        self.protocol == LbProtocol::All
+        self.settings.protocol == LbProtocol::All
     }
 }
 
@@ -206,9 +213,9 @@ impl LoadBalancer {
                     name: &r.name,
                     frontends: vec![r.frontend],
                     pool: r.pool,
-                    protocol: r.protocol,
+                    protocol: r.settings.protocol,
                     ports_per_backend: default_outbound_ports(self.pools[r.pool].nics.len()),
-                    idle_timeout_minutes: r.idle_timeout_minutes,
+                    idle_timeout_minutes: r.settings.idle_timeout_minutes,
                 }
             }
         }
@@ -255,7 +262,7 @@ impl Topology {
         by_rule.or_else(|| {
             public().find_map(|(l, lb)| {
                 let i = lb.rules.iter().position(|r| {
-                    !r.disable_outbound_snat
+                    !r.settings.disable_outbound_snat
                         && lb.frontends[r.frontend].is_public()
                         && in_pool(lb, r.pool)
                 })?;

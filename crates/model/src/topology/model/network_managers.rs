@@ -76,6 +76,17 @@ pub struct AdminRule {
     pub configuration: String,
     pub collection: String,
     pub name: String,
+    pub settings: AdminRuleSettings,
+    /// The VNets the rule holds in: members of its collection's groups, in
+    /// a region its configuration is deployed to, without network intent
+    /// policies.
+    pub applies_to: Vec<VnetIdx>,
+    pub line: usize,
+}
+
+/// What a security admin rule matches and does, as written.
+#[derive(Debug, Clone)]
+pub struct AdminRuleSettings {
     /// 1 to 4096; lower first.
     pub priority: u16,
     pub direction: Direction,
@@ -86,11 +97,6 @@ pub struct AdminRule {
     /// Each an address prefix, a service tag or `*`; empty means any.
     pub sources: Vec<AddressSpec>,
     pub destinations: Vec<AddressSpec>,
-    /// The VNets the rule holds in: members of its collection's groups, in
-    /// a region its configuration is deployed to, without network intent
-    /// policies.
-    pub applies_to: Vec<VnetIdx>,
-    pub line: usize,
 }
 
 impl AdminRule {

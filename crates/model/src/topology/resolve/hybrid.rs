@@ -516,7 +516,7 @@ impl Resolver<'_> {
     pub(super) fn check_remote_gateways(&mut self) {
         let mut errors = Vec::new();
         for p in &self.topo.peerings {
-            if !p.use_remote_gateways {
+            if !p.flags.use_remote_gateways {
                 continue;
             }
             let key = format!("peerings[{}].use_remote_gateways", p.name);

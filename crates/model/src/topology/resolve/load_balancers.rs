@@ -392,13 +392,7 @@ impl Resolver<'_> {
                 frontend,
                 pool,
                 probe,
-                protocol: rule.protocol,
-                frontend_port: rule.frontend_port,
-                backend_port: rule.backend_port,
-                distribution: rule.distribution,
-                floating_ip: rule.floating_ip,
-                idle_timeout_minutes: rule.idle_timeout_minutes,
-                disable_outbound_snat: rule.disable_outbound_snat,
+                settings: rule.settings,
                 line: rule.line,
             };
             if let Some(why) = conflict(&rules, &resolved, frontend_names[frontend]) {
@@ -503,7 +497,7 @@ impl Resolver<'_> {
                 }
             }
             for rule in rules.unwrap_or_default() {
-                if chosen.contains(&rule.frontend) && !rule.disable_outbound_snat {
+                if chosen.contains(&rule.frontend) && !rule.settings.disable_outbound_snat {
                     let why = format!(
                         "load-balancing rule `{}` uses frontend `{}`, which outbound rule `{}` \
                          uses too: Azure requires `disable_outbound_snat: true` on that rule",
@@ -549,9 +543,10 @@ fn conflict(earlier: &[LbRule], rule: &LbRule, frontend: &str) -> Option<String>
     let other = earlier.iter().find(|o| {
         o.frontend == rule.frontend
             && if o.ha_ports() || rule.ha_ports() {
-                !(o.floating_ip && rule.floating_ip)
+                !(o.settings.floating_ip && rule.settings.floating_ip)
             } else {
-                o.protocol == rule.protocol && o.frontend_port == rule.frontend_port
+                o.settings.protocol == rule.settings.protocol
+                    && o.settings.frontend_port == rule.settings.frontend_port
             }
     })?;
     let (name, other_name) = (&rule.name, &other.name);
@@ -560,8 +555,8 @@ fn conflict(earlier: &[LbRule], rule: &LbRule, frontend: &str) -> Option<String>
         (false, false) => format!(
             "rule `{name}` repeats frontend `{frontend}`, protocol {} and port {} of rule \
              `{other_name}`: a frontend has one rule per protocol and port",
-            <&str>::from(rule.protocol),
-            rule.frontend_port
+            <&str>::from(rule.settings.protocol),
+            rule.settings.frontend_port
         ),
         (true, true) => format!(
             "HA-ports rules `{other_name}` and `{name}` share frontend `{frontend}`: {both}"

@@ -320,10 +320,12 @@ impl Resolver<'_> {
             name: name(spoke),
             vnet: hub,
             remote: spoke,
-            allow_virtual_network_access: true,
-            allow_forwarded_traffic: true,
-            allow_gateway_transit: gw,
-            use_remote_gateways: false,
+            flags: PeeringFlags {
+                allow_virtual_network_access: true,
+                allow_forwarded_traffic: true,
+                allow_gateway_transit: gw,
+                use_remote_gateways: false,
+            },
             impairments: None,
             line,
         };
@@ -331,10 +333,12 @@ impl Resolver<'_> {
             name: name(hub),
             vnet: spoke,
             remote: hub,
-            allow_virtual_network_access: true,
-            allow_forwarded_traffic: true,
-            allow_gateway_transit: false,
-            use_remote_gateways: gw,
+            flags: PeeringFlags {
+                allow_virtual_network_access: true,
+                allow_forwarded_traffic: true,
+                allow_gateway_transit: false,
+                use_remote_gateways: gw,
+            },
             impairments: None,
             line,
         };
@@ -398,13 +402,14 @@ impl Resolver<'_> {
             let mut priorities: HashMap<(Direction, u16), String> = HashMap::new();
             for rule in collection.rules {
                 self.check_name(&mut rule_names, &rule.name, rule.line, &rule.key);
-                if let Some(first) =
-                    priorities.insert((rule.direction, rule.priority), rule.name.clone())
-                {
+                if let Some(first) = priorities.insert(
+                    (rule.settings.direction, rule.settings.priority),
+                    rule.name.clone(),
+                ) {
                     let why = format!(
                         "priority {} is already taken by `{first}` in this collection's {} rules",
-                        rule.priority,
-                        rule.direction.as_str()
+                        rule.settings.priority,
+                        rule.settings.direction.as_str()
                     );
                     self.diags
                         .error(rule.line, &format!("{}.priority", rule.key), why);
@@ -414,14 +419,7 @@ impl Resolver<'_> {
                     configuration: c.name.clone(),
                     collection: collection.name.clone(),
                     name: rule.name,
-                    priority: rule.priority,
-                    direction: rule.direction,
-                    action: rule.action,
-                    protocol: rule.protocol,
-                    source_ports: rule.source_ports,
-                    destination_ports: rule.destination_ports,
-                    sources: rule.sources,
-                    destinations: rule.destinations,
+                    settings: rule.settings,
                     applies_to: applies_to.clone(),
                     line: rule.line,
                 });
