@@ -257,12 +257,7 @@ fn topology() -> impl Strategy<Value = Topology> {
                         name: format!("{a}-{b}"),
                         vnet: VnetIdx::new(a),
                         remote: VnetIdx::new(b),
-                        flags: PeeringFlags {
-                            allow_virtual_network_access: true,
-                            allow_forwarded_traffic: false,
-                            allow_gateway_transit: false,
-                            use_remote_gateways: false,
-                        },
+                        flags: PeeringFlags::default(),
                         impairments: None,
                         line: 0,
                     })

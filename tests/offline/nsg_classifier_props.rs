@@ -330,12 +330,7 @@ fn hand_built_topology() -> Topology {
         name: format!("{vnet}-{remote}"),
         vnet: VnetIdx::new(vnet),
         remote: VnetIdx::new(remote),
-        flags: PeeringFlags {
-            allow_virtual_network_access: true,
-            allow_forwarded_traffic: false,
-            allow_gateway_transit: false,
-            use_remote_gateways: false,
-        },
+        flags: PeeringFlags::default(),
         impairments: None,
         line: 0,
     };

@@ -155,12 +155,7 @@ pub fn peering(from: usize, to: usize) -> Peering {
         name: format!("{from}-to-{to}"),
         vnet: VnetIdx::new(from),
         remote: VnetIdx::new(to),
-        flags: PeeringFlags {
-            allow_virtual_network_access: true,
-            allow_forwarded_traffic: false,
-            allow_gateway_transit: false,
-            use_remote_gateways: false,
-        },
+        flags: PeeringFlags::default(),
         impairments: None,
         line: 0,
     }

@@ -324,8 +324,8 @@ mod tests {
     use super::*;
     use crate::daemon::forwarding::plane::Plane;
     use crate::topology::{
-        BackendPool, Frontend, LbProtocol, LbRule, LbRuleSettings, LoadDistribution, Probe,
-        SubnetIdx, SubnetRef, Topology, VnetIdx,
+        BackendPool, Frontend, LbProtocol, LbRule, LbRuleSettings, Probe, SubnetIdx, SubnetRef,
+        Topology, VnetIdx,
     };
     use std::collections::HashMap;
 
@@ -357,15 +357,7 @@ mod tests {
             frontend: 0,
             pool: 0,
             probe,
-            settings: LbRuleSettings {
-                protocol: LbProtocol::Tcp,
-                frontend_port: 80,
-                backend_port: 80,
-                distribution: LoadDistribution::Default,
-                floating_ip: false,
-                idle_timeout_minutes: 4,
-                disable_outbound_snat: false,
-            },
+            settings: LbRuleSettings::new(LbProtocol::Tcp, 80, 80),
             line: 0,
         };
         topology.load_balancers.push(LoadBalancer {

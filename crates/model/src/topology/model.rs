@@ -218,6 +218,19 @@ pub struct PeeringFlags {
     pub use_remote_gateways: bool,
 }
 
+impl Default for PeeringFlags {
+    /// What Azure gives a peering that says nothing: VNet access allowed,
+    /// nothing else.
+    fn default() -> Self {
+        PeeringFlags {
+            allow_virtual_network_access: true,
+            allow_forwarded_traffic: false,
+            allow_gateway_transit: false,
+            use_remote_gateways: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpConfiguration {
     pub name: String,

@@ -125,6 +125,23 @@ pub struct LbRuleSettings {
     pub disable_outbound_snat: bool,
 }
 
+impl LbRuleSettings {
+    /// A rule of `protocol` from `frontend_port` to `backend_port`, the rest
+    /// as Azure sets it when the rule says nothing: the five-tuple hash, no
+    /// floating IP, a 4-minute idle timeout, outbound SNAT not disabled.
+    pub fn new(protocol: LbProtocol, frontend_port: u16, backend_port: u16) -> Self {
+        LbRuleSettings {
+            protocol,
+            frontend_port,
+            backend_port,
+            distribution: LoadDistribution::Default,
+            floating_ip: false,
+            idle_timeout_minutes: 4,
+            disable_outbound_snat: false,
+        }
+    }
+}
+
 impl LbRule {
     /// True for an HA-ports rule (protocol All, ports 0).
     pub fn ha_ports(&self) -> bool {

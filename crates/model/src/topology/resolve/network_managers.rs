@@ -321,10 +321,9 @@ impl Resolver<'_> {
             vnet: hub,
             remote: spoke,
             flags: PeeringFlags {
-                allow_virtual_network_access: true,
                 allow_forwarded_traffic: true,
                 allow_gateway_transit: gw,
-                use_remote_gateways: false,
+                ..PeeringFlags::default()
             },
             impairments: None,
             line,
@@ -334,10 +333,9 @@ impl Resolver<'_> {
             vnet: spoke,
             remote: hub,
             flags: PeeringFlags {
-                allow_virtual_network_access: true,
                 allow_forwarded_traffic: true,
-                allow_gateway_transit: false,
                 use_remote_gateways: gw,
+                ..PeeringFlags::default()
             },
             impairments: None,
             line,
