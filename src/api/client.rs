@@ -85,6 +85,17 @@ pub struct Client {
     pub path: PathBuf,
 }
 
+/// The `pick` for [`Client::ask_for`] that takes the data out of an answer
+/// of kind `$kind` and hands an answer of any other kind back.
+macro_rules! answer_of {
+    ($kind:path) => {
+        |answer| match answer {
+            $kind(data) => Ok(data),
+            other => Err(Box::new(other)),
+        }
+    };
+}
+
 impl Client {
     pub fn new(path: impl Into<PathBuf>) -> Client {
         Client { path: path.into() }
@@ -123,24 +134,16 @@ impl Client {
             text: text.to_string(),
             allow_empty,
         };
-        self.ask_for(req, |answer| match answer {
-            Response::Applied(outcome) => Ok(outcome),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(req, answer_of!(Response::Applied))
     }
 
     pub fn diagnose(&self, query: Query, json: bool) -> Result<Diagnosis, ClientError> {
-        self.ask_for(Request::Diagnose { query, json }, |answer| match answer {
-            Response::Diagnosis(d) => Ok(d),
-            other => Err(Box::new(other)),
-        })
+        let req = Request::Diagnose { query, json };
+        self.ask_for(req, answer_of!(Response::Diagnosis))
     }
 
     pub fn stats(&self) -> Result<StatsReport, ClientError> {
-        self.ask_for(Request::Stats, |answer| match answer {
-            Response::Stats(report) => Ok(report),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(Request::Stats, answer_of!(Response::Stats))
     }
 
     /// The tracked flows, of the NIC `nic` or of all.
@@ -148,45 +151,34 @@ impl Client {
         let req = Request::Flows {
             nic: nic.map(str::to_string),
         };
-        self.ask_for(req, |answer| match answer {
-            Response::Flows(report) => Ok(report.flows),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(req, answer_of!(Response::Flows))
+            .map(|report| report.flows)
     }
 
     pub fn bgp_peer_status(&self, gateway: &str) -> Result<BgpPeerStatus, ClientError> {
         let req = Request::BgpPeerStatus {
             gateway: gateway.to_string(),
         };
-        self.ask_for(req, |answer| match answer {
-            Response::BgpPeerStatus(status) => Ok(status),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(req, answer_of!(Response::BgpPeerStatus))
     }
 
     pub fn lb_show(&self, load_balancer: &str) -> Result<LoadBalancerStatus, ClientError> {
         let req = Request::LbShow {
             load_balancer: load_balancer.to_string(),
         };
-        self.ask_for(req, |answer| match answer {
-            Response::LoadBalancer(status) => Ok(status),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(req, answer_of!(Response::LoadBalancer))
     }
 
     pub fn running_topology(&self) -> Result<RunningTopology, ClientError> {
-        self.ask_for(Request::RunningTopology, |answer| match answer {
-            Response::RunningTopology(running) => Ok(running),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(
+            Request::RunningTopology,
+            answer_of!(Response::RunningTopology),
+        )
     }
 
     /// Whether the lab has converged, and what is missing when not.
     pub fn convergence(&self) -> Result<Convergence, ClientError> {
-        self.ask_for(Request::Convergence, |answer| match answer {
-            Response::Convergence(state) => Ok(state),
-            other => Err(Box::new(other)),
-        })
+        self.ask_for(Request::Convergence, answer_of!(Response::Convergence))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::lab::running_plan;
 use super::{say_err, Failure};
-use crate::host::capture::{CaptureLimit, CaptureSocket};
+use crate::host::capture::{CaptureLimit, CaptureSocket, SNAPLEN};
 use crate::host::netns;
 use std::io::Write;
 use std::path::Path;
@@ -60,6 +60,7 @@ pub(super) fn capture(args: &CaptureArgs) -> Result<(), Failure> {
     };
     let summary = socket
         .write_pcapng(
+            &mut vec![0u8; SNAPLEN],
             std::io::BufWriter::new(out),
             &port.interface,
             &description,

@@ -23,7 +23,7 @@ use crate::daemon::options::FlowLogOptions;
 use crate::daemon::{Daemon, RunOptions};
 use crate::diagnostics::expectations::ExpectationResult;
 use crate::diagnostics::Query;
-use crate::host::capture::{CaptureLimit, CaptureSocket};
+use crate::host::capture::{CaptureLimit, CaptureSocket, SNAPLEN};
 use crate::topology::{ParseOptions, Topology};
 use crate::verify::{self, ControlSocket, Verified};
 use std::path::{Path, PathBuf};
@@ -427,7 +427,14 @@ fn capture_again(
                 duration: None,
             };
             let out = std::io::BufWriter::new(out);
-            let written = capture.write_pcapng(out, &interface, &description, limit, &writer_stop);
+            let written = capture.write_pcapng(
+                &mut vec![0u8; SNAPLEN],
+                out,
+                &interface,
+                &description,
+                limit,
+                &writer_stop,
+            );
             written
                 .map(|_| ())
                 .map_err(|e| format!("capture on {name}: {e:#}"))

@@ -203,7 +203,7 @@ pub async fn capture(
                 cut: false,
             };
             let mut buffer = buffers.take();
-            let _ = socket.write_pcapng_with(
+            let _ = socket.write_pcapng(
                 &mut buffer,
                 std::io::BufWriter::new(&mut writer),
                 &interface,

@@ -142,24 +142,11 @@ impl CaptureSocket {
     }
 
     /// Writes the capture as pcapng to `out` until `limit`, `stop`, or the
-    /// reader going away. `interface` names the device in the file and
-    /// `description` says what it is (Wireshark shows both).
+    /// reader going away, reading packets into `buf` (at least [`SNAPLEN`]
+    /// bytes, which a caller running many captures keeps from one to the
+    /// next). `interface` names the device in the file and `description`
+    /// says what it is (Wireshark shows both).
     pub fn write_pcapng<W: Write>(
-        &self,
-        out: W,
-        interface: &str,
-        description: &str,
-        limit: CaptureLimit,
-        stop: &AtomicBool,
-    ) -> Result<CaptureSummary> {
-        let mut buf = vec![0u8; SNAPLEN];
-        self.write_pcapng_with(&mut buf, out, interface, description, limit, stop)
-    }
-
-    /// [`CaptureSocket::write_pcapng`], reading packets into `buf` (at
-    /// least [`SNAPLEN`] bytes), which a caller running many captures
-    /// keeps from one to the next.
-    pub fn write_pcapng_with<W: Write>(
         &self,
         buf: &mut [u8],
         out: W,

@@ -190,15 +190,14 @@ impl Worker {
                     continue;
                 }
                 if let Some(&nic) = current.nic_of_fd.get(&fd) {
+                    // Up to a batch of the queue's packets, then the UDP
+                    // run still pending: an error means the queue cannot be
+                    // read any more (counted as `receive_error`).
+                    let plane = &current.plane;
                     let clock = (now_ms, now_ns);
-                    let drained = self.drain(
-                        &current.plane,
-                        nic,
-                        &mut buf,
-                        &mut coalescer,
-                        &mut pacer,
-                        clock,
-                    );
+                    let drained =
+                        self.forward_batch(plane, nic, &mut buf, &mut coalescer, &mut pacer, clock);
+                    self.flush(plane, &mut coalescer);
                     if drained.is_err() {
                         // A queue that fails to read (its device is gone)
                         // would wake every wait: stop watching it until the
@@ -413,23 +412,6 @@ impl Worker {
             }
         }
         Ok(())
-    }
-
-    /// Forwards up to a batch of packets waiting on `nic`'s queue, and
-    /// writes the UDP run still pending. An error means the queue cannot be
-    /// read any more (counted as `receive_error`).
-    fn drain(
-        &self,
-        plane: &Plane,
-        nic: PortIdx,
-        buf: &mut [u8],
-        coalescer: &mut UdpCoalescer,
-        pacer: &mut Pacer,
-        (now_ms, now_ns): (u64, u64),
-    ) -> Result<(), ()> {
-        let forwarded = self.forward_batch(plane, nic, buf, coalescer, pacer, (now_ms, now_ns));
-        self.flush(plane, coalescer);
-        forwarded
     }
 
     /// Writes the pending UDP run, if any, and counts it.

@@ -99,10 +99,18 @@ pub fn balanced_rewrite<O: FlowOwners>(
     if !carried {
         return Err(Ineligible::LoadBalanced);
     }
+    let judged = Judged {
+        snap,
+        tracked,
+        sender,
+        receiver,
+        tuple,
+        now_ms,
+    };
     let (pin, expected) = match balancing {
         Balancing::None => return Err(Ineligible::LoadBalanced),
-        Balancing::Frontend(hop) => through_frontend(snap, tracked, receiver, tuple, hop, now_ms)?,
-        Balancing::FromBackend => from_backend(snap, tracked, sender, receiver, tuple, now_ms)?,
+        Balancing::Frontend(hop) => judged.through_frontend(hop)?,
+        Balancing::FromBackend => judged.sent_by_backend()?,
     };
     if rewrite != expected {
         return Err(Ineligible::LoadBalanced);
@@ -118,150 +126,157 @@ pub fn balanced_rewrite<O: FlowOwners>(
     })
 }
 
-/// A packet that reached frontend `hop`: its pin, which must name
-/// `receiver`, a backend of the rule that carries it and up, and the
-/// rewrite the workers make of it.
-fn through_frontend<O: FlowOwners>(
-    snap: &Snapshot,
-    tracked: &TrackedFlows<'_, O>,
-    receiver: PortIdx,
-    tuple: FastTuple,
-    hop: FrontendHop,
-    now_ms: u64,
-) -> Result<(FoundPin, Option<Rewrite>), Ineligible> {
-    let fe = snap.frontend(hop.frontend);
-    let rule = match hop.addressed {
-        true => fe.rule_for(tuple.protocol, Some(tuple.destination_port)),
-        false => fe.next_hop_rule(tuple.protocol),
-    };
-    let rule = rule.map(|r| &fe.rules[r]).ok_or(Ineligible::LoadBalanced)?;
-    let pin = pin_of(tracked, fe, tuple, now_ms).ok_or(Ineligible::Unpinned)?;
-    let backend = rule
-        .pool
-        .iter()
-        .find(|b| tracked.backend_of(b.port()) == pin.memo.backend)
-        .filter(|b| b.port() == receiver)
-        .ok_or(Ineligible::LoadBalanced)?;
-    if !rule.is_healthy(backend.port()) {
-        return Err(Ineligible::BackendDown);
-    }
-    let translate = hop.addressed && !rule.floating_ip;
-    if !translate {
-        return Ok((pin, None));
-    }
-    // The pinned flow's own packets, to the port it was pinned by.
-    if pin.reply || pin.memo.original_port != tuple.destination_port || !pin.memo.translated {
-        return Err(Ineligible::LoadBalanced);
-    }
-    let there = Rewrite::Destination {
-        address: backend.address,
-        port: rule.backend_port_for(pin.memo.original_port),
-    };
-    Ok((pin, Some(there)))
-}
-
-/// The pin of frontend `fe` that the packets of `tuple` are found by.
-fn pin_of<O: FlowOwners>(
-    tracked: &TrackedFlows<'_, O>,
-    fe: &FrontendTables,
-    tuple: FastTuple,
-    now_ms: u64,
-) -> Option<FoundPin> {
-    tracked.pin_of(
-        fe,
-        tuple.protocol,
-        (tuple.source, tuple.source_port),
-        (tuple.destination, tuple.destination_port),
-        now_ms,
-    )
-}
-
-/// A packet of a backend of a frontend that translates: the pin it is
-/// found by as its frontend's flow (as a reply, translated back to the
-/// frontend; or, behind HA ports, an appliance's leg onward), when the
-/// backend has one such frontend (with several, a pin another frontend
-/// makes later may claim the same packets) and the packet goes on to
-/// `receiver` as that flow's without meeting another frontend. A packet
-/// that is no pinned flow's reaches a frontend of its own, or stays.
-fn from_backend<O: FlowOwners>(
-    snap: &Snapshot,
-    tracked: &TrackedFlows<'_, O>,
+/// One load-balanced direction under judgement: the tuple as sent from
+/// `sender`, delivered to `receiver`, read against one snapshot and its
+/// pins at `now_ms`.
+struct Judged<'a, 'f, O: FlowOwners> {
+    snap: &'a Snapshot,
+    tracked: &'a TrackedFlows<'f, O>,
     sender: PortIdx,
     receiver: PortIdx,
     tuple: FastTuple,
     now_ms: u64,
-) -> Result<(FoundPin, Option<Rewrite>), Ineligible> {
-    let frontends = &snap.nics[sender].translated_frontends;
-    let found = frontends.iter().find_map(|&f| {
-        let fe = snap.frontend(f);
-        Some((fe, pin_of(tracked, fe, tuple, now_ms)?))
-    });
-    let key = tuple.packet_key();
-    let Some((fe, pin)) = found else {
-        // Not a pinned flow's: only a packet to a frontend of its own
-        // (a backend of one load balancer that is another's client).
-        return match route_step(snap, sender, &key) {
-            Ok(Hop {
-                to:
-                    HopTo::Frontend {
-                        frontend,
-                        addressed,
-                    },
-                ..
-            }) => through_frontend(
-                snap,
-                tracked,
-                receiver,
-                tuple,
-                FrontendHop {
+}
+
+impl<O: FlowOwners> Judged<'_, '_, O> {
+    /// A packet that reached frontend `hop`: its pin, which must name
+    /// `receiver`, a backend of the rule that carries it and up, and the
+    /// rewrite the workers make of it.
+    fn through_frontend(
+        &self,
+        hop: FrontendHop,
+    ) -> Result<(FoundPin, Option<Rewrite>), Ineligible> {
+        let Self {
+            snap,
+            tracked,
+            receiver,
+            tuple,
+            ..
+        } = *self;
+        let fe = snap.frontend(hop.frontend);
+        let rule = match hop.addressed {
+            true => fe.rule_for(tuple.protocol, Some(tuple.destination_port)),
+            false => fe.next_hop_rule(tuple.protocol),
+        };
+        let rule = rule.map(|r| &fe.rules[r]).ok_or(Ineligible::LoadBalanced)?;
+        let pin = self.pin_of(fe).ok_or(Ineligible::Unpinned)?;
+        let backend = rule
+            .pool
+            .iter()
+            .find(|b| tracked.backend_of(b.port()) == pin.memo.backend)
+            .filter(|b| b.port() == receiver)
+            .ok_or(Ineligible::LoadBalanced)?;
+        if !rule.is_healthy(backend.port()) {
+            return Err(Ineligible::BackendDown);
+        }
+        let translate = hop.addressed && !rule.floating_ip;
+        if !translate {
+            return Ok((pin, None));
+        }
+        // The pinned flow's own packets, to the port it was pinned by.
+        if pin.reply || pin.memo.original_port != tuple.destination_port || !pin.memo.translated {
+            return Err(Ineligible::LoadBalanced);
+        }
+        let there = Rewrite::Destination {
+            address: backend.address,
+            port: rule.backend_port_for(pin.memo.original_port),
+        };
+        Ok((pin, Some(there)))
+    }
+
+    /// The pin of frontend `fe` that the packets of `tuple` are found by.
+    fn pin_of(&self, fe: &FrontendTables) -> Option<FoundPin> {
+        let tuple = self.tuple;
+        self.tracked.pin_of(
+            fe,
+            tuple.protocol,
+            (tuple.source, tuple.source_port),
+            (tuple.destination, tuple.destination_port),
+            self.now_ms,
+        )
+    }
+
+    /// A packet of a backend of a frontend that translates: the pin it is
+    /// found by as its frontend's flow (as a reply, translated back to the
+    /// frontend; or, behind HA ports, an appliance's leg onward), when the
+    /// backend has one such frontend (with several, a pin another frontend
+    /// makes later may claim the same packets) and the packet goes on to
+    /// `receiver` as that flow's without meeting another frontend. A packet
+    /// that is no pinned flow's reaches a frontend of its own, or stays.
+    fn sent_by_backend(&self) -> Result<(FoundPin, Option<Rewrite>), Ineligible> {
+        let Self {
+            snap,
+            tracked,
+            sender,
+            receiver,
+            tuple,
+            ..
+        } = *self;
+        let frontends = &snap.nics[sender].translated_frontends;
+        let found = frontends.iter().find_map(|&f| {
+            let fe = snap.frontend(f);
+            Some((fe, self.pin_of(fe)?))
+        });
+        let key = tuple.packet_key();
+        let Some((fe, pin)) = found else {
+            // Not a pinned flow's: only a packet to a frontend of its own
+            // (a backend of one load balancer that is another's client).
+            return match route_step(snap, sender, &key) {
+                Ok(Hop {
+                    to:
+                        HopTo::Frontend {
+                            frontend,
+                            addressed,
+                        },
+                    ..
+                }) => self.through_frontend(FrontendHop {
                     frontend,
                     addressed,
-                },
-                now_ms,
-            ),
-            _ => Err(Ineligible::LoadBalanced),
+                }),
+                _ => Err(Ineligible::LoadBalanced),
+            };
         };
-    };
-    if frontends.len() != 1 {
-        return Err(Ineligible::LoadBalanced);
+        if frontends.len() != 1 {
+            return Err(Ineligible::LoadBalanced);
+        }
+        // A flow kept on a backend that went down stays in the workers both
+        // ways, as its packets to the frontend do.
+        let rule = fe
+            .rule_for(tuple.protocol, Some(pin.memo.original_port))
+            .map(|r| &fe.rules[r])
+            .ok_or(Ineligible::LoadBalanced)?;
+        let pinned = (rule.pool.iter()).find(|b| tracked.backend_of(b.port()) == pin.memo.backend);
+        match pinned {
+            Some(b) if rule.is_healthy(b.port()) => {}
+            Some(_) => return Err(Ineligible::BackendDown),
+            None => return Err(Ineligible::LoadBalanced),
+        }
+        let back = (pin.reply && pin.memo.translated).then_some(Rewrite::Source {
+            address: fe.address,
+            port: pin.memo.original_port,
+        });
+        let sent = match back {
+            Some(Rewrite::Source { address, port }) => PacketKey {
+                src: address,
+                src_port: Some(port),
+                ..key
+            },
+            _ => key,
+        };
+        // Onward to a port, or (a public frontend's reply) to the Internet;
+        // never to another frontend.
+        match route_step(snap, sender, &sent) {
+            Ok(Hop {
+                to: HopTo::Nic(_), ..
+            }) => {}
+            Err(Verdict::Drop {
+                reason: DropReason::NextHopInternet,
+                ..
+            }) if back.is_some() && snap.edge.internet == Some(receiver) => {}
+            _ => return Err(Ineligible::LoadBalanced),
+        }
+        Ok((pin, back))
     }
-    // A flow kept on a backend that went down stays in the workers both
-    // ways, as its packets to the frontend do.
-    let rule = fe
-        .rule_for(tuple.protocol, Some(pin.memo.original_port))
-        .map(|r| &fe.rules[r])
-        .ok_or(Ineligible::LoadBalanced)?;
-    let pinned = (rule.pool.iter()).find(|b| tracked.backend_of(b.port()) == pin.memo.backend);
-    match pinned {
-        Some(b) if rule.is_healthy(b.port()) => {}
-        Some(_) => return Err(Ineligible::BackendDown),
-        None => return Err(Ineligible::LoadBalanced),
-    }
-    let back = (pin.reply && pin.memo.translated).then_some(Rewrite::Source {
-        address: fe.address,
-        port: pin.memo.original_port,
-    });
-    let sent = match back {
-        Some(Rewrite::Source { address, port }) => PacketKey {
-            src: address,
-            src_port: Some(port),
-            ..key
-        },
-        _ => key,
-    };
-    // Onward to a port, or (a public frontend's reply) to the Internet;
-    // never to another frontend.
-    match route_step(snap, sender, &sent) {
-        Ok(Hop {
-            to: HopTo::Nic(_), ..
-        }) => {}
-        Err(Verdict::Drop {
-            reason: DropReason::NextHopInternet,
-            ..
-        }) if back.is_some() && snap.edge.internet == Some(receiver) => {}
-        _ => return Err(Ineligible::LoadBalanced),
-    }
-    Ok((pin, back))
 }
 
 /// Whether the load balancer's pin `pin` (its key, and what it recorded
