@@ -466,7 +466,7 @@ fn vnet_resources(
         ));
 
         // Terraform gives a subnet association the subnet's ID.
-        for (kind, az_name, reference, association, key) in [
+        for (kind, az_name, reference, association_kind, key) in [
             (
                 "nsg",
                 "networkSecurityGroup",
@@ -490,16 +490,14 @@ fn vnet_resources(
             ),
         ] {
             if let Some(other) = known.reference(kind, &at.key(az_name), reference.as_ref())? {
-                let mut attributes = Map::new();
-                attributes.insert("id".into(), json!(subnet_id));
-                attributes.insert("subnet_id".into(), json!(subnet_id));
-                attributes.insert(key.into(), json!(other));
-                out.push(Resource {
-                    kind: association.into(),
-                    name: subnet_name.clone(),
-                    attributes: Value::Object(attributes),
-                    source: subnet_id.clone(),
-                });
+                let subnet = ("subnet_id", subnet_id.as_str());
+                out.push(association(
+                    association_kind,
+                    &subnet_name,
+                    &subnet_id,
+                    subnet,
+                    (key, &other),
+                ));
             }
         }
     }
@@ -699,19 +697,34 @@ fn nic_resources(
         (kind, "application_security_group_id", asg)
     });
     for (kind, key, other) in nsg.chain(asgs) {
-        let association = format!("{id}|{other}");
-        let mut attributes = Map::new();
-        attributes.insert("id".into(), json!(association));
-        attributes.insert("network_interface_id".into(), json!(id));
-        attributes.insert(key.into(), json!(other));
-        out.push(Resource {
-            kind: kind.into(),
-            name: name.clone(),
-            attributes: Value::Object(attributes),
-            source: association,
-        });
+        let association_id = format!("{id}|{other}");
+        let nic = ("network_interface_id", id.as_str());
+        out.push(association(
+            kind,
+            &name,
+            &association_id,
+            nic,
+            (key, &other),
+        ));
     }
     Ok(())
+}
+
+/// An association of `kind` (a subnet's or a NIC's with an NSG, a route
+/// table, ...), named `name`: its `id`, which is also its source, then
+/// `owner` and `other`, each an attribute's key and the ID it holds.
+fn association(
+    kind: &str,
+    name: &str,
+    id: &str,
+    owner: (&str, &str),
+    other: (&str, &str),
+) -> Resource {
+    let mut attributes = Map::new();
+    attributes.insert("id".into(), json!(id));
+    attributes.insert(owner.0.into(), json!(owner.1));
+    attributes.insert(other.0.into(), json!(other.1));
+    resource(kind, name, attributes, id)
 }
 
 #[cfg(test)]

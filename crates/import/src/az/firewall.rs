@@ -83,14 +83,8 @@ fn rule_collection_group(
     known: &Known,
 ) -> Result<Resource, ImportError> {
     let (name, id, mut attributes) = top_level(at, group, None)?;
-    let lower = id.to_ascii_lowercase();
-    let Some(end) = lower.rfind("/rulecollectiongroups/") else {
-        return Err(at.key("id").error(format!(
-            "`{id}` is not the ID of a rule collection group \
-             (.../firewallPolicies/POLICY/ruleCollectionGroups/NAME)"
-        )));
-    };
-    let policy = known.resolve("firewall_policy", &at.key("id"), &id[..end])?;
+    let what = "a rule collection group (.../firewallPolicies/POLICY/ruleCollectionGroups/NAME)";
+    let policy = known.parent("firewall_policy", at, &id, "ruleCollectionGroups", what)?;
     attributes.insert("firewall_policy_id".into(), json!(policy));
     attributes.insert("priority".into(), json!(group.priority));
     let mut kinds: [(&str, Vec<Value>); 3] = [

@@ -109,6 +109,26 @@ impl Known {
         resolved.ok_or_else(|| at.error(format!("{what} has no `{key}`")))
     }
 
+    /// The ID of what the object at `at` is a part of, found in its `id`
+    /// (`.../PARENT/P/CHILDREN/NAME`): `id` up to its last `/CHILDREN/`
+    /// (without case), which must name an object of `kind`; else an error
+    /// that `id` is not the ID of `what` (with the ID's shape).
+    pub(super) fn parent(
+        &self,
+        kind: &'static str,
+        at: &Place<'_>,
+        id: &str,
+        children: &str,
+        what: impl std::fmt::Display,
+    ) -> Result<String, ImportError> {
+        let at = at.key("id");
+        let marker = format!("/{}/", children.to_ascii_lowercase());
+        let Some(end) = id.to_ascii_lowercase().rfind(&marker) else {
+            return Err(at.error(format!("`{id}` is not the ID of {what}")));
+        };
+        self.resolve(kind, &at, &id[..end])
+    }
+
     /// The references of the list at `at`, resolved.
     pub(super) fn references(
         &self,

@@ -125,14 +125,10 @@ impl Lists<'_> {
         let mut groups: HashMap<String, Vec<_>> = HashMap::new();
         for (at, group) in self.zone_groups.each() {
             let id = group.id.as_deref().unwrap_or_default();
-            let lower = id.to_ascii_lowercase();
-            let Some(end) = lower.rfind("/privatednszonegroups/") else {
-                return Err(at.key("id").error(format!(
-                    "`{id}` is not the ID of a DNS zone group \
-                     (.../privateEndpoints/ENDPOINT/privateDnsZoneGroups/NAME)"
-                )));
-            };
-            let endpoint = known.resolve("private_endpoint", &at.key("id"), &id[..end])?;
+            let what = "a DNS zone group \
+                        (.../privateEndpoints/ENDPOINT/privateDnsZoneGroups/NAME)";
+            let children = "privateDnsZoneGroups";
+            let endpoint = known.parent("private_endpoint", &at, id, children, what)?;
             groups
                 .entry(endpoint.to_ascii_lowercase())
                 .or_default()

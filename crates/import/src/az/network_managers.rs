@@ -199,14 +199,8 @@ fn part(
     known: &Known,
 ) -> Result<(Map<String, Value>, String, String), ImportError> {
     let (name, id, group) = identity(at, object)?;
-    let lower = id.to_ascii_lowercase();
-    let marker = format!("/{}/", segment.to_ascii_lowercase());
-    let Some(end) = lower.rfind(&marker) else {
-        return Err(at.key("id").error(format!(
-            "`{id}` is not the ID of a network manager's part (.../{segment}/NAME)"
-        )));
-    };
-    let owner = known.resolve(parent, &at.key("id"), &id[..end])?;
+    let what = format_args!("a network manager's part (.../{segment}/NAME)");
+    let owner = known.parent(parent, at, &id, segment, what)?;
     let mut attributes = Map::new();
     attributes.insert("id".into(), json!(id));
     attributes.insert("name".into(), json!(name));

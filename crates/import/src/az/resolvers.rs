@@ -164,15 +164,10 @@ fn parent(
     parent_kind: &'static str,
     known: &Known,
 ) -> Result<String, ImportError> {
-    let marker = format!("/{}/", children.to_ascii_lowercase());
-    let Some(end) = id.to_ascii_lowercase().rfind(&marker) else {
-        let (what, path) = match parent_kind {
-            "dns_resolver" => ("DNS Private Resolver", "dnsResolvers/RESOLVER"),
-            _ => ("DNS forwarding ruleset", "dnsForwardingRulesets/RULESET"),
-        };
-        return Err(at.key("id").error(format!(
-            "`{id}` is not the ID of a part of a {what} (.../{path}/{children}/NAME)"
-        )));
+    let (what, path) = match parent_kind {
+        "dns_resolver" => ("DNS Private Resolver", "dnsResolvers/RESOLVER"),
+        _ => ("DNS forwarding ruleset", "dnsForwardingRulesets/RULESET"),
     };
-    known.resolve(parent_kind, &at.key("id"), &id[..end])
+    let what = format_args!("a part of a {what} (.../{path}/{children}/NAME)");
+    known.parent(parent_kind, at, id, children, what)
 }

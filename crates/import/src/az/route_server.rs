@@ -57,14 +57,9 @@ impl Lists<'_> {
         }
         for (at, peering) in self.peerings.each() {
             let (name, id, group) = identity(&at, peering)?;
-            let lower = id.to_ascii_lowercase();
-            let Some(end) = lower.rfind("/bgpconnections/") else {
-                return Err(at.key("id").error(format!(
-                    "`{id}` is not the ID of a Route Server's peering \
-                     (.../virtualHubs/ROUTE_SERVER/bgpConnections/NAME)"
-                )));
-            };
-            let server = known.resolve("route_server", &at.key("id"), &id[..end])?;
+            let what = "a Route Server's peering \
+                        (.../virtualHubs/ROUTE_SERVER/bgpConnections/NAME)";
+            let server = known.parent("route_server", &at, &id, "bgpConnections", what)?;
             let mut attributes = Map::new();
             attributes.insert("id".into(), json!(id));
             attributes.insert("name".into(), json!(name));

@@ -150,6 +150,20 @@ impl<'r> Attrs<'r> {
         }
     }
 
+    /// The resource's name (see [`Attrs::name`]), refusing a second
+    /// `what` of that name when `held` has one already (`source` gives the
+    /// first's place).
+    pub(super) fn new_name<T>(
+        &self,
+        held: &BTreeMap<String, T>,
+        what: &str,
+        source: impl Fn(&T) -> &str,
+    ) -> Result<String, ImportError> {
+        let name = self.name()?;
+        self.unique(held, what, &name, source)?;
+        Ok(name)
+    }
+
     /// Holds `item` as `name` in `held`, refusing a second `what` of that
     /// name (`source` gives the first's place).
     pub(super) fn insert_unique<T>(

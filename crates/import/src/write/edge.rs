@@ -291,10 +291,7 @@ impl NatGateway {
 
 impl<'r> Model<'r> {
     pub(super) fn add_public_ip_prefix(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.edge.prefixes, "public IP prefix", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.edge.prefixes, "public IP prefix", |f| &f.source)?;
         let Some(text) = a.str("ip_prefix") else {
             // Azure picks the prefix when it creates it.
             let length = a
@@ -323,10 +320,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_public_ip(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.edge.public_ips, "public IP address", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.edge.public_ips, "public IP address", |f| &f.source)?;
         let id = a.str("id").unwrap_or_default().to_ascii_lowercase();
         if let Some(holder) = self.edge.held_elsewhere.get(&id) {
             let why = format!("held by {holder}: the lab gives it no public address");
@@ -381,8 +375,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_nat_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.edge.nat_gateways, "NAT gateway", &name, |f| &f.source)?;
+        let name = a.new_name(&self.edge.nat_gateways, "NAT gateway", |f| &f.source)?;
         let mut gateway = NatGateway {
             source: a.r.source.clone(),
             sku_name: a.str("sku_name"),

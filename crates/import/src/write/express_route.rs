@@ -56,8 +56,7 @@ fn customer_address(link: &str) -> Option<String> {
 
 impl<'r> Model<'r> {
     pub(super) fn add_circuit(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.circuits, "ExpressRoute circuit", &name, |f| &f.source)?;
+        let name = a.new_name(&self.circuits, "ExpressRoute circuit", |f| &f.source)?;
         let mut fields = vec![("site", scalar(&format!("{name}-edge")))];
         for key in ["service_provider_name", "peering_location"] {
             if let Some(value) = a.str(key) {
@@ -131,8 +130,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_private_cloud(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.clouds, "VMware private cloud", &name, |f| &f.source)?;
+        let name = a.new_name(&self.clouds, "VMware private cloud", |f| &f.source)?;
         let mut fields = Vec::new();
         for key in ["location", "sku_name"] {
             if let Some(value) = a.str(key) {

@@ -102,8 +102,7 @@ enum Classic {
 
 impl<'r> Model<'r> {
     pub(super) fn add_ip_group(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.firewalls.ip_groups, "IP group", &name, |f| &f.source)?;
+        let name = a.new_name(&self.firewalls.ip_groups, "IP group", |f| &f.source)?;
         let group = IpGroup {
             source: a.r.source.clone(),
             cidrs: a.list("cidrs"),
@@ -127,10 +126,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_firewall_policy(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.firewalls.policies, "firewall policy", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.firewalls.policies, "firewall policy", |f| &f.source)?;
         if let Some(base) = a.str("base_policy_id") {
             return Err(a.error(format!(
                 "firewall policy `{name}` inherits the rules of `{base}` (base_policy_id), and \
@@ -172,10 +168,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_firewall(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.firewalls.firewalls, "Azure Firewall", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.firewalls.firewalls, "Azure Firewall", |f| &f.source)?;
         let sku_name = a.str("sku_name");
         let subnet_id = a
             .blocks("ip_configuration")

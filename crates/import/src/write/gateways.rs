@@ -78,10 +78,7 @@ struct SiteGroup<'m> {
 
 impl<'r> Model<'r> {
     pub(super) fn add_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.gateways, "virtual network gateway", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.gateways, "virtual network gateway", |f| &f.source)?;
         let Some(config) = a.first_block("ip_configuration") else {
             return Err(a.error(format!(
                 "virtual network gateway `{name}` has no ip_configuration (its GatewaySubnet)"
@@ -121,10 +118,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_local_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.local_gateways, "local network gateway", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.local_gateways, "local network gateway", |f| &f.source)?;
         let mut address_space = super::sorted_prefixes(a.list("address_space"));
         let mut fields = vec![("site", scalar(&name))];
         if let Some(address) = a.str("gateway_address") {
@@ -182,10 +176,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_connection(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.connections, "gateway connection", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.connections, "gateway connection", |f| &f.source)?;
         let gateway = a.referred(
             "virtual_network_gateway_id",
             "virtualNetworkGateways",

@@ -67,8 +67,7 @@ impl<'r> Model<'r> {
         a: &Attrs<'r>,
         index: usize,
     ) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.load_balancers, "load balancer", &name, |f| &f.source)?;
+        let name = a.new_name(&self.load_balancers, "load balancer", |f| &f.source)?;
         if !is_standard(&a.r.attributes) {
             let sku = a.str("sku").unwrap_or_default();
             let why =

@@ -363,8 +363,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_vnet(&mut self, a: &Attrs) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.vnets, "virtual network", &name, |f| &f.source)?;
+        let name = a.new_name(&self.vnets, "virtual network", |f| &f.source)?;
         let location = a
             .str("location")
             .map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string));
@@ -461,8 +460,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_nsg(&mut self, a: &Attrs) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.nsgs, "network security group", &name, |f| &f.source)?;
+        let name = a.new_name(&self.nsgs, "network security group", |f| &f.source)?;
         let mut rules = Vec::new();
         for block in a.blocks("security_rule") {
             rules.push(rule(a, block.clone(), true)?);
@@ -477,8 +475,7 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_route_table(&mut self, a: &Attrs) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.route_tables, "route table", &name, |f| &f.source)?;
+        let name = a.new_name(&self.route_tables, "route table", |f| &f.source)?;
         // Off if either name says so (state of provider versions that
         // have both names holds both).
         let propagation_enabled = a.bool("bgp_route_propagation_enabled") != Some(false)

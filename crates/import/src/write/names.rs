@@ -300,10 +300,7 @@ impl<'r> Model<'r> {
         a: &Attrs<'r>,
         index: usize,
     ) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.names.endpoints, "Private Endpoint", &name, |f| {
-            &f.source
-        })?;
+        let name = a.new_name(&self.names.endpoints, "Private Endpoint", |f| &f.source)?;
         let (vnet, subnet) = a.subnet_id("subnet_id")?;
         self.subnet_mut(a, &vnet, &subnet)?;
         let what = format!("Private Endpoint `{name}`");

@@ -77,13 +77,9 @@ struct ForwardingRule {
 
 impl<'r> Model<'r> {
     pub(super) fn add_dns_resolver(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(
-            &self.resolvers.resolvers,
-            "DNS Private Resolver",
-            &name,
-            |f| &f.source,
-        )?;
+        let name = a.new_name(&self.resolvers.resolvers, "DNS Private Resolver", |f| {
+            &f.source
+        })?;
         let vnet = a.referred("virtual_network_id", "virtualNetworks", &self.vnets)?;
         let resolver = Resolver {
             source: a.r.source.clone(),
@@ -137,13 +133,9 @@ impl<'r> Model<'r> {
     }
 
     pub(super) fn add_forwarding_ruleset(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(
-            &self.resolvers.rulesets,
-            "DNS forwarding ruleset",
-            &name,
-            |f| &f.source,
-        )?;
+        let name = a.new_name(&self.resolvers.rulesets, "DNS forwarding ruleset", |f| {
+            &f.source
+        })?;
         let key = "private_dns_resolver_outbound_endpoint_ids";
         let mut outbound_endpoints = Vec::new();
         for id in a.list(key) {

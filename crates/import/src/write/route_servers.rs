@@ -45,8 +45,7 @@ struct Connection {
 
 impl<'r> Model<'r> {
     pub(super) fn add_route_server(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        let name = a.name()?;
-        a.unique(&self.route_servers, "Route Server", &name, |f| &f.source)?;
+        let name = a.new_name(&self.route_servers, "Route Server", |f| &f.source)?;
         let (vnet, subnet) = a.subnet_id("subnet_id")?;
         self.subnet_mut(a, &vnet, &subnet)?;
         if subnet != ROUTE_SERVER_SUBNET {

@@ -196,28 +196,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
         edge::arrive(snap, flows, ingress, view, now_ms)
     } else if snap.nics[ingress].translated_frontends.is_empty() {
         match route_step(snap, ingress, &view.key) {
-            Ok(Hop {
-                to: HopTo::Nic(receiver),
-                ..
-            }) => receive(snap, flows, receiver, view, None, now_ms),
-            Ok(Hop {
-                to:
-                    HopTo::Frontend {
-                        frontend,
-                        addressed,
-                    },
-                ..
-            }) => decide_balanced(
-                snap,
-                flows,
-                ingress,
-                view,
-                FrontendHop {
-                    frontend,
-                    addressed,
-                },
-                now_ms,
-            ),
+            Ok(Hop { to, .. }) => hop_to(snap, flows, ingress, view, to, None, now_ms),
             Err(Verdict::Drop {
                 reason: DropReason::NextHopInternet,
                 ..
@@ -444,7 +423,6 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
         // To the Internet: a reply through a public frontend, or the
         // backend's own way out.
         Err(()) => edge::leave_from_backend(snap, flows, ingress, view, sent, back, now_ms),
-        Ok(HopTo::Nic(receiver)) => receive(snap, flows, receiver, sent, back, now_ms),
         // A reply translated back that is bound for a frontend answers a
         // flow sent from a frontend's own address (only an appliance can
         // send one): it cannot be translated back and balanced again in
@@ -452,20 +430,7 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
         Ok(HopTo::Frontend { .. }) if back.is_some() => {
             Decided::verdict(Verdict::dropped(DropReason::LbHairpin, ingress))
         }
-        Ok(HopTo::Frontend {
-            frontend,
-            addressed,
-        }) => decide_balanced(
-            snap,
-            flows,
-            ingress,
-            sent,
-            FrontendHop {
-                frontend,
-                addressed,
-            },
-            now_ms,
-        ),
+        Ok(to) => hop_to(snap, flows, ingress, sent, to, back, now_ms),
     };
     match (pin, decided.pin) {
         // Without a pin, the hop holds until a client's flow through a
@@ -481,6 +446,38 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
             receiver: None,
             ..decided
         },
+    }
+}
+
+/// Where a routed hop takes `sent`: the receiver's inbound NSGs (with
+/// `rewrite`, a backend's reply translated back, if any), or the load
+/// balancer of the frontend it reached.
+#[inline]
+fn hop_to<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: PortIdx,
+    sent: &PacketView,
+    to: HopTo,
+    rewrite: Option<Rewrite>,
+    now_ms: u64,
+) -> Decided {
+    match to {
+        HopTo::Nic(receiver) => receive(snap, flows, receiver, sent, rewrite, now_ms),
+        HopTo::Frontend {
+            frontend,
+            addressed,
+        } => decide_balanced(
+            snap,
+            flows,
+            ingress,
+            sent,
+            FrontendHop {
+                frontend,
+                addressed,
+            },
+            now_ms,
+        ),
     }
 }
 
