@@ -323,33 +323,34 @@ mod tests {
             ],
             vec![],
         );
-        // Only spoke1 joins, listed after the hub's own ranges, unmerged.
-        assert_eq!(
-            virtual_network_tag(&t, &NONE, HUB),
-            nets(&[
-                "10.0.0.0/16",
-                "fd00::/48",
-                "10.1.0.0/16",
-                "168.63.129.16/32"
-            ])
-        );
-        // From spoke3 the hub is in the tag: spoke3's own link allows access.
-        let spoke3 = first_subnet(3);
-        assert_eq!(
-            virtual_network_tag(&t, &NONE, spoke3),
-            nets(&[
-                "10.3.0.0/16",
-                "10.0.0.0/16",
-                "fd00::/48",
-                "168.63.129.16/32"
-            ])
-        );
-        // spoke2 holds no link at all.
-        let spoke2 = first_subnet(2);
-        assert_eq!(
-            virtual_network_tag(&t, &NONE, spoke2),
-            nets(&["10.2.0.0/16", "168.63.129.16/32"])
-        );
+        let cases: [(SubnetRef, &[&str]); 3] = [
+            // Only spoke1 joins, listed after the hub's own ranges, unmerged.
+            (
+                HUB,
+                &[
+                    "10.0.0.0/16",
+                    "fd00::/48",
+                    "10.1.0.0/16",
+                    "168.63.129.16/32",
+                ],
+            ),
+            // From spoke3 the hub is in the tag: spoke3's own link allows access.
+            (
+                first_subnet(3),
+                &[
+                    "10.3.0.0/16",
+                    "10.0.0.0/16",
+                    "fd00::/48",
+                    "168.63.129.16/32",
+                ],
+            ),
+            // spoke2 holds no link at all.
+            (first_subnet(2), &["10.2.0.0/16", "168.63.129.16/32"]),
+        ];
+        for (subnet, tag) in cases {
+            let found = virtual_network_tag(&t, &NONE, subnet);
+            assert_eq!(found, nets(tag), "from {subnet:?}");
+        }
     }
 
     #[test]

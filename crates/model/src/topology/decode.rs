@@ -260,9 +260,11 @@ record!(SITE_KEYS: RawSite { name, key, line } "an on-premises site" {
 });
 
 record!(SITE_ROUTER_KEYS: RawSiteRouter { name, key, line } "a router" {
-    netns: "netns" => optional_text,
-    asn: "asn" => asn,
-    bgp_speaker: "bgp_speaker" => one_of_or(BgpSpeaker::None),
+    settings: RawRouterSettings {
+        netns: "netns" => optional_text,
+        asn: "asn" => asn,
+        bgp_speaker: "bgp_speaker" => one_of_or(BgpSpeaker::None),
+    },
 });
 
 record!(HOST_KEYS: RawHost { name, key, line } "a host" {

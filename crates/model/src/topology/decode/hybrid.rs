@@ -5,7 +5,7 @@
 //! Azure default, and an ExpressRoute circuit's bandwidth and private
 //! peering.
 
-use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter};
+use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter, RawRouterSettings};
 use crate::topology::model::BgpSpeaker;
 use ipnet::IpNet;
 use std::str::FromStr;
@@ -98,9 +98,11 @@ impl Decoder<'_> {
         let asn = self.asn(&r, "asn")?;
         let bgp_speaker = self.one_of_or(&r, "bgp_speaker", BgpSpeaker::None)?;
         Some(Some(RawRouter {
-            netns,
-            asn,
-            bgp_speaker,
+            settings: RawRouterSettings {
+                netns,
+                asn,
+                bgp_speaker,
+            },
             line: node.line,
         }))
     }

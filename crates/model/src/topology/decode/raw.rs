@@ -97,12 +97,20 @@ impl RawTopology {
     }
 }
 
-/// An on-premises site's router, as written.
-#[derive(Debug)]
-pub struct RawRouter {
+/// What a router of an on-premises site is, as written: its namespace, ASN
+/// and BGP daemon, the same for a site's one `router` and each of its
+/// `routers`.
+#[derive(Debug, Clone)]
+pub struct RawRouterSettings {
     pub netns: Option<(String, usize)>,
     pub asn: Option<(u32, usize)>,
     pub bgp_speaker: BgpSpeaker,
+}
+
+/// An on-premises site's router, as written.
+#[derive(Debug)]
+pub struct RawRouter {
+    pub settings: RawRouterSettings,
     pub line: usize,
 }
 
@@ -111,9 +119,7 @@ pub struct RawRouter {
 pub struct RawSiteRouter {
     pub name: String,
     pub key: String,
-    pub netns: Option<(String, usize)>,
-    pub asn: Option<(u32, usize)>,
-    pub bgp_speaker: BgpSpeaker,
+    pub settings: RawRouterSettings,
     pub line: usize,
 }
 

@@ -14,7 +14,8 @@
 //! Azure refuses a network block that is not a /22, and so does vnetd.
 
 use super::super::decode::{
-    NameRef, RawCircuit, RawPrivateCloud, RawPrivatePeering, RawRouter, RawSite, RawSiteHost,
+    NameRef, RawCircuit, RawPrivateCloud, RawPrivatePeering, RawRouter, RawRouterSettings, RawSite,
+    RawSiteHost,
 };
 use super::Resolver;
 use crate::topology::model::*;
@@ -74,9 +75,11 @@ impl Resolver<'_> {
                 key: cloud.key.clone(),
                 address_space,
                 router: Some(RawRouter {
-                    netns: None,
-                    asn: Some((PRIVATE_CLOUD_ASN, line)),
-                    bgp_speaker: BgpSpeaker::Bird,
+                    settings: RawRouterSettings {
+                        netns: None,
+                        asn: Some((PRIVATE_CLOUD_ASN, line)),
+                        bgp_speaker: BgpSpeaker::Bird,
+                    },
                     line,
                 }),
                 routers: Vec::new(),

@@ -15,7 +15,7 @@
 //!   its sessions never coming up; so is a router of several that nothing
 //!   connects (the flows hosts hand it go nowhere).
 
-use super::super::decode::{RawLocalGateway, RawSite};
+use super::super::decode::{RawLocalGateway, RawRouterSettings, RawSite};
 use super::fabric_names::Namespaces;
 use super::hybrid::reserved_asn;
 use super::{NameRule, Names, Resolver, NIC_NAME};
@@ -32,9 +32,7 @@ struct WrittenRouter {
     name: String,
     label: String,
     key: String,
-    netns: Option<(String, usize)>,
-    asn: Option<(u32, usize)>,
-    bgp_speaker: BgpSpeaker,
+    settings: RawRouterSettings,
     line: usize,
 }
 
@@ -89,14 +87,19 @@ impl Resolver<'_> {
                     format!("router `{}` of site `{}`", w.name, site.name)
                 };
                 let label = (w.label.as_str(), w.line);
-                let netns = self.claim_netns(&w.netns, label, &w.key, who, &mut namespaces);
-                if let Some((asn, line)) = w.asn {
+                let RawRouterSettings {
+                    netns,
+                    asn,
+                    bgp_speaker,
+                } = w.settings;
+                let netns = self.claim_netns(&netns, label, &w.key, who, &mut namespaces);
+                if let Some((asn, line)) = asn {
                     if let Some(why) = reserved_asn(asn) {
                         let key = format!("{}.asn", w.key);
                         self.diags.error(line, &key, format!("ASN {asn} is {why}"));
                     }
                 }
-                if w.asn.is_none() && w.bgp_speaker != BgpSpeaker::None {
+                if asn.is_none() && bgp_speaker != BgpSpeaker::None {
                     let key = format!("{}.asn", w.key);
                     let why = "a router that speaks BGP needs an `asn`";
                     self.diags.error(w.line, &key, why);
@@ -105,8 +108,8 @@ impl Resolver<'_> {
                     name: w.name,
                     label: w.label,
                     netns,
-                    asn: w.asn.map(|(a, _)| a),
-                    bgp_speaker: w.bgp_speaker,
+                    asn: asn.map(|(a, _)| a),
+                    bgp_speaker,
                     line: w.line,
                 });
             }
@@ -185,9 +188,7 @@ impl Resolver<'_> {
                 name: site.name.clone(),
                 label: site.name.clone(),
                 key: format!("{}.router", site.key),
-                netns: router.netns.clone(),
-                asn: router.asn,
-                bgp_speaker: router.bgp_speaker,
+                settings: router.settings.clone(),
                 line: router.line,
             }],
             (None, false) => {
@@ -199,9 +200,7 @@ impl Resolver<'_> {
                         name: r.name.clone(),
                         label: format!("{}-{}", site.name, r.name),
                         key: r.key.clone(),
-                        netns: r.netns.clone(),
-                        asn: r.asn,
-                        bgp_speaker: r.bgp_speaker,
+                        settings: r.settings.clone(),
                         line: r.line,
                     });
                 }
