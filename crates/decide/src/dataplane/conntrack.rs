@@ -192,7 +192,6 @@ pub struct FoundPin {
 }
 
 /// Connection tracking on a flow table, flows keyed by `owners`.
-#[derive(Clone, Copy)]
 pub struct TrackedFlows<'t, O> {
     pub table: &'t FlowTable,
     pub owners: O,
@@ -280,48 +279,16 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
     }
 }
 
-/// A flow table seen through the owners its flows are keyed by: what
-/// [`Conntrack`] is implemented on, once for every such view.
-pub trait AsTracked {
-    /// Who owns the flows.
-    type Owners: FlowOwners;
-    /// The table and its owners.
-    fn tracked(&self) -> TrackedFlows<'_, Self::Owners>;
-}
-
-impl<O: FlowOwners + Copy> AsTracked for TrackedFlows<'_, O> {
-    type Owners = O;
-    #[inline]
-    fn tracked(&self) -> TrackedFlows<'_, O> {
-        *self
-    }
-}
-
-/// The table on its own tracks flows by NIC index.
-impl AsTracked for FlowTable {
-    type Owners = NicOwners;
-    #[inline]
-    fn tracked(&self) -> TrackedFlows<'_, NicOwners> {
-        TrackedFlows {
-            table: self,
-            owners: NicOwners,
-        }
-    }
-}
-
-/// Connection tracking, written once for every view of a flow table:
-/// the table on its own and [`TrackedFlows`] with any owners.
-impl<T: AsTracked> Conntrack for T {
+impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     /// One lookup of the sender's key, whose entry may hold the hop of
     /// the packet's flow: the packet is then counted on it and on the
     /// receiver's entry the hop names.
     #[inline]
     fn sent(&self, nic: PortIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
-        let tracked = self.tracked();
-        let Some(key) = tracked.key_words(nic, Direction::Outbound, p) else {
+        let Some(key) = self.key_words(nic, Direction::Outbound, p) else {
             return Sent::New;
         };
-        let Some(flow) = tracked.table.lookup_words(&key, now_ms) else {
+        let Some(flow) = self.table.lookup_words(&key, now_ms) else {
             return Sent::New;
         };
         let reply = flow.is_reply();
@@ -332,8 +299,8 @@ impl<T: AsTracked> Conntrack for T {
                 // Both entries live (as lookups would find them), the pin
                 // kept alive first: it counts nothing, so a packet that
                 // finds its hop gone is decided in full, counted once.
-                if (hop.pin == 0 || tracked.table.keep_alive_word(hop.pin, now_ms))
-                    && tracked.table.touch_word(hop.receiver, now_ms, traffic)
+                if (hop.pin == 0 || self.table.keep_alive_word(hop.pin, now_ms))
+                    && self.table.touch_word(hop.receiver, now_ms, traffic)
                 {
                     flow.touch(now_ms, traffic, !reply);
                     return Sent::Known(hop.verdict);
@@ -344,19 +311,21 @@ impl<T: AsTracked> Conntrack for T {
     }
 
     fn remember(&self, sender: &Admission, hop: &KnownHop) {
-        let table = self.tracked().table;
         match hop_memo(hop) {
             // Another worker remembering the same flow's hop at this
             // instant writes the same hop.
-            Some(memo) => table.set_memo_of(sender.handle, &memo),
-            None => table.set_memo_of(sender.handle, &Memo::default()),
+            Some(memo) => self.table.set_memo_of(sender.handle, &memo),
+            None => self.table.set_memo_of(sender.handle, &Memo::default()),
         };
     }
 
     fn forget(&self, sender: &Admission) {
-        let table = self.tracked().table;
-        if table.memo_of(sender.handle).is_some_and(|m| holds_hop(&m)) {
-            table.set_memo_of(sender.handle, &Memo::default());
+        if self
+            .table
+            .memo_of(sender.handle)
+            .is_some_and(|m| holds_hop(&m))
+        {
+            self.table.set_memo_of(sender.handle, &Memo::default());
         }
     }
 
@@ -370,9 +339,8 @@ impl<T: AsTracked> Conntrack for T {
         p: &PacketView,
         now_ms: u64,
     ) -> Option<Admission> {
-        let tracked = self.tracked();
-        let key = tracked.key_words(nic, direction, p)?;
-        let flow = tracked.table.lookup_words(&key, now_ms)?;
+        let key = self.key_words(nic, direction, p)?;
+        let flow = self.table.lookup_words(&key, now_ms)?;
         Some(counted(&flow, now_ms, p.traffic()))
     }
 
@@ -386,11 +354,10 @@ impl<T: AsTracked> Conntrack for T {
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
-        let tracked = self.tracked();
-        if let Some(key) = tracked.key(nic, direction, p) {
+        if let Some(key) = self.key(nic, direction, p) {
             // A full table (for this NIC) leaves the flow untracked: its
             // packets are still judged by the rules, one by one.
-            let _ = tracked.table.insert_pair(
+            let _ = self.table.insert_pair(
                 FlowPair {
                     key: &key,
                     reply: &reply_key(&key, direction),
@@ -413,47 +380,38 @@ impl<T: AsTracked> Conntrack for T {
         Allowed { rule, generation }: Allowed,
         _: u64,
     ) {
-        self.tracked()
-            .table
+        self.table
             .update_verdict_of(a.handle, rule.tag(), generation);
     }
 
     fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, a: Admission, now_ms: u64) {
-        self.tracked().table.remove_flow(a.handle, now_ms);
+        self.table.remove_flow(a.handle, now_ms);
     }
 
     fn closing(&self, _: PortIdx, _: Direction, _: &PacketView, a: Admission, _: u64) {
-        self.tracked()
-            .table
+        self.table
             .shorten_idle_timeout(a.handle, CLOSING_IDLE_TIMEOUT_MS);
     }
 
     fn fragment_ports(&self, nic: PortIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
-        let tracked = self.tracked();
-        tracked
-            .table
+        self.table
             .fragments()
-            .ports(&datagram_id(tracked.owners.owner(nic), p)?, now_ms)
+            .ports(&datagram_id(self.owners.owner(nic), p)?, now_ms)
     }
 
     fn first_fragment_passed(&self, nic: PortIdx, p: &PacketView, now_ms: u64) {
-        let tracked = self.tracked();
-        if let Some(id) = datagram_id(tracked.owners.owner(nic), p) {
-            tracked
-                .table
-                .fragments()
-                .remember(&id, p.flow_ports, now_ms);
+        if let Some(id) = datagram_id(self.owners.owner(nic), p) {
+            self.table.fragments().remember(&id, p.flow_ports, now_ms);
         }
     }
 
     #[inline]
     fn pinned(&self, frontend: &FrontendTables, p: &PacketView, now_ms: u64) -> Option<Pin> {
-        let tracked = self.tracked();
-        let owner = tracked.owners.frontend_owner(frontend.stable_id);
+        let owner = self.owners.frontend_owner(frontend.stable_id);
         let key = pin_key(owner, p.key.proto, p.key.src, p.key.dst, p.flow_ports)?;
         // A pin whose memo is being written at this instant is not yet
         // readable: the packet is placed by the hash, as its flow was.
-        let (flow, pin) = tracked.with_memo(&key, now_ms, PinMemo::from_memo)?;
+        let (flow, pin) = self.with_memo(&key, now_ms, PinMemo::from_memo)?;
         // The flow's packets are counted by its NSG entries.
         flow.keep_alive(now_ms);
         Some(Pin {
@@ -477,8 +435,7 @@ impl<T: AsTracked> Conntrack for T {
         idle_timeout_ms: u64,
         now_ms: u64,
     ) {
-        let tracked = self.tracked();
-        let owner = tracked.owners.frontend_owner(frontend.stable_id);
+        let owner = self.owners.frontend_owner(frontend.stable_id);
         let (client, client_port) = (p.key.src, p.flow_ports.0);
         let key = pin_key(owner, p.key.proto, client, p.key.dst, p.flow_ports);
         let reply = pin_key(
@@ -490,13 +447,13 @@ impl<T: AsTracked> Conntrack for T {
         );
         if let (Some(key), Some(reply)) = (key, reply) {
             let pin = PinMemo {
-                backend: tracked.owners.owner(backend).get(),
+                backend: self.owners.owner(backend).get(),
                 original_port: p.flow_ports.1,
                 translated,
             };
             // A full table leaves the flow unpinned: its packets are then
             // placed by the hash alone, which holds while the backends do.
-            let _ = tracked.table.insert_pair_with_memo(
+            let _ = self.table.insert_pair_with_memo(
                 FlowPair {
                     key: &key,
                     reply: &reply,
@@ -507,7 +464,7 @@ impl<T: AsTracked> Conntrack for T {
                 p.traffic(),
             );
             let answer = FlowKey::from_ips(
-                tracked.owners.owner(backend),
+                self.owners.owner(backend),
                 direction_code(Direction::Outbound),
                 p.key.proto,
                 reply_source.0,
@@ -515,14 +472,14 @@ impl<T: AsTracked> Conntrack for T {
                 reply_source.1,
                 client_port,
             );
-            if let Some(flow) = answer.and_then(|k| tracked.table.lookup(&k, now_ms)) {
+            if let Some(flow) = answer.and_then(|k| self.table.lookup(&k, now_ms)) {
                 flow.set_memo(&Memo::default());
             }
         }
     }
 
     fn unpin(&self, pin: &Pin, now_ms: u64) {
-        self.tracked().table.remove_flow(pin.handle, now_ms);
+        self.table.remove_flow(pin.handle, now_ms);
     }
 
     fn edge_translation(
@@ -531,14 +488,13 @@ impl<T: AsTracked> Conntrack for T {
         _inside: bool,
         now_ms: u64,
     ) -> Option<EdgeTranslation> {
-        let tracked = self.tracked();
         let key = edge_key(
-            tracked.owners.frontend_owner(EDGE_STABLE_ID),
+            self.owners.frontend_owner(EDGE_STABLE_ID),
             p.key.proto,
             (p.key.src, p.flow_ports.0),
             (p.key.dst, p.flow_ports.1),
         )?;
-        let (flow, memo) = tracked.with_memo(&key, now_ms, EdgeMemo::from_memo)?;
+        let (flow, memo) = self.with_memo(&key, now_ms, EdgeMemo::from_memo)?;
         // The flow's packets are counted by its NSG entries.
         flow.keep_alive(now_ms);
         Some(EdgeTranslation {
@@ -555,26 +511,24 @@ impl<T: AsTracked> Conntrack for T {
         public: (IpAddr, u16),
         now_ms: u64,
     ) -> bool {
-        let tracked = self.tracked();
         edge_key(
-            tracked.owners.frontend_owner(EDGE_STABLE_ID),
+            self.owners.frontend_owner(EDGE_STABLE_ID),
             proto,
             remote,
             public,
         )
-        .is_some_and(|k| tracked.table.lookup(&k, now_ms).is_some())
+        .is_some_and(|k| self.table.lookup(&k, now_ms).is_some())
     }
 
     fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
-        let tracked = self.tracked();
-        let owner = tracked.owners.frontend_owner(EDGE_STABLE_ID);
+        let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
         let inside = edge_key(owner, new.proto, new.private, new.remote)?;
         let outside = edge_key(owner, new.proto, new.remote, new.public)?;
         let memo = EdgeMemo {
             private: new.private,
             public: new.public,
         };
-        match tracked.table.insert_pair_with_memo(
+        match self.table.insert_pair_with_memo(
             FlowPair {
                 key: &inside,
                 reply: &outside,
@@ -585,25 +539,24 @@ impl<T: AsTracked> Conntrack for T {
             Traffic::default(),
         ) {
             InsertOutcome::Inserted | InsertOutcome::Evicted => {
-                tracked.table.lookup(&inside, now_ms).map(|f| f.handle())
+                self.table.lookup(&inside, now_ms).map(|f| f.handle())
             }
             InsertOutcome::Existing | InsertOutcome::Full | InsertOutcome::NicOutOfRange => None,
         }
     }
 
     fn edge_forget(&self, translation: &EdgeTranslation, now_ms: u64) {
-        self.tracked().table.remove_flow(translation.handle, now_ms);
+        self.table.remove_flow(translation.handle, now_ms);
     }
 
     fn closing_pin(&self, pin: &Pin) {
-        self.tracked()
-            .table
+        self.table
             .shorten_idle_timeout(pin.handle, CLOSING_IDLE_TIMEOUT_MS);
     }
 
     #[inline]
     fn backend_id(&self, nic: PortIdx) -> u32 {
-        self.tracked().backend_of(nic)
+        self.owners.owner(nic).get()
     }
 }
 
@@ -631,6 +584,151 @@ fn pin_key(
     ports: (u16, u16),
 ) -> Option<FlowKey> {
     FlowKey::from_ips(owner, PIN_DIRECTION, proto, src, dst, ports.0, ports.1)
+}
+
+/// The table on its own tracks flows by NIC index.
+impl Conntrack for FlowTable {
+    #[inline]
+    fn sent(&self, nic: PortIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {
+        by_nic(self).sent(nic, p, generation, now_ms)
+    }
+
+    fn remember(&self, sender: &Admission, hop: &KnownHop) {
+        by_nic(self).remember(sender, hop)
+    }
+
+    fn forget(&self, sender: &Admission) {
+        by_nic(self).forget(sender)
+    }
+
+    #[inline]
+    fn admitted(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        now_ms: u64,
+    ) -> Option<Admission> {
+        by_nic(self).admitted(nic, direction, p, now_ms)
+    }
+
+    #[inline]
+    fn admit(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        allowed: Allowed,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+    ) {
+        by_nic(self).admit(nic, direction, p, allowed, idle_timeout_ms, now_ms)
+    }
+
+    fn refresh(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        a: Admission,
+        allowed: Allowed,
+        now_ms: u64,
+    ) {
+        by_nic(self).refresh(nic, direction, p, a, allowed, now_ms)
+    }
+
+    fn revoke(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        a: Admission,
+        now_ms: u64,
+    ) {
+        by_nic(self).revoke(nic, direction, p, a, now_ms)
+    }
+
+    fn closing(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        p: &PacketView,
+        a: Admission,
+        now_ms: u64,
+    ) {
+        by_nic(self).closing(nic, direction, p, a, now_ms)
+    }
+
+    fn fragment_ports(&self, nic: PortIdx, p: &PacketView, now_ms: u64) -> Option<(u16, u16)> {
+        by_nic(self).fragment_ports(nic, p, now_ms)
+    }
+
+    fn first_fragment_passed(&self, nic: PortIdx, p: &PacketView, now_ms: u64) {
+        by_nic(self).first_fragment_passed(nic, p, now_ms)
+    }
+
+    fn pinned(&self, frontend: &FrontendTables, p: &PacketView, now_ms: u64) -> Option<Pin> {
+        by_nic(self).pinned(frontend, p, now_ms)
+    }
+
+    fn pin(
+        &self,
+        frontend: &FrontendTables,
+        p: &PacketView,
+        target: PinTarget,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+    ) {
+        by_nic(self).pin(frontend, p, target, idle_timeout_ms, now_ms)
+    }
+
+    fn unpin(&self, pin: &Pin, now_ms: u64) {
+        by_nic(self).unpin(pin, now_ms)
+    }
+
+    fn edge_translation(
+        &self,
+        p: &PacketView,
+        inside: bool,
+        now_ms: u64,
+    ) -> Option<EdgeTranslation> {
+        by_nic(self).edge_translation(p, inside, now_ms)
+    }
+
+    fn edge_taken(
+        &self,
+        proto: u8,
+        remote: (IpAddr, u16),
+        public: (IpAddr, u16),
+        now_ms: u64,
+    ) -> bool {
+        by_nic(self).edge_taken(proto, remote, public, now_ms)
+    }
+
+    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
+        by_nic(self).edge_translate(new, now_ms)
+    }
+
+    fn edge_forget(&self, translation: &EdgeTranslation, now_ms: u64) {
+        by_nic(self).edge_forget(translation, now_ms)
+    }
+
+    fn closing_pin(&self, pin: &Pin) {
+        by_nic(self).closing_pin(pin)
+    }
+
+    fn backend_id(&self, nic: PortIdx) -> u32 {
+        by_nic(self).backend_id(nic)
+    }
+}
+
+/// The flow table keyed by NIC index.
+#[inline]
+fn by_nic(table: &FlowTable) -> TrackedFlows<'_, NicOwners> {
+    TrackedFlows {
+        table,
+        owners: NicOwners,
+    }
 }
 
 #[cfg(test)]
