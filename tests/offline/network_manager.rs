@@ -295,7 +295,7 @@ proptest! {
                     for rules in &chain {
                         let r = first_match(rules, &key).expect("default rules match everything");
                         let name = rules[r].name.clone();
-                        if rules[r].access == Access::Deny {
+                        if rules[r].settings.access == Access::Deny {
                             verdict = (Access::Deny, Some(name));
                             break;
                         }

@@ -105,12 +105,14 @@ fn rule() -> impl Strategy<Value = EffectiveRule> {
         .prop_map(
             |(priority, protocol, allow, src, dst, sports, dports)| EffectiveRule {
                 name: format!("securityRules/r{priority}"),
-                priority,
-                direction: Direction::Inbound,
-                access: if allow { Access::Allow } else { Access::Deny },
-                protocol,
-                source_ports: sports,
-                destination_ports: dports,
+                settings: SecurityRuleSettings {
+                    priority,
+                    direction: Direction::Inbound,
+                    access: if allow { Access::Allow } else { Access::Deny },
+                    protocol,
+                    source_ports: sports,
+                    destination_ports: dports,
+                },
                 source_prefixes: Vec::new(),
                 destination_prefixes: Vec::new(),
                 source_is_named: false,
@@ -125,7 +127,7 @@ fn rule() -> impl Strategy<Value = EffectiveRule> {
 /// Sorted by priority, as NSG evaluation orders them.
 fn rule_list(max: usize) -> impl Strategy<Value = Vec<EffectiveRule>> {
     prop::collection::vec(rule(), 0..max).prop_map(|mut rules| {
-        rules.sort_by_key(|r| r.priority);
+        rules.sort_by_key(|r| r.settings.priority);
         rules
     })
 }
@@ -241,8 +243,11 @@ impl Draw {
             .iter()
             .flat_map(|r| r.expanded_destination.iter().copied())
             .collect();
-        let sport_specs: Vec<&PortSpec> = rules.iter().map(|r| &r.source_ports).collect();
-        let dport_specs: Vec<&PortSpec> = rules.iter().map(|r| &r.destination_ports).collect();
+        let sport_specs: Vec<&PortSpec> = rules.iter().map(|r| &r.settings.source_ports).collect();
+        let dport_specs: Vec<&PortSpec> = rules
+            .iter()
+            .map(|r| &r.settings.destination_ports)
+            .collect();
         let v6 = self.below(2) == 0;
         let proto = if self.below(4) == 0 {
             self.next() as u8

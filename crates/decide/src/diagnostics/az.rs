@@ -296,11 +296,11 @@ fn expanded(named: bool, prefixes: &[ipnet::IpNet]) -> Option<Vec<String>> {
 }
 
 fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
-    let src = port_ranges(&rule.source_ports);
-    let dst = port_ranges(&rule.destination_ports);
+    let src = port_ranges(&rule.settings.source_ports);
+    let dst = port_ranges(&rule.settings.destination_ports);
     SecurityRuleRow {
         name: rule.name.clone(),
-        protocol: rule.protocol.as_str(),
+        protocol: rule.settings.protocol.as_str(),
         source_port_range: single(&src),
         destination_port_range: single(&dst),
         source_port_ranges: src,
@@ -316,9 +316,9 @@ fn security_row(rule: &EffectiveRule) -> SecurityRuleRow {
         ),
         access: rule
             .admin_action
-            .map_or(rule.access.as_str(), |action| action.as_str()),
-        priority: rule.priority,
-        direction: rule.direction.as_str(),
+            .map_or(rule.settings.access.as_str(), |action| action.as_str()),
+        priority: rule.settings.priority,
+        direction: rule.settings.direction.as_str(),
     }
 }
 

@@ -277,14 +277,14 @@ pub(super) fn render_flow_verify(
             out,
             "Rule:   {} (priority {}, {}) of the VNet's security admin rules",
             rule.name,
-            rule.priority,
+            rule.settings.priority,
             rule.admin_action.map_or("Allow", |a| a.as_str()),
         ),
         Some((level, nsg, rule)) => writeln!(
             out,
             "Rule:   {} (priority {}) of NSG {} on the {}",
             rule.name,
-            rule.priority,
+            rule.settings.priority,
             nsg,
             match level {
                 NsgLevel::Subnet => "subnet",

@@ -163,11 +163,13 @@ fn nsg_checks(
             level: stage.level.as_str(),
             nsg: stage.owner.name(&snap.topology).to_string(),
             rule_name: rule.name.clone(),
-            priority: rule.priority,
-            access: rule.access.as_str(),
+            priority: rule.settings.priority,
+            access: rule.settings.access.as_str(),
             admin_action: rule.admin_action.map(AdminAction::as_str),
         });
-        if rule.access == Access::Deny || rule.admin_action == Some(AdminAction::AlwaysAllow) {
+        if rule.settings.access == Access::Deny
+            || rule.admin_action == Some(AdminAction::AlwaysAllow)
+        {
             break;
         }
     }

@@ -697,13 +697,13 @@ pub fn compile_lpm(rows: &[EffectiveRoute]) -> Lpm<usize> {
 /// An effective security rule as a generic match for the classifier
 /// ([`crate::policy::nsg::first_match`] is its plain definition).
 pub fn rule_match(rule: &EffectiveRule) -> RuleMatch {
-    let protocol = rule.protocol;
+    let protocol = rule.settings.protocol;
     RuleMatch {
         protocols: ProtocolSet::from_fn(|p| protocol.matches(p)),
         src: rule.expanded_source.clone(),
         dst: rule.expanded_destination.clone(),
-        src_ports: rule.source_ports.clone(),
-        dst_ports: rule.destination_ports.clone(),
+        src_ports: rule.settings.source_ports.clone(),
+        dst_ports: rule.settings.destination_ports.clone(),
     }
 }
 

@@ -69,7 +69,9 @@ impl Snapshot {
                 continue;
             }
             match stage.classifier.classify(key) {
-                Some(r) if stage.rules[r].access == Access::Allow => decided_by = Some((s, r)),
+                Some(r) if stage.rules[r].settings.access == Access::Allow => {
+                    decided_by = Some((s, r))
+                }
                 Some(r) => {
                     return NsgVerdict {
                         access: Access::Deny,

@@ -23,7 +23,8 @@ use super::gateways::LearnedRoutes;
 use super::nsg::{first_match, is_named, EffectiveRule, Expander};
 use crate::net::PacketKey;
 use crate::topology::{
-    Access, AddressSpec, AdminAction, AdminRule, Direction, SubnetRef, Topology,
+    Access, AddressSpec, AdminAction, AdminRule, Direction, SecurityRuleSettings, SubnetRef,
+    Topology,
 };
 
 /// The admin rules of `direction` that hold at NICs of `subnet`, in
@@ -51,15 +52,17 @@ pub fn effective_admin_rules(
             let (source, destination) = (side(&s.sources), side(&s.destinations));
             EffectiveRule {
                 name: format!("{ADMIN_RULE_PREFIX}{}", r.path()),
-                priority: s.priority,
-                direction,
-                access: match s.action {
-                    AdminAction::Deny => Access::Deny,
-                    AdminAction::Allow | AdminAction::AlwaysAllow => Access::Allow,
+                settings: SecurityRuleSettings {
+                    priority: s.priority,
+                    direction,
+                    access: match s.action {
+                        AdminAction::Deny => Access::Deny,
+                        AdminAction::Allow | AdminAction::AlwaysAllow => Access::Allow,
+                    },
+                    protocol: s.protocol,
+                    source_ports: s.source_ports.clone(),
+                    destination_ports: s.destination_ports.clone(),
                 },
-                protocol: s.protocol,
-                source_ports: s.source_ports.clone(),
-                destination_ports: s.destination_ports.clone(),
                 source_prefixes: source.iter().flat_map(|a| expander.listed(a)).collect(),
                 destination_prefixes: (destination.iter())
                     .flat_map(|a| expander.listed(a))
@@ -119,7 +122,7 @@ pub fn first_decision(
     }
     for (n, rules) in nsgs.iter().enumerate() {
         match first_match(rules, key) {
-            Some(r) if rules[r].access == Access::Allow => decider = Decider::Nsg(n, r),
+            Some(r) if rules[r].settings.access == Access::Allow => decider = Decider::Nsg(n, r),
             Some(r) => return (Access::Deny, Decider::Nsg(n, r)),
             None => return (Access::Deny, Decider::Nothing),
         }

@@ -22,7 +22,9 @@
 
 use super::nsg::EffectiveRule;
 use crate::net::PortSpec;
-use crate::topology::{iana_private_ranges, Access, AzureFirewall, Direction, Protocol, Topology};
+use crate::topology::{
+    iana_private_ranges, Access, AzureFirewall, Direction, Protocol, SecurityRuleSettings, Topology,
+};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -144,12 +146,14 @@ fn firewall_rule(
     EffectiveRule {
         admin_action: None,
         name,
-        priority,
-        direction: Direction::Inbound,
-        access,
-        protocol,
-        source_ports: PortSpec::Any,
-        destination_ports,
+        settings: SecurityRuleSettings {
+            priority,
+            direction: Direction::Inbound,
+            access,
+            protocol,
+            source_ports: PortSpec::Any,
+            destination_ports,
+        },
         source_prefixes: listed(sources),
         destination_prefixes: listed(destinations),
         source_is_named: false,

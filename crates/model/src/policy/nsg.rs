@@ -40,12 +40,8 @@ use ipnet::IpNet;
 pub struct EffectiveRule {
     /// `securityRules/<name>` or `defaultSecurityRules/<name>`.
     pub name: String,
-    pub priority: u16,
-    pub direction: Direction,
-    pub access: Access,
-    pub protocol: Protocol,
-    pub source_ports: PortSpec,
-    pub destination_ports: PortSpec,
+    /// Its priority, direction, access, protocol and ports.
+    pub settings: SecurityRuleSettings,
     /// As Azure's effective security rules list them: `0.0.0.0/0` for `*`,
     /// a tag name, CIDRs (a single address as a /32 or /128), or ASG names.
     pub source_prefixes: Vec<String>,
@@ -214,14 +210,14 @@ pub fn effective_rules_at(
 /// definition of NSG evaluation, kept as plain as possible.
 pub fn first_match(rules: &[EffectiveRule], key: &PacketKey) -> Option<usize> {
     for (i, rule) in rules.iter().enumerate() {
-        let protocol = rule.protocol.matches(key.proto);
+        let protocol = rule.settings.protocol.matches(key.proto);
         let source = rule.expanded_source.iter().any(|n| n.contains(&key.src));
         let destination = rule
             .expanded_destination
             .iter()
             .any(|n| n.contains(&key.dst));
-        let source_port = rule.source_ports.matches(key.src_port);
-        let destination_port = rule.destination_ports.matches(key.dst_port);
+        let source_port = rule.settings.source_ports.matches(key.src_port);
+        let destination_port = rule.settings.destination_ports.matches(key.dst_port);
         if protocol && source && destination && source_port && destination_port {
             return Some(i);
         }
@@ -357,12 +353,7 @@ impl Expander<'_> {
     fn effective(&self, name: String, rule: &SecurityRule) -> EffectiveRule {
         EffectiveRule {
             name,
-            priority: rule.settings.priority,
-            direction: rule.settings.direction,
-            access: rule.settings.access,
-            protocol: rule.settings.protocol,
-            source_ports: rule.settings.source_ports.clone(),
-            destination_ports: rule.settings.destination_ports.clone(),
+            settings: rule.settings.clone(),
             source_prefixes: self.listed(&rule.source),
             destination_prefixes: self.listed(&rule.destination),
             source_is_named: is_named(&rule.source),
@@ -455,7 +446,7 @@ mod tests {
                 "defaultSecurityRules/DenyAllInBound",
             ]
         );
-        let prios: Vec<u16> = inbound.iter().map(|r| r.priority).collect();
+        let prios: Vec<u16> = inbound.iter().map(|r| r.settings.priority).collect();
         assert_eq!(prios, [100, 300, 65000, 65001, 65500]);
         assert!(inbound[2..].iter().all(|r| r.is_default()));
         assert!(!inbound[0].is_default());
@@ -475,9 +466,9 @@ mod tests {
         assert!(!internet.source_is_named);
         assert_eq!(internet.destination_prefixes, ["Internet"]);
         assert!(internet.destination_is_named);
-        assert_eq!(internet.access, Access::Allow);
+        assert_eq!(internet.settings.access, Access::Allow);
         assert!(internet.expanded_destination.contains(&net("8.0.0.0/7")));
-        assert_eq!(outbound[3].access, Access::Deny);
+        assert_eq!(outbound[3].settings.access, Access::Deny);
         assert_eq!(
             outbound[3].expanded_destination,
             vec![net("0.0.0.0/0"), net("::/0")]
@@ -491,9 +482,9 @@ mod tests {
             vec![net("10.0.0.0/16"), net("168.63.129.16/32")]
         );
         for d in &inbound[2..] {
-            assert_eq!(d.protocol, Protocol::Any);
-            assert_eq!(d.source_ports, PortSpec::Any);
-            assert_eq!(d.destination_ports, PortSpec::Any);
+            assert_eq!(d.settings.protocol, Protocol::Any);
+            assert_eq!(d.settings.source_ports, PortSpec::Any);
+            assert_eq!(d.settings.destination_ports, PortSpec::Any);
         }
     }
 

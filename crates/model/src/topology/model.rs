@@ -413,7 +413,7 @@ pub struct SecurityRule {
 
 /// What a security rule does and to which protocol and ports, as written
 /// (its addresses aside).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityRuleSettings {
     pub priority: u16,
     pub direction: Direction,
