@@ -316,7 +316,9 @@ pub fn dig(netns: &str, name: &str, query_type: &str) -> Result<DigAnswer, Strin
         ])
         .arg(format!("+time={DIG_WAIT_SECS}"))
         .arg(format!("+tries={DIG_TRIES}"))
-        .args([name, query_type])
+        // `-q`: the name is the name, even one `dig` would read as an
+        // option.
+        .args(["-q", name, "-t", query_type])
         .output()
         .map_err(|e| format!("cannot run `ip netns exec ... dig`: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);

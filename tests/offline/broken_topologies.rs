@@ -567,6 +567,7 @@ fn a_netns_prefix_is_checked_as_namespace_names_are() {
     let file = |prefix: &str| format!("netns_prefix: '{prefix}'\n{BASE_VNET}{nic}");
     for (case, prefix) in [
         ("prefix-dot", ".lab-"),
+        ("prefix-option", "-lab-"),
         ("prefix-space", "lab 1"),
         ("prefix-empty", ""),
         ("prefix-long", &"p".repeat(64)),
@@ -575,8 +576,8 @@ fn a_netns_prefix_is_checked_as_namespace_names_are() {
         assert_eq!(code, Some(1), "{case}: {stderr}");
         let expected = format!(
             "{}:1: error: netns_prefix: `{prefix}` is not a usable namespace prefix: 1 to 63 \
-             letters, digits, `_`, `.` or `-`, not starting with `.` (a namespace name, prefix \
-             included, is at most 64)",
+             letters, digits, `_`, `.` or `-`, not starting with `.` or `-` (a namespace name, \
+             prefix included, is at most 64)",
             path.display()
         );
         assert!(stderr.lines().any(|l| l == expected), "{case}: {stderr}");
@@ -589,7 +590,7 @@ fn a_netns_prefix_is_checked_as_namespace_names_are() {
     let expected = format!(
         "{}:9: error: network_interfaces[vm1].netns: `{prefix}vm1` (`netns_prefix` and the name) \
          is not a usable namespace name: 1 to 64 letters, digits, `_`, `.` or `-`, not starting \
-         with `.`",
+         with `.` or `-`",
         path.display()
     );
     assert!(stderr.lines().any(|l| l == expected), "{stderr}");

@@ -34,6 +34,13 @@
 //! - [`routing`]: BGP speakers (BIRD 2, FRR, gobgpd) run inside namespaces.
 //! - [`listener`]: the one accept loop of every listening socket, with the
 //!   bounds each client is held to.
+//! - [`dns_server`]: unbound and BIND 9 run in a namespace, unprivileged
+//!   and chrooted, ready once they answer what they hold.
+//! - [`config_text`]: the writers of every text handed another program (a
+//!   configuration, a zone file, a ruleset, a command line), each quoting
+//!   by its program's grammar or refusing.
+//! - [`log_relay`]: a daemon's output relayed into vnetd's log, at the
+//!   daemon's own levels.
 //!
 //! It owns the Linux side and knows nothing of Azure: it may use nothing
 //! else of the crate.
@@ -42,6 +49,7 @@ pub mod bpf;
 pub mod cap;
 pub mod capture;
 pub mod capture_filter;
+pub mod config_text;
 pub mod dns_server;
 pub mod fabric;
 pub mod held_files;
@@ -49,6 +57,7 @@ pub mod interface;
 mod lab;
 pub mod link_drops;
 pub mod listener;
+pub mod log_relay;
 pub mod machine;
 pub mod nat;
 pub mod netlink;

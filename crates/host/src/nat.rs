@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::config_text::Refused;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 
@@ -29,8 +30,14 @@ pub struct DestinationNat {
 /// The ruleset that masquerades what leaves `interface` for an IPv4
 /// destination outside `except` (to the interface's own address), and
 /// translates the destinations `dnat` lists (masquerading what they
-/// translate).
-pub fn masquerade_ruleset(interface: &str, except: &[IpNet], dnat: &[DestinationNat]) -> String {
+/// translate). The interface's name is its one string, written by
+/// [`crate::config_text::nft`]; the rest are typed values.
+pub fn masquerade_ruleset(
+    interface: &str,
+    except: &[IpNet],
+    dnat: &[DestinationNat],
+) -> Result<String, Refused> {
+    let interface = crate::config_text::nft::interface(interface)?;
     let kept: Vec<String> = except
         .iter()
         .filter(|n| matches!(n, IpNet::V4(_)))
@@ -60,11 +67,11 @@ pub fn masquerade_ruleset(interface: &str, except: &[IpNet], dnat: &[Destination
             ));
         }
         prerouting.push_str("  }\n");
-        translated = format!("    oifname \"{interface}\" ct status dnat masquerade\n");
+        translated = format!("    oifname {interface} ct status dnat masquerade\n");
     }
-    format!(
-        "table ip {TABLE} {{\n{set}{prerouting}  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{translated}    oifname \"{interface}\" {condition}masquerade\n  }}\n}}\n"
-    )
+    Ok(format!(
+        "table ip {TABLE} {{\n{set}{prerouting}  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{translated}    oifname {interface} {condition}masquerade\n  }}\n}}\n"
+    ))
 }
 
 /// Installs [`masquerade_ruleset`] in the named namespace.
@@ -74,7 +81,8 @@ pub fn masquerade(
     except: &[IpNet],
     dnat: &[DestinationNat],
 ) -> Result<()> {
-    let ruleset = masquerade_ruleset(interface, except, dnat);
+    let ruleset = masquerade_ruleset(interface, except, dnat)?;
+    let namespace = crate::config_text::argv::operand(namespace)?;
     let mut child = Command::new("ip")
         .args(["netns", "exec", namespace, "nft", "-f", "-"])
         .stdin(Stdio::piped())
@@ -107,7 +115,7 @@ mod tests {
             .iter()
             .map(|n| n.parse().unwrap())
             .collect();
-        let rules = masquerade_ruleset("eth0", &except, &[]);
+        let rules = masquerade_ruleset("eth0", &except, &[]).unwrap();
         assert!(
             rules.contains("elements = { 10.0.0.0/8, 100.64.0.0/10 }"),
             "{rules}"
@@ -116,7 +124,7 @@ mod tests {
             rules.contains("oifname \"eth0\" ip daddr != @kept masquerade"),
             "{rules}"
         );
-        let always = masquerade_ruleset("eth0", &[], &[]);
+        let always = masquerade_ruleset("eth0", &[], &[]).unwrap();
         assert!(!always.contains("set kept"), "{always}");
         assert!(always.contains("oifname \"eth0\" masquerade"), "{always}");
         assert!(!always.contains("prerouting"), "{always}");
@@ -131,7 +139,7 @@ mod tests {
             to: "10.2.1.4".parse().unwrap(),
             to_port: 8443,
         }];
-        let rules = masquerade_ruleset("eth0", &[], &dnat);
+        let rules = masquerade_ruleset("eth0", &[], &dnat).unwrap();
         assert!(
             rules.contains("ip daddr 198.51.100.20 tcp dport 443 dnat to 10.2.1.4:8443"),
             "{rules}"

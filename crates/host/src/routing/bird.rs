@@ -34,6 +34,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 
+use crate::config_text::bird::string;
+use crate::config_text::Refused;
+
 use super::{
     create_run_dir, remove_files, run_checked, wait_for, with_prefix, BgpRouter, BgpRouterSpec,
     Daemon, ProcessExit, ProcessStatus,
@@ -61,12 +64,15 @@ pub fn protocol_name(neighbor: Ipv4Addr) -> String {
     format!("peer_{a}_{b}_{c}_{d}")
 }
 
-/// The BIRD 2 configuration of `spec` (see the module documentation).
-pub fn config(spec: &BgpRouterSpec) -> String {
+/// The BIRD 2 configuration of `spec` (see the module documentation), or
+/// the path BIRD's strings cannot hold. Its one string, the log's path,
+/// is written by [`crate::config_text::bird`]; the rest are typed values
+/// (addresses, prefixes, numbers) and vnetd's own words.
+pub fn config(spec: &BgpRouterSpec) -> Result<String, Refused> {
     let mut text = format!(
         "# Written by vnetd.\n\
          router id {router_id};\n\
-         log \"{log}\" all;\n\
+         log {log} all;\n\
          \n\
          protocol device {{ scan time 10; }}\n\
          \n\
@@ -75,7 +81,7 @@ pub fn config(spec: &BgpRouterSpec) -> String {
          \n\
          protocol static announced {{\n  ipv4;\n",
         router_id = spec.router_id,
-        log = spec.run_dir.join(LOG).display(),
+        log = string(&spec.run_dir.join(LOG).display().to_string())?,
     );
     for prefix in &spec.announce {
         text.push_str(&format!("  route {prefix} unreachable;\n"));
@@ -132,7 +138,7 @@ pub fn config(spec: &BgpRouterSpec) -> String {
             asn = neighbor.asn,
         ));
     }
-    text
+    Ok(text)
 }
 
 impl BirdRouter {
@@ -141,7 +147,7 @@ impl BirdRouter {
     pub fn start(spec: BgpRouterSpec) -> Result<Self> {
         create_run_dir(&spec.run_dir)?;
         let config_path = spec.run_dir.join(CONFIG);
-        std::fs::write(&config_path, config(&spec))
+        std::fs::write(&config_path, config(&spec)?)
             .with_context(|| format!("writing {}", config_path.display()))?;
         let path_arg = |name: &str| spec.run_dir.join(name).display().to_string();
         let args = vec![
@@ -189,12 +195,14 @@ impl BirdRouter {
         let mut spec = self.spec.clone();
         spec.announce = announce;
         let path = spec.run_dir.join(CONFIG);
-        std::fs::write(&path, config(&spec))
+        std::fs::write(&path, config(&spec)?)
             .with_context(|| format!("writing {}", path.display()))?;
         let reply = self.birdc(&["configure"])?;
         if !reply.contains("Reconfigured") && !reply.contains("Reconfiguration in progress") {
             // Keep the running (old) configuration on disk too.
-            let _ = std::fs::write(&path, config(&self.spec));
+            if let Ok(old) = config(&self.spec) {
+                let _ = std::fs::write(&path, old);
+            }
             bail!("BIRD refused the new configuration: {}", reply.trim());
         }
         self.spec = spec;
@@ -333,7 +341,7 @@ mod tests {
     fn the_config_announces_statics_and_installs_only_bgp_routes() {
         let router = (65010, Ipv4Addr::new(10, 77, 0, 2), "192.168.1.0/24");
         let neighbor = (Ipv4Addr::new(10, 77, 0, 1), 65515);
-        let text = config(&spec(router, neighbor, true, false));
+        let text = config(&spec(router, neighbor, true, false)).unwrap();
         assert!(text.contains("route 192.168.1.0/24 unreachable;"));
         assert!(text.contains("export where source = RTS_BGP;"));
         assert!(text.contains("merge paths on;"));
@@ -350,7 +358,7 @@ mod tests {
     fn a_router_of_the_same_network_is_sent_what_was_learned_through_this_one() {
         let router = (65050, Ipv4Addr::new(10, 52, 255, 253), "10.52.0.0/16");
         let neighbor = (Ipv4Addr::new(10, 52, 255, 254), 65050);
-        let text = config(&spec(router, neighbor, false, true));
+        let text = config(&spec(router, neighbor, false, true)).unwrap();
         let session = &text[text
             .find("protocol bgp peer_10_52_255_254")
             .expect("the session")..];

@@ -622,15 +622,15 @@ impl GobgpApi {
     }
 
     /// The `gobgp` client inside the namespace, pointed at the instance.
-    fn client(&self) -> Command {
-        let mut command = in_namespace(&self.netns, "gobgp");
+    fn client(&self) -> Result<Command> {
+        let mut command = in_namespace(&self.netns, "gobgp")?;
         command.args(["-u", API_HOST, "-p", API_PORT]);
-        command
+        Ok(command)
     }
 
     /// Runs `gobgp ARGS` against the instance.
     pub fn gobgp(&self, args: &[&str]) -> Result<String> {
-        run_checked(self.client().args(args))
+        run_checked(self.client()?.args(args))
     }
 
     /// Runs `gobgp -j ARGS` and parses its reply.
@@ -662,7 +662,7 @@ impl GobgpApi {
 
     /// Starts following `table` (see [`RibMonitor`]).
     pub fn monitor(&self, table: MonitoredTable) -> Result<RibMonitor> {
-        RibMonitor::start(self.client(), table)
+        RibMonitor::start(self.client()?, table)
     }
 }
 

@@ -32,15 +32,18 @@ pub mod frr;
 pub mod gobgp;
 
 use std::ffi::OsStr;
-use std::fs::File;
 use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
+
+use crate::log_relay::Relay;
 
 pub use bird::BirdRouter;
 pub use frr::FrrRouter;
@@ -206,15 +209,21 @@ pub trait BgpRouter {
     fn stop(self) -> Result<()>;
 }
 
-/// A command that runs `program` inside the named namespace.
-/// An empty `netns` is the caller's own namespace.
-pub(crate) fn in_namespace(netns: &str, program: &str) -> Command {
+/// A command that runs `program` inside the named namespace, the name an
+/// operand of `ip netns exec` ([`crate::config_text::argv`]). An empty
+/// `netns` is the caller's own namespace.
+pub(crate) fn in_namespace(netns: &str, program: &str) -> Result<Command> {
     if netns.is_empty() {
-        return Command::new(program);
+        return Ok(Command::new(program));
     }
     let mut command = Command::new("ip");
-    command.args(["netns", "exec", netns, program]);
-    command
+    command.args([
+        "netns",
+        "exec",
+        crate::config_text::argv::operand(netns)?,
+        program,
+    ]);
+    Ok(command)
 }
 
 /// Runs `command`, fails with its output unless it succeeds, and returns
@@ -266,12 +275,21 @@ pub(crate) struct Daemon {
     netns: String,
     program: String,
     args: Vec<String>,
-    log: PathBuf,
+    output: Output,
     child: Option<Child>,
     /// Times it was started again after the first start.
     restarts: u64,
     /// How it last ended, once reaped.
     last_exit: Option<String>,
+}
+
+/// Where a [`Daemon`]'s standard output and error go.
+#[derive(Debug, Clone)]
+pub(crate) enum Output {
+    /// A file of the instance's run directory, appended to on a restart.
+    File(PathBuf),
+    /// vnetd's own log, line by line, at the daemon's levels.
+    Relayed(Arc<Relay>),
 }
 
 /// What a supervisor sees of one routing daemon process.
@@ -317,26 +335,61 @@ impl Daemon {
     /// going to `log`. `ip netns exec` execs the program, so the child is
     /// the daemon itself.
     pub(crate) fn spawn(netns: &str, program: &str, args: &[String], log: &Path) -> Result<Self> {
+        Self::spawn_to(netns, program, args, Output::File(log.to_owned()))
+    }
+
+    /// Starts `program ARGS` inside `netns`, its standard output and error
+    /// going to `output`.
+    pub(crate) fn spawn_to(
+        netns: &str,
+        program: &str,
+        args: &[String],
+        output: Output,
+    ) -> Result<Self> {
         let mut daemon = Self {
             name: format!("{program} in {netns}"),
             netns: netns.to_owned(),
             program: program.to_owned(),
             args: args.to_vec(),
-            log: log.to_owned(),
+            output,
             child: None,
             restarts: 0,
             last_exit: None,
         };
-        let output = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        daemon.child = Some(daemon.start(output)?);
+        daemon.child = Some(daemon.start(false)?);
         Ok(daemon)
     }
 
-    fn start(&self, output: File) -> Result<Child> {
-        let errors = output
-            .try_clone()
-            .with_context(|| format!("opening {} twice", self.log.display()))?;
-        in_namespace(&self.netns, &self.program)
+    /// Starts the process; a file output is created anew, or appended to
+    /// when `again`.
+    fn start(&self, again: bool) -> Result<Child> {
+        let (output, errors) = match &self.output {
+            Output::File(log) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(again)
+                    .truncate(!again)
+                    .open(log)
+                    .with_context(|| format!("opening {}", log.display()))?;
+                let errors = file
+                    .try_clone()
+                    .with_context(|| format!("opening {} twice", log.display()))?;
+                (OwnedFd::from(file), OwnedFd::from(errors))
+            }
+            Output::Relayed(relay) => {
+                let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                    .context("a pipe for the daemon's output")?;
+                let errors = write
+                    .try_clone()
+                    .context("the daemon's output pipe twice")?;
+                relay
+                    .follow(read)
+                    .with_context(|| format!("relaying the output of {}", self.name))?;
+                (write, errors)
+            }
+        };
+        in_namespace(&self.netns, &self.program)?
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(output)
@@ -351,12 +404,7 @@ impl Daemon {
     /// first.
     pub(crate) fn respawn(&mut self) -> Result<()> {
         self.kill();
-        let output = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("opening {}", self.log.display()))?;
-        self.child = Some(self.start(output)?);
+        self.child = Some(self.start(true)?);
         self.restarts += 1;
         Ok(())
     }
@@ -411,12 +459,26 @@ impl Daemon {
             bail!("{} is not running", self.name);
         }
         if let Some(exit) = self.reap() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            bail!("{} exited ({}): {}", self.name, exit.how, tail.join("\n"));
+            bail!(
+                "{} exited ({}): {}",
+                self.name,
+                exit.how,
+                self.last_lines().join("\n")
+            );
         }
         Ok(())
+    }
+
+    /// The last lines the daemon wrote (of its log file, or relayed).
+    pub(crate) fn last_lines(&self) -> Vec<String> {
+        match &self.output {
+            Output::File(log) => {
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                tail.into_iter().rev().map(str::to_owned).collect()
+            }
+            Output::Relayed(relay) => relay.last_lines(),
+        }
     }
 
     /// Sends the daemon SIGHUP: the daemons vnetd runs read their
@@ -450,17 +512,32 @@ impl Drop for Daemon {
     }
 }
 
-/// Creates `dir` (and its parents). `dir` is made of names (a lab's,
-/// a host's, a namespace's), so it must be an absolute path that never
-/// climbs (`..`): a name that would lead a routing daemon's files out of
-/// vnetd's directories is refused here, whatever checked it before.
+/// Creates `dir` (and its parents), root's alone (mode 0700: its
+/// configurations, sockets and logs are nobody else's to read; a driver
+/// whose daemon drops privileges hands it to the daemon's user). `dir` is
+/// made of names (a lab's, a host's, a namespace's), so it must be an
+/// absolute path that never climbs (`..`): a name that would lead a
+/// routing daemon's files out of vnetd's directories is refused here,
+/// whatever checked it before.
 pub(crate) fn create_run_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     check_run_dir(dir)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(e).with_context(|| format!("creating {}", dir.display()))
+        }
+        _ => {}
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} root's alone", dir.display()))
 }
 
 /// Refuses a run directory that is relative or climbs out of its parent.
-fn check_run_dir(dir: &Path) -> Result<()> {
+pub(crate) fn check_run_dir(dir: &Path) -> Result<()> {
     use std::path::Component;
     let plain = dir.is_absolute()
         && dir

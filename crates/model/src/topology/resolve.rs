@@ -681,11 +681,12 @@ pub fn is_reserved(prefix: &IpNet, ip: IpAddr) -> bool {
 
 /// Whether `name` can name a network namespace: 1 to
 /// `MAX_NETNS_LEN` (64) letters, digits, `_`, `.` or `-`, not
-/// starting with `.`.
+/// starting with `.` or `-` (a name on a command line must not read as an
+/// option).
 pub fn valid_netns(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= fabric_names::MAX_NETNS_LEN
-        && !name.starts_with('.')
+        && !name.starts_with(['.', '-'])
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))

@@ -1,8 +1,13 @@
 //! The gobgpd TOML configuration of a [`GobgpSpec`] (see the parent
 //! module for the policies it writes), and the prefix sets it defines, by
 //! which a reconfigured gobgpd is checked.
+//!
+//! Every name (of a policy, a set, a statement) is written as a TOML
+//! string by [`crate::config_text::toml`]; addresses, prefixes and numbers
+//! are typed values, written by their `Display`, which holds no quote.
 
 use super::GobgpSpec;
+use crate::config_text::toml::string;
 use ipnet::Ipv4Net;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -34,7 +39,8 @@ pub(super) fn overlapping_entries(denied: Ipv4Net) -> Vec<(Ipv4Net, String)> {
 fn toml_prefix_set(out: &mut String, name: &str, entries: &[(Ipv4Net, String)]) {
     let _ = write!(
         out,
-        "\n[[defined-sets.prefix-sets]]\n  prefix-set-name = \"{name}\"\n"
+        "\n[[defined-sets.prefix-sets]]\n  prefix-set-name = {}\n",
+        string(name)
     );
     for (prefix, range) in entries {
         let _ = write!(
@@ -51,10 +57,13 @@ fn toml_reject_policy(out: &mut String, policy: &str, prefix_set: &str, learned_
     // Statement names are global in gobgpd: derive them from the policy.
     let _ = write!(
         out,
-        "\n[[policy-definitions]]\n  name = \"{policy}\"\n  \
-         [[policy-definitions.statements]]\n    name = \"{policy}-reject\"\n    \
+        "\n[[policy-definitions]]\n  name = {policy}\n  \
+         [[policy-definitions.statements]]\n    name = {statement}\n    \
          [policy-definitions.statements.conditions.match-prefix-set]\n      \
-         prefix-set = \"{prefix_set}\"\n      match-set-options = \"any\"\n"
+         prefix-set = {prefix_set}\n      match-set-options = \"any\"\n",
+        statement = string(&format!("{policy}-reject")),
+        policy = string(policy),
+        prefix_set = string(prefix_set),
     );
     if learned_only {
         out.push_str(
@@ -114,12 +123,14 @@ fn address_list(addresses: &[Ipv4Addr]) -> String {
 fn toml_towards(out: &mut String, name: &str, to: &[Ipv4Addr], rest: &str) {
     let _ = write!(
         out,
-        "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
+        "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = {name}\n  \
          neighbor-info-list = [{to}]\n\
-         \n[[policy-definitions]]\n  name = \"{name}\"\n  \
-         [[policy-definitions.statements]]\n    name = \"{name}-statement\"\n    \
+         \n[[policy-definitions]]\n  name = {name}\n  \
+         [[policy-definitions.statements]]\n    name = {statement}\n    \
          [policy-definitions.statements.conditions.match-neighbor-set]\n      \
-         neighbor-set = \"{name}\"\n{rest}",
+         neighbor-set = {name}\n{rest}",
+        statement = string(&format!("{name}-statement")),
+        name = string(name),
         to = address_list(to),
     );
 }
@@ -231,24 +242,26 @@ fn toml_withhold_policy(out: &mut String, withheld: &[(Ipv4Addr, Vec<Ipv4Net>)])
         let name = withhold_set_name(*neighbor);
         let _ = write!(
             out,
-            "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = \"{name}\"\n  \
-             neighbor-info-list = [\"{neighbor}/32\"]\n"
+            "\n[[defined-sets.neighbor-sets]]\n  neighbor-set-name = {}\n  \
+             neighbor-info-list = [\"{neighbor}/32\"]\n",
+            string(&name)
         );
         toml_prefix_set(out, &name, &exact_entries(prefixes));
     }
     let _ = write!(
         out,
-        "\n[[policy-definitions]]\n  name = \"{WITHHOLD_POLICY}\"\n"
+        "\n[[policy-definitions]]\n  name = {}\n",
+        string(WITHHOLD_POLICY)
     );
     for (neighbor, _) in withheld {
-        let name = withhold_set_name(*neighbor);
+        let name = string(&withhold_set_name(*neighbor));
         let _ = write!(
             out,
-            "  [[policy-definitions.statements]]\n    name = \"{name}\"\n    \
+            "  [[policy-definitions.statements]]\n    name = {name}\n    \
              [policy-definitions.statements.conditions.match-prefix-set]\n      \
-             prefix-set = \"{name}\"\n    \
+             prefix-set = {name}\n    \
              [policy-definitions.statements.conditions.match-neighbor-set]\n      \
-             neighbor-set = \"{name}\"\n    \
+             neighbor-set = {name}\n    \
              [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n"
         );
     }
@@ -260,7 +273,7 @@ pub fn config(spec: &GobgpSpec) -> String {
     let import_list = if !imports_refused(spec) {
         String::new()
     } else {
-        format!("\"{IMPORT_POLICY}\"")
+        string(IMPORT_POLICY)
     };
     let _ = write!(
         out,
@@ -274,7 +287,7 @@ pub fn config(spec: &GobgpSpec) -> String {
          external-compare-router-id = true\n",
         export_list = export_policies(spec)
             .iter()
-            .map(|p| format!("\"{p}\""))
+            .map(|p| string(p))
             .collect::<Vec<_>>()
             .join(", "),
         asn = spec.asn,
@@ -361,11 +374,13 @@ pub fn config(spec: &GobgpSpec) -> String {
     if !spec.pass_on_learned {
         let _ = write!(
             out,
-            "\n[[policy-definitions]]\n  name = \"{NO_TRANSIT_POLICY}\"\n  \
-             [[policy-definitions.statements]]\n    name = \"{NO_TRANSIT_POLICY}-reject\"\n    \
+            "\n[[policy-definitions]]\n  name = {policy}\n  \
+             [[policy-definitions.statements]]\n    name = {statement}\n    \
              [policy-definitions.statements.conditions.bgp-conditions]\n      \
              route-type = \"external\"\n    \
-             [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n"
+             [policy-definitions.statements.actions]\n      route-disposition = \"reject-route\"\n",
+            policy = string(NO_TRANSIT_POLICY),
+            statement = string(&format!("{NO_TRANSIT_POLICY}-reject")),
         );
     }
     out

@@ -110,10 +110,9 @@ impl VpnSpeaker {
     /// Writes the configuration, starts gobgpd and returns once its API
     /// answers.
     pub fn start(spec: VpnSpeakerSpec) -> Result<VpnSpeaker> {
+        // Root's alone: whoever may enter the directory may reach the
+        // API's socket.
         create_run_dir(&spec.run_dir)?;
-        // Whoever may enter the directory may reach the API's socket.
-        std::fs::set_permissions(&spec.run_dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("making {} root's alone", spec.run_dir.display()))?;
         let socket = spec.run_dir.join(API_SOCKET);
         // gobgpd does not listen on a socket file that is left over.
         match std::fs::remove_file(&socket) {
@@ -212,14 +211,14 @@ impl VpnApi {
     }
 
     /// The `gobgp` client, pointed at the speaker.
-    fn client(&self) -> Command {
-        let mut command = in_namespace("", "gobgp");
+    fn client(&self) -> Result<Command> {
+        let mut command = in_namespace("", "gobgp")?;
         command.arg(format!("--target=unix://{}", self.socket.display()));
-        command
+        Ok(command)
     }
 
     fn gobgp(&self, args: &[&str]) -> Result<String> {
-        run_checked(self.client().args(args))
+        run_checked(self.client()?.args(args))
     }
 
     /// Originates `route` (replacing the one of the same distinguisher and
@@ -289,7 +288,7 @@ impl VpnApi {
     /// change) is sent on `changes` until the child is killed or the
     /// receiver is gone.
     pub fn monitor(&self, changes: Sender<()>) -> Result<Child> {
-        let mut command = self.client();
+        let mut command = self.client()?;
         command.args(["-j", "monitor", "global", "rib", "-a", "vpnv4"]);
         let mut child = command
             .stdin(Stdio::null())

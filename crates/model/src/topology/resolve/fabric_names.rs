@@ -23,13 +23,13 @@ pub(super) fn unusable_netns(netns: &str, prefixed: bool) -> String {
     };
     format!(
         "`{netns}`{made} is not a usable namespace name: 1 to {MAX_NETNS_LEN} letters, digits, \
-         `_`, `.` or `-`, not starting with `.`"
+         `_`, `.` or `-`, not starting with `.` or `-`"
     )
 }
 
 impl Resolver<'_> {
     /// Takes the lab's `netns_prefix`: characters a namespace name may
-    /// hold, not starting with `.`, and short enough to leave room for a
+    /// hold, not starting with `.` or `-`, and short enough to leave room for a
     /// name after it.
     pub(super) fn netns_prefix(&mut self, prefix: Option<(String, usize)>) {
         let Some((prefix, line)) = prefix else {
@@ -38,7 +38,7 @@ impl Resolver<'_> {
         if prefix.len() >= MAX_NETNS_LEN || !valid_netns(&prefix) {
             let why = format!(
                 "`{prefix}` is not a usable namespace prefix: 1 to {} letters, digits, `_`, `.` \
-                 or `-`, not starting with `.` (a namespace name, prefix included, is at most \
+                 or `-`, not starting with `.` or `-` (a namespace name, prefix included, is at most \
                  {MAX_NETNS_LEN})",
                 MAX_NETNS_LEN - 1
             );
