@@ -93,6 +93,16 @@ pub struct NamesReport {
     pub paas_requests: u64,
     /// Connections they refused (all slots taken) or cut.
     pub paas_refused: u64,
+    /// The file's `dns_server` keys' servers that answer now.
+    #[serde(default)]
+    pub dns_servers_ready: u64,
+    /// Those neither answering nor failed yet since they were wanted.
+    #[serde(default)]
+    pub dns_servers_starting: u64,
+    /// Their starts that failed (the server ended or did not answer in
+    /// time), each tried again after a back-off.
+    #[serde(default)]
+    pub dns_servers_failed_starts: u64,
 }
 
 /// One Global Reach link between two edge routers, as the daemon carries

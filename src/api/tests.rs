@@ -173,6 +173,9 @@ fn stats() -> StatsReport {
             dns_forward_timeouts: 0,
             paas_requests: 3,
             paas_refused: 0,
+            dns_servers_ready: 1,
+            dns_servers_starting: 0,
+            dns_servers_failed_starts: 2,
         })),
         warnings: vec!["the fabric's counters: Operation not permitted (os error 1)".into()],
     }

@@ -187,11 +187,14 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
             r.dropped
         ));
     }
-    if let Some(n) = report
-        .names
-        .as_ref()
-        .filter(|n| n.dns_queries + n.paas_requests > 0)
-    {
+    if let Some(n) = report.names.as_ref().filter(|n| {
+        n.dns_queries
+            + n.paas_requests
+            + n.dns_servers_ready
+            + n.dns_servers_starting
+            + n.dns_servers_failed_starts
+            > 0
+    }) {
         out.push_str(&format!(
             "azure dns: {} queries, {} answers, {} malformed (dropped), {} forwarded ({} timed out)\n",
             n.dns_queries, n.dns_answers, n.dns_malformed, n.dns_forwarded, n.dns_forward_timeouts
@@ -199,6 +202,10 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
         out.push_str(&format!(
             "paas responders: {} requests, {} refused\n",
             n.paas_requests, n.paas_refused
+        ));
+        out.push_str(&format!(
+            "dns servers: {} ready, {} starting, {} failed starts\n",
+            n.dns_servers_ready, n.dns_servers_starting, n.dns_servers_failed_starts
         ));
     }
     match &report.shaping {

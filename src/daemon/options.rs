@@ -49,6 +49,11 @@ pub struct RunOptions {
     pub drop_events: bool,
 }
 
+/// Where the DNS servers of the file's `dns_server` keys keep their files,
+/// one directory per namespace (root's alone): made and removed by the
+/// lab's services, removed by `vnetd down` after a crash.
+pub const DNS_SERVERS_RUN_DIR: &str = "/run/vnetd-dns";
+
 /// The default cap on offloaded flow directions (`--offload-max-flows`):
 /// the kernel's flow map is sized for it at start (about 10 MiB).
 pub const DEFAULT_OFFLOAD_MAX_FLOWS: u32 = 65_536;

@@ -1,15 +1,19 @@
 //! Real DNS servers in a namespace (needs root): unbound and BIND 9 started
-//! from a spec, asked with `dig` inside the namespace: the zone they answer
-//! themselves, a name below it they lack (NXDOMAIN), and a name they must
-//! forward to a server that is not there (SERVFAIL or no answer, never an
-//! address).
+//! from a spec with no root forwarder, asked with `dig` inside the
+//! namespace: the zone they answer themselves, a name below it they lack
+//! (NXDOMAIN), and a name they must forward to a server that is not there
+//! (SERVFAIL or no answer, never an address). Each runs as its package's
+//! user, chrooted to its directory (root's, its group's to read), and the
+//! directory is gone once the server is.
 //!
 //! The namespace is `vnetdt-<pid>-dns-<software>`, removed by a guard even
 //! when an assertion fails (the server goes with it).
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 use vnetd::host::dns_server::{
-    DnsServer, DnsServerSpec, DnsSoftware, ForwarderSpec, ZoneRecord, ZoneSpec,
+    DnsName, DnsServer, DnsServerSpec, DnsSoftware, ForwarderSpec, Owner, RecordValue, ZoneRecord,
+    ZoneSpec,
 };
 use vnetd::host::netns;
 
@@ -38,13 +42,36 @@ fn dig(netns: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn record(owner: &str, record_type: &str, data: &str) -> ZoneRecord {
+fn dns_name(text: &str) -> DnsName {
+    DnsName::new(text).unwrap()
+}
+
+fn record(owner: &str, value: RecordValue) -> ZoneRecord {
+    let owner = match owner {
+        "@" => Owner::Apex,
+        below => Owner::Below(dns_name(below)),
+    };
     ZoneRecord {
-        owner: owner.into(),
-        record_type: record_type.into(),
+        owner,
         ttl: 300,
-        data: data.into(),
+        value,
     }
+}
+
+/// The user a process runs as, and the root it sees.
+fn identity_of(pid: u32) -> (u32, std::path::PathBuf) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    (
+        uid,
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+    )
 }
 
 fn answers_as_configured(software: DnsSoftware, tag: &str) {
@@ -61,20 +88,32 @@ fn answers_as_configured(software: DnsSoftware, tag: &str) {
         run_dir: format!("/run/vnetd-test-dns/{name}").into(),
         software,
         zones: vec![ZoneSpec {
-            name: "corp.contoso.com".into(),
+            name: dns_name("corp.contoso.com"),
             records: vec![
-                record("app", "A", "192.168.1.20"),
-                record("www", "CNAME", "app.corp.contoso.com"),
-                record("@", "TXT", "owner=network team"),
+                record("app", RecordValue::A("192.168.1.20".parse().unwrap())),
+                record("www", RecordValue::Cname(dns_name("app.corp.contoso.com"))),
+                record("@", RecordValue::Txt("owner=network team".into())),
             ],
         }],
         forwarders: vec![ForwarderSpec {
-            domain: "blob.core.windows.net".into(),
+            domain: Some(dns_name("blob.core.windows.net")),
             // Nothing listens there.
             addresses: vec!["127.0.0.9:53".parse().unwrap()],
         }],
     };
+    let run_dir = spec.run_dir.clone();
     let server = DnsServer::start(spec).expect("the server starts and answers");
+    // Unprivileged, chrooted, in a directory only its group may read.
+    let user = nix::unistd::User::from_name(software.user())
+        .unwrap()
+        .unwrap();
+    let pid = server_pid(&name, software.program());
+    assert_eq!(identity_of(pid), (user.uid.as_raw(), run_dir.clone()));
+    let meta = std::fs::metadata(&run_dir).unwrap();
+    assert_eq!(
+        (meta.permissions().mode() & 0o777, meta.uid(), meta.gid()),
+        (0o750, 0, user.gid.as_raw())
+    );
     assert_eq!(
         dig(&name, &["+short", "app.corp.contoso.com"]).trim(),
         "192.168.1.20"
@@ -103,7 +142,18 @@ fn answers_as_configured(software: DnsSoftware, tag: &str) {
         .count();
     assert_eq!(addresses, 0, "{forwarded}");
     drop(server);
-    let _ = std::fs::remove_dir_all(format!("/run/vnetd-test-dns/{name}"));
+    assert!(!run_dir.exists(), "{} is left", run_dir.display());
+}
+
+/// The pid of the one `program` running in `netns`.
+fn server_pid(netns: &str, program: &str) -> u32 {
+    let pids = vnetd::host::netns::processes_in(netns).unwrap();
+    let found: Vec<u32> = pids
+        .into_iter()
+        .filter(|pid| vnetd::host::process::name_of(*pid).as_deref() == Some(program))
+        .collect();
+    assert_eq!(found.len(), 1, "{program} in {netns}: {found:?}");
+    found[0]
 }
 
 #[test]

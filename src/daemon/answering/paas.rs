@@ -56,8 +56,11 @@ pub struct PaasCounters {
     /// Endpoints whose server could not start (logged).
     pub failed: AtomicU64,
     /// The plane generation whose servers run: the responders were started
-    /// (or found running) for it.
+    /// (or found running) for it, and the DNS servers' counters are its.
     pub serving_generation: AtomicU64,
+    /// How the DNS servers of the file's `dns_server` keys stand (the same
+    /// thread runs them).
+    pub dns_servers: super::dns_servers::DnsServerCounters,
 }
 
 /// What one responder says of itself: a PaaS resource behind a Private

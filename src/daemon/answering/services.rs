@@ -2,10 +2,11 @@
 //! a responder in every Private Endpoint's namespace ([`super::paas`]) and
 //! the DNS servers the file's `dns_server` keys ask for
 //! ([`super::dns_servers`]). It looks at the plane every tick: what a new
-//! plane adds is started, what it drops is stopped, a DNS server that
-//! exited is started again.
+//! plane adds is started, what it drops is stopped, a starting DNS server
+//! is asked whether it answers yet, one that failed is started again after
+//! its back-off. Nothing on it waits for a server.
 
-use super::dns_servers::{self, DnsServers};
+use super::dns_servers::{self, DnsServerCounters, DnsServers};
 use super::paas::{PaasCounters, Responders};
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
@@ -19,7 +20,7 @@ const TICK: Duration = Duration::from_millis(200);
 fn run(
     plane: &PublishedPlane,
     (responders, dns): (&mut Responders, &mut DnsServers),
-    (stop, serving): (&AtomicBool, &AtomicU64),
+    (stop, serving, dns_counters): (&AtomicBool, &AtomicU64, &DnsServerCounters),
     faults: &Faults,
 ) {
     let mut generation = None;
@@ -27,13 +28,18 @@ fn run(
     while !stop.load(Ordering::Relaxed) {
         faults.check(ThreadKind::Services);
         let current = plane.load_full();
-        if generation != Some(current.snapshot.generation) {
+        let new = generation != Some(current.snapshot.generation);
+        if new {
             responders.follow(&current);
-            serving.store(current.snapshot.generation, Ordering::Release);
             wanted = dns_servers::wanted(&current.snapshot.topology, &current);
+        }
+        // Never waits for a server: each is polled, started or stopped.
+        dns.follow(&wanted, dns_counters);
+        if new {
+            // Once the DNS servers' counters are the new plane's too.
+            serving.store(current.snapshot.generation, Ordering::Release);
             generation = Some(current.snapshot.generation);
         }
-        dns.follow(wanted.clone());
         std::thread::sleep(TICK);
     }
     responders.stop();
@@ -61,7 +67,7 @@ pub(in crate::daemon) fn start(
             run(
                 &plane,
                 (&mut responders, &mut dns),
-                (&stop, serving),
+                (&stop, serving, &counters.dns_servers),
                 &faults,
             )
         },

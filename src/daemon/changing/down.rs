@@ -1,6 +1,6 @@
 //! `vnetd down`: what a crashed `run` left on this machine, removed: the
-//! lab's namespaces with the routing daemons still running there and their
-//! run directories, and, for a spread lab's machine, the VXLAN device and
+//! lab's namespaces with the routing and DNS daemons still running there
+//! and their run directories, and, for a spread lab's machine, the VXLAN device and
 //! the host mesh's speaker it left in the machine's own namespace.
 
 use super::{hybrid, mesh};
@@ -9,6 +9,10 @@ use crate::host::{cleanup_marked, cleanup_named};
 use crate::topology::Topology;
 use anyhow::Result;
 
+/// Where the daemons a lab runs in its namespaces keep their files, one
+/// directory per namespace: the routing daemons', the DNS servers'.
+const RUN_DIRS: [&str; 2] = [hybrid::RUN_DIR, crate::daemon::options::DNS_SERVERS_RUN_DIR];
+
 /// Removes the namespaces a topology's lab created and a crash left behind,
 /// with the routing daemons still running there and their run directories;
 /// namespaces of those names that vnetd did not create, or that a running
@@ -16,7 +20,7 @@ use anyhow::Result;
 pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
     let mut done = cleanup_named(
         &namespace_names(topology),
-        &[std::path::Path::new(hybrid::RUN_DIR)],
+        &RUN_DIRS.map(std::path::Path::new),
     )?;
     // A spread lab's machine without offload keeps its VXLAN device in
     // its own namespace, where no namespace removal takes it.
@@ -37,5 +41,5 @@ pub fn down(topology: &Topology) -> Result<crate::host::Leftovers> {
 /// Removes every namespace any crashed vnetd created, whatever its file,
 /// as [`down`] does; namespaces whose creator still runs are listed.
 pub fn down_all() -> Result<crate::host::Leftovers> {
-    cleanup_marked(&[std::path::Path::new(hybrid::RUN_DIR)])
+    cleanup_marked(&RUN_DIRS.map(std::path::Path::new))
 }

@@ -169,8 +169,10 @@ impl Daemon {
     }
 
     /// Whether the lab's servers (the responders of Private Endpoints and
-    /// of the Internet) listen for the plane forwarded with: a lab that has
-    /// some converges once the services thread has started them.
+    /// of the Internet, the DNS servers of `dns_server` keys) listen for
+    /// the plane forwarded with: a lab that has some converges once the
+    /// services thread has started them and each DNS server has answered
+    /// (or failed, and been reported).
     fn servers_convergence(&self, snapshot: &crate::snapshot::Snapshot, state: &mut Convergence) {
         let has_servers = snapshot.plan.ports.iter().any(|p| {
             matches!(
@@ -178,12 +180,19 @@ impl Daemon {
                 crate::plan::PortKind::PrivateEndpoint { .. } | crate::plan::PortKind::Internet
             )
         });
-        let serving = self
-            .names
-            .1
+        let topology = &snapshot.topology;
+        let has_dns_servers = topology.nics.iter().any(|n| n.dns_server.is_some())
+            || (topology.sites.iter()).any(|s| s.hosts.iter().any(|h| h.dns_server.is_some()));
+        let counters = &self.names.1;
+        let serving = counters
             .serving_generation
             .load(std::sync::atomic::Ordering::Acquire);
-        state.servers_starting = has_servers && serving < snapshot.generation;
+        // A DNS server counts as started once it answered or failed once
+        // (a failed one is reported, and does not hold the lab up).
+        let dns_starting =
+            (counters.dns_servers.starting).load(std::sync::atomic::Ordering::Relaxed) > 0;
+        state.servers_starting =
+            ((has_servers || has_dns_servers) && serving < snapshot.generation) || dns_starting;
         state.converged &= !state.servers_starting;
     }
 

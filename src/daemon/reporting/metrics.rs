@@ -49,6 +49,11 @@ fn names(out: &mut String, report: &StatsReport) {
             "Requests the PaaS resources behind Private Endpoints answered.",
             n.paas_requests,
         ),
+        (
+            "vnetd_dns_server_failed_starts_total",
+            "Starts of the file's DNS servers that failed (ended, or no answer in time).",
+            n.dns_servers_failed_starts,
+        ),
     ];
     for (name, help, value) in families {
         family_header(out, name, MetricType::Counter, help);

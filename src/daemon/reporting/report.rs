@@ -101,6 +101,9 @@ fn names_report(daemon: &Daemon) -> crate::api::NamesReport {
         dns_forward_timeouts: dns.forward_timeouts.load(Relaxed),
         paas_requests: paas.requests.load(Relaxed),
         paas_refused: paas.refused.load(Relaxed),
+        dns_servers_ready: paas.dns_servers.ready.load(Relaxed),
+        dns_servers_starting: paas.dns_servers.starting.load(Relaxed),
+        dns_servers_failed_starts: paas.dns_servers.failed_starts.load(Relaxed),
     }
 }
 

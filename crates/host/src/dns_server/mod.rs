@@ -1,0 +1,552 @@
+//! A real DNS server in a namespace: unbound or BIND 9's `named`, from
+//! Debian's packages, in the foreground, with a configuration written from
+//! a [`DnsServerSpec`]: zones it answers itself, and forwarders by domain
+//! (the root's, `None`, takes every other name). Without a root forwarder
+//! it resolves from the Internet's root servers, as a freshly installed
+//! server does; a lab reaches none, so such names fail.
+//!
+//! How a server lives:
+//! - **Typed configuration.** Every name is a [`DnsName`], every record
+//!   value a [`RecordValue`]; the files are written by [`unbound`] and
+//!   [`named`] through the writers of [`crate::config_text`], and checked
+//!   by the package's own checker (`unbound-checkconf`,
+//!   `named-checkconf -z`) before the server starts, so a file it would
+//!   refuse is reported with the checker's words.
+//! - **Its own directory, nobody else's.** Each start makes the run
+//!   directory anew (what a last run left is removed first, never
+//!   followed): root's, readable by the server's group only (mode 0750,
+//!   its files 0640); BIND's working directory inside it is the one place
+//!   the server may write. The directory is removed when the server
+//!   stops.
+//! - **Unprivileged and chrooted.** unbound runs as `unbound`, named as
+//!   `bind` (the users the packages create), each chrooted to its
+//!   directory (`chroot:`, `named -t`).
+//! - **Its words in vnetd's log.** What the server writes goes to vnetd's
+//!   own log at the level the server gave each line
+//!   ([`crate::log_relay`]), not to a file.
+//! - **Ready when it answers what it is configured to answer.** The SOA
+//!   of each of its zones (NOERROR), or, with no zone, `version.bind` in
+//!   the CHAOS class, which both answer themselves: never a name that
+//!   needs the Internet. [`DnsServer::spawn`] never waits for that;
+//!   [`DnsServer::poll`] says how it stands, so one server that does not
+//!   come up holds up no other.
+//!
+//! Plain DNS: it knows nothing of Azure.
+
+pub mod named;
+mod readiness;
+pub mod unbound;
+
+use crate::config_text::dns::character_strings;
+pub use crate::config_text::dns::DnsName;
+use crate::config_text::Refused;
+use crate::log_relay::{level_of_word, Level, Relay};
+use crate::routing::{check_run_dir, Daemon, Output};
+use anyhow::{bail, Context, Result};
+use readiness::{Probe, ProbeState};
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The servers vnetd runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsSoftware {
+    Unbound,
+    Bind,
+}
+
+impl DnsSoftware {
+    /// The program started.
+    pub fn program(self) -> &'static str {
+        match self {
+            DnsSoftware::Unbound => "unbound",
+            DnsSoftware::Bind => "named",
+        }
+    }
+
+    /// The Debian package that holds it.
+    pub fn package(self) -> &'static str {
+        match self {
+            DnsSoftware::Unbound => "unbound",
+            DnsSoftware::Bind => "bind9",
+        }
+    }
+
+    /// The user it runs as, which its package creates.
+    pub fn user(self) -> &'static str {
+        match self {
+            DnsSoftware::Unbound => "unbound",
+            DnsSoftware::Bind => "bind",
+        }
+    }
+}
+
+/// Where a record is in its zone: the apex (`@`) or a name below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Apex,
+    /// Relative to the zone: `app` in `corp.contoso.com`.
+    Below(DnsName),
+}
+
+/// One record's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordValue {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Cname(DnsName),
+    Ptr(DnsName),
+    Mx {
+        preference: u16,
+        exchange: DnsName,
+    },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: DnsName,
+    },
+    /// Any text: written as character-strings of at most 255 bytes.
+    Txt(String),
+}
+
+impl RecordValue {
+    /// The record type's mnemonic.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RecordValue::A(_) => "A",
+            RecordValue::Aaaa(_) => "AAAA",
+            RecordValue::Cname(_) => "CNAME",
+            RecordValue::Ptr(_) => "PTR",
+            RecordValue::Mx { .. } => "MX",
+            RecordValue::Srv { .. } => "SRV",
+            RecordValue::Txt(_) => "TXT",
+        }
+    }
+
+    /// The value in master-file text, names absolute.
+    pub fn master_text(&self) -> String {
+        match self {
+            RecordValue::A(a) => a.to_string(),
+            RecordValue::Aaaa(a) => a.to_string(),
+            RecordValue::Cname(n) | RecordValue::Ptr(n) => n.absolute(),
+            RecordValue::Mx {
+                preference,
+                exchange,
+            } => format!("{preference} {}", exchange.absolute()),
+            RecordValue::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => format!("{priority} {weight} {port} {}", target.absolute()),
+            RecordValue::Txt(text) => character_strings(text),
+        }
+    }
+}
+
+/// One record of a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneRecord {
+    pub owner: Owner,
+    pub ttl: u32,
+    pub value: RecordValue,
+}
+
+impl ZoneRecord {
+    /// The record as one master-file line, its owner absolute:
+    /// `app.corp.contoso.com. 300 IN A 192.168.1.20`; refused when the
+    /// owner's full name would be longer than a name can be.
+    pub fn line(&self, zone: &DnsName) -> Result<String, Refused> {
+        let owner = match &self.owner {
+            Owner::Apex => zone.clone(),
+            Owner::Below(name) => name.below(zone)?,
+        };
+        Ok(format!(
+            "{} {} IN {} {}",
+            owner.absolute(),
+            self.ttl,
+            self.value.type_name(),
+            self.value.master_text()
+        ))
+    }
+}
+
+/// A zone the server answers itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneSpec {
+    pub name: DnsName,
+    pub records: Vec<ZoneRecord>,
+}
+
+/// Queries for `domain` and below go to `addresses`; `None` is the root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwarderSpec {
+    pub domain: Option<DnsName>,
+    pub addresses: Vec<SocketAddr>,
+}
+
+/// A DNS server to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsServerSpec {
+    /// The namespace it runs in; it listens on every address there, port 53.
+    pub netns: String,
+    /// Its own directory: configuration and zone files, its chroot.
+    pub run_dir: PathBuf,
+    pub software: DnsSoftware,
+    pub zones: Vec<ZoneSpec>,
+    pub forwarders: Vec<ForwarderSpec>,
+}
+
+/// How long a server gets to answer its readiness questions.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a starting server stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// Not answering yet; within its time.
+    Starting,
+    /// It answers what it is configured to answer.
+    Ready,
+    /// It ended, or did not answer in time: why, with its last words.
+    Failed(String),
+}
+
+/// A running DNS server; stopped, and its directory removed, when dropped.
+#[derive(Debug)]
+pub struct DnsServer {
+    spec: DnsServerSpec,
+    daemon: Daemon,
+    relay: Arc<Relay>,
+    probe: Probe,
+    deadline: Instant,
+    ready: bool,
+}
+
+impl DnsServer {
+    /// Makes the server's directory, writes and checks its configuration,
+    /// and starts it in `spec.netns`; returns at once, without waiting for
+    /// it to answer ([`DnsServer::poll`] tells).
+    pub fn spawn(spec: DnsServerSpec) -> Result<DnsServer> {
+        let user = nix::unistd::User::from_name(spec.software.user())
+            .context("looking up the server's user")?
+            .with_context(|| {
+                format!(
+                    "no user `{}`: it comes with Debian's {} package, and vnetd runs {} as \
+                     that user, never as root",
+                    spec.software.user(),
+                    spec.software.package(),
+                    spec.software.program()
+                )
+            })?;
+        let files = match spec.software {
+            DnsSoftware::Unbound => unbound::files(&spec)?,
+            DnsSoftware::Bind => named::files(&spec)?,
+        };
+        make_run_dir(&spec.run_dir, &user)?;
+        let started = Self::start_in_run_dir(&spec, &files, &user);
+        let (daemon, relay, probe) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                let _ = std::fs::remove_dir_all(&spec.run_dir);
+                return Err(error);
+            }
+        };
+        Ok(DnsServer {
+            spec,
+            daemon,
+            relay,
+            probe,
+            deadline: Instant::now() + START_TIMEOUT,
+            ready: false,
+        })
+    }
+
+    /// Writes the files into the fresh run directory, checks them, opens
+    /// the readiness probe and starts the server.
+    fn start_in_run_dir(
+        spec: &DnsServerSpec,
+        files: &[(String, String)],
+        user: &nix::unistd::User,
+    ) -> Result<(Daemon, Arc<Relay>, Probe)> {
+        for (name, text) in files {
+            write_private(&spec.run_dir.join(name), text, user)?;
+        }
+        if spec.software == DnsSoftware::Bind {
+            named::make_work_dir(&spec.run_dir, user)?;
+        }
+        let (checker, args) = match spec.software {
+            DnsSoftware::Unbound => unbound::check_command(&spec.run_dir),
+            DnsSoftware::Bind => named::check_command(&spec.run_dir),
+        };
+        check_with(checker, &args)?;
+        let program = spec.software.program();
+        let level_of = match spec.software {
+            DnsSoftware::Unbound => unbound::level_of,
+            DnsSoftware::Bind => named::level_of,
+        };
+        let relay = Relay::new(format!("{program} in {}", spec.netns), level_of);
+        let args = match spec.software {
+            DnsSoftware::Unbound => unbound::arguments(&spec.run_dir),
+            DnsSoftware::Bind => named::arguments(&spec.run_dir),
+        };
+        let zones: Vec<DnsName> = spec.zones.iter().map(|z| z.name.clone()).collect();
+        let probe = Probe::open(&spec.netns, &zones)?;
+        let daemon = Daemon::spawn_to(&spec.netns, program, &args, Output::Relayed(relay.clone()))?;
+        Ok((daemon, relay, probe))
+    }
+
+    /// Starts the server and waits until it is ready: [`DnsServer::spawn`]
+    /// then [`DnsServer::poll`] until it says.
+    pub fn start(spec: DnsServerSpec) -> Result<DnsServer> {
+        let mut server = DnsServer::spawn(spec)?;
+        loop {
+            match server.poll() {
+                Readiness::Ready => return Ok(server),
+                Readiness::Failed(why) => bail!("{why}"),
+                Readiness::Starting => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// How the server stands, without waiting: its readiness questions
+    /// sent (again) and their answers read.
+    pub fn poll(&mut self) -> Readiness {
+        if let Some(exit) = self.daemon.reap() {
+            return Readiness::Failed(format!(
+                "{} exited ({}){}",
+                self.relay.name(),
+                exit.how,
+                said(&self.relay.last_lines())
+            ));
+        }
+        if self.ready {
+            return Readiness::Ready;
+        }
+        match self.probe.poll(Instant::now()) {
+            ProbeState::Ready => {
+                self.ready = true;
+                Readiness::Ready
+            }
+            ProbeState::Waiting(_) if Instant::now() < self.deadline => Readiness::Starting,
+            ProbeState::Waiting(what) => Readiness::Failed(format!(
+                "{} did not answer {what} within {} s{}",
+                self.relay.name(),
+                START_TIMEOUT.as_secs(),
+                said(&self.relay.last_lines())
+            )),
+        }
+    }
+
+    /// What it was started with.
+    pub fn spec(&self) -> &DnsServerSpec {
+        &self.spec
+    }
+
+    /// Whether its process has ended (reaped here, once), and how.
+    pub fn exited(&mut self) -> Option<String> {
+        let exit = self.daemon.reap()?;
+        Some(format!("{}{}", exit.how, said(&self.relay.last_lines())))
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.daemon.kill();
+        let _ = std::fs::remove_dir_all(&self.spec.run_dir);
+    }
+}
+
+/// A server's last lines, for a report: `; it said: ...`.
+fn said(lines: &[String]) -> String {
+    match lines {
+        [] => String::new(),
+        lines => format!("; it said: {}", lines.join(" | ")),
+    }
+}
+
+/// The run directory, made anew: what a last run left there is removed
+/// first (links are removed, never followed), then the directory is
+/// created root's, readable by `user`'s group (0750). Its parent is
+/// root's alone (0700).
+fn make_run_dir(dir: &Path, user: &nix::unistd::User) -> Result<()> {
+    check_run_dir(dir)?;
+    if let Some(parent) = dir.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing the old {}", dir.display()))
+        }
+        _ => {}
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o750)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    nix::unistd::chown(dir, None, Some(user.gid))
+        .with_context(|| format!("giving {} to group {}", dir.display(), user.name))
+}
+
+/// Writes `text` to a new file at `path`, root's, readable by `user`'s
+/// group (0640); a file already there is an error (the directory was just
+/// made).
+fn write_private(path: &Path, text: &str, user: &nix::unistd::User) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    nix::unistd::fchown(&file, None, Some(user.gid))
+        .with_context(|| format!("giving {} to group {}", path.display(), user.name))
+}
+
+/// Runs a configuration checker; fails with what it said unless it
+/// accepts. A checker that is not installed checks nothing (the server
+/// itself then says what it refuses).
+fn check_with(checker: &str, args: &[String]) -> Result<()> {
+    let output = match std::process::Command::new(checker)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("running {checker}")),
+    };
+    if !output.status.success() {
+        let words = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        bail!(
+            "{checker} refused the configuration ({}): {}",
+            output.status,
+            words.trim().replace('\n', " | ")
+        );
+    }
+    Ok(())
+}
+
+/// A line's level from its severity word (`error: ...`), the word
+/// dropped; a line without one is information.
+pub(crate) fn level_after_word(line: &str) -> (Level, &str) {
+    match line.split_once(": ") {
+        Some((word, rest)) => match level_of_word(word.trim()) {
+            Some(level) => (level, rest),
+            None => (Level::Info, line),
+        },
+        None => (Level::Info, line),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn name(text: &str) -> DnsName {
+        DnsName::new(text).unwrap()
+    }
+
+    /// A server of one zone with an A, a CNAME and a hostile TXT at its
+    /// apex, forwarding one domain and the root.
+    pub(crate) fn spec(software: DnsSoftware) -> DnsServerSpec {
+        DnsServerSpec {
+            netns: "dc1".into(),
+            run_dir: "/run/vnetd/lab/dns/dc1".into(),
+            software,
+            zones: vec![ZoneSpec {
+                name: name("corp.contoso.com"),
+                records: vec![
+                    ZoneRecord {
+                        owner: Owner::Below(name("app")),
+                        ttl: 300,
+                        value: RecordValue::A("192.168.1.20".parse().unwrap()),
+                    },
+                    ZoneRecord {
+                        owner: Owner::Below(name("www")),
+                        ttl: 60,
+                        value: RecordValue::Cname(name("app.corp.contoso.com")),
+                    },
+                    ZoneRecord {
+                        owner: Owner::Apex,
+                        ttl: 300,
+                        value: RecordValue::Txt("x' include: \"/etc/shadow\"".into()),
+                    },
+                ],
+            }],
+            forwarders: vec![
+                ForwarderSpec {
+                    domain: Some(name("blob.core.windows.net")),
+                    addresses: vec!["10.0.5.4:53".parse().unwrap()],
+                },
+                ForwarderSpec {
+                    domain: None,
+                    addresses: vec!["168.63.129.16:53".parse().unwrap()],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn record_values_are_master_file_text() {
+        let zone = name("x.com");
+        let line = |owner, value| {
+            ZoneRecord {
+                owner,
+                ttl: 60,
+                value,
+            }
+            .line(&zone)
+            .unwrap()
+        };
+        assert_eq!(
+            line(
+                Owner::Below(name("mail")),
+                RecordValue::Mx {
+                    preference: 10,
+                    exchange: name("mx.x.com")
+                }
+            ),
+            "mail.x.com. 60 IN MX 10 mx.x.com."
+        );
+        assert_eq!(
+            line(
+                Owner::Below(name("_sip._tcp")),
+                RecordValue::Srv {
+                    priority: 1,
+                    weight: 2,
+                    port: 443,
+                    target: name("sip.x.com")
+                }
+            ),
+            "_sip._tcp.x.com. 60 IN SRV 1 2 443 sip.x.com."
+        );
+        assert_eq!(
+            line(Owner::Apex, RecordValue::Txt(String::new())),
+            "x.com. 60 IN TXT \"\""
+        );
+        let long = ZoneRecord {
+            owner: Owner::Below(name(&format!(
+                "{}.{}",
+                vec!["a".repeat(63); 3].join("."),
+                "b".repeat(60)
+            ))),
+            ttl: 60,
+            value: RecordValue::A(Ipv4Addr::LOCALHOST),
+        };
+        assert!(long.line(&zone).is_err(), "a name of 258 characters");
+    }
+}
