@@ -11,6 +11,7 @@ mod bpf;
 mod common;
 
 mod api_client;
+mod config_writers;
 mod e2e_apply;
 mod e2e_apply_held;
 mod e2e_bgp_watch;

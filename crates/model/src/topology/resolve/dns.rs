@@ -25,9 +25,30 @@ pub const PRIVATE_ENDPOINT_NAME: NameRule = NameRule::new("Private Endpoint", 2,
 const MIN_ZONE_LABELS: usize = 2;
 const MAX_ZONE_LABELS: usize = 34;
 const MAX_RECORDS_PER_SET: usize = 20;
+/// The longest DNS name, without its final dot (RFC 1035's 255 octets).
+const MAX_NAME_LEN: usize = 253;
+
 const MAX_REGISTRATION_LINKS: usize = 100;
 const MAX_LINKS_PER_ZONE: usize = 1000;
 const MAX_ZONES_PER_GROUP: usize = 5;
+
+/// Why a TXT value with control characters is taken with a warning:
+/// Azure's limits (1,024 characters) say nothing of them, so vnetd keeps
+/// the value exactly (its servers write them as `\DDD`), but they are
+/// nearly always a mistake: a YAML block scalar (`|`) ends its value with
+/// a newline.
+fn control_characters(value: &RecordData) -> Option<String> {
+    let RecordData::Txt(text) = value else {
+        return None;
+    };
+    let (at, c) = text.char_indices().find(|(_, c)| c.is_control())?;
+    Some(format!(
+        "the TXT value holds a control character ({c:?} at byte {at}): it is kept as given, \
+         and `dig` shows it as `\\{:03}`; a YAML block scalar (`|`) ends its value with a \
+         newline, so quote such a value instead",
+        u32::from(c)
+    ))
+}
 
 impl Resolver<'_> {
     pub(super) fn private_dns_zones(&mut self, zones: Vec<RawZone>) {
@@ -111,6 +132,21 @@ impl Resolver<'_> {
                 continue;
             };
             let (record_type, values) = set.record_type;
+            let full = format!("{name}.{zone}");
+            if name != "@" && full.len() > MAX_NAME_LEN {
+                let why = format!(
+                    "the record set's full name `{full}` has {} characters; a DNS name has at \
+                     most {MAX_NAME_LEN}",
+                    full.len()
+                );
+                self.diags.error(set.line, &set.key, why);
+                continue;
+            }
+            for (value, line) in &values {
+                if let Some(why) = control_characters(value) {
+                    self.diags.warning(*line, &set.key, why);
+                }
+            }
             if values.len() > MAX_RECORDS_PER_SET {
                 let why =
                     format!("Azure holds at most {MAX_RECORDS_PER_SET} records in a record set");
