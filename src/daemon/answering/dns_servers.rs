@@ -219,7 +219,7 @@ impl Supervised {
         let netns = self.spec.netns.clone();
         self.state = match std::mem::replace(&mut self.state, State::Waiting(now)) {
             State::Waiting(at) if at > now => State::Waiting(at),
-            State::Waiting(_) => match DnsServer::spawn(self.spec.clone()) {
+            State::Waiting(_) => match DnsServer::spawn(self.spec.clone(), self.failures) {
                 Ok(server) => State::Starting(server),
                 Err(error) => self.failed(now, counters, &format!("did not start: {error:#}")),
             },

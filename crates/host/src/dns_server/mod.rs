@@ -204,6 +204,15 @@ pub struct DnsServerSpec {
 /// How long a server gets to answer its readiness questions.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a server that listens on port 53 may stay silent to its
+/// readiness questions at its first start: unbound and BIND answer within
+/// milliseconds of listening (their zones are loaded by then), so a
+/// server that listens and says nothing is held (a firewall in its
+/// namespace, a hung server) and is not waited for longer. A server that
+/// failed before gets twice as long at each try, up to
+/// [`START_TIMEOUT`], so a slow one is given its time in the end.
+pub const SILENCE: Duration = Duration::from_millis(600);
+
 /// How a starting server stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
@@ -223,14 +232,20 @@ pub struct DnsServer {
     relay: Arc<Relay>,
     probe: Probe,
     deadline: Instant,
+    /// How long it may listen and say nothing.
+    silence: Duration,
+    /// Since when it listens on port 53, once seen.
+    listening: Option<Instant>,
     ready: bool,
 }
 
 impl DnsServer {
     /// Makes the server's directory, writes and checks its configuration,
     /// and starts it in `spec.netns`; returns at once, without waiting for
-    /// it to answer ([`DnsServer::poll`] tells).
-    pub fn spawn(spec: DnsServerSpec) -> Result<DnsServer> {
+    /// it to answer ([`DnsServer::poll`] tells). `earlier_failures` is how
+    /// many starts of the same server failed before: each doubles the time
+    /// it may listen and say nothing ([`SILENCE`]).
+    pub fn spawn(spec: DnsServerSpec, earlier_failures: u32) -> Result<DnsServer> {
         let user = nix::unistd::User::from_name(spec.software.user())
             .context("looking up the server's user")?
             .with_context(|| {
@@ -261,6 +276,10 @@ impl DnsServer {
             relay,
             probe,
             deadline: Instant::now() + START_TIMEOUT,
+            silence: SILENCE
+                .saturating_mul(1u32.checked_shl(earlier_failures).unwrap_or(u32::MAX))
+                .min(START_TIMEOUT),
+            listening: None,
             ready: false,
         })
     }
@@ -302,7 +321,7 @@ impl DnsServer {
     /// Starts the server and waits until it is ready: [`DnsServer::spawn`]
     /// then [`DnsServer::poll`] until it says.
     pub fn start(spec: DnsServerSpec) -> Result<DnsServer> {
-        let mut server = DnsServer::spawn(spec)?;
+        let mut server = DnsServer::spawn(spec, 0)?;
         loop {
             match server.poll() {
                 Readiness::Ready => return Ok(server),
@@ -326,19 +345,35 @@ impl DnsServer {
         if self.ready {
             return Readiness::Ready;
         }
-        match self.probe.poll(Instant::now()) {
+        let now = Instant::now();
+        let what = match self.probe.poll(now) {
             ProbeState::Ready => {
                 self.ready = true;
-                Readiness::Ready
+                return Readiness::Ready;
             }
-            ProbeState::Waiting(_) if Instant::now() < self.deadline => Readiness::Starting,
-            ProbeState::Waiting(what) => Readiness::Failed(format!(
+            ProbeState::Waiting(what) => what,
+        };
+        if self.listening.is_none() && self.daemon.pid().is_some_and(listens_on_dns) {
+            self.listening = Some(now);
+        }
+        let silent_for = self.listening.map(|since| now.duration_since(since));
+        if silent_for.is_some_and(|silent| silent >= self.silence) {
+            return Readiness::Failed(format!(
+                "{} listens on port 53 but did not answer {what} within {} ms{}",
+                self.relay.name(),
+                self.silence.as_millis(),
+                said(&self.relay.last_lines())
+            ));
+        }
+        if now >= self.deadline {
+            return Readiness::Failed(format!(
                 "{} did not answer {what} within {} s{}",
                 self.relay.name(),
                 START_TIMEOUT.as_secs(),
                 said(&self.relay.last_lines())
-            )),
+            ));
         }
+        Readiness::Starting
     }
 
     /// What it was started with.
@@ -358,6 +393,19 @@ impl Drop for DnsServer {
         self.daemon.kill();
         let _ = std::fs::remove_dir_all(&self.spec.run_dir);
     }
+}
+
+/// Whether a UDP socket bound to port 53 is in the namespace of process
+/// `pid` (its `/proc/PID/net/udp`: the sockets of its namespace, the local
+/// address and port in hexadecimal).
+fn listens_on_dns(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/net/udp")).is_ok_and(|table| {
+        table
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .any(|local| local.ends_with(":0035"))
+    })
 }
 
 /// A server's last lines, for a report: `; it said: ...`.
