@@ -189,6 +189,9 @@ pub enum Command {
     },
     /// Validate a topology file and test its expectations on the compiled
     /// tables: exit 0, or 1 with every error and failed expectation listed.
+    /// An expectation only a running lab can decide (its answer is another
+    /// DNS server's) is reported apart, as live only, and fails nothing
+    /// unless --strict.
     Check {
         /// The topology file (YAML).
         config: PathBuf,
@@ -197,6 +200,12 @@ pub enum Command {
         /// Print the expectations' results as JSON.
         #[arg(long)]
         json: bool,
+        /// Exit 1 for expectations only a running lab can decide too
+        /// (those whose answer is the source's custom DNS servers', an
+        /// on-premises host's own server's, or a forwarding rule's
+        /// targets'), as for failed ones.
+        #[arg(long)]
+        strict: bool,
     },
     /// The whole path of a packet from a NIC or on-premises host, hop by
     /// hop: every NSG rule, route, gateway, peering and load balancer it

@@ -95,7 +95,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             config,
             empty,
             json,
-        } => check(&config, empty.options(), json),
+            strict,
+        } => check(&config, empty.options(), json, strict),
         Command::Trace {
             from,
             to,
@@ -466,7 +467,10 @@ fn refuse_unknown_reasons(topology: &topology::Topology) -> Result<(), Failure> 
     )))
 }
 
-fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> {
+/// `vnetd check`: the file's errors, or its summary and its expectations
+/// on the compiled tables; exit 1 for a failed one, and with `strict` for
+/// one only a running lab can decide (else a note each on stderr).
+fn check(path: &Path, options: ParseOptions, json: bool, strict: bool) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     refuse_unknown_reasons(t)?;
@@ -498,7 +502,23 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     let snap = Snapshot::compile_learned(loaded.topology, learned, 0);
     let results = expectations::evaluate(&snap);
     say(&expectations::render_results(&results, json)?)?;
-    let failed = failed_expectations(&path.display().to_string(), &results);
+    let source = path.display().to_string();
+    let mut failed = failed_expectations(&source, &results);
+    for r in &results {
+        let Some(why) = &r.live_only else { continue };
+        if strict {
+            failed.push(format!(
+                "{source}: expectation `{}` is live only, which --strict refuses: {why}",
+                r.name
+            ));
+        } else {
+            say_err(&format!(
+                "{source}: expectation `{}` is live only (`vnetd verify` and `vnetd ci` test \
+                 it): {why}\n",
+                r.name
+            ));
+        }
+    }
     if failed.is_empty() {
         Ok(())
     } else {

@@ -135,6 +135,7 @@ mod tests {
                     "expected Allow, found Deny".into()
                 },
                 skipped: None,
+                live_only: None,
             },
             time: Duration::from_millis(1500),
         }
