@@ -92,16 +92,20 @@ fn sigkill_leftovers_are_removed_by_down() {
     common::require_root();
     let _serial = serial();
     let config = write_config("e2kill");
-    let mut child = start(&[config.to_str().unwrap()]);
+    // With the metrics endpoint, whose token the run writes beside its
+    // socket.
+    let mut child = start(&[config.to_str().unwrap(), "--metrics", "127.0.0.1:0"]);
     signal(&child, libc::SIGKILL);
     wait_exit(&mut child);
-    // A crash leaves the namespaces (the TUNs die with the process) and
-    // the control socket, which nobody answers on any more.
+    // A crash leaves the namespaces (the TUNs die with the process), the
+    // control socket, which nobody answers on any more, and the token.
     assert_eq!(
         namespaces_with("e2kill").len(),
         common::with_fabric(HUB_SPOKE_NAMESPACES)
     );
     assert!(socket().exists());
+    let token = socket().with_extension("http-token");
+    assert!(token.exists());
     let out = vnetd().arg("down").arg(&config).output().unwrap();
     assert!(
         out.status.success(),
@@ -117,7 +121,12 @@ fn sigkill_leftovers_are_removed_by_down() {
         )),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(&format!("removed the token file {}", token.display())),
+        "{stdout}"
+    );
     assert!(!socket().exists());
+    assert!(!token.exists());
     assert_eq!(namespaces_with("e2kill"), Vec::<String>::new());
     assert_eq!(host_tun_links(), 0);
     // A second `down` has nothing left to do.
