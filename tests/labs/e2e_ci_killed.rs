@@ -269,7 +269,16 @@ fn a_run_killed_with_sigkill_leaves_nothing_and_its_report_says_so() {
     let mut run = Run::new("cik9");
     let (daemons, lines) = run.start();
     let namespaces: BTreeSet<String> = namespaces_with(run.prefix).into_iter().collect();
-    assert_eq!(run.guardians().len(), 1, "no guardian runs");
+    let guardians = run.guardians();
+    assert_eq!(guardians.len(), 1, "no guardian runs");
+    // It holds nothing of the lab: no namespace, no TUN device.
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", guardians[0]))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|t| t.starts_with("net:[") || t.starts_with("/run/netns") || t == "/dev/net/tun")
+        .collect();
+    assert_eq!(held, Vec::<String>::new());
     run.kill_run();
     let mut left = run.left(&daemons);
     wait_for(Duration::from_secs(30), || {
