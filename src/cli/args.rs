@@ -158,28 +158,11 @@ pub enum Command {
     /// (also on timeout, SIGINT or SIGTERM). Exit 0 when every
     /// expectation holds, 1 when one fails, 2 when the file or the machine
     /// stopped the run. Needs root.
-    Ci {
-        /// The topology file, with its expectations.
-        config: PathBuf,
-        /// Also write the results as JUnit XML to FILE.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// The folder for the JSON report, the flow logs and each failed
-        /// expectation's evidence (a capture, its trace, flows, counters
-        /// and BGP sessions).
-        #[arg(long, value_name = "DIR", default_value = "vnetd-artifacts")]
-        artifacts: PathBuf,
-        /// The whole run's limit, in seconds: past it the lab is taken
-        /// down and the exit code is 2.
-        #[arg(long, value_name = "SECS", default_value_t = 600)]
-        timeout: u64,
-        /// How long to wait for convergence before testing anyway.
-        #[arg(long, value_name = "SECS", default_value_t = 120)]
-        converge_timeout: u64,
-        /// Keep every flow in userspace (no kernel fast path).
-        #[arg(long)]
-        no_offload: bool,
-    },
+    Ci(CiArgs),
+    /// The guardian of a `vnetd ci` run, which starts it: removes what the
+    /// run leaves when it is killed. Not for use by hand.
+    #[command(name = "ci-guardian", hide = true)]
+    CiGuardian(GuardianArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish,
     /// elvish, powershell): `vnetd completions bash >
     /// /usr/share/bash-completion/completions/vnetd`.
@@ -206,6 +189,9 @@ pub enum Command {
     },
     /// Validate a topology file and test its expectations on the compiled
     /// tables: exit 0, or 1 with every error and failed expectation listed.
+    /// An expectation only a running lab can decide (its answer is another
+    /// DNS server's) is reported apart, as live only, and fails nothing
+    /// unless --strict.
     Check {
         /// The topology file (YAML).
         config: PathBuf,
@@ -214,6 +200,12 @@ pub enum Command {
         /// Print the expectations' results as JSON.
         #[arg(long)]
         json: bool,
+        /// Exit 1 for expectations only a running lab can decide too
+        /// (those whose answer is the source's custom DNS servers', an
+        /// on-premises host's own server's, or a forwarding rule's
+        /// targets'), as for failed ones.
+        #[arg(long)]
+        strict: bool,
     },
     /// The whole path of a packet from a NIC or on-premises host, hop by
     /// hop: every NSG rule, route, gateway, peering and load balancer it
@@ -316,6 +308,55 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
+}
+
+/// What `vnetd ci` is asked.
+#[derive(Args, Debug)]
+pub struct CiArgs {
+    /// The topology file, with its expectations.
+    pub config: PathBuf,
+    /// Also write the results as JUnit XML to FILE. It is written first
+    /// as a run that did not finish, then replaced by the results, or by
+    /// why there are none (exit 2, the timeout, a signal; a run killed
+    /// with SIGKILL is reported by its guardian).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The folder for the JSON report, the flow logs and each failed
+    /// expectation's evidence (a capture, its trace, flows, counters
+    /// and BGP sessions).
+    #[arg(long, value_name = "DIR", default_value = "vnetd-artifacts")]
+    pub artifacts: PathBuf,
+    /// The whole run's limit, in seconds: past it the lab is taken
+    /// down and the exit code is 2.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+    /// How long to wait for convergence before testing anyway.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub converge_timeout: u64,
+    /// Keep every flow in userspace (no kernel fast path).
+    #[arg(long)]
+    pub no_offload: bool,
+}
+
+/// What the guardian of a `vnetd ci` run is told at its start; the rest
+/// comes on its stdin, from the run.
+#[derive(clap::Args, Debug)]
+pub struct GuardianArgs {
+    /// The run's process id.
+    #[arg(long)]
+    pub parent_pid: u32,
+    /// The run's start time, in clock ticks since boot.
+    #[arg(long)]
+    pub parent_start: u64,
+    /// The topology file, as the run names it.
+    #[arg(long)]
+    pub source: String,
+    /// The run's control socket.
+    #[arg(long)]
+    pub socket: PathBuf,
+    /// The run's JUnit report.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 /// `--allow-empty`: a topology that declares nothing (an empty or

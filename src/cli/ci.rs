@@ -6,17 +6,26 @@
 //! probe is sent again, as pcapng; `trace` of the same flow; the source's flow records; the lab's
 //! counters; the gateways' BGP sessions; the NSG flow logs of the whole
 //! run), and always takes the lab down: when it is done, when the run's
-//! time is up, and on SIGINT or SIGTERM.
+//! time is up, and on SIGINT or SIGTERM. Killed with SIGKILL, it leaves
+//! its lab to its guardian ([`super::guardian`]); what a killed run left
+//! unguarded, the next run of the same file removes before it builds.
+//! Its JUnit report exists from its start to whatever its end
+//! ([`super::ci_report`]).
 //!
 //! Exit codes: 0 every expectation holds; 1 one failed (each named on
 //! stderr); 2 the file or the machine stopped the run before anything was
 //! tested, or the run's time ran out (one line says which); 128 + the
 //! signal's number when interrupted.
 
-use super::lab::require_root;
+use super::args::CiArgs;
+use super::ci_report::{environment, RunReport};
+use super::guardian::Word;
+use super::lab::{remove_killed_runs, require_root, KILLED_RUN};
 use super::render::printed;
 use super::{converge, Failure};
-use super::{expectations, failed_expectations, load, refuse_unknown_reasons, say, say_err};
+use super::{
+    expectations, failed_expectations, load_with_text, refuse_unknown_reasons, say, say_err,
+};
 use crate::api::{client, Request};
 use crate::daemon::control::{self, ControlServer};
 use crate::daemon::options::FlowLogOptions;
@@ -31,16 +40,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What `vnetd ci` was asked.
-pub struct CiArgs {
-    pub config: PathBuf,
-    pub junit: Option<PathBuf>,
-    pub artifacts: PathBuf,
-    pub timeout: Duration,
-    pub converge_timeout: Duration,
-    pub no_offload: bool,
-}
-
 /// How often the flow logs are written during a run: short, so that a
 /// short run's flows are in them (the last records are written when the
 /// lab stops).
@@ -49,14 +48,6 @@ const FLOW_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// How long the capture of a failed expectation's second probe goes on
 /// after the probe ends, for its last answers.
 const CAPTURE_TAIL: Duration = Duration::from_millis(300);
-
-/// A failure of the run itself, before or instead of any test: exit 2.
-fn environment(message: impl Into<String>) -> Failure {
-    Failure {
-        code: 2,
-        message: message.into(),
-    }
-}
 
 /// The control socket at `socket` could not be had: a fault of the
 /// environment.
@@ -91,12 +82,13 @@ impl Teardown {
     }
 }
 
-/// Ends the process, lab removed, on SIGINT or SIGTERM (caught by
-/// `signals` since before the lab was built) or when the run's time is
-/// up; returns once `finished` is set.
+/// Ends the process, lab removed and report written, on SIGINT or
+/// SIGTERM (caught by `signals` since before the lab was built) or when
+/// the run's time is up; returns once `finished` is set.
 fn watchdog(
     mut signals: signal_hook::iterator::Signals,
     teardown: Arc<Teardown>,
+    report: Arc<RunReport>,
     finished: Arc<AtomicBool>,
     deadline: Instant,
     timeout: Duration,
@@ -105,32 +97,62 @@ fn watchdog(
         if finished.load(Ordering::Acquire) {
             return;
         }
-        if let Some(signal) = signals.pending().next() {
-            say_err(&format!(
-                "vnetd ci: interrupted (signal {signal}): removing the lab\n"
-            ));
-            teardown.run();
-            say_err("vnetd ci: lab removed\n");
-            std::process::exit(128 + signal);
-        }
-        if Instant::now() >= deadline {
-            say_err(&format!(
-                "vnetd ci: the run did not finish within {} s (--timeout): removing the lab\n",
+        let (code, why) = if let Some(signal) = signals.pending().next() {
+            (128 + signal, format!("interrupted (signal {signal})"))
+        } else if Instant::now() >= deadline {
+            let why = format!(
+                "the run did not finish within {} s (--timeout)",
                 timeout.as_secs()
-            ));
-            teardown.run();
-            say_err("vnetd ci: lab removed\n");
-            std::process::exit(2);
-        }
-        std::thread::sleep(Duration::from_millis(100));
+            );
+            (2, why)
+        } else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        say_err(&format!("vnetd ci: {why}: removing the lab\n"));
+        report.at("removing the lab");
+        teardown.run();
+        say_err("vnetd ci: lab removed\n");
+        let kind = if code == 2 { "timeout" } else { "interrupted" };
+        report.ended_without_results(
+            kind,
+            &format!("{why} before it could report"),
+            "vnetd ci removed the lab and ended",
+        );
+        report.finished();
+        std::process::exit(code);
     })
 }
 
 pub(super) fn ci(args: CiArgs) -> Result<(), Failure> {
-    let started = Instant::now();
-    let deadline = started + args.timeout;
-    let loaded = load(&args.config, ParseOptions::default()).map_err(|f| environment(f.message))?;
+    let source = args.config.display().to_string();
+    let socket = client::socket_path();
+    let report = Arc::new(RunReport::start(&source, args.junit.as_deref(), &socket)?);
+    let outcome = run(&args, &socket, &report);
+    if let Err(failure) = &outcome {
+        report.ended_on(failure);
+    }
+    report.finished();
+    outcome
+}
+
+/// What the run builds its lab from, once the file and the machine are
+/// known to allow it.
+struct Prepared {
+    topology: Topology,
+    options: RunOptions,
+}
+
+/// Reads the file and looks at the machine: every reason to stop before
+/// anything is built (exit 2).
+fn prepare(args: &CiArgs, report: &RunReport) -> Result<Prepared, Failure> {
+    let (loaded, text) = load_with_text(&args.config, ParseOptions::default())
+        .map_err(|f| environment(f.message))?;
     let topology = loaded.topology;
+    report.tell(&Word::Lab {
+        source: topology.source.clone(),
+        text,
+    });
     if topology.expectations.is_empty() {
         return Err(environment(format!(
             "vnetd ci: {} has no expectations: nothing to test",
@@ -166,8 +188,20 @@ pub(super) fn ci(args: CiArgs) -> Result<(), Failure> {
             args.artifacts.display()
         ))
     })?;
-    let socket = client::socket_path();
-    control::claim_socket_path(&socket).map_err(socket_unusable(&socket))?;
+    Ok(Prepared { topology, options })
+}
+
+fn run(args: &CiArgs, socket: &Path, report: &Arc<RunReport>) -> Result<(), Failure> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.timeout);
+    report.at("reading the file");
+    let Prepared { topology, options } = prepare(args, report)?;
+    // What a killed run of this file left goes first, said line by line;
+    // a lab of this file that runs is not touched, and stops this run.
+    let left = remove_killed_runs(&topology, socket, &format!("vnetd ci: {KILLED_RUN}"))
+        .map_err(|f| environment(format!("vnetd ci: {}", f.message)))?;
+    say(&left)?;
+    control::claim_socket_path(socket).map_err(socket_unusable(socket))?;
     // Caught from here on: a signal while the lab is built is handled
     // once it is, by taking it down.
     let signals = signal_hook::iterator::Signals::new([
@@ -182,6 +216,7 @@ pub(super) fn ci(args: CiArgs) -> Result<(), Failure> {
         plan.ports.len(),
         topology.expectations.len()
     ))?;
+    report.at("building the lab");
     let daemon = Arc::new(
         Daemon::start(topology.clone(), &options)
             .map_err(|e| environment(format!("vnetd ci: cannot start the lab: {e:#}")))?,
@@ -189,23 +224,25 @@ pub(super) fn ci(args: CiArgs) -> Result<(), Failure> {
     say(&format!(
         "vnetd ci: lab up after {:.1} s; waiting for it to converge (at most {} s)\n",
         started.elapsed().as_secs_f64(),
-        args.converge_timeout.as_secs()
+        args.converge_timeout
     ))?;
     let teardown = Arc::new(Teardown {
         daemon: daemon.clone(),
-        socket: socket.clone(),
+        socket: socket.to_path_buf(),
         done: Mutex::new(false),
     });
     let finished = Arc::new(AtomicBool::new(false));
     watchdog(
         signals,
         teardown.clone(),
+        report.clone(),
         finished.clone(),
         deadline,
-        args.timeout,
+        Duration::from_secs(args.timeout),
     );
-    let tested = test(&args, &topology, &daemon, &socket, started);
+    let tested = test(args, &topology, &daemon, socket, started, report);
     finished.store(true, Ordering::Release);
+    report.at("removing the lab");
     teardown.run();
     let (verified, converged) = tested?;
     let results: Vec<ExpectationResult> = verified.iter().map(|v| v.result.clone()).collect();
@@ -245,13 +282,19 @@ fn test(
     daemon: &Arc<Daemon>,
     socket: &Path,
     started: Instant,
+    run: &RunReport,
 ) -> Result<(Vec<Verified>, bool), Failure> {
+    run.at("waiting for the lab to converge");
     let _server = ControlServer::start(socket, daemon.clone()).map_err(socket_unusable(socket))?;
     let fabric = ControlSocket(client::Client::new(socket));
     let print = |line: &str| {
         let _ = say(line);
     };
-    let converged = match converge::wait_converged(&fabric.0, args.converge_timeout, &print) {
+    let converged = match converge::wait_converged(
+        &fabric.0,
+        Duration::from_secs(args.converge_timeout),
+        &print,
+    ) {
         Ok((state, _)) => {
             print(&converge::converged_line(
                 &state,
@@ -264,7 +307,7 @@ fn test(
         Err(why) => {
             print(&format!(
                 "vnetd ci: {}; testing anyway\n",
-                converge::not_converged_message(&why, args.converge_timeout)
+                converge::not_converged_message(&why, Duration::from_secs(args.converge_timeout))
             ));
             false
         }
@@ -273,7 +316,14 @@ fn test(
         .running_topology()
         .map_err(|e| environment(e.0))?
         .topology;
+    let total = topology.expectations.len();
+    let mut tested = 0;
+    run.at(format!("testing the expectations: 0 of {total} tested"));
     let verified = verify::verify_each(topology, &running, &fabric, &mut |v| {
+        tested += 1;
+        run.at(format!(
+            "testing the expectations: {tested} of {total} tested"
+        ));
         let r = &v.result;
         let line = match (&r.skipped, r.passed) {
             (Some(why), _) => format!("  skip  {}: {why}\n", r.name),
@@ -286,11 +336,12 @@ fn test(
     let results: Vec<ExpectationResult> = verified.iter().map(|v| v.result.clone()).collect();
     let report = expectations::render_results(&results, true)?;
     write(&args.artifacts.join("report.json"), &report)?;
-    if let Some(path) = &args.junit {
+    if args.junit.is_some() {
         let xml = verify::junit::junit_xml(&topology.source, &verified)
             .map_err(|e| environment(format!("vnetd ci: {e}")))?;
-        write(path, &xml)?;
+        run.results(&xml)?;
     }
+    run.at("keeping the evidence of the failed expectations");
     for failed in results.iter().filter(|r| !r.passed && r.skipped.is_none()) {
         let dir = args.artifacts.join(folder_name(&failed.name));
         if let Err(e) = evidence(topology, &running, daemon, &fabric, failed, &dir) {

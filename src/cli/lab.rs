@@ -135,8 +135,10 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         tracing::warn!("{}", offer.line());
     }
     let socket = client::socket_path();
-    // Before building anything: the socket's path must be free, or hold a
-    // socket a killed run left (removed here).
+    // Before building anything: what a killed run of this lab left goes,
+    // and the socket's path must be free.
+    let left = remove_killed_runs(&topo, &socket, &format!("vnetd: {KILLED_RUN}"))?;
+    say(&left)?;
     control::claim_socket_path(&socket)
         .map_err(|e| Failure::refused(format!("control socket {}: {e:#}", socket.display())))?;
     let started = std::time::Instant::now();
@@ -294,37 +296,9 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
         None => crate::daemon::down_all(),
     }
     .map_err(|e| Failure::refused(format!("{e:#}")))?;
-    let mut report = String::new();
-    for stopped in &done.stopped {
-        report.push_str(&format!(
-            "vnetd: stopped {} (pid {}) in {}\n",
-            stopped.name, stopped.pid, stopped.namespace
-        ));
-    }
-    if !done.removed.is_empty() {
-        report.push_str(&format!(
-            "vnetd: removed namespaces {}\n",
-            done.removed.join(", ")
-        ));
-    }
-    for device in &done.removed_devices {
-        report.push_str(&format!("vnetd: removed device {device}\n"));
-    }
-    for dir in &done.removed_dirs {
-        report.push_str(&format!("vnetd: removed {}\n", dir.display()));
-    }
-    if socket_state == control::SocketState::Stale {
-        std::fs::remove_file(&socket).map_err(|e| {
-            Failure::refused(format!(
-                "removing the stale socket {}: {e}",
-                socket.display()
-            ))
-        })?;
-        report.push_str(&format!(
-            "vnetd: removed the stale control socket {}\n",
-            socket.display()
-        ));
-    }
+    let mut report = removed_lines(&done, "vnetd: ");
+    let socket_files = remove_stale_socket(&socket).map_err(Failure::refused)?;
+    report.extend(socket_files.lines().map(|l| format!("vnetd: {l}\n")));
     if report.is_empty() {
         report.push_str("vnetd: nothing to remove\n");
     }
@@ -375,6 +349,95 @@ pub(super) fn down(path: Option<&Path>, host: Option<&str>) -> Result<(), Failur
     } else {
         Err(Failure::refused(in_use.join("\n")))
     }
+}
+
+/// What each line of [`remove_killed_runs`] starts with, after the
+/// command's own name.
+pub(super) const KILLED_RUN: &str = "left by a killed run: ";
+
+/// Before the lab of `topology` is built on this machine: what a killed
+/// run of the same lab left, removed as `vnetd down FILE` removes it (its
+/// namespaces whose creator has ended, the daemons still running there
+/// and their run directories), and the stale control socket at `socket`
+/// with its token file. One line per thing removed, each after `prefix`.
+/// Refused, with nothing removed, when a running process holds one of the
+/// lab's namespaces: a lab of this file runs already. A lab spread over
+/// machines is left to `vnetd down FILE --host NAME`: its machine's VXLAN
+/// device has one name for every lab.
+pub(super) fn remove_killed_runs(
+    topology: &topology::Topology,
+    socket: &Path,
+    prefix: &str,
+) -> Result<String, Failure> {
+    use crate::host::netns;
+    let mut out = String::new();
+    if topology.placement.local.is_none() {
+        let names = crate::daemon::namespace_names(topology);
+        if let Some((name, pid)) = names.iter().find_map(|name| match netns::owner(name) {
+            netns::Owner::InUse { pid } => Some((name, pid)),
+            _ => None,
+        }) {
+            return Err(Failure::refused(format!(
+                "namespace {name} belongs to process {pid}, which is still running: a lab of \
+                 {} runs already (stop it first)",
+                topology.source
+            )));
+        }
+        let done = crate::daemon::down(topology)
+            .map_err(|e| Failure::refused(format!("removing what a killed run left: {e:#}")))?;
+        out.push_str(&removed_lines(&done, prefix));
+    }
+    let socket_files = remove_stale_socket(socket).map_err(Failure::refused)?;
+    out.extend(socket_files.lines().map(|l| format!("{prefix}{l}\n")));
+    Ok(out)
+}
+
+/// Removes the control socket at `socket` when nothing answers on it, and
+/// the token file a run wrote beside it (see [`token_file_of`]); one line
+/// for each removed, or why one could not be.
+pub(super) fn remove_stale_socket(socket: &Path) -> Result<String, String> {
+    let state = control::socket_state(socket);
+    let mut out = String::new();
+    if state == control::SocketState::Stale {
+        std::fs::remove_file(socket)
+            .map_err(|e| format!("removing the stale socket {}: {e}", socket.display()))?;
+        out.push_str(&format!(
+            "removed the stale control socket {}\n",
+            socket.display()
+        ));
+    }
+    let token = token_file_of(socket);
+    if state != control::SocketState::Live && token.exists() {
+        std::fs::remove_file(&token)
+            .map_err(|e| format!("removing the token file {}: {e}", token.display()))?;
+        out.push_str(&format!("removed the token file {}\n", token.display()));
+    }
+    Ok(out)
+}
+
+/// One line per thing `done` removed, each after `prefix`: the processes
+/// stopped, the namespaces, devices and run directories removed.
+pub(super) fn removed_lines(done: &crate::host::Leftovers, prefix: &str) -> String {
+    let mut out = String::new();
+    for stopped in &done.stopped {
+        out.push_str(&format!(
+            "{prefix}stopped {} (pid {}) in {}\n",
+            stopped.name, stopped.pid, stopped.namespace
+        ));
+    }
+    if !done.removed.is_empty() {
+        out.push_str(&format!(
+            "{prefix}removed namespaces {}\n",
+            done.removed.join(", ")
+        ));
+    }
+    for device in &done.removed_devices {
+        out.push_str(&format!("{prefix}removed device {device}\n"));
+    }
+    for dir in &done.removed_dirs {
+        out.push_str(&format!("{prefix}removed {}\n", dir.display()));
+    }
+    out
 }
 
 /// What `vnetd run` logs when it runs in a mount namespace of its own.

@@ -17,8 +17,10 @@
 pub mod args;
 mod capture;
 mod ci;
+mod ci_report;
 mod converge;
 pub mod failure;
+mod guardian;
 pub mod lab;
 pub mod log;
 mod manual;
@@ -85,28 +87,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_lab(args),
         Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
+        Command::CiGuardian(args) => guardian::guard(&args),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man { dir } => manual::man_pages(dir.as_deref()),
-        Command::Ci {
-            config,
-            junit,
-            artifacts,
-            timeout,
-            converge_timeout,
-            no_offload,
-        } => ci::ci(ci::CiArgs {
-            config,
-            junit,
-            artifacts,
-            timeout: std::time::Duration::from_secs(timeout),
-            converge_timeout: std::time::Duration::from_secs(converge_timeout),
-            no_offload,
-        }),
+        Command::Ci(args) => ci::ci(args),
         Command::Check {
             config,
             empty,
             json,
-        } => check(&config, empty.options(), json),
+            strict,
+        } => check(&config, empty.options(), json, strict),
         Command::Trace {
             from,
             to,
@@ -412,12 +402,25 @@ pub(super) fn render(diags: &[Diagnostic]) -> String {
 /// Loads a lab file, its warnings said on stderr: the file's own, and
 /// each BGP session it configures that can never come up.
 pub(super) fn load(path: &Path, options: ParseOptions) -> Result<Loaded, Failure> {
-    let parsed = crate::plan::load_file_with(path, options).map(|mut loaded| {
+    load_with_text(path, options).map(|(loaded, _)| loaded)
+}
+
+/// [`load`], with the file's text as it was read.
+pub(super) fn load_with_text(
+    path: &Path,
+    options: ParseOptions,
+) -> Result<(Loaded, String), Failure> {
+    let source = path.display().to_string();
+    let (parsed, text) = match topology::read_file(path) {
+        Ok(text) => (crate::plan::parse_str_with(&source, &text, options), text),
+        Err(unread) => (Err(vec![unread]), String::new()),
+    };
+    let parsed = parsed.map(|mut loaded| {
         let never_up = crate::policy::bgp::sessions_never_up(&loaded.topology);
         loaded.warnings.extend(never_up);
         loaded
     });
-    refuse_invalid(path, parsed)
+    refuse_invalid(path, parsed).map(|loaded| (loaded, text))
 }
 
 /// Prints a valid topology's warnings; turns a refusal into its message.
@@ -464,7 +467,10 @@ fn refuse_unknown_reasons(topology: &topology::Topology) -> Result<(), Failure> 
     )))
 }
 
-fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> {
+/// `vnetd check`: the file's errors, or its summary and its expectations
+/// on the compiled tables; exit 1 for a failed one, and with `strict` for
+/// one only a running lab can decide (else a note each on stderr).
+fn check(path: &Path, options: ParseOptions, json: bool, strict: bool) -> Result<(), Failure> {
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     refuse_unknown_reasons(t)?;
@@ -496,7 +502,23 @@ fn check(path: &Path, options: ParseOptions, json: bool) -> Result<(), Failure> 
     let snap = Snapshot::compile_learned(loaded.topology, learned, 0);
     let results = expectations::evaluate(&snap);
     say(&expectations::render_results(&results, json)?)?;
-    let failed = failed_expectations(&path.display().to_string(), &results);
+    let source = path.display().to_string();
+    let mut failed = failed_expectations(&source, &results);
+    for r in &results {
+        let Some(why) = &r.live_only else { continue };
+        if strict {
+            failed.push(format!(
+                "{source}: expectation `{}` is live only, which --strict refuses: {why}",
+                r.name
+            ));
+        } else {
+            say_err(&format!(
+                "{source}: expectation `{}` is live only (`vnetd verify` and `vnetd ci` test \
+                 it): {why}\n",
+                r.name
+            ));
+        }
+    }
     if failed.is_empty() {
         Ok(())
     } else {
@@ -689,7 +711,7 @@ fn verify(
     if let Some(path) = junit {
         let xml =
             verify::junit::junit_xml(&topology.source, &verified).map_err(Failure::refused)?;
-        std::fs::write(path, xml)
+        verify::junit::write_whole(path, &xml)
             .map_err(|e| Failure::refused(format!("cannot write {}: {e}", path.display())))?;
     }
     let results: Vec<_> = verified.into_iter().map(|v| v.result).collect();

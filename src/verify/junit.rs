@@ -2,9 +2,18 @@
 //! systems read. One test suite named after the topology, one test case
 //! per expectation with the time its probe took, and a `<failure>` with the
 //! reason for each that did not hold.
+//!
+//! A `vnetd ci` run that has no results (the file or the machine stopped
+//! it, its time ran out, it was interrupted, or it was killed) still
+//! leaves a report: one suite whose single case is an `<error>` saying
+//! why ([`errored_xml`]), so that a pipeline's test publisher always
+//! finds one. Reports are written whole ([`write_whole`]): a reader finds
+//! the old one or the new one, never a part.
 
 use super::Verified;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 /// The JUnit XML of one run over the topology named `source`.
@@ -48,6 +57,58 @@ pub fn junit_xml(source: &str, verified: &[Verified]) -> Result<String, String> 
         .map_err(|e| format!("cannot write the JUnit report: {e}"))
 }
 
+/// The name of the single case of a run that has no results.
+pub const RUN_CASE: &str = "vnetd ci";
+
+/// The JUnit XML of a `vnetd ci` run over `source` that ended without
+/// results: one suite whose single case, [`RUN_CASE`], is an `<error>` of
+/// `kind` (`incomplete`, `environment`, `interrupted`) with `message`, and
+/// `description` as its text.
+pub fn errored_xml(
+    source: &str,
+    kind: &str,
+    message: &str,
+    description: &str,
+) -> Result<String, String> {
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status
+        .set_message(message)
+        .set_type(kind)
+        .set_description(description);
+    let mut case = TestCase::new(RUN_CASE, status);
+    case.set_classname(format!("vnetd.ci.{source}"));
+    let mut suite = TestSuite::new(format!("vnetd ci {source}"));
+    suite.add_test_case(case);
+    let mut report = Report::new("vnetd ci");
+    report.add_test_suite(suite);
+    report
+        .to_string()
+        .map_err(|e| format!("cannot write the JUnit report: {e}"))
+}
+
+/// Writes `text` to `path` whole: into a new file beside it, flushed to
+/// disk, then renamed over it, so that a reader (or a run killed in the
+/// middle) finds the old report or the new one, never a part of either.
+pub fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temporary = name.to_os_string();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&temporary, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +135,7 @@ mod tests {
                     "expected Allow, found Deny".into()
                 },
                 skipped: None,
+                live_only: None,
             },
             time: Duration::from_millis(1500),
         }
@@ -118,5 +180,49 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains(r#"failures="0""#), "{xml}");
+    }
+
+    #[test]
+    fn a_run_without_results_is_one_errored_case_with_its_reason() {
+        let xml = errored_xml(
+            "lab.yaml",
+            "environment",
+            "lab.yaml:3: unknown key <x>",
+            "the file stopped the run",
+        )
+        .unwrap();
+        assert!(
+            xml.contains(
+                r#"<testsuites name="vnetd ci" tests="1" skipped="0" failures="0" errors="1">"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase name="vnetd ci" classname="vnetd.ci.lab.yaml">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<error message="lab.yaml:3: unknown key &lt;x&gt;" type="environment">"#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("the file stopped the run</error>"), "{xml}");
+    }
+
+    #[test]
+    fn a_report_is_replaced_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        write_whole(&path, "first").unwrap();
+        write_whole(&path, "second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["junit.xml"]);
+        // A folder that does not exist: an error, and nothing written.
+        assert!(write_whole(&dir.path().join("no/such.xml"), "x").is_err());
     }
 }

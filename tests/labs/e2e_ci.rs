@@ -3,9 +3,9 @@
 //! holds and the exit code is 0; with one expectation made false the exit
 //! code is 1, the JUnit names the failed case and its evidence holds a
 //! pcapng that `tcpdump -r` reads, with the failed flow in it; SIGTERM in
-//! the middle of convergence, and a routing daemon killed during the run,
-//! leave nothing behind. Each run has its own namespace prefix and control
-//! socket. Needs root.
+//! the middle of convergence (whose JUnit says so), and a routing daemon
+//! killed during the run, leave nothing behind. Each run has its own
+//! namespace prefix and control socket. Needs root.
 
 use crate::common;
 
@@ -218,6 +218,15 @@ fn sigterm_in_the_middle_of_convergence_leaves_nothing_behind() {
     );
     assert_eq!(run.leftovers(), (vec![], vec![]));
     assert!(!Path::new(&run.path("vnetd.sock")).exists(), "socket left");
+    // The report says why there are no results.
+    let junit = std::fs::read_to_string(run.path("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 1, "{junit}");
+    assert!(
+        junit.contains(
+            r#"<error message="interrupted (signal 15) before it could report" type="interrupted">"#
+        ),
+        "{junit}"
+    );
 }
 
 #[test]

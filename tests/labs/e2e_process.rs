@@ -1,6 +1,8 @@
 //! The `vnetd` binary as users run it: `vnetd run` builds the lab and
-//! removes everything on SIGINT/SIGTERM; after SIGKILL, `vnetd down` removes
-//! what was left; a namespace that already exists is never taken over.
+//! removes everything on SIGINT/SIGTERM; after SIGKILL, `vnetd down` or the
+//! next `vnetd run` of the file removes what was left, and says so; a
+//! namespace that already exists, or that a running lab holds, is never
+//! taken over.
 //! Needs root (see `common::require_root`).
 
 use crate::common;
@@ -90,16 +92,20 @@ fn sigkill_leftovers_are_removed_by_down() {
     common::require_root();
     let _serial = serial();
     let config = write_config("e2kill");
-    let mut child = start(&[config.to_str().unwrap()]);
+    // With the metrics endpoint, whose token the run writes beside its
+    // socket.
+    let mut child = start(&[config.to_str().unwrap(), "--metrics", "127.0.0.1:0"]);
     signal(&child, libc::SIGKILL);
     wait_exit(&mut child);
-    // A crash leaves the namespaces (the TUNs die with the process) and
-    // the control socket, which nobody answers on any more.
+    // A crash leaves the namespaces (the TUNs die with the process), the
+    // control socket, which nobody answers on any more, and the token.
     assert_eq!(
         namespaces_with("e2kill").len(),
         common::with_fabric(HUB_SPOKE_NAMESPACES)
     );
     assert!(socket().exists());
+    let token = socket().with_extension("http-token");
+    assert!(token.exists());
     let out = vnetd().arg("down").arg(&config).output().unwrap();
     assert!(
         out.status.success(),
@@ -115,13 +121,109 @@ fn sigkill_leftovers_are_removed_by_down() {
         )),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(&format!("removed the token file {}", token.display())),
+        "{stdout}"
+    );
     assert!(!socket().exists());
+    assert!(!token.exists());
     assert_eq!(namespaces_with("e2kill"), Vec::<String>::new());
     assert_eq!(host_tun_links(), 0);
     // A second `down` has nothing left to do.
     let out = vnetd().arg("down").arg(&config).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to remove"));
+}
+
+#[test]
+fn sigkill_leftovers_are_removed_by_the_next_run_but_a_running_lab_is_not() {
+    use std::io::BufRead;
+    common::require_root();
+    let _serial = serial();
+    let config = write_config("e2again");
+    let mut child = start(&[config.to_str().unwrap()]);
+    signal(&child, libc::SIGKILL);
+    wait_exit(&mut child);
+    let left: std::collections::BTreeSet<String> = namespaces_with("e2again").into_iter().collect();
+    assert_eq!(left.len(), common::with_fabric(HUB_SPOKE_NAMESPACES));
+    // The next run removes them, one line each, then builds its lab.
+    let mut again = common::spawn_lab_unwaited({
+        let mut run = vnetd();
+        run.arg("run").arg(&config);
+        run
+    });
+    let stdout = again.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    while !said.iter().any(|l: &String| l.contains("lab up")) {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => said.push(line),
+            Err(_) => panic!("vnetd run did not come up: {said:#?}"),
+        }
+    }
+    let prefix = "vnetd: left by a killed run: ";
+    let removed: Vec<&String> = said.iter().filter(|l| l.starts_with(prefix)).collect();
+    assert_eq!(
+        removed,
+        [
+            &format!(
+                "{prefix}removed namespaces {}",
+                namespaces_in_plan_order(&config).join(", ")
+            ),
+            &format!(
+                "{prefix}removed the stale control socket {}",
+                socket().display()
+            ),
+        ],
+        "{said:#?}"
+    );
+    assert_eq!(
+        namespaces_with("e2again")
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+        left
+    );
+    assert!(common::ping("e2again-vm1", "10.2.1.4"));
+    // A second run of the file, through another socket, takes nothing
+    // from the running lab.
+    let other = std::env::temp_dir().join(format!("vnetd-again-{}.sock", std::process::id()));
+    let out = common::vnetd_command(&other)
+        .arg("run")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "belongs to process {}, which is still running: a lab of {} runs already (stop it \
+             first)",
+            again.id(),
+            config.display()
+        )),
+        "{stderr}"
+    );
+    assert!(common::ping("e2again-vm1", "10.2.1.4"));
+    common::stop_lab(&mut again);
+    assert_eq!(namespaces_with("e2again"), Vec::<String>::new());
+    std::fs::remove_file(&config).unwrap();
+}
+
+/// The namespaces of the lab of `config`, in the order vnetd makes them.
+fn namespaces_in_plan_order(config: &std::path::Path) -> Vec<String> {
+    let loaded = vnetd::plan::load_file(config).unwrap();
+    vnetd::daemon::namespace_names(&loaded.topology)
+        .into_iter()
+        .filter(|n| vnetd::host::netns::exists(n))
+        .collect()
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod e2e_apply_held;
 mod e2e_bgp_watch;
 mod e2e_capture;
 mod e2e_ci;
+mod e2e_ci_killed;
 mod e2e_counting;
 mod e2e_dns;
 mod e2e_dns_servers;

@@ -16,6 +16,7 @@ mod broken_realism_topologies;
 mod broken_topologies;
 mod changed_ports;
 mod check_expectations;
+mod ci_report;
 mod daemon_rooms;
 mod decide_traces;
 mod diagnostics_cli;

@@ -8,7 +8,9 @@
 //!   address, the trace is refused and says why;
 //! - `check` judges `resolves` expectations against Azure DNS's answer,
 //!   and conversations to a name against the trace to its first address,
-//!   with exact failure messages; an undecidable one fails with its reason;
+//!   with exact failure messages; one only a running lab can decide is
+//!   reported apart, as live only, with its reason, and fails only with
+//!   `--strict`;
 //! - a `resolves` expectation with a packet's keys, or whose `to` or
 //!   `result` cannot be an answer's, is refused at its line.
 
@@ -18,6 +20,24 @@ use std::path::{Path, PathBuf};
 
 const EXAMPLE: &str = "config/private-endpoints.yaml";
 const NAME: &str = "stcontoso.blob.core.windows.net";
+
+/// Why `corp-is-forwarded` is live only.
+const FORWARDED: &str = "Azure DNS of VNet spoke1 sends app.corp.contoso.com on to \
+                         192.168.1.10:53 (forwarding rule corp of ruleset onprem): vnetd cannot \
+                         know that server's answer offline";
+
+/// Why a question of the laptop is live only.
+const ASKS_BIND: &str = "on-premises host laptop asks 192.168.1.10 for \
+                         stcontoso.blob.core.windows.net, not Azure DNS: vnetd cannot know that \
+                         server's answer offline";
+
+/// What `check` says on stderr of an expectation of `path` that is live
+/// only.
+fn live_note(path: &str, name: &str, why: &str) -> String {
+    format!(
+        "{path}: expectation `{name}` is live only (`vnetd verify` and `vnetd ci` test it): {why}"
+    )
+}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -249,8 +269,9 @@ expectations:
             ("vm3-gets-the-endpoint", false),
             ("vm1-gets-nothing", false),
             ("two-addresses", false),
-            ("corp-is-forwarded", false),
-            ("the-laptop-asks-bind", false),
+            // Live only: passed, with why only a running lab can tell.
+            ("corp-is-forwarded", true),
+            ("the-laptop-asks-bind", true),
             ("vm3-reaches-the-public-face", false),
             ("vm1-reaches-nothing", false),
         ]
@@ -259,6 +280,8 @@ expectations:
     assert_eq!(
         stderr.lines().map(str::to_string).collect::<Vec<_>>(),
         [
+            live_note(&path, "corp-is-forwarded", FORWARDED),
+            live_note(&path, "the-laptop-asks-bind", ASKS_BIND),
             failed("vm1-reaches-it-by-name", "did not cross hub-fw"),
             failed(
                 "vm3-gets-the-endpoint",
@@ -268,17 +291,6 @@ expectations:
             failed(
                 "two-addresses",
                 "expected 10.0.3.4, 10.0.3.5, found 10.0.3.4"
-            ),
-            failed(
-                "corp-is-forwarded",
-                "Azure DNS of VNet spoke1 sends app.corp.contoso.com on to 192.168.1.10:53 \
-                 (forwarding rule corp of ruleset onprem): vnetd cannot know that server's \
-                 answer offline"
-            ),
-            failed(
-                "the-laptop-asks-bind",
-                "on-premises host laptop asks 192.168.1.10 for stcontoso.blob.core.windows.net, \
-                 not Azure DNS: vnetd cannot know that server's answer offline"
             ),
             failed(
                 "vm3-reaches-the-public-face",
@@ -319,6 +331,13 @@ expectations:
     );
     assert_eq!(row("the-name-exists")["expected"].get("addresses"), None);
     assert_eq!(row("corp-is-forwarded")["observed"]["result"], "Undecided");
+    assert_eq!(row("corp-is-forwarded")["live_only"], FORWARDED);
+    assert_eq!(row("corp-is-forwarded")["message"], "");
+    assert_eq!(row("vm1-reaches-nothing").get("live_only"), None);
+    assert_eq!(
+        (&report["passed"], &report["failed"], &report["live_only"]),
+        (&json!(5), &json!(6), &json!(2))
+    );
     let by_name = row("vm1-reaches-it-by-name");
     assert_eq!(by_name["to"], "stcontoso.blob.core.windows.net");
     assert_eq!(
@@ -358,9 +377,12 @@ expectations:
     );
     assert_eq!(
         line("corp-is-forwarded"),
-        "FAIL corp-is-forwarded vm1 -> app.corp.contoso.com DNS 192.168.1.20 Undecided"
+        "live corp-is-forwarded vm1 -> app.corp.contoso.com DNS 192.168.1.20 Undecided"
     );
-    assert!(table.ends_with("5 passed, 8 failed\n"), "{table}");
+    assert!(
+        table.ends_with("5 passed, 6 failed, 2 live only\n"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -476,4 +498,98 @@ fn broken_resolves_expectations_are_refused_at_their_line() {
             "{name}: expected\n{expected}\nin:\n{stderr}"
         );
     }
+}
+
+#[test]
+fn expectations_only_a_running_lab_can_decide_fail_check_only_when_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = example_without_expectations()
+        + "
+expectations:
+  - {name: vm1-gets-the-endpoint, from: vm1, resolves: stcontoso.blob.core.windows.net, to: [10.0.3.4]}
+  - {name: corp-is-forwarded, from: vm1, resolves: app.corp.contoso.com, to: [192.168.1.20]}
+  - {name: the-laptop-reaches-it-by-name, from: laptop, to: stcontoso.blob.core.windows.net, protocol: Tcp, port: 80, result: Allow}
+";
+    let path = write(dir.path(), "live.yaml", &yaml);
+    let path = path.to_str().unwrap();
+    // Without --strict: exit 0, the two apart in the table and the count,
+    // a note each on stderr.
+    let out = vnetd(&["check", path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let results: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("------"))
+        .skip(1)
+        .take_while(|l| !l.contains(" passed, "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(results, ["ok", "live", "live"], "{table}");
+    assert!(
+        table.ends_with("\n1 passed, 0 failed, 2 live only\n"),
+        "{table}"
+    );
+    assert_eq!(
+        text(&out.stderr).lines().collect::<Vec<_>>(),
+        [
+            live_note(path, "corp-is-forwarded", FORWARDED),
+            live_note(path, "the-laptop-reaches-it-by-name", ASKS_BIND),
+        ]
+    );
+    // The JSON: the same rows, each live-only one saying why.
+    let json = vnetd(&["check", path, "--json"]);
+    assert_eq!(json.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (&report["passed"], &report["failed"], &report["live_only"]),
+        (&json!(1), &json!(0), &json!(2))
+    );
+    let live_only: Vec<&Value> = report["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["live_only"])
+        .collect();
+    assert_eq!(
+        live_only,
+        [&Value::Null, &json!(FORWARDED), &json!(ASKS_BIND)]
+    );
+    // With --strict: the same report, exit 1, each named as refused.
+    let strict = vnetd(&["check", path, "--json", "--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(strict.stdout, json.stdout);
+    let refused = |name: &str, why: &str| {
+        format!("{path}: expectation `{name}` is live only, which --strict refuses: {why}")
+    };
+    assert_eq!(
+        text(&strict.stderr).lines().collect::<Vec<_>>(),
+        [
+            refused("corp-is-forwarded", FORWARDED),
+            refused("the-laptop-reaches-it-by-name", ASKS_BIND),
+        ]
+    );
+    // A source with no server to ask fails, strict or not: a running lab
+    // has no answer for it either.
+    let no_server = yaml.replace(
+        "  - {name: corp-is-forwarded, from: vm1,",
+        "  - {name: dc1-asks-nobody, from: dc1, resolves: app.corp.contoso.com, to: \
+         [192.168.1.20]}\n  - {name: corp-is-forwarded, from: vm1,",
+    );
+    let path = write(dir.path(), "nobody.yaml", &no_server);
+    let out = vnetd(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).ends_with("\n1 passed, 1 failed, 2 live only\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "{}: expectation `dc1-asks-nobody` failed: on-premises host dc1 has no DNS server \
+             (`dns_servers`) to ask for app.corp.contoso.com",
+            path.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -7,9 +7,11 @@
 //!
 //! A conversation whose `to` is a DNS name goes to the first address the
 //! source's question gets; offline, that is Azure DNS's answer in the
-//! source's VNet, and an expectation whose answer vnetd cannot know
-//! offline (custom DNS servers, an on-premises host, a forwarding rule)
-//! fails as undecided, with why.
+//! source's VNet. An expectation whose answer is another server's (the
+//! source's custom DNS servers, an on-premises host's own, a forwarding
+//! rule's targets) cannot be decided offline: `check` reports it apart,
+//! as live only ([`ExpectationResult::live_only`], found `Undecided`), and
+//! only a running lab tests it.
 
 use super::names::{expected_name_answer, lookup_destination};
 use super::render::{json_text, table};
@@ -51,6 +53,11 @@ pub struct ExpectationResult {
     /// empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Why only a running lab can decide it: its answer is another DNS
+    /// server's, which vnetd cannot know offline (`passed` is then true,
+    /// and `observed` is `Undecided`). Never set by a live test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_only: Option<String>,
 }
 
 /// A verdict on a path: Allow or Deny, the drop reason and where, and the
@@ -80,6 +87,8 @@ pub struct Outcome {
 struct Report<'r> {
     passed: usize,
     failed: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    live_only: usize,
     #[serde(skip_serializing_if = "is_zero")]
     skipped: usize,
     expectations: &'r [ExpectationResult],
@@ -189,6 +198,7 @@ impl ExpectationResult {
             expected,
             observed,
             skipped: None,
+            live_only: None,
         }
     }
 
@@ -230,6 +240,7 @@ impl ExpectationResult {
             expected,
             observed,
             skipped: None,
+            live_only: None,
         }
     }
 
@@ -240,6 +251,27 @@ impl ExpectationResult {
         result.message = String::new();
         result.skipped = Some(why);
         result
+    }
+
+    /// An expectation only a running lab can decide, and why: its answer
+    /// is another DNS server's.
+    pub fn live_only(
+        topology: &Topology,
+        expectation: &Expectation,
+        observed: Outcome,
+        why: String,
+    ) -> Self {
+        let mut result = Self::judge(topology, expectation, observed);
+        result.passed = true;
+        result.message = String::new();
+        result.live_only = Some(why);
+        result
+    }
+
+    /// Whether it neither failed, nor was left to another machine or to
+    /// a running lab.
+    pub fn held(&self) -> bool {
+        self.passed && self.skipped.is_none() && self.live_only.is_none()
     }
 
     /// An expectation that failed before anything could be compared: its
@@ -345,12 +377,14 @@ fn describe_answer(outcome: &Outcome, addresses: &[String]) -> String {
 /// JSON.
 pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<String, QueryError> {
     let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
-    let passed = results.iter().filter(|r| r.passed).count() - skipped;
-    let failed = results.len() - passed - skipped;
+    let live_only = results.iter().filter(|r| r.live_only.is_some()).count();
+    let passed = results.iter().filter(|r| r.held()).count();
+    let failed = results.iter().filter(|r| !r.passed).count();
     if json {
         return json_text(&Report {
             passed,
             failed,
+            live_only,
             skipped,
             expectations: results,
         });
@@ -362,10 +396,11 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
                 Some(port) => format!("{} {}", r.protocol, port),
                 None => r.protocol.clone(),
             };
-            let (result, found) = match &r.skipped {
-                Some(why) => ("skip", why.clone()),
-                None if r.passed => ("ok", describe_outcome(&r.observed)),
-                None => ("FAIL", describe_outcome(&r.observed)),
+            let (result, found) = match (&r.skipped, &r.live_only) {
+                (Some(why), _) => ("skip", why.clone()),
+                (None, Some(_)) => ("live", describe_outcome(&r.observed)),
+                (None, None) if r.passed => ("ok", describe_outcome(&r.observed)),
+                (None, None) => ("FAIL", describe_outcome(&r.observed)),
             };
             // A conversation to a name: the address it went to.
             let reached = match (r.protocol.as_str(), &r.observed.addresses) {
@@ -386,12 +421,16 @@ pub fn render_results(results: &[ExpectationResult], json: bool) -> Result<Strin
         &["RESULT", "EXPECTATION", "PATH", "FLOW", "EXPECTED", "FOUND"],
         &rows,
     );
-    match skipped {
-        0 => out.push_str(&format!("{passed} passed, {failed} failed\n")),
-        _ => out.push_str(&format!(
-            "{passed} passed, {failed} failed, {skipped} skipped (their sources run on other hosts)\n"
-        )),
+    out.push_str(&format!("{passed} passed, {failed} failed"));
+    if live_only > 0 {
+        out.push_str(&format!(", {live_only} live only"));
     }
+    if skipped > 0 {
+        out.push_str(&format!(
+            ", {skipped} skipped (their sources run on other hosts)"
+        ));
+    }
+    out.push('\n');
     Ok(out)
 }
 
@@ -443,16 +482,38 @@ pub fn evaluate(snap: &Snapshot) -> Vec<ExpectationResult> {
     let t = &snap.topology;
     t.expectations
         .iter()
-        .map(|e| match &e.test {
-            Test::Reach(reach) => evaluate_reach(snap, e, reach),
-            Test::Resolve(resolve) => match expected_name_answer(snap, e.from, resolve) {
-                Ok((status, addresses)) => {
-                    ExpectationResult::judge(t, e, answer_outcome(status.as_str(), &addresses))
-                }
-                Err(why) => ExpectationResult::failed(t, e, undecided(), why),
-            },
+        .map(|e| {
+            let result = match &e.test {
+                Test::Reach(reach) => evaluate_reach(snap, e, reach),
+                Test::Resolve(resolve) => match expected_name_answer(snap, e.from, resolve) {
+                    Ok((status, addresses)) => {
+                        ExpectationResult::judge(t, e, answer_outcome(status.as_str(), &addresses))
+                    }
+                    Err(why) => ExpectationResult::failed(t, e, undecided(), why),
+                },
+            };
+            // Undecided, but a running lab asks the source's server for
+            // real: live only. A source with no server to ask fails.
+            if result.observed.result == UNDECIDED && asks_a_server_live(t, e.from) {
+                let (observed, why) = (result.observed, result.message);
+                return ExpectationResult::live_only(t, e, observed, why);
+            }
+            result
         })
         .collect()
+}
+
+/// Whether `from`'s DNS questions are asked for real in a running lab: a
+/// NIC's always (of Azure DNS or its own servers), an on-premises host's
+/// when it has servers; the Internet asks none of the lab's.
+fn asks_a_server_live(topology: &Topology, from: Endpoint) -> bool {
+    match from {
+        Endpoint::Nic(_) => true,
+        Endpoint::SiteHost { site, host } => {
+            !topology.sites[site].hosts[host].dns_servers.is_empty()
+        }
+        Endpoint::Internet(_) => false,
+    }
 }
 
 /// The outcome of what vnetd cannot know offline.
