@@ -159,10 +159,6 @@ pub enum Command {
     /// expectation holds, 1 when one fails, 2 when the file or the machine
     /// stopped the run. Needs root.
     Ci(CiArgs),
-    /// The guardian of a `vnetd ci` run, which starts it: removes what the
-    /// run leaves when it is killed. Not for use by hand.
-    #[command(name = "ci-guardian", hide = true)]
-    CiGuardian(GuardianArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish,
     /// elvish, powershell): `vnetd completions bash >
     /// /usr/share/bash-completion/completions/vnetd`.
@@ -339,8 +335,11 @@ pub struct CiArgs {
 }
 
 /// What the guardian of a `vnetd ci` run is told at its start; the rest
-/// comes on its stdin, from the run.
-#[derive(clap::Args, Debug)]
+/// comes on its stdin, from the run. Parsed apart from the commands
+/// (`vnetd ci-guardian ...`, see [`super::main`]), so that neither the help,
+/// the man page nor the shell completions offer it.
+#[derive(clap::Parser, Debug)]
+#[command(name = "vnetd ci-guardian")]
 pub struct GuardianArgs {
     /// The run's process id.
     #[arg(long)]

@@ -7,8 +7,9 @@
 //! killed with SIGKILL runs no more code: its namespaces, the routing and
 //! DNS daemons running in them, their run directories and its control
 //! socket would stay, and the pipeline would find no report. So before
-//! anything else, `vnetd ci` starts `vnetd ci-guardian` (a hidden command)
-//! with a pipe from the run as its stdin. The run writes on it, one JSON
+//! anything else, `vnetd ci` starts `vnetd ci-guardian` (not one of the
+//! CLI's commands: read by a parser of its own, offered by no help and
+//! no completion), with a pipe from the run as its stdin. The run writes on it, one JSON
 //! line each ([`Word`]), the lab it builds, how far it has come, that its
 //! report is written, and, last, that it finished. When the pipe ends
 //! without that last word, the run has died: the guardian waits until its

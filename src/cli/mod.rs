@@ -46,8 +46,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = log::init(cli.log_format).and_then(|()| run(cli));
+    // The guardian a `vnetd ci` run starts is not a command of the CLI:
+    // `vnetd ci-guardian ARGS`, read by its own parser.
+    let outcome = if std::env::args_os().nth(1).as_deref() == Some(guardian::COMMAND.as_ref()) {
+        let args = <args::GuardianArgs as clap::Parser>::parse_from(std::env::args_os().skip(1));
+        guardian::guard(&args)
+    } else {
+        let cli = Cli::parse();
+        log::init(cli.log_format).and_then(|()| run(cli))
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -87,7 +94,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_lab(args),
         Command::Down { config, host } => down(config.as_deref(), host.as_deref()),
         Command::Wait { timeout } => wait(std::time::Duration::from_secs(timeout)),
-        Command::CiGuardian(args) => guardian::guard(&args),
         Command::Completions { shell } => manual::completions(shell),
         Command::Man { dir } => manual::man_pages(dir.as_deref()),
         Command::Ci(args) => ci::ci(args),

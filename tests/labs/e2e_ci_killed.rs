@@ -21,9 +21,9 @@ use vnetd::host::{netns, process};
 
 const HYBRID: &str = include_str!("../../config/hybrid.yaml");
 
-/// Where the lab's routing daemons keep their files, one directory per
-/// namespace.
-const RUN_DIRS: &[&str] = &["/run/vnetd-bgp"];
+/// Where the lab's routing daemons and DNS servers keep their files, one
+/// directory per namespace.
+const RUN_DIRS: &[&str] = &["/run/vnetd-bgp", "/run/vnetd-dns"];
 
 /// The message of the JUnit case of a run its guardian found killed.
 const KILLED: &str = "killed (no report from vnetd ci)";
@@ -73,10 +73,7 @@ impl Drop for Run {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        for root in RUN_DIRS
-            .iter()
-            .chain([&vnetd::daemon::answering::dns_servers::RUN_DIR])
-        {
+        for root in RUN_DIRS {
             for dir in self.dirs_in(root) {
                 let _ = std::fs::remove_dir_all(dir);
             }
