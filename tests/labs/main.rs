@@ -50,6 +50,7 @@ mod e2e_route_server;
 mod e2e_routing_supervision;
 mod e2e_scale;
 mod e2e_shaping;
+mod e2e_snat_exhaustion;
 mod e2e_teardown;
 mod e2e_verify;
 mod e2e_web_bounds;
