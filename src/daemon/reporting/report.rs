@@ -99,6 +99,9 @@ fn names_report(daemon: &Daemon) -> crate::api::NamesReport {
         dns_send_failed: dns.send_failed.load(Relaxed),
         dns_forwarded: dns.forwarded.load(Relaxed),
         dns_forward_timeouts: dns.forward_timeouts.load(Relaxed),
+        dns_forward_loops_cut: dns.forward_loops_cut.load(Relaxed),
+        dns_tcp_refused_per_source: dns.tcp_refused_per_source.load(Relaxed),
+        dns_tcp_refused_at_capacity: dns.tcp_refused_at_capacity.load(Relaxed),
         paas_requests: paas.requests.load(Relaxed),
         paas_refused: paas.refused.load(Relaxed),
     }
