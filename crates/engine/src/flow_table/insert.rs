@@ -180,7 +180,13 @@ impl FlowTable {
         })
     }
 
-    #[inline]
+    /// Inlined into each entry point, with [`FlowTable::try_insert`], so
+    /// that each is compiled for its own kind of flow (one entry or a
+    /// pair, a memo or none, evicting or not): left to the compiler, a
+    /// fourth entry point made it call one shared copy, and
+    /// `flow_table/insert_new` took a third longer (`cargo bench --bench
+    /// flow_table`).
+    #[inline(always)]
     fn insert_entries(&self, flow: &NewFlow<'_>) -> InsertOutcome {
         let outcome = self.try_insert(flow);
         let counter = match outcome {
@@ -271,7 +277,7 @@ impl FlowTable {
         Ok(scan)
     }
 
-    #[inline]
+    #[inline(always)]
     #[allow(
         clippy::too_many_lines,
         reason = "the hot insert path: one probe loop under the slots' sequence locks, kept whole so that its atomics read in the order loom and Miri check"
