@@ -6,7 +6,8 @@
 //! other 500 are dropped as `snat_port_exhausted`, none as
 //! `flow_table_full`: the lab's default flow table for a lab with a NAT
 //! gateway has room for them all. With the kernel fast path on and off.
-//! Needs root.
+//! A lab run with a table too small for its flows drops the flows it has
+//! no room for as `flow_table_full`, none as SNAT exhaustion. Needs root.
 
 use crate::common;
 
@@ -113,4 +114,44 @@ fn a_nat_gateway_address_carries_50000_flows_to_one_destination_then_refuses() {
             "offload {offload}: translated, snat_port_exhausted, flow_table_full"
         );
     }
+}
+
+/// 12,000 flows through a table of 65,536 slots (`--flow-table-slots`),
+/// which six slots a flow cannot hold: every flow is translated or
+/// dropped as `flow_table_full`, some of each, none as
+/// `snat_port_exhausted`, with ports left.
+#[test]
+fn a_flow_table_too_small_for_the_flows_counts_flow_table_full() {
+    let options = vnetd::daemon::options::RunOptions {
+        flow_table_slots: Some(65_536),
+        ..Default::default()
+    };
+    let prefix = "snatf";
+    let lab = Lab::start_with(prefix, &common::with_netns_prefix(LAB, prefix), options);
+    let to: SocketAddr = "203.0.113.10:5353".parse().unwrap();
+    let internet = format!("{}.internet", lab.ns("vm1"));
+    let _server = netns::run_in(&internet, move || common::udp_bind_again(to)).unwrap();
+    let flows: u64 = 12_000;
+    send_from_each_port(&lab, 10_000..10_000 + flows as u16, to);
+    let counted = || {
+        let (v, i) = (lab.stats("vm1"), lab.stats("internet"));
+        [
+            i.packets_received,
+            v.drops_for(DropReason::FlowTableFull),
+            v.drops_for(DropReason::SnatPortExhausted),
+        ]
+    };
+    common::wait_for(Duration::from_secs(10), || {
+        counted()[..2].iter().sum::<u64>() >= flows
+    });
+    let [translated, full, exhausted] = counted();
+    assert_eq!(
+        (translated + full, exhausted),
+        (flows, 0),
+        "translated {translated}, flow_table_full {full}"
+    );
+    assert!(
+        translated > 0 && full > 0,
+        "translated {translated}, flow_table_full {full}"
+    );
 }
