@@ -643,6 +643,39 @@ fn a_handle_memo_given_at_insert_is_on_both_entries_from_the_start() {
     assert_eq!((value.forward_packets, value.forward_bytes), (2, 200));
 }
 
+/// A pair entered to keep live flows (the Internet edge's translations)
+/// never takes its owner's live flow: over the quota it is refused, where
+/// a plain pair takes the least recently seen flow's slots.
+#[test]
+fn a_pair_that_keeps_live_flows_is_refused_where_a_plain_one_evicts() {
+    // One probe window: every flow's slots are in every key's window.
+    let table = FlowTable::new(PROBE_WINDOW, 2, 2);
+    let keys: Vec<FlowKey> = (1..=3).map(|n| key(1, n)).collect();
+    let replies: Vec<FlowKey> = keys.iter().map(reply_of).collect();
+    let pair = |n: usize| FlowPair {
+        key: &keys[n],
+        reply: &replies[n],
+    };
+    let none = Traffic::default();
+    for n in 0..2 {
+        let outcome =
+            table.insert_pair_with_memo_keeping_live(pair(n), &memo(1), LONG, n as u64, none);
+        assert_eq!(outcome, InsertOutcome::Inserted);
+    }
+    let refused = table.insert_pair_with_memo_keeping_live(pair(2), &memo(2), LONG, 5, none);
+    assert_eq!(refused, InsertOutcome::Full);
+    assert_eq!(table.stats().failed_inserts, 1);
+    for k in &keys[..2] {
+        assert_eq!(table.lookup(k, 5).and_then(|f| f.memo()), Some(memo(1)));
+    }
+    assert!(table.lookup(&keys[2], 5).is_none());
+    // The plain insert of the same flow takes the oldest one's place.
+    let evicted = table.insert_pair_with_memo(pair(2), &memo(2), LONG, 5, none);
+    assert_eq!(evicted, InsertOutcome::Evicted);
+    assert!(table.lookup(&keys[0], 5).is_none());
+    assert_eq!((table.len(), table.stats().evicted), (2, 1));
+}
+
 /// Writers rewriting one entry's memo while readers read it: a reader
 /// sees one writer's memo whole, or nothing.
 #[test]

@@ -89,6 +89,18 @@ pub struct NamesReport {
     /// Forwarded queries no target answered in time: SERVFAIL.
     #[serde(default)]
     pub dns_forward_timeouts: u64,
+    /// Questions answered SERVFAIL unforwarded, a forwarding loop cut:
+    /// more identical ones would have waited at once than Azure DNS
+    /// lets wait.
+    #[serde(default)]
+    pub dns_forward_loops_cut: u64,
+    /// TCP connections closed at once because their source address held
+    /// its share of that address's connections already.
+    #[serde(default)]
+    pub dns_tcp_refused_per_source: u64,
+    /// TCP connections closed at once because every one was held.
+    #[serde(default)]
+    pub dns_tcp_refused_at_capacity: u64,
     /// Requests the PaaS responders answered.
     pub paas_requests: u64,
     /// Connections they refused (all slots taken) or cut.

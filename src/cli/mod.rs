@@ -456,7 +456,18 @@ fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Resul
 /// Refuses a topology whose expectations name a reason no drop has, as a
 /// broken file is refused: each with its line.
 fn refuse_unknown_reasons(topology: &topology::Topology) -> Result<(), Failure> {
-    let unknown = expectations::unknown_reasons(topology);
+    refuse_errors(topology, expectations::unknown_reasons(topology))
+}
+
+/// Fails `check` on a design that cannot work though Azure accepts it:
+/// each DNS forwarding loop, at its rules' lines.
+fn refuse_forwarding_loops(topology: &topology::Topology) -> Result<(), Failure> {
+    let loops = crate::diagnostics::forwarding_loops::forwarding_loop_errors(topology);
+    refuse_errors(topology, loops)
+}
+
+/// Refuses a topology with `unknown`'s errors, if there are any.
+fn refuse_errors(topology: &topology::Topology, unknown: Vec<Diagnostic>) -> Result<(), Failure> {
     if unknown.is_empty() {
         return Ok(());
     }
@@ -480,6 +491,7 @@ fn check(path: &Path, options: ParseOptions, json: bool, strict: bool) -> Result
     let loaded = load(path, options)?;
     let t = &loaded.topology;
     refuse_unknown_reasons(t)?;
+    refuse_forwarding_loops(t)?;
     // A lab `run` would refuse whatever the machine: an error.
     let too_large = crate::daemon::options::lab_size_errors(t, &crate::plan::Plan::derive(t));
     if !too_large.is_empty() {

@@ -196,8 +196,19 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
             > 0
     }) {
         out.push_str(&format!(
-            "azure dns: {} queries, {} answers, {} malformed (dropped), {} forwarded ({} timed out)\n",
-            n.dns_queries, n.dns_answers, n.dns_malformed, n.dns_forwarded, n.dns_forward_timeouts
+            "azure dns: {} queries, {} answers, {} malformed (dropped), {} forwarded ({} timed out, \
+             {} loops cut)\n",
+            n.dns_queries,
+            n.dns_answers,
+            n.dns_malformed,
+            n.dns_forwarded,
+            n.dns_forward_timeouts,
+            n.dns_forward_loops_cut
+        ));
+        out.push_str(&format!(
+            "azure dns over tcp: {} connections refused over a source's share, {} with every one \
+             held\n",
+            n.dns_tcp_refused_per_source, n.dns_tcp_refused_at_capacity
         ));
         out.push_str(&format!(
             "paas responders: {} requests, {} refused\n",

@@ -110,22 +110,52 @@ pub const MIN_DEFAULT_SLOTS: usize = 64 * 1024;
 /// when asked for.
 pub const MAX_DEFAULT_SLOTS: usize = 1 << 20;
 
+/// The least a lab with a NAT gateway gets: room for one public
+/// address's 50,000 flows to one destination, Azure's SNAT allocation,
+/// so that its ports run out before the table does. Each such flow
+/// holds six slots (the VM's entry, the translation and the Internet's
+/// entry, each a pair): 300,000, under a third of the table, where
+/// bounded probing still finds room for every one.
+pub const NAT_GATEWAY_MIN_SLOTS: usize = MAX_DEFAULT_SLOTS;
+
+const _: () = {
+    let ports =
+        (crate::snapshot::edge::NAT_PORTS.end - crate::snapshot::edge::NAT_PORTS.start) as usize;
+    assert!(ports * 6 * 3 < NAT_GATEWAY_MIN_SLOTS);
+};
+
 /// The flow table a lab of `nics` NICs gets unless told otherwise:
 /// [`SLOTS_PER_NIC`] per NIC, a power of two between [`MIN_DEFAULT_SLOTS`]
-/// and [`MAX_DEFAULT_SLOTS`]. The table is sized once, at start; a lab
-/// that `apply` will grow can ask for more with `--flow-table-slots`.
-pub fn default_flow_table_slots(nics: usize) -> usize {
-    nics.saturating_mul(SLOTS_PER_NIC)
+/// and [`MAX_DEFAULT_SLOTS`], and at least [`NAT_GATEWAY_MIN_SLOTS`] with
+/// `nat_gateways`. The table is sized once, at start; a lab that `apply`
+/// will grow can ask for more with `--flow-table-slots`.
+pub fn default_flow_table_slots(nics: usize, nat_gateways: bool) -> usize {
+    let sized = nics
+        .saturating_mul(SLOTS_PER_NIC)
         .checked_next_power_of_two()
         .unwrap_or(MAX_DEFAULT_SLOTS)
-        .clamp(MIN_DEFAULT_SLOTS, MAX_DEFAULT_SLOTS)
+        .clamp(MIN_DEFAULT_SLOTS, MAX_DEFAULT_SLOTS);
+    if nat_gateways {
+        sized.max(NAT_GATEWAY_MIN_SLOTS)
+    } else {
+        sized
+    }
+}
+
+/// The flows the Internet edge's translations may hold together, in a
+/// table of `slots`: half of its flows. They are every NIC's flows to
+/// the Internet, so a NIC's share would be too few; the other half keeps
+/// room for the NICs' own.
+pub fn edge_translations_quota(slots: usize) -> u32 {
+    u32::try_from(slots / 4).unwrap_or(u32::MAX).max(1)
 }
 
 impl RunOptions {
-    /// The flow table's slots for a lab of `nics` NICs.
-    pub fn flow_table_slots_for(&self, nics: usize) -> usize {
+    /// The flow table's slots for a lab of `nics` NICs, with or without
+    /// `nat_gateways`.
+    pub fn flow_table_slots_for(&self, nics: usize, nat_gateways: bool) -> usize {
         self.flow_table_slots
-            .unwrap_or_else(|| default_flow_table_slots(nics))
+            .unwrap_or_else(|| default_flow_table_slots(nics, nat_gateways))
     }
 }
 
@@ -172,17 +202,35 @@ mod tests {
 
     #[test]
     fn the_default_table_grows_with_the_lab_within_its_bounds() {
-        assert_eq!(default_flow_table_slots(0), MIN_DEFAULT_SLOTS);
-        assert_eq!(default_flow_table_slots(4), MIN_DEFAULT_SLOTS);
-        assert_eq!(default_flow_table_slots(5), 128 * 1024);
-        assert_eq!(default_flow_table_slots(40), 1 << 20);
-        assert_eq!(default_flow_table_slots(4096), MAX_DEFAULT_SLOTS);
-        assert_eq!(default_flow_table_slots(usize::MAX), MAX_DEFAULT_SLOTS);
+        assert_eq!(default_flow_table_slots(0, false), MIN_DEFAULT_SLOTS);
+        assert_eq!(default_flow_table_slots(4, false), MIN_DEFAULT_SLOTS);
+        assert_eq!(default_flow_table_slots(5, false), 128 * 1024);
+        assert_eq!(default_flow_table_slots(40, false), 1 << 20);
+        assert_eq!(default_flow_table_slots(4096, false), MAX_DEFAULT_SLOTS);
+        assert_eq!(
+            default_flow_table_slots(usize::MAX, false),
+            MAX_DEFAULT_SLOTS
+        );
         let asked = RunOptions {
             flow_table_slots: Some(1 << 22),
             ..RunOptions::default()
         };
-        assert_eq!(asked.flow_table_slots_for(4), 1 << 22);
-        assert_eq!(RunOptions::default().flow_table_slots_for(8), 128 * 1024);
+        assert_eq!(asked.flow_table_slots_for(4, true), 1 << 22);
+        assert_eq!(
+            RunOptions::default().flow_table_slots_for(8, false),
+            128 * 1024
+        );
+    }
+
+    #[test]
+    fn a_lab_with_a_nat_gateway_has_room_for_its_ports_and_the_edge_half_of_it() {
+        assert_eq!(default_flow_table_slots(4, true), NAT_GATEWAY_MIN_SLOTS);
+        assert_eq!(
+            default_flow_table_slots(4096, true),
+            NAT_GATEWAY_MIN_SLOTS.max(MAX_DEFAULT_SLOTS)
+        );
+        // The translations' share holds one address's ports.
+        assert_eq!(edge_translations_quota(NAT_GATEWAY_MIN_SLOTS), 262_144);
+        assert_eq!(edge_translations_quota(0), 1);
     }
 }

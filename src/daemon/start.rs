@@ -207,6 +207,7 @@ impl Daemon {
         }
         let used = ports.len() as u32;
         let nic_count = plan.ports.len();
+        let nat_gateways = !topology.edge.nat_gateways.is_empty();
         let plane = Arc::new(PublishedPlane::new(
             Plane::new(
                 Arc::new(Snapshot::compile_learned(
@@ -230,13 +231,19 @@ impl Daemon {
             underlay.clone(),
         )
         .context("starting the host mesh's BGP speaker")?;
-        let slots = options.flow_table_slots_for(nic_count);
+        let slots = options.flow_table_slots_for(nic_count, nat_gateways);
         // A tracked flow takes two slots: the quota shares the flows.
-        let flows = Arc::new(FlowTable::new(
-            slots,
-            MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
-            FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
-        ));
+        let flows = Arc::new(
+            FlowTable::new(
+                slots,
+                MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
+                FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
+            )
+            .with_owner_quota(
+                plane::frontend_flow_owner(crate::dataplane::conntrack::EDGE_STABLE_ID),
+                options::edge_translations_quota(slots),
+            ),
+        );
         let epoch = Instant::now();
         // One block per worker, and one for what the kernel carries.
         let mut counters: Vec<_> = (0..workers)

@@ -15,7 +15,7 @@ use std::process::Command;
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 27] = [
+const FAMILIES: [(&str, PrometheusType); 29] = [
     ("vnetd_nic_packets_total", PrometheusType::Counter),
     ("vnetd_nic_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_offloaded_packets_total", PrometheusType::Counter),
@@ -39,6 +39,8 @@ const FAMILIES: [(&str, PrometheusType); 27] = [
     ("vnetd_dns_malformed_total", PrometheusType::Counter),
     ("vnetd_dns_forwarded_total", PrometheusType::Counter),
     ("vnetd_dns_forward_timeouts_total", PrometheusType::Counter),
+    ("vnetd_dns_forward_loops_cut_total", PrometheusType::Counter),
+    ("vnetd_dns_tcp_refused_total", PrometheusType::Counter),
     ("vnetd_paas_requests_total", PrometheusType::Counter),
     (
         "vnetd_dns_server_failed_starts_total",

@@ -23,6 +23,7 @@ mod diagnostics_cli;
 mod docs;
 mod firewall;
 mod flow_table_props;
+mod forwarding_loops;
 mod fuzz_seeds;
 mod gateway_traces;
 mod golden_expressroute;

@@ -5,14 +5,16 @@
 //! is dropped as `snat_port_exhausted`, while another destination port
 //! still gets one. Each reply finds its flow's private address and port;
 //! a Standard gateway drops a ping, a StandardV2 one translates it, and
-//! IPv6 flows to IPv6 addresses of its own.
+//! IPv6 flows to IPv6 addresses of its own. A flow table with no room
+//! for a translation drops the flow as `flow_table_full`, never as SNAT
+//! exhaustion, and keeps every translation it holds.
 
 use crate::common::packets::{ping4, udp4};
 use std::collections::HashSet;
 use std::net::IpAddr;
-use vnetd::dataplane::conntrack::NicOwners;
+use vnetd::dataplane::conntrack::{NicOwners, EDGE_STABLE_ID, FRONTEND_OWNERS};
 use vnetd::dataplane::{decide, DropReason, Rewrite, Verdict};
-use vnetd::engine::flow_table::FlowTable;
+use vnetd::engine::flow_table::{FlowOwner, FlowTable};
 use vnetd::snapshot::Snapshot;
 
 fn lab(sku: &str) -> Snapshot {
@@ -221,4 +223,99 @@ fn a_standard_v2_gateway_translates_each_family_to_its_own_address() {
             if address == "198.51.100.10".parse::<IpAddr>().unwrap()),
         "{v4:?}"
     );
+}
+
+/// Sends one datagram of each of `sports` from vm1 to 203.0.113.10:53
+/// through `flows`: the flows translated (source port, public port) and
+/// the drops, in order.
+fn send_flows(
+    snap: &Snapshot,
+    flows: &FlowTable,
+    sports: std::ops::Range<u16>,
+) -> (Vec<(u16, u16)>, Vec<DropReason>) {
+    let vm1 = snap.port_by_name("vm1").unwrap();
+    let (mut translated, mut dropped) = (Vec::new(), Vec::new());
+    for sport in sports {
+        match decide(
+            snap,
+            flows,
+            vm1,
+            &udp4("10.1.1.4", "203.0.113.10", sport, 53),
+            0,
+        ) {
+            Verdict::Translate {
+                rewrite: Rewrite::Source { port, .. },
+                ..
+            } => translated.push((sport, port)),
+            Verdict::Drop { reason, at, .. } if at == vm1 => dropped.push(reason),
+            other => panic!("flow from port {sport}: {other:?}"),
+        }
+    }
+    (translated, dropped)
+}
+
+/// Each translated flow's reply still finds its private side.
+fn assert_replies_find(snap: &Snapshot, flows: &FlowTable, translated: &[(u16, u16)]) {
+    let internet = snap.port_by_name("internet").unwrap();
+    let vm1 = snap.port_by_name("vm1").unwrap();
+    for &(sport, port) in translated {
+        let reply = udp4("203.0.113.10", "198.51.100.10", 53, port);
+        assert_eq!(
+            decide(snap, flows, internet, &reply, 0),
+            Verdict::Translate {
+                nic: vm1,
+                rewrite: Rewrite::Destination {
+                    address: "10.1.1.4".parse().unwrap(),
+                    port: sport
+                }
+            },
+            "the reply to port {port}"
+        );
+    }
+}
+
+/// The translations the table holds: the edge's flows.
+fn edge_flows(flows: &FlowTable) -> usize {
+    flows.owner_len(FlowOwner::new(
+        NicOwners::NICS + EDGE_STABLE_ID % FRONTEND_OWNERS,
+    ))
+}
+
+/// A table whose share for the edge's translations is 100 flows: the
+/// first 100 flows are translated, every later one is dropped as
+/// `flow_table_full` (ports are left: this is the lab's limit, not
+/// Azure's), and none of the 100 is evicted for a newer one.
+#[test]
+fn a_flow_table_without_room_drops_as_flow_table_full_and_keeps_its_translations() {
+    let snap = lab("Standard");
+    let flows = FlowTable::new(1 << 16, NicOwners::MAX_OWNERS, 100);
+    let (translated, dropped) = send_flows(&snap, &flows, 10_000..10_150);
+    assert_eq!(translated.len(), 100);
+    assert_eq!(translated.last().unwrap().0, 10_099, "the first 100 flows");
+    assert_eq!(dropped, vec![DropReason::FlowTableFull; 50]);
+    assert_eq!(edge_flows(&flows), 100);
+    assert_replies_find(&snap, &flows, &translated);
+}
+
+/// A table too small for its flows (a translation is a pair of entries,
+/// beside the sender's and the Internet's entries of the flow, which
+/// may be evicted) fills where its probe windows do: every flow is
+/// translated or dropped as `flow_table_full`, never as SNAT exhaustion,
+/// and every translation made is still there.
+#[test]
+fn a_small_flow_table_fills_as_flow_table_full_never_as_snat_exhaustion() {
+    let snap = lab("Standard");
+    let flows = FlowTable::new(256, NicOwners::MAX_OWNERS, 0);
+    let (translated, dropped) = send_flows(&snap, &flows, 10_000..10_200);
+    assert!(
+        !translated.is_empty() && !dropped.is_empty(),
+        "{translated:?}"
+    );
+    assert!(translated.len() * 2 <= 256, "{} flows", translated.len());
+    assert!(
+        dropped.iter().all(|r| *r == DropReason::FlowTableFull),
+        "{dropped:?}"
+    );
+    assert_eq!(edge_flows(&flows), translated.len());
+    assert_replies_find(&snap, &flows, &translated);
 }

@@ -358,8 +358,16 @@ impl FlowOwners for &Plane {
     /// Frontends own the numbers after the NICs' ports.
     #[inline]
     fn frontend_owner(&self, stable_id: u32) -> FlowOwner {
-        FlowOwner::new(crate::daemon::options::MAX_NICS + stable_id % FRONTEND_OWNERS)
+        frontend_flow_owner(stable_id)
     }
+}
+
+/// The owner of a frontend's flows (and, under
+/// [`crate::dataplane::conntrack::EDGE_STABLE_ID`], of the Internet
+/// edge's translations): the numbers after the NICs' ports.
+#[inline]
+pub fn frontend_flow_owner(stable_id: u32) -> FlowOwner {
+    FlowOwner::new(crate::daemon::options::MAX_NICS + stable_id % FRONTEND_OWNERS)
 }
 
 /// Connection tracking keyed by stable port numbers.

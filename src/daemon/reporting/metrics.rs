@@ -45,6 +45,11 @@ fn names(out: &mut String, report: &StatsReport) {
             n.dns_forward_timeouts,
         ),
         (
+            "vnetd_dns_forward_loops_cut_total",
+            "Questions answered SERVFAIL unforwarded: a forwarding loop cut.",
+            n.dns_forward_loops_cut,
+        ),
+        (
             "vnetd_paas_requests_total",
             "Requests the PaaS resources behind Private Endpoints answered.",
             n.paas_requests,
@@ -58,6 +63,15 @@ fn names(out: &mut String, report: &StatsReport) {
     for (name, help, value) in families {
         family_header(out, name, MetricType::Counter, help);
         let _ = writeln!(out, "{name} {value}");
+    }
+    let name = "vnetd_dns_tcp_refused_total";
+    let help = "TCP connections to Azure DNS closed at once, by the limit that refused them.";
+    family_header(out, name, MetricType::Counter, help);
+    for (limit, value) in [
+        ("per_source", n.dns_tcp_refused_per_source),
+        ("capacity", n.dns_tcp_refused_at_capacity),
+    ] {
+        let _ = writeln!(out, "{name}{{limit=\"{limit}\"}} {value}");
     }
 }
 

@@ -11,7 +11,7 @@
 
 use super::decide::{
     Admission, Allowed, Conntrack, EdgeTranslation, KnownHop, NewTranslation, Pin, PinTarget, Sent,
-    CLOSING_IDLE_TIMEOUT_MS,
+    Untranslated, CLOSING_IDLE_TIMEOUT_MS,
 };
 pub use super::memos::{holds_hop, hop_memo, stored_hop, EdgeMemo, PinMemo};
 use super::packet::PacketView;
@@ -520,15 +520,21 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
         .is_some_and(|k| self.table.lookup(&k, now_ms).is_some())
     }
 
-    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
+    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Result<FlowHandle, Untranslated> {
         let owner = self.owners.frontend_owner(EDGE_STABLE_ID);
-        let inside = edge_key(owner, new.proto, new.private, new.remote)?;
-        let outside = edge_key(owner, new.proto, new.remote, new.public)?;
+        let keys = edge_key(owner, new.proto, new.private, new.remote)
+            .zip(edge_key(owner, new.proto, new.remote, new.public));
+        // Keys of two families: nothing to record them under.
+        let Some((inside, outside)) = keys else {
+            return Err(Untranslated::TableFull);
+        };
         let memo = EdgeMemo {
             private: new.private,
             public: new.public,
         };
-        match self.table.insert_pair_with_memo(
+        // A live translation holds its port as long as its flow lives, as
+        // Azure's do: a new one never takes its place.
+        match self.table.insert_pair_with_memo_keeping_live(
             FlowPair {
                 key: &inside,
                 reply: &outside,
@@ -539,9 +545,12 @@ impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
             Traffic::default(),
         ) {
             InsertOutcome::Inserted | InsertOutcome::Evicted => {
-                self.table.lookup(&inside, now_ms).map(|f| f.handle())
+                (self.table.lookup(&inside, now_ms))
+                    .map(|f| f.handle())
+                    .ok_or(Untranslated::Taken)
             }
-            InsertOutcome::Existing | InsertOutcome::Full | InsertOutcome::NicOutOfRange => None,
+            InsertOutcome::Existing => Err(Untranslated::Taken),
+            InsertOutcome::Full | InsertOutcome::NicOutOfRange => Err(Untranslated::TableFull),
         }
     }
 
@@ -705,7 +714,7 @@ impl Conntrack for FlowTable {
         by_nic(self).edge_taken(proto, remote, public, now_ms)
     }
 
-    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Option<FlowHandle> {
+    fn edge_translate(&self, new: NewTranslation, now_ms: u64) -> Result<FlowHandle, Untranslated> {
         by_nic(self).edge_translate(new, now_ms)
     }
 

@@ -20,7 +20,9 @@
 //! - `lb show`: a load balancer's backends with their probes' verdicts, in
 //!   vnetd's own shape ([`load_balancer`]);
 //! - `resolve`: what a NIC's name server answers for a name, and how Azure
-//!   DNS found it, in vnetd's own shape ([`names`]).
+//!   DNS found it, in vnetd's own shape ([`names`]);
+//! - `check`'s judgement of the DNS forwarding rulesets: the loops they
+//!   make ([`forwarding_loops`]).
 //!
 //! Each comes as a value with the JSON shape `az` prints (the contract's
 //! keys, in its order) and as a readable table.
@@ -34,6 +36,7 @@
 pub mod az;
 pub mod circuit;
 pub mod expectations;
+pub mod forwarding_loops;
 pub mod gateway;
 pub mod load_balancer;
 pub mod names;

@@ -27,6 +27,7 @@
 //! at 1; a loop, or more than [`MAX_CNAME_STEPS`] steps, is SERVFAIL.
 
 mod lookup;
+mod loops;
 mod resolution;
 mod wire;
 mod zones;
@@ -35,6 +36,7 @@ mod zones;
 mod tests;
 
 pub use hickory_proto::rr::RecordType as QueryType;
+pub use loops::{forwarding_loops, ForwardingLoop, LoopTurn};
 pub use resolution::{AnswerRecord, Forward, Origin, Rcode, Resolution, Source, Step, StepResult};
 pub use wire::{
     forward_query, question, read_reply, relay, Answered, Forwarded, Outcome, Reply, ReplyRecord,

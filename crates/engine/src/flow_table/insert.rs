@@ -54,6 +54,10 @@ pub(super) struct NewFlow<'k> {
     pub(super) first_packet: Traffic,
     /// Written to both entries before they are published.
     pub(super) memo: Option<&'k Memo>,
+    /// Whether the flow may take the slot of its owner's least recently
+    /// seen live flow (over its quota, or with its window full of live
+    /// flows): false refuses it instead ([`InsertOutcome::Full`]).
+    pub(super) may_evict: bool,
 }
 
 impl<'k> NewFlow<'k> {
@@ -73,6 +77,7 @@ impl<'k> NewFlow<'k> {
             now_ms,
             first_packet,
             memo: None,
+            may_evict: true,
         }
     }
 }
@@ -107,6 +112,7 @@ impl FlowTable {
             now_ms,
             first_packet,
             memo: None,
+            may_evict: true,
         })
     }
 
@@ -154,7 +160,33 @@ impl FlowTable {
         })
     }
 
-    #[inline]
+    /// Like [`FlowTable::insert_pair_with_memo`], for a flow that must
+    /// never end another: where its owner is over its quota, or its probe
+    /// windows hold only live flows, it is refused
+    /// ([`InsertOutcome::Full`]) rather than taking the owner's least
+    /// recently seen live flow's slots.
+    pub fn insert_pair_with_memo_keeping_live(
+        &self,
+        keys: FlowPair<'_>,
+        memo: &Memo,
+        idle_timeout_ms: u64,
+        now_ms: u64,
+        first_packet: Traffic,
+    ) -> InsertOutcome {
+        self.insert_entries(&NewFlow {
+            memo: Some(memo),
+            may_evict: false,
+            ..NewFlow::pair(keys, idle_timeout_ms, now_ms, first_packet)
+        })
+    }
+
+    /// Inlined into each entry point, with [`FlowTable::try_insert`], so
+    /// that each is compiled for its own kind of flow (one entry or a
+    /// pair, a memo or none, evicting or not): left to the compiler, a
+    /// fourth entry point made it call one shared copy, and
+    /// `flow_table/insert_new` took a third longer (`cargo bench --bench
+    /// flow_table`).
+    #[inline(always)]
     fn insert_entries(&self, flow: &NewFlow<'_>) -> InsertOutcome {
         let outcome = self.try_insert(flow);
         let counter = match outcome {
@@ -245,7 +277,7 @@ impl FlowTable {
         Ok(scan)
     }
 
-    #[inline]
+    #[inline(always)]
     #[allow(
         clippy::too_many_lines,
         reason = "the hot insert path: one probe loop under the slots' sequence locks, kept whole so that its atomics read in the order loom and Miri check"
@@ -258,7 +290,10 @@ impl FlowTable {
             first_packet,
             ..
         } = *flow;
-        let Some(nic_flows) = self.nic_flows.get(key.owner.index()) else {
+        let (Some(nic_flows), Some(&quota)) = (
+            self.nic_flows.get(key.owner.index()),
+            self.quotas.get(key.owner.index()),
+        ) else {
             return InsertOutcome::NicOutOfRange;
         };
         if reply.is_some_and(|r| r.owner != key.owner) {
@@ -281,7 +316,7 @@ impl FlowTable {
             };
             let quick_choice = match (quick.same_key_dead, quick.free) {
                 (Some((index, observed)), _) => Some((index, observed, Candidate::OwnDead)),
-                (None, Some((index, observed))) if self.reserve_quota(nic_flows) => {
+                (None, Some((index, observed))) if Self::reserve_quota(nic_flows, quota) => {
                     Some((index, observed, Candidate::Free))
                 }
                 _ => None,
@@ -305,7 +340,7 @@ impl FlowTable {
             } else if let Some((index, observed)) = scan.same_key_dead.or(scan.own_dead) {
                 Some((index, observed, Candidate::OwnDead))
             } else if scan.free.is_some() || scan.other_dead.is_some() {
-                if self.reserve_quota(nic_flows) {
+                if Self::reserve_quota(nic_flows, quota) {
                     scan.free
                         .map(|(i, s)| (i, s, Candidate::Free))
                         .or(scan.other_dead.map(|(i, s)| (i, s, Candidate::OtherDead)))
@@ -317,7 +352,7 @@ impl FlowTable {
             };
             let choice = choice
                 .or_else(|| {
-                    scan.own_oldest
+                    (scan.own_oldest.filter(|_| flow.may_evict))
                         .map(|(i, s, _)| (i, s, Candidate::OwnOldest))
                 })
                 .map(|(index, observed, candidate)| Choice {
@@ -362,8 +397,7 @@ impl FlowTable {
                             .same_key_dead
                             .map(|(i, s)| (i, s, Candidate::OtherDead)))
                         .or(scan.other_dead.map(|(i, s)| (i, s, Candidate::OtherDead)))
-                        .or(scan
-                            .own_oldest
+                        .or((scan.own_oldest.filter(|_| flow.may_evict))
                             .map(|(i, s, _)| (i, s, Candidate::OwnOldest)));
                     let Some((index, observed, candidate)) = choice else {
                         release();
@@ -546,10 +580,9 @@ impl FlowTable {
 
     /// Takes one unit of the NIC's quota, if it has one left.
     #[inline]
-    fn reserve_quota(&self, nic_flows: &AtomicU32) -> bool {
+    fn reserve_quota(nic_flows: &AtomicU32, quota: u32) -> bool {
         // The loop `fetch_update` (renamed `try_update` in newer Rust)
         // runs, written out so that every supported toolchain builds it.
-        let quota = self.per_nic_quota;
         let mut taken = nic_flows.load(Ordering::Relaxed);
         loop {
             if taken >= quota {

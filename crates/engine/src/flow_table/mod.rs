@@ -28,7 +28,10 @@
 //! - **Bounded.** The table is allocated once, at a fixed power-of-two
 //!   capacity, and never grows. A per-NIC quota keeps one NIC (a VM sending a
 //!   SYN flood) from taking the slots of the others: a NIC over its quota can
-//!   only recycle its own slots, never another NIC's live flow.
+//!   only recycle its own slots, never another NIC's live flow. A flow
+//!   entered with [`FlowTable::insert_pair_with_memo_keeping_live`] takes
+//!   no live flow's slots at all, its owner's included: it is refused
+//!   instead.
 //!
 //! # Layout
 //!
@@ -206,7 +209,8 @@ pub enum InsertOutcome {
     /// The NIC was over its quota (or its probe window was full) and the new
     /// flow replaced the NIC's own least recently seen flow in the window.
     Evicted,
-    /// No slot could be used without taking another NIC's live flow.
+    /// No slot could be used without taking another NIC's live flow (or,
+    /// for a flow that keeps live ones, any live flow).
     Full,
     /// The key's NIC is not below the table's `max_nics`.
     NicOutOfRange,
@@ -237,6 +241,9 @@ pub struct FlowTable {
     /// Flows (live or dead but not yet reclaimed) per NIC; a pair is one.
     nic_flows: Box<[AtomicU32]>,
     per_nic_quota: u32,
+    /// Each owner's quota: `per_nic_quota`, unless
+    /// [`FlowTable::with_owner_quota`] gave it its own.
+    quotas: Box<[u32]>,
     sweep_cursor: AtomicUsize,
     inserted: AtomicU64,
     evicted: AtomicU64,
@@ -283,6 +290,7 @@ impl FlowTable {
             mask: capacity - 1,
             nic_flows: (0..max_nics).map(|_| AtomicU32::new(0)).collect(),
             per_nic_quota,
+            quotas: vec![per_nic_quota; max_nics as usize].into_boxed_slice(),
             sweep_cursor: AtomicUsize::new(0),
             inserted: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
@@ -291,16 +299,27 @@ impl FlowTable {
         }
     }
 
+    /// The same table with `owner`'s quota `quota` flows instead of the
+    /// per-NIC one (0 means no limit beyond capacity): for an owner that
+    /// holds the flows of many NICs. An owner out of range is left alone.
+    pub fn with_owner_quota(mut self, owner: FlowOwner, quota: u32) -> FlowTable {
+        if let Some(q) = self.quotas.get_mut(owner.index()) {
+            *q = if quota == 0 { u32::MAX } else { quota };
+        }
+        self
+    }
+
     /// Bytes of memory a table of `capacity` slots takes (after the same
     /// rounding as [`FlowTable::new`]), for `max_nics` NICs: slot bodies,
-    /// memos, state words, per-NIC counts and the fragment map.
+    /// memos, state words, per-NIC counts and quotas, and the fragment
+    /// map.
     pub fn memory_bytes(capacity: usize, max_nics: u32) -> usize {
         let capacity = rounded_capacity(capacity);
         capacity
             * (std::mem::size_of::<Slot>()
                 + std::mem::size_of::<MemoCell>()
                 + std::mem::size_of::<AtomicU64>())
-            + max_nics as usize * std::mem::size_of::<AtomicU32>()
+            + max_nics as usize * (std::mem::size_of::<AtomicU32>() + std::mem::size_of::<u32>())
             + std::mem::size_of::<FragmentMap>()
             + 2 * FRAGMENT_SLOTS * std::mem::size_of::<AtomicU64>()
     }
@@ -327,6 +346,11 @@ impl FlowTable {
 
     pub fn per_nic_quota(&self) -> u32 {
         self.per_nic_quota
+    }
+
+    /// The flows `owner` may hold (0 for an unknown owner).
+    pub fn quota_of(&self, owner: FlowOwner) -> u32 {
+        self.quotas.get(owner.index()).copied().unwrap_or(0)
     }
 
     /// Flows held: live ones plus dead ones not yet swept or reused; a

@@ -76,3 +76,28 @@ fn epochs_wrap_inside_their_fields() {
     assert!(!same_flow(state, with_kind(owner, KIND_LIVE)));
     assert_ne!(state, with_kind(verdict, KIND_LIVE));
 }
+
+#[test]
+fn an_owner_with_a_quota_of_its_own_holds_past_the_per_nic_one() {
+    let table = FlowTable::new(1024, 4, 2).with_owner_quota(FlowOwner::new(3), 5);
+    assert_eq!(table.quota_of(FlowOwner::new(3)), 5);
+    assert_eq!(table.quota_of(FlowOwner::new(1)), 2);
+    assert_eq!(table.quota_of(FlowOwner::new(9)), 0);
+    let insert = |owner: u32, n: u32| {
+        let key = FlowKey::v4(
+            FlowOwner::new(owner),
+            0,
+            6,
+            std::net::Ipv4Addr::from(0x0a00_0000 | n),
+            std::net::Ipv4Addr::new(10, 1, 0, 4),
+            1024,
+            443,
+        );
+        let outcome = table.insert(&key, 0, 0, 60_000, 0, Traffic::default());
+        matches!(outcome, InsertOutcome::Inserted)
+    };
+    // Past its quota an owner's new flow is refused or takes the place of
+    // its own oldest: only the first `quota` are inserted.
+    let held = |owner| (0..8).filter(|n| insert(owner, n * 100)).count();
+    assert_eq!((held(1), held(3)), (2, 5));
+}

@@ -16,11 +16,14 @@
 //! A NAT gateway gives a flow the address [`nat_address`] picks for its
 //! source and the first free port towards its destination from
 //! [`NAT_PORTS`], so that ports run out where Azure's do: 50,000 flows to
-//! one destination from one address.
+//! one destination from one address (`snat_port_exhausted`). A
+//! translation is never evicted for another (Azure keeps a port while its
+//! connection lives); a flow with a free port but no room in the flow
+//! table is dropped as `flow_table_full`, the lab's limit, not Azure's.
 
 use super::{
     balance, receive, Balanced, Conntrack, Decided, DropReason, FrontendHop, NewTranslation,
-    Verdict,
+    Untranslated, Verdict,
 };
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::PacketView;
@@ -122,8 +125,15 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
         idle_timeout_ms,
     };
     match flows.edge_translate(new, now_ms) {
-        Some(handle) => out_through(snap, flows, internet, view, public, handle, now_ms),
-        None => drop(DropReason::SnatPortExhausted),
+        Ok(handle) => out_through(snap, flows, internet, view, public, handle, now_ms),
+        Err(Untranslated::TableFull) => drop(DropReason::FlowTableFull),
+        // Another packet of the flow recorded its translation first: the
+        // flow leaves by that one (unless it cannot be read at this
+        // instant, as if there were no room for this packet).
+        Err(Untranslated::Taken) => match flows.edge_translation(view, true, now_ms) {
+            Some(t) => out_through(snap, flows, internet, view, t.public, t.handle, now_ms),
+            None => drop(DropReason::FlowTableFull),
+        },
     }
 }
 
@@ -241,7 +251,8 @@ pub(super) fn arrive<C: Conntrack + ?Sized>(
                 remote: (view.key.src, view.flow_ports.0),
                 idle_timeout_ms: ONE_TO_ONE_IDLE_MS,
             };
-            let handle = flows.edge_translate(new, now_ms);
+            // With no room, the answers leave by the NIC's way out anyway.
+            let handle = flows.edge_translate(new, now_ms).ok();
             Decided {
                 pin: handle.filter(|h| *h != crate::engine::flow_table::FlowHandle::NONE),
                 ..decided

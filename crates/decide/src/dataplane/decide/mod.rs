@@ -46,7 +46,7 @@ pub use balancing::{balance, Balanced, FrontendHop};
 pub use routing::{flow_hash, route_step, route_step_through, sender_checks, Hop, HopTo};
 pub use stateful::{
     judge_nsgs, Admission, Allowed, Conntrack, EdgeTranslation, KnownHop, NewTranslation,
-    NsgJudgement, Pin, PinTarget, Sent, Stateless, CLOSING_IDLE_TIMEOUT_MS,
+    NsgJudgement, Pin, PinTarget, Sent, Stateless, Untranslated, CLOSING_IDLE_TIMEOUT_MS,
 };
 pub use verdict::{DropReason, Verdict};
 

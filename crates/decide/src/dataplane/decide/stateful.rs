@@ -223,10 +223,15 @@ pub trait Conntrack {
         false
     }
     /// Records a translation between `private` and `public` for a flow with
-    /// `remote`; whether it was recorded (a tracker without memory records
-    /// nothing, and answers as if it had).
-    fn edge_translate(&self, _new: NewTranslation, _now_ms: u64) -> Option<FlowHandle> {
-        Some(FlowHandle::NONE)
+    /// `remote`, or says why it did not (a tracker without memory records
+    /// nothing, and answers as if it had). A recorded translation never
+    /// takes the place of a live one.
+    fn edge_translate(
+        &self,
+        _new: NewTranslation,
+        _now_ms: u64,
+    ) -> Result<FlowHandle, Untranslated> {
+        Ok(FlowHandle::NONE)
     }
     /// Forgets a translation (its public address is gone).
     fn edge_forget(&self, _translation: &EdgeTranslation, _now_ms: u64) {}
@@ -239,6 +244,17 @@ pub struct EdgeTranslation {
     pub private: (IpAddr, u16),
     pub public: (IpAddr, u16),
     pub handle: FlowHandle,
+}
+
+/// Why [`Conntrack::edge_translate`] recorded no translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untranslated {
+    /// The flow table had no room for it: full where its keys go, or the
+    /// edge's share of it taken (live translations are never evicted).
+    TableFull,
+    /// The flow already has one: another packet of it recorded its
+    /// translation first.
+    Taken,
 }
 
 /// A translation to record ([`Conntrack::edge_translate`]).

@@ -114,8 +114,8 @@ pub enum DropReason {
     IngressQueueFull,
     /// A NAT gateway's address had no port left towards the packet's
     /// destination (Azure's SNAT port exhaustion: 50,000 connections per
-    /// public address per destination), or the flow table had no room
-    /// for the translation.
+    /// public address per destination), or a load balancer's outbound
+    /// rule gave the NIC no port left on any frontend address.
     SnatPortExhausted,
     /// Sent from the Internet to a NAT gateway's or a default outbound
     /// address with no flow of the lab to answer: Azure's NAT gateway
@@ -132,6 +132,11 @@ pub enum DropReason {
     /// direction), whatever the NSGs say. Counted at the NIC whose VNet's
     /// rule denied it.
     AdminDenied,
+    /// The flow table had no room for the new flow's translation to the
+    /// Internet (its size is the lab's, `--flow-table-slots`, not Azure's):
+    /// a port was free, but there was nowhere to record it. Live
+    /// translations are never evicted to make room. Counted at the sender.
+    FlowTableFull,
 }
 
 impl DropReason {

@@ -251,8 +251,10 @@ impl Resolver<'_> {
 
     /// A rule whose target is an inbound endpoint of a VNet the ruleset is
     /// linked to sends that VNet's queries around in a circle, as Azure
-    /// warns ("do not link the ruleset to the VNet where the inbound
-    /// endpoint is provisioned").
+    /// cautions ("This can cause a DNS resolution loop if the VNet where
+    /// the resolver is provisioned is also linked to the ruleset"). Azure
+    /// accepts it, so the file loads with a warning; `vnetd check` fails
+    /// on it, with every other loop the rulesets make.
     fn warn_of_loops(&mut self, raw: &RawRuleset, links: &[VnetIdx], rules: &[ForwardingRule]) {
         for rule in rules {
             for target in &rule.targets {
@@ -262,7 +264,9 @@ impl Resolver<'_> {
                 if let Some(resolver) = looped {
                     let why = format!(
                         "rule `{}` forwards to an inbound endpoint of `{}`, whose VNet this \
-                         ruleset is linked to: Azure warns that this loops; the query fails",
+                         ruleset is linked to: a DNS resolution loop, which Azure accepts and \
+                         cautions against; `vnetd check` fails on it, and the running lab answers \
+                         its questions SERVFAIL after a few turns",
                         rule.name, resolver.name
                     );
                     self.diags.warning(rule.line, &raw.key, why);

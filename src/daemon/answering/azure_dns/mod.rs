@@ -15,13 +15,19 @@
 //!   answer from any target is SERVFAIL.
 //!
 //! Each answering address takes TCP too (an answer too long for UDP comes
-//! truncated, and the asker asks again over TCP): at most [`MAX_TCP`]
-//! connections at once, each given two seconds for its question, one
-//! answer, then closed.
+//! truncated, and the asker asks again over TCP): at most
+//! [`tcp::MAX_TCP_PER_SOURCE`] connections from one source address and
+//! [`tcp::MAX_TCP`] in all, each given two seconds for its question, one
+//! answer, then closed ([`tcp`]).
 //!
 //! A datagram that is not a DNS query is dropped and counted
 //! ([`DnsCounters::malformed`]); nothing a query asks reaches past the
-//! lab, and at most [`MAX_PENDING`] forwarded questions wait at once.
+//! lab, at most [`MAX_PENDING`] forwarded questions wait at once, and at
+//! most [`in_flight::MAX_IDENTICAL_IN_FLIGHT`] identical ones: a loop
+//! through servers outside vnetd's sight is cut ([`in_flight`]).
+
+pub mod in_flight;
+pub mod tcp;
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
@@ -30,11 +36,10 @@ use crate::names::{forward_query, relay, Forwarded, Outcome};
 use crate::plan::PortKind;
 use crate::snapshot::Snapshot;
 use crate::topology::{ResolverIdx, VnetIdx, AZURE_DNS};
+use in_flight::{InFlight, Pending};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -62,18 +67,8 @@ pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
 /// Forwarded questions waiting at once; one more is answered SERVFAIL.
 pub const MAX_PENDING: usize = 1024;
 
-/// TCP connections served at once, all sockets together; one more is
-/// closed at once.
-pub const MAX_TCP: usize = 64;
-
-/// How long a TCP asker has to send its question.
-const TCP_DEADLINE: Duration = Duration::from_secs(2);
-
 /// What each UDP socket may hold for the thread.
 const RECEIVE_BUFFER: usize = 4 << 20;
-
-/// The longest DNS message over TCP (its two-byte length).
-const MAX_TCP_MESSAGE: usize = 65_535;
 
 /// What Azure DNS was asked and what became of it, for `stats` and the
 /// metrics.
@@ -91,6 +86,15 @@ pub struct DnsCounters {
     pub forwarded: AtomicU64,
     /// Forwarded queries no target answered in time.
     pub forward_timeouts: AtomicU64,
+    /// Questions answered SERVFAIL without being forwarded: more than
+    /// [`in_flight::MAX_IDENTICAL_IN_FLIGHT`] of them would have waited at
+    /// once, a forwarding loop going round.
+    pub forward_loops_cut: AtomicU64,
+    /// TCP connections closed at once: their source address held
+    /// [`tcp::MAX_TCP_PER_SOURCE`] on that address already.
+    pub tcp_refused_per_source: AtomicU64,
+    /// TCP connections closed at once: [`tcp::MAX_TCP`] were held already.
+    pub tcp_refused_at_capacity: AtomicU64,
 }
 
 fn count(counter: &AtomicU64) {
@@ -109,30 +113,11 @@ struct Served {
     listener: TcpListener,
 }
 
-/// One TCP asker: its question read so far, until its deadline.
-struct TcpAsker {
-    view: VnetIdx,
-    stream: TcpStream,
-    read: Vec<u8>,
-    deadline: Instant,
-}
-
 /// An outbound endpoint's socket.
 struct Outbound {
     serial: u32,
     endpoint: (ResolverIdx, usize),
     socket: UdpSocket,
-}
-
-/// A forwarded question waiting for a target's answer.
-struct Pending {
-    /// The answering socket the question came to, and who asked.
-    asker: (u32, SocketAddr),
-    query: Vec<u8>,
-    forwarded: Box<Forwarded>,
-    /// The target asked now, by its index in the rule's targets.
-    target: usize,
-    deadline: Instant,
 }
 
 /// A socket a port of this machine wants, by the port's serial.
@@ -159,8 +144,8 @@ struct AzureDns {
     served: Vec<Served>,
     outbound: Vec<Outbound>,
     /// By outbound endpoint's serial and the id sent.
-    pending: HashMap<(u32, u16), Pending>,
-    tcp: Vec<TcpAsker>,
+    pending: InFlight,
+    tcp: tcp::TcpAskers,
     next_id: u16,
     /// Ports whose socket could not be opened, by serial, and when to try
     /// again.
@@ -261,7 +246,7 @@ impl AzureDns {
         let mut fds: Vec<PollFd> = (self.served.iter().map(|s| s.socket.as_fd()))
             .chain(self.outbound.iter().map(|o| o.socket.as_fd()))
             .chain(self.served.iter().map(|s| s.listener.as_fd()))
-            .chain(self.tcp.iter().map(|t| t.stream.as_fd()))
+            .chain(self.tcp.fds())
             .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         let timeout = PollTimeout::try_from(TICK).unwrap_or(PollTimeout::NONE);
@@ -275,13 +260,13 @@ impl AzureDns {
         let datagrams = answering + self.outbound.len();
         let (ready, streams) = ready.split_at(datagrams);
         let (listeners, askers) = streams.split_at(answering);
-        for (at, ready) in listeners.iter().enumerate() {
+        for (served, ready) in self.served.iter().zip(listeners) {
             if *ready {
-                self.accept(at);
+                let at = (served.serial, served.view);
+                self.tcp.accept(at, &served.listener, &self.counters);
             }
         }
-        let askers: Vec<bool> = askers.to_vec();
-        self.read_tcp(snapshot, &askers, out);
+        self.tcp.read(snapshot, askers, out, &self.counters);
         for (i, &ready) in ready.iter().enumerate() {
             if !ready {
                 continue;
@@ -304,72 +289,6 @@ impl AzureDns {
         }
     }
 
-    /// Takes the TCP connections waiting on listener `at`, as many as
-    /// there is room for; the others are closed.
-    fn accept(&mut self, at: usize) {
-        let served = &self.served[at];
-        while let Ok((stream, _)) = served.listener.accept() {
-            if self.tcp.len() >= MAX_TCP || stream.set_nonblocking(true).is_err() {
-                continue;
-            }
-            self.tcp.push(TcpAsker {
-                view: served.view,
-                stream,
-                read: Vec::new(),
-                deadline: Instant::now() + TCP_DEADLINE,
-            });
-        }
-    }
-
-    /// Reads the TCP askers that are ready; a whole question is answered
-    /// (one write, whatever fits: an asker that takes nothing loses its
-    /// answer) and the connection closed, as is one past its deadline or
-    /// longer than a DNS message.
-    fn read_tcp(&mut self, snapshot: &Snapshot, ready: &[bool], out: &mut Vec<u8>) {
-        let now = Instant::now();
-        let mut chunk = [0u8; 4096];
-        let mut done = vec![false; self.tcp.len()];
-        for (i, asker) in self.tcp.iter_mut().enumerate() {
-            if ready.get(i).copied().unwrap_or(false) {
-                match asker.stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => done[i] = true,
-                    Ok(n) => asker.read.extend_from_slice(&chunk[..n]),
-                }
-            }
-            if asker.read.len() >= 2 {
-                let length = usize::from(u16::from_be_bytes([asker.read[0], asker.read[1]]));
-                if asker.read.len() >= 2 + length {
-                    count(&self.counters.queries);
-                    let message = &asker.read[2..2 + length];
-                    match snapshot.names.answer_tcp(asker.view, message, out) {
-                        Outcome::Answered(_) => {
-                            let mut framed = (out.len() as u16).to_be_bytes().to_vec();
-                            framed.extend_from_slice(out);
-                            // One write: what the socket does not take now
-                            // is not waited for.
-                            match asker.stream.write(&framed) {
-                                Ok(n) if n == framed.len() => count(&self.counters.answers),
-                                _ => count(&self.counters.send_failed),
-                            }
-                        }
-                        Outcome::Malformed => count(&self.counters.malformed),
-                        // A question a rule forwards is asked over UDP.
-                        Outcome::Forward(_) => count(&self.counters.send_failed),
-                    }
-                    done[i] = true;
-                }
-            }
-            if asker.deadline <= now || asker.read.len() > MAX_TCP_MESSAGE + 2 {
-                done[i] = true;
-            }
-        }
-        let mut i = 0;
-        self.tcp.retain(|_| {
-            i += 1;
-            !done[i - 1]
-        });
-    }
-
     /// A question that reached answering socket `at`.
     fn ask(
         &mut self,
@@ -386,7 +305,12 @@ impl AzureDns {
             Outcome::Malformed => count(&self.counters.malformed),
             Outcome::Forward(forwarded) => {
                 let asker = (served.serial, from);
-                self.forward(asker, query, forwarded, 0, out);
+                if self.pending.would_loop(&forwarded) {
+                    count(&self.counters.forward_loops_cut);
+                    self.give_up(asker, query, &forwarded, out);
+                } else {
+                    self.forward(asker, query, forwarded, 0, out);
+                }
             }
         }
     }
@@ -438,7 +362,7 @@ impl AzureDns {
     fn fresh_id(&mut self, serial: u32) -> u16 {
         loop {
             self.next_id = self.next_id.wrapping_add(1);
-            if !self.pending.contains_key(&(serial, self.next_id)) {
+            if !self.pending.contains((serial, self.next_id)) {
                 return self.next_id;
             }
         }
@@ -451,7 +375,7 @@ impl AzureDns {
             return;
         }
         let id = u16::from_be_bytes([datagram[0], datagram[1]]);
-        let Some(pending) = self.pending.remove(&(self.outbound[at].serial, id)) else {
+        let Some(pending) = self.pending.remove((self.outbound[at].serial, id)) else {
             return;
         };
         if let Outcome::Answered(_) = relay(&pending.query, &pending.forwarded, Some(datagram), out)
@@ -463,13 +387,8 @@ impl AzureDns {
     /// Questions whose target did not answer in time: the next target, or
     /// SERVFAIL.
     fn expire(&mut self, out: &mut Vec<u8>) {
-        let now = Instant::now();
-        let overdue: Vec<(u32, u16)> = (self.pending.iter())
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in overdue {
-            if let Some(p) = self.pending.remove(&key) {
+        for key in self.pending.overdue(Instant::now()) {
+            if let Some(p) = self.pending.remove(key) {
                 count(&self.counters.forward_timeouts);
                 self.forward(p.asker, &p.query, p.forwarded, p.target + 1, out);
             }
@@ -510,7 +429,8 @@ impl AzureDns {
             self.serve(&current.snapshot, &mut datagram, &mut out);
             self.expire(&mut out);
             // TCP askers past their deadline go, whatever came.
-            self.read_tcp(&current.snapshot, &[], &mut out);
+            self.tcp
+                .read(&current.snapshot, &[], &mut out, &self.counters);
         }
     }
 }
