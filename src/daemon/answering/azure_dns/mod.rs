@@ -305,7 +305,7 @@ impl AzureDns {
             Outcome::Malformed => count(&self.counters.malformed),
             Outcome::Forward(forwarded) => {
                 let asker = (served.serial, from);
-                if self.pending.would_loop(&forwarded) {
+                if self.pending.would_loop(from, &forwarded) {
                     count(&self.counters.forward_loops_cut);
                     self.give_up(asker, query, &forwarded, out);
                 } else {
