@@ -144,3 +144,39 @@ pub fn assert_verify_agrees_with_check(lab: &mut Lab, text: &str) -> Value {
     );
     live
 }
+
+/// `vnetd verify` on the running example, through the control socket the
+/// lab serves for it: every expectation of its file holds with real
+/// packets, and `vnetd check` of the same file found the same verdicts,
+/// paths and Deny places on the compiled tables.
+pub fn verify_live(lab: &mut Lab) {
+    let text = lab.daemon().snapshot().topology.text.to_string();
+    let report = assert_verify_agrees_with_check(lab, &text);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert!(report["passed"].as_u64().unwrap() > 0, "{report:#}");
+    // And every name the lab knows, from every NIC, as `vnetd resolve`
+    // answers it offline.
+    crate::common::names_agreement::assert_names_live_equal_offline(lab);
+}
+
+/// Every record of the firewall's network rule log under `dir`.
+pub fn firewall_log(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.join("insights-logs-azfwnetworkrule")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "PT1H.json") {
+                files.push(path);
+            }
+        }
+    }
+    files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .flat_map(|v| v["records"].as_array().cloned().unwrap_or_default())
+        .collect()
+}

@@ -7,8 +7,7 @@
 use crate::common;
 
 use common::bgp_agreement::assert_live_equals_offline;
-use common::check_agreement::assert_verify_agrees_with_check;
-use common::names_agreement::assert_names_live_equal_offline;
+use common::check_agreement::{assert_verify_agrees_with_check, firewall_log, verify_live};
 use common::{
     in_netns, iperf3_server_on, iperf3_transfer_to, ping, tcp_echo, udp_echo, wait_for, Lab,
 };
@@ -23,20 +22,6 @@ use vnetd::host::netns;
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// `vnetd verify` on the running example, through the control socket the
-/// lab serves for it: every expectation of its file holds with real
-/// packets, and `vnetd check` of the same file found the same verdicts,
-/// paths and Deny places on the compiled tables.
-fn verify_live(lab: &mut Lab) {
-    let text = running_text(lab);
-    let report = assert_verify_agrees_with_check(lab, &text);
-    assert_eq!(report["failed"], 0, "{report:#}");
-    assert!(report["passed"].as_u64().unwrap() > 0, "{report:#}");
-    // And every name the lab knows, from every NIC, as `vnetd resolve`
-    // answers it offline.
-    assert_names_live_equal_offline(lab);
 }
 
 /// The topology the lab runs, as the file text it was given.
@@ -175,6 +160,9 @@ fn every_example_is_covered_here() {
             "route-server.yaml",
             "three-region-mesh.yaml",
             "three-tier-nsg.yaml",
+            // Their tests: e2e_virtual_wan.rs.
+            "virtual-wan-custom-isolation.yaml",
+            "virtual-wan.yaml",
             "vnet2vnet-triangle.yaml"
         ],
         "a new example needs its end-to-end test in this file"
@@ -253,28 +241,6 @@ fn hub_spoke_firewall_filters_spoke_to_spoke_traffic_by_its_policy() {
         "{records:#?}"
     );
     verify_live(&mut lab);
-}
-
-/// Every record of the firewall's network rule log under `dir`.
-fn firewall_log(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.join("insights-logs-azfwnetworkrule")];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().is_some_and(|n| n == "PT1H.json") {
-                files.push(path);
-            }
-        }
-    }
-    files
-        .iter()
-        .filter_map(|f| std::fs::read(f).ok())
-        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .flat_map(|v| v["records"].as_array().cloned().unwrap_or_default())
-        .collect()
 }
 
 #[test]

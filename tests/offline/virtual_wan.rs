@@ -453,6 +453,16 @@ fn broken() -> Vec<Case> {
             ],
         },
         Case {
+            name: "secured-hubs-in-a-basic-wan",
+            edits: &[("    type: Standard", "    type: Basic")],
+            expect: &[
+                ("name: weu-intent", "whose hubs offer site-to-site VPN only: routing intent"),
+                ("name: neu-intent", "whose hubs offer site-to-site VPN only: routing intent"),
+                ("{name: fw-weu", "Azure Firewall needs a Standard WAN"),
+                ("{name: fw-neu", "Azure Firewall needs a Standard WAN"),
+            ],
+        },
+        Case {
             name: "unknown-wan",
             edits: &[("    virtual_wan: wan\n    location: northeurope", "    virtual_wan: wan2\n    location: northeurope")],
             expect: &[("virtual_wan: wan2", "no virtual WAN named `wan2`")],
@@ -471,4 +481,19 @@ fn designs_azure_refuses_are_refused_at_their_line() {
 fn the_example_passes_check() {
     let (code, stderr, _) = common::broken_files::check(TAG, "example", BASE);
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// A Basic WAN's hubs carry no VNet-to-VNet transit: the custom isolation
+/// example's blue VNets, which reach each other in a Standard WAN, do not
+/// once the WAN is Basic.
+#[test]
+fn a_basic_wan_carries_no_vnet_to_vnet_transit() {
+    let standard = include_str!("../../config/virtual-wan-custom-isolation.yaml");
+    let basic = standard.replace("type: Standard", "type: Basic");
+    assert_ne!(basic, standard);
+    for (text, want) in [(standard, "Allow"), (basic.as_str(), "Deny")] {
+        let snap = snapshot("isolation", text);
+        let trace = trace_words(&snap, "vm-blue1", "10.3.0.4", Some("icmp"), None).unwrap();
+        assert_eq!(trace.verdict, want);
+    }
 }

@@ -766,10 +766,13 @@ fn hub_route_used(
     };
     answer::HubRouteUsed {
         hub: hub.name.clone(),
-        route_table: row.table.map_or_else(
-            || "its firewall's routes".to_string(),
-            |t| hub.route_tables[t].name.clone(),
-        ),
+        route_table: match row.table {
+            Some(t) => hub.route_tables[t].name.clone(),
+            None => {
+                let fw = hub.firewall.map_or("", |f| t.firewalls[f].name.as_str());
+                format!("firewall {fw}")
+            }
+        },
         address_prefix: row.route.prefix.to_string(),
         next_hop_type: row.route.hop_type().as_str(),
         next_hop,

@@ -72,7 +72,7 @@
 use super::gateways::{gateway_effective_routes, LearnedRoutes};
 use super::virtual_wan::{
     firewall_routes, hub_connection_of, hub_of_vnet, hub_target, static_routes_inside,
-    vnet_hub_routes, HubHop, HubRoute, HubTarget,
+    vnet_hub_routes, HubRoute, HubTarget,
 };
 use crate::topology::model::{
     GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, SubnetRef,
@@ -199,8 +199,11 @@ impl EffectiveRoute {
         out.extend(self.appliances.iter().copied());
         if let Some(row) = &self.hub {
             let h = &topo.virtual_hubs[row.hub];
-            match (row.route.hop, h.firewall) {
-                (HubHop::Firewall { .. }, Some(fw)) => out.push(topo.firewalls[fw].private_ip),
+            // Where the hub hands the packet to an appliance (a secured
+            // hub's firewall, a connection's static next hop), its
+            // address; else the hub router's two.
+            match row.target {
+                HubTarget::Appliance { ip, .. } => out.push(IpAddr::V4(ip)),
                 _ => out.extend(h.router_ips.iter().copied().map(IpAddr::V4)),
             }
         }

@@ -15,8 +15,8 @@
 use crate::topology::catalog::round_trips;
 use crate::topology::{
     CircuitIdx, ConnectionPeer, FirewallIdx, GatewayIdx, GlobalReach, Impairments, NicIdx,
-    PrivateEndpointIdx, ResolverIdx, RouteServerIdx, SiteIdx, TiVec, Topology, VmIdx, VnetIdx,
-    DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
+    PrivateEndpointIdx, ResolverIdx, RouteServerIdx, SiteIdx, TiVec, Topology, VirtualHubIdx,
+    VmIdx, VnetIdx, DEFAULT_MTU, PATH_MTU_OUTSIDE_VNET,
 };
 
 /// The MTU of a VPN tunnel (IPsec, to a site or Vnet2Vnet): Azure's
@@ -108,6 +108,9 @@ pub enum Cap {
     /// The throughput of an Azure Firewall's SKU, over everything it
     /// forwards.
     Firewall { firewall: FirewallIdx, mbps: u32 },
+    /// A virtual hub router's capacity (its routing infrastructure units),
+    /// over what it sends to the other hubs of its WAN.
+    HubRouter { hub: VirtualHubIdx, mbps: u32 },
 }
 
 impl Cap {
@@ -116,7 +119,8 @@ impl Cap {
             Cap::Gateway { mbps, .. }
             | Cap::Link { mbps, .. }
             | Cap::Circuit { mbps, .. }
-            | Cap::Firewall { mbps, .. } => mbps,
+            | Cap::Firewall { mbps, .. }
+            | Cap::HubRouter { mbps, .. } => mbps,
         }
     }
 
@@ -151,6 +155,13 @@ impl Cap {
             Cap::Firewall { firewall, mbps } => {
                 let f = &topo.firewalls[firewall];
                 format!("{mbps} Mbps: firewall {} ({})", f.name, f.sku.as_str())
+            }
+            Cap::HubRouter { hub, mbps } => {
+                let h = &topo.virtual_hubs[hub];
+                format!(
+                    "{mbps} Mbps: hub router {} ({} routing units)",
+                    h.name, h.routing_units
+                )
             }
         }
     }
@@ -293,6 +304,21 @@ fn impaired(base: (u32, DelaySource), link: Option<(Link, Option<Impairments>)>)
     }
 }
 
+/// The cap of the hub router a packet leaves when it goes from a VNet
+/// connected to one hub to a VNet connected to another (not through a
+/// secured hub's firewall, which routing intent sends it through instead
+/// of the router). Within one hub the router is not shaped.
+fn hub_to_hub_cap(topo: &Topology, from: VnetIdx, to: VnetIdx) -> Option<Cap> {
+    use crate::policy::virtual_wan::hub_connection_of;
+    let (a, _) = hub_connection_of(topo, from)?;
+    let (b, _) = hub_connection_of(topo, to)?;
+    let hub = &topo.virtual_hubs[a];
+    (a != b && hub.wan == topo.virtual_hubs[b].wan).then(|| Cap::HubRouter {
+        hub: a,
+        mbps: u32::try_from(hub.router_mbps()).unwrap_or(u32::MAX),
+    })
+}
+
 /// The delay between two VNets' regions, one way.
 fn region_delay(topo: &Topology, from: VnetIdx, to: VnetIdx) -> (u32, DelaySource) {
     let (a, b) = (&topo.vnets[from].location, &topo.vnets[to].location);
@@ -403,7 +429,10 @@ pub fn hop(topo: &Topology, from: Endpoint, to: Endpoint) -> HopShaping {
         })
         .flatten()
         .map(|i| (Link::Peering(i), topo.peerings[i].impairments));
-    let figures = impaired(region_delay(topo, a, b), link);
+    let mut figures = impaired(region_delay(topo, a, b), link);
+    if figures.link_cap.is_none() && link.is_none() {
+        figures.link_cap = hub_to_hub_cap(topo, a, b);
+    }
     // A larger MTU only inside a VNet and across regional peering, never
     // through a gateway.
     let stays_regional = !topo.peering_is_global(a, b)

@@ -170,6 +170,10 @@ pub fn hub_table_candidates(topo: &Topology, hub: VirtualHubIdx, table: usize) -
     let Some(t) = h.route_tables.get(table) else {
         return Vec::new();
     };
+    // What propagates to `noneRouteTable` goes nowhere.
+    if table == 1 {
+        return Vec::new();
+    }
     let meshed = topo
         .virtual_wans
         .get(h.wan)
@@ -314,10 +318,18 @@ pub fn vnet_hub_routes(
     vnet: VnetIdx,
 ) -> Option<(VirtualHubIdx, usize, Vec<HubRoute>)> {
     let (hub, ci) = hub_connection_of(topo, vnet)?;
-    let c = &topo.virtual_hubs[hub].connections[ci];
+    let h = &topo.virtual_hubs[hub];
+    let c = &h.connections[ci];
     let own = &topo.vnets[vnet].address_space;
+    // A Basic WAN's hubs carry no VNet-to-VNet transit (site-to-site VPN
+    // only): its VNets receive no other VNet's routes.
+    let transit = topo
+        .virtual_wans
+        .get(h.wan)
+        .is_some_and(VirtualWan::hubs_meshed);
     let rows = hub_table_routes(topo, hub, c.associated)
         .into_iter()
+        .filter(|r| transit || matches!(r.hop, HubHop::Firewall { .. }))
         .filter(|r| !own.iter().any(|range| range.contains(&r.prefix)))
         .filter(|r| {
             r.origin

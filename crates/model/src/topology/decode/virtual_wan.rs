@@ -58,6 +58,9 @@ pub struct RawHubRoute {
     pub name: String,
     pub key: String,
     pub destinations: Vec<(IpNet, usize)>,
+    /// False for destinations vnetd has no address for (`ResourceId`,
+    /// `Service`): the route is read and warned about, not applied.
+    pub applied: bool,
     /// A connection of the hub, or the hub's firewall, by name.
     pub next_hop: NameRef,
     pub line: usize,
@@ -163,8 +166,7 @@ record!(HUB_ROUTE_TABLE_KEYS: RawHubRouteTable { name, key, line } "a hub route 
 });
 
 record!(HUB_ROUTE_KEYS: RawHubRoute { name, key, line } "a hub route" {
-    destinations: "destinations" => cidr_list,
-    _: "destinations_type" => cidr_destinations,
+    (destinations, applied): "destinations" | "destinations_type" => hub_route_destinations,
     _: "next_hop_type" => resource_id_next_hop,
     next_hop: "next_hop" => required_ref,
 });
@@ -280,23 +282,40 @@ impl Decoder<'_> {
         Some(read.into_iter().flatten().collect())
     }
 
-    /// A hub route's `destinations_type`: CIDR. Azure's other types
-    /// (`ResourceId`, `Service`) name destinations vnetd has no address
-    /// for, and are refused.
-    pub(super) fn cidr_destinations(&mut self, f: &Fields, key: &str) -> Option<()> {
-        let Some(node) = f.given(key) else {
-            return Some(());
+    /// A hub route's `destinations` as its `destinations_type` says:
+    /// CIDR prefixes (the default), or resource IDs and service tags
+    /// (`ResourceId`, `Service`), which Azure accepts and vnetd has no
+    /// address for: those are read and warned about, and the route is not
+    /// applied.
+    pub(super) fn hub_route_destinations(
+        &mut self,
+        f: &Fields,
+        key: &str,
+        type_key: &str,
+    ) -> Option<(Vec<(IpNet, usize)>, bool)> {
+        let kind = match f.given(type_key) {
+            None => None,
+            Some(node) => Some((self.string(node, &f.key(type_key))?, node.line)),
         };
-        let k = f.key(key);
-        let text = self.string(node, &k)?;
-        if !text.eq_ignore_ascii_case("cidr") {
-            let why = format!(
-                "`{text}` destinations are not modelled: vnetd takes `CIDR` destinations, the \
-                 prefixes the route stands for"
-            );
-            self.diags.error(node.line, &k, why);
+        match kind {
+            Some((text, line)) if !text.eq_ignore_ascii_case("cidr") => {
+                if !matches!(text.to_ascii_lowercase().as_str(), "resourceid" | "service") {
+                    let why = format!("`{text}` is not one of CIDR, ResourceId, Service");
+                    self.diags.error(line, &f.key(type_key), why);
+                    return None;
+                }
+                let k = f.key(key);
+                let items = self.items(f.get(key), &k);
+                self.texts(items, &k, |_, _, _, _| Some(()));
+                let why = format!(
+                    "`{text}` destinations name resources vnetd has no address for: the route \
+                     is read and not applied (give CIDR destinations to apply it)"
+                );
+                self.diags.warning(line, &f.key(type_key), why);
+                Some((Vec::new(), false))
+            }
+            _ => Some((self.cidr_list(f, key)?, true)),
         }
-        Some(())
     }
 
     /// A hub route's `next_hop_type`: `ResourceId`, azurerm's only value.

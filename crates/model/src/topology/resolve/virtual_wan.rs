@@ -250,7 +250,7 @@ impl Resolver<'_> {
         if table == 1 {
             return;
         }
-        for r in &t.routes {
+        for r in t.routes.iter().filter(|r| r.applied) {
             let h = &self.topo.virtual_hubs[hub];
             let elsewhere = r.next_hop.name.split_once('/').and_then(|(other, conn)| {
                 let at = self.topo.virtual_hubs.by_name(other)?;
@@ -315,6 +315,10 @@ impl Resolver<'_> {
                 self.refused_firewalls.push(fw.name);
                 continue;
             };
+            if !self.standard_hub(hub, hub_ref.line, &hub_ref.key, "Azure Firewall") {
+                self.refused_firewalls.push(fw.name);
+                continue;
+            }
             if let Some(other) = self.topo.virtual_hubs[hub].firewall {
                 let why = format!(
                     "hub `{}` already has the firewall `{}`: each hub has its own firewall, one",
@@ -374,6 +378,24 @@ impl Resolver<'_> {
         });
         self.topo.virtual_hubs[hub].vnet = Some(vnet);
         vnet
+    }
+
+    /// Whether `hub` is in a Standard WAN; a Basic one is refused for
+    /// `what` at `line` ("A Basic WAN has Basic hubs, which offer
+    /// site-to-site VPN only").
+    fn standard_hub(&mut self, hub: VirtualHubIdx, line: usize, key: &str, what: &str) -> bool {
+        let h = &self.topo.virtual_hubs[hub];
+        let wan = &self.topo.virtual_wans[h.wan];
+        if wan.kind == WanType::Standard {
+            return true;
+        }
+        let why = format!(
+            "hub `{}` is in the Basic virtual WAN `{}`, whose hubs offer site-to-site VPN only: \
+             {what} needs a Standard WAN",
+            h.name, wan.name
+        );
+        self.diags.error(line, key, why);
+        false
     }
 
     /// One VNet connection of `hub`, or `None` once its refusal is
@@ -585,6 +607,9 @@ impl Resolver<'_> {
     /// A hub's routing intent, with Azure's refusals; it then manages the
     /// hub's connections' association and propagation.
     fn routing_intent(&mut self, hub: VirtualHubIdx, ri: &RawRoutingIntent) {
+        if !self.standard_hub(hub, ri.line, &ri.key, "routing intent") {
+            return;
+        }
         let h = &self.topo.virtual_hubs[hub];
         if let Some(custom) = h.route_tables.get(2) {
             let why = format!(
