@@ -363,6 +363,10 @@ pub struct FlowReport {
     /// path, so no record of theirs shows them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateways: Vec<String>,
+    /// The virtual hub and route table whose route that is (outbound
+    /// only, from a VNet connected to a hub): `hub/table`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
     pub packets_forward: u64,
     pub bytes_forward: u64,
     pub packets_reverse: u64,
@@ -403,6 +407,7 @@ pub(crate) fn sample_flow(nic: &str, source: &str, destination: &str) -> FlowRep
         next_hop_type: None,
         next_hop_ip_address: None,
         gateways: Vec::new(),
+        hub: None,
         packets_forward: 0,
         bytes_forward: 0,
         packets_reverse: 0,

@@ -219,6 +219,7 @@ fn responses() -> Vec<Response> {
                 next_hop_type: Some("VnetLocal".into()),
                 next_hop_ip_address: None,
                 gateways: Vec::new(),
+                hub: None,
                 packets_forward: 3,
                 bytes_forward: 180,
                 packets_reverse: 2,

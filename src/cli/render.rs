@@ -334,7 +334,7 @@ pub fn render_flows(report: &FlowsReport, json: bool) -> String {
     );
     for f in flows {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}{}{}\n",
+            "{:<10} {:<8} {:<5} {:<22} {:<22} {:>8} {:>8} {:>7} {:<6}  {} {}{}{}{}{}\n",
             f.nic,
             f.direction,
             f.protocol,
@@ -350,6 +350,10 @@ pub fn render_flows(report: &FlowsReport, json: bool) -> String {
                 String::new()
             } else {
                 format!(" ({})", f.gateways.join(" > "))
+            },
+            match &f.hub {
+                Some(hub) => format!(" via hub {hub}"),
+                None => String::new(),
             },
             match &f.translated {
                 Some(t) => format!("; {t}"),

@@ -223,6 +223,7 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
             next_hop_type: hop.as_ref().map(|h| h.next_hop_type.to_string()),
             next_hop_ip_address: hop.map(|h| h.next_hop_ip_address).filter(|s| !s.is_empty()),
             gateways,
+            hub: outbound.then(|| hub_of_route(snap, nic, dst)).flatten(),
             packets_forward: value.forward_packets,
             bytes_forward: value.forward_bytes,
             packets_reverse: value.reverse_packets,
@@ -329,6 +330,23 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// `hub/table` of the virtual hub route that takes `nic`'s packets to
+/// `dst`, when a hub's route does.
+fn hub_of_route(
+    snap: &crate::snapshot::Snapshot,
+    nic: crate::plan::PortIdx,
+    dst: std::net::IpAddr,
+) -> Option<String> {
+    let (row, _) = snap.route_target(nic, dst)?;
+    let hub = snap.nic_routes(nic).routes[row].hub.as_deref()?;
+    let h = &snap.topology.virtual_hubs[hub.hub];
+    let table = match hub.table {
+        Some(t) => h.route_tables[t].name.clone(),
+        None => "firewall".to_string(),
+    };
+    Some(format!("{}/{table}", h.name))
 }
 
 #[cfg(test)]
