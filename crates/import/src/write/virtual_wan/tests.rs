@@ -38,25 +38,63 @@ fn from_section<'t>(text: &'t str, key: &str) -> &'t str {
 #[test]
 fn the_configuration_writes_every_part_of_the_wan() {
     let case = "tests/import/terraform/virtual-wan";
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let (resources, placeholders) = crate::terraform::read_dir(&root.join(case), &[]).unwrap();
+    let (resources, placeholders) = crate::terraform::read_dir(&repo(case), &[]).unwrap();
     assert!(placeholders.is_empty(), "{placeholders:?}");
-    let origin = format!("the Terraform configuration in {case}");
-    let text = written(&resources, &origin).unwrap().text;
+    let text = written(
+        &resources,
+        &format!("the Terraform configuration in {case}"),
+    )
+    .unwrap()
+    .text;
     assert!(!text.contains("not-a-real-key"), "{text}");
-    let expected_path = root.join(case).join("expected.yaml");
+    assert_is_file(&text, &format!("{case}/expected.yaml"));
+}
+
+/// The state of that configuration once applied imports as its
+/// `virtual-wan.expected.yaml`: what only Azure knows is written (the
+/// hubs' router addresses, and the routing that routing intent gives the
+/// secured hubs' connections: associated with `defaultRouteTable`,
+/// propagating to `noneRouteTable`), the route the provider lists in its
+/// table too is written once, the shared key is not.
+#[test]
+fn the_state_writes_what_azure_knows_too() {
+    let state = "tests/import/tfstate/virtual-wan.tfstate";
+    let resources = crate::tfstate::read(&repo(state)).unwrap();
+    let text = written(&resources, &format!("the Terraform state {state}"))
+        .unwrap()
+        .text;
+    assert!(!text.contains("not-a-real-key"), "{text}");
+    assert_eq!(
+        text.matches("- name: blue-to-indirect\n").count(),
+        1,
+        "{text}"
+    );
+    assert_is_file(&text, "tests/import/tfstate/virtual-wan.expected.yaml");
+}
+
+/// `path` from the repository's root.
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// Asserts that `text` is the file at `path` (from the repository's root),
+/// which `VNETD_BLESS=1` writes instead.
+#[track_caller]
+fn assert_is_file(text: &str, path: &str) {
     if std::env::var_os("VNETD_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&expected_path, &text).unwrap();
+        std::fs::write(repo(path), text).unwrap();
     }
-    let expected = std::fs::read_to_string(expected_path).unwrap();
-    assert!(text == expected, "{text}");
+    let expected = std::fs::read_to_string(repo(path)).unwrap();
+    assert!(text == expected, "{path}:\n{text}");
     for section in [
         "azure_firewalls",
         "virtual_wans",
         "virtual_hubs",
         "vpn_sites",
     ] {
-        from_section(&text, section);
+        from_section(text, section);
     }
 }
 
