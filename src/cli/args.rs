@@ -235,10 +235,17 @@ pub enum Command {
     /// Effective routes of a NIC's subnet (like `az network nic show-effective-route-table`),
     /// or of any subnet given as VNET/SUBNET (GatewaySubnet included).
     Routes {
-        #[arg(long, required_unless_present = "subnet", conflicts_with = "subnet")]
+        #[arg(long, required_unless_present_any = ["subnet", "hub"], conflicts_with_all = ["subnet", "hub"])]
         nic: Option<String>,
-        #[arg(long, value_name = "VNET/SUBNET")]
+        #[arg(long, value_name = "VNET/SUBNET", conflicts_with = "hub")]
         subnet: Option<String>,
+        /// A virtual hub: its route table's effective routes (like `az network vhub
+        /// get-effective-routes`).
+        #[arg(long)]
+        hub: Option<String>,
+        /// The hub's route table (default `defaultRouteTable`).
+        #[arg(long, requires = "hub")]
+        table: Option<String>,
         #[command(flatten)]
         source: Source,
     },

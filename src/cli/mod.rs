@@ -182,9 +182,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Flows { nic, json } => online(&Request::Flows { nic }, json),
         Command::Stats { json } => online(&Request::Stats, json),
         Command::Routes {
+            hub: Some(hub),
+            table,
+            source,
+            ..
+        } => diagnose(Query::HubRoutes { hub, table }, &source),
+        Command::Routes {
             nic,
             subnet,
             source,
+            ..
         } => diagnose(Query::Routes { nic, subnet }, &source),
         Command::NextHop { nic, dst, source } => diagnose(Query::NextHop { nic, dst }, &source),
         Command::FlowVerify {

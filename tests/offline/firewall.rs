@@ -94,7 +94,10 @@ fn cases() -> Vec<Case> {
         Case {
             name: "virtual-wan-firewall",
             edits: &[("sku_tier: Basic", "sku_tier: Basic\n    sku_name: AZFW_Hub")],
-            expect: &[("sku_name: AZFW_Hub", "needs a Virtual WAN")],
+            expect: &[(
+                "sku_name: AZFW_Hub",
+                "an AZFW_Hub firewall is placed in a virtual hub",
+            )],
         },
         Case {
             name: "rule-without-source",

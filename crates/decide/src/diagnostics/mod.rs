@@ -44,6 +44,7 @@ pub mod query;
 pub mod render;
 pub mod route_server;
 pub mod trace;
+pub mod virtual_hub;
 
 pub use az::{
     flow_verify, next_hop, routes, rules, EffectiveNsgList, FlowAnswer, FlowVerdict, NextHop,
@@ -165,6 +166,13 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
                 }
             };
             render_routes(snap, subnet, json)
+        }
+        Query::HubRoutes { hub, table } => {
+            let h = virtual_hub::find_hub(snap, hub)?;
+            let t = virtual_hub::find_table(snap, h, table.as_deref())?;
+            let table_name = &snap.topology.virtual_hubs[h].route_tables[t].name;
+            let title = format!("Effective routes of hub {hub}, route table {table_name}:");
+            virtual_hub::effective_routes(&snap.topology, h, t).render(&title, json)
         }
         Query::NextHop { nic, dst } => render_next_hop(snap, nic, dst, json),
         Query::FlowVerify {

@@ -92,6 +92,13 @@ pub enum Query {
         #[serde(default)]
         subnet: Option<String>,
     },
+    /// A virtual hub route table's effective routes (`defaultRouteTable`
+    /// unless `table` names another).
+    HubRoutes {
+        hub: String,
+        #[serde(default)]
+        table: Option<String>,
+    },
     NextHop {
         nic: String,
         dst: String,

@@ -594,6 +594,7 @@ fn hop_details<C: Conntrack>(
                 Some(rt) => t.route_tables[rt].name.clone(),
                 None => SYSTEM_ROUTE.to_string(),
             },
+            hub: route.hub.as_deref().map(|h| hub_route_used(t, h)),
         });
         if let RouteTarget::Gateway(gateway) = snap.nic_routes(ingress).targets[row] {
             route_gateway = Some(gateway);
@@ -745,4 +746,34 @@ fn hop_shaping(snap: &Snapshot, ingress: PortIdx, receiver: PortIdx) -> Option<H
         mtu: path.mtu,
         mss_clamp: path.mss_clamp,
     })
+}
+
+/// The hub route a connected VNet's row stands for, by name.
+fn hub_route_used(
+    t: &crate::topology::Topology,
+    row: &crate::policy::routes::HubRow,
+) -> answer::HubRouteUsed {
+    use crate::policy::virtual_wan::HubHop;
+    let hub = &t.virtual_hubs[row.hub];
+    let next_hop = match row.route.hop {
+        HubHop::Connection { hub, connection } => {
+            t.virtual_hubs[hub].connections[connection].name.clone()
+        }
+        HubHop::RemoteHub { hub, .. } => t.virtual_hubs[hub].name.clone(),
+        HubHop::Firewall { hub } => {
+            (t.virtual_hubs[hub].firewall).map_or_else(String::new, |f| t.firewalls[f].name.clone())
+        }
+    };
+    answer::HubRouteUsed {
+        hub: hub.name.clone(),
+        route_table: row.table.map_or_else(
+            || "its firewall's routes".to_string(),
+            |t| hub.route_tables[t].name.clone(),
+        ),
+        address_prefix: row.route.prefix.to_string(),
+        next_hop_type: row.route.hop_type().as_str(),
+        next_hop,
+        route_name: row.route.name.clone(),
+        as_path: row.route.as_path_text(),
+    }
 }

@@ -90,6 +90,11 @@ impl Forwarding {
         }
         let n = topo.vnets.len();
         let mut crossings = vec![Crossing::default(); n * n];
+        let wan_of: TiVec<VnetIdx, _> = topo
+            .vnets
+            .keys()
+            .map(|v| crate::policy::virtual_wan::wan_of(topo, v))
+            .collect();
         for from in topo.vnets.keys() {
             for to in topo.vnets.keys() {
                 if let (Some(out), Some(back)) =
@@ -101,10 +106,14 @@ impl Forwarding {
                             && back.flags.allow_virtual_network_access,
                         forwarded: back.flags.allow_forwarded_traffic,
                     };
-                } else if from != to && topo.connected_group(from, to).is_some() {
+                } else if from != to
+                    && (topo.connected_group(from, to).is_some()
+                        || wan_of[from].is_some_and(|w| wan_of[to] == Some(w)))
+                {
                     // A connected group has no settings to turn traffic
                     // off: its members reach each other, forwarded
-                    // traffic included.
+                    // traffic included; so do the VNets of one virtual
+                    // WAN, as their hubs' routes decide.
                     crossings[from.index() * n + to.index()] = Crossing {
                         connected: true,
                         access: true,
@@ -262,6 +271,9 @@ pub fn resolve_targets(
                     })
                     .unwrap_or(RouteTarget::ApplianceUnreachable)
             }
+            NextHopType::VirtualNetworkGateway if row.hub.is_some() => {
+                hub_route_target(row, forwarding)
+            }
             NextHopType::VirtualNetworkGateway if row.route_server.is_some() => {
                 let set: Box<[(PortIdx, VnetIdx)]> = row
                     .appliances
@@ -289,4 +301,29 @@ pub fn resolve_targets(
         })
         .collect();
     (targets, sets)
+}
+
+/// Where a virtual hub's route delivers: into a VNet, or to an appliance
+/// (a connection's static route's next hop, or a secured hub's firewall).
+fn hub_route_target(row: &EffectiveRoute, forwarding: &Forwarding) -> RouteTarget {
+    use crate::policy::virtual_wan::HubTarget;
+    let Some(hub) = &row.hub else {
+        return RouteTarget::Nowhere;
+    };
+    match hub.target {
+        HubTarget::Vnet(vnet) => RouteTarget::Vnet(vnet),
+        HubTarget::Appliance { ip, vnet } => {
+            let ip = IpAddr::V4(ip);
+            forwarding
+                .owner(vnet, ip)
+                .map(|nic| RouteTarget::Appliance { nic, vnet })
+                .or_else(|| {
+                    forwarding
+                        .frontend(vnet, ip)
+                        .map(|frontend| RouteTarget::Balanced { frontend, vnet })
+                })
+                .unwrap_or(RouteTarget::ApplianceUnreachable)
+        }
+        HubTarget::Unreachable => RouteTarget::Nowhere,
+    }
 }

@@ -46,6 +46,29 @@ pub fn nic_id(name: &str) -> String {
     network_id("networkInterfaces", name)
 }
 
+/// `.../virtualHubs/<hub>`
+pub fn virtual_hub_id(hub: &str) -> String {
+    network_id("virtualHubs", hub)
+}
+
+/// `.../virtualHubs/<hub>/hubRouteTables/<table>`
+pub fn hub_route_table_id(hub: &str, table: &str) -> String {
+    format!("{}/hubRouteTables/{table}", virtual_hub_id(hub))
+}
+
+/// `.../virtualHubs/<hub>/hubVirtualNetworkConnections/<connection>`
+pub fn hub_connection_id(hub: &str, connection: &str) -> String {
+    format!(
+        "{}/hubVirtualNetworkConnections/{connection}",
+        virtual_hub_id(hub)
+    )
+}
+
+/// `.../azureFirewalls/<name>`
+pub fn firewall_id(name: &str) -> String {
+    network_id("azureFirewalls", name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

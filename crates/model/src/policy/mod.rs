@@ -18,3 +18,4 @@ pub mod route_server;
 pub mod routes;
 pub mod shaping;
 pub mod tags;
+pub mod virtual_wan;

@@ -70,9 +70,12 @@
 //! cannot deliver.
 
 use super::gateways::{gateway_effective_routes, LearnedRoutes};
+use super::virtual_wan::{
+    firewall_routes, hub_connection_of, hub_of_vnet, hub_target, vnet_hub_routes, HubHop, HubRoute, HubTarget,
+};
 use crate::topology::model::{
     GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, SubnetRef,
-    Topology, VnetIdx,
+    Topology, VirtualHubIdx, VnetIdx,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::HashMap;
@@ -147,6 +150,20 @@ pub struct EffectiveRoute {
     pub appliances: Vec<IpAddr>,
     /// The Private Endpoint an `InterfaceEndpoint` route leads to.
     pub endpoint: Option<PrivateEndpointIdx>,
+    /// The virtual hub route a `VirtualNetworkGateway` row of a connected
+    /// VNet stands for, and where the hub delivers it.
+    pub hub: Option<Box<HubRow>>,
+}
+
+/// A virtual hub's route as a connected VNet's NICs receive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubRow {
+    pub hub: VirtualHubIdx,
+    /// The table the VNet's connection is associated with; `None` for the
+    /// routes of a secured hub's firewall, which come from no table.
+    pub table: Option<usize>,
+    pub route: HubRoute,
+    pub target: HubTarget,
 }
 
 impl EffectiveRoute {
@@ -165,6 +182,7 @@ impl EffectiveRoute {
             route_server: None,
             appliances: Vec::new(),
             endpoint: None,
+            hub: None,
         }
     }
 
@@ -178,6 +196,13 @@ impl EffectiveRoute {
     pub fn next_hop_addresses(&self, topo: &Topology) -> Vec<IpAddr> {
         let mut out: Vec<IpAddr> = self.next_hop_ip.into_iter().collect();
         out.extend(self.appliances.iter().copied());
+        if let Some(row) = &self.hub {
+            let h = &topo.virtual_hubs[row.hub];
+            match (row.route.hop, h.firewall) {
+                (HubHop::Firewall { .. }, Some(fw)) => out.push(topo.firewalls[fw].private_ip),
+                _ => out.extend(h.router_ips.iter().copied().map(IpAddr::V4)),
+            }
+        }
         if let Some(gw) = self.gateway.and_then(|g| topo.gateways.get(g)) {
             if self.source == RouteSource::VirtualNetworkGateway {
                 out.extend(
@@ -286,6 +311,21 @@ pub fn effective_routes_with(
             }
         }
     }
+    // A VNet connected to a virtual hub is peered with the hub's own
+    // network: the hub's prefix, which holds no NIC of the file.
+    if let Some((hub, _)) = hub_connection_of(topo, subnet.vnet) {
+        let hub = &topo.virtual_hubs[hub];
+        let hop = if hub.location == vnet.location {
+            NextHopType::VNetPeering
+        } else {
+            NextHopType::VNetGlobalPeering
+        };
+        rows.push(EffectiveRoute::system(
+            IpNet::V4(hub.address_prefix),
+            hop,
+            None,
+        ));
+    }
     let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();
 
     // The Private Endpoints of the VNet and of its connected peers, each
@@ -320,6 +360,8 @@ pub fn effective_routes_with(
             ..EffectiveRoute::system(row.prefix, NextHopType::VirtualNetworkGateway, None)
         });
     }
+
+    hub_rows(topo, subnet, &reachable_ranges, &mut rows);
 
     rows.push(EffectiveRoute::system(
         ipv4_default(),
@@ -371,6 +413,7 @@ pub fn effective_routes_with(
                 route_server: None,
                 appliances: Vec::new(),
                 endpoint: None,
+                hub: None,
             });
         }
     }
@@ -378,6 +421,47 @@ pub fn effective_routes_with(
     mark_invalid(&mut rows);
     invalidate_overridden_endpoints(topo, &mut rows);
     rows
+}
+
+/// The routes a connected VNet receives from its virtual hub, as
+/// `VirtualNetworkGateway` rows after the gateway rows, unless the subnet's
+/// route table turns gateway route propagation off; a prefix equal to or
+/// inside the VNet's range or a connected peer's is left out.
+fn hub_rows(
+    topo: &Topology,
+    subnet: SubnetRef,
+    reachable_ranges: &[IpNet],
+    rows: &mut Vec<EffectiveRoute>,
+) {
+    if !topo.propagates_gateway_routes(subnet) {
+        return;
+    }
+    let (hub, table, routes) = match vnet_hub_routes(topo, subnet.vnet) {
+        Some((hub, connection, routes)) => {
+            let table = topo.virtual_hubs[hub].connections[connection].associated;
+            (hub, Some(table), routes)
+        }
+        None => match hub_of_vnet(topo, subnet.vnet) {
+            Some(hub) => (hub, None, firewall_routes(topo, hub)),
+            None => return,
+        },
+    };
+    for route in routes {
+        if reachable_ranges.iter().any(|r| r.contains(&route.prefix)) {
+            continue;
+        }
+        let target = hub_target(topo, &route);
+        rows.push(EffectiveRoute {
+            source: RouteSource::VirtualNetworkGateway,
+            hub: Some(Box::new(HubRow {
+                hub,
+                table,
+                route: route.clone(),
+                target,
+            })),
+            ..EffectiveRoute::system(route.prefix, NextHopType::VirtualNetworkGateway, None)
+        });
+    }
 }
 
 /// Marks `Invalid` the `InterfaceEndpoint` rows a user route overrides: the

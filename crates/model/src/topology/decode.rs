@@ -105,6 +105,7 @@ mod dns;
 mod edge;
 mod expectations;
 mod network_managers;
+mod virtual_wan;
 pub use dns::{
     dns_name, record_data, RawDnsServer, RawForwardingRule, RawLocalZone, RawPrivateEndpoint,
     RawRecordSet, RawResolver, RawResolverEndpoint, RawRuleset, RawVnetLink, RawZone,
@@ -115,6 +116,7 @@ pub use edge::{
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
 pub use network_managers::*;
+pub use virtual_wan::*;
 
 const TOP_KEYS: &[&str] = &[
     "netns_prefix",
@@ -148,6 +150,9 @@ const TOP_KEYS: &[&str] = &[
     "public_ip_addresses",
     "nat_gateways",
     "network_managers",
+    "virtual_wans",
+    "virtual_hubs",
+    "vpn_sites",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -391,9 +396,10 @@ record!(LB_RULE_KEYS: RawLbRule { name, key, line } "a load-balancing rule" {
 });
 
 record!(FIREWALL_KEYS: RawFirewall { name, key, line } "an Azure Firewall" {
-    vnet: "virtual_network" => required_ref,
+    vnet: "virtual_network" => optional_ref,
+    hub: "virtual_hub" => firewall_hub,
     sku: "sku_tier" => one_of_or(FirewallSku::Standard),
-    _: "sku_name" => firewall_sku_name,
+    sku_name: "sku_name" => firewall_sku_name,
     policy: "firewall_policy" => optional_ref,
     _: "threat_intel_mode" => text,
     public_ips: "public_ip_addresses" => ref_list,
@@ -520,6 +526,11 @@ impl Decoder<'_> {
             public_ips: self.records(&top, "public_ip_addresses"),
             nat_gateways: self.records(&top, "nat_gateways"),
             network_managers: self.records(&top, "network_managers"),
+            virtual_wans: self.records(&top, "virtual_wans"),
+            virtual_hubs: {
+                self.vpn_sites(&top, "vpn_sites");
+                self.records(&top, "virtual_hubs")
+            },
         }
     }
 

@@ -18,10 +18,12 @@ mod expectations;
 mod firewalls;
 mod load_balancers;
 mod route_servers;
+mod virtual_wan;
 pub use expectations::*;
 pub use firewalls::*;
 pub use load_balancers::*;
 pub use route_servers::*;
+pub use virtual_wan::*;
 
 mod dns;
 pub use dns::*;
@@ -162,6 +164,10 @@ pub struct Topology {
     /// Azure Virtual Network Manager: network groups, security admin
     /// rules, connected groups (its peerings are in `peerings`).
     pub network_management: NetworkManagement,
+    /// Azure Virtual WAN: the WANs, and their hubs with routers, route
+    /// tables and connections.
+    pub virtual_wans: TiVec<VirtualWanIdx, VirtualWan>,
+    pub virtual_hubs: TiVec<VirtualHubIdx, VirtualHub>,
 }
 
 #[derive(Debug, Clone)]

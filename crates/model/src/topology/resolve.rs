@@ -52,10 +52,12 @@ mod realism;
 mod resolvers;
 mod route_servers;
 mod sites;
+mod virtual_wan;
 pub use fabric_names::MAX_NETNS_LEN;
 pub use hybrid::{instance_addresses, reserved_asn};
 pub use realism::VM_NAME;
 pub use sites::host_link_prefix_len;
+pub use virtual_wan::is_rfc1918;
 
 const UNUSABLE_V4: &[&str] = &[
     "224.0.0.0/4",
@@ -116,7 +118,8 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.load_balancers(raw.load_balancers);
     r.ip_groups(raw.ip_groups);
     r.firewall_policies(raw.firewall_policies);
-    r.firewalls(raw.firewalls);
+    let hub_firewalls = r.firewalls(raw.firewalls);
+    r.virtual_wans(raw.virtual_wans, raw.virtual_hubs, hub_firewalls);
     r.private_dns_zones(raw.private_dns_zones);
     r.private_endpoints(raw.private_endpoints);
     r.dns_resolvers(raw.dns_resolvers);

@@ -199,6 +199,26 @@ pub struct RouteUsed {
     pub next_hop_ip_address: Vec<String>,
     /// The route table's name, or `System Route`.
     pub route_table: String,
+    /// The virtual hub route a connected VNet's row stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubRouteUsed>,
+}
+
+/// The virtual hub route that carries a packet, as `az network vhub
+/// get-effective-routes` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubRouteUsed {
+    pub hub: String,
+    pub route_table: String,
+    pub address_prefix: String,
+    pub next_hop_type: &'static str,
+    /// The connection, remote hub or firewall, by name.
+    pub next_hop: String,
+    /// The static route's name, for a static route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_name: Option<String>,
+    pub as_path: String,
 }
 
 /// An internal load balancer's part of a hop.

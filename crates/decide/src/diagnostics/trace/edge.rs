@@ -95,6 +95,7 @@ pub(super) fn global_reach_walk(
                 .map(|l| peering.microsoft_address(l).to_string())
                 .collect(),
             route_table: format!("router {router}"),
+            hub: None,
         },
         near_edge.clone(),
     ));
@@ -109,6 +110,7 @@ pub(super) fn global_reach_walk(
             next_hop_type: "MicrosoftEdge",
             next_hop_ip_address: vec![route.next_hop.to_string()],
             route_table: near_c.edge_router_name(LINK),
+            hub: None,
         },
         far_edge.clone(),
     );
@@ -143,6 +145,7 @@ pub(super) fn global_reach_walk(
             next_hop_type: "CustomerEdge",
             next_hop_ip_address: vec![far_peering.customer_address(LINK).to_string()],
             route_table: far_c.edge_router_name(LINK),
+            hub: None,
         },
         format!("site {}", far_site.name),
     ));

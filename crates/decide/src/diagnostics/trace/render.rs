@@ -174,6 +174,25 @@ fn hop_table(trace: &Trace) -> String {
                     route.source, route.address_prefix, route.next_hop_type, route.route_table
                 ),
             );
+            if let Some(h) = &route.hub {
+                let path = if h.as_path.is_empty() {
+                    String::new()
+                } else {
+                    format!(", asPath {}", h.as_path)
+                };
+                let name = h
+                    .route_name
+                    .as_deref()
+                    .map(|n| format!(" `{n}`"))
+                    .unwrap_or_default();
+                detail(
+                    "hub",
+                    format!(
+                        "{} {}{name}: {} -> {} {}{path}",
+                        h.hub, h.route_table, h.address_prefix, h.next_hop_type, h.next_hop
+                    ),
+                );
+            }
         }
         if let Some(gateway) = &hop.gateway {
             let chain = std::iter::once(gateway).chain(&hop.handed_on);

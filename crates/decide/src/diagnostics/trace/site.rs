@@ -281,6 +281,7 @@ pub(super) fn no_route_hop(snap: &Snapshot, site: SiteIdx, src: IpAddr, to: IpAd
             next_hop_type: "None",
             next_hop_ip_address: Vec::new(),
             route_table: format!("router {name}"),
+            hub: None,
         }),
         ..TraceHop::sending(name.clone(), "on-premises router".to_string(), src, to)
     }

@@ -6,7 +6,7 @@
 //! Azure accepts them, and warned about at their line: the lab runs
 //! without them.
 
-use super::{Decoder, Fields};
+use super::{Decoder, Fields, NameRef};
 use crate::topology::model::{iana_private_ranges, PortSpec, Protocol};
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::net::IpAddr;
@@ -128,30 +128,52 @@ impl Decoder<'_> {
         nets.map(|n| n.into_iter().flatten().collect())
     }
 
-    /// azurerm's `sku_name`: `AZFW_VNet`, a firewall in a VNet. A Virtual
-    /// WAN hub's firewall (`AZFW_Hub`) needs a Virtual WAN, which vnetd
-    /// does not emulate. The firewall is kept either way, so that what
-    /// names it draws no second error.
-    pub(super) fn firewall_sku_name(&mut self, f: &Fields, key: &str) -> Option<()> {
+    /// azurerm's `sku_name`: `AZFW_VNet`, a firewall in a VNet, or
+    /// `AZFW_Hub`, a secured virtual hub's (which `virtual_hub` places);
+    /// with its line: true for `AZFW_Hub`.
+    pub(super) fn firewall_sku_name(
+        &mut self,
+        f: &Fields,
+        key: &str,
+    ) -> Option<Option<(bool, usize)>> {
         let Some(node) = f.given(key) else {
-            return Some(());
+            return Some(None);
         };
         let k = f.key(key);
         let text = self.string(node, &k)?;
         match text.to_ascii_lowercase().as_str() {
-            "azfw_vnet" => Some(()),
-            "azfw_hub" => {
-                let why = "a Virtual WAN hub's firewall (AZFW_Hub) needs a Virtual WAN, which \
-                           vnetd does not emulate; use AZFW_VNet";
-                self.diags.error(node.line, &k, why);
-                Some(())
-            }
+            "azfw_vnet" => Some(Some((false, node.line))),
+            "azfw_hub" => Some(Some((true, node.line))),
             _ => {
                 let why = format!("`{text}` is not one of AZFW_VNet, AZFW_Hub");
                 self.diags.error(node.line, &k, why);
-                Some(())
+                Some(None)
             }
         }
+    }
+
+    /// A secured hub's firewall's `virtual_hub` block: `{virtual_hub,
+    /// public_ip_count}`, the hub by name.
+    pub(super) fn firewall_hub(&mut self, f: &Fields, key: &str) -> Option<Option<NameRef>> {
+        let Some(node) = f.given(key) else {
+            return Some(None);
+        };
+        let k = f.key(key);
+        let h = self.fields(
+            node,
+            &k,
+            "a firewall's hub",
+            &["virtual_hub", "public_ip_count"],
+        )?;
+        if let Some(n) = h.given("public_ip_count") {
+            self.number_in(
+                n,
+                &h.key("public_ip_count"),
+                1..=250,
+                "1 to 250 public addresses",
+            );
+        }
+        self.required_ref(&h, "virtual_hub").map(Some)
     }
 
     /// A key vnetd does not emulate: given, it is read (its items) and

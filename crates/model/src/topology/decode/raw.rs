@@ -52,6 +52,8 @@ pub struct RawTopology {
     pub public_ips: Vec<super::RawPublicIp>,
     pub nat_gateways: Vec<super::RawNatGateway>,
     pub network_managers: Vec<super::RawNetworkManager>,
+    pub virtual_wans: Vec<super::RawVirtualWan>,
+    pub virtual_hubs: Vec<super::RawVirtualHub>,
 }
 
 /// A machine of a lab spread over several.
@@ -94,6 +96,8 @@ impl RawTopology {
             && self.public_ip_prefixes.is_empty()
             && self.public_ips.is_empty()
             && self.nat_gateways.is_empty()
+            && self.virtual_wans.is_empty()
+            && self.virtual_hubs.is_empty()
     }
 }
 
@@ -453,7 +457,13 @@ pub struct RawVirtualMachine {
 pub struct RawFirewall {
     pub name: String,
     pub key: String,
-    pub vnet: NameRef,
+    /// `virtual_network`: a VNet's firewall (`AZFW_VNet`).
+    pub vnet: Option<NameRef>,
+    /// `virtual_hub.virtual_hub`: a secured hub's firewall (`AZFW_Hub`).
+    pub hub: Option<NameRef>,
+    /// `sku_name`, with its line: true for `AZFW_Hub`, false for
+    /// `AZFW_VNet`.
+    pub sku_name: Option<(bool, usize)>,
     pub sku: FirewallSku,
     pub policy: Option<NameRef>,
     pub public_ips: Vec<NameRef>,

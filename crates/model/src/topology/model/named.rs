@@ -48,6 +48,10 @@ named!(
     IpGroup,
     RouteServer,
     LabHost,
+    VirtualWan,
+    VirtualHub,
+    HubRouteTable,
+    HubConnection,
 );
 
 /// The lookup by name in a vector of one kind of resource.

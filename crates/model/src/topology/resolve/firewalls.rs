@@ -159,20 +159,53 @@ impl Resolver<'_> {
         found_all.then_some(addresses)
     }
 
-    pub(super) fn firewalls(&mut self, firewalls: Vec<RawFirewall>) {
+    /// The firewalls of VNets; a secured hub's (with `virtual_hub`) are
+    /// given back, for their hubs to take.
+    pub(super) fn firewalls(&mut self, firewalls: Vec<RawFirewall>) -> Vec<RawFirewall> {
         let mut seen = Names::new(FIREWALL_NAME);
+        let mut in_hubs = Vec::new();
         for fw in firewalls {
             self.check_name(&mut seen, &fw.name, fw.line, &fw.key);
-            match self.firewall(&fw) {
+            match (fw.sku_name, fw.hub.is_some()) {
+                (Some((true, line)), false) => {
+                    let why =
+                        "an AZFW_Hub firewall is placed in a virtual hub: give `virtual_hub` \
+                               (a VNet's firewall is AZFW_VNet)";
+                    self.diags.error(line, &format!("{}.sku_name", fw.key), why);
+                }
+                (Some((false, line)), true) => {
+                    let why = "a firewall in a virtual hub is AZFW_Hub";
+                    self.diags.error(line, &format!("{}.sku_name", fw.key), why);
+                }
+                _ => {}
+            }
+            if fw.hub.is_some() {
+                if let Some(vnet) = &fw.vnet {
+                    let why = "a firewall is in a VNet (`virtual_network`) or in a virtual hub \
+                               (`virtual_hub`), not both";
+                    self.diags.error(vnet.line, &vnet.key, why);
+                }
+                in_hubs.push(fw);
+                continue;
+            }
+            let Some(vnet_ref) = fw.vnet.clone() else {
+                let why = "missing required key `virtual_network` (or `virtual_hub` for a \
+                           secured hub's firewall)";
+                self.diags.error(fw.line, &fw.key, why);
+                self.refused_firewalls.push(fw.name);
+                continue;
+            };
+            match self.firewall(&fw, &vnet_ref) {
                 Some(firewall) => self.topo.firewalls.push(firewall),
                 None => self.refused_firewalls.push(fw.name),
             }
         }
+        in_hubs
     }
 
     /// One firewall, or `None` once its refusal is reported.
-    fn firewall(&mut self, fw: &RawFirewall) -> Option<AzureFirewall> {
-        let vnet = self.vnet_ref(&fw.vnet)?;
+    pub(super) fn firewall(&mut self, fw: &RawFirewall, vnet_ref: &NameRef) -> Option<AzureFirewall> {
+        let vnet = self.vnet_ref(vnet_ref)?;
         let policy = match &fw.policy {
             None => None,
             Some(r) => {
@@ -180,14 +213,14 @@ impl Resolver<'_> {
                 Some(self.lookup(r, "firewall policy", found)?)
             }
         };
-        let (subnet, private_ip) = self.firewall_subnet(fw, vnet)?;
+        let (subnet, private_ip) = self.firewall_subnet(fw, vnet_ref, vnet)?;
         self.warn_default_route_elsewhere(fw, subnet);
         if let Some(other) = self.topo.firewalls.iter().find(|f| f.vnet == vnet) {
             let why = format!(
                 "VNet `{}` already has the Azure Firewall `{}`: its {FIREWALL_SUBNET} holds one",
-                fw.vnet.name, other.name
+                vnet_ref.name, other.name
             );
-            return self.refuse_ref(&fw.vnet, why);
+            return self.refuse_ref(vnet_ref, why);
         }
         Some(AzureFirewall {
             name: fw.name.clone(),
@@ -246,7 +279,12 @@ impl Resolver<'_> {
 
     /// The firewall's `AzureFirewallSubnet` and the address Azure gives it
     /// there, or the refusal.
-    fn firewall_subnet(&mut self, fw: &RawFirewall, vnet: VnetIdx) -> Option<(SubnetRef, IpAddr)> {
+    fn firewall_subnet(
+        &mut self,
+        fw: &RawFirewall,
+        vnet_ref: &NameRef,
+        vnet: VnetIdx,
+    ) -> Option<(SubnetRef, IpAddr)> {
         let v = &self.topo.vnets[vnet];
         let found = v.subnets.by_name(FIREWALL_SUBNET);
         let Some(subnet) = found else {
@@ -255,7 +293,7 @@ impl Resolver<'_> {
                  it (an IPv4 /26 or larger)",
                 v.name
             );
-            return self.refuse_ref(&fw.vnet, why);
+            return self.refuse_ref(vnet_ref, why);
         };
         let s = &v.subnets[subnet];
         let first_v4 = s.address_prefixes.iter().find_map(|p| match p {

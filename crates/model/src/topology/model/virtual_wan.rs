@@ -1,0 +1,222 @@
+//! Azure Virtual WAN as the file describes it, resolved: virtual WANs,
+//! their virtual hubs (each a hub router of ASN 65515 with its route
+//! tables), the hubs' connections of VNets with their routing
+//! configuration, routing intent, and the gateways and sites a hub joins.
+//! `resolve/virtual_wan.rs` holds the rules Azure applies to them;
+//! `policy/virtual_wan.rs` the routes the hub routers compute.
+
+use super::{spelled_enum, FirewallIdx, HubRoutingPreference, VnetIdx};
+use ipnet::{IpNet, Ipv4Net};
+use std::net::Ipv4Addr;
+
+super::index_type!(
+    /// Index of a virtual WAN in [`super::Topology::virtual_wans`].
+    VirtualWanIdx
+);
+super::index_type!(
+    /// Index of a virtual hub in [`super::Topology::virtual_hubs`].
+    VirtualHubIdx
+);
+
+/// The ASN of every virtual hub router and of the hub's gateways
+/// ("Virtual WAN doesn't support ASN changes for Virtual Hubs or any
+/// gateways").
+pub const HUB_ROUTER_ASN: u32 = 65515;
+
+/// The ASN a hub prepends twice to the routes it gives another hub of its
+/// WAN (the `asPath` `65520-65520` of a `Remote Hub` route).
+pub const INTER_HUB_ASN: u32 = 65520;
+
+/// The name of the route table every hub has, with label `default`.
+pub const DEFAULT_ROUTE_TABLE: &str = "defaultRouteTable";
+/// The name of the route table every hub has, with label `none`: a
+/// connection propagating to it gives its routes to no table.
+pub const NONE_ROUTE_TABLE: &str = "noneRouteTable";
+/// The label of every hub's `defaultRouteTable`.
+pub const DEFAULT_LABEL: &str = "default";
+/// The label of every hub's `noneRouteTable`.
+pub const NONE_LABEL: &str = "none";
+
+/// The prefixes routing intent's private traffic policy puts in the
+/// `defaultRouteTable` (route `_policy_PrivateTraffic`).
+pub const PRIVATE_TRAFFIC_PREFIXES: [(Ipv4Addr, u8); 3] = [
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+];
+
+/// The prefix of a secured hub's own network's name (`HV_<hub>`).
+pub const HUB_VNET_PREFIX: &str = "HV_";
+
+/// Where a secured hub's `AzureFirewallSubnet` starts in the hub prefix
+/// (its firewall takes the subnet's first usable address, `.132`), and
+/// its length: vnetd's estimate, since Azure publishes neither.
+pub const HUB_FIREWALL_SUBNET: (u32, u8) = (128, 26);
+
+/// The smallest hub address prefix Azure takes: a /24.
+pub const HUB_MAX_PREFIX_LEN: u8 = 24;
+
+/// Routing infrastructure units a hub router takes.
+pub const HUB_ROUTING_UNITS: std::ops::RangeInclusive<i64> = 2..=50;
+
+spelled_enum! {
+    /// `type` of a virtual WAN.
+    #[derive(Default)]
+    pub enum WanType {
+        Basic,
+        #[default]
+        Standard,
+    }
+}
+
+spelled_enum! {
+    /// What a routing policy of routing intent sends to its next hop.
+    pub enum RoutingPolicyDestination {
+        Internet,
+        PrivateTraffic,
+    }
+}
+
+/// A virtual WAN (`azurerm_virtual_wan`).
+#[derive(Debug, Clone)]
+pub struct VirtualWan {
+    pub name: String,
+    pub kind: WanType,
+    /// `allow_branch_to_branch_traffic`: VPN to VPN and VPN to
+    /// ExpressRoute transit through the hubs.
+    pub branch_to_branch: bool,
+    pub line: usize,
+}
+
+impl VirtualWan {
+    /// Whether its hubs are full-meshed over Microsoft's backbone: a
+    /// Standard WAN's are, always; a Basic WAN's are not.
+    pub fn hubs_meshed(&self) -> bool {
+        self.kind == WanType::Standard
+    }
+}
+
+/// A virtual hub (`azurerm_virtual_hub`) and its router.
+#[derive(Debug, Clone)]
+pub struct VirtualHub {
+    pub name: String,
+    pub wan: VirtualWanIdx,
+    /// Normalised region name.
+    pub location: String,
+    pub address_prefix: Ipv4Net,
+    pub routing_preference: HubRoutingPreference,
+    /// Routing infrastructure units (2 to 50): 1 Gbps each, and 3 Gbps for
+    /// the first two.
+    pub routing_units: u32,
+    /// The hub router's two addresses (`virtualRouterIps`).
+    pub router_ips: [Ipv4Addr; 2],
+    /// Its route tables: `defaultRouteTable` first, `noneRouteTable`
+    /// second, then the file's own.
+    pub route_tables: Vec<HubRouteTable>,
+    pub connections: Vec<HubConnection>,
+    pub routing_intent: Option<RoutingIntent>,
+    /// A secured hub's firewall (`AZFW_Hub`), in [`super::Topology::firewalls`].
+    pub firewall: Option<FirewallIdx>,
+    /// A secured hub's own network, which Azure manages: the hub prefix,
+    /// with the firewall's `AzureFirewallSubnet` (named `HV_<hub>`, as
+    /// Azure names it without the suffix).
+    pub vnet: Option<VnetIdx>,
+    pub line: usize,
+}
+
+impl VirtualHub {
+    /// The index of the table named `name` (Azure's names are
+    /// case-insensitive).
+    pub fn table(&self, name: &str) -> Option<usize> {
+        self.route_tables
+            .iter()
+            .position(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The router's capacity in Mbit/s: 3 Gbps for the first two units,
+    /// 1 Gbps for each further one (Azure's "Virtual hub settings").
+    pub fn router_mbps(&self) -> u64 {
+        3000 + 1000 * u64::from(self.routing_units.saturating_sub(2))
+    }
+}
+
+/// One route table of a hub (`azurerm_virtual_hub_route_table`).
+#[derive(Debug, Clone)]
+pub struct HubRouteTable {
+    pub name: String,
+    /// Its labels, lower-cased (labels match case-insensitively);
+    /// `defaultRouteTable` always has `default`, `noneRouteTable` `none`.
+    pub labels: Vec<String>,
+    pub routes: Vec<HubStaticRoute>,
+    pub line: usize,
+}
+
+/// A static route of a hub route table.
+#[derive(Debug, Clone)]
+pub struct HubStaticRoute {
+    pub name: String,
+    pub destinations: Vec<IpNet>,
+    pub next_hop: HubNextHop,
+    pub line: usize,
+}
+
+/// The next hop of a hub table's static route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubNextHop {
+    /// A VNet connection of the same hub (index in its `connections`):
+    /// the traffic enters that VNet, at the connection's static route's
+    /// next hop where one covers the destination.
+    Connection(usize),
+    /// The hub's own Azure Firewall (a route cannot name another hub's).
+    Firewall,
+}
+
+/// A hub's connection of a VNet (`azurerm_virtual_hub_connection`).
+#[derive(Debug, Clone)]
+pub struct HubConnection {
+    pub name: String,
+    pub vnet: VnetIdx,
+    /// `internet_security_enabled` ("Propagate Default Route"): whether a
+    /// 0.0.0.0/0 of the associated table reaches the VNet.
+    pub internet_security: bool,
+    /// The table it forwards by (index in the hub's `route_tables`).
+    pub associated: usize,
+    /// The tables it gives its routes to, by ID: (hub, table index).
+    pub propagated_tables: Vec<(VirtualHubIdx, usize)>,
+    /// The labels it gives its routes to, lower-cased: every table of
+    /// every hub of the WAN carrying one of them.
+    pub propagated_labels: Vec<String>,
+    /// `static_vnet_route`: prefixes the hub sends into the VNet to an
+    /// address in it (an appliance).
+    pub static_routes: Vec<ConnectionStaticRoute>,
+    /// `static_vnet_local_route_override_criteria = Equal` ("Bypass next
+    /// hop IP for workloads within this VNet"): traffic to the VNet's own
+    /// addresses skips the static routes.
+    pub bypass_local: bool,
+    /// `static_vnet_propagate_static_routes_enabled`: the static routes
+    /// propagate as the VNet's own prefixes do.
+    pub propagate_static_routes: bool,
+    pub line: usize,
+}
+
+/// A static route of a VNet connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionStaticRoute {
+    pub name: String,
+    pub address_prefixes: Vec<IpNet>,
+    pub next_hop: Ipv4Addr,
+    pub line: usize,
+}
+
+/// Routing intent of a hub (`azurerm_virtual_hub_routing_intent`): which
+/// traffic goes to the hub's security solution.
+#[derive(Debug, Clone)]
+pub struct RoutingIntent {
+    pub name: String,
+    /// A private traffic policy: RFC 1918 traffic goes to the hub's
+    /// firewall.
+    pub private: bool,
+    /// An Internet traffic policy: 0.0.0.0/0 goes to the hub's firewall.
+    pub internet: bool,
+    pub line: usize,
+}
