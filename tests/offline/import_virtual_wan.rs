@@ -10,12 +10,15 @@
 //! inputs are refused at the place of the problem.
 
 use super::import_state::{imported, refused, repo, vnetd, without_comments};
+use serde_json::{json, Value};
 use std::fmt::Write as _;
+use std::path::Path;
 use vnetd::topology::{HubNextHop, Topology};
 
 const TERRAFORM_DIR: &str = "tests/import/terraform/virtual-wan";
 const STATE: &str = "tests/import/tfstate/virtual-wan.tfstate";
 const STATE_EXPECTED: &str = "tests/import/tfstate/virtual-wan.expected.yaml";
+const AZ_DIR: &str = "tests/import/az/virtual-wan";
 
 /// `vnetd check` on `text`, written to a file: exit 0, and no warning but
 /// those about the hub's gateways, their connections, VPN sites and BGP
@@ -235,6 +238,139 @@ fn broken_states_are_refused_at_the_resource() {
         stderr.starts_with(&format!(
             "{net}/virtualHubs/hub3: vnetd refuses what this imports to"
         )),
+        "{stderr}"
+    );
+}
+
+/// `az network vwan list`, `vhub list` (a Route Server among the hubs),
+/// the hubs' connections, route tables (the built-in ones with routing
+/// intent's own routes), routing intents and BGP connections, the VPN
+/// sites and the hubs' gateways with their connections give the file the
+/// state gives, comments aside; routing intent's routes are named in a
+/// comment, and `vnetd check` accepts the file.
+#[test]
+fn the_az_dump_imports_as_the_state() {
+    let az = imported(&["import", "az", AZ_DIR]);
+    let state = imported(&["import", "tfstate", STATE]);
+    assert_eq!(without_comments(&az), without_comments(&state));
+    assert!(!az.contains("other-rs"), "{az}");
+    assert!(
+        az.contains(
+            "    # The routes _policy_PublicTraffic, _policy_PrivateTraffic of its \
+             defaultRouteTable are routing intent's own, which vnetd adds from the hub's \
+             routing_intent: not written\n"
+        ),
+        "{az}"
+    );
+    checked(&az);
+    assert_eq!(described(&topology(&az)), HUBS);
+}
+
+/// A copy of the az dump in a temporary directory, `change` applied to
+/// one of its files.
+fn az_copy_with(file: &str, change: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo(AZ_DIR)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(repo(&format!("{AZ_DIR}/{file}"))).unwrap();
+    let mut document: Value = serde_json::from_str(&text).unwrap();
+    change(&mut document);
+    let text = serde_json::to_string_pretty(&document).unwrap();
+    std::fs::write(dir.path().join(file), text).unwrap();
+    dir
+}
+
+/// The line (from 1) of the first line of `file` in `dir` holding `needle`.
+fn line_with(dir: &Path, file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let found = text.lines().position(|l| l.contains(needle));
+    found.unwrap_or_else(|| panic!("{needle} is not in {file}")) + 1
+}
+
+/// A reference to what the dump lacks is refused at its file, line and
+/// path; what the writer refuses, at the line of the object's ID.
+#[test]
+fn broken_az_dumps_are_refused_where_they_are_wrong() {
+    let dir = az_copy_with("virtual-hub-connections.json", |connections| {
+        connections[2]["routingConfiguration"]["associatedRouteTable"]["id"] = json!(connections
+            [2]["routingConfiguration"]["associatedRouteTable"]["id"]
+            .as_str()
+            .unwrap()
+            .replace("RT_BLUE", "RT_GREEN"));
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    let table = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/RG-VWAN/\
+                 providers/Microsoft.Network/virtualHubs/hub3/hubRouteTables/RT_GREEN";
+    assert_eq!(
+        stderr,
+        format!(
+            "{}/virtual-hub-connections.json:{}: [2].routingConfiguration.associatedRouteTable.\
+             id: `{table}` names no hub route table of virtual-hub-route-tables.json\n",
+            dir.path().display(),
+            line_with(dir.path(), "virtual-hub-connections.json", "RT_GREEN"),
+        )
+    );
+
+    let dir = az_copy_with("vpn-gateways.json", |gateways| {
+        let link = &mut gateways[0]["connections"][0]["vpnLinkConnections"][0];
+        link["vpnSiteLink"]["id"] = json!(link["vpnSiteLink"]["id"]
+            .as_str()
+            .unwrap()
+            .replace("link1", "link9"));
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    assert!(
+        stderr.contains(&format!(
+            "/vpn-gateways.json:{}: [0].connections[0].vpnLinkConnections[0].vpnSiteLink.id: \
+             `",
+            line_with(dir.path(), "vpn-gateways.json", "vpnSiteLinks/link9")
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("` names no VPN site link of vpn-sites.json\n"),
+        "{stderr}"
+    );
+
+    // A hub route to another hub's firewall: refused at the table.
+    let dir = az_copy_with("virtual-hub-route-tables.json", |tables| {
+        let red = tables
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|t| t["name"] == "RT_RED");
+        let route = &mut red.unwrap()["routes"][0];
+        route["nextHop"] = json!(
+            route["nextHop"]
+                .as_str()
+                .unwrap()
+                .split("/virtualHubs/")
+                .next()
+                .unwrap()
+                .to_string()
+                + "/azureFirewalls/fw-hub1"
+        );
+    });
+    let stderr = refused(&["import", "az", dir.path().to_str().unwrap()]);
+    assert!(
+        stderr.contains(&format!(
+            "/virtual-hub-route-tables.json:{}: ",
+            line_with(
+                dir.path(),
+                "virtual-hub-route-tables.json",
+                "hubRouteTables/RT_RED\""
+            )
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "route `red-to-indirect` of hub route table `hub3/RT_RED`: its next hop, Azure \
+             Firewall `fw-hub1`, is not the firewall of virtual hub `hub3`: Azure refuses a \
+             route to another hub's firewall\n"
+        ),
         "{stderr}"
     );
 }

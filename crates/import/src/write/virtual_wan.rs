@@ -41,6 +41,10 @@ const DEFAULT_TABLE: &str = "defaultRouteTable";
 /// nowhere.
 const NONE_TABLE: &str = "noneRouteTable";
 
+/// How the routes routing intent puts in `defaultRouteTable` are named
+/// (`_policy_PrivateTraffic`, `_policy_PublicTraffic`).
+const INTENT_ROUTE_PREFIX: &str = "_policy_";
+
 /// The virtual WANs, hubs and VPN sites of the input.
 #[derive(Debug, Default)]
 pub(super) struct VirtualWans {
@@ -303,20 +307,41 @@ impl<'r> Model<'r> {
         let hub_name = a.id_name("virtual_hub_id", "virtualHubs")?;
         let mut routes = Vec::new();
         let mut notes = Vec::new();
+        let mut intent_routes = Vec::new();
         for block in a.blocks("route") {
             let b = Attrs::nested(a.r, block);
+            let route_name = b.str("name").unwrap_or_default();
+            if route_name.starts_with(INTENT_ROUTE_PREFIX) {
+                intent_routes.push(route_name);
+                continue;
+            }
             match hub_route(&b, true)? {
                 Ok(route) => routes.push(route),
                 Err(note) => notes.push(note),
             }
         }
+        // A built-in table's own label is the hub's to give.
+        let own_label = match name.as_str() {
+            DEFAULT_TABLE => Some("default"),
+            NONE_TABLE => Some("none"),
+            _ => None,
+        };
+        let mut labels = sorted_labels(a.list("labels"));
+        labels.retain(|l| Some(l.as_str()) != own_label);
         let table = HubTable {
             source: a.r.source.clone(),
-            labels: sorted_labels(a.list("labels")),
+            labels,
             routes,
             notes,
         };
         let hub = self.hub_mut(a, "virtual_hub_id", &hub_name)?;
+        if !intent_routes.is_empty() {
+            hub.notes.push(format!(
+                "The routes {} of its {name} are routing intent's own, which vnetd adds \
+                 from the hub's routing_intent: not written",
+                intent_routes.join(", ")
+            ));
+        }
         let what = format!("route table of virtual hub `{hub_name}`");
         a.insert_unique(&mut hub.route_tables, &what, name, table, |t| &t.source)
     }

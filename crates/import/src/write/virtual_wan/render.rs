@@ -71,25 +71,25 @@ fn render_hub(out: &mut Output, name: &str, hub: &Hub) {
     for (key, value) in &hub.fields {
         out.field(4, key, value);
     }
-    out.list(
-        4,
-        "route_tables",
-        &hub.route_tables,
-        |out, (table_name, table)| {
-            out.item(6, &table.source, table_name);
-            out.notes(8, &table.notes);
-            if !table.labels.is_empty() {
-                out.field(8, "labels", &flow_list(&table.labels));
-            }
-            let routes = super::super::by_name(&table.routes, |r| &r.name);
-            out.list(8, "routes", routes, |out, route| {
-                out.item(10, &route.source, &route.name);
-                out.scalar_field(12, "destinations_type", route.destinations_type.as_deref());
-                out.field(12, "destinations", &flow_list(&route.destinations));
-                out.field(12, "next_hop", &scalar(route.next_hop.name()));
-            });
-        },
-    );
+    // A built-in table is written for what the file adds to it.
+    let tables = (hub.route_tables.iter()).filter(|(name, t)| {
+        let adds = !(t.labels.is_empty() && t.routes.is_empty() && t.notes.is_empty());
+        !super::is_built_in(name) || adds
+    });
+    out.list(4, "route_tables", tables, |out, (table_name, table)| {
+        out.item(6, &table.source, table_name);
+        out.notes(8, &table.notes);
+        if !table.labels.is_empty() {
+            out.field(8, "labels", &flow_list(&table.labels));
+        }
+        let routes = super::super::by_name(&table.routes, |r| &r.name);
+        out.list(8, "routes", routes, |out, route| {
+            out.item(10, &route.source, &route.name);
+            out.scalar_field(12, "destinations_type", route.destinations_type.as_deref());
+            out.field(12, "destinations", &flow_list(&route.destinations));
+            out.field(12, "next_hop", &scalar(route.next_hop.name()));
+        });
+    });
     let connections = &hub.connections;
     out.list(4, "connections", connections, |out, (c_name, c)| {
         render_connection(out, name, c_name, c);

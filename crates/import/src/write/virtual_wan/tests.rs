@@ -513,3 +513,40 @@ fn a_hub_firewall_is_written_in_its_hub_without_classic_rules() {
         "Azure Firewall `hub-fw` is a hub's (AZFW_Hub) without a virtual_hub block",
     );
 }
+
+/// The built-in tables as `az` lists them: their own labels are the
+/// hub's, routing intent's routes are its own (named in a comment), and a
+/// table that adds nothing is not written.
+#[test]
+fn built_in_tables_are_written_for_what_they_add() {
+    let own = net_id("virtualHubs/hub1/hubVirtualNetworkConnections/conn1");
+    let table = |name: &str, labels: Value, routes: Value, line| {
+        resource(
+            "azurerm_virtual_hub_route_table",
+            name,
+            json!({"name": name, "virtual_hub_id": net_id("virtualHubs/hub1"),
+                   "labels": labels, "route": routes}),
+            line,
+        )
+    };
+    let mut intent_route = route_to(&net_id("azureFirewalls/fw1"));
+    intent_route["name"] = json!("_policy_PrivateTraffic");
+    let mut resources = connected(json!([]));
+    resources.push(table(
+        "defaultRouteTable",
+        json!(["default", "shared"]),
+        json!([intent_route, route_to(&own)]),
+        30,
+    ));
+    resources.push(table("noneRouteTable", json!(["none"]), json!([]), 31));
+    let text = text(&resources);
+    assert_has(
+        &text,
+        "  - name: hub1\n    # The routes _policy_PrivateTraffic of its defaultRouteTable are \
+         routing intent's own, which vnetd adds from the hub's routing_intent: not written\n    \
+         virtual_wan: wan1\n    location: westeurope\n    address_prefix: 10.100.0.0/23\n    \
+         route_tables:\n      # main.tf:30\n      - name: defaultRouteTable\n        \
+         labels: [shared]\n        routes:\n          # main.tf:30\n          - name: r1\n",
+    );
+    assert!(!text.contains("noneRouteTable"), "{text}");
+}
