@@ -550,3 +550,62 @@ fn built_in_tables_are_written_for_what_they_add() {
     );
     assert!(!text.contains("noneRouteTable"), "{text}");
 }
+
+/// A resource group known only after apply (a `random_pet`'s) takes a
+/// placeholder in every ID, a hub route's next hop among them: the route
+/// names the firewall all the same.
+#[test]
+fn a_next_hop_whose_id_is_known_only_after_apply_names_its_firewall() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+resource "random_pet" "rg" {}
+
+locals {
+  rg = "rg-${random_pet.rg.id}"
+}
+
+resource "azurerm_virtual_wan" "wan" {
+  name                = "wan1"
+  resource_group_name = local.rg
+}
+
+resource "azurerm_virtual_hub" "hub" {
+  name                = "hub1"
+  resource_group_name = local.rg
+  location            = "eastus"
+  virtual_wan_id      = azurerm_virtual_wan.wan.id
+  address_prefix      = "10.20.0.0/23"
+}
+
+resource "azurerm_firewall" "fw" {
+  name                = "fw1"
+  resource_group_name = local.rg
+  sku_name            = "AZFW_Hub"
+  sku_tier            = "Standard"
+  virtual_hub {
+    virtual_hub_id = azurerm_virtual_hub.hub.id
+  }
+}
+
+resource "azurerm_virtual_hub_route_table" "rt" {
+  name           = "rt1"
+  virtual_hub_id = azurerm_virtual_hub.hub.id
+  route {
+    name              = "to-fw"
+    destinations_type = "CIDR"
+    destinations      = ["0.0.0.0/0"]
+    next_hop_type     = "ResourceId"
+    next_hop          = azurerm_firewall.fw.id
+  }
+}
+"#;
+    std::fs::write(dir.path().join("main.tf"), config).unwrap();
+    let (resources, placeholders) = crate::terraform::read_dir(dir.path(), &[]).unwrap();
+    assert_eq!(placeholders.keys().collect::<Vec<_>>(), ["rg"]);
+    assert_has(
+        &text(&resources),
+        "      - name: rt1\n        routes:\n          # main.tf:34\n          - name: to-fw\n            \
+         destinations_type: CIDR\n            destinations: [0.0.0.0/0]\n            \
+         next_hop: fw1\n",
+    );
+}
