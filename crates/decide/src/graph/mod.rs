@@ -47,6 +47,7 @@ mod model;
 mod names;
 mod parts;
 mod route_servers;
+mod virtual_wan;
 
 pub use dot::dot_escape;
 pub use mermaid::mermaid_escape;

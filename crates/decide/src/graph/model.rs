@@ -1,5 +1,5 @@
 //! The format-neutral [`Picture`]: the facts `vnetd graph` draws (VNets,
-//! subnets, NICs, gateways, Route Servers, sites, ExpressRoute circuits,
+//! subnets, NICs, gateways, Route Servers, virtual hubs, sites, ExpressRoute circuits,
 //! load balancers, peerings, appliance routes, BGP sessions, Private
 //! Endpoints, resolvers, Private DNS zones and rulesets, the Internet and
 //! its NAT gateways, public addresses and DNAT rules), gathered once from
@@ -158,12 +158,14 @@ impl Picture {
             sites: site_boxes(topo),
             outside: circuit_nodes(topo)
                 .into_iter()
+                .chain(super::virtual_wan::hub_nodes(topo))
                 .chain(super::names::name_nodes(topo))
                 .chain(internet_nodes(snapshot))
                 .collect(),
             connections: connection_edges(topo)
                 .into_iter()
                 .chain(route_server_edges(topo))
+                .chain(super::virtual_wan::hub_edges(topo))
                 .chain(super::names::name_edges(topo))
                 .collect(),
             load_balancing: load_balancing_edges(topo),

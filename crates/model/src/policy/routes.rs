@@ -71,7 +71,8 @@
 
 use super::gateways::{gateway_effective_routes, LearnedRoutes};
 use super::virtual_wan::{
-    firewall_routes, hub_connection_of, hub_of_vnet, hub_target, vnet_hub_routes, HubHop, HubRoute, HubTarget,
+    firewall_routes, hub_connection_of, hub_of_vnet, hub_target, static_routes_inside,
+    vnet_hub_routes, HubHop, HubRoute, HubTarget,
 };
 use crate::topology::model::{
     GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, SubnetRef,
@@ -446,6 +447,21 @@ fn hub_rows(
             None => return,
         },
     };
+    let listed: Vec<IpNet> = routes.iter().map(|r| r.prefix).collect();
+    let routes = routes.into_iter().flat_map(|route| {
+        // The hub router applies a connection's static routes per
+        // destination: where one is more specific than the route that
+        // reaches the connection, the NIC carries it as a row of its own.
+        let inner = static_routes_inside(topo, &route)
+            .into_iter()
+            .filter(|p| !listed.contains(p))
+            .map(|prefix| HubRoute {
+                prefix,
+                ..route.clone()
+            })
+            .collect::<Vec<_>>();
+        std::iter::once(route).chain(inner)
+    });
     for route in routes {
         if reachable_ranges.iter().any(|r| r.contains(&route.prefix)) {
             continue;

@@ -230,7 +230,17 @@ pub fn hub_table_candidates(topo: &Topology, hub: VirtualHubIdx, table: usize) -
     }
     for route in &t.routes {
         let hop = match route.next_hop {
-            HubNextHop::Connection(connection) => HubHop::Connection { hub, connection },
+            HubNextHop::Connection {
+                hub: at,
+                connection,
+            } if at == hub => HubHop::Connection { hub, connection },
+            HubNextHop::Connection {
+                hub: at,
+                connection,
+            } => HubHop::RemoteHub {
+                hub: at,
+                connection,
+            },
             HubNextHop::Firewall => HubHop::Firewall { hub },
         };
         for prefix in &route.destinations {
@@ -351,6 +361,32 @@ fn firewall_target(topo: &Topology, hub: VirtualHubIdx) -> HubTarget {
     }
 }
 
+/// The prefixes of the static routes of the connection `route` reaches
+/// that lie strictly inside the route's prefix (and are not bypassed for
+/// the VNet's own addresses): where the hub router sends part of the
+/// route's traffic to an appliance. None when the route crosses a secured
+/// hub's firewall first.
+pub fn static_routes_inside(topo: &Topology, route: &HubRoute) -> Vec<IpNet> {
+    let (hub, connection) = match route.hop {
+        HubHop::Connection { hub, connection } => (hub, connection),
+        HubHop::RemoteHub { hub, connection } => {
+            let h = &topo.virtual_hubs[hub];
+            if h.routing_intent.as_ref().is_some_and(|i| i.private) {
+                return Vec::new();
+            }
+            (hub, connection)
+        }
+        HubHop::Firewall { .. } => return Vec::new(),
+    };
+    let c = &topo.virtual_hubs[hub].connections[connection];
+    let own = &topo.vnets[c.vnet].address_space;
+    (c.static_routes.iter())
+        .flat_map(|s| s.address_prefixes.iter().copied())
+        .filter(|p| route.prefix.contains(p) && *p != route.prefix)
+        .filter(|p| !(c.bypass_local && own.iter().any(|r| r.contains(p))))
+        .collect()
+}
+
 /// Into the VNet of `connection`, or to its static route's next hop.
 fn connection_target(
     topo: &Topology,
@@ -386,7 +422,9 @@ pub fn wan_of(topo: &Topology, vnet: VnetIdx) -> Option<VirtualWanIdx> {
 
 /// The secured hub whose own network `vnet` is.
 pub fn hub_of_vnet(topo: &Topology, vnet: VnetIdx) -> Option<VirtualHubIdx> {
-    topo.virtual_hubs.iter_enumerated().find_map(|(h, hub)| (hub.vnet == Some(vnet)).then_some(h))
+    topo.virtual_hubs
+        .iter_enumerated()
+        .find_map(|(h, hub)| (hub.vnet == Some(vnet)).then_some(h))
 }
 
 /// Where a secured hub's firewall sends what it let through: every
@@ -399,7 +437,10 @@ pub fn firewall_routes(topo: &Topology, hub: VirtualHubIdx) -> Vec<HubRoute> {
     let Some(h) = topo.virtual_hubs.get(hub) else {
         return Vec::new();
     };
-    let meshed = topo.virtual_wans.get(h.wan).is_some_and(VirtualWan::hubs_meshed);
+    let meshed = topo
+        .virtual_wans
+        .get(h.wan)
+        .is_some_and(VirtualWan::hubs_meshed);
     let mut out = Vec::new();
     for (from, other) in topo.virtual_hubs.iter_enumerated() {
         if other.wan != h.wan || (from != hub && !meshed) {
@@ -407,14 +448,24 @@ pub fn firewall_routes(topo: &Topology, hub: VirtualHubIdx) -> Vec<HubRoute> {
         }
         for (connection, c) in other.connections.iter().enumerate() {
             let own = topo.vnets[c.vnet].address_space.iter().map(|p| p.trunc());
-            let statics = c.static_routes.iter().flat_map(|s| s.address_prefixes.iter().copied());
+            let statics = c
+                .static_routes
+                .iter()
+                .flat_map(|s| s.address_prefixes.iter().copied());
             for prefix in own.chain(statics).filter(|p| matches!(p, IpNet::V4(_))) {
                 let (hop, origin, as_path) = if from == hub {
                     let at = HubHop::Connection { hub, connection };
                     (at, HubOrigin::Connection { hub, connection }, Vec::new())
                 } else {
-                    let at = HubHop::RemoteHub { hub: from, connection };
-                    (at, HubOrigin::RemoteHub(from), vec![INTER_HUB_ASN, INTER_HUB_ASN])
+                    let at = HubHop::RemoteHub {
+                        hub: from,
+                        connection,
+                    };
+                    (
+                        at,
+                        HubOrigin::RemoteHub(from),
+                        vec![INTER_HUB_ASN, INTER_HUB_ASN],
+                    )
                 };
                 out.push(HubRoute {
                     prefix,

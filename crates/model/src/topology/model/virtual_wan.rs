@@ -163,10 +163,15 @@ pub struct HubStaticRoute {
 /// The next hop of a hub table's static route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HubNextHop {
-    /// A VNet connection of the same hub (index in its `connections`):
+    /// A VNet connection (index in its hub's `connections`), of this hub
+    /// or, written `hub/connection`, of another hub of the WAN (Azure's
+    /// second static route model puts the route in every hub's tables):
     /// the traffic enters that VNet, at the connection's static route's
     /// next hop where one covers the destination.
-    Connection(usize),
+    Connection {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
     /// The hub's own Azure Firewall (a route cannot name another hub's).
     Firewall,
 }

@@ -50,7 +50,6 @@ pub const HUB_CONNECTION_NAME: NameRule = NameRule::new("hub connection", 1, 80)
 /// deployments published.
 const ROUTER_OFFSET: u32 = 68;
 
-
 impl Resolver<'_> {
     pub(super) fn virtual_wans(
         &mut self,
@@ -70,13 +69,25 @@ impl Resolver<'_> {
         }
         let mut seen = Names::new(VIRTUAL_HUB_NAME);
         let mut accepted = Vec::new();
+        let mut refused = Vec::new();
         for h in hubs {
             self.check_name(&mut seen, &h.name, h.line, &h.key);
-            if let Some(hub) = self.virtual_hub(&h) {
-                self.topo.virtual_hubs.push(hub);
-                accepted.push(h);
+            match self.virtual_hub(&h) {
+                Some(hub) => {
+                    self.topo.virtual_hubs.push(hub);
+                    accepted.push(h);
+                }
+                None => refused.push(h.name),
             }
         }
+        // A refused hub's firewall is refused with it, without a second
+        // error, and so is what names the firewall.
+        let (orphaned, firewalls): (Vec<_>, Vec<_>) = firewalls.into_iter().partition(|f| {
+            let hub = f.hub.as_ref().map(|r| r.name.as_str());
+            refused.iter().any(|r| Some(r.as_str()) == hub)
+        });
+        self.refused_firewalls
+            .extend(orphaned.into_iter().map(|f| f.name));
         self.hub_firewalls(firewalls);
         // Tables first, in every hub: a connection may propagate to a
         // table of another hub.
@@ -241,8 +252,18 @@ impl Resolver<'_> {
         }
         for r in &t.routes {
             let h = &self.topo.virtual_hubs[hub];
+            let elsewhere = r.next_hop.name.split_once('/').and_then(|(other, conn)| {
+                let at = self.topo.virtual_hubs.by_name(other)?;
+                let c = self.topo.virtual_hubs[at].connections.by_name(conn)?;
+                (self.topo.virtual_hubs[at].wan == h.wan).then_some((at, c))
+            });
             let next_hop = if let Some(c) = h.connections.by_name(&r.next_hop.name) {
-                HubNextHop::Connection(c)
+                HubNextHop::Connection { hub, connection: c }
+            } else if let Some((at, c)) = elsewhere {
+                HubNextHop::Connection {
+                    hub: at,
+                    connection: c,
+                }
             } else if h
                 .firewall
                 .is_some_and(|f| self.topo.firewalls[f].name == r.next_hop.name)
@@ -250,8 +271,10 @@ impl Resolver<'_> {
                 HubNextHop::Firewall
             } else {
                 let firewalls = &self.topo.firewalls;
-                let elsewhere = (self.topo.virtual_hubs.iter())
-                    .find(|o| o.firewall.is_some_and(|f| firewalls[f].name == r.next_hop.name));
+                let elsewhere = (self.topo.virtual_hubs.iter()).find(|o| {
+                    o.firewall
+                        .is_some_and(|f| firewalls[f].name == r.next_hop.name)
+                });
                 let why = match elsewhere {
                     Some(o) => format!(
                         "`{}` is the firewall of hub `{}`: each hub routes to its own firewall \
@@ -259,7 +282,8 @@ impl Resolver<'_> {
                         r.next_hop.name, o.name
                     ),
                     None => format!(
-                        "no connection or firewall named `{}` in hub `{}`",
+                        "no connection or firewall named `{}` in hub `{}` (a connection of \
+                         another hub of the WAN is written `hub/connection`)",
                         r.next_hop.name, h.name
                     ),
                 };
@@ -574,7 +598,7 @@ impl Resolver<'_> {
         let to_connection = h.route_tables[0]
             .routes
             .iter()
-            .find(|r| matches!(r.next_hop, HubNextHop::Connection(_)));
+            .find(|r| matches!(r.next_hop, HubNextHop::Connection { .. }));
         if let Some(route) = to_connection {
             let why = format!(
                 "defaultRouteTable's route `{}` has a VNet connection as its next hop: routing \
