@@ -69,7 +69,9 @@ fn described(t: &Topology) -> String {
             let routes: Vec<String> = (table.routes.iter())
                 .map(|r| {
                     let next_hop = match r.next_hop {
-                        HubNextHop::Connection(c) => hub.connections[c].name.as_str(),
+                        HubNextHop::Connection { hub: h, connection } => {
+                            t.virtual_hubs[h].connections[connection].name.as_str()
+                        }
                         HubNextHop::Firewall => "firewall",
                     };
                     format!("{} {:?} -> {next_hop}", r.name, r.destinations)

@@ -11,7 +11,8 @@
 //! the connection's own hub is written by its name (the hub's built-in
 //! `defaultRouteTable` and `noneRouteTable` among them), one of another
 //! hub as `hub/table` (`routing`). A hub route's next hop is a connection
-//! of its hub or the hub's Azure Firewall, by name. What a hub's route
+//! (of another hub as `hub/connection`) or the hub's Azure Firewall, by
+//! name. What a hub's route
 //! tables and its connections name of each other is checked once every
 //! resource is read, since either may be written first.
 //!
@@ -118,15 +119,20 @@ struct HubRoute {
 /// What a hub route's `next_hop` ID names.
 #[derive(Debug)]
 enum NextHop {
-    /// A VNet connection, of the hub named first.
+    /// A VNet connection, of the hub named first (its table's, or another
+    /// of the WAN).
     Connection(String, String),
     Firewall(String),
 }
 
 impl NextHop {
-    fn name(&self) -> &str {
+    /// The name the file gives it from a table of `hub`: a connection of
+    /// another hub as `hub/connection` (Azure's second way to a spoke's
+    /// appliance repeats the route in every hub's tables).
+    fn written_from(&self, hub: &str) -> String {
         match self {
-            NextHop::Connection(_, name) | NextHop::Firewall(name) => name,
+            NextHop::Connection(owner, name) if owner != hub => format!("{owner}/{name}"),
+            NextHop::Connection(_, name) | NextHop::Firewall(name) => name.clone(),
         }
     }
 }
@@ -499,7 +505,7 @@ impl<'r> Model<'r> {
 
     /// Refuses what a hub's route tables and connections name of each
     /// other that the input lacks: a table (of any hub), a route's next
-    /// hop (a connection of its own hub, or its firewall).
+    /// hop (a connection of any hub, or the hub's own firewall).
     pub(super) fn check_virtual_wans(&self) -> Result<(), ImportError> {
         let hubs = &self.virtual_wans.hubs;
         for (hub_name, hub) in hubs {
@@ -546,13 +552,21 @@ impl<'r> Model<'r> {
             "route `{}` of hub route table `{hub_name}/{table}`",
             route.name
         );
+        let hubs = &self.virtual_wans.hubs;
         let why = match &route.next_hop {
-            NextHop::Connection(owner, name) if owner != hub_name => format!(
-                "{what}: its next hop is the connection `{name}` of virtual hub `{owner}`: a \
-                 hub route's next hop is a connection of its own hub"
-            ),
-            NextHop::Connection(_, name) if !hub.connections.contains_key(name) => {
-                format!("{what}: its next hop, the connection `{name}`, is not in the input")
+            NextHop::Connection(owner, name) => {
+                let owner_hub = if owner == hub_name {
+                    Some(hub)
+                } else {
+                    hubs.get(owner)
+                };
+                if owner_hub.is_some_and(|h| h.connections.contains_key(name)) {
+                    return Ok(());
+                }
+                format!(
+                    "{what}: its next hop, the connection `{name}` of virtual hub `{owner}`, is \
+                     not in the input"
+                )
             }
             NextHop::Firewall(name) => match self.firewalls.hub_of(name) {
                 None => {
@@ -564,7 +578,6 @@ impl<'r> Model<'r> {
                      virtual hub `{hub_name}`: Azure refuses a route to another hub's firewall"
                 ),
             },
-            NextHop::Connection(..) => return Ok(()),
         };
         Err(ImportError::new(&route.source, why))
     }

@@ -87,7 +87,7 @@ fn render_hub(out: &mut Output, name: &str, hub: &Hub) {
             out.item(10, &route.source, &route.name);
             out.scalar_field(12, "destinations_type", route.destinations_type.as_deref());
             out.field(12, "destinations", &flow_list(&route.destinations));
-            out.field(12, "next_hop", &scalar(route.next_hop.name()));
+            out.field(12, "next_hop", &scalar(&route.next_hop.written_from(name)));
         });
     });
     let connections = &hub.connections;

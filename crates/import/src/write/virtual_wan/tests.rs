@@ -274,8 +274,9 @@ fn route_to(next_hop: &str) -> Value {
            "next_hop_type": "ResourceId", "next_hop": next_hop})
 }
 
-/// A route's next hop is a connection of its hub or the hub's firewall:
-/// one of another hub, or not in the input, is refused at the table.
+/// A route's next hop is a connection (of another hub as
+/// `hub/connection`) or the hub's own firewall: another hub's firewall,
+/// or a connection not in the input, is refused at the table.
 #[test]
 fn a_route_s_next_hop_must_be_its_hub_s() {
     let own = net_id("virtualHubs/hub1/hubVirtualNetworkConnections/conn1");
@@ -285,11 +286,24 @@ fn a_route_s_next_hop_must_be_its_hub_s() {
          - name: r1\n            destinations_type: CIDR\n            \
          destinations: [10.9.0.0/16]\n            next_hop: conn1\n",
     );
-    let other = net_id("virtualHubs/hub2/hubVirtualNetworkConnections/conn1");
+    // A connection of another hub is `hub/connection`.
+    let other = net_id("virtualHubs/hub2/hubVirtualNetworkConnections/conn2");
+    let conn2 = resource(
+        "azurerm_virtual_hub_connection",
+        "conn2",
+        json!({"name": "conn2", "virtual_hub_id": net_id("virtualHubs/hub2"),
+               "remote_virtual_network_id": net_id("virtualNetworks/vnet2")}),
+        22,
+    );
+    assert_has(
+        &text(&with_table_route(route_to(&other), vec![conn2])),
+        "          - name: r1\n            destinations_type: CIDR\n            \
+         destinations: [10.9.0.0/16]\n            next_hop: hub2/conn2\n",
+    );
     refusal(&with_table_route(route_to(&other), vec![])).assert_is(
         "main.tf:21",
-        "route `r1` of hub route table `hub1/RT`: its next hop is the connection `conn1` of \
-         virtual hub `hub2`: a hub route's next hop is a connection of its own hub",
+        "route `r1` of hub route table `hub1/RT`: its next hop, the connection `conn2` of \
+         virtual hub `hub2`, is not in the input",
     );
     let firewall = resource(
         "azurerm_firewall",
@@ -314,8 +328,8 @@ fn a_route_s_next_hop_must_be_its_hub_s() {
     let gone = net_id("virtualHubs/hub1/hubVirtualNetworkConnections/gone");
     refusal(&with_table_route(route_to(&gone), vec![])).assert_is(
         "main.tf:21",
-        "route `r1` of hub route table `hub1/RT`: its next hop, the connection `gone`, is not \
-         in the input",
+        "route `r1` of hub route table `hub1/RT`: its next hop, the connection `gone` of \
+         virtual hub `hub1`, is not in the input",
     );
 }
 
