@@ -269,6 +269,14 @@ fn route_server() {
     imports_as_expected("route-server");
 }
 
+/// A Virtual WAN of three hubs, two secured with routing intent, one
+/// isolating its VNets with custom route tables (see
+/// `offline/import_virtual_wan.rs`).
+#[test]
+fn virtual_wan() {
+    imports_as_expected("virtual-wan");
+}
+
 /// The route to the firewall imports as the address vnetd gives the
 /// firewall, so the expectations of `config/hub-spoke-firewall.yaml`, the
 /// same network written by hand, hold on the import: traffic between the

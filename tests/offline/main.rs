@@ -39,6 +39,7 @@ mod import_public_lb;
 mod import_route_server;
 mod import_state;
 mod import_terraform;
+mod import_virtual_wan;
 mod known_hops;
 mod lab_size;
 mod layering;

@@ -29,7 +29,10 @@
 //! `resolvers` says; Virtual Network Manager (network managers, their
 //! groups, static members, configurations, admin rules and deployment
 //! statuses) and the policy definitions that add VNets to a group, what
-//! `network_managers` says. A VNet's `tags` and a subnet's
+//! `network_managers` says; Virtual WAN (WANs, hubs with their
+//! connections, route tables, routing intent and BGP connections, VPN
+//! sites, the hubs' VPN and ExpressRoute gateways with their
+//! connections), what `virtual_wan` says. A VNet's `tags` and a subnet's
 //! `delegations[].serviceName` are read with them. Each resource's source
 //! is the Azure resource ID (for an association, the ID Terraform gives
 //! it).
@@ -60,6 +63,7 @@ pub mod network_managers;
 mod peerings;
 pub mod resolvers;
 pub mod route_server;
+pub mod virtual_wan;
 
 pub use files::FILES;
 
@@ -210,6 +214,17 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts, Places), ImportErro
             deployments: next_list(&mut files)?,
             policies: next_list(&mut files)?,
         },
+        virtual_wans: virtual_wan::Lists {
+            wans: next_list(&mut files)?,
+            hubs: next_list(&mut files)?,
+            connections: next_list(&mut files)?,
+            route_tables: next_list(&mut files)?,
+            routing_intents: next_list(&mut files)?,
+            bgp_connections: next_list(&mut files)?,
+            vpn_sites: next_list(&mut files)?,
+            vpn_gateways: next_list(&mut files)?,
+            express_route_gateways: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
     let places = dump.network_managers.places();
@@ -271,7 +286,7 @@ impl<T: Object> List<'_, T> {
     }
 }
 
-/// The thirty-nine lists, read (by default, all empty).
+/// The lists of [`FILES`], read (by default, all empty).
 #[derive(Default)]
 pub struct Dump<'a> {
     pub vnets: List<'a, Vnet>,
@@ -289,6 +304,7 @@ pub struct Dump<'a> {
     pub names: names::Lists<'a>,
     pub resolvers: resolvers::Lists<'a>,
     pub network_managers: network_managers::Lists<'a>,
+    pub virtual_wans: virtual_wan::Lists<'a>,
 }
 
 impl Dump<'_> {
@@ -334,6 +350,7 @@ impl Dump<'_> {
         self.names.resources(&self.nics, &known, &mut out)?;
         self.resolvers.resources(&known, &mut out)?;
         self.network_managers.resources(&known, &mut out)?;
+        self.virtual_wans.resources(&known, &mut out)?;
         Ok(out)
     }
 
@@ -356,6 +373,7 @@ impl Dump<'_> {
         self.names.add_known(&mut known);
         self.resolvers.add_known(&mut known);
         self.network_managers.add_known(&mut known);
+        self.virtual_wans.add_known(&mut known);
         known
     }
 }

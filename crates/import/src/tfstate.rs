@@ -13,8 +13,9 @@
 //! resources into the resource they belong to (a VNet's `subnet` lists the
 //! `azurerm_subnet`s of that VNet, an NSG's `security_rule` its
 //! `azurerm_network_security_rule`s, a route table's `route` its
-//! `azurerm_route`s). Such mirrored entries are dropped, so each object
-//! comes once, from its own resource.
+//! `azurerm_route`s, a hub route table's `route` its
+//! `azurerm_virtual_hub_route_table_route`s). Such mirrored entries are
+//! dropped, so each object comes once, from its own resource.
 
 use super::json_file::{self, Node};
 use super::{ImportError, Resource};
@@ -239,6 +240,12 @@ const MIRRORS: &[(&str, &str, &str, &str)] = &[
         "securityRules",
     ),
     ("azurerm_route_table", "route", "azurerm_route", "routes"),
+    (
+        "azurerm_virtual_hub_route_table",
+        "route",
+        "azurerm_virtual_hub_route_table_route",
+        "routes",
+    ),
 ];
 
 /// Removes from each parent the list entries that stand for a separate

@@ -29,6 +29,7 @@ mod names;
 mod network_managers;
 mod resolvers;
 mod route_servers;
+mod virtual_wan;
 
 mod attrs;
 mod dynamic;
@@ -56,6 +57,13 @@ pub use names::{
 /// knows; NICs and load balancer frontends are taken in the order given,
 /// since the order in which Azure created them is not known.
 pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, ImportError> {
+    let out = written(resources, origin)?;
+    check(&out, origin)?;
+    Ok(out.text)
+}
+
+/// The text [`topology_yaml`] writes, before it is parsed again.
+fn written(resources: &[Resource], origin: &str) -> Result<Output, ImportError> {
     let mut model = Model::default();
     model.edge.find_holders(resources);
     for kind in KINDS {
@@ -82,6 +90,7 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
         }
     }
     model.check_circuits()?;
+    model.check_virtual_wans()?;
     model.allocate_dynamic_addresses()?;
     if model.is_empty() {
         return Err(ImportError::new(
@@ -100,8 +109,7 @@ pub fn topology_yaml(resources: &[Resource], origin: &str) -> Result<String, Imp
             out = model.render(origin);
         }
     }
-    check(&out, origin)?;
-    Ok(out.text)
+    Ok(out)
 }
 
 /// What the header says of a PaaS resource: the file's Private Endpoints
@@ -156,6 +164,10 @@ pub const KINDS: &[&str] = &[
     "azurerm_virtual_network_gateway",
     "azurerm_local_network_gateway",
     "azurerm_virtual_network_gateway_connection",
+    // Before a secured hub's firewall, and before what belongs to a hub.
+    "azurerm_virtual_wan",
+    "azurerm_virtual_hub",
+    "azurerm_vpn_site",
     "azurerm_ip_group",
     "azurerm_ip_group_cidr",
     "azurerm_firewall_policy",
@@ -166,6 +178,18 @@ pub const KINDS: &[&str] = &[
     "azurerm_firewall_nat_rule_collection",
     "azurerm_route_server",
     "azurerm_route_server_bgp_connection",
+    // After the firewalls their routes and routing intents name; a hub's
+    // route tables and connections name each other, and are checked once
+    // all are read.
+    "azurerm_vpn_gateway",
+    "azurerm_express_route_gateway",
+    "azurerm_virtual_hub_route_table",
+    "azurerm_virtual_hub_connection",
+    "azurerm_virtual_hub_route_table_route",
+    "azurerm_virtual_hub_bgp_connection",
+    "azurerm_virtual_hub_routing_intent",
+    "azurerm_vpn_gateway_connection",
+    "azurerm_express_route_connection",
     "azurerm_private_dns_zone",
     "azurerm_private_dns_zone_virtual_network_link",
     // Before the record sets: the records the endpoints' DNS zone groups
@@ -225,6 +249,23 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "firewall_policy_id",
             "ip_configuration",
             "private_ip_ranges",
+            "virtual_hub",
+        ],
+    ),
+    // A hub's `route` blocks are not written (a next hop known only after
+    // apply takes a placeholder there).
+    (
+        "azurerm_virtual_hub",
+        &[
+            "name",
+            "location",
+            "virtual_wan_id",
+            "address_prefix",
+            "sku",
+            "hub_routing_preference",
+            "branch_to_branch_traffic_enabled",
+            "virtual_router_auto_scale_min_capacity",
+            "virtual_router_ips",
         ],
     ),
     (
@@ -583,11 +624,9 @@ mod tests {
         assert!(!text.contains("bgp_route_propagation_enabled"), "{text}");
     }
 
-    /// A Virtual WAN hub's firewall is listed as ignored, and so are its
-    /// classic rules; its policy is written (vnetd reads policies on their
-    /// own). A firewall naming a policy the input lacks is refused.
+    /// A firewall naming a policy the input lacks is refused.
     #[test]
-    fn a_hub_firewall_is_ignored_with_its_classic_rules() {
+    fn a_firewall_of_a_policy_not_in_the_input_is_refused() {
         let vnet = resource(
             "azurerm_virtual_network",
             "hub",
@@ -595,42 +634,6 @@ mod tests {
                 {"name": "AzureFirewallSubnet", "address_prefixes": ["10.9.0.0/26"]}]}),
             1,
         );
-        let policy = resource(
-            "azurerm_firewall_policy",
-            "p",
-            json!({"name": "p", "private_ip_ranges": ["IANAPrivateRanges"]}),
-            2,
-        );
-        let hub = resource(
-            "azurerm_firewall",
-            "hub-fw",
-            json!({"name": "hub-fw", "sku_name": "AZFW_Hub", "sku_tier": "Standard",
-                   "virtual_hub": [{"virtual_hub_id": "/x/virtualHubs/h"}]}),
-            3,
-        );
-        let classic = resource(
-            "azurerm_firewall_application_rule_collection",
-            "web",
-            json!({"name": "web", "azure_firewall_name": "hub-fw", "priority": 100,
-                   "action": "Allow"}),
-            4,
-        );
-        let resources = vec![vnet.clone(), policy, hub, classic];
-        let text = topology_yaml(&resources, "a test").unwrap();
-        assert_has(
-            &text,
-            "#   azurerm_firewall.hub-fw (main.tf:3): a Virtual WAN hub's firewall \
-                 (AZFW_Hub): vnetd does not emulate Virtual WAN\n#   \
-                 azurerm_firewall_application_rule_collection.web (main.tf:4): belongs to Azure \
-                 Firewall `hub-fw`, which is not emulated\n",
-        );
-        assert_has(
-            &text,
-            "firewall_policies:\n  # main.tf:2\n  - name: p\n    private_ranges: \
-                 [IANAPrivateRanges]\n",
-        );
-        assert!(!text.contains("azure_firewalls:"), "{text}");
-
         let subnet_id = format!("{SUB}/virtualNetworks/hub/subnets/AzureFirewallSubnet");
         let firewall = resource(
             "azurerm_firewall",

@@ -3,7 +3,7 @@
 //! read before it, whichever file holds it: every ID is known first).
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 41] = [
+pub const FILES: [(&str, &str); 50] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -132,5 +132,29 @@ pub const FILES: [(&str, &str); 41] = [
     (
         "policy-definitions.json",
         "az policy definition list --query \"[?mode=='Microsoft.Network.Data']\" -o json",
+    ),
+    ("virtual-wans.json", "az network vwan list -o json"),
+    ("virtual-hubs.json", "az network vhub list -o json"),
+    (
+        "virtual-hub-connections.json",
+        "az network vhub connection list --vhub-name HUB -g GROUP -o json",
+    ),
+    (
+        "virtual-hub-route-tables.json",
+        "az network vhub route-table list --vhub-name HUB -g GROUP -o json",
+    ),
+    (
+        "virtual-hub-routing-intents.json",
+        "az network vhub routing-intent list --vhub HUB -g GROUP -o json",
+    ),
+    (
+        "virtual-hub-bgp-connections.json",
+        "az network vhub bgpconnection list --vhub-name HUB -g GROUP -o json",
+    ),
+    ("vpn-sites.json", "az network vpn-site list -o json"),
+    ("vpn-gateways.json", "az network vpn-gateway list -o json"),
+    (
+        "express-route-gateways.json",
+        "az network express-route gateway list -o json",
     ),
 ];

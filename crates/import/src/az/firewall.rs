@@ -9,7 +9,9 @@
 //! as an `application_rule_collection`, a NAT collection as a
 //! `nat_rule_collection` with its rules) and `azurerm_ip_group`. A
 //! firewall's public IPs are its IP configurations' `publicIPAddress`
-//! (not its management configuration's).
+//! (not its management configuration's); a secured hub's firewall is in
+//! its `virtualHub`, with `hubIPAddresses.publicIPs.count` public
+//! addresses.
 //!
 //! A policy's NAT rule lists its destination in `destinationAddresses`,
 //! as Azure's API does, where azurerm has one `destination_address`: one
@@ -25,7 +27,7 @@ use super::model::{
     Action, ClassicCollection, Firewall, FirewallPolicy, IpGroup, NetworkRule, RuleCollection,
     RuleCollectionGroup,
 };
-use super::{given, put_str, put_text, resource, top_level, Known, List, Place};
+use super::{given, put_given, put_str, put_text, resource, top_level, Known, List, Place};
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 
@@ -39,10 +41,12 @@ pub struct Lists<'a> {
 }
 
 impl Lists<'_> {
-    /// The IDs others refer to: IP groups and policies.
+    /// The IDs others refer to: IP groups, policies and firewalls (a hub
+    /// route's or a routing policy's next hop).
     pub(super) fn add_known(&self, known: &mut Known) {
         self.ip_groups.add_known("ip_group", known);
         self.policies.add_known("firewall_policy", known);
+        self.firewalls.add_known("firewall", known);
     }
 
     /// The azurerm resources of the four lists.
@@ -262,7 +266,13 @@ fn firewall_resources(
         attributes.insert("management_ip_configuration".into(), block);
     }
     if let Some(hub) = &firewall.virtual_hub {
-        attributes.insert("virtual_hub".into(), json!([{"virtual_hub_id": hub.id}]));
+        let hub = known.resolve("virtual_hub", &at.key("virtualHub").key("id"), &hub.id)?;
+        let mut block = Map::new();
+        block.insert("virtual_hub_id".into(), json!(hub));
+        let addresses = firewall.hub_ip_addresses.as_ref();
+        let count = addresses.and_then(|a| a.public_ips.as_ref()?.count);
+        put_given(&mut block, [("public_ip_count", count)]);
+        attributes.insert("virtual_hub".into(), json!([block]));
     }
     out.push(resource("azurerm_firewall", &name, attributes, &id));
     for (key, kind, collections) in [

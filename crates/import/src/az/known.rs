@@ -68,6 +68,13 @@ impl Known {
                         "admin rule collection",
                         "network-manager-admin-rule-collections.json",
                     ),
+                    "firewall" => ("Azure Firewall", "firewalls.json"),
+                    "virtual_wan" => ("virtual WAN", "virtual-wans.json"),
+                    "virtual_hub" => ("virtual hub", "virtual-hubs.json"),
+                    "hub_connection" => ("hub connection", "virtual-hub-connections.json"),
+                    "hub_route_table" => ("hub route table", "virtual-hub-route-tables.json"),
+                    "vpn_site" => ("VPN site", "vpn-sites.json"),
+                    "vpn_site_link" => ("VPN site link", "vpn-sites.json"),
                     _ => ("network interface", "nics.json"),
                 };
                 at.error(format!("`{id}` names no {what} of {file}"))

@@ -9,7 +9,7 @@
 //! those of Azure Firewall in `firewall`, those of the Internet edge
 //! (public IPs and prefixes, NAT gateways) in `edge`, those of load
 //! balancers in `load_balancers`, those of Virtual Network Manager in
-//! `network_managers`.
+//! `network_managers`, those of Virtual WAN in `virtual_wan`.
 
 use serde::Deserialize;
 
@@ -18,11 +18,13 @@ mod edge;
 mod firewall;
 mod load_balancers;
 mod network_managers;
+mod virtual_wan;
 pub use dns::*;
 pub use edge::*;
 pub use firewall::*;
 pub use load_balancers::*;
 pub use network_managers::*;
+pub use virtual_wan::*;
 
 /// `az network vnet list`: a virtual network with its subnets and
 /// peerings.
@@ -480,7 +482,18 @@ objects!(
     OutboundEndpoint,
     ForwardingRuleset,
     ForwardingRule,
-    RulesetLink
+    RulesetLink,
+    VirtualWan,
+    VirtualHub,
+    HubConnection,
+    HubRouteTable,
+    RoutingIntent,
+    HubBgpConnection,
+    VpnSite,
+    VpnGateway,
+    VpnConnection,
+    ExpressRouteGateway,
+    ExpressRouteConnection
 );
 // Virtual Network Manager's objects, whatever their properties.
 objects!(<P> Arm<P>);

@@ -2,7 +2,10 @@
 //! resource IDs, a VNet's inline subnets' IDs, a NIC's Static address, a
 //! Private Endpoint's Static address, a VMware private cloud's circuit, an
 //! Azure Firewall's private address, a Route Server's addresses and ASN, a
-//! DNS Private Resolver's inbound endpoint's Dynamic address.
+//! DNS Private Resolver's inbound endpoint's Dynamic address, and Virtual
+//! WAN's (`virtual_wan`).
+
+mod virtual_wan;
 
 use super::*;
 use hcl::{Map, Value};
@@ -264,10 +267,12 @@ pub(super) fn computed_attributes(kind: &str, label: &str, attributes: &mut Map<
             .or_else(|| parts.edge_id(other))
             .or_else(|| parts.names_id(other))
             .or_else(|| parts.network_manager_id(other))
+            .or_else(|| parts.virtual_wan_id(other))
             .unwrap_or_else(|| format!("{base}/{other}/{name}")),
     };
     let circuit = network(format!("expressRouteCircuits/{name}"));
     endpoint_address(kind, attributes);
+    virtual_wan::computed(kind, &id, attributes);
     vmware_computed(kind, &circuit, attributes);
     if kind == "azurerm_virtual_network" {
         if let Some(Value::Array(subnets)) = attributes.get_mut("subnet") {

@@ -204,6 +204,11 @@ fn needs_value(key: &str) -> bool {
     if key == "domain_name" {
         return true;
     }
+    // A hub route's or a routing policy's next hop is the ID of a
+    // connection or a firewall, named as any ID.
+    if key == "next_hop" {
+        return false;
+    }
     if NAMING.contains(&key)
         || key.ends_with("_id")
         || key.ends_with("_ids")
@@ -718,6 +723,7 @@ mod tests {
             "resource_group_name",
             "location",
             "tags",
+            "next_hop",
         ] {
             assert!(!needs_value(key), "{key}");
         }
@@ -726,6 +732,7 @@ mod tests {
             "address_prefixes",
             "private_ip_address",
             "next_hop_in_ip_address",
+            "next_hop_type",
             "destination_port_range",
             "priority",
             "asn",

@@ -12,9 +12,12 @@
 //! such an input is refused. Application rule collections are written by
 //! name, priority and action only: vnetd warns that it does not emulate
 //! them. DNAT rule collections are written with their rules (see
-//! `dnat_rules`). A Virtual WAN hub's firewall (`AZFW_Hub`) is listed as
-//! ignored. The firewall's private address is not written: vnetd gives it
-//! the first usable address of its `AzureFirewallSubnet`, as Azure does;
+//! `dnat_rules`). A secured virtual hub's firewall (`AZFW_Hub`, with a
+//! `virtual_hub` block) is written in its hub (`virtual_hub`) instead of
+//! a VNet; Azure manages it by a policy only, so classic rules naming it
+//! are listed as ignored. The firewall's private address is not written:
+//! vnetd gives it the first usable address of its `AzureFirewallSubnet`
+//! (or of its hub), as Azure does;
 //! its public IPs (those of its `ip_configuration`s, not of its management
 //! IP configuration, which carries Azure's own traffic) are written by
 //! name, in the input's order.
@@ -33,7 +36,7 @@ const CLASSIC_GROUP: &str = "classic";
 #[derive(Debug, Default)]
 pub(super) struct Firewalls {
     firewalls: BTreeMap<String, Firewall>,
-    /// Firewalls vnetd does not emulate (a Virtual WAN hub's), and why.
+    /// Firewalls whose classic rules are not written, and why.
     skipped: BTreeMap<String, String>,
     policies: BTreeMap<String, Policy>,
     pub(super) ip_groups: BTreeMap<String, IpGroup>,
@@ -42,7 +45,7 @@ pub(super) struct Firewalls {
 #[derive(Debug)]
 struct Firewall {
     source: String,
-    vnet: String,
+    placement: Placement,
     sku_tier: Option<String>,
     sku_name: Option<String>,
     policy: Option<String>,
@@ -54,6 +57,25 @@ struct Firewall {
     public_ips: Vec<String>,
     /// What of its public IPs is left out, and why.
     public_ip_notes: Vec<String>,
+}
+
+/// Where a firewall is: in a VNet's `AzureFirewallSubnet`, or in a
+/// secured virtual hub (with `public_ip_count` when given and not 1).
+#[derive(Debug)]
+enum Placement {
+    Vnet(String),
+    Hub(String, Option<String>),
+}
+
+impl Firewalls {
+    /// The hub of the firewall `name` (none: it is in a VNet); none when
+    /// the input lacks it.
+    pub(super) fn hub_of(&self, name: &str) -> Option<Option<&str>> {
+        self.firewalls.get(name).map(|f| match &f.placement {
+            Placement::Hub(hub, _) => Some(hub.as_str()),
+            Placement::Vnet(_) => None,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -170,32 +192,42 @@ impl<'r> Model<'r> {
     pub(super) fn add_firewall(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.new_name(&self.firewalls.firewalls, "Azure Firewall", |f| &f.source)?;
         let sku_name = a.str("sku_name");
-        let subnet_id = a
-            .blocks("ip_configuration")
-            .into_iter()
-            .find_map(|block| Attrs::nested(a.r, block).str("subnet_id"));
-        let in_hub = sku_name
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("AZFW_Hub"))
-            || !a.blocks("virtual_hub").is_empty();
-        let subnet_id = match subnet_id {
-            Some(id) if !in_hub => id,
-            _ if in_hub => {
-                let why = "a Virtual WAN hub's firewall (AZFW_Hub): vnetd does not emulate \
-                           Virtual WAN";
-                self.firewalls.skipped.insert(name, why.to_string());
-                self.ignored.push((a.r, why.to_string()));
-                return Ok(());
+        let placement = match a.first_block("virtual_hub") {
+            Some(hub) => {
+                let id = hub.required_str("virtual_hub_id")?;
+                let hub_name = a.name_in_id(&id, "virtualHubs", "virtual_hub.virtual_hub_id")?;
+                if !self.virtual_wans.has_hub(&hub_name) {
+                    return Err(a.not_in_input("virtual_hub.virtual_hub_id", &id));
+                }
+                let count = hub.str("public_ip_count").filter(|c| c != "1");
+                let why = "a secured virtual hub's firewall, which Azure manages by a firewall \
+                           policy only";
+                self.firewalls.skipped.insert(name.clone(), why.to_string());
+                Placement::Hub(hub_name, count)
             }
-            _ => {
-                return Err(a.error(format!(
-                    "Azure Firewall `{name}` has no ip_configuration with a subnet_id (its \
-                     AzureFirewallSubnet)"
-                )))
+            None => {
+                let subnet_id = a
+                    .blocks("ip_configuration")
+                    .into_iter()
+                    .find_map(|block| Attrs::nested(a.r, block).str("subnet_id"));
+                let in_hub =
+                    (sku_name.as_deref()).is_some_and(|s| s.eq_ignore_ascii_case("AZFW_Hub"));
+                let Some(subnet_id) = subnet_id.filter(|_| !in_hub) else {
+                    let why = if in_hub {
+                        format!("Azure Firewall `{name}` is a hub's (AZFW_Hub) without a virtual_hub block")
+                    } else {
+                        format!(
+                            "Azure Firewall `{name}` has no ip_configuration with a subnet_id (its \
+                             AzureFirewallSubnet)"
+                        )
+                    };
+                    return Err(a.error(why));
+                };
+                let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
+                self.subnet_mut(a, &vnet, &subnet)?;
+                Placement::Vnet(vnet)
             }
         };
-        let (vnet, subnet) = a.subnet_in_id(&subnet_id, "ip_configuration.subnet_id")?;
-        self.subnet_mut(a, &vnet, &subnet)?;
         let policy = match a.str("firewall_policy_id") {
             Some(id) => {
                 let policy = a.name_in_id(&id, "firewallPolicies", "firewall_policy_id")?;
@@ -220,7 +252,7 @@ impl<'r> Model<'r> {
         }
         let firewall = Firewall {
             source: a.r.source.clone(),
-            vnet,
+            placement,
             sku_tier: a.str("sku_tier"),
             sku_name,
             policy,
@@ -253,8 +285,8 @@ impl<'r> Model<'r> {
     fn add_classic_collection(&mut self, a: &Attrs<'r>, kind: Classic) -> Result<(), ImportError> {
         let name = a.name()?;
         let firewall = a.required_str("azure_firewall_name")?;
-        if self.firewalls.skipped.contains_key(&firewall) {
-            let note = format!("belongs to Azure Firewall `{firewall}`, which is not emulated");
+        if let Some(why) = self.firewalls.skipped.get(&firewall) {
+            let note = format!("belongs to Azure Firewall `{firewall}`, {why}");
             self.ignored.push((a.r, note));
             return Ok(());
         }
@@ -342,7 +374,19 @@ impl<'r> Model<'r> {
         });
         out.list(0, "azure_firewalls", &f.firewalls, |out, (name, fw)| {
             out.item(2, &fw.source, name);
-            out.field(4, "virtual_network", &scalar(&fw.vnet));
+            match &fw.placement {
+                Placement::Vnet(vnet) => out.field(4, "virtual_network", &scalar(vnet)),
+                Placement::Hub(hub, count) => {
+                    let count = count.as_deref().map(plain_or_quoted);
+                    let count = count.map(|c| format!(", public_ip_count: {c}"));
+                    let value = format!(
+                        "{{virtual_hub: {}{}}}",
+                        scalar(hub),
+                        count.unwrap_or_default()
+                    );
+                    out.field(4, "virtual_hub", &value);
+                }
+            }
             out.scalar_field(4, "sku_tier", fw.sku_tier.as_deref());
             out.scalar_field(4, "sku_name", fw.sku_name.as_deref());
             out.scalar_field(4, "firewall_policy", fw.policy.as_deref());

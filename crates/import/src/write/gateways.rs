@@ -282,6 +282,21 @@ impl<'r> Model<'r> {
             .collect()
     }
 
+    /// The on-premises site of the local network gateway whose
+    /// `gateway_address` is `address`, when one is (a VPN site's link at
+    /// that address is the same device).
+    pub(super) fn site_at_address(&self, address: &str) -> Option<String> {
+        let written = scalar(address);
+        let (device, _) = self.local_gateways.iter().find(|(_, part)| {
+            (part.fields.iter()).any(|(key, value)| *key == "gateway_address" && *value == written)
+        })?;
+        let groups = self.site_groups();
+        let group = groups
+            .iter()
+            .find(|g| g.devices.contains(&device.as_str()))?;
+        Some(group.name.clone())
+    }
+
     pub(super) fn render_gateways(&self, out: &mut Output) {
         let edges = self.edge_sites();
         let groups = self.site_groups();

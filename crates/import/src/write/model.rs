@@ -2,8 +2,9 @@
 //! NICs, NSGs and route tables the resources describe, with the DNS servers
 //! of VNets and NICs (and, in modules of their own, load balancers,
 //! gateways, ExpressRoute, firewalls, Route Servers, Private DNS zones,
-//! Private Endpoints, DNS Private Resolvers and forwarding rulesets, and
-//! the Internet edge: public IPs and prefixes, NAT gateways),
+//! Private Endpoints, DNS Private Resolvers and forwarding rulesets, the
+//! Internet edge: public IPs and prefixes, NAT gateways, and Virtual
+//! WAN),
 //! gathered by name (the allocation of Dynamic private addresses is
 //! `dynamic`'s).
 
@@ -215,6 +216,8 @@ pub(super) struct Model<'r> {
     pub(super) edge: edge::Edge,
     /// Virtual Network Manager.
     pub(super) network_managers: network_managers::NetworkManagers,
+    /// Virtual WANs, their hubs and VPN sites.
+    pub(super) virtual_wans: virtual_wan::VirtualWans,
 }
 
 impl<'r> Model<'r> {
@@ -228,6 +231,7 @@ impl<'r> Model<'r> {
             && self.gateways.is_empty()
             && self.circuits.is_empty()
             && self.clouds.is_empty()
+            && self.virtual_wans.is_empty()
     }
 
     pub(super) fn add(&mut self, r: &'r Resource, index: usize) -> Result<(), ImportError> {
@@ -317,6 +321,18 @@ impl<'r> Model<'r> {
             "azurerm_firewall_nat_rule_collection" => self.add_classic_nat_rules(&a),
             "azurerm_route_server" => self.add_route_server(&a),
             "azurerm_route_server_bgp_connection" => self.add_route_server_connection(&a),
+            "azurerm_virtual_wan" => self.add_virtual_wan(&a),
+            "azurerm_virtual_hub" => self.add_virtual_hub(&a),
+            "azurerm_vpn_site" => self.add_vpn_site(&a),
+            "azurerm_vpn_gateway" => self.add_vpn_gateway(&a),
+            "azurerm_express_route_gateway" => self.add_express_route_gateway(&a),
+            "azurerm_virtual_hub_route_table" => self.add_hub_route_table(&a),
+            "azurerm_virtual_hub_connection" => self.add_hub_connection(&a),
+            "azurerm_virtual_hub_route_table_route" => self.add_hub_route(&a),
+            "azurerm_virtual_hub_bgp_connection" => self.add_hub_bgp_connection(&a),
+            "azurerm_virtual_hub_routing_intent" => self.add_routing_intent(&a),
+            "azurerm_vpn_gateway_connection" => self.add_vpn_connection(&a),
+            "azurerm_express_route_connection" => self.add_express_route_connection(&a),
             "azurerm_virtual_network_dns_servers" => {
                 let vnet = a.id_name("virtual_network_id", "virtualNetworks")?;
                 let servers = a.list("dns_servers");
@@ -694,7 +710,7 @@ pub(super) fn endpoint_policies(values: &Nested) -> Option<String> {
 /// block of its name (state lists a separate one in its parent too), else
 /// refused as a second `what` when one of its name is there. `held` gives
 /// an item's name, whether it is inline, and its source.
-fn add_separate<T>(
+pub(super) fn add_separate<T>(
     a: &Attrs,
     items: &mut Vec<T>,
     item: T,

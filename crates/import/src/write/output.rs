@@ -146,7 +146,7 @@ impl Model<'_> {
             }
         }
         // The file's sections, in the order it has them.
-        let sections: [fn(&Self, &mut Output); 16] = [
+        let sections: [fn(&Self, &mut Output); 17] = [
             Self::render_vnets,
             Self::render_peerings,
             Self::render_nics,
@@ -160,6 +160,7 @@ impl Model<'_> {
             Self::render_edge,
             Self::render_firewalls,
             Self::render_route_servers,
+            Self::render_virtual_wans,
             Self::render_names,
             Self::render_resolvers,
             Self::render_network_managers,

@@ -17,6 +17,9 @@ pub struct Firewall {
     pub sku: Option<Sku>,
     pub firewall_policy: Option<Reference>,
     pub virtual_hub: Option<Reference>,
+    /// A secured hub's firewall's addresses.
+    #[serde(rename = "hubIPAddresses", alias = "hubIpAddresses")]
+    pub hub_ip_addresses: Option<HubIpAddresses>,
     #[serde(default)]
     pub ip_configurations: Vec<FirewallIpConfiguration>,
     pub management_ip_configuration: Option<FirewallIpConfiguration>,
@@ -26,6 +29,19 @@ pub struct Firewall {
     pub application_rule_collections: Vec<ClassicCollection>,
     #[serde(default)]
     pub nat_rule_collections: Vec<ClassicCollection>,
+}
+
+/// `hubIPAddresses`: how many public addresses a secured hub's firewall
+/// has (`publicIPs.count`).
+#[derive(Debug, Deserialize)]
+pub struct HubIpAddresses {
+    #[serde(rename = "publicIPs", alias = "publicIps")]
+    pub public_ips: Option<HubPublicIps>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HubPublicIps {
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
