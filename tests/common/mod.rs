@@ -10,6 +10,7 @@ pub mod edge;
 pub mod golden_cases;
 pub mod hosts;
 pub mod hybrid;
+pub mod import;
 pub mod names_agreement;
 pub mod packets;
 pub mod placement;

@@ -176,3 +176,20 @@ fn custom_isolation_keeps_blue_and_red_apart_in_both_hubs() {
     assert_hub_routes_live_equal_offline(&mut lab, "hub2", "RT_RED");
     verify_live(&mut lab);
 }
+
+/// The example's design written as a Terraform user writes it imports, and
+/// runs with every expectation of the example holding, live as offline.
+#[test]
+fn the_terraform_of_the_secured_wan_imports_and_runs_as_the_example() {
+    let imported = common::import::terraform("virtual-wan-secured");
+    let example = example("virtual-wan.yaml");
+    let expectations =
+        &example[example.find("expectations:").unwrap()..example.find("\nvnets:").unwrap()];
+    let text = common::with_netns_prefix(&format!("{imported}\n{expectations}\n"), "exvt");
+    let mut lab = Lab::start_exact("exvt", &text);
+    assert!(
+        ping(&lab.ns("vm11"), "10.21.1.4"),
+        "across both secured hubs"
+    );
+    verify_live(&mut lab);
+}

@@ -497,3 +497,49 @@ fn a_basic_wan_carries_no_vnet_to_vnet_transit() {
         assert_eq!(trace.verdict, want);
     }
 }
+
+/// The example and its Terraform twin, imported, answer alike: every hub
+/// table, every NIC's routes, and every expectation of the example.
+#[test]
+fn the_terraform_of_the_example_imports_to_the_same_routes_and_verdicts() {
+    let imported = common::import::terraform("virtual-wan-secured");
+    let routes = |text: &str, args: &[&str]| {
+        let (_, _, path) = common::broken_files::check(TAG, "routes", text);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+            .args(args)
+            .arg("--json")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut compared = 0;
+    for hub in ["hub-weu", "hub-neu"] {
+        for table in ["defaultRouteTable", "noneRouteTable"] {
+            let args = ["routes", "--hub", hub, "--table", table];
+            assert_eq!(
+                routes(BASE, &args),
+                routes(&imported, &args),
+                "{hub} {table}"
+            );
+            compared += 1;
+        }
+    }
+    for nic in ["vm11", "vm12", "vm21", "vm22"] {
+        let args = ["routes", "--nic", nic];
+        assert_eq!(routes(BASE, &args), routes(&imported, &args), "{nic}");
+        compared += 1;
+    }
+    assert_eq!(compared, 8);
+    // The example's expectations hold on the imported file too.
+    let expectations = &BASE[BASE.find("expectations:").unwrap()..BASE.find("\nvnets:").unwrap()];
+    let (code, stderr, _) =
+        common::broken_files::check(TAG, "imported", &format!("{imported}\n{expectations}\n"));
+    assert_eq!(code, Some(0), "{stderr}");
+}
