@@ -161,3 +161,31 @@ pub fn echo_once(ns: &str, address: std::net::SocketAddr) -> std::thread::JoinHa
         }
     })
 }
+
+/// The round trips of `count` pings from `ns` to `dst`, `interval`
+/// seconds apart, in milliseconds (lost ones left out).
+pub fn round_trips(ns: &str, dst: &str, count: u32, interval: &str) -> Vec<f64> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-n", "-c", &count.to_string()])
+        .args(["-i", interval, "-W", "2", dst])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split("time=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The median of `values` (the upper one of an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    assert!(!values.is_empty(), "no answers");
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

@@ -277,22 +277,7 @@ expectations:
 
 /// The round trips of `count` pings from `ns` to `dst`, in ms.
 fn round_trips(ns: &str, dst: &str, count: u32) -> Vec<f64> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-n", "-c", &count.to_string()])
-        .args(["-i", "0.1", "-W", "2", dst])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split("time=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
+    common::traffic::round_trips(ns, dst, count, "0.1")
 }
 
 /// The report's outcome of expectation `name`: (result, reason, at).

@@ -16,6 +16,7 @@
 
 use crate::common;
 
+use common::traffic::median;
 use common::{in_netns, iperf3_server, ping, wait_for, Lab};
 use std::process::Command;
 use std::time::Duration;
@@ -61,28 +62,7 @@ network_interfaces:
 
 /// The round trips `ping` measured, in milliseconds.
 fn round_trips(ns: &str, dst: &str, count: u32) -> Vec<f64> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-n", "-c", &count.to_string()])
-        .args(["-i", "0.05", "-W", "2", dst])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split("time=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    assert!(!values.is_empty(), "no answers");
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    common::traffic::round_trips(ns, dst, count, "0.05")
 }
 
 /// `ping` with a payload of `size` bytes and the DF policy `df` (`do`,

@@ -13,6 +13,7 @@
 use crate::common;
 
 use common::check_agreement::{firewall_log, verify_live};
+use common::traffic::{median, round_trips};
 use common::{iperf3_server_on, iperf3_transfer_to, ping, tcp_echo, vnetd_command, wait_for, Lab};
 use std::process::Command;
 use std::time::Duration;
@@ -23,32 +24,6 @@ use vnetd::topology::catalog::round_trips::{fit, round_trip};
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// The round trips of `count` pings, in milliseconds.
-fn round_trips(ns: &str, dst: &str, count: u32) -> Vec<f64> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-n", "-c", &count.to_string()])
-        .args(["-i", "0.05", "-W", "2", dst])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split("time=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    assert!(!values.is_empty(), "no answers");
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// `vnetd routes --hub HUB [--table T] --json` from the running lab and
@@ -126,7 +101,7 @@ fn secured_hubs_carry_every_spoke_packet_through_their_firewalls() {
 
     // A round trip between the hubs takes the two regions' figure.
     let figure = f64::from(round_trip("westeurope", "northeurope").unwrap().us) / 1000.0;
-    let rtt = median(round_trips(&vm11, "10.21.1.4", 30));
+    let rtt = median(round_trips(&vm11, "10.21.1.4", 30, "0.05"));
     assert!(
         rtt >= figure,
         "median {rtt} ms below the regions' {figure} ms"

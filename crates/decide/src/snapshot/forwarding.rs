@@ -258,18 +258,9 @@ pub fn resolve_targets(
                 };
                 // The appliance must be reachable directly, not through
                 // another appliance.
-                direct_vnet(ip)
-                    .and_then(|vnet| {
-                        forwarding
-                            .owner(vnet, ip)
-                            .map(|nic| RouteTarget::Appliance { nic, vnet })
-                            .or_else(|| {
-                                forwarding
-                                    .frontend(vnet, ip)
-                                    .map(|frontend| RouteTarget::Balanced { frontend, vnet })
-                            })
-                    })
-                    .unwrap_or(RouteTarget::ApplianceUnreachable)
+                direct_vnet(ip).map_or(RouteTarget::ApplianceUnreachable, |vnet| {
+                    appliance_at(forwarding, vnet, ip)
+                })
             }
             NextHopType::VirtualNetworkGateway if row.hub.is_some() => {
                 hub_route_target(row, forwarding)
@@ -312,18 +303,21 @@ fn hub_route_target(row: &EffectiveRoute, forwarding: &Forwarding) -> RouteTarge
     };
     match hub.target {
         HubTarget::Vnet(vnet) => RouteTarget::Vnet(vnet),
-        HubTarget::Appliance { ip, vnet } => {
-            let ip = IpAddr::V4(ip);
-            forwarding
-                .owner(vnet, ip)
-                .map(|nic| RouteTarget::Appliance { nic, vnet })
-                .or_else(|| {
-                    forwarding
-                        .frontend(vnet, ip)
-                        .map(|frontend| RouteTarget::Balanced { frontend, vnet })
-                })
-                .unwrap_or(RouteTarget::ApplianceUnreachable)
-        }
+        HubTarget::Appliance { ip, vnet } => appliance_at(forwarding, vnet, IpAddr::V4(ip)),
         HubTarget::Unreachable => RouteTarget::Nowhere,
     }
+}
+
+/// The appliance at `ip` in `vnet`: a NIC, or an internal load balancer's
+/// frontend; else nothing reachable holds the address.
+fn appliance_at(forwarding: &Forwarding, vnet: VnetIdx, ip: IpAddr) -> RouteTarget {
+    forwarding
+        .owner(vnet, ip)
+        .map(|nic| RouteTarget::Appliance { nic, vnet })
+        .or_else(|| {
+            forwarding
+                .frontend(vnet, ip)
+                .map(|frontend| RouteTarget::Balanced { frontend, vnet })
+        })
+        .unwrap_or(RouteTarget::ApplianceUnreachable)
 }
