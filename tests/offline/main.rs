@@ -64,3 +64,4 @@ mod snapshot_reuse;
 mod topology_files;
 mod trace_agreement;
 mod trace_golden;
+mod virtual_wan_branches;

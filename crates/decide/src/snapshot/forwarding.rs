@@ -303,8 +303,9 @@ pub fn resolve_targets(
     (targets, sets)
 }
 
-/// Where a virtual hub's route delivers: into a VNet, or to an appliance
-/// (a connection's static route's next hop, or a secured hub's firewall).
+/// Where a virtual hub's route delivers: into a VNet, to an appliance (a
+/// connection's static route's next hop, or a secured hub's firewall), or
+/// to a hub's VPN gateway (a branch's route).
 fn hub_route_target(row: &EffectiveRoute, forwarding: &Forwarding) -> RouteTarget {
     use crate::policy::virtual_wan::HubTarget;
     let Some(hub) = &row.hub else {
@@ -324,6 +325,7 @@ fn hub_route_target(row: &EffectiveRoute, forwarding: &Forwarding) -> RouteTarge
                 })
                 .unwrap_or(RouteTarget::ApplianceUnreachable)
         }
+        HubTarget::Gateway(gateway) => RouteTarget::Gateway(gateway),
         HubTarget::Unreachable => RouteTarget::Nowhere,
     }
 }

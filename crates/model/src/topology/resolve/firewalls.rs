@@ -204,7 +204,11 @@ impl Resolver<'_> {
     }
 
     /// One firewall, or `None` once its refusal is reported.
-    pub(super) fn firewall(&mut self, fw: &RawFirewall, vnet_ref: &NameRef) -> Option<AzureFirewall> {
+    pub(super) fn firewall(
+        &mut self,
+        fw: &RawFirewall,
+        vnet_ref: &NameRef,
+    ) -> Option<AzureFirewall> {
         let vnet = self.vnet_ref(vnet_ref)?;
         let policy = match &fw.policy {
             None => None,
