@@ -175,6 +175,8 @@ fn every_example_is_covered_here() {
             "route-server.yaml",
             "three-region-mesh.yaml",
             "three-tier-nsg.yaml",
+            // Its test: e2e_virtual_wan_branch.rs.
+            "virtual-wan.yaml",
             "vnet2vnet-triangle.yaml"
         ],
         "a new example needs its end-to-end test in this file"

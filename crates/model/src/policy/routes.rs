@@ -200,9 +200,19 @@ impl EffectiveRoute {
         if let Some(row) = &self.hub {
             let h = &topo.virtual_hubs[row.hub];
             let gateway = (h.vpn_gateway).map(|g| &topo.gateways[g]);
-            match (row.route.hop, h.firewall, gateway) {
-                (HubHop::Firewall { .. }, Some(fw), _) => out.push(topo.firewalls[fw].private_ip),
-                (HubHop::VpnGateway { .. }, _, Some(gw)) => out.extend(gw.instances.iter()),
+            match (row.route.hop, row.target, h.firewall, gateway) {
+                (HubHop::Firewall { .. }, _, Some(fw), _) => {
+                    out.push(topo.firewalls[fw].private_ip)
+                }
+                (HubHop::VpnGateway { .. }, _, _, Some(gw)) => out.extend(gw.instances.iter()),
+                // Through another hub to its firewall: where the packet
+                // goes next.
+                (
+                    HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. },
+                    HubTarget::Appliance { ip, .. },
+                    _,
+                    _,
+                ) => out.push(IpAddr::V4(ip)),
                 _ => out.extend(h.router_ips.iter().copied().map(IpAddr::V4)),
             }
         }
@@ -415,8 +425,8 @@ pub fn effective_routes_with(
 /// VNet's own range or a connected peer's is left out, not listed as
 /// Invalid (even where a user route overrides that peering row). A hub's
 /// own network takes its routes from the hub router ([`hub_rows`]), but
-/// for the host routes of its VPN gateway's BGP peers (the sessions' own
-/// way into the tunnels).
+/// for the host routes of its VPN gateway's BGP peers in its
+/// `GatewaySubnet` (the sessions' own way into the tunnels).
 fn gateway_rows(
     topo: &Topology,
     learned: &LearnedRoutes,
@@ -424,8 +434,9 @@ fn gateway_rows(
     reachable_ranges: &[IpNet],
     rows: &mut Vec<EffectiveRoute>,
 ) {
+    let in_gateway_subnet = topo.subnet(subnet).name == GATEWAY_SUBNET;
     let session_hosts: Option<Vec<IpNet>> = hub_of_vnet(topo, subnet.vnet).map(|hub| {
-        let gateway = topo.virtual_hubs[hub].vpn_gateway;
+        let gateway = (topo.virtual_hubs[hub].vpn_gateway).filter(|_| in_gateway_subnet);
         let peers = gateway
             .map(|g| bgp_peer_addresses(topo, g))
             .unwrap_or_default();

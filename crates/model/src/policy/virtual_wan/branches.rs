@@ -214,3 +214,18 @@ pub fn hub_gateway_exports(
         pass_on_learned: branch_to_branch,
     })
 }
+
+/// What a device on a connection of `gateway` without BGP routes to the
+/// gateway (what an administrator configures on a policy-free VPN
+/// device): for a hub's VPN gateway, what the hub advertises to its
+/// branches but 0.0.0.0/0 (the VNets of the WAN and the hub's prefix); for
+/// a VNet's gateway, the ranges of the VNets it serves.
+pub fn static_device_ranges(topo: &Topology, gateway: GatewayIdx) -> Vec<IpNet> {
+    match hub_gateway_exports(topo, &LearnedRoutes::default(), gateway) {
+        Some(exports) => (exports.originated.iter())
+            .filter(|a| a.prefix.prefix_len() > 0)
+            .map(|a| IpNet::V4(a.prefix))
+            .collect(),
+        None => served_ranges(topo, gateway),
+    }
+}
