@@ -477,6 +477,23 @@ fn cases() -> Vec<Case> {
             )],
         },
         Case {
+            name: "site-overlapping-the-hub",
+            edits: &[
+                (
+                    "address_space: [192.168.10.0/24]",
+                    "address_space: [10.100.1.0/24]",
+                ),
+                (
+                    "private_ip_address: 192.168.10.10}",
+                    "private_ip_address: 10.100.1.10}",
+                ),
+            ],
+            expect: &[(
+                "        vpn_site: branch1",
+                "overlaps hub `hub1`'s 10.100.0.0/23",
+            )],
+        },
+        Case {
             name: "unknown-site-link",
             edits: &[("vpn_site_link: link1", "vpn_site_link: link9")],
             expect: &[(

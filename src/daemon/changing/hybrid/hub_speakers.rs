@@ -67,7 +67,7 @@ impl HubAnnouncer {
 
     /// Brings each hub gateway's speaker to what it should announce now,
     /// once per change of the learned routes; a speaker it could not
-    /// change is tried again next round.
+    /// change, or that does not run, is tried again next round.
     pub(super) fn refresh(&self, speakers: &[Arc<Mutex<InstanceSpeaker>>]) {
         let learned = self.book.current();
         let mut seen = lock(&self.seen);
@@ -82,10 +82,12 @@ impl HubAnnouncer {
             let wanted = announcements(&exports);
             for s in speakers {
                 let mut s = lock(s);
-                if s.retired || s.gateway != gw.name || !s.speaker.is_running() {
+                if s.retired || s.gateway != gw.name {
                     continue;
                 }
-                all_done &= bring(&mut s, &wanted);
+                // A speaker being restarted is given what it originated
+                // before: it is brought up to date once it runs.
+                all_done &= s.speaker.is_running() && bring(&mut s, &wanted);
             }
         }
         if all_done {

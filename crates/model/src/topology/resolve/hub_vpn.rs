@@ -25,12 +25,15 @@
 //!   ExpressRoute, and User VPN connections are associated to the same
 //!   (default) route table": another table is refused) and propagates as
 //!   a VNet connection does, to `defaultRouteTable` and the `default` label
-//!   without a `routing` block or a `propagated_route_table`.
+//!   without a `routing` block or a `propagated_route_table`; the site's
+//!   ranges must not overlap the hub's prefix ("The hub range must not
+//!   overlap the VNets or on-premises ranges you connect").
 
 use super::super::decode::{RawVpnConnection, RawVpnGateway, RawVpnSite};
 use super::hybrid::reserved_asn;
 use super::{NameRule, Names, Resolver};
 use crate::topology::model::*;
+use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};
 
 pub const VPN_SITE_NAME: NameRule = NameRule::new("VPN site", 1, 80);
@@ -247,6 +250,16 @@ impl Resolver<'_> {
                 self.topo.virtual_wans[site.wan].name,
                 h.name,
                 self.topo.virtual_wans[h.wan].name
+            );
+            return self.refuse_ref(&c.vpn_site, why);
+        }
+        let ranges = &self.topo.sites[site.site].address_space;
+        let hub_prefix = IpNet::V4(h.address_prefix);
+        if let Some(range) = ranges.iter().find(|r| super::overlaps(r, &hub_prefix)) {
+            let why = format!(
+                "site `{}`'s {range} overlaps hub `{}`'s {}: the hub's range must not overlap \
+                 the on-premises ranges connected to it",
+                self.topo.sites[site.site].name, h.name, h.address_prefix
             );
             return self.refuse_ref(&c.vpn_site, why);
         }
