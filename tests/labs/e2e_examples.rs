@@ -160,7 +160,7 @@ fn every_example_is_covered_here() {
             "route-server.yaml",
             "three-region-mesh.yaml",
             "three-tier-nsg.yaml",
-            // Their tests: e2e_virtual_wan.rs.
+            // Their tests: e2e_virtual_wan.rs and e2e_virtual_wan_branch.rs.
             "virtual-wan-custom-isolation.yaml",
             "virtual-wan.yaml",
             "vnet2vnet-triangle.yaml"

@@ -58,6 +58,7 @@ mod e2e_snat_exhaustion;
 mod e2e_teardown;
 mod e2e_verify;
 mod e2e_virtual_wan;
+mod e2e_virtual_wan_branch;
 mod e2e_web_bounds;
 mod host_dns_server;
 mod host_plumbing;

@@ -66,3 +66,4 @@ mod topology_files;
 mod trace_agreement;
 mod trace_golden;
 mod virtual_wan;
+mod virtual_wan_branches;

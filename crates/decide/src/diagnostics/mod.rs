@@ -172,7 +172,7 @@ pub fn answer(snap: &Snapshot, query: &Query, json: bool) -> Result<String, Quer
             let t = virtual_hub::find_table(snap, h, table.as_deref())?;
             let table_name = &snap.topology.virtual_hubs[h].route_tables[t].name;
             let title = format!("Effective routes of hub {hub}, route table {table_name}:");
-            virtual_hub::effective_routes(&snap.topology, h, t).render(&title, json)
+            virtual_hub::effective_routes(&snap.topology, &snap.learned, h, t).render(&title, json)
         }
         Query::NextHop { nic, dst } => render_next_hop(snap, nic, dst, json),
         Query::FlowVerify {

@@ -759,9 +759,14 @@ fn hub_route_used(
         HubHop::Connection { hub, connection } => {
             t.virtual_hubs[hub].connections[connection].name.clone()
         }
-        HubHop::RemoteHub { hub, .. } => t.virtual_hubs[hub].name.clone(),
+        HubHop::RemoteHub { hub, .. } | HubHop::RemoteBranch { hub, .. } => {
+            t.virtual_hubs[hub].name.clone()
+        }
         HubHop::Firewall { hub } => {
             (t.virtual_hubs[hub].firewall).map_or_else(String::new, |f| t.firewalls[f].name.clone())
+        }
+        HubHop::VpnGateway { hub, connection } => {
+            t.virtual_hubs[hub].vpn_connections[connection].name.clone()
         }
     };
     answer::HubRouteUsed {

@@ -12,6 +12,7 @@
 
 use super::render::{Column, Tabular};
 use super::{find_named, QueryError};
+use crate::policy::gateways::LearnedRoutes;
 use crate::policy::ids;
 use crate::policy::virtual_wan::{hub_table_routes, HubHop, HubOrigin, HubRoute};
 use crate::snapshot::Snapshot;
@@ -82,10 +83,16 @@ pub fn find_table(
     })
 }
 
-/// The effective routes of `table` of `hub`.
-pub fn effective_routes(topo: &Topology, hub: VirtualHubIdx, table: usize) -> HubEffectiveRoutes {
+/// The effective routes of `table` of `hub`, with what the hubs' VPN
+/// gateways learned from their branches.
+pub fn effective_routes(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    hub: VirtualHubIdx,
+    table: usize,
+) -> HubEffectiveRoutes {
     HubEffectiveRoutes {
-        value: (hub_table_routes(topo, hub, table).iter())
+        value: (hub_table_routes(topo, learned, hub, table).iter())
             .map(|r| row(topo, r))
             .collect(),
     }
@@ -97,16 +104,27 @@ pub fn row(topo: &Topology, r: &HubRoute) -> HubEffectiveRoute {
     let connection = |h: VirtualHubIdx, c: usize| {
         ids::hub_connection_id(hub_name(h), &topo.virtual_hubs[h].connections[c].name)
     };
+    let gateway = |h: VirtualHubIdx| {
+        let gw = topo.virtual_hubs[h].vpn_gateway;
+        gw.map_or("", |g| topo.gateways[g].name.as_str())
+    };
     let next_hop = match r.hop {
         HubHop::Connection { hub, connection: c } => connection(hub, c),
-        HubHop::RemoteHub { hub, .. } => ids::virtual_hub_id(hub_name(hub)),
+        HubHop::RemoteHub { hub, .. } | HubHop::RemoteBranch { hub, .. } => {
+            ids::virtual_hub_id(hub_name(hub))
+        }
         HubHop::Firewall { hub } => {
             let fw = topo.virtual_hubs[hub].firewall;
             ids::firewall_id(fw.map_or("", |f| topo.firewalls[f].name.as_str()))
         }
+        HubHop::VpnGateway { hub, .. } => ids::vpn_gateway_id(gateway(hub)),
     };
     let origin = match r.origin {
         HubOrigin::Connection { hub, connection: c } => connection(hub, c),
+        HubOrigin::VpnConnection { hub, connection: c } => {
+            let name = &topo.virtual_hubs[hub].vpn_connections[c].name;
+            ids::vpn_connection_id(gateway(hub), name)
+        }
         HubOrigin::Table { hub, table } => {
             let t = &topo.virtual_hubs[hub].route_tables[table].name;
             ids::hub_route_table_id(hub_name(hub), t)

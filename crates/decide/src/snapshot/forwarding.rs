@@ -294,8 +294,9 @@ pub fn resolve_targets(
     (targets, sets)
 }
 
-/// Where a virtual hub's route delivers: into a VNet, or to an appliance
-/// (a connection's static route's next hop, or a secured hub's firewall).
+/// Where a virtual hub's route delivers: into a VNet, to an appliance (a
+/// connection's static route's next hop, or a secured hub's firewall), or
+/// to a hub's VPN gateway (a branch's route).
 fn hub_route_target(row: &EffectiveRoute, forwarding: &Forwarding) -> RouteTarget {
     use crate::policy::virtual_wan::HubTarget;
     let Some(hub) = &row.hub else {
@@ -304,6 +305,7 @@ fn hub_route_target(row: &EffectiveRoute, forwarding: &Forwarding) -> RouteTarge
     match hub.target {
         HubTarget::Vnet(vnet) => RouteTarget::Vnet(vnet),
         HubTarget::Appliance { ip, vnet } => appliance_at(forwarding, vnet, IpAddr::V4(ip)),
+        HubTarget::Gateway(gateway) => RouteTarget::Gateway(gateway),
         HubTarget::Unreachable => RouteTarget::Nowhere,
     }
 }

@@ -14,6 +14,7 @@ use crate::engine::lpm::Lpm;
 use crate::plan::Plan;
 use crate::plan::PortIdx;
 use crate::policy::gateways::{gateway_table, GatewayEgress, GatewayRoute, LearnedRoutes};
+use crate::policy::virtual_wan::hub_of_gateway;
 use crate::topology::{GatewayIdx, RouterRef, SubnetRef, TiVec, Topology, VnetIdx};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,6 +51,10 @@ pub struct GatewayTables {
     /// Its VNet's Route Server allows branch-to-branch traffic: sites of
     /// its VPN and ExpressRoute gateways reach each other.
     pub branch_to_branch: bool,
+    /// A virtual hub's VPN gateway: whether its WAN carries branch to
+    /// branch traffic (`allow_branch_to_branch_traffic`), between the
+    /// branches of one hub or of two; `None` for a VNet's gateway.
+    pub hub_branch_to_branch: Option<bool>,
 }
 
 impl GatewayTables {
@@ -121,6 +126,8 @@ pub fn compile(
                     .route_servers
                     .iter()
                     .any(|rs| rs.vnet == gw.vnet && rs.branch_to_branch_traffic),
+                hub_branch_to_branch: hub_of_gateway(topo, g)
+                    .map(|h| topo.virtual_wans[topo.virtual_hubs[h].wan].branch_to_branch),
             }
         })
         .collect()

@@ -64,11 +64,13 @@
 //! RIB as gobgp streams it (`gobgp monitor ... -j`, one JSON line per
 //! change, read by [`json::parse_monitor_line`]).
 
+mod announce;
 mod config;
 pub mod json;
 mod monitor;
 pub mod vpn;
 
+pub use announce::Announcement;
 pub use config::config;
 use config::{export_policies, parse_prefix_sets, prefix_sets, IMPORT_POLICY};
 
@@ -310,10 +312,10 @@ pub struct NeighborStatus {
 pub struct GobgpSpeaker {
     spec: GobgpSpec,
     daemon: Daemon,
-    /// What [`GobgpSpeaker::set_announced`] last made it originate: a
+    /// What [`GobgpSpeaker::set_announcements`] last made it originate: a
     /// restarted gobgpd is given it again (it lives in gobgpd's RIB, not
     /// in its configuration file).
-    originated: Vec<Ipv4Net>,
+    originated: Vec<Announcement>,
 }
 
 /// Writes gobgpd's configuration `text` (TOML) to `config_path`, and
@@ -404,7 +406,7 @@ impl GobgpSpeaker {
         self.daemon.respawn()?;
         let ready = self.wait_ready().and_then(|()| {
             let originated = self.originated.clone();
-            self.set_announced(&originated)
+            self.set_announcements(&originated)
                 .with_context(|| format!("originating again from {}", self.spec.netns))
         });
         if ready.is_err() {
@@ -523,26 +525,11 @@ impl GobgpSpeaker {
         parse_originated(&self.api().global_rib()?)
     }
 
-    /// Makes the originated set exactly `prefixes`: adds the missing ones
-    /// (origin IGP) and deletes the others.
+    /// Makes the originated set exactly `prefixes`, each with no path
+    /// and ORIGIN IGP ([`GobgpSpeaker::set_announcements`]).
     pub fn set_announced(&mut self, prefixes: &[Ipv4Net]) -> Result<()> {
-        let wanted: BTreeSet<Ipv4Net> = prefixes.iter().map(|p| p.trunc()).collect();
-        // Remembered first: a restart after a failure half-way still aims
-        // at the wanted set.
-        self.originated = wanted.iter().copied().collect();
-        let current: BTreeSet<Ipv4Net> = self.announced()?.into_iter().collect();
-        for extra in current.difference(&wanted) {
-            self.gobgp(&["global", "rib", "del", "-a", "ipv4", &extra.to_string()])
-                .with_context(|| format!("withdrawing {extra}"))?;
-        }
-        for missing in wanted.difference(&current) {
-            let prefix = missing.to_string();
-            self.gobgp(&[
-                "global", "rib", "add", "-a", "ipv4", &prefix, "origin", "igp",
-            ])
-            .with_context(|| format!("announcing {prefix}"))?;
-        }
-        Ok(())
+        let wanted: Vec<Announcement> = prefixes.iter().map(|p| Announcement::plain(*p)).collect();
+        self.set_announcements(&wanted)
     }
 
     /// The routes received from neighbours and accepted by the import

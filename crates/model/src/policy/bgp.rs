@@ -40,6 +40,7 @@
 //! nothing learned from it.
 
 pub mod edge;
+mod hub;
 pub mod neighbors;
 pub mod never_up;
 pub mod route_server;
@@ -55,6 +56,7 @@ pub use route_server::{appliance_neighbors, route_server_neighbors};
 use super::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
 };
+use super::virtual_wan::hub_gateway_exports;
 use crate::topology::{
     CircuitIdx, GatewayIdx, GatewayType, RouteServerIdx, RouterRef, Site, Topology,
     MICROSOFT_EDGE_ASN,
@@ -128,6 +130,9 @@ struct Speaker {
     asn: u32,
     router_id: Ipv4Addr,
     originated: Vec<Ipv4Net>,
+    /// The path an originated prefix carries after the speaker's own ASN
+    /// (a hub's VPN gateway's routes of other hubs); none for the others.
+    origin_paths: BTreeMap<Ipv4Net, Vec<u32>>,
     /// Host routes of peers, withheld from the peers of one connection.
     withheld: Vec<(Ipv4Addr, Vec<Ipv4Net>)>,
     /// Whether learned routes are passed on (false: sites, ExpressRoute).
@@ -188,6 +193,7 @@ impl Speaker {
             asn,
             router_id,
             originated: Vec::new(),
+            origin_paths: BTreeMap::new(),
             withheld: Vec::new(),
             pass_on_learned: false,
             reject_exact: Vec::new(),
@@ -272,8 +278,19 @@ pub struct BgpModel {
 
 impl BgpModel {
     /// Builds every speaker and session of `topo` and runs the fixpoint.
+    /// A hub's VPN gateway originates the branches of the other hubs,
+    /// which their gateways learn: the model runs once for what the
+    /// gateways learn, then again with it.
     pub fn of(topo: &Topology) -> BgpModel {
-        let speakers = speakers(topo);
+        let first = BgpModel::run(speakers(topo, &LearnedRoutes::default()));
+        if topo.virtual_hubs.iter().all(|h| h.vpn_gateway.is_none()) {
+            return first;
+        }
+        BgpModel::run(speakers(topo, &first.learned(topo)))
+    }
+
+    /// The fixpoint over `speakers`' sessions.
+    fn run(speakers: Vec<Speaker>) -> BgpModel {
         let n = speakers.len();
         let mut model = BgpModel {
             rib_in: speakers
@@ -391,10 +408,11 @@ impl BgpModel {
             let own = to.local_address;
             let (as_path, next_hop) = match self.best(s, &prefix) {
                 // Originated: an empty AS path to an iBGP neighbour.
-                Some(None) if !withheld.contains(&prefix) && to.asn == speaker.asn => {
-                    (Vec::new(), own)
+                Some(None) if !withheld.contains(&prefix) => {
+                    let tail = speaker.origin_paths.get(&prefix).into_iter().flatten();
+                    let own_asn = (to.asn != speaker.asn).then_some(to.shown_asn);
+                    (own_asn.into_iter().chain(tail.copied()).collect(), own)
                 }
-                Some(None) if !withheld.contains(&prefix) => (vec![to.shown_asn], own),
                 Some(Some(k)) => {
                     let from = &speaker.neighbors[k];
                     if let (Some(from_role), Some(to_role)) = (from.role, to.role) {
@@ -612,10 +630,15 @@ pub fn expected_learned(topo: &Topology) -> LearnedRoutes {
 }
 
 /// Every speaker of `topo`, with its neighbours joined to the speakers at
-/// their other ends.
-fn speakers(topo: &Topology) -> Vec<Speaker> {
+/// their other ends; `learned`, what the gateways learned, gives a hub's
+/// VPN gateway the branches of the other hubs.
+fn speakers(topo: &Topology, learned: &LearnedRoutes) -> Vec<Speaker> {
     let mut out: Vec<Speaker> = Vec::new();
     for (g, gw) in topo.gateways.iter_enumerated() {
+        if let Some(exports) = hub_gateway_exports(topo, learned, g) {
+            out.extend(hub::gateway_speakers(topo, g, exports));
+            continue;
+        }
         let served = v4_nets(served_ranges(topo, g));
         let groups = peer_host_groups(topo, g);
         let transit: Option<Vec<Ipv4Addr>> = route_server::express_route_transit(topo, g)

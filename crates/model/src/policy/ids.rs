@@ -64,6 +64,16 @@ pub fn hub_connection_id(hub: &str, connection: &str) -> String {
     )
 }
 
+/// `.../vpnGateways/<name>`: a hub's VPN gateway.
+pub fn vpn_gateway_id(name: &str) -> String {
+    network_id("vpnGateways", name)
+}
+
+/// `.../vpnGateways/<gateway>/vpnConnections/<connection>`
+pub fn vpn_connection_id(gateway: &str, connection: &str) -> String {
+    format!("{}/vpnConnections/{connection}", vpn_gateway_id(gateway))
+}
+
 /// `.../azureFirewalls/<name>`
 pub fn firewall_id(name: &str) -> String {
     network_id("azureFirewalls", name)

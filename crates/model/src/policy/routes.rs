@@ -69,14 +69,14 @@
 //! invalid); the route is kept Active and the dataplane drops what it
 //! cannot deliver.
 
-use super::gateways::{gateway_effective_routes, LearnedRoutes};
+use super::gateways::{bgp_peer_addresses, gateway_effective_routes, LearnedRoutes};
 use super::virtual_wan::{
-    firewall_routes, hub_connection_of, hub_of_vnet, hub_target, static_routes_inside,
-    vnet_hub_routes, HubRoute, HubTarget,
+    firewall_routes, hub_connection_of, hub_of_vnet, hub_table_routes, hub_target,
+    static_routes_inside, vnet_hub_routes, HubHop, HubRoute, HubTarget,
 };
 use crate::topology::model::{
     GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, SubnetRef,
-    Topology, VirtualHubIdx, VnetIdx,
+    Topology, VirtualHubIdx, VnetIdx, GATEWAY_SUBNET,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::HashMap;
@@ -199,11 +199,14 @@ impl EffectiveRoute {
         out.extend(self.appliances.iter().copied());
         if let Some(row) = &self.hub {
             let h = &topo.virtual_hubs[row.hub];
-            // Where the hub hands the packet to an appliance (a secured
-            // hub's firewall, a connection's static next hop), its
+            // The gateway's instances for a branch's route; where the hub
+            // hands the packet to an appliance (a secured hub's firewall,
+            // a connection's static next hop, another hub's firewall), its
             // address; else the hub router's two.
-            match row.target {
-                HubTarget::Appliance { ip, .. } => out.push(IpAddr::V4(ip)),
+            let gateway = (h.vpn_gateway).map(|g| &topo.gateways[g]);
+            match (row.route.hop, row.target, gateway) {
+                (HubHop::VpnGateway { .. }, _, Some(gw)) => out.extend(gw.instances.iter()),
+                (_, HubTarget::Appliance { ip, .. }, _) => out.push(IpAddr::V4(ip)),
                 _ => out.extend(h.router_ips.iter().copied().map(IpAddr::V4)),
             }
         }
@@ -348,24 +351,8 @@ pub fn effective_routes_with(
         }
     }
 
-    // A gateway route to a prefix equal to or inside the VNet's own range
-    // or a connected peer's is left out, not listed as Invalid (even where
-    // a user route overrides that peering row).
-    for row in gateway_effective_routes(topo, learned, subnet) {
-        if reachable_ranges.iter().any(|r| r.contains(&row.prefix)) {
-            continue;
-        }
-        rows.push(EffectiveRoute {
-            source: RouteSource::VirtualNetworkGateway,
-            gateway: row.gateway,
-            gateway_instances: row.instances,
-            route_server: row.route_server,
-            appliances: row.next_hops,
-            ..EffectiveRoute::system(row.prefix, NextHopType::VirtualNetworkGateway, None)
-        });
-    }
-
-    hub_rows(topo, subnet, &reachable_ranges, &mut rows);
+    gateway_rows(topo, learned, subnet, &reachable_ranges, &mut rows);
+    hub_rows(topo, learned, subnet, &reachable_ranges, &mut rows);
 
     rows.push(EffectiveRoute::system(
         ipv4_default(),
@@ -427,12 +414,55 @@ pub fn effective_routes_with(
     rows
 }
 
+/// The rows of the gateways and Route Server serving `subnet`'s VNet, after
+/// the peering rows. A gateway route to a prefix equal to or inside the
+/// VNet's own range or a connected peer's is left out, not listed as
+/// Invalid (even where a user route overrides that peering row). A hub's
+/// own network takes its routes from the hub router ([`hub_rows`]), but
+/// for the host routes of its VPN gateway's BGP peers in its
+/// `GatewaySubnet` (the sessions' own way into the tunnels).
+fn gateway_rows(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    subnet: SubnetRef,
+    reachable_ranges: &[IpNet],
+    rows: &mut Vec<EffectiveRoute>,
+) {
+    let in_gateway_subnet = topo.subnet(subnet).name == GATEWAY_SUBNET;
+    let session_hosts: Option<Vec<IpNet>> = hub_of_vnet(topo, subnet.vnet).map(|hub| {
+        let gateway = (topo.virtual_hubs[hub].vpn_gateway).filter(|_| in_gateway_subnet);
+        let peers = gateway
+            .map(|g| bgp_peer_addresses(topo, g))
+            .unwrap_or_default();
+        peers.into_iter().map(IpNet::from).collect()
+    });
+    let kept = |prefix: &IpNet| session_hosts.as_ref().is_none_or(|h| h.contains(prefix));
+    for row in gateway_effective_routes(topo, learned, subnet) {
+        if !kept(&row.prefix) || reachable_ranges.iter().any(|r| r.contains(&row.prefix)) {
+            continue;
+        }
+        rows.push(EffectiveRoute {
+            source: RouteSource::VirtualNetworkGateway,
+            gateway: row.gateway,
+            gateway_instances: row.instances,
+            route_server: row.route_server,
+            appliances: row.next_hops,
+            ..EffectiveRoute::system(row.prefix, NextHopType::VirtualNetworkGateway, None)
+        });
+    }
+}
+
 /// The routes a connected VNet receives from its virtual hub, as
 /// `VirtualNetworkGateway` rows after the gateway rows, unless the subnet's
 /// route table turns gateway route propagation off; a prefix equal to or
-/// inside the VNet's range or a connected peer's is left out.
+/// inside the VNet's range or a connected peer's is left out. In a hub's
+/// own network, the VPN gateway's `GatewaySubnet` (where what the branches
+/// send enters) follows the table branches are associated with,
+/// `defaultRouteTable`; the firewall's subnet follows the firewall's
+/// routes.
 fn hub_rows(
     topo: &Topology,
+    learned: &LearnedRoutes,
     subnet: SubnetRef,
     reachable_ranges: &[IpNet],
     rows: &mut Vec<EffectiveRoute>,
@@ -440,13 +470,16 @@ fn hub_rows(
     if !topo.propagates_gateway_routes(subnet) {
         return;
     }
-    let (hub, table, routes) = match vnet_hub_routes(topo, subnet.vnet) {
+    let (hub, table, routes) = match vnet_hub_routes(topo, learned, subnet.vnet) {
         Some((hub, connection, routes)) => {
             let table = topo.virtual_hubs[hub].connections[connection].associated;
             (hub, Some(table), routes)
         }
         None => match hub_of_vnet(topo, subnet.vnet) {
-            Some(hub) => (hub, None, firewall_routes(topo, hub)),
+            Some(hub) if topo.subnet(subnet).name == GATEWAY_SUBNET => {
+                (hub, Some(0), hub_table_routes(topo, learned, hub, 0))
+            }
+            Some(hub) => (hub, None, firewall_routes(topo, learned, hub)),
             None => return,
         },
     };

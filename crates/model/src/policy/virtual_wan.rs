@@ -14,9 +14,11 @@
 //!   routing intent's `_policy_PrivateTraffic` (the RFC 1918 aggregates)
 //!   and `_policy_PublicTraffic` (0.0.0.0/0) in `defaultRouteTable`.
 //! - Selection at one prefix (Azure's "Virtual hub routing preference"):
-//!   static over dynamic; then with preference ExpressRoute or VpnGateway
-//!   local over remote, then the shorter AS path; with ASPath the shorter
-//!   AS path, then local over remote. The first listed wins what is left.
+//!   static over dynamic; then a local VNet connection's own prefixes
+//!   (system routes) over BGP; then with preference ExpressRoute or
+//!   VpnGateway local over remote, then the shorter AS path; with ASPath
+//!   the shorter AS path, then a branch's route over a remote hub's VNet,
+//!   then local over remote. The first listed wins what is left.
 //! - A connected VNet's NICs receive the routes of the table their
 //!   connection is associated with, as `VirtualNetworkGateway` routes,
 //!   except prefixes inside the VNet's own ranges (Virtual WAN programs only
@@ -26,11 +28,19 @@
 //!   connection's static route covering the prefix (unless it bypasses the
 //!   VNet's own ranges); through a remote hub to the connection there (its
 //!   firewall first when that hub's routing intent covers private
-//!   traffic); or to the hub's firewall.
+//!   traffic); or to the hub's firewall; a branch's route to the VPN
+//!   gateway of its hub (that hub's firewall first when its routing intent
+//!   covers private traffic).
+//! - Branches (what a VPN connection gives the tables) and what a hub's VPN
+//!   gateway advertises to them: `virtual_wan/branches.rs`.
 
+use super::learned::LearnedRoutes;
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::net::Ipv4Addr;
+
+mod branches;
+pub use branches::*;
 
 /// The next hop type `az network vhub get-effective-routes` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
@@ -41,6 +51,8 @@ pub enum HubHopType {
     RemoteHub,
     #[strum(serialize = "Azure Firewall")]
     AzureFirewall,
+    #[strum(serialize = "VPN_S2S_Gateway")]
+    VpnS2sGateway,
 }
 
 impl HubHopType {
@@ -65,12 +77,29 @@ pub enum HubHop {
     },
     /// The hub's own firewall.
     Firewall { hub: VirtualHubIdx },
+    /// A VPN connection of the route's own hub (index in its
+    /// `vpn_connections`): the branch, through the hub's VPN gateway.
+    VpnGateway {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
+    /// Another hub of the WAN, and the VPN connection there the route came
+    /// from: a branch of that hub (`Remote Hub`).
+    RemoteBranch {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
 }
 
 /// Where a hub route came from (`routeOrigin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HubOrigin {
     Connection {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
+    /// A VPN connection of the hub (index in its `vpn_connections`).
+    VpnConnection {
         hub: VirtualHubIdx,
         connection: usize,
     },
@@ -101,8 +130,9 @@ impl HubRoute {
     pub fn hop_type(&self) -> HubHopType {
         match self.hop {
             HubHop::Connection { .. } => HubHopType::VirtualNetworkConnection,
-            HubHop::RemoteHub { .. } => HubHopType::RemoteHub,
+            HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. } => HubHopType::RemoteHub,
             HubHop::Firewall { .. } => HubHopType::AzureFirewall,
+            HubHop::VpnGateway { .. } => HubHopType::VpnS2sGateway,
         }
     }
 
@@ -113,19 +143,36 @@ impl HubRoute {
     }
 
     fn remote(&self) -> bool {
-        matches!(self.hop, HubHop::RemoteHub { .. })
+        matches!(
+            self.hop,
+            HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. }
+        )
     }
 
-    /// Rank at an equal prefix: lower wins.
-    fn rank(&self, preference: HubRoutingPreference) -> (u8, usize, usize) {
+    /// Rank at an equal prefix: lower wins. Static routes first; then a
+    /// local VNet connection's own prefixes ("system routes are preferred
+    /// over routes learned by the hub through BGP"); then, by the hub's
+    /// routing preference, with ExpressRoute or VpnGateway local over
+    /// remote and then the shorter AS path, with ASPath the shorter AS
+    /// path, then a branch's route over a remote hub's VNet ("Remote
+    /// site-to-site VPN will be preferred" on a tie), then local over
+    /// remote.
+    fn rank(&self, preference: HubRoutingPreference) -> (u8, u8, usize, usize, u8) {
         let is_static = u8::from(!self.is_static);
+        let system = u8::from(!matches!(self.hop, HubHop::Connection { .. }));
         let remote = usize::from(self.remote());
+        let branch = u8::from(!matches!(
+            self.hop,
+            HubHop::VpnGateway { .. } | HubHop::RemoteBranch { .. }
+        ));
         let path = self.as_path.len();
         match preference {
             HubRoutingPreference::ExpressRoute | HubRoutingPreference::VpnGateway => {
-                (is_static, remote, path)
+                (is_static, system, remote, path, 0)
             }
-            HubRoutingPreference::AsPath => (is_static, path, remote),
+            HubRoutingPreference::AsPath => {
+                (is_static, system, path, usize::from(branch), remote as u8)
+            }
         }
     }
 }
@@ -138,6 +185,9 @@ pub enum HubTarget {
     /// To this appliance address in this VNet (a connection's static
     /// route).
     Appliance { ip: Ipv4Addr, vnet: VnetIdx },
+    /// To this VPN gateway (a hub's), which hands the packet to the
+    /// branch's tunnel by its own table.
+    Gateway(GatewayIdx),
     /// Nowhere: a hub route to a firewall the hub does not have.
     Unreachable,
 }
@@ -161,9 +211,15 @@ fn ipv4_default() -> IpNet {
 }
 
 /// Every route offered to `table` of `hub`, before selection, in the
-/// order: connections (hub by hub, in file order), the table's static
-/// routes, routing intent's.
-pub fn hub_table_candidates(topo: &Topology, hub: VirtualHubIdx, table: usize) -> Vec<HubRoute> {
+/// order: connections (hub by hub, in file order: VNets, then branches),
+/// the table's static routes, routing intent's. `learned` is what the
+/// hubs' VPN gateways learned from their branches.
+pub fn hub_table_candidates(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    hub: VirtualHubIdx,
+    table: usize,
+) -> Vec<HubRoute> {
     let Some(h) = topo.virtual_hubs.get(hub) else {
         return Vec::new();
     };
@@ -231,6 +287,16 @@ pub fn hub_table_candidates(topo: &Topology, hub: VirtualHubIdx, table: usize) -
                 });
             }
         }
+        let reaches = |c: &HubVpnConnection| {
+            let t = &topo.virtual_hubs[hub].route_tables[table];
+            c.propagated_tables.contains(&(hub, table))
+                || c.propagated_labels.iter().any(|l| t.labels.contains(l))
+        };
+        for (ci, c) in other.vpn_connections.iter().enumerate() {
+            if reaches(c) {
+                out.extend(branch_candidates(topo, learned, (hub, from), ci));
+            }
+        }
     }
     for route in &t.routes {
         let hop = match route.next_hop {
@@ -286,14 +352,20 @@ pub fn hub_table_candidates(topo: &Topology, hub: VirtualHubIdx, table: usize) -
 /// The effective routes of `table` of `hub`: the best route of each
 /// prefix, in the order the candidates were offered. Empty while the hub
 /// has no connection, as Azure shows it.
-pub fn hub_table_routes(topo: &Topology, hub: VirtualHubIdx, table: usize) -> Vec<HubRoute> {
+pub fn hub_table_routes(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    hub: VirtualHubIdx,
+    table: usize,
+) -> Vec<HubRoute> {
     let Some(h) = topo.virtual_hubs.get(hub) else {
         return Vec::new();
     };
-    if h.connections.is_empty() {
+    if h.connections.is_empty() && h.vpn_connections.is_empty() {
         return Vec::new();
     }
-    select(hub_table_candidates(topo, hub, table), h.routing_preference)
+    let candidates = hub_table_candidates(topo, learned, hub, table);
+    select(candidates, h.routing_preference)
 }
 
 /// The best route of each prefix: the first of the lowest rank.
@@ -315,6 +387,7 @@ fn select(candidates: Vec<HubRoute>, preference: HubRoutingPreference) -> Vec<Hu
 /// propagates the default route. With the hub and the connection.
 pub fn vnet_hub_routes(
     topo: &Topology,
+    learned: &LearnedRoutes,
     vnet: VnetIdx,
 ) -> Option<(VirtualHubIdx, usize, Vec<HubRoute>)> {
     let (hub, ci) = hub_connection_of(topo, vnet)?;
@@ -327,9 +400,11 @@ pub fn vnet_hub_routes(
         .virtual_wans
         .get(h.wan)
         .is_some_and(VirtualWan::hubs_meshed);
-    let rows = hub_table_routes(topo, hub, c.associated)
+    let rows = hub_table_routes(topo, learned, hub, c.associated)
         .into_iter()
-        .filter(|r| transit || matches!(r.hop, HubHop::Firewall { .. }))
+        .filter(|r| {
+            transit || !matches!(r.hop, HubHop::Connection { .. } | HubHop::RemoteHub { .. })
+        })
         .filter(|r| !own.iter().any(|range| range.contains(&r.prefix)))
         .filter(|r| {
             r.origin
@@ -361,7 +436,26 @@ pub fn hub_target(topo: &Topology, route: &HubRoute) -> HubTarget {
             }
         }
         HubHop::Firewall { hub } => firewall_target(topo, hub),
+        HubHop::VpnGateway { hub, .. } => gateway_target(topo, hub),
+        HubHop::RemoteBranch { hub, .. } => {
+            let private_intent = topo.virtual_hubs[hub]
+                .routing_intent
+                .as_ref()
+                .is_some_and(|i| i.private);
+            if private_intent {
+                firewall_target(topo, hub)
+            } else {
+                gateway_target(topo, hub)
+            }
+        }
     }
+}
+
+/// To the VPN gateway of `hub`.
+fn gateway_target(topo: &Topology, hub: VirtualHubIdx) -> HubTarget {
+    topo.virtual_hubs[hub]
+        .vpn_gateway
+        .map_or(HubTarget::Unreachable, HubTarget::Gateway)
 }
 
 /// To the firewall of `hub`, in the hub's own network.
@@ -388,7 +482,9 @@ pub fn static_routes_inside(topo: &Topology, route: &HubRoute) -> Vec<IpNet> {
             }
             (hub, connection)
         }
-        HubHop::Firewall { .. } => return Vec::new(),
+        HubHop::Firewall { .. } | HubHop::VpnGateway { .. } | HubHop::RemoteBranch { .. } => {
+            return Vec::new()
+        }
     };
     let c = &topo.virtual_hubs[hub].connections[connection];
     let own = &topo.vnets[c.vnet].address_space;
@@ -440,12 +536,17 @@ pub fn hub_of_vnet(topo: &Topology, vnet: VnetIdx) -> Option<VirtualHubIdx> {
 }
 
 /// Where a secured hub's firewall sends what it let through: every
-/// connection's VNet (and static routes) of its hub, and through the
-/// other hubs of a Standard WAN their connections' (to their firewalls
-/// first where their routing intent covers private traffic). The firewall
-/// sees every connection whatever the tables say: routing intent
-/// propagates them to no table, and the firewall is what joins them.
-pub fn firewall_routes(topo: &Topology, hub: VirtualHubIdx) -> Vec<HubRoute> {
+/// connection's VNet (and static routes) and branch of its hub, and
+/// through the other hubs of a Standard WAN their connections' and
+/// branches' (to their firewalls first where their routing intent covers
+/// private traffic). The firewall sees every connection whatever the
+/// tables say: routing intent propagates them to no table, and the
+/// firewall is what joins them.
+pub fn firewall_routes(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    hub: VirtualHubIdx,
+) -> Vec<HubRoute> {
     let Some(h) = topo.virtual_hubs.get(hub) else {
         return Vec::new();
     };
@@ -488,6 +589,9 @@ pub fn firewall_routes(topo: &Topology, hub: VirtualHubIdx) -> Vec<HubRoute> {
                     name: None,
                 });
             }
+        }
+        for connection in 0..other.vpn_connections.len() {
+            out.extend(branch_candidates(topo, learned, (hub, from), connection));
         }
     }
     select(out, h.routing_preference)

@@ -104,6 +104,7 @@ mod record;
 mod dns;
 mod edge;
 mod expectations;
+mod hub_vpn;
 mod network_managers;
 mod virtual_wan;
 pub use dns::{
@@ -115,6 +116,7 @@ pub use edge::{
     RawPublicIpPrefix,
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
+pub use hub_vpn::*;
 pub use network_managers::*;
 pub use virtual_wan::*;
 
@@ -527,10 +529,8 @@ impl Decoder<'_> {
             nat_gateways: self.records(&top, "nat_gateways"),
             network_managers: self.records(&top, "network_managers"),
             virtual_wans: self.records(&top, "virtual_wans"),
-            virtual_hubs: {
-                self.vpn_sites(&top, "vpn_sites");
-                self.records(&top, "virtual_hubs")
-            },
+            virtual_hubs: self.records(&top, "virtual_hubs"),
+            vpn_sites: self.vpn_sites(&top, "vpn_sites"),
         }
     }
 

@@ -168,6 +168,8 @@ pub struct Topology {
     /// tables and connections.
     pub virtual_wans: TiVec<VirtualWanIdx, VirtualWan>,
     pub virtual_hubs: TiVec<VirtualHubIdx, VirtualHub>,
+    /// The WANs' VPN sites (branches), each played by an on-premises site.
+    pub vpn_sites: Vec<VpnSite>,
 }
 
 #[derive(Debug, Clone)]

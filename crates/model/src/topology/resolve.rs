@@ -42,6 +42,7 @@ mod expectations;
 mod express_route;
 mod fabric_names;
 mod firewalls;
+mod hub_vpn;
 mod hybrid;
 mod load_balancers;
 mod network_managers;
@@ -83,6 +84,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         refused_local_gateways: Vec::new(),
         refused_circuits: Vec::new(),
         refused_firewalls: Vec::new(),
+        refused_vpn_sites: Vec::new(),
         public_ip_users: Default::default(),
     };
     r.topo.source = r.diags.file.clone();
@@ -119,7 +121,11 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.ip_groups(raw.ip_groups);
     r.firewall_policies(raw.firewall_policies);
     let hub_firewalls = r.firewalls(raw.firewalls);
-    r.virtual_wans(raw.virtual_wans, raw.virtual_hubs, hub_firewalls);
+    r.virtual_wans(
+        raw.virtual_wans,
+        raw.virtual_hubs,
+        (hub_firewalls, raw.vpn_sites),
+    );
     r.private_dns_zones(raw.private_dns_zones);
     r.private_endpoints(raw.private_endpoints);
     r.dns_resolvers(raw.dns_resolvers);
@@ -150,6 +156,8 @@ struct Resolver<'d> {
     refused_circuits: Vec<String>,
     /// Azure Firewalls refused for a reason already reported.
     refused_firewalls: Vec<String>,
+    /// VPN sites refused for a reason already reported.
+    refused_vpn_sites: Vec<String>,
     /// Who uses each public IP so far (a public IP serves one resource).
     public_ip_users: std::collections::HashMap<PublicIpIdx, String>,
 }

@@ -8,7 +8,8 @@
 //!   gateway instance's address as its peer (a point-to-point link the
 //!   routing daemons see as connected), or a plain route to the instance
 //!   where the site has no BGP; a connection without BGP gets static routes
-//!   in the router to the VNets the gateway serves (what an administrator
+//!   in the router to the VNets the gateway serves, or what a hub's gateway
+//!   advertises (what an administrator
 //!   configures on a policy-free VPN device), spread over the tunnels.
 //! - Each instance of a gateway with a BGP connection runs gobgpd in its
 //!   namespace: Azure's ASN, timers and prefix limit (keepalive 60 s, hold
@@ -19,6 +20,9 @@
 //!   route to each BGP peer, withheld from the peers of that peer's own
 //!   connection; ties between equally long paths go to the lower router
 //!   ID. [`crate::policy::bgp`] models exactly these sessions and rules.
+//! - A virtual hub's VPN gateway originates instead what its hub
+//!   advertises to branches, with the paths of other hubs' routes, kept to
+//!   what the gateways learn (`hub_speakers`).
 //! - A site router whose `bgp_speaker` is `bird` or `frr` runs that daemon,
 //!   announcing the site's address space to every gateway instance it has a
 //!   BGP connection to (eBGP multihop), learned routes into its kernel. The
@@ -68,6 +72,7 @@
 
 mod edge;
 pub mod established;
+mod hub_speakers;
 mod reconcile;
 mod specs;
 mod supervision;
@@ -176,6 +181,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Roster {
     speakers: Vec<Arc<Mutex<InstanceSpeaker>>>,
     routers: Vec<Arc<Mutex<SupervisedRouter>>>,
+    /// Keeps the virtual hubs' VPN gateways announcing what their hubs
+    /// advertise to branches, as the learned routes change.
+    hubs: Option<Arc<hub_speakers::HubAnnouncer>>,
 }
 
 /// One BGP session of a gateway instance as `bgp-peer-status` shows it.
@@ -303,9 +311,10 @@ impl Roster {
 impl Roster {
     /// Looks after the routing daemons, once per supervisor round: reaps
     /// those that exited and says so (a speaker's watcher withdraws what it
-    /// learned), starts them again when due, and lets a session the prefix
+    /// learned), starts them again when due, lets a session the prefix
     /// limit dropped up again after [`PREFIX_LIMIT_RETRY`] (as Azure
-    /// re-establishes it). Each daemon is locked on its own, so a restart
+    /// re-establishes it), and brings the virtual hubs' gateways to what
+    /// their hubs advertise now. Each daemon is locked on its own, so a restart
     /// holds up only who asks about that daemon.
     pub fn supervise(&self) {
         for s in &self.speakers {
@@ -337,6 +346,9 @@ impl Roster {
             if s.speaker.is_running() {
                 check_sessions(&mut s, now);
             }
+        }
+        if let Some(hubs) = &self.hubs {
+            hubs.refresh(&self.speakers);
         }
         for r in &self.routers {
             let mut r = lock(r);

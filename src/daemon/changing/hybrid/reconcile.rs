@@ -30,13 +30,16 @@ use crate::host::netlink;
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
 use crate::host::routing::gobgp::{
-    same_identity, GobgpNeighbor, GobgpSpeaker, GobgpSpec, SessionLimits,
+    same_identity, Announcement, GobgpNeighbor, GobgpSpeaker, GobgpSpec, SessionLimits,
 };
 use crate::host::routing::BgpRouterSpec;
 use crate::host::site::{build_site, peer_link_name, remove_site};
 use crate::plan::PortKind;
 use crate::policy::bgp::{peer_host_groups, route_server_neighbors, withheld_from};
-use crate::policy::gateways::{served_ranges, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES};
+use crate::policy::gateways::{
+    served_ranges, LearnedRoutes, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES,
+};
+use crate::policy::virtual_wan::{hub_gateway_exports, static_device_ranges};
 use crate::topology::{
     BgpSpeaker, GatewayType, RouterRef, Topology, ROUTE_SERVER_ASN,
     ROUTE_SERVER_MAX_ROUTES_PER_PEER,
@@ -73,7 +76,7 @@ struct SpeakerPlan {
     gateway: String,
     instance: usize,
     spec: GobgpSpec,
-    originated: Vec<Ipv4Net>,
+    originated: Vec<Announcement>,
     /// What the supervisor calls it on stderr and in `stats`.
     label: String,
     /// An edge router's: its watcher installs its best routes in the
@@ -95,7 +98,7 @@ impl SpeakerPlan {
             gateway: name.to_owned(),
             instance,
             spec,
-            originated,
+            originated: originated.into_iter().map(Announcement::plain).collect(),
             label: format!("{what} {name} instance {instance}"),
             programs_kernel: false,
         }
@@ -105,7 +108,7 @@ impl SpeakerPlan {
 /// The speakers `topo` asks for: one per gateway instance with an IPv4
 /// address and at least one session, and one per edge router of each
 /// circuit.
-fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
+fn speaker_plans(topo: &Topology, learned: &LearnedRoutes) -> Vec<SpeakerPlan> {
     let limits = SessionLimits {
         keepalive_secs: BGP_KEEPALIVE.as_secs() as u32,
         hold_secs: BGP_HOLD.as_secs() as u32,
@@ -132,6 +135,7 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
         // withheld from the peers of that peer's own connection.
         let groups = peer_host_groups(topo, g);
         let originated = originated_by(topo, g);
+        let hub = hub_gateway_exports(topo, learned, g);
         for (i, address) in gw.instances.iter().enumerate() {
             let Some(address) = v4(*address) else {
                 continue;
@@ -161,12 +165,14 @@ fn speaker_plans(topo: &Topology) -> Vec<SpeakerPlan> {
             });
             spec.reject_exact = served.clone();
             spec.export_deny_overlapping = served.clone();
-            plans.push(SpeakerPlan::instance_of(
-                ("gateway", &gw.name),
-                i,
-                spec,
-                originated.clone(),
-            ));
+            let mut plan =
+                SpeakerPlan::instance_of(("gateway", &gw.name), i, spec, originated.clone());
+            if let Some(exports) = &hub {
+                // A hub's gateway: what the hub advertises to branches.
+                plan.originated = super::hub_speakers::announcements(exports);
+                super::hub_speakers::shape(&mut plan.spec, exports);
+            }
+            plans.push(plan);
         }
     }
     plans.extend(route_server_plans(topo, limits));
@@ -340,6 +346,8 @@ impl Hybrid {
         self.sessions = Some(watch.sessions.clone());
         self.lab = Some(watch.lab.clone());
         self.plumb_tunnels(topo)?;
+        self.roster.hubs =
+            super::hub_speakers::HubAnnouncer::of(topo, watch.book.clone()).map(Arc::new);
         self.update_speakers(topo, watch, changes)?;
         self.update_routers(topo, changes)
     }
@@ -427,7 +435,7 @@ impl Hybrid {
                 .connections_of(*gateway)
                 .any(|c| !c.bgp_enabled && topo.tunnel_router(c.peer) == Some(at));
             if without_bgp {
-                for range in v4_nets(served_ranges(topo, *gateway)) {
+                for range in v4_nets(static_device_ranges(topo, *gateway)) {
                     route(router, range, interface);
                 }
             }
@@ -470,7 +478,7 @@ impl Hybrid {
         watch: &Watch,
         changes: &mut HybridChanges,
     ) -> Result<()> {
-        let plans = speaker_plans(topo);
+        let plans = speaker_plans(topo, &watch.book.current());
         let wanted = |gateway: &str, instance: usize| {
             plans
                 .iter()
@@ -537,7 +545,7 @@ impl Hybrid {
                         continue;
                     }
                     s.speaker
-                        .set_announced(&plan.originated)
+                        .set_announcements(&plan.originated)
                         .with_context(|| format!("announcing from {what}"))?;
                 }
                 None => {
@@ -565,7 +573,7 @@ impl Hybrid {
             .with_context(|| format!("starting the BGP speaker of {netns}"))?;
         span.in_scope(|| tracing::info!("started gobgpd in {netns} for {}", plan.label));
         speaker
-            .set_announced(&plan.originated)
+            .set_announcements(&plan.originated)
             .with_context(|| format!("announcing the VNets from {netns}"))?;
         let kernel = plan.programs_kernel.then(|| netns.clone());
         let watcher = Watcher::start(

@@ -163,16 +163,8 @@ pub fn route_step_through(
             RouteTarget::Gateway(gateway) => {
                 crossed(gateway);
                 let tables = &snap.gateways[gateway];
-                if let Some(entered) = sender.site_gateway.filter(|g| *g != gateway) {
-                    // From a VPN site to an ExpressRoute one, or back:
-                    // only through Route Server's branch-to-branch.
-                    let from = &snap.gateways[entered];
-                    if from.vnet == tables.vnet
-                        && from.express_route != tables.express_route
-                        && !tables.branch_to_branch
-                    {
-                        return drop(DropReason::BranchToBranch, ingress);
-                    }
+                if branch_transit_refused(snap, sender.site_gateway, gateway) {
+                    return drop(DropReason::BranchToBranch, ingress);
                 }
                 if gateway_hops == 0 && tables.vnet != from_vnet {
                     // A spoke reaching the hub's gateway crosses the peering.
@@ -246,6 +238,30 @@ pub fn route_step_through(
         }
     }
     Ok(Hop { row, to })
+}
+
+/// Whether a packet that came in from a site through gateway `entered`
+/// may not go on to `gateway`'s sites: from a branch of a virtual hub to a
+/// branch of it or of another hub without the WAN's branch-to-branch
+/// traffic; from a VPN site to an ExpressRoute one of the same VNet, or
+/// back, without its Route Server's branch-to-branch.
+#[inline(always)]
+fn branch_transit_refused(
+    snap: &Snapshot,
+    entered: Option<GatewayIdx>,
+    gateway: GatewayIdx,
+) -> bool {
+    let Some(entered) = entered else {
+        return false;
+    };
+    let (from, to) = (&snap.gateways[entered], &snap.gateways[gateway]);
+    if from.hub_branch_to_branch.is_some() && to.hub_branch_to_branch == Some(false) {
+        return true;
+    }
+    entered != gateway
+        && from.vnet == to.vnet
+        && from.express_route != to.express_route
+        && !to.branch_to_branch
 }
 
 /// Step 7, the destination check: a NIC without IP forwarding receives

@@ -2,9 +2,10 @@
 //! it: by the router's own routes, not straight into the fabric. A router
 //! holds what the lab gives it and what it learns over BGP:
 //!
-//! - a static route to each range a gateway serves, over the tunnels of a
-//!   connection without BGP (what the lab installs for a policy-free VPN
-//!   device);
+//! - a static route to each range a gateway serves (for a virtual hub's
+//!   gateway, each prefix the hub advertises to its branches), over the
+//!   tunnels of a connection without BGP (what the lab installs for a
+//!   policy-free VPN device);
 //! - over a BGP connection, what each gateway instance advertises to the
 //!   router's BGP address, as the BGP model predicts it (a route whose AS
 //!   path holds the router's own ASN refused, as BGP refuses it);
@@ -28,7 +29,7 @@
 use super::{RouteUsed, TraceHop};
 use crate::plan::PortIdx;
 use crate::policy::bgp::{router_bgp_address, BgpModel};
-use crate::policy::gateways::served_ranges;
+use crate::policy::virtual_wan::static_device_ranges;
 use crate::snapshot::Snapshot;
 use crate::topology::{CircuitIdx, ConnectionPeer, GatewayIdx, GlobalReach, RouterRef, SiteIdx};
 use ipnet::IpNet;
@@ -83,7 +84,7 @@ fn static_routes(snap: &Snapshot, at: RouterRef, out: &mut Vec<SiteRoute>) {
         let Some(&instance) = t.gateways[c.gateway].instances.first() else {
             continue;
         };
-        for prefix in served_ranges(t, c.gateway)
+        for prefix in static_device_ranges(t, c.gateway)
             .into_iter()
             .filter(|p| p.addr().is_ipv4())
         {

@@ -54,6 +54,7 @@ pub struct RawTopology {
     pub network_managers: Vec<super::RawNetworkManager>,
     pub virtual_wans: Vec<super::RawVirtualWan>,
     pub virtual_hubs: Vec<super::RawVirtualHub>,
+    pub vpn_sites: Vec<super::RawVpnSite>,
 }
 
 /// A machine of a lab spread over several.
@@ -98,6 +99,7 @@ impl RawTopology {
             && self.nat_gateways.is_empty()
             && self.virtual_wans.is_empty()
             && self.virtual_hubs.is_empty()
+            && self.vpn_sites.is_empty()
     }
 }
 

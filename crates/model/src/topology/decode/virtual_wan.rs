@@ -1,9 +1,10 @@
 //! Decoders for Azure Virtual WAN: `virtual_wans`, `virtual_hubs` with
 //! their `route_tables`, `connections` (each with azurerm's `routing`
-//! block) and `routing_intent`, as azurerm names them. The hub's gateways
-//! (`vpn_gateway`, `express_route_gateway`), their connections, BGP
-//! connections to appliances and `vpn_sites` are read and warned about:
-//! the lab does not run them yet, and Azure accepts them. A wrong value is
+//! block) and `routing_intent`, as azurerm names them; the hub's VPN
+//! gateway, its connections and the VPN sites are `decode/hub_vpn.rs`'s.
+//! The ExpressRoute gateway, its connections and BGP connections to
+//! appliances are read and warned about: the lab does not run them yet,
+//! and Azure accepts them. A wrong value is
 //! reported at its line and the item kept where it can be, so that what
 //! refers to it draws no second error; the rules between items are
 //! `resolve/virtual_wan.rs`'s.
@@ -39,6 +40,8 @@ pub struct RawVirtualHub {
     pub route_tables: Vec<RawHubRouteTable>,
     pub connections: Vec<RawHubConnection>,
     pub routing_intent: Option<RawRoutingIntent>,
+    pub vpn_gateway: Option<super::RawVpnGateway>,
+    pub vpn_connections: Vec<super::RawVpnConnection>,
     pub line: usize,
 }
 
@@ -129,10 +132,11 @@ pub struct RawRoutingPolicy {
     pub line: usize,
 }
 
-/// Why the hub's gateways and their connections are read and not run.
-const GATEWAYS_NOT_RUN: &str = "a virtual hub's VPN and ExpressRoute gateways, their \
-    connections, VPN sites and BGP connections to appliances are read but not yet run by \
-    vnetd: the lab has no branches behind this hub, and the hub tables hold no routes from them";
+/// Why the hub's ExpressRoute gateway and BGP connections are read and
+/// not run.
+const GATEWAYS_NOT_RUN: &str = "a virtual hub's ExpressRoute gateway, its connections and BGP \
+    connections to appliances are read but not yet run by vnetd: the lab has no circuits or \
+    appliances behind this hub, and the hub tables hold no routes from them";
 
 record!(VIRTUAL_WAN_KEYS: RawVirtualWan { name, key, line } "a virtual WAN" {
     kind: "type" => one_of_or(WanType::Standard),
@@ -154,8 +158,8 @@ record!(VIRTUAL_HUB_KEYS: RawVirtualHub { name, key, line } "a virtual hub" {
     connections: "connections" => list,
     routing_intent: "routing_intent" => routing_intent,
     _: "bgp_connections" => not_emulated(GATEWAYS_NOT_RUN),
-    _: "vpn_gateway" => not_run_block(GATEWAYS_NOT_RUN),
-    _: "vpn_connections" => not_emulated(GATEWAYS_NOT_RUN),
+    vpn_gateway: "vpn_gateway" => vpn_gateway,
+    vpn_connections: "vpn_connections" => vpn_connections,
     _: "express_route_gateway" => not_run_block(GATEWAYS_NOT_RUN),
     _: "express_route_connections" => not_emulated(GATEWAYS_NOT_RUN),
 });
@@ -203,12 +207,6 @@ const PROPAGATION_KEYS: &[&str] = &["labels", "route_table_ids"];
 const ROUTING_INTENT_KEYS: &[&str] = &["name", "routing_policies"];
 
 impl Decoder<'_> {
-    /// The `vpn_sites` of the file: read and warned about, since the lab
-    /// does not run a hub's VPN gateway yet.
-    pub(super) fn vpn_sites(&mut self, f: &Fields, key: &str) {
-        self.not_emulated(f, key, GATEWAYS_NOT_RUN);
-    }
-
     /// A hub's `address_prefix`: an IPv4 prefix (the hub is IPv4 only).
     pub(super) fn hub_prefix(&mut self, f: &Fields, key: &str) -> Option<Option<(IpNet, usize)>> {
         let Some(node) = self.required(f, key) else {
@@ -372,7 +370,7 @@ impl Decoder<'_> {
         }))
     }
 
-    fn hub_propagation(&mut self, f: &Fields, key: &str) -> Option<RawPropagation> {
+    pub(super) fn hub_propagation(&mut self, f: &Fields, key: &str) -> Option<RawPropagation> {
         let node = f.given(key)?;
         let p = self.fields(node, &f.key(key), "a propagation", PROPAGATION_KEYS)?;
         let labels = self.labels(&p, "labels").unwrap_or_default();

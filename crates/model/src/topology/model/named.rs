@@ -52,6 +52,8 @@ named!(
     VirtualHub,
     HubRouteTable,
     HubConnection,
+    HubVpnConnection,
+    VpnSite,
 );
 
 /// The lookup by name in a vector of one kind of resource.

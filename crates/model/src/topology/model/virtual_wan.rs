@@ -5,9 +5,12 @@
 //! `resolve/virtual_wan.rs` holds the rules Azure applies to them;
 //! `policy/virtual_wan.rs` the routes the hub routers compute.
 
-use super::{spelled_enum, FirewallIdx, HubRoutingPreference, VnetIdx};
+use super::{
+    spelled_enum, FirewallIdx, GatewayIdx, HubRoutingPreference, LocalBgp, LocalGatewayIdx,
+    SiteIdx, VnetIdx,
+};
 use ipnet::{IpNet, Ipv4Net};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 super::index_type!(
     /// Index of a virtual WAN in [`super::Topology::virtual_wans`].
@@ -52,6 +55,20 @@ pub const HUB_VNET_PREFIX: &str = "HV_";
 /// (its firewall takes the subnet's first usable address, `.132`), and
 /// its length: vnetd's estimate, since Azure publishes neither.
 pub const HUB_FIREWALL_SUBNET: (u32, u8) = (128, 26);
+
+/// Where a hub's `GatewaySubnet` (its VPN gateway's) starts in the hub
+/// prefix, and its length: vnetd's estimate, since Azure publishes
+/// neither. The first /26 leaves the router's addresses (the 69th and 70th)
+/// and the firewall's subnet (from the 129th) alone; the gateway's two
+/// instances take its `.4` and `.5`, as an active-active gateway's do.
+pub const HUB_GATEWAY_SUBNET: (u32, u8) = (0, 26);
+
+/// The throughput of one scale unit of a hub's VPN gateway, in Mbit/s
+/// ("1 scale unit = 500 Mbps").
+pub const VPN_SCALE_UNIT_MBPS: u32 = 500;
+
+/// Scale units a hub's VPN gateway takes (up to 20 Gbps).
+pub const VPN_SCALE_UNITS: std::ops::RangeInclusive<i64> = 1..=40;
 
 /// The smallest hub address prefix Azure takes: a /24.
 pub const HUB_MAX_PREFIX_LEN: u8 = 24;
@@ -117,10 +134,17 @@ pub struct VirtualHub {
     pub routing_intent: Option<RoutingIntent>,
     /// A secured hub's firewall (`AZFW_Hub`), in [`super::Topology::firewalls`].
     pub firewall: Option<FirewallIdx>,
-    /// A secured hub's own network, which Azure manages: the hub prefix,
-    /// with the firewall's `AzureFirewallSubnet` (named `HV_<hub>`, as
-    /// Azure names it without the suffix).
+    /// A hub's own network, which Azure manages: the hub prefix, with the
+    /// firewall's `AzureFirewallSubnet` in a secured hub and the VPN
+    /// gateway's `GatewaySubnet` (named `HV_<hub>`, as Azure names it
+    /// without the suffix).
     pub vnet: Option<VnetIdx>,
+    /// The hub's VPN gateway (`azurerm_vpn_gateway`), in
+    /// [`super::Topology::gateways`]: an active-active, route-based VPN
+    /// gateway of ASN 65515 in the hub's own network.
+    pub vpn_gateway: Option<GatewayIdx>,
+    /// Its connections to VPN sites (`azurerm_vpn_gateway_connection`).
+    pub vpn_connections: Vec<HubVpnConnection>,
     pub line: usize,
 }
 
@@ -224,4 +248,62 @@ pub struct RoutingIntent {
     /// An Internet traffic policy: 0.0.0.0/0 goes to the hub's firewall.
     pub internet: bool,
     pub line: usize,
+}
+
+/// A VPN site (`azurerm_vpn_site`): a branch of a WAN, which vnetd plays
+/// with an on-premises site of the file (`site`).
+#[derive(Debug, Clone)]
+pub struct VpnSite {
+    pub name: String,
+    pub wan: VirtualWanIdx,
+    /// The on-premises site whose routers are the branch's devices.
+    pub site: SiteIdx,
+    /// `address_cidrs`: the prefixes a link without BGP stands for.
+    pub address_cidrs: Vec<IpNet>,
+    pub links: Vec<VpnSiteLink>,
+    pub line: usize,
+}
+
+/// One link of a VPN site: a device of the branch (router `router` of its
+/// site), with its BGP speaker when it runs one.
+#[derive(Debug, Clone)]
+pub struct VpnSiteLink {
+    pub name: String,
+    /// The index of the router of the site that plays the link.
+    pub router: usize,
+    pub ip_address: Option<IpAddr>,
+    pub speed_mbps: Option<u32>,
+    pub bgp: Option<LocalBgp>,
+    pub line: usize,
+}
+
+/// A hub's connection to a VPN site (`azurerm_vpn_gateway_connection`).
+/// A branch is always associated with `defaultRouteTable`.
+#[derive(Debug, Clone)]
+pub struct HubVpnConnection {
+    pub name: String,
+    /// Index in [`super::Topology::vpn_sites`].
+    pub vpn_site: usize,
+    /// `internet_security_enabled`: a 0.0.0.0/0 of the hub (routing
+    /// intent's Internet policy) is advertised to the branch.
+    pub internet_security: bool,
+    /// The tables it gives its routes to, by ID: (hub, table index).
+    pub propagated_tables: Vec<(VirtualHubIdx, usize)>,
+    /// The labels it gives its routes to, lower-cased.
+    pub propagated_labels: Vec<String>,
+    /// One gateway connection per link, each to a local network gateway
+    /// standing for the link's device.
+    pub links: Vec<HubVpnLink>,
+    pub line: usize,
+}
+
+/// One `vpn_links` item of a hub's VPN connection, as vnetd runs it: an
+/// IPsec connection of the hub's gateway to a local network gateway.
+#[derive(Debug, Clone)]
+pub struct HubVpnLink {
+    pub name: String,
+    /// Index in [`super::Topology::connections`].
+    pub connection: usize,
+    pub local_gateway: LocalGatewayIdx,
+    pub bgp_enabled: bool,
 }

@@ -29,10 +29,14 @@
 //!   whose next hop is a VNet connection ("the routing intent creation
 //!   operation fails"); it then manages every connection: associated with
 //!   `defaultRouteTable`, propagating to the `default` label with an
-//!   Internet policy only, to `noneRouteTable` with a private one.
+//!   Internet policy only, to `noneRouteTable` with a private one; its
+//!   branches' VPN connections too;
+//! - the hub's VPN gateway, its connections and the VPN sites: see
+//!   `resolve/hub_vpn.rs`.
 
 use super::super::decode::{
-    RawFirewall, RawHubConnection, RawHubRouteTable, RawRoutingIntent, RawVirtualHub, RawVirtualWan,
+    RawFirewall, RawHubConnection, RawHubRouteTable, RawRoutingIntent, RawVirtualHub,
+    RawVirtualWan, RawVpnSite,
 };
 use super::{overlaps, NameRule, Names, Resolver};
 use crate::topology::model::*;
@@ -55,7 +59,7 @@ impl Resolver<'_> {
         &mut self,
         wans: Vec<RawVirtualWan>,
         hubs: Vec<RawVirtualHub>,
-        firewalls: Vec<RawFirewall>,
+        (firewalls, vpn_sites): (Vec<RawFirewall>, Vec<RawVpnSite>),
     ) {
         let mut seen = Names::new(VIRTUAL_WAN_NAME);
         for w in wans {
@@ -67,6 +71,7 @@ impl Resolver<'_> {
                 line: w.line,
             });
         }
+        self.vpn_sites(vpn_sites);
         let mut seen = Names::new(VIRTUAL_HUB_NAME);
         let mut accepted = Vec::new();
         let mut refused = Vec::new();
@@ -77,7 +82,13 @@ impl Resolver<'_> {
                     self.topo.virtual_hubs.push(hub);
                     accepted.push(h);
                 }
-                None => refused.push(h.name),
+                None => {
+                    // Its gateway goes with it, without a second error.
+                    if let Some(gw) = &h.vpn_gateway {
+                        self.refused_gateways.push((gw.name.clone(), None));
+                    }
+                    refused.push(h.name);
+                }
             }
         }
         // A refused hub's firewall is refused with it, without a second
@@ -106,6 +117,10 @@ impl Resolver<'_> {
                     self.topo.virtual_hubs[hub].connections.push(conn);
                 }
             }
+            if let Some(g) = &h.vpn_gateway {
+                self.hub_vpn_gateway(hub, g);
+            }
+            self.hub_vpn_connections(hub, &h.vpn_connections);
         }
         for (i, h) in accepted.iter().enumerate() {
             let hub = VirtualHubIdx::from(i);
@@ -171,6 +186,8 @@ impl Resolver<'_> {
             routing_intent: None,
             firewall: None,
             vnet: None,
+            vpn_gateway: None,
+            vpn_connections: Vec::new(),
             line: h.line,
         })
     }
@@ -328,7 +345,7 @@ impl Resolver<'_> {
                 self.refused_firewalls.push(fw.name);
                 continue;
             }
-            let vnet = self.hub_vnet(hub);
+            let vnet = self.hub_vnet(hub, FIREWALL_SUBNET, HUB_FIREWALL_SUBNET);
             let vnet_ref = super::super::decode::NameRef {
                 name: self.topo.vnets[vnet].name.clone(),
                 line: hub_ref.line,
@@ -344,28 +361,32 @@ impl Resolver<'_> {
         }
     }
 
-    /// The secured hub's own network: its prefix, with the firewall's
-    /// subnet.
-    fn hub_vnet(&mut self, hub: VirtualHubIdx) -> VnetIdx {
-        if let Some(vnet) = self.topo.virtual_hubs[hub].vnet {
-            return vnet;
-        }
+    /// The hub's own network (`HV_<hub>`: its prefix, made on first use)
+    /// with the subnet `name` at `(offset, len)` of the hub prefix added:
+    /// a secured hub's `AzureFirewallSubnet`, the VPN gateway's
+    /// `GatewaySubnet`.
+    pub(super) fn hub_vnet(&mut self, hub: VirtualHubIdx, name: &str, at: (u32, u8)) -> VnetIdx {
         let h = &self.topo.virtual_hubs[hub];
-        let (offset, len) = HUB_FIREWALL_SUBNET;
+        let (offset, len) = at;
         let base = u32::from(h.address_prefix.network());
-        let firewall_subnet = Ipv4Net::new(Ipv4Addr::from(base + offset), len)
+        let prefix = Ipv4Net::new(Ipv4Addr::from(base + offset), len)
             .map(IpNet::V4)
             .unwrap_or(IpNet::V4(h.address_prefix));
-        let mut subnets = TiVec::new();
-        subnets.push(Subnet {
-            name: FIREWALL_SUBNET.to_string(),
-            address_prefixes: vec![firewall_subnet],
+        let subnet = Subnet {
+            name: name.to_string(),
+            address_prefixes: vec![prefix],
             network_security_group: None,
             route_table: None,
             endpoint_policies: EndpointNetworkPolicies::Disabled,
             delegation: None,
             line: h.line,
-        });
+        };
+        if let Some(vnet) = h.vnet {
+            self.topo.vnets[vnet].subnets.push(subnet);
+            return vnet;
+        }
+        let mut subnets = TiVec::new();
+        subnets.push(subnet);
         let vnet = self.topo.vnets.push_and_get_key(Vnet {
             name: format!("{HUB_VNET_PREFIX}{}", h.name),
             address_space: vec![IpNet::V4(h.address_prefix)],
@@ -532,7 +553,7 @@ impl Resolver<'_> {
 
     /// A propagation target: `table` of `hub`, or `other/table` of
     /// another hub of the same WAN.
-    fn table_ref(
+    pub(super) fn table_ref(
         &mut self,
         hub: VirtualHubIdx,
         r: &super::super::decode::NameRef,
@@ -658,15 +679,21 @@ impl Resolver<'_> {
             }
         }
         let h = &mut self.topo.virtual_hubs[hub];
+        let managed = |labels: &mut Vec<String>, tables: &mut Vec<(VirtualHubIdx, usize)>| {
+            labels.clear();
+            tables.clear();
+            if private {
+                tables.push((hub, 1));
+            } else {
+                labels.push(DEFAULT_LABEL.to_string());
+            }
+        };
         for c in &mut h.connections {
             c.associated = 0;
-            c.propagated_labels.clear();
-            c.propagated_tables.clear();
-            if private {
-                c.propagated_tables.push((hub, 1));
-            } else {
-                c.propagated_labels.push(DEFAULT_LABEL.to_string());
-            }
+            managed(&mut c.propagated_labels, &mut c.propagated_tables);
+        }
+        for c in &mut h.vpn_connections {
+            managed(&mut c.propagated_labels, &mut c.propagated_tables);
         }
         h.routing_intent = Some(RoutingIntent {
             name: ri.name.clone(),
