@@ -40,6 +40,10 @@
 //!   follows the 0/0 route; we read it as applying to every next-hop type
 //!   and to all four reserved prefixes. The default `0.0.0.0/0 → Internet`
 //!   row stays, `Invalid`.
+//! - A virtual hub's 0.0.0.0/0 (a connected VNet's, with
+//!   `internet_security_enabled`) removes them too, as Microsoft's
+//!   scenario of isolated VNets and branches needs: its VNets reach the
+//!   branches through the hub's firewall by that route alone.
 //! - A user route equal to a VNet range makes the system row `Invalid`
 //!   (§1.6); this is the equal-prefix rule above.
 //!
@@ -372,7 +376,13 @@ pub fn effective_routes_with(
             .iter()
             .any(|r| r.address_prefix.trunc() == ipv4_default())
     });
-    if !user_default_route {
+    // A virtual hub's 0.0.0.0/0 does too: Microsoft's scenario of isolated
+    // VNets and branches sends VNet-to-branch traffic through the hub's
+    // firewall by that route alone.
+    let hub_default_route = rows
+        .iter()
+        .any(|r| r.hub.is_some() && r.address_prefix == ipv4_default());
+    if !user_default_route && !hub_default_route {
         for reserved in reserved_none_prefixes() {
             // Equal: the range's own row already stands for the prefix.
             // Strictly containing: the reserved row is removed. Inside:

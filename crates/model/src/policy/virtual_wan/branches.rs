@@ -184,7 +184,13 @@ pub fn hub_gateway_exports(
             continue;
         };
         let (as_path, egp) = match r.hop {
-            HubHop::Connection { .. } if !r.is_static => (Vec::new(), false),
+            // A table's static route to a connection or to the hub's
+            // firewall too: the branches reach an NVA's spokes, or VNets
+            // through the firewall, by it (Microsoft's NVA scenario, and
+            // its scenario of isolated VNets and branches). A hub with
+            // private routing intent offers its connections' ranges
+            // instead (`firewall_routes` above).
+            HubHop::Connection { .. } | HubHop::Firewall { .. } => (Vec::new(), false),
             HubHop::RemoteHub { .. } => (r.as_path, true),
             HubHop::RemoteBranch { .. } if branch_to_branch => (r.as_path, true),
             _ => continue,
