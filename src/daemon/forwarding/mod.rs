@@ -75,6 +75,7 @@ pub mod pacer;
 pub mod plane;
 pub mod port_id;
 pub mod queue_drops;
+pub mod release_timer;
 pub mod stats;
 pub mod underlay;
 pub mod worker;

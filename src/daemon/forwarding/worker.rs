@@ -33,6 +33,7 @@ use super::offload::{Ask, AskThrottle, Leg, OffloadRequest, OffloadRequests, Wir
 use super::pacer::{write_counted, Paced, Pacer};
 use super::plane::{Plane, PortConntrack, PublishedPlane};
 use super::port_id::PortId;
+use super::release_timer::{ReleaseTimer, RELEASE_TIMER};
 use super::stats::WorkerCounters;
 use super::underlay::{frame_vni, Discard, UnderlayLink};
 use crate::daemon::threads::{Faults, ThreadKind};
@@ -145,11 +146,15 @@ impl Worker {
         pacer.plane_changed(None, self.index, &self.counters);
         let mut events = [EpollEvent::empty(); 64];
         let idle_ms = if self.busy_poll { 0 } else { WAIT_MS };
+        let mut release_timer = ReleaseTimer::new(&epoll)?;
         while !self.stop.load(Ordering::Relaxed) {
-            // Wake for the next held packet that falls due.
-            let wait_ms = match pacer.next_release() {
+            // Wake for the next held packet that falls due: the timer to
+            // the microsecond, epoll's timeout to the millisecond after it.
+            let next_release = pacer.next_release();
+            let now = self.epoch.elapsed().as_nanos() as u64;
+            release_timer.arm(next_release, now)?;
+            let wait_ms = match next_release {
                 Some(at) => {
-                    let now = self.epoch.elapsed().as_nanos() as u64;
                     let ms = at.saturating_sub(now).div_ceil(1_000_000);
                     idle_ms.min(u16::try_from(ms).unwrap_or(u16::MAX))
                 }
@@ -184,6 +189,10 @@ impl Worker {
             // packet of its flow that is due too.
             pacer.release_due(&current.plane, now_ns, self.index, &self.counters);
             for event in &events[..ready] {
+                if event.data() == RELEASE_TIMER {
+                    release_timer.fired();
+                    continue;
+                }
                 let fd = event.data() as i32;
                 if current.nic_of_fd.get(&fd) == Some(&UNDERLAY) {
                     self.take_arrivals(&current.plane, &mut buf, now_ms);
