@@ -42,6 +42,8 @@ pub struct RawVirtualHub {
     pub routing_intent: Option<RawRoutingIntent>,
     pub vpn_gateway: Option<super::RawVpnGateway>,
     pub vpn_connections: Vec<super::RawVpnConnection>,
+    pub express_route_gateway: Option<super::RawExpressRouteGateway>,
+    pub express_route_connections: Vec<super::RawExpressRouteConnection>,
     pub line: usize,
 }
 
@@ -132,11 +134,10 @@ pub struct RawRoutingPolicy {
     pub line: usize,
 }
 
-/// Why the hub's ExpressRoute gateway and BGP connections are read and
-/// not run.
-const GATEWAYS_NOT_RUN: &str = "a virtual hub's ExpressRoute gateway, its connections and BGP \
-    connections to appliances are read but not yet run by vnetd: the lab has no circuits or \
-    appliances behind this hub, and the hub tables hold no routes from them";
+/// Why the hub's BGP connections are read and not run.
+const GATEWAYS_NOT_RUN: &str = "a virtual hub's BGP connections to appliances are read but not \
+    yet run by vnetd: the lab has no appliances peering with this hub, and the hub tables hold \
+    no routes from them";
 
 record!(VIRTUAL_WAN_KEYS: RawVirtualWan { name, key, line } "a virtual WAN" {
     kind: "type" => one_of_or(WanType::Standard),
@@ -160,8 +161,8 @@ record!(VIRTUAL_HUB_KEYS: RawVirtualHub { name, key, line } "a virtual hub" {
     _: "bgp_connections" => not_emulated(GATEWAYS_NOT_RUN),
     vpn_gateway: "vpn_gateway" => vpn_gateway,
     vpn_connections: "vpn_connections" => vpn_connections,
-    _: "express_route_gateway" => not_run_block(GATEWAYS_NOT_RUN),
-    _: "express_route_connections" => not_emulated(GATEWAYS_NOT_RUN),
+    express_route_gateway: "express_route_gateway" => express_route_gateway,
+    express_route_connections: "express_route_connections" => express_route_connections,
 });
 
 record!(HUB_ROUTE_TABLE_KEYS: RawHubRouteTable { name, key, line } "a hub route table" {
