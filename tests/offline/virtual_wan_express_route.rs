@@ -458,3 +458,65 @@ fn what_azure_refuses_is_refused_at_its_line() {
         assert_refused_with_words(TAG, TWO_HUBS, &case);
     }
 }
+
+/// hub1 with a BGP connection to an appliance in spoke1.
+fn with_bgp_connection() -> String {
+    TWO_HUBS.replace(
+        "  - name: hub2\n",
+        "    bgp_connections:\n      - name: nva-peer\n        peer_asn: 65010\n        \
+         peer_ip: 10.1.1.100\n        virtual_network_connection: spoke1-conn\n  - name: hub2\n",
+    )
+}
+
+fn bgp_cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "reserved-peer-asn",
+            edits: &[("peer_asn: 65010", "peer_asn: 65520")],
+            expect: &[("peer_asn: 65520", "ASN 65520 is reserved by Azure")],
+        },
+        Case {
+            name: "four-byte-peer-asn",
+            edits: &[("peer_asn: 65010", "peer_asn: 4200000000")],
+            expect: &[(
+                "peer_asn: 4200000000",
+                "a hub's BGP peer takes a 16-bit ASN only",
+            )],
+        },
+        Case {
+            name: "unknown-connection",
+            edits: &[(
+                "virtual_network_connection: spoke1-conn",
+                "virtual_network_connection: spoke9-conn",
+            )],
+            expect: &[("virtual_network_connection: spoke9-conn", "spoke9-conn")],
+        },
+        Case {
+            name: "connection-not-propagating-to-default",
+            edits: &[(
+                "{name: spoke1-conn, remote_virtual_network: spoke1}",
+                "{name: spoke1-conn, remote_virtual_network: spoke1, routing: \
+                 {propagated_route_table: {labels: [none], route_table_ids: [noneRouteTable]}}}",
+            )],
+            expect: &[(
+                "virtual_network_connection: spoke1-conn",
+                "must always be associated and propagating to defaultRouteTable",
+            )],
+        },
+    ]
+}
+
+#[test]
+fn a_hub_bgp_connection_is_checked_as_azure_checks_it_and_warned_about() {
+    let text = with_bgp_connection();
+    let loaded = parse_str("bgp.yaml", &text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let warnings: Vec<String> = (loaded.warnings.iter()).map(|w| format!("{w}")).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("BGP connections to appliances are read but not yet run"),
+        "{warnings:#?}"
+    );
+    for case in bgp_cases() {
+        assert_refused_with_words(TAG, &text, &case);
+    }
+}

@@ -138,6 +138,7 @@ impl Resolver<'_> {
             if let Some(intent) = &h.routing_intent {
                 self.routing_intent(hub, intent);
             }
+            self.hub_bgp_connections(hub, &h.bgp_connections);
         }
     }
 
