@@ -519,4 +519,27 @@ fn a_hub_bgp_connection_is_checked_as_azure_checks_it_and_warned_about() {
     for case in bgp_cases() {
         assert_refused_with_words(TAG, &text, &case);
     }
+    // A secured hub takes BGP peers only with routing intent.
+    let secured = text
+        + "\nazure_firewalls:\n  - {name: fw1, sku_name: AZFW_Hub, sku_tier: Standard, \
+           firewall_policy: allow, virtual_hub: {virtual_hub: hub1}}\n\nfirewall_policies:\n  \
+           - name: allow\n    rule_collection_groups:\n      - name: all\n        priority: \
+           200\n        network_rule_collections:\n          - name: all\n            \
+           priority: 100\n            action: Allow\n            rules:\n              - \
+           {name: any, protocols: [Any], source_addresses: ['*'], destination_addresses: \
+           ['*'], destination_ports: ['*']}\n";
+    let line = 1
+        + (secured.lines())
+            .position(|l| l.contains("- name: nva-peer"))
+            .unwrap();
+    let (code, stderr, _) = check(TAG, "secured-without-intent", &secured);
+    assert_ne!(code, Some(0), "{stderr}");
+    let refused = (stderr.lines())
+        .find(|l| l.contains(" error: "))
+        .unwrap_or_default();
+    assert!(
+        refused.contains(&format!(":{line}: error:"))
+            && refused.contains("supported only when routing intent is configured"),
+        "{stderr}"
+    );
 }
