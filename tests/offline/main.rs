@@ -67,3 +67,4 @@ mod trace_agreement;
 mod trace_golden;
 mod virtual_wan;
 mod virtual_wan_branches;
+mod virtual_wan_express_route;

@@ -318,7 +318,10 @@ fn rendered(topo: &Topology, hub: VirtualHubIdx, table: usize) -> BTreeSet<Strin
                     format!("Remote Hub {}", topo.virtual_hubs[hub].name)
                 }
                 HubHop::Firewall { .. } => "Azure Firewall".to_string(),
-                HubHop::VpnGateway { .. } | HubHop::RemoteBranch { .. } => {
+                HubHop::VpnGateway { .. }
+                | HubHop::RemoteBranch { .. }
+                | HubHop::ExpressRouteGateway { .. }
+                | HubHop::RemoteCircuit { .. } => {
                     unreachable!("the generated WANs have no branches")
                 }
             };

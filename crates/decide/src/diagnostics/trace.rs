@@ -759,9 +759,13 @@ fn hub_route_used(
         HubHop::Connection { hub, connection } => {
             t.virtual_hubs[hub].connections[connection].name.clone()
         }
-        HubHop::RemoteHub { hub, .. } | HubHop::RemoteBranch { hub, .. } => {
-            t.virtual_hubs[hub].name.clone()
-        }
+        HubHop::RemoteHub { hub, .. }
+        | HubHop::RemoteBranch { hub, .. }
+        | HubHop::RemoteCircuit { hub, .. } => t.virtual_hubs[hub].name.clone(),
+        HubHop::ExpressRouteGateway { hub, connection } => t.virtual_hubs[hub]
+            .express_route_connections[connection]
+            .name
+            .clone(),
         HubHop::Firewall { hub } => {
             (t.virtual_hubs[hub].firewall).map_or_else(String::new, |f| t.firewalls[f].name.clone())
         }

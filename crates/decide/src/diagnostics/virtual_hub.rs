@@ -108,11 +108,16 @@ pub fn row(topo: &Topology, r: &HubRoute) -> HubEffectiveRoute {
         let gw = topo.virtual_hubs[h].vpn_gateway;
         gw.map_or("", |g| topo.gateways[g].name.as_str())
     };
+    let er_gateway = |h: VirtualHubIdx| {
+        let gw = topo.virtual_hubs[h].express_route_gateway;
+        ids::express_route_gateway_id(gw.map_or("", |g| topo.gateways[g].name.as_str()))
+    };
     let next_hop = match r.hop {
         HubHop::Connection { hub, connection: c } => connection(hub, c),
-        HubHop::RemoteHub { hub, .. } | HubHop::RemoteBranch { hub, .. } => {
-            ids::virtual_hub_id(hub_name(hub))
-        }
+        HubHop::RemoteHub { hub, .. }
+        | HubHop::RemoteBranch { hub, .. }
+        | HubHop::RemoteCircuit { hub, .. } => ids::virtual_hub_id(hub_name(hub)),
+        HubHop::ExpressRouteGateway { hub, .. } => er_gateway(hub),
         HubHop::Firewall { hub } => {
             let fw = topo.virtual_hubs[hub].firewall;
             ids::firewall_id(fw.map_or("", |f| topo.firewalls[f].name.as_str()))
@@ -129,6 +134,7 @@ pub fn row(topo: &Topology, r: &HubRoute) -> HubEffectiveRoute {
             let t = &topo.virtual_hubs[hub].route_tables[table].name;
             ids::hub_route_table_id(hub_name(hub), t)
         }
+        HubOrigin::ExpressRouteConnection { hub, .. } => er_gateway(hub),
         HubOrigin::RemoteHub(hub) => ids::virtual_hub_id(hub_name(hub)),
     };
     HubEffectiveRoute {

@@ -74,6 +74,12 @@ pub fn vpn_connection_id(gateway: &str, connection: &str) -> String {
     format!("{}/vpnConnections/{connection}", vpn_gateway_id(gateway))
 }
 
+/// `.../expressRouteGateways/<name>`: a hub's ExpressRoute gateway, which
+/// Azure names as both next hop and origin of a circuit's routes.
+pub fn express_route_gateway_id(name: &str) -> String {
+    network_id("expressRouteGateways", name)
+}
+
 /// `.../azureFirewalls/<name>`
 pub fn firewall_id(name: &str) -> String {
     network_id("azureFirewalls", name)

@@ -429,7 +429,7 @@ pub fn effective_routes_with(
 /// VNet's own range or a connected peer's is left out, not listed as
 /// Invalid (even where a user route overrides that peering row). A hub's
 /// own network takes its routes from the hub router ([`hub_rows`]), but
-/// for the host routes of its VPN gateway's BGP peers in its
+/// for the host routes of its VPN and ExpressRoute gateways' BGP peers in its
 /// `GatewaySubnet` (the sessions' own way into the tunnels).
 fn gateway_rows(
     topo: &Topology,
@@ -440,11 +440,13 @@ fn gateway_rows(
 ) {
     let in_gateway_subnet = topo.subnet(subnet).name == GATEWAY_SUBNET;
     let session_hosts: Option<Vec<IpNet>> = hub_of_vnet(topo, subnet.vnet).map(|hub| {
-        let gateway = (topo.virtual_hubs[hub].vpn_gateway).filter(|_| in_gateway_subnet);
-        let peers = gateway
-            .map(|g| bgp_peer_addresses(topo, g))
-            .unwrap_or_default();
-        peers.into_iter().map(IpNet::from).collect()
+        let h = &topo.virtual_hubs[hub];
+        let gateways = [h.vpn_gateway, h.express_route_gateway];
+        (gateways.into_iter().flatten())
+            .filter(|_| in_gateway_subnet)
+            .flat_map(|g| bgp_peer_addresses(topo, g))
+            .map(IpNet::from)
+            .collect()
     });
     let kept = |prefix: &IpNet| session_hosts.as_ref().is_none_or(|h| h.contains(prefix));
     for row in gateway_effective_routes(topo, learned, subnet) {

@@ -15,10 +15,14 @@
 //!   and `_policy_PublicTraffic` (0.0.0.0/0) in `defaultRouteTable`.
 //! - Selection at one prefix (Azure's "Virtual hub routing preference"):
 //!   static over dynamic; then a local VNet connection's own prefixes
-//!   (system routes) over BGP; then with preference ExpressRoute or
-//!   VpnGateway local over remote, then the shorter AS path; with ASPath
-//!   the shorter AS path, then a branch's route over a remote hub's VNet,
-//!   then local over remote. The first listed wins what is left.
+//!   (system routes) over BGP; then with preference ExpressRoute local
+//!   over remote, then ExpressRoute over VPN in the hub and VPN over
+//!   ExpressRoute through a remote hub (whatever the AS path), then the
+//!   shorter AS path; with VpnGateway local over remote, then VPN over
+//!   ExpressRoute, then the shorter AS path; with ASPath the shorter AS
+//!   path, then a branch's route over a remote hub's VNet, then local over
+//!   remote, then ExpressRoute over VPN as above. The first listed wins
+//!   what is left.
 //! - A connected VNet's NICs receive the routes of the table their
 //!   connection is associated with, as `VirtualNetworkGateway` routes,
 //!   except prefixes inside the VNet's own ranges (Virtual WAN programs only
@@ -32,7 +36,8 @@
 //!   gateway of its hub (that hub's firewall first when its routing intent
 //!   covers private traffic).
 //! - Branches (what a VPN connection gives the tables) and what a hub's VPN
-//!   gateway advertises to them: `virtual_wan/branches.rs`.
+//!   gateway advertises to them: `virtual_wan/branches.rs`; circuits (what
+//!   an ExpressRoute connection gives them): `virtual_wan/express_route.rs`.
 
 use super::learned::LearnedRoutes;
 use crate::topology::model::*;
@@ -40,7 +45,10 @@ use ipnet::{IpNet, Ipv4Net};
 use std::net::Ipv4Addr;
 
 mod branches;
+mod express_route;
 pub use branches::*;
+pub use express_route::circuit_routes;
+use express_route::{circuit_candidates, circuit_reaches};
 
 /// The next hop type `az network vhub get-effective-routes` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
@@ -53,6 +61,8 @@ pub enum HubHopType {
     AzureFirewall,
     #[strum(serialize = "VPN_S2S_Gateway")]
     VpnS2sGateway,
+    #[strum(serialize = "ExpressRouteGateway")]
+    ExpressRouteGateway,
 }
 
 impl HubHopType {
@@ -89,6 +99,19 @@ pub enum HubHop {
         hub: VirtualHubIdx,
         connection: usize,
     },
+    /// An ExpressRoute connection of the route's own hub (index in its
+    /// `express_route_connections`): the circuit, through the hub's
+    /// ExpressRoute gateway.
+    ExpressRouteGateway {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
+    /// Another hub of the WAN, and the ExpressRoute connection there the
+    /// route came from (`Remote Hub`).
+    RemoteCircuit {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
 }
 
 /// Where a hub route came from (`routeOrigin`).
@@ -100,6 +123,12 @@ pub enum HubOrigin {
     },
     /// A VPN connection of the hub (index in its `vpn_connections`).
     VpnConnection {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
+    /// An ExpressRoute connection of the hub (index in its
+    /// `express_route_connections`).
+    ExpressRouteConnection {
         hub: VirtualHubIdx,
         connection: usize,
     },
@@ -130,9 +159,12 @@ impl HubRoute {
     pub fn hop_type(&self) -> HubHopType {
         match self.hop {
             HubHop::Connection { .. } => HubHopType::VirtualNetworkConnection,
-            HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. } => HubHopType::RemoteHub,
+            HubHop::RemoteHub { .. }
+            | HubHop::RemoteBranch { .. }
+            | HubHop::RemoteCircuit { .. } => HubHopType::RemoteHub,
             HubHop::Firewall { .. } => HubHopType::AzureFirewall,
             HubHop::VpnGateway { .. } => HubHopType::VpnS2sGateway,
+            HubHop::ExpressRouteGateway { .. } => HubHopType::ExpressRouteGateway,
         }
     }
 
@@ -145,36 +177,76 @@ impl HubRoute {
     fn remote(&self) -> bool {
         matches!(
             self.hop,
-            HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. }
+            HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. } | HubHop::RemoteCircuit { .. }
         )
+    }
+
+    /// The kind of branch the route leads to: VPN, ExpressRoute, or
+    /// neither.
+    fn branch_kind(&self) -> BranchKind {
+        match self.hop {
+            HubHop::VpnGateway { .. } | HubHop::RemoteBranch { .. } => BranchKind::Vpn,
+            HubHop::ExpressRouteGateway { .. } | HubHop::RemoteCircuit { .. } => {
+                BranchKind::ExpressRoute
+            }
+            _ => BranchKind::None,
+        }
     }
 
     /// Rank at an equal prefix: lower wins. Static routes first; then a
     /// local VNet connection's own prefixes ("system routes are preferred
-    /// over routes learned by the hub through BGP"); then, by the hub's
-    /// routing preference, with ExpressRoute or VpnGateway local over
-    /// remote and then the shorter AS path, with ASPath the shorter AS
-    /// path, then a branch's route over a remote hub's VNet ("Remote
-    /// site-to-site VPN will be preferred" on a tie), then local over
-    /// remote.
-    fn rank(&self, preference: HubRoutingPreference) -> (u8, u8, usize, usize, u8) {
+    /// over routes learned by the hub through BGP"); then by the hub's
+    /// routing preference:
+    /// - ExpressRoute: local over remote; then between ExpressRoute and
+    ///   VPN, ExpressRoute when local and VPN when remote ("any transit
+    ///   between ER to ER is supported only if the circuits have ER Global
+    ///   Reach enabled"), whatever the AS path; then the shorter AS path;
+    /// - VpnGateway: local over remote; then VPN over ExpressRoute; then
+    ///   the shorter AS path;
+    /// - ASPath: the shorter AS path; then a branch's route over a remote
+    ///   hub's VNet ("Remote site-to-site VPN will be preferred" on a
+    ///   tie); then local over remote; then ExpressRoute when local and VPN
+    ///   when remote.
+    fn rank(&self, preference: HubRoutingPreference) -> (u8, u8, usize, usize, usize, u8) {
         let is_static = u8::from(!self.is_static);
         let system = u8::from(!matches!(self.hop, HubHop::Connection { .. }));
-        let remote = usize::from(self.remote());
-        let branch = u8::from(!matches!(
-            self.hop,
-            HubHop::VpnGateway { .. } | HubHop::RemoteBranch { .. }
-        ));
+        let remote = self.remote();
+        let kind = self.branch_kind();
         let path = self.as_path.len();
+        // ExpressRoute over VPN in the hub, VPN over ExpressRoute through
+        // another hub; what is neither ranks between them.
+        let er_first: u8 = match (kind, remote) {
+            (BranchKind::None, _) => 1,
+            (BranchKind::ExpressRoute, false) | (BranchKind::Vpn, true) => 0,
+            (BranchKind::ExpressRoute, true) | (BranchKind::Vpn, false) => 2,
+        };
+        let vpn_first: u8 = match kind {
+            BranchKind::Vpn => 0,
+            BranchKind::None => 1,
+            BranchKind::ExpressRoute => 2,
+        };
+        let remote = usize::from(remote);
         match preference {
-            HubRoutingPreference::ExpressRoute | HubRoutingPreference::VpnGateway => {
-                (is_static, system, remote, path, 0)
+            HubRoutingPreference::ExpressRoute => {
+                (is_static, system, remote, er_first.into(), path, 0)
+            }
+            HubRoutingPreference::VpnGateway => {
+                (is_static, system, remote, vpn_first.into(), path, 0)
             }
             HubRoutingPreference::AsPath => {
-                (is_static, system, path, usize::from(branch), remote as u8)
+                let branch = usize::from(kind == BranchKind::None);
+                (is_static, system, path, branch, remote, er_first)
             }
         }
     }
+}
+
+/// What kind of branch a hub route leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BranchKind {
+    Vpn,
+    ExpressRoute,
+    None,
 }
 
 /// Where the hub delivers what a route carries.
@@ -297,6 +369,11 @@ pub fn hub_table_candidates(
                 out.extend(branch_candidates(topo, learned, (hub, from), ci));
             }
         }
+        for (ci, c) in other.express_route_connections.iter().enumerate() {
+            if circuit_reaches(topo, c, hub, table) {
+                out.extend(circuit_candidates(topo, learned, (hub, from), ci));
+            }
+        }
     }
     for route in &t.routes {
         let hop = match route.next_hop {
@@ -361,7 +438,10 @@ pub fn hub_table_routes(
     let Some(h) = topo.virtual_hubs.get(hub) else {
         return Vec::new();
     };
-    if h.connections.is_empty() && h.vpn_connections.is_empty() {
+    if h.connections.is_empty()
+        && h.vpn_connections.is_empty()
+        && h.express_route_connections.is_empty()
+    {
         return Vec::new();
     }
     let candidates = hub_table_candidates(topo, learned, hub, table);
@@ -436,26 +516,27 @@ pub fn hub_target(topo: &Topology, route: &HubRoute) -> HubTarget {
             }
         }
         HubHop::Firewall { hub } => firewall_target(topo, hub),
-        HubHop::VpnGateway { hub, .. } => gateway_target(topo, hub),
-        HubHop::RemoteBranch { hub, .. } => {
-            let private_intent = topo.virtual_hubs[hub]
-                .routing_intent
-                .as_ref()
-                .is_some_and(|i| i.private);
+        HubHop::VpnGateway { hub, .. } => gateway_target(topo.virtual_hubs[hub].vpn_gateway),
+        HubHop::ExpressRouteGateway { hub, .. } => {
+            gateway_target(topo.virtual_hubs[hub].express_route_gateway)
+        }
+        HubHop::RemoteBranch { hub, .. } | HubHop::RemoteCircuit { hub, .. } => {
+            let h = &topo.virtual_hubs[hub];
+            let private_intent = h.routing_intent.as_ref().is_some_and(|i| i.private);
             if private_intent {
                 firewall_target(topo, hub)
+            } else if matches!(route.hop, HubHop::RemoteCircuit { .. }) {
+                gateway_target(h.express_route_gateway)
             } else {
-                gateway_target(topo, hub)
+                gateway_target(h.vpn_gateway)
             }
         }
     }
 }
 
-/// To the VPN gateway of `hub`.
-fn gateway_target(topo: &Topology, hub: VirtualHubIdx) -> HubTarget {
-    topo.virtual_hubs[hub]
-        .vpn_gateway
-        .map_or(HubTarget::Unreachable, HubTarget::Gateway)
+/// To a gateway of a hub, if it has one.
+fn gateway_target(gateway: Option<GatewayIdx>) -> HubTarget {
+    gateway.map_or(HubTarget::Unreachable, HubTarget::Gateway)
 }
 
 /// To the firewall of `hub`, in the hub's own network.
@@ -482,9 +563,11 @@ pub fn static_routes_inside(topo: &Topology, route: &HubRoute) -> Vec<IpNet> {
             }
             (hub, connection)
         }
-        HubHop::Firewall { .. } | HubHop::VpnGateway { .. } | HubHop::RemoteBranch { .. } => {
-            return Vec::new()
-        }
+        HubHop::Firewall { .. }
+        | HubHop::VpnGateway { .. }
+        | HubHop::RemoteBranch { .. }
+        | HubHop::ExpressRouteGateway { .. }
+        | HubHop::RemoteCircuit { .. } => return Vec::new(),
     };
     let c = &topo.virtual_hubs[hub].connections[connection];
     let own = &topo.vnets[c.vnet].address_space;
@@ -592,6 +675,9 @@ pub fn firewall_routes(
         }
         for connection in 0..other.vpn_connections.len() {
             out.extend(branch_candidates(topo, learned, (hub, from), connection));
+        }
+        for connection in 0..other.express_route_connections.len() {
+            out.extend(circuit_candidates(topo, learned, (hub, from), connection));
         }
     }
     select(out, h.routing_preference)

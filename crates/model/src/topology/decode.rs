@@ -104,6 +104,7 @@ mod record;
 mod dns;
 mod edge;
 mod expectations;
+mod hub_express_route;
 mod hub_vpn;
 mod network_managers;
 mod virtual_wan;
@@ -116,6 +117,7 @@ pub use edge::{
     RawPublicIpPrefix,
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
+pub use hub_express_route::*;
 pub use hub_vpn::*;
 pub use network_managers::*;
 pub use virtual_wan::*;

@@ -42,6 +42,8 @@ mod expectations;
 mod express_route;
 mod fabric_names;
 mod firewalls;
+mod hub_bgp;
+mod hub_express_route;
 mod hub_vpn;
 mod hybrid;
 mod load_balancers;

@@ -1,4 +1,4 @@
-//! The speakers of a virtual hub's VPN gateway in a running lab: what
+//! The speakers of a virtual hub's VPN and ExpressRoute gateways in a running lab: what
 //! each instance originates towards the hub's branches
 //! ([`hub_gateway_exports`]: the hub's VNets and prefix, the other hubs'
 //! VNets and branches with their paths and ORIGIN EGP, 0.0.0.0/0 where
@@ -57,7 +57,8 @@ pub struct HubAnnouncer {
 impl HubAnnouncer {
     /// The announcer of `topo`'s hub gateways, or `None` when it has none.
     pub(super) fn of(topo: &Topology, book: Arc<LearnedBook>) -> Option<HubAnnouncer> {
-        let any = topo.virtual_hubs.iter().any(|h| h.vpn_gateway.is_some());
+        let any = (topo.virtual_hubs.iter())
+            .any(|h| h.vpn_gateway.is_some() || h.express_route_gateway.is_some());
         any.then(|| HubAnnouncer {
             topology: topo.clone(),
             book,

@@ -243,7 +243,9 @@ pub fn route_step_through(
 /// Whether a packet that came in from a site through gateway `entered`
 /// may not go on to `gateway`'s sites: from a branch of a virtual hub to a
 /// branch of it or of another hub without the WAN's branch-to-branch
-/// traffic; from a VPN site to an ExpressRoute one of the same VNet, or
+/// traffic, and from a circuit of a hub to a circuit of it or of another
+/// hub ever (no ExpressRoute-to-ExpressRoute transit without Global
+/// Reach); from a VPN site to an ExpressRoute one of the same VNet, or
 /// back, without its Route Server's branch-to-branch.
 #[inline(always)]
 fn branch_transit_refused(
@@ -255,8 +257,8 @@ fn branch_transit_refused(
         return false;
     };
     let (from, to) = (&snap.gateways[entered], &snap.gateways[gateway]);
-    if from.hub_branch_to_branch.is_some() && to.hub_branch_to_branch == Some(false) {
-        return true;
+    if let (Some(_), Some(allowed)) = (from.hub_branch_to_branch, to.hub_branch_to_branch) {
+        return !allowed || (from.express_route && to.express_route);
     }
     entered != gateway
         && from.vnet == to.vnet

@@ -1,4 +1,4 @@
-//! The speakers of a virtual hub's VPN gateway: one per instance, ASN
+//! The speakers of a virtual hub's VPN or ExpressRoute gateway: one per instance, ASN
 //! 65515, with a session to each branch device of its BGP links. Each
 //! originates what the hub advertises to its branches
 //! ([`crate::policy::virtual_wan::hub_gateway_exports`]: the hub's VNets

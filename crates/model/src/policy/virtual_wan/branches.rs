@@ -120,10 +120,12 @@ pub(super) fn branch_candidates(
         .collect()
 }
 
-/// The hub whose VPN gateway `gateway` is.
+/// The hub whose VPN or ExpressRoute gateway `gateway` is.
 pub fn hub_of_gateway(topo: &Topology, gateway: GatewayIdx) -> Option<VirtualHubIdx> {
-    (topo.virtual_hubs.iter_enumerated())
-        .find_map(|(h, hub)| (hub.vpn_gateway == Some(gateway)).then_some(h))
+    (topo.virtual_hubs.iter_enumerated()).find_map(|(h, hub)| {
+        (hub.vpn_gateway == Some(gateway) || hub.express_route_gateway == Some(gateway))
+            .then_some(h)
+    })
 }
 
 /// A route a hub's VPN gateway originates towards its branches: the path
@@ -158,8 +160,13 @@ pub fn connection_peers(topo: &Topology, c: &HubVpnConnection) -> Vec<IpAddr> {
         .collect()
 }
 
-/// What the VPN gateway `gateway` of a hub advertises to its branches, by
-/// the module's rules; `None` for a gateway of no hub.
+/// What the VPN or ExpressRoute gateway `gateway` of a hub advertises to
+/// its branches or circuits, by the module's rules; `None` for a gateway
+/// of no hub. A VPN gateway passes on a circuit's routes (its own hub's or
+/// another's) as a branch's, with branch-to-branch traffic; an
+/// ExpressRoute gateway sends the hub's VPN branches (with
+/// branch-to-branch traffic) as originated routes, with their paths, and
+/// never a circuit's route nor anything it learned.
 pub fn hub_gateway_exports(
     topo: &Topology,
     learned: &LearnedRoutes,
@@ -167,6 +174,7 @@ pub fn hub_gateway_exports(
 ) -> Option<HubGatewayExports> {
     let hub = hub_of_gateway(topo, gateway)?;
     let h = &topo.virtual_hubs[hub];
+    let express_route = h.express_route_gateway == Some(gateway);
     let branch_to_branch = topo.virtual_wans[h.wan].branch_to_branch;
     let intent = h.routing_intent.as_ref();
     let routes = if intent.is_some_and(|i| i.private) {
@@ -193,6 +201,11 @@ pub fn hub_gateway_exports(
             HubHop::Connection { .. } | HubHop::Firewall { .. } => (Vec::new(), false),
             HubHop::RemoteHub { .. } => (r.as_path, true),
             HubHop::RemoteBranch { .. } if branch_to_branch => (r.as_path, true),
+            HubHop::VpnGateway { .. } if branch_to_branch && express_route => (r.as_path, false),
+            HubHop::ExpressRouteGateway { .. } if branch_to_branch && !express_route => {
+                (r.as_path, false)
+            }
+            HubHop::RemoteCircuit { .. } if branch_to_branch && !express_route => (r.as_path, true),
             _ => continue,
         };
         if !originated.iter().any(|a| a.prefix == prefix) {
@@ -204,6 +217,22 @@ pub fn hub_gateway_exports(
         }
     }
     let mut default_withheld_from = Vec::new();
+    if express_route {
+        let secured = intent.is_some_and(|i| i.internet)
+            && (h.express_route_connections.iter()).any(|c| c.internet_security);
+        if secured {
+            originated.push(BranchAdvertisement {
+                prefix: Ipv4Net::default(),
+                as_path: Vec::new(),
+                egp: false,
+            });
+        }
+        return Some(HubGatewayExports {
+            originated,
+            default_withheld_from,
+            pass_on_learned: false,
+        });
+    }
     if intent.is_some_and(|i| i.internet) && h.vpn_connections.iter().any(|c| c.internet_security) {
         originated.push(BranchAdvertisement {
             prefix: Ipv4Net::default(),

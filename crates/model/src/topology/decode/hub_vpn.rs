@@ -217,7 +217,7 @@ impl Decoder<'_> {
     }
 
     /// A VPN connection's `routing` block.
-    fn vpn_routing(&mut self, f: &Fields, key: &str) -> Option<Option<RawVpnRouting>> {
+    pub(super) fn vpn_routing(&mut self, f: &Fields, key: &str) -> Option<Option<RawVpnRouting>> {
         let Some(node) = f.given(key) else {
             return Some(None);
         };

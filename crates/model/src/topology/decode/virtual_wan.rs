@@ -42,6 +42,9 @@ pub struct RawVirtualHub {
     pub routing_intent: Option<RawRoutingIntent>,
     pub vpn_gateway: Option<super::RawVpnGateway>,
     pub vpn_connections: Vec<super::RawVpnConnection>,
+    pub express_route_gateway: Option<super::RawExpressRouteGateway>,
+    pub express_route_connections: Vec<super::RawExpressRouteConnection>,
+    pub bgp_connections: Vec<RawHubBgpConnection>,
     pub line: usize,
 }
 
@@ -132,11 +135,24 @@ pub struct RawRoutingPolicy {
     pub line: usize,
 }
 
-/// Why the hub's ExpressRoute gateway and BGP connections are read and
-/// not run.
-const GATEWAYS_NOT_RUN: &str = "a virtual hub's ExpressRoute gateway, its connections and BGP \
-    connections to appliances are read but not yet run by vnetd: the lab has no circuits or \
-    appliances behind this hub, and the hub tables hold no routes from them";
+/// A hub's BGP connection to an appliance in a connected VNet
+/// (`azurerm_virtual_hub_bgp_connection`) as written.
+#[derive(Debug)]
+pub struct RawHubBgpConnection {
+    pub name: String,
+    pub key: String,
+    pub peer_asn: Option<(u32, usize)>,
+    pub peer_ip: Option<IpAddr>,
+    pub connection: NameRef,
+    pub line: usize,
+}
+
+record!(HUB_BGP_CONNECTION_KEYS: RawHubBgpConnection { name, key, line }
+    "a hub BGP connection" {
+    peer_asn: "peer_asn" => asn,
+    peer_ip: "peer_ip" => optional_ip,
+    connection: "virtual_network_connection" => required_ref,
+});
 
 record!(VIRTUAL_WAN_KEYS: RawVirtualWan { name, key, line } "a virtual WAN" {
     kind: "type" => one_of_or(WanType::Standard),
@@ -157,11 +173,11 @@ record!(VIRTUAL_HUB_KEYS: RawVirtualHub { name, key, line } "a virtual hub" {
     route_tables: "route_tables" => list,
     connections: "connections" => list,
     routing_intent: "routing_intent" => routing_intent,
-    _: "bgp_connections" => not_emulated(GATEWAYS_NOT_RUN),
+    bgp_connections: "bgp_connections" => list,
     vpn_gateway: "vpn_gateway" => vpn_gateway,
     vpn_connections: "vpn_connections" => vpn_connections,
-    _: "express_route_gateway" => not_run_block(GATEWAYS_NOT_RUN),
-    _: "express_route_connections" => not_emulated(GATEWAYS_NOT_RUN),
+    express_route_gateway: "express_route_gateway" => express_route_gateway,
+    express_route_connections: "express_route_connections" => express_route_connections,
 });
 
 record!(HUB_ROUTE_TABLE_KEYS: RawHubRouteTable { name, key, line } "a hub route table" {

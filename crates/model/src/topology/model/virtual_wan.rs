@@ -6,8 +6,8 @@
 //! `policy/virtual_wan.rs` the routes the hub routers compute.
 
 use super::{
-    spelled_enum, FirewallIdx, GatewayIdx, HubRoutingPreference, LocalBgp, LocalGatewayIdx,
-    SiteIdx, VnetIdx,
+    spelled_enum, CircuitIdx, FirewallIdx, GatewayIdx, HubRoutingPreference, LocalBgp,
+    LocalGatewayIdx, SiteIdx, VnetIdx,
 };
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
@@ -56,7 +56,7 @@ pub const HUB_VNET_PREFIX: &str = "HV_";
 /// its length: vnetd's estimate, since Azure publishes neither.
 pub const HUB_FIREWALL_SUBNET: (u32, u8) = (128, 26);
 
-/// Where a hub's `GatewaySubnet` (its VPN gateway's) starts in the hub
+/// Where a hub's `GatewaySubnet` (its VPN and ExpressRoute gateways') starts in the hub
 /// prefix, and its length: vnetd's estimate, since Azure publishes
 /// neither. The first /26 leaves the router's addresses (the 69th and 70th)
 /// and the firewall's subnet (from the 129th) alone; the gateway's two
@@ -69,6 +69,19 @@ pub const VPN_SCALE_UNIT_MBPS: u32 = 500;
 
 /// Scale units a hub's VPN gateway takes (up to 20 Gbps).
 pub const VPN_SCALE_UNITS: std::ops::RangeInclusive<i64> = 1..=40;
+
+/// The throughput of one scale unit of a hub's ExpressRoute gateway, in
+/// Mbit/s ("each scale unit is 2 Gbps").
+pub const EXPRESS_ROUTE_SCALE_UNIT_MBPS: u32 = 2_000;
+
+/// Scale units a hub's ExpressRoute gateway takes (up to 20 Gbps).
+pub const EXPRESS_ROUTE_SCALE_UNITS: std::ops::RangeInclusive<i64> = 1..=10;
+
+/// Where a hub's ExpressRoute gateway's two instances sit in the hub's
+/// `GatewaySubnet`, which it shares with the VPN gateway as two gateways of
+/// a VNet do: `.6` and `.7`, after the VPN gateway's `.4` and `.5` (vnetd's
+/// choice, since Azure publishes neither), whichever gateways the hub has.
+pub const HUB_EXPRESS_ROUTE_INSTANCES: [u32; 2] = [6, 7];
 
 /// The smallest hub address prefix Azure takes: a /24.
 pub const HUB_MAX_PREFIX_LEN: u8 = 24;
@@ -145,6 +158,12 @@ pub struct VirtualHub {
     pub vpn_gateway: Option<GatewayIdx>,
     /// Its connections to VPN sites (`azurerm_vpn_gateway_connection`).
     pub vpn_connections: Vec<HubVpnConnection>,
+    /// The hub's ExpressRoute gateway (`azurerm_express_route_gateway`),
+    /// in [`super::Topology::gateways`]: ASN 65515, two instances, in the
+    /// hub's `GatewaySubnet`.
+    pub express_route_gateway: Option<GatewayIdx>,
+    /// Its connections to circuits (`azurerm_express_route_connection`).
+    pub express_route_connections: Vec<HubExpressRouteConnection>,
     pub line: usize,
 }
 
@@ -306,4 +325,25 @@ pub struct HubVpnLink {
     pub connection: usize,
     pub local_gateway: LocalGatewayIdx,
     pub bgp_enabled: bool,
+}
+
+/// A hub's connection to an ExpressRoute circuit
+/// (`azurerm_express_route_connection`), run as an ExpressRoute gateway
+/// connection of the hub's gateway. Associated with `defaultRouteTable`,
+/// as every branch connection is.
+#[derive(Debug, Clone)]
+pub struct HubExpressRouteConnection {
+    pub name: String,
+    pub circuit: CircuitIdx,
+    /// Index in [`super::Topology::connections`].
+    pub connection: usize,
+    pub routing_weight: u32,
+    /// `internet_security_enabled`: a 0.0.0.0/0 of the hub is advertised
+    /// to the circuit.
+    pub internet_security: bool,
+    /// The tables it gives its routes to, by ID: (hub, table index).
+    pub propagated_tables: Vec<(VirtualHubIdx, usize)>,
+    /// The labels it gives its routes to, lower-cased.
+    pub propagated_labels: Vec<String>,
+    pub line: usize,
 }

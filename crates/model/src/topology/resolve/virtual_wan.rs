@@ -87,6 +87,9 @@ impl Resolver<'_> {
                     if let Some(gw) = &h.vpn_gateway {
                         self.refused_gateways.push((gw.name.clone(), None));
                     }
+                    if let Some(gw) = &h.express_route_gateway {
+                        self.refused_gateways.push((gw.name.clone(), None));
+                    }
                     refused.push(h.name);
                 }
             }
@@ -121,6 +124,11 @@ impl Resolver<'_> {
                 self.hub_vpn_gateway(hub, g);
             }
             self.hub_vpn_connections(hub, &h.vpn_connections);
+            if let Some(g) = &h.express_route_gateway {
+                self.hub_express_route_gateway(hub, g);
+            }
+            let written = h.express_route_gateway.is_some();
+            self.hub_express_route_connections(hub, &h.express_route_connections, written);
         }
         for (i, h) in accepted.iter().enumerate() {
             let hub = VirtualHubIdx::from(i);
@@ -130,6 +138,7 @@ impl Resolver<'_> {
             if let Some(intent) = &h.routing_intent {
                 self.routing_intent(hub, intent);
             }
+            self.hub_bgp_connections(hub, &h.bgp_connections);
         }
     }
 
@@ -188,6 +197,8 @@ impl Resolver<'_> {
             vnet: None,
             vpn_gateway: None,
             vpn_connections: Vec::new(),
+            express_route_gateway: None,
+            express_route_connections: Vec::new(),
             line: h.line,
         })
     }
@@ -693,6 +704,9 @@ impl Resolver<'_> {
             managed(&mut c.propagated_labels, &mut c.propagated_tables);
         }
         for c in &mut h.vpn_connections {
+            managed(&mut c.propagated_labels, &mut c.propagated_tables);
+        }
+        for c in &mut h.express_route_connections {
             managed(&mut c.propagated_labels, &mut c.propagated_tables);
         }
         h.routing_intent = Some(RoutingIntent {

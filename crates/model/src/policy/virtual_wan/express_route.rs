@@ -1,0 +1,125 @@
+//! A virtual hub's ExpressRoute: what its circuit connections give the
+//! hub's route tables (`docs/src/azure-behaviour.md`, "Virtual WAN",
+//! "ExpressRoute in the hub"):
+//!
+//! - An ExpressRoute connection gives the tables it propagates to what the
+//!   hub's ExpressRoute gateway learned from the circuit's edge routers,
+//!   with the path as learned (`12076` and the customer edge's path). In
+//!   its own hub the next hop is the hub's ExpressRoute gateway
+//!   (`ExpressRouteGateway`); in another hub of a Standard WAN it is
+//!   `Remote Hub`, with `65520-65520` before the path; 0.0.0.0/0 never
+//!   leaves its hub.
+//! - What the gateway advertises to the circuit is what the hub advertises
+//!   to a branch (`branches.rs`), less every route learned from a circuit,
+//!   here or in another hub: no ExpressRoute-to-ExpressRoute transit
+//!   through the hubs ("Prefixes learned from one ExpressRoute circuit
+//!   aren't advertised to other ExpressRoute circuits unless Global Reach
+//!   is enabled").
+
+use super::{HubHop, HubOrigin, HubRoute};
+use crate::policy::gateways::{accepted, served_ranges};
+use crate::policy::learned::LearnedRoutes;
+use crate::topology::model::*;
+use ipnet::{IpNet, Ipv4Net};
+use std::net::IpAddr;
+
+/// The prefixes ExpressRoute connection `connection` of `hub` gives the
+/// hub, each with its AS path as the gateway learned it from the circuit's
+/// edge routers: the shorter path of the instances' and edges' where
+/// several carry one.
+pub fn circuit_routes(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    hub: VirtualHubIdx,
+    connection: usize,
+) -> Vec<(IpNet, Vec<u32>)> {
+    let h = &topo.virtual_hubs[hub];
+    let (Some(gateway), Some(c)) = (
+        h.express_route_gateway,
+        h.express_route_connections.get(connection),
+    ) else {
+        return Vec::new();
+    };
+    let gw = &topo.gateways[gateway];
+    let served = served_ranges(topo, gateway);
+    let peering = &topo.circuits[c.circuit].private_peering;
+    let edges: Vec<IpAddr> = (0..2).map(|l| peering.microsoft_address(l)).collect();
+    let mut out: Vec<(IpNet, Vec<u32>)> = Vec::new();
+    for i in 0..gw.instances.len() {
+        for edge in &edges {
+            for r in accepted(learned.of(&gw.name, i), *edge, &served) {
+                let prefix = r.prefix.trunc();
+                if !matches!(prefix, IpNet::V4(_)) {
+                    continue;
+                }
+                match out.iter_mut().find(|(p, _)| *p == prefix) {
+                    Some(held) if r.as_path.len() < held.1.len() => held.1.clone_from(&r.as_path),
+                    Some(_) => {}
+                    None => out.push((prefix, r.as_path.clone())),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The routes ExpressRoute connection `connection` of hub `from` offers
+/// to a table of hub `to` (the same hub, or another of a Standard WAN).
+pub(super) fn circuit_candidates(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    (to, from): (VirtualHubIdx, VirtualHubIdx),
+    connection: usize,
+) -> Vec<HubRoute> {
+    let local = to == from;
+    let default = IpNet::V4(Ipv4Net::default());
+    circuit_routes(topo, learned, from, connection)
+        .into_iter()
+        .filter(|(prefix, _)| local || *prefix != default)
+        .map(|(prefix, path)| {
+            if local {
+                HubRoute {
+                    prefix,
+                    hop: HubHop::ExpressRouteGateway {
+                        hub: to,
+                        connection,
+                    },
+                    origin: HubOrigin::ExpressRouteConnection {
+                        hub: to,
+                        connection,
+                    },
+                    as_path: path,
+                    is_static: false,
+                    name: None,
+                }
+            } else {
+                let mut as_path = vec![INTER_HUB_ASN, INTER_HUB_ASN];
+                as_path.extend(path);
+                HubRoute {
+                    prefix,
+                    hop: HubHop::RemoteCircuit {
+                        hub: from,
+                        connection,
+                    },
+                    origin: HubOrigin::RemoteHub(from),
+                    as_path,
+                    is_static: false,
+                    name: None,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Whether ExpressRoute connection `c` gives its routes to `table` of
+/// `hub`.
+pub(super) fn circuit_reaches(
+    topo: &Topology,
+    c: &HubExpressRouteConnection,
+    hub: VirtualHubIdx,
+    table: usize,
+) -> bool {
+    let t = &topo.virtual_hubs[hub].route_tables[table];
+    c.propagated_tables.contains(&(hub, table))
+        || c.propagated_labels.iter().any(|l| t.labels.contains(l))
+}
