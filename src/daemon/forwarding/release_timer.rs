@@ -1,5 +1,6 @@
 //! A worker's wake-up for its next held packet: a `timerfd` armed to the
-//! packet's release time, to the microsecond. Epoll's own timeout counts
+//! packet's release time and a quarter of a millisecond
+//! ([`RELEASE_SLACK_NS`]). Epoll's own timeout counts
 //! whole milliseconds, so a worker woken by it alone releases a delayed
 //! packet up to a millisecond late on each delayed hop (a round trip
 //! between two regions about 2 ms above their figure); the Global Reach
@@ -18,6 +19,13 @@ use std::time::Duration;
 
 /// The epoll data of the timer's events: no descriptor number.
 pub const RELEASE_TIMER: u64 = u64::MAX - 1;
+
+/// How long after a release time the timer fires. A wake-up's clock is
+/// read before its packets are, so a packet may be stamped up to a
+/// wake-up's work before it arrived; this much slack keeps such a packet
+/// from leaving before its delay is over, where a loaded host serves a
+/// wake-up slowly.
+pub const RELEASE_SLACK_NS: u64 = 250_000;
 
 pub struct ReleaseTimer {
     timer: TimerFd,
@@ -48,7 +56,8 @@ impl ReleaseTimer {
         }
         match at {
             Some(at) => {
-                let wait = Duration::from_nanos(at.saturating_sub(now).max(1));
+                let due = at.saturating_add(RELEASE_SLACK_NS);
+                let wait = Duration::from_nanos(due.saturating_sub(now).max(1));
                 self.timer.set(
                     Expiration::OneShot(TimeSpec::from_duration(wait)),
                     TimerSetTimeFlags::empty(),

@@ -203,7 +203,11 @@ impl Worker {
                     // run still pending: an error means the queue cannot be
                     // read any more (counted as `receive_error`).
                     let plane = &current.plane;
-                    let clock = (now_ms, now_ns);
+                    // Read just before this queue's batch: a packet that
+                    // came in while earlier queues were served is not
+                    // stamped before it arrived.
+                    let now = self.epoch.elapsed();
+                    let clock = (now.as_millis() as u64, now.as_nanos() as u64);
                     let drained =
                         self.forward_batch(plane, nic, &mut buf, &mut coalescer, &mut pacer, clock);
                     self.flush(plane, &mut coalescer);
