@@ -80,41 +80,57 @@ pub(super) fn branch_candidates(
     (to, from): (VirtualHubIdx, VirtualHubIdx),
     connection: usize,
 ) -> Vec<HubRoute> {
+    learned_candidates(
+        branch_routes(topo, learned, from, connection),
+        (to, from),
+        (
+            HubHop::VpnGateway {
+                hub: to,
+                connection,
+            },
+            HubOrigin::VpnConnection {
+                hub: to,
+                connection,
+            },
+        ),
+        HubHop::RemoteBranch {
+            hub: from,
+            connection,
+        },
+    )
+}
+
+/// What a gateway connection of hub `from` learned (`routes`: prefixes
+/// and their paths) offers to a table of hub `to`: in its own hub as
+/// `local` (hop and origin), with the path as learned; through another
+/// hub as `remote`, with `65520-65520` before the path, and never
+/// 0.0.0.0/0.
+pub(super) fn learned_candidates(
+    routes: Vec<(IpNet, Vec<u32>)>,
+    (to, from): (VirtualHubIdx, VirtualHubIdx),
+    (hop, origin): (HubHop, HubOrigin),
+    remote: HubHop,
+) -> Vec<HubRoute> {
     let local = to == from;
     let default = IpNet::V4(Ipv4Net::default());
-    branch_routes(topo, learned, from, connection)
+    routes
         .into_iter()
         .filter(|(prefix, _)| local || *prefix != default)
         .map(|(prefix, path)| {
-            if local {
-                HubRoute {
-                    prefix,
-                    hop: HubHop::VpnGateway {
-                        hub: to,
-                        connection,
-                    },
-                    origin: HubOrigin::VpnConnection {
-                        hub: to,
-                        connection,
-                    },
-                    as_path: path,
-                    is_static: false,
-                    name: None,
-                }
+            let (hop, origin, as_path) = if local {
+                (hop, origin, path)
             } else {
                 let mut as_path = vec![INTER_HUB_ASN, INTER_HUB_ASN];
                 as_path.extend(path);
-                HubRoute {
-                    prefix,
-                    hop: HubHop::RemoteBranch {
-                        hub: from,
-                        connection,
-                    },
-                    origin: HubOrigin::RemoteHub(from),
-                    as_path,
-                    is_static: false,
-                    name: None,
-                }
+                (remote, HubOrigin::RemoteHub(from), as_path)
+            };
+            HubRoute {
+                prefix,
+                hop,
+                origin,
+                as_path,
+                is_static: false,
+                name: None,
             }
         })
         .collect()

@@ -20,7 +20,7 @@ use super::{HubHop, HubOrigin, HubRoute};
 use crate::policy::gateways::{accepted, served_ranges};
 use crate::policy::learned::LearnedRoutes;
 use crate::topology::model::*;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// The prefixes ExpressRoute connection `connection` of `hub` gives the
@@ -71,44 +71,24 @@ pub(super) fn circuit_candidates(
     (to, from): (VirtualHubIdx, VirtualHubIdx),
     connection: usize,
 ) -> Vec<HubRoute> {
-    let local = to == from;
-    let default = IpNet::V4(Ipv4Net::default());
-    circuit_routes(topo, learned, from, connection)
-        .into_iter()
-        .filter(|(prefix, _)| local || *prefix != default)
-        .map(|(prefix, path)| {
-            if local {
-                HubRoute {
-                    prefix,
-                    hop: HubHop::ExpressRouteGateway {
-                        hub: to,
-                        connection,
-                    },
-                    origin: HubOrigin::ExpressRouteConnection {
-                        hub: to,
-                        connection,
-                    },
-                    as_path: path,
-                    is_static: false,
-                    name: None,
-                }
-            } else {
-                let mut as_path = vec![INTER_HUB_ASN, INTER_HUB_ASN];
-                as_path.extend(path);
-                HubRoute {
-                    prefix,
-                    hop: HubHop::RemoteCircuit {
-                        hub: from,
-                        connection,
-                    },
-                    origin: HubOrigin::RemoteHub(from),
-                    as_path,
-                    is_static: false,
-                    name: None,
-                }
-            }
-        })
-        .collect()
+    super::branches::learned_candidates(
+        circuit_routes(topo, learned, from, connection),
+        (to, from),
+        (
+            HubHop::ExpressRouteGateway {
+                hub: to,
+                connection,
+            },
+            HubOrigin::ExpressRouteConnection {
+                hub: to,
+                connection,
+            },
+        ),
+        HubHop::RemoteCircuit {
+            hub: from,
+            connection,
+        },
+    )
 }
 
 /// Whether ExpressRoute connection `c` gives its routes to `table` of
