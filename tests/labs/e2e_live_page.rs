@@ -436,12 +436,25 @@ fn every_nic_and_peering_is_drawn(page: &Page) {
 /// rate over its interval) add up to within 10 % of what iperf3 sent, so
 /// the page's average rate over iperf3's run is iperf3's average rate
 /// within 10 % (IP headers make the page's a few percent higher). Every
-/// frame from before the start to after the end is read from the page's
+/// frame from the reading before the start (one that ended a frame, not
+/// the daemon's silent baseline) to after the end is read from the page's
 /// history, so the check depends neither on when frames arrive nor on how
 /// steady the transfer is.
 fn vm1_shows_the_rate_iperf3_measures(page: &Page) {
     let _server = common::iperf3_server(&ns("shared1"), "10.0.2.4");
-    let before = page.eval("vnetdUi.seq").unwrap().as_u64().unwrap_or(0);
+    // The daemon's first reading after the page opens is a baseline and
+    // sends no frame: until a frame has arrived, the baseline may be taken
+    // after the transfer starts and miss its beginning. A frame received
+    // means the reading it ended was taken before iperf3 starts.
+    let before = page
+        .wait_for(
+            "vnetdUi.seq >= 1 && vnetdUi.seq",
+            "a first rates frame",
+            PATIENCE,
+        )
+        .unwrap()
+        .as_u64()
+        .unwrap();
     let out = Command::new("ip")
         .args(["netns", "exec", &ns("vm1"), "iperf3", "-c", "10.0.2.4"])
         .args(["-t", "5", "-J"])
