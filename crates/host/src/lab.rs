@@ -69,6 +69,10 @@ pub struct NamespaceSpec {
     /// The namespace's `resolv.conf`, written where `ip netns exec` reads
     /// it (see [`super::netns::write_resolv_conf`]); `None`: none.
     pub resolv_conf: Option<String>,
+    /// The namespace holds every address its routes do not send
+    /// elsewhere, with default listeners (see [`super::every_address`]);
+    /// `None`: only its own.
+    pub every_address: Option<super::every_address::EveryAddress>,
 }
 
 impl NamespaceSpec {
@@ -91,6 +95,7 @@ impl NamespaceSpec {
             masquerade_except: None,
             dnat: Vec::new(),
             resolv_conf: None,
+            every_address: None,
         }
     }
 
@@ -479,6 +484,7 @@ fn build_interface(
             fabric_port = Some(port);
             limit_egress(spec)?;
             translate_sources(spec)?;
+            hold_every_address(spec)?;
             Ok(tun)
         })?;
         return Ok(PlumbedNamespace {
@@ -494,6 +500,7 @@ fn build_interface(
         let tun = plumb_here(ops, spec)?;
         limit_egress(spec)?;
         translate_sources(spec)?;
+        hold_every_address(spec)?;
         Ok(tun)
     })?;
     Ok(PlumbedNamespace {
@@ -507,6 +514,14 @@ fn build_interface(
 fn translate_sources(spec: &NamespaceSpec) -> Result<()> {
     match &spec.masquerade_except {
         Some(except) => super::nat::masquerade(&spec.name, &spec.interface, except, &spec.dnat),
+        None => Ok(()),
+    }
+}
+
+/// Makes the namespace hold every address, if the spec says so.
+fn hold_every_address(spec: &NamespaceSpec) -> Result<()> {
+    match &spec.every_address {
+        Some(every) => super::every_address::hold(&spec.name, every),
         None => Ok(()),
     }
 }

@@ -25,6 +25,8 @@
 //! - [`probe`]: health checks (a TCP handshake, an HTTP or HTTPS GET)
 //!   opened from inside a namespace, so that they leave from its address.
 //! - [`shaping`]: a rate on what an interface sends (`tc` `tbf`).
+//! - [`every_address`]: a namespace that holds every address it does not
+//!   route elsewhere, with default TCP listeners for them.
 //! - [`held_files`]: files kept open without taking descriptors.
 //! - [`link_drops`]: what devices' queues dropped, in any namespace.
 //! - [`bpf`]: the one BPF object (the fabric's tc programs and the
@@ -51,6 +53,7 @@ pub mod capture;
 pub mod capture_filter;
 pub mod config_text;
 pub mod dns_server;
+pub mod every_address;
 pub mod fabric;
 pub mod held_files;
 pub mod interface;

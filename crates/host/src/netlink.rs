@@ -19,6 +19,7 @@ use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteNextHop, RouteNextHopFlags, RouteScope,
+    RouteType,
 };
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -486,6 +487,73 @@ pub fn replace_gateway_route(namespace: &str, prefix: Ipv4Net, via: Ipv4Addr) ->
         Ok(())
     })
     .with_context(|| format!("routing {prefix} via {via} in network namespace {namespace}"))
+}
+
+/// `lo`'s index: the first device of every network namespace.
+const LOOPBACK_INDEX: u32 = 1;
+
+/// Makes every address of `prefix` the namespace's own (an AnyIP route:
+/// `ip route add local PREFIX dev lo` in the main table, so more specific
+/// routes there still win).
+pub fn add_local_route(namespace: &str, prefix: IpNet) -> Result<()> {
+    with_connection_in(namespace, |handle| async move {
+        let route = match prefix {
+            IpNet::V4(p) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(p.network(), p.prefix_len())
+                .output_interface(LOOPBACK_INDEX)
+                .kind(RouteType::Local)
+                .scope(RouteScope::Host)
+                .build(),
+            IpNet::V6(p) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(p.network(), p.prefix_len())
+                .output_interface(LOOPBACK_INDEX)
+                .kind(RouteType::Local)
+                .scope(RouteScope::Host)
+                .build(),
+        };
+        handle.route().add(route).replace().execute().await?;
+        Ok(())
+    })
+    .with_context(|| format!("holding every address of {prefix} in network namespace {namespace}"))
+}
+
+/// Routes `prefix` out of `interface` of `namespace` with no gateway
+/// (`ip route replace PREFIX dev IFACE`), either family.
+pub fn replace_interface_route(namespace: &str, interface: &str, prefix: IpNet) -> Result<()> {
+    on_link_in(namespace, interface, |handle, index| async move {
+        handle
+            .route()
+            .add(device_route(index, prefix))
+            .replace()
+            .execute()
+            .await?;
+        Ok(())
+    })
+    .with_context(|| {
+        format!("routing {prefix} out of {interface} in network namespace {namespace}")
+    })
+}
+
+/// Removes the main table's route to `prefix` out of `interface` in
+/// `namespace`, either family; one that is not there is not an error.
+pub fn delete_interface_route(namespace: &str, interface: &str, prefix: IpNet) -> Result<()> {
+    on_link_in(namespace, interface, |handle, index| async move {
+        match handle
+            .route()
+            .del(device_route(index, prefix))
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .with_context(|| {
+        format!(
+            "removing the route to {prefix} out of {interface} in network namespace {namespace}"
+        )
+    })
 }
 
 /// Removes the main table's route to `prefix` in `namespace` (`ip route

@@ -10,7 +10,10 @@
 //! asked, and the client's address as the server saw it (after the lab's
 //! translations), the answer an `ifconfig.me` gives. So do the public
 //! faces of the PaaS resources there, on port 80 of their public
-//! addresses.
+//! addresses. Every other address the Internet holds answers HTTP on 80
+//! the same way, from one default responder the namespace hands those
+//! connections to (see [`crate::host::every_address`]), unless a server
+//! of the user's own is bound to that address and port there.
 //!
 //! Each server runs on the shared accept loop of
 //! [`crate::host::listener`], with its bounds: a few connections at once, a
@@ -25,7 +28,7 @@ use crate::plan::PortKind;
 use crate::topology::Topology;
 use std::any::Any;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +84,8 @@ enum Identity {
     PaasPublic {
         public_name: String,
     },
+    /// Any other address of the Internet.
+    InternetDefault,
 }
 
 impl Identity {
@@ -101,6 +106,7 @@ impl Identity {
             Identity::Paas { endpoint, .. } => endpoint,
             Identity::Internet { server } => server,
             Identity::PaasPublic { public_name } => public_name,
+            Identity::InternetDefault => "internet",
         }
     }
 
@@ -125,6 +131,10 @@ impl Identity {
             Identity::PaasPublic { public_name } => format!(
                 "{public_name} through its public endpoint\n\
                  reached at {local} from {peer}\n"
+            ),
+            Identity::InternetDefault => format!(
+                "{ip}\nthe Internet reached at {local} from {peer}\n",
+                ip = peer.ip()
             ),
         }
     }
@@ -253,6 +263,22 @@ impl Responders {
                             Identity::PaasPublic { public_name },
                         ));
                     }
+                    // The default answers, one listener per port and
+                    // family the namespace hands them to.
+                    let v6 = port.ip_configurations.iter().any(|c| c.address.is_ipv6());
+                    let loopbacks = std::iter::once(IpAddr::from(Ipv4Addr::LOCALHOST))
+                        .chain(v6.then_some(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
+                    for (family, loopback) in loopbacks.enumerate() {
+                        let defaults = crate::plan::ports::internet::DEFAULT_ANSWERS;
+                        for (_, listen) in defaults.into_iter().filter(|(a, _)| *a == HTTP_PORT) {
+                            wanted.push((
+                                (serial, u32::MAX - family as u32, listen),
+                                port.netns.as_str(),
+                                (loopback, listen).into(),
+                                Identity::InternetDefault,
+                            ));
+                        }
+                    }
                     for (i, server) in servers.iter().enumerate() {
                         for &listen in &server.ports {
                             wanted.push((
@@ -293,7 +319,10 @@ impl Responders {
         address: SocketAddr,
         identity: Identity,
     ) -> anyhow::Result<listener::Server> {
-        let socket = netns::run_in(netns, || Ok(TcpListener::bind(address)?))?;
+        // The default responder takes connections to addresses other than
+        // its own: it is transparent (`IP_TRANSPARENT`), as `tproxy` needs.
+        let transparent = matches!(identity, Identity::InternetDefault);
+        let socket = netns::run_in(netns, || bind(address, transparent))?;
         socket.set_nonblocking(true)?;
         listener::Server::start::<tokio::net::TcpListener, _, _, _>(
             &format!("vnetd-paas-{}", identity.name()),
@@ -314,4 +343,22 @@ impl Responders {
     pub fn stop(&mut self) {
         self.running.clear();
     }
+}
+
+/// A listening socket at `address`; `transparent`: one that accepts
+/// connections to any address handed to it (`IP_TRANSPARENT`).
+fn bind(address: SocketAddr, transparent: bool) -> anyhow::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if transparent {
+        if address.is_ipv4() {
+            socket.set_ip_transparent_v4(true)?;
+        } else {
+            socket.set_ip_transparent_v6(true)?;
+        }
+    }
+    socket.bind(&address.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
 }

@@ -117,13 +117,15 @@ fn hosts_change(
 }
 
 /// True when a NIC can keep its namespace and TUN device: same namespace,
-/// addresses, routes and MTU (a change of IP forwarding needs no
-/// re-plumbing).
+/// addresses, gateways and MTU (a change of IP forwarding needs no
+/// re-plumbing, nor one of the routes out of the device of a namespace
+/// that holds every address, the Internet's: they change in place).
 fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
     old.key() == new.key()
         && old.addresses == new.addresses
         && old.gateways == new.gateways
-        && old.device_routes == new.device_routes
+        && (old.device_routes == new.device_routes
+            || (old.every_address.is_some() && old.every_address == new.every_address))
         && old.mtu == new.mtu
         && old.queues == new.queues
         // A firewall whose private ranges changed translates anew.
@@ -533,6 +535,9 @@ impl Daemon {
                     }
                 }
             }
+            if was.device_routes != now.device_routes {
+                update_device_routes(&nic.name, (&was, &now), summary, warnings);
+            }
             let before = Some(old.snapshot.plan.ports[*i].ip_forwarding);
             if before.is_some_and(|b| b != nic.ip_forwarding) {
                 summary.changed.push(format!(
@@ -697,6 +702,40 @@ impl Daemon {
         });
         for k in keys {
             self.flows.remove(&k, now);
+        }
+    }
+}
+
+/// Routes out of a kept namespace's interface what `now` routes and `was`
+/// did not, and removes the routes `was` had that `now` lacks: the
+/// Internet's way back to the lab's public addresses follows the file's.
+fn update_device_routes(
+    name: &str,
+    (was, now): (&NamespaceSpec, &NamespaceSpec),
+    summary: &mut ApplyOutcome,
+    warnings: &mut Vec<String>,
+) {
+    let namespace = &now.name;
+    let added = now
+        .device_routes
+        .iter()
+        .filter(|r| !was.device_routes.contains(r));
+    for route in added {
+        match crate::host::netlink::replace_interface_route(namespace, &now.interface, *route) {
+            Ok(()) => summary.changed.push(format!("{name}: route {route} added")),
+            Err(e) => warn_and_keep!(warnings, "{e:#}"),
+        }
+    }
+    let removed = was
+        .device_routes
+        .iter()
+        .filter(|r| !now.device_routes.contains(r));
+    for route in removed {
+        match crate::host::netlink::delete_interface_route(namespace, &was.interface, *route) {
+            Ok(()) => summary
+                .changed
+                .push(format!("{name}: route {route} removed")),
+            Err(e) => warn_and_keep!(warnings, "{e:#}"),
         }
     }
 }

@@ -51,22 +51,7 @@ pub fn namespace_spec(
         PortKind::ResolverInbound { .. } | PortKind::ResolverOutbound { .. } => {
             vm(topology, port, false)
         }
-        // Like the prober: the Internet servers' addresses alone, and
-        // everything else (the lab's public addresses) out of its TUN.
-        // It forwards: a packet from the lab to another of the lab's public
-        // addresses goes out and comes back in, as on the Internet.
-        PortKind::Internet => {
-            let mut spec = prober(port);
-            spec.forwarding = true;
-            let v4 = spec.addresses.iter().any(|a| matches!(a, IpNet::V4(_)));
-            let v6 = spec.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
-            spec.device_routes.retain(|_| v4);
-            if v6 {
-                spec.device_routes
-                    .push(IpNet::V6(ipnet::Ipv6Net::default()));
-            }
-            spec
-        }
+        PortKind::Internet => internet(topology, port),
     };
     spec.queues = queues;
     spec.nonblocking = true;
@@ -124,6 +109,31 @@ pub fn offloadable(port: &Port) -> bool {
         port.kind,
         PortKind::Vm | PortKind::Firewall { .. } | PortKind::Internet
     )
+}
+
+/// The Internet's namespace: its servers' addresses and the PaaS public
+/// faces on `eth0`, the lab's prefixes out of its TUN, and every other
+/// address of each family it has an address of held as its own, with the
+/// default answers on HTTP and HTTPS (see
+/// [`crate::plan::ports::internet`]). It forwards: a packet from the lab
+/// to another of the lab's public addresses goes out and comes back in,
+/// as on the Internet.
+fn internet(topology: &Topology, port: &Port) -> NamespaceSpec {
+    use crate::plan::ports::internet::{lab_prefixes, DEFAULT_ANSWERS};
+    let mut spec = prober(port);
+    spec.forwarding = true;
+    let v4 = spec.addresses.iter().any(|a| matches!(a, IpNet::V4(_)));
+    let v6 = spec.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
+    spec.device_routes = lab_prefixes(topology)
+        .into_iter()
+        .filter(|p| if p.addr().is_ipv4() { v4 } else { v6 })
+        .collect();
+    spec.every_address = Some(crate::host::every_address::EveryAddress {
+        ipv4: v4,
+        ipv6: v6,
+        default_listeners: DEFAULT_ANSWERS.to_vec(),
+    });
+    spec
 }
 
 /// A VM's namespace: its addresses with the prefix length of the subnet

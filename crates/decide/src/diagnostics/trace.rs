@@ -495,7 +495,10 @@ fn walk<C: Conntrack>(
             public_frontend,
         };
         delivered.ports.push(received);
-        if snap.nics[received].owns(dst) {
+        // The Internet holds every address but the lab's (its namespace
+        // answers them): there the packet ends.
+        let internet_holds = snap.nics[received].internet && snap.edge.internet_holds(dst);
+        if snap.nics[received].owns(dst) || internet_holds {
             answer.verdict = Access::Allow.as_str().to_string();
             answer.delivered_to = Some(nic_name(snap, received));
             return Some(delivered);
@@ -683,13 +686,17 @@ fn hop_details<C: Conntrack>(
             Some(gateway) => snap.gateways[gateway].vnet,
             None => snap.nics[receiver].vnet,
         };
-        if from_vnet != to_vnet && t.peering_connected(from_vnet, to_vnet) {
+        // The Internet stands in no VNet: reaching it, or coming from it,
+        // crosses no peering (its placeholder subnet means nothing).
+        let internet = snap.nics[ingress].internet || snap.nics[receiver].internet;
+        let crosses = from_vnet != to_vnet && !internet;
+        if crosses && t.peering_connected(from_vnet, to_vnet) {
             hop.peering = t
                 .peerings
                 .iter()
                 .find(|p| p.vnet == from_vnet && p.remote == to_vnet)
                 .map(|p| p.name.clone());
-        } else if from_vnet != to_vnet {
+        } else if crosses {
             hop.connected_group = t
                 .connected_group(from_vnet, to_vnet)
                 .map(|g| g.configuration.clone());

@@ -149,6 +149,10 @@ pub struct EdgeTables {
     /// Public load balancers' ways out (outbound rules and implicit SNAT)
     /// that some NIC takes.
     pub outbound: Vec<OutboundTables>,
+    /// What the Internet sends to the lab rather than holding it itself
+    /// (see [`crate::plan::ports::internet::lab_prefixes`]): the same
+    /// list its namespace routes out of its TUN.
+    pub lab_prefixes: Vec<ipnet::IpNet>,
 }
 
 impl EdgeTables {
@@ -242,7 +246,15 @@ impl EdgeTables {
             public,
             nat_gateways,
             outbound,
+            lab_prefixes: crate::plan::ports::internet::lab_prefixes(topology),
         }
+    }
+
+    /// Whether the lab's Internet holds `address` as its own (every
+    /// address but the lab's: a packet there is answered by the
+    /// Internet's namespace). False for a lab without an Internet.
+    pub fn internet_holds(&self, address: IpAddr) -> bool {
+        self.internet.is_some() && crate::plan::ports::internet::holds(&self.lab_prefixes, address)
     }
 
     /// The way out of `port`.
