@@ -17,8 +17,20 @@ impl EchoServer {
         name: Option<&str>,
         tls: Option<(&std::path::Path, &std::path::Path)>,
     ) -> EchoServer {
+        EchoServer::start_at(ns, &port.to_string(), name, tls)
+    }
+
+    /// [`EchoServer::start`] bound to `at`: a port (every address), or
+    /// `ADDRESS:PORT` (that address alone, IPv4).
+    pub fn start_at(
+        ns: &str,
+        at: &str,
+        name: Option<&str>,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> EchoServer {
         const SERVE: &str = "import http.server, socketserver, ssl, sys
-port, name = int(sys.argv[1]), sys.argv[2]
+host, _, port = sys.argv[1].rpartition(':')
+host, port, name = host or '0.0.0.0', int(port), sys.argv[2]
 class Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = (' '.join(filter(None, [self.client_address[0], name])) + '\\n').encode()
@@ -29,7 +41,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 socketserver.TCPServer.allow_reuse_address = True
-server = socketserver.TCPServer(('0.0.0.0', port), Echo)
+server = socketserver.TCPServer((host, port), Echo)
 if len(sys.argv) > 3:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[3], sys.argv[4])
@@ -39,7 +51,7 @@ server.serve_forever()
         let mut command = std::process::Command::new("ip");
         command
             .args(["netns", "exec", ns, "python3", "-c", SERVE])
-            .arg(port.to_string())
+            .arg(at)
             .arg(name.unwrap_or_default());
         if let Some((cert, key)) = tls {
             command.arg(cert).arg(key);

@@ -33,6 +33,7 @@ mod e2e_gateway_offload;
 mod e2e_global_reach;
 mod e2e_hybrid;
 mod e2e_internet_edge;
+mod e2e_internet_everywhere;
 mod e2e_lab;
 mod e2e_lb;
 mod e2e_lb_offload;

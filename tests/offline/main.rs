@@ -40,6 +40,7 @@ mod import_route_server;
 mod import_state;
 mod import_terraform;
 mod import_virtual_wan;
+mod internet_everywhere;
 mod known_hops;
 mod lab_size;
 mod layering;

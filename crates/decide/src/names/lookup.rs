@@ -8,6 +8,7 @@ use super::{
     Source, Step, StepResult, INTERNAL_SUFFIX, MAX_CNAME_STEPS, PUBLIC_NAME_TTL, VM_NAME_TTL,
 };
 use crate::topology::{RecordData, RecordType, ResolutionPolicy, VnetIdx};
+use std::net::IpAddr;
 
 /// What one step ends with.
 enum Found {
@@ -253,6 +254,35 @@ impl NameTables {
                 let data = matches!(qtype, QueryType::A | QueryType::ANY)
                     .then_some(RecordData::A(*address));
                 answer_one(out, name, source, data, PUBLIC_NAME_TTL)
+            }
+            Some(PublicName::Internet { addresses }) => {
+                let source = Source::PublicNames {
+                    resource: "the Internet".to_string(),
+                };
+                let records: Vec<RecordData> = (addresses.iter())
+                    .filter_map(|a| match (a, qtype) {
+                        (IpAddr::V4(a), QueryType::A | QueryType::ANY) => Some(RecordData::A(*a)),
+                        (IpAddr::V6(a), QueryType::AAAA | QueryType::ANY) => {
+                            Some(RecordData::Aaaa(*a))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let result = if records.is_empty() {
+                    StepResult::NoData
+                } else {
+                    StepResult::Records {
+                        count: records.len(),
+                    }
+                };
+                out.answers
+                    .extend(records.into_iter().map(|data| AnswerRecord {
+                        name: name.to_string(),
+                        ttl: PUBLIC_NAME_TTL,
+                        data,
+                    }));
+                push(out, name, source, result);
+                Found::Done(Rcode::NoError)
             }
             None => {
                 push(out, name, Source::Nobody, StepResult::NxDomain);

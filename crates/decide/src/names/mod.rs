@@ -21,6 +21,8 @@
 //! 3. the public names vnetd knows: each Private Endpoint target's public
 //!    name is a CNAME to its `privatelink` name, and that name, where no
 //!    linked zone holds it, is the resource's public address (TTL 300);
+//!    then the names the file gives the Internet (`internet.names`), each
+//!    its addresses (TTL 300);
 //! 4. nothing else: NXDOMAIN. vnetd never asks the Internet.
 //!
 //! CNAMEs are followed in the same VNet's view, each step starting again
@@ -130,6 +132,8 @@ enum PublicName {
     /// A `privatelink` name outside the linked zones: the resource's
     /// public address.
     Address { address: Ipv4Addr, resource: String },
+    /// A name of the Internet's (`internet.names`): its addresses.
+    Internet { addresses: Vec<std::net::IpAddr> },
 }
 
 /// One Private DNS zone linked to a VNet, as that VNet's view holds it.
@@ -229,6 +233,15 @@ impl NameTables {
                 .or_insert(PublicName::Address {
                     address: t.public_address,
                     resource,
+                });
+        }
+        // The lab's own PaaS names come first: a name of the Internet's
+        // never hides one.
+        for n in topology.edge.internet_names() {
+            public
+                .entry(n.name.clone())
+                .or_insert_with(|| PublicName::Internet {
+                    addresses: n.addresses.clone(),
                 });
         }
         let mut rules: TiVec<VnetIdx, Vec<LinkedRule>> =

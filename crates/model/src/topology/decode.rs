@@ -113,8 +113,8 @@ pub use dns::{
     RawRecordSet, RawResolver, RawResolverEndpoint, RawRuleset, RawVnetLink, RawZone,
 };
 pub use edge::{
-    RawInternet, RawInternetServer, RawNatGateway, RawNatRule, RawNatRuleCollection, RawPublicIp,
-    RawPublicIpPrefix,
+    RawInternet, RawInternetName, RawInternetServer, RawNatGateway, RawNatRule,
+    RawNatRuleCollection, RawPublicIp, RawPublicIpPrefix,
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
 pub use hub_express_route::*;

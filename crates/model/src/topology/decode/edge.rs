@@ -12,6 +12,16 @@ use std::net::IpAddr;
 #[derive(Debug, Default)]
 pub struct RawInternet {
     pub servers: Vec<RawInternetServer>,
+    pub names: Vec<RawInternetName>,
+    pub line: usize,
+}
+
+/// A public name the Internet's DNS answers (`internet.names[]`).
+#[derive(Debug)]
+pub struct RawInternetName {
+    pub name: String,
+    pub key: String,
+    pub addresses: Vec<IpAddr>,
     pub line: usize,
 }
 
@@ -85,6 +95,10 @@ record!(INTERNET_SERVER_KEYS: RawInternetServer { name, key, line } "an Internet
     ports: "ports" => port_numbers,
 });
 
+record!(INTERNET_NAME_KEYS: RawInternetName { name, key, line } "a public name of the Internet" {
+    addresses: "addresses" => name_addresses,
+});
+
 record!(PUBLIC_IP_PREFIX_KEYS: RawPublicIpPrefix { name, key, line } "a public IP prefix" {
     prefix: "ip_prefix" => required_cidr,
     location: "location" => region,
@@ -127,14 +141,33 @@ record!(NAT_RULE_KEYS: RawNatRule { name, key, line } "a DNAT rule" {
 });
 
 impl Decoder<'_> {
-    /// `internet:`: a mapping with `servers`.
+    /// `internet:`: a mapping with `servers` and `names`.
     pub(super) fn internet(&mut self, top: &Fields, key: &str) -> Option<RawInternet> {
         let node: &Node = top.given(key)?;
-        let fields = self.fields(node, key, "the Internet", &["servers"])?;
+        let fields = self.fields(node, key, "the Internet", &["servers", "names"])?;
         Some(RawInternet {
             servers: self.records(&fields, "servers"),
+            names: self.records(&fields, "names"),
             line: node.line,
         })
+    }
+
+    /// A public name's `addresses`: IPv4 and IPv6 addresses, at least one.
+    fn name_addresses(&mut self, f: &Fields, key: &str) -> Option<Vec<IpAddr>> {
+        let node = self.required(f, key)?;
+        let k = f.key(key);
+        let items = self.nonempty_items(node, &k, "a public name has at least one address")?;
+        let read = self.texts(items, &k, |d, text, line, k| {
+            match text.trim().parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    let why = format!("`{text}` is not an IPv4 or IPv6 address");
+                    d.diags.error(line, k, why);
+                    None
+                }
+            }
+        });
+        read.into_iter().collect()
     }
 
     pub(super) fn required_ip(&mut self, f: &Fields, key: &str) -> Option<IpAddr> {

@@ -90,6 +90,19 @@ impl NatGatewaySku {
 #[derive(Debug, Clone, Default)]
 pub struct Internet {
     pub servers: Vec<InternetServer>,
+    /// The public names its DNS answers, besides the lab's own PaaS
+    /// names; every other public name is NXDOMAIN.
+    pub names: Vec<InternetName>,
+    pub line: usize,
+}
+
+/// A public name of the Internet (`internet.names[]`): what Azure DNS
+/// answers for it, A and AAAA records of its addresses.
+#[derive(Debug, Clone)]
+pub struct InternetName {
+    /// Absolute, lower case, without the final dot.
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
     pub line: usize,
 }
 
@@ -197,6 +210,12 @@ impl Edge {
             || !self.public_ips.is_empty()
             || !self.public_ip_prefixes.is_empty()
             || !self.default_outbound_addresses.is_empty()
+    }
+
+    /// The public names the Internet's DNS answers, none when the file
+    /// names none.
+    pub fn internet_names(&self) -> &[InternetName] {
+        self.internet.as_ref().map_or(&[], |i| i.names.as_slice())
     }
 
     /// The servers of the Internet, none when the file names none.

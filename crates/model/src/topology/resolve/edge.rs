@@ -141,8 +141,25 @@ impl Resolver<'_> {
                 line: s.line,
             });
         }
+        let mut names: Vec<InternetName> = Vec::new();
+        for n in internet.names {
+            let Some(name) = self.dns_name_at(&n.name, n.line, &format!("{}.name", n.key)) else {
+                continue;
+            };
+            if names.iter().any(|o| o.name == name) {
+                let why = format!("the Internet already has a name `{name}`");
+                self.diags.error(n.line, &format!("{}.name", n.key), why);
+                continue;
+            }
+            names.push(InternetName {
+                name,
+                addresses: n.addresses,
+                line: n.line,
+            });
+        }
         self.topo.edge.internet = Some(Internet {
             servers,
+            names,
             line: internet.line,
         });
     }
