@@ -219,3 +219,50 @@ fn a_name_twice_or_not_a_name_is_refused_at_its_line() {
         ]
     );
 }
+
+#[test]
+fn a_reply_to_a_public_ip_leaves_from_it_even_where_a_nat_gateway_takes_new_flows() {
+    let text = "internet:
+  servers: [{name: echo, address: 203.0.113.10, ports: [80]}]
+public_ip_addresses:
+  - {name: nat-pip, ip_address: 198.51.100.10}
+  - {name: vm1-pip, ip_address: 198.51.100.30}
+nat_gateways:
+  - {name: nat, public_ip_addresses: [nat-pip], subnets: [vn/app]}
+vnets:
+  - name: vn
+    address_space: [10.1.0.0/16]
+    subnets:
+      - {name: app, address_prefixes: [10.1.1.0/24], network_security_group: web}
+network_security_groups:
+  - name: web
+    security_rules:
+      - {name: http, priority: 110, direction: Inbound, access: Allow, protocol: Tcp, source_address_prefix: Internet, source_port_range: '*', destination_address_prefix: '*', destination_port_range: '80'}
+network_interfaces:
+  - {name: vm1, subnet: vn/app, private_ip_address: 10.1.1.4, public_ip_address: vm1-pip}
+";
+    let loaded = vnetd::plan::parse_str("pip-nat.yaml", text).unwrap();
+    let snap = Snapshot::compile(loaded.topology, 1);
+    let query = |from: Endpoint, to: &str| TraceQuery {
+        from,
+        to: to.parse().unwrap(),
+        protocol: ExpectedProtocol::Tcp,
+        port: Some(80),
+    };
+    let vm1 = Endpoint::Nic(snap.topology.nic_by_name("vm1").unwrap());
+    // A new flow leaves by the NAT gateway.
+    let out = trace(&snap, &query(vm1, "203.0.113.10")).unwrap();
+    assert_eq!(
+        out.hops[0].egress.as_deref(),
+        Some("NatGateway nat, as 198.51.100.10")
+    );
+    // The reply of a connection to the public IP leaves from it.
+    let inbound = trace(&snap, &query(Endpoint::Internet(None), "198.51.100.30")).unwrap();
+    assert_eq!(inbound.verdict, "Allow", "{inbound:?}");
+    let reply = inbound.reply.as_ref().expect("a reply");
+    assert_eq!(
+        reply.hops[0].egress.as_deref(),
+        Some("PublicIp, as 198.51.100.30"),
+        "{reply:?}"
+    );
+}

@@ -52,6 +52,7 @@ mod internet;
 mod render;
 mod reply;
 mod site;
+mod virtual_hub;
 
 pub use answer::*;
 
@@ -418,6 +419,11 @@ struct Delivered {
     /// translated the packet from the Internet: the backend's reply leaves
     /// with it as its source.
     public_frontend: Option<(IpAddr, u16)>,
+    /// The Internet edge's translation on the way in, to a NIC behind its
+    /// public IP: the private address it reached and the public address it
+    /// was sent to. The reply leaves from that public address, whatever
+    /// way out the NIC's new flows take, as the flow table keeps it.
+    edge_in: Option<(IpAddr, IpAddr)>,
 }
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
@@ -439,6 +445,7 @@ fn walk<C: Conntrack>(
     let mut edge = None;
     let mut dnat = None;
     let mut public_frontend = None;
+    let mut edge_in = None;
     for _ in 0..MAX_HOPS {
         if left.contains(&ingress) {
             answer.reason = Some(ROUTING_LOOP.to_string());
@@ -469,10 +476,14 @@ fn walk<C: Conntrack>(
                 {
                     edge = Some((view.key.src, address));
                 }
-                if let (Some(PublicTarget::Frontend(_)), Rewrite::Destination { .. }) =
-                    (snap.edge.public.get(&view.key.dst), rewrite)
-                {
-                    public_frontend = Some((view.key.dst, view.flow_ports.1));
+                match (snap.edge.public.get(&view.key.dst), rewrite) {
+                    (Some(PublicTarget::Frontend(_)), Rewrite::Destination { .. }) => {
+                        public_frontend = Some((view.key.dst, view.flow_ports.1));
+                    }
+                    (Some(PublicTarget::Nic { .. }), Rewrite::Destination { address, .. }) => {
+                        edge_in = Some((address, view.key.dst));
+                    }
+                    _ => {}
                 }
                 translate(&mut packet, rewrite, false).expect("a packet the trace built");
                 nic
@@ -493,6 +504,7 @@ fn walk<C: Conntrack>(
             edge,
             dnat,
             public_frontend,
+            edge_in,
         };
         delivered.ports.push(received);
         // The Internet holds every address but the lab's (its namespace
@@ -597,7 +609,10 @@ fn hop_details<C: Conntrack>(
                 Some(rt) => t.route_tables[rt].name.clone(),
                 None => SYSTEM_ROUTE.to_string(),
             },
-            hub: route.hub.as_deref().map(|h| hub_route_used(t, h)),
+            hub: route
+                .hub
+                .as_deref()
+                .map(|h| virtual_hub::hub_route_used(t, h)),
         });
         if let RouteTarget::Gateway(gateway) = snap.nic_routes(ingress).targets[row] {
             route_gateway = Some(gateway);
@@ -753,46 +768,4 @@ fn hop_shaping(snap: &Snapshot, ingress: PortIdx, receiver: PortIdx) -> Option<H
         mtu: path.mtu,
         mss_clamp: path.mss_clamp,
     })
-}
-
-/// The hub route a connected VNet's row stands for, by name.
-fn hub_route_used(
-    t: &crate::topology::Topology,
-    row: &crate::policy::routes::HubRow,
-) -> answer::HubRouteUsed {
-    use crate::policy::virtual_wan::HubHop;
-    let hub = &t.virtual_hubs[row.hub];
-    let next_hop = match row.route.hop {
-        HubHop::Connection { hub, connection } => {
-            t.virtual_hubs[hub].connections[connection].name.clone()
-        }
-        HubHop::RemoteHub { hub, .. }
-        | HubHop::RemoteBranch { hub, .. }
-        | HubHop::RemoteCircuit { hub, .. } => t.virtual_hubs[hub].name.clone(),
-        HubHop::ExpressRouteGateway { hub, connection } => t.virtual_hubs[hub]
-            .express_route_connections[connection]
-            .name
-            .clone(),
-        HubHop::Firewall { hub } => {
-            (t.virtual_hubs[hub].firewall).map_or_else(String::new, |f| t.firewalls[f].name.clone())
-        }
-        HubHop::VpnGateway { hub, connection } => {
-            t.virtual_hubs[hub].vpn_connections[connection].name.clone()
-        }
-    };
-    answer::HubRouteUsed {
-        hub: hub.name.clone(),
-        route_table: match row.table {
-            Some(t) => hub.route_tables[t].name.clone(),
-            None => {
-                let fw = hub.firewall.map_or("", |f| t.firewalls[f].name.as_str());
-                format!("firewall {fw}")
-            }
-        },
-        address_prefix: row.route.prefix.to_string(),
-        next_hop_type: row.route.hop_type().as_str(),
-        next_hop,
-        route_name: row.route.name.clone(),
-        as_path: row.route.as_path_text(),
-    }
 }

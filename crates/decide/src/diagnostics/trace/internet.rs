@@ -8,6 +8,7 @@ use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{PacketView, Verdict};
 use crate::plan::PortIdx;
 use crate::policy::firewall;
+use crate::snapshot::edge::EgressHop;
 use crate::snapshot::{FrontendIdx, Snapshot};
 use crate::topology::AzureFirewall;
 use std::net::IpAddr;
@@ -63,12 +64,16 @@ pub(super) fn edge_details(
     if !snap.nics[nic].internet {
         return;
     }
+    // Named by the address the packet got, as the flow table gave it: a
+    // reply leaves from the address its request came in by, whatever way
+    // out the NIC's new flows take.
     let method = match snap.edge.public.get(&address) {
         // A backend's reply, translated back to its public frontend.
         Some(PublicTarget::Frontend(f)) => {
             let (lb, frontend) = frontend_names(snap, *f);
             format!("LoadBalancer {lb} (frontend {frontend})")
         }
+        Some(PublicTarget::Nic { .. }) => EgressHop::PublicIp(address).describe(snap),
         _ => snap.nics[ingress].egress.describe(snap),
     };
     hop.egress = Some(format!("{method}, as {address}"));

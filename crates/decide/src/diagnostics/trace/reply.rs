@@ -37,6 +37,9 @@ struct ReplyOf {
     edge: Option<(IpAddr, IpAddr)>,
     /// The public frontend (address, port) the request came in by.
     public_frontend: Option<(IpAddr, u16)>,
+    /// The Internet edge's translation of a request that came in to a
+    /// public IP: the private address it reached and the public one.
+    edge_in: Option<(IpAddr, IpAddr)>,
 }
 
 impl Conntrack for ReplyOf {
@@ -60,7 +63,19 @@ impl Conntrack for ReplyOf {
             handle: FlowHandle::NONE,
         })
     }
-    fn edge_translation(&self, p: &PacketView, _: bool, _: u64) -> Option<EdgeTranslation> {
+    /// As the flow table finds a translation: a packet leaving for the
+    /// Internet by its private side (the reply of a request that came in
+    /// to a public IP leaves from it), one from the Internet by its public
+    /// side (the reply of a request that left).
+    fn edge_translation(&self, p: &PacketView, leaving: bool, _: u64) -> Option<EdgeTranslation> {
+        if leaving {
+            let (private, public) = self.edge_in?;
+            return (p.key.src == private).then_some(EdgeTranslation {
+                private: (private, p.flow_ports.0),
+                public: (public, p.flow_ports.0),
+                handle: FlowHandle::NONE,
+            });
+        }
         let (private, public) = self.edge?;
         (p.key.dst == public).then_some(EdgeTranslation {
             private: (private, p.flow_ports.1),
@@ -121,6 +136,7 @@ pub(super) fn follow_reply(
                 generation: snap.generation,
                 edge: delivered.edge,
                 public_frontend: delivered.public_frontend,
+                edge_in: delivered.edge_in,
             };
             let port = query.port.unwrap_or(0);
             // The Internet answers the public address the request left
