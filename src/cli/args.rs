@@ -207,7 +207,8 @@ pub enum Command {
     /// hop: every NSG rule, route, gateway, peering and load balancer it
     /// meets, through appliances, and the verdict.
     Trace {
-        /// A NIC or on-premises host.
+        /// A NIC, a VM (its primary NIC), the Internet or one of its servers, or an
+        /// on-premises host.
         #[arg(long)]
         from: String,
         /// An address, a NIC or host name (its primary address), or a DNS
@@ -283,6 +284,7 @@ pub enum Command {
     /// Private Link names. Exit 3 when the NIC asks custom DNS servers,
     /// whose answer vnetd cannot know.
     Resolve {
+        /// The NIC that asks, or a VM (its primary NIC).
         #[arg(long)]
         nic: String,
         /// The name asked.

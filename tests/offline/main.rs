@@ -69,3 +69,4 @@ mod trace_golden;
 mod virtual_wan;
 mod virtual_wan_branches;
 mod virtual_wan_express_route;
+mod vm_names;

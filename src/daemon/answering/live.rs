@@ -29,9 +29,10 @@ pub fn resolve_live(
     let Some(server) = answer.servers.addresses().first().copied() else {
         return Ok(answer);
     };
-    let port = snap
-        .plan
-        .port_by_name(nic)
+    // A VM's name stands for its primary NIC (resolve found it).
+    let port = (snap.topology.endpoint_nic(nic))
+        .map(|n| &snap.topology.nics[n].name)
+        .and_then(|name| snap.plan.port_by_name(name))
         .ok_or_else(|| QueryError::usage(format!("no NIC named {nic}")))?;
     if !snap.plan.is_local(port) {
         return Err(QueryError::usage(format!(

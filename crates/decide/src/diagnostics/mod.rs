@@ -291,11 +291,12 @@ pub fn trace_request(
         let (site, host) = t.site_host(name)?;
         Some((site, host, t.sites[site].hosts[host].address))
     };
-    let vm = |name: &str| t.nic_by_name(name);
+    let vm = |name: &str| t.endpoint_nic(name);
     let endpoints = || {
         t.nics
             .iter()
             .map(|n| n.name.as_str())
+            .chain(t.virtual_machines.iter().map(|v| v.name.as_str()))
             .chain(
                 t.sites
                     .iter()
@@ -322,7 +323,7 @@ pub fn trace_request(
         }
         (None, None) => {
             return Err(QueryError::refused(format!(
-                "--from: no NIC or on-premises host named `{from}` in {} (there are: {})",
+                "--from: no NIC, VM or on-premises host named `{from}` in {} (there are: {})",
                 t.source,
                 endpoints()
             )))

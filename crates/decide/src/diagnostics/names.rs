@@ -79,7 +79,11 @@ pub fn resolve(
     query_type: QueryType,
 ) -> Result<NameAnswer, QueryError> {
     let t = &snap.topology;
-    let idx = super::find_named(snap, &t.nics, nic, "NIC", "NICs")?;
+    // A VM stands for its primary NIC.
+    let idx = match t.endpoint_nic(nic) {
+        Some(idx) => idx,
+        None => super::find_named(snap, &t.nics, nic, "NIC", "NICs")?,
+    };
     let vnet = t.nics[idx].subnet.vnet;
     let servers = NameServers::of(t, idx);
     let resolution =

@@ -451,6 +451,17 @@ impl Topology {
         self.nics.by_name(name)
     }
 
+    /// The NIC `name` stands for where a user names a conversation's end
+    /// (`trace --from`, `resolve --nic`, an expectation's `from` and
+    /// `to`): a NIC, else a VM by its primary NIC (its first, as Azure
+    /// orders `network_interface_ids`). A NIC's name wins over a VM's.
+    pub fn endpoint_nic(&self, name: &str) -> Option<NicIdx> {
+        self.nic_by_name(name).or_else(|| {
+            let vm = self.virtual_machines.iter().find(|v| v.name == name)?;
+            vm.nics.first().copied()
+        })
+    }
+
     /// Every subnet of every VNet, in file order.
     pub fn subnet_refs(&self) -> impl Iterator<Item = SubnetRef> + '_ {
         self.vnets.iter_enumerated().flat_map(|(v, vnet)| {

@@ -104,8 +104,9 @@ impl Resolver<'_> {
         }))
     }
 
+    /// A NIC, or a VM's primary NIC.
     fn file_nic(&self, name: &str) -> Option<NicIdx> {
-        self.topo.nics.by_name(name)
+        self.topo.endpoint_nic(name)
     }
 
     fn site_host(&self, name: &str) -> Option<(SiteIdx, usize, IpAddr)> {
